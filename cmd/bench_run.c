@@ -35,9 +35,10 @@
 #include "log/files.h"
 #include "model/model.h"
 #include "norm/registry.h"
+#include "results/files.h"
+#include "results/summary.h"
 #include "train/check.h"
 #include "train/run.h"
-#include "train/summary.h"
 #include "version_git.h"
 
 #define MAX_SETS 64
@@ -424,7 +425,7 @@ static bool read_side(const char *dir, const char *what, double skip, double per
     free(text);
     if (!good)
         return false;
-    nl_path_join(path, sizeof path, dir, "metrics.csv");
+    nl_path_join(path, sizeof path, dir, NL_RUN_METRICS_FILE);
     if (nl_bench_read_run_records(path, skip, &s->rec, &err) != NL_OK) {
         fprintf(stderr, "normlab bench: %s: %s\n", what, err.msg);
         return false;
@@ -811,7 +812,7 @@ static int prepare(session *b)
             return 1;
         }
     }
-    nl_path_join(b->resolved, sizeof b->resolved, b->dir, "config.yaml");
+    nl_path_join(b->resolved, sizeof b->resolved, b->dir, NL_RUN_CONFIG_FILE);
     FILE *rf = fopen(b->resolved, "w");
     if (!rf || nl_config_write(cfg, rf, &err) != NL_OK || fclose(rf) != 0) {
         if (!err.msg[0])

@@ -11,7 +11,7 @@
 #include "int_options.h"
 #include "config/config.h"
 #include "train/eval.h"
-#include "train/rundir.h"
+#include "results/rundir.h"
 
 #define MAX_DATA 64
 

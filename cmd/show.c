@@ -12,13 +12,14 @@
 #include "device/device.h"
 #include "log/files.h"
 #include "model/model.h"
-#include "sweep/result.h"
+#include "results/files.h"
+#include "results/run_result.h"
+#include "results/rundir.h"
+#include "results/summary.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
 #include "train/run.h"
-#include "train/rundir.h"
-#include "train/summary.h"
 
 static void usage(FILE *out)
 {
@@ -73,8 +74,9 @@ static void print_progress(const char *dir, const nl_config *cfg, const char *mi
     printf("; %s\n", missing);
     if (p.cut_line)
         printf("  metrics.csv line %d is cut short (its writer stopped mid-row): left out\n", p.cut_line);
-    if (p.checkpoint_step >= 0)
-        printf("  checkpoint at step %ld: the same command resumes from there\n", p.checkpoint_step);
+    const long checkpoint_step = nl_checkpoint_step(dir);
+    if (checkpoint_step >= 0)
+        printf("  checkpoint at step %ld: the same command resumes from there\n", checkpoint_step);
 }
 
 /* init.from's identity as the run recorded it, and whether the source's
@@ -298,7 +300,7 @@ int cmd_show(int argc, char **argv)
     if (run_dir) {
         if (n_overrides)
             return nl_cmd_usage_error("show", "--set applies to a config, not to a run directory");
-        nl_path_join(config_path, sizeof config_path, target, "config.yaml");
+        nl_path_join(config_path, sizeof config_path, target, NL_RUN_CONFIG_FILE);
         if (!nl_path_exists(config_path)) {
             fprintf(stderr, "normlab show: %s is not a run directory (it has no config.yaml)\n", target);
             return 2;

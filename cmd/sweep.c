@@ -12,10 +12,11 @@
 #include "data/share.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "results/rundir.h"
 #include "sweep/sched.h"
 #include "sweep/slurm.h"
 #include "sweep/sweep.h"
-#include "train/rundir.h"
+#include "train/checkpoint.h"
 
 /* the help text in its sections: what is run and written, the experiment
  * file, the options, what happens on a second run and at Ctrl-C */
@@ -753,8 +754,9 @@ static void report_unfinished(const nl_sweep_job *j, int pending)
         nl_run_progress p;
         nl_read_run_progress(dir, &p);
         printf("%s runs/%s", shown ? "," : "", j->p->runs[i].dir);
-        if (p.checkpoint_step >= 0)
-            printf(" (checkpoint at step %ld)", p.checkpoint_step);
+        const long checkpoint_step = nl_checkpoint_step(dir);
+        if (checkpoint_step >= 0)
+            printf(" (checkpoint at step %ld)", checkpoint_step);
         else if (p.last_step < 0)
             printf(" (not started)");
         else

@@ -145,10 +145,10 @@ static void write_summary(const char *(*rename)(int row, const char *name))
 {
     char path[512];
     snprintf(path, sizeof path, "%s/SW/summary.csv", tu_tmp);
-    pl_table t;
+    nl_csv_table t;
     nl_error err = {0};
-    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
-    const int status = pl_table_col(&t, "status");
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int status = nl_csv_table_col(&t, "status");
     ck_assert_int_gt(status, 0);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
@@ -170,7 +170,7 @@ static void write_summary(const char *(*rename)(int row, const char *name))
             csv_put(f, c == 0 && rename ? rename(r, t.rows[r][0]) : t.rows[r][c], c == t.n_cols - 1);
         }
     fclose(f);
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
 }
 
 /* a run's metrics.csv with every hostile string as a split of one row */
@@ -291,10 +291,10 @@ static void check_written(const char *command, const char *rel)
     if (ends_with(rel, ".html") || ends_with(rel, ".svg"))
         ck_assert_msg(!strstr(data, "<script>alert"), "%s: %s holds the input's markup", command, rel);
     if (ends_with(rel, ".csv") && strncmp(rel, "SW/plots/", 9) && !strstr(rel, "/plots/")) {
-        pl_table t;
-        ck_assert_msg(pl_table_parse(data, rel, &t, &err) == NL_OK, "%s: %s: %s", command, rel, err.msg);
+        nl_csv_table t;
+        ck_assert_msg(nl_csv_table_parse(data, rel, &t, &err) == NL_OK, "%s: %s: %s", command, rel, err.msg);
         ck_assert_msg(t.n_bad == 0, "%s: %s does not read back whole: %s", command, rel, t.bad_why);
-        pl_table_free(&t);
+        nl_csv_table_free(&t);
     }
     free(data);
 }
@@ -497,13 +497,13 @@ START_TEST(test_escapers)
         ck_assert_uint_lt(nl_csv_field_text(s, csv, sizeof csv), sizeof csv);
         char line[600];
         snprintf(line, sizeof line, "a\n%s\n", csv);
-        pl_table t;
+        nl_csv_table t;
         nl_error err = {0};
-        ck_assert_int_eq(pl_table_parse(line, "t.csv", &t, &err), NL_OK);
+        ck_assert_int_eq(nl_csv_table_parse(line, "t.csv", &t, &err), NL_OK);
         ck_assert_msg(t.n_rows == 1 && t.n_bad == 0, "CSV field %d does not read back: %s", h, csv);
         if (nl_utf8_len(s) && !strchr(s, '\r') && !strchr(s, '\x1b') && strncmp(s, "\xff", 1))
             ck_assert_str_eq(t.rows[0][0], s);
-        pl_table_free(&t);
+        nl_csv_table_free(&t);
         /* JSON: quoted, UTF-8, no raw control byte */
         nl_buf j = {0};
         nl_buf_json_string(&j, s);

@@ -25,11 +25,11 @@
 #include "config/config.h"
 #include "cpu/cpu.h"
 #include "log/files.h"
+#include "results/rundir.h"
 #include "testutil.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/run.h"
-#include "train/rundir.h"
 #include "train/state.h"
 
 /* a few seconds of training on one thread: batch norm with cumulative

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "log/files.h"
+#include "results/rundir.h"
 #include "sweep/worklock.h"
 #include "testutil.h"
-#include "train/rundir.h"
 
 static const char *tiny_config =
     "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"

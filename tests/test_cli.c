@@ -14,9 +14,9 @@
 #include "config/config.h"
 #include "config/schema.h"
 #include "log/files.h"
+#include "results/rundir.h"
 #include "testutil.h"
 #include "train/run.h"
-#include "train/rundir.h"
 
 static char *read_text(const char *path)
 {

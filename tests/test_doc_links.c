@@ -14,7 +14,7 @@
 
 #include "config/schema.h"
 #include "plot/plot.h"
-#include "train/series.h"
+#include "results/series.h"
 #include "testutil.h"
 
 enum { MAX_PAGES = 4096 };

@@ -25,10 +25,10 @@
 #include <unistd.h>
 
 #include "log/files.h"
-#include "plot/internal.h"
+#include "results/results.h"
+#include "results/rundir.h"
 #include "testutil.h"
 #include "train/run.h"
-#include "train/rundir.h"
 
 /* a run that trains for many seconds unless stopped */
 static const char *slow_config =
@@ -246,12 +246,12 @@ START_TEST(test_torn_row)
     ck_assert_int_eq(nl_run_dir_status(dir), NL_RUN_RUNNING);
     /* normlab's reader skips exactly that one torn row */
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    pl_table t;
+    nl_csv_table t;
     nl_error err = {0};
-    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(t.n_rows, rows);
     ck_assert_str_ne(t.rows[t.n_rows - 1][0], "310");
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     /* done again, the run leaves whole rows only */
     ck_assert_int_eq(tu_normlab("run base.yaml --out r"), 0);
     char *out = tu_normlab_output();

@@ -25,11 +25,11 @@
 #include "config/config.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "results/summary.h"
 #include "testutil.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
-#include "train/summary.h"
 
 /* batch norm with cumulative running statistics (a layer counter) and
  * AdamW's moments: every array kind a model file holds */

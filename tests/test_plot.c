@@ -14,8 +14,8 @@
 #include "log/files.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
-#include "sweep/result.h"
-#include "train/series.h"
+#include "results/run_result.h"
+#include "results/series.h"
 #include "testutil.h"
 
 static bool have_gnuplot;
@@ -293,11 +293,11 @@ START_TEST(test_custom_labelled_by_axes)
                            "plots: [{kind: batch_size}]\n");
     ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 0);
     char path[512];
-    pl_table agg;
+    nl_csv_table agg;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/results/axes/plots/batch_size.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
-    const int a_label = pl_table_col(&agg, "label");
+    ck_assert_msg(nl_csv_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
+    const int a_label = nl_csv_table_col(&agg, "label");
     int custom = 0, batch = 0;
     for (int i = 0; i < agg.n_rows; i++) {
         const char *label = agg.rows[i][a_label];
@@ -307,7 +307,7 @@ START_TEST(test_custom_labelled_by_axes)
     }
     ck_assert_msg(custom == 2 && batch == 2 && agg.n_rows == 4, "%d custom, %d batch labels of %d",
                   custom, batch, agg.n_rows);
-    pl_table_free(&agg);
+    nl_csv_table_free(&agg);
 }
 END_TEST
 
@@ -330,18 +330,18 @@ START_TEST(test_aggregation_matches_summary)
     expect_file("results/agg/plots", "train_eval_gap.gp");
     ck_assert_int_eq(tu_normlab("plot results/agg --kind batch_size --kind curves"), 0);
     char path[512];
-    pl_table summary, agg;
+    nl_csv_table summary, agg;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/results/agg/summary.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &summary, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &summary, &err) == NL_OK, "%s", err.msg);
     snprintf(path, sizeof path, "%s/results/agg/plots/batch_size.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(agg.n_rows, 6);
-    const int c_norm = pl_table_col(&summary, "model.norm.type"), c_bs = pl_table_col(&summary, "train.batch_size"),
-              c_err = pl_table_col(&summary, "final_test_error");
-    const int a_label = pl_table_col(&agg, "label"), a_bs = pl_table_col(&agg, "batch_size"),
-              a_mean = pl_table_col(&agg, "mean"), a_min = pl_table_col(&agg, "min"), a_max = pl_table_col(&agg, "max"),
-              a_n = pl_table_col(&agg, "n");
+    const int c_norm = nl_csv_table_col(&summary, "model.norm.type"), c_bs = nl_csv_table_col(&summary, "train.batch_size"),
+              c_err = nl_csv_table_col(&summary, "final_test_error");
+    const int a_label = nl_csv_table_col(&agg, "label"), a_bs = nl_csv_table_col(&agg, "batch_size"),
+              a_mean = nl_csv_table_col(&agg, "mean"), a_min = nl_csv_table_col(&agg, "min"), a_max = nl_csv_table_col(&agg, "max"),
+              a_n = nl_csv_table_col(&agg, "n");
     ck_assert(c_norm >= 0 && c_bs >= 0 && c_err >= 0 && a_label >= 0 && a_mean >= 0 && a_n >= 0);
     for (int i = 0; i < agg.n_rows; i++) {
         double sum = 0, lo = INFINITY, hi = -INFINITY;
@@ -361,12 +361,12 @@ START_TEST(test_aggregation_matches_summary)
         ck_assert_double_eq_tol(atof(agg.rows[i][a_min]), lo, 1e-3);
         ck_assert_double_eq_tol(atof(agg.rows[i][a_max]), hi, 1e-3);
     }
-    pl_table_free(&agg);
+    nl_csv_table_free(&agg);
     /* curves.csv: one variant per normalizer and batch size, both panels */
     snprintf(path, sizeof path, "%s/results/agg/plots/curves.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
-    const int v = pl_table_col(&agg, "variant"), panel = pl_table_col(&agg, "panel");
-    ck_assert(v >= 0 && panel >= 0 && pl_table_col(&agg, "step") >= 0 && pl_table_col(&agg, "min") >= 0);
+    ck_assert_msg(nl_csv_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
+    const int v = nl_csv_table_col(&agg, "variant"), panel = nl_csv_table_col(&agg, "panel");
+    ck_assert(v >= 0 && panel >= 0 && nl_csv_table_col(&agg, "step") >= 0 && nl_csv_table_col(&agg, "min") >= 0);
     int max_variant = 0, panels[2] = {0, 0};
     for (int i = 0; i < agg.n_rows; i++) {
         max_variant = atoi(agg.rows[i][v]) > max_variant ? atoi(agg.rows[i][v]) : max_variant;
@@ -374,8 +374,8 @@ START_TEST(test_aggregation_matches_summary)
     }
     ck_assert_int_eq(max_variant, 5);
     ck_assert(panels[0] > 0 && panels[1] > 0);
-    pl_table_free(&agg);
-    pl_table_free(&summary);
+    nl_csv_table_free(&agg);
+    nl_csv_table_free(&summary);
     tu_tmp_remove();
 }
 END_TEST
@@ -490,15 +490,15 @@ START_TEST(test_rough_edges)
     ck_assert_msg(strstr(gp, "Training loss against step") && count(gp, "\nplot ") == 2, "%.3000s", gp);
     free(gp);
     char path[1024];
-    pl_table t;
+    nl_csv_table t;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/keyed/plots/curves-loss-train.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
-    const int c_panel = pl_table_col(&t, "panel");
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int c_panel = nl_csv_table_col(&t, "panel");
     ck_assert(c_panel >= 0 && t.n_rows > 0);
     for (int i = 0; i < t.n_rows; i++)
         ck_assert_msg(!strcmp(t.rows[i][c_panel], "0"), "row %d is in panel %s", i, t.rows[i][c_panel]);
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
 
     /* the learning rate follows the batch size: no lr plot, no tolerated
      * ranges; the subtitle says how the learning rate was set */
@@ -562,12 +562,12 @@ START_TEST(test_unfinished_runs)
                       strstr(gp, "3 of 6 runs still going, stopped early or not started"), "%.3000s", gp);
     free(gp);
     /* the layer variant's curve: the pending run to step 700, the failed one to 500 */
-    pl_table t;
+    nl_csv_table t;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/partial/plots/curves.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
-    const int c_label = pl_table_col(&t, "label"), c_step = pl_table_col(&t, "step"), c_n = pl_table_col(&t, "n"),
-              c_panel = pl_table_col(&t, "panel");
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int c_label = nl_csv_table_col(&t, "label"), c_step = nl_csv_table_col(&t, "step"), c_n = nl_csv_table_col(&t, "n"),
+              c_panel = nl_csv_table_col(&t, "panel");
     double last = 0;
     for (int i = 0; i < t.n_rows; i++)
         if (!strcmp(t.rows[i][c_label], "layer") && !strcmp(t.rows[i][c_panel], "0")) {
@@ -575,7 +575,7 @@ START_TEST(test_unfinished_runs)
             ck_assert_int_eq(atoi(t.rows[i][c_n]), atof(t.rows[i][c_step]) <= 500 ? 2 : 1);
         }
     ck_assert_double_eq(last, 700);
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
 
     /* a final metric: finished runs only, and how many were left out */
     ck_assert_int_eq(tu_normlab("plot partial --kind batch_size"), 2); /* one batch size */
@@ -723,12 +723,12 @@ END_TEST
 /* the series labels of a compare figure's data file, in order, one per line */
 static char *compare_labels(const char *csv_name)
 {
-    pl_table t;
+    nl_csv_table t;
     nl_error err = {0};
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", tu_tmp, csv_name);
-    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
-    const int c_label = pl_table_col(&t, "label"), c_panel = pl_table_col(&t, "panel");
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int c_label = nl_csv_table_col(&t, "label"), c_panel = nl_csv_table_col(&t, "panel");
     ck_assert(c_label >= 0 && c_panel >= 0);
     char *labels = calloc(1, 4096);
     size_t used = 0;
@@ -738,7 +738,7 @@ static char *compare_labels(const char *csv_name)
         if (!strcmp(t.rows[i][c_panel], "0") && !strstr(labels, line) && used + strlen(line) < 4096)
             used += (size_t)snprintf(labels + used, 4096 - used, "%s", line);
     }
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     return labels;
 }
 
@@ -1211,15 +1211,15 @@ START_TEST(test_csv_left_out_lines)
     tu_tmp_write("t.csv", "a,b,c\n1,2,3\n4,5,6,7\n\n8,9,10\n11,1");
     char path[1024], problem[1200];
     snprintf(path, sizeof path, "%s/t.csv", tu_tmp);
-    pl_table t;
+    nl_csv_table t;
     nl_error err = {0};
-    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(t.n_rows, 2);
     ck_assert_int_eq(t.n_bad, 2);
     ck_assert_int_eq(t.cut_line, 6);
-    pl_table_problem(&t, "t.csv", problem, sizeof problem);
+    nl_csv_table_problem(&t, "t.csv", problem, sizeof problem);
     ck_assert_str_eq(problem, "t.csv line 3: 4 fields, the header has 3; left out, with 1 more malformed lines");
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     /* a blank line is a block break to gnuplot, whose `every` counts
      * points per block: no clause; without one, the data lines from 0 after
      * the header up to the one before the cut line */

@@ -17,7 +17,7 @@
 #include "log/files.h"
 #include "model/model.h"
 #include "norm/registry.h"
-#include "plot/internal.h"
+#include "results/results.h"
 #include "tfm/reference.h"
 #include "train/series.h"
 #include "testutil.h"
@@ -185,20 +185,20 @@ START_TEST(test_run_writes_series)
     tu_tmp_write("lm.yaml", run_config);
     ck_assert_int_eq(tu_normlab("run lm.yaml --out one --quiet"), 0);
     char path[600];
-    pl_table series, metrics;
+    nl_csv_table series, metrics;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/one/series.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &series, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &series, &err) == NL_OK, "%s", err.msg);
     snprintf(path, sizeof path, "%s/one/metrics.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &metrics, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &metrics, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(series.n_cols, 5);
     const char *columns[] = {"step", "series", "layer", "name", "value"};
     for (int c = 0; c < 5; c++)
         ck_assert_str_eq(series.header[c], columns[c]);
     /* steps 0..11: 6 gradient-norm layers and 2 attention layers each */
     ck_assert_int_eq(series.n_rows, 12 * (6 + 2));
-    const int m_step = pl_table_col(&metrics, "step"), m_split = pl_table_col(&metrics, "split"),
-              m_norm = pl_table_col(&metrics, "grad_norm");
+    const int m_step = nl_csv_table_col(&metrics, "step"), m_split = nl_csv_table_col(&metrics, "split"),
+              m_norm = nl_csv_table_col(&metrics, "grad_norm");
     for (int step = 0; step < 12; step++) {
         double sum = 0.0;
         int norms = 0, logits = 0;
@@ -228,8 +228,8 @@ START_TEST(test_run_writes_series)
                       "step %d: layers' norms together %.9g, global norm %.9g", step, sqrt(sum),
                       global);
     }
-    pl_table_free(&series);
-    pl_table_free(&metrics);
+    nl_csv_table_free(&series);
+    nl_csv_table_free(&metrics);
 
     /* the series kinds plot it */
     ck_assert_int_eq(tu_normlab("plot one --kind grad_norms --kind attention_logits"), 0);
@@ -277,10 +277,10 @@ START_TEST(test_run_writes_switch_weights)
                              "        log: {switch_weights: true}}\n");
     ck_assert_int_eq(tu_normlab("run cnn.yaml --out one --quiet"), 0);
     char path[600];
-    pl_table series;
+    nl_csv_table series;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/one/series.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &series, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &series, &err) == NL_OK, "%s", err.msg);
     int layers = 0;
     for (int r = 0; r < series.n_rows; r++)
         layers = atoi(series.rows[r][2]) + 1 > layers ? atoi(series.rows[r][2]) + 1 : layers;
@@ -310,7 +310,7 @@ START_TEST(test_run_writes_switch_weights)
                       first[0], sum);
     }
     ck_assert_msg(moved > 1e-4, "training left every weight at a third (%g)", moved);
-    pl_table_free(&series);
+    nl_csv_table_free(&series);
     tu_tmp_write("bn.yaml", "data: {dataset: synthetic, shape: [3, 8, 8], classes: 4, "
                             "train_size: 64, test_size: 32}\n"
                             "model: {arch: cnn, widths: [8, 16], norm: {type: batch}}\n"

@@ -14,7 +14,7 @@
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
-#include "plot/internal.h"
+#include "results/results.h"
 #include "train/series.h"
 #include "testutil.h"
 
@@ -149,11 +149,11 @@ static const char run_config[] =
 static char *metrics_without_time(const char *dir)
 {
     char path[600];
-    pl_table t;
+    nl_csv_table t;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/%s/metrics.csv", tu_tmp, dir);
-    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
-    const int elapsed = pl_table_col(&t, "elapsed_s");
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int elapsed = nl_csv_table_col(&t, "elapsed_s");
     ck_assert_int_ge(elapsed, 0);
     size_t size = 1, used = 0;
     for (int r = 0; r < t.n_rows; r++)
@@ -167,7 +167,7 @@ static char *metrics_without_time(const char *dir)
             if (c != elapsed)
                 used += (size_t)snprintf(out + used, size - used, "%s%c", t.rows[r][c],
                                          c == last ? '\n' : ',');
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     return out;
 }
 
@@ -186,10 +186,10 @@ START_TEST(test_probe_only_observes)
     snprintf(path, sizeof path, "%s/off/series.csv", tu_tmp);
     ck_assert(!nl_path_exists(path));
 
-    pl_table series;
+    nl_csv_table series;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/on/series.csv", tu_tmp);
-    ck_assert_msg(pl_table_read(path, &series, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_read(path, &series, &err) == NL_OK, "%s", err.msg);
     /* steps 0, 3, 6, 9: three weights with a norm and a ratio each, and
      * the two feeding batch norm their effective learning rate */
     ck_assert_int_eq(series.n_rows, 4 * (3 * 2 + 2));
@@ -204,7 +204,7 @@ START_TEST(test_probe_only_observes)
             ck_assert_str_eq(series.rows[r - 1][4], row[4]);
         }
     }
-    pl_table_free(&series);
+    nl_csv_table_free(&series);
     tu_tmp_remove();
 }
 END_TEST

@@ -5,6 +5,7 @@
 
 #include "base/ident.h"
 #include "plot/common.h"
+#include "results/files.h"
 
 /* ---- small helpers ---- */
 
@@ -69,13 +70,13 @@ int pl_cmp_double(const void *a, const void *b)
 }
 
 /* distinct numeric values of key over the runs `use` selects, sorted */
-int pl_numeric_values(const pl_results *r, int key, const bool *use, double *out, int max)
+int pl_numeric_values(const nl_results *r, int key, const bool *use, double *out, int max)
 {
     int n = 0;
     for (int i = 0; i < r->n_runs; i++) {
         if (use && !use[i])
             continue;
-        const double v = pl_num(r->runs[i].values[key]);
+        const double v = nl_csv_num(r->runs[i].values[key]);
         if (!isfinite(v))
             continue;
         bool seen = false;
@@ -102,14 +103,14 @@ metric_info pl_final_metric(const nl_plot_spec *spec)
 {
     const char *m = spec->metric[0] ? spec->metric : "test_error";
     if (!strcmp(m, "test_loss"))
-        return (metric_info){PL_M_TEST_LOSS, m, "final test loss (cross-entropy, nats)", "test loss", 1, false, true};
+        return (metric_info){NL_RESULTS_M_TEST_LOSS, m, "final test loss (cross-entropy, nats)", "test loss", 1, false, true};
     if (!strcmp(m, "test_accuracy"))
-        return (metric_info){PL_M_TEST_ACC, m, "final test accuracy (%)", "test accuracy", 100, true, false};
+        return (metric_info){NL_RESULTS_M_TEST_ACC, m, "final test accuracy (%)", "test accuracy", 100, true, false};
     if (!strcmp(m, "best_test_accuracy"))
-        return (metric_info){PL_M_BEST_ACC, m, "best test accuracy (%)", "best test accuracy", 100, true, false};
+        return (metric_info){NL_RESULTS_M_BEST_ACC, m, "best test accuracy (%)", "best test accuracy", 100, true, false};
     if (!strcmp(m, "train_loss"))
-        return (metric_info){PL_M_TRAIN_LOSS, m, "final training loss (cross-entropy, nats)", "training loss", 1, false, true};
-    return (metric_info){PL_M_TEST_ERR, "test_error", "final test error (%)", "test error", 100, false, false};
+        return (metric_info){NL_RESULTS_M_TRAIN_LOSS, m, "final training loss (cross-entropy, nats)", "training loss", 1, false, true};
+    return (metric_info){NL_RESULTS_M_TEST_ERR, "test_error", "final test error (%)", "test error", 100, false, false};
 }
 
 /* ---- layout ---- */
@@ -152,7 +153,7 @@ static int wrap_lines(char *text, size_t size, int max_chars)
     return lines;
 }
 
-layout pl_title_block(pl_script *s, const pl_results *r, const char *title, int width, int height)
+layout pl_title_block(pl_script *s, const nl_results *r, const char *title, int width, int height)
 {
     char sub[1024], q[2200];
     pl_subtitle(r, sub, sizeof sub);
@@ -198,7 +199,7 @@ void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int col
     pl_margins(s, x0, x0 + w, y1 - h, y1);
 }
 
-layout pl_open_bars_plot(pl_script *s, const pl_results *r, const char *title, int width,
+layout pl_open_bars_plot(pl_script *s, const nl_results *r, const char *title, int width,
                          int height)
 {
     pl_header(s, title, width, height);
@@ -238,7 +239,7 @@ void pl_key_outside(pl_script *s)
 }
 
 /* "points: mean over 3 seeds; bars: min to max" */
-void pl_spread_note(const pl_results *r, const char *what, char *buf, size_t size)
+void pl_spread_note(const nl_results *r, const char *what, char *buf, size_t size)
 {
     if (r->seed_key < 0) {
         buf[0] = '\0';
@@ -246,10 +247,10 @@ void pl_spread_note(const pl_results *r, const char *what, char *buf, size_t siz
     }
     const char *seeds[1024];
     snprintf(buf, size, "%s: mean over %d seeds; %s: min to max", !strcmp(what, "bands") ? "lines" : "points",
-             pl_distinct(r, r->seed_key, seeds, 1024), what);
+             nl_results_distinct(r, r->seed_key, seeds, 1024), what);
 }
 
-void pl_error_bar_note(const pl_results *r, char *buf, size_t size)
+void pl_error_bar_note(const nl_results *r, char *buf, size_t size)
 {
     char div_note[1024], spread[128];
     pl_diverged_note(r, NULL, div_note, sizeof div_note);
@@ -264,11 +265,11 @@ void pl_join_notes(char *out, size_t size, const char *a, const char *b)
 
 /* final metrics exist for finished runs only: how many others (of those
  * `use` selects) were left out goes into the footnote and onto stdout */
-void pl_unfinished_left_out(const pl_results *r, const bool *use, pl_script *s, char *foot, size_t size)
+void pl_unfinished_left_out(const nl_results *r, const bool *use, pl_script *s, char *foot, size_t size)
 {
     int n = 0;
     for (int i = 0; i < r->n_runs; i++)
-        n += (!use || use[i]) && !pl_run_finished(&r->runs[i]);
+        n += (!use || use[i]) && !nl_results_run_finished(&r->runs[i]);
     if (n == 0)
         return;
     char what[128], with[1500];
@@ -347,31 +348,31 @@ double pl_step_tics(pl_script *s, double x_max, bool extend)
 
 /* groups of runs for a plot: ids, labels, colors, the runs of each */
 
-nl_code pl_group_runs(const pl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err)
+nl_code pl_group_runs(const nl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err)
 {
     return pl_group_runs_by(r, -1, fixed, n_fixed, g, err);
 }
 
-nl_code pl_group_runs_by(const pl_results *r, int first, const int *fixed, int n_fixed, grouping *g, nl_error *err)
+nl_code pl_group_runs_by(const nl_results *r, int first, const int *fixed, int n_fixed, grouping *g, nl_error *err)
 {
     memset(g, 0, sizeof *g);
     if (first >= 0)
         g->keys[g->n_keys++] = first;
-    g->n_keys += pl_group_keys(r, fixed, n_fixed, g->keys + g->n_keys);
+    g->n_keys += nl_results_group_keys(r, fixed, n_fixed, g->keys + g->n_keys);
     g->group_of = malloc((size_t)(r->n_runs + 1) * sizeof *g->group_of);
     g->labels = calloc(MAX_SERIES, sizeof *g->labels);
     if (!g->group_of || !g->labels)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    g->n = pl_groups(r, g->keys, g->n_keys, g->group_of, g->labels, MAX_SERIES);
+    g->n = nl_results_groups(r, g->keys, g->n_keys, g->group_of, g->labels, MAX_SERIES);
     return NL_OK;
 }
 
-nl_code pl_group_by_color(const pl_results *r, const char *kind, const char *color,
+nl_code pl_group_by_color(const nl_results *r, const char *kind, const char *color,
                           const int *fixed, int n_fixed, grouping *g, nl_error *err)
 {
     if (!color[0])
         return pl_group_runs(r, fixed, n_fixed, g, err);
-    const int key = pl_key(r, color);
+    const int key = nl_results_key(r, color);
     if (key < 0) {
         char why[400];
         snprintf(why, sizeof why, "color: '%s' does not vary in these runs", color);
@@ -409,7 +410,7 @@ int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char
 }
 
 /* "2 diverged runs left out of the means: ..." */
-void pl_diverged_note(const pl_results *r, const bool *use, char *buf, size_t size)
+void pl_diverged_note(const nl_results *r, const bool *use, char *buf, size_t size)
 {
     int n = 0;
     size_t used = 0;
@@ -464,7 +465,7 @@ void pl_sort_curve(curve *c)
 /* ---- final metrics per (series, x value) ---- */
 
 /* aggregates metric m of the finished runs by series id and x index */
-void pl_aggregate(const pl_results *r, const grouping *g, int x_key, const double *xs, int nx,
+void pl_aggregate(const nl_results *r, const grouping *g, int x_key, const double *xs, int nx,
                       const metric_info *m, const bool *use, cell_agg *cells)
 {
     for (int i = 0; i < g->n * nx; i++) {
@@ -472,10 +473,10 @@ void pl_aggregate(const pl_results *r, const grouping *g, int x_key, const doubl
         cells[i].diverged = cells[i].runs = 0;
     }
     for (int i = 0; i < r->n_runs; i++) {
-        const pl_run *run = &r->runs[i];
+        const nl_results_run *run = &r->runs[i];
         const int id = g->group_of[i];
-        const int xi = pl_value_index(xs, nx, pl_num(run->values[x_key]));
-        if (id < 0 || xi < 0 || (use && !use[i]) || !pl_run_finished(run))
+        const int xi = pl_value_index(xs, nx, nl_csv_num(run->values[x_key]));
+        if (id < 0 || xi < 0 || (use && !use[i]) || !nl_results_run_finished(run))
             continue;
         cell_agg *c = &cells[id * nx + xi];
         c->runs++;
@@ -486,11 +487,11 @@ void pl_aggregate(const pl_results *r, const grouping *g, int x_key, const doubl
     }
 }
 
-nl_code pl_need_varied(const pl_results *r, const char *kind, const char *key, int *k_out, double *xs,
+nl_code pl_need_varied(const nl_results *r, const char *kind, const char *key, int *k_out, double *xs,
                            int *nx, nl_error *err)
 {
     char why[1400];
-    const int k = pl_key(r, key);
+    const int k = nl_results_key(r, key);
     if (!r->sweep) {
         snprintf(why, sizeof why, "needs a sweep directory (summary.csv) where %s varies; %s is a single run",
                  key, r->dir);
@@ -505,27 +506,27 @@ nl_code pl_need_varied(const pl_results *r, const char *kind, const char *key, i
     return NL_OK;
 }
 
-nl_code pl_series_read(const pl_run *run, pl_series_file *f, nl_error *err)
+nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *err)
 {
     memset(f, 0, sizeof *f);
     char path[1300];
-    snprintf(path, sizeof path, "%s/series.csv", run->dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_SERIES_FILE, run->dir);
     if (!nl_path_exists(path))
         return NL_OK;
-    nl_code rc = pl_table_read(path, &f->t, err);
+    nl_code rc = nl_csv_table_read(path, &f->t, err);
     if (rc)
         return rc;
-    f->step = pl_table_col(&f->t, "step");
-    f->series = pl_table_col(&f->t, "series");
-    f->layer = pl_table_col(&f->t, "layer");
-    f->name = pl_table_col(&f->t, "name");
-    f->value = pl_table_col(&f->t, "value");
+    f->step = nl_csv_table_col(&f->t, "step");
+    f->series = nl_csv_table_col(&f->t, "series");
+    f->layer = nl_csv_table_col(&f->t, "layer");
+    f->name = nl_csv_table_col(&f->t, "name");
+    f->value = nl_csv_table_col(&f->t, "value");
     f->found = f->step >= 0 && f->series >= 0 && f->layer >= 0 && f->name >= 0 && f->value >= 0;
     return NL_OK;
 }
 
 void pl_series_free(pl_series_file *f)
 {
-    pl_table_free(&f->t);
+    nl_csv_table_free(&f->t);
     memset(f, 0, sizeof *f);
 }

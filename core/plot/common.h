@@ -5,7 +5,7 @@
 #define NL_PLOT_COMMON_H
 
 #include "plot/internal.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_SERIES 64
 #define MAX_VALUES 256
@@ -27,12 +27,12 @@ const char *pl_fmt_num(char *buf, size_t size, double v);
 const char *pl_cell_text(const char *s, char *buf, size_t size);
 int pl_cmp_double(const void *a, const void *b);
 /* distinct numeric values of key over the runs `use` selects, sorted */
-int pl_numeric_values(const pl_results *r, int key, const bool *use, double *out, int max);
+int pl_numeric_values(const nl_results *r, int key, const bool *use, double *out, int max);
 int pl_value_index(const double *values, int n, double v); /* -1 when absent */
 
 /* ---- the final metric a plot shows ---- */
 typedef struct {
-    int index;          /* PL_M_* */
+    int index;          /* NL_RESULTS_M_* */
     const char *name;   /* test_error */
     const char *label;  /* axis label, with units */
     const char *short_label;
@@ -52,13 +52,13 @@ typedef struct {
 } grouping;
 
 /* groups the runs by the varied keys other than seed and `fixed` */
-nl_code pl_group_runs(const pl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err);
+nl_code pl_group_runs(const nl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err);
 /* the same with the key `first` (-1: none) first in every label; `fixed`
  * should hold it too */
-nl_code pl_group_runs_by(const pl_results *r, int first, const int *fixed, int n_fixed, grouping *g, nl_error *err);
+nl_code pl_group_runs_by(const nl_results *r, int first, const int *fixed, int n_fixed, grouping *g, nl_error *err);
 /* the series of a kind with a colour key: one per value of `color` when
  * given (it must vary), else as pl_group_runs */
-nl_code pl_group_by_color(const pl_results *r, const char *kind, const char *color,
+nl_code pl_group_by_color(const nl_results *r, const char *kind, const char *color,
                           const int *fixed, int n_fixed, grouping *g, nl_error *err);
 void pl_ungroup(grouping *g);
 const char *pl_color_of(const grouping *g, int id);
@@ -86,17 +86,17 @@ typedef struct {
 } cell_agg;
 
 /* aggregates metric m of the finished runs by series id and x index */
-void pl_aggregate(const pl_results *r, const grouping *g, int x_key, const double *xs, int nx,
+void pl_aggregate(const nl_results *r, const grouping *g, int x_key, const double *xs, int nx,
                   const metric_info *m, const bool *use, cell_agg *cells);
 /* `key` must vary (at least two numeric values) in a sweep: its index and
  * sorted values; NL_ERR_USAGE with the reason otherwise */
-nl_code pl_need_varied(const pl_results *r, const char *kind, const char *key, int *k_out, double *xs,
+nl_code pl_need_varied(const nl_results *r, const char *kind, const char *key, int *k_out, double *xs,
                        int *nx, nl_error *err);
 nl_code pl_not_applicable(nl_error *err, const char *kind, const char *why);
 
 /* ---- series.csv (train.log.*): step, series, layer, name, value ---- */
 typedef struct {
-    pl_table t;
+    nl_csv_table t;
     bool found; /* the run has one, with those columns */
     int step, series, layer, name, value; /* column indices */
 } pl_series_file;
@@ -110,7 +110,7 @@ typedef struct {
 int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add);
 
 /* reads run's series.csv when it has one; free with pl_series_free */
-nl_code pl_series_read(const pl_run *run, pl_series_file *f, nl_error *err);
+nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *err);
 void pl_series_free(pl_series_file *f);
 
 /* ---- layout ---- */
@@ -120,7 +120,7 @@ typedef struct {
 } layout;
 
 /* the title and the subtitle (wrapped to the width) at the top */
-layout pl_title_block(pl_script *s, const pl_results *r, const char *title, int width, int height);
+layout pl_title_block(pl_script *s, const nl_results *r, const char *title, int width, int height);
 /* the titles are drawn with the first panel only */
 void pl_after_first_plot(pl_script *s);
 void pl_margins(pl_script *s, double l, double r, double b, double t);
@@ -130,7 +130,7 @@ void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int col
 void pl_footnote(pl_script *s, const layout *L, const char *text);
 /* a one-figure plot of means with min-to-max bars: the header, the title
  * block and the spread note as its footnote */
-layout pl_open_bars_plot(pl_script *s, const pl_results *r, const char *title, int width,
+layout pl_open_bars_plot(pl_script *s, const nl_results *r, const char *title, int width,
                          int height);
 /* the plot command for a data file of one row per (variant, x) with mean,
  * min and max columns: a line with bars per variant, x read from x_column */
@@ -150,14 +150,14 @@ double pl_step_tics(pl_script *s, double x_max, bool extend);
 
 /* ---- notes ---- */
 /* "points: mean over 3 seeds; bars: min to max" */
-void pl_spread_note(const pl_results *r, const char *what, char *buf, size_t size);
+void pl_spread_note(const nl_results *r, const char *what, char *buf, size_t size);
 void pl_join_notes(char *out, size_t size, const char *a, const char *b); /* "a. b" */
 /* a final-metric plot's footnote: the spread note for bars and the diverged runs */
-void pl_error_bar_note(const pl_results *r, char *buf, size_t size);
+void pl_error_bar_note(const nl_results *r, char *buf, size_t size);
 /* final metrics exist for finished runs only: how many others (of those
  * `use` selects) were left out goes into the footnote and onto stdout */
-void pl_unfinished_left_out(const pl_results *r, const bool *use, pl_script *s, char *foot, size_t size);
+void pl_unfinished_left_out(const nl_results *r, const bool *use, pl_script *s, char *foot, size_t size);
 /* "2 diverged runs left out of the means: ..." */
-void pl_diverged_note(const pl_results *r, const bool *use, char *buf, size_t size);
+void pl_diverged_note(const nl_results *r, const bool *use, char *buf, size_t size);
 
 #endif

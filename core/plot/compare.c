@@ -16,7 +16,8 @@
 #include "model/spec.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
-#include "train/rundir.h"
+#include "results/files.h"
+#include "results/rundir.h"
 
 /* marks an output directory as compare's: it may be written again */
 #define COMPARE_MARKER ".normlab-compare"
@@ -26,10 +27,10 @@ static bool ignored_key(const char *key) { return !strcmp(key, "name") || !strcm
 
 /* the merged set: every input's runs, in order, and where each came from */
 typedef struct {
-    pl_results *in;
+    nl_results *in;
     int n_in;
     int *source; /* per merged run: its input */
-    const pl_run **run;
+    const nl_results_run **run;
     nl_flat *config; /* per merged run: its own config.yaml (empty when it has none) */
     int n_runs;
     char (*keys)[96]; /* the candidate keys */
@@ -58,8 +59,8 @@ static nl_code add_candidate(merge *M, const char *key, nl_error *err)
  * the run, or no config to read) */
 static const char *raw_value(const merge *M, int i, const char *key)
 {
-    const pl_results *r = &M->in[M->source[i]];
-    const int k = pl_key(r, key);
+    const nl_results *r = &M->in[M->source[i]];
+    const int k = nl_results_key(r, key);
     const char *v = k >= 0                 ? M->run[i]->values[k]
                     : M->config[i].n > 0   ? nl_flat_get(&M->config[i], key)
                     : r->have_config       ? nl_flat_get(&r->config, key)
@@ -78,7 +79,7 @@ static nl_code load_run_configs(merge *M, nl_error *err)
     for (int i = 0; i < M->n_runs; i++) {
         char path[1300], *text = NULL;
         nl_error ignored = {0};
-        snprintf(path, sizeof path, "%s/config.yaml", M->run[i]->dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, M->run[i]->dir);
         if (nl_read_file(path, &text, NULL, &ignored) != NL_OK)
             continue;
         if (nl_flat_from_yaml(text, path, &M->config[i], &ignored) != NL_OK)
@@ -128,7 +129,7 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
 
 /* do the runs of inputs a and b fall into a common variant by the keys
  * other than seed? */
-static bool inputs_overlap(const pl_results *m, const int *source, int a, int b)
+static bool inputs_overlap(const nl_results *m, const int *source, int a, int b)
 {
     for (int i = 0; i < m->n_runs; i++)
         for (int j = 0; j < m->n_runs && source[i] == a; j++) {
@@ -145,7 +146,7 @@ static bool inputs_overlap(const pl_results *m, const int *source, int a, int b)
 
 /* the name an input goes by in the legend: its last path component, or the
  * path as given when another input ends the same way */
-static const char *input_label(const pl_results *in, int n_in, int i)
+static const char *input_label(const nl_results *in, int n_in, int i)
 {
     const char *base = strrchr(in[i].dir, '/') ? strrchr(in[i].dir, '/') + 1 : in[i].dir;
     for (int j = 0; j < n_in; j++) {
@@ -156,7 +157,7 @@ static const char *input_label(const pl_results *in, int n_in, int i)
     return base;
 }
 
-static nl_code add_key(pl_results *m, const char *key, char **values, nl_error *err)
+static nl_code add_key(nl_results *m, const char *key, char **values, nl_error *err)
 {
     char (*keys)[96] = realloc(m->keys, (size_t)(m->n_keys + 1) * sizeof *keys);
     if (!keys)
@@ -182,13 +183,13 @@ static nl_code add_key(pl_results *m, const char *key, char **values, nl_error *
 static bool input_varies(const merge *M, const char *key)
 {
     for (int s = 0; s < M->n_in; s++)
-        if (pl_key(&M->in[s], key) >= 0)
+        if (nl_results_key(&M->in[s], key) >= 0)
             return true;
     return false;
 }
 
 /* m holds M's runs (their values added key by key) */
-static nl_code merged_runs(const merge *M, pl_results *m, const char *out_dir, nl_error *err)
+static nl_code merged_runs(const merge *M, nl_results *m, const char *out_dir, nl_error *err)
 {
     memset(m, 0, sizeof *m);
     nl_copy_string(m->dir, sizeof m->dir, out_dir);
@@ -212,7 +213,7 @@ static nl_code collect_candidates(merge *M, nl_error *err)
 {
     nl_code rc = NL_OK;
     for (int s = 0; s < M->n_in && rc == NL_OK; s++) {
-        const pl_results *r = &M->in[s];
+        const nl_results *r = &M->in[s];
         for (int k = 0; k < r->n_keys && rc == NL_OK; k++)
             rc = add_candidate(M, r->keys[k], err);
         for (int e = 0; e < r->config.n && rc == NL_OK; e++)
@@ -230,7 +231,7 @@ static nl_code collect_candidates(merge *M, nl_error *err)
  * cnn differs in the data, the model and the training) would make a legend
  * wider than any screen, so the directories' names stand for them
  * (*too_many) and the footnote names the settings. */
-static nl_code add_differing_keys(const merge *M, pl_results *m, char **values, bool *too_many, nl_error *err)
+static nl_code add_differing_keys(const merge *M, nl_results *m, char **values, bool *too_many, nl_error *err)
 {
     nl_code rc = NL_OK;
     bool *differs = calloc((size_t)M->n_keys + 1, sizeof *differs);
@@ -245,7 +246,7 @@ static nl_code add_differing_keys(const merge *M, pl_results *m, char **values, 
             free(values[i]);
             values[i] = NULL;
         }
-        if (!differs[k] || pl_is_seed_key(M->keys[k]) || input_varies(M, M->keys[k]))
+        if (!differs[k] || nl_results_is_seed_key(M->keys[k]) || input_varies(M, M->keys[k]))
             continue;
         /* the first few name the kind of difference; the footnote is one line */
         if (n_config_keys++ < 3)
@@ -254,10 +255,10 @@ static nl_code add_differing_keys(const merge *M, pl_results *m, char **values, 
     }
     *too_many = n_config_keys > COMPARE_LABEL_SETTINGS;
     for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
-        if (!differs[k] || (*too_many && !pl_is_seed_key(M->keys[k]) && !input_varies(M, M->keys[k])))
+        if (!differs[k] || (*too_many && !nl_results_is_seed_key(M->keys[k]) && !input_varies(M, M->keys[k])))
             continue;
         if (key_values(M, M->keys[k], values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
-            pl_is_seed_key(M->keys[k]))
+            nl_results_is_seed_key(M->keys[k]))
             m->seed_key = m->n_keys - 1;
     }
     free(differs);
@@ -269,7 +270,7 @@ static nl_code add_differing_keys(const merge *M, pl_results *m, char **values, 
 
 /* a token model's loss and error are per predicted token, an image
  * classifier's per image: the curves share axes, not a meaning */
-static void note_token_mix(const merge *M, pl_results *m)
+static void note_token_mix(const merge *M, nl_results *m)
 {
     int token_runs = 0;
     for (int i = 0; i < M->n_runs; i++) {
@@ -286,7 +287,7 @@ static void note_token_mix(const merge *M, pl_results *m)
 
 /* the directory's name as a key when the keys leave two inputs' runs in
  * one variant, or too many settings differ to name them */
-static nl_code add_directory_key(const merge *M, pl_results *m, char **values, bool too_many, nl_error *err)
+static nl_code add_directory_key(const merge *M, nl_results *m, char **values, bool too_many, nl_error *err)
 {
     bool apart = !too_many;
     for (int a = 0; a < M->n_in && apart; a++)
@@ -297,11 +298,11 @@ static nl_code add_directory_key(const merge *M, pl_results *m, char **values, b
     for (int i = 0; i < M->n_runs; i++)
         if (!(values[i] = strdup(input_label(M->in, M->n_in, M->source[i]))))
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    return add_key(m, PL_DIRECTORY_KEY, values, err);
+    return add_key(m, NL_RESULTS_DIRECTORY_KEY, values, err);
 }
 
 /* builds the merged results m from M's inputs */
-static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_error *err)
+static nl_code build_merged(merge *M, nl_results *m, const char *out_dir, nl_error *err)
 {
     nl_code rc = merged_runs(M, m, out_dir, err);
     if (rc)
@@ -411,9 +412,9 @@ static nl_code load_inputs(merge *M, const char *const *dirs, int n_dirs, nl_err
 {
     nl_code rc = NL_OK;
     for (; M->n_in < n_dirs; M->n_in++) {
-        if ((rc = pl_results_load(dirs[M->n_in], &M->in[M->n_in], err)))
+        if ((rc = nl_results_load(dirs[M->n_in], &M->in[M->n_in], err)))
             return rc;
-        pl_results_check_run_files(&M->in[M->n_in]);
+        nl_results_check_run_files(&M->in[M->n_in]);
         M->n_runs += M->in[M->n_in].n_runs;
     }
     M->source = calloc((size_t)M->n_runs + 1, sizeof *M->source);
@@ -429,20 +430,20 @@ static nl_code load_inputs(merge *M, const char *const *dirs, int n_dirs, nl_err
 }
 
 /* the inputs' left-out rows are the figure's */
-static void adopt_warnings(const merge *M, pl_results *m)
+static void adopt_warnings(const merge *M, nl_results *m)
 {
     for (int s = 0; s < M->n_in; s++)
         for (const char *w = M->in[s].warnings; *w;) {
             char line[1600];
             const size_t len = strcspn(w, "\n");
             snprintf(line, sizeof line, "%.*s", (int)len, w);
-            pl_warn(m, line);
+            nl_results_warn(m, line);
             w += len + (w[len] == '\n');
         }
 }
 
 /* out_dir marked as compare's, then the curves into it */
-static nl_code write_compare(const pl_results *m, const nl_plot_spec *spec, const char *out_dir,
+static nl_code write_compare(const nl_results *m, const nl_plot_spec *spec, const char *out_dir,
                              const pl_templates *templates, nl_outset *set, nl_plot_report *rep, nl_error *err)
 {
     nl_code rc = make_out_dir(out_dir, set, rep, err);
@@ -457,7 +458,7 @@ static nl_code write_compare(const pl_results *m, const nl_plot_spec *spec, cons
 }
 
 /* m's values are its own (add_key), its runs' other fields the inputs' */
-static void free_merged(pl_results *m)
+static void free_merged(nl_results *m)
 {
     for (int i = 0; i < m->n_runs && m->runs; i++) {
         for (int k = 0; k < m->n_keys; k++)
@@ -466,14 +467,14 @@ static void free_merged(pl_results *m)
         m->runs[i].values = NULL;
     }
     m->n_runs = 0;
-    pl_results_free(m);
+    nl_results_free(m);
     free(m);
 }
 
 static void free_merge(merge *M)
 {
     for (int s = 0; s < M->n_in; s++)
-        pl_results_free(&M->in[s]);
+        nl_results_free(&M->in[s]);
     free(M->in);
     for (int i = 0; M->config && i < M->n_runs; i++)
         nl_flat_free(&M->config[i]);
@@ -491,7 +492,7 @@ static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *
     if (rc)
         return rc;
     merge M = {0};
-    pl_results *m = calloc(1, sizeof *m);
+    nl_results *m = calloc(1, sizeof *m);
     pl_templates *templates = calloc(1, sizeof *templates);
     M.in = calloc((size_t)n_dirs, sizeof *M.in);
     if (!m || !templates || !M.in) {

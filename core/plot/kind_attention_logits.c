@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_PANELS 8
 
@@ -23,11 +23,11 @@ typedef struct {
     double lo, hi, last_step;
 } logit_fig;
 
-static int panel_of(const logit_fig *f, const pl_results *r, const pl_run *run)
+static int panel_of(const logit_fig *f, const nl_results *r, const nl_results_run *run)
 {
     if (f->panel_key < 0)
         return 0;
-    const char *v = pl_value(r, run, r->keys[f->panel_key]);
+    const char *v = nl_results_value(r, run, r->keys[f->panel_key]);
     for (int p = 0; p < f->n_panels; p++)
         if (v && !strcmp(v, f->panel_text[p]))
             return p;
@@ -43,7 +43,7 @@ static void add_point(curve *c, double step, double value)
 
 /* each run's maximum over the layers at every step it logged, into its
  * variant's curve in its panel */
-static nl_code read_logits(const pl_results *r, logit_fig *f, nl_error *err)
+static nl_code read_logits(const nl_results *r, logit_fig *f, nl_error *err)
 {
     const char *series = nl_name_of(&nl_series_names, NL_SERIES_MAX_LOGIT);
     for (int i = 0; i < r->n_runs; i++) {
@@ -61,7 +61,7 @@ static nl_code read_logits(const pl_results *r, logit_fig *f, nl_error *err)
             char **cell = file.t.rows[row];
             if (strcmp(cell[file.series], series) != 0)
                 continue;
-            const double at = pl_num(cell[file.step]), v = pl_num(cell[file.value]);
+            const double at = nl_csv_num(cell[file.step]), v = nl_csv_num(cell[file.value]);
             if (at != step) { /* a step's rows come together, one per layer */
                 if (any)
                     add_point(c, step, largest);
@@ -107,7 +107,7 @@ static void logits_csv(logit_fig *f, nl_buf *data)
         }
 }
 
-static nl_code draw(const pl_results *r, logit_fig *f, pl_script *s, const char *file,
+static nl_code draw(const nl_results *r, logit_fig *f, pl_script *s, const char *file,
                     nl_error *err)
 {
     char q[2048];
@@ -121,7 +121,7 @@ static nl_code draw(const pl_results *r, logit_fig *f, pl_script *s, const char 
         const char *seeds[1024];
         char foot[300];
         snprintf(foot, sizeof foot, "lines: mean over %d seeds (min and max in %s)",
-                 pl_distinct(r, r->seed_key, seeds, 1024), file);
+                 nl_results_distinct(r, r->seed_key, seeds, 1024), file);
         pl_footnote(s, &L, foot);
     }
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\n"
@@ -162,7 +162,7 @@ static nl_code draw(const pl_results *r, logit_fig *f, pl_script *s, const char 
     return pl_finish(s, err);
 }
 
-nl_code pl_attention_logits(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
+nl_code pl_attention_logits(const nl_results *r, const nl_plot_spec *spec, pl_script *s,
                             nl_error *err)
 {
     logit_fig f = {.panel_key = -1, .n_panels = 1};
@@ -170,13 +170,13 @@ nl_code pl_attention_logits(const pl_results *r, const nl_plot_spec *spec, pl_sc
     int fixed[1], n_fixed = 0;
     nl_code rc = NL_OK;
     if (spec->panel[0]) {
-        f.panel_key = pl_key(r, spec->panel);
+        f.panel_key = nl_results_key(r, spec->panel);
         if (f.panel_key < 0) {
             char why[400];
             snprintf(why, sizeof why, "panel: '%s' does not vary in these runs", spec->panel);
             return pl_not_applicable(err, "attention_logits", why);
         }
-        f.n_panels = pl_distinct(r, f.panel_key, f.panel_text, MAX_PANELS + 1);
+        f.n_panels = nl_results_distinct(r, f.panel_key, f.panel_text, MAX_PANELS + 1);
         if (f.n_panels > MAX_PANELS)
             return pl_not_applicable(err, "attention_logits", "panel: more than 8 values");
         fixed[n_fixed++] = f.panel_key;

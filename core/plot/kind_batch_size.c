@@ -5,7 +5,7 @@
 
 #include "plot/common.h"
 
-nl_code pl_batch_size(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_batch_size(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     double xs[MAX_VALUES];
     int bs, nx;

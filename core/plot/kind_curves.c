@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plot/common.h"
+#include "results/files.h"
 
 static double curve_value(const char *metric, double loss, double accuracy)
 {
@@ -16,26 +17,26 @@ static double curve_value(const char *metric, double loss, double accuracy)
 }
 
 /* adds a run's metrics.csv to its two curves: training loss, and `split`'s metric */
-static nl_code add_metrics(const pl_run *run, const char *split, const char *metric, curve *left,
+static nl_code add_metrics(const nl_results_run *run, const char *split, const char *metric, curve *left,
                            curve *right, nl_error *err)
 {
     char path[1300];
-    snprintf(path, sizeof path, "%s/metrics.csv", run->dir);
-    pl_table t;
-    nl_code rc = pl_table_read(path, &t, err);
+    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, run->dir);
+    nl_csv_table t;
+    nl_code rc = nl_csv_table_read(path, &t, err);
     if (rc)
         return rc;
-    const int c_step = pl_table_col(&t, "step"), c_epoch = pl_table_col(&t, "epoch"),
-              c_split = pl_table_col(&t, "split"), c_loss = pl_table_col(&t, "loss"),
-              c_acc = pl_table_col(&t, "accuracy");
+    const int c_step = nl_csv_table_col(&t, "step"), c_epoch = nl_csv_table_col(&t, "epoch"),
+              c_split = nl_csv_table_col(&t, "split"), c_loss = nl_csv_table_col(&t, "loss"),
+              c_acc = nl_csv_table_col(&t, "accuracy");
     if (c_step < 0 || c_epoch < 0 || c_split < 0 || c_loss < 0 || c_acc < 0) {
-        pl_table_free(&t);
+        nl_csv_table_free(&t);
         return nl_fail(err, NL_ERR_DATA, "%s lacks the columns step, epoch, split, loss, accuracy", path);
     }
     for (int i = 0; i < t.n_rows; i++) {
         char **row = t.rows[i];
-        const double step = pl_num(row[c_step]), epoch = pl_num(row[c_epoch]);
-        const double loss = pl_num(row[c_loss]), acc = pl_num(row[c_acc]);
+        const double step = nl_csv_num(row[c_step]), epoch = nl_csv_num(row[c_epoch]);
+        const double loss = nl_csv_num(row[c_loss]), acc = nl_csv_num(row[c_acc]);
         if (!isfinite(step))
             continue;
         curve_point *p = NULL;
@@ -44,11 +45,11 @@ static nl_code add_metrics(const pl_run *run, const char *split, const char *met
         if (!strcmp(row[c_split], split) && (p = pl_curve_at(right, step, epoch)))
             pl_agg_add(&p->a, curve_value(metric, loss, acc));
         if (!p && (!strcmp(row[c_split], "train") || !strcmp(row[c_split], split))) {
-            pl_table_free(&t);
+            nl_csv_table_free(&t);
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
         }
     }
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     return NL_OK;
 }
 
@@ -104,7 +105,7 @@ static double clamp_to_axis(double v, y_axis y) { return fmin(v, y.log ? y.hi * 
 
 /* a curves figure: the runs' curves by variant, and how they are laid out */
 typedef struct {
-    const pl_results *r;
+    const nl_results *r;
     const char *metric, *split, *x; /* x: "step" or "epoch" */
     bool percent, one_panel, by_epoch;
     char right_label[160], right_title[160];
@@ -146,15 +147,15 @@ static void name_panels(curves_fig *f, const nl_plot_spec *spec)
  * metrics.csv goes, and marked. */
 static nl_code read_curves(curves_fig *f, nl_error *err)
 {
-    const pl_results *r = f->r;
+    const nl_results *r = f->r;
     for (int i = 0; i < r->n_runs; i++) {
         const int id = f->g.group_of[i];
         char path[1300];
-        snprintf(path, sizeof path, "%s/metrics.csv", r->runs[i].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, r->runs[i].dir);
         if (id < 0)
             continue;
-        f->unfinished[id] |= !pl_run_finished(&r->runs[i]);
-        f->unfinished_runs += !pl_run_finished(&r->runs[i]);
+        f->unfinished[id] |= !nl_results_run_finished(&r->runs[i]);
+        f->unfinished_runs += !nl_results_run_finished(&r->runs[i]);
         if (!nl_path_exists(path))
             continue;
         nl_code rc = add_metrics(&r->runs[i], f->split, f->metric, &f->left[id], &f->right[id], err);
@@ -177,12 +178,12 @@ static nl_code read_curves(curves_fig *f, nl_error *err)
  * keeps its colour from row to row */
 static void assign_rows(curves_fig *f)
 {
-    const pl_results *r = f->r;
+    const nl_results *r = f->r;
     const grouping *g = &f->g;
     f->row_key = -1;
     f->n_rows = 1;
     if (g->n > 8 && g->n_keys >= 2) {
-        f->n_rows = pl_distinct(r, g->keys[0], f->row_values, 8);
+        f->n_rows = nl_results_distinct(r, g->keys[0], f->row_values, 8);
         if (f->n_rows <= 6)
             f->row_key = g->keys[0];
         else
@@ -200,7 +201,7 @@ static void assign_rows(curves_fig *f)
         for (int k = 0; k < f->n_rows; k++)
             if (!strcmp(f->row_values[k], r->runs[first].values[f->row_key]))
                 f->row_of[v] = k;
-        pl_label(r, &r->runs[first], g->keys + 1, g->n_keys - 1, f->series_label[v], sizeof f->series_label[v]);
+        nl_results_label(r, &r->runs[first], g->keys + 1, g->n_keys - 1, f->series_label[v], sizeof f->series_label[v]);
     }
     f->n_unique = 0;
     for (int v = 0; v < g->n; v++) {
@@ -268,7 +269,7 @@ static nl_code write_curves_csv(const curves_fig *f, pl_script *s, nl_error *err
  * columns. */
 static void lay_out(curves_fig *f, pl_script *s)
 {
-    const pl_results *r = f->r;
+    const nl_results *r = f->r;
     size_t longest = 0;
     for (int u = 0; u < f->n_unique; u++)
         if (strlen(f->series_label[f->unique[u]]) > longest)
@@ -331,7 +332,7 @@ static void plot_single_run(const curves_fig *f, pl_script *s, int panel_i)
     char q[600];
     const char *mark = f->unfinished_runs ? " (unfinished)" : "";
     char path[1300], every[48];
-    snprintf(path, sizeof path, "%s/metrics.csv", f->r->runs[0].dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, f->r->runs[0].dir);
     pl_every_complete(path, every, sizeof every);
     nl_buf_printf(&s->gp, "set datafile missing NaN\n");
     if (panel_i == 0) {
@@ -440,9 +441,9 @@ static nl_code draw(curves_fig *f, pl_script *s, nl_error *err)
     if (rc)
         return rc;
     /* x: epochs when the batch size varies (steps per epoch differ), steps otherwise */
-    const int bs = pl_key(f->r, "train.batch_size");
+    const int bs = nl_results_key(f->r, "train.batch_size");
     const char *bs_values[2];
-    f->by_epoch = bs >= 0 && pl_distinct(f->r, bs, bs_values, 2) > 1;
+    f->by_epoch = bs >= 0 && nl_results_distinct(f->r, bs, bs_values, 2) > 1;
     f->x = f->by_epoch ? "epoch" : "step";
     assign_rows(f);
     measure(f);
@@ -463,7 +464,7 @@ static nl_code draw(curves_fig *f, pl_script *s, nl_error *err)
     return pl_finish(s, err);
 }
 
-nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_curves(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     curves_fig *f = calloc(1, sizeof *f);
     if (!f)

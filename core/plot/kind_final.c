@@ -18,7 +18,7 @@
 #define MAX_PANELS 12
 
 typedef struct {
-    const pl_results *r;
+    const nl_results *r;
     metric_info m;
     int x_key, panel_key;
     bool numeric;
@@ -38,9 +38,9 @@ typedef struct {
 static const char *last_component(const char *key) { return strrchr(key, '.') ? strrchr(key, '.') + 1 : key; }
 
 /* a key the plot names: one the sweep varies; NL_ERR_USAGE naming those otherwise */
-static nl_code varied_key(const pl_results *r, const char *what, const char *key, int *out, nl_error *err)
+static nl_code varied_key(const nl_results *r, const char *what, const char *key, int *out, nl_error *err)
 {
-    *out = pl_key(r, key);
+    *out = nl_results_key(r, key);
     if (*out >= 0)
         return NL_OK;
     char keys[1024] = "";
@@ -62,7 +62,7 @@ static bool power_of_two(double v)
 /* the x values, and whether they are numbers on a linear or a log axis */
 static nl_code choose_axis(final_fig *f, nl_error *err)
 {
-    const pl_results *r = f->r;
+    const nl_results *r = f->r;
     const char *texts[MAX_VALUES];
     int n = 0;
     f->numeric = true;
@@ -76,7 +76,7 @@ static nl_code choose_axis(final_fig *f, nl_error *err)
         if (n == MAX_VALUES)
             return pl_not_applicable(err, "final", "x has more than 256 values");
         texts[n++] = v;
-        f->numeric &= isfinite(pl_num(v));
+        f->numeric &= isfinite(nl_csv_num(v));
     }
     if (f->numeric) {
         f->nx = pl_numeric_values(r, f->x_key, NULL, f->xs, MAX_VALUES);
@@ -99,14 +99,14 @@ static nl_code choose_axis(final_fig *f, nl_error *err)
 static int x_index(const final_fig *f, const char *v)
 {
     if (f->numeric)
-        return pl_value_index(f->xs, f->nx, pl_num(v));
+        return pl_value_index(f->xs, f->nx, nl_csv_num(v));
     for (int i = 0; i < f->nx; i++)
         if (!strcmp(f->x_text[i], v))
             return i;
     return -1;
 }
 
-static int panel_index(const final_fig *f, const pl_run *run)
+static int panel_index(const final_fig *f, const nl_results_run *run)
 {
     for (int p = 0; p < f->n_panels && f->panel_key >= 0; p++)
         if (!strcmp(f->panel_text[p], run->values[f->panel_key]))
@@ -118,7 +118,7 @@ static int panel_index(const final_fig *f, const pl_run *run)
  * panels share, so that they compare at a glance */
 static nl_code aggregate(final_fig *f, nl_error *err)
 {
-    const pl_results *r = f->r;
+    const nl_results *r = f->r;
     const int n_cells = f->n_panels * f->g.n * f->nx;
     const int n_refs = f->n_panels * f->g.n;
     if (!(f->cells = calloc((size_t)n_cells, sizeof *f->cells)) || !(f->refs = calloc((size_t)n_refs, sizeof *f->refs)))
@@ -128,11 +128,11 @@ static nl_code aggregate(final_fig *f, nl_error *err)
     for (int c = 0; c < n_refs; c++)
         pl_agg_init(&f->refs[c].a);
     for (int i = 0; i < r->n_runs; i++) {
-        const pl_run *run = &r->runs[i];
+        const nl_results_run *run = &r->runs[i];
         const int id = f->g.group_of[i], xi = x_index(f, run->values[f->x_key]);
         const bool without_x = !run->values[f->x_key][0];
         f->without_x += without_x;
-        if (id < 0 || (xi < 0 && !without_x) || !pl_run_finished(run))
+        if (id < 0 || (xi < 0 && !without_x) || !nl_results_run_finished(run))
             continue;
         cell_agg *c = without_x ? &f->refs[panel_index(f, run) * f->g.n + id]
                                 : &f->cells[(panel_index(f, run) * f->g.n + id) * f->nx + xi];
@@ -335,7 +335,7 @@ static void plot_legend(const final_fig *f, pl_script *s, double left, double to
 
 static nl_code draw(final_fig *f, pl_script *s, nl_error *err)
 {
-    const pl_results *r = f->r;
+    const nl_results *r = f->r;
     char file[128], title[300], q[600];
     snprintf(file, sizeof file, "%s.csv", s->name);
     nl_code rc = write_data(f, s, err);
@@ -385,7 +385,7 @@ static nl_code draw(final_fig *f, pl_script *s, nl_error *err)
     return pl_finish(s, err);
 }
 
-nl_code pl_final(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_final(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     if (!r->sweep) {
         char why[1300];
@@ -406,7 +406,7 @@ nl_code pl_final(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         rc = varied_key(r, "color", spec->color, &color_key, err);
     if (rc == NL_OK && spec->panel[0] && (rc = varied_key(r, "panel", spec->panel, &f->panel_key, err)) == NL_OK) {
         const char *values[MAX_PANELS + 1];
-        f->n_panels = pl_distinct(r, f->panel_key, values, MAX_PANELS + 1);
+        f->n_panels = nl_results_distinct(r, f->panel_key, values, MAX_PANELS + 1);
         if (f->n_panels > MAX_PANELS) {
             char why[300];
             snprintf(why, sizeof why, "panel: %s has more than %d values", spec->panel, MAX_PANELS);

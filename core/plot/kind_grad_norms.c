@@ -9,14 +9,14 @@
 #include <string.h>
 
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_LAYERS 256
 
 /* Every run's step-0 gradient norms into cells[variant * MAX_LAYERS + slot].
  * A layer is known by its name (pl_layer_slot orders them). Two passes:
  * the names, then the values. */
-static nl_code read_norms(const pl_results *r, const grouping *g, agg *cells,
+static nl_code read_norms(const nl_results *r, const grouping *g, agg *cells,
                           char (*names)[NL_SERIES_NAME_MAX], int *n_layers, int *runs, nl_error *err)
 {
     const char *series = nl_name_of(&nl_series_names, NL_SERIES_GRAD_NORM);
@@ -33,14 +33,14 @@ static nl_code read_norms(const pl_results *r, const grouping *g, agg *cells,
             int before = -1; /* the slot of this run's previous layer */
             for (int row = 0; f.found && row < f.t.n_rows; row++) {
                 char **cell = f.t.rows[row];
-                if (strcmp(cell[f.series], series) != 0 || pl_num(cell[f.step]) != 0.0)
+                if (strcmp(cell[f.series], series) != 0 || nl_csv_num(cell[f.step]) != 0.0)
                     continue;
                 char name[NL_SERIES_NAME_MAX];
                 nl_copy_string(name, sizeof name, cell[f.name]);
                 const int slot = pl_layer_slot(names, n_layers, MAX_LAYERS, name, before, pass == 0);
                 before = slot >= 0 ? slot : before;
                 if (pass == 1 && slot >= 0) {
-                    pl_agg_add(&cells[id * MAX_LAYERS + slot], pl_num(cell[f.value]));
+                    pl_agg_add(&cells[id * MAX_LAYERS + slot], nl_csv_num(cell[f.value]));
                     any = true;
                 }
             }
@@ -60,7 +60,7 @@ static void layer_tics(pl_script *s, char (*names)[NL_SERIES_NAME_MAX], int n_la
     nl_buf_printf(&s->gp, ")\nset xrange [-0.5:%g]\n", n_layers - 0.5);
 }
 
-nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_grad_norms(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     grouping g;
     agg *cells = NULL;

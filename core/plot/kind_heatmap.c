@@ -6,7 +6,7 @@
 #include "plot/common.h"
 
 /* how many distinct (key a, key b) pairs the runs have */
-static int distinct_pairs(const pl_results *r, int a, int b)
+static int distinct_pairs(const nl_results *r, int a, int b)
 {
     int pairs = 0;
     for (int i = 0; i < r->n_runs; i++) {
@@ -90,7 +90,7 @@ static void heatmap_csv(const grouping *g, const metric_info *mi, const heatmap_
 }
 
 /* the batch size and learning rate axes: both varied, and independently */
-static nl_code heatmap_axes(const pl_results *r, heatmap_grid *hm, nl_error *err)
+static nl_code heatmap_axes(const nl_results *r, heatmap_grid *hm, nl_error *err)
 {
     nl_code rc = pl_need_varied(r, "heatmap", "train.batch_size", &hm->bs, hm->bsv, &hm->nb, err);
     if (rc || (rc = pl_need_varied(r, "heatmap", "train.optimizer.lr", &hm->lr, hm->lrv, &hm->nl, err)))
@@ -103,7 +103,7 @@ static nl_code heatmap_axes(const pl_results *r, heatmap_grid *hm, nl_error *err
 }
 
 /* each finished run into its group's cell, then the range of the means */
-static nl_code fill_cells(const pl_results *r, const grouping *g, const metric_info *m, heatmap_grid *hm,
+static nl_code fill_cells(const nl_results *r, const grouping *g, const metric_info *m, heatmap_grid *hm,
                           nl_error *err)
 {
     const int nb = hm->nb, nl = hm->nl;
@@ -116,10 +116,10 @@ static nl_code fill_cells(const pl_results *r, const grouping *g, const metric_i
     for (int i = 0; i < hm->ncell; i++)
         pl_agg_init(&hm->cells[i]);
     for (int i = 0; i < r->n_runs; i++) {
-        const pl_run *run = &r->runs[i];
-        const int id = g->group_of[i], xi = pl_value_index(hm->bsv, nb, pl_num(run->values[hm->bs])),
-                  yi = pl_value_index(hm->lrv, nl, pl_num(run->values[hm->lr]));
-        if (id < 0 || xi < 0 || yi < 0 || !pl_run_finished(run))
+        const nl_results_run *run = &r->runs[i];
+        const int id = g->group_of[i], xi = pl_value_index(hm->bsv, nb, nl_csv_num(run->values[hm->bs])),
+                  yi = pl_value_index(hm->lrv, nl, nl_csv_num(run->values[hm->lr]));
+        if (id < 0 || xi < 0 || yi < 0 || !nl_results_run_finished(run))
             continue;
         const int c = (id * nl + yi) * nb + xi;
         hm->runs[c]++;
@@ -165,7 +165,7 @@ static void heatmap_axes_script(pl_script *s, const metric_info *m, const heatma
 }
 
 /* the script: a panel per group, up to three a row, cells sized to fit */
-static nl_code heatmap_script(const pl_results *r, const grouping *g, const metric_info *m, const heatmap_grid *hm,
+static nl_code heatmap_script(const nl_results *r, const grouping *g, const metric_info *m, const heatmap_grid *hm,
                               const char *file, pl_script *s, nl_error *err)
 {
     const int nb = hm->nb, nl = hm->nl;
@@ -199,7 +199,7 @@ static nl_code heatmap_script(const pl_results *r, const grouping *g, const metr
     return pl_finish(s, err);
 }
 
-nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_heatmap(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     heatmap_grid hm = {0};
     nl_code rc = heatmap_axes(r, &hm, err);

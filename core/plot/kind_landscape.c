@@ -58,7 +58,7 @@ static void note_grid(landscape_fig *f, const pl_series_file *file)
     }
 }
 
-static nl_code read_runs(const pl_results *r, landscape_fig *f, nl_error *err)
+static nl_code read_runs(const nl_results *r, landscape_fig *f, nl_error *err)
 {
     for (int i = 0; i < r->n_runs; i++) {
         const int id = f->g.group_of[i];
@@ -72,7 +72,7 @@ static nl_code read_runs(const pl_results *r, landscape_fig *f, nl_error *err)
         for (int row = 0; file.found && row < file.t.n_rows; row++) {
             char **cell = file.t.rows[row];
             const int kind = nl_name_lookup(&nl_series_names, cell[file.series]);
-            const double step = pl_num(cell[file.step]);
+            const double step = nl_csv_num(cell[file.step]);
             if (kind < FIRST || kind >= FIRST + QUANTITIES || !isfinite(step))
                 continue;
             curve_point *pt = pl_curve_at(&f->curves[id * QUANTITIES + kind - FIRST], step, 0);
@@ -80,7 +80,7 @@ static nl_code read_runs(const pl_results *r, landscape_fig *f, nl_error *err)
                 pl_series_free(&file);
                 return nl_fail(err, NL_ERR_NOMEM, "out of memory");
             }
-            pl_agg_add(&pt->a, pl_num(cell[file.value]));
+            pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
             f->last_step = fmax(f->last_step, step);
             any = true;
         }
@@ -161,7 +161,7 @@ static void plot_panel(pl_script *s, const landscape_fig *f, const char *file, c
     nl_buf_printf(&s->gp, "\n");
 }
 
-static nl_code draw(const pl_results *r, const landscape_fig *f, pl_script *s, const char *file,
+static nl_code draw(const nl_results *r, const landscape_fig *f, pl_script *s, const char *file,
                     const double *lo, const double *hi, nl_error *err)
 {
     static const char title[] = "Loss landscape along the gradient over training";
@@ -176,7 +176,7 @@ static nl_code draw(const pl_results *r, const landscape_fig *f, pl_script *s, c
         const char *seeds[1024];
         char means[200];
         snprintf(means, sizeof means, "edges and lines: means over %d seeds (%s)",
-                 pl_distinct(r, r->seed_key, seeds, 1024), file);
+                 nl_results_distinct(r, r->seed_key, seeds, 1024), file);
         pl_join_notes(foot, sizeof foot, bands, means);
     } else {
         nl_copy_string(foot, sizeof foot, bands);
@@ -212,7 +212,7 @@ static nl_code draw(const pl_results *r, const landscape_fig *f, pl_script *s, c
     return pl_finish(s, err);
 }
 
-nl_code pl_landscape(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_landscape(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     const char *kind = nl_plot_kind_info_of(spec->kind)->entry.name;
     landscape_fig f = {0};

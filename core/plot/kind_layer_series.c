@@ -78,13 +78,13 @@ typedef struct {
 
 /* sqrt(2 lr wd) of one run's resolved config; NaN with the reason in why
  * when the derivation does not hold for it */
-static double run_equilibrium(const pl_results *r, const pl_run *run, char *why, size_t size)
+static double run_equilibrium(const nl_results *r, const nl_results_run *run, char *why, size_t size)
 {
-    const char *type = pl_value(r, run, "train.optimizer.type");
-    const char *schedule = pl_value(r, run, "train.schedule.type");
-    const double lr = pl_num(pl_value(r, run, "train.optimizer.lr"));
-    const double momentum = pl_num(pl_value(r, run, "train.optimizer.momentum"));
-    const double wd = pl_num(pl_value(r, run, "train.optimizer.weight_decay"));
+    const char *type = nl_results_value(r, run, "train.optimizer.type");
+    const char *schedule = nl_results_value(r, run, "train.schedule.type");
+    const double lr = nl_csv_num(nl_results_value(r, run, "train.optimizer.lr"));
+    const double momentum = nl_csv_num(nl_results_value(r, run, "train.optimizer.momentum"));
+    const double wd = nl_csv_num(nl_results_value(r, run, "train.optimizer.weight_decay"));
     if (!type || strcmp(type, "sgd") != 0)
         snprintf(why, size, "optimizer %s, not sgd", type ? type : "unknown");
     else if (!(momentum == 0))
@@ -100,7 +100,7 @@ static double run_equilibrium(const pl_results *r, const pl_run *run, char *why,
 
 /* each variant's sqrt(2 lr wd): NaN when a run of it does not apply or its
  * runs disagree; the first reason into why */
-static void variant_equilibria(const pl_results *r, layer_fig *f, char *why, size_t size)
+static void variant_equilibria(const nl_results *r, layer_fig *f, char *why, size_t size)
 {
     why[0] = '\0';
     for (int id = 0; id < f->g.n; id++) {
@@ -130,7 +130,7 @@ static void variant_equilibria(const pl_results *r, layer_fig *f, char *why, siz
 
 /* every run's rows of the series into its variant's curve of each layer;
  * two passes: the layers' names (input to output), then the values */
-static nl_code read_series(const pl_results *r, layer_fig *f, nl_error *err)
+static nl_code read_series(const nl_results *r, layer_fig *f, nl_error *err)
 {
     const char *series = nl_name_of(&nl_series_names, f->series);
     const char *companion = f->companion >= 0 ? nl_name_of(&nl_series_names, f->companion) : NULL;
@@ -157,12 +157,12 @@ static nl_code read_series(const pl_results *r, layer_fig *f, nl_error *err)
                     nl_copy_string(name, sizeof name, cell[file.name]);
                 const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, before, pass == 0);
                 before = slot >= 0 ? slot : before;
-                const double step = pl_num(cell[file.step]);
+                const double step = nl_csv_num(cell[file.step]);
                 if (pass == 1 && slot >= 0 && isfinite(step)) {
                     curve_point *pt = pl_curve_at(&f->curves[id * MAX_LAYERS + slot], step, 0);
                     if (!pt)
                         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-                    pl_agg_add(&pt->a, pl_num(cell[file.value]));
+                    pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
                     any = true;
                 }
             }
@@ -233,7 +233,7 @@ static void plot_lines(pl_script *s, const layer_fig *f, const char *file, bool 
     nl_buf_printf(&s->gp, "\n");
 }
 
-static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_script *s, const char *file,
+static nl_code draw(const nl_results *r, const probe_kind *k, layer_fig *f, pl_script *s, const char *file,
                     const char *no_equilibrium, nl_error *err)
 {
     char q[2048];
@@ -248,7 +248,7 @@ static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_s
     if (r->seed_key >= 0) {
         const char *seeds[1024];
         snprintf(foot, sizeof foot, "lines: mean over %d seeds (min and max in %s)",
-                 pl_distinct(r, r->seed_key, seeds, 1024), file);
+                 nl_results_distinct(r, r->seed_key, seeds, 1024), file);
     }
     if (!by_layer && f->n_layers > n_panels) {
         char more[200];
@@ -314,7 +314,7 @@ static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_s
     return pl_finish(s, err);
 }
 
-static nl_code write_layer_series(const pl_results *r, const nl_plot_spec *spec, const probe_kind *k,
+static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec, const probe_kind *k,
                                   pl_script *s, nl_error *err)
 {
     const nl_plot_kind_info *info = nl_plot_kind_info_of(spec->kind);
@@ -374,13 +374,13 @@ done:
     return rc;
 }
 
-nl_code pl_weight_stats(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_weight_stats(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     static const probe_kind k = {"train.log.weight_stats", NAN, -1};
     return write_layer_series(r, spec, &k, s, err);
 }
 
-nl_code pl_variance_shift(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_variance_shift(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     static const probe_kind k = {"train.log.variance_shift", 1.0, NL_SERIES_VARIANCE_SHIFT};
     return write_layer_series(r, spec, &k, s, err);

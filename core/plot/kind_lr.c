@@ -9,7 +9,7 @@
 /* an lr figure: final metrics by series and learning rate, the threshold
  * and the widest tolerated range of each series */
 typedef struct {
-    const pl_results *r;
+    const nl_results *r;
     metric_info m;
     double xs[MAX_VALUES];
     int lr, nx;
@@ -261,7 +261,7 @@ static nl_code draw(lr_fig *f, const nl_plot_spec *spec, pl_script *s, nl_error 
     return pl_finish(s, err);
 }
 
-nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_lr(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     lr_fig *f = calloc(1, sizeof *f);
     if (!f)
@@ -270,8 +270,8 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
     nl_code rc = pl_need_varied(r, "lr", "train.optimizer.lr", &f->lr, f->xs, &f->nx, err);
     /* a learning rate derived from the batch size moves with it: its effect
      * cannot be told from the batch size's (the batch_size plot shows them) */
-    const int bs = pl_key(r, "train.batch_size");
-    if (rc == NL_OK && bs >= 0 && pl_determined(r, f->lr, &bs, 1))
+    const int bs = nl_results_key(r, "train.batch_size");
+    if (rc == NL_OK && bs >= 0 && nl_results_determined(r, f->lr, &bs, 1))
         rc = pl_not_applicable(err, "lr", "the learning rate follows the batch size (one learning rate per "
                                "batch size), so its effect cannot be told from the batch size's");
     f->m = pl_final_metric(spec);

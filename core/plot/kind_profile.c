@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_STEPS 4096
 
@@ -44,26 +44,26 @@ static int read_run(const profile_kind *k, const pl_series_file *f, agg *cells, 
         if (strcmp(cell[f->series], series) != 0)
             continue;
         /* the probe writes its layers input to output: the last is the top */
-        if (pl_num(cell[f->step]) >= last) {
-            last = pl_num(cell[f->step]);
+        if (nl_csv_num(cell[f->step]) >= last) {
+            last = nl_csv_num(cell[f->step]);
             nl_copy_string(layer, layer_size, cell[f->name]);
         }
     }
     int steps = 0;
     for (int row = 0; last >= 0 && row < f->t.n_rows; row++) {
         char **cell = f->t.rows[row];
-        const double t = pl_num(cell[f->layer]);
-        if (strcmp(cell[f->series], series) != 0 || pl_num(cell[f->step]) != last ||
+        const double t = nl_csv_num(cell[f->layer]);
+        if (strcmp(cell[f->series], series) != 0 || nl_csv_num(cell[f->step]) != last ||
             (k->top_layer_only && strcmp(cell[f->name], layer) != 0) ||
             !(t >= 0 && t < MAX_STEPS))
             continue;
-        pl_agg_add(&cells[(int)t], pl_num(cell[f->value]));
+        pl_agg_add(&cells[(int)t], nl_csv_num(cell[f->value]));
         steps = (int)t + 1 > steps ? (int)t + 1 : steps;
     }
     return steps;
 }
 
-static nl_code draw_profile(const profile_kind *k, const pl_results *r, const nl_plot_spec *spec,
+static nl_code draw_profile(const profile_kind *k, const nl_results *r, const nl_plot_spec *spec,
                             pl_script *s, nl_error *err)
 {
     grouping g;
@@ -131,7 +131,7 @@ done:
     return rc;
 }
 
-nl_code pl_step_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_step_norms(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     static const profile_kind kind = {
         .kind = "step_norms", .series = NL_SERIES_STEP_NORM, .top_layer_only = true,
@@ -142,7 +142,7 @@ nl_code pl_step_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
     return draw_profile(&kind, r, spec, s, err);
 }
 
-nl_code pl_block_skip(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_block_skip(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     static const profile_kind kind = {
         .kind = "block_skip", .series = NL_SERIES_BLOCK_SKIP, .x_column = "block",

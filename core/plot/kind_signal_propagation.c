@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_SITES 256
 
@@ -28,7 +28,7 @@ typedef struct {
 } sigprop_fig;
 
 /* does any run's series.csv hold `series`? */
-static nl_code any_run_has(const pl_results *r, const grouping *g, int series, bool *found,
+static nl_code any_run_has(const nl_results *r, const grouping *g, int series, bool *found,
                            nl_error *err)
 {
     const char *name = nl_name_of(&nl_series_names, series);
@@ -49,7 +49,7 @@ static nl_code any_run_has(const pl_results *r, const grouping *g, int series, b
 
 /* every run's rows of the two series into the cells; sites known by name
  * (pl_layer_slot orders them), two passes: the names, then the values */
-static nl_code read_sites(const pl_results *r, sigprop_fig *f, nl_error *err)
+static nl_code read_sites(const nl_results *r, sigprop_fig *f, nl_error *err)
 {
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < r->n_runs; i++) {
@@ -75,7 +75,7 @@ static nl_code read_sites(const pl_results *r, sigprop_fig *f, nl_error *err)
                     before = slot >= 0 ? slot : before;
                     if (pass == 1 && slot >= 0) {
                         pl_agg_add(&f->cells[(stat * f->g.n + id) * MAX_SITES + slot],
-                                   pl_num(cell[file.value]));
+                                   nl_csv_num(cell[file.value]));
                         any = true;
                     }
                 }
@@ -113,7 +113,7 @@ static void site_csv(const sigprop_fig *f, nl_buf *data, double lo[STATS], doubl
     }
 }
 
-static nl_code draw(const pl_results *r, const sigprop_fig *f, pl_script *s, const char *file,
+static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, const char *file,
                     const double lo[STATS], const double hi[STATS], bool stream, nl_error *err)
 {
     static const char *const stat_names[STATS] = {"mean_sq", "var"};
@@ -162,7 +162,7 @@ static nl_code draw(const pl_results *r, const sigprop_fig *f, pl_script *s, con
     return pl_finish(s, err);
 }
 
-nl_code pl_signal_propagation(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
+nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_script *s,
                               nl_error *err)
 {
     sigprop_fig f = {0};

@@ -16,7 +16,7 @@
 
 #include "norm/registry.h"
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_PANELS 16
 #define TERMS 6 /* mean: instance, layer, batch; then variance's */
@@ -30,7 +30,7 @@ typedef struct {
 } switch_fig;
 
 /* every run's rows of the six series into its variant's curves */
-static nl_code read_weights(const pl_results *r, switch_fig *f, nl_error *err)
+static nl_code read_weights(const nl_results *r, switch_fig *f, nl_error *err)
 {
     for (int i = 0; i < r->n_runs; i++) {
         const int id = f->g.group_of[i];
@@ -45,7 +45,7 @@ static nl_code read_weights(const pl_results *r, switch_fig *f, nl_error *err)
             char **cell = file.t.rows[row];
             const int term = nl_name_lookup(&nl_series_names, cell[file.series]) -
                              NL_SERIES_SWITCH_MEAN_IN;
-            const double step = pl_num(cell[file.step]);
+            const double step = nl_csv_num(cell[file.step]);
             if (term < 0 || term >= TERMS || !isfinite(step))
                 continue;
             curve_point *pt = pl_curve_at(&f->curves[id * TERMS + term], step, 0);
@@ -53,7 +53,7 @@ static nl_code read_weights(const pl_results *r, switch_fig *f, nl_error *err)
                 pl_series_free(&file);
                 return nl_fail(err, NL_ERR_NOMEM, "out of memory");
             }
-            pl_agg_add(&pt->a, pl_num(cell[file.value]));
+            pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
             any = true;
         }
         f->runs += any;
@@ -113,7 +113,7 @@ static void plot_panel(pl_script *s, const char *file, int id)
     nl_buf_printf(&s->gp, "\n");
 }
 
-static nl_code draw(const pl_results *r, const switch_fig *f, pl_script *s, const char *file,
+static nl_code draw(const nl_results *r, const switch_fig *f, pl_script *s, const char *file,
                     nl_error *err)
 {
     char q[2048];
@@ -127,7 +127,7 @@ static nl_code draw(const pl_results *r, const switch_fig *f, pl_script *s, cons
     if (r->seed_key >= 0) {
         const char *seeds[1024];
         snprintf(foot, sizeof foot, "lines: mean over the switchable layers and %d seeds (min "
-                 "and max in %s)", pl_distinct(r, r->seed_key, seeds, 1024), file);
+                 "and max in %s)", nl_results_distinct(r, r->seed_key, seeds, 1024), file);
     }
     if (f->variants_with_data > n) {
         snprintf(more, sizeof more, "the first %d of %d variants drawn (every one in %s)", n,
@@ -159,7 +159,7 @@ static nl_code draw(const pl_results *r, const switch_fig *f, pl_script *s, cons
     return pl_finish(s, err);
 }
 
-nl_code pl_switch_weights(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
+nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_script *s,
                           nl_error *err)
 {
     switch_fig f = {0};

@@ -6,6 +6,7 @@
 
 #include "base/ident.h"
 #include "plot/common.h"
+#include "results/files.h"
 
 #define MAX_PERCENTILES 16
 
@@ -22,17 +23,17 @@ static void percentile_color(int p, int n_cols, char *buf, size_t size)
 
 /* every run's trace.csv into its variant's curves, one per percentile
  * column (the columns of the first file) */
-static nl_code read_traces(const pl_results *r, const grouping *g, curve *curves, char (*cols)[16], int *n_cols,
+static nl_code read_traces(const nl_results *r, const grouping *g, curve *curves, char (*cols)[16], int *n_cols,
                            bool *traced_variant, int *traced, nl_error *err)
 {
     for (int i = 0; i < r->n_runs; i++) {
         const int id = g->group_of[i];
         char path[1300];
-        snprintf(path, sizeof path, "%s/trace.csv", r->runs[i].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_TRACE_FILE, r->runs[i].dir);
         if (id < 0 || !nl_path_exists(path))
             continue;
-        pl_table t;
-        nl_code rc = pl_table_read(path, &t, err);
+        nl_csv_table t;
+        nl_code rc = nl_csv_table_read(path, &t, err);
         if (rc)
             return rc;
         /* a column's name goes into the script and its data file's header:
@@ -43,24 +44,24 @@ static nl_code read_traces(const pl_results *r, const grouping *g, curve *curves
                 rc = nl_fail(err, NL_ERR_DATA, "%s: column %d, '%s', is not a percentile's name (p50: letters, "
                              "digits, '.', '_', '-', up to %zu)", path, c + 1,
                              nl_text_show(t.header[c], shown, sizeof shown), sizeof cols[0] - 1);
-                pl_table_free(&t);
+                nl_csv_table_free(&t);
                 return rc;
             }
         }
         if (*n_cols == 0)
             for (int c = 1; c < t.n_cols && *n_cols < MAX_PERCENTILES; c++)
                 nl_copy_string(cols[(*n_cols)++], sizeof cols[0], t.header[c]);
-        const int c_step = pl_table_col(&t, "step");
+        const int c_step = nl_csv_table_col(&t, "step");
         for (int row = 0; row < t.n_rows && c_step >= 0; row++) {
-            const double step = pl_num(t.rows[row][c_step]);
+            const double step = nl_csv_num(t.rows[row][c_step]);
             for (int p = 0; p < *n_cols; p++) {
-                const int c = pl_table_col(&t, cols[p]);
+                const int c = nl_csv_table_col(&t, cols[p]);
                 curve_point *pt = c >= 0 && isfinite(step) ? pl_curve_at(&curves[id * MAX_PERCENTILES + p], step, 0) : NULL;
                 if (pt)
-                    pl_agg_add(&pt->a, pl_num(t.rows[row][c]));
+                    pl_agg_add(&pt->a, nl_csv_num(t.rows[row][c]));
             }
         }
-        pl_table_free(&t);
+        nl_csv_table_free(&t);
         (*traced)++;
         traced_variant[id] = true;
     }
@@ -122,7 +123,7 @@ static void trace_csv(const grouping *g, curve *curves, const int *ids, int n_id
 }
 
 /* variant `id`'s panel (the k-th shown): its percentiles against step */
-static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, int id, int k, char (*cols)[16],
+static void plot_variant(pl_script *s, const nl_results *r, const grouping *g, int id, int k, char (*cols)[16],
                          int n_cols, const char *file)
 {
     char q[2048];
@@ -130,12 +131,12 @@ static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, i
     for (int i = 0; i < r->n_runs; i++)
         if (g->group_of[i] == id) {
             all_diverged &= !strcmp(r->runs[i].status, "diverged");
-            some_unfinished |= !pl_run_finished(&r->runs[i]);
+            some_unfinished |= !nl_results_run_finished(&r->runs[i]);
         }
     char ptitle[320], every[48] = "";
     if (!r->sweep) {
         char path[1300];
-        snprintf(path, sizeof path, "%s/trace.csv", r->runs[0].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_TRACE_FILE, r->runs[0].dir);
         pl_every_complete(path, every, sizeof every);
     }
     snprintf(ptitle, sizeof ptitle, "%s%s%s", g->n_keys ? g->labels[id] : r->runs[0].name,
@@ -165,7 +166,7 @@ static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, i
 }
 
 /* the y axis says what was traced: on training batches, or over test samples */
-static void trace_ylabel(const pl_results *r, const char *act, char *ylabel, size_t size)
+static void trace_ylabel(const nl_results *r, const char *act, char *ylabel, size_t size)
 {
     const char *mode = nl_flat_get(&r->config, "train.trace.mode");
     if (mode && !strcmp(mode, "train"))
@@ -178,7 +179,7 @@ static void trace_ylabel(const pl_results *r, const char *act, char *ylabel, siz
 
 /* the script: a panel per variant in ids (up to three a row) sharing the
  * y range lo..hi and steps 0..last_step, and a row naming the percentiles */
-static nl_code trace_script(const pl_results *r, const grouping *g, const int *ids, int n_ids,
+static nl_code trace_script(const nl_results *r, const grouping *g, const int *ids, int n_ids,
                             char (*cols)[16], int n_cols, double lo, double hi, double last_step, const char *file,
                             pl_script *s, nl_error *err)
 {
@@ -219,7 +220,7 @@ static nl_code trace_script(const pl_results *r, const grouping *g, const int *i
     return pl_finish(s, err);
 }
 
-nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_trace(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     (void)spec;
     grouping g;

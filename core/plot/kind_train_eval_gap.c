@@ -5,33 +5,34 @@
 #include <string.h>
 
 #include "plot/common.h"
+#include "results/files.h"
 
-static bool is_batch_norm(const pl_results *r, const pl_run *run)
+static bool is_batch_norm(const nl_results *r, const nl_results_run *run)
 {
-    const char *norm = pl_value(r, run, "model.norm.type");
+    const char *norm = nl_results_value(r, run, "model.norm.type");
     return norm && !strcmp(norm, "batch");
 }
 
 /* a single run: both accuracies against step, from its metrics.csv */
-static nl_code single_run(const pl_results *r, pl_script *s, nl_error *err)
+static nl_code single_run(const nl_results *r, pl_script *s, nl_error *err)
 {
     nl_code rc;
     if (!is_batch_norm(r, &r->runs[0]))
         return pl_not_applicable(err, "train_eval_gap", "the run does not use batch norm");
     char path[1300];
-    snprintf(path, sizeof path, "%s/metrics.csv", r->runs[0].dir);
-    pl_table t;
-    if ((rc = pl_table_read(path, &t, err)))
+    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, r->runs[0].dir);
+    nl_csv_table t;
+    if ((rc = nl_csv_table_read(path, &t, err)))
         return rc;
-    const int c_split = pl_table_col(&t, "split"), c_step = pl_table_col(&t, "step");
+    const int c_split = nl_csv_table_col(&t, "split"), c_step = nl_csv_table_col(&t, "step");
     bool have = false;
     double last_step = 0;
     for (int i = 0; i < t.n_rows && c_split >= 0; i++) {
         have |= !strcmp(t.rows[i][c_split], "test_trainmode");
-        if (c_step >= 0 && isfinite(pl_num(t.rows[i][c_step])))
-            last_step = fmax(last_step, pl_num(t.rows[i][c_step]));
+        if (c_step >= 0 && isfinite(nl_csv_num(t.rows[i][c_step])))
+            last_step = fmax(last_step, nl_csv_num(t.rows[i][c_step]));
     }
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     if (!have)
         return pl_not_applicable(err, "train_eval_gap", "the run has no test_trainmode rows "
                               "(train.eval_trainmode is off)");
@@ -101,7 +102,7 @@ typedef struct {
 
 /* which runs use batch norm; not applicable when none does, or none
  * measured train-mode accuracy */
-static nl_code pick_batch_norm_runs(const pl_results *r, gap_sweep *gs, nl_error *err)
+static nl_code pick_batch_norm_runs(const nl_results *r, gap_sweep *gs, nl_error *err)
 {
     gs->use = calloc((size_t)r->n_runs + 1, sizeof *gs->use);
     if (!gs->use)
@@ -110,7 +111,7 @@ static nl_code pick_batch_norm_runs(const pl_results *r, gap_sweep *gs, nl_error
     for (int i = 0; i < r->n_runs; i++) {
         gs->use[i] = is_batch_norm(r, &r->runs[i]);
         n_use += gs->use[i];
-        n_trainmode += gs->use[i] && isfinite(r->runs[i].m[PL_M_TRAINMODE_ACC]);
+        n_trainmode += gs->use[i] && isfinite(r->runs[i].m[NL_RESULTS_M_TRAINMODE_ACC]);
     }
     if (n_use == 0 || n_trainmode == 0)
         return pl_not_applicable(err, "train_eval_gap", n_use == 0 ? "no run uses batch norm"
@@ -120,9 +121,9 @@ static nl_code pick_batch_norm_runs(const pl_results *r, gap_sweep *gs, nl_error
 }
 
 /* groups by everything but batch size and normalizer, both modes' means */
-static nl_code aggregate_modes(const pl_results *r, gap_sweep *gs, nl_error *err)
+static nl_code aggregate_modes(const nl_results *r, gap_sweep *gs, nl_error *err)
 {
-    const int nx = gs->nx, norm_key = pl_key(r, "model.norm.type");
+    const int nx = gs->nx, norm_key = nl_results_key(r, "model.norm.type");
     const int fixed[2] = {gs->bs, norm_key};
     nl_code rc = pl_group_runs(r, fixed, norm_key >= 0 ? 2 : 1, &gs->g, err);
     if (rc)
@@ -131,8 +132,8 @@ static nl_code aggregate_modes(const pl_results *r, gap_sweep *gs, nl_error *err
     gs->train = calloc((size_t)gs->g.n * nx, sizeof *gs->train);
     if (!gs->eval || !gs->train)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    const metric_info m_eval = {PL_M_TEST_ACC, "test_accuracy", "", "", 100, true, false};
-    const metric_info m_train = {PL_M_TRAINMODE_ACC, "test_trainmode_accuracy", "", "", 100, true, false};
+    const metric_info m_eval = {NL_RESULTS_M_TEST_ACC, "test_accuracy", "", "", 100, true, false};
+    const metric_info m_train = {NL_RESULTS_M_TRAINMODE_ACC, "test_trainmode_accuracy", "", "", 100, true, false};
     pl_aggregate(r, &gs->g, gs->bs, gs->xs, nx, &m_eval, gs->use, gs->eval);
     pl_aggregate(r, &gs->g, gs->bs, gs->xs, nx, &m_train, gs->use, gs->train);
     /* series that hold batch-norm runs, renumbered */
@@ -165,7 +166,7 @@ static void gap_csv(const gap_sweep *gs, nl_buf *data)
             }
 }
 
-static nl_code gap_script(const pl_results *r, const gap_sweep *gs, const char *file, pl_script *s, nl_error *err)
+static nl_code gap_script(const nl_results *r, const gap_sweep *gs, const char *file, pl_script *s, nl_error *err)
 {
     const char *title = "Batch norm: test accuracy in eval mode (running statistics) vs train mode (batch statistics)";
     const int width = 1150, height = 680, nx = gs->nx;
@@ -195,7 +196,7 @@ static nl_code gap_script(const pl_results *r, const gap_sweep *gs, const char *
     return pl_finish(s, err);
 }
 
-nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+nl_code pl_train_eval_gap(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     (void)spec;
     if (!r->sweep)

@@ -14,7 +14,7 @@
 #include "plot/internal.h"
 #include "plot/plot.h"
 
-nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
+nl_code pl_write_one(const nl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
                      const pl_templates *templates, nl_plot_report *rep, nl_error *err)
 {
     if (rep->n >= NL_PLOT_MAX_OUTPUTS)
@@ -62,17 +62,17 @@ static nl_code with_where(const nl_plot_spec *spec, const nl_plot_where *where, 
 
 /* The one place a filter applies, for every kind: the writer sees only the
  * runs spec->where keeps. */
-static nl_code write_filtered(const pl_results *r, const nl_plot_spec *spec, const pl_templates *templates,
+static nl_code write_filtered(const nl_results *r, const nl_plot_spec *spec, const pl_templates *templates,
                               nl_plot_report *rep, nl_error *err)
 {
     if (spec->where.n == 0)
         return pl_write_one(r, spec, NULL, NULL, templates, rep, err);
-    pl_results kept;
-    nl_code rc = pl_results_where(r, &spec->where, &kept, err);
+    nl_results kept;
+    nl_code rc = nl_results_where(r, &spec->where, &kept, err);
     if (rc)
         return rc;
     rc = pl_write_one(&kept, spec, NULL, NULL, templates, rep, err);
-    pl_results_free(&kept);
+    nl_results_free(&kept);
     return rc;
 }
 
@@ -102,17 +102,17 @@ static nl_code check_specs(const nl_plot_spec *specs, int n_specs, const nl_plot
 }
 
 /* every kind that applies; the others are reported, not errors */
-static nl_code write_every_kind(const pl_results *r, const nl_plot_where *where, const pl_templates *templates,
+static nl_code write_every_kind(const nl_results *r, const nl_plot_where *where, const pl_templates *templates,
                                 nl_plot_report *rep, nl_error *err)
 {
     nl_code rc;
     if (where && where->n) {
         /* a filter that keeps no run is an error here, not a reason
          * to skip every kind */
-        pl_results kept;
-        if ((rc = pl_results_where(r, where, &kept, err)))
+        nl_results kept;
+        if ((rc = nl_results_where(r, where, &kept, err)))
             return rc;
-        pl_results_free(&kept);
+        nl_results_free(&kept);
     }
     for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
         if (nl_plot_kind_info_of((nl_plot_kind)k)->on_request)
@@ -162,21 +162,21 @@ static nl_code write_plots(const char *dir, const nl_plot_spec *specs, int n_spe
     if (rc)
         return rc;
     pl_templates *templates = calloc(1, sizeof *templates);
-    pl_results *r = calloc(1, sizeof *r);
+    nl_results *r = calloc(1, sizeof *r);
     if (!r || !templates) {
         free(r);
         free(templates);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
     rc = pl_templates_load(templates_dir, templates, err);
-    if (rc == NL_OK && (rc = pl_results_load(dir, r, err)) != NL_OK)
+    if (rc == NL_OK && (rc = nl_results_load(dir, r, err)) != NL_OK)
         pl_templates_free(templates);
     if (rc) {
         free(r);
         free(templates);
         return rc;
     }
-    pl_results_check_run_files(r);
+    nl_results_check_run_files(r);
     nl_copy_string(rep->warnings, sizeof rep->warnings, r->warnings);
     if (plots_dir)
         nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, plots_dir);
@@ -189,7 +189,7 @@ static nl_code write_plots(const char *dir, const nl_plot_spec *specs, int n_spe
         if ((rc = with_where(&specs[i], where, &spec, err)) == NL_OK)
             rc = write_filtered(r, &spec, templates, rep, err);
     }
-    pl_results_free(r);
+    nl_results_free(r);
     free(r);
     pl_templates_free(templates);
     free(templates);

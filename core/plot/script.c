@@ -113,3 +113,17 @@ nl_code pl_finish(pl_script *s, nl_error *err)
     snprintf(file, sizeof file, "%s.gp", s->name);
     return pl_write_data(s, file, &s->gp, err);
 }
+
+const char *pl_every_complete(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    nl_csv_table t;
+    nl_error ignored = {0};
+    if (nl_csv_table_read(path, &t, &ignored) != NL_OK)
+        return buf;
+    /* gnuplot counts the data lines from 0 after the header (line 1) */
+    if (t.cut_line >= 3 && t.blank_lines == 0)
+        snprintf(buf, size, " every ::0::%d", t.cut_line - 3);
+    nl_csv_table_free(&t);
+    return buf;
+}

@@ -10,6 +10,7 @@
 
 #include "base/names.h"
 #include "base/status.h"
+#include "results/results.h" /* nl_results_filter */
 
 typedef enum {
     NL_PLOT_CURVES,
@@ -78,17 +79,9 @@ extern const nl_name_table nl_plot_curve_metric_names;
 #define NL_PLOT_LR_DEFAULT_MARGIN 0.05
 #define NL_PLOT_LR_DEFAULT_LOSS_FACTOR 1.25
 
-/* A filter on the runs a plot draws: only the runs whose resolved config has
- * each listed value are kept. Values compare as the config prints them,
- * numbers by value (0.5 matches 0.50), lists without regard to spaces. */
-#define NL_PLOT_MAX_WHERE 8
-typedef struct {
-    struct {
-        char key[96];
-        char value[96];
-    } items[NL_PLOT_MAX_WHERE];
-    int n;
-} nl_plot_where;
+/* A filter on the runs a plot draws (nl_results_filter, results/results.h) */
+#define NL_PLOT_MAX_WHERE NL_RESULTS_MAX_FILTER
+typedef nl_results_filter nl_plot_where;
 
 /* adds KEY=VALUE to w; false (msg says why) when w is full or the text is
  * not KEY=VALUE */

@@ -11,8 +11,8 @@
 #include "config/schema.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
+#include "results/run_result.h"
 #include "stats/stats.h"
-#include "sweep/result.h"
 
 /* ---- Student's t: core/stats, shared with normlab verdict ---- */
 
@@ -91,7 +91,7 @@ static void csv_text(nl_buf *b, const char *s)
 
 static int metric_index(const char *name)
 {
-    for (int m = 0; m < PL_M_COUNT; m++)
+    for (int m = 0; m < NL_RESULTS_M_COUNT; m++)
         if (!strcmp(name, nl_sweep_metric_names[m]))
             return m;
     return -1;
@@ -100,7 +100,7 @@ static int metric_index(const char *name)
 /* the error for a --by key that is not varied: a setting of the config
  * schema that does not vary, or no setting at all (a typo: the closest
  * varied key or setting is suggested) */
-static nl_code not_a_cell_key(const pl_results *r, const char *key, nl_error *err)
+static nl_code not_a_cell_key(const nl_results *r, const char *key, nl_error *err)
 {
     char varied[1024] = "";
     size_t used = 0;
@@ -135,24 +135,24 @@ static nl_code not_a_cell_key(const pl_results *r, const char *key, nl_error *er
     return rc;
 }
 
-static nl_code resolve_keys(const pl_results *r, const nl_table_spec *spec, int *keys, int *n_keys,
+static nl_code resolve_keys(const nl_results *r, const nl_table_spec *spec, int *keys, int *n_keys,
                             int *pair_key, nl_error *err)
 {
     *pair_key = -1;
     if (spec->pair_key) {
-        *pair_key = pl_key(r, spec->pair_key);
+        *pair_key = nl_results_key(r, spec->pair_key);
         if (*pair_key < 0)
             return nl_fail(err, NL_ERR_USAGE, "--pair: %s does not vary in %s", spec->pair_key, r->dir);
         if (*pair_key == r->seed_key)
             return nl_fail(err, NL_ERR_USAGE, "--pair: the seed is what pairs runs; pair two variants of another key");
     }
     if (spec->n_by == 0) {
-        *n_keys = pl_group_keys(r, NULL, 0, keys);
+        *n_keys = nl_results_group_keys(r, NULL, 0, keys);
         return NL_OK;
     }
     *n_keys = 0;
     for (int i = 0; i < spec->n_by; i++) {
-        const int k = pl_key(r, spec->by[i]);
+        const int k = nl_results_key(r, spec->by[i]);
         if (k < 0)
             return not_a_cell_key(r, spec->by[i], err);
         if (k == r->seed_key)
@@ -172,7 +172,7 @@ static nl_code resolve_keys(const pl_results *r, const nl_table_spec *spec, int 
 /* whether two runs agree on every key but `except`; a key that does not
  * apply to one of them (empty: layer norm has no alpha_init) matches any
  * value of the other */
-static bool compatible_values(const pl_run *a, const pl_run *b, const int *keys, int n, int except)
+static bool compatible_values(const nl_results_run *a, const nl_results_run *b, const int *keys, int n, int except)
 {
     for (int i = 0; i < n; i++) {
         const char *va = a->values[keys[i]], *vb = b->values[keys[i]];
@@ -183,7 +183,7 @@ static bool compatible_values(const pl_run *a, const pl_run *b, const int *keys,
 }
 
 /* the keys a run has a value for */
-static int keys_set(const pl_run *run, const int *keys, int n, int except)
+static int keys_set(const nl_results_run *run, const int *keys, int n, int except)
 {
     int set = 0;
     for (int i = 0; i < n; i++)
@@ -195,7 +195,7 @@ static int keys_set(const pl_run *run, const int *keys, int n, int except)
  * the runs `in_cell` selects: "train.batch_size 2, 32; train.optimizer.lr
  * 0.01, 0.1" into buf ("" when only the seed differs); into names (may be
  * NULL) the keys alone */
-static int pooled_keys(const pl_results *r, const int *keys, int n_keys, const bool *in_cell, char *buf,
+static int pooled_keys(const nl_results *r, const int *keys, int n_keys, const bool *in_cell, char *buf,
                        size_t size, char *names, size_t names_size)
 {
     size_t used = 0, named = 0;
@@ -257,7 +257,7 @@ static void csv_moments(nl_buf *csv, const moments *m)
 }
 
 /* the header's key columns, "| KEY | KEY |", and their rule, "|---|---|" */
-static void md_key_columns(nl_buf *md, const pl_results *r, const int *keys, int n_keys)
+static void md_key_columns(nl_buf *md, const nl_results *r, const int *keys, int n_keys)
 {
     nl_buf_printf(md, "|");
     for (int k = 0; k < n_keys; k++)
@@ -274,13 +274,13 @@ static void md_key_rule(nl_buf *md, int n_keys)
 /* what each of the `groups` cells pools into pooled[g] (over the runs it
  * counts); when any cell pools, the table's paragraph and the note saying
  * so, naming the keys pooled over all finished runs. Returns whether any does. */
-static bool pooled_cells(const pl_results *r, const int *keys, int n_keys, const int *group_of, int groups,
+static bool pooled_cells(const nl_results *r, const int *keys, int n_keys, const int *group_of, int groups,
                          bool *in_cell, char (*pooled)[1024], nl_buf *md, nl_buf *notes)
 {
     bool any_pooled = false;
     for (int g = 0; g < groups; g++) {
         for (int i = 0; i < r->n_runs; i++)
-            in_cell[i] = group_of[i] == g && pl_run_finished(&r->runs[i]);
+            in_cell[i] = group_of[i] == g && nl_results_run_finished(&r->runs[i]);
         pooled_keys(r, keys, n_keys, in_cell, pooled[g], sizeof pooled[g], NULL, 0);
         any_pooled |= pooled[g][0] != '\0';
     }
@@ -288,7 +288,7 @@ static bool pooled_cells(const pl_results *r, const int *keys, int n_keys, const
         return false;
     char names[1024];
     for (int i = 0; i < r->n_runs; i++)
-        in_cell[i] = pl_run_finished(&r->runs[i]);
+        in_cell[i] = nl_results_run_finished(&r->runs[i]);
     const int n_pooled = pooled_keys(r, keys, n_keys, in_cell, pooled[groups], sizeof pooled[groups], names,
                                      sizeof names);
     nl_buf_printf(md, "Cells pool runs of different configurations: %s %s within a cell (the "
@@ -305,13 +305,13 @@ static bool pooled_cells(const pl_results *r, const int *keys, int n_keys, const
  * runs counted apart; nothing when it has no finished run. A run that
  * finished ok with an infinite value (summary.csv's inf, or 1e400) is no
  * divergence and no value: left out, said in `left` */
-static void write_cell(const pl_results *r, const char *metric_name, int metric, double scale, const int *keys,
+static void write_cell(const nl_results *r, const char *metric_name, int metric, double scale, const int *keys,
                        int n_keys, const int *group_of, int g, double *values, const char *pooled, bool any_pooled,
                        nl_buf *md, nl_buf *csv, nl_buf *left)
 {
     int n = 0, diverged = 0, first = -1;
     for (int i = 0; i < r->n_runs; i++) {
-        if (group_of[i] != g || !pl_run_finished(&r->runs[i]))
+        if (group_of[i] != g || !nl_results_run_finished(&r->runs[i]))
             continue;
         first = first < 0 ? i : first;
         const double v = r->runs[i].m[metric];
@@ -354,7 +354,7 @@ static void write_cell(const pl_results *r, const char *metric_name, int metric,
  * differ in more than the seed (--by leaves a varied key out) pools
  * configurations: its count is of runs, not seeds, and the table names the
  * pooled keys and values (and notes, when not NULL, gets a line saying so) */
-static void write_cells(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
+static void write_cells(const nl_results *r, const nl_table_spec *spec, int metric, const int *keys,
                         int n_keys, nl_buf *md, nl_buf *csv, nl_buf *notes, nl_buf *left)
 {
     const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
@@ -367,7 +367,7 @@ static void write_cells(const pl_results *r, const nl_table_spec *spec, int metr
         md->failed = true;
         goto done;
     }
-    const int groups = pl_groups(r, keys, n_keys, group_of, labels, r->n_runs);
+    const int groups = nl_results_groups(r, keys, n_keys, group_of, labels, r->n_runs);
     const bool any_pooled = pooled_cells(r, keys, n_keys, group_of, groups, in_cell, pooled, md, notes);
     md_key_columns(md, r, keys, n_keys);
     nl_buf_printf(md, " %s | diverged | mean | sd | 95%% interval |%s\n", any_pooled ? "runs" : "seeds",
@@ -388,7 +388,7 @@ done:
 /* a pairing of one table: the key and its two values, the keys that must
  * agree (all_keys: every varied key, the seed compared apart) */
 typedef struct {
-    const pl_results *r;
+    const nl_results *r;
     const nl_table_spec *spec;
     int metric, pair_key;
     bool higher_better;
@@ -402,7 +402,7 @@ typedef struct {
 static int pair_diffs(const pairing *p, const int *group_of, int g, double *diffs, bool *in_pairs, int *wins,
                       int *first, nl_buf *left)
 {
-    const pl_results *r = p->r;
+    const nl_results *r = p->r;
     const int pair_key = p->pair_key;
     int n = 0;
     *wins = 0;
@@ -410,11 +410,11 @@ static int pair_diffs(const pairing *p, const int *group_of, int g, double *diff
     for (int i = 0; i < r->n_runs; i++)
         in_pairs[i] = false;
     for (int i = 0; i < r->n_runs; i++) {
-        const pl_run *a = &r->runs[i];
+        const nl_results_run *a = &r->runs[i];
         if (strcmp(a->values[pair_key], p->spec->pair_a) || strcmp(a->status, "ok"))
             continue;
         for (int j = 0; j < r->n_runs; j++) {
-            const pl_run *b = &r->runs[j];
+            const nl_results_run *b = &r->runs[j];
             if (strcmp(b->values[pair_key], p->spec->pair_b) || strcmp(b->status, "ok"))
                 continue;
             if (r->seed_key >= 0 && strcmp(a->values[r->seed_key], b->values[r->seed_key]))
@@ -451,7 +451,7 @@ static int pair_diffs(const pairing *p, const int *group_of, int g, double *diff
 static void pair_csv_row(const pairing *p, const int *keys, int n_keys, int first, int n, const moments *m,
                          int wins, const bool *in_pairs, nl_buf *csv)
 {
-    const pl_results *r = p->r;
+    const nl_results *r = p->r;
     nl_buf_printf(csv, "paired");
     for (int k = 0; k < n_keys; k++) {
         char pair[256];
@@ -472,7 +472,7 @@ static void pair_csv_row(const pairing *p, const int *keys, int n_keys, int firs
 /* B - A over runs that share the seed and every other key; a key that
  * applies to one side only (alpha_init of dyt against layer norm) pairs
  * that side's every value with the other, one row per value */
-static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
+static void write_pairs(const nl_results *r, const nl_table_spec *spec, int metric, const int *keys,
                         int n_keys, int pair_key, nl_buf *md, nl_buf *csv, nl_buf *left)
 {
     const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
@@ -492,7 +492,7 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
         md->failed = true;
         goto done;
     }
-    const int groups = pl_groups(r, others, n_others, group_of, labels, r->n_runs);
+    const int groups = nl_results_groups(r, others, n_others, group_of, labels, r->n_runs);
     nl_buf_printf(md, "\n%s %s − %s, paired by seed (same seed: same data order):\n\n",
                   r->keys[pair_key], spec->pair_b, spec->pair_a);
     md_key_columns(md, r, others, n_others);
@@ -532,14 +532,14 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, n
     if (metric < 0) {
         char names[512] = "";
         size_t used = 0;
-        for (int m = 0; m < PL_M_COUNT && used < sizeof names - 64; m++)
+        for (int m = 0; m < NL_RESULTS_M_COUNT && used < sizeof names - 64; m++)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", m ? " | " : "",
                                      nl_sweep_metric_names[m]);
         return nl_fail(err, NL_ERR_USAGE, "--metric: '%s' is not a summary.csv metric; accepted: %s",
                        spec->metric, names);
     }
-    pl_results r;
-    nl_code rc = pl_results_load(dir, &r, err);
+    nl_results r;
+    nl_code rc = nl_results_load(dir, &r, err);
     if (rc)
         return rc;
     int keys[256], n_keys = 0, pair_key = -1;
@@ -547,7 +547,7 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, n
         goto done;
     if (pair_key >= 0) {
         const char *values[256];
-        const int n = pl_distinct(&r, pair_key, values, 256);
+        const int n = nl_results_distinct(&r, pair_key, values, 256);
         bool has_a = false, has_b = false;
         for (int i = 0; i < n; i++) {
             has_a |= !strcmp(values[i], spec->pair_a);
@@ -561,7 +561,7 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, n
     }
     int finished = 0;
     for (int i = 0; i < r.n_runs; i++)
-        finished += pl_run_finished(&r.runs[i]);
+        finished += nl_results_run_finished(&r.runs[i]);
     const bool percent = is_fraction(spec->metric);
     nl_buf_printf(md, "%s%s per cell in %s (%d of %d runs finished; failed and unfinished runs left out):\n\n",
                   spec->metric, percent ? " (%)" : "", dir, finished, r.n_runs);
@@ -598,6 +598,6 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, n
     if (md->failed || (csv && csv->failed) || (notes && notes->failed) || left_failed)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building the table");
 done:
-    pl_results_free(&r);
+    nl_results_free(&r);
     return rc;
 }

@@ -96,7 +96,7 @@ void rp_grid(rp_page *p, const rp_source *s)
         for (int k = 0; k < s->res.n_keys; k++) {
             const char *values[256];
             char what[2048];
-            const int n = pl_distinct(&s->res, k, values, 256);
+            const int n = nl_results_distinct(&s->res, k, values, 256);
             size_t used = 0;
             what[0] = '\0';
             for (int v = 0; v < n && used < sizeof what; v++)

@@ -12,6 +12,7 @@
 
 #include "plot/plot.h"
 #include "report/internal.h"
+#include "results/files.h"
 
 void rp_remove_tree(const char *path)
 {
@@ -48,7 +49,7 @@ static nl_code stage(rp_page *p, const rp_source *s, char *plots, size_t size, n
     char run[PATH_MAX];
     if (!realpath(s->res.runs[0].dir, run))
         return nl_fail(err, NL_ERR_IO, "cannot resolve %s: %s", s->res.runs[0].dir, strerror(errno));
-    static const char *const files[] = {"metrics.csv", "trace.csv"};
+    static const char *const files[] = {NL_RUN_METRICS_FILE, NL_RUN_TRACE_FILE};
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         char target[PATH_MAX + 32], link_path[1200];
         snprintf(target, sizeof target, "%s/%s", run, files[f]);

@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 #include "config/flat.h"
-#include "plot/internal.h"
 #include "report/report.h"
-#include "sweep/result.h"
+#include "results/results.h"
+#include "results/run_result.h"
 #include "sweep/sweep.h"
 
 /* a run as its own files say: summary.json and config.yaml */
@@ -23,7 +23,7 @@ typedef struct {
 /* one directory given */
 typedef struct {
     int index;               /* 1-based: the section's ids are s1, s2, ... */
-    pl_results res;          /* summary.csv (or the run's summary.json) */
+    nl_results res;          /* summary.csv (or the run's summary.json) */
     rp_run *runs;            /* per res.runs[i] */
     char name[160];          /* the sweep's or run's name */
     char experiment[1024];   /* its experiment file, "" none */

@@ -1,11 +1,12 @@
-/* A directory given to normlab report, read: its results (pl_results, as
+/* A directory given to normlab report, read: its results (nl_results, as
  * table and plot read them), each run's summary.json and config.yaml, and
  * the experiment file that made it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/internal.h"
-#include "train/summary.h"
+#include "results/files.h"
+#include "results/summary.h"
 #include "verdict/verdict.h"
 
 bool rp_run_finished(const rp_run *r)
@@ -19,7 +20,7 @@ const char *rp_status_name(const rp_run *r)
 }
 
 /* summary.json's provenance fields and config.yaml's keys */
-static void read_run(const pl_run *pr, rp_run *r)
+static void read_run(const nl_results_run *pr, rp_run *r)
 {
     nl_sweep_read_result(pr->dir, &r->result);
     r->last_step = -1;
@@ -43,7 +44,7 @@ static void read_run(const pl_run *pr, rp_run *r)
     }
     char path[1300], *text = NULL;
     nl_error ignored = {0};
-    snprintf(path, sizeof path, "%s/config.yaml", pr->dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, pr->dir);
     if (nl_path_exists(path) && nl_read_file_max(path, NL_READ_TEXT_MAX, &text, NULL, &ignored) == NL_OK) {
         r->have_config = nl_flat_from_yaml(text, path, &r->config, &ignored) == NL_OK;
         free(text);
@@ -107,7 +108,7 @@ nl_code rp_source_load(const char *dir, int index, const nl_report_options *opt,
 {
     memset(s, 0, sizeof *s);
     s->index = index;
-    nl_code rc = pl_results_load(dir, &s->res, err);
+    nl_code rc = nl_results_load(dir, &s->res, err);
     if (rc)
         return rc;
     if (s->res.n_runs == 0)
@@ -118,7 +119,7 @@ nl_code rp_source_load(const char *dir, int index, const nl_report_options *opt,
     for (int i = 0; i < s->res.n_runs; i++)
         read_run(&s->res.runs[i], &s->runs[i]);
     /* the rows of summary.csv, metrics.csv, trace.csv and series.csv left out */
-    pl_results_check_run_files(&s->res);
+    nl_results_check_run_files(&s->res);
     if ((rc = find_experiment(s, opt, err)) != NL_OK)
         return rc;
     const char *base = strrchr(s->res.dir, '/');
@@ -144,7 +145,7 @@ void rp_source_free(rp_source *s)
     free(s->runs);
     if (s->have_exp)
         nl_experiment_free(&s->exp);
-    pl_results_free(&s->res);
+    nl_results_free(&s->res);
     nl_buf_free(&s->warnings);
     memset(s, 0, sizeof *s);
 }

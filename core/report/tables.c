@@ -9,12 +9,12 @@
 #include "report/internal.h"
 
 /* the varied keys with at least two values: the filter box's */
-static int filter_keys(const pl_results *r, int *keys)
+static int filter_keys(const nl_results *r, int *keys)
 {
     int n = 0;
     for (int k = 0; k < r->n_keys; k++) {
         const char *values[2];
-        if (pl_distinct(r, k, values, 2) > 1)
+        if (nl_results_distinct(r, k, values, 2) > 1)
             keys[n++] = k;
     }
     return n;
@@ -57,7 +57,7 @@ void rp_filters(rp_page *p, const rp_source *s)
     nl_buf_printf(p->html, "<div class=\"filters\" data-for=\"s%d\"><strong>Show</strong>\n", s->index);
     for (int i = 0; i < n; i++) {
         const char *values[256];
-        const int n_values = pl_distinct(&s->res, keys[i], values, 256);
+        const int n_values = nl_results_distinct(&s->res, keys[i], values, 256);
         select_box(p, s->res.keys[keys[i]], s->res.keys[keys[i]], values, n_values);
     }
     if (n_status > 1)
@@ -122,13 +122,13 @@ static int cell_metrics(const rp_source *s, const char **out)
 }
 
 /* nl_table_write's CSV of one metric, read back */
-static nl_code table_of(const rp_source *s, const char *metric, pl_table *t, rp_page *p, nl_error *err)
+static nl_code table_of(const rp_source *s, const char *metric, nl_csv_table *t, rp_page *p, nl_error *err)
 {
     nl_table_spec spec = {.metric = metric};
     nl_buf md = {0}, csv = {0}, notes = {0};
     nl_code rc = nl_table_write(s->res.dir, &spec, &md, &csv, &notes, err);
     if (rc == NL_OK)
-        rc = pl_table_parse(csv.data ? csv.data : "", "the table over seeds", t, err);
+        rc = nl_csv_table_parse(csv.data ? csv.data : "", "the table over seeds", t, err);
     /* what the table pools is the page's to say; its rows left out are said already */
     for (const char *w = notes.data ? notes.data : ""; rc == NL_OK && *w;) {
         const size_t len = strcspn(w, "\n");
@@ -143,14 +143,14 @@ static nl_code table_of(const rp_source *s, const char *metric, pl_table *t, rp_
 }
 
 /* one metric's mean, interval and sd cells of row r */
-static void moment_cells(rp_page *p, const pl_table *t, int r, const char *metric)
+static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *metric)
 {
     static const char *const parts[] = {"mean", "sd", "ci95_low", "ci95_high"};
     const char *cell[4];
     for (int i = 0; i < 4; i++) {
         char col[160];
         snprintf(col, sizeof col, "%s_%s", metric, parts[i]);
-        const int c = pl_table_col(t, col);
+        const int c = nl_csv_table_col(t, col);
         cell[i] = c >= 0 ? t->rows[r][c] : "";
     }
     number_cell(p, metric, cell[0]);
@@ -168,7 +168,7 @@ static void moment_cells(rp_page *p, const pl_table *t, int r, const char *metri
     number_cell(p, metric, cell[1]);
 }
 
-static void cells_header(rp_page *p, const pl_table *t, int n_keys, const char *const *metrics, int n_metrics)
+static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const char *const *metrics, int n_metrics)
 {
     nl_buf_printf(p->html, "<thead><tr>");
     for (int k = 0; k < n_keys; k++)
@@ -186,13 +186,13 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
     const int n_metrics = cell_metrics(s, metrics);
     if (!s->res.sweep || n_metrics == 0)
         return NL_OK;
-    pl_table t[2];
+    nl_csv_table t[2];
     memset(t, 0, sizeof t);
     nl_code rc = NL_OK;
     for (int m = 0; m < n_metrics && rc == NL_OK; m++)
         rc = table_of(s, metrics[m], &t[m], p, err);
     if (rc == NL_OK) {
-        const int n_keys = pl_table_col(&t[0], "n") - 1;
+        const int n_keys = nl_csv_table_col(&t[0], "n") - 1;
         nl_buf_printf(p->html, "<h3 id=\"s%d-over-seeds\">Over seeds</h3>\n<p class=\"hint\">A row per cell of "
                       "the varied keys (the seed and the keys the others determine aside), as <code>normlab "
                       "table</code> prints it: finished runs only, diverged runs counted apart. <span class=\"count\" "
@@ -214,7 +214,7 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
         nl_buf_printf(p->html, "</tbody></table></div>\n");
     }
     for (int m = 0; m < 2; m++)
-        pl_table_free(&t[m]);
+        nl_csv_table_free(&t[m]);
     return rc;
 }
 

@@ -31,9 +31,9 @@ static nl_verdict_kind kind_of(const char *name)
     return NL_VERDICT_INCONCLUSIVE;
 }
 
-static const char *cell(const pl_table *t, int row, const char *column)
+static const char *cell(const nl_csv_table *t, int row, const char *column)
 {
-    const int c = pl_table_col(t, column);
+    const int c = nl_csv_table_col(t, column);
     return c >= 0 ? t->rows[row][c] : "";
 }
 
@@ -47,7 +47,7 @@ static void verdict_cell(rp_page *p, const char *verdict)
     nl_buf_printf(p->html, "</td>");
 }
 
-static void verdict_row(rp_page *p, const pl_table *t, int r)
+static void verdict_row(rp_page *p, const nl_csv_table *t, int r)
 {
     nl_buf_printf(p->html, "<tr>");
     for (int c = 0; c < N_SHOWN; c++) {
@@ -80,7 +80,7 @@ static void verdict_row(rp_page *p, const pl_table *t, int r)
 }
 
 /* the forest plot of verdicts.csv's rows, by nl_verdict_forest */
-static nl_code forest(rp_page *p, rp_source *s, const pl_table *t, nl_error *err)
+static nl_code forest(rp_page *p, rp_source *s, const nl_csv_table *t, nl_error *err)
 {
     nl_verdict_report rep = {0};
     nl_claim *claims = calloc((size_t)t->n_rows, sizeof *claims);
@@ -99,11 +99,11 @@ static nl_code forest(rp_page *p, rp_source *s, const pl_table *t, nl_error *err
         nl_claim_parse_expect(cell(t, r, "expect"), has, &claims[r], why, sizeof why);
         v->claim = &claims[r];
         nl_copy_string(v->id, sizeof v->id, cell(t, r, "claim"));
-        v->effect = pl_num(cell(t, r, "effect"));
-        v->lo = pl_num(cell(t, r, "lo"));
-        v->hi = pl_num(cell(t, r, "hi"));
+        v->effect = nl_csv_num(cell(t, r, "effect"));
+        v->lo = nl_csv_num(cell(t, r, "lo"));
+        v->hi = nl_csv_num(cell(t, r, "hi"));
         v->verdict = kind_of(cell(t, r, "verdict"));
-        rep.opt.level = pl_num(cell(t, r, "level"));
+        rep.opt.level = nl_csv_num(cell(t, r, "level"));
     }
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/s%d/verdicts", p->tmp, s->index);
@@ -122,12 +122,12 @@ nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err)
     nl_path_join(path, sizeof path, s->res.dir, "verdicts.csv");
     if (!s->res.sweep || !nl_path_exists(path))
         return NL_OK;
-    pl_table t;
-    nl_code rc = pl_table_read(path, &t, err);
+    nl_csv_table t;
+    nl_code rc = nl_csv_table_read(path, &t, err);
     if (rc)
         return rc;
     char problem[1600];
-    if (pl_table_problem(&t, path, problem, sizeof problem)[0])
+    if (nl_csv_table_problem(&t, path, problem, sizeof problem)[0])
         rp_warn(s, p, "%s", problem);
     nl_buf_printf(p->html, "<h3 id=\"s%d-verdicts\">Claims and verdicts</h3>\n<p class=\"hint\">From "
                   "<code>verdicts.csv</code> (<code>normlab verdict</code>): each claim's effect paired by seed, "
@@ -142,6 +142,6 @@ nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err)
     nl_buf_printf(p->html, "</tbody></table></div>\n");
     if (t.n_rows > 0)
         rc = forest(p, s, &t, err);
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     return rc;
 }

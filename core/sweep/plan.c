@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/flat.h"
 #include "config/schema.h"
+#include "results/files.h"
 #include "sweep/sweep.h"
 #include "train/check.h"
 
@@ -723,7 +724,7 @@ static bool finished_as_planned(const char *run_dir, const char *config_text)
     if (result.state != NL_SWEEP_OK && result.state != NL_SWEEP_DIVERGED)
         return false;
     char saved[1500], why[512];
-    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
     return nl_sweep_config_diff(saved, config_text, why, sizeof why) == 0;
 }
 
@@ -757,7 +758,7 @@ static nl_code combo_check(plan_builder *b, combo *k)
             nl_copy_string(name, sizeof name, k->dir);
     }
     if (e->out_dir[0])
-        snprintf(run_dir, sizeof run_dir, "%s/runs/%s", e->out_dir, name);
+        snprintf(run_dir, sizeof run_dir, "%s/" NL_SWEEP_RUNS_DIR "/%s", e->out_dir, name);
     if (k->loaded && !finished_as_planned(run_dir, b->out->runs[b->out->n_runs].config_text) &&
         nl_run_check_into(b->cfg, -1, false, run_dir[0] ? run_dir : NULL, &b->text_memo,
                           &run_plan, &k->load_err) != NL_OK)

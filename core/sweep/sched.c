@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "results/files.h"
+#include "results/rundir.h"
 #include "sweep/worklock.h"
 #include "log/files.h"
-#include "train/checkpoint.h"
-#include "train/rundir.h"
 
 static double now(void)
 {
@@ -43,7 +43,7 @@ int nl_sweep_cpu_count(void)
 
 void nl_sweep_run_dir(const nl_sweep_job *j, int run, char *out, size_t size)
 {
-    snprintf(out, size, "%s/runs/%s", j->dir, j->p->runs[run].dir);
+    snprintf(out, size, "%s/" NL_SWEEP_RUNS_DIR "/%s", j->dir, j->p->runs[run].dir);
 }
 
 /* ---- what to do with each run ---- */
@@ -52,7 +52,7 @@ static nl_sweep_action classify(nl_sweep_job *j, int run, const char *run_dir, b
 {
     const nl_sweep_state st = j->results[run].state;
     char saved[1300], checkpoint[1300], *why = j->why[run];
-    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
     snprintf(checkpoint, sizeof checkpoint, "%s/%s", run_dir, NL_CHECKPOINT_FILE);
     /* an unfinished run's checkpoint resumes only the config it was written
      * for (normlab run refuses another, naming the keys): --force starts
@@ -326,7 +326,7 @@ static void command_of(sched *s, int run, run_command *c)
 static int open_run_log(const run_command *c, nl_error *err)
 {
     char log_path[1300], stamp[32];
-    snprintf(log_path, sizeof log_path, "%s/stderr.txt", c->run.out_dir);
+    snprintf(log_path, sizeof log_path, "%s/" NL_RUN_LOG_FILE, c->run.out_dir);
     const int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (log < 0) {
         nl_fail(err, NL_ERR_IO, "cannot write %s: %s", log_path, strerror(errno));
@@ -481,7 +481,7 @@ static void finish_run(sched *s, const child_proc *c, int status)
             r->state = NL_SWEEP_FAILED;
             snprintf(r->reason, sizeof r->reason, "%s", how);
         }
-        snprintf(log_path, sizeof log_path, "%s/stderr.txt", run_dir);
+        snprintf(log_path, sizeof log_path, "%s/" NL_RUN_LOG_FILE, run_dir);
         stderr_tail(log_path, tail, sizeof tail);
         s->pr.failed++;
         ev.kind = NL_SWEEP_EV_FAILED;
@@ -520,7 +520,7 @@ static bool take_result(sched *s, int run)
     nl_sweep_read_result(run_dir, r);
     if (r->state != NL_SWEEP_OK && r->state != NL_SWEEP_DIVERGED)
         return false;
-    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
     s->pr.done++;
     s->pr.finished_now++;
     if (nl_sweep_config_diff(saved, s->j->p->runs[run].config_text, why, sizeof why) != 0) {
@@ -543,7 +543,7 @@ static bool claimed_run_finished(const char *run_dir, void *ctx)
     if (r.state != NL_SWEEP_OK && r.state != NL_SWEEP_DIVERGED)
         return false;
     char saved[1300], why[512];
-    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
     return nl_sweep_config_diff(saved, run->config_text, why, sizeof why) == 0;
 }
 
@@ -817,7 +817,7 @@ static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
     char sub[1200];
     snprintf(sub, sizeof sub, "%s/configs", j->dir);
     nl_code rc = nl_make_dirs(sub, err);
-    snprintf(sub, sizeof sub, "%s/runs", j->dir);
+    snprintf(sub, sizeof sub, "%s/" NL_SWEEP_RUNS_DIR, j->dir);
     if (rc || (rc = nl_make_dirs(sub, err)) || (rc = lock_sweep_dir(j, err)))
         return rc;
     return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);

@@ -13,8 +13,8 @@
 #include "base/number.h"
 #include "config/flat.h"
 #include "log/files.h"
+#include "results/files.h"
 #include "sweep/sweep.h"
-#include "train/run.h"
 
 nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
                               const nl_sweep_result *results, nl_buf *b, nl_error *err)
@@ -59,7 +59,7 @@ nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
     if (rc)
         return rc;
     char path[1200];
-    nl_path_join(path, sizeof path, sweep_dir, "summary.csv");
+    nl_path_join(path, sizeof path, sweep_dir, NL_SWEEP_SUMMARY_FILE);
     rc = nl_write_atomic(path, b.data, b.len, err);
     nl_buf_free(&b);
     return rc;

@@ -14,7 +14,7 @@
 #include "base/status.h"
 #include "log/files.h"
 #include "plot/plot.h"
-#include "sweep/result.h"
+#include "results/run_result.h"
 
 /* where something was written in the experiment file (1-based) */
 typedef struct {
@@ -173,7 +173,7 @@ static inline bool nl_shard_has(nl_shard s, int run_index)
  * saved config cannot be read. */
 int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size);
 
-/* ---- results (the run results themselves: sweep/result.h) ---- */
+/* ---- results (the run results themselves: results/run_result.h) ---- */
 
 /* summary.csv text for all runs of the plan (results[i] for plan->runs[i]) */
 nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,

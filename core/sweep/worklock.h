@@ -6,7 +6,7 @@
  * A worker claims a run by holding a POSIX (fcntl) write lock on the run
  * directory's claim file, NL_RUN_WORKLOCK, from before it starts the run until
  * the run's process has ended and left its summary. fcntl locks for the same
- * reasons as the run's own lock (train/rundir.h): they work over NFS, and
+ * reasons as the run's own lock (results/rundir.h): they work over NFS, and
  * they expire with their holder: the kernel drops them when the worker dies,
  * kill -9 included; over NFSv4 the server drops a dead or cut-off client's
  * locks when its lease runs out (90 s by default), over NFSv3 lockd does
@@ -27,8 +27,7 @@
 #include <stdbool.h>
 
 #include "base/status.h"
-
-#define NL_RUN_WORKLOCK ".normlab-claim"
+#include "results/files.h" /* NL_RUN_WORKLOCK */
 
 typedef enum {
     NL_WORKLOCK_OURS,     /* this worker runs it now */

@@ -7,11 +7,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "plot/internal.h"
-#include "sweep/result.h"
 #include "tensorboard/export.h"
+#include "results/files.h"
+#include "results/results.h"
+#include "results/run_result.h"
+#include "results/summary.h"
 #include "tensorboard/scalars.h"
-#include "train/summary.h"
 
 /* "2026-11-21T14:17:10Z" in seconds since the epoch; NaN when not one */
 static double iso_seconds(const char *text)
@@ -56,15 +57,15 @@ static nl_tb_hp_type type_of(const char *const *values, int n)
 }
 
 /* the varied keys but the seed, with their values where set */
-static nl_code hparams_of(const pl_results *r, sweep_hparams *h, nl_error *err)
+static nl_code hparams_of(const nl_results *r, sweep_hparams *h, nl_error *err)
 {
     for (int k = 0; k < r->n_keys && h->n < MAX_HPARAMS; k++) {
-        if (k == r->seed_key || pl_is_seed_key(r->keys[k]))
+        if (k == r->seed_key || nl_results_is_seed_key(r->keys[k]))
             continue;
         const char **values = calloc((size_t)r->n_runs + 1, sizeof *values);
         if (!values)
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        int n = pl_distinct(r, k, values, r->n_runs), set = 0;
+        int n = nl_results_distinct(r, k, values, r->n_runs), set = 0;
         for (int i = 0; i < n; i++)
             if (values[i][0])
                 values[set++] = values[i];
@@ -86,12 +87,12 @@ static void free_hparams(sweep_hparams *h)
 static void add_metric_tags(const char *run_dir, sweep_hparams *h)
 {
     char path[1300];
-    nl_path_join(path, sizeof path, run_dir, "metrics.csv");
-    pl_table t;
+    nl_path_join(path, sizeof path, run_dir, NL_RUN_METRICS_FILE);
+    nl_csv_table t;
     nl_error ignored = {0};
-    if (!nl_path_exists(path) || pl_table_read(path, &t, &ignored) != NL_OK)
+    if (!nl_path_exists(path) || nl_csv_table_read(path, &t, &ignored) != NL_OK)
         return;
-    const int split = pl_table_col(&t, "split");
+    const int split = nl_csv_table_col(&t, "split");
     for (int r = 0; r < t.n_rows && split >= 0; r++)
         for (int c = 0; c < t.n_cols; c++) {
             char tag[64];
@@ -106,7 +107,7 @@ static void add_metric_tags(const char *run_dir, sweep_hparams *h)
                 h->n_metrics++;
             }
         }
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
 }
 
 /* ---- writing ---- */
@@ -143,14 +144,14 @@ static nl_tb_status status_of(nl_sweep_state s)
 }
 
 /* one run: its scalars, and in a sweep its session */
-static nl_code export_run(const pl_results *r, int i, const sweep_hparams *h, const target *t,
+static nl_code export_run(const nl_results *r, int i, const sweep_hparams *h, const target *t,
                           nl_tb_export_report *rep, nl_error *err)
 {
-    const pl_run *run = &r->runs[i];
+    const nl_results_run *run = &r->runs[i];
     nl_sweep_result res;
     nl_sweep_read_result(run->dir, &res);
     char metrics[1300];
-    nl_path_join(metrics, sizeof metrics, run->dir, "metrics.csv");
+    nl_path_join(metrics, sizeof metrics, run->dir, NL_RUN_METRICS_FILE);
     if (!nl_path_exists(metrics)) {
         nl_buf_printf(&rep->notes, "%s: no metrics.csv (not started): left out\n", run->dir);
         return NL_OK;
@@ -165,7 +166,7 @@ static nl_code export_run(const pl_results *r, int i, const sweep_hparams *h, co
         for (int k = 0; k < h->n; k++)
             values[k] = run->values[h->key[k]];
         char group[512];
-        pl_label(r, run, h->key, h->n, group, sizeof group);
+        nl_results_label(r, run, h->key, h->n, group, sizeof group);
         const double begun = isfinite(start) ? start : 0.0;
         nl_tb_session_start_event(&b, begun, h->hp, values, h->n, group, begun);
         if (res.state != NL_SWEEP_PENDING) {
@@ -200,7 +201,7 @@ static nl_code check_logdir(const char *logdir, bool force, nl_error *err)
     return NL_OK;
 }
 
-static nl_code export_sweep(const pl_results *r, const target *t, nl_tb_export_report *rep, nl_error *err)
+static nl_code export_sweep(const nl_results *r, const target *t, nl_tb_export_report *rep, nl_error *err)
 {
     sweep_hparams h;
     memset(&h, 0, sizeof h);
@@ -223,8 +224,8 @@ static nl_code export_sweep(const pl_results *r, const target *t, nl_tb_export_r
 nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_export_report *rep, nl_error *err)
 {
     memset(rep, 0, sizeof *rep);
-    pl_results r;
-    nl_code rc = pl_results_load(dir, &r, err);
+    nl_results r;
+    nl_code rc = nl_results_load(dir, &r, err);
     if (rc)
         return rc;
     if (r.n_runs == 0)
@@ -243,6 +244,6 @@ nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_expo
     if (rc == NL_OK && rep->n_pending)
         nl_buf_printf(&rep->notes, "%s: %d of %d runs are unfinished (their summary.json says so): exported as "
                       "far as their files go, session status RUNNING\n", r.dir, rep->n_pending, r.n_runs);
-    pl_results_free(&r);
+    nl_results_free(&r);
     return rc;
 }

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "base/number.h"
-#include "plot/internal.h"
 #include "tensorboard/scalars.h"
+#include "results/files.h"
+#include "results/table.h"
 
 /* metrics.csv's columns that are no scalar of every split: the event's
  * step and time, the row's split, and the learning rate (train rows) */
@@ -35,7 +36,7 @@ void nl_tb_series_tag(const char *series, const char *layer, const char *name, c
 
 /* one file's rows as read; absent files have no rows */
 typedef struct {
-    pl_table t;
+    nl_csv_table t;
     int step, split, elapsed, series, layer, name, value;
     int row;
 } csv_rows;
@@ -47,18 +48,18 @@ static nl_code read_rows(const char *dir, const char *file, csv_rows *f, nl_buf 
     nl_path_join(path, sizeof path, dir, file);
     if (!nl_path_exists(path))
         return NL_OK;
-    nl_code rc = pl_table_read(path, &f->t, err);
+    nl_code rc = nl_csv_table_read(path, &f->t, err);
     if (rc)
         return rc;
-    if (notes && pl_table_problem(&f->t, path, problem, sizeof problem)[0])
+    if (notes && nl_csv_table_problem(&f->t, path, problem, sizeof problem)[0])
         nl_buf_printf(notes, "%s\n", problem);
-    f->step = pl_table_col(&f->t, "step");
-    f->split = pl_table_col(&f->t, "split");
-    f->elapsed = pl_table_col(&f->t, "elapsed_s");
-    f->series = pl_table_col(&f->t, "series");
-    f->layer = pl_table_col(&f->t, "layer");
-    f->name = pl_table_col(&f->t, "name");
-    f->value = pl_table_col(&f->t, "value");
+    f->step = nl_csv_table_col(&f->t, "step");
+    f->split = nl_csv_table_col(&f->t, "split");
+    f->elapsed = nl_csv_table_col(&f->t, "elapsed_s");
+    f->series = nl_csv_table_col(&f->t, "series");
+    f->layer = nl_csv_table_col(&f->t, "layer");
+    f->name = nl_csv_table_col(&f->t, "name");
+    f->value = nl_csv_table_col(&f->t, "value");
     if (f->step < 0)
         return nl_fail(err, NL_ERR_DATA, "%s has no step column", path);
     return NL_OK;
@@ -109,9 +110,9 @@ nl_code nl_tb_run_events(const char *run_dir, double start_time, nl_tb_bytes *ou
     *n_scalars = 0;
     const double start = isfinite(start_time) ? start_time : 0.0;
     nl_tb_version_event(out, start);
-    nl_code rc = read_rows(run_dir, "metrics.csv", &m, notes, err);
+    nl_code rc = read_rows(run_dir, NL_RUN_METRICS_FILE, &m, notes, err);
     if (rc == NL_OK)
-        rc = read_rows(run_dir, "series.csv", &s, notes, err);
+        rc = read_rows(run_dir, NL_RUN_SERIES_FILE, &s, notes, err);
     double wall = start;
     /* both files in step order, metrics first at a step; a series row
      * takes the time of the last metrics row before it */
@@ -119,7 +120,7 @@ nl_code nl_tb_run_events(const char *run_dir, double start_time, nl_tb_bytes *ou
         const bool take_metrics =
             m.row < m.t.n_rows && (s.row >= s.t.n_rows || step_of(&m, m.row) <= step_of(&s, s.row));
         if (take_metrics) {
-            const double elapsed = m.elapsed >= 0 ? pl_num(m.t.rows[m.row][m.elapsed]) : NAN;
+            const double elapsed = m.elapsed >= 0 ? nl_csv_num(m.t.rows[m.row][m.elapsed]) : NAN;
             if (isfinite(elapsed))
                 wall = start + elapsed;
             metrics_row(&m, m.row++, wall, out, n_scalars);
@@ -127,8 +128,8 @@ nl_code nl_tb_run_events(const char *run_dir, double start_time, nl_tb_bytes *ou
             series_row(&s, s.row++, wall, out, n_scalars);
         }
     }
-    pl_table_free(&m.t);
-    pl_table_free(&s.t);
+    nl_csv_table_free(&m.t);
+    nl_csv_table_free(&s.t);
     if (rc == NL_OK && out->failed)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building %s's events", run_dir);
     return rc;

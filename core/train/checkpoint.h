@@ -24,9 +24,9 @@
 #include "config/flat.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "results/files.h" /* NL_CHECKPOINT_FILE */
 #include "train/train.h"
 
-#define NL_CHECKPOINT_FILE "checkpoint.nlck"
 /* 2: series.csv's length after trace.csv's; format 1 (without it) is still
  * read, as a run that logged no series. 3: the CPU kernel set's name after
  * the thread count; formats 1 and 2 read as written by an unknown set. */

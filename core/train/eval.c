@@ -21,6 +21,7 @@
 #include "log/files.h"
 #include "model/fold.h"
 #include "model/model.h"
+#include "results/files.h"
 #include "train/check.h"
 #include "train/run_model.h"
 #include "train/final_model.h"
@@ -111,7 +112,7 @@ static nl_code take_overrides(eval_state *st, nl_eval_result *out, nl_error *err
 static nl_code load_configs(eval_state *st, nl_error *err)
 {
     char path[1100];
-    nl_path_join(path, sizeof path, st->opt->run_dir, "config.yaml");
+    nl_path_join(path, sizeof path, st->opt->run_dir, NL_RUN_CONFIG_FILE);
     st->run_cfg = calloc(1, sizeof *st->run_cfg);
     st->data_cfg = calloc(1, sizeof *st->data_cfg);
     if (!st->run_cfg || !st->data_cfg)

@@ -11,9 +11,7 @@
 #include <stdbool.h>
 
 #include "base/status.h"
-
-#define NL_EVAL_DIR "eval"         /* RUN_DIR/eval/: the records */
-#define NL_EVAL_TABLE "evals.csv"  /* RUN_DIR/eval/evals.csv: a row per record */
+#include "results/files.h" /* NL_EVAL_DIR, NL_EVAL_TABLE */
 
 typedef struct {
     const char *run_dir;

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "log/files.h"
+#include "results/files.h"
+#include "results/rundir.h"
+#include "results/summary.h"
 #include "train/run_model.h"
 #include "train/checkpoint.h"
-#include "train/rundir.h"
-#include "train/summary.h"
 
 enum { HEADER_BYTES = NL_CHECKPOINT_HEADER_BYTES };
 
@@ -198,7 +199,7 @@ nl_code nl_final_model_read(const char *dir, const nl_flat *config, nl_model *m,
 nl_code nl_final_model_check_run(const char *dir, nl_error *err)
 {
     char path[1100];
-    nl_path_join(path, sizeof path, dir, "config.yaml");
+    nl_path_join(path, sizeof path, dir, NL_RUN_CONFIG_FILE);
     if (!nl_is_dir(dir) || !nl_path_exists(path) || !nl_run_dir_is_normlab(dir))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a run directory (normlab run writes one: "
                        "config.yaml, summary.json, metrics.csv)", dir);
@@ -211,7 +212,7 @@ nl_code nl_final_model_check_run(const char *dir, nl_error *err)
                        "run has finished", dir, w.pid);
     const nl_summary_verdict verdict = nl_summary_read(dir, NULL);
     if (verdict == NL_SUMMARY_TORN) {
-        nl_path_join(path, sizeof path, dir, "summary.json");
+        nl_path_join(path, sizeof path, dir, NL_RUN_SUMMARY_FILE);
         return nl_fail(err, NL_ERR_DATA, "%s is torn or unreadable (cut short, not valid JSON, or "
                        "without a status): it says nothing of how the run ended, so its final "
                        "model is not used; `normlab show %s` says how far it got", path, dir);

@@ -22,9 +22,9 @@
 #include "config/config.h"
 #include "config/flat.h"
 #include "model/model.h"
+#include "results/files.h" /* NL_FINAL_MODEL_FILE */
 #include "train/checkpoint.h"
 
-#define NL_FINAL_MODEL_FILE "final.nlck"
 /* 2: the CRC covers every byte, the header's included (format 1's covered
  * the payload alone: its step, unchecked, could change unseen; its config
  * hash is checked against the keys in the payload). Format 1 is still read. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "results/files.h"
 #include "train/run_model.h"
 #include "data/tokens.h"
 #include "device/device.h"
@@ -354,7 +355,7 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, nl_init_from_source
     if (!source_cfg)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     char path[1100];
-    nl_path_join(path, sizeof path, cfg->init_from, "config.yaml");
+    nl_path_join(path, sizeof path, cfg->init_from, NL_RUN_CONFIG_FILE);
     nl_model *src = NULL;
     nl_final_model_info info = {0};
     nl_error why = {0};

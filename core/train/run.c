@@ -15,6 +15,11 @@
 #include "device/device.h"
 #include "dist/dist.h"
 #include "log/files.h"
+#include "results/files.h"
+#include "results/metrics.h"
+#include "results/rundir.h"
+#include "results/series.h"
+#include "results/summary.h"
 #include "tensorboard/scalars.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
@@ -22,8 +27,6 @@
 #include "train/eval.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
-#include "train/rundir.h"
-#include "train/summary.h"
 #include "version_git.h"
 
 nl_run_status nl_run_dir_status(const char *dir)
@@ -102,10 +105,6 @@ static bool logs_series(const nl_train_spec *train)
            train->landscape.every > 0 || nl_train_logs_loss_scale(train);
 }
 
-/* metrics.csv's columns (the last only with train.clip_grad_norm) */
-static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
-                                             "lr", "elapsed_s", "grad_norm"};
-
 /* seconds since the epoch: an event's wall time */
 static double wall_now(void)
 {
@@ -133,7 +132,7 @@ static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
     /* the events hold what the CSV says: its fields, parsed back */
     for (int c = 0; rc == NL_OK && st->tensorboard.open && c < st->metrics.columns; c++) {
         char tag[64];
-        if (fields[c][0] && nl_tb_metric_tag(fields[2], metric_columns[c], tag, sizeof tag))
+        if (fields[c][0] && nl_tb_metric_tag(fields[2], nl_metrics_columns[c], tag, sizeof tag))
             rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), row->step, tag, strtod(fields[c], NULL), err);
     }
     return rc;
@@ -301,7 +300,7 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
         return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the summary");
     }
     char path[1100];
-    nl_path_join(path, sizeof path, st->dir, "summary.json");
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_SUMMARY_FILE);
     nl_code rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
     nl_buf_free(&j.buf);
     return rc;
@@ -387,7 +386,7 @@ static nl_code compare_checkpoint_config(const run_state *st, const nl_checkpoin
          * were written for when its text has their hash */
         char yaml[1100], *text = NULL;
         size_t len = 0;
-        nl_path_join(yaml, sizeof yaml, st->dir, "config.yaml");
+        nl_path_join(yaml, sizeof yaml, st->dir, NL_RUN_CONFIG_FILE);
         nl_error read_err = {0};
         if (nl_read_file(yaml, &text, &len, &read_err) != NL_OK ||
             nl_checkpoint_hash(text, len) != o->config_hash) {
@@ -471,7 +470,7 @@ static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_st
 static nl_code write_config(run_state *st, nl_error *err)
 {
     char path[1100];
-    nl_path_join(path, sizeof path, st->dir, "config.yaml");
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_CONFIG_FILE);
     return nl_write_atomic(path, st->config_text, st->config_len, err);
 }
 
@@ -509,7 +508,7 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
             return rc;
     }
     char summary[1100], checkpoint[1100];
-    nl_path_join(summary, sizeof summary, dir, "summary.json");
+    nl_path_join(summary, sizeof summary, dir, NL_RUN_SUMMARY_FILE);
     nl_path_join(checkpoint, sizeof checkpoint, dir, NL_CHECKPOINT_FILE);
     if (!nl_path_exists(summary))
         return NL_OK;
@@ -757,11 +756,11 @@ static nl_code resume_fits_run(const run_state *st, nl_error *err)
                                                   st->rank_batch, st->model_spec.context, err)
                              : resume_fits_data(st->dir, r, &st->data->train, err);
     if (rc == NL_OK)
-        rc = output_reaches(st->dir, "metrics.csv", files->metrics_bytes, err);
+        rc = output_reaches(st->dir, NL_RUN_METRICS_FILE, files->metrics_bytes, err);
     if (rc == NL_OK && train->trace.activation[0])
-        rc = output_reaches(st->dir, "trace.csv", files->trace_bytes, err);
+        rc = output_reaches(st->dir, NL_RUN_TRACE_FILE, files->trace_bytes, err);
     if (rc == NL_OK && logs_series(train))
-        rc = output_reaches(st->dir, "series.csv", files->series_bytes, err);
+        rc = output_reaches(st->dir, NL_RUN_SERIES_FILE, files->series_bytes, err);
     if (rc == NL_OK)
         rc = resume_fits_ranks(st, err);
     return rc;
@@ -832,7 +831,7 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
                                          strerror(errno));
     const nl_train_spec *train = &st->cfg->train;
     const struct { const char *name; bool written; } optional_files[] = {
-        {"trace.csv", train->trace.activation[0] != '\0'}, {"series.csv", logs_series(train)},
+        {NL_RUN_TRACE_FILE, train->trace.activation[0] != '\0'}, {NL_RUN_SERIES_FILE, logs_series(train)},
         {NL_TB_RUN_FILE, train->log_tensorboard}};
     for (size_t i = 0; i < sizeof optional_files / sizeof optional_files[0]; i++) {
         nl_path_join(path, sizeof path, st->dir, optional_files[i].name);
@@ -842,13 +841,11 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
     return NL_OK;
 }
 
-static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
-enum { N_SERIES_COLUMNS = sizeof series_columns / sizeof series_columns[0] };
 
 /* the grad_norm column only with train.clip_grad_norm */
 static int metric_column_count(const nl_train_spec *train)
 {
-    return train->clip_grad_norm > 0.0f ? 8 : 7;
+    return train->clip_grad_norm > 0.0f ? NL_METRICS_COLUMN_COUNT : NL_METRICS_GRAD_NORM;
 }
 
 /* a resumed run's outputs, cut back to the rows its checkpoint counted */
@@ -857,16 +854,16 @@ static nl_code continue_outputs(run_state *st, nl_error *err)
     const nl_train_spec *train = &st->cfg->train;
     const nl_checkpoint_files *files = &st->resume_files;
     char path[1100];
-    nl_path_join(path, sizeof path, st->dir, "metrics.csv");
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_METRICS_FILE);
     nl_code rc = nl_csv_continue(&st->metrics, path, metric_column_count(train),
                                  files->metrics_bytes, err);
-    nl_path_join(path, sizeof path, st->dir, "trace.csv");
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_TRACE_FILE);
     if (rc == NL_OK && train->trace.activation[0])
         rc = nl_csv_continue(&st->trace, path, train->trace.n_percentiles + 1, files->trace_bytes,
                              err);
-    nl_path_join(path, sizeof path, st->dir, "series.csv");
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_SERIES_FILE);
     if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_continue(&st->series, path, N_SERIES_COLUMNS, files->series_bytes, err);
+        rc = nl_csv_continue(&st->series, path, NL_SERIES_N_COLUMNS, files->series_bytes, err);
     return rc;
 }
 
@@ -875,11 +872,11 @@ static nl_code open_outputs(run_state *st, nl_error *err)
 {
     const nl_train_spec *train = &st->cfg->train;
     char path[1100];
-    nl_path_join(path, sizeof path, st->dir, "metrics.csv");
-    nl_code rc = nl_csv_open(&st->metrics, path, metric_columns, metric_column_count(train), err);
-    nl_path_join(path, sizeof path, st->dir, "series.csv");
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_METRICS_FILE);
+    nl_code rc = nl_csv_open(&st->metrics, path, nl_metrics_columns, metric_column_count(train), err);
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_SERIES_FILE);
     if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_open(&st->series, path, series_columns, N_SERIES_COLUMNS, err);
+        rc = nl_csv_open(&st->series, path, nl_series_columns, NL_SERIES_N_COLUMNS, err);
     if (rc || !train->trace.activation[0])
         return rc;
     char columns[NL_MAX_PERCENTILES + 1][16];
@@ -888,7 +885,7 @@ static nl_code open_outputs(run_state *st, nl_error *err)
         snprintf(columns[i], sizeof columns[i], "p%g", train->trace.percentiles[i]);
         names[i + 1] = columns[i];
     }
-    nl_path_join(path, sizeof path, st->dir, "trace.csv");
+    nl_path_join(path, sizeof path, st->dir, NL_RUN_TRACE_FILE);
     return nl_csv_open(&st->trace, path, names, train->trace.n_percentiles + 1, err);
 }
 

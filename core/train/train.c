@@ -13,17 +13,6 @@
 #include "train/probe.h"
 #include "train/recalibrate.h"
 
-static const nl_name_entry status_entries[] = {
-    [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
-    [NL_RUN_OK] = {"ok", "finished"},
-    [NL_RUN_DIVERGED] = {"diverged", "stopped: the loss became NaN/inf or exceeded train.diverge_loss"},
-    [NL_RUN_FAILED] = {"failed", "stopped by an error or an interruption"},
-};
-_Static_assert(sizeof status_entries / sizeof status_entries[0] == NL_RUN_STATUS_COUNT, "status");
-static const nl_name_table status_names = {"run status", status_entries, NL_RUN_STATUS_COUNT, 0};
-
-const char *nl_run_status_name(nl_run_status status) { return nl_name_of(&status_names, status); }
-
 static double now_s(void)
 {
     struct timespec ts;

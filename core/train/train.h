@@ -13,19 +13,10 @@
 #include "data/data.h"
 #include "data/tokens.h"
 #include "model/model.h"
+#include "results/summary.h" /* nl_run_status */
 #include "train/sink.h"
 #include "train/spec.h"
 #include "train/state.h"
-
-typedef enum {
-    NL_RUN_RUNNING,
-    NL_RUN_OK,
-    NL_RUN_DIVERGED,    /* a result: the loss became NaN/inf or exceeded the bound */
-    NL_RUN_FAILED,      /* an error or an interruption: a sweep runs it again */
-    NL_RUN_STATUS_COUNT
-} nl_run_status;
-
-const char *nl_run_status_name(nl_run_status status);
 
 typedef struct {
     nl_run_status status;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/flat.h"
+#include "results/files.h"
 #include "verdict/internal.h"
 
 const vd_source *vd_cell_source(const vd_ctx *C, const nl_claim_cell *cell)
@@ -23,7 +24,7 @@ const vd_source *vd_cell_source(const vd_ctx *C, const nl_claim_cell *cell)
 
 /* ---- a run's file ---- */
 
-static bool row_kept(const pl_table *t, int r, const nl_claim_metric *m, const int *where_col, const vd_slice *sl,
+static bool row_kept(const nl_csv_table *t, int r, const nl_claim_metric *m, const int *where_col, const vd_slice *sl,
                      int row_col)
 {
     for (int w = 0; w < m->n_where; w++)
@@ -63,30 +64,30 @@ static double file_metric(const vd_source *s, int row, const nl_claim_metric *m,
                           bool *has_column)
 {
     char path[2400];
-    pl_table t;
+    nl_csv_table t;
     nl_error ignored = {0};
     *has_column = false;
     if (!vd_source_run_file(s, row, m->file, path, sizeof path) || !nl_path_exists(path) ||
-        pl_table_read(path, &t, &ignored) != NL_OK)
+        nl_csv_table_read(path, &t, &ignored) != NL_OK)
         return NAN;
-    const int col = pl_table_col(&t, m->name), row_col = sl && sl->has_row ? pl_table_col(&t, sl->row.key) : 0;
-    const int step_col = m->has_reach ? pl_table_col(&t, "step") : 0;
+    const int col = nl_csv_table_col(&t, m->name), row_col = sl && sl->has_row ? nl_csv_table_col(&t, sl->row.key) : 0;
+    const int step_col = m->has_reach ? nl_csv_table_col(&t, "step") : 0;
     int where_col[NL_CLAIM_MAX_SELECT];
     bool ok = col >= 0 && row_col >= 0 && step_col >= 0;
     for (int w = 0; w < m->n_where; w++)
-        ok &= (where_col[w] = pl_table_col(&t, m->where[w].key)) >= 0;
+        ok &= (where_col[w] = nl_csv_table_col(&t, m->where[w].key)) >= 0;
     *has_column = ok;
     double *values = ok ? malloc((size_t)(t.n_rows + 1) * sizeof *values) : NULL, result = NAN;
     int n = 0;
     for (int r = 0; values && r < t.n_rows; r++) {
-        const double v = pl_num(t.rows[r][col]);
+        const double v = nl_csv_num(t.rows[r][col]);
         /* a row without a number, or with one that is not finite (a
          * diverged loss's inf), is no value: a row's inf would make every
          * reduction inf or a reach: of it meaningless */
         if (!row_kept(&t, r, m, where_col, sl, row_col) || !isfinite(v))
             continue;
         if (m->has_reach && (m->reach_op == NL_EXPECT_GREATER ? v >= m->reach_x : v <= m->reach_x)) {
-            result = pl_num(t.rows[r][step_col]);
+            result = nl_csv_num(t.rows[r][step_col]);
             break;
         }
         values[n++] = v;
@@ -94,7 +95,7 @@ static double file_metric(const vd_source *s, int row, const nl_claim_metric *m,
     if (values && !m->has_reach)
         result = reduce(values, n, m->at);
     free(values);
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
     return result;
 }
 
@@ -103,7 +104,7 @@ double vd_json_value(const vd_source *s, int row, const char *key, char *text, s
     char path[2400], *json = NULL, value[256];
     nl_error ignored = {0};
     text[0] = '\0';
-    if (!vd_source_run_file(s, row, "summary.json", path, sizeof path) ||
+    if (!vd_source_run_file(s, row, NL_RUN_SUMMARY_FILE, path, sizeof path) ||
         nl_read_file(path, &json, NULL, &ignored) != NL_OK)
         return NAN;
     const bool found = nl_json_flat_get(json, key, value, sizeof value);
@@ -123,11 +124,11 @@ static double config_value(const vd_source *s, int row, const char *key)
     nl_error ignored = {0};
     nl_flat flat = {0};
     double v = NAN;
-    if (vd_source_run_file(s, row, "config.yaml", path, sizeof path) &&
+    if (vd_source_run_file(s, row, NL_RUN_CONFIG_FILE, path, sizeof path) &&
         nl_read_file_max(path, NL_READ_TEXT_MAX, &text, NULL, &ignored) == NL_OK &&
         nl_flat_from_yaml(text, path, &flat, &ignored) == NL_OK) {
         const char *value = nl_flat_get(&flat, key);
-        v = value ? pl_num(value) : NAN;
+        v = value ? nl_csv_num(value) : NAN;
     }
     free(text);
     nl_flat_free(&flat);
@@ -138,9 +139,9 @@ static double config_value(const vd_source *s, int row, const char *key)
  * number, config.yaml's */
 static double run_number(const vd_source *s, int row, const char *name)
 {
-    const int col = pl_table_col(&s->t, name);
+    const int col = nl_csv_table_col(&s->t, name);
     if (col > 0 && col != s->status_col)
-        return pl_num(s->t.rows[row][col]);
+        return nl_csv_num(s->t.rows[row][col]);
     char text[256];
     const double v = vd_json_value(s, row, name, text, sizeof text);
     return isnan(v) && !text[0] ? config_value(s, row, name) : v;
@@ -174,9 +175,9 @@ double vd_run_metric(const vd_ctx *C, const nl_claim *c, const vd_source *s, int
         bool has_column;
         return file_metric(s, row, m, slice, &has_column);
     }
-    const int col = pl_table_col(&s->t, m->name);
+    const int col = nl_csv_table_col(&s->t, m->name);
     if (col > s->status_col)
-        return pl_num(s->t.rows[row][col]);
+        return nl_csv_num(s->t.rows[row][col]);
     char text[256];
     return vd_json_value(s, row, m->name, text, sizeof text);
 }
@@ -200,7 +201,7 @@ static nl_code metric_missing(const vd_ctx *C, const nl_claim *claim, const vd_s
 /* a plain or file metric: some run of s has it */
 static bool metric_found(const vd_source *s, const nl_claim_metric *m)
 {
-    if (!m->file[0] && pl_table_col(&s->t, m->name) > s->status_col)
+    if (!m->file[0] && nl_csv_table_col(&s->t, m->name) > s->status_col)
         return true;
     for (int r = 0; r < s->t.n_rows; r++) {
         bool has_column = false;
@@ -261,15 +262,15 @@ static nl_code check_where(const vd_ctx *C, const nl_claim *c, const vd_source *
     char seen[NL_CLAIM_MAX_SELECT][512] = {{0}};
     for (int r = 0; r < s->t.n_rows; r++) {
         char path[2400];
-        pl_table t;
+        nl_csv_table t;
         nl_error ignored = {0};
         if (!vd_source_run_file(s, r, m->file, path, sizeof path) || !nl_path_exists(path) ||
-            pl_table_read(path, &t, &ignored) != NL_OK)
+            nl_csv_table_read(path, &t, &ignored) != NL_OK)
             continue;
         int where_col[NL_CLAIM_MAX_SELECT];
         bool ok = true;
         for (int w = 0; w < m->n_where; w++)
-            ok &= (where_col[w] = pl_table_col(&t, m->where[w].key)) >= 0;
+            ok &= (where_col[w] = nl_csv_table_col(&t, m->where[w].key)) >= 0;
         for (int row = 0; ok && row < t.n_rows; row++) {
             bool all = true;
             for (int w = 0; w < m->n_where; w++) {
@@ -279,11 +280,11 @@ static nl_code check_where(const vd_ctx *C, const nl_claim *c, const vd_source *
                 add_seen(seen[w], sizeof seen[w], t.rows[row][where_col[w]]);
             }
             if (all) {
-                pl_table_free(&t);
+                nl_csv_table_free(&t);
                 return NL_OK;
             }
         }
-        pl_table_free(&t);
+        nl_csv_table_free(&t);
     }
     for (int w = 0; w < m->n_where; w++) {
         if (matched[w])
@@ -365,20 +366,20 @@ int vd_row_values(const vd_ctx *C, const nl_claim *c, const vd_source *s, const 
     int n = 0;
     for (int i = 0; m && i < n_rows; i++) {
         char path[2400];
-        pl_table t;
+        nl_csv_table t;
         nl_error ignored = {0};
         if (!vd_source_run_file(s, rows[i], m->file, path, sizeof path) || !nl_path_exists(path) ||
-            pl_table_read(path, &t, &ignored) != NL_OK)
+            nl_csv_table_read(path, &t, &ignored) != NL_OK)
             continue;
         int where_col[NL_CLAIM_MAX_SELECT];
-        const int col = pl_table_col(&t, c->each_row);
+        const int col = nl_csv_table_col(&t, c->each_row);
         bool ok = col >= 0;
         for (int w = 0; w < m->n_where; w++)
-            ok &= (where_col[w] = pl_table_col(&t, m->where[w].key)) >= 0;
+            ok &= (where_col[w] = nl_csv_table_col(&t, m->where[w].key)) >= 0;
         for (int r = 0; ok && r < t.n_rows; r++)
             if (row_kept(&t, r, m, where_col, NULL, 0))
                 add_row_value(t.rows[r][col], out, &n, max, c);
-        pl_table_free(&t);
+        nl_csv_table_free(&t);
     }
     return n;
 }

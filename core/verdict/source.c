@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/flat.h"
+#include "results/files.h"
 
 int vd_source_key_col(const vd_source *s, const char *key)
 {
@@ -29,46 +30,46 @@ bool vd_source_run_file(const vd_source *s, int row, const char *file, char *out
 {
     if (s->kind == NL_SOURCE_TABLE)
         return false;
-    snprintf(out, size, "%s/%s%s/%s", s->dir, s->kind == NL_SOURCE_SWEEP ? "runs/" : "", s->t.rows[row][0], file);
+    snprintf(out, size, "%s/%s%s/%s", s->dir, s->kind == NL_SOURCE_SWEEP ? NL_SWEEP_RUNS_DIR "/" : "", s->t.rows[row][0], file);
     return true;
 }
 
 void vd_source_close(vd_source *s)
 {
-    pl_table_free(&s->t);
+    nl_csv_table_free(&s->t);
 }
 
 static void find_seed(vd_source *s)
 {
     s->seed_col = -1;
     for (int k = 1; k < s->status_col; k++)
-        if (pl_is_seed_key(s->t.header[k]))
+        if (nl_results_is_seed_key(s->t.header[k]))
             s->seed_col = k;
 }
 
 static nl_code open_sweep(vd_source *s, nl_error *err)
 {
     char path[1200];
-    nl_path_join(path, sizeof path, s->dir, "summary.csv");
+    nl_path_join(path, sizeof path, s->dir, NL_SWEEP_SUMMARY_FILE);
     if (!nl_path_exists(path))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a sweep directory (no summary.csv); a directory of other "
                        "files is read by a claims file's source: (results/usage.md, \"Claims and verdicts\")", s->dir);
-    nl_code rc = pl_table_read(path, &s->t, err);
+    nl_code rc = nl_csv_table_read(path, &s->t, err);
     if (rc)
         return rc;
-    s->status_col = pl_table_col(&s->t, "status");
-    if (pl_table_col(&s->t, "run") != 0 || s->status_col < 1) {
-        pl_table_free(&s->t);
+    s->status_col = nl_csv_table_col(&s->t, "status");
+    if (nl_csv_table_col(&s->t, "run") != 0 || s->status_col < 1) {
+        nl_csv_table_free(&s->t);
         return nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)", path);
     }
-    if ((rc = pl_check_run_names(&s->t, path, err)))
-        pl_table_free(&s->t);
+    if ((rc = nl_results_check_run_names(&s->t, path, err)))
+        nl_csv_table_free(&s->t);
     return rc;
 }
 
 /* ---- building a table ---- */
 
-static bool set_header(pl_table *t, const char *const *names, int n)
+static bool set_header(nl_csv_table *t, const char *const *names, int n)
 {
     t->header = calloc((size_t)n, sizeof *t->header);
     if (!t->header)
@@ -81,7 +82,7 @@ static bool set_header(pl_table *t, const char *const *names, int n)
 }
 
 /* a row of n_cols fields (missing ones "") */
-static bool add_row(pl_table *t, const char *const *fields, int n)
+static bool add_row(nl_csv_table *t, const char *const *fields, int n)
 {
     char ***grown = realloc(t->rows, (size_t)(t->n_rows + 1) * sizeof *grown);
     if (!grown)
@@ -128,10 +129,10 @@ static bool add_run(vd_source *s, const nl_claim_source *src, const char *path)
     char file[1600], *json = NULL, *yaml = NULL, values[NL_CLAIM_MAX_SOURCE_KEYS][256], status[32] = "";
     nl_error ignored = {0};
     nl_flat config = {0};
-    snprintf(file, sizeof file, "%s/summary.json", path);
+    snprintf(file, sizeof file, "%s/" NL_RUN_SUMMARY_FILE, path);
     if (nl_read_file(file, &json, NULL, &ignored) != NL_OK)
         return true; /* not a run directory */
-    snprintf(file, sizeof file, "%s/config.yaml", path);
+    snprintf(file, sizeof file, "%s/" NL_RUN_CONFIG_FILE, path);
     const bool have_config = nl_read_file_max(file, NL_READ_TEXT_MAX, &yaml, NULL, &ignored) == NL_OK &&
                              nl_flat_from_yaml(yaml, file, &config, &ignored) == NL_OK;
     const char *fields[2 + NL_CLAIM_MAX_SOURCE_KEYS];
@@ -223,7 +224,7 @@ static bool capture(const char *p, const char *s, table_file *tf, int field)
 }
 
 /* every key is a column of the file, or one of its fields */
-static nl_code check_columns(const pl_table *f, const char *path, const nl_claim_source *src,
+static nl_code check_columns(const nl_csv_table *f, const char *path, const nl_claim_source *src,
                              const char *claims_path, table_file *tf, nl_error *err)
 {
     for (int k = 0; k < src->n_keys; k++) {
@@ -231,7 +232,7 @@ static nl_code check_columns(const pl_table *f, const char *path, const nl_claim
         for (int i = 0; i < tf->n_fields; i++)
             if (!strcmp(src->keys[k], tf->field[i]))
                 field = i;
-        tf->key_col[k] = pl_table_col(f, src->keys[k]);
+        tf->key_col[k] = nl_csv_table_col(f, src->keys[k]);
         if (tf->key_col[k] < 0 && field >= 0)
             tf->key_col[k] = -1 - field;
         if (tf->key_col[k] < 0 && field < 0) {
@@ -241,7 +242,7 @@ static nl_code check_columns(const pl_table *f, const char *path, const nl_claim
             return source_fail(src, claims_path, err, "", detail);
         }
     }
-    if (src->run[0] && pl_table_col(f, src->run) < 0) {
+    if (src->run[0] && nl_csv_table_col(f, src->run) < 0) {
         char detail[1600];
         snprintf(detail, sizeof detail, "'%s' (run:) is no column of %s", src->run, path);
         return source_fail(src, claims_path, err, "", detail);
@@ -250,7 +251,7 @@ static nl_code check_columns(const pl_table *f, const char *path, const nl_claim
 }
 
 /* the header: run, the keys, status, then every other column of the first file */
-static bool table_header(vd_source *s, const nl_claim_source *src, const pl_table *first)
+static bool table_header(vd_source *s, const nl_claim_source *src, const nl_csv_table *first)
 {
     const char *names[2 + NL_CLAIM_MAX_SOURCE_KEYS + 256];
     int n = 0;
@@ -269,20 +270,20 @@ static bool table_header(vd_source *s, const nl_claim_source *src, const pl_tabl
     return set_header(&s->t, names, n);
 }
 
-static bool add_table_rows(vd_source *s, const nl_claim_source *src, const pl_table *f, const char *rel,
+static bool add_table_rows(vd_source *s, const nl_claim_source *src, const nl_csv_table *f, const char *rel,
                            const table_file *tf)
 {
     for (int r = 0; r < f->n_rows; r++) {
         const char *fields[512] = {0};
         char run[1200];
-        const int run_col = src->run[0] ? pl_table_col(f, src->run) : -1;
+        const int run_col = src->run[0] ? nl_csv_table_col(f, src->run) : -1;
         snprintf(run, sizeof run, "%s:%d", rel, r + 2);
         fields[0] = run_col >= 0 ? f->rows[r][run_col] : run;
         for (int k = 0; k < src->n_keys; k++)
             fields[1 + k] = tf->key_col[k] >= 0 ? f->rows[r][tf->key_col[k]] : tf->value[-1 - tf->key_col[k]];
         fields[s->status_col] = "ok";
         for (int c = s->status_col + 1; c < s->t.n_cols && c < 512; c++) {
-            const int col = pl_table_col(f, s->t.header[c]);
+            const int col = nl_csv_table_col(f, s->t.header[c]);
             fields[c] = col >= 0 ? f->rows[r][col] : "";
         }
         if (!add_row(&s->t, fields, s->t.n_cols < 512 ? s->t.n_cols : 512))
@@ -294,8 +295,8 @@ static bool add_table_rows(vd_source *s, const nl_claim_source *src, const pl_ta
 static nl_code add_table_file(vd_source *s, const nl_claim_source *src, const char *claims_path, const char *path,
                               table_file *tf, nl_error *err)
 {
-    pl_table f;
-    nl_code rc = pl_table_read(path, &f, err);
+    nl_csv_table f;
+    nl_code rc = nl_csv_table_read(path, &f, err);
     if (rc)
         return rc;
     rc = check_columns(&f, path, src, claims_path, tf, err);
@@ -303,7 +304,7 @@ static nl_code add_table_file(vd_source *s, const nl_claim_source *src, const ch
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
     if (rc == NL_OK && !add_table_rows(s, src, &f, path + strlen(s->dir) + 1, tf))
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    pl_table_free(&f);
+    nl_csv_table_free(&f);
     return rc;
 }
 
@@ -341,7 +342,7 @@ nl_code vd_source_open(vd_source *s, const char *dir, const nl_claim_source *src
     else
         rc = s->kind == NL_SOURCE_RUNS ? open_runs(s, src, claims_path, err) : open_table(s, src, claims_path, err);
     if (rc) {
-        pl_table_free(&s->t);
+        nl_csv_table_free(&s->t);
         return rc;
     }
     find_seed(s);

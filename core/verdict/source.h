@@ -8,14 +8,14 @@
 
 #include <stdbool.h>
 
-#include "plot/internal.h"
+#include "results/results.h"
 #include "verdict/claims.h"
 
 typedef struct {
     char dir[1024];
     nl_source_kind kind;
     /* run, the keys (columns 1 .. status_col - 1), status, then the metrics */
-    pl_table t;
+    nl_csv_table t;
     int status_col, seed_col;
 } vd_source;
 

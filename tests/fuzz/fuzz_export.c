@@ -1,6 +1,6 @@
 /* libFuzzer harness: what `normlab export tensorboard DIR --out LOGDIR`
  * reads of a sweep or run directory, through what the command calls:
- * nl_tb_export (summary.csv by pl_results_load, each run's summary.json,
+ * nl_tb_export (summary.csv by nl_results_load, each run's summary.json,
  * metrics.csv and series.csv, the varied keys as hyperparameters), writing
  * into ROOT/out, which the next input's fresh root removes. Input:
  * fuzz_sweep.h's (a mode byte, a file mask, the eight files; export reads

@@ -24,11 +24,11 @@
 
 #include "config/config.h"
 #include "fuzz_final_model.h"
+#include "results/summary.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
 #include "train/run.h"
-#include "train/summary.h"
 /* fuzz_files.h's dataset helpers go unused here */
 #pragma clang diagnostic ignored "-Wunused-function"
 #include "fuzz_files.h"

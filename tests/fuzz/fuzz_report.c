@@ -1,6 +1,6 @@
 /* libFuzzer harness: what `normlab report DIR` reads of a sweep or run
  * directory, through what the command calls: nl_report_build (summary.csv
- * by pl_results_load, each run's summary.json, config.yaml, metrics.csv,
+ * by nl_results_load, each run's summary.json, config.yaml, metrics.csv,
  * series.csv and trace.csv, verdicts.csv and its forest plot, the
  * experiment file and its declared plots, the compare figure of two
  * directories), the page built in memory as the command builds it before

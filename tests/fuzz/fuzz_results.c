@@ -2,7 +2,7 @@
  * `plot` and `show` use (a sweep's summary.csv, a run's summary.json,
  * metrics.csv, config.yaml, series.csv and trace.csv), through what those
  * commands call: nl_run_dir_status and nl_sweep_read_result (summary.json by
- * nl_json_flat_get), pl_results_load of a sweep and of a single run,
+ * nl_json_flat_get), nl_results_load of a sweep and of a single run,
  * nl_table_write, nl_plot_write (every kind that applies, scripts only:
  * nothing is rendered), the same through a where filter as `normlab plot
  * --where` and a plot's `where:` give it, and nl_plot_compare of the two.
@@ -18,9 +18,9 @@
  * first runs it names, runs/<run>/ with the other five; the single run's
  * directory holds the five. */
 #include "log/files.h"
-#include "plot/internal.h"
 #include "plot/plot.h"
-#include "sweep/result.h"
+#include "results/results.h"
+#include "results/run_result.h"
 #include "train/run.h"
 /* fuzz_files.h's dataset helpers go unused here */
 #pragma clang diagnostic ignored "-Wunused-function"
@@ -93,14 +93,14 @@ static void add_where(nl_plot_where *w, const char *key, const char *value)
 
 /* the plots of dir again, filtered by what byte 1's where bits ask for,
  * built from what the results hold (r, loaded from dir) */
-static void check_where(const char *dir, const pl_results *r, unsigned mask, uint8_t pick)
+static void check_where(const char *dir, const nl_results *r, unsigned mask, uint8_t pick)
 {
     nl_plot_where where = {0};
     if (mask & WHERE_VARIED) {
         const char *key = r->n_keys > 0       ? r->keys[pick % r->n_keys]
                           : r->config.n > 0 ? r->config.items[pick % r->config.n].key
                                             : "model.norm.type";
-        const char *value = r->n_runs > 0 ? pl_value(r, &r->runs[pick / 16 % r->n_runs], key) : "batch";
+        const char *value = r->n_runs > 0 ? nl_results_value(r, &r->runs[pick / 16 % r->n_runs], key) : "batch";
         add_where(&where, key, value ? value : "batch");
     }
     if ((mask & WHERE_CONFIG) && r->config.n > 0) {
@@ -123,11 +123,11 @@ static void check_where(const char *dir, const pl_results *r, unsigned mask, uin
  * when byte 1 asks for one */
 static void check_results(const char *dir, bool sweep_dir, unsigned mask, uint8_t pick)
 {
-    pl_results r;
+    nl_results r;
     nl_error err = {0};
-    const nl_code rc = pl_results_load(dir, &r, &err);
+    const nl_code rc = nl_results_load(dir, &r, &err);
     if (rc != NL_OK) {
-        fuzz_check_error(rc, &err, "pl_results_load");
+        fuzz_check_error(rc, &err, "nl_results_load");
         return;
     }
     FUZZ_REQUIRE(r.sweep == sweep_dir, "%s read as a %s", dir, r.sweep ? "sweep" : "single run");
@@ -136,14 +136,14 @@ static void check_results(const char *dir, bool sweep_dir, unsigned mask, uint8_
     FUZZ_REQUIRE(r.seed_key >= -1 && r.seed_key < r.n_keys, "seed key %d of %d", r.seed_key,
                  r.n_keys);
     for (int i = 0; i < r.n_runs; i++) {
-        const pl_run *run = &r.runs[i];
+        const nl_results_run *run = &r.runs[i];
         FUZZ_REQUIRE(memchr(run->status, 0, sizeof run->status) && memchr(run->name, 0, sizeof run->name),
                      "run %d: an unterminated name or status", i);
         for (int k = 0; k < r.n_keys; k++)
             FUZZ_REQUIRE(run->values[k] != NULL, "run %d: no value of key %d", i, k);
     }
     check_where(dir, &r, mask, pick);
-    pl_results_free(&r);
+    nl_results_free(&r);
 }
 
 static void check_table(const char *dir, const char *metric)

@@ -48,7 +48,7 @@
 #include "fuzz_final_model.h"
 #include "log/files.h"
 #include "plot/plot.h"
-#include "sweep/result.h"
+#include "results/run_result.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
 #include "train/run.h"

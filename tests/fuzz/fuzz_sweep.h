@@ -14,7 +14,7 @@
  *   ROOT/sweep/summary.csv, verdicts.csv  the sweep's files
  *   ROOT/sweep/runs/NAME/                 the run files, for each of the
  *       first FUZZ_SWEEP_MAX_RUNS run names in summary.csv's first column as
- *       the results reader reads them (pl_table_read, so quoted names
+ *       the results reader reads them (nl_csv_table_read, so quoted names
  *       too); a name with "..", "/" or one that is absolute gets its files
  *       wherever sweep/runs/NAME leads, as long as that stays in ROOT (so a
  *       reader that follows the name out of the sweep finds files there)
@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "log/files.h"
-#include "plot/internal.h"
+#include "results/results.h"
 /* fuzz_files.h's dataset helpers go unused here */
 #pragma clang diagnostic ignored "-Wunused-function"
 #include "fuzz_files.h"
@@ -173,13 +173,13 @@ static void fuzz_sweep_runs(fuzz_sweep *s, const uint8_t **part, const size_t *l
 {
     char path[600];
     snprintf(path, sizeof path, "%s/summary.csv", s->sweep);
-    pl_table t;
+    nl_csv_table t;
     nl_error ignored = {0};
-    if (pl_table_read(path, &t, &ignored) != NL_OK)
+    if (nl_csv_table_read(path, &t, &ignored) != NL_OK)
         return;
     char made[FUZZ_SWEEP_MAX_RUNS][1024];
     for (int r = 0; r < t.n_rows && s->n_names < FUZZ_SWEEP_MAX_RUNS; r++) {
-        /* as pl_results keeps it: a run name of 159 bytes at most */
+        /* as nl_results keeps it: a run name of 159 bytes at most */
         char name[160], rel[1024];
         nl_copy_string(name, sizeof name, t.n_cols > 0 ? t.rows[r][0] : "");
         if (!fuzz_sweep_inside(name, rel, sizeof rel))
@@ -206,7 +206,7 @@ static void fuzz_sweep_runs(fuzz_sweep *s, const uint8_t **part, const size_t *l
         else
             where[3]++;
     }
-    pl_table_free(&t);
+    nl_csv_table_free(&t);
 }
 
 /* the root of one input, made from it; false: an input to skip (too short) */

@@ -11,6 +11,11 @@ signature's first line to the closing brace. A cycle is a strongly
 connected set of two or more modules in the graph "A's .c or .h includes
 B's .h"; a folder cycle the same between folders (core/plot, cmd), where a
 folder includes another when one of its files includes one of the other's.
+A file name spelled outside core/results/: a string literal in core/ or cmd/
+that holds one of the names core/results/files.h defines as a path component
+("metrics.csv", "%s/summary.json", "../trace.csv"; a directory's name such
+as "runs" only as a path's end beside a '/' or a "%s"), since results/ alone knows the run directory's
+format.
 
 --check ALLOWED (test_house): exits 1 naming every long function or cycle
 that ALLOWED does not list, so the house does not grow back while the
@@ -136,6 +141,64 @@ def folder_cycles():
     return strongly_connected(folders)
 
 
+FILES_H = "core/results/files.h"
+
+
+def results_file_names():
+    """the names core/results/files.h defines: #define NL_... "name" """
+    text = open(os.path.join(ROOT, FILES_H)).read()
+    return re.findall(r'^#define NL_\w+ "([^"]+)"', text, re.M)
+
+
+def code_literals(text):
+    """(line, content) of each string literal outside comments and char literals"""
+    out, i, line, n = [], 0, 1, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif text.startswith("//", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            line += text.count("\n", i, end)
+            i = end
+            continue
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            if c == '"':
+                out.append((line, text[i + 1:j]))
+            i = j + 1
+            continue
+        i += 1
+    return out
+
+
+def stray_file_names():
+    """(file, line, name) of each literal outside core/results/ that spells
+    a name of results/files.h as a path component"""
+    patterns = []
+    for name in results_file_names():
+        # a directory's name is a word too ("runs" in a message): it counts
+        # where it starts or ends the literal beside a '/', or beside a '%s/'
+        slash = r"(^|/)@($|/)" if "." in name else r"(^|%s/)@/|/@($|/%s)"
+        patterns.append((name, re.compile(slash.replace("@", re.escape(name)))))
+    out = []
+    for rel in sources(INCLUDED):
+        if rel.startswith("core/results/"):
+            continue
+        for line, lit in code_literals(open(os.path.join(ROOT, rel), errors="replace").read()):
+            for name, pat in patterns:
+                if pat.search(lit):
+                    out.append((rel, line, name))
+    return out
+
+
 def read_allowed(path):
     functions, cycles, folders = set(), [], []
     for line in open(path):
@@ -168,6 +231,8 @@ def check(path, limit):
             for c in cycles if not any(set(c) <= a for a in allowed_cycles)]
     new += ["folder cycle: " + " <-> ".join(c)
             for c in knots if not any(set(c) <= a for a in allowed_folders)]
+    new += ["%s:%d: spells %s, a name of %s: use its macro" % (rel, line, name, FILES_H)
+            for rel, line, name in stray_file_names()]
     present = {(rel, name) for _, rel, name in fns}
     for rel, name in sorted(allowed_functions - present):
         print("%s: function %s %s is no longer over %d lines: delete its line" % (path, rel, name, limit))
@@ -199,6 +264,10 @@ def main():
     print("include cycles between folders: %d" % len(knots))
     for c in knots:
         print("  " + " <-> ".join(c))
+    stray = stray_file_names()
+    print("run directory file names spelled outside core/results/: %d" % len(stray))
+    for rel, line, name in stray:
+        print("  %s:%d  %s" % (rel, line, name))
 
 
 if __name__ == "__main__":

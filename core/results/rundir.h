@@ -18,14 +18,13 @@
  * a process loses its lock when it closes *any* descriptor of the file, so a
  * writer never opens the marker a second time, and a child does not inherit
  * the lock (the process that writes must take it itself). */
-#ifndef NL_RUNDIR_H
-#define NL_RUNDIR_H
+#ifndef NL_RESULTS_RUNDIR_H
+#define NL_RESULTS_RUNDIR_H
 
 #include <stdbool.h>
 
 #include "base/status.h"
-
-#define NL_RUN_MARKER ".normlab-run"
+#include "results/files.h" /* NL_RUN_MARKER */
 
 /* The process holding a run directory's lock. */
 typedef struct {

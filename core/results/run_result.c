@@ -1,6 +1,5 @@
-/* A run's result as its directory's summary.json tells it (result.h): the
- * one part of sweep/ the plots read, so it depends on nothing else here. */
-#include "sweep/result.h"
+/* A run's result as its directory's summary.json tells it (run_result.h). */
+#include "results/run_result.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -9,9 +8,8 @@
 #include <string.h>
 
 #include "log/files.h"
-#include "train/checkpoint.h"
-#include "train/run.h"
-#include "train/summary.h"
+#include "results/files.h"
+#include "results/summary.h"
 
 const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
     "final_test_loss",  "final_test_accuracy",           "final_test_error",
@@ -85,7 +83,7 @@ void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out)
 void nl_read_run_progress(const char *run_dir, nl_run_progress *p)
 {
     *p = (nl_run_progress){.last_step = -1, .last_train_loss = NAN, .last_test_step = -1,
-                           .last_test_accuracy = NAN, .checkpoint_step = nl_checkpoint_step(run_dir)};
+                           .last_test_accuracy = NAN};
     char path[1200], *text = NULL;
     nl_path_join(path, sizeof path, run_dir, "metrics.csv");
     nl_error err = {0};

@@ -4,10 +4,21 @@
  * finished run (nl_run_dir_status), the sweeps' and plots' results and
  * `bench --run`. Before, `show` called a file cut short torn while `eval`
  * and init.from read "status": "ok" out of its first lines. */
-#ifndef NL_TRAIN_SUMMARY_H
-#define NL_TRAIN_SUMMARY_H
+#ifndef NL_RESULTS_SUMMARY_H
+#define NL_RESULTS_SUMMARY_H
 
 #include <stdbool.h>
+
+/* the statuses a run's summary.json says, as the trainer writes them */
+typedef enum {
+    NL_RUN_RUNNING,
+    NL_RUN_OK,
+    NL_RUN_DIVERGED,    /* a result: the loss became NaN/inf or exceeded the bound */
+    NL_RUN_FAILED,      /* an error or an interruption: a sweep runs it again */
+    NL_RUN_STATUS_COUNT
+} nl_run_status;
+
+const char *nl_run_status_name(nl_run_status status);
 
 typedef enum {
     NL_SUMMARY_ABSENT,   /* no summary.json: never started, or killed before writing one */

@@ -1,6 +1,6 @@
 /* F_OFD_SETLK (Linux 3.15): the readers' lock, see nl_run_dir_read_lock */
 #define _GNU_SOURCE
-#include "train/rundir.h"
+#include "results/rundir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -63,14 +63,11 @@ bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
     return busy;
 }
 
-/* every file normlab reads from a run directory: run.c, final_model.c
- * (NL_FINAL_MODEL_FILE), checkpoint.c (NL_CHECKPOINT_FILE), sweep/worklock.c
- * (NL_RUN_WORKLOCK), sweep/sched.c (a sweep's run log), train/eval.c, show,
- * plot, compare and table */
+/* every file normlab reads from a run directory (results/files.h) */
 static const char *const run_dir_files[] = {
-    NL_RUN_MARKER,     "config.yaml",    "summary.json",   "metrics.csv",
-    "series.csv",      "trace.csv",      "final.nlck",     "checkpoint.nlck",
-    ".normlab-claim",  "eval/evals.csv", "stderr.txt",
+    NL_RUN_MARKER,       NL_RUN_CONFIG_FILE,  NL_RUN_SUMMARY_FILE, NL_RUN_METRICS_FILE,
+    NL_RUN_SERIES_FILE,  NL_RUN_TRACE_FILE,   NL_FINAL_MODEL_FILE, NL_CHECKPOINT_FILE,
+    NL_RUN_WORKLOCK,     NL_EVAL_DIR "/" NL_EVAL_TABLE, NL_RUN_LOG_FILE,
 };
 
 nl_code nl_run_dir_check_files(const char *dir, nl_error *err)
@@ -104,7 +101,7 @@ bool nl_run_dir_is_normlab(const char *dir)
     marker_path(dir, path, sizeof path);
     if (nl_path_exists(path))
         return true;
-    nl_path_join(path, sizeof path, dir, "summary.json");
+    nl_path_join(path, sizeof path, dir, NL_RUN_SUMMARY_FILE);
     nl_error err = {0};
     if (nl_read_file(path, &text, NULL, &err) != NL_OK)
         return false;

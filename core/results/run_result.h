@@ -1,15 +1,11 @@
-/* A run's result as sweeps and plots read it: its state, summary.csv's
- * metric columns and what summary.json says. A header and source of their
- * own (result.c), with no sweep plan or plot in them, so that the plots
- * (which read results) depend on this file pair alone and the sweeps
- * (which write results and name plots) and the plots do not include each
- * other. */
-#ifndef NL_SWEEP_RESULT_H
-#define NL_SWEEP_RESULT_H
+/* A run's result as sweeps, plots, tables, verdicts and reports read it:
+ * its state, summary.csv's metric columns and what summary.json says. */
+#ifndef NL_RESULTS_RUN_RESULT_H
+#define NL_RESULTS_RUN_RESULT_H
 
 #include <stdbool.h>
 
-#include "train/summary.h"
+#include "results/summary.h"
 
 typedef enum {
     NL_SWEEP_PENDING, /* not run, still running, or killed */
@@ -41,15 +37,15 @@ void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out);
 
 /* nl_summary_json_whole: train/summary.h */
 
-/* How far a run got by its files, for one whose summary.json does not say
- * it finished: the last whole rows of metrics.csv and the checkpoint's step. */
+/* How far a run got by its metrics, for one whose summary.json does not say
+ * it finished: the last whole rows of metrics.csv (the checkpoint's step is
+ * train's to read: nl_checkpoint_step). */
 typedef struct {
     long last_step;          /* of the last whole row of metrics.csv; -1 none */
     double last_train_loss;  /* of the last whole train row; NaN none */
     long last_test_step;     /* of the last whole test row; -1 none */
     double last_test_accuracy;
     int cut_line;            /* metrics.csv's last line when it is cut short; 0 none */
-    long checkpoint_step;    /* checkpoint.nlck's step; -1 none, or damaged (nl_checkpoint_step) */
 } nl_run_progress;
 
 void nl_read_run_progress(const char *run_dir, nl_run_progress *p);

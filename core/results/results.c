@@ -1,0 +1,582 @@
+/* Reading a results directory (results.h): a sweep's summary.csv (the
+ * varied keys are the columns between run and status) or a single run's
+ * summary.json, and the variants the readers group runs into. */
+#include "results/results.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/ident.h"
+#include "config/schema.h"
+#include "norm/registry.h"
+#include "results/files.h"
+#include "results/run_result.h"
+#include "results/rundir.h"
+
+bool nl_results_is_seed_key(const char *key)
+{
+    const size_t len = strlen(key);
+    return !strcmp(key, "seed") || (len > 5 && !strcmp(key + len - 5, ".seed"));
+}
+
+static void load_config(nl_results *r)
+{
+    for (int i = 0; i < r->n_runs && !r->have_config; i++) {
+        char path[1300], *text = NULL;
+        nl_error err = {0};
+        snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, r->runs[i].dir);
+        if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+            continue;
+        if (nl_flat_from_yaml(text, path, &r->config, &err) == NL_OK)
+            r->have_config = true;
+        free(text);
+    }
+}
+
+static nl_code load_sweep(const char *dir, nl_results *r, nl_error *err)
+{
+    char path[1200];
+    nl_path_join(path, sizeof path, dir, NL_SWEEP_SUMMARY_FILE);
+    nl_csv_table t;
+    nl_code rc = nl_csv_table_read(path, &t, err);
+    if (rc)
+        return rc;
+    const int status = nl_csv_table_col(&t, "status");
+    if (nl_csv_table_col(&t, "run") != 0 || status < 1) {
+        nl_csv_table_free(&t);
+        return nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)",
+                       path);
+    }
+    char problem[1600];
+    if (nl_csv_table_problem(&t, path, problem, sizeof problem)[0])
+        nl_results_warn(r, problem);
+    r->sweep = true;
+    r->n_keys = status - 1;
+    r->keys = calloc((size_t)r->n_keys + 1, sizeof *r->keys);
+    r->runs = calloc((size_t)t.n_rows + 1, sizeof *r->runs);
+    if (!r->keys || !r->runs) {
+        nl_csv_table_free(&t);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    if ((rc = nl_results_check_run_names(&t, path, err))) {
+        nl_csv_table_free(&t);
+        return rc;
+    }
+    for (int k = 0; k < r->n_keys; k++)
+        nl_copy_string(r->keys[k], sizeof r->keys[k], t.header[k + 1]);
+    int metric_col[NL_RESULTS_M_COUNT];
+    for (int m = 0; m < NL_RESULTS_M_COUNT; m++)
+        metric_col[m] = nl_csv_table_col(&t, nl_sweep_metric_names[m]);
+    for (int i = 0; i < t.n_rows; i++) {
+        nl_results_run *run = &r->runs[r->n_runs++];
+        nl_copy_string(run->name, sizeof run->name, t.rows[i][0]);
+        snprintf(run->dir, sizeof run->dir, "%s/" NL_SWEEP_RUNS_DIR "/%s", dir, run->name);
+        if ((rc = nl_run_dir_check_files(run->dir, err))) {
+            nl_csv_table_free(&t);
+            return rc;
+        }
+        nl_copy_string(run->status, sizeof run->status, t.rows[i][status]);
+        run->values = calloc((size_t)r->n_keys + 1, sizeof *run->values);
+        if (!run->values) {
+            nl_csv_table_free(&t);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; k < r->n_keys; k++)
+            run->values[k] = strdup(t.rows[i][k + 1]);
+        for (int m = 0; m < NL_RESULTS_M_COUNT; m++)
+            run->m[m] = metric_col[m] >= 0 ? nl_csv_num(t.rows[i][metric_col[m]]) : NAN;
+    }
+    nl_csv_table_free(&t);
+    return NL_OK;
+}
+
+nl_code nl_results_check_run_names(const nl_csv_table *t, const char *path, nl_error *err)
+{
+    char shown[300];
+    for (int i = 0; i < t->n_rows; i++) {
+        const char *name = t->rows[i][0];
+        if (!nl_run_name_ok(name))
+            return nl_fail(err, NL_ERR_DATA, "%s: row %d: '%s' is not a run name (accepted: " NL_RUN_NAME_ACCEPTED
+                           "); a path made from it could leave the sweep directory", path, i + 1,
+                           nl_text_show(name, shown, sizeof shown));
+    }
+    const char **names = malloc(((size_t)t->n_rows + 1) * sizeof *names);
+    if (!names)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_rows; i++)
+        names[i] = t->rows[i][0];
+    int a, b;
+    const bool clash = nl_ident_case_clash(names, t->n_rows, &a, &b);
+    free(names);
+    if (clash)
+        return nl_fail(err, NL_ERR_DATA, "%s: rows %d and %d name the runs '%s' and '%s', equal but for case: "
+                       "a case-insensitive file system holds one directory for both", path, a + 1, b + 1,
+                       t->rows[a][0], t->rows[b][0]);
+    return NL_OK;
+}
+
+static nl_code load_single(const char *dir, nl_results *r, nl_error *err)
+{
+    r->runs = calloc(1, sizeof *r->runs);
+    if (!r->runs)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = nl_run_dir_check_files(dir, err);
+    if (rc)
+        return rc;
+    nl_results_run *run = &r->runs[0];
+    r->n_runs = 1;
+    const char *base = strrchr(dir, '/');
+    nl_copy_string(run->name, sizeof run->name, base && base[1] ? base + 1 : dir);
+    nl_copy_string(run->dir, sizeof run->dir, dir);
+    nl_sweep_result res;
+    nl_sweep_read_result(dir, &res);
+    nl_copy_string(run->status, sizeof run->status, nl_sweep_state_name(res.state));
+    nl_copy_string(run->reason, sizeof run->reason, res.reason);
+    for (int m = 0; m < NL_RESULTS_M_COUNT; m++)
+        run->m[m] = nl_csv_num(res.metrics[m]);
+    return NL_OK;
+}
+
+nl_code nl_results_load(const char *dir, nl_results *r, nl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    nl_copy_string(r->dir, sizeof r->dir, dir);
+    size_t len = strlen(r->dir);
+    while (len > 1 && r->dir[len - 1] == '/')
+        r->dir[--len] = '\0';
+    char path[1200];
+    nl_code rc;
+    if (!nl_is_dir(r->dir))
+        return nl_fail(err, NL_ERR_USAGE, "%s is not a directory", r->dir);
+    nl_path_join(path, sizeof path, r->dir, NL_SWEEP_SUMMARY_FILE);
+    if (nl_path_exists(path)) {
+        rc = load_sweep(r->dir, r, err);
+    } else {
+        nl_path_join(path, sizeof path, r->dir, NL_RUN_METRICS_FILE);
+        if (!nl_path_exists(path))
+            return nl_fail(err, NL_ERR_USAGE, "%s is neither a sweep directory (summary.csv) nor a run "
+                           "directory (metrics.csv)", r->dir);
+        rc = load_single(r->dir, r, err);
+    }
+    if (rc) {
+        nl_results_free(r);
+        return rc;
+    }
+    r->seed_key = -1;
+    for (int k = 0; k < r->n_keys; k++)
+        if (nl_results_is_seed_key(r->keys[k]))
+            r->seed_key = k;
+    load_config(r);
+    return NL_OK;
+}
+
+void nl_results_warn(nl_results *r, const char *message)
+{
+    const size_t used = strlen(r->warnings);
+    if (used + strlen(message) + 2 < sizeof r->warnings)
+        snprintf(r->warnings + used, sizeof r->warnings - used, "%s\n", message);
+    r->n_warnings++;
+}
+
+void nl_results_check_run_files(nl_results *r)
+{
+    static const char *const files[] = {NL_RUN_METRICS_FILE, NL_RUN_TRACE_FILE, NL_RUN_SERIES_FILE};
+    for (int i = 0; i < r->n_runs; i++)
+        for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+            char path[1300], problem[1600];
+            snprintf(path, sizeof path, "%s/%s", r->runs[i].dir, files[f]);
+            nl_csv_table t;
+            nl_error ignored = {0};
+            if (!nl_path_exists(path) || nl_csv_table_read(path, &t, &ignored) != NL_OK)
+                continue; /* a missing file is the plots' to report */
+            if (nl_csv_table_problem(&t, path, problem, sizeof problem)[0])
+                nl_results_warn(r, problem);
+            nl_csv_table_free(&t);
+        }
+}
+
+void nl_results_free(nl_results *r)
+{
+    for (int i = 0; i < r->n_runs; i++) {
+        if (r->runs[i].values)
+            for (int k = 0; k < r->n_keys; k++)
+                free(r->runs[i].values[k]);
+        free(r->runs[i].values);
+    }
+    free(r->runs);
+    free(r->keys);
+    nl_flat_free(&r->config);
+    memset(r, 0, sizeof *r);
+}
+
+int nl_results_key(const nl_results *r, const char *key)
+{
+    for (int k = 0; k < r->n_keys; k++)
+        if (!strcmp(r->keys[k], key))
+            return k;
+    return -1;
+}
+
+int nl_results_distinct(const nl_results *r, int key, const char **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < r->n_runs; i++) {
+        const char *v = r->runs[i].values[key];
+        bool seen = false;
+        for (int j = 0; j < n && !seen; j++)
+            seen = !strcmp(out[j], v);
+        if (!seen && n < max)
+            out[n++] = v;
+    }
+    return n;
+}
+
+bool nl_results_run_finished(const nl_results_run *run)
+{
+    return !strcmp(run->status, "ok") || !strcmp(run->status, "diverged");
+}
+
+const char *nl_results_value(const nl_results *r, const nl_results_run *run, const char *key)
+{
+    const int k = nl_results_key(r, key);
+    if (k >= 0)
+        return run->values[k];
+    return nl_flat_get(&r->config, key);
+}
+
+bool nl_results_determined(const nl_results *r, int key, const int *others, int n_others)
+{
+    for (int i = 0; i < r->n_runs; i++)
+        for (int j = 0; j < i; j++) {
+            bool same = true;
+            for (int o = 0; o < n_others && same; o++)
+                same = !strcmp(r->runs[i].values[others[o]], r->runs[j].values[others[o]]);
+            if (same && strcmp(r->runs[i].values[key], r->runs[j].values[key]))
+                return false;
+        }
+    return true;
+}
+
+/* a key some runs have no value of */
+static bool partial_key(const nl_results *r, int key)
+{
+    for (int i = 0; i < r->n_runs; i++)
+        if (!r->runs[i].values[key][0])
+            return true;
+    return false;
+}
+
+int nl_results_group_keys(const nl_results *r, const int *fixed, int n_fixed, int *out)
+{
+    int n = 0;
+    for (int k = 0; k < r->n_keys; k++) {
+        bool skip = k == r->seed_key;
+        for (int f = 0; f < n_fixed; f++)
+            skip |= fixed[f] == k;
+        if (!skip)
+            out[n++] = k;
+    }
+    /* from the last key back (derived keys come last): drop a key that the
+     * fixed keys and the other remaining keys determine. A key that does not
+     * apply to some runs (empty there) determines nothing: a group count
+     * would otherwise stand for the normalizer, and the runs without one
+     * would have no label. */
+    for (int i = n - 1; i >= 0 && !r->label_determined; i--) {
+        int others[256], m = 0;
+        for (int f = 0; f < n_fixed && m < 256; f++)
+            others[m++] = fixed[f];
+        for (int j = 0; j < n && m < 256; j++)
+            if (j != i && !partial_key(r, out[j]))
+                others[m++] = out[j];
+        if (nl_results_determined(r, out[i], others, m)) {
+            memmove(&out[i], &out[i + 1], (size_t)(n - i - 1) * sizeof *out);
+            n--;
+        }
+    }
+    return n;
+}
+
+/* the last components of `key` that no other varied key ends with:
+ * "type", or "norm.type" and "schedule.type" when both vary */
+static const char *short_key(const nl_results *r, const char *key)
+{
+    const char *tail = key + strlen(key);
+    for (;;) {
+        while (tail > key && tail[-1] != '.')
+            tail--;
+        bool shared = false;
+        for (int k = 0; k < r->n_keys && !shared && tail > key; k++) {
+            const size_t len = strlen(r->keys[k]), tlen = strlen(tail);
+            shared = strcmp(r->keys[k], key) && len > tlen && r->keys[k][len - tlen - 1] == '.' &&
+                     !strcmp(r->keys[k] + len - tlen, tail);
+        }
+        if (!shared || tail == key)
+            return tail;
+        tail--; /* onto the dot: take one more component */
+    }
+}
+
+/* A normalizer whose row is a point given by keys (custom) is named by
+ * them too: "custom reduce=[batch, spatial], center=false, scale=rms", the
+ * axes keys (those the schema rules on for NL_NORM_KEY_AXES) that the
+ * legend does not show already, from the run's own config.yaml (the
+ * shared one is the first run's, which may be another kind's) */
+static size_t norm_axes_label(const nl_results *r, const nl_results_run *run, const int *keys, int n,
+                              const char *type, char *buf, size_t size)
+{
+    const int kind = nl_name_lookup(&nl_norm_names, type);
+    if (kind < 0 || !(nl_norm_info_of((nl_norm_kind)kind)->keys & NL_NORM_KEY_AXES))
+        return 0;
+    char path[1300], *text = NULL;
+    nl_error err = {0};
+    nl_flat own = {0};
+    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, run->dir);
+    const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
+                      nl_flat_from_yaml(text, path, &own, &err) == NL_OK;
+    free(text);
+    size_t used = 0;
+    for (int d = 0; d < nl_config_schema_count && used < size; d++) {
+        const nl_key_def *def = &nl_config_schema[d];
+        if (!def->when_key || strcmp(def->when_key, "model.norm.type") ||
+            !(def->when_norm_keys & NL_NORM_KEY_AXES))
+            continue;
+        bool shown = false;
+        for (int i = 0; i < n && !shown; i++)
+            shown = !strcmp(r->keys[keys[i]], def->key);
+        const char *value = have ? nl_flat_get(&own, def->key) : nl_results_value(r, run, def->key);
+        if (shown || !value || !value[0])
+            continue;
+        used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? ", " : " ",
+                                 def->key + strlen("model.norm."), value);
+    }
+    if (have)
+        nl_flat_free(&own);
+    return used < size ? used : size - 1;
+}
+
+void nl_results_label(const nl_results *r, const nl_results_run *run, const int *keys, int n, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (n == 0) {
+        snprintf(buf, size, "%s", r->sweep ? "all runs" : run->name);
+        return;
+    }
+    /* a normalizer needs no key name: "batch" reads better than "type=batch";
+     * nor does a directory compared with others */
+    for (int i = 0; i < n && used < size - 1; i++) {
+        const char *key = r->keys[keys[i]];
+        if (!run->values[keys[i]][0])
+            continue; /* a key that does not apply to the run (a group count without group norm) */
+        if (!strcmp(key, "model.norm.type") || !strcmp(key, NL_RESULTS_DIRECTORY_KEY)) {
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", run->values[keys[i]]);
+            if (!strcmp(key, "model.norm.type") && used < size)
+                used += norm_axes_label(r, run, keys, n, run->values[keys[i]], buf + used, size - used);
+        } else
+            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? ", " : "", short_key(r, key),
+                                     run->values[keys[i]]);
+    }
+    /* none applies (dropout's placement at p 0): the legend still names the
+     * series, by what it lacks */
+    for (int i = 0; i < n && used == 0; i++)
+        used += (size_t)snprintf(buf, size, "no %s", short_key(r, r->keys[keys[i]]));
+}
+
+int nl_results_groups(const nl_results *r, const int *keys, int n, int *group_of, char (*labels)[256], int max)
+{
+    int count = 0;
+    int *first = malloc((size_t)(r->n_runs + 1) * sizeof *first);
+    if (!first)
+        return 0;
+    for (int i = 0; i < r->n_runs; i++) {
+        group_of[i] = -1;
+        for (int g = 0; g < count && group_of[i] < 0; g++) {
+            bool same = true;
+            for (int k = 0; k < n && same; k++)
+                same = !strcmp(r->runs[i].values[keys[k]], r->runs[first[g]].values[keys[k]]);
+            if (same)
+                group_of[i] = g;
+        }
+        if (group_of[i] < 0 && count < max) {
+            first[count] = i;
+            nl_results_label(r, &r->runs[i], keys, n, labels[count], 256);
+            group_of[i] = count++;
+        }
+    }
+    free(first);
+    return count;
+}
+
+/* ---- filters ---- */
+
+/* "0, 0.2, 0.5": the distinct values of `key` among the runs marked kept */
+static void values_among(const nl_results *r, const char *key, const bool *kept, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->n_runs && used < size; i++) {
+        const char *v = nl_results_value(r, &r->runs[i], key);
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = kept[j] && !strcmp(nl_results_value(r, &r->runs[j], key), v);
+        if (kept[i] && !seen)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", v[0] ? v : "(none)");
+    }
+}
+
+/* the copy of run `from` into `to`, its values its own */
+static bool copy_run(const nl_results *r, const nl_results_run *from, nl_results_run *to)
+{
+    *to = *from;
+    to->values = calloc((size_t)r->n_keys + 1, sizeof *to->values);
+    if (!to->values)
+        return false;
+    for (int k = 0; k < r->n_keys; k++)
+        if (!(to->values[k] = strdup(from->values[k])))
+            return false;
+    return true;
+}
+
+/* Each run's own value of a key summary.csv does not list, from its
+ * config.yaml (NULL where the run lacks it: a key that applies to some of
+ * the sweep's normalizers only). Not the first run's config for all: a
+ * run without the key would match whatever the first run has, and a key
+ * the first run lacks would look like one no run has. */
+static char **config_values(const nl_results *r, const char *key)
+{
+    char **v = calloc((size_t)r->n_runs + 1, sizeof *v);
+    for (int i = 0; v && i < r->n_runs; i++) {
+        char path[1300], *text = NULL;
+        nl_error ignored = {0};
+        nl_flat flat = {0};
+        snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, r->runs[i].dir);
+        if (nl_read_file(path, &text, NULL, &ignored) == NL_OK &&
+            nl_flat_from_yaml(text, path, &flat, &ignored) == NL_OK) {
+            const char *value = nl_flat_get(&flat, key);
+            v[i] = value ? strdup(value) : NULL;
+        }
+        free(text);
+        nl_flat_free(&flat);
+    }
+    return v;
+}
+
+static void free_values(char **v, int n)
+{
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* "0, 0.2, 0.5": the distinct values of the runs' own (config.yaml) values
+ * among the runs marked kept */
+static void own_values_among(char *const *own, int n, const bool *kept, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int i = 0, used = 0; i < n && used < (int)size; i++) {
+        const char *v = own[i] ? own[i] : "";
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = kept[j] && !strcmp(own[j] ? own[j] : "", v);
+        if (kept[i] && !seen)
+            used += snprintf(buf + used, size - (size_t)used, "%s%s", used ? ", " : "", v[0] ? v : "(none)");
+    }
+}
+
+/* where item w (key=want): the runs of `kept` without that value unmarked;
+ * refused when no run has the key, or none is left */
+static nl_code keep_matching(const nl_results *all, const char *key, const char *want, bool *kept, int w,
+                             const char *where_text, nl_error *err)
+{
+    /* a varied key is summary.csv's column; any other, each run's config.yaml */
+    char **own = nl_results_key(all, key) < 0 ? config_values(all, key) : NULL;
+    bool anyone = nl_results_key(all, key) >= 0;
+    for (int i = 0; own && i < all->n_runs; i++)
+        anyone |= own[i] != NULL;
+    if (nl_results_key(all, key) < 0 && !own)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    if (!anyone) {
+        char keys[1024] = "";
+        size_t used = 0;
+        for (int k = 0; k < all->n_keys && used < sizeof keys; k++)
+            used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", used ? ", " : "", all->keys[k]);
+        free_values(own, all->n_runs);
+        return nl_fail(err, NL_ERR_USAGE, "where: no run in %s has the key '%s'; the keys its runs vary: %s "
+                       "(or any key of a run's config.yaml)", all->dir, key, used ? keys : "none");
+    }
+    char before[1024] = "";
+    if (own)
+        own_values_among(own, all->n_runs, kept, before, sizeof before);
+    else
+        values_among(all, key, kept, before, sizeof before);
+    int n_kept = 0;
+    for (int i = 0; i < all->n_runs; i++) {
+        /* a run without the key does not have the value asked for */
+        const char *v = own ? own[i] : nl_results_value(all, &all->runs[i], key);
+        kept[i] = kept[i] && v && nl_values_equal(v, want);
+        n_kept += kept[i];
+    }
+    free_values(own, all->n_runs);
+    if (n_kept == 0)
+        return nl_fail(err, NL_ERR_USAGE, "where: %s=%s leaves no run of %s%s%s; %s has the values %s%s", key, want,
+                       all->dir, w ? " with " : "", w ? where_text : "", key, before, w ? " there" : "");
+    return NL_OK;
+}
+
+nl_code nl_results_where(const nl_results *all, const nl_results_filter *where, nl_results *out,
+                         nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bool *kept = malloc((size_t)all->n_runs + 1);
+    if (!kept)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < all->n_runs; i++)
+        kept[i] = true;
+    size_t where_used = 0;
+    char where_text[sizeof out->where] = "";
+    for (int w = 0; w < where->n; w++) {
+        const char *key = where->items[w].key, *want = where->items[w].value;
+        const nl_code rc = keep_matching(all, key, want, kept, w, where_text, err);
+        if (rc) {
+            free(kept);
+            return rc;
+        }
+        where_used += (size_t)snprintf(where_text + where_used, sizeof where_text - where_used, "%s%s=%s",
+                                       where_used ? ", " : "", short_key(all, key), want);
+        if (where_used >= sizeof where_text)
+            where_used = sizeof where_text - 1;
+    }
+    *out = *all; /* the scalars; what it points to is its own below */
+    out->keys = NULL;
+    out->runs = NULL;
+    out->n_runs = 0;
+    memset(&out->config, 0, sizeof out->config);
+    out->have_config = false;
+    nl_copy_string(out->where, sizeof out->where, where_text);
+    out->keys = calloc((size_t)all->n_keys + 1, sizeof *out->keys);
+    out->runs = calloc((size_t)all->n_runs + 1, sizeof *out->runs);
+    bool ok = out->keys && out->runs;
+    if (ok && all->n_keys)
+        memcpy(out->keys, all->keys, (size_t)all->n_keys * sizeof *out->keys);
+    for (int i = 0; i < all->n_runs && ok; i++)
+        if (kept[i])
+            ok = copy_run(all, &all->runs[i], &out->runs[out->n_runs++]);
+    free(kept);
+    if (!ok) {
+        nl_results_free(out);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    /* the subtitle reads the fixed settings from a kept run's config */
+    load_config(out);
+    if (!out->have_config && all->have_config) {
+        for (int i = 0; i < all->config.n; i++)
+            if (nl_flat_set(&out->config, all->config.items[i].key, all->config.items[i].value, err) != NL_OK) {
+                nl_results_free(out);
+                return err->code;
+            }
+        out->have_config = true;
+    }
+    return NL_OK;
+}
