@@ -14,7 +14,7 @@
 #include "data/tokens.h"
 #include "model/model.h"
 #include "train/sink.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 #include "train/state.h"
 
 typedef enum {
