@@ -14,13 +14,13 @@
 #include "data/share.h"
 #include "dist/dist.h"
 #include "log/files.h"
-#include "tensorboard/scalars.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/device_data.h"
 #include "train/eval.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
+#include "train/outputs.h"
 #include "train/rundir.h"
 #include "train/summary.h"
 #include "version_git.h"
@@ -55,8 +55,7 @@ typedef struct {
     nl_run_plan plan;  /* nl_run_check's */
     nl_init_from_source init_source; /* init.from's identity; path "" without one */
     nl_device device;  /* trained on: --device, else the config's */
-    nl_csv metrics, trace, series;
-    nl_tb_writer tensorboard; /* train.log.tensorboard: the scalars as TensorBoard events */
+    nl_run_outputs outputs; /* rank 0's */
     nl_backend *be;
     /* the run's own data, or a copy the runs of this process share */
     nl_dataset own_data;
@@ -93,95 +92,33 @@ typedef struct {
     int32_t *resume_order;
 } run_state;
 
-static bool logs_series(const nl_train_spec *train)
-{
-    return train->log_grad_norms || train->log_attention_logits || train->log_variance_shift ||
-           train->log_step_norms || train->log_block_skip ||
-           train->log_weight_stats || train->log_switch_weights || train->log_signal_propagation ||
-           train->landscape.every > 0 || nl_train_logs_loss_scale(train);
-}
-
-/* metrics.csv's columns (the last only with train.clip_grad_norm) */
-static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
-                                             "lr", "elapsed_s", "grad_norm"};
-
-/* seconds since the epoch: an event's wall time */
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
 {
     run_state *st = ctx;
-    char step[32], epoch[32], loss[32], acc[32], lr[32], elapsed[32], grad_norm[32] = "";
-    snprintf(step, sizeof step, "%ld", row->step);
-    snprintf(epoch, sizeof epoch, "%.4f", row->epoch);
-    nl_fmt_float(loss, sizeof loss, row->loss);
-    nl_fmt_float(acc, sizeof acc, row->accuracy);
-    snprintf(lr, sizeof lr, "%.7g", row->lr); /* a float: 7 digits are all it has */
-    snprintf(elapsed, sizeof elapsed, "%.3f", row->elapsed_s);
-    if (!isnan(row->grad_norm))
-        nl_fmt_float(grad_norm, sizeof grad_norm, row->grad_norm);
-    /* the last field is read only when the file has the grad_norm column */
-    const char *fields[] = {step, epoch, nl_name_of(&nl_split_names, row->split), loss, acc, lr,
-                            elapsed, grad_norm};
-    nl_code rc = nl_csv_row(&st->metrics, fields, err);
-    /* the events hold what the CSV says: its fields, parsed back */
-    for (int c = 0; rc == NL_OK && st->tensorboard.open && c < st->metrics.columns; c++) {
-        char tag[64];
-        if (fields[c][0] && nl_tb_metric_tag(fields[2], metric_columns[c], tag, sizeof tag))
-            rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), row->step, tag, strtod(fields[c], NULL), err);
-    }
-    return rc;
+    return nl_run_outputs_metric(&st->outputs, row, err);
 }
 
 static nl_code sink_trace(void *ctx, long step, const double *values, int n, nl_error *err)
 {
     run_state *st = ctx;
-    char cells[NL_MAX_PERCENTILES + 1][32];
-    const char *fields[NL_MAX_PERCENTILES + 1];
-    snprintf(cells[0], sizeof cells[0], "%ld", step);
-    fields[0] = cells[0];
-    for (int i = 0; i < n; i++) {
-        nl_fmt_float(cells[i + 1], sizeof cells[i + 1], values[i]);
-        fields[i + 1] = cells[i + 1];
-    }
-    return nl_csv_row(&st->trace, fields, err);
+    return nl_run_outputs_trace(&st->outputs, step, values, n, err);
 }
 
 static nl_code sink_series(void *ctx, long step, nl_series_kind kind, int layer, const char *name,
                            double value, nl_error *err)
 {
     run_state *st = ctx;
-    char step_s[32], layer_s[16], value_s[32];
-    snprintf(step_s, sizeof step_s, "%ld", step);
-    snprintf(layer_s, sizeof layer_s, "%d", layer);
-    const char *fields[] = {step_s, nl_name_of(&nl_series_names, kind), layer_s, name,
-                            nl_fmt_float(value_s, sizeof value_s, value)};
-    nl_code rc = nl_csv_row(&st->series, fields, err);
-    if (rc == NL_OK && st->tensorboard.open) {
-        char tag[256];
-        nl_tb_series_tag(fields[1], layer_s, name, tag, sizeof tag);
-        rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), step, tag, strtod(value_s, NULL), err);
-    }
-    return rc;
+    return nl_run_outputs_series(&st->outputs, step, kind, layer, name, value, err);
 }
 
 static nl_code write_checkpoint(run_state *st, const nl_train_state *s, nl_error *err)
 {
-    /* the rows the checkpoint counts are on disk before it is */
-    const nl_csv *files_written[] = {&st->metrics, &st->trace, &st->series};
-    for (size_t i = 0; i < sizeof files_written / sizeof files_written[0]; i++)
-        if (files_written[i]->open && fsync(files_written[i]->fd) != 0)
-            return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", files_written[i]->path,
-                           strerror(errno));
-    /* the thread count and kernel set come from the model's backend */
-    const nl_checkpoint_files files = {.metrics_bytes = st->metrics.size,
-                                       .trace_bytes = st->trace.open ? st->trace.size : 0,
-                                       .series_bytes = st->series.open ? st->series.size : 0};
+    /* the rows the checkpoint counts are on disk before it is; the thread
+     * count and kernel set come from the model's backend */
+    nl_checkpoint_files files = {0};
+    const nl_code rc = nl_run_outputs_sync(&st->outputs, &files, err);
+    if (rc)
+        return rc;
     return nl_checkpoint_write(st->dir, st->config_keys.data, st->model, s, &files, err);
 }
 
@@ -304,21 +241,6 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_code rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
     nl_buf_free(&j.buf);
     return rc;
-}
-
-/* a checkpoint's output file holds at least the rows it counted (checked
- * before anything is written; nl_csv_continue cuts it back to them) */
-static nl_code output_reaches(const char *dir, const char *name, long long bytes, nl_error *err)
-{
-    char path[1100];
-    nl_path_join(path, sizeof path, dir, name);
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size >= bytes)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_DATA, "%s has %lld bytes, fewer than the %lld it had at the "
-                   "checkpoint in %s/%s; remove the checkpoint or run with --force to start over",
-                   path, stat(path, &st) == 0 ? (long long)st.st_size : 0LL, bytes, dir,
-                   NL_CHECKPOINT_FILE);
 }
 
 /* a checkpoint's data order is over the training split it was taken on:
@@ -747,20 +669,14 @@ static nl_code resume_fits_ranks(const run_state *st, nl_error *err)
  * (checked before anything is written) */
 static nl_code resume_fits_run(const run_state *st, nl_error *err)
 {
-    const nl_train_spec *train = &st->cfg->train;
     const nl_train_state *r = &st->resume;
-    const nl_checkpoint_files *files = &st->resume_files;
     nl_code rc = resume_within_run(st->dir, r->step, st->plan.total_steps, err);
     if (rc == NL_OK)
         rc = st->plan.tokens ? resume_fits_tokens(st->dir, r, &st->token_data->train,
                                                   st->rank_batch, st->model_spec.context, err)
                              : resume_fits_data(st->dir, r, &st->data->train, err);
     if (rc == NL_OK)
-        rc = output_reaches(st->dir, "metrics.csv", files->metrics_bytes, err);
-    if (rc == NL_OK && train->trace.activation[0])
-        rc = output_reaches(st->dir, "trace.csv", files->trace_bytes, err);
-    if (rc == NL_OK && logs_series(train))
-        rc = output_reaches(st->dir, "series.csv", files->series_bytes, err);
+        rc = nl_run_outputs_reach(st->dir, &st->cfg->train, &st->resume_files, err);
     if (rc == NL_OK)
         rc = resume_fits_ranks(st, err);
     return rc;
@@ -812,8 +728,8 @@ static nl_code find_resume(run_state *st, nl_run_outcome *out, nl_error *err)
     return rc;
 }
 
-/* A fresh start removes the checkpoint; resumed or not, a trace or series
- * of the run this one replaces would pass for this run's */
+/* A fresh start removes the checkpoint; resumed or not, the outputs of
+ * the run this one replaces that this one will not write */
 static nl_code remove_stale_files(const run_state *st, nl_error *err)
 {
     char path[1100];
@@ -829,84 +745,7 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
                                          path)
                                : nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path,
                                          strerror(errno));
-    const nl_train_spec *train = &st->cfg->train;
-    const struct { const char *name; bool written; } optional_files[] = {
-        {"trace.csv", train->trace.activation[0] != '\0'}, {"series.csv", logs_series(train)},
-        {NL_TB_RUN_FILE, train->log_tensorboard}};
-    for (size_t i = 0; i < sizeof optional_files / sizeof optional_files[0]; i++) {
-        nl_path_join(path, sizeof path, st->dir, optional_files[i].name);
-        if (!optional_files[i].written && unlink(path) != 0 && errno != ENOENT)
-            return nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
-    }
-    return NL_OK;
-}
-
-static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
-enum { N_SERIES_COLUMNS = sizeof series_columns / sizeof series_columns[0] };
-
-/* the grad_norm column only with train.clip_grad_norm */
-static int metric_column_count(const nl_train_spec *train)
-{
-    return train->clip_grad_norm > 0.0f ? 8 : 7;
-}
-
-/* a resumed run's outputs, cut back to the rows its checkpoint counted */
-static nl_code continue_outputs(run_state *st, nl_error *err)
-{
-    const nl_train_spec *train = &st->cfg->train;
-    const nl_checkpoint_files *files = &st->resume_files;
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, "metrics.csv");
-    nl_code rc = nl_csv_continue(&st->metrics, path, metric_column_count(train),
-                                 files->metrics_bytes, err);
-    nl_path_join(path, sizeof path, st->dir, "trace.csv");
-    if (rc == NL_OK && train->trace.activation[0])
-        rc = nl_csv_continue(&st->trace, path, train->trace.n_percentiles + 1, files->trace_bytes,
-                             err);
-    nl_path_join(path, sizeof path, st->dir, "series.csv");
-    if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_continue(&st->series, path, N_SERIES_COLUMNS, files->series_bytes, err);
-    return rc;
-}
-
-/* a fresh run's outputs, with their header rows */
-static nl_code open_outputs(run_state *st, nl_error *err)
-{
-    const nl_train_spec *train = &st->cfg->train;
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, "metrics.csv");
-    nl_code rc = nl_csv_open(&st->metrics, path, metric_columns, metric_column_count(train), err);
-    nl_path_join(path, sizeof path, st->dir, "series.csv");
-    if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_open(&st->series, path, series_columns, N_SERIES_COLUMNS, err);
-    if (rc || !train->trace.activation[0])
-        return rc;
-    char columns[NL_MAX_PERCENTILES + 1][16];
-    const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
-    for (int i = 0; i < train->trace.n_percentiles; i++) {
-        snprintf(columns[i], sizeof columns[i], "p%g", train->trace.percentiles[i]);
-        names[i + 1] = columns[i];
-    }
-    nl_path_join(path, sizeof path, st->dir, "trace.csv");
-    return nl_csv_open(&st->trace, path, names, train->trace.n_percentiles + 1, err);
-}
-
-/* train.log.tensorboard: the event file starts over from the CSV files as
- * they stand (a resumed run's cut back to its checkpoint), so that it holds
- * what they hold, then grows with them */
-static nl_code open_tensorboard(run_state *st, nl_error *err)
-{
-    nl_tb_bytes start = {0};
-    long n = 0;
-    nl_code rc = NL_OK;
-    if (st->found == NL_CHECKPOINT_LOADED)
-        rc = nl_tb_run_events(st->dir, wall_now(), &start, &n, NULL, err);
-    else
-        nl_tb_version_event(&start, wall_now());
-    if (rc == NL_OK)
-        rc = nl_tb_writer_open(&st->tensorboard, st->dir, &start, err);
-    nl_tb_bytes_free(&start);
-    return rc;
+    return nl_run_outputs_remove_stale(&st->outputs, st->dir, &st->cfg->train, err);
 }
 
 /* A run started over (a finished one under --force, an unfinished one
@@ -942,9 +781,8 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
         rc = write_summary(st, &running, err);
     }
     if (rc == NL_OK)
-        rc = st->found == NL_CHECKPOINT_LOADED ? continue_outputs(st, err) : open_outputs(st, err);
-    if (rc == NL_OK && st->cfg->train.log_tensorboard)
-        rc = open_tensorboard(st, err);
+        rc = nl_run_outputs_open(&st->outputs, st->dir, &st->cfg->train,
+                                 st->found == NL_CHECKPOINT_LOADED ? &st->resume_files : NULL, err);
     return rc;
 }
 
@@ -1030,11 +868,7 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
         nl_copy_string(out->result.reason, sizeof out->result.reason, err->msg);
     }
     nl_error close_err = {0};
-    nl_csv_close(&st->metrics, &close_err);
-    nl_csv_close(&st->trace, &close_err);
-    nl_csv_close(&st->series, &close_err);
-    nl_tb_writer_close(&st->tensorboard, &close_err);
-    if (rc == NL_OK && close_err.code != NL_OK) {
+    if (nl_run_outputs_close(&st->outputs, &close_err) != NL_OK && rc == NL_OK) {
         *err = close_err;
         rc = close_err.code;
         out->result.status = NL_RUN_FAILED;
@@ -1058,10 +892,7 @@ static void run_close(run_state *st)
     free(st->config_text);
     nl_flat_free(&st->config_flat);
     nl_buf_free(&st->config_keys);
-    nl_csv_close(&st->metrics, &(nl_error){0});
-    nl_csv_close(&st->trace, &(nl_error){0});
-    nl_csv_close(&st->series, &(nl_error){0});
-    nl_tb_writer_close(&st->tensorboard, &(nl_error){0});
+    nl_run_outputs_close(&st->outputs, NULL);
     nl_device_data_free(&st->device_data);
     nl_model_free(st->model);
     nl_dataset_free(&st->own_data);
@@ -1081,7 +912,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     run_state *st = &run;
     st->root = nl_dist_rank(st->dist) == 0;
     st->ranks = nl_dist_size(st->dist);
-    st->metrics.fd = st->trace.fd = st->series.fd = -1;
+    nl_run_outputs_init(&st->outputs, opt->output);
     st->data = &st->own_data;
     st->token_data = &st->own_tokens;
     nl_code rc = run_begin(st, out, err);
