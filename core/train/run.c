@@ -21,6 +21,7 @@
 #include "train/final_model.h"
 #include "train/init_from.h"
 #include "train/outputs.h"
+#include "train/resume.h"
 #include "train/rundir.h"
 #include "train/summary.h"
 #include "version_git.h"
@@ -86,10 +87,7 @@ typedef struct {
      * collective (on_wait_for_ranks) */
     bool stop_recorded;
     /* what a checkpoint of this run holds, when one is found */
-    nl_checkpoint_found found;
-    nl_train_state resume;
-    nl_checkpoint_files resume_files;
-    int32_t *resume_order;
+    nl_resume resume;
 } run_state;
 
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
@@ -243,39 +241,6 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     return rc;
 }
 
-/* a checkpoint's data order is over the training split it was taken on:
- * the same config over data files that have since changed (train_size: 0
- * takes them all) is refused before anything is written, not by the
- * training loop after metrics.csv has been cut back */
-static nl_code resume_fits_data(const char *dir, const nl_train_state *s, const nl_split *train,
-                                nl_error *err)
-{
-    if (s->data_n == train->n)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_DATA, "%s/%s was taken over %ld training samples, the data now has %ld; "
-                   "remove the checkpoint or run with --force to start over",
-                   dir, NL_CHECKPOINT_FILE, s->data_n, train->n);
-}
-
-/* a token run's checkpoint holds no order, only the batcher's place: it is
- * tried on a batcher over this run's training split now, so a place the
- * split cannot have is refused before anything is written */
-static nl_code resume_fits_tokens(const char *dir, const nl_train_state *s,
-                                  const nl_token_split *train, int batch, int context,
-                                  nl_error *err)
-{
-    nl_window_batcher trial;
-    nl_code rc = nl_window_batcher_init(&trial, train, batch, context, true, 0, err);
-    const nl_window_position at = {s->data_epoch, s->data_pos, s->data_rng};
-    if (rc == NL_OK && s->data_n != 0)
-        rc = nl_fail(err, NL_ERR_DATA, "%s/%s was taken over an image dataset's order", dir,
-                     NL_CHECKPOINT_FILE);
-    else if (rc == NL_OK && (rc = nl_window_batcher_seek(&trial, &at, err)))
-        nl_error_prefix(err, "%s/%s: ", dir, NL_CHECKPOINT_FILE);
-    nl_window_batcher_free(&trial);
-    return rc;
-}
-
 /* the resolved config's text and the keys a checkpoint is written for,
  * before anything is written */
 static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *err)
@@ -283,109 +248,6 @@ static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *er
     nl_code rc = nl_checkpoint_config(st->cfg, device, &st->config_text, &st->config_flat,
                                       &st->config_keys, err);
     st->config_len = st->config_text ? strlen(st->config_text) : 0;
-    return rc;
-}
-
-/* A sound checkpoint whose hash is not this run's: the keys it was written
- * for are compared with this run's, text for text (a number written
- * another way is refused rather than taken by a tolerance that would take
- * seed 1000001 for 1000000). The same keys take it (a format before 4
- * hashed config.yaml's text, the config's path as typed included); other
- * values refuse the run, naming them. Never deleted here: only --force
- * starts over. True in *same when it is to be taken. */
-static nl_code compare_checkpoint_config(const run_state *st, const nl_checkpoint_origin *o,
-                                         bool *same, nl_error *err)
-{
-    *same = false;
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
-    nl_flat saved = {0};
-    nl_code rc;
-    if (o->config_keys) {
-        rc = nl_checkpoint_keys_flat(o->config_keys, &saved, err);
-    } else {
-        /* formats 1 to 3: the run directory's config.yaml says what they
-         * were written for when its text has their hash */
-        char yaml[1100], *text = NULL;
-        size_t len = 0;
-        nl_path_join(yaml, sizeof yaml, st->dir, "config.yaml");
-        nl_error read_err = {0};
-        if (nl_read_file(yaml, &text, &len, &read_err) != NL_OK ||
-            nl_checkpoint_hash(text, len) != o->config_hash) {
-            free(text);
-            return nl_fail(err, NL_ERR_CONFIG,
-                           "%s (format %u, at step %lld) was written for another config, and %s "
-                           "is not the config it was written for, so what changed cannot be "
-                           "said. The checkpoint is kept: run with --force to start over from "
-                           "step 0, or --out DIR to write elsewhere",
-                           path, o->version, (long long)o->step, yaml);
-        }
-        rc = nl_flat_from_yaml(text, yaml, &saved, err);
-        free(text);
-    }
-    /* format 4: this run's keys as a checkpoint holds them, which leaves
-     * out a key newer than the format at its default, as the saved keys do
-     * (the resolved config would name each such key as changed) */
-    nl_flat now = {0};
-    const nl_flat *current = &st->config_flat;
-    if (rc == NL_OK && o->config_keys) {
-        rc = nl_checkpoint_keys_flat(st->config_keys.data, &now, err);
-        current = &now;
-    }
-    if (rc) {
-        nl_flat_free(&saved);
-        nl_flat_free(&now);
-        return rc;
-    }
-    char diff[1400];
-    const int changed = nl_flat_diff(&saved, current, nl_flat_key_outside_run, nl_values_identical,
-                                     diff, sizeof diff);
-    nl_flat_free(&saved);
-    nl_flat_free(&now);
-    if (changed > 0)
-        return nl_fail(err, NL_ERR_CONFIG,
-                       "%s (at step %lld) was written for another config: %s. The checkpoint is "
-                       "kept: run the config it was written for to resume it, --force to start "
-                       "this one over from step 0, or --out DIR to write elsewhere",
-                       path, (long long)o->step, diff);
-    *same = true;
-    return NL_OK;
-}
-
-/* a checkpoint past the run's end was not written by this config's loop
- * (its last checkpoint comes before its last step) */
-static nl_code resume_within_run(const char *dir, long step, long total, nl_error *err)
-{
-    if (step <= total)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_DATA, "%s/%s is at step %ld, past this run's %ld steps; it is not "
-                   "used and nothing was changed. Remove it or run with --force to start over",
-                   dir, NL_CHECKPOINT_FILE, step, total);
-}
-
-/* Reads the run directory's checkpoint: loaded when it was written for
- * this config, NL_CHECKPOINT_NONE when there is none, an error otherwise. */
-static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_state *resume,
-                               nl_checkpoint_files *files, int32_t **order,
-                               nl_checkpoint_found *found, nl_error *err)
-{
-    nl_checkpoint_want want = {
-        nl_checkpoint_hash(st->config_keys.data, st->config_keys.len),
-        nl_checkpoint_hash(st->config_text, st->config_len)};
-    nl_checkpoint_origin origin;
-    nl_code rc = nl_checkpoint_read(st->dir, &want, model, resume, files, order, found, &origin, err);
-    if (rc == NL_OK && *found == NL_CHECKPOINT_OTHER_CONFIG) {
-        bool same;
-        rc = compare_checkpoint_config(st, &origin, &same, err);
-        /* the same values: taken as written for this run */
-        want = (nl_checkpoint_want){origin.config_hash, origin.config_hash};
-        if (rc == NL_OK && same)
-            rc = nl_checkpoint_read(st->dir, &want, model, resume, files, order, found, NULL, err);
-        /* the directory is locked: a file that changed meanwhile is not deleted as another config's */
-        if (rc == NL_OK && *found != NL_CHECKPOINT_LOADED)
-            rc = nl_fail(err, NL_ERR_IO, "%s/%s changed while it was read", st->dir, NL_CHECKPOINT_FILE);
-    }
-    free(origin.config_keys);
     return rc;
 }
 
@@ -643,61 +505,22 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     return rc;
 }
 
-/* A checkpoint taken on another number of MPI ranks goes on with the same
- * global batch, split otherwise: the trajectory of the uninterrupted run to
- * float rounding, unless a layer's training depends on the split (its
- * statistics over each rank's slice, masks drawn per rank), whose run
- * would go on as another experiment than the one it began: refused, before
- * anything is written. */
-static nl_code resume_fits_ranks(const run_state *st, nl_error *err)
-{
-    const long then = st->resume.ranks;
-    const nl_layer *l = nl_model_per_rank_layer(st->model);
-    if (then == st->ranks || !l)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_CONFIG,
-                   "%s/%s was taken on %ld MPI rank%s and this run has %d, but layer %s trains on "
-                   "%s, so the run would go on as another experiment than the one it began. "
-                   "Resume it on %ld rank%s (mpirun -np %ld places them on as few hosts as you "
-                   "have), or start over with --force",
-                   st->dir, NL_CHECKPOINT_FILE, then, then == 1 ? "" : "s", st->ranks, l->name,
-                   l->per_rank, then, then == 1 ? "" : "s", then);
-}
-
-/* a loaded checkpoint fits this run: within its steps, over its data, on a
- * rank count it may change to, and its outputs hold the rows it counted
- * (checked before anything is written) */
-static nl_code resume_fits_run(const run_state *st, nl_error *err)
-{
-    const nl_train_state *r = &st->resume;
-    nl_code rc = resume_within_run(st->dir, r->step, st->plan.total_steps, err);
-    if (rc == NL_OK)
-        rc = st->plan.tokens ? resume_fits_tokens(st->dir, r, &st->token_data->train,
-                                                  st->rank_batch, st->model_spec.context, err)
-                             : resume_fits_data(st->dir, r, &st->data->train, err);
-    if (rc == NL_OK)
-        rc = nl_run_outputs_reach(st->dir, &st->cfg->train, &st->resume_files, err);
-    if (rc == NL_OK)
-        rc = resume_fits_ranks(st, err);
-    return rc;
-}
-
 /* what a resumed run tells: its step, and a thread count or kernel set
  * that may change the last bits */
 static void note_resume(const run_state *st, nl_run_outcome *out)
 {
-    const nl_checkpoint_files *files = &st->resume_files;
+    const nl_checkpoint_files *files = &st->resume.files;
     const nl_backend *be = st->be;
-    note(st->opt, "resuming %s from its checkpoint at step %ld", st->dir, st->resume.step);
-    out->resumed_from = st->resume.step;
+    note(st->opt, "resuming %s from its checkpoint at step %ld", st->dir, st->resume.state.step);
+    out->resumed_from = st->resume.state.step;
     out->resumed_threads = (int)files->threads;
-    out->resumed_ranks = (int)st->resume.ranks;
-    if (st->resume.ranks != st->ranks)
+    out->resumed_ranks = (int)st->resume.state.ranks;
+    if (st->resume.state.ranks != st->ranks)
         note(st->opt, "the checkpoint was taken on %ld MPI rank%s, this run has %d: the same "
                       "global batch of %d, split otherwise, so the losses go on as the "
                       "uninterrupted run's to float rounding (the sums over the ranks group "
                       "differently), not bit for bit",
-             st->resume.ranks, st->resume.ranks == 1 ? "" : "s", st->ranks,
+             st->resume.state.ranks, st->resume.state.ranks == 1 ? "" : "s", st->ranks,
              st->cfg->train.batch_size);
     if (files->threads != be->threads)
         note(st->opt, "the checkpoint was taken on %lld thread%s, this run has %d: the last bits "
@@ -721,9 +544,14 @@ static nl_code find_resume(run_state *st, nl_run_outcome *out, nl_error *err)
 {
     if (st->opt->force)
         return NL_OK;
-    nl_code rc = read_checkpoint(st, st->model, &st->resume, &st->resume_files, &st->resume_order,
-                                 &st->found, err);
-    if (rc == NL_OK && st->found == NL_CHECKPOINT_LOADED && (rc = resume_fits_run(st, err)) == NL_OK)
+    const nl_resume_run run = {
+        .dir = st->dir, .train = &st->cfg->train, .config_keys = &st->config_keys,
+        .config_text = st->config_text, .config_len = st->config_len,
+        .config_flat = &st->config_flat, .total_steps = st->plan.total_steps, .ranks = st->ranks,
+        .rank_batch = st->rank_batch, .tokens = st->plan.tokens ? &st->token_data->train : NULL,
+        .context = st->model_spec.context, .images = &st->data->train};
+    nl_code rc = nl_resume_find(&run, st->model, &st->resume, err);
+    if (rc == NL_OK && st->resume.found == NL_CHECKPOINT_LOADED)
         note_resume(st, out);
     return rc;
 }
@@ -738,7 +566,7 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
     if (unlink(path) != 0 && errno != ENOENT && errno != EISDIR)
         return nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
     nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
-    if (st->found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT)
+    if (st->resume.found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT)
         /* --force removes the checkpoint file normlab wrote, not a directory in its place */
         return errno == EISDIR ? nl_fail(err, NL_ERR_DATA, "%s is a directory, not a checkpoint; "
                                          "nothing was changed: remove it to start the run over",
@@ -769,9 +597,10 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
         rc = claim_dir(st->dir, st->opt, true, err);
     if (rc == NL_OK)
         rc = find_resume(st, out, err);
+    const bool resumed = st->resume.found == NL_CHECKPOINT_LOADED;
     if (rc == NL_OK)
         rc = remove_stale_files(st, err);
-    if (rc == NL_OK && st->found != NL_CHECKPOINT_LOADED)
+    if (rc == NL_OK && !resumed)
         rc = remove_replaced_evals(st, out, err);
     if (rc == NL_OK)
         rc = write_config(st, err);
@@ -782,18 +611,18 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
     }
     if (rc == NL_OK)
         rc = nl_run_outputs_open(&st->outputs, st->dir, &st->cfg->train,
-                                 st->found == NL_CHECKPOINT_LOADED ? &st->resume_files : NULL, err);
+                                 resumed ? &st->resume.files : NULL, err);
     return rc;
 }
 
 /* Under MPI: every rank takes the checkpoint rank 0 found (or none) */
 static nl_code share_resume(run_state *st, nl_error *err)
 {
-    bool loaded = st->found == NL_CHECKPOINT_LOADED;
-    nl_code rc = nl_checkpoint_share(st->dist, st->config_keys.data, st->model, &st->resume,
-                                     &st->resume_files, &st->resume_order, &loaded, err);
+    bool loaded = st->resume.found == NL_CHECKPOINT_LOADED;
+    nl_code rc = nl_checkpoint_share(st->dist, st->config_keys.data, st->model, &st->resume.state,
+                                     &st->resume.files, &st->resume.order, &loaded, err);
     if (rc == NL_OK && loaded)
-        st->found = NL_CHECKPOINT_LOADED;
+        st->resume.found = NL_CHECKPOINT_LOADED;
     return rc;
 }
 
@@ -825,7 +654,8 @@ static void on_wait_for_ranks(void *ctx)
 static nl_code run_train(run_state *st, nl_run_outcome *out, nl_error *err)
 {
     const nl_config *cfg = st->cfg;
-    const nl_train_state *resume = st->found == NL_CHECKPOINT_LOADED ? &st->resume : NULL;
+    const nl_train_state *resume =
+        st->resume.found == NL_CHECKPOINT_LOADED ? &st->resume.state : NULL;
     nl_train_sink sink = {st, sink_metric, sink_trace, sink_progress, sink_checkpoint, resume,
                           sink_series};
     if (!st->root)
@@ -888,7 +718,7 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
 
 static void run_close(run_state *st)
 {
-    free(st->resume_order);
+    free(st->resume.order);
     free(st->config_text);
     nl_flat_free(&st->config_flat);
     nl_buf_free(&st->config_keys);
