@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config/flat.h"
@@ -21,10 +19,11 @@
 #include "train/final_model.h"
 #include "train/init_from.h"
 #include "train/outputs.h"
+#include "train/ranks.h"
 #include "train/resume.h"
 #include "train/rundir.h"
+#include "train/run_summary.h"
 #include "train/summary.h"
-#include "version_git.h"
 
 nl_run_status nl_run_dir_status(const char *dir)
 {
@@ -40,22 +39,13 @@ nl_run_status nl_run_dir_status(const char *dir)
     }
 }
 
-static void iso_time(char *buf, size_t size)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 typedef struct {
     const nl_config *cfg;
     const nl_run_options *opt;
     struct nl_dist *dist;
     bool root;         /* rank 0, which writes the run directory */
     nl_run_plan plan;  /* nl_run_check's */
-    nl_init_from_source init_source; /* init.from's identity; path "" without one */
-    nl_device device;  /* trained on: --device, else the config's */
+    nl_run_facts facts; /* summary.json's, beside the result */
     nl_run_outputs outputs; /* rank 0's */
     nl_backend *be;
     /* the run's own data, or a copy the runs of this process share */
@@ -67,22 +57,12 @@ typedef struct {
     nl_model_spec model_spec;
     nl_model *model;
     nl_device_data device_data;
-    const char *data_description; /* the loaded dataset's */
     char dir[1024];
     int lock_fd;       /* the run directory's lock, from before the first write */
-    char started[32];
-    int threads;
-    int usable_cores;  /* the CPUs the run may use */
-    const char *cpu_kernels; /* the CPU kernel set, NULL on a GPU */
-    const char *openblas_core; /* the core OpenBLAS ran, NULL on a GPU */
-    double busy_cores; /* of those, busy with other work at the start */
     char *config_text; /* the resolved config, as config.yaml holds it */
     size_t config_len;
     nl_flat config_flat;  /* its keys, with the device the run trains on */
     nl_buf config_keys;   /* what a checkpoint is written for (nl_checkpoint_config_keys) */
-    int ranks, rank_batch;
-    /* rank 0: seconds in the ranks' exchanges while training (0 on one) */
-    double exchange_s;
     /* rank 0 recorded the run as failed when a stop reached it inside a
      * collective (on_wait_for_ranks) */
     bool stop_recorded;
@@ -149,96 +129,6 @@ static void sink_progress(void *ctx, const nl_progress *p)
     run_state *st = ctx;
     if (st->opt->progress)
         st->opt->progress(st->opt->ctx, p);
-}
-
-/* init.from: the run's identity includes the model it started from */
-static void put_init_source(nl_json *j, const run_state *st)
-{
-    if (!st->init_source.path[0])
-        return;
-    char hash[20];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)st->init_source.model_hash);
-    nl_json_string(j, "init_from", st->init_source.path);
-    nl_json_string(j, "init_from_model_fnv1a64", hash);
-    nl_json_int(j, "init_from_step", st->init_source.step);
-}
-
-static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *err)
-{
-    const nl_config *cfg = st->cfg;
-    char finished[32], host[256] = "", cpu[256];
-    iso_time(finished, sizeof finished);
-    gethostname(host, sizeof host - 1);
-    nl_json j;
-    nl_json_begin(&j);
-    nl_json_string(&j, "name", cfg->name);
-    nl_json_string(&j, "status", nl_run_status_name(r->status));
-    nl_json_string(&j, "reason", r->reason);
-    nl_json_int(&j, "steps", r->steps);
-    nl_json_number(&j, "epochs", r->epochs);
-    nl_json_number(&j, "final_train_loss", r->final_train_loss);
-    nl_json_number(&j, "final_test_loss", r->final_test_loss);
-    nl_json_number(&j, "final_test_accuracy", r->final_test_accuracy);
-    nl_json_number(&j, "final_test_trainmode_accuracy", r->final_trainmode_accuracy);
-    /* train.bn_recalibrate: the final evaluation before it (final_* are after) */
-    nl_json_number(&j, "test_loss_before_recalibration", r->unrecalibrated_test_loss);
-    nl_json_number(&j, "test_accuracy_before_recalibration", r->unrecalibrated_test_accuracy);
-    nl_json_number(&j, "bn_frozen_from_step", r->frozen_from_step > 0 ? (double)r->frozen_from_step : NAN);
-    nl_json_number(&j, "best_test_loss", r->best_test_loss);
-    nl_json_number(&j, "best_test_accuracy", r->best_test_accuracy);
-    if (st->model && st->model->rows_per_sample > 1) {
-        /* token models: losses per token in nats; in bits, per character
-         * for a text of one byte per character */
-        nl_json_number(&j, "final_train_bits_per_token", r->final_train_loss / log(2.0));
-        nl_json_number(&j, "final_test_bits_per_token", r->final_test_loss / log(2.0));
-        nl_json_number(&j, "best_test_bits_per_token", r->best_test_loss / log(2.0));
-        nl_json_number(&j, "tokens_per_s", r->samples_per_s * st->model->rows_per_sample);
-    }
-    nl_json_number(&j, "wall_s", r->wall_s);
-    nl_json_number(&j, "train_s", r->train_s);
-    nl_json_number(&j, "samples_per_s", r->samples_per_s);
-    /* MPI: of train_s and the evaluations, the time rank 0 spent in the
-     * exchanges with the other ranks, waiting for the slowest included */
-    nl_json_number(&j, "exchange_s", st->exchange_s);
-    /* train.cuda_graph: how many of the steps ran as a replay (0: every
-     * step launched its kernels), so a measured speed says which it was */
-    nl_json_int(&j, "replayed_steps", r->replayed_steps);
-    nl_json_int(&j, "seed", (long long)cfg->seed);
-    nl_json_int(&j, "threads", st->threads);
-    nl_json_int(&j, "ranks", st->ranks);
-    nl_json_int(&j, "rank_batch_size", st->rank_batch);
-    nl_json_int(&j, "usable_cores", st->usable_cores);
-    nl_json_number(&j, "busy_cores_at_start", st->busy_cores);
-    /* results repeat bit for bit for one kernel set and thread count: which
-     * set computed them (cpu/host.c), empty on a GPU */
-    nl_json_string(&j, "cpu_kernels", st->cpu_kernels ? st->cpu_kernels : "");
-    /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
-    nl_json_string(&j, "openblas_core", st->openblas_core ? st->openblas_core : "");
-    nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
-    /* train.precision: the products' format (fp32 when no autocast) */
-    nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
-    nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
-    nl_json_string(&j, "dataset", st->data_description ? st->data_description : "");
-    nl_json_int(&j, "parameters", st->model ? (long long)nl_model_param_total(st->model) : 0);
-    nl_json_number(&j, "mflop_per_sample_forward",
-                   st->model ? nl_model_forward_flops(st->model) / 1e6 : NAN);
-    nl_json_string(&j, "normlab_version", NORMLAB_VERSION);
-    nl_json_string(&j, "git_commit", NORMLAB_GIT_COMMIT);
-    nl_json_string(&j, "started_at", st->started);
-    nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
-    nl_json_string(&j, "host", host);
-    nl_json_string(&j, "command", st->opt->command_line ? st->opt->command_line : "");
-    put_init_source(&j, st);
-    nl_json_end(&j);
-    if (j.buf.failed) {
-        nl_buf_free(&j.buf);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the summary");
-    }
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, "summary.json");
-    nl_code rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
-    nl_buf_free(&j.buf);
-    return rc;
 }
 
 /* the resolved config's text and the keys a checkpoint is written for,
@@ -313,22 +203,6 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
     return NL_OK;
 }
 
-/* the batch each rank trains on, or an error when the ranks cannot share
- * the global batch equally */
-static nl_code check_ranks(const nl_config *cfg, int ranks, int *rank_batch, nl_error *err)
-{
-    const int batch = cfg->train.batch_size;
-    *rank_batch = batch / ranks;
-    if (batch % ranks == 0)
-        return NL_OK;
-    const int below = batch - batch % ranks, above = below + ranks;
-    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.batch_size",
-                               "%d cannot be shared by the %d MPI ranks (train.batch_size is the "
-                               "global batch; each rank takes an equal slice of it); accepted: "
-                               "a multiple of %d, e.g. %d or %d", batch, ranks, ranks,
-                               below > 0 ? below : above, below > 0 ? above : above + ranks);
-}
-
 /* The dataset on the device when train.device_data says so, after the
  * model (its memory is planned first) and before anything is written: an
  * `on` that does not fit is an error naming the key. */
@@ -395,32 +269,13 @@ static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
     snprintf(out->dir, sizeof out->dir, "%s", st->dir);
     rc = nl_run_check_into(cfg, opt->device, true, st->dir, NULL, &st->plan, err);
     if (rc == NL_OK)
-        rc = check_ranks(cfg, st->ranks, &st->rank_batch, err);
+        rc = nl_ranks_split_batch(cfg, st->facts.ranks, &st->facts.rank_batch, err);
     if (rc)
         return rc;
-    out->ranks = st->ranks;
-    out->rank_batch = st->rank_batch;
+    out->ranks = st->facts.ranks;
+    out->rank_batch = st->facts.rank_batch;
     rc = st->root ? claim_dir(st->dir, opt, false, err) : NL_OK;
     return nl_dist_agree(st->dist, rc, err);
-}
-
-/* every rank updates its own parameters: one CPU kernel set for all */
-static nl_code agree_kernels(const run_state *st, nl_error *err)
-{
-    double votes[NL_KERNEL_VOTES_MAX];
-    const int n_votes = nl_backend_cpu_kernel_votes(votes);
-    char kernels_note[512];
-    nl_code rc = nl_dist_reserve(st->dist, sizeof votes, err);
-    if (rc)
-        return rc;
-    nl_dist_sum(st->dist, votes, (size_t)n_votes);
-    if ((rc = nl_dist_status(st->dist, err)) ||
-        (rc = nl_backend_cpu_kernels_agree(votes, st->ranks, kernels_note, sizeof kernels_note,
-                                           err)))
-        return rc;
-    if (kernels_note[0] && st->root)
-        note(st->opt, "%s", kernels_note);
-    return NL_OK;
 }
 
 /* the run's own data, or the copy the runs of this process share */
@@ -438,7 +293,7 @@ static nl_code load_data(run_state *st, nl_error *err)
             rc = nl_token_dataset_load(&cfg->data, window, &st->own_tokens, err);
         if (rc)
             return rc;
-        st->data_description = st->token_data->description;
+        st->facts.data_description = st->token_data->description;
         st->model_spec.classes = st->token_data->vocab; /* a text's characters are known now */
         return NL_OK;
     }
@@ -449,7 +304,7 @@ static nl_code load_data(run_state *st, nl_error *err)
         rc = nl_dataset_load(&cfg->data, &st->own_data, err);
     if (rc)
         return rc;
-    st->data_description = st->data->description;
+    st->facts.data_description = st->data->description;
     return NL_OK;
 }
 
@@ -460,9 +315,15 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     const nl_backend_options backend_opt = {
         .threads = st->opt->threads > 0 ? st->opt->threads : cfg->threads,
         .keep_subnormals = !cfg->flush_subnormals};
-    nl_code rc = st->device == NL_DEVICE_CPU && st->ranks > 1 ? agree_kernels(st, err) : NL_OK;
+    char kernels_note[512] = "";
+    nl_code rc = st->facts.device == NL_DEVICE_CPU && st->facts.ranks > 1
+                     ? nl_ranks_agree_kernels(st->dist, st->facts.ranks, kernels_note,
+                                              sizeof kernels_note, err)
+                     : NL_OK;
+    if (kernels_note[0] && st->root)
+        note(st->opt, "%s", kernels_note);
     if (rc == NL_OK)
-        rc = nl_backend_open(st->device, &backend_opt, &st->be, err);
+        rc = nl_backend_open(st->facts.device, &backend_opt, &st->be, err);
     if (rc)
         return rc;
     /* before the model is planned: the product ops' workspaces depend on it */
@@ -472,33 +333,34 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
         note(st->opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "
                       "insists on N)", be->busy_cores, be->usable_cores, be->threads,
              be->threads == 1 ? "" : "s");
-    st->threads = be->threads;
-    st->usable_cores = be->usable_cores;
-    st->cpu_kernels = be->cpu_kernels;
-    st->openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
-    st->busy_cores = be->busy_cores;
+    st->facts.threads = be->threads;
+    st->facts.usable_cores = be->usable_cores;
+    st->facts.cpu_kernels = be->cpu_kernels;
+    st->facts.openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
+    st->facts.busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_run_model_spec(cfg, &st->model_spec);
     if ((rc = load_data(st, err)))
         return rc;
     /* each rank holds its slice of a training batch and of an evaluation one */
-    int capacity = (cfg->train.eval_batch_size + st->ranks - 1) / st->ranks;
-    if (capacity < st->rank_batch)
-        capacity = st->rank_batch;
+    int capacity = (cfg->train.eval_batch_size + st->facts.ranks - 1) / st->facts.ranks;
+    if (capacity < st->facts.rank_batch)
+        capacity = st->facts.rank_batch;
     nl_model *model = NULL;
-    if ((rc = nl_model_build(&st->model_spec, st->be, capacity, st->rank_batch, cfg->seed, &model,
-                             err)))
+    if ((rc = nl_model_build(&st->model_spec, st->be, capacity, st->facts.rank_batch, cfg->seed,
+                             &model, err)))
         return rc;
     st->model = model;
     /* a checkpoint found later replaces these weights, as any initialization */
     char init_note[1400];
-    if ((rc = nl_init_from_load(cfg, model, &st->init_source, init_note, sizeof init_note, err)))
+    if ((rc = nl_init_from_load(cfg, model, &st->facts.init_source, init_note, sizeof init_note,
+                                err)))
         return rc;
     if (init_note[0] && st->root)
         note(st->opt, "%s (init.from)", init_note);
     rc = nl_model_set_dist(model, st->dist, err);
     if (rc == NL_OK)
-        rc = resolve_config_text(st, st->device, err);
+        rc = resolve_config_text(st, st->facts.device, err);
     if (rc == NL_OK)
         rc = place_data(cfg, st->opt, st->root, st->be, st->data,
                         st->plan.tokens ? st->token_data : NULL, model, &st->device_data, err);
@@ -515,12 +377,12 @@ static void note_resume(const run_state *st, nl_run_outcome *out)
     out->resumed_from = st->resume.state.step;
     out->resumed_threads = (int)files->threads;
     out->resumed_ranks = (int)st->resume.state.ranks;
-    if (st->resume.state.ranks != st->ranks)
+    if (st->resume.state.ranks != st->facts.ranks)
         note(st->opt, "the checkpoint was taken on %ld MPI rank%s, this run has %d: the same "
                       "global batch of %d, split otherwise, so the losses go on as the "
                       "uninterrupted run's to float rounding (the sums over the ranks group "
                       "differently), not bit for bit",
-             st->resume.state.ranks, st->resume.state.ranks == 1 ? "" : "s", st->ranks,
+             st->resume.state.ranks, st->resume.state.ranks == 1 ? "" : "s", st->facts.ranks,
              st->cfg->train.batch_size);
     if (files->threads != be->threads)
         note(st->opt, "the checkpoint was taken on %lld thread%s, this run has %d: the last bits "
@@ -547,8 +409,9 @@ static nl_code find_resume(run_state *st, nl_run_outcome *out, nl_error *err)
     const nl_resume_run run = {
         .dir = st->dir, .train = &st->cfg->train, .config_keys = &st->config_keys,
         .config_text = st->config_text, .config_len = st->config_len,
-        .config_flat = &st->config_flat, .total_steps = st->plan.total_steps, .ranks = st->ranks,
-        .rank_batch = st->rank_batch, .tokens = st->plan.tokens ? &st->token_data->train : NULL,
+        .config_flat = &st->config_flat, .total_steps = st->plan.total_steps,
+        .ranks = st->facts.ranks, .rank_batch = st->facts.rank_batch,
+        .tokens = st->plan.tokens ? &st->token_data->train : NULL,
         .context = st->model_spec.context, .images = &st->data->train};
     nl_code rc = nl_resume_find(&run, st->model, &st->resume, err);
     if (rc == NL_OK && st->resume.found == NL_CHECKPOINT_LOADED)
@@ -607,22 +470,11 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
     if (rc == NL_OK) {
         nl_train_result running;
         nl_train_result_start(&running);
-        rc = write_summary(st, &running, err);
+        rc = nl_run_summary_write(st->dir, st->cfg, st->model, &st->facts, &running, err);
     }
     if (rc == NL_OK)
         rc = nl_run_outputs_open(&st->outputs, st->dir, &st->cfg->train,
                                  resumed ? &st->resume.files : NULL, err);
-    return rc;
-}
-
-/* Under MPI: every rank takes the checkpoint rank 0 found (or none) */
-static nl_code share_resume(run_state *st, nl_error *err)
-{
-    bool loaded = st->resume.found == NL_CHECKPOINT_LOADED;
-    nl_code rc = nl_checkpoint_share(st->dist, st->config_keys.data, st->model, &st->resume.state,
-                                     &st->resume.files, &st->resume.order, &loaded, err);
-    if (rc == NL_OK && loaded)
-        st->resume.found = NL_CHECKPOINT_LOADED;
     return rc;
 }
 
@@ -646,7 +498,7 @@ static void on_wait_for_ranks(void *ctx)
              "signal reached rank 0 there (a launcher that lost a rank stops the others so; its "
              "message names the rank)");
     nl_error ignored = {0}; /* the run's own end writes the summary again, or reports */
-    (void)write_summary(st, &r, &ignored);
+    (void)nl_run_summary_write(st->dir, st->cfg, st->model, &st->facts, &r, &ignored);
 }
 
 /* rank 0 writes every row; the other ranks' sink drops them, but takes
@@ -705,7 +557,9 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
         nl_copy_string(out->result.reason, sizeof out->result.reason, close_err.msg);
     }
     nl_error summary_err = {0};
-    if (write_summary(st, &out->result, &summary_err) != NL_OK && rc == NL_OK) {
+    if (nl_run_summary_write(st->dir, st->cfg, st->model, &st->facts, &out->result,
+                             &summary_err) != NL_OK &&
+        rc == NL_OK) {
         *err = summary_err;
         rc = summary_err.code;
     }
@@ -738,10 +592,11 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
 {
     memset(out, 0, sizeof *out);
     run_state run = {.cfg = cfg, .opt = opt, .dist = opt->dist, .lock_fd = -1,
-                     .device = opt->device >= 0 ? (nl_device)opt->device : cfg->device};
+                     .facts = {.device = opt->device >= 0 ? (nl_device)opt->device : cfg->device,
+                               .command_line = opt->command_line}};
     run_state *st = &run;
     st->root = nl_dist_rank(st->dist) == 0;
-    st->ranks = nl_dist_size(st->dist);
+    st->facts.ranks = nl_dist_size(st->dist);
     nl_run_outputs_init(&st->outputs, opt->output);
     st->data = &st->own_data;
     st->token_data = &st->own_tokens;
@@ -750,21 +605,21 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         return rc;
     rc = nl_dist_agree(st->dist, run_open(st, out, err), err);
     if (rc == NL_OK) {
-        if (st->ranks > 1 && st->root)
+        if (st->facts.ranks > 1 && st->root)
             note(opt, "training on %d MPI ranks: each takes %d samples of every batch of %d",
-                 st->ranks, st->rank_batch, cfg->train.batch_size);
-        iso_time(st->started, sizeof st->started);
+                 st->facts.ranks, st->facts.rank_batch, cfg->train.batch_size);
+        nl_run_facts_start(&st->facts);
         rc = nl_dist_agree(st->dist, st->root ? prepare_dir(st, out, err) : NL_OK, err);
     }
     if (rc == NL_OK)
-        rc = share_resume(st, err);
+        rc = nl_ranks_share_resume(st->dist, st->config_keys.data, st->model, &st->resume, err);
     if (rc == NL_OK) {
         const double exchanged_before = nl_dist_exchange_seconds(st->dist);
-        if (st->root && st->ranks > 1)
+        if (st->root && st->facts.ranks > 1)
             nl_dist_on_wait(st->dist, on_wait_for_ranks, st);
         rc = run_train(st, out, err);
         nl_dist_on_wait(st->dist, NULL, NULL);
-        st->exchange_s = nl_dist_exchange_seconds(st->dist) - exchanged_before;
+        st->facts.exchange_s = nl_dist_exchange_seconds(st->dist) - exchanged_before;
         if (st->root)
             rc = run_finish(st, out, rc, err);
     }
