@@ -17,6 +17,7 @@
 #include "data/share.h"
 #include "dist/dist.h"
 #include "sweep/sched.h"
+#include "tensorboard/live.h"
 #include "train/run.h"
 
 /* a measured value, or what stands in its place: a diverged loss is
@@ -404,10 +405,12 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
         fprintf(io->err, "normlab run: warning: %s\n", cfg->warnings[i]);
 
     progress_state ps = {.quiet = a->quiet, .tty = isatty(fileno(io->err)), .last_line = -1e9, .err = io->err};
+    nl_tb_live tensorboard;
+    const nl_output_sink tensorboard_sink = nl_tb_live_sink(&tensorboard, cfg->train.log_tensorboard);
     nl_run_options opt = {
         .out_dir = a->out_dir, .force = a->force, .device = a->device,
         .command_line = a->command, .progress = show_progress, .note = show_note, .ctx = &ps,
-        .stop = io->stop, .dist = dist, .data_share = io->data_share,
+        .stop = io->stop, .dist = dist, .data_share = io->data_share, .output = &tensorboard_sink,
     };
     nl_run_outcome out;
     nl_code rc = nl_run(cfg, &opt, &out, &err);

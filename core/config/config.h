@@ -11,7 +11,7 @@
 #include "backend/backend.h"
 #include "data/data.h"
 #include "model/spec.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 
 #define NL_CONFIG_MAX_ORIGINS 256
 #define NL_CONFIG_MAX_WARNINGS 8

@@ -112,7 +112,7 @@ struct nl_layer {
      * drawn per rank), in words; NULL when nothing does, so that R ranks
      * compute what one process computes on the global batch, to float
      * rounding. Set by the layer's builder; a checkpoint resumes on
-     * another rank count only when no layer sets it (train/run.c). */
+     * another rank count only when no layer sets it (train/resume.c). */
     const char *per_rank;
 };
 

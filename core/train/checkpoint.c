@@ -364,7 +364,7 @@ static bool state_unusable(const nl_train_state *r, const nl_checkpoint_files *f
              r->evaluations > r->step + 1)
         snprintf(what, size, "its %ld evaluations, the last at step %ld, do not fit step %ld", r->evaluations,
                  r->last_eval_step, r->step);
-    /* data_n 0: a token run, whose batcher has no order; run.c checks its
+    /* data_n 0: a token run, whose batcher has no order; resume.c checks its
      * position against the batcher before anything is written */
     else if (r->data_epoch < 0 || r->data_pos < 0 || (r->data_n > 0 && r->data_pos > r->data_n))
         snprintf(what, size, "its data position (epoch %ld, sample %ld of %ld) is out of range", r->data_epoch,

@@ -12,7 +12,7 @@
 #include "backend/backend.h"
 #include "data/data.h"
 #include "data/tokens.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 
 struct nl_model;
 

@@ -12,7 +12,7 @@
 #include "data/data.h"
 #include "data/tokens.h"
 #include "model/model.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 #include "train/state.h"
 
 /* The batcher's next batch into the model. Returns the batch's size (0 at

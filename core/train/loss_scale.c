@@ -4,13 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void nl_loss_scale_spec_defaults(nl_loss_scale_spec *spec)
-{
-    /* GradScaler's defaults; enabled is resolved from train.precision */
-    *spec = (nl_loss_scale_spec){.enabled = false, .init_scale = 65536.0f, .growth_factor = 2.0f,
-                                 .backoff_factor = 0.5f, .growth_interval = 2000};
-}
-
 void nl_loss_scaler_start(nl_loss_scaler *s, const nl_loss_scale_spec *spec)
 {
     *s = (nl_loss_scaler){.scale = spec->init_scale, .growth_tracker = 0, .skipped_steps = 0};

@@ -14,17 +14,9 @@
 
 #include <stdbool.h>
 
+#include "config/train_spec.h" /* nl_loss_scale_spec */
 #include "model/model.h"
 #include "train/series.h"
-
-/* train.loss_scale.* (GradScaler's constructor arguments) */
-typedef struct {
-    bool enabled;
-    float init_scale;     /* the scale of the first step (65536) */
-    float growth_factor;  /* > 1: the scale's factor after growth_interval clean steps (2) */
-    float backoff_factor; /* in (0, 1): the scale's factor after an overflow (0.5) */
-    long growth_interval; /* >= 1: clean steps in a row before the scale grows (2000) */
-} nl_loss_scale_spec;
 
 /* What carries from step to step (GradScaler's _scale and _growth_tracker,
  * and the steps it skipped): part of the resumable training state. */
@@ -33,8 +25,6 @@ typedef struct {
     long growth_tracker; /* clean steps since the last growth or overflow */
     long skipped_steps;  /* steps skipped on an inf or NaN gradient so far */
 } nl_loss_scaler;
-
-void nl_loss_scale_spec_defaults(nl_loss_scale_spec *spec);
 
 /* the state of a run's first step */
 void nl_loss_scaler_start(nl_loss_scaler *s, const nl_loss_scale_spec *spec);

@@ -14,7 +14,7 @@
 #include "train/feed.h"
 #include "train/series.h"
 #include "train/sink.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 
 /* where in the loop a probe looks */
 typedef enum {

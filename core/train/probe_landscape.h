@@ -16,7 +16,7 @@
 #define NL_PROBE_LANDSCAPE_H
 
 #include "model/model.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 
 typedef struct {
     const nl_landscape_spec *spec; /* NULL: off */

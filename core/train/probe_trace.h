@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "model/model.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 
 typedef struct {
     const nl_trace_spec *spec; /* NULL: off */

@@ -8,7 +8,7 @@
 
 #include "data/data.h"
 #include "model/model.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 
 /* Errors (NL_ERR_CONFIG) when the spec freezes or recalibrates a model
  * without running statistics, or freezes at or past its last step; runtime

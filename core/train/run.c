@@ -6,28 +6,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config/flat.h"
 #include "data/share.h"
-#include "device/device.h"
 #include "dist/dist.h"
+#include "device/device.h"
 #include "log/files.h"
 #include "results/files.h"
-#include "results/metrics.h"
 #include "results/rundir.h"
-#include "results/series.h"
 #include "results/summary.h"
-#include "tensorboard/scalars.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/device_data.h"
 #include "train/eval.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
-#include "version_git.h"
+#include "train/outputs.h"
+#include "train/ranks.h"
+#include "train/resume.h"
+#include "train/run_summary.h"
 
 nl_run_status nl_run_dir_status(const char *dir)
 {
@@ -43,24 +41,14 @@ nl_run_status nl_run_dir_status(const char *dir)
     }
 }
 
-static void iso_time(char *buf, size_t size)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 typedef struct {
     const nl_config *cfg;
     const nl_run_options *opt;
     struct nl_dist *dist;
     bool root;         /* rank 0, which writes the run directory */
     nl_run_plan plan;  /* nl_run_check's */
-    nl_init_from_source init_source; /* init.from's identity; path "" without one */
-    nl_device device;  /* trained on: --device, else the config's */
-    nl_csv metrics, trace, series;
-    nl_tb_writer tensorboard; /* train.log.tensorboard: the scalars as TensorBoard events */
+    nl_run_facts facts; /* summary.json's, beside the result */
+    nl_run_outputs outputs; /* rank 0's */
     nl_backend *be;
     /* the run's own data, or a copy the runs of this process share */
     nl_dataset own_data;
@@ -71,117 +59,46 @@ typedef struct {
     nl_model_spec model_spec;
     nl_model *model;
     nl_device_data device_data;
-    const char *data_description; /* the loaded dataset's */
     char dir[1024];
     int lock_fd;       /* the run directory's lock, from before the first write */
-    char started[32];
-    int threads;
-    int usable_cores;  /* the CPUs the run may use */
-    const char *cpu_kernels; /* the CPU kernel set, NULL on a GPU */
-    const char *openblas_core; /* the core OpenBLAS ran, NULL on a GPU */
-    double busy_cores; /* of those, busy with other work at the start */
     char *config_text; /* the resolved config, as config.yaml holds it */
     size_t config_len;
     nl_flat config_flat;  /* its keys, with the device the run trains on */
     nl_buf config_keys;   /* what a checkpoint is written for (nl_checkpoint_config_keys) */
-    int ranks, rank_batch;
-    /* rank 0: seconds in the ranks' exchanges while training (0 on one) */
-    double exchange_s;
     /* rank 0 recorded the run as failed when a stop reached it inside a
      * collective (on_wait_for_ranks) */
     bool stop_recorded;
     /* what a checkpoint of this run holds, when one is found */
-    nl_checkpoint_found found;
-    nl_train_state resume;
-    nl_checkpoint_files resume_files;
-    int32_t *resume_order;
+    nl_resume resume;
 } run_state;
-
-static bool logs_series(const nl_train_spec *train)
-{
-    return train->log_grad_norms || train->log_attention_logits || train->log_variance_shift ||
-           train->log_step_norms || train->log_block_skip ||
-           train->log_weight_stats || train->log_switch_weights || train->log_signal_propagation ||
-           train->landscape.every > 0 || nl_train_logs_loss_scale(train);
-}
-
-/* seconds since the epoch: an event's wall time */
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
 {
     run_state *st = ctx;
-    char step[32], epoch[32], loss[32], acc[32], lr[32], elapsed[32], grad_norm[32] = "";
-    snprintf(step, sizeof step, "%ld", row->step);
-    snprintf(epoch, sizeof epoch, "%.4f", row->epoch);
-    nl_fmt_float(loss, sizeof loss, row->loss);
-    nl_fmt_float(acc, sizeof acc, row->accuracy);
-    snprintf(lr, sizeof lr, "%.7g", row->lr); /* a float: 7 digits are all it has */
-    snprintf(elapsed, sizeof elapsed, "%.3f", row->elapsed_s);
-    if (!isnan(row->grad_norm))
-        nl_fmt_float(grad_norm, sizeof grad_norm, row->grad_norm);
-    /* the last field is read only when the file has the grad_norm column */
-    const char *fields[] = {step, epoch, nl_name_of(&nl_split_names, row->split), loss, acc, lr,
-                            elapsed, grad_norm};
-    nl_code rc = nl_csv_row(&st->metrics, fields, err);
-    /* the events hold what the CSV says: its fields, parsed back */
-    for (int c = 0; rc == NL_OK && st->tensorboard.open && c < st->metrics.columns; c++) {
-        char tag[64];
-        if (fields[c][0] && nl_tb_metric_tag(fields[2], nl_metrics_columns[c], tag, sizeof tag))
-            rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), row->step, tag, strtod(fields[c], NULL), err);
-    }
-    return rc;
+    return nl_run_outputs_metric(&st->outputs, row, err);
 }
 
 static nl_code sink_trace(void *ctx, long step, const double *values, int n, nl_error *err)
 {
     run_state *st = ctx;
-    char cells[NL_MAX_PERCENTILES + 1][32];
-    const char *fields[NL_MAX_PERCENTILES + 1];
-    snprintf(cells[0], sizeof cells[0], "%ld", step);
-    fields[0] = cells[0];
-    for (int i = 0; i < n; i++) {
-        nl_fmt_float(cells[i + 1], sizeof cells[i + 1], values[i]);
-        fields[i + 1] = cells[i + 1];
-    }
-    return nl_csv_row(&st->trace, fields, err);
+    return nl_run_outputs_trace(&st->outputs, step, values, n, err);
 }
 
 static nl_code sink_series(void *ctx, long step, nl_series_kind kind, int layer, const char *name,
                            double value, nl_error *err)
 {
     run_state *st = ctx;
-    char step_s[32], layer_s[16], value_s[32];
-    snprintf(step_s, sizeof step_s, "%ld", step);
-    snprintf(layer_s, sizeof layer_s, "%d", layer);
-    const char *fields[] = {step_s, nl_name_of(&nl_series_names, kind), layer_s, name,
-                            nl_fmt_float(value_s, sizeof value_s, value)};
-    nl_code rc = nl_csv_row(&st->series, fields, err);
-    if (rc == NL_OK && st->tensorboard.open) {
-        char tag[256];
-        nl_tb_series_tag(fields[1], layer_s, name, tag, sizeof tag);
-        rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), step, tag, strtod(value_s, NULL), err);
-    }
-    return rc;
+    return nl_run_outputs_series(&st->outputs, step, kind, layer, name, value, err);
 }
 
 static nl_code write_checkpoint(run_state *st, const nl_train_state *s, nl_error *err)
 {
-    /* the rows the checkpoint counts are on disk before it is */
-    const nl_csv *files_written[] = {&st->metrics, &st->trace, &st->series};
-    for (size_t i = 0; i < sizeof files_written / sizeof files_written[0]; i++)
-        if (files_written[i]->open && fsync(files_written[i]->fd) != 0)
-            return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", files_written[i]->path,
-                           strerror(errno));
-    /* the thread count and kernel set come from the model's backend */
-    const nl_checkpoint_files files = {.metrics_bytes = st->metrics.size,
-                                       .trace_bytes = st->trace.open ? st->trace.size : 0,
-                                       .series_bytes = st->series.open ? st->series.size : 0};
+    /* the rows the checkpoint counts are on disk before it is; the thread
+     * count and kernel set come from the model's backend */
+    nl_checkpoint_files files = {0};
+    const nl_code rc = nl_run_outputs_sync(&st->outputs, &files, err);
+    if (rc)
+        return rc;
     return nl_checkpoint_write(st->dir, st->config_keys.data, st->model, s, &files, err);
 }
 
@@ -216,144 +133,6 @@ static void sink_progress(void *ctx, const nl_progress *p)
         st->opt->progress(st->opt->ctx, p);
 }
 
-/* init.from: the run's identity includes the model it started from */
-static void put_init_source(nl_json *j, const run_state *st)
-{
-    if (!st->init_source.path[0])
-        return;
-    char hash[20];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)st->init_source.model_hash);
-    nl_json_string(j, "init_from", st->init_source.path);
-    nl_json_string(j, "init_from_model_fnv1a64", hash);
-    nl_json_int(j, "init_from_step", st->init_source.step);
-}
-
-static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *err)
-{
-    const nl_config *cfg = st->cfg;
-    char finished[32], host[256] = "", cpu[256];
-    iso_time(finished, sizeof finished);
-    gethostname(host, sizeof host - 1);
-    nl_json j;
-    nl_json_begin(&j);
-    nl_json_string(&j, "name", cfg->name);
-    nl_json_string(&j, "status", nl_run_status_name(r->status));
-    nl_json_string(&j, "reason", r->reason);
-    nl_json_int(&j, "steps", r->steps);
-    nl_json_number(&j, "epochs", r->epochs);
-    nl_json_number(&j, "final_train_loss", r->final_train_loss);
-    nl_json_number(&j, "final_test_loss", r->final_test_loss);
-    nl_json_number(&j, "final_test_accuracy", r->final_test_accuracy);
-    nl_json_number(&j, "final_test_trainmode_accuracy", r->final_trainmode_accuracy);
-    /* train.bn_recalibrate: the final evaluation before it (final_* are after) */
-    nl_json_number(&j, "test_loss_before_recalibration", r->unrecalibrated_test_loss);
-    nl_json_number(&j, "test_accuracy_before_recalibration", r->unrecalibrated_test_accuracy);
-    nl_json_number(&j, "bn_frozen_from_step", r->frozen_from_step > 0 ? (double)r->frozen_from_step : NAN);
-    nl_json_number(&j, "best_test_loss", r->best_test_loss);
-    nl_json_number(&j, "best_test_accuracy", r->best_test_accuracy);
-    if (st->model && st->model->rows_per_sample > 1) {
-        /* token models: losses per token in nats; in bits, per character
-         * for a text of one byte per character */
-        nl_json_number(&j, "final_train_bits_per_token", r->final_train_loss / log(2.0));
-        nl_json_number(&j, "final_test_bits_per_token", r->final_test_loss / log(2.0));
-        nl_json_number(&j, "best_test_bits_per_token", r->best_test_loss / log(2.0));
-        nl_json_number(&j, "tokens_per_s", r->samples_per_s * st->model->rows_per_sample);
-    }
-    nl_json_number(&j, "wall_s", r->wall_s);
-    nl_json_number(&j, "train_s", r->train_s);
-    nl_json_number(&j, "samples_per_s", r->samples_per_s);
-    /* MPI: of train_s and the evaluations, the time rank 0 spent in the
-     * exchanges with the other ranks, waiting for the slowest included */
-    nl_json_number(&j, "exchange_s", st->exchange_s);
-    /* train.cuda_graph: how many of the steps ran as a replay (0: every
-     * step launched its kernels), so a measured speed says which it was */
-    nl_json_int(&j, "replayed_steps", r->replayed_steps);
-    nl_json_int(&j, "seed", (long long)cfg->seed);
-    nl_json_int(&j, "threads", st->threads);
-    nl_json_int(&j, "ranks", st->ranks);
-    nl_json_int(&j, "rank_batch_size", st->rank_batch);
-    nl_json_int(&j, "usable_cores", st->usable_cores);
-    nl_json_number(&j, "busy_cores_at_start", st->busy_cores);
-    /* results repeat bit for bit for one kernel set and thread count: which
-     * set computed them (cpu/host.c), empty on a GPU */
-    nl_json_string(&j, "cpu_kernels", st->cpu_kernels ? st->cpu_kernels : "");
-    /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
-    nl_json_string(&j, "openblas_core", st->openblas_core ? st->openblas_core : "");
-    nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
-    /* train.precision: the products' format (fp32 when no autocast) */
-    nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
-    nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
-    nl_json_string(&j, "dataset", st->data_description ? st->data_description : "");
-    nl_json_int(&j, "parameters", st->model ? (long long)nl_model_param_total(st->model) : 0);
-    nl_json_number(&j, "mflop_per_sample_forward",
-                   st->model ? nl_model_forward_flops(st->model) / 1e6 : NAN);
-    nl_json_string(&j, "normlab_version", NORMLAB_VERSION);
-    nl_json_string(&j, "git_commit", NORMLAB_GIT_COMMIT);
-    nl_json_string(&j, "started_at", st->started);
-    nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
-    nl_json_string(&j, "host", host);
-    nl_json_string(&j, "command", st->opt->command_line ? st->opt->command_line : "");
-    put_init_source(&j, st);
-    nl_json_end(&j);
-    if (j.buf.failed) {
-        nl_buf_free(&j.buf);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the summary");
-    }
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, NL_RUN_SUMMARY_FILE);
-    nl_code rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
-    nl_buf_free(&j.buf);
-    return rc;
-}
-
-/* a checkpoint's output file holds at least the rows it counted (checked
- * before anything is written; nl_csv_continue cuts it back to them) */
-static nl_code output_reaches(const char *dir, const char *name, long long bytes, nl_error *err)
-{
-    char path[1100];
-    nl_path_join(path, sizeof path, dir, name);
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size >= bytes)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_DATA, "%s has %lld bytes, fewer than the %lld it had at the "
-                   "checkpoint in %s/%s; remove the checkpoint or run with --force to start over",
-                   path, stat(path, &st) == 0 ? (long long)st.st_size : 0LL, bytes, dir,
-                   NL_CHECKPOINT_FILE);
-}
-
-/* a checkpoint's data order is over the training split it was taken on:
- * the same config over data files that have since changed (train_size: 0
- * takes them all) is refused before anything is written, not by the
- * training loop after metrics.csv has been cut back */
-static nl_code resume_fits_data(const char *dir, const nl_train_state *s, const nl_split *train,
-                                nl_error *err)
-{
-    if (s->data_n == train->n)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_DATA, "%s/%s was taken over %ld training samples, the data now has %ld; "
-                   "remove the checkpoint or run with --force to start over",
-                   dir, NL_CHECKPOINT_FILE, s->data_n, train->n);
-}
-
-/* a token run's checkpoint holds no order, only the batcher's place: it is
- * tried on a batcher over this run's training split now, so a place the
- * split cannot have is refused before anything is written */
-static nl_code resume_fits_tokens(const char *dir, const nl_train_state *s,
-                                  const nl_token_split *train, int batch, int context,
-                                  nl_error *err)
-{
-    nl_window_batcher trial;
-    nl_code rc = nl_window_batcher_init(&trial, train, batch, context, true, 0, err);
-    const nl_window_position at = {s->data_epoch, s->data_pos, s->data_rng};
-    if (rc == NL_OK && s->data_n != 0)
-        rc = nl_fail(err, NL_ERR_DATA, "%s/%s was taken over an image dataset's order", dir,
-                     NL_CHECKPOINT_FILE);
-    else if (rc == NL_OK && (rc = nl_window_batcher_seek(&trial, &at, err)))
-        nl_error_prefix(err, "%s/%s: ", dir, NL_CHECKPOINT_FILE);
-    nl_window_batcher_free(&trial);
-    return rc;
-}
-
 /* the resolved config's text and the keys a checkpoint is written for,
  * before anything is written */
 static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *err)
@@ -361,109 +140,6 @@ static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *er
     nl_code rc = nl_checkpoint_config(st->cfg, device, &st->config_text, &st->config_flat,
                                       &st->config_keys, err);
     st->config_len = st->config_text ? strlen(st->config_text) : 0;
-    return rc;
-}
-
-/* A sound checkpoint whose hash is not this run's: the keys it was written
- * for are compared with this run's, text for text (a number written
- * another way is refused rather than taken by a tolerance that would take
- * seed 1000001 for 1000000). The same keys take it (a format before 4
- * hashed config.yaml's text, the config's path as typed included); other
- * values refuse the run, naming them. Never deleted here: only --force
- * starts over. True in *same when it is to be taken. */
-static nl_code compare_checkpoint_config(const run_state *st, const nl_checkpoint_origin *o,
-                                         bool *same, nl_error *err)
-{
-    *same = false;
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
-    nl_flat saved = {0};
-    nl_code rc;
-    if (o->config_keys) {
-        rc = nl_checkpoint_keys_flat(o->config_keys, &saved, err);
-    } else {
-        /* formats 1 to 3: the run directory's config.yaml says what they
-         * were written for when its text has their hash */
-        char yaml[1100], *text = NULL;
-        size_t len = 0;
-        nl_path_join(yaml, sizeof yaml, st->dir, NL_RUN_CONFIG_FILE);
-        nl_error read_err = {0};
-        if (nl_read_file(yaml, &text, &len, &read_err) != NL_OK ||
-            nl_checkpoint_hash(text, len) != o->config_hash) {
-            free(text);
-            return nl_fail(err, NL_ERR_CONFIG,
-                           "%s (format %u, at step %lld) was written for another config, and %s "
-                           "is not the config it was written for, so what changed cannot be "
-                           "said. The checkpoint is kept: run with --force to start over from "
-                           "step 0, or --out DIR to write elsewhere",
-                           path, o->version, (long long)o->step, yaml);
-        }
-        rc = nl_flat_from_yaml(text, yaml, &saved, err);
-        free(text);
-    }
-    /* format 4: this run's keys as a checkpoint holds them, which leaves
-     * out a key newer than the format at its default, as the saved keys do
-     * (the resolved config would name each such key as changed) */
-    nl_flat now = {0};
-    const nl_flat *current = &st->config_flat;
-    if (rc == NL_OK && o->config_keys) {
-        rc = nl_checkpoint_keys_flat(st->config_keys.data, &now, err);
-        current = &now;
-    }
-    if (rc) {
-        nl_flat_free(&saved);
-        nl_flat_free(&now);
-        return rc;
-    }
-    char diff[1400];
-    const int changed = nl_flat_diff(&saved, current, nl_flat_key_outside_run, nl_values_identical,
-                                     diff, sizeof diff);
-    nl_flat_free(&saved);
-    nl_flat_free(&now);
-    if (changed > 0)
-        return nl_fail(err, NL_ERR_CONFIG,
-                       "%s (at step %lld) was written for another config: %s. The checkpoint is "
-                       "kept: run the config it was written for to resume it, --force to start "
-                       "this one over from step 0, or --out DIR to write elsewhere",
-                       path, (long long)o->step, diff);
-    *same = true;
-    return NL_OK;
-}
-
-/* a checkpoint past the run's end was not written by this config's loop
- * (its last checkpoint comes before its last step) */
-static nl_code resume_within_run(const char *dir, long step, long total, nl_error *err)
-{
-    if (step <= total)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_DATA, "%s/%s is at step %ld, past this run's %ld steps; it is not "
-                   "used and nothing was changed. Remove it or run with --force to start over",
-                   dir, NL_CHECKPOINT_FILE, step, total);
-}
-
-/* Reads the run directory's checkpoint: loaded when it was written for
- * this config, NL_CHECKPOINT_NONE when there is none, an error otherwise. */
-static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_state *resume,
-                               nl_checkpoint_files *files, int32_t **order,
-                               nl_checkpoint_found *found, nl_error *err)
-{
-    nl_checkpoint_want want = {
-        nl_checkpoint_hash(st->config_keys.data, st->config_keys.len),
-        nl_checkpoint_hash(st->config_text, st->config_len)};
-    nl_checkpoint_origin origin;
-    nl_code rc = nl_checkpoint_read(st->dir, &want, model, resume, files, order, found, &origin, err);
-    if (rc == NL_OK && *found == NL_CHECKPOINT_OTHER_CONFIG) {
-        bool same;
-        rc = compare_checkpoint_config(st, &origin, &same, err);
-        /* the same values: taken as written for this run */
-        want = (nl_checkpoint_want){origin.config_hash, origin.config_hash};
-        if (rc == NL_OK && same)
-            rc = nl_checkpoint_read(st->dir, &want, model, resume, files, order, found, NULL, err);
-        /* the directory is locked: a file that changed meanwhile is not deleted as another config's */
-        if (rc == NL_OK && *found != NL_CHECKPOINT_LOADED)
-            rc = nl_fail(err, NL_ERR_IO, "%s/%s changed while it was read", st->dir, NL_CHECKPOINT_FILE);
-    }
-    free(origin.config_keys);
     return rc;
 }
 
@@ -527,22 +203,6 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
     else if (!nl_path_exists(checkpoint))
         note(opt, "replacing the unfinished run in %s (status %s)", dir, nl_summary_verdict_name(verdict));
     return NL_OK;
-}
-
-/* the batch each rank trains on, or an error when the ranks cannot share
- * the global batch equally */
-static nl_code check_ranks(const nl_config *cfg, int ranks, int *rank_batch, nl_error *err)
-{
-    const int batch = cfg->train.batch_size;
-    *rank_batch = batch / ranks;
-    if (batch % ranks == 0)
-        return NL_OK;
-    const int below = batch - batch % ranks, above = below + ranks;
-    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.batch_size",
-                               "%d cannot be shared by the %d MPI ranks (train.batch_size is the "
-                               "global batch; each rank takes an equal slice of it); accepted: "
-                               "a multiple of %d, e.g. %d or %d", batch, ranks, ranks,
-                               below > 0 ? below : above, below > 0 ? above : above + ranks);
 }
 
 /* The dataset on the device when train.device_data says so, after the
@@ -611,32 +271,13 @@ static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
     snprintf(out->dir, sizeof out->dir, "%s", st->dir);
     rc = nl_run_check_into(cfg, opt->device, true, st->dir, NULL, &st->plan, err);
     if (rc == NL_OK)
-        rc = check_ranks(cfg, st->ranks, &st->rank_batch, err);
+        rc = nl_ranks_split_batch(cfg, st->facts.ranks, &st->facts.rank_batch, err);
     if (rc)
         return rc;
-    out->ranks = st->ranks;
-    out->rank_batch = st->rank_batch;
+    out->ranks = st->facts.ranks;
+    out->rank_batch = st->facts.rank_batch;
     rc = st->root ? claim_dir(st->dir, opt, false, err) : NL_OK;
     return nl_dist_agree(st->dist, rc, err);
-}
-
-/* every rank updates its own parameters: one CPU kernel set for all */
-static nl_code agree_kernels(const run_state *st, nl_error *err)
-{
-    double votes[NL_KERNEL_VOTES_MAX];
-    const int n_votes = nl_backend_cpu_kernel_votes(votes);
-    char kernels_note[512];
-    nl_code rc = nl_dist_reserve(st->dist, sizeof votes, err);
-    if (rc)
-        return rc;
-    nl_dist_sum(st->dist, votes, (size_t)n_votes);
-    if ((rc = nl_dist_status(st->dist, err)) ||
-        (rc = nl_backend_cpu_kernels_agree(votes, st->ranks, kernels_note, sizeof kernels_note,
-                                           err)))
-        return rc;
-    if (kernels_note[0] && st->root)
-        note(st->opt, "%s", kernels_note);
-    return NL_OK;
 }
 
 /* the run's own data, or the copy the runs of this process share */
@@ -654,7 +295,7 @@ static nl_code load_data(run_state *st, nl_error *err)
             rc = nl_token_dataset_load(&cfg->data, window, &st->own_tokens, err);
         if (rc)
             return rc;
-        st->data_description = st->token_data->description;
+        st->facts.data_description = st->token_data->description;
         st->model_spec.classes = st->token_data->vocab; /* a text's characters are known now */
         return NL_OK;
     }
@@ -665,7 +306,7 @@ static nl_code load_data(run_state *st, nl_error *err)
         rc = nl_dataset_load(&cfg->data, &st->own_data, err);
     if (rc)
         return rc;
-    st->data_description = st->data->description;
+    st->facts.data_description = st->data->description;
     return NL_OK;
 }
 
@@ -676,9 +317,15 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     const nl_backend_options backend_opt = {
         .threads = st->opt->threads > 0 ? st->opt->threads : cfg->threads,
         .keep_subnormals = !cfg->flush_subnormals};
-    nl_code rc = st->device == NL_DEVICE_CPU && st->ranks > 1 ? agree_kernels(st, err) : NL_OK;
+    char kernels_note[512] = "";
+    nl_code rc = st->facts.device == NL_DEVICE_CPU && st->facts.ranks > 1
+                     ? nl_ranks_agree_kernels(st->dist, st->facts.ranks, kernels_note,
+                                              sizeof kernels_note, err)
+                     : NL_OK;
+    if (kernels_note[0] && st->root)
+        note(st->opt, "%s", kernels_note);
     if (rc == NL_OK)
-        rc = nl_backend_open(st->device, &backend_opt, &st->be, err);
+        rc = nl_backend_open(st->facts.device, &backend_opt, &st->be, err);
     if (rc)
         return rc;
     /* before the model is planned: the product ops' workspaces depend on it */
@@ -688,81 +335,37 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
         note(st->opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "
                       "insists on N)", be->busy_cores, be->usable_cores, be->threads,
              be->threads == 1 ? "" : "s");
-    st->threads = be->threads;
-    st->usable_cores = be->usable_cores;
-    st->cpu_kernels = be->cpu_kernels;
-    st->openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
-    st->busy_cores = be->busy_cores;
+    st->facts.threads = be->threads;
+    st->facts.usable_cores = be->usable_cores;
+    st->facts.cpu_kernels = be->cpu_kernels;
+    st->facts.openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
+    st->facts.busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_run_model_spec(cfg, &st->model_spec);
     if ((rc = load_data(st, err)))
         return rc;
     /* each rank holds its slice of a training batch and of an evaluation one */
-    int capacity = (cfg->train.eval_batch_size + st->ranks - 1) / st->ranks;
-    if (capacity < st->rank_batch)
-        capacity = st->rank_batch;
+    int capacity = (cfg->train.eval_batch_size + st->facts.ranks - 1) / st->facts.ranks;
+    if (capacity < st->facts.rank_batch)
+        capacity = st->facts.rank_batch;
     nl_model *model = NULL;
-    if ((rc = nl_model_build(&st->model_spec, st->be, capacity, st->rank_batch, cfg->seed, &model,
-                             err)))
+    if ((rc = nl_model_build(&st->model_spec, st->be, capacity, st->facts.rank_batch, cfg->seed,
+                             &model, err)))
         return rc;
     st->model = model;
     /* a checkpoint found later replaces these weights, as any initialization */
     char init_note[1400];
-    if ((rc = nl_init_from_load(cfg, model, &st->init_source, init_note, sizeof init_note, err)))
+    if ((rc = nl_init_from_load(cfg, model, &st->facts.init_source, init_note, sizeof init_note,
+                                err)))
         return rc;
     if (init_note[0] && st->root)
         note(st->opt, "%s (init.from)", init_note);
     rc = nl_model_set_dist(model, st->dist, err);
     if (rc == NL_OK)
-        rc = resolve_config_text(st, st->device, err);
+        rc = resolve_config_text(st, st->facts.device, err);
     if (rc == NL_OK)
         rc = place_data(cfg, st->opt, st->root, st->be, st->data,
                         st->plan.tokens ? st->token_data : NULL, model, &st->device_data, err);
-    return rc;
-}
-
-/* A checkpoint taken on another number of MPI ranks goes on with the same
- * global batch, split otherwise: the trajectory of the uninterrupted run to
- * float rounding, unless a layer's training depends on the split (its
- * statistics over each rank's slice, masks drawn per rank), whose run
- * would go on as another experiment than the one it began: refused, before
- * anything is written. */
-static nl_code resume_fits_ranks(const run_state *st, nl_error *err)
-{
-    const long then = st->resume.ranks;
-    const nl_layer *l = nl_model_per_rank_layer(st->model);
-    if (then == st->ranks || !l)
-        return NL_OK;
-    return nl_fail(err, NL_ERR_CONFIG,
-                   "%s/%s was taken on %ld MPI rank%s and this run has %d, but layer %s trains on "
-                   "%s, so the run would go on as another experiment than the one it began. "
-                   "Resume it on %ld rank%s (mpirun -np %ld places them on as few hosts as you "
-                   "have), or start over with --force",
-                   st->dir, NL_CHECKPOINT_FILE, then, then == 1 ? "" : "s", st->ranks, l->name,
-                   l->per_rank, then, then == 1 ? "" : "s", then);
-}
-
-/* a loaded checkpoint fits this run: within its steps, over its data, on a
- * rank count it may change to, and its outputs hold the rows it counted
- * (checked before anything is written) */
-static nl_code resume_fits_run(const run_state *st, nl_error *err)
-{
-    const nl_train_spec *train = &st->cfg->train;
-    const nl_train_state *r = &st->resume;
-    const nl_checkpoint_files *files = &st->resume_files;
-    nl_code rc = resume_within_run(st->dir, r->step, st->plan.total_steps, err);
-    if (rc == NL_OK)
-        rc = st->plan.tokens ? resume_fits_tokens(st->dir, r, &st->token_data->train,
-                                                  st->rank_batch, st->model_spec.context, err)
-                             : resume_fits_data(st->dir, r, &st->data->train, err);
-    if (rc == NL_OK)
-        rc = output_reaches(st->dir, NL_RUN_METRICS_FILE, files->metrics_bytes, err);
-    if (rc == NL_OK && train->trace.activation[0])
-        rc = output_reaches(st->dir, NL_RUN_TRACE_FILE, files->trace_bytes, err);
-    if (rc == NL_OK && logs_series(train))
-        rc = output_reaches(st->dir, NL_RUN_SERIES_FILE, files->series_bytes, err);
-    if (rc == NL_OK)
-        rc = resume_fits_ranks(st, err);
     return rc;
 }
 
@@ -770,18 +373,18 @@ static nl_code resume_fits_run(const run_state *st, nl_error *err)
  * that may change the last bits */
 static void note_resume(const run_state *st, nl_run_outcome *out)
 {
-    const nl_checkpoint_files *files = &st->resume_files;
+    const nl_checkpoint_files *files = &st->resume.files;
     const nl_backend *be = st->be;
-    note(st->opt, "resuming %s from its checkpoint at step %ld", st->dir, st->resume.step);
-    out->resumed_from = st->resume.step;
+    note(st->opt, "resuming %s from its checkpoint at step %ld", st->dir, st->resume.state.step);
+    out->resumed_from = st->resume.state.step;
     out->resumed_threads = (int)files->threads;
-    out->resumed_ranks = (int)st->resume.ranks;
-    if (st->resume.ranks != st->ranks)
+    out->resumed_ranks = (int)st->resume.state.ranks;
+    if (st->resume.state.ranks != st->facts.ranks)
         note(st->opt, "the checkpoint was taken on %ld MPI rank%s, this run has %d: the same "
                       "global batch of %d, split otherwise, so the losses go on as the "
                       "uninterrupted run's to float rounding (the sums over the ranks group "
                       "differently), not bit for bit",
-             st->resume.ranks, st->resume.ranks == 1 ? "" : "s", st->ranks,
+             st->resume.state.ranks, st->resume.state.ranks == 1 ? "" : "s", st->facts.ranks,
              st->cfg->train.batch_size);
     if (files->threads != be->threads)
         note(st->opt, "the checkpoint was taken on %lld thread%s, this run has %d: the last bits "
@@ -805,15 +408,21 @@ static nl_code find_resume(run_state *st, nl_run_outcome *out, nl_error *err)
 {
     if (st->opt->force)
         return NL_OK;
-    nl_code rc = read_checkpoint(st, st->model, &st->resume, &st->resume_files, &st->resume_order,
-                                 &st->found, err);
-    if (rc == NL_OK && st->found == NL_CHECKPOINT_LOADED && (rc = resume_fits_run(st, err)) == NL_OK)
+    const nl_resume_run run = {
+        .dir = st->dir, .train = &st->cfg->train, .config_keys = &st->config_keys,
+        .config_text = st->config_text, .config_len = st->config_len,
+        .config_flat = &st->config_flat, .total_steps = st->plan.total_steps,
+        .ranks = st->facts.ranks, .rank_batch = st->facts.rank_batch,
+        .tokens = st->plan.tokens ? &st->token_data->train : NULL,
+        .context = st->model_spec.context, .images = &st->data->train};
+    nl_code rc = nl_resume_find(&run, st->model, &st->resume, err);
+    if (rc == NL_OK && st->resume.found == NL_CHECKPOINT_LOADED)
         note_resume(st, out);
     return rc;
 }
 
-/* A fresh start removes the checkpoint; resumed or not, a trace or series
- * of the run this one replaces would pass for this run's */
+/* A fresh start removes the checkpoint; resumed or not, the outputs of
+ * the run this one replaces that this one will not write */
 static nl_code remove_stale_files(const run_state *st, nl_error *err)
 {
     char path[1100];
@@ -822,89 +431,14 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
     if (unlink(path) != 0 && errno != ENOENT && errno != EISDIR)
         return nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
     nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
-    if (st->found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT)
+    if (st->resume.found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT)
         /* --force removes the checkpoint file normlab wrote, not a directory in its place */
         return errno == EISDIR ? nl_fail(err, NL_ERR_DATA, "%s is a directory, not a checkpoint; "
                                          "nothing was changed: remove it to start the run over",
                                          path)
                                : nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path,
                                          strerror(errno));
-    const nl_train_spec *train = &st->cfg->train;
-    const struct { const char *name; bool written; } optional_files[] = {
-        {NL_RUN_TRACE_FILE, train->trace.activation[0] != '\0'}, {NL_RUN_SERIES_FILE, logs_series(train)},
-        {NL_TB_RUN_FILE, train->log_tensorboard}};
-    for (size_t i = 0; i < sizeof optional_files / sizeof optional_files[0]; i++) {
-        nl_path_join(path, sizeof path, st->dir, optional_files[i].name);
-        if (!optional_files[i].written && unlink(path) != 0 && errno != ENOENT)
-            return nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
-    }
-    return NL_OK;
-}
-
-
-/* the grad_norm column only with train.clip_grad_norm */
-static int metric_column_count(const nl_train_spec *train)
-{
-    return train->clip_grad_norm > 0.0f ? NL_METRICS_COLUMN_COUNT : NL_METRICS_GRAD_NORM;
-}
-
-/* a resumed run's outputs, cut back to the rows its checkpoint counted */
-static nl_code continue_outputs(run_state *st, nl_error *err)
-{
-    const nl_train_spec *train = &st->cfg->train;
-    const nl_checkpoint_files *files = &st->resume_files;
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, NL_RUN_METRICS_FILE);
-    nl_code rc = nl_csv_continue(&st->metrics, path, metric_column_count(train),
-                                 files->metrics_bytes, err);
-    nl_path_join(path, sizeof path, st->dir, NL_RUN_TRACE_FILE);
-    if (rc == NL_OK && train->trace.activation[0])
-        rc = nl_csv_continue(&st->trace, path, train->trace.n_percentiles + 1, files->trace_bytes,
-                             err);
-    nl_path_join(path, sizeof path, st->dir, NL_RUN_SERIES_FILE);
-    if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_continue(&st->series, path, NL_SERIES_N_COLUMNS, files->series_bytes, err);
-    return rc;
-}
-
-/* a fresh run's outputs, with their header rows */
-static nl_code open_outputs(run_state *st, nl_error *err)
-{
-    const nl_train_spec *train = &st->cfg->train;
-    char path[1100];
-    nl_path_join(path, sizeof path, st->dir, NL_RUN_METRICS_FILE);
-    nl_code rc = nl_csv_open(&st->metrics, path, nl_metrics_columns, metric_column_count(train), err);
-    nl_path_join(path, sizeof path, st->dir, NL_RUN_SERIES_FILE);
-    if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_open(&st->series, path, nl_series_columns, NL_SERIES_N_COLUMNS, err);
-    if (rc || !train->trace.activation[0])
-        return rc;
-    char columns[NL_MAX_PERCENTILES + 1][16];
-    const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
-    for (int i = 0; i < train->trace.n_percentiles; i++) {
-        snprintf(columns[i], sizeof columns[i], "p%g", train->trace.percentiles[i]);
-        names[i + 1] = columns[i];
-    }
-    nl_path_join(path, sizeof path, st->dir, NL_RUN_TRACE_FILE);
-    return nl_csv_open(&st->trace, path, names, train->trace.n_percentiles + 1, err);
-}
-
-/* train.log.tensorboard: the event file starts over from the CSV files as
- * they stand (a resumed run's cut back to its checkpoint), so that it holds
- * what they hold, then grows with them */
-static nl_code open_tensorboard(run_state *st, nl_error *err)
-{
-    nl_tb_bytes start = {0};
-    long n = 0;
-    nl_code rc = NL_OK;
-    if (st->found == NL_CHECKPOINT_LOADED)
-        rc = nl_tb_run_events(st->dir, wall_now(), &start, &n, NULL, err);
-    else
-        nl_tb_version_event(&start, wall_now());
-    if (rc == NL_OK)
-        rc = nl_tb_writer_open(&st->tensorboard, st->dir, &start, err);
-    nl_tb_bytes_free(&start);
-    return rc;
+    return nl_run_outputs_remove_stale(&st->outputs, st->dir, &st->cfg->train, err);
 }
 
 /* A run started over (a finished one under --force, an unfinished one
@@ -928,32 +462,21 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
         rc = claim_dir(st->dir, st->opt, true, err);
     if (rc == NL_OK)
         rc = find_resume(st, out, err);
+    const bool resumed = st->resume.found == NL_CHECKPOINT_LOADED;
     if (rc == NL_OK)
         rc = remove_stale_files(st, err);
-    if (rc == NL_OK && st->found != NL_CHECKPOINT_LOADED)
+    if (rc == NL_OK && !resumed)
         rc = remove_replaced_evals(st, out, err);
     if (rc == NL_OK)
         rc = write_config(st, err);
     if (rc == NL_OK) {
         nl_train_result running;
         nl_train_result_start(&running);
-        rc = write_summary(st, &running, err);
+        rc = nl_run_summary_write(st->dir, st->cfg, st->model, &st->facts, &running, err);
     }
     if (rc == NL_OK)
-        rc = st->found == NL_CHECKPOINT_LOADED ? continue_outputs(st, err) : open_outputs(st, err);
-    if (rc == NL_OK && st->cfg->train.log_tensorboard)
-        rc = open_tensorboard(st, err);
-    return rc;
-}
-
-/* Under MPI: every rank takes the checkpoint rank 0 found (or none) */
-static nl_code share_resume(run_state *st, nl_error *err)
-{
-    bool loaded = st->found == NL_CHECKPOINT_LOADED;
-    nl_code rc = nl_checkpoint_share(st->dist, st->config_keys.data, st->model, &st->resume,
-                                     &st->resume_files, &st->resume_order, &loaded, err);
-    if (rc == NL_OK && loaded)
-        st->found = NL_CHECKPOINT_LOADED;
+        rc = nl_run_outputs_open(&st->outputs, st->dir, &st->cfg->train,
+                                 resumed ? &st->resume.files : NULL, err);
     return rc;
 }
 
@@ -977,7 +500,7 @@ static void on_wait_for_ranks(void *ctx)
              "signal reached rank 0 there (a launcher that lost a rank stops the others so; its "
              "message names the rank)");
     nl_error ignored = {0}; /* the run's own end writes the summary again, or reports */
-    (void)write_summary(st, &r, &ignored);
+    (void)nl_run_summary_write(st->dir, st->cfg, st->model, &st->facts, &r, &ignored);
 }
 
 /* rank 0 writes every row; the other ranks' sink drops them, but takes
@@ -985,7 +508,8 @@ static void on_wait_for_ranks(void *ctx)
 static nl_code run_train(run_state *st, nl_run_outcome *out, nl_error *err)
 {
     const nl_config *cfg = st->cfg;
-    const nl_train_state *resume = st->found == NL_CHECKPOINT_LOADED ? &st->resume : NULL;
+    const nl_train_state *resume =
+        st->resume.found == NL_CHECKPOINT_LOADED ? &st->resume.state : NULL;
     nl_train_sink sink = {st, sink_metric, sink_trace, sink_progress, sink_checkpoint, resume,
                           sink_series};
     if (!st->root)
@@ -1028,18 +552,16 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
         nl_copy_string(out->result.reason, sizeof out->result.reason, err->msg);
     }
     nl_error close_err = {0};
-    nl_csv_close(&st->metrics, &close_err);
-    nl_csv_close(&st->trace, &close_err);
-    nl_csv_close(&st->series, &close_err);
-    nl_tb_writer_close(&st->tensorboard, &close_err);
-    if (rc == NL_OK && close_err.code != NL_OK) {
+    if (nl_run_outputs_close(&st->outputs, &close_err) != NL_OK && rc == NL_OK) {
         *err = close_err;
         rc = close_err.code;
         out->result.status = NL_RUN_FAILED;
         nl_copy_string(out->result.reason, sizeof out->result.reason, close_err.msg);
     }
     nl_error summary_err = {0};
-    if (write_summary(st, &out->result, &summary_err) != NL_OK && rc == NL_OK) {
+    if (nl_run_summary_write(st->dir, st->cfg, st->model, &st->facts, &out->result,
+                             &summary_err) != NL_OK &&
+        rc == NL_OK) {
         *err = summary_err;
         rc = summary_err.code;
     }
@@ -1052,14 +574,11 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
 
 static void run_close(run_state *st)
 {
-    free(st->resume_order);
+    free(st->resume.order);
     free(st->config_text);
     nl_flat_free(&st->config_flat);
     nl_buf_free(&st->config_keys);
-    nl_csv_close(&st->metrics, &(nl_error){0});
-    nl_csv_close(&st->trace, &(nl_error){0});
-    nl_csv_close(&st->series, &(nl_error){0});
-    nl_tb_writer_close(&st->tensorboard, &(nl_error){0});
+    nl_run_outputs_close(&st->outputs, NULL);
     nl_device_data_free(&st->device_data);
     nl_model_free(st->model);
     nl_dataset_free(&st->own_data);
@@ -1075,11 +594,12 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
 {
     memset(out, 0, sizeof *out);
     run_state run = {.cfg = cfg, .opt = opt, .dist = opt->dist, .lock_fd = -1,
-                     .device = opt->device >= 0 ? (nl_device)opt->device : cfg->device};
+                     .facts = {.device = opt->device >= 0 ? (nl_device)opt->device : cfg->device,
+                               .command_line = opt->command_line}};
     run_state *st = &run;
     st->root = nl_dist_rank(st->dist) == 0;
-    st->ranks = nl_dist_size(st->dist);
-    st->metrics.fd = st->trace.fd = st->series.fd = -1;
+    st->facts.ranks = nl_dist_size(st->dist);
+    nl_run_outputs_init(&st->outputs, opt->output);
     st->data = &st->own_data;
     st->token_data = &st->own_tokens;
     nl_code rc = run_begin(st, out, err);
@@ -1087,21 +607,21 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         return rc;
     rc = nl_dist_agree(st->dist, run_open(st, out, err), err);
     if (rc == NL_OK) {
-        if (st->ranks > 1 && st->root)
+        if (st->facts.ranks > 1 && st->root)
             note(opt, "training on %d MPI ranks: each takes %d samples of every batch of %d",
-                 st->ranks, st->rank_batch, cfg->train.batch_size);
-        iso_time(st->started, sizeof st->started);
+                 st->facts.ranks, st->facts.rank_batch, cfg->train.batch_size);
+        nl_run_facts_start(&st->facts);
         rc = nl_dist_agree(st->dist, st->root ? prepare_dir(st, out, err) : NL_OK, err);
     }
     if (rc == NL_OK)
-        rc = share_resume(st, err);
+        rc = nl_ranks_share_resume(st->dist, st->config_keys.data, st->model, &st->resume, err);
     if (rc == NL_OK) {
         const double exchanged_before = nl_dist_exchange_seconds(st->dist);
-        if (st->root && st->ranks > 1)
+        if (st->root && st->facts.ranks > 1)
             nl_dist_on_wait(st->dist, on_wait_for_ranks, st);
         rc = run_train(st, out, err);
         nl_dist_on_wait(st->dist, NULL, NULL);
-        st->exchange_s = nl_dist_exchange_seconds(st->dist) - exchanged_before;
+        st->facts.exchange_s = nl_dist_exchange_seconds(st->dist) - exchanged_before;
         if (st->root)
             rc = run_finish(st, out, rc, err);
     }

@@ -29,6 +29,10 @@ typedef struct {
     /* the datasets the runs of this process share (NULL: the run loads its
      * own); a sweep's runs as threads (--one-process) pass one */
     struct nl_data_share *data_share;
+    /* what the command adds to rank 0's outputs (NULL: none): live
+     * TensorBoard events (train.log.tensorboard) are written by the one
+     * cmd/run.c adds, not by training */
+    const nl_output_sink *output;
 } nl_run_options;
 
 typedef struct {

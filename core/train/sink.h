@@ -1,6 +1,7 @@
 /* What the training loop gives out, and how: metric rows, the progress
  * line, trace percentiles, series values and checkpoints, each through a
- * callback of the sink its caller passes. Its own header so that the
+ * callback of the sink its caller passes; and what a command adds to a
+ * run's outputs (nl_output_sink). Its own header so that the
  * loop's parts (the probes, the loss-scale glue) write to the sink without
  * including the loop. */
 #ifndef NL_TRAIN_SINK_H
@@ -50,5 +51,35 @@ typedef struct {
      * no series */
     nl_series_fn series;
 } nl_train_sink;
+
+/* A row of metrics.csv or series.csv as the run directory's file holds
+ * it: the file's column names and the row's text ("" an empty cell). */
+typedef struct {
+    long step;
+    const char *const *columns;
+    const char *const *fields;
+    int n;
+} nl_output_row;
+
+/* An output the command adds to a run (nl_run_options.output): it takes
+ * the rows rank 0 writes, after the run's own file took each, so that
+ * training knows nothing of its format (live TensorBoard events:
+ * tensorboard/live.h). Any callback may be NULL. */
+typedef struct {
+    void *ctx;
+    /* before anything of the run is written: a file of the run this one
+     * replaces, which this run will not write, is removed (it would pass
+     * for this run's) */
+    nl_code (*clear)(void *ctx, const char *dir, nl_error *err);
+    /* the run directory's CSV files stand as the run starts (a resumed
+     * run's cut back to the rows its checkpoint counted), before the
+     * first row */
+    nl_code (*open)(void *ctx, const char *dir, bool resumed, nl_error *err);
+    nl_code (*metric)(void *ctx, const nl_output_row *row, nl_error *err);
+    nl_code (*series)(void *ctx, const nl_output_row *row, nl_error *err);
+    /* after the last row, or when the run stops early (once, after a
+     * successful open); its error fails the run */
+    nl_code (*close)(void *ctx, nl_error *err);
+} nl_output_sink;
 
 #endif

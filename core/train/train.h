@@ -15,7 +15,7 @@
 #include "model/model.h"
 #include "results/summary.h" /* nl_run_status */
 #include "train/sink.h"
-#include "train/spec.h"
+#include "config/train_spec.h"
 #include "train/state.h"
 
 typedef struct {

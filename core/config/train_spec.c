@@ -1,4 +1,4 @@
-#include "train/spec.h"
+#include "config/train_spec.h"
 
 #include <string.h>
 
@@ -51,6 +51,13 @@ _Static_assert(sizeof trace_mode_entries / sizeof trace_mode_entries[0] == NL_TR
                "trace mode table");
 const nl_name_table nl_trace_mode_names = {"trace mode", trace_mode_entries, NL_TRACE_MODE_COUNT,
                                            0};
+
+void nl_loss_scale_spec_defaults(nl_loss_scale_spec *spec)
+{
+    /* GradScaler's defaults; enabled is resolved from train.precision */
+    *spec = (nl_loss_scale_spec){.enabled = false, .init_scale = 65536.0f, .growth_factor = 2.0f,
+                                 .backoff_factor = 0.5f, .growth_interval = 2000};
+}
 
 void nl_train_spec_defaults(nl_train_spec *train)
 {

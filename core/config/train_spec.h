@@ -1,11 +1,11 @@
-/* What training does, as plain data (filled from the config's train: section). */
-#ifndef NL_TRAIN_SPEC_H
-#define NL_TRAIN_SPEC_H
+/* What training does, as plain data: the config's train: section, owned by
+ * config (which fills it) and read by the training loop. */
+#ifndef NL_CONFIG_TRAIN_SPEC_H
+#define NL_CONFIG_TRAIN_SPEC_H
 
 #include <stdbool.h>
 
 #include "optim/optim.h"
-#include "train/loss_scale.h"
 
 #define NL_MAX_PERCENTILES 8
 /* step sizes a landscape probe tries (train.log.landscape.lr_multiples) */
@@ -20,6 +20,18 @@
  * (60000 images at most) in one step sixteen times over; what such a batch
  * costs in memory the check before a run reports. */
 #define NL_MAX_BATCH (1 << 20)
+
+/* train.loss_scale.* (GradScaler's constructor arguments; the scaler
+ * that follows them: train/loss_scale.h) */
+typedef struct {
+    bool enabled;
+    float init_scale;     /* the scale of the first step (65536) */
+    float growth_factor;  /* > 1: the scale's factor after growth_interval clean steps (2) */
+    float backoff_factor; /* in (0, 1): the scale's factor after an overflow (0.5) */
+    long growth_interval; /* >= 1: clean steps in a row before the scale grows (2000) */
+} nl_loss_scale_spec;
+
+void nl_loss_scale_spec_defaults(nl_loss_scale_spec *spec);
 
 /* Where the trace is measured: eval, on a fixed batch of test samples in
  * eval mode (running statistics, no noise or dropout), between steps; train,

@@ -1,0 +1,114 @@
+#include "train/run_summary.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "device/device.h"
+#include "log/files.h"
+#include "results/files.h"
+#include "version_git.h"
+
+static void iso_time(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void nl_run_facts_start(nl_run_facts *f)
+{
+    iso_time(f->started, sizeof f->started);
+}
+
+/* init.from: the run's identity includes the model it started from */
+static void put_init_source(nl_json *j, const nl_run_facts *f)
+{
+    if (!f->init_source.path[0])
+        return;
+    char hash[20];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)f->init_source.model_hash);
+    nl_json_string(j, "init_from", f->init_source.path);
+    nl_json_string(j, "init_from_model_fnv1a64", hash);
+    nl_json_int(j, "init_from_step", f->init_source.step);
+}
+
+nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_model *model,
+                             const nl_run_facts *f, const nl_train_result *r, nl_error *err)
+{
+    char finished[32], host[256] = "", cpu[256];
+    iso_time(finished, sizeof finished);
+    gethostname(host, sizeof host - 1);
+    nl_json j;
+    nl_json_begin(&j);
+    nl_json_string(&j, "name", cfg->name);
+    nl_json_string(&j, "status", nl_run_status_name(r->status));
+    nl_json_string(&j, "reason", r->reason);
+    nl_json_int(&j, "steps", r->steps);
+    nl_json_number(&j, "epochs", r->epochs);
+    nl_json_number(&j, "final_train_loss", r->final_train_loss);
+    nl_json_number(&j, "final_test_loss", r->final_test_loss);
+    nl_json_number(&j, "final_test_accuracy", r->final_test_accuracy);
+    nl_json_number(&j, "final_test_trainmode_accuracy", r->final_trainmode_accuracy);
+    /* train.bn_recalibrate: the final evaluation before it (final_* are after) */
+    nl_json_number(&j, "test_loss_before_recalibration", r->unrecalibrated_test_loss);
+    nl_json_number(&j, "test_accuracy_before_recalibration", r->unrecalibrated_test_accuracy);
+    nl_json_number(&j, "bn_frozen_from_step", r->frozen_from_step > 0 ? (double)r->frozen_from_step : NAN);
+    nl_json_number(&j, "best_test_loss", r->best_test_loss);
+    nl_json_number(&j, "best_test_accuracy", r->best_test_accuracy);
+    if (model && model->rows_per_sample > 1) {
+        /* token models: losses per token in nats; in bits, per character
+         * for a text of one byte per character */
+        nl_json_number(&j, "final_train_bits_per_token", r->final_train_loss / log(2.0));
+        nl_json_number(&j, "final_test_bits_per_token", r->final_test_loss / log(2.0));
+        nl_json_number(&j, "best_test_bits_per_token", r->best_test_loss / log(2.0));
+        nl_json_number(&j, "tokens_per_s", r->samples_per_s * model->rows_per_sample);
+    }
+    nl_json_number(&j, "wall_s", r->wall_s);
+    nl_json_number(&j, "train_s", r->train_s);
+    nl_json_number(&j, "samples_per_s", r->samples_per_s);
+    /* MPI: of train_s and the evaluations, the time rank 0 spent in the
+     * exchanges with the other ranks, waiting for the slowest included */
+    nl_json_number(&j, "exchange_s", f->exchange_s);
+    /* train.cuda_graph: how many of the steps ran as a replay (0: every
+     * step launched its kernels), so a measured speed says which it was */
+    nl_json_int(&j, "replayed_steps", r->replayed_steps);
+    nl_json_int(&j, "seed", (long long)cfg->seed);
+    nl_json_int(&j, "threads", f->threads);
+    nl_json_int(&j, "ranks", f->ranks);
+    nl_json_int(&j, "rank_batch_size", f->rank_batch);
+    nl_json_int(&j, "usable_cores", f->usable_cores);
+    nl_json_number(&j, "busy_cores_at_start", f->busy_cores);
+    /* results repeat bit for bit for one kernel set and thread count: which
+     * set computed them (cpu/host.c), empty on a GPU */
+    nl_json_string(&j, "cpu_kernels", f->cpu_kernels ? f->cpu_kernels : "");
+    /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
+    nl_json_string(&j, "openblas_core", f->openblas_core ? f->openblas_core : "");
+    nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
+    /* train.precision: the products' format (fp32 when no autocast) */
+    nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
+    nl_json_string(&j, "device", nl_name_of(&nl_device_names, (int)f->device));
+    nl_json_string(&j, "dataset", f->data_description ? f->data_description : "");
+    nl_json_int(&j, "parameters", model ? (long long)nl_model_param_total(model) : 0);
+    nl_json_number(&j, "mflop_per_sample_forward",
+                   model ? nl_model_forward_flops(model) / 1e6 : NAN);
+    nl_json_string(&j, "normlab_version", NORMLAB_VERSION);
+    nl_json_string(&j, "git_commit", NORMLAB_GIT_COMMIT);
+    nl_json_string(&j, "started_at", f->started);
+    nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
+    nl_json_string(&j, "host", host);
+    nl_json_string(&j, "command", f->command_line ? f->command_line : "");
+    put_init_source(&j, f);
+    nl_json_end(&j);
+    if (j.buf.failed) {
+        nl_buf_free(&j.buf);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the summary");
+    }
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, NL_RUN_SUMMARY_FILE);
+    nl_code rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
+    nl_buf_free(&j.buf);
+    return rc;
+}
