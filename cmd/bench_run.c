@@ -16,10 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arch/registry.h"
@@ -34,6 +31,7 @@
 #include "log/files.h"
 #include "model/model.h"
 #include "norm/registry.h"
+#include "proc/proc.h"
 #include "train/check.h"
 #include "train/run.h"
 #include "train/summary.h"
@@ -315,40 +313,34 @@ static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
 /* ---- children ---- */
 
 /* runs argv as a child with stdout and stderr into log_path (NULL: stdout
- * dropped, stderr this command's, which writes nothing); its exit status
- * (-1: it could not start), and its seconds in *seconds */
-static int run_child(char *const *argv, const char *log_path, double *seconds, double *cpu_seconds)
+ * dropped, stderr this command's, which writes nothing), to its end (its
+ * wall and CPU seconds in *end); its exit status (128 + the signal that
+ * killed it), -1 when it could not start (said on stderr) */
+static int run_child(const char *const *argv, const char *log_path, nl_proc_end *end)
 {
-    fflush(NULL);
-    const double t0 = nl_bench_now();
-    const pid_t pid = fork();
-    if (pid < 0)
+    *end = (nl_proc_end){0};
+    const int log = log_path ? open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (log_path && log < 0) {
+        fprintf(stderr, "normlab bench: cannot write %s: %s\n", log_path, strerror(errno));
         return -1;
-    if (pid == 0) {
-        const int fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)
-                                : nl_open_system("/dev/null", O_WRONLY);
-        const int in = nl_open_system("/dev/null", O_RDONLY);
-        if (fd < 0 || in < 0)
-            _exit(127);
-        dup2(in, 0);
-        dup2(fd, 1);
-        if (log_path)
-            dup2(fd, 2);
-        /* a bench stopped stops its run */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        execv(argv[0], argv);
-        _exit(127);
     }
-    int status = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &status, 0, &ru) < 0)
-        if (errno != EINTR)
-            return -1;
-    *seconds = nl_bench_now() - t0;
-    *cpu_seconds = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-                   (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    const nl_proc_stream to_log = {NL_PROC_FD, log};
+    /* a bench stopped stops its run */
+    const nl_proc_spec spec = {.argv = argv, .out = log_path ? to_log : (nl_proc_stream){.kind = NL_PROC_NULL},
+                               .err = log_path ? to_log : (nl_proc_stream){.kind = NL_PROC_INHERIT},
+                               .die_with_parent = true};
+    nl_proc p;
+    nl_error err = {0};
+    nl_code rc = nl_proc_start(&spec, &p, &err);
+    if (log >= 0)
+        close(log);
+    if (rc == NL_OK)
+        rc = nl_proc_wait(&p, -1, end, &err);
+    if (rc) {
+        nl_cmd_report("bench", &err);
+        return -1;
+    }
+    return nl_proc_status(end);
 }
 
 /* the last lines of a child's log, to stderr */
@@ -684,9 +676,9 @@ static int check_peer(run_options *o)
     /* best runs the compiled modes too, which need the newest torch */
     const bool best = o->torch_mode == NL_TORCH_BEST;
     const char *mode = nl_name_of(&nl_torch_mode_names, best ? NL_TORCH_COMPILE : o->torch_mode);
-    char *const argv[] = {(char *)o->python, (char *)o->peer, "--probe", "--mode", (char *)mode, NULL};
-    double seconds, cpu_seconds;
-    const int code = run_child(argv, NULL, &seconds, &cpu_seconds);
+    const char *const argv[] = {o->python, o->peer, "--probe", "--mode", mode, NULL};
+    nl_proc_end end;
+    const int code = run_child(argv, NULL, &end);
     if (code == 0)
         return -1;
     if (code == 2)
@@ -702,49 +694,30 @@ static int check_peer(run_options *o)
  * mirrors it, else an exit status (2 with its reason, which it printed). */
 static int peer_mirrors(const session *b)
 {
-    int fds[2];
-    if (pipe(fds) != 0) {
-        fprintf(stderr, "normlab bench: a pipe to %s: %s\n", b->o.peer, strerror(errno));
-        return 1;
-    }
-    fflush(NULL);
-    const pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        fprintf(stderr, "normlab bench: cannot start %s: %s\n", b->o.python, strerror(errno));
-        return 1;
-    }
-    if (pid == 0) {
-        char *const argv[] = {(char *)b->o.python, (char *)b->o.peer, "-", "--check", NULL};
-        const int quiet = nl_open_system("/dev/null", O_WRONLY);
-        dup2(fds[0], 0);
-        close(fds[0]);
-        close(fds[1]);
-        if (quiet >= 0)
-            dup2(quiet, 1); /* its "mirrored" line; a refusal goes to stderr */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[0]);
+    const char *const argv[] = {b->o.python, b->o.peer, "-", "--check", NULL};
+    /* its "mirrored" line dropped; a refusal goes to stderr */
+    const nl_proc_spec spec = {.argv = argv, .in = {NL_PROC_PIPE}, .err = {NL_PROC_INHERIT},
+                               .die_with_parent = true};
+    nl_proc p;
+    nl_error err = {0};
+    if (nl_proc_start(&spec, &p, &err) != NL_OK)
+        return nl_cmd_report("bench", &err);
     /* a script that exits unread must not end this command with SIGPIPE */
     struct sigaction ignore = {.sa_handler = SIG_IGN}, before;
     sigaction(SIGPIPE, &ignore, &before);
-    FILE *to = fdopen(fds[1], "w");
-    nl_error err = {0};
+    FILE *to = fdopen(p.to_child, "w");
+    nl_error unread = {0}; /* the script's exit status says what became of it */
     if (to) {
-        nl_config_write(b->cfg, to, &err);
+        nl_config_write(b->cfg, to, &unread);
         fclose(to);
     } else {
-        close(fds[1]);
+        close(p.to_child);
     }
     sigaction(SIGPIPE, &before, NULL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return 1;
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    nl_proc_end end;
+    if (nl_proc_wait(&p, -1, &end, &err) != NL_OK)
+        return nl_cmd_report("bench", &err);
+    const int code = nl_proc_status(&end);
     if (code == 0)
         return -1;
     if (code == 2)
@@ -953,7 +926,10 @@ static bool time_child(session *b, int round, side *s, int *code)
     /* both sides in this process's environment: the OpenMP spin bound
      * normlab sets for itself (cmd/main.c) holds for PyTorch's libgomp
      * too, which unbounded spins its team to a crawl on a busy machine */
-    *code = run_child(args, log, &s->process_s, &s->process_cpu_s);
+    nl_proc_end end;
+    *code = run_child((const char *const *)args, log, &end);
+    s->process_s = end.wall_s;
+    s->process_cpu_s = end.cpu_s;
     if (*code != 0) {
         fprintf(stderr, "normlab bench: %s: exit status %d\n", what, *code);
         show_log_tail(log);
