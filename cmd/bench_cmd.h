@@ -1,7 +1,7 @@
 /* normlab bench's own parts, shared by its files: the options (bench_options.c),
  * the table and CSV rows (bench_report.c), the kernel sections
  * (bench_kernels.c), the step sections (bench_steps.c) and the command
- * (bench.c). `bench --run` (bench_run.c) has its own. */
+ * (bench.c). `bench --run` has its own (bench_run.h). */
 #ifndef NL_CMD_BENCH_CMD_H
 #define NL_CMD_BENCH_CMD_H
 

@@ -1,18 +1,16 @@
 /* nl_plot_write: which plots, then each writer; nl_plot_render: gnuplot. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log/files.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
+#include "proc/proc.h"
 
 nl_code pl_write_one(const nl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
                      const pl_templates *templates, nl_plot_report *rep, nl_error *err)
@@ -253,54 +251,16 @@ const char *const nl_plot_format_names[NL_PLOT_N_FORMATS] = {"png", "svg", "pdf"
 
 /* runs `gnuplot -e EXPR [SCRIPT]` in `dir`; what it prints on stderr goes to `messages` */
 static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *expr, const char *script,
-                           char *messages, size_t size, int *status, nl_error *err)
+                           char *messages, size_t size, nl_proc_end *end, nl_error *err)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return nl_fail(err, NL_ERR_RUNTIME, "cannot run gnuplot: pipe: %s", strerror(errno));
-    fflush(NULL);
-    const pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return nl_fail(err, NL_ERR_RUNTIME, "cannot run gnuplot: fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        const int null = nl_open_system("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-        }
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (chdir(dir) != 0)
-            _exit(126);
-        execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL); /* script NULL ends the list early */
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t used = 0;
-    char chunk[4096];
-    ssize_t got;
-    while ((got = read(fds[0], chunk, sizeof chunk)) != 0) {
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        const size_t take = used + (size_t)got < size - 1 ? (size_t)got : size - 1 - used;
-        memcpy(messages + used, chunk, take);
-        used += take;
-    }
-    messages[used] = '\0';
-    close(fds[0]);
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-    }
-    return NL_OK;
+    const char *const argv[] = {"gnuplot", "-e", expr, script, NULL}; /* script NULL ends it early */
+    const nl_proc_spec spec = {.argv = argv, .path = gnuplot, .dir = dir, .err = {NL_PROC_PIPE}};
+    nl_proc_output said;
+    const nl_code rc = nl_proc_run(&spec, size - 1, &said, end, err);
+    if (rc == NL_OK)
+        nl_copy_string(messages, size, said.text);
+    free(said.text);
+    return rc;
 }
 
 /* does this gnuplot have the terminal? (builds without cairo lack pdfcairo) */
@@ -308,9 +268,9 @@ static bool has_terminal(const char *gnuplot, const char *terminal, nl_error *er
 {
     char expr[64], said[1024];
     snprintf(expr, sizeof expr, "set terminal %s", terminal);
-    int status = 0;
-    *rc = run_gnuplot(gnuplot, ".", expr, NULL, said, sizeof said, &status, err);
-    return *rc == NL_OK && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    nl_proc_end end;
+    *rc = run_gnuplot(gnuplot, ".", expr, NULL, said, sizeof said, &end, err);
+    return *rc == NL_OK && end.exited && end.code == 0;
 }
 
 nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
@@ -350,19 +310,17 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
             char out[1300], temp[1600];
             snprintf(out, sizeof out, "%s/%s.%s", dir, o->name, fmt);
             snprintf(temp, sizeof temp, "%s/%s.%s", dir, temp_name, fmt);
-            int status = 0;
-            nl_code rc = run_gnuplot(rep->gnuplot, dir, expr, script, said, sizeof said, &status, err);
+            nl_proc_end end;
+            nl_code rc = run_gnuplot(rep->gnuplot, dir, expr, script, said, sizeof said, &end, err);
             if (rc)
                 return rc;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            if (!end.exited || end.code != 0) {
                 unlink(temp);
                 size_t len = strlen(said);
                 while (len && said[len - 1] == '\n')
                     said[--len] = '\0';
                 return nl_fail(err, NL_ERR_RUNTIME, "gnuplot failed on %s (%s): %s", o->script, fmt,
-                               said[0] ? said : WIFEXITED(status) && WEXITSTATUS(status) == 127
-                                                    ? "it could not be started"
-                                                    : "no message");
+                               said[0] ? said : "no message");
             }
             if (said[0] && used < sizeof rep->messages - 1)
                 used += (size_t)snprintf(rep->messages + used, sizeof rep->messages - used, "%s%s.gp (%s): %s",

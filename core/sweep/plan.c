@@ -2,166 +2,20 @@
  * each combination's config loaded through the config module (base, then
  * set, then the grid values, then the derived values, then the run's name),
  * exclusions matched against the resolved config, run directory names made
- * from the varied values. */
-#include <ctype.h>
-#include <limits.h>
+ * from the varied values (plan_names.c). */
 #include <math.h>
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "base/number.h"
 #include "config/config.h"
 #include "config/flat.h"
 #include "config/schema.h"
 #include "results/files.h"
+#include "sweep/plan_names.h"
 #include "sweep/sweep.h"
 #include "train/check.h"
-
-#define MAX_DIR_NAME 120
-
-/* the last `k` dotted components of key */
-static const char *suffix(const char *key, int k)
-{
-    const char *p = key + strlen(key);
-    while (p > key) {
-        if (p[-1] == '.' && --k == 0)
-            return p;
-        p--;
-    }
-    return key;
-}
-
-/* a value as a directory-name fragment: [A-Za-z0-9._-], other runs of
- * characters become one '-' */
-static void sanitize(const char *value, char *out, size_t size)
-{
-    char plain[512];
-    nl_unquote(value, plain, sizeof plain);
-    size_t k = 0;
-    bool dash = false;
-    for (const char *p = plain; *p && k + 2 < size; p++) {
-        const char c = *p;
-        if (isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-') {
-            if (dash && k > 0)
-                out[k++] = '-';
-            dash = false;
-            out[k++] = c == '_' ? '_' : c;
-        } else {
-            dash = true;
-        }
-    }
-    out[k] = '\0';
-    if (!k)
-        snprintf(out, size, "x");
-}
-
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-typedef struct {
-    const char *text;
-    int v;
-} label_ref;
-
-static int compare_text(const void *x, const void *y)
-{
-    return strcmp(((const label_ref *)x)->text, ((const label_ref *)y)->text);
-}
-
-/* labels[a][v]: "key-value" for each value of each axis */
-static nl_code make_labels(const nl_experiment *e, char ****labels_out, nl_error *err)
-{
-    nl_code code = NL_OK;
-    char ***labels = calloc((size_t)e->n_axes, sizeof *labels);
-    if (!labels)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    *labels_out = labels;
-    for (int a = 0; a < e->n_axes; a++) {
-        const nl_sweep_axis *ax = &e->axes[a];
-        /* the shortest key suffix no other axis shares */
-        int k = 1;
-        for (;; k++) {
-            bool clash = false;
-            for (int b = 0; b < e->n_axes; b++)
-                if (b != a && !strcmp(suffix(e->axes[b].key, k), suffix(ax->key, k)))
-                    clash = true;
-            if (!clash || suffix(ax->key, k) == ax->key)
-                break;
-        }
-        char keypart[96];
-        sanitize(suffix(ax->key, k), keypart, sizeof keypart);
-        labels[a] = calloc((size_t)ax->n, sizeof *labels[a]);
-        if (!labels[a])
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        /* two values that read the same once sanitized get their position;
-         * found by sorting, not by comparing every pair (a key may have
-         * NL_SWEEP_MAX_VALUES values) */
-        char (*plain)[200] = malloc((size_t)ax->n * sizeof *plain);
-        label_ref *order = malloc((size_t)ax->n * sizeof *order);
-        bool *clash = calloc((size_t)ax->n, sizeof *clash);
-        if (!plain || !order || !clash) {
-            free(plain), free(order), free(clash);
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        }
-        for (int v = 0; v < ax->n; v++) {
-            sanitize(ax->values[v], plain[v], sizeof plain[v]);
-            order[v] = (label_ref){plain[v], v};
-        }
-        qsort(order, (size_t)ax->n, sizeof *order, compare_text);
-        for (int i = 1; i < ax->n; i++)
-            if (!strcmp(order[i - 1].text, order[i].text))
-                clash[order[i - 1].v] = clash[order[i].v] = true;
-        for (int v = 0; v < ax->n && !code; v++) {
-            labels[a][v] = malloc(320);
-            if (!labels[a][v])
-                code = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            else if (clash[v])
-                snprintf(labels[a][v], 320, "%s-%s-v%d", keypart, plain[v], v + 1);
-            else
-                snprintf(labels[a][v], 320, "%s-%s", keypart, plain[v]);
-        }
-        free(plain), free(order), free(clash);
-        if (code)
-            return code;
-    }
-    return NL_OK;
-}
-
-static void free_labels(const nl_experiment *e, char ***labels)
-{
-    if (!labels)
-        return;
-    for (int a = 0; a < e->n_axes; a++) {
-        if (labels[a])
-            for (int v = 0; v < e->axes[a].n; v++)
-                free(labels[a][v]);
-        free(labels[a]);
-    }
-    free(labels);
-}
-
-static void dir_name(const nl_experiment *e, char ***labels, const int *choice, char *out, size_t size)
-{
-    char full[4096];
-    size_t used = 0;
-    full[0] = '\0';
-    for (int a = 0; a < e->n_axes && used < sizeof full - 1; a++)
-        if (choice[a] >= 0) /* -1: a grid key that does not apply to this run */
-            used += (size_t)snprintf(full + used, sizeof full - used, "%s%s", used ? "_" : "",
-                                     labels[a][choice[a]]);
-    if (strlen(full) <= MAX_DIR_NAME) {
-        nl_copy_string(out, size, full);
-        return;
-    }
-    snprintf(out, size, "%.*s-%08x", MAX_DIR_NAME - 9, full, fnv1a(full));
-}
 
 /* ---- loading one combination ---- */
 
@@ -546,7 +400,7 @@ typedef struct {
     override_list o;
     nl_config *cfg;
     int *choice;          /* the grid's value index per axis (-1: left out) */
-    char ***labels;       /* make_labels */
+    char ***labels;       /* nl_sweep_labels_make */
     nl_flat base;         /* the base config, flat: what a run that does not load has */
     plan_note notes[NL_SWEEP_MAX_WARNINGS];
     int n_notes;
@@ -612,7 +466,7 @@ static nl_code builder_init(plan_builder *b, long combos)
     if (!b->o.overrides || !b->o.override_pos || !b->o.override_keys || !b->o.texts || !b->cfg ||
         !b->choice || !b->runs_with_axis)
         return nl_fail(b->err, NL_ERR_NOMEM, "out of memory");
-    nl_code rc = make_labels(e, &b->labels, b->err);
+    nl_code rc = nl_sweep_labels_make(e, &b->labels, b->err);
     return rc ? rc : base_flat(e, &b->base, b->err);
 }
 
@@ -625,7 +479,7 @@ static void builder_free(plan_builder *b)
     free(b->cfg);
     free(b->choice);
     free(b->runs_with_axis);
-    free_labels(b->e, b->labels);
+    nl_sweep_labels_free(b->e, b->labels);
     nl_flat_free(&b->base);
 }
 
@@ -640,7 +494,7 @@ static void combo_begin(plan_builder *b, long index, combo *k)
         b->choice[a] = (int)(rest % e->axes[a].n);
         rest /= e->axes[a].n;
     }
-    dir_name(e, b->labels, b->choice, k->dir, sizeof k->dir);
+    nl_sweep_dir_name(e, b->labels, b->choice, k->dir, sizeof k->dir);
     combo_label(e, b->choice, k->label, sizeof k->label);
     k->n = combo_overrides(e, &b->o, b->choice, k->dir);
     k->n_before_derived = k->n;
@@ -753,7 +607,7 @@ static nl_code combo_check(plan_builder *b, combo *k)
         int choice[NL_SWEEP_MAX_AXES];
         for (int a = 0; a < e->n_axes; a++)
             choice[a] = b->dropped[e->n_sets + a] ? -1 : b->choice[a];
-        dir_name(e, b->labels, choice, name, sizeof name);
+        nl_sweep_dir_name(e, b->labels, choice, name, sizeof name);
         if (!name[0]) /* no_axis_applies refuses it */
             nl_copy_string(name, sizeof name, k->dir);
     }
@@ -799,7 +653,7 @@ static nl_code combo_drop_axes(plan_builder *b, combo *k, bool *coincides)
         }
     if (!axis_dropped)
         return NL_OK;
-    dir_name(e, b->labels, b->choice, k->dir, sizeof k->dir);
+    nl_sweep_dir_name(e, b->labels, b->choice, k->dir, sizeof k->dir);
     if (!k->dir[0])
         return no_axis_applies(e, k->label, b->err);
     for (int j = 0; j < out->n_runs && !*coincides; j++)
@@ -930,66 +784,4 @@ void nl_sweep_plan_free(nl_sweep_plan *p)
     free(p->excluded);
     free(p->columns);
     memset(p, 0, sizeof *p);
-}
-
-const char *nl_sweep_run_value(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
-                               int column)
-{
-    (void)p;
-    if (column < e->n_axes) /* "" for a grid key that does not apply to the run */
-        return r->choice[column] >= 0 ? e->axes[column].values[r->choice[column]] : "";
-    return r->derived[column - e->n_axes];
-}
-
-void nl_sweep_run_overrides(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
-                            char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int c = 0; c < p->n_columns && used < size - 1; c++)
-        if (c >= e->n_axes || r->choice[c] >= 0)
-            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? " " : "", p->columns[c],
-                                     nl_sweep_run_value(e, p, r, c));
-}
-
-nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err)
-{
-    /* I and N each whole (digits only: " 2/4" and "2/4x" are no shard) */
-    const char *slash = strchr(text, '/');
-    char i_text[32] = ""; /* an I longer than this is no number in range either */
-    if (slash && (size_t)(slash - text) < sizeof i_text)
-        snprintf(i_text, sizeof i_text, "%.*s", (int)(slash - text), text);
-    long long i = 0, n = 0;
-    if (!slash || !nl_parse_ll(i_text, 0, LLONG_MAX, &i) || !nl_parse_ll(slash + 1, 0, LLONG_MAX, &n))
-        return nl_fail(err, NL_ERR_USAGE, "--shard: '%s' is not I/N (e.g. --shard 2/4)", text);
-    if (n < 1 || n > 100000)
-        return nl_fail(err, NL_ERR_USAGE, "--shard %s: N must be between 1 and 100000", text);
-    if (i < 1 || i > n)
-        return nl_fail(err, NL_ERR_USAGE, "--shard %s: I must be between 1 and N (%lld)", text, n);
-    out->index = (int)i;
-    out->count = (int)n;
-    return NL_OK;
-}
-
-int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size)
-{
-    diff[0] = '\0';
-    nl_config *cfg = malloc(sizeof *cfg);
-    if (!cfg)
-        return -1;
-    nl_error err = {0};
-    nl_flat saved = {0}, wanted = {0};
-    int count = -1;
-    if (nl_config_load(saved_path, NULL, 0, cfg, &err) != NL_OK ||
-        nl_flat_from_config(cfg, &saved, NULL, &err) != NL_OK ||
-        nl_flat_from_yaml(wanted_text, "wanted", &wanted, &err) != NL_OK) {
-        snprintf(diff, size, "%s", err.msg);
-        goto done;
-    }
-    count = nl_flat_diff(&saved, &wanted, nl_flat_key_outside_run, nl_values_equal, diff, size);
-done:
-    nl_flat_free(&saved);
-    nl_flat_free(&wanted);
-    free(cfg);
-    return count;
 }

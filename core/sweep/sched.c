@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +22,7 @@
 #include "results/rundir.h"
 #include "sweep/worklock.h"
 #include "log/files.h"
+#include "proc/proc.h"
 
 static double now(void)
 {
@@ -207,7 +206,7 @@ static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
 typedef struct thread_run thread_run;
 
 typedef struct {
-    pid_t pid;          /* the run's process; 0 when it is a thread */
+    nl_proc proc;       /* the run's process; pid 0 when it is a thread */
     thread_run *thread; /* the run's thread (run_in_thread); NULL for a process */
     int run;
     double started;
@@ -343,48 +342,30 @@ static int open_run_log(const run_command *c, nl_error *err)
     return log;
 }
 
-/* In the child, before exec. The death signal follows the thread that
- * forked: the sweep's thread, which lives as long as the sweep. A sweep that
- * died before prctl took effect has left this process to another parent.
- * What it writes goes to the run's stderr.txt; it ends the child only. */
-static void exec_run(sched *s, const run_command *c, int log, pid_t sweep_pid)
-{
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != sweep_pid)
-        _exit(1);
-    const int null = nl_open_system("/dev/null", O_RDONLY);
-    if (null >= 0)
-        dup2(null, 0);
-    dup2(log, 1);
-    dup2(log, 2);
-    signal(SIGCHLD, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &s->orig_mask, NULL);
-    execv(s->opt->exe, c->line.argv);
-    dprintf(2, "normlab sweep: cannot run %s: %s\n", s->opt->exe, strerror(errno));
-    _exit(127);
-}
-
 /* writes the run's config, marks its directory as normlab's (before
- * stderr.txt goes in, so that the run takes it) and starts the run */
-static pid_t start_child(sched *s, int run, nl_error *err)
+ * stderr.txt goes in, so that the run takes it) and starts the run. The
+ * death signal follows the thread that started it: the sweep's thread,
+ * which lives as long as the sweep. The run gets the signal mask the
+ * sweep's caller had. */
+static nl_code start_child(sched *s, int run, nl_proc *proc, nl_error *err)
 {
     run_command c;
     command_of(s, run, &c);
     const char *text = s->j->p->runs[run].config_text;
-    if (nl_write_atomic(c.run.config_path, text, strlen(text), err) ||
-        nl_run_dir_make(c.run.out_dir, err))
-        return -1;
+    nl_code rc = nl_write_atomic(c.run.config_path, text, strlen(text), err);
+    if (rc || (rc = nl_run_dir_make(c.run.out_dir, err)))
+        return rc;
     const int log = open_run_log(&c, err);
     if (log < 0)
-        return -1;
-    fflush(NULL);
-    const pid_t sweep_pid = getpid();
-    const pid_t pid = fork();
-    if (pid == 0)
-        exec_run(s, &c, log, sweep_pid);
-    if (pid < 0)
-        nl_fail(err, NL_ERR_RUNTIME, "cannot start a run: fork: %s", strerror(errno));
+        return err->code;
+    const nl_proc_spec spec = {.argv = (const char *const *)c.line.argv, .path = s->opt->exe,
+                               .out = {NL_PROC_FD, log}, .err = {NL_PROC_FD, log},
+                               .die_with_parent = true, .mask = &s->orig_mask};
+    rc = nl_proc_start(&spec, proc, err);
+    if (rc)
+        nl_error_prefix(err, "cannot start run %s: ", s->j->p->runs[run].dir);
     close(log);
-    return pid;
+    return rc;
 }
 
 /* ---- a run's thread ---- */
@@ -457,7 +438,7 @@ static thread_run *start_thread(sched *s, int run, nl_error *err)
 /* ---- results ---- */
 
 /* what a run's end means: the summary it left, or how its process ended */
-static void finish_run(sched *s, const child_proc *c, int status)
+static void finish_run(sched *s, const child_proc *c, const nl_proc_end *end)
 {
     char run_dir[1200], log_path[1300], how[64], tail[1024] = "";
     nl_sweep_run_dir(s->j, c->run, run_dir, sizeof run_dir);
@@ -470,13 +451,10 @@ static void finish_run(sched *s, const child_proc *c, int status)
     s->wall_sum += took;
     nl_sweep_event ev = {.kind = NL_SWEEP_EV_FINISHED, .run = c->run, .result = r, .took_s = took};
     if (r->state == NL_SWEEP_PENDING || r->state == NL_SWEEP_FAILED ||
-        !(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 1))) {
+        !(end->exited && (end->code == 0 || end->code == 1))) {
         /* failed, or ended without a final summary (killed, crashed, bad
          * config): failed for this sweep; the next one runs it again */
-        if (WIFSIGNALED(status))
-            snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
-        else
-            snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
+        nl_proc_describe(end, how, sizeof how);
         if (r->state != NL_SWEEP_FAILED) {
             r->state = NL_SWEEP_FAILED;
             snprintf(r->reason, sizeof r->reason, "%s", how);
@@ -637,18 +615,16 @@ static void launch_next(sched *s)
         return;
     }
     thread_run *thread = NULL;
-    pid_t pid = 0;
-    if (s->opt->run_in_thread)
-        thread = start_thread(s, run, &err);
-    else
-        pid = start_child(s, run, &err);
-    if (s->opt->run_in_thread ? thread == NULL : pid < 0) {
+    nl_proc proc = {0};
+    const bool started = s->opt->run_in_thread ? (thread = start_thread(s, run, &err)) != NULL
+                                               : start_child(s, run, &proc, &err) == NL_OK;
+    if (!started) {
         nl_worklock_release(&run_claim, false);
         emit_error(s, &err);
         s->start_failed = true;
         return;
     }
-    s->children[s->n_children++] = (child_proc){pid, thread, run, now(), run_claim};
+    s->children[s->n_children++] = (child_proc){proc, thread, run, now(), run_claim};
     s->pr.running++;
     emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_STARTED, .run = run});
 }
@@ -660,14 +636,14 @@ static void launch_runs(sched *s)
         launch_next(s);
 }
 
-/* child c ended with `status` */
-static void reap(sched *s, child_proc *c, int status)
+/* child c ended as `end` says */
+static void reap(sched *s, child_proc *c, const nl_proc_end *end)
 {
     /* refused because another writer took the directory between the check
      * and the run's lock (it may even have finished the run): wait for it,
      * or take its result */
     const int run = c->run;
-    const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == 2 && s->j->action[run] != NL_SWEEP_FORCE;
+    const bool refused = end->exited && end->code == 2 && s->j->action[run] != NL_SWEEP_FORCE;
     if (refused && run_dir_busy(s, run, "was taken by another process")) {
         nl_worklock_release(&c->claim, false);
         s->waiting[s->n_waiting++] = run;
@@ -676,7 +652,7 @@ static void reap(sched *s, child_proc *c, int status)
         nl_worklock_release(&c->claim, true);
         s->pr.running--;
     } else {
-        finish_run(s, c, status);
+        finish_run(s, c, end);
         /* a stopped run is left claimed, for another worker to do */
         nl_worklock_release(&c->claim, !s->pr.stopping);
     }
@@ -690,27 +666,26 @@ static bool reap_children(sched *s)
 {
     bool reaped = false;
     for (int c = 0; c < s->n_children; c++) {
-        thread_run *t = s->children[c].thread;
-        if (!t || !atomic_load(&t->done))
+        child_proc *child = &s->children[c];
+        nl_proc_end end = {0};
+        if (child->thread && atomic_load(&child->thread->done)) {
+            pthread_join(child->thread->id, NULL);
+            /* how the run's process would have ended */
+            end = (nl_proc_end){.ended = true, .exited = true, .code = child->thread->exit_status & 0xff};
+        } else if (!child->thread) {
+            /* cannot fail while the loop holds SIGCHLD's disposition: the
+             * kernel reaps no child behind its back */
+            nl_error err = {0};
+            if (nl_proc_wait(&child->proc, 0, &end, &err) != NL_OK)
+                emit_error(s, &err);
+        }
+        if (!end.ended)
             continue;
-        pthread_join(t->id, NULL);
-        /* the status waitpid gives for a process that exited with it */
-        reap(s, &s->children[c], (t->exit_status & 0xff) << 8);
+        reap(s, child, &end);
         reaped = true;
         c--; /* reap moved the last child into this slot */
     }
-    for (;;) {
-        int status;
-        const pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0)
-            return reaped;
-        for (int c = 0; c < s->n_children; c++)
-            if (s->children[c].pid == pid) {
-                reap(s, &s->children[c], status);
-                reaped = true;
-                break;
-            }
-    }
+    return reaped;
 }
 
 static bool work_left(const sched *s)
@@ -739,7 +714,7 @@ static void wait_for_news(sched *s)
             if (s->children[c].thread)
                 s->children[c].thread->stop = 1;
             else
-                kill(s->children[c].pid, s->pr.stopping == 1 ? SIGTERM : SIGKILL);
+                nl_proc_signal(&s->children[c].proc, s->pr.stopping == 1 ? SIGTERM : SIGKILL);
         }
     } else if (sig < 0) {
         emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_TICK, .run = -1});

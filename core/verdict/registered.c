@@ -6,28 +6,23 @@
  * read and parsed once: a verdict asks for every claim and every commit of
  * its runs, and most commits hold the same version of the file. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "log/files.h"
+#include "proc/proc.h"
 #include "verdict/registered.h"
 
 const char *const nl_registration_names[NL_REG_KIND_COUNT] = {"pre-registered", "post hoc", "unknown"};
 
 /* git's answer to one question */
 typedef struct {
-    char *out; /* its stdout, '\0'-terminated (malloc'd) */
-    size_t len;
-    bool too_long; /* stdout went past the bound: out holds its start */
+    nl_proc_output said; /* its stdout */
     bool exited_ok;
 } rg_answer;
 
@@ -59,137 +54,23 @@ struct nl_registry {
 /* git's stdout for rev-parse and the like: a line */
 #define RG_SHORT_MAX 4096
 
-static void rg_close_pair(int fds[2])
-{
-    close(fds[0]);
-    close(fds[1]);
-}
-
-/* the child: stdin to /dev/null, stdout into the pipe, stderr to
- * /dev/null (git's messages are not ours to print) or, with stderr_too,
- * into the pipe as well (to quote git's reason in an error); exec's failure
- * goes back through `report`, closed on a successful exec */
-static void rg_child(char *const argv[], bool stderr_too, int out[2], int report[2])
-{
-    const int null = nl_open_system("/dev/null", O_RDWR);
-    if (null >= 0) {
-        dup2(null, 0);
-        dup2(null, 2);
-    }
-    dup2(out[1], 1);
-    if (stderr_too)
-        dup2(out[1], 2);
-    close(out[0]);
-    close(out[1]);
-    close(report[0]);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execvp("git", argv);
-    const int why = errno;
-    ssize_t wrote = write(report[1], &why, sizeof why);
-    (void)wrote;
-    _exit(127);
-}
-
-/* reads the child's stdout into ans, keeping at most `max` bytes and
- * draining the rest so that git does not die of SIGPIPE half way */
-static nl_code rg_read_all(int fd, size_t max, rg_answer *ans, nl_error *err)
-{
-    size_t cap = 4096 < max + 1 ? 4096 : max + 1;
-    ans->out = malloc(cap);
-    if (!ans->out)
-        return nl_fail(err, NL_ERR_NOMEM, "reading git's output: out of memory");
-    char chunk[65536];
-    ssize_t got;
-    while ((got = read(fd, chunk, sizeof chunk)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return nl_fail(err, NL_ERR_RUNTIME, "reading git's output: %s", strerror(errno));
-        size_t take = (size_t)got;
-        if (ans->len + take > max) {
-            ans->too_long = true;
-            take = max - ans->len;
-        }
-        if (ans->len + take + 1 > cap) {
-            while (ans->len + take + 1 > cap)
-                cap *= 2;
-            char *grown = realloc(ans->out, cap);
-            if (!grown)
-                return nl_fail(err, NL_ERR_NOMEM, "reading git's output: out of memory");
-            ans->out = grown;
-        }
-        memcpy(ans->out + ans->len, chunk, take);
-        ans->len += take;
-    }
-    ans->out[ans->len] = '\0';
-    return NL_OK;
-}
-
-/* waits for the child; an exec that failed reports its errno through
- * `report` (read after the child ends: it closes on exec or at exit) */
-static nl_code rg_wait(pid_t pid, int report, rg_answer *ans, nl_error *err)
-{
-    int status = 0;
-    pid_t waited;
-    while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-    }
-    if (waited < 0) /* SIGCHLD ignored, say: git's answer is lost */
-        return nl_fail(err, NL_ERR_RUNTIME, "waiting for git: %s", strerror(errno));
-    int exec_errno = 0;
-    const ssize_t got = read(report, &exec_errno, sizeof exec_errno);
-    if (got == (ssize_t)sizeof exec_errno)
-        return exec_errno == ENOENT
-                   ? nl_fail(err, NL_ERR_USAGE, "git is not installed (not on PATH)")
-                   : nl_fail(err, NL_ERR_RUNTIME, "cannot run git: %s", strerror(exec_errno));
-    ans->exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    return NL_OK;
-}
-
 /* Runs git with argv (argv[0] "git", NULL-ended), its stdout (and stderr
- * with stderr_too) into ans, at most max bytes kept. NL_ERR_USAGE when git
- * is not installed; git's own failure is ans->exited_ok false, not an
- * error. The caller frees ans->out. */
+ * with stderr_too: git's reason, to quote in an error) into ans, at most
+ * max bytes kept; git's messages are not ours to print otherwise.
+ * NL_ERR_USAGE when git is not installed; git's own failure is
+ * ans->exited_ok false, not an error. The caller frees ans->said.text. */
 static nl_code rg_git(const char *const argv[], size_t max, bool stderr_too, rg_answer *ans, nl_error *err)
 {
     memset(ans, 0, sizeof *ans);
-    int out[2], report[2];
-    if (pipe(out) != 0)
-        return nl_fail(err, NL_ERR_RUNTIME, "cannot run git: pipe: %s", strerror(errno));
-    if (pipe(report) != 0) {
-        rg_close_pair(out);
-        return nl_fail(err, NL_ERR_RUNTIME, "cannot run git: pipe: %s", strerror(errno));
+    const nl_proc_spec spec = {.argv = argv, .search_path = true, .out = {NL_PROC_PIPE},
+                               .err = {stderr_too ? NL_PROC_PIPE : NL_PROC_NULL}};
+    nl_proc_end end;
+    const nl_code rc = nl_proc_run(&spec, max, &ans->said, &end, err);
+    if (rc == NL_ERR_UNSUPPORTED) {
+        nl_error_clear(err);
+        return nl_fail(err, NL_ERR_USAGE, "git is not installed (not on PATH)");
     }
-    if (fcntl(report[1], F_SETFD, FD_CLOEXEC) != 0 || fcntl(report[0], F_SETFD, FD_CLOEXEC) != 0 ||
-        fcntl(out[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(out[1], F_SETFD, FD_CLOEXEC) != 0) {
-        /* close-on-exec everywhere: a child another thread starts meanwhile
-         * must not hold the write end open (our read would wait on it);
-         * dup2 clears the flag on the copies the child keeps */
-        rg_close_pair(out);
-        rg_close_pair(report);
-        return nl_fail(err, NL_ERR_RUNTIME, "cannot run git: fcntl: %s", strerror(errno));
-    }
-    const pid_t pid = fork();
-    if (pid < 0) {
-        rg_close_pair(out);
-        rg_close_pair(report);
-        return nl_fail(err, NL_ERR_RUNTIME, "cannot run git: fork: %s", strerror(errno));
-    }
-    if (pid == 0)
-        rg_child((char *const *)argv, stderr_too, out, report);
-    close(out[1]);
-    close(report[1]);
-    nl_code rc = rg_read_all(out[0], max, ans, err);
-    close(out[0]); /* before waiting: a git still writing gets EPIPE, not a hang */
-    const nl_code waited = rg_wait(pid, report[0], ans, err);
-    close(report[0]);
-    if (rc == NL_OK)
-        rc = waited;
-    if (rc) {
-        free(ans->out);
-        ans->out = NULL;
-    }
+    ans->exited_ok = rc == NL_OK && end.exited && end.code == 0;
     return rc;
 }
 
@@ -205,10 +86,10 @@ static nl_code rg_git_line(const char *dir, const char *const args[], char *line
     nl_code rc = rg_git(argv, RG_SHORT_MAX, false, &ans, err);
     if (rc)
         return rc;
-    ans.out[strcspn(ans.out, "\r\n")] = '\0';
-    *ok = ans.exited_ok && !ans.too_long && ans.out[0] && strlen(ans.out) < size;
-    nl_copy_string(line, size, *ok ? ans.out : "");
-    free(ans.out);
+    ans.said.text[strcspn(ans.said.text, "\r\n")] = '\0';
+    *ok = ans.exited_ok && !ans.said.cut && ans.said.text[0] && strlen(ans.said.text) < size;
+    nl_copy_string(line, size, *ok ? ans.said.text : "");
+    free(ans.said.text);
     return NL_OK;
 }
 
@@ -222,13 +103,13 @@ static void rg_git_reason(const char *dir, char *said, size_t size)
     nl_copy_string(said, size, "no reason given");
     if (rg_git(argv, RG_SHORT_MAX, true, &ans, &ignored) != NL_OK)
         return;
-    const char *line = ans.out;
+    const char *line = ans.said.text;
     if (!strncmp(line, "fatal: ", 7))
         line += 7;
     const size_t len = strcspn(line, "\r\n");
     if (len)
         snprintf(said, size, "%.*s", (int)len, line);
-    free(ans.out);
+    free(ans.said.text);
 }
 
 /* the file's directory and base name, the directory made absolute and
@@ -372,27 +253,27 @@ static nl_code rg_version_of(nl_registry *reg, const char *object, int *index, n
     if (rc)
         return rc;
     if (!ans.exited_ok) { /* a tree (a directory of that name then), say */
-        free(ans.out);
+        free(ans.said.text);
         *index = -1;
         return NL_OK;
     }
     rg_version *v = &reg->versions[reg->n_versions];
     memset(v, 0, sizeof *v);
     nl_copy_string(v->object, sizeof v->object, object);
-    v->set = ans.too_long ? NULL : malloc(sizeof *v->set);
+    v->set = ans.said.cut ? NULL : malloc(sizeof *v->set);
     nl_error parse_err = {0};
-    if (ans.too_long)
+    if (ans.said.cut)
         rg_say(v->parse_error, sizeof v->parse_error, "longer than an experiment file may be (%zu MiB)",
                  (size_t)NL_READ_TEXT_MAX >> 20);
     else if (!v->set)
         rc = nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
-    else if (nl_claims_parse(ans.out, reg->relpath, v->set, &parse_err) != NL_OK) {
+    else if (nl_claims_parse(ans.said.text, reg->relpath, v->set, &parse_err) != NL_OK) {
         /* an older syntax is an answer (post hoc), not an error */
         nl_copy_string(v->parse_error, sizeof v->parse_error, parse_err.msg);
         free(v->set);
         v->set = NULL;
     }
-    free(ans.out);
+    free(ans.said.text);
     if (rc)
         return rc;
     *index = reg->n_versions++;

@@ -1,0 +1,155 @@
+/* The run directories' names (plan_names.h): each grid value as a
+ * "key-value" label, the key cut to the fewest dotted components that tell
+ * it from the other keys, and a name too long for a directory cut short
+ * with a hash of the whole. */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/flat.h"
+#include "sweep/plan_names.h"
+
+#define MAX_DIR_NAME 120
+
+/* the last `k` dotted components of key */
+static const char *suffix(const char *key, int k)
+{
+    const char *p = key + strlen(key);
+    while (p > key) {
+        if (p[-1] == '.' && --k == 0)
+            return p;
+        p--;
+    }
+    return key;
+}
+
+/* a value as a directory-name fragment: [A-Za-z0-9._-], other runs of
+ * characters become one '-' */
+static void sanitize(const char *value, char *out, size_t size)
+{
+    char plain[512];
+    nl_unquote(value, plain, sizeof plain);
+    size_t k = 0;
+    bool dash = false;
+    for (const char *p = plain; *p && k + 2 < size; p++) {
+        const char c = *p;
+        if (isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-') {
+            if (dash && k > 0)
+                out[k++] = '-';
+            dash = false;
+            out[k++] = c == '_' ? '_' : c;
+        } else {
+            dash = true;
+        }
+    }
+    out[k] = '\0';
+    if (!k)
+        snprintf(out, size, "x");
+}
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+typedef struct {
+    const char *text;
+    int v;
+} label_ref;
+
+static int compare_text(const void *x, const void *y)
+{
+    return strcmp(((const label_ref *)x)->text, ((const label_ref *)y)->text);
+}
+
+nl_code nl_sweep_labels_make(const nl_experiment *e, char ****labels_out, nl_error *err)
+{
+    nl_code code = NL_OK;
+    char ***labels = calloc((size_t)e->n_axes, sizeof *labels);
+    if (!labels)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    *labels_out = labels;
+    for (int a = 0; a < e->n_axes; a++) {
+        const nl_sweep_axis *ax = &e->axes[a];
+        /* the shortest key suffix no other axis shares */
+        int k = 1;
+        for (;; k++) {
+            bool clash = false;
+            for (int b = 0; b < e->n_axes; b++)
+                if (b != a && !strcmp(suffix(e->axes[b].key, k), suffix(ax->key, k)))
+                    clash = true;
+            if (!clash || suffix(ax->key, k) == ax->key)
+                break;
+        }
+        char keypart[96];
+        sanitize(suffix(ax->key, k), keypart, sizeof keypart);
+        labels[a] = calloc((size_t)ax->n, sizeof *labels[a]);
+        if (!labels[a])
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        /* two values that read the same once sanitized get their position;
+         * found by sorting, not by comparing every pair (a key may have
+         * NL_SWEEP_MAX_VALUES values) */
+        char (*plain)[200] = malloc((size_t)ax->n * sizeof *plain);
+        label_ref *order = malloc((size_t)ax->n * sizeof *order);
+        bool *clash = calloc((size_t)ax->n, sizeof *clash);
+        if (!plain || !order || !clash) {
+            free(plain), free(order), free(clash);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        for (int v = 0; v < ax->n; v++) {
+            sanitize(ax->values[v], plain[v], sizeof plain[v]);
+            order[v] = (label_ref){plain[v], v};
+        }
+        qsort(order, (size_t)ax->n, sizeof *order, compare_text);
+        for (int i = 1; i < ax->n; i++)
+            if (!strcmp(order[i - 1].text, order[i].text))
+                clash[order[i - 1].v] = clash[order[i].v] = true;
+        for (int v = 0; v < ax->n && !code; v++) {
+            labels[a][v] = malloc(320);
+            if (!labels[a][v])
+                code = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            else if (clash[v])
+                snprintf(labels[a][v], 320, "%s-%s-v%d", keypart, plain[v], v + 1);
+            else
+                snprintf(labels[a][v], 320, "%s-%s", keypart, plain[v]);
+        }
+        free(plain), free(order), free(clash);
+        if (code)
+            return code;
+    }
+    return NL_OK;
+}
+
+void nl_sweep_labels_free(const nl_experiment *e, char ***labels)
+{
+    if (!labels)
+        return;
+    for (int a = 0; a < e->n_axes; a++) {
+        if (labels[a])
+            for (int v = 0; v < e->axes[a].n; v++)
+                free(labels[a][v]);
+        free(labels[a]);
+    }
+    free(labels);
+}
+
+void nl_sweep_dir_name(const nl_experiment *e, char ***labels, const int *choice, char *out, size_t size)
+{
+    char full[4096];
+    size_t used = 0;
+    full[0] = '\0';
+    for (int a = 0; a < e->n_axes && used < sizeof full - 1; a++)
+        if (choice[a] >= 0) /* -1: a grid key that does not apply to this run */
+            used += (size_t)snprintf(full + used, sizeof full - used, "%s%s", used ? "_" : "",
+                                     labels[a][choice[a]]);
+    if (strlen(full) <= MAX_DIR_NAME) {
+        nl_copy_string(out, size, full);
+        return;
+    }
+    snprintf(out, size, "%.*s-%08x", MAX_DIR_NAME - 9, full, fnv1a(full));
+}
