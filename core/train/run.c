@@ -21,6 +21,7 @@
 #include "train/eval.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
+#include "train/probe.h"
 #include "train/rundir.h"
 #include "train/summary.h"
 #include "version_git.h"
@@ -95,10 +96,9 @@ typedef struct {
 
 static bool logs_series(const nl_train_spec *train)
 {
-    return train->log_grad_norms || train->log_attention_logits || train->log_variance_shift ||
-           train->log_step_norms || train->log_block_skip ||
-           train->log_weight_stats || train->log_switch_weights || train->log_signal_propagation ||
-           train->landscape.every > 0 || nl_train_logs_loss_scale(train);
+    return train->log_grad_norms || train->log_attention_logits || train->log_weight_stats ||
+           train->log_switch_weights || nl_probes_write_series(train) ||
+           nl_train_logs_loss_scale(train);
 }
 
 /* metrics.csv's columns (the last only with train.clip_grad_norm) */
