@@ -7,8 +7,13 @@
 # TensorBoard from PyPI into .venv-tb for test_tensorboard (pinned in
 # tests/tensorboard/requirements.txt; where PyPI cannot be reached the
 # test skips). Runs apt-get as root, or through sudo.
+#
+# `tests/deps.sh slurm` installs only what the labels slurm and cluster
+# need besides: Slurm's daemons and client, munge, and the tools that make
+# the cluster's hosts (their first test, slurm_deps, runs it).
 set -eu
 packages="cmake make gcc git pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user g++ python3 python3-venv chromium"
+[ "${1:-}" = slurm ] && packages="slurmctld slurmd munge slurm-client iproute2 util-linux"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -19,6 +24,7 @@ if [ -n "$missing" ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+[ "${1:-}" = slurm ] && exit 0
 
 # .venv-tb, made again when the requirements change; a copy of them inside
 # says which it holds

@@ -4,8 +4,10 @@
  * finds the row's rows at exactly the steps its config asks for: every
  * series kind the row names in series.csv at those steps and no others
  * (the trace: trace.csv's steps), while the run's metrics equal those of
- * the run without it. A new probe is one row in probes.def, its file, and
- * a case below. */
+ * the run without it; and each row with a check refuses, before the run,
+ * a run it cannot measure, naming the key to blame. A new probe is one row
+ * in probes.def, its file, and a case below (and a refusal, when it has a
+ * check). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,11 @@ static const char resnet[] =
     "model: {arch: resnet, widths: [4, 8], blocks_per_stage: 1}\n"
     "train: {batch_size: 16, steps: 12, eval_every: 6, log_every: 4, "
     "optimizer: {type: adamw, lr: 0.01}}\n"
+    "threads: 1\n";
+static const char mlp[] =
+    "data: {dataset: synthetic, shape: [3, 8, 8], classes: 3, train_size: 128, test_size: 64}\n"
+    "model: {arch: mlp, widths: [8], norm: {type: none}}\n"
+    "train: {batch_size: 16, steps: 12, optimizer: {lr: 0.05}}\n"
     "threads: 1\n";
 static const char lstm[] =
     "seed: 3\n"
@@ -62,6 +69,33 @@ static const probe_case cases[] = {
     {"train.log.landscape.every", cnn, "5", "", {0, 5, 10, -1}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+/* A run the row's check refuses: validate exits 2 naming `blamed`. */
+typedef struct {
+    const char *key;
+    const char *config;
+    const char *value;
+    const char *more;
+    const char *blamed;
+} refusal_case;
+
+static const refusal_case refusals[] = {
+    /* the model has nothing the probe measures */
+    {"train.log.variance_shift", mlp, "true", "", "train.log.variance_shift"},
+    {"train.log.step_norms", cnn, "true", "", "train.log.step_norms"},
+    {"train.log.block_skip", cnn, "true", "", "train.log.block_skip"},
+    {"train.log.signal_propagation", mlp, "true", "", "train.log.signal_propagation"},
+    {"train.log.signal_propagation", lstm, "true", "", "train.log.signal_propagation"},
+    {"train.trace.activation", lstm, "x", "", "train.trace.activation"},
+    {"train.trace.activation", cnn, "nope", "", "train.trace.activation"},
+    {"train.trace.activation", cnn, "conv2.in", "--set train.trace.unit=4", "train.trace.unit"},
+    /* more than the splits hold */
+    {"train.log.signal_propagation", cnn, "true", "--set train.log.signal_propagation_batches=9",
+     "train.log.signal_propagation_batches"},
+    {"train.trace.activation", cnn, "conv2.in", "--set train.trace.samples=65",
+     "train.trace.samples"},
+};
+enum { N_REFUSALS = sizeof refusals / sizeof refusals[0] };
 
 static bool expected_step(const probe_case *c, long step)
 {
@@ -156,13 +190,23 @@ START_TEST(test_every_row_has_a_case)
     ck_assert_int_ge(nl_probe_kind_count, 5);
     for (int k = 0; k < nl_probe_kind_count; k++) {
         const nl_probe_kind *kind = nl_probe_kinds[k];
-        ck_assert_msg(kind->key && kind->series && kind->size > 0 && kind->open && kind->due &&
-                          kind->observe && kind->emit && kind->close,
+        ck_assert_msg(kind->key && kind->on && kind->series && kind->size > 0 && kind->open &&
+                          kind->due && kind->observe && kind->emit && kind->close,
                       "row %d (%s) is incomplete", k, kind->key ? kind->key : "?");
         int found = 0;
         for (int i = 0; i < N_CASES; i++)
             found += !strcmp(cases[i].key, kind->key);
         ck_assert_msg(found > 0, "the probe %s has no case in test_probe_table.c", kind->key);
+    }
+    /* a row with a check has a refusal, a row without one none */
+    for (int k = 0; k < nl_probe_kind_count; k++) {
+        const nl_probe_kind *kind = nl_probe_kinds[k];
+        int found = 0;
+        for (int i = 0; i < N_REFUSALS; i++)
+            found += !strcmp(refusals[i].key, kind->key);
+        ck_assert_msg((found > 0) == (kind->check != NULL),
+                      "the probe %s %s a check but %s refusal in test_probe_table.c", kind->key,
+                      kind->check ? "has" : "has no", found ? "a" : "no");
     }
     /* and no case names a key the table has not */
     for (int i = 0; i < N_CASES; i++) {
@@ -183,6 +227,23 @@ START_TEST(test_row_due_and_emitted)
 }
 END_TEST
 
+START_TEST(test_row_refuses)
+{
+    const refusal_case *c = &refusals[_i];
+    tu_tmp_make("probe-refusal");
+    tu_tmp_write("r.yaml", c->config);
+    char args[1024], blamed[256];
+    snprintf(args, sizeof args, "validate r.yaml --set %s=%s %s", c->key, c->value, c->more);
+    const int status = tu_normlab(args);
+    char *output = tu_normlab_output();
+    snprintf(blamed, sizeof blamed, ": %s: ", c->blamed);
+    ck_assert_msg(status == 2 && strstr(output, blamed), "%s: exit %d, not 2 naming %s:\n%s",
+                  args, status, c->blamed, output);
+    free(output);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("probe_table");
@@ -190,6 +251,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_every_row_has_a_case);
     tcase_add_loop_test(tc, test_row_due_and_emitted, 0, N_CASES);
+    tcase_add_loop_test(tc, test_row_refuses, 0, N_REFUSALS);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -28,15 +28,18 @@
 #include "layers/param_norm.h"
 
 /* pn->state */
-enum { SN_U, SN_V };
+enum { SN_U, SN_V, SN_STATES };
 /* pn->buffer: sigma, 1 / sigma, sign(sigma) and the unused mean of the
  * norm that gives it, the raw vector before normalize (the longer of u and v),
  * and the backward's <G, W_hat> then -<G, W_hat> u */
-enum { SN_SIGMA, SN_INV_SIGMA, SN_SIGMA_SCRATCH, SN_RAW, SN_DOT, SN_SCALED_U };
+enum { SN_SIGMA, SN_INV_SIGMA, SN_SIGMA_SCRATCH, SN_RAW, SN_DOT, SN_SCALED_U, SN_BUFFERS };
 /* pn->row_geom */
-enum { SN_GEOM_U, SN_GEOM_V, SN_GEOM_SIGMA };
+enum { SN_GEOM_U, SN_GEOM_V, SN_GEOM_SIGMA, SN_GEOMS };
 /* host_constants */
-enum { SN_INV_SQRT_UNITS, SN_INV_SQRT_FAN_IN, SN_ZERO, SN_MINUS_ONE };
+enum { SN_INV_SQRT_UNITS, SN_INV_SQRT_FAN_IN, SN_ZERO, SN_MINUS_ONE, SN_CONSTANTS };
+_Static_assert(SN_STATES <= NL_PARAM_NORM_STATES && SN_BUFFERS <= NL_PARAM_NORM_BUFFERS &&
+                   SN_GEOMS <= NL_PARAM_NORM_GEOMS && SN_CONSTANTS <= NL_PARAM_NORM_CONSTANTS,
+               "spectral norm's slots fit nl_param_norm's");
 
 static nl_norm_geom vector_geom(int len)
 {
@@ -66,10 +69,10 @@ static void sn_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight,
     nl_builder_saved(b, (void **)&pn->weight, weights);
     nl_builder_saved(b, (void **)&pn->grad, weights);
     const size_t raw = (size_t)(units > fan_in ? units : fan_in);
-    const size_t buffer_floats[NL_PARAM_NORM_BUFFERS] = {
+    const size_t buffer_floats[SN_BUFFERS] = {
         [SN_SIGMA] = 1, [SN_INV_SIGMA] = 1, [SN_SIGMA_SCRATCH] = 2,
         [SN_RAW] = raw, [SN_DOT] = 2, [SN_SCALED_U] = (size_t)units};
-    for (int i = 0; i < NL_PARAM_NORM_BUFFERS; i++)
+    for (int i = 0; i < SN_BUFFERS; i++)
         nl_builder_saved(b, (void **)&pn->buffer[i], buffer_floats[i] * sizeof(float));
     pn->host_constants[SN_INV_SQRT_UNITS] = 1.0f / sqrtf((float)units);
     pn->host_constants[SN_INV_SQRT_FAN_IN] = 1.0f / sqrtf((float)fan_in);

@@ -18,7 +18,8 @@
 #include "layers/param_norm.h"
 
 /* host_constants: the affine map's scale and shift */
-enum { WN_SCALE, WN_SHIFT };
+enum { WN_SCALE, WN_SHIFT, WN_CONSTANTS };
+_Static_assert(WN_CONSTANTS <= NL_PARAM_NORM_CONSTANTS, "weight norm's constants fit nl_param_norm's");
 
 static void wn_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight,
                     const nl_param_norm_spec *spec)

@@ -1,7 +1,7 @@
 /* The sweep scheduler: runs a plan's runs, each as its own `normlab run`
  * process (or as a thread of the sweep's process: run_in_thread), N at a
- * time, in one slice (shard) of the plan or claiming runs one at a time
- * with other workers; skips the runs a sweep before finished,
+ * time, in one slice (shard) of the plan or taking runs one at a time
+ * with other workers (--claim); skips the runs a sweep before finished,
  * runs the failed and interrupted ones again, waits for a run directory
  * another process is writing instead of starting it twice, and keeps
  * summary.csv (rebuilt from the run directories) up to date after every run.
@@ -50,7 +50,7 @@ typedef struct {
     nl_sweep_result *results;  /* per run of the plan */
     nl_sweep_action *action;   /* per run (meaningful in the shard) */
     char (*why)[512];          /* per run: how its saved config differs */
-    long *seen;                /* --claim: claim generations at the start */
+    long *seen;                /* --claim: work-lock generations at the start */
     int total;                 /* runs in the shard */
     int finished_before;       /* of them: finished by an earlier sweep (skipped) */
     int diverged_before;

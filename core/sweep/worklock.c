@@ -11,11 +11,11 @@
 typedef struct {
     long generation;
     bool finished;
-} claim_line;
+} lock_line;
 
-static claim_line read_line(int fd)
+static lock_line read_line(int fd)
 {
-    claim_line l = {0, true};
+    lock_line l = {0, true};
     char text[200], state[16] = "";
     const ssize_t got = pread(fd, text, sizeof text - 1, 0);
     if (got <= 0)
@@ -39,7 +39,7 @@ static int write_line(int fd, long generation, const char *state)
     return fsync(fd);
 }
 
-static void claim_path(const char *run_dir, char *out, size_t size)
+static void lock_path(const char *run_dir, char *out, size_t size)
 {
     nl_path_join(out, size, run_dir, NL_RUN_WORKLOCK);
 }
@@ -47,9 +47,9 @@ static void claim_path(const char *run_dir, char *out, size_t size)
 long nl_worklock_generation(const char *run_dir)
 {
     char path[1100];
-    claim_path(run_dir, path, sizeof path);
+    lock_path(run_dir, path, sizeof path);
     int fd;
-    nl_error ignored = {0}; /* no claim file (or none normlab wrote): no generation yet */
+    nl_error ignored = {0}; /* no work-lock file (or none normlab wrote): no generation yet */
     if (nl_open_regular(path, true, &fd, &ignored) != NL_OK || fd < 0)
         return 0;
     const long g = read_line(fd).generation;
@@ -58,11 +58,11 @@ long nl_worklock_generation(const char *run_dir)
 }
 
 nl_code nl_worklock_try(const char *run_dir, long seen, bool (*finished_now)(const char *run_dir, void *ctx),
-                     void *ctx, bool force, nl_worklock *claim, nl_worklock_outcome *out, nl_error *err)
+                     void *ctx, bool force, nl_worklock *lock, nl_worklock_outcome *out, nl_error *err)
 {
-    *claim = (nl_worklock){-1, 0};
+    *lock = (nl_worklock){-1, 0};
     char path[1100];
-    claim_path(run_dir, path, sizeof path);
+    lock_path(run_dir, path, sizeof path);
     int fd;
     const nl_code rc = nl_open_regular_rw(path, &fd, err);
     if (rc)
@@ -77,12 +77,12 @@ nl_code nl_worklock_try(const char *run_dir, long seen, bool (*finished_now)(con
         }
         return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
     }
-    const claim_line l = read_line(fd);
+    const lock_line l = read_line(fd);
     /* "claimed" under a lock nobody holds: its worker died, and the run is
      * done again unless it finished before the worker went */
-    const bool dead_claimant = l.generation > 0 && !l.finished;
+    const bool dead_holder = l.generation > 0 && !l.finished;
     bool finished;
-    if (dead_claimant)
+    if (dead_holder)
         finished = finished_now(run_dir, ctx);
     else
         finished = l.generation > seen || (!force && finished_now(run_dir, ctx));
@@ -96,19 +96,19 @@ nl_code nl_worklock_try(const char *run_dir, long seen, bool (*finished_now)(con
         close(fd);
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
-    *claim = (nl_worklock){fd, l.generation + 1};
+    *lock = (nl_worklock){fd, l.generation + 1};
     *out = NL_WORKLOCK_OURS;
     return NL_OK;
 }
 
-void nl_worklock_release(nl_worklock *claim, bool done)
+void nl_worklock_release(nl_worklock *lock, bool done)
 {
-    if (claim->fd < 0)
+    if (lock->fd < 0)
         return;
     /* a line that cannot be written leaves "claimed": the run is done again,
      * which is the safe side */
     if (done)
-        (void)write_line(claim->fd, claim->generation, "finished");
-    close(claim->fd);
-    claim->fd = -1;
+        (void)write_line(lock->fd, lock->generation, "finished");
+    close(lock->fd);
+    lock->fd = -1;
 }

@@ -13,10 +13,7 @@
 #include "log/files.h"
 #include "model/model.h"
 #include "train/init_from.h"
-#include "train/probe_blockskip.h"
-#include "train/probe_sigprop.h"
-#include "train/probe_steps.h"
-#include "train/probe_varshift.h"
+#include "train/probe.h"
 #include "train/recalibrate.h"
 #include "train/train.h"
 
@@ -169,82 +166,6 @@ static nl_code check_eval_last_batch(const nl_config *cfg, const nl_run_plan *pl
                                nl_name_of(&nl_norm_names, cfg->model.norm.kind), why,
                                strcmp(why, "model.norm.eval_stats") ? "false" : "batch",
                                nl_config_where(cfg, why, where, sizeof where), fix);
-}
-
-/* The probes' sample counts against the splits: a count larger than a
- * split holds would be cut to it while the config kept the asked value, so
- * it is refused, naming the most the split takes. train.trace.samples
- * other than its default only: the default is cut to a small test split
- * (config/resolve.c warns), and a resolved config.yaml holds it too. */
-static nl_code check_probe_sizes(const nl_config *cfg, const nl_run_plan *plan, nl_error *err)
-{
-    const nl_train_spec *t = &cfg->train;
-    if (plan->tokens)
-        return NL_OK;
-    const long whole = plan->data.train_n / t->batch_size;
-    if (t->log_signal_propagation && t->signal_propagation_batches > whole)
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.log.signal_propagation_batches",
-                                   "%d batches of train.batch_size %d are more than the %ld "
-                                   "training samples hold; accepted: at most %ld",
-                                   t->signal_propagation_batches, t->batch_size,
-                                   plan->data.train_n, whole);
-    if (t->trace.activation[0] && t->trace.mode == NL_TRACE_EVAL &&
-        t->trace.samples != NL_TRACE_DEFAULT_SAMPLES && t->trace.samples > plan->data.test_n)
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.samples",
-                                   "%d is more than the %ld test samples; accepted: at most %ld",
-                                   t->trace.samples, plan->data.test_n, plan->data.test_n);
-    return NL_OK;
-}
-
-/* the traced activation and unit, against the model's graph */
-static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error *err)
-{
-    const nl_trace_spec *tr = &cfg->train.trace;
-    if (!tr->activation[0])
-        return NL_OK;
-    if (nl_model_spec_tokens(&cfg->model))
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.activation",
-                                   "'%s': token models (model.arch %s) take no activation trace; "
-                                   "accepted: \"\" (none)", tr->activation,
-                                   nl_name_of(&nl_arch_names, cfg->model.arch));
-    const nl_act *act = nl_model_act(graph, tr->activation);
-    if (!act) {
-        /* the names it would accept (a token activation would be refused) */
-        char names[1024] = "";
-        size_t used = 0;
-        const char *example = NULL;
-        for (int i = 0; i < graph->n_acts && used < sizeof names - 64; i++)
-            if (nl_trace_accepts(graph->acts[i]))
-                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
-                                         graph->acts[i]->name);
-        for (int i = 0; i < graph->n_layers && !example; i++)
-            if (graph->layers[i]->in[0] && nl_trace_accepts(graph->layers[i]->in[0]))
-                example = graph->layers[i]->name;
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.activation",
-                                   "the model has no activation '%s'; accepted: %s (or <layer>.in "
-                                   "for the input of a layer that reads one of them, e.g. %s.in)",
-                                   tr->activation, names, example ? example : "input");
-    }
-    if (!nl_trace_accepts(act)) {
-        /* the tracer reads a unit as a channel plane (NCHW); a token row
-         * layout (N, T, D) would give it the wrong values */
-        char names[1024] = "";
-        size_t used = 0;
-        for (int i = 0; i < graph->n_acts && used < sizeof names - 64; i++)
-            if (nl_trace_accepts(graph->acts[i]))
-                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
-                                         used ? ", " : "", graph->acts[i]->name);
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.activation",
-                                   "'%s' holds tokens (N, T, D), which take no activation trace; "
-                                   "accepted: %s", tr->activation, names);
-    }
-    if (tr->unit >= act->shape.c)
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.unit",
-                                   "%d is out of range: '%s' has %d %s; accepted: 0 to %d",
-                                   tr->unit, tr->activation, act->shape.c,
-                                   act->shape.h * act->shape.w > 1 ? "channels" : "features",
-                                   act->shape.c - 1);
-    return NL_OK;
 }
 
 /* MemAvailable from /proc/meminfo, in bytes; < 0 when unknown */
@@ -483,21 +404,10 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
                             nl_backend_max_threads(cfg->threads), &graph, &model_err)))
         return relay(cfg, &model_err, "model", err);
     const nl_model_bytes model = graph->planned;
-    rc = check_trace(cfg, graph, err);
-    if (rc == NL_OK && (rc = nl_series_check(graph, cfg->train.log_attention_logits,
-                                             &model_err)) != NL_OK)
-        rc = relay(cfg, &model_err, NULL, err);
-    if (rc == NL_OK && (rc = nl_varshift_check(graph, cfg->train.log_variance_shift,
-                                               &model_err)) != NL_OK)
-        rc = relay(cfg, &model_err, NULL, err);
-    if (rc == NL_OK && (rc = nl_stepnorm_check(graph, cfg->train.log_step_norms,
-                                               &model_err)) != NL_OK)
-        rc = relay(cfg, &model_err, NULL, err);
-    if (rc == NL_OK && (rc = nl_blockskip_check(graph, cfg->train.log_block_skip,
-                                                &model_err)) != NL_OK)
-        rc = relay(cfg, &model_err, NULL, err);
-    if (rc == NL_OK && (rc = nl_sigprop_check(graph, cfg->train.log_signal_propagation,
-                                              &model_err)) != NL_OK)
+    const nl_probe_plan probe_plan = {&cfg->train, graph, plan->tokens, plan->data.train_n,
+                                      plan->data.test_n};
+    if ((rc = nl_probes_check(&probe_plan, &model_err)) != NL_OK ||
+        (rc = nl_series_check(graph, cfg->train.log_attention_logits, &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
     /* memory before the run's length: a huge subset is first of all too big */
     if (rc == NL_OK)
@@ -507,8 +417,6 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
         rc = check_length(cfg, plan, err);
     if (rc == NL_OK)
         rc = check_schedule(cfg, plan, err);
-    if (rc == NL_OK)
-        rc = check_probe_sizes(cfg, plan, err);
     if (rc == NL_OK)
         rc = check_eval_last_batch(cfg, plan, err);
     /* freezing and recalibration need running statistics and a step to freeze at */

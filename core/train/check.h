@@ -30,7 +30,8 @@ typedef struct {
  *  - the run's length: train.steps, or train.epochs times the batches of an
  *    epoch (token datasets: the split's tokens over batch_size * context,
  *    at least one), at least one step and at most NL_MAX_STEPS;
- *  - the traced activation and unit against the model's graph;
+ *  - each probe the spec turns on against the model's graph and the
+ *    splits (nl_probes_check: the probe table's check slots);
  *  - the memory the model (at the larger of the two batch sizes) and the
  *    dataset take against the machine's physical memory: more can never run
  *    here. With `available`, also against MemAvailable now (normlab run,

@@ -10,13 +10,13 @@
 #include "results/files.h"
 #include "results/metrics.h"
 #include "results/series.h"
+#include "train/probe.h"
 
 static bool logs_series(const nl_train_spec *train)
 {
-    return train->log_grad_norms || train->log_attention_logits || train->log_variance_shift ||
-           train->log_step_norms || train->log_block_skip ||
-           train->log_weight_stats || train->log_switch_weights || train->log_signal_propagation ||
-           train->landscape.every > 0 || nl_train_logs_loss_scale(train);
+    return train->log_grad_norms || train->log_attention_logits || train->log_weight_stats ||
+           train->log_switch_weights || nl_probes_write_series(train) ||
+           nl_train_logs_loss_scale(train);
 }
 
 /* the grad_norm column only with train.clip_grad_norm */

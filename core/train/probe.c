@@ -8,6 +8,25 @@ const nl_probe_kind *const nl_probe_kinds[] = {
 };
 const int nl_probe_kind_count = (int)(sizeof nl_probe_kinds / sizeof nl_probe_kinds[0]);
 
+nl_code nl_probes_check(const nl_probe_plan *plan, nl_error *err)
+{
+    for (int k = 0; k < nl_probe_kind_count; k++) {
+        const nl_probe_kind *kind = nl_probe_kinds[k];
+        nl_code rc;
+        if (kind->check && kind->on(plan->spec) && (rc = kind->check(plan, err)) != NL_OK)
+            return rc;
+    }
+    return NL_OK;
+}
+
+bool nl_probes_write_series(const nl_train_spec *spec)
+{
+    for (int k = 0; k < nl_probe_kind_count; k++)
+        if (nl_probe_kinds[k]->series[0] != NL_SERIES_COUNT && nl_probe_kinds[k]->on(spec))
+            return true;
+    return false;
+}
+
 nl_code nl_probes_open(nl_probes *p, const nl_probe_env *env, nl_error *err)
 {
     p->env = *env;
@@ -20,6 +39,8 @@ nl_code nl_probes_open(nl_probes *p, const nl_probe_env *env, nl_error *err)
     }
     for (int k = 0; k < nl_probe_kind_count; k++) {
         const nl_probe_kind *kind = nl_probe_kinds[k];
+        if (!kind->on(env->spec))
+            continue;
         void *self = calloc(1, kind->size);
         if (!self) {
             nl_probes_close(p);

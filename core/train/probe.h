@@ -1,9 +1,10 @@
 /* The training loop's probes: measurements that only observe the model
  * (nothing training reads changes), each a row of the table in
- * train/probes.def. The loop opens the probes a spec turns on, asks each
- * at three points of a run whether it is due, and lets those that are
- * observe the model and emit their rows to the sink; it knows no probe by
- * name. */
+ * train/probes.def. The run's check asks the rows a spec turns on whether
+ * they can measure the model and data it plans; the loop opens them, asks
+ * each at three points of a run whether it is due, and lets those that are
+ * observe the model and emit their rows to the sink. Neither knows a probe
+ * by name. */
 #ifndef NL_TRAIN_PROBE_H
 #define NL_TRAIN_PROBE_H
 
@@ -53,14 +54,28 @@ typedef struct {
     double lr, predictions;
 } nl_probe_at;
 
+/* what the run's check knows before anything is loaded or allocated */
+typedef struct {
+    const nl_train_spec *spec;
+    const nl_model *graph; /* the model as planned: its layers and shapes, no memory */
+    bool tokens;           /* a token dataset: no sample counts below */
+    long train_n, test_n;  /* image datasets: the samples of each split */
+} nl_probe_plan;
+
 typedef struct {
     const char *key; /* the train.* key that turns it on */
+    bool (*on)(const nl_train_spec *spec); /* whether the spec turns it on */
     /* the series.csv kinds it writes, NL_SERIES_COUNT-terminated (the
      * trace writes trace.csv: none) */
     const nl_series_kind *series;
+    /* Refuses, before the run, a spec that turns it on for a model or data
+     * it cannot measure: NL_ERR_CONFIG, err->key the key to blame (the
+     * check leads the message with where that key was set). NULL: it can
+     * measure any run. */
+    nl_code (*check)(const nl_probe_plan *plan, nl_error *err);
     size_t size; /* of its state, which open finds zeroed */
-    /* Checks and plans it when the spec asks for it, and says in *on
-     * whether it does (when not, it holds nothing). */
+    /* Plans it for a spec that turns it on, and says in *on whether it
+     * runs (when not, it holds nothing). */
     nl_code (*open)(void *self, const nl_probe_env *env, bool *on, nl_error *err);
     bool (*due)(const void *self, const nl_probe_env *env, const nl_probe_at *at);
     /* measures, leaving the model as training needs it */
@@ -78,6 +93,12 @@ typedef struct {
 /* the table, in probes.def's order */
 extern const nl_probe_kind *const nl_probe_kinds[];
 extern const int nl_probe_kind_count;
+
+/* the first error of the rows the plan's spec turns on (nl_probe_kind's
+ * check), in the table's order */
+nl_code nl_probes_check(const nl_probe_plan *plan, nl_error *err);
+/* whether a probe the spec turns on writes series.csv */
+bool nl_probes_write_series(const nl_train_spec *spec);
 
 /* the probes a run's spec turned on, in the table's order */
 typedef struct {

@@ -20,9 +20,11 @@ static int droppable_layers(const nl_model *m)
     return n;
 }
 
-nl_code nl_blockskip_check(const nl_model *graph, bool on, nl_error *err)
+/* NL_ERR_CONFIG naming train.log.block_skip for a model (or planned graph)
+ * without a residual add */
+static nl_code check_model(const nl_model *graph, nl_error *err)
 {
-    if (!on || droppable_layers(graph) > 0)
+    if (droppable_layers(graph) > 0)
         return NL_OK;
     nl_fail(err, NL_ERR_CONFIG, "true: the model (model.arch %s) has no residual block to "
             "remove; accepted for this model: false",
@@ -42,7 +44,7 @@ static void block_name(const char *layer, char *out, size_t size)
 nl_code nl_blockskip_open(nl_blockskip *p, nl_model *m, nl_error *err)
 {
     memset(p, 0, sizeof *p);
-    nl_code rc = nl_blockskip_check(m, true, err);
+    nl_code rc = check_model(m, err);
     if (rc)
         return rc;
     p->n_adds = droppable_layers(m);
@@ -93,9 +95,16 @@ static void drop_block(nl_blockskip *p, int b, bool drop)
 static nl_code blockskip_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
 {
     nl_blockskip *p = self;
-    const nl_code rc = env->spec->log_block_skip ? nl_blockskip_open(p, env->m, err) : NL_OK;
+    const nl_code rc = nl_blockskip_open(p, env->m, err);
     *on = p->n_blocks > 0;
     return rc;
+}
+
+static bool blockskip_on(const nl_train_spec *spec) { return spec->log_block_skip; }
+
+static nl_code blockskip_check(const nl_probe_plan *plan, nl_error *err)
+{
+    return check_model(plan->graph, err);
 }
 
 static bool blockskip_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
@@ -140,5 +149,5 @@ static void blockskip_close(void *self, nl_model *m)
 static const nl_series_kind blockskip_series[] = {NL_SERIES_BLOCK_SKIP, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_blockskip = {
-    "train.log.block_skip", blockskip_series, sizeof(nl_blockskip), blockskip_open,
-    blockskip_due, blockskip_observe, blockskip_emit, blockskip_close};
+    "train.log.block_skip", blockskip_on, blockskip_series, blockskip_check,
+    sizeof(nl_blockskip), blockskip_open, blockskip_due, blockskip_observe, blockskip_emit, blockskip_close};

@@ -25,10 +25,8 @@ typedef struct {
     double *increase; /* per block: the loss without it minus `whole` */
 } nl_blockskip;
 
-/* NL_ERR_CONFIG naming train.log.block_skip when `on` asks it of a model
- * (or planned graph) without a residual add */
-nl_code nl_blockskip_check(const nl_model *graph, bool on, nl_error *err);
-/* Finds the blocks; nl_blockskip_check's error for a model without one. */
+/* Finds the blocks; NL_ERR_CONFIG naming train.log.block_skip for a model
+ * without a residual add. */
 nl_code nl_blockskip_open(nl_blockskip *p, nl_model *m, nl_error *err);
 void nl_blockskip_free(nl_blockskip *p);
 

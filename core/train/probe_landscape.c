@@ -213,11 +213,13 @@ static nl_code landscape_emit(const void *self, const nl_probe_env *env, long st
 
 static void landscape_close(void *self, nl_model *m) { nl_landscape_free(self, m); }
 
+static bool landscape_on(const nl_train_spec *spec) { return spec->landscape.every > 0; }
+
 static const nl_series_kind landscape_series[] = {
     NL_SERIES_LANDSCAPE_STEP_SIZE, NL_SERIES_LOSS_MIN,       NL_SERIES_LOSS_MAX,
     NL_SERIES_GRAD_PRED_MIN,       NL_SERIES_GRAD_PRED_MAX,  NL_SERIES_BETA_SMOOTHNESS,
     NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_landscape = {
-    "train.log.landscape.every", landscape_series, sizeof(nl_landscape), landscape_open,
-    landscape_due, landscape_observe, landscape_emit, landscape_close};
+    "train.log.landscape.every", landscape_on, landscape_series, NULL, sizeof(nl_landscape),
+    landscape_open, landscape_due, landscape_observe, landscape_emit, landscape_close};

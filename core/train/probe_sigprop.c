@@ -56,10 +56,11 @@ static int count_sites(const nl_model *m)
     return n;
 }
 
-nl_code nl_sigprop_check(const nl_model *graph, bool on, nl_error *err)
+/* NL_ERR_CONFIG naming train.log.signal_propagation for a model (or
+ * planned graph) of token ids, or one with neither a residual add nor a
+ * normalizer */
+static nl_code check_model(const nl_model *graph, nl_error *err)
 {
-    if (!on)
-        return NL_OK;
     if (nl_model_spec_tokens(&graph->spec))
         nl_fail(err, NL_ERR_CONFIG, "true: the probe runs on image (or feature-vector) data, "
                 "and this model reads token ids; accepted for this model: false");
@@ -76,7 +77,7 @@ nl_code nl_sigprop_check(const nl_model *graph, bool on, nl_error *err)
 nl_code nl_sigprop_open(nl_sigprop *v, const nl_model *m, int batch, nl_error *err)
 {
     memset(v, 0, sizeof *v);
-    nl_code rc = nl_sigprop_check(m, true, err);
+    nl_code rc = check_model(m, err);
     if (rc)
         return rc;
     const int n = count_sites(m);
@@ -142,7 +143,7 @@ void nl_sigprop_add(nl_sigprop *v, nl_model *m, int n)
     for (int l = 0; l < v->n_sites; l++) {
         const nl_shape s = v->acts[l]->shape;
         /* value (sample i, channel c, position p) at (i * C + c) * plane + p
-         * (tensor.h); token rows are refused by nl_sigprop_check */
+         * (tensor.h); token rows are refused by check_model */
         const int plane = nl_shape_plane(s), c = s.c;
         m->be->ops->download(m->be, v->host, v->acts[l]->data,
                              (size_t)n * nl_shape_per_sample(s) * sizeof *v->host);
@@ -209,13 +210,30 @@ void nl_sigprop_measure(nl_sigprop *v, nl_model *m, const nl_split *train, int b
 static nl_code sigprop_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
 {
     nl_sigprop *v = self;
-    nl_code rc = NL_OK;
     /* a token model is refused with the reason */
-    if (env->spec->log_signal_propagation)
-        rc = env->feed->images ? nl_sigprop_open(v, env->m, env->spec->batch_size, err)
-                               : nl_sigprop_check(env->m, true, err);
+    const nl_code rc = env->feed->images ? nl_sigprop_open(v, env->m, env->spec->batch_size, err)
+                                         : check_model(env->m, err);
     *on = v->n_sites > 0;
     return rc;
+}
+
+static bool sigprop_on(const nl_train_spec *spec) { return spec->log_signal_propagation; }
+
+/* the model, then the batches against the training split: a count larger
+ * than the split holds would be cut to it while the config kept the asked
+ * value (a batch size larger than the split is the run's own error) */
+static nl_code sigprop_check(const nl_probe_plan *plan, nl_error *err)
+{
+    const nl_train_spec *t = plan->spec;
+    const nl_code rc = check_model(plan->graph, err);
+    const long whole = plan->train_n / t->batch_size;
+    if (rc != NL_OK || plan->tokens || whole == 0 || t->signal_propagation_batches <= whole)
+        return rc;
+    nl_fail(err, NL_ERR_CONFIG, "%d batches of train.batch_size %d are more than the %ld "
+            "training samples hold; accepted: at most %ld", t->signal_propagation_batches,
+            t->batch_size, plan->train_n, whole);
+    nl_error_key(err, "train.log.signal_propagation_batches");
+    return NL_ERR_CONFIG;
 }
 
 static bool sigprop_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
@@ -265,5 +283,5 @@ static const nl_series_kind sigprop_series[] = {
     NL_SERIES_SIGPROP_NORM_IN_VAR, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_sigprop = {
-    "train.log.signal_propagation", sigprop_series, sizeof(nl_sigprop), sigprop_open,
-    sigprop_due, sigprop_observe, sigprop_emit, sigprop_close};
+    "train.log.signal_propagation", sigprop_on, sigprop_series, sigprop_check,
+    sizeof(nl_sigprop), sigprop_open, sigprop_due, sigprop_observe, sigprop_emit, sigprop_close};

@@ -42,12 +42,9 @@ typedef struct {
  * (core/arch: "norm", "norm<k>", "<part>_norm" and "norm<k>_out" as the
  * last part of the name) */
 bool nl_sigprop_is_norm_layer(const nl_layer *layer);
-/* NL_ERR_CONFIG naming train.log.signal_propagation when `on` asks it of
- * a model (or planned graph) of token ids, or one with neither a residual
- * add nor a normalizer */
-nl_code nl_sigprop_check(const nl_model *graph, bool on, nl_error *err);
-/* Plans the buffers for batches of up to `batch`; nl_sigprop_check's
- * error for a model it cannot probe. */
+/* Plans the buffers for batches of up to `batch`; NL_ERR_CONFIG naming
+ * train.log.signal_propagation for a model of token ids, or one with
+ * neither a residual add nor a normalizer. */
 nl_code nl_sigprop_open(nl_sigprop *v, const nl_model *m, int batch, nl_error *err);
 void nl_sigprop_free(nl_sigprop *v);
 /* The whole measurement: `batches` batches of `batch` samples from the

@@ -23,9 +23,11 @@ static int probed_layers(const nl_model *m)
     return n;
 }
 
-nl_code nl_stepnorm_check(const nl_model *graph, bool on, nl_error *err)
+/* NL_ERR_CONFIG naming train.log.step_norms for a model (or planned graph)
+ * without a recurrent layer giving its whole sequence */
+static nl_code check_model(const nl_model *graph, nl_error *err)
 {
-    if (!on || probed_layers(graph) > 0)
+    if (probed_layers(graph) > 0)
         return NL_OK;
     nl_fail(err, NL_ERR_CONFIG, "true: the model (model.arch %s) has no recurrent layer giving "
             "its state at every step (rnn_lm's layers, or rnn's below the top one with "
@@ -38,7 +40,7 @@ nl_code nl_stepnorm_check(const nl_model *graph, bool on, nl_error *err)
 nl_code nl_stepnorm_open(nl_stepnorm *p, const nl_model *m, nl_error *err)
 {
     memset(p, 0, sizeof *p);
-    nl_code rc = nl_stepnorm_check(m, true, err);
+    nl_code rc = check_model(m, err);
     if (rc)
         return rc;
     p->n_layers = probed_layers(m);
@@ -119,9 +121,16 @@ void nl_stepnorm_finish(nl_stepnorm *p, nl_model *m)
 static nl_code stepnorm_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
 {
     nl_stepnorm *p = self;
-    const nl_code rc = env->spec->log_step_norms ? nl_stepnorm_open(p, env->m, err) : NL_OK;
+    const nl_code rc = nl_stepnorm_open(p, env->m, err);
     *on = p->n_layers > 0;
     return rc;
+}
+
+static bool stepnorm_on(const nl_train_spec *spec) { return spec->log_step_norms; }
+
+static nl_code stepnorm_check(const nl_probe_plan *plan, nl_error *err)
+{
+    return check_model(plan->graph, err);
 }
 
 static bool stepnorm_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
@@ -167,5 +176,5 @@ static void stepnorm_close(void *self, nl_model *m)
 static const nl_series_kind stepnorm_series[] = {NL_SERIES_STEP_NORM, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_stepnorm = {
-    "train.log.step_norms", stepnorm_series, sizeof(nl_stepnorm), stepnorm_open, stepnorm_due,
-    stepnorm_observe, stepnorm_emit, stepnorm_close};
+    "train.log.step_norms", stepnorm_on, stepnorm_series, stepnorm_check, sizeof(nl_stepnorm),
+    stepnorm_open, stepnorm_due, stepnorm_observe, stepnorm_emit, stepnorm_close};

@@ -21,10 +21,8 @@ typedef struct {
     double *norm;            /* per layer and step, after nl_stepnorm_finish */
 } nl_stepnorm;
 
-/* NL_ERR_CONFIG naming train.log.step_norms when `on` asks it of a model
- * (or planned graph) without a recurrent layer giving its whole sequence */
-nl_code nl_stepnorm_check(const nl_model *graph, bool on, nl_error *err);
-/* Plans the buffers; nl_stepnorm_check's error for a model it cannot probe. */
+/* Plans the buffers; NL_ERR_CONFIG naming train.log.step_norms for a model
+ * without a recurrent layer giving its whole sequence. */
 nl_code nl_stepnorm_open(nl_stepnorm *p, const nl_model *m, nl_error *err);
 void nl_stepnorm_free(nl_stepnorm *p);
 /* starts a measurement: nothing seen */

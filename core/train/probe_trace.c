@@ -1,9 +1,12 @@
 #include "train/probe_trace.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "arch/arch.h"
 #include "train/probe.h"
+#include "train/run_model.h"
 
 static int compare_float(const void *a, const void *b)
 {
@@ -38,6 +41,79 @@ static void take_percentiles(nl_trace *t)
     }
 }
 
+/* the activations train.trace.activation may name, comma-separated */
+static const char *accepted_names(const nl_model *graph, char *names, size_t size)
+{
+    size_t used = 0;
+    names[0] = '\0';
+    for (int i = 0; i < graph->n_acts && used + 64 < size; i++)
+        if (nl_trace_accepts(graph->acts[i]))
+            used += (size_t)snprintf(names + used, size - used, "%s%s", used ? ", " : "",
+                                     graph->acts[i]->name);
+    return names;
+}
+
+/* What the check refuses: the traced activation and unit against the
+ * model's graph, and the samples against the test split (a count larger
+ * than the split holds would be cut to it while the config kept the asked
+ * value; the default is cut to a small test split, config/resolve.c warns,
+ * and a resolved config.yaml holds it too: only another value is
+ * refused). Fails err and returns the key to blame; NULL when accepted. */
+static const char *refusal(const nl_probe_plan *plan, nl_error *err)
+{
+    const nl_trace_spec *tr = &plan->spec->trace;
+    const nl_model *graph = plan->graph;
+    char names[1024];
+    if (nl_model_spec_tokens(&graph->spec)) {
+        nl_fail(err, NL_ERR_CONFIG, "'%s': token models (model.arch %s) take no activation "
+                "trace; accepted: \"\" (none)", tr->activation,
+                nl_name_of(&nl_arch_names, graph->spec.arch));
+        return "train.trace.activation";
+    }
+    const nl_act *act = nl_model_act(graph, tr->activation);
+    if (!act) {
+        /* a layer that reads an accepted activation, for the example */
+        const char *example = NULL;
+        for (int i = 0; i < graph->n_layers && !example; i++)
+            if (graph->layers[i]->in[0] && nl_trace_accepts(graph->layers[i]->in[0]))
+                example = graph->layers[i]->name;
+        nl_fail(err, NL_ERR_CONFIG, "the model has no activation '%s'; accepted: %s (or "
+                "<layer>.in for the input of a layer that reads one of them, e.g. %s.in)",
+                tr->activation, accepted_names(graph, names, sizeof names),
+                example ? example : "input");
+        return "train.trace.activation";
+    }
+    /* the tracer reads a unit as a channel plane (NCHW); a token row
+     * layout (N, T, D) would give it the wrong values */
+    if (!nl_trace_accepts(act)) {
+        nl_fail(err, NL_ERR_CONFIG, "'%s' holds tokens (N, T, D), which take no activation "
+                "trace; accepted: %s", tr->activation, accepted_names(graph, names, sizeof names));
+        return "train.trace.activation";
+    }
+    if (tr->unit >= act->shape.c) {
+        nl_fail(err, NL_ERR_CONFIG, "%d is out of range: '%s' has %d %s; accepted: 0 to %d",
+                tr->unit, tr->activation, act->shape.c,
+                act->shape.h * act->shape.w > 1 ? "channels" : "features", act->shape.c - 1);
+        return "train.trace.unit";
+    }
+    if (!plan->tokens && tr->mode == NL_TRACE_EVAL && tr->samples != NL_TRACE_DEFAULT_SAMPLES &&
+        tr->samples > plan->test_n) {
+        nl_fail(err, NL_ERR_CONFIG, "%d is more than the %ld test samples; accepted: at most %ld",
+                tr->samples, plan->test_n, plan->test_n);
+        return "train.trace.samples";
+    }
+    return NULL;
+}
+
+static nl_code trace_check(const nl_probe_plan *plan, nl_error *err)
+{
+    const char *key = refusal(plan, err);
+    if (!key)
+        return NL_OK;
+    nl_error_key(err, key);
+    return NL_ERR_CONFIG;
+}
+
 static void trace_close(void *self, nl_model *m)
 {
     (void)m;
@@ -56,7 +132,7 @@ static nl_code trace_open(void *self, const nl_probe_env *env, bool *on, nl_erro
     const nl_train_spec *spec = env->spec;
     const nl_dataset *ds = env->feed->images;
     *on = false;
-    if (!ds || !spec->trace.activation[0])
+    if (!ds)
         return NL_OK;
     t->spec = &spec->trace;
     t->act = nl_model_act(m, spec->trace.activation);
@@ -133,8 +209,10 @@ static nl_code trace_emit(const void *self, const nl_probe_env *env, long step, 
                        : NL_OK;
 }
 
+static bool trace_on(const nl_train_spec *spec) { return spec->trace.activation[0] != '\0'; }
+
 static const nl_series_kind trace_series[] = {NL_SERIES_COUNT}; /* trace.csv's rows */
 
-const nl_probe_kind nl_probe_trace = {"train.trace.activation", trace_series, sizeof(nl_trace),
-                                      trace_open, trace_due, trace_observe, trace_emit,
-                                      trace_close};
+const nl_probe_kind nl_probe_trace = {"train.trace.activation", trace_on, trace_series,
+                                      trace_check, sizeof(nl_trace), trace_open, trace_due,
+                                      trace_observe, trace_emit, trace_close};

@@ -28,9 +28,11 @@ static int probed_layers(const nl_model *m)
     return n;
 }
 
-nl_code nl_varshift_check(const nl_model *graph, bool on, nl_error *err)
+/* NL_ERR_CONFIG naming train.log.variance_shift for a model (or planned
+ * graph) without a normalizer with running statistics */
+static nl_code check_model(const nl_model *graph, nl_error *err)
 {
-    if (!on || probed_layers(graph) > 0)
+    if (probed_layers(graph) > 0)
         return NL_OK;
     nl_fail(err, NL_ERR_CONFIG, "true: the model has no normalizer with running statistics "
             "(model.norm.type %s); accepted for this model: false",
@@ -44,7 +46,7 @@ nl_code nl_varshift_open(nl_varshift *v, const nl_model *m, nl_error *err)
     memset(v, 0, sizeof *v);
     int total_channels = 0;
     size_t widest = 0, widest_c = 0;
-    nl_code rc = nl_varshift_check(m, true, err);
+    nl_code rc = check_model(m, err);
     if (rc)
         return rc;
     v->n_layers = probed_layers(m);
@@ -154,9 +156,16 @@ void nl_varshift_finish(nl_varshift *v, nl_model *m)
 static nl_code varshift_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
 {
     nl_varshift *v = self;
-    const nl_code rc = env->spec->log_variance_shift ? nl_varshift_open(v, env->m, err) : NL_OK;
+    const nl_code rc = nl_varshift_open(v, env->m, err);
     *on = v->n_layers > 0;
     return rc;
+}
+
+static bool varshift_on(const nl_train_spec *spec) { return spec->log_variance_shift; }
+
+static nl_code varshift_check(const nl_probe_plan *plan, nl_error *err)
+{
+    return check_model(plan->graph, err);
 }
 
 static bool varshift_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
@@ -201,5 +210,5 @@ static void varshift_close(void *self, nl_model *m)
 static const nl_series_kind varshift_series[] = {NL_SERIES_VARIANCE_SHIFT, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_varshift = {
-    "train.log.variance_shift", varshift_series, sizeof(nl_varshift), varshift_open,
-    varshift_due, varshift_observe, varshift_emit, varshift_close};
+    "train.log.variance_shift", varshift_on, varshift_series, varshift_check,
+    sizeof(nl_varshift), varshift_open, varshift_due, varshift_observe, varshift_emit, varshift_close};

@@ -24,10 +24,8 @@ typedef struct {
     double *ratio;               /* per layer, after nl_varshift_finish */
 } nl_varshift;
 
-/* NL_ERR_CONFIG naming train.log.variance_shift when `on` asks it of a
- * model (or planned graph) without a normalizer with running statistics */
-nl_code nl_varshift_check(const nl_model *graph, bool on, nl_error *err);
-/* Plans the buffers; nl_varshift_check's error for a model it cannot probe. */
+/* Plans the buffers; NL_ERR_CONFIG naming train.log.variance_shift for a
+ * model without a normalizer with running statistics. */
 nl_code nl_varshift_open(nl_varshift *v, const nl_model *m, nl_error *err);
 void nl_varshift_free(nl_varshift *v);
 /* starts a measurement: nothing seen */

@@ -44,7 +44,7 @@ cluster_missing() {
     local tool
     for tool in ip unshare nsenter munged slurmctld slurmd sbatch squeue sinfo scontrol srun mpirun; do
         if ! command -v "$tool" >/dev/null; then
-            echo "$tool is not installed (apt-get install iproute2 util-linux slurmctld slurmd munge slurm-client openmpi-bin)"
+            echo "$tool is not installed (tests/deps.sh installs mpirun, tests/deps.sh slurm the others)"
             return
         fi
     done
@@ -121,8 +121,8 @@ cluster_up() {
     local missing
     missing=$(cluster_missing)
     if [ -n "$missing" ]; then
-        echo "skipped: $missing"
-        exit 77
+        echo "FAIL: cannot build the cluster: $missing"
+        exit 1
     fi
     # a cluster a killed test run left behind goes first
     if cluster_load; then

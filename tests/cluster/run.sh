@@ -33,9 +33,9 @@
 # (CTest label cluster: cluster_up, one test per check, cluster_down, which
 # runs even when a check fails). `all` builds the cluster, runs every check
 # and takes it down, whatever happens. Needs root, iproute2 and Debian's
-# Slurm, munge and Open MPI:
-#   apt-get install slurmctld slurmd munge slurm-client openmpi-bin libopenmpi-dev
-# Exit 77 (skipped), saying why, without them.
+# Slurm, munge and Open MPI: tests/deps.sh installs Open MPI, and
+# tests/deps.sh slurm the rest (the label's first test, slurm_deps, runs
+# it). Fails, saying why, without them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/cluster/cluster.sh
@@ -545,8 +545,8 @@ run_check() {
     if ! cluster_load; then
         local missing
         missing=$(cluster_missing)
-        echo "skipped: ${missing:-no cluster is up (cluster_up did not run, or failed)}"
-        exit 77
+        echo "FAIL: ${missing:-no cluster is up (cluster_up did not run, or failed)}"
+        exit 1
     fi
     cluster_ready
     local start=$SECONDS

@@ -14,22 +14,22 @@
 # Then a second sweep submitted with plain sbatch, whose first task queues
 # the merge: merged, every run ok.
 #
-# Needs root and Debian's packages (installs nothing):
-#   apt-get install slurmctld slurmd munge slurm-client
+# Needs root and Debian's packages, which tests/deps.sh slurm installs (the
+# label's first test, slurm_deps, runs it).
 # Run: ctest --test-dir build -L slurm --output-on-failure
-# (or tests/slurm/run.sh path/to/normlab). Exit 77 (skipped) without them.
+# (or tests/slurm/run.sh path/to/normlab). Fails, saying why, without them.
 set -euo pipefail
 
 normlab=$(realpath "${1:-build/normlab}")
 for tool in munged slurmctld slurmd sbatch squeue sinfo scontrol; do
     if ! command -v "$tool" >/dev/null; then
-        echo "skipped: $tool is not installed (apt-get install slurmctld slurmd munge slurm-client)"
-        exit 77
+        echo "FAIL: $tool is not installed (tests/deps.sh slurm installs it)"
+        exit 1
     fi
 done
 if [ "$(id -u)" != 0 ]; then
-    echo "skipped: needs root (the daemons run as root here)"
-    exit 77
+    echo "FAIL: needs root (the daemons run as root here)"
+    exit 1
 fi
 
 work=$(mktemp -d /tmp/normlab-slurmd-XXXXXX)
