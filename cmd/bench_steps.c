@@ -234,6 +234,52 @@ static void emit_transformer_row(bench_output *out, const bench_options *o, cons
     bench_emit_csv(out, &r);
 }
 
+/* The lm's and the vit's grid of normalizers and batches: a timed training step, a printed
+ * line and a CSV row each. The vit's sample is an image; the lm's CSV row counts tokens, since
+ * a token is the LM's sample: one prediction and its loss. */
+static void bench_transformer_grid(bench_output *out, const bench_options *o, nl_backend *be,
+                                   const nl_bench_timing *t, nl_arch arch, const char *shape,
+                                   const char *placement)
+{
+    const bool lm = arch == NL_ARCH_LM;
+    const char *model = nl_arch_info_of(arch)->id.name;
+    int n_batches;
+    const int *batches = transformer_batches(o, &n_batches);
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        if (!o->transformer_norm[arch][k])
+            continue;
+        const char *norm = nl_name_of(&nl_norm_names, k);
+        for (int bi = 0; bi < n_batches; bi++) {
+            const int n = batches[bi];
+            nl_model_spec spec;
+            bench_transformer_spec(o, arch, k, &spec);
+            nl_bench_train_result res;
+            nl_error err = {0};
+            nl_code rc = lm ? nl_bench_train_lm(be, &spec, n, LM_LR, t, &res, &err)
+                            : nl_bench_train(be, &spec, n, LM_LR, t, &res, &err);
+            if (rc != NL_OK) {
+                char what[96];
+                snprintf(what, sizeof what, "%s %s batch %d", model, norm, n);
+                bench_failed(out, what, &err);
+                continue;
+            }
+            char label[32];
+            bench_norm_label(k, o->groups, label, sizeof label);
+            const double gf = res.samples_per_s * res.train_flops / 1e9;
+            if (lm)
+                printf("  %-10s %5d %11.0f %10.1f", label, n, res.tokens_per_s, res.samples_per_s);
+            else
+                printf("  %-10s %5d %11.1f", label, n, res.samples_per_s);
+            printf(" %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", res.step.median_s * 1e3,
+                   res.params, res.mean_loss, res.train_flops * n / 1e6, gf,
+                   gf / out->peak.gflops_all, isfinite(res.mean_loss) ? "" : "  (loss not finite)");
+            emit_transformer_row(out, o, lm ? "train_lm" : "train_vit", model, k, n, shape,
+                                 placement, &res, lm ? res.tokens_per_s : res.samples_per_s);
+        }
+    }
+    printf("\n");
+}
+
 void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be)
 {
     const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
@@ -250,37 +296,7 @@ void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be
            t.rep_s, t.warmup);
     printf("  %-10s %5s %11s %10s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "tokens/s",
            "windows/s", "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    int n_batches;
-    const int *batches = transformer_batches(o, &n_batches);
-    for (int k = 0; k < NL_NORM_COUNT; k++) {
-        if (!o->transformer_norm[NL_ARCH_LM][k])
-            continue;
-        const char *norm = nl_name_of(&nl_norm_names, k);
-        for (int bi = 0; bi < n_batches; bi++) {
-            const int n = batches[bi];
-            nl_model_spec spec;
-            nl_bench_lm_spec(lc, (nl_norm_kind)k, o->groups, &spec);
-            nl_bench_train_result res;
-            nl_error err = {0};
-            if (nl_bench_train_lm(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
-                char what[96];
-                snprintf(what, sizeof what, "lm %s batch %d", norm, n);
-                bench_failed(out, what, &err);
-                continue;
-            }
-            char label[32];
-            bench_norm_label(k, o->groups, label, sizeof label);
-            const double gf = res.samples_per_s * res.train_flops / 1e9;
-            printf("  %-10s %5d %11.0f %10.1f %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", label, n,
-                   res.tokens_per_s, res.samples_per_s, res.step.median_s * 1e3, res.params,
-                   res.mean_loss, res.train_flops * n / 1e6, gf, gf / out->peak.gflops_all,
-                   isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-            /* a token is the LM's sample: one prediction and its loss */
-            emit_transformer_row(out, o, "train_lm", "lm", k, n, shape, placement, &res,
-                                 res.tokens_per_s);
-        }
-    }
-    printf("\n");
+    bench_transformer_grid(out, o, be, &t, NL_ARCH_LM, shape, placement);
 }
 
 void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *be)
@@ -298,36 +314,7 @@ void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *b
            t.rep_s, t.warmup);
     printf("  %-10s %5s %11s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "images/s",
            "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    int n_batches;
-    const int *batches = transformer_batches(o, &n_batches);
-    for (int k = 0; k < NL_NORM_COUNT; k++) {
-        if (!o->transformer_norm[NL_ARCH_VIT][k])
-            continue;
-        const char *norm = nl_name_of(&nl_norm_names, k);
-        for (int bi = 0; bi < n_batches; bi++) {
-            const int n = batches[bi];
-            nl_model_spec spec;
-            bench_transformer_spec(o, NL_ARCH_VIT, k, &spec);
-            nl_bench_train_result res;
-            nl_error err = {0};
-            if (nl_bench_train(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
-                char what[96];
-                snprintf(what, sizeof what, "vit %s batch %d", norm, n);
-                bench_failed(out, what, &err);
-                continue;
-            }
-            char label[32];
-            bench_norm_label(k, o->groups, label, sizeof label);
-            const double gf = res.samples_per_s * res.train_flops / 1e9;
-            printf("  %-10s %5d %11.1f %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", label, n,
-                   res.samples_per_s, res.step.median_s * 1e3, res.params, res.mean_loss,
-                   res.train_flops * n / 1e6, gf, gf / out->peak.gflops_all,
-                   isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-            emit_transformer_row(out, o, "train_vit", "vit", k, n, shape, placement, &res,
-                                 res.samples_per_s);
-        }
-    }
-    printf("\n");
+    bench_transformer_grid(out, o, be, &t, NL_ARCH_VIT, shape, placement);
 }
 
 /* the recurrent cells' training step, on the grid of hidden sizes and batches */
