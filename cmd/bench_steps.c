@@ -18,6 +18,33 @@ const bench_own_training_row bench_own_training[] = {
 };
 const int bench_n_own_training = (int)(sizeof bench_own_training / sizeof bench_own_training[0]);
 
+/* A training bench's CSV row: the step's time, its rates and FLOPs (per
+ * sample, as the result counts them, and per step); square > 0, the sgemm
+ * 1024 rate, adds the ceiling it sets on samples/s and the fraction reached. */
+static bench_row train_row(const char *section, const char *model, const char *norm, int batch,
+                           const nl_bench_train_result *res, double square)
+{
+    bench_row r = bench_blank_row(section);
+    r.model = model;
+    r.norm = norm;
+    r.batch = batch;
+    r.kernel = "train_step";
+    r.mode = "train";
+    r.time = &res->step;
+    r.samples_per_s = res->samples_per_s;
+    r.median_ms = res->step.median_s * 1e3;
+    r.flops = res->train_flops;
+    r.step_flops = res->train_flops * batch;
+    r.gflops = res->samples_per_s * res->train_flops / 1e9;
+    if (square > 0) {
+        r.ref_gflops = square;
+        r.square_gflops = square;
+        r.ceiling = square * 1e9 / res->train_flops;
+        r.fraction = res->samples_per_s / r.ceiling;
+    }
+    return r;
+}
+
 void bench_training(bench_output *out, const bench_options *o, nl_backend *be, double square)
 {
     const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
@@ -60,23 +87,8 @@ void bench_training(bench_output *out, const bench_options *o, nl_backend *be, d
                        res.train_flops / 1e6, gf, ceiling, res.samples_per_s / ceiling,
                        gf / out->peak.gflops_all,
                        isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-                bench_row r = bench_blank_row("train");
-                r.model = model;
-                r.norm = norm;
+                bench_row r = train_row("train", model, norm, n, &res, square);
                 r.groups = bench_uses_groups(k) ? o->groups : 0;
-                r.batch = n;
-                r.kernel = "train_step";
-                r.mode = "train";
-                r.time = &res.step;
-                r.samples_per_s = res.samples_per_s;
-                r.median_ms = res.step.median_s * 1e3;
-                r.flops = res.train_flops;
-                r.step_flops = res.train_flops * n;
-                r.gflops = gf;
-                r.ref_gflops = square;
-                r.square_gflops = square;
-                r.ceiling = ceiling;
-                r.fraction = res.samples_per_s / ceiling;
                 bench_emit_csv(out, &r);
             }
         }
@@ -216,21 +228,12 @@ static void emit_transformer_row(bench_output *out, const bench_options *o, cons
                                  const char *placement, const nl_bench_train_result *res,
                                  double per_s)
 {
-    bench_row r = bench_blank_row(section);
-    r.model = model;
-    r.norm = nl_name_of(&nl_norm_names, k);
+    /* FLOPs per window or image (the sample the model is built for) */
+    bench_row r = train_row(section, model, nl_name_of(&nl_norm_names, k), batch, res, 0.0);
     r.groups = bench_uses_groups(k) ? o->groups : 0;
-    r.batch = batch;
-    r.kernel = "train_step";
     r.shape = shape;
     r.mode = placement;
-    r.time = &res->step;
     r.samples_per_s = per_s;
-    r.median_ms = res->step.median_s * 1e3;
-    /* FLOPs per window or image (the sample the model is built for) */
-    r.flops = res->train_flops;
-    r.step_flops = res->train_flops * batch;
-    r.gflops = res->samples_per_s * res->train_flops / 1e9;
     bench_emit_csv(out, &r);
 }
 
@@ -374,23 +377,10 @@ void bench_training_rnn(bench_output *out, const bench_options *o, nl_backend *b
                        flops / 1e6, gf, ceiling, res.samples_per_s / ceiling,
                        gf / out->peak.gflops_all, res.mean_loss,
                        isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-                bench_row r = bench_blank_row("train_rnn");
-                r.model = cell;
-                r.norm = nl_name_of(&nl_norm_names, k);
-                r.batch = n;
+                bench_row r =
+                    train_row("train_rnn", cell, nl_name_of(&nl_norm_names, k), n, &res, square);
                 r.kernel = in_cell ? "train_step_in_cell" : "train_step";
                 r.shape = shape;
-                r.mode = "train";
-                r.time = &res.step;
-                r.samples_per_s = res.samples_per_s;
-                r.median_ms = res.step.median_s * 1e3;
-                r.flops = flops;
-                r.step_flops = flops * n;
-                r.gflops = gf;
-                r.ref_gflops = square;
-                r.square_gflops = square;
-                r.ceiling = ceiling;
-                r.fraction = res.samples_per_s / ceiling;
                 bench_emit_csv(out, &r);
             }
         }
