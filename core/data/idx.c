@@ -600,38 +600,23 @@ static nl_code idx_read(const nl_dataset_info *row, const nl_data_spec *spec,
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
+/* the two rows read the same format and differ only in where the files are */
+#define IDX_ROW_FORMAT                                                                           \
+    .yields = NL_DATA_YIELDS_IMAGES, .files = IDX_FILE_LIST, .c = 1, .h = IDX_SIDE,              \
+    .w = IDX_SIDE, .classes = IDX_CLASSES, .size_key = "data.dataset",                           \
+    .keys = {"data.path", NL_DATA_IMAGE_KEYS}, .torch_script = true, .read = idx_read,           \
+    .probe = idx_probe, .labels_alone = true
+
 const nl_dataset_info nl_dataset_row_fashion_mnist = {
     .id = {"fashion-mnist", "IDX files, Debian package dataset-fashion-mnist"},
-    .yields = NL_DATA_YIELDS_IMAGES,
     .default_path = FASHION_MNIST_DIR,
-    .files = IDX_FILE_LIST,
     .install = "install it with `apt-get install dataset-fashion-mnist` (Debian puts the files "
                "in " FASHION_MNIST_DIR ")",
-    .c = 1,
-    .h = IDX_SIDE,
-    .w = IDX_SIDE,
-    .classes = IDX_CLASSES,
-    .size_key = "data.dataset",
-    .keys = {"data.path", NL_DATA_IMAGE_KEYS},
-    .torch_script = true,
-    .read = idx_read,
-    .probe = idx_probe,
-    .labels_alone = true,
+    IDX_ROW_FORMAT,
 };
 
 const nl_dataset_info nl_dataset_row_mnist = {
     .id = {"mnist", "IDX files from a path you give"},
-    .yields = NL_DATA_YIELDS_IMAGES,
     .default_path = "",
-    .files = IDX_FILE_LIST,
-    .c = 1,
-    .h = IDX_SIDE,
-    .w = IDX_SIDE,
-    .classes = IDX_CLASSES,
-    .size_key = "data.dataset",
-    .keys = {"data.path", NL_DATA_IMAGE_KEYS},
-    .torch_script = true,
-    .read = idx_read,
-    .probe = idx_probe,
-    .labels_alone = true,
+    IDX_ROW_FORMAT,
 };
