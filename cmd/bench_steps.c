@@ -18,6 +18,33 @@ const bench_own_training_row bench_own_training[] = {
 };
 const int bench_n_own_training = (int)(sizeof bench_own_training / sizeof bench_own_training[0]);
 
+/* A training bench's CSV row: the step's time, its rates and FLOPs (per
+ * sample, as the result counts them, and per step); square > 0, the sgemm
+ * 1024 rate, adds the ceiling it sets on samples/s and the fraction reached. */
+static bench_row train_row(const char *section, const char *model, const char *norm, int batch,
+                           const nl_bench_train_result *res, double square)
+{
+    bench_row r = bench_blank_row(section);
+    r.model = model;
+    r.norm = norm;
+    r.batch = batch;
+    r.kernel = "train_step";
+    r.mode = "train";
+    r.time = &res->step;
+    r.samples_per_s = res->samples_per_s;
+    r.median_ms = res->step.median_s * 1e3;
+    r.flops = res->train_flops;
+    r.step_flops = res->train_flops * batch;
+    r.gflops = res->samples_per_s * res->train_flops / 1e9;
+    if (square > 0) {
+        r.ref_gflops = square;
+        r.square_gflops = square;
+        r.ceiling = square * 1e9 / res->train_flops;
+        r.fraction = res->samples_per_s / r.ceiling;
+    }
+    return r;
+}
+
 void bench_training(bench_output *out, const bench_options *o, nl_backend *be, double square)
 {
     const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
@@ -60,23 +87,8 @@ void bench_training(bench_output *out, const bench_options *o, nl_backend *be, d
                        res.train_flops / 1e6, gf, ceiling, res.samples_per_s / ceiling,
                        gf / out->peak.gflops_all,
                        isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-                bench_row r = bench_blank_row("train");
-                r.model = model;
-                r.norm = norm;
+                bench_row r = train_row("train", model, norm, n, &res, square);
                 r.groups = bench_uses_groups(k) ? o->groups : 0;
-                r.batch = n;
-                r.kernel = "train_step";
-                r.mode = "train";
-                r.time = &res.step;
-                r.samples_per_s = res.samples_per_s;
-                r.median_ms = res.step.median_s * 1e3;
-                r.flops = res.train_flops;
-                r.step_flops = res.train_flops * n;
-                r.gflops = gf;
-                r.ref_gflops = square;
-                r.square_gflops = square;
-                r.ceiling = ceiling;
-                r.fraction = res.samples_per_s / ceiling;
                 bench_emit_csv(out, &r);
             }
         }
@@ -216,22 +228,59 @@ static void emit_transformer_row(bench_output *out, const bench_options *o, cons
                                  const char *placement, const nl_bench_train_result *res,
                                  double per_s)
 {
-    bench_row r = bench_blank_row(section);
-    r.model = model;
-    r.norm = nl_name_of(&nl_norm_names, k);
+    /* FLOPs per window or image (the sample the model is built for) */
+    bench_row r = train_row(section, model, nl_name_of(&nl_norm_names, k), batch, res, 0.0);
     r.groups = bench_uses_groups(k) ? o->groups : 0;
-    r.batch = batch;
-    r.kernel = "train_step";
     r.shape = shape;
     r.mode = placement;
-    r.time = &res->step;
     r.samples_per_s = per_s;
-    r.median_ms = res->step.median_s * 1e3;
-    /* FLOPs per window or image (the sample the model is built for) */
-    r.flops = res->train_flops;
-    r.step_flops = res->train_flops * batch;
-    r.gflops = res->samples_per_s * res->train_flops / 1e9;
     bench_emit_csv(out, &r);
+}
+
+/* The lm's and the vit's grid of normalizers and batches: a timed training step, a printed
+ * line and a CSV row each. The vit's sample is an image; the lm's CSV row counts tokens, since
+ * a token is the LM's sample: one prediction and its loss. */
+static void bench_transformer_grid(bench_output *out, const bench_options *o, nl_backend *be,
+                                   const nl_bench_timing *t, nl_arch arch, const char *shape,
+                                   const char *placement)
+{
+    const bool lm = arch == NL_ARCH_LM;
+    const char *model = nl_arch_info_of(arch)->id.name;
+    int n_batches;
+    const int *batches = transformer_batches(o, &n_batches);
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        if (!o->transformer_norm[arch][k])
+            continue;
+        const char *norm = nl_name_of(&nl_norm_names, k);
+        for (int bi = 0; bi < n_batches; bi++) {
+            const int n = batches[bi];
+            nl_model_spec spec;
+            bench_transformer_spec(o, arch, k, &spec);
+            nl_bench_train_result res;
+            nl_error err = {0};
+            nl_code rc = lm ? nl_bench_train_lm(be, &spec, n, LM_LR, t, &res, &err)
+                            : nl_bench_train(be, &spec, n, LM_LR, t, &res, &err);
+            if (rc != NL_OK) {
+                char what[96];
+                snprintf(what, sizeof what, "%s %s batch %d", model, norm, n);
+                bench_failed(out, what, &err);
+                continue;
+            }
+            char label[32];
+            bench_norm_label(k, o->groups, label, sizeof label);
+            const double gf = res.samples_per_s * res.train_flops / 1e9;
+            if (lm)
+                printf("  %-10s %5d %11.0f %10.1f", label, n, res.tokens_per_s, res.samples_per_s);
+            else
+                printf("  %-10s %5d %11.1f", label, n, res.samples_per_s);
+            printf(" %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", res.step.median_s * 1e3,
+                   res.params, res.mean_loss, res.train_flops * n / 1e6, gf,
+                   gf / out->peak.gflops_all, isfinite(res.mean_loss) ? "" : "  (loss not finite)");
+            emit_transformer_row(out, o, lm ? "train_lm" : "train_vit", model, k, n, shape,
+                                 placement, &res, lm ? res.tokens_per_s : res.samples_per_s);
+        }
+    }
+    printf("\n");
 }
 
 void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be)
@@ -250,37 +299,7 @@ void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be
            t.rep_s, t.warmup);
     printf("  %-10s %5s %11s %10s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "tokens/s",
            "windows/s", "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    int n_batches;
-    const int *batches = transformer_batches(o, &n_batches);
-    for (int k = 0; k < NL_NORM_COUNT; k++) {
-        if (!o->transformer_norm[NL_ARCH_LM][k])
-            continue;
-        const char *norm = nl_name_of(&nl_norm_names, k);
-        for (int bi = 0; bi < n_batches; bi++) {
-            const int n = batches[bi];
-            nl_model_spec spec;
-            nl_bench_lm_spec(lc, (nl_norm_kind)k, o->groups, &spec);
-            nl_bench_train_result res;
-            nl_error err = {0};
-            if (nl_bench_train_lm(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
-                char what[96];
-                snprintf(what, sizeof what, "lm %s batch %d", norm, n);
-                bench_failed(out, what, &err);
-                continue;
-            }
-            char label[32];
-            bench_norm_label(k, o->groups, label, sizeof label);
-            const double gf = res.samples_per_s * res.train_flops / 1e9;
-            printf("  %-10s %5d %11.0f %10.1f %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", label, n,
-                   res.tokens_per_s, res.samples_per_s, res.step.median_s * 1e3, res.params,
-                   res.mean_loss, res.train_flops * n / 1e6, gf, gf / out->peak.gflops_all,
-                   isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-            /* a token is the LM's sample: one prediction and its loss */
-            emit_transformer_row(out, o, "train_lm", "lm", k, n, shape, placement, &res,
-                                 res.tokens_per_s);
-        }
-    }
-    printf("\n");
+    bench_transformer_grid(out, o, be, &t, NL_ARCH_LM, shape, placement);
 }
 
 void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *be)
@@ -298,36 +317,7 @@ void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *b
            t.rep_s, t.warmup);
     printf("  %-10s %5s %11s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "images/s",
            "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    int n_batches;
-    const int *batches = transformer_batches(o, &n_batches);
-    for (int k = 0; k < NL_NORM_COUNT; k++) {
-        if (!o->transformer_norm[NL_ARCH_VIT][k])
-            continue;
-        const char *norm = nl_name_of(&nl_norm_names, k);
-        for (int bi = 0; bi < n_batches; bi++) {
-            const int n = batches[bi];
-            nl_model_spec spec;
-            bench_transformer_spec(o, NL_ARCH_VIT, k, &spec);
-            nl_bench_train_result res;
-            nl_error err = {0};
-            if (nl_bench_train(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
-                char what[96];
-                snprintf(what, sizeof what, "vit %s batch %d", norm, n);
-                bench_failed(out, what, &err);
-                continue;
-            }
-            char label[32];
-            bench_norm_label(k, o->groups, label, sizeof label);
-            const double gf = res.samples_per_s * res.train_flops / 1e9;
-            printf("  %-10s %5d %11.1f %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", label, n,
-                   res.samples_per_s, res.step.median_s * 1e3, res.params, res.mean_loss,
-                   res.train_flops * n / 1e6, gf, gf / out->peak.gflops_all,
-                   isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-            emit_transformer_row(out, o, "train_vit", "vit", k, n, shape, placement, &res,
-                                 res.samples_per_s);
-        }
-    }
-    printf("\n");
+    bench_transformer_grid(out, o, be, &t, NL_ARCH_VIT, shape, placement);
 }
 
 /* the recurrent cells' training step, on the grid of hidden sizes and batches */
@@ -387,23 +377,10 @@ void bench_training_rnn(bench_output *out, const bench_options *o, nl_backend *b
                        flops / 1e6, gf, ceiling, res.samples_per_s / ceiling,
                        gf / out->peak.gflops_all, res.mean_loss,
                        isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-                bench_row r = bench_blank_row("train_rnn");
-                r.model = cell;
-                r.norm = nl_name_of(&nl_norm_names, k);
-                r.batch = n;
+                bench_row r =
+                    train_row("train_rnn", cell, nl_name_of(&nl_norm_names, k), n, &res, square);
                 r.kernel = in_cell ? "train_step_in_cell" : "train_step";
                 r.shape = shape;
-                r.mode = "train";
-                r.time = &res.step;
-                r.samples_per_s = res.samples_per_s;
-                r.median_ms = res.step.median_s * 1e3;
-                r.flops = flops;
-                r.step_flops = flops * n;
-                r.gflops = gf;
-                r.ref_gflops = square;
-                r.square_gflops = square;
-                r.ceiling = ceiling;
-                r.fraction = res.samples_per_s / ceiling;
                 bench_emit_csv(out, &r);
             }
         }

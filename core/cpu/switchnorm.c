@@ -7,18 +7,8 @@
  * order, every sum in double; tested against core/norm/reference.c. */
 #include <math.h>
 
+#include "base/switch_ops.h"
 #include "cpu/cpu.h"
-
-/* softmax of three logits, in double */
-static void softmax3(const float *l, double *p)
-{
-    const double top = fmax(fmax(l[0], l[1]), l[2]);
-    double sum = 0.0;
-    for (int k = 0; k < 3; k++)
-        sum += p[k] = exp((double)l[k] - top);
-    for (int k = 0; k < 3; k++)
-        p[k] /= sum;
-}
 
 void nl_cpu_switch_mix(nl_backend *be, int n, int c, const float *lambda, const float *mean_in,
                        const float *var_in, const float *mean_ln, const float *var_ln,
@@ -27,26 +17,22 @@ void nl_cpu_switch_mix(nl_backend *be, int n, int c, const float *lambda, const 
 {
     (void)be;
     double a[3], b[3];
-    softmax3(lambda, a);
-    softmax3(lambda + 3, b);
+    nl_switch_softmax3(lambda, a);
+    nl_switch_softmax3(lambda + 3, b);
     for (int k = 0; k < 3; k++) {
         weights[k] = (float)a[k];
         weights[3 + k] = (float)b[k];
     }
     for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++) {
-            const size_t nc = (size_t)i * c + ch;
-            mean[nc] = (float)(a[0] * mean_in[nc] + a[1] * mean_ln[i] + a[2] * mean_bn[ch]);
-            var[nc] = (float)(b[0] * var_in[nc] + b[1] * var_ln[i] + b[2] * var_bn[ch]);
-        }
+        for (int ch = 0; ch < c; ch++)
+            nl_switch_mix_plane(a, b, (size_t)i * c + ch, i, ch, mean_in, var_in, mean_ln, var_ln,
+                                mean_bn, var_bn, mean, var);
 }
 
 size_t nl_cpu_switch_backward_workspace(nl_backend *be, int n, int c)
 {
     (void)be;
-    /* per plane: sum dy, sum dy * xhat, dL/dmean, dL/dvar; per sample and
-     * per channel the last two summed */
-    return (4 * (size_t)n * c + 2 * (size_t)n + 2 * (size_t)c) * sizeof(double);
+    return nl_switch_work_bytes(n, c);
 }
 
 void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x,
@@ -59,9 +45,9 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x
 {
     (void)be;
     const size_t planes = (size_t)n * c;
-    double *s_dy = workspace, *s_dy_xhat = s_dy + planes, *gm = s_dy_xhat + planes,
-           *gv = gm + planes, *ln_m = gv + planes, *ln_v = ln_m + n, *bn_m = ln_v + n,
-           *bn_v = bn_m + c;
+    const nl_switch_work work = nl_switch_work_of(workspace, n, c);
+    double *s_dy = work.s_dy, *s_dy_xhat = work.s_dy_xhat, *gm = work.gm, *gv = work.gv,
+           *ln_m = work.ln_m, *ln_v = work.ln_v, *bn_m = work.bn_m, *bn_v = work.bn_v;
     const long total = (long)planes * hw;
     NL_PARALLEL_FOR_IF(total >= NL_PARALLEL_MIN,
     for (long nc = 0; nc < (long)planes; nc++) {
@@ -78,7 +64,7 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x
         gm[nc] = -r * g * sd;
         gv[nc] = -0.5 * r * r * g * sdx * r;
     });
-    double da[3] = {0}, db[3] = {0};
+    double d[6] = {0}; /* the six mixture weights' gradients */
     for (int i = 0; i < n; i++)
         ln_m[i] = ln_v[i] = 0.0;
     for (int ch = 0; ch < c; ch++) {
@@ -101,20 +87,10 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x
             const size_t nc = (size_t)i * c + ch;
             ln_m[i] += gm[nc];
             ln_v[i] += gv[nc];
-            da[0] += gm[nc] * mean_in[nc];
-            da[1] += gm[nc] * mean_ln[i];
-            da[2] += gm[nc] * mean_bn[ch];
-            db[0] += gv[nc] * var_in[nc];
-            db[1] += gv[nc] * var_ln[i];
-            db[2] += gv[nc] * var_bn[ch];
+            nl_switch_weight_grads(d, gm[nc], gv[nc], nc, i, ch, mean_in, mean_ln, mean_bn, var_in,
+                                   var_ln, var_bn);
         }
-    for (int half = 0; half < 2; half++) {
-        const float *w = weights + 3 * half;
-        const double *d = half ? db : da;
-        const double dot = w[0] * d[0] + w[1] * d[1] + w[2] * d[2];
-        for (int k = 0; k < 3; k++)
-            dlambda[3 * half + k] = (float)(w[k] * (d[k] - dot));
-    }
+    nl_switch_dlambda(weights, d, dlambda);
     if (!dx)
         return;
     const double a_in = weights[0], a_ln = weights[1], a_bn = batch_grad ? weights[2] : 0.0;

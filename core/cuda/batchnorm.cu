@@ -265,17 +265,12 @@ __global__ void __launch_bounds__(256, 4)
     bn_bwd_reduce_kernel(BnBwdArgs a, GroupGeom g, double *__restrict__ partial)
 {
     const long long b = blockIdx.x;
-    const long long i = b / g.S, s = b - i * g.S;
-    const long long j0 = s * g.chunk;
-    const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
+    const auto [i, s, j0, j1] = split_block(g, b);
     double sum_dy = 0.0, sum_dyxm = 0.0;
     bn_bwd_sums<V>(a, g, i * g.gstride, j0, j1, (double)a.save_mean[i], false, sum_dy, sum_dyxm,
                    threadIdx.x, 0, 0);
     block_sum2(sum_dy, sum_dyxm);
-    if (threadIdx.x == 0) {
-        partial[2 * b] = sum_dy;
-        partial[2 * b + 1] = sum_dyxm;
-    }
+    store_partial2(partial, b, sum_dy, sum_dyxm);
 }
 
 template <int V>
@@ -283,18 +278,11 @@ __global__ void __launch_bounds__(256, 4)
     bn_bwd_apply_kernel(BnBwdArgs a, GroupGeom g, const double *__restrict__ partial)
 {
     const long long b = (long long)gridDim.x - 1 - blockIdx.x; /* reverse: L2-resident first */
-    const long long i = b / g.S, s = b - i * g.S;
-    const long long j0 = s * g.chunk;
-    const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
+    const auto [i, s, j0, j1] = split_block(g, b);
     __shared__ float s_af, s_bf, s_kf, s_mean;
     if (threadIdx.x < 32) {
         double sum_dy = 0.0, sum_dyxm = 0.0;
-        for (int t = threadIdx.x; t < g.S; t += 32) {
-            sum_dy += partial[2 * (i * g.S + t)];
-            sum_dyxm += partial[2 * (i * g.S + t) + 1];
-        }
-        sum_dy = warp_sum(sum_dy);
-        sum_dyxm = warp_sum(sum_dyxm);
+        sum_partials2(partial, g, i, sum_dy, sum_dyxm);
         if (threadIdx.x == 0)
             bn_bwd_constants(a, (int)i, sum_dy, sum_dyxm, g.count, s == 0, s_af, s_bf, s_kf,
                              s_mean);

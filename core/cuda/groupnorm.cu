@@ -146,10 +146,8 @@ __global__ void __launch_bounds__(256, 4)
     norm_stats_kernel(const float *x, GroupGeom g, int center, double *__restrict__ partial)
 {
     const long long b = blockIdx.x;
-    const long long i = b / g.S, s = b - i * g.S;
+    const auto [i, s, j0, j1] = split_block(g, b);
     const long long base = i * g.gstride;
-    const long long j0 = s * g.chunk;
-    const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
     const double K = center ? (double)__ldg(x + base * V) : 0.0;
     double sum = 0.0, sum2 = 0.0;
     Cursor c;
@@ -176,10 +174,7 @@ __global__ void __launch_bounds__(256, 4)
         }
     }
     block_sum2(sum, sum2);
-    if (threadIdx.x == 0) {
-        partial[2 * b] = sum;
-        partial[2 * b + 1] = sum2;
-    }
+    store_partial2(partial, b, sum, sum2);
 }
 
 /* split path, stage 2 (also BatchNorm eval with any S: no partials then) */
@@ -188,23 +183,14 @@ __global__ void __launch_bounds__(256, 4)
     norm_apply_kernel(nl_cuda_norm_fwd_args p, GroupGeom g, const double *__restrict__ partial)
 {
     const long long b = (long long)gridDim.x - 1 - blockIdx.x; /* reverse: L2-resident first */
-    const long long i = b / g.S, s = b - i * g.S;
+    const auto [i, s, j0, j1] = split_block(g, b);
     const long long base = i * g.gstride;
-    const long long j0 = s * g.chunk;
-    const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
     __shared__ float s_mean;
     __shared__ double s_rstd;
     if (threadIdx.x < 32) {
         double sum = 0.0, sum2 = 0.0;
-        if (!p.eval_mean) {
-            /* every block of the group adds the same partials in the same order */
-            for (int t = threadIdx.x; t < g.S; t += 32) {
-                sum += partial[2 * (i * g.S + t)];
-                sum2 += partial[2 * (i * g.S + t) + 1];
-            }
-            sum = warp_sum(sum);
-            sum2 = warp_sum(sum2);
-        }
+        if (!p.eval_mean)
+            sum_partials2(partial, g, i, sum, sum2);
         if (threadIdx.x == 0) {
             float mean_f;
             double rstd;
@@ -481,10 +467,8 @@ __global__ void __launch_bounds__(256, 4)
     gn_bwd_apply_kernel(GnBwdArgs a, GroupGeom g, const double *__restrict__ partial)
 {
     const long long b = (long long)gridDim.x - 1 - blockIdx.x;
-    const long long i = b / g.S, s = b - i * g.S;
+    const auto [i, s, j0, j1] = split_block(g, b);
     const long long base = i * g.gstride;
-    const long long j0 = s * g.chunk;
-    const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
     int ch0, chstep;
     group_channels(g, i, ch0, chstep);
     __shared__ float s_mean, s_bf, s_kf;

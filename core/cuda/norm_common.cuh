@@ -240,6 +240,44 @@ struct GroupGeom {
     double count;      /* elements per group */
 };
 
+/* Block b of a split pass (g.S blocks per group): its group i, its split s
+ * and the group's vectors [j0, j1) that it walks */
+struct SplitBlock {
+    long long i, s, j0, j1;
+};
+
+__device__ __forceinline__ SplitBlock split_block(const GroupGeom &g, long long b)
+{
+    SplitBlock r;
+    r.i = b / g.S;
+    r.s = b - r.i * g.S;
+    r.j0 = r.s * g.chunk;
+    r.j1 = r.j0 + g.chunk < g.Lv ? r.j0 + g.chunk : g.Lv;
+    return r;
+}
+
+/* a split block's two sums into its pair of partials, for the second stage */
+__device__ __forceinline__ void store_partial2(double *partial, long long b, double a, double c)
+{
+    if (threadIdx.x == 0) {
+        partial[2 * b] = a;
+        partial[2 * b + 1] = c;
+    }
+}
+
+/* the first warp's sums of group i's g.S partial pairs into a and c: every
+ * block of the group adds the same partials in the same order */
+__device__ __forceinline__ void sum_partials2(const double *partial, const GroupGeom &g,
+                                              long long i, double &a, double &c)
+{
+    for (int t = threadIdx.x; t < g.S; t += 32) {
+        a += partial[2 * (i * g.S + t)];
+        c += partial[2 * (i * g.S + t) + 1];
+    }
+    a = warp_sum(a);
+    c = warp_sum(c);
+}
+
 /* channel of plane k of group i: ch0 + k * chstep */
 __device__ __forceinline__ void group_channels(const GroupGeom &g, long long i, int &ch0,
                                                int &chstep)

@@ -4,21 +4,12 @@
  * one per sample for the batch and layer statistics' shares, one block for
  * the mixture weights' six sums, then a grid-stride pass for dx; every sum
  * in double through block_sum2's fixed tree, so runs repeat bit for bit. */
+#include "base/switch_ops.h"
 #include "cuda/norm_common.cuh"
 
 using namespace nlk;
 
 enum { SWITCH_THREADS = 256 };
-
-__device__ __forceinline__ void softmax3(const float *l, double *p)
-{
-    const double top = fmax(fmax((double)l[0], (double)l[1]), (double)l[2]);
-    double sum = 0.0;
-    for (int k = 0; k < 3; k++)
-        sum += p[k] = exp((double)l[k] - top);
-    for (int k = 0; k < 3; k++)
-        p[k] /= sum;
-}
 
 __global__ void __launch_bounds__(SWITCH_THREADS)
     switch_mix_kernel(int n, int c, const float *lambda, const float *mean_in,
@@ -27,8 +18,8 @@ __global__ void __launch_bounds__(SWITCH_THREADS)
                       float *weights)
 {
     double a[3], b[3];
-    softmax3(lambda, a);
-    softmax3(lambda + 3, b);
+    nl_switch_softmax3(lambda, a);
+    nl_switch_softmax3(lambda + 3, b);
     const long long nc = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (nc == 0)
         for (int k = 0; k < 3; k++) {
@@ -37,9 +28,8 @@ __global__ void __launch_bounds__(SWITCH_THREADS)
         }
     if (nc >= (long long)n * c)
         return;
-    const int i = (int)(nc / c), ch = (int)(nc % c);
-    mean[nc] = (float)(a[0] * mean_in[nc] + a[1] * mean_ln[i] + a[2] * mean_bn[ch]);
-    var[nc] = (float)(b[0] * var_in[nc] + b[1] * var_ln[i] + b[2] * var_bn[ch]);
+    nl_switch_mix_plane(a, b, (size_t)nc, (int)(nc / c), (int)(nc % c), mean_in, var_in, mean_ln,
+                        var_ln, mean_bn, var_bn, mean, var);
 }
 
 void nl_cuda_switch_mix(nl_backend *be, int n, int c, const float *lambda, const float *mean_in,
@@ -55,31 +45,11 @@ void nl_cuda_switch_mix(nl_backend *be, int n, int c, const float *lambda, const
     NL_CU_LAUNCHED(cu, "switch_mix_kernel");
 }
 
-/* the workspace's arrays, as core/cpu/switchnorm.c lays them out */
-struct SwitchWork {
-    double *s_dy, *s_dy_xhat, *gm, *gv, *ln_m, *ln_v, *bn_m, *bn_v;
-};
-
-static SwitchWork switch_work(void *workspace, int n, int c)
-{
-    const size_t planes = (size_t)n * c;
-    SwitchWork w;
-    w.s_dy = (double *)workspace;
-    w.s_dy_xhat = w.s_dy + planes;
-    w.gm = w.s_dy_xhat + planes;
-    w.gv = w.gm + planes;
-    w.ln_m = w.gv + planes;
-    w.ln_v = w.ln_m + n;
-    w.bn_m = w.ln_v + n;
-    w.bn_v = w.bn_m + c;
-    return w;
-}
-
 /* one block per plane: sum dy, sum dy * xhat, and the mixed statistics'
  * gradients gm = -r gamma sum dy, gv = -r^2/2 gamma sum dy * xhat */
 __global__ void __launch_bounds__(SWITCH_THREADS)
     switch_planes_kernel(int c, int hw, const float *x, const float *dy, const float *gamma,
-                         const float *mean, const float *rstd, SwitchWork w)
+                         const float *mean, const float *rstd, nl_switch_work w)
 {
     const long long nc = blockIdx.x;
     const float m = mean[nc];
@@ -101,7 +71,7 @@ __global__ void __launch_bounds__(SWITCH_THREADS)
 
 /* one block per channel: its batch statistics' gradients, dgamma, dbeta */
 __global__ void __launch_bounds__(SWITCH_THREADS)
-    switch_channels_kernel(int n, int c, SwitchWork w, float *dgamma, float *dbeta)
+    switch_channels_kernel(int n, int c, nl_switch_work w, float *dgamma, float *dbeta)
 {
     const int ch = blockIdx.x;
     double m = 0.0, v = 0.0, sg = 0.0, sb = 0.0;
@@ -125,7 +95,7 @@ __global__ void __launch_bounds__(SWITCH_THREADS)
 }
 
 /* one block per sample: its layer statistics' gradients */
-__global__ void __launch_bounds__(SWITCH_THREADS) switch_samples_kernel(int c, SwitchWork w)
+__global__ void __launch_bounds__(SWITCH_THREADS) switch_samples_kernel(int c, nl_switch_work w)
 {
     const int i = blockIdx.x;
     double m = 0.0, v = 0.0;
@@ -144,36 +114,26 @@ __global__ void __launch_bounds__(SWITCH_THREADS) switch_samples_kernel(int c, S
 __global__ void __launch_bounds__(SWITCH_THREADS)
     switch_weights_kernel(int n, int c, const float *weights, const float *mean_in,
                           const float *mean_ln, const float *mean_bn, const float *var_in,
-                          const float *var_ln, const float *var_bn, SwitchWork w, float *dlambda)
+                          const float *var_ln, const float *var_bn, nl_switch_work w,
+                          float *dlambda)
 {
     double d[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     const long long planes = (long long)n * c;
     for (long long nc = threadIdx.x; nc < planes; nc += blockDim.x) {
-        const int i = (int)(nc / c), ch = (int)(nc % c);
-        d[0] += w.gm[nc] * mean_in[nc];
-        d[1] += w.gm[nc] * mean_ln[i];
-        d[2] += w.gm[nc] * mean_bn[ch];
-        d[3] += w.gv[nc] * var_in[nc];
-        d[4] += w.gv[nc] * var_ln[i];
-        d[5] += w.gv[nc] * var_bn[ch];
+        nl_switch_weight_grads(d, w.gm[nc], w.gv[nc], (size_t)nc, (int)(nc / c), (int)(nc % c),
+                               mean_in, mean_ln, mean_bn, var_in, var_ln, var_bn);
     }
     block_sum2(d[0], d[1]);
     block_sum2(d[2], d[3]);
     block_sum2(d[4], d[5]);
     if (threadIdx.x == 0)
-        for (int half = 0; half < 2; half++) {
-            const float *wt = weights + 3 * half;
-            const double *dh = d + 3 * half;
-            const double dot = wt[0] * dh[0] + wt[1] * dh[1] + wt[2] * dh[2];
-            for (int k = 0; k < 3; k++)
-                dlambda[3 * half + k] = (float)(wt[k] * (dh[k] - dot));
-        }
+        nl_switch_dlambda(weights, d, dlambda);
 }
 
 __global__ void __launch_bounds__(SWITCH_THREADS)
     switch_dx_kernel(int n, int c, int hw, const float *x, const float *dy, const float *gamma,
                      const float *rstd, const float *weights, const float *mean_in,
-                     const float *mean_ln, const float *mean_bn, int batch_grad, SwitchWork w,
+                     const float *mean_ln, const float *mean_bn, int batch_grad, nl_switch_work w,
                      float *dx, int accumulate)
 {
     const size_t total = (size_t)n * c * hw;
@@ -200,7 +160,7 @@ __global__ void __launch_bounds__(SWITCH_THREADS)
 size_t nl_cuda_switch_backward_workspace(nl_backend *be, int n, int c)
 {
     (void)be;
-    return (4 * (size_t)n * c + 2 * (size_t)n + 2 * (size_t)c) * sizeof(double);
+    return nl_switch_work_bytes(n, c);
 }
 
 void nl_cuda_switch_backward(nl_backend *be, int n, int c, int hw, const float *x,
@@ -214,7 +174,7 @@ void nl_cuda_switch_backward(nl_backend *be, int n, int c, int hw, const float *
     nl_cuda *cu = nl_cuda_of(be);
     if (n == 0 || c == 0)
         return;
-    const SwitchWork w = switch_work(workspace, n, c);
+    const nl_switch_work w = nl_switch_work_of(workspace, n, c);
     switch_planes_kernel<<<(unsigned)((long long)n * c), SWITCH_THREADS, 0, cu->stream>>>(
         c, hw, x, dy, gamma, mean, rstd, w);
     NL_CU_LAUNCHED(cu, "switch_planes_kernel");

@@ -236,60 +236,65 @@ static uint32_t be32(const unsigned char *p)
 
 /* ---- headers ---- */
 
-static nl_code read_images_header(idx_reader *r, uint32_t *count, nl_error *err)
+/* The image and label headers differ only in their magic, their size and the words an error
+ * uses for them, so one check serves both and the image caller adds its side check. */
+typedef struct {
+    uint32_t magic, other_magic;
+    size_t size;          /* magic, count, then one 32-bit word per item dimension */
+    const char *file;     /* "an IDX image file" */
+    const char *items;    /* "images" */
+    const char *if_other; /* what other_magic in this file means */
+} idx_header_kind;
+
+static const idx_header_kind IDX_IMAGES_HEADER = {IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, 16,
+                                                  "an IDX image file", "images",
+                                                  ": this is a label file"};
+static const idx_header_kind IDX_LABELS_HEADER = {IDX_LABELS_MAGIC, IDX_IMAGES_MAGIC, 8,
+                                                  "an IDX label file", "labels",
+                                                  ": this is an image file"};
+
+static nl_code read_header(idx_reader *r, const idx_header_kind *kind, unsigned char h[16],
+                           uint32_t *count, nl_error *err)
 {
-    unsigned char h[16];
     size_t got;
-    nl_code rc = rd_read(r, h, sizeof h, &got, err);
+    nl_code rc = rd_read(r, h, kind->size, &got, err);
     if (rc != NL_OK)
         return rc;
     if (got == 0 && !rd_cut_off(r))
-        return nl_fail(err, NL_ERR_DATA, "%s is empty (expected an IDX image file)", r->path);
+        return nl_fail(err, NL_ERR_DATA, "%s is empty (expected %s)", r->path, kind->file);
     if (got < 4)
-        return nl_fail(err, NL_ERR_DATA,
-                       "%s: truncated header (%zu of 16 bytes): not an IDX image file%s", r->path,
-                       got, rd_why_short(r));
+        return nl_fail(err, NL_ERR_DATA, "%s: truncated header (%zu of %zu bytes): not %s%s",
+                       r->path, got, kind->size, kind->file, rd_why_short(r));
     uint32_t magic = be32(h);
-    if (magic != IDX_IMAGES_MAGIC)
+    if (magic != kind->magic)
         return nl_fail(err, NL_ERR_DATA,
-                       "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte images)%s",
-                       r->path, magic, IDX_IMAGES_MAGIC,
-                       magic == IDX_LABELS_MAGIC ? ": this is a label file" : "");
-    if (got < sizeof h)
-        return nl_fail(err, NL_ERR_DATA, "%s: truncated header (%zu of 16 bytes)%s", r->path, got,
-                       rd_why_short(r));
+                       "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte %s)%s",
+                       r->path, magic, kind->magic, kind->items,
+                       magic == kind->other_magic ? kind->if_other : "");
+    if (got < kind->size)
+        return nl_fail(err, NL_ERR_DATA, "%s: truncated header (%zu of %zu bytes)%s", r->path,
+                       got, kind->size, rd_why_short(r));
+    *count = be32(h + 4);
+    return NL_OK;
+}
+
+static nl_code read_images_header(idx_reader *r, uint32_t *count, nl_error *err)
+{
+    unsigned char h[16];
+    nl_code rc = read_header(r, &IDX_IMAGES_HEADER, h, count, err);
+    if (rc != NL_OK)
+        return rc;
     uint32_t rows = be32(h + 8), cols = be32(h + 12);
     if (rows != IDX_SIDE || cols != IDX_SIDE)
         return nl_fail(err, NL_ERR_DATA, "%s: images are %ux%u, expected %dx%d", r->path, rows,
                        cols, IDX_SIDE, IDX_SIDE);
-    *count = be32(h + 4);
     return NL_OK;
 }
 
 static nl_code read_labels_header(idx_reader *r, uint32_t *count, nl_error *err)
 {
-    unsigned char h[8];
-    size_t got;
-    nl_code rc = rd_read(r, h, sizeof h, &got, err);
-    if (rc != NL_OK)
-        return rc;
-    if (got == 0 && !rd_cut_off(r))
-        return nl_fail(err, NL_ERR_DATA, "%s is empty (expected an IDX label file)", r->path);
-    if (got < 4)
-        return nl_fail(err, NL_ERR_DATA,
-                       "%s: truncated header (%zu of 8 bytes): not an IDX label file%s", r->path,
-                       got, rd_why_short(r));
-    uint32_t magic = be32(h);
-    if (magic != IDX_LABELS_MAGIC)
-        return nl_fail(err, NL_ERR_DATA,
-                       "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte labels)%s",
-                       r->path, magic, IDX_LABELS_MAGIC,
-                       magic == IDX_IMAGES_MAGIC ? ": this is an image file" : "");
-    if (got < sizeof h)
-        return nl_fail(err, NL_ERR_DATA, "%s: truncated header (%zu of 8 bytes)%s", r->path, got,
-                       rd_why_short(r));
-    *count = be32(h + 4);
-    return NL_OK;
+    unsigned char h[16];
+    return read_header(r, &IDX_LABELS_HEADER, h, count, err);
 }
 
 /* ---- one split: an image file and its label file ---- */
@@ -349,8 +354,9 @@ static nl_code open_split(const char *img_path, const char *lbl_path, long want,
                        n_img, lbl_path, n_lbl);
     if (n_img == 0)
         return nl_fail(err, NL_ERR_DATA, "%s holds no images", img_path);
-    if ((rc = check_length(&f->images, 16, n_img, IDX_SIDE * IDX_SIDE, "images of 28x28", err)) ||
-        (rc = check_length(&f->labels, 8, n_lbl, 1, "labels", err)))
+    if ((rc = check_length(&f->images, IDX_IMAGES_HEADER.size, n_img, IDX_SIDE * IDX_SIDE,
+                           "images of 28x28", err)) ||
+        (rc = check_length(&f->labels, IDX_LABELS_HEADER.size, n_lbl, 1, "labels", err)))
         return rc;
     if (want > (long)n_img)
         return nl_data_too_few(err, which, want, (long)n_img, img_path);
@@ -594,38 +600,23 @@ static nl_code idx_read(const nl_dataset_info *row, const nl_data_spec *spec,
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
+/* the two rows read the same format and differ only in where the files are */
+#define IDX_ROW_FORMAT                                                                           \
+    .yields = NL_DATA_YIELDS_IMAGES, .files = IDX_FILE_LIST, .c = 1, .h = IDX_SIDE,              \
+    .w = IDX_SIDE, .classes = IDX_CLASSES, .size_key = "data.dataset",                           \
+    .keys = {"data.path", NL_DATA_IMAGE_KEYS}, .torch_script = true, .read = idx_read,           \
+    .probe = idx_probe, .labels_alone = true
+
 const nl_dataset_info nl_dataset_row_fashion_mnist = {
     .id = {"fashion-mnist", "IDX files, Debian package dataset-fashion-mnist"},
-    .yields = NL_DATA_YIELDS_IMAGES,
     .default_path = FASHION_MNIST_DIR,
-    .files = IDX_FILE_LIST,
     .install = "install it with `apt-get install dataset-fashion-mnist` (Debian puts the files "
                "in " FASHION_MNIST_DIR ")",
-    .c = 1,
-    .h = IDX_SIDE,
-    .w = IDX_SIDE,
-    .classes = IDX_CLASSES,
-    .size_key = "data.dataset",
-    .keys = {"data.path", NL_DATA_IMAGE_KEYS},
-    .torch_script = true,
-    .read = idx_read,
-    .probe = idx_probe,
-    .labels_alone = true,
+    IDX_ROW_FORMAT,
 };
 
 const nl_dataset_info nl_dataset_row_mnist = {
     .id = {"mnist", "IDX files from a path you give"},
-    .yields = NL_DATA_YIELDS_IMAGES,
     .default_path = "",
-    .files = IDX_FILE_LIST,
-    .c = 1,
-    .h = IDX_SIDE,
-    .w = IDX_SIDE,
-    .classes = IDX_CLASSES,
-    .size_key = "data.dataset",
-    .keys = {"data.path", NL_DATA_IMAGE_KEYS},
-    .torch_script = true,
-    .read = idx_read,
-    .probe = idx_probe,
-    .labels_alone = true,
+    IDX_ROW_FORMAT,
 };

@@ -350,23 +350,37 @@ static void softmax3(const float *l, double *p)
         p[k] /= sum;
 }
 
+/* the statistic of each kind for plane nc = (i, ch): mu_in, mu_ln, mu_bn (or the variances) */
+static void switch_stats3(size_t nc, int i, int ch, const float *in, const float *ln,
+                          const float *bn, double *out)
+{
+    out[0] = in[nc];
+    out[1] = ln[i];
+    out[2] = bn[ch];
+}
+
 void nl_switch_reference_mix(int n, int c, const float *lambda, const float *mean_in,
                              const float *var_in, const float *mean_ln, const float *var_ln,
                              const float *mean_bn, const float *var_bn, float *mean, float *var,
                              float *weights)
 {
-    double a[3], b[3];
-    softmax3(lambda, a);
-    softmax3(lambda + 3, b);
-    for (int k = 0; k < 3; k++) {
-        weights[k] = (float)a[k];
-        weights[3 + k] = (float)b[k];
-    }
+    double w[6]; /* a, then b */
+    softmax3(lambda, w);
+    softmax3(lambda + 3, w + 3);
+    for (int k = 0; k < 6; k++)
+        weights[k] = (float)w[k];
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++) {
             const size_t nc = (size_t)i * c + ch;
-            mean[nc] = (float)(a[0] * mean_in[nc] + a[1] * mean_ln[i] + a[2] * mean_bn[ch]);
-            var[nc] = (float)(b[0] * var_in[nc] + b[1] * var_ln[i] + b[2] * var_bn[ch]);
+            double mu[3], s[3], m = 0.0, v = 0.0;
+            switch_stats3(nc, i, ch, mean_in, mean_ln, mean_bn, mu);
+            switch_stats3(nc, i, ch, var_in, var_ln, var_bn, s);
+            for (int k = 0; k < 3; k++) {
+                m += w[k] * mu[k];
+                v += w[3 + k] * s[k];
+            }
+            mean[nc] = (float)m;
+            var[nc] = (float)v;
         }
 }
 
@@ -382,7 +396,7 @@ void nl_switch_reference_backward(int n, int c, int hw, const float *x, const fl
     double *gm = calloc(planes, sizeof(double)), *gv = calloc(planes, sizeof(double));
     double *ln_m = calloc((size_t)n, sizeof(double)), *ln_v = calloc((size_t)n, sizeof(double));
     double *bn_m = calloc((size_t)c, sizeof(double)), *bn_v = calloc((size_t)c, sizeof(double));
-    double da[3] = {0}, db[3] = {0};
+    double dw[6] = {0}; /* dL/da, then dL/db */
     for (int ch = 0; ch < c; ch++) {
         double sg = 0.0, sb = 0.0;
         for (int i = 0; i < n; i++) {
@@ -402,24 +416,25 @@ void nl_switch_reference_backward(int n, int c, int hw, const float *x, const fl
             ln_v[i] += gv[nc];
             bn_m[ch] += gm[nc];
             bn_v[ch] += gv[nc];
-            da[0] += gm[nc] * mean_in[nc];
-            da[1] += gm[nc] * mean_ln[i];
-            da[2] += gm[nc] * mean_bn[ch];
-            db[0] += gv[nc] * var_in[nc];
-            db[1] += gv[nc] * var_ln[i];
-            db[2] += gv[nc] * var_bn[ch];
+            double mu[3], s[3];
+            switch_stats3(nc, i, ch, mean_in, mean_ln, mean_bn, mu);
+            switch_stats3(nc, i, ch, var_in, var_ln, var_bn, s);
+            for (int k = 0; k < 3; k++) {
+                dw[k] += gm[nc] * mu[k];
+                dw[3 + k] += gv[nc] * s[k];
+            }
         }
         if (dgamma)
             dgamma[ch] = (float)sg;
         if (dbeta)
             dbeta[ch] = (float)sb;
     }
-    for (int half = 0; half < 2; half++) {
-        const float *w = weights + 3 * half;
-        const double *d = half ? db : da;
-        const double dot = w[0] * d[0] + w[1] * d[1] + w[2] * d[2];
+    for (int half = 0; half < 6; half += 3) { /* a's logits, then b's */
+        double dot = 0.0;
+        for (int j = 0; j < 3; j++)
+            dot += weights[half + j] * dw[half + j];
         for (int k = 0; k < 3; k++)
-            dlambda[3 * half + k] = (float)(w[k] * (d[k] - dot));
+            dlambda[half + k] = (float)(weights[half + k] * (dw[half + k] - dot));
     }
     const double a_in = weights[0], a_ln = weights[1], a_bn = batch_grad ? weights[2] : 0.0;
     const double b_in = weights[3], b_ln = weights[4], b_bn = batch_grad ? weights[5] : 0.0;

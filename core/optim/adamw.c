@@ -7,6 +7,18 @@
 
 NL_OPTIM_ARGS_FIT(nl_adamw_args);
 
+nl_adamw_args nl_adamw_moment_args(const nl_optim_spec *spec, float weight_decay, float lr)
+{
+    const double beta1 = spec->betas[0], beta2 = spec->betas[1];
+    return (nl_adamw_args){
+        .decay = (float)(1.0 - (double)lr * (double)weight_decay),
+        .beta1 = (float)beta1,
+        .one_minus_beta1 = (float)(1.0 - beta1),
+        .beta2 = (float)beta2,
+        .one_minus_beta2 = (float)(1.0 - beta2),
+    };
+}
+
 static void adamw_scalars(const nl_optim_spec *spec, float weight_decay, float lr, long step,
                           void *args)
 {
@@ -14,16 +26,10 @@ static void adamw_scalars(const nl_optim_spec *spec, float weight_decay, float l
      * which is 1 at the first step, and the tensor ops round them to float */
     const double t = (double)(step + 1), beta1 = spec->betas[0], beta2 = spec->betas[1];
     const double bias_correction1 = 1.0 - pow(beta1, t), bias_correction2 = 1.0 - pow(beta2, t);
-    const nl_adamw_args a = {
-        .decay = (float)(1.0 - (double)lr * (double)weight_decay),
-        .beta1 = (float)beta1,
-        .one_minus_beta1 = (float)(1.0 - beta1),
-        .beta2 = (float)beta2,
-        .one_minus_beta2 = (float)(1.0 - beta2),
-        .neg_step_size = (float)(-((double)lr / bias_correction1)),
-        .bias_correction2_sqrt = (float)sqrt(bias_correction2),
-        .eps = spec->eps,
-    };
+    nl_adamw_args a = nl_adamw_moment_args(spec, weight_decay, lr);
+    a.neg_step_size = (float)(-((double)lr / bias_correction1));
+    a.bias_correction2_sqrt = (float)sqrt(bias_correction2);
+    a.eps = spec->eps;
     memcpy(args, &a, sizeof a);
 }
 

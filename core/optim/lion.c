@@ -10,17 +10,10 @@ static void lion_scalars(const nl_optim_spec *spec, float weight_decay, float lr
                          void *args)
 {
     (void)step;
-    const double beta1 = spec->betas[0], beta2 = spec->betas[1];
-    const nl_adamw_args a = {
-        .decay = (float)(1.0 - (double)lr * (double)weight_decay),
-        .beta1 = (float)beta1,
-        .one_minus_beta1 = (float)(1.0 - beta1),
-        .beta2 = (float)beta2,
-        .one_minus_beta2 = (float)(1.0 - beta2),
-        .neg_step_size = -lr,
-        .bias_correction2_sqrt = 1.0f, /* unread */
-        .eps = 0.0f,                   /* unread */
-    };
+    nl_adamw_args a = nl_adamw_moment_args(spec, weight_decay, lr);
+    a.neg_step_size = -lr;
+    a.bias_correction2_sqrt = 1.0f; /* unread */
+    a.eps = 0.0f;                   /* unread */
     memcpy(args, &a, sizeof a);
 }
 

@@ -129,4 +129,10 @@ void nl_clip_grad_norm(nl_model *m, float max_norm);
 double nl_clip_norm_sum(nl_model *m);
 void nl_clip_set_norm_sum(nl_model *m, double sum);
 
+/* The step scalars AdamW and Lion share (optim/adamw.c): the decoupled decay
+ * 1 - lr * weight_decay and the betas with their complements, computed in
+ * double as the references' Python floats are and rounded to float; the
+ * kind fills the rest. */
+nl_adamw_args nl_adamw_moment_args(const nl_optim_spec *spec, float weight_decay, float lr);
+
 #endif
