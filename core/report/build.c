@@ -70,6 +70,8 @@ static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
     if (rc == NL_OK)
         rc = rp_figures(p, s, err);
     if (rc == NL_OK)
+        rc = rp_curves(p, s, err);
+    if (rc == NL_OK)
         rc = rp_verdicts(p, s, err);
     if (rc == NL_OK) {
         rp_filters(p, s);
@@ -79,6 +81,8 @@ static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
         nl_buf_printf(p->html, "</section>\n");
     }
     p->out->n_runs += s->res.n_runs;
+    for (int i = 0; i < s->res.n_runs; i++)
+        p->out->n_finished += rp_run_finished(&s->runs[i]);
     return rc;
 }
 
