@@ -171,14 +171,15 @@
     });
   }
 
-  /* a claim's cell ("k=v, k2=[a, b], k3=LO..HI") as conditions on a run's keys */
+  /* a claim's cell as verdicts.csv writes it ("k=v, k2=8|16|32, k3=LO..HI")
+   * as conditions on a run's keys */
   function cellTest(text, keys) {
     var parts = text.split(/,\s*(?=[A-Za-z_][\w.\-]*=)/).map(function (p) {
       var at = p.indexOf('=');
       var key = keys.indexOf(p.slice(0, at).trim()), value = p.slice(at + 1).trim();
       if (key < 0) return null; /* a key the runs do not vary: every run has it */
-      if (/^\[.*\]$/.test(value)) {
-        var list = value.slice(1, -1).split(/,\s*/);
+      if (/^\[.*\]$/.test(value) || value.indexOf('|') >= 0) {
+        var list = value.replace(/^\[|\]$/g, '').split(/\s*[|,]\s*/);
         return function (run) { return list.indexOf(run.v[key]) >= 0; };
       }
       var range = /^(-?[\d.eE+-]*?)\.\.(-?[\d.eE+-]*)$/.exec(value);
