@@ -50,6 +50,8 @@ const nl_cmd_int_option nl_cmd_int_options[] = {
     /* the bootstrap's seed, 64 bits in the options; a long long's range
      * holds any seed worth typing */
     {"verdict", "--seed", 0, LLONG_MAX},
+    /* report --watch's seconds between looks at the sweep (and the page's reloads) */
+    {"report", "--interval", 1, 3600},
 };
 const int nl_cmd_n_int_options = (int)(sizeof nl_cmd_int_options / sizeof nl_cmd_int_options[0]);
 

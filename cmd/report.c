@@ -3,15 +3,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
+#include "int_options.h"
 #include "log/files.h"
 #include "report/report.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab report DIR... [--out FILE] [--force] [--experiment FILE]\n\n"
+            "usage: normlab report DIR... [--out FILE] [--force] [--experiment FILE]\n"
+            "                     [--watch [--interval SECONDS]]\n\n"
             "Writes one HTML page for sweep and run directories (any mix) that opens in a browser\n"
             "with nothing else: no network, no files beside it. Per directory: the experiment's\n"
             "description and grid, the table over seeds (as normlab table: mean, sd and 95%%\n"
@@ -27,7 +30,14 @@ static void usage(FILE *out)
             "                     for several); written whole or not at all\n"
             "  --force            replace FILE when it exists (refused otherwise, nothing written)\n"
             "  --experiment FILE  the experiment file of one sweep directory (default: the file in\n"
-            "                     experiments/ whose name: is the directory's name)\n\n"
+            "                     experiments/ whose name: is the directory's name)\n"
+            "  --watch            while a sweep among DIR runs (its .lock's process lives), write\n"
+            "                     the page again whenever its runs' files change; the page says it\n"
+            "                     is live and reloads itself. Once the sweep has ended (or was\n"
+            "                     killed) the page is written a last time, without reloading, and\n"
+            "                     the command exits; each page replaces the last whole (a file\n"
+            "                     beside FILE, renamed)\n"
+            "  --interval SECONDS how often --watch looks, and the page reloads (default 5)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, a directory that is no\n"
             "sweep or run or holds no runs, FILE exists (without --force), or FILE is a\n"
             "directory, FIFO, link or device, or a file stands where a directory of its path goes.\n");
@@ -37,7 +47,8 @@ typedef struct {
     const char *dirs[NL_REPORT_MAX_DIRS];
     int n_dirs;
     const char *out, *experiment;
-    bool force;
+    bool force, watch;
+    int interval; /* --watch's seconds; 0: not given */
 } report_args;
 
 /* -1: go on; else the exit status */
@@ -48,8 +59,14 @@ static int parse_args(int argc, char **argv, report_args *a)
         if (nl_cmd_is_help(s)) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(s, "--force")) {
-            a->force = true;
+        } else if (!strcmp(s, "--force") || !strcmp(s, "--watch")) {
+            *(!strcmp(s, "--force") ? &a->force : &a->watch) = true;
+        } else if (!strcmp(s, "--interval")) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("report", "--interval needs a number of seconds");
+            const int bad = nl_cmd_int_arg("report", "--interval", argv[++i], &a->interval);
+            if (bad)
+                return bad;
         } else if (!strcmp(s, "--out") || !strcmp(s, "--experiment")) {
             if (i + 1 >= argc || !argv[i + 1][0])
                 return nl_cmd_usage_error("report", "%s needs a file name", s);
@@ -66,6 +83,8 @@ static int parse_args(int argc, char **argv, report_args *a)
         return nl_cmd_usage_error("report", "no sweep or run directory given");
     if (!a->out && a->n_dirs > 1)
         return nl_cmd_usage_error("report", "several directories: give --out FILE (where the page goes)");
+    if (a->interval && !a->watch)
+        return nl_cmd_usage_error("report", "--interval is how often --watch looks: give --watch too");
     return -1;
 }
 
@@ -80,21 +99,63 @@ static void command_line(int argc, char **argv, char *buf, size_t size)
 #define EXISTS_HINT "give --force to replace it, or --out FILE"
 
 /* the page as an output set of one: checked again, written beside FILE,
- * placed whole (without --force never over a file made meanwhile) */
-static int write_page(const report_args *a, const char *out, const nl_report *rep)
+ * placed whole (without force never over a file made meanwhile) */
+static int write_page(bool force, bool live, const char *out, const nl_report *rep)
 {
     nl_error err = {0};
-    nl_outset *set = nl_outset_begin(a->force, EXISTS_HINT);
+    nl_outset *set = nl_outset_begin(force, EXISTS_HINT);
     nl_code rc = set ? nl_outset_add_buf(set, out, &rep->html, &err) : nl_fail(&err, NL_ERR_NOMEM, "out of memory");
     if (rc == NL_OK)
         rc = nl_outset_commit(set, NULL, &err);
     nl_outset_end(set);
     if (rc)
         return nl_cmd_report("report", &err);
-    printf("%s (%.1f kB): %d run%s, %d figure%s%s\n", out, (double)rep->html.len / 1000.0, rep->n_runs,
-           rep->n_runs == 1 ? "" : "s", rep->n_figures, rep->n_figures == 1 ? "" : "s",
-           rep->gnuplot_missing ? " (gnuplot is not on PATH: none drawn)" : "");
+    printf("%s (%.1f kB): %d run%s, %d figure%s%s; %d finished%s\n", out, (double)rep->html.len / 1000.0,
+           rep->n_runs, rep->n_runs == 1 ? "" : "s", rep->n_figures, rep->n_figures == 1 ? "" : "s",
+           rep->gnuplot_missing ? " (gnuplot is not on PATH: none drawn)" : "", rep->n_finished,
+           live ? "; live: the sweep runs" : "");
+    fflush(stdout);
     return 0;
+}
+
+/* the page made and written: 0, or the exit status of the failure. Its
+ * warnings are said with the last page only (--watch makes many). */
+static int make_page(const report_args *a, const char *out, const nl_report_options *opt, bool force)
+{
+    nl_report rep;
+    nl_error err = {0};
+    if (nl_report_build(a->dirs, a->n_dirs, opt, &rep, &err) != NL_OK)
+        return nl_cmd_report("report", &err);
+    for (const char *w = rep.notes.data && !opt->live_seconds ? rep.notes.data : ""; *w;) {
+        const size_t len = strcspn(w, "\n");
+        fprintf(stderr, "normlab report: warning: %.*s\n", (int)len, w);
+        w += len + (w[len] == '\n');
+    }
+    const int written = write_page(force, opt->live_seconds > 0, out, &rep);
+    nl_report_free(&rep);
+    return written;
+}
+
+/* --watch: a page whenever the sweep's files change while it runs, then a
+ * last one without reloading. The first page is refused over an existing
+ * file as any page is (without --force); the later ones replace the
+ * watch's own. */
+static int watch(const report_args *a, const char *out, nl_report_options opt)
+{
+    const int interval = a->interval ? a->interval : 5;
+    unsigned long long last = 0;
+    for (bool first = true;; first = false) {
+        const bool running = nl_report_running(a->dirs, a->n_dirs);
+        const unsigned long long stamp = nl_report_stamp(a->dirs, a->n_dirs);
+        opt.live_seconds = running ? interval : 0;
+        if (first || !running || stamp != last) {
+            const int status = make_page(a, out, &opt, a->force || !first);
+            if (status || !running)
+                return status;
+        }
+        last = stamp;
+        nanosleep(&(struct timespec){.tv_sec = interval}, NULL);
+    }
 }
 
 int cmd_report(int argc, char **argv)
@@ -120,15 +181,5 @@ int cmd_report(int argc, char **argv)
     char line[2048];
     command_line(argc, argv, line, sizeof line);
     const nl_report_options opt = {.experiment = a.experiment, .command_line = line};
-    nl_report rep;
-    if (nl_report_build(a.dirs, a.n_dirs, &opt, &rep, &err) != NL_OK)
-        return nl_cmd_report("report", &err);
-    for (const char *w = rep.notes.data ? rep.notes.data : ""; *w;) {
-        const size_t len = strcspn(w, "\n");
-        fprintf(stderr, "normlab report: warning: %.*s\n", (int)len, w);
-        w += len + (w[len] == '\n');
-    }
-    const int written = write_page(&a, out, &rep);
-    nl_report_free(&rep);
-    return written;
+    return a.watch ? watch(&a, out, opt) : make_page(&a, out, &opt, a.force);
 }

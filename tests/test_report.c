@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log/files.h"
@@ -284,6 +285,67 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* runs a shell command in tu_tmp, NORMLAB naming the program under test */
+static int shell(const char *command)
+{
+    char line[4096];
+    snprintf(line, sizeof line, "cd '%s' && NORMLAB='%s' sh -c '%s'", tu_tmp, NORMLAB_BINARY, command);
+    const int status = system(line);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* normlab report --watch on a sweep while it runs: the page is written
+ * again as runs finish, said live while the sweep runs, and a last time
+ * without reloading once it ends; a sweep killed part-way leaves a whole
+ * page that no longer reloads, its unfinished runs pending */
+START_TEST(test_watch)
+{
+    tu_tmp_make("report-watch");
+    tu_tmp_write("exp.yaml", "name: sw\nbase:\n"
+                 "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+                 "  model: {arch: mlp, widths: [16]}\n"
+                 "  train: {batch_size: 32, steps: 3000, eval_every: 500, log_every: 50, optimizer: {lr: 0.1}}\n"
+                 "grid:\n  model.norm.type: [none, batch]\n  seed: [1, 2]\n");
+    /* the sweep in the background; the watch once its summary.csv is there */
+    ck_assert_int_eq(shell("$NORMLAB sweep exp.yaml --out sw -j 1 >sweep.txt 2>&1 & "
+                           "while [ ! -f sw/summary.csv ]; do sleep 0.02; done; "
+                           "$NORMLAB report sw --watch --interval 1 --out w.html >watch.txt 2>&1"), 0);
+    char *said = tu_tmp_read("watch.txt");
+    ck_assert_msg(strstr(said, "4 runs, 0 figures") || strstr(said, "4 runs, 1 figure"), "%s", said);
+    ck_assert_msg(strstr(said, "; live: the sweep runs\n"), "no live page while the sweep ran:\n%s", said);
+    const char *last = strrchr(said, ';');
+    ck_assert_msg(last && !strcmp(last, "; 4 finished\n"), "the last page is not the finished sweep's:\n%s", said);
+    free(said);
+    char *page = tu_tmp_read("w.html");
+    ck_assert_msg(strstr(page, "<body data-live=\"0\">") && !strstr(page, "class=\"live\""), "the last page reloads");
+    ck_assert_int_eq(count(page, "status-ok\">ok</span></td>"), 4);
+    free(page);
+    /* bad input: nothing written */
+    ck_assert_int_eq(tu_normlab("report sw --interval 2 --out x.html"), 2);
+    ck_assert_int_eq(tu_normlab("report sw --watch --interval 0 --out x.html"), 2);
+    ck_assert_int_eq(tu_normlab("report sw --watch --out w.html"), 2); /* exists, no --force */
+    char never[600];
+    snprintf(never, sizeof never, "%s/x.html", tu_tmp);
+    ck_assert_msg(access(never, F_OK) != 0, "a page was written");
+
+    /* killed: the sweep and its runs (a session of their own) */
+    ck_assert_int_eq(shell("setsid $NORMLAB sweep exp.yaml --out sk -j 1 --set train.steps=100000 "
+                           ">/dev/null 2>&1 & sweep=$!; "
+                           "while [ ! -s sk/runs/type-none_seed-1/metrics.csv ]; do sleep 0.02; done; "
+                           "$NORMLAB report sk --watch --interval 1 --out k.html >kill.txt 2>&1 & watch=$!; "
+                           "sleep 1.5; kill -KILL -$sweep; wait $watch"), 0);
+    said = tu_tmp_read("kill.txt");
+    ck_assert_msg(strstr(said, "; 0 finished; live: the sweep runs\n") && strstr(said, "; 0 finished\n"), "%s",
+                  said);
+    free(said);
+    page = tu_tmp_read("k.html");
+    ck_assert_msg(strstr(page, "<body data-live=\"0\">") && strstr(page, "status-pending") &&
+                      strstr(page, "</html>\n"), "the killed sweep's page");
+    free(page);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* reads the TFRecord framing back: every record's length and data CRCs */
 static int records(const unsigned char *data, size_t len, size_t *bad)
 {
@@ -368,6 +430,7 @@ int main(void)
     tcase_add_test(tc, test_page);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_event_framing);
+    tcase_add_test(tc, test_watch);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -65,12 +65,12 @@ static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
     rp_description(p, s);
     rp_grid(p, s);
     rp_filters(p, s);
-    /* the numbers over seeds, the pictures and the claims first; then every run */
-    nl_code rc = rp_cells_table(p, s, err);
-    if (rc == NL_OK)
-        rc = rp_figures(p, s, err);
-    if (rc == NL_OK)
-        rc = rp_verdicts(p, s, err);
+    /* the numbers over seeds, the pictures, the curves and the claims first; then every run */
+    static nl_code (*const parts[])(rp_page *, rp_source *, nl_error *) = {rp_cells_table, rp_figures, rp_curves,
+                                                                           rp_verdicts};
+    nl_code rc = NL_OK;
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0] && rc == NL_OK; k++)
+        rc = parts[k](p, s, err);
     if (rc == NL_OK) {
         rp_filters(p, s);
         rp_runs_table(p, s);
@@ -79,6 +79,8 @@ static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
         nl_buf_printf(p->html, "</section>\n");
     }
     p->out->n_runs += s->res.n_runs;
+    for (int i = 0; i < s->res.n_runs; i++)
+        p->out->n_finished += rp_run_finished(&s->runs[i]);
     return rc;
 }
 

@@ -82,7 +82,13 @@ void rp_page_head(rp_page *p, const char *title, int n_dirs)
                   "<meta name=\"generator\" content=\"normlab %s\">\n<title>", NORMLAB_VERSION);
     rp_esc(p->html, title);
     nl_buf_printf(p->html, " · normlab report</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>\n%s</style>\n"
-                  "</head>\n<body>\n<header class=\"page\">\n<h1>", asset("report.css"));
+                  "</head>\n<body data-live=\"%d\">\n<header class=\"page\">\n", asset("report.css"),
+                  p->opt->live_seconds);
+    if (p->opt->live_seconds > 0)
+        nl_buf_printf(p->html, "<p class=\"live\" role=\"status\">Live: the sweep is running. This page is "
+                      "written again as its runs go on and reloads itself every %d s; it stops once the sweep "
+                      "has ended.</p>\n", p->opt->live_seconds);
+    nl_buf_printf(p->html, "<h1>");
     rp_esc(p->html, title);
     nl_buf_printf(p->html, "</h1>\n<p class=\"meta\">normlab report of %d director%s, written %s by normlab %s "
                   "(commit %s)", n_dirs, n_dirs == 1 ? "y" : "ies", when, NORMLAB_VERSION, NORMLAB_GIT_COMMIT);

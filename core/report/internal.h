@@ -65,6 +65,10 @@ bool rp_run_finished(const rp_run *r);
 const char *rp_status_name(const rp_run *r);
 
 /* ---- tables.c ---- */
+/* the varied keys with at least two values (the filter box's), into keys */
+int rp_filter_keys(const nl_results *r, int *keys);
+/* the summary.csv metrics some run has a value of (nl_sweep_metric_names' indexes) */
+int rp_run_metrics(const rp_source *s, int *out);
 void rp_filters(rp_page *p, const rp_source *s);
 nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err);
 void rp_runs_table(rp_page *p, const rp_source *s);
@@ -76,6 +80,10 @@ nl_code rp_compare_figure(rp_page *p, const char *const *dirs, int n_dirs, nl_er
 nl_code rp_inline_figures(rp_page *p, nl_plot_report *rep, rp_source *s, nl_error *err);
 /* the directory tree at path removed (what the page's drawing left there) */
 void rp_remove_tree(const char *path);
+
+/* ---- curves.c ---- */
+/* every run's metrics.csv as data the page's script draws */
+nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err);
 
 /* ---- verdicts.c ---- */
 nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err);

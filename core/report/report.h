@@ -24,6 +24,9 @@ typedef struct {
     const char *experiment;
     const char *experiments_dir; /* NULL: "experiments" */
     const char *command_line;    /* the command that made the page, for its header */
+    /* a live page (normlab report --watch, a sweep running): it says so and
+     * reloads itself every live_seconds; 0: a finished page */
+    int live_seconds;
 } nl_report_options;
 
 typedef struct {
@@ -32,6 +35,7 @@ typedef struct {
      * unfinished runs, plots that could not be drawn */
     nl_buf notes;
     int n_runs, n_figures;
+    int n_finished; /* runs ok or diverged */
     bool gnuplot_missing; /* no plots drawn: gnuplot is not on PATH */
 } nl_report;
 
@@ -42,5 +46,12 @@ typedef struct {
 nl_code nl_report_build(const char *const *dirs, int n_dirs, const nl_report_options *opt, nl_report *out,
                         nl_error *err);
 void nl_report_free(nl_report *r);
+
+/* whether a sweep among dirs is running: the process its .lock names is
+ * alive (one on another host cannot be asked, and counts as running) */
+bool nl_report_running(const char *const *dirs, int n_dirs);
+/* a number that changes when a file the page is made from changes:
+ * summary.csv, verdicts.csv, each run's summary.json and metrics.csv */
+unsigned long long nl_report_stamp(const char *const *dirs, int n_dirs);
 
 #endif

@@ -8,8 +8,7 @@
 #include "plot/plot.h"
 #include "report/internal.h"
 
-/* the varied keys with at least two values: the filter box's */
-static int filter_keys(const nl_results *r, int *keys)
+int rp_filter_keys(const nl_results *r, int *keys)
 {
     int n = 0;
     for (int k = 0; k < r->n_keys; k++) {
@@ -41,7 +40,7 @@ static void select_box(rp_page *p, const char *key, const char *label, const cha
 void rp_filters(rp_page *p, const rp_source *s)
 {
     int keys[256];
-    const int n = filter_keys(&s->res, keys);
+    const int n = rp_filter_keys(&s->res, keys);
     const char *statuses[8];
     int n_status = 0;
     for (int i = 0; i < s->res.n_runs; i++) {
@@ -220,8 +219,7 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
 
 /* ---- every run ---- */
 
-/* the summary metrics some run has a value of */
-static int run_metrics(const rp_source *s, int *out)
+int rp_run_metrics(const rp_source *s, int *out)
 {
     int n = 0;
     for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
@@ -270,7 +268,7 @@ static void runs_header(rp_page *p, const rp_source *s, const int *metrics, int 
 void rp_runs_table(rp_page *p, const rp_source *s)
 {
     int metrics[NL_SWEEP_N_METRICS];
-    const int n_metrics = run_metrics(s, metrics);
+    const int n_metrics = rp_run_metrics(s, metrics);
     nl_buf_printf(p->html, "<h3 id=\"s%d-runs\">Runs</h3>\n<p class=\"hint\">Every run, its status from its "
                   "summary.json. <span class=\"count\" id=\"s%d-runtable-count\"></span></p>\n"
                   "<div class=\"scroll\"><table class=\"sortable\" id=\"s%d-runtable\" data-group=\"s%d\">\n",

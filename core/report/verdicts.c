@@ -10,16 +10,21 @@
 #include "verdict/forest.h"
 #include "verdict/verdict.h"
 
-/* the columns the page shows, as verdicts.csv names them, and their headers */
+/* the columns the page shows, as verdicts.csv names them, and their
+ * headers; long text folds into the claim's cell, so that the numbers and
+ * the verdict stay in view on a laptop's screen */
+typedef enum { COL_TEXT, COL_NUMBER, COL_FOLDED } column_kind;
 static const struct {
     const char *column, *header;
-    bool number;
+    column_kind kind;
 } shown[] = {
-    {"claim", "claim", false},     {"paper", "the paper's claim", false}, {"metric", "metric", false},
-    {"expect", "expected", false}, {"a", "a", false},                     {"b", "b", false},
-    {"n", "seeds", true},          {"effect", "effect", true},            {"lo", "interval", true},
-    {"p_holm", "p (Holm)", true},  {"agree", "seeds agreeing", true},     {"verdict", "verdict", false},
-    {"seeds_needed", "seeds needed", true}, {"note", "note", false},
+    {"claim", "claim", COL_TEXT},          {"paper", "the paper's claim", COL_FOLDED},
+    {"metric", "metric", COL_TEXT},        {"expect", "expected", COL_TEXT},
+    {"a", "a", COL_TEXT},                  {"b", "b", COL_TEXT},
+    {"n", "seeds", COL_NUMBER},            {"effect", "effect", COL_NUMBER},
+    {"lo", "interval", COL_NUMBER},        {"p_holm", "p (Holm)", COL_NUMBER},
+    {"agree", "seeds agreeing", COL_NUMBER}, {"verdict", "verdict", COL_TEXT},
+    {"seeds_needed", "seeds needed", COL_NUMBER}, {"note", "note", COL_FOLDED},
 };
 #define N_SHOWN (int)(sizeof shown / sizeof shown[0])
 
@@ -47,31 +52,67 @@ static void verdict_cell(rp_page *p, const char *verdict)
     nl_buf_printf(p->html, "</td>");
 }
 
-static void verdict_row(rp_page *p, const nl_csv_table *t, int r)
+/* the claim's id, and the long text of its row folded under it */
+static void claim_cell(rp_page *p, const nl_csv_table *t, int r)
 {
-    nl_buf_printf(p->html, "<tr>");
+    nl_buf_printf(p->html, "<td class=\"claim\">");
+    rp_esc(p->html, cell(t, r, "claim"));
     for (int c = 0; c < N_SHOWN; c++) {
         const char *v = cell(t, r, shown[c].column);
-        if (!strcmp(shown[c].column, "verdict")) {
+        if (shown[c].kind != COL_FOLDED || !v[0])
+            continue;
+        nl_buf_printf(p->html, "<details><summary>%s</summary>", shown[c].header);
+        rp_esc(p->html, v);
+        nl_buf_printf(p->html, "</details>");
+    }
+    nl_buf_printf(p->html, "</td>");
+}
+
+static void number_cell(rp_page *p, const nl_csv_table *t, int r, const char *column)
+{
+    const char *v = cell(t, r, column);
+    if (!strcmp(column, "lo")) {
+        const char *hi = cell(t, r, "hi");
+        nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%s\">", v[0] ? v : "nan");
+        if (v[0] && hi[0])
+            nl_buf_printf(p->html, "%.4g – %.4g", strtod(v, NULL), strtod(hi, NULL));
+        else
+            nl_buf_printf(p->html, "–");
+        nl_buf_printf(p->html, "</td>");
+        return;
+    }
+    char text[64];
+    rp_metric_text(column, v, text, sizeof text);
+    nl_buf_printf(p->html, "<td class=\"num\" data-v=\"");
+    rp_esc(p->html, v[0] ? v : "nan");
+    nl_buf_printf(p->html, "\">");
+    rp_esc(p->html, text[0] && strcmp(v, "-1") ? text : "–");
+    nl_buf_printf(p->html, "</td>");
+}
+
+/* a row, with the cells its claim names (the filters dim a claim whose
+ * cells hold no run shown) */
+static void verdict_row(rp_page *p, const nl_csv_table *t, int r)
+{
+    nl_buf_printf(p->html, "<tr data-cells=\"");
+    for (int c = 0; c < NL_CELL_COUNT; c++) {
+        const char *named = cell(t, r, nl_cell_names[c]);
+        if (named[0]) {
+            rp_esc(p->html, named);
+            nl_buf_printf(p->html, "\t");
+        }
+    }
+    nl_buf_printf(p->html, "\">");
+    for (int c = 0; c < N_SHOWN; c++) {
+        const char *v = cell(t, r, shown[c].column);
+        if (!strcmp(shown[c].column, "claim")) {
+            claim_cell(p, t, r);
+        } else if (!strcmp(shown[c].column, "verdict")) {
             verdict_cell(p, v);
-        } else if (!strcmp(shown[c].column, "lo")) {
-            const char *hi = cell(t, r, "hi");
-            nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%s\">", v[0] ? v : "nan");
-            if (v[0] && hi[0])
-                nl_buf_printf(p->html, "%.4g – %.4g", strtod(v, NULL), strtod(hi, NULL));
-            else
-                nl_buf_printf(p->html, "–");
-            nl_buf_printf(p->html, "</td>");
-        } else if (shown[c].number) {
-            char text[64];
-            rp_metric_text(shown[c].column, v, text, sizeof text);
-            nl_buf_printf(p->html, "<td class=\"num\" data-v=\"");
-            rp_esc(p->html, v[0] ? v : "nan");
-            nl_buf_printf(p->html, "\">");
-            rp_esc(p->html, text[0] && strcmp(v, "-1") ? text : "–");
-            nl_buf_printf(p->html, "</td>");
-        } else {
-            nl_buf_printf(p->html, "<td>");
+        } else if (shown[c].kind == COL_NUMBER) {
+            number_cell(p, t, r, shown[c].column);
+        } else if (shown[c].kind == COL_TEXT) {
+            nl_buf_printf(p->html, "<td class=\"text\">");
             rp_esc(p->html, v);
             nl_buf_printf(p->html, "</td>");
         }
@@ -132,10 +173,13 @@ nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err)
     nl_buf_printf(p->html, "<h3 id=\"s%d-verdicts\">Claims and verdicts</h3>\n<p class=\"hint\">From "
                   "<code>verdicts.csv</code> (<code>normlab verdict</code>): each claim's effect paired by seed, "
                   "its interval and Holm-corrected p; results/usage.md, \"Claims and verdicts\", says what each "
-                  "column means.</p>\n<div class=\"scroll\"><table class=\"sortable\" id=\"s%d-verdicttable\">\n"
-                  "<thead><tr>", s->index, s->index);
+                  "column means. <span class=\"count\" id=\"s%d-verdicttable-count\"></span></p>\n<div class=\"scroll\">"
+                  "<table class=\"sortable verdicts\" id=\"s%d-verdicttable\">\n<thead><tr>", s->index, s->index,
+                  s->index);
     for (int c = 0; c < N_SHOWN; c++)
-        nl_buf_printf(p->html, "<th%s>%s</th>", shown[c].number ? " class=\"num\"" : "", shown[c].header);
+        if (shown[c].kind != COL_FOLDED)
+            nl_buf_printf(p->html, "<th%s>%s</th>", shown[c].kind == COL_NUMBER ? " class=\"num\"" : "",
+                          shown[c].header);
     nl_buf_printf(p->html, "</tr></thead>\n<tbody>\n");
     for (int r = 0; r < t.n_rows; r++)
         verdict_row(p, &t, r);

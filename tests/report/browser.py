@@ -4,9 +4,14 @@ of a committed sweep, loads it in headless Chromium over the DevTools
 protocol (cdp.py) and checks that it logs no console error, asks for
 nothing outside the file, draws every figure (an SVG box with size and
 marks), sorts the runs table by a clicked column and filters it by a
-varied key's select; then screenshots it at a laptop's and a phone's
-width. Last, a 500-run sweep made from copies of the sweep's runs
-(many.py): its page stays under a few MB, loads and sorts.
+varied key's select; drives the curves' view through the protocol's
+mouse (hover, a dragged zoom, a double-click) and its controls
+(smoothing, log scale, the parallel coordinates' metric, a filter) and
+checks that each changes what is drawn; measures element boxes (no
+column of a table past its box at 1280 px, the first number of each row
+on the screen at 390 px); then screenshots it at a laptop's and a
+phone's width. Last, a 500-run sweep made from copies of the sweep's
+runs (many.py): its page stays within 2 MB, loads and sorts.
 
     tests/report/browser.py NORMLAB SWEEP_DIR OUT_DIR [--shots WIDTHxHEIGHT[+TOP],...]
 
@@ -220,6 +225,147 @@ def check_filtering(b):
     check(hidden == 0, "'all' shows every row again")
 
 
+# per table of numbers: its width and its box's (it overflows when wider)
+OVERFLOW = """Array.from(document.querySelectorAll('.scroll > table')).map(function (t) {
+  var box = t.parentNode.getBoundingClientRect(), r = t.getBoundingClientRect();
+  var ths = Array.from(t.tHead ? t.tHead.rows[0].cells : []);
+  var out = ths.filter(function (th) { return th.getBoundingClientRect().right > box.right + 1; })
+               .map(function (th) { return th.textContent.trim(); });
+  return [t.id || t.className || 'table', Math.round(r.width), Math.round(box.width), out];
+})"""
+
+# per row of a table with numbers: where its first number is on the screen
+FIRST_NUMBER = """Array.from(document.querySelectorAll('table')).map(function (t) {
+  var rows = Array.from(t.tBodies.length ? t.tBodies[0].rows : []).filter(function (r) { return !r.hidden; });
+  var out = rows.map(function (r) {
+    var td = r.querySelector('td.num');
+    if (!td) return null;
+    td.scrollIntoView({block: 'center', inline: 'nearest'});
+    var b = td.getBoundingClientRect();
+    return b.left >= 0 && b.right <= innerWidth + 0.5 && b.width > 0 ? null : [r.rowIndex, Math.round(b.left),
+                                                                              Math.round(b.right)];
+  }).filter(Boolean);
+  return [t.id || 'table', rows.filter(function (r) { return r.querySelector('td.num'); }).length, out.slice(0, 3)];
+}).filter(function (x) { return x[1] > 0; })"""
+
+
+def check_layout(b, width):
+    """at a laptop's width no column of a table is past its box's edge; at a
+    phone's, the first number of every row is on the screen unscrolled"""
+    if width >= 1000:
+        over = [t for t in b.evaluate(OVERFLOW) if t[3]]
+        check(not over, "at %d px no column of a table overflows its box%s" % (width, "".join(
+            "; %s is %d px in %d (past the edge: %s)" % (t[0], t[1], t[2], ", ".join(t[3][:4])) for t in over)))
+    else:
+        tables = b.evaluate(FIRST_NUMBER)
+        bad = [t for t in tables if t[2]]
+        check(tables and not bad, "at %d px the first number of each of the %d rows of %d tables is in view%s" % (
+            width, sum(t[1] for t in tables), len(tables), "".join("; %s rows %s" % (t[0], t[2]) for t in bad)))
+        b.evaluate("window.scrollTo(0, 0)")
+
+
+# the explore box of the first section: what it draws
+DRAWN = """(function () {
+  var box = document.querySelector('.explore');
+  var lines = box.querySelectorAll('svg.chart path.line');
+  var tip = box.querySelector('.tip');
+  return { lines: lines.length, first: lines.length ? lines[0].getAttribute('d') : '',
+           xticks: Array.from(box.querySelectorAll('svg.chart .xtick')).map(function (t) { return t.textContent; }),
+           yticks: Array.from(box.querySelectorAll('svg.chart .axes text:not(.xtick)')).map(function (t) {
+             return t.textContent; }),
+           tip: tip.hidden ? '' : tip.textContent,
+           pc: Array.from(box.querySelectorAll('svg.pc polyline')).map(function (l) { return l.getAttribute('stroke'); }),
+           count: box.querySelector('.count').textContent,
+           outside: document.querySelectorAll('tr.outside').length,
+           claims: document.querySelectorAll('table.verdicts tbody tr').length };
+})()"""
+
+# the chart's client point at viewBox (x, y), the chart scrolled into view
+CHART_POINT = """(function (x, y) {
+  var svg = document.querySelector('.explore svg.chart');
+  svg.scrollIntoView({block: 'center'});
+  var p = svg.createSVGPoint(); p.x = x; p.y = y;
+  var q = p.matrixTransform(svg.getScreenCTM());
+  return [q.x, q.y];
+})"""
+
+# a point on the middle of the first line, in client coordinates
+LINE_POINT = """(function () {
+  var svg = document.querySelector('.explore svg.chart'), path = svg.querySelector('path.line');
+  svg.scrollIntoView({block: 'center'});
+  var p = path.getPointAtLength(path.getTotalLength() / 2);
+  var q = p.matrixTransform(svg.getScreenCTM());
+  return [q.x, q.y];
+})()"""
+
+
+def mouse(b, kind, x, y, clicks=1):
+    b.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left" if kind != "mouseMoved"
+                                        else "none", "clickCount": clicks})
+
+
+def control(b, cls, value):
+    """sets the explore box's control (select or range) and tells its script"""
+    b.evaluate("""(function () { var e = document.querySelector('.explore .%s'); e.value = %s;
+                  e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input')); })()""" % (cls, json.dumps(value)))
+
+
+def check_explore(b):
+    """hover, smoothing, zoom, log scale, parallel coordinates and filters
+    each change what the curves' view draws"""
+    before = b.evaluate(DRAWN)
+    check(before["lines"] > 10 and len(before["pc"]) > 10, "the curves' view draws %d curves and %d runs' parallel "
+          "coordinates" % (before["lines"], len(before["pc"])))
+    x, y = b.evaluate(LINE_POINT)
+    mouse(b, "mouseMoved", x, y)
+    tip = b.evaluate(DRAWN)["tip"]
+    check("step" in tip and re.search(r"seed-\d", tip) is not None, "hovering a curve names its run, step and value "
+          "(%r)" % tip)
+    control(b, "smooth", "0.9")
+    smoothed = b.evaluate(DRAWN)
+    check(smoothed["first"] != before["first"], "smoothing 0.9 redraws the curves")
+    control(b, "smooth", "0")
+    check(b.evaluate(DRAWN)["first"] == before["first"], "smoothing 0 draws them as logged again")
+    (x0, y0), (x1, y1) = b.evaluate(CHART_POINT + "(200, 60)"), b.evaluate(CHART_POINT + "(420, 200)")
+    mouse(b, "mousePressed", x0, y0)
+    mouse(b, "mouseMoved", (x0 + x1) / 2, (y0 + y1) / 2)
+    mouse(b, "mouseMoved", x1, y1)
+    mouse(b, "mouseReleased", x1, y1)
+    zoomed = b.evaluate(DRAWN)
+    check(zoomed["xticks"] != before["xticks"] and zoomed["yticks"] != before["yticks"],
+          "dragging a box zooms to it (steps %s ... to %s ...)" % (before["xticks"][:2], zoomed["xticks"][:2]))
+    mouse(b, "mousePressed", x0, y0, 1)
+    mouse(b, "mouseReleased", x0, y0, 1)
+    mouse(b, "mousePressed", x0, y0, 2)
+    mouse(b, "mouseReleased", x0, y0, 2)
+    check(b.evaluate(DRAWN)["xticks"] == before["xticks"], "a double-click zooms out")
+    b.evaluate("document.querySelector('.explore .log').click()")
+    logged = b.evaluate(DRAWN)
+    check(logged["yticks"] != before["yticks"] and logged["first"] != before["first"], "the log scale redraws the "
+          "curves on new ticks (%s)" % logged["yticks"][:4])
+    b.evaluate("document.querySelector('.explore .log').click()")
+    metrics = b.evaluate("Array.from(document.querySelectorAll('.explore .metric option')).map(function (o) "
+                         "{ return o.value; })")
+    control(b, "metric", metrics[0] if metrics[0] != b.evaluate("document.querySelector('.explore .metric').value")
+            else metrics[1])
+    check(b.evaluate(DRAWN)["pc"] != before["pc"], "another metric recolours the parallel coordinates")
+    key, values = b.evaluate("(function () { var s = document.querySelector('.filters select'); return "
+                             "[s.getAttribute('data-key'), Array.from(s.options).map(function (o) { return o.value; })];"
+                             " })()")
+    b.evaluate(SELECT + "(%r, %r)" % (key, values[1]))
+    narrowed = b.evaluate(DRAWN)
+    check(0 < narrowed["lines"] < before["lines"] and 0 < len(narrowed["pc"]) < len(before["pc"]) and
+          narrowed["count"] != before["count"], "the filter %s=%s narrows the curves (%d of %d) and the parallel "
+          "coordinates (%d of %d): %s" % (key, values[1][1:], narrowed["lines"], before["lines"], len(narrowed["pc"]),
+                                          len(before["pc"]), narrowed["count"]))
+    if before["claims"]:
+        check(0 < narrowed["outside"] < before["claims"], "it dims the claims whose cells hold none of its runs "
+              "(%d of %d)" % (narrowed["outside"], before["claims"]))
+    b.evaluate(SELECT + "(%r, '*')" % key)
+    check(b.evaluate(DRAWN)["lines"] == before["lines"] and b.evaluate(DRAWN)["outside"] == 0,
+          "'all' draws every curve again and dims no claim")
+
+
 def screenshot(b, path, width, height, top=0):
     shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
                                              "clip": {"x": 0, "y": top, "width": width, "height": height,
@@ -242,6 +388,8 @@ def run(b, url, figures, out_dir, shots):
               "element of its own (%d do not; %d ids also elsewhere on the page)" % (i + 1, points, dangling, repeated))
     check_sorting(b)
     check_filtering(b)
+    check_explore(b)
+    check_layout(b, 1280)
     said, asked = problems(b, url)
     check(not said, "no console error or warning%s" % (": " + "; ".join(said) if said else ""))
     check(not asked, "no request outside the file%s" % (": " + ", ".join(asked) if asked else ""))
@@ -253,6 +401,7 @@ def run(b, url, figures, out_dir, shots):
         if width < 600:
             wide = b.evaluate("document.querySelectorAll('.scroll.wide, .figscroll.wide').length")
             check(wide > 0, "at %d px the %d boxes wider than the screen say they scroll sideways" % (width, wide))
+            check_layout(b, width)
         screenshot(b, os.path.join(out_dir, "report-%d%s.png" % (width, "-%d" % top if top else "")), width, height,
                    top)
         said, asked = problems(b, url)
@@ -260,7 +409,7 @@ def run(b, url, figures, out_dir, shots):
 
 
 MANY = 500
-MANY_LIMIT_MB = 4
+MANY_LIMIT_MB = 2
 
 
 def check_many(b, normlab, sweep, out_dir):

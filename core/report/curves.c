@@ -1,0 +1,311 @@
+/* The explorable curves: every run's metrics.csv embedded in the page as
+ * one JSON block per section, which report.js draws (hover, smoothing,
+ * zoom, log scale, parallel coordinates, the filters). A long curve is
+ * sampled down as TensorBoard samples its scalars, to keep a sweep of
+ * hundreds of runs in a page that a mail can carry. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/internal.h"
+#include "results/files.h"
+#include "tensorboard/scalars.h"
+
+/* the numbers (steps and values, 4 digits) the page embeds at most, over
+ * all curves: about 6 bytes each, so some 350 kB */
+#define CURVE_BUDGET 56000
+#define CURVE_MAX_POINTS 1000 /* TensorBoard's default for a scalar */
+#define MAX_TAGS 64
+#define MAX_SPLITS 16
+
+typedef struct {
+    nl_csv_table t;
+    bool have;
+    int step, split; /* columns; -1 absent */
+} run_curves;
+
+typedef struct {
+    run_curves *runs;
+    int n_runs;
+    char tags[MAX_TAGS][96];
+    int n_tags;
+    char splits[MAX_SPLITS][32];
+    int n_splits;
+    int kept; /* points per curve at most */
+    int longest;
+} curves;
+
+static int find_or_add(char (*names)[96], int *n, int max, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(names[i], name))
+            return i;
+    if (*n == max)
+        return -1;
+    nl_copy_string(names[*n], 96, name);
+    return (*n)++;
+}
+
+static int split_index(curves *c, const char *split)
+{
+    for (int i = 0; i < c->n_splits; i++)
+        if (!strcmp(c->splits[i], split))
+            return i;
+    if (c->n_splits == MAX_SPLITS)
+        return -1;
+    nl_copy_string(c->splits[c->n_splits], sizeof c->splits[0], split);
+    return c->n_splits++;
+}
+
+/* the rows of run r in split sp, in file order, into rows; their count */
+static int split_rows(const run_curves *r, const char *split, int *rows)
+{
+    int n = 0;
+    for (int i = 0; i < r->t.n_rows; i++)
+        if (!strcmp(r->t.rows[i][r->split], split) && isfinite(nl_csv_num(r->t.rows[i][r->step])))
+            rows[n++] = i;
+    return n;
+}
+
+/* the tags of run r's rows of one split: the column indexes and tag ids */
+static int split_tags(curves *c, const run_curves *r, const char *split, int *cols, int *tag_ids)
+{
+    int n = 0;
+    for (int col = 0; col < r->t.n_cols; col++) {
+        char tag[160];
+        if (!nl_tb_metric_tag(split, r->t.header[col], tag, sizeof tag))
+            continue;
+        const int id = find_or_add(c->tags, &c->n_tags, MAX_TAGS, tag);
+        if (id >= 0) {
+            cols[n] = col;
+            tag_ids[n++] = id;
+        }
+    }
+    return n;
+}
+
+/* every run's metrics.csv read; the tags and splits they hold */
+static nl_code read_all(const rp_source *s, curves *c, nl_error *err)
+{
+    c->n_runs = s->res.n_runs;
+    c->runs = calloc((size_t)c->n_runs, sizeof *c->runs);
+    if (!c->runs)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading the curves");
+    for (int i = 0; i < c->n_runs; i++) {
+        run_curves *r = &c->runs[i];
+        char path[1300];
+        nl_error ignored = {0}; /* a run without metrics.csv has no curves: the runs table says why */
+        nl_path_join(path, sizeof path, s->res.runs[i].dir, NL_RUN_METRICS_FILE);
+        r->have = nl_path_exists(path) && nl_csv_table_read(path, &r->t, &ignored) == NL_OK;
+        r->step = r->have ? nl_csv_table_col(&r->t, "step") : -1;
+        r->split = r->have ? nl_csv_table_col(&r->t, "split") : -1;
+        r->have = r->have && r->step >= 0 && r->split >= 0;
+        for (int row = 0; r->have && row < r->t.n_rows; row++)
+            split_index(c, r->t.rows[row][r->split]);
+        if (r->t.n_rows > c->longest)
+            c->longest = r->t.n_rows;
+    }
+    return NL_OK;
+}
+
+/* the numbers the page holds when each curve keeps at most k points */
+static long numbers_at(curves *c, int k, int *rows)
+{
+    long total = 0;
+    int cols[MAX_TAGS], ids[MAX_TAGS];
+    for (int i = 0; i < c->n_runs; i++)
+        for (int sp = 0; c->runs[i].have && sp < c->n_splits; sp++) {
+            const int n = split_rows(&c->runs[i], c->splits[sp], rows);
+            const int n_tags = split_tags(c, &c->runs[i], c->splits[sp], cols, ids);
+            total += (long)(n < k ? n : k) * (1 + n_tags);
+        }
+    return total;
+}
+
+/* the most points per curve that keep the page within its budget */
+static void choose_kept(curves *c, int *rows)
+{
+    int lo = 2, hi = CURVE_MAX_POINTS;
+    if (numbers_at(c, hi, rows) <= CURVE_BUDGET) {
+        c->kept = hi;
+        return;
+    }
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (numbers_at(c, mid, rows) <= CURVE_BUDGET)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    c->kept = lo;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* TensorBoard's reservoir (its event_processing/reservoir.py): a uniform
+ * sample of k of the n items, in their order, the latest always kept. Its
+ * generator starts the same for every curve: the same page twice. */
+static int reservoir(int *items, int n, int k)
+{
+    if (n <= k)
+        return n;
+    uint64_t state = 0;
+    for (int seen = k; seen < n; seen++) {
+        const int r = (int)(splitmix64(&state) % (uint64_t)(seen + 1));
+        if (r < k) {
+            memmove(items + r, items + r + 1, (size_t)(k - 1 - r) * sizeof *items);
+        }
+        items[k - 1] = items[seen];
+    }
+    return k;
+}
+
+static void json_number(nl_buf *b, const char *text)
+{
+    const double v = nl_csv_num(text);
+    if (isfinite(v))
+        nl_buf_printf(b, "%.4g", v);
+    else
+        nl_buf_printf(b, "null");
+}
+
+/* [run, [steps], [[tag, [values]], ...]] of run i's split sp */
+static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *first)
+{
+    const run_curves *r = &c->runs[i];
+    int cols[MAX_TAGS], ids[MAX_TAGS];
+    const int n = reservoir(rows, split_rows(r, c->splits[sp], rows), c->kept);
+    const int n_tags = split_tags(c, r, c->splits[sp], cols, ids);
+    if (n == 0 || n_tags == 0)
+        return;
+    nl_buf_printf(b, "%s\n[%d,[", *first ? "" : ",", i);
+    *first = false;
+    for (int j = 0; j < n; j++)
+        nl_buf_printf(b, "%s%.0f", j ? "," : "", nl_csv_num(r->t.rows[rows[j]][r->step]));
+    nl_buf_printf(b, "],[");
+    for (int t = 0; t < n_tags; t++) {
+        nl_buf_printf(b, "%s[%d,[", t ? "," : "", ids[t]);
+        for (int j = 0; j < n; j++) {
+            nl_buf_printf(b, "%s", j ? "," : "");
+            json_number(b, r->t.rows[rows[j]][cols[t]]);
+        }
+        nl_buf_printf(b, "]]");
+    }
+    nl_buf_printf(b, "]]");
+}
+
+static void string_array(nl_buf *b, const char *name, const char *const *items, int n)
+{
+    nl_buf_printf(b, "\"%s\":[", name);
+    for (int i = 0; i < n; i++) {
+        nl_buf_printf(b, "%s", i ? "," : "");
+        nl_buf_json_string(b, items[i]);
+    }
+    nl_buf_printf(b, "],\n");
+}
+
+/* "runs": name, key values, status and summary metrics of each run */
+static void runs_json(nl_buf *b, const rp_source *s, const int *metrics, int n_metrics)
+{
+    nl_buf_printf(b, "\"runs\":[");
+    for (int i = 0; i < s->res.n_runs; i++) {
+        const nl_results_run *pr = &s->res.runs[i];
+        nl_buf_printf(b, "%s\n{\"n\":", i ? "," : "");
+        nl_buf_json_string(b, pr->name);
+        nl_buf_printf(b, ",");
+        string_array(b, "v", (const char *const *)pr->values, s->res.n_keys);
+        nl_buf_printf(b, "\"s\":\"%s\",\"m\":[", rp_status_name(&s->runs[i]));
+        for (int m = 0; m < n_metrics; m++) {
+            nl_buf_printf(b, "%s", m ? "," : "");
+            json_number(b, s->runs[i].result.metrics[metrics[m]]);
+        }
+        nl_buf_printf(b, "]}");
+    }
+    nl_buf_printf(b, "],\n");
+}
+
+/* the section's data, as report.js reads it */
+static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
+{
+    const char *keys[256], *tags[MAX_TAGS], *metrics[NL_SWEEP_N_METRICS];
+    int metric_ids[NL_SWEEP_N_METRICS], varied[256];
+    const int n_keys = s->res.n_keys < 256 ? s->res.n_keys : 256;
+    for (int k = 0; k < n_keys; k++)
+        keys[k] = s->res.keys[k];
+    const int n_metrics = rp_run_metrics(s, metric_ids);
+    for (int m = 0; m < n_metrics; m++)
+        metrics[m] = nl_sweep_metric_names[metric_ids[m]];
+    const int n_varied = rp_filter_keys(&s->res, varied);
+    nl_buf_printf(b, "{");
+    string_array(b, "keys", keys, n_keys);
+    nl_buf_printf(b, "\"varied\":[");
+    for (int k = 0; k < n_varied; k++)
+        nl_buf_printf(b, "%s%d", k ? "," : "", varied[k]);
+    nl_buf_printf(b, "],\n\"seed\":%d,\n", s->res.seed_key);
+    string_array(b, "metrics", metrics, n_metrics);
+    runs_json(b, s, metric_ids, n_metrics);
+    nl_buf_printf(b, "\"curves\":[");
+    bool first = true;
+    for (int i = 0; i < c->n_runs; i++)
+        for (int sp = 0; c->runs[i].have && sp < c->n_splits; sp++)
+            curve_json(b, c, i, sp, rows, &first);
+    nl_buf_printf(b, "],\n");
+    /* the tags last: curve_json met them all */
+    for (int t = 0; t < c->n_tags; t++)
+        tags[t] = c->tags[t];
+    string_array(b, "tags", tags, c->n_tags);
+    nl_buf_printf(b, "\"kept\":%d}", c->kept);
+}
+
+/* JSON inside <script>: "<" only ever inside its strings, written \u003c
+ * so that no "</script>" in a run's name ends the block */
+static void script_json(nl_buf *html, const char *id, const nl_buf *json)
+{
+    nl_buf_printf(html, "<script type=\"application/json\" id=\"%s\">", id);
+    const char *s = json->data ? json->data : "{}";
+    for (const char *lt; (lt = strchr(s, '<')); s = lt + 1)
+        nl_buf_printf(html, "%.*s\\u003c", (int)(lt - s), s);
+    nl_buf_printf(html, "%s</script>\n", s);
+}
+
+nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err)
+{
+    curves c = {0};
+    nl_code rc = read_all(s, &c, err);
+    int *rows = rc == NL_OK ? malloc(((size_t)c.longest + 1) * sizeof *rows) : NULL;
+    if (rc == NL_OK && !rows)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory reading the curves");
+    if (rc == NL_OK) {
+        choose_kept(&c, rows);
+        nl_buf json = {0};
+        data_json(&json, s, &c, rows);
+        nl_buf_printf(p->html, "<h3 id=\"s%d-explore\">Explore the curves</h3>\n<p class=\"hint\">Every run's "
+                      "<code>metrics.csv</code>, drawn here: hover for the run, step and value; drag a box to zoom, "
+                      "double-click to zoom out. The filters above narrow the curves, the parallel coordinates "
+                      "and the claims. ", s->index);
+        if (c.kept < c.longest)
+            nl_buf_printf(p->html, "Long curves are sampled down to %d points each, as TensorBoard samples its "
+                          "scalars (a uniform sample, the last point kept). ", c.kept);
+        nl_buf_printf(p->html, "</p>\n<div class=\"explore\" data-group=\"s%d\" data-source=\"s%d-data\"></div>\n",
+                      s->index, s->index);
+        char id[32];
+        snprintf(id, sizeof id, "s%d-data", s->index);
+        script_json(p->html, id, &json);
+        if (json.failed)
+            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory writing the curves");
+        nl_buf_free(&json);
+    }
+    free(rows);
+    for (int i = 0; i < c.n_runs; i++)
+        nl_csv_table_free(&c.runs[i].t);
+    free(c.runs);
+    return rc;
+}
