@@ -1139,6 +1139,22 @@ static int run_round(session *b, int round)
     return status;
 }
 
+/* the steady rates over the rounds as shares of `peak`, the same FLOPs on
+ * both sides */
+static void print_shares(const session *b, const char *of, double peak)
+{
+    double share[2][MAX_ROUNDS];
+    for (int r = 0; r < b->n_normlab; r++)
+        share[0][r] = side_gflops(&b->out, b->v_normlab[r]) / peak;
+    for (int r = 0; r < b->n_torch; r++)
+        share[1][r] = side_gflops(&b->out, b->v_torch[r]) / peak;
+    char what[64];
+    snprintf(what, sizeof what, "share of %s, normlab", of);
+    print_spread(what, share[0], b->n_normlab, "%.3f");
+    snprintf(what, sizeof what, "share of %s, PyTorch", of);
+    print_spread(what, share[1], b->n_torch, "%.3f");
+}
+
 static void print_summary(const session *b)
 {
     char fmt[32], what[64];
@@ -1159,22 +1175,8 @@ static void print_summary(const session *b)
     print_spread("process time PyTorch/normlab", b->v_proc_ratio, b->n_ratio, "%.3f");
     print_spread("process CPU s PyTorch/normlab", b->v_cpu_ratio, b->n_ratio, "%.3f");
     print_spread("run / step alone", b->v_step_ratio, b->n_step_ratio, "%.3f");
-    /* the steady rates as shares of the peak, the same FLOPs on both sides */
-    double share[2][MAX_ROUNDS];
-    const double peak = peak_at_threads(&b->out, b->last_threads);
-    for (int r = 0; r < b->n_normlab; r++)
-        share[0][r] = side_gflops(&b->out, b->v_normlab[r]) / peak;
-    for (int r = 0; r < b->n_torch; r++)
-        share[1][r] = side_gflops(&b->out, b->v_torch[r]) / peak;
-    print_spread("share of peak, normlab", share[0], b->n_normlab, "%.3f");
-    print_spread("share of peak, PyTorch", share[1], b->n_torch, "%.3f");
-    const double fma = fma_peak_at_threads(&b->out, b->last_threads);
-    for (int r = 0; r < b->n_normlab; r++)
-        share[0][r] = side_gflops(&b->out, b->v_normlab[r]) / fma;
-    for (int r = 0; r < b->n_torch; r++)
-        share[1][r] = side_gflops(&b->out, b->v_torch[r]) / fma;
-    print_spread("share of FMA peak, normlab", share[0], b->n_normlab, "%.3f");
-    print_spread("share of FMA peak, PyTorch", share[1], b->n_torch, "%.3f");
+    print_shares(b, "peak", peak_at_threads(&b->out, b->last_threads));
+    print_shares(b, "FMA peak", fma_peak_at_threads(&b->out, b->last_threads));
     if (b->o.torch) {
         const char *sep = "";
         printf("  peer (the fastest PyTorch mode of a round):");

@@ -22,41 +22,33 @@
 #define OPAQUE(v) __asm__("" : "+x"(v))
 
 #ifdef NL_FMA_X86
-__attribute__((target("avx512f"))) static double chains_avx512(long iterations)
-{
-    __m512 one = _mm512_set1_ps(1.0f);
-    OPAQUE(one);
-    __m512 acc[NL_FMA_PEAK_CHAINS];
-    for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++)
-        acc[c] = _mm512_set1_ps((float)c);
-    for (long i = 0; i < iterations; i++)
-        for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++)
-            acc[c] = _mm512_fmadd_ps(acc[c], one, one);
-    double sum = 0.0;
-    for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++)
-        sum += (double)_mm512_reduce_add_ps(acc[c]);
-    return sum;
-}
-
-__attribute__((target("avx2,fma"))) static double chains_avx2(long iterations)
-{
-    __m256 one = _mm256_set1_ps(1.0f);
-    OPAQUE(one);
-    __m256 acc[NL_FMA_PEAK_CHAINS];
-    for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++)
-        acc[c] = _mm256_set1_ps((float)c);
-    for (long i = 0; i < iterations; i++)
-        for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++)
-            acc[c] = _mm256_fmadd_ps(acc[c], one, one);
-    double sum = 0.0;
-    for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++) {
-        float lanes[8];
-        _mm256_storeu_ps(lanes, acc[c]);
-        for (int k = 0; k < 8; k++)
-            sum += (double)lanes[k];
+/* one vector kind's chains: VEC its type of WIDTH floats, SET1, FMADD and
+ * STORE its intrinsics; compiled for `isa` alone */
+#define DEFINE_CHAINS(name, isa, VEC, WIDTH, SET1, FMADD, STORE)                                   \
+    __attribute__((target(isa))) static double name(long iterations)                               \
+    {                                                                                              \
+        VEC one = SET1(1.0f);                                                                      \
+        OPAQUE(one);                                                                               \
+        VEC acc[NL_FMA_PEAK_CHAINS];                                                               \
+        for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++)                                               \
+            acc[c] = SET1((float)c);                                                               \
+        for (long i = 0; i < iterations; i++)                                                      \
+            for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++)                                           \
+                acc[c] = FMADD(acc[c], one, one);                                                  \
+        double sum = 0.0;                                                                          \
+        float lanes[WIDTH];                                                                        \
+        for (int c = 0; c < NL_FMA_PEAK_CHAINS; c++) {                                             \
+            STORE(lanes, acc[c]);                                                                  \
+            for (int k = 0; k < WIDTH; k++)                                                        \
+                sum += (double)lanes[k];                                                           \
+        }                                                                                          \
+        return sum;                                                                                \
     }
-    return sum;
-}
+
+DEFINE_CHAINS(chains_avx512, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps,
+              _mm512_storeu_ps)
+DEFINE_CHAINS(chains_avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps,
+              _mm256_storeu_ps)
 #endif
 
 static double chains_scalar(long iterations)
