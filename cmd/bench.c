@@ -138,6 +138,8 @@ static void print_header(const bench_output *out, const bench_options *o, const 
 static void run_sections(bench_output *out, const bench_options *o, nl_backend *be)
 {
     bench_peak(out, be);
+    if (!o->kernels && !o->training && !o->eval) /* --peak alone */
+        return;
     const double square = bench_sgemm_square(out, o);
     if (o->kernels) {
         bench_norms(out, o, be);

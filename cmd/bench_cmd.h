@@ -22,6 +22,7 @@
 
 typedef struct {
     bool kernels, training, eval, quick, cpu_clock;
+    bool peak; /* the peaks alone (run_sections always measures them first) */
     int threads, busy, reps, warmup, groups;
     bool reps_set, warmup_set;
     const char *csv;

@@ -31,6 +31,18 @@ double bench_sgemm_square(bench_output *out, const bench_options *o)
     return gf;
 }
 
+/* the FMA peak the sgemm probe carries: printed; every CSV row has its rate
+ * at the bench's threads (fma_peak_gflops) */
+static void bench_fma_peak(const bench_output *out)
+{
+    const nl_fma_peak *f = &out->peak.fma;
+    printf("FMA peak (%d independent chains of %s FMAs, %d floats each, the fastest of %d calls;\n"
+           "  fma_peak_share = GFLOP/s / the %d-thread rate): 1 thread %.1f GFLOP/s, %d threads\n"
+           "  %.1f GFLOP/s\n\n",
+           NL_FMA_PEAK_CHAINS, nl_fma_kind_name(f->kind), nl_fma_kind_width(f->kind),
+           NL_FMA_PEAK_CALLS, f->threads, f->gflops_one, f->threads, f->gflops_all);
+}
+
 void bench_peak(bench_output *out, const nl_backend *be)
 {
     nl_error err = {0};
@@ -63,6 +75,7 @@ void bench_peak(bench_output *out, const nl_backend *be)
         r.time = times[k];
         bench_emit_csv(out, &r);
     }
+    bench_fma_peak(out);
 }
 
 typedef struct {

@@ -11,7 +11,7 @@
 void bench_usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab bench [--kernels] [--training] [--eval] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
+            "usage: normlab bench [--kernels] [--training] [--eval] [--peak] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
             "                     [--cpu-clock]\n"
             "                     [--csv FILE] [--quick] [--model mlp|cnn|lm|vit|lstm|gru] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G] [--d-model D] [--heads H]\n"
@@ -38,12 +38,12 @@ void bench_usage(FILE *out)
             "              N(0,1) inputs, a classifier on the last state, backpropagation\n"
             "              through time, AdamW lr 0.001). Every training row gives its\n"
             "              FLOPs per step (the model's products, forward and backward) and\n"
-            "              its share of the measured peak (a cblas_sgemm 1024^3 probe, best\n"
-            "              of 3, on 1 thread and on --threads, run first)\n"
+            "              its shares of the measured peaks (--peak, run first)\n"
             "  --eval      samples/s of the eval-mode forward (load batch, forward through the\n"
             "              loss) of the mlp and cnn with batch norm, unfolded and with batch\n"
-            "              norm folded into the layer before it (normlab eval --fold-bn); only\n"
-            "              when named\n\n"
+            "              norm folded into the layer before it (eval --fold-bn); only when named\n"
+            "  --peak      only the peaks: the core's FMA peak (the kernel set's widest FMAs in\n"
+            "              independent chains) and sgemm 1024^3, best of 3, 1 and --threads\n\n"
             "options:\n"
             "  --threads N   OpenMP (and OpenBLAS) threads (default 0: as a run picks them, the\n"
             "                cores other processes leave free)\n"
@@ -258,6 +258,7 @@ static const struct {
     {"--kernels", offsetof(bench_options, kernels)},
     {"--training", offsetof(bench_options, training)},
     {"--eval", offsetof(bench_options, eval)},
+    {"--peak", offsetof(bench_options, peak)},
     {"--quick", offsetof(bench_options, quick)},
     {"--cpu-clock", offsetof(bench_options, cpu_clock)},
 };
@@ -388,7 +389,7 @@ static void apply_defaults(bench_options *o, bool any_model, bool any_norm)
     if (!any_model)
         for (int a = 0; a < NL_ARCH_COUNT; a++)
             o->model[a] = nl_arch_info_of((nl_arch)a)->bench_kernels;
-    if (!o->kernels && !o->training && !o->eval) {
+    if (!o->kernels && !o->training && !o->eval && !o->peak) {
         /* the lm and vit have no kernel section of their own */
         o->kernels = bench_kernel_model(o, 0);
         o->training = true;

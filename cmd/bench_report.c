@@ -14,6 +14,8 @@ static const char *const columns[] = {
     "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
     "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
     "step_flops", "peak_gflops", "peak_share",
+    /* the core's FMA peak (bench/fma_peak.h): the yardstick; peak_* above is sgemm's */
+    "fma_kind", "fma_peak_gflops", "fma_peak_share",
 };
 enum { N_COLUMNS = sizeof columns / sizeof columns[0] };
 
@@ -86,6 +88,10 @@ void bench_emit_csv(bench_output *out, const bench_row *r)
     f[i] = num(b[i], sizeof b[i], r->step_flops), i++;
     f[i] = num(b[i], sizeof b[i], peak > 0 ? peak : NAN), i++;
     f[i] = num(b[i], sizeof b[i], peak > 0 ? r->gflops / peak : NAN), i++;
+    const double fma = out->peak.fma.gflops_all;
+    f[i++] = nl_fma_kind_name(out->peak.fma.kind);
+    f[i] = num(b[i], sizeof b[i], fma > 0 ? fma : NAN), i++;
+    f[i] = num(b[i], sizeof b[i], fma > 0 ? r->gflops / fma : NAN), i++;
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         nl_cmd_report("bench", &err);

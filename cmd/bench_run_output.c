@@ -21,6 +21,9 @@ static const char *const run_columns[] = {
     /* a PyTorch row's mode and its compile seconds; every row of a round:
      * the PyTorch mode that was the peer (the fastest; ratio_to_torch's) */
     "torch_mode", "compile_s", "peer_mode",
+    /* the core's FMA peak at the side's threads (bench/fma_peak.h): the
+     * yardstick; peak_* above is the sgemm probe's */
+    "fma_kind", "fma_peak_gflops", "fma_peak_share",
 };
 enum { N_RUN_COLUMNS = sizeof run_columns / sizeof run_columns[0] };
 
@@ -40,6 +43,14 @@ static double side_gflops(const run_output *out, double per_s)
 static double peak_at_threads(const run_output *out, int threads)
 {
     const double peak = threads <= 1 ? out->peak.gflops_one : out->peak.gflops_all;
+    return peak > 0 ? peak : NAN;
+}
+
+/* the same for the FMA peak */
+static double fma_peak_at_threads(const run_output *out, int threads)
+{
+    const nl_fma_peak *f = &out->peak.fma;
+    const double peak = threads <= 1 ? f->gflops_one : f->gflops_all;
     return peak > 0 ? peak : NAN;
 }
 
@@ -107,6 +118,10 @@ int bench_run_emit_side(run_output *out, int round, int order, const side *s, do
     f[i++] = torch ? nl_name_of(&nl_torch_mode_names, s->mode) : "";
     f[i] = fnum(b[i], sizeof b[i], torch ? s->compile_s : NAN, "%.3f"), i++;
     f[i++] = out->peer_mode;
+    const double fma = fma_peak_at_threads(out, s->threads);
+    f[i++] = nl_fma_kind_name(out->peak.fma.kind);
+    f[i] = fnum(b[i], sizeof b[i], fma, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], gflops / fma, "%.6g"), i++;
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         out->open = false;
@@ -166,10 +181,14 @@ void bench_run_print_header(const session *b)
            "%.1f GFLOP/s; share = a side's GFLOP/s / the peak at its threads\n",
            b->out.step_flops, p->size, NL_BENCH_PEAK_CALLS, p->gflops_one, p->threads,
            p->gflops_all);
+    printf("FMA peak (%s, %d floats; bench/fma_peak.h): 1 thread %.1f GFLOP/s, %d threads %.1f "
+           "GFLOP/s; fma = a side's GFLOP/s / the FMA peak at its threads\n",
+           nl_fma_kind_name(p->fma.kind), nl_fma_kind_width(p->fma.kind), p->fma.gflops_one,
+           p->fma.threads, p->fma.gflops_all);
     printf("runs in %s%s\n\n", b->dir, b->o.keep ? "" : " (removed at the end)");
-    printf("  %5s %-18s %7s %12s %9s %12s %9s %9s %9s %6s %8s %6s %9s\n", "round", "side",
+    printf("  %5s %-18s %7s %12s %9s %12s %9s %9s %9s %6s %8s %6s %6s %9s\n", "round", "side",
            "threads", "steady/s", "ms/step", "run/s", "eval s", "process s", "cpu s", "load",
-           "GFLOP/s", "share", "compile s");
+           "GFLOP/s", "share", "fma", "compile s");
 }
 
 /* a side's name in the table: normlab, step, or torch and its mode */
@@ -194,9 +213,26 @@ void bench_run_print_side(const run_output *out, int round, const side *s)
     if (!strcmp(s->impl, "torch") && isfinite(s->compile_s))
         snprintf(compile_s, sizeof compile_s, "%.2f", s->compile_s);
     const double gflops = side_gflops(out, s->steady_per_s);
-    printf("  %5d %-18s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f %8.2f %6.3f %9s\n", round,
+    printf("  %5d %-18s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f %8.2f %6.3f %6.3f %9s\n", round,
            side_name(s, name, sizeof name), s->threads, s->steady_per_s, s->step_ms, run_s, eval_s,
-           proc_s, cpu_s, s->load1, gflops, gflops / peak_at_threads(out, s->threads), compile_s);
+           proc_s, cpu_s, s->load1, gflops, gflops / peak_at_threads(out, s->threads),
+           gflops / fma_peak_at_threads(out, s->threads), compile_s);
+}
+
+/* the steady rates over the rounds as shares of `peak`, the same FLOPs on
+ * both sides */
+static void print_shares(const session *b, const char *of, double peak)
+{
+    double share[2][MAX_ROUNDS];
+    for (int r = 0; r < b->n_normlab; r++)
+        share[0][r] = side_gflops(&b->out, b->v_normlab[r]) / peak;
+    for (int r = 0; r < b->n_torch; r++)
+        share[1][r] = side_gflops(&b->out, b->v_torch[r]) / peak;
+    char what[64];
+    snprintf(what, sizeof what, "share of %s, normlab", of);
+    print_spread(what, share[0], b->n_normlab, "%.3f");
+    snprintf(what, sizeof what, "share of %s, PyTorch", of);
+    print_spread(what, share[1], b->n_torch, "%.3f");
 }
 
 void bench_run_print_summary(const session *b)
@@ -219,15 +255,8 @@ void bench_run_print_summary(const session *b)
     print_spread("process time PyTorch/normlab", b->v_proc_ratio, b->n_ratio, "%.3f");
     print_spread("process CPU s PyTorch/normlab", b->v_cpu_ratio, b->n_ratio, "%.3f");
     print_spread("run / step alone", b->v_step_ratio, b->n_step_ratio, "%.3f");
-    /* the steady rates as shares of the peak, the same FLOPs on both sides */
-    double share[2][MAX_ROUNDS];
-    const double peak = peak_at_threads(&b->out, b->last_threads);
-    for (int r = 0; r < b->n_normlab; r++)
-        share[0][r] = side_gflops(&b->out, b->v_normlab[r]) / peak;
-    for (int r = 0; r < b->n_torch; r++)
-        share[1][r] = side_gflops(&b->out, b->v_torch[r]) / peak;
-    print_spread("share of peak, normlab", share[0], b->n_normlab, "%.3f");
-    print_spread("share of peak, PyTorch", share[1], b->n_torch, "%.3f");
+    print_shares(b, "peak", peak_at_threads(&b->out, b->last_threads));
+    print_shares(b, "FMA peak", fma_peak_at_threads(&b->out, b->last_threads));
     if (b->o.torch) {
         const char *sep = "";
         printf("  peer (the fastest PyTorch mode of a round):");

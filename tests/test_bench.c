@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/fma_peak.h"
 #include "bench/run_records.h"
 #include "cpu/cpu.h"
 #include "norm/registry.h"
@@ -19,12 +20,13 @@ static const char *header =
     "median_us,min_us,samples_per_s,median_ms,flops,gflops,ref_gflops,square_gflops,"
     "ceiling_samples_per_s,bytes_per_elem,gbps,copy_gbps,fraction,busy,flush_subnormals,"
     "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core,cpu_kernels,step_flops,"
-    "peak_gflops,peak_share\n";
+    "peak_gflops,peak_share,fma_kind,fma_peak_gflops,fma_peak_share\n";
 
 enum { SECTION, IMPL, SETTING, THREADS, MODEL, NORM, GROUPS, BATCH, KERNEL, SHAPE, MODE, REPS,
        CALLS, MEDIAN_US, MIN_US, SAMPLES, MEDIAN_MS, FLOPS, GFLOPS, REF_GFLOPS, SQUARE, CEILING,
        BYTES, GBPS, COPY_GBPS, FRACTION, BUSY, FLUSH, CPU_MODEL, ISA, BUILD_ISA, L1D, L2, L3,
-       OPENBLAS_CORE, CPU_KERNELS, STEP_FLOPS, PEAK_GFLOPS, PEAK_SHARE, N_FIELDS };
+       OPENBLAS_CORE, CPU_KERNELS, STEP_FLOPS, PEAK_GFLOPS, PEAK_SHARE, FMA_KIND,
+       FMA_PEAK_GFLOPS, FMA_PEAK_SHARE, N_FIELDS };
 
 static char tmp[256];
 
@@ -140,8 +142,11 @@ START_TEST(test_quick_csv)
                       desc);
         ck_assert_msg(strcmp(fld[CPU_KERNELS], nl_cpu_kernels_name()) == 0, "kernel set: %s",
                       desc);
-        /* every row carries the measured peak, at the bench's 2 threads */
+        /* every row carries the measured peaks, at the bench's 2 threads: the
+         * FMA peak of the kernel set's widest FMAs, and sgemm's */
         const double peak = positive(fld, PEAK_GFLOPS, desc);
+        const double fma = positive(fld, FMA_PEAK_GFLOPS, desc);
+        ck_assert_str_eq(fld[FMA_KIND], nl_fma_kind_name(nl_fma_kind_for(nl_cpu_kernels_isa())));
         if (strcmp(fld[SECTION], "sgemm") == 0) {
             sgemm++;
             positive(fld, FLOPS, desc);
@@ -201,6 +206,8 @@ START_TEST(test_quick_csv)
             ck_assert_double_eq_tol(positive(fld, STEP_FLOPS, desc), 8 * flops, 1e-6 * flops);
             const double share = positive(fld, PEAK_SHARE, desc);
             ck_assert_double_eq_tol(share, positive(fld, GFLOPS, desc) / peak, 1e-6 * share);
+            const double fma_share = positive(fld, FMA_PEAK_SHARE, desc);
+            ck_assert_double_eq_tol(fma_share, positive(fld, GFLOPS, desc) / fma, 1e-6 * fma_share);
             if (strcmp(fld[NORM], "batch") == 0)
                 batch_norm_share = share, train_flops = flops, train_peak = peak;
             positive(fld, CEILING, desc);
@@ -816,8 +823,9 @@ START_TEST(test_run_best_peer)
     int torch_rows[NL_TORCH_MODE_COUNT] = {0}, normlab_rows = 0;
     while (fgets(line, sizeof line, f)) {
         char *fld[64];
-        ck_assert_int_eq(split(line, fld, 64), 42);
+        ck_assert_int_eq(split(line, fld, 64), 45);
         ck_assert_str_eq(fld[41], "compile"); /* peer_mode: the faster */
+        positive(fld, 44, "fma_peak_share"); /* both sides' share of the FMA peak */
         const double per_s = atof(fld[15]);
         if (!strcmp(fld[1], "torch")) {
             const int mode = nl_name_lookup(&nl_torch_mode_names, fld[39]);
@@ -883,7 +891,7 @@ START_TEST(test_run_round)
               strstr(line, "cpu_model") && strstr(line, "isa"));
     ck_assert(fgets(line, sizeof line, f));
     char *fld[64];
-    ck_assert_int_eq(split(line, fld, 64), 42);
+    ck_assert_int_eq(split(line, fld, 64), 45);
     ck_assert_str_eq(fld[0], "run");
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
@@ -913,6 +921,11 @@ START_TEST(test_run_round)
     ck_assert_str_eq(fld[39], "");
     ck_assert_str_eq(fld[40], "");
     ck_assert_str_eq(fld[41], "");
+    /* the FMA peak at the run's 1 thread, and the share of it */
+    ck_assert_str_eq(fld[42], nl_fma_kind_name(nl_fma_kind_for(nl_cpu_kernels_isa())));
+    const double fma_share = positive(fld, 44, "fma_peak_share");
+    ck_assert_double_eq_tol(fma_share, gflops / positive(fld, 43, "fma_peak_gflops"),
+                            1e-5 * fma_share);
     ck_assert(!fgets(line, sizeof line, f));
     fclose(f);
     /* the kept run is the one the row read */

@@ -785,7 +785,8 @@ nl_code nl_bench_peak_probe(int threads, nl_bench_peak *out, nl_error *err)
 {
     const int before = openblas_get_num_threads();
     *out = (nl_bench_peak){.size = NL_BENCH_PEAK_SIZE, .threads = threads < 1 ? 1 : threads,
-                           .gflops_one = NAN, .gflops_all = NAN};
+                           .gflops_one = NAN, .gflops_all = NAN,
+                           .fma = {.kind = NL_FMA_SCALAR, .gflops_one = NAN, .gflops_all = NAN}};
     nl_code rc = peak_at(1, out->size, &out->time_one, &out->gflops_one, err);
     if (rc == NL_OK && out->threads > 1) {
         rc = peak_at(out->threads, out->size, &out->time_all, &out->gflops_all, err);
@@ -794,5 +795,5 @@ nl_code nl_bench_peak_probe(int threads, nl_bench_peak *out, nl_error *err)
         out->gflops_all = out->gflops_one;
     }
     openblas_set_num_threads(before);
-    return rc;
+    return rc == NL_OK ? nl_fma_peak_probe(out->threads, &out->fma, err) : rc;
 }

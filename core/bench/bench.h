@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "backend/backend.h"
+#include "bench/fma_peak.h"
 #include "model/spec.h"
 
 #define NL_BENCH_MAX_REPS 1000
@@ -216,11 +217,12 @@ typedef struct {
 
 void nl_bench_machine_describe(nl_bench_machine *m);
 
-/* The machine's single-precision peak as the bench measures it: sgemm
- * (OpenBLAS, row-major, NN) on a size^3 square, the best of a few calls
- * after one warm-up, on one thread and on `threads`; 2 FLOPs per
- * multiply-add. A measured ceiling, not the datasheet's: what a share of
- * peak divides by. Well under a second on a current x86 core. */
+/* The machine's single-precision peaks as the bench measures them: the
+ * core's FMA peak (fma_peak.h), what a share of peak divides by, and beside
+ * it sgemm (OpenBLAS, row-major, NN) on a size^3 square, the best of a few
+ * calls after one warm-up: what a library reaches on this machine now. Both
+ * on one thread and on `threads`; 2 FLOPs per multiply-add. Measured, not
+ * the datasheet's. Well under a second on a current x86 core. */
 #define NL_BENCH_PEAK_SIZE 1024
 #define NL_BENCH_PEAK_CALLS 3
 typedef struct {
@@ -229,6 +231,7 @@ typedef struct {
     double gflops_one; /* one thread, the best call */
     double gflops_all; /* `threads` threads, the best call */
     nl_bench_time time_one, time_all; /* the calls' timings (min_s: the best) */
+    nl_fma_peak fma;
 } nl_bench_peak;
 
 /* OpenBLAS's thread count is restored after */

@@ -138,6 +138,8 @@ const nl_ops *nl_cpu_ops(void);
 /* what the chosen set's bf16 products (linear, conv2d) run: "vdpbf16ps"
  * in a set compiled with AVX512-BF16 (lowp.h), else "sgemm" */
 const char *nl_cpu_kernels_bf16_product(void);
+/* the extensions the chosen set was compiled to use */
+nl_isa_mask nl_cpu_kernels_isa(void);
 /* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);
 /* OpenBLAS's build and threading and the OpenMP threads; the kernel set in

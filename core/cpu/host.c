@@ -195,6 +195,8 @@ const char *nl_cpu_kernels_bf16_product(void)
     return kernel_sets[chosen_set()].set->needs & NL_ISA_BIT(AVX512BF16) ? "vdpbf16ps" : "sgemm";
 }
 
+nl_isa_mask nl_cpu_kernels_isa(void) { return kernel_sets[chosen_set()].set->needs; }
+
 /* how long the other processes' load is sampled when threads: 0 picks the
  * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
 #define BUSY_SAMPLE_MS 50

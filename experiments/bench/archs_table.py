@@ -2,7 +2,7 @@
 """The markdown table of a run_archs.sh directory: per architecture and
 batch, normlab's and PyTorch's steady rates (median over the rounds), the
 ratio normlab / PyTorch per round (median, min-max), each side's share of
-peak, the load over the rounds, and, where more than one torch mode was
+the FMA peak and of the sgemm peak, the load over the rounds, and, where more than one torch mode was
 measured, the ratio against the faster mode's median. Where the directory
 holds NAME-bBATCH-profile.txt files (run_archs.sh with PROFILE=1, written by
 product_share.py), a second table gives each config's ceilings: its median
@@ -94,8 +94,9 @@ def main():
             continue
         configs.setdefault((name, int(batch)), {})[mode] = rows_of(path)
     print("| model | batch | torch mode | normlab /s | PyTorch /s (mode won) | normlab / PyTorch, "
-          "median (min–max) | share of peak normlab / PyTorch | load | compile s |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+          "median (min–max) | share of FMA peak normlab / PyTorch | share of sgemm peak | load | "
+          "compile s |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for key in sorted(configs, key=lambda k: (ORDER.index(k[0]) if k[0] in ORDER else 99, k[1])):
         name, batch = key
         by_mode = configs[key]
@@ -105,7 +106,7 @@ def main():
             ours = [r for r in rows if r["impl"] == "normlab"]
             theirs = [r for r in rows if r["impl"] == "torch"]
             if not ours or not theirs:
-                print("| %s | %d | %s | (no complete round: see its .txt) | | | | | |"
+                print("| %s | %d | %s | (no complete round: see its .txt) | | | | | | |"
                       % (name, batch, mode))
                 continue
             n_rate = statistics.median(number(r["steady_per_s"]) for r in ours)
@@ -122,16 +123,20 @@ def main():
                 ratios[key] = ratio_med
             share_n, _ = spread([number(r["peak_share"]) for r in ours], 3)
             share_t, _ = spread([number(r["peak_share"]) for r in peers], 3)
+            # the FMA peak's share ("–" in CSVs from before it was measured)
+            fma_n, _ = spread([number(r.get("fma_peak_share")) for r in ours], 3)
+            fma_t, _ = spread([number(r.get("fma_peak_share")) for r in peers], 3)
             loads = [number(r["load1"]) for r in rows if number(r["load1"]) is not None]
             compile_s = [number(r["compile_s"]) for r in theirs if number(r["compile_s"])]
             unit = "tokens" if ours[0]["per_sample"] == "tokens" else ""
-            print("| %s | %d | %s | %s%s | %s (%s) | **%s** | %s / %s | %.1f–%.1f | %s |" % (
+            print("| %s | %d | %s | %s%s | %s (%s) | **%s** | %s / %s | %s / %s | %.1f–%.1f | %s |" % (
                 name, batch, mode, rate(n_rate), " tok" if unit else "", rate(t_rate),
                 ", ".join("%s %d" % kv for kv in sorted(won.items())), ratio,
+                fma_n.split(" ")[0], fma_t.split(" ")[0],
                 share_n.split(" ")[0], share_t.split(" ")[0], min(loads), max(loads),
                 " / ".join("%.0f" % c for c in compile_s) if compile_s else "–"))
         if len(by_mode) > 1 and best_torch > 0:
-            print("| %s | %d | faster mode's median | %s | %s | **%.2f** | | | |" % (
+            print("| %s | %d | faster mode's median | %s | %s | **%.2f** | | | | |" % (
                 name, batch, rate(statistics.median(normlab_all)), rate(best_torch),
                 statistics.median(normlab_all) / best_torch))
             ratios[key] = statistics.median(normlab_all) / best_torch

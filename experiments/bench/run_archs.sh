@@ -33,7 +33,7 @@ batches=${BATCHES:-"2 16 128"}
 samples=${SAMPLES:-4096}
 only=${ONLY:-"mlp cnn resnet lm vit lstm gru char_lm"}
 . "$root/experiments/bench/machine.sh"
-describe_machine "$normlab" >> "$out/machine.txt"
+describe_machine "$normlab" "$threads" >> "$out/machine.txt"
 
 IMAGES="--set data.train_size=4096 --set data.test_size=500"
 TEXT="--set data.test_size=4096"

@@ -20,7 +20,7 @@ rounds=${ROUNDS:-3}
 threads=${THREADS:-2}
 only=${ONLY:-"cnn mlp lm quickstart"}
 . "$root/experiments/bench/machine.sh"
-describe_machine "$normlab" > "$out/machine.txt"
+describe_machine "$normlab" "$threads" > "$out/machine.txt"
 
 bench() { # NAME CONFIG [--set ...]
   local name=$1

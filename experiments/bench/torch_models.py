@@ -6,8 +6,12 @@ initialization and normlab's parameter names (`normlab show CONFIG
 this module imports torch, so torch_run.py imports it once torch is known
 to be there.
 
-The transformers are tests/golden/make_goldens.py's Lm and Vit, the
-modules the transformer goldens come from; the recurrent nets are
+The transformers are written as a competent PyTorch user writes them
+today, not as the goldens' modules (tests/golden/make_goldens.py's Lm and
+Vit, which spell attention out to expose its probabilities): one fused q,
+k, v projection (attn.qkv, whose weight is normlab's q, k and v weights
+one after another: load_normlab concatenates them) and
+F.scaled_dot_product_attention, causal for the lm; the recurrent nets are
 nn.LSTM / nn.GRU (placement none) or the cell with normalizers inside it
 (placement in_cell, layer or rms: make_goldens.cell_norm's statistics at
 every step, as core/layers/rnn.c's nl_rnn_norm_layer).
@@ -20,6 +24,7 @@ import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
@@ -250,7 +255,9 @@ def transformer_init(s, model):
     with torch.no_grad():
         for name, m in model.named_modules():
             if isinstance(m, nn.Linear):
-                m.weight.normal_(0.0, s.tfm_std(m.in_features, m.out_features))
+                # the fused q, k, v: three of normlab's projections, each d -> d
+                fan_out = m.out_features // 3 if name.endswith("attn.qkv") else m.out_features
+                m.weight.normal_(0.0, s.tfm_std(m.in_features, fan_out))
                 if s.bias is False:
                     m.register_parameter("bias", None)
                 elif m.bias is not None:
@@ -271,24 +278,149 @@ def gelu_kind(s):
     return "none" if s.get(s.cfg, "model.gelu", "erf") == "erf" else "tanh"
 
 
-def build_lm(s, in_shape, classes):
+def token_norm(kind, d, groups):
+    """a normalizer over the last axis, as make_goldens.token_norm names it;
+    rms as nn.RMSNorm (one fused op) rather than the goldens' torch ops"""
+    return nn.RMSNorm(d, eps=1e-5) if kind == "rms" else make_goldens.token_norm(kind, d, groups)
+
+
+def rows(module, x):
+    """module on x's rows: the batch and group norms take (rows, d)"""
+    if isinstance(module, (nn.LayerNorm, nn.RMSNorm)):
+        return module(x)
+    return module(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
+class Block(nn.Module):
+    """a transformer block (core/tfm: the lm's and the vit's) with normlab's
+    parameter names but one fused projection attn.qkv for q, k and v, and
+    F.scaled_dot_product_attention (causal for the lm): the normalizer at
+    placement pre, post, peri or none, qk_norm on each head's q and k"""
+
+    def __init__(self, d, heads, ratio, norm, placement, qk_norm, gelu, groups, causal):
+        super().__init__()
+        self.d, self.heads, self.placement, self.causal = d, heads, placement, causal
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(d, 3 * d)
+        self.attn.proj = nn.Linear(d, d)
+        if qk_norm and norm != "none":
+            self.attn.q_norm = token_norm(norm, d // heads, groups)
+            self.attn.k_norm = token_norm(norm, d // heads, groups)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(d, ratio * d)
+        self.mlp.fc2 = nn.Linear(ratio * d, d)
+        self.gelu = nn.GELU(approximate=gelu)
+        if placement != "none" and norm != "none":
+            for i in (1, 2):
+                setattr(self, "norm%d" % i, token_norm(norm, d, groups))
+                if placement == "peri":
+                    setattr(self, "norm%d_out" % i, token_norm(norm, d, groups))
+
+    def norm(self, name, x):
+        return rows(getattr(self, name), x) if hasattr(self, name) else x
+
+    def heads_of(self, x, norm):
+        """(N, T, D) -> (N, heads, T, D / heads), each head's vector normalized
+        where qk_norm puts a normalizer"""
+        n, t, _ = x.shape
+        x = x.reshape(n, t, self.heads, self.d // self.heads)
+        if norm and hasattr(self.attn, norm):
+            x = rows(getattr(self.attn, norm), x)
+        return x.transpose(1, 2)
+
+    def attention(self, h):
+        q, k, v = self.attn.qkv(h).split(self.d, dim=-1)
+        y = F.scaled_dot_product_attention(self.heads_of(q, "q_norm"), self.heads_of(k, "k_norm"),
+                                           self.heads_of(v, None), is_causal=self.causal)
+        return self.attn.proj(y.transpose(1, 2).reshape(h.shape))
+
+    def branch(self, x, i):
+        f = self.attention if i == 1 else lambda h: self.mlp.fc2(self.gelu(self.mlp.fc1(h)))
+        if self.placement == "post":
+            return self.norm("norm%d" % i, x + f(x))
+        h = self.norm("norm%d" % i, x) if self.placement in ("pre", "peri") else x
+        out = f(h)
+        if self.placement == "peri":
+            out = self.norm("norm%d_out" % i, out)
+        return x + out
+
+    def forward(self, x):
+        return self.branch(self.branch(x, 1), 2)
+
+
+def blocks(s, causal):
     g = s.get
-    model = make_goldens.Lm(classes, g(s.cfg, "model.d_model"), g(s.cfg, "model.heads"),
-                            g(s.cfg, "model.layers"), g(s.cfg, "model.context"),
-                            g(s.cfg, "model.mlp_ratio", 4), s.norm, s.placement,
-                            g(s.cfg, "model.qk_norm", False), gelu_kind(s),
-                            g(s.cfg, "model.tie_embeddings", True), s.groups)
-    return transformer_init(s, model)
+    return nn.ModuleList(Block(g(s.cfg, "model.d_model"), g(s.cfg, "model.heads"),
+                               g(s.cfg, "model.mlp_ratio", 4), s.norm, s.placement,
+                               g(s.cfg, "model.qk_norm", False), gelu_kind(s), s.groups, causal)
+                         for _ in range(g(s.cfg, "model.layers")))
+
+
+class Lm(nn.Module):
+    """normlab's lm: token + position embeddings, the blocks (causal), a
+    final norm for pre and peri, the head (tied: the token table)"""
+
+    def __init__(self, s, vocab):
+        super().__init__()
+        d, context = s.get(s.cfg, "model.d_model"), s.get(s.cfg, "model.context")
+        self.tie = s.get(s.cfg, "model.tie_embeddings", True)
+        self.tok_emb = nn.Embedding(vocab, d)
+        self.pos_emb = nn.Embedding(context, d)
+        self.blocks = blocks(s, True)
+        if s.placement in ("pre", "peri") and s.norm != "none":
+            self.final_norm = token_norm(s.norm, d, s.groups)
+        if not self.tie:
+            self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, tokens):
+        x = self.tok_emb(tokens) + self.pos_emb.weight[:tokens.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        if hasattr(self, "final_norm"):
+            x = rows(self.final_norm, x)
+        return F.linear(x, self.tok_emb.weight) if self.tie else self.head(x)
+
+
+class Vit(nn.Module):
+    """normlab's vit: patches (a patch's values in channel, row, column
+    order, the patches row-major: make_goldens.patches_of), a linear patch
+    embedding, a class token (pool cls), learned positions, the blocks
+    without a mask, a final norm for pre and peri, the class token's output
+    or the tokens' mean, a linear classifier"""
+
+    def __init__(self, s, in_shape, classes):
+        super().__init__()
+        d, self.patch = s.get(s.cfg, "model.d_model"), s.get(s.cfg, "model.patch")
+        self.mean_pool = s.get(s.cfg, "model.token_pool", "cls") == "mean"
+        tokens = (in_shape[1] // self.patch) ** 2
+        self.patch_embed = nn.Linear(in_shape[0] * self.patch * self.patch, d)
+        if not self.mean_pool:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_emb = nn.Embedding(tokens + (0 if self.mean_pool else 1), d)
+        self.blocks = blocks(s, False)
+        if s.placement in ("pre", "peri") and s.norm != "none":
+            self.final_norm = token_norm(s.norm, d, s.groups)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, images):
+        n = images.shape[0]
+        x = self.patch_embed(make_goldens.patches_of(images, self.patch))
+        if not self.mean_pool:
+            x = torch.cat([self.cls_token.expand(n, 1, -1), x], dim=1)
+        x = x + self.pos_emb.weight
+        for block in self.blocks:
+            x = block(x)
+        if hasattr(self, "final_norm"):
+            x = rows(self.final_norm, x)
+        return self.head(x.mean(dim=1) if self.mean_pool else x[:, 0])
+
+
+def build_lm(s, in_shape, classes):
+    return transformer_init(s, Lm(s, classes))
 
 
 def build_vit(s, in_shape, classes):
-    g = s.get
-    model = make_goldens.Vit(in_shape[0], in_shape[1], g(s.cfg, "model.patch"), classes,
-                             g(s.cfg, "model.d_model"), g(s.cfg, "model.heads"),
-                             g(s.cfg, "model.layers"), g(s.cfg, "model.mlp_ratio", 4), s.norm,
-                             s.placement, g(s.cfg, "model.qk_norm", False), gelu_kind(s),
-                             g(s.cfg, "model.token_pool", "cls") == "mean", s.groups)
-    return transformer_init(s, model)
+    return transformer_init(s, Vit(s, in_shape, classes))
 
 
 # ---- rnn, rnn_lm (core/arch/rnn.c, core/layers/rnn.c) ----
@@ -437,25 +569,37 @@ def build_rnn_lm(s, in_shape, classes):
     return RnnLm(s, classes)
 
 
+def normlab_parts(name):
+    """the normlab parameters a parameter here is made of, in order: itself,
+    or for a fused attn.qkv the q, k and v projections it concatenates"""
+    fused = re.match(r"^(.*\.attn)\.qkv\.(weight|bias)$", name)
+    if fused:
+        return ["%s.%s.%s" % (fused.group(1), part, fused.group(2)) for part in "qkv"]
+    return [name]
+
+
 def normlab_names(model):
-    """{normlab's name: the parameter} of a model built here"""
+    """{(normlab's names of it): the parameter} of a model built here"""
     rename = recurrent_name if isinstance(model, (RnnClassifier, RnnLm)) else (lambda n: n)
-    return {rename(n): p for n, p in model.named_parameters()}
+    return {tuple(normlab_parts(rename(n))): p for n, p in model.named_parameters()}
 
 
 def load_normlab(model, weights):
     """normlab's weights ({name: array}, normlab_files.read_final_model)
-    into the model; ValueError naming what does not match"""
+    into the model (a fused parameter: its parts concatenated along the
+    first axis); ValueError naming what does not match"""
     params = normlab_names(model)
-    missing = sorted(set(params) - set(weights))
-    extra = sorted(set(weights) - set(params))
+    names = {name for parts in params for name in parts}
+    missing = sorted(names - set(weights))
+    extra = sorted(set(weights) - names)
     if missing or extra:
         raise ValueError("the model's parameters are not normlab's: only here %s, only in "
                          "normlab's %s" % (missing, extra))
     with torch.no_grad():
-        for name, p in params.items():
-            w = torch.from_numpy(weights[name])
+        for parts, p in params.items():
+            w = torch.cat([torch.from_numpy(weights[name]) for name in parts])
             if tuple(w.shape) != tuple(p.shape):
-                raise ValueError("%s: normlab's shape %s, here %s" % (name, tuple(w.shape),
+                raise ValueError("%s: normlab's shape %s, here %s" % ("+".join(parts),
+                                                                     tuple(w.shape),
                                                                      tuple(p.shape)))
             p.copy_(w)

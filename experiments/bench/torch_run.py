@@ -51,9 +51,9 @@ What it mirrors (and refuses, exit 2, anything else):
   activation), then max or avg pooling 2, a linear classifier), resnet
   (stem conv, basic blocks post- or pre-activation with 1x1 projection
   shortcuts, global average pool, classifier; blocks_per_stage,
-  stem_width), lm and vit (tests/golden/make_goldens.py's Lm and Vit, the
-  modules the transformer goldens come from: placement pre, post, peri or
-  none, qk_norm, GELU erf or tanh, the lm's tied or untied head, the vit's
+  stem_width), lm and vit (torch_models.Lm and Vit: one fused q, k, v
+  projection and F.scaled_dot_product_attention, causal for the lm;
+  placement pre, post, peri or none, qk_norm, GELU erf or tanh, the lm's tied or untied head, the vit's
   patch, cls or mean pooling; model.bias), rnn (the image's rows as the
   sequence, permute_pixels with normlab's pixel order, stacked nn.LSTM /
   nn.GRU, the classifier on the last state) and rnn_lm (embedding N(0, 1),
@@ -93,10 +93,19 @@ What it mirrors (and refuses, exit 2, anything else):
   --init-from RUN_DIR starts from a normlab run's final.nlck instead (by
   name; its layout from `normlab show RUN_DIR --params`, --normlab the
   program): tests/peer/same_model.py starts from normlab's initial weights
-  on normlab's batches and requires normlab's losses.
+  on normlab's batches and requires normlab's losses (a fused q, k, v
+  weight is normlab's q, k and v weights one after another).
 - evaluation: eval mode on the test split in eval_batch_size batches, and
   with batch statistics in batch_size batches (running statistics left
   alone) where the model keeps running statistics and train.eval_trainmode.
+
+Written as a competent user writes for speed (the strongest fair peer):
+the fused projection and scaled_dot_product_attention above, fused AdamW
+and SGD (one kernel over all parameters), clip_grad_norm_ with
+foreach=True, the convolutional models and their inputs channels_last,
+subnormals flushed to zero as normlab flushes them
+(torch.set_flush_denormal, the config's flush_subnormals), evaluation under
+torch.inference_mode.
 
 Timing: elapsed_s counts from the start of training (after the data are
 loaded and the model built), as normlab's does; train_s only the steps.
@@ -127,17 +136,25 @@ if not MISSING:
 
 # one row per architecture this script mirrors: whether it reads token ids,
 # whether it trains under bf16 autocast (which leaves nn.LSTM / nn.GRU in
-# fp32, so not the recurrent nets), the normlab placements it mirrors, and
-# its builder in torch_models.py
+# fp32, so not the recurrent nets), whether it is convolutional (the model
+# and its inputs channels_last, the layout oneDNN's CPU convolutions want),
+# the normlab placements it mirrors, and its builder in torch_models.py
 ARCHS = {
-    "mlp": {"tokens": False, "bf16": True, "placements": ("before",), "build": "build_mlp"},
-    "cnn": {"tokens": False, "bf16": True, "placements": ("before",), "build": "build_cnn"},
-    "resnet": {"tokens": False, "bf16": True, "placements": ("post", "pre"), "build": "build_resnet"},
-    "lm": {"tokens": True, "bf16": True, "placements": ("pre", "post", "peri", "none"), "build": "build_lm"},
-    "vit": {"tokens": False, "bf16": True, "placements": ("pre", "post", "peri", "none"), "build": "build_vit"},
+    "mlp": {"tokens": False, "bf16": True, "conv": False, "placements": ("before",),
+            "build": "build_mlp"},
+    "cnn": {"tokens": False, "bf16": True, "conv": True, "placements": ("before",),
+            "build": "build_cnn"},
+    "resnet": {"tokens": False, "bf16": True, "conv": True, "placements": ("post", "pre"),
+               "build": "build_resnet"},
+    "lm": {"tokens": True, "bf16": True, "conv": False, "placements": ("pre", "post", "peri", "none"),
+           "build": "build_lm"},
+    "vit": {"tokens": False, "bf16": True, "conv": False,
+            "placements": ("pre", "post", "peri", "none"), "build": "build_vit"},
     # the plain cell (none) or the cell with layer or rms norm inside (in_cell)
-    "rnn": {"tokens": False, "bf16": False, "placements": ("none", "in_cell"), "build": "build_rnn"},
-    "rnn_lm": {"tokens": True, "bf16": False, "placements": ("none", "in_cell"), "build": "build_rnn_lm"},
+    "rnn": {"tokens": False, "bf16": False, "conv": False, "placements": ("none", "in_cell"),
+            "build": "build_rnn"},
+    "rnn_lm": {"tokens": True, "bf16": False, "conv": False, "placements": ("none", "in_cell"),
+               "build": "build_rnn_lm"},
 }
 NORMS = ("none", "batch", "layer", "group", "rms")
 # inside a recurrent cell: the per-sample kinds; the per-step recurrent
@@ -146,11 +163,12 @@ IN_CELL_NORMS = ("layer", "rms")
 DATASETS = ("fashion-mnist", "mnist", "synthetic", "text", "synthetic_text")
 PRECISIONS = ("fp32", "bf16")  # fp16: torch 1.13's CPU autocast has none
 # --mode: how the model runs, and the oldest torch each mode is taken from.
-# Eager: 1.13, Debian's python3-torch, the history rows' peer and the oldest
-# this script was checked on (CPU autocast's bf16 is 1.10's, torch.autocast
-# 1.10's); compile and max-autotune: the pinned peer
-# (requirements-peer.txt), whose inductor the numbers are about.
-MODES = {"eager": (1, 13), "compile": (2, 15), "max-autotune": (2, 15)}
+# Eager: 2.4, the first with what the peer is written with (the CPU's fused
+# AdamW and SGD, nn.RMSNorm; scaled_dot_product_attention is 2.0's), so not
+# Debian's python3-torch 1.13, the history rows' older peer; compile and
+# max-autotune: the pinned peer (requirements-peer.txt), whose inductor the
+# numbers are about.
+MODES = {"eager": (2, 4), "compile": (2, 15), "max-autotune": (2, 15)}
 # the compile modes' warm-up steps before the clock starts: the first
 # compiles the training graph, the second shows a recompilation the first
 # step's state forces (an optimizer state, a counter) before timing does
@@ -397,7 +415,8 @@ def fp32_normalizers(model, torch, nn):
     fails (its fp32 affine parameters do not match) and the others would
     return bf16. The modules and their parameter names stay as they are."""
     import make_goldens
-    kinds = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, make_goldens.RMSNorm,
+    kinds = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.RMSNorm,
+             make_goldens.RMSNorm,
              make_goldens.BatchRenorm, make_goldens.DyT, make_goldens.FRN,
              make_goldens.ScaleNorm, make_goldens.MeanOnlyBatchNorm)
 
@@ -452,13 +471,15 @@ def make_optimizer(cfg, torch, model):
     else:
         groups = [{"params": [p for p in params if p.dim() > 1], "weight_decay": wd},
                   {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}]
+    # fused: one kernel over every parameter (torch >= 2.4 on the CPU), what
+    # a user who wants speed asks for
     if o["type"] == "adamw":
         b = o.get("betas", [0.9, 0.999])
         return torch.optim.AdamW(groups, lr=float(o["lr"]), betas=(b[0], b[1]),
-                                 eps=float(o.get("eps", 1e-8)))
+                                 eps=float(o.get("eps", 1e-8)), fused=True)
     return torch.optim.SGD(groups, lr=float(o["lr"]), momentum=float(o.get("momentum", 0.9)),
                            dampening=float(o.get("dampening", 0.0)),
-                           nesterov=bool(o.get("nesterov", False)))
+                           nesterov=bool(o.get("nesterov", False)), fused=True)
 
 
 def main():
@@ -527,6 +548,10 @@ def main():
     except Refusal as e:
         print("torch_run.py: %s" % e, file=sys.stderr)
         return 2
+    # subnormals flushed to zero as normlab flushes them (flush_subnormals,
+    # true by default); set before the first parallel op, so that the
+    # OpenMP threads, created later, inherit the setting
+    torch.set_flush_denormal(bool(get(cfg, "flush_subnormals", True)))
     import torch.nn as nn
     import torch.nn.functional as F
     import make_goldens  # noqa: F401  (sets one thread on import: set ours after)
@@ -567,6 +592,10 @@ def main():
     bf16 = get(cfg, "train.precision", "fp32") == "bf16"
     if bf16:
         fp32_normalizers(model, torch, nn)
+    conv = ARCHS[arch]["conv"]
+    if conv:  # channels_last: oneDNN's convolutions run NHWC without reorders
+        model = model.to(memory_format=torch.channels_last)
+        xs, xt = (t.contiguous(memory_format=torch.channels_last) for t in (xs, xt))
     base_lr = float(get(cfg, "train.optimizer.lr"))
     total = get(cfg, "train.steps") or get(cfg, "train.epochs", 1) * per_epoch
     log_every = get(cfg, "train.log_every", 20)
@@ -589,6 +618,8 @@ def main():
 
     def loss_and_correct(x, y):
         # bf16: the forward and the loss as autocast runs them (cross_entropy in fp32)
+        if conv:  # a batch drawn by index may come back in NCHW
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = net(x)
             out = out.reshape(-1, out.shape[-1])
@@ -606,7 +637,7 @@ def main():
             model.eval()
         loss_sum, correct, count = 0.0, 0, 0
         n_eval = batch if train_mode else eval_batch
-        with torch.no_grad():
+        with torch.inference_mode():
             if tokens:
                 windows = (len(valid_tok) - 1) // context
                 for s in range(0, windows, n_eval):
@@ -638,7 +669,7 @@ def main():
         loss, correct = loss_and_correct(x, y)
         loss.backward()
         if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip, foreach=True)
         optimizer.step()
         return loss, correct
 
