@@ -4,7 +4,10 @@
  * errors and accuracies and at or above 0 for the rest; and every table
  * pasted into the committed pages (README.md and results/ pages) with a
  * "95% interval" column holds no cell interval below 0, nor above 100
- * where its numbers are percent. In process, reading committed files only. */
+ * where its numbers are percent; and every committed forest plot of
+ * verdicts (plots/verdicts.gp) draws each claim on its own axis, so that
+ * one wide claim leaves every other interval readable. In process, reading
+ * committed files only. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -164,6 +167,69 @@ START_TEST(test_committed_pages_in_range)
 }
 END_TEST
 
+/* one verdicts.gp: every $claims row (row, effect, lo, hi, threshold on
+ * the row's axis 0..1, verdict, label, the axis's ends, 0 on it) inside
+ * its axis and filling it (what it draws reaches both of its outer fifths:
+ * the axis is the row's own, not one a wider claim set; a "~ within"
+ * claim's band, in $bands, counts as drawn); how many rows */
+static int check_forest(const char *path)
+{
+    char *text = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
+    const char *rows = strstr(text, "$claims << EOD\n");
+    ck_assert_msg(rows, "%s: no $claims", path);
+    rows += strlen("$claims << EOD\n");
+    int n = 0;
+    for (const char *line = rows; strncmp(line, "EOD", 3); line = strchr(line, '\n') + 1) {
+        double row, on_axis[4];
+        ck_assert_msg(sscanf(line, "%lf,%lf,%lf,%lf,%lf,", &row, &on_axis[0], &on_axis[1], &on_axis[2],
+                             &on_axis[3]) == 5,
+                      "%s: a row that is not the forest's: %.80s", path, line);
+        double least = 1, most = 0;
+        const char *bands = strstr(text, "$bands << EOD\n");
+        for (const char *b = bands ? strchr(bands, '\n') + 1 : "EOD"; strncmp(b, "EOD", 3); b = strchr(b, '\n') + 1) {
+            double band_row, centre, half;
+            if (sscanf(b, "%lf,%lf,%lf", &band_row, &centre, &half) == 3 && band_row == row) {
+                least = centre - half;
+                most = centre + half;
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            ck_assert_msg(isnan(on_axis[i]) || (on_axis[i] >= 0 && on_axis[i] <= 1),
+                          "%s, row %g: %g is off its axis (redraw with normlab verdict --force)", path, row,
+                          on_axis[i]);
+            least = isnan(on_axis[i]) ? least : fmin(least, on_axis[i]);
+            most = isnan(on_axis[i]) ? most : fmax(most, on_axis[i]);
+        }
+        /* a single point (a count described) sits alone in the middle */
+        ck_assert_msg(least == most || (least <= 0.2 && most >= 0.8), "%s, row %g: draws %g to %g of its axis",
+                      path, row, least, most);
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+START_TEST(test_committed_forests_per_claim)
+{
+    int forests = 0;
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
+    ck_assert(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/results/%s/plots/verdicts.gp", NORMLAB_SOURCE_DIR, e->d_name);
+        if (e->d_name[0] == '.' || !nl_path_exists(path))
+            continue;
+        ck_assert_int_ge(check_forest(path), 1);
+        forests++;
+    }
+    closedir(d);
+    ck_assert_int_ge(forests, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_intervals");
@@ -171,6 +237,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_committed_tables_in_range);
     tcase_add_test(tc, test_committed_pages_in_range);
+    tcase_add_test(tc, test_committed_forests_per_claim);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
