@@ -19,14 +19,6 @@
 #include "results/run_result.h"
 #include "testutil.h"
 
-/* whether .gitignore names "/results/<name>/" (the user's own sweeps) */
-static bool ignored(const char *gitignore, const char *name)
-{
-    char line[600];
-    snprintf(line, sizeof line, "\n/results/%s/\n", name);
-    return strstr(gitignore, line) != NULL;
-}
-
 static bool is_fraction(const char *metric)
 {
     return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;
@@ -64,27 +56,17 @@ static int check_metric(const char *dir, const char *metric)
     return checked;
 }
 
+/* every metric of one sweep: ctx counts the intervals checked */
+static void visit_sweep(const char *dir, void *ctx)
+{
+    for (int m = 0; m < NL_RESULTS_M_COUNT; m++)
+        *(int *)ctx += check_metric(dir, nl_sweep_metric_names[m]);
+}
+
 START_TEST(test_committed_tables_in_range)
 {
-    char *gitignore = NULL;
-    nl_error err = {0};
-    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK, "%s", err.msg);
-    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
-    ck_assert(d);
-    int sweeps = 0, intervals = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char dir[1200], summary[1300];
-        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, e->d_name);
-        nl_path_join(summary, sizeof summary, dir, "summary.csv");
-        if (e->d_name[0] == '.' || !nl_path_exists(summary) || ignored(gitignore, e->d_name))
-            continue;
-        for (int m = 0; m < NL_RESULTS_M_COUNT; m++)
-            intervals += check_metric(dir, nl_sweep_metric_names[m]);
-        sweeps++;
-    }
-    closedir(d);
-    free(gitignore);
+    int intervals = 0;
+    const int sweeps = tu_committed_sweep_dirs(visit_sweep, &intervals);
     ck_assert_int_ge(sweeps, 1);
     ck_assert_int_ge(intervals, sweeps);
 }
