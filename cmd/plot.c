@@ -325,6 +325,20 @@ static int check_specs(const plot_request *r)
     return -1;
 }
 
+/* the kinds that do not apply to these runs, in one line: tried only
+ * because no --kind was given, each is no error, and --kind K says why
+ * (each reason begins "KIND: ") */
+static void print_skipped(const nl_plot_report *rep)
+{
+    if (rep->n_skipped == 0)
+        return;
+    fprintf(stderr, "normlab plot: skipped %d kind%s that do%s not apply here:", rep->n_skipped,
+            rep->n_skipped == 1 ? "" : "s", rep->n_skipped == 1 ? "es" : "");
+    for (int i = 0; i < rep->n_skipped; i++)
+        fprintf(stderr, "%s %.*s", i ? "," : "", (int)strcspn(rep->skipped[i], ":"), rep->skipped[i]);
+    fprintf(stderr, " (--kind K says what one needs)\n");
+}
+
 int cmd_plot(int argc, char **argv)
 {
     plot_request *r = calloc(1, sizeof *r);
@@ -348,8 +362,7 @@ int cmd_plot(int argc, char **argv)
                    NL_OK) {
             status = nl_cmd_report("plot", &err);
         } else {
-            for (int i = 0; i < rep->n_skipped; i++)
-                fprintf(stderr, "normlab plot: skipped %s\n", rep->skipped[i]);
+            print_skipped(rep);
             status = render_and_print("plot", rep, r->formats, set);
         }
         nl_outset_end(set);

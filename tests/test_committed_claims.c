@@ -8,7 +8,6 @@
  * matches no row of a run's file would otherwise pass as an empty claim).
  * The list is the committed directories, so no test keeps one. In process
  * and reading committed files only: about a second. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +15,6 @@
 #include "log/files.h"
 #include "testutil.h"
 #include "verdict/verdict.h"
-
-/* whether .gitignore names "/results/<name>/" (the user's own sweeps) */
-static bool ignored(const char *gitignore, const char *name)
-{
-    char line[600];
-    snprintf(line, sizeof line, "\n/results/%s/\n", name);
-    return strstr(gitignore, line) != NULL;
-}
 
 /* one committed sweep's claims, computed; how many claims (each: values
  * counted) it gave */
@@ -49,26 +40,16 @@ static int check_sweep(const char *dir)
     return n;
 }
 
+/* check_sweep as a visit: ctx counts the claims */
+static void visit_sweep(const char *dir, void *ctx)
+{
+    *(int *)ctx += check_sweep(dir);
+}
+
 START_TEST(test_committed_sweeps_declare_claims)
 {
-    char *gitignore = NULL;
-    nl_error err = {0};
-    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK, "%s", err.msg);
-    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
-    ck_assert(d);
-    int sweeps = 0, claims = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char dir[1200], summary[1300];
-        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, e->d_name);
-        nl_path_join(summary, sizeof summary, dir, "summary.csv");
-        if (e->d_name[0] == '.' || !nl_path_exists(summary) || ignored(gitignore, e->d_name))
-            continue;
-        claims += check_sweep(dir);
-        sweeps++;
-    }
-    closedir(d);
-    free(gitignore);
+    int claims = 0;
+    const int sweeps = tu_committed_sweep_dirs(visit_sweep, &claims);
     /* the committed reproductions are there to be checked */
     ck_assert_int_ge(sweeps, 1);
     ck_assert_int_ge(claims, sweeps);

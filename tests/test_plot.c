@@ -245,16 +245,17 @@ START_TEST(test_sweep_plots)
      * switchable weights */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 8 &&
-                      strstr(out, "skipped switch_weights: no run has switchable weights") &&
-                      strstr(out, "skipped step_norms: no run has per-step") &&
-                      strstr(out, "skipped block_skip: no run has block removals") &&
-                      strstr(out, "skipped landscape: no run has the landscape probe") &&
-                      strstr(out, "skipped attention_logits: no run has attention logits") &&
-                      strstr(out, "skipped weight_stats: no run has update_ratio") &&
-                      strstr(out, "skipped variance_shift: no run has variance_shift") &&
-                      strstr(out, "skipped signal_propagation: no run has signal propagation"),
+    /* the kinds that do not apply said once, in one line, not one each */
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 1 &&
+                      strstr(out, "normlab plot: skipped 8 kinds that do not apply here: attention_logits, "
+                                  "weight_stats, variance_shift, signal_propagation, landscape, step_norms, "
+                                  "block_skip, switch_weights (--kind K says what one needs)\n"),
                   "%.3000s", out);
+    free(out);
+    /* asked for, a kind says why it does not apply */
+    ck_assert_int_eq(tu_normlab("plot results/plots --kind switch_weights"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "switch_weights: no run has switchable weights"), "%.3000s", out);
     free(out);
     if (have_gnuplot)
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -388,7 +389,8 @@ START_TEST(test_single_run_and_usage)
                              "--out one --quiet --threads 1"), 0);
     ck_assert_int_eq(tu_normlab("plot one"), 0);
     char *out = tu_normlab_output();
-    ck_assert_msg(strstr(out, "skipped batch_size") && !strstr(out, "gnuplot said"), "%.3000s", out);
+    ck_assert_msg(strstr(out, "skipped 11 kinds that do not apply here: batch_size, lr,") &&
+                      count(out, "skipped") == 1 && !strstr(out, "gnuplot said"), "%.3000s", out);
     free(out);
     const char *single[] = {"curves", "train_eval_gap", "trace"};
     for (int k = 0; k < 3; k++) {
@@ -509,8 +511,12 @@ START_TEST(test_rough_edges)
     fake_sweep("derived", "train.batch_size,seed,train.optimizer.lr", derived, 4, 50, 100);
     ck_assert_int_eq(tu_normlab("plot derived"), 0);
     char *out = tu_normlab_output();
-    ck_assert_msg(strstr(out, "skipped lr: the learning rate follows the batch size") &&
-                      !strstr(out, "tolerates"), "%.3000s", out);
+    ck_assert_msg(strstr(out, "skipped 13 kinds that do not apply here: lr,") && !strstr(out, "tolerates"),
+                  "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("plot derived --kind lr"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "lr: the learning rate follows the batch size"), "%.3000s", out);
     free(out);
     snprintf(path, sizeof path, "%s/derived/plots/lr.gp", tu_tmp);
     ck_assert(!nl_path_exists(path));

@@ -137,6 +137,13 @@ START_TEST(test_page)
     ck_assert_int_eq(count(page, "id=\"f1-gnuplot_canvas\""), 1);
     ck_assert_int_eq(count(page, "id=\"f2-gnuplot_canvas\""), 1);
     ck_assert_msg(!strstr(page, "href='#gp") && !strstr(page, "href=\"#gp"), "a figure points at another's shapes");
+    /* a caption names its figure once ("lr: lr: ..." repeated the note's own name) */
+    for (const char *cap = strstr(page, "<figcaption><code>"); cap; cap = strstr(cap + 1, "<figcaption><code>")) {
+        char name[128], again[300];
+        ck_assert(sscanf(cap, "<figcaption><code>%127[^<]", name) == 1);
+        snprintf(again, sizeof again, "<figcaption><code>%s</code>: %s:", name, name);
+        ck_assert_msg(strncmp(cap, again, strlen(again)), "%.200s", cap);
+    }
     /* every run, its config's varied keys and provenance */
     static const char *const runs[] = {"type-none_seed-1", "type-none_seed-2", "type-batch_seed-1", "type-batch_seed-2"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)

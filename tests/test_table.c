@@ -1,6 +1,7 @@
-/* normlab table: cells over seeds (mean, sd, Student-t interval) and paired
- * differences, on a sweep summary written here with known values; the
- * t quantiles against published values; errors for bad keys. */
+/* normlab table: cells over seeds (mean, sd, Student-t interval on a scale
+ * that keeps it inside the metric's range) and paired differences, on a
+ * sweep summary written here with known values; the t quantiles against
+ * published values; errors for bad keys. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,18 @@ static void expected(const double *v, int n, double *mean, double *sd, double *h
     *half = nl_student_t_quantile_975(n - 1) * *sd / sqrt((double)n);
 }
 
+/* the 95% t interval of the mean of v on the logit scale (v in (0, 1)),
+ * mapped back: what the table must print for errors */
+static void expected_logit(const double *v, int n, double *lo, double *hi)
+{
+    double z[8], mean, sd, half;
+    for (int i = 0; i < n; i++)
+        z[i] = log(v[i] / (1 - v[i]));
+    expected(z, n, &mean, &sd, &half);
+    *lo = 1 / (1 + exp(-(mean - half)));
+    *hi = 1 / (1 + exp(-(mean + half)));
+}
+
 /* finds the CSV row starting with `prefix` and reads its numbers */
 static void csv_row(const char *csv, const char *prefix, double *mean, double *sd, double *lo, double *hi, int *n)
 {
@@ -117,14 +130,16 @@ START_TEST(test_cells_and_pairs)
                 if (!(n == 1 && bi == 1 && s == 3))
                     v[count++] = error_of(n, bi, s);
             expected(v, count, &mean, &sd, &half);
+            double want_lo, want_hi;
+            expected_logit(v, count, &want_lo, &want_hi);
             char prefix[64];
             snprintf(prefix, sizeof prefix, "cell,%s,%d", norms[n], batches[bi]);
             csv_row(csv.data, prefix, &got_mean, &got_sd, &lo, &hi, &got_n);
             ck_assert_int_eq(got_n, count);
             ck_assert_msg(fabs(got_mean - mean) < 1e-9 && fabs(got_sd - sd) < 1e-9, "%s: %g %g vs %g %g",
                           prefix, got_mean, got_sd, mean, sd);
-            ck_assert_msg(fabs(lo - (mean - half)) < 1e-9 && fabs(hi - (mean + half)) < 1e-9, "%s interval",
-                          prefix);
+            ck_assert_msg(fabs(lo - want_lo) < 1e-9 && fabs(hi - want_hi) < 1e-9, "%s interval %g – %g, want "
+                          "%g – %g", prefix, lo, hi, want_lo, want_hi);
         }
     /* paired: group - batch at the same seed and batch size; the failed run
      * leaves 3 pairs at batch 32 */
@@ -164,13 +179,18 @@ START_TEST(test_cells_and_pairs)
     nl_buf_free(&csv2);
     /* Markdown: percent, and the pair header */
     double v[4] = {error_of(0, 0, 0), error_of(0, 0, 1), error_of(0, 0, 2), error_of(0, 0, 3)};
-    double mean, sd, half;
+    double mean, sd, half, lo, hi;
     expected(v, 4, &mean, &sd, &half);
+    expected_logit(v, 4, &lo, &hi);
     char row[128];
     snprintf(row, sizeof row, "| batch | 2 | 4 | 0 | %.2f | %.2f | %.2f – %.2f |", 100 * mean, 100 * sd,
-             100 * (mean - half), 100 * (mean + half));
+             100 * lo, 100 * hi);
+    /* and in words what each table's intervals are */
     ck_assert_msg(strstr(md.data, "final_test_error (%)") && strstr(md.data, row) &&
-                      strstr(md.data, "group − batch, paired by seed"),
+                      strstr(md.data, "group − batch, paired by seed") &&
+                      strstr(md.data, "95% interval of the mean over seeds: a t interval on the logit scale, "
+                                      "mapped back into the metric's range [0, 100]%.") &&
+                      strstr(md.data, "95% interval of the mean difference over pairs: a t interval."),
                   "no '%s' in\n%s", row, md.data);
     nl_buf_free(&md);
     nl_buf_free(&csv);
@@ -282,8 +302,9 @@ START_TEST(test_pooled_cells)
                       strstr(md.data, "Cells pool runs of different configurations: train.batch_size, "
                                       "train.optimizer.lr vary within a cell") &&
                       !strstr(md.data, "seeds |"), "%s", md.data);
-    ck_assert_msg(strstr(csv.data, ",wins,pooled\n") &&
-                      strstr(csv.data, ",,\"train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32\"\n"), "%s", csv.data);
+    ck_assert_msg(strstr(csv.data, ",wins,pooled,interval\n") &&
+                      strstr(csv.data, ",,\"train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32\",t-logit\n"),
+                  "%s", csv.data);
     ck_assert_msg(notes.data && strstr(notes.data, "cells pool runs that differ in train.batch_size, "
                                                    "train.optimizer.lr"), "%s", notes.data ? notes.data : "");
     nl_buf_free(&md);
@@ -416,6 +437,59 @@ START_TEST(test_non_finite_values_left_out)
 }
 END_TEST
 
+/* Intervals stay inside the metric's range: errors near 0 and 1 with a
+ * wide spread (a plain t interval would reach below 0 and above 100%), a
+ * loss near 0 (log scale, never negative), and an error of exactly 0
+ * (no logit: the plain interval clipped, marked and named) */
+START_TEST(test_intervals_inside_the_range)
+{
+    tu_tmp_make("table-range");
+    char dir[600];
+    nl_error err = {0};
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    static const struct {
+        const char *norm;
+        double error[3], loss[3];
+    } rows[] = {{"low", {0.01, 0.2, 0.03}, {0.01, 1.5, 0.02}},
+                {"high", {0.99, 0.6, 0.98}, {4, 9, 5}},
+                {"zero", {0, 0.3, 0.02}, {0, 0.5, 0.01}}};
+    nl_buf b = {0};
+    nl_buf_printf(&b, "run,model.norm.type,seed,status,final_test_loss,final_test_accuracy,final_test_error\n");
+    for (int r = 0; r < 3; r++)
+        for (int s = 0; s < 3; s++)
+            nl_buf_printf(&b, "%s-%d,%s,%d,ok,%.9g,%.9g,%.9g\n", rows[r].norm, s, rows[r].norm, s + 1,
+                          rows[r].loss[s], 1 - rows[r].error[s], rows[r].error[s]);
+    tu_tmp_write("sweep/summary.csv", b.data);
+    nl_buf_free(&b);
+    static const char *const metrics[] = {"final_test_error", "final_test_accuracy", "final_test_loss"};
+    for (int m = 0; m < 3; m++) {
+        nl_table_spec spec = {.metric = metrics[m]};
+        nl_buf md = {0}, csv = {0};
+        ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, NULL, &err) == NL_OK, "%s", err.msg);
+        const double top = m < 2 ? 1 : INFINITY;
+        for (int r = 0; r < 3; r++) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "cell,%s", rows[r].norm);
+            double mean, sd, lo, hi;
+            int n;
+            csv_row(csv.data, prefix, &mean, &sd, &lo, &hi, &n);
+            ck_assert_msg(lo >= 0 && hi <= top && lo <= hi, "%s %s: %g – %g outside the range", metrics[m],
+                          rows[r].norm, lo, hi);
+        }
+        /* the error and loss of "zero" sit on the edge: clipped, marked, said */
+        const bool edge = m != 1;
+        ck_assert_msg(!edge || (strstr(csv.data, ",t-clipped\n") && strstr(md.data, " *") &&
+                                strstr(md.data, "* marks a t interval clipped to the metric's range")),
+                      "%s:\n%s\n%s", metrics[m], csv.data, md.data);
+        ck_assert_msg(strstr(csv.data, m == 2 ? ",t-log\n" : ",t-logit\n"), "%s", csv.data);
+        nl_buf_free(&md);
+        nl_buf_free(&csv);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("table");
@@ -427,6 +501,7 @@ int main(void)
     tcase_add_test(tc, test_pooled_cells);
     tcase_add_test(tc, test_by_unknown_key);
     tcase_add_test(tc, test_non_finite_values_left_out);
+    tcase_add_test(tc, test_intervals_inside_the_range);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -424,6 +424,31 @@ int tu_committed_sweeps(tu_sweep_visit visit, void *ctx)
     return visited;
 }
 
+int tu_committed_sweep_dirs(tu_dir_visit visit, void *ctx)
+{
+    char *gitignore = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK,
+                  "%s", err.msg);
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
+    ck_assert(d);
+    int visited = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char rel[600], dir[1200], summary[1300];
+        snprintf(rel, sizeof rel, "results/%s", e->d_name);
+        snprintf(dir, sizeof dir, "%s/%s", NORMLAB_SOURCE_DIR, rel);
+        nl_path_join(summary, sizeof summary, dir, "summary.csv");
+        if (e->d_name[0] == '.' || !nl_path_exists(summary) || tu_gitignored(gitignore, rel))
+            continue;
+        visit(dir, ctx);
+        visited++;
+    }
+    closedir(d);
+    free(gitignore);
+    return visited;
+}
+
 void tu_tmp_remove(void)
 {
     char cmd[512];

@@ -136,6 +136,12 @@ typedef void (*tu_sweep_visit)(const char *experiment, const char *dir, int stat
                                const char *output, void *ctx);
 int tu_committed_sweeps(tu_sweep_visit visit, void *ctx);
 
+/* Calls visit for every committed sweep directory under results/ (a
+ * summary.csv that .gitignore does not name), with its absolute path; in
+ * directory order, without a dry run. Returns how many it visited. */
+typedef void (*tu_dir_visit)(const char *dir, void *ctx);
+int tu_committed_sweep_dirs(tu_dir_visit visit, void *ctx);
+
 /* C source text with its comments blanked (newlines kept, so line numbers
  * hold); string and character literals kept whole, or with their insides
  * blanked too when blank_literals (for lints of the code alone) */

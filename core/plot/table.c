@@ -23,14 +23,35 @@ double nl_student_t_quantile_975(double df)
 
 /* ---- cells ---- */
 
+/* the range a metric's values can take: accuracies and errors are
+ * fractions in [0, 1], every other summary metric (losses, steps, times,
+ * rates) is >= 0 */
+typedef struct {
+    double lo, hi;
+} metric_range;
+
+/* accuracies and errors are fractions in files and percent for people */
+static bool is_fraction(const char *metric)
+{
+    return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;
+}
+
+static metric_range range_of(const char *metric)
+{
+    return is_fraction(metric) ? (metric_range){0, 1} : (metric_range){0, INFINITY};
+}
+
 typedef struct {
     int n;
-    double mean, sd, half_width; /* sd and interval NaN below two values */
+    double mean, sd, lo, hi; /* sd and interval NaN below two values */
+    nl_stats_scale scale;    /* what the interval is */
 } moments;
 
-static moments moments_of(const double *v, int n)
+/* the mean and sd of v, and the 95% t interval of the mean on the scale
+ * that keeps it inside `range` (nl_stats_t_interval_within) */
+static moments moments_of(const double *v, int n, metric_range range)
 {
-    moments m = {n, NAN, NAN, NAN};
+    moments m = {n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR};
     if (n == 0)
         return m;
     double sum = 0.0;
@@ -43,27 +64,35 @@ static moments moments_of(const double *v, int n)
     for (int i = 0; i < n; i++)
         squares += (v[i] - m.mean) * (v[i] - m.mean);
     m.sd = sqrt(squares / (n - 1));
-    m.half_width = nl_student_t_quantile_975(n - 1) * m.sd / sqrt((double)n);
+    m.scale = nl_stats_t_interval_within(v, n, 0.95, range.lo, range.hi, &m.lo, &m.hi);
     return m;
 }
 
-/* the moments, or none where a sum of the values overflowed a double (two
- * values of 1e308): an inf mean or spread would read as a result; said in
- * `left` (a line naming the row) */
-static moments moments_noted(const double *v, int n, const char *row, nl_buf *left)
+/* paired differences' moments: the plain t interval (no difference, 0, is
+ * what it is read against, and a transform would move it off centre),
+ * clipped with its mark where it leaves the range a difference can take */
+static moments difference_moments_of(const double *d, int n, metric_range range)
 {
-    moments m = moments_of(v, n);
-    if (n > 0 && (!isfinite(m.mean) || (n > 1 && (!isfinite(m.sd) || !isfinite(m.half_width))))) {
-        nl_buf_printf(left, "%s: the %d values overflow a double when summed: no mean\n", row, n);
-        m = (moments){n, NAN, NAN, NAN};
+    const double widest = range.hi - range.lo;
+    moments m = moments_of(d, n, (metric_range){-INFINITY, INFINITY});
+    if (n >= 2 && (m.lo < -widest || m.hi > widest)) {
+        m.lo = fmax(m.lo, -widest);
+        m.hi = fmin(m.hi, widest);
+        m.scale = NL_STATS_SCALE_CLIPPED;
     }
     return m;
 }
 
-/* accuracies and errors are fractions in files and percent for people */
-static bool is_fraction(const char *metric)
+/* m, or none where a sum of the values overflowed a double (two values of
+ * 1e308): an inf mean or spread would read as a result; said in `left` (a
+ * line naming the row) */
+static moments moments_noted(moments m, const char *row, nl_buf *left)
 {
-    return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;
+    if (m.n > 0 && (!isfinite(m.mean) || (m.n > 1 && (!isfinite(m.sd) || !isfinite(m.hi - m.lo))))) {
+        nl_buf_printf(left, "%s: the %d values overflow a double when summed: no mean\n", row, m.n);
+        m = (moments){m.n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR};
+    }
+    return m;
 }
 
 static void md_number(nl_buf *b, double v, double scale)
@@ -235,16 +264,17 @@ static int pooled_keys(const nl_results *r, const int *keys, int n_keys, const b
     return n_pooled;
 }
 
-/* a row's " | mean | sd | low – high |" (NaN: "–"), in the table's units */
+/* a row's " | mean | sd | low – high |" (NaN: "–"), in the table's units;
+ * a clipped interval marked "*" */
 static void md_moments(nl_buf *md, const moments *m, double scale)
 {
     md_number(md, m->mean, scale);
     md_number(md, m->sd, scale);
-    if (isnan(m->half_width))
+    if (isnan(m->lo))
         nl_buf_printf(md, " | – |");
     else
-        nl_buf_printf(md, " | %.2f – %.2f |", (m->mean - m->half_width) * scale,
-                      (m->mean + m->half_width) * scale);
+        nl_buf_printf(md, " | %.2f – %.2f%s |", m->lo * scale, m->hi * scale,
+                      m->scale == NL_STATS_SCALE_CLIPPED ? " *" : "");
 }
 
 /* a row's mean, sd and interval as CSV fields (summary.csv's units) */
@@ -252,8 +282,46 @@ static void csv_moments(nl_buf *csv, const moments *m)
 {
     csv_number(csv, m->mean);
     csv_number(csv, m->sd);
-    csv_number(csv, m->mean - m->half_width);
-    csv_number(csv, m->mean + m->half_width);
+    csv_number(csv, m->lo);
+    csv_number(csv, m->hi);
+}
+
+/* the interval's scale as the row's last CSV field (empty: no interval) */
+static void csv_scale_tag(nl_buf *csv, const moments *m)
+{
+    csv_text(csv, isnan(m->lo) ? "" : nl_stats_scale_tags[m->scale]);
+}
+
+/* the bit of m's interval scale in a table's mask of those it uses */
+static unsigned scale_bit(const moments *m)
+{
+    return isnan(m->lo) ? 0u : 1u << m->scale;
+}
+
+/* the line under a table saying in words what its intervals are, from the
+ * mask of scales its rows used: "95% interval of the mean over seeds: a t
+ * interval on the logit scale, mapped back into the metric's range
+ * [0, 100]%." */
+static void md_interval_words(nl_buf *md, unsigned used, const char *of, const char *range)
+{
+    if (!used)
+        return;
+    nl_buf_printf(md, "\n95%% interval %s: a ", of);
+    int said = 0;
+    for (int sc = 0; sc < NL_STATS_SCALE_COUNT; sc++)
+        if (used & (1u << sc) && sc != NL_STATS_SCALE_CLIPPED)
+            nl_buf_printf(md, "%s%s", said++ ? " or " : "", nl_stats_scale_words[sc]);
+    if (used & (1u << NL_STATS_SCALE_LOGIT | 1u << NL_STATS_SCALE_LOG))
+        nl_buf_printf(md, ", mapped back into the metric's range %s", range);
+    if (used & (1u << NL_STATS_SCALE_CLIPPED))
+        nl_buf_printf(md, "%s* marks a %s (a value on its edge has no logit or log)", said ? "; " : "",
+                      nl_stats_scale_words[NL_STATS_SCALE_CLIPPED]);
+    nl_buf_printf(md, ".\n");
+}
+
+static const char *range_words(const char *metric)
+{
+    return is_fraction(metric) ? "[0, 100]%" : "[0, ∞)";
 }
 
 /* the header's key columns, "| KEY | KEY |", and their rule, "|---|---|" */
@@ -302,10 +370,11 @@ static bool pooled_cells(const nl_results *r, const int *keys, int n_keys, const
 }
 
 /* cell g's row: its finished runs' metric (values[] is scratch), diverged
- * runs counted apart; nothing when it has no finished run. A run that
+ * runs counted apart; nothing when it has no finished run. Returns its
+ * interval's scale_bit. A run that
  * finished ok with an infinite value (summary.csv's inf, or 1e400) is no
  * divergence and no value: left out, said in `left` */
-static void write_cell(const nl_results *r, const char *metric_name, int metric, double scale, const int *keys,
+static unsigned write_cell(const nl_results *r, const char *metric_name, int metric, double scale, const int *keys,
                        int n_keys, const int *group_of, int g, double *values, const char *pooled, bool any_pooled,
                        nl_buf *md, nl_buf *csv, nl_buf *left)
 {
@@ -324,12 +393,12 @@ static void write_cell(const nl_results *r, const char *metric_name, int metric,
             values[n++] = v;
     }
     if (first < 0)
-        return;
+        return 0;
     char row[512] = "cell";
     for (int k = 0; k < n_keys; k++)
         snprintf(row + strlen(row), sizeof row - strlen(row), " %s=%s", r->keys[keys[k]],
                  r->runs[first].values[keys[k]]);
-    const moments m = moments_noted(values, n, row, left);
+    const moments m = moments_noted(moments_of(values, n, range_of(metric_name)), row, left);
     nl_buf_printf(md, "|");
     for (int k = 0; k < n_keys; k++)
         nl_buf_printf(md, " %s |", r->runs[first].values[keys[k]]);
@@ -346,8 +415,10 @@ static void write_cell(const nl_results *r, const char *metric_name, int metric,
         csv_moments(csv, &m);
         nl_buf_printf(csv, ",");
         csv_text(csv, pooled);
+        csv_scale_tag(csv, &m);
         nl_buf_printf(csv, "\n");
     }
+    return scale_bit(&m);
 }
 
 /* the cell table; values[] and diverged counts per group. A cell whose runs
@@ -374,9 +445,12 @@ static void write_cells(const nl_results *r, const nl_table_spec *spec, int metr
                   any_pooled ? " pooled |" : "");
     md_key_rule(md, n_keys);
     nl_buf_printf(md, "---:|---:|---:|---:|---|%s\n", any_pooled ? "---|" : "");
+    unsigned used = 0;
     for (int g = 0; g < groups; g++)
-        write_cell(r, spec->metric, metric, scale, keys, n_keys, group_of, g, values, pooled[g], any_pooled, md,
-                   csv, left);
+        used |= write_cell(r, spec->metric, metric, scale, keys, n_keys, group_of, g, values, pooled[g], any_pooled,
+                           md, csv, left);
+    md_interval_words(md, used, any_pooled ? "of the mean over the cell's runs" : "of the mean over seeds",
+                      range_words(spec->metric));
 done:
     free(group_of);
     free(labels);
@@ -466,6 +540,7 @@ static void pair_csv_row(const pairing *p, const int *keys, int n_keys, int firs
     pooled_keys(r, keys, n_keys, in_pairs, pooled, sizeof pooled, NULL, 0);
     nl_buf_printf(csv, ",%d", wins);
     csv_text(csv, pooled);
+    csv_scale_tag(csv, m);
     nl_buf_printf(csv, "\n");
 }
 
@@ -499,6 +574,7 @@ static void write_pairs(const nl_results *r, const nl_table_spec *spec, int metr
     nl_buf_printf(md, " pairs | mean difference | sd | 95%% interval | %s better |\n", spec->pair_b);
     md_key_rule(md, n_others);
     nl_buf_printf(md, "---:|---:|---:|---|---:|\n");
+    unsigned used = 0;
     for (int g = 0; g < groups; g++) {
         int wins, first;
         const int n = pair_diffs(&p, group_of, g, diffs, in_pairs, &wins, &first, left);
@@ -508,7 +584,8 @@ static void write_pairs(const nl_results *r, const nl_table_spec *spec, int metr
         for (int k = 0; k < n_others; k++)
             snprintf(row + strlen(row), sizeof row - strlen(row), " %s=%s", r->keys[others[k]],
                      r->runs[first].values[others[k]]);
-        const moments m = moments_noted(diffs, n, row, left);
+        const moments m = moments_noted(difference_moments_of(diffs, n, range_of(spec->metric)), row, left);
+        used |= scale_bit(&m);
         nl_buf_printf(md, "|");
         for (int k = 0; k < n_others; k++)
             nl_buf_printf(md, " %s |", r->runs[first].values[others[k]]);
@@ -518,6 +595,7 @@ static void write_pairs(const nl_results *r, const nl_table_spec *spec, int metr
         if (csv)
             pair_csv_row(&p, keys, n_keys, first, n, &m, wins, in_pairs, csv);
     }
+    md_interval_words(md, used, "of the mean difference over pairs", range_words(spec->metric));
 done:
     free(group_of);
     free(labels);
@@ -577,7 +655,7 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, n
         nl_buf_printf(csv, "table");
         for (int k = 0; k < n_keys; k++)
             csv_text(csv, r.keys[keys[k]]);
-        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled\n", spec->metric,
+        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled,interval\n", spec->metric,
                       spec->metric, spec->metric, spec->metric);
     }
     nl_buf left = {0};

@@ -106,9 +106,19 @@ static nl_code inline_one(rp_page *p, const nl_plot_report *rep, const nl_plot_o
     nl_buf_printf(p->html, "\n</div></div><figcaption><code>");
     rp_esc(p->html, o->name);
     nl_buf_printf(p->html, "</code>");
-    if (o->note[0]) {
-        nl_buf_printf(p->html, ": ");
-        rp_esc(p->html, o->note);
+    /* the note is written for stdout, its lines "NAME: ...": the caption
+     * names the figure once */
+    const size_t name_len = strlen(o->name);
+    for (const char *line = o->note; *line;) {
+        const size_t len = strcspn(line, "\n");
+        const bool named = len > name_len + 2 && !strncmp(line, o->name, name_len) && line[name_len] == ':' &&
+                           line[name_len + 1] == ' ';
+        const size_t skip = named ? name_len + 2 : 0;
+        char text[sizeof o->note];
+        snprintf(text, sizeof text, "%.*s", (int)(len - skip), line + skip);
+        nl_buf_printf(p->html, line == o->note ? ": " : " ");
+        rp_esc(p->html, text);
+        line += len + (line[len] == '\n');
     }
     nl_buf_printf(p->html, "</figcaption></figure>\n");
     return NL_OK;

@@ -7,6 +7,7 @@
 
 #include "plot/plot.h"
 #include "report/internal.h"
+#include "stats/stats.h"
 
 int rp_filter_keys(const nl_results *r, int *keys)
 {
@@ -141,7 +142,8 @@ static nl_code table_of(const rp_source *s, const char *metric, nl_csv_table *t,
     return rc;
 }
 
-/* one metric's mean, interval and sd cells of row r */
+/* one metric's mean, interval and sd cells of row r; an interval clipped
+ * to the metric's range marked "*" (the hint above the table says why) */
 static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *metric)
 {
     static const char *const parts[] = {"mean", "sd", "ci95_low", "ci95_high"};
@@ -152,6 +154,8 @@ static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *m
         const int c = nl_csv_table_col(t, col);
         cell[i] = c >= 0 ? t->rows[r][c] : "";
     }
+    const int c_scale = nl_csv_table_col(t, "interval");
+    const bool clipped = c_scale >= 0 && !strcmp(t->rows[r][c_scale], nl_stats_scale_tags[NL_STATS_SCALE_CLIPPED]);
     number_cell(p, metric, cell[0]);
     char lo[64], hi[64];
     rp_metric_text(metric, cell[2], lo, sizeof lo);
@@ -161,6 +165,7 @@ static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *m
         rp_esc(p->html, lo);
         nl_buf_printf(p->html, " – ");
         rp_esc(p->html, hi);
+        nl_buf_printf(p->html, "%s", clipped ? " *" : "");
     } else
         nl_buf_printf(p->html, "–");
     nl_buf_printf(p->html, "</td>");
@@ -194,7 +199,10 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
         const int n_keys = nl_csv_table_col(&t[0], "n") - 1;
         nl_buf_printf(p->html, "<h3 id=\"s%d-over-seeds\">Over seeds</h3>\n<p class=\"hint\">A row per cell of "
                       "the varied keys (the seed and the keys the others determine aside), as <code>normlab "
-                      "table</code> prints it: finished runs only, diverged runs counted apart. <span class=\"count\" "
+                      "table</code> prints it: finished runs only, diverged runs counted apart. The 95%% interval "
+                      "is of the mean over seeds: a t interval on the logit scale for errors and accuracies, on "
+                      "the log scale for losses, mapped back so it stays inside the metric's range; * marks one "
+                      "clipped to the range where a seed sits on its edge. <span class=\"count\" "
                       "id=\"s%d-cells-count\"></span></p>\n<div class=\"scroll\"><table class=\"sortable\" "
                       "id=\"s%d-cells\" data-group=\"s%d\">\n", s->index, s->index, s->index, s->index);
         cells_header(p, &t[0], n_keys, metrics, n_metrics);

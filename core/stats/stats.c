@@ -244,3 +244,74 @@ void nl_stats_clopper_pearson(int k, int n, double level, double *lo, double *hi
     *lo = k == 0 ? 0 : invert(beta_inc_of, a_lo, alpha / 2, 0, 1);
     *hi = k == n ? 1 : invert(beta_inc_of, a_hi, 1 - alpha / 2, 0, 1);
 }
+
+const char *const nl_stats_scale_words[NL_STATS_SCALE_COUNT] = {
+    [NL_STATS_SCALE_LINEAR] = "t interval",
+    [NL_STATS_SCALE_LOGIT] = "t interval on the logit scale",
+    [NL_STATS_SCALE_LOG] = "t interval on the log scale",
+    [NL_STATS_SCALE_CLIPPED] = "t interval clipped to the metric's range",
+};
+const char *const nl_stats_scale_tags[NL_STATS_SCALE_COUNT] = {
+    [NL_STATS_SCALE_LINEAR] = "t",
+    [NL_STATS_SCALE_LOGIT] = "t-logit",
+    [NL_STATS_SCALE_LOG] = "t-log",
+    [NL_STATS_SCALE_CLIPPED] = "t-clipped",
+};
+
+/* x on `scale`, and back */
+static double to_scale(nl_stats_scale scale, double x, double lo_bound, double hi_bound)
+{
+    if (scale == NL_STATS_SCALE_LOGIT) {
+        const double u = (x - lo_bound) / (hi_bound - lo_bound);
+        return log(u) - log1p(-u);
+    }
+    return scale == NL_STATS_SCALE_LOG ? log(x - lo_bound) : x;
+}
+
+static double from_scale(nl_stats_scale scale, double y, double lo_bound, double hi_bound)
+{
+    if (scale == NL_STATS_SCALE_LOGIT)
+        return lo_bound + (hi_bound - lo_bound) / (1 + exp(-y));
+    return scale == NL_STATS_SCALE_LOG ? lo_bound + exp(y) : y;
+}
+
+nl_stats_scale nl_stats_t_interval_within(const double *x, int n, double level, double lo_bound,
+                                          double hi_bound, double *lo, double *hi)
+{
+    nl_stats_scale scale = isfinite(lo_bound) && isfinite(hi_bound) ? NL_STATS_SCALE_LOGIT
+                           : isfinite(lo_bound)                      ? NL_STATS_SCALE_LOG
+                                                                     : NL_STATS_SCALE_LINEAR;
+    *lo = *hi = NAN;
+    bool finite = n >= 2;
+    for (int i = 0; i < n && finite; i++) {
+        finite = isfinite(x[i]);
+        if (scale != NL_STATS_SCALE_LINEAR && (x[i] <= lo_bound || x[i] >= hi_bound))
+            scale = NL_STATS_SCALE_CLIPPED;
+    }
+    if (!finite)
+        return scale;
+    const nl_stats_scale on = scale == NL_STATS_SCALE_CLIPPED ? NL_STATS_SCALE_LINEAR : scale;
+    double sum = 0, squares = 0;
+    for (int i = 0; i < n; i++)
+        sum += to_scale(on, x[i], lo_bound, hi_bound);
+    const double mean = sum / n;
+    for (int i = 0; i < n; i++) {
+        const double d = to_scale(on, x[i], lo_bound, hi_bound) - mean;
+        squares += d * d;
+    }
+    const double half = nl_stats_t_quantile(1 - (1 - level) / 2, n - 1) * sqrt(squares / (n - 1) / n);
+    *lo = from_scale(on, mean - half, lo_bound, hi_bound);
+    *hi = from_scale(on, mean + half, lo_bound, hi_bound);
+    if (isnan(*lo) || isnan(*hi)) { /* sums that overflowed: no interval */
+        *lo = *hi = NAN;
+        return scale;
+    }
+    if (scale == NL_STATS_SCALE_CLIPPED) {
+        /* clipped only where it crossed an edge: one inside needs no mark */
+        if (*lo >= lo_bound && *hi <= hi_bound)
+            return NL_STATS_SCALE_LINEAR;
+        *lo = fmax(*lo, lo_bound);
+        *hi = fmin(*hi, hi_bound);
+    }
+    return scale;
+}

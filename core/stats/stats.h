@@ -57,4 +57,30 @@ double nl_stats_binom_sf(int k, int n, double p);
 /* Clopper-Pearson interval of a rate k/n at `level` */
 void nl_stats_clopper_pearson(int k, int n, double level, double *lo, double *hi);
 
+/* The scale a mean's t interval is computed on so that it stays inside
+ * the values' domain [lo_bound, hi_bound] (either bound may be infinite):
+ * logit of (x - lo) / (hi - lo) for a bounded domain (errors, accuracies),
+ * log of x - lo for one bounded below only (losses, times), the values
+ * themselves for the real line. A value on a finite edge (an error of
+ * exactly 0) has no logit or log: the plain interval is clipped to the
+ * domain instead, and the scale says so. */
+typedef enum {
+    NL_STATS_SCALE_LINEAR,
+    NL_STATS_SCALE_LOGIT,
+    NL_STATS_SCALE_LOG,
+    NL_STATS_SCALE_CLIPPED,
+    NL_STATS_SCALE_COUNT
+} nl_stats_scale;
+
+/* a few words naming each scale's interval ("t interval on the logit
+ * scale"), and a one-word tag of it ("logit") for CSV columns */
+extern const char *const nl_stats_scale_words[NL_STATS_SCALE_COUNT];
+extern const char *const nl_stats_scale_tags[NL_STATS_SCALE_COUNT];
+
+/* the central `level` Student-t interval of the mean of x (n >= 2) on the
+ * scale above, mapped back into [*lo, *hi]; returns the scale used. NaN
+ * bounds when n < 2 or a value is not finite. */
+nl_stats_scale nl_stats_t_interval_within(const double *x, int n, double level, double lo_bound,
+                                          double hi_bound, double *lo, double *hi);
+
 #endif

@@ -8,6 +8,58 @@
 #include "plot/internal.h"
 #include "verdict/forest.h"
 
+/* One wide claim (a rate in [0, 1] beside a loss difference of 0.01) would
+ * squeeze every other interval to a dot on a shared axis: each row gets its
+ * own, from just below to just above what it draws (interval, mean,
+ * threshold, band), rounded outward to a step of its size, and is drawn
+ * on 0..1 of it with its ends printed beside it. */
+typedef struct {
+    double lo, hi; /* the row's axis, in the claim's units */
+} row_axis;
+
+static row_axis axis_of(const nl_verdict *v)
+{
+    const nl_claim *c = v->claim;
+    const double drawn[] = {v->effect, v->lo, v->hi, c->threshold,
+                            c->op == NL_EXPECT_WITHIN ? c->threshold - c->within : NAN,
+                            c->op == NL_EXPECT_WITHIN ? c->threshold + c->within : NAN};
+    row_axis a = {INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof drawn / sizeof drawn[0]; i++)
+        if (isfinite(drawn[i])) {
+            a.lo = fmin(a.lo, drawn[i]);
+            a.hi = fmax(a.hi, drawn[i]);
+        }
+    if (!isfinite(a.lo))
+        return (row_axis){0, 1};
+    double span = a.hi - a.lo;
+    if (!(span > 0))
+        span = fmax(fabs(a.hi) * 0.2, 1e-3);
+    const double step = pow(10, floor(log10(span))) / 10;
+    const double lo = floor((a.lo - 0.05 * span) / step) * step, hi = ceil((a.hi + 0.05 * span) / step) * step;
+    /* "-0" reads as a value below zero */
+    return (row_axis){lo == 0 ? 0 : lo, hi == 0 ? 0 : hi};
+}
+
+/* x on the row's axis, 0..1 (NaN stays NaN: gnuplot leaves it out) */
+static double on_axis(row_axis a, double x)
+{
+    return (x - a.lo) / (a.hi - a.lo);
+}
+
+/* a row of $claims: row, effect, lo, hi, threshold (each on its axis),
+ * verdict, label, the axis's ends as text, and 0 on the axis where it
+ * lies inside (NaN otherwise) */
+static void claim_row(nl_buf *gp, const nl_verdict *v, int row)
+{
+    const row_axis a = axis_of(v);
+    char label[320], cell[320];
+    snprintf(label, sizeof label, "%s (%s)", v->id, nl_verdict_kind_names[v->verdict]);
+    const double lo = isnan(v->lo) ? v->effect : v->lo, hi = isnan(v->hi) ? v->effect : v->hi;
+    nl_buf_printf(gp, "%d,%.6g,%.6g,%.6g,%.6g,%d,%s,%.4g,%.4g,%.6g\n", row, on_axis(a, v->effect), on_axis(a, lo),
+                  on_axis(a, hi), on_axis(a, v->claim->threshold), (int)v->verdict,
+                  pl_cell_text(label, cell, sizeof cell), a.lo, a.hi, a.lo < 0 && a.hi > 0 ? on_axis(a, 0) : NAN);
+}
+
 nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_plot_report *rep, nl_error *err)
 {
     pl_templates templates;
@@ -18,34 +70,33 @@ nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_
     nl_copy_string(s.name, sizeof s.name, "verdicts");
     /* an output set's work directory, when the caller gave one */
     nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->work_dir[0] ? rep->work_dir : plots_dir);
-    pl_header(&s, "normlab verdict's forest plot: a row per claim", 1100, 160 + 44 * r->n);
+    pl_header(&s, "normlab verdict's forest plot: a row per claim, each on its own axis", 1100, 160 + 44 * r->n);
     const char *base = strrchr(r->sweep_dir, '/');
     char title[1300], q[1400];
     snprintf(title, sizeof title, "%s: %d claims, %.0f%% intervals", base && base[1] ? base + 1 : r->sweep_dir, r->n,
              100 * r->opt.level);
     nl_buf_printf(&s.gp, "set title %s font title_font\n$claims << EOD\n", pl_q(title, q, sizeof q));
-    for (int i = 0; i < r->n; i++) {
-        const nl_verdict *v = &r->v[i];
-        char label[320], cell[320];
-        snprintf(label, sizeof label, "%s (%s)", v->id, nl_verdict_kind_names[v->verdict]);
-        /* NaN (no interval) prints as nan, which gnuplot leaves out */
-        nl_buf_printf(&s.gp, "%d,%.6g,%.6g,%.6g,%.6g,%d,%s\n", i + 1, v->effect, isnan(v->lo) ? v->effect : v->lo,
-                      isnan(v->hi) ? v->effect : v->hi, v->claim->threshold, (int)v->verdict,
-                      pl_cell_text(label, cell, sizeof cell));
-    }
+    for (int i = 0; i < r->n; i++)
+        claim_row(&s.gp, &r->v[i], i + 1);
     /* the bands of "~ within" claims; a row outside the range when there is none */
     nl_buf_printf(&s.gp, "EOD\n$bands << EOD\n");
     bool any_band = false;
     for (int i = 0; i < r->n; i++)
         if (r->v[i].claim->op == NL_EXPECT_WITHIN) {
-            nl_buf_printf(&s.gp, "%d,%.6g,%.6g\n", i + 1, r->v[i].claim->threshold, r->v[i].claim->within);
+            const row_axis a = axis_of(&r->v[i]);
+            nl_buf_printf(&s.gp, "%d,%.6g,%.6g\n", i + 1, on_axis(a, r->v[i].claim->threshold),
+                          r->v[i].claim->within / (a.hi - a.lo));
             any_band = true;
         }
     nl_buf_printf(&s.gp, "EOD\n"
-                  "set yrange [0.5:%d.5] reverse\nset offsets graph 0.05, graph 0.05, 0, 0\n"
-                  "set xlabel \"effect (a - b, a / b, a's value or rate, as each claim says)\"\n"
-                  "set key bottom right\n"
-                  "plot %s"
+                  "set yrange [0.5:%d.5] reverse\nset xrange [-0.2:1.2]\nset bmargin 5\nunset xtics\nset grid noxtics\n"
+                  "set xlabel \"effect as each claim says, each row on its own axis (its ends beside it)\"\n"
+                  "set key at screen 0.99, screen 0.01 right bottom horizontal\n"
+                  "plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \\\n"
+                  "     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \\\n"
+                  "     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \\\n"
+                  "     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title \"0 on the row's axis\", \\\n"
+                  "     %s"
                   "$claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title \"expected\", "
                   "\\\n"
                   "     $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw "

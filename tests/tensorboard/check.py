@@ -13,7 +13,10 @@ TensorBoard from PyPI (.venv-tb, tests/tensorboard/requirements.txt):
   - train.log.tensorboard: a run's own event file equals its CSVs, also
     after it is killed and resumed from its checkpoint;
   - a 200-run sweep (a committed sweep's runs copied, tests/report/many.py)
-    exports in seconds.
+    exports in seconds;
+  - every metric tag results/usage.md names (`train/loss`, ...) is one the
+    sweep's runs are exported with (it once listed a test/error that is
+    never written).
 
     tests/tensorboard/check.py NORMLAB WORK_DIR
 
@@ -242,6 +245,19 @@ def check_resumed(normlab, work):
     check(why is None, "after resuming, the event file equals the CSVs%s" % ("" if why is None else ": " + why))
 
 
+def check_documented_tags(sweep):
+    """the SPLIT/COLUMN tags results/usage.md names are written"""
+    import re
+    with open(os.path.join(ROOT, "results", "usage.md")) as f:
+        named = set(re.findall(r"`((?:train|test|test_trainmode)/[a-z_]+)`", f.read()))
+    written = set()
+    for r in glob.glob(os.path.join(sweep, "runs", "*")):
+        written |= set(expected_scalars(r))
+    missing = sorted(named - written)
+    check(named and not missing, "results/usage.md names %d metric tags, each written for %s%s" % (
+        len(named), sweep, "" if not missing else "; never written: %s" % ", ".join(missing)))
+
+
 def check_many(normlab, work, source):
     """a 200-run sweep of copies of one committed sweep's runs (tests/report/many.py)"""
     sys.path.insert(0, os.path.join(ROOT, "tests", "report"))
@@ -273,6 +289,7 @@ def main():
     sweep = "results/wu-he-batch-mlp"
     check_sweep_scalars(normlab, sweep, os.path.join(work, "wu-he"))
     check_hparams(sweep, os.path.join(work, "wu-he"))
+    check_documented_tags(sweep)
     check_sweep_scalars(normlab, "results/effective-lr", os.path.join(work, "effective-lr"))
     check_live(normlab, work)
     check_resumed(normlab, work)

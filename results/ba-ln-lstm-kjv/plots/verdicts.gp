@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,56 +59,65 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "ba-ln-lstm-kjv: 35 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0796575,-0.0938604,-0.0654545,-0.05,0,normalized-end-lower[model.norm.type=layer] (holds)
-2,-0.0850256,-0.0914854,-0.0785659,-0.05,0,normalized-end-lower[model.norm.type=rms] (holds)
-3,0,0,0,0,3,normalized-end-lower-every-seed[model.norm.type=layer] (described)
-4,0,0,0,0,3,normalized-end-lower-every-seed[model.norm.type=rms] (described)
-5,-0.0804313,-0.110631,-0.0502316,0,0,normalized-faster[model.norm.type=layer] (holds)
-6,-0.084943,-0.0928482,-0.0770378,0,0,normalized-faster[model.norm.type=rms] (holds)
-7,-0.00536818,-0.0174199,0.00668356,0,2,rms-as-ln (inconclusive)
-8,-0.0804313,-0.110631,-0.0502316,0,0,ln-below-plain-every-eval[step=50] (holds)
-9,-0.108515,-0.134191,-0.0828392,0,0,ln-below-plain-every-eval[step=100] (holds)
-10,-0.120891,-0.131905,-0.109877,0,0,ln-below-plain-every-eval[step=150] (holds)
-11,-0.108541,-0.120844,-0.0962383,0,0,ln-below-plain-every-eval[step=200] (holds)
-12,-0.100042,-0.13067,-0.0694146,0,0,ln-below-plain-every-eval[step=250] (holds)
-13,-0.0964587,-0.109324,-0.0835938,0,0,ln-below-plain-every-eval[step=300] (holds)
-14,-0.0926372,-0.102,-0.0832748,0,0,ln-below-plain-every-eval[step=350] (holds)
-15,-0.0960981,-0.129828,-0.0623684,0,0,ln-below-plain-every-eval[step=400] (holds)
-16,-0.0831483,-0.0888072,-0.0774894,0,0,ln-below-plain-every-eval[step=450] (holds)
-17,-0.0796575,-0.0938604,-0.0654545,0,0,ln-below-plain-every-eval[step=500] (holds)
-18,10,10,10,0,0,ln-below-plain-every-eval (holds)
-19,-0.084943,-0.0928482,-0.0770378,0,0,rms-below-plain-every-eval[step=50] (holds)
-20,-0.116024,-0.135303,-0.096744,0,0,rms-below-plain-every-eval[step=100] (holds)
-21,-0.119452,-0.133188,-0.105715,0,0,rms-below-plain-every-eval[step=150] (holds)
-22,-0.112745,-0.12098,-0.10451,0,0,rms-below-plain-every-eval[step=200] (holds)
-23,-0.101215,-0.107551,-0.0948786,0,0,rms-below-plain-every-eval[step=250] (holds)
-24,-0.102161,-0.119079,-0.0852442,0,0,rms-below-plain-every-eval[step=300] (holds)
-25,-0.102767,-0.113711,-0.0918223,0,0,rms-below-plain-every-eval[step=350] (holds)
-26,-0.0935916,-0.12632,-0.0608636,0,0,rms-below-plain-every-eval[step=400] (holds)
-27,-0.0858052,-0.0991167,-0.0724936,0,0,rms-below-plain-every-eval[step=450] (holds)
-28,-0.0850256,-0.0914854,-0.0785659,0,0,rms-below-plain-every-eval[step=500] (holds)
-29,10,10,10,0,0,rms-below-plain-every-eval (holds)
-30,-0.00076688,-0.0192247,0.0176909,0,2,reach-plain-final-by-300[model.norm.type=layer] (inconclusive)
-31,-0.00646965,-0.0209735,0.00803421,0,2,reach-plain-final-by-300[model.norm.type=rms] (inconclusive)
-32,2,0,2,0,2,reach-plain-final-by-300 (inconclusive)
-33,0.93552,0.801783,1.06926,0.8,1,normalized-slower-per-second[model.norm.type=layer] (does not hold)
-34,1.24354,0.315355,2.17173,0.8,2,normalized-slower-per-second[model.norm.type=rms] (inconclusive)
-35,0,0,1,0.8,2,normalized-slower-per-second (inconclusive)
+1,0.346851,0.0627919,0.63091,0.94,0,normalized-end-lower[model.norm.type=layer] (holds),-0.097,-0.047,nan
+2,0.190944,0.0535019,0.328386,0.93617,0,normalized-end-lower[model.norm.type=rms] (holds),-0.094,-0.047,nan
+3,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+4,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+5,0.304374,0.0720693,0.53668,0.923077,0,normalized-faster[model.norm.type=layer] (holds),-0.12,0.01,0.923077
+6,0.126767,0.0500178,0.203517,0.951456,0,normalized-faster[model.norm.type=rms] (holds),-0.098,0.005,0.951456
+7,0.377996,0.104093,0.651899,0.5,2,rms-as-ln (inconclusive),-0.022,0.022,0.5
+8,0.304374,0.0720693,0.53668,0.923077,0,ln-below-plain-every-eval[step=50] (holds),-0.12,0.01,0.923077
+9,0.259281,0.0988059,0.419755,0.9375,0,ln-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
+10,0.127393,0.0539688,0.200818,0.933333,0,ln-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
+11,0.153279,0.0654027,0.241155,0.928571,0,ln-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
+12,0.266386,0.0622027,0.470569,0.933333,0,ln-below-plain-every-eval[step=250] (holds),-0.14,0.01,0.933333
+13,0.181087,0.0821258,0.280048,0.923077,0,ln-below-plain-every-eval[step=300] (holds),-0.12,0.01,0.923077
+14,0.14469,0.0666696,0.22271,0.916667,0,ln-below-plain-every-eval[step=350] (holds),-0.11,0.01,0.916667
+15,0.292679,0.0678144,0.517544,0.933333,0,ln-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
+16,0.109613,0.0524526,0.166774,0.949495,0,ln-below-plain-every-eval[step=450] (holds),-0.094,0.005,0.949495
+17,0.185986,0.0494192,0.322553,0.951923,0,ln-below-plain-every-eval[step=500] (holds),-0.099,0.005,0.951923
+18,0.916667,0.916667,0.916667,0.0833333,0,ln-below-plain-every-eval (holds),-1,11,0.0833333
+19,0.126767,0.0500178,0.203517,0.951456,0,rms-below-plain-every-eval[step=50] (holds),-0.098,0.005,0.951456
+20,0.212353,0.0918555,0.33285,0.9375,0,rms-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
+21,0.13699,0.0454157,0.228564,0.933333,0,rms-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
+22,0.12325,0.0644293,0.182071,0.928571,0,rms-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
+23,0.144502,0.0957635,0.193241,0.923077,0,rms-below-plain-every-eval[step=250] (holds),-0.12,0.01,0.923077
+24,0.198847,0.0780088,0.319684,0.928571,0,rms-below-plain-every-eval[step=300] (holds),-0.13,0.01,0.928571
+25,0.132562,0.0483733,0.216752,0.923077,0,rms-below-plain-every-eval[step=350] (holds),-0.12,0.01,0.923077
+26,0.309389,0.0912024,0.527576,0.933333,0,rms-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
+27,0.174498,0.0534846,0.295512,0.954545,0,rms-below-plain-every-eval[step=450] (holds),-0.105,0.005,0.954545
+28,0.117396,0.0540646,0.180727,0.95098,0,rms-below-plain-every-eval[step=500] (holds),-0.097,0.005,0.95098
+29,0.916667,0.916667,0.916667,0.0833333,0,rms-below-plain-every-eval (holds),-1,11,0.0833333
+30,0.50555,0.0660797,0.945021,0.52381,2,reach-plain-final-by-300[model.norm.type=layer] (inconclusive),-0.022,0.02,0.52381
+31,0.50092,0.0614087,0.94043,0.69697,2,reach-plain-final-by-300[model.norm.type=rms] (inconclusive),-0.023,0.01,0.69697
+32,0.954545,0.0454545,0.954545,0.0454545,2,reach-plain-final-by-300 (inconclusive),-0.1,2.1,0.0454545
+33,0.501676,0.0702676,0.933084,0.0645161,1,normalized-slower-per-second[model.norm.type=layer] (does not hold),0.78,1.09,nan
+34,0.496924,0.0549308,0.938918,0.285714,2,normalized-slower-per-second[model.norm.type=rms] (inconclusive),0.2,2.3,nan
+35,0.0833333,0.0833333,0.916667,0.75,2,normalized-slower-per-second (inconclusive),-0.1,1.1,0.0833333
 EOD
 $bands << EOD
-3,0,0
-4,0,0
-7,0,0.02
+3,0.5,0
+4,0.5,0
+7,0.5,0.454545
 EOD
 set yrange [0.5:35.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

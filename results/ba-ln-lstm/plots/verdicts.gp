@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,36 +59,45 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "ba-ln-lstm: 13 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0268333,-0.0404099,-0.0132568,0,0,ln-ends-lower[model.permute_pixels=false] (holds)
-2,-0.0161667,-0.025253,-0.00708031,0,0,ln-ends-lower[model.permute_pixels=true] (holds)
-3,2,2,2,0,0,ln-ends-lower (holds)
-4,1,1,1,0,3,ln-2.5-points-every-seed[model.permute_pixels=false] (described)
-5,4,4,4,0,3,ln-2.5-points-every-seed[model.permute_pixels=true] (described)
-6,-0.25283,-0.290098,-0.215561,0,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=false] (holds)
-7,-0.255364,-0.290324,-0.220405,0,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=false] (holds)
-8,-0.197292,-0.233548,-0.161035,0,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=true] (holds)
-9,-0.189434,-0.230407,-0.148461,0,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=true] (holds)
-10,4,4,4,0,0,normalized-train-faster-first-50 (holds)
-11,0.011,-0.000667157,0.0226672,0,2,rms-as-ln[model.permute_pixels=false] (inconclusive)
-12,0.00233333,-0.0127094,0.0173761,0,2,rms-as-ln[model.permute_pixels=true] (inconclusive)
-13,1,0,2,0,2,rms-as-ln (inconclusive)
+1,0.351449,0.0563063,0.646592,0.934783,0,ln-ends-lower[model.permute_pixels=false] (holds),-0.043,0.003,0.934783
+2,0.373563,0.0602405,0.686886,0.931034,0,ln-ends-lower[model.permute_pixels=true] (holds),-0.027,0.002,0.931034
+3,0.954545,0.954545,0.954545,0.0454545,0,ln-ends-lower (holds),-0.1,2.1,0.0454545
+4,0.916667,0.916667,0.916667,0.0833333,3,ln-2.5-points-every-seed[model.permute_pixels=false] (described),-0.1,1.1,0.0833333
+5,0.954545,0.954545,0.954545,0.0454545,3,ln-2.5-points-every-seed[model.permute_pixels=true] (described),-0.2,4.2,0.0454545
+6,0.173243,0.0603081,0.286178,0.939394,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=false] (holds),-0.31,0.02,0.939394
+7,0.165563,0.0596254,0.271501,0.939394,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=false] (holds),-0.31,0.02,0.939394
+8,0.195216,0.0609316,0.329499,0.925926,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=true] (holds),-0.25,0.02,0.925926
+9,0.224318,0.0725651,0.37607,0.925926,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=true] (holds),-0.25,0.02,0.925926
+10,0.954545,0.954545,0.954545,0.0454545,0,normalized-train-faster-first-50 (holds),-0.2,4.2,0.0454545
+11,0.621622,0.306293,0.93695,0.324324,2,rms-as-ln[model.permute_pixels=false] (inconclusive),-0.012,0.025,0.324324
+12,0.509804,0.0673709,0.952237,0.441176,2,rms-as-ln[model.permute_pixels=true] (inconclusive),-0.015,0.019,0.441176
+13,0.5,0.0833333,0.916667,0.0833333,2,rms-as-ln (inconclusive),-0.2,2.2,0.0833333
 EOD
 $bands << EOD
-4,0,0
-5,0,0
-11,0,0.01
-12,0,0.01
-13,0,0.01
+4,0.0833333,0
+5,0.0454545,0
+11,0.324324,0.27027
+12,0.441176,0.294118
+13,0.0833333,0.00416667
 EOD
 set yrange [0.5:13.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,28 +59,37 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "bn-freeze: 11 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0623333,-0.172991,0.0483247,0,2,freeze-helps-at-2 (inconclusive)
-2,0.177167,0.0849994,0.269334,0.1,2,freeze-far-from-gn-at-2 (inconclusive)
-3,0.0145,-0.00425483,0.0332548,0,2,freeze-costs-at-8-and-16[train.batch_size=8] (inconclusive)
-4,0.023,-0.00588978,0.0518898,0,2,freeze-costs-at-8-and-16[train.batch_size=16] (inconclusive)
-5,2,0,2,0,2,freeze-costs-at-8-and-16 (inconclusive)
-6,-0.0623333,-0.172991,0.0483247,0,2,freeze-helps-at-2-only[train.batch_size=2] (inconclusive)
-7,0.00583333,-0.029502,0.0411687,0,2,freeze-helps-at-2-only[train.batch_size=4] (inconclusive)
-8,0.0145,-0.00425483,0.0332548,0,2,freeze-helps-at-2-only[train.batch_size=8] (inconclusive)
-9,0.023,-0.00588978,0.0518898,0,2,freeze-helps-at-2-only[train.batch_size=16] (inconclusive)
-10,-0.005,-0.0169781,0.00697808,0,2,freeze-helps-at-2-only[train.batch_size=32] (inconclusive)
-11,2,0,5,0,3,freeze-helps-at-2-only (described)
+1,0.510667,0.0680345,0.953299,0.76,2,freeze-helps-at-2 (inconclusive),-0.19,0.06,0.76
+2,0.510317,0.0714255,0.949209,0.142857,2,freeze-far-from-gn-at-2 (inconclusive),0.07,0.28,nan
+3,0.5,0.0638412,0.936159,0.162791,2,freeze-costs-at-8-and-16[train.batch_size=8] (inconclusive),-0.007,0.036,0.162791
+4,0.5,0.0485971,0.951403,0.140625,2,freeze-costs-at-8-and-16[train.batch_size=16] (inconclusive),-0.009,0.055,0.140625
+5,0.954545,0.0454545,0.954545,0.0454545,2,freeze-costs-at-8-and-16 (inconclusive),-0.1,2.1,0.0454545
+6,0.510667,0.0680345,0.953299,0.76,2,freeze-helps-at-2-only[train.batch_size=2] (inconclusive),-0.19,0.06,0.76
+7,0.504219,0.0569365,0.951502,0.43038,2,freeze-helps-at-2-only[train.batch_size=4] (inconclusive),-0.034,0.045,0.43038
+8,0.5,0.0638412,0.936159,0.162791,2,freeze-helps-at-2-only[train.batch_size=8] (inconclusive),-0.007,0.036,0.162791
+9,0.5,0.0485971,0.951403,0.140625,2,freeze-helps-at-2-only[train.batch_size=16] (inconclusive),-0.009,0.055,0.140625
+10,0.5,0.0722115,0.927789,0.678571,2,freeze-helps-at-2-only[train.batch_size=32] (inconclusive),-0.019,0.009,0.678571
+11,0.410714,0.0535714,0.946429,0.0535714,3,freeze-helps-at-2-only (described),-0.3,5.3,0.0535714
 EOD
 $bands << EOD
 EOD
 set yrange [0.5:11.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,28 +59,37 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "bn-lm: 9 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0910636,0.0643303,0.117797,0.05,0,bn-worse-than-ln (holds)
-2,-0.205482,-0.246666,-0.164299,-0.1,0,bn-better-than-none (holds)
-3,0.099635,0.0640076,0.135262,0,0,bn-worse-in-training-too (holds)
-4,0,0,0,0,3,train-mode-same (described)
-5,3.0343,3.02247,3.04614,2.9,0,none-plateau[step=60] (holds)
-6,3.02081,3.01208,3.02954,2.9,0,none-plateau[step=80] (holds)
-7,3.01942,3.01318,3.02566,2.9,0,none-plateau[step=100] (holds)
-8,2.96431,2.91419,3.01443,2.9,0,none-plateau[step=120] (holds)
-9,4,4,4,2.9,0,none-plateau (holds)
+1,0.592942,0.241189,0.944695,0.0526316,0,bn-worse-than-ln (holds),0.046,0.122,nan
+2,0.320691,0.0784337,0.562949,0.941176,0,bn-better-than-none (holds),-0.26,-0.09,nan
+3,0.685219,0.462547,0.90789,0.0625,0,bn-worse-in-training-too (holds),-0.01,0.15,0.0625
+4,0.5,0.5,0.5,0.5,3,train-mode-same (described),-0.0001,0.0001,0.5
+5,0.848851,0.779245,0.918456,0.0588235,0,none-plateau[step=60] (holds),2.89,3.06,nan
+6,0.872088,0.813896,0.93028,0.0666667,0,none-plateau[step=80] (holds),2.89,3.04,nan
+7,0.862797,0.821217,0.904376,0.0666667,0,none-plateau[step=100] (holds),2.89,3.04,nan
+8,0.530786,0.1728,0.888772,0.0714286,0,none-plateau[step=120] (holds),2.89,3.03,nan
+9,0.923077,0.923077,0.923077,0.0769231,0,none-plateau (holds),2.8,4.1,nan
 EOD
 $bands << EOD
-4,0,0
+4,0.5,0
 EOD
 set yrange [0.5:9.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,35 +59,44 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "bn-recalibration: 12 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0141667,-0.0385167,0.0101834,0,2,recalibration-changes-nothing[train.batch_size=2] (inconclusive)
-2,-0.00683333,-0.0149147,0.00124807,0,2,recalibration-changes-nothing[train.batch_size=4] (inconclusive)
-3,-0.00366667,-0.00926747,0.00193413,0,0,recalibration-changes-nothing[train.batch_size=8] (holds)
-4,0.000666667,-0.0108071,0.0121404,0,2,recalibration-changes-nothing[train.batch_size=16] (inconclusive)
-5,0.0025,-0.00564479,0.0106448,0,2,recalibration-changes-nothing[train.batch_size=32] (inconclusive)
-6,-0.0143333,-0.0723837,0.0437171,0,2,k10-too-few-at-2 (inconclusive)
-7,-0.234833,-0.257612,-0.212055,0,0,train-mode-worse-everywhere[train.batch_size=2] (holds)
-8,-0.0935,-0.137079,-0.0499213,0,0,train-mode-worse-everywhere[train.batch_size=4] (holds)
-9,-0.0443333,-0.0730982,-0.0155684,0,0,train-mode-worse-everywhere[train.batch_size=8] (holds)
-10,-0.0266667,-0.0438922,-0.00944112,0,0,train-mode-worse-everywhere[train.batch_size=16] (holds)
-11,-0.00715726,-0.0176964,0.00338184,0,2,train-mode-worse-everywhere[train.batch_size=32] (inconclusive)
-12,5,4,5,0,2,train-mode-worse-everywhere (inconclusive)
+1,0.428205,0.0535891,0.802821,0.646154,2,recalibration-changes-nothing[train.batch_size=2] (inconclusive),-0.042,0.023,0.646154
+2,0.344697,0.161029,0.528365,0.5,2,recalibration-changes-nothing[train.batch_size=4] (inconclusive),-0.022,0.022,0.5
+3,0.416667,0.289376,0.543958,0.5,0,recalibration-changes-nothing[train.batch_size=8] (holds),-0.022,0.022,0.5
+4,0.515152,0.254385,0.775918,0.5,2,recalibration-changes-nothing[train.batch_size=16] (inconclusive),-0.022,0.022,0.5
+5,0.556818,0.371709,0.741927,0.5,2,recalibration-changes-nothing[train.batch_size=32] (inconclusive),-0.022,0.022,0.5
+6,0.505128,0.0585868,0.95167,0.615385,2,k10-too-few-at-2 (inconclusive),-0.08,0.05,0.615385
+7,0.150556,0.0746263,0.226485,0.933333,0,train-mode-worse-everywhere[train.batch_size=2] (holds),-0.28,0.02,0.933333
+8,0.353125,0.0807579,0.625492,0.9375,0,train-mode-worse-everywhere[train.batch_size=4] (holds),-0.15,0.01,0.9375
+9,0.403292,0.0481698,0.758415,0.950617,0,train-mode-worse-everywhere[train.batch_size=8] (holds),-0.077,0.004,0.950617
+10,0.406667,0.0621558,0.751178,0.94,0,train-mode-worse-everywhere[train.batch_size=16] (holds),-0.047,0.003,0.94
+11,0.493448,0.0543187,0.932576,0.791667,2,train-mode-worse-everywhere[train.batch_size=32] (inconclusive),-0.019,0.005,0.791667
+12,0.946429,0.767857,0.946429,0.0535714,2,train-mode-worse-everywhere (inconclusive),-0.3,5.3,0.0535714
 EOD
 $bands << EOD
-1,0,0.02
-2,0,0.02
-3,0,0.02
-4,0,0.02
-5,0,0.02
+1,0.646154,0.307692
+2,0.5,0.454545
+3,0.5,0.454545
+4,0.5,0.454545
+5,0.5,0.454545
 EOD
 set yrange [0.5:12.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,26 +59,35 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "bn-vit: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0186667,-0.0270768,0.0644101,0,2,bn-worse-than-ln (inconclusive)
-2,0.0891196,-0.0431132,0.221352,0.05,2,bn-running-stats-lag-early (inconclusive)
-3,0.0456198,-0.113254,0.204494,0,2,training-losses-level (inconclusive)
-4,-0.0113804,-0.0857234,0.0629626,0,2,own-statistics-as-ln-at-100 (inconclusive)
-5,-0.00441935,-0.0171217,0.00828301,0,2,modes-agree-at-end (inconclusive)
+1,0.50165,0.0487447,0.954556,0.316832,2,bn-worse-than-ln (inconclusive),-0.032,0.069,0.316832
+2,0.497065,0.0562894,0.937841,0.366667,2,bn-running-stats-lag-early (inconclusive),-0.06,0.24,0.2
+3,0.487833,0.0465161,0.929149,0.361111,2,training-losses-level (inconclusive),-0.13,0.23,0.361111
+4,0.492331,0.0793147,0.905348,0.555556,2,own-statistics-as-ln-at-100 (inconclusive),-0.1,0.08,0.555556
+5,0.470343,0.0605898,0.880097,0.612903,2,modes-agree-at-end (inconclusive),-0.019,0.012,0.612903
 EOD
 $bands << EOD
-3,0,0.05
-4,0,0.02
-5,0,0.01
+3,0.361111,0.138889
+4,0.555556,0.111111
+5,0.612903,0.322581
 EOD
 set yrange [0.5:5.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

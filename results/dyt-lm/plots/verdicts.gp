@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,46 +59,55 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "dyt-lm: 14 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.952102,0.905353,0.998852,0,1,dyt-as-ln-at-0.5 (does not hold)
-2,0.950853,0.901423,1.00028,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.1] (does not hold)
-3,0.952055,0.905207,0.998903,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.2] (does not hold)
-4,0.952102,0.905353,0.998852,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.5] (does not hold)
-5,0.95213,0.905439,0.998821,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=1] (does not hold)
-6,0.952279,0.905911,0.998648,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=2] (does not hold)
-7,0,0,0,0,1,dyt-as-ln-every-alpha (does not hold)
-8,0.369062,0.339188,0.398935,0,1,dyt-as-ln-at-50 (does not hold)
-9,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.1] (described)
-10,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.2] (described)
-11,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.5] (described)
-12,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=1] (described)
-13,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=2] (described)
-14,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=5] (described)
+1,0.876752,0.837794,0.91571,0.0833333,1,dyt-as-ln-at-0.5 (does not hold),-0.1,1.1,0.0833333
+2,0.875711,0.834519,0.916903,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.1] (does not hold),-0.1,1.1,0.0833333
+3,0.876712,0.837672,0.915753,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.2] (does not hold),-0.1,1.1,0.0833333
+4,0.876752,0.837794,0.91571,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.5] (does not hold),-0.1,1.1,0.0833333
+5,0.876775,0.837866,0.915684,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=1] (does not hold),-0.1,1.1,0.0833333
+6,0.876899,0.838259,0.91554,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=2] (does not hold),-0.1,1.1,0.0833333
+7,0.5,0.5,0.5,0.5,1,dyt-as-ln-every-alpha (does not hold),-0.022,0.022,0.5
+8,0.891621,0.82806,0.955182,0.106383,1,dyt-as-ln-at-50 (does not hold),-0.05,0.42,0.106383
+9,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.1] (described),2.97,3.03,nan
+10,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.2] (described),2.97,3.03,nan
+11,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.5] (described),2.97,3.03,nan
+12,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=1] (described),2.97,3.03,nan
+13,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=2] (described),2.97,3.03,nan
+14,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=5] (described),2.97,3.03,nan
 EOD
 $bands << EOD
-1,0,0.02
-2,0,0.02
-3,0,0.02
-4,0,0.02
-5,0,0.02
-6,0,0.02
-7,0,0.02
-8,0,0.02
-9,3,0
-10,3,0
-11,3,0
-12,3,0
-13,3,0
-14,3,0
+1,0.0833333,0.0166667
+2,0.0833333,0.0166667
+3,0.0833333,0.0166667
+4,0.0833333,0.0166667
+5,0.0833333,0.0166667
+6,0.0833333,0.0166667
+7,0.5,0.454545
+8,0.106383,0.0425532
+9,0.5,0
+10,0.5,0
+11,0.5,0
+12,0.5,0
+13,0.5,0
+14,0.5,0
 EOD
 set yrange [0.5:14.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,24 +59,33 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "dyt-regime-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.89768,-1.05389,-0.741473,0,0,dyt50-better-at-4k (holds)
-2,-0.0331022,-0.0577226,-0.0084819,0,2,dyt50-better-at-4k-best (inconclusive)
-3,0.203277,0.162318,0.244237,0,1,dyt50-better-at-16k (does not hold)
-4,0.33907,0.259055,0.419085,0,1,dyt50-better-at-64k (does not hold)
-5,0.366615,0.251576,0.481654,0,0,dyt50-worse-at-1M (holds)
-6,0.804369,0.697274,0.911465,0.5,0,ln-overfits-at-16k (holds)
-7,3.03133,3.0312,3.03145,3,0,dyt05-stuck-at-1M (holds)
+1,0.232554,0.112394,0.352713,0.923077,0,dyt50-better-at-4k (holds),-1.2,0.1,0.923077
+2,0.435903,0.0512097,0.820595,0.953125,2,dyt50-better-at-4k-best (inconclusive),-0.061,0.003,0.953125
+3,0.79742,0.651135,0.943704,0.0714286,1,dyt50-better-at-16k (does not hold),-0.02,0.26,0.0714286
+4,0.768896,0.602197,0.935594,0.0625,1,dyt50-better-at-64k (does not hold),-0.03,0.45,0.0625
+5,0.734472,0.521436,0.947507,0.0555556,0,dyt50-worse-at-1M (holds),-0.03,0.51,0.0555556
+6,0.711424,0.483561,0.939287,0.0638298,0,ln-overfits-at-16k (holds),0.47,0.94,nan
+7,0.925739,0.92233,0.929148,0.0555556,0,dyt05-stuck-at-1M (holds),2.998,3.034,nan
 EOD
 $bands << EOD
 EOD
 set yrange [0.5:7.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

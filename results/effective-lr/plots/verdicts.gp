@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,42 +59,51 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "effective-lr: 12 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.964942,0.929292,1.00059,1,0,fc1-at-equilibrium[train.optimizer.lr=0.05] (holds)
-2,0.97249,0.94792,0.99706,1,0,fc1-at-equilibrium[train.optimizer.lr=0.2] (holds)
-3,0.96923,0.917703,1.02076,1,0,fc1-at-equilibrium[train.optimizer.lr=0.8] (holds)
-4,3,3,3,1,0,fc1-at-equilibrium (holds)
-5,0.962365,0.931919,0.992811,1,0,fc2-at-equilibrium[train.optimizer.lr=0.05] (holds)
-6,0.976258,0.950346,1.00217,1,0,fc2-at-equilibrium[train.optimizer.lr=0.2] (holds)
-7,0.946923,0.910378,0.983468,1,0,fc2-at-equilibrium[train.optimizer.lr=0.8] (holds)
-8,3,3,3,1,0,fc2-at-equilibrium (holds)
-9,0.764347,0.729931,0.798763,1,1,fc3-at-equilibrium[train.optimizer.lr=0.05] (does not hold)
-10,0.943221,0.893196,0.993245,1,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
-11,0.95929,0.923687,0.994893,1,0,fc3-at-equilibrium[train.optimizer.lr=0.8] (holds)
-12,2,1,2,1,1,fc3-at-equilibrium (does not hold)
+1,0.325834,0.170834,0.480835,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.05] (holds),0.89,1.12,nan
+2,0.358654,0.251828,0.46548,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
+3,0.344479,0.12045,0.568509,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
+4,0.92,0.92,0.92,0.12,0,fc1-at-equilibrium (holds),0.7,3.2,nan
+5,0.314631,0.182257,0.447006,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.05] (holds),0.89,1.12,nan
+6,0.375035,0.262375,0.487694,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
+7,0.247491,0.0886002,0.406382,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
+8,0.92,0.92,0.92,0.12,0,fc2-at-equilibrium (holds),0.7,3.2,nan
+9,0.132553,0.0486111,0.216495,0.707317,1,fc3-at-equilibrium[train.optimizer.lr=0.05] (does not hold),0.71,1.12,nan
+10,0.263419,0.0549825,0.471856,0.5,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive),0.88,1.12,nan
+11,0.301259,0.146464,0.456054,0.478261,0,fc3-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
+12,0.923077,0.153846,0.923077,0.153846,1,fc3-at-equilibrium (does not hold),0.8,2.1,nan
 EOD
 $bands << EOD
-1,1,0.1
-2,1,0.1
-3,1,0.1
-4,1,0.1
-5,1,0.1
-6,1,0.1
-7,1,0.1
-8,1,0.1
-9,1,0.1
-10,1,0.1
-11,1,0.1
-12,1,0.1
+1,0.478261,0.434783
+2,0.478261,0.434783
+3,0.478261,0.434783
+4,0.12,0.04
+5,0.478261,0.434783
+6,0.478261,0.434783
+7,0.478261,0.434783
+8,0.12,0.04
+9,0.707317,0.243902
+10,0.5,0.416667
+11,0.478261,0.434783
+12,0.153846,0.0769231
 EOD
 set yrange [0.5:12.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,32 +59,41 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "ghost-virtual-mlp: 11 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.275167,0.200805,0.349528,0.2,2,virtual-2-collapses (inconclusive)
-2,0.00616667,-0.0312675,0.0436008,0,2,level-from-8 (inconclusive)
-3,0.0055,-0.000953979,0.011954,0,2,level-at-16 (inconclusive)
-4,-0.000333333,-0.00717412,0.00650745,0,0,level-at-32 (holds)
-5,0.0341667,9.83383e-05,0.068235,0.02,2,virtual-4-behind (inconclusive)
-6,0.275167,0.200805,0.349528,-0.01,0,none-better-than-bn[model.norm.virtual_batch=2] (holds)
-7,0.0341667,9.83383e-05,0.068235,-0.01,0,none-better-than-bn[model.norm.virtual_batch=4] (holds)
-8,0.00616667,-0.0312675,0.0436008,-0.01,2,none-better-than-bn[model.norm.virtual_batch=8] (inconclusive)
-9,0.0055,-0.000953979,0.011954,-0.01,0,none-better-than-bn[model.norm.virtual_batch=16] (holds)
-10,-0.000333333,-0.00717412,0.00650745,-0.01,0,none-better-than-bn[model.norm.virtual_batch=32] (holds)
-11,5,4,5,-0.01,2,none-better-than-bn (inconclusive)
+1,0.50098,0.0635581,0.938403,0.0588235,2,virtual-2-collapses (inconclusive),0.19,0.36,nan
+2,0.501984,0.0563392,0.947629,0.428571,2,level-from-8 (inconclusive),-0.036,0.048,0.428571
+3,0.625,0.478319,0.771681,0.5,2,level-at-16 (inconclusive),-0.022,0.022,0.5
+4,0.492424,0.336952,0.647897,0.5,0,level-at-32 (holds),-0.022,0.022,0.5
+5,0.502193,0.0539255,0.95046,0.315789,2,virtual-4-behind (inconclusive),-0.004,0.072,0.0526316
+6,0.762917,0.577012,0.948821,0.05,0,none-better-than-bn[model.norm.virtual_batch=2] (holds),-0.03,0.37,0.075
+7,0.55364,0.16205,0.94523,0.045977,0,none-better-than-bn[model.norm.virtual_batch=4] (holds),-0.014,0.073,0.16092
+8,0.501984,0.0563392,0.947629,0.309524,2,none-better-than-bn[model.norm.virtual_batch=8] (inconclusive),-0.036,0.048,0.428571
+9,0.673077,0.424847,0.921307,0.0769231,0,none-better-than-bn[model.norm.virtual_batch=16] (holds),-0.012,0.014,0.461538
+10,0.561404,0.201362,0.921445,0.0526316,0,none-better-than-bn[model.norm.virtual_batch=32] (holds),-0.011,0.008,0.578947
+11,0.946429,0.767857,0.946429,0.0517857,2,none-better-than-bn (inconclusive),-0.3,5.3,0.0535714
 EOD
 $bands << EOD
-2,0,0.02
-3,0,0.02
-4,0,0.02
+2,0.428571,0.238095
+3,0.5,0.454545
+4,0.5,0.454545
 EOD
 set yrange [0.5:11.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

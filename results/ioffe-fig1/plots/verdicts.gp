@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,27 +59,36 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "ioffe-fig1: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00756667,-0.0152004,6.70903e-05,0,2,bn-higher (inconclusive)
-2,0.485267,0.416451,0.554083,0.3,2,bn-sooner (inconclusive)
-3,4.03238,3.05802,5.00673,3,2,median-drifts-without-bn (inconclusive)
-4,1.73253,1.08872,2.37635,0,2,median-steadier-with-bn (inconclusive)
-5,0.261905,0.0486503,0.475159,0.5,2,bn-reaches-80-sooner (inconclusive)
-6,0.764123,0.150837,1.37741,0.5,2,median-keeps-moving-without-bn (inconclusive)
-7,0.0179105,-0.343974,0.379795,0,2,median-moves-less-with-bn (inconclusive)
-8,-1.77057,-3.26908,-0.272065,-1,2,bn-spread-widens (inconclusive)
+1,0.496078,0.0470339,0.945123,0.941176,2,bn-higher (inconclusive),-0.016,0.001,0.941176
+2,0.707816,0.470519,0.945113,0.0689655,2,bn-sooner (inconclusive),0.28,0.57,nan
+3,0.513491,0.10751,0.919473,0.0833333,2,median-drifts-without-bn (inconclusive),2.8,5.2,nan
+4,0.762505,0.664957,0.860053,0.5,2,median-steadier-with-bn (inconclusive),-3.3,3.3,0.5
+5,0.474323,0.0561771,0.892469,0.941176,2,bn-reaches-80-sooner (inconclusive),0.02,0.53,nan
+6,0.509415,0.100558,0.918273,0.333333,2,median-keeps-moving-without-bn (inconclusive),0,1.5,nan
+7,0.503593,0.0568224,0.950364,0.481481,2,median-moves-less-with-bn (inconclusive),-0.39,0.42,0.481481
+8,0.508655,0.067918,0.949393,0.735294,2,bn-spread-widens (inconclusive),-3.5,-0.1,nan
 EOD
 $bands << EOD
-4,0,3
+4,0.5,0.454545
 EOD
 set yrange [0.5:8.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

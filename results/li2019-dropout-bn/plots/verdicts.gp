@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,43 +59,52 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "li2019-dropout-bn: 18 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00083337,-0.0570108,0.0553441,0,2,shift-gone-after-last-norm[model.widths=[64; 64]] (inconclusive)
-2,0.00474788,-0.038288,0.0477838,0,2,shift-gone-after-last-norm[model.widths=[128; 128]] (inconclusive)
-3,0.00217272,-0.0274385,0.031784,0,2,shift-gone-after-last-norm[model.widths=[256; 256]] (inconclusive)
-4,0.00510833,-0.0286285,0.0388451,0,2,shift-gone-after-last-norm[model.widths=[512; 512]] (inconclusive)
-5,0.00838455,-0.0294744,0.0462435,0,2,shift-gone-after-last-norm[model.widths=[1024; 1024]] (inconclusive)
-6,5,0,5,0,2,shift-gone-after-last-norm (inconclusive)
-7,-0.156294,-0.26579,-0.0467972,0,2,shift-shrinks-with-width (inconclusive)
-8,0.0186667,-0.00141238,0.0387457,0,2,before-norm-costs-w64 (inconclusive)
-9,-0.017,-0.0271668,-0.00683323,0,0,after-last-costs-less-w64 (holds)
-10,0.0195,-0.00429462,0.0432946,0,2,before-norm-costs-w128 (inconclusive)
-11,-0.0101667,-0.0417439,0.0214106,0,2,after-last-costs-less-w128 (inconclusive)
-12,0.00966667,-0.0178931,0.0372264,0,2,before-norm-costs-w256 (inconclusive)
-13,-0.00483333,-0.0489282,0.0392616,0,2,after-last-costs-less-w256 (inconclusive)
-14,0.00966667,0.000511235,0.0188221,0,0,before-norm-costs-w512 (holds)
-15,-0.00883333,-0.0207684,0.00310174,0,2,after-last-costs-less-w512 (inconclusive)
-16,0.0115,0.00458445,0.0184155,0,0,before-norm-costs-w1024 (holds)
-17,-0.0153333,-0.0428931,0.0122264,0,2,after-last-costs-less-w1024 (inconclusive)
-18,0.152745,0.0674978,0.237992,0,1,norm1-shift-does-not-shrink (does not hold)
+1,0.494047,0.09278,0.895315,0.5,2,shift-gone-after-last-norm[model.widths=[64; 64]] (inconclusive),-0.07,0.07,0.5
+2,0.497374,0.0490835,0.945664,0.447917,2,shift-gone-after-last-norm[model.widths=[128; 128]] (inconclusive),-0.043,0.053,0.447917
+3,0.502617,0.0539616,0.951272,0.469697,2,shift-gone-after-last-norm[model.widths=[256; 256]] (inconclusive),-0.031,0.035,0.469697
+4,0.501425,0.0575202,0.945331,0.434211,2,shift-gone-after-last-norm[model.widths=[512; 512]] (inconclusive),-0.033,0.043,0.434211
+5,0.498642,0.0532418,0.944042,0.4,2,shift-gone-after-last-norm[model.widths=[1024; 1024]] (inconclusive),-0.034,0.051,0.4
+6,0.946429,0.0535714,0.946429,0.0535714,2,shift-gone-after-last-norm (inconclusive),-0.3,5.3,0.0535714
+7,0.412355,0.0473664,0.777343,0.933333,2,shift-shrinks-with-width (inconclusive),-0.28,0.02,0.933333
+8,0.503704,0.0575027,0.949905,0.0888889,2,before-norm-costs-w64 (inconclusive),-0.004,0.041,0.0888889
+9,0.387097,0.0591364,0.715057,0.935484,0,after-last-costs-less-w64 (holds),-0.029,0.002,0.935484
+10,0.5,0.051045,0.948955,0.132075,2,before-norm-costs-w128 (inconclusive),-0.007,0.046,0.132075
+11,0.497619,0.0465158,0.948722,0.642857,2,after-last-costs-less-w128 (inconclusive),-0.045,0.025,0.642857
+12,0.502732,0.050933,0.954531,0.344262,2,before-norm-costs-w256 (inconclusive),-0.021,0.04,0.344262
+13,0.501701,0.0517527,0.951649,0.55102,2,after-last-costs-less-w256 (inconclusive),-0.054,0.044,0.55102
+14,0.507937,0.0719635,0.943909,0.047619,0,before-norm-costs-w512 (holds),-0.001,0.02,0.047619
+15,0.487654,0.0456147,0.929694,0.814815,2,after-last-costs-less-w512 (inconclusive),-0.022,0.005,0.814815
+16,0.595238,0.265926,0.92455,0.047619,0,before-norm-costs-w1024 (holds),-0.001,0.02,0.047619
+17,0.502732,0.050933,0.954531,0.754098,2,after-last-costs-less-w1024 (inconclusive),-0.046,0.015,0.754098
+18,0.630155,0.336199,0.92411,0.103448,1,norm1-shift-does-not-shrink (does not hold),-0.03,0.26,0.103448
 EOD
 $bands << EOD
-1,0,0.01
-2,0,0.01
-3,0,0.01
-4,0,0.01
-5,0,0.01
-6,0,0.01
-18,0,0.01
+1,0.5,0.0714286
+2,0.447917,0.104167
+3,0.469697,0.151515
+4,0.434211,0.131579
+5,0.4,0.117647
+6,0.0535714,0.00178571
+18,0.103448,0.0344828
 EOD
 set yrange [0.5:18.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,26 +59,35 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "lr-tolerance-cnn: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0,0,0.707598,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive)
-2,0.333333,0.00840376,0.905701,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive)
-3,0.666667,0.0942993,0.991596,0.5,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive)
-4,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive)
-5,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive)
-6,3,0,5,0.5,2,none-diverges-from-0.1 (inconclusive)
-7,0.772333,0.755379,0.789288,-0.003,1,bn-tolerates-0.3 (does not hold)
+1,0.0506329,0.0506329,0.946327,0.683544,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive),-0.04,0.75,0.0506329
+2,0.373333,0.0484038,0.945701,0.54,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive),-0.04,0.96,0.04
+3,0.626667,0.0542993,0.951596,0.46,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive),0.04,1.04,nan
+4,0.949367,0.0536731,0.949367,0.316456,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive),0.25,1.04,nan
+5,0.949367,0.0536731,0.949367,0.316456,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive),0.25,1.04,nan
+6,0.589286,0.0535714,0.946429,0.142857,2,none-diverges-from-0.1 (inconclusive),-0.3,5.3,0.0535714
+7,0.935926,0.917087,0.954765,0.0744444,1,bn-tolerates-0.3 (does not hold),-0.07,0.83,0.0777778
 EOD
 $bands << EOD
-7,-0.003,0.02
+7,0.0744444,0.0222222
 EOD
 set yrange [0.5:7.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

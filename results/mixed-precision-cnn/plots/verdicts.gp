@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,52 +59,61 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "mixed-precision-cnn: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00564286,-0.0213419,0.0100562,0,2,fp16-as-fp32[model.norm.type=none] (inconclusive)
-2,0.004,-0.00252874,0.0105287,0,0,fp16-as-fp32[model.norm.type=batch] (holds)
-3,-0.000214286,-0.00869004,0.00826146,0,0,fp16-as-fp32[model.norm.type=layer] (holds)
-4,-0.00328571,-0.0132103,0.00663882,0,0,fp16-as-fp32[model.norm.type=group] (holds)
-5,-0.000714286,-0.013899,0.0124705,0,0,fp16-as-fp32[model.norm.type=rms] (holds)
-6,5,4,5,0,2,fp16-as-fp32 (inconclusive)
-7,-0.00292857,-0.00961603,0.00375888,0,0,bf16-as-fp32[model.norm.type=none] (holds)
-8,0.000142857,-0.0029328,0.00321851,0,0,bf16-as-fp32[model.norm.type=batch] (holds)
-9,0.000785714,-0.00174507,0.0033165,0,0,bf16-as-fp32[model.norm.type=layer] (holds)
-10,-0.000214286,-0.000913403,0.000484832,0,0,bf16-as-fp32[model.norm.type=group] (holds)
-11,-7.14286e-05,-0.00239014,0.00224728,0,0,bf16-as-fp32[model.norm.type=rms] (holds)
-12,5,5,5,0,0,bf16-as-fp32 (holds)
-13,7,7,7,3,3,fp16-skips-steps[model.norm.type=none] (described)
-14,7,7,7,3,3,fp16-skips-steps[model.norm.type=batch] (described)
-15,6,6,6,3,3,fp16-skips-steps[model.norm.type=layer] (described)
-16,7,7,7,3,3,fp16-skips-steps[model.norm.type=group] (described)
-17,6,6,6,3,3,fp16-skips-steps[model.norm.type=rms] (described)
+1,0.390578,0.0565553,0.7246,0.510638,2,fp16-as-fp32[model.norm.type=none] (inconclusive),-0.024,0.023,0.510638
+2,0.590909,0.442529,0.73929,0.5,0,fp16-as-fp32[model.norm.type=batch] (holds),-0.022,0.022,0.5
+3,0.49513,0.302499,0.687761,0.5,0,fp16-as-fp32[model.norm.type=layer] (holds),-0.022,0.022,0.5
+4,0.425325,0.199767,0.650882,0.5,0,fp16-as-fp32[model.norm.type=group] (holds),-0.022,0.022,0.5
+5,0.483766,0.184113,0.78342,0.5,0,fp16-as-fp32[model.norm.type=rms] (holds),-0.022,0.022,0.5
+6,0.946429,0.767857,0.946429,0.0535714,2,fp16-as-fp32 (inconclusive),-0.3,5.3,0.0535714
+7,0.433442,0.281454,0.585429,0.5,0,bf16-as-fp32[model.norm.type=none] (holds),-0.022,0.022,0.5
+8,0.503247,0.433346,0.573148,0.5,0,bf16-as-fp32[model.norm.type=batch] (holds),-0.022,0.022,0.5
+9,0.517857,0.460339,0.575375,0.5,0,bf16-as-fp32[model.norm.type=layer] (holds),-0.022,0.022,0.5
+10,0.49513,0.479241,0.511019,0.5,0,bf16-as-fp32[model.norm.type=group] (holds),-0.022,0.022,0.5
+11,0.498377,0.445679,0.551075,0.5,0,bf16-as-fp32[model.norm.type=rms] (holds),-0.022,0.022,0.5
+12,0.946429,0.946429,0.946429,0.0535714,0,bf16-as-fp32 (holds),-0.3,5.3,0.0535714
+13,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=none] (described),2.7,7.2,nan
+14,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=batch] (described),2.7,7.2,nan
+15,0.941176,0.941176,0.941176,0.0588235,3,fp16-skips-steps[model.norm.type=layer] (described),2.8,6.2,nan
+16,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=group] (described),2.7,7.2,nan
+17,0.941176,0.941176,0.941176,0.0588235,3,fp16-skips-steps[model.norm.type=rms] (described),2.8,6.2,nan
 EOD
 $bands << EOD
-1,0,0.02
-2,0,0.02
-3,0,0.02
-4,0,0.02
-5,0,0.02
-6,0,0.02
-7,0,0.02
-8,0,0.02
-9,0,0.02
-10,0,0.02
-11,0,0.02
-12,0,0.02
-13,3,0
-14,3,0
-15,3,0
-16,3,0
-17,3,0
+1,0.510638,0.425532
+2,0.5,0.454545
+3,0.5,0.454545
+4,0.5,0.454545
+5,0.5,0.454545
+6,0.0535714,0.00357143
+7,0.5,0.454545
+8,0.5,0.454545
+9,0.5,0.454545
+10,0.5,0.454545
+11,0.5,0.454545
+12,0.0535714,0.00357143
+13,0.0666667,0
+14,0.0666667,0
+15,0.0588235,0
+16,0.0666667,0
+17,0.0588235,0
 EOD
 set yrange [0.5:17.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,74 +59,83 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "mixed-precision-lm: 28 claims, 95% intervals" font title_font
 $claims << EOD
-1,-2.159e-05,-0.00434912,0.00430594,0,2,bf16-as-fp32[model.norm.type=none] (inconclusive)
-2,0.0013157,-0.00580065,0.00843205,0,2,bf16-as-fp32[model.norm.type=batch] (inconclusive)
-3,0.00191844,-0.00882536,0.0126622,0,2,bf16-as-fp32[model.norm.type=layer] (inconclusive)
-4,-0.000381183,-0.00698514,0.00622278,0,2,bf16-as-fp32[model.norm.type=group] (inconclusive)
-5,-0.00180672,-0.0179863,0.0143729,0,2,bf16-as-fp32[model.norm.type=rms] (inconclusive)
-6,5,0,5,0,2,bf16-as-fp32 (inconclusive)
-7,0.00201105,-0.00929221,0.0133143,0,2,fp16-as-fp32[model.norm.type=none] (inconclusive)
-8,0.000664477,-0.00178153,0.00311049,0,2,fp16-as-fp32[model.norm.type=batch] (inconclusive)
-9,9.505e-05,-0.00225127,0.00244137,0,2,fp16-as-fp32[model.norm.type=layer] (inconclusive)
-10,-7.987e-05,-0.000789052,0.000629312,0,0,fp16-as-fp32[model.norm.type=group] (holds)
-11,-0.00051032,-0.00349635,0.00247571,0,2,fp16-as-fp32[model.norm.type=rms] (inconclusive)
-12,4,1,5,0,2,fp16-as-fp32 (inconclusive)
-13,3,3,3,3,3,none-fp16-skips (described)
-14,0,0,0,0,3,bf16-largest-pair[model.norm.type=none] (described)
-15,0,0,0,0,3,bf16-largest-pair[model.norm.type=batch] (described)
-16,0,0,0,0,3,bf16-largest-pair[model.norm.type=layer] (described)
-17,0,0,0,0,3,bf16-largest-pair[model.norm.type=group] (described)
-18,0,0,0,0,3,bf16-largest-pair[model.norm.type=rms] (described)
-19,0,0,0,0,3,fp16-largest-pair[model.norm.type=batch] (described)
-20,0,0,0,0,3,fp16-largest-pair[model.norm.type=layer] (described)
-21,0,0,0,0,3,fp16-largest-pair[model.norm.type=group] (described)
-22,0,0,0,0,3,fp16-largest-pair[model.norm.type=rms] (described)
-23,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=batch] (described)
-24,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=layer] (described)
-25,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=group] (described)
-26,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=rms] (described)
-27,3,3,3,3,3,none-fp16-scale-halved (described)
-28,0,0,0,0,3,none-at-unigram (described)
+1,0.497751,0.0469663,0.948536,0.5,2,bf16-as-fp32[model.norm.type=none] (inconclusive),-0.0048,0.0048,0.5
+2,0.489159,0.0705501,0.907768,0.411765,2,bf16-as-fp32[model.norm.type=batch] (inconclusive),-0.007,0.01,0.411765
+3,0.496602,0.0489431,0.94426,0.416667,2,bf16-as-fp32[model.norm.type=layer] (inconclusive),-0.01,0.014,0.416667
+4,0.507921,0.0676571,0.948185,0.533333,2,bf16-as-fp32[model.norm.type=group] (inconclusive),-0.008,0.007,0.533333
+5,0.505369,0.0559357,0.954802,0.555556,2,bf16-as-fp32[model.norm.type=rms] (inconclusive),-0.02,0.016,0.555556
+6,0.946429,0.0535714,0.946429,0.0535714,2,bf16-as-fp32 (inconclusive),-0.3,5.3,0.0535714
+7,0.500425,0.0656842,0.935166,0.423077,2,fp16-as-fp32[model.norm.type=none] (inconclusive),-0.011,0.015,0.423077
+8,0.520084,0.0909592,0.949208,0.403509,2,fp16-as-fp32[model.norm.type=batch] (inconclusive),-0.0023,0.0034,0.403509
+9,0.499048,0.0478323,0.950264,0.480769,2,fp16-as-fp32[model.norm.type=layer] (inconclusive),-0.0025,0.0027,0.480769
+10,0.481848,0.32067,0.643025,0.5,0,fp16-as-fp32[model.norm.type=group] (holds),-0.0022,0.0022,0.5
+11,0.498436,0.0460081,0.950865,0.575758,2,fp16-as-fp32[model.norm.type=rms] (inconclusive),-0.0038,0.0028,0.575758
+12,0.767857,0.232143,0.946429,0.0535714,2,fp16-as-fp32 (inconclusive),-0.3,5.3,0.0535714
+13,0.5,0.5,0.5,0.5,3,none-fp16-skips (described),2.97,3.03,nan
+14,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=none] (described),-0.0001,0.0001,0.5
+15,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=batch] (described),-0.0001,0.0001,0.5
+16,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+17,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=group] (described),-0.0001,0.0001,0.5
+18,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+19,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=batch] (described),-0.0001,0.0001,0.5
+20,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+21,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=group] (described),-0.0001,0.0001,0.5
+22,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+23,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=batch] (described),-0.0001,0.0001,0.5
+24,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+25,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=group] (described),-0.0001,0.0001,0.5
+26,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+27,0.5,0.5,0.5,0.5,3,none-fp16-scale-halved (described),2.97,3.03,nan
+28,0.5,0.5,0.5,0.5,3,none-at-unigram (described),-0.0001,0.0001,0.5
 EOD
 $bands << EOD
-1,0,0.002
-2,0,0.002
-3,0,0.002
-4,0,0.002
-5,0,0.002
-6,0,0.002
-7,0,0.002
-8,0,0.002
-9,0,0.002
-10,0,0.002
-11,0,0.002
-12,0,0.002
-13,3,0
-14,0,0
-15,0,0
-16,0,0
-17,0,0
-18,0,0
-19,0,0
-20,0,0
-21,0,0
-22,0,0
-23,0,0
-24,0,0
-25,0,0
-26,0,0
-27,3,0
-28,0,0
+1,0.5,0.208333
+2,0.411765,0.117647
+3,0.416667,0.0833333
+4,0.533333,0.133333
+5,0.555556,0.0555556
+6,0.0535714,0.000357143
+7,0.423077,0.0769231
+8,0.403509,0.350877
+9,0.480769,0.384615
+10,0.5,0.454545
+11,0.575758,0.30303
+12,0.0535714,0.000357143
+13,0.5,0
+14,0.5,0
+15,0.5,0
+16,0.5,0
+17,0.5,0
+18,0.5,0
+19,0.5,0
+20,0.5,0
+21,0.5,0
+22,0.5,0
+23,0.5,0
+24,0.5,0
+25,0.5,0
+26,0.5,0
+27,0.5,0
+28,0.5,0
 EOD
 set yrange [0.5:28.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

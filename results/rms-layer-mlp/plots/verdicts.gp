@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,33 +59,42 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "rms-layer-mlp: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.001125,-0.00817209,0.00592209,0,0,rms-as-ln[train.optimizer.lr=0.01] (holds)
-2,-0.003375,-0.00944387,0.00269387,0,0,rms-as-ln[train.optimizer.lr=0.03] (holds)
-3,-0.0070625,-0.0135245,-0.000600457,0,0,rms-as-ln[train.optimizer.lr=0.1] (holds)
-4,-0.095625,-0.144382,-0.0468684,0,1,rms-as-ln[train.optimizer.lr=0.3] (does not hold)
-5,3,3,3,0,1,rms-as-ln (does not hold)
-6,0.89184,0.806791,0.976889,1.035,1,rms-step-cheaper[train.optimizer.lr=0.01] (does not hold)
-7,0.980703,0.849371,1.11204,1.035,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
-8,0.967332,0.845,1.08966,1.035,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive)
-9,1.02273,0.872127,1.17333,1.035,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
-10,0,0,3,1.035,1,rms-step-cheaper (does not hold)
+1,0.474432,0.314271,0.634593,0.5,0,rms-as-ln[train.optimizer.lr=0.01] (holds),-0.022,0.022,0.5
+2,0.423295,0.285367,0.561224,0.5,0,rms-as-ln[train.optimizer.lr=0.03] (holds),-0.022,0.022,0.5
+3,0.339489,0.192624,0.486353,0.5,0,rms-as-ln[train.optimizer.lr=0.1] (holds),-0.022,0.022,0.5
+4,0.338816,0.0822023,0.595429,0.842105,1,rms-as-ln[train.optimizer.lr=0.3] (does not hold),-0.16,0.03,0.842105
+5,0.941176,0.941176,0.941176,0.0588235,1,rms-as-ln (does not hold),-0.2,3.2,0.0588235
+6,0.391692,0.0645826,0.718802,0.942308,1,rms-step-cheaper[train.optimizer.lr=0.01] (does not hold),0.79,1.05,nan
+7,0.502345,0.0645705,0.940119,0.683333,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive),0.83,1.13,nan
+8,0.490472,0.0535725,0.927371,0.732143,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive),0.83,1.11,nan
+9,0.508029,0.0650803,0.950977,0.544118,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive),0.85,1.19,nan
+10,0.0588235,0.0588235,0.941176,0.363235,1,rms-step-cheaper (does not hold),-0.2,3.2,0.0588235
 EOD
 $bands << EOD
-1,0,0.02
-2,0,0.02
-3,0,0.02
-4,0,0.02
-5,0,0.02
+1,0.5,0.454545
+2,0.5,0.454545
+3,0.5,0.454545
+4,0.842105,0.105263
+5,0.0588235,0.00588235
 EOD
 set yrange [0.5:10.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

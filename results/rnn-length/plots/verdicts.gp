@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,43 +59,52 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "rnn-length: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0404971,-0.0422892,-0.0387051,-0.03,0,bn-gains-with-length[model.norm.type=none] (holds)
-2,-0.0454209,-0.0498728,-0.0409689,-0.03,0,bn-gains-with-length[model.norm.type=layer] (holds)
-3,-0.0384001,-0.0407212,-0.0360789,-0.03,0,bn-gains-with-length[model.norm.type=batch] (holds)
-4,0.467482,0.431619,0.503345,0.3,0,bn-own-batch-hurts (holds)
-5,-0.00493906,-0.0357664,0.0258882,0,2,length-adds-nothing (inconclusive)
-6,-0.056528,-0.0657679,-0.0472881,0,0,ln-best-at-t (holds)
-7,0.0147537,-0.0101143,0.0396217,0,2,bn-level-with-plain-at-t (inconclusive)
-8,0.00209708,0.00123929,0.00295487,0,0,bn-drop-as-plain (holds)
-9,-0.00492373,-0.0100599,0.000212436,0,2,ln-drops-more (inconclusive)
-10,0,0,0,0,3,batch-1-is-running[model.norm.type=none] (described)
-11,0,0,0,0,3,batch-1-is-running[model.norm.type=layer] (described)
-12,0,0,0,0,3,batch-1-is-running[model.norm.type=batch] (described)
-13,1.20656,1.16036,1.25275,1,0,bn-own-batch-hurts-at-2 (holds)
-14,0.0737519,0.06372,0.0837839,0.05,0,bn-own-batch-hurts-at-16 (holds)
-15,0,0,0,0,3,plain-ln-no-batch-statistics[model.norm.type=none] (described)
-16,0,0,0,0,3,plain-ln-no-batch-statistics[model.norm.type=layer] (described)
-17,-0.0614517,-0.0755545,-0.047349,0,0,ordering-holds-at-4t (holds)
+1,0.178776,0.0507707,0.306782,0.928571,0,bn-gains-with-length[model.norm.type=none] (holds),-0.043,-0.029,nan
+2,0.253597,0.0512347,0.45596,0.954545,0,bn-gains-with-length[model.norm.type=layer] (holds),-0.051,-0.029,nan
+3,0.276919,0.0983699,0.455468,0.923077,0,bn-gains-with-length[model.norm.type=batch] (holds),-0.042,-0.029,nan
+4,0.781175,0.631746,0.930605,0.0833333,0,bn-own-batch-hurts (holds),0.28,0.52,nan
+5,0.473796,0.0572114,0.890381,0.540541,2,length-adds-nothing (inconclusive),-0.04,0.034,0.540541
+6,0.182054,0.0571902,0.306918,0.945946,0,ln-best-at-t (holds),-0.07,0.004,0.945946
+7,0.495602,0.0515306,0.939673,0.232143,2,bn-level-with-plain-at-t (inconclusive),-0.013,0.043,0.232143
+8,0.674757,0.603274,0.746239,0.5,0,bn-drop-as-plain (holds),-0.006,0.006,0.5
+9,0.506356,0.078342,0.93437,0.916667,2,ln-drops-more (inconclusive),-0.011,0.001,0.916667
+10,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=none] (described),-0.0001,0.0001,0.5
+11,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+12,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=batch] (described),-0.0001,0.0001,0.5
+13,0.781232,0.621943,0.940522,0.0689655,0,bn-own-batch-hurts-at-2 (holds),0.98,1.27,nan
+14,0.677683,0.413684,0.941682,0.0526316,0,bn-own-batch-hurts-at-16 (holds),0.048,0.086,nan
+15,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=none] (described),-0.0001,0.0001,0.5
+16,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+17,0.220813,0.0529227,0.388703,0.952381,0,ordering-holds-at-4t (holds),-0.08,0.004,0.952381
 EOD
 $bands << EOD
-5,0,0.03
-7,0,0.01
-8,0,0.005
-10,0,0
-11,0,0
-12,0,0
-15,0,0
-16,0,0
+5,0.540541,0.405405
+7,0.232143,0.178571
+8,0.5,0.416667
+10,0.5,0
+11,0.5,0
+12,0.5,0
+15,0.5,0
+16,0.5,0
 EOD
 set yrange [0.5:17.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,63 +59,72 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "santurkar-landscape: 44 claims, 95% intervals" font title_font
 $claims << EOD
-1,-4.26902,-4.26902,-4.26902,0,2,bn-gradient-more-predictive (inconclusive)
-2,-0.259543,-0.259543,-0.259543,0,2,bn-gradient-more-predictive-late (inconclusive)
-3,-10.5378,-10.5378,-10.5378,0,2,bn-beta-lower (inconclusive)
-4,0.150278,0.150278,0.150278,0.1,2,bn-band-not-narrower-late (inconclusive)
-5,0.89725,0.89725,0.89725,0.8,2,noisy-useless-in-eval (inconclusive)
-6,0.758065,0.758065,0.758065,0.7,2,noisy-trains-own-statistics (inconclusive)
-7,4.8047,4.8047,4.8047,0,2,bn-gradient-change-below-at-most-probes[step=20] (inconclusive)
-8,-20.0497,-20.0497,-20.0497,0,2,bn-gradient-change-below-at-most-probes[step=40] (inconclusive)
-9,-1.72018,-1.72018,-1.72018,0,2,bn-gradient-change-below-at-most-probes[step=60] (inconclusive)
-10,-4.44571,-4.44571,-4.44571,0,2,bn-gradient-change-below-at-most-probes[step=80] (inconclusive)
-11,-6.99384,-6.99384,-6.99384,0,2,bn-gradient-change-below-at-most-probes[step=100] (inconclusive)
-12,-2.5953,-2.5953,-2.5953,0,2,bn-gradient-change-below-at-most-probes[step=120] (inconclusive)
-13,-1.07548,-1.07548,-1.07548,0,2,bn-gradient-change-below-at-most-probes[step=140] (inconclusive)
-14,-1.47602,-1.47602,-1.47602,0,2,bn-gradient-change-below-at-most-probes[step=160] (inconclusive)
-15,-0.365878,-0.365878,-0.365878,0,2,bn-gradient-change-below-at-most-probes[step=180] (inconclusive)
-16,0.449488,0.449488,0.449488,0,2,bn-gradient-change-below-at-most-probes[step=200] (inconclusive)
-17,-0.447501,-0.447501,-0.447501,0,2,bn-gradient-change-below-at-most-probes[step=220] (inconclusive)
-18,-1.33012,-1.33012,-1.33012,0,2,bn-gradient-change-below-at-most-probes[step=240] (inconclusive)
-19,-3.41857,-3.41857,-3.41857,0,2,bn-gradient-change-below-at-most-probes[step=260] (inconclusive)
-20,-0.0502251,-0.0502251,-0.0502251,0,2,bn-gradient-change-below-at-most-probes[step=280] (inconclusive)
-21,-0.259543,-0.259543,-0.259543,0,2,bn-gradient-change-below-at-most-probes[step=300] (inconclusive)
-22,13,0,15,0,3,bn-gradient-change-below-at-most-probes (described)
-23,9.66648,9.66648,9.66648,0,2,bn-beta-below-at-most-probes[step=20] (inconclusive)
-24,-58.0965,-58.0965,-58.0965,0,2,bn-beta-below-at-most-probes[step=40] (inconclusive)
-25,-4.23725,-4.23725,-4.23725,0,2,bn-beta-below-at-most-probes[step=60] (inconclusive)
-26,-28.8991,-28.8991,-28.8991,0,2,bn-beta-below-at-most-probes[step=80] (inconclusive)
-27,-28.308,-28.308,-28.308,0,2,bn-beta-below-at-most-probes[step=100] (inconclusive)
-28,-12.711,-12.711,-12.711,0,2,bn-beta-below-at-most-probes[step=120] (inconclusive)
-29,-7.99491,-7.99491,-7.99491,0,2,bn-beta-below-at-most-probes[step=140] (inconclusive)
-30,-11.5681,-11.5681,-11.5681,0,2,bn-beta-below-at-most-probes[step=160] (inconclusive)
-31,-5.89533,-5.89533,-5.89533,0,2,bn-beta-below-at-most-probes[step=180] (inconclusive)
-32,0.0600523,0.0600523,0.0600523,0,2,bn-beta-below-at-most-probes[step=200] (inconclusive)
-33,-9.19545,-9.19545,-9.19545,0,2,bn-beta-below-at-most-probes[step=220] (inconclusive)
-34,-9.02997,-9.02997,-9.02997,0,2,bn-beta-below-at-most-probes[step=240] (inconclusive)
-35,-9.72421,-9.72421,-9.72421,0,2,bn-beta-below-at-most-probes[step=260] (inconclusive)
-36,-2.23534,-2.23534,-2.23534,0,2,bn-beta-below-at-most-probes[step=280] (inconclusive)
-37,-3.28435,-3.28435,-3.28435,0,2,bn-beta-below-at-most-probes[step=300] (inconclusive)
-38,13,0,15,0,3,bn-beta-below-at-most-probes (described)
-39,-0.353778,-0.353778,-0.353778,0,2,band-narrower-early (inconclusive)
-40,0.00328862,0.00328862,0.00328862,0,2,band-as-wide-late (inconclusive)
-41,12.848,12.848,12.848,0,2,not-smoother-by-beta-at-init (inconclusive)
-42,-29.3304,-29.3304,-29.3304,0,2,smoother-by-gradient-change-at-init (inconclusive)
-43,-9.21668,-9.21668,-9.21668,0,2,noisy-smoothest-by-beta (inconclusive)
-44,-0.921047,-0.921047,-0.921047,0,2,noisy-smoothest-by-gradient-change (inconclusive)
+1,0.0481218,0.0481218,0.0481218,0.9375,2,bn-gradient-more-predictive (inconclusive),-4.5,0.3,0.9375
+2,0.0681902,0.0681902,0.0681902,0.933333,2,bn-gradient-more-predictive-late (inconclusive),-0.28,0.02,0.933333
+3,0.112477,0.112477,0.112477,0.923077,2,bn-beta-lower (inconclusive),-12,1,0.923077
+4,0.951398,0.951398,0.951398,0.0535714,2,bn-band-not-narrower-late (inconclusive),0.097,0.153,nan
+5,0.946759,0.946759,0.946759,0.0462963,2,noisy-useless-in-eval (inconclusive),0.795,0.903,nan
+6,0.954133,0.954133,0.954133,0.046875,2,noisy-trains-own-statistics (inconclusive),0.697,0.761,nan
+7,0.945315,0.945315,0.945315,0.0555556,2,bn-gradient-change-below-at-most-probes[step=20] (inconclusive),-0.3,5.1,0.0555556
+8,0.0812618,0.0812618,0.0812618,0.916667,2,bn-gradient-change-below-at-most-probes[step=40] (inconclusive),-22,2,0.916667
+9,0.0899118,0.0899118,0.0899118,0.95,2,bn-gradient-change-below-at-most-probes[step=60] (inconclusive),-1.9,0.1,0.95
+10,0.0508576,0.0508576,0.0508576,0.94,2,bn-gradient-change-below-at-most-probes[step=80] (inconclusive),-4.7,0.3,0.94
+11,0.0520721,0.0520721,0.0520721,0.948718,2,bn-gradient-change-below-at-most-probes[step=100] (inconclusive),-7.4,0.4,0.948718
+12,0.0682332,0.0682332,0.0682332,0.933333,2,bn-gradient-change-below-at-most-probes[step=120] (inconclusive),-2.8,0.2,0.933333
+13,0.0957878,0.0957878,0.0957878,0.923077,2,bn-gradient-change-below-at-most-probes[step=140] (inconclusive),-1.2,0.1,0.923077
+14,0.0729265,0.0729265,0.0729265,0.941176,2,bn-gradient-change-below-at-most-probes[step=160] (inconclusive),-1.6,0.1,0.941176
+15,0.0588349,0.0588349,0.0588349,0.95122,2,bn-gradient-change-below-at-most-probes[step=180] (inconclusive),-0.39,0.02,0.95122
+16,0.940172,0.940172,0.940172,0.0588235,2,bn-gradient-change-below-at-most-probes[step=200] (inconclusive),-0.03,0.48,0.0588235
+17,0.0449982,0.0449982,0.0449982,0.94,2,bn-gradient-change-below-at-most-probes[step=220] (inconclusive),-0.47,0.03,0.94
+18,0.0465868,0.0465868,0.0465868,0.933333,2,bn-gradient-change-below-at-most-probes[step=240] (inconclusive),-1.4,0.1,0.933333
+19,0.0477446,0.0477446,0.0477446,0.947368,2,bn-gradient-change-below-at-most-probes[step=260] (inconclusive),-3.6,0.2,0.947368
+20,0.0495515,0.0495515,0.0495515,0.946429,2,bn-gradient-change-below-at-most-probes[step=280] (inconclusive),-0.053,0.003,0.946429
+21,0.0681902,0.0681902,0.0681902,0.933333,2,bn-gradient-change-below-at-most-probes[step=300] (inconclusive),-0.28,0.02,0.933333
+22,0.823529,0.0588235,0.941176,0.0588235,3,bn-gradient-change-below-at-most-probes (described),-1,16,0.0588235
+23,0.950138,0.950138,0.950138,0.046729,2,bn-beta-below-at-most-probes[step=20] (inconclusive),-0.5,10.2,0.046729
+24,0.0600546,0.0600546,0.0600546,0.953846,2,bn-beta-below-at-most-probes[step=40] (inconclusive),-62,3,0.953846
+25,0.0547398,0.0547398,0.0547398,0.9375,2,bn-beta-below-at-most-probes[step=60] (inconclusive),-4.5,0.3,0.9375
+26,0.0636623,0.0636623,0.0636623,0.939394,2,bn-beta-below-at-most-probes[step=80] (inconclusive),-31,2,0.939394
+27,0.0528765,0.0528765,0.0528765,0.9375,2,bn-beta-below-at-most-probes[step=100] (inconclusive),-30,2,0.9375
+28,0.0859347,0.0859347,0.0859347,0.933333,2,bn-beta-below-at-most-probes[step=120] (inconclusive),-14,1,0.933333
+29,0.0460327,0.0460327,0.0460327,0.954545,2,bn-beta-below-at-most-probes[step=140] (inconclusive),-8.4,0.4,0.954545
+30,0.10228,0.10228,0.10228,0.928571,2,bn-beta-below-at-most-probes[step=160] (inconclusive),-13,1,0.928571
+31,0.0468719,0.0468719,0.0468719,0.953846,2,bn-beta-below-at-most-probes[step=180] (inconclusive),-6.2,0.3,0.953846
+32,0.941946,0.941946,0.941946,0.0588235,2,bn-beta-below-at-most-probes[step=200] (inconclusive),-0.004,0.064,0.0588235
+33,0.0494658,0.0494658,0.0494658,0.95098,2,bn-beta-below-at-most-probes[step=220] (inconclusive),-9.7,0.5,0.95098
+34,0.047003,0.047003,0.047003,0.95,2,bn-beta-below-at-most-probes[step=240] (inconclusive),-9.5,0.5,0.95
+35,0.0533136,0.0533136,0.0533136,0.953704,2,bn-beta-below-at-most-probes[step=260] (inconclusive),-10.3,0.5,0.953704
+36,0.0633303,0.0633303,0.0633303,0.923077,2,bn-beta-below-at-most-probes[step=280] (inconclusive),-2.4,0.2,0.923077
+37,0.0582825,0.0582825,0.0582825,0.945946,2,bn-beta-below-at-most-probes[step=300] (inconclusive),-3.5,0.2,0.945946
+38,0.823529,0.0588235,0.941176,0.0588235,3,bn-beta-below-at-most-probes (described),-1,16,0.0588235
+39,0.0655556,0.0655556,0.0655556,0.95,2,band-narrower-early (inconclusive),-0.38,0.02,0.95
+40,0.527405,0.527405,0.527405,0.5,2,band-as-wide-late (inconclusive),-0.06,0.06,0.5
+41,0.923202,0.923202,0.923202,0.0666667,2,not-smoother-by-beta-at-init (inconclusive),-1,14,0.0666667
+42,0.0505952,0.0505952,0.0505952,0.939394,2,smoother-by-gradient-change-at-init (inconclusive),-31,2,0.939394
+43,0.0473848,0.0473848,0.0473848,0.95098,2,noisy-smoothest-by-beta (inconclusive),-9.7,0.5,0.95098
+44,0.0479931,0.0479931,0.0479931,0.95098,2,noisy-smoothest-by-gradient-change (inconclusive),-0.97,0.05,0.95098
 EOD
 $bands << EOD
-40,0,0.05
+40,0.5,0.416667
 EOD
 set yrange [0.5:44.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

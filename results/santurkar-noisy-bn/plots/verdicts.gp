@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,32 +59,41 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "santurkar-noisy-bn: 15 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.27498,0.27498,0.27498,0,2,noisy-worse-than-none-at-0.05 (inconclusive)
-2,0.278723,0.278723,0.278723,0,2,noisy-worse-than-bn-at-0.05 (inconclusive)
-3,0.0469658,0.0469658,0.0469658,0,2,noisy-a-little-worse-at-0.01 (inconclusive)
-4,0.0588574,0.0588574,0.0588574,0,2,noisy-not-as-bn-at-0.01 (inconclusive)
-5,0.0254544,0.0254544,0.0254544,0,2,deeper-noisy-worse-than-none (inconclusive)
-6,18.6911,18.6911,18.6911,2,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.5] (inconclusive)
-7,3.01208,3.01208,3.01208,2,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.1] (inconclusive)
-8,2,0,2,2,2,noisy-moves-more-at-0.01 (inconclusive)
-9,0.153287,0.153287,0.153287,0,2,noisy-default-worse-at-0.01 (inconclusive)
-10,-0.0520228,-0.0520228,-0.0520228,0,2,deeper-bn-lead-grows (inconclusive)
-11,-0.0245444,-0.0245444,-0.0245444,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (inconclusive)
-12,-0.110323,-0.110323,-0.110323,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive)
-13,-0.0849677,-0.0849677,-0.0849677,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (inconclusive)
-14,-0.208802,-0.208802,-0.208802,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive)
-15,4,0,4,0,2,noisy-eval-mode-costs (inconclusive)
+1,0.951547,0.951547,0.951547,0.0645161,2,noisy-worse-than-none-at-0.05 (inconclusive),-0.02,0.29,0.0645161
+2,0.933511,0.933511,0.933511,0.0625,2,noisy-worse-than-bn-at-0.05 (inconclusive),-0.02,0.3,0.0625
+3,0.942751,0.942751,0.942751,0.0566038,2,noisy-a-little-worse-at-0.01 (inconclusive),-0.003,0.05,0.0566038
+4,0.951653,0.951653,0.951653,0.0461538,2,noisy-not-as-bn-at-0.01 (inconclusive),-0.003,0.062,0.0461538
+5,0.946703,0.946703,0.946703,0.0689655,2,deeper-noisy-worse-than-none (inconclusive),-0.002,0.027,0.0689655
+6,0.931111,0.931111,0.931111,0.0526316,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.5] (inconclusive),1,20,nan
+7,0.926735,0.926735,0.926735,0.0833333,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.1] (inconclusive),1.9,3.1,nan
+8,0.954545,0.0454545,0.954545,0.954545,2,noisy-moves-more-at-0.01 (inconclusive),-0.1,2.1,0.0454545
+9,0.907148,0.907148,0.907148,0.0555556,2,noisy-default-worse-at-0.01 (inconclusive),-0.01,0.17,0.0555556
+10,0.051331,0.051331,0.051331,0.948276,2,deeper-bn-lead-grows (inconclusive),-0.055,0.003,0.948276
+11,0.0519873,0.0519873,0.0519873,0.928571,2,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (inconclusive),-0.026,0.002,0.928571
+12,0.0744417,0.0744417,0.0744417,0.923077,2,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.12,0.01,0.923077
+13,0.0529711,0.0529711,0.0529711,0.947368,2,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (inconclusive),-0.09,0.005,0.947368
+14,0.0466566,0.0466566,0.0466566,0.916667,2,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.22,0.02,0.916667
+15,0.954545,0.0454545,0.954545,0.0454545,2,noisy-eval-mode-costs (inconclusive),-0.2,4.2,0.0454545
 EOD
 $bands << EOD
 EOD
 set yrange [0.5:15.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,32 +59,41 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "signal-propagation: 15 claims, 95% intervals" font title_font
 $claims << EOD
-1,10674.9,10674.9,10674.9,1000,2,none-variance-explodes (inconclusive)
-2,8.07915,8.07915,8.07915,10,2,bn-variance-bounded (inconclusive)
-3,8.37976,8.37976,8.37976,10,2,gn-variance-bounded (inconclusive)
-4,2.39174,2.39174,2.39174,3,2,skipinit-flat (inconclusive)
-5,0,0,0.975,0.5,2,skipinit-trains-at-0.1 (inconclusive)
-6,0.078,0.078,0.078,0.05,2,skipinit-behind-bn-at-0.1 (inconclusive)
-7,1,0.025,1,0.5,2,skipinit-diverges-at-1 (inconclusive)
-8,1,0.025,1,0.5,2,none-diverges-above-0.01[train.optimizer.lr=0.1] (inconclusive)
-9,1,0.025,1,0.5,2,none-diverges-above-0.01[train.optimizer.lr=1] (inconclusive)
-10,2,0,2,0.5,2,none-diverges-above-0.01 (inconclusive)
-11,3072.19,3072.19,3072.19,1000,2,none-variance-grows-with-depth (inconclusive)
-12,-6.5347,-6.5347,-6.5347,0,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive)
-13,-6.87693,-6.87693,-6.87693,0,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive)
-14,2,0,2,0,2,normalized-variance-resets-at-transition (inconclusive)
-15,0,0,0.975,0.5,2,bn-does-not-diverge-at-1 (inconclusive)
+1,0.950926,0.950926,0.950926,0.046729,2,none-variance-explodes (inconclusive),500,1.12e+04,nan
+2,0.0814312,0.0814312,0.0814312,0.954545,2,bn-variance-bounded (inconclusive),7.9,10.1,nan
+3,0.0946127,0.0946127,0.0946127,0.947368,2,gn-variance-bounded (inconclusive),8.2,10.1,nan
+4,0.0466755,0.0466755,0.0466755,0.941176,2,skipinit-flat (inconclusive),2.36,3.04,nan
+5,0.0462963,0.0462963,0.949074,0.509259,2,skipinit-trains-at-0.1 (inconclusive),-0.05,1.03,0.0462963
+6,0.9375,0.9375,0.9375,0.0625,2,skipinit-behind-bn-at-0.1 (inconclusive),0.048,0.08,nan
+7,0.953704,0.0509259,0.953704,0.490741,2,skipinit-diverges-at-1 (inconclusive),-0.03,1.05,0.0277778
+8,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=0.1] (inconclusive),-0.03,1.05,0.0277778
+9,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=1] (inconclusive),-0.03,1.05,0.0277778
+10,0.954545,0.0454545,0.954545,0.272727,2,none-diverges-above-0.01 (inconclusive),-0.1,2.1,0.0454545
+11,0.946745,0.946745,0.946745,0.0833333,2,none-variance-grows-with-depth (inconclusive),800,3200,nan
+12,0.0500405,0.0500405,0.0500405,0.945205,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive),-6.9,0.4,0.945205
+13,0.0549439,0.0549439,0.0549439,0.948052,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive),-7.3,0.4,0.948052
+14,0.954545,0.0454545,0.954545,0.0454545,2,normalized-variance-resets-at-transition (inconclusive),-0.1,2.1,0.0454545
+15,0.0462963,0.0462963,0.949074,0.509259,2,bn-does-not-diverge-at-1 (inconclusive),-0.05,1.03,0.0462963
 EOD
 $bands << EOD
 EOD
 set yrange [0.5:15.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

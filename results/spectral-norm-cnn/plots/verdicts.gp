@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,42 +59,51 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "spectral-norm-cnn: 12 claims, 95% intervals" font title_font
 $claims << EOD
-1,1.01634,1.00065,1.03204,1,0,sigma-held-near-1[train.optimizer.lr=0.01] (holds)
-2,1.0134,0.975998,1.0508,1,0,sigma-held-near-1[train.optimizer.lr=0.1] (holds)
-3,1,1,1,1,0,sigma-held-near-1[train.optimizer.lr=1] (holds)
-4,3,3,3,1,0,sigma-held-near-1 (holds)
-5,4,4,4,2,3,sn-best-at-0.1 (described)
-6,4,4,4,2,3,sn-costs-at-0.01 (described)
-7,4,4,4,2,3,sn-good-at-0.1 (described)
-8,1,1,1,1,3,none-lost-a-seed-at-0.1 (described)
-9,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none] (described)
-10,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral] (described)
-11,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none] (described)
-12,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral] (described)
+1,0.549326,0.481082,0.617569,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.01] (holds),0.89,1.12,nan
+2,0.536526,0.373903,0.699148,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.1] (holds),0.89,1.12,nan
+3,0.478261,0.47826,0.478261,0.478261,0,sigma-held-near-1[train.optimizer.lr=1] (holds),0.89,1.12,nan
+4,0.92,0.92,0.92,0.12,0,sigma-held-near-1 (holds),0.7,3.2,nan
+5,0.956522,0.956522,0.956522,0.0869565,3,sn-best-at-0.1 (described),1.8,4.1,nan
+6,0.956522,0.956522,0.956522,0.0869565,3,sn-costs-at-0.01 (described),1.8,4.1,nan
+7,0.956522,0.956522,0.956522,0.0869565,3,sn-good-at-0.1 (described),1.8,4.1,nan
+8,0.5,0.5,0.5,0.5,3,none-lost-a-seed-at-0.1 (described),0.99,1.01,nan
+9,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none] (described),1.8,4.1,nan
+10,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral] (described),1.8,4.1,nan
+11,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none] (described),1.8,4.1,nan
+12,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral] (described),1.8,4.1,nan
 EOD
 $bands << EOD
-1,1,0.1
-2,1,0.1
-3,1,0.1
-4,1,0.1
-5,2,0
-6,2,0
-7,2,0
-8,1,0
-9,2,0
-10,2,0
-11,2,0
-12,2,0
+1,0.478261,0.434783
+2,0.478261,0.434783
+3,0.478261,0.434783
+4,0.12,0.04
+5,0.0869565,0
+6,0.0869565,0
+7,0.0869565,0
+8,0.5,0
+9,0.0869565,0
+10,0.0869565,0
+11,0.0869565,0
+12,0.0869565,0
 EOD
 set yrange [0.5:12.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,77 +59,86 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "stats-precision-cnn: 38 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.4545,0.4545,0.4545,0.8,2,fp16-survives-batch-8 (inconclusive)
-2,0.8985,0.8985,0.8985,0.8,2,fp16-chance-batch-64 (inconclusive)
-3,0.8905,0.8905,0.8905,0.8,2,fp16-chance-layer-8 (inconclusive)
-4,0.8985,0.8985,0.8985,0.8,2,fp16-chance-layer-64 (inconclusive)
-5,0.8845,0.8845,0.8845,0.8,2,fp16-chance-group-8 (inconclusive)
-6,0.1675,0.1675,0.1675,0.8,2,fp16-survives-group-64 (inconclusive)
-7,0.8905,0.8905,0.8905,0.8,2,fp16-chance-rms-8 (inconclusive)
-8,0.8985,0.8985,0.8985,0.8,2,fp16-chance-rms-64 (inconclusive)
-9,0.0215,0.0215,0.0215,0,2,bf16-costs-batch8[model.norm.type=batch] (inconclusive)
-10,0.0715,0.0715,0.0715,0,2,bf16-costs-batch8[model.norm.type=layer] (inconclusive)
-11,0.011,0.011,0.011,0,2,bf16-costs-batch8[model.norm.type=group] (inconclusive)
-12,0.078,0.078,0.078,0,2,bf16-costs-batch8[model.norm.type=rms] (inconclusive)
-13,0.1755,0.1755,0.1755,0,2,bf16-costs-batch64[model.norm.type=batch] (inconclusive)
-14,0.083,0.083,0.083,0,2,bf16-costs-batch64[model.norm.type=layer] (inconclusive)
-15,0.018,0.018,0.018,0,2,bf16-costs-batch64[model.norm.type=group] (inconclusive)
-16,0.711,0.711,0.711,0,2,bf16-costs-batch64[model.norm.type=rms] (inconclusive)
-17,0.8985,0.8985,0.8985,0.8,2,bf16-rms-chance-at-64 (inconclusive)
-18,1,1,1,0,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=8] (described)
-19,0,0,0,0,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=64] (described)
-20,0,0,0,0,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=8] (described)
-21,0,0,0,0,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=64] (described)
-22,0,0,0,0,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=8] (described)
-23,1,1,1,0,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=64] (described)
-24,0,0,0,0,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=8] (described)
-25,0,0,0,0,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=64] (described)
-26,6,0,8,0,3,fp16-chance-in-6-of-8 (described)
-27,0,0,0,0,3,fp16-bn-8-trains-as-fp32 (described)
-28,0,0,0,0,3,fp16-bn-8-evaluates-worse (described)
-29,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (described)
-30,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (described)
-31,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (described)
-32,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (described)
-33,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8] (described)
-34,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64] (described)
-35,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (described)
-36,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (described)
-37,8,0,8,0,3,bf16-costs-every-cell (described)
-38,1,1,1,1,3,bf16-bn-worse-at-64 (described)
+1,0.0628205,0.0628205,0.0628205,0.948718,2,fp16-survives-batch-8 (inconclusive),0.43,0.82,nan
+2,0.949541,0.949541,0.949541,0.0458716,2,fp16-chance-batch-64 (inconclusive),0.795,0.904,nan
+3,0.945545,0.945545,0.945545,0.049505,2,fp16-chance-layer-8 (inconclusive),0.795,0.896,nan
+4,0.949541,0.949541,0.949541,0.0458716,2,fp16-chance-layer-64 (inconclusive),0.795,0.904,nan
+5,0.952128,0.952128,0.952128,0.0531915,2,fp16-chance-group-8 (inconclusive),0.795,0.889,nan
+6,0.0528169,0.0528169,0.0528169,0.943662,2,fp16-survives-group-64 (inconclusive),0.13,0.84,nan
+7,0.945545,0.945545,0.945545,0.049505,2,fp16-chance-rms-8 (inconclusive),0.795,0.896,nan
+8,0.949541,0.949541,0.949541,0.0458716,2,fp16-chance-rms-64 (inconclusive),0.795,0.904,nan
+9,0.94,0.94,0.94,0.08,2,bf16-costs-batch8[model.norm.type=batch] (inconclusive),-0.002,0.023,0.08
+10,0.94375,0.94375,0.94375,0.05,2,bf16-costs-batch8[model.norm.type=layer] (inconclusive),-0.004,0.076,0.05
+11,0.923077,0.923077,0.923077,0.0769231,2,bf16-costs-batch8[model.norm.type=group] (inconclusive),-0.001,0.012,0.0769231
+12,0.953488,0.953488,0.953488,0.0465116,2,bf16-costs-batch8[model.norm.type=rms] (inconclusive),-0.004,0.082,0.0465116
+13,0.9275,0.9275,0.9275,0.05,2,bf16-costs-batch64[model.norm.type=batch] (inconclusive),-0.01,0.19,0.05
+14,0.946237,0.946237,0.946237,0.0537634,2,bf16-costs-batch64[model.norm.type=layer] (inconclusive),-0.005,0.088,0.0537634
+15,0.95,0.95,0.95,0.05,2,bf16-costs-batch64[model.norm.type=group] (inconclusive),-0.001,0.019,0.05
+16,0.950633,0.950633,0.950633,0.0506329,2,bf16-costs-batch64[model.norm.type=rms] (inconclusive),-0.04,0.75,0.0506329
+17,0.949541,0.949541,0.949541,0.0458716,2,bf16-rms-chance-at-64 (inconclusive),0.795,0.904,nan
+18,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=8] (described),-0.1,1.1,0.0833333
+19,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
+20,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=8] (described),-0.0001,0.0001,0.5
+21,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=64] (described),-0.0001,0.0001,0.5
+22,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=8] (described),-0.0001,0.0001,0.5
+23,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=64] (described),-0.1,1.1,0.0833333
+24,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=8] (described),-0.0001,0.0001,0.5
+25,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=64] (described),-0.0001,0.0001,0.5
+26,0.727273,0.0454545,0.954545,0.0454545,3,fp16-chance-in-6-of-8 (described),-0.4,8.4,0.0454545
+27,0.5,0.5,0.5,0.5,3,fp16-bn-8-trains-as-fp32 (described),-0.0001,0.0001,0.5
+28,0.5,0.5,0.5,0.5,3,fp16-bn-8-evaluates-worse (described),-0.0001,0.0001,0.5
+29,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (described),-0.0001,0.0001,0.5
+30,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
+31,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (described),-0.0001,0.0001,0.5
+32,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (described),-0.0001,0.0001,0.5
+33,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8] (described),-0.0001,0.0001,0.5
+34,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64] (described),-0.0001,0.0001,0.5
+35,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (described),-0.0001,0.0001,0.5
+36,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (described),-0.0001,0.0001,0.5
+37,0.954545,0.0454545,0.954545,0.0454545,3,bf16-costs-every-cell (described),-0.4,8.4,0.0454545
+38,0.5,0.5,0.5,0.5,3,bf16-bn-worse-at-64 (described),0.99,1.01,nan
 EOD
 $bands << EOD
-18,0,0
-19,0,0
-20,0,0
-21,0,0
-22,0,0
-23,0,0
-24,0,0
-25,0,0
-26,0,0
-27,0,0
-28,0,0
-29,0,0
-30,0,0
-31,0,0
-32,0,0
-33,0,0
-34,0,0
-35,0,0
-36,0,0
-37,0,0
-38,1,0
+18,0.0833333,0
+19,0.5,0
+20,0.5,0
+21,0.5,0
+22,0.5,0
+23,0.0833333,0
+24,0.5,0
+25,0.5,0
+26,0.0454545,0
+27,0.5,0
+28,0.5,0
+29,0.5,0
+30,0.5,0
+31,0.5,0
+32,0.5,0
+33,0.5,0
+34,0.5,0
+35,0.5,0
+36,0.5,0
+37,0.0454545,0
+38,0.5,0
 EOD
 set yrange [0.5:38.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,64 +59,73 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "stats-precision-lm: 25 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.734418,0.734418,0.734418,0.5,2,fp16-breaks-layer-at-512 (inconclusive)
-2,1.82196,1.82196,1.82196,0.5,2,fp16-breaks-rms-at-512 (inconclusive)
-3,-0.00176529,-0.0193878,0.0158573,0,2,fp16-harmless-at-64[model.norm.type=batch] (inconclusive)
-4,0.00063147,0.00063147,0.00063147,0,2,fp16-harmless-at-64[model.norm.type=layer] (inconclusive)
-5,8.051e-05,8.051e-05,8.051e-05,0,2,fp16-harmless-at-64[model.norm.type=group] (inconclusive)
-6,-0.0001471,-0.0001471,-0.0001471,0,2,fp16-harmless-at-64[model.norm.type=rms] (inconclusive)
-7,1.75633,1.75633,1.75633,1,2,bf16-breaks-bn-at-64 (inconclusive)
-8,-0.0348104,-0.0710378,0.00141689,0,2,bf16-improves-bn-at-16 (inconclusive)
-9,0,0,0,0,3,bf16-bn-64-above-unigram (described)
-10,0,0,0,0,3,bf16-bn-64-training-broke (described)
-11,0,0,0,0,3,fp16-bn-64-no-overflow (described)
-12,0,0,0,0,3,bf16-improves-bn-16-every-seed (described)
-13,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=4] (described)
-14,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=16] (described)
-15,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=64] (described)
-16,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=layer;train.batch_size=16] (described)
-17,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=group;train.batch_size=16] (described)
-18,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16] (described)
-19,0,0,0,0,3,bf16-costs-at-512[model.norm.type=layer] (described)
-20,0,0,0,0,3,bf16-costs-at-512[model.norm.type=rms] (described)
-21,2,0,2,0,3,bf16-costs-at-512 (described)
-22,1,1,1,0,3,bf16-small-at-short-sums[model.norm.type=layer] (described)
-23,0,0,0,0,3,bf16-small-at-short-sums[model.norm.type=group] (described)
-24,0,0,0,0,3,bf16-small-at-short-sums[model.norm.type=rms] (described)
-25,0,0,0,0,3,bf16-small-bn-batch-4 (described)
+1,0.942291,0.942291,0.942291,0.0740741,2,fp16-breaks-layer-at-512 (inconclusive),0.48,0.75,nan
+2,0.947975,0.947975,0.947975,0.0666667,2,fp16-breaks-rms-at-512 (inconclusive),0.4,1.9,nan
+3,0.45988,0.0593673,0.860392,0.5,2,fp16-harmless-at-64[model.norm.type=batch] (inconclusive),-0.022,0.022,0.5
+4,0.514352,0.514352,0.514352,0.5,2,fp16-harmless-at-64[model.norm.type=layer] (inconclusive),-0.022,0.022,0.5
+5,0.50183,0.50183,0.50183,0.5,2,fp16-harmless-at-64[model.norm.type=group] (inconclusive),-0.022,0.022,0.5
+6,0.496657,0.496657,0.496657,0.5,2,fp16-harmless-at-64[model.norm.type=rms] (inconclusive),-0.022,0.022,0.5
+7,0.948017,0.948017,0.948017,0.047619,2,bf16-breaks-bn-at-64 (inconclusive),0.96,1.8,nan
+8,0.496167,0.0489164,0.943418,0.925926,2,bf16-improves-bn-at-16 (inconclusive),-0.075,0.006,0.925926
+9,0.5,0.5,0.5,0.5,3,bf16-bn-64-above-unigram (described),-0.0001,0.0001,0.5
+10,0.5,0.5,0.5,0.5,3,bf16-bn-64-training-broke (described),-0.0001,0.0001,0.5
+11,0.5,0.5,0.5,0.5,3,fp16-bn-64-no-overflow (described),-0.0001,0.0001,0.5
+12,0.5,0.5,0.5,0.5,3,bf16-improves-bn-16-every-seed (described),-0.0001,0.0001,0.5
+13,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=4] (described),-0.0001,0.0001,0.5
+14,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=16] (described),-0.0001,0.0001,0.5
+15,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
+16,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=layer;train.batch_size=16] (described),-0.0001,0.0001,0.5
+17,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=group;train.batch_size=16] (described),-0.0001,0.0001,0.5
+18,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16] (described),-0.0001,0.0001,0.5
+19,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+20,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+21,0.954545,0.0454545,0.954545,0.0454545,3,bf16-costs-at-512 (described),-0.1,2.1,0.0454545
+22,0.916667,0.916667,0.916667,0.0833333,3,bf16-small-at-short-sums[model.norm.type=layer] (described),-0.1,1.1,0.0833333
+23,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=group] (described),-0.0001,0.0001,0.5
+24,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+25,0.5,0.5,0.5,0.5,3,bf16-small-bn-batch-4 (described),-0.0001,0.0001,0.5
 EOD
 $bands << EOD
-3,0,0.02
-4,0,0.02
-5,0,0.02
-6,0,0.02
-9,0,0
-10,0,0
-11,0,0
-12,0,0
-13,0,0
-14,0,0
-15,0,0
-16,0,0
-17,0,0
-18,0,0
-19,0,0
-20,0,0
-21,0,0
-22,0,0
-23,0,0
-24,0,0
-25,0,0
+3,0.5,0.454545
+4,0.5,0.454545
+5,0.5,0.454545
+6,0.5,0.454545
+9,0.5,0
+10,0.5,0
+11,0.5,0
+12,0.5,0
+13,0.5,0
+14,0.5,0
+15,0.5,0
+16,0.5,0
+17,0.5,0
+18,0.5,0
+19,0.5,0
+20,0.5,0
+21,0.0454545,0
+22,0.0833333,0
+23,0.5,0
+24,0.5,0
+25,0.5,0
 EOD
 set yrange [0.5:25.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

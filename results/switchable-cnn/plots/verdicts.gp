@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,25 +59,34 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "switchable-cnn: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.00844857,-0.0343239,0.051221,0,2,batch-mean-weight-grows-with-batch[layer=0] (inconclusive)
-2,-0.0561648,-0.10564,-0.0066901,0,2,batch-mean-weight-grows-with-batch[layer=1] (inconclusive)
-3,0.0281589,-0.0401598,0.0964777,0,2,batch-var-weight-grows-with-batch[layer=0] (inconclusive)
-4,-0.199495,-0.325842,-0.0731479,0,2,batch-var-weight-grows-with-batch[layer=1] (inconclusive)
-5,0.001,-0.0276485,0.0296485,0,2,sn-below-bn[train.batch_size=2] (inconclusive)
-6,0.0383333,-0.0298938,0.10656,0,2,sn-below-bn[train.batch_size=64] (inconclusive)
-7,-0.0103333,-0.0339435,0.0132769,0,2,sn-below-gn[train.batch_size=2] (inconclusive)
-8,-0.0196667,-0.110341,0.0710072,0,2,sn-below-gn[train.batch_size=64] (inconclusive)
+1,0.499459,0.0492221,0.949695,0.410526,2,batch-mean-weight-grows-with-batch[layer=0] (inconclusive),-0.039,0.056,0.410526
+2,0.49104,0.110465,0.871615,0.923077,2,batch-mean-weight-grows-with-batch[layer=1] (inconclusive),-0.12,0.01,0.923077
+3,0.488493,0.061501,0.915486,0.3125,2,batch-var-weight-grows-with-batch[layer=0] (inconclusive),-0.05,0.11,0.3125
+4,0.40677,0.0652921,0.748249,0.945946,2,batch-var-weight-grows-with-batch[layer=1] (inconclusive),-0.35,0.02,0.945946
+5,0.5,0.0523676,0.947632,0.484375,2,sn-below-bn[train.batch_size=2] (inconclusive),-0.031,0.033,0.484375
+6,0.489583,0.0631636,0.916003,0.25,2,sn-below-bn[train.batch_size=64] (inconclusive),-0.04,0.12,0.25
+7,0.503145,0.0576692,0.94862,0.698113,2,sn-below-gn[train.batch_size=2] (inconclusive),-0.037,0.016,0.698113
+8,0.477778,0.0459975,0.909558,0.571429,2,sn-below-gn[train.batch_size=64] (inconclusive),-0.12,0.09,0.571429
 EOD
 $bands << EOD
 EOD
 set yrange [0.5:8.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

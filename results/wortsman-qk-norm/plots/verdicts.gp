@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,53 +59,62 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "wortsman-qk-norm: 29 claims, 95% intervals" font title_font
 $claims << EOD
-1,192652,-63269.2,448574,1000,2,logits-grow-without-qk-norm (inconclusive)
-2,4.0481,3.81941,4.27679,100,0,qk-norm-bounds-logits[train.optimizer.lr=0.001] (holds)
-3,4.04023,3.91371,4.16675,100,0,qk-norm-bounds-logits[train.optimizer.lr=0.003] (holds)
-4,4.44609,4.23412,4.65806,100,0,qk-norm-bounds-logits[train.optimizer.lr=0.01] (holds)
-5,6.857,5.19494,8.51906,100,0,qk-norm-bounds-logits[train.optimizer.lr=0.03] (holds)
-6,11.8347,-3.49167,27.1612,100,0,qk-norm-bounds-logits[train.optimizer.lr=0.1] (holds)
-7,62.3938,-19.9335,144.721,100,2,qk-norm-bounds-logits[train.optimizer.lr=0.3] (inconclusive)
-8,9.85392e-05,-6.64159e-05,0.000263494,0.001,0,qk-norm-logits-far-below-at-0.3 (holds)
-9,-0.0892804,-0.117076,-0.0614847,0,2,loss-level-at-0.001 (inconclusive)
-10,-0.0300968,-0.0521812,-0.00801248,0,0,loss-level-at-0.003 (holds)
-11,0.00402081,-0.121103,0.129145,0,2,loss-level-at-0.01 (inconclusive)
-12,-0.130263,-0.181232,-0.0792945,0,2,qk-norm-degrades-less-at-0.03 (inconclusive)
-13,-0.316011,-1.05698,0.424959,0,2,qk-norm-degrades-less-at-0.3 (inconclusive)
-14,1.01143,0.998539,1.02433,1.25,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.001] (holds)
-15,1.04489,0.978363,1.11142,1.25,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.01] (holds)
-16,1.07499,1.0169,1.13308,1.25,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.03] (holds)
-17,1.21625,0.784424,1.64807,1.25,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.1] (inconclusive)
-18,1.22682,0.906179,1.54746,1.25,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.3] (inconclusive)
-19,5,3,5,1.25,2,qk-norm-tolerates-the-grid (inconclusive)
-20,1.03842,1.03504,1.0418,1.25,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.001] (holds)
-21,1.02859,0.925031,1.13215,1.25,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.01] (holds)
-22,1.11985,1.04953,1.19018,1.25,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.03] (holds)
-23,1.32425,1.29105,1.35744,1.25,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.1] (does not hold)
-24,1.35551,1.29662,1.4144,1.25,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.3] (does not hold)
-25,3,3,3,1.25,3,no-qk-norm-tolerates-1.5-decades (described)
-26,0.311965,-0.772382,1.39631,0.5,2,logit-growth-early (inconclusive)
-27,1,1,1,1,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1] (described)
-28,1,1,1,1,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3] (described)
-29,0,0,2,1,3,qk-norm-one-seed-near-3-at-top (described)
+1,0.495881,0.0468962,0.944867,0.159649,2,logits-grow-without-qk-norm (inconclusive),-9e+04,4.8e+05,0.157895
+2,0.0476236,0.0454661,0.0497811,0.95283,0,qk-norm-bounds-logits[train.optimizer.lr=0.001] (holds),-1,105,0.00943396
+3,0.0475493,0.0463558,0.0487429,0.95283,0,qk-norm-bounds-logits[train.optimizer.lr=0.003] (holds),-1,105,0.00943396
+4,0.0513782,0.0493785,0.0533779,0.95283,0,qk-norm-bounds-logits[train.optimizer.lr=0.01] (holds),-1,105,0.00943396
+5,0.0653047,0.0494756,0.0811339,0.952381,0,qk-norm-bounds-logits[train.optimizer.lr=0.03] (holds),0,105,nan
+6,0.181956,0.0542361,0.309676,0.916667,0,qk-norm-bounds-logits[train.optimizer.lr=0.1] (holds),-10,110,0.0833333
+7,0.486283,0.0529815,0.919584,0.684211,2,qk-norm-bounds-logits[train.optimizer.lr=0.3] (inconclusive),-30,160,0.157895
+8,0.229646,0.102757,0.356534,0.923077,0,qk-norm-logits-far-below-at-0.3 (holds),-0.0002,0.0011,0.153846
+9,0.162879,0.051696,0.274061,0.52,2,loss-level-at-0.001 (inconclusive),-0.13,0.12,0.52
+10,0.374597,0.282578,0.466615,0.5,0,loss-level-at-0.003 (holds),-0.12,0.12,0.5
+11,0.496623,0.0651617,0.928085,0.482759,2,loss-level-at-0.01 (inconclusive),-0.14,0.15,0.482759
+12,0.33208,0.089371,0.574788,0.952381,2,qk-norm-degrades-less-at-0.03 (inconclusive),-0.2,0.01,0.952381
+13,0.519994,0.0841289,0.955858,0.705882,2,qk-norm-degrades-less-at-0.3 (inconclusive),-1.2,0.5,0.705882
+14,0.108392,0.0639276,0.152856,0.931034,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.001] (holds),0.98,1.27,nan
+15,0.273837,0.0592346,0.488439,0.935484,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.01] (holds),0.96,1.27,nan
+16,0.277738,0.0625983,0.492878,0.925926,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.03] (holds),1,1.27,nan
+17,0.496092,0.0462755,0.945909,0.53125,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.1] (inconclusive),0.74,1.7,nan
+18,0.502565,0.0509559,0.954174,0.535211,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.3] (inconclusive),0.87,1.58,nan
+19,0.952381,0.47619,0.952381,0.0595238,2,qk-norm-tolerates-the-grid (inconclusive),1,5.2,nan
+20,0.0736936,0.0601766,0.0872106,0.92,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.001] (holds),1.02,1.27,nan
+21,0.347547,0.0676509,0.627444,0.945946,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.01] (holds),0.9,1.27,nan
+22,0.374394,0.0813905,0.667398,0.916667,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.03] (holds),1.03,1.27,nan
+23,0.648043,0.39268,0.903406,0.0769231,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.1] (does not hold),1.24,1.37,nan
+24,0.607956,0.29802,0.917891,0.0526316,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.3] (does not hold),1.24,1.43,nan
+25,0.95,0.95,0.95,0.075,3,no-qk-norm-tolerates-1.5-decades (described),1.1,3.1,nan
+26,0.484786,0.0510474,0.918524,0.56,2,logit-growth-early (inconclusive),-0.9,1.6,0.36
+27,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1] (described),0.99,1.01,nan
+28,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3] (described),0.99,1.01,nan
+29,0.0454545,0.0454545,0.954545,0.5,3,qk-norm-one-seed-near-3-at-top (described),-0.1,2.1,0.0454545
 EOD
 $bands << EOD
-9,0,0.1
-10,0,0.1
-11,0,0.1
-27,1,0
-28,1,0
-29,1,0
+9,0.52,0.4
+10,0.5,0.416667
+11,0.482759,0.344828
+27,0.5,0
+28,0.5,0
+29,0.5,0
 EOD
 set yrange [0.5:29.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,34 +59,43 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "wu-he-batch-cnn: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.00766667,-0.0145637,0.029897,0.053,1,bn-fails-at-2 (does not hold)
-2,0.0075,-0.0173103,0.0323103,0.0555,1,bn-degrades-2-vs-32 (does not hold)
-3,-0.00966667,-0.0336336,0.0143002,0,2,gn-batch-independent[train.batch_size=2] (inconclusive)
-4,-0.0121667,-0.0290758,0.00474251,0,2,gn-batch-independent[train.batch_size=4] (inconclusive)
-5,-0.0055,-0.0124155,0.00141555,0,0,gn-batch-independent[train.batch_size=8] (holds)
-6,-0.00733333,-0.0363386,0.0216719,0,2,gn-batch-independent[train.batch_size=16] (inconclusive)
-7,0.032,-0.00297698,0.066977,0,2,gn-batch-independent[train.batch_size=64] (inconclusive)
-8,4,1,5,0,2,gn-batch-independent (inconclusive)
-9,-0.003,-0.00957241,0.00357241,0.006,1,ln-worse-than-gn (does not hold)
-10,-0.0095,-0.0262103,0.00721033,0.0215,1,in-worse-than-gn (does not hold)
+1,0.342222,0.0458173,0.638627,0.946667,1,bn-fails-at-2 (does not hold),-0.018,0.057,0.24
+2,0.351852,0.0455518,0.658152,0.944444,1,bn-degrades-2-vs-32 (does not hold),-0.021,0.06,0.259259
+3,0.455556,0.0561074,0.855004,0.616667,2,gn-batch-independent[train.batch_size=2] (inconclusive),-0.037,0.023,0.616667
+4,0.360606,0.0531665,0.668046,0.581818,2,gn-batch-independent[train.batch_size=4] (inconclusive),-0.032,0.023,0.581818
+5,0.375,0.217828,0.532172,0.5,0,gn-batch-independent[train.batch_size=8] (holds),-0.022,0.022,0.5
+6,0.502564,0.0563294,0.948799,0.615385,2,gn-batch-independent[train.batch_size=16] (inconclusive),-0.04,0.025,0.615385
+7,0.587629,0.227041,0.948216,0.257732,2,gn-batch-independent[train.batch_size=64] (inconclusive),-0.025,0.072,0.257732
+8,0.767857,0.232143,0.946429,0.0535714,2,gn-batch-independent (inconclusive),-0.3,5.3,0.0535714
+9,0.444444,0.0793105,0.809578,0.944444,1,ln-worse-than-gn (does not hold),-0.011,0.007,0.611111
+10,0.367925,0.0526353,0.683214,0.95283,1,in-worse-than-gn (does not hold),-0.029,0.024,0.54717
 EOD
 $bands << EOD
-3,0,0.02
-4,0,0.02
-5,0,0.02
-6,0,0.02
-7,0,0.02
-8,0,0.02
+3,0.616667,0.333333
+4,0.581818,0.363636
+5,0.5,0.454545
+6,0.615385,0.307692
+7,0.257732,0.206186
+8,0.0535714,0.00357143
 EOD
 set yrange [0.5:10.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

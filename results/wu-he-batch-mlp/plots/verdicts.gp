@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,55 +59,64 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "wu-he-batch-mlp: 20 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.2395,0.178008,0.300992,0.053,0,bn-fails-at-2 (holds)
-2,0.244,0.161648,0.326352,0.0555,0,bn-degrades-2-vs-32 (holds)
-3,0.0095,-0.0222153,0.0412153,0,2,gn-batch-independent[train.batch_size=2] (inconclusive)
-4,0.0125,-0.0267187,0.0517187,0,2,gn-batch-independent[train.batch_size=4] (inconclusive)
-5,0.0186667,-0.0292188,0.0665521,0,2,gn-batch-independent[train.batch_size=8] (inconclusive)
-6,0.013,-0.0246943,0.0506943,0,2,gn-batch-independent[train.batch_size=16] (inconclusive)
-7,-0.0045,-0.0252466,0.0162466,0,2,gn-batch-independent[train.batch_size=64] (inconclusive)
-8,5,0,5,0,2,gn-batch-independent (inconclusive)
-9,0.0196667,-0.0162533,0.0555866,0.0155,2,bn-behind-at-4 (inconclusive)
-10,0.014,-0.0204436,0.0484436,0,2,ln-batch-independent[train.batch_size=2] (inconclusive)
-11,0.0168333,-0.0285036,0.0621703,0,2,ln-batch-independent[train.batch_size=4] (inconclusive)
-12,0.0246667,-0.0231543,0.0724877,0,2,ln-batch-independent[train.batch_size=8] (inconclusive)
-13,0.0138333,-0.0245772,0.0522439,0,2,ln-batch-independent[train.batch_size=16] (inconclusive)
-14,0.00583333,-0.0178095,0.0294762,0,2,ln-batch-independent[train.batch_size=64] (inconclusive)
-15,4,0,5,0,2,ln-batch-independent (inconclusive)
-16,-0.0106667,-0.0415023,0.020169,0,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive)
-17,-0.0153333,-0.0435841,0.0129175,0,2,bn-as-gn-from-8[train.batch_size=16] (inconclusive)
-18,0.005,-0.00603975,0.0160397,0,0,bn-as-gn-from-8[train.batch_size=32] (holds)
-19,3,1,3,0,2,bn-as-gn-from-8 (inconclusive)
-20,3,3,3,3,3,bn-train-eval-gap-at-2 (described)
+1,0.7125,0.492886,0.932114,0.0464286,0,bn-fails-at-2 (holds),0.04,0.32,nan
+2,0.68,0.405493,0.954507,0.0516667,0,bn-degrades-2-vs-32 (holds),0.04,0.34,nan
+3,0.5,0.053305,0.946695,0.366197,2,gn-batch-independent[train.batch_size=2] (inconclusive),-0.026,0.045,0.366197
+4,0.5,0.0492103,0.95079,0.356322,2,gn-batch-independent[train.batch_size=4] (inconclusive),-0.031,0.056,0.356322
+5,0.501558,0.0540298,0.949085,0.327103,2,gn-batch-independent[train.batch_size=8] (inconclusive),-0.035,0.072,0.327103
+6,0.5,0.0512585,0.948741,0.345238,2,gn-batch-independent[train.batch_size=16] (inconclusive),-0.029,0.055,0.345238
+7,0.460784,0.0539874,0.867581,0.54902,2,gn-batch-independent[train.batch_size=64] (inconclusive),-0.028,0.023,0.54902
+8,0.946429,0.0535714,0.946429,0.0535714,2,gn-batch-independent (inconclusive),-0.3,5.3,0.0535714
+9,0.495833,0.0468343,0.944832,0.44375,2,bn-behind-at-4 (inconclusive),-0.02,0.06,0.25
+10,0.5,0.0467944,0.953206,0.315789,2,ln-batch-independent[train.batch_size=2] (inconclusive),-0.024,0.052,0.315789
+11,0.5033,0.0544198,0.952181,0.336634,2,ln-batch-independent[train.batch_size=4] (inconclusive),-0.034,0.067,0.336634
+12,0.496855,0.0457139,0.947997,0.264151,2,ln-batch-independent[train.batch_size=8] (inconclusive),-0.028,0.078,0.264151
+13,0.498062,0.0514279,0.944696,0.337209,2,ln-batch-independent[train.batch_size=16] (inconclusive),-0.029,0.057,0.337209
+14,0.524242,0.0943724,0.954112,0.418182,2,ln-batch-independent[train.batch_size=64] (inconclusive),-0.023,0.032,0.418182
+15,0.767857,0.0535714,0.946429,0.0535714,2,ln-batch-independent (inconclusive),-0.3,5.3,0.0535714
+16,0.497585,0.0506907,0.944478,0.652174,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive),-0.045,0.024,0.652174
+17,0.446009,0.0481107,0.843908,0.661972,2,bn-as-gn-from-8[train.batch_size=16] (inconclusive),-0.047,0.024,0.661972
+18,0.613636,0.362733,0.86454,0.5,0,bn-as-gn-from-8[train.batch_size=32] (holds),-0.022,0.022,0.5
+19,0.941176,0.352941,0.941176,0.0588235,2,bn-as-gn-from-8 (inconclusive),-0.2,3.2,0.0588235
+20,0.5,0.5,0.5,0.5,3,bn-train-eval-gap-at-2 (described),2.97,3.03,nan
 EOD
 $bands << EOD
-3,0,0.02
-4,0,0.02
-5,0,0.02
-6,0,0.02
-7,0,0.02
-8,0,0.02
-10,0,0.02
-11,0,0.02
-12,0,0.02
-13,0,0.02
-14,0,0.02
-15,0,0.02
-16,0,0.02
-17,0,0.02
-18,0,0.02
-19,0,0.02
-20,3,0
+3,0.366197,0.28169
+4,0.356322,0.229885
+5,0.327103,0.186916
+6,0.345238,0.238095
+7,0.54902,0.392157
+8,0.0535714,0.00357143
+10,0.315789,0.263158
+11,0.336634,0.19802
+12,0.264151,0.188679
+13,0.337209,0.232558
+14,0.418182,0.363636
+15,0.0535714,0.00357143
+16,0.652174,0.289855
+17,0.661972,0.28169
+18,0.5,0.454545
+19,0.0588235,0.00588235
+20,0.5,0
 EOD
 set yrange [0.5:20.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,34 +59,43 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "xiong-warmup: 13 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.666667,0.0942993,0.991596,0.5,2,post-no-warmup-stuck-at-top (inconclusive)
-2,-0.223264,-2.39538,1.94885,0,2,warmup-frees-post-at-top (inconclusive)
-3,2.45162,2.22707,2.67616,2.8,2,pre-trains-without-warmup (inconclusive)
-4,-0.201608,-0.331476,-0.0717399,0,2,pre-gains-from-warmup (inconclusive)
-5,-0.28629,-0.953096,0.380516,0,2,post-better-below-top[train.schedule.warmup_steps=0] (inconclusive)
-6,-0.0949022,-0.114468,-0.0753366,0,0,post-better-below-top[train.schedule.warmup_steps=100] (holds)
-7,0.000893079,-0.0011164,0.00290256,0,0,post-grad-norms-level (holds)
-8,-1.14958,-1.91271,-0.38645,-0.5,2,pre-grad-norms-fall (inconclusive)
-9,14.1834,11.2236,17.1432,10,2,pre-blocks-larger (inconclusive)
-10,2,2,2,3,3,post-stuck-every-seed (described)
-11,1,1,1,1,3,warmup-frees-two-of-three (described)
-12,16.2247,15.7227,16.7268,10,0,post-block0-large (holds)
-13,8.13426,7.54563,8.7229,5,0,post-head-large (holds)
+1,0.626667,0.0542993,0.951596,0.46,2,post-no-warmup-stuck-at-top (inconclusive),0.04,1.04,nan
+2,0.505456,0.0621671,0.948745,0.55102,2,warmup-frees-post-at-top (inconclusive),-2.7,2.2,0.55102
+3,0.408775,0.0579253,0.759626,0.953125,2,pre-trains-without-warmup (inconclusive),2.19,2.83,nan
+4,0.40106,0.050065,0.752054,0.945946,2,pre-gains-from-warmup (inconclusive),-0.35,0.02,0.945946
+5,0.508569,0.0918152,0.925323,0.6875,2,post-better-below-top[train.schedule.warmup_steps=0] (inconclusive),-1.1,0.5,0.6875
+6,0.250698,0.110944,0.390453,0.928571,0,post-better-below-top[train.schedule.warmup_steps=100] (holds),-0.13,0.01,0.928571
+7,0.540595,0.449255,0.631934,0.5,0,post-grad-norms-level (holds),-0.011,0.011,0.5
+8,0.500247,0.0513477,0.949147,0.882353,2,pre-grad-norms-fall (inconclusive),-2,-0.3,nan
+9,0.572927,0.202953,0.942902,0.05,2,pre-blocks-larger (inconclusive),9.6,17.6,nan
+10,0.0833333,0.0833333,0.0833333,0.916667,3,post-stuck-every-seed (described),1.9,3.1,nan
+11,0.5,0.5,0.5,0.5,3,warmup-frees-two-of-three (described),0.99,1.01,nan
+12,0.883297,0.816355,0.950239,0.0533333,0,post-block0-large (holds),9.6,17.1,nan
+13,0.793872,0.653721,0.934024,0.047619,0,post-head-large (holds),4.8,9,nan
 EOD
 $bands << EOD
-7,0,0.01
-10,3,0
-11,1,0
+7,0.5,0.454545
+10,0.916667,0
+11,0.5,0
 EOD
 set yrange [0.5:13.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,52 +59,61 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "eval-fold-2026-11-24: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,3,3,3,0,3,cnn-folded-faster[batch=1] (described)
-2,1,1,1,0,3,cnn-folded-faster[batch=8] (described)
-3,1,1,1,0,3,cnn-folded-faster[batch=32] (described)
-4,2,2,2,0,3,cnn-folded-faster[batch=256] (described)
-5,1,1,1,0,3,mlp-level[batch=1] (described)
-6,2,2,2,0,3,mlp-level[batch=8] (described)
-7,1,1,1,0,3,mlp-level[batch=32] (described)
-8,3,3,3,0,3,mlp-level[batch=256] (described)
-9,0.168209,0.0281412,0.308277,0,2,torch-gains-as-much[model=mlp;batch=1] (inconclusive)
-10,0.187293,0.0465817,0.328005,0,2,torch-gains-as-much[model=mlp;batch=8] (inconclusive)
-11,0.0602926,-0.10435,0.224935,0,2,torch-gains-as-much[model=mlp;batch=32] (inconclusive)
-12,-0.015699,-0.159521,0.128123,0,2,torch-gains-as-much[model=mlp;batch=256] (inconclusive)
-13,-0.0544949,-0.313305,0.204315,0,2,torch-gains-as-much[model=cnn;batch=1] (inconclusive)
-14,-0.0570239,-0.210709,0.0966611,0,2,torch-gains-as-much[model=cnn;batch=8] (inconclusive)
-15,-0.11677,-0.329446,0.0959055,0,2,torch-gains-as-much[model=cnn;batch=32] (inconclusive)
-16,0.0699082,-0.200012,0.339828,0,2,torch-gains-as-much[model=cnn;batch=256] (inconclusive)
-17,5,0,8,0,2,torch-gains-as-much (inconclusive)
+1,0.941176,0.941176,0.941176,0.0588235,3,cnn-folded-faster[batch=1] (described),-0.2,3.2,0.0588235
+2,0.916667,0.916667,0.916667,0.0833333,3,cnn-folded-faster[batch=8] (described),-0.1,1.1,0.0833333
+3,0.916667,0.916667,0.916667,0.0833333,3,cnn-folded-faster[batch=32] (described),-0.1,1.1,0.0833333
+4,0.954545,0.954545,0.954545,0.0454545,3,cnn-folded-faster[batch=256] (described),-0.1,2.1,0.0454545
+5,0.916667,0.916667,0.916667,0.0833333,3,mlp-level[batch=1] (described),-0.1,1.1,0.0833333
+6,0.954545,0.954545,0.954545,0.0454545,3,mlp-level[batch=8] (described),-0.1,2.1,0.0454545
+7,0.916667,0.916667,0.916667,0.0833333,3,mlp-level[batch=32] (described),-0.1,1.1,0.0833333
+8,0.941176,0.941176,0.941176,0.0588235,3,mlp-level[batch=256] (described),-0.2,3.2,0.0588235
+9,0.648281,0.343785,0.952776,0.282609,2,torch-gains-as-much[model=mlp;batch=1] (inconclusive),-0.13,0.33,0.282609
+10,0.661028,0.367878,0.954177,0.270833,2,torch-gains-as-much[model=mlp;batch=8] (inconclusive),-0.13,0.35,0.270833
+11,0.50077,0.0675013,0.934039,0.342105,2,torch-gains-as-much[model=mlp;batch=32] (inconclusive),-0.13,0.25,0.342105
+12,0.497882,0.0620576,0.933706,0.545455,2,torch-gains-as-much[model=mlp;batch=256] (inconclusive),-0.18,0.15,0.545455
+13,0.49225,0.0460256,0.938475,0.586207,2,torch-gains-as-much[model=cnn;batch=1] (inconclusive),-0.34,0.24,0.586207
+14,0.494217,0.0551172,0.933317,0.657143,2,torch-gains-as-much[model=cnn;batch=8] (inconclusive),-0.23,0.12,0.657143
+15,0.496387,0.0623542,0.930419,0.734694,2,torch-gains-as-much[model=cnn;batch=32] (inconclusive),-0.36,0.13,0.734694
+16,0.499847,0.04998,0.949714,0.383333,2,torch-gains-as-much[model=cnn;batch=256] (inconclusive),-0.23,0.37,0.383333
+17,0.615385,0.0659341,0.945055,0.0659341,2,torch-gains-as-much (inconclusive),-0.6,8.5,0.0659341
 EOD
 $bands << EOD
-1,0,0
-2,0,0
-3,0,0
-4,0,0
-5,0,0
-6,0,0
-7,0,0
-8,0,0
-9,0,0.1
-10,0,0.1
-11,0,0.1
-12,0,0.1
-13,0,0.1
-14,0,0.1
-15,0,0.1
-16,0,0.1
-17,0,0.1
+1,0.0588235,0
+2,0.0833333,0
+3,0.0833333,0
+4,0.0454545,0
+5,0.0833333,0
+6,0.0454545,0
+7,0.0833333,0
+8,0.0588235,0
+9,0.282609,0.217391
+10,0.270833,0.208333
+11,0.342105,0.263158
+12,0.545455,0.30303
+13,0.586207,0.172414
+14,0.657143,0.285714
+15,0.734694,0.204082
+16,0.383333,0.166667
+17,0.0659341,0.010989
 EOD
 set yrange [0.5:17.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

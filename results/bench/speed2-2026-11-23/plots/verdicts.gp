@@ -1,4 +1,4 @@
-# normlab verdict's forest plot: a row per claim
+# normlab verdict's forest plot: a row per claim, each on its own axis
 # Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot verdicts.gp (PNG), or
@@ -45,8 +45,9 @@ footnote_color = "#606060"
 
 # The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
 # directory: a row per claim, its mean effect with its interval, the
-# expectation's threshold, or its band for "~ within", marked); plots/style.gp
-# holds what every figure shares.
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
 effect_lw = 2                # the interval
 effect_pt = 7                # the mean effect
 effect_ps = 1.3
@@ -58,46 +59,55 @@ fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
 described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "speed2-2026-11-23: 29 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.599777,-0.594309,1.79386,1,2,rms-forward-below-bn[shape=32x64x28x28] (inconclusive)
-2,0.737974,0.242888,1.23306,1,2,rms-forward-below-bn[shape=128x256x14x14] (inconclusive)
-3,0.531921,0.416091,0.647751,1,0,rms-forward-below-bn[shape=256x1024] (holds)
-4,3,1,3,1,2,rms-forward-below-bn (inconclusive)
-5,0.729104,-0.343919,1.80213,1,2,rms-backward-level-with-bn[shape=32x64x28x28] (inconclusive)
-6,0.772681,0.6373,0.908061,1,0,rms-backward-level-with-bn[shape=128x256x14x14] (holds)
-7,0.885334,0.600451,1.17022,1,2,rms-backward-level-with-bn[shape=256x1024] (inconclusive)
-8,3,1,3,1,2,rms-backward-level-with-bn (inconclusive)
-9,1.68498,-1.12239,4.49235,1,2,dyt-not-met[mode=fwd_train;shape=32x64x28x28] (inconclusive)
-10,1.33611,-0.367387,3.03962,1,2,dyt-not-met[mode=bwd;shape=32x64x28x28] (inconclusive)
-11,1.16635,0.753384,1.57932,1,2,dyt-not-met[mode=fwd_train;shape=128x256x14x14] (inconclusive)
-12,1.50515,1.1861,1.82421,1,0,dyt-not-met[mode=bwd;shape=128x256x14x14] (holds)
-13,2.35587,1.53453,3.17721,1,0,dyt-not-met[mode=fwd_train;shape=256x1024] (holds)
-14,3.50956,1.28539,5.73372,1,0,dyt-not-met[mode=bwd;shape=256x1024] (holds)
-15,6,3,6,1,2,dyt-not-met (inconclusive)
-16,1.45107,-0.558168,3.46031,1,2,frn-not-met[mode=fwd_train;shape=32x64x28x28] (inconclusive)
-17,1.51185,-0.334981,3.35868,1,2,frn-not-met[mode=bwd;shape=32x64x28x28] (inconclusive)
-18,1.14926,0.299101,1.99942,1,2,frn-not-met[mode=fwd_train;shape=128x256x14x14] (inconclusive)
-19,1.48314,0.532109,2.43418,1,2,frn-not-met[mode=bwd;shape=128x256x14x14] (inconclusive)
-20,4,0,4,1,2,frn-not-met (inconclusive)
-21,1.1296,-0.584269,2.84347,1,2,renorm-forward-not-met[shape=32x64x28x28] (inconclusive)
-22,1.29886,0.660919,1.93679,1,2,renorm-forward-not-met[shape=128x256x14x14] (inconclusive)
-23,1.46367,0.48912,2.43821,1,2,renorm-forward-not-met[shape=256x1024] (inconclusive)
-24,3,0,3,1,2,renorm-forward-not-met (inconclusive)
-25,1.22574,0.0753392,2.37614,1.035,2,rms-step-faster-than-ln[model=mlp;batch=8] (inconclusive)
-26,0.966362,-0.413237,2.34596,1.035,2,rms-step-faster-than-ln[model=mlp;batch=32] (inconclusive)
-27,1.1249,0.695504,1.55429,1.035,2,rms-step-faster-than-ln[model=cnn;batch=8] (inconclusive)
-28,0.925647,0.623015,1.22828,1.035,2,rms-step-faster-than-ln[model=cnn;batch=32] (inconclusive)
-29,2,0,4,1.035,2,rms-step-faster-than-ln (inconclusive)
+1,0.49992,0.0734612,0.92638,0.642857,2,rms-forward-below-bn[shape=32x64x28x28] (inconclusive),-0.8,2,0.285714
+2,0.498158,0.0480798,0.948237,0.736364,2,rms-forward-below-bn[shape=128x256x14x14] (inconclusive),0.19,1.29,nan
+3,0.233725,0.0555253,0.411924,0.953846,0,rms-forward-below-bn[shape=256x1024] (holds),0.38,1.03,nan
+4,0.954545,0.0454545,0.954545,0.0454545,2,rms-forward-below-bn (inconclusive),0.9,3.1,nan
+5,0.491642,0.0624323,0.920851,0.6,2,rms-backward-level-with-bn[shape=32x64x28x28] (inconclusive),-0.5,2,0.2
+6,0.396782,0.0665849,0.726979,0.95122,0,rms-backward-level-with-bn[shape=128x256x14x14] (holds),0.61,1.02,nan
+7,0.50053,0.0483353,0.952725,0.68254,2,rms-backward-level-with-bn[shape=256x1024] (inconclusive),0.57,1.2,nan
+8,0.954545,0.0454545,0.954545,0.0454545,2,rms-backward-level-with-bn (inconclusive),0.9,3.1,nan
+9,0.505553,0.0599382,0.951167,0.396825,2,dyt-not-met[mode=fwd_train;shape=32x64x28x28] (inconclusive),-1.5,4.8,0.238095
+10,0.49644,0.0596445,0.933235,0.410256,2,dyt-not-met[mode=bwd;shape=32x64x28x28] (inconclusive),-0.6,3.3,0.153846
+11,0.496033,0.0471563,0.944909,0.315217,2,dyt-not-met[mode=fwd_train;shape=128x256x14x14] (inconclusive),0.71,1.63,nan
+12,0.603425,0.256626,0.950225,0.0543478,0,dyt-not-met[mode=bwd;shape=128x256x14x14] (holds),0.95,1.87,nan
+13,0.622348,0.293813,0.950883,0.08,0,dyt-not-met[mode=fwd_train;shape=256x1024] (holds),0.8,3.3,nan
+14,0.530105,0.110451,0.949759,0.0566038,0,dyt-not-met[mode=bwd;shape=256x1024] (holds),0.7,6,nan
+15,0.946429,0.410714,0.946429,0.0535714,2,dyt-not-met (inconclusive),0.7,6.3,nan
+16,0.500238,0.0537405,0.946736,0.4,2,frn-not-met[mode=fwd_train;shape=32x64x28x28] (inconclusive),-0.8,3.7,0.177778
+17,0.502822,0.0630997,0.942543,0.380952,2,frn-not-met[mode=bwd;shape=32x64x28x28] (inconclusive),-0.6,3.6,0.142857
+18,0.49961,0.0521583,0.947063,0.421053,2,frn-not-met[mode=fwd_train;shape=128x256x14x14] (inconclusive),0.2,2.1,nan
+19,0.492338,0.0600494,0.924627,0.272727,2,frn-not-met[mode=bwd;shape=128x256x14x14] (inconclusive),0.4,2.6,nan
+20,0.954545,0.0454545,0.954545,0.272727,2,frn-not-met (inconclusive),-0.2,4.2,0.0454545
+21,0.494769,0.0553158,0.934222,0.461538,2,renorm-forward-not-met[shape=32x64x28x28] (inconclusive),-0.8,3.1,0.205128
+22,0.499285,0.100574,0.897996,0.3125,2,renorm-forward-not-met[shape=128x256x14x14] (inconclusive),0.5,2.1,nan
+23,0.505942,0.0822262,0.929658,0.304348,2,renorm-forward-not-met[shape=256x1024] (inconclusive),0.3,2.6,nan
+24,0.941176,0.0588235,0.941176,0.352941,2,renorm-forward-not-met (inconclusive),-0.2,3.2,0.0588235
+25,0.5099,0.0674382,0.952361,0.436538,2,rms-step-faster-than-ln[model=mlp;batch=8] (inconclusive),-0.1,2.5,0.0384615
+26,0.505278,0.060246,0.95031,0.527419,2,rms-step-faster-than-ln[model=mlp;batch=32] (inconclusive),-0.6,2.5,0.193548
+27,0.499892,0.0478987,0.951885,0.405263,2,rms-step-faster-than-ln[model=cnn;batch=8] (inconclusive),0.65,1.6,nan
+28,0.500966,0.0492768,0.952656,0.664179,2,rms-step-faster-than-ln[model=cnn;batch=32] (inconclusive),0.59,1.26,nan
+29,0.5,0.0454545,0.954545,0.280682,2,rms-step-faster-than-ln (inconclusive),-0.2,4.2,0.0454545
 EOD
 $bands << EOD
 EOD
 set yrange [0.5:29.5] reverse
-set offsets graph 0.05, graph 0.05, 0, 0
-set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
-set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output
