@@ -167,6 +167,16 @@ START_TEST(test_page)
     page = tu_tmp_read("sw/report.html");
     ck_assert_msg(strstr(page, "No experiment file") && strstr(page, "Every plot kind that applies"), "%.2000s", page);
     free(page);
+    /* two runs: titled by both names, the kinds that do not apply folded
+     * into one line each, and a missing number right-aligned with the others
+     * and sorted last (data-v="") rather than a bare text cell */
+    ck_assert_int_eq(tu_normlab("report sw/runs/type-none_seed-1 sw/runs/type-batch_seed-1 --out two.html"), 0);
+    page = tu_tmp_read("two.html");
+    ck_assert_msg(strstr(page, "<title>type-none_seed-1 and type-batch_seed-1"), "%.600s", page);
+    ck_assert_msg(!strstr(page, "Not drawn: "), "a line per kind not drawn");
+    ck_assert_int_le(count(page, "plot kinds not drawn</summary>"), 2);
+    ck_assert_msg(!strstr(page, "<td>–</td>"), "a missing number is a text cell");
+    free(page);
     free(first);
     free(second);
     free(before);

@@ -97,11 +97,13 @@ static nl_code make_tmp(rp_page *p, nl_error *err)
 
 static nl_code write_page(rp_page *p, rp_source *src, const char *const *dirs, int n_dirs, nl_error *err)
 {
-    char title[300];
+    char title[400]; /* two names of up to 160 bytes and a count */
     if (n_dirs == 1)
         snprintf(title, sizeof title, "%s", src[0].name);
+    else if (n_dirs == 2)
+        snprintf(title, sizeof title, "%s and %s", src[0].name, src[1].name);
     else
-        snprintf(title, sizeof title, "%s and %d more", src[0].name, n_dirs - 1);
+        snprintf(title, sizeof title, "%s, %s and %d more", src[0].name, src[1].name, n_dirs - 2);
     rp_page_head(p, title, n_dirs);
     toc(p, src, n_dirs);
     nl_code rc = n_dirs > 1 ? rp_compare_figure(p, dirs, n_dirs, err) : NL_OK;

@@ -161,10 +161,17 @@ static nl_code one_request(rp_page *p, rp_source *s, const char *plots, const nl
         *err = why;
     } else {
         rc = rp_inline_figures(p, rep, s, err);
-        for (int i = 0; i < rep->n_skipped && rc == NL_OK; i++) {
-            nl_buf_printf(p->html, "<p class=\"small\">Not drawn: ");
-            rp_esc(p->html, rep->skipped[i]);
-            nl_buf_printf(p->html, "</p>\n");
+        /* the kinds that do not apply, folded: a run's page would
+         * otherwise open on a dozen lines of what is not there */
+        if (rc == NL_OK && rep->n_skipped > 0) {
+            nl_buf_printf(p->html, "<details class=\"small\"><summary>%d plot kind%s not drawn</summary><ul>",
+                          rep->n_skipped, rep->n_skipped == 1 ? "" : "s");
+            for (int i = 0; i < rep->n_skipped; i++) {
+                nl_buf_printf(p->html, "<li>");
+                rp_esc(p->html, rep->skipped[i]);
+                nl_buf_printf(p->html, "</li>");
+            }
+            nl_buf_printf(p->html, "</ul></details>\n");
         }
     }
     free(rep);

@@ -94,8 +94,8 @@ static void number_cell(rp_page *p, const char *metric, const char *value)
     const bool numeric = value && *value && !*end;
     if (numeric)
         nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%.10g\">", v);
-    else
-        nl_buf_printf(p->html, "<td>");
+    else /* no value (every seed diverged): right-aligned with the numbers, sorted last */
+        nl_buf_printf(p->html, "<td class=\"num\" data-v=\"\">");
     rp_esc(p->html, shown[0] ? shown : "–");
     nl_buf_printf(p->html, "</td>");
 }
