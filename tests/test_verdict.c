@@ -20,7 +20,7 @@
 #include "stats/stats.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
-#include "verdict/expr.h"
+#include "results/expr.h"
 #include "verdict/verdict.h"
 
 /* ---- the statistics ---- */

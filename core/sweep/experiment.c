@@ -17,7 +17,7 @@
 #include "config/yamldoc.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 typedef struct {
     const char *path;
@@ -638,7 +638,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
                                     "exclude:, threads:, plots:, claims:, threshold_rule:, power:)")))
         return rc;
-    /* claims:, threshold_rule: and power: are verdict/claims.c's (checked by nl_experiment_parse) */
+    /* claims:, threshold_rule: and power: are results/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
                                       "plots", "claims", "threshold_rule", "power"};
     enum { N_TOP = sizeof top / sizeof top[0] };
@@ -705,16 +705,14 @@ static void default_sweep_name(const char *path, char *name, size_t size)
         snprintf(name, size, "sweep");
 }
 
-/* a sweep refuses a file whose claims normlab verdict would refuse: the
- * mistake is seen before the runs, not after them */
-static nl_code check_claims(const char *text, const char *path, nl_error *err)
+/* the claims from the same document: a sweep refuses a file whose claims
+ * normlab verdict would refuse, so the mistake is seen before the runs, not
+ * after them */
+static nl_code parse_claims(parser *P, yaml_node_t *root)
 {
-    nl_claim_set *claims = malloc(sizeof *claims);
-    if (!claims)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    const nl_code rc = nl_claims_parse(text, path, claims, err);
-    free(claims);
-    return rc;
+    if (!(P->e->claims = malloc(sizeof *P->e->claims)))
+        return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+    return nl_claims_read(&P->y, root, P->path, P->e->claims);
 }
 
 nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
@@ -726,9 +724,9 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
     if (rc)
         return rc;
     rc = parse_root(&P, nl_yaml_root(&P.y));
-    nl_yaml_doc_free(&P.y);
     if (rc == NL_OK)
-        rc = check_claims(text, path, err);
+        rc = parse_claims(&P, nl_yaml_root(&P.y));
+    nl_yaml_doc_free(&P.y);
     if (rc == NL_OK && !out->name[0])
         default_sweep_name(path, out->name, sizeof out->name);
     if (rc)
@@ -870,6 +868,7 @@ void nl_experiment_free(nl_experiment *e)
         free_settings(e->excludes[i].items, e->excludes[i].n);
     free(e->excludes);
     free(e->plots);
+    free(e->claims);
     char path[1024];
     memcpy(path, e->path, sizeof path);
     memset(e, 0, sizeof *e);

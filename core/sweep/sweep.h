@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "results/claims.h"
 #include "results/run_result.h"
 
 /* where something was written in the experiment file (1-based) */
@@ -85,6 +86,9 @@ typedef struct {
     char out_dir[1024];
     nl_sweep_plot *plots;
     int n_plots;
+    /* claims:, threshold_rule:, power: and source: (n 0 without claims:),
+     * read from the same parse as the sections above */
+    nl_claim_set *claims;
 } nl_experiment;
 
 /* Reads and checks an experiment file: unknown keys (with did-you-mean),

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "results/results.h"
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 typedef struct {
     char dir[1024];
