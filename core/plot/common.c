@@ -6,6 +6,7 @@
 #include "base/ident.h"
 #include "plot/common.h"
 #include "results/files.h"
+#include "results/series.h"
 
 /* ---- small helpers ---- */
 
@@ -516,11 +517,11 @@ nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *e
     nl_code rc = nl_csv_table_read(path, &f->t, err);
     if (rc)
         return rc;
-    f->step = nl_csv_table_col(&f->t, "step");
-    f->series = nl_csv_table_col(&f->t, "series");
-    f->layer = nl_csv_table_col(&f->t, "layer");
-    f->name = nl_csv_table_col(&f->t, "name");
-    f->value = nl_csv_table_col(&f->t, "value");
+    f->step = nl_series_col(&f->t, NL_SERIES_COL_STEP);
+    f->series = nl_series_col(&f->t, NL_SERIES_COL_SERIES);
+    f->layer = nl_series_col(&f->t, NL_SERIES_COL_LAYER);
+    f->name = nl_series_col(&f->t, NL_SERIES_COL_NAME);
+    f->value = nl_series_col(&f->t, NL_SERIES_COL_VALUE);
     f->found = f->step >= 0 && f->series >= 0 && f->layer >= 0 && f->name >= 0 && f->value >= 0;
     return NL_OK;
 }

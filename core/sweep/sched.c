@@ -143,7 +143,7 @@ void nl_sweep_clean_temps(const nl_sweep_job *j, bool runs_of_all)
         if (!nl_run_dir_busy(sub, &w))
             nl_sweep_remove_stale_temps(sub);
     }
-    snprintf(sub, sizeof sub, "%s/configs", j->dir);
+    snprintf(sub, sizeof sub, "%s/" NL_SWEEP_CONFIGS_DIR, j->dir);
     nl_sweep_remove_stale_temps(sub);
 }
 
@@ -172,8 +172,8 @@ static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
 {
     char lock_path[1200], shard_path[1200];
     const nl_shard shard = j->shard;
-    snprintf(lock_path, sizeof lock_path, "%s/.lock", j->dir);
-    snprintf(shard_path, sizeof shard_path, "%s/.lock-shard-%d-of-%d", j->dir, shard.index, shard.count);
+    snprintf(lock_path, sizeof lock_path, "%s/" NL_SWEEP_LOCK, j->dir);
+    snprintf(shard_path, sizeof shard_path, "%s/" NL_SWEEP_LOCK "-shard-%d-of-%d", j->dir, shard.index, shard.count);
     j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     j->shard_lock_fd = shard.count > 1 ? open(shard_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
     const int whole_mode = shard.count > 1 || j->claim ? LOCK_SH : LOCK_EX;
@@ -311,7 +311,7 @@ typedef struct {
 static void command_of(sched *s, int run, run_command *c)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->run.config_path, sizeof c->run.config_path, "%s/configs/%s.yaml", s->j->dir,
+    snprintf(c->run.config_path, sizeof c->run.config_path, "%s/" NL_SWEEP_CONFIGS_DIR "/%s.yaml", s->j->dir,
              s->j->p->runs[run].dir);
     nl_sweep_run_dir(s->j, run, c->run.out_dir, sizeof c->run.out_dir);
     c->run.threads = s->threads;
@@ -790,7 +790,7 @@ static void final_results(nl_sweep_job *j, nl_sweep_outcome *out)
 static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
 {
     char sub[1200];
-    snprintf(sub, sizeof sub, "%s/configs", j->dir);
+    snprintf(sub, sizeof sub, "%s/" NL_SWEEP_CONFIGS_DIR, j->dir);
     nl_code rc = nl_make_dirs(sub, err);
     snprintf(sub, sizeof sub, "%s/" NL_SWEEP_RUNS_DIR, j->dir);
     if (rc || (rc = nl_make_dirs(sub, err)) || (rc = lock_sweep_dir(j, err)))

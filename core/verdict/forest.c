@@ -6,6 +6,7 @@
 
 #include "plot/common.h"
 #include "plot/internal.h"
+#include "results/files.h"
 #include "verdict/forest.h"
 
 nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_plot_report *rep, nl_error *err)
@@ -59,8 +60,8 @@ nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_
         return rc;
     nl_plot_output *o = &rep->items[rep->n++];
     memset(o, 0, sizeof *o);
-    nl_copy_string(o->name, sizeof o->name, "verdicts");
-    nl_path_join(o->script, sizeof o->script, plots_dir, "verdicts.gp");
+    nl_copy_string(o->name, sizeof o->name, NL_VERDICTS_PLOT);
+    nl_path_join(o->script, sizeof o->script, plots_dir, NL_VERDICTS_PLOT ".gp");
     nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, plots_dir);
     return NL_OK;
 }

@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 
-#include "results/results.h"
 #include "results/claims.h"
+#include "results/results.h"
 
 typedef struct {
     char dir[1024];
