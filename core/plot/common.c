@@ -531,3 +531,22 @@ void pl_series_free(pl_series_file *f)
     nl_csv_table_free(&f->t);
     memset(f, 0, sizeof *f);
 }
+
+nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
+                       int *runs, nl_error *err)
+{
+    nl_code rc = NL_OK;
+    for (int pass = 0; pass < passes; pass++)
+        for (int i = 0; rc == NL_OK && i < r->n_runs; i++) {
+            const int variant = g->group_of[i];
+            pl_series_file file;
+            if (variant < 0 || (rc = pl_series_read(&r->runs[i], &file, err)))
+                continue;
+            bool used = false;
+            if (file.found)
+                rc = read(ctx, &(pl_series_run){i, variant, pass, &file}, &used, err);
+            *runs += used;
+            pl_series_free(&file);
+        }
+    return rc;
+}

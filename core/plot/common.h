@@ -113,6 +113,20 @@ int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char
 nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *err);
 void pl_series_free(pl_series_file *f);
 
+/* one run's series.csv as pl_series_each hands it to a kind's reader */
+typedef struct {
+    int run, variant; /* its index among the results' runs; its group */
+    int pass;
+    const pl_series_file *file;
+} pl_series_run;
+/* takes what it needs of a run's rows; *used when it took any */
+typedef nl_code (*pl_series_reader)(void *ctx, const pl_series_run *run, bool *used, nl_error *err);
+/* every run of a variant (g->group_of >= 0) that has a series.csv, handed
+ * to read, `passes` times over (a layer's series: its names on pass 0, then
+ * the values); *runs counts the runs read used. Stops at read's error. */
+nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
+                       int *runs, nl_error *err);
+
 /* ---- layout ---- */
 typedef struct {
     int width, height;

@@ -128,47 +128,36 @@ static void variant_equilibria(const nl_results *r, layer_fig *f, char *why, siz
     }
 }
 
-/* every run's rows of the series into its variant's curve of each layer;
- * two passes: the layers' names (input to output), then the values */
-static nl_code read_series(const nl_results *r, layer_fig *f, nl_error *err)
+/* a run's rows of the series into its variant's curve of each layer; two
+ * passes: the layers' names (input to output), then the values */
+static nl_code read_series(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
+    layer_fig *f = ctx;
+    const pl_series_file *file = run->file;
     const char *series = nl_name_of(&nl_series_names, f->series);
     const char *companion = f->companion >= 0 ? nl_name_of(&nl_series_names, f->companion) : NULL;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < r->n_runs; i++) {
-            const int id = f->g.group_of[i];
-            if (id < 0)
-                continue;
-            pl_series_file file;
-            nl_code rc = pl_series_read(&r->runs[i], &file, err);
-            if (rc)
-                return rc;
-            bool any = false;
-            int before = -1;
-            for (int row = 0; file.found && row < file.t.n_rows; row++) {
-                char **cell = file.t.rows[row];
-                const bool beside = companion && strcmp(cell[file.series], companion) == 0;
-                if (strcmp(cell[file.series], series) != 0 && !beside)
-                    continue;
-                char name[NL_SERIES_NAME_MAX];
-                if (beside)
-                    snprintf(name, sizeof name, "%.40s %s", cell[file.name], f->companion_label);
-                else
-                    nl_copy_string(name, sizeof name, cell[file.name]);
-                const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, before, pass == 0);
-                before = slot >= 0 ? slot : before;
-                const double step = nl_csv_num(cell[file.step]);
-                if (pass == 1 && slot >= 0 && isfinite(step)) {
-                    curve_point *pt = pl_curve_at(&f->curves[id * MAX_LAYERS + slot], step, 0);
-                    if (!pt)
-                        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-                    pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
-                    any = true;
-                }
-            }
-            f->runs += any;
-            pl_series_free(&file);
+    int before = -1;
+    for (int row = 0; row < file->t.n_rows; row++) {
+        char **cell = file->t.rows[row];
+        const bool beside = companion && strcmp(cell[file->series], companion) == 0;
+        if (strcmp(cell[file->series], series) != 0 && !beside)
+            continue;
+        char name[NL_SERIES_NAME_MAX];
+        if (beside)
+            snprintf(name, sizeof name, "%.40s %s", cell[file->name], f->companion_label);
+        else
+            nl_copy_string(name, sizeof name, cell[file->name]);
+        const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, before, run->pass == 0);
+        before = slot >= 0 ? slot : before;
+        const double step = nl_csv_num(cell[file->step]);
+        if (run->pass == 1 && slot >= 0 && isfinite(step)) {
+            curve_point *pt = pl_curve_at(&f->curves[run->variant * MAX_LAYERS + slot], step, 0);
+            if (!pt)
+                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            pl_agg_add(&pt->a, nl_csv_num(cell[file->value]));
+            *used = true;
         }
+    }
     return NL_OK;
 }
 
@@ -339,7 +328,7 @@ static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec,
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = read_series(r, &f, err)))
+    if ((rc = pl_series_each(r, &f.g, 2, read_series, &f, &f.runs, err)))
         goto done;
     if (f.runs == 0) {
         char why[300];

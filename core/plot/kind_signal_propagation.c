@@ -47,42 +47,30 @@ static nl_code any_run_has(const nl_results *r, const grouping *g, int series, b
     return NL_OK;
 }
 
-/* every run's rows of the two series into the cells; sites known by name
+/* a run's rows of the two series into the cells; sites known by name
  * (pl_layer_slot orders them), two passes: the names, then the values */
-static nl_code read_sites(const nl_results *r, sigprop_fig *f, nl_error *err)
+static nl_code read_sites(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < r->n_runs; i++) {
-            const int id = f->g.group_of[i];
-            if (id < 0)
+    (void)err;
+    sigprop_fig *f = ctx;
+    const pl_series_file *file = run->file;
+    for (int stat = 0; stat < STATS; stat++) {
+        const char *series = nl_name_of(&nl_series_names, f->series[stat]);
+        int before = -1;
+        for (int row = 0; row < file->t.n_rows; row++) {
+            char **cell = file->t.rows[row];
+            if (strcmp(cell[file->series], series) != 0)
                 continue;
-            pl_series_file file;
-            nl_code rc = pl_series_read(&r->runs[i], &file, err);
-            if (rc)
-                return rc;
-            bool any = false;
-            for (int stat = 0; stat < STATS; stat++) {
-                const char *series = nl_name_of(&nl_series_names, f->series[stat]);
-                int before = -1;
-                for (int row = 0; file.found && row < file.t.n_rows; row++) {
-                    char **cell = file.t.rows[row];
-                    if (strcmp(cell[file.series], series) != 0)
-                        continue;
-                    char name[NL_SERIES_NAME_MAX];
-                    nl_copy_string(name, sizeof name, cell[file.name]);
-                    const int slot = pl_layer_slot(f->names, &f->n_sites, MAX_SITES, name, before,
-                                                   pass == 0);
-                    before = slot >= 0 ? slot : before;
-                    if (pass == 1 && slot >= 0) {
-                        pl_agg_add(&f->cells[(stat * f->g.n + id) * MAX_SITES + slot],
-                                   nl_csv_num(cell[file.value]));
-                        any = true;
-                    }
-                }
+            char name[NL_SERIES_NAME_MAX];
+            nl_copy_string(name, sizeof name, cell[file->name]);
+            const int slot = pl_layer_slot(f->names, &f->n_sites, MAX_SITES, name, before, run->pass == 0);
+            before = slot >= 0 ? slot : before;
+            if (run->pass == 1 && slot >= 0) {
+                pl_agg_add(&f->cells[(stat * f->g.n + run->variant) * MAX_SITES + slot], nl_csv_num(cell[file->value]));
+                *used = true;
             }
-            f->runs += any;
-            pl_series_free(&file);
         }
+    }
     return NL_OK;
 }
 
@@ -193,7 +181,7 @@ nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_
     }
     for (int k = 0; k < STATS * f.g.n * MAX_SITES; k++)
         pl_agg_init(&f.cells[k]);
-    if ((rc = read_sites(r, &f, err)))
+    if ((rc = pl_series_each(r, &f.g, 2, read_sites, &f, &f.runs, err)))
         goto done;
     if (f.runs == 0) {
         rc = pl_not_applicable(err, "signal_propagation", "no run has signal propagation rows in "

@@ -29,35 +29,22 @@ typedef struct {
     int runs, variants_with_data;
 } switch_fig;
 
-/* every run's rows of the six series into its variant's curves */
-static nl_code read_weights(const nl_results *r, switch_fig *f, nl_error *err)
+/* a run's rows of the six series into its variant's curves */
+static nl_code read_weights(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
-    for (int i = 0; i < r->n_runs; i++) {
-        const int id = f->g.group_of[i];
-        if (id < 0)
+    switch_fig *f = ctx;
+    const pl_series_file *file = run->file;
+    for (int row = 0; row < file->t.n_rows; row++) {
+        char **cell = file->t.rows[row];
+        const int term = nl_name_lookup(&nl_series_names, cell[file->series]) - NL_SERIES_SWITCH_MEAN_IN;
+        const double step = nl_csv_num(cell[file->step]);
+        if (term < 0 || term >= TERMS || !isfinite(step))
             continue;
-        pl_series_file file;
-        nl_code rc = pl_series_read(&r->runs[i], &file, err);
-        if (rc)
-            return rc;
-        bool any = false;
-        for (int row = 0; file.found && row < file.t.n_rows; row++) {
-            char **cell = file.t.rows[row];
-            const int term = nl_name_lookup(&nl_series_names, cell[file.series]) -
-                             NL_SERIES_SWITCH_MEAN_IN;
-            const double step = nl_csv_num(cell[file.step]);
-            if (term < 0 || term >= TERMS || !isfinite(step))
-                continue;
-            curve_point *pt = pl_curve_at(&f->curves[id * TERMS + term], step, 0);
-            if (!pt) {
-                pl_series_free(&file);
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            }
-            pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
-            any = true;
-        }
-        f->runs += any;
-        pl_series_free(&file);
+        curve_point *pt = pl_curve_at(&f->curves[run->variant * TERMS + term], step, 0);
+        if (!pt)
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        pl_agg_add(&pt->a, nl_csv_num(cell[file->value]));
+        *used = true;
     }
     return NL_OK;
 }
@@ -171,7 +158,7 @@ nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_scri
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = read_weights(r, &f, err)))
+    if ((rc = pl_series_each(r, &f.g, 1, read_weights, &f, &f.runs, err)))
         goto done;
     if (f.runs == 0) {
         rc = pl_not_applicable(err, "switch_weights", "no run has switchable weights in its "
