@@ -516,13 +516,7 @@ static bool take_result(sched *s, int run)
 static bool held_run_finished(const char *run_dir, void *ctx)
 {
     const nl_sweep_run *run = ctx;
-    nl_sweep_result r;
-    nl_sweep_read_result(run_dir, &r);
-    if (r.state != NL_SWEEP_OK && r.state != NL_SWEEP_DIVERGED)
-        return false;
-    char saved[1300], why[512];
-    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
-    return nl_sweep_config_diff(saved, run->config_text, why, sizeof why) == 0;
+    return nl_sweep_finished_as(run_dir, run->config_text);
 }
 
 static nl_code hold_run(sched *s, int run, nl_worklock *hold, nl_worklock_outcome *got, nl_error *err)

@@ -176,6 +176,9 @@ static inline bool nl_shard_has(nl_shard s, int run_index)
  * new; ..." in `diff`; returns the number of differing keys, or -1 when the
  * saved config cannot be read. */
 int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size);
+/* whether run_dir holds a finished run (ok or diverged) of exactly the
+ * config wanted_text */
+bool nl_sweep_finished_as(const char *run_dir, const char *wanted_text);
 
 /* ---- results (the run results themselves: results/run_result.h) ---- */
 
