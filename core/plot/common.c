@@ -396,7 +396,7 @@ void pl_ungroup(grouping *g)
 
 const char *pl_color_of(const grouping *g, int id) { return pl_color(g->labels[id], id); }
 
-int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add)
+static int layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add)
 {
     for (int k = 0; k < *n; k++)
         if (!strcmp(names[k], name))
@@ -407,6 +407,15 @@ int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char
     memmove(names[slot + 1], names[slot], (size_t)(*n - slot) * sizeof names[0]);
     nl_copy_string(names[slot], sizeof names[slot], name);
     (*n)++;
+    return slot;
+}
+
+int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int *before, bool add)
+{
+    char kept[NL_SERIES_NAME_MAX];
+    nl_copy_string(kept, sizeof kept, name);
+    const int slot = layer_slot(names, n, max, kept, *before, add);
+    *before = slot >= 0 ? slot : *before;
     return slot;
 }
 
@@ -448,6 +457,15 @@ curve_point *pl_curve_at(curve *c, double step, double epoch)
     pt->epoch = epoch;
     pl_agg_init(&pt->a);
     return pt;
+}
+
+nl_code pl_curve_add(curve *c, double step, double value, nl_error *err)
+{
+    curve_point *pt = pl_curve_at(c, step, 0);
+    if (!pt)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    pl_agg_add(&pt->a, value);
+    return NL_OK;
 }
 
 int pl_cmp_point(const void *a, const void *b)

@@ -76,6 +76,8 @@ typedef struct {
 
 /* the point at `step`, added when new; NULL when out of memory */
 curve_point *pl_curve_at(curve *c, double step, double epoch);
+/* value into c's point at step (epoch 0); NL_ERR_NOMEM when it cannot grow */
+nl_code pl_curve_add(curve *c, double step, double value, nl_error *err);
 int pl_cmp_point(const void *a, const void *b); /* by step */
 void pl_sort_curve(curve *c);                   /* its points by step */
 
@@ -103,11 +105,12 @@ typedef struct {
 
 /* The slot of layer `name` among the n names, input to output. Runs of
  * different models have different layers (Post-LN has no final norm): a
- * name first met in a later run goes right after `before`, the slot of the
- * layer that run logged before it (-1: none), so that the order runs from
- * input to output for every run. Returns -1 when the name is new and `add`
- * is false, or there are already max names. */
-int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add);
+ * name first met in a later run goes right after *before, the slot of the
+ * layer that run logged before it (-1: none, and the slot found becomes
+ * it), so that the order runs from input to output for every run. A name
+ * counts up to NL_SERIES_NAME_MAX - 1 characters. Returns -1 when the name
+ * is new and `add` is false, or there are already max names. */
+int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int *before, bool add);
 
 /* reads run's series.csv when it has one; free with pl_series_free */
 nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *err);

@@ -34,10 +34,7 @@ static nl_code read_norms(void *ctx, const pl_series_run *run, bool *used, nl_er
         char **cell = f->t.rows[row];
         if (strcmp(cell[f->series], series) != 0 || nl_csv_num(cell[f->step]) != 0.0)
             continue;
-        char name[NL_SERIES_NAME_MAX];
-        nl_copy_string(name, sizeof name, cell[f->name]);
-        const int slot = pl_layer_slot(n->names, &n->n_layers, MAX_LAYERS, name, before, run->pass == 0);
-        before = slot >= 0 ? slot : before;
+        const int slot = pl_layer_slot(n->names, &n->n_layers, MAX_LAYERS, cell[f->name], &before, run->pass == 0);
         if (run->pass == 1 && slot >= 0) {
             pl_agg_add(&n->cells[run->variant * MAX_LAYERS + slot], nl_csv_num(cell[f->value]));
             *used = true;

@@ -68,10 +68,10 @@ static nl_code read_run(void *ctx, const pl_series_run *run, bool *used, nl_erro
         const double step = nl_csv_num(cell[file->step]);
         if (kind < FIRST || kind >= FIRST + QUANTITIES || !isfinite(step))
             continue;
-        curve_point *pt = pl_curve_at(&f->curves[run->variant * QUANTITIES + kind - FIRST], step, 0);
-        if (!pt)
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        pl_agg_add(&pt->a, nl_csv_num(cell[file->value]));
+        const nl_code rc = pl_curve_add(&f->curves[run->variant * QUANTITIES + kind - FIRST], step,
+                                        nl_csv_num(cell[file->value]), err);
+        if (rc)
+            return rc;
         f->last_step = fmax(f->last_step, step);
         *used = true;
     }

@@ -147,14 +147,13 @@ static nl_code read_series(void *ctx, const pl_series_run *run, bool *used, nl_e
             snprintf(name, sizeof name, "%.40s %s", cell[file->name], f->companion_label);
         else
             nl_copy_string(name, sizeof name, cell[file->name]);
-        const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, before, run->pass == 0);
-        before = slot >= 0 ? slot : before;
+        const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, &before, run->pass == 0);
         const double step = nl_csv_num(cell[file->step]);
         if (run->pass == 1 && slot >= 0 && isfinite(step)) {
-            curve_point *pt = pl_curve_at(&f->curves[run->variant * MAX_LAYERS + slot], step, 0);
-            if (!pt)
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            pl_agg_add(&pt->a, nl_csv_num(cell[file->value]));
+            const nl_code rc = pl_curve_add(&f->curves[run->variant * MAX_LAYERS + slot], step,
+                                            nl_csv_num(cell[file->value]), err);
+            if (rc)
+                return rc;
             *used = true;
         }
     }

@@ -61,10 +61,8 @@ static nl_code read_sites(void *ctx, const pl_series_run *run, bool *used, nl_er
             char **cell = file->t.rows[row];
             if (strcmp(cell[file->series], series) != 0)
                 continue;
-            char name[NL_SERIES_NAME_MAX];
-            nl_copy_string(name, sizeof name, cell[file->name]);
-            const int slot = pl_layer_slot(f->names, &f->n_sites, MAX_SITES, name, before, run->pass == 0);
-            before = slot >= 0 ? slot : before;
+            const int slot = pl_layer_slot(f->names, &f->n_sites, MAX_SITES, cell[file->name], &before,
+                                           run->pass == 0);
             if (run->pass == 1 && slot >= 0) {
                 pl_agg_add(&f->cells[(stat * f->g.n + run->variant) * MAX_SITES + slot], nl_csv_num(cell[file->value]));
                 *used = true;

@@ -40,10 +40,9 @@ static nl_code read_weights(void *ctx, const pl_series_run *run, bool *used, nl_
         const double step = nl_csv_num(cell[file->step]);
         if (term < 0 || term >= TERMS || !isfinite(step))
             continue;
-        curve_point *pt = pl_curve_at(&f->curves[run->variant * TERMS + term], step, 0);
-        if (!pt)
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        pl_agg_add(&pt->a, nl_csv_num(cell[file->value]));
+        const nl_code rc = pl_curve_add(&f->curves[run->variant * TERMS + term], step, nl_csv_num(cell[file->value]), err);
+        if (rc)
+            return rc;
         *used = true;
     }
     return NL_OK;

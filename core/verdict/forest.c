@@ -16,7 +16,7 @@ nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_
     if (rc)
         return rc;
     pl_script s = {.kind = "forest", .templates = &templates};
-    nl_copy_string(s.name, sizeof s.name, "verdicts");
+    nl_copy_string(s.name, sizeof s.name, NL_VERDICTS_PLOT);
     /* an output set's work directory, when the caller gave one */
     nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->work_dir[0] ? rep->work_dir : plots_dir);
     pl_header(&s, "normlab verdict's forest plot: a row per claim", 1100, 160 + 44 * r->n);
