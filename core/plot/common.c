@@ -184,6 +184,26 @@ layout pl_title_block(pl_script *s, const nl_results *r, const char *title, int 
 /* the titles are drawn with the first panel only */
 void pl_after_first_plot(pl_script *s) { nl_buf_printf(&s->gp, "unset label 101\nunset label 102\n"); }
 
+void pl_after_panel(pl_script *s, int panel)
+{
+    if (panel == 0)
+        pl_after_first_plot(s);
+}
+
+void pl_panel_key(pl_script *s, int panel)
+{
+    if (panel == 0)
+        pl_key_outside(s);
+    else
+        nl_buf_printf(&s->gp, "unset key\n");
+}
+
+nl_code pl_finish_panels(pl_script *s, nl_error *err)
+{
+    nl_buf_printf(&s->gp, "unset multiplot\n");
+    return pl_finish(s, err);
+}
+
 void pl_margins(pl_script *s, double l, double r, double b, double t)
 {
     nl_buf_printf(&s->gp, "set lmargin at screen %.4f\nset rmargin at screen %.4f\n"

@@ -140,6 +140,12 @@ typedef struct {
 layout pl_title_block(pl_script *s, const nl_results *r, const char *title, int width, int height);
 /* the titles are drawn with the first panel only */
 void pl_after_first_plot(pl_script *s);
+/* after a panel of a multiplot: the titles go with the first (panel 0) */
+void pl_after_panel(pl_script *s, int panel);
+/* a panel's legend: beside the first panel (pl_key_outside), none on the others */
+void pl_panel_key(pl_script *s, int panel);
+/* a multiplot's end, and the script finished (pl_finish) */
+nl_code pl_finish_panels(pl_script *s, nl_error *err);
 void pl_margins(pl_script *s, double l, double r, double b, double t);
 /* panel (row, col) of a rows x cols grid inside [l, r] x [b, t]; gaps in pixels */
 void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int cols, double l, double r, double b,

@@ -467,8 +467,7 @@ static nl_code draw(curves_fig *f, pl_script *s, nl_error *err)
             plot_panel(f, s, row, panel_i);
     if (f->r->sweep)
         plot_legend(f, s);
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_curves(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)

@@ -188,16 +188,11 @@ static nl_code draw(const nl_results *r, const landscape_fig *f, pl_script *s, c
             nl_buf_printf(&s->gp, "unset logscale y\nset yrange [%g:%g]\n", lo[p] - 0.1 * span,
                           hi[p] + 0.1 * span);
         }
-        if (p == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, p);
         plot_panel(s, f, file, &panels[p]);
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_landscape(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)

@@ -290,16 +290,11 @@ static nl_code draw(const nl_results *r, const probe_kind *k, layer_fig *f, pl_s
         pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height, L.top - 26.0 / height,
                  140, 110);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(by_layer ? "" : f->names[p], q, sizeof q));
-        if (p == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, p);
         plot_lines(s, f, file, by_layer, p, k->reference);
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec, const probe_kind *k,

@@ -128,10 +128,7 @@ static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, con
                           hi[stat] * 1.5);
         else
             nl_buf_printf(&s->gp, "unset logscale y\nset autoscale y\n");
-        if (stat == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, stat);
         nl_buf_printf(&s->gp, "plot ");
         for (int id = 0; id < f->g.n; id++)
             nl_buf_printf(&s->gp, "%s\"%s\" using (strcol(\"stat\") eq \"%s\" && "
@@ -141,11 +138,9 @@ static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, con
                           id ? ", \\\n  " : "", file, stat_names[stat], id, pl_color_of(&f->g, id),
                           pl_q(f->g.labels[id], q, sizeof q));
         nl_buf_printf(&s->gp, "\n");
-        if (stat == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, stat);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_script *s,

@@ -133,16 +133,11 @@ static nl_code draw(const nl_results *r, const switch_fig *f, pl_script *s, cons
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(f->g.labels[f->panel_of[p]], q, sizeof q));
         pl_step_tics(s, f->panel_last[p], false);
         nl_buf_printf(&s->gp, "set xrange [0:%g]\n", f->panel_last[p] > 0 ? f->panel_last[p] : 1);
-        if (p == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, p);
         plot_panel(s, file, f->panel_of[p]);
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_script *s,

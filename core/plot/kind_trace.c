@@ -214,8 +214,7 @@ static nl_code trace_script(const nl_results *r, const grouping *g, const int *i
         pl_panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
               90, 110);
         plot_variant(s, r, g, ids[k], k, cols, n_cols, file);
-        if (k == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, k);
     }
     plot_legend_row(s, cols, n_cols, height);
     nl_buf_printf(&s->gp, "\nunset multiplot\n");
