@@ -479,6 +479,13 @@ curve_point *pl_curve_at(curve *c, double step, double epoch)
     return pt;
 }
 
+void pl_curves_free(curve *c, int n)
+{
+    for (int i = 0; c && i < n; i++)
+        free(c[i].p);
+    free(c);
+}
+
 nl_code pl_curve_add(curve *c, double step, double value, nl_error *err)
 {
     curve_point *pt = pl_curve_at(c, step, 0);

@@ -76,6 +76,8 @@ typedef struct {
 
 /* the point at `step`, added when new; NULL when out of memory */
 curve_point *pl_curve_at(curve *c, double step, double epoch);
+/* the n curves' points, and the array (NULL: nothing) */
+void pl_curves_free(curve *c, int n);
 /* value into c's point at step (epoch 0); NL_ERR_NOMEM when it cannot grow */
 nl_code pl_curve_add(curve *c, double step, double value, nl_error *err);
 int pl_cmp_point(const void *a, const void *b); /* by step */

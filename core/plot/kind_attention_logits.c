@@ -191,13 +191,10 @@ nl_code pl_attention_logits(const nl_results *r, const nl_plot_spec *spec, pl_sc
     }
     logits_csv(&f, &data);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, &f, s, file, err);
 done:
-    for (int k = 0; f.curves && k < f.n_panels * f.g.n; k++)
-        free(f.curves[k].p);
-    free(f.curves);
+    pl_curves_free(f.curves, f.n_panels * f.g.n);
     nl_buf_free(&data);
     pl_ungroup(&f.g);
     return rc;

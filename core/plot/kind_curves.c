@@ -257,8 +257,7 @@ static nl_code write_curves_csv(const curves_fig *f, pl_script *s, nl_error *err
             }
         }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    nl_code rc = pl_write_data(s, file, &data, err);
+    nl_code rc = pl_write_kind_data(s, &data, file, sizeof file, err);
     nl_buf_free(&data);
     return rc;
 }

@@ -218,8 +218,7 @@ static nl_code write_data(const final_fig *f, pl_script *s, nl_error *err)
                               pl_fmt_num(d, sizeof d, c->a.max), c->a.n, c->diverged);
             }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    nl_code rc = pl_write_data(s, file, &data, err);
+    nl_code rc = pl_write_kind_data(s, &data, file, sizeof file, err);
     nl_buf_free(&data);
     return rc == NL_OK && f->without_x ? write_references(f, s, err) : rc;
 }

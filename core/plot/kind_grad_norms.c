@@ -98,8 +98,7 @@ nl_code pl_grad_norms(const nl_results *r, const nl_plot_spec *spec, pl_script *
                           pl_fmt_num(mx, sizeof mx, a->max), a->n);
         }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)))
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         goto done;
     const char *title = "Gradient norm per layer at initialization (step 0)";
     const int width = 1100, height = 720;

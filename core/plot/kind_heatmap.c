@@ -211,8 +211,7 @@ nl_code pl_heatmap(const nl_results *r, const nl_plot_spec *spec, pl_script *s, 
     if ((rc = pl_group_runs(r, fixed, 2, &g, err)) || (rc = fill_cells(r, &g, &m, &hm, err)))
         goto done;
     heatmap_csv(&g, &m, &hm, &data);
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if (!(rc = pl_write_data(s, file, &data, err)))
+    if (!(rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         rc = heatmap_script(r, &g, &m, &hm, file, s, err);
 done:
     free(hm.cells);

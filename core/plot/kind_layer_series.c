@@ -343,14 +343,11 @@ static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec,
     }
     series_csv(&f, &data);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, k, &f, s, file, no_equilibrium, err);
 done:
     free(f.equilibrium);
-    for (int c = 0; f.curves && c < f.g.n * MAX_LAYERS; c++)
-        free(f.curves[c].p);
-    free(f.curves);
+    pl_curves_free(f.curves, f.g.n * MAX_LAYERS);
     free(f.names);
     nl_buf_free(&data);
     pl_ungroup(&f.g);

@@ -118,8 +118,7 @@ static nl_code draw_profile(const profile_kind *k, const nl_results *r, const nl
                           pl_fmt_num(mx, sizeof mx, a->max), a->n);
         }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)))
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         goto done;
     char title[160], q[512];
     snprintf(title, sizeof title, k->title, k->top_layer_only ? layer : "");

@@ -184,8 +184,7 @@ nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_
     double lo[STATS], hi[STATS];
     site_csv(&f, &data, lo, hi);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, &f, s, file, lo, hi, stream, err);
 done:
     free(f.cells);

@@ -162,13 +162,10 @@ nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_scri
     }
     weights_csv(&f, &data);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, &f, s, file, err);
 done:
-    for (int c = 0; f.curves && c < f.g.n * TERMS; c++)
-        free(f.curves[c].p);
-    free(f.curves);
+    pl_curves_free(f.curves, f.g.n * TERMS);
     nl_buf_free(&data);
     pl_ungroup(&f.g);
     return rc;

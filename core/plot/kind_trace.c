@@ -258,10 +258,7 @@ nl_code pl_trace(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         goto done;
     rc = trace_script(r, &g, ids, n_ids, cols, n_cols, lo, hi, last_step, file, s, err);
 done:
-    if (curves)
-        for (int i = 0; i < MAX_SERIES * MAX_PERCENTILES; i++)
-            free(curves[i].p);
-    free(curves);
+    pl_curves_free(curves, MAX_SERIES * MAX_PERCENTILES);
     nl_buf_free(&data);
     pl_ungroup(&g);
     return rc;

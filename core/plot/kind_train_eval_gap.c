@@ -213,8 +213,7 @@ nl_code pl_train_eval_gap(const nl_results *r, const nl_plot_spec *spec, pl_scri
     if ((rc = pick_batch_norm_runs(r, &gs, err)) || (rc = aggregate_modes(r, &gs, err)))
         goto done;
     gap_csv(&gs, &data);
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if (!(rc = pl_write_data(s, file, &data, err)))
+    if (!(rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         rc = gap_script(r, &gs, file, s, err);
 done:
     free(gs.use);
