@@ -38,9 +38,9 @@ static void usage(FILE *out)
             "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
             "(metrics.csv). Each script reads CSV files by column name and can be rendered again\n"
             "by hand: cd RESULTS_DIR/plots && gnuplot NAME.gp (or -e 'fmt=\"svg\"', or \"pdf\").\n"
-            "plots/ is normlab's: a figure, its script and its CSV are redrawn from the results\n"
-            "and replaced whole (a reader, or another plot at the same moment, sees the old\n"
-            "file or the new one, never half).\n\n"
+            "RESULTS_DIR/plots/ is normlab's: a figure, its script and its CSV are redrawn from\n"
+            "the results and replaced whole (a reader, or another plot at the same moment, sees\n"
+            "the old file or the new one, never half).\n\n"
             "kinds (default: every kind that applies):\n");
     for (int k = 0; k < nl_plot_kind_names.count; k++)
         fprintf(out, "  %-15s %s\n", nl_name_entry_at(&nl_plot_kind_names, k)->name,

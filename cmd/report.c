@@ -9,6 +9,7 @@
 #include "int_options.h"
 #include "log/files.h"
 #include "report/report.h"
+#include "results/files.h"
 
 static void usage(FILE *out)
 {
@@ -168,10 +169,10 @@ int cmd_report(int argc, char **argv)
     if (a.out)
         nl_copy_string(out, sizeof out, a.out);
     else
-        nl_path_join(out, sizeof out, a.dirs[0], "report.html");
+        nl_path_join(out, sizeof out, a.dirs[0], NL_REPORT_PAGE);
     nl_error err = {0};
     if (nl_is_dir(out))
-        nl_fail(&err, NL_ERR_USAGE, "%s is a directory; name the page's file, e.g. --out %s/report.html", out, out);
+        nl_fail(&err, NL_ERR_USAGE, "%s is a directory; name the page's file, e.g. --out %s/" NL_REPORT_PAGE, out, out);
     /* refused before any work: the page never replaces a file unasked,
      * nor anything but a regular file (a FIFO, a link) with --force */
     else

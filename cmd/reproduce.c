@@ -8,7 +8,7 @@
 #include "cmd.h"
 #include "int_options.h"
 #include "log/files.h"
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 /* --quick: every run this many steps, into a directory of its own: the
  * pipeline end to end in minutes, its verdicts about short runs */

@@ -12,6 +12,7 @@
 #include "int_options.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "results/files.h"
 #include "verdict/forest.h"
 #include "verdict/verdict.h"
 
@@ -124,7 +125,8 @@ typedef struct {
 } sweep_verdicts;
 
 /* a sweep's verdict files, written as one set with the other sweeps' */
-static const char *const outputs[] = {"verdicts.csv", "verdicts.json", "plots/verdicts.gp", "plots/verdicts.png"};
+static const char *const outputs[] = {NL_SWEEP_VERDICTS_FILE, NL_SWEEP_VERDICTS_JSON,
+                                      NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".gp", NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".png"};
 enum { N_OUTPUTS = sizeof outputs / sizeof outputs[0] };
 #define EXISTS_HINT "give --force to replace the verdict files, or --out DIR"
 
@@ -170,7 +172,7 @@ static nl_code check_outputs(const sweep_verdicts *s, bool force, nl_error *err)
 static nl_code stage_verdicts(sweep_verdicts *s, nl_outset *set, nl_error *err)
 {
     char plots[1300], path[1400];
-    nl_path_join(plots, sizeof plots, s->out, "plots");
+    nl_path_join(plots, sizeof plots, s->out, NL_PLOTS_DIR);
     nl_buf csv = {0}, json = {0};
     nl_verdict_csv(&s->report, &csv);
     nl_verdict_json(&s->report, &json);

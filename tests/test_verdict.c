@@ -20,7 +20,7 @@
 #include "stats/stats.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
-#include "verdict/expr.h"
+#include "results/expr.h"
 #include "verdict/verdict.h"
 
 /* ---- the statistics ---- */
@@ -1128,7 +1128,9 @@ START_TEST(test_files_exclusive)
 }
 END_TEST
 
-/* a sweep reads an experiment file's claims too: a bad one is refused before any run */
+/* a sweep reads an experiment file's claims too, from its one parse: a bad
+ * one is refused before any run, a good one kept in the experiment as
+ * normlab verdict reads it */
 START_TEST(test_sweep_checks_claims)
 {
     static const char good[] = "base: {model: {arch: mlp}}\ngrid: {seed: [1, 2]}\nclaims:\n"
@@ -1138,6 +1140,12 @@ START_TEST(test_sweep_checks_claims)
     nl_experiment e;
     nl_error err = {0};
     ck_assert_msg(nl_experiment_parse(good, "good.yaml", &e, &err) == NL_OK, "%s", err.msg);
+    nl_claim_set *read = malloc(sizeof *read);
+    ck_assert_msg(read && nl_claims_parse(good, "good.yaml", read, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(e.claims->n, 1);
+    ck_assert_str_eq(e.claims->claims[0].id, "c");
+    ck_assert_int_eq(memcmp(e.claims, read, sizeof *read), 0);
+    free(read);
     nl_experiment_free(&e);
     ck_assert_int_eq(nl_experiment_parse(bad, "bad.yaml", &e, &err), NL_ERR_CONFIG);
     ck_assert_msg(strstr(err.msg, "bad.yaml:4:") && strstr(err.msg, "claims[0].expect"), "%s", err.msg);

@@ -10,6 +10,7 @@
 
 #include "base/number.h"
 #include "log/files.h"
+#include "results/metrics.h"
 
 static const nl_name_entry torch_mode_entries[] = {
     [NL_TORCH_EAGER] = {"eager", "PyTorch eager, op by op"},
@@ -65,11 +66,11 @@ static nl_code read_header(char *line, const char *path, rec_columns *cols, nl_e
     char *p = line;
     int col = 0;
     for (char *f = next_field(&p); f; f = next_field(&p), col++) {
-        if (!strcmp(f, "step"))
+        if (!strcmp(f, nl_metrics_columns[NL_METRICS_STEP]))
             cols->step = col;
-        else if (!strcmp(f, "split"))
+        else if (!strcmp(f, nl_metrics_columns[NL_METRICS_SPLIT]))
             cols->split = col;
-        else if (!strcmp(f, "elapsed_s"))
+        else if (!strcmp(f, nl_metrics_columns[NL_METRICS_ELAPSED_S]))
             cols->t = col;
     }
     if (cols->step < 0 || cols->split < 0 || cols->t < 0)

@@ -6,6 +6,7 @@
 #include "base/ident.h"
 #include "plot/common.h"
 #include "results/files.h"
+#include "results/series.h"
 
 /* ---- small helpers ---- */
 
@@ -182,6 +183,26 @@ layout pl_title_block(pl_script *s, const nl_results *r, const char *title, int 
 
 /* the titles are drawn with the first panel only */
 void pl_after_first_plot(pl_script *s) { nl_buf_printf(&s->gp, "unset label 101\nunset label 102\n"); }
+
+void pl_after_panel(pl_script *s, int panel)
+{
+    if (panel == 0)
+        pl_after_first_plot(s);
+}
+
+void pl_panel_key(pl_script *s, int panel)
+{
+    if (panel == 0)
+        pl_key_outside(s);
+    else
+        nl_buf_printf(&s->gp, "unset key\n");
+}
+
+nl_code pl_finish_panels(pl_script *s, nl_error *err)
+{
+    nl_buf_printf(&s->gp, "unset multiplot\n");
+    return pl_finish(s, err);
+}
 
 void pl_margins(pl_script *s, double l, double r, double b, double t)
 {
@@ -395,7 +416,7 @@ void pl_ungroup(grouping *g)
 
 const char *pl_color_of(const grouping *g, int id) { return pl_color(g->labels[id], id); }
 
-int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add)
+static int layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add)
 {
     for (int k = 0; k < *n; k++)
         if (!strcmp(names[k], name))
@@ -406,6 +427,15 @@ int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char
     memmove(names[slot + 1], names[slot], (size_t)(*n - slot) * sizeof names[0]);
     nl_copy_string(names[slot], sizeof names[slot], name);
     (*n)++;
+    return slot;
+}
+
+int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int *before, bool add)
+{
+    char kept[NL_SERIES_NAME_MAX];
+    nl_copy_string(kept, sizeof kept, name);
+    const int slot = layer_slot(names, n, max, kept, *before, add);
+    *before = slot >= 0 ? slot : *before;
     return slot;
 }
 
@@ -447,6 +477,22 @@ curve_point *pl_curve_at(curve *c, double step, double epoch)
     pt->epoch = epoch;
     pl_agg_init(&pt->a);
     return pt;
+}
+
+void pl_curves_free(curve *c, int n)
+{
+    for (int i = 0; c && i < n; i++)
+        free(c[i].p);
+    free(c);
+}
+
+nl_code pl_curve_add(curve *c, double step, double value, nl_error *err)
+{
+    curve_point *pt = pl_curve_at(c, step, 0);
+    if (!pt)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    pl_agg_add(&pt->a, value);
+    return NL_OK;
 }
 
 int pl_cmp_point(const void *a, const void *b)
@@ -516,11 +562,11 @@ nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *e
     nl_code rc = nl_csv_table_read(path, &f->t, err);
     if (rc)
         return rc;
-    f->step = nl_csv_table_col(&f->t, "step");
-    f->series = nl_csv_table_col(&f->t, "series");
-    f->layer = nl_csv_table_col(&f->t, "layer");
-    f->name = nl_csv_table_col(&f->t, "name");
-    f->value = nl_csv_table_col(&f->t, "value");
+    f->step = nl_series_col(&f->t, NL_SERIES_COL_STEP);
+    f->series = nl_series_col(&f->t, NL_SERIES_COL_SERIES);
+    f->layer = nl_series_col(&f->t, NL_SERIES_COL_LAYER);
+    f->name = nl_series_col(&f->t, NL_SERIES_COL_NAME);
+    f->value = nl_series_col(&f->t, NL_SERIES_COL_VALUE);
     f->found = f->step >= 0 && f->series >= 0 && f->layer >= 0 && f->name >= 0 && f->value >= 0;
     return NL_OK;
 }
@@ -529,4 +575,23 @@ void pl_series_free(pl_series_file *f)
 {
     nl_csv_table_free(&f->t);
     memset(f, 0, sizeof *f);
+}
+
+nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
+                       int *runs, nl_error *err)
+{
+    nl_code rc = NL_OK;
+    for (int pass = 0; pass < passes; pass++)
+        for (int i = 0; rc == NL_OK && i < r->n_runs; i++) {
+            const int variant = g->group_of[i];
+            pl_series_file file;
+            if (variant < 0 || (rc = pl_series_read(&r->runs[i], &file, err)))
+                continue;
+            bool used = false;
+            if (file.found)
+                rc = read(ctx, &(pl_series_run){i, variant, pass, &file}, &used, err);
+            *runs += used;
+            pl_series_free(&file);
+        }
+    return rc;
 }

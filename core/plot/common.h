@@ -76,6 +76,10 @@ typedef struct {
 
 /* the point at `step`, added when new; NULL when out of memory */
 curve_point *pl_curve_at(curve *c, double step, double epoch);
+/* the n curves' points, and the array (NULL: nothing) */
+void pl_curves_free(curve *c, int n);
+/* value into c's point at step (epoch 0); NL_ERR_NOMEM when it cannot grow */
+nl_code pl_curve_add(curve *c, double step, double value, nl_error *err);
 int pl_cmp_point(const void *a, const void *b); /* by step */
 void pl_sort_curve(curve *c);                   /* its points by step */
 
@@ -103,15 +107,30 @@ typedef struct {
 
 /* The slot of layer `name` among the n names, input to output. Runs of
  * different models have different layers (Post-LN has no final norm): a
- * name first met in a later run goes right after `before`, the slot of the
- * layer that run logged before it (-1: none), so that the order runs from
- * input to output for every run. Returns -1 when the name is new and `add`
- * is false, or there are already max names. */
-int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add);
+ * name first met in a later run goes right after *before, the slot of the
+ * layer that run logged before it (-1: none, and the slot found becomes
+ * it), so that the order runs from input to output for every run. A name
+ * counts up to NL_SERIES_NAME_MAX - 1 characters. Returns -1 when the name
+ * is new and `add` is false, or there are already max names. */
+int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int *before, bool add);
 
 /* reads run's series.csv when it has one; free with pl_series_free */
 nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *err);
 void pl_series_free(pl_series_file *f);
+
+/* one run's series.csv as pl_series_each hands it to a kind's reader */
+typedef struct {
+    int run, variant; /* its index among the results' runs; its group */
+    int pass;
+    const pl_series_file *file;
+} pl_series_run;
+/* takes what it needs of a run's rows; *used when it took any */
+typedef nl_code (*pl_series_reader)(void *ctx, const pl_series_run *run, bool *used, nl_error *err);
+/* every run of a variant (g->group_of >= 0) that has a series.csv, handed
+ * to read, `passes` times over (a layer's series: its names on pass 0, then
+ * the values); *runs counts the runs read used. Stops at read's error. */
+nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
+                       int *runs, nl_error *err);
 
 /* ---- layout ---- */
 typedef struct {
@@ -123,6 +142,12 @@ typedef struct {
 layout pl_title_block(pl_script *s, const nl_results *r, const char *title, int width, int height);
 /* the titles are drawn with the first panel only */
 void pl_after_first_plot(pl_script *s);
+/* after a panel of a multiplot: the titles go with the first (panel 0) */
+void pl_after_panel(pl_script *s, int panel);
+/* a panel's legend: beside the first panel (pl_key_outside), none on the others */
+void pl_panel_key(pl_script *s, int panel);
+/* a multiplot's end, and the script finished (pl_finish) */
+nl_code pl_finish_panels(pl_script *s, nl_error *err);
 void pl_margins(pl_script *s, double l, double r, double b, double t);
 /* panel (row, col) of a rows x cols grid inside [l, r] x [b, t]; gaps in pixels */
 void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int cols, double l, double r, double b,

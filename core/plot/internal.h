@@ -41,6 +41,9 @@ const char *pl_q(const char *s, char *buf, size_t size);
 void pl_header(pl_script *s, const char *what, int width, int height);
 nl_code pl_finish(pl_script *s, nl_error *err);
 nl_code pl_write_data(const pl_script *s, const char *file, const nl_buf *data, nl_error *err);
+/* the kind's data as NAME.csv (the script's name) beside its script; the
+ * file's name into file */
+nl_code pl_write_kind_data(const pl_script *s, const nl_buf *data, char *file, size_t size, nl_error *err);
 
 /* the writers, one per kind: NL_ERR_USAGE with the reason when it does not apply */
 nl_code pl_curves(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);

@@ -143,10 +143,7 @@ static nl_code draw(const nl_results *r, logit_fig *f, pl_script *s, const char 
         if (f->panel_key >= 0)
             snprintf(ptitle, sizeof ptitle, "%s = %s", r->keys[f->panel_key], f->panel_text[p]);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(ptitle, q, sizeof q));
-        if (p == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, p);
         nl_buf_printf(&s->gp, "plot ");
         for (int id = 0; id < f->g.n; id++)
             nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"panel\") == %d && column(\"variant\") == %d ? "
@@ -155,11 +152,9 @@ static nl_code draw(const nl_results *r, logit_fig *f, pl_script *s, const char 
                           id ? ", \\\n  " : "", file, p, id, pl_color_of(&f->g, id),
                           pl_q(f->g.labels[id], q, sizeof q));
         nl_buf_printf(&s->gp, "\n");
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_attention_logits(const nl_results *r, const nl_plot_spec *spec, pl_script *s,
@@ -196,13 +191,10 @@ nl_code pl_attention_logits(const nl_results *r, const nl_plot_spec *spec, pl_sc
     }
     logits_csv(&f, &data);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, &f, s, file, err);
 done:
-    for (int k = 0; f.curves && k < f.n_panels * f.g.n; k++)
-        free(f.curves[k].p);
-    free(f.curves);
+    pl_curves_free(f.curves, f.n_panels * f.g.n);
     nl_buf_free(&data);
     pl_ungroup(&f.g);
     return rc;

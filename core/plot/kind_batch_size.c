@@ -42,8 +42,7 @@ nl_code pl_batch_size(const nl_results *r, const nl_plot_spec *spec, pl_script *
         goto done;
     }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)))
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         goto done;
     char title[256];
     snprintf(title, sizeof title, "%s%s against batch size", m.short_label[0] == 't' ? "Final " : "",

@@ -6,6 +6,7 @@
 
 #include "plot/common.h"
 #include "results/files.h"
+#include "results/metrics.h"
 
 static double curve_value(const char *metric, double loss, double accuracy)
 {
@@ -26,9 +27,9 @@ static nl_code add_metrics(const nl_results_run *run, const char *split, const c
     nl_code rc = nl_csv_table_read(path, &t, err);
     if (rc)
         return rc;
-    const int c_step = nl_csv_table_col(&t, "step"), c_epoch = nl_csv_table_col(&t, "epoch"),
-              c_split = nl_csv_table_col(&t, "split"), c_loss = nl_csv_table_col(&t, "loss"),
-              c_acc = nl_csv_table_col(&t, "accuracy");
+    const int c_step = nl_metrics_col(&t, NL_METRICS_STEP), c_epoch = nl_metrics_col(&t, NL_METRICS_EPOCH),
+              c_split = nl_metrics_col(&t, NL_METRICS_SPLIT), c_loss = nl_metrics_col(&t, NL_METRICS_LOSS),
+              c_acc = nl_metrics_col(&t, NL_METRICS_ACCURACY);
     if (c_step < 0 || c_epoch < 0 || c_split < 0 || c_loss < 0 || c_acc < 0) {
         nl_csv_table_free(&t);
         return nl_fail(err, NL_ERR_DATA, "%s lacks the columns step, epoch, split, loss, accuracy", path);
@@ -256,8 +257,7 @@ static nl_code write_curves_csv(const curves_fig *f, pl_script *s, nl_error *err
             }
         }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    nl_code rc = pl_write_data(s, file, &data, err);
+    nl_code rc = pl_write_kind_data(s, &data, file, sizeof file, err);
     nl_buf_free(&data);
     return rc;
 }
@@ -335,20 +335,26 @@ static void plot_single_run(const curves_fig *f, pl_script *s, int panel_i)
     snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, f->r->runs[0].dir);
     pl_every_complete(path, every, sizeof every);
     nl_buf_printf(&s->gp, "set datafile missing NaN\n");
+    const char *split = nl_metrics_columns[NL_METRICS_SPLIT], *loss = nl_metrics_columns[NL_METRICS_LOSS],
+               *accuracy = nl_metrics_columns[NL_METRICS_ACCURACY];
     if (panel_i == 0) {
-        nl_buf_printf(&s->gp, "plot \"../metrics.csv\"%s using (strcol(\"split\") eq \"train\" ? "
-                      "column(\"%s\") : NaN):(column(\"loss\")) with %s lw curve_lw lc rgb run_train_color "
-                      "title \"training loss%s\"\n", every, f->x, curve_style(&f->left[0]), mark);
+        nl_buf_printf(&s->gp, "plot \"../" NL_RUN_METRICS_FILE "\"%s using (strcol(\"%s\") eq \"train\" ? "
+                      "column(\"%s\") : NaN):(column(\"%s\")) with %s lw curve_lw lc rgb run_train_color "
+                      "title \"training loss%s\"\n", every, split, f->x, loss, curve_style(&f->left[0]), mark);
         return;
     }
-    const char *expr = !strcmp(f->metric, "loss") ? "column(\"loss\")"
-                       : !strcmp(f->metric, "accuracy") ? "100*column(\"accuracy\")"
-                                                        : "100*(1-column(\"accuracy\"))";
+    char expr[96];
+    if (!strcmp(f->metric, loss))
+        snprintf(expr, sizeof expr, "column(\"%s\")", loss);
+    else
+        snprintf(expr, sizeof expr, !strcmp(f->metric, accuracy) ? "100*column(\"%s\")" : "100*(1-column(\"%s\"))",
+                 accuracy);
     char key_title[200];
     snprintf(key_title, sizeof key_title, "%s%s", f->right_title, mark);
-    nl_buf_printf(&s->gp, "plot \"../metrics.csv\"%s using (strcol(\"split\") eq \"%s\" ? "
+    nl_buf_printf(&s->gp, "plot \"../" NL_RUN_METRICS_FILE "\"%s using (strcol(\"%s\") eq \"%s\" ? "
                   "column(\"%s\") : NaN):(%s) with linespoints lw curve_lw pt point_type ps run_point_size "
-                  "lc rgb run_test_color title %s\n", every, f->split, f->x, expr, pl_q(key_title, q, sizeof q));
+                  "lc rgb run_test_color title %s\n", every, split, f->split, f->x, expr,
+                  pl_q(key_title, q, sizeof q));
 }
 
 /* a sweep's panel: each variant of the row, its band and its mean */
@@ -444,7 +450,7 @@ static nl_code draw(curves_fig *f, pl_script *s, nl_error *err)
     const int bs = nl_results_key(f->r, "train.batch_size");
     const char *bs_values[2];
     f->by_epoch = bs >= 0 && nl_results_distinct(f->r, bs, bs_values, 2) > 1;
-    f->x = f->by_epoch ? "epoch" : "step";
+    f->x = nl_metrics_columns[f->by_epoch ? NL_METRICS_EPOCH : NL_METRICS_STEP];
     assign_rows(f);
     measure(f);
     if (f->r->sweep && (rc = write_curves_csv(f, s, err)))
@@ -460,8 +466,7 @@ static nl_code draw(curves_fig *f, pl_script *s, nl_error *err)
             plot_panel(f, s, row, panel_i);
     if (f->r->sweep)
         plot_legend(f, s);
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_curves(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)

@@ -218,8 +218,7 @@ static nl_code write_data(const final_fig *f, pl_script *s, nl_error *err)
                               pl_fmt_num(d, sizeof d, c->a.max), c->a.n, c->diverged);
             }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    nl_code rc = pl_write_data(s, file, &data, err);
+    nl_code rc = pl_write_kind_data(s, &data, file, sizeof file, err);
     nl_buf_free(&data);
     return rc == NL_OK && f->without_x ? write_references(f, s, err) : rc;
 }
@@ -376,13 +375,11 @@ static nl_code draw(final_fig *f, pl_script *s, nl_error *err)
                      f->panel_text[p][0] ? f->panel_text[p] : "(does not apply)");
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(ptitle, q, sizeof q));
         plot_panel(f, s, p, file);
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
     if (f->g.n_keys)
         plot_legend(f, s, panels_right + 10.0 / width, L.top - 26.0 / height, height);
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_final(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)

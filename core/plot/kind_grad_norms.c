@@ -13,40 +13,33 @@
 
 #define MAX_LAYERS 256
 
-/* Every run's step-0 gradient norms into cells[variant * MAX_LAYERS + slot].
- * A layer is known by its name (pl_layer_slot orders them). Two passes:
- * the names, then the values. */
-static nl_code read_norms(const nl_results *r, const grouping *g, agg *cells,
-                          char (*names)[NL_SERIES_NAME_MAX], int *n_layers, int *runs, nl_error *err)
+/* the layers' step-0 gradient norms, cells[variant * MAX_LAYERS + slot] */
+typedef struct {
+    agg *cells;
+    char (*names)[NL_SERIES_NAME_MAX];
+    int n_layers;
+} norms;
+
+/* A run's step-0 gradient norms into its variant's cells. A layer is known
+ * by its name (pl_layer_slot orders them). Two passes: the names, then the
+ * values. */
+static nl_code read_norms(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
+    (void)err;
+    norms *n = ctx;
+    const pl_series_file *f = run->file;
     const char *series = nl_name_of(&nl_series_names, NL_SERIES_GRAD_NORM);
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < r->n_runs; i++) {
-            const int id = g->group_of[i];
-            if (id < 0)
-                continue;
-            pl_series_file f;
-            nl_code rc = pl_series_read(&r->runs[i], &f, err);
-            if (rc)
-                return rc;
-            bool any = false;
-            int before = -1; /* the slot of this run's previous layer */
-            for (int row = 0; f.found && row < f.t.n_rows; row++) {
-                char **cell = f.t.rows[row];
-                if (strcmp(cell[f.series], series) != 0 || nl_csv_num(cell[f.step]) != 0.0)
-                    continue;
-                char name[NL_SERIES_NAME_MAX];
-                nl_copy_string(name, sizeof name, cell[f.name]);
-                const int slot = pl_layer_slot(names, n_layers, MAX_LAYERS, name, before, pass == 0);
-                before = slot >= 0 ? slot : before;
-                if (pass == 1 && slot >= 0) {
-                    pl_agg_add(&cells[id * MAX_LAYERS + slot], nl_csv_num(cell[f.value]));
-                    any = true;
-                }
-            }
-            *runs += any;
-            pl_series_free(&f);
+    int before = -1; /* the slot of this run's previous layer */
+    for (int row = 0; row < f->t.n_rows; row++) {
+        char **cell = f->t.rows[row];
+        if (strcmp(cell[f->series], series) != 0 || nl_csv_num(cell[f->step]) != 0.0)
+            continue;
+        const int slot = pl_layer_slot(n->names, &n->n_layers, MAX_LAYERS, cell[f->name], &before, run->pass == 0);
+        if (run->pass == 1 && slot >= 0) {
+            pl_agg_add(&n->cells[run->variant * MAX_LAYERS + slot], nl_csv_num(cell[f->value]));
+            *used = true;
         }
+    }
     return NL_OK;
 }
 
@@ -77,9 +70,11 @@ nl_code pl_grad_norms(const nl_results *r, const nl_plot_spec *spec, pl_script *
     }
     for (int k = 0; k < g.n * MAX_LAYERS; k++)
         pl_agg_init(&cells[k]);
-    int n_layers = 0, runs = 0;
-    if ((rc = read_norms(r, &g, cells, names, &n_layers, &runs, err)))
+    int runs = 0;
+    norms n = {cells, names, 0};
+    if ((rc = pl_series_each(r, &g, 2, read_norms, &n, &runs, err)))
         goto done;
+    const int n_layers = n.n_layers;
     if (runs == 0) {
         rc = pl_not_applicable(err, "grad_norms", "no run has gradient norms at step 0 in its "
                                "series.csv (set train.log.grad_norms: true)");
@@ -103,8 +98,7 @@ nl_code pl_grad_norms(const nl_results *r, const nl_plot_spec *spec, pl_script *
                           pl_fmt_num(mx, sizeof mx, a->max), a->n);
         }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)))
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         goto done;
     const char *title = "Gradient norm per layer at initialization (step 0)";
     const int width = 1100, height = 720;

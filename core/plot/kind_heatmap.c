@@ -192,11 +192,9 @@ static nl_code heatmap_script(const nl_results *r, const grouping *g, const metr
               L.top - 26.0 / height, 95, 110);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(g->n_keys ? g->labels[id] : "", q, sizeof q));
         plot_cells(s, file, id, hm->cells + id * nl * nb, hm->runs + id * nl * nb, nl * nb, font);
-        if (id == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, id);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_heatmap(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
@@ -213,8 +211,7 @@ nl_code pl_heatmap(const nl_results *r, const nl_plot_spec *spec, pl_script *s, 
     if ((rc = pl_group_runs(r, fixed, 2, &g, err)) || (rc = fill_cells(r, &g, &m, &hm, err)))
         goto done;
     heatmap_csv(&g, &m, &hm, &data);
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if (!(rc = pl_write_data(s, file, &data, err)))
+    if (!(rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         rc = heatmap_script(r, &g, &m, &hm, file, s, err);
 done:
     free(hm.cells);

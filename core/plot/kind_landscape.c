@@ -58,37 +58,25 @@ static void note_grid(landscape_fig *f, const pl_series_file *file)
     }
 }
 
-static nl_code read_runs(const nl_results *r, landscape_fig *f, nl_error *err)
+static nl_code read_run(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
-    for (int i = 0; i < r->n_runs; i++) {
-        const int id = f->g.group_of[i];
-        if (id < 0)
+    landscape_fig *f = ctx;
+    const pl_series_file *file = run->file;
+    for (int row = 0; row < file->t.n_rows; row++) {
+        char **cell = file->t.rows[row];
+        const int kind = nl_name_lookup(&nl_series_names, cell[file->series]);
+        const double step = nl_csv_num(cell[file->step]);
+        if (kind < FIRST || kind >= FIRST + QUANTITIES || !isfinite(step))
             continue;
-        pl_series_file file;
-        nl_code rc = pl_series_read(&r->runs[i], &file, err);
+        const nl_code rc = pl_curve_add(&f->curves[run->variant * QUANTITIES + kind - FIRST], step,
+                                        nl_csv_num(cell[file->value]), err);
         if (rc)
             return rc;
-        bool any = false;
-        for (int row = 0; file.found && row < file.t.n_rows; row++) {
-            char **cell = file.t.rows[row];
-            const int kind = nl_name_lookup(&nl_series_names, cell[file.series]);
-            const double step = nl_csv_num(cell[file.step]);
-            if (kind < FIRST || kind >= FIRST + QUANTITIES || !isfinite(step))
-                continue;
-            curve_point *pt = pl_curve_at(&f->curves[id * QUANTITIES + kind - FIRST], step, 0);
-            if (!pt) {
-                pl_series_free(&file);
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            }
-            pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
-            f->last_step = fmax(f->last_step, step);
-            any = true;
-        }
-        if (any && !f->grid[0])
-            note_grid(f, &file);
-        f->runs += any;
-        pl_series_free(&file);
+        f->last_step = fmax(f->last_step, step);
+        *used = true;
     }
+    if (*used && !f->grid[0])
+        note_grid(f, file);
     return NL_OK;
 }
 
@@ -200,16 +188,11 @@ static nl_code draw(const nl_results *r, const landscape_fig *f, pl_script *s, c
             nl_buf_printf(&s->gp, "unset logscale y\nset yrange [%g:%g]\n", lo[p] - 0.1 * span,
                           hi[p] + 0.1 * span);
         }
-        if (p == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, p);
         plot_panel(s, f, file, &panels[p]);
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_landscape(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
@@ -226,7 +209,7 @@ nl_code pl_landscape(const nl_results *r, const nl_plot_spec *spec, pl_script *s
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = read_runs(r, &f, err)))
+    if ((rc = pl_series_each(r, &f.g, 1, read_run, &f, &f.runs, err)))
         goto done;
     if (f.runs == 0) {
         rc = pl_not_applicable(err, kind, "no run has the landscape probe's rows in its series.csv "
@@ -236,13 +219,10 @@ nl_code pl_landscape(const nl_results *r, const nl_plot_spec *spec, pl_script *s
     if ((rc = landscape_csv(&f, &data, lo, hi, err)))
         goto done;
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, &f, s, file, lo, hi, err);
 done:
-    for (int c = 0; f.curves && c < f.g.n * QUANTITIES; c++)
-        free(f.curves[c].p);
-    free(f.curves);
+    pl_curves_free(f.curves, f.g.n * QUANTITIES);
     nl_buf_free(&data);
     pl_ungroup(&f.g);
     return rc;

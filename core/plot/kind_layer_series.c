@@ -128,47 +128,35 @@ static void variant_equilibria(const nl_results *r, layer_fig *f, char *why, siz
     }
 }
 
-/* every run's rows of the series into its variant's curve of each layer;
- * two passes: the layers' names (input to output), then the values */
-static nl_code read_series(const nl_results *r, layer_fig *f, nl_error *err)
+/* a run's rows of the series into its variant's curve of each layer; two
+ * passes: the layers' names (input to output), then the values */
+static nl_code read_series(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
+    layer_fig *f = ctx;
+    const pl_series_file *file = run->file;
     const char *series = nl_name_of(&nl_series_names, f->series);
     const char *companion = f->companion >= 0 ? nl_name_of(&nl_series_names, f->companion) : NULL;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < r->n_runs; i++) {
-            const int id = f->g.group_of[i];
-            if (id < 0)
-                continue;
-            pl_series_file file;
-            nl_code rc = pl_series_read(&r->runs[i], &file, err);
+    int before = -1;
+    for (int row = 0; row < file->t.n_rows; row++) {
+        char **cell = file->t.rows[row];
+        const bool beside = companion && strcmp(cell[file->series], companion) == 0;
+        if (strcmp(cell[file->series], series) != 0 && !beside)
+            continue;
+        char name[NL_SERIES_NAME_MAX];
+        if (beside)
+            snprintf(name, sizeof name, "%.40s %s", cell[file->name], f->companion_label);
+        else
+            nl_copy_string(name, sizeof name, cell[file->name]);
+        const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, &before, run->pass == 0);
+        const double step = nl_csv_num(cell[file->step]);
+        if (run->pass == 1 && slot >= 0 && isfinite(step)) {
+            const nl_code rc = pl_curve_add(&f->curves[run->variant * MAX_LAYERS + slot], step,
+                                            nl_csv_num(cell[file->value]), err);
             if (rc)
                 return rc;
-            bool any = false;
-            int before = -1;
-            for (int row = 0; file.found && row < file.t.n_rows; row++) {
-                char **cell = file.t.rows[row];
-                const bool beside = companion && strcmp(cell[file.series], companion) == 0;
-                if (strcmp(cell[file.series], series) != 0 && !beside)
-                    continue;
-                char name[NL_SERIES_NAME_MAX];
-                if (beside)
-                    snprintf(name, sizeof name, "%.40s %s", cell[file.name], f->companion_label);
-                else
-                    nl_copy_string(name, sizeof name, cell[file.name]);
-                const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, before, pass == 0);
-                before = slot >= 0 ? slot : before;
-                const double step = nl_csv_num(cell[file.step]);
-                if (pass == 1 && slot >= 0 && isfinite(step)) {
-                    curve_point *pt = pl_curve_at(&f->curves[id * MAX_LAYERS + slot], step, 0);
-                    if (!pt)
-                        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-                    pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
-                    any = true;
-                }
-            }
-            f->runs += any;
-            pl_series_free(&file);
+            *used = true;
         }
+    }
     return NL_OK;
 }
 
@@ -302,16 +290,11 @@ static nl_code draw(const nl_results *r, const probe_kind *k, layer_fig *f, pl_s
         pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height, L.top - 26.0 / height,
                  140, 110);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(by_layer ? "" : f->names[p], q, sizeof q));
-        if (p == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, p);
         plot_lines(s, f, file, by_layer, p, k->reference);
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec, const probe_kind *k,
@@ -339,7 +322,7 @@ static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec,
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = read_series(r, &f, err)))
+    if ((rc = pl_series_each(r, &f.g, 2, read_series, &f, &f.runs, err)))
         goto done;
     if (f.runs == 0) {
         char why[300];
@@ -360,14 +343,11 @@ static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec,
     }
     series_csv(&f, &data);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, k, &f, s, file, no_equilibrium, err);
 done:
     free(f.equilibrium);
-    for (int c = 0; f.curves && c < f.g.n * MAX_LAYERS; c++)
-        free(f.curves[c].p);
-    free(f.curves);
+    pl_curves_free(f.curves, f.g.n * MAX_LAYERS);
     free(f.names);
     nl_buf_free(&data);
     pl_ungroup(&f.g);

@@ -257,8 +257,7 @@ static nl_code draw(lr_fig *f, const nl_plot_spec *spec, pl_script *s, nl_error 
     nl_buf_printf(&s->gp, "unset arrow\nunset label\nunset key\nunset title\n");
     pl_margins(s, left, right, 55.0 / height, strip_top);
     plot_strip(f, s);
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_lr(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)

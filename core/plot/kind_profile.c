@@ -31,15 +31,29 @@ typedef struct {
     const char *missing; /* why no run has it, and what to set */
 } profile_kind;
 
+/* what the runs' last evaluations hold: cells[variant * MAX_STEPS + x],
+ * the x values seen, the top layer's name */
+typedef struct {
+    const profile_kind *k;
+    agg *cells;
+    int steps;
+    char layer[NL_SERIES_NAME_MAX];
+} profile;
+
 /* one run's rows of its last evaluation (of its top layer, when the kind
- * takes one) into cells[id * MAX_STEPS + x]; the number of x values seen,
- * 0 when the run has none */
-static int read_run(const profile_kind *k, const pl_series_file *f, agg *cells, char *layer,
-                    size_t layer_size)
+ * takes one) into its variant's cells; *used when it has any */
+static nl_code read_run(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
+    (void)err;
+    profile *p = ctx;
+    const profile_kind *k = p->k;
+    const pl_series_file *f = run->file;
+    agg *cells = p->cells + (size_t)run->variant * MAX_STEPS;
+    char *layer = p->layer;
+    const size_t layer_size = sizeof p->layer;
     const char *series = nl_name_of(&nl_series_names, k->series);
     double last = -1.0;
-    for (int row = 0; f->found && row < f->t.n_rows; row++) {
+    for (int row = 0; row < f->t.n_rows; row++) {
         char **cell = f->t.rows[row];
         if (strcmp(cell[f->series], series) != 0)
             continue;
@@ -60,7 +74,9 @@ static int read_run(const profile_kind *k, const pl_series_file *f, agg *cells, 
         pl_agg_add(&cells[(int)t], nl_csv_num(cell[f->value]));
         steps = (int)t + 1 > steps ? (int)t + 1 : steps;
     }
-    return steps;
+    *used = steps > 0;
+    p->steps = steps > p->steps ? steps : p->steps;
+    return NL_OK;
 }
 
 static nl_code draw_profile(const profile_kind *k, const nl_results *r, const nl_plot_spec *spec,
@@ -69,7 +85,6 @@ static nl_code draw_profile(const profile_kind *k, const nl_results *r, const nl
     grouping g;
     agg *cells = NULL;
     nl_buf data = {0};
-    char layer[NL_SERIES_NAME_MAX] = "";
     nl_code rc = pl_group_by_color(r, k->kind, spec->color, NULL, 0, &g, err);
     if (rc)
         goto done;
@@ -80,19 +95,12 @@ static nl_code draw_profile(const profile_kind *k, const nl_results *r, const nl
     }
     for (int k = 0; k < g.n * MAX_STEPS; k++)
         pl_agg_init(&cells[k]);
-    int steps = 0, runs = 0;
-    for (int i = 0; i < r->n_runs; i++) {
-        const int id = g.group_of[i];
-        if (id < 0)
-            continue;
-        pl_series_file f;
-        if ((rc = pl_series_read(&r->runs[i], &f, err)))
-            goto done;
-        const int n = read_run(k, &f, cells + (size_t)id * MAX_STEPS, layer, sizeof layer);
-        pl_series_free(&f);
-        runs += n > 0;
-        steps = n > steps ? n : steps;
-    }
+    int runs = 0;
+    profile p = {k, cells, 0, ""};
+    if ((rc = pl_series_each(r, &g, 1, read_run, &p, &runs, err)))
+        goto done;
+    const int steps = p.steps;
+    const char *layer = p.layer;
     if (runs == 0) {
         rc = pl_not_applicable(err, k->kind, k->missing);
         goto done;
@@ -110,8 +118,7 @@ static nl_code draw_profile(const profile_kind *k, const nl_results *r, const nl
                           pl_fmt_num(mx, sizeof mx, a->max), a->n);
         }
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)))
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         goto done;
     char title[160], q[512];
     snprintf(title, sizeof title, k->title, k->top_layer_only ? layer : "");

@@ -47,42 +47,28 @@ static nl_code any_run_has(const nl_results *r, const grouping *g, int series, b
     return NL_OK;
 }
 
-/* every run's rows of the two series into the cells; sites known by name
+/* a run's rows of the two series into the cells; sites known by name
  * (pl_layer_slot orders them), two passes: the names, then the values */
-static nl_code read_sites(const nl_results *r, sigprop_fig *f, nl_error *err)
+static nl_code read_sites(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < r->n_runs; i++) {
-            const int id = f->g.group_of[i];
-            if (id < 0)
+    (void)err;
+    sigprop_fig *f = ctx;
+    const pl_series_file *file = run->file;
+    for (int stat = 0; stat < STATS; stat++) {
+        const char *series = nl_name_of(&nl_series_names, f->series[stat]);
+        int before = -1;
+        for (int row = 0; row < file->t.n_rows; row++) {
+            char **cell = file->t.rows[row];
+            if (strcmp(cell[file->series], series) != 0)
                 continue;
-            pl_series_file file;
-            nl_code rc = pl_series_read(&r->runs[i], &file, err);
-            if (rc)
-                return rc;
-            bool any = false;
-            for (int stat = 0; stat < STATS; stat++) {
-                const char *series = nl_name_of(&nl_series_names, f->series[stat]);
-                int before = -1;
-                for (int row = 0; file.found && row < file.t.n_rows; row++) {
-                    char **cell = file.t.rows[row];
-                    if (strcmp(cell[file.series], series) != 0)
-                        continue;
-                    char name[NL_SERIES_NAME_MAX];
-                    nl_copy_string(name, sizeof name, cell[file.name]);
-                    const int slot = pl_layer_slot(f->names, &f->n_sites, MAX_SITES, name, before,
-                                                   pass == 0);
-                    before = slot >= 0 ? slot : before;
-                    if (pass == 1 && slot >= 0) {
-                        pl_agg_add(&f->cells[(stat * f->g.n + id) * MAX_SITES + slot],
-                                   nl_csv_num(cell[file.value]));
-                        any = true;
-                    }
-                }
+            const int slot = pl_layer_slot(f->names, &f->n_sites, MAX_SITES, cell[file->name], &before,
+                                           run->pass == 0);
+            if (run->pass == 1 && slot >= 0) {
+                pl_agg_add(&f->cells[(stat * f->g.n + run->variant) * MAX_SITES + slot], nl_csv_num(cell[file->value]));
+                *used = true;
             }
-            f->runs += any;
-            pl_series_free(&file);
         }
+    }
     return NL_OK;
 }
 
@@ -142,10 +128,7 @@ static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, con
                           hi[stat] * 1.5);
         else
             nl_buf_printf(&s->gp, "unset logscale y\nset autoscale y\n");
-        if (stat == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, stat);
         nl_buf_printf(&s->gp, "plot ");
         for (int id = 0; id < f->g.n; id++)
             nl_buf_printf(&s->gp, "%s\"%s\" using (strcol(\"stat\") eq \"%s\" && "
@@ -155,11 +138,9 @@ static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, con
                           id ? ", \\\n  " : "", file, stat_names[stat], id, pl_color_of(&f->g, id),
                           pl_q(f->g.labels[id], q, sizeof q));
         nl_buf_printf(&s->gp, "\n");
-        if (stat == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, stat);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_script *s,
@@ -193,7 +174,7 @@ nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_
     }
     for (int k = 0; k < STATS * f.g.n * MAX_SITES; k++)
         pl_agg_init(&f.cells[k]);
-    if ((rc = read_sites(r, &f, err)))
+    if ((rc = pl_series_each(r, &f.g, 2, read_sites, &f, &f.runs, err)))
         goto done;
     if (f.runs == 0) {
         rc = pl_not_applicable(err, "signal_propagation", "no run has signal propagation rows in "
@@ -203,8 +184,7 @@ nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_
     double lo[STATS], hi[STATS];
     site_csv(&f, &data, lo, hi);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, &f, s, file, lo, hi, stream, err);
 done:
     free(f.cells);

@@ -29,35 +29,21 @@ typedef struct {
     int runs, variants_with_data;
 } switch_fig;
 
-/* every run's rows of the six series into its variant's curves */
-static nl_code read_weights(const nl_results *r, switch_fig *f, nl_error *err)
+/* a run's rows of the six series into its variant's curves */
+static nl_code read_weights(void *ctx, const pl_series_run *run, bool *used, nl_error *err)
 {
-    for (int i = 0; i < r->n_runs; i++) {
-        const int id = f->g.group_of[i];
-        if (id < 0)
+    switch_fig *f = ctx;
+    const pl_series_file *file = run->file;
+    for (int row = 0; row < file->t.n_rows; row++) {
+        char **cell = file->t.rows[row];
+        const int term = nl_name_lookup(&nl_series_names, cell[file->series]) - NL_SERIES_SWITCH_MEAN_IN;
+        const double step = nl_csv_num(cell[file->step]);
+        if (term < 0 || term >= TERMS || !isfinite(step))
             continue;
-        pl_series_file file;
-        nl_code rc = pl_series_read(&r->runs[i], &file, err);
+        const nl_code rc = pl_curve_add(&f->curves[run->variant * TERMS + term], step, nl_csv_num(cell[file->value]), err);
         if (rc)
             return rc;
-        bool any = false;
-        for (int row = 0; file.found && row < file.t.n_rows; row++) {
-            char **cell = file.t.rows[row];
-            const int term = nl_name_lookup(&nl_series_names, cell[file.series]) -
-                             NL_SERIES_SWITCH_MEAN_IN;
-            const double step = nl_csv_num(cell[file.step]);
-            if (term < 0 || term >= TERMS || !isfinite(step))
-                continue;
-            curve_point *pt = pl_curve_at(&f->curves[id * TERMS + term], step, 0);
-            if (!pt) {
-                pl_series_free(&file);
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            }
-            pl_agg_add(&pt->a, nl_csv_num(cell[file.value]));
-            any = true;
-        }
-        f->runs += any;
-        pl_series_free(&file);
+        *used = true;
     }
     return NL_OK;
 }
@@ -147,16 +133,11 @@ static nl_code draw(const nl_results *r, const switch_fig *f, pl_script *s, cons
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(f->g.labels[f->panel_of[p]], q, sizeof q));
         pl_step_tics(s, f->panel_last[p], false);
         nl_buf_printf(&s->gp, "set xrange [0:%g]\n", f->panel_last[p] > 0 ? f->panel_last[p] : 1);
-        if (p == 0)
-            pl_key_outside(s);
-        else
-            nl_buf_printf(&s->gp, "unset key\n");
+        pl_panel_key(s, p);
         plot_panel(s, file, f->panel_of[p]);
-        if (p == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, p);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
-    return pl_finish(s, err);
+    return pl_finish_panels(s, err);
 }
 
 nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_script *s,
@@ -171,7 +152,7 @@ nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_scri
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = read_weights(r, &f, err)))
+    if ((rc = pl_series_each(r, &f.g, 1, read_weights, &f, &f.runs, err)))
         goto done;
     if (f.runs == 0) {
         rc = pl_not_applicable(err, "switch_weights", "no run has switchable weights in its "
@@ -181,13 +162,10 @@ nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_scri
     }
     weights_csv(&f, &data);
     char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+    if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
         rc = draw(r, &f, s, file, err);
 done:
-    for (int c = 0; f.curves && c < f.g.n * TERMS; c++)
-        free(f.curves[c].p);
-    free(f.curves);
+    pl_curves_free(f.curves, f.g.n * TERMS);
     nl_buf_free(&data);
     pl_ungroup(&f.g);
     return rc;

@@ -7,6 +7,7 @@
 #include "base/ident.h"
 #include "plot/common.h"
 #include "results/files.h"
+#include "results/metrics.h"
 
 #define MAX_PERCENTILES 16
 
@@ -51,7 +52,7 @@ static nl_code read_traces(const nl_results *r, const grouping *g, curve *curves
         if (*n_cols == 0)
             for (int c = 1; c < t.n_cols && *n_cols < MAX_PERCENTILES; c++)
                 nl_copy_string(cols[(*n_cols)++], sizeof cols[0], t.header[c]);
-        const int c_step = nl_csv_table_col(&t, "step");
+        const int c_step = nl_metrics_col(&t, NL_METRICS_STEP); /* trace.csv's step is metrics.csv's */
         for (int row = 0; row < t.n_rows && c_step >= 0; row++) {
             const double step = nl_csv_num(t.rows[row][c_step]);
             for (int p = 0; p < *n_cols; p++) {
@@ -152,8 +153,9 @@ static void plot_variant(pl_script *s, const nl_results *r, const grouping *g, i
         pl_q(title, q_title, sizeof q_title);
         pl_q(cols[p], q_col, sizeof q_col);
         if (!r->sweep)
-            nl_buf_printf(&s->gp, "%s\"../trace.csv\"%s using (column(\"step\")):(column(%s)) with linespoints "
-                          "pt 7 ps 0.3 lw %s %s lc rgb %s title %s", p ? ", \\\n  " : "", every, q_col,
+            nl_buf_printf(&s->gp, "%s\"../" NL_RUN_TRACE_FILE "\"%s using (column(\"%s\")):(column(%s)) with linespoints "
+                          "pt 7 ps 0.3 lw %s %s lc rgb %s title %s", p ? ", \\\n  " : "", every,
+                          nl_metrics_columns[NL_METRICS_STEP], q_col,
                           middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt", color,
                           q_title);
         else
@@ -212,8 +214,7 @@ static nl_code trace_script(const nl_results *r, const grouping *g, const int *i
         pl_panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
               90, 110);
         plot_variant(s, r, g, ids[k], k, cols, n_cols, file);
-        if (k == 0)
-            pl_after_first_plot(s);
+        pl_after_panel(s, k);
     }
     plot_legend_row(s, cols, n_cols, height);
     nl_buf_printf(&s->gp, "\nunset multiplot\n");
@@ -257,10 +258,7 @@ nl_code pl_trace(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         goto done;
     rc = trace_script(r, &g, ids, n_ids, cols, n_cols, lo, hi, last_step, file, s, err);
 done:
-    if (curves)
-        for (int i = 0; i < MAX_SERIES * MAX_PERCENTILES; i++)
-            free(curves[i].p);
-    free(curves);
+    pl_curves_free(curves, MAX_SERIES * MAX_PERCENTILES);
     nl_buf_free(&data);
     pl_ungroup(&g);
     return rc;

@@ -6,6 +6,7 @@
 
 #include "plot/common.h"
 #include "results/files.h"
+#include "results/metrics.h"
 
 static bool is_batch_norm(const nl_results *r, const nl_results_run *run)
 {
@@ -24,7 +25,7 @@ static nl_code single_run(const nl_results *r, pl_script *s, nl_error *err)
     nl_csv_table t;
     if ((rc = nl_csv_table_read(path, &t, err)))
         return rc;
-    const int c_split = nl_csv_table_col(&t, "split"), c_step = nl_csv_table_col(&t, "step");
+    const int c_split = nl_metrics_col(&t, NL_METRICS_SPLIT), c_step = nl_metrics_col(&t, NL_METRICS_STEP);
     bool have = false;
     double last_step = 0;
     for (int i = 0; i < t.n_rows && c_split >= 0; i++) {
@@ -44,18 +45,20 @@ static nl_code single_run(const nl_results *r, pl_script *s, nl_error *err)
     pl_step_tics(s, last_step, true);
     char every[48];
     pl_every_complete(path, every, sizeof every);
+    const char *split = nl_metrics_columns[NL_METRICS_SPLIT], *step = nl_metrics_columns[NL_METRICS_STEP],
+               *accuracy = nl_metrics_columns[NL_METRICS_ACCURACY];
     nl_buf_printf(&s->gp, "set datafile missing NaN\n"
                   "set xlabel \"step (optimizer updates)\"\n"
                   "set ylabel \"test accuracy (%%)\"\n"
                   "set key bottom right\n"
-                  "plot \"../metrics.csv\"%s using (strcol(\"split\") eq \"test\" ? column(\"step\") : NaN):"
-                  "(100*column(\"accuracy\")) with linespoints lw series_lw dt eval_dt pt eval_pt ps run_point_size "
+                  "plot \"../" NL_RUN_METRICS_FILE "\"%s using (strcol(\"%s\") eq \"test\" ? column(\"%s\") : NaN):"
+                  "(100*column(\"%s\")) with linespoints lw series_lw dt eval_dt pt eval_pt ps run_point_size "
                   "lc rgb run_color "
                   "title \"eval mode (running statistics)\", \\\n"
-                  "  \"\"%s using (strcol(\"split\") eq \"test_trainmode\" ? column(\"step\") : NaN):"
-                  "(100*column(\"accuracy\")) with linespoints lw series_lw dt train_dt pt train_pt ps run_point_size "
+                  "  \"\"%s using (strcol(\"%s\") eq \"test_trainmode\" ? column(\"%s\") : NaN):"
+                  "(100*column(\"%s\")) with linespoints lw series_lw dt train_dt pt train_pt ps run_point_size "
                   "lc rgb run_color "
-                  "title \"train mode (batch statistics)\"\n", every, every);
+                  "title \"train mode (batch statistics)\"\n", every, split, step, accuracy, every, split, step, accuracy);
     return pl_finish(s, err);
 }
 
@@ -210,8 +213,7 @@ nl_code pl_train_eval_gap(const nl_results *r, const nl_plot_spec *spec, pl_scri
     if ((rc = pick_batch_norm_runs(r, &gs, err)) || (rc = aggregate_modes(r, &gs, err)))
         goto done;
     gap_csv(&gs, &data);
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if (!(rc = pl_write_data(s, file, &data, err)))
+    if (!(rc = pl_write_kind_data(s, &data, file, sizeof file, err)))
         rc = gap_script(r, &gs, file, s, err);
 done:
     free(gs.use);

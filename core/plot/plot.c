@@ -11,6 +11,7 @@
 #include "plot/internal.h"
 #include "plot/plot.h"
 #include "proc/proc.h"
+#include "results/files.h"
 
 nl_code pl_write_one(const nl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
                      const pl_templates *templates, nl_plot_report *rep, nl_error *err)
@@ -179,7 +180,7 @@ static nl_code write_plots(const char *dir, const nl_plot_spec *specs, int n_spe
     if (plots_dir)
         nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, plots_dir);
     else
-        nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
+        nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, NL_PLOTS_DIR);
     if ((rc = make_plots_dir(rep, set, err)) == NL_OK && n_specs == 0)
         rc = write_every_kind(r, where, templates, rep, err);
     for (int i = 0; i < n_specs && rc == NL_OK; i++) {

@@ -93,6 +93,12 @@ void pl_header(pl_script *s, const char *what, int width, int height)
                   pl_template_text(s->templates, "style"), pl_template_text(s->templates, s->kind));
 }
 
+nl_code pl_write_kind_data(const pl_script *s, const nl_buf *data, char *file, size_t size, nl_error *err)
+{
+    snprintf(file, size, "%s.csv", s->name);
+    return pl_write_data(s, file, data, err);
+}
+
 nl_code pl_write_data(const pl_script *s, const char *file, const nl_buf *data, nl_error *err)
 {
     if (data->failed)

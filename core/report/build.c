@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "report/internal.h"
+#include "results/files.h"
 
 /* the directories, or one directory's parts */
 static void toc(rp_page *p, const rp_source *src, int n)
@@ -24,7 +25,7 @@ static void toc(rp_page *p, const rp_source *src, int n)
         nl_buf_printf(p->html, "</a>");
     }
     char verdicts[1200];
-    nl_path_join(verdicts, sizeof verdicts, src[0].res.dir, "verdicts.csv");
+    nl_path_join(verdicts, sizeof verdicts, src[0].res.dir, NL_SWEEP_VERDICTS_FILE);
     for (size_t k = 0; k < sizeof parts / sizeof parts[0] && n == 1; k++) {
         /* a run has no table over seeds; only a sweep with verdicts.csv has verdicts */
         if ((!strcmp(parts[k].id, "over-seeds") && !src[0].res.sweep) ||

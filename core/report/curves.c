@@ -11,6 +11,7 @@
 
 #include "report/internal.h"
 #include "results/files.h"
+#include "results/metrics.h"
 #include "tensorboard/scalars.h"
 
 /* the numbers (steps and values, 4 digits) the page embeds at most, over
@@ -99,8 +100,8 @@ static nl_code read_all(const rp_source *s, curves *c, nl_error *err)
         nl_error ignored = {0}; /* a run without metrics.csv has no curves: the runs table says why */
         nl_path_join(path, sizeof path, s->res.runs[i].dir, NL_RUN_METRICS_FILE);
         r->have = nl_path_exists(path) && nl_csv_table_read(path, &r->t, &ignored) == NL_OK;
-        r->step = r->have ? nl_csv_table_col(&r->t, "step") : -1;
-        r->split = r->have ? nl_csv_table_col(&r->t, "split") : -1;
+        r->step = r->have ? nl_metrics_col(&r->t, NL_METRICS_STEP) : -1;
+        r->split = r->have ? nl_metrics_col(&r->t, NL_METRICS_SPLIT) : -1;
         r->have = r->have && r->step >= 0 && r->split >= 0;
         for (int row = 0; r->have && row < r->t.n_rows; row++)
             split_index(c, r->t.rows[row][r->split]);

@@ -42,7 +42,7 @@ static nl_code stage(rp_page *p, const rp_source *s, char *plots, size_t size, n
 {
     char base[1100];
     snprintf(base, sizeof base, "%s/s%d", p->tmp, s->index);
-    snprintf(plots, size, "%s/plots", base);
+    snprintf(plots, size, "%s/" NL_PLOTS_DIR, base);
     nl_code rc = nl_make_dirs(plots, err);
     if (rc || s->res.sweep)
         return rc;

@@ -20,7 +20,7 @@
 static bool sweep_running(const char *dir)
 {
     char path[1200];
-    nl_path_join(path, sizeof path, dir, ".lock");
+    nl_path_join(path, sizeof path, dir, NL_SWEEP_LOCK);
     int fd;
     nl_error ignored = {0}; /* no lock file, or one that is no regular file: no sweep holds it */
     if (nl_open_regular(path, true, &fd, &ignored) != NL_OK || fd < 0)
@@ -60,7 +60,7 @@ unsigned long long nl_report_stamp(const char *const *dirs, int n_dirs)
 {
     /* the files a page is made from: summary.csv and verdicts.csv, and
      * each run's summary.json and metrics.csv (a run dir's own files too) */
-    static const char *const sweep_files[] = {NL_SWEEP_SUMMARY_FILE, "verdicts.csv", NL_RUN_SUMMARY_FILE, NL_RUN_METRICS_FILE};
+    static const char *const sweep_files[] = {NL_SWEEP_SUMMARY_FILE, NL_SWEEP_VERDICTS_FILE, NL_RUN_SUMMARY_FILE, NL_RUN_METRICS_FILE};
     static const char *const run_files[] = {NL_RUN_SUMMARY_FILE, NL_RUN_METRICS_FILE};
     unsigned long long h = 0xcbf29ce484222325ull;
     for (int i = 0; i < n_dirs; i++) {

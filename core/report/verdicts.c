@@ -7,6 +7,7 @@
 
 #include "plot/plot.h"
 #include "report/internal.h"
+#include "results/files.h"
 #include "verdict/forest.h"
 #include "verdict/verdict.h"
 
@@ -147,7 +148,7 @@ static nl_code forest(rp_page *p, rp_source *s, const nl_csv_table *t, nl_error 
         rep.opt.level = nl_csv_num(cell(t, r, "level"));
     }
     char dir[1200];
-    snprintf(dir, sizeof dir, "%s/s%d/verdicts", p->tmp, s->index);
+    snprintf(dir, sizeof dir, "%s/s%d/" NL_VERDICTS_PLOT, p->tmp, s->index);
     if (rc == NL_OK && (rc = nl_make_dirs(dir, err)) == NL_OK &&
         (rc = nl_verdict_forest(&rep, dir, plots, err)) == NL_OK)
         rc = rp_inline_figures(p, plots, s, err);
@@ -160,7 +161,7 @@ static nl_code forest(rp_page *p, rp_source *s, const nl_csv_table *t, nl_error 
 nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err)
 {
     char path[1200];
-    nl_path_join(path, sizeof path, s->res.dir, "verdicts.csv");
+    nl_path_join(path, sizeof path, s->res.dir, NL_SWEEP_VERDICTS_FILE);
     if (!s->res.sweep || !nl_path_exists(path))
         return NL_OK;
     nl_csv_table t;

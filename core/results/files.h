@@ -32,5 +32,19 @@
 /* a sweep directory's table of its runs, a row each, and their directories */
 #define NL_SWEEP_SUMMARY_FILE "summary.csv"
 #define NL_SWEEP_RUNS_DIR "runs"
+/* the resolved config of each of a sweep's runs: configs/RUN.yaml */
+#define NL_SWEEP_CONFIGS_DIR "configs"
+/* the sweep's lock (sweep/sched.c): held while a sweep, a shard of one or
+ * a --claim worker runs; a shard also holds .lock-shard-I-of-N */
+#define NL_SWEEP_LOCK ".lock"
+/* normlab verdict's files beside summary.csv, and its forest plot's name
+ * in plots/ (verdicts.gp, verdicts.png) */
+#define NL_SWEEP_VERDICTS_FILE "verdicts.csv"
+#define NL_SWEEP_VERDICTS_JSON "verdicts.json"
+#define NL_VERDICTS_PLOT "verdicts"
+/* the figures of a run or sweep directory: NAME.gp, its data and picture */
+#define NL_PLOTS_DIR "plots"
+/* normlab report's page when it is written into the directory it shows */
+#define NL_REPORT_PAGE "report.html"
 
 #endif

@@ -35,20 +35,59 @@ static void load_config(nl_results *r)
     }
 }
 
+/* the run names (t's first column) become path components (SWEEP/runs/RUN,
+ * an export's LOGDIR/RUN): each an identifier, no two equal but for case */
+static nl_code check_run_names(const nl_csv_table *t, const char *path, nl_error *err)
+{
+    char shown[300];
+    for (int i = 0; i < t->n_rows; i++) {
+        const char *name = t->rows[i][0];
+        if (!nl_run_name_ok(name))
+            return nl_fail(err, NL_ERR_DATA, "%s: row %d: '%s' is not a run name (accepted: " NL_RUN_NAME_ACCEPTED
+                           "); a path made from it could leave the sweep directory", path, i + 1,
+                           nl_text_show(name, shown, sizeof shown));
+    }
+    const char **names = malloc(((size_t)t->n_rows + 1) * sizeof *names);
+    if (!names)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_rows; i++)
+        names[i] = t->rows[i][0];
+    int a, b;
+    const bool clash = nl_ident_case_clash(names, t->n_rows, &a, &b);
+    free(names);
+    if (clash)
+        return nl_fail(err, NL_ERR_DATA, "%s: rows %d and %d name the runs '%s' and '%s', equal but for case: "
+                       "a case-insensitive file system holds one directory for both", path, a + 1, b + 1,
+                       t->rows[a][0], t->rows[b][0]);
+    return NL_OK;
+}
+
+nl_code nl_sweep_summary_read(const char *dir, nl_csv_table *t, int *status_col, nl_error *err)
+{
+    char path[1200];
+    nl_path_join(path, sizeof path, dir, NL_SWEEP_SUMMARY_FILE);
+    nl_code rc = nl_csv_table_read(path, t, err);
+    if (rc)
+        return rc;
+    *status_col = nl_csv_table_col(t, NL_SWEEP_STATUS_COLUMN);
+    if (nl_csv_table_col(t, NL_SWEEP_RUN_COLUMN) != 0 || *status_col < 1)
+        rc = nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)", path);
+    else
+        rc = check_run_names(t, path, err);
+    if (rc)
+        nl_csv_table_free(t);
+    return rc;
+}
+
 static nl_code load_sweep(const char *dir, nl_results *r, nl_error *err)
 {
     char path[1200];
     nl_path_join(path, sizeof path, dir, NL_SWEEP_SUMMARY_FILE);
     nl_csv_table t;
-    nl_code rc = nl_csv_table_read(path, &t, err);
+    int status;
+    nl_code rc = nl_sweep_summary_read(dir, &t, &status, err);
     if (rc)
         return rc;
-    const int status = nl_csv_table_col(&t, "status");
-    if (nl_csv_table_col(&t, "run") != 0 || status < 1) {
-        nl_csv_table_free(&t);
-        return nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)",
-                       path);
-    }
     char problem[1600];
     if (nl_csv_table_problem(&t, path, problem, sizeof problem)[0])
         nl_results_warn(r, problem);
@@ -59,10 +98,6 @@ static nl_code load_sweep(const char *dir, nl_results *r, nl_error *err)
     if (!r->keys || !r->runs) {
         nl_csv_table_free(&t);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    }
-    if ((rc = nl_results_check_run_names(&t, path, err))) {
-        nl_csv_table_free(&t);
-        return rc;
     }
     for (int k = 0; k < r->n_keys; k++)
         nl_copy_string(r->keys[k], sizeof r->keys[k], t.header[k + 1]);
@@ -89,31 +124,6 @@ static nl_code load_sweep(const char *dir, nl_results *r, nl_error *err)
             run->m[m] = metric_col[m] >= 0 ? nl_csv_num(t.rows[i][metric_col[m]]) : NAN;
     }
     nl_csv_table_free(&t);
-    return NL_OK;
-}
-
-nl_code nl_results_check_run_names(const nl_csv_table *t, const char *path, nl_error *err)
-{
-    char shown[300];
-    for (int i = 0; i < t->n_rows; i++) {
-        const char *name = t->rows[i][0];
-        if (!nl_run_name_ok(name))
-            return nl_fail(err, NL_ERR_DATA, "%s: row %d: '%s' is not a run name (accepted: " NL_RUN_NAME_ACCEPTED
-                           "); a path made from it could leave the sweep directory", path, i + 1,
-                           nl_text_show(name, shown, sizeof shown));
-    }
-    const char **names = malloc(((size_t)t->n_rows + 1) * sizeof *names);
-    if (!names)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < t->n_rows; i++)
-        names[i] = t->rows[i][0];
-    int a, b;
-    const bool clash = nl_ident_case_clash(names, t->n_rows, &a, &b);
-    free(names);
-    if (clash)
-        return nl_fail(err, NL_ERR_DATA, "%s: rows %d and %d name the runs '%s' and '%s', equal but for case: "
-                       "a case-insensitive file system holds one directory for both", path, a + 1, b + 1,
-                       t->rows[a][0], t->rows[b][0]);
     return NL_OK;
 }
 

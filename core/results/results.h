@@ -58,11 +58,12 @@ typedef struct {
     char where[512];
 } nl_results;
 
-/* The run names of a sweep's summary.csv (t's first column), which become
- * path components (SWEEP/runs/RUN, an export's LOGDIR/RUN): each an
- * identifier (base/ident.h), no two equal but for case. NL_ERR_DATA naming
- * the file, its row and the name otherwise. */
-nl_code nl_results_check_run_names(const nl_csv_table *t, const char *path, nl_error *err);
+/* A sweep directory's summary.csv read whole and checked: run first (its
+ * column 0), then the varied keys, then status (*status_col), then the
+ * metrics. The run names become path components (SWEEP/runs/RUN, an
+ * export's LOGDIR/RUN): each an identifier (base/ident.h), no two equal but
+ * for case. NL_ERR_DATA naming the file (its row and the name) otherwise. */
+nl_code nl_sweep_summary_read(const char *dir, nl_csv_table *t, int *status_col, nl_error *err);
 
 /* A filter on runs: only the runs whose resolved config has each listed
  * value are kept. Values compare as the config prints them, numbers by

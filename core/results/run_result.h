@@ -17,6 +17,9 @@ typedef enum {
 
 const char *nl_sweep_state_name(nl_sweep_state s);
 
+/* a sweep's summary.csv's columns: run, the varied keys, status, the metrics */
+#define NL_SWEEP_RUN_COLUMN "run"
+#define NL_SWEEP_STATUS_COLUMN "status"
 /* summary.csv metric columns, after run, the varied keys and status */
 #define NL_SWEEP_N_METRICS 12
 extern const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS];

@@ -35,4 +35,12 @@ static const nl_name_entry series_entries[] = {
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};
 
-const char *const nl_series_columns[NL_SERIES_N_COLUMNS] = {"step", "series", "layer", "name", "value"};
+const char *const nl_series_columns[NL_SERIES_COLUMN_COUNT] = {
+    [NL_SERIES_COL_STEP] = "step",  [NL_SERIES_COL_SERIES] = "series", [NL_SERIES_COL_LAYER] = "layer",
+    [NL_SERIES_COL_NAME] = "name",  [NL_SERIES_COL_VALUE] = "value",
+};
+
+int nl_series_col(const nl_csv_table *t, nl_series_column column)
+{
+    return nl_csv_table_col(t, nl_series_columns[column]);
+}

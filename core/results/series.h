@@ -5,6 +5,7 @@
 #define NL_RESULTS_SERIES_H
 
 #include "base/names.h"
+#include "results/table.h"
 
 typedef enum {
     NL_SERIES_GRAD_NORM,  /* per layer (block), before clipping */
@@ -69,8 +70,18 @@ typedef enum {
 extern const nl_name_table nl_series_names;
 
 #define NL_SERIES_NAME_MAX 64
-/* series.csv's columns, in order */
-#define NL_SERIES_N_COLUMNS 5
-extern const char *const nl_series_columns[NL_SERIES_N_COLUMNS];
+/* series.csv's columns, in order: a row per kind, layer and name at a step */
+typedef enum {
+    NL_SERIES_COL_STEP,
+    NL_SERIES_COL_SERIES, /* the kind's name (nl_series_names) */
+    NL_SERIES_COL_LAYER,
+    NL_SERIES_COL_NAME,
+    NL_SERIES_COL_VALUE,
+    NL_SERIES_COLUMN_COUNT
+} nl_series_column;
+extern const char *const nl_series_columns[NL_SERIES_COLUMN_COUNT];
+
+/* the column's index in a series.csv read as a table; -1 when absent */
+int nl_series_col(const nl_csv_table *t, nl_series_column column);
 
 #endif

@@ -17,7 +17,7 @@
 #include "config/yamldoc.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 typedef struct {
     const char *path;
@@ -532,45 +532,62 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
 
 /* a plot's where: keys the grid varies (or derives), a grid key's value one
  * of its values */
+/* the grid's key with more than one value, NULL when key is none */
+static const nl_sweep_axis *varied_axis(const nl_experiment *e, const char *key)
+{
+    const nl_sweep_axis *axis = NULL;
+    for (int a = 0; a < e->n_axes; a++)
+        if (!strcmp(e->axes[a].key, key) && e->axes[a].n > 1)
+            axis = &e->axes[a];
+    return axis;
+}
+
+static bool is_derived(const nl_experiment *e, const char *key)
+{
+    bool derived = false;
+    for (int a = 0; a < e->n_derived; a++)
+        derived |= !strcmp(e->derived[a].key, key);
+    return derived;
+}
+
+/* "a, b": the keys the grid varies with more than one value, then the
+ * derived ones; "none" when there are none */
+static const char *varied_keys(const nl_experiment *e, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int a = 0; a < e->n_axes && used < size; a++)
+        if (e->axes[a].n > 1)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", e->axes[a].key);
+    for (int a = 0; a < e->n_derived && used < size; a++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", e->derived[a].key);
+    return used ? buf : "none";
+}
+
 static nl_code check_plot_where(parser *P, const nl_sweep_plot *pl)
 {
     const nl_experiment *e = P->e;
     for (int w = 0; w < pl->spec.where.n; w++) {
         const char *key = pl->spec.where.items[w].key, *value = pl->spec.where.items[w].value;
         const nl_sweep_pos at = pl->where_pos[w];
-        bool derived = false;
-        for (int a = 0; a < e->n_derived; a++)
-            derived |= !strcmp(e->derived[a].key, key);
-        const nl_sweep_axis *axis = NULL;
-        for (int a = 0; a < e->n_axes; a++)
-            if (!strcmp(e->axes[a].key, key) && e->axes[a].n > 1)
-                axis = &e->axes[a];
+        const nl_sweep_axis *axis = varied_axis(e, key);
         char accepted[1024] = "";
-        size_t used = 0;
-        if (!axis && !derived) {
-            for (int a = 0; a < e->n_axes && used < sizeof accepted; a++)
-                if (e->axes[a].n > 1)
-                    used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
-                                             e->axes[a].key);
-            for (int a = 0; a < e->n_derived && used < sizeof accepted; a++)
-                used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
-                                         e->derived[a].key);
+        if (!axis && !is_derived(e, key))
             return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: plots: where: '%s' is not a key the grid varies "
                            "(or derives) with more than one value, so it selects no runs; accepted: %s", P->path,
-                           at.line, at.column, key, used ? accepted : "none");
-        }
+                           at.line, at.column, key, varied_keys(e, accepted, sizeof accepted));
         if (!axis)
             continue; /* a derived value follows from the grid: the plot finds the runs */
         bool found = false;
         for (int v = 0; v < axis->n && !found; v++)
             found = nl_values_equal(axis->values[v], value);
-        if (!found) {
-            for (int v = 0; v < axis->n && used < sizeof accepted; v++)
-                used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
-                                         axis->values[v]);
+        size_t used = 0;
+        for (int v = 0; v < axis->n && !found && used < sizeof accepted; v++)
+            used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
+                                     axis->values[v]);
+        if (!found)
             return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: plots: where: %s: '%s' is not one of the grid's "
                            "values; accepted: %s", P->path, at.line, at.column, key, value, accepted);
-        }
     }
     return NL_OK;
 }
@@ -589,41 +606,20 @@ static nl_code check_plots_apply(parser *P)
         const char *final_keys[3] = {spec->x, spec->color, spec->panel};
         static const char *const final_names[3] = {"x", "color", "panel"};
         for (int f = 0; f < 3; f++) {
-            if (!final_keys[f][0])
-                continue;
-            bool varied = false;
-            for (int a = 0; a < e->n_axes; a++)
-                varied |= !strcmp(e->axes[a].key, final_keys[f]) && e->axes[a].n > 1;
-            for (int a = 0; a < e->n_derived; a++)
-                varied |= !strcmp(e->derived[a].key, final_keys[f]);
-            if (!varied) {
-                char accepted[1024] = "";
-                size_t used = 0;
-                for (int a = 0; a < e->n_axes && used < sizeof accepted; a++)
-                    if (e->axes[a].n > 1)
-                        used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
-                                                 e->axes[a].key);
-                for (int a = 0; a < e->n_derived && used < sizeof accepted; a++)
-                    used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
-                                             e->derived[a].key);
+            char accepted[1024];
+            if (final_keys[f][0] && !varied_axis(e, final_keys[f]) && !is_derived(e, final_keys[f]))
                 return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: plots: %s: '%s' is not a key the grid varies "
                                "(or derives) with more than one value; accepted: %s", P->path, e->plots[i].pos.line,
-                               e->plots[i].pos.column, final_names[f], final_keys[f], used ? accepted : "none");
-            }
+                               e->plots[i].pos.column, final_names[f], final_keys[f],
+                               varied_keys(e, accepted, sizeof accepted));
         }
         if ((rc = check_plot_where(P, &e->plots[i])))
             return rc;
-        for (int k = 0; k < 2 && need[k]; k++) {
-            bool varied = false;
-            for (int a = 0; a < e->n_axes; a++)
-                varied |= !strcmp(e->axes[a].key, need[k]) && e->axes[a].n > 1;
-            for (int a = 0; a < e->n_derived; a++)
-                varied |= !strcmp(e->derived[a].key, need[k]);
-            if (!varied)
+        for (int k = 0; k < 2 && need[k]; k++)
+            if (!varied_axis(e, need[k]) && !is_derived(e, need[k]))
                 return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: plots: a %s plot needs %s in the grid "
                                "(or derived) with more than one value", P->path, e->plots[i].pos.line,
                                e->plots[i].pos.column, nl_name_of(&nl_plot_kind_names, kind), need[k]);
-        }
     }
     return NL_OK;
 }
@@ -638,7 +634,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
                                     "exclude:, threads:, plots:, claims:, threshold_rule:, power:)")))
         return rc;
-    /* claims:, threshold_rule: and power: are verdict/claims.c's (checked by nl_experiment_parse) */
+    /* claims:, threshold_rule: and power: are results/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
                                       "plots", "claims", "threshold_rule", "power"};
     enum { N_TOP = sizeof top / sizeof top[0] };
@@ -705,16 +701,14 @@ static void default_sweep_name(const char *path, char *name, size_t size)
         snprintf(name, size, "sweep");
 }
 
-/* a sweep refuses a file whose claims normlab verdict would refuse: the
- * mistake is seen before the runs, not after them */
-static nl_code check_claims(const char *text, const char *path, nl_error *err)
+/* the claims from the same document: a sweep refuses a file whose claims
+ * normlab verdict would refuse, so the mistake is seen before the runs, not
+ * after them */
+static nl_code parse_claims(parser *P, yaml_node_t *root)
 {
-    nl_claim_set *claims = malloc(sizeof *claims);
-    if (!claims)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    const nl_code rc = nl_claims_parse(text, path, claims, err);
-    free(claims);
-    return rc;
+    if (!(P->e->claims = malloc(sizeof *P->e->claims)))
+        return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+    return nl_claims_read(&P->y, root, P->path, P->e->claims);
 }
 
 nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
@@ -726,9 +720,9 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
     if (rc)
         return rc;
     rc = parse_root(&P, nl_yaml_root(&P.y));
-    nl_yaml_doc_free(&P.y);
     if (rc == NL_OK)
-        rc = check_claims(text, path, err);
+        rc = parse_claims(&P, nl_yaml_root(&P.y));
+    nl_yaml_doc_free(&P.y);
     if (rc == NL_OK && !out->name[0])
         default_sweep_name(path, out->name, sizeof out->name);
     if (rc)
@@ -870,6 +864,7 @@ void nl_experiment_free(nl_experiment *e)
         free_settings(e->excludes[i].items, e->excludes[i].n);
     free(e->excludes);
     free(e->plots);
+    free(e->claims);
     char path[1024];
     memcpy(path, e->path, sizeof path);
     memset(e, 0, sizeof *e);

@@ -571,15 +571,7 @@ static nl_code combo_exclude(plan_builder *b, combo *k, bool *excluded)
  * dataset, an init.from source whose final model is not kept). */
 static bool finished_as_planned(const char *run_dir, const char *config_text)
 {
-    if (!run_dir[0] || !config_text)
-        return false;
-    nl_sweep_result result;
-    nl_sweep_read_result(run_dir, &result);
-    if (result.state != NL_SWEEP_OK && result.state != NL_SWEEP_DIVERGED)
-        return false;
-    char saved[1500], why[512];
-    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
-    return nl_sweep_config_diff(saved, config_text, why, sizeof why) == 0;
+    return run_dir[0] && config_text && nl_sweep_finished_as(run_dir, config_text);
 }
 
 /* a run that is kept must run: its derived values computed, its config

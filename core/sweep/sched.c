@@ -74,9 +74,9 @@ static nl_sweep_action classify(nl_sweep_job *j, int run, const char *run_dir, b
 }
 
 nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep_plan *p,
-                         const char *dir, nl_shard shard, bool claim, bool force, nl_error *err)
+                         const char *dir, nl_shard shard, bool worker, bool force, nl_error *err)
 {
-    *j = (nl_sweep_job){.e = e, .p = p, .shard = shard, .claim = claim, .lock_fd = -1, .shard_lock_fd = -1};
+    *j = (nl_sweep_job){.e = e, .p = p, .shard = shard, .worker = worker, .lock_fd = -1, .shard_lock_fd = -1};
     nl_copy_string(j->dir, sizeof j->dir, dir);
     size_t dir_len = strlen(j->dir);
     while (dir_len > 1 && j->dir[dir_len - 1] == '/')
@@ -98,7 +98,7 @@ nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep
             nl_sweep_job_free(j);
             return rc;
         }
-        if (claim)
+        if (worker)
             j->seen[i] = nl_worklock_generation(run_dir);
         nl_sweep_read_result(run_dir, &j->results[i]);
         if (!nl_shard_has(shard, i))
@@ -143,7 +143,7 @@ void nl_sweep_clean_temps(const nl_sweep_job *j, bool runs_of_all)
         if (!nl_run_dir_busy(sub, &w))
             nl_sweep_remove_stale_temps(sub);
     }
-    snprintf(sub, sizeof sub, "%s/configs", j->dir);
+    snprintf(sub, sizeof sub, "%s/" NL_SWEEP_CONFIGS_DIR, j->dir);
     nl_sweep_remove_stale_temps(sub);
 }
 
@@ -172,11 +172,11 @@ static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
 {
     char lock_path[1200], shard_path[1200];
     const nl_shard shard = j->shard;
-    snprintf(lock_path, sizeof lock_path, "%s/.lock", j->dir);
-    snprintf(shard_path, sizeof shard_path, "%s/.lock-shard-%d-of-%d", j->dir, shard.index, shard.count);
+    snprintf(lock_path, sizeof lock_path, "%s/" NL_SWEEP_LOCK, j->dir);
+    snprintf(shard_path, sizeof shard_path, "%s/" NL_SWEEP_LOCK "-shard-%d-of-%d", j->dir, shard.index, shard.count);
     j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     j->shard_lock_fd = shard.count > 1 ? open(shard_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
-    const int whole_mode = shard.count > 1 || j->claim ? LOCK_SH : LOCK_EX;
+    const int whole_mode = shard.count > 1 || j->worker ? LOCK_SH : LOCK_EX;
     const bool whole_busy = j->lock_fd >= 0 && flock(j->lock_fd, whole_mode | LOCK_NB) != 0 &&
                             errno == EWOULDBLOCK;
     const bool shard_busy = !whole_busy && j->shard_lock_fd >= 0 &&
@@ -210,7 +210,7 @@ typedef struct {
     thread_run *thread; /* the run's thread (run_in_thread); NULL for a process */
     int run;
     double started;
-    nl_worklock claim; /* --claim: held until the run's process has ended */
+    nl_worklock hold; /* --claim: the run's work lock, held until its process has ended */
 } child_proc;
 
 typedef struct {
@@ -311,7 +311,7 @@ typedef struct {
 static void command_of(sched *s, int run, run_command *c)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->run.config_path, sizeof c->run.config_path, "%s/configs/%s.yaml", s->j->dir,
+    snprintf(c->run.config_path, sizeof c->run.config_path, "%s/" NL_SWEEP_CONFIGS_DIR "/%s.yaml", s->j->dir,
              s->j->p->runs[run].dir);
     nl_sweep_run_dir(s->j, run, c->run.out_dir, sizeof c->run.out_dir);
     c->run.threads = s->threads;
@@ -511,34 +511,28 @@ static bool take_result(sched *s, int run)
     return true;
 }
 
-/* under a run's claim: whether its directory holds a finished run of the
- * experiment's config */
-static bool claimed_run_finished(const char *run_dir, void *ctx)
+/* under a run's work lock: whether its directory holds a finished run of
+ * the experiment's config */
+static bool held_run_finished(const char *run_dir, void *ctx)
 {
     const nl_sweep_run *run = ctx;
-    nl_sweep_result r;
-    nl_sweep_read_result(run_dir, &r);
-    if (r.state != NL_SWEEP_OK && r.state != NL_SWEEP_DIVERGED)
-        return false;
-    char saved[1300], why[512];
-    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
-    return nl_sweep_config_diff(saved, run->config_text, why, sizeof why) == 0;
+    return nl_sweep_finished_as(run_dir, run->config_text);
 }
 
-static nl_code claim_run(sched *s, int run, nl_worklock *claim, nl_worklock_outcome *got, nl_error *err)
+static nl_code hold_run(sched *s, int run, nl_worklock *hold, nl_worklock_outcome *got, nl_error *err)
 {
     char run_dir[1200];
     nl_sweep_run_dir(s->j, run, run_dir, sizeof run_dir);
     nl_code rc = nl_run_dir_make(run_dir, err);
     if (rc)
         return rc;
-    return nl_worklock_try(run_dir, s->j->seen[run], claimed_run_finished, &s->j->p->runs[run],
-                        s->j->action[run] == NL_SWEEP_FORCE, claim, got, err);
+    return nl_worklock_try(run_dir, s->j->seen[run], held_run_finished, &s->j->p->runs[run],
+                           s->j->action[run] == NL_SWEEP_FORCE, hold, got, err);
 }
 
 /* a run another worker finished since this one started: its result, a
  * failure included (it is not run twice in one go) */
-static void take_claimed_result(sched *s, int run)
+static void take_finished_elsewhere(sched *s, int run)
 {
     if (take_result(s, run))
         return;
@@ -586,16 +580,16 @@ static bool stop_signal_pending(void)
     return sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM));
 }
 
-/* Takes the next run of the queue and starts it, unless a claim or another
- * writer says otherwise. */
+/* Takes the next run of the queue and starts it, unless its work lock or
+ * another writer says otherwise. */
 static void launch_next(sched *s)
 {
     const int run = s->queue[s->next++];
-    nl_worklock run_claim = {-1, 0};
+    nl_worklock hold = {-1, 0};
     nl_error err = {0};
-    if (s->j->claim) {
+    if (s->j->worker) {
         nl_worklock_outcome got;
-        if (claim_run(s, run, &run_claim, &got, &err) != NL_OK) {
+        if (hold_run(s, run, &hold, &got, &err) != NL_OK) {
             emit_error(s, &err);
             s->start_failed = true;
             return;
@@ -605,12 +599,12 @@ static void launch_next(sched *s)
             return;
         }
         if (got == NL_WORKLOCK_FINISHED) {
-            take_claimed_result(s, run);
+            take_finished_elsewhere(s, run);
             return;
         }
     }
     if (run_dir_busy(s, run, "is being written by another process")) {
-        nl_worklock_release(&run_claim, false);
+        nl_worklock_release(&hold, false);
         s->waiting[s->n_waiting++] = run;
         return;
     }
@@ -619,12 +613,12 @@ static void launch_next(sched *s)
     const bool started = s->opt->run_in_thread ? (thread = start_thread(s, run, &err)) != NULL
                                                : start_child(s, run, &proc, &err) == NL_OK;
     if (!started) {
-        nl_worklock_release(&run_claim, false);
+        nl_worklock_release(&hold, false);
         emit_error(s, &err);
         s->start_failed = true;
         return;
     }
-    s->children[s->n_children++] = (child_proc){proc, thread, run, now(), run_claim};
+    s->children[s->n_children++] = (child_proc){proc, thread, run, now(), hold};
     s->pr.running++;
     emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_STARTED, .run = run});
 }
@@ -645,16 +639,16 @@ static void reap(sched *s, child_proc *c, const nl_proc_end *end)
     const int run = c->run;
     const bool refused = end->exited && end->code == 2 && s->j->action[run] != NL_SWEEP_FORCE;
     if (refused && run_dir_busy(s, run, "was taken by another process")) {
-        nl_worklock_release(&c->claim, false);
+        nl_worklock_release(&c->hold, false);
         s->waiting[s->n_waiting++] = run;
         s->pr.running--;
     } else if (refused && take_result(s, run)) {
-        nl_worklock_release(&c->claim, true);
+        nl_worklock_release(&c->hold, true);
         s->pr.running--;
     } else {
         finish_run(s, c, end);
-        /* a stopped run is left claimed, for another worker to do */
-        nl_worklock_release(&c->claim, !s->pr.stopping);
+        /* a stopped run's work lock is left taken ("claimed"), for another worker to do it */
+        nl_worklock_release(&c->hold, !s->pr.stopping);
     }
     free(c->thread);
     *c = s->children[--s->n_children];
@@ -790,7 +784,7 @@ static void final_results(nl_sweep_job *j, nl_sweep_outcome *out)
 static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
 {
     char sub[1200];
-    snprintf(sub, sizeof sub, "%s/configs", j->dir);
+    snprintf(sub, sizeof sub, "%s/" NL_SWEEP_CONFIGS_DIR, j->dir);
     nl_code rc = nl_make_dirs(sub, err);
     snprintf(sub, sizeof sub, "%s/" NL_SWEEP_RUNS_DIR, j->dir);
     if (rc || (rc = nl_make_dirs(sub, err)) || (rc = lock_sweep_dir(j, err)))

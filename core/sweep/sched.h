@@ -46,7 +46,7 @@ typedef struct {
     const nl_sweep_plan *p;
     char dir[1024];          /* the sweep directory, without a trailing / */
     nl_shard shard;
-    bool claim;              /* --claim: take runs one at a time with other workers */
+    bool worker;             /* --claim: take runs one at a time, by their work locks, with other workers */
     nl_sweep_result *results;  /* per run of the plan */
     nl_sweep_action *action;   /* per run (meaningful in the shard) */
     char (*why)[512];          /* per run: how its saved config differs */
@@ -64,7 +64,7 @@ typedef struct {
  * NL_SWEEP_CHANGED, and an interrupted one whose checkpoint is of another
  * config NL_SWEEP_FORCE instead of NL_SWEEP_RERUN. Writes nothing. */
 nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep_plan *p,
-                         const char *dir, nl_shard shard, bool claim, bool force, nl_error *err);
+                         const char *dir, nl_shard shard, bool worker, bool force, nl_error *err);
 void nl_sweep_job_free(nl_sweep_job *j);
 
 /* <dir>/runs/<run's directory name> */

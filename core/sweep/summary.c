@@ -20,12 +20,12 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
                               const nl_sweep_result *results, nl_buf *b, nl_error *err)
 {
     memset(b, 0, sizeof *b);
-    nl_buf_printf(b, "run");
+    nl_buf_printf(b, NL_SWEEP_RUN_COLUMN);
     for (int c = 0; c < p->n_columns; c++) {
         nl_buf_printf(b, ",");
         nl_buf_csv_field(b, p->columns[c]);
     }
-    nl_buf_printf(b, ",status");
+    nl_buf_printf(b, "," NL_SWEEP_STATUS_COLUMN);
     for (int m = 0; m < NL_SWEEP_N_METRICS; m++)
         nl_buf_printf(b, ",%s", nl_sweep_metric_names[m]);
     nl_buf_printf(b, "\n");

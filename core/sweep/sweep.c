@@ -11,6 +11,7 @@
 #include "base/number.h"
 #include "config/config.h"
 #include "config/flat.h"
+#include "results/files.h"
 #include "sweep/sweep.h"
 
 const char *nl_sweep_run_value(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
@@ -73,4 +74,15 @@ done:
     nl_flat_free(&wanted);
     free(cfg);
     return count;
+}
+
+bool nl_sweep_finished_as(const char *run_dir, const char *wanted_text)
+{
+    nl_sweep_result result;
+    nl_sweep_read_result(run_dir, &result);
+    if (result.state != NL_SWEEP_OK && result.state != NL_SWEEP_DIVERGED)
+        return false;
+    char saved[1500], why[512];
+    snprintf(saved, sizeof saved, "%s/" NL_RUN_CONFIG_FILE, run_dir);
+    return nl_sweep_config_diff(saved, wanted_text, why, sizeof why) == 0;
 }

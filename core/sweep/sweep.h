@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "results/claims.h"
 #include "results/run_result.h"
 
 /* where something was written in the experiment file (1-based) */
@@ -85,6 +86,9 @@ typedef struct {
     char out_dir[1024];
     nl_sweep_plot *plots;
     int n_plots;
+    /* claims:, threshold_rule:, power: and source: (n 0 without claims:),
+     * read from the same parse as the sections above */
+    nl_claim_set *claims;
 } nl_experiment;
 
 /* Reads and checks an experiment file: unknown keys (with did-you-mean),
@@ -172,6 +176,9 @@ static inline bool nl_shard_has(nl_shard s, int run_index)
  * new; ..." in `diff`; returns the number of differing keys, or -1 when the
  * saved config cannot be read. */
 int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size);
+/* whether run_dir holds a finished run (ok or diverged) of exactly the
+ * config wanted_text */
+bool nl_sweep_finished_as(const char *run_dir, const char *wanted_text);
 
 /* ---- results (the run results themselves: results/run_result.h) ---- */
 

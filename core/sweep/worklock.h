@@ -1,4 +1,4 @@
-/* The work lock of a run (not a paper's claim: verdict/claims.h). Any
+/* The work lock of a run (not a paper's claim: results/claims.h). Any
  * number of `normlab sweep --claim` workers, on any machines that share the
  * sweep directory, take the runs one at a time, so a grid of uneven runs is
  * finished without a static split.

@@ -9,6 +9,7 @@
 
 #include "tensorboard/export.h"
 #include "results/files.h"
+#include "results/metrics.h"
 #include "results/results.h"
 #include "results/run_result.h"
 #include "results/summary.h"
@@ -92,7 +93,7 @@ static void add_metric_tags(const char *run_dir, sweep_hparams *h)
     nl_error ignored = {0};
     if (!nl_path_exists(path) || nl_csv_table_read(path, &t, &ignored) != NL_OK)
         return;
-    const int split = nl_csv_table_col(&t, "split");
+    const int split = nl_metrics_col(&t, NL_METRICS_SPLIT);
     for (int r = 0; r < t.n_rows && split >= 0; r++)
         for (int c = 0; c < t.n_cols; c++) {
             char tag[64];

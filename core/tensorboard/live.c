@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "log/files.h"
+#include "results/metrics.h"
+#include "results/series.h"
 #include "tensorboard/scalars.h"
 
 /* seconds since the epoch: an event's wall time */
@@ -61,7 +63,7 @@ static nl_code live_open(void *ctx, const char *dir, bool resumed, nl_error *err
 static nl_code live_metric(void *ctx, const nl_output_row *row, nl_error *err)
 {
     nl_tb_live *live = ctx;
-    const char *split = field(row, "split");
+    const char *split = field(row, nl_metrics_columns[NL_METRICS_SPLIT]);
     nl_code rc = NL_OK;
     for (int c = 0; rc == NL_OK && live->writer.open && c < row->n; c++) {
         char tag[64];
@@ -76,8 +78,10 @@ static nl_code live_metric(void *ctx, const nl_output_row *row, nl_error *err)
 static nl_code live_series(void *ctx, const nl_output_row *row, nl_error *err)
 {
     nl_tb_live *live = ctx;
-    const char *series = field(row, "series"), *layer = field(row, "layer"),
-               *name = field(row, "name"), *value = field(row, "value");
+    const char *series = field(row, nl_series_columns[NL_SERIES_COL_SERIES]),
+               *layer = field(row, nl_series_columns[NL_SERIES_COL_LAYER]),
+               *name = field(row, nl_series_columns[NL_SERIES_COL_NAME]),
+               *value = field(row, nl_series_columns[NL_SERIES_COL_VALUE]);
     if (!live->writer.open || !series || !layer || !name || !value)
         return NL_OK;
     char tag[256];

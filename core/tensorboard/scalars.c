@@ -6,23 +6,26 @@
 #include <string.h>
 
 #include "base/number.h"
-#include "tensorboard/scalars.h"
 #include "results/files.h"
+#include "results/metrics.h"
+#include "results/series.h"
 #include "results/table.h"
+#include "tensorboard/scalars.h"
 
 /* metrics.csv's columns that are no scalar of every split: the event's
  * step and time, the row's split, and the learning rate (train rows) */
 static const struct {
-    const char *column;
+    nl_metrics_column column;
     const char *split; /* NULL: never a scalar; else only in this split's rows */
 } not_per_split[] = {
-    {"step", NULL}, {"split", NULL}, {"epoch", NULL}, {"elapsed_s", NULL}, {"lr", "train"},
+    {NL_METRICS_STEP, NULL}, {NL_METRICS_SPLIT, NULL}, {NL_METRICS_EPOCH, NULL}, {NL_METRICS_ELAPSED_S, NULL},
+    {NL_METRICS_LR, "train"},
 };
 
 bool nl_tb_metric_tag(const char *split, const char *column, char *tag, size_t size)
 {
     for (size_t i = 0; i < sizeof not_per_split / sizeof not_per_split[0]; i++)
-        if (!strcmp(column, not_per_split[i].column) &&
+        if (!strcmp(column, nl_metrics_columns[not_per_split[i].column]) &&
             (!not_per_split[i].split || strcmp(split, not_per_split[i].split)))
             return false;
     snprintf(tag, size, "%s/%s", split, column);
@@ -53,13 +56,14 @@ static nl_code read_rows(const char *dir, const char *file, csv_rows *f, nl_buf 
         return rc;
     if (notes && nl_csv_table_problem(&f->t, path, problem, sizeof problem)[0])
         nl_buf_printf(notes, "%s\n", problem);
-    f->step = nl_csv_table_col(&f->t, "step");
-    f->split = nl_csv_table_col(&f->t, "split");
-    f->elapsed = nl_csv_table_col(&f->t, "elapsed_s");
-    f->series = nl_csv_table_col(&f->t, "series");
-    f->layer = nl_csv_table_col(&f->t, "layer");
-    f->name = nl_csv_table_col(&f->t, "name");
-    f->value = nl_csv_table_col(&f->t, "value");
+    /* metrics.csv's and series.csv's step columns have one name */
+    f->step = nl_metrics_col(&f->t, NL_METRICS_STEP);
+    f->split = nl_metrics_col(&f->t, NL_METRICS_SPLIT);
+    f->elapsed = nl_metrics_col(&f->t, NL_METRICS_ELAPSED_S);
+    f->series = nl_series_col(&f->t, NL_SERIES_COL_SERIES);
+    f->layer = nl_series_col(&f->t, NL_SERIES_COL_LAYER);
+    f->name = nl_series_col(&f->t, NL_SERIES_COL_NAME);
+    f->value = nl_series_col(&f->t, NL_SERIES_COL_VALUE);
     if (f->step < 0)
         return nl_fail(err, NL_ERR_DATA, "%s has no step column", path);
     return NL_OK;

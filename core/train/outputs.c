@@ -85,7 +85,7 @@ static nl_code continue_files(nl_run_outputs *o, const char *dir, const nl_train
                              err);
     nl_path_join(path, sizeof path, dir, NL_RUN_SERIES_FILE);
     if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_continue(&o->series, path, NL_SERIES_N_COLUMNS, files->series_bytes, err);
+        rc = nl_csv_continue(&o->series, path, NL_SERIES_COLUMN_COUNT, files->series_bytes, err);
     return rc;
 }
 
@@ -98,11 +98,11 @@ static nl_code open_files(nl_run_outputs *o, const char *dir, const nl_train_spe
     nl_code rc = nl_csv_open(&o->metrics, path, nl_metrics_columns, metric_column_count(train), err);
     nl_path_join(path, sizeof path, dir, NL_RUN_SERIES_FILE);
     if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_open(&o->series, path, nl_series_columns, NL_SERIES_N_COLUMNS, err);
+        rc = nl_csv_open(&o->series, path, nl_series_columns, NL_SERIES_COLUMN_COUNT, err);
     if (rc || !train->trace.activation[0])
         return rc;
     char columns[NL_MAX_PERCENTILES + 1][16];
-    const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
+    const char *names[NL_MAX_PERCENTILES + 1] = {nl_metrics_columns[NL_METRICS_STEP]};
     for (int i = 0; i < train->trace.n_percentiles; i++) {
         snprintf(columns[i], sizeof columns[i], "p%g", train->trace.percentiles[i]);
         names[i + 1] = columns[i];
@@ -181,7 +181,7 @@ nl_code nl_run_outputs_series(nl_run_outputs *o, long step, nl_series_kind kind,
     const char *fields[] = {step_s, nl_name_of(&nl_series_names, kind), layer_s, name,
                             nl_fmt_float(value_s, sizeof value_s, value)};
     nl_code rc = nl_csv_row(&o->series, fields, err);
-    const nl_output_row text = {step, nl_series_columns, fields, NL_SERIES_N_COLUMNS};
+    const nl_output_row text = {step, nl_series_columns, fields, NL_SERIES_COLUMN_COUNT};
     if (rc == NL_OK && o->added_open && o->added->series)
         rc = o->added->series(o->added->ctx, &text, err);
     return rc;

@@ -6,6 +6,7 @@
 
 #include "plot/common.h"
 #include "plot/internal.h"
+#include "results/files.h"
 #include "verdict/forest.h"
 
 /* One wide claim (a rate in [0, 1] beside a loss difference of 0.01) would
@@ -67,7 +68,7 @@ nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_
     if (rc)
         return rc;
     pl_script s = {.kind = "forest", .templates = &templates};
-    nl_copy_string(s.name, sizeof s.name, "verdicts");
+    nl_copy_string(s.name, sizeof s.name, NL_VERDICTS_PLOT);
     /* an output set's work directory, when the caller gave one */
     nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->work_dir[0] ? rep->work_dir : plots_dir);
     pl_header(&s, "normlab verdict's forest plot: a row per claim, each on its own axis", 1100, 160 + 44 * r->n);
@@ -110,8 +111,8 @@ nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_
         return rc;
     nl_plot_output *o = &rep->items[rep->n++];
     memset(o, 0, sizeof *o);
-    nl_copy_string(o->name, sizeof o->name, "verdicts");
-    nl_path_join(o->script, sizeof o->script, plots_dir, "verdicts.gp");
+    nl_copy_string(o->name, sizeof o->name, NL_VERDICTS_PLOT);
+    nl_path_join(o->script, sizeof o->script, plots_dir, NL_VERDICTS_PLOT ".gp");
     nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, plots_dir);
     return NL_OK;
 }

@@ -10,6 +10,7 @@
 
 #include "config/flat.h"
 #include "results/files.h"
+#include "results/metrics.h"
 #include "verdict/internal.h"
 
 const vd_source *vd_cell_source(const vd_ctx *C, const nl_claim_cell *cell)
@@ -71,7 +72,7 @@ static double file_metric(const vd_source *s, int row, const nl_claim_metric *m,
         nl_csv_table_read(path, &t, &ignored) != NL_OK)
         return NAN;
     const int col = nl_csv_table_col(&t, m->name), row_col = sl && sl->has_row ? nl_csv_table_col(&t, sl->row.key) : 0;
-    const int step_col = m->has_reach ? nl_csv_table_col(&t, "step") : 0;
+    const int step_col = m->has_reach ? nl_metrics_col(&t, NL_METRICS_STEP) : 0;
     int where_col[NL_CLAIM_MAX_SELECT];
     bool ok = col >= 0 && row_col >= 0 && step_col >= 0;
     for (int w = 0; w < m->n_where; w++)

@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #include "base/status.h"
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 typedef enum { NL_REG_PRE, NL_REG_POST_HOC, NL_REG_UNKNOWN, NL_REG_KIND_COUNT } nl_registration;
 /* "pre-registered", "post hoc", "unknown" */

@@ -10,6 +10,7 @@
 
 #include "config/flat.h"
 #include "results/files.h"
+#include "results/run_result.h"
 
 int vd_source_key_col(const vd_source *s, const char *key)
 {
@@ -54,17 +55,7 @@ static nl_code open_sweep(vd_source *s, nl_error *err)
     if (!nl_path_exists(path))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a sweep directory (no summary.csv); a directory of other "
                        "files is read by a claims file's source: (results/usage.md, \"Claims and verdicts\")", s->dir);
-    nl_code rc = nl_csv_table_read(path, &s->t, err);
-    if (rc)
-        return rc;
-    s->status_col = nl_csv_table_col(&s->t, "status");
-    if (nl_csv_table_col(&s->t, "run") != 0 || s->status_col < 1) {
-        nl_csv_table_free(&s->t);
-        return nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)", path);
-    }
-    if ((rc = nl_results_check_run_names(&s->t, path, err)))
-        nl_csv_table_free(&s->t);
-    return rc;
+    return nl_sweep_summary_read(s->dir, &s->t, &s->status_col, err);
 }
 
 /* ---- building a table ---- */
@@ -153,10 +144,10 @@ static bool add_run(vd_source *s, const nl_claim_source *src, const char *path)
 
 static nl_code open_runs(vd_source *s, const nl_claim_source *src, const char *claims_path, nl_error *err)
 {
-    const char *names[2 + NL_CLAIM_MAX_SOURCE_KEYS] = {"run"};
+    const char *names[2 + NL_CLAIM_MAX_SOURCE_KEYS] = {NL_SWEEP_RUN_COLUMN};
     for (int k = 0; k < src->n_keys; k++)
         names[1 + k] = src->keys[k];
-    names[1 + src->n_keys] = "status";
+    names[1 + src->n_keys] = NL_SWEEP_STATUS_COLUMN;
     if (!set_header(&s->t, names, 2 + src->n_keys))
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     s->status_col = 1 + src->n_keys;
@@ -255,12 +246,12 @@ static bool table_header(vd_source *s, const nl_claim_source *src, const nl_csv_
 {
     const char *names[2 + NL_CLAIM_MAX_SOURCE_KEYS + 256];
     int n = 0;
-    names[n++] = "run";
+    names[n++] = NL_SWEEP_RUN_COLUMN;
     for (int k = 0; k < src->n_keys; k++)
         names[n++] = src->keys[k];
-    names[n++] = "status";
+    names[n++] = NL_SWEEP_STATUS_COLUMN;
     for (int c = 0; c < first->n_cols && n < (int)(sizeof names / sizeof names[0]); c++) {
-        bool key = !strcmp(first->header[c], "run") || !strcmp(first->header[c], "status");
+        bool key = !strcmp(first->header[c], NL_SWEEP_RUN_COLUMN) || !strcmp(first->header[c], NL_SWEEP_STATUS_COLUMN);
         for (int k = 0; k < src->n_keys; k++)
             key |= !strcmp(first->header[c], src->keys[k]);
         if (!key)

@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 
+#include "results/claims.h"
 #include "results/results.h"
-#include "verdict/claims.h"
 
 typedef struct {
     char dir[1024];

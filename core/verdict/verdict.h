@@ -1,4 +1,4 @@
-/* normlab verdict: an experiment's claims (verdict/claims.h) computed from
+/* normlab verdict: an experiment's claims (results/claims.h) computed from
  * its sweep directory's runs. Each claim (one per value of its each: key)
  * becomes an effect paired by seed with an interval (n <= 2: nothing is
  * decided; 3 <= n <= 9: Student's t, with the exact sign-flip test beside
@@ -17,7 +17,7 @@
 
 #include "base/status.h"
 #include "log/files.h"
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 typedef struct {
     double level;   /* of the intervals, 0.95 */

@@ -13,9 +13,14 @@ B's .h"; a folder cycle the same between folders (core/plot, cmd), where a
 folder includes another when one of its files includes one of the other's.
 A file name spelled outside core/results/: a string literal in core/ or cmd/
 that holds one of the names core/results/files.h defines as a path component
-("metrics.csv", "%s/summary.json", "../trace.csv"; a directory's name such
-as "runs" only as a path's end beside a '/' or a "%s"), since results/ alone knows the run directory's
-format.
+("metrics.csv", "%s/summary.json", "../trace.csv", a gnuplot script's
+\"../metrics.csv\"; a directory's name such as "runs" only as a path's end
+beside a '/' or a "%s"), since results/ alone knows the run directory's
+format. A column name spelled outside core/results/: a string literal that is
+one of metrics.csv's or series.csv's column names (core/results/metrics.c's
+and series.c's tables) handed to a column lookup (a call of a function whose
+name ends in _col or is field: nl_csv_table_col(&t, "step")); results/'s
+nl_metrics_col and nl_series_col name them instead.
 
 --check ALLOWED (test_house): exits 1 naming every long function or cycle
 that ALLOWED does not list, so the house does not grow back while the
@@ -151,7 +156,8 @@ def results_file_names():
 
 
 def code_literals(text):
-    """(line, content) of each string literal outside comments and char literals"""
+    """(line, content, offset) of each string literal outside comments and
+    char literals"""
     out, i, line, n = [], 0, 1, len(text)
     while i < n:
         c = text[i]
@@ -172,7 +178,7 @@ def code_literals(text):
             while j < n and text[j] != c and text[j] != "\n":
                 j += 2 if text[j] == "\\" else 1
             if c == '"':
-                out.append((line, text[i + 1:j]))
+                out.append((line, text[i + 1:j], i))
             i = j + 1
             continue
         i += 1
@@ -186,16 +192,49 @@ def stray_file_names():
     for name in results_file_names():
         # a directory's name is a word too ("runs" in a message): it counts
         # where it starts or ends the literal beside a '/', or beside a '%s/'
-        slash = r"(^|/)@($|/)" if "." in name else r"(^|%s/)@/|/@($|/%s)"
+        slash = r"(^|/)@($|/|\\)" if "." in name else r"(^|%s/)@/|/@($|/%s)"
         patterns.append((name, re.compile(slash.replace("@", re.escape(name)))))
     out = []
     for rel in sources(INCLUDED):
         if rel.startswith("core/results/"):
             continue
-        for line, lit in code_literals(open(os.path.join(ROOT, rel), errors="replace").read()):
+        for line, lit, _ in code_literals(open(os.path.join(ROOT, rel), errors="replace").read()):
             for name, pat in patterns:
                 if pat.search(lit):
                     out.append((rel, line, name))
+    return out
+
+
+COLUMN_TABLES = (("core/results/metrics.c", "nl_metrics_columns"), ("core/results/series.c", "nl_series_columns"))
+# a call of a column lookup up to the literal: nl_csv_table_col(&t, | field(row,
+LOOKUP = re.compile(r"\b(\w*_col|field)\s*\([^;()\"]*,\s*$")
+
+
+def results_column_names():
+    """metrics.csv's and series.csv's column names, from the tables results/
+    writes them by"""
+    names = set()
+    for rel, table in COLUMN_TABLES:
+        text = open(os.path.join(ROOT, rel)).read()
+        body = re.search(r"\b%s\[[^]]*\]\s*=\s*\{(.*?)\};" % table, text, re.S)
+        if not body:
+            sys.exit("%s: no table %s to read the column names from" % (rel, table))
+        names.update(re.findall(r'"([^"]+)"', body.group(1)))
+    return names
+
+
+def stray_column_names():
+    """(file, line, name) of each column lookup outside core/results/ that
+    spells a metrics.csv or series.csv column name"""
+    names = results_column_names()
+    out = []
+    for rel in sources():
+        if rel.startswith("core/results/"):
+            continue
+        text = open(os.path.join(ROOT, rel), errors="replace").read()
+        for line, lit, at in code_literals(text):
+            if lit in names and LOOKUP.search(text[text.rfind("\n", 0, at) + 1:at]):
+                out.append((rel, line, lit))
     return out
 
 
@@ -233,6 +272,8 @@ def check(path, limit):
             for c in knots if not any(set(c) <= a for a in allowed_folders)]
     new += ["%s:%d: spells %s, a name of %s: use its macro" % (rel, line, name, FILES_H)
             for rel, line, name in stray_file_names()]
+    new += ["%s:%d: looks up column '%s' by its name: use results/'s nl_metrics_col or nl_series_col"
+            % (rel, line, name) for rel, line, name in stray_column_names()]
     present = {(rel, name) for _, rel, name in fns}
     for rel, name in sorted(allowed_functions - present):
         print("%s: function %s %s is no longer over %d lines: delete its line" % (path, rel, name, limit))
@@ -267,6 +308,10 @@ def main():
     stray = stray_file_names()
     print("run directory file names spelled outside core/results/: %d" % len(stray))
     for rel, line, name in stray:
+        print("  %s:%d  %s" % (rel, line, name))
+    columns = stray_column_names()
+    print("metrics.csv and series.csv columns looked up by name outside core/results/: %d" % len(columns))
+    for rel, line, name in columns:
         print("  %s:%d  %s" % (rel, line, name))
 
 

@@ -1,6 +1,6 @@
 /* Claims' arithmetic expressions: a bounded recursive-descent parser into
- * a node array, and its evaluation (verdict/expr.h). */
-#include "verdict/expr.h"
+ * a node array, and its evaluation (results/expr.h). */
+#include "results/expr.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 const char *const nl_cell_names[NL_CELL_COUNT] = {"a", "b", "c", "d"};
 

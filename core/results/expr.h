@@ -8,8 +8,8 @@
  * caller's: evaluation asks a lookup for each. Parsing is bounded (at most
  * NL_EXPR_MAX_NODES nodes, NL_EXPR_MAX_DEPTH nested levels), so no text
  * makes it recurse or allocate without limit. */
-#ifndef NL_VERDICT_EXPR_H
-#define NL_VERDICT_EXPR_H
+#ifndef NL_RESULTS_EXPR_H
+#define NL_RESULTS_EXPR_H
 
 #include <stdbool.h>
 #include <stddef.h>

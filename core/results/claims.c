@@ -1,9 +1,9 @@
 /* The claims: section of an experiment file (and a claims file's source:),
  * read strictly (unknown keys, wrong types, a malformed expectation are
  * errors naming file:line:col and the key), with the config loader's YAML
- * walker. The expectation's grammar is verdict/expect.c's. */
+ * walker. The expectation's grammar is results/expect.c's. */
 #include "base/ident.h"
-#include "verdict/claims.h"
+#include "results/claims.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -78,18 +78,18 @@ bool nl_claim_select_matches(const nl_claim_select *s, const char *have)
 /* ---- the YAML ---- */
 
 typedef struct {
-    nl_yaml_doc y;
+    const nl_yaml_doc *y;
     nl_claim_set *set;
 } parser;
 
 static nl_code read_text(parser *P, const yaml_node_t *n, const char *key, char *out, size_t size)
 {
     const char *s;
-    nl_code rc = nl_yaml_read_string(&P->y, n, key, NULL, &s);
+    nl_code rc = nl_yaml_read_string(P->y, n, key, NULL, &s);
     if (rc)
         return rc;
     if (strlen(s) >= size || !s[0])
-        return nl_yaml_fail(&P->y, n, key, "%s (1 to %zu characters)", s[0] ? "too long" : "empty", size - 1);
+        return nl_yaml_fail(P->y, n, key, "%s (1 to %zu characters)", s[0] ? "too long" : "empty", size - 1);
     memcpy(out, s, strlen(s) + 1);
     return NL_OK;
 }
@@ -99,15 +99,15 @@ static nl_code read_list(parser *P, yaml_node_t *v, const char *label, nl_claim_
 {
     s->kind = NL_SELECT_LIST;
     if (nl_yaml_count(v) < 1)
-        return nl_yaml_fail(&P->y, v, label, "an empty list selects nothing; give one value or more");
+        return nl_yaml_fail(P->y, v, label, "an empty list selects nothing; give one value or more");
     size_t used = 0;
     for (int j = 0; j < nl_yaml_count(v); j++) {
         char item[128];
-        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), label, item, sizeof item);
+        nl_code rc = read_text(P, nl_yaml_item(P->y, v, j), label, item, sizeof item);
         if (rc)
             return rc;
         if (strchr(item, '\n') || used + strlen(item) + 2 > sizeof s->value)
-            return nl_yaml_fail(&P->y, v, label, "too long a list (at most %zu characters, one line each)",
+            return nl_yaml_fail(P->y, v, label, "too long a list (at most %zu characters, one line each)",
                                 sizeof s->value - 1);
         used += (size_t)snprintf(s->value + used, sizeof s->value - used, "%s\n", item);
     }
@@ -121,14 +121,14 @@ static nl_code read_select_value(parser *P, yaml_node_t *v, const char *label, n
     if (v->type == YAML_SEQUENCE_NODE)
         return read_list(P, v, label, s);
     const char *text;
-    nl_code rc = nl_yaml_read_string(&P->y, v, label, NULL, &text);
+    nl_code rc = nl_yaml_read_string(P->y, v, label, NULL, &text);
     if (rc == NL_OK && strlen(text) >= sizeof s->value)
-        return nl_yaml_fail(&P->y, v, label, "too long (at most %zu characters)", sizeof s->value - 1);
+        return nl_yaml_fail(P->y, v, label, "too long (at most %zu characters)", sizeof s->value - 1);
     if (rc == NL_OK)
         nl_copy_string(s->value, sizeof s->value, text);
     if (rc == NL_OK && strstr(s->value, "..")) {
         if (!parse_range(s->value, &s->lo, &s->hi))
-            return nl_yaml_fail(&P->y, v, label, "'%s' is not a range: a range reads LO..HI, LO.. or ..HI with "
+            return nl_yaml_fail(P->y, v, label, "'%s' is not a range: a range reads LO..HI, LO.. or ..HI with "
                                 "numbers, LO <= HI", s->value);
         s->kind = NL_SELECT_RANGE;
     }
@@ -139,27 +139,27 @@ static nl_code read_select_value(parser *P, yaml_node_t *v, const char *label, n
 static nl_code read_selectors(parser *P, yaml_node_t *n, const char *key, nl_claim_select *out, int *count,
                               nl_claim_cell *cell)
 {
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping of sweep keys to values, e.g. "
+    nl_code rc = nl_yaml_check_mapping(P->y, n, key, "a mapping of sweep keys to values, e.g. "
                                        "{model.norm.type: batch, train.batch_size: [2, 4], step: 101..186}");
     if (rc)
         return rc;
     if (nl_yaml_count(n) > NL_CLAIM_MAX_SELECT + (cell != NULL))
-        return nl_yaml_fail(&P->y, n, key, "at most %d keys", NL_CLAIM_MAX_SELECT);
+        return nl_yaml_fail(P->y, n, key, "at most %d keys", NL_CLAIM_MAX_SELECT);
     *count = 0;
     for (int i = 0; i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
         char label[256];
         snprintf(label, sizeof label, "%s.%s", key, nl_yaml_scalar(k));
         if (cell && !strcmp(nl_yaml_scalar(k), "sweep")) {
             if ((rc = read_text(P, v, label, cell->sweep, sizeof cell->sweep)))
                 return rc;
             if (strchr(cell->sweep, '/') || !strcmp(cell->sweep, ".") || !strcmp(cell->sweep, ".."))
-                return nl_yaml_fail(&P->y, v, label, "'%s': a sweep is named by its directory's name (a "
+                return nl_yaml_fail(P->y, v, label, "'%s': a sweep is named by its directory's name (a "
                                     "directory beside this one), without '/'", cell->sweep);
             continue;
         }
         if (*count == NL_CLAIM_MAX_SELECT)
-            return nl_yaml_fail(&P->y, n, key, "at most %d keys", NL_CLAIM_MAX_SELECT);
+            return nl_yaml_fail(P->y, n, key, "at most %d keys", NL_CLAIM_MAX_SELECT);
         nl_claim_select *s = &out[(*count)++];
         memset(s, 0, sizeof *s);
         if ((rc = read_text(P, k, key, s->key, sizeof s->key)) || (rc = read_select_value(P, v, label, s)))
@@ -187,7 +187,7 @@ static nl_code read_at(parser *P, yaml_node_t *v, const char *label, nl_metric_a
             *out = (nl_metric_at)a;
             return NL_OK;
         }
-    return rc ? rc : nl_yaml_fail(&P->y, v, label, "'%s' is not a reduction; accepted: %s", text,
+    return rc ? rc : nl_yaml_fail(P->y, v, label, "'%s' is not a reduction; accepted: %s", text,
                                   nl_yaml_join(nl_metric_at_names, NL_AT_COUNT, ", ", accepted, sizeof accepted));
 }
 
@@ -207,7 +207,7 @@ static nl_code read_reach(parser *P, yaml_node_t *v, const char *label, nl_claim
         x++;
     c->reach_x = strtod(x, &end);
     if ((!up && !down) || end == x || *end || !isfinite(c->reach_x))
-        return nl_yaml_fail(&P->y, v, label, "'%s': reach: reads \">= X\" or \"<= X\" (quoted), X a number: the "
+        return nl_yaml_fail(P->y, v, label, "'%s': reach: reads \">= X\" or \"<= X\" (quoted), X a number: the "
                             "step of the first row whose value gets there", text);
     c->has_reach = true;
     c->reach_op = up ? NL_EXPECT_GREATER : NL_EXPECT_LESS;
@@ -235,9 +235,9 @@ static nl_code read_metric_key(parser *P, nl_claim_metric *c, yaml_node_t *k, ya
         return read_text(P, v, label, c->name, sizeof c->name);
     }
     if (!strcmp(name, "expr"))
-        return nl_yaml_fail(&P->y, k, label, "a var is a metric of its own (a summary.csv column or {file: ..., "
+        return nl_yaml_fail(P->y, k, label, "a var is a metric of its own (a summary.csv column or {file: ..., "
                             "column: ...}), not an expression");
-    return nl_yaml_unknown_key(&P->y, k, key, metric_keys, N_METRIC_KEYS);
+    return nl_yaml_unknown_key(P->y, k, key, metric_keys, N_METRIC_KEYS);
 }
 
 /* a metric: a scalar name, {file:, column:, where:, at:}, or {expr:} */
@@ -248,34 +248,34 @@ static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim_
     c->column = nl_yaml_column(n);
     if (n->type == YAML_SCALAR_NODE)
         return read_text(P, n, key, c->name, sizeof c->name);
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a summary.csv column (final_test_error), {file: "
+    nl_code rc = nl_yaml_check_mapping(P->y, n, key, "a summary.csv column (final_test_error), {file: "
                                        "metrics.csv, column: ..., where: {...}, at: last} or {expr: \"...\"}");
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++)
-        rc = read_metric_key(P, c, nl_yaml_key(&P->y, n, i), nl_yaml_value(&P->y, n, i), key, expr_allowed);
+        rc = read_metric_key(P, c, nl_yaml_key(P->y, n, i), nl_yaml_value(P->y, n, i), key, expr_allowed);
     if (rc)
         return rc;
     if (c->is_expr && (c->file[0] || c->n_where))
-        return nl_yaml_fail(&P->y, n, key, "expr: stands alone: its names are vars: (which may read a run's "
+        return nl_yaml_fail(P->y, n, key, "expr: stands alone: its names are vars: (which may read a run's "
                             "file) or the run's own numbers");
     if (!c->is_expr && (!c->file[0] || !c->name[0]))
-        return nl_yaml_fail(&P->y, n, key, "a metric from a run's file needs file: and column:");
+        return nl_yaml_fail(P->y, n, key, "a metric from a run's file needs file: and column:");
     for (int i = 0; c->has_reach && i < nl_yaml_count(n); i++)
-        if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), "at"))
-            return nl_yaml_fail(&P->y, n, key, "reach: gives a step, at: reduces the values: give one of them");
+        if (!strcmp(nl_yaml_scalar(nl_yaml_key(P->y, n, i)), "at"))
+            return nl_yaml_fail(P->y, n, key, "reach: gives a step, at: reduces the values: give one of them");
     if (!c->is_expr && (strstr(c->file, "..") || c->file[0] == '/'))
-        return nl_yaml_fail(&P->y, n, key, "file: '%s' must name a file inside the run directory", c->file);
+        return nl_yaml_fail(P->y, n, key, "file: '%s' must name a file inside the run directory", c->file);
     return NL_OK;
 }
 
 /* {name: metric, ...}: the metrics an expression reads */
 static nl_code read_vars(parser *P, yaml_node_t *n, const char *key, nl_claim *c)
 {
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping of names to metrics, e.g. {r: {file: "
+    nl_code rc = nl_yaml_check_mapping(P->y, n, key, "a mapping of names to metrics, e.g. {r: {file: "
                                        "series.csv, column: value, where: {series: update_ratio}, at: mean}}");
     if (rc == NL_OK && nl_yaml_count(n) > NL_CLAIM_MAX_VARS)
-        return nl_yaml_fail(&P->y, n, key, "at most %d vars", NL_CLAIM_MAX_VARS);
+        return nl_yaml_fail(P->y, n, key, "at most %d vars", NL_CLAIM_MAX_VARS);
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, n, i);
+        yaml_node_t *k = nl_yaml_key(P->y, n, i);
         char label[320];
         snprintf(label, sizeof label, "%s.%s", key, nl_yaml_scalar(k));
         const char *name = nl_yaml_scalar(k);
@@ -283,10 +283,10 @@ static nl_code read_vars(parser *P, yaml_node_t *n, const char *key, nl_claim *c
         for (const char *p = name; ok && *p; p++)
             ok = isalnum((unsigned char)*p) || *p == '_';
         if (!ok)
-            return nl_yaml_fail(&P->y, k, label, "a var's name is a letter, then letters, digits or _ (at most "
+            return nl_yaml_fail(P->y, k, label, "a var's name is a letter, then letters, digits or _ (at most "
                                 "31 characters)");
         snprintf(c->var_names[i], sizeof c->var_names[i], "%s", name);
-        rc = read_metric(P, nl_yaml_value(&P->y, n, i), label, &c->vars[i], false);
+        rc = read_metric(P, nl_yaml_value(P->y, n, i), label, &c->vars[i], false);
         c->n_vars = i + 1;
     }
     return rc;
@@ -302,9 +302,9 @@ static nl_code read_each(parser *P, yaml_node_t *v, const char *label, nl_claim 
         return read_text(P, v, label, c->each[0], sizeof c->each[0]);
     }
     if (nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_EACH)
-        return nl_yaml_fail(&P->y, v, label, "each: names 1 to %d keys", NL_CLAIM_MAX_EACH);
+        return nl_yaml_fail(P->y, v, label, "each: names 1 to %d keys", NL_CLAIM_MAX_EACH);
     for (int j = 0; j < nl_yaml_count(v); j++) {
-        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), label, c->each[j], sizeof c->each[j]);
+        nl_code rc = read_text(P, nl_yaml_item(P->y, v, j), label, c->each[j], sizeof c->each[j]);
         if (rc)
             return rc;
         c->n_each = j + 1;
@@ -334,7 +334,7 @@ static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim
         s++;
     int k;
     if (!nl_parse_int(s, 0, 1000, &k))
-        return nl_yaml_fail(&P->y, v, label, "'%s': cells: reads all, none, K, \">= K\" or \"<= K\" (K a whole "
+        return nl_yaml_fail(P->y, v, label, "'%s': cells: reads all, none, K, \">= K\" or \"<= K\" (K a whole "
                             "number: of the each: cells, in how many the claim holds; quote the >= and <= forms)",
                             text);
     c->cells_k = k;
@@ -355,7 +355,7 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
         const nl_code rc = read_text(P, v, label, c->id, sizeof c->id);
         char shown[300];
         if (rc == NL_OK && !nl_ident_ok(c->id))
-            return nl_yaml_fail(&P->y, v, label, "'%s' is not a claim id; accepted: " NL_IDENT_ACCEPTED,
+            return nl_yaml_fail(P->y, v, label, "'%s' is not a claim id; accepted: " NL_IDENT_ACCEPTED,
                                 nl_text_show(c->id, shown, sizeof shown));
         return rc;
     }
@@ -388,15 +388,15 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     case 14:
         /* a unit is a seed: the same seed under another normalizer shares
          * its data order, so it is not another sample (STATS.md) */
-        return nl_yaml_fail(&P->y, v, label, "pooling runs of different values as extra seeds is refused: a "
+        return nl_yaml_fail(P->y, v, label, "pooling runs of different values as extra seeds is refused: a "
                             "unit is a seed, and 3 seeds of 5 normalizers are 3 units, not 15; make one claim per "
                             "value with each: (and cells: all for a claim about every one)");
     case 15:
         c->has_paper_value = true;
-        return nl_yaml_read_number(&P->y, v, label, NULL, "the paper's number the claim tests, in the "
+        return nl_yaml_read_number(P->y, v, label, NULL, "the paper's number the claim tests, in the "
                                    "metric's units (0.106 for 10.6 points of error)", &c->paper_value);
     case 16:
-        return nl_yaml_read_bool(&P->y, v, label, &c->headline);
+        return nl_yaml_read_bool(P->y, v, label, &c->headline);
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
@@ -407,8 +407,8 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
 static yaml_node_t *value_of(parser *P, yaml_node_t *n, const char *name)
 {
     for (int i = 0; i < nl_yaml_count(n); i++)
-        if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), name))
-            return nl_yaml_value(&P->y, n, i);
+        if (!strcmp(nl_yaml_scalar(nl_yaml_key(P->y, n, i)), name))
+            return nl_yaml_value(P->y, n, i);
     return NULL;
 }
 
@@ -420,7 +420,7 @@ static nl_code compile_metric(parser *P, yaml_node_t *n, const char *key, const 
     if (!m->is_expr)
         return NL_OK;
     if (!nl_expr_parse(m->name, e, why, sizeof why))
-        return nl_yaml_fail(&P->y, n, label, "%s (an expression of numbers, vars: and the run's summary and "
+        return nl_yaml_fail(P->y, n, label, "%s (an expression of numbers, vars: and the run's summary and "
                             "config numbers, with + - * / ( ) abs sqrt log exp min max)", why);
     return NL_OK;
 }
@@ -431,18 +431,18 @@ static nl_code check_claim(parser *P, yaml_node_t *n, const char *key, nl_claim 
 {
     nl_claim_cell *cells = c->cells;
     if (cells[NL_CELL_D].given && !cells[NL_CELL_C].given)
-        return nl_yaml_fail(&P->y, value_of(P, n, "d"), key, "d: needs c: (the interaction (a - b) - (c - d))");
+        return nl_yaml_fail(P->y, value_of(P, n, "d"), key, "d: needs c: (the interaction (a - b) - (c - d))");
     if (c->n_each && c->each_row[0])
-        return nl_yaml_fail(&P->y, value_of(P, n, "each_row"), key, "each: and each_row: cannot both be given");
+        return nl_yaml_fail(P->y, value_of(P, n, "each_row"), key, "each: and each_row: cannot both be given");
     if (value_of(P, n, "cells") && !c->n_each && !c->each_row[0])
-        return nl_yaml_fail(&P->y, value_of(P, n, "cells"), key, "cells: counts the claim's cells over each: or "
+        return nl_yaml_fail(P->y, value_of(P, n, "cells"), key, "cells: counts the claim's cells over each: or "
                             "each_row: values; the claim has neither");
     const bool has[NL_CELL_COUNT] = {true, cells[NL_CELL_B].given || c->has_b_metric, cells[NL_CELL_C].given,
                                      cells[NL_CELL_D].given || (cells[NL_CELL_C].given && c->has_b_metric)};
     char why[256], label[160];
     snprintf(label, sizeof label, "%s.expect", key);
     if (!nl_claim_parse_expect(c->expect, has, c, why, sizeof why))
-        return nl_yaml_fail(&P->y, value_of(P, n, "expect"), label, "'%s': %s", c->expect, why);
+        return nl_yaml_fail(P->y, value_of(P, n, "expect"), label, "'%s': %s", c->expect, why);
     /* b and d default to a's and c's cells (their b_metric) */
     if (has[NL_CELL_B] && !cells[NL_CELL_B].given)
         cells[NL_CELL_B] = cells[NL_CELL_A];
@@ -459,7 +459,7 @@ static nl_code check_claim(parser *P, yaml_node_t *n, const char *key, nl_claim 
         rc = compile_metric(P, value_of(P, n, c->has_b_metric ? "b_metric" : "metric"), label, &c->b_metric,
                             &c->b_metric_expr);
     if (rc == NL_OK && c->n_vars && !c->metric.is_expr && !c->b_metric.is_expr)
-        rc = nl_yaml_fail(&P->y, value_of(P, n, "vars"), key, "vars: are read by an expression metric ({expr: "
+        rc = nl_yaml_fail(P->y, value_of(P, n, "vars"), key, "vars: are read by an expression metric ({expr: "
                           "...}); the claim has none");
     return rc;
 }
@@ -467,23 +467,23 @@ static nl_code check_claim(parser *P, yaml_node_t *n, const char *key, nl_claim 
 static nl_code read_claim_keys(parser *P, yaml_node_t *n, const char *key, nl_claim *c)
 {
     for (int i = 0; i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, n, i);
+        yaml_node_t *k = nl_yaml_key(P->y, n, i);
         int which = -1;
         for (int j = 0; j < N_CLAIM_KEYS; j++)
             if (!strcmp(nl_yaml_scalar(k), claim_keys[j]))
                 which = j;
         if (which < 0)
-            return nl_yaml_unknown_key(&P->y, k, key, claim_keys, N_CLAIM_KEYS);
+            return nl_yaml_unknown_key(P->y, k, key, claim_keys, N_CLAIM_KEYS);
         char label[160];
         snprintf(label, sizeof label, "%s.%s", key, claim_keys[which]);
-        nl_code rc = read_claim_key(P, c, which, nl_yaml_value(&P->y, n, i), label);
+        nl_code rc = read_claim_key(P, c, which, nl_yaml_value(P->y, n, i), label);
         if (rc)
             return rc;
     }
     static const int required[] = {0, 1, 2, 3, 7};
     for (size_t r = 0; r < sizeof required / sizeof required[0]; r++)
         if (!value_of(P, n, claim_keys[required[r]]))
-            return nl_yaml_fail(&P->y, n, key, "%s: is missing; a claim needs id:, paper:, metric:, a: and "
+            return nl_yaml_fail(P->y, n, key, "%s: is missing; a claim needs id:, paper:, metric:, a: and "
                                 "expect: (b:, c:, d:, scope:, each:, each_row:, cells:, b_metric:, vars:, "
                                 "paper_value:, headline: are optional)", claim_keys[required[r]]);
     return NL_OK;
@@ -493,7 +493,7 @@ static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
 {
     char key[64];
     snprintf(key, sizeof key, "claims[%d]", index);
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping (id:, paper:, metric:, a:, b:, scope:, each:, "
+    nl_code rc = nl_yaml_check_mapping(P->y, n, key, "a mapping (id:, paper:, metric:, a:, b:, scope:, each:, "
                                        "expect:, b_metric:, ...)");
     if (rc)
         return rc;
@@ -504,7 +504,7 @@ static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
         return rc;
     for (int j = 0; j < index; j++)
         if (!strcmp(P->set->claims[j].id, c->id))
-            return nl_yaml_fail(&P->y, n, key, "id '%s' is given twice (also claims[%d])", c->id, j);
+            return nl_yaml_fail(P->y, n, key, "id '%s' is given twice (also claims[%d])", c->id, j);
     return NL_OK;
 }
 
@@ -516,10 +516,10 @@ enum { N_SOURCE_KEYS = sizeof source_keys / sizeof source_keys[0] };
 static nl_code read_source_keys(parser *P, yaml_node_t *v, nl_claim_source *s)
 {
     if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_SOURCE_KEYS)
-        return nl_yaml_fail(&P->y, v, "source.keys", "a list of 1 to %d keys that tell the runs apart, e.g. "
+        return nl_yaml_fail(P->y, v, "source.keys", "a list of 1 to %d keys that tell the runs apart, e.g. "
                             "[model.norm.type, seed]", NL_CLAIM_MAX_SOURCE_KEYS);
     for (int j = 0; j < nl_yaml_count(v); j++) {
-        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), "source.keys", s->keys[j], sizeof s->keys[j]);
+        nl_code rc = read_text(P, nl_yaml_item(P->y, v, j), "source.keys", s->keys[j], sizeof s->keys[j]);
         if (rc)
             return rc;
         s->n_keys = j + 1;
@@ -532,45 +532,45 @@ static nl_code read_source_keys(parser *P, yaml_node_t *v, nl_claim_source *s)
 static nl_code check_pattern(parser *P, yaml_node_t *v, const char *label, const nl_claim_source *s)
 {
     if (strstr(s->pattern, "..") || s->pattern[0] == '/')
-        return nl_yaml_fail(&P->y, v, label, "'%s' must name files inside the directory", s->pattern);
+        return nl_yaml_fail(P->y, v, label, "'%s' must name files inside the directory", s->pattern);
     const bool fields = strchr(s->pattern, '{') || strchr(s->pattern, '}');
     if (s->kind == NL_SOURCE_RUNS && fields)
-        return nl_yaml_fail(&P->y, v, label, "{FIELD} is for table: patterns; a run's keys come from its "
+        return nl_yaml_fail(P->y, v, label, "{FIELD} is for table: patterns; a run's keys come from its "
                             "summary.json and config.yaml");
     int wild = 0;
     for (const char *p = s->pattern; *p; p++) {
         if (*p == '{') {
             const size_t len = strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
             if (len == 0 || len >= 96 || p[1 + len] != '}')
-                return nl_yaml_fail(&P->y, v, label, "'%s': a {FIELD} is a name (letters, digits, _ .) between "
+                return nl_yaml_fail(P->y, v, label, "'%s': a {FIELD} is a name (letters, digits, _ .) between "
                                     "braces", s->pattern);
             p += len + 1;
         } else if (*p == '}' || (*p == '[' && fields)) {
-            return nl_yaml_fail(&P->y, v, label, "'%s': a stray '%c' (a pattern with {FIELD}s takes * and ?, not "
+            return nl_yaml_fail(P->y, v, label, "'%s': a stray '%c' (a pattern with {FIELD}s takes * and ?, not "
                                 "[...])", s->pattern, *p);
         }
         wild += *p == '*' || *p == '?' || *p == '}';
     }
     if (fields && wild > 3)
-        return nl_yaml_fail(&P->y, v, label, "'%s': at most 3 {FIELD}s, * and ? together", s->pattern);
+        return nl_yaml_fail(P->y, v, label, "'%s': at most 3 {FIELD}s, * and ? together", s->pattern);
     return NL_OK;
 }
 
 static nl_code read_source(parser *P, yaml_node_t *n)
 {
     nl_claim_source *s = &P->set->source;
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, "source", "a mapping: {runs: GLOB, keys: [...]} or {table: "
+    nl_code rc = nl_yaml_check_mapping(P->y, n, "source", "a mapping: {runs: GLOB, keys: [...]} or {table: "
                                        "PATTERN, keys: [...], run: COLUMN}");
     s->line = nl_yaml_line(n);
     s->column = nl_yaml_column(n);
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
         const char *name = nl_yaml_scalar(k);
         char label[64];
         snprintf(label, sizeof label, "source.%s", name);
         if (!strcmp(name, "runs") || !strcmp(name, "table")) {
             if (s->kind != NL_SOURCE_SWEEP)
-                return nl_yaml_fail(&P->y, k, label, "give runs: or table:, not both");
+                return nl_yaml_fail(P->y, k, label, "give runs: or table:, not both");
             s->kind = name[0] == 'r' ? NL_SOURCE_RUNS : NL_SOURCE_TABLE;
             if ((rc = read_text(P, v, label, s->pattern, sizeof s->pattern)) == NL_OK)
                 rc = check_pattern(P, v, label, s);
@@ -579,13 +579,13 @@ static nl_code read_source(parser *P, yaml_node_t *n)
         } else if (!strcmp(name, "run")) {
             rc = read_text(P, v, label, s->run, sizeof s->run);
         } else {
-            rc = nl_yaml_unknown_key(&P->y, k, "source", source_keys, N_SOURCE_KEYS);
+            rc = nl_yaml_unknown_key(P->y, k, "source", source_keys, N_SOURCE_KEYS);
         }
     }
     if (rc == NL_OK && (s->kind == NL_SOURCE_SWEEP || !s->n_keys))
-        return nl_yaml_fail(&P->y, n, "source", "a source needs runs: or table:, and keys:");
+        return nl_yaml_fail(P->y, n, "source", "a source needs runs: or table:, and keys:");
     if (rc == NL_OK && s->run[0] && s->kind != NL_SOURCE_TABLE)
-        return nl_yaml_fail(&P->y, n, "source.run", "run: names a table's column; a run directory is named by "
+        return nl_yaml_fail(P->y, n, "source.run", "run: names a table's column; a run directory is named by "
                             "its own name");
     return rc;
 }
@@ -593,12 +593,12 @@ static nl_code read_source(parser *P, yaml_node_t *n)
 static nl_code read_claims(parser *P, yaml_node_t *v)
 {
     if (v->type != YAML_SEQUENCE_NODE)
-        return nl_yaml_fail(&P->y, v, "claims", "expected a list of claims, each a mapping (id:, paper:, "
+        return nl_yaml_fail(P->y, v, "claims", "expected a list of claims, each a mapping (id:, paper:, "
                             "metric:, a:, b:, expect:, ...)");
     if (nl_yaml_count(v) > NL_CLAIM_MAX)
-        return nl_yaml_fail(&P->y, v, "claims", "at most %d claims", NL_CLAIM_MAX);
+        return nl_yaml_fail(P->y, v, "claims", "at most %d claims", NL_CLAIM_MAX);
     for (int j = 0; j < nl_yaml_count(v); j++) {
-        nl_code rc = read_claim(P, nl_yaml_item(&P->y, v, j), j, &P->set->claims[j]);
+        nl_code rc = read_claim(P, nl_yaml_item(P->y, v, j), j, &P->set->claims[j]);
         if (rc)
             return rc;
         P->set->n = j + 1;
@@ -611,7 +611,7 @@ static nl_code read_rule(parser *P, yaml_node_t *n)
 {
     static const char *const keys[] = {"fraction", "band", "reason"};
     nl_threshold_rule *r = &P->set->rule;
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, "threshold_rule", "a mapping: {fraction: F, band: W, reason: "
+    nl_code rc = nl_yaml_check_mapping(P->y, n, "threshold_rule", "a mapping: {fraction: F, band: W, reason: "
                                        "TEXT} (the threshold is F of the paper's effect; ~ claims are within W of "
                                        "the paper's value)");
     r->given = true;
@@ -619,30 +619,30 @@ static nl_code read_rule(parser *P, yaml_node_t *n)
     r->column = nl_yaml_column(n);
     const nl_yaml_range positive = {.has_lo = true, .lo_open = true, .lo = 0};
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
         const char *name = nl_yaml_scalar(k);
         char label[64];
         snprintf(label, sizeof label, "threshold_rule.%s", name);
         if (!strcmp(name, "fraction")) {
             r->has_fraction = true;
-            rc = nl_yaml_read_number(&P->y, v, label, &positive, "a number > 0: the share of the paper's effect "
+            rc = nl_yaml_read_number(P->y, v, label, &positive, "a number > 0: the share of the paper's effect "
                                      "(0.5: half)", &r->fraction);
         } else if (!strcmp(name, "band")) {
             r->has_band = true;
-            rc = nl_yaml_read_number(&P->y, v, label, &positive, "a number > 0: the difference of practical "
+            rc = nl_yaml_read_number(P->y, v, label, &positive, "a number > 0: the difference of practical "
                                      "interest, in the metric's units", &r->band);
         } else if (!strcmp(name, "reason")) {
             rc = read_text(P, v, label, r->reason, sizeof r->reason);
         } else {
-            rc = nl_yaml_unknown_key(&P->y, k, "threshold_rule", keys, (int)(sizeof keys / sizeof keys[0]));
+            rc = nl_yaml_unknown_key(P->y, k, "threshold_rule", keys, (int)(sizeof keys / sizeof keys[0]));
         }
     }
     if (rc == NL_OK && !r->has_fraction && !r->has_band)
-        rc = nl_yaml_fail(&P->y, n, "threshold_rule", "the rule names no use of the paper's value: give fraction: "
+        rc = nl_yaml_fail(P->y, n, "threshold_rule", "the rule names no use of the paper's value: give fraction: "
                           "(a directional claim's threshold, a share of the paper's effect) and/or band: (an "
                           "equivalence claim's margin around the paper's value)");
     if (rc == NL_OK && !r->reason[0])
-        rc = nl_yaml_fail(&P->y, n, "threshold_rule", "reason: is missing: say why this share or band");
+        rc = nl_yaml_fail(P->y, n, "threshold_rule", "reason: is missing: say why this share or band");
     return rc;
 }
 
@@ -651,25 +651,25 @@ static nl_code read_power(parser *P, yaml_node_t *n)
 {
     static const char *const keys[] = {"seeds", "from"};
     nl_claim_power *w = &P->set->power;
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, "power", "a mapping: {seeds: N, from: TEXT} (the seeds the "
+    nl_code rc = nl_yaml_check_mapping(P->y, n, "power", "a mapping: {seeds: N, from: TEXT} (the seeds the "
                                        "headline claims need for power 0.8, and the spread it was computed from)");
     w->line = nl_yaml_line(n);
     w->column = nl_yaml_column(n);
     const nl_yaml_range seeds = {.has_lo = true, .lo = 3, .has_hi = true, .hi = 256};
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
         long long seeds_n = 0;
         if (!strcmp(nl_yaml_scalar(k), "seeds")) {
-            rc = nl_yaml_read_int(&P->y, v, "power.seeds", &seeds, "an integer from 3 to 256", 256, &seeds_n);
+            rc = nl_yaml_read_int(P->y, v, "power.seeds", &seeds, "an integer from 3 to 256", 256, &seeds_n);
             w->seeds = (int)seeds_n;
         } else if (!strcmp(nl_yaml_scalar(k), "from")) {
             rc = read_text(P, v, "power.from", w->from, sizeof w->from);
         } else {
-            rc = nl_yaml_unknown_key(&P->y, k, "power", keys, (int)(sizeof keys / sizeof keys[0]));
+            rc = nl_yaml_unknown_key(P->y, k, "power", keys, (int)(sizeof keys / sizeof keys[0]));
         }
     }
     if (rc == NL_OK && (!w->seeds || !w->from[0]))
-        rc = nl_yaml_fail(&P->y, n, "power", "needs seeds: and from: (the spread the seeds were computed from)");
+        rc = nl_yaml_fail(P->y, n, "power", "needs seeds: and from: (the spread the seeds were computed from)");
     return rc;
 }
 
@@ -709,31 +709,31 @@ static nl_code check_rule(parser *P, int index)
     snprintf(where, sizeof where, "%s:%d:%d: claims[%d]", set->path, c->line, c->column, index);
     if (nl_claim_is_count(c)) {
         if (c->headline)
-            return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.headline: a count (of seeds, or of cells other than "
+            return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.headline: a count (of seeds, or of cells other than "
                            "cells: all) describes what happened; it is not a test and cannot be a headline claim",
                            where);
         return NL_OK;
     }
     if (!r->given && (c->headline || c->has_paper_value))
-        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.%s: a %s needs the experiment's threshold_rule: {fraction: F, "
+        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.%s: a %s needs the experiment's threshold_rule: {fraction: F, "
                        "band: W, reason: TEXT}, which derives the threshold from the paper's number", where,
                        c->headline ? "headline" : "paper_value", c->headline ? "headline claim" : "paper's value");
     if (!r->given)
         return NL_OK;
     if (!c->has_paper_value)
-        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s: paper_value: is missing: threshold_rule: (line %d) derives "
+        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s: paper_value: is missing: threshold_rule: (line %d) derives "
                        "each claim's threshold from the paper's number, so a claim states it (paper_value: 0.106 "
                        "for 10.6 points)", where, r->line);
     const bool within = c->op == NL_EXPECT_WITHIN;
     if (within && !r->has_band)
-        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.expect: '%s' is an equivalence (~), and threshold_rule: (line "
+        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is an equivalence (~), and threshold_rule: (line "
                        "%d) gives no band:", where, c->expect, r->line);
     if (!within && c->effect != NL_EFFECT_VALUE && !r->has_fraction)
-        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.expect: '%s' is directional, and threshold_rule: (line %d) "
+        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is directional, and threshold_rule: (line %d) "
                        "gives no fraction:", where, c->expect, r->line);
     const double derived = nl_claim_rule_threshold(set, c);
     if (!same_threshold(c->threshold, derived) || (within && !same_threshold(c->within, r->band)))
-        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.expect: '%s' is not what threshold_rule: (line %d) derives "
+        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is not what threshold_rule: (line %d) derives "
                        "from paper_value %g: %s %.4g%s%.4g", where, c->expect, r->line, c->paper_value,
                        within ? "centre" : "threshold", derived, within ? ", band " : "", within ? r->band : 0.0);
     return NL_OK;
@@ -745,7 +745,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         return NL_OK; /* the experiment loader says what is wrong with such a file */
     nl_code rc = NL_OK;
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(root); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, root, i), *v = nl_yaml_value(&P->y, root, i);
+        yaml_node_t *k = nl_yaml_key(P->y, root, i), *v = nl_yaml_value(P->y, root, i);
         if (!strcmp(nl_yaml_scalar(k), "name") && v->type == YAML_SCALAR_NODE)
             nl_copy_string(P->set->name, sizeof P->set->name, nl_yaml_scalar(v));
         else if (!strcmp(nl_yaml_scalar(k), "source"))
@@ -762,23 +762,32 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     /* both speak of claims: without any they would say nothing */
     const bool rule = P->set->rule.given, power = P->set->power.line > 0;
     if (rc == NL_OK && P->set->n == 0 && (rule || power))
-        rc = nl_fail(P->y.err, NL_ERR_CONFIG, "%s:%d:%d: %s: the file has no claims: for it to derive thresholds "
+        rc = nl_fail(P->y->err, NL_ERR_CONFIG, "%s:%d:%d: %s: the file has no claims: for it to derive thresholds "
                      "from or size seeds for", P->set->path, rule ? P->set->rule.line : P->set->power.line,
                      rule ? P->set->rule.column : P->set->power.column, rule ? "threshold_rule" : "power");
     return rc;
 }
 
-nl_code nl_claims_parse(const char *text, const char *path, nl_claim_set *out, nl_error *err)
+nl_code nl_claims_read(const nl_yaml_doc *doc, yaml_node_t *root, const char *path, nl_claim_set *out)
 {
     memset(out, 0, sizeof *out);
     nl_copy_string(out->path, sizeof out->path, path);
-    parser P = {.set = out};
-    nl_code rc = nl_yaml_doc_load(&P.y, text, strlen(text), path, NULL, err);
-    if (rc)
+    parser P = {.y = doc, .set = out};
+    return parse_root(&P, root);
+}
+
+nl_code nl_claims_parse(const char *text, const char *path, nl_claim_set *out, nl_error *err)
+{
+    nl_yaml_doc doc;
+    nl_code rc = nl_yaml_doc_load(&doc, text, strlen(text), path, NULL, err);
+    if (rc) {
+        memset(out, 0, sizeof *out);
+        nl_copy_string(out->path, sizeof out->path, path);
         return rc;
-    P.y.err = err;
-    rc = parse_root(&P, nl_yaml_root(&P.y));
-    nl_yaml_doc_free(&P.y);
+    }
+    doc.err = err;
+    rc = nl_claims_read(&doc, nl_yaml_root(&doc), path, out);
+    nl_yaml_doc_free(&doc);
     return rc;
 }
 

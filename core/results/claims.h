@@ -7,14 +7,17 @@
  * claim's own form; whether its keys, values and metric exist is the
  * evaluation's check, against the runs. A claims file that is not an
  * experiment (experiments/claims/NAME.yaml) adds a `source:` saying how a
- * directory without a summary.csv is read as runs. */
-#ifndef NL_VERDICT_CLAIMS_H
-#define NL_VERDICT_CLAIMS_H
+ * directory without a summary.csv is read as runs. The experiment loader
+ * (sweep/sweep.h) reads them with its own sections from one parse and keeps
+ * them in the experiment; sweep and verdict both read them from here. */
+#ifndef NL_RESULTS_CLAIMS_H
+#define NL_RESULTS_CLAIMS_H
 
 #include <stdbool.h>
 
 #include "base/status.h"
-#include "verdict/expr.h"
+#include "config/yamldoc.h"
+#include "results/expr.h"
 
 #define NL_CLAIM_MAX_SELECT 8
 #define NL_CLAIM_MAX 96
@@ -198,6 +201,9 @@ typedef struct {
  * the key. */
 nl_code nl_claims_load(const char *path, nl_claim_set *out, nl_error *err);
 nl_code nl_claims_parse(const char *text, const char *path, nl_claim_set *out, nl_error *err);
+/* the same from a document already loaded (the experiment loader's, which
+ * reads its own sections from it): errors go to doc->err */
+nl_code nl_claims_read(const nl_yaml_doc *doc, yaml_node_t *root, const char *path, nl_claim_set *out);
 
 /* parses an expectation string into c (effect, op, threshold, within,
  * outcome, effect_expr); `has` says which cells the claim has (b and d
