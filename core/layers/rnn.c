@@ -541,12 +541,8 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
     /* the backward's products take their workspace from the norm scratch;
      * fp32's backward needs none */
     if (be->product_precision != NL_PRECISION_FP32) {
-        const size_t sizes[3] = {be->ops->linear_workspace(be, n * t, l->in_features, gates),
-                                 be->ops->linear_workspace(be, n * t, hidden, gates),
-                                 /* each step's rnn_state_grad */
-                                 be->ops->linear_workspace(be, n, hidden, gates)};
-        for (int k = 0; k < 3; k++)
-            norm_bytes = sizes[k] > norm_bytes ? sizes[k] : norm_bytes;
+        const size_t products = nl_rnn_lowp_product_bytes(be, n, t, l->in_features, hidden, gates);
+        norm_bytes = products > norm_bytes ? products : norm_bytes;
     }
     nl_builder_workspace(b, nl_rnn_norm_work_layout(&d, linear > step_linear ? linear : step_linear,
                                                     norm_bytes, NULL, NULL));
