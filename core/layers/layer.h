@@ -196,6 +196,9 @@ nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
 bool nl_builder_failed(const nl_builder *b);
 /* names the config key an error is about (see nl_error.key) */
 void nl_builder_key(nl_builder *b, const char *key);
+/* `present`, or else false and the build failed for the device key: the
+ * backend has no kernels of `family` ("GELU") for layer `name` yet */
+bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present);
 
 /* a layer reading its inputs: nl_layer_init sets vt, name, inputs, output */
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,

@@ -8,17 +8,12 @@
 /* the ViT's ops are one family: a backend has all of them or none */
 static bool vit_ops_ok(nl_builder *b, const char *name)
 {
-    nl_backend *be = nl_builder_backend(b);
-    const nl_ops *o = be->ops;
-    if (o->patchify_forward && o->patchify_backward && o->pos_add_forward &&
-        o->pos_add_backward && o->cls_prepend_forward && o->cls_prepend_backward &&
-        o->token_pool_forward && o->token_pool_backward)
-        return true;
-    nl_builder_fail(b, NL_ERR_UNSUPPORTED,
-                    "layer %s: the %s backend has no ViT kernels yet; use device: cpu", name,
-                    o->name);
-    nl_builder_key(b, "device");
-    return false;
+    const nl_ops *o = nl_builder_backend(b)->ops;
+    return nl_builder_has_kernels(
+        b, name, "ViT",
+        o->patchify_forward && o->patchify_backward && o->pos_add_forward &&
+            o->pos_add_backward && o->cls_prepend_forward && o->cls_prepend_backward &&
+            o->token_pool_forward && o->token_pool_backward);
 }
 
 /* ---- patchify: (N, C, H, W) -> (N, T, C*p*p) ---- */

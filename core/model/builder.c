@@ -88,6 +88,17 @@ nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
 
 bool nl_builder_failed(const nl_builder *b) { return b->failed; }
 void nl_builder_key(nl_builder *b, const char *key) { nl_error_key(b->err, key); }
+
+bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present)
+{
+    if (present)
+        return true;
+    nl_builder_fail(b, NL_ERR_UNSUPPORTED,
+                    "layer %s: the %s backend has no %s kernels yet; use device: cpu", name,
+                    b->be->ops->name, family);
+    nl_builder_key(b, "device");
+    return false;
+}
 nl_backend *nl_builder_backend(nl_builder *b) { return b->be; }
 int nl_builder_train_batch(nl_builder *b) { return b->train_batch; }
 
