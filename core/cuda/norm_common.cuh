@@ -39,45 +39,48 @@ template <int V> struct Vec {
     float v[V];
 };
 
-template <int V> __device__ __forceinline__ Vec<V> ld(const float *p, long long i);
-template <> __device__ __forceinline__ Vec<4> ld<4>(const float *p, long long i)
+/* How a vector is read: through the read-only cache; as a last use,
+ * evict-first (keeps data that will be read again in L2); or plainly, data
+ * this kernel also writes (dx when accumulating). */
+enum { LOAD_CACHED, LOAD_LAST, LOAD_PLAIN };
+
+template <int HOW, class T> __device__ __forceinline__ T load_as(const T *p)
 {
-    const float4 t = __ldg(reinterpret_cast<const float4 *>(p) + i);
-    Vec<4> r = {{t.x, t.y, t.z, t.w}};
-    return r;
-}
-template <> __device__ __forceinline__ Vec<1> ld<1>(const float *p, long long i)
-{
-    Vec<1> r = {{__ldg(p + i)}};
-    return r;
+    if (HOW == LOAD_CACHED)
+        return __ldg(p);
+    if (HOW == LOAD_LAST)
+        return __ldcs(p);
+    return *p;
 }
 
-/* a last use: evict-first (keeps data that will be read again in L2) */
-template <int V> __device__ __forceinline__ Vec<V> ld_last(const float *p, long long i);
-template <> __device__ __forceinline__ Vec<4> ld_last<4>(const float *p, long long i)
-{
-    const float4 t = __ldcs(reinterpret_cast<const float4 *>(p) + i);
-    Vec<4> r = {{t.x, t.y, t.z, t.w}};
-    return r;
-}
-template <> __device__ __forceinline__ Vec<1> ld_last<1>(const float *p, long long i)
-{
-    Vec<1> r = {{__ldcs(p + i)}};
-    return r;
-}
+template <int V, int HOW> struct Load;
+template <int HOW> struct Load<4, HOW> {
+    static __device__ __forceinline__ Vec<4> at(const float *p, long long i)
+    {
+        const float4 t = load_as<HOW>(reinterpret_cast<const float4 *>(p) + i);
+        Vec<4> r = {{t.x, t.y, t.z, t.w}};
+        return r;
+    }
+};
+template <int HOW> struct Load<1, HOW> {
+    static __device__ __forceinline__ Vec<1> at(const float *p, long long i)
+    {
+        Vec<1> r = {{load_as<HOW>(p + i)}};
+        return r;
+    }
+};
 
-/* plain load of data this kernel also writes (dx when accumulating) */
-template <int V> __device__ __forceinline__ Vec<V> ld_rw(const float *p, long long i);
-template <> __device__ __forceinline__ Vec<4> ld_rw<4>(const float *p, long long i)
+template <int V> __device__ __forceinline__ Vec<V> ld(const float *p, long long i)
 {
-    const float4 t = reinterpret_cast<const float4 *>(p)[i];
-    Vec<4> r = {{t.x, t.y, t.z, t.w}};
-    return r;
+    return Load<V, LOAD_CACHED>::at(p, i);
 }
-template <> __device__ __forceinline__ Vec<1> ld_rw<1>(const float *p, long long i)
+template <int V> __device__ __forceinline__ Vec<V> ld_last(const float *p, long long i)
 {
-    Vec<1> r = {{p[i]}};
-    return r;
+    return Load<V, LOAD_LAST>::at(p, i);
+}
+template <int V> __device__ __forceinline__ Vec<V> ld_rw(const float *p, long long i)
+{
+    return Load<V, LOAD_PLAIN>::at(p, i);
 }
 
 template <int V> __device__ __forceinline__ void st(float *p, long long i, const Vec<V> &a);
