@@ -25,8 +25,7 @@ static void conv_forward(nl_layer *self, const nl_pass *pass)
 static void conv_backward(nl_layer *self, const nl_pass *pass)
 {
     conv_layer *l = (conv_layer *)self;
-    /* the weight the forward used: the transform keeps it for this pass */
-    const float *weight = l->param_norm.row->forward ? l->param_norm.weight : l->weight->data;
+    const float *weight = nl_param_norm_used(&l->param_norm, l->weight);
     pass->be->ops->conv2d_backward(pass->be, &l->geom, pass->n, self->in[0]->data, weight,
                                    self->out->grad, self->in[0]->grad, self->accumulate_din[0],
                                    nl_param_norm_grad(&l->param_norm, l->weight),
