@@ -89,6 +89,22 @@ nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
 bool nl_builder_failed(const nl_builder *b) { return b->failed; }
 void nl_builder_key(nl_builder *b, const char *key) { nl_error_key(b->err, key); }
 
+bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, const char *noun,
+                            int kernel_h, int kernel_w, int stride, int pad, int in_h, int in_w,
+                            int *out_h, int *out_w)
+{
+    *out_h = (in_h + 2 * pad - kernel_h) / stride + 1;
+    *out_w = (in_w + 2 * pad - kernel_w) / stride + 1;
+    if (in_h + 2 * pad >= kernel_h && in_w + 2 * pad >= kernel_w && *out_h >= 1 && *out_w >= 1)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG,
+                    "layer %s: %s%dx%d%s does not fit its %dx%d input (too many stages for this "
+                    "image size?)",
+                    name, lead, kernel_h, kernel_w, noun, in_h, in_w);
+    nl_builder_key(b, "model.widths");
+    return false;
+}
+
 bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present)
 {
     if (present)
