@@ -131,9 +131,7 @@ static inline void ew_launch(nl_cuda *cu, const Op &op, size_t n, bool vec, cons
         return;
     const unsigned blocks = nl_cuda_grid(cu, vec ? (n + 3) / 4 : n, 256);
     ew_kernel<Op><<<blocks, 256, 0, cu->stream>>>(op, n, vec ? 1 : 0);
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        nl_cuda_record_cuda(cu, what, e, __FILE__, __LINE__);
+    NL_CU_STATUS(cu, cudaError_t, cudaSuccess, nl_cuda_record_cuda, cudaGetLastError(), what);
 }
 
 /* the dynamic shared memory of every kernel that has some: one declaration
@@ -176,13 +174,11 @@ __device__ __forceinline__ double warp_sum(double v)
     return v;
 }
 
-/* thread 0 gets the block's sums; every thread of the block must call it and
- * blockDim.x must be a multiple of 32 (at most 1024). Ends with a barrier, so
- * it may be called again (in a loop) at once. */
-__device__ __forceinline__ void block_sum2(double &a, double &b)
+/* each warp's sums of a and b, as warp_sum leaves them in its lane 0, and
+ * from there in sh[0][warp] and sh[1][warp]; ends with a barrier */
+__device__ __forceinline__ void warp_sums2(double (&sh)[2][32], double &a, double &b)
 {
-    __shared__ double sh[2][32];
-    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     a = warp_sum(a);
     b = warp_sum(b);
     if (lane == 0) {
@@ -190,6 +186,16 @@ __device__ __forceinline__ void block_sum2(double &a, double &b)
         sh[1][w] = b;
     }
     __syncthreads();
+}
+
+/* thread 0 gets the block's sums; every thread of the block must call it and
+ * blockDim.x must be a multiple of 32 (at most 1024). Ends with a barrier, so
+ * it may be called again (in a loop) at once. */
+__device__ __forceinline__ void block_sum2(double &a, double &b)
+{
+    __shared__ double sh[2][32];
+    warp_sums2(sh, a, b);
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
     if (w == 0) {
         a = lane < nw ? sh[0][lane] : 0.0;
         b = lane < nw ? sh[1][lane] : 0.0;
@@ -206,14 +212,8 @@ __device__ __forceinline__ void block_sum2(double &a, double &b)
 __device__ __forceinline__ void slot_sum2(double &a, double &b, int tpg_log2)
 {
     __shared__ double sh[2][32];
-    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    a = warp_sum(a);
-    b = warp_sum(b);
-    if (lane == 0) {
-        sh[0][w] = a;
-        sh[1][w] = b;
-    }
-    __syncthreads();
+    warp_sums2(sh, a, b);
+    const int w = threadIdx.x >> 5;
     if ((threadIdx.x & ((1 << tpg_log2) - 1)) == 0) {
         const int wpg = 1 << (tpg_log2 - 5);
         a = 0.0;
