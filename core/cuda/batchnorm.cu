@@ -28,31 +28,10 @@
 
 using namespace nlk;
 
-enum { FEAT_X = 32, FEAT_Y = 8 };
+enum { FEAT_X = COLUMN_BLOCK_X, FEAT_Y = COLUMN_BLOCK_Y };
 
 /* ------------------------------------------------------------------------ */
 /* feature vectors (hw == 1)                                                 */
-
-/* Thread (tx, ty)'s two sums of its rows, then, past a barrier, in the
- * row-0 thread of each column the column's sums, its lanes added in lane
- * order (the other threads keep their own). Every thread of the block must
- * call it. */
-__device__ __forceinline__ void feature_sums2(double &a, double &b)
-{
-    __shared__ double sh[2][FEAT_Y][FEAT_X];
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    sh[0][ty][tx] = a;
-    sh[1][ty][tx] = b;
-    __syncthreads();
-    if (ty == 0) {
-        a = 0.0;
-        b = 0.0;
-        for (int t = 0; t < FEAT_Y; t++) {
-            a += sh[0][t][tx];
-            b += sh[1][t][tx];
-        }
-    }
-}
 
 /* the forward's variants as nl_cuda_norm_forward_launch takes them (c features) */
 __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
@@ -74,7 +53,7 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
                 sum2 = fma(v, v, sum2);
             }
         }
-        feature_sums2(sum, sum2);
+        column_sums2(sum, sum2);
         if (ty == 0 && valid) {
             double mean, var, rstd;
             finalize_stats(K, sum, sum2, (double)n, a.eps, mean, var, rstd);
@@ -129,12 +108,8 @@ __device__ __forceinline__ void bn_bwd_constants(const BnBwdArgs &a, int ch, dou
 {
     const double mean = a.save_mean[ch], rstd = a.save_rstd[ch];
     const double sum_dy_xhat = sum_dyxm * rstd;
-    if (write) {
-        if (a.dbeta)
-            a.dbeta[ch] = (float)sum_dy;
-        if (a.dgamma)
-            a.dgamma[ch] = (float)sum_dy_xhat;
-    }
+    if (write)
+        write_affine_grads(a.dgamma, a.dbeta, ch, sum_dy_xhat, sum_dy);
     const double g = a.gamma ? (double)a.gamma[ch] : 1.0;
     const double ad = g * rstd;
     af = (float)ad;
@@ -161,7 +136,7 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_backward_kernel(Bn
             sum_dyxm = fma(g, (double)__ldg(a.x + o) - mean, sum_dyxm);
         }
     }
-    feature_sums2(sum_dy, sum_dyxm);
+    column_sums2(sum_dy, sum_dyxm);
     if (ty == 0 && valid)
         bn_bwd_constants(a, j, sum_dy, sum_dyxm, (double)n, true, s_af[tx], s_bf[tx], s_kf[tx],
                          s_mean[tx]);

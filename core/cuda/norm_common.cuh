@@ -205,6 +205,40 @@ __device__ __forceinline__ void block_sum2(double &a, double &b)
     __syncthreads();
 }
 
+/* Blocks of COLUMN_BLOCK_X columns (threadIdx.x) by COLUMN_BLOCK_Y row lanes
+ * (threadIdx.y): thread (x, y)'s two sums of its rows, then, past a barrier,
+ * in the lane-0 thread of each column the column's sums, its lanes added in
+ * lane order (the other threads keep their own). Every thread of the block
+ * must call it. */
+enum { COLUMN_BLOCK_X = 32, COLUMN_BLOCK_Y = 8 };
+__device__ __forceinline__ void column_sums2(double &a, double &b)
+{
+    __shared__ double sh[2][COLUMN_BLOCK_Y][COLUMN_BLOCK_X];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    sh[0][ty][tx] = a;
+    sh[1][ty][tx] = b;
+    __syncthreads();
+    if (ty == 0) {
+        a = 0.0;
+        b = 0.0;
+        for (int t = 0; t < COLUMN_BLOCK_Y; t++) {
+            a += sh[0][t][tx];
+            b += sh[1][t][tx];
+        }
+    }
+}
+
+/* channel ch's affine gradients, each where asked: dgamma the sum of
+ * dy * xhat, dbeta the sum of dy */
+__device__ __forceinline__ void write_affine_grads(float *dgamma, float *dbeta, int ch,
+                                                   double sum_dy_xhat, double sum_dy)
+{
+    if (dgamma)
+        dgamma[ch] = (float)sum_dy_xhat;
+    if (dbeta)
+        dbeta[ch] = (float)sum_dy;
+}
+
 /* The fused kernels put 256 / tpg groups in a block, tpg = 2^tpg_log2 >= 32
  * threads each (a "slot"). The slot's thread 0 gets the sums over its
  * threads: lanes in a shuffle tree, then the slot's warps in warp order.
