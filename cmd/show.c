@@ -102,6 +102,18 @@ static void init_from_line(const char *json, char *line, size_t size)
              "has changed since: now " : "", changed ? now : "", changed ? ")" : "");
 }
 
+/* a run with no outcome yet: running while a process holds it (`running`
+ * added), else how it stopped (`stopped`); then how far it got */
+static void print_no_outcome(const char *dir, const nl_config *cfg, bool busy, const char *who,
+                             const char *running, const char *stopped)
+{
+    if (busy)
+        printf("%s: running%s%s\n", dir, who, running);
+    else
+        printf("%s: %s\n", dir, stopped);
+    print_progress(dir, cfg, "no final test accuracy yet");
+}
+
 /* the run's outcome from its summary.json; a run that did not finish says
  * whether a live process holds it (running) or none does (interrupted), and
  * how far it got */
@@ -115,12 +127,9 @@ static void print_run_status(const char *dir, const nl_config *cfg)
         snprintf(who, sizeof who, " (pid %ld%s%s)", writer.pid, writer.host[0] ? " on " : "", writer.host);
     const nl_summary_verdict verdict = nl_summary_read(dir, &json);
     if (verdict == NL_SUMMARY_ABSENT) {
-        if (busy)
-            printf("%s: running%s, no summary.json yet\n", dir, who);
-        else
-            printf("%s: unfinished: no summary.json (the run never started, or was killed before "
-                   "writing one)\n", dir);
-        print_progress(dir, cfg, "no final test accuracy yet");
+        print_no_outcome(dir, cfg, busy, who, ", no summary.json yet",
+                         "unfinished: no summary.json (the run never started, or was killed "
+                         "before writing one)");
         return;
     }
     if (verdict == NL_SUMMARY_TORN) {
@@ -143,12 +152,9 @@ static void print_run_status(const char *dir, const nl_config *cfg)
     const bool finished = nl_summary_finished(verdict);
     if (verdict == NL_SUMMARY_RUNNING) {
         /* written at the start: the steps and results in it are not yet any */
-        if (busy)
-            printf("%s: running%s\n", dir, who);
-        else
-            printf("%s: interrupted: summary.json still says running, but no process holds the run "
-                   "(killed, or its machine stopped)\n", dir);
-        print_progress(dir, cfg, "no final test accuracy yet");
+        print_no_outcome(dir, cfg, busy, who, "",
+                         "interrupted: summary.json still says running, but no process holds "
+                         "the run (killed, or its machine stopped)");
         return;
     }
     printf("%s: %s%s%s%s, %s steps", dir, status, reason[0] ? " (" : "", reason, reason[0] ? ")" : "",

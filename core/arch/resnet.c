@@ -11,69 +11,65 @@
 #include "arch/parts.h"
 #include "arch/registry.h"
 
+/* "<prefix>.<what>", the name of a block's layer; the array lives to the end
+ * of the statement that asks for it */
+typedef struct {
+    char s[96];
+} layer_name;
+
+static layer_name part(const char *prefix, const char *what)
+{
+    layer_name n;
+    snprintf(n.s, sizeof n.s, "%s.%s", prefix, what);
+    return n;
+}
+
 /* the block's add, with SkipInit's gain <prefix>.skip_gain when asked */
 static nl_act *residual_add(nl_builder *b, const nl_model_spec *spec, const char *prefix,
                             const char *name, nl_act *branch, nl_act *shortcut)
 {
     if (!spec->skip_init)
         return nl_residual_add(b, name, branch, shortcut);
-    char gain[96];
-    snprintf(gain, sizeof gain, "%s.skip_gain", prefix);
-    return nl_residual_add_gain(b, name, branch, shortcut, gain, spec->skip_init_alpha);
+    return nl_residual_add_gain(b, name, branch, shortcut, part(prefix, "skip_gain").s,
+                                spec->skip_init_alpha);
 }
 
 static nl_act *basic_block_post(nl_builder *b, const nl_model_spec *spec, const char *prefix,
                                 nl_act *x, int width, int stride)
 {
-    char n1[96], n2[96], n3[96], n4[96], n5[96], n6[96], n7[96];
-    snprintf(n1, sizeof n1, "%s.conv1", prefix);
-    snprintf(n2, sizeof n2, "%s.norm1", prefix);
-    snprintf(n3, sizeof n3, "%s.act1", prefix);
-    snprintf(n4, sizeof n4, "%s.conv2", prefix);
-    snprintf(n5, sizeof n5, "%s.norm2", prefix);
-    snprintf(n6, sizeof n6, "%s.add", prefix);
-    snprintf(n7, sizeof n7, "%s.act2", prefix);
     nl_act *shortcut = x;
-    if (stride != 1 || x->shape.c != width) {
-        char sc[96], sn[96];
-        snprintf(sc, sizeof sc, "%s.shortcut.conv", prefix);
-        snprintf(sn, sizeof sn, "%s.shortcut.norm", prefix);
-        shortcut = nl_arch_norm(b, spec, sn, nl_arch_conv(b, spec, sc, x, width, 1, stride, true));
-    }
-    nl_act *y = nl_arch_conv(b, spec, n1, x, width, 3, stride, true);
-    y = nl_arch_act(b, spec, n3, nl_arch_norm(b, spec, n2, y));
-    y = nl_arch_norm(b, spec, n5, nl_arch_conv(b, spec, n4, y, width, 3, 1, true));
+    if (stride != 1 || x->shape.c != width)
+        shortcut = nl_arch_norm(
+            b, spec, part(prefix, "shortcut.norm").s,
+            nl_arch_conv(b, spec, part(prefix, "shortcut.conv").s, x, width, 1, stride, true));
+    nl_act *y = nl_arch_conv(b, spec, part(prefix, "conv1").s, x, width, 3, stride, true);
+    y = nl_arch_act(b, spec, part(prefix, "act1").s,
+                    nl_arch_norm(b, spec, part(prefix, "norm1").s, y));
+    y = nl_arch_norm(b, spec, part(prefix, "norm2").s,
+                     nl_arch_conv(b, spec, part(prefix, "conv2").s, y, width, 3, 1, true));
     if (!y || !shortcut)
         return NULL;
-    return nl_arch_act(b, spec, n7, residual_add(b, spec, prefix, n6, y, shortcut));
+    return nl_arch_act(b, spec, part(prefix, "act2").s,
+                       residual_add(b, spec, prefix, part(prefix, "add").s, y, shortcut));
 }
 
 static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const char *prefix,
                                nl_act *x, int width, int stride)
 {
-    char n1[96], n2[96], n3[96], n4[96], n5[96], n6[96];
-    snprintf(n1, sizeof n1, "%s.norm1", prefix);
-    snprintf(n2, sizeof n2, "%s.act1", prefix);
-    snprintf(n3, sizeof n3, "%s.conv1", prefix);
-    snprintf(n4, sizeof n4, "%s.norm2", prefix);
-    snprintf(n5, sizeof n5, "%s.act2", prefix);
-    snprintf(n6, sizeof n6, "%s.conv2", prefix);
-    nl_act *pre = nl_arch_act(b, spec, n2, nl_arch_norm(b, spec, n1, x));
+    nl_act *pre = nl_arch_act(b, spec, part(prefix, "act1").s,
+                              nl_arch_norm(b, spec, part(prefix, "norm1").s, x));
     nl_act *shortcut = x;
-    if (pre && (stride != 1 || x->shape.c != width)) {
-        /* He et al. 2016: a projection takes the pre-activated input */
-        char sc[96];
-        snprintf(sc, sizeof sc, "%s.shortcut.conv", prefix);
-        shortcut = nl_arch_conv(b, spec, sc, pre, width, 1, stride, false);
-    }
-    nl_act *y = nl_arch_conv(b, spec, n3, pre, width, 3, stride, true);
-    y = nl_arch_act(b, spec, n5, nl_arch_norm(b, spec, n4, y));
-    y = nl_arch_conv(b, spec, n6, y, width, 3, 1, false);
+    /* He et al. 2016: a projection takes the pre-activated input */
+    if (pre && (stride != 1 || x->shape.c != width))
+        shortcut =
+            nl_arch_conv(b, spec, part(prefix, "shortcut.conv").s, pre, width, 1, stride, false);
+    nl_act *y = nl_arch_conv(b, spec, part(prefix, "conv1").s, pre, width, 3, stride, true);
+    y = nl_arch_act(b, spec, part(prefix, "act2").s,
+                    nl_arch_norm(b, spec, part(prefix, "norm2").s, y));
+    y = nl_arch_conv(b, spec, part(prefix, "conv2").s, y, width, 3, 1, false);
     if (!y || !shortcut)
         return NULL;
-    char add[96];
-    snprintf(add, sizeof add, "%s.add", prefix);
-    return residual_add(b, spec, prefix, add, y, shortcut);
+    return residual_add(b, spec, prefix, part(prefix, "add").s, y, shortcut);
 }
 
 nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *input)

@@ -13,6 +13,22 @@
 
 static inline int nl_rnn_gate_count(nl_rnn_cell cell) { return cell == NL_RNN_LSTM ? 4 : 3; }
 
+/* The most workspace a low-precision backward's products take, as the
+ * backend's linear kernels size it: the weight gradients' products over
+ * all steps (n*t rows of in and of hidden) and each step's dh product
+ * (rnn_state_grad, sized as a linear of n rows). */
+static inline size_t nl_rnn_lowp_product_bytes(nl_backend *be, int n, int t, int in, int hidden,
+                                               int g)
+{
+    const size_t sizes[3] = {be->ops->linear_workspace(be, n * t, hidden, g),
+                             be->ops->linear_workspace(be, n * t, in, g),
+                             be->ops->linear_workspace(be, n, hidden, g)};
+    size_t most = 0;
+    for (int k = 0; k < 3; k++)
+        most = sizes[k] > most ? sizes[k] : most;
+    return most;
+}
+
 /* floats rounded up to whole 64-byte lines, so every part starts on one */
 static inline size_t nl_rnn_lines(size_t floats) { return (floats + 15) / 16 * 16; }
 

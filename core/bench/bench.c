@@ -256,6 +256,20 @@ static nl_code fill_graph(nl_model *m, int n, nl_error *err)
     return rc;
 }
 
+/* the graph `construct` builds over n samples of the spec's input, filled */
+static nl_code build_filled_graph(nl_backend *be, const nl_model_spec *spec, int n,
+                                  nl_graph_fn construct, void *ctx, nl_model **m, nl_error *err)
+{
+    nl_code rc = nl_model_build_graph(spec, be, n, n, BENCH_SEED, construct, ctx, m, err);
+    if (rc != NL_OK)
+        return rc;
+    if ((rc = fill_graph(*m, n, err)) != NL_OK) {
+        nl_model_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
 /* ---- normalizers ---- */
 
 static const char *const mode_names[NL_BENCH_NORM_MODES] = {"fwd_train", "fwd_eval", "bwd",
@@ -307,13 +321,9 @@ nl_code nl_bench_norm(nl_backend *be, const nl_bench_norm_case *nc, const nl_ben
     spec.in_h = nc->features ? 1 : nc->h;
     spec.in_w = nc->features ? 1 : nc->w;
     nl_model *m = NULL;
-    nl_code rc = nl_model_build_graph(&spec, be, nc->n, nc->n, BENCH_SEED, build_norm, &g, &m, err);
+    nl_code rc = build_filled_graph(be, &spec, nc->n, build_norm, &g, &m, err);
     if (rc != NL_OK)
         return rc;
-    if ((rc = fill_graph(m, nc->n, err)) != NL_OK) {
-        nl_model_free(m);
-        return rc;
-    }
     graph_ctx ctx = {m, nc->n, NL_MODE_TRAIN};
     nl_bench_run(graph_forward, &ctx, t, &out[NL_BENCH_FWD_TRAIN]);
     ctx.mode = NL_MODE_EVAL;
@@ -414,13 +424,9 @@ nl_code nl_bench_layer(nl_backend *be, const nl_bench_layer_case *lc, const nl_b
     spec.in_w = lc->in_w;
     nl_bench_layer_case c = *lc;
     nl_model *m = NULL;
-    nl_code rc = nl_model_build_graph(&spec, be, lc->n, lc->n, BENCH_SEED, build_layer, &c, &m, err);
+    nl_code rc = build_filled_graph(be, &spec, lc->n, build_layer, &c, &m, err);
     if (rc != NL_OK)
         return rc;
-    if ((rc = fill_graph(m, lc->n, err)) != NL_OK) {
-        nl_model_free(m);
-        return rc;
-    }
     nl_gemm fwd, bwd[2];
     const int n_bwd = nl_bench_layer_gemms(lc, &fwd, bwd);
     out->fwd_flops = nl_gemm_flops(&fwd, 1);
@@ -467,9 +473,9 @@ static double train_flops(const nl_model *m)
 typedef struct {
     nl_model *m;
     nl_optim_spec optim;
-    const float *x;        /* images; NULL for a token model */
-    const int32_t *tokens; /* token windows; NULL for an image model */
-    const int32_t *y;      /* a label per image, or a target id per token */
+    float *x;        /* images; NULL for a token model */
+    int32_t *tokens; /* token windows; NULL for an image model */
+    int32_t *y;      /* a label per image, or a target id per token */
     int batch, pool_batches, next;
     size_t per_sample; /* floats per image, or tokens per window */
     long step;
@@ -535,51 +541,6 @@ static nl_code build_bench_model(nl_backend *be, const nl_model_spec *spec, int 
     return nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, m, err);
 }
 
-nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
-                       const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
-{
-    nl_model *m = NULL;
-    nl_code rc = build_bench_model(be, spec, batch, &m, err);
-    if (rc != NL_OK)
-        return rc;
-    const int pool_batches = pool_batches_for(batch);
-    const size_t per_sample = (size_t)spec->in_c * spec->in_h * spec->in_w;
-    const size_t samples = (size_t)pool_batches * batch;
-    float *x = alloc_floats(samples * per_sample);
-    int32_t *y = malloc(samples * sizeof *y);
-    if (!x || !y) {
-        free(x);
-        free(y);
-        nl_model_free(m);
-        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu samples of data", samples);
-    }
-    nl_rng rng;
-    nl_rng_seed(&rng, BENCH_SEED, NL_STREAM_SYNTHETIC);
-    for (size_t i = 0; i < samples * per_sample; i++)
-        x[i] = (float)nl_rng_normal(&rng);
-    for (size_t i = 0; i < samples; i++)
-        y[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
-
-    train_ctx c = {.m = m, .x = x, .y = y, .batch = batch, .pool_batches = pool_batches,
-                   .per_sample = per_sample};
-    /* a transformer or recurrent network trains with AdamW, as its configs do */
-    if (nl_arch_info_of(spec->arch)->blocks) {
-        nl_optim_spec_defaults(&c.optim, NL_OPTIM_ADAMW);
-    } else {
-        nl_optim_spec_defaults(&c.optim, NL_OPTIM_SGD);
-        c.optim.momentum = 0.9f;
-    }
-    c.optim.lr = lr;
-    rc = time_training(&c, t, out, err);
-    out->tokens_per_s = 0.0;
-    out->fwd_flops = nl_model_forward_flops(m);
-    out->train_flops = train_flops(m);
-    free(x);
-    free(y);
-    nl_model_free(m);
-    return rc;
-}
-
 void nl_bench_lm_defaults(nl_bench_lm_case *lc)
 {
     *lc = (nl_bench_lm_case){.d_model = 128, .heads = 4, .layers = 5, .context = 64, .vocab = 256,
@@ -632,41 +593,86 @@ void nl_bench_rnn_spec(const nl_bench_rnn_case *rc, nl_model_spec *spec)
         nl_norm_info_of(rc->norm)->adds_layer ? NL_PLACE_IN_CELL : NL_PLACE_NONE;
 }
 
-nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
-                          const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
+/* The data a bench trains on, drawn once from the bench's seed into c's
+ * buffers (c's batch and pool_batches set), and the optimizer its configs
+ * use; c's buffers are freed by the caller, also on failure. */
+typedef nl_code (*train_pool_fn)(const nl_model_spec *spec, train_ctx *c, nl_error *err);
+
+static nl_code image_pool(const nl_model_spec *spec, train_ctx *c, nl_error *err)
 {
-    nl_model *m = NULL;
-    nl_code rc = build_bench_model(be, spec, batch, &m, err);
-    if (rc != NL_OK)
-        return rc;
-    const int pool_batches = pool_batches_for(batch);
-    const size_t per_window = (size_t)spec->context;
-    const size_t count = (size_t)pool_batches * batch * per_window;
-    int32_t *tokens = malloc(count * sizeof *tokens), *targets = malloc(count * sizeof *targets);
-    if (!tokens || !targets) {
-        free(tokens);
-        free(targets);
-        nl_model_free(m);
-        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu tokens of data", count);
+    c->per_sample = (size_t)spec->in_c * spec->in_h * spec->in_w;
+    const size_t samples = (size_t)c->pool_batches * c->batch;
+    c->x = alloc_floats(samples * c->per_sample);
+    c->y = malloc(samples * sizeof *c->y);
+    if (!c->x || !c->y)
+        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu samples of data", samples);
+    nl_rng rng;
+    nl_rng_seed(&rng, BENCH_SEED, NL_STREAM_SYNTHETIC);
+    for (size_t i = 0; i < samples * c->per_sample; i++)
+        c->x[i] = (float)nl_rng_normal(&rng);
+    for (size_t i = 0; i < samples; i++)
+        c->y[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
+    /* a transformer or recurrent network trains with AdamW, as its configs do */
+    if (nl_arch_info_of(spec->arch)->blocks) {
+        nl_optim_spec_defaults(&c->optim, NL_OPTIM_ADAMW);
+    } else {
+        nl_optim_spec_defaults(&c->optim, NL_OPTIM_SGD);
+        c->optim.momentum = 0.9f;
     }
+    return NL_OK;
+}
+
+static nl_code token_pool(const nl_model_spec *spec, train_ctx *c, nl_error *err)
+{
+    c->per_sample = (size_t)spec->context;
+    const size_t count = (size_t)c->pool_batches * c->batch * c->per_sample;
+    c->tokens = malloc(count * sizeof *c->tokens);
+    c->y = malloc(count * sizeof *c->y);
+    if (!c->tokens || !c->y)
+        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu tokens of data", count);
     nl_rng rng;
     nl_rng_seed(&rng, BENCH_SEED, NL_STREAM_SYNTHETIC);
     for (size_t i = 0; i < count; i++) {
-        tokens[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
-        targets[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
+        c->tokens[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
+        c->y[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
     }
-    train_ctx c = {.m = m, .tokens = tokens, .y = targets, .batch = batch,
-                   .pool_batches = pool_batches, .per_sample = per_window};
-    nl_optim_spec_defaults(&c.optim, NL_OPTIM_ADAMW);
-    c.optim.lr = lr;
-    rc = time_training(&c, t, out, err);
-    out->tokens_per_s = out->samples_per_s * (double)spec->context;
-    out->fwd_flops = nl_model_forward_flops(m);
-    out->train_flops = train_flops(m);
-    free(tokens);
-    free(targets);
-    nl_model_free(m);
+    nl_optim_spec_defaults(&c->optim, NL_OPTIM_ADAMW);
+    return NL_OK;
+}
+
+static nl_code train_on_pool(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
+                             train_pool_fn pool, const nl_bench_timing *t,
+                             nl_bench_train_result *out, nl_error *err)
+{
+    train_ctx c = {.batch = batch, .pool_batches = pool_batches_for(batch)};
+    nl_code rc = build_bench_model(be, spec, batch, &c.m, err);
+    if (rc != NL_OK)
+        return rc;
+    rc = pool(spec, &c, err);
+    if (rc == NL_OK) {
+        c.optim.lr = lr;
+        rc = time_training(&c, t, out, err);
+        out->tokens_per_s = c.tokens ? out->samples_per_s * (double)spec->context : 0.0;
+        out->fwd_flops = nl_model_forward_flops(c.m);
+        out->train_flops = train_flops(c.m);
+    }
+    free(c.x);
+    free(c.tokens);
+    free(c.y);
+    nl_model_free(c.m);
     return rc;
+}
+
+nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
+                       const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
+{
+    return train_on_pool(be, spec, batch, lr, image_pool, t, out, err);
+}
+
+nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
+                          const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
+{
+    return train_on_pool(be, spec, batch, lr, token_pool, t, out, err);
 }
 
 /* ---- the machine ---- */

@@ -475,18 +475,30 @@ static nl_code int_scan_error(const nl_yaml_doc *d, const yaml_node_t *n, const 
                         nl_yaml_shown(s, text, sizeof text), max);
 }
 
+/* NL_OK when n is an unquoted scalar, else the error that `expected` ("an
+ * integer") got something else */
+static nl_code plain_scalar(const nl_yaml_doc *d, const yaml_node_t *n, const char *label,
+                            const char *expected, const char *acc)
+{
+    char what[256];
+    if (n->type != YAML_SCALAR_NODE || nl_yaml_is_null(n))
+        return nl_yaml_fail(d, n, label, "expected %s, got %s%s", expected,
+                            nl_yaml_describe(n, what, sizeof what), acc);
+    if (!nl_yaml_is_plain(n))
+        return nl_yaml_fail(d, n, label, "expected %s, got %s (remove the quotes)%s", expected,
+                            nl_yaml_describe(n, what, sizeof what), acc);
+    return NL_OK;
+}
+
 nl_code nl_yaml_read_int(const nl_yaml_doc *d, const yaml_node_t *n, const char *label,
                          const nl_yaml_range *range, const char *accepted, long long max,
                          long long *out)
 {
-    char acc[600], what[256];
+    char acc[600];
     accepted_tail(accepted, acc, sizeof acc);
-    if (n->type != YAML_SCALAR_NODE || nl_yaml_is_null(n))
-        return nl_yaml_fail(d, n, label, "expected an integer, got %s%s",
-                            nl_yaml_describe(n, what, sizeof what), acc);
-    if (!nl_yaml_is_plain(n))
-        return nl_yaml_fail(d, n, label, "expected an integer, got %s (remove the quotes)%s",
-                            nl_yaml_describe(n, what, sizeof what), acc);
+    const nl_code plain = plain_scalar(d, n, label, "an integer", acc);
+    if (plain != NL_OK)
+        return plain;
     const char *s = nl_yaml_scalar(n);
     long long v = 0;
     const int scanned = nl_yaml_scan_int(s, &v);
@@ -503,14 +515,11 @@ nl_code nl_yaml_read_int(const nl_yaml_doc *d, const yaml_node_t *n, const char 
 nl_code nl_yaml_read_number(const nl_yaml_doc *d, const yaml_node_t *n, const char *label,
                             const nl_yaml_range *range, const char *accepted, double *out)
 {
-    char acc[600], what[256], text[128];
+    char acc[600], text[128];
     accepted_tail(accepted, acc, sizeof acc);
-    if (n->type != YAML_SCALAR_NODE || nl_yaml_is_null(n))
-        return nl_yaml_fail(d, n, label, "expected a number, got %s%s",
-                            nl_yaml_describe(n, what, sizeof what), acc);
-    if (!nl_yaml_is_plain(n))
-        return nl_yaml_fail(d, n, label, "expected a number, got %s (remove the quotes)%s",
-                            nl_yaml_describe(n, what, sizeof what), acc);
+    const nl_code plain = plain_scalar(d, n, label, "a number", acc);
+    if (plain != NL_OK)
+        return plain;
     const char *s = nl_yaml_shown(nl_yaml_scalar(n), text, sizeof text);
     double v;
     if (!nl_yaml_scan_float(nl_yaml_scalar(n), &v))

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "cpu/cpu.h"
+#include "backend/twins.h"
 
 void nl_cpu_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
                                float *y)
@@ -117,12 +118,5 @@ void nl_cpu_scale_check_finite(nl_backend *be, size_t count, float *x, const flo
         slots[k] = (double)zeros;
         slots[NL_SUM_SQUARES_PARTS + k] = (double)bad;
     });
-    double zeros = 0.0, bad = 0.0;
-    for (int k = 0; k < NL_SUM_SQUARES_PARTS; k++) {
-        zeros += slots[k];
-        bad += slots[NL_SUM_SQUARES_PARTS + k];
-    }
-    slots[NL_UNSCALE_ZEROS] += zeros;
-    if (bad > 0.0)
-        *found_inf = 1.0f;
+    nl_scale_check_total(slots, found_inf);
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "cpu/cpu.h"
+#include "backend/twins.h"
 #include "cpu/reduce.h"
 #include "cpu/vmath.h"
 
@@ -44,13 +45,8 @@ void nl_cpu_softmax_xent_forward(nl_backend *be, int n, int classes, const float
     for (int i = 0; i < n; i++) {
         const float *row = logits + (size_t)i * classes;
         float *p = probs + (size_t)i * classes;
-        float max = row[0];
-        int argmax = 0;
-        for (int k = 1; k < classes; k++)
-            if (row[k] > max) {
-                max = row[k];
-                argmax = k;
-            }
+        float max;
+        const int argmax = nl_row_argmax(row, classes, &max);
         const double sum = shifted_exps(classes, row, max, p);
         float inv = (float)(1.0 / sum);
         for (int k = 0; k < classes; k++)

@@ -88,20 +88,13 @@ size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, in
 }
 
 /* Under a low product precision the backward's products take the linear
- * kernels' copies from a region past the layout both backends share
- * (its backward part holds no linear workspace): the weight gradients'
- * products over all steps and each step's dh product (rnn_state_grad,
- * sized as a linear of n rows). */
+ * kernels' copies from a region past the layout both backends share (its
+ * backward part holds no linear workspace). */
 static size_t lowp_region_bytes(nl_backend *be, int n, int t, int in, int hidden, int g)
 {
     if (!nl_cpu_lowp(be->product_precision))
         return 0;
-    const size_t sizes[3] = {nl_cpu_linear_workspace(be, n * t, hidden, g),
-                             nl_cpu_linear_workspace(be, n * t, in, g),
-                             nl_cpu_linear_workspace(be, n, hidden, g)};
-    size_t most = 0;
-    for (int k = 0; k < 3; k++)
-        most = sizes[k] > most ? sizes[k] : most;
+    const size_t most = nl_rnn_lowp_product_bytes(be, n, t, in, hidden, g);
     return nl_rnn_lines((most + sizeof(float) - 1) / sizeof(float)) * sizeof(float);
 }
 

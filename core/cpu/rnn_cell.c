@@ -15,8 +15,7 @@
 #include "cpu/lowp.h"
 #include "cpu/vmath.h"
 #include "backend/rnn_layout.h"
-
-static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+#include "backend/rnn_units.h"
 
 static inline nl_v8 sigmoid8(nl_v8 v)
 {
@@ -72,29 +71,10 @@ void nl_cpu_rnn_cell_forward(nl_backend *be, nl_rnn_cell cell, int n, int hidden
             nl_v8_store(gate + o, sigmoid8(preact8(ai, bi, bias, o)));
             nl_v8_store(state_i + j, forget * nl_v8_load(prev_i + j) + in_gate * cand);
         }
-        for (int j = vec; j < hidden; j++) {
-            if (cell == NL_RNN_LSTM) {
-                const float in_gate = sigmoid(ai[j] + bi[j] + bias[j]);
-                const int f = hidden + j, c = 2 * hidden + j, o = 3 * hidden + j;
-                const float forget = sigmoid(ai[f] + bi[f] + bias[f]);
-                const float cand = tanhf(ai[c] + bi[c] + bias[c]);
-                gate[j] = in_gate;
-                gate[f] = forget;
-                gate[c] = cand;
-                gate[o] = sigmoid(ai[o] + bi[o] + bias[o]);
-                state_i[j] = forget * prev_i[j] + in_gate * cand;
-            } else {
-                const int z = hidden + j, c = 2 * hidden + j;
-                const float reset = sigmoid(ai[j] + bi[j] + bias[j]);
-                const float update = sigmoid(ai[z] + bi[z] + bias[z]);
-                const float cand = tanhf(ai[c] + bias[c] + reset * bi[c]);
-                gate[j] = reset;
-                gate[z] = update;
-                gate[c] = cand;
-                gate[3 * hidden + j] = bi[c];
-                state_i[j] = (1.0f - update) * cand + update * prev_i[j];
-            }
-        }
+        for (int j = vec; j < hidden; j++)
+            state_i[j] = cell == NL_RNN_LSTM
+                             ? nl_rnn_lstm_unit(hidden, j, ai, bi, bias, prev_i, gate)
+                             : nl_rnn_gru_unit(hidden, j, ai, bi, bias, prev_i, gate);
         if (y && cell == NL_RNN_GRU)
             memcpy(y + (size_t)i * ld_y, state_i, (size_t)hidden * sizeof *state_i);
     });

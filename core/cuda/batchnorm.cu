@@ -28,7 +28,7 @@
 
 using namespace nlk;
 
-enum { FEAT_X = 32, FEAT_Y = 8 };
+enum { FEAT_X = COLUMN_BLOCK_X, FEAT_Y = COLUMN_BLOCK_Y };
 
 /* ------------------------------------------------------------------------ */
 /* feature vectors (hw == 1)                                                 */
@@ -37,7 +37,6 @@ enum { FEAT_X = 32, FEAT_Y = 8 };
 __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
     bn_features_forward_kernel(nl_cuda_norm_fwd_args a)
 {
-    __shared__ double sh[2][FEAT_Y][FEAT_X];
     __shared__ float s_mean[FEAT_X], s_scale[FEAT_X], s_shift[FEAT_X];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int j = blockIdx.x * FEAT_X + tx;
@@ -54,17 +53,10 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
                 sum2 = fma(v, v, sum2);
             }
         }
-        sh[0][ty][tx] = sum;
-        sh[1][ty][tx] = sum2;
-        __syncthreads();
+        column_sums2(sum, sum2);
         if (ty == 0 && valid) {
-            double s = 0.0, s2 = 0.0;
-            for (int t = 0; t < FEAT_Y; t++) {
-                s += sh[0][t][tx];
-                s2 += sh[1][t][tx];
-            }
             double mean, var, rstd;
-            finalize_stats(K, s, s2, (double)n, a.eps, mean, var, rstd);
+            finalize_stats(K, sum, sum2, (double)n, a.eps, mean, var, rstd);
             if (a.save_mean)
                 a.save_mean[j] = (float)mean;
             if (a.save_rstd)
@@ -116,12 +108,8 @@ __device__ __forceinline__ void bn_bwd_constants(const BnBwdArgs &a, int ch, dou
 {
     const double mean = a.save_mean[ch], rstd = a.save_rstd[ch];
     const double sum_dy_xhat = sum_dyxm * rstd;
-    if (write) {
-        if (a.dbeta)
-            a.dbeta[ch] = (float)sum_dy;
-        if (a.dgamma)
-            a.dgamma[ch] = (float)sum_dy_xhat;
-    }
+    if (write)
+        write_affine_grads(a.dgamma, a.dbeta, ch, sum_dy_xhat, sum_dy);
     const double g = a.gamma ? (double)a.gamma[ch] : 1.0;
     const double ad = g * rstd;
     af = (float)ad;
@@ -132,7 +120,6 @@ __device__ __forceinline__ void bn_bwd_constants(const BnBwdArgs &a, int ch, dou
 
 __global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_backward_kernel(BnBwdArgs a)
 {
-    __shared__ double sh[2][FEAT_Y][FEAT_X];
     __shared__ float s_af[FEAT_X], s_bf[FEAT_X], s_kf[FEAT_X], s_mean[FEAT_X];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int j = blockIdx.x * FEAT_X + tx;
@@ -149,17 +136,10 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_backward_kernel(Bn
             sum_dyxm = fma(g, (double)__ldg(a.x + o) - mean, sum_dyxm);
         }
     }
-    sh[0][ty][tx] = sum_dy;
-    sh[1][ty][tx] = sum_dyxm;
-    __syncthreads();
-    if (ty == 0 && valid) {
-        double s = 0.0, s2 = 0.0;
-        for (int t = 0; t < FEAT_Y; t++) {
-            s += sh[0][t][tx];
-            s2 += sh[1][t][tx];
-        }
-        bn_bwd_constants(a, j, s, s2, (double)n, true, s_af[tx], s_bf[tx], s_kf[tx], s_mean[tx]);
-    }
+    column_sums2(sum_dy, sum_dyxm);
+    if (ty == 0 && valid)
+        bn_bwd_constants(a, j, sum_dy, sum_dyxm, (double)n, true, s_af[tx], s_bf[tx], s_kf[tx],
+                         s_mean[tx]);
     __syncthreads();
     if (!valid || !a.dx)
         return;

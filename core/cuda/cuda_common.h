@@ -73,26 +73,23 @@ void nl_cuda_record_cuda(nl_cuda *cu, const char *call, cudaError_t e, const cha
 void nl_cuda_record_cublas(nl_cuda *cu, const char *call, cublasStatus_t s, const char *file,
                            int line);
 
-/* `call` is stringized up to its '(' so the message names the function */
+/* A call's status checked: anything but `ok` goes to `record` with what
+ * failed. NL_CU and NL_CUBLAS stringize `call` up to its '(' so the message
+ * names the function; NL_CU_LAUNCHED follows a kernel launch, where a bad
+ * configuration or a missing kernel image shows. */
+#define NL_CU_STATUS(cu, type, ok, record, call, what)                                             \
+    do {                                                                                           \
+        type nl_s_ = (call);                                                                       \
+        if (nl_s_ != (ok))                                                                         \
+            record((cu), what, nl_s_, __FILE__, __LINE__);                                         \
+    } while (0)
 #define NL_CU(cu, call)                                                                            \
-    do {                                                                                           \
-        cudaError_t nl_e_ = (call);                                                                \
-        if (nl_e_ != cudaSuccess)                                                                  \
-            nl_cuda_record_cuda((cu), #call, nl_e_, __FILE__, __LINE__);                           \
-    } while (0)
+    NL_CU_STATUS(cu, cudaError_t, cudaSuccess, nl_cuda_record_cuda, call, #call)
 #define NL_CUBLAS(cu, call)                                                                        \
-    do {                                                                                           \
-        cublasStatus_t nl_s_ = (call);                                                             \
-        if (nl_s_ != CUBLAS_STATUS_SUCCESS)                                                        \
-            nl_cuda_record_cublas((cu), #call, nl_s_, __FILE__, __LINE__);                         \
-    } while (0)
-/* after a kernel launch: a bad configuration or a missing kernel image shows here */
+    NL_CU_STATUS(cu, cublasStatus_t, CUBLAS_STATUS_SUCCESS, nl_cuda_record_cublas, call, #call)
 #define NL_CU_LAUNCHED(cu, kernel_name)                                                            \
-    do {                                                                                           \
-        cudaError_t nl_e_ = cudaGetLastError();                                                    \
-        if (nl_e_ != cudaSuccess)                                                                  \
-            nl_cuda_record_cuda((cu), "launch of " kernel_name, nl_e_, __FILE__, __LINE__);        \
-    } while (0)
+    NL_CU_STATUS(cu, cudaError_t, cudaSuccess, nl_cuda_record_cuda, cudaGetLastError(),          \
+                 "launch of " kernel_name)
 
 /* blocks for a grid-stride elementwise kernel over `count` items */
 static inline unsigned nl_cuda_grid(const nl_cuda *cu, size_t count, unsigned threads)

@@ -22,52 +22,6 @@ struct FillOp {
     }
 };
 
-template <int KIND> struct ActForwardOp {
-    const float *x;
-    float *y;
-    template <int V> __device__ void run(size_t i) const
-    {
-        const Vec<V> a = ld<V>(x, (long long)i);
-        Vec<V> o;
-#pragma unroll
-        for (int e = 0; e < V; e++) {
-            const float v = a.v[e];
-            if (KIND == NL_ACT_RELU)
-                o.v[e] = v > 0.0f ? v : 0.0f;
-            else if (KIND == NL_ACT_SIGMOID)
-                o.v[e] = 1.0f / (1.0f + expf(-v));
-            else
-                o.v[e] = tanhf(v);
-        }
-        st<V>(y, (long long)i, o);
-    }
-};
-
-template <int KIND> struct ActBackwardOp {
-    const float *y, *dy;
-    float *dx;
-    int accumulate;
-    template <int V> __device__ void run(size_t i) const
-    {
-        const Vec<V> yv = ld<V>(y, (long long)i), g = ld<V>(dy, (long long)i);
-        const Vec<V> old = accumulate ? ld_rw<V>(dx, (long long)i) : zero_vec<V>();
-        Vec<V> o;
-#pragma unroll
-        for (int e = 0; e < V; e++) {
-            const float yy = yv.v[e];
-            if (KIND == NL_ACT_RELU) {
-                const float t = yy > 0.0f ? g.v[e] : 0.0f;
-                o.v[e] = accumulate ? old.v[e] + t : t;
-            } else if (KIND == NL_ACT_SIGMOID) {
-                o.v[e] = (accumulate ? old.v[e] : 0.0f) + g.v[e] * yy * (1.0f - yy);
-            } else {
-                o.v[e] = (accumulate ? old.v[e] : 0.0f) + g.v[e] * (1.0f - yy * yy);
-            }
-        }
-        st<V>(dx, (long long)i, o);
-    }
-};
-
 struct AddOp {
     const float *a, *b;
     float *y;
@@ -131,7 +85,52 @@ __device__ static float gelu_tanh_grad(float v)
     return slope * (e * s) * s + s;
 }
 
-template <int KIND> struct GeluForwardOp {
+/* ReLU, sigmoid and tanh: their value, and their gradient from the output y */
+template <int KIND> struct Act {
+    __device__ static float value(float v)
+    {
+        if (KIND == NL_ACT_RELU)
+            return v > 0.0f ? v : 0.0f;
+        if (KIND == NL_ACT_SIGMOID)
+            return 1.0f / (1.0f + expf(-v));
+        return tanhf(v);
+    }
+    /* dx's new value from dx's old one (read only when accumulating) */
+    __device__ static float grad(float yy, float g, float old, int accumulate)
+    {
+        if (KIND == NL_ACT_RELU) {
+            const float t = yy > 0.0f ? g : 0.0f;
+            return accumulate ? old + t : t;
+        }
+        if (KIND == NL_ACT_SIGMOID)
+            return (accumulate ? old : 0.0f) + g * yy * (1.0f - yy);
+        return (accumulate ? old : 0.0f) + g * (1.0f - yy * yy);
+    }
+};
+
+/* GELU: its value, and its gradient from the input v */
+template <int KIND> struct Gelu {
+    __device__ static float value(float v)
+    {
+        if (KIND == NL_GELU_TANH)
+            return gelu_tanh_forward(v);
+        return 0.5f * v * erfcf(-v * NL_GELU_INV_SQRT_2); /* no 1 + erf cancellation */
+    }
+    __device__ static float grad(float v, float g, float old, int accumulate)
+    {
+        float slope;
+        if (KIND == NL_GELU_TANH) {
+            slope = gelu_tanh_grad(v);
+        } else {
+            slope = 0.5f * erfcf(-v * NL_GELU_INV_SQRT_2) +
+                    v * expf(-0.5f * v * v) * NL_GELU_INV_SQRT_2PI;
+        }
+        return accumulate ? old + g * slope : g * slope;
+    }
+};
+
+/* y = F::value(x), elementwise */
+template <class F> struct MapForwardOp {
     const float *x;
     float *y;
     template <int V> __device__ void run(size_t i) const
@@ -139,38 +138,26 @@ template <int KIND> struct GeluForwardOp {
         const Vec<V> a = ld<V>(x, (long long)i);
         Vec<V> o;
 #pragma unroll
-        for (int e = 0; e < V; e++) {
-            const float v = a.v[e];
-            if (KIND == NL_GELU_TANH)
-                o.v[e] = gelu_tanh_forward(v);
-            else
-                o.v[e] = 0.5f * v * erfcf(-v * NL_GELU_INV_SQRT_2); /* no 1 + erf cancellation */
-        }
+        for (int e = 0; e < V; e++)
+            o.v[e] = F::value(a.v[e]);
         st<V>(y, (long long)i, o);
     }
 };
 
-template <int KIND> struct GeluBackwardOp {
-    const float *x, *dy;
+/* dx (+)= the gradient F::grad takes from `from` (the map's output or
+ * input, as F reads it) and dy */
+template <class F> struct MapBackwardOp {
+    const float *from, *dy;
     float *dx;
     int accumulate;
     template <int V> __device__ void run(size_t i) const
     {
-        const Vec<V> a = ld<V>(x, (long long)i), g = ld<V>(dy, (long long)i);
+        const Vec<V> a = ld<V>(from, (long long)i), g = ld<V>(dy, (long long)i);
         const Vec<V> old = accumulate ? ld_rw<V>(dx, (long long)i) : zero_vec<V>();
         Vec<V> o;
 #pragma unroll
-        for (int e = 0; e < V; e++) {
-            const float v = a.v[e];
-            float grad;
-            if (KIND == NL_GELU_TANH) {
-                grad = gelu_tanh_grad(v);
-            } else {
-                grad = 0.5f * erfcf(-v * NL_GELU_INV_SQRT_2) +
-                       v * expf(-0.5f * v * v) * NL_GELU_INV_SQRT_2PI;
-            }
-            o.v[e] = accumulate ? old.v[e] + g.v[e] * grad : g.v[e] * grad;
-        }
+        for (int e = 0; e < V; e++)
+            o.v[e] = F::grad(a.v[e], g.v[e], old.v[e], accumulate);
         st<V>(dx, (long long)i, o);
     }
 };
@@ -194,13 +181,14 @@ void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count
     const bool vec = nl_cuda_aligned16(x, y);
     switch (kind) {
     case NL_ACT_RELU:
-        ew_launch(cu, ActForwardOp<NL_ACT_RELU>{x, y}, count, vec, "launch of relu forward");
+        ew_launch(cu, MapForwardOp<Act<NL_ACT_RELU>>{x, y}, count, vec, "launch of relu forward");
         break;
     case NL_ACT_SIGMOID:
-        ew_launch(cu, ActForwardOp<NL_ACT_SIGMOID>{x, y}, count, vec, "launch of sigmoid forward");
+        ew_launch(cu, MapForwardOp<Act<NL_ACT_SIGMOID>>{x, y}, count, vec,
+                  "launch of sigmoid forward");
         break;
     case NL_ACT_TANH:
-        ew_launch(cu, ActForwardOp<NL_ACT_TANH>{x, y}, count, vec, "launch of tanh forward");
+        ew_launch(cu, MapForwardOp<Act<NL_ACT_TANH>>{x, y}, count, vec, "launch of tanh forward");
         break;
     default:
         break;
@@ -215,15 +203,15 @@ void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t coun
     const int acc = accumulate_dx ? 1 : 0;
     switch (kind) {
     case NL_ACT_RELU:
-        ew_launch(cu, ActBackwardOp<NL_ACT_RELU>{y, dy, dx, acc}, count, vec,
+        ew_launch(cu, MapBackwardOp<Act<NL_ACT_RELU>>{y, dy, dx, acc}, count, vec,
                   "launch of relu backward");
         break;
     case NL_ACT_SIGMOID:
-        ew_launch(cu, ActBackwardOp<NL_ACT_SIGMOID>{y, dy, dx, acc}, count, vec,
+        ew_launch(cu, MapBackwardOp<Act<NL_ACT_SIGMOID>>{y, dy, dx, acc}, count, vec,
                   "launch of sigmoid backward");
         break;
     case NL_ACT_TANH:
-        ew_launch(cu, ActBackwardOp<NL_ACT_TANH>{y, dy, dx, acc}, count, vec,
+        ew_launch(cu, MapBackwardOp<Act<NL_ACT_TANH>>{y, dy, dx, acc}, count, vec,
                   "launch of tanh backward");
         break;
     default:
@@ -251,9 +239,9 @@ void nl_cuda_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const
     nl_cuda *cu = nl_cuda_of(be);
     const bool vec = nl_cuda_aligned16(x, y);
     if (kind == NL_GELU_TANH)
-        ew_launch(cu, GeluForwardOp<NL_GELU_TANH>{x, y}, count, vec, "launch of gelu forward");
+        ew_launch(cu, MapForwardOp<Gelu<NL_GELU_TANH>>{x, y}, count, vec, "launch of gelu forward");
     else
-        ew_launch(cu, GeluForwardOp<NL_GELU_ERF>{x, y}, count, vec, "launch of gelu forward");
+        ew_launch(cu, MapForwardOp<Gelu<NL_GELU_ERF>>{x, y}, count, vec, "launch of gelu forward");
 }
 
 void nl_cuda_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
@@ -263,9 +251,9 @@ void nl_cuda_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, cons
     const bool vec = nl_cuda_aligned16(x, dy, dx);
     const int acc = accumulate_dx ? 1 : 0;
     if (kind == NL_GELU_TANH)
-        ew_launch(cu, GeluBackwardOp<NL_GELU_TANH>{x, dy, dx, acc}, count, vec,
+        ew_launch(cu, MapBackwardOp<Gelu<NL_GELU_TANH>>{x, dy, dx, acc}, count, vec,
                   "launch of gelu backward");
     else
-        ew_launch(cu, GeluBackwardOp<NL_GELU_ERF>{x, dy, dx, acc}, count, vec,
+        ew_launch(cu, MapBackwardOp<Gelu<NL_GELU_ERF>>{x, dy, dx, acc}, count, vec,
                   "launch of gelu backward");
 }

@@ -541,31 +541,19 @@ __global__ void __launch_bounds__(256)
     gn_param_grads_kernel(int n, int c, const double *__restrict__ partial, float *dgamma,
                           float *dbeta)
 {
-    __shared__ double sh[2][8][32];
     const int tx = threadIdx.x, ty = threadIdx.y;
-    const int ch = blockIdx.x * 32 + tx;
+    const int ch = blockIdx.x * COLUMN_BLOCK_X + tx;
     double s0 = 0.0, s1 = 0.0;
     if (ch < c) {
 #pragma unroll 4
-        for (int i = ty; i < n; i += 8) {
+        for (int i = ty; i < n; i += COLUMN_BLOCK_Y) {
             s0 += partial[2 * ((size_t)i * c + ch)];
             s1 += partial[2 * ((size_t)i * c + ch) + 1];
         }
     }
-    sh[0][ty][tx] = s0;
-    sh[1][ty][tx] = s1;
-    __syncthreads();
-    if (ty == 0 && ch < c) {
-        double t0 = 0.0, t1 = 0.0;
-        for (int t = 0; t < 8; t++) {
-            t0 += sh[0][t][tx];
-            t1 += sh[1][t][tx];
-        }
-        if (dbeta)
-            dbeta[ch] = (float)t0;
-        if (dgamma)
-            dgamma[ch] = (float)t1;
-    }
+    column_sums2(s0, s1);
+    if (ty == 0 && ch < c)
+        write_affine_grads(dgamma, dbeta, ch, s1, s0);
 }
 
 /* many groups: whole groups per block, a slot of 2^tpg_log2 threads each, in

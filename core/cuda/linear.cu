@@ -102,27 +102,35 @@ template <int PREC> static void launch_column_sums(nl_cuda *cu, int n, int out, 
 
 static void bias_rows(nl_cuda *cu, nl_precision p, int n, int out, const float *bias, float *y)
 {
-    if (p == NL_PRECISION_BF16)
-        launch_bias_rows<NL_PRECISION_BF16>(cu, n, out, bias, y);
-    else if (p == NL_PRECISION_FP16)
-        launch_bias_rows<NL_PRECISION_FP16>(cu, n, out, bias, y);
-    else
-        launch_bias_rows<NL_PRECISION_FP32>(cu, n, out, bias, y);
+    nl_by_precision(p, [&](auto prec) { launch_bias_rows<prec()>(cu, n, out, bias, y); });
 }
 
 static void column_sums(nl_cuda *cu, nl_precision p, int n, int out, const float *dy, float *dbias)
 {
-    if (p == NL_PRECISION_BF16)
-        launch_column_sums<NL_PRECISION_BF16>(cu, n, out, dy, dbias);
-    else if (p == NL_PRECISION_FP16)
-        launch_column_sums<NL_PRECISION_FP16>(cu, n, out, dy, dbias);
-    else
-        launch_column_sums<NL_PRECISION_FP32>(cu, n, out, dy, dbias);
+    nl_by_precision(p, [&](auto prec) { launch_column_sums<prec()>(cu, n, out, dy, dbias); });
 }
 
 size_t nl_cuda_linear_workspace(nl_backend *be, int n, int in, int out)
 {
     return lowp_layout(be->product_precision, n, in, out, NULL, NULL);
+}
+
+/* y's start, before the product adds into it (with *beta, 1 when it does):
+ * the bias in every row, or zeros when there is neither a bias nor a
+ * product (in == 0); false when no product follows */
+static bool linear_begin(nl_cuda *cu, nl_precision p, int n, int in, int out, const float *bias,
+                         float *y, float *beta)
+{
+    *beta = 0.0f;
+    if (bias) {
+        bias_rows(cu, p, n, out, bias, y);
+        *beta = 1.0f;
+    }
+    if (in > 0)
+        return true;
+    if (!bias)
+        NL_CU(cu, cudaMemsetAsync(y, 0, (size_t)n * out * sizeof *y, cu->stream));
+    return false;
 }
 
 static void linear_forward_lowp(nl_cuda *cu, nl_precision p, int n, int in, int out,
@@ -131,16 +139,9 @@ static void linear_forward_lowp(nl_cuda *cu, nl_precision p, int n, int in, int 
 {
     lowp_parts w;
     lowp_layout(p, n, in, out, workspace, &w);
-    float beta = 0.0f;
-    if (bias) {
-        bias_rows(cu, p, n, out, bias, y);
-        beta = 1.0f;
-    }
-    if (in <= 0) {
-        if (!bias)
-            NL_CU(cu, cudaMemsetAsync(y, 0, (size_t)n * out * sizeof *y, cu->stream));
+    float beta;
+    if (!linear_begin(cu, p, n, in, out, bias, y, &beta))
         return;
-    }
     nl_cuda_lowp_convert(cu, p, (size_t)n * in, x, w.x);
     nl_cuda_lowp_convert(cu, p, (size_t)out * in, weight, w.w);
     nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, w.w, in, 0, w.x, in, 0, beta,
@@ -158,16 +159,9 @@ void nl_cuda_linear_forward(nl_backend *be, int n, int in, int out, const float 
         linear_forward_lowp(cu, be->product_precision, n, in, out, x, weight, bias, y, workspace);
         return;
     }
-    float beta = 0.0f;
-    if (bias) {
-        bias_rows(cu, NL_PRECISION_FP32, n, out, bias, y);
-        beta = 1.0f;
-    }
-    if (in <= 0) {
-        if (!bias)
-            NL_CU(cu, cudaMemsetAsync(y, 0, (size_t)n * out * sizeof *y, cu->stream));
+    float beta;
+    if (!linear_begin(cu, NL_PRECISION_FP32, n, in, out, bias, y, &beta))
         return;
-    }
     const float alpha = 1.0f;
     NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &alpha, weight,
                               in, x, in, &beta, y, out));

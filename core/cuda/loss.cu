@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "cuda/norm_common.cuh"
+#include "backend/twins.h"
 
 using namespace nlk;
 
@@ -27,13 +28,8 @@ __global__ void __launch_bounds__(256)
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         const float *row = logits + (size_t)i * classes;
         float *p = probs + (size_t)i * classes;
-        float max = row[0];
-        int argmax = 0;
-        for (int k = 1; k < classes; k++)
-            if (row[k] > max) {
-                max = row[k];
-                argmax = k;
-            }
+        float max;
+        const int argmax = nl_row_argmax(row, classes, &max);
         double sum = 0.0;
         for (int k = 0; k < classes; k++) {
             const float e = expf(row[k] - max);

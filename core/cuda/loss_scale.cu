@@ -5,6 +5,7 @@
  * sets the flag. Counts are integers held exactly in doubles, so the
  * result is the CPU's whatever the order. */
 #include "cuda/norm_common.cuh"
+#include "backend/twins.h"
 
 enum { UNSCALE_THREADS = 256 };
 
@@ -40,14 +41,7 @@ __global__ void __launch_bounds__(UNSCALE_THREADS)
 
 __global__ void scale_check_total_kernel(float *found_inf, double *slots)
 {
-    double zeros = 0.0, bad = 0.0;
-    for (int k = 0; k < NL_SUM_SQUARES_PARTS; k++) {
-        zeros += slots[k];
-        bad += slots[NL_SUM_SQUARES_PARTS + k];
-    }
-    slots[NL_UNSCALE_ZEROS] += zeros;
-    if (bad > 0.0)
-        *found_inf = 1.0f;
+    nl_scale_check_total(slots, found_inf);
 }
 
 void nl_cuda_scale_check_finite(nl_backend *be, size_t count, float *x, const float *factor,

@@ -11,6 +11,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <type_traits>
+
 #include "cuda/cuda_common.h"
 
 template <int PREC> __device__ __forceinline__ float nl_lowp_round(float x)
@@ -20,6 +22,19 @@ template <int PREC> __device__ __forceinline__ float nl_lowp_round(float x)
     if (PREC == NL_PRECISION_FP16)
         return __half2float(__float2half(x));
     return x;
+}
+
+/* Host side: f(std::integral_constant<int, PREC>()) for the precision p
+ * (fp32 for any other), so that one call picks the instance of a kernel
+ * templated on PREC. */
+template <class F> static inline void nl_by_precision(nl_precision p, F f)
+{
+    if (p == NL_PRECISION_BF16)
+        f(std::integral_constant<int, NL_PRECISION_BF16>());
+    else if (p == NL_PRECISION_FP16)
+        f(std::integral_constant<int, NL_PRECISION_FP16>());
+    else
+        f(std::integral_constant<int, NL_PRECISION_FP32>());
 }
 
 #endif

@@ -39,45 +39,48 @@ template <int V> struct Vec {
     float v[V];
 };
 
-template <int V> __device__ __forceinline__ Vec<V> ld(const float *p, long long i);
-template <> __device__ __forceinline__ Vec<4> ld<4>(const float *p, long long i)
+/* How a vector is read: through the read-only cache; as a last use,
+ * evict-first (keeps data that will be read again in L2); or plainly, data
+ * this kernel also writes (dx when accumulating). */
+enum { LOAD_CACHED, LOAD_LAST, LOAD_PLAIN };
+
+template <int HOW, class T> __device__ __forceinline__ T load_as(const T *p)
 {
-    const float4 t = __ldg(reinterpret_cast<const float4 *>(p) + i);
-    Vec<4> r = {{t.x, t.y, t.z, t.w}};
-    return r;
-}
-template <> __device__ __forceinline__ Vec<1> ld<1>(const float *p, long long i)
-{
-    Vec<1> r = {{__ldg(p + i)}};
-    return r;
+    if (HOW == LOAD_CACHED)
+        return __ldg(p);
+    if (HOW == LOAD_LAST)
+        return __ldcs(p);
+    return *p;
 }
 
-/* a last use: evict-first (keeps data that will be read again in L2) */
-template <int V> __device__ __forceinline__ Vec<V> ld_last(const float *p, long long i);
-template <> __device__ __forceinline__ Vec<4> ld_last<4>(const float *p, long long i)
-{
-    const float4 t = __ldcs(reinterpret_cast<const float4 *>(p) + i);
-    Vec<4> r = {{t.x, t.y, t.z, t.w}};
-    return r;
-}
-template <> __device__ __forceinline__ Vec<1> ld_last<1>(const float *p, long long i)
-{
-    Vec<1> r = {{__ldcs(p + i)}};
-    return r;
-}
+template <int V, int HOW> struct Load;
+template <int HOW> struct Load<4, HOW> {
+    static __device__ __forceinline__ Vec<4> at(const float *p, long long i)
+    {
+        const float4 t = load_as<HOW>(reinterpret_cast<const float4 *>(p) + i);
+        Vec<4> r = {{t.x, t.y, t.z, t.w}};
+        return r;
+    }
+};
+template <int HOW> struct Load<1, HOW> {
+    static __device__ __forceinline__ Vec<1> at(const float *p, long long i)
+    {
+        Vec<1> r = {{load_as<HOW>(p + i)}};
+        return r;
+    }
+};
 
-/* plain load of data this kernel also writes (dx when accumulating) */
-template <int V> __device__ __forceinline__ Vec<V> ld_rw(const float *p, long long i);
-template <> __device__ __forceinline__ Vec<4> ld_rw<4>(const float *p, long long i)
+template <int V> __device__ __forceinline__ Vec<V> ld(const float *p, long long i)
 {
-    const float4 t = reinterpret_cast<const float4 *>(p)[i];
-    Vec<4> r = {{t.x, t.y, t.z, t.w}};
-    return r;
+    return Load<V, LOAD_CACHED>::at(p, i);
 }
-template <> __device__ __forceinline__ Vec<1> ld_rw<1>(const float *p, long long i)
+template <int V> __device__ __forceinline__ Vec<V> ld_last(const float *p, long long i)
 {
-    Vec<1> r = {{p[i]}};
-    return r;
+    return Load<V, LOAD_LAST>::at(p, i);
+}
+template <int V> __device__ __forceinline__ Vec<V> ld_rw(const float *p, long long i)
+{
+    return Load<V, LOAD_PLAIN>::at(p, i);
 }
 
 template <int V> __device__ __forceinline__ void st(float *p, long long i, const Vec<V> &a);
@@ -128,9 +131,7 @@ static inline void ew_launch(nl_cuda *cu, const Op &op, size_t n, bool vec, cons
         return;
     const unsigned blocks = nl_cuda_grid(cu, vec ? (n + 3) / 4 : n, 256);
     ew_kernel<Op><<<blocks, 256, 0, cu->stream>>>(op, n, vec ? 1 : 0);
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        nl_cuda_record_cuda(cu, what, e, __FILE__, __LINE__);
+    NL_CU_STATUS(cu, cudaError_t, cudaSuccess, nl_cuda_record_cuda, cudaGetLastError(), what);
 }
 
 /* the dynamic shared memory of every kernel that has some: one declaration
@@ -173,13 +174,11 @@ __device__ __forceinline__ double warp_sum(double v)
     return v;
 }
 
-/* thread 0 gets the block's sums; every thread of the block must call it and
- * blockDim.x must be a multiple of 32 (at most 1024). Ends with a barrier, so
- * it may be called again (in a loop) at once. */
-__device__ __forceinline__ void block_sum2(double &a, double &b)
+/* each warp's sums of a and b, as warp_sum leaves them in its lane 0, and
+ * from there in sh[0][warp] and sh[1][warp]; ends with a barrier */
+__device__ __forceinline__ void warp_sums2(double (&sh)[2][32], double &a, double &b)
 {
-    __shared__ double sh[2][32];
-    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     a = warp_sum(a);
     b = warp_sum(b);
     if (lane == 0) {
@@ -187,6 +186,16 @@ __device__ __forceinline__ void block_sum2(double &a, double &b)
         sh[1][w] = b;
     }
     __syncthreads();
+}
+
+/* thread 0 gets the block's sums; every thread of the block must call it and
+ * blockDim.x must be a multiple of 32 (at most 1024). Ends with a barrier, so
+ * it may be called again (in a loop) at once. */
+__device__ __forceinline__ void block_sum2(double &a, double &b)
+{
+    __shared__ double sh[2][32];
+    warp_sums2(sh, a, b);
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
     if (w == 0) {
         a = lane < nw ? sh[0][lane] : 0.0;
         b = lane < nw ? sh[1][lane] : 0.0;
@@ -196,6 +205,40 @@ __device__ __forceinline__ void block_sum2(double &a, double &b)
     __syncthreads();
 }
 
+/* Blocks of COLUMN_BLOCK_X columns (threadIdx.x) by COLUMN_BLOCK_Y row lanes
+ * (threadIdx.y): thread (x, y)'s two sums of its rows, then, past a barrier,
+ * in the lane-0 thread of each column the column's sums, its lanes added in
+ * lane order (the other threads keep their own). Every thread of the block
+ * must call it. */
+enum { COLUMN_BLOCK_X = 32, COLUMN_BLOCK_Y = 8 };
+__device__ __forceinline__ void column_sums2(double &a, double &b)
+{
+    __shared__ double sh[2][COLUMN_BLOCK_Y][COLUMN_BLOCK_X];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    sh[0][ty][tx] = a;
+    sh[1][ty][tx] = b;
+    __syncthreads();
+    if (ty == 0) {
+        a = 0.0;
+        b = 0.0;
+        for (int t = 0; t < COLUMN_BLOCK_Y; t++) {
+            a += sh[0][t][tx];
+            b += sh[1][t][tx];
+        }
+    }
+}
+
+/* channel ch's affine gradients, each where asked: dgamma the sum of
+ * dy * xhat, dbeta the sum of dy */
+__device__ __forceinline__ void write_affine_grads(float *dgamma, float *dbeta, int ch,
+                                                   double sum_dy_xhat, double sum_dy)
+{
+    if (dgamma)
+        dgamma[ch] = (float)sum_dy_xhat;
+    if (dbeta)
+        dbeta[ch] = (float)sum_dy;
+}
+
 /* The fused kernels put 256 / tpg groups in a block, tpg = 2^tpg_log2 >= 32
  * threads each (a "slot"). The slot's thread 0 gets the sums over its
  * threads: lanes in a shuffle tree, then the slot's warps in warp order.
@@ -203,14 +246,8 @@ __device__ __forceinline__ void block_sum2(double &a, double &b)
 __device__ __forceinline__ void slot_sum2(double &a, double &b, int tpg_log2)
 {
     __shared__ double sh[2][32];
-    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    a = warp_sum(a);
-    b = warp_sum(b);
-    if (lane == 0) {
-        sh[0][w] = a;
-        sh[1][w] = b;
-    }
-    __syncthreads();
+    warp_sums2(sh, a, b);
+    const int w = threadIdx.x >> 5;
     if ((threadIdx.x & ((1 << tpg_log2) - 1)) == 0) {
         const int wpg = 1 << (tpg_log2 - 5);
         a = 0.0;

@@ -120,12 +120,8 @@ __global__ void __launch_bounds__(POINT_THREADS)
         s_dy_xhat += (double)dy[at] * (double)(x[at] - shift[s]) * r;
     }
     block_sum2(s_dy, s_dy_xhat);
-    if (threadIdx.x == 0) {
-        if (dgamma)
-            dgamma[ch] = (float)s_dy_xhat;
-        if (dbeta)
-            dbeta[ch] = (float)s_dy;
-    }
+    if (threadIdx.x == 0)
+        write_affine_grads(dgamma, dbeta, ch, s_dy_xhat, s_dy);
 }
 
 size_t nl_cuda_norm_backward_point_workspace(nl_backend *be, const nl_norm_geom *g)

@@ -54,10 +54,7 @@ __global__ void __launch_bounds__(POINT_THREADS)
     block_sum2(s_dy, s_dyt);
     block_sum2(s_da, unused);
     if (threadIdx.x == 0) {
-        if (dbeta)
-            dbeta[ch] = (float)s_dy;
-        if (dgamma)
-            dgamma[ch] = (float)s_dyt;
+        write_affine_grads(dgamma, dbeta, ch, s_dyt, s_dy);
         dalpha_part[ch] = (double)gm * s_da;
     }
 }

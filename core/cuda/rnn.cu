@@ -29,12 +29,7 @@ static size_t lowp_region_bytes(nl_backend *be, int n, int t, int in, int hidden
 {
     if (be->product_precision == NL_PRECISION_FP32)
         return 0;
-    const size_t sizes[3] = {nl_cuda_linear_workspace(be, n * t, hidden, g),
-                             nl_cuda_linear_workspace(be, n * t, in, g),
-                             nl_cuda_linear_workspace(be, n, hidden, g)};
-    size_t most = 0;
-    for (int k = 0; k < 3; k++)
-        most = sizes[k] > most ? sizes[k] : most;
+    const size_t most = nl_rnn_lowp_product_bytes(be, n, t, in, hidden, g);
     return (most + 255) / 256 * 256;
 }
 
@@ -45,13 +40,27 @@ size_t nl_cuda_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int
            lowp_region_bytes(be, n, t, in, hidden, g);
 }
 
-/* the region past the shared layout; NULL under fp32 */
-static void *lowp_region_of(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden,
-                            void *workspace)
+/* Where a forward or backward of n samples works: the parts of saved and
+ * workspace that the layout both backends share places, and the region
+ * past it (NULL under fp32). */
+typedef struct {
+    int g;        /* the gates' width */
+    size_t state; /* floats of one state slot (n, hidden) */
+    nl_rnn_saved_parts sv;
+    nl_rnn_work_parts w;
+    void *lowp;
+} rnn_frame;
+
+static rnn_frame frame_of(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden,
+                          const void *saved, void *workspace)
 {
-    if (be->product_precision == NL_PRECISION_FP32)
-        return NULL;
-    return (char *)workspace + nl_rnn_work_layout(cell, n, t, hidden, 0, NULL, NULL);
+    rnn_frame f;
+    f.g = nl_rnn_gate_count(cell) * hidden;
+    f.state = (size_t)n * hidden;
+    nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &f.sv);
+    const size_t shared = nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &f.w);
+    f.lowp = be->product_precision == NL_PRECISION_FP32 ? NULL : (char *)workspace + shared;
+    return f;
 }
 
 __device__ static inline float sigmoid_of(float v) { return 1.0f / (1.0f + expf(-v)); }
@@ -107,28 +116,24 @@ void nl_cuda_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
-    const int g = nl_rnn_gate_count(cell) * hidden;
-    const size_t state = (size_t)n * hidden;
-    nl_rnn_saved_parts sv;
-    nl_rnn_saved_layout(cell, n, t, hidden, saved, &sv);
-    nl_rnn_work_parts w;
-    nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &w);
-    void *lowp = lowp_region_of(be, cell, n, t, hidden, workspace);
-    nl_cuda_linear_forward(be, n * t, in, g, x, w_ih, b_ih, w.xproj, lowp);
-    NL_CU(cu, cudaMemsetAsync(sv.h, 0, state * sizeof(float), cu->stream));
-    if (sv.c)
-        NL_CU(cu, cudaMemsetAsync(sv.c, 0, state * sizeof(float), cu->stream));
+    const rnn_frame f = frame_of(be, cell, n, t, hidden, saved, workspace);
+    nl_cuda_linear_forward(be, n * t, in, f.g, x, w_ih, b_ih, f.w.xproj, f.lowp);
+    NL_CU(cu, cudaMemsetAsync(f.sv.h, 0, f.state * sizeof(float), cu->stream));
+    if (f.sv.c)
+        NL_CU(cu, cudaMemsetAsync(f.sv.c, 0, f.state * sizeof(float), cu->stream));
     for (int s = 0; s < t; s++) {
-        nl_cuda_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj, lowp);
-        rnn_step_kernel<<<nl_cuda_grid(cu, state, 256), 256, 0, cu->stream>>>(
-            cell == NL_RNN_LSTM, n, t, s, hidden, w.xproj, w.hproj, sv.h, sv.c, sv.gates, y);
+        nl_cuda_linear_forward(be, n, hidden, f.g, f.sv.h + s * f.state, w_hh, b_hh, f.w.hproj,
+                               f.lowp);
+        rnn_step_kernel<<<nl_cuda_grid(cu, f.state, 256), 256, 0, cu->stream>>>(
+            cell == NL_RNN_LSTM, n, t, s, hidden, f.w.xproj, f.w.hproj, f.sv.h, f.sv.c, f.sv.gates,
+            y);
         NL_CU_LAUNCHED(cu, "rnn_step_kernel");
     }
     if (h_last)
-        NL_CU(cu, cudaMemcpyAsync(h_last, sv.h + t * state, state * sizeof(float),
+        NL_CU(cu, cudaMemcpyAsync(h_last, f.sv.h + t * f.state, f.state * sizeof(float),
                                   cudaMemcpyDeviceToDevice, cu->stream));
-    if (c_last && sv.c)
-        NL_CU(cu, cudaMemcpyAsync(c_last, sv.c + t * state, state * sizeof(float),
+    if (c_last && f.sv.c)
+        NL_CU(cu, cudaMemcpyAsync(c_last, f.sv.c + t * f.state, f.state * sizeof(float),
                                   cudaMemcpyDeviceToDevice, cu->stream));
 }
 
@@ -189,41 +194,35 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
-    const int g = nl_rnn_gate_count(cell) * hidden;
-    const size_t state = (size_t)n * hidden;
-    nl_rnn_saved_parts sv;
-    nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &sv);
-    nl_rnn_work_parts w;
-    nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &w);
-    void *lowp = lowp_region_of(be, cell, n, t, hidden, workspace);
+    const rnn_frame f = frame_of(be, cell, n, t, hidden, saved, workspace);
     if (dh_last)
-        NL_CU(cu, cudaMemcpyAsync(w.dh, dh_last, state * sizeof(float), cudaMemcpyDeviceToDevice,
-                                  cu->stream));
+        NL_CU(cu, cudaMemcpyAsync(f.w.dh, dh_last, f.state * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, cu->stream));
     else
-        NL_CU(cu, cudaMemsetAsync(w.dh, 0, state * sizeof(float), cu->stream));
+        NL_CU(cu, cudaMemsetAsync(f.w.dh, 0, f.state * sizeof(float), cu->stream));
     if (dc_last && cell == NL_RNN_LSTM)
-        NL_CU(cu, cudaMemcpyAsync(w.dc, dc_last, state * sizeof(float), cudaMemcpyDeviceToDevice,
-                                  cu->stream));
+        NL_CU(cu, cudaMemcpyAsync(f.w.dc, dc_last, f.state * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, cu->stream));
     else
-        NL_CU(cu, cudaMemsetAsync(w.dc, 0, state * sizeof(float), cu->stream));
+        NL_CU(cu, cudaMemsetAsync(f.w.dc, 0, f.state * sizeof(float), cu->stream));
     const float one = 1.0f, zero = 0.0f;
     for (int s = t - 1; s >= 0; s--) {
-        rnn_step_backward_kernel<<<nl_cuda_grid(cu, state, 256), 256, 0, cu->stream>>>(
-            cell == NL_RNN_LSTM, n, t, s, hidden, sv.h, sv.c, sv.gates, dy, w.dh, w.dc,
-            w.dgates_x, w.dgates_h);
+        rnn_step_backward_kernel<<<nl_cuda_grid(cu, f.state, 256), 256, 0, cu->stream>>>(
+            cell == NL_RNN_LSTM, n, t, s, hidden, f.sv.h, f.sv.c, f.sv.gates, dy, f.w.dh, f.w.dc,
+            f.w.dgates_x, f.w.dgates_h);
         NL_CU_LAUNCHED(cu, "rnn_step_backward_kernel");
         /* dh (+)= dgates_h[s] w_hh, as linear_backward's input gradient;
          * h_{-1} is the constant zero state: nothing to pass it */
-        if (s > 0 && lowp)
-            nl_cuda_rnn_state_grad(be, n, hidden, g, w.dgates_h + s * (size_t)n * g, w_hh, w.dh,
-                                   cell == NL_RNN_GRU, lowp);
+        if (s > 0 && f.lowp)
+            nl_cuda_rnn_state_grad(be, n, hidden, f.g, f.w.dgates_h + s * (size_t)n * f.g, w_hh,
+                                   f.w.dh, cell == NL_RNN_GRU, f.lowp);
         else if (s > 0)
-            NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_N, hidden, n, g, &one,
-                                      w_hh, hidden, w.dgates_h + s * (size_t)n * g, g,
-                                      cell == NL_RNN_GRU ? &one : &zero, w.dh, hidden));
+            NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_N, hidden, n, f.g, &one,
+                                      w_hh, hidden, f.w.dgates_h + s * (size_t)n * f.g, f.g,
+                                      cell == NL_RNN_GRU ? &one : &zero, f.w.dh, hidden));
     }
-    nl_cuda_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                            db_hh, lowp);
-    nl_cuda_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                            db_ih, lowp);
+    nl_cuda_linear_backward(be, n * t, hidden, f.g, f.sv.h, w_hh, f.w.dgates_h, NULL, false, dw_hh,
+                            db_hh, f.lowp);
+    nl_cuda_linear_backward(be, n * t, in, f.g, x, w_ih, f.w.dgates_x, dx, accumulate_dx, dw_ih,
+                            db_ih, f.lowp);
 }

@@ -4,8 +4,7 @@
  * cuBLAS. */
 #include "cuda/cuda_common.h"
 #include "backend/rnn_layout.h"
-
-__device__ static inline float sigmoid_of(float v) { return 1.0f / (1.0f + expf(-v)); }
+#include "backend/rnn_units.h"
 
 #define PAIRS_LOOP(total)                                                                        \
     for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < (total);                \
@@ -55,27 +54,12 @@ __global__ void __launch_bounds__(256)
     {
         const int i = (int)(k / hidden), j = (int)(k - (size_t)i * hidden);
         const float *ai = a + (size_t)i * g, *bi = b + (size_t)i * g;
+        const float *prev_i = prev + (size_t)i * hidden;
         float *gate = gates + (size_t)i * 4 * hidden;
         if (lstm) {
-            const int f = hidden + j, c = 2 * hidden + j, o = 3 * hidden + j;
-            const float in_gate = sigmoid_of(ai[j] + bi[j] + bias[j]);
-            const float forget = sigmoid_of(ai[f] + bi[f] + bias[f]);
-            const float cand = tanhf(ai[c] + bi[c] + bias[c]);
-            gate[j] = in_gate;
-            gate[f] = forget;
-            gate[c] = cand;
-            gate[o] = sigmoid_of(ai[o] + bi[o] + bias[o]);
-            state[k] = forget * prev[k] + in_gate * cand;
+            state[k] = nl_rnn_lstm_unit(hidden, j, ai, bi, bias, prev_i, gate);
         } else {
-            const int z = hidden + j, c = 2 * hidden + j;
-            const float reset = sigmoid_of(ai[j] + bi[j] + bias[j]);
-            const float update = sigmoid_of(ai[z] + bi[z] + bias[z]);
-            const float cand = tanhf(ai[c] + bias[c] + reset * bi[c]);
-            gate[j] = reset;
-            gate[z] = update;
-            gate[c] = cand;
-            gate[3 * hidden + j] = bi[c];
-            const float h = (1.0f - update) * cand + update * prev[k];
+            const float h = nl_rnn_gru_unit(hidden, j, ai, bi, bias, prev_i, gate);
             state[k] = h;
             if (y)
                 y[(size_t)i * ld_y + j] = h;

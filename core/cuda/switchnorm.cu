@@ -87,10 +87,7 @@ __global__ void __launch_bounds__(SWITCH_THREADS)
     if (threadIdx.x == 0) {
         w.bn_m[ch] = m;
         w.bn_v[ch] = v;
-        if (dgamma)
-            dgamma[ch] = (float)sg;
-        if (dbeta)
-            dbeta[ch] = (float)sb;
+        write_affine_grads(dgamma, dbeta, ch, sg, sb);
     }
 }
 

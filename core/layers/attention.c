@@ -81,13 +81,9 @@ nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_a
                      int heads, bool bidirectional)
 {
     nl_backend *be = nl_builder_backend(b);
-    if (!be->ops->attention_forward || !be->ops->attention_backward) {
-        nl_builder_fail(b, NL_ERR_UNSUPPORTED,
-                        "layer %s: the %s backend has no attention kernels yet; use device: cpu",
-                        name, be->ops->name);
-        nl_builder_key(b, "device");
+    if (!nl_builder_has_kernels(b, name, "attention",
+                                be->ops->attention_forward && be->ops->attention_backward))
         return NULL;
-    }
     const int t = v->shape.h, d = v->shape.c;
     if (v->shape.ndim != 3 || heads < 1 || d % heads != 0 || !head_layout(q, t, d, heads) ||
         !head_layout(k, t, d, heads)) {

@@ -25,8 +25,7 @@ static void conv_forward(nl_layer *self, const nl_pass *pass)
 static void conv_backward(nl_layer *self, const nl_pass *pass)
 {
     conv_layer *l = (conv_layer *)self;
-    /* the weight the forward used: the transform keeps it for this pass */
-    const float *weight = l->param_norm.row->forward ? l->param_norm.weight : l->weight->data;
+    const float *weight = nl_param_norm_used(&l->param_norm, l->weight);
     pass->be->ops->conv2d_backward(pass->be, &l->geom, pass->n, self->in[0]->data, weight,
                                    self->out->grad, self->in[0]->grad, self->accumulate_din[0],
                                    nl_param_norm_grad(&l->param_norm, l->weight),
@@ -98,16 +97,9 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
         .in_c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w, .out_c = out_c,
         .kernel = kernel, .stride = stride, .pad = pad,
     };
-    g.out_h = (g.in_h + 2 * pad - kernel) / stride + 1;
-    g.out_w = (g.in_w + 2 * pad - kernel) / stride + 1;
-    if (g.in_h + 2 * pad < kernel || g.in_w + 2 * pad < kernel || g.out_h < 1 || g.out_w < 1) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: a %dx%d kernel does not fit its %dx%d input (too many stages "
-                        "for this image size?)",
-                        name, kernel, kernel, g.in_h, g.in_w);
-        nl_builder_key(b, "model.widths");
+    if (!nl_builder_window_fits(b, name, "a ", " kernel", kernel, kernel, stride, pad, g.in_h,
+                                g.in_w, &g.out_h, &g.out_w))
         return NULL;
-    }
     conv_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
     char pname[96];

@@ -196,6 +196,16 @@ nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
 bool nl_builder_failed(const nl_builder *b);
 /* names the config key an error is about (see nl_error.key) */
 void nl_builder_key(nl_builder *b, const char *key);
+/* `present`, or else false and the build failed for the device key: the
+ * backend has no kernels of `family` ("GELU") for layer `name` yet */
+bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present);
+/* the output size of a kernel_h x kernel_w window at `stride` over an
+ * in_h x in_w input padded by `pad`; false, and the build failed for
+ * model.widths, when the window does not fit ("<lead>KxK<noun> does not
+ * fit": "a 3x3 kernel", "2x2 pooling") */
+bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, const char *noun,
+                            int kernel_h, int kernel_w, int stride, int pad, int in_h, int in_w,
+                            int *out_h, int *out_w);
 
 /* a layer reading its inputs: nl_layer_init sets vt, name, inputs, output */
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,

@@ -29,8 +29,7 @@ static void linear_forward(nl_layer *self, const nl_pass *pass)
 static void linear_backward(nl_layer *self, const nl_pass *pass)
 {
     linear_layer *l = (linear_layer *)self;
-    /* the weight the forward used: the transform keeps it for this pass */
-    const float *weight = l->param_norm.row->forward ? l->param_norm.weight : l->weight->data;
+    const float *weight = nl_param_norm_used(&l->param_norm, l->weight);
     pass->be->ops->linear_backward(pass->be, pass->n * l->rows_per_sample, l->in_features,
                                    l->out_features, self->in[0]->data, weight, self->out->grad,
                                    self->in[0]->grad, self->accumulate_din[0],

@@ -49,6 +49,11 @@ const float *nl_param_norm_forward(nl_param_norm *pn, const nl_pass *pass, const
     return pn->weight;
 }
 
+const float *nl_param_norm_used(const nl_param_norm *pn, const nl_param *weight)
+{
+    return pn->row->forward ? pn->weight : weight->data;
+}
+
 float *nl_param_norm_grad(nl_param_norm *pn, nl_param *weight)
 {
     return pn->row->backward ? pn->grad : weight->grad;

@@ -74,6 +74,9 @@ void nl_param_norm_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight, int 
                         int fan_in, const nl_param_norm_spec *spec);
 /* the weight the layer's kernels use this pass (the parameter itself under none) */
 const float *nl_param_norm_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight);
+/* the weight the forward used, for the layer's backward: the transform
+ * keeps it for this pass */
+const float *nl_param_norm_used(const nl_param_norm *pn, const nl_param *weight);
 /* where the layer's backward writes its weight gradient */
 float *nl_param_norm_grad(nl_param_norm *pn, nl_param *weight);
 /* after the layer's backward: weight->grad and the row's parameters' gradients */

@@ -45,16 +45,9 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
         .kernel_h = kernel_h, .kernel_w = kernel_w, .stride = stride, .pad = pad,
         .relu_input = relu_input,
     };
-    g.out_h = (g.in_h + 2 * pad - kernel_h) / stride + 1;
-    g.out_w = (g.in_w + 2 * pad - kernel_w) / stride + 1;
-    if (g.in_h + 2 * pad < kernel_h || g.in_w + 2 * pad < kernel_w) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: %dx%d pooling does not fit its %dx%d input (too many stages "
-                        "for this image size?)",
-                        name, kernel_h, kernel_w, g.in_h, g.in_w);
-        nl_builder_key(b, "model.widths");
+    if (!nl_builder_window_fits(b, name, "", " pooling", kernel_h, kernel_w, stride, pad, g.in_h,
+                                g.in_w, &g.out_h, &g.out_w))
         return NULL;
-    }
     pool_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
     nl_shape out_shape = {.n = in->shape.n, .c = g.c, .h = g.out_h, .w = g.out_w, .ndim = 4};

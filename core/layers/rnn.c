@@ -78,19 +78,50 @@ static nl_param *rnn_param(nl_builder *b, const char *layer, const char *what, i
                             NL_FILL_UNIFORM, bound);
 }
 
-nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, nl_rnn_cell cell,
-                     int hidden, bool last_only)
+/* the name of layer `index` of `module`; false (the build failed) unless
+ * `in` is a sequence (N, T, D) */
+static bool sequence_input(nl_builder *b, const char *module, int index, const nl_act *in,
+                           char *name, size_t size)
 {
-    char name[64];
-    snprintf(name, sizeof name, "%s.l%d", module, index);
+    snprintf(name, size, "%s.l%d", module, index);
     if (!in)
-        return NULL;
+        return false;
     if (in->shape.ndim != 3) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a recurrent layer reads sequences (N, T, D), "
                                           "got %s",
                         name, in->name);
-        return NULL;
+        return false;
     }
+    return true;
+}
+
+/* the input and recurrent weights, uniform in +-1/sqrt(hidden) as torch's;
+ * returns that bound, the biases' too */
+static float rnn_weights(nl_builder *b, const char *name, int gates, int in_features, int hidden,
+                         nl_param **w_ih, nl_param **w_hh)
+{
+    const float bound = 1.0f / sqrtf((float)hidden);
+    *w_ih = rnn_param(b, name, "weight_ih", gates, in_features, bound);
+    *w_hh = rnn_param(b, name, "weight_hh", gates, hidden, bound);
+    return bound;
+}
+
+/* every step's h (N, T, H), or the last step's alone (N, H) */
+static nl_act *sequence_output(nl_builder *b, const char *name, int n, int t, int hidden,
+                               bool last_only)
+{
+    const nl_shape shape = last_only
+                               ? (nl_shape){.n = n, .c = hidden, .h = 1, .w = 1, .ndim = 2}
+                               : (nl_shape){.n = n, .c = hidden, .h = t, .w = 1, .ndim = 3};
+    return nl_builder_act(b, name, shape);
+}
+
+nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, nl_rnn_cell cell,
+                     int hidden, bool last_only)
+{
+    char name[64];
+    if (!sequence_input(b, module, index, in, name, sizeof name))
+        return NULL;
     nl_backend *be = nl_builder_backend(b);
     rnn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->cell = cell;
@@ -99,18 +130,13 @@ nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, n
     l->hidden = hidden;
     l->last_only = last_only;
     const int gates = nl_rnn_gate_count(cell) * hidden;
-    const float bound = 1.0f / sqrtf((float)hidden);
-    l->w_ih = rnn_param(b, name, "weight_ih", gates, l->in_features, bound);
-    l->w_hh = rnn_param(b, name, "weight_hh", gates, hidden, bound);
+    const float bound = rnn_weights(b, name, gates, l->in_features, hidden, &l->w_ih, &l->w_hh);
     l->b_ih = rnn_param(b, name, "bias_ih", gates, 0, bound);
     l->b_hh = rnn_param(b, name, "bias_hh", gates, 0, bound);
     const int n = in->shape.n;
     nl_builder_saved(b, &l->saved, be->ops->rnn_saved_bytes(be, cell, n, l->t, hidden));
     nl_builder_workspace(b, be->ops->rnn_workspace(be, cell, n, l->t, l->in_features, hidden));
-    const nl_shape shape = last_only
-                               ? (nl_shape){.n = n, .c = hidden, .h = 1, .w = 1, .ndim = 2}
-                               : (nl_shape){.n = n, .c = hidden, .h = l->t, .w = 1, .ndim = 3};
-    nl_act *out = nl_builder_act(b, name, shape);
+    nl_act *out = sequence_output(b, name, n, l->t, hidden, last_only);
     nl_layer_init(&l->base, &rnn_vtables[cell], name, in, NULL, out);
     nl_builder_add(b, &l->base);
     return out;
@@ -478,15 +504,8 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
                           const nl_rnn_cell_norm *norm)
 {
     char name[64];
-    snprintf(name, sizeof name, "%s.l%d", module, index);
-    if (!in)
+    if (!sequence_input(b, module, index, in, name, sizeof name))
         return NULL;
-    if (in->shape.ndim != 3) {
-        nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a recurrent layer reads sequences (N, T, D), "
-                                          "got %s",
-                        name, in->name);
-        return NULL;
-    }
     nl_backend *be = nl_builder_backend(b);
     rnn_norm_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     const int n = in->shape.n, t = in->shape.h;
@@ -497,9 +516,7 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
     l->last_only = last_only;
     l->dims = (nl_rnn_norm_dims){.cell = cell, .n = n, .t = t, .hidden = hidden,
                                  .stats_x = 1, .stats_h = 1, .stats_c = cell_norm};
-    const float bound = 1.0f / sqrtf((float)hidden);
-    l->w_ih = rnn_param(b, name, "weight_ih", gates, l->in_features, bound);
-    l->w_hh = rnn_param(b, name, "weight_hh", gates, hidden, bound);
+    const float bound = rnn_weights(b, name, gates, l->in_features, hidden, &l->w_ih, &l->w_hh);
     l->bias = rnn_param(b, name, "bias", gates, 0, bound);
     side_build(b, l, name, SIDE_X, gates);
     side_build(b, l, name, SIDE_H, gates);
@@ -524,19 +541,12 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
     /* the backward's products take their workspace from the norm scratch;
      * fp32's backward needs none */
     if (be->product_precision != NL_PRECISION_FP32) {
-        const size_t sizes[3] = {be->ops->linear_workspace(be, n * t, l->in_features, gates),
-                                 be->ops->linear_workspace(be, n * t, hidden, gates),
-                                 /* each step's rnn_state_grad */
-                                 be->ops->linear_workspace(be, n, hidden, gates)};
-        for (int k = 0; k < 3; k++)
-            norm_bytes = sizes[k] > norm_bytes ? sizes[k] : norm_bytes;
+        const size_t products = nl_rnn_lowp_product_bytes(be, n, t, l->in_features, hidden, gates);
+        norm_bytes = products > norm_bytes ? products : norm_bytes;
     }
     nl_builder_workspace(b, nl_rnn_norm_work_layout(&d, linear > step_linear ? linear : step_linear,
                                                     norm_bytes, NULL, NULL));
-    const nl_shape shape = last_only
-                               ? (nl_shape){.n = n, .c = hidden, .h = 1, .w = 1, .ndim = 2}
-                               : (nl_shape){.n = n, .c = hidden, .h = t, .w = 1, .ndim = 3};
-    nl_act *out = nl_builder_act(b, name, shape);
+    nl_act *out = sequence_output(b, name, n, t, hidden, last_only);
     nl_layer_init(&l->base, &rnn_norm_vtables[cell], name, in, NULL, out);
     if (norm->per_step)
         l->base.per_rank = "batch statistics in the cell over each rank's own slice of the batch";

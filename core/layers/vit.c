@@ -8,17 +8,12 @@
 /* the ViT's ops are one family: a backend has all of them or none */
 static bool vit_ops_ok(nl_builder *b, const char *name)
 {
-    nl_backend *be = nl_builder_backend(b);
-    const nl_ops *o = be->ops;
-    if (o->patchify_forward && o->patchify_backward && o->pos_add_forward &&
-        o->pos_add_backward && o->cls_prepend_forward && o->cls_prepend_backward &&
-        o->token_pool_forward && o->token_pool_backward)
-        return true;
-    nl_builder_fail(b, NL_ERR_UNSUPPORTED,
-                    "layer %s: the %s backend has no ViT kernels yet; use device: cpu", name,
-                    o->name);
-    nl_builder_key(b, "device");
-    return false;
+    const nl_ops *o = nl_builder_backend(b)->ops;
+    return nl_builder_has_kernels(
+        b, name, "ViT",
+        o->patchify_forward && o->patchify_backward && o->pos_add_forward &&
+            o->pos_add_backward && o->cls_prepend_forward && o->cls_prepend_backward &&
+            o->token_pool_forward && o->token_pool_backward);
 }
 
 /* ---- patchify: (N, C, H, W) -> (N, T, C*p*p) ---- */
@@ -79,88 +74,68 @@ nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch)
     return out;
 }
 
-/* ---- position add: y = x + pos, pos (T, D) ---- */
+/* ---- a learned parameter joined to the tokens: the position embedding
+ * added, y = x + pos with pos (T, D); or the class token prepended,
+ * (N, T, D) -> (N, T + 1, D). The two ops take the same arguments. ---- */
 
 typedef struct {
     nl_layer base;
-    nl_param *pos;
-} pos_add_layer;
+    nl_param *param;
+    bool prepend; /* the class token, else the position add */
+} token_param_layer;
 
-static void pos_add_forward(nl_layer *self, const nl_pass *pass)
+static void token_param_forward(nl_layer *self, const nl_pass *pass)
 {
-    pos_add_layer *l = (pos_add_layer *)self;
-    const nl_shape s = self->out->shape;
-    pass->be->ops->pos_add_forward(pass->be, pass->n, s.h, s.c, self->in[0]->data, l->pos->data,
-                                   self->out->data);
+    token_param_layer *l = (token_param_layer *)self;
+    const nl_ops *o = pass->be->ops;
+    const nl_shape s = self->in[0]->shape;
+    (l->prepend ? o->cls_prepend_forward : o->pos_add_forward)(
+        pass->be, pass->n, s.h, s.c, self->in[0]->data, l->param->data, self->out->data);
 }
 
-static void pos_add_backward(nl_layer *self, const nl_pass *pass)
+static void token_param_backward(nl_layer *self, const nl_pass *pass)
 {
-    pos_add_layer *l = (pos_add_layer *)self;
-    const nl_shape s = self->out->shape;
-    pass->be->ops->pos_add_backward(pass->be, pass->n, s.h, s.c, self->out->grad,
-                                    self->in[0]->grad, self->accumulate_din[0], l->pos->grad);
+    token_param_layer *l = (token_param_layer *)self;
+    const nl_ops *o = pass->be->ops;
+    const nl_shape s = self->in[0]->shape;
+    (l->prepend ? o->cls_prepend_backward : o->pos_add_backward)(
+        pass->be, pass->n, s.h, s.c, self->out->grad, self->in[0]->grad, self->accumulate_din[0],
+        l->param->grad);
 }
 
-static const nl_layer_vtable pos_add_vtable = {.kind = "pos_add",
-                                               .flops = nl_layer_flops_values,
-                                               .forward = pos_add_forward,
-                                               .backward = pos_add_backward};
+/* [prepend]: the kind names `show` and the tests see */
+static const nl_layer_vtable token_param_vtables[2] = {
+    {.kind = "pos_add", .flops = nl_layer_flops_values, .forward = token_param_forward,
+     .backward = token_param_backward},
+    {.kind = "cls_token", .flops = nl_layer_flops_values, .forward = token_param_forward,
+     .backward = token_param_backward},
+};
+
+/* the layer, its parameter `param_name` (dims, N(0, std)) and its output */
+static nl_act *token_param(nl_builder *b, const char *name, const char *param_name, nl_act *in,
+                           bool prepend, const int *dims, int ndim, float std)
+{
+    if (!vit_ops_ok(b, name))
+        return NULL;
+    token_param_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->param = nl_builder_param(b, param_name, ndim, dims, false, NL_FILL_NORMAL, std);
+    l->prepend = prepend;
+    nl_shape s = in->shape;
+    s.h += prepend;
+    nl_act *out = nl_builder_act(b, name, s);
+    nl_layer_init(&l->base, &token_param_vtables[prepend], name, in, NULL, out);
+    nl_builder_add(b, &l->base);
+    return out;
+}
 
 nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_act *in, float std)
 {
-    if (!vit_ops_ok(b, name))
-        return NULL;
-    pos_add_layer *l = nl_builder_layer_alloc(b, sizeof *l);
-    l->pos = nl_builder_param(b, param_name, 2, (int[]){in->shape.h, in->shape.c}, false,
-                              NL_FILL_NORMAL, std);
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &pos_add_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return token_param(b, name, param_name, in, false, (int[]){in->shape.h, in->shape.c}, 2, std);
 }
-
-/* ---- class token: (N, T, D) -> (N, T + 1, D) ---- */
-
-typedef struct {
-    nl_layer base;
-    nl_param *cls;
-} cls_layer;
-
-static void cls_forward(nl_layer *self, const nl_pass *pass)
-{
-    cls_layer *l = (cls_layer *)self;
-    const nl_shape s = self->in[0]->shape;
-    pass->be->ops->cls_prepend_forward(pass->be, pass->n, s.h, s.c, self->in[0]->data,
-                                       l->cls->data, self->out->data);
-}
-
-static void cls_backward(nl_layer *self, const nl_pass *pass)
-{
-    cls_layer *l = (cls_layer *)self;
-    const nl_shape s = self->in[0]->shape;
-    pass->be->ops->cls_prepend_backward(pass->be, pass->n, s.h, s.c, self->out->grad,
-                                        self->in[0]->grad, self->accumulate_din[0],
-                                        l->cls->grad);
-}
-
-static const nl_layer_vtable cls_vtable = {.kind = "cls_token",
-                                           .flops = nl_layer_flops_values,
-                                           .forward = cls_forward,
-                                           .backward = cls_backward};
 
 nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std)
 {
-    if (!vit_ops_ok(b, name))
-        return NULL;
-    cls_layer *l = nl_builder_layer_alloc(b, sizeof *l);
-    l->cls = nl_builder_param(b, name, 3, (int[]){1, 1, in->shape.c}, false, NL_FILL_NORMAL, std);
-    nl_shape s = in->shape;
-    s.h += 1;
-    nl_act *out = nl_builder_act(b, name, s);
-    nl_layer_init(&l->base, &cls_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return token_param(b, name, name, in, true, (int[]){1, 1, in->shape.c}, 3, std);
 }
 
 /* ---- token pooling: (N, T, D) -> (N, D) ---- */

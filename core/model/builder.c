@@ -88,6 +88,33 @@ nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
 
 bool nl_builder_failed(const nl_builder *b) { return b->failed; }
 void nl_builder_key(nl_builder *b, const char *key) { nl_error_key(b->err, key); }
+
+bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, const char *noun,
+                            int kernel_h, int kernel_w, int stride, int pad, int in_h, int in_w,
+                            int *out_h, int *out_w)
+{
+    *out_h = (in_h + 2 * pad - kernel_h) / stride + 1;
+    *out_w = (in_w + 2 * pad - kernel_w) / stride + 1;
+    if (in_h + 2 * pad >= kernel_h && in_w + 2 * pad >= kernel_w && *out_h >= 1 && *out_w >= 1)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG,
+                    "layer %s: %s%dx%d%s does not fit its %dx%d input (too many stages for this "
+                    "image size?)",
+                    name, lead, kernel_h, kernel_w, noun, in_h, in_w);
+    nl_builder_key(b, "model.widths");
+    return false;
+}
+
+bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present)
+{
+    if (present)
+        return true;
+    nl_builder_fail(b, NL_ERR_UNSUPPORTED,
+                    "layer %s: the %s backend has no %s kernels yet; use device: cpu", name,
+                    b->be->ops->name, family);
+    nl_builder_key(b, "device");
+    return false;
+}
 nl_backend *nl_builder_backend(nl_builder *b) { return b->be; }
 int nl_builder_train_batch(nl_builder *b) { return b->train_batch; }
 
@@ -178,17 +205,26 @@ nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape s
     return a;
 }
 
+/* A zeroed object of `size` bytes with room made for it in its list (the
+ * list's capacity `cap`, its count `n`, `item` bytes an entry); when memory
+ * runs out the build fails and `spare`, zeroed, stands in, listed nowhere. */
+static void *new_object(nl_builder *b, void **list, int *cap, int n, size_t item, size_t size,
+                        void *spare)
+{
+    void *o = NULL;
+    if (grow(b, list, cap, n + 1, item) && !(o = nl_calloc(1, size)))
+        fail_nomem(b);
+    if (o)
+        return o;
+    memset(spare, 0, size);
+    return spare;
+}
+
 nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int *dims,
                            bool is_norm_or_bias, nl_fill fill, float std)
 {
-    nl_param *p = NULL;
-    if (grow(b, (void **)&b->params, &b->cap_params, b->n_params + 1, sizeof *b->params) &&
-        !(p = nl_calloc(1, sizeof *p)))
-        fail_nomem(b);
-    if (!p) {
-        memset(&b->spare_param, 0, sizeof b->spare_param);
-        p = &b->spare_param;
-    }
+    nl_param *p = new_object(b, (void **)&b->params, &b->cap_params, b->n_params,
+                             sizeof *b->params, sizeof *p, &b->spare_param);
     snprintf(p->name, sizeof p->name, "%s", name);
     p->ndim = ndim;
     p->count = 1;
@@ -207,14 +243,8 @@ nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int 
 
 nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float init_value)
 {
-    nl_state *s = NULL;
-    if (grow(b, (void **)&b->states, &b->cap_states, b->n_states + 1, sizeof *b->states) &&
-        !(s = nl_calloc(1, sizeof *s)))
-        fail_nomem(b);
-    if (!s) {
-        memset(&b->spare_state, 0, sizeof b->spare_state);
-        s = &b->spare_state;
-    }
+    nl_state *s = new_object(b, (void **)&b->states, &b->cap_states, b->n_states,
+                             sizeof *b->states, sizeof *s, &b->spare_state);
     snprintf(s->name, sizeof s->name, "%s", name);
     s->count = count;
     s->init_value = init_value;
@@ -315,26 +345,6 @@ static size_t round_floats(size_t n) { return (n + 15) & ~(size_t)15; }
 static size_t round_bytes(size_t n) { return (n + 63) & ~(size_t)63; }
 static double round_floats_d(double n) { return ceil(n / 16) * 16; }
 static double round_bytes_d(double n) { return ceil(n / 64) * 64; }
-
-static void free_builder_lists(nl_builder *b, bool keep_objects)
-{
-    if (!keep_objects) {
-        for (int i = 0; i < b->n_acts; i++)
-            free(b->acts[i]);
-        for (int i = 0; i < b->n_params; i++)
-            free(b->params[i]);
-        for (int i = 0; i < b->n_states; i++)
-            free(b->states[i]);
-        for (int i = 0; i < b->n_layers; i++)
-            free(b->layers[i]);
-        free(b->acts);
-        free(b->params);
-        free(b->states);
-        free(b->layers);
-        free(b->counters);
-    }
-    free(b->saved);
-}
 
 /* The planner's backward bookkeeping: backward runs layers in reverse, so
  * the last consumer of a tensor writes its gradient and earlier consumers add
@@ -696,21 +706,8 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
         input->needs_grad = 0; /* nothing upstream of the data */
         logits = construct(&b, input, ctx);
     }
-    if (!logits || b.failed) {
-        if (!b.failed)
-            nl_builder_fail(&b, NL_ERR_CONFIG, "model: the architecture produced no output");
-        free_builder_lists(&b, false);
-        free(m);
-        return err ? err->code : NL_ERR_CONFIG;
-    }
-    m->has_loss = with_loss;
-    const int logits_ndim = tokens ? 3 : 2;
-    if (m->has_loss && (logits->shape.ndim != logits_ndim || logits->shape.c != spec->classes)) {
-        free_builder_lists(&b, false);
-        free(m);
-        return nl_fail(err, NL_ERR_RUNTIME, "model: logits have the wrong shape");
-    }
-    plan_gradient_accumulation(&b);
+    /* the model owns what the builder made (nl_model_free releases it); the
+     * builder keeps reading it while it plans */
     m->layers = b.layers;
     m->n_layers = b.n_layers;
     m->acts = b.acts;
@@ -721,6 +718,21 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
     m->n_states = b.n_states;
     m->counters = b.counters;
     m->n_counters = b.n_counters;
+    if (!logits || b.failed) {
+        if (!b.failed)
+            nl_builder_fail(&b, NL_ERR_CONFIG, "model: the architecture produced no output");
+        free(b.saved);
+        nl_model_free(m);
+        return err ? err->code : NL_ERR_CONFIG;
+    }
+    m->has_loss = with_loss;
+    const int logits_ndim = tokens ? 3 : 2;
+    if (m->has_loss && (logits->shape.ndim != logits_ndim || logits->shape.c != spec->classes)) {
+        free(b.saved);
+        nl_model_free(m);
+        return nl_fail(err, NL_ERR_RUNTIME, "model: logits have the wrong shape");
+    }
+    plan_gradient_accumulation(&b);
     m->n_scalars = b.n_scalars;
     m->input = input;
     m->logits = logits;
@@ -729,7 +741,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
         /* the graph is kept (without memory) only when asked for */
         m->planned = planned_bytes(&b, m);
         m->be = NULL;
-        free_builder_lists(&b, true);
+        free(b.saved);
         if (out)
             *out = m;
         else
@@ -737,7 +749,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
         return NL_OK;
     }
     nl_code rc = plan_and_allocate(&b, m, seed, err);
-    free_builder_lists(&b, true);
+    free(b.saved);
     if (rc != NL_OK) {
         nl_model_free(m);
         return rc;
