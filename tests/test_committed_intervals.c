@@ -193,21 +193,21 @@ static int check_forest(const char *path)
     return n;
 }
 
+/* a committed sweep's forest plot, when its claims drew one */
+static void visit_forest(const char *dir, void *ctx)
+{
+    char path[1300];
+    snprintf(path, sizeof path, "%s/plots/verdicts.gp", dir);
+    if (!nl_path_exists(path))
+        return;
+    ck_assert_int_ge(check_forest(path), 1);
+    (*(int *)ctx)++;
+}
+
 START_TEST(test_committed_forests_per_claim)
 {
     int forests = 0;
-    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
-    ck_assert(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/results/%s/plots/verdicts.gp", NORMLAB_SOURCE_DIR, e->d_name);
-        if (e->d_name[0] == '.' || !nl_path_exists(path))
-            continue;
-        ck_assert_int_ge(check_forest(path), 1);
-        forests++;
-    }
-    closedir(d);
+    tu_committed_sweep_dirs(visit_forest, &forests);
     ck_assert_int_ge(forests, 1);
 }
 END_TEST

@@ -266,17 +266,6 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
     nl_buf_printf(b, "\"kept\":%d}", c->kept);
 }
 
-/* JSON inside <script>: "<" only ever inside its strings, written \u003c
- * so that no "</script>" in a run's name ends the block */
-static void script_json(nl_buf *html, const char *id, const nl_buf *json)
-{
-    nl_buf_printf(html, "<script type=\"application/json\" id=\"%s\">", id);
-    const char *s = json->data ? json->data : "{}";
-    for (const char *lt; (lt = strchr(s, '<')); s = lt + 1)
-        nl_buf_printf(html, "%.*s\\u003c", (int)(lt - s), s);
-    nl_buf_printf(html, "%s</script>\n", s);
-}
-
 nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err)
 {
     curves c = {0};
@@ -299,7 +288,7 @@ nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err)
                       s->index, s->index);
         char id[32];
         snprintf(id, sizeof id, "s%d-data", s->index);
-        script_json(p->html, id, &json);
+        rp_script_json(p->html, id, &json);
         if (json.failed)
             rc = nl_fail(err, NL_ERR_NOMEM, "out of memory writing the curves");
         nl_buf_free(&json);

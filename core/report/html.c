@@ -38,6 +38,17 @@ void rp_esc(nl_buf *b, const char *s)
         nl_buf_printf(b, "%s", plain);
 }
 
+/* JSON inside <script>: "<" only ever inside its strings, written \u003c
+ * so that no "</script>" in a run's name ends the block */
+void rp_script_json(nl_buf *html, const char *id, const nl_buf *json)
+{
+    nl_buf_printf(html, "<script type=\"application/json\" id=\"%s\">", id);
+    const char *s = json->data ? json->data : "{}";
+    for (const char *lt; (lt = strchr(s, '<')); s = lt + 1)
+        nl_buf_printf(html, "%.*s\\u003c", (int)(lt - s), s);
+    nl_buf_printf(html, "%s</script>\n", s);
+}
+
 bool rp_is_fraction(const char *metric)
 {
     return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;

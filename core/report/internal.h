@@ -45,6 +45,9 @@ typedef struct {
 /* ---- html.c ---- */
 /* s with & < > " ' escaped: text and attribute values alike */
 void rp_esc(nl_buf *b, const char *s);
+/* a JSON text as the page's data block <script type="application/json" id=ID>,
+ * every "<" written \u003c so that no string in it can end the block */
+void rp_script_json(nl_buf *html, const char *id, const nl_buf *json);
 /* a number of a summary metric as the page shows it: percent for
  * accuracies and errors ("15.60"), else %.4g; "" for an empty value */
 const char *rp_metric_text(const char *metric, const char *value, char *buf, size_t size);
