@@ -704,6 +704,12 @@ START_TEST(test_cells_and_counts)
                 easiest = fmin(easiest, r.v[i].p_fail);
             }
             ck_assert(count->p == hardest && count->p_fail == easiest && hardest > 0.5);
+            /* the printed aggregate row names its cells' rows, not an empty "a: : " of its own */
+            nl_buf text_out = {0};
+            nl_verdict_text(&r, &text_out);
+            ck_assert_ptr_nonnull(strstr(text_out.data, "    a: model.norm.type=batch, train.batch_size=2: "));
+            ck_assert_ptr_null(strstr(text_out.data, "    a: : "));
+            nl_buf_free(&text_out);
         }
         nl_verdict_report_free(&r);
     }

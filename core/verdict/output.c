@@ -194,7 +194,8 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
         nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
                       v->claim->has_b_metric ? " against b's " : "", v->claim->has_b_metric ? v->claim->b_metric.name : "",
                       v->claim->expect, v->b_label[0] ? "; b: " : "", v->b_label, v->method);
-        nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
+        if (v->a_label[0] || v->a_values[0]) /* an aggregate claim's members are rows of their own */
+            nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
         if (v->b_label[0])
             nl_buf_printf(out, "    b: %s: %s\n", v->b_label, v->b_values);
         if (v->c_label[0])
