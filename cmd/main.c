@@ -223,6 +223,7 @@ void nl_cmd_print_version(void)
     printf("normlab %s (commit %s)\n", NORMLAB_VERSION, NORMLAB_GIT_COMMIT);
     printf("cpu:  %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
     printf("cpu kernels: %s\n", nl_backend_cpu_kernels_description(kernels, sizeof kernels));
+    printf("products: %s\n", nl_cpu_gemm_description(kernels, sizeof kernels));
     print_openblas_core();
     nl_backend_cuda_describe(cuda, sizeof cuda);
     printf("cuda: %s\n", cuda);
@@ -245,7 +246,8 @@ static void print_help(FILE *out)
     fprintf(out, "\n'normlab <command> --help' or 'normlab help <command>' describes a command.\n"
                  "Exit status: 0 success, 1 failure at run time, 2 bad usage, config or data.\n"
                  "Environment: NORMLAB_CPU_KERNELS=auto|SET picks the CPU kernel set (normlab "
-                 "--version lists them).\n");
+                 "--version lists them); NORMLAB_GEMM=auto|openblas|onednn the library of the\n"
+                 "matrix products (--version says which this build holds).\n");
 }
 
 /* How long an idle OpenMP thread spins at a barrier before it sleeps, in
@@ -347,7 +349,8 @@ int main(int argc, char **argv)
     /* NORMLAB_CPU_KERNELS names a kernel set for every command: refused
      * before any command reads or writes anything */
     nl_error kernels_err = {0};
-    if (nl_cpu_kernels_choose(NULL, &kernels_err) != NL_OK)
+    if (nl_cpu_kernels_choose(NULL, &kernels_err) != NL_OK ||
+        nl_cpu_gemm_choose(NULL, &kernels_err) != NL_OK)
         return nl_cmd_report(argc > 1 ? argv[1] : "", &kernels_err);
     if (argc < 2) {
         print_help(stderr);

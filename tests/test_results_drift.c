@@ -51,6 +51,7 @@ typedef struct {
     char experiment[256], dir[1024];
     char run[256];     /* the picked run; "" when the sweep has no finished run */
     char kernels[64];  /* its recorded kernel set; "" where its summary predates them */
+    char products[16]; /* its products' library (NORMLAB_GEMM); runs before the record ran OpenBLAS */
     char openblas_core[64]; /* its recorded OpenBLAS core; "" where its summary predates them
                              * (the kernel set pins one: x86-64-v3's runs of the Zen 3 ran
                              * its Haswell-ordered sgemm, which the pin repeats) */
@@ -162,6 +163,8 @@ static void consider_run(pick *p, const char *run, int *picked_rank)
                 p->kernels[0] = '\0';
             if (!json_get(summary, "openblas_core", p->openblas_core, sizeof p->openblas_core))
                 p->openblas_core[0] = '\0';
+            if (!json_get(summary, "products", p->products, sizeof p->products) || !p->products[0])
+                snprintf(p->products, sizeof p->products, "openblas");
         }
         free(config);
     }
@@ -531,9 +534,9 @@ static int rerun(const pick *p, const char *run_dir, const char *start_model, nl
     if (start_model) /* the start model trained again (cannot_repeat) */
         snprintf(start, sizeof start, " --set 'init.from=%s'", start_model);
     snprintf(command, sizeof command,
-             "cd '%s' && NORMLAB_CPU_KERNELS='%s' %s%s%s'%s' run '%s/config.yaml'%s --out '%s' "
-             "--quiet --threads %d >'%s.log' 2>&1",
-             NORMLAB_SOURCE_DIR, p->kernels[0] ? p->kernels : "auto",
+             "cd '%s' && NORMLAB_CPU_KERNELS='%s' NORMLAB_GEMM='%s' %s%s%s'%s' run '%s/config.yaml'%s "
+             "--out '%s' --quiet --threads %d >'%s.log' 2>&1",
+             NORMLAB_SOURCE_DIR, p->kernels[0] ? p->kernels : "auto", p->products,
              p->openblas_core[0] ? "OPENBLAS_CORETYPE='" : "env -u OPENBLAS_CORETYPE ",
              p->openblas_core, p->openblas_core[0] ? "' " : "", NORMLAB_BINARY, run_dir, start,
              out, p->threads, out);

@@ -207,6 +207,10 @@ struct nl_backend {
      * "Haswell", "SkylakeX", ...): with the kernel set, what fixes the
      * bits; NULL for a GPU */
     const char *openblas_core;
+    /* the library choice for the BLAS products (cpu/products.c: "auto",
+     * "openblas", "onednn"): with the kernel set, what fixes the bits;
+     * NULL for a GPU */
+    const char *products;
     /* train.precision: the product ops (linear, conv2d, attention and the
      * recurrent cells' products) round their inputs, outputs and gradients
      * to it and accumulate in fp32; fp32 (0) rounds nothing. Set before

@@ -148,6 +148,25 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
 const char *nl_cpu_description(char *buf, size_t size);
 const char *nl_cpu_kernels_description(char *buf, size_t size);
 
+/* products.c: the library behind the layers' BLAS products, chosen per
+ * process like the kernel set: by name, NULL for NORMLAB_GEMM (unset or
+ * empty: auto). auto runs oneDNN's sgemm on the shapes it was measured to
+ * win (where the build has oneDNN) and OpenBLAS's elsewhere; onednn in a
+ * build without it is NL_ERR_UNSUPPORTED, an unknown name NL_ERR_USAGE. */
+typedef enum { NL_GEMM_AUTO, NL_GEMM_OPENBLAS, NL_GEMM_ONEDNN, NL_GEMM_CHOICE_COUNT } nl_gemm_choice;
+nl_code nl_cpu_gemm_choose(const char *name, nl_error *err);
+nl_gemm_choice nl_cpu_gemm_choice(void);
+/* what a run records and a rerun sets NORMLAB_GEMM to: the choice, or
+ * "openblas" in a build without oneDNN */
+const char *nl_cpu_gemm_record(void);
+/* whether the product C (m x n) = op(A) op(B) with depth k runs in oneDNN */
+bool nl_cpu_gemm_uses_onednn(int m, int n, int k);
+/* cblas_sgemm's row-major product through the chosen library */
+void nl_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* the choice and the libraries behind it, for --version */
+const char *nl_cpu_gemm_description(char *buf, size_t size);
+
 /* The ops: nl_cpu_<op> for each op backend_ops.def gives the CPU, one
  * file per family (linear.c, conv2d.c, norm.c, ...; memory and gathers in
  * backend.c), all of them kernel files compiled once per kernel set. */

@@ -235,6 +235,7 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
     be->ops = nl_cpu_ops();
     be->cpu_kernels = nl_cpu_kernels_name();
+    be->products = nl_cpu_gemm_record();
     be->openblas_core = nl_cpu_openblas_core();
     be->device = NL_DEVICE_CPU;
     const int threads = host_threads(opt, be);

@@ -21,7 +21,6 @@
  * (vdpbf16ps, lowp.h) each product is one call over the whole batch with
  * the packing scratch from the workspace; the sgemm products run in the
  * shares below. fp32 takes the paths below unchanged. */
-#include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
@@ -296,8 +295,8 @@ static void sgemm_forward_share(bool split, int n, int in, int out, const float 
     if (bias)
         for (int i = 0; i < count; i++)
             memcpy(y + (size_t)i * out, bias, (size_t)out * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, out, in, 1.0f,
-                x + (size_t)first * in, in, weight, in, bias ? 1.0f : 0.0f, y, out);
+    nl_cpu_sgemm(false, true, count, out, in, 1.0f, x + (size_t)first * in, in, weight, in,
+                 bias ? 1.0f : 0.0f, y, out);
 }
 
 /* this thread's rows of dx (+)= dy W */
@@ -307,9 +306,8 @@ static void sgemm_input_grad_share(bool split, int n, int in, int out, const flo
     int first, count;
     share_of(n, split, &first, &count);
     if (count > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, count, in, out, 1.0f,
-                    dy + (size_t)first * out, out, weight, in, accumulate ? 1.0f : 0.0f,
-                    dx + (size_t)first * in, in);
+        nl_cpu_sgemm(false, false, count, in, out, 1.0f, dy + (size_t)first * out, out, weight,
+                     in, accumulate ? 1.0f : 0.0f, dx + (size_t)first * in, in);
 }
 
 /* this thread's rows of dW = dy^T x (its outputs: dW's rows are W's) */
@@ -319,8 +317,8 @@ static void sgemm_weight_grad_share(bool split, int n, int in, int out, const fl
     int first, count;
     share_of(out, split, &first, &count);
     if (count > 0)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, count, in, n, 1.0f, dy + first, out,
-                    x, in, 0.0f, dweight + (size_t)first * in, in);
+        nl_cpu_sgemm(true, false, count, in, n, 1.0f, dy + first, out, x, in, 0.0f,
+                     dweight + (size_t)first * in, in);
 }
 
 static bool uses_tiled_forward(int n, int out)

@@ -56,7 +56,6 @@
  * The low-precision products are the linear kernels' (each step's
  * recurrent projection a linear of n rows) and rnn_state_grad's, the
  * normalized cells' primitive for dh; the fp32 paths above are unchanged. */
-#include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
@@ -239,8 +238,8 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
             nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
                                   w.linear);
         else if (s > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, g, hidden, 1.0f,
-                        sv.h + s * state, hidden, w_hh, hidden, 0.0f, w.hproj, g);
+            nl_cpu_sgemm(false, true, n, g, hidden, 1.0f, sv.h + s * state, hidden, w_hh, hidden,
+                         0.0f, w.hproj, g);
         else
             hproj = NULL;
         const float *rec_bias = sgemm ? b_hh : NULL;
@@ -371,8 +370,8 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
             nl_cpu_rnn_state_grad(be, n, hidden, g, dgates, w_hh, w.dh, cell == NL_RNN_GRU,
                                   lowp_region);
         else if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hidden, g, 1.0f, dgates, g,
-                        w_hh, hidden, cell == NL_RNN_GRU ? 1.0f : 0.0f, w.dh, hidden);
+            nl_cpu_sgemm(false, false, n, hidden, g, 1.0f, dgates, g, w_hh, hidden,
+                         cell == NL_RNN_GRU ? 1.0f : 0.0f, w.dh, hidden);
         else if (s > 0)
             nl_cpu_gemm_nn(n, hidden, g, dgates, g, w_hh, hidden, NULL, w.dh, hidden,
                            cell == NL_RNN_GRU);

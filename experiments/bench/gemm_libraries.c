@@ -1,0 +1,139 @@
+/* Which library runs each matrix product of the timed models fastest
+ * (issue 70, "the compute library chosen per operation"): OpenBLAS's
+ * cblas_sgemm (what normlab calls today) against oneDNN's dnnl_sgemm
+ * (Debian's libdnnl 2.6, the library PyTorch's CPU path is built on), on
+ * the linear layers' three products (forward y = x W^T, dx = dy W,
+ * dW = dy^T x, as both frameworks issue them) of the MLP, the LM, the ViT
+ * and the LSTM of experiments/bench/run_archs.sh at batch 2, 16 and 128.
+ *
+ * The layer widths are the configs' (configs/quickstart-cnn.yaml's MLP at
+ * widths 256-256, lm-kjv-small.yaml, vit-fashion.yaml, lstm-ln-fashion.yaml):
+ * rows are the tokens of a batch (batch x context for the LM, batch x 17
+ * for the ViT's blocks) or the samples (the MLP, the heads, one LSTM step).
+ * Each product is timed best of REPS after a warm-up; with one thread by
+ * the thread's CPU time (`cpu`), which leaves out the time a shared host
+ * gave to other processes.
+ *
+ *   gcc -O2 -std=gnu11 -fopenmp -Iexperiments/bench experiments/bench/gemm_libraries.c \
+ *       -lopenblas -ldnnl -o /tmp/gemm_libraries &&
+ *   OMP_NUM_THREADS=1 /tmp/gemm_libraries [REPS [cpu]]
+ *
+ * Prints a row per product: shape, GFLOP/s of each library, and their
+ * ratio; then each model's sum over its products at each batch (the time
+ * a step spends in them, one product of each layer). */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "best_time.h"
+
+typedef struct {
+    const char *model;
+    const char *layer;
+    int in, out;
+    int rows_per_sample; /* tokens a sample gives this layer */
+    int count;           /* layers of this shape in one step */
+} linear_shape;
+
+static const linear_shape shapes[] = {
+    {"mlp", "fc1 784->256", 784, 256, 1, 1},
+    {"mlp", "fc2 256->256", 256, 256, 1, 1},
+    {"mlp", "head 256->10", 256, 10, 1, 1},
+    {"lm", "q/k/v/proj 64->64", 64, 64, 64, 12},
+    {"lm", "fc1 64->256", 64, 256, 64, 3},
+    {"lm", "fc2 256->64", 256, 64, 64, 3},
+    {"lm", "head 64->256", 64, 256, 64, 1},
+    {"vit", "patches 49->64", 49, 64, 16, 1},
+    {"vit", "q/k/v/proj 64->64", 64, 64, 17, 16},
+    {"vit", "fc1 64->128", 64, 128, 17, 4},
+    {"vit", "fc2 128->64", 128, 64, 17, 4},
+    {"lstm", "input 28->512", 28, 512, 28, 1},
+    {"lstm", "hidden 128->512", 128, 512, 28, 1},
+};
+enum { SHAPES = sizeof shapes / sizeof shapes[0] };
+
+typedef struct {
+    int m, n, k;
+    char ta, tb;
+} product;
+
+static float *make(size_t count, unsigned seed)
+{
+    float *p = aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "gemm_libraries: cannot allocate %zu floats\n", count);
+        exit(1);
+    }
+    for (size_t i = 0; i < count; i++)
+        p[i] = (float)((i * 2654435761u + seed) % 4001u) * 1e-4f - 0.2f;
+    return p;
+}
+
+static void openblas(const product *p, const float *a, const float *b, float *c)
+{
+    const int lda = p->ta == 'T' ? p->m : p->k, ldb = p->tb == 'T' ? p->k : p->n;
+    cblas_sgemm(CblasRowMajor, p->ta == 'T' ? CblasTrans : CblasNoTrans,
+                p->tb == 'T' ? CblasTrans : CblasNoTrans, p->m, p->n, p->k, 1.0f, a, lda, b, ldb,
+                0.0f, c, p->n);
+}
+
+static void onednn(const product *p, const float *a, const float *b, float *c)
+{
+    const int lda = p->ta == 'T' ? p->m : p->k, ldb = p->tb == 'T' ? p->k : p->n;
+    if (dnnl_sgemm(p->ta, p->tb, p->m, p->n, p->k, 1.0f, a, lda, b, ldb, 0.0f, c, p->n) !=
+        dnnl_success) {
+        fprintf(stderr, "gemm_libraries: dnnl_sgemm failed\n");
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const int reps = argc > 1 ? atoi(argv[1]) : 20;
+    if (argc > 2 && !strcmp(argv[2], "cpu"))
+        nl_bench_clock = CLOCK_THREAD_CPUTIME_ID;
+    static const int batches[] = {2, 16, 128};
+    printf("%-5s %5s %-20s %-5s %6s %5s %6s  %8s %8s %6s\n", "model", "batch", "layer", "prod",
+           "m", "n", "k", "openblas", "onednn", "ratio");
+    double sums[8][3][2] = {{{0}}};
+    const char *models[8] = {0};
+    int model_count = 0;
+    for (int bi = 0; bi < 3; bi++)
+        for (int s = 0; s < SHAPES; s++) {
+            const linear_shape *l = &shapes[s];
+            const int rows = batches[bi] * l->rows_per_sample;
+            const product products[3] = {{rows, l->out, l->in, 'N', 'T'},
+                                         {rows, l->in, l->out, 'N', 'N'},
+                                         {l->out, l->in, rows, 'T', 'N'}};
+            static const char *const names[3] = {"fwd", "dx", "dW"};
+            int mi = 0;
+            while (mi < model_count && strcmp(models[mi], l->model))
+                mi++;
+            if (mi == model_count)
+                models[model_count++] = l->model;
+            for (int pi = 0; pi < 3; pi++) {
+                const product *p = &products[pi];
+                float *a = make((size_t)p->m * p->k, 1), *b = make((size_t)p->k * p->n, 2);
+                float *c = make((size_t)p->m * p->n, 3);
+                openblas(p, a, b, c), onednn(p, a, b, c);
+                const double t_ob = BEST(openblas(p, a, b, c), reps);
+                const double t_dn = BEST(onednn(p, a, b, c), reps);
+                const double flop = 2.0 * p->m * p->n * p->k;
+                printf("%-5s %5d %-20s %-5s %6d %5d %6d  %8.1f %8.1f %6.2f\n", l->model,
+                       batches[bi], l->layer, names[pi], p->m, p->n, p->k, flop / t_ob * 1e-9,
+                       flop / t_dn * 1e-9, t_ob / t_dn);
+                sums[mi][bi][0] += t_ob * l->count;
+                sums[mi][bi][1] += t_dn * l->count;
+                free(a), free(b), free(c);
+            }
+        }
+    printf("\nper model, the step's linear products (ms): openblas, onednn, openblas/onednn\n");
+    for (int mi = 0; mi < model_count; mi++)
+        for (int bi = 0; bi < 3; bi++)
+            printf("%-5s batch %3d: %8.3f %8.3f %6.2f\n", models[mi], batches[bi],
+                   sums[mi][bi][0] * 1e3, sums[mi][bi][1] * 1e3, sums[mi][bi][0] / sums[mi][bi][1]);
+    return 0;
+}
