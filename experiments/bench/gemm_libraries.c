@@ -1,7 +1,9 @@
 /* Which library runs each matrix product of the timed models fastest
- * (issue 70, "the compute library chosen per operation"): OpenBLAS's
- * cblas_sgemm (what normlab calls today) against oneDNN's dnnl_sgemm
- * (Debian's libdnnl 2.6, the library PyTorch's CPU path is built on), on
+ * (issue 70, "the compute library chosen per operation"): the products
+ * Debian ships - OpenBLAS's cblas_sgemm (the OpenMP build normlab links),
+ * oneDNN's dnnl_sgemm (libdnnl 2.6, the library PyTorch's CPU path is
+ * built on), BLIS 0.9 (its OpenMP build) and libxsmm 1.17 (small
+ * matrices; libxsmm-dev, static) - on
  * the linear layers' three products (forward y = x W^T, dx = dy W,
  * dW = dy^T x, as both frameworks issue them) of the MLP, the LM, the ViT
  * and the LSTM of experiments/bench/run_archs.sh at batch 2, 16 and 128.
@@ -15,15 +17,20 @@
  * gave to other processes.
  *
  *   gcc -O2 -std=gnu11 -fopenmp -Iexperiments/bench experiments/bench/gemm_libraries.c \
- *       -lopenblas -ldnnl -o /tmp/gemm_libraries &&
+ *       -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -ldnnl \
+ *       -L/usr/lib/x86_64-linux-gnu/blis-openmp -lblis /usr/lib/libxsmm.a -lm -ldl \
+ *       -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp:/usr/lib/x86_64-linux-gnu/blis-openmp \
+ *       -o /tmp/gemm_libraries &&
  *   OMP_NUM_THREADS=1 /tmp/gemm_libraries [REPS [cpu]]
  *
- * Prints a row per product: shape, GFLOP/s of each library, and their
- * ratio; then each model's sum over its products at each batch (the time
- * a step spends in them, one product of each layer). */
+ * Prints a row per product: shape and GFLOP/s of each library; then each
+ * model's sum over its products at each batch (the time a step spends in
+ * them) and OpenBLAS's time over each library's. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <dnnl.h>
+#include <libxsmm.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,23 +79,56 @@ static float *make(size_t count, unsigned seed)
     return p;
 }
 
+static int lda_of(const product *p) { return p->ta == 'T' ? p->m : p->k; }
+static int ldb_of(const product *p) { return p->tb == 'T' ? p->k : p->n; }
+
 static void openblas(const product *p, const float *a, const float *b, float *c)
 {
-    const int lda = p->ta == 'T' ? p->m : p->k, ldb = p->tb == 'T' ? p->k : p->n;
     cblas_sgemm(CblasRowMajor, p->ta == 'T' ? CblasTrans : CblasNoTrans,
-                p->tb == 'T' ? CblasTrans : CblasNoTrans, p->m, p->n, p->k, 1.0f, a, lda, b, ldb,
-                0.0f, c, p->n);
+                p->tb == 'T' ? CblasTrans : CblasNoTrans, p->m, p->n, p->k, 1.0f, a, lda_of(p), b,
+                ldb_of(p), 0.0f, c, p->n);
 }
 
 static void onednn(const product *p, const float *a, const float *b, float *c)
 {
-    const int lda = p->ta == 'T' ? p->m : p->k, ldb = p->tb == 'T' ? p->k : p->n;
-    if (dnnl_sgemm(p->ta, p->tb, p->m, p->n, p->k, 1.0f, a, lda, b, ldb, 0.0f, c, p->n) !=
-        dnnl_success) {
+    if (dnnl_sgemm(p->ta, p->tb, p->m, p->n, p->k, 1.0f, a, lda_of(p), b, ldb_of(p), 0.0f, c,
+                   p->n) != dnnl_success) {
         fprintf(stderr, "gemm_libraries: dnnl_sgemm failed\n");
         exit(1);
     }
 }
+
+/* BLIS's typed API (its cblas_sgemm would meet OpenBLAS's): the transposes
+ * as strides, so no transpose flag is passed (BLIS_NO_TRANSPOSE is 0) */
+extern void bli_sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float *alpha,
+                      float *a, int64_t rsa, int64_t csa, float *b, int64_t rsb, int64_t csb,
+                      float *beta, float *c, int64_t rsc, int64_t csc);
+
+static void blis(const product *p, const float *a, const float *b, float *c)
+{
+    float one = 1.0f, zero = 0.0f;
+    const int64_t lda = lda_of(p), ldb = ldb_of(p);
+    bli_sgemm(0, 0, p->m, p->n, p->k, &one, (float *)a, p->ta == 'T' ? 1 : lda,
+              p->ta == 'T' ? lda : 1, (float *)b, p->tb == 'T' ? 1 : ldb, p->tb == 'T' ? ldb : 1,
+              &zero, c, p->n, 1);
+}
+
+/* libxsmm's column-major BLAS form: C^T = op(B)^T op(A)^T; single-threaded,
+ * it hands products past its small-matrix bound to the linked sgemm_
+ * (OpenBLAS's) */
+static void xsmm(const product *p, const float *a, const float *b, float *c)
+{
+    const float one = 1.0f, zero = 0.0f;
+    const libxsmm_blasint m = p->n, n = p->m, k = p->k, lda = ldb_of(p), ldb = lda_of(p),
+                          ldc = p->n;
+    libxsmm_sgemm(&p->tb, &p->ta, &m, &n, &k, &one, b, &lda, a, &ldb, &zero, c, &ldc);
+}
+
+static const struct {
+    const char *name;
+    void (*run)(const product *, const float *, const float *, float *);
+} libraries[] = {{"openblas", openblas}, {"onednn", onednn}, {"blis", blis}, {"libxsmm", xsmm}};
+enum { LIBRARIES = sizeof libraries / sizeof libraries[0] };
 
 int main(int argc, char **argv)
 {
@@ -96,9 +136,11 @@ int main(int argc, char **argv)
     if (argc > 2 && !strcmp(argv[2], "cpu"))
         nl_bench_clock = CLOCK_THREAD_CPUTIME_ID;
     static const int batches[] = {2, 16, 128};
-    printf("%-5s %5s %-20s %-5s %6s %5s %6s  %8s %8s %6s\n", "model", "batch", "layer", "prod",
-           "m", "n", "k", "openblas", "onednn", "ratio");
-    double sums[8][3][2] = {{{0}}};
+    printf("%-5s %5s %-20s %-4s %5s %4s %5s", "model", "batch", "layer", "prod", "m", "n", "k");
+    for (int li = 0; li < LIBRARIES; li++)
+        printf(" %9s", libraries[li].name);
+    printf("  (GFLOP/s)\n");
+    double sums[8][3][LIBRARIES] = {{{0}}};
     const char *models[8] = {0};
     int model_count = 0;
     for (int bi = 0; bi < 3; bi++)
@@ -118,22 +160,27 @@ int main(int argc, char **argv)
                 const product *p = &products[pi];
                 float *a = make((size_t)p->m * p->k, 1), *b = make((size_t)p->k * p->n, 2);
                 float *c = make((size_t)p->m * p->n, 3);
-                openblas(p, a, b, c), onednn(p, a, b, c);
-                const double t_ob = BEST(openblas(p, a, b, c), reps);
-                const double t_dn = BEST(onednn(p, a, b, c), reps);
                 const double flop = 2.0 * p->m * p->n * p->k;
-                printf("%-5s %5d %-20s %-5s %6d %5d %6d  %8.1f %8.1f %6.2f\n", l->model,
-                       batches[bi], l->layer, names[pi], p->m, p->n, p->k, flop / t_ob * 1e-9,
-                       flop / t_dn * 1e-9, t_ob / t_dn);
-                sums[mi][bi][0] += t_ob * l->count;
-                sums[mi][bi][1] += t_dn * l->count;
+                printf("%-5s %5d %-20s %-4s %5d %4d %5d", l->model, batches[bi], l->layer,
+                       names[pi], p->m, p->n, p->k);
+                for (int li = 0; li < LIBRARIES; li++) {
+                    libraries[li].run(p, a, b, c); /* warm: packing buffers, JIT code */
+                    const double t = BEST(libraries[li].run(p, a, b, c), reps);
+                    printf(" %9.1f", flop / t * 1e-9);
+                    sums[mi][bi][li] += t * l->count;
+                }
+                printf("\n");
                 free(a), free(b), free(c);
             }
         }
-    printf("\nper model, the step's linear products (ms): openblas, onednn, openblas/onednn\n");
+    printf("\nper model, the step's linear products, ms (and OpenBLAS's time over each):\n");
     for (int mi = 0; mi < model_count; mi++)
-        for (int bi = 0; bi < 3; bi++)
-            printf("%-5s batch %3d: %8.3f %8.3f %6.2f\n", models[mi], batches[bi],
-                   sums[mi][bi][0] * 1e3, sums[mi][bi][1] * 1e3, sums[mi][bi][0] / sums[mi][bi][1]);
+        for (int bi = 0; bi < 3; bi++) {
+            printf("%-5s batch %3d:", models[mi], batches[bi]);
+            for (int li = 0; li < LIBRARIES; li++)
+                printf(" %s %.3f (%.2f)", libraries[li].name, sums[mi][bi][li] * 1e3,
+                       sums[mi][bi][0] / sums[mi][bi][li]);
+            printf("\n");
+        }
     return 0;
 }
