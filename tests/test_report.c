@@ -247,6 +247,29 @@ START_TEST(test_hover_titles)
 }
 END_TEST
 
+START_TEST(test_primary_metric_first)
+{
+    tu_tmp_make("lead");
+    /* a language model's table over seeds leads with its loss, an image
+     * classifier's with its error */
+    static const struct {
+        const char *sweep, *first;
+    } leads[] = {{"rms-lm", "final_test_loss"}, {"wu-he-batch-mlp", "final_test_error"}};
+    for (size_t i = 0; i < sizeof leads / sizeof leads[0]; i++) {
+        char args[1400];
+        snprintf(args, sizeof args, "report %s/results/%s --out lead.html --force", NORMLAB_SOURCE_DIR,
+                 leads[i].sweep);
+        ck_assert_int_eq(tu_normlab(args), 0);
+        char *page = tu_tmp_read("lead.html"), first[64] = "";
+        const char *th = strstr(page, "<th class=\"num\">final_test_");
+        ck_assert_msg(th && sscanf(th, "<th class=\"num\">%63[a-z_]", first) == 1, "%s: no metric column", leads[i].sweep);
+        ck_assert_msg(!strcmp(first, leads[i].first), "%s: the first metric column is %s", leads[i].sweep, first);
+        free(page);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 static void make_dir(const char *name)
 {
     char path[600];
@@ -511,6 +534,7 @@ int main(void)
     TCase *tc = tcase_create("report");
     tcase_add_test(tc, test_page);
     tcase_add_test(tc, test_hover_titles);
+    tcase_add_test(tc, test_primary_metric_first);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_event_framing);
     tcase_add_test(tc, test_watch);

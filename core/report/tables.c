@@ -102,10 +102,13 @@ static void number_cell(rp_page *p, const char *metric, const char *value)
 
 /* ---- the cells over seeds ---- */
 
-/* the metrics the cells table shows: those a finished run has */
+/* the metrics the cells table shows: those a finished run has, the
+ * directory's primary one first (a language model's loss) */
 static int cell_metrics(const rp_source *s, const char **out)
 {
-    static const char *const candidates[] = {"final_test_error", "final_test_loss"};
+    const char *first = nl_table_primary_metric(s->res.have_config ? nl_flat_get(&s->res.config, "model.arch")
+                                                                   : NULL);
+    const char *const candidates[] = {first, strcmp(first, "final_test_loss") ? "final_test_loss" : "final_test_error"};
     int n = 0;
     for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++) {
         int m = 0;
