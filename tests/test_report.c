@@ -261,6 +261,14 @@ START_TEST(test_primary_metric_first)
                  leads[i].sweep);
         ck_assert_int_eq(tu_normlab(args), 0);
         char *page = tu_tmp_read("lead.html"), first[64] = "";
+        /* a name's parts are split by <wbr>, its break opportunities */
+        char *to = page;
+        for (const char *from = page; *from;)
+            if (!strncmp(from, "<wbr>", 5))
+                from += 5;
+            else
+                *to++ = *from++;
+        *to = '\0';
         const char *th = strstr(page, "<th class=\"num\">final_test_");
         ck_assert_msg(th && sscanf(th, "<th class=\"num\">%63[a-z_]", first) == 1, "%s: no metric column", leads[i].sweep);
         ck_assert_msg(!strcmp(first, leads[i].first), "%s: the first metric column is %s", leads[i].sweep, first);
