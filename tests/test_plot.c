@@ -561,6 +561,14 @@ START_TEST(test_unfinished_runs)
     char path[1024];
     snprintf(path, sizeof path, "%s/partial/runs/group_s2/metrics.csv", tu_tmp);
     ck_assert_int_eq(unlink(path), 0);
+    /* a run just started: its metrics.csv made, no header yet (report
+     * --watch met one: exit 2, "is empty"); a finished run's is an error */
+    tu_tmp_write("partial/runs/group_s2/metrics.csv", "");
+    ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 0);
+    tu_tmp_write("partial/runs/batch_s2/metrics.csv", "");
+    ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 2);
+    ck_assert_int_eq(unlink(path), 0);
+    fake_run("partial/runs/batch_s2", 1500, 100, 100, "ok", 0.01); /* as fake_sweep made it */
     ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 0);
     char *gp = tu_tmp_read("partial/plots/curves.gp");
     ck_assert_msg(strstr(gp, "title \"layer (unfinished)\"") && strstr(gp, "title \"batch\"") &&

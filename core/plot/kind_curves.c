@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "plot/common.h"
 #include "results/files.h"
@@ -158,7 +159,11 @@ static nl_code read_curves(curves_fig *f, nl_error *err)
             continue;
         f->unfinished[id] |= !nl_results_run_finished(&r->runs[i]);
         f->unfinished_runs += !nl_results_run_finished(&r->runs[i]);
-        if (!nl_path_exists(path))
+        /* a run just started may have made its metrics.csv without its
+         * header yet (normlab report --watch reads a running sweep): no rows,
+         * as before the file is made; a finished run's empty file is an error */
+        struct stat st;
+        if (stat(path, &st) != 0 || (st.st_size == 0 && !nl_results_run_finished(&r->runs[i])))
             continue;
         nl_code rc = add_metrics(&r->runs[i], f->split, f->metric, &f->left[id], &f->right[id], err);
         if (rc)
