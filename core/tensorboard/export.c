@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tensorboard/export.h"
 #include "results/files.h"
@@ -195,6 +196,18 @@ static nl_code export_run(const nl_results *r, int i, sweep_hparams *h, const ta
     return rc;
 }
 
+/* the experiment's file at the logdir's root that normlab wrote before
+ * (TensorBoard lists it as a run named "."): replaced by nothing when an
+ * export is forced over that logdir */
+static void remove_old_root_events(const char *logdir)
+{
+    char path[1300];
+    nl_path_join(path, sizeof path, logdir, NL_TB_RUN_FILE);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(path);
+}
+
 /* an existing logdir with anything in it is refused without force */
 static nl_code check_logdir(const char *logdir, bool force, nl_error *err)
 {
@@ -247,6 +260,8 @@ nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_expo
     if (rc == NL_OK)
         rc = nl_outset_commit(t.set, NULL, err);
     nl_outset_end(t.set);
+    if (rc == NL_OK && force)
+        remove_old_root_events(logdir);
     if (rc == NL_OK && rep->n_pending)
         nl_buf_printf(&rep->notes, "%s: %d of %d runs are unfinished (their summary.json says so): exported as "
                       "far as their files go, session status RUNNING\n", r.dir, rep->n_pending, r.n_runs);

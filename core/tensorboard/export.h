@@ -27,7 +27,8 @@ typedef struct {
  * experiment in the first run's file, nothing at LOGDIR's root, which
  * TensorBoard would list as a run named "."). A logdir that exists
  * and is not empty is refused (NL_ERR_USAGE, nothing written) unless
- * force, which replaces the files of those names. A directory that is no
+ * force, which replaces the files of those names and removes a
+ * LOGDIR/NL_TB_RUN_FILE an older normlab wrote. A directory that is no
  * sweep or run, or a sweep without runs, is NL_ERR_USAGE. The files are one
  * output set (nl_outset): all written or none, a directory, FIFO or link
  * where one goes (or a file where a directory goes) NL_ERR_USAGE. */

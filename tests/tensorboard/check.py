@@ -247,10 +247,7 @@ def check_resumed(normlab, work):
     check(why is None, "after resuming, the event file equals the CSVs%s" % ("" if why is None else ": " + why))
 
 
-def check_runs_listed(sweep, logdir):
-    """TensorBoard's runs are the sweep's run directories: the HParams
-    experiment once sat in an event file at the logdir's root, which
-    TensorBoard lists as a run named "." """
+def runs_listed(sweep, logdir, what):
     from tensorboard.backend.event_processing import plugin_event_multiplexer as pem
     mux = pem.EventMultiplexer()
     mux.AddRunsFromDirectory(logdir)
@@ -258,11 +255,25 @@ def check_runs_listed(sweep, logdir):
     listed = sorted(mux.Runs())
     runs = sorted(os.path.basename(r) for r in glob.glob(os.path.join(sweep, "runs", "*")))
     at_root = [f for f in os.listdir(logdir) if os.path.isfile(os.path.join(logdir, f))]
-    check(listed == runs and not at_root, "TensorBoard lists %d runs for %d run directories, none named \".\", "
-          "no file at the logdir's root%s" % (len(listed), len(runs), "" if listed == runs and not at_root else
-                                            ": only listed %s, only run directories %s, at the root %s" % (
-                                                sorted(set(listed) - set(runs))[:5],
-                                                sorted(set(runs) - set(listed))[:5], at_root)))
+    check(listed == runs and not at_root, "%s: TensorBoard lists %d runs for %d run directories, none named "
+          "\".\", no file at the logdir's root%s" % (what, len(listed), len(runs), "" if listed == runs and not at_root
+                                                 else ": only listed %s, only run directories %s, at the root %s" % (
+                                                     sorted(set(listed) - set(runs))[:5],
+                                                     sorted(set(runs) - set(listed))[:5], at_root)))
+
+
+def check_runs_listed(normlab, sweep, logdir):
+    """TensorBoard's runs are the sweep's run directories: the HParams
+    experiment once sat in an event file at the logdir's root, which
+    TensorBoard lists as a run named "."; an export with --force over such
+    a logdir removes it"""
+    runs_listed(sweep, logdir, "exported")
+    first = sorted(glob.glob(os.path.join(logdir, "*", "events.out.tfevents.normlab")))[0]
+    shutil.copyfile(first, os.path.join(logdir, "events.out.tfevents.normlab"))
+    again = run([normlab, "export", "tensorboard", sweep, "--out", logdir, "--force"])
+    check(again.returncode == 0, "export --force over a logdir with an older normlab's root file: exit %d %s" % (
+        again.returncode, again.stderr.strip()[:300]))
+    runs_listed(sweep, logdir, "exported again with --force over an older normlab's root file")
 
 
 def check_documented_tags(sweep, logdir):
@@ -311,7 +322,7 @@ def main():
     sweep = "results/wu-he-batch-mlp"
     check_sweep_scalars(normlab, sweep, os.path.join(work, "wu-he"))
     check_hparams(sweep, os.path.join(work, "wu-he"))
-    check_runs_listed(sweep, os.path.join(work, "wu-he"))
+    check_runs_listed(normlab, sweep, os.path.join(work, "wu-he"))
     check_documented_tags(sweep, os.path.join(work, "wu-he"))
     check_sweep_scalars(normlab, "results/effective-lr", os.path.join(work, "effective-lr"))
     check_live(normlab, work)
