@@ -21,7 +21,8 @@ static void usage(FILE *out)
             "it does for rows of summary.csv that are cut short or malformed).\n\n"
             "options:\n"
             "  --by KEY        a cell key, e.g. --by model.norm.type --by train.batch_size\n"
-            "  --metric NAME   a summary.csv column (default final_test_error)\n"
+            "  --metric NAME   a summary.csv column (default: final_test_loss for a language\n"
+            "                  model, its measure; final_test_error for the others)\n"
             "  --pair KEY=A,B  also paired differences B - A of KEY's values A and B, between\n"
             "                  runs with the same seed and the same other keys (the same data\n"
             "                  order): the seed-to-seed spread they share cancels, e.g.\n"
@@ -35,7 +36,7 @@ static void usage(FILE *out)
 
 int cmd_table(int argc, char **argv)
 {
-    nl_table_spec spec = {.metric = "final_test_error"};
+    nl_table_spec spec = {.metric = NULL}; /* the directory's primary metric */
     const char *dir = NULL, *csv_path = NULL;
     char pair_key[256], pair_a[256], pair_b[256];
     for (int i = 1; i < argc; i++) {

@@ -68,7 +68,7 @@ static const writer writers[] = {
     {"compare", "compare " RUN " " OTHER_RUN " --out out/cmp",
      {"out/cmp/compare.gp", "out/cmp/compare.csv", "out/cmp/compare.png"}, {"out/cmp", "out"}, NULL},
     {"export", "export tensorboard sw --out tb --force",
-     {"tb/events.out.tfevents.normlab", "tb/type-none_seed-1/events.out.tfevents.normlab",
+     {"tb/type-none_seed-1/events.out.tfevents.normlab",
       "tb/type-batch_seed-1/events.out.tfevents.normlab", "tb/type-none_seed-2/events.out.tfevents.normlab",
       "tb/type-batch_seed-2/events.out.tfevents.normlab"},
      {"tb", "tb/type-batch_seed-2"}, NULL},

@@ -561,6 +561,14 @@ START_TEST(test_unfinished_runs)
     char path[1024];
     snprintf(path, sizeof path, "%s/partial/runs/group_s2/metrics.csv", tu_tmp);
     ck_assert_int_eq(unlink(path), 0);
+    /* a run just started: its metrics.csv made, no header yet (report
+     * --watch met one: exit 2, "is empty"); a finished run's is an error */
+    tu_tmp_write("partial/runs/group_s2/metrics.csv", "");
+    ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 0);
+    tu_tmp_write("partial/runs/batch_s2/metrics.csv", "");
+    ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 2);
+    ck_assert_int_eq(unlink(path), 0);
+    fake_run("partial/runs/batch_s2", 1500, 100, 100, "ok", 0.01); /* as fake_sweep made it */
     ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 0);
     char *gp = tu_tmp_read("partial/plots/curves.gp");
     ck_assert_msg(strstr(gp, "title \"layer (unfinished)\"") && strstr(gp, "title \"batch\"") &&
@@ -1184,6 +1192,135 @@ START_TEST(test_subtitle_lm)
 }
 END_TEST
 
+/* ---- a language model's loss plots, from committed sweeps ---- */
+
+/* a script's y ranges set while its y label names a loss, each starting at 0 */
+static int loss_axes_from_zero(const char *gp)
+{
+    int from_zero = 0;
+    bool loss = false;
+    for (const char *line = gp; *line;) {
+        const size_t n = strcspn(line, "\n");
+        const char *hit = strstr(line, "loss");
+        if (!strncmp(line, "set ylabel ", 11))
+            loss = hit && hit < line + n;
+        else if (!strncmp(line, "unset ylabel", 12))
+            loss = false;
+        else if (loss && !strncmp(line, "set yrange [0:", 14))
+            from_zero++;
+        line += n + (line[n] == '\n');
+    }
+    return from_zero;
+}
+
+/* the largest x of the plots' borders in an SVG of gnuplot's: its closed
+ * paths in the border's colour (style.gp's #444444) */
+static double border_right(const char *svg)
+{
+    double right = 0;
+    for (const char *p = svg; (p = strstr(p, "<path stroke='rgb( 68,  68,  68)'  d='M")); p++) {
+        const char *d = strchr(p, 'M'), *end = strchr(d, '\'');
+        const char *z = strchr(d, 'Z');
+        if (!end || !z || z > end)
+            continue; /* a tic mark, not a border */
+        for (const char *q = d; q && q < end; q = strpbrk(q + 1, "ML")) {
+            double x, y;
+            if (sscanf(q + 1, "%lf,%lf", &x, &y) == 2 && x > right)
+                right = x;
+        }
+    }
+    return right;
+}
+
+/* the end of the <g> element that starts at g (after its </g>) */
+static const char *group_end(const char *g)
+{
+    int depth = 0;
+    for (const char *p = g; *p; p++) {
+        if (!strncmp(p, "</g>", 4) && --depth == 0)
+            return p + 4;
+        if (!strncmp(p, "<g", 2) && (p[2] == ' ' || p[2] == '>'))
+            depth++;
+    }
+    return g + strlen(g);
+}
+
+/* each legend entry of an SVG of gnuplot's (a plot group drawing a key
+ * text) starts right of every plot's border and ends inside the picture:
+ * in the lr kind a long entry once reached back over the border */
+static void check_key_clear(const char *svg, const char *what)
+{
+    const double right = border_right(svg);
+    double width = 0;
+    ck_assert_msg(right > 0 && sscanf(strstr(svg, "<svg") ? strstr(svg, "width=\"") + 7 : "", "%lf", &width) == 1,
+                  "%s: no border or width found", what);
+    int entries = 0;
+    for (const char *g = strstr(svg, "<g id=\"gnuplot_plot_"); g; g = strstr(g + 1, "<g id=\"gnuplot_plot_")) {
+        /* a key entry: its text, then its sample line (a labels plot's
+         * texts have none) */
+        const char *end = group_end(g), *text = strstr(g, "<text>");
+        const char *sample = text ? strstr(text, "d='M") : NULL;
+        if (!text || text > end || !sample || sample > end)
+            continue;
+        const char *at = NULL;
+        for (const char *t = strstr(g, "translate("); t && t < text; t = strstr(t + 1, "translate("))
+            at = t;
+        double tx = 0, ty = 0, sx = 0;
+        ck_assert_msg(at && sscanf(at, "translate(%lf,%lf)", &tx, &ty) == 2 && sample &&
+                          sscanf(sample, "d='M%lf", &sx) == 1, "%s: a key entry without its place", what);
+        const size_t chars = strcspn(text + 6, "<");
+        ck_assert_msg(sx > right && tx > right, "%s: the legend entry \"%.*s\" starts at x %.0f, on the plot "
+                      "(its border at %.0f)", what, (int)chars, text + 6, sx < tx ? sx : tx, right);
+        /* 6 px a character of Sans 12 at the least */
+        ck_assert_msg(tx + 6.0 * (double)chars <= width, "%s: the legend entry \"%.*s\" runs past the picture's "
+                      "edge (%.0f px)", what, (int)chars, text + 6, width);
+        entries++;
+    }
+    ck_assert_msg(entries > 0, "%s: no legend entry", what);
+}
+
+START_TEST(test_lm_loss_plots)
+{
+    setup();
+    static const struct {
+        const char *sweep;
+        nl_plot_kind kind;
+        const char *metric, *x, *color;
+    } plots[] = {{"xiong-warmup", NL_PLOT_CURVES, "loss", "", ""},
+                 {"xiong-warmup", NL_PLOT_LR, "test_loss", "", ""},
+                 {"rms-lm", NL_PLOT_CURVES, "loss", "", ""},
+                 {"dyt-lm", NL_PLOT_FINAL, "test_loss", "model.norm.alpha_init", "model.norm.type"}};
+    for (size_t i = 0; i < sizeof plots / sizeof plots[0]; i++) {
+        nl_plot_spec spec;
+        nl_plot_spec_init(&spec, plots[i].kind);
+        snprintf(spec.metric, sizeof spec.metric, "%s", plots[i].metric);
+        snprintf(spec.x, sizeof spec.x, "%s", plots[i].x);
+        snprintf(spec.color, sizeof spec.color, "%s", plots[i].color);
+        snprintf(spec.name, sizeof spec.name, "p%zu", i);
+        char dir[600], out[600], gp_name[64];
+        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, plots[i].sweep);
+        snprintf(out, sizeof out, "%s/p%zu", tu_tmp, i);
+        nl_plot_report rep;
+        nl_error err = {0};
+        ck_assert_msg(nl_plot_write_into(dir, &spec, 1, NULL, NULL, out, &rep, &err) == NL_OK, "%s", err.msg);
+        snprintf(gp_name, sizeof gp_name, "p%zu/p%zu.gp", i, i);
+        char *gp = tu_tmp_read(gp_name);
+        /* a language model's loss (2 to 4 nats) fills its axis, not its top half */
+        ck_assert_msg(strstr(gp, "loss") && loss_axes_from_zero(gp) == 0, "%s %s: a loss axis starts at 0",
+                      plots[i].sweep, gp_name);
+        free(gp);
+        if (!have_gnuplot)
+            continue;
+        ck_assert_msg(nl_plot_render(&rep, NL_PLOT_SVG, &err) == NL_OK, "%s", err.msg);
+        snprintf(gp_name, sizeof gp_name, "p%zu/p%zu.svg", i, i);
+        char *svg = tu_tmp_read(gp_name);
+        check_key_clear(svg, gp_name);
+        free(svg);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 /* a summary.json is whole or torn: every proper prefix of a whole one (a
  * file cut short anywhere) is torn, and so is anything after its end */
 START_TEST(test_summary_json_whole)
@@ -1780,6 +1917,7 @@ int main(void)
     tcase_add_test(tc, test_summary_json_whole);
     tcase_add_test(tc, test_csv_left_out_lines);
     tcase_add_test(tc, test_compare_unlike_runs);
+    tcase_add_test(tc, test_lm_loss_plots);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -16,6 +16,7 @@
 
 #include "log/files.h"
 #include "plot/plot.h"
+#include "results/results.h"
 #include "tensorboard/tfevents.h"
 #include "testutil.h"
 
@@ -181,6 +182,98 @@ START_TEST(test_page)
     free(second);
     free(before);
     free(after);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* Hover titles: each curve of a figure is titled with its legend label
+ * (gnuplot's SVG titles every plot "gnuplot_plot_N"). On a committed
+ * sweep's page, the titled plot groups of figure `figure` number at least
+ * `min_titled` and each title is one of the sweep's values of key, every
+ * value once at least; returns how many groups were titled. */
+static int check_hover_titles(const char *sweep, int figure, const char *key, int min_titled)
+{
+    char args[1400], dir[600], prefix[64];
+    /* its experiment file named: from the test's directory normlab would not find it */
+    snprintf(args, sizeof args, "report %s/results/%s --experiment %s/experiments/%s.yaml --out hover.html --force",
+             NORMLAB_SOURCE_DIR, sweep, NORMLAB_SOURCE_DIR, sweep);
+    ck_assert_int_eq(tu_normlab(args), 0);
+    char *page = tu_tmp_read("hover.html");
+    ck_assert_msg(!strstr(page, "<title>gnuplot_plot_"), "%s: a hover title is gnuplot's own", sweep);
+    ck_assert_msg(!strstr(page, "<title>Gnuplot</title>"), "%s: a figure is titled Gnuplot", sweep);
+    nl_results r;
+    nl_error err = {0};
+    snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, sweep);
+    ck_assert_msg(nl_results_load(dir, &r, &err) == NL_OK, "%s", err.msg);
+    int k = 0;
+    while (k < r.n_keys && strcmp(r.keys[k], key))
+        k++;
+    ck_assert_msg(k < r.n_keys, "%s varies no %s", sweep, key);
+    const char *labels[64];
+    const int n_labels = nl_results_distinct(&r, k, labels, 64);
+    int seen[64] = {0}, titled = 0;
+    snprintf(prefix, sizeof prefix, "<g id=\"f%d-gnuplot_plot_", figure);
+    for (const char *g = strstr(page, prefix); g; g = strstr(g + 1, prefix)) {
+        const char *title = strstr(g, "><title>");
+        if (!title || title > strchr(g, '\n'))
+            continue;
+        title += strlen("><title>");
+        const size_t len = strcspn(title, "<");
+        int i = 0;
+        while (i < n_labels && (strlen(labels[i]) != len || strncmp(labels[i], title, len)))
+            i++;
+        ck_assert_msg(i < n_labels, "%s figure %d: a curve's hover title \"%.*s\" is no legend label", sweep, figure,
+                      (int)len, title);
+        seen[i]++;
+        titled++;
+    }
+    for (int i = 0; i < n_labels; i++)
+        ck_assert_msg(seen[i], "%s figure %d: no curve titled %s", sweep, figure, labels[i]);
+    ck_assert_int_ge(titled, min_titled);
+    nl_results_free(&r);
+    free(page);
+    return titled;
+}
+
+START_TEST(test_hover_titles)
+{
+    tu_tmp_make("hover");
+    /* the legend in the plot: a key entry per normalizer, its error bars in its group */
+    check_hover_titles("wu-he-batch-mlp", 1, "model.norm.type", 4);
+    /* two panels without a key and one that draws it: the panels' bands
+     * and mean lines (4 groups each) take the key's labels by colour */
+    check_hover_titles("rms-lm", 1, "model.norm.type", 10);
+    tu_tmp_remove();
+}
+END_TEST
+
+START_TEST(test_primary_metric_first)
+{
+    tu_tmp_make("lead");
+    /* a language model's table over seeds leads with its loss, an image
+     * classifier's with its error */
+    static const struct {
+        const char *sweep, *first;
+    } leads[] = {{"rms-lm", "final_test_loss"}, {"wu-he-batch-mlp", "final_test_error"}};
+    for (size_t i = 0; i < sizeof leads / sizeof leads[0]; i++) {
+        char args[1400];
+        snprintf(args, sizeof args, "report %s/results/%s --out lead.html --force", NORMLAB_SOURCE_DIR,
+                 leads[i].sweep);
+        ck_assert_int_eq(tu_normlab(args), 0);
+        char *page = tu_tmp_read("lead.html"), first[64] = "";
+        /* a name's parts are split by <wbr>, its break opportunities */
+        char *to = page;
+        for (const char *from = page; *from;)
+            if (!strncmp(from, "<wbr>", 5))
+                from += 5;
+            else
+                *to++ = *from++;
+        *to = '\0';
+        const char *th = strstr(page, "<th class=\"num\">final_test_");
+        ck_assert_msg(th && sscanf(th, "<th class=\"num\">%63[a-z_]", first) == 1, "%s: no metric column", leads[i].sweep);
+        ck_assert_msg(!strcmp(first, leads[i].first), "%s: the first metric column is %s", leads[i].sweep, first);
+        free(page);
+    }
     tu_tmp_remove();
 }
 END_TEST
@@ -448,6 +541,8 @@ int main(void)
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("report");
     tcase_add_test(tc, test_page);
+    tcase_add_test(tc, test_hover_titles);
+    tcase_add_test(tc, test_primary_metric_first);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_event_framing);
     tcase_add_test(tc, test_watch);

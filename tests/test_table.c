@@ -490,6 +490,32 @@ START_TEST(test_intervals_inside_the_range)
 }
 END_TEST
 
+/* with no --metric, a language model's table is of its loss (its measure,
+ * in nats; it once led with the error, the share of tokens mispredicted),
+ * an image classifier's of its error: committed sweeps of each */
+START_TEST(test_primary_metric)
+{
+    static const struct {
+        const char *sweep, *first;
+    } cases[] = {{"rms-lm", "final_test_loss per cell"}, {"xiong-warmup", "final_test_loss per cell"},
+                 {"wu-he-batch-mlp", "final_test_error (%) per cell"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, cases[i].sweep);
+        nl_table_spec spec = {.metric = NULL};
+        nl_buf md = {0};
+        nl_error err = {0};
+        ck_assert_msg(nl_table_write(dir, &spec, &md, NULL, NULL, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(!strncmp(md.data, cases[i].first, strlen(cases[i].first)), "%s: %.120s", cases[i].sweep,
+                      md.data);
+        nl_buf_free(&md);
+    }
+    ck_assert_str_eq(nl_table_primary_metric("lm"), "final_test_loss");
+    ck_assert_str_eq(nl_table_primary_metric("mlp"), "final_test_error");
+    ck_assert_str_eq(nl_table_primary_metric(NULL), "final_test_error");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("table");
@@ -502,6 +528,7 @@ int main(void)
     tcase_add_test(tc, test_by_unknown_key);
     tcase_add_test(tc, test_non_finite_values_left_out);
     tcase_add_test(tc, test_intervals_inside_the_range);
+    tcase_add_test(tc, test_primary_metric);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

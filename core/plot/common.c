@@ -259,6 +259,16 @@ void pl_key_outside(pl_script *s)
     nl_buf_printf(&s->gp, "set key outside right top Left reverse nobox noopaque width 1 spacing 1.2\n");
 }
 
+double pl_loss_floor(double lo, double hi, double margin)
+{
+    /* 0 in view costs little where the data come near it (a classifier's
+     * loss falling toward 0): the axis keeps it */
+    if (!isfinite(lo) || !isfinite(hi) || lo < 0.2 * hi)
+        return 0;
+    const double span = hi > lo ? hi - lo : 0.1 * fabs(hi);
+    return fmax(0, lo - margin * span);
+}
+
 /* "points: mean over 3 seeds; bars: min to max" */
 void pl_spread_note(const nl_results *r, const char *what, char *buf, size_t size)
 {

@@ -163,6 +163,12 @@ void pl_plot_variants_with_bars(pl_script *s, const grouping *g, const char *fil
                                 const char *x_column);
 /* the legend to the right of the plot, entries left-aligned with their samples first */
 void pl_key_outside(pl_script *s);
+/* The bottom of a loss axis for values from lo to hi: 0 where lo is under
+ * a fifth of hi, else lo less `margin` of the span. Errors and accuracies
+ * are read against 0, their bound; a loss far above 0 against its own
+ * range: a language model's stays at 2 to 4 nats, and an axis from 0
+ * crowded its curves into the top half. */
+double pl_loss_floor(double lo, double hi, double margin);
 /* log2 x tics at the batch sizes */
 void pl_batch_tics(pl_script *s, const double *values, int n);
 /* log10 x tics at the learning rates */

@@ -25,6 +25,12 @@ void pl_subtitle(const nl_results *r, char *buf, size_t size);
 /* a series color: normalizers have their own, others cycle a palette */
 const char *pl_color(const char *label, int index);
 
+/* Rewrites the SVG gnuplot wrote at path: each plot group's hover title
+ * (gnuplot's "gnuplot_plot_N") becomes its legend label, the label of the
+ * key entry in its colour, or none; the figure's ("Gnuplot") its name.
+ * Errors reading or writing the file, NL_ERR_NOMEM. */
+nl_code pl_svg_titles(const char *path, const char *figure, nl_error *err);
+
 /* ---- scripts ---- */
 typedef struct {
     nl_buf gp;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "plot/common.h"
 #include "results/files.h"
@@ -54,9 +55,9 @@ static nl_code add_metrics(const nl_results_run *run, const char *split, const c
     return NL_OK;
 }
 
-/* the y axis of a panel: percentages from 0 (at most 100); losses from 0,
- * or on a log scale when they span more than a factor of 30 (a diverging
- * run next to converging ones) */
+/* the y axis of a panel: percentages from 0 (at most 100); losses fitted
+ * to their data (pl_loss_floor), or on a log scale when they span more than
+ * a factor of 30 (a diverging run next to converging ones) */
 typedef struct {
     double lo, hi;
     bool log;
@@ -64,13 +65,14 @@ typedef struct {
 
 static y_axis curves_range(const curve *c, int n, bool percent, const bool *skip)
 {
-    double lo = INFINITY, hi = 0;
+    double lo = INFINITY, hi = 0, lowest = INFINITY;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c[i].n && !(skip && skip[i]); j++) {
             const curve_point *p = &c[i].p[j];
             if (!p->a.n)
                 continue;
             hi = fmax(hi, p->a.max);
+            lowest = fmin(lowest, p->a.min);
             if (p->a.min > 0)
                 lo = fmin(lo, p->a.min);
         }
@@ -80,7 +82,7 @@ static y_axis curves_range(const curve *c, int n, bool percent, const bool *skip
         return (y_axis){0, fmin(100.0, hi * 1.05), false};
     if (isfinite(lo) && hi / lo > 30)
         return (y_axis){lo / 1.3, hi * 1.3, true};
-    return (y_axis){0, hi * 1.05, false};
+    return (y_axis){pl_loss_floor(lowest, hi, 0.05), hi * 1.05, false};
 }
 
 static void emit_y_axis(pl_script *s, y_axis y)
@@ -157,7 +159,11 @@ static nl_code read_curves(curves_fig *f, nl_error *err)
             continue;
         f->unfinished[id] |= !nl_results_run_finished(&r->runs[i]);
         f->unfinished_runs += !nl_results_run_finished(&r->runs[i]);
-        if (!nl_path_exists(path))
+        /* a run just started may have made its metrics.csv without its
+         * header yet (normlab report --watch reads a running sweep): no rows,
+         * as before the file is made; a finished run's empty file is an error */
+        struct stat st;
+        if (stat(path, &st) != 0 || (st.st_size == 0 && !nl_results_run_finished(&r->runs[i])))
             continue;
         nl_code rc = add_metrics(&r->runs[i], f->split, f->metric, &f->left[id], &f->right[id], err);
         if (rc)

@@ -156,8 +156,11 @@ static nl_code aggregate(final_fig *f, nl_error *err)
     double span = f->y_hi - f->y_lo;
     if (!(span > 0))
         span = f->m.scale == 100 ? 1 : fabs(f->y_hi) * 0.1 + 1e-3;
-    /* errors and losses are read against zero; every metric is at least 0 */
-    f->y_lo = !f->m.higher_better ? 0 : fmax(0, f->y_lo - 0.08 * span);
+    /* errors are read against zero, losses against their own range
+     * (pl_loss_floor); every metric is at least 0 */
+    f->y_lo = f->m.is_loss            ? pl_loss_floor(f->y_lo, f->y_hi, 0.08)
+              : f->m.higher_better ? fmax(0, f->y_lo - 0.08 * span)
+                                   : 0;
     f->y_hi = f->y_hi + 0.08 * span;
     if (f->m.scale == 100)
         f->y_hi = fmin(100, f->y_hi);

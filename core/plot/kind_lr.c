@@ -15,7 +15,7 @@ typedef struct {
     int lr, nx;
     grouping g;
     cell_agg *cells; /* [series][learning rate] */
-    double threshold, ytop, y_div;
+    double threshold, ybot, ytop, y_div;
     char threshold_rule[128];
     int n_ranges;
     bool has_range[MAX_SERIES];
@@ -23,15 +23,17 @@ typedef struct {
 } lr_fig;
 
 /* the threshold (given, or within a margin of the best mean without
- * divergence) and the top of the y axis */
+ * divergence) and the y axis: from 0, a loss's fitted to its data
+ * (pl_loss_floor), with room at the top for the divergence marks */
 static void find_threshold(lr_fig *f, const nl_plot_spec *spec)
 {
     const metric_info *m = &f->m;
-    double best = m->higher_better ? -INFINITY : INFINITY, top = 0;
+    double best = m->higher_better ? -INFINITY : INFINITY, top = 0, low = INFINITY;
     for (int i = 0; i < f->g.n * f->nx; i++) {
         const cell_agg *c = &f->cells[i];
         if (c->a.n) {
             top = fmax(top, c->a.max);
+            low = fmin(low, c->a.min);
             if (!c->diverged)
                 best = m->higher_better ? fmax(best, pl_agg_mean(&c->a)) : fmin(best, pl_agg_mean(&c->a));
         }
@@ -54,7 +56,8 @@ static void find_threshold(lr_fig *f, const nl_plot_spec *spec)
     if (isfinite(f->threshold))
         top = fmax(top, f->threshold);
     f->ytop = m->scale == 100 && !m->higher_better ? fmin(top * 1.18, 112) : top * 1.18;
-    f->y_div = f->ytop * 0.955;
+    f->ybot = m->is_loss ? pl_loss_floor(fmin(low, isfinite(f->threshold) ? f->threshold : low), top, 0.08) : 0;
+    f->y_div = f->ybot + (f->ytop - f->ybot) * 0.955;
 }
 
 /* series `id`'s widest run of tolerated learning rates, as [*lo, *hi]
@@ -138,15 +141,18 @@ static nl_code write_ranges(lr_fig *f, pl_script *s, nl_error *err)
 }
 
 /* the main panel: the threshold, divergence marks, a series per normalizer */
-static void plot_main(const lr_fig *f, pl_script *s, const layout *L)
+static void plot_main(const lr_fig *f, pl_script *s, const layout *L, double right)
 {
     const metric_info *m = &f->m;
     const grouping *g = &f->g;
     char q[2048];
     pl_lr_tics(s, f->xs, f->nx);
-    nl_buf_printf(&s->gp, "set xlabel \"learning rate (log scale)\"\nset ylabel %s\nset yrange [0:%g]\n",
-                  pl_q(m->label, q, sizeof q), f->ytop);
-    pl_key_outside(s);
+    nl_buf_printf(&s->gp, "set xlabel \"learning rate (log scale)\"\nset ylabel %s\nset yrange [%g:%g]\n",
+                  pl_q(m->label, q, sizeof q), f->ybot, f->ytop);
+    /* the legend placed beside the plot, not by "outside", which with the
+     * margins set puts a long entry back over the plot's border */
+    nl_buf_printf(&s->gp, "set key at screen %.4f, screen %.4f top left Left reverse nobox noopaque spacing 1.2\n",
+                  right + 14.0 / L->width, L->top);
     char foot[1300], div_note[1024], spread[128];
     pl_diverged_note(f->r, NULL, div_note, sizeof div_note);
     pl_spread_note(f->r, "bars", spread, sizeof spread);
@@ -163,10 +169,12 @@ static void plot_main(const lr_fig *f, pl_script *s, const layout *L)
     int any_diverged = 0;
     for (int i = 0; i < g->n * f->nx; i++)
         any_diverged += f->cells[i].diverged;
+    /* the line under the divergence marks, between them and the data */
+    const double below_marks = f->ybot + (f->ytop - f->ybot) * 0.86;
     if (any_diverged)
         nl_buf_printf(&s->gp, "set label 2 \"diverged\" at graph 0.01, first %g left offset 0,1.1 font \",9\" "
                       "tc rgb \"#555555\"\nset arrow 2 from graph 0, first %g to graph 1, first %g nohead lw 0.5 "
-                      "lc rgb \"#bbbbbb\"\n", f->y_div, (f->y_div + f->ytop * 0.86) / 2, (f->y_div + f->ytop * 0.86) / 2);
+                      "lc rgb \"#bbbbbb\"\n", f->y_div, (f->y_div + below_marks) / 2, (f->y_div + below_marks) / 2);
     nl_buf_printf(&s->gp, "plot ");
     int drawn = 0;
     for (int id = 0; id < g->n; id++) {
@@ -241,18 +249,24 @@ static nl_code draw(lr_fig *f, const nl_plot_spec *spec, pl_script *s, nl_error 
     char title[256];
     snprintf(title, sizeof title, "%s%s against learning rate", f->m.short_label[0] == 't' ? "Final " : "",
              f->m.short_label);
-    const int strip_px = 40 + 26 * g->n;
-    const int width = 1150, height = 640 + strip_px;
-    pl_header(s, title, width, height);
-    layout L = pl_title_block(s, f->r, title, width, height);
     size_t longest = 0;
     for (int id = 0; id < g->n; id++)
         longest = strlen(g->labels[id]) > longest ? strlen(g->labels[id]) : longest;
-    const double left = fmax(0.09, (6.2 * (double)longest + 30.0) / width);
-    const double right = 0.76, strip_top = (60.0 + strip_px) / height, main_bottom = strip_top + 75.0 / height;
+    const double key_chars = (double)(longest > 19 ? longest : 19); /* "diverged (any seed)" */
+    /* the legend on the right gets the width of its longest entry: its
+     * sample and gaps, 60 px, then up to 9 px a character (SVG's Sans 12) */
+    const int plot_right_px = 874, legend_px = (int)fmax(276, 60 + 9 * key_chars);
+    const int strip_px = 40 + 26 * g->n;
+    const int width = plot_right_px + legend_px, height = 640 + strip_px;
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, f->r, title, width, height);
+    /* the strip's row names (9 pt) fit left of it */
+    const double left = fmax(0.09, (7.0 * (double)longest + 30.0) / width);
+    const double right = (double)plot_right_px / width, strip_top = (60.0 + strip_px) / height,
+                 main_bottom = strip_top + 75.0 / height;
     nl_buf_printf(&s->gp, "set multiplot\n");
     pl_margins(s, left, right, main_bottom, L.top);
-    plot_main(f, s, &L);
+    plot_main(f, s, &L, right);
     pl_after_first_plot(s);
     nl_buf_printf(&s->gp, "unset arrow\nunset label\nunset key\nunset title\n");
     pl_margins(s, left, right, 55.0 / height, strip_top);

@@ -332,6 +332,11 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
                 return nl_fail(err, NL_ERR_RUNTIME, "gnuplot wrote no %s for %s (its template "
                                "must write fig_name.\".\".fmt)", out, o->script);
             }
+            rc = (1u << f) == NL_PLOT_SVG ? pl_svg_titles(temp, o->name, err) : NL_OK;
+            if (rc) {
+                unlink(temp);
+                return rc;
+            }
             if (rename(temp, out) != 0) {
                 const int e = errno;
                 unlink(temp);

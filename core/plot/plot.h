@@ -141,7 +141,8 @@ bool nl_plot_find_gnuplot(char *buf, size_t size);
 
 /* ---- tables (core/plot/table.c) ---- */
 typedef struct {
-    const char *metric; /* a summary.csv metric column, e.g. final_test_error */
+    const char *metric; /* a summary.csv metric column, e.g. final_test_error;
+                         * NULL: the directory's primary metric */
     const char *by[32]; /* cell keys; none: every varied key but the seed and
                          * those the others determine */
     int n_by;
@@ -158,6 +159,12 @@ typedef struct {
  * cells. */
 nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, nl_buf *csv,
                        nl_buf *notes, nl_error *err);
+/* The metric a table of runs of model.arch `arch` shows first (and
+ * normlab table when none is named): a language model's test loss, its
+ * measure (nats per token; its error, the share of tokens mispredicted,
+ * is a coarse by-product), else the test error. arch NULL or unknown: the
+ * error. */
+const char *nl_table_primary_metric(const char *arch);
 /* t such that P(|T| > t) = 0.05 for Student's t with df degrees of freedom */
 double nl_student_t_quantile_975(double df);
 

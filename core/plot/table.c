@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "config/schema.h"
 #include "plot/internal.h"
+#include "model/spec.h"
 #include "plot/plot.h"
 #include "results/run_result.h"
 #include "stats/stats.h"
@@ -603,23 +605,36 @@ done:
     free(in_pairs);
 }
 
-nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, nl_buf *csv,
+const char *nl_table_primary_metric(const char *arch)
+{
+    const int a = arch ? nl_name_lookup(&nl_arch_names, arch) : -1;
+    return a >= 0 && nl_model_spec_tokens(&(nl_model_spec){.arch = (nl_arch)a}) ? "final_test_loss"
+                                                                               : "final_test_error";
+}
+
+static nl_code unknown_metric(const char *metric, nl_error *err)
+{
+    char names[512] = "";
+    size_t used = 0;
+    for (int m = 0; m < NL_RESULTS_M_COUNT && used < sizeof names - 64; m++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", m ? " | " : "", nl_sweep_metric_names[m]);
+    return nl_fail(err, NL_ERR_USAGE, "--metric: '%s' is not a summary.csv metric; accepted: %s", metric, names);
+}
+
+nl_code nl_table_write(const char *dir, const nl_table_spec *asked, nl_buf *md, nl_buf *csv,
                        nl_buf *notes, nl_error *err)
 {
-    const int metric = metric_index(spec->metric);
-    if (metric < 0) {
-        char names[512] = "";
-        size_t used = 0;
-        for (int m = 0; m < NL_RESULTS_M_COUNT && used < sizeof names - 64; m++)
-            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", m ? " | " : "",
-                                     nl_sweep_metric_names[m]);
-        return nl_fail(err, NL_ERR_USAGE, "--metric: '%s' is not a summary.csv metric; accepted: %s",
-                       spec->metric, names);
-    }
+    if (asked->metric && metric_index(asked->metric) < 0)
+        return unknown_metric(asked->metric, err);
     nl_results r;
     nl_code rc = nl_results_load(dir, &r, err);
     if (rc)
         return rc;
+    nl_table_spec named = *asked;
+    if (!named.metric)
+        named.metric = nl_table_primary_metric(r.have_config ? nl_flat_get(&r.config, "model.arch") : NULL);
+    const nl_table_spec *spec = &named;
+    const int metric = metric_index(spec->metric);
     int keys[256], n_keys = 0, pair_key = -1;
     if ((rc = resolve_keys(&r, spec, keys, &n_keys, &pair_key, err)))
         goto done;

@@ -49,7 +49,7 @@ static int config_keys(const rp_source *s, config_key **out)
 static void key_value_row(rp_page *p, const char *key, const char *value, bool differs)
 {
     nl_buf_printf(p->html, "<tr%s><td><code>", differs ? " class=\"differs\"" : "");
-    rp_esc(p->html, key);
+    rp_esc_name(p->html, key);
     nl_buf_printf(p->html, "</code></td><td><code>");
     rp_esc(p->html, value);
     nl_buf_printf(p->html, "</code></td></tr>\n");

@@ -47,7 +47,7 @@ void rp_description(rp_page *p, const rp_source *s)
 static void grid_row(rp_page *p, const char *key, const char *what)
 {
     nl_buf_printf(p->html, "<tr><td><code>");
-    rp_esc(p->html, key);
+    rp_esc_name(p->html, key);
     nl_buf_printf(p->html, "</code></td><td>");
     rp_esc(p->html, what);
     nl_buf_printf(p->html, "</td></tr>\n");

@@ -12,12 +12,13 @@
 #include "report/internal.h"
 #include "version_git.h"
 
-void rp_esc(nl_buf *b, const char *s)
+/* the n bytes at s, escaped (rp_esc) */
+static void esc_n(nl_buf *b, const char *s, size_t n)
 {
-    const char *plain = s;
-    while (*s) {
+    const char *plain = s, *const end = s + n;
+    while (s < end) {
         const unsigned char c = (unsigned char)*s;
-        const int n = nl_utf8_len(s);
+        const int len = nl_utf8_len(s);
         /* control bytes (but tab and line feed) and bytes that are not UTF-8
          * make a page no parser accepts as is: U+FFFD in their place */
         const char *entity = c == '&'    ? "&amp;"
@@ -25,9 +26,9 @@ void rp_esc(nl_buf *b, const char *s)
                              : c == '>'  ? "&gt;"
                              : c == '"'  ? "&quot;"
                              : c == '\'' ? "&#39;"
-                             : (n == 0 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) ? "&#xfffd;"
-                                          : NULL;
-        const int step = n ? n : 1;
+                             : (len == 0 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) ? "&#xfffd;"
+                                            : NULL;
+        const int step = len && s + len <= end ? len : 1;
         if (entity) {
             nl_buf_printf(b, "%.*s%s", (int)(s - plain), plain, entity);
             plain = s + step;
@@ -35,7 +36,20 @@ void rp_esc(nl_buf *b, const char *s)
         s += step;
     }
     if (s > plain)
-        nl_buf_printf(b, "%s", plain);
+        nl_buf_printf(b, "%.*s", (int)(s - plain), plain);
+}
+
+void rp_esc(nl_buf *b, const char *s) { esc_n(b, s, strlen(s)); }
+
+void rp_esc_name(nl_buf *b, const char *s)
+{
+    while (*s) {
+        const size_t n = strcspn(s, "._");
+        esc_n(b, s, n + (s[n] != '\0'));
+        s += n + (s[n] != '\0');
+        if (*s && (s[-1] == '.' || s[-1] == '_'))
+            nl_buf_printf(b, "<wbr>");
+    }
 }
 
 /* JSON inside <script>: "<" only ever inside its strings, written \u003c

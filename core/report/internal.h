@@ -45,6 +45,11 @@ typedef struct {
 /* ---- html.c ---- */
 /* s with & < > " ' escaped: text and attribute values alike */
 void rp_esc(nl_buf *b, const char *s);
+/* a name of dotted or underscored parts (a config key, a metric), as text
+ * (never in an attribute): escaped as rp_esc, with a line-break
+ * opportunity (<wbr>) after each '.' and '_', so that a narrow column
+ * breaks it between its parts, never inside one */
+void rp_esc_name(nl_buf *b, const char *s);
 /* a JSON text as the page's data block <script type="application/json" id=ID>,
  * every "<" written \u003c so that no string in it can end the block */
 void rp_script_json(nl_buf *html, const char *id, const nl_buf *json);

@@ -24,7 +24,7 @@ int rp_filter_keys(const nl_results *r, int *keys)
 static void select_box(rp_page *p, const char *key, const char *label, const char *const *values, int n)
 {
     nl_buf_printf(p->html, "<label>");
-    rp_esc(p->html, label);
+    rp_esc_name(p->html, label);
     nl_buf_printf(p->html, " <select data-key=\"");
     rp_esc(p->html, key);
     nl_buf_printf(p->html, "\"><option value=\"*\">all</option>");
@@ -71,7 +71,7 @@ static void key_header(rp_page *p, const char *key)
     nl_buf_printf(p->html, "<th data-key=\"");
     rp_esc(p->html, key);
     nl_buf_printf(p->html, "\">");
-    rp_esc(p->html, key);
+    rp_esc_name(p->html, key);
     nl_buf_printf(p->html, "</th>");
 }
 
@@ -102,10 +102,13 @@ static void number_cell(rp_page *p, const char *metric, const char *value)
 
 /* ---- the cells over seeds ---- */
 
-/* the metrics the cells table shows: those a finished run has */
+/* the metrics the cells table shows: those a finished run has, the
+ * directory's primary one first (a language model's loss) */
 static int cell_metrics(const rp_source *s, const char **out)
 {
-    static const char *const candidates[] = {"final_test_error", "final_test_loss"};
+    const char *first = nl_table_primary_metric(s->res.have_config ? nl_flat_get(&s->res.config, "model.arch")
+                                                                   : NULL);
+    const char *const candidates[] = {first, strcmp(first, "final_test_loss") ? "final_test_loss" : "final_test_error"};
     int n = 0;
     for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++) {
         int m = 0;
@@ -178,9 +181,12 @@ static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const ch
     for (int k = 0; k < n_keys; k++)
         key_header(p, t->header[1 + k]);
     nl_buf_printf(p->html, "<th class=\"num\">seeds</th><th class=\"num\">diverged</th>");
-    for (int m = 0; m < n_metrics; m++)
-        nl_buf_printf(p->html, "<th class=\"num\">%s%s</th><th class=\"num\">95%% interval</th>"
-                      "<th class=\"num\">sd</th>", metrics[m], rp_is_fraction(metrics[m]) ? " %" : "");
+    for (int m = 0; m < n_metrics; m++) {
+        nl_buf_printf(p->html, "<th class=\"num\">");
+        rp_esc_name(p->html, metrics[m]);
+        nl_buf_printf(p->html, "%s</th><th class=\"num\">95%% interval</th><th class=\"num\">sd</th>",
+                      rp_is_fraction(metrics[m]) ? " %" : "");
+    }
     nl_buf_printf(p->html, "</tr></thead>\n");
 }
 
@@ -268,7 +274,9 @@ static void runs_header(rp_page *p, const rp_source *s, const int *metrics, int 
     nl_buf_printf(p->html, "<th data-key=\"status\">status</th>");
     for (int m = 0; m < n_metrics; m++) {
         const char *name = nl_sweep_metric_names[metrics[m]];
-        nl_buf_printf(p->html, "<th class=\"num\">%s%s</th>", name, rp_is_fraction(name) ? " %" : "");
+        nl_buf_printf(p->html, "<th class=\"num\">");
+        rp_esc_name(p->html, name);
+        nl_buf_printf(p->html, "%s</th>", rp_is_fraction(name) ? " %" : "");
     }
     nl_buf_printf(p->html, "</tr></thead>\n");
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tensorboard/export.h"
 #include "results/files.h"
@@ -42,6 +43,10 @@ typedef struct {
     char metric_tags[MAX_METRIC_TAGS][64];
     const char *metric_ptrs[MAX_METRIC_TAGS];
     int n_metrics;
+    /* the experiment goes into the first run's file written: TensorBoard
+     * finds it in any run, and a file at the logdir's root would be a run
+     * of its own, named "." */
+    bool experiment_written;
 } sweep_hparams;
 
 /* a key's type: numbers, booleans, or text, by every value it takes */
@@ -123,14 +128,11 @@ typedef struct {
 static nl_code write_events(const target *t, const char *run, const nl_tb_bytes *b, nl_error *err)
 {
     char dir[1200], path[1400];
-    if (run)
-        nl_path_join(dir, sizeof dir, t->logdir, run);
-    else
-        nl_copy_string(dir, sizeof dir, t->logdir);
+    nl_path_join(dir, sizeof dir, t->logdir, run);
     struct stat st;
     /* a link there (left in a logdir replaced with --force) would take the
      * events outside --out */
-    if (run && lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+    if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
         return nl_fail(err, NL_ERR_USAGE, "%s is %s, not a directory: normlab writes only inside --out", dir,
                        S_ISLNK(st.st_mode) ? "a symbolic link" : nl_file_kind(st.st_mode));
     nl_path_join(path, sizeof path, dir, NL_TB_RUN_FILE);
@@ -144,8 +146,31 @@ static nl_tb_status status_of(nl_sweep_state s)
     return s == NL_SWEEP_OK ? NL_TB_SUCCESS : s == NL_SWEEP_PENDING ? NL_TB_RUNNING : NL_TB_FAILURE;
 }
 
+/* a sweep run's HParams events: the experiment once (in the first run
+ * written), then the run's session */
+static void add_session(const nl_results *r, const nl_results_run *run, const nl_sweep_result *res,
+                        sweep_hparams *h, nl_tb_bytes *b)
+{
+    if (!h->experiment_written) {
+        nl_tb_experiment_event(b, (double)time(NULL), h->hp, h->n, h->metric_ptrs, h->n_metrics);
+        h->experiment_written = true;
+    }
+    const char *values[MAX_HPARAMS];
+    for (int k = 0; k < h->n; k++)
+        values[k] = run->values[h->key[k]];
+    char group[512];
+    nl_results_label(r, run, h->key, h->n, group, sizeof group);
+    const double start = iso_seconds(res->started_at);
+    const double begun = isfinite(start) ? start : 0.0;
+    nl_tb_session_start_event(b, begun, h->hp, values, h->n, group, begun);
+    if (res->state != NL_SWEEP_PENDING) {
+        const double end = begun + (isfinite(res->wall_s) ? res->wall_s : 0.0);
+        nl_tb_session_end_event(b, end, status_of(res->state), end);
+    }
+}
+
 /* one run: its scalars, and in a sweep its session */
-static nl_code export_run(const nl_results *r, int i, const sweep_hparams *h, const target *t,
+static nl_code export_run(const nl_results *r, int i, sweep_hparams *h, const target *t,
                           nl_tb_export_report *rep, nl_error *err)
 {
     const nl_results_run *run = &r->runs[i];
@@ -158,29 +183,29 @@ static nl_code export_run(const nl_results *r, int i, const sweep_hparams *h, co
         return NL_OK;
     }
     rep->n_pending += res.state == NL_SWEEP_PENDING;
-    const double start = iso_seconds(res.started_at);
     nl_tb_bytes b = {0};
     long n = 0;
-    nl_code rc = nl_tb_run_events(run->dir, start, &b, &n, &rep->notes, err);
-    if (rc == NL_OK && r->sweep) {
-        const char *values[MAX_HPARAMS];
-        for (int k = 0; k < h->n; k++)
-            values[k] = run->values[h->key[k]];
-        char group[512];
-        nl_results_label(r, run, h->key, h->n, group, sizeof group);
-        const double begun = isfinite(start) ? start : 0.0;
-        nl_tb_session_start_event(&b, begun, h->hp, values, h->n, group, begun);
-        if (res.state != NL_SWEEP_PENDING) {
-            const double end = begun + (isfinite(res.wall_s) ? res.wall_s : 0.0);
-            nl_tb_session_end_event(&b, end, status_of(res.state), end);
-        }
-    }
+    nl_code rc = nl_tb_run_events(run->dir, iso_seconds(res.started_at), &b, &n, &rep->notes, err);
+    if (rc == NL_OK && r->sweep)
+        add_session(r, run, &res, h, &b);
     if (rc == NL_OK)
         rc = write_events(t, run->name, &b, err);
     nl_tb_bytes_free(&b);
     rep->n_runs += rc == NL_OK;
     rep->n_scalars += n;
     return rc;
+}
+
+/* the experiment's file at the logdir's root that normlab wrote before
+ * (TensorBoard lists it as a run named "."): replaced by nothing when an
+ * export is forced over that logdir */
+static void remove_old_root_events(const char *logdir)
+{
+    char path[1300];
+    nl_path_join(path, sizeof path, logdir, NL_TB_RUN_FILE);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(path);
 }
 
 /* an existing logdir with anything in it is refused without force */
@@ -209,13 +234,6 @@ static nl_code export_sweep(const nl_results *r, const target *t, nl_tb_export_r
     nl_code rc = r->sweep ? hparams_of(r, &h, err) : NL_OK;
     for (int i = 0; i < r->n_runs && rc == NL_OK && r->sweep; i++)
         add_metric_tags(r->runs[i].dir, &h);
-    if (rc == NL_OK && r->sweep) {
-        nl_tb_bytes b = {0};
-        nl_tb_version_event(&b, (double)time(NULL));
-        nl_tb_experiment_event(&b, (double)time(NULL), h.hp, h.n, h.metric_ptrs, h.n_metrics);
-        rc = write_events(t, NULL, &b, err);
-        nl_tb_bytes_free(&b);
-    }
     for (int i = 0; i < r->n_runs && rc == NL_OK; i++)
         rc = export_run(r, i, &h, t, rep, err);
     free_hparams(&h);
@@ -242,6 +260,8 @@ nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_expo
     if (rc == NL_OK)
         rc = nl_outset_commit(t.set, NULL, err);
     nl_outset_end(t.set);
+    if (rc == NL_OK && force)
+        remove_old_root_events(logdir);
     if (rc == NL_OK && rep->n_pending)
         nl_buf_printf(&rep->notes, "%s: %d of %d runs are unfinished (their summary.json says so): exported as "
                       "far as their files go, session status RUNNING\n", r.dir, rep->n_pending, r.n_runs);

@@ -23,10 +23,12 @@ typedef struct {
     nl_buf notes; /* for the screen: rows left out, unfinished runs, a line each */
 } nl_tb_export_report;
 
-/* Writes dir's runs into logdir (LOGDIR/RUN/NL_TB_RUN_FILE, and for a
- * sweep the experiment in LOGDIR/NL_TB_RUN_FILE). A logdir that exists
+/* Writes dir's runs into logdir (LOGDIR/RUN/NL_TB_RUN_FILE; a sweep's
+ * experiment in the first run's file, nothing at LOGDIR's root, which
+ * TensorBoard would list as a run named "."). A logdir that exists
  * and is not empty is refused (NL_ERR_USAGE, nothing written) unless
- * force, which replaces the files of those names. A directory that is no
+ * force, which replaces the files of those names and removes a
+ * LOGDIR/NL_TB_RUN_FILE an older normlab wrote. A directory that is no
  * sweep or run, or a sweep without runs, is NL_ERR_USAGE. The files are one
  * output set (nl_outset): all written or none, a directory, FIFO or link
  * where one goes (or a file where a directory goes) NL_ERR_USAGE. */

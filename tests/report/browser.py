@@ -9,7 +9,8 @@ mouse (hover, a dragged zoom, a double-click) and its controls
 (smoothing, log scale, the parallel coordinates' metric, a filter) and
 checks that each changes what is drawn; measures element boxes (no
 column of a table past its box at 1280 px, the first number of each row
-on the screen at 390 px); then screenshots it at a laptop's and a
+on the screen at 390 px, no config key or metric name broken mid-word
+there); then screenshots it at a laptop's and a
 phone's width. Last, a 500-run sweep made from copies of the sweep's
 runs (many.py): its page stays within 2 MB, loads and sorts.
 
@@ -248,6 +249,44 @@ FIRST_NUMBER = """Array.from(document.querySelectorAll('table')).map(function (t
   return [t.id || 'table', rows.filter(function (r) { return r.querySelector('td.num'); }).length, out.slice(0, 3)];
 }).filter(function (x) { return x[1] > 0; })"""
 
+# every element whose text holds a name of dotted or underscored parts (a
+# config key, a metric): where its lines break, read from the boxes of its
+# characters (a Range per character), with every <details> open; a break
+# between two letters or digits splits a part mid-word (at 390 px
+# "model.norm.stats_precisi|on" did). Returns [names measured, bad breaks].
+NAME_BREAKS = r"""(function () {
+  var folded = Array.from(document.querySelectorAll('details:not([open])'));
+  folded.forEach(function (d) { d.open = true; });
+  var name = /[A-Za-z0-9]+([._][A-Za-z0-9]+)+/, bad = [], seen = 0, parents = new Map();
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+    var e = n.parentElement;
+    if (!e || e.closest('svg, script, style')) continue;
+    if (!parents.has(e)) parents.set(e, []);
+    parents.get(e).push(n);
+  }
+  var range = document.createRange();
+  parents.forEach(function (nodes, e) {
+    var text = nodes.map(function (n) { return n.textContent; }).join('');
+    var box = e.getBoundingClientRect();
+    if (!name.test(text) || (box.width === 0 && box.height === 0)) return;
+    seen++;
+    var prev = '', top = null, before = '';
+    nodes.forEach(function (n) {
+      for (var i = 0; i < n.textContent.length; i++) {
+        range.setStart(n, i); range.setEnd(n, i + 1);
+        var rects = range.getClientRects(), c = n.textContent[i];
+        if (!rects.length) continue;
+        if (top !== null && rects[0].top > top + 2 && /[A-Za-z0-9]/.test(prev) && /[A-Za-z0-9]/.test(c))
+          bad.push(e.tagName.toLowerCase() + ' ' + before + '|' + text.slice(before.length));
+        top = rects[0].top; prev = c; before += c;
+      }
+    });
+  });
+  folded.forEach(function (d) { d.open = false; });
+  return [seen, bad];
+})()"""
+
 
 def check_layout(b, width):
     """at a laptop's width no column of a table is past its box's edge; at a
@@ -261,6 +300,9 @@ def check_layout(b, width):
         bad = [t for t in tables if t[2]]
         check(tables and not bad, "at %d px the first number of each of the %d rows of %d tables is in view%s" % (
             width, sum(t[1] for t in tables), len(tables), "".join("; %s rows %s" % (t[0], t[2]) for t in bad)))
+        seen, split = b.evaluate(NAME_BREAKS)
+        check(seen > 0 and not split, "at %d px none of the %d names (config keys, metrics) on the page breaks "
+              "mid-word, only after a '.' or '_'%s" % (width, seen, "".join("; " + x for x in sorted(set(split))[:4])))
         b.evaluate("window.scrollTo(0, 0)")
 
 

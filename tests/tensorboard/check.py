@@ -16,7 +16,9 @@ TensorBoard from PyPI (.venv-tb, tests/tensorboard/requirements.txt):
     exports in seconds;
   - every metric tag results/usage.md names (`train/loss`, ...) is one the
     sweep's runs are exported with (it once listed a test/error that is
-    never written).
+    never written);
+  - TensorBoard's runs are the sweep's run directories, none named "."
+    (the HParams experiment once had an event file at the logdir's root).
 
     tests/tensorboard/check.py NORMLAB WORK_DIR
 
@@ -245,14 +247,45 @@ def check_resumed(normlab, work):
     check(why is None, "after resuming, the event file equals the CSVs%s" % ("" if why is None else ": " + why))
 
 
-def check_documented_tags(sweep):
-    """the SPLIT/COLUMN tags results/usage.md names are written"""
+def runs_listed(sweep, logdir, what):
+    from tensorboard.backend.event_processing import plugin_event_multiplexer as pem
+    mux = pem.EventMultiplexer()
+    mux.AddRunsFromDirectory(logdir)
+    mux.Reload()
+    listed = sorted(mux.Runs())
+    runs = sorted(os.path.basename(r) for r in glob.glob(os.path.join(sweep, "runs", "*")))
+    at_root = [f for f in os.listdir(logdir) if os.path.isfile(os.path.join(logdir, f))]
+    check(listed == runs and not at_root, "%s: TensorBoard lists %d runs for %d run directories, none named "
+          "\".\", no file at the logdir's root%s" % (what, len(listed), len(runs), "" if listed == runs and not at_root
+                                                 else ": only listed %s, only run directories %s, at the root %s" % (
+                                                     sorted(set(listed) - set(runs))[:5],
+                                                     sorted(set(runs) - set(listed))[:5], at_root)))
+
+
+def check_runs_listed(normlab, sweep, logdir):
+    """TensorBoard's runs are the sweep's run directories: the HParams
+    experiment once sat in an event file at the logdir's root, which
+    TensorBoard lists as a run named "."; an export with --force over such
+    a logdir removes it"""
+    runs_listed(sweep, logdir, "exported")
+    first = sorted(glob.glob(os.path.join(logdir, "*", "events.out.tfevents.normlab")))[0]
+    shutil.copyfile(first, os.path.join(logdir, "events.out.tfevents.normlab"))
+    again = run([normlab, "export", "tensorboard", sweep, "--out", logdir, "--force"])
+    check(again.returncode == 0, "export --force over a logdir with an older normlab's root file: exit %d %s" % (
+        again.returncode, again.stderr.strip()[:300]))
+    runs_listed(sweep, logdir, "exported again with --force over an older normlab's root file")
+
+
+def check_documented_tags(sweep, logdir):
+    """the SPLIT/COLUMN tags results/usage.md names are those the export
+    wrote (read back from its event files, not from this test's own idea
+    of the writer's rules)"""
     import re
     with open(os.path.join(ROOT, "results", "usage.md")) as f:
         named = set(re.findall(r"`((?:train|test|test_trainmode)/[a-z_]+)`", f.read()))
     written = set()
-    for r in glob.glob(os.path.join(sweep, "runs", "*")):
-        written |= set(expected_scalars(r))
+    for r in glob.glob(os.path.join(logdir, "*", "")):
+        written |= set(read_back(r)[0])
     missing = sorted(named - written)
     check(named and not missing, "results/usage.md names %d metric tags, each written for %s%s" % (
         len(named), sweep, "" if not missing else "; never written: %s" % ", ".join(missing)))
@@ -289,7 +322,8 @@ def main():
     sweep = "results/wu-he-batch-mlp"
     check_sweep_scalars(normlab, sweep, os.path.join(work, "wu-he"))
     check_hparams(sweep, os.path.join(work, "wu-he"))
-    check_documented_tags(sweep)
+    check_runs_listed(normlab, sweep, os.path.join(work, "wu-he"))
+    check_documented_tags(sweep, os.path.join(work, "wu-he"))
     check_sweep_scalars(normlab, "results/effective-lr", os.path.join(work, "effective-lr"))
     check_live(normlab, work)
     check_resumed(normlab, work)

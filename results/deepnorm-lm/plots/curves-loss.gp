@@ -66,7 +66,7 @@ set tmargin at screen 0.7535
 set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:3.55307]
+set yrange [1.97508:3.55307]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "placement=pre", \
@@ -83,7 +83,7 @@ set tmargin at screen 0.7535
 set title "test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39787]
+set yrange [1.938:4.39787]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "placement=pre", \

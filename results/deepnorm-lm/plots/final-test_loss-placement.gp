@@ -57,7 +57,7 @@ set label 103 "points: mean over 12 seeds; bars: min to max" at screen 0.01, scr
 set multiplot
 unset key
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.102784742]
+set yrange [1.966824848:3.102784742]
 unset logscale x
 set xrange [-0.5:1.5]
 set xtics ("pre" 0, "post" 1)

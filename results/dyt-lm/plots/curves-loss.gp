@@ -66,7 +66,7 @@ set tmargin at screen 0.8548
 set title "layer: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.34246]
+set yrange [1.83048:4.34246]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "no alpha_init"
@@ -79,7 +79,7 @@ set tmargin at screen 0.8548
 set title "layer: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39786]
+set yrange [1.94652:4.39786]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "no alpha_init"
@@ -90,7 +90,7 @@ set tmargin at screen 0.4125
 set title "dyt: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.34246]
+set yrange [1.83048:4.34246]
 unset key
 plot "curves-loss.csv" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
   "" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "alpha_init=0.1", \
@@ -115,7 +115,7 @@ set tmargin at screen 0.4125
 set title "dyt: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39786]
+set yrange [1.94652:4.39786]
 unset key
 plot "curves-loss.csv" using (column("variant") == 1 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
   "" using (column("variant") == 1 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "alpha_init=0.1", \

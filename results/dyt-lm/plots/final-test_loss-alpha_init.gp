@@ -57,7 +57,7 @@ set label 103 "points: mean over 3 seeds; bars: min to max. 3 runs without model
 set multiplot
 unset key
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.113539902]
+set yrange [1.974736988:3.113539902]
 set logscale x 10
 set xtics ("0.1" 0.1, "0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "20" 20, "50" 50)
 set xrange [0.0625:80]

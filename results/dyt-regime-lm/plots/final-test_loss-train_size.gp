@@ -57,7 +57,7 @@ set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, scre
 set multiplot
 unset key
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.733899108]
+set yrange [1.943235122:3.733899108]
 set logscale x 2
 set xtics ("4096" 4096, "16384" 16384, "65536" 65536, "262144" 262144, "1.04858e+06" 1.04858e+06)
 set xrange [2824.83:1.52044e+06]

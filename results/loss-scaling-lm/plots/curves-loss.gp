@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-loss.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-loss.gp (SVG; "pdf" for PDF)
-fig_name = "curves-loss"
+if (!exists("fig_name")) fig_name = "curves-loss"
 fig_width = 1391
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -65,7 +66,7 @@ set tmargin at screen 0.7535
 set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:3.96524]
+set yrange [1.84729:3.96524]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32, enabled=true", \
@@ -82,7 +83,7 @@ set tmargin at screen 0.7535
 set title "test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39786]
+set yrange [1.94564:4.39786]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32, enabled=true", \

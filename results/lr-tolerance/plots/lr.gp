@@ -68,7 +68,7 @@ set xrange [0.000625:16]
 set xlabel "learning rate (log scale)"
 set ylabel "final test error (%)"
 set yrange [0:106.908]
-set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
+set key at screen 0.7722, screen 0.8776 top left Left reverse nobox noopaque spacing 1.2
 set label 103 "points: mean over 14 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
 set arrow 1 from graph 0, first 21.3214 to graph 1, first 21.3214 nohead dt 2 lw 1.5 lc rgb threshold_color back
 set label 1 "threshold 21.3%" at graph 0.99, first 21.3214 right offset 0,0.6 front font ",8" tc rgb "#555555"

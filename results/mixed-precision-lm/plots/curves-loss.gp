@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-loss.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-loss.gp (SVG; "pdf" for PDF)
-fig_name = "curves-loss"
+if (!exists("fig_name")) fig_name = "curves-loss"
 fig_width = 1300
 fig_height = 1875
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -65,7 +66,7 @@ set tmargin at screen 0.9349
 set title "none: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.26087]
+set yrange [1.82252:4.26087]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -82,7 +83,7 @@ set tmargin at screen 0.9349
 set title "none: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39821]
+set yrange [1.93372:4.39821]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -97,7 +98,7 @@ set tmargin at screen 0.7453
 set title "batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.26087]
+set yrange [1.82252:4.26087]
 unset key
 plot "curves-loss.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -112,7 +113,7 @@ set tmargin at screen 0.7453
 set title "batch: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39821]
+set yrange [1.93372:4.39821]
 unset key
 plot "curves-loss.csv" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -127,7 +128,7 @@ set tmargin at screen 0.5556
 set title "layer: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.26087]
+set yrange [1.82252:4.26087]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -142,7 +143,7 @@ set tmargin at screen 0.5556
 set title "layer: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39821]
+set yrange [1.93372:4.39821]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -157,7 +158,7 @@ set tmargin at screen 0.3660
 set title "group: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.26087]
+set yrange [1.82252:4.26087]
 unset key
 plot "curves-loss.csv" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -172,7 +173,7 @@ set tmargin at screen 0.3660
 set title "group: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39821]
+set yrange [1.93372:4.39821]
 unset key
 plot "curves-loss.csv" using (column("variant") == 9 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 9 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -187,7 +188,7 @@ set tmargin at screen 0.1763
 set title "rms: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.26087]
+set yrange [1.82252:4.26087]
 unset key
 plot "curves-loss.csv" using (column("variant") == 12 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 12 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -202,7 +203,7 @@ set tmargin at screen 0.1763
 set title "rms: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.39821]
+set yrange [1.93372:4.39821]
 unset key
 plot "curves-loss.csv" using (column("variant") == 12 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 12 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \

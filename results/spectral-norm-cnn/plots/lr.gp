@@ -4,7 +4,7 @@
 # Render from this directory: gnuplot lr.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' lr.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "lr"
-fig_width = 1150
+fig_width = 1213
 fig_height = 784
 
 # The look every figure of normlab plot shares: output format and size,
@@ -58,8 +58,8 @@ range_opacity = 0.75         # the bars of the tolerated ranges
 set label 101 "Final test error against learning rate" at screen 0.5, screen 0.9719 center font title_font
 set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 2 epochs | 4 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
 set multiplot
-set lmargin at screen 0.1932
-set rmargin at screen 0.7600
+set lmargin at screen 0.2036
+set rmargin at screen 0.7205
 set bmargin at screen 0.3559
 set tmargin at screen 0.8980
 set logscale x 10
@@ -68,7 +68,7 @@ set xrange [0.00625:1.6]
 set xlabel "learning rate (log scale)"
 set ylabel "final test error (%)"
 set yrange [0:106.79]
-set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
+set key at screen 0.7321, screen 0.8980 top left Left reverse nobox noopaque spacing 1.2
 set label 103 "points: mean over 4 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
 set arrow 1 from graph 0, first 18.4 to graph 1, first 18.4 nohead dt 2 lw 1.5 lc rgb threshold_color back
 set label 1 "threshold 18.4%" at graph 0.99, first 18.4 right offset 0,0.6 front font ",8" tc rgb "#555555"
@@ -86,8 +86,8 @@ unset arrow
 unset label
 unset key
 unset title
-set lmargin at screen 0.1932
-set rmargin at screen 0.7600
+set lmargin at screen 0.2036
+set rmargin at screen 0.7205
 set bmargin at screen 0.0702
 set tmargin at screen 0.2602
 set xlabel ""

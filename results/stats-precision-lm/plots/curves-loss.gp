@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-loss.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-loss.gp (SVG; "pdf" for PDF)
-fig_name = "curves-loss"
+if (!exists("fig_name")) fig_name = "curves-loss"
 fig_width = 1508
 fig_height = 840
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -63,7 +64,7 @@ set tmargin at screen 0.8738
 set title "512: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.56258]
+set yrange [1.51759:5.56258]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "layer, batch_size=16, stats_precision=fp32", \
@@ -86,7 +87,7 @@ set tmargin at screen 0.8738
 set title "512: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.91436]
+set yrange [1.62141:5.91436]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "layer, batch_size=16, stats_precision=fp32", \
@@ -107,7 +108,7 @@ set tmargin at screen 0.4220
 set title "64: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.56258]
+set yrange [1.51759:5.56258]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#e377c2" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#e377c2" title "batch, batch_size=4, stats_precision=fp32", \
@@ -152,7 +153,7 @@ set tmargin at screen 0.4220
 set title "64: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.91436]
+set yrange [1.62141:5.91436]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#e377c2" notitle, \
   "" using (column("variant") == 6 && column("panel") == 1 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#e377c2" title "batch, batch_size=4, stats_precision=fp32", \

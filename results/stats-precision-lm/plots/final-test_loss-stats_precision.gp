@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot final-test_loss-stats_precision.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' final-test_loss-stats_precision.gp (SVG; "pdf" for PDF)
-fig_name = "final-test_loss-stats_precision"
+if (!exists("fig_name")) fig_name = "final-test_loss-stats_precision"
 fig_width = 1007
 fig_height = 570
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -56,7 +57,7 @@ set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, scre
 set multiplot
 unset key
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:4.267640194]
+set yrange [1.630559786:4.267640194]
 unset logscale x
 set xrange [-0.5:2.5]
 set xtics ("fp32" 0, "bf16" 1, "fp16" 2)

@@ -66,7 +66,7 @@ set tmargin at screen 0.8548
 set title "false: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:3.94848]
+set yrange [2.03704:3.94848]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \
@@ -89,7 +89,7 @@ set tmargin at screen 0.8548
 set title "false: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.37683]
+set yrange [2.03861:4.37683]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \
@@ -110,7 +110,7 @@ set tmargin at screen 0.4125
 set title "true: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:3.94848]
+set yrange [2.03704:3.94848]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \
@@ -131,7 +131,7 @@ set tmargin at screen 0.4125
 set title "true: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.37683]
+set yrange [2.03861:4.37683]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \

@@ -58,7 +58,7 @@ range_opacity = 0.75         # the bars of the tolerated ranges
 set label 101 "Final test loss against learning rate" at screen 0.5, screen 0.9699 center font title_font
 set label 102 "text | LM d_model 64, layers 4, heads 4, context 32, layer norm, placement pre\nAdamW, wd 0.01, cosine schedule, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9262 center font subtitle_font tc rgb subtitle_color
 set multiplot
-set lmargin at screen 0.0962
+set lmargin at screen 0.1052
 set rmargin at screen 0.7600
 set bmargin at screen 0.3101
 set tmargin at screen 0.8689
@@ -67,8 +67,8 @@ set xtics ("0.001" 0.001, "0.003" 0.003, "0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0
 set xrange [0.000625:0.48]
 set xlabel "learning rate (log scale)"
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.54852]
-set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
+set yrange [2.07065:3.54852]
+set key at screen 0.7722, screen 0.8689 top left Left reverse nobox noopaque spacing 1.2
 set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0137 left font footnote_font tc rgb footnote_color
 set arrow 1 from graph 0, first 2.68706 to graph 1, first 2.68706 nohead dt 2 lw 1.5 lc rgb threshold_color back
 set label 1 "threshold 2.69" at graph 0.99, first 2.68706 right offset 0,0.6 front font ",8" tc rgb "#555555"
@@ -80,7 +80,7 @@ unset arrow
 unset label
 unset key
 unset title
-set lmargin at screen 0.0962
+set lmargin at screen 0.1052
 set rmargin at screen 0.7600
 set bmargin at screen 0.0751
 set tmargin at screen 0.2077

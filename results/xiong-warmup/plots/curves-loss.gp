@@ -66,7 +66,7 @@ set tmargin at screen 0.8738
 set title "pre: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.30011]
+set yrange [1.90112:4.30011]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "warmup_steps=0, lr=0.001", \
@@ -89,7 +89,7 @@ set tmargin at screen 0.8738
 set title "pre: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.38599]
+set yrange [1.91401:4.38599]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "warmup_steps=0, lr=0.001", \
@@ -110,7 +110,7 @@ set tmargin at screen 0.4220
 set title "post: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.30011]
+set yrange [1.90112:4.30011]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "warmup_steps=0, lr=0.001", \
@@ -131,7 +131,7 @@ set tmargin at screen 0.4220
 set title "post: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.38599]
+set yrange [1.91401:4.38599]
 unset key
 plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "warmup_steps=0, lr=0.001", \

@@ -4,7 +4,7 @@
 # Render from this directory: gnuplot lr-test_loss.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' lr-test_loss.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "lr-test_loss"
-fig_width = 1150
+fig_width = 1222
 fig_height = 784
 
 # The look every figure of normlab plot shares: output format and size,
@@ -58,8 +58,8 @@ range_opacity = 0.75         # the bars of the tolerated ranges
 set label 101 "Final test loss against learning rate" at screen 0.5, screen 0.9719 center font title_font
 set label 102 "text | LM d_model 64, layers 6, heads 4, context 32, layer norm | AdamW, wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
 set multiplot
-set lmargin at screen 0.1986
-set rmargin at screen 0.7600
+set lmargin at screen 0.2079
+set rmargin at screen 0.7152
 set bmargin at screen 0.3559
 set tmargin at screen 0.8980
 set logscale x 10
@@ -67,8 +67,8 @@ set xtics ("0.001" 0.001, "0.003" 0.003, "0.01" 0.01)
 set xrange [0.000625:0.016]
 set xlabel "learning rate (log scale)"
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.56507]
-set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
+set yrange [1.94182:3.56507]
+set key at screen 0.7267, screen 0.8980 top left Left reverse nobox noopaque spacing 1.2
 set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
 set arrow 1 from graph 0, first 2.53153 to graph 1, first 2.53153 nohead dt 2 lw 1.5 lc rgb threshold_color back
 set label 1 "threshold 2.53" at graph 0.99, first 2.53153 right offset 0,0.6 front font ",8" tc rgb "#555555"
@@ -82,8 +82,8 @@ unset arrow
 unset label
 unset key
 unset title
-set lmargin at screen 0.1986
-set rmargin at screen 0.7600
+set lmargin at screen 0.2079
+set rmargin at screen 0.7152
 set bmargin at screen 0.0702
 set tmargin at screen 0.2602
 set xlabel ""
