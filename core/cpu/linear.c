@@ -321,10 +321,23 @@ static void sgemm_weight_grad_share(bool split, int n, int in, int out, const fl
                      dweight + (size_t)first * in, in);
 }
 
-static bool uses_tiled_forward(int n, int out)
+/* The thresholds above were measured against OpenBLAS. oneDNN's sgemm
+ * (cpu/products.c) beats the register tiles wherever its rule takes a
+ * product: whole runs of the MLP at batch 128 took 0.62x the CPU time with
+ * it in place of the tiles, at batch 16 0.92x, the ViT at batch 16 0.89x
+ * (Ice Lake, results/speed.md "Products"); so a tile runs only where the
+ * product would otherwise go to OpenBLAS. */
+static bool tiles_beat_library(int m, int n, int k) { return !nl_cpu_gemm_uses_onednn(m, n, k); }
+
+static bool tiled_forward_fits(int n, int out)
 {
     return n > NL_SKINNY_MAX_ROWS && n <= NL_TILED_FORWARD_MAX_ROWS &&
            out >= NL_TILED_FORWARD_MIN_OUT;
+}
+
+static bool uses_tiled_forward(int n, int in, int out)
+{
+    return tiled_forward_fits(n, out) && tiles_beat_library(n, out, in);
 }
 
 /* The low-precision workspace, in floats: the rounded x, W, bias and dy,
@@ -373,10 +386,10 @@ size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out)
         lowp_parts unused;
         return lowp_layout(be->product_precision, n, in, out, NULL, &unused) * sizeof(float);
     }
-    /* any batch up to n may run, and the largest tiled one needs the most */
+    /* any batch up to n may run, and the largest tiled one needs the most
+     * (a smaller batch may take the tile where oneDNN takes the planned one) */
     const int rows = n < NL_TILED_FORWARD_MAX_ROWS ? n : NL_TILED_FORWARD_MAX_ROWS;
-    return uses_tiled_forward(rows, out) ? (size_t)in * padded_batch(rows) * sizeof(float)
-                                             : 0;
+    return tiled_forward_fits(rows, out) ? (size_t)in * padded_batch(rows) * sizeof(float) : 0;
 }
 
 /* this thread's rows of the low-precision C = op(A) op(B) + beta C, split
@@ -436,7 +449,7 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
         narrow_forward(n, in, out, x, weight, bias, y);
         return;
     }
-    if (uses_tiled_forward(n, out)) {
+    if (uses_tiled_forward(n, in, out)) {
         tiled_forward(n, in, out, x, weight, bias, y, workspace);
         return;
     }
@@ -523,7 +536,8 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
     }
     const bool narrow = out <= NL_TILED_MAX_OUT, split = sgemm_in_shares(n, in, out);
     if (dx) {
-        if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DX_MAX_ROWS))
+        if (n <= NL_SKINNY_MAX_ROWS ||
+            (narrow && n <= NL_TILED_DX_MAX_ROWS && tiles_beat_library(n, in, out)))
             nl_cpu_gemm_nn(n, in, out, dy, out, weight, in, NULL, dx, in, accumulate_dx);
         else
             NL_PARALLEL_CALL_IF(split, sgemm_input_grad_share(split, n, in, out, weight, dy, dx,
@@ -531,8 +545,9 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
     }
     if (n <= NL_SKINNY_DW_MAX_ROWS)
         skinny_weight_grad(n, in, out, x, dy, dweight);
-    else if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DW_MAX_ROWS) ||
-             (narrow && nl_cpu_gemm_tn_packs(out, n)))
+    else if (n <= NL_SKINNY_MAX_ROWS ||
+             (narrow && (n <= NL_TILED_DW_MAX_ROWS || nl_cpu_gemm_tn_packs(out, n)) &&
+              tiles_beat_library(out, in, n)))
         nl_cpu_gemm_tn(out, in, n, dy, out, x, in, dweight, in);
     else
         NL_PARALLEL_CALL_IF(split, sgemm_weight_grad_share(split, n, in, out, x, dy, dweight));

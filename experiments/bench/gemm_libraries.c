@@ -16,7 +16,9 @@
  * the thread's CPU time (`cpu`), which leaves out the time a shared host
  * gave to other processes.
  *
- *   gcc -O2 -std=gnu11 -fopenmp -Iexperiments/bench experiments/bench/gemm_libraries.c \
+ *   cmake --build build --target normlab_core &&
+ *   gcc -O2 -std=gnu11 -fopenmp -Icore -Iexperiments/bench experiments/bench/gemm_libraries.c \
+ *       build/libnormlab_core.a -lyaml -lz \
  *       -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -ldnnl \
  *       -L/usr/lib/x86_64-linux-gnu/blis-openmp -lblis /usr/lib/libxsmm.a -lm -ldl \
  *       -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp:/usr/lib/x86_64-linux-gnu/blis-openmp \
@@ -25,15 +27,20 @@
  *
  * Prints a row per product: shape and GFLOP/s of each library; then each
  * model's sum over its products at each batch (the time a step spends in
- * them) and OpenBLAS's time over each library's. */
+ * them) and OpenBLAS's time over each library's, and beside them normlab's
+ * own linear layers (forward and backward, their register tiles where
+ * linear.c picks them) under NORMLAB_GEMM=openblas and auto. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <dnnl.h>
 #include <libxsmm.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cpu/cpu.h"
 
 #include "best_time.h"
 
@@ -124,6 +131,37 @@ static void xsmm(const product *p, const float *a, const float *b, float *c)
     libxsmm_sgemm(&p->tb, &p->ta, &m, &n, &k, &one, b, &lda, a, &ldb, &zero, c, &ldc);
 }
 
+/* normlab's linear layer as a step runs it, forward then backward (its own
+ * register tiles where linear.c prefers them, the BLAS products through
+ * cpu/products.c under `choice`), without a bias */
+static double normlab_layer(const char *choice, int rows, int in, int out, int reps)
+{
+    nl_error err = {0};
+    if (nl_cpu_gemm_choose(choice, &err) != NL_OK) {
+        fprintf(stderr, "gemm_libraries: %s\n", err.msg);
+        exit(1);
+    }
+    float *x = make((size_t)rows * in, 1), *w = make((size_t)out * in, 2);
+    float *y = make((size_t)rows * out, 3), *dy = make((size_t)rows * out, 4);
+    float *dx = make((size_t)rows * in, 5), *dw = make((size_t)out * in, 6);
+    /* the kernel set a run picks (the library's own functions are the
+     * portable build's baseline set), on a backend of this many threads */
+    const nl_ops *ops = nl_cpu_ops();
+    nl_backend be = {.ops = ops, .threads = omp_get_max_threads()};
+    const size_t bytes = ops->linear_workspace(&be, rows, in, out);
+    float *ws = make(bytes / sizeof(float) + 16, 7);
+    ops->linear_forward(&be, rows, in, out, x, w, NULL, y, ws);
+    ops->linear_backward(&be, rows, in, out, x, w, dy, dx, false, dw, NULL, ws);
+    const double t = BEST(
+        {
+            ops->linear_forward(&be, rows, in, out, x, w, NULL, y, ws);
+            ops->linear_backward(&be, rows, in, out, x, w, dy, dx, false, dw, NULL, ws);
+        },
+        reps);
+    free(x), free(w), free(y), free(dy), free(dx), free(dw), free(ws);
+    return t;
+}
+
 static const struct {
     const char *name;
     void (*run)(const product *, const float *, const float *, float *);
@@ -140,7 +178,7 @@ int main(int argc, char **argv)
     for (int li = 0; li < LIBRARIES; li++)
         printf(" %9s", libraries[li].name);
     printf("  (GFLOP/s)\n");
-    double sums[8][3][LIBRARIES] = {{{0}}};
+    double sums[8][3][LIBRARIES] = {{{0}}}, layer_sums[8][3][2] = {{{0}}};
     const char *models[8] = {0};
     int model_count = 0;
     for (int bi = 0; bi < 3; bi++)
@@ -172,6 +210,9 @@ int main(int argc, char **argv)
                 printf("\n");
                 free(a), free(b), free(c);
             }
+            for (int ci = 0; ci < 2; ci++)
+                layer_sums[mi][bi][ci] +=
+                    l->count * normlab_layer(ci ? "auto" : "openblas", rows, l->in, l->out, reps);
         }
     printf("\nper model, the step's linear products, ms (and OpenBLAS's time over each):\n");
     for (int mi = 0; mi < model_count; mi++)
@@ -180,7 +221,9 @@ int main(int argc, char **argv)
             for (int li = 0; li < LIBRARIES; li++)
                 printf(" %s %.3f (%.2f)", libraries[li].name, sums[mi][bi][li] * 1e3,
                        sums[mi][bi][0] / sums[mi][bi][li]);
-            printf("\n");
+            printf("; normlab's layers: NORMLAB_GEMM=openblas %.3f (%.2f), auto %.3f (%.2f)\n",
+                   layer_sums[mi][bi][0] * 1e3, sums[mi][bi][0] / layer_sums[mi][bi][0],
+                   layer_sums[mi][bi][1] * 1e3, sums[mi][bi][0] / layer_sums[mi][bi][1]);
         }
     return 0;
 }
