@@ -152,6 +152,11 @@ START_TEST(test_page)
     ck_assert_int_eq(count(page, "<details class=\"run\""), 4);
     ck_assert_msg(strstr(page, "<dt>CPU kernel set</dt>") && strstr(page, "<dt>commit</dt>") &&
                       strstr(page, "settings every run shares"), "no provenance or shared settings");
+    /* provenance all four runs share is listed once, where the runs were
+     * made (500 runs' pages stay within 2 MB); each run has its directory */
+    ck_assert_int_eq(count(page, "<dt>commit</dt>"), 1);
+    ck_assert_int_eq(count(page, "<dt>CPU kernel set</dt>"), 1);
+    ck_assert_int_eq(count(page, "<dt>directory</dt>"), 4);
     free(page);
     /* an existing page is refused, and left as it was */
     char *first = tu_tmp_read("r.html");

@@ -46,13 +46,15 @@ static int config_keys(const rp_source *s, config_key **out)
     return with_config ? n : 0;
 }
 
-static void key_value_row(rp_page *p, const char *key, const char *value, bool differs)
+/* a row of a key/value table (class "kv": its cells are code by the style
+ * sheet, so that 500 runs' tables do not repeat the markup in every cell) */
+static void key_value_row(rp_page *p, const char *key, const char *value)
 {
-    nl_buf_printf(p->html, "<tr%s><td><code>", differs ? " class=\"differs\"" : "");
+    nl_buf_printf(p->html, "<tr><td>");
     rp_esc_name(p->html, key);
-    nl_buf_printf(p->html, "</code></td><td><code>");
+    nl_buf_printf(p->html, "</td><td>");
     rp_esc(p->html, value);
-    nl_buf_printf(p->html, "</code></td></tr>\n");
+    nl_buf_printf(p->html, "</td></tr>\n");
 }
 
 static void prov_item(rp_page *p, const char *label, const char *value)
@@ -64,8 +66,31 @@ static void prov_item(rp_page *p, const char *label, const char *value)
     nl_buf_printf(p->html, "</dd>");
 }
 
+/* the provenance a run records besides its directory, times and reason:
+ * what every run of a sweep usually shares, which "Where the runs were
+ * made" (details.c) lists once; a run lists the fields that differ */
+typedef enum { PROV_COMMIT, PROV_CPU, PROV_KERNELS, PROV_THREADS, PROV_DEVICE, PROV_HOST, PROV_COUNT } prov_field;
+static const char *const prov_labels[PROV_COUNT] = {"commit", "CPU", "CPU kernel set", "threads", "device", "host"};
+
+static const char *prov_value(const rp_run *r, prov_field f)
+{
+    const char *const values[PROV_COUNT] = {r->commit, r->cpu, r->kernels, r->threads, r->device, r->host};
+    return values[f];
+}
+
+/* shared[f]: whether every run records the same value of field f */
+static void prov_shared(const rp_source *s, bool shared[PROV_COUNT])
+{
+    for (int f = 0; f < PROV_COUNT; f++) {
+        shared[f] = s->res.n_runs > 1;
+        for (int i = 1; i < s->res.n_runs && shared[f]; i++)
+            shared[f] = strcmp(prov_value(&s->runs[i], f), prov_value(&s->runs[0], f)) == 0;
+    }
+}
+
 /* run i's details: provenance, then its keys that differ across runs */
-static void run_details(rp_page *p, const rp_source *s, int i, const config_key *keys, int n_keys, int n_shared)
+static void run_details(rp_page *p, const rp_source *s, int i, const config_key *keys, int n_keys, int n_shared,
+                        const bool shared_prov[PROV_COUNT])
 {
     const rp_run *r = &s->runs[i];
     nl_buf_printf(p->html, "<details class=\"run\" id=\"s%d-run-%d\"><summary><code>", s->index, i + 1);
@@ -73,12 +98,9 @@ static void run_details(rp_page *p, const rp_source *s, int i, const config_key 
     nl_buf_printf(p->html, "</code> <span class=\"status status-%s\">%s</span></summary>\n<dl class=\"prov\">",
                   rp_status_name(r), rp_status_name(r));
     prov_item(p, "directory", s->res.runs[i].dir);
-    prov_item(p, "commit", r->commit);
-    prov_item(p, "CPU", r->cpu);
-    prov_item(p, "CPU kernel set", r->kernels);
-    prov_item(p, "threads", r->threads);
-    prov_item(p, "device", r->device);
-    prov_item(p, "host", r->host);
+    for (int f = 0; f < PROV_COUNT; f++)
+        if (!shared_prov[f])
+            prov_item(p, prov_labels[f], prov_value(r, f));
     prov_item(p, "started", r->started);
     prov_item(p, "finished", r->finished);
     prov_item(p, "why", r->result.reason);
@@ -87,11 +109,11 @@ static void run_details(rp_page *p, const rp_source *s, int i, const config_key 
         nl_buf_printf(p->html, "<p class=\"small\">No readable config.yaml.</p></details>\n");
         return;
     }
-    nl_buf_printf(p->html, "<table><tbody>\n");
+    nl_buf_printf(p->html, "<table class=\"kv differs\"><tbody>\n");
     for (int k = 0; k < n_keys; k++)
         if (!keys[k].shared) {
             const char *v = nl_flat_get(&r->config, keys[k].key);
-            key_value_row(p, keys[k].key, v ? v : "(not set)", true);
+            key_value_row(p, keys[k].key, v ? v : "(not set)");
         }
     nl_buf_printf(p->html, "</tbody></table>\n<p class=\"small\">and the %d settings <a href=\"#s%d-shared\">every "
                   "run shares</a>.</p></details>\n", n_shared, s->index);
@@ -106,14 +128,19 @@ void rp_configs(rp_page *p, const rp_source *s)
         n_shared += keys[k].shared != NULL;
     nl_buf_printf(p->html, "<h3 id=\"s%d-configs\">Each run: config and provenance</h3>\n<p class=\"hint\">A run's "
                   "resolved config (its config.yaml) is the keys set differently across runs, listed with it, and "
-                  "the %d settings every run shares, listed once.</p>\n", s->index, n_shared);
+                  "the %d settings every run shares, listed once; its provenance lists what is not the same for "
+                  "every run (<a href=\"#s%d-provenance\">where the runs were made</a>).</p>\n", s->index, n_shared,
+                  s->index);
+    bool shared_prov[PROV_COUNT];
+    prov_shared(s, shared_prov);
     for (int i = 0; i < s->res.n_runs; i++)
-        run_details(p, s, i, keys, n_keys, n_shared);
-    nl_buf_printf(p->html, "<details id=\"s%d-shared\"><summary>The settings every run shares (%d)</summary>\n"
-                  "<div class=\"scroll\"><table><tbody>\n", s->index, n_shared);
+        run_details(p, s, i, keys, n_keys, n_shared, shared_prov);
+    nl_buf_printf(p->html, "<details id=\"s%d-shared\"><summary>The settings every run shares (%d)</summary>\n",
+                  s->index, n_shared);
+    nl_buf_printf(p->html, "<div class=\"scroll\"><table class=\"kv\"><tbody>\n");
     for (int k = 0; k < n_keys; k++)
         if (keys[k].shared)
-            key_value_row(p, keys[k].key, keys[k].shared, false);
+            key_value_row(p, keys[k].key, keys[k].shared);
     nl_buf_printf(p->html, "</tbody></table></div></details>\n");
     free(keys);
 }
