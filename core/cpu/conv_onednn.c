@@ -67,13 +67,25 @@ nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err)
     return NL_OK;
 }
 
+/* Whether oneDNN runs g under auto. Measured on an Ice Lake Xeon (2 cores,
+ * AVX-512), forward + backward per layer inside training steps
+ * (experiments/bench/layer_times.c, results/speed.md): its direct kernels
+ * win on the 3x3 convolutions of 16 and 32 channels (1.1-2.2x, the stride-2
+ * ones most), but on a 1x1 convolution (few FLOPs per value moved) the two
+ * reorders around it cost more than the product saves (0.6-0.8x), and on a
+ * first layer of one channel it is 0.6-0.9x. */
+enum { ONEDNN_MIN_IN_C = 8, ONEDNN_MIN_KERNEL = 3 };
+
 const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t size)
 {
     const char *onednn = nl_cpu_onednn_version();
     if (choice == NL_CONV_LIBRARY_NORMLAB || !onednn)
         snprintf(buf, size, "normlab");
-    else
-        snprintf(buf, size, "%s%s", choice == NL_CONV_LIBRARY_AUTO ? "auto: " : "", onednn);
+    else if (choice == NL_CONV_LIBRARY_ONEDNN)
+        snprintf(buf, size, "%s", onednn);
+    else /* the rule (rule_of) is part of what fixes the bits: named */
+        snprintf(buf, size, "auto: %s where kernel >= %d and in_c >= %d, else normlab",
+                 onednn, ONEDNN_MIN_KERNEL, ONEDNN_MIN_IN_C);
     return buf;
 }
 
@@ -185,12 +197,10 @@ struct nl_cpu_onednn {
 
 /* ---- the rule ---- */
 
-/* Whether oneDNN runs g under auto: every fp32 convolution, where measured
- * faster (results/speed.md, issue 70). */
+/* the rule (above, by the record) */
 static bool rule_of(const nl_conv_geom *g)
 {
-    (void)g;
-    return true;
+    return g->kernel >= ONEDNN_MIN_KERNEL && g->in_c >= ONEDNN_MIN_IN_C;
 }
 
 static nl_conv_library choice_of(const nl_backend *be)

@@ -20,7 +20,9 @@ nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err);
 /* "onednn 2.6.3" (the library loaded), NULL in a build without oneDNN */
 const char *nl_cpu_onednn_version(void);
 /* what a run with this choice records (summary.json's conv_library,
- * checkpoints, --version): "normlab", "onednn 2.6.3", "auto: onednn 2.6.3" */
+ * checkpoints, --version): "normlab", "onednn 2.6.3", or auto's "auto:
+ * onednn 2.6.3 where ..." naming its rule; it fits NL_CONV_LIBRARY_RECORD_BYTES */
+enum { NL_CONV_LIBRARY_RECORD_BYTES = 96 };
 const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t size);
 
 /* A backend's oneDNN state (be->impl of a CPU backend): its engine, stream

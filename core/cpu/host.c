@@ -222,7 +222,7 @@ static int host_threads(const nl_backend_options *opt, nl_backend *be)
 }
 
 /* what each convolution library choice records, for be->conv_library */
-static char conv_records[3][48];
+static char conv_records[3][NL_CONV_LIBRARY_RECORD_BYTES];
 
 void nl_cpu_backend_close(nl_backend *be)
 {
