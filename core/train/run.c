@@ -339,6 +339,7 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     st->facts.usable_cores = be->usable_cores;
     st->facts.cpu_kernels = be->cpu_kernels;
     st->facts.openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
+    st->facts.conv_library = be->conv_library;
     st->facts.busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_run_model_spec(cfg, &st->model_spec);

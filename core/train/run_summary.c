@@ -86,6 +86,8 @@ nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_mod
     nl_json_string(&j, "cpu_kernels", f->cpu_kernels ? f->cpu_kernels : "");
     /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
     nl_json_string(&j, "openblas_core", f->openblas_core ? f->openblas_core : "");
+    /* and the library the fp32 convolutions ran on (cpu/conv_onednn.h), empty on a GPU */
+    nl_json_string(&j, "conv_library", f->conv_library ? f->conv_library : "");
     nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
     /* train.precision: the products' format (fp32 when no autocast) */
     nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));

@@ -24,6 +24,7 @@ typedef struct {
     double busy_cores;         /* of those, busy with other work at the start */
     const char *cpu_kernels;   /* the CPU kernel set, NULL on a GPU */
     const char *openblas_core; /* the core OpenBLAS ran, NULL on a GPU */
+    const char *conv_library;  /* the convolutions' library (cpu/conv_onednn.h), NULL on a GPU */
     int ranks, rank_batch;
     double exchange_s; /* rank 0: seconds in the ranks' exchanges while training (0 on one) */
 } nl_run_facts;
