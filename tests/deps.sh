@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages normlab needs to build, test and render plots,
-# when they are missing (bible-kjv: the build makes the default text corpus
+# when they are missing (libdnnl-dev: oneDNN, the CPU's convolutions; bible-kjv: the build makes the default text corpus
 # from it; qemu-user: test_portable runs normlab on emulated older CPUs;
 # g++ and python3: the cuda_emu test compiles the CUDA backend as C++;
 # chromium: test_report_browser loads normlab report's page in it), and
@@ -12,7 +12,7 @@
 # need besides: Slurm's daemons and client, munge, and the tools that make
 # the cluster's hosts (their first test, slurm_deps, runs it).
 set -eu
-packages="cmake make gcc git pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user g++ python3 python3-venv chromium"
+packages="cmake make gcc git pkg-config libyaml-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user g++ python3 python3-venv chromium"
 [ "${1:-}" = slurm ] && packages="slurmctld slurmd munge slurm-client iproute2 util-linux"
 missing=""
 for p in $packages; do
