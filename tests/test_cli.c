@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "config/schema.h"
 #include "cpu/conv_onednn.h"
+#include "cpu/cpu.h"
 #include "log/files.h"
 #include "results/rundir.h"
 #include "testutil.h"
@@ -366,6 +367,23 @@ START_TEST(test_conv_library_reruns)
     ck_assert_msg(strstr(out, "NORMLAB_CONV 'mkl'") && strstr(out, "auto, normlab, onednn"), "%s",
                   out);
     free(out);
+    /* the kernel set caps oneDNN's instructions (conv_onednn.c): x86-64-v3's runs take its AVX2 kernels */
+    int v3 = -1;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
+        if (!strcmp(nl_cpu_kernel_set_name(i), "x86-64-v3") && nl_cpu_kernel_set_runs_here(i))
+            v3 = i;
+    if (onednn && v3 >= 0) {
+        setenv("NORMLAB_CONV", "onednn", 1);
+        char command[1024];
+        snprintf(command, sizeof command,
+                 "cd %s && DNNL_VERBOSE=1 NORMLAB_CPU_KERNELS=x86-64-v3 %s run resnet.yaml --quiet "
+                 "--out v3 --set train.steps=1 --set train.eval_every=1000 > v3.txt 2>&1",
+                 tu_tmp, NORMLAB_BINARY);
+        ck_assert_int_eq(system(command), 0);
+        char *verbose = tu_tmp_read("v3.txt");
+        ck_assert_msg(strstr(verbose, "jit:avx2") && !strstr(verbose, "avx512"), "%.600s", verbose);
+        free(verbose);
+    }
     unsetenv("NORMLAB_CONV");
     ck_assert_int_eq(tu_normlab("--version"), 0);
     out = tu_normlab_output();

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "cpu/conv_onednn.h"
+#include "cpu/cpu.h"
 
 static const char *const library_names[] = {
     [NL_CONV_LIBRARY_AUTO] = "auto",
@@ -571,9 +572,28 @@ static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
     return e;
 }
 
+/* oneDNN picks its kernels for the CPU it runs on, as OpenBLAS does: each
+ * kernel set therefore caps oneDNN's instructions at those it assumes
+ * (cpu/host.c pins OpenBLAS's core alike), so that a set, a library and a
+ * thread count fix the bits on every CPU that runs the set. The cap holds
+ * for the process from its first use of oneDNN on (later calls are
+ * refused): called before each first use, a probe backend's included. */
+static void cap_instructions(void)
+{
+    const nl_isa_mask isa = nl_cpu_kernels_isa();
+    const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
+                               NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
+    const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
+    const dnnl_cpu_isa_t cap = (isa & avx512) == avx512 ? dnnl_cpu_isa_avx512_core
+                               : (isa & avx2) == avx2   ? dnnl_cpu_isa_avx2
+                                                        : dnnl_cpu_isa_sse41;
+    dnnl_set_max_cpu_isa(cap);
+}
+
 nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error *err)
 {
     *out = NULL;
+    cap_instructions();
     nl_cpu_onednn *s = calloc(1, sizeof *s);
     if (!s)
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the oneDNN state");
@@ -608,6 +628,7 @@ void nl_cpu_onednn_close(nl_cpu_onednn *s)
 /* a probe backend's question: the bytes, from descriptors alone */
 static size_t probe_bytes(const nl_conv_geom *g, int n)
 {
+    cap_instructions();
     dnnl_engine_t engine;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success)
         return 0;
