@@ -15,8 +15,8 @@
  * workspace. A training step at the planned batch allocates nothing. A
  * batch other than a planned one (a last partial batch, an evaluation) has
  * its primitives created and cached at its first use, where its buffers fit
- * the workspace planned for the geometry; else the op answers false and
- * normlab's path runs (the workspace is planned for both).
+ * the least workspace planned for the geometry; else the op answers false
+ * and normlab's path runs (the workspace is planned for both).
  *
  * Layers without a bias still run the primitives with one: a zeroed bias and
  * a discarded bias gradient in the workspace, so that a plan does not depend
@@ -544,14 +544,18 @@ static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
     return NULL;
 }
 
-/* the most workspace planned for g at any batch (0: g was never planned) */
+/* The least workspace any plan of g had (0: g was never planned): every
+ * model that planned g holds at least that much, so a batch created at its
+ * first use runs only where it fits in it, whichever model runs it. */
 static size_t planned_bytes(const nl_cpu_onednn *s, const nl_conv_geom *g)
 {
-    size_t most = 0;
-    for (int i = 0; i < s->count; i++)
-        if (same_geom(&s->entries[i].g, g) && !s->entries[i].unfit && s->entries[i].bytes > most)
-            most = s->entries[i].bytes;
-    return most;
+    size_t least = 0;
+    for (int i = 0; i < s->count; i++) {
+        const conv_entry *e = &s->entries[i];
+        if (same_geom(&e->g, g) && !e->unfit && (!least || e->bytes < least))
+            least = e->bytes;
+    }
+    return least;
 }
 
 /* creates and keeps g at batch n; NULL where the library or memory refuses */
