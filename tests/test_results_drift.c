@@ -679,6 +679,30 @@ static bool selected(const char *only, const char *experiment)
     return false;
 }
 
+/* a result re-runs under the library its summary records: none (results
+ * from before the record) or normlab's name normlab's own, oneDNN's or
+ * auto's record its choice; another version or rule cannot repeat */
+START_TEST(test_conv_library_of_record)
+{
+    pick p = {0};
+    char why[256];
+    ck_assert_int_eq(conv_choice_of(&p), NL_CONV_LIBRARY_NORMLAB);
+    ck_assert(!conv_library_differs(&p, why, sizeof why));
+    snprintf(p.conv_library, sizeof p.conv_library, "normlab");
+    ck_assert_int_eq(conv_choice_of(&p), NL_CONV_LIBRARY_NORMLAB);
+    ck_assert(!conv_library_differs(&p, why, sizeof why));
+    static const nl_conv_library kinds[] = {NL_CONV_LIBRARY_ONEDNN, NL_CONV_LIBRARY_AUTO};
+    for (int k = 0; k < 2 && nl_cpu_onednn_version(); k++) {
+        nl_cpu_conv_library_record(kinds[k], p.conv_library, sizeof p.conv_library);
+        ck_assert_int_eq(conv_choice_of(&p), kinds[k]);
+        ck_assert_msg(!conv_library_differs(&p, why, sizeof why), "%s", why);
+    }
+    snprintf(p.conv_library, sizeof p.conv_library, "onednn 1.0.0");
+    ck_assert_int_eq(conv_choice_of(&p), NL_CONV_LIBRARY_ONEDNN);
+    ck_assert(conv_library_differs(&p, why, sizeof why) && strstr(why, "onednn 1.0.0"));
+}
+END_TEST
+
 START_TEST(test_rerun_is_bit_identical)
 {
     pick_list *list = pick_all();
@@ -729,6 +753,7 @@ int main(void)
     TCase *pick_case = tcase_create("pick");
     tcase_set_timeout(pick_case, 300);
     tcase_add_test(pick_case, test_picker_and_comparison);
+    tcase_add_test(pick_case, test_conv_library_of_record);
     suite_add_tcase(s, pick_case);
     /* training every committed experiment's run again: an hour or more on
      * 2 cores, so only on request (test_results_drift_long, label long) */
