@@ -12,6 +12,7 @@
 
 #include "base/names.h"
 #include "base/number.h"
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 #include "device/device.h"
 #include "log/files.h"
@@ -217,6 +218,20 @@ static void print_openblas_core(void)
     printf("; OPENBLAS_CORETYPE overrides)\n");
 }
 
+/* the library the CPU's fp32 convolutions run on, as a run records it */
+static void print_conv_library(void)
+{
+    nl_conv_library choice;
+    nl_error err = {0};
+    char record[NL_CONV_LIBRARY_RECORD_BYTES];
+    const char *onednn = nl_cpu_onednn_version();
+    if (nl_cpu_conv_library_from_env(&choice, &err) != NL_OK)
+        choice = NL_CONV_LIBRARY_AUTO; /* main refused it before --version */
+    printf("conv library: %s (%s; NORMLAB_CONV picks: auto, normlab%s)\n",
+           nl_cpu_conv_library_record(choice, record, sizeof record),
+           onednn ? onednn : "built without oneDNN", onednn ? ", onednn" : "");
+}
+
 void nl_cmd_print_version(void)
 {
     char cpu[256], cuda[256], kernels[512];
@@ -225,6 +240,7 @@ void nl_cmd_print_version(void)
     printf("cpu kernels: %s\n", nl_backend_cpu_kernels_description(kernels, sizeof kernels));
     printf("products: %s\n", nl_cpu_gemm_description(kernels, sizeof kernels));
     print_openblas_core();
+    print_conv_library();
     nl_backend_cuda_describe(cuda, sizeof cuda);
     printf("cuda: %s\n", cuda);
     char policy[64], spin[64];
@@ -351,6 +367,10 @@ int main(int argc, char **argv)
     nl_error kernels_err = {0};
     if (nl_cpu_kernels_choose(NULL, &kernels_err) != NL_OK ||
         nl_cpu_gemm_choose(NULL, &kernels_err) != NL_OK)
+        return nl_cmd_report(argc > 1 ? argv[1] : "", &kernels_err);
+    /* so does NORMLAB_CONV the convolutions' library */
+    nl_conv_library conv;
+    if (nl_cpu_conv_library_from_env(&conv, &kernels_err) != NL_OK)
         return nl_cmd_report(argc > 1 ? argv[1] : "", &kernels_err);
     if (argc < 2) {
         print_help(stderr);

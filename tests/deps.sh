@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages normlab needs to build, test and render plots,
-# when they are missing (libdnnl-dev: oneDNN, which runs the products it
-# wins, cpu/products.c; bible-kjv: the build makes the default text corpus
-# from it; qemu-user: test_portable runs normlab on emulated older CPUs;
+# when they are missing (libdnnl-dev: oneDNN, which runs the convolutions
+# and the products it wins, cpu/conv_onednn.c and products.c; bible-kjv: the
+# build makes the default text corpus from it; qemu-user: test_portable runs normlab on emulated older CPUs;
 # g++ and python3: the cuda_emu test compiles the CUDA backend as C++;
 # chromium: test_report_browser loads normlab report's page in it), and
 # TensorBoard from PyPI into .venv-tb for test_tensorboard (pinned in

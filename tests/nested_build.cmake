@@ -3,13 +3,14 @@
 # that runs them (CTest labels "sanitize" and "fuzz").
 #   cmake -DSOURCE_DIR=... -DBINARY_DIR=... -DCOMPILER=gcc|clang
 #         -DCMAKE_ARGS="a;b" -DCTEST_ARGS="a;b" [-DLSAN_SUPPRESSIONS=file]
-#         [-DTARGETS="a;b"] [-DHIDE_CUDA=ON] -P nested_build.cmake
+#         [-DTARGETS="a;b"] [-DHIDE_CUDA=ON] [-DNO_ONEDNN=ON] -P nested_build.cmake
 # TARGETS: build only these (default: all). HIDE_CUDA: configure as on a
 # machine without a CUDA compiler (most users' machine): nvcc's directories
 # leave PATH, the variables that point CMake at a toolkit are unset, and the
 # project's NORMLAB_CUDA_HOME names an empty directory; NORMLAB_CUDA stays
 # AUTO, so what is tested is the detection a user's build goes through, and
-# the build must then say it has no CUDA backend.
+# the build must then say it has no CUDA backend. NO_ONEDNN: configured
+# with NORMLAB_ONEDNN=OFF, and the binary must say it was built without it.
 # The directory is kept, so a second run only rebuilds what changed.
 foreach(var SOURCE_DIR BINARY_DIR COMPILER)
   if(NOT DEFINED ${var})
@@ -44,8 +45,12 @@ if(HIDE_CUDA)
     unset(ENV{${var}})
   endforeach()
 endif()
+set(onednn_args "")
+if(NO_ONEDNN)
+  set(onednn_args -DNORMLAB_ONEDNN=OFF)
+endif()
 step(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR} -DCMAKE_C_COMPILER=${COMPILER}
-     -DCMAKE_BUILD_TYPE=Release ${cuda_args} ${CMAKE_ARGS})
+     -DCMAKE_BUILD_TYPE=Release ${cuda_args} ${onednn_args} ${CMAKE_ARGS})
 if(HIDE_CUDA)
   # a cache from an earlier configure that found nvcc would hide nothing
   file(STRINGS ${BINARY_DIR}/CMakeCache.txt found REGEX "^CMAKE_CUDA_COMPILER:[A-Z]+=.*nvcc")
@@ -65,6 +70,12 @@ if(HIDE_CUDA)
     message(FATAL_ERROR "normlab --version of the build without CUDA (exit ${rc}):\n${version}")
   endif()
   message(STATUS "built without a CUDA compiler: ${version}")
+endif()
+if(NO_ONEDNN)
+  execute_process(COMMAND ${BINARY_DIR}/normlab --version OUTPUT_VARIABLE version RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT version MATCHES "\nconv library: normlab \\(built without oneDNN")
+    message(FATAL_ERROR "normlab --version of the build without oneDNN (exit ${rc}):\n${version}")
+  endif()
 endif()
 if(DEFINED LSAN_SUPPRESSIONS)
   set(ENV{LSAN_OPTIONS} "suppressions=${LSAN_SUPPRESSIONS}:print_suppressions=0")

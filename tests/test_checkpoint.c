@@ -357,7 +357,7 @@ static payload_places places_of(const char *text, size_t len)
 {
     payload_places p = {.rng = 48 + (7 + 15) * 8};
     p.threads = 48 + nl_train_state_bytes(NL_CHECKPOINT_VERSION) + 3 * 8;
-    const size_t keys_at = p.threads + 8 + NL_CHECKPOINT_KERNELS_BYTES;
+    const size_t keys_at = p.threads + 8 + NL_CHECKPOINT_KERNELS_BYTES + NL_CHECKPOINT_CONV_BYTES;
     int64_t keys_len, sizes[5]; /* parameters, optimizer, statistics, counters, order */
     memcpy(&keys_len, text + keys_at, 8);
     memcpy(sizes, text + keys_at + 8 + keys_len, sizeof sizes);
@@ -417,6 +417,12 @@ START_TEST(test_older_formats_resume)
     len -= added;
     const size_t series_at = state_end + 2 * 8;
     const size_t kernels_at = series_at + 2 * 8, keys_at = kernels_at + NL_CHECKPOINT_KERNELS_BYTES;
+    if (version < 8) {
+        /* format 8's convolution library goes (after the kernel set) */
+        memmove(text + keys_at, text + keys_at + NL_CHECKPOINT_CONV_BYTES,
+                len - keys_at - NL_CHECKPOINT_CONV_BYTES);
+        len -= NL_CHECKPOINT_CONV_BYTES;
+    }
     if (version < 4) {
         /* format 4's config keys go, and the header's hash is config.yaml's text's */
         int64_t keys_len;
@@ -932,8 +938,8 @@ static void rewrite_keys(const char *dir, const char *from, const char *to)
     size_t len = 0;
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
-    const size_t keys_at =
-        48 + nl_train_state_bytes(NL_CHECKPOINT_VERSION) + 4 * 8 + NL_CHECKPOINT_KERNELS_BYTES;
+    const size_t keys_at = 48 + nl_train_state_bytes(NL_CHECKPOINT_VERSION) + 4 * 8 +
+                           NL_CHECKPOINT_KERNELS_BYTES + NL_CHECKPOINT_CONV_BYTES;
     int64_t keys_len;
     memcpy(&keys_len, text + keys_at, 8);
     char *keys = strndup(text + keys_at + 8, (size_t)keys_len);

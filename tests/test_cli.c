@@ -13,6 +13,8 @@
 
 #include "config/config.h"
 #include "config/schema.h"
+#include "cpu/conv_onednn.h"
+#include "cpu/cpu.h"
 #include "log/files.h"
 #include "results/rundir.h"
 #include "testutil.h"
@@ -323,6 +325,70 @@ START_TEST(test_divergence_is_a_result)
     const int n = read_metrics("diverged", rows, 64);
     ck_assert_int_eq(rows[n - 1].step, steps);
     ck_assert_msg(steps % 8 != 0, "step %d is on the log_every grid: the check cannot tell", steps);
+}
+END_TEST
+
+/* Convolutions on oneDNN (NORMLAB_CONV=onednn) repeat bit for bit at one
+ * thread count, as normlab's own do; summary.json and --version name the
+ * library a run used; a value NORMLAB_CONV does not know stops every
+ * command with exit 2, naming the accepted ones. */
+START_TEST(test_conv_library_reruns)
+{
+    tu_tmp_make("cli");
+    tu_tmp_write("resnet.yaml",
+                 "name: resnet\nseed: 3\n"
+                 "data: {dataset: synthetic, shape: [1, 12, 12], classes: 3, train_size: 96, "
+                 "test_size: 32}\n"
+                 "model: {arch: resnet, widths: [8, 16], blocks_per_stage: 1, norm: {type: batch}}\n"
+                 "train: {batch_size: 16, steps: 12, eval_every: 6, log_every: 2,\n"
+                 "        optimizer: {lr: 0.05, momentum: 0.9}}\n");
+    const bool onednn = nl_cpu_onednn_version() != NULL;
+    const char *env = onednn ? "NORMLAB_CONV=onednn" : "NORMLAB_CONV=normlab";
+    char args[256];
+    static const char *const dirs[] = {"a", "b"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "run resnet.yaml --quiet --threads 2 --out %s", dirs[i]);
+        setenv("NORMLAB_CONV", strchr(env, '=') + 1, 1);
+        ck_assert_int_eq(tu_normlab(args), 0);
+    }
+    char *a = tu_metrics_without_time("a"), *b = tu_metrics_without_time("b");
+    ck_assert_msg(strlen(a) > 100 && !strcmp(a, b), "%s: reruns differ:\n%s\n%s", env, a, b);
+    free(a);
+    free(b);
+    char *summary = tu_tmp_read("a/summary.json");
+    char want[NL_CONV_LIBRARY_RECORD_BYTES + 32];
+    snprintf(want, sizeof want, "\"conv_library\": \"%s\"",
+             onednn ? nl_cpu_onednn_version() : "normlab");
+    ck_assert_msg(strstr(summary, want), "%s not in %s", want, summary);
+    free(summary);
+    setenv("NORMLAB_CONV", "mkl", 1);
+    ck_assert_int_eq(tu_normlab("run resnet.yaml --quiet --out c"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "NORMLAB_CONV 'mkl'") && strstr(out, "auto, normlab, onednn"), "%s",
+                  out);
+    free(out);
+    /* the kernel set caps oneDNN's instructions (conv_onednn.c): x86-64-v3's runs take its AVX2 kernels */
+    int v3 = -1;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
+        if (!strcmp(nl_cpu_kernel_set_name(i), "x86-64-v3") && nl_cpu_kernel_set_runs_here(i))
+            v3 = i;
+    if (onednn && v3 >= 0) {
+        setenv("NORMLAB_CONV", "onednn", 1);
+        char command[1024];
+        snprintf(command, sizeof command,
+                 "cd %s && DNNL_VERBOSE=1 NORMLAB_CPU_KERNELS=x86-64-v3 %s run resnet.yaml --quiet "
+                 "--out v3 --set train.steps=1 --set train.eval_every=1000 > v3.txt 2>&1",
+                 tu_tmp, NORMLAB_BINARY);
+        ck_assert_int_eq(system(command), 0);
+        char *verbose = tu_tmp_read("v3.txt");
+        ck_assert_msg(strstr(verbose, "jit:avx2") && !strstr(verbose, "avx512"), "%.600s", verbose);
+        free(verbose);
+    }
+    unsetenv("NORMLAB_CONV");
+    ck_assert_int_eq(tu_normlab("--version"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "conv library: "), "%s", out);
+    free(out);
 }
 END_TEST
 
@@ -849,6 +915,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_run_outputs);
     tcase_add_test(tc, test_same_seed_same_metrics);
+    tcase_add_test(tc, test_conv_library_reruns);
     tcase_add_test(tc, test_divergence_is_a_result);
     tcase_add_test(tc, test_trace_keeps_relu_pool_apart);
     tcase_add_test(tc, test_bad_input_writes_nothing);

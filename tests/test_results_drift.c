@@ -9,7 +9,8 @@
  * every compared field and ignores the clock's. With NL_DRIFT_RERUN=1
  * (test_results_drift_long, label long) "rerun" trains each picked run
  * again from its config.yaml into a temporary directory, under the kernel
- * set and thread count its summary.json records, and requires its
+ * set, thread count and convolution library (NORMLAB_CONV; normlab's own
+ * where its summary predates the record) its summary.json records, and requires its
  * metrics.csv and summary.json to be the committed ones, bit for bit,
  * timings aside. NL_DRIFT_ONLY=EXP,EXP limits it to those experiments. A
  * fine-tuning run whose start model is not committed but whose starting
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 #include "log/files.h"
 #include "testutil.h"
@@ -55,6 +57,9 @@ typedef struct {
     char openblas_core[64]; /* its recorded OpenBLAS core; "" where its summary predates them
                              * (the kernel set pins one: x86-64-v3's runs of the Zen 3 ran
                              * its Haswell-ordered sgemm, which the pin repeats) */
+    /* its recorded convolution library (cpu/conv_onednn.h); "" where its
+     * summary predates the record: normlab's own convolutions ran it */
+    char conv_library[NL_CONV_LIBRARY_RECORD_BYTES];
     char commit[64];   /* its recorded commit */
     int threads;
     double cost, parameters;
@@ -165,6 +170,8 @@ static void consider_run(pick *p, const char *run, int *picked_rank)
                 p->openblas_core[0] = '\0';
             if (!json_get(summary, "products", p->products, sizeof p->products) || !p->products[0])
                 snprintf(p->products, sizeof p->products, "openblas");
+            if (!json_get(summary, "conv_library", p->conv_library, sizeof p->conv_library))
+                p->conv_library[0] = '\0';
         }
         free(config);
     }
@@ -483,10 +490,38 @@ END_TEST
  * committed (.gitignore: final.nlck): where that run is a committed run
  * (its config.yaml and summary.json), `start` gets its directory, to be
  * trained again first; otherwise the run cannot be repeated. */
+/* the NORMLAB_CONV choice whose record is p's (an empty record: normlab) */
+static nl_conv_library conv_choice_of(const pick *p)
+{
+    if (!strncmp(p->conv_library, "auto", 4))
+        return NL_CONV_LIBRARY_AUTO;
+    return strncmp(p->conv_library, "onednn", 6) ? NL_CONV_LIBRARY_NORMLAB : NL_CONV_LIBRARY_ONEDNN;
+}
+
+static const char *const conv_choice_names[] = {
+    [NL_CONV_LIBRARY_AUTO] = "auto",
+    [NL_CONV_LIBRARY_NORMLAB] = "normlab",
+    [NL_CONV_LIBRARY_ONEDNN] = "onednn",
+};
+
+/* a recorded library (or auto's rule) other than this build's cannot repeat the bits */
+static bool conv_library_differs(const pick *p, char *why, size_t size)
+{
+    char here[NL_CONV_LIBRARY_RECORD_BYTES];
+    nl_cpu_conv_library_record(conv_choice_of(p), here, sizeof here);
+    if (!p->conv_library[0] || !strcmp(p->conv_library, here))
+        return false;
+    snprintf(why, size, "it ran its convolutions on %s, this build's are %s", p->conv_library,
+             here);
+    return true;
+}
+
 static const char *cannot_repeat(const pick *p, const char *config, char *start,
                                  size_t start_size, char *why, size_t size)
 {
     start[0] = '\0';
+    if (conv_library_differs(p, why, size))
+        return why;
     if (p->kernels[0]) {
         int index = -1;
         for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
@@ -534,9 +569,10 @@ static int rerun(const pick *p, const char *run_dir, const char *start_model, nl
     if (start_model) /* the start model trained again (cannot_repeat) */
         snprintf(start, sizeof start, " --set 'init.from=%s'", start_model);
     snprintf(command, sizeof command,
-             "cd '%s' && NORMLAB_CPU_KERNELS='%s' NORMLAB_GEMM='%s' %s%s%s'%s' run '%s/config.yaml'%s "
-             "--out '%s' --quiet --threads %d >'%s.log' 2>&1",
+             "cd '%s' && NORMLAB_CPU_KERNELS='%s' NORMLAB_GEMM='%s' NORMLAB_CONV=%s %s%s%s'%s' run "
+             "'%s/config.yaml'%s --out '%s' --quiet --threads %d >'%s.log' 2>&1",
              NORMLAB_SOURCE_DIR, p->kernels[0] ? p->kernels : "auto", p->products,
+             conv_choice_names[conv_choice_of(p)],
              p->openblas_core[0] ? "OPENBLAS_CORETYPE='" : "env -u OPENBLAS_CORETYPE ",
              p->openblas_core, p->openblas_core[0] ? "' " : "", NORMLAB_BINARY, run_dir, start,
              out, p->threads, out);
@@ -646,6 +682,30 @@ static bool selected(const char *only, const char *experiment)
     return false;
 }
 
+/* a result re-runs under the library its summary records: none (results
+ * from before the record) or normlab's name normlab's own, oneDNN's or
+ * auto's record its choice; another version or rule cannot repeat */
+START_TEST(test_conv_library_of_record)
+{
+    pick p = {0};
+    char why[256];
+    ck_assert_int_eq(conv_choice_of(&p), NL_CONV_LIBRARY_NORMLAB);
+    ck_assert(!conv_library_differs(&p, why, sizeof why));
+    snprintf(p.conv_library, sizeof p.conv_library, "normlab");
+    ck_assert_int_eq(conv_choice_of(&p), NL_CONV_LIBRARY_NORMLAB);
+    ck_assert(!conv_library_differs(&p, why, sizeof why));
+    static const nl_conv_library kinds[] = {NL_CONV_LIBRARY_ONEDNN, NL_CONV_LIBRARY_AUTO};
+    for (int k = 0; k < 2 && nl_cpu_onednn_version(); k++) {
+        nl_cpu_conv_library_record(kinds[k], p.conv_library, sizeof p.conv_library);
+        ck_assert_int_eq(conv_choice_of(&p), kinds[k]);
+        ck_assert_msg(!conv_library_differs(&p, why, sizeof why), "%s", why);
+    }
+    snprintf(p.conv_library, sizeof p.conv_library, "onednn 1.0.0");
+    ck_assert_int_eq(conv_choice_of(&p), NL_CONV_LIBRARY_ONEDNN);
+    ck_assert(conv_library_differs(&p, why, sizeof why) && strstr(why, "onednn 1.0.0"));
+}
+END_TEST
+
 START_TEST(test_rerun_is_bit_identical)
 {
     pick_list *list = pick_all();
@@ -696,6 +756,7 @@ int main(void)
     TCase *pick_case = tcase_create("pick");
     tcase_set_timeout(pick_case, 300);
     tcase_add_test(pick_case, test_picker_and_comparison);
+    tcase_add_test(pick_case, test_conv_library_of_record);
     suite_add_tcase(s, pick_case);
     /* training every committed experiment's run again: an hour or more on
      * 2 cores, so only on request (test_results_drift_long, label long) */

@@ -211,12 +211,16 @@ struct nl_backend {
      * "openblas", "onednn"): with the kernel set, what fixes the bits;
      * NULL for a GPU */
     const char *products;
+    /* the library the fp32 convolutions run on (cpu/conv_onednn.h:
+     * "normlab", "onednn 2.6.3", "auto: onednn 2.6.3"): with the kernel set
+     * and the OpenBLAS core, what fixes a CNN's bits; NULL for a GPU */
+    const char *conv_library;
     /* train.precision: the product ops (linear, conv2d, attention and the
      * recurrent cells' products) round their inputs, outputs and gradients
      * to it and accumulate in fp32; fp32 (0) rounds nothing. Set before
      * the model's memory is planned (the workspaces depend on it). */
     nl_precision product_precision;
-    void *impl; /* backend-private state (CUDA handles and streams) */
+    void *impl; /* backend-private state (CUDA handles and streams; the CPU's oneDNN cache) */
 };
 
 /* How a backend is opened (device/device.h's nl_backend_open hands it to

@@ -35,6 +35,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 #include "cpu/lowp.h"
 #include "cpu/reduce.h"
@@ -118,7 +119,26 @@ static bool winograd_for(const nl_backend *be, const nl_conv_geom *g)
     return !nl_cpu_lowp(be->product_precision) && nl_cpu_winograd_applies(g);
 }
 
+/* oneDNN for fp32 convolutions where the rule (or NORMLAB_CONV) picks it
+ * (conv_onednn.c); the low-precision products keep this file's path */
+static bool onednn_for(const nl_backend *be, const nl_conv_geom *g)
+{
+    return !nl_cpu_lowp(be->product_precision) && nl_cpu_onednn_runs(be, g);
+}
+
+static size_t own_workspace(nl_backend *be, const nl_conv_geom *g, int n);
+
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
+{
+    const size_t own = own_workspace(be, g, n);
+    if (!onednn_for(be, g))
+        return own;
+    /* room for both: a batch whose oneDNN buffers do not fit runs this file's path */
+    const size_t onednn = nl_cpu_onednn_conv_workspace(be, g, n);
+    return onednn > own ? onednn : own;
+}
+
+static size_t own_workspace(nl_backend *be, const nl_conv_geom *g, int n)
 {
     /* the plan for the largest batch needs the most; smaller batches use less */
     if (winograd_for(be, g))
@@ -316,6 +336,9 @@ static void lowered_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                            const float *weight, const float *bias, float *y, void *workspace)
 {
+    if (!nl_cpu_lowp(be->product_precision) &&
+        nl_cpu_onednn_conv_forward(be, g, n, x, weight, bias, y, workspace))
+        return;
     if (winograd_for(be, g)) {
         nl_cpu_winograd_forward(g, n, x, weight, bias, y, be->threads, workspace);
         return;
@@ -423,6 +446,10 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace)
 {
+    if (!nl_cpu_lowp(be->product_precision) &&
+        nl_cpu_onednn_conv_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias,
+                                    workspace))
+        return;
     if (winograd_for(be, g)) {
         nl_cpu_winograd_weight_grad(g, n, x, dy, dweight, dbias, be->threads, workspace);
         if (dx)

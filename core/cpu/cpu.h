@@ -142,6 +142,8 @@ const char *nl_cpu_kernels_bf16_product(void);
 nl_isa_mask nl_cpu_kernels_isa(void);
 /* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);
+/* frees it and its oneDNN state */
+void nl_cpu_backend_close(nl_backend *be);
 /* OpenBLAS's build and threading and the OpenMP threads; the kernel set in
  * use, those the binary holds and those this CPU runs (device/device.h
  * hands both to --version and `list`) */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 
 /* OpenBLAS's own controls; declared here because cblas.h of some builds
@@ -220,6 +221,15 @@ static int host_threads(const nl_backend_options *opt, nl_backend *be)
     return nl_cpu_auto_threads(be->usable_cores, be->busy_cores);
 }
 
+/* what each convolution library choice records, for be->conv_library */
+static char conv_records[3][NL_CONV_LIBRARY_RECORD_BYTES];
+
+void nl_cpu_backend_close(nl_backend *be)
+{
+    nl_cpu_onednn_close(be->impl);
+    free(be);
+}
+
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err)
 {
     /* a kernel set the environment names but this binary or CPU cannot run
@@ -230,9 +240,19 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
         if (rc)
             return rc;
     }
+    nl_conv_library conv;
+    nl_code rc = nl_cpu_conv_library_from_env(&conv, err);
+    if (rc)
+        return rc;
     nl_backend *be = calloc(1, sizeof *be);
     if (!be)
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
+    rc = nl_cpu_onednn_open(conv, (nl_cpu_onednn **)&be->impl, err);
+    if (rc) {
+        free(be);
+        return rc;
+    }
+    be->conv_library = nl_cpu_conv_library_record(conv, conv_records[conv], sizeof conv_records[conv]);
     be->ops = nl_cpu_ops();
     be->cpu_kernels = nl_cpu_kernels_name();
     be->products = nl_cpu_gemm_record();
@@ -240,7 +260,7 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
     be->device = NL_DEVICE_CPU;
     const int threads = host_threads(opt, be);
     if (threads > HOST_MAX_THREADS) {
-        free(be);
+        nl_cpu_backend_close(be);
         return nl_fail(err, NL_ERR_USAGE, "OMP_NUM_THREADS=%s asks for %d threads; accepted: at "
                        "most %d (unset it, or give threads: / --threads)",
                        getenv("OMP_NUM_THREADS"), threads, HOST_MAX_THREADS);

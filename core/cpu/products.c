@@ -22,9 +22,10 @@
 #include <string.h>
 
 #ifdef NORMLAB_HAVE_ONEDNN
-#include <oneapi/dnnl/dnnl.h>
+#include <dnnl.h>
 #endif
 
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 
 /* the rule's boundary: both output sides at least this ... */
@@ -102,10 +103,24 @@ bool nl_cpu_gemm_uses_onednn(int m, int n, int k)
     }
 }
 
+#ifdef NORMLAB_HAVE_ONEDNN
+/* the kernel set's cap on oneDNN's instructions, before its first product
+ * (a backend's open sets it first in a run; benches and tests call here
+ * without one) */
+static void cap_once(void)
+{
+    static atomic_bool capped;
+    if (!atomic_exchange(&capped, true))
+        nl_cpu_onednn_cap_instructions();
+}
+#endif
+
 void nl_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 #ifdef NORMLAB_HAVE_ONEDNN
+    if (nl_cpu_gemm_uses_onednn(m, n, k))
+        cap_once();
     /* row-major like cblas's CblasRowMajor; the arguments were checked by
      * the layer that planned them, so a refusal here is a bug, not input */
     if (nl_cpu_gemm_uses_onednn(m, n, k) &&

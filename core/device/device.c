@@ -179,7 +179,7 @@ void nl_backend_close(nl_backend *be)
         return;
     }
 #endif
-    free(be);
+    nl_cpu_backend_close(be);
 }
 
 const char *nl_backend_cpu_description(char *buf, size_t size)

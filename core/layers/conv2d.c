@@ -114,6 +114,12 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                        param_norm);
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, in->shape.n));
+    /* a backend that plans per batch (the CPU's oneDNN primitives) plans the
+     * training batch too, when the model holds more (an evaluation's), so
+     * that no training step creates them */
+    const int train_batch = nl_builder_train_batch(b);
+    if (train_batch > 0 && train_batch < in->shape.n)
+        nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, train_batch));
     nl_act *out = nl_builder_act(
         b, name, (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4});
     nl_layer_init(&l->base, &conv_vtables[nl_param_norm_kind_of(&l->param_norm)], name, in, NULL,

@@ -259,6 +259,7 @@ static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_
     /* output lengths and threads, array sizes, the keys' length */
     const size_t scalars = (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
     return nl_train_state_bytes(version) + scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) +
+           (version >= 8 ? NL_CHECKPOINT_CONV_BYTES : 0) +
            keys_len +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
@@ -289,6 +290,10 @@ static nl_code encode(const char *config_keys, const nl_model *m, const nl_train
     if (m->be->cpu_kernels)
         snprintf(kernels, sizeof kernels, "%s", m->be->cpu_kernels);
     put(&c, kernels, sizeof kernels);
+    char conv[NL_CHECKPOINT_CONV_BYTES] = {0};
+    if (m->be->conv_library)
+        snprintf(conv, sizeof conv, "%s", m->be->conv_library);
+    put(&c, conv, sizeof conv);
     put_i64(&c, (int64_t)keys_len);
     put(&c, config_keys, keys_len);
     put(&c, &a, sizeof a);
@@ -332,6 +337,21 @@ static nl_code damaged(nl_error *err, const char *path, const char *what)
 }
 
 /* a kernel set's name as host.c spells them, NUL-padded (or "") */
+/* a convolution library's record: printable text, zeros after it */
+static bool conv_library_record(const char *text)
+{
+    size_t n = strnlen(text, NL_CHECKPOINT_CONV_BYTES);
+    if (n == NL_CHECKPOINT_CONV_BYTES)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isprint((unsigned char)text[i]))
+            return false;
+    for (size_t i = n; i < NL_CHECKPOINT_CONV_BYTES; i++)
+        if (text[i])
+            return false;
+    return true;
+}
+
 static bool kernel_set_name(const char *name)
 {
     size_t n = strnlen(name, NL_CHECKPOINT_KERNELS_BYTES);
@@ -384,6 +404,8 @@ static bool state_unusable(const nl_train_state *r, const nl_checkpoint_files *f
         snprintf(what, size, "its thread count (%lld) is negative", (long long)files->threads);
     else if (!kernel_set_name(files->cpu_kernels))
         snprintf(what, size, "its CPU kernel set is not a name");
+    else if (!conv_library_record(files->conv_library))
+        snprintf(what, size, "its convolution library is not a name");
     else
         what[0] = '\0';
     /* a layer's counter counts its training batches */
@@ -511,6 +533,9 @@ static nl_code read_scalars(reading *r, nl_train_state *state, nl_checkpoint_fil
     memset(files->cpu_kernels, 0, sizeof files->cpu_kernels);
     if (r->version >= 3)
         get(&r->c, files->cpu_kernels, sizeof files->cpu_kernels);
+    memset(files->conv_library, 0, sizeof files->conv_library);
+    if (r->version >= 8)
+        get(&r->c, files->conv_library, sizeof files->conv_library);
     if (r->version < 4)
         return NL_OK;
     r->keys_len = get_i64(&r->c);

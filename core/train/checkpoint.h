@@ -45,11 +45,16 @@
  * against the state's, format 4's hash against its keys). */
 /* 7: the state holds the rank count the steps ran on (nl_train_state's
  * ranks; MPI runs take checkpoints); formats 1 to 6 read as one rank. */
-#define NL_CHECKPOINT_VERSION 7
+/* 8: the library the convolutions ran on (be->conv_library,
+ * cpu/conv_onednn.h) after the kernel set; formats 1 to 7 read without one
+ * (normlab's own convolutions were the only ones, but an MLP's resume
+ * should not be told of them). */
+#define NL_CHECKPOINT_VERSION 8
 #define NL_CHECKPOINT_WHOLE_CRC_VERSION 6
 /* a run's config keys are a few kilobytes: more is a damaged file */
 #define NL_CHECKPOINT_KEYS_MAX ((int64_t)1 << 20)
 #define NL_CHECKPOINT_KERNELS_BYTES 32
+#define NL_CHECKPOINT_CONV_BYTES 96 /* NL_CONV_LIBRARY_RECORD_BYTES */
 
 /* what the run's output files held when the checkpoint was taken, and the
  * host threads and CPU kernel set it trained on (another count or set may
@@ -60,6 +65,8 @@ typedef struct {
      * "" on a GPU and in formats before 3 */
     int64_t threads;
     char cpu_kernels[NL_CHECKPOINT_KERNELS_BYTES];
+    /* the convolutions' library; "" on a GPU and in formats before 8 */
+    char conv_library[NL_CHECKPOINT_CONV_BYTES];
 } nl_checkpoint_files;
 
 /* FNV-1a over a text (a run's config keys): a checkpoint resumes only the

@@ -266,6 +266,8 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     snprintf(out->device, sizeof out->device, "%s", nl_name_of(&nl_device_names, device));
     snprintf(out->cpu_kernels, sizeof out->cpu_kernels, "%s",
              st->be->cpu_kernels ? st->be->cpu_kernels : "");
+    snprintf(out->conv_library, sizeof out->conv_library, "%s",
+             st->be->conv_library ? st->be->conv_library : "");
     out->threads = st->be->threads;
     /* the model is planned for the run's batches too: its build checks
      * them; never for more samples than the split holds, however large a
@@ -482,6 +484,7 @@ static void record_json(nl_json *j, const char *name, const nl_eval_options *opt
     nl_json_number(j, "samples_per_s", r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
     nl_json_string(j, "device", r->device);
     nl_json_string(j, "cpu_kernels", r->cpu_kernels);
+    nl_json_string(j, "conv_library", r->conv_library);
     nl_json_int(j, "threads", r->threads);
     nl_json_string(j, "normlab_version", NORMLAB_VERSION);
     nl_json_string(j, "git_commit", NORMLAB_GIT_COMMIT);

@@ -44,6 +44,7 @@ typedef struct {
     int batch;             /* the evaluation batch size used */
     bool tokens;           /* a token model: loss and accuracy per token */
     char device[16], cpu_kernels[32];
+    char conv_library[96]; /* the convolutions' library (cpu/conv_onednn.h: its record fits), "" on a GPU */
     int threads;
     char data[512];        /* the dataset's description */
     char overrides[1024];  /* the data overrides, "; "-joined ("" for none) */

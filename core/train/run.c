@@ -340,6 +340,7 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     st->facts.cpu_kernels = be->cpu_kernels;
     st->facts.openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
     st->facts.products = be->products;
+    st->facts.conv_library = be->conv_library;
     st->facts.busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_run_model_spec(cfg, &st->model_spec);
@@ -398,6 +399,11 @@ static void note_resume(const run_state *st, nl_run_outcome *out)
                       "may differ in their last bits from an uninterrupted run "
                       "(NORMLAB_CPU_KERNELS=%s keeps the set where this CPU runs it)",
              files->cpu_kernels, be->cpu_kernels, files->cpu_kernels);
+    if (files->conv_library[0] && be->conv_library && strcmp(files->conv_library, be->conv_library))
+        note(st->opt, "the checkpoint's convolutions ran on %s, this run's on %s: results may "
+                      "differ in their last bits from an uninterrupted run (NORMLAB_CONV picks "
+                      "the library)",
+             files->conv_library, be->conv_library);
 }
 
 /* An unfinished run of this config with a checkpoint goes on from it

@@ -35,6 +35,25 @@ static void put_init_source(nl_json *j, const nl_run_facts *f)
     nl_json_int(j, "init_from_step", f->init_source.step);
 }
 
+/* where the run computed: threads, ranks, cores, and what fixes its bits */
+static void put_machine(nl_json *j, const nl_run_facts *f)
+{
+    nl_json_int(j, "threads", f->threads);
+    nl_json_int(j, "ranks", f->ranks);
+    nl_json_int(j, "rank_batch_size", f->rank_batch);
+    nl_json_int(j, "usable_cores", f->usable_cores);
+    nl_json_number(j, "busy_cores_at_start", f->busy_cores);
+    /* results repeat bit for bit for one kernel set and thread count: which
+     * set computed them (cpu/host.c), empty on a GPU */
+    nl_json_string(j, "cpu_kernels", f->cpu_kernels ? f->cpu_kernels : "");
+    /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
+    nl_json_string(j, "openblas_core", f->openblas_core ? f->openblas_core : "");
+    /* and the library of the matrix products (NORMLAB_GEMM, cpu/products.c), empty on a GPU */
+    nl_json_string(j, "products", f->products ? f->products : "");
+    /* and the library the fp32 convolutions ran on (cpu/conv_onednn.h), empty on a GPU */
+    nl_json_string(j, "conv_library", f->conv_library ? f->conv_library : "");
+}
+
 nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_model *model,
                              const nl_run_facts *f, const nl_train_result *r, nl_error *err)
 {
@@ -76,18 +95,7 @@ nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_mod
      * step launched its kernels), so a measured speed says which it was */
     nl_json_int(&j, "replayed_steps", r->replayed_steps);
     nl_json_int(&j, "seed", (long long)cfg->seed);
-    nl_json_int(&j, "threads", f->threads);
-    nl_json_int(&j, "ranks", f->ranks);
-    nl_json_int(&j, "rank_batch_size", f->rank_batch);
-    nl_json_int(&j, "usable_cores", f->usable_cores);
-    nl_json_number(&j, "busy_cores_at_start", f->busy_cores);
-    /* results repeat bit for bit for one kernel set and thread count: which
-     * set computed them (cpu/host.c), empty on a GPU */
-    nl_json_string(&j, "cpu_kernels", f->cpu_kernels ? f->cpu_kernels : "");
-    /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
-    nl_json_string(&j, "openblas_core", f->openblas_core ? f->openblas_core : "");
-    /* and the library of the matrix products (NORMLAB_GEMM, cpu/products.c), empty on a GPU */
-    nl_json_string(&j, "products", f->products ? f->products : "");
+    put_machine(&j, f);
     nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
     /* train.precision: the products' format (fp32 when no autocast) */
     nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));

@@ -25,6 +25,7 @@ typedef struct {
     const char *cpu_kernels;   /* the CPU kernel set, NULL on a GPU */
     const char *openblas_core; /* the core OpenBLAS ran, NULL on a GPU */
     const char *products;      /* the products' library choice, NULL on a GPU */
+    const char *conv_library;  /* the convolutions' library (cpu/conv_onednn.h), NULL on a GPU */
     int ranks, rank_batch;
     double exchange_s; /* rank 0: seconds in the ranks' exchanges while training (0 on one) */
 } nl_run_facts;

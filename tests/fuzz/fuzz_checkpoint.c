@@ -162,11 +162,13 @@ static void fix_header(uint8_t *file, size_t len, int mode)
         return;
     /* from format 4: the hash of the config keys the payload holds, after
      * the state, the output lengths (series.csv's from format 2), the
-     * thread count and (from format 3) the kernel set (checkpoint.h) */
+     * thread count, (from format 3) the kernel set and (from format 8) the
+     * convolution library (checkpoint.h) */
     uint32_t version;
     memcpy(&version, file + 8, 4);
     const size_t keys_at = HEADER + nl_train_state_bytes(version) + (version >= 2 ? 4 : 3) * 8 +
-                           (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0);
+                           (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) +
+                           (version >= 8 ? NL_CHECKPOINT_CONV_BYTES : 0);
     int64_t keys_len;
     if (version >= 4 && version <= NL_CHECKPOINT_VERSION && len >= keys_at + 8 &&
         (memcpy(&keys_len, file + keys_at, 8), keys_len >= 0) && (uint64_t)keys_len <= len - keys_at - 8) {

@@ -1,0 +1,812 @@
+/* fp32 convolutions on oneDNN's primitives (conv_onednn.h).
+ *
+ * Handed plain NCHW, oneDNN 2.6 falls back to its gemm convolution and is
+ * slower than normlab's; in its own channel-blocked layouts (nChw16c and
+ * blocked weights on AVX-512) its jit kernels are faster even counting a
+ * reorder to and from NCHW around every convolution. So each primitive is
+ * created with format_tag any, and each op reorders its NCHW / OIHW
+ * operands into the layouts the primitive chose and its results back,
+ * inside the op: the rest of normlab keeps NCHW.
+ *
+ * Everything is created when the model is planned (the workspace op): a
+ * small per-backend cache keyed by geometry and batch holds the primitives,
+ * reorders and memory objects, whose buffers (the blocked copies and every
+ * primitive's scratchpad: scratchpad mode user) lie in the model's planned
+ * workspace. A training step at the planned batch allocates nothing. A
+ * batch other than a planned one (a last partial batch, an evaluation) has
+ * its primitives created and cached at its first use, where its buffers fit
+ * the least workspace planned for the geometry; else the op answers false
+ * and normlab's path runs (the workspace is planned for both).
+ *
+ * Layers without a bias still run the primitives with one: a zeroed bias and
+ * a discarded bias gradient in the workspace, so that a plan does not depend
+ * on what the workspace op is not told.
+ *
+ * The primitives use the OpenMP runtime normlab's loops use (libgomp) with
+ * the backend's threads; oneDNN's direct convolutions add in a fixed order
+ * for a given thread count, so reruns repeat bit for bit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/conv_onednn.h"
+#include "cpu/cpu.h"
+
+static const char *const library_names[] = {
+    [NL_CONV_LIBRARY_AUTO] = "auto",
+    [NL_CONV_LIBRARY_NORMLAB] = "normlab",
+    [NL_CONV_LIBRARY_ONEDNN] = "onednn",
+};
+enum { LIBRARY_COUNT = sizeof library_names / sizeof library_names[0] };
+
+static bool parse_library(const char *name, nl_conv_library *out)
+{
+    if (!name || !*name) {
+        *out = NL_CONV_LIBRARY_AUTO;
+        return true;
+    }
+    for (int i = 0; i < LIBRARY_COUNT; i++)
+        if (!strcmp(name, library_names[i])) {
+            *out = (nl_conv_library)i;
+            return true;
+        }
+    return false;
+}
+
+nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err)
+{
+    const char *name = getenv("NORMLAB_CONV");
+    if (!parse_library(name, out))
+        return nl_fail(err, NL_ERR_USAGE,
+                       "NORMLAB_CONV '%s' is not a convolution library; accepted: auto, normlab, "
+                       "onednn",
+                       name);
+    if (*out == NL_CONV_LIBRARY_ONEDNN && !nl_cpu_onednn_version())
+        return nl_fail(err, NL_ERR_USAGE,
+                       "NORMLAB_CONV 'onednn': this normlab was built without oneDNN (install "
+                       "libdnnl-dev and rebuild); accepted here: auto, normlab");
+    return NL_OK;
+}
+
+/* Whether oneDNN runs g under auto. Measured on an Ice Lake Xeon (2 cores,
+ * AVX-512), forward + backward per layer inside training steps
+ * (experiments/bench/layer_times.c, results/speed.md): its direct kernels
+ * win on the 3x3 convolutions of 16 and 32 channels (1.1-2.2x, the stride-2
+ * ones most), but on a 1x1 convolution (few FLOPs per value moved) the two
+ * reorders around it cost more than the product saves (0.6-0.8x), and on a
+ * first layer of one channel it is 0.6-0.9x. */
+enum { ONEDNN_MIN_IN_C = 8, ONEDNN_MIN_KERNEL = 3 };
+
+const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t size)
+{
+    const char *onednn = nl_cpu_onednn_version();
+    if (choice == NL_CONV_LIBRARY_NORMLAB || !onednn)
+        snprintf(buf, size, "normlab");
+    else if (choice == NL_CONV_LIBRARY_ONEDNN)
+        snprintf(buf, size, "%s", onednn);
+    else /* the rule (rule_of) is part of what fixes the bits: named */
+        snprintf(buf, size, "auto: %s where kernel >= %d and in_c >= %d, else normlab",
+                 onednn, ONEDNN_MIN_KERNEL, ONEDNN_MIN_IN_C);
+    return buf;
+}
+
+#ifndef NORMLAB_HAVE_ONEDNN
+
+const char *nl_cpu_onednn_version(void) { return NULL; }
+
+nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error *err)
+{
+    (void)choice;
+    (void)err;
+    *out = NULL;
+    return NL_OK;
+}
+
+void nl_cpu_onednn_close(nl_cpu_onednn *state) { (void)state; }
+
+bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
+{
+    (void)be;
+    (void)g;
+    return false;
+}
+
+size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n)
+{
+    (void)be;
+    (void)g;
+    (void)n;
+    return 0;
+}
+
+bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                                const float *weight, const float *bias, float *y,
+                                void *workspace)
+{
+    (void)be, (void)g, (void)n, (void)x, (void)weight, (void)bias, (void)y, (void)workspace;
+    return false;
+}
+
+bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                                 const float *weight, const float *dy, float *dx,
+                                 bool accumulate_dx, float *dweight, float *dbias,
+                                 void *workspace)
+{
+    (void)be, (void)g, (void)n, (void)x, (void)weight, (void)dy, (void)dx;
+    (void)accumulate_dx, (void)dweight, (void)dbias, (void)workspace;
+    return false;
+}
+
+#else
+
+#include <dnnl.h>
+
+const char *nl_cpu_onednn_version(void)
+{
+    static char text[48];
+    if (!text[0]) {
+        const dnnl_version_t *v = dnnl_version();
+        snprintf(text, sizeof text, "onednn %d.%d.%d", v->major, v->minor, v->patch);
+    }
+    return text;
+}
+
+/* workspace buffers start on cache lines */
+enum { WS_ALIGN = 64 };
+
+static size_t align_up(size_t bytes) { return (bytes + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN; }
+
+/* a primitive and the memory object its scratchpad is handed in (NULL: it
+ * needs none) */
+typedef struct {
+    dnnl_primitive_t prim;
+    dnnl_memory_t scratch;
+} step;
+
+/* One operand of a primitive: the caller's tensor (user, plain layout) and
+ * the primitive's view of it (inner: the same object where the layouts
+ * agree, else a buffer at `offset` in the workspace with a reorder between
+ * them; `sum` adds the inner result into the user's tensor). */
+typedef struct {
+    dnnl_memory_t user, inner;
+    step reorder, sum;
+    size_t offset;
+} port;
+
+/* the operands of the three primitives */
+enum { F_X, F_W, F_B, F_Y, D_DY, D_W, D_DX, W_X, W_DY, W_DW, W_DB, PORT_COUNT };
+
+typedef struct {
+    nl_conv_geom g;
+    int n;
+    size_t bytes;                 /* the workspace it needs */
+    bool unfit;                   /* more than was planned for g: never run (normlab's path is) */
+    bool dy_shared;               /* both backward primitives read dy in one layout: one copy */
+    size_t fwd_scratch, bwd_scratch; /* where the scratchpads go */
+    size_t zero_bias, spare_dbias;  /* a layer without a bias: its zeros and its discarded gradient */
+    step forward, backward_data, backward_weights;
+    port ports[PORT_COUNT];
+} conv_entry;
+
+struct nl_cpu_onednn {
+    nl_conv_library choice;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    conv_entry *entries;
+    int count, capacity;
+};
+
+/* ---- the rule ---- */
+
+/* the rule (above, by the record) */
+static bool rule_of(const nl_conv_geom *g)
+{
+    return g->kernel >= ONEDNN_MIN_KERNEL && g->in_c >= ONEDNN_MIN_IN_C;
+}
+
+static nl_conv_library choice_of(const nl_backend *be)
+{
+    if (be->impl)
+        return ((const nl_cpu_onednn *)be->impl)->choice;
+    nl_conv_library choice = NL_CONV_LIBRARY_AUTO;
+    nl_error ignored;
+    /* a probe backend: the refusal of a bad value comes when one is opened */
+    return nl_cpu_conv_library_from_env(&choice, &ignored) == NL_OK ? choice
+                                                                     : NL_CONV_LIBRARY_AUTO;
+}
+
+bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
+{
+    const nl_conv_library choice = choice_of(be);
+    return choice == NL_CONV_LIBRARY_ONEDNN || (choice == NL_CONV_LIBRARY_AUTO && rule_of(g));
+}
+
+/* ---- descriptors ---- */
+
+static void plain_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                     dnnl_format_tag_t tag)
+{
+    dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag);
+}
+
+/* the three operation descriptors of g at batch n, every layout left to
+ * the library */
+typedef struct {
+    dnnl_convolution_desc_t fwd, bwd_data, bwd_weights;
+} conv_descs;
+
+static dnnl_status_t describe(const nl_conv_geom *g, int n, conv_descs *d)
+{
+    const dnnl_dims_t src = {n, g->in_c, g->in_h, g->in_w};
+    const dnnl_dims_t wei = {g->out_c, g->in_c, g->kernel, g->kernel};
+    const dnnl_dims_t bia = {g->out_c};
+    const dnnl_dims_t dst = {n, g->out_c, g->out_h, g->out_w};
+    const dnnl_dims_t strides = {g->stride, g->stride};
+    const dnnl_dims_t pad_l = {g->pad, g->pad};
+    /* the right padding that gives out_h/out_w (the last window may not reach the edge) */
+    const dnnl_dims_t pad_r = {(g->out_h - 1) * g->stride + g->kernel - g->in_h - g->pad,
+                               (g->out_w - 1) * g->stride + g->kernel - g->in_w - g->pad};
+    dnnl_memory_desc_t s, w, b, o;
+    plain_md(&s, 4, src, dnnl_format_tag_any);
+    plain_md(&w, 4, wei, dnnl_format_tag_any);
+    plain_md(&b, 1, bia, dnnl_format_tag_any);
+    plain_md(&o, 4, dst, dnnl_format_tag_any);
+    dnnl_status_t st = dnnl_convolution_forward_desc_init(&d->fwd, dnnl_forward_training,
+                                                          dnnl_convolution_direct, &s, &w, &b,
+                                                          &o, strides, pad_l, pad_r);
+    if (st == dnnl_success)
+        st = dnnl_convolution_backward_data_desc_init(&d->bwd_data, dnnl_convolution_direct, &s,
+                                                      &w, &o, strides, pad_l, pad_r);
+    if (st == dnnl_success)
+        st = dnnl_convolution_backward_weights_desc_init(&d->bwd_weights,
+                                                         dnnl_convolution_direct, &s, &w, &b, &o,
+                                                         strides, pad_l, pad_r);
+    return st;
+}
+
+/* the primitive descriptors; the backward ones take the forward's as hint */
+typedef struct {
+    dnnl_primitive_desc_t fwd, bwd_data, bwd_weights;
+} conv_pds;
+
+static void pds_destroy(conv_pds *p)
+{
+    dnnl_primitive_desc_destroy(p->fwd);
+    dnnl_primitive_desc_destroy(p->bwd_data);
+    dnnl_primitive_desc_destroy(p->bwd_weights);
+    *p = (conv_pds){0};
+}
+
+static dnnl_status_t user_scratchpad(dnnl_primitive_attr_t *attr, float sum)
+{
+    dnnl_status_t st = dnnl_primitive_attr_create(attr);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (st != dnnl_success || sum == 0.0f)
+        return st;
+    dnnl_post_ops_t ops;
+    st = dnnl_post_ops_create(&ops);
+    if (st != dnnl_success)
+        return st;
+    st = dnnl_post_ops_append_sum(ops, sum);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(*attr, ops);
+    dnnl_post_ops_destroy(ops);
+    return st;
+}
+
+static dnnl_status_t pds_create(dnnl_engine_t engine, const nl_conv_geom *g, int n, conv_pds *p)
+{
+    *p = (conv_pds){0};
+    conv_descs d;
+    dnnl_primitive_attr_t attr;
+    dnnl_status_t st = describe(g, n, &d);
+    if (st != dnnl_success)
+        return st;
+    st = user_scratchpad(&attr, 0.0f);
+    if (st != dnnl_success)
+        return st;
+    st = dnnl_primitive_desc_create(&p->fwd, &d.fwd, attr, engine, NULL);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&p->bwd_data, &d.bwd_data, attr, engine, p->fwd);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&p->bwd_weights, &d.bwd_weights, attr, engine, p->fwd);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success)
+        pds_destroy(p);
+    return st;
+}
+
+static const dnnl_memory_desc_t *md_of(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
+{
+    return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
+static size_t scratch_bytes(const_dnnl_primitive_desc_t pd)
+{
+    return dnnl_memory_desc_get_size(md_of(pd, dnnl_query_scratchpad_md));
+}
+
+/* ---- the workspace's layout ---- */
+
+/* Each port's primitive-side query and the pass it belongs to; a port whose
+ * layout equals its plain one needs no buffer, except the data gradient, which the
+ * primitive writes apart so that it can be added into an accumulating dx. */
+typedef struct {
+    int pd; /* 0 forward, 1 backward data, 2 backward weights */
+    dnnl_query_t query;
+    int ndims;
+    bool output;
+} port_spec;
+
+static const port_spec port_specs[PORT_COUNT] = {
+    [F_X] = {0, dnnl_query_src_md, 4, false},
+    [F_W] = {0, dnnl_query_weights_md, 4, false},
+    [F_B] = {0, dnnl_query_weights_md, 1, false},
+    [F_Y] = {0, dnnl_query_dst_md, 4, true},
+    [D_DY] = {1, dnnl_query_diff_dst_md, 4, false},
+    [D_W] = {1, dnnl_query_weights_md, 4, false},
+    [D_DX] = {1, dnnl_query_diff_src_md, 4, true},
+    [W_X] = {2, dnnl_query_src_md, 4, false},
+    [W_DY] = {2, dnnl_query_diff_dst_md, 4, false},
+    [W_DW] = {2, dnnl_query_diff_weights_md, 4, true},
+    [W_DB] = {2, dnnl_query_diff_weights_md, 1, true},
+};
+
+static const dnnl_memory_desc_t *port_md(const conv_pds *p, int k)
+{
+    const dnnl_primitive_desc_t pds[3] = {p->fwd, p->bwd_data, p->bwd_weights};
+    const port_spec *s = &port_specs[k];
+    /* the bias is the second weights operand */
+    return dnnl_primitive_desc_query_md(pds[s->pd], s->query, s->ndims == 1 ? 1 : 0);
+}
+
+/* the plain layout of port k's tensor: NCHW activations, OIHW weights, a bias vector */
+static void port_plain(const nl_conv_geom *g, int n, int k, dnnl_memory_desc_t *md)
+{
+    const dnnl_dims_t x = {n, g->in_c, g->in_h, g->in_w};
+    const dnnl_dims_t y = {n, g->out_c, g->out_h, g->out_w};
+    const dnnl_dims_t w = {g->out_c, g->in_c, g->kernel, g->kernel};
+    const dnnl_dims_t b = {g->out_c};
+    switch (k) {
+    case F_X: case D_DX: case W_X: plain_md(md, 4, x, dnnl_nchw); break;
+    case F_Y: case D_DY: case W_DY: plain_md(md, 4, y, dnnl_nchw); break;
+    case F_W: case D_W: case W_DW: plain_md(md, 4, w, dnnl_oihw); break;
+    default: plain_md(md, 1, b, dnnl_a); break;
+    }
+}
+
+static bool port_buffered(const conv_pds *p, const nl_conv_geom *g, int n, int k)
+{
+    dnnl_memory_desc_t plain;
+    port_plain(g, n, k, &plain);
+    return k == D_DX || !dnnl_memory_desc_equal(&plain, port_md(p, k));
+}
+
+/* Lays the buffers out: the forward's from 0, the backward's from 0 again
+ * (the passes never overlap), each pass's scratchpads after its buffers.
+ * With `e`, records the offsets in it. Returns the bytes. */
+static size_t layout(const conv_pds *p, const nl_conv_geom *g, int n, conv_entry *e)
+{
+    size_t at[2] = {0, 0}; /* forward, backward */
+    const bool dy_shared = dnnl_memory_desc_equal(port_md(p, D_DY), port_md(p, W_DY));
+    if (e)
+        e->dy_shared = dy_shared;
+    for (int k = 0; k < PORT_COUNT; k++) {
+        if (!port_buffered(p, g, n, k))
+            continue;
+        if (k == W_DY && dy_shared) {
+            if (e)
+                e->ports[W_DY].offset = e->ports[D_DY].offset;
+            continue;
+        }
+        size_t *cursor = &at[port_specs[k].pd != 0];
+        if (e)
+            e->ports[k].offset = *cursor;
+        *cursor += align_up(dnnl_memory_desc_get_size(port_md(p, k)));
+    }
+    const size_t bias = align_up((size_t)g->out_c * sizeof(float));
+    if (e) {
+        e->zero_bias = at[0];
+        e->spare_dbias = at[1];
+    }
+    at[0] += bias;
+    at[1] += bias;
+    const size_t bwd = scratch_bytes(p->bwd_data) > scratch_bytes(p->bwd_weights)
+                           ? scratch_bytes(p->bwd_data)
+                           : scratch_bytes(p->bwd_weights);
+    if (e) {
+        e->fwd_scratch = at[0];
+        e->bwd_scratch = at[1];
+    }
+    at[0] += align_up(scratch_bytes(p->fwd));
+    at[1] += align_up(bwd);
+    /* the reorders' scratchpads (none on the CPU for these layouts) come after */
+    return (at[0] > at[1] ? at[0] : at[1]) + WS_ALIGN;
+}
+
+/* ---- building an entry ---- */
+
+static dnnl_status_t step_create(dnnl_engine_t engine, const_dnnl_primitive_desc_t pd, step *s)
+{
+    dnnl_status_t st = dnnl_primitive_create(&s->prim, pd);
+    const dnnl_memory_desc_t *scratch = md_of(pd, dnnl_query_scratchpad_md);
+    if (st == dnnl_success && dnnl_memory_desc_get_size(scratch) > 0)
+        st = dnnl_memory_create(&s->scratch, scratch, engine, DNNL_MEMORY_NONE);
+    return st;
+}
+
+static void step_destroy(step *s)
+{
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->scratch)
+        dnnl_memory_destroy(s->scratch);
+    *s = (step){0};
+}
+
+/* a reorder from src to dst (sum: 1 adds into dst) */
+static dnnl_status_t reorder_create(dnnl_engine_t engine, const dnnl_memory_desc_t *src,
+                                    const dnnl_memory_desc_t *dst, float sum, step *s)
+{
+    dnnl_primitive_attr_t attr;
+    dnnl_status_t st = user_scratchpad(&attr, sum);
+    if (st != dnnl_success)
+        return st;
+    dnnl_primitive_desc_t pd;
+    st = dnnl_reorder_primitive_desc_create(&pd, src, engine, dst, engine, attr);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success)
+        return st;
+    st = step_create(engine, pd, s);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+static dnnl_status_t port_create(dnnl_engine_t engine, const conv_pds *p, const nl_conv_geom *g,
+                                 int n, int k, port *out)
+{
+    dnnl_memory_desc_t plain;
+    port_plain(g, n, k, &plain);
+    const dnnl_memory_desc_t *inner = port_md(p, k);
+    dnnl_status_t st = dnnl_memory_create(&out->user, &plain, engine, DNNL_MEMORY_NONE);
+    if (st != dnnl_success || !port_buffered(p, g, n, k)) {
+        out->inner = out->user;
+        return st;
+    }
+    st = dnnl_memory_create(&out->inner, inner, engine, DNNL_MEMORY_NONE);
+    if (st != dnnl_success)
+        return st;
+    if (!port_specs[k].output)
+        return reorder_create(engine, &plain, inner, 0.0f, &out->reorder);
+    st = reorder_create(engine, inner, &plain, 0.0f, &out->reorder);
+    if (st == dnnl_success && k == D_DX)
+        st = reorder_create(engine, inner, &plain, 1.0f, &out->sum);
+    return st;
+}
+
+static void port_destroy(port *p)
+{
+    if (p->inner && p->inner != p->user)
+        dnnl_memory_destroy(p->inner);
+    if (p->user)
+        dnnl_memory_destroy(p->user);
+    step_destroy(&p->reorder);
+    step_destroy(&p->sum);
+    *p = (port){0};
+}
+
+static void entry_destroy(conv_entry *e)
+{
+    step_destroy(&e->forward);
+    step_destroy(&e->backward_data);
+    step_destroy(&e->backward_weights);
+    for (int k = 0; k < PORT_COUNT; k++)
+        port_destroy(&e->ports[k]);
+}
+
+static dnnl_status_t entry_create(dnnl_engine_t engine, const nl_conv_geom *g, int n,
+                                  conv_entry *e)
+{
+    *e = (conv_entry){.g = *g, .n = n};
+    conv_pds p;
+    dnnl_status_t st = pds_create(engine, g, n, &p);
+    if (st != dnnl_success)
+        return st;
+    e->bytes = layout(&p, g, n, e);
+    st = step_create(engine, p.fwd, &e->forward);
+    if (st == dnnl_success)
+        st = step_create(engine, p.bwd_data, &e->backward_data);
+    if (st == dnnl_success)
+        st = step_create(engine, p.bwd_weights, &e->backward_weights);
+    for (int k = 0; k < PORT_COUNT && st == dnnl_success; k++)
+        st = port_create(engine, &p, g, n, k, &e->ports[k]);
+    pds_destroy(&p);
+    if (st != dnnl_success)
+        entry_destroy(e);
+    return st;
+}
+
+/* ---- the cache ---- */
+
+static bool same_geom(const nl_conv_geom *a, const nl_conv_geom *b)
+{
+    return a->in_c == b->in_c && a->in_h == b->in_h && a->in_w == b->in_w &&
+           a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w &&
+           a->kernel == b->kernel && a->stride == b->stride && a->pad == b->pad;
+}
+
+static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
+{
+    for (int i = 0; i < s->count; i++)
+        if (s->entries[i].n == n && same_geom(&s->entries[i].g, g))
+            return &s->entries[i];
+    return NULL;
+}
+
+/* The least workspace any plan of g had (0: g was never planned): every
+ * model that planned g holds at least that much, so a batch created at its
+ * first use runs only where it fits in it, whichever model runs it. */
+static size_t planned_bytes(const nl_cpu_onednn *s, const nl_conv_geom *g)
+{
+    size_t least = 0;
+    for (int i = 0; i < s->count; i++) {
+        const conv_entry *e = &s->entries[i];
+        if (same_geom(&e->g, g) && !e->unfit && (!least || e->bytes < least))
+            least = e->bytes;
+    }
+    return least;
+}
+
+/* creates and keeps g at batch n; NULL where the library or memory refuses */
+static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
+{
+    if (s->count == s->capacity) {
+        const int capacity = s->capacity ? 2 * s->capacity : 16;
+        conv_entry *grown = realloc(s->entries, (size_t)capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        s->entries = grown;
+        s->capacity = capacity;
+    }
+    conv_entry *e = &s->entries[s->count];
+    if (entry_create(s->engine, g, n, e) != dnnl_success)
+        return NULL;
+    s->count++;
+    return e;
+}
+
+/* oneDNN picks its kernels for the CPU it runs on, as OpenBLAS does: each
+ * kernel set therefore caps oneDNN's instructions at those it assumes
+ * (cpu/host.c pins OpenBLAS's core alike), so that a set, a library and a
+ * thread count fix the bits on every CPU that runs the set. The cap holds
+ * for the process from its first use of oneDNN on (later calls are
+ * refused): called before each first use, a probe backend's included. */
+void nl_cpu_onednn_cap_instructions(void)
+{
+    const nl_isa_mask isa = nl_cpu_kernels_isa();
+    const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
+                               NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
+    const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
+    const dnnl_cpu_isa_t cap = (isa & avx512) == avx512 ? dnnl_cpu_isa_avx512_core
+                               : (isa & avx2) == avx2   ? dnnl_cpu_isa_avx2
+                                                        : dnnl_cpu_isa_sse41;
+    dnnl_set_max_cpu_isa(cap);
+}
+
+nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error *err)
+{
+    *out = NULL;
+    nl_cpu_onednn_cap_instructions();
+    nl_cpu_onednn *s = calloc(1, sizeof *s);
+    if (!s)
+        return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the oneDNN state");
+    s->choice = choice;
+    if (choice == NL_CONV_LIBRARY_NORMLAB) {
+        *out = s;
+        return NL_OK;
+    }
+    if (dnnl_engine_create(&s->engine, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags) != dnnl_success) {
+        nl_cpu_onednn_close(s);
+        return nl_fail(err, NL_ERR_RUNTIME, "oneDNN could not open its CPU engine");
+    }
+    *out = s;
+    return NL_OK;
+}
+
+void nl_cpu_onednn_close(nl_cpu_onednn *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->count; i++)
+        entry_destroy(&s->entries[i]);
+    free(s->entries);
+    if (s->stream)
+        dnnl_stream_destroy(s->stream);
+    if (s->engine)
+        dnnl_engine_destroy(s->engine);
+    free(s);
+}
+
+/* a probe backend's question: the bytes, from descriptors alone */
+static size_t probe_bytes(const nl_conv_geom *g, int n)
+{
+    nl_cpu_onednn_cap_instructions();
+    dnnl_engine_t engine;
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success)
+        return 0;
+    conv_pds p;
+    size_t bytes = 0;
+    if (pds_create(engine, g, n, &p) == dnnl_success) {
+        bytes = layout(&p, g, n, NULL);
+        pds_destroy(&p);
+    }
+    dnnl_engine_destroy(engine);
+    return bytes;
+}
+
+size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n)
+{
+    nl_cpu_onednn *s = be->impl;
+    if (!nl_cpu_onednn_runs(be, g))
+        return 0;
+    if (!s)
+        return probe_bytes(g, n);
+    const conv_entry *e = find(s, g, n);
+    if (!e)
+        e = add(s, g, n);
+    return e ? e->bytes : 0;
+}
+
+/* the entry for g at batch n, created at its first use where it fits the
+ * workspace planned for g */
+static conv_entry *entry_for(nl_backend *be, const nl_conv_geom *g, int n)
+{
+    nl_cpu_onednn *s = be->impl;
+    if (!s || !s->engine)
+        return NULL;
+    conv_entry *e = find(s, g, n);
+    if (e)
+        return e->unfit ? NULL : e;
+    const size_t planned = planned_bytes(s, g);
+    if (!planned)
+        return NULL;
+    e = add(s, g, n);
+    if (e && e->bytes > planned) {
+        /* kept, so that it is not created again at the next use */
+        e->unfit = true;
+        return NULL;
+    }
+    return e;
+}
+
+/* ---- running ---- */
+
+static void bind(port *p, const void *user, char *workspace)
+{
+    dnnl_memory_set_data_handle(p->user, (void *)user);
+    if (p->inner != p->user)
+        dnnl_memory_set_data_handle(p->inner, workspace + p->offset);
+}
+
+/* Runs s with args (room for one more: the scratchpad). The ops return
+ * nothing: a primitive that was created runs on the CPU engine without a
+ * failure left to report (oneDNN checks its arguments at creation). */
+static void run(nl_cpu_onednn *state, const step *s, dnnl_exec_arg_t *args, int nargs,
+                char *scratch)
+{
+    if (s->scratch) {
+        dnnl_memory_set_data_handle(s->scratch, scratch);
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
+    }
+    dnnl_primitive_execute(s->prim, state->stream, nargs, args);
+}
+
+/* copies an input port into the primitive's layout */
+static void port_in(nl_cpu_onednn *state, port *p, char *scratch)
+{
+    if (p->inner == p->user)
+        return;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->inner}};
+    run(state, &p->reorder, args, 2, scratch);
+}
+
+/* writes an output port back to the caller's layout (accumulate: added) */
+static void port_out(nl_cpu_onednn *state, port *p, bool accumulate, char *scratch)
+{
+    if (p->inner == p->user)
+        return;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, p->inner}, {DNNL_ARG_TO, p->user}};
+    run(state, accumulate ? &p->sum : &p->reorder, args, 2, scratch);
+}
+
+bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                                const float *weight, const float *bias, float *y,
+                                void *workspace)
+{
+    conv_entry *e = entry_for(be, g, n);
+    if (!e)
+        return false;
+    nl_cpu_onednn *s = be->impl;
+    char *ws = workspace, *scratch = ws + e->fwd_scratch;
+    port *p = e->ports;
+    if (!bias) {
+        memset(ws + e->zero_bias, 0, (size_t)g->out_c * sizeof(float));
+        bias = (const float *)(ws + e->zero_bias);
+    }
+    bind(&p[F_X], x, ws);
+    bind(&p[F_W], weight, ws);
+    bind(&p[F_B], bias, ws);
+    bind(&p[F_Y], y, ws);
+    port_in(s, &p[F_X], scratch);
+    port_in(s, &p[F_W], scratch);
+    port_in(s, &p[F_B], scratch);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p[F_X].inner},
+                               {DNNL_ARG_WEIGHTS, p[F_W].inner},
+                               {DNNL_ARG_BIAS, p[F_B].inner},
+                               {DNNL_ARG_DST, p[F_Y].inner}};
+    run(s, &e->forward, args, 4, scratch);
+    port_out(s, &p[F_Y], false, scratch);
+    dnnl_stream_wait(s->stream);
+    return true;
+}
+
+static void backward_data(nl_cpu_onednn *s, conv_entry *e, const float *weight, float *dx,
+                          bool accumulate_dx, char *ws)
+{
+    char *scratch = ws + e->bwd_scratch;
+    port *p = e->ports;
+    bind(&p[D_W], weight, ws);
+    bind(&p[D_DX], dx, ws);
+    port_in(s, &p[D_W], scratch);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, p[D_DY].inner},
+                               {DNNL_ARG_WEIGHTS, p[D_W].inner},
+                               {DNNL_ARG_DIFF_SRC, p[D_DX].inner}};
+    run(s, &e->backward_data, args, 3, scratch);
+    port_out(s, &p[D_DX], accumulate_dx, scratch);
+}
+
+static void backward_weights(nl_cpu_onednn *s, conv_entry *e, const float *x, float *dweight,
+                             float *dbias, char *ws)
+{
+    char *scratch = ws + e->bwd_scratch;
+    port *p = e->ports;
+    bind(&p[W_X], x, ws);
+    bind(&p[W_DW], dweight, ws);
+    bind(&p[W_DB], dbias ? (void *)dbias : (void *)(ws + e->spare_dbias), ws);
+    port_in(s, &p[W_X], scratch);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p[W_X].inner},
+                               {DNNL_ARG_DIFF_DST, p[W_DY].inner},
+                               {DNNL_ARG_DIFF_WEIGHTS, p[W_DW].inner},
+                               {DNNL_ARG_DIFF_BIAS, p[W_DB].inner}};
+    run(s, &e->backward_weights, args, 4, scratch);
+    port_out(s, &p[W_DW], false, scratch);
+    port_out(s, &p[W_DB], false, scratch);
+}
+
+bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                                 const float *weight, const float *dy, float *dx,
+                                 bool accumulate_dx, float *dweight, float *dbias,
+                                 void *workspace)
+{
+    conv_entry *e = entry_for(be, g, n);
+    if (!e)
+        return false;
+    nl_cpu_onednn *s = be->impl;
+    char *ws = workspace, *scratch = ws + e->bwd_scratch;
+    port *p = e->ports;
+    /* dy once into each layout the two primitives want (one copy where they agree) */
+    bind(&p[D_DY], dy, ws);
+    port_in(s, &p[D_DY], scratch);
+    bind(&p[W_DY], dy, ws);
+    if (!e->dy_shared)
+        port_in(s, &p[W_DY], scratch);
+    if (dx)
+        backward_data(s, e, weight, dx, accumulate_dx, ws);
+    backward_weights(s, e, x, dweight, dbias, ws);
+    dnnl_stream_wait(s->stream);
+    return true;
+}
+
+#endif

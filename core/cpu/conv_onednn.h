@@ -1,0 +1,57 @@
+/* Which library runs the CPU's fp32 convolutions: normlab's own
+ * (conv2d.c: im2col + sgemm, winograd.c) or oneDNN's convolution
+ * primitives (conv_onednn.c). Compiled once per process, not per kernel set:
+ * oneDNN picks its own instructions for the CPU it runs on. */
+#ifndef NL_CPU_CONV_ONEDNN_H
+#define NL_CPU_CONV_ONEDNN_H
+
+#include "backend/backend.h"
+
+/* NORMLAB_CONV: auto (the rule of nl_cpu_onednn_rule), normlab, onednn */
+typedef enum {
+    NL_CONV_LIBRARY_AUTO,
+    NL_CONV_LIBRARY_NORMLAB,
+    NL_CONV_LIBRARY_ONEDNN,
+} nl_conv_library;
+
+/* the choice NORMLAB_CONV asks for (unset or empty: auto); a value that is
+ * not one of the names, or onednn in a build without it, is NL_ERR_USAGE */
+nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err);
+/* "onednn 2.6.3" (the library loaded), NULL in a build without oneDNN */
+const char *nl_cpu_onednn_version(void);
+/* caps oneDNN's instructions at the chosen kernel set's (avx512_core, avx2,
+ * sse41), so that a set, a library and a thread count fix the bits on every
+ * CPU that runs the set; holds from the process's first use of oneDNN on,
+ * so called before it (the backend's open, products.c's first sgemm) */
+void nl_cpu_onednn_cap_instructions(void);
+/* what a run with this choice records (summary.json's conv_library,
+ * checkpoints, --version): "normlab", "onednn 2.6.3", or auto's "auto:
+ * onednn 2.6.3 where ..." naming its rule; it fits NL_CONV_LIBRARY_RECORD_BYTES */
+enum { NL_CONV_LIBRARY_RECORD_BYTES = 96 };
+const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t size);
+
+/* A backend's oneDNN state (be->impl of a CPU backend): its engine, stream
+ * and the primitives of every convolution planned. */
+typedef struct nl_cpu_onednn nl_cpu_onednn;
+nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error *err);
+void nl_cpu_onednn_close(nl_cpu_onednn *state);
+
+/* Whether geometry g's fp32 convolution runs on oneDNN on backend be (a
+ * probe backend without state answers from NORMLAB_CONV). */
+bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g);
+/* Plans g at batch n on be: its primitives are created and kept (a probe
+ * backend only measures them); returns the workspace bytes they need, 0
+ * where oneDNN cannot run g (the caller keeps normlab's path). */
+size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n);
+/* The ops on NCHW tensors; false where g was not planned on oneDNN (or a
+ * batch other than a planned one needs more workspace than was planned):
+ * the caller runs normlab's path. */
+bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                                const float *weight, const float *bias, float *y,
+                                void *workspace);
+bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                                 const float *weight, const float *dy, float *dx,
+                                 bool accumulate_dx, float *dweight, float *dbias,
+                                 void *workspace);
+
+#endif

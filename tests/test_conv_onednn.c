@@ -1,0 +1,357 @@
+/* The convolutions on oneDNN (core/cpu/conv_onednn.c) against a direct
+ * convolution summed in double: forward with and without a bias, the data
+ * gradient written and added into, the weight and bias gradients, on 1x1
+ * stride 1 and 2, 3x3 pad 1 stride 1 and 2, 7x7 stride 2 pad 3, odd
+ * sizes and one input channel; at the planned batch and at a smaller one
+ * (primitives created at their first use); bit-identical reruns; and
+ * NORMLAB_CONV's choices and refusal. In a build without oneDNN the ops
+ * must refuse, so that normlab's path runs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/conv_onednn.h"
+#include "testutil.h"
+
+#define TOL 1e-5
+
+typedef struct {
+    int in_c, side, out_c, kernel, stride, pad, n;
+} conv_case;
+
+static const conv_case cases[] = {
+    {16, 8, 32, 1, 1, 0, 3},  /* 1x1 shortcut-like */
+    {16, 9, 32, 1, 2, 0, 3},  /* 1x1 stride 2, odd side */
+    {32, 8, 32, 3, 1, 1, 4},  /* 3x3 pad 1 */
+    {16, 11, 32, 3, 2, 1, 2}, /* 3x3 stride 2, odd side */
+    {3, 17, 16, 7, 2, 3, 2},  /* a ResNet stem on an odd image */
+    {1, 13, 8, 3, 1, 1, 3},   /* a first layer on one channel */
+    {5, 7, 6, 3, 1, 0, 2},    /* channels that fill no block */
+};
+enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
+
+static nl_conv_geom geom_of(const conv_case *c)
+{
+    nl_conv_geom g = {.in_c = c->in_c, .in_h = c->side, .in_w = c->side, .out_c = c->out_c,
+                      .kernel = c->kernel, .stride = c->stride, .pad = c->pad};
+    g.out_h = g.out_w = (c->side + 2 * c->pad - c->kernel) / c->stride + 1;
+    return g;
+}
+
+#ifdef NORMLAB_HAVE_ONEDNN
+
+typedef struct {
+    size_t x, w, y;
+    float *in, *weight, *bias, *dy;
+} operands;
+
+static operands operands_of(const nl_conv_geom *g, int n, uint64_t seed)
+{
+    operands o = {.x = (size_t)n * g->in_c * g->in_h * g->in_w,
+                  .w = (size_t)g->out_c * g->in_c * g->kernel * g->kernel,
+                  .y = (size_t)n * g->out_c * g->out_h * g->out_w};
+    o.in = malloc(o.x * sizeof(float));
+    o.weight = malloc(o.w * sizeof(float));
+    o.bias = malloc((size_t)g->out_c * sizeof(float));
+    o.dy = malloc(o.y * sizeof(float));
+    tu_fill_normal(o.in, o.x, seed, 0.0f, 1.0f);
+    tu_fill_normal(o.weight, o.w, seed + 1, 0.0f, 0.3f);
+    tu_fill_normal(o.bias, (size_t)g->out_c, seed + 2, 0.0f, 1.0f);
+    tu_fill_normal(o.dy, o.y, seed + 3, 0.0f, 1.0f);
+    return o;
+}
+
+static void operands_free(operands *o)
+{
+    free(o->in);
+    free(o->weight);
+    free(o->bias);
+    free(o->dy);
+}
+
+/* the input index under output position o and kernel tap k, -1 in the padding */
+static int tap(const nl_conv_geom *g, int o, int k, int size)
+{
+    const int i = o * g->stride - g->pad + k;
+    return i >= 0 && i < size ? i : -1;
+}
+
+/* visits every (sample, out channel, in channel, output pixel, tap) that
+ * touches the input, with the flat indices of x, w and y */
+#define FOR_EACH_PRODUCT(g, n, body)                                                       \
+    for (int s = 0; s < (n); s++)                                                          \
+        for (int co = 0; co < (g)->out_c; co++)                                            \
+            for (int ci = 0; ci < (g)->in_c; ci++)                                         \
+                for (int oh = 0; oh < (g)->out_h; oh++)                                    \
+                    for (int ow = 0; ow < (g)->out_w; ow++)                                \
+                        for (int kh = 0; kh < (g)->kernel; kh++)                           \
+                            for (int kw = 0; kw < (g)->kernel; kw++) {                     \
+                                const int ih = tap(g, oh, kh, (g)->in_h);                  \
+                                const int iw = tap(g, ow, kw, (g)->in_w);                  \
+                                if (ih < 0 || iw < 0)                                      \
+                                    continue;                                              \
+                                const size_t xi =                                          \
+                                    (((size_t)s * (g)->in_c + ci) * (g)->in_h + ih) *      \
+                                        (g)->in_w + iw;                                    \
+                                const size_t wi =                                          \
+                                    (((size_t)co * (g)->in_c + ci) * (g)->kernel + kh) *   \
+                                        (g)->kernel + kw;                                  \
+                                const size_t yi =                                          \
+                                    (((size_t)s * (g)->out_c + co) * (g)->out_h + oh) *    \
+                                        (g)->out_w + ow;                                   \
+                                body;                                                      \
+                            }
+
+typedef struct {
+    float *y, *dx, *dw, *db;
+} results;
+
+static results results_alloc(const operands *o, int out_c)
+{
+    return (results){.y = calloc(o->y, sizeof(float)), .dx = calloc(o->x, sizeof(float)),
+                     .dw = calloc(o->w, sizeof(float)), .db = calloc((size_t)out_c, sizeof(float))};
+}
+
+static void results_free(results *r)
+{
+    free(r->y);
+    free(r->dx);
+    free(r->dw);
+    free(r->db);
+}
+
+/* the direct convolution and its gradients, summed in double */
+static results reference(const nl_conv_geom *g, int n, const operands *o, bool bias)
+{
+    double *y = calloc(o->y, sizeof *y), *dx = calloc(o->x, sizeof *dx);
+    double *dw = calloc(o->w, sizeof *dw);
+    FOR_EACH_PRODUCT(g, n, {
+        y[yi] += (double)o->in[xi] * o->weight[wi];
+        dx[xi] += (double)o->dy[yi] * o->weight[wi];
+        dw[wi] += (double)o->dy[yi] * o->in[xi];
+    });
+    results r = results_alloc(o, g->out_c);
+    const size_t pixels = (size_t)g->out_h * g->out_w;
+    for (size_t i = 0; i < o->y; i++) {
+        const int co = (int)(i / pixels % (size_t)g->out_c);
+        r.y[i] = (float)(y[i] + (bias ? o->bias[co] : 0.0f));
+        r.db[co] += o->dy[i];
+    }
+    for (size_t i = 0; i < o->x; i++)
+        r.dx[i] = (float)dx[i];
+    for (size_t i = 0; i < o->w; i++)
+        r.dw[i] = (float)dw[i];
+    free(y);
+    free(dx);
+    free(dw);
+    return r;
+}
+
+static void check_close(const char *what, const conv_case *c, const float *got,
+                        const float *want, size_t count)
+{
+    const double e = tu_norm_err(got, want, count);
+    ck_assert_msg(e < TOL, "%s of %dx%d stride %d pad %d, %d->%d channels, side %d: error %g",
+                  what, c->kernel, c->kernel, c->stride, c->pad, c->in_c, c->out_c, c->side, e);
+}
+
+/* oneDNN's ops on backend be at batch n (planned at `planned`); accumulate:
+ * dx starts as `start` and the gradient is added */
+static results run_onednn(nl_backend *be, const nl_conv_geom *g, int n, const operands *o,
+                          bool bias, bool accumulate, const float *start, void *ws)
+{
+    results r = results_alloc(o, g->out_c);
+    if (accumulate)
+        memcpy(r.dx, start, o->x * sizeof(float));
+    ck_assert(nl_cpu_onednn_conv_forward(be, g, n, o->in, o->weight, bias ? o->bias : NULL, r.y,
+                                         ws));
+    ck_assert(nl_cpu_onednn_conv_backward(be, g, n, o->in, o->weight, o->dy, r.dx, accumulate,
+                                          r.dw, bias ? r.db : NULL, ws));
+    return r;
+}
+
+static nl_backend *onednn_backend(int threads)
+{
+    setenv("NORMLAB_CONV", "onednn", 1);
+    nl_backend *be = NULL;
+    nl_error err = {0};
+    const nl_backend_options opt = {.threads = threads};
+    ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) == NL_OK, "%s", err.msg);
+    unsetenv("NORMLAB_CONV");
+    return be;
+}
+
+/* one case at batch n after planning batch `planned` */
+static void check_case(nl_backend *be, const conv_case *c, int planned, int n, bool bias,
+                       bool accumulate)
+{
+    const nl_conv_geom g = geom_of(c);
+    void *ws = malloc(be->ops->conv2d_workspace(be, &g, planned));
+    operands o = operands_of(&g, n, 17u + (uint64_t)c->in_c);
+    results want = reference(&g, n, &o, bias);
+    float *start = malloc(o.x * sizeof(float));
+    tu_fill_normal(start, o.x, 99, 0.0f, 1.0f);
+    if (accumulate)
+        for (size_t i = 0; i < o.x; i++)
+            want.dx[i] += start[i];
+    results got = run_onednn(be, &g, n, &o, bias, accumulate, start, ws);
+    check_close("forward", c, got.y, want.y, o.y);
+    check_close("dx", c, got.dx, want.dx, o.x);
+    check_close("dW", c, got.dw, want.dw, o.w);
+    if (bias)
+        check_close("db", c, got.db, want.db, (size_t)g.out_c);
+    results_free(&got);
+    results_free(&want);
+    free(start);
+    operands_free(&o);
+    free(ws);
+}
+
+START_TEST(test_parity)
+{
+    nl_backend *be = onednn_backend(2);
+    for (int k = 0; k < CASE_COUNT; k++)
+        for (int variant = 0; variant < 4; variant++)
+            check_case(be, &cases[k], cases[k].n, cases[k].n, variant & 1, variant & 2);
+    nl_backend_close(be);
+}
+END_TEST
+
+/* a batch smaller than the planned one: its primitives come at first use */
+START_TEST(test_smaller_batch)
+{
+    nl_backend *be = onednn_backend(2);
+    for (int k = 0; k < CASE_COUNT; k++)
+        check_case(be, &cases[k], cases[k].n + 3, cases[k].n, true, true);
+    nl_backend_close(be);
+}
+END_TEST
+
+/* a geometry never planned is not run: normlab's path takes it */
+START_TEST(test_unplanned_refused)
+{
+    nl_backend *be = onednn_backend(1);
+    const nl_conv_geom g = geom_of(&cases[2]);
+    float x[1], y[1];
+    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL));
+    nl_backend_close(be);
+}
+END_TEST
+
+/* auto's rule: the 3x3 and larger on 8 or more channels, not 1x1 nor a
+ * first layer; onednn takes all, normlab none */
+START_TEST(test_rule)
+{
+    static const char *const names[] = {"auto", "onednn", "normlab"};
+    for (int i = 0; i < 3; i++) {
+        setenv("NORMLAB_CONV", names[i], 1);
+        nl_backend *be = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, &(nl_backend_options){.threads = 1}, &be,
+                                      &err) == NL_OK, "%s", err.msg);
+        for (int k = 0; k < CASE_COUNT; k++) {
+            const nl_conv_geom g = geom_of(&cases[k]);
+            const bool want = i == 1 || (i == 0 && g.kernel >= 3 && g.in_c >= 8);
+            ck_assert_msg(nl_cpu_onednn_runs(be, &g) == want, "%s, case %d", names[i], k);
+        }
+        nl_backend_close(be);
+    }
+    unsetenv("NORMLAB_CONV");
+}
+END_TEST
+
+/* two runs of the ops at one thread count give the same bits */
+START_TEST(test_reruns_repeat)
+{
+    const conv_case *c = &cases[3];
+    const nl_conv_geom g = geom_of(c);
+    operands o = operands_of(&g, c->n, 5);
+    results r[2];
+    for (int run = 0; run < 2; run++) {
+        nl_backend *be = onednn_backend(2);
+        void *ws = malloc(be->ops->conv2d_workspace(be, &g, c->n));
+        r[run] = run_onednn(be, &g, c->n, &o, true, false, NULL, ws);
+        free(ws);
+        nl_backend_close(be);
+    }
+    ck_assert(!memcmp(r[0].y, r[1].y, o.y * sizeof(float)));
+    ck_assert(!memcmp(r[0].dx, r[1].dx, o.x * sizeof(float)));
+    ck_assert(!memcmp(r[0].dw, r[1].dw, o.w * sizeof(float)));
+    ck_assert(!memcmp(r[0].db, r[1].db, (size_t)g.out_c * sizeof(float)));
+    results_free(&r[0]);
+    results_free(&r[1]);
+    operands_free(&o);
+}
+END_TEST
+
+#endif
+
+/* NORMLAB_CONV: each name, unset, and a refusal that lists them */
+START_TEST(test_choice)
+{
+    nl_conv_library choice;
+    nl_error err = {0};
+    static const char *const names[] = {"auto", "normlab", "onednn"};
+    for (int i = 0; i < 3; i++) {
+        setenv("NORMLAB_CONV", names[i], 1);
+        const bool built = i != NL_CONV_LIBRARY_ONEDNN || nl_cpu_onednn_version();
+        ck_assert_int_eq(nl_cpu_conv_library_from_env(&choice, &err), built ? NL_OK : NL_ERR_USAGE);
+        if (built)
+            ck_assert_int_eq(choice, i);
+    }
+    unsetenv("NORMLAB_CONV");
+    ck_assert_int_eq(nl_cpu_conv_library_from_env(&choice, &err), NL_OK);
+    ck_assert_int_eq(choice, NL_CONV_LIBRARY_AUTO);
+    setenv("NORMLAB_CONV", "mkl", 1);
+    err = (nl_error){0}; /* the first error wins: onednn's refusal where it is not built */
+    ck_assert_int_eq(nl_cpu_conv_library_from_env(&choice, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "'mkl'") && strstr(err.msg, "auto, normlab, onednn"), "%s",
+                  err.msg);
+    unsetenv("NORMLAB_CONV");
+}
+END_TEST
+
+/* without oneDNN the ops refuse and every choice records normlab */
+START_TEST(test_record)
+{
+    char buf[NL_CONV_LIBRARY_RECORD_BYTES];
+    const char *version = nl_cpu_onednn_version();
+    ck_assert_str_eq(nl_cpu_conv_library_record(NL_CONV_LIBRARY_NORMLAB, buf, sizeof buf),
+                     "normlab");
+    if (!version) {
+        ck_assert_str_eq(nl_cpu_conv_library_record(NL_CONV_LIBRARY_ONEDNN, buf, sizeof buf),
+                         "normlab");
+        const nl_conv_geom g = geom_of(&cases[0]);
+        float v[1];
+        ck_assert(!nl_cpu_onednn_conv_forward(tu_cpu(1), &g, 1, v, v, NULL, v, NULL));
+        return;
+    }
+    ck_assert_msg(!strncmp(version, "onednn ", 7), "%s", version);
+    ck_assert_str_eq(nl_cpu_conv_library_record(NL_CONV_LIBRARY_ONEDNN, buf, sizeof buf), version);
+    char want[64];
+    snprintf(want, sizeof want, "auto: %s where ", version);
+    nl_cpu_conv_library_record(NL_CONV_LIBRARY_AUTO, buf, sizeof buf);
+    ck_assert_msg(!strncmp(buf, want, strlen(want)) && strstr(buf, ", else normlab"), "%s", buf);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("conv_onednn");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+#ifdef NORMLAB_HAVE_ONEDNN
+    tcase_add_test(tc, test_parity);
+    tcase_add_test(tc, test_smaller_batch);
+    tcase_add_test(tc, test_unplanned_refused);
+    tcase_add_test(tc, test_reruns_repeat);
+    tcase_add_test(tc, test_rule);
+#endif
+    tcase_add_test(tc, test_choice);
+    tcase_add_test(tc, test_record);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite()); }
