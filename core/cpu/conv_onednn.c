@@ -39,33 +39,15 @@ static const char *const library_names[] = {
 };
 enum { LIBRARY_COUNT = sizeof library_names / sizeof library_names[0] };
 
-static bool parse_library(const char *name, nl_conv_library *out)
-{
-    if (!name || !*name) {
-        *out = NL_CONV_LIBRARY_AUTO;
-        return true;
-    }
-    for (int i = 0; i < LIBRARY_COUNT; i++)
-        if (!strcmp(name, library_names[i])) {
-            *out = (nl_conv_library)i;
-            return true;
-        }
-    return false;
-}
-
 nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err)
 {
-    const char *name = getenv("NORMLAB_CONV");
-    if (!parse_library(name, out))
-        return nl_fail(err, NL_ERR_USAGE,
-                       "NORMLAB_CONV '%s' is not a convolution library; accepted: auto, normlab, "
-                       "onednn",
-                       name);
-    if (*out == NL_CONV_LIBRARY_ONEDNN && !nl_cpu_onednn_version())
-        return nl_fail(err, NL_ERR_USAGE,
-                       "NORMLAB_CONV 'onednn': this normlab was built without oneDNN (install "
-                       "libdnnl-dev and rebuild); accepted here: auto, normlab");
-    return NL_OK;
+    int choice;
+    const nl_code rc = nl_cpu_library_choice("NORMLAB_CONV", "a convolution library",
+                                             getenv("NORMLAB_CONV"), library_names, LIBRARY_COUNT,
+                                             NL_CONV_LIBRARY_ONEDNN, &choice, err);
+    if (rc == NL_OK)
+        *out = (nl_conv_library)choice;
+    return rc;
 }
 
 /* Whether oneDNN runs g under auto. Measured on an Ice Lake Xeon (2 cores,

@@ -154,8 +154,16 @@ const char *nl_cpu_kernels_description(char *buf, size_t size);
  * process like the kernel set: by name, NULL for NORMLAB_GEMM (unset or
  * empty: auto). auto runs oneDNN's sgemm on the shapes it was measured to
  * win (where the build has oneDNN) and OpenBLAS's elsewhere; onednn in a
- * build without it is NL_ERR_UNSUPPORTED, an unknown name NL_ERR_USAGE. */
+ * build without it and an unknown name are NL_ERR_USAGE (nl_cpu_library_choice). */
 typedef enum { NL_GEMM_AUTO, NL_GEMM_OPENBLAS, NL_GEMM_ONEDNN, NL_GEMM_CHOICE_COUNT } nl_gemm_choice;
+/* The one parser of a library choice (NORMLAB_GEMM, NORMLAB_CONV): name
+ * (NULL or "" is names[0], auto) among names[0..count), where names[onednn]
+ * needs a build with oneDNN; source says where it came from in an error
+ * and what what it is ("a product library"). An unknown name, or onednn in
+ * a build without it, is NL_ERR_USAGE naming the accepted ones. */
+nl_code nl_cpu_library_choice(const char *source, const char *what, const char *name,
+                              const char *const names[], int count, int onednn, int *out,
+                              nl_error *err);
 nl_code nl_cpu_gemm_choose(const char *name, nl_error *err);
 nl_gemm_choice nl_cpu_gemm_choice(void);
 /* what a run records and a rerun sets NORMLAB_GEMM to: the choice, or

@@ -47,28 +47,43 @@ static bool have_onednn(void)
 #endif
 }
 
-nl_code nl_cpu_gemm_choose(const char *name, nl_error *err)
+nl_code nl_cpu_library_choice(const char *source, const char *what, const char *name,
+                              const char *const names[], int count, int onednn, int *out,
+                              nl_error *err)
 {
-    const char *source = "the product library";
-    if (!name) {
-        name = getenv("NORMLAB_GEMM");
-        source = "NORMLAB_GEMM";
-    }
+    char accepted[128] = "";
+    size_t used = 0;
+    for (int i = 0; i < count && used < sizeof accepted; i++)
+        if (i != onednn || have_onednn())
+            used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s",
+                                     used ? ", " : "", names[i]);
     if (!name || !*name)
-        name = "auto";
-    for (int i = 0; i < NL_GEMM_CHOICE_COUNT; i++) {
-        if (strcmp(name, library_names[i]) != 0)
+        name = names[0];
+    for (int i = 0; i < count; i++) {
+        if (strcmp(name, names[i]) != 0)
             continue;
-        if (i == NL_GEMM_ONEDNN && !have_onednn())
-            return nl_fail(err, NL_ERR_UNSUPPORTED,
-                           "%s 'onednn': this normlab was built without oneDNN (apt-get install "
-                           "libdnnl-dev, then configure again); accepted here: auto, openblas",
-                           source);
-        atomic_store(&chosen, i);
+        if (i == onednn && !have_onednn())
+            return nl_fail(err, NL_ERR_USAGE,
+                           "%s '%s': this normlab was built without oneDNN (apt-get install "
+                           "libdnnl-dev, then configure again); accepted here: %s",
+                           source, name, accepted);
+        *out = i;
         return NL_OK;
     }
-    return nl_fail(err, NL_ERR_USAGE, "%s '%s' is not a product library; accepted: auto, openblas%s",
-                   source, name, have_onednn() ? ", onednn" : "");
+    return nl_fail(err, NL_ERR_USAGE, "%s '%s' is not %s; accepted: %s", source, name, what,
+                   accepted);
+}
+
+nl_code nl_cpu_gemm_choose(const char *name, nl_error *err)
+{
+    const char *source = name ? "the product library" : "NORMLAB_GEMM";
+    int choice;
+    const nl_code rc = nl_cpu_library_choice(source, "a product library",
+                                             name ? name : getenv("NORMLAB_GEMM"), library_names,
+                                             NL_GEMM_CHOICE_COUNT, NL_GEMM_ONEDNN, &choice, err);
+    if (rc == NL_OK)
+        atomic_store(&chosen, choice);
+    return rc;
 }
 
 nl_gemm_choice nl_cpu_gemm_choice(void)
@@ -119,14 +134,14 @@ void nl_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
                   int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 #ifdef NORMLAB_HAVE_ONEDNN
-    if (nl_cpu_gemm_uses_onednn(m, n, k))
-        cap_once();
     /* row-major like cblas's CblasRowMajor; the arguments were checked by
      * the layer that planned them, so a refusal here is a bug, not input */
-    if (nl_cpu_gemm_uses_onednn(m, n, k) &&
-        dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta,
-                   c, ldc) == dnnl_success)
-        return;
+    if (nl_cpu_gemm_uses_onednn(m, n, k)) {
+        cap_once();
+        if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
+                       beta, c, ldc) == dnnl_success)
+            return;
+    }
 #endif
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
