@@ -357,7 +357,8 @@ static payload_places places_of(const char *text, size_t len)
 {
     payload_places p = {.rng = 48 + (7 + 15) * 8};
     p.threads = 48 + nl_train_state_bytes(NL_CHECKPOINT_VERSION) + 3 * 8;
-    const size_t keys_at = p.threads + 8 + NL_CHECKPOINT_KERNELS_BYTES + NL_CHECKPOINT_CONV_BYTES;
+    const size_t keys_at = p.threads + 8 + NL_CHECKPOINT_KERNELS_BYTES + NL_CHECKPOINT_CONV_BYTES +
+                           NL_CHECKPOINT_PRODUCTS_BYTES;
     int64_t keys_len, sizes[5]; /* parameters, optimizer, statistics, counters, order */
     memcpy(&keys_len, text + keys_at, 8);
     memcpy(sizes, text + keys_at + 8 + keys_len, sizeof sizes);
@@ -409,14 +410,23 @@ START_TEST(test_older_formats_resume)
      * follow the older ones' (format 5's precision and loss scaler, 7's
      * rank count). Format 5 is 6 but for its CRC, over the payload alone
      * (resign) */
-    const size_t header = 48, state_end = header + (7 + 15) * 8 + sizeof(nl_rng);
+    const size_t header = 48;
     const unsigned state_format = version < 5 ? 4 : version;
-    const size_t kept_end = header + nl_train_state_bytes(state_format);
+    /* where the format's state ends, once the newer fields are gone: the
+     * fields after it move up with it */
+    const size_t kept_end = header + nl_train_state_bytes(state_format), state_end = kept_end;
     const size_t added = nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(state_format);
     memmove(text + kept_end, text + kept_end + added, len - kept_end - added);
     len -= added;
     const size_t series_at = state_end + 2 * 8;
     const size_t kernels_at = series_at + 2 * 8, keys_at = kernels_at + NL_CHECKPOINT_KERNELS_BYTES;
+    if (version < 9) {
+        /* format 9's product library goes (after the convolutions') */
+        const size_t products_at = keys_at + NL_CHECKPOINT_CONV_BYTES;
+        memmove(text + products_at, text + products_at + NL_CHECKPOINT_PRODUCTS_BYTES,
+                len - products_at - NL_CHECKPOINT_PRODUCTS_BYTES);
+        len -= NL_CHECKPOINT_PRODUCTS_BYTES;
+    }
     if (version < 8) {
         /* format 8's convolution library goes (after the kernel set) */
         memmove(text + keys_at, text + keys_at + NL_CHECKPOINT_CONV_BYTES,
@@ -939,7 +949,8 @@ static void rewrite_keys(const char *dir, const char *from, const char *to)
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
     const size_t keys_at = 48 + nl_train_state_bytes(NL_CHECKPOINT_VERSION) + 4 * 8 +
-                           NL_CHECKPOINT_KERNELS_BYTES + NL_CHECKPOINT_CONV_BYTES;
+                           NL_CHECKPOINT_KERNELS_BYTES + NL_CHECKPOINT_CONV_BYTES +
+                           NL_CHECKPOINT_PRODUCTS_BYTES;
     int64_t keys_len;
     memcpy(&keys_len, text + keys_at, 8);
     char *keys = strndup(text + keys_at + 8, (size_t)keys_len);

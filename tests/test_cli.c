@@ -360,6 +360,8 @@ START_TEST(test_conv_library_reruns)
     snprintf(want, sizeof want, "\"conv_library\": \"%s\"",
              onednn ? nl_cpu_onednn_version() : "normlab");
     ck_assert_msg(strstr(summary, want), "%s not in %s", want, summary);
+    /* every convolution its rule took ran there (the batches were planned) */
+    ck_assert_msg(strstr(summary, "\"conv_library_fallbacks\": 0"), "%s", summary);
     free(summary);
     setenv("NORMLAB_CONV", "mkl", 1);
     ck_assert_int_eq(tu_normlab("run resnet.yaml --quiet --out c"), 2);

@@ -224,17 +224,23 @@ START_TEST(test_smaller_batch)
     nl_backend *be = onednn_backend(2);
     for (int k = 0; k < CASE_COUNT; k++)
         check_case(be, &cases[k], cases[k].n + 3, cases[k].n, true, true);
+    /* every one ran on oneDNN: the record has nothing to take back */
+    ck_assert_int_eq(be->conv_fallbacks, 0);
     nl_backend_close(be);
 }
 END_TEST
 
-/* a geometry never planned is not run: normlab's path takes it */
+/* a geometry never planned is not run: normlab's path takes it, and the
+ * backend counts it */
 START_TEST(test_unplanned_refused)
 {
     nl_backend *be = onednn_backend(1);
     const nl_conv_geom g = geom_of(&cases[2]);
     float x[1], y[1];
     ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL));
+    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL));
+    /* counted each time, for summary.json's conv_library_fallbacks */
+    ck_assert_int_eq(be->conv_fallbacks, 2);
     nl_backend_close(be);
 }
 END_TEST

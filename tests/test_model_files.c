@@ -374,12 +374,12 @@ START_TEST(test_older_format_reads)
         const size_t added = nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(old);
         memmove(file + kept_end, file + kept_end + added, len - kept_end - added);
         len -= added;
-        /* and format 8's convolution library, after the output lengths,
-         * the thread count and the kernel set */
+        /* and format 8's convolution library and 9's product library,
+         * after the output lengths, the thread count and the kernel set */
         const size_t conv_at = kept_end + 4 * 8 + NL_CHECKPOINT_KERNELS_BYTES;
-        memmove(file + conv_at, file + conv_at + NL_CHECKPOINT_CONV_BYTES,
-                len - conv_at - NL_CHECKPOINT_CONV_BYTES);
-        len -= NL_CHECKPOINT_CONV_BYTES;
+        const size_t libraries = NL_CHECKPOINT_CONV_BYTES + NL_CHECKPOINT_PRODUCTS_BYTES;
+        memmove(file + conv_at, file + conv_at + libraries, len - conv_at - libraries);
+        len -= libraries;
         const uint64_t payload = len - HEADER;
         memcpy(file + 16, &payload, 8);
     }

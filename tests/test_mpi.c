@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 #include "dist/dist.h"
 #include "log/files.h"
@@ -396,6 +397,41 @@ START_TEST(test_signal_to_one_rank_stops_every_rank)
 }
 END_TEST
 
+/* Ranks whose product or convolution libraries differ (NORMLAB_GEMM,
+ * NORMLAB_CONV set on one rank only) would sum in other orders: exit 2,
+ * said once, naming the variable, nothing written. */
+START_TEST(test_ranks_agree_on_libraries)
+{
+    setup();
+    static const char *const splits[][3] = {
+        {"NORMLAB_GEMM=openblas", "NORMLAB_GEMM=auto", "matrix products"},
+        {"NORMLAB_CONV=normlab", "NORMLAB_CONV=auto", "convolutions"},
+    };
+    for (int i = 0; i < 2; i++) {
+        /* a build without oneDNN runs openblas and normlab under every name */
+        if (!nl_cpu_onednn_version())
+            break;
+        char apps[2048], dir[512], said[128];
+        snprintf(apps, sizeof apps,
+                 "-np 1 -x %s %s run c.yaml --quiet --out split : "
+                 "-np 1 -x %s %s run c.yaml --quiet --out split",
+                 splits[i][0], NORMLAB_BINARY, splits[i][1], NORMLAB_BINARY);
+        ck_assert_int_eq(mpirun_apps(apps), 2);
+        char *out = tu_normlab_output();
+        snprintf(said, sizeof said, "would run their %s on different libraries", splits[i][2]);
+        const char *at = strstr(out, said);
+        ck_assert_msg(at && strstr(out, "drift apart") &&
+                          strstr(out, i == 0 ? "NORMLAB_GEMM" : "NORMLAB_CONV"),
+                      "%s", out);
+        ck_assert_ptr_null(strstr(at + 1, said));
+        free(out);
+        snprintf(dir, sizeof dir, "%s/split", tu_tmp);
+        ck_assert_int_ne(access(dir, F_OK), 0);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 /* Every rank updates its own copy of the parameters, so the ranks must run
  * one CPU kernel set: ranks on different CPUs agree on the best set all of
  * them run, and sets pinned per rank that differ are refused. The CPUs are
@@ -472,6 +508,7 @@ int main(void)
     tcase_add_test(tc, test_sync_batchnorm_low_stats_precision);
     tcase_add_test(tc, test_launch_errors);
     tcase_add_test(tc, test_ranks_agree_on_kernel_sets);
+    tcase_add_test(tc, test_ranks_agree_on_libraries);
     tcase_add_test(tc, test_signal_to_one_rank_stops_every_rank);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -59,10 +59,17 @@ nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err)
  * first layer of one channel it is 0.6-0.9x. */
 enum { ONEDNN_MIN_IN_C = 8, ONEDNN_MIN_KERNEL = 3 };
 
+nl_conv_library nl_cpu_conv_library_in_effect(nl_conv_library choice)
+{
+    return nl_cpu_onednn_version() ? choice : NL_CONV_LIBRARY_NORMLAB;
+}
+
+const char *nl_cpu_conv_library_name(nl_conv_library choice) { return library_names[choice]; }
+
 const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t size)
 {
     const char *onednn = nl_cpu_onednn_version();
-    if (choice == NL_CONV_LIBRARY_NORMLAB || !onednn)
+    if (nl_cpu_conv_library_in_effect(choice) == NL_CONV_LIBRARY_NORMLAB)
         snprintf(buf, size, "normlab");
     else if (choice == NL_CONV_LIBRARY_ONEDNN)
         snprintf(buf, size, "%s", onednn);
@@ -526,10 +533,11 @@ static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
     return NULL;
 }
 
-/* The least workspace any plan of g had (0: g was never planned): every
- * model that planned g holds at least that much, so a batch created at its
- * first use runs only where it fits in it, whichever model runs it. */
-static size_t planned_bytes(const nl_cpu_onednn *s, const nl_conv_geom *g)
+/* The workspace a batch of g created at its first use may take (0: g was
+ * never planned, or no model was built yet): the least shared workspace of
+ * any model on the backend (be->least_model_workspace), which every model
+ * that runs g holds, and at least what g's own plans asked for. */
+static size_t planned_bytes(const nl_backend *be, const nl_cpu_onednn *s, const nl_conv_geom *g)
 {
     size_t least = 0;
     for (int i = 0; i < s->count; i++) {
@@ -537,7 +545,9 @@ static size_t planned_bytes(const nl_cpu_onednn *s, const nl_conv_geom *g)
         if (same_geom(&e->g, g) && !e->unfit && (!least || e->bytes < least))
             least = e->bytes;
     }
-    return least;
+    if (!least)
+        return 0;
+    return be->least_model_workspace > least ? be->least_model_workspace : least;
 }
 
 /* creates and keeps g at batch n; NULL where the library or memory refuses */
@@ -551,10 +561,11 @@ static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
         s->entries = grown;
         s->capacity = capacity;
     }
-    conv_entry *e = &s->entries[s->count];
+    conv_entry *e = &s->entries[s->count++];
+    /* one oneDNN would not create is kept as unfit, so that no later step
+     * tries again (and allocates) */
     if (entry_create(s->engine, g, n, e) != dnnl_success)
-        return NULL;
-    s->count++;
+        *e = (conv_entry){.g = *g, .n = n, .unfit = true};
     return e;
 }
 
@@ -643,23 +654,33 @@ size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n
 
 /* the entry for g at batch n, created at its first use where it fits the
  * workspace planned for g */
-static conv_entry *entry_for(nl_backend *be, const nl_conv_geom *g, int n)
+static conv_entry *planned_entry(const nl_backend *be, nl_cpu_onednn *s, const nl_conv_geom *g,
+                                 int n)
 {
-    nl_cpu_onednn *s = be->impl;
     if (!s || !s->engine)
         return NULL;
     conv_entry *e = find(s, g, n);
     if (e)
         return e->unfit ? NULL : e;
-    const size_t planned = planned_bytes(s, g);
+    const size_t planned = planned_bytes(be, s, g);
     if (!planned)
         return NULL;
     e = add(s, g, n);
-    if (e && e->bytes > planned) {
+    if (e && (e->unfit || e->bytes > planned)) {
         /* kept, so that it is not created again at the next use */
         e->unfit = true;
         return NULL;
     }
+    return e;
+}
+
+/* the entry that runs g at batch n, or NULL where normlab's path must:
+ * counted where the choice gave g to oneDNN */
+static conv_entry *entry_for(nl_backend *be, const nl_conv_geom *g, int n)
+{
+    conv_entry *e = planned_entry(be, be->impl, g, n);
+    if (!e && nl_cpu_onednn_runs(be, g))
+        be->conv_fallbacks++;
     return e;
 }
 

@@ -12,11 +12,16 @@ typedef enum {
     NL_CONV_LIBRARY_AUTO,
     NL_CONV_LIBRARY_NORMLAB,
     NL_CONV_LIBRARY_ONEDNN,
+    NL_CONV_LIBRARY_COUNT
 } nl_conv_library;
 
 /* the choice NORMLAB_CONV asks for (unset or empty: auto); a value that is
  * not one of the names, or onednn in a build without it, is NL_ERR_USAGE */
 nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err);
+/* the choice that runs: the chosen one, or normlab in a build without oneDNN */
+nl_conv_library nl_cpu_conv_library_in_effect(nl_conv_library choice);
+/* a choice's NORMLAB_CONV name */
+const char *nl_cpu_conv_library_name(nl_conv_library choice);
 /* "onednn 2.6.3" (the library loaded), NULL in a build without oneDNN */
 const char *nl_cpu_onednn_version(void);
 /* caps oneDNN's instructions at the chosen kernel set's (avx512_core, avx2,

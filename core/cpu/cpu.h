@@ -166,8 +166,12 @@ nl_code nl_cpu_library_choice(const char *source, const char *what, const char *
                               nl_error *err);
 nl_code nl_cpu_gemm_choose(const char *name, nl_error *err);
 nl_gemm_choice nl_cpu_gemm_choice(void);
-/* what a run records and a rerun sets NORMLAB_GEMM to: the choice, or
- * "openblas" in a build without oneDNN */
+/* the choice that runs: the chosen one, or openblas in a build without oneDNN */
+nl_gemm_choice nl_cpu_gemm_in_effect(void);
+/* a choice's NORMLAB_GEMM name */
+const char *nl_cpu_gemm_name(nl_gemm_choice choice);
+/* what a run records and a rerun sets NORMLAB_GEMM to: the name of the
+ * choice in effect */
 const char *nl_cpu_gemm_record(void);
 /* whether the product C (m x n) = op(A) op(B) with depth k runs in oneDNN */
 bool nl_cpu_gemm_uses_onednn(int m, int n, int k);

@@ -100,10 +100,14 @@ nl_gemm_choice nl_cpu_gemm_choice(void)
 
 static const char *choice_name(void) { return library_names[nl_cpu_gemm_choice()]; }
 
-const char *nl_cpu_gemm_record(void)
+nl_gemm_choice nl_cpu_gemm_in_effect(void)
 {
-    return have_onednn() ? choice_name() : library_names[NL_GEMM_OPENBLAS];
+    return have_onednn() ? nl_cpu_gemm_choice() : NL_GEMM_OPENBLAS;
 }
+
+const char *nl_cpu_gemm_name(nl_gemm_choice choice) { return library_names[choice]; }
+
+const char *nl_cpu_gemm_record(void) { return library_names[nl_cpu_gemm_in_effect()]; }
 
 bool nl_cpu_gemm_uses_onednn(int m, int n, int k)
 {

@@ -6,6 +6,7 @@
 
 #include "device/device.h"
 
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 
 #if defined(NORMLAB_HAVE_CUDA) && defined(NORMLAB_CUDA_MODULE)
@@ -212,6 +213,48 @@ nl_backend nl_backend_probe(int threads)
  *
  * A vote: per set, 1 when this rank runs it, then per set 1 for the one it
  * uses, then 1 when that one is pinned. */
+_Static_assert(NL_GEMM_CHOICE_COUNT + NL_CONV_LIBRARY_COUNT <= NL_LIBRARY_VOTES_MAX,
+               "the library votes fit their room");
+
+/* a one-hot vote for the product library in effect, then one for the
+ * convolutions' (a NORMLAB_CONV the backend will refuse votes for none) */
+static int library_votes(double *votes)
+{
+    votes[nl_cpu_gemm_in_effect()] = 1;
+    nl_conv_library conv;
+    nl_error ignored;
+    if (nl_cpu_conv_library_from_env(&conv, &ignored) == NL_OK)
+        votes[NL_GEMM_CHOICE_COUNT + nl_cpu_conv_library_in_effect(conv)] = 1;
+    return NL_GEMM_CHOICE_COUNT + NL_CONV_LIBRARY_COUNT;
+}
+
+/* NL_ERR_USAGE when the ranks' votes for one library (count choices, named
+ * by name) are split */
+static nl_code libraries_agree(const double *sums, int count, const char *(*name)(int),
+                               const char *what, const char *variable, int ranks, nl_error *err)
+{
+    char uses[256] = "";
+    size_t used = 0;
+    int in_use = 0;
+    for (int i = 0; i < count; i++)
+        if (sums[i] > 0) {
+            in_use++;
+            used += (size_t)snprintf(uses + used, used < sizeof uses ? sizeof uses - used : 0,
+                                     "%s%s on %.0f rank%s", used ? ", " : "", name(i), sums[i],
+                                     sums[i] == 1 ? "" : "s");
+        }
+    if (in_use <= 1)
+        return NL_OK;
+    return nl_fail(err, NL_ERR_USAGE,
+                   "the %d MPI ranks would run their %s on different libraries (%s), which sum "
+                   "in other orders, and their copies of the parameters would drift apart: set "
+                   "%s to one value on every rank (and build every rank alike)",
+                   ranks, what, uses, variable);
+}
+
+static const char *gemm_name(int i) { return nl_cpu_gemm_name((nl_gemm_choice)i); }
+static const char *conv_name(int i) { return nl_cpu_conv_library_name((nl_conv_library)i); }
+
 int nl_backend_cpu_kernel_votes(double votes[NL_KERNEL_VOTES_MAX])
 {
     const int sets = nl_cpu_kernel_set_count() < NL_KERNEL_SETS_MAX ? nl_cpu_kernel_set_count()
@@ -222,7 +265,7 @@ int nl_backend_cpu_kernel_votes(double votes[NL_KERNEL_VOTES_MAX])
     if (nl_cpu_kernels_index() < sets)
         votes[sets + nl_cpu_kernels_index()] = 1;
     votes[2 * sets] = nl_cpu_kernels_pinned();
-    return 2 * sets + 1;
+    return 2 * sets + 1 + library_votes(votes + 2 * sets + 1);
 }
 
 nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, size_t note_size,
@@ -247,6 +290,14 @@ nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, 
                                      sums[sets + i] == 1 ? "" : "s");
         }
     }
+    const double *libraries = sums + 2 * sets + 1;
+    nl_code rc = libraries_agree(libraries, NL_GEMM_CHOICE_COUNT, gemm_name, "matrix products",
+                                 "NORMLAB_GEMM", ranks, err);
+    if (rc == NL_OK)
+        rc = libraries_agree(libraries + NL_GEMM_CHOICE_COUNT, NL_CONV_LIBRARY_COUNT, conv_name,
+                             "convolutions", "NORMLAB_CONV", ranks, err);
+    if (rc)
+        return rc;
     if (in_use == 1)
         return NL_OK;
     if (sums[2 * sets] > 0 || common < 0) {
@@ -261,8 +312,7 @@ nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, 
                        "their copies of the parameters would drift apart: use %s",
                        ranks, uses, fix);
     }
-    nl_code rc = nl_cpu_kernels_choose(nl_cpu_kernel_set_name(common), err);
-    if (rc)
+    if ((rc = nl_cpu_kernels_choose(nl_cpu_kernel_set_name(common), err)))
         return rc;
     snprintf(note, note_size,
              "the MPI ranks run on different CPUs (kernel sets %s): every rank uses %s, "

@@ -29,7 +29,15 @@ nl_backend nl_backend_probe(int threads);
  * automatically take the best set all of them run, with *note saying so
  * when that changed a set; pinned sets that differ are NL_ERR_USAGE on
  * every rank. */
-enum { NL_KERNEL_SETS_MAX = 32, NL_KERNEL_VOTES_MAX = 2 * NL_KERNEL_SETS_MAX + 1 };
+/* The same votes carry each rank's product and convolution libraries
+ * (NORMLAB_GEMM, NORMLAB_CONV, as in effect in its build): ranks whose
+ * libraries differ would sum their products in other orders, so that is
+ * NL_ERR_USAGE too. */
+enum {
+    NL_KERNEL_SETS_MAX = 32,
+    NL_LIBRARY_VOTES_MAX = 8,
+    NL_KERNEL_VOTES_MAX = 2 * NL_KERNEL_SETS_MAX + 1 + NL_LIBRARY_VOTES_MAX
+};
 /* returns how many of the votes count */
 int nl_backend_cpu_kernel_votes(double votes[NL_KERNEL_VOTES_MAX]);
 nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, size_t note_size,

@@ -260,6 +260,7 @@ static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_
     const size_t scalars = (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
     return nl_train_state_bytes(version) + scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) +
            (version >= 8 ? NL_CHECKPOINT_CONV_BYTES : 0) +
+           (version >= 9 ? NL_CHECKPOINT_PRODUCTS_BYTES : 0) +
            keys_len +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
@@ -294,6 +295,10 @@ static nl_code encode(const char *config_keys, const nl_model *m, const nl_train
     if (m->be->conv_library)
         snprintf(conv, sizeof conv, "%s", m->be->conv_library);
     put(&c, conv, sizeof conv);
+    char products[NL_CHECKPOINT_PRODUCTS_BYTES] = {0};
+    if (m->be->products)
+        snprintf(products, sizeof products, "%s", m->be->products);
+    put(&c, products, sizeof products);
     put_i64(&c, (int64_t)keys_len);
     put(&c, config_keys, keys_len);
     put(&c, &a, sizeof a);
@@ -336,21 +341,22 @@ static nl_code damaged(nl_error *err, const char *path, const char *what)
                    path, what);
 }
 
-/* a kernel set's name as host.c spells them, NUL-padded (or "") */
-/* a convolution library's record: printable text, zeros after it */
-static bool conv_library_record(const char *text)
+/* a library's record of `size` bytes: printable text, zeros after it */
+static bool library_record(const char *text, size_t size)
 {
-    size_t n = strnlen(text, NL_CHECKPOINT_CONV_BYTES);
-    if (n == NL_CHECKPOINT_CONV_BYTES)
+    size_t n = strnlen(text, size);
+    if (n == size)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isprint((unsigned char)text[i]))
             return false;
-    for (size_t i = n; i < NL_CHECKPOINT_CONV_BYTES; i++)
+    for (size_t i = n; i < size; i++)
         if (text[i])
             return false;
     return true;
 }
+
+/* a kernel set's name as host.c spells them, NUL-padded (or "") */
 
 static bool kernel_set_name(const char *name)
 {
@@ -404,8 +410,10 @@ static bool state_unusable(const nl_train_state *r, const nl_checkpoint_files *f
         snprintf(what, size, "its thread count (%lld) is negative", (long long)files->threads);
     else if (!kernel_set_name(files->cpu_kernels))
         snprintf(what, size, "its CPU kernel set is not a name");
-    else if (!conv_library_record(files->conv_library))
+    else if (!library_record(files->conv_library, sizeof files->conv_library))
         snprintf(what, size, "its convolution library is not a name");
+    else if (!library_record(files->products, sizeof files->products))
+        snprintf(what, size, "its product library is not a name");
     else
         what[0] = '\0';
     /* a layer's counter counts its training batches */
@@ -536,6 +544,9 @@ static nl_code read_scalars(reading *r, nl_train_state *state, nl_checkpoint_fil
     memset(files->conv_library, 0, sizeof files->conv_library);
     if (r->version >= 8)
         get(&r->c, files->conv_library, sizeof files->conv_library);
+    memset(files->products, 0, sizeof files->products);
+    if (r->version >= 9)
+        get(&r->c, files->products, sizeof files->products);
     if (r->version < 4)
         return NL_OK;
     r->keys_len = get_i64(&r->c);

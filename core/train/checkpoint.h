@@ -49,12 +49,16 @@
  * cpu/conv_onednn.h) after the kernel set; formats 1 to 7 read without one
  * (normlab's own convolutions were the only ones, but an MLP's resume
  * should not be told of them). */
-#define NL_CHECKPOINT_VERSION 8
+/* 9: the products' library (be->products, NORMLAB_GEMM in effect) after
+ * the convolutions'; formats 1 to 8 read without one (openblas, or auto on
+ * the day oneDNN's sgemm came in: the resume says nothing it cannot know). */
+#define NL_CHECKPOINT_VERSION 9
 #define NL_CHECKPOINT_WHOLE_CRC_VERSION 6
 /* a run's config keys are a few kilobytes: more is a damaged file */
 #define NL_CHECKPOINT_KEYS_MAX ((int64_t)1 << 20)
 #define NL_CHECKPOINT_KERNELS_BYTES 32
 #define NL_CHECKPOINT_CONV_BYTES 96 /* NL_CONV_LIBRARY_RECORD_BYTES */
+#define NL_CHECKPOINT_PRODUCTS_BYTES 16
 
 /* what the run's output files held when the checkpoint was taken, and the
  * host threads and CPU kernel set it trained on (another count or set may
@@ -67,6 +71,8 @@ typedef struct {
     char cpu_kernels[NL_CHECKPOINT_KERNELS_BYTES];
     /* the convolutions' library; "" on a GPU and in formats before 8 */
     char conv_library[NL_CHECKPOINT_CONV_BYTES];
+    /* the products' library; "" on a GPU and in formats before 9 */
+    char products[NL_CHECKPOINT_PRODUCTS_BYTES];
 } nl_checkpoint_files;
 
 /* FNV-1a over a text (a run's config keys): a checkpoint resumes only the

@@ -266,6 +266,8 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     snprintf(out->device, sizeof out->device, "%s", nl_name_of(&nl_device_names, device));
     snprintf(out->cpu_kernels, sizeof out->cpu_kernels, "%s",
              st->be->cpu_kernels ? st->be->cpu_kernels : "");
+    snprintf(out->products, sizeof out->products, "%s",
+             st->be->products ? st->be->products : "");
     snprintf(out->conv_library, sizeof out->conv_library, "%s",
              st->be->conv_library ? st->be->conv_library : "");
     out->threads = st->be->threads;
@@ -327,6 +329,7 @@ static nl_code evaluate_tokens(eval_state *st, nl_mode mode, nl_eval_result *out
     if (rc == NL_OK)
         rc = nl_evaluate_tokens(st->model, &windows, mode, &out->loss, &out->accuracy, err);
     out->eval_s = now_s() - t0;
+    out->conv_fallbacks = st->be->cpu_kernels ? st->be->conv_fallbacks : -1;
     out->samples = (st->tokens.valid.length - 1) / st->spec.context;
     nl_window_batcher_free(&windows);
     return rc;
@@ -351,6 +354,7 @@ static nl_code evaluate(eval_state *st, nl_eval_result *out, nl_error *err)
     if (rc == NL_OK)
         rc = nl_evaluate(st->model, &batches, mode, &out->loss, &out->accuracy, err);
     out->eval_s = now_s() - t0;
+    out->conv_fallbacks = st->be->cpu_kernels ? st->be->conv_fallbacks : -1;
     out->samples = st->opt->batch_stats ? st->data.test.n / out->batch * out->batch
                                         : st->data.test.n;
     nl_batcher_free(&batches);
@@ -484,7 +488,10 @@ static void record_json(nl_json *j, const char *name, const nl_eval_options *opt
     nl_json_number(j, "samples_per_s", r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
     nl_json_string(j, "device", r->device);
     nl_json_string(j, "cpu_kernels", r->cpu_kernels);
+    nl_json_string(j, "products", r->products);
     nl_json_string(j, "conv_library", r->conv_library);
+    if (r->conv_fallbacks >= 0)
+        nl_json_int(j, "conv_library_fallbacks", r->conv_fallbacks);
     nl_json_int(j, "threads", r->threads);
     nl_json_string(j, "normlab_version", NORMLAB_VERSION);
     nl_json_string(j, "git_commit", NORMLAB_GIT_COMMIT);

@@ -44,7 +44,9 @@ typedef struct {
     int batch;             /* the evaluation batch size used */
     bool tokens;           /* a token model: loss and accuracy per token */
     char device[16], cpu_kernels[32];
+    char products[16];     /* the products' library (NORMLAB_GEMM in effect), "" on a GPU */
     char conv_library[96]; /* the convolutions' library (cpu/conv_onednn.h: its record fits), "" on a GPU */
+    long conv_fallbacks;   /* convolutions of that library that ran on normlab's path, -1 on a GPU */
     int threads;
     char data[512];        /* the dataset's description */
     char overrides[1024];  /* the data overrides, "; "-joined ("" for none) */

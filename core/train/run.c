@@ -341,6 +341,7 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     st->facts.openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
     st->facts.products = be->products;
     st->facts.conv_library = be->conv_library;
+    st->facts.conv_fallbacks = be->cpu_kernels ? &st->be->conv_fallbacks : NULL;
     st->facts.busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_run_model_spec(cfg, &st->model_spec);
@@ -404,6 +405,11 @@ static void note_resume(const run_state *st, nl_run_outcome *out)
                       "differ in their last bits from an uninterrupted run (NORMLAB_CONV picks "
                       "the library)",
              files->conv_library, be->conv_library);
+    if (files->products[0] && be->products && strcmp(files->products, be->products))
+        note(st->opt, "the checkpoint's products ran on %s, this run's on %s: results may "
+                      "differ in their last bits from an uninterrupted run (NORMLAB_GEMM=%s "
+                      "keeps the library)",
+             files->products, be->products, files->products);
 }
 
 /* An unfinished run of this config with a checkpoint goes on from it

@@ -52,6 +52,10 @@ static void put_machine(nl_json *j, const nl_run_facts *f)
     nl_json_string(j, "products", f->products ? f->products : "");
     /* and the library the fp32 convolutions ran on (cpu/conv_onednn.h), empty on a GPU */
     nl_json_string(j, "conv_library", f->conv_library ? f->conv_library : "");
+    /* and how many convolutions that library's rule took ran on normlab's
+     * path instead (an unplanned batch that did not fit): 0 where it ran all */
+    if (f->conv_fallbacks)
+        nl_json_int(j, "conv_library_fallbacks", *f->conv_fallbacks);
 }
 
 nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_model *model,
