@@ -16,7 +16,10 @@
 #   (default "2 16 128"), ROUNDS (default 3), THREADS (default 1: both
 #   sides; on a shared 2-core host one thread each is the fairer split),
 #   ONLY (a subset of: mlp cnn resnet lm vit lstm gru char_lm), NORMLAB
-#   (default build/normlab), SAMPLES (default 4096)
+#   (default build/normlab), SAMPLES (default 4096), PRECISION (fp32, the
+#   default, or bf16: train.precision on both sides, torch_run.py's CPU
+#   autocast; the recurrent models train fp32 in torch, so bf16 leaves
+#   them out)
 # PROFILE=1 runs no PyTorch: each config's `normlab run` alone under perf
 # (product_share.py), its time by kind to NAME-bBATCH-profile.txt, which
 # archs_table.py reads beside the ratios for the ceilings.
@@ -31,6 +34,7 @@ rounds=${ROUNDS:-3}
 threads=${THREADS:-1}
 batches=${BATCHES:-"2 16 128"}
 samples=${SAMPLES:-4096}
+precision=${PRECISION:-fp32}
 only=${ONLY:-"mlp cnn resnet lm vit lstm gru char_lm"}
 . "$root/experiments/bench/machine.sh"
 describe_machine "$normlab" "$threads" >> "$out/machine.txt"
@@ -56,6 +60,7 @@ bench() { # NAME BATCH CONFIG [--set ...]
   echo "$name batch $batch $mode start: $(uptime)" | tee -a "$out/load.txt"
   "$normlab" bench --run "$@" --set train.batch_size="$batch" --set train.steps="$steps" \
     --set train.log_every="$log" --set train.eval_every=1000000 --set train.eval_batch_size=128 \
+    --set train.precision="$precision" \
     --torch --torch-mode "$mode" --rounds "$rounds" --threads "$threads" \
     --csv "$out/$name-b$batch-$mode.csv" > "$out/$name-b$batch-$mode.txt" 2>&1 ||
     echo "$name batch $batch $mode: exit $? (see $name-b$batch-$mode.txt)" | tee -a "$out/load.txt"
@@ -65,6 +70,9 @@ bench() { # NAME BATCH CONFIG [--set ...]
 
 for batch in $batches; do
   for what in $only; do
+    if [ "$precision" != fp32 ]; then
+      case $what in lstm | gru | char_lm) continue ;; esac
+    fi
     case $what in
     mlp) # the quickstart's MLP: batch norm, widths 256-256
       bench mlp "$batch" configs/quickstart-cnn.yaml $IMAGES --set model.arch=mlp \
