@@ -15,17 +15,23 @@
  *    A new option is thus tested as soon as it is documented. */
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/number.h"
 #include "int_options.h"
 #include "log/files.h"
+#include "results/files.h"
+#include "results/run_result.h"
+#include "results/rundir.h"
 #include "sweep/sweep.h"
+#include "sweep/worklock.h"
 #include "testutil.h"
 
 START_TEST(test_parser_cases)
@@ -369,6 +375,92 @@ START_TEST(test_no_integer_read_outside_the_parser)
 }
 END_TEST
 
+/* ---- integers read back from run files ----
+ * a metrics.csv row's step, a work-lock's generation and a lock holder's
+ * pid go through the same parser: a sign, junk after the digits, a blank
+ * before them or a value past the type's range is no value (the row or line
+ * is skipped as an unreadable one is), where sscanf's "%ld" took "42x" as
+ * 42, " 13" as 13, -12 as a step and 99999999999999999999 as LONG_MAX */
+
+static long progress_of(const char *rows, long *test_step, double *train_loss)
+{
+    char text[1024], dir[400];
+    snprintf(text, sizeof text, "step,epoch,split,loss,accuracy\n%s", rows);
+    tu_tmp_write("r/metrics.csv", text);
+    snprintf(dir, sizeof dir, "%s/r", tu_tmp);
+    nl_run_progress p;
+    nl_read_run_progress(dir, &p);
+    *test_step = p.last_test_step;
+    *train_loss = p.last_train_loss;
+    return p.last_step;
+}
+
+static long generation_of(const char *line)
+{
+    char dir[400];
+    tu_tmp_write("r/" NL_RUN_WORKLOCK, line);
+    snprintf(dir, sizeof dir, "%s/r", tu_tmp);
+    return nl_worklock_generation(dir);
+}
+
+static nl_run_writer holder_of(const char *line)
+{
+    char path[400];
+    tu_tmp_write("holder", line);
+    snprintf(path, sizeof path, "%s/holder", tu_tmp);
+    const int fd = open(path, O_RDONLY);
+    ck_assert(fd >= 0);
+    nl_run_writer w = {0};
+    nl_lock_holder_read(fd, &w);
+    close(fd);
+    return w;
+}
+
+START_TEST(test_run_file_integers)
+{
+    tu_tmp_make("numbers-runfiles");
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/r", tu_tmp);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    long test_step;
+    double loss;
+    /* valid rows read as before */
+    ck_assert_int_eq(progress_of("4,0,train,0.5,0.8\n6,0,test,0.4,0.7\n", &test_step, &loss), 6);
+    ck_assert_int_eq(test_step, 6);
+    ck_assert(loss == 0.5);
+    /* each bad step a row of its own, after the valid ones: none is read */
+    static const char *const bad_steps[] = {"9x", "-12", "+13", " 13", "99999999999999999999", "0x10", ""};
+    for (size_t i = 0; i < sizeof bad_steps / sizeof bad_steps[0]; i++) {
+        char rows[256];
+        snprintf(rows, sizeof rows, "4,0,train,0.5,0.8\n6,0,test,0.4,0.7\n%s,0,test,0.1,0.9\n%s,0,train,0.1,0.9\n",
+                 bad_steps[i], bad_steps[i]);
+        const long last = progress_of(rows, &test_step, &loss);
+        ck_assert_msg(last == 6 && test_step == 6 && loss == 0.5, "step '%s': last step %ld, test step %ld, loss %g",
+                      bad_steps[i], last, test_step, loss);
+    }
+    /* a work-lock's generation */
+    ck_assert_int_eq(generation_of("7 claimed 123 host\n"), 7);
+    static const char *const bad_generations[] = {"12abc claimed 1 h\n", "-3 claimed 1 h\n", "+3 claimed 1 h\n",
+                                                  "99999999999999999999 claimed 1 h\n", "7\n"};
+    for (size_t i = 0; i < sizeof bad_generations / sizeof bad_generations[0]; i++)
+        ck_assert_msg(generation_of(bad_generations[i]) == 0, "'%s': generation %ld", bad_generations[i],
+                      generation_of(bad_generations[i]));
+    /* a lock holder's pid */
+    nl_run_writer w = holder_of("42 nodeA\n");
+    ck_assert_int_eq(w.pid, 42);
+    ck_assert_str_eq(w.host, "nodeA");
+    w = holder_of("42\n");
+    ck_assert_int_eq(w.pid, 42);
+    ck_assert_str_eq(w.host, "");
+    static const char *const bad_holders[] = {"-5 nodeA\n", "42x nodeA\n", "99999999999 nodeA\n", "+42 nodeA\n"};
+    for (size_t i = 0; i < sizeof bad_holders / sizeof bad_holders[0]; i++) {
+        w = holder_of(bad_holders[i]);
+        ck_assert_msg(w.pid == 0 && !w.host[0], "'%s': pid %ld, host '%s'", bad_holders[i], (long)w.pid, w.host);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("numbers");
@@ -381,6 +473,7 @@ int main(void)
     tcase_add_test(tc, test_help_documents_no_integer_option_outside_the_table);
     tcase_add_test(tc, test_lint_finds_a_call);
     tcase_add_test(tc, test_no_integer_read_outside_the_parser);
+    tcase_add_test(tc, test_run_file_integers);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/ident.h"
 #include "config/flat.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
@@ -401,6 +402,23 @@ START_TEST(test_bad_experiment_files)
         {"base: base.yaml\ngrid: {seed: [1]}\ntrain.epochs: 3\n", {"bad.yaml:3:1:", "under set:"}},
         {"base: base.yaml\nset: {seed: 1}\ngrid: {seed: [1, 2]}\n", {"bad.yaml:3:8:", "both in set:"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nexclude: {seed: 1}\n", {"bad.yaml:3:10:", "expected a list"}},
+        /* names that become a directory (the sweep's), a file name (a plot's) or a label (a claim's id)
+         * outside their character set: refused where parsed (issue 69), control bytes shown escaped */
+        {"name: a/b\nbase: base.yaml\ngrid: {seed: [1]}\n",
+         {"bad.yaml:1:7: name: 'a/b' is not a valid sweep name", "accepted: " NL_IDENT_ACCEPTED}},
+        {"name: ..\nbase: base.yaml\ngrid: {seed: [1]}\n", {"bad.yaml:1:7:", "'..' is not a valid sweep name"}},
+        {"name: \"<script>\"\nbase: base.yaml\ngrid: {seed: [1]}\n",
+         {"bad.yaml:1:7:", "'<script>' is not a valid sweep name"}},
+        {"name: \"x\\nEOD\"\nbase: base.yaml\ngrid: {seed: [1]}\n",
+         {"bad.yaml:1:7:", "'x\\x0aEOD' is not a valid sweep name"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: curves, name: ../x}]\n",
+         {"bad.yaml:3:30: plots: name: '../x' is not a file name", "accepted: " NL_IDENT_ACCEPTED}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: curves, name: \"a b\"}]\n",
+         {"bad.yaml:3:30:", "'a b' is not a file name"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: curves, name: \"c1`x`\"}]\n",
+         {"bad.yaml:3:30:", "'c1`x`' is not a file name"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nclaims:\n  - {id: \"a b\", paper: p, metric: final_test_error, a: {}, "
+         "expect: a < 1}\n", {"bad.yaml:4:10:", "'a b' is not a claim id", "accepted: " NL_IDENT_ACCEPTED}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_tmp_write("bad.yaml", cases[i].text);

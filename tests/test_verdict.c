@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/ident.h"
 #include "log/files.h"
 #include "stats/stats.h"
 #include "sweep/sweep.h"
@@ -1034,6 +1035,88 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* every path under tu_tmp/rel (rel "" or ending in '/'), a line each with
+ * its size: what a command that must write nothing is compared against */
+static void list_tree(const char *rel, nl_buf *out)
+{
+    char dir[1400];
+    snprintf(dir, sizeof dir, "%s/%s", tu_tmp, rel);
+    DIR *d = opendir(dir);
+    ck_assert_msg(d, "cannot open %s", dir);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "out.txt"))
+            continue;
+        char sub[1400], full[2900];
+        snprintf(sub, sizeof sub, "%s%s", rel, e->d_name);
+        snprintf(full, sizeof full, "%s/%s", tu_tmp, sub);
+        struct stat st;
+        ck_assert(lstat(full, &st) == 0);
+        nl_buf_printf(out, "%s %lld\n", sub, (long long)st.st_size);
+        if (S_ISDIR(st.st_mode)) {
+            strcat(sub, "/");
+            list_tree(sub, out);
+        }
+    }
+    closedir(d);
+}
+
+/* a claim id names a row of verdicts.csv, a label in plots/verdicts.gp and
+ * an anchor of the report: ids outside its character set are refused where
+ * the file is parsed (exit 2, FILE:LINE:COL, the key, the id shown with its
+ * control bytes escaped, the accepted characters), before anything is
+ * written or gnuplot runs; the last is issue 69's id that ran system() */
+START_TEST(test_claim_id_refusals)
+{
+    static const struct {
+        const char *yaml; /* the id as the file spells it */
+        const char *id;   /* as parsed */
+    } ids[] = {
+        {"\"a b\"", "a b"},
+        {"a/b", "a/b"},
+        {"\"<script>\"", "<script>"},
+        {"c1\"x", "c1\"x"},
+        {"\"x\\nEOD\\nprint system(\\\"touch PWNED\\\")\\n$z << EOD\"", "x\nEOD\nprint system(\"touch PWNED\")\n$z << EOD"},
+        {"a`touch PWNED`b", "a`touch PWNED`b"},
+        {"\"..\"", ".."},
+        {"\"-rf\"", "-rf"},
+        {"\"caf\xc3\xa9\"", "caf\xc3\xa9"},
+    };
+    static const char rest[] = "    paper: p\n    metric: final_test_error\n"
+                               "    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n";
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    /* an id of every accepted kind of character passes the same claim */
+    char text[1024];
+    snprintf(text, sizeof text, "claims:\n  - id: Ok_1.b-2\n%s", rest);
+    tu_tmp_write("claims.yaml", text);
+    ck_assert_int_eq(tu_normlab("verdict s --experiment claims.yaml --no-registration --out ok"), 0);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        ck_assert(!nl_ident_ok(ids[i].id));
+        snprintf(text, sizeof text, "claims:\n  - id: %s\n%s", ids[i].yaml, rest);
+        tu_tmp_write("claims.yaml", text);
+        nl_buf before = {0};
+        list_tree("", &before);
+        const int status = tu_normlab("verdict s --experiment claims.yaml --no-registration");
+        char *out = tu_normlab_output();
+        char shown[300], want[600];
+        snprintf(want, sizeof want, "claims.yaml:2:9: claims[0].id: '%s' is not a claim id; accepted: "
+                 NL_IDENT_ACCEPTED, nl_text_show(ids[i].id, shown, sizeof shown));
+        ck_assert_msg(status == 2 && strstr(out, want), "id %zu: exit %d, want 2 with \"%s\":\n%s", i, status, want,
+                      out);
+        /* the message holds no line break of the id's */
+        ck_assert_msg(!strstr(out, "\nEOD"), "id %zu: the id's line breaks reached the message:\n%s", i, out);
+        free(out);
+        nl_buf after = {0};
+        list_tree("", &after);
+        ck_assert_msg(!strcmp(before.data, after.data), "id %zu wrote files; before:\n%safter:\n%s", i, before.data,
+                      after.data);
+        nl_buf_free(&before);
+        nl_buf_free(&after);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 /* source: refusals, with the file:line of the source or its key */
 START_TEST(test_source_refusals)
 {
@@ -1377,6 +1460,7 @@ int main(void)
     tcase_add_test(tc, test_other_sweep);
     tcase_add_test(tc, test_sources);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_claim_id_refusals);
     tcase_add_test(tc, test_source_refusals);
     tcase_add_test(tc, test_files_exclusive);
     tcase_add_test(tc, test_sweep_checks_claims);

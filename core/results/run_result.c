@@ -1,12 +1,14 @@
 /* A run's result as its directory's summary.json tells it (run_result.h). */
 #include "results/run_result.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "log/files.h"
 #include "results/files.h"
 #include "results/summary.h"
@@ -99,15 +101,25 @@ void nl_read_run_progress(const char *run_dir, nl_run_progress *p)
             break;
         }
         *end = '\0';
-        long step;
+        /* the step by the one checked parser: a row whose step has a sign,
+         * junk or overflows is no row, as a row sscanf cannot read */
+        char *comma = strchr(line, ',');
+        long long step = -1;
+        if (comma) {
+            *comma = '\0';
+            if (!nl_parse_ll(line, 0, LONG_MAX, &step))
+                step = -1;
+            *comma = ',';
+        }
         char split[32];
         double loss, accuracy;
-        if (line_no > 1 && sscanf(line, "%ld,%*[^,],%31[^,],%lf,%lf", &step, split, &loss, &accuracy) == 4) {
-            p->last_step = step > p->last_step ? step : p->last_step;
+        if (line_no > 1 && step >= 0 &&
+            sscanf(comma + 1, "%*[^,],%31[^,],%lf,%lf", split, &loss, &accuracy) == 3) {
+            p->last_step = step > p->last_step ? (long)step : p->last_step;
             if (!strcmp(split, "train"))
                 p->last_train_loss = loss;
             else if (!strcmp(split, "test")) {
-                p->last_test_step = step;
+                p->last_test_step = (long)step;
                 p->last_test_accuracy = accuracy;
             }
         }

@@ -5,11 +5,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/number.h"
 #include "log/files.h"
 
 static void marker_path(const char *dir, char *out, size_t size)
@@ -24,11 +26,18 @@ void nl_lock_holder_read(int fd, nl_run_writer *w)
     if (got <= 0)
         return;
     text[got] = '\0';
-    long pid = 0;
+    /* "PID HOST": the pid by the one checked parser (a sign, junk or
+     * overflow names no writer, as an unreadable line does) */
     char host[128] = "";
-    if (sscanf(text, "%ld %127s", &pid, host) >= 1) {
+    const size_t len = strcspn(text, " \n");
+    const char end = text[len];
+    text[len] = '\0';
+    long long pid;
+    if (nl_parse_ll(text, 0, INT_MAX, &pid)) {
+        if (end == ' ')
+            sscanf(text + len + 1, "%127s", host);
         if (w->pid <= 0)
-            w->pid = pid;
+            w->pid = (long)pid;
         nl_copy_string(w->host, sizeof w->host, host);
     }
 }

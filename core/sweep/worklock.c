@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/number.h"
 #include "log/files.h"
 
 typedef struct {
@@ -21,10 +23,18 @@ static lock_line read_line(int fd)
     if (got <= 0)
         return l;
     text[got] = '\0';
-    if (sscanf(text, "%ld %15s", &l.generation, state) == 2)
-        l.finished = strcmp(state, "claimed") != 0;
-    else
-        l.generation = 0;
+    /* "GENERATION STATE PID HOST": the generation by the one checked
+     * parser (a sign, junk or overflow is no generation, as an unreadable
+     * line is) */
+    char *space = strchr(text, ' ');
+    long long generation;
+    if (space) {
+        *space = '\0';
+        if (nl_parse_ll(text, 0, LONG_MAX, &generation) && sscanf(space + 1, "%15s", state) == 1) {
+            l.generation = (long)generation;
+            l.finished = strcmp(state, "claimed") != 0;
+        }
+    }
     return l;
 }
 
