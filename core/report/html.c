@@ -123,7 +123,8 @@ void rp_page_head(rp_page *p, const char *title, int n_dirs)
         nl_buf_printf(p->html, "</code>");
     }
     nl_buf_printf(p->html, ". Errors and accuracies in percent; intervals are Student-t 95%% intervals over "
-                  "seeds. Click a column's header to sort by it.</p>\n");
+                  "seeds, on the logit scale for errors and accuracies and the log scale for "
+                  "losses (each table says which). Click a column's header to sort by it.</p>\n");
 }
 
 void rp_page_tail(rp_page *p)
