@@ -835,12 +835,17 @@ nl_registration nl_registration_of_runs(nl_registry *reg, int claim_index, const
 {
     nl_registration kind = nl_registration_of_commits(reg, claim_index, commits, why, why_size);
     for (int g = 0; g < n_first && kind != NL_REG_POST_HOC; g++) {
-        char seeds[128], hash[16];
-        rg_seed_ranges(first[g].seeds, seeds, sizeof seeds);
+        char ranges[128], seeds[160], hash[16];
+        rg_seed_ranges(first[g].seeds, ranges, sizeof ranges);
+        /* "-": a sweep without a seed key, one run per cell */
+        if (!ranges[0] || !strcmp(ranges, "-"))
+            nl_copy_string(seeds, sizeof seeds, "its runs");
+        else
+            snprintf(seeds, sizeof seeds, "its runs of seed%s %s", strpbrk(ranges, ",- ") ? "s" : "", ranges);
         snprintf(hash, sizeof hash, "%.12s", first[g].added);
         if (!first[g].added[0]) {
             if (kind == NL_REG_PRE)
-                rg_say(why, why_size, "its runs of seeds %s are tracked, but a shallow clone's history does not "
+                rg_say(why, why_size, "%s are tracked, but a shallow clone's history does not "
                        "hold their first commit (git fetch --unshallow)", seeds);
             kind = NL_REG_UNKNOWN;
             continue;
@@ -852,7 +857,7 @@ nl_registration nl_registration_of_runs(nl_registry *reg, int claim_index, const
             const nl_registration one = nl_registration_of_commits(reg, claim_index, at[k], one_why, sizeof one_why);
             if (one == NL_REG_PRE || (one == NL_REG_UNKNOWN && kind != NL_REG_PRE))
                 continue;
-            rg_say(why, why_size, "its runs of seeds %s were first committed at %s%s: %s", seeds, hash,
+            rg_say(why, why_size, "%s were first committed at %s%s: %s", seeds, hash,
                    one == NL_REG_POST_HOC ? ", before this claim" : "", one_why);
             kind = one;
         }
