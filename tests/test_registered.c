@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "verdict/registered.h"
+#include "verdict/verdict.h"
 
 #define CLAIM(id, a, expect)                                                                                      \
     "  - {id: " id ", paper: \"p\", metric: final_test_error, a: " a ", b: {model.norm.type: group}, "       \
@@ -244,6 +245,203 @@ START_TEST(test_needs_a_checkout)
 }
 END_TEST
 
+/* ---- runs judged at their first committed version (issue 68's laundering) ---- */
+
+/* `CMD` in tu_tmp (mkdir, cp) */
+static void in_tmp(const char *cmd)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "cd '%s' && %s >/dev/null 2>&1", tu_tmp, cmd);
+    ck_assert_msg(system(line) == 0, "%s failed", line);
+}
+
+static const double errors[2][3] = {{0.50, 0.60, 0.55}, {0.30, 0.35, 0.32}}; /* batch, group */
+static const char *const norms[2] = {"batch", "group"};
+
+/* DIR/summary.csv with seeds 1..n_seeds, and each run's summary.json recording `commit` for seeds from..n_seeds
+ * (the others' files are left as they are) */
+static void write_sweep(const char *dir, int n_seeds, int from, const char *commit)
+{
+    char csv[2048] = "run,model.norm.type,seed,status,final_test_error\n", path[512], json[512];
+    for (int s = 1; s <= n_seeds; s++)
+        for (int k = 0; k < 2; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "type-%s_seed-%d", norms[k], s);
+            snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%s,%s,%d,ok,%g\n", name, norms[k], s,
+                     errors[k][s - 1]);
+            if (s < from)
+                continue;
+            snprintf(path, sizeof path, "mkdir -p %s/runs/%s", dir, name);
+            in_tmp(path);
+            snprintf(json, sizeof json, "{\n  \"name\": \"%s\",\n  \"status\": \"ok\",\n  \"git_commit\": \"%s\",\n"
+                     "  \"final_test_error\": %g\n}\n", name, commit, errors[k][s - 1]);
+            snprintf(path, sizeof path, "%s/runs/%s/summary.json", dir, name);
+            tu_tmp_write(path, json);
+        }
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    tu_tmp_write(path, csv);
+}
+
+#define RUN_CLAIM(id, expect, scope)                                                                             \
+    "  - {id: " id ", paper: p, metric: final_test_error, a: {model.norm.type: batch}, "                          \
+    "b: {model.norm.type: group}, " scope "expect: \"" expect "\"}\n"
+static const char *claims_early = "name: sw\nclaims:\n" RUN_CLAIM("early", "a > b", "");
+/* late and late-3 written after sw's first runs */
+static const char *claims_late = "name: sw\nclaims:\n" RUN_CLAIM("early", "a > b", "")
+    RUN_CLAIM("late", "a > b by 0.1", "") RUN_CLAIM("late-3", "a > b by 0.1", "scope: {seed: 3}, ");
+/* the same without late-3 (a sweep without seed 3 has no runs for it) */
+static const char *claims_late_only = "name: sw\nclaims:\n" RUN_CLAIM("early", "a > b", "")
+    RUN_CLAIM("late", "a > b by 0.1", "");
+
+static char r1[64], r2[64], r3[64], r4[64];
+
+/* exp.yaml's claim `early` (R1); sw's runs of seeds 1-2 made at R1
+ * (committed at R2); claims late and late-3 (R3); sw's runs regenerated at
+ * R3, the same data (R4); then (with_extension) seed 3 made at R4 and sw2,
+ * a new sweep of seeds 1-3 made at R4 (R5) */
+static void make_run_history(bool with_extension)
+{
+    tu_tmp_make("registered-runs");
+    git("init -q");
+    tu_tmp_write("exp.yaml", claims_early);
+    git("add exp.yaml && git -c user.name=t -c user.email=t@t commit -q -m r1");
+    head(r1, sizeof r1);
+    write_sweep("sw", 2, 1, r1);
+    git("add sw && git -c user.name=t -c user.email=t@t commit -q -m r2");
+    head(r2, sizeof r2);
+    tu_tmp_write("exp.yaml", claims_late);
+    git("add exp.yaml && git -c user.name=t -c user.email=t@t commit -q -m r3");
+    head(r3, sizeof r3);
+    write_sweep("sw", 2, 1, r3);
+    git("add sw && git -c user.name=t -c user.email=t@t commit -q -m r4");
+    head(r4, sizeof r4);
+    if (!with_extension)
+        return;
+    write_sweep("sw", 3, 3, r4);
+    write_sweep("sw2", 3, 1, r4);
+    git("add sw sw2 && git -c user.name=t -c user.email=t@t commit -q -m r5");
+}
+
+/* claim id's row of dir's verdict over exp.yaml (loaded into set) */
+static void verdict_of(const char *dir, nl_verdict_report *r)
+{
+    char path[512], sweep[512];
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/exp.yaml", tu_tmp);
+    snprintf(sweep, sizeof sweep, "%s/%s", tu_tmp, dir);
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 1000, .registration = true};
+    ck_assert_msg(nl_verdict_compute(sweep, &set, &opt, r, &err) == NL_OK, "%s", err.msg);
+}
+
+static const nl_verdict *row_of(const nl_verdict_report *r, const char *id)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->v[i].id, id))
+            return &r->v[i];
+    ck_abort_msg("no row %s", id);
+    return NULL;
+}
+
+#define ck_row(r, id, want, part)                                                                               \
+    do {                                                                                                        \
+        const char *got_ = row_of((r), (id))->registered;                                                       \
+        ck_assert_msg(!strncmp(got_, (want), strlen(want)) && strstr(got_, (part)), "%s: '%s', want %s ... %s", \
+                      (id), got_, (want), (part));                                                              \
+    } while (0)
+
+/* a claim written after its runs stays post hoc when the runs are
+ * regenerated at a later commit (the same seeds record the new commit) */
+START_TEST(test_regenerated_runs_stay_post_hoc)
+{
+    make_run_history(false);
+    tu_tmp_write("exp.yaml", claims_late_only);
+    nl_verdict_report r;
+    verdict_of("sw", &r);
+    char want[160];
+    snprintf(want, sizeof want, "its runs of seeds 1-2 were first committed at %s, before this claim", r2);
+    ck_row(&r, "late", "post hoc", want);
+    ck_row(&r, "late", "post hoc", "no claim 'late' at");
+    ck_row(&r, "early", "pre-registered", "");
+    /* the commits the runs record now (the regeneration's) are what the verdict reports */
+    ck_assert_str_eq(row_of(&r, "late")->commits, r3);
+    ck_assert_int_eq(row_of(&r, "late")->n_first, 1);
+    ck_assert_str_eq(row_of(&r, "late")->first[0].recorded, r1);
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* seeds added after the claim are judged at their own first commit: a claim
+ * over them alone is pre-registered, one over every seed post hoc (its old
+ * seeds predate it); a sweep first committed after the claim is
+ * pre-registered; a sweep git does not track keeps the commits it records */
+START_TEST(test_extension_and_new_sweeps)
+{
+    make_run_history(true);
+    nl_verdict_report r;
+    verdict_of("sw", &r);
+    ck_row(&r, "late", "post hoc", "its runs of seeds 1-2 were first committed at");
+    ck_row(&r, "late-3", "pre-registered", "");
+    ck_row(&r, "early", "pre-registered", "");
+    nl_verdict_report_free(&r);
+    verdict_of("sw2", &r);
+    ck_row(&r, "late", "pre-registered", "");
+    ck_row(&r, "late-3", "pre-registered", "");
+    nl_verdict_report_free(&r);
+    in_tmp("cp -r sw2 sw3");
+    write_sweep("sw3", 3, 1, r1); /* made at R1, before late: post hoc by the commit it records */
+    verdict_of("sw3", &r);
+    ck_assert_int_eq(row_of(&r, "late")->n_first, 0);
+    ck_row(&r, "late", "post hoc", "no claim 'late' at");
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a first version that records a dirty tree cannot say; a shallow clone
+ * does not hold the first commits: unknown, never guessed */
+START_TEST(test_first_commit_unknown)
+{
+    make_run_history(true);
+    char path[512], shallow[512];
+    snprintf(path, sizeof path, "%s/exp.yaml", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    nl_registry *reg = NULL;
+    ck_assert_msg(nl_registry_open(&set, &reg, &err) == NL_OK, "%s", err.msg);
+    nl_first_run first = {0};
+    snprintf(first.added, sizeof first.added, "%s", r4);
+    snprintf(first.recorded, sizeof first.recorded, "%.12s-dirty", r3);
+    snprintf(first.seeds, sizeof first.seeds, "3 1 2 5");
+    char why[256];
+    ck_assert_int_eq(nl_registration_of_runs(reg, 1, r4, &first, 1, false, why, sizeof why), NL_REG_UNKNOWN);
+    ck_assert_msg(strstr(why, "seeds 1-3, 5") && strstr(why, "uncommitted changes"), "%s", why);
+    /* the same runs added before the claim existed: post hoc, whatever their tree */
+    snprintf(first.added, sizeof first.added, "%s", r2);
+    ck_assert_int_eq(nl_registration_of_runs(reg, 1, r4, &first, 1, false, why, sizeof why), NL_REG_POST_HOC);
+    ck_assert_msg(strstr(why, "before this claim"), "%s", why);
+    ck_assert_int_eq(nl_registration_of_runs(reg, 0, r4, NULL, 0, true, why, sizeof why), NL_REG_UNKNOWN);
+    nl_registry_close(reg);
+    /* a shallow clone: the tracked runs' first commits are not in it */
+    snprintf(shallow, sizeof shallow, "git clone -q --depth 1 file://%s shallow", tu_tmp);
+    in_tmp(shallow);
+    snprintf(path, sizeof path, "%s/shallow/exp.yaml", tu_tmp);
+    snprintf(shallow, sizeof shallow, "%s/shallow/sw", tu_tmp);
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_registry_open(&set, &reg, &err) == NL_OK, "%s", err.msg);
+    nl_first_runs *f = NULL;
+    ck_assert_msg(nl_first_runs_open(reg, shallow, &f, &err) == NL_OK, "%s", err.msg);
+    const char *added = "x", *recorded = "x";
+    ck_assert(nl_first_run_of(f, "runs/type-batch_seed-1/summary.json", &added, &recorded));
+    ck_assert_str_eq(added, "");
+    ck_assert(!nl_first_run_of(f, "runs/type-batch_seed-9/summary.json", &added, &recorded));
+    nl_first_runs_close(f);
+    nl_registry_close(reg);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     if (system("git --version >/dev/null 2>&1") != 0) {
@@ -258,6 +456,9 @@ int main(void)
     tcase_add_test(tc, test_several_commits);
     tcase_add_test(tc, test_parts_compared);
     tcase_add_test(tc, test_needs_a_checkout);
+    tcase_add_test(tc, test_regenerated_runs_stay_post_hoc);
+    tcase_add_test(tc, test_extension_and_new_sweeps);
+    tcase_add_test(tc, test_first_commit_unknown);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results/files.h"
 #include "stats/stats.h"
 #include "verdict/internal.h"
 #include "verdict/registered.h"
@@ -202,8 +203,43 @@ static void add_each(char *list, size_t size, const char *values)
     }
 }
 
+/* one run (seed `seeds`) of the row whose first committed version is (added, recorded), into its group */
+static void add_first_group(nl_verdict *v, const char *added, const char *recorded, const char *seeds)
+{
+    int g = 0;
+    while (g < v->n_first && (strcmp(v->first[g].added, added) || strcmp(v->first[g].recorded, recorded)))
+        g++;
+    if (g == NL_VERDICT_MAX_FIRST) {
+        v->first_overflow = true;
+        return;
+    }
+    if (g == v->n_first) {
+        memset(&v->first[g], 0, sizeof v->first[g]);
+        nl_copy_string(v->first[g].added, sizeof v->first[g].added, added);
+        nl_copy_string(v->first[g].recorded, sizeof v->first[g].recorded, recorded);
+        v->n_first++;
+    }
+    add_each(v->first[g].seeds, sizeof v->first[g].seeds, seeds);
+}
+
+/* the cell's runs git tracks, by their first committed version */
+static void first_committed(const cell *cl, nl_verdict *v)
+{
+    const vd_source *s = cl->src;
+    const size_t dir_len = strlen(s->dir);
+    for (int i = 0; s->first_runs && i < cl->n; i++) {
+        char path[2400];
+        const char *added, *recorded;
+        if (vd_source_run_file(s, cl->rows[i], NL_RUN_SUMMARY_FILE, path, sizeof path) &&
+            !strncmp(path, s->dir, dir_len) && path[dir_len] == '/' &&
+            nl_first_run_of(s->first_runs, path + dir_len + 1, &added, &recorded))
+            add_first_group(v, added, recorded, vd_source_seed(s, cl->rows[i]));
+    }
+}
+
 static void provenance(const cell *cl, nl_verdict *v)
 {
+    first_committed(cl, v);
     static const char *const keys[] = {"git_commit", "cpu_kernels", "threads"};
     char *lists[] = {v->commits, v->kernels, v->threads};
     const size_t sizes[] = {sizeof v->commits, sizeof v->kernels, sizeof v->threads};
@@ -655,6 +691,9 @@ static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
             add_each(v->commits, sizeof v->commits, out->v[j].commits);
             add_each(v->kernels, sizeof v->kernels, out->v[j].kernels);
             add_each(v->threads, sizeof v->threads, out->v[j].threads);
+            for (int g = 0; g < out->v[j].n_first; g++)
+                add_first_group(v, out->v[j].first[g].added, out->v[j].first[g].recorded, out->v[j].first[g].seeds);
+            v->first_overflow |= out->v[j].first_overflow;
         }
         v->mixed_commits = strchr(v->commits, ' ') != NULL;
     }
@@ -688,29 +727,40 @@ static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
     return NL_OK;
 }
 
-/* each row's registration: whether its claim existed unchanged at every commit its runs record */
-static nl_code register_rows(const nl_claim_set *claims, const nl_verdict_options *opt, nl_verdict_report *out,
-                             nl_error *err)
+/* The lookup of each claim in the experiment file's history, and of when
+ * each source's runs were first committed (C->main's and the other sweeps'
+ * first_runs), opened before the claims' rows are made: a row groups its
+ * runs by their first committed version as it reads them. */
+static nl_code open_registration(vd_ctx *C, nl_registry **reg)
 {
-    if (!opt->registration) {
-        for (int i = 0; i < out->n; i++)
-            nl_copy_string(out->v[i].registered, sizeof out->v[i].registered, "not checked");
+    *reg = NULL;
+    if (!C->opt->registration)
         return NL_OK;
-    }
-    nl_registry *reg = NULL;
-    nl_code rc = nl_registry_open(claims, &reg, err);
-    if (rc)
-        return rc;
+    nl_code rc = nl_registry_open(C->set, reg, C->err);
+    if (rc == NL_OK && C->main.kind != NL_SOURCE_TABLE)
+        rc = nl_first_runs_open(*reg, C->main.dir, &C->main.first_runs, C->err);
+    for (int i = 0; i < C->n_others && rc == NL_OK; i++)
+        rc = nl_first_runs_open(*reg, C->others[i].dir, &C->others[i].first_runs, C->err);
+    return rc;
+}
+
+/* each row's registration: whether its claim existed unchanged at every
+ * commit its runs record, and at their first committed versions' */
+static void register_rows(const nl_claim_set *claims, nl_registry *reg, nl_verdict_report *out)
+{
     for (int i = 0; i < out->n; i++) {
         nl_verdict *v = &out->v[i];
         char why[256] = "";
         const nl_registration kind =
-            nl_registration_of_commits(reg, (int)(v->claim - claims->claims), v->commits, why, sizeof why);
-        snprintf(v->registered, sizeof v->registered, "%s%s%s%s", nl_registration_names[kind], why[0] ? " (" : "",
-                 why, why[0] ? ")" : "");
+            reg ? nl_registration_of_runs(reg, (int)(v->claim - claims->claims), v->commits, v->first, v->n_first,
+                                          v->first_overflow, why, sizeof why)
+                : NL_REG_KIND_COUNT;
+        if (kind == NL_REG_KIND_COUNT)
+            nl_copy_string(v->registered, sizeof v->registered, "not checked");
+        else
+            snprintf(v->registered, sizeof v->registered, "%s%s%s%s", nl_registration_names[kind],
+                     why[0] ? " (" : "", why, why[0] ? ")" : "");
     }
-    nl_registry_close(reg);
-    return NL_OK;
 }
 
 nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, const nl_verdict_options *opt,
@@ -741,15 +791,22 @@ nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, co
     }
     for (int i = 0; i < claims->n && rc == NL_OK; i++)
         rc = check_claim(C, &claims->claims[i]);
+    nl_registry *reg = NULL;
+    if (rc == NL_OK)
+        rc = open_registration(C, &reg);
     for (int i = 0; i < claims->n && rc == NL_OK; i++)
         rc = add_claim(C, &claims->claims[i], out);
     if (rc == NL_OK)
         rc = correct_and_decide(C, out);
     if (rc == NL_OK)
-        rc = register_rows(claims, opt, out, err);
+        register_rows(claims, reg, out);
+    nl_registry_close(reg);
+    nl_first_runs_close(C->main.first_runs);
     vd_source_close(&C->main);
-    for (int i = 0; i < C->n_others; i++)
+    for (int i = 0; i < C->n_others; i++) {
+        nl_first_runs_close(C->others[i].first_runs);
         vd_source_close(&C->others[i]);
+    }
     free(C);
     if (rc)
         nl_verdict_report_free(out);

@@ -16,6 +16,7 @@
 
 #include "log/files.h"
 #include "proc/proc.h"
+#include "results/files.h"
 #include "verdict/registered.h"
 
 const char *const nl_registration_names[NL_REG_KIND_COUNT] = {"pre-registered", "post hoc", "unknown"};
@@ -621,4 +622,249 @@ nl_code nl_claim_registration_of(const nl_claim_set *set, int claim_index, const
         rc = nl_registry_claim(reg, claim_index, commit, out, err);
     nl_registry_close(reg);
     return rc;
+}
+
+/* ---- when a sweep's runs were first committed ---- */
+
+/* one tracked run */
+typedef struct {
+    char *path;        /* its summary.json, relative to the directory */
+    char added[72];    /* the commit that first added it */
+    char recorded[64]; /* the git_commit that version records */
+} rg_first;
+
+struct nl_first_runs {
+    rg_first *runs;
+    int n, cap;
+    bool shallow; /* the first commits are not in this clone's history */
+};
+
+/* `git -C DIR ARGS...` (args NULL-ended, at most 12), its whole stdout */
+static nl_code rg_git_in(const char *dir, const char *const args[], rg_answer *ans, nl_error *err)
+{
+    const char *argv[16] = {"git", "-C", dir};
+    for (int i = 0; i < 12 && args[i]; i++)
+        argv[3 + i] = args[i];
+    nl_code rc = rg_git(argv, NL_READ_TEXT_MAX, false, ans, err);
+    if (rc == NL_OK && ans->said.cut) {
+        free(ans->said.text);
+        rc = nl_fail(err, NL_ERR_RUNTIME, "%s: git's list of its runs' first commits is longer than %zu MiB", dir,
+                     (size_t)NL_READ_TEXT_MAX >> 20);
+    }
+    return rc;
+}
+
+static rg_first *rg_first_find(const nl_first_runs *f, const char *path)
+{
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->runs[i].path, path))
+            return &f->runs[i];
+    return NULL;
+}
+
+/* `git log --diff-filter=A --reverse --name-only`'s answer: a line "\1HASH"
+ * per commit, then the files it added; a run's first line wins */
+static nl_code rg_first_parse_log(nl_first_runs *f, char *text, nl_error *err)
+{
+    static const char tail[] = "/" NL_RUN_SUMMARY_FILE;
+    const char *commit = "";
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const size_t len = strlen(line);
+        if (line[0] == '\1') {
+            commit = line + 1;
+            continue;
+        }
+        if (len < sizeof tail || strcmp(line + len - (sizeof tail - 1), tail) || !commit[0] ||
+            strlen(commit) >= sizeof f->runs[0].added || rg_first_find(f, line))
+            continue;
+        if (f->n == f->cap) {
+            const int cap = f->cap ? 2 * f->cap : 64;
+            rg_first *grown = realloc(f->runs, (size_t)cap * sizeof *grown);
+            if (!grown)
+                return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
+            f->runs = grown;
+            f->cap = cap;
+        }
+        rg_first *r = &f->runs[f->n];
+        memset(r, 0, sizeof *r);
+        if (!(r->path = strdup(line)))
+            return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
+        nl_copy_string(r->added, sizeof r->added, commit);
+        f->n++;
+    }
+    return NL_OK;
+}
+
+/* `git grep -z '"git_commit"' HASH`'s answer ("HASH:PATH\0LINE\n" per
+ * file): the recorded commit of each run that HASH first added */
+static void rg_first_parse_grep(nl_first_runs *f, const char *hash, const char *text, size_t size)
+{
+    const size_t hash_len = strlen(hash);
+    for (const char *p = text, *end = text + size; p < end;) {
+        const char *name = p, *line = name + strlen(name) + 1;
+        if (line >= end)
+            break;
+        const char *eol = strchr(line, '\n');
+        p = eol ? eol + 1 : end;
+        if (strncmp(name, hash, hash_len) || name[hash_len] != ':')
+            continue;
+        rg_first *r = rg_first_find(f, name + hash_len + 1);
+        if (!r || strcmp(r->added, hash))
+            continue;
+        const char *v = strstr(line, "\"git_commit\"");
+        v = v ? strchr(v + 12, ':') : NULL;
+        v = v ? v + 1 + strspn(v + 1, " \t") : NULL;
+        if (v && *v == '"') { /* null, or nothing: "" (no commit to look up) */
+            const size_t len = strcspn(v + 1, "\"\n");
+            snprintf(r->recorded, sizeof r->recorded, "%.*s", (int)(len < sizeof r->recorded ? len : 0), v + 1);
+        }
+    }
+}
+
+/* the recorded commits of the runs each distinct adding commit added: one
+ * git grep per adding commit */
+static nl_code rg_first_read_versions(nl_first_runs *f, const char *dir, nl_error *err)
+{
+    static const char pathspec[] = "*/" NL_RUN_SUMMARY_FILE;
+    for (int i = 0; i < f->n; i++) {
+        bool earlier = false;
+        for (int j = 0; j < i && !earlier; j++)
+            earlier = !strcmp(f->runs[j].added, f->runs[i].added);
+        if (earlier)
+            continue;
+        const char *const args[] = {"grep", "-z", "-F", "-e", "\"git_commit\"", f->runs[i].added, "--", pathspec, NULL};
+        rg_answer ans;
+        nl_code rc = rg_git_in(dir, args, &ans, err);
+        if (rc)
+            return rc;
+        rg_first_parse_grep(f, f->runs[i].added, ans.said.text, ans.said.len);
+        free(ans.said.text);
+    }
+    return NL_OK;
+}
+
+nl_code nl_first_runs_open(const nl_registry *reg, const char *dir, nl_first_runs **out, nl_error *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
+    nl_first_runs *f = *out;
+    char top[PATH_MAX], shallow[16] = "";
+    bool ok = false;
+    const char *const ask_top[] = {"rev-parse", "--show-toplevel", NULL};
+    nl_code rc = rg_git_line(dir, ask_top, top, sizeof top, &ok, err);
+    if (rc || !ok || strcmp(top, reg->top)) /* not tracked here: each run keeps the commit it records */
+        return rc;
+    const char *const ask_shallow[] = {"rev-parse", "--is-shallow-repository", NULL};
+    rc = rg_git_line(dir, ask_shallow, shallow, sizeof shallow, &ok, err);
+    f->shallow = !strcmp(shallow, "true");
+    static const char pathspec[] = "*/" NL_RUN_SUMMARY_FILE;
+    const char *const log[] = {"-c",       "core.quotePath=false", "log", "--no-renames", "--diff-filter=A",
+                               "--reverse", "--relative",          "--format=%x01%H", "--name-only", "--",
+                               pathspec,   NULL};
+    rg_answer ans = {0};
+    if (rc == NL_OK)
+        rc = rg_git_in(dir, log, &ans, err);
+    if (rc == NL_OK && ans.exited_ok)
+        rc = rg_first_parse_log(f, ans.said.text, err);
+    if (rc == NL_OK) /* git log failed (a repository without a commit yet): none tracked */
+        f->n = ans.exited_ok ? f->n : 0;
+    free(ans.said.text);
+    if (rc == NL_OK && !f->shallow)
+        rc = rg_first_read_versions(f, dir, err);
+    return rc;
+}
+
+bool nl_first_run_of(const nl_first_runs *f, const char *rel, const char **added, const char **recorded)
+{
+    const rg_first *r = f ? rg_first_find(f, rel) : NULL;
+    if (!r)
+        return false;
+    *added = f->shallow ? "" : r->added;
+    *recorded = f->shallow ? "" : r->recorded;
+    return true;
+}
+
+void nl_first_runs_close(nl_first_runs *f)
+{
+    if (!f)
+        return;
+    for (int i = 0; i < f->n; i++)
+        free(f->runs[i].path);
+    free(f->runs);
+    free(f);
+}
+
+/* "1-3, 5" of "1 2 3 5" where every seed is a number, else the list as it is */
+static void rg_seed_ranges(const char *seeds, char *out, size_t size)
+{
+    long v[256];
+    int n = 0;
+    for (const char *p = seeds; *p && n < 256;) {
+        char *end;
+        v[n] = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ' ')) {
+            nl_copy_string(out, size, seeds);
+            return;
+        }
+        n++;
+        p = end + strspn(end, " ");
+    }
+    for (int i = 1; i < n; i++) /* a few seeds: insertion sort */
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            const long t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    out[0] = '\0';
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && v[j + 1] == v[j] + 1)
+            j++;
+        if (j > i)
+            rg_add(out, size, "%s%ld-%ld", i ? ", " : "", v[i], v[j]);
+        else
+            rg_add(out, size, "%s%ld", i ? ", " : "", v[i]);
+        i = j + 1;
+    }
+}
+
+nl_registration nl_registration_of_runs(nl_registry *reg, int claim_index, const char *commits,
+                                        const nl_first_run *first, int n_first, bool overflow, char *why,
+                                        size_t why_size)
+{
+    nl_registration kind = nl_registration_of_commits(reg, claim_index, commits, why, why_size);
+    for (int g = 0; g < n_first && kind != NL_REG_POST_HOC; g++) {
+        char ranges[128], seeds[160], hash[16];
+        rg_seed_ranges(first[g].seeds, ranges, sizeof ranges);
+        /* "-": a sweep without a seed key, one run per cell */
+        if (!ranges[0] || !strcmp(ranges, "-"))
+            nl_copy_string(seeds, sizeof seeds, "its runs");
+        else
+            snprintf(seeds, sizeof seeds, "its runs of seed%s %s", strpbrk(ranges, ",- ") ? "s" : "", ranges);
+        snprintf(hash, sizeof hash, "%.12s", first[g].added);
+        if (!first[g].added[0]) {
+            if (kind == NL_REG_PRE)
+                rg_say(why, why_size, "%s are tracked, but a shallow clone's history does not "
+                       "hold their first commit (git fetch --unshallow)", seeds);
+            kind = NL_REG_UNKNOWN;
+            continue;
+        }
+        /* where they were made, then where they were committed: the first post hoc decides */
+        const char *at[2] = {first[g].recorded, hash};
+        for (int k = 0; k < 2 && kind != NL_REG_POST_HOC; k++) {
+            char one_why[256];
+            const nl_registration one = nl_registration_of_commits(reg, claim_index, at[k], one_why, sizeof one_why);
+            if (one == NL_REG_PRE || (one == NL_REG_UNKNOWN && kind != NL_REG_PRE))
+                continue;
+            rg_say(why, why_size, "%s were first committed at %s%s: %s", seeds, hash,
+                   one == NL_REG_POST_HOC ? ", before this claim" : "", one_why);
+            kind = one;
+        }
+    }
+    if (overflow && kind == NL_REG_PRE) {
+        rg_say(why, why_size, "its runs were first committed at more commits than the lookup keeps");
+        kind = NL_REG_UNKNOWN;
+    }
+    return kind;
 }

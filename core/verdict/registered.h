@@ -16,6 +16,7 @@
 #ifndef NL_VERDICT_REGISTERED_H
 #define NL_VERDICT_REGISTERED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/status.h"
@@ -68,6 +69,57 @@ nl_code nl_registry_claim(nl_registry *reg, int claim_index, const char *commit,
  * is unknown with the error's message in why. */
 nl_registration nl_registration_of_commits(nl_registry *reg, int claim_index, const char *commits, char *why,
                                            size_t why_size);
+
+/* ---- when a sweep's runs were first committed ----
+ * A run's data exist from the first commit that held its directory (the
+ * same config and seed), not from the commit its summary.json records now:
+ * runs regenerated later (a drift fix re-running the same seeds) record the
+ * regeneration's commit, and a claim written between the two would read
+ * pre-registered against data it was fitted to. So each run that git
+ * tracks is judged as well at the commit its FIRST committed summary.json
+ * records (and at the commit that added it); a run directory added later
+ * (an extension's seeds) is new data, judged at its own first commit
+ * (STATS.md: an extension is a new sweep). */
+
+/* a row's runs that share a first committed version */
+typedef struct {
+    char added[72];    /* the commit that first added their summary.json; "" where a shallow clone cannot say */
+    char recorded[64]; /* the git_commit that version records ("" none) */
+    char seeds[96];    /* their seeds, space-separated */
+} nl_first_run;
+
+typedef struct nl_first_runs nl_first_runs;
+
+/* The first committed version of every run under `dir` (a sweep
+ * directory, or the directory run directories are globbed from) that git
+ * tracks in reg's repository. The cost is bounded per directory, not per
+ * run or claim: one `git log --diff-filter=A` over the directory's
+ * summary.json files, then one `git grep` per distinct commit that added
+ * some (a sweep's hundreds of runs come in a few commits, and a verdict
+ * asks about every claim over them). dir outside a git work tree, or in
+ * another repository than the claims': no run is tracked (each keeps the
+ * commit it records now). In a shallow clone the first commits are not in
+ * the history: tracked runs get added "" (unknown). NL_ERR_NOMEM,
+ * NL_ERR_RUNTIME (git could not be run, its answer too long) as they come. */
+nl_code nl_first_runs_open(const nl_registry *reg, const char *dir, nl_first_runs **out, nl_error *err);
+
+/* run file `rel` (its summary.json, relative to the directory): false
+ * where git does not track it; else its first version's commits */
+bool nl_first_run_of(const nl_first_runs *f, const char *rel, const char **added, const char **recorded);
+
+void nl_first_runs_close(nl_first_runs *f);
+
+/* A row's registration from its runs: nl_registration_of_commits over the
+ * commits they record now, then each group of runs as first committed
+ * (first[0 .. n_first - 1]) at the commit its first version records and
+ * at the commit that added it: post hoc where the claim was not there
+ * unchanged (why: "its runs of seeds 1-3 were first committed at X, before
+ * this claim: ..."), unknown where the history cannot tell (a shallow
+ * clone, a first version made from a dirty tree). overflow: the row had
+ * more groups than first holds, unknown unless another says post hoc. */
+nl_registration nl_registration_of_runs(nl_registry *reg, int claim_index, const char *commits,
+                                        const nl_first_run *first, int n_first, bool overflow, char *why,
+                                        size_t why_size);
 
 /* frees the registry and every version of the file it read; NULL is fine */
 void nl_registry_close(nl_registry *reg);

@@ -17,6 +17,9 @@ typedef struct {
     /* run, the keys (columns 1 .. status_col - 1), status, then the metrics */
     nl_csv_table t;
     int status_col, seed_col;
+    /* when its runs were first committed (verdict/registered.h); NULL:
+     * not looked up (no registration asked for) */
+    struct nl_first_runs *first_runs;
 } vd_source;
 
 /* Opens `dir` as `src` says (NULL or NL_SOURCE_SWEEP: its summary.csv).

@@ -18,6 +18,7 @@
 #include "base/status.h"
 #include "log/files.h"
 #include "results/claims.h"
+#include "verdict/registered.h"
 
 typedef struct {
     double level;   /* of the intervals, 0.95 */
@@ -51,6 +52,8 @@ extern const char *const nl_family_names[NL_FAMILY_COUNT];
 #define NL_VERDICT_BOOT_MIN_N 10
 /* the power seeds are chosen for */
 #define NL_VERDICT_POWER 0.8
+/* the groups of a row's runs by their first committed version it keeps */
+#define NL_VERDICT_MAX_FIRST 8
 
 typedef struct {
     char id[256];            /* the claim's id, "[key=value]" added per each: value */
@@ -71,6 +74,11 @@ typedef struct {
     int seeds_needed;        /* inconclusive: from the observed spread; -1 unknown */
     char commits[128], kernels[128], threads[64];
     bool mixed_commits;
+    /* the runs git tracks, grouped by their first committed version: a
+     * registration is judged there too (verdict/registered.h) */
+    nl_first_run first[NL_VERDICT_MAX_FIRST];
+    int n_first;
+    bool first_overflow; /* more groups than first holds */
     char note[512];          /* seeds left out and why */
     /* whether the claim existed unchanged at its runs' commits: "pre-registered",
      * "post hoc (why)", "unknown (why)", "not checked" */
