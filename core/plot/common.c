@@ -7,6 +7,7 @@
 #include "plot/common.h"
 #include "results/files.h"
 #include "results/series.h"
+#include "results/summary_keys.h"
 
 /* ---- small helpers ---- */
 
@@ -107,7 +108,7 @@ metric_info pl_final_metric(const nl_plot_spec *spec)
         return (metric_info){NL_RESULTS_M_TEST_LOSS, m, "final test loss (cross-entropy, nats)", "test loss", 1, false, true};
     if (!strcmp(m, "test_accuracy"))
         return (metric_info){NL_RESULTS_M_TEST_ACC, m, "final test accuracy (%)", "test accuracy", 100, true, false};
-    if (!strcmp(m, "best_test_accuracy"))
+    if (!strcmp(m, NL_SUMMARY_BEST_TEST_ACCURACY))
         return (metric_info){NL_RESULTS_M_BEST_ACC, m, "best test accuracy (%)", "best test accuracy", 100, true, false};
     if (!strcmp(m, "train_loss"))
         return (metric_info){NL_RESULTS_M_TRAIN_LOSS, m, "final training loss (cross-entropy, nats)", "training loss", 1, false, true};

@@ -14,6 +14,7 @@
 #include "stats/stats.h"
 #include "verdict/internal.h"
 #include "verdict/registered.h"
+#include "results/summary_keys.h"
 
 nl_code vd_claim_fail(const vd_ctx *C, const nl_claim *c, int line, int column, const char *key, const char *fmt,
                       ...)
@@ -204,7 +205,7 @@ static void add_each(char *list, size_t size, const char *values)
 
 static void provenance(const cell *cl, nl_verdict *v)
 {
-    static const char *const keys[] = {"git_commit", "cpu_kernels", "threads"};
+    static const char *const keys[] = {NL_SUMMARY_GIT_COMMIT, NL_SUMMARY_CPU_KERNELS, NL_SUMMARY_THREADS};
     char *lists[] = {v->commits, v->kernels, v->threads};
     const size_t sizes[] = {sizeof v->commits, sizeof v->kernels, sizeof v->threads};
     for (int i = 0; i < cl->n; i++)
