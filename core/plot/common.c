@@ -40,31 +40,6 @@ const char *pl_fmt_num(char *buf, size_t size, double v)
     return buf;
 }
 
-/* a label for a CSV cell: no commas, quotes or newlines */
-const char *pl_cell_text(const char *s, char *buf, size_t size)
-{
-    size_t k = 0;
-    while (*s && k + 1 < size) {
-        const unsigned char c = (unsigned char)*s;
-        const int n = nl_utf8_len(s);
-        if (c == ',')
-            buf[k++] = ';';
-        else if (c == '"' || c == '`' || c < 0x20 || c == 0x7f)
-            buf[k++] = ' '; /* a cell may sit in a script's data block: nothing gnuplot would act on */
-        else if (n == 0)
-            buf[k++] = '?';
-        else if (k + (size_t)n < size) {
-            memcpy(buf + k, s, (size_t)n);
-            k += (size_t)n;
-            s += n - 1;
-        } else
-            break;
-        s++;
-    }
-    buf[k] = '\0';
-    return buf;
-}
-
 int pl_cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;

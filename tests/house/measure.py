@@ -28,6 +28,10 @@ a JSON call (nl_json_flat_get(json, "wall_s", ...), nl_json_string(j,
 underscore ("final_test_loss"): a one-word name ("status", "device") is also
 a config key or a word, a multi-word one is the results format's.
 
+A folder's internal header (a name ending in internal.h: plot/internal.h,
+data/data_internal.h) is included by its own folder's files alone; an include
+of another folder's fails, as a folder cycle does.
+
 --check ALLOWED (test_house): exits 1 naming every long function or cycle
 that ALLOWED does not list, so the house does not grow back while the
 listed ones are worked off. A function is listed by file and name, a cycle
@@ -150,6 +154,25 @@ def folder_cycles():
             if folder_of(t) != here:
                 folders[here].add(folder_of(t))
     return strongly_connected(folders)
+
+
+def foreign_internal_includes():
+    """(file, line, header) of each include of another folder's internal
+    header (a name ending in internal.h)"""
+    out = []
+    for rel in sources(INCLUDED):
+        text = open(os.path.join(ROOT, rel), errors="replace").read()
+        for m in re.finditer(r'^#include "([^"]*internal\.h)"', text, re.M):
+            inc = m.group(1)
+            for base in (os.path.dirname(rel), "core", "cmd"):
+                if os.path.exists(os.path.join(ROOT, base, inc)):
+                    target = os.path.normpath(os.path.join(base, inc))
+                    break
+            else:
+                continue
+            if os.path.dirname(target) != os.path.dirname(rel):
+                out.append((rel, text.count("\n", 0, m.start()) + 1, target))
+    return out
 
 
 FILES_H = "core/results/files.h"
@@ -310,6 +333,8 @@ def check(path, limit):
             for c in cycles if not any(set(c) <= a for a in allowed_cycles)]
     new += ["folder cycle: " + " <-> ".join(c)
             for c in knots if not any(set(c) <= a for a in allowed_folders)]
+    new += ["%s:%d: includes %s, another folder's internal header: give it a public one"
+            % (rel, line, inc) for rel, line, inc in foreign_internal_includes()]
     new += ["%s:%d: spells %s, a name of %s: use its macro" % (rel, line, name, FILES_H)
             for rel, line, name in stray_file_names()]
     new += ["%s:%d: looks up column '%s' by its name: use results/'s nl_metrics_col or nl_series_col"
@@ -347,6 +372,10 @@ def main():
     print("include cycles between folders: %d" % len(knots))
     for c in knots:
         print("  " + " <-> ".join(c))
+    foreign = foreign_internal_includes()
+    print("includes of another folder's internal header: %d" % len(foreign))
+    for rel, line, inc in foreign:
+        print("  %s:%d  %s" % (rel, line, inc))
     stray = stray_file_names()
     print("run directory file names spelled outside core/results/: %d" % len(stray))
     for rel, line, name in stray:
