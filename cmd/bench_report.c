@@ -5,14 +5,15 @@
 
 #include "bench_cmd.h"
 #include "cmd.h"
+#include "results/summary_keys.h"
 
 /* the CSV's columns: experiments/bench/ writes the same for PyTorch */
 static const char *const columns[] = {
     "section", "impl", "setting", "threads", "model", "norm", "groups", "batch", "kernel",
-    "shape", "mode", "reps", "calls", "median_us", "min_us", "samples_per_s", "median_ms",
+    "shape", "mode", "reps", "calls", "median_us", "min_us", NL_SUMMARY_SAMPLES_PER_S, "median_ms",
     "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
     "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
-    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
+    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", NL_SUMMARY_OPENBLAS_CORE, NL_SUMMARY_CPU_KERNELS,
     "step_flops", "peak_gflops", "peak_share",
     /* the core's FMA peak (bench/fma_peak.h): the yardstick; peak_* above is sgemm's */
     "fma_kind", "fma_peak_gflops", "fma_peak_share",

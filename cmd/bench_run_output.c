@@ -7,6 +7,7 @@
 
 #include "device/device.h"
 #include "cmd.h"
+#include "results/summary_keys.h"
 #include "version_git.h"
 
 #include "bench_run.h"
@@ -16,11 +17,11 @@ static const char *const run_columns[] = {
     "threads", "steps", "steady_first_step", "steady_last_step", "steady_steps", "steady_s",
     "steady_per_s", "step_ms", "eval_s", "run_wall_s", "run_per_s", "process_s", "process_cpu_s",
     "ratio_to_torch", "step_median_per_s", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
-    "l2_kib", "l3_kib", "openblas_core", "cpu_kernels", "step_flops", "gflops", "peak_gflops",
+    "l2_kib", "l3_kib", NL_SUMMARY_OPENBLAS_CORE, NL_SUMMARY_CPU_KERNELS, "step_flops", "gflops", "peak_gflops",
     "peak_share",
     /* a PyTorch row's mode and its compile seconds; every row of a round:
      * the PyTorch mode that was the peer (the fastest; ratio_to_torch's) */
-    "torch_mode", "compile_s", "peer_mode",
+    "torch_mode", NL_SUMMARY_PEER_COMPILE_S, "peer_mode",
     /* the core's FMA peak at the side's threads (bench/fma_peak.h): the
      * yardstick; peak_* above is the sgemm probe's */
     "fma_kind", "fma_peak_gflops", "fma_peak_share",

@@ -15,6 +15,7 @@
 #include "model/model.h"
 #include "results/files.h"
 #include "results/summary.h"
+#include "results/summary_keys.h"
 #include "train/run.h"
 
 #include "bench_run.h"
@@ -93,13 +94,13 @@ static bool read_side(const char *dir, const char *what, double skip, double per
         fprintf(stderr, "normlab bench: %s: the run ended '%s', not ok\n", what,
                 nl_summary_verdict_name(verdict));
     /* a count that is no thread count (torn, hand-edited) is left unknown */
-    if (nl_json_flat_get(text, "threads", value, sizeof value) &&
+    if (nl_json_flat_get(text, NL_SUMMARY_THREADS, value, sizeof value) &&
         !nl_parse_int(value, 0, NL_CONFIG_MAX_THREADS, &s->threads))
         s->threads = 0;
-    if (!nl_json_flat_get(text, "cpu_kernels", s->cpu_kernels, sizeof s->cpu_kernels))
+    if (!nl_json_flat_get(text, NL_SUMMARY_CPU_KERNELS, s->cpu_kernels, sizeof s->cpu_kernels))
         s->cpu_kernels[0] = '\0';
     s->compile_s = NAN; /* eager writes null */
-    if (nl_json_flat_get(text, "compile_s", value, sizeof value) && strcmp(value, "null"))
+    if (nl_json_flat_get(text, NL_SUMMARY_PEER_COMPILE_S, value, sizeof value) && strcmp(value, "null"))
         s->compile_s = atof(value);
     free(text);
     if (!good)

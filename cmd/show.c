@@ -16,6 +16,7 @@
 #include "results/run_result.h"
 #include "results/rundir.h"
 #include "results/summary.h"
+#include "results/summary_keys.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
@@ -85,10 +86,10 @@ static void init_from_line(const char *json, char *line, size_t size)
 {
     char from[1024] = "", hash[32] = "", step[32] = "";
     line[0] = '\0';
-    if (!nl_json_flat_get(json, "init_from", from, sizeof from) || !from[0])
+    if (!nl_json_flat_get(json, NL_SUMMARY_INIT_FROM, from, sizeof from) || !from[0])
         return;
-    nl_json_flat_get(json, "init_from_model_fnv1a64", hash, sizeof hash);
-    nl_json_flat_get(json, "init_from_step", step, sizeof step);
+    nl_json_flat_get(json, NL_SUMMARY_INIT_FROM_MODEL_FNV1A64, hash, sizeof hash);
+    nl_json_flat_get(json, NL_SUMMARY_INIT_FROM_STEP, step, sizeof step);
     char path[1100], *bytes = NULL, now[32] = "";
     size_t len = 0;
     nl_error err = {0};
@@ -141,11 +142,11 @@ static void print_run_status(const char *dir, const nl_config *cfg)
     }
     const char *status = nl_summary_verdict_name(verdict);
     char reason[512] = "", steps[32] = "?", acc[32] = "", sps[32] = "", wall[32] = "";
-    nl_json_flat_get(json, "reason", reason, sizeof reason);
-    nl_json_flat_get(json, "steps", steps, sizeof steps);
-    nl_json_flat_get(json, "final_test_accuracy", acc, sizeof acc);
-    nl_json_flat_get(json, "samples_per_s", sps, sizeof sps);
-    nl_json_flat_get(json, "wall_s", wall, sizeof wall);
+    nl_json_flat_get(json, NL_SUMMARY_REASON, reason, sizeof reason);
+    nl_json_flat_get(json, NL_SUMMARY_STEPS, steps, sizeof steps);
+    nl_json_flat_get(json, NL_SUMMARY_FINAL_TEST_ACCURACY, acc, sizeof acc);
+    nl_json_flat_get(json, NL_SUMMARY_SAMPLES_PER_S, sps, sizeof sps);
+    nl_json_flat_get(json, NL_SUMMARY_WALL_S, wall, sizeof wall);
     char identity[1600]; /* printed after the status line */
     init_from_line(json, identity, sizeof identity);
     free(json);

@@ -1,13 +1,13 @@
-/* The training loop's probe table (core/train/probes.def, train/probe.h),
+/* The training loop's probe table (core/config/probes.def, train/probe.h),
  * row by row: every row has a case here (a row without one fails), and
  * each case turns its row on through the row's own key on a small run and
  * finds the row's rows at exactly the steps its config asks for: every
  * series kind the row names in series.csv at those steps and no others
  * (the trace: trace.csv's steps), while the run's metrics equal those of
  * the run without it; and each row with a check refuses, before the run,
- * a run it cannot measure, naming the key to blame. A new probe is one row
- * in probes.def, its file, and a case below (and a refusal, when it has a
- * check). */
+ * a run it cannot measure, naming the key to blame. A new probe is one line
+ * in config/probes.def (which can declare its train.log.* key), its file,
+ * and a case below (and a refusal, when it has a check). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

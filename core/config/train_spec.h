@@ -7,6 +7,14 @@
 
 #include "optim/optim.h"
 
+/* the probes whose line in config/probes.def declares their bool key
+ * train.log.<leaf>: the index of each one's switch in log_probe */
+typedef enum {
+#define NL_PROBE_LOG(name, leaf, doc) NL_PROBE_LOG_##name,
+#include "config/probes.def"
+    NL_PROBE_LOG_COUNT
+} nl_probe_log;
+
 #define NL_MAX_PERCENTILES 8
 /* step sizes a landscape probe tries (train.log.landscape.lr_multiples) */
 #define NL_LANDSCAPE_MAX_STEPS 8
@@ -133,15 +141,9 @@ typedef struct {
      * the run directory's events.out.tfevents.normlab */
     bool log_tensorboard;
     bool log_attention_logits;
-    /* series.csv at each evaluation: per normalizer with running
-     * statistics, running variance over the test split's variance */
-    bool log_variance_shift;
-    /* series.csv at each evaluation: per recurrent layer and time step,
-     * the hidden state's norm over the test split (train/probe_steps.h) */
-    bool log_step_norms;
-    /* series.csv at each evaluation: per residual block, the test loss
-     * with it removed minus the whole model's (train/probe_blockskip.h) */
-    bool log_block_skip;
+    /* train.log.<leaf> of each probe whose line in config/probes.def
+     * declares its switch (variance_shift, step_norms, block_skip, ...) */
+    bool log_probe[NL_PROBE_LOG_COUNT];
     /* series.csv at step 0 and every log_every steps: per weight tensor its
      * norm and the step's update ratio (train/series.h) */
     bool log_weight_stats;

@@ -7,6 +7,7 @@
 #include "plot/common.h"
 #include "results/files.h"
 #include "results/series.h"
+#include "results/summary_keys.h"
 
 /* ---- small helpers ---- */
 
@@ -36,31 +37,6 @@ const char *pl_fmt_num(char *buf, size_t size, double v)
         snprintf(buf, size, "NaN");
     else
         snprintf(buf, size, "%.6g", v);
-    return buf;
-}
-
-/* a label for a CSV cell: no commas, quotes or newlines */
-const char *pl_cell_text(const char *s, char *buf, size_t size)
-{
-    size_t k = 0;
-    while (*s && k + 1 < size) {
-        const unsigned char c = (unsigned char)*s;
-        const int n = nl_utf8_len(s);
-        if (c == ',')
-            buf[k++] = ';';
-        else if (c == '"' || c == '`' || c < 0x20 || c == 0x7f)
-            buf[k++] = ' '; /* a cell may sit in a script's data block: nothing gnuplot would act on */
-        else if (n == 0)
-            buf[k++] = '?';
-        else if (k + (size_t)n < size) {
-            memcpy(buf + k, s, (size_t)n);
-            k += (size_t)n;
-            s += n - 1;
-        } else
-            break;
-        s++;
-    }
-    buf[k] = '\0';
     return buf;
 }
 
@@ -107,7 +83,7 @@ metric_info pl_final_metric(const nl_plot_spec *spec)
         return (metric_info){NL_RESULTS_M_TEST_LOSS, m, "final test loss (cross-entropy, nats)", "test loss", 1, false, true};
     if (!strcmp(m, "test_accuracy"))
         return (metric_info){NL_RESULTS_M_TEST_ACC, m, "final test accuracy (%)", "test accuracy", 100, true, false};
-    if (!strcmp(m, "best_test_accuracy"))
+    if (!strcmp(m, NL_SUMMARY_BEST_TEST_ACCURACY))
         return (metric_info){NL_RESULTS_M_BEST_ACC, m, "best test accuracy (%)", "best test accuracy", 100, true, false};
     if (!strcmp(m, "train_loss"))
         return (metric_info){NL_RESULTS_M_TRAIN_LOSS, m, "final training loss (cross-entropy, nats)", "training loss", 1, false, true};

@@ -21,10 +21,6 @@ void pl_agg_add(agg *a, double v); /* ignores NaN and inf */
 double pl_agg_mean(const agg *a);  /* NaN when empty */
 /* a number for a data CSV: %.6g, NaN when not finite */
 const char *pl_fmt_num(char *buf, size_t size, double v);
-/* a label for a cell of a data file gnuplot reads, or of a script's data block
- * (the one escaping function for both): no commas, quotes, backquotes or
- * control bytes, well-formed UTF-8 */
-const char *pl_cell_text(const char *s, char *buf, size_t size);
 int pl_cmp_double(const void *a, const void *b);
 /* distinct numeric values of key over the runs `use` selects, sorted */
 int pl_numeric_values(const nl_results *r, int key, const bool *use, double *out, int max);

@@ -1,4 +1,5 @@
-/* Internal to core/plot: the gnuplot script helpers and the kinds' writers;
+/* Internal to core/plot: the kinds' writers and what only they use (the
+ * subtitle, colours, SVG titles); a gnuplot script's parts are plot/script.h,
  * the results they draw are read through results/results.h. */
 #ifndef NL_PLOT_INTERNAL_H
 #define NL_PLOT_INTERNAL_H
@@ -8,18 +9,12 @@
 
 #include "log/files.h"
 #include "plot/report.h"
+#include "plot/script.h"
 #include "plot/spec.h"
 #include "plot/templates.h"
 #include "results/results.h"
 
 /* ---- gnuplot ---- */
-/* " every ::0::K": what a script that reads the CSV file at `path` itself
- * adds to its plot clause to stop before a last line cut short (a gnuplot
- * column would take "0.4" of a cut "0.4123"); "" when the file is whole,
- * or holds blank lines (gnuplot's `every` counts points per block between
- * them, so no clause stops at one line; normlab's files have none) */
-const char *pl_every_complete(const char *path, char *buf, size_t size);
-
 /* the subtitle: dataset, model, fixed training settings, seeds */
 void pl_subtitle(const nl_results *r, char *buf, size_t size);
 /* a series color: normalizers have their own, others cycle a palette */
@@ -30,26 +25,6 @@ const char *pl_color(const char *label, int index);
  * key entry in its colour, or none; the figure's ("Gnuplot") its name.
  * Errors reading or writing the file, NL_ERR_NOMEM. */
 nl_code pl_svg_titles(const char *path, const char *figure, nl_error *err);
-
-/* ---- scripts ---- */
-typedef struct {
-    nl_buf gp;
-    char name[64];
-    char plots_dir[1100];
-    char note[2048];
-    const char *kind;              /* its template's name: "curves" */
-    const pl_templates *templates;
-} pl_script;
-
-/* a gnuplot double-quoted string (escaped) */
-const char *pl_q(const char *s, char *buf, size_t size);
-/* the script's start: its size, then plots/style.gp and the kind's template */
-void pl_header(pl_script *s, const char *what, int width, int height);
-nl_code pl_finish(pl_script *s, nl_error *err);
-nl_code pl_write_data(const pl_script *s, const char *file, const nl_buf *data, nl_error *err);
-/* the kind's data as NAME.csv (the script's name) beside its script; the
- * file's name into file */
-nl_code pl_write_kind_data(const pl_script *s, const nl_buf *data, char *file, size_t size, nl_error *err);
 
 /* the writers, one per kind: NL_ERR_USAGE with the reason when it does not apply */
 nl_code pl_curves(const nl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);

@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "base/ident.h"
-#include "plot/internal.h"
+#include "plot/script.h"
+#include "results/table.h"
 
 /* Gnuplot substitutes `...` in double-quoted strings with a shell command's
  * output before it parses them (and control bytes end or split the
@@ -75,6 +76,31 @@ static const char *script_problem(const nl_buf *gp)
         }
     }
     return NULL;
+}
+
+/* a label for a CSV cell: no commas, quotes or newlines */
+const char *pl_cell_text(const char *s, char *buf, size_t size)
+{
+    size_t k = 0;
+    while (*s && k + 1 < size) {
+        const unsigned char c = (unsigned char)*s;
+        const int n = nl_utf8_len(s);
+        if (c == ',')
+            buf[k++] = ';';
+        else if (c == '"' || c == '`' || c < 0x20 || c == 0x7f)
+            buf[k++] = ' '; /* a cell may sit in a script's data block: nothing gnuplot would act on */
+        else if (n == 0)
+            buf[k++] = '?';
+        else if (k + (size_t)n < size) {
+            memcpy(buf + k, s, (size_t)n);
+            k += (size_t)n;
+            s += n - 1;
+        } else
+            break;
+        s++;
+    }
+    buf[k] = '\0';
+    return buf;
 }
 
 void pl_header(pl_script *s, const char *what, int width, int height)

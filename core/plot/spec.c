@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "plot/spec.h"
+#include "results/summary_keys.h"
 
 static const nl_name_entry final_entries[] = {
     {"test_error", "1 - final test accuracy"},
     {"test_loss", "final test loss"},
     {"test_accuracy", "final test accuracy"},
-    {"best_test_accuracy", "best test accuracy over the evaluations"},
+    {NL_SUMMARY_BEST_TEST_ACCURACY, "best test accuracy over the evaluations"},
     {"train_loss", "final training loss"},
 };
 const nl_name_table nl_plot_final_metric_names = {"metric", final_entries, sizeof final_entries / sizeof final_entries[0], 0};

@@ -14,6 +14,7 @@
 #include "model/spec.h"
 #include "plot/plot.h"
 #include "results/run_result.h"
+#include "results/summary_keys.h"
 #include "stats/stats.h"
 
 /* ---- Student's t: core/stats, shared with normlab verdict ---- */
@@ -608,8 +609,8 @@ done:
 const char *nl_table_primary_metric(const char *arch)
 {
     const int a = arch ? nl_name_lookup(&nl_arch_names, arch) : -1;
-    return a >= 0 && nl_model_spec_tokens(&(nl_model_spec){.arch = (nl_arch)a}) ? "final_test_loss"
-                                                                               : "final_test_error";
+    return a >= 0 && nl_model_spec_tokens(&(nl_model_spec){.arch = (nl_arch)a}) ? NL_SUMMARY_FINAL_TEST_LOSS
+                                                                               : NL_SWEEP_TEST_ERROR_COLUMN;
 }
 
 static nl_code unknown_metric(const char *metric, nl_error *err)

@@ -7,6 +7,7 @@
 #include "report/internal.h"
 #include "results/files.h"
 #include "results/summary.h"
+#include "results/summary_keys.h"
 #include "verdict/verdict.h"
 
 bool rp_run_finished(const rp_run *r)
@@ -27,14 +28,14 @@ static void read_run(const nl_results_run *pr, rp_run *r)
     char *json = NULL;
     nl_summary_read(pr->dir, &json);
     if (json) {
-        nl_json_flat_get(json, "git_commit", r->commit, sizeof r->commit);
-        nl_json_flat_get(json, "cpu", r->cpu, sizeof r->cpu);
-        nl_json_flat_get(json, "cpu_kernels", r->kernels, sizeof r->kernels);
-        nl_json_flat_get(json, "threads", r->threads, sizeof r->threads);
-        nl_json_flat_get(json, "started_at", r->started, sizeof r->started);
-        nl_json_flat_get(json, "finished_at", r->finished, sizeof r->finished);
-        nl_json_flat_get(json, "host", r->host, sizeof r->host);
-        nl_json_flat_get(json, "device", r->device, sizeof r->device);
+        nl_json_flat_get(json, NL_SUMMARY_GIT_COMMIT, r->commit, sizeof r->commit);
+        nl_json_flat_get(json, NL_SUMMARY_CPU, r->cpu, sizeof r->cpu);
+        nl_json_flat_get(json, NL_SUMMARY_CPU_KERNELS, r->kernels, sizeof r->kernels);
+        nl_json_flat_get(json, NL_SUMMARY_THREADS, r->threads, sizeof r->threads);
+        nl_json_flat_get(json, NL_SUMMARY_STARTED_AT, r->started, sizeof r->started);
+        nl_json_flat_get(json, NL_SUMMARY_FINISHED_AT, r->finished, sizeof r->finished);
+        nl_json_flat_get(json, NL_SUMMARY_HOST, r->host, sizeof r->host);
+        nl_json_flat_get(json, NL_SUMMARY_DEVICE, r->device, sizeof r->device);
         free(json);
     }
     if (!rp_run_finished(r) && r->result.state != NL_SWEEP_FAILED) {

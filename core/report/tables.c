@@ -7,6 +7,7 @@
 
 #include "plot/plot.h"
 #include "report/internal.h"
+#include "results/summary_keys.h"
 #include "stats/stats.h"
 
 int rp_filter_keys(const nl_results *r, int *keys)
@@ -108,7 +109,7 @@ static int cell_metrics(const rp_source *s, const char **out)
 {
     const char *first = nl_table_primary_metric(s->res.have_config ? nl_flat_get(&s->res.config, "model.arch")
                                                                    : NULL);
-    const char *const candidates[] = {first, strcmp(first, "final_test_loss") ? "final_test_loss" : "final_test_error"};
+    const char *const candidates[] = {first, strcmp(first, NL_SUMMARY_FINAL_TEST_LOSS) ? NL_SUMMARY_FINAL_TEST_LOSS : NL_SWEEP_TEST_ERROR_COLUMN};
     int n = 0;
     for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++) {
         int m = 0;

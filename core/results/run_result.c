@@ -14,13 +14,20 @@
 #include "results/summary.h"
 
 const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
-    "final_test_loss",  "final_test_accuracy",           "final_test_error",
-    "best_test_accuracy", "final_train_loss",            "final_test_trainmode_accuracy",
-    "steps",            "wall_s",                        "samples_per_s",
-    "test_accuracy_before_recalibration",
+    NL_SUMMARY_FINAL_TEST_LOSS,
+    NL_SUMMARY_FINAL_TEST_ACCURACY,
+    NL_SWEEP_TEST_ERROR_COLUMN,
+    NL_SUMMARY_BEST_TEST_ACCURACY,
+    NL_SUMMARY_FINAL_TRAIN_LOSS,
+    NL_SUMMARY_FINAL_TEST_TRAINMODE_ACCURACY,
+    NL_SUMMARY_STEPS,
+    NL_SUMMARY_WALL_S,
+    NL_SUMMARY_SAMPLES_PER_S,
+    NL_SUMMARY_TEST_ACCURACY_BEFORE_RECALIBRATION,
     /* how samples_per_s was reached: a sweep spread over a cluster's nodes
      * mixes CPUs, and each run picks its threads and kernel set */
-    "threads",          "cpu_kernels",
+    NL_SUMMARY_THREADS,
+    NL_SUMMARY_CPU_KERNELS,
 };
 
 const char *nl_sweep_state_name(nl_sweep_state s)
@@ -55,16 +62,16 @@ void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out)
                  : verdict == NL_SUMMARY_DIVERGED ? NL_SWEEP_DIVERGED
                  : verdict == NL_SUMMARY_FAILED   ? NL_SWEEP_FAILED
                                                   : NL_SWEEP_PENDING;
-    nl_json_flat_get(json, "started_at", out->started_at, sizeof out->started_at);
-    nl_json_flat_get(json, "reason", out->reason, sizeof out->reason);
+    nl_json_flat_get(json, NL_SUMMARY_STARTED_AT, out->started_at, sizeof out->started_at);
+    nl_json_flat_get(json, NL_SUMMARY_REASON, out->reason, sizeof out->reason);
     if (out->state == NL_SWEEP_PENDING) {
         free(json);
         return;
     }
     for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
         const char *name = nl_sweep_metric_names[m];
-        if (!strcmp(name, "final_test_error")) {
-            if (nl_json_flat_get(json, "final_test_accuracy", value, sizeof value) && strcmp(value, "null")) {
+        if (!strcmp(name, NL_SWEEP_TEST_ERROR_COLUMN)) {
+            if (nl_json_flat_get(json, NL_SUMMARY_FINAL_TEST_ACCURACY, value, sizeof value) && strcmp(value, "null")) {
                 char *end;
                 const double acc = strtod(value, &end);
                 if (end != value && !*end)
@@ -74,7 +81,7 @@ void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out)
         }
         if (nl_json_flat_get(json, name, value, sizeof value) && strcmp(value, "null"))
             nl_copy_string(out->metrics[m], sizeof out->metrics[m], value);
-        if (!strcmp(name, "wall_s") && out->metrics[m][0])
+        if (!strcmp(name, NL_SUMMARY_WALL_S) && out->metrics[m][0])
             out->wall_s = atof(out->metrics[m]);
     }
     free(json);
@@ -87,7 +94,7 @@ void nl_read_run_progress(const char *run_dir, nl_run_progress *p)
     *p = (nl_run_progress){.last_step = -1, .last_train_loss = NAN, .last_test_step = -1,
                            .last_test_accuracy = NAN};
     char path[1200], *text = NULL;
-    nl_path_join(path, sizeof path, run_dir, "metrics.csv");
+    nl_path_join(path, sizeof path, run_dir, NL_RUN_METRICS_FILE);
     nl_error err = {0};
     if (nl_read_file(path, &text, NULL, &err) != NL_OK)
         return;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "results/summary.h"
+#include "results/summary_keys.h"
 
 typedef enum {
     NL_SWEEP_PENDING, /* not run, still running, or killed */
@@ -17,9 +18,8 @@ typedef enum {
 
 const char *nl_sweep_state_name(nl_sweep_state s);
 
-/* a sweep's summary.csv's columns: run, the varied keys, status, the metrics */
-#define NL_SWEEP_RUN_COLUMN "run"
-#define NL_SWEEP_STATUS_COLUMN "status"
+/* a sweep's summary.csv's columns: run, the varied keys, status, the metrics
+ * (their names: results/summary_keys.h) */
 /* summary.csv metric columns, after run, the varied keys and status */
 #define NL_SWEEP_N_METRICS 12
 extern const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS];

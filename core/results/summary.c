@@ -6,6 +6,8 @@
 
 #include "base/names.h"
 #include "log/files.h"
+#include "results/files.h"
+#include "results/summary_keys.h"
 
 static const nl_name_entry status_entries[] = {
     [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
@@ -51,7 +53,7 @@ nl_summary_verdict nl_summary_read(const char *dir, char **json)
     if (json)
         *json = NULL;
     char path[1200], *text = NULL, status[32];
-    nl_path_join(path, sizeof path, dir, "summary.json");
+    nl_path_join(path, sizeof path, dir, NL_RUN_SUMMARY_FILE);
     if (!nl_path_exists(path))
         return NL_SUMMARY_ABSENT;
     nl_error ignored = {0};
@@ -61,7 +63,7 @@ nl_summary_verdict nl_summary_read(const char *dir, char **json)
     nl_summary_verdict verdict = NL_SUMMARY_TORN;
     /* a status is read only out of a whole file: the first lines of one
      * cut short say "ok" */
-    if (nl_summary_json_whole(text) && nl_json_flat_get(text, "status", status, sizeof status))
+    if (nl_summary_json_whole(text) && nl_json_flat_get(text, NL_SUMMARY_STATUS, status, sizeof status))
         for (int i = 0; i < N_STATUSES; i++)
             if (!strcmp(status, nl_run_status_name(statuses[i].status)))
                 verdict = statuses[i].verdict;

@@ -27,6 +27,7 @@
 #include "train/final_model.h"
 #include "train/evaluate.h"
 #include "version_git.h"
+#include "results/summary_keys.h"
 
 #define MAX_OVERRIDES 64
 #define OVERRIDE_BYTES 1100
@@ -422,8 +423,8 @@ void nl_eval_record_name(const nl_eval_options *opt, char *name, size_t size)
 
 static const char *const csv_columns[] = {"record",   "loss",        "accuracy", "samples",
                                           "folded",   "folded_layers", "step",   "data",
-                                          "overrides", "device",     "cpu_kernels",
-                                          "normlab_version", "git_commit", "written_at",
+                                          "overrides", "device",     NL_SUMMARY_CPU_KERNELS,
+                                          NL_SUMMARY_NORMLAB_VERSION, NL_SUMMARY_GIT_COMMIT, "written_at",
                                           "context", "trained_context", "batch", "batch_stats"};
 enum { N_CSV_COLUMNS = sizeof csv_columns / sizeof csv_columns[0] };
 
@@ -485,16 +486,16 @@ static void record_json(nl_json *j, const char *name, const nl_eval_options *opt
     /* the run's own final evaluation of its test split, for comparison */
     nl_json_number(j, "run_final_test_accuracy", r->run_final_test_accuracy);
     nl_json_number(j, "eval_s", r->eval_s);
-    nl_json_number(j, "samples_per_s", r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
-    nl_json_string(j, "device", r->device);
-    nl_json_string(j, "cpu_kernels", r->cpu_kernels);
-    nl_json_string(j, "products", r->products);
-    nl_json_string(j, "conv_library", r->conv_library);
+    nl_json_number(j, NL_SUMMARY_SAMPLES_PER_S, r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
+    nl_json_string(j, NL_SUMMARY_DEVICE, r->device);
+    nl_json_string(j, NL_SUMMARY_CPU_KERNELS, r->cpu_kernels);
+    nl_json_string(j, NL_SUMMARY_PRODUCTS, r->products);
+    nl_json_string(j, NL_SUMMARY_CONV_LIBRARY, r->conv_library);
     if (r->conv_fallbacks >= 0)
-        nl_json_int(j, "conv_library_fallbacks", r->conv_fallbacks);
-    nl_json_int(j, "threads", r->threads);
-    nl_json_string(j, "normlab_version", NORMLAB_VERSION);
-    nl_json_string(j, "git_commit", NORMLAB_GIT_COMMIT);
+        nl_json_int(j, NL_SUMMARY_CONV_LIBRARY_FALLBACKS, r->conv_fallbacks);
+    nl_json_int(j, NL_SUMMARY_THREADS, r->threads);
+    nl_json_string(j, NL_SUMMARY_NORMLAB_VERSION, NORMLAB_VERSION);
+    nl_json_string(j, NL_SUMMARY_GIT_COMMIT, NORMLAB_GIT_COMMIT);
     nl_json_string(j, "written_at", written);
     nl_json_end(j);
 }

@@ -11,6 +11,7 @@
 #include "results/summary.h"
 #include "train/run_model.h"
 #include "train/checkpoint.h"
+#include "results/summary_keys.h"
 
 enum { HEADER_BYTES = NL_CHECKPOINT_HEADER_BYTES };
 
@@ -237,8 +238,8 @@ void nl_final_model_summary(const char *dir, nl_final_run_summary *out)
         free(json);
         return;
     }
-    nl_json_flat_get(json, "device", out->device, sizeof out->device);
-    if (nl_json_flat_get(json, "final_test_accuracy", accuracy, sizeof accuracy) &&
+    nl_json_flat_get(json, NL_SUMMARY_DEVICE, out->device, sizeof out->device);
+    if (nl_json_flat_get(json, NL_SUMMARY_FINAL_TEST_ACCURACY, accuracy, sizeof accuracy) &&
         strcmp(accuracy, "null") != 0)
         out->final_test_accuracy = atof(accuracy);
     free(json);

@@ -4,9 +4,17 @@
 
 const nl_probe_kind *const nl_probe_kinds[] = {
 #define NL_PROBE(name) &nl_probe_##name,
-#include "train/probes.def"
+#include "config/probes.def"
 };
 const int nl_probe_kind_count = (int)(sizeof nl_probe_kinds / sizeof nl_probe_kinds[0]);
+
+#define NL_PROBE_LOG(name, leaf, doc)                                   \
+    const char nl_probe_log_key_##name[] = "train.log." #leaf;          \
+    bool nl_probe_log_on_##name(const nl_train_spec *spec)              \
+    {                                                                   \
+        return spec->log_probe[NL_PROBE_LOG_##name];                    \
+    }
+#include "config/probes.def"
 
 nl_code nl_probes_check(const nl_probe_plan *plan, nl_error *err)
 {

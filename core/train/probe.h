@@ -1,6 +1,6 @@
 /* The training loop's probes: measurements that only observe the model
  * (nothing training reads changes), each a row of the table in
- * train/probes.def. The run's check asks the rows a spec turns on whether
+ * config/probes.def. The run's check asks the rows a spec turns on whether
  * they can measure the model and data it plans; the loop opens them, asks
  * each at three points of a run whether it is due, and lets those that are
  * observe the model and emit their rows to the sink. Neither knows a probe
@@ -88,7 +88,16 @@ typedef struct {
 
 /* the rows, nl_probe_<name>, each defined in its probe's file */
 #define NL_PROBE(name) extern const nl_probe_kind nl_probe_##name;
-#include "train/probes.def"
+#include "config/probes.def"
+
+/* a probe whose line in config/probes.def declares its key: the key,
+ * "train.log.<leaf>", and whether a spec turns it on (probe.c) */
+#define NL_PROBE_LOG(name, leaf, doc)                      \
+    extern const char nl_probe_log_key_##name[];           \
+    bool nl_probe_log_on_##name(const nl_train_spec *spec);
+#include "config/probes.def"
+/* the first two fields of such a probe's row: its key and its switch */
+#define NL_PROBE_LOG_SWITCH(name) nl_probe_log_key_##name, nl_probe_log_on_##name
 
 /* the table, in probes.def's order */
 extern const nl_probe_kind *const nl_probe_kinds[];

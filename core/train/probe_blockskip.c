@@ -29,7 +29,7 @@ static nl_code check_model(const nl_model *graph, nl_error *err)
     nl_fail(err, NL_ERR_CONFIG, "true: the model (model.arch %s) has no residual block to "
             "remove; accepted for this model: false",
             nl_name_of(&nl_arch_names, graph->spec.arch));
-    nl_error_key(err, "train.log.block_skip");
+    nl_error_key(err, nl_probe_log_key_blockskip);
     return NL_ERR_CONFIG;
 }
 
@@ -100,8 +100,6 @@ static nl_code blockskip_open(void *self, const nl_probe_env *env, bool *on, nl_
     return rc;
 }
 
-static bool blockskip_on(const nl_train_spec *spec) { return spec->log_block_skip; }
-
 static nl_code blockskip_check(const nl_probe_plan *plan, nl_error *err)
 {
     return check_model(plan->graph, err);
@@ -149,5 +147,5 @@ static void blockskip_close(void *self, nl_model *m)
 static const nl_series_kind blockskip_series[] = {NL_SERIES_BLOCK_SKIP, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_blockskip = {
-    "train.log.block_skip", blockskip_on, blockskip_series, blockskip_check,
+    NL_PROBE_LOG_SWITCH(blockskip), blockskip_series, blockskip_check,
     sizeof(nl_blockskip), blockskip_open, blockskip_due, blockskip_observe, blockskip_emit, blockskip_close};

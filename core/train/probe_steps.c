@@ -33,7 +33,7 @@ static nl_code check_model(const nl_model *graph, nl_error *err)
             "its state at every step (rnn_lm's layers, or rnn's below the top one with "
             "model.layers 2 or more); accepted for this model: false",
             nl_name_of(&nl_arch_names, graph->spec.arch));
-    nl_error_key(err, "train.log.step_norms");
+    nl_error_key(err, nl_probe_log_key_stepnorm);
     return NL_ERR_CONFIG;
 }
 
@@ -126,8 +126,6 @@ static nl_code stepnorm_open(void *self, const nl_probe_env *env, bool *on, nl_e
     return rc;
 }
 
-static bool stepnorm_on(const nl_train_spec *spec) { return spec->log_step_norms; }
-
 static nl_code stepnorm_check(const nl_probe_plan *plan, nl_error *err)
 {
     return check_model(plan->graph, err);
@@ -176,5 +174,5 @@ static void stepnorm_close(void *self, nl_model *m)
 static const nl_series_kind stepnorm_series[] = {NL_SERIES_STEP_NORM, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_stepnorm = {
-    "train.log.step_norms", stepnorm_on, stepnorm_series, stepnorm_check, sizeof(nl_stepnorm),
+    NL_PROBE_LOG_SWITCH(stepnorm), stepnorm_series, stepnorm_check, sizeof(nl_stepnorm),
     stepnorm_open, stepnorm_due, stepnorm_observe, stepnorm_emit, stepnorm_close};

@@ -37,7 +37,7 @@ static nl_code check_model(const nl_model *graph, nl_error *err)
     nl_fail(err, NL_ERR_CONFIG, "true: the model has no normalizer with running statistics "
             "(model.norm.type %s); accepted for this model: false",
             nl_name_of(&nl_norm_names, graph->spec.norm.kind));
-    nl_error_key(err, "train.log.variance_shift");
+    nl_error_key(err, nl_probe_log_key_varshift);
     return NL_ERR_CONFIG;
 }
 
@@ -161,8 +161,6 @@ static nl_code varshift_open(void *self, const nl_probe_env *env, bool *on, nl_e
     return rc;
 }
 
-static bool varshift_on(const nl_train_spec *spec) { return spec->log_variance_shift; }
-
 static nl_code varshift_check(const nl_probe_plan *plan, nl_error *err)
 {
     return check_model(plan->graph, err);
@@ -210,5 +208,5 @@ static void varshift_close(void *self, nl_model *m)
 static const nl_series_kind varshift_series[] = {NL_SERIES_VARIANCE_SHIFT, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_varshift = {
-    "train.log.variance_shift", varshift_on, varshift_series, varshift_check,
+    NL_PROBE_LOG_SWITCH(varshift), varshift_series, varshift_check,
     sizeof(nl_varshift), varshift_open, varshift_due, varshift_observe, varshift_emit, varshift_close};

@@ -8,6 +8,7 @@
 #include "device/device.h"
 #include "log/files.h"
 #include "results/files.h"
+#include "results/summary_keys.h"
 #include "version_git.h"
 
 static void iso_time(char *buf, size_t size)
@@ -30,32 +31,32 @@ static void put_init_source(nl_json *j, const nl_run_facts *f)
         return;
     char hash[20];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)f->init_source.model_hash);
-    nl_json_string(j, "init_from", f->init_source.path);
-    nl_json_string(j, "init_from_model_fnv1a64", hash);
-    nl_json_int(j, "init_from_step", f->init_source.step);
+    nl_json_string(j, NL_SUMMARY_INIT_FROM, f->init_source.path);
+    nl_json_string(j, NL_SUMMARY_INIT_FROM_MODEL_FNV1A64, hash);
+    nl_json_int(j, NL_SUMMARY_INIT_FROM_STEP, f->init_source.step);
 }
 
 /* where the run computed: threads, ranks, cores, and what fixes its bits */
 static void put_machine(nl_json *j, const nl_run_facts *f)
 {
-    nl_json_int(j, "threads", f->threads);
-    nl_json_int(j, "ranks", f->ranks);
-    nl_json_int(j, "rank_batch_size", f->rank_batch);
-    nl_json_int(j, "usable_cores", f->usable_cores);
-    nl_json_number(j, "busy_cores_at_start", f->busy_cores);
+    nl_json_int(j, NL_SUMMARY_THREADS, f->threads);
+    nl_json_int(j, NL_SUMMARY_RANKS, f->ranks);
+    nl_json_int(j, NL_SUMMARY_RANK_BATCH_SIZE, f->rank_batch);
+    nl_json_int(j, NL_SUMMARY_USABLE_CORES, f->usable_cores);
+    nl_json_number(j, NL_SUMMARY_BUSY_CORES_AT_START, f->busy_cores);
     /* results repeat bit for bit for one kernel set and thread count: which
      * set computed them (cpu/host.c), empty on a GPU */
-    nl_json_string(j, "cpu_kernels", f->cpu_kernels ? f->cpu_kernels : "");
+    nl_json_string(j, NL_SUMMARY_CPU_KERNELS, f->cpu_kernels ? f->cpu_kernels : "");
     /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
-    nl_json_string(j, "openblas_core", f->openblas_core ? f->openblas_core : "");
+    nl_json_string(j, NL_SUMMARY_OPENBLAS_CORE, f->openblas_core ? f->openblas_core : "");
     /* and the library of the matrix products (NORMLAB_GEMM, cpu/products.c), empty on a GPU */
-    nl_json_string(j, "products", f->products ? f->products : "");
+    nl_json_string(j, NL_SUMMARY_PRODUCTS, f->products ? f->products : "");
     /* and the library the fp32 convolutions ran on (cpu/conv_onednn.h), empty on a GPU */
-    nl_json_string(j, "conv_library", f->conv_library ? f->conv_library : "");
+    nl_json_string(j, NL_SUMMARY_CONV_LIBRARY, f->conv_library ? f->conv_library : "");
     /* and how many convolutions that library's rule took ran on normlab's
      * path instead (an unplanned batch that did not fit): 0 where it ran all */
     if (f->conv_fallbacks)
-        nl_json_int(j, "conv_library_fallbacks", *f->conv_fallbacks);
+        nl_json_int(j, NL_SUMMARY_CONV_LIBRARY_FALLBACKS, *f->conv_fallbacks);
 }
 
 nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_model *model,
@@ -66,54 +67,54 @@ nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_mod
     gethostname(host, sizeof host - 1);
     nl_json j;
     nl_json_begin(&j);
-    nl_json_string(&j, "name", cfg->name);
-    nl_json_string(&j, "status", nl_run_status_name(r->status));
-    nl_json_string(&j, "reason", r->reason);
-    nl_json_int(&j, "steps", r->steps);
-    nl_json_number(&j, "epochs", r->epochs);
-    nl_json_number(&j, "final_train_loss", r->final_train_loss);
-    nl_json_number(&j, "final_test_loss", r->final_test_loss);
-    nl_json_number(&j, "final_test_accuracy", r->final_test_accuracy);
-    nl_json_number(&j, "final_test_trainmode_accuracy", r->final_trainmode_accuracy);
+    nl_json_string(&j, NL_SUMMARY_NAME, cfg->name);
+    nl_json_string(&j, NL_SUMMARY_STATUS, nl_run_status_name(r->status));
+    nl_json_string(&j, NL_SUMMARY_REASON, r->reason);
+    nl_json_int(&j, NL_SUMMARY_STEPS, r->steps);
+    nl_json_number(&j, NL_SUMMARY_EPOCHS, r->epochs);
+    nl_json_number(&j, NL_SUMMARY_FINAL_TRAIN_LOSS, r->final_train_loss);
+    nl_json_number(&j, NL_SUMMARY_FINAL_TEST_LOSS, r->final_test_loss);
+    nl_json_number(&j, NL_SUMMARY_FINAL_TEST_ACCURACY, r->final_test_accuracy);
+    nl_json_number(&j, NL_SUMMARY_FINAL_TEST_TRAINMODE_ACCURACY, r->final_trainmode_accuracy);
     /* train.bn_recalibrate: the final evaluation before it (final_* are after) */
-    nl_json_number(&j, "test_loss_before_recalibration", r->unrecalibrated_test_loss);
-    nl_json_number(&j, "test_accuracy_before_recalibration", r->unrecalibrated_test_accuracy);
-    nl_json_number(&j, "bn_frozen_from_step", r->frozen_from_step > 0 ? (double)r->frozen_from_step : NAN);
-    nl_json_number(&j, "best_test_loss", r->best_test_loss);
-    nl_json_number(&j, "best_test_accuracy", r->best_test_accuracy);
+    nl_json_number(&j, NL_SUMMARY_TEST_LOSS_BEFORE_RECALIBRATION, r->unrecalibrated_test_loss);
+    nl_json_number(&j, NL_SUMMARY_TEST_ACCURACY_BEFORE_RECALIBRATION, r->unrecalibrated_test_accuracy);
+    nl_json_number(&j, NL_SUMMARY_BN_FROZEN_FROM_STEP, r->frozen_from_step > 0 ? (double)r->frozen_from_step : NAN);
+    nl_json_number(&j, NL_SUMMARY_BEST_TEST_LOSS, r->best_test_loss);
+    nl_json_number(&j, NL_SUMMARY_BEST_TEST_ACCURACY, r->best_test_accuracy);
     if (model && model->rows_per_sample > 1) {
         /* token models: losses per token in nats; in bits, per character
          * for a text of one byte per character */
-        nl_json_number(&j, "final_train_bits_per_token", r->final_train_loss / log(2.0));
-        nl_json_number(&j, "final_test_bits_per_token", r->final_test_loss / log(2.0));
-        nl_json_number(&j, "best_test_bits_per_token", r->best_test_loss / log(2.0));
-        nl_json_number(&j, "tokens_per_s", r->samples_per_s * model->rows_per_sample);
+        nl_json_number(&j, NL_SUMMARY_FINAL_TRAIN_BITS_PER_TOKEN, r->final_train_loss / log(2.0));
+        nl_json_number(&j, NL_SUMMARY_FINAL_TEST_BITS_PER_TOKEN, r->final_test_loss / log(2.0));
+        nl_json_number(&j, NL_SUMMARY_BEST_TEST_BITS_PER_TOKEN, r->best_test_loss / log(2.0));
+        nl_json_number(&j, NL_SUMMARY_TOKENS_PER_S, r->samples_per_s * model->rows_per_sample);
     }
-    nl_json_number(&j, "wall_s", r->wall_s);
-    nl_json_number(&j, "train_s", r->train_s);
-    nl_json_number(&j, "samples_per_s", r->samples_per_s);
+    nl_json_number(&j, NL_SUMMARY_WALL_S, r->wall_s);
+    nl_json_number(&j, NL_SUMMARY_TRAIN_S, r->train_s);
+    nl_json_number(&j, NL_SUMMARY_SAMPLES_PER_S, r->samples_per_s);
     /* MPI: of train_s and the evaluations, the time rank 0 spent in the
      * exchanges with the other ranks, waiting for the slowest included */
-    nl_json_number(&j, "exchange_s", f->exchange_s);
+    nl_json_number(&j, NL_SUMMARY_EXCHANGE_S, f->exchange_s);
     /* train.cuda_graph: how many of the steps ran as a replay (0: every
      * step launched its kernels), so a measured speed says which it was */
-    nl_json_int(&j, "replayed_steps", r->replayed_steps);
-    nl_json_int(&j, "seed", (long long)cfg->seed);
+    nl_json_int(&j, NL_SUMMARY_REPLAYED_STEPS, r->replayed_steps);
+    nl_json_int(&j, NL_SUMMARY_SEED, (long long)cfg->seed);
     put_machine(&j, f);
-    nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
+    nl_json_string(&j, NL_SUMMARY_CPU, nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
     /* train.precision: the products' format (fp32 when no autocast) */
-    nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
-    nl_json_string(&j, "device", nl_name_of(&nl_device_names, (int)f->device));
-    nl_json_string(&j, "dataset", f->data_description ? f->data_description : "");
-    nl_json_int(&j, "parameters", model ? (long long)nl_model_param_total(model) : 0);
-    nl_json_number(&j, "mflop_per_sample_forward",
+    nl_json_string(&j, NL_SUMMARY_PRECISION, nl_name_of(&nl_precision_names, cfg->train.precision));
+    nl_json_string(&j, NL_SUMMARY_DEVICE, nl_name_of(&nl_device_names, (int)f->device));
+    nl_json_string(&j, NL_SUMMARY_DATASET, f->data_description ? f->data_description : "");
+    nl_json_int(&j, NL_SUMMARY_PARAMETERS, model ? (long long)nl_model_param_total(model) : 0);
+    nl_json_number(&j, NL_SUMMARY_MFLOP_PER_SAMPLE_FORWARD,
                    model ? nl_model_forward_flops(model) / 1e6 : NAN);
-    nl_json_string(&j, "normlab_version", NORMLAB_VERSION);
-    nl_json_string(&j, "git_commit", NORMLAB_GIT_COMMIT);
-    nl_json_string(&j, "started_at", f->started);
-    nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
-    nl_json_string(&j, "host", host);
-    nl_json_string(&j, "command", f->command_line ? f->command_line : "");
+    nl_json_string(&j, NL_SUMMARY_NORMLAB_VERSION, NORMLAB_VERSION);
+    nl_json_string(&j, NL_SUMMARY_GIT_COMMIT, NORMLAB_GIT_COMMIT);
+    nl_json_string(&j, NL_SUMMARY_STARTED_AT, f->started);
+    nl_json_string(&j, NL_SUMMARY_FINISHED_AT, r->status == NL_RUN_RUNNING ? "" : finished);
+    nl_json_string(&j, NL_SUMMARY_HOST, host);
+    nl_json_string(&j, NL_SUMMARY_COMMAND, f->command_line ? f->command_line : "");
     put_init_source(&j, f);
     nl_json_end(&j);
     if (j.buf.failed) {

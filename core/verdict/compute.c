@@ -15,6 +15,7 @@
 #include "stats/stats.h"
 #include "verdict/internal.h"
 #include "verdict/registered.h"
+#include "results/summary_keys.h"
 
 nl_code vd_claim_fail(const vd_ctx *C, const nl_claim *c, int line, int column, const char *key, const char *fmt,
                       ...)
@@ -240,7 +241,7 @@ static void first_committed(const cell *cl, nl_verdict *v)
 static void provenance(const cell *cl, nl_verdict *v)
 {
     first_committed(cl, v);
-    static const char *const keys[] = {"git_commit", "cpu_kernels", "threads"};
+    static const char *const keys[] = {NL_SUMMARY_GIT_COMMIT, NL_SUMMARY_CPU_KERNELS, NL_SUMMARY_THREADS};
     char *lists[] = {v->commits, v->kernels, v->threads};
     const size_t sizes[] = {sizeof v->commits, sizeof v->kernels, sizeof v->threads};
     for (int i = 0; i < cl->n; i++)

@@ -4,8 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plot/common.h"
-#include "plot/internal.h"
+#include "plot/script.h"
 #include "results/files.h"
 #include "verdict/forest.h"
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "verdict/verdict.h"
+#include "results/summary_keys.h"
 
 typedef enum { TEXT, NUMBER, INTEGER, BOOLEAN } column_type;
 
@@ -94,7 +95,7 @@ static const column columns[] = {
     {"b_values", TEXT, g_b_values, NULL},     {"c", TEXT, g_c, NULL},
     {"d", TEXT, g_d, NULL},                   {"c_values", TEXT, g_c_values, NULL},
     {"d_values", TEXT, g_d_values, NULL},     {"commits", TEXT, g_commits, NULL},
-    {"mixed_commits", BOOLEAN, NULL, g_mixed}, {"cpu_kernels", TEXT, g_kernels, NULL},
+    {"mixed_commits", BOOLEAN, NULL, g_mixed}, {NL_SUMMARY_CPU_KERNELS, TEXT, g_kernels, NULL},
     {"threads", TEXT, g_threads, NULL},       {"note", TEXT, g_note, NULL},
 };
 enum { N_COLUMNS = sizeof columns / sizeof columns[0] };

@@ -11,6 +11,7 @@
 #include "config/flat.h"
 #include "results/files.h"
 #include "results/run_result.h"
+#include "results/summary_keys.h"
 
 int vd_source_key_col(const vd_source *s, const char *key)
 {
@@ -132,7 +133,7 @@ static bool add_run(vd_source *s, const nl_claim_source *src, const char *path)
         run_key(json, have_config ? &config : NULL, src->keys[k], values[k], sizeof values[k]);
         fields[1 + k] = values[k];
     }
-    if (!nl_json_flat_get(json, "status", status, sizeof status))
+    if (!nl_json_flat_get(json, NL_SUMMARY_STATUS, status, sizeof status))
         nl_copy_string(status, sizeof status, "failed");
     fields[1 + src->n_keys] = status;
     const bool ok = add_row(&s->t, fields, 2 + src->n_keys);

@@ -20,7 +20,17 @@ format. A column name spelled outside core/results/: a string literal that is
 one of metrics.csv's or series.csv's column names (core/results/metrics.c's
 and series.c's tables) handed to a column lookup (a call of a function whose
 name ends in _col or is field: nl_csv_table_col(&t, "step")); results/'s
-nl_metrics_col and nl_series_col name them instead.
+nl_metrics_col and nl_series_col name them instead. A summary.json key or
+summary.csv column spelled outside core/results/: a string literal that is one
+of the names core/results/summary_keys.h defines, where it is a key handed to
+a JSON call (nl_json_flat_get(json, "wall_s", ...), nl_json_string(j,
+"device", ...)) or a column lookup, or anywhere when the name has an
+underscore ("final_test_loss"): a one-word name ("status", "device") is also
+a config key or a word, a multi-word one is the results format's.
+
+A folder's internal header (a name ending in internal.h: plot/internal.h,
+data/data_internal.h) is included by its own folder's files alone; an include
+of another folder's fails, as a folder cycle does.
 
 --check ALLOWED (test_house): exits 1 naming every long function or cycle
 that ALLOWED does not list, so the house does not grow back while the
@@ -146,6 +156,25 @@ def folder_cycles():
     return strongly_connected(folders)
 
 
+def foreign_internal_includes():
+    """(file, line, header) of each include of another folder's internal
+    header (a name ending in internal.h)"""
+    out = []
+    for rel in sources(INCLUDED):
+        text = open(os.path.join(ROOT, rel), errors="replace").read()
+        for m in re.finditer(r'^#include "([^"]*internal\.h)"', text, re.M):
+            inc = m.group(1)
+            for base in (os.path.dirname(rel), "core", "cmd"):
+                if os.path.exists(os.path.join(ROOT, base, inc)):
+                    target = os.path.normpath(os.path.join(base, inc))
+                    break
+            else:
+                continue
+            if os.path.dirname(target) != os.path.dirname(rel):
+                out.append((rel, text.count("\n", 0, m.start()) + 1, target))
+    return out
+
+
 FILES_H = "core/results/files.h"
 
 
@@ -238,6 +267,40 @@ def stray_column_names():
     return out
 
 
+SUMMARY_KEYS_H = "core/results/summary_keys.h"
+# a JSON call up to the literal key: nl_json_flat_get(json, | nl_json_int(&j,
+JSON_KEY = re.compile(r"\bnl_json_\w+\s*\([^;()\"]*,\s*$")
+
+
+def summary_names():
+    """summary.json's keys and summary.csv's columns: #define NL_... "name"
+    in core/results/summary_keys.h"""
+    text = open(os.path.join(ROOT, SUMMARY_KEYS_H)).read()
+    names = set(re.findall(r'^#define NL_\w+ "([^"]+)"', text, re.M))
+    if not names:
+        sys.exit("%s: no #define NL_... \"name\" lines to read the keys from" % SUMMARY_KEYS_H)
+    return names
+
+
+def stray_summary_names():
+    """(file, line, name) of each literal outside core/results/ that spells
+    a summary.json key or summary.csv column: a multi-word one anywhere, a
+    one-word one as a JSON key or a looked-up column"""
+    names = summary_names()
+    out = []
+    for rel in sources(INCLUDED):
+        if rel.startswith("core/results/"):
+            continue
+        text = open(os.path.join(ROOT, rel), errors="replace").read()
+        for line, lit, at in code_literals(text):
+            if lit not in names:
+                continue
+            before = text[text.rfind("\n", 0, at) + 1:at]
+            if "_" in lit or JSON_KEY.search(before) or LOOKUP.search(before):
+                out.append((rel, line, lit))
+    return out
+
+
 def read_allowed(path):
     functions, cycles, folders = set(), [], []
     for line in open(path):
@@ -270,10 +333,14 @@ def check(path, limit):
             for c in cycles if not any(set(c) <= a for a in allowed_cycles)]
     new += ["folder cycle: " + " <-> ".join(c)
             for c in knots if not any(set(c) <= a for a in allowed_folders)]
+    new += ["%s:%d: includes %s, another folder's internal header: give it a public one"
+            % (rel, line, inc) for rel, line, inc in foreign_internal_includes()]
     new += ["%s:%d: spells %s, a name of %s: use its macro" % (rel, line, name, FILES_H)
             for rel, line, name in stray_file_names()]
     new += ["%s:%d: looks up column '%s' by its name: use results/'s nl_metrics_col or nl_series_col"
             % (rel, line, name) for rel, line, name in stray_column_names()]
+    new += ["%s:%d: spells '%s', a summary.json key or summary.csv column: use its macro in %s"
+            % (rel, line, name, SUMMARY_KEYS_H) for rel, line, name in stray_summary_names()]
     present = {(rel, name) for _, rel, name in fns}
     for rel, name in sorted(allowed_functions - present):
         print("%s: function %s %s is no longer over %d lines: delete its line" % (path, rel, name, limit))
@@ -305,6 +372,10 @@ def main():
     print("include cycles between folders: %d" % len(knots))
     for c in knots:
         print("  " + " <-> ".join(c))
+    foreign = foreign_internal_includes()
+    print("includes of another folder's internal header: %d" % len(foreign))
+    for rel, line, inc in foreign:
+        print("  %s:%d  %s" % (rel, line, inc))
     stray = stray_file_names()
     print("run directory file names spelled outside core/results/: %d" % len(stray))
     for rel, line, name in stray:
@@ -312,6 +383,10 @@ def main():
     columns = stray_column_names()
     print("metrics.csv and series.csv columns looked up by name outside core/results/: %d" % len(columns))
     for rel, line, name in columns:
+        print("  %s:%d  %s" % (rel, line, name))
+    keys = stray_summary_names()
+    print("summary.json keys and summary.csv columns spelled outside core/results/: %d" % len(keys))
+    for rel, line, name in keys:
         print("  %s:%d  %s" % (rel, line, name))
 
 
