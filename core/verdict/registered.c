@@ -16,6 +16,7 @@
 
 #include "log/files.h"
 #include "proc/proc.h"
+#include "results/summary_keys.h"
 #include "results/files.h"
 #include "verdict/registered.h"
 
@@ -711,7 +712,7 @@ static void rg_first_parse_grep(nl_first_runs *f, const char *hash, const char *
         rg_first *r = rg_first_find(f, name + hash_len + 1);
         if (!r || strcmp(r->added, hash))
             continue;
-        const char *v = strstr(line, "\"git_commit\"");
+        const char *v = strstr(line, "\"" NL_SUMMARY_GIT_COMMIT "\"");
         v = v ? strchr(v + 12, ':') : NULL;
         v = v ? v + 1 + strspn(v + 1, " \t") : NULL;
         if (v && *v == '"') { /* null, or nothing: "" (no commit to look up) */
@@ -732,7 +733,7 @@ static nl_code rg_first_read_versions(nl_first_runs *f, const char *dir, nl_erro
             earlier = !strcmp(f->runs[j].added, f->runs[i].added);
         if (earlier)
             continue;
-        const char *const args[] = {"grep", "-z", "-F", "-e", "\"git_commit\"", f->runs[i].added, "--", pathspec, NULL};
+        const char *const args[] = {"grep", "-z", "-F", "-e", "\"" NL_SUMMARY_GIT_COMMIT "\"", f->runs[i].added, "--", pathspec, NULL};
         rg_answer ans;
         nl_code rc = rg_git_in(dir, args, &ans, err);
         if (rc)
