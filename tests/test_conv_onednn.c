@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/precision.h"
 #include "cpu/conv_onednn.h"
+#include "cpu/cpu.h"
 #include "testutil.h"
 
 #define TOL 1e-5
@@ -245,6 +247,82 @@ START_TEST(test_unplanned_refused)
 }
 END_TEST
 
+/* counts[0]: elements more than one bf16 step from the reference, [1]: not equal to it */
+static void bf16_compare(const float *got, const float *want, size_t count, size_t counts[2])
+{
+    for (size_t i = 0; i < count; i++) {
+        const float step = fabsf(want[i]) * 0x1p-7f;
+        counts[0] += !(fabsf(got[i] - want[i]) <= step);
+        counts[1] += got[i] != want[i];
+    }
+}
+
+static void round_all(float *x, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        x[i] = nl_round_bf16(x[i]);
+}
+
+/* bf16 products (train.precision bf16) on oneDNN, in a kernel set with
+ * AVX512-BF16: the operands rounded to bf16, fp32 sums, every result
+ * rounded; against the double reference on the rounded operands with its
+ * results rounded, each within one bf16 step (a sum rounded the other way)
+ * and nearly all equal, which operands left unrounded would not be. */
+START_TEST(test_bf16)
+{
+    nl_backend *be = onednn_backend(2);
+    be->product_precision = NL_PRECISION_BF16;
+    const bool runs = (nl_cpu_kernels_isa() & NL_ISA_BIT(AVX512BF16)) != 0;
+    const nl_conv_geom g = geom_of(&cases[2]);
+    ck_assert_int_eq(nl_cpu_onednn_runs(be, &g), runs);
+    if (!runs) {
+        printf("bf16 on oneDNN: not tried (the kernel set %s has no AVX512-BF16)\n",
+               nl_cpu_kernels_name());
+        nl_backend_close(be);
+        return;
+    }
+    for (int k = 0; k < CASE_COUNT; k++) {
+        const nl_conv_geom gk = geom_of(&cases[k]);
+        const int n = cases[k].n;
+        void *ws = malloc(be->ops->conv2d_workspace(be, &gk, n));
+        operands o = operands_of(&gk, n, 41u + (uint64_t)k);
+        operands r = o; /* the rounded operands, for the reference */
+        r.in = malloc(o.x * sizeof(float)), r.weight = malloc(o.w * sizeof(float));
+        r.bias = malloc((size_t)gk.out_c * sizeof(float)), r.dy = malloc(o.y * sizeof(float));
+        memcpy(r.in, o.in, o.x * sizeof(float)), round_all(r.in, o.x);
+        memcpy(r.weight, o.weight, o.w * sizeof(float)), round_all(r.weight, o.w);
+        memcpy(r.bias, o.bias, (size_t)gk.out_c * sizeof(float)), round_all(r.bias, (size_t)gk.out_c);
+        memcpy(r.dy, o.dy, o.y * sizeof(float)), round_all(r.dy, o.y);
+        results want = reference(&gk, n, &r, true);
+        round_all(want.y, o.y), round_all(want.dx, o.x), round_all(want.dw, o.w);
+        round_all(want.db, (size_t)gk.out_c);
+        results got = run_onednn(be, &gk, n, &o, true, false, NULL, ws);
+        size_t counts[2] = {0, 0};
+        bf16_compare(got.y, want.y, o.y, counts);
+        bf16_compare(got.dx, want.dx, o.x, counts);
+        bf16_compare(got.dw, want.dw, o.w, counts);
+        bf16_compare(got.db, want.db, (size_t)gk.out_c, counts);
+        const size_t all = o.y + o.x + o.w + (size_t)gk.out_c;
+        ck_assert_msg(counts[0] == 0 && counts[1] * 10 < all,
+                      "case %d: %zu of %zu beyond a bf16 step, %zu not equal", k, counts[0], all,
+                      counts[1]);
+        results_free(&got);
+        results_free(&want);
+        operands_free(&r);
+        operands_free(&o);
+        free(ws);
+    }
+    ck_assert_int_eq(be->conv_fallbacks, 0);
+    /* fp16 keeps normlab's path: chosen, not run, and counted when asked */
+    be->product_precision = NL_PRECISION_FP16;
+    ck_assert(nl_cpu_onednn_chosen(be, &g) && !nl_cpu_onednn_runs(be, &g));
+    float x[1], y[1];
+    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL));
+    ck_assert_int_eq(be->conv_fallbacks, 1);
+    nl_backend_close(be);
+}
+END_TEST
+
 /* auto's rule: the 3x3 and larger on 8 or more channels, not 1x1 nor a
  * first layer; onednn takes all, normlab none */
 START_TEST(test_rule)
@@ -358,6 +436,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_unplanned_refused);
     tcase_add_test(tc, test_reruns_repeat);
     tcase_add_test(tc, test_rule);
+    tcase_add_test(tc, test_bf16);
 #endif
     tcase_add_test(tc, test_choice);
     tcase_add_test(tc, test_record);

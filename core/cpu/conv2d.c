@@ -22,7 +22,8 @@
  * or the column gradient, the gathered output gradient, and the weight and
  * bias gradient partials.
  *
- * Under a low product precision (be->product_precision) the operands are
+ * Under a low product precision (be->product_precision) that oneDNN does
+ * not take (conv_onednn.h: it takes bf16 in a set with AVX512-BF16) the operands are
  * rounded into the workspace first (x, W and the bias forward; dy, x and W
  * backward), the same lowering multiplies the rounded copies with fp32
  * accumulation (its sgemm calls through nl_cpu_lowp_gemm: vdpbf16ps in a
@@ -119,11 +120,11 @@ static bool winograd_for(const nl_backend *be, const nl_conv_geom *g)
     return !nl_cpu_lowp(be->product_precision) && nl_cpu_winograd_applies(g);
 }
 
-/* oneDNN for fp32 convolutions where the rule (or NORMLAB_CONV) picks it
- * (conv_onednn.c); the low-precision products keep this file's path */
+/* oneDNN where the rule (or NORMLAB_CONV) picks it and it runs the
+ * product precision (conv_onednn.h: fp32, bf16 in a set with AVX512-BF16) */
 static bool onednn_for(const nl_backend *be, const nl_conv_geom *g)
 {
-    return !nl_cpu_lowp(be->product_precision) && nl_cpu_onednn_runs(be, g);
+    return nl_cpu_onednn_runs(be, g);
 }
 
 static size_t own_workspace(nl_backend *be, const nl_conv_geom *g, int n);
@@ -336,7 +337,7 @@ static void lowered_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                            const float *weight, const float *bias, float *y, void *workspace)
 {
-    if (!nl_cpu_lowp(be->product_precision) &&
+    if (nl_cpu_onednn_chosen(be, g) &&
         nl_cpu_onednn_conv_forward(be, g, n, x, weight, bias, y, workspace))
         return;
     if (winograd_for(be, g)) {
@@ -446,7 +447,7 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace)
 {
-    if (!nl_cpu_lowp(be->product_precision) &&
+    if (nl_cpu_onednn_chosen(be, g) &&
         nl_cpu_onednn_conv_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias,
                                     workspace))
         return;

@@ -74,7 +74,7 @@ const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t
     else if (choice == NL_CONV_LIBRARY_ONEDNN)
         snprintf(buf, size, "%s", onednn);
     else /* the rule (rule_of) is part of what fixes the bits: named */
-        snprintf(buf, size, "auto: %s where kernel >= %d and in_c >= %d, else normlab",
+        snprintf(buf, size, "auto: %s where kernel >= %d, in_c >= %d, fp32/bf16 (avx512_bf16), else normlab",
                  onednn, ONEDNN_MIN_KERNEL, ONEDNN_MIN_IN_C);
     return buf;
 }
@@ -94,6 +94,13 @@ nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error
 void nl_cpu_onednn_close(nl_cpu_onednn *state) { (void)state; }
 
 bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
+{
+    (void)be;
+    (void)g;
+    return false;
+}
+
+bool nl_cpu_onednn_chosen(const nl_backend *be, const nl_conv_geom *g)
 {
     (void)be;
     (void)g;
@@ -168,6 +175,7 @@ enum { F_X, F_W, F_B, F_Y, D_DY, D_W, D_DX, W_X, W_DY, W_DW, W_DB, PORT_COUNT };
 typedef struct {
     nl_conv_geom g;
     int n;
+    bool bf16;                    /* the primitives' operands in bf16 (train.precision bf16) */
     size_t bytes;                 /* the workspace it needs */
     bool unfit;                   /* more than was planned for g: never run (normlab's path is) */
     bool dy_shared;               /* both backward primitives read dy in one layout: one copy */
@@ -204,10 +212,31 @@ static nl_conv_library choice_of(const nl_backend *be)
                                                                      : NL_CONV_LIBRARY_AUTO;
 }
 
-bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
+bool nl_cpu_onednn_chosen(const nl_backend *be, const nl_conv_geom *g)
 {
     const nl_conv_library choice = choice_of(be);
     return choice == NL_CONV_LIBRARY_ONEDNN || (choice == NL_CONV_LIBRARY_AUTO && rule_of(g));
+}
+
+/* The product precisions the primitives run: fp32, and bf16 in a kernel set
+ * with AVX512-BF16 (whose own products are vdpbf16ps; the cap lets oneDNN
+ * take its avx512_core_bf16 kernels there). bf16 operands are the fp32
+ * ones rounded to nearest even by the reorders into the primitives, which
+ * accumulate in fp32 and round what they write: train.precision's
+ * semantics (conv2d.c), in oneDNN's order of summation. fp16 keeps
+ * normlab's path. */
+static bool precision_runs(const nl_backend *be)
+{
+    return be->product_precision == NL_PRECISION_FP32 ||
+           (be->product_precision == NL_PRECISION_BF16 &&
+            (nl_cpu_kernels_isa() & NL_ISA_BIT(AVX512BF16)));
+}
+
+static bool bf16_of(const nl_backend *be) { return be->product_precision == NL_PRECISION_BF16; }
+
+bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
+{
+    return nl_cpu_onednn_chosen(be, g) && precision_runs(be);
 }
 
 /* ---- descriptors ---- */
@@ -224,7 +253,7 @@ typedef struct {
     dnnl_convolution_desc_t fwd, bwd_data, bwd_weights;
 } conv_descs;
 
-static dnnl_status_t describe(const nl_conv_geom *g, int n, conv_descs *d)
+static dnnl_status_t describe(const nl_conv_geom *g, int n, dnnl_data_type_t dt, conv_descs *d)
 {
     const dnnl_dims_t src = {n, g->in_c, g->in_h, g->in_w};
     const dnnl_dims_t wei = {g->out_c, g->in_c, g->kernel, g->kernel};
@@ -236,10 +265,10 @@ static dnnl_status_t describe(const nl_conv_geom *g, int n, conv_descs *d)
     const dnnl_dims_t pad_r = {(g->out_h - 1) * g->stride + g->kernel - g->in_h - g->pad,
                                (g->out_w - 1) * g->stride + g->kernel - g->in_w - g->pad};
     dnnl_memory_desc_t s, w, b, o;
-    plain_md(&s, 4, src, dnnl_format_tag_any);
-    plain_md(&w, 4, wei, dnnl_format_tag_any);
-    plain_md(&b, 1, bia, dnnl_format_tag_any);
-    plain_md(&o, 4, dst, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&s, 4, src, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&w, 4, wei, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&b, 1, bia, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&o, 4, dst, dt, dnnl_format_tag_any);
     dnnl_status_t st = dnnl_convolution_forward_desc_init(&d->fwd, dnnl_forward_training,
                                                           dnnl_convolution_direct, &s, &w, &b,
                                                           &o, strides, pad_l, pad_r);
@@ -284,12 +313,13 @@ static dnnl_status_t user_scratchpad(dnnl_primitive_attr_t *attr, float sum)
     return st;
 }
 
-static dnnl_status_t pds_create(dnnl_engine_t engine, const nl_conv_geom *g, int n, conv_pds *p)
+static dnnl_status_t pds_create(dnnl_engine_t engine, const nl_conv_geom *g, int n, bool bf16,
+                                conv_pds *p)
 {
     *p = (conv_pds){0};
     conv_descs d;
     dnnl_primitive_attr_t attr;
-    dnnl_status_t st = describe(g, n, &d);
+    dnnl_status_t st = describe(g, n, bf16 ? dnnl_bf16 : dnnl_f32, &d);
     if (st != dnnl_success)
         return st;
     st = user_scratchpad(&attr, 0.0f);
@@ -494,12 +524,12 @@ static void entry_destroy(conv_entry *e)
         port_destroy(&e->ports[k]);
 }
 
-static dnnl_status_t entry_create(dnnl_engine_t engine, const nl_conv_geom *g, int n,
+static dnnl_status_t entry_create(dnnl_engine_t engine, const nl_conv_geom *g, int n, bool bf16,
                                   conv_entry *e)
 {
-    *e = (conv_entry){.g = *g, .n = n};
+    *e = (conv_entry){.g = *g, .n = n, .bf16 = bf16};
     conv_pds p;
-    dnnl_status_t st = pds_create(engine, g, n, &p);
+    dnnl_status_t st = pds_create(engine, g, n, bf16, &p);
     if (st != dnnl_success)
         return st;
     e->bytes = layout(&p, g, n, e);
@@ -525,10 +555,10 @@ static bool same_geom(const nl_conv_geom *a, const nl_conv_geom *b)
            a->kernel == b->kernel && a->stride == b->stride && a->pad == b->pad;
 }
 
-static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
+static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf16)
 {
     for (int i = 0; i < s->count; i++)
-        if (s->entries[i].n == n && same_geom(&s->entries[i].g, g))
+        if (s->entries[i].n == n && s->entries[i].bf16 == bf16 && same_geom(&s->entries[i].g, g))
             return &s->entries[i];
     return NULL;
 }
@@ -537,12 +567,13 @@ static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
  * never planned, or no model was built yet): the least shared workspace of
  * any model on the backend (be->least_model_workspace), which every model
  * that runs g holds, and at least what g's own plans asked for. */
-static size_t planned_bytes(const nl_backend *be, const nl_cpu_onednn *s, const nl_conv_geom *g)
+static size_t planned_bytes(const nl_backend *be, const nl_cpu_onednn *s, const nl_conv_geom *g,
+                            bool bf16)
 {
     size_t least = 0;
     for (int i = 0; i < s->count; i++) {
         const conv_entry *e = &s->entries[i];
-        if (same_geom(&e->g, g) && !e->unfit && (!least || e->bytes < least))
+        if (same_geom(&e->g, g) && e->bf16 == bf16 && !e->unfit && (!least || e->bytes < least))
             least = e->bytes;
     }
     if (!least)
@@ -551,7 +582,7 @@ static size_t planned_bytes(const nl_backend *be, const nl_cpu_onednn *s, const 
 }
 
 /* creates and keeps g at batch n; NULL where the library or memory refuses */
-static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
+static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf16)
 {
     if (s->count == s->capacity) {
         const int capacity = s->capacity ? 2 * s->capacity : 16;
@@ -564,8 +595,8 @@ static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n)
     conv_entry *e = &s->entries[s->count++];
     /* one oneDNN would not create is kept as unfit, so that no later step
      * tries again (and allocates) */
-    if (entry_create(s->engine, g, n, e) != dnnl_success)
-        *e = (conv_entry){.g = *g, .n = n, .unfit = true};
+    if (entry_create(s->engine, g, n, bf16, e) != dnnl_success)
+        *e = (conv_entry){.g = *g, .n = n, .bf16 = bf16, .unfit = true};
     return e;
 }
 
@@ -581,7 +612,9 @@ void nl_cpu_onednn_cap_instructions(void)
     const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
                                NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
     const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
-    const dnnl_cpu_isa_t cap = (isa & avx512) == avx512 ? dnnl_cpu_isa_avx512_core
+    const bool bf16 = (isa & NL_ISA_BIT(AVX512BF16)) != 0;
+    const dnnl_cpu_isa_t cap = (isa & avx512) == avx512 ? (bf16 ? dnnl_cpu_isa_avx512_core_bf16
+                                                                : dnnl_cpu_isa_avx512_core)
                                : (isa & avx2) == avx2   ? dnnl_cpu_isa_avx2
                                                         : dnnl_cpu_isa_sse41;
     dnnl_set_max_cpu_isa(cap);
@@ -623,7 +656,7 @@ void nl_cpu_onednn_close(nl_cpu_onednn *s)
 }
 
 /* a probe backend's question: the bytes, from descriptors alone */
-static size_t probe_bytes(const nl_conv_geom *g, int n)
+static size_t probe_bytes(const nl_conv_geom *g, int n, bool bf16)
 {
     nl_cpu_onednn_cap_instructions();
     dnnl_engine_t engine;
@@ -631,7 +664,7 @@ static size_t probe_bytes(const nl_conv_geom *g, int n)
         return 0;
     conv_pds p;
     size_t bytes = 0;
-    if (pds_create(engine, g, n, &p) == dnnl_success) {
+    if (pds_create(engine, g, n, bf16, &p) == dnnl_success) {
         bytes = layout(&p, g, n, NULL);
         pds_destroy(&p);
     }
@@ -644,11 +677,12 @@ size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n
     nl_cpu_onednn *s = be->impl;
     if (!nl_cpu_onednn_runs(be, g))
         return 0;
+    const bool bf16 = bf16_of(be);
     if (!s)
-        return probe_bytes(g, n);
-    const conv_entry *e = find(s, g, n);
+        return probe_bytes(g, n, bf16);
+    const conv_entry *e = find(s, g, n, bf16);
     if (!e)
-        e = add(s, g, n);
+        e = add(s, g, n, bf16);
     return e ? e->bytes : 0;
 }
 
@@ -657,15 +691,16 @@ size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n
 static conv_entry *planned_entry(const nl_backend *be, nl_cpu_onednn *s, const nl_conv_geom *g,
                                  int n)
 {
-    if (!s || !s->engine)
+    if (!s || !s->engine || !nl_cpu_onednn_runs(be, g))
         return NULL;
-    conv_entry *e = find(s, g, n);
+    const bool bf16 = bf16_of(be);
+    conv_entry *e = find(s, g, n, bf16);
     if (e)
         return e->unfit ? NULL : e;
-    const size_t planned = planned_bytes(be, s, g);
+    const size_t planned = planned_bytes(be, s, g, bf16);
     if (!planned)
         return NULL;
-    e = add(s, g, n);
+    e = add(s, g, n, bf16);
     if (e && (e->unfit || e->bytes > planned)) {
         /* kept, so that it is not created again at the next use */
         e->unfit = true;
@@ -675,11 +710,12 @@ static conv_entry *planned_entry(const nl_backend *be, nl_cpu_onednn *s, const n
 }
 
 /* the entry that runs g at batch n, or NULL where normlab's path must:
- * counted where the choice gave g to oneDNN */
+ * counted where the choice gave g to oneDNN (fp16 products, or bf16 under
+ * a kernel set without AVX512-BF16, included) */
 static conv_entry *entry_for(nl_backend *be, const nl_conv_geom *g, int n)
 {
     conv_entry *e = planned_entry(be, be->impl, g, n);
-    if (!e && nl_cpu_onednn_runs(be, g))
+    if (!e && nl_cpu_onednn_chosen(be, g))
         be->conv_fallbacks++;
     return e;
 }

@@ -41,8 +41,12 @@ typedef struct nl_cpu_onednn nl_cpu_onednn;
 nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error *err);
 void nl_cpu_onednn_close(nl_cpu_onednn *state);
 
-/* Whether geometry g's fp32 convolution runs on oneDNN on backend be (a
- * probe backend without state answers from NORMLAB_CONV). */
+/* Whether NORMLAB_CONV's choice (auto's rule, or onednn) gives geometry g
+ * to oneDNN on backend be (a probe backend without state answers from
+ * NORMLAB_CONV), and whether it runs there: fp32 products, and bf16 under
+ * a kernel set with AVX512-BF16; fp16 keeps normlab's path (a convolution
+ * chosen that does not run counts in be->conv_fallbacks). */
+bool nl_cpu_onednn_chosen(const nl_backend *be, const nl_conv_geom *g);
 bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g);
 /* Plans g at batch n on be: its primitives are created and kept (a probe
  * backend only measures them); returns the workspace bytes they need, 0
