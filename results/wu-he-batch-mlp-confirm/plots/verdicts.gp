@@ -1,0 +1,122 @@
+# normlab verdict's forest plot: a row per claim, each on its own axis
+# Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
+# the results; reads the CSV files it names by column name.
+# Render from this directory: gnuplot verdicts.gp (PNG), or
+#   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
+if (!exists("fig_name")) fig_name = "verdicts"
+fig_width = 1100
+fig_height = 1040
+
+# The look every figure of normlab plot shares: output format and size,
+# fonts, border, grid, legend and bands. normlab copies this file into each
+# script it writes (plots/NAME.gp), after the lines that set
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
+#   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
+# Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
+# normlab plot RESULTS --templates DIR. Series colours are normlab's (one
+# per normalizer, the same in every figure); the kind's own file
+# (curves.gp, lr.gp, ...) holds its line widths and markers.
+
+if (!exists("fmt")) fmt = "png"
+# PDF: a point per PNG pixel; pdfcairo's line width unit is half a point and
+# it scales fonts by 0.5 unless told otherwise
+if (fmt eq "svg") {
+    set terminal svg size fig_width,fig_height dynamic font "Sans,12" background rgb "white"
+} else { if (fmt eq "pdf") {
+    set terminal pdfcairo size fig_width/72.0,fig_height/72.0 font "Sans,11" fontscale 1 linewidth 2 background rgb "white"
+} else {
+    set terminal pngcairo size fig_width,fig_height font "Sans,11" background rgb "white"
+} }
+set output fig_name.".".fmt
+set termoption noenhanced
+set datafile separator comma
+set border lc rgb "#444444"
+set grid lc rgb "#e0e0e0" lt 1
+set key opaque box lc rgb "#cccccc" samplen 2.5 spacing 1.1
+set style fill transparent solid 0.18 noborder
+
+# the title, subtitle and footnote (normlab places them)
+title_font = ",15"
+subtitle_font = ",10"
+subtitle_color = "#505050"
+footnote_font = ",9"
+footnote_color = "#606060"
+
+# The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
+# directory: a row per claim, its mean effect with its interval, the
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
+effect_lw = 2                # the interval
+effect_pt = 7                # the mean effect
+effect_ps = 1.3
+expect_pt = 9                # the threshold
+expect_ps = 1.6
+band_lw = 6                  # the band of a "~ within" claim
+holds_rgb = 0x1b7837         # the verdicts' colours
+fails_rgb = 0xb2182b
+inconclusive_rgb = 0x777777
+described_rgb = 0xbf9b30     # a count: what happened, not a test
+expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
+verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
+
+set title "wu-he-batch-mlp-confirm: 20 claims, 95% intervals" font title_font
+$claims << EOD
+1,0.792667,0.634401,0.950932,0.0766667,0,bn-fails-at-2 (holds),0.03,0.33,nan
+2,0.733871,0.526088,0.941654,0.05,0,bn-degrades-2-vs-32 (holds),0.04,0.35,nan
+3,0.684091,0.54006,0.828122,0.5,0,gn-batch-independent[train.batch_size=2] (holds),-0.022,0.022,0.5
+4,0.657895,0.374394,0.941395,0.403509,2,gn-batch-independent[train.batch_size=4] (inconclusive),-0.023,0.034,0.403509
+5,0.623913,0.299355,0.948471,0.5,2,gn-batch-independent[train.batch_size=8] (inconclusive),-0.023,0.023,0.5
+6,0.672917,0.406495,0.939338,0.479167,2,gn-batch-independent[train.batch_size=16] (inconclusive),-0.023,0.025,0.479167
+7,0.679545,0.472799,0.886292,0.5,0,gn-batch-independent[train.batch_size=64] (holds),-0.022,0.022,0.5
+8,0.946429,0.410714,0.946429,0.0535714,2,gn-batch-independent (inconclusive),-0.3,5.3,0.0535714
+9,0.516667,0.0817303,0.951603,0.270833,2,bn-behind-at-4 (inconclusive),0.009,0.033,nan
+10,0.634091,0.558501,0.709681,0.5,0,ln-batch-independent[train.batch_size=2] (holds),-0.022,0.022,0.5
+11,0.720455,0.53152,0.909389,0.5,0,ln-batch-independent[train.batch_size=4] (holds),-0.022,0.022,0.5
+12,0.644898,0.344615,0.945181,0.469388,2,ln-batch-independent[train.batch_size=8] (inconclusive),-0.023,0.026,0.469388
+13,0.754348,0.55956,0.949135,0.5,2,ln-batch-independent[train.batch_size=16] (inconclusive),-0.023,0.023,0.5
+14,0.640909,0.338847,0.942971,0.5,0,ln-batch-independent[train.batch_size=64] (holds),-0.022,0.022,0.5
+15,0.946429,0.589286,0.946429,0.0535714,2,ln-batch-independent (inconclusive),-0.3,5.3,0.0535714
+16,0.660417,0.380821,0.940013,0.479167,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive),-0.023,0.025,0.479167
+17,0.429545,0.085891,0.7732,0.5,0,bn-as-gn-from-8[train.batch_size=16] (holds),-0.022,0.022,0.5
+18,0.532203,0.113979,0.950428,0.389831,2,bn-as-gn-from-8[train.batch_size=32] (inconclusive),-0.023,0.036,0.389831
+19,0.941176,0.352941,0.941176,0.0588235,2,bn-as-gn-from-8 (inconclusive),-0.2,3.2,0.0588235
+20,0.5,0.5,0.5,0.5,3,bn-train-eval-gap-at-2 (described),4.9,5.1,nan
+EOD
+$bands << EOD
+3,0.5,0.454545
+4,0.403509,0.350877
+5,0.5,0.434783
+6,0.479167,0.416667
+7,0.5,0.454545
+8,0.0535714,0.00357143
+10,0.5,0.454545
+11,0.5,0.454545
+12,0.469388,0.408163
+13,0.5,0.434783
+14,0.5,0.454545
+15,0.0535714,0.00357143
+16,0.479167,0.416667
+17,0.5,0.454545
+18,0.389831,0.338983
+19,0.0588235,0.00588235
+20,0.5,0
+EOD
+set yrange [0.5:20.5] reverse
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+     $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
+unset output
