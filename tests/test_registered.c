@@ -47,6 +47,17 @@ static void head(char *hash, size_t size)
     free(text);
 }
 
+/* git add PATHS, a commit named MSG, and (hash not NULL) its short hash */
+static void commit(const char *paths, const char *msg, char *hash, size_t size)
+{
+    char args[512];
+    snprintf(args, sizeof args, "add %s && git -c user.name=t -c user.email=t@t commit -q -m %s", paths,
+             msg);
+    git(args);
+    if (hash)
+        head(hash, size);
+}
+
 static char c1[64], c2[64], c3[64];
 
 /* the repository: exp.yaml at C1, C2 and C3; new.yaml from C2 on; the
@@ -56,15 +67,12 @@ static void make_history(void)
     tu_tmp_make("registered");
     git("init -q");
     tu_tmp_write("exp.yaml", file_c1);
-    git("add exp.yaml && git -c user.name=t -c user.email=t@t commit -q -m c1");
-    head(c1, sizeof c1);
+    commit("exp.yaml", "c1", c1, sizeof c1);
     tu_tmp_write("exp.yaml", file_c2);
     tu_tmp_write("new.yaml", file_c2);
-    git("add exp.yaml new.yaml && git -c user.name=t -c user.email=t@t commit -q -m c2");
-    head(c2, sizeof c2);
+    commit("exp.yaml new.yaml", "c2", c2, sizeof c2);
     tu_tmp_write("exp.yaml", file_c3);
-    git("add exp.yaml && git -c user.name=t -c user.email=t@t commit -q -m c3");
-    head(c3, sizeof c3);
+    commit("exp.yaml", "c3", c3, sizeof c3);
     tu_tmp_write("exp.yaml", file_c2);
 }
 
@@ -191,8 +199,7 @@ START_TEST(test_parts_compared)
                              "train.lr: 0.1}, b: {model.norm.type: group}, expect: a > b}\n"
                              "  - {id: two, paper: p, metric: final_test_error, a: {model.norm.type: batch}, "
                              "b: {model.norm.type: group}, scope: {train.batch_size: [2, 4]}, expect: a > b}\n");
-    git("add exp.yaml && git -c user.name=t -c user.email=t@t commit -q -m c1");
-    head(c1, sizeof c1);
+    commit("exp.yaml", "c1", c1, sizeof c1);
     tu_tmp_write("exp.yaml", "name: t\nclaims:\n"
                              "  - {id: one, paper: changed, metric: final_test_error, a: {train.lr: 0.1, "
                              "model.norm.type: batch}, b: {model.norm.type: group}, expect: a > b}\n"
@@ -304,22 +311,18 @@ static void make_run_history(bool with_extension)
     tu_tmp_make("registered-runs");
     git("init -q");
     tu_tmp_write("exp.yaml", claims_early);
-    git("add exp.yaml && git -c user.name=t -c user.email=t@t commit -q -m r1");
-    head(r1, sizeof r1);
+    commit("exp.yaml", "r1", r1, sizeof r1);
     write_sweep("sw", 2, 1, r1);
-    git("add sw && git -c user.name=t -c user.email=t@t commit -q -m r2");
-    head(r2, sizeof r2);
+    commit("sw", "r2", r2, sizeof r2);
     tu_tmp_write("exp.yaml", claims_late);
-    git("add exp.yaml && git -c user.name=t -c user.email=t@t commit -q -m r3");
-    head(r3, sizeof r3);
+    commit("exp.yaml", "r3", r3, sizeof r3);
     write_sweep("sw", 2, 1, r3);
-    git("add sw && git -c user.name=t -c user.email=t@t commit -q -m r4");
-    head(r4, sizeof r4);
+    commit("sw", "r4", r4, sizeof r4);
     if (!with_extension)
         return;
     write_sweep("sw", 3, 3, r4);
     write_sweep("sw2", 3, 1, r4);
-    git("add sw sw2 && git -c user.name=t -c user.email=t@t commit -q -m r5");
+    commit("sw sw2", "r5", NULL, 0);
 }
 
 /* claim id's row of dir's verdict over exp.yaml (loaded into set) */
