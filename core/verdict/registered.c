@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "log/files.h"
 #include "proc/proc.h"
 #include "results/summary_keys.h"
@@ -799,33 +800,35 @@ void nl_first_runs_close(nl_first_runs *f)
 /* "1-3, 5" of "1 2 3 5" where every seed is a number, else the list as it is */
 static void rg_seed_ranges(const char *seeds, char *out, size_t size)
 {
-    long v[256];
+    long long v[256];
     int n = 0;
-    for (const char *p = seeds; *p && n < 256;) {
-        char *end;
-        v[n] = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ' ')) {
+    for (const char *p = seeds + strspn(seeds, " "); *p && n < 256;) {
+        const size_t len = strcspn(p, " ");
+        char token[32] = "";
+        if (len < sizeof token)
+            memcpy(token, p, len);
+        if (len >= sizeof token || !nl_parse_ll(token, 0, LLONG_MAX, &v[n])) {
             nl_copy_string(out, size, seeds);
             return;
         }
         n++;
-        p = end + strspn(end, " ");
+        p += len + strspn(p + len, " ");
     }
     for (int i = 1; i < n; i++) /* a few seeds: insertion sort */
         for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            const long t = v[j];
+            const long long t = v[j];
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
     out[0] = '\0';
     for (int i = 0; i < n;) {
         int j = i;
-        while (j + 1 < n && v[j + 1] == v[j] + 1)
+        while (j + 1 < n && v[j] < LLONG_MAX && v[j + 1] == v[j] + 1)
             j++;
         if (j > i)
-            rg_add(out, size, "%s%ld-%ld", i ? ", " : "", v[i], v[j]);
+            rg_add(out, size, "%s%lld-%lld", i ? ", " : "", v[i], v[j]);
         else
-            rg_add(out, size, "%s%ld", i ? ", " : "", v[i]);
+            rg_add(out, size, "%s%lld", i ? ", " : "", v[i]);
         i = j + 1;
     }
 }
