@@ -15,7 +15,7 @@
 static const char *const run_columns[] = {
     "section", "impl", "round", "order", "config", "model", "norm", "batch", "per_sample",
     "threads", "steps", "steady_first_step", "steady_last_step", "steady_steps", "steady_s",
-    "steady_per_s", "step_ms", "eval_s", "run_wall_s", "run_per_s", "process_s", "process_cpu_s",
+    "steady_per_s", "step_ms", NL_EVAL_EVAL_S, "run_wall_s", "run_per_s", "process_s", "process_cpu_s",
     "ratio_to_torch", "step_median_per_s", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
     "l2_kib", "l3_kib", NL_SUMMARY_OPENBLAS_CORE, NL_SUMMARY_CPU_KERNELS, "step_flops", "gflops", "peak_gflops",
     "peak_share",

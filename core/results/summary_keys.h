@@ -78,4 +78,25 @@
 /* 1 - final_test_accuracy */
 #define NL_SWEEP_TEST_ERROR_COLUMN "final_test_error"
 
+/* ---- RUN/eval/NAME.json's keys and RUN/eval/evals.csv's columns (normlab
+ * eval, train/eval.c); the run facts beside them (device, cpu_kernels, ...)
+ * are summary.json's names above ---- */
+#define NL_EVAL_RECORD "record"
+#define NL_EVAL_SPLIT "split"
+#define NL_EVAL_LOSS "loss"
+#define NL_EVAL_ACCURACY "accuracy"
+#define NL_EVAL_SAMPLES "samples"
+#define NL_EVAL_FOLDED "folded"
+#define NL_EVAL_FOLDED_LAYERS "folded_layers"
+#define NL_EVAL_STEP "step"
+#define NL_EVAL_DATA "data"
+#define NL_EVAL_OVERRIDES "overrides"
+#define NL_EVAL_CONTEXT "context"
+#define NL_EVAL_TRAINED_CONTEXT "trained_context"
+#define NL_EVAL_BATCH "batch"
+#define NL_EVAL_BATCH_STATS "batch_stats"
+#define NL_EVAL_RUN_FINAL_TEST_ACCURACY "run_final_test_accuracy"
+#define NL_EVAL_EVAL_S "eval_s"
+#define NL_EVAL_WRITTEN_AT "written_at"
+
 #endif

@@ -421,11 +421,12 @@ void nl_eval_record_name(const nl_eval_options *opt, char *name, size_t size)
         snprintf(name + used, size - (size_t)used, "-batchstats");
 }
 
-static const char *const csv_columns[] = {"record",   "loss",        "accuracy", "samples",
-                                          "folded",   "folded_layers", "step",   "data",
-                                          "overrides", "device",     NL_SUMMARY_CPU_KERNELS,
-                                          NL_SUMMARY_NORMLAB_VERSION, NL_SUMMARY_GIT_COMMIT, "written_at",
-                                          "context", "trained_context", "batch", "batch_stats"};
+static const char *const csv_columns[] = {
+    NL_EVAL_RECORD,         NL_EVAL_LOSS,          NL_EVAL_ACCURACY,           NL_EVAL_SAMPLES,
+    NL_EVAL_FOLDED,         NL_EVAL_FOLDED_LAYERS, NL_EVAL_STEP,               NL_EVAL_DATA,
+    NL_EVAL_OVERRIDES,      NL_SUMMARY_DEVICE,     NL_SUMMARY_CPU_KERNELS,     NL_SUMMARY_NORMLAB_VERSION,
+    NL_SUMMARY_GIT_COMMIT,  NL_EVAL_WRITTEN_AT,    NL_EVAL_CONTEXT,            NL_EVAL_TRAINED_CONTEXT,
+    NL_EVAL_BATCH,          NL_EVAL_BATCH_STATS};
 enum { N_CSV_COLUMNS = sizeof csv_columns / sizeof csv_columns[0] };
 
 static nl_code append_csv_row(const char *run_dir, const char *name, const nl_eval_options *opt,
@@ -462,30 +463,30 @@ static void record_json(nl_json *j, const char *name, const nl_eval_options *opt
                         const nl_eval_result *r, const char *written)
 {
     nl_json_begin(j);
-    nl_json_string(j, "record", name);
-    nl_json_string(j, "split", "test");
-    nl_json_number(j, "loss", r->loss);
-    nl_json_number(j, "accuracy", r->accuracy);
-    nl_json_int(j, "samples", r->samples);
-    nl_json_bool(j, "folded", opt->fold_bn);
-    nl_json_int(j, "folded_layers", r->folded_layers);
-    nl_json_int(j, "step", r->step);
-    nl_json_string(j, "data", r->data);
-    nl_json_string(j, "overrides", r->overrides);
+    nl_json_string(j, NL_EVAL_RECORD, name);
+    nl_json_string(j, NL_EVAL_SPLIT, "test");
+    nl_json_number(j, NL_EVAL_LOSS, r->loss);
+    nl_json_number(j, NL_EVAL_ACCURACY, r->accuracy);
+    nl_json_int(j, NL_EVAL_SAMPLES, r->samples);
+    nl_json_bool(j, NL_EVAL_FOLDED, opt->fold_bn);
+    nl_json_int(j, NL_EVAL_FOLDED_LAYERS, r->folded_layers);
+    nl_json_int(j, NL_EVAL_STEP, r->step);
+    nl_json_string(j, NL_EVAL_DATA, r->data);
+    nl_json_string(j, NL_EVAL_OVERRIDES, r->overrides);
     /* token models: loss and accuracy per token, over windows ("samples")
      * of `context` tokens */
     if (r->tokens) {
-        nl_json_int(j, "context", r->context);
-        nl_json_int(j, "trained_context", r->trained_context);
+        nl_json_int(j, NL_EVAL_CONTEXT, r->context);
+        nl_json_int(j, NL_EVAL_TRAINED_CONTEXT, r->trained_context);
     } else {
-        nl_json_null(j, "context");
-        nl_json_null(j, "trained_context");
+        nl_json_null(j, NL_EVAL_CONTEXT);
+        nl_json_null(j, NL_EVAL_TRAINED_CONTEXT);
     }
-    nl_json_int(j, "batch", r->batch);
-    nl_json_bool(j, "batch_stats", opt->batch_stats);
+    nl_json_int(j, NL_EVAL_BATCH, r->batch);
+    nl_json_bool(j, NL_EVAL_BATCH_STATS, opt->batch_stats);
     /* the run's own final evaluation of its test split, for comparison */
-    nl_json_number(j, "run_final_test_accuracy", r->run_final_test_accuracy);
-    nl_json_number(j, "eval_s", r->eval_s);
+    nl_json_number(j, NL_EVAL_RUN_FINAL_TEST_ACCURACY, r->run_final_test_accuracy);
+    nl_json_number(j, NL_EVAL_EVAL_S, r->eval_s);
     nl_json_number(j, NL_SUMMARY_SAMPLES_PER_S, r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
     nl_json_string(j, NL_SUMMARY_DEVICE, r->device);
     nl_json_string(j, NL_SUMMARY_CPU_KERNELS, r->cpu_kernels);
@@ -496,7 +497,7 @@ static void record_json(nl_json *j, const char *name, const nl_eval_options *opt
     nl_json_int(j, NL_SUMMARY_THREADS, r->threads);
     nl_json_string(j, NL_SUMMARY_NORMLAB_VERSION, NORMLAB_VERSION);
     nl_json_string(j, NL_SUMMARY_GIT_COMMIT, NORMLAB_GIT_COMMIT);
-    nl_json_string(j, "written_at", written);
+    nl_json_string(j, NL_EVAL_WRITTEN_AT, written);
     nl_json_end(j);
 }
 
