@@ -131,6 +131,21 @@ START_TEST(test_rates_and_seeds_needed)
     ck_assert_int_eq(nl_stats_seeds_needed(1, 0.5, 0.025, 0.8), 34);
     ck_assert_int_eq(nl_stats_seeds_needed(1, 0, 0.025, 0.8), -1);
     ck_assert_int_eq(nl_stats_seeds_needed(0, 1, 0.025, 0.8), 3);
+    /* two cells that must both decide, each at power sqrt(0.8) = 0.894: a
+     * margin of one sd needs n = 13 (sqrt(13) = 3.606 >= t(.975, 12) +
+     * t(.894, 12) = 2.179 + 1.339), where one cell alone needs 10 */
+    ck_assert_int_eq(nl_stats_seeds_needed(1, 1, 0.025, sqrt(0.8)), 13);
+    /* a rate's seeds, by hand: every seed agreeing (rate 1) against 0.5
+     * decides from 6 (1/64 <= 0.025 < 1/32); at a rate of 0.9, n = 12
+     * (critical count 10: P(X >= 10 | 0.5) = 79/4096 = 0.019, and P(X >= 10
+     * | 0.9) = 0.230 + 0.377 + 0.282 = 0.889), where n = 11 reaches 0.697
+     * (critical 10: P(X >= 9 | 0.5) = 67/2048 = 0.033 > 0.025); below the
+     * threshold is the mirror; at the threshold no n decides; the cap */
+    ck_assert_int_eq(nl_stats_rate_seeds_needed(1, 0.5, 0.025, 0.8, 2000), 6);
+    ck_assert_int_eq(nl_stats_rate_seeds_needed(0.9, 0.5, 0.025, 0.8, 2000), 12);
+    ck_assert_int_eq(nl_stats_rate_seeds_needed(0.1, 0.5, 0.025, 0.8, 2000), 12);
+    ck_assert_int_eq(nl_stats_rate_seeds_needed(0.5, 0.5, 0.025, 0.8, 2000), -1);
+    ck_assert_int_eq(nl_stats_rate_seeds_needed(0.52, 0.5, 0.025, 0.8, 50), 50);
 }
 END_TEST
 
@@ -705,6 +720,17 @@ START_TEST(test_cells_and_counts)
                 easiest = fmin(easiest, r.v[i].p_fail);
             }
             ck_assert(count->p == hardest && count->p_fail == easiest && hardest > 0.5);
+            /* its seeds are the most any cell needs for the six to decide
+             * together with power 0.8 (each at 0.8^(1/6)), at least each
+             * cell's own at 0.8 */
+            int most = 0;
+            for (int i = 0; i < 6; i++) {
+                const int m = nl_stats_seeds_needed(r.v[i].sd, fabs(r.v[i].effect - 0.3), 0.025, pow(0.8, 1.0 / 6));
+                most = m > most ? m : most;
+                ck_assert_int_ge(m, r.v[i].seeds_power);
+            }
+            ck_assert_int_eq(count->seeds_power, most);
+            ck_assert_int_eq(count->seeds_needed, -1); /* it is decided: it does not hold */
             /* the printed aggregate row names its cells' rows, not an empty "a: : " of its own */
             nl_buf text_out = {0};
             nl_verdict_text(&r, &text_out);

@@ -215,6 +215,26 @@ int nl_stats_seeds_needed(double sd, double margin, double alpha, double power)
     return 100000;
 }
 
+int nl_stats_rate_seeds_needed(double rate, double threshold, double alpha, double power, int cap)
+{
+    if (!(rate >= 0 && rate <= 1 && threshold >= 0 && threshold <= 1) || rate == threshold ||
+        !(alpha > 0 && alpha < 1) || !(power > 0 && power < 1))
+        return -1;
+    /* below the threshold is the mirror image: count the other outcome */
+    if (rate < threshold) {
+        rate = 1 - rate;
+        threshold = 1 - threshold;
+    }
+    /* the critical count never falls as n grows: carry it from n to n + 1 */
+    for (int n = 1, k = 1; n <= cap; n++) {
+        while (k <= n && nl_stats_binom_sf(k, n, threshold) > alpha)
+            k++;
+        if (k <= n && nl_stats_binom_sf(k, n, rate) >= power)
+            return n;
+    }
+    return cap;
+}
+
 double nl_stats_binom_sf(int k, int n, double p)
 {
     if (k <= 0)

@@ -49,6 +49,14 @@ void nl_stats_holm(const double *p, int k, double *adjusted);
  * heavier tails); -1 when margin <= 0 or sd unknown, 100000 at most */
 int nl_stats_seeds_needed(double sd, double margin, double alpha, double power);
 
+/* seeds an exact one-sided binomial test at level alpha needs for `power`
+ * when the true rate is `rate` and the claim's threshold rate `threshold`,
+ * on the side the rate lies: the smallest n whose critical count k (the
+ * least k with P(X >= k | threshold) <= alpha, mirrored below) is reached
+ * with probability >= power at `rate`; -1 when rate == threshold or either
+ * is outside [0, 1], `cap` when no n up to cap reaches the power */
+int nl_stats_rate_seeds_needed(double rate, double threshold, double alpha, double power, int cap);
+
 /* the normal quantile */
 double nl_stats_normal_quantile(double p);
 

@@ -718,7 +718,7 @@ static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
         /* power at Holm's strictest step for a headline claim (Bonferroni's alpha / k) */
         const double alpha_power = v->family == NL_FAMILY_HEADLINE && k > 1 ? alpha / k : alpha;
         if (v->derived)
-            vd_decide_iut(C->opt, &out->v[first], i - first, v);
+            vd_decide_iut(v->claim, C->opt, alpha_power, &out->v[first], i - first, v);
         else
             vd_decide(v->claim, C->opt, alpha_power, v);
     }

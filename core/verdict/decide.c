@@ -151,13 +151,24 @@ static bool near_level(double p, double adjusted, double mc, double alpha)
     return !isnan(mc) && p > 0 && fabs(adjusted - alpha) <= 2 * mc * adjusted / p;
 }
 
+/* the most seeds a rate's power is searched to (the search costs n^2
+ * binomial terms); a need beyond it reads as this many, "at least" */
+#define RATE_SEEDS_CAP 2000
+
+/* the seeds one row needs to decide at alpha with `power`, at its observed
+ * effect and spread (a rate: at its observed rate); -1 unknown */
+static int seeds_for_power(const nl_claim *c, const nl_verdict *v, double alpha, double power)
+{
+    if (c->effect == NL_EFFECT_RATE)
+        return v->n >= 1 ? nl_stats_rate_seeds_needed(v->effect, c->threshold, alpha, power, RATE_SEEDS_CAP) : -1;
+    return isnan(v->sd) ? -1 : nl_stats_seeds_needed(v->sd, power_margin(c, v), alpha, power);
+}
+
 void vd_decide(const nl_claim *c, const nl_verdict_options *opt, double alpha_power, nl_verdict *v)
 {
     const double alpha = (1 - opt->level) / 2;
     v->seeds_needed = -1;
-    v->seeds_power = c->effect == NL_EFFECT_RATE || isnan(v->sd)
-                         ? -1
-                         : nl_stats_seeds_needed(v->sd, power_margin(c, v), alpha_power, NL_VERDICT_POWER);
+    v->seeds_power = seeds_for_power(c, v, alpha_power, NL_VERDICT_POWER);
     if (v->n < NL_VERDICT_MIN_N || isnan(v->p))
         v->verdict = NL_VERDICT_INCONCLUSIVE;
     else if (v->p_holm <= alpha)
@@ -213,16 +224,31 @@ void vd_decide_cells(const nl_claim *c, const nl_verdict *cells, int n, nl_verdi
 /* the verdict of a claim over every cell once Holm has adjusted its p's:
  * every cell holds at alpha and the row's adjusted p clears it, or some
  * cell does not hold by the same standard */
-void vd_decide_iut(const nl_verdict_options *opt, const nl_verdict *cells, int n, nl_verdict *v)
+void vd_decide_iut(const nl_claim *c, const nl_verdict_options *opt, double alpha_power, const nl_verdict *cells, int n,
+                   nl_verdict *v)
 {
     const double alpha = (1 - opt->level) / 2;
-    int holds = 0;
-    for (int i = 0; i < n; i++)
+    int holds = 0, seeds_run = 0;
+    for (int i = 0; i < n; i++) {
         holds += cells[i].verdict == NL_VERDICT_HOLDS;
+        seeds_run = cells[i].n > seeds_run ? cells[i].n : seeds_run;
+    }
     if (n >= 1 && holds == n && v->p_holm <= alpha)
         v->verdict = NL_VERDICT_HOLDS;
     else if (!isnan(v->p_fail_holm) && v->p_fail_holm <= alpha)
         v->verdict = NL_VERDICT_FAILS;
     else
         v->verdict = NL_VERDICT_INCONCLUSIVE;
+    /* every cell must decide for the intersection to: each at power
+     * 0.8^(1/n), so that n independent cells decide together with 0.8; the
+     * sweep's seeds are the most any cell needs (unknown if one's is) */
+    v->seeds_power = n >= 1 ? 0 : -1;
+    const double cell_power = pow(NL_VERDICT_POWER, 1.0 / (n >= 1 ? n : 1));
+    for (int i = 0; i < n && v->seeds_power >= 0; i++) {
+        const int m = seeds_for_power(c, &cells[i], alpha_power, cell_power);
+        v->seeds_power = m < 0 ? -1 : m > v->seeds_power ? m : v->seeds_power;
+    }
+    v->seeds_needed = -1;
+    if (v->verdict == NL_VERDICT_INCONCLUSIVE && v->seeds_power >= 0)
+        v->seeds_needed = v->seeds_power > seeds_run ? v->seeds_power : seeds_run + 1;
 }

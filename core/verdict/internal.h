@@ -61,7 +61,8 @@ void vd_decide(const nl_claim *c, const nl_verdict_options *opt, double alpha_po
  * described, or (cells: all) the intersection-union test's p's */
 void vd_decide_cells(const nl_claim *c, const nl_verdict *cells, int n, nl_verdict *v);
 /* a cells: all row's verdict once Holm has adjusted its p's */
-void vd_decide_iut(const nl_verdict_options *opt, const nl_verdict *cells, int n, nl_verdict *v);
+void vd_decide_iut(const nl_claim *c, const nl_verdict_options *opt, double alpha_power, const nl_verdict *cells, int n,
+                   nl_verdict *v);
 /* whether a unit's effect x is on the claim's side (the outcome, for counts) */
 bool vd_on_claimed_side(const nl_claim *c, double x);
 
