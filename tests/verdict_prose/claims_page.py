@@ -240,10 +240,15 @@ def verdict_text(r, n, cost=None):
         return v
     seeds = f"{n} seed" + ("s" if n != 1 else "")
     need = as_count(col(r, "seeds_needed")) or as_count(col(r, "seeds_power"))
+    least = ""
+    if not need and n < 3:
+        # one seed has no spread to compute power from: 3 is the fewest
+        # that can decide, and the least the claim needs
+        need, least = 3, "at least "
     if need and cost and need > n:
         hours = (need - n) * cost / 3600
-        return f"undecided at {seeds} (needs {need}, about {hours:.2g} CPU-hours more)"
-    return f"undecided at {seeds}" + (f" (needs {need})" if need else "")
+        return f"undecided at {seeds} (needs {least}{need}, about {hours:.2g} CPU-hours more)"
+    return f"undecided at {seeds}" + (f" (needs {least}{need})" if need else "")
 
 
 def short_rule(rule):
@@ -374,7 +379,8 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "",
         "*n* counts seeds, not units: 3 seeds × 5 normalizers is 3; a claim over several cells has "
         "its cells' seeds (a claims file over a table, results/fold-bn, counts its rows). *undecided at n seeds (needs m, about H CPU-hours more)*: inconclusive; H is m − n seeds of the whole sweep at its committed runs' wall time × threads (an upper bound: a claim may need only some of its cells); m seeds about what the "
-        "observed spread asks for. A count (\"3 of 3 seeds\") is *described*, never a hold.",
+        "observed spread asks for (a rate: the exact binomial test's; a claim over cells: its hardest cell's, each cell at "
+        "power 0.8^(1/cells)); *needs at least 3*: one seed has no spread to compute power from. A count (\"3 of 3 seeds\") is *described*, never a hold.",
         "",
         "## Summary",
         "",
