@@ -66,14 +66,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 set title "loss-scaling-lm: 6 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.910267,0.910267,0.910267,0.0555556,2,fp16-underflows-unscaled (inconclusive),-1e-05,0.00017,0.0555556
-2,0.551625,0.551625,0.551625,0.5,2,unscaled-no-harm (inconclusive),-0.011,0.011,0.5
-3,0.504779,0.504779,0.504779,0.5,2,scaled-as-fp32 (inconclusive),-0.011,0.011,0.5
+2,0.950585,0.950585,0.950585,0.0769231,2,unscaled-hurts (inconclusive),-0.0001,0.0012,0.0769231
+3,0.50239,0.50239,0.50239,0.5,2,scaled-as-fp32 (inconclusive),-0.022,0.022,0.5
 4,0.5,0.5,0.5,0.5,3,scaled-keeps-every-gradient (described),-0.0001,0.0001,0.5
 5,0.5,0.5,0.5,0.5,3,scaled-never-skipped (described),-0.0001,0.0001,0.5
 6,0.5,0.5,0.5,0.5,3,scale-held-at-65536 (described),-0.0001,0.0001,0.5
 EOD
 $bands << EOD
-2,0.5,0.454545
 3,0.5,0.454545
 4,0.5,0
 5,0.5,0

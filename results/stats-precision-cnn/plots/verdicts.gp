@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1832
+fig_height = 1524
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,71 +63,56 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "stats-precision-cnn: 38 claims, 95% intervals" font title_font
+set title "stats-precision-cnn: 31 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0628205,0.0628205,0.0628205,0.948718,2,fp16-survives-batch-8 (inconclusive),0.43,0.82,nan
-2,0.949541,0.949541,0.949541,0.0458716,2,fp16-chance-batch-64 (inconclusive),0.795,0.904,nan
-3,0.945545,0.945545,0.945545,0.049505,2,fp16-chance-layer-8 (inconclusive),0.795,0.896,nan
-4,0.949541,0.949541,0.949541,0.0458716,2,fp16-chance-layer-64 (inconclusive),0.795,0.904,nan
-5,0.952128,0.952128,0.952128,0.0531915,2,fp16-chance-group-8 (inconclusive),0.795,0.889,nan
-6,0.0528169,0.0528169,0.0528169,0.943662,2,fp16-survives-group-64 (inconclusive),0.13,0.84,nan
-7,0.945545,0.945545,0.945545,0.049505,2,fp16-chance-rms-8 (inconclusive),0.795,0.896,nan
-8,0.949541,0.949541,0.949541,0.0458716,2,fp16-chance-rms-64 (inconclusive),0.795,0.904,nan
-9,0.94,0.94,0.94,0.08,2,bf16-costs-batch8[model.norm.type=batch] (inconclusive),-0.002,0.023,0.08
-10,0.94375,0.94375,0.94375,0.05,2,bf16-costs-batch8[model.norm.type=layer] (inconclusive),-0.004,0.076,0.05
-11,0.923077,0.923077,0.923077,0.0769231,2,bf16-costs-batch8[model.norm.type=group] (inconclusive),-0.001,0.012,0.0769231
-12,0.953488,0.953488,0.953488,0.0465116,2,bf16-costs-batch8[model.norm.type=rms] (inconclusive),-0.004,0.082,0.0465116
-13,0.9275,0.9275,0.9275,0.05,2,bf16-costs-batch64[model.norm.type=batch] (inconclusive),-0.01,0.19,0.05
-14,0.946237,0.946237,0.946237,0.0537634,2,bf16-costs-batch64[model.norm.type=layer] (inconclusive),-0.005,0.088,0.0537634
-15,0.95,0.95,0.95,0.05,2,bf16-costs-batch64[model.norm.type=group] (inconclusive),-0.001,0.019,0.05
-16,0.950633,0.950633,0.950633,0.0506329,2,bf16-costs-batch64[model.norm.type=rms] (inconclusive),-0.04,0.75,0.0506329
-17,0.949541,0.949541,0.949541,0.0458716,2,bf16-rms-chance-at-64 (inconclusive),0.795,0.904,nan
-18,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=8] (described),-0.1,1.1,0.0833333
-19,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
-20,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=8] (described),-0.0001,0.0001,0.5
-21,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=64] (described),-0.0001,0.0001,0.5
-22,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=8] (described),-0.0001,0.0001,0.5
-23,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=64] (described),-0.1,1.1,0.0833333
-24,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=8] (described),-0.0001,0.0001,0.5
-25,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=64] (described),-0.0001,0.0001,0.5
-26,0.727273,0.0454545,0.954545,0.0454545,3,fp16-chance-in-6-of-8 (described),-0.4,8.4,0.0454545
-27,0.5,0.5,0.5,0.5,3,fp16-bn-8-trains-as-fp32 (described),-0.0001,0.0001,0.5
-28,0.5,0.5,0.5,0.5,3,fp16-bn-8-evaluates-worse (described),-0.0001,0.0001,0.5
-29,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (described),-0.0001,0.0001,0.5
-30,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
-31,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (described),-0.0001,0.0001,0.5
-32,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (described),-0.0001,0.0001,0.5
-33,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8] (described),-0.0001,0.0001,0.5
-34,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64] (described),-0.0001,0.0001,0.5
-35,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (described),-0.0001,0.0001,0.5
-36,0.5,0.5,0.5,0.5,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (described),-0.0001,0.0001,0.5
-37,0.954545,0.0454545,0.954545,0.0454545,3,bf16-costs-every-cell (described),-0.4,8.4,0.0454545
-38,0.5,0.5,0.5,0.5,3,bf16-bn-worse-at-64 (described),0.99,1.01,nan
+1,0.947059,0.947059,0.947059,0.0588235,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (inconclusive),-0.02,0.32,0.0588235
+2,0.945882,0.945882,0.945882,0.0470588,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (inconclusive),-0.04,0.81,0.0470588
+3,0.943452,0.943452,0.943452,0.047619,2,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (inconclusive),-0.04,0.8,0.047619
+4,0.949375,0.949375,0.949375,0.05,2,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (inconclusive),-0.04,0.76,0.05
+5,0.94939,0.94939,0.94939,0.0487805,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=8] (inconclusive),-0.04,0.78,0.0487805
+6,0.951807,0.951807,0.951807,0.0481928,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=64] (inconclusive),-0.0004,0.0079,0.0481928
+7,0.946988,0.946988,0.946988,0.0481928,2,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (inconclusive),-0.04,0.79,0.0481928
+8,0.950633,0.950633,0.950633,0.0506329,2,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (inconclusive),-0.04,0.75,0.0506329
+9,0.954545,0.0454545,0.954545,0.0454545,2,fp16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
+10,0.94,0.94,0.94,0.08,2,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (inconclusive),-0.002,0.023,0.08
+11,0.9275,0.9275,0.9275,0.05,2,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (inconclusive),-0.01,0.19,0.05
+12,0.94375,0.94375,0.94375,0.05,2,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (inconclusive),-0.004,0.076,0.05
+13,0.946237,0.946237,0.946237,0.0537634,2,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (inconclusive),-0.005,0.088,0.0537634
+14,0.923077,0.923077,0.923077,0.0769231,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8] (inconclusive),-0.001,0.012,0.0769231
+15,0.95,0.95,0.95,0.05,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64] (inconclusive),-0.001,0.019,0.05
+16,0.953488,0.953488,0.953488,0.0465116,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (inconclusive),-0.004,0.082,0.0465116
+17,0.950633,0.950633,0.950633,0.0506329,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (inconclusive),-0.04,0.75,0.0506329
+18,0.954545,0.0454545,0.954545,0.0454545,2,bf16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
+19,0.5,0.5,0.5,0.5,3,bf16-rms-chance-at-64 (described),-0.0001,0.0001,0.5
+20,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=8] (described),-0.1,1.1,0.0833333
+21,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
+22,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=8] (described),-0.0001,0.0001,0.5
+23,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=64] (described),-0.0001,0.0001,0.5
+24,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=8] (described),-0.0001,0.0001,0.5
+25,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=64] (described),-0.1,1.1,0.0833333
+26,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=8] (described),-0.0001,0.0001,0.5
+27,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=64] (described),-0.0001,0.0001,0.5
+28,0.727273,0.0454545,0.954545,0.0454545,3,fp16-chance-in-6-of-8 (described),-0.4,8.4,0.0454545
+29,0.5,0.5,0.5,0.5,3,fp16-bn-8-trains-as-fp32 (described),-0.0001,0.0001,0.5
+30,0.5,0.5,0.5,0.5,3,fp16-bn-8-evaluates-worse (described),-0.0001,0.0001,0.5
+31,0.5,0.5,0.5,0.5,3,bf16-bn-worse-at-64 (described),0.99,1.01,nan
 EOD
 $bands << EOD
-18,0.0833333,0
 19,0.5,0
-20,0.5,0
+20,0.0833333,0
 21,0.5,0
 22,0.5,0
-23,0.0833333,0
+23,0.5,0
 24,0.5,0
-25,0.5,0
-26,0.0454545,0
+25,0.0833333,0
+26,0.5,0
 27,0.5,0
-28,0.5,0
+28,0.0454545,0
 29,0.5,0
 30,0.5,0
 31,0.5,0
-32,0.5,0
-33,0.5,0
-34,0.5,0
-35,0.5,0
-36,0.5,0
-37,0.0454545,0
-38,0.5,0
 EOD
-set yrange [0.5:38.5] reverse
+set yrange [0.5:31.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

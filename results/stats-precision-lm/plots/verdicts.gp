@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1260
+fig_height = 1832
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,58 +63,70 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "stats-precision-lm: 25 claims, 95% intervals" font title_font
+set title "stats-precision-lm: 38 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.942291,0.942291,0.942291,0.0740741,2,fp16-breaks-layer-at-512 (inconclusive),0.48,0.75,nan
-2,0.947975,0.947975,0.947975,0.0666667,2,fp16-breaks-rms-at-512 (inconclusive),0.4,1.9,nan
-3,0.45988,0.0593673,0.860392,0.5,2,fp16-harmless-at-64[model.norm.type=batch] (inconclusive),-0.022,0.022,0.5
-4,0.514352,0.514352,0.514352,0.5,2,fp16-harmless-at-64[model.norm.type=layer] (inconclusive),-0.022,0.022,0.5
-5,0.50183,0.50183,0.50183,0.5,2,fp16-harmless-at-64[model.norm.type=group] (inconclusive),-0.022,0.022,0.5
-6,0.496657,0.496657,0.496657,0.5,2,fp16-harmless-at-64[model.norm.type=rms] (inconclusive),-0.022,0.022,0.5
-7,0.948017,0.948017,0.948017,0.047619,2,bf16-breaks-bn-at-64 (inconclusive),0.96,1.8,nan
-8,0.496167,0.0489164,0.943418,0.925926,2,bf16-improves-bn-at-16 (inconclusive),-0.075,0.006,0.925926
-9,0.5,0.5,0.5,0.5,3,bf16-bn-64-above-unigram (described),-0.0001,0.0001,0.5
-10,0.5,0.5,0.5,0.5,3,bf16-bn-64-training-broke (described),-0.0001,0.0001,0.5
-11,0.5,0.5,0.5,0.5,3,fp16-bn-64-no-overflow (described),-0.0001,0.0001,0.5
-12,0.5,0.5,0.5,0.5,3,bf16-improves-bn-16-every-seed (described),-0.0001,0.0001,0.5
-13,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=4] (described),-0.0001,0.0001,0.5
-14,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=16] (described),-0.0001,0.0001,0.5
-15,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
-16,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=layer;train.batch_size=16] (described),-0.0001,0.0001,0.5
-17,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=group;train.batch_size=16] (described),-0.0001,0.0001,0.5
-18,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16] (described),-0.0001,0.0001,0.5
-19,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-20,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-21,0.954545,0.0454545,0.954545,0.0454545,3,bf16-costs-at-512 (described),-0.1,2.1,0.0454545
-22,0.916667,0.916667,0.916667,0.0833333,3,bf16-small-at-short-sums[model.norm.type=layer] (described),-0.1,1.1,0.0833333
-23,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=group] (described),-0.0001,0.0001,0.5
-24,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-25,0.5,0.5,0.5,0.5,3,bf16-small-bn-batch-4 (described),-0.0001,0.0001,0.5
+1,0.944413,0.944413,0.944413,0.0487805,2,fp16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16] (inconclusive),-0.04,0.78,0.0487805
+2,0.91522,0.91522,0.91522,0.047619,2,fp16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.1,2,0.047619
+3,0.0584,0.0584,0.0584,0.933333,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4] (inconclusive),-0.00014,1e-05,0.933333
+4,0.505868,0.065304,0.946432,0.55,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16] (inconclusive),-0.022,0.018,0.55
+5,0.0596293,0.0596293,0.0596293,0.928571,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64] (inconclusive),-0.026,0.002,0.928571
+6,0.945732,0.945732,0.945732,0.056338,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16] (inconclusive),-4e-05,0.00067,0.056338
+7,0.950111,0.950111,0.950111,0.0555556,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16] (inconclusive),-5e-06,8.5e-05,0.0555556
+8,0.0758824,0.0758824,0.0758824,0.941176,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.00016,1e-05,0.941176
+9,0.5,0.0454545,0.954545,0.0454545,2,fp16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
+10,0.938709,0.938709,0.938709,0.0740741,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16] (inconclusive),-0.002,0.025,0.0740741
+11,0.954091,0.954091,0.954091,0.0625,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.002,0.03,0.0625
+12,0.0651265,0.0651265,0.0651265,0.941176,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4] (inconclusive),-0.0032,0.0002,0.941176
+13,0.496167,0.0489164,0.943418,0.925926,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16] (inconclusive),-0.075,0.006,0.925926
+14,0.928167,0.928167,0.928167,0.05,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64] (inconclusive),-0.1,1.9,0.05
+15,0.0640025,0.0640025,0.0640025,0.916667,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16] (inconclusive),-0.011,0.001,0.916667
+16,0.0714286,0.0714286,0.0714286,0.942857,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16] (inconclusive),-0.00033,2e-05,0.942857
+17,0.941948,0.941948,0.941948,0.0555556,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.0003,0.0051,0.0555556
+18,0.5,0.0454545,0.954545,0.0454545,2,bf16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
+19,0.5,0.5,0.5,0.5,3,fp16-breaks-layer-at-512 (described),-0.0001,0.0001,0.5
+20,0.5,0.5,0.5,0.5,3,fp16-breaks-rms-at-512 (described),-0.0001,0.0001,0.5
+21,0.5,0.5,0.5,0.5,3,bf16-breaks-bn-at-64 (described),-0.0001,0.0001,0.5
+22,0.5,0.5,0.5,0.5,3,bf16-bn-64-above-unigram (described),-0.0001,0.0001,0.5
+23,0.5,0.5,0.5,0.5,3,bf16-bn-64-training-broke (described),-0.0001,0.0001,0.5
+24,0.5,0.5,0.5,0.5,3,fp16-bn-64-no-overflow (described),-0.0001,0.0001,0.5
+25,0.5,0.5,0.5,0.5,3,bf16-improves-bn-16-every-seed (described),2.97,3.03,nan
+26,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=4] (described),-0.0001,0.0001,0.5
+27,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=16] (described),-0.0001,0.0001,0.5
+28,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
+29,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=layer;train.batch_size=16] (described),-0.0001,0.0001,0.5
+30,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=group;train.batch_size=16] (described),-0.0001,0.0001,0.5
+31,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16] (described),-0.0001,0.0001,0.5
+32,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+33,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+34,0.954545,0.0454545,0.954545,0.0454545,3,bf16-costs-at-512 (described),-0.1,2.1,0.0454545
+35,0.916667,0.916667,0.916667,0.0833333,3,bf16-small-at-short-sums[model.norm.type=layer] (described),-0.1,1.1,0.0833333
+36,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=group] (described),-0.0001,0.0001,0.5
+37,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+38,0.5,0.5,0.5,0.5,3,bf16-small-bn-batch-4 (described),-0.0001,0.0001,0.5
 EOD
 $bands << EOD
-3,0.5,0.454545
-4,0.5,0.454545
-5,0.5,0.454545
-6,0.5,0.454545
-9,0.5,0
-10,0.5,0
-11,0.5,0
-12,0.5,0
-13,0.5,0
-14,0.5,0
-15,0.5,0
-16,0.5,0
-17,0.5,0
-18,0.5,0
 19,0.5,0
 20,0.5,0
-21,0.0454545,0
-22,0.0833333,0
+21,0.5,0
+22,0.5,0
 23,0.5,0
 24,0.5,0
 25,0.5,0
+26,0.5,0
+27,0.5,0
+28,0.5,0
+29,0.5,0
+30,0.5,0
+31,0.5,0
+32,0.5,0
+33,0.5,0
+34,0.0454545,0
+35,0.0833333,0
+36,0.5,0
+37,0.5,0
+38,0.5,0
 EOD
-set yrange [0.5:25.5] reverse
+set yrange [0.5:38.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
