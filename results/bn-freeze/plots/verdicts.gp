@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 644
+fig_height = 556
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,23 +63,24 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "bn-freeze: 11 claims, 95% intervals" font title_font
+set title "bn-freeze: 9 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.510667,0.0680345,0.953299,0.76,2,freeze-helps-at-2 (inconclusive),-0.19,0.06,0.76
-2,0.510317,0.0714255,0.949209,0.142857,2,freeze-far-from-gn-at-2 (inconclusive),0.07,0.28,nan
-3,0.5,0.0638412,0.936159,0.162791,2,freeze-costs-at-8-and-16[train.batch_size=8] (inconclusive),-0.007,0.036,0.162791
-4,0.5,0.0485971,0.951403,0.140625,2,freeze-costs-at-8-and-16[train.batch_size=16] (inconclusive),-0.009,0.055,0.140625
-5,0.954545,0.0454545,0.954545,0.0454545,2,freeze-costs-at-8-and-16 (inconclusive),-0.1,2.1,0.0454545
-6,0.510667,0.0680345,0.953299,0.76,2,freeze-helps-at-2-only[train.batch_size=2] (inconclusive),-0.19,0.06,0.76
-7,0.504219,0.0569365,0.951502,0.43038,2,freeze-helps-at-2-only[train.batch_size=4] (inconclusive),-0.034,0.045,0.43038
-8,0.5,0.0638412,0.936159,0.162791,2,freeze-helps-at-2-only[train.batch_size=8] (inconclusive),-0.007,0.036,0.162791
-9,0.5,0.0485971,0.951403,0.140625,2,freeze-helps-at-2-only[train.batch_size=16] (inconclusive),-0.009,0.055,0.140625
-10,0.5,0.0722115,0.927789,0.678571,2,freeze-helps-at-2-only[train.batch_size=32] (inconclusive),-0.019,0.009,0.678571
-11,0.410714,0.0535714,0.946429,0.0535714,3,freeze-helps-at-2-only (described),-0.3,5.3,0.0535714
+2,0.5,0.5,0.5,0.5,3,freeze-far-from-gn-at-2 (described),2.97,3.03,nan
+3,0.5,0.5,0.5,0.5,3,freeze-costs-at-8-and-16[train.batch_size=8] (described),2.97,3.03,nan
+4,0.5,0.5,0.5,0.5,3,freeze-costs-at-8-and-16[train.batch_size=16] (described),2.97,3.03,nan
+5,0.941176,0.941176,0.941176,0.0588235,3,freeze-helps-at-2-only[train.batch_size=2] (described),-0.2,3.2,0.0588235
+6,0.916667,0.916667,0.916667,0.0833333,3,freeze-helps-at-2-only[train.batch_size=4] (described),-0.1,1.1,0.0833333
+7,0.5,0.5,0.5,0.5,3,freeze-helps-at-2-only[train.batch_size=8] (described),-0.0001,0.0001,0.5
+8,0.5,0.5,0.5,0.5,3,freeze-helps-at-2-only[train.batch_size=16] (described),-0.0001,0.0001,0.5
+9,0.954545,0.954545,0.954545,0.0454545,3,freeze-helps-at-2-only[train.batch_size=32] (described),-0.1,2.1,0.0454545
 EOD
 $bands << EOD
+2,0.5,0
+3,0.5,0
+4,0.5,0
 EOD
-set yrange [0.5:11.5] reverse
+set yrange [0.5:9.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
@@ -90,6 +91,7 @@ plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
      $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
      $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 688
+fig_height = 908
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,29 +63,35 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "bn-recalibration: 12 claims, 95% intervals" font title_font
+set title "bn-recalibration: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.428205,0.0535891,0.802821,0.646154,2,recalibration-changes-nothing[train.batch_size=2] (inconclusive),-0.042,0.023,0.646154
-2,0.344697,0.161029,0.528365,0.5,2,recalibration-changes-nothing[train.batch_size=4] (inconclusive),-0.022,0.022,0.5
-3,0.416667,0.289376,0.543958,0.5,0,recalibration-changes-nothing[train.batch_size=8] (holds),-0.022,0.022,0.5
-4,0.515152,0.254385,0.775918,0.5,2,recalibration-changes-nothing[train.batch_size=16] (inconclusive),-0.022,0.022,0.5
-5,0.556818,0.371709,0.741927,0.5,2,recalibration-changes-nothing[train.batch_size=32] (inconclusive),-0.022,0.022,0.5
-6,0.505128,0.0585868,0.95167,0.615385,2,k10-too-few-at-2 (inconclusive),-0.08,0.05,0.615385
-7,0.150556,0.0746263,0.226485,0.933333,0,train-mode-worse-everywhere[train.batch_size=2] (holds),-0.28,0.02,0.933333
-8,0.353125,0.0807579,0.625492,0.9375,0,train-mode-worse-everywhere[train.batch_size=4] (holds),-0.15,0.01,0.9375
-9,0.403292,0.0481698,0.758415,0.950617,0,train-mode-worse-everywhere[train.batch_size=8] (holds),-0.077,0.004,0.950617
-10,0.406667,0.0621558,0.751178,0.94,0,train-mode-worse-everywhere[train.batch_size=16] (holds),-0.047,0.003,0.94
-11,0.493448,0.0543187,0.932576,0.791667,2,train-mode-worse-everywhere[train.batch_size=32] (inconclusive),-0.019,0.005,0.791667
-12,0.946429,0.767857,0.946429,0.0535714,2,train-mode-worse-everywhere (inconclusive),-0.3,5.3,0.0535714
+1,0.496914,0.0459869,0.94784,0.759259,2,recalibration-helps[train.batch_size=2] (inconclusive),-0.041,0.013,0.759259
+2,0.482456,0.057119,0.907793,0.842105,2,recalibration-helps[train.batch_size=4] (inconclusive),-0.016,0.003,0.842105
+3,0.487179,0.0563488,0.91801,0.769231,2,recalibration-helps[train.batch_size=8] (inconclusive),-0.01,0.003,0.769231
+4,0.487179,0.0458818,0.928477,0.461538,2,recalibration-helps[train.batch_size=16] (inconclusive),-0.012,0.014,0.461538
+5,0.5,0.0713268,0.928673,0.368421,2,recalibration-helps[train.batch_size=32] (inconclusive),-0.007,0.012,0.368421
+6,0.410714,0.0535714,0.946429,0.0535714,2,recalibration-helps (inconclusive),-0.3,5.3,0.0535714
+7,0.5,0.5,0.5,0.5,3,recalibration-changes-nothing[train.batch_size=2] (described),1.98,2.02,nan
+8,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=4] (described),1.9,3.1,nan
+9,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=8] (described),1.9,3.1,nan
+10,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=16] (described),1.9,3.1,nan
+11,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=32] (described),1.9,3.1,nan
+12,0.5,0.5,0.5,0.5,3,k10-too-few-at-2 (described),1.98,2.02,nan
+13,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=2] (described),2.97,3.03,nan
+14,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=4] (described),2.97,3.03,nan
+15,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=8] (described),2.97,3.03,nan
+16,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=16] (described),2.97,3.03,nan
+17,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=32] (described),2.97,3.03,nan
 EOD
 $bands << EOD
-1,0.646154,0.307692
-2,0.5,0.454545
-3,0.5,0.454545
-4,0.5,0.454545
-5,0.5,0.454545
+12,0.5,0
+13,0.5,0
+14,0.5,0
+15,0.5,0
+16,0.5,0
+17,0.5,0
 EOD
-set yrange [0.5:12.5] reverse
+set yrange [0.5:17.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

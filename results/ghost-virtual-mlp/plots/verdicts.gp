@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 644
+fig_height = 424
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,26 +63,20 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "ghost-virtual-mlp: 11 claims, 95% intervals" font title_font
+set title "ghost-virtual-mlp: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.50098,0.0635581,0.938403,0.0588235,2,virtual-2-collapses (inconclusive),0.19,0.36,nan
-2,0.501984,0.0563392,0.947629,0.428571,2,level-from-8 (inconclusive),-0.036,0.048,0.428571
-3,0.625,0.478319,0.771681,0.5,2,level-at-16 (inconclusive),-0.022,0.022,0.5
-4,0.492424,0.336952,0.647897,0.5,0,level-at-32 (holds),-0.022,0.022,0.5
-5,0.502193,0.0539255,0.95046,0.315789,2,virtual-4-behind (inconclusive),-0.004,0.072,0.0526316
-6,0.762917,0.577012,0.948821,0.05,0,none-better-than-bn[model.norm.virtual_batch=2] (holds),-0.03,0.37,0.075
-7,0.55364,0.16205,0.94523,0.045977,0,none-better-than-bn[model.norm.virtual_batch=4] (holds),-0.014,0.073,0.16092
-8,0.501984,0.0563392,0.947629,0.309524,2,none-better-than-bn[model.norm.virtual_batch=8] (inconclusive),-0.036,0.048,0.428571
-9,0.673077,0.424847,0.921307,0.0769231,0,none-better-than-bn[model.norm.virtual_batch=16] (holds),-0.012,0.014,0.461538
-10,0.561404,0.201362,0.921445,0.0526316,0,none-better-than-bn[model.norm.virtual_batch=32] (holds),-0.011,0.008,0.578947
-11,0.946429,0.767857,0.946429,0.0517857,2,none-better-than-bn (inconclusive),-0.3,5.3,0.0535714
+1,0.479167,0.0516178,0.906716,0.5,2,ghost-32-better-than-bn (inconclusive),-0.008,0.008,0.5
+2,0.502193,0.0539255,0.95046,0.0526316,1,ghost-better-than-bn[model.norm.virtual_batch=4] (does not hold),-0.004,0.072,0.0526316
+3,0.501984,0.0563392,0.947629,0.428571,2,ghost-better-than-bn[model.norm.virtual_batch=8] (inconclusive),-0.036,0.048,0.428571
+4,0.5,0.0697347,0.930265,0.133333,2,ghost-better-than-bn[model.norm.virtual_batch=16] (inconclusive),-0.002,0.013,0.133333
+5,0.5,0.5,0.5,0.5,3,virtual-2-collapses (described),2.97,3.03,nan
+6,0.5,0.5,0.5,0.5,3,virtual-4-behind (described),2.97,3.03,nan
 EOD
 $bands << EOD
-2,0.428571,0.238095
-3,0.5,0.454545
-4,0.5,0.454545
+5,0.5,0
+6,0.5,0
 EOD
-set yrange [0.5:11.5] reverse
+set yrange [0.5:6.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 556
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,21 +63,25 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "ioffe-fig1: 8 claims, 95% intervals" font title_font
+set title "ioffe-fig1: 9 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.496078,0.0470339,0.945123,0.941176,2,bn-higher (inconclusive),-0.016,0.001,0.941176
-2,0.707816,0.470519,0.945113,0.0689655,2,bn-sooner (inconclusive),0.28,0.57,nan
-3,0.513491,0.10751,0.919473,0.0833333,2,median-drifts-without-bn (inconclusive),2.8,5.2,nan
-4,0.762505,0.664957,0.860053,0.5,2,median-steadier-with-bn (inconclusive),-3.3,3.3,0.5
-5,0.474323,0.0561771,0.892469,0.941176,2,bn-reaches-80-sooner (inconclusive),0.02,0.53,nan
-6,0.509415,0.100558,0.918273,0.333333,2,median-keeps-moving-without-bn (inconclusive),0,1.5,nan
-7,0.503593,0.0568224,0.950364,0.481481,2,median-moves-less-with-bn (inconclusive),-0.39,0.42,0.481481
-8,0.508655,0.067918,0.949393,0.735294,2,bn-spread-widens (inconclusive),-3.5,-0.1,nan
+2,0.831075,0.720081,0.942069,0.0483871,0,bn-sooner (holds),-0.03,0.59,0.0483871
+3,0.624961,0.310102,0.939821,0.05,0,median-more-stable-with-bn (holds),-0.2,3.8,0.05
+4,0.249433,0.0463337,0.452533,0.952381,0,bn-reaches-80-sooner (holds),0,1.05,nan
+5,0.503593,0.0568224,0.950364,0.481481,2,median-moves-less-with-bn (inconclusive),-0.39,0.42,0.481481
+6,0.5,0.5,0.5,0.5,3,median-drifts-without-bn (described),2.97,3.03,nan
+7,0.5,0.5,0.5,0.5,3,median-steadier-with-bn (described),2.97,3.03,nan
+8,0.5,0.5,0.5,0.5,3,median-keeps-moving-without-bn (described),2.97,3.03,nan
+9,0.5,0.5,0.5,0.5,3,bn-spread-widens (described),2.97,3.03,nan
 EOD
 $bands << EOD
-4,0.5,0.454545
+6,0.5,0
+7,0.5,0
+8,0.5,0
+9,0.5,0
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:9.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 2096
+fig_height = 2140
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,57 +63,66 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "santurkar-landscape: 44 claims, 95% intervals" font title_font
+set title "santurkar-landscape: 45 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.0481218,0.0481218,0.0481218,0.9375,2,bn-gradient-more-predictive (inconclusive),-4.5,0.3,0.9375
-2,0.0681902,0.0681902,0.0681902,0.933333,2,bn-gradient-more-predictive-late (inconclusive),-0.28,0.02,0.933333
-3,0.112477,0.112477,0.112477,0.923077,2,bn-beta-lower (inconclusive),-12,1,0.923077
-4,0.951398,0.951398,0.951398,0.0535714,2,bn-band-not-narrower-late (inconclusive),0.097,0.153,nan
-5,0.946759,0.946759,0.946759,0.0462963,2,noisy-useless-in-eval (inconclusive),0.795,0.903,nan
-6,0.954133,0.954133,0.954133,0.046875,2,noisy-trains-own-statistics (inconclusive),0.697,0.761,nan
-7,0.945315,0.945315,0.945315,0.0555556,2,bn-gradient-change-below-at-most-probes[step=20] (inconclusive),-0.3,5.1,0.0555556
-8,0.0812618,0.0812618,0.0812618,0.916667,2,bn-gradient-change-below-at-most-probes[step=40] (inconclusive),-22,2,0.916667
-9,0.0899118,0.0899118,0.0899118,0.95,2,bn-gradient-change-below-at-most-probes[step=60] (inconclusive),-1.9,0.1,0.95
-10,0.0508576,0.0508576,0.0508576,0.94,2,bn-gradient-change-below-at-most-probes[step=80] (inconclusive),-4.7,0.3,0.94
-11,0.0520721,0.0520721,0.0520721,0.948718,2,bn-gradient-change-below-at-most-probes[step=100] (inconclusive),-7.4,0.4,0.948718
-12,0.0682332,0.0682332,0.0682332,0.933333,2,bn-gradient-change-below-at-most-probes[step=120] (inconclusive),-2.8,0.2,0.933333
-13,0.0957878,0.0957878,0.0957878,0.923077,2,bn-gradient-change-below-at-most-probes[step=140] (inconclusive),-1.2,0.1,0.923077
-14,0.0729265,0.0729265,0.0729265,0.941176,2,bn-gradient-change-below-at-most-probes[step=160] (inconclusive),-1.6,0.1,0.941176
-15,0.0588349,0.0588349,0.0588349,0.95122,2,bn-gradient-change-below-at-most-probes[step=180] (inconclusive),-0.39,0.02,0.95122
-16,0.940172,0.940172,0.940172,0.0588235,2,bn-gradient-change-below-at-most-probes[step=200] (inconclusive),-0.03,0.48,0.0588235
-17,0.0449982,0.0449982,0.0449982,0.94,2,bn-gradient-change-below-at-most-probes[step=220] (inconclusive),-0.47,0.03,0.94
-18,0.0465868,0.0465868,0.0465868,0.933333,2,bn-gradient-change-below-at-most-probes[step=240] (inconclusive),-1.4,0.1,0.933333
-19,0.0477446,0.0477446,0.0477446,0.947368,2,bn-gradient-change-below-at-most-probes[step=260] (inconclusive),-3.6,0.2,0.947368
-20,0.0495515,0.0495515,0.0495515,0.946429,2,bn-gradient-change-below-at-most-probes[step=280] (inconclusive),-0.053,0.003,0.946429
-21,0.0681902,0.0681902,0.0681902,0.933333,2,bn-gradient-change-below-at-most-probes[step=300] (inconclusive),-0.28,0.02,0.933333
-22,0.823529,0.0588235,0.941176,0.0588235,3,bn-gradient-change-below-at-most-probes (described),-1,16,0.0588235
-23,0.950138,0.950138,0.950138,0.046729,2,bn-beta-below-at-most-probes[step=20] (inconclusive),-0.5,10.2,0.046729
-24,0.0600546,0.0600546,0.0600546,0.953846,2,bn-beta-below-at-most-probes[step=40] (inconclusive),-62,3,0.953846
-25,0.0547398,0.0547398,0.0547398,0.9375,2,bn-beta-below-at-most-probes[step=60] (inconclusive),-4.5,0.3,0.9375
-26,0.0636623,0.0636623,0.0636623,0.939394,2,bn-beta-below-at-most-probes[step=80] (inconclusive),-31,2,0.939394
-27,0.0528765,0.0528765,0.0528765,0.9375,2,bn-beta-below-at-most-probes[step=100] (inconclusive),-30,2,0.9375
-28,0.0859347,0.0859347,0.0859347,0.933333,2,bn-beta-below-at-most-probes[step=120] (inconclusive),-14,1,0.933333
-29,0.0460327,0.0460327,0.0460327,0.954545,2,bn-beta-below-at-most-probes[step=140] (inconclusive),-8.4,0.4,0.954545
-30,0.10228,0.10228,0.10228,0.928571,2,bn-beta-below-at-most-probes[step=160] (inconclusive),-13,1,0.928571
-31,0.0468719,0.0468719,0.0468719,0.953846,2,bn-beta-below-at-most-probes[step=180] (inconclusive),-6.2,0.3,0.953846
-32,0.941946,0.941946,0.941946,0.0588235,2,bn-beta-below-at-most-probes[step=200] (inconclusive),-0.004,0.064,0.0588235
-33,0.0494658,0.0494658,0.0494658,0.95098,2,bn-beta-below-at-most-probes[step=220] (inconclusive),-9.7,0.5,0.95098
-34,0.047003,0.047003,0.047003,0.95,2,bn-beta-below-at-most-probes[step=240] (inconclusive),-9.5,0.5,0.95
-35,0.0533136,0.0533136,0.0533136,0.953704,2,bn-beta-below-at-most-probes[step=260] (inconclusive),-10.3,0.5,0.953704
-36,0.0633303,0.0633303,0.0633303,0.923077,2,bn-beta-below-at-most-probes[step=280] (inconclusive),-2.4,0.2,0.923077
-37,0.0582825,0.0582825,0.0582825,0.945946,2,bn-beta-below-at-most-probes[step=300] (inconclusive),-3.5,0.2,0.945946
-38,0.823529,0.0588235,0.941176,0.0588235,3,bn-beta-below-at-most-probes (described),-1,16,0.0588235
-39,0.0655556,0.0655556,0.0655556,0.95,2,band-narrower-early (inconclusive),-0.38,0.02,0.95
-40,0.527405,0.527405,0.527405,0.5,2,band-as-wide-late (inconclusive),-0.06,0.06,0.5
-41,0.923202,0.923202,0.923202,0.0666667,2,not-smoother-by-beta-at-init (inconclusive),-1,14,0.0666667
-42,0.0505952,0.0505952,0.0505952,0.939394,2,smoother-by-gradient-change-at-init (inconclusive),-31,2,0.939394
-43,0.0473848,0.0473848,0.0473848,0.95098,2,noisy-smoothest-by-beta (inconclusive),-9.7,0.5,0.95098
-44,0.0479931,0.0479931,0.0479931,0.95098,2,noisy-smoothest-by-gradient-change (inconclusive),-0.97,0.05,0.95098
+2,0.112477,0.112477,0.112477,0.923077,2,bn-beta-lower (inconclusive),-12,1,0.923077
+3,0.101904,0.101904,0.101904,0.928571,2,band-narrower (inconclusive),-0.13,0.01,0.928571
+4,0.0681902,0.0681902,0.0681902,0.933333,2,bn-gradient-more-predictive-late (inconclusive),-0.28,0.02,0.933333
+5,0.945315,0.945315,0.945315,0.0555556,2,bn-gradient-change-below-at-most-probes[step=20] (inconclusive),-0.3,5.1,0.0555556
+6,0.0812618,0.0812618,0.0812618,0.916667,2,bn-gradient-change-below-at-most-probes[step=40] (inconclusive),-22,2,0.916667
+7,0.0899118,0.0899118,0.0899118,0.95,2,bn-gradient-change-below-at-most-probes[step=60] (inconclusive),-1.9,0.1,0.95
+8,0.0508576,0.0508576,0.0508576,0.94,2,bn-gradient-change-below-at-most-probes[step=80] (inconclusive),-4.7,0.3,0.94
+9,0.0520721,0.0520721,0.0520721,0.948718,2,bn-gradient-change-below-at-most-probes[step=100] (inconclusive),-7.4,0.4,0.948718
+10,0.0682332,0.0682332,0.0682332,0.933333,2,bn-gradient-change-below-at-most-probes[step=120] (inconclusive),-2.8,0.2,0.933333
+11,0.0957878,0.0957878,0.0957878,0.923077,2,bn-gradient-change-below-at-most-probes[step=140] (inconclusive),-1.2,0.1,0.923077
+12,0.0729265,0.0729265,0.0729265,0.941176,2,bn-gradient-change-below-at-most-probes[step=160] (inconclusive),-1.6,0.1,0.941176
+13,0.0588349,0.0588349,0.0588349,0.95122,2,bn-gradient-change-below-at-most-probes[step=180] (inconclusive),-0.39,0.02,0.95122
+14,0.940172,0.940172,0.940172,0.0588235,2,bn-gradient-change-below-at-most-probes[step=200] (inconclusive),-0.03,0.48,0.0588235
+15,0.0449982,0.0449982,0.0449982,0.94,2,bn-gradient-change-below-at-most-probes[step=220] (inconclusive),-0.47,0.03,0.94
+16,0.0465868,0.0465868,0.0465868,0.933333,2,bn-gradient-change-below-at-most-probes[step=240] (inconclusive),-1.4,0.1,0.933333
+17,0.0477446,0.0477446,0.0477446,0.947368,2,bn-gradient-change-below-at-most-probes[step=260] (inconclusive),-3.6,0.2,0.947368
+18,0.0495515,0.0495515,0.0495515,0.946429,2,bn-gradient-change-below-at-most-probes[step=280] (inconclusive),-0.053,0.003,0.946429
+19,0.0681902,0.0681902,0.0681902,0.933333,2,bn-gradient-change-below-at-most-probes[step=300] (inconclusive),-0.28,0.02,0.933333
+20,0.823529,0.0588235,0.941176,0.0588235,3,bn-gradient-change-below-at-most-probes (described),-1,16,0.0588235
+21,0.950138,0.950138,0.950138,0.046729,2,bn-beta-below-at-most-probes[step=20] (inconclusive),-0.5,10.2,0.046729
+22,0.0600546,0.0600546,0.0600546,0.953846,2,bn-beta-below-at-most-probes[step=40] (inconclusive),-62,3,0.953846
+23,0.0547398,0.0547398,0.0547398,0.9375,2,bn-beta-below-at-most-probes[step=60] (inconclusive),-4.5,0.3,0.9375
+24,0.0636623,0.0636623,0.0636623,0.939394,2,bn-beta-below-at-most-probes[step=80] (inconclusive),-31,2,0.939394
+25,0.0528765,0.0528765,0.0528765,0.9375,2,bn-beta-below-at-most-probes[step=100] (inconclusive),-30,2,0.9375
+26,0.0859347,0.0859347,0.0859347,0.933333,2,bn-beta-below-at-most-probes[step=120] (inconclusive),-14,1,0.933333
+27,0.0460327,0.0460327,0.0460327,0.954545,2,bn-beta-below-at-most-probes[step=140] (inconclusive),-8.4,0.4,0.954545
+28,0.10228,0.10228,0.10228,0.928571,2,bn-beta-below-at-most-probes[step=160] (inconclusive),-13,1,0.928571
+29,0.0468719,0.0468719,0.0468719,0.953846,2,bn-beta-below-at-most-probes[step=180] (inconclusive),-6.2,0.3,0.953846
+30,0.941946,0.941946,0.941946,0.0588235,2,bn-beta-below-at-most-probes[step=200] (inconclusive),-0.004,0.064,0.0588235
+31,0.0494658,0.0494658,0.0494658,0.95098,2,bn-beta-below-at-most-probes[step=220] (inconclusive),-9.7,0.5,0.95098
+32,0.047003,0.047003,0.047003,0.95,2,bn-beta-below-at-most-probes[step=240] (inconclusive),-9.5,0.5,0.95
+33,0.0533136,0.0533136,0.0533136,0.953704,2,bn-beta-below-at-most-probes[step=260] (inconclusive),-10.3,0.5,0.953704
+34,0.0633303,0.0633303,0.0633303,0.923077,2,bn-beta-below-at-most-probes[step=280] (inconclusive),-2.4,0.2,0.923077
+35,0.0582825,0.0582825,0.0582825,0.945946,2,bn-beta-below-at-most-probes[step=300] (inconclusive),-3.5,0.2,0.945946
+36,0.823529,0.0588235,0.941176,0.0588235,3,bn-beta-below-at-most-probes (described),-1,16,0.0588235
+37,0.5,0.5,0.5,0.5,3,band-narrower-early (described),1.98,2.02,nan
+38,0.5,0.5,0.5,0.5,3,band-as-wide-late (described),1.98,2.02,nan
+39,0.5,0.5,0.5,0.5,3,bn-band-not-narrower-late (described),1.98,2.02,nan
+40,0.5,0.5,0.5,0.5,3,not-smoother-by-beta-at-init (described),1.98,2.02,nan
+41,0.5,0.5,0.5,0.5,3,smoother-by-gradient-change-at-init (described),0.99,1.01,nan
+42,0.5,0.5,0.5,0.5,3,noisy-useless-in-eval (described),1.98,2.02,nan
+43,0.5,0.5,0.5,0.5,3,noisy-trains-own-statistics (described),1.98,2.02,nan
+44,0.5,0.5,0.5,0.5,3,noisy-smoothest-by-beta (described),1.98,2.02,nan
+45,0.5,0.5,0.5,0.5,3,noisy-smoothest-by-gradient-change (described),1.98,2.02,nan
 EOD
 $bands << EOD
-40,0.5,0.416667
+37,0.5,0
+38,0.5,0
+39,0.5,0
+40,0.5,0
+41,0.5,0
+42,0.5,0
+43,0.5,0
+44,0.5,0
+45,0.5,0
 EOD
-set yrange [0.5:44.5] reverse
+set yrange [0.5:45.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

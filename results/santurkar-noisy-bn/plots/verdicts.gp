@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 820
+fig_height = 1216
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,27 +63,52 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "santurkar-noisy-bn: 15 claims, 95% intervals" font title_font
+set title "santurkar-noisy-bn: 24 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.951547,0.951547,0.951547,0.0645161,2,noisy-worse-than-none-at-0.05 (inconclusive),-0.02,0.29,0.0645161
-2,0.933511,0.933511,0.933511,0.0625,2,noisy-worse-than-bn-at-0.05 (inconclusive),-0.02,0.3,0.0625
-3,0.942751,0.942751,0.942751,0.0566038,2,noisy-a-little-worse-at-0.01 (inconclusive),-0.003,0.05,0.0566038
-4,0.951653,0.951653,0.951653,0.0461538,2,noisy-not-as-bn-at-0.01 (inconclusive),-0.003,0.062,0.0461538
-5,0.946703,0.946703,0.946703,0.0689655,2,deeper-noisy-worse-than-none (inconclusive),-0.002,0.027,0.0689655
-6,0.931111,0.931111,0.931111,0.0526316,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.5] (inconclusive),1,20,nan
-7,0.926735,0.926735,0.926735,0.0833333,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.1] (inconclusive),1.9,3.1,nan
-8,0.954545,0.0454545,0.954545,0.954545,2,noisy-moves-more-at-0.01 (inconclusive),-0.1,2.1,0.0454545
-9,0.907148,0.907148,0.907148,0.0555556,2,noisy-default-worse-at-0.01 (inconclusive),-0.01,0.17,0.0555556
-10,0.051331,0.051331,0.051331,0.948276,2,deeper-bn-lead-grows (inconclusive),-0.055,0.003,0.948276
-11,0.0519873,0.0519873,0.0519873,0.928571,2,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (inconclusive),-0.026,0.002,0.928571
-12,0.0744417,0.0744417,0.0744417,0.923077,2,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.12,0.01,0.923077
-13,0.0529711,0.0529711,0.0529711,0.947368,2,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (inconclusive),-0.09,0.005,0.947368
-14,0.0466566,0.0466566,0.0466566,0.916667,2,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.22,0.02,0.916667
-15,0.954545,0.0454545,0.954545,0.0454545,2,noisy-eval-mode-costs (inconclusive),-0.2,4.2,0.0454545
+1,0.909623,0.909623,0.909623,0.0555556,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (inconclusive),-0.1,1.7,0.0555556
+2,0.951547,0.951547,0.951547,0.0645161,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.02,0.29,0.0645161
+3,0.907148,0.907148,0.907148,0.0555556,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (inconclusive),-0.01,0.17,0.0555556
+4,0.942751,0.942751,0.942751,0.0566038,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.003,0.05,0.0566038
+5,0.0454545,0.0454545,0.954545,0.0454545,2,noisy-better-than-none (inconclusive),-0.2,4.2,0.0454545
+6,0.91635,0.91635,0.91635,0.105263,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (inconclusive),-0.2,1.7,0.105263
+7,0.942496,0.942496,0.942496,0.189189,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.07,0.3,0.189189
+8,0.940713,0.940713,0.940713,0.28,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (inconclusive),-0.07,0.18,0.28
+9,0.914288,0.914288,0.914288,0.461538,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.06,0.07,0.461538
+10,0.0652174,0.0652174,0.934783,0.0652174,2,noisy-as-bn (inconclusive),-0.3,4.3,0.0652174
+11,0.934555,0.934555,0.934555,0.05,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.5] (inconclusive),0,20,nan
+12,0.921701,0.921701,0.921701,0.0833333,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.1] (inconclusive),0.8,3.2,nan
+13,0.954545,0.0454545,0.954545,0.5,2,noisy-moves-more-at-0.01 (inconclusive),-0.1,2.1,0.0454545
+14,0.5,0.5,0.5,0.5,3,noisy-worse-than-none-at-0.05 (described),1.98,2.02,nan
+15,0.5,0.5,0.5,0.5,3,noisy-worse-than-bn-at-0.05 (described),1.98,2.02,nan
+16,0.5,0.5,0.5,0.5,3,noisy-a-little-worse-at-0.01 (described),1.98,2.02,nan
+17,0.5,0.5,0.5,0.5,3,noisy-not-as-bn-at-0.01 (described),1.98,2.02,nan
+18,0.5,0.5,0.5,0.5,3,noisy-default-worse-at-0.01 (described),1.98,2.02,nan
+19,0.5,0.5,0.5,0.5,3,deeper-noisy-worse-than-none (described),0.99,1.01,nan
+20,0.5,0.5,0.5,0.5,3,deeper-bn-lead-grows (described),0.99,1.01,nan
+21,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (described),1.98,2.02,nan
+22,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (described),1.98,2.02,nan
+23,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (described),1.98,2.02,nan
+24,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (described),1.98,2.02,nan
 EOD
 $bands << EOD
+6,0.105263,0.0263158
+7,0.189189,0.135135
+8,0.28,0.2
+9,0.461538,0.384615
+10,0.0652174,0.0108696
+14,0.5,0
+15,0.5,0
+16,0.5,0
+17,0.5,0
+18,0.5,0
+19,0.5,0
+20,0.5,0
+21,0.5,0
+22,0.5,0
+23,0.5,0
+24,0.5,0
 EOD
-set yrange [0.5:15.5] reverse
+set yrange [0.5:24.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
@@ -94,6 +119,7 @@ plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
      $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
      $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

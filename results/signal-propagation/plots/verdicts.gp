@@ -65,23 +65,28 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "signal-propagation: 15 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.950926,0.950926,0.950926,0.046729,2,none-variance-explodes (inconclusive),500,1.12e+04,nan
-2,0.0814312,0.0814312,0.0814312,0.954545,2,bn-variance-bounded (inconclusive),7.9,10.1,nan
-3,0.0946127,0.0946127,0.0946127,0.947368,2,gn-variance-bounded (inconclusive),8.2,10.1,nan
-4,0.0466755,0.0466755,0.0466755,0.941176,2,skipinit-flat (inconclusive),2.36,3.04,nan
-5,0.0462963,0.0462963,0.949074,0.509259,2,skipinit-trains-at-0.1 (inconclusive),-0.05,1.03,0.0462963
-6,0.9375,0.9375,0.9375,0.0625,2,skipinit-behind-bn-at-0.1 (inconclusive),0.048,0.08,nan
-7,0.953704,0.0509259,0.953704,0.490741,2,skipinit-diverges-at-1 (inconclusive),-0.03,1.05,0.0277778
-8,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=0.1] (inconclusive),-0.03,1.05,0.0277778
-9,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=1] (inconclusive),-0.03,1.05,0.0277778
-10,0.954545,0.0454545,0.954545,0.272727,2,none-diverges-above-0.01 (inconclusive),-0.1,2.1,0.0454545
-11,0.946745,0.946745,0.946745,0.0833333,2,none-variance-grows-with-depth (inconclusive),800,3200,nan
-12,0.0500405,0.0500405,0.0500405,0.945205,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive),-6.9,0.4,0.945205
-13,0.0549439,0.0549439,0.0549439,0.948052,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive),-7.3,0.4,0.948052
-14,0.954545,0.0454545,0.954545,0.0454545,2,normalized-variance-resets-at-transition (inconclusive),-0.1,2.1,0.0454545
-15,0.0462963,0.0462963,0.949074,0.509259,2,bn-does-not-diverge-at-1 (inconclusive),-0.05,1.03,0.0462963
+1,0.934911,0.934911,0.934911,0.0574286,2,none-variance-grows-with-depth (inconclusive),-200,3300,0.0571429
+2,0.0462963,0.0462963,0.949074,0.0462963,2,skipinit-trains-at-0.1 (inconclusive),-0.05,1.03,0.0462963
+3,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=0.1] (inconclusive),-0.03,1.05,0.0277778
+4,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=1] (inconclusive),-0.03,1.05,0.0277778
+5,0.954545,0.0454545,0.954545,0.272727,2,none-diverges-above-0.01 (inconclusive),-0.1,2.1,0.0454545
+6,0.0500405,0.0500405,0.0500405,0.945205,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive),-6.9,0.4,0.945205
+7,0.0549439,0.0549439,0.0549439,0.948052,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive),-7.3,0.4,0.948052
+8,0.954545,0.0454545,0.954545,0.0454545,2,normalized-variance-resets-at-transition (inconclusive),-0.1,2.1,0.0454545
+9,0.5,0.5,0.5,0.5,3,none-variance-explodes (described),0.99,1.01,nan
+10,0.5,0.5,0.5,0.5,3,bn-variance-bounded (described),0.99,1.01,nan
+11,0.5,0.5,0.5,0.5,3,gn-variance-bounded (described),0.99,1.01,nan
+12,0.5,0.5,0.5,0.5,3,skipinit-flat (described),0.99,1.01,nan
+13,0.5,0.5,0.5,0.5,3,skipinit-behind-bn-at-0.1 (described),0.99,1.01,nan
+14,0.953704,0.0509259,0.953704,0.490741,2,skipinit-diverges-at-1 (inconclusive),-0.03,1.05,0.0277778
+15,0.0462963,0.0462963,0.949074,0.0462963,2,bn-does-not-diverge-at-1 (inconclusive),-0.05,1.03,0.0462963
 EOD
 $bands << EOD
+9,0.5,0
+10,0.5,0
+11,0.5,0
+12,0.5,0
+13,0.5,0
 EOD
 set yrange [0.5:15.5] reverse
 set xrange [-0.2:1.2]
@@ -94,6 +99,7 @@ plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
      $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
      $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output
