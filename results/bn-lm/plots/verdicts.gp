@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 556
+fig_height = 512
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,22 +63,27 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "bn-lm: 9 claims, 95% intervals" font title_font
+set title "bn-lm: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.592942,0.241189,0.944695,0.0526316,0,bn-worse-than-ln (holds),0.046,0.122,nan
-2,0.320691,0.0784337,0.562949,0.941176,0,bn-better-than-none (holds),-0.26,-0.09,nan
-3,0.685219,0.462547,0.90789,0.0625,0,bn-worse-in-training-too (holds),-0.01,0.15,0.0625
+1,0.721883,0.530931,0.912834,0.0714286,0,bn-worse-than-ln (holds),-0.01,0.13,0.0714286
+2,0.5,0.5,0.5,0.5,3,bn-better-than-none (described),2.97,3.03,nan
+3,0.5,0.5,0.5,0.5,3,bn-worse-in-training-too (described),2.97,3.03,nan
 4,0.5,0.5,0.5,0.5,3,train-mode-same (described),-0.0001,0.0001,0.5
-5,0.848851,0.779245,0.918456,0.0588235,0,none-plateau[step=60] (holds),2.89,3.06,nan
-6,0.872088,0.813896,0.93028,0.0666667,0,none-plateau[step=80] (holds),2.89,3.04,nan
-7,0.862797,0.821217,0.904376,0.0666667,0,none-plateau[step=100] (holds),2.89,3.04,nan
-8,0.530786,0.1728,0.888772,0.0714286,0,none-plateau[step=120] (holds),2.89,3.03,nan
-9,0.923077,0.923077,0.923077,0.0769231,0,none-plateau (holds),2.8,4.1,nan
+5,0.5,0.5,0.5,0.5,3,none-plateau[step=60] (described),2.97,3.03,nan
+6,0.5,0.5,0.5,0.5,3,none-plateau[step=80] (described),2.97,3.03,nan
+7,0.5,0.5,0.5,0.5,3,none-plateau[step=100] (described),2.97,3.03,nan
+8,0.5,0.5,0.5,0.5,3,none-plateau[step=120] (described),2.97,3.03,nan
 EOD
 $bands << EOD
+2,0.5,0
+3,0.5,0
 4,0.5,0
+5,0.5,0
+6,0.5,0
+7,0.5,0
+8,0.5,0
 EOD
-set yrange [0.5:9.5] reverse
+set yrange [0.5:8.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

@@ -66,14 +66,16 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 set title "dyt-regime-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.232554,0.112394,0.352713,0.923077,0,dyt50-better-at-4k (holds),-1.2,0.1,0.923077
-2,0.435903,0.0512097,0.820595,0.953125,2,dyt50-better-at-4k-best (inconclusive),-0.061,0.003,0.953125
+2,0.435903,0.0512097,0.820595,0.953125,0,dyt50-better-at-4k-best (holds),-0.061,0.003,0.953125
 3,0.79742,0.651135,0.943704,0.0714286,1,dyt50-better-at-16k (does not hold),-0.02,0.26,0.0714286
 4,0.768896,0.602197,0.935594,0.0625,1,dyt50-better-at-64k (does not hold),-0.03,0.45,0.0625
 5,0.734472,0.521436,0.947507,0.0555556,0,dyt50-worse-at-1M (holds),-0.03,0.51,0.0555556
-6,0.711424,0.483561,0.939287,0.0638298,0,ln-overfits-at-16k (holds),0.47,0.94,nan
-7,0.925739,0.92233,0.929148,0.0555556,0,dyt05-stuck-at-1M (holds),2.998,3.034,nan
+6,0.5,0.5,0.5,0.5,3,ln-overfits-at-16k (described),2.97,3.03,nan
+7,0.5,0.5,0.5,0.5,3,dyt05-stuck-at-1M (described),2.97,3.03,nan
 EOD
 $bands << EOD
+6,0.5,0
+7,0.5,0
 EOD
 set yrange [0.5:7.5] reverse
 set xrange [-0.2:1.2]
@@ -86,6 +88,7 @@ plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
      $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
      $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1436
+fig_height = 1392
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,47 +63,58 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "wortsman-qk-norm: 29 claims, 95% intervals" font title_font
+set title "wortsman-qk-norm: 28 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.495881,0.0468962,0.944867,0.159649,2,logits-grow-without-qk-norm (inconclusive),-9e+04,4.8e+05,0.157895
-2,0.0476236,0.0454661,0.0497811,0.95283,0,qk-norm-bounds-logits[train.optimizer.lr=0.001] (holds),-1,105,0.00943396
-3,0.0475493,0.0463558,0.0487429,0.95283,0,qk-norm-bounds-logits[train.optimizer.lr=0.003] (holds),-1,105,0.00943396
-4,0.0513782,0.0493785,0.0533779,0.95283,0,qk-norm-bounds-logits[train.optimizer.lr=0.01] (holds),-1,105,0.00943396
-5,0.0653047,0.0494756,0.0811339,0.952381,0,qk-norm-bounds-logits[train.optimizer.lr=0.03] (holds),0,105,nan
-6,0.181956,0.0542361,0.309676,0.916667,0,qk-norm-bounds-logits[train.optimizer.lr=0.1] (holds),-10,110,0.0833333
-7,0.486283,0.0529815,0.919584,0.684211,2,qk-norm-bounds-logits[train.optimizer.lr=0.3] (inconclusive),-30,160,0.157895
-8,0.229646,0.102757,0.356534,0.923077,0,qk-norm-logits-far-below-at-0.3 (holds),-0.0002,0.0011,0.153846
+1,0.495881,0.0468962,0.944867,0.157896,2,logits-grow-without-qk-norm (inconclusive),-9e+04,4.8e+05,0.157895
+2,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.001] (described),-0.0001,0.0001,0.5
+3,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.003] (described),-0.0001,0.0001,0.5
+4,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.01] (described),-0.0001,0.0001,0.5
+5,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.03] (described),-0.0001,0.0001,0.5
+6,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.1] (described),-0.0001,0.0001,0.5
+7,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.3] (described),-0.0001,0.0001,0.5
+8,0.0834154,0.083278,0.0835529,0.916667,0,qk-norm-logits-below-at-0.3 (holds),-0.1,1.1,0.0833333
 9,0.162879,0.051696,0.274061,0.52,2,loss-level-at-0.001 (inconclusive),-0.13,0.12,0.52
 10,0.374597,0.282578,0.466615,0.5,0,loss-level-at-0.003 (holds),-0.12,0.12,0.5
 11,0.496623,0.0651617,0.928085,0.482759,2,loss-level-at-0.01 (inconclusive),-0.14,0.15,0.482759
-12,0.33208,0.089371,0.574788,0.952381,2,qk-norm-degrades-less-at-0.03 (inconclusive),-0.2,0.01,0.952381
+12,0.33208,0.089371,0.574788,0.952381,0,qk-norm-degrades-less-at-0.03 (holds),-0.2,0.01,0.952381
 13,0.519994,0.0841289,0.955858,0.705882,2,qk-norm-degrades-less-at-0.3 (inconclusive),-1.2,0.5,0.705882
-14,0.108392,0.0639276,0.152856,0.931034,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.001] (holds),0.98,1.27,nan
-15,0.273837,0.0592346,0.488439,0.935484,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.01] (holds),0.96,1.27,nan
-16,0.277738,0.0625983,0.492878,0.925926,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.03] (holds),1,1.27,nan
-17,0.496092,0.0462755,0.945909,0.53125,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.1] (inconclusive),0.74,1.7,nan
-18,0.502565,0.0509559,0.954174,0.535211,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.3] (inconclusive),0.87,1.58,nan
-19,0.952381,0.47619,0.952381,0.0595238,2,qk-norm-tolerates-the-grid (inconclusive),1,5.2,nan
-20,0.0736936,0.0601766,0.0872106,0.92,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.001] (holds),1.02,1.27,nan
-21,0.347547,0.0676509,0.627444,0.945946,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.01] (holds),0.9,1.27,nan
-22,0.374394,0.0813905,0.667398,0.916667,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.03] (holds),1.03,1.27,nan
-23,0.648043,0.39268,0.903406,0.0769231,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.1] (does not hold),1.24,1.37,nan
-24,0.607956,0.29802,0.917891,0.0526316,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.3] (does not hold),1.24,1.43,nan
-25,0.95,0.95,0.95,0.075,3,no-qk-norm-tolerates-1.5-decades (described),1.1,3.1,nan
-26,0.484786,0.0510474,0.918524,0.56,2,logit-growth-early (inconclusive),-0.9,1.6,0.36
-27,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1] (described),0.99,1.01,nan
-28,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3] (described),0.99,1.01,nan
-29,0.0454545,0.0454545,0.954545,0.5,3,qk-norm-one-seed-near-3-at-top (described),-0.1,2.1,0.0454545
+14,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.001] (described),-0.0001,0.0001,0.5
+15,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.01] (described),-0.0001,0.0001,0.5
+16,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.03] (described),-0.0001,0.0001,0.5
+17,0.916667,0.916667,0.916667,0.0833333,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.1] (described),-0.1,1.1,0.0833333
+18,0.916667,0.916667,0.916667,0.0833333,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.3] (described),-0.1,1.1,0.0833333
+19,0.0736936,0.0601766,0.0872106,0.92,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.001] (holds),1.02,1.27,nan
+20,0.347547,0.0676509,0.627444,0.945946,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.01] (holds),0.9,1.27,nan
+21,0.374394,0.0813905,0.667398,0.916667,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.03] (holds),1.03,1.27,nan
+22,0.648043,0.39268,0.903406,0.0769231,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.1] (does not hold),1.24,1.37,nan
+23,0.607956,0.29802,0.917891,0.0526316,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.3] (does not hold),1.24,1.43,nan
+24,0.95,0.95,0.95,0.075,3,no-qk-norm-tolerates-1.5-decades (described),1.1,3.1,nan
+25,0.5,0.5,0.5,0.5,3,logit-growth-early (described),0.99,1.01,nan
+26,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1] (described),0.99,1.01,nan
+27,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3] (described),0.99,1.01,nan
+28,0.0454545,0.0454545,0.954545,0.5,3,qk-norm-one-seed-near-3-at-top (described),-0.1,2.1,0.0454545
 EOD
 $bands << EOD
+2,0.5,0
+3,0.5,0
+4,0.5,0
+5,0.5,0
+6,0.5,0
+7,0.5,0
 9,0.52,0.4
 10,0.5,0.416667
 11,0.482759,0.344828
+14,0.5,0
+15,0.5,0
+16,0.5,0
+17,0.0833333,0
+18,0.0833333,0
+25,0.5,0
+26,0.5,0
 27,0.5,0
 28,0.5,0
-29,0.5,0
 EOD
-set yrange [0.5:29.5] reverse
+set yrange [0.5:28.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

@@ -67,22 +67,27 @@ set title "xiong-warmup: 13 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.626667,0.0542993,0.951596,0.46,2,post-no-warmup-stuck-at-top (inconclusive),0.04,1.04,nan
 2,0.505456,0.0621671,0.948745,0.55102,2,warmup-frees-post-at-top (inconclusive),-2.7,2.2,0.55102
-3,0.408775,0.0579253,0.759626,0.953125,2,pre-trains-without-warmup (inconclusive),2.19,2.83,nan
-4,0.40106,0.050065,0.752054,0.945946,2,pre-gains-from-warmup (inconclusive),-0.35,0.02,0.945946
-5,0.508569,0.0918152,0.925323,0.6875,2,post-better-below-top[train.schedule.warmup_steps=0] (inconclusive),-1.1,0.5,0.6875
-6,0.250698,0.110944,0.390453,0.928571,0,post-better-below-top[train.schedule.warmup_steps=100] (holds),-0.13,0.01,0.928571
-7,0.540595,0.449255,0.631934,0.5,0,post-grad-norms-level (holds),-0.011,0.011,0.5
-8,0.500247,0.0513477,0.949147,0.882353,2,pre-grad-norms-fall (inconclusive),-2,-0.3,nan
-9,0.572927,0.202953,0.942902,0.05,2,pre-blocks-larger (inconclusive),9.6,17.6,nan
+3,0.5,0.5,0.5,0.5,3,pre-trains-without-warmup (described),-0.0001,0.0001,0.5
+4,0.323249,0.0582123,0.588286,0.734694,2,pre-warmup-not-needed (inconclusive),-0.36,0.13,0.734694
+5,0.5,0.5,0.5,0.5,3,post-better-below-top[train.schedule.warmup_steps=0] (described),2.97,3.03,nan
+6,0.5,0.5,0.5,0.5,3,post-better-below-top[train.schedule.warmup_steps=100] (described),2.97,3.03,nan
+7,0.498496,0.061653,0.935338,0.304348,2,post-grad-norms-grow (inconclusive),-0.0014,0.0032,0.304348
+8,0.266454,0.0509002,0.482008,0.83871,1,pre-grad-norms-level (does not hold),0.22,1.15,nan
+9,0.780578,0.663623,0.897533,0.0666667,1,pre-output-grads-smaller (does not hold),0,15,nan
 10,0.0833333,0.0833333,0.0833333,0.916667,3,post-stuck-every-seed (described),1.9,3.1,nan
 11,0.5,0.5,0.5,0.5,3,warmup-frees-two-of-three (described),0.99,1.01,nan
-12,0.883297,0.816355,0.950239,0.0533333,0,post-block0-large (holds),9.6,17.1,nan
-13,0.793872,0.653721,0.934024,0.047619,0,post-head-large (holds),4.8,9,nan
+12,0.5,0.5,0.5,0.5,3,post-block0-large (described),2.97,3.03,nan
+13,0.876077,0.807631,0.944523,0.0465116,0,post-head-large (holds),0.6,9.2,nan
 EOD
 $bands << EOD
-7,0.5,0.454545
+3,0.5,0
+4,0.734694,0.204082
+5,0.5,0
+6,0.5,0
+8,0.83871,0.107527
 10,0.916667,0
 11,0.5,0
+12,0.5,0
 EOD
 set yrange [0.5:13.5] reverse
 set xrange [-0.2:1.2]
