@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1700
+fig_height = 1524
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,50 +63,46 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "ba-ln-lstm-kjv: 35 claims, 95% intervals" font title_font
+set title "ba-ln-lstm-kjv: 31 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.346851,0.0627919,0.63091,0.94,0,normalized-end-lower[model.norm.type=layer] (holds),-0.097,-0.047,nan
-2,0.190944,0.0535019,0.328386,0.93617,0,normalized-end-lower[model.norm.type=rms] (holds),-0.094,-0.047,nan
-3,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-4,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-5,0.304374,0.0720693,0.53668,0.923077,0,normalized-faster[model.norm.type=layer] (holds),-0.12,0.01,0.923077
-6,0.126767,0.0500178,0.203517,0.951456,0,normalized-faster[model.norm.type=rms] (holds),-0.098,0.005,0.951456
-7,0.377996,0.104093,0.651899,0.5,2,rms-as-ln (inconclusive),-0.022,0.022,0.5
-8,0.304374,0.0720693,0.53668,0.923077,0,ln-below-plain-every-eval[step=50] (holds),-0.12,0.01,0.923077
-9,0.259281,0.0988059,0.419755,0.9375,0,ln-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
-10,0.127393,0.0539688,0.200818,0.933333,0,ln-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
-11,0.153279,0.0654027,0.241155,0.928571,0,ln-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
-12,0.266386,0.0622027,0.470569,0.933333,0,ln-below-plain-every-eval[step=250] (holds),-0.14,0.01,0.933333
-13,0.181087,0.0821258,0.280048,0.923077,0,ln-below-plain-every-eval[step=300] (holds),-0.12,0.01,0.923077
-14,0.14469,0.0666696,0.22271,0.916667,0,ln-below-plain-every-eval[step=350] (holds),-0.11,0.01,0.916667
-15,0.292679,0.0678144,0.517544,0.933333,0,ln-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
-16,0.109613,0.0524526,0.166774,0.949495,0,ln-below-plain-every-eval[step=450] (holds),-0.094,0.005,0.949495
-17,0.185986,0.0494192,0.322553,0.951923,0,ln-below-plain-every-eval[step=500] (holds),-0.099,0.005,0.951923
-18,0.916667,0.916667,0.916667,0.0833333,0,ln-below-plain-every-eval (holds),-1,11,0.0833333
-19,0.126767,0.0500178,0.203517,0.951456,0,rms-below-plain-every-eval[step=50] (holds),-0.098,0.005,0.951456
-20,0.212353,0.0918555,0.33285,0.9375,0,rms-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
-21,0.13699,0.0454157,0.228564,0.933333,0,rms-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
-22,0.12325,0.0644293,0.182071,0.928571,0,rms-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
-23,0.144502,0.0957635,0.193241,0.923077,0,rms-below-plain-every-eval[step=250] (holds),-0.12,0.01,0.923077
-24,0.198847,0.0780088,0.319684,0.928571,0,rms-below-plain-every-eval[step=300] (holds),-0.13,0.01,0.928571
-25,0.132562,0.0483733,0.216752,0.923077,0,rms-below-plain-every-eval[step=350] (holds),-0.12,0.01,0.923077
-26,0.309389,0.0912024,0.527576,0.933333,0,rms-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
-27,0.174498,0.0534846,0.295512,0.954545,0,rms-below-plain-every-eval[step=450] (holds),-0.105,0.005,0.954545
-28,0.117396,0.0540646,0.180727,0.95098,0,rms-below-plain-every-eval[step=500] (holds),-0.097,0.005,0.95098
-29,0.916667,0.916667,0.916667,0.0833333,0,rms-below-plain-every-eval (holds),-1,11,0.0833333
-30,0.50555,0.0660797,0.945021,0.52381,2,reach-plain-final-by-300[model.norm.type=layer] (inconclusive),-0.022,0.02,0.52381
-31,0.50092,0.0614087,0.94043,0.69697,2,reach-plain-final-by-300[model.norm.type=rms] (inconclusive),-0.023,0.01,0.69697
-32,0.954545,0.0454545,0.954545,0.0454545,2,reach-plain-final-by-300 (inconclusive),-0.1,2.1,0.0454545
-33,0.501676,0.0702676,0.933084,0.0645161,1,normalized-slower-per-second[model.norm.type=layer] (does not hold),0.78,1.09,nan
-34,0.496924,0.0549308,0.938918,0.285714,2,normalized-slower-per-second[model.norm.type=rms] (inconclusive),0.2,2.3,nan
-35,0.0833333,0.0833333,0.916667,0.75,2,normalized-slower-per-second (inconclusive),-0.1,1.1,0.0833333
+1,0.185986,0.0494192,0.322553,0.951923,0,normalized-end-lower[model.norm.type=layer] (holds),-0.099,0.005,0.951923
+2,0.117396,0.0540646,0.180727,0.95098,0,normalized-end-lower[model.norm.type=rms] (holds),-0.097,0.005,0.95098
+3,0.954545,0.954545,0.954545,0.0454545,0,normalized-end-lower (holds),-0.1,2.1,0.0454545
+4,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+5,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=rms] (described),-0.0001,0.0001,0.5
+6,0.304374,0.0720693,0.53668,0.923077,0,normalized-faster[model.norm.type=layer] (holds),-0.12,0.01,0.923077
+7,0.126767,0.0500178,0.203517,0.951456,0,normalized-faster[model.norm.type=rms] (holds),-0.098,0.005,0.951456
+8,0.954545,0.954545,0.954545,0.0454545,0,normalized-faster (holds),-0.1,2.1,0.0454545
+9,0.377996,0.104093,0.651899,0.5,0,rms-as-ln (holds),-0.022,0.022,0.5
+10,0.304374,0.0720693,0.53668,0.923077,0,ln-below-plain-every-eval[step=50] (holds),-0.12,0.01,0.923077
+11,0.259281,0.0988059,0.419755,0.9375,0,ln-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
+12,0.127393,0.0539688,0.200818,0.933333,0,ln-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
+13,0.153279,0.0654027,0.241155,0.928571,0,ln-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
+14,0.266386,0.0622027,0.470569,0.933333,0,ln-below-plain-every-eval[step=250] (holds),-0.14,0.01,0.933333
+15,0.181087,0.0821258,0.280048,0.923077,0,ln-below-plain-every-eval[step=300] (holds),-0.12,0.01,0.923077
+16,0.14469,0.0666696,0.22271,0.916667,0,ln-below-plain-every-eval[step=350] (holds),-0.11,0.01,0.916667
+17,0.292679,0.0678144,0.517544,0.933333,0,ln-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
+18,0.109613,0.0524526,0.166774,0.949495,0,ln-below-plain-every-eval[step=450] (holds),-0.094,0.005,0.949495
+19,0.185986,0.0494192,0.322553,0.951923,0,ln-below-plain-every-eval[step=500] (holds),-0.099,0.005,0.951923
+20,0.916667,0.916667,0.916667,0.0833333,0,ln-below-plain-every-eval (holds),-1,11,0.0833333
+21,0.126767,0.0500178,0.203517,0.951456,0,rms-below-plain-every-eval[step=50] (holds),-0.098,0.005,0.951456
+22,0.212353,0.0918555,0.33285,0.9375,0,rms-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
+23,0.13699,0.0454157,0.228564,0.933333,0,rms-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
+24,0.12325,0.0644293,0.182071,0.928571,0,rms-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
+25,0.144502,0.0957635,0.193241,0.923077,0,rms-below-plain-every-eval[step=250] (holds),-0.12,0.01,0.923077
+26,0.198847,0.0780088,0.319684,0.928571,0,rms-below-plain-every-eval[step=300] (holds),-0.13,0.01,0.928571
+27,0.132562,0.0483733,0.216752,0.923077,0,rms-below-plain-every-eval[step=350] (holds),-0.12,0.01,0.923077
+28,0.309389,0.0912024,0.527576,0.933333,0,rms-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
+29,0.174498,0.0534846,0.295512,0.954545,0,rms-below-plain-every-eval[step=450] (holds),-0.105,0.005,0.954545
+30,0.117396,0.0540646,0.180727,0.95098,0,rms-below-plain-every-eval[step=500] (holds),-0.097,0.005,0.95098
+31,0.916667,0.916667,0.916667,0.0833333,0,rms-below-plain-every-eval (holds),-1,11,0.0833333
 EOD
 $bands << EOD
-3,0.5,0
 4,0.5,0
-7,0.5,0.454545
+5,0.5,0
+9,0.5,0.454545
 EOD
-set yrange [0.5:35.5] reverse
+set yrange [0.5:31.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

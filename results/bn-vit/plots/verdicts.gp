@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 380
+fig_height = 292
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,20 +63,17 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "bn-vit: 5 claims, 95% intervals" font title_font
+set title "bn-vit: 3 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.50165,0.0487447,0.954556,0.316832,2,bn-worse-than-ln (inconclusive),-0.032,0.069,0.316832
-2,0.497065,0.0562894,0.937841,0.366667,2,bn-running-stats-lag-early (inconclusive),-0.06,0.24,0.2
-3,0.487833,0.0465161,0.929149,0.361111,2,training-losses-level (inconclusive),-0.13,0.23,0.361111
-4,0.492331,0.0793147,0.905348,0.555556,2,own-statistics-as-ln-at-100 (inconclusive),-0.1,0.08,0.555556
-5,0.470343,0.0605898,0.880097,0.612903,2,modes-agree-at-end (inconclusive),-0.019,0.012,0.612903
+2,0.5,0.5,0.5,0.5,3,bn-running-stats-lag-early (described),2.97,3.03,nan
+3,0.5,0.5,0.5,0.5,3,bn-train-loss-above-ln (described),2.97,3.03,nan
 EOD
 $bands << EOD
-3,0.361111,0.138889
-4,0.555556,0.111111
-5,0.612903,0.322581
+2,0.5,0
+3,0.5,0
 EOD
-set yrange [0.5:5.5] reverse
+set yrange [0.5:3.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

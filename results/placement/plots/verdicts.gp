@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 336
+fig_height = 468
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,18 +63,23 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "placement: 4 claims, 95% intervals" font title_font
+set title "placement: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.537879,0.14843,0.927328,0.5,2,mlp-placement-level[model.norm.type=batch] (inconclusive),-0.022,0.022,0.5
-2,0.680556,0.420072,0.941039,0.383333,2,mlp-placement-level[model.norm.type=group] (inconclusive),-0.023,0.037,0.383333
-3,0.503571,0.100802,0.906341,0.785714,2,cnn-after-better[model.norm.type=batch] (inconclusive),-0.11,0.03,0.785714
-4,0.344444,0.0449329,0.643956,0.933333,2,cnn-after-better[model.norm.type=group] (inconclusive),-0.028,0.002,0.933333
+1,0.495726,0.0563483,0.935105,0.538462,2,before-better[model.arch=mlp] (inconclusive),-0.021,0.018,0.538462
+2,0.496429,0.093659,0.899198,0.214286,2,before-better[model.arch=cnn] (inconclusive),-0.03,0.11,0.214286
+3,0.5,0.0454545,0.954545,0.0454545,2,before-better (inconclusive),-0.1,2.1,0.0454545
+4,0.5,0.5,0.5,0.5,3,mlp-placement-level[model.norm.type=batch] (described),-0.0001,0.0001,0.5
+5,0.916667,0.916667,0.916667,0.0833333,3,mlp-placement-level[model.norm.type=group] (described),-0.1,1.1,0.0833333
+6,0.5,0.5,0.5,0.5,3,cnn-after-better[model.norm.type=batch] (described),2.97,3.03,nan
+7,0.5,0.5,0.5,0.5,3,cnn-after-better[model.norm.type=group] (described),2.97,3.03,nan
 EOD
 $bands << EOD
-1,0.5,0.454545
-2,0.383333,0.333333
+4,0.5,0
+5,0.0833333,0
+6,0.5,0
+7,0.5,0
 EOD
-set yrange [0.5:4.5] reverse
+set yrange [0.5:7.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

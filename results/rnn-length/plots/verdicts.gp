@@ -65,33 +65,37 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "rnn-length: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.178776,0.0507707,0.306782,0.928571,0,bn-gains-with-length[model.norm.type=none] (holds),-0.043,-0.029,nan
-2,0.253597,0.0512347,0.45596,0.954545,0,bn-gains-with-length[model.norm.type=layer] (holds),-0.051,-0.029,nan
-3,0.276919,0.0983699,0.455468,0.923077,0,bn-gains-with-length[model.norm.type=batch] (holds),-0.042,-0.029,nan
-4,0.781175,0.631746,0.930605,0.0833333,0,bn-own-batch-hurts (holds),0.28,0.52,nan
-5,0.473796,0.0572114,0.890381,0.540541,2,length-adds-nothing (inconclusive),-0.04,0.034,0.540541
+1,0.547661,0.528166,0.567156,0.5,0,bn-drop-as-plain (holds),-0.022,0.022,0.5
+2,0.888361,0.82432,0.952402,0.0535714,0,bn-own-batch-hurts (holds),-0.03,0.53,0.0535714
+3,0.871038,0.840242,0.901834,0.0666667,0,bn-own-batch-hurts-at-2 (holds),-0.1,1.4,0.0666667
+4,0.846795,0.738925,0.954666,0.0537634,0,bn-own-batch-hurts-at-16 (holds),-0.005,0.088,0.0537634
+5,0.500896,0.0475536,0.954239,0.573529,2,length-adds-nothing (inconclusive),-0.039,0.029,0.573529
 6,0.182054,0.0571902,0.306918,0.945946,0,ln-best-at-t (holds),-0.07,0.004,0.945946
-7,0.495602,0.0515306,0.939673,0.232143,2,bn-level-with-plain-at-t (inconclusive),-0.013,0.043,0.232143
-8,0.674757,0.603274,0.746239,0.5,0,bn-drop-as-plain (holds),-0.006,0.006,0.5
-9,0.506356,0.078342,0.93437,0.916667,2,ln-drops-more (inconclusive),-0.011,0.001,0.916667
-10,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=none] (described),-0.0001,0.0001,0.5
-11,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-12,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=batch] (described),-0.0001,0.0001,0.5
-13,0.781232,0.621943,0.940522,0.0689655,0,bn-own-batch-hurts-at-2 (holds),0.98,1.27,nan
-14,0.677683,0.413684,0.941682,0.0526316,0,bn-own-batch-hurts-at-16 (holds),0.048,0.086,nan
-15,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=none] (described),-0.0001,0.0001,0.5
-16,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-17,0.220813,0.0529227,0.388703,0.952381,0,ordering-holds-at-4t (holds),-0.08,0.004,0.952381
+7,0.220813,0.0529227,0.388703,0.952381,0,ordering-holds-at-4t (holds),-0.08,0.004,0.952381
+8,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=none] (described),2.97,3.03,nan
+9,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=layer] (described),2.97,3.03,nan
+10,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=batch] (described),2.97,3.03,nan
+11,0.5,0.5,0.5,0.5,3,ln-drops-more (described),2.97,3.03,nan
+12,0.5,0.5,0.5,0.5,3,bn-behind-plain-at-t (described),2.97,3.03,nan
+13,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=none] (described),-0.0001,0.0001,0.5
+14,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+15,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=batch] (described),-0.0001,0.0001,0.5
+16,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=none] (described),-0.0001,0.0001,0.5
+17,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=layer] (described),-0.0001,0.0001,0.5
 EOD
 $bands << EOD
-5,0.540541,0.405405
-7,0.232143,0.178571
-8,0.5,0.416667
+1,0.5,0.454545
+5,0.573529,0.294118
+8,0.5,0
+9,0.5,0
 10,0.5,0
 11,0.5,0
 12,0.5,0
+13,0.5,0
+14,0.5,0
 15,0.5,0
 16,0.5,0
+17,0.5,0
 EOD
 set yrange [0.5:17.5] reverse
 set xrange [-0.2:1.2]

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 600
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,20 +63,23 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "switchable-cnn: 8 claims, 95% intervals" font title_font
+set title "switchable-cnn: 10 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.499459,0.0492221,0.949695,0.410526,2,batch-mean-weight-grows-with-batch[layer=0] (inconclusive),-0.039,0.056,0.410526
-2,0.49104,0.110465,0.871615,0.923077,2,batch-mean-weight-grows-with-batch[layer=1] (inconclusive),-0.12,0.01,0.923077
-3,0.488493,0.061501,0.915486,0.3125,2,batch-var-weight-grows-with-batch[layer=0] (inconclusive),-0.05,0.11,0.3125
-4,0.40677,0.0652921,0.748249,0.945946,2,batch-var-weight-grows-with-batch[layer=1] (inconclusive),-0.35,0.02,0.945946
-5,0.5,0.0523676,0.947632,0.484375,2,sn-below-bn[train.batch_size=2] (inconclusive),-0.031,0.033,0.484375
-6,0.489583,0.0631636,0.916003,0.25,2,sn-below-bn[train.batch_size=64] (inconclusive),-0.04,0.12,0.25
-7,0.503145,0.0576692,0.94862,0.698113,2,sn-below-gn[train.batch_size=2] (inconclusive),-0.037,0.016,0.698113
-8,0.477778,0.0459975,0.909558,0.571429,2,sn-below-gn[train.batch_size=64] (inconclusive),-0.12,0.09,0.571429
+2,0.49104,0.110465,0.871615,0.923077,1,batch-mean-weight-grows-with-batch[layer=1] (does not hold),-0.12,0.01,0.923077
+3,0.916667,0.0833333,0.916667,0.0833333,1,batch-mean-weight-grows-with-batch (does not hold),-0.1,1.1,0.0833333
+4,0.488493,0.061501,0.915486,0.3125,2,batch-var-weight-grows-with-batch[layer=0] (inconclusive),-0.05,0.11,0.3125
+5,0.40677,0.0652921,0.748249,0.945946,1,batch-var-weight-grows-with-batch[layer=1] (does not hold),-0.35,0.02,0.945946
+6,0.916667,0.0833333,0.916667,0.0833333,1,batch-var-weight-grows-with-batch (does not hold),-0.1,1.1,0.0833333
+7,0.633333,0.315017,0.95165,0.05,1,sn-below-bn-at-2 (does not hold),-0.056,0.034,0.622222
+8,0.489583,0.0631636,0.916003,0.234375,2,sn-below-bn-at-64 (inconclusive),-0.04,0.12,0.25
+9,0.42328,0.0485153,0.798046,0.634921,2,sn-as-gn-at-2 (inconclusive),-0.037,0.026,0.587302
+10,0.477778,0.0459975,0.909558,0.547619,2,sn-below-gn-at-64 (inconclusive),-0.12,0.09,0.571429
 EOD
 $bands << EOD
+9,0.634921,0.31746
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:10.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
@@ -87,6 +90,7 @@ plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
      $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
      $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
      $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output
