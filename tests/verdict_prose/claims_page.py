@@ -234,21 +234,52 @@ def seed_cost(root, name):
     return total / len(seeds) if seeds and total else None
 
 
-def verdict_text(r, n, cost=None):
-    v = r["verdict"]
-    if v != "inconclusive":
-        return v
-    seeds = f"{n} seed" + ("s" if n != 1 else "")
+def seeds_to_decide(r, n, cost=None):
+    """an inconclusive row's (seeds it needs, "at least " or "", CPU-hours
+    more or None); need None where power gives no number"""
     need = as_count(col(r, "seeds_needed")) or as_count(col(r, "seeds_power"))
     least = ""
     if not need and n < 3:
         # one seed has no spread to compute power from: 3 is the fewest
         # that can decide, and the least the claim needs
         need, least = 3, "at least "
-    if need and cost and need > n:
-        hours = (need - n) * cost / 3600
+    hours = (need - n) * cost / 3600 if need and cost and need > n else None
+    return need, least, hours
+
+
+def verdict_text(r, n, cost=None):
+    v = r["verdict"]
+    if v != "inconclusive":
+        return v
+    seeds = f"{n} seed" + ("s" if n != 1 else "")
+    need, least, hours = seeds_to_decide(r, n, cost)
+    if hours is not None:
         return f"undecided at {seeds} (needs {least}{need}, about {hours:.2g} CPU-hours more)"
     return f"undecided at {seeds}" + (f" (needs {least}{need})" if need else "")
+
+
+# what the seeds an undecided claim needs say of it: within a sweep's
+# reach, within normlab verdict's 256 seeds, or beyond any affordable n
+# (an effect on its threshold, or a band's edge)
+NEED_BANDS = ((30, "need at most 30 seeds"), (256, "need 31 to 256"), (None, "need more than 256"))
+
+
+def cost_ledger(undecided):
+    """the summary's lines on what deciding the undecided headline claims
+    would cost: undecided is [(need, hours)]"""
+    lines = []
+    for i, (top, label) in enumerate(NEED_BANDS):
+        low = NEED_BANDS[i - 1][0] if i else 0
+        band = [(need, h) for need, h in undecided if need and need > low and (top is None or need <= top)]
+        if not band:
+            continue
+        priced = [h for _, h in band if h is not None]
+        cost = (f", about {sum(priced):.2g} CPU-hours for the {len(priced)} priced" if priced else "")
+        lines.append(f"  - {len(band)} {label}{cost}")
+    unknown = sum(1 for need, _ in undecided if not need)
+    if unknown:
+        lines.append(f"  - {unknown} without a number (power unknown: a cell's effect on its threshold)")
+    return lines
 
 
 def short_rule(rule):
@@ -358,9 +389,14 @@ def render(verdicts, results_text, sections, of_section, root="."):
     legacy = sum(1 for name in verdicts if not headline_rows(verdicts[name])[1])
     share = f"{100 * decided / len(heads):.0f}%" if heads else "–"
     notes = {"near": 0}
-    body = []
+    body, undecided = [], []
     for name in sorted(verdicts):
-        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, seed_cost(root, name))
+        cost = seed_cost(root, name)
+        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, cost)
+        for r in headline_rows(verdicts[name])[0]:
+            if r["verdict"] == "inconclusive":
+                need, _, hours = seeds_to_decide(r, seed_count(r, verdicts[name]), cost)
+                undecided.append((need, hours))
     lines = [
         "<!-- generated from results/*/verdicts.csv by tests/verdict_prose/render.py; do not edit: "
         "python3 tests/verdict_prose/render.py . --write -->",
@@ -393,6 +429,10 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"{notes['near']} without one have a threshold within the interval's half-width of the "
         "effect (†).",
     ]
+    if undecided:
+        lines.append(f"- What the {len(undecided)} undecided would need, by the seeds power 0.8 asks at the "
+                     "observed spread (CPU-hours: the whole sweep's, at its committed runs' wall time):")
+        lines += cost_ledger(undecided)
     if legacy:
         lines.append(f"- {legacy} experiments mark no headline claim (verdicts of before issue 68): "
                      "all their claims but the summaries after cells are counted.")
