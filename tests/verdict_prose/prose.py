@@ -43,6 +43,11 @@ KINDS = {
 NEGATED = re.compile(r"\b(not|never)\s+(reproduced|reproduces|holds|confirmed|confirms)\b", re.I)
 EVERY_SEED = re.compile(r"\bevery seed\b", re.I)
 K_OF_N = re.compile(r"\b(\d+) of (\d+) seeds\b", re.I)
+# "needs 43", "need 34, 394, 75", "needs 1,643": the seeds an undecided
+# claim is said to need (a thousands comma has no space after it)
+NEEDS = re.compile(r"\bneeds? ~?(\d[\d,]*\d|\d)((?:(?:, | and )(?:\d[\d,]*\d|\d)\b(?! seeds? (?:of|agree)))*)")
+# "need 4 to 379", "need 5 to about 100,000": a range over a claim's cells
+NEEDS_RANGE = re.compile(r"\bneeds? (\d[\d,]*\d|\d) to (?:about )?(\d[\d,]*\d|\d)\b")
 # `claim`, `claim[key=value]`, or `sweep/claim` where claims of several
 # sweeps share the id (results/NAME or results/GROUP/NAME's NAME)
 CITE = re.compile(r"`((?:[a-z0-9][a-z0-9_.-]*/)?[a-zA-Z0-9][a-zA-Z0-9_.-]*(?:\[(?:[^\[\]`]|\[[^\[\]`]*\])+\])?)`")
@@ -150,7 +155,12 @@ def check_unit(path, line, sentence, rows):
     kinds = kinds_of(CITE.sub(" ", sentence))
     every = EVERY_SEED.search(sentence)
     k_of_n = K_OF_N.findall(sentence)
-    if not kinds and not every and not k_of_n:
+    plain_text = CITE.sub(" ", sentence)
+    ranges = [int(x.replace(",", "")) for m in NEEDS_RANGE.finditer(plain_text) for x in m.groups()]
+    needs = [int(x.replace(",", "")) for m in NEEDS.finditer(NEEDS_RANGE.sub(" ", plain_text))
+             for x in [m.group(1)] + re.split(r", | and ", m.group(2))[1:]]
+    needs_cells = ranges
+    if not kinds and not every and not k_of_n and not ((needs or needs_cells) and CITE.search(sentence)):
         return []
     cited = [c for c in CITE.findall(sentence) if verdict_rows(rows, c)]
     where = "%s:%d" % (path, line)
@@ -179,6 +189,16 @@ def check_unit(path, line, sentence, rows):
         if not any(r["agree"] and r["n"] and r["agree"] == r["n"]
                    for c in cited for r in verdict_rows(rows, c)):
             problems.append("%s: says every seed, and no claim it cites agrees in every seed: %s" % (where, short))
+    # a claim's own row (its cells' where it has none); a range, its cells'
+    def seeds_of(keys):
+        return {r.get(k) for key in keys for r in rows[key] for k in ("seeds_needed", "seeds_power")}
+    own = seeds_of([c if c in rows else key for c in cited for key in rows
+                    if key == c or (c not in rows and key.startswith(c + "["))])
+    cells = seeds_of([key for c in cited for key in rows if key.startswith(c + "[")])
+    for m in [(m, own) for m in needs] + [(m, cells) for m in needs_cells]:
+        m, needed = m
+        if str(m) not in needed:
+            problems.append("%s: says needs %d seeds, and no claim it cites needs that (stale?): %s" % (where, m, short))
     for k, n in k_of_n:
         if not any(r["agree"] == k and r["n"] == n for c in cited for r in verdict_rows(rows, c)):
             problems.append("%s: says %s of %s seeds, and no claim it cites counts that: %s" % (where, k, n, short))
@@ -198,11 +218,13 @@ def check(root):
 
 def self_test():
     """the checker on sentences whose findings are known: it can fail"""
-    def row(sweep, claim, verdict, n="3", agree="3"):
-        return {"_sweep": sweep, "claim": claim, "verdict": verdict, "n": n, "agree": agree}
+    def row(sweep, claim, verdict, n="3", agree="3", needed=""):
+        return {"_sweep": sweep, "claim": claim, "verdict": verdict, "n": n, "agree": agree,
+                "seeds_needed": needed, "seeds_power": needed}
     rows = {}
     for r in (row("mlp", "gap", "holds"), row("cnn", "gap", "does not hold", agree="1"),
-              row("mlp", "flat", "inconclusive", agree="2"), row("mlp", "flat[lr=1]", "inconclusive", agree="2"),
+              row("mlp", "flat", "inconclusive", agree="2", needed="1643"),
+              row("mlp", "flat[lr=1]", "inconclusive", agree="2", needed="12"),
               row("mlp", "count-best", "described")):
         rows.setdefault(r["claim"], []).append(r)
         rows.setdefault(r["_sweep"] + "/" + r["claim"], []).append(r)
@@ -222,6 +244,12 @@ def self_test():
         ("`mlp/gap` holds and so does the band.", None),
         ("| a | yes | `cnn/gap` |", "is does not hold"),
         ("The lock holds.", "cites no claim"),
+        ("`flat` is undecided at 3 seeds (needs 1,643).", None),
+        ("`flat` is undecided at 3 seeds (needs 18).", "needs 18 seeds"),
+        ("`flat` and `flat[lr=1]` are undecided (need 1,643 and 12).", None),
+        ("`flat` and `flat[lr=1]` are undecided (need 12, 40).", "needs 40 seeds"),
+        ("`flat` is undecided (needs 12).", "needs 12 seeds"),
+        ("`flat` is undecided: its cells need 12 to 12.", None),
     ]
     failures = 0
     for sentence, want in cases:
