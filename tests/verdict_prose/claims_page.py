@@ -199,6 +199,20 @@ def near_threshold(r):
     return min(abs(effect - e) for e in edges) < (hi - lo) / 2
 
 
+def fitted_thresholds(verdicts):
+    """(experiment, claim) of each headline claim marked †: its threshold
+    lies within the interval's half-width of the effect, and its experiment
+    states no rule that would put it there (issue 68: a threshold fitted
+    to the runs decides nothing)"""
+    out = []
+    for name in sorted(verdicts):
+        rows = verdicts[name]
+        if any(col(r, "threshold_rule") for r in rows):
+            continue
+        out += [(name, r["claim"]) for r in headline_rows(rows)[0] if near_threshold(r)]
+    return out
+
+
 def registration(r):
     text = col(r, "registered")
     return text or "unknown"

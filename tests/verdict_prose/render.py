@@ -214,7 +214,26 @@ def render_table(text, of_section, verdicts, problems, page):
     return "\n".join(lines)
 
 
+def self_test():
+    """the fitted-threshold check on rows whose answer is known: it can fail"""
+    def row(claim, threshold, rule=""):
+        return {"claim": claim, "headline": "true", "family": "headline", "effect": "0.24", "lo": "0.18",
+                "hi": "0.30", "threshold": threshold, "within": "", "threshold_rule": rule, "method": "t"}
+    cases = [({"x": [row("near", "0.2")]}, [("x", "near")]),          # 0.04 from the effect, half-width 0.06
+             ({"x": [row("far", "0.05")]}, []),                         # 0.19 away
+             ({"x": [row("near", "0.2", "0.5 of the paper's effect")]}, [])]  # a rule puts it there
+    failures = 0
+    for verdicts, want in cases:
+        got = claims_page.fitted_thresholds(verdicts)
+        if got != want:
+            failures += 1
+            print(f"render.py self-test: fitted_thresholds gave {got}, want {want}", file=sys.stderr)
+    return failures
+
+
 def main():
+    if self_test():
+        sys.exit(1)
     if len(sys.argv) != 3 or sys.argv[2] not in ("--check", "--write"):
         sys.exit(__doc__.split("\n\n")[1])
     root, mode = sys.argv[1], sys.argv[2]
@@ -238,6 +257,10 @@ def main():
     except FileNotFoundError:
         old = None
     pages[path] = (old, claims_page.render(verdicts, new, sections, of_section, root))
+    for name, claim in claims_page.fitted_thresholds(verdicts):
+        problems.append(f"results/{name}/verdicts.csv: headline claim {claim}'s threshold lies within its "
+                        f"interval's half-width of the effect, and experiments/ states no threshold_rule: "
+                        f"that would put it there (a threshold fitted to the runs)")
     for p in problems:
         print(p, file=sys.stderr)
     stale = [p for p, (o, n) in pages.items() if o != n]
