@@ -740,6 +740,19 @@ START_TEST(test_cells_and_counts)
         }
         nl_verdict_report_free(&r);
     }
+    /* a claim over two cells asks each for power sqrt(0.8) = 0.894, by
+     * hand: layer norm at batch 2 (0.171, 0.132, 0.173: mean 0.1587, sd
+     * 0.0231) is 0.0413 = 1.79 sd below 0.2; at power 0.8 n = 5 suffices
+     * (sqrt(5) 1.79 = 4.00 >= t(.975, 4) + t(.8, 4) = 2.776 + 0.941), at
+     * 0.894 it takes 6 (4.00 < 2.776 + 1.44; sqrt(6) 1.79 = 4.38 >= 2.571 +
+     * 1.38); group norm's cell (sd 0.001) needs 3 either way */
+    compute_text("s", "claims:\n  - {id: two-cells, paper: p, metric: final_test_error, a: {},\n"
+                 "     scope: {train.batch_size: 2, model.norm.type: [group, layer]}, each: model.norm.type,\n"
+                 "     cells: all, expect: a < 0.2}\n", &set, &r);
+    ck_assert_int_eq(r.n, 3);
+    ck_assert_int_eq(find_verdict(&r, "two-cells[model.norm.type=layer]")->seeds_power, 5);
+    ck_assert_int_eq(find_verdict(&r, "two-cells")->seeds_power, 6);
+    nl_verdict_report_free(&r);
     compute_text("s", "claims:\n"
                  /* the test rows at steps 0 (0.1 both: inconclusive) and 25 (0.25 apart: holds); at least one */
                  "  - {id: per-step, paper: p, a: {model.norm.type: group}, b: {model.norm.type: batch},\n"
