@@ -387,6 +387,24 @@ def experiment_block(name, rows, link, notes, cost=None):
     return lines
 
 
+CONFIRM_RE = re.compile(r"^(.*)-confirm(\d*)$")
+
+
+def latest_per_claim(heads):
+    """heads [(experiment, row)] with each claim counted once: a
+    confirmation (experiments/NAME-confirm.yaml, NAME-confirm2.yaml, ...:
+    the same claim on fresh seeds, committed before its runs) stands for
+    NAME's and the earlier confirmations' rows of the same claim id"""
+    latest = {}
+    for name, r in heads:
+        m = CONFIRM_RE.match(name)
+        base, order = (m.group(1), int(m.group(2) or 1)) if m else (name, 0)
+        key = (base, r["claim"])
+        if key not in latest or order > latest[key][0]:
+            latest[key] = (order, name, r)
+    return [(name, r) for _, name, r in latest.values()]
+
+
 def render(verdicts, results_text, sections, of_section, root="."):
     """the text of results/claims.md"""
     links = section_links(results_text, sections, of_section)
@@ -402,15 +420,18 @@ def render(verdicts, results_text, sections, of_section, root="."):
                 if col(r, "threshold_rule") or any(col(x, "threshold_rule") for x in verdicts[name]))
     legacy = sum(1 for name in verdicts if not headline_rows(verdicts[name])[1])
     share = f"{100 * decided / len(heads):.0f}%" if heads else "–"
+    latest = latest_per_claim(heads)
+    lt = tally(r for _, r in latest)
+    latest_decided = lt["holds"] + lt["does not hold"]
+    latest_share = f"{100 * latest_decided / len(latest):.0f}%" if latest else "–"
     notes = {"near": 0}
-    body, undecided = [], []
+    body, costs = [], {}
     for name in sorted(verdicts):
-        cost = seed_cost(root, name)
-        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, cost)
-        for r in headline_rows(verdicts[name])[0]:
-            if r["verdict"] == "inconclusive":
-                need, _, hours = seeds_to_decide(r, seed_count(r, verdicts[name]), cost)
-                undecided.append((need, hours))
+        costs[name] = seed_cost(root, name)
+        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, costs[name])
+    # the claims as they stand: each once, its latest confirmation's row
+    undecided = [seeds_to_decide(r, seed_count(r, verdicts[name]), costs[name])[::2]
+                 for name, r in latest if r["verdict"] == "inconclusive"]
     lines = [
         "<!-- generated from results/*/verdicts.csv by tests/verdict_prose/render.py; do not edit: "
         "python3 tests/verdict_prose/render.py . --write -->",
@@ -437,6 +458,10 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"- {len(heads)} headline claims over {len(verdicts)} experiments; {decided} decided ({share}): "
         f"{t['holds']} hold, {t['does not hold']} do not; {t['inconclusive']} inconclusive, "
         f"{t['described']} described.",
+        f"- Each claim counted once, a confirmation on fresh seeds (NAME-confirm, NAME-confirm2) standing "
+        f"for the earlier runs of the same claim: {len(latest)} claims, {latest_decided} decided "
+        f"({latest_share}): {lt['holds']} hold, {lt['does not hold']} do not; {lt['inconclusive']} "
+        f"inconclusive.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
         f"{kinds['unknown']} unknown.",
         f"- {ruled} of {len(heads)} have a threshold rule stated by their experiment; "
@@ -444,7 +469,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "effect (†).",
     ]
     if undecided:
-        lines.append(f"- What the {len(undecided)} undecided would need, by the seeds power 0.8 asks at the "
+        lines.append(f"- What the {len(undecided)} undecided claims (counted once) would need, by the seeds power 0.8 asks at the "
                      "observed spread (CPU-hours: the whole sweep's, at its committed runs' wall time):")
         lines += cost_ledger(undecided)
     if legacy:
