@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""configs.py - a confirmation trains its original's experiment (issue 68).
+
+A confirmation (experiments/NAME-confirm.yaml, NAME-confirm2.yaml, ...)
+repeats NAME's claims on fresh seeds; its verdicts mean something only if
+its runs train NAME's configuration. For each committed confirmation with
+runs, its first run's resolved config (runs/RUN/config.yaml) must equal one
+of NAME's runs' on every key both give a value (the seed, the run's name and
+the thread count aside). Keys one side leaves out or comments (inapplicable
+keys, logging keys added later) are not compared, so a config format change
+between the two sweeps' commits passes, and a value that differs, such as a
+set: the confirmation forgot (ioffe-fig1's small Gaussian init), fails.
+
+    python3 tests/confirm/configs.py ROOT          # exit 1 on any finding
+"""
+import os
+import re
+import sys
+
+CONFIRM = re.compile(r"^(.*)-confirm\d*$")
+# what legitimately differs between an original's run and its confirmation's
+IGNORED = {"name", "seed", "threads"}
+
+
+def resolved(path):
+    """dotted key -> value of a resolved config.yaml's uncommented lines"""
+    out, stack = {}, []
+    with open(path) as f:
+        for line in f:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            line = line.split(" #")[0].rstrip()
+            indent = len(line) - len(line.lstrip())
+            key, _, value = line.strip().partition(":")
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, key.strip('"')))
+            if value.strip():
+                out[".".join(k for _, k in stack)] = value.strip()
+    return out
+
+
+def differing(a, b):
+    return sorted(k for k in set(a) & set(b) if k not in IGNORED and a[k] != b[k])
+
+
+def check_pair(confirm_runs, original_runs):
+    """findings for one confirmation: its first run against the closest of the original's"""
+    first = sorted(os.listdir(confirm_runs))[0]
+    mine = resolved(os.path.join(confirm_runs, first, "config.yaml"))
+    best = None
+    for run in sorted(os.listdir(original_runs)):
+        path = os.path.join(original_runs, run, "config.yaml")
+        if os.path.exists(path):
+            diff = differing(mine, resolved(path))
+            if best is None or len(diff) < len(best[1]):
+                best = (run, diff)
+    if best is None:
+        return [f"{original_runs}: no run with a config.yaml to compare {first} with"]
+    run, diff = best
+    if not diff:
+        return []
+    theirs = resolved(os.path.join(original_runs, run, "config.yaml"))
+    what = "; ".join(f"{k}: {theirs[k]} there, {mine[k]} here" for k in diff)
+    return [f"{confirm_runs}/{first}: trains another configuration than its original's closest run "
+            f"({original_runs}/{run}): {what}"]
+
+
+def check(root):
+    results = os.path.join(root, "results")
+    problems, checked = [], 0
+    for name in sorted(os.listdir(results)):
+        m = CONFIRM.match(name)
+        runs = os.path.join(results, name, "runs")
+        original = os.path.join(results, m.group(1), "runs") if m else None
+        if not m or not os.path.isdir(runs) or not os.listdir(runs):
+            continue
+        if not os.path.isdir(original):
+            problems.append(f"results/{name}: a confirmation of {m.group(1)}, which has no committed runs")
+            continue
+        problems += check_pair(runs, original)
+        checked += 1
+    return problems, checked
+
+
+def self_test():
+    """the comparison on configs whose answer is known: it can fail"""
+    import tempfile
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        def write(sweep, run, text):
+            os.makedirs(os.path.join(tmp, sweep, run))
+            with open(os.path.join(tmp, sweep, run, "config.yaml"), "w") as f:
+                f.write(text)
+        write("orig", "a", "name: a\nseed: 1\nmodel:\n  init: gaussian\n  init_std: 0.01\n  # activation: relu\n")
+        write("same", "b", "name: b\nseed: 101\nthreads: 2\nmodel:\n  init: gaussian\n  # init_std: 0.01\n"
+                           "  activation: relu  # shown now\n")
+        write("unset", "c", "name: c\nseed: 101\nmodel:\n  init: auto\n  # init_std: 0.01\n")
+        for sweep, want in (("same", False), ("unset", True)):
+            got = check_pair(os.path.join(tmp, sweep), os.path.join(tmp, "orig"))
+            if bool(got) != want or (want and "model.init: gaussian there, auto here" not in got[0]):
+                failures += 1
+                print(f"self-test: {sweep} gave {got or 'nothing'}")
+    return failures
+
+
+def main():
+    if self_test():
+        return 1
+    problems, checked = check(sys.argv[1] if len(sys.argv) > 1 else ".")
+    for p in problems:
+        print(p)
+    print(f"configs.py: {checked} confirmation(s) checked, {len(problems)} finding(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
