@@ -683,6 +683,32 @@ START_TEST(test_expressions)
 }
 END_TEST
 
+/* a row's per-seed values list every seed: 150 seeds' "seed:value" took
+ * more than the 1,024 bytes the lists once had, and verdicts.csv cut them */
+START_TEST(test_values_list_every_seed)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 150, false);
+    static nl_claim_set set;
+    nl_verdict_report r;
+    compute_text("s", "claims:\n" CLAIM("many", "{model.norm.type: batch}", "b: {model.norm.type: group}, scope: {train.batch_size: 2},", "a > b"),
+                 &set, &r);
+    const nl_verdict *v = find_verdict(&r, "many");
+    ck_assert_int_eq(v->n, 150);
+    const char *const lists[] = {v->a_values, v->b_values};
+    for (int l = 0; l < 2; l++) {
+        int entries = 1;
+        for (const char *s = lists[l]; *s; s++)
+            entries += *s == ' ';
+        ck_assert_int_eq(entries, 150);
+        /* the last seed's value whole: batch norm's 0.40 + 0.150, group norm's 0.15 + 0.150 */
+        ck_assert_str_eq(strrchr(lists[l], ' ') + 1, l == 0 ? "150:0.55" : "150:0.3");
+    }
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* each: over two keys, cells: over them (the count lies between the cells
  * that hold and those that do not fail), each_row: (a claim per step of the
  * run files), count() (exact, outside Holm's family) */
@@ -1484,6 +1510,7 @@ int main(void)
     tcase_add_test(tc, test_holm_order);
     tcase_add_test(tc, test_bootstrap_reproducible);
     tcase_add_test(tc, test_rates_and_seeds_needed);
+    tcase_add_test(tc, test_values_list_every_seed);
     tcase_add_test(tc, test_t_by_hand);
     tcase_add_test(tc, test_headline_family);
     tcase_add_test(tc, test_threshold_rule);

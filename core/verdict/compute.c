@@ -253,6 +253,10 @@ static void provenance(const cell *cl, nl_verdict *v)
     v->mixed_commits = strchr(v->commits, ' ') != NULL;
 }
 
+/* every seed's value fits: a list holds VD_MAX_SEEDS of the longest entry */
+_Static_assert(NL_VERDICT_VALUES_SIZE >= VD_MAX_SEEDS * (1 + 20 + 1 + 13) + 1,
+               "a verdict's value list must hold every seed a claim can have");
+
 static void add_value(char *list, size_t size, const char *seed, double value)
 {
     snprintf(list + strlen(list), size - strlen(list), "%s%s:%.6g", list[0] ? " " : "", seed, value);

@@ -52,6 +52,9 @@ extern const char *const nl_family_names[NL_FAMILY_COUNT];
 #define NL_VERDICT_BOOT_MIN_N 10
 /* the power seeds are chosen for */
 #define NL_VERDICT_POWER 0.8
+/* the room a row's per-seed value list takes: 256 seeds of 36 bytes */
+#define NL_VERDICT_VALUES_SIZE (256 * 36)
+
 /* the groups of a row's runs by their first committed version it keeps */
 #define NL_VERDICT_MAX_FIRST 8
 
@@ -60,7 +63,10 @@ typedef struct {
     const nl_claim *claim;
     char a_label[512], b_label[512], c_label[512], d_label[512];
     int n;                   /* paired seeds (the seeds of a for a value or rate claim) */
-    char a_values[1024], b_values[1024], c_values[1024], d_values[1024]; /* "seed:value ..." */
+    /* "seed:value ..." of every seed (up to VD_MAX_SEEDS, 256, each at most
+     * a 20-digit seed and a %.6g value: 36 bytes) */
+    char a_values[NL_VERDICT_VALUES_SIZE], b_values[NL_VERDICT_VALUES_SIZE], c_values[NL_VERDICT_VALUES_SIZE],
+        d_values[NL_VERDICT_VALUES_SIZE];
     double effect, sd, lo, hi; /* the mean effect (or rate) and its interval */
     char method[64];
     double sign_flip_p;      /* n <= 9: the exact test's one-sided p; NaN otherwise */
