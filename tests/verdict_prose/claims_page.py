@@ -199,6 +199,13 @@ def near_threshold(r):
     return min(abs(effect - e) for e in edges) < (hi - lo) / 2
 
 
+def unmarked_tests(rows):
+    """whether an experiment tests claims but marks none headline (its
+    verdicts are of before issue 68); one that only describes its runs
+    (counts) has nothing to mark"""
+    return not headline_rows(rows)[1] and any(r["verdict"] != "described" for r in rows)
+
+
 def fitted_thresholds(verdicts):
     """(experiment, claim) of each headline claim marked †: its threshold
     lies within the interval's half-width of the effect, and its experiment
@@ -338,6 +345,8 @@ def experiment_block(name, rows, link, notes, cost=None):
     rules = sorted({col(r, "threshold_rule") for r in rows if col(r, "threshold_rule")})
     if rules:
         lines.append("Threshold rule: " + "; ".join(cell(x) for x in rules) + ".")
+    elif all(r["verdict"] == "described" for r in rows):
+        lines.append("Threshold rule: none needed (its claims describe its runs: counts).")
     else:
         lines.append("Threshold rule: none stated (thresholds of before issue 68).")
     planned = sorted({as_count(col(r, "seeds_planned")) for r in rows} - {None, 0})
@@ -346,7 +355,7 @@ def experiment_block(name, rows, link, notes, cost=None):
         short = " — fewer than planned" if have < planned[-1] else ""
         lines.append(f"Seeds: {have} in the runs; the experiment file plans {', '.join(map(str, planned))} "
                      f"(`power.seeds`){short}.")
-    if not marked:
+    if unmarked_tests(rows):
         lines.append("No claim is marked headline (verdicts written before issue 68): every claim "
                      "but the summaries after cells counts as one here.")
     lines += ["", "| claim | the paper's number | expect | rule | n | n power asks | effect [interval] "
@@ -418,7 +427,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         kinds[registration_kind(r)] += 1
     ruled = sum(1 for name, r in heads
                 if col(r, "threshold_rule") or any(col(x, "threshold_rule") for x in verdicts[name]))
-    legacy = sum(1 for name in verdicts if not headline_rows(verdicts[name])[1])
+    legacy = sum(1 for name in verdicts if unmarked_tests(verdicts[name]))
     share = f"{100 * decided / len(heads):.0f}%" if heads else "–"
     latest = latest_per_claim(heads)
     lt = tally(r for _, r in latest)
