@@ -382,8 +382,16 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
 {
     /* handlers first: a sweep may signal a run at any moment after fork */
     if (io->own_signals) {
+        /* the handler runs on a stack of its own: a signal that lands in a
+         * library's JIT code (oneDNN's sgemm) would otherwise push its frame
+         * over whatever that code keeps below the stack pointer, and the
+         * process aborted later on a corrupted heap (test_lock) */
+        static char handler_stack[65536];
+        const stack_t alt = {.ss_sp = handler_stack, .ss_size = sizeof handler_stack};
         struct sigaction sa = {0};
         sa.sa_handler = on_signal;
+        if (sigaltstack(&alt, NULL) == 0)
+            sa.sa_flags = SA_ONSTACK;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         /* a closed terminal stops the run the same way (it ended the
