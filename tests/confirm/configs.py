@@ -17,7 +17,9 @@ import os
 import re
 import sys
 
-CONFIRM = re.compile(r"^(.*)-confirm\d*$")
+# a confirmation's name, as the claims page reads it (NAME-confirm, NAME-confirm2)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "verdict_prose"))
+from claims_page import CONFIRM_RE as CONFIRM  # noqa: E402
 # what legitimately differs between an original's run and its confirmation's
 IGNORED = {"name", "seed", "threads"}
 
