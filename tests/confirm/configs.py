@@ -14,7 +14,6 @@ set: the confirmation forgot (ioffe-fig1's small Gaussian init), fails.
     python3 tests/confirm/configs.py ROOT          # exit 1 on any finding
 """
 import os
-import re
 import sys
 
 # a confirmation's name, as the claims page reads it (NAME-confirm, NAME-confirm2)
