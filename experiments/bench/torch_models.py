@@ -30,7 +30,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import make_goldens  # noqa: E402  (sets one thread on import: torch_run sets its own after)
-from normlab_py.normlab_files import Pcg32, STREAM_SHUFFLE  # noqa: E402
 
 # a normalizer with a learned shift makes the layer before it drop its bias
 # (model.bias auto, core/arch/parts.c's nl_arch_layer_bias)
@@ -522,6 +521,9 @@ class RnnClassifier(nn.Module):
         self.permute = s.get(s.cfg, "model.permute_pixels", False)
         if self.permute:  # core/layers/permute.c: the identity shuffled by normlab's generator
             order = list(range(c * h * w))
+            # imported here: normlab_files needs numpy, which only this
+            # row's pixel order uses (the GPU peer runs without numpy)
+            from normlab_py.normlab_files import Pcg32, STREAM_SHUFFLE
             Pcg32(PERMUTE_PIXELS_SEED, STREAM_SHUFFLE).shuffle(order)
             self.register_buffer("order", torch.tensor(order), persistent=False)
         self.rnn = Recurrent(s, w)

@@ -1,0 +1,142 @@
+#!/bin/bash
+# The CUDA checklist on a lent GPU machine, in one command that fits the
+# device tool's time: correctness first (the parity suite in full and
+# compute-sanitizer's four tools on the quick suite, side by side, since
+# none of them is timed), then the timings one at a time: normlab's
+# training rate with the step recorded as a CUDA graph or not and the
+# dataset resident or not, PyTorch's training step eager and in one CUDA
+# graph on the same models (torch_cuda_step.py), and the normalization
+# kernels against PyTorch's. Every result is written to $OUT as soon as it
+# exists, so a run cut off by its limit still returns what it measured.
+#
+#   bash experiments/bench/gpu_pack.sh build-gpu .gpu/bundle.tar.xz     # here
+#   OUT=DIR bash experiments/bench/gpu_checklist.sh [.gpu/bundle.tar.xz] # there
+#
+# BUDGET_S (default 500) is the seconds the whole script may take; a timing
+# step that would start past it is skipped and said so in steps.txt.
+set -u
+TIMED_CONFIGS="mlp-batch quickstart-cnn resnet-pre-layer vit-fashion lm-synthetic"
+dest=$(cd "${OUT:?set OUT to the folder for the results}" && pwd) || exit 1
+# the device tool brings back only a few files: everything is written to
+# $out and packed into $dest/checklist.tar.gz after every step
+out=$(mktemp -d /tmp/nlgpu-out.XXXX)
+# SECTIONS picks parts (default all): parity sanitizers runs torch kernels;
+# SANITIZER_TOOLS, SANITIZER_CASE (one check case) and SANITIZER_LIMIT_S narrow the sanitizers
+sections=" ${SECTIONS:-parity sanitizers runs torch kernels} "
+want() { [[ $sections == *" $1 "* ]]; }
+pack() { tar -czf "$dest/checklist.tar.gz" -C "$out" . && cp "$out/steps.txt" "$dest/" 2>/dev/null; }
+bundle=$(realpath "${1:-.gpu/bundle.tar.xz}") || exit 1
+budget=${BUDGET_S:-500}
+G=$(mktemp -d /tmp/nlgpu.XXXX)
+python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$bundle" "$G" || exit 1
+
+# cuBLAS and the runtime: the machine's CUDA, or the wheels PyTorch brought
+cuda_lib=
+for d in /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13*/targets/x86_64-linux/lib \
+         /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, s, "lib") for p in nvidia.__path__ for s in ("cublas", "cuda_runtime", "cu13")))' 2>/dev/null); do
+    [ -e "$d/libcublas.so.13" ] && cuda_lib="$cuda_lib:$d"
+    [ -e "$d/libcudart.so.13" ] && cuda_lib="$cuda_lib:$d"
+done
+export LD_LIBRARY_PATH="$G/lib$cuda_lib"
+export NORMLAB_CUDA_MODULE=$G/libnormlab_cuda.so
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+
+note() { echo "$*" | tee -a "$out/steps.txt"; }
+# step NAME LIMIT_S CMD...: runs CMD with its output in NAME.txt and notes its status and time
+step() {
+    local name=$1 limit=$2 t0=$SECONDS
+    shift 2
+    timeout "$limit" "$@" > "$out/$name.txt" 2>&1
+    note "$name: exit $? in $((SECONDS - t0)) s"
+    pack
+}
+# a timing step starts only while the budget lasts
+timed() {
+    if [ $((SECONDS + 20)) -gt "$budget" ]; then note "$1: skipped, budget spent at $SECONDS s"; return; fi
+    step "$@"
+}
+
+{
+    date -u; uname -a
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+    lscpu | grep -E 'Model name|^CPU\(s\)'
+    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; echo "sanitizer=$sanitizer"
+    python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
+    "$G/normlab" --version
+} > "$out/machine.txt" 2>&1
+note "machine: $(head -3 "$out/machine.txt" | tail -1)"
+
+# ---- correctness (none of it is timed) ----
+# the parity suite alone (beside the sanitizers it ran past 240 s on an
+# H200), then the sanitizers side by side on the quick suite
+export OMP_NUM_THREADS=4 CK_VERBOSITY=verbose
+want parity && step parity 240 "$G/test_cuda_parity"
+if want sanitizers && [ -n "$sanitizer" ]; then
+    for tool in ${SANITIZER_TOOLS:-memcheck synccheck initcheck racecheck}; do
+        CK_FORK=no NL_PARITY_QUICK=1 step "$tool" "${SANITIZER_LIMIT_S:-240}" \
+            env ${SANITIZER_CASE:+CK_RUN_CASE=$SANITIZER_CASE} "$sanitizer" --tool "$tool" --print-limit 40 "$G/test_cuda_parity" &
+    done
+    wait
+elif want sanitizers; then
+    note "sanitizers: compute-sanitizer not found"
+fi
+unset OMP_NUM_THREADS CK_VERBOSITY
+for f in parity memcheck synccheck initcheck racecheck; do
+    [ -e "$out/$f.txt" ] && note "$f: $(grep -E '^[0-9]+%: Checks|ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:' "$out/$f.txt" | head -12 | tr '\n' ' ')"
+done
+pack
+
+# ---- normlab's training rate (one run at a time) ----
+# run NAME CONFIG BATCH STEPS [--set ...]: one `normlab run`, its summary kept
+# (the image configs read the bundle's Fashion-MNIST subset: $data)
+data="data.path=$G/data"
+run() {
+    want runs || return 0
+    local name=$1 config=$2 batch=$3 steps=$4
+    shift 4
+    timed "run-$name" 120 "$G/normlab" run "configs/$config.yaml" --device cuda --out "$G/runs/$name" \
+        --force --quiet --set train.batch_size="$batch" \
+        --set train.steps="$steps" --set train.eval_every=1000000 "$@"
+    mkdir -p "$out/runs/$name"
+    cp "$G/runs/$name/summary.json" "$G/runs/$name/metrics.csv" "$out/runs/$name/" 2>/dev/null &&
+        note "  $name: $(grep -o '"samples_per_s": [0-9.e+]*' "$out/runs/$name/summary.json")"
+}
+for b in 2 128 1024; do
+    for g in auto off; do
+        run "mlp-b$b-graph-$g" mlp-batch "$b" 1000 --set "$data" --set train.cuda_graph=$g
+        run "cnn-b$b-graph-$g" quickstart-cnn "$b" 400 --set "$data" --set train.cuda_graph=$g
+    done
+done
+run mlp-b128-data-off mlp-batch 128 1000 --set "$data" --set train.device_data=off
+for g in auto off; do
+    run "resnet-b128-graph-$g" resnet-pre-layer 128 60 --set "$data" --set train.cuda_graph=$g
+    run "vit-b128-graph-$g" vit-fashion 128 150 --set "$data" --set train.cuda_graph=$g
+    run "lm-b16-graph-$g" lm-synthetic 16 300 --set train.cuda_graph=$g
+done
+# the recorded step and the resident data give the host path's rows (elapsed_s aside)
+want runs && for pair in "mlp-b128-graph-auto mlp-b128-graph-off" "mlp-b128-graph-off mlp-b128-data-off" \
+            "cnn-b128-graph-auto cnn-b128-graph-off" "lm-b16-graph-auto lm-b16-graph-off"; do
+    set -- $pair
+    if [ ! -e "$out/runs/$1/metrics.csv" ] || [ ! -e "$out/runs/$2/metrics.csv" ]; then
+        note "rows not compared: $1 or $2 did not finish"
+    elif cmp -s <(cut -d, -f1-6,8- "$out/runs/$1/metrics.csv") <(cut -d, -f1-6,8- "$out/runs/$2/metrics.csv"); then
+        note "same rows: $1 = $2"
+    else
+        note "ROWS DIFFER: $1 vs $2"
+    fi
+done
+
+# ---- PyTorch's training step on the same models ----
+cd "$(dirname "$0")" || exit 1
+want torch && timed torch-mlp-cnn 150 python3 torch_cuda_step.py "$G/configs/mlp-batch.json" "$G/configs/quickstart-cnn.json" \
+    --batch 2 --batch 128 --batch 1024 --steps 300
+want torch && timed torch-tfm-resnet 150 python3 torch_cuda_step.py "$G/configs/resnet-pre-layer.json" \
+    "$G/configs/vit-fashion.json" --batch 128 --steps 60
+want torch && timed torch-lm 100 python3 torch_cuda_step.py "$G/configs/lm-synthetic.json" --batch 16 --steps 300
+cd - > /dev/null || exit 1
+
+# ---- the normalization kernels ----
+want kernels && timed bench-norm-normlab 90 "$G/bench_cuda_norm" --csv "$out/bench_normlab.csv"
+want kernels && timed bench-norm-torch 90 python3 experiments/bench_cuda_norm_torch.py --csv "$out/bench_torch.csv"
+note "done at $SECONDS s"
+pack
