@@ -21,6 +21,7 @@ dest=$(cd "${OUT:?set OUT to the folder for the results}" && pwd) || exit 1
 # $out and packed into $dest/checklist.tar.gz after every step
 out=$(mktemp -d /tmp/nlgpu-out.XXXX)
 # SECTIONS picks parts (default all): parity sanitizers runs torch kernels;
+# PARITY_CASES runs only those check cases of the parity suite, one process each;
 # SANITIZER_TOOLS, SANITIZER_CASE (one check case) and SANITIZER_LIMIT_S narrow the sanitizers
 sections=" ${SECTIONS:-parity sanitizers runs torch kernels} "
 want() { [[ $sections == *" $1 "* ]]; }
@@ -70,7 +71,11 @@ note "machine: $(head -3 "$out/machine.txt" | tail -1)"
 # the parity suite alone (beside the sanitizers it ran past 240 s on an
 # H200), then the sanitizers side by side on the quick suite
 export OMP_NUM_THREADS=4 CK_VERBOSITY=verbose
-want parity && step parity 240 "$G/test_cuda_parity"
+if want parity && [ -n "${PARITY_CASES:-}" ]; then
+    for case in $PARITY_CASES; do CK_RUN_CASE=$case step "parity-$case" 240 "$G/test_cuda_parity"; done
+elif want parity; then
+    step parity 240 "$G/test_cuda_parity"
+fi
 if want sanitizers && [ -n "$sanitizer" ]; then
     for tool in ${SANITIZER_TOOLS:-memcheck synccheck initcheck racecheck}; do
         CK_FORK=no NL_PARITY_QUICK=1 step "$tool" "${SANITIZER_LIMIT_S:-240}" \
@@ -81,7 +86,8 @@ elif want sanitizers; then
     note "sanitizers: compute-sanitizer not found"
 fi
 unset OMP_NUM_THREADS CK_VERBOSITY
-for f in parity memcheck synccheck initcheck racecheck; do
+for f in parity $(cd "$out" && ls parity-*.txt 2>/dev/null) memcheck synccheck initcheck racecheck; do
+    f=${f%.txt}
     [ -e "$out/$f.txt" ] && note "$f: $(grep -E '^[0-9]+%: Checks|ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:' "$out/$f.txt" | head -12 | tr '\n' ' ')"
 done
 pack
