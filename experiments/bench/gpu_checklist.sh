@@ -22,7 +22,8 @@ dest=$(cd "${OUT:?set OUT to the folder for the results}" && pwd) || exit 1
 out=$(mktemp -d /tmp/nlgpu-out.XXXX)
 # SECTIONS picks parts (default all): parity sanitizers runs torch kernels;
 # PARITY_CASES runs only those check cases of the parity suite, one process each;
-# SANITIZER_TOOLS, SANITIZER_CASE (one check case) and SANITIZER_LIMIT_S narrow the sanitizers
+# SANITIZER_TOOLS, SANITIZER_CASES (default: every case, cases.txt of the bundle) and
+# SANITIZER_LIMIT_S (each tool's seconds) narrow the sanitizers
 sections=" ${SECTIONS:-parity sanitizers runs torch kernels} "
 want() { [[ $sections == *" $1 "* ]]; }
 pack() { tar -czf "$dest/checklist.tar.gz" -C "$out" . && cp "$out/steps.txt" "$dest/" 2>/dev/null; }
@@ -76,19 +77,32 @@ if want parity && [ -n "${PARITY_CASES:-}" ]; then
 elif want parity; then
     step parity 240 "$G/test_cuda_parity"
 fi
+# Each tool takes the suite's check cases one process at a time, so that a
+# tool cut off by its time still says which cases it found clean (the whole
+# quick suite under one tool took more than 240 s on an H200); the tools
+# run side by side.
+sanitize() {
+    local tool=$1 t0=$SECONDS
+    for case in $cases; do
+        local left=$((limit - (SECONDS - t0)))
+        if [ "$left" -le 0 ]; then note "$tool-$case: not started, $limit s spent"; continue; fi
+        CK_FORK=no NL_PARITY_QUICK=1 CK_RUN_CASE=$case step "$tool-$case" "$left" \
+            "$sanitizer" --tool "$tool" --print-limit 40 "$G/test_cuda_parity"
+    done
+}
 if want sanitizers && [ -n "$sanitizer" ]; then
+    cases=${SANITIZER_CASES:-$(cat "$G/cases.txt")}
+    limit=${SANITIZER_LIMIT_S:-240}
     for tool in ${SANITIZER_TOOLS:-memcheck synccheck initcheck racecheck}; do
-        CK_FORK=no NL_PARITY_QUICK=1 step "$tool" "${SANITIZER_LIMIT_S:-240}" \
-            env ${SANITIZER_CASE:+CK_RUN_CASE=$SANITIZER_CASE} "$sanitizer" --tool "$tool" --print-limit 40 "$G/test_cuda_parity" &
+        sanitize "$tool" &
     done
     wait
 elif want sanitizers; then
     note "sanitizers: compute-sanitizer not found"
 fi
 unset OMP_NUM_THREADS CK_VERBOSITY
-for f in parity $(cd "$out" && ls parity-*.txt 2>/dev/null) memcheck synccheck initcheck racecheck; do
-    f=${f%.txt}
-    [ -e "$out/$f.txt" ] && note "$f: $(grep -E '^[0-9]+%: Checks|ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:' "$out/$f.txt" | head -12 | tr '\n' ' ')"
+for f in $(cd "$out" && ls parity*.txt {memcheck,synccheck,initcheck,racecheck}-*.txt 2>/dev/null); do
+    note "${f%.txt}: $(grep -E '^[0-9]+%: Checks|ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:' "$out/$f" | head -12 | tr '\n' ' ')"
 done
 pack
 

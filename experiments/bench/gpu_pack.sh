@@ -26,6 +26,11 @@ for b in $bins libnormlab_cuda.so; do cp "$build/$b" "$stage/"; done
 (cd "$build" && ldd $bins libnormlab_cuda.so) | awk '/=> \//{print $3}' | sort -u |
     grep -v -E '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*)\.so|libcublas|libcudart' |
     while read -r lib; do cp -L "$lib" "$stage/lib/"; done
+# the parity suite's check cases, for the sanitizers to take one at a time
+# (not coverage: it reads what the other cases counted in the same process)
+grep -o 'tcase_create("[a-z_0-9]*")' "$here/tests/test_cuda_parity.c" | sed 's/.*("\(.*\)")/\1/' |
+    grep -v '^coverage$' > "$stage/cases.txt"
+[ -s "$stage/cases.txt" ] || { echo "gpu_pack.sh: no check cases found in test_cuda_parity.c" >&2; exit 1; }
 # Fashion-MNIST: the first 10,000 training and 2,000 test samples
 python3 - "$stage/data" <<'PY'
 import gzip, struct, sys
