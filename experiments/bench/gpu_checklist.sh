@@ -1,13 +1,14 @@
 #!/bin/bash
 # The CUDA checklist on a lent GPU machine, in one command that fits the
-# device tool's time: correctness first (the parity suite in full and
-# compute-sanitizer's four tools on the quick suite, side by side, since
-# none of them is timed), then the timings one at a time: normlab's
+# device tool's time: correctness first (the parity suite in full, alone,
+# then compute-sanitizer's four tools side by side, each over the quick
+# suite's check cases one at a time), then the timings one at a time: normlab's
 # training rate with the step recorded as a CUDA graph or not and the
 # dataset resident or not, PyTorch's training step eager and in one CUDA
 # graph on the same models (torch_cuda_step.py), and the normalization
-# kernels against PyTorch's. Every result is written to $OUT as soon as it
-# exists, so a run cut off by its limit still returns what it measured.
+# kernels against PyTorch's. Every result is packed into
+# $OUT/checklist.tar.gz as soon as it exists, so a run cut off by its limit
+# still returns what it measured.
 #
 #   bash experiments/bench/gpu_pack.sh build-gpu .gpu/bundle.tar.xz     # here
 #   OUT=DIR bash experiments/bench/gpu_checklist.sh [.gpu/bundle.tar.xz] # there
@@ -36,8 +37,7 @@ python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2
 cuda_lib=
 for d in /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13*/targets/x86_64-linux/lib \
          /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, s, "lib") for p in nvidia.__path__ for s in ("cublas", "cuda_runtime", "cu13")))' 2>/dev/null); do
-    [ -e "$d/libcublas.so.13" ] && cuda_lib="$cuda_lib:$d"
-    [ -e "$d/libcudart.so.13" ] && cuda_lib="$cuda_lib:$d"
+    if [ -e "$d/libcublas.so.13" ] || [ -e "$d/libcudart.so.13" ]; then cuda_lib="$cuda_lib:$d"; fi
 done
 export LD_LIBRARY_PATH="$G/lib$cuda_lib"
 export NORMLAB_CUDA_MODULE=$G/libnormlab_cuda.so
