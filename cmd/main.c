@@ -281,7 +281,11 @@ static void print_help(FILE *out)
  * set pins, cpu/host.c) can only take effect in a fresh image, so normlab
  * re-executes itself once with them set. A wait policy or an
  * OPENBLAS_CORETYPE the user set wins; a core OpenBLAS already runs needs
- * no fresh image, only the variable, for the processes normlab starts. */
+ * no fresh image, only the variable, for the processes normlab starts.
+ * The pin does not depend on this: every backend's open pins the core
+ * in-process where it differs (cpu/host.c), for programs that embed the
+ * library without this main; here it saves that second choice, and gives
+ * the core to --version and to the programs normlab starts. */
 static void pin_startup_environment(char **argv)
 {
     bool fresh_image = false;

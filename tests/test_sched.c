@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "cpu/cpu.h"
 #include "log/files.h"
 #include "sweep/sched.h"
 #include "train/run.h"
@@ -345,9 +347,10 @@ static nl_sweep_outcome execute_two(sweep_fixture *f, const char *dir, nl_sweep_
 }
 
 /* Both runs at once as threads of this process: the run that trains gives
- * the rows it gives as a process of its own, the one whose data is bad
- * fails with the exit status and the message its process would have. */
-START_TEST(test_runs_as_threads)
+ * the rows it gives as a process of its own, bit for bit, the one whose
+ * data is bad fails with the exit status and the message its process would
+ * have. */
+static void threads_match_processes(void)
 {
     sweep_fixture f;
     failing_sweep(&f);
@@ -378,6 +381,49 @@ START_TEST(test_runs_as_threads)
     free(by_thread);
     free_sweep(&f);
     tu_tmp_remove();
+}
+
+START_TEST(test_runs_as_threads)
+{
+    threads_match_processes();
+}
+END_TEST
+
+/* The same with a kernel set whose OpenBLAS core is not the one OpenBLAS
+ * chose when it loaded into this binary. A normlab process loads OpenBLAS
+ * with the set's core (cmd/main.c); this binary did not, and on an Emerald
+ * Rapids Xeon its threads' products were Prescott's against the process's
+ * SkylakeX, 2.87841524 against 2.87841515 at step 0 (issue 82). An x86-64
+ * CPU OpenBLAS knows has such a set (x86-64's Prescott at least): the
+ * run's backend must pin its core in this process (cpu/host.c). */
+START_TEST(test_threads_pin_the_sets_openblas_core)
+{
+    /* a core the user names wins in the process and in the thread alike */
+    if (getenv("OPENBLAS_CORETYPE")) {
+        printf("OPENBLAS_CORETYPE=%s is the core of both: no core to pin\n", getenv("OPENBLAS_CORETYPE"));
+        return;
+    }
+    const char *loaded = nl_cpu_openblas_core();
+    int set = -1;
+    for (int i = nl_cpu_kernel_set_count() - 1; i >= 0 && set < 0; i--)
+        if (nl_cpu_kernel_set_runs_here(i) && nl_cpu_kernel_set_openblas_core(i) &&
+            strcasecmp(nl_cpu_kernel_set_openblas_core(i), loaded) != 0)
+            set = i;
+    /* none: off x86-64 (no set pins a core), or a portable build on a CPU
+     * OpenBLAS runs as Prescott */
+    if (set < 0) {
+        printf("no kernel set this CPU runs pins an OpenBLAS core other than %s, the one loaded\n", loaded);
+        return;
+    }
+    const char *name = nl_cpu_kernel_set_name(set), *pin = nl_cpu_kernel_set_openblas_core(set);
+    /* for this binary's runs and the normlab processes alike */
+    ck_assert_int_eq(setenv("NORMLAB_CPU_KERNELS", name, 1), 0);
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
+    threads_match_processes();
+    ck_assert_msg(!strcasecmp(nl_cpu_openblas_core(), pin), "kernel set %s pins %s; OpenBLAS runs %s", name, pin,
+                  nl_cpu_openblas_core());
+    printf("kernel set %s: OpenBLAS loaded as %s, its runs' threads pinned to %s\n", name, loaded, pin);
 }
 END_TEST
 
@@ -428,6 +474,7 @@ int main(void)
     tcase_add_test(c, test_prepare_changed_config_and_merge);
     tcase_add_test(c, test_held_directory);
     tcase_add_test(c, test_runs_as_threads);
+    tcase_add_test(c, test_threads_pin_the_sets_openblas_core);
     tcase_add_test(c, test_threads_stopped);
     suite_add_tcase(s, c);
     return tu_run_suite(s);

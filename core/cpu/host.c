@@ -3,10 +3,12 @@
  * with the build's flags. */
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
@@ -17,6 +19,11 @@ extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_parallel(void);
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
+/* A DYNAMIC_ARCH OpenBLAS's own core selection, run by its constructor:
+ * quit forgets the core, init picks one again (OPENBLAS_CORETYPE first).
+ * Weak: a build for one core lacks them, and has no core to pick. */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 /* what the code compiled with the build's flags needs (cmd/isa_guard.c) */
 const nl_isa_mask nl_isa_of_build = NL_ISA_COMPILED;
@@ -97,6 +104,44 @@ const char *nl_cpu_kernel_set_openblas_core(int index)
 }
 
 const char *nl_cpu_openblas_core(void) { return openblas_get_corename(); }
+
+static int chosen_set(void);
+
+/* OpenBLAS chose its core when it was loaded, before any caller could ask:
+ * cmd/main.c sets OPENBLAS_CORETYPE and re-executes normlab, but a program
+ * that embeds the library (the test binaries, a run as a thread of another
+ * program) kept OpenBLAS's own choice, and its runs gave other bits than
+ * the same run as a normlab process: on an Emerald Rapids Xeon (family 6
+ * model 207) test_sched's loss at step 0 was 2.87841524 in a thread and
+ * 2.87841515 in a process, the numbers its x86-64-v4-bf16 set gives on a
+ * Zen 4 with OpenBLAS's Prescott core and with the set's pin, SkylakeX
+ * (OpenBLAS 0.3.21 predates that CPU). So every backend opens with the core
+ * its kernel set pins, chosen here again in this process where it differs,
+ * the way OpenBLAS's constructor chose it (OPENBLAS_CORETYPE, read by
+ * gotoblas_dynamic_init): the same core, the same blocking, the same bits.
+ * A core the user named in OPENBLAS_CORETYPE wins, as in main (which sets
+ * the variable itself, so that a normlab process finds its pin in place).
+ * The variable is set only while OpenBLAS reads it, under a lock every
+ * backend's open takes before its first product, so runs opening at once
+ * wait for one pin. The core changes again only where a caller picks
+ * another kernel set by name between runs (a bench comparing sets): it must
+ * not do so while another thread's run computes, nor while another thread
+ * reads the environment (setenv). */
+static void pin_openblas_core(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    const char *pin = nl_cpu_kernel_set_openblas_core(chosen_set());
+    if (!pin || !gotoblas_dynamic_init || !gotoblas_dynamic_quit)
+        return;
+    pthread_mutex_lock(&lock);
+    if (!getenv("OPENBLAS_CORETYPE") && strcasecmp(openblas_get_corename(), pin) != 0 &&
+        setenv("OPENBLAS_CORETYPE", pin, 1) == 0) {
+        gotoblas_dynamic_quit();
+        gotoblas_dynamic_init();
+        unsetenv("OPENBLAS_CORETYPE");
+    }
+    pthread_mutex_unlock(&lock);
+}
 
 /* the set in use, -1 before the first choice; sets are the same for every
  * thread, so threads that choose at once store the same index. named: a
@@ -244,6 +289,7 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
     nl_code rc = nl_cpu_conv_library_from_env(&conv, err);
     if (rc)
         return rc;
+    pin_openblas_core();
     nl_backend *be = calloc(1, sizeof *be);
     if (!be)
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
