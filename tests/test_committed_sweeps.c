@@ -6,10 +6,20 @@
  * instead of only redrawing their plots, and nothing else would notice.
  * The experiments are the files in experiments/; a sweep directory is
  * committed when it holds a summary.csv and .gitignore does not name it (the
- * quickstart's is the user's own). */
+ * quickstart's is the user's own).
+ *
+ * And what is committed under results/ is evidence (issue 81), by the file
+ * table of core/results/files.h: no tracked file there is one the table says
+ * is never kept (locks, markers, logs, temporaries, final models), none is a
+ * symbolic link, every tracked figure is linked from a tracked page, and
+ * results/.gitignore is the one the table generates. Each check also runs on
+ * a planted listing, so that a checker that stopped seeing fails here. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log/files.h"
+#include "results/files.h"
 #include "testutil.h"
 
 /* one committed sweep: its dry run exits 0 and plans no run (every line's
@@ -46,6 +56,231 @@ START_TEST(test_committed_sweeps_plan_no_run)
 }
 END_TEST
 
+/* ---- results/ holds evidence ---- */
+
+/* the output of `git ARGS` in the source tree, whole: a listing asked for
+ * with -z holds NULs, so it is read byte by byte, not as a string */
+static nl_buf git_listing(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "git -C '%s' %s", NORMLAB_SOURCE_DIR, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p, "%s", cmd);
+    nl_buf b = {0};
+    int c;
+    while ((c = fgetc(p)) != EOF) {
+        if (b.len + 2 > b.cap) {
+            b.cap = b.cap ? 2 * b.cap : 1 << 20;
+            b.data = realloc(b.data, b.cap);
+            ck_assert(b.data);
+        }
+        b.data[b.len++] = (char)c;
+        b.data[b.len] = '\0';
+    }
+    ck_assert_msg(pclose(p) == 0, "%s failed", cmd);
+    return b;
+}
+
+/* The entries of `git ls-files -s -z` ("MODE BLOB STAGE\tPATH", each ended
+ * by a NUL) that must not be committed: a symbolic link, or a file whose
+ * row in the table is never kept. Each is a line in `why`; the count. */
+static int never_committed(const char *listing, size_t len, nl_buf *why)
+{
+    int bad = 0;
+    for (const char *e = listing; e < listing + len; e += strlen(e) + 1) {
+        const char *tab = strchr(e, '\t');
+        ck_assert_msg(tab, "not a git ls-files -s entry: %s", e);
+        const char *path = tab + 1;
+        const nl_result_file *row = nl_result_file_of(path);
+        if (!strncmp(e, "120000 ", 7)) {
+            nl_buf_printf(why, "%s: a symbolic link (a sweep on a clone would write through it)\n", path);
+            bad++;
+        } else if (row && nl_result_file_keep(row) == NL_KEEP_NEVER) {
+            nl_buf_printf(why, "%s: %s (%s), never committed\n", path, nl_file_class_name(row->cls), row->glob);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+START_TEST(test_results_hold_no_live_state)
+{
+    nl_buf listing = git_listing("ls-files -s -z -- results");
+    ck_assert_msg(listing.len > 0, "git lists no file under results/");
+    nl_buf why = {0};
+    const int bad = never_committed(listing.data, listing.len, &why);
+    if (bad)
+        fprintf(stderr, "%s", why.data);
+    ck_assert_msg(bad == 0, "%d tracked files under results/ are not evidence (listed above; git rm "
+                  "--cached them, results/.gitignore keeps new ones out)", bad);
+    nl_buf_free(&why);
+    free(listing.data);
+
+    /* planted: a marker, a shard's lock, a log, a temporary and a link are
+     * found; the evidence beside them is not */
+    static const char planted[] = "100644 0000000000000000000000000000000000000000 0\tresults/x/runs/r/.normlab-run\0"
+                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/.lock-shard-1-of-2\0"
+                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/runs/r/stderr.txt\0"
+                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/summary.csv.tmp.12.0\0"
+                                  "120000 0000000000000000000000000000000000000000 0\tresults/x/runs/r/metrics.csv\0"
+                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/runs/r/summary.json\0"
+                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/configs/r.yaml\0";
+    nl_buf planted_why = {0};
+    ck_assert_int_eq(never_committed(planted, sizeof planted - 1, &planted_why), 5);
+    ck_assert_msg(!strstr(planted_why.data, "summary.json") && !strstr(planted_why.data, "r.yaml"), "%s",
+                  planted_why.data);
+    nl_buf_free(&planted_why);
+}
+END_TEST
+
+/* the table's rows keep what their class says: evidence always, live state
+ * never, and a rebuildable file by a rule of its own */
+START_TEST(test_file_table_rows_are_consistent)
+{
+    for (int i = 0; i < nl_result_file_count; i++) {
+        const nl_result_file *row = &nl_result_files[i];
+        ck_assert_msg((row->cls == NL_FILE_REBUILDABLE) == (row->keep != NL_KEEP_BY_CLASS),
+                      "%s: a rebuildable file names where it is kept, evidence and live state do not", row->glob);
+    }
+}
+END_TEST
+
+/* where `target`, linked from `page`, points: a path from the source root
+ * ("" for an outside link), "./" and "../" resolved, "#..." dropped */
+static void link_path(const char *page, const char *target, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (strstr(target, "://") || !strncmp(target, "mailto:", 7) || target[0] == '#' || target[0] == '/')
+        return;
+    char joined[2048];
+    const char *slash = strrchr(page, '/');
+    snprintf(joined, sizeof joined, "%.*s%.*s", slash ? (int)(slash - page + 1) : 0, page,
+             (int)strcspn(target, "#? "), target);
+    /* components, with ".." taking back the one before it */
+    char *parts[256], *save = NULL;
+    int n = 0;
+    for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(c, "."))
+            continue;
+        if (!strcmp(c, "..")) {
+            if (n == 0)
+                return; /* outside the repository */
+            n--;
+        } else if (n < 256)
+            parts[n++] = c;
+    }
+    size_t used = 0;
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "/" : "", parts[i]);
+}
+
+/* adds each `](target)` of a page's text, outside code fences, to `links`
+ * (one path a line, framed by newlines) */
+static void add_links(const char *page, const char *text, nl_buf *links)
+{
+    bool fenced = false;
+    for (const char *c = text; *c; c++) {
+        if ((c == text || c[-1] == '\n') && !strncmp(c, "```", 3))
+            fenced = !fenced;
+        if (fenced || c[0] != ']' || c[1] != '(')
+            continue;
+        const char *start = c + 2, *close = strchr(start, ')');
+        if (!close || memchr(start, '\n', (size_t)(close - start)))
+            continue;
+        char target[1024], path[1024];
+        snprintf(target, sizeof target, "%.*s", (int)(close - start), start);
+        link_path(page, target, path, sizeof path);
+        if (path[0])
+            nl_buf_printf(links, "%s\n", path);
+    }
+}
+
+/* the tracked figures (NUL-separated paths) that no link names; each a
+ * line in `why`; the count */
+static int unlinked_figures(const char *figures, size_t len, const char *links, nl_buf *why)
+{
+    int bad = 0;
+    for (const char *f = figures; f < figures + len; f += strlen(f) + 1) {
+        const nl_result_file *row = nl_result_file_of(f);
+        if (!row || nl_result_file_keep(row) != NL_KEEP_LINKED)
+            continue;
+        char framed[1100];
+        snprintf(framed, sizeof framed, "\n%s\n", f);
+        if (!strstr(links, framed)) {
+            nl_buf_printf(why, "%s\n", f);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+START_TEST(test_committed_figures_are_linked)
+{
+    nl_buf pages = git_listing("ls-files -z -- '*.md'");
+    nl_buf links = {0};
+    nl_buf_printf(&links, "\n");
+    int n_pages = 0;
+    for (const char *p = pages.data; p && p < pages.data + pages.len; p += strlen(p) + 1) {
+        char path[1200], *text = NULL;
+        nl_error err = {0};
+        snprintf(path, sizeof path, "%s/%s", NORMLAB_SOURCE_DIR, p);
+        if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+            continue; /* deleted in the working tree, not yet in the index */
+        add_links(p, text, &links);
+        free(text);
+        n_pages++;
+    }
+    ck_assert_msg(n_pages > 10, "only %d tracked pages read", n_pages);
+    nl_buf figures = git_listing("ls-files -z -- results");
+    nl_buf why = {0};
+    const int bad = unlinked_figures(figures.data, figures.len, links.data, &why);
+    if (bad)
+        fprintf(stderr, "%s", why.data);
+    ck_assert_msg(bad == 0, "%d tracked figures under results/ are linked from no tracked page (listed "
+                  "above; normlab plot draws them again: git rm --cached them, or link them)", bad);
+    nl_buf_free(&why);
+    free(figures.data);
+    free(pages.data);
+    nl_buf_free(&links);
+
+    /* planted: a page links one figure beside it and one up a directory;
+     * the third, a .gp and a summary.csv are not links and only the
+     * figure among them is reported */
+    nl_buf planted_links = {0};
+    nl_buf_printf(&planted_links, "\n");
+    add_links("results/x/page.md",
+              "see ![a](plots/a.png) and [b](../y/plots/b.png#top)\n```\n![c](plots/c.png)\n```\n",
+              &planted_links);
+    static const char planted[] = "results/x/plots/a.png\0results/y/plots/b.png\0results/x/plots/c.png\0"
+                                  "results/x/plots/c.gp\0results/x/summary.csv\0";
+    nl_buf planted_why = {0};
+    ck_assert_int_eq(unlinked_figures(planted, sizeof planted - 1, planted_links.data, &planted_why), 1);
+    ck_assert_str_eq(planted_why.data, "results/x/plots/c.png\n");
+    nl_buf_free(&planted_why);
+    nl_buf_free(&planted_links);
+}
+END_TEST
+
+START_TEST(test_results_gitignore_is_generated)
+{
+    char *want = nl_results_ignore_text(), *have = NULL;
+    ck_assert(want);
+    const char *path = NORMLAB_SOURCE_DIR "/results/.gitignore";
+    nl_error err = {0};
+    if (getenv("NL_WRITE_IGNORE"))
+        ck_assert_msg(nl_write_atomic(path, want, strlen(want), &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_read_file(path, &have, NULL, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(!strcmp(have, want), "results/.gitignore is not the one core/results/files.h's table "
+                  "gives; NL_WRITE_IGNORE=1 rewrites it. It has:\n%.1500s\nThe table gives:\n%.1500s", have, want);
+    /* the table's live state and final models are in it, its evidence is not */
+    ck_assert(strstr(want, "\n" NL_RUN_MARKER "\n") && strstr(want, "\n" NL_RUN_LOG_FILE "\n") &&
+              strstr(want, "\n" NL_FINAL_MODEL_FILE "\n"));
+    ck_assert(!strstr(want, NL_RUN_SUMMARY_FILE) && !strstr(want, NL_RUN_METRICS_FILE));
+    free(have);
+    free(want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_sweeps");
@@ -53,5 +288,12 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_committed_sweeps_plan_no_run);
     suite_add_tcase(s, tc);
+    TCase *evidence = tcase_create("evidence");
+    tcase_set_timeout(evidence, 120);
+    tcase_add_test(evidence, test_results_hold_no_live_state);
+    tcase_add_test(evidence, test_file_table_rows_are_consistent);
+    tcase_add_test(evidence, test_committed_figures_are_linked);
+    tcase_add_test(evidence, test_results_gitignore_is_generated);
+    suite_add_tcase(s, evidence);
     return tu_run_suite(s);
 }

@@ -25,6 +25,7 @@
 
 #include "log/files.h"
 #include "plot/plot.h"
+#include "results/files.h"
 #include "testutil.h"
 
 static const char *const experiment =
@@ -365,6 +366,62 @@ START_TEST(test_failed_set_leaves_no_directory)
 }
 END_TEST
 
+/* Every file the commands write into a sweep and its runs has a row in
+ * core/results/files.h's table, which says whether a repository keeps it:
+ * a new file with no row would be committed or ignored by nobody's
+ * decision. The sweep (its lock, markers and logs), verdict, plot (both
+ * formats), eval and a report written into the sweep directory. */
+static int unclassified(const char *dir, const char *rel, nl_buf *why)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot list %s", dir);
+    int bad = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char path[1400], sub[1400];
+        nl_path_join(path, sizeof path, dir, e->d_name);
+        snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
+        struct stat st;
+        ck_assert_int_eq(lstat(path, &st), 0);
+        if (S_ISDIR(st.st_mode))
+            bad += unclassified(path, sub, why);
+        else if (!nl_result_file_of(sub)) {
+            nl_buf_printf(why, "%s\n", sub);
+            bad++;
+        }
+    }
+    closedir(d);
+    return bad;
+}
+
+START_TEST(test_every_written_file_has_a_row)
+{
+    make_sweep("outputs-classes");
+    static const char *const args[] = {
+        "verdict sw --experiment exp.yaml --force --level 0.9 --no-registration",
+        "plot sw --kind curves --format both",
+        "eval " RUN " --threads 1",
+        "report sw --out sw/" NL_REPORT_PAGE " --force --experiment exp.yaml",
+    };
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)
+        ck_assert_msg(tu_normlab(args[i]) == 0, "%s: %s", args[i], tu_normlab_output());
+    char sw[1200];
+    abs_path(sw, sizeof sw, "sw");
+    nl_buf why = {0};
+    const int bad = unclassified(sw, "", &why);
+    ck_assert_msg(bad == 0, "%d files normlab wrote have no row in core/results/files.h's table:\n%.2000s", bad,
+                  why.data);
+    nl_buf_free(&why);
+    /* the walk saw the files it is there for: a run's marker is live state */
+    char marker[1200];
+    abs_path(marker, sizeof marker, RUN "/" NL_RUN_MARKER);
+    const nl_result_file *row = nl_result_file_of(marker);
+    ck_assert_msg(nl_path_exists(marker) && row && row->cls == NL_FILE_LIVE, "%s", marker);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the commands as normlab --help lists them (from its table, commands[]):
  * each has a row here, and each row is a command */
 START_TEST(test_every_command_has_a_row)
@@ -486,6 +543,7 @@ int main(void)
     tcase_add_test(tc, test_every_command_has_a_row);
     tcase_add_loop_test(tc, test_every_output_fails_alone, 0, N_WRITERS);
     tcase_add_test(tc, test_failed_set_leaves_no_directory);
+    tcase_add_test(tc, test_every_written_file_has_a_row);
     tcase_add_test(tc, test_outset);
     tcase_add_test(tc, test_make_dirs_refuses_a_file);
     suite_add_tcase(s, tc);

@@ -47,4 +47,87 @@
 /* normlab report's page when it is written into the directory it shows */
 #define NL_REPORT_PAGE "report.html"
 
+/* What each file normlab writes into a run or sweep directory is to the
+ * results a repository keeps (issue 81: results/ holds evidence, and only
+ * evidence). One row per file name, found by its glob relative to the run
+ * or sweep directory: a glob without '/' matches a file's name at any depth,
+ * one with '/' the path's last components ("plots/x.csv"). The first
+ * matching row decides, so the narrower rows come first.
+ *
+ * results/.gitignore is generated from this table (nl_results_ignore_text,
+ * test_committed_sweeps compares it), and test_committed_sweeps fails on a
+ * tracked file under results/ that the table says is never committed, on a
+ * tracked figure no page links, and on a symbolic link; test_outputs fails
+ * on a file a sweep, plot, verdict, eval or report writes that no row
+ * matches. */
+typedef enum {
+    NL_FILE_EVIDENCE,    /* what a run measured or was told: committed */
+    NL_FILE_REBUILDABLE, /* made again from the evidence (normlab plot, verdict, report; a rerun) */
+    NL_FILE_LIVE,        /* a running process's state: locks, markers, logs, temporaries */
+} nl_file_class;
+
+/* Whether a repository keeps the file. Evidence always, live state never;
+ * a rebuildable file as its row says. */
+typedef enum {
+    NL_KEEP_BY_CLASS, /* evidence: kept; live state: never */
+    NL_KEEP_ALWAYS,   /* rebuildable but kept beside the evidence: small, and read where it is */
+    NL_KEEP_LINKED,   /* a figure: kept where a page links it, otherwise `normlab plot` draws it */
+    NL_KEEP_NEVER,    /* rebuilt on demand; too large or too local to keep */
+} nl_file_keep;
+
+/* X(GLOB, CLASS, KEEP) */
+#define NL_RESULT_FILES(X)                                                                          \
+    /* a file half written (PATH.tmp.PID[.N]: log/files.c spells it, below results/), or an       \
+     * outset's work directory: renamed or removed when done; test_outputs sees none is left */    \
+    X("*.tmp.*", NL_FILE_LIVE, NL_KEEP_BY_CLASS)                                                    \
+    /* the writer's lock; summary.json's normlab_version tells normlab's runs once it is gone */    \
+    X(NL_RUN_MARKER, NL_FILE_LIVE, NL_KEEP_BY_CLASS)                                                \
+    X(NL_RUN_WORKLOCK, NL_FILE_LIVE, NL_KEEP_BY_CLASS)                                              \
+    X(NL_SWEEP_LOCK, NL_FILE_LIVE, NL_KEEP_BY_CLASS)                                                \
+    X(NL_SWEEP_LOCK "-shard-*", NL_FILE_LIVE, NL_KEEP_BY_CLASS)                                     \
+    /* what a run printed: for the one watching it; the run's results are in its other files */     \
+    X(NL_RUN_LOG_FILE, NL_FILE_LIVE, NL_KEEP_BY_CLASS)                                              \
+    /* an unfinished run's resumable state */                                                       \
+    X(NL_CHECKPOINT_FILE, NL_FILE_LIVE, NL_KEEP_BY_CLASS)                                           \
+    /* megabytes a run; training again from config.yaml gives it bit for bit (test_results_drift) */ \
+    X(NL_FINAL_MODEL_FILE, NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                                      \
+    X(NL_REPORT_PAGE, NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                                           \
+    X("*.png", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
+    X("*.svg", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
+    /* a figure's script and data: kilobytes, and test_committed_intervals reads verdicts.gp */     \
+    X("*.gp", NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                                  \
+    X(NL_PLOTS_DIR "/*.csv", NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                   \
+    /* normlab verdict's; the claims page and the pages' tables read them */                        \
+    X(NL_SWEEP_VERDICTS_FILE, NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                  \
+    X(NL_SWEEP_VERDICTS_JSON, NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                  \
+    X(NL_RUN_CONFIG_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                       \
+    X(NL_RUN_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                      \
+    X(NL_RUN_METRICS_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                      \
+    X(NL_RUN_SERIES_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                       \
+    X(NL_RUN_TRACE_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                        \
+    X(NL_EVAL_DIR "/" NL_EVAL_TABLE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                            \
+    /* normlab eval's records, one per evaluation (EVAL_DIR/NAME.json) */                           \
+    X(NL_EVAL_DIR "/*.json", NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
+    X(NL_SWEEP_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
+    X(NL_SWEEP_CONFIGS_DIR "/*.yaml", NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)
+
+typedef struct {
+    const char *glob;
+    nl_file_class cls;
+    nl_file_keep keep;
+} nl_result_file;
+
+extern const nl_result_file nl_result_files[];
+extern const int nl_result_file_count;
+/* the row `path` (a file's path, any prefix) matches, or NULL */
+const nl_result_file *nl_result_file_of(const char *path);
+/* whether a repository keeps a file of the row: always, where linked, never */
+nl_file_keep nl_result_file_keep(const nl_result_file *row);
+/* "evidence", "rebuildable", "live state" */
+const char *nl_file_class_name(nl_file_class cls);
+/* results/.gitignore's text: every row a repository does not always keep
+ * (live state, rebuildable files kept nowhere or only where linked); a
+ * malloc'd string */
+char *nl_results_ignore_text(void);
+
 #endif

@@ -3,6 +3,7 @@
  * summary.json, and the variants the readers group runs into. */
 #include "results/results.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,78 @@
 
 #include "base/ident.h"
 #include "config/schema.h"
+#include "log/files.h"
 #include "norm/registry.h"
 #include "results/files.h"
 #include "results/run_result.h"
 #include "results/rundir.h"
+
+/* ---- the run directory's file table (results/files.h) ---- */
+
+#define NL_RESULT_FILE_ROW(glob, cls, keep) {glob, cls, keep},
+const nl_result_file nl_result_files[] = {NL_RESULT_FILES(NL_RESULT_FILE_ROW)};
+const int nl_result_file_count = (int)(sizeof nl_result_files / sizeof *nl_result_files);
+
+/* the end of `path` with as many components as `glob` has */
+static const char *path_tail(const char *path, const char *glob)
+{
+    int components = 1;
+    for (const char *c = glob; *c; c++)
+        components += *c == '/';
+    const char *tail = path + strlen(path);
+    while (tail > path && components > 0)
+        if (*--tail == '/' && --components == 0)
+            return tail + 1;
+    return path;
+}
+
+const nl_result_file *nl_result_file_of(const char *path)
+{
+    for (int i = 0; i < nl_result_file_count; i++) {
+        const nl_result_file *row = &nl_result_files[i];
+        /* no FNM_PERIOD: "*.tmp.*" is also a dot-file's temporary */
+        if (fnmatch(row->glob, path_tail(path, row->glob), FNM_PATHNAME) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+nl_file_keep nl_result_file_keep(const nl_result_file *row)
+{
+    if (row->cls == NL_FILE_REBUILDABLE)
+        return row->keep;
+    return row->cls == NL_FILE_EVIDENCE ? NL_KEEP_ALWAYS : NL_KEEP_NEVER;
+}
+
+const char *nl_file_class_name(nl_file_class cls)
+{
+    return cls == NL_FILE_EVIDENCE ? "evidence" : cls == NL_FILE_REBUILDABLE ? "rebuildable" : "live state";
+}
+
+char *nl_results_ignore_text(void)
+{
+    nl_buf b = {0};
+    nl_buf_printf(&b, "# Generated from core/results/files.h's table (nl_results_ignore_text): edit the\n"
+                      "# table, then NL_WRITE_IGNORE=1 ctest --test-dir build -R '^test_committed_sweeps$'\n"
+                      "# rewrites this file; the test fails while the two differ.\n"
+                      "# results/ holds evidence: live state is never committed, nor rebuildable files\n"
+                      "# kept nowhere; a figure is committed where a page links it (git add -f), and\n"
+                      "# test_committed_sweeps fails on one no page links.\n");
+    for (int i = 0; i < nl_result_file_count; i++) {
+        const nl_result_file *row = &nl_result_files[i];
+        const nl_file_keep keep = nl_result_file_keep(row);
+        if (keep == NL_KEEP_ALWAYS)
+            continue;
+        /* a glob with a '/' is anchored at this file's directory in git's
+         * rules; the table's is relative to any run or sweep directory */
+        nl_buf_printf(&b, "%s%s\n", strchr(row->glob, '/') ? "**/" : "", row->glob);
+    }
+    if (b.failed) {
+        nl_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
 
 bool nl_results_is_seed_key(const char *key)
 {
