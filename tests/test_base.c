@@ -1,8 +1,9 @@
-/* The RNG (same numbers everywhere), name tables, did-you-mean, schedules. */
+/* The RNG (same numbers everywhere), name tables, did-you-mean, identifier paths, schedules. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ident.h"
 #include "base/names.h"
 #include "base/rng.h"
 #include "optim/optim.h"
@@ -88,6 +89,31 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* a relative path of identifiers (a claims file's name: under results/):
+ * every component an identifier, so joined to a directory it stays inside */
+START_TEST(test_ident_paths)
+{
+    static const char *const ok[] = {"fold-bn", "bench/speed2-2026-11-23", "a/b.c/d_e"};
+    static const char *const refused[] = {"", "/", "/tmp/x", "a/", "a//b", "..", "a/../b", "./a", "a/.",
+                                          "bench/.hidden", "a/-rf", "a b/c", "a\\b"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        ck_assert_msg(nl_ident_path_ok(ok[i]), "'%s' refused", ok[i]);
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        ck_assert_msg(!nl_ident_path_ok(refused[i]), "'%s' accepted", refused[i]);
+    /* the length of the whole, not of a component */
+    char longest[NL_IDENT_MAX + 2];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[NL_IDENT_MAX + 1] = '\0';
+    for (int i = 100; i < NL_IDENT_MAX; i += 100)
+        longest[i] = '/';
+    ck_assert(!nl_ident_path_ok(longest));
+    longest[NL_IDENT_MAX] = '\0';
+    ck_assert(nl_ident_path_ok(longest));
+    /* one component is nl_ident_ok's answer */
+    ck_assert(nl_ident_path_ok("x.y") == nl_ident_ok("x.y") && !nl_ident_ok("a/b"));
+}
+END_TEST
+
 START_TEST(test_schedules)
 {
     nl_schedule_spec s;
@@ -121,6 +147,7 @@ int main(void)
     tcase_add_test(tc, test_rng_reference_values);
     tcase_add_test(tc, test_rng_distribution);
     tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_ident_paths);
     tcase_add_test(tc, test_schedules);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

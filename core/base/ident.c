@@ -19,6 +19,23 @@ static bool name_ok(const char *s, const char *punctuation)
 
 bool nl_ident_ok(const char *s) { return name_ok(s, "._-"); }
 
+bool nl_ident_path_ok(const char *s)
+{
+    if (strlen(s) > NL_IDENT_MAX)
+        return false;
+    char part[NL_IDENT_MAX + 1];
+    for (;;) {
+        const size_t len = strcspn(s, "/");
+        memcpy(part, s, len);
+        part[len] = '\0';
+        if (!nl_ident_ok(part)) /* also an empty component: "a//b", "/a", "a/" */
+            return false;
+        if (!s[len])
+            return true;
+        s += len + 1;
+    }
+}
+
 bool nl_run_name_ok(const char *s) { return name_ok(s, "._-+=,@"); }
 
 const char *nl_text_show(const char *s, char *buf, size_t size)

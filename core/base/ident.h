@@ -19,6 +19,14 @@
 
 bool nl_ident_ok(const char *s);
 
+/* A relative path of identifiers ("bench/speed2-2026-11-23", a claims
+ * file's name: of a directory under results/): components that each pass
+ * nl_ident_ok, joined by single '/', at most NL_IDENT_MAX characters in
+ * all. Never absolute, never holding "." or "..": joined to a directory it
+ * stays inside it. */
+#define NL_IDENT_PATH_ACCEPTED "identifiers (" NL_IDENT_ACCEPTED ") joined by '/'"
+bool nl_ident_path_ok(const char *s);
+
 /* A run's name (a config's name:, a run of summary.csv): an identifier's
  * characters and also '+', '=', ',' and '@' ("lr=0.1,bs=32"), the same
  * leading-character rule; still never a path of more than one component */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/ident.h"
 #include "base/number.h"
 #include "config/config.h"
 
@@ -573,6 +574,27 @@ nl_code nl_yaml_read_string(const nl_yaml_doc *d, const yaml_node_t *n, const ch
         return nl_yaml_fail(d, n, label, "the string contains a NUL character");
     *out = s;
     return NL_OK;
+}
+
+nl_code nl_yaml_read_ident(const nl_yaml_doc *d, const yaml_node_t *n, const char *label, const char *what,
+                           bool path, char *out, size_t size)
+{
+    const char *s = "";
+    nl_code rc = nl_yaml_read_string(d, n, label, NULL, &s);
+    if (rc)
+        return rc;
+    /* the limit is the storage's where it is below the identifier's own */
+    const size_t longest = size - 1 < NL_IDENT_MAX ? size - 1 : NL_IDENT_MAX, len = strlen(s);
+    char shown[300], count[48] = "";
+    if ((path ? nl_ident_path_ok(s) : nl_ident_ok(s)) && len <= longest) {
+        memcpy(out, s, len + 1);
+        return NL_OK;
+    }
+    if (len > longest)
+        snprintf(count, sizeof count, " (%zu characters)", len);
+    return nl_yaml_fail(d, n, label, "'%s'%s is not a valid %s; accepted: %s, 1 to %zu characters",
+                        nl_yaml_shown(s, shown, sizeof shown), count, what,
+                        path ? NL_IDENT_PATH_ACCEPTED : NL_IDENT_ACCEPTED, longest);
 }
 
 /* common other names, offered as suggestions (never accepted) */

@@ -115,6 +115,13 @@ nl_code nl_yaml_read_bool(const nl_yaml_doc *d, const yaml_node_t *n, const char
 /* a scalar's text, without NUL characters */
 nl_code nl_yaml_read_string(const nl_yaml_doc *d, const yaml_node_t *n, const char *label,
                             const char *accepted, const char **out);
+/* A name that becomes a path component (a sweep's directory): an
+ * identifier (base/ident.h, the one check every such name passes), or with
+ * `path` a relative path of them (nl_ident_path_ok), that fits `size`
+ * bytes; refused, never cut, with what it names (`what`, "sweep name") and
+ * the accepted form, length included. */
+nl_code nl_yaml_read_ident(const nl_yaml_doc *d, const yaml_node_t *n, const char *label, const char *what,
+                           bool path, char *out, size_t size);
 /* the value named by n in `table`, or an error offering the closest name
  * (also by case and by common other names: "bn" for batch) */
 nl_code nl_yaml_read_name(const nl_yaml_doc *d, const yaml_node_t *n, const char *label,

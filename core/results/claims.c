@@ -743,11 +743,23 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
 {
     if (!root || root->type != YAML_MAPPING_NODE)
         return NL_OK; /* the experiment loader says what is wrong with such a file */
-    nl_code rc = NL_OK;
+    /* the experiment loader's rule for its top level, kept by a claims
+     * file that is no experiment too: a key given twice is refused, not
+     * read as whichever copy comes last */
+    nl_code rc = nl_yaml_check_mapping(P->y, root, NULL, "a mapping (name:, source:, claims:, threshold_rule:, "
+                                       "power:)");
+    const bool has_source = value_of(P, root, "source") != NULL;
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(root); i++) {
         yaml_node_t *k = nl_yaml_key(P->y, root, i), *v = nl_yaml_value(P->y, root, i);
-        if (!strcmp(nl_yaml_scalar(k), "name") && v->type == YAML_SCALAR_NODE)
-            nl_copy_string(P->set->name, sizeof P->set->name, nl_yaml_scalar(v));
+        /* verdict --out writes into OUT/NAME and verdict finds a sweep's
+         * file by it: the identifier the experiment loader demands, or for
+         * a claims file (source:) the end of its directory's path under
+         * results/ (bench/NAME), each component one */
+        if (!strcmp(nl_yaml_scalar(k), "name"))
+            rc = has_source ? nl_yaml_read_ident(P->y, v, "name", "claims file's name (the end of its "
+                                                 "directory's path)", true, P->set->name, sizeof P->set->name)
+                            : nl_yaml_read_ident(P->y, v, "name", "sweep name (it names the sweep directory)",
+                                                 false, P->set->name, sizeof P->set->name);
         else if (!strcmp(nl_yaml_scalar(k), "source"))
             rc = read_source(P, v);
         else if (!strcmp(nl_yaml_scalar(k), "claims") && !nl_yaml_is_null(v))
