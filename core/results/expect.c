@@ -66,9 +66,17 @@ static int op_of(const char *s)
 }
 
 /* rate(a OP X [or diverged]) OP P, or rate(a diverged) OP P */
-static bool parse_rate(const tokens *t, nl_claim *c, char *why, size_t size)
+static bool parse_rate(const tokens *t, const bool has[NL_CELL_COUNT], nl_claim *c, char *why, size_t size)
 {
     int i = 3;
+    /* a rate reads a's seeds alone: another cell would be ignored, as the
+     * other forms refuse it */
+    for (int k = NL_CELL_B; k < NL_CELL_COUNT; k++)
+        if (has[k]) {
+            snprintf(why, size, "the claim has a %s: cell%s the expectation does not use (a rate reads a's runs "
+                     "alone: drop it)", nl_cell_names[k], k == NL_CELL_B ? " or b_metric:" : "");
+            return false;
+        }
     c->effect = NL_EFFECT_RATE;
     c->outcome_op = -1;
     c->outcome_diverged = false;
@@ -270,7 +278,7 @@ bool nl_claim_parse_expect(const char *text, const bool has[NL_CELL_COUNT], nl_c
     tokens t;
     const bool simple = tokenize(text, &t, why, size);
     if (simple && t.n >= 1 && !strcmp(t.text[0], "rate"))
-        return parse_rate(&t, c, why, size);
+        return parse_rate(&t, has, c, why, size);
     if (simple && t.n >= 3 && (!strcmp(t.text[0], "a") || !strcmp(t.text[0], "a/b")) && op_of(t.text[1]) >= 0)
         return parse_simple(&t, has, c, why, size);
     int op;
