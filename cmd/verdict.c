@@ -124,10 +124,8 @@ typedef struct {
     bool gnuplot_missing; /* the forest plot was not rendered */
 } sweep_verdicts;
 
-/* a sweep's verdict files, written as one set with the other sweeps' */
-static const char *const outputs[] = {NL_SWEEP_VERDICTS_FILE, NL_SWEEP_VERDICTS_JSON,
-                                      NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".gp", NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".png"};
-enum { N_OUTPUTS = sizeof outputs / sizeof outputs[0] };
+/* a sweep's verdict files (nl_verdict_outputs), written as one set with the other sweeps' */
+static const char *const *const outputs = nl_verdict_outputs;
 #define EXISTS_HINT "give --force to replace the verdict files, or --out DIR"
 
 static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s, nl_error *err)
@@ -157,14 +155,7 @@ static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s
  * or in the place of a directory of its path, too) */
 static nl_code check_outputs(const sweep_verdicts *s, bool force, nl_error *err)
 {
-    for (int o = 0; o < N_OUTPUTS; o++) {
-        char path[1400];
-        nl_path_join(path, sizeof path, s->out, outputs[o]);
-        const nl_code rc = nl_output_check(path, force, EXISTS_HINT, err);
-        if (rc)
-            return rc;
-    }
-    return NL_OK;
+    return nl_verdict_check_outputs(s->out, force, EXISTS_HINT, err);
 }
 
 /* verdicts.csv, verdicts.json and the forest plot (rendered where gnuplot

@@ -5,7 +5,25 @@
 #include <string.h>
 
 #include "verdict/verdict.h"
+#include "log/files.h"
+#include "results/files.h"
 #include "results/summary_keys.h"
+
+const char *const nl_verdict_outputs[NL_VERDICT_N_OUTPUTS] = {
+    NL_SWEEP_VERDICTS_FILE, NL_SWEEP_VERDICTS_JSON, NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".gp",
+    NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".png"};
+
+nl_code nl_verdict_check_outputs(const char *dir, bool force, const char *exists_hint, nl_error *err)
+{
+    for (int o = 0; o < NL_VERDICT_N_OUTPUTS; o++) {
+        char path[1400];
+        nl_path_join(path, sizeof path, dir, nl_verdict_outputs[o]);
+        const nl_code rc = nl_output_check(path, force, exists_hint, err);
+        if (rc)
+            return rc;
+    }
+    return NL_OK;
+}
 
 typedef enum { TEXT, NUMBER, INTEGER, BOOLEAN } column_type;
 

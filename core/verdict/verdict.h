@@ -122,6 +122,15 @@ nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, co
                            nl_verdict_report *out, nl_error *err);
 void nl_verdict_report_free(nl_verdict_report *r);
 
+/* the files normlab verdict writes into a sweep's directory (or --out's),
+ * relative to it: verdicts.csv, verdicts.json, plots/verdicts.gp and .png */
+enum { NL_VERDICT_N_OUTPUTS = 4 };
+extern const char *const nl_verdict_outputs[NL_VERDICT_N_OUTPUTS];
+/* each of them under dir absent, or with force a regular file to replace
+ * (nl_output_check; exists_hint ends the refusal of one that exists): the
+ * check verdict makes before writing and reproduce before its sweep */
+nl_code nl_verdict_check_outputs(const char *dir, bool force, const char *exists_hint, nl_error *err);
+
 /* verdicts.csv and verdicts.json (the same columns) and the screen's table */
 void nl_verdict_csv(const nl_verdict_report *r, nl_buf *out);
 void nl_verdict_json(const nl_verdict_report *r, nl_buf *out);
