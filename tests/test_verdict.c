@@ -1182,6 +1182,79 @@ START_TEST(test_claim_id_refusals)
 }
 END_TEST
 
+/* what a claims file says at its top level and in a rate claim is read by
+ * the experiment loader's rules (issue 82): its name: is the sweep
+ * directory's name, an identifier never cut to fit (verdict --out OUT
+ * writes into OUT/NAME, so ../../esc wrote beside OUT, and a 300-character
+ * name was cut at 127); a key given twice is refused, as the experiment
+ * loader refuses it, not read as its last copy; a rate reads a alone, so a
+ * b: cell (or b_metric:) it would ignore is refused, as the value form
+ * refuses one. Each: exit 2 naming file:line and the key, nothing written. */
+START_TEST(test_claims_file_top_level_refusals)
+{
+    static const char claim[] = "claims:\n  - {id: c, paper: p, metric: final_test_error, a: {model.norm.type: batch}, "
+                                "scope: {train.batch_size: 2}, expect: a < 0.5, paper_value: 0.5}\n";
+    static const char rule[] = "threshold_rule: {fraction: 0.5, reason: r}\n";
+    char long_name[400];
+    snprintf(long_name, sizeof long_name, "name: %0300d\n", 0);
+    char text[4096];
+    static const char rate_b[] = "claims:\n  - {id: c, paper: p, metric: final_test_error, a: {model.norm.type: "
+                                 "batch}, b: {model.norm.type: group},\n     scope: {train.batch_size: 2}, expect: "
+                                 "\"rate(a > 0.3) >= 0.2\"}\n";
+    static const char rate_b_metric[] = "claims:\n  - {id: c, paper: p, metric: final_test_error, b_metric: "
+                                        "final_test_error,\n     a: {model.norm.type: batch}, expect: \"rate(a > 0.3) >= "
+                                        "0.2\"}\n";
+    const struct {
+        const char *head, *body; /* the file: head, then body */
+        int line;
+        const char *key, *says;
+    } cases[] = {
+        {"name: ../../esc\n", claim, 1, "name: '../../esc' is not a valid sweep name", NL_IDENT_ACCEPTED},
+        {"name: a/b\n", claim, 1, "name: 'a/b' is not a valid sweep name", NL_IDENT_ACCEPTED},
+        {long_name, claim, 1, "(300 characters) is not a valid sweep name", "1 to 127 characters"},
+        {"name: [x]\n", claim, 1, "name: expected a string", "a list"},
+        /* a claims file's name (source:) is a path under results/ (bench/NAME), of identifiers */
+        {"name: bench/../../esc\nsource: {runs: \"r*\", keys: [seed]}\n", claim, 1,
+         "name: 'bench/../../esc' is not a valid claims file's name", NL_IDENT_PATH_ACCEPTED},
+        {"name: /tmp/esc\nsource: {runs: \"r*\", keys: [seed]}\n", claim, 1, "name: '/tmp/esc'", "joined by '/'"},
+        {"threshold_rule: {fraction: 0.5, reason: r}\nthreshold_rule: {fraction: 0.4, reason: r}\n", claim, 2,
+         "threshold_rule: duplicate key", "line 1"},
+        {"name: s\nname: t\n", claim, 2, "name: duplicate key", "line 1"},
+        {claim, claim, 3, "claims: duplicate key", "line 1"},
+        {"", rate_b, 3, "claims[0].expect: 'rate(a > 0.3) >= 0.2': the claim has a b: cell", "drop it"},
+        {"", rate_b_metric, 3, "claims[0].expect", "b: cell or b_metric:"},
+    };
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    /* the same file with an accepted name (and once each key) writes into OUT/NAME */
+    snprintf(text, sizeof text, "name: ok.v2\n%s%s", rule, claim);
+    tu_tmp_write("claims.yaml", text);
+    ck_assert_int_eq(tu_normlab("verdict s --experiment claims.yaml --no-registration --out out/a"), 0);
+    char *csv = tu_tmp_read("out/a/ok.v2/verdicts.csv");
+    free(csv);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", cases[i].head, cases[i].body);
+        tu_tmp_write("claims.yaml", text);
+        nl_buf before = {0}, after = {0};
+        list_tree("", &before);
+        const int status = tu_normlab("verdict s --experiment claims.yaml --no-registration --out out/a");
+        char *out = tu_normlab_output();
+        char where[64];
+        snprintf(where, sizeof where, "claims.yaml:%d:", cases[i].line);
+        ck_assert_msg(status == 2 && strstr(out, where) && strstr(out, cases[i].key) && strstr(out, cases[i].says),
+                      "case %zu: exit %d, want 2 with '%s', '%s' and '%s':\n%s", i, status, where, cases[i].key,
+                      cases[i].says, out);
+        free(out);
+        list_tree("", &after);
+        ck_assert_msg(!strcmp(before.data, after.data), "case %zu wrote files; before:\n%safter:\n%s", i, before.data,
+                      after.data);
+        nl_buf_free(&before);
+        nl_buf_free(&after);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 /* source: refusals, with the file:line of the source or its key */
 START_TEST(test_source_refusals)
 {
@@ -1345,12 +1418,92 @@ START_TEST(test_reproduce)
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "warning: power asks for 6 seeds (power.seeds); the runs have at most 4"), "%s", out);
     free(out);
-    tu_tmp_write("noseed.yaml", "base: base.yaml\ngrid: {model.norm.type: [none]}\n");
-    ck_assert_int_eq(tu_normlab("reproduce noseed.yaml --seeds 2 --out ns"), 2);
+    tu_tmp_write("noseed.yaml", "base: base.yaml\ngrid: {model.norm.type: [none]}\nclaims:\n"
+                                "  - {id: any, paper: p, metric: final_test_error, a: {}, expect: a < 1}\n");
+    ck_assert_int_eq(tu_normlab("reproduce noseed.yaml --seeds 2 --out ns --no-registration"), 2);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "no seed: key"), "%s", out);
     free(out);
     ck_assert_int_eq(tu_normlab("sweep tiny.yaml --seeds 0 --out x"), 2);
+    tu_tmp_remove();
+}
+END_TEST
+
+#define TINY_BASE "base: {data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64},\n" \
+                  "  model: {arch: mlp, widths: [16]}, train: {batch_size: 16, steps: 20, eval_every: 10, log_every: 10}}\n"
+#define TINY_CLAIMS "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n" \
+                    "     b: {model.norm.type: none}, expect: a ~ b within 1}\n"
+
+/* reproduce checks what its verdicts will need before the sweep's first
+ * run (issue 82: each of these trained the whole sweep, then exited 2): the
+ * registration lookup's git checkout (this directory is none), claims to
+ * compute, the verdict files' places, an experiment file where NAME says.
+ * Each: exit 2 naming what is missing, nothing written. */
+START_TEST(test_reproduce_refuses_before_runs)
+{
+    tu_tmp_make("verdict");
+    tu_tmp_write("tiny.yaml", "name: tiny\n" TINY_BASE "grid:\n  model.norm.type: [none, batch]\n  seed: [1]\n"
+                 TINY_CLAIMS);
+    tu_tmp_write("noclaims.yaml", "name: noclaims\n" TINY_BASE "grid: {model.norm.type: [none, batch]}\n");
+    /* a directory where verdicts.csv goes: the verdict would refuse it after the runs */
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/taken/verdicts.csv", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    static const struct {
+        const char *args, *says[2];
+    } cases[] = {
+        {"reproduce tiny.yaml --out sw", {"not inside a git checkout", "--no-registration"}},
+        {"reproduce noclaims.yaml --out nc --no-registration", {"noclaims.yaml declares no claims", "normlab sweep"}},
+        {"reproduce tiny.yaml --out taken --no-registration", {"taken/verdicts.csv", "directory"}},
+        {"reproduce tiny.v3 --no-registration", {"no experiment file experiments/tiny.v3.yaml", "NAME"}},
+        {"reproduce 'tiny v3' --no-registration", {"'tiny v3' is not an experiment's name", NL_IDENT_ACCEPTED}},
+        {"reproduce ../tiny --no-registration", {"no experiment file ../tiny", "path"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nl_buf before = {0}, after = {0};
+        list_tree("", &before);
+        const int status = tu_normlab(cases[i].args);
+        char *out = tu_normlab_output();
+        ck_assert_msg(status == 2 && strstr(out, "normlab reproduce: ") && strstr(out, cases[i].says[0]) &&
+                          strstr(out, cases[i].says[1]),
+                      "%s: exit %d, want 2 with '%s' and '%s' before any run:\n%s", cases[i].args, status,
+                      cases[i].says[0], cases[i].says[1], out);
+        free(out);
+        list_tree("", &after);
+        ck_assert_msg(!strcmp(before.data, after.data), "%s wrote files; before:\n%safter:\n%s", cases[i].args,
+                      before.data, after.data);
+        nl_buf_free(&before);
+        nl_buf_free(&after);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* reproduce NAME is experiments/NAME.yaml and results/NAME, the name
+ * whole: tiny.v2 cut at its dot replaced results/tiny's verdicts (issue 82) */
+START_TEST(test_reproduce_whole_name)
+{
+    tu_tmp_make("verdict");
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/results/tiny", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    tu_tmp_write("results/tiny/verdicts.csv", "tiny's own\n");
+    snprintf(dir, sizeof dir, "%s/experiments", tu_tmp);
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    /* no name: the sweep's directory is the file's whole stem */
+    tu_tmp_write("experiments/tiny.v2.yaml", TINY_BASE "grid:\n  model.norm.type: [none, batch]\n  seed: [1]\n"
+                 TINY_CLAIMS);
+    ck_assert_int_eq(tu_normlab("reproduce tiny.v2 --no-registration"), 0);
+    char *out = tu_normlab_output(), *mine = tu_tmp_read("results/tiny/verdicts.csv");
+    ck_assert_msg(strstr(out, "results/tiny.v2/verdicts.csv"), "%s", out);
+    ck_assert_str_eq(mine, "tiny's own\n");
+    free(mine);
+    free(out);
+    char *csv = tu_tmp_read("results/tiny.v2/verdicts.csv");
+    ck_assert_msg(strstr(csv, ",any,"), "%s", csv);
+    free(csv);
     tu_tmp_remove();
 }
 END_TEST
@@ -1527,10 +1680,13 @@ int main(void)
     tcase_add_test(tc, test_sources);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_claim_id_refusals);
+    tcase_add_test(tc, test_claims_file_top_level_refusals);
     tcase_add_test(tc, test_source_refusals);
     tcase_add_test(tc, test_files_exclusive);
     tcase_add_test(tc, test_sweep_checks_claims);
     tcase_add_test(tc, test_reproduce);
+    tcase_add_test(tc, test_reproduce_refuses_before_runs);
+    tcase_add_test(tc, test_reproduce_whole_name);
     tcase_add_test(tc, test_finds_broken_experiment);
     tcase_add_test(tc, test_committed_claims);
     suite_add_tcase(s, tc);
