@@ -1195,8 +1195,10 @@ START_TEST(test_claims_file_top_level_refusals)
     static const char claim[] = "claims:\n  - {id: c, paper: p, metric: final_test_error, a: {model.norm.type: batch}, "
                                 "scope: {train.batch_size: 2}, expect: a < 0.5, paper_value: 0.5}\n";
     static const char rule[] = "threshold_rule: {fraction: 0.5, reason: r}\n";
-    char long_name[400];
-    snprintf(long_name, sizeof long_name, "name: %0300d\n", 0);
+    /* 200 characters: an identifier, longer than a sweep's name may be; 300: longer than any identifier */
+    char long_name[400], longer_name[400];
+    snprintf(long_name, sizeof long_name, "name: %0200d\n", 0);
+    snprintf(longer_name, sizeof longer_name, "name: %0300d\n", 0);
     char text[4096];
     static const char rate_b[] = "claims:\n  - {id: c, paper: p, metric: final_test_error, a: {model.norm.type: "
                                  "batch}, b: {model.norm.type: group},\n     scope: {train.batch_size: 2}, expect: "
@@ -1211,7 +1213,8 @@ START_TEST(test_claims_file_top_level_refusals)
     } cases[] = {
         {"name: ../../esc\n", claim, 1, "name: '../../esc' is not a valid sweep name", NL_IDENT_ACCEPTED},
         {"name: a/b\n", claim, 1, "name: 'a/b' is not a valid sweep name", NL_IDENT_ACCEPTED},
-        {long_name, claim, 1, "(300 characters) is not a valid sweep name", "1 to 127 characters"},
+        {long_name, claim, 1, "(200 characters) is not a valid sweep name", "1 to 127 characters"},
+        {longer_name, claim, 1, "(300 characters) is not a valid sweep name", "1 to 127 characters"},
         {"name: [x]\n", claim, 1, "name: expected a string", "a list"},
         /* a claims file's name (source:) is a path under results/ (bench/NAME), of identifiers */
         {"name: bench/../../esc\nsource: {runs: \"r*\", keys: [seed]}\n", claim, 1,
