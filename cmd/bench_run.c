@@ -9,6 +9,7 @@
  * loses against its own step. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log/files.h"
 #include "arch/arch.h"
 #include "arch/registry.h"
 #include "cmd.h"
@@ -92,14 +94,17 @@ static int prepare(session *b)
         nl_copy_string(b->dir, sizeof b->dir, b->o.keep);
     } else {
         nl_copy_string(b->dir, sizeof b->dir, "/tmp/normlab-bench-run-XXXXXX");
-        if (!mkdtemp(b->dir)) {
+        if (!mkdtemp(b->dir)) { /* lint: a private directory of its own, made new (mode 0700) */
             b->dir[0] = '\0';
             fprintf(stderr, "normlab bench: cannot make a scratch directory: %s\n", strerror(errno));
             return 1;
         }
     }
     nl_path_join(b->resolved, sizeof b->resolved, b->dir, NL_RUN_CONFIG_FILE);
-    FILE *rf = fopen(b->resolved, "w");
+    int fd = -1;
+    FILE *rf = nl_open_write(b->resolved, O_WRONLY | O_CREAT | O_TRUNC, &fd, &err) ? NULL : fdopen(fd, "w");
+    if (!rf && fd >= 0)
+        close(fd);
     if (!rf || nl_config_write(cfg, rf, &err) != NL_OK || fclose(rf) != 0) {
         if (!err.msg[0])
             nl_fail(&err, NL_ERR_IO, "%s: %s", b->resolved, strerror(errno));

@@ -19,6 +19,7 @@
 #include "train/run.h"
 
 #include "bench_run.h"
+#include "log/files.h"
 
 /* runs argv as a child with stdout and stderr into log_path (NULL: stdout
  * dropped, stderr this command's, which writes nothing), to its end (its
@@ -27,9 +28,10 @@
 int bench_run_child(const char *const *argv, const char *log_path, nl_proc_end *end)
 {
     *end = (nl_proc_end){0};
-    const int log = log_path ? open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-    if (log_path && log < 0) {
-        fprintf(stderr, "normlab bench: cannot write %s: %s\n", log_path, strerror(errno));
+    int log = -1;
+    nl_error open_err = {0};
+    if (log_path && nl_open_write(log_path, O_WRONLY | O_CREAT | O_TRUNC, &log, &open_err) != NL_OK) {
+        nl_cmd_report("bench", &open_err);
         return -1;
     }
     const nl_proc_stream to_log = {NL_PROC_FD, log};

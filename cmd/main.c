@@ -362,6 +362,31 @@ static char **split_long_options(int *argc, char **argv)
     return out;
 }
 
+/* The way to each output named on the command line is the user's own
+ * path: links on it are followed; none in what it names, below it, or in
+ * any path normlab composes itself (log/files.h). --out's value, and each
+ * argument naming a directory that exists (a run or sweep to plot, eval or
+ * report). An output path too long for what normlab makes under it: exit
+ * 2, before anything is read or written. */
+static nl_code register_output_roots(int argc, char **argv, nl_error *err)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--out") && i + 1 < argc) {
+            const nl_code rc = nl_write_root_add(argv[++i], err);
+            if (rc) {
+                nl_error_prefix(err, "--out: ");
+                return rc;
+            }
+        } else if (a[0] != '-' && nl_is_dir(a)) {
+            nl_code rc = nl_write_root_add(a, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return NL_OK;
+}
+
 int main(int argc, char **argv)
 {
     pin_startup_environment(argv);
@@ -380,6 +405,8 @@ int main(int argc, char **argv)
         print_help(stderr);
         return 2;
     }
+    if (register_output_roots(argc, argv, &kernels_err) != NL_OK)
+        return nl_cmd_report(argv[1], &kernels_err);
     if (nl_cmd_is_help(argv[1]) || (strcmp(argv[1], "help") == 0 && argc == 2)) {
         print_help(stdout);
         return 0;

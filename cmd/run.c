@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log/files.h"
 #include "cmd.h"
 #include "int_options.h"
 #include "config/config.h"
@@ -163,7 +164,7 @@ int cmd_run(int argc, char **argv)
     if (nl_dist_open(&dist, &err) != NL_OK)
         return nl_cmd_report("run", &err);
     if (nl_dist_rank(dist) != 0) {
-        const int null_fd = open("/dev/null", O_WRONLY);
+        const int null_fd = nl_open_system("/dev/null", O_WRONLY);
         saved_stderr = dup(STDERR_FILENO);
         if (null_fd >= 0) {
             dup2(null_fd, STDOUT_FILENO);

@@ -8,7 +8,15 @@
  *   gzopen, which reads by itself.
  * The only raw opens allowed are the helper's own in core/log/files.c, each
  * marked "lint: the reader helper" (nl_open_regular, and nl_open_system for
- * the kernel's /proc, /sys and /dev/null: its one allowlist). */
+ * the kernel's /proc, /sys and /dev/null: its one allowlist).
+ *
+ * The same for writing: every file normlab writes is opened, and every
+ * directory made, renamed into or linked, through the writer helper of
+ * core/log (hold.c, files.c, outset.c), which follows no symbolic link
+ * where normlab writes. Outside those files a call that writes by a path
+ * (open/openat/fopen for writing, creat, mkdir, rename, link, symlink,
+ * mkdtemp, truncate, ...) is flagged, but for a line marked "lint: " with
+ * the reason it writes only in a private directory of its own. */
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -19,8 +27,21 @@
 #include "log/files.h"
 #include "testutil.h"
 
+typedef struct {
+    const char *const *calls;
+    size_t n_calls;
+    /* why the call `name(args)` does what the rule forbids; NULL when it does not */
+    const char *(*why)(const char *name, const char *args);
+    const char *const *helper_files; /* where the helper lives */
+    size_t n_helper_files;
+    bool whole_files;                /* every call in them allowed, or only marked lines */
+    const char *mark;                /* a line carrying it passes (in the helper's files when !whole_files) */
+} lint_rule;
+
 static const char *const helper_file = "core/log/files.c";
 static const char *const helper_mark = "lint: the reader helper";
+/* the writer helper opens what it writes with flags it is given */
+static const char *const reader_files[] = {"core/log/files.c", "core/log/hold.c"};
 
 /* the argument text of the call whose '(' is at open_paren, up to its ')' */
 static void call_args(const char *open_paren, char *out, size_t size)
@@ -74,15 +95,42 @@ static const char *read_open(const char *name, const char *args)
         return mode[1] == 'r' || memchr(mode + 1, '+', strcspn(mode + 1, "\"")) ? "a mode that reads"
                                                                               : NULL;
     }
-    /* open, openat */
-    return strstr(args, "O_WRONLY") || strstr(args, "O_RDWR") ? NULL : "flags that read";
+    /* open, openat; a directory opened (O_DIRECTORY) is held, not read */
+    return strstr(args, "O_WRONLY") || strstr(args, "O_RDWR") || strstr(args, "O_DIRECTORY") ? NULL
+                                                                                           : "flags that read";
 }
 
 static const char *const openers[] = {"fopen", "freopen", "popen", "open", "openat", "gzopen"};
 
+static const lint_rule readers = {openers, sizeof openers / sizeof *openers, read_open, reader_files,
+                                  sizeof reader_files / sizeof *reader_files, false, helper_mark};
+
+/* why the call `name(args)` writes by a path outside the writer helper; NULL when it does not */
+static const char *write_open(const char *name, const char *args)
+{
+    if (!strcmp(name, "fopen") || !strcmp(name, "freopen")) {
+        const char *mode = second_arg(args);
+        if (mode[0] != '"')
+            return "a mode that is not a string literal";
+        return mode[1] == 'w' || mode[1] == 'a' || memchr(mode + 1, '+', strcspn(mode + 1, "\""))
+                   ? "a mode that writes" : NULL;
+    }
+    if (!strcmp(name, "open") || !strcmp(name, "openat"))
+        return strstr(args, "O_WRONLY") || strstr(args, "O_RDWR") || strstr(args, "O_CREAT")
+                   ? "flags that write" : NULL;
+    return "writes by a path";
+}
+
+static const char *const writers_calls[] = {"fopen", "freopen", "open", "openat", "creat", "mkdir", "mkdirat",
+                                            "rename", "renameat", "renameat2", "link", "linkat", "symlink",
+                                            "symlinkat", "mkdtemp", "mkstemp", "mkfifo", "truncate"};
+static const char *const writer_files[] = {"core/log/hold.c", "core/log/files.c", "core/log/outset.c"};
+static const lint_rule writers = {writers_calls, sizeof writers_calls / sizeof *writers_calls, write_open,
+                                  writer_files, sizeof writer_files / sizeof *writer_files, true, "lint: "};
+
 /* appends "file:line: call (why)" to *found for each read open in `text`
  * (the source `rel`); the helper's marked lines in helper_file pass */
-static int scan(const char *rel, char *text, nl_buf *found)
+static int scan(const lint_rule *rule, const char *rel, char *text, nl_buf *found)
 {
     tu_blank_c_comments(text, false);
     int hits = 0;
@@ -106,19 +154,20 @@ static int scan(const char *rel, char *text, nl_buf *found)
         const char *q = p + len;
         while (*q == ' ' || *q == '\t')
             q++;
-        for (size_t k = 0; k < sizeof openers / sizeof *openers; k++) {
-            if (strlen(openers[k]) != len || strncmp(p, openers[k], len) || *q != '(')
+        for (size_t k = 0; k < rule->n_calls; k++) {
+            const char *call = rule->calls[k];
+            if (strlen(call) != len || strncmp(p, call, len) || *q != '(')
                 continue;
             char args[2048];
             call_args(q, args, sizeof args);
-            const char *why = read_open(openers[k], args);
+            const char *why = rule->why(call, args);
             if (!why)
                 break;
             int line = 1;
             for (const char *c = text; c < p; c++)
                 line += *c == '\n';
             hits++;
-            nl_buf_printf(found, "%s:%d: %s(%.60s) (%s)\n", rel, line, openers[k], args, why);
+            nl_buf_printf(found, "%s:%d: %s(%.60s) (%s)\n", rel, line, call, args, why);
             break;
         }
         p += len - 1;
@@ -128,15 +177,23 @@ static int scan(const char *rel, char *text, nl_buf *found)
 
 /* the helper's own raw opens: in helper_file, on lines carrying the mark
  * (read from the text before its comments are blanked) */
-static int allowed_lines(const char *rel, const char *text, int *lines, int max)
+static bool in_helper(const lint_rule *rule, const char *rel)
 {
-    if (strcmp(rel, helper_file))
+    for (size_t i = 0; i < rule->n_helper_files; i++)
+        if (!strcmp(rel, rule->helper_files[i]))
+            return true;
+    return false;
+}
+
+static int allowed_lines(const lint_rule *rule, const char *rel, const char *text, int *lines, int max)
+{
+    if (!rule->whole_files && !in_helper(rule, rel))
         return 0;
     int n = 0, line = 1;
     for (const char *p = text; *p; p++) {
         if (*p == '\n')
             line++;
-        else if (!strncmp(p, helper_mark, strlen(helper_mark)) && n < max)
+        else if (!strncmp(p, rule->mark, strlen(rule->mark)) && n < max)
             lines[n++] = line;
     }
     return n;
@@ -155,7 +212,7 @@ static bool is_source(const char *name)
 static int n_sources;
 
 /* scans every source below `rel`; the unmarked read opens into *found */
-static void scan_tree(const char *rel, nl_buf *found, int *violations)
+static void scan_tree(const lint_rule *rule, const char *rel, nl_buf *found, int *violations)
 {
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/%s", NORMLAB_SOURCE_DIR, rel);
@@ -172,7 +229,7 @@ static void scan_tree(const char *rel, nl_buf *found, int *violations)
         if (lstat(full, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            scan_tree(child, found, violations);
+            scan_tree(rule, child, found, violations);
             continue;
         }
         if (!S_ISREG(st.st_mode) || !is_source(e->d_name))
@@ -181,10 +238,14 @@ static void scan_tree(const char *rel, nl_buf *found, int *violations)
         nl_error err = {0};
         ck_assert_msg(nl_read_file(full, &text, NULL, &err) == NL_OK, "%s", err.msg);
         n_sources++;
-        int allowed[16];
-        const int n_allowed = allowed_lines(child, text, allowed, 16);
+        if (rule->whole_files && in_helper(rule, child)) {
+            free(text);
+            continue;
+        }
+        int allowed[64];
+        const int n_allowed = allowed_lines(rule, child, text, allowed, 64);
         nl_buf hits = {0};
-        scan(child, text, &hits);
+        scan(rule, child, text, &hits);
         /* each hit's line against the allowed ones */
         for (const char *h = hits.data ? hits.data : ""; *h;) {
             const size_t len = strcspn(h, "\n");
@@ -223,6 +284,7 @@ START_TEST(test_scanner_cases)
         {"int fd = openat(AT_FDCWD, path, O_RDONLY);", 1},
         {"int fd = open(path, O_WRONLY | O_CREAT, 0666);", 0},
         {"int fd = open(path, O_RDWR | O_CREAT, 0666);", 0},
+        {"int fd = openat(at, name, O_DIRECTORY | O_NOFOLLOW | O_RDONLY);", 0},
         {"gzFile g = gzopen(path, \"rb\");", 1},
         {"FILE *p = popen(\"ls\", \"r\");", 1},
         {"FILE *f = freopen(path, \"r\", stdin);", 1},
@@ -237,7 +299,7 @@ START_TEST(test_scanner_cases)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *text = strdup(cases[i].code);
         nl_buf found = {0};
-        const int hits = scan("case.c", text, &found);
+        const int hits = scan(&readers, "case.c", text, &found);
         ck_assert_msg(hits == cases[i].hits, "case %zu (%s): %d hits, expected %d: %s", i,
                       cases[i].code, hits, cases[i].hits, found.data ? found.data : "");
         nl_buf_free(&found);
@@ -252,8 +314,8 @@ START_TEST(test_no_read_open_outside_the_helper)
     nl_buf found = {0};
     int violations = 0;
     n_sources = 0;
-    scan_tree("core", &found, &violations);
-    scan_tree("cmd", &found, &violations);
+    scan_tree(&readers, "core", &found, &violations);
+    scan_tree(&readers, "cmd", &found, &violations);
     ck_assert_msg(n_sources > 100, "the walk found only %d sources under core/ and cmd/", n_sources);
     if (violations)
         fputs(found.data, stderr);
@@ -275,13 +337,70 @@ START_TEST(test_helper_marks)
     nl_error err = {0};
     ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
     int lines[16];
-    const int n = allowed_lines(helper_file, text, lines, 16);
+    const int n = allowed_lines(&readers, helper_file, text, lines, 16);
     nl_buf hits = {0};
-    const int opens = scan(helper_file, text, &hits);
+    const int opens = scan(&readers, helper_file, text, &hits);
     ck_assert_msg(n >= 2 && opens == n, "%s: %d marked lines, %d read opens:\n%s", helper_file, n,
                   opens, hits.data ? hits.data : "");
     nl_buf_free(&hits);
     free(text);
+}
+END_TEST
+
+/* the writer rule: what it flags and what it passes */
+START_TEST(test_writer_scanner_cases)
+{
+    static const struct {
+        const char *code;
+        int hits;
+    } cases[] = {
+        {"int fd = open(path, O_WRONLY | O_CREAT, 0666);", 1},
+        {"int fd = open(path, O_RDWR);", 1},
+        {"int fd = openat(dirfd, name, O_CREAT | O_EXCL, 0666);", 1},
+        {"int fd = open(path, O_RDONLY);", 0},
+        {"FILE *f = fopen(path, \"w\");", 1},
+        {"FILE *f = fopen(path, \"ab\");", 1},
+        {"FILE *f = fopen(path, \"r+\");", 1},
+        {"FILE *f = fopen(path, \"rb\");", 0},
+        {"if (mkdir(dir, 0777) != 0) x = 1;", 1},
+        {"rename(tmp, path);", 1},
+        {"link(tmp, path);", 1},
+        {"symlink(target, path);", 1},
+        {"mkdtemp(buf);", 1},
+        {"nl_open_write(path, O_WRONLY | O_CREAT, &fd, err);", 0},
+        {"nl_rename_into(tmp, path, err);", 0},
+        {"x = s->rename(a, b);", 0},
+        {"/* mkdir(dir) in a comment */ x = 1;", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = strdup(cases[i].code);
+        nl_buf found = {0};
+        const int hits = scan(&writers, "case.c", text, &found);
+        ck_assert_msg(hits == cases[i].hits, "case %zu (%s): %d hits, expected %d: %s", i,
+                      cases[i].code, hits, cases[i].hits, found.data ? found.data : "");
+        nl_buf_free(&found);
+        free(text);
+    }
+}
+END_TEST
+
+/* core/ and cmd/: nothing written by a path outside the writer helper */
+START_TEST(test_no_write_outside_the_helper)
+{
+    nl_buf found = {0};
+    int violations = 0;
+    n_sources = 0;
+    scan_tree(&writers, "core", &found, &violations);
+    scan_tree(&writers, "cmd", &found, &violations);
+    ck_assert_msg(n_sources > 100, "the walk found only %d sources under core/ and cmd/", n_sources);
+    if (violations)
+        fputs(found.data, stderr);
+    ck_assert_msg(!violations,
+                  "%d call(s) write by a path outside core/log's writer helper (listed above): use "
+                  "nl_open_write / nl_write_atomic / nl_make_dirs / nl_rename_into (core/log/files.h), "
+                  "which follow no link where normlab writes; or mark a private temporary's line "
+                  "\"lint: <why>\"", violations);
+    nl_buf_free(&found);
 }
 END_TEST
 
@@ -292,6 +411,8 @@ int main(void)
     tcase_add_test(tc, test_scanner_cases);
     tcase_add_test(tc, test_no_read_open_outside_the_helper);
     tcase_add_test(tc, test_helper_marks);
+    tcase_add_test(tc, test_writer_scanner_cases);
+    tcase_add_test(tc, test_no_write_outside_the_helper);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

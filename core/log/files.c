@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 #include "base/ident.h"
 #include "log/files.h"
 #include "log/write_internal.h"
@@ -66,30 +67,15 @@ void log_list_free(str_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* mkdir -p, each directory made added to `made` (when not NULL) */
+/* mkdir -p, each directory made added to `made` (when not NULL), held
+ * on the way (log/hold.c): no link followed below an output root */
 nl_code log_make_dirs(const char *path, str_list *made, nl_error *err)
 {
-    char tmp[1024];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return nl_fail(err, NL_ERR_IO, "path too long: %s", path);
-    const size_t len = strlen(tmp);
-    for (char *p = tmp + 1; p <= tmp + len; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        const char c = *p;
-        *p = '\0';
-        if (mkdir(tmp, 0777) == 0) {
-            if (made && !log_list_add(made, tmp))
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        } else if (errno == EEXIST || errno == ENOTDIR) {
-            if (!nl_is_dir(tmp))
-                return log_refuse_not_dir(tmp, err);
-        } else {
-            return nl_fail(err, NL_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
-        }
-        *p = c;
-    }
-    return NL_OK;
+    int fd;
+    const nl_code rc = log_dir_hold(path, LOG_HOLD_CREATE, made, &fd, err);
+    if (rc == NL_OK)
+        close(fd);
+    return rc;
 }
 
 nl_code nl_make_dirs(const char *path, nl_error *err)
@@ -127,37 +113,45 @@ nl_code log_write_temp(int fd, const char *tmp, const void *data, size_t len, nl
 nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err)
 {
     /* what it replaces is a file it wrote: a FIFO, a directory or a link
-     * there is the user's, never renamed over */
-    struct stat st;
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return nl_fail(err, NL_ERR_USAGE, "%s is %s where normlab writes a file; move it away",
-                       path, S_ISLNK(st.st_mode) ? "a symbolic link" : nl_file_kind(st.st_mode));
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    nl_code rc = log_write_temp(fd, tmp, data, len, err);
-    if (rc)
-        return rc;
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return nl_fail(err, NL_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+     * there is the user's, never renamed over; the temporary and the rename
+     * stay in the one directory held */
+    int dirfd;
+    const char *base;
+    nl_code rc = log_split_hold(path, LOG_HOLD_EXISTING, NULL, &dirfd, &base, err);
+    if (rc == NL_OK)
+        rc = log_refuse_in_place(dirfd, base, path, err);
+    char *tmp = NULL;
+    if (rc == NL_OK && asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+        tmp = NULL;
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
-    return NL_OK;
+    const char *tmp_base = tmp ? tmp + (base - path) : NULL;
+    int fd = -1;
+    if (rc == NL_OK && (fd = openat(dirfd, tmp_base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666)) < 0)
+        rc = nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (rc == NL_OK)
+        rc = log_write_temp(fd, tmp, data, len, err);
+    if (rc == NL_OK && renameat(dirfd, tmp_base, dirfd, base) != 0) {
+        const int e = errno;
+        unlinkat(dirfd, tmp_base, 0);
+        rc = nl_fail(err, NL_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    free(tmp);
+    if (dirfd >= 0)
+        close(dirfd);
+    return rc;
 }
 
 /* link(2), or on a file system without hard links renameat2's NOREPLACE:
  * either fails with EEXIST rather than replace `path` */
-int log_link_no_replace(const char *tmp, const char *path)
+int log_link_no_replace_at(int dirfd, const char *tmp, const char *name)
 {
-    if (link(tmp, path) == 0)
+    if (linkat(dirfd, tmp, dirfd, name, 0) == 0)
         return 0;
 #ifdef SYS_renameat2
     if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS) {
         const int link_errno = errno;
-        if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, path, 1 /* RENAME_NOREPLACE */) == 0)
+        if (syscall(SYS_renameat2, dirfd, tmp, dirfd, name, 1 /* RENAME_NOREPLACE */) == 0)
             return 0;
         if (errno == EINVAL || errno == ENOSYS) /* neither way: say why link refused */
             errno = link_errno;
@@ -166,33 +160,57 @@ int log_link_no_replace(const char *tmp, const char *path)
     return -1;
 }
 
+int log_link_no_replace(const char *tmp, const char *path)
+{
+    return log_link_no_replace_at(AT_FDCWD, tmp, path);
+}
+
 nl_code nl_write_exclusive(const char *path, const void *data, size_t len, bool *existed,
                            nl_error *err)
 {
     if (existed)
         *existed = false;
+    int dirfd;
+    const char *base;
+    nl_code rc = log_split_hold(path, LOG_HOLD_EXISTING, NULL, &dirfd, &base, err);
+    if (rc == NL_OK)
+        rc = log_refuse_in_place(dirfd, base, path, err);
+    if (rc) {
+        if (dirfd >= 0)
+            close(dirfd);
+        return rc;
+    }
     /* a name of its own (pid and a count: O_EXCL, not mkstemp's 0600 mode,
      * so the file gets the umask's mode as every other), so that two threads
      * or processes making the same file never share a temporary */
     static atomic_uint temp_count;
-    char tmp[1100];
+    char *tmp = NULL;
     int fd = -1;
     for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
-        if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-                     atomic_fetch_add(&temp_count, 1)) >= (int)sizeof tmp)
-            return nl_fail(err, NL_ERR_IO, "path too long: %s", path);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        free(tmp);
+        if (asprintf(&tmp, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&temp_count, 1)) < 0) {
+            close(dirfd);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        fd = openat(dirfd, tmp + (base - path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) /* EEXIST: a dead process's of a recycled pid */
             break;
     }
+    const char *tmp_base = tmp + (base - path);
     if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    nl_code rc = log_write_temp(fd, tmp, data, len, err);
-    if (rc)
+        rc = nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    else
+        rc = log_write_temp(fd, tmp, data, len, err);
+    if (rc) {
+        free(tmp);
+        close(dirfd);
         return rc;
-    const int linked = log_link_no_replace(tmp, path);
+    }
+    const int linked = log_link_no_replace_at(dirfd, tmp_base, base);
     const int e = errno;
-    unlink(tmp); /* linked: the name `path` keeps the data; renamed: gone already */
+    unlinkat(dirfd, tmp_base, 0); /* linked: the name `path` keeps the data; renamed: gone already */
+    free(tmp);
+    close(dirfd);
     if (linked == 0)
         return NL_OK;
     if (e == EEXIST) {
@@ -290,7 +308,7 @@ int nl_try_write_lock(int fd)
 
 nl_code nl_open_regular_rw(const char *path, int *fd, nl_error *err)
 {
-    return open_checked(path, O_RDWR | O_CREAT, false, fd, err);
+    return nl_open_write(path, O_RDWR | O_CREAT, fd, err);
 }
 
 nl_code nl_fopen_regular(const char *path, bool absent_ok, FILE **f, nl_error *err)
@@ -637,8 +655,8 @@ nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, i
     memset(csv, 0, sizeof *csv);
     csv->fd = -1;
     snprintf(csv->path, sizeof csv->path, "%s", path);
-    /* open_checked: a FIFO in the file's place is refused, not waited on */
-    const nl_code rc = open_checked(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, false, &csv->fd, err);
+    /* a FIFO in the file's place is refused, not waited on; a link is not followed */
+    const nl_code rc = nl_open_write(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, &csv->fd, err);
     if (rc)
         return rc;
     csv->open = true;
@@ -653,7 +671,7 @@ nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_er
     snprintf(csv->path, sizeof csv->path, "%s", path);
     int fd;
     nl_error open_err = {0};
-    const nl_code open_rc = open_checked(path, O_WRONLY | O_APPEND, false, &fd, &open_err);
+    const nl_code open_rc = nl_open_write(path, O_WRONLY | O_APPEND, &fd, &open_err);
     if (open_rc)
         return nl_fail(err, open_rc == NL_ERR_IO && errno == ENOENT ? NL_ERR_DATA : open_rc,
                        "cannot continue: %s", open_err.msg);
@@ -707,23 +725,12 @@ nl_code nl_csv_append_shared(const char *path, const char *const *columns, int n
     }
     if (rc)
         return rc;
-    /* O_NONBLOCK: a FIFO in its place is refused below, not waited on */
-    csv.fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK);
-    struct stat st;
-    if (csv.fd < 0 || fstat(csv.fd, &st) != 0) {
-        const int e = errno;
-        if (csv.fd >= 0)
-            close(csv.fd);
-        /* ENXIO: a FIFO nobody reads */
-        const bool not_file = e == ENXIO || e == EISDIR;
-        return nl_fail(err, not_file ? NL_ERR_DATA : NL_ERR_IO, "cannot append to %s: %s", path,
-                       not_file ? "not a regular file" : strerror(e));
-    }
+    /* a FIFO in its place is refused, not waited on; a link is not followed */
+    rc = nl_open_write(path, O_WRONLY | O_APPEND, &csv.fd, err);
+    if (rc)
+        return rc;
     csv.open = true;
-    if (!S_ISREG(st.st_mode)) {
-        nl_csv_close(&csv, &(nl_error){0});
-        return nl_fail(err, NL_ERR_DATA, "cannot append to %s: not a regular file", path);
-    }
+    struct stat st;
     struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     int r;
     while ((r = fcntl(csv.fd, F_SETLKW, &lock)) != 0 && errno == EINTR)

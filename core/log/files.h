@@ -26,6 +26,39 @@ void nl_path_join(char *out, size_t size, const char *dir, const char *name);
 /* write `len` bytes to path.tmp.<pid>, fsync, rename to path; anything but a
  * regular file at path (a FIFO, a directory, a link) is NL_ERR_USAGE, left as is */
 nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err);
+/* ---- writing: held directories, no link followed (log/hold.c) ----
+ * Every directory normlab writes into is reached one component at a time
+ * with openat(O_DIRECTORY | O_NOFOLLOW), and every file it writes is opened
+ * relative to its held directory with O_NOFOLLOW: a symbolic link where
+ * normlab writes is refused (NL_ERR_USAGE, exit 2, naming it) before
+ * anything is written there. Links are followed only on the way to what the
+ * user named on the command line (the directories that hold --out and each
+ * run or sweep directory given, registered by cmd/ before any work starts):
+ * that path is the user's to choose. What they name, everything below it,
+ * and every path that lies under none (results/NAME, which normlab composes
+ * itself) is walked with no link followed and no '..'. Paths are never cut:
+ * an output path longer than NL_OUT_PATH_MAX - 1 bytes, or a name longer
+ * than the file system's NAME_MAX, is NL_ERR_USAGE. */
+#define NL_OUT_PATH_MAX 512
+/* out named on the command line: links on the way to it are the user's */
+nl_code nl_write_root_add(const char *out, nl_error *err);
+void nl_write_roots_reset(void); /* for tests */
+/* a descriptor of `dir` held as above (O_DIRECTORY); with create, the
+ * missing directories made (mkdir -p) */
+nl_code nl_dir_hold(const char *dir, bool create, int *fd, nl_error *err);
+/* open(2) of `path` for writing (flags: O_WRONLY or O_RDWR, with O_CREAT,
+ * O_TRUNC, O_APPEND, O_EXCL as wanted) in its held directory, which must
+ * exist; a link, directory, FIFO or device there is NL_ERR_USAGE naming it.
+ * On NL_ERR_IO errno is open(2)'s (EEXIST for O_EXCL, ENOENT). */
+nl_code nl_open_write(const char *path, int flags, int *fd, nl_error *err);
+/* rename(2) of a file of normlab's own (a temporary) to `to`, in its held
+ * directory; what is at `to`, if anything, must be a regular file */
+nl_code nl_rename_into(const char *from, const char *to, nl_error *err);
+/* Refuses a symbolic link anywhere in the tree at `dir`, dir included: what a command checks before its
+ * first write, so that a link met part-way never leaves half the work
+ * done. A missing dir: NL_OK. */
+nl_code nl_tree_refuse_links(const char *dir, nl_error *err);
+
 /* ---- reading: regular files only ----
  * Every file normlab reads is opened here. Anything but a regular file (a
  * FIFO, a directory, a device, a socket) is refused with NL_ERR_DATA (bad

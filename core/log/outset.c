@@ -40,42 +40,21 @@ nl_outset *nl_outset_begin(bool force, const char *exists_hint)
     return set;
 }
 
-/* the first existing directory of path's parents that is not one, or ""
- * (the path's own directory is missing, or is one) */
-static void blocking_parent(const char *path, char *out, size_t size)
-{
-    char tmp[1024];
-    nl_copy_string(tmp, sizeof tmp, path);
-    out[0] = '\0';
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        struct stat st;
-        const bool there = stat(tmp, &st) == 0;
-        if (there && !S_ISDIR(st.st_mode)) {
-            nl_copy_string(out, size, tmp);
-            return;
-        }
-        *p = '/';
-        if (!there)
-            return;
-    }
-}
-
 nl_code nl_output_check(const char *path, bool force, const char *exists_hint, nl_error *err)
 {
+    /* the directories on the way held as a write would hold them (a link
+     * or a file where one is wanted refused), without making any */
+    int dirfd;
+    const char *base;
+    nl_code rc = log_split_hold(path, LOG_HOLD_CHECK, NULL, &dirfd, &base, err);
+    if (rc || dirfd < 0)
+        return rc;
     struct stat st;
-    if (lstat(path, &st) != 0) {
-        char parent[1024];
-        if (errno == ENOENT || errno == ENOTDIR)
-            blocking_parent(path, parent, sizeof parent);
-        if ((errno == ENOENT || errno == ENOTDIR) && parent[0])
-            return log_refuse_not_dir(parent, err);
-        if (errno == ENOENT)
-            return NL_OK;
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
+    const int there = fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW);
+    const int e = errno;
+    close(dirfd);
+    if (there != 0)
+        return e == ENOENT ? NL_OK : nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(e));
     if (!S_ISREG(st.st_mode))
         return nl_fail(err, NL_ERR_USAGE, "%s is %s, not a regular file: normlab writes a file there "
                        "and replaces nothing else; nothing was written", path, nl_file_kind(st.st_mode));
@@ -90,35 +69,46 @@ nl_code nl_outset_make_dirs(nl_outset *set, const char *dir, nl_error *err)
     return log_make_dirs(dir, &set->dirs, err);
 }
 
-/* path's directory made, then a temporary of its own beside path (O_EXCL,
- * the umask's mode as every file) into tmp, opened into *fd */
+/* path's directory made and held, then a temporary of its own beside path
+ * (O_EXCL, the umask's mode as every file) into tmp, opened into *fd */
 static nl_code outset_temp(nl_outset *set, const char *path, char *tmp, size_t size, int *fd, nl_error *err)
 {
     static atomic_uint temp_count;
     nl_code rc = nl_output_check(path, set->force, set->hint, err);
-    char dir[1024];
-    nl_copy_string(dir, sizeof dir, path);
-    char *slash = strrchr(dir, '/');
-    if (rc == NL_OK && slash && slash != dir) {
-        *slash = '\0';
-        rc = log_make_dirs(dir, &set->dirs, err);
-    }
+    int dirfd = -1;
+    const char *base = path;
+    if (rc == NL_OK)
+        rc = log_split_hold(path, LOG_HOLD_CREATE, &set->dirs, &dirfd, &base, err);
     for (int attempt = 0; rc == NL_OK && attempt < 100; attempt++) {
         if (snprintf(tmp, size, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&temp_count, 1)) >=
-            (int)size)
-            return nl_fail(err, NL_ERR_IO, "path too long: %s", path);
+            (int)size) {
+            rc = nl_fail(err, NL_ERR_USAGE, "%s: a path too long to write; nothing was written", path);
+            break;
+        }
         if (!fd)
-            return NL_OK;
-        if ((*fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) >= 0)
-            return NL_OK;
+            break;
+        if ((*fd = openat(dirfd, tmp + (base - path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0666)) >= 0)
+            break;
+        const int e = errno;
         /* the directory removed meanwhile (another command's set that made
          * it, failing): made again, once */
-        if (errno == ENOENT && attempt == 0 && slash && slash != dir && log_make_dirs(dir, &set->dirs, err) == NL_OK)
+        if (e == ENOENT && attempt == 0) {
+            close(dirfd);
+            dirfd = -1;
+            rc = log_split_hold(path, LOG_HOLD_CREATE, &set->dirs, &dirfd, &base, err);
             continue;
-        if (errno != EEXIST)
+        }
+        if (e != EEXIST) {
+            rc = nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(e));
             break;
+        }
     }
-    return rc ? rc : nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (dirfd >= 0)
+        close(dirfd);
+    if (rc == NL_OK && fd && *fd < 0)
+        rc = nl_fail(err, NL_ERR_IO, "cannot write %s: no free temporary name", path);
+    return rc;
 }
 
 static nl_code outset_record(nl_outset *set, const char *path, const char *tmp, nl_error *err)
@@ -192,25 +182,25 @@ nl_code nl_outset_adopt(nl_outset *set, const char *path, const char *produced, 
 nl_code nl_outset_work_dir(nl_outset *set, const char *beside, char *out, size_t size, nl_error *err)
 {
     static atomic_uint work_count;
-    char parent[1024], name[1024];
-    nl_copy_string(name, sizeof name, beside);
-    for (size_t n = strlen(name); n > 1 && name[n - 1] == '/'; n--)
-        name[n - 1] = '\0'; /* "out/" is out's sibling's too, not a directory in it */
-    beside = name;
-    nl_copy_string(parent, sizeof parent, beside);
-    char *slash = strrchr(parent, '/');
-    nl_code rc = NL_OK;
-    if (slash && slash != parent) {
-        *slash = '\0';
-        rc = log_make_dirs(parent, &set->dirs, err);
-    }
+    size_t n = strlen(beside);
+    while (n > 1 && beside[n - 1] == '/')
+        n--; /* "out/" is out's sibling's too, not a directory in it */
+    char *name = strndup(beside, n);
+    if (!name)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    int dirfd = -1;
+    const char *base;
+    nl_code rc = log_split_hold(name, LOG_HOLD_CREATE, &set->dirs, &dirfd, &base, err);
+    if (rc == NL_OK && snprintf(out, size, "%s.tmp.%ld.%u", name, (long)getpid(),
+                                atomic_fetch_add(&work_count, 1)) >= (int)size)
+        rc = nl_fail(err, NL_ERR_USAGE, "%s: a path too long to write; nothing was written", name);
+    if (rc == NL_OK && mkdirat(dirfd, out + (base - name), 0777) != 0)
+        rc = nl_fail(err, NL_ERR_IO, "cannot create directory %s: %s", out, strerror(errno));
+    if (dirfd >= 0)
+        close(dirfd);
+    free(name);
     if (rc)
         return rc;
-    if (snprintf(out, size, "%s.tmp.%ld.%u", beside, (long)getpid(), atomic_fetch_add(&work_count, 1)) >=
-        (int)size)
-        return nl_fail(err, NL_ERR_IO, "path too long: %s", beside);
-    if (mkdir(out, 0777) != 0)
-        return nl_fail(err, NL_ERR_IO, "cannot create directory %s: %s", out, strerror(errno));
     return log_list_add(&set->work, out) ? NL_OK : nl_fail(err, NL_ERR_NOMEM, "out of memory");
 }
 

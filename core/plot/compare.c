@@ -360,8 +360,12 @@ static nl_code make_out_dir(const char *out_dir, nl_outset *set, nl_plot_report 
      * directory look, to another compare checking it at that moment, not
      * empty and not compare's */
     int fd = -1;
-    if (rc == NL_OK && (fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 && errno != EEXIST)
-        rc = nl_fail(err, NL_ERR_IO, "cannot write %s: %s", marker, strerror(errno));
+    nl_error open_err = {0};
+    if (rc == NL_OK && nl_open_write(marker, O_WRONLY | O_CREAT | O_EXCL, &fd, &open_err) != NL_OK &&
+        !(open_err.code == NL_ERR_IO && errno == EEXIST)) {
+        *err = open_err;
+        rc = open_err.code;
+    }
     if (fd >= 0) {
         close(fd);
         if (set)

@@ -337,10 +337,9 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
                 unlink(temp);
                 return rc;
             }
-            if (rename(temp, out) != 0) {
-                const int e = errno;
+            if ((rc = nl_rename_into(temp, out, err))) {
                 unlink(temp);
-                return nl_fail(err, NL_ERR_IO, "cannot rename %s to %s: %s", temp, out, strerror(e));
+                return rc;
             }
         }
         o->rendered = true;

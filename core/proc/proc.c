@@ -2,6 +2,7 @@
  * before exec, a start that failed reported back as an error, waiting with
  * a timeout, and reading what a child writes. */
 #define _GNU_SOURCE /* pipe2, execvp */
+#include "log/files.h"
 #include "proc/proc.h"
 
 #include <errno.h>
@@ -53,7 +54,7 @@ static nl_code plumb_stream(const nl_proc *p, const nl_proc_stream *s, int targe
     int *pair = target == 0 ? pl->in : pl->out;
     switch (s->kind) {
     case NL_PROC_NULL:
-        if (pl->null_fd < 0 && (pl->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+        if (pl->null_fd < 0 && (pl->null_fd = nl_open_system("/dev/null", O_RDWR)) < 0)
             return nl_fail(err, NL_ERR_RUNTIME, "cannot run %s: /dev/null: %s", p->program, strerror(errno));
         pl->source[target] = pl->null_fd;
         return NL_OK;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log/files.h"
 #include "report/internal.h"
 #include "results/files.h"
 
@@ -90,10 +91,12 @@ static nl_code make_tmp(rp_page *p, nl_error *err)
 {
     const char *base = getenv("TMPDIR");
     snprintf(p->tmp, sizeof p->tmp, "%s/normlab-report.XXXXXX", base && base[0] ? base : "/tmp");
-    if (!mkdtemp(p->tmp))
+    if (!mkdtemp(p->tmp)) /* lint: a private directory of its own, made new (mode 0700) */
         return nl_fail(err, NL_ERR_IO, "cannot make a temporary directory in %s for the figures: %s",
                        base && base[0] ? base : "/tmp", strerror(errno));
-    return NL_OK;
+    /* the way to TMPDIR is the user's (it may pass a link); the
+     * directory made there, and all below, is held as every output */
+    return nl_write_root_add(p->tmp, err);
 }
 
 static nl_code write_page(rp_page *p, rp_source *src, const char *const *dirs, int n_dirs, nl_error *err)

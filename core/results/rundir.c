@@ -165,7 +165,11 @@ nl_code nl_run_dir_busy_error(nl_error *err, const char *dir, const nl_run_write
 nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
 {
     *fd_out = -1;
-    nl_code rc = nl_make_dirs(dir, err);
+    /* a link in the run's tree (its marker, metrics.csv, plots/): refused
+     * before the run writes anything, not when it reaches the link */
+    nl_code rc = nl_tree_refuse_links(dir, err);
+    if (rc == NL_OK)
+        rc = nl_make_dirs(dir, err);
     if (rc)
         return rc;
     if ((rc = nl_run_dir_check_ours(dir, err)))
@@ -205,14 +209,24 @@ nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
 nl_code nl_run_dir_read_lock(const char *dir, int *fd_out, nl_error *err)
 {
     *fd_out = -1;
+    /* eval records its result in the run's eval/: a link there refused
+     * before the evaluation, not after it */
+    const nl_code tree = nl_tree_refuse_links(dir, err);
+    if (tree)
+        return tree;
     char path[1100];
     marker_path(dir, path, sizeof path);
     /* read and write, though only read: what opens a lock file (never a
      * file's content to read) and, an eval writing its record into the
      * directory, one it may write */
-    const int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return NL_OK; /* no marker: not a run directory, or one from before the marker */
+    int fd;
+    nl_error open_err = {0};
+    if (nl_open_write(path, O_RDWR, &fd, &open_err) != NL_OK) {
+        if (open_err.code == NL_ERR_IO && errno == ENOENT)
+            return NL_OK; /* no marker: not a run directory, or one from before the marker */
+        *err = open_err; /* a link or a directory in its place: refused, not read through */
+        return open_err.code;
+    }
     struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     int r;
     while ((r = fcntl(fd, F_OFD_SETLK, &fl)) != 0 && errno == EINTR)

@@ -77,6 +77,14 @@ nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep
                          const char *dir, nl_shard shard, bool worker, bool force, nl_error *err)
 {
     *j = (nl_sweep_job){.e = e, .p = p, .shard = shard, .worker = worker, .lock_fd = -1, .shard_lock_fd = -1};
+    if (strlen(dir) >= sizeof j->dir)
+        return nl_fail(err, NL_ERR_USAGE, "%.80s...: a sweep directory's path of %zu bytes; at most "
+                       "%zu; nothing was written", dir, strlen(dir), sizeof j->dir - 1);
+    /* a link anywhere in the tree (a committed lock, marker, config or run
+     * directory) is refused before anything in it is read or written */
+    nl_code tree = nl_tree_refuse_links(dir, err);
+    if (tree)
+        return tree;
     nl_copy_string(j->dir, sizeof j->dir, dir);
     size_t dir_len = strlen(j->dir);
     while (dir_len > 1 && j->dir[dir_len - 1] == '/')
@@ -174,8 +182,14 @@ static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
     const nl_shard shard = j->shard;
     snprintf(lock_path, sizeof lock_path, "%s/" NL_SWEEP_LOCK, j->dir);
     snprintf(shard_path, sizeof shard_path, "%s/" NL_SWEEP_LOCK "-shard-%d-of-%d", j->dir, shard.index, shard.count);
-    j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    j->shard_lock_fd = shard.count > 1 ? open(shard_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
+    /* held, not followed: a link or a directory in a lock's place is
+     * refused, never written through, nor taken as no lock at all */
+    j->lock_fd = j->shard_lock_fd = -1;
+    nl_code rc = nl_open_write(lock_path, O_RDWR | O_CREAT, &j->lock_fd, err);
+    if (rc == NL_OK && shard.count > 1)
+        rc = nl_open_write(shard_path, O_RDWR | O_CREAT, &j->shard_lock_fd, err);
+    if (rc)
+        return rc;
     const int whole_mode = shard.count > 1 || j->worker ? LOCK_SH : LOCK_EX;
     const bool whole_busy = j->lock_fd >= 0 && flock(j->lock_fd, whole_mode | LOCK_NB) != 0 &&
                             errno == EWOULDBLOCK;
@@ -326,11 +340,9 @@ static int open_run_log(const run_command *c, nl_error *err)
 {
     char log_path[1300], stamp[32];
     snprintf(log_path, sizeof log_path, "%s/" NL_RUN_LOG_FILE, c->run.out_dir);
-    const int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (log < 0) {
-        nl_fail(err, NL_ERR_IO, "cannot write %s: %s", log_path, strerror(errno));
+    int log;
+    if (nl_open_write(log_path, O_WRONLY | O_CREAT | O_APPEND, &log, err))
         return -1;
-    }
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -783,11 +795,15 @@ static void final_results(nl_sweep_job *j, nl_sweep_outcome *out)
 /* the sweep's directories, its locks and a first summary.csv */
 static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
 {
+    /* again (nl_sweep_prepare looked first): a link made since */
+    nl_code rc = nl_tree_refuse_links(j->dir, err);
+    if (rc || (rc = nl_make_dirs(j->dir, err)) || (rc = lock_sweep_dir(j, err)))
+        return rc;
     char sub[1200];
     snprintf(sub, sizeof sub, "%s/" NL_SWEEP_CONFIGS_DIR, j->dir);
-    nl_code rc = nl_make_dirs(sub, err);
+    rc = nl_make_dirs(sub, err);
     snprintf(sub, sizeof sub, "%s/" NL_SWEEP_RUNS_DIR, j->dir);
-    if (rc || (rc = nl_make_dirs(sub, err)) || (rc = lock_sweep_dir(j, err)))
+    if (rc || (rc = nl_make_dirs(sub, err)))
         return rc;
     return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
 }

@@ -387,9 +387,8 @@ nl_code nl_tb_writer_open(nl_tb_writer *w, const char *dir, const nl_tb_bytes *s
     nl_code rc = nl_write_atomic(w->path, start->data, start->len, err);
     if (rc)
         return rc;
-    w->fd = open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (w->fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", w->path, strerror(errno));
+    if ((rc = nl_open_write(w->path, O_WRONLY | O_APPEND, &w->fd, err)))
+        return rc;
     w->open = true;
     return NL_OK;
 }
