@@ -30,7 +30,8 @@ bool nl_is_dir(const char *path)
 void nl_path_join(char *out, size_t size, const char *dir, const char *name)
 {
     size_t len = strlen(dir);
-    snprintf(out, size, "%s%s%s", dir, (len && dir[len - 1] == '/') ? "" : "/", name);
+    if (snprintf(out, size, "%s%s%s", dir, (len && dir[len - 1] == '/') ? "" : "/", name) >= (int)size)
+        out[0] = '\0'; /* never a shortened path, which could name another file */
 }
 
 /* a directory of a path to be made is something else: the user's (exit 2) */

@@ -21,7 +21,8 @@
 nl_code nl_make_dirs(const char *path, nl_error *err);
 bool nl_path_exists(const char *path);
 bool nl_is_dir(const char *path);
-/* path + "/" + name into out */
+/* path + "/" + name into out; "" when it does not fit (never a shortened
+ * path: the writers refuse "", the readers find nothing there) */
 void nl_path_join(char *out, size_t size, const char *dir, const char *name);
 /* write `len` bytes to path.tmp.<pid>, fsync, rename to path; anything but a
  * regular file at path (a FIFO, a directory, a link) is NL_ERR_USAGE, left as is */

@@ -209,7 +209,8 @@ nl_code log_dir_hold(const char *dir, log_hold mode, str_list *made, int *fd, nl
 {
     *fd = -1;
     if (!dir[0])
-        return nl_fail(err, NL_ERR_USAGE, "an empty path where normlab writes; nothing was written");
+        return nl_fail(err, NL_ERR_USAGE, "an empty path where normlab writes (a path too long to "
+                       "compose comes out empty, never shortened); nothing was written");
     const size_t len = trimmed_len(dir);
     const size_t root = root_of(dir, len);
     int at;
@@ -254,6 +255,9 @@ nl_code log_split_hold(const char *path, log_hold mode, str_list *made, int *dir
                        nl_error *err)
 {
     *dirfd = -1;
+    *base = path;
+    if (!path[0])
+        return log_dir_hold("", mode, made, dirfd, err); /* refused, saying why */
     const char *slash = strrchr(path, '/');
     *base = slash ? slash + 1 : path;
     if (!**base)
