@@ -1,8 +1,10 @@
 /* normlab report: one self-contained HTML page for sweeps and runs
  * (core/report). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <time.h>
 
 #include "cmd.h"
@@ -37,11 +39,15 @@ static void usage(FILE *out)
             "                     is live and reloads itself. Once the sweep has ended (or was\n"
             "                     killed) the page is written a last time, without reloading, and\n"
             "                     the command exits; each page replaces the last whole (a file\n"
-            "                     beside FILE, renamed)\n"
+            "                     beside FILE, renamed). SIGINT (Ctrl-C) or SIGTERM stops it: the page\n"
+            "                     being made is finished, the last one written says when the watch\n"
+            "                     stopped and no longer reloads, nothing is left in TMPDIR\n"
             "  --interval SECONDS how often --watch looks, and the page reloads (default 5)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, a directory that is no\n"
             "sweep or run or holds no runs, FILE exists (without --force), or FILE is a\n"
-            "directory, FIFO, link or device, or a file stands where a directory of its path goes.\n");
+            "directory, FIFO, link or device, or a file stands where a directory of its path goes.\n"
+            "--watch stopped by SIGINT or SIGTERM: 130 or 143 (128 + the signal's number, as a\n"
+            "shell reports a command the signal ended) once its last page is written.\n");
 }
 
 typedef struct {
@@ -100,9 +106,16 @@ static void command_line(int argc, char **argv, char *buf, size_t size)
 #define EXISTS_HINT "give --force to replace it, or --out FILE"
 
 /* the page as an output set of one: checked again, written beside FILE,
- * placed whole (without force never over a file made meanwhile) */
-static int write_page(bool force, bool live, const char *out, const nl_report *rep)
+ * placed whole (without force never over a file made meanwhile). Its
+ * warnings are said with a page that is not live only (--watch makes
+ * many). */
+static int write_page(bool force, const nl_report_options *opt, const char *out, const nl_report *rep)
 {
+    for (const char *w = rep->notes.data && !opt->live_seconds ? rep->notes.data : ""; *w;) {
+        const size_t len = strcspn(w, "\n");
+        fprintf(stderr, "normlab report: warning: %.*s\n", (int)len, w);
+        w += len + (w[len] == '\n');
+    }
     nl_error err = {0};
     nl_outset *set = nl_outset_begin(force, EXISTS_HINT);
     nl_code rc = set ? nl_outset_add_buf(set, out, &rep->html, &err) : nl_fail(&err, NL_ERR_NOMEM, "out of memory");
@@ -111,52 +124,106 @@ static int write_page(bool force, bool live, const char *out, const nl_report *r
     nl_outset_end(set);
     if (rc)
         return nl_cmd_report("report", &err);
-    printf("%s (%.1f kB): %d run%s, %d figure%s%s; %d finished%s\n", out, (double)rep->html.len / 1000.0,
+    printf("%s (%.1f kB): %d run%s, %d figure%s%s; %d finished%s%s%s\n", out, (double)rep->html.len / 1000.0,
            rep->n_runs, rep->n_runs == 1 ? "" : "s", rep->n_figures, rep->n_figures == 1 ? "" : "s",
            rep->gnuplot_missing ? " (gnuplot is not on PATH: none drawn)" : "", rep->n_finished,
-           live ? "; live: the sweep runs" : "");
+           opt->live_seconds > 0 ? "; live: the sweep runs" : "", opt->stopped_by ? "; the watch stopped on " : "",
+           opt->stopped_by ? opt->stopped_by : "");
     fflush(stdout);
     return 0;
 }
 
-/* the page made and written: 0, or the exit status of the failure. Its
- * warnings are said with the last page only (--watch makes many). */
+/* the page made and written: 0, or the exit status of the failure */
 static int make_page(const report_args *a, const char *out, const nl_report_options *opt, bool force)
 {
     nl_report rep;
     nl_error err = {0};
     if (nl_report_build(a->dirs, a->n_dirs, opt, &rep, &err) != NL_OK)
         return nl_cmd_report("report", &err);
-    for (const char *w = rep.notes.data && !opt->live_seconds ? rep.notes.data : ""; *w;) {
-        const size_t len = strcspn(w, "\n");
-        fprintf(stderr, "normlab report: warning: %.*s\n", (int)len, w);
-        w += len + (w[len] == '\n');
-    }
-    const int written = write_page(force, opt->live_seconds > 0, out, &rep);
+    const int written = write_page(force, opt, out, &rep);
     nl_report_free(&rep);
     return written;
+}
+
+/* --watch's stop: the signal that asked, 0 while none. The handler only
+ * records it; the loop looks between pages and while it waits, so that the
+ * page being made is finished (its figures' temporary directory removed)
+ * and the last page written says the watch stopped. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static const int stop_signals[] = {SIGINT, SIGTERM};
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaddset(&sa.sa_mask, stop_signals[i]);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaction(stop_signals[i], &sa, NULL);
+}
+
+/* waits `seconds`, or less when a stop signal comes. The signals are held
+ * back between the look at the flag and the wait, which lets them in
+ * (pselect's mask): one that comes just before the wait ends it at once
+ * rather than after a whole interval. */
+static void wait_unless_stopped(int seconds)
+{
+    sigset_t stops, before;
+    sigemptyset(&stops);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaddset(&stops, stop_signals[i]);
+    sigprocmask(SIG_BLOCK, &stops, &before);
+    if (!stop_signal)
+        pselect(0, NULL, NULL, NULL, &(struct timespec){.tv_sec = seconds}, &before);
+    sigprocmask(SIG_SETMASK, &before, NULL);
 }
 
 /* --watch: a page whenever the sweep's files change while it runs, then a
  * last one without reloading. The first page is refused over an existing
  * file as any page is (without --force); the later ones replace the
- * watch's own. */
+ * watch's own. SIGINT and SIGTERM end it with a last page that says so:
+ * a page being made when the signal comes is not written (it would say
+ * "live"), the stopped one is, and the exit status is the signal's. */
 static int watch(const report_args *a, const char *out, nl_report_options opt)
 {
     const int interval = a->interval ? a->interval : 5;
     unsigned long long last = 0;
-    for (bool first = true;; first = false) {
+    bool written = false;
+    catch_stop_signals();
+    while (!stop_signal) {
         const bool running = nl_report_running(a->dirs, a->n_dirs);
         const unsigned long long stamp = nl_report_stamp(a->dirs, a->n_dirs);
         opt.live_seconds = running ? interval : 0;
-        if (first || !running || stamp != last) {
-            const int status = make_page(a, out, &opt, a->force || !first);
+        if (!written || !running || stamp != last) {
+            nl_report rep;
+            nl_error err = {0};
+            if (nl_report_build(a->dirs, a->n_dirs, &opt, &rep, &err) != NL_OK) {
+                /* a figure's gnuplot killed by the terminal's Ctrl-C as well */
+                if (stop_signal)
+                    break;
+                return nl_cmd_report("report", &err);
+            }
+            const int status = stop_signal ? 0 : write_page(a->force || written, &opt, out, &rep);
+            nl_report_free(&rep);
+            if (stop_signal)
+                break;
             if (status || !running)
                 return status;
+            written = true;
         }
         last = stamp;
-        nanosleep(&(struct timespec){.tv_sec = interval}, NULL);
+        wait_unless_stopped(interval);
     }
+    const int sig = stop_signal;
+    opt.live_seconds = 0;
+    opt.stopped_by = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    opt.stopped_at = time(NULL);
+    opt.stopped_while_running = nl_report_running(a->dirs, a->n_dirs);
+    const int status = make_page(a, out, &opt, a->force || written);
+    return status ? status : 128 + sig;
 }
 
 int cmd_report(int argc, char **argv)

@@ -7,16 +7,22 @@
  * The event files' framing and CRC32C here; TensorBoard itself reads them
  * in test_tensorboard, a browser the page in test_report_browser. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log/files.h"
 #include "plot/plot.h"
+#include "results/files.h"
 #include "results/results.h"
+#include "results/rundir.h"
 #include "tensorboard/tfevents.h"
 #include "testutil.h"
 
@@ -464,6 +470,160 @@ START_TEST(test_watch)
 }
 END_TEST
 
+/* A sweep that runs, for --watch, without training one: a process of this
+ * test holds the sweep's .lock as a sweep does (flock, its pid and host
+ * written in it) until it is killed. */
+static pid_t hold_sweep_lock(const char *rel_dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s/" NL_SWEEP_LOCK, tu_tmp, rel_dir);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    const pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const int fd = open(path, O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 || !nl_lock_holder_write(fd))
+            _exit(1);
+        (void)!write(ready[1], "y", 1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char byte = 0;
+    ck_assert_msg(read(ready[0], &byte, 1) == 1, "the sweep's lock could not be held");
+    close(ready[0]);
+    return pid;
+}
+
+/* the report's temporary directories left in the test's private TMPDIR */
+static int report_tmp_dirs(void)
+{
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/tmp", tu_tmp);
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot list %s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += !strncmp(e->d_name, "normlab-report.", 15);
+    closedir(d);
+    return n;
+}
+
+/* waits (up to 60 s) until tu_tmp's file `rel` holds `text` */
+static void wait_for_text(const char *rel, const char *text)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, rel);
+    for (int i = 0; i < 6000; i++) {
+        char *got = NULL;
+        nl_error ignored = {0};
+        const bool found = nl_read_file(path, &got, NULL, &ignored) == NL_OK && strstr(got, text);
+        free(got);
+        if (found)
+            return;
+        usleep(10000);
+    }
+    ck_abort_msg("%s never said \"%s\"", rel, text);
+}
+
+/* the watch's wait status, once it has ended (up to 60 s after the signal;
+ * its interval is longer, so an ended wait is the signal's doing) */
+static int watch_status(pid_t pid)
+{
+    int status = 0;
+    for (int i = 0; i < 6000; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return status;
+        usleep(10000);
+    }
+    killpg(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ck_abort_msg("the watch went on after its signal");
+    return status;
+}
+
+/* the page the watch left: whole, no longer live, and says it stopped */
+static void assert_stopped_page(const char *rel, const char *signal_name)
+{
+    char *page = tu_tmp_read(rel);
+    char said[64];
+    snprintf(said, sizeof said, "(%s), while the sweep was still running", signal_name);
+    ck_assert_msg(strstr(page, "<body data-live=\"0\">") && !strstr(page, "class=\"live\"") &&
+                      !strstr(page, "Live: the sweep is running"), "%s: the stopped watch's page is live", rel);
+    ck_assert_msg(strstr(page, "<p class=\"stopped\" role=\"status\">The watch stopped at ") && strstr(page, said),
+                  "%s: the page does not say the watch stopped on %s", rel, signal_name);
+    ck_assert_msg(strstr(page, "</html>\n"), "%s: not whole", rel);
+    free(page);
+}
+
+/* SIGINT and SIGTERM stop normlab report --watch with a last page: the
+ * page being made is finished (its temporary directory removed), the page
+ * left says the watch stopped and does not reload, the exit status is the
+ * signal's (128 + its number). SIGINT comes while a page's figures are
+ * being drawn (gnuplot here waits for the test's word: the temporary
+ * directory is there when the signal comes), SIGTERM while the watch waits
+ * between pages. Before, either ended the watch at once: the directory
+ * stayed in TMPDIR, the page said "Live" and reloaded for ever. */
+START_TEST(test_watch_stopped)
+{
+    make_sweep("report-stop");
+    const pid_t holder = hold_sweep_lock("sw");
+    char real[600], shim[1600];
+    ck_assert_msg(nl_plot_find_gnuplot(real, sizeof real), "gnuplot is not on PATH");
+    snprintf(shim, sizeof shim, "#!/bin/sh\n: >'%s/gnuplot-started'\n"
+             "while [ ! -e '%s/gnuplot-go' ]; do sleep 0.02; done\nexec '%s' \"$@\"\n", tu_tmp, tu_tmp, real);
+    ck_assert_int_eq(mkdir(strcat(strcpy(real, tu_tmp), "/bin"), 0755), 0);
+    tu_tmp_write("bin/gnuplot", shim);
+    ck_assert_int_eq(chmod(strcat(real, "/gnuplot"), 0755), 0);
+
+    /* SIGINT while the first page's figures are drawn */
+    char args[1200];
+    snprintf(args, sizeof args, "report sw --watch --interval 600 --out int.html");
+    const char *path = getenv("PATH");
+    char *saved_path = strdup(path ? path : "/usr/bin:/bin");
+    char shim_path[1400];
+    snprintf(shim_path, sizeof shim_path, "%s/bin:%s", tu_tmp, saved_path);
+    ck_assert_int_eq(setenv("PATH", shim_path, 1), 0);
+    pid_t w = tu_normlab_start(args, "int.txt", "int.txt");
+    ck_assert_int_eq(setenv("PATH", saved_path, 1), 0);
+    free(saved_path);
+    wait_for_text("gnuplot-started", "");
+    ck_assert_int_eq(report_tmp_dirs(), 1);
+    ck_assert_int_eq(kill(w, SIGINT), 0);
+    tu_tmp_write("gnuplot-go", "");
+    int status = watch_status(w);
+    char *said = tu_tmp_read("int.txt");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT, "status %#x: %s", status, said);
+    /* the page being made when the signal came (live) was not written */
+    ck_assert_msg(!strstr(said, "live") && strstr(said, "int.html (") && strstr(said, "; the watch stopped on SIGINT\n"),
+                  "%s", said);
+    free(said);
+    ck_assert_int_eq(report_tmp_dirs(), 0);
+    assert_stopped_page("int.html", "SIGINT");
+
+    /* SIGTERM while it waits between pages */
+    w = tu_normlab_start("report sw --watch --interval 600 --out term.html", "term.txt", "term.txt");
+    wait_for_text("term.txt", "; live: the sweep runs\n");
+    char *page = tu_tmp_read("term.html");
+    ck_assert_msg(strstr(page, "class=\"live\""), "the first page is not live");
+    free(page);
+    ck_assert_int_eq(kill(w, SIGTERM), 0);
+    status = watch_status(w);
+    said = tu_tmp_read("term.txt");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM, "status %#x: %s", status, said);
+    ck_assert_msg(strstr(said, "; the watch stopped on SIGTERM\n"), "%s", said);
+    free(said);
+    ck_assert_int_eq(report_tmp_dirs(), 0);
+    assert_stopped_page("term.html", "SIGTERM");
+
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* reads the TFRecord framing back: every record's length and data CRCs */
 static int records(const unsigned char *data, size_t len, size_t *bad)
 {
@@ -551,6 +711,7 @@ int main(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_event_framing);
     tcase_add_test(tc, test_watch);
+    tcase_add_test(tc, test_watch_stopped);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -113,6 +113,19 @@ void rp_page_head(rp_page *p, const char *title, int n_dirs)
         nl_buf_printf(p->html, "<p class=\"live\" role=\"status\">Live: the sweep is running. This page is "
                       "written again as its runs go on and reloads itself every %d s; it stops once the sweep "
                       "has ended.</p>\n", p->opt->live_seconds);
+    if (p->opt->stopped_by) {
+        /* the last page of a watch ended by a signal: without this it would
+         * read as a finished sweep's, or (before) as live for ever */
+        char stopped[40];
+        struct tm st;
+        gmtime_r(&p->opt->stopped_at, &st);
+        strftime(stopped, sizeof stopped, "%Y-%m-%d %H:%M:%S UTC", &st);
+        nl_buf_printf(p->html, "<p class=\"stopped\" role=\"status\">The watch stopped at %s (%s)%s. This page "
+                      "is not written again and does not reload; <code>normlab report</code> makes a new one.</p>\n",
+                      stopped, p->opt->stopped_by,
+                      p->opt->stopped_while_running ? ", while the sweep was still running: its runs as they "
+                                                      "stood then" : "");
+    }
     nl_buf_printf(p->html, "<h1>");
     rp_esc(p->html, title);
     nl_buf_printf(p->html, "</h1>\n<p class=\"meta\">normlab report of %d director%s, written %s by normlab %s "

@@ -12,6 +12,7 @@
 #define NL_REPORT_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "base/status.h"
 #include "log/files.h"
@@ -27,6 +28,13 @@ typedef struct {
     /* a live page (normlab report --watch, a sweep running): it says so and
      * reloads itself every live_seconds; 0: a finished page */
     int live_seconds;
+    /* --watch's last page when a signal stopped it (stopped_by names the
+     * signal, e.g. "SIGINT"; NULL: not stopped): the page says when the
+     * watch stopped, and whether the sweep still ran then, and never
+     * reloads (live_seconds is 0) */
+    const char *stopped_by;
+    time_t stopped_at;
+    bool stopped_while_running;
 } nl_report_options;
 
 typedef struct {
