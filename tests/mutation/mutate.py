@@ -158,6 +158,32 @@ MUTATIONS = [
      "        if (rc == NL_OK && !nl_ident_ok(c->id))",
      "        if (0 && rc == NL_OK && !nl_ident_ok(c->id))",
      "a claim id outside its character set accepted where the experiment file is parsed"),
+    # issue 82: a name from a file leaves its directory, work before a refusal, two parsers' rules
+    ("claims-name-unchecked", "core/config/yamldoc.c",
+     "    if ((path ? nl_ident_path_ok(s) : nl_ident_ok(s)) && len <= longest) {",
+     "    if (len <= longest) {",
+     "a claims file's name: not checked as an identifier (../../esc leaves verdict --out's directory)"),
+    ("claims-name-cut", "core/config/yamldoc.c",
+     "    if ((path ? nl_ident_path_ok(s) : nl_ident_ok(s)) && len <= longest) {\n        memcpy(out, s, len + 1);",
+     "    if (path ? nl_ident_path_ok(s) : nl_ident_ok(s)) {\n        snprintf(out, size, \"%s\", s);",
+     "a name longer than its storage cut to fit instead of refused"),
+    ("claims-duplicate-key-accepted", "core/results/claims.c",
+     "    nl_code rc = nl_yaml_check_mapping(P->y, root, NULL, \"a mapping (name:, source:, claims:, threshold_rule:, \"\n"
+     "                                       \"power:)\");",
+     "    nl_code rc = NL_OK;",
+     "the claims parser reads a top-level key given twice as its last copy (the experiment loader refuses it)"),
+    ("rate-unused-cell-accepted", "core/results/expect.c",
+     "        if (has[k]) {",
+     "        if (0 && has[k]) {",
+     "a rate claim's b: cell, which it never reads, accepted"),
+    ("reproduce-checks-after-runs", "cmd/reproduce.c",
+     "        rc = preflight(a, path, claims, out, err);",
+     "        rc = ((void)preflight, NL_OK);",
+     "reproduce trains the sweep before finding its claims missing or the registration lookup impossible"),
+    ("reproduce-name-cut", "cmd/reproduce.c",
+     "    size_t stem_len = strlen(base);",
+     "    size_t stem_len = strcspn(base, \".\");",
+     "reproduce tiny.v2 cut at the dot: results/tiny's verdicts replaced"),
 ]
 
 SUITE_EXCLUDE = "long|slurm|fuzz|sanitize|mpi|cluster|portable|emu"
