@@ -15,6 +15,7 @@
  * extension, the first by name stands for the rest. */
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,76 @@ START_TEST(test_link_the_user_named_is_followed)
 }
 END_TEST
 
+/* the helper's entry points, each on its own, at a link: what the trees'
+ * check in front of them must not be the only thing that refuses */
+START_TEST(test_each_writer_refuses_a_link)
+{
+    tu_tmp_make("links");
+    char dir[512], victim[600], place[600], sub[600];
+    snprintf(dir, sizeof dir, "%s", tu_tmp);
+    tu_tmp_write("victim", "the user's own file\n");
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(place, sizeof place, "%s/link", dir);
+    ck_assert_int_eq(symlink(victim, place), 0);
+    snprintf(sub, sizeof sub, "%s/d", dir);
+    ck_assert_int_eq(mkdir(sub, 0777), 0);
+    snprintf(sub, sizeof sub, "%s/dlink", dir);
+    char target[600];
+    snprintf(target, sizeof target, "%s/d", dir);
+    ck_assert_int_eq(symlink(target, sub), 0);
+    nl_error err = {0};
+    int fd = -1;
+    ck_assert_int_eq(nl_open_write(place, O_WRONLY | O_APPEND, &fd, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, place) && strstr(err.msg, "symbolic link"), "%s", err.msg);
+    ck_assert_int_eq(fd, -1);
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_open_write(place, O_RDWR | O_CREAT, &fd, &err), NL_ERR_USAGE);
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_write_atomic(place, "x", 1, &err), NL_ERR_USAGE);
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_write_exclusive(place, "x", 1, NULL, &err), NL_ERR_USAGE);
+    nl_error_clear(&err);
+    /* through a linked directory: the directory is what is named */
+    char through[700];
+    snprintf(through, sizeof through, "%s/dlink/f", dir);
+    ck_assert_int_eq(nl_open_write(through, O_WRONLY | O_CREAT, &fd, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, sub), "%s", err.msg);
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_make_dirs(through, &err), NL_ERR_USAGE);
+    nl_error_clear(&err);
+    nl_outset *set = nl_outset_begin(true, NULL);
+    ck_assert_int_eq(nl_outset_add(set, through, "x", 1, &err), NL_ERR_USAGE);
+    nl_outset_end(set);
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_rename_into(victim, place, &err), NL_ERR_USAGE);
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_tree_refuse_links(dir, &err), NL_ERR_USAGE);
+    nl_error_clear(&err);
+    /* '..' below a path's start leaves it */
+    char up[700];
+    snprintf(up, sizeof up, "%s/d/../victim2", dir);
+    ck_assert_int_eq(nl_write_atomic(up, "x", 1, &err), NL_ERR_USAGE);
+    nl_error_clear(&err);
+    char *text = tu_tmp_read("victim");
+    ck_assert_str_eq(text, "the user's own file\n");
+    free(text);
+    snprintf(target, sizeof target, "%s/d", dir);
+    DIR *d = opendir(target);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, 0);
+    /* a path that does not fit comes out empty, never shortened */
+    char small[16];
+    nl_path_join(small, sizeof small, "/tmp/somewhere", "long-name");
+    ck_assert_str_eq(small, "");
+    nl_path_join(small, sizeof small, "/tmp", "x");
+    ck_assert_str_eq(small, "/tmp/x");
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("links");
@@ -332,6 +403,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_link_at_every_written_path);
     tcase_add_test(tc, test_link_the_user_named_is_followed);
+    tcase_add_test(tc, test_each_writer_refuses_a_link);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

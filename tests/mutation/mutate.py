@@ -184,6 +184,29 @@ MUTATIONS = [
      "    size_t stem_len = strlen(base);",
      "    size_t stem_len = strcspn(base, \".\");",
      "reproduce tiny.v2 cut at the dot: results/tiny's verdicts replaced"),
+    # issue 82: no link followed, no path cut where normlab writes
+    ("tree-check-skipped", "core/log/hold.c",
+     "    return rc || at < 0 ? rc : refuse_links_below(at, dir, 8, err);",
+     "    return rc || at < 0 ? rc : (refuse_links_below(at, dir, 8, &(nl_error){0}), NL_OK);",
+     "a sweep, run or eval no longer looks for links in its tree before its first read or write"),
+    ("open-write-follows-link", "core/log/hold.c",
+     "    const int opened = openat(dirfd, base, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);",
+     "    const int opened = openat(dirfd, base, flags | O_NONBLOCK | O_CLOEXEC, 0666);",
+     "a lock, marker, stderr.txt or metrics.csv opened through a link at it"),
+    ("dir-walk-follows-link", "core/log/hold.c",
+     "    int next = openat(at, name, O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC);\n"
+     "    if (next < 0 && errno == ENOENT && mode == LOG_HOLD_CHECK) {",
+     "    int next = openat(at, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);\n"
+     "    if (next < 0 && errno == ENOENT && mode == LOG_HOLD_CHECK) {",
+     "runs/, plots/, eval/ or a verdict's OUT/NAME entered through a link"),
+    ("path-join-cuts", "core/log/files.c",
+     "        out[0] = '\\0'; /* never a shortened path, which could name another file */",
+     "        (void)0; /* never a shortened path, which could name another file */",
+     "a joined path that does not fit its buffer cut short, naming another file"),
+    ("out-path-unbounded", "core/log/hold.c",
+     "    if (n >= NL_OUT_PATH_MAX)",
+     "    if (0 && n >= NL_OUT_PATH_MAX)",
+     "an --out too long for the paths made under it taken (they would be cut)"),
 ]
 
 SUITE_EXCLUDE = "long|slurm|fuzz|sanitize|mpi|cluster|portable|emu"
