@@ -162,6 +162,18 @@ static bool run_busy(const char *rel_dir, nl_run_writer *w)
     return nl_run_dir_busy(dir, w);
 }
 
+/* waits (up to 60 s) until `rel_dir`'s run is written by a process (or,
+ * `busy` false, by none); its writer into *w */
+static bool wait_busy(const char *rel_dir, bool busy, nl_run_writer *w)
+{
+    for (int i = 0; i < 6000; i++) {
+        if (run_busy(rel_dir, w) == busy)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
 START_TEST(test_killed_workers_run_is_done_again)
 {
     tu_tmp_make("claim");
@@ -171,23 +183,36 @@ START_TEST(test_killed_workers_run_is_done_again)
     const pid_t first = start_normlab("sweep exp.yaml --claim", "first.txt");
     wait_for_file("results/k/runs/seed-1/metrics.csv");
     const pid_t second = start_normlab("sweep exp.yaml --claim", "second.txt");
-    /* the second waits: the run is the first's */
+    /* the second waits: the run is the first's (a worker that finds a run
+     * held says nothing, so this only gives it time to look; under load it
+     * may not have, and the check is weaker, never wrong) */
     usleep(1200000);
     ck_assert_int_eq(waitpid(second, NULL, WNOHANG), 0);
     ck_assert_int_eq(attempts(run), 1);
-    ck_assert_int_eq(kill(first, SIGKILL), 0);
+    /* The first worker killed -9 with its run gone: its claim says
+     * "claimed", nobody holds it. Killed together, the worker's lock went
+     * first and its run's process (sent SIGTERM as its parent died) could
+     * still hold the run's directory when the second took the claim: the
+     * second then let it go, waited and took it again, and the claim file
+     * said "3 claimed" (a loaded machine). So the worker is stopped, its
+     * run killed, the directory seen free, and only then the worker killed. */
+    nl_run_writer w = {0};
+    ck_assert_msg(wait_busy(run, true, &w) && w.pid > 0, "the first worker's run writes nothing");
+    const pid_t first_run = (pid_t)w.pid;
     int status;
+    ck_assert_int_eq(kill(first, SIGSTOP), 0);
+    ck_assert(waitpid(first, &status, WUNTRACED) == first && WIFSTOPPED(status));
+    ck_assert_int_eq(kill(first_run, SIGKILL), 0);
+    ck_assert_msg(wait_busy(run, false, &w), "the killed run's directory stays held");
+    ck_assert_int_eq(kill(first, SIGKILL), 0);
     ck_assert(waitpid(first, &status, 0) == first);
     /* the second claims it once the first is gone and its run has stopped */
-    for (int i = 0; i < 2000 && attempts(run) < 2; i++)
+    for (int i = 0; i < 6000 && attempts(run) < 2; i++)
         usleep(10000);
     const int n = attempts(run);
-    nl_run_writer w = {0};
-    bool taken = false;
-    for (int i = 0; i < 2000 && !(taken = run_busy(run, &w)); i++)
-        usleep(10000);
+    const bool taken = wait_busy(run, true, &w);
     killpg(second, SIGKILL);
-    if (w.pid > 0)
+    if (taken && w.pid > 0)
         kill((pid_t)w.pid, SIGKILL);
     waitpid(second, &status, 0);
     ck_assert_msg(n == 2, "the killed worker's run was started %d times", n);
