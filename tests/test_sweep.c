@@ -704,6 +704,29 @@ START_TEST(test_set_threads)
 }
 END_TEST
 
+/* without name:, the sweep is named after the whole file name but its
+ * .yaml (tiny.v2.yaml is tiny.v2, not tiny: results/tiny is another
+ * experiment's); a file name too long to name it is refused, never cut */
+START_TEST(test_default_sweep_name)
+{
+    static const char text[] = "base: {model: {arch: mlp}}\ngrid: {seed: [1, 2]}\n";
+    nl_experiment e;
+    nl_error err = {0};
+    ck_assert_msg(nl_experiment_parse(text, "experiments/tiny.v2.yaml", &e, &err) == NL_OK, "%s", err.msg);
+    ck_assert_str_eq(e.name, "tiny.v2");
+    nl_experiment_free(&e);
+    ck_assert_msg(nl_experiment_parse(text, "a b.yml", &e, &err) == NL_OK, "%s", err.msg);
+    ck_assert_str_eq(e.name, "a-b");
+    nl_experiment_free(&e);
+    char long_path[400] = "experiments/";
+    for (int i = 0; i < 200; i++)
+        strcat(long_path, "x");
+    strcat(long_path, ".yaml");
+    ck_assert_int_eq(nl_experiment_parse(text, long_path, &e, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "too long") && strstr(err.msg, "name:"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_failed_run_and_shards)
 {
     tu_tmp_make("sweep");
@@ -1009,6 +1032,7 @@ int main(void)
     tcase_add_test(plan_case, test_shards_partition);
     tcase_add_test(plan_case, test_values_equal);
     tcase_add_test(plan_case, test_bad_experiment_files);
+    tcase_add_test(plan_case, test_default_sweep_name);
     suite_add_tcase(s, plan_case);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 120);

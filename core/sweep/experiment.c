@@ -656,12 +656,10 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     }
     /* sections in dependency order: set before grid before derived */
     if (found[0]) {
-        if ((rc = parse_string(P, found[0], "name", e->name, sizeof e->name)))
+        /* the one reader of a name that becomes a path (as the claims
+         * parser's name:): refused, never cut */
+        if ((rc = nl_yaml_read_ident(&P->y, found[0], "name", "sweep name", false, e->name, sizeof e->name)))
             return rc;
-        char shown[300];
-        if (!nl_ident_ok(e->name))
-            return nl_yaml_fail(&P->y, found[0], "name", "'%s' is not a valid sweep name (it names the sweep "
-                                "directory); accepted: " NL_IDENT_ACCEPTED, nl_text_show(e->name, shown, sizeof shown));
     }
     if (!found[1])
         return nl_yaml_fail(&P->y, root, NULL, "base: is missing; give the config every run starts from (a "
@@ -686,19 +684,27 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     return NL_OK;
 }
 
-static void default_sweep_name(const char *path, char *name, size_t size)
+/* the file's name without its .yaml or .yml (tiny.v2.yaml: tiny.v2, never
+ * cut at its first dot), other characters an identifier cannot hold as
+ * '-'; a name too long for the sweep's is refused, never cut */
+static nl_code default_sweep_name(const char *path, char *name, size_t size, nl_error *err)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t len = strcspn(base, ".");
-    if (len == 0)
-        len = strlen(base);
+    size_t len = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base && (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml")))
+        len = (size_t)(dot - base);
+    if (len >= size)
+        return nl_fail(err, NL_ERR_CONFIG, "%s: a file name too long to name its sweep (at most %zu "
+                       "characters before .yaml); give the experiment a name:", path, size - 1);
     size_t k = 0;
-    for (size_t i = 0; i < len && k + 1 < size; i++)
-        name[k++] = isalnum((unsigned char)base[i]) || strchr("_-", base[i]) ? base[i] : '-';
+    for (size_t i = 0; i < len; i++)
+        name[k++] = isalnum((unsigned char)base[i]) || strchr("_-.", base[i]) ? base[i] : '-';
     name[k] = '\0';
     if (!nl_ident_ok(name))
         snprintf(name, size, "sweep");
+    return NL_OK;
 }
 
 /* the claims from the same document: a sweep refuses a file whose claims
@@ -724,7 +730,7 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
         rc = parse_claims(&P, nl_yaml_root(&P.y));
     nl_yaml_doc_free(&P.y);
     if (rc == NL_OK && !out->name[0])
-        default_sweep_name(path, out->name, sizeof out->name);
+        rc = default_sweep_name(path, out->name, sizeof out->name, err);
     if (rc)
         nl_experiment_free(out);
     return rc;
