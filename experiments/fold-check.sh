@@ -4,7 +4,7 @@
 # briefly, then evaluated on its test split unfolded and with --fold-bn.
 #
 # The models are derived, not listed: the resolved configs of every
-# committed reproduction (results/*/configs/*.yaml) and of every config in
+# committed reproduction's run (results/*/runs/*/config.yaml) and of every config in
 # configs/, kept when model.norm.type is a normalizer whose row in
 # configs/README.md's generated normalizer table has running statistics
 # (and track_running_stats is on), one per distinct model: section and
@@ -45,9 +45,10 @@ for line in table.splitlines():
         running = cells[4]
         if running.startswith("yes") or running.startswith("optional"):
             stats_kinds[cells[0].strip("`")] = running.startswith("yes")
-own = os.path.join(os.path.normpath(out), "configs") + "/"
+# each run's own config.yaml (a sweep's configs/RUN.yaml is its input, not kept)
+own = os.path.join(os.path.normpath(out), "runs") + "/"
 sources = sorted(glob.glob(os.path.join(out, "resolved", "*.yaml"))) + \
-          sorted(p for p in glob.glob("results/*/configs/*.yaml") if not p.startswith(own))
+          sorted(p for p in glob.glob("results/*/runs/*/config.yaml") if not p.startswith(own))
 models = {}
 for path in sources:
     cfg = yaml.safe_load(open(path))

@@ -116,19 +116,22 @@ START_TEST(test_results_hold_no_live_state)
     nl_buf_free(&why);
     free(listing.data);
 
-    /* planted: a marker, a shard's lock, a log, a temporary and a link are
-     * found; the evidence beside them is not */
+    /* planted: a marker, a shard's lock, a log, a temporary, a link and the
+     * sweep's copy of a run's config are found; the evidence beside them (the
+     * run's own config.yaml among it) is not */
     static const char planted[] = "100644 0000000000000000000000000000000000000000 0\tresults/x/runs/r/.normlab-run\0"
                                   "100644 0000000000000000000000000000000000000000 0\tresults/x/.lock-shard-1-of-2\0"
                                   "100644 0000000000000000000000000000000000000000 0\tresults/x/runs/r/stderr.txt\0"
                                   "100644 0000000000000000000000000000000000000000 0\tresults/x/summary.csv.tmp.12.0\0"
                                   "120000 0000000000000000000000000000000000000000 0\tresults/x/runs/r/metrics.csv\0"
                                   "100644 0000000000000000000000000000000000000000 0\tresults/x/runs/r/summary.json\0"
-                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/configs/r.yaml\0";
+                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/configs/r.yaml\0"
+                                  "100644 0000000000000000000000000000000000000000 0\tresults/x/runs/r/config.yaml\0";
     nl_buf planted_why = {0};
-    ck_assert_int_eq(never_committed(planted, sizeof planted - 1, &planted_why), 5);
-    ck_assert_msg(!strstr(planted_why.data, "summary.json") && !strstr(planted_why.data, "r.yaml"), "%s",
-                  planted_why.data);
+    ck_assert_int_eq(never_committed(planted, sizeof planted - 1, &planted_why), 6);
+    ck_assert_msg(strstr(planted_why.data, "results/x/configs/r.yaml") &&
+                      !strstr(planted_why.data, "summary.json") && !strstr(planted_why.data, "config.yaml"),
+                  "%s", planted_why.data);
     nl_buf_free(&planted_why);
 }
 END_TEST

@@ -32,7 +32,9 @@
 /* a sweep directory's table of its runs, a row each, and their directories */
 #define NL_SWEEP_SUMMARY_FILE "summary.csv"
 #define NL_SWEEP_RUNS_DIR "runs"
-/* the resolved config of each of a sweep's runs: configs/RUN.yaml */
+/* the config a sweep hands each of its runs: configs/RUN.yaml, written
+ * again before every start of the run; the run's own config.yaml is the
+ * record of what it ran */
 #define NL_SWEEP_CONFIGS_DIR "configs"
 /* the sweep's lock (sweep/sched.c): held while a sweep, a shard of one or
  * a --claim worker runs; a shard also holds .lock-shard-I-of-N */
@@ -92,6 +94,9 @@ typedef enum {
     /* megabytes a run; training again from config.yaml gives it bit for bit (test_results_drift) */ \
     X(NL_FINAL_MODEL_FILE, NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                                      \
     X(NL_REPORT_PAGE, NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                                           \
+    /* the sweep's input to a run: the experiment gives it again, and the run's config.yaml,       \
+     * which a sweep compares with the experiment's, records what ran (one copy per run) */         \
+    X(NL_SWEEP_CONFIGS_DIR "/*.yaml", NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                           \
     X("*.png", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
     X("*.svg", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
     /* a figure's script and data: kilobytes, and test_committed_intervals reads verdicts.gp */     \
@@ -108,8 +113,7 @@ typedef enum {
     X(NL_EVAL_DIR "/" NL_EVAL_TABLE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                            \
     /* normlab eval's records, one per evaluation (EVAL_DIR/NAME.json) */                           \
     X(NL_EVAL_DIR "/*.json", NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
-    X(NL_SWEEP_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
-    X(NL_SWEEP_CONFIGS_DIR "/*.yaml", NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)
+    X(NL_SWEEP_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)
 
 typedef struct {
     const char *glob;
