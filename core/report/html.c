@@ -68,6 +68,17 @@ bool rp_is_fraction(const char *metric)
     return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;
 }
 
+rp_unit rp_metric_unit(const char *metric)
+{
+    if (rp_is_fraction(metric))
+        return (rp_unit){100, "%", "points"};
+    if (strstr(metric, "bits"))
+        return (rp_unit){1, "bits", "bits"};
+    if (strstr(metric, "loss"))
+        return (rp_unit){1, "nats", "nats"};
+    return (rp_unit){1, "", ""};
+}
+
 const char *rp_metric_text(const char *metric, const char *value, char *buf, size_t size)
 {
     char *end;

@@ -57,6 +57,15 @@ void rp_script_json(nl_buf *html, const char *id, const nl_buf *json);
  * accuracies and errors ("15.60"), else %.4g; "" for an empty value */
 const char *rp_metric_text(const char *metric, const char *value, char *buf, size_t size);
 bool rp_is_fraction(const char *metric);
+/* the unit a metric's numbers are in on the page, named beside each: the
+ * page's percent for accuracies and errors (a difference of two in
+ * points), nats for a loss (a cross-entropy), bits for bits per token;
+ * "" where the name does not say (steps, seconds, a probe's column) */
+typedef struct {
+    double scale;                   /* the file's number times scale is the page's */
+    const char *value, *difference; /* a value's unit, and a difference's */
+} rp_unit;
+rp_unit rp_metric_unit(const char *metric);
 void rp_page_head(rp_page *p, const char *title, int n_dirs);
 void rp_page_tail(rp_page *p);
 /* a line for the screen and for the section's warning box */

@@ -1,6 +1,12 @@
 /* The claims' verdicts, where normlab verdict wrote verdicts.csv beside
  * summary.csv: its table, and its forest plot drawn again as SVG by the
- * verdict module's own writer from the file's rows. */
+ * verdict module's own writer from the file's rows. Each row's numbers
+ * are in its own unit, read from its method and expectation: a claim over
+ * cells counts cells and a count claim units (never drawn on an error's
+ * axis), a rate is a share of seeds, and a mean effect is in its metric's
+ * unit on the page (points for errors and accuracies, which the file
+ * holds as fractions; nats for losses; a ratio has none), named beside
+ * every number. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +28,116 @@ static const struct {
     {"claim", "claim", COL_TEXT},          {"paper", "the paper's claim", COL_FOLDED},
     {"metric", "metric", COL_TEXT},        {"expect", "expected", COL_TEXT},
     {"a", "a", COL_TEXT},                  {"b", "b", COL_TEXT},
-    {"n", "seeds", COL_NUMBER},            {"effect", "effect", COL_NUMBER},
+    {"n", "n", COL_NUMBER},                {"effect", "effect", COL_NUMBER},
     {"lo", "interval", COL_NUMBER},        {"p_holm", "p (Holm)", COL_NUMBER},
-    {"agree", "seeds agreeing", COL_NUMBER}, {"verdict", "verdict", COL_TEXT},
+    {"agree", "agreeing", COL_NUMBER}, {"verdict", "verdict", COL_TEXT},
     {"seeds_needed", "seeds needed", COL_NUMBER}, {"note", "note", COL_FOLDED},
 };
 #define N_SHOWN (int)(sizeof shown / sizeof shown[0])
+
+static const char *cell(const nl_csv_table *t, int row, const char *column);
+
+/* what a row's effect and interval are */
+typedef enum {
+    ROW_MEAN,  /* a mean effect over seeds, in its metric's unit */
+    ROW_RATE,  /* the share of seeds with the outcome */
+    ROW_COUNT, /* an exact count of units (seeds, rows) */
+    ROW_CELLS, /* a claim over cells: its cells leaning, holding, not failing */
+} row_kind;
+
+typedef struct {
+    row_kind kind;
+    double scale;  /* verdicts.csv's number times scale is the page's */
+    char unit[48]; /* named beside each number; "" where the metric's name does not say */
+    bool parsed;   /* claim holds the row's expectation (threshold, band) in the file's units */
+} row_unit;
+
+static bool starts(const char *s, const char *prefix)
+{
+    return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* the metric a row's unit is of: the column where the metric names a run's file */
+static const char *metric_of(const nl_csv_table *t, int r)
+{
+    const char *metric = cell(t, r, "metric"), *column = cell(t, r, "column");
+    return column[0] && strstr(metric, ".csv") ? column : metric;
+}
+
+/* the cells a, b, c, d as distinct values times *k (an expression's unit) */
+static double cells_times(void *k, const char *name)
+{
+    for (int c = 0; c < NL_CELL_COUNT; c++)
+        if (!strcmp(name, nl_cell_names[c]))
+            return *(const double *)k * (0.3 + 0.15 * c);
+    return NAN;
+}
+
+/* how an expression's value changes when its cells' unit does (times
+ * 100): 1, in their unit ((a - b) - (c - d)); 0, in none (a ratio); -1
+ * neither (sqrt(a)) */
+static int expr_degree(const nl_expr *e)
+{
+    double one = 1, hundred = 100;
+    const double f1 = nl_expr_eval(e, cells_times, &one), f100 = nl_expr_eval(e, cells_times, &hundred);
+    if (!isfinite(f1) || !isfinite(f100) || f1 == 0)
+        return -1;
+    if (fabs(f100 - 100 * f1) <= 1e-9 * fabs(100 * f1))
+        return 1;
+    return fabs(f100 - f1) <= 1e-9 * fabs(f1) ? 0 : -1;
+}
+
+/* row r's kind and unit from its method (a claim over cells, a count) and
+ * its expectation, parsed into claim */
+static row_unit unit_of(const nl_csv_table *t, int r, nl_claim *claim)
+{
+    row_unit u = {.kind = ROW_MEAN, .scale = 1};
+    const char *method = cell(t, r, "method");
+    bool has[NL_CELL_COUNT];
+    for (int c = 0; c < NL_CELL_COUNT; c++)
+        has[c] = cell(t, r, nl_cell_names[c])[0] != '\0';
+    char why[256];
+    memset(claim, 0, sizeof *claim);
+    u.parsed = nl_claim_parse_expect(cell(t, r, "expect"), has, claim, why, sizeof why);
+    if (starts(method, NL_VERDICT_METHOD_IUT) || starts(method, NL_VERDICT_METHOD_CELLS ":")) {
+        u.kind = ROW_CELLS;
+        u.parsed = false; /* its expectation is each cell's, in another unit */
+        nl_copy_string(u.unit, sizeof u.unit, "cells");
+        return u;
+    }
+    const nl_effect_kind effect = u.parsed ? claim->effect : NL_EFFECT_VALUE;
+    const rp_unit m = rp_metric_unit(metric_of(t, r));
+    if (starts(method, NL_VERDICT_METHOD_COUNT) || effect == NL_EFFECT_COUNT) {
+        u.kind = ROW_COUNT;
+        nl_copy_string(u.unit, sizeof u.unit, "count");
+    } else if (effect == NL_EFFECT_RATE) {
+        u.kind = ROW_RATE;
+        u.scale = 100;
+        nl_copy_string(u.unit, sizeof u.unit, "% of seeds");
+    } else if (effect == NL_EFFECT_RATIO || (effect == NL_EFFECT_EXPR && expr_degree(&claim->effect_expr) == 0)) {
+        nl_copy_string(u.unit, sizeof u.unit, "ratio");
+    } else if (effect == NL_EFFECT_VALUE) {
+        u.scale = m.scale;
+        nl_copy_string(u.unit, sizeof u.unit, m.value);
+    } else if (effect == NL_EFFECT_DIFFERENCE || expr_degree(&claim->effect_expr) == 1) {
+        u.scale = m.scale;
+        nl_copy_string(u.unit, sizeof u.unit, m.difference);
+    }
+    return u;
+}
+
+/* a number of row unit u as the page shows it: the unit's digits, the unit beside */
+static void unit_number(nl_buf *b, const row_unit *u, double v, bool with_unit)
+{
+    if (u->kind == ROW_COUNT || u->kind == ROW_CELLS)
+        nl_buf_printf(b, "%.0f", v);
+    else if (u->scale != 1)
+        nl_buf_printf(b, "%.2f", v * u->scale);
+    else
+        nl_buf_printf(b, "%.4g", v);
+    if (with_unit && u->unit[0] && u->kind != ROW_COUNT)
+        nl_buf_printf(b, "%s%s", u->unit[0] == '%' ? "" : " ", u->unit);
+}
 
 static nl_verdict_kind kind_of(const char *name)
 {
@@ -69,19 +179,38 @@ static void claim_cell(rp_page *p, const nl_csv_table *t, int r)
     nl_buf_printf(p->html, "</td>");
 }
 
+/* the effect or its interval (column "lo"), in the row's unit: data-v
+ * the number shown, data-unit its unit (the page's script labels by it) */
+static void unit_cell(rp_page *p, const nl_csv_table *t, int r, const char *column, const row_unit *u)
+{
+    const double v = nl_csv_num(cell(t, r, column)), hi = nl_csv_num(cell(t, r, "hi")),
+                 n = nl_csv_num(cell(t, r, "n"));
+    const double shown = u->kind == ROW_COUNT || u->kind == ROW_CELLS ? v : v * u->scale;
+    nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%.10g\" data-unit=\"", shown);
+    rp_esc(p->html, u->unit);
+    nl_buf_printf(p->html, "\">");
+    if (isnan(v)) {
+        nl_buf_printf(p->html, "–");
+    } else if (!strcmp(column, "effect") && (u->kind == ROW_COUNT || u->kind == ROW_CELLS)) {
+        /* a count is of its units: "5 of 5 cells" lean the claimed way */
+        nl_buf_printf(p->html, "%.0f of %.0f%s", v, n, u->kind == ROW_CELLS ? " cells" : "");
+    } else if (!strcmp(column, "effect")) {
+        unit_number(p->html, u, v, true);
+    } else if (isnan(hi)) {
+        nl_buf_printf(p->html, "–");
+    } else if (u->kind == ROW_COUNT) {
+        nl_buf_printf(p->html, "exact");
+    } else {
+        unit_number(p->html, u, v, false);
+        nl_buf_printf(p->html, " – ");
+        unit_number(p->html, u, hi, true);
+    }
+    nl_buf_printf(p->html, "</td>");
+}
+
 static void number_cell(rp_page *p, const nl_csv_table *t, int r, const char *column)
 {
     const char *v = cell(t, r, column);
-    if (!strcmp(column, "lo")) {
-        const char *hi = cell(t, r, "hi");
-        nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%s\">", v[0] ? v : "nan");
-        if (v[0] && hi[0])
-            nl_buf_printf(p->html, "%.4g – %.4g", strtod(v, NULL), strtod(hi, NULL));
-        else
-            nl_buf_printf(p->html, "–");
-        nl_buf_printf(p->html, "</td>");
-        return;
-    }
     char text[64];
     rp_metric_text(column, v, text, sizeof text);
     nl_buf_printf(p->html, "<td class=\"num\" data-v=\"");
@@ -93,8 +222,27 @@ static void number_cell(rp_page *p, const nl_csv_table *t, int r, const char *co
 
 /* a row, with the cells its claim names (the filters dim a claim whose
  * cells hold no run shown) */
-static void verdict_row(rp_page *p, const nl_csv_table *t, int r)
+/* the expectation as the claim wrote it (the file's units), and its
+ * threshold or band in the page's where they differ */
+static void expect_cell(rp_page *p, const nl_csv_table *t, int r, const row_unit *u, const nl_claim *claim)
 {
+    nl_buf_printf(p->html, "<td class=\"text\">");
+    rp_esc(p->html, cell(t, r, "expect"));
+    if (u->parsed && u->scale != 1 && (u->kind == ROW_MEAN || u->kind == ROW_RATE)) {
+        nl_buf_printf(p->html, "<br><span class=\"small\">%s ", claim->op == NL_EXPECT_WITHIN ? "band" : "threshold");
+        unit_number(p->html, u, claim->threshold, claim->op != NL_EXPECT_WITHIN);
+        if (claim->op == NL_EXPECT_WITHIN) {
+            nl_buf_printf(p->html, " ± ");
+            unit_number(p->html, u, claim->within, true);
+        }
+        nl_buf_printf(p->html, "</span>");
+    }
+    nl_buf_printf(p->html, "</td>");
+}
+
+static void verdict_row(rp_page *p, const nl_csv_table *t, int r, nl_claim *claim)
+{
+    const row_unit u = unit_of(t, r, claim);
     nl_buf_printf(p->html, "<tr data-cells=\"");
     for (int c = 0; c < NL_CELL_COUNT; c++) {
         const char *named = cell(t, r, nl_cell_names[c]);
@@ -110,6 +258,14 @@ static void verdict_row(rp_page *p, const nl_csv_table *t, int r)
             claim_cell(p, t, r);
         } else if (!strcmp(shown[c].column, "verdict")) {
             verdict_cell(p, v);
+        } else if (!strcmp(shown[c].column, "effect") || !strcmp(shown[c].column, "lo")) {
+            unit_cell(p, t, r, shown[c].column, &u);
+        } else if (!strcmp(shown[c].column, "expect")) {
+            expect_cell(p, t, r, &u, claim);
+        } else if (u.kind == ROW_CELLS && (!strcmp(shown[c].column, "n") || !strcmp(shown[c].column, "agree"))) {
+            /* a row over cells counts cells, not seeds */
+            nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%s\" data-unit=\"cells\">%s cells</td>",
+                          v[0] ? v : "nan", v[0] ? v : "–");
         } else if (shown[c].kind == COL_NUMBER) {
             number_cell(p, t, r, shown[c].column);
         } else if (shown[c].kind == COL_TEXT) {
@@ -132,18 +288,29 @@ static nl_code forest(rp_page *p, rp_source *s, const nl_csv_table *t, nl_error 
     nl_copy_string(rep.sweep_dir, sizeof rep.sweep_dir, s->res.dir);
     for (int r = 0; r < t->n_rows && rc == NL_OK; r++) {
         nl_verdict *v = &rep.v[rep.n++];
-        char why[256];
         /* the expectation as the claim wrote it: its threshold and band,
          * read with the cells the claim named (verdicts.csv's a, b, c, d) */
-        bool has[NL_CELL_COUNT];
-        for (int c = 0; c < NL_CELL_COUNT; c++)
-            has[c] = cell(t, r, nl_cell_names[c])[0] != '\0';
-        nl_claim_parse_expect(cell(t, r, "expect"), has, &claims[r], why, sizeof why);
-        v->claim = &claims[r];
-        nl_copy_string(v->id, sizeof v->id, cell(t, r, "claim"));
-        v->effect = nl_csv_num(cell(t, r, "effect"));
-        v->lo = nl_csv_num(cell(t, r, "lo"));
-        v->hi = nl_csv_num(cell(t, r, "hi"));
+        const row_unit u = unit_of(t, r, &claims[r]);
+        nl_claim *c = &claims[r];
+        const double scale = u.kind == ROW_MEAN || u.kind == ROW_RATE ? u.scale : 1;
+        if (u.kind == ROW_CELLS) {
+            /* on an axis of cells: expected, every cell (intersection-union);
+             * a count of cells is described, and expects no number here */
+            c->op = NL_EXPECT_GREATER;
+            c->threshold = starts(cell(t, r, "method"), NL_VERDICT_METHOD_IUT) ? nl_csv_num(cell(t, r, "n")) : NAN;
+            c->within = 0;
+        } else if (!u.parsed) {
+            c->op = NL_EXPECT_GREATER;
+            c->threshold = NAN;
+        }
+        c->threshold *= scale;
+        c->within *= scale;
+        v->claim = c;
+        /* the row's unit in its label: each row has an axis of its own */
+        snprintf(v->id, sizeof v->id, "%s%s%s", cell(t, r, "claim"), u.unit[0] ? ": " : "", u.unit);
+        v->effect = nl_csv_num(cell(t, r, "effect")) * scale;
+        v->lo = nl_csv_num(cell(t, r, "lo")) * scale;
+        v->hi = nl_csv_num(cell(t, r, "hi")) * scale;
         v->verdict = kind_of(cell(t, r, "verdict"));
         rep.opt.level = nl_csv_num(cell(t, r, "level"));
     }
@@ -173,7 +340,10 @@ nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err)
         rp_warn(s, p, "%s", problem);
     nl_buf_printf(p->html, "<h3 id=\"s%d-verdicts\">Claims and verdicts</h3>\n<p class=\"hint\">From "
                   "<code>verdicts.csv</code> (<code>normlab verdict</code>): each claim's effect paired by seed, "
-                  "its interval and Holm-corrected p; results/usage.md, \"Claims and verdicts\", says what each "
+                  "its interval and Holm-corrected p, each in its claim's unit: points for a difference of errors "
+                  "or accuracies (percent for one of them), nats for losses, a ratio none; a claim over cells "
+                  "counts its cells (leaning the claimed way; holding to not failing), a count claim its seeds "
+                  "or rows. results/usage.md, \"Claims and verdicts\", says what each "
                   "column means. <span class=\"count\" id=\"s%d-verdicttable-count\"></span></p>\n<div class=\"scroll\">"
                   "<table class=\"sortable verdicts\" id=\"s%d-verdicttable\">\n<thead><tr>", s->index, s->index,
                   s->index);
@@ -182,8 +352,14 @@ nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err)
             nl_buf_printf(p->html, "<th%s>%s</th>", shown[c].kind == COL_NUMBER ? " class=\"num\"" : "",
                           shown[c].header);
     nl_buf_printf(p->html, "</tr></thead>\n<tbody>\n");
+    nl_claim *claim = malloc(sizeof *claim);
+    if (!claim) {
+        nl_csv_table_free(&t);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
     for (int r = 0; r < t.n_rows; r++)
-        verdict_row(p, &t, r);
+        verdict_row(p, &t, r, claim);
+    free(claim);
     nl_buf_printf(p->html, "</tbody></table></div>\n");
     if (t.n_rows > 0)
         rc = forest(p, s, &t, err);

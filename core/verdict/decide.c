@@ -132,7 +132,7 @@ void vd_decide_count(const nl_claim *c, const double *x, int n, nl_verdict *v)
     v->effect = v->lo = v->hi = k;
     v->exact = true;
     v->family = NL_FAMILY_DESCRIPTION;
-    snprintf(v->method, sizeof v->method, "count of %d", n);
+    snprintf(v->method, sizeof v->method, NL_VERDICT_METHOD_COUNT " %d", n);
     v->verdict = NL_VERDICT_DESCRIBED;
 }
 
@@ -210,13 +210,13 @@ void vd_decide_cells(const nl_claim *c, const nl_verdict *cells, int n, nl_verdi
     v->derived = true;
     v->seeds_needed = -1;
     v->seeds_power = -1;
-    snprintf(v->method, sizeof v->method, "cells: %d hold, %d do not, of %d", holds, fails, n);
+    snprintf(v->method, sizeof v->method, NL_VERDICT_METHOD_CELLS ": %d hold, %d do not, of %d", holds, fails, n);
     if (c->cells_op != NL_CELLS_ALL || nl_claim_is_count(c)) {
         v->family = NL_FAMILY_DESCRIPTION;
         v->verdict = NL_VERDICT_DESCRIBED;
         return;
     }
-    snprintf(v->method, sizeof v->method, "intersection-union: %d hold, %d do not, of %d", holds, fails, n);
+    snprintf(v->method, sizeof v->method, NL_VERDICT_METHOD_IUT ": %d hold, %d do not, of %d", holds, fails, n);
     v->p = p_max;
     v->p_fail = p_fail_min;
 }

@@ -55,6 +55,15 @@ extern const char *const nl_family_names[NL_FAMILY_COUNT];
 /* the room a row's per-seed value list takes: 256 seeds of 36 bytes */
 #define NL_VERDICT_VALUES_SIZE (256 * 36)
 
+/* the method column's forms that say a row is no mean effect, spelled here
+ * once: decide.c writes them and readers (normlab report) tell a row's
+ * kind by them. A row over a claim's cells (its effect the cells leaning
+ * the claimed way, its interval those that hold to those that do not
+ * fail) begins with one of the first two; an exact count with the third */
+#define NL_VERDICT_METHOD_IUT "intersection-union"
+#define NL_VERDICT_METHOD_CELLS "cells"
+#define NL_VERDICT_METHOD_COUNT "count of"
+
 /* the groups of a row's runs by their first committed version it keeps */
 #define NL_VERDICT_MAX_FIRST 8
 
