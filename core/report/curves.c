@@ -169,11 +169,13 @@ static int reservoir(int *items, int n, int k)
     return k;
 }
 
-static void json_number(nl_buf *b, const char *text)
+/* a number in the page's unit (rp_metric_unit: percent for accuracies and
+ * errors, which the files hold as fractions) */
+static void json_number(nl_buf *b, const char *text, double scale)
 {
     const double v = nl_csv_num(text);
     if (isfinite(v))
-        nl_buf_printf(b, "%.4g", v);
+        nl_buf_printf(b, "%.4g", v * scale);
     else
         nl_buf_printf(b, "null");
 }
@@ -194,9 +196,10 @@ static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *fir
     nl_buf_printf(b, "],[");
     for (int t = 0; t < n_tags; t++) {
         nl_buf_printf(b, "%s[%d,[", t ? "," : "", ids[t]);
+        const double scale = rp_metric_unit(r->t.header[cols[t]]).scale;
         for (int j = 0; j < n; j++) {
             nl_buf_printf(b, "%s", j ? "," : "");
-            json_number(b, r->t.rows[rows[j]][cols[t]]);
+            json_number(b, r->t.rows[rows[j]][cols[t]], scale);
         }
         nl_buf_printf(b, "]]");
     }
@@ -226,7 +229,8 @@ static void runs_json(nl_buf *b, const rp_source *s, const int *metrics, int n_m
         nl_buf_printf(b, "\"s\":\"%s\",\"m\":[", rp_status_name(&s->runs[i]));
         for (int m = 0; m < n_metrics; m++) {
             nl_buf_printf(b, "%s", m ? "," : "");
-            json_number(b, s->runs[i].result.metrics[metrics[m]]);
+            json_number(b, s->runs[i].result.metrics[metrics[m]],
+                        rp_metric_unit(nl_sweep_metric_names[metrics[m]]).scale);
         }
         nl_buf_printf(b, "]}");
     }
@@ -252,6 +256,11 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
         nl_buf_printf(b, "%s%d", k ? "," : "", varied[k]);
     nl_buf_printf(b, "],\n\"seed\":%d,\n", s->res.seed_key);
     string_array(b, "metrics", metrics, n_metrics);
+    /* each metric's unit, as "m" holds it ("%": percent; "" unnamed) */
+    const char *units[NL_SWEEP_N_METRICS];
+    for (int m = 0; m < n_metrics; m++)
+        units[m] = rp_metric_unit(metrics[m]).value;
+    string_array(b, "units", units, n_metrics);
     runs_json(b, s, metric_ids, n_metrics);
     nl_buf_printf(b, "\"curves\":[");
     bool first = true;
@@ -263,6 +272,13 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
     for (int t = 0; t < c->n_tags; t++)
         tags[t] = c->tags[t];
     string_array(b, "tags", tags, c->n_tags);
+    /* each tag's unit, as the curves hold it (test/accuracy in percent) */
+    const char *tag_units[MAX_TAGS];
+    for (int t = 0; t < c->n_tags; t++) {
+        const char *column = strrchr(c->tags[t], '/');
+        tag_units[t] = rp_metric_unit(column ? column + 1 : c->tags[t]).value;
+    }
+    string_array(b, "tag_units", tag_units, c->n_tags);
     nl_buf_printf(b, "\"kept\":%d}", c->kept);
 }
 
