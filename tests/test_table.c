@@ -302,8 +302,8 @@ START_TEST(test_pooled_cells)
                       strstr(md.data, "Cells pool runs of different configurations: train.batch_size, "
                                       "train.optimizer.lr vary within a cell") &&
                       !strstr(md.data, "seeds |"), "%s", md.data);
-    ck_assert_msg(strstr(csv.data, ",wins,pooled,interval\n") &&
-                      strstr(csv.data, ",,\"train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32\",t-logit\n"),
+    ck_assert_msg(strstr(csv.data, ",wins,pooled,interval,final_test_error_geomean\n") &&
+                      strstr(csv.data, ",,\"train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32\",t-logit,\n"),
                   "%s", csv.data);
     ck_assert_msg(notes.data && strstr(notes.data, "cells pool runs that differ in train.batch_size, "
                                                    "train.optimizer.lr"), "%s", notes.data ? notes.data : "");
@@ -479,13 +479,67 @@ START_TEST(test_intervals_inside_the_range)
         }
         /* the error and loss of "zero" sit on the edge: clipped, marked, said */
         const bool edge = m != 1;
-        ck_assert_msg(!edge || (strstr(csv.data, ",t-clipped\n") && strstr(md.data, " *") &&
+        ck_assert_msg(!edge || (strstr(csv.data, ",t-clipped,\n") && strstr(md.data, " *") &&
                                 strstr(md.data, "* marks a t interval clipped to the metric's range")),
                       "%s:\n%s\n%s", metrics[m], csv.data, md.data);
-        ck_assert_msg(strstr(csv.data, m == 2 ? ",t-log\n" : ",t-logit\n"), "%s", csv.data);
+        ck_assert_msg(strstr(csv.data, m == 2 ? ",t-log," : ",t-logit,\n"), "%s", csv.data);
         nl_buf_free(&md);
         nl_buf_free(&csv);
     }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A loss skewed by two seeds far above the rest (salimans-wn-confirm's
+ * mean-only cell: mean 0.5006, interval 0.411 – 0.489): the interval on the
+ * log scale is of the geometric mean, which lies below the arithmetic one;
+ * the table prints the geometric mean beside it, in the markdown, the CSV
+ * and normlab table's output, and says what it is. The arithmetic mean
+ * stays, outside the interval: it is the mean, not the interval's centre. */
+START_TEST(test_geometric_mean_beside_a_log_interval)
+{
+    tu_tmp_make("table-gmean");
+    char dir[600];
+    nl_error err = {0};
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    nl_buf b = {0};
+    double logs = 0;
+    nl_buf_printf(&b, "run,model.norm.type,seed,status,final_test_loss,final_test_accuracy,final_test_error\n");
+    for (int s = 0; s < 32; s++) {
+        const double loss = s < 30 ? 0.30 + 0.01 * (s % 5 - 2) : 3.0;
+        logs += log(loss);
+        nl_buf_printf(&b, "w-%d,weight,%d,ok,%.9g,0.9,0.1\n", s, s + 1, loss);
+    }
+    tu_tmp_write("sweep/summary.csv", b.data);
+    nl_buf_free(&b);
+    nl_table_spec spec = {.metric = "final_test_loss"};
+    nl_buf md = {0}, csv = {0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, NULL, &err) == NL_OK, "%s", err.msg);
+    double mean, sd, lo, hi, gmean = NAN;
+    int n;
+    csv_row(csv.data, "cell", &mean, &sd, &lo, &hi, &n);
+    const char *tag = strstr(csv.data, ",t-log,");
+    ck_assert_msg(tag && sscanf(tag, ",t-log,%lf", &gmean) == 1, "no geometric mean after the log tag:\n%s", csv.data);
+    ck_assert_msg(fabs(gmean - exp(logs / 32)) < 1e-6, "geometric mean %g, want %g", gmean, exp(logs / 32));
+    ck_assert_msg(lo < gmean && gmean < hi && mean > hi, "mean %g, geometric mean %g, interval %g – %g", mean, gmean,
+                  lo, hi);
+    char cell[64];
+    snprintf(cell, sizeof cell, " | %.2f | %.2f – %.2f |", gmean, lo, hi);
+    ck_assert_msg(strstr(md.data, "| mean | sd | geometric mean | 95% interval |") && strstr(md.data, cell) &&
+                      strstr(md.data, "on the log scale it is an interval of the geometric mean"), "%s", md.data);
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+    /* an error's table (logit scale) has no such column */
+    spec.metric = "final_test_error";
+    md = (nl_buf){0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, NULL, NULL, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(!strstr(md.data, "geometric"), "%s", md.data);
+    nl_buf_free(&md);
+    ck_assert_int_eq(tu_normlab("table sweep --metric final_test_loss"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, cell), "normlab table prints no geometric mean beside the interval:\n%s", out);
+    free(out);
     tu_tmp_remove();
 }
 END_TEST
@@ -528,6 +582,7 @@ int main(void)
     tcase_add_test(tc, test_by_unknown_key);
     tcase_add_test(tc, test_non_finite_values_left_out);
     tcase_add_test(tc, test_intervals_inside_the_range);
+    tcase_add_test(tc, test_geometric_mean_beside_a_log_interval);
     tcase_add_test(tc, test_primary_metric);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -44,17 +44,29 @@ static metric_range range_of(const char *metric)
     return is_fraction(metric) ? (metric_range){0, 1} : (metric_range){0, INFINITY};
 }
 
+/* whether a metric's intervals are on the log scale (bounded below only),
+ * and so its table has a geometric mean column beside them */
+static bool log_scaled(const char *metric)
+{
+    const metric_range r = range_of(metric);
+    return isfinite(r.lo) && !isfinite(r.hi);
+}
+
 typedef struct {
     int n;
     double mean, sd, lo, hi; /* sd and interval NaN below two values */
     nl_stats_scale scale;    /* what the interval is */
+    /* the interval's own centre where it is on the log scale: the
+     * geometric mean, exp(mean(log v)), which the arithmetic mean may lie
+     * outside of (a skewed loss); NaN on any other scale */
+    double gmean;
 } moments;
 
 /* the mean and sd of v, and the 95% t interval of the mean on the scale
  * that keeps it inside `range` (nl_stats_t_interval_within) */
 static moments moments_of(const double *v, int n, metric_range range)
 {
-    moments m = {n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR};
+    moments m = {n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR, NAN};
     if (n == 0)
         return m;
     double sum = 0.0;
@@ -68,6 +80,12 @@ static moments moments_of(const double *v, int n, metric_range range)
         squares += (v[i] - m.mean) * (v[i] - m.mean);
     m.sd = sqrt(squares / (n - 1));
     m.scale = nl_stats_t_interval_within(v, n, 0.95, range.lo, range.hi, &m.lo, &m.hi);
+    if (m.scale == NL_STATS_SCALE_LOG && !isnan(m.lo)) {
+        double logs = 0.0;
+        for (int i = 0; i < n; i++)
+            logs += log(v[i]);
+        m.gmean = exp(logs / n);
+    }
     return m;
 }
 
@@ -93,7 +111,7 @@ static moments moments_noted(moments m, const char *row, nl_buf *left)
 {
     if (m.n > 0 && (!isfinite(m.mean) || (m.n > 1 && (!isfinite(m.sd) || !isfinite(m.hi - m.lo))))) {
         nl_buf_printf(left, "%s: the %d values overflow a double when summed: no mean\n", row, m.n);
-        m = (moments){m.n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR};
+        m = (moments){m.n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR, NAN};
     }
     return m;
 }
@@ -268,11 +286,14 @@ static int pooled_keys(const nl_results *r, const int *keys, int n_keys, const b
 }
 
 /* a row's " | mean | sd | low – high |" (NaN: "–"), in the table's units;
- * a clipped interval marked "*" */
-static void md_moments(nl_buf *md, const moments *m, double scale)
+ * a clipped interval marked "*"; with_gmean: the geometric mean, the
+ * centre of an interval on the log scale, before it (" | gmean") */
+static void md_moments(nl_buf *md, const moments *m, double scale, bool with_gmean)
 {
     md_number(md, m->mean, scale);
     md_number(md, m->sd, scale);
+    if (with_gmean)
+        md_number(md, m->gmean, scale);
     if (isnan(m->lo))
         nl_buf_printf(md, " | – |");
     else
@@ -289,10 +310,12 @@ static void csv_moments(nl_buf *csv, const moments *m)
     csv_number(csv, m->hi);
 }
 
-/* the interval's scale as the row's last CSV field (empty: no interval) */
+/* the interval's scale, and its geometric mean where it is on the log
+ * scale (empty otherwise), as the row's last CSV fields */
 static void csv_scale_tag(nl_buf *csv, const moments *m)
 {
     csv_text(csv, isnan(m->lo) ? "" : nl_stats_scale_tags[m->scale]);
+    csv_number(csv, m->gmean);
 }
 
 /* the bit of m's interval scale in a table's mask of those it uses */
@@ -316,6 +339,9 @@ static void md_interval_words(nl_buf *md, unsigned used, const char *of, const c
             nl_buf_printf(md, "%s%s", said++ ? " or " : "", nl_stats_scale_words[sc]);
     if (used & (1u << NL_STATS_SCALE_LOGIT | 1u << NL_STATS_SCALE_LOG))
         nl_buf_printf(md, ", mapped back into the metric's range %s", range);
+    if (used & (1u << NL_STATS_SCALE_LOG))
+        nl_buf_printf(md, "; on the log scale it is an interval of the geometric mean (exp of the mean log), "
+                      "printed beside it, which the mean may lie outside of");
     if (used & (1u << NL_STATS_SCALE_CLIPPED))
         nl_buf_printf(md, "%s* marks a %s (a value on its edge has no logit or log)", said ? "; " : "",
                       nl_stats_scale_words[NL_STATS_SCALE_CLIPPED]);
@@ -406,7 +432,7 @@ static unsigned write_cell(const nl_results *r, const char *metric_name, int met
     for (int k = 0; k < n_keys; k++)
         nl_buf_printf(md, " %s |", r->runs[first].values[keys[k]]);
     nl_buf_printf(md, " %d | %d", n, diverged);
-    md_moments(md, &m, scale);
+    md_moments(md, &m, scale, log_scaled(metric_name));
     if (any_pooled)
         nl_buf_printf(md, " %s |", pooled[0] ? pooled : "–");
     nl_buf_printf(md, "\n");
@@ -444,10 +470,11 @@ static void write_cells(const nl_results *r, const nl_table_spec *spec, int metr
     const int groups = nl_results_groups(r, keys, n_keys, group_of, labels, r->n_runs);
     const bool any_pooled = pooled_cells(r, keys, n_keys, group_of, groups, in_cell, pooled, md, notes);
     md_key_columns(md, r, keys, n_keys);
-    nl_buf_printf(md, " %s | diverged | mean | sd | 95%% interval |%s\n", any_pooled ? "runs" : "seeds",
-                  any_pooled ? " pooled |" : "");
+    const bool gmean = log_scaled(spec->metric);
+    nl_buf_printf(md, " %s | diverged | mean | sd |%s 95%% interval |%s\n", any_pooled ? "runs" : "seeds",
+                  gmean ? " geometric mean |" : "", any_pooled ? " pooled |" : "");
     md_key_rule(md, n_keys);
-    nl_buf_printf(md, "---:|---:|---:|---:|---|%s\n", any_pooled ? "---|" : "");
+    nl_buf_printf(md, "---:|---:|---:|---:|%s---|%s\n", gmean ? "---:|" : "", any_pooled ? "---|" : "");
     unsigned used = 0;
     for (int g = 0; g < groups; g++)
         used |= write_cell(r, spec->metric, metric, scale, keys, n_keys, group_of, g, values, pooled[g], any_pooled,
@@ -571,8 +598,9 @@ static void write_pairs(const nl_results *r, const nl_table_spec *spec, int metr
         goto done;
     }
     const int groups = nl_results_groups(r, others, n_others, group_of, labels, r->n_runs);
-    nl_buf_printf(md, "\n%s %s − %s, paired by seed (same seed: same data order):\n\n",
-                  r->keys[pair_key], spec->pair_b, spec->pair_a);
+    nl_buf_printf(md, "\n%s %s − %s, paired by seed (same seed: same data order)%s:\n\n",
+                  r->keys[pair_key], spec->pair_b, spec->pair_a,
+                  is_fraction(spec->metric) ? ", in points (percent of one minus percent of the other)" : "");
     md_key_columns(md, r, others, n_others);
     nl_buf_printf(md, " pairs | mean difference | sd | 95%% interval | %s better |\n", spec->pair_b);
     md_key_rule(md, n_others);
@@ -593,7 +621,7 @@ static void write_pairs(const nl_results *r, const nl_table_spec *spec, int metr
         for (int k = 0; k < n_others; k++)
             nl_buf_printf(md, " %s |", r->runs[first].values[others[k]]);
         nl_buf_printf(md, " %d", n);
-        md_moments(md, &m, scale);
+        md_moments(md, &m, scale, false);
         nl_buf_printf(md, " %d of %d |\n", wins, n);
         if (csv)
             pair_csv_row(&p, keys, n_keys, first, n, &m, wins, in_pairs, csv);
@@ -671,8 +699,8 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *asked, nl_buf *md, 
         nl_buf_printf(csv, "table");
         for (int k = 0; k < n_keys; k++)
             csv_text(csv, r.keys[keys[k]]);
-        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled,interval\n", spec->metric,
-                      spec->metric, spec->metric, spec->metric);
+        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled,interval,%s_geomean\n",
+                      spec->metric, spec->metric, spec->metric, spec->metric, spec->metric);
     }
     nl_buf left = {0};
     write_cells(&r, spec, metric, keys, n_keys, md, csv, notes, &left);

@@ -146,13 +146,27 @@ static nl_code table_of(const rp_source *s, const char *metric, nl_csv_table *t,
     return rc;
 }
 
-/* one metric's mean, interval and sd cells of row r; an interval clipped
- * to the metric's range marked "*" (the hint above the table says why) */
-static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *metric)
+/* whether table t (of one metric) has a geometric mean, the centre of an
+ * interval on the log scale, in some row: then a column of its own */
+static bool has_gmean(const nl_csv_table *t, const char *metric)
 {
-    static const char *const parts[] = {"mean", "sd", "ci95_low", "ci95_high"};
-    const char *cell[4];
-    for (int i = 0; i < 4; i++) {
+    char col[160];
+    snprintf(col, sizeof col, "%s_geomean", metric);
+    const int c = nl_csv_table_col(t, col);
+    for (int r = 0; r < t->n_rows && c >= 0; r++)
+        if (t->rows[r][c][0])
+            return true;
+    return false;
+}
+
+/* one metric's mean, (geometric mean,) interval and sd cells of row r; an
+ * interval clipped to the metric's range marked "*" (the hint above the
+ * table says why) */
+static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *metric, bool gmean)
+{
+    static const char *const parts[] = {"mean", "sd", "ci95_low", "ci95_high", "geomean"};
+    const char *cell[5];
+    for (int i = 0; i < 5; i++) {
         char col[160];
         snprintf(col, sizeof col, "%s_%s", metric, parts[i]);
         const int c = nl_csv_table_col(t, col);
@@ -161,6 +175,8 @@ static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *m
     const int c_scale = nl_csv_table_col(t, "interval");
     const bool clipped = c_scale >= 0 && !strcmp(t->rows[r][c_scale], nl_stats_scale_tags[NL_STATS_SCALE_CLIPPED]);
     number_cell(p, metric, cell[0]);
+    if (gmean)
+        number_cell(p, metric, cell[4]);
     char lo[64], hi[64];
     rp_metric_text(metric, cell[2], lo, sizeof lo);
     rp_metric_text(metric, cell[3], hi, sizeof hi);
@@ -176,7 +192,8 @@ static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *m
     number_cell(p, metric, cell[1]);
 }
 
-static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const char *const *metrics, int n_metrics)
+static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const char *const *metrics, int n_metrics,
+                         const bool *gmean)
 {
     nl_buf_printf(p->html, "<thead><tr>");
     for (int k = 0; k < n_keys; k++)
@@ -185,8 +202,12 @@ static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const ch
     for (int m = 0; m < n_metrics; m++) {
         nl_buf_printf(p->html, "<th class=\"num\">");
         rp_esc_name(p->html, metrics[m]);
-        nl_buf_printf(p->html, "%s</th><th class=\"num\">95%% interval</th><th class=\"num\">sd</th>",
-                      rp_is_fraction(metrics[m]) ? " %" : "");
+        const rp_unit u = rp_metric_unit(metrics[m]);
+        nl_buf_printf(p->html, "%s%s</th>", u.value[0] ? " " : "", u.value);
+        if (gmean[m])
+            nl_buf_printf(p->html, "<th class=\"num\">geometric mean</th>");
+        nl_buf_printf(p->html, "<th class=\"num\">95%% interval%s</th><th class=\"num\">sd</th>",
+                      gmean[m] ? " of the geometric mean" : "");
     }
     nl_buf_printf(p->html, "</tr></thead>\n");
 }
@@ -208,11 +229,15 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
                       "the varied keys (the seed and the keys the others determine aside), as <code>normlab "
                       "table</code> prints it: finished runs only, diverged runs counted apart. The 95%% interval "
                       "is of the mean over seeds: a t interval on the logit scale for errors and accuracies, on "
-                      "the log scale for losses, mapped back so it stays inside the metric's range; * marks one "
-                      "clipped to the range where a seed sits on its edge. <span class=\"count\" "
+                      "the log scale for losses, mapped back so it stays inside the metric's range; on the log "
+                      "scale it is an interval of the geometric mean, printed beside it (the mean may lie outside "
+                      "it); * marks one clipped to the range where a seed sits on its edge. <span class=\"count\" "
                       "id=\"s%d-cells-count\"></span></p>\n<div class=\"scroll\"><table class=\"sortable\" "
                       "id=\"s%d-cells\" data-group=\"s%d\">\n", s->index, s->index, s->index, s->index);
-        cells_header(p, &t[0], n_keys, metrics, n_metrics);
+        bool gmean[2];
+        for (int m = 0; m < n_metrics; m++)
+            gmean[m] = has_gmean(&t[m], metrics[m]);
+        cells_header(p, &t[0], n_keys, metrics, n_metrics, gmean);
         nl_buf_printf(p->html, "<tbody>\n");
         for (int r = 0; r < t[0].n_rows; r++) {
             nl_buf_printf(p->html, "<tr>");
@@ -222,7 +247,7 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
             number_cell(p, "diverged", t[0].rows[r][n_keys + 2]);
             /* the tables of two metrics hold the same cells in the same order */
             for (int m = 0; m < n_metrics; m++)
-                moment_cells(p, &t[m], r < t[m].n_rows ? r : 0, metrics[m]);
+                moment_cells(p, &t[m], r < t[m].n_rows ? r : 0, metrics[m], gmean[m]);
             nl_buf_printf(p->html, "</tr>\n");
         }
         nl_buf_printf(p->html, "</tbody></table></div>\n");
@@ -277,7 +302,8 @@ static void runs_header(rp_page *p, const rp_source *s, const int *metrics, int 
         const char *name = nl_sweep_metric_names[metrics[m]];
         nl_buf_printf(p->html, "<th class=\"num\">");
         rp_esc_name(p->html, name);
-        nl_buf_printf(p->html, "%s</th>", rp_is_fraction(name) ? " %" : "");
+        const rp_unit u = rp_metric_unit(name);
+        nl_buf_printf(p->html, "%s%s</th>", u.value[0] ? " " : "", u.value);
     }
     nl_buf_printf(p->html, "</tr></thead>\n");
 }
