@@ -15,6 +15,7 @@
 #include "results/files.h"
 #include "verdict/forest.h"
 #include "verdict/verdict.h"
+#include "verdict/withdrawn.h"
 
 #define MAX_SWEEPS 64
 
@@ -22,7 +23,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab verdict SWEEP_DIR... [--out DIR] [--seed N] [--level L] [--experiment FILE] [--force]\n"
-            "                      [--no-registration]\n\n"
+            "                      [--no-registration]\n"
+            "       normlab verdict --withdrawn RESULTS_DIR [--out DIR] [--force]\n\n"
             "Computes the claims: an experiment file declares (results/usage.md, \"Claims and\n"
             "verdicts\") from its sweep directory's runs: per claim the effect paired by seed\n"
             "(a - b, a / b, a's value, or the rate of a bad outcome), its interval (n <= 2:\n"
@@ -39,7 +41,17 @@ static void usage(FILE *out)
             "(rendered to verdicts.png when gnuplot is there: effect and interval per claim,\n"
             "the expectation marked); files that exist are refused (exit 2, nothing written)\n"
             "unless --force replaces them. The files of every SWEEP_DIR are written together,\n"
-            "all or none: a failure leaves every old one as it was.\n\n"
+            "all or none: a failure leaves every old one as it was. Lists the withdrawn runs\n"
+            "of the sweep and of its looks (NAME, NAME-confirm, NAME-confirm2, ...): committed\n"
+            "runs a later commit removed (see --withdrawn).\n\n"
+            "--withdrawn RESULTS_DIR lists, from the git history of RESULTS_DIR (a directory\n"
+            "of sweeps in a git checkout, e.g. results), every sweep whose committed runs\n"
+            "(runs/RUN/summary.json or metrics.csv) a later commit removed, wholly or in\n"
+            "part: the commit, how many runs, where their data is now (an identical file in\n"
+            "another directory: moved or restored; a rename within the sweep is no\n"
+            "withdrawal) and the verdicts its verdicts.csv gave at the commit before. It\n"
+            "writes them to RESULTS_DIR/withdrawn.csv (DIR/withdrawn.csv with --out), which\n"
+            "results/claims.md's section \"Withdrawn runs\" is generated from.\n\n"
             "options:\n"
             "  --out DIR          write into DIR/<sweep name>/ instead\n"
             "  --seed N           the bootstrap's seed, 0 to 2^63 - 1 (default 1)\n"
@@ -47,7 +59,9 @@ static void usage(FILE *out)
             "  --experiment FILE  the experiment file (one SWEEP_DIR only)\n"
             "  --force            replace verdict files that exist\n"
             "  --no-registration  do not look claims up in git (an experiment file outside a\n"
-            "                     git checkout is refused without it); marks them not checked\n\n"
+            "                     git checkout is refused without it); marks them not checked,\n"
+            "                     and lists no withdrawn runs\n"
+            "  --withdrawn DIR    list the withdrawn runs under DIR instead (above)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
             "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
             "where a directory goes).\n");
@@ -56,7 +70,7 @@ static void usage(FILE *out)
 typedef struct {
     const char *dirs[MAX_SWEEPS];
     int n_dirs;
-    const char *out_dir, *experiment;
+    const char *out_dir, *experiment, *withdrawn;
     bool force;
     nl_verdict_options opt;
 } verdict_args;
@@ -67,6 +81,8 @@ static int parse_value(const char *flag, const char *v, verdict_args *a)
         a->out_dir = v;
     } else if (!strcmp(flag, "--experiment")) {
         a->experiment = v;
+    } else if (!strcmp(flag, "--withdrawn")) {
+        a->withdrawn = v;
     } else if (!strcmp(flag, "--seed")) {
         long long s;
         const int rc = nl_cmd_ll_arg("verdict", flag, v, &s);
@@ -94,7 +110,7 @@ static int parse_args(int argc, char **argv, verdict_args *a)
         } else if (!strcmp(s, "--no-registration")) {
             a->opt.registration = false;
         } else if (!strcmp(s, "--out") || !strcmp(s, "--seed") || !strcmp(s, "--level") ||
-                   !strcmp(s, "--experiment")) {
+                   !strcmp(s, "--experiment") || !strcmp(s, "--withdrawn")) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("verdict", "%s needs a value", s);
             const int bad = parse_value(s, argv[++i], a);
@@ -108,6 +124,11 @@ static int parse_args(int argc, char **argv, verdict_args *a)
             a->dirs[a->n_dirs++] = s;
         }
     }
+    if (a->withdrawn && (a->n_dirs || a->experiment))
+        return nl_cmd_usage_error("verdict", "--withdrawn lists a results directory's withdrawn runs; it takes no "
+                                  "sweep directory or --experiment");
+    if (a->withdrawn)
+        return 0;
     if (!a->n_dirs)
         return nl_cmd_usage_error("verdict", "no sweep directory given");
     if (a->experiment && a->n_dirs > 1)
@@ -122,11 +143,40 @@ typedef struct {
     nl_verdict_report report;
     char out[1200];
     bool gnuplot_missing; /* the forest plot was not rendered */
+    nl_buf withdrawn; /* the lines of its withdrawn runs (and its looks') */
 } sweep_verdicts;
 
 /* a sweep's verdict files (nl_verdict_outputs), written as one set with the other sweeps' */
 static const char *const *const outputs = nl_verdict_outputs;
 #define EXISTS_HINT "give --force to replace the verdict files, or --out DIR"
+
+/* the withdrawn runs of the sweep in dir and of its looks, from the history
+ * of the directory it is in (none where that is not in a git checkout: a
+ * sweep made outside one has no committed runs to lose) */
+static nl_code sweep_withdrawals(const char *dir, sweep_verdicts *s, nl_error *err)
+{
+    char parent[1100], name[256];
+    nl_copy_string(parent, sizeof parent, dir);
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/')
+        parent[--len] = '\0';
+    char *slash = strrchr(parent, '/');
+    nl_copy_string(name, sizeof name, slash ? slash + 1 : parent);
+    if (slash)
+        *slash = '\0';
+    else
+        nl_copy_string(parent, sizeof parent, ".");
+    nl_withdrawals w;
+    nl_code rc = nl_withdrawals_find(slash == parent ? "/" : parent, &w, err);
+    if (rc == NL_ERR_USAGE) {
+        nl_error_clear(err);
+        return NL_OK;
+    }
+    if (rc == NL_OK)
+        nl_withdrawals_text(&w, name, &s->withdrawn);
+    nl_withdrawals_free(&w);
+    return rc;
+}
 
 static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s, nl_error *err)
 {
@@ -142,6 +192,8 @@ static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s
         return nl_fail(err, NL_ERR_CONFIG, "%s declares no claims: (results/usage.md, \"Claims and verdicts\", "
                        "says how)", path);
     if ((rc = nl_verdict_compute(dir, &s->claims, &a->opt, &s->report, err)))
+        return rc;
+    if (a->opt.registration && (rc = sweep_withdrawals(dir, s, err)))
         return rc;
     if (a->out_dir)
         snprintf(s->out, sizeof s->out, "%s/%s", a->out_dir, s->claims.name[0] ? s->claims.name : "sweep");
@@ -209,12 +261,42 @@ static int write_verdicts(sweep_verdicts *s, int n, bool force)
     return 0;
 }
 
+/* --withdrawn: the results directory's withdrawn runs, listed and written
+ * to withdrawn.csv (nothing written on a refusal) */
+static int list_withdrawn(const verdict_args *a)
+{
+    nl_error err = {0};
+    nl_withdrawals w;
+    if (nl_withdrawals_find(a->withdrawn, &w, &err))
+        return nl_cmd_report("verdict", &err);
+    char path[1400];
+    nl_path_join(path, sizeof path, a->out_dir ? a->out_dir : a->withdrawn, NL_WITHDRAWN_FILE);
+    nl_buf text = {0}, csv = {0};
+    nl_withdrawals_text(&w, NULL, &text);
+    nl_withdrawals_csv(&w, &csv);
+    nl_outset *set = nl_outset_begin(a->force, EXISTS_HINT);
+    nl_code rc = set ? NL_OK : nl_fail(&err, NL_ERR_NOMEM, "out of memory");
+    if (rc == NL_OK && (rc = nl_outset_add_buf(set, path, &csv, &err)) == NL_OK)
+        rc = nl_outset_commit(set, NULL, &err);
+    nl_outset_end(set);
+    if (rc == NL_OK) {
+        nl_cmd_put_text(stdout, text.data ? text.data : "");
+        printf("%s%s\n", path, w.shallow ? " (a shallow clone: removals before its first commit are not seen)" : "");
+    }
+    nl_buf_free(&text);
+    nl_buf_free(&csv);
+    nl_withdrawals_free(&w);
+    return rc ? nl_cmd_report("verdict", &err) : 0;
+}
+
 int cmd_verdict(int argc, char **argv)
 {
     verdict_args a = {.opt = {.level = 0.95, .seed = 1, .resamples = 10000, .registration = true}};
     const int bad = parse_args(argc, argv, &a);
     if (bad)
         return bad < 0 ? 0 : bad;
+    if (a.withdrawn)
+        return list_withdrawn(&a);
     sweep_verdicts *s = calloc((size_t)a.n_dirs, sizeof *s);
     if (!s) {
         fprintf(stderr, "normlab verdict: out of memory\n");
@@ -230,12 +312,15 @@ int cmd_verdict(int argc, char **argv)
         nl_buf text = {0};
         nl_verdict_text(&s[i].report, &text);
         nl_cmd_put_text(stdout, text.data ? text.data : "");
+        nl_cmd_put_text(stdout, s[i].withdrawn.data ? s[i].withdrawn.data : "");
         nl_buf_free(&text);
     }
     if (status == 0)
         status = write_verdicts(s, a.n_dirs, a.force);
-    for (int i = 0; i < done; i++)
+    for (int i = 0; i < done; i++) {
         nl_verdict_report_free(&s[i].report);
+        nl_buf_free(&s[i].withdrawn);
+    }
     free(s);
     return status;
 }

@@ -15,6 +15,7 @@
 #include "log/files.h"
 #include "testutil.h"
 #include "verdict/verdict.h"
+#include "verdict/withdrawn.h"
 
 /* one committed sweep's claims, computed; how many claims (each: values
  * counted) it gave */
@@ -56,12 +57,43 @@ START_TEST(test_committed_sweeps_declare_claims)
 }
 END_TEST
 
+/* results/withdrawn.csv, which the claims page's "Withdrawn runs" is
+ * generated from, is what `normlab verdict --withdrawn results` finds in
+ * the history now: a commit that removes committed runs fails here until
+ * the list (and the page) say so (issue 81: no committed run vanishes
+ * unseen) */
+START_TEST(test_withdrawn_runs_listed)
+{
+    nl_withdrawals w;
+    nl_error err = {0};
+    ck_assert_msg(nl_withdrawals_find(NORMLAB_SOURCE_DIR "/results", &w, &err) == NL_OK, "%s", err.msg);
+    if (w.shallow) { /* a shallow clone cannot see the removals before its first commit */
+        puts("a shallow clone: results/" NL_WITHDRAWN_FILE " not compared with the history");
+        nl_withdrawals_free(&w);
+        return;
+    }
+    nl_buf now = {0};
+    nl_withdrawals_csv(&w, &now);
+    char *committed = NULL;
+    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/results/" NL_WITHDRAWN_FILE, &committed, NULL, &err) == NL_OK,
+                  "%s", err.msg);
+    ck_assert_msg(now.data && !strcmp(committed, now.data),
+                  "results/" NL_WITHDRAWN_FILE " is not the history's list of withdrawn runs; regenerate it "
+                  "(build/normlab verdict --withdrawn results --force) and the claims page "
+                  "(python3 tests/verdict_prose/render.py . --write). The history says:\n%s", now.data);
+    free(committed);
+    nl_buf_free(&now);
+    nl_withdrawals_free(&w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_claims");
     TCase *tc = tcase_create("verdict");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_committed_sweeps_declare_claims);
+    tcase_add_test(tc, test_withdrawn_runs_listed);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -16,7 +16,7 @@
 
 #include "base/number.h"
 #include "log/files.h"
-#include "proc/proc.h"
+#include "verdict/git.h"
 #include "results/summary_keys.h"
 #include "results/files.h"
 #include "verdict/registered.h"
@@ -24,10 +24,7 @@
 const char *const nl_registration_names[NL_REG_KIND_COUNT] = {"pre-registered", "post hoc", "unknown"};
 
 /* git's answer to one question */
-typedef struct {
-    nl_proc_output said; /* its stdout */
-    bool exited_ok;
-} rg_answer;
+typedef nl_git_answer rg_answer;
 
 /* one version of the file, by its git object id */
 typedef struct {
@@ -57,24 +54,16 @@ struct nl_registry {
 /* git's stdout for rev-parse and the like: a line */
 #define RG_SHORT_MAX 4096
 
-/* Runs git with argv (argv[0] "git", NULL-ended), its stdout (and stderr
- * with stderr_too: git's reason, to quote in an error) into ans, at most
- * max bytes kept; git's messages are not ours to print otherwise.
- * NL_ERR_USAGE when git is not installed; git's own failure is
- * ans->exited_ok false, not an error. The caller frees ans->said.text. */
+/* Runs git with argv (argv[0] "git", NULL-ended) through nl_git_run, the
+ * repository's configured programs turned off (a cloned repository's
+ * .git/config is not ours to run), its stdout (and stderr with stderr_too:
+ * git's reason, to quote in an error) into ans, at most max bytes kept;
+ * git's messages are not ours to print otherwise. NL_ERR_USAGE when git is
+ * not installed; git's own failure is ans->exited_ok false, not an error.
+ * The caller frees ans->said.text. */
 static nl_code rg_git(const char *const argv[], size_t max, bool stderr_too, rg_answer *ans, nl_error *err)
 {
-    memset(ans, 0, sizeof *ans);
-    const nl_proc_spec spec = {.argv = argv, .search_path = true, .out = {NL_PROC_PIPE},
-                               .err = {stderr_too ? NL_PROC_PIPE : NL_PROC_NULL}};
-    nl_proc_end end;
-    const nl_code rc = nl_proc_run(&spec, max, &ans->said, &end, err);
-    if (rc == NL_ERR_UNSUPPORTED) {
-        nl_error_clear(err);
-        return nl_fail(err, NL_ERR_USAGE, "git is not installed (not on PATH)");
-    }
-    ans->exited_ok = rc == NL_OK && end.exited && end.code == 0;
-    return rc;
+    return nl_git_run(argv + 1, max, stderr_too, ans, err);
 }
 
 /* `git -C DIR ARGS...` (args NULL-ended, at most 5), stdout's first line

@@ -414,6 +414,47 @@ def latest_per_claim(heads):
     return [(name, r) for _, name, r in latest.values()]
 
 
+WITHDRAWN_FILE = os.path.join("results", "withdrawn.csv")
+
+
+def read_withdrawn(root):
+    """results/withdrawn.csv as `normlab verdict --withdrawn results` wrote
+    it from the git history (test_committed_claims holds it to the history
+    now); None where it is missing"""
+    try:
+        with open(os.path.join(root, WITHDRAWN_FILE), newline="") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return None
+
+
+def withdrawn_section(rows):
+    """the page's "Withdrawn runs": every sweep whose committed runs a later
+    commit removed, from the program's list, none typed here"""
+    lines = ["## Withdrawn runs", "",
+             "Committed runs a later commit removed (STATS.md, \"Looks\": withdrawing is allowed, hiding is not), "
+             "found by `normlab verdict --withdrawn results` in the git history (`results/withdrawn.csv`): the "
+             "commit, how many runs, where their files are now (identical files in another directory) and what "
+             "the sweep's `verdicts.csv` said at the commit before. A rename within a sweep is no withdrawal.", ""]
+    if rows is None:
+        return lines + ["`results/withdrawn.csv` is missing: `build/normlab verdict --withdrawn results`."]
+    if not rows:
+        return lines + ["None: no committed run has been removed."]
+    lines += ["| sweep | removed by | runs withdrawn | where they are now | its verdicts before |",
+              "|---|---|---:|---|---|"]
+    for r in rows:
+        n, elsewhere = as_count(r["withdrawn"]) or 0, as_count(r["elsewhere"]) or 0
+        dirs = ", ".join(f"`results/{d}`" for d in r["elsewhere_dirs"].split())
+        if elsewhere:
+            where = f"restored as {dirs}" + ("" if elsewhere == n else f" ({elsewhere} of {n})")
+        else:
+            where = "removed: not in the tree"
+        lines.append("| " + " | ".join([
+            f"`results/{cell(r['sweep'])}`", f"`{r['commit'][:12]}` ({r['date']})", str(n), where,
+            cell(r["verdicts_before"]) or "none committed"]) + " |")
+    return lines
+
+
 def render(verdicts, results_text, sections, of_section, root="."):
     """the text of results/claims.md"""
     links = section_links(results_text, sections, of_section)
@@ -484,6 +525,12 @@ def render(verdicts, results_text, sections, of_section, root="."):
     if legacy:
         lines.append(f"- {legacy} experiments mark no headline claim (verdicts of before issue 68): "
                      "all their claims but the summaries after cells are counted.")
+    withdrawn = read_withdrawn(root)
+    if withdrawn:
+        runs = sum(as_count(r["withdrawn"]) or 0 for r in withdrawn)
+        lines.append(f"- {len(withdrawn)} sweeps had committed runs withdrawn ({runs} runs): "
+                     "[Withdrawn runs](#withdrawn-runs).")
+    lines += [""] + withdrawn_section(withdrawn)
     lines += ["", "## Experiments"] + body
     return "\n".join(lines) + "\n"
 

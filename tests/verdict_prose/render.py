@@ -22,7 +22,9 @@ What is generated:
     seeds of a_values, not units: claims_page.py);
   - results/claims.md (claims_page.py): every experiment's headline claims
     with the paper's number, threshold and rule, n and the n power asks
-    for, interval, verdict and registration.
+    for, interval, verdict and registration; and its section "Withdrawn
+    runs", from results/withdrawn.csv (written by `normlab verdict
+    --withdrawn results` from the git history).
 A seed count the prose of a table row states ("(1 seed)", "3 of 3 seeds")
 larger than any claim of its section's experiments has is reported: it
 counts units, not seeds.
@@ -257,6 +259,8 @@ def main():
     except FileNotFoundError:
         old = None
     pages[path] = (old, claims_page.render(verdicts, new, sections, of_section, root))
+    if claims_page.read_withdrawn(root) is None:
+        problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
     for name, claim in claims_page.fitted_thresholds(verdicts):
         problems.append(f"results/{name}/verdicts.csv: headline claim {claim}'s threshold lies within its "
                         f"interval's half-width of the effect, and experiments/ states no threshold_rule: "
