@@ -44,6 +44,10 @@
 #define NL_SWEEP_VERDICTS_FILE "verdicts.csv"
 #define NL_SWEEP_VERDICTS_JSON "verdicts.json"
 #define NL_VERDICTS_PLOT "verdicts"
+/* the experiment file a sweep was run from, as a path relative to the
+ * sweep directory and an absolute one (sweep/summary.c): normlab report
+ * finds the experiment by it whatever the directory's name */
+#define NL_SWEEP_EXPERIMENT_FILE "experiment.txt"
 /* the figures of a run or sweep directory: NAME.gp, its data and picture */
 #define NL_PLOTS_DIR "plots"
 /* normlab report's page when it is written into the directory it shows */
@@ -113,6 +117,7 @@ typedef enum {
     X(NL_EVAL_DIR "/" NL_EVAL_TABLE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                            \
     /* normlab eval's records, one per evaluation (EVAL_DIR/NAME.json) */                           \
     X(NL_EVAL_DIR "/*.json", NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
+    X(NL_SWEEP_EXPERIMENT_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                \
     X(NL_SWEEP_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)
 
 typedef struct {
