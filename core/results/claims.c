@@ -14,6 +14,7 @@
 #include "config/flat.h"
 #include "config/yamldoc.h"
 #include "log/files.h"
+#include "stats/seq.h"
 
 const char *const nl_metric_at_names[NL_AT_COUNT] = {"last", "min", "max", "mean", "sd", "change_sd"};
 
@@ -341,9 +342,100 @@ static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim
     return NL_OK;
 }
 
+const char *const nl_plan_kind_names[NL_PLAN_KIND_COUNT] = {"none", "group-sequential", "first-confirmation"};
+
+static nl_code read_plan_kind(parser *P, yaml_node_t *v, const char *label, nl_claim_plan *plan)
+{
+    char text[64], accepted[96];
+    nl_code rc = read_text(P, v, label, text, sizeof text);
+    for (int k = NL_PLAN_GROUP_SEQUENTIAL; rc == NL_OK && k < NL_PLAN_KIND_COUNT; k++)
+        if (!strcmp(text, nl_plan_kind_names[k])) {
+            plan->kind = (nl_plan_kind)k;
+            return NL_OK;
+        }
+    return rc ? rc : nl_yaml_fail(P->y, v, label, "'%s' is not a plan; accepted: %s", text,
+                                  nl_yaml_join(nl_plan_kind_names + 1, NL_PLAN_KIND_COUNT - 1, ", ", accepted,
+                                               sizeof accepted));
+}
+
+/* spending: a name stats/seq.h knows (its message lists them) */
+static nl_code read_plan_spending(parser *P, yaml_node_t *v, const char *label, nl_claim_plan *plan)
+{
+    nl_code rc = read_text(P, v, label, plan->spending, sizeof plan->spending);
+    const nl_seq_spending *found = NULL;
+    nl_error why = {0};
+    if (rc == NL_OK && nl_seq_spending_find(plan->spending, &found, &why) != NL_OK)
+        return nl_yaml_fail(P->y, v, label, "%s", why.msg);
+    return rc;
+}
+
+static nl_code read_plan_pilots(parser *P, yaml_node_t *v, const char *label, nl_claim_plan *plan)
+{
+    if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) > NL_PLAN_MAX_PILOTS)
+        return nl_yaml_fail(P->y, v, label, "a list of at most %d sweep names (the directories under results/ "
+                            "that were pilots)", NL_PLAN_MAX_PILOTS);
+    nl_code rc = NL_OK;
+    for (int j = 0; rc == NL_OK && j < nl_yaml_count(v); j++)
+        rc = nl_yaml_read_ident(P->y, nl_yaml_item(P->y, v, j), label, "sweep name (a directory under results/)",
+                                true, plan->pilots[plan->n_pilots++], sizeof plan->pilots[0]);
+    return rc;
+}
+
+/* plan: {kind: group-sequential, looks: K, spending: NAME, pilots: [...]}
+ * or {kind: first-confirmation, pilots: [...]} */
+static nl_code read_plan(parser *P, yaml_node_t *n, const char *key, nl_claim_plan *plan)
+{
+    static const char *const keys[] = {"kind", "looks", "spending", "pilots"};
+    memset(plan, 0, sizeof *plan);
+    nl_code rc = nl_yaml_check_mapping(P->y, n, key, "a mapping: {kind: group-sequential, looks: K, spending: "
+                                       "obrien-fleming} or {kind: first-confirmation}");
+    plan->line = nl_yaml_line(n);
+    plan->column = nl_yaml_column(n);
+    const nl_yaml_range looks = {.has_lo = true, .lo = 1, .has_hi = true, .hi = NL_SEQ_MAX_LOOKS};
+    yaml_node_t *looks_node = NULL, *spending_node = NULL;
+    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
+        const char *name = nl_yaml_scalar(k);
+        char label[200];
+        snprintf(label, sizeof label, "%s.%s", key, name);
+        long long count = 0;
+        if (!strcmp(name, "kind")) {
+            rc = read_plan_kind(P, v, label, plan);
+        } else if (!strcmp(name, "looks")) {
+            looks_node = v;
+            rc = nl_yaml_read_int(P->y, v, label, &looks, "an integer from 1 to 20: the most looks the plan "
+                                  "takes", NL_SEQ_MAX_LOOKS, &count);
+            plan->looks = (int)count;
+        } else if (!strcmp(name, "spending")) {
+            spending_node = v;
+            rc = read_plan_spending(P, v, label, plan);
+        } else if (!strcmp(name, "pilots")) {
+            rc = read_plan_pilots(P, v, label, plan);
+        } else {
+            rc = nl_yaml_unknown_key(P->y, k, key, keys, (int)(sizeof keys / sizeof keys[0]));
+        }
+    }
+    if (rc == NL_OK && plan->kind == NL_PLAN_NONE)
+        rc = nl_yaml_fail(P->y, n, key, "kind: is missing: group-sequential or first-confirmation");
+    if (rc == NL_OK && plan->kind == NL_PLAN_GROUP_SEQUENTIAL && !looks_node)
+        rc = nl_yaml_fail(P->y, n, key, "looks: is missing: a group-sequential plan states its most looks K "
+                          "(1 to 20) before the first");
+    if (rc == NL_OK && plan->kind == NL_PLAN_FIRST_CONFIRMATION && (looks_node || spending_node))
+        rc = nl_yaml_fail(P->y, looks_node ? looks_node : spending_node, key, "a first-confirmation plan takes no "
+                          "%s: its first pre-registered confirmation decides alone", looks_node ? "looks" : "spending");
+    if (rc == NL_OK && plan->kind == NL_PLAN_GROUP_SEQUENTIAL && !plan->spending[0])
+        nl_copy_string(plan->spending, sizeof plan->spending, "obrien-fleming");
+    return rc;
+}
+
+const nl_claim_plan *nl_claim_plan_of(const nl_claim_set *set, const nl_claim *c)
+{
+    return c->plan.kind != NL_PLAN_NONE ? &c->plan : &set->plan;
+}
+
 static const char *const claim_keys[] = {"id",       "paper", "metric", "a",    "b",        "scope",
                                          "each",     "expect", "b_metric", "c", "d", "vars", "each_row", "cells",
-                                         "pair_by", "paper_value", "headline"};
+                                         "pair_by", "paper_value", "headline", "plan"};
 enum { N_CLAIM_KEYS = sizeof claim_keys / sizeof claim_keys[0] };
 
 static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v, const char *label)
@@ -397,6 +489,8 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
                                    "metric's units (0.106 for 10.6 points of error)", &c->paper_value);
     case 16:
         return nl_yaml_read_bool(P->y, v, label, &c->headline);
+    case 17:
+        return read_plan(P, v, label, &c->plan);
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
@@ -747,7 +841,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
      * file that is no experiment too: a key given twice is refused, not
      * read as whichever copy comes last */
     nl_code rc = nl_yaml_check_mapping(P->y, root, NULL, "a mapping (name:, source:, claims:, threshold_rule:, "
-                                       "power:)");
+                                       "power:, plan:)");
     const bool has_source = value_of(P, root, "source") != NULL;
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(root); i++) {
         yaml_node_t *k = nl_yaml_key(P->y, root, i), *v = nl_yaml_value(P->y, root, i);
@@ -768,6 +862,8 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
             rc = read_rule(P, v);
         else if (!strcmp(nl_yaml_scalar(k), "power"))
             rc = read_power(P, v);
+        else if (!strcmp(nl_yaml_scalar(k), "plan"))
+            rc = read_plan(P, v, "plan", &P->set->plan);
     }
     for (int i = 0; rc == NL_OK && i < P->set->n; i++)
         rc = check_rule(P, i);

@@ -94,6 +94,30 @@ typedef struct {
     int line, column;
 } nl_claim_metric;
 
+/* plan: how a claim's looks (its original sweep, each confirmation, each
+ * withdrawn sweep: verdict/looks.h) decide it, stated before its first
+ * decisive look (STATS.md, "Looks"; issue 81): group-sequential, at most
+ * `looks` looks with seeds pooled across them and each look's boundary
+ * from an alpha-spending function (stats/seq.h; O'Brien-Fleming where
+ * spending: is not given); or first-confirmation, the first pre-registered
+ * confirmation decides and the looks before it are pilots. pilots: names
+ * sweeps (withdrawn ones, say) declared pilots: not looks, when the
+ * declaration was committed before their runs */
+typedef enum { NL_PLAN_NONE, NL_PLAN_GROUP_SEQUENTIAL, NL_PLAN_FIRST_CONFIRMATION, NL_PLAN_KIND_COUNT } nl_plan_kind;
+/* "none", "group-sequential", "first-confirmation" */
+extern const char *const nl_plan_kind_names[NL_PLAN_KIND_COUNT];
+
+#define NL_PLAN_MAX_PILOTS 8
+
+typedef struct {
+    nl_plan_kind kind;
+    int looks;          /* K, group-sequential */
+    char spending[32];  /* a name nl_seq_spending_find knows, group-sequential */
+    char pilots[NL_PLAN_MAX_PILOTS][128];
+    int n_pilots;
+    int line, column;   /* of plan:, 0 where none is given */
+} nl_claim_plan;
+
 /* `cells:` of a claim over each: values: how many of its cells it holds in */
 typedef enum { NL_CELLS_NONE, NL_CELLS_ALL, NL_CELLS_EXACTLY, NL_CELLS_AT_LEAST, NL_CELLS_AT_MOST } nl_cells_op;
 
@@ -143,6 +167,8 @@ typedef struct {
     /* NL_EFFECT_COUNT: count(...) compared with count_k: op GREATER is >=,
      * LESS <=, WITHIN == */
     int count_k;
+    /* its own plan:, or (plan.kind NL_PLAN_NONE) the file's (nl_claim_plan_of) */
+    nl_claim_plan plan;
     /* positions (1-based) for errors: the claim, its keys */
     int line, column, each_line, each_column, expect_line, expect_column;
 } nl_claim;
@@ -192,9 +218,13 @@ typedef struct {
     nl_claim_source source;
     nl_threshold_rule rule;
     nl_claim_power power;
+    nl_claim_plan plan; /* the file's plan: (kind NL_PLAN_NONE: none) */
     int n;
     nl_claim claims[NL_CLAIM_MAX];
 } nl_claim_set;
+
+/* the plan claim c is decided by: its own, else its file's (kind NL_PLAN_NONE: none) */
+const nl_claim_plan *nl_claim_plan_of(const nl_claim_set *set, const nl_claim *c);
 
 /* Reads `claims:` (and `name:`, `source:`) from an experiment file; a file
  * without claims gives n = 0. Errors (NL_ERR_CONFIG) name file:line:col and

@@ -276,6 +276,21 @@ static int wd_removed_order(const void *a, const void *b)
     return x->commit != y->commit ? (x->commit < y->commit ? -1 : 1) : strcmp(x->path, y->path);
 }
 
+nl_code nl_withdrawal_verdicts_csv(const char *results_dir, const nl_withdrawal *w, char **text, nl_error *err)
+{
+    *text = NULL;
+    char spec[PATH_MAX + 100];
+    snprintf(spec, sizeof spec, "%s^:./%s/%s", w->commit, w->sweep, NL_SWEEP_VERDICTS_FILE);
+    const char *const args[] = {"cat-file", "blob", spec, NULL};
+    nl_git_answer ans;
+    nl_code rc = wd_git(results_dir, args, &ans, err);
+    if (rc == NL_OK && ans.exited_ok)
+        *text = ans.said.text;
+    else
+        free(ans.said.text);
+    return rc;
+}
+
 /* the sweep's verdicts.csv at the commit before w's, "CLAIM: VERDICT; ..." */
 static nl_code wd_verdicts_before(const wd_ctx *C, nl_withdrawal *w, nl_error *err)
 {

@@ -57,6 +57,10 @@ typedef struct {
 nl_code nl_withdrawals_find(const char *results_dir, nl_withdrawals *out, nl_error *err);
 void nl_withdrawals_free(nl_withdrawals *w);
 
+/* the whole verdicts.csv of w's sweep at the commit before w's (malloc'd;
+ * *text NULL where there was none), read from results_dir's history */
+nl_code nl_withdrawal_verdicts_csv(const char *results_dir, const nl_withdrawal *w, char **text, nl_error *err);
+
 /* the removals that withdrew runs (nl_withdrawal_runs > 0) as CSV: sweep,
  * commit, date, runs, withdrawn, renamed, elsewhere, elsewhere_dirs,
  * verdicts_before */

@@ -1,0 +1,178 @@
+/* A claim's plan (issue 81, STATS.md "Looks"): plan: parsed with its
+ * refusals (exit 2 naming file:line and key, nothing written), and the
+ * group-sequential verdict on per-seed effects whose numbers are worked
+ * out by hand below. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "verdict/plan.h"
+
+#define CLAIM "  - {id: one, paper: \"p\", metric: final_test_error, a: {model.norm.type: batch}, " \
+              "b: {model.norm.type: group}, expect: \"a > b\"%s}\n"
+
+static nl_claim_set set; /* ~5 MB: not on the stack */
+
+/* the claims file with `plan` at the top (NULL none) and `claim_plan` in the claim */
+static nl_code parse(const char *plan, const char *claim_plan, nl_error *err)
+{
+    char text[1024], claim[512];
+    snprintf(claim, sizeof claim, CLAIM, claim_plan ? claim_plan : "");
+    snprintf(text, sizeof text, "name: t\n%s%s%sclaims:\n%s", plan ? "plan: " : "", plan ? plan : "",
+             plan ? "\n" : "", claim);
+    memset(err, 0, sizeof *err);
+    return nl_claims_parse(text, "exp.yaml", &set, err);
+}
+
+#define ck_refused(plan, claim_plan, part)                                                                   \
+    do {                                                                                                      \
+        nl_error e_;                                                                                          \
+        ck_assert_int_eq(parse(plan, claim_plan, &e_), NL_ERR_CONFIG);                                        \
+        ck_assert_msg(strstr(e_.msg, part), "'%s' does not say '%s'", e_.msg, part);                         \
+    } while (0)
+
+START_TEST(test_plan_parsed)
+{
+    nl_error err;
+    ck_assert_msg(parse("{kind: group-sequential, looks: 3}", NULL, &err) == NL_OK, "%s", err.msg);
+    const nl_claim_plan *p = nl_claim_plan_of(&set, &set.claims[0]);
+    ck_assert_int_eq(p->kind, NL_PLAN_GROUP_SEQUENTIAL);
+    ck_assert_int_eq(p->looks, 3);
+    ck_assert_str_eq(p->spending, "obrien-fleming"); /* the default */
+    /* a claim's own plan overrides the file's */
+    ck_assert_msg(parse("{kind: group-sequential, looks: 3}", ", plan: {kind: first-confirmation, pilots: [x-pilot]}",
+                        &err) == NL_OK, "%s", err.msg);
+    p = nl_claim_plan_of(&set, &set.claims[0]);
+    ck_assert_int_eq(p->kind, NL_PLAN_FIRST_CONFIRMATION);
+    ck_assert_int_eq(p->n_pilots, 1);
+    ck_assert_str_eq(p->pilots[0], "x-pilot");
+    ck_assert_msg(parse(NULL, ", plan: {kind: group-sequential, looks: 2, spending: pocock}", &err) == NL_OK, "%s",
+                  err.msg);
+    ck_assert_str_eq(nl_claim_plan_of(&set, &set.claims[0])->spending, "pocock");
+    ck_assert_int_eq(set.plan.kind, NL_PLAN_NONE);
+}
+END_TEST
+
+START_TEST(test_plan_refused)
+{
+    ck_refused("{kind: group-sequential, looks: 3, spending: haybittle}", NULL,
+               "exp.yaml:2:52: plan.spending: unknown alpha-spending function 'haybittle'; accepted: obrien-fleming, pocock");
+    ck_refused("{kind: group-sequential, looks: 0}", NULL, "exp.yaml:2:39: plan.looks: 0 is out of range");
+    ck_refused("{kind: group-sequential, looks: 21}", NULL, "plan.looks: 21 is out of range");
+    ck_refused("{kind: sequential, looks: 3}", NULL,
+               "plan.kind: 'sequential' is not a plan; accepted: group-sequential, first-confirmation");
+    ck_refused("{kind: group-sequential}", NULL, "plan: looks: is missing");
+    ck_refused("{looks: 3}", NULL, "plan: kind: is missing");
+    ck_refused("{kind: first-confirmation, looks: 2}", NULL, "a first-confirmation plan takes no looks");
+    ck_refused("{kind: group-sequential, looks: 2, every: 1}", NULL, "every");
+    ck_refused(NULL, ", plan: {kind: group-sequential, looks: 2, spending: nope}",
+               "claims[0].plan.spending: unknown alpha-spending function 'nope'");
+}
+END_TEST
+
+/* normlab verdict refuses a bad plan with exit 2, file:line and key, and writes nothing */
+START_TEST(test_plan_refused_by_verdict)
+{
+    tu_tmp_make("plan");
+    char text[1024], claim[512];
+    snprintf(claim, sizeof claim, CLAIM, "");
+    snprintf(text, sizeof text, "name: t\nplan: {kind: group-sequential, looks: 0}\nclaims:\n%s", claim);
+    tu_tmp_write("exp.yaml", text);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/t'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tu_normlab("verdict t --experiment exp.yaml --no-registration"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "exp.yaml:2:39: plan.looks: 0 is out of range"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/t/verdicts.csv", tu_tmp);
+    ck_assert_int_ne(access(cmd, F_OK), 0);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* Worked by hand. Look 1: effects 0.9 1.1 1.3 0.7, threshold 0: mean 1,
+ * sd sqrt(0.2 / 3), t = 1 / (sd / 2) = sqrt(60) = 7.746 at 3 degrees of
+ * freedom; t_cdf by the closed form for 3 df (1/2 + (th + sin th cos th) /
+ * pi, th = atan(t / sqrt 3)): one-sided p 0.0022374, z = 2.8426 < 3.7103,
+ * O'Brien-Fleming's first of three (two-sided 0.05; Jennison & Turnbull
+ * table 2.3's Lan-DeMets values 3.710, 2.511, 1.993): no crossing. Look
+ * 2: 0.5 1.5 1.0, pooled with look 1 (7 seeds): mean 1, sum of squares
+ * 0.2 + 0.5 = 0.7, sd sqrt(0.7 / 6), t = sqrt(7 * 6 / 0.7) = sqrt(60) at 6
+ * df: p 0.00012163, z = 3.6693 >= 2.5114: holds at look 2. Look 2 alone
+ * (not pooled) would be t = 1 / (0.5 / sqrt 3) = 3.4641 at 2 df, p
+ * 0.037090, z = 1.7855 < 2.5114: undecided; a plan that forgot to pool
+ * says so, and fails here. */
+static const double look1[] = {0.9, 1.1, 1.3, 0.7}, look2[] = {0.5, 1.5, 1.0}, look3[] = {1.0, 1.2, 0.8};
+
+START_TEST(test_obrien_fleming_three_looks)
+{
+    nl_claim_plan plan = {.kind = NL_PLAN_GROUP_SEQUENTIAL, .looks = 3, .spending = "obrien-fleming"};
+    const double *x[] = {look1, look2, look3};
+    const int n[] = {4, 3, 3};
+    nl_plan_result r;
+    nl_error err = {0};
+    ck_assert_msg(nl_plan_sequential(&plan, 0.05, x, n, 1, 0, true, 0, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_double_eq_tol(r.look[0].t, sqrt(60), 1e-9);
+    ck_assert_double_eq_tol(r.look[0].z, 2.842589, 1e-4);
+    ck_assert_double_eq_tol(r.look[0].boundary, 3.7103, 2e-3);
+    ck_assert_double_eq_tol(r.look[0].fraction, 1.0 / 3, 1e-12);
+    ck_assert_int_eq(r.outcome, NL_PLAN_CONTINUE);
+    ck_assert_msg(nl_plan_sequential(&plan, 0.05, x, n, 2, 0, true, 0, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(r.look[1].n, 7);
+    ck_assert_int_eq(r.look[1].n_new, 3);
+    ck_assert_double_eq_tol(r.look[1].t, sqrt(60), 1e-9);
+    ck_assert_double_eq_tol(r.look[1].z, 3.669257, 1e-4);
+    ck_assert_double_eq_tol(r.look[1].boundary, 2.5114, 2e-3);
+    ck_assert_int_eq(r.outcome, NL_PLAN_HOLDS);
+    ck_assert_int_eq(r.decided_at, 2);
+    /* a third look changes nothing: the plan stopped at the second */
+    ck_assert_msg(nl_plan_sequential(&plan, 0.05, x, n, 3, 0, true, 0, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(r.outcome, NL_PLAN_HOLDS);
+    ck_assert_int_eq(r.decided_at, 2);
+    /* the opposite direction: the same z below -c_2, does not hold at look 2 */
+    ck_assert_msg(nl_plan_sequential(&plan, 0.05, x, n, 2, 0, false, 0, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(r.outcome, NL_PLAN_FAILS);
+    ck_assert_int_eq(r.decided_at, 2);
+    /* a threshold the effects do not clear: no crossing at K, final */
+    ck_assert_msg(nl_plan_sequential(&plan, 0.05, x, n, 3, 1.0, true, 0, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(r.outcome, NL_PLAN_FINAL_UNDECIDED);
+}
+END_TEST
+
+/* a look beyond K is not in the plan; seeds planned give the fractions */
+START_TEST(test_looks_beyond_plan)
+{
+    nl_claim_plan plan = {.kind = NL_PLAN_GROUP_SEQUENTIAL, .looks = 2, .spending = "pocock"};
+    const double *x[] = {look1, look2, look3};
+    const int n[] = {4, 3, 3};
+    nl_plan_result r;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_plan_sequential(&plan, 0.05, x, n, 3, 0, true, 0, &r, &err), NL_ERR_DATA);
+    ck_assert_msg(strstr(err.msg, "look 3 of a plan of 2 looks"), "%s", err.msg);
+    ck_assert_msg(nl_plan_sequential(&plan, 0.05, x, n, 2, 0, true, 14, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_double_eq_tol(r.look[0].fraction, 4.0 / 14, 1e-12);
+    ck_assert_double_eq_tol(r.look[1].fraction, 7.0 / 14, 1e-12);
+    /* two seeds decide nothing, whatever their t */
+    const int two[] = {2};
+    ck_assert_msg(nl_plan_sequential(&plan, 0.05, x, two, 1, 0, true, 0, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert(isnan(r.look[0].z));
+    ck_assert_int_eq(r.outcome, NL_PLAN_CONTINUE);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("plan");
+    TCase *tc = tcase_create("plan");
+    tcase_add_test(tc, test_plan_parsed);
+    tcase_add_test(tc, test_plan_refused);
+    tcase_add_test(tc, test_plan_refused_by_verdict);
+    tcase_add_test(tc, test_obrien_fleming_three_looks);
+    tcase_add_test(tc, test_looks_beyond_plan);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
