@@ -14,6 +14,7 @@
 #include "plot/plot.h"
 #include "results/files.h"
 #include "verdict/forest.h"
+#include "verdict/ledger.h"
 #include "verdict/verdict.h"
 #include "verdict/withdrawn.h"
 
@@ -23,7 +24,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab verdict SWEEP_DIR... [--out DIR] [--seed N] [--level L] [--experiment FILE] [--force]\n"
-            "                      [--no-registration]\n"
+            "                      [--no-registration] [--looks]\n"
             "       normlab verdict --withdrawn RESULTS_DIR [--out DIR] [--force]\n\n"
             "Computes the claims: an experiment file declares (results/usage.md, \"Claims and\n"
             "verdicts\") from its sweep directory's runs: per claim the effect paired by seed\n"
@@ -61,7 +62,12 @@ static void usage(FILE *out)
             "  --no-registration  do not look claims up in git (an experiment file outside a\n"
             "                     git checkout is refused without it); marks them not checked,\n"
             "                     and lists no withdrawn runs\n"
-            "  --withdrawn DIR    list the withdrawn runs under DIR instead (above)\n\n"
+            "  --withdrawn DIR    list the withdrawn runs under DIR instead (above)\n"
+            "  --looks            for each claim with a plan: (results/usage.md), its looks (the\n"
+            "                     sweep, NAME-confirm*, withdrawn sweeps not declared pilots),\n"
+            "                     each with its seeds, z (the pooled t's p on the normal scale)\n"
+            "                     and boundary, and the plan's verdict; more looks than a\n"
+            "                     group-sequential plan's K are refused (exit 2)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
             "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
             "where a directory goes).\n");
@@ -71,7 +77,7 @@ typedef struct {
     const char *dirs[MAX_SWEEPS];
     int n_dirs;
     const char *out_dir, *experiment, *withdrawn;
-    bool force;
+    bool force, looks;
     nl_verdict_options opt;
 } verdict_args;
 
@@ -107,6 +113,8 @@ static int parse_args(int argc, char **argv, verdict_args *a)
             return -1;
         } else if (!strcmp(s, "--force")) {
             a->force = true;
+        } else if (!strcmp(s, "--looks")) {
+            a->looks = true;
         } else if (!strcmp(s, "--no-registration")) {
             a->opt.registration = false;
         } else if (!strcmp(s, "--out") || !strcmp(s, "--seed") || !strcmp(s, "--level") ||
@@ -194,6 +202,9 @@ static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s
     if ((rc = nl_verdict_compute(dir, &s->claims, &a->opt, &s->report, err)))
         return rc;
     if (a->opt.registration && (rc = sweep_withdrawals(dir, s, err)))
+        return rc;
+    /* a look beyond a plan's K is refused here, before anything is written */
+    if (a->looks && (rc = nl_looks_report(dir, &s->claims, a->opt.level, &s->withdrawn, err)))
         return rc;
     if (a->out_dir)
         snprintf(s->out, sizeof s->out, "%s/%s", a->out_dir, s->claims.name[0] ? s->claims.name : "sweep");

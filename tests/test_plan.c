@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "verdict/ledger.h"
 #include "verdict/plan.h"
 
 #define CLAIM "  - {id: one, paper: \"p\", metric: final_test_error, a: {model.norm.type: batch}, " \
@@ -164,6 +165,46 @@ START_TEST(test_looks_beyond_plan)
 }
 END_TEST
 
+/* the looks found beside a sweep (t, t-confirm, t-confirm2: the one rule
+ * of verdict/looks.h), pooled; a third look under a plan of 2 is refused
+ * naming the file, the plan's line and key */
+START_TEST(test_looks_found_and_refused)
+{
+    tu_tmp_make("looks");
+    static const char *const dirs[] = {"t", "t-confirm", "t-confirm2", "other"};
+    static const char *const rows[] = {"1:1.9 2:2.1 3:2.3", "4:1.5 5:2.5 6:2.0", "7:2 8:2.2 9:1.8", "1:0 2:0 3:0"};
+    for (int i = 0; i < 4; i++) {
+        char cmd[600], text[512];
+        snprintf(cmd, sizeof cmd, "mkdir '%s/%s'", tu_tmp, dirs[i]);
+        ck_assert_int_eq(system(cmd), 0);
+        snprintf(cmd, sizeof cmd, "%s/verdicts.csv", dirs[i]);
+        snprintf(text, sizeof text, "claim,verdict,registered,a_values,b_values\none,holds,pre-registered,%s,%s\n",
+                 rows[i], "1:1 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:1");
+        tu_tmp_write(cmd, text);
+    }
+    nl_error err;
+    ck_assert_msg(parse("{kind: group-sequential, looks: 3}", NULL, &err) == NL_OK, "%s", err.msg);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/t", tu_tmp);
+    nl_buf out = {0};
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    /* the same effects as test_obrien_fleming_three_looks' first two looks, less 1 */
+    ck_assert_msg(strstr(out.data, "look 2: t-confirm: n 3 (6 pooled)") && strstr(out.data, "look 3: t-confirm2"),
+                  "%s", out.data);
+    nl_buf_free(&out);
+    ck_assert_msg(parse("{kind: group-sequential, looks: 2}", NULL, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(nl_looks_report(dir, &set, 0.95, &out, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "exp.yaml:2:7: plan.looks: claim one has 3 looks (t, t-confirm, t-confirm2), "
+                         "more than the plan's 2"), "%s", err.msg);
+    nl_buf_free(&out);
+    /* declared a pilot: not a look */
+    ck_assert_msg(parse("{kind: group-sequential, looks: 2, pilots: [t]}", NULL, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    nl_buf_free(&out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -173,6 +214,7 @@ int main(void)
     tcase_add_test(tc, test_plan_refused_by_verdict);
     tcase_add_test(tc, test_obrien_fleming_three_looks);
     tcase_add_test(tc, test_looks_beyond_plan);
+    tcase_add_test(tc, test_looks_found_and_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
