@@ -23,6 +23,7 @@
 #include "results/files.h"
 #include "results/results.h"
 #include "results/rundir.h"
+#include "results/table.h"
 #include "tensorboard/tfevents.h"
 #include "testutil.h"
 
@@ -173,12 +174,27 @@ START_TEST(test_page)
     char *second = tu_tmp_read("r.html");
     ck_assert_str_eq(first, second);
     ck_assert_int_eq(tu_normlab("report sw --out r.html --force"), 0);
-    /* one directory's page goes beside its results by default; without
-     * the experiment file, every plot kind that applies */
+    /* one directory's page goes beside its results by default, its
+     * experiment found by the sweep's record of it; without the experiment
+     * file, every plot kind that applies, and the page says what is missing */
     ck_assert_int_eq(tu_normlab("report sw"), 0);
     page = tu_tmp_read("sw/report.html");
-    ck_assert_msg(strstr(page, "No experiment file") && strstr(page, "Every plot kind that applies"), "%.2000s", page);
+    ck_assert_msg(strstr(page, "A second paragraph") && !strstr(page, "No experiment file"), "%.2000s", page);
     free(page);
+    char from[600], to[600];
+    snprintf(from, sizeof from, "%s/exp.yaml", tu_tmp);
+    snprintf(to, sizeof to, "%s/moved.yaml", tu_tmp);
+    ck_assert_int_eq(rename(from, to), 0);
+    ck_assert_int_eq(tu_normlab("report sw --force"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "exp.yaml (recorded in sw/" NL_SWEEP_EXPERIMENT_FILE ") not found: descriptions, "
+                              "declared plots and claim texts missing; give --experiment"), "%s", out);
+    free(out);
+    page = tu_tmp_read("sw/report.html");
+    ck_assert_msg(strstr(page, "No experiment file") && strstr(page, "Every plot kind that applies") &&
+                      strstr(page, "<div class=\"warn\"") && strstr(page, "claim texts missing"), "%.2000s", page);
+    free(page);
+    ck_assert_int_eq(rename(to, from), 0);
     /* two runs: titled by both names, the kinds that do not apply folded
      * into one line each, and a missing number right-aligned with the others
      * and sorted last (data-v="") rather than a bare text cell */
@@ -307,6 +323,21 @@ static void append(const char *name, const char *text)
     fclose(f);
 }
 
+/* a finished run's summary.json (under tu_tmp) made to say running, as it
+ * does while the run goes on: the rest of the file as it was, whole JSON */
+static void say_running(const char *name)
+{
+    char *json = tu_tmp_read(name);
+    static const char ok[] = "\"status\": \"ok\"";
+    char *status = strstr(json, ok);
+    ck_assert_ptr_nonnull(status);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%.*s\"status\": \"running\"%s", (int)(status - json), json, status + strlen(ok));
+    tu_tmp_write(name, b.data);
+    nl_buf_free(&b);
+    free(json);
+}
+
 START_TEST(test_bad_input)
 {
     make_sweep("report-bad");
@@ -362,12 +393,7 @@ START_TEST(test_bad_input)
      * said on screen and on the page */
     append("sw/summary.csv", "type-none_seed-9,none,9,ok,0.4");
     append("sw/runs/type-none_seed-1/metrics.csv", "31,0.9,train,0.5");
-    char *json = tu_tmp_read("sw/runs/type-batch_seed-2/summary.json");
-    char *status = strstr(json, "\"status\": \"ok\"");
-    ck_assert_ptr_nonnull(status);
-    memcpy(status, "\"status\": \"running\"", strlen("\"status\": \"running\""));
-    tu_tmp_write("sw/runs/type-batch_seed-2/summary.json", json);
-    free(json);
+    say_running("sw/runs/type-batch_seed-2/summary.json");
     ck_assert_int_eq(tu_normlab("report sw --out torn.html"), 0);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "warning: sw: sw/summary.csv line 6: the last line is cut short") &&
@@ -375,8 +401,10 @@ START_TEST(test_bad_input)
                       strstr(out, "1 of 4 runs are unfinished"), "%s", out);
     free(out);
     char *page = tu_tmp_read("torn.html");
-    ck_assert_msg(strstr(page, "the last line is cut short") && strstr(page, "1 of 4 runs are unfinished") &&
-                      strstr(page, "status-pending\">pending"), "the page does not say what it left out");
+    /* its summary.json says running, but no process holds the run: killed, not pending */
+    ck_assert_msg(strstr(page, "the last line is cut short") && strstr(page, "1 of 4 runs are unfinished (1 killed)") &&
+                      strstr(page, "status-killed\">killed") && !strstr(page, "status-pending\">"),
+                  "the page does not say what it left out");
     free(page);
     ck_assert_int_eq(tu_normlab("export tensorboard sw --out tb"), 0);
     out = tu_normlab_output();
@@ -463,7 +491,11 @@ START_TEST(test_watch)
                       strstr(said, " finished\n"), "%s", said);
     free(said);
     page = tu_tmp_read("k.html");
-    ck_assert_msg(strstr(page, "<body data-live=\"0\">") && strstr(page, "status-pending") &&
+    /* the run the kill stopped is killed (neither failed nor running), those
+     * not started pending, and no figure says a run is still going */
+    ck_assert_msg(strstr(page, "<body data-live=\"0\">") && strstr(page, "status-killed\">killed</span>") &&
+                      strstr(page, "status-pending\">") && !strstr(page, "status-running\">") &&
+                      !strstr(page, "status-failed\">") && !strstr(page, "still going") &&
                       strstr(page, "</html>\n"), "the killed sweep's page");
     free(page);
     tu_tmp_remove();
@@ -625,6 +657,124 @@ START_TEST(test_watch_stopped)
 END_TEST
 
 /* reads the TFRecord framing back: every record's length and data CRCs */
+/* Claims in their own unit (issue 83): a claim over cells counts cells
+ * ("2 of 2 cells", its interval "2 – 2 cells"), never numbers on an
+ * error's axis; its cells' effects are in points of error (verdicts.csv
+ * holds fractions), a loss ratio is a ratio; each forest row names its
+ * unit. The page's data hands the script its units, the accuracies and
+ * errors in percent as the tables print them, and the table over seeds
+ * prints a loss's geometric mean beside its log-scale interval. */
+START_TEST(test_claim_units)
+{
+    tu_tmp_make("report-units");
+    tu_tmp_write("exp.yaml",
+                 "name: cu\nbase:\n"
+                 "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+                 "  model: {arch: mlp, widths: [16]}\n"
+                 "  train: {batch_size: 32, steps: 30, eval_every: 10, log_every: 5, optimizer: {lr: 0.1}}\n"
+                 "grid:\n  model.norm.type: [none, batch]\n  train.batch_size: [16, 32]\n  seed: [1, 2, 3]\n"
+                 "claims:\n"
+                 "  - id: batch-as-none\n    paper: \"a test: batch norm as no norm at each batch size\"\n"
+                 "    metric: final_test_error\n    a: {model.norm.type: batch}\n    b: {model.norm.type: none}\n"
+                 "    each: train.batch_size\n    cells: all\n    expect: a ~ b within 0.5\n"
+                 "  - id: loss-ratio\n    paper: \"a test: the loss ratio\"\n    metric: final_test_loss\n"
+                 "    a: {model.norm.type: batch, train.batch_size: 32}\n"
+                 "    b: {model.norm.type: none, train.batch_size: 32}\n    expect: a/b < 3\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw -j 2"), 0);
+    ck_assert_int_eq(tu_normlab("verdict sw --experiment exp.yaml --no-registration"), 0);
+    ck_assert_int_eq(tu_normlab("report sw --out u.html"), 0);
+    char *page = tu_tmp_read("u.html");
+    /* the row over the two cells: counts of cells */
+    const char *iut = strstr(page, "<td class=\"claim\">batch-as-none<");
+    ck_assert_msg(iut, "no row of the claim over cells");
+    const char *end = strstr(iut, "</tr>");
+    char row[4096];
+    snprintf(row, sizeof row, "%.*s", (int)(end - iut), iut);
+    ck_assert_msg(strstr(row, "data-unit=\"cells\">2 of 2 cells</td>") && strstr(row, " – 2 cells</td>") &&
+                      !strstr(row, "points"), "the claim over cells: %s", row);
+    /* a cell's row: its effect in points, 100 times verdicts.csv's */
+    nl_csv_table t;
+    nl_error err = {0};
+    char path[600];
+    snprintf(path, sizeof path, "%s/sw/verdicts.csv", tu_tmp);
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    int checked = 0;
+    for (int r = 0; r < t.n_rows; r++) {
+        const char *id = t.rows[r][nl_csv_table_col(&t, "claim")], *effect = t.rows[r][nl_csv_table_col(&t, "effect")];
+        char want[128];
+        if (!strcmp(id, "batch-as-none[train.batch_size=16]"))
+            snprintf(want, sizeof want, "data-unit=\"points\">%.2f points</td>", 100 * strtod(effect, NULL));
+        else if (!strcmp(id, "loss-ratio"))
+            snprintf(want, sizeof want, "data-unit=\"ratio\">%.4g ratio</td>", strtod(effect, NULL));
+        else
+            continue;
+        ck_assert_msg(strstr(page, want), "%s: no %s", id, want);
+        checked++;
+    }
+    ck_assert_int_eq(checked, 2);
+    nl_csv_table_free(&t);
+    /* the forest plot: each row labelled with its unit */
+    ck_assert_msg(strstr(page, "batch-as-none: cells (holds)") || strstr(page, "batch-as-none: cells (inconclusive)") ||
+                      strstr(page, "batch-as-none: cells (does not hold)"), "the forest's row over cells");
+    ck_assert_msg(strstr(page, "loss-ratio: ratio ("), "the forest's ratio row");
+    /* the data: units beside the metrics and tags; the error in percent */
+    ck_assert_msg(strstr(page, "\"units\":[") && strstr(page, "\"tag_units\":[") && strstr(page, "\"%\""),
+                  "no units in the page's data");
+    char *json = tu_tmp_read("sw/runs/type-none_batch_size-16_seed-1/summary.json");
+    const char *acc = strstr(json, "\"final_test_accuracy\": ");
+    ck_assert_ptr_nonnull(acc);
+    char error[64];
+    snprintf(error, sizeof error, ",%.4g,", 100 * (1 - strtod(acc + strlen("\"final_test_accuracy\": "), NULL)));
+    const char *run = strstr(page, "{\"n\":\"type-none_batch_size-16_seed-1\"");
+    ck_assert_msg(run, "the run is not in the page's data");
+    const char *m_end = strstr(run, "]}");
+    ck_assert_msg(m_end && strstr(run, error) && strstr(run, error) < m_end, "its error %s is not in percent: %.300s",
+                  error, run);
+    free(json);
+    /* the table over seeds: the loss's geometric mean beside its interval */
+    ck_assert_msg(strstr(page, "<th class=\"num\">geometric mean</th><th class=\"num\">95% interval of the geometric "
+                               "mean</th>"), "no geometric mean beside the loss's interval");
+    free(page);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* The experiment found where the sweep ran it from (issue 83): a sweep
+ * written with --out under another name, its page made from another
+ * directory, has its experiment's description; a run a process holds is
+ * running, not pending */
+START_TEST(test_experiment_elsewhere)
+{
+    tu_tmp_make("report-elsewhere");
+    make_dir("repo");
+    make_dir("repo/experiments");
+    make_dir("elsewhere");
+    tu_tmp_write("repo/experiments/tour.yaml", experiment);
+    ck_assert_int_eq(shell("cd repo && $NORMLAB sweep experiments/tour.yaml --out ../other-name -j 2 >/dev/null 2>&1"),
+                     0);
+    ck_assert_int_eq(shell("cd elsewhere && $NORMLAB report ../other-name --out p.html >said.txt 2>&1"), 0);
+    char *page = tu_tmp_read("elsewhere/p.html");
+    ck_assert_msg(strstr(page, "A second paragraph of the description") && strstr(page, "<title>sw ·") &&
+                      !strstr(page, "No experiment file"), "the experiment is lost: %.1500s", page);
+    free(page);
+    /* a run whose process holds its marker is running */
+    char marker[600];
+    snprintf(marker, sizeof marker, "%s/other-name/runs/type-batch_seed-2/" NL_RUN_MARKER, tu_tmp);
+    const int fd = open(marker, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    ck_assert_int_eq(fcntl(fd, F_SETLK, &fl), 0);
+    say_running("other-name/runs/type-batch_seed-2/summary.json");
+    ck_assert_int_eq(shell("cd elsewhere && $NORMLAB report ../other-name --out q.html >said.txt 2>&1"), 0);
+    page = tu_tmp_read("elsewhere/q.html");
+    ck_assert_msg(strstr(page, "status-running\">running</span>") && !strstr(page, "status-pending\">") &&
+                      strstr(page, "1 of 4 runs are unfinished (1 running)"), "a held run is not running");
+    free(page);
+    close(fd);
+    tu_tmp_remove();
+}
+END_TEST
+
 static int records(const unsigned char *data, size_t len, size_t *bad)
 {
     int n = 0;
@@ -712,6 +862,8 @@ int main(void)
     tcase_add_test(tc, test_event_framing);
     tcase_add_test(tc, test_watch);
     tcase_add_test(tc, test_watch_stopped);
+    tcase_add_test(tc, test_claim_units);
+    tcase_add_test(tc, test_experiment_elsewhere);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

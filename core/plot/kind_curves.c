@@ -8,6 +8,7 @@
 #include "plot/common.h"
 #include "results/files.h"
 #include "results/metrics.h"
+#include "results/run_result.h"
 
 static double curve_value(const char *metric, double loss, double accuracy)
 {
@@ -313,13 +314,21 @@ static void lay_out(curves_fig *f, pl_script *s)
     }
     if (f->unfinished_runs) {
         char what[300], with[1700];
+        /* where each stands now (running, killed, interrupted, not
+         * started): a killed sweep's runs are not "still going" */
+        int phases[NL_PHASE_COUNT] = {0};
+        char stand[200];
+        for (int i = 0; i < r->n_runs; i++)
+            if (!nl_results_run_finished(&r->runs[i]))
+                phases[nl_run_phase_read(r->runs[i].dir)]++;
+        nl_run_phases_text(phases, stand, sizeof stand);
         if (r->sweep)
-            snprintf(what, sizeof what, "(unfinished): %d of %d runs still going, stopped early or not started; "
-                     "drawn as far as they got", f->unfinished_runs, r->n_runs);
+            snprintf(what, sizeof what, "(unfinished): %d of %d runs (%s); drawn as far as they got",
+                     f->unfinished_runs, r->n_runs, stand);
         else
             snprintf(what, sizeof what, "unfinished run (%s), drawn as far as it got",
                      r->runs[0].reason[0] ? r->runs[0].reason
-                     : !strcmp(r->runs[0].status, "pending") ? "still running, or killed" : r->runs[0].status);
+                     : nl_run_phase_name(nl_run_phase_read(r->runs[0].dir)));
         pl_join_notes(with, sizeof with, foot, what);
         nl_copy_string(foot, sizeof foot, with);
     }

@@ -39,21 +39,21 @@ static void toc(rp_page *p, const rp_source *src, int n)
 
 static void section_head(rp_page *p, const rp_source *s, bool first)
 {
-    int counts[NL_SWEEP_STATE_COUNT] = {0};
+    int counts[NL_PHASE_COUNT] = {0};
     for (int i = 0; i < s->res.n_runs; i++)
-        counts[s->runs[i].result.state]++;
+        counts[s->runs[i].phase]++;
     nl_buf_printf(p->html, "<section id=\"s%d\">\n<h2%s>", s->index, first ? " class=\"first\"" : "");
     rp_esc(p->html, s->name);
     nl_buf_printf(p->html, "</h2>\n<p class=\"path\">");
     rp_esc(p->html, s->res.dir);
     nl_buf_printf(p->html, "</p>\n<p>%s: %d run%s, ", s->res.sweep ? "A sweep" : "A run", s->res.n_runs,
                   s->res.n_runs == 1 ? "" : "s");
-    static const nl_sweep_state order[] = {NL_SWEEP_OK, NL_SWEEP_DIVERGED, NL_SWEEP_FAILED, NL_SWEEP_PENDING};
     bool any = false;
-    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
-        if (counts[order[k]]) {
-            nl_buf_printf(p->html, "%s<span class=\"status status-%s\">%d %s</span>", any ? ", " : "",
-                          nl_sweep_state_name(order[k]), counts[order[k]], nl_sweep_state_name(order[k]));
+    for (int k = 0; k < NL_PHASE_COUNT; k++)
+        if (counts[k]) {
+            const char *name = nl_run_phase_name((nl_run_phase)k);
+            nl_buf_printf(p->html, "%s<span class=\"status status-%s\">%d %s</span>", any ? ", " : "", name,
+                          counts[k], name);
             any = true;
         }
     nl_buf_printf(p->html, ".</p>\n");

@@ -15,6 +15,7 @@
 typedef struct {
     nl_sweep_result result;
     long last_step;           /* an unfinished run's last logged step; -1 none */
+    nl_run_phase phase;       /* where it stands now: running, killed, interrupted, pending, ... */
     char commit[64], cpu[192], kernels[64], threads[16], started[32], finished[32], host[128], device[32];
     nl_flat config;
     bool have_config;
@@ -29,7 +30,7 @@ typedef struct {
     char experiment[1024];   /* its experiment file, "" none */
     nl_experiment exp;
     bool have_exp;
-    char no_experiment[2100]; /* why there is none */
+    char no_experiment[4400]; /* why there is none */
     nl_buf warnings;         /* the section's warnings, a line each */
 } rp_source;
 

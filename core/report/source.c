@@ -1,6 +1,8 @@
 /* A directory given to normlab report, read: its results (nl_results, as
  * table and plot read them), each run's summary.json and config.yaml, and
  * the experiment file that made it. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +19,7 @@ bool rp_run_finished(const rp_run *r)
 
 const char *rp_status_name(const rp_run *r)
 {
-    return nl_sweep_state_name(r->result.state);
+    return nl_run_phase_name(r->phase);
 }
 
 /* summary.json's provenance fields and config.yaml's keys */
@@ -25,6 +27,11 @@ static void read_run(const nl_results_run *pr, rp_run *r)
 {
     nl_sweep_read_result(pr->dir, &r->result);
     r->last_step = -1;
+    /* an unfinished run's state as its directory tells it now: a killed
+     * sweep's runs are not running, and a run interrupted with it did not fail */
+    r->phase = r->result.state == NL_SWEEP_OK         ? NL_PHASE_OK
+               : r->result.state == NL_SWEEP_DIVERGED ? NL_PHASE_DIVERGED
+                                                      : nl_run_phase_read(pr->dir);
     char *json = NULL;
     nl_summary_read(pr->dir, &json);
     if (json) {
@@ -52,14 +59,41 @@ static void read_run(const nl_results_run *pr, rp_run *r)
     }
 }
 
-/* the experiment file: the one given, the one verdicts.csv names, or the
- * one in experiments/ that names the sweep. One found by looking may be
- * missing (the page says so); one the user named must load, else the
- * page would quietly lack what was asked for. */
-static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_error *out_err)
+/* the experiment file found by its name (nl_verdict_find_experiment) in
+ * dir, or, where no directory was named, in the experiments/ of the sweep
+ * directory's nearest ancestor that has one (a committed sweep's
+ * repository, whatever directory the report runs in) */
+static bool find_by_name(rp_source *s, const nl_report_options *opt, char *why, size_t size)
 {
     nl_error err = {0};
     const char *dir = opt->experiments_dir ? opt->experiments_dir : "experiments";
+    if (nl_verdict_find_experiment(s->res.dir, dir, s->experiment, sizeof s->experiment, &err) == NL_OK)
+        return true;
+    nl_copy_string(why, size, err.msg);
+    char up[PATH_MAX], exps[PATH_MAX + 16];
+    if (opt->experiments_dir || !realpath(s->res.dir, up))
+        return false;
+    for (char *slash; (slash = strrchr(up, '/')) && slash > up;) {
+        *slash = '\0';
+        snprintf(exps, sizeof exps, "%s/experiments", up);
+        nl_error ignored = {0};
+        if (nl_is_dir(exps) &&
+            nl_verdict_find_experiment(s->res.dir, exps, s->experiment, sizeof s->experiment, &ignored) == NL_OK)
+            return true;
+    }
+    return false;
+}
+
+/* the experiment file: the one given, the one the sweep recorded when it
+ * ran (NL_SWEEP_EXPERIMENT_FILE: found whatever the directory is named and
+ * wherever the report runs), or the one in experiments/ that names the
+ * sweep. One found by looking may be missing (the page says so, at its
+ * top: without it the description, declared plots and claim texts are
+ * missing); one the user named must load, else the page would quietly
+ * lack what was asked for. */
+static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_error *out_err)
+{
+    nl_error err = {0};
     if (!s->res.sweep) {
         if (opt->experiment)
             return nl_fail(out_err, NL_ERR_USAGE,
@@ -68,17 +102,30 @@ static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_er
         nl_copy_string(s->no_experiment, sizeof s->no_experiment, "a single run has no experiment file");
         return NL_OK;
     }
-    if (opt->experiment)
+    static const char missing[] = "descriptions, declared plots and claim texts missing; give --experiment FILE";
+    char recorded[1024], why[1024];
+    bool found = false;
+    const bool has_record = !opt->experiment && nl_sweep_recorded_experiment(s->res.dir, recorded, sizeof recorded,
+                                                                             &found);
+    if (opt->experiment) {
         nl_copy_string(s->experiment, sizeof s->experiment, opt->experiment);
-    else if (nl_verdict_find_experiment(s->res.dir, dir, s->experiment, sizeof s->experiment, &err) != NL_OK) {
+    } else if (found) {
+        nl_copy_string(s->experiment, sizeof s->experiment, recorded);
+    } else if (!find_by_name(s, opt, why, sizeof why)) {
         s->experiment[0] = '\0';
-        nl_copy_string(s->no_experiment, sizeof s->no_experiment, err.msg);
+        if (has_record)
+            snprintf(s->no_experiment, sizeof s->no_experiment, "experiment file %s (recorded in %s/%s) not found: "
+                     "%s", recorded, s->res.dir, NL_SWEEP_EXPERIMENT_FILE, missing);
+        else
+            snprintf(s->no_experiment, sizeof s->no_experiment, "no experiment file found for %s (it records none, "
+                     "and %s): %s", s->res.dir, why, missing);
         return NL_OK;
     }
     if (nl_experiment_load(s->experiment, &s->exp, &err) != NL_OK) {
         if (opt->experiment)
             return nl_fail(out_err, err.code, "--experiment: %s", err.msg);
-        snprintf(s->no_experiment, sizeof s->no_experiment, "%s", err.msg);
+        snprintf(s->no_experiment, sizeof s->no_experiment, "experiment file %s does not load (%s): %s",
+                 s->experiment, err.msg, missing);
         s->experiment[0] = '\0';
         return NL_OK;
     }
@@ -89,15 +136,20 @@ static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_er
 /* what reading found that the page must say: rows left out, unfinished runs */
 static void warn_unfinished(rp_source *s, rp_page *p)
 {
-    int pending = 0, failed = 0, diverged = 0;
+    int phases[NL_PHASE_COUNT] = {0}, unfinished = 0, failed = 0, diverged = 0;
     for (int i = 0; i < s->res.n_runs; i++) {
-        pending += s->runs[i].result.state == NL_SWEEP_PENDING;
-        failed += s->runs[i].result.state == NL_SWEEP_FAILED;
-        diverged += s->runs[i].result.state == NL_SWEEP_DIVERGED;
+        const nl_run_phase ph = s->runs[i].phase;
+        phases[ph] += ph != NL_PHASE_FAILED;
+        unfinished += ph != NL_PHASE_OK && ph != NL_PHASE_DIVERGED && ph != NL_PHASE_FAILED;
+        failed += ph == NL_PHASE_FAILED;
+        diverged += ph == NL_PHASE_DIVERGED;
     }
-    if (pending)
-        rp_warn(s, p, "%d of %d runs are unfinished (running, killed or not started): shown as pending, "
-                "left out of the means and plots", pending, s->res.n_runs);
+    char stand[200];
+    nl_run_phases_text(phases, stand, sizeof stand);
+    if (unfinished)
+        rp_warn(s, p, "%d of %d runs are unfinished (%s): left out of the means and plots; a killed or "
+                "interrupted run stopped before its end (a sweep run again resumes it), a pending one has not "
+                "started", unfinished, s->res.n_runs, stand);
     if (failed)
         rp_warn(s, p, "%d of %d runs failed: shown as failed, left out of the means", failed, s->res.n_runs);
     if (diverged)
@@ -137,6 +189,8 @@ void rp_source_warnings(rp_source *s, rp_page *p)
         w += len + (w[len] == '\n');
     }
     warn_unfinished(s, p);
+    if (s->res.sweep && !s->have_exp)
+        rp_warn(s, p, "%s", s->no_experiment);
 }
 
 void rp_source_free(rp_source *s)

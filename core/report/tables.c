@@ -280,10 +280,13 @@ static void status_cell(rp_page *p, const rp_run *r)
     char why[400] = "";
     if (r->result.reason[0])
         nl_copy_string(why, sizeof why, r->result.reason);
-    else if (r->result.state == NL_SWEEP_PENDING && r->last_step >= 0)
-        snprintf(why, sizeof why, "running or stopped: metrics.csv reaches step %ld", r->last_step);
-    else if (r->result.state == NL_SWEEP_PENDING)
-        snprintf(why, sizeof why, "not started, or no step logged yet");
+    else if (r->phase == NL_PHASE_KILLED)
+        snprintf(why, sizeof why, "stopped without a word: no process holds it");
+    else if (r->phase == NL_PHASE_PENDING)
+        snprintf(why, sizeof why, "not started");
+    if (r->last_step >= 0 && (r->phase == NL_PHASE_KILLED || r->phase == NL_PHASE_RUNNING))
+        snprintf(why + strlen(why), sizeof why - strlen(why), "%smetrics.csv reaches step %ld", why[0] ? "; " : "",
+                 r->last_step);
     if (why[0]) {
         nl_buf_printf(p->html, "<br><span class=\"small\">");
         rp_esc(p->html, why);

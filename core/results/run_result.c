@@ -11,6 +11,7 @@
 #include "base/number.h"
 #include "log/files.h"
 #include "results/files.h"
+#include "results/rundir.h"
 #include "results/summary.h"
 
 const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
@@ -29,6 +30,38 @@ const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
     NL_SUMMARY_THREADS,
     NL_SUMMARY_CPU_KERNELS,
 };
+
+const char *nl_run_phase_name(nl_run_phase p)
+{
+    static const char *const names[NL_PHASE_COUNT] = {"ok", "diverged", "failed", "interrupted", "killed",
+                                                      "running", "pending"};
+    return p >= 0 && p < NL_PHASE_COUNT ? names[p] : "pending";
+}
+
+nl_run_phase nl_run_phase_read(const char *run_dir)
+{
+    nl_sweep_result r;
+    nl_sweep_read_result(run_dir, &r);
+    if (r.state == NL_SWEEP_OK || r.state == NL_SWEEP_DIVERGED)
+        return r.state == NL_SWEEP_OK ? NL_PHASE_OK : NL_PHASE_DIVERGED;
+    if (r.state == NL_SWEEP_FAILED)
+        return strncmp(r.reason, NL_RUN_INTERRUPTED_REASON, strlen(NL_RUN_INTERRUPTED_REASON)) ? NL_PHASE_FAILED
+                                                                                             : NL_PHASE_INTERRUPTED;
+    if (nl_summary_read(run_dir, NULL) != NL_SUMMARY_RUNNING)
+        return NL_PHASE_PENDING;
+    nl_run_writer w;
+    return nl_run_dir_busy(run_dir, &w) ? NL_PHASE_RUNNING : NL_PHASE_KILLED;
+}
+
+void nl_run_phases_text(const int *counts, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int p = NL_PHASE_FAILED; p < NL_PHASE_COUNT && used < size; p++)
+        if (counts[p])
+            used += (size_t)snprintf(buf + used, size - used, "%s%d %s", used ? ", " : "", counts[p],
+                                     nl_run_phase_name((nl_run_phase)p));
+}
 
 const char *nl_sweep_state_name(nl_sweep_state s)
 {

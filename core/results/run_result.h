@@ -4,6 +4,7 @@
 #define NL_RESULTS_RUN_RESULT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "results/summary.h"
 #include "results/summary_keys.h"
@@ -17,6 +18,27 @@ typedef enum {
 } nl_sweep_state;
 
 const char *nl_sweep_state_name(nl_sweep_state s);
+
+/* Where a run that is no result stands, as its directory tells it now:
+ * running (its summary.json says running and a process holds its marker's
+ * lock), killed (says running, no one holds it: stopped without a word,
+ * SIGKILL), interrupted (failed, stopped by a signal: resumable), failed,
+ * or pending (no summary.json: not started). ok and diverged as they are. */
+typedef enum {
+    NL_PHASE_OK,
+    NL_PHASE_DIVERGED,
+    NL_PHASE_FAILED,
+    NL_PHASE_INTERRUPTED,
+    NL_PHASE_KILLED,
+    NL_PHASE_RUNNING,
+    NL_PHASE_PENDING,
+    NL_PHASE_COUNT
+} nl_run_phase;
+nl_run_phase nl_run_phase_read(const char *run_dir);
+const char *nl_run_phase_name(nl_run_phase p);
+/* "1 killed, 31 pending" of counts (a count per phase), the unfinished
+ * phases only (neither ok nor diverged) */
+void nl_run_phases_text(const int *counts, char *buf, size_t size);
 
 /* a sweep's summary.csv's columns: run, the varied keys, status, the metrics
  * (their names: results/summary_keys.h) */

@@ -20,6 +20,10 @@ typedef enum {
 
 const char *nl_run_status_name(nl_run_status status);
 
+/* how a failed run's reason begins when a signal (its own, or a rank's)
+ * stopped it: not a failure of the run, which a sweep resumes */
+#define NL_RUN_INTERRUPTED_REASON "interrupted"
+
 typedef enum {
     NL_SUMMARY_ABSENT,   /* no summary.json: never started, or killed before writing one */
     NL_SUMMARY_TORN,     /* there, but cut short, not one whole JSON object, without a

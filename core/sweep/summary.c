@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +64,91 @@ nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
     rc = nl_write_atomic(path, b.data, b.len, err);
     nl_buf_free(&b);
     return rc;
+}
+
+/* the path of `to` relative to the directory `from` (both absolute and
+ * resolved): "../" for each of from's components below their common part,
+ * then the rest of to */
+static void relative_path(const char *from, const char *to, char *out, size_t size)
+{
+    size_t i = 0, common = 0;
+    while (from[i] && from[i] == to[i])
+        if (from[i++] == '/')
+            common = i;
+    if (!from[i] && to[i] == '/')
+        common = i + 1; /* from is a whole-component prefix of to */
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *c = common <= strlen(from) ? from + common : ""; *c && used < size;) {
+        used += (size_t)snprintf(out + used, size - used, "../");
+        c += strcspn(c, "/");
+        c += *c == '/';
+    }
+    if (used < size)
+        snprintf(out + used, size - used, "%s", to + common);
+}
+
+#define RECORD_HEAD "# normlab sweep: the experiment file this sweep was run from, relative to this directory, " \
+                    "then absolute\n"
+
+nl_code nl_sweep_write_experiment_record(const char *experiment, const char *sweep_dir, nl_error *err)
+{
+    char exp_real[PATH_MAX], dir_real[PATH_MAX], rel[2 * PATH_MAX], path[1200];
+    if (!realpath(experiment, exp_real))
+        return nl_fail(err, NL_ERR_IO, "cannot resolve the experiment file %s: %s", experiment, strerror(errno));
+    if (!realpath(sweep_dir, dir_real))
+        return nl_fail(err, NL_ERR_IO, "cannot resolve %s: %s", sweep_dir, strerror(errno));
+    relative_path(dir_real, exp_real, rel, sizeof rel);
+    nl_buf b = {0};
+    nl_buf_printf(&b, RECORD_HEAD "%s\n%s\n", rel, exp_real);
+    nl_path_join(path, sizeof path, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
+    /* the same record is left as it is: a sweep resumed writes nothing it need not */
+    char *had = NULL;
+    nl_error ignored = {0};
+    const bool same = !b.failed && nl_path_exists(path) &&
+                      nl_read_file_max(path, 64 * 1024, &had, NULL, &ignored) == NL_OK && !strcmp(had, b.data);
+    free(had);
+    nl_code rc = b.failed ? nl_fail(err, NL_ERR_NOMEM, "out of memory")
+                 : same   ? NL_OK
+                          : nl_write_atomic(path, b.data, b.len, err);
+    nl_buf_free(&b);
+    return rc;
+}
+
+bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size, bool *found)
+{
+    char record[1200], *text = NULL;
+    nl_error ignored = {0};
+    *found = false;
+    nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
+    if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
+        return false;
+    /* the lines but comments: the relative path, then the absolute one */
+    char lines[2][PATH_MAX * 2] = {"", ""};
+    int n = 0;
+    for (const char *line = text; *line && n < 2;) {
+        const size_t len = strcspn(line, "\n");
+        if (line[0] != '#' && len > 0 && len < sizeof lines[0])
+            snprintf(lines[n++], sizeof lines[0], "%.*s", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+    free(text);
+    if (n == 0)
+        return false;
+    char rel[PATH_MAX * 3];
+    if (lines[0][0] == '/')
+        snprintf(rel, sizeof rel, "%s", lines[0]);
+    else
+        snprintf(rel, sizeof rel, "%s/%s", sweep_dir, lines[0]);
+    const char *candidates[] = {rel, lines[1]};
+    for (int c = 0; c < 2 && !*found; c++)
+        if (candidates[c][0] && nl_path_exists(candidates[c])) {
+            nl_copy_string(path, size, candidates[c]);
+            *found = true;
+        }
+    if (!*found)
+        nl_copy_string(path, size, lines[1][0] ? lines[1] : rel);
+    return true;
 }
 
 /* "name.tmp.<pid>" of a writer that is no longer alive on this machine */

@@ -189,6 +189,16 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
 nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
                                const nl_sweep_result *results, const char *sweep_dir, nl_error *err);
 
+/* The experiment file a sweep was run from, recorded in its directory
+ * (NL_SWEEP_EXPERIMENT_FILE) when it runs: its path relative to the
+ * directory, then its absolute path, so that normlab report finds it
+ * whatever the directory is named (--out) and wherever it is run from */
+nl_code nl_sweep_write_experiment_record(const char *experiment, const char *sweep_dir, nl_error *err);
+/* the recorded file: false when the directory has no record; else true,
+ * with *found whether a file is there (the relative path first, then the
+ * absolute one) and path the one found, or the recorded path when neither is */
+bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size, bool *found);
+
 /* Removes the temporary files (name.tmp.<pid>, see nl_write_atomic) in
  * `dir` whose writer is no longer alive on this machine: what a kill -9
  * during an atomic write leaves. Returns how many it removed. */

@@ -509,7 +509,7 @@ static void on_wait_for_ranks(void *ctx)
     nl_train_result_start(&r);
     r.status = NL_RUN_FAILED;
     r.steps = st->model->step; /* the step in progress: no more were done */
-    snprintf(r.reason, sizeof r.reason, "interrupted while waiting for the other ranks: a "
+    snprintf(r.reason, sizeof r.reason, NL_RUN_INTERRUPTED_REASON " while waiting for the other ranks: a "
              "signal reached rank 0 there (a launcher that lost a rank stops the others so; its "
              "message names the rank)");
     nl_error ignored = {0}; /* the run's own end writes the summary again, or reports */

@@ -11,6 +11,7 @@
 #include "train/feed.h"
 #include "train/loss_scale.h"
 #include "train/probe.h"
+#include "results/summary.h"
 #include "train/recalibrate.h"
 
 static double now_s(void)
@@ -400,7 +401,7 @@ static bool interrupted(trainer *t)
     if (!t->ranks_stopping && !(nl_dist_size(t->m->dist) == 1 && t->stop && *t->stop))
         return false;
     t->out->status = NL_RUN_FAILED;
-    snprintf(t->out->reason, sizeof t->out->reason, "interrupted at step %ld of %ld",
+    snprintf(t->out->reason, sizeof t->out->reason, NL_RUN_INTERRUPTED_REASON " at step %ld of %ld",
              t->state.step, t->total);
     return true;
 }
