@@ -632,11 +632,11 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         return nl_fail(P->err, NL_ERR_CONFIG, "%s: the experiment file is empty; it needs at least "
                        "base: and grid:", P->path);
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
-                                    "exclude:, threads:, plots:, claims:, threshold_rule:, power:)")))
+                                    "exclude:, threads:, plots:, claims:, threshold_rule:, power:, plan:)")))
         return rc;
-    /* claims:, threshold_rule: and power: are results/claims.c's (checked by nl_experiment_parse) */
+    /* claims:, threshold_rule:, power: and plan: are results/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
-                                      "plots", "claims", "threshold_rule", "power"};
+                                      "plots", "claims", "threshold_rule", "power", "plan"};
     enum { N_TOP = sizeof top / sizeof top[0] };
     yaml_node_t *found[N_TOP] = {0};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
