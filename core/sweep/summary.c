@@ -88,8 +88,9 @@ static void relative_path(const char *from, const char *to, char *out, size_t si
         snprintf(out + used, size - used, "%s", to + common);
 }
 
-#define RECORD_HEAD "# normlab sweep: the experiment file this sweep was run from, relative to this directory, " \
-                    "then absolute\n"
+/* relative only: an absolute path would put this machine's directories
+ * (a home's name) into committed evidence, and differ between clones */
+#define RECORD_HEAD "# normlab sweep: the experiment file this sweep was run from, relative to this directory\n"
 
 nl_code nl_sweep_write_experiment_record(const char *experiment, const char *sweep_dir, nl_error *err)
 {
@@ -100,7 +101,7 @@ nl_code nl_sweep_write_experiment_record(const char *experiment, const char *swe
         return nl_fail(err, NL_ERR_IO, "cannot resolve %s: %s", sweep_dir, strerror(errno));
     relative_path(dir_real, exp_real, rel, sizeof rel);
     nl_buf b = {0};
-    nl_buf_printf(&b, RECORD_HEAD "%s\n%s\n", rel, exp_real);
+    nl_buf_printf(&b, RECORD_HEAD "%s\n", rel);
     nl_path_join(path, sizeof path, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
     /* the same record is left as it is: a sweep resumed writes nothing it need not */
     char *had = NULL;
@@ -123,7 +124,8 @@ bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size
     nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
     if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
         return false;
-    /* the lines but comments: the relative path, then the absolute one */
+    /* the lines but comments: the relative path (records of before it was
+     * the only one add the absolute path) */
     char lines[2][PATH_MAX * 2] = {"", ""};
     int n = 0;
     for (const char *line = text; *line && n < 2;) {

@@ -191,8 +191,8 @@ nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
 
 /* The experiment file a sweep was run from, recorded in its directory
  * (NL_SWEEP_EXPERIMENT_FILE) when it runs: its path relative to the
- * directory, then its absolute path, so that normlab report finds it
- * whatever the directory is named (--out) and wherever it is run from */
+ * directory, so that normlab report finds it whatever the directory is
+ * named (--out) and wherever it is run from */
 nl_code nl_sweep_write_experiment_record(const char *experiment, const char *sweep_dir, nl_error *err);
 /* the recorded file: false when the directory has no record; else true,
  * with *found whether a file is there (the relative path first, then the
