@@ -15,8 +15,12 @@
 #include "tensorboard/scalars.h"
 
 /* the numbers (steps and values, 4 digits) the page embeds at most, over
- * all curves: about 6 bytes each, so some 350 kB */
-#define CURVE_BUDGET 56000
+ * all curves: about 6 bytes each, less the steps a curve shares with one
+ * before it (written once): wu-he-batch-mlp-confirm2's 588 runs keep 53
+ * points a curve (21 at 56,000, the steps written every time) in a page of
+ * 1.51 MB; 600 copies of wu-he-batch-mlp's runs 1.88 MB, under the 2 MB of
+ * a page a mail carries */
+#define CURVE_BUDGET 100000
 #define CURVE_MAX_POINTS 1000 /* TensorBoard's default for a scalar */
 #define MAX_TAGS 64
 #define MAX_SPLITS 16
@@ -180,8 +184,18 @@ static void json_number(nl_buf *b, const char *text, double scale)
         nl_buf_printf(b, "null");
 }
 
-/* [run, [steps], [[tag, [values]], ...]] of run i's split sp */
-static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *first)
+/* the steps of the last curve written of each split, and its place */
+typedef struct {
+    nl_buf steps[MAX_SPLITS];
+    int at[MAX_SPLITS];
+    int written;
+} last_steps;
+
+/* [run, [steps], [[tag, [values]], ...]] of run i's split sp; [steps] is a
+ * number d when they are those of the curve d places before, the last of
+ * its split (a sweep's runs log the same steps, and the reservoir samples
+ * the same of them) */
+static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *first, last_steps *last)
 {
     const run_curves *r = &c->runs[i];
     int cols[MAX_TAGS], ids[MAX_TAGS];
@@ -189,11 +203,22 @@ static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *fir
     const int n_tags = split_tags(c, r, c->splits[sp], cols, ids);
     if (n == 0 || n_tags == 0)
         return;
-    nl_buf_printf(b, "%s\n[%d,[", *first ? "" : ",", i);
-    *first = false;
+    nl_buf steps = {0};
     for (int j = 0; j < n; j++)
-        nl_buf_printf(b, "%s%.0f", j ? "," : "", nl_csv_num(r->t.rows[rows[j]][r->step]));
-    nl_buf_printf(b, "],[");
+        nl_buf_printf(&steps, "%s%.0f", j ? "," : "", nl_csv_num(r->t.rows[rows[j]][r->step]));
+    if (steps.failed)
+        b->failed = true;
+    nl_buf *prev = &last->steps[sp];
+    if (steps.data && prev->data && !strcmp(steps.data, prev->data)) {
+        nl_buf_printf(b, "%s\n[%d,%d,[", *first ? "" : ",", i, last->written - last->at[sp]);
+        nl_buf_free(&steps);
+    } else {
+        nl_buf_printf(b, "%s\n[%d,[%s],[", *first ? "" : ",", i, steps.data ? steps.data : "");
+        nl_buf_free(prev);
+        *prev = steps;
+    }
+    last->at[sp] = last->written++;
+    *first = false;
     for (int t = 0; t < n_tags; t++) {
         nl_buf_printf(b, "%s[%d,[", t ? "," : "", ids[t]);
         const double scale = rp_metric_unit(r->t.header[cols[t]]).scale;
@@ -264,9 +289,12 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
     runs_json(b, s, metric_ids, n_metrics);
     nl_buf_printf(b, "\"curves\":[");
     bool first = true;
+    last_steps last = {0};
     for (int i = 0; i < c->n_runs; i++)
         for (int sp = 0; c->runs[i].have && sp < c->n_splits; sp++)
-            curve_json(b, c, i, sp, rows, &first);
+            curve_json(b, c, i, sp, rows, &first, &last);
+    for (int sp = 0; sp < MAX_SPLITS; sp++)
+        nl_buf_free(&last.steps[sp]);
     nl_buf_printf(b, "],\n");
     /* the tags last: curve_json met them all */
     for (int t = 0; t < c->n_tags; t++)
