@@ -91,7 +91,57 @@ static void prefixed_svg(nl_buf *out, const char *svg, int figure)
     }
 }
 
-/* one rendered figure inlined, its note as the caption */
+/* the first double-quoted gnuplot string after a line's prefix in the
+ * script, unescaped, line breaks as spaces; "" none */
+static void script_string(const char *script, const char *prefix, char *out, size_t size)
+{
+    out[0] = '\0';
+    const size_t plen = strlen(prefix);
+    for (const char *line = script; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, prefix, plen) || line[plen] != '"')
+            continue;
+        size_t n = 0;
+        for (const char *c = line + plen + 1; *c && *c != '"' && *c != '\n' && n + 1 < size; c++) {
+            if (*c == '\\' && c[1]) {
+                c++;
+                out[n++] = *c == 'n' ? ' ' : *c;
+            } else {
+                out[n++] = *c;
+            }
+        }
+        out[n] = '\0';
+        return;
+    }
+}
+
+/* what the figure shows, from its script: its title (set label 101, a
+ * panel's set title when there is none) and its footnote (set label 103:
+ * what the lines and bands are). 233 of 243 captions were the plot's bare
+ * name (issue 83). */
+static void caption_from_script(nl_buf *html, const char *script_path)
+{
+    char *script = NULL;
+    nl_error ignored = {0}; /* no script: the caption keeps the name and the note */
+    if (nl_read_file_max(script_path, NL_READ_TEXT_MAX, &script, NULL, &ignored) != NL_OK)
+        return;
+    char title[512], foot[1024];
+    script_string(script, "set label 101 ", title, sizeof title);
+    if (!title[0])
+        script_string(script, "set title ", title, sizeof title);
+    script_string(script, "set label 103 ", foot, sizeof foot);
+    free(script);
+    if (title[0]) {
+        nl_buf_printf(html, ": ");
+        rp_esc(html, title);
+    }
+    if (foot[0]) {
+        nl_buf_printf(html, "%s", title[0] ? " (" : ": (");
+        rp_esc(html, foot);
+        nl_buf_printf(html, ")");
+    }
+}
+
+/* one rendered figure inlined, its title, footnote and note as the caption */
 static nl_code inline_one(rp_page *p, const nl_plot_report *rep, const nl_plot_output *o, nl_error *err)
 {
     char path[1300], *svg = NULL;
@@ -106,6 +156,9 @@ static nl_code inline_one(rp_page *p, const nl_plot_report *rep, const nl_plot_o
     nl_buf_printf(p->html, "\n</div></div><figcaption><code>");
     rp_esc(p->html, o->name);
     nl_buf_printf(p->html, "</code>");
+    const size_t said = p->html->len;
+    caption_from_script(p->html, o->script);
+    const bool titled = p->html->len > said;
     /* the note is written for stdout, its lines "NAME: ...": the caption
      * names the figure once */
     const size_t name_len = strlen(o->name);
@@ -116,7 +169,7 @@ static nl_code inline_one(rp_page *p, const nl_plot_report *rep, const nl_plot_o
         const size_t skip = named ? name_len + 2 : 0;
         char text[sizeof o->note];
         snprintf(text, sizeof text, "%.*s", (int)(len - skip), line + skip);
-        nl_buf_printf(p->html, line == o->note ? ": " : " ");
+        nl_buf_printf(p->html, line == o->note ? (titled ? ". " : ": ") : " ");
         rp_esc(p->html, text);
         line += len + (line[len] == '\n');
     }
