@@ -27,6 +27,11 @@
 
 #define MAX_ENTRIES 2048
 
+/* tiny runs: a fraction of a second each */
+static const char base_config[] = "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+                                  "model: {arch: mlp, widths: [16]}\n"
+                                  "train: {batch_size: 16, steps: 20, eval_every: 10, log_every: 10}\n";
+
 typedef struct {
     char path[400]; /* relative to the fixture tree, "SW/runs/x/.normlab-run" */
     bool dir;
@@ -141,9 +146,7 @@ static int by_path(const void *a, const void *b)
 
 static void make_fixture(void)
 {
-    tu_tmp_write("base.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
-                              "model: {arch: mlp, widths: [16]}\n"
-                              "train: {batch_size: 16, steps: 20, eval_every: 10, log_every: 10}\n");
+    tu_tmp_write("base.yaml", base_config);
     tu_tmp_write("tiny.yaml", "name: tiny\nbase: base.yaml\ngrid:\n  model.norm.type: [none, batch]\n  seed: [1]\n"
                               "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
                               "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
@@ -292,9 +295,7 @@ END_TEST
 START_TEST(test_link_the_user_named_is_followed)
 {
     tu_tmp_make("links");
-    tu_tmp_write("base.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
-                              "model: {arch: mlp, widths: [16]}\n"
-                              "train: {batch_size: 16, steps: 20, eval_every: 10, log_every: 10}\n");
+    tu_tmp_write("base.yaml", base_config);
     char path[1024], target[1024];
     snprintf(target, sizeof target, "%s/real", tu_tmp);
     ck_assert_int_eq(mkdir(target, 0777), 0);

@@ -265,13 +265,29 @@ static void scan_tree(const lint_rule *rule, const char *rel, nl_buf *found, int
     closedir(d);
 }
 
+typedef struct {
+    const char *code;
+    int hits;
+} scan_case;
+
+/* each case's code scanned under rule: the hits it must give */
+static void check_cases(const lint_rule *rule, const scan_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *text = strdup(cases[i].code);
+        nl_buf found = {0};
+        const int hits = scan(rule, "case.c", text, &found);
+        ck_assert_msg(hits == cases[i].hits, "case %zu (%s): %d hits, expected %d: %s", i,
+                      cases[i].code, hits, cases[i].hits, found.data ? found.data : "");
+        nl_buf_free(&found);
+        free(text);
+    }
+}
+
 /* the scanner itself: what it must flag and what it must pass */
 START_TEST(test_scanner_cases)
 {
-    static const struct {
-        const char *code;
-        int hits;
-    } cases[] = {
+    static const scan_case cases[] = {
         {"FILE *f = fopen(path, \"r\");", 1},
         {"FILE *f = fopen(path, \"rb\");", 1},
         {"FILE *f = fopen(path, \"a+\");", 1},
@@ -296,15 +312,7 @@ START_TEST(test_scanner_cases)
         {"// open(path, O_RDONLY)\nx = 1;", 0},
         {"msg(\"cannot open(%s)\", p); int fd = open(p, O_RDONLY);", 1},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *text = strdup(cases[i].code);
-        nl_buf found = {0};
-        const int hits = scan(&readers, "case.c", text, &found);
-        ck_assert_msg(hits == cases[i].hits, "case %zu (%s): %d hits, expected %d: %s", i,
-                      cases[i].code, hits, cases[i].hits, found.data ? found.data : "");
-        nl_buf_free(&found);
-        free(text);
-    }
+    check_cases(&readers, cases, sizeof cases / sizeof *cases);
 }
 END_TEST
 
@@ -350,10 +358,7 @@ END_TEST
 /* the writer rule: what it flags and what it passes */
 START_TEST(test_writer_scanner_cases)
 {
-    static const struct {
-        const char *code;
-        int hits;
-    } cases[] = {
+    static const scan_case cases[] = {
         {"int fd = open(path, O_WRONLY | O_CREAT, 0666);", 1},
         {"int fd = open(path, O_RDWR);", 1},
         {"int fd = openat(dirfd, name, O_CREAT | O_EXCL, 0666);", 1},
@@ -372,15 +377,7 @@ START_TEST(test_writer_scanner_cases)
         {"x = s->rename(a, b);", 0},
         {"/* mkdir(dir) in a comment */ x = 1;", 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *text = strdup(cases[i].code);
-        nl_buf found = {0};
-        const int hits = scan(&writers, "case.c", text, &found);
-        ck_assert_msg(hits == cases[i].hits, "case %zu (%s): %d hits, expected %d: %s", i,
-                      cases[i].code, hits, cases[i].hits, found.data ? found.data : "");
-        nl_buf_free(&found);
-        free(text);
-    }
+    check_cases(&writers, cases, sizeof cases / sizeof *cases);
 }
 END_TEST
 
