@@ -74,7 +74,9 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err);
 nl_code nl_yaml_screen(const char *text, size_t length, const char *source, const char *setting,
                        nl_error *err);
 
-/* The resolved config as YAML, every key present, in documentation order. */
+/* The resolved config as YAML, in documentation order: every key that
+ * applies to it with its value (a key whose 0 means "not set" as a comment
+ * saying so), the keys that do not apply left out (write.c). */
 nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err);
 
 /* "file:line:col" of a key, or NULL when it took its default */

@@ -40,10 +40,6 @@ nl_code nl_flat_from_yaml(const char *text, const char *source, nl_flat *out, nl
  * when `text` is not NULL (caller frees). */
 nl_code nl_flat_from_config(const nl_config *cfg, nl_flat *out, char **text, nl_error *err);
 
-/* Whether the resolved config text (nl_config_write) writes `key` as
- * inapplicable: "# leaf: value  # applies only when ..." in its section. */
-bool nl_flat_inapplicable(const char *resolved_text, const char *key);
-
 /* Two value texts mean the same: numbers compare as numbers (to float
  * precision, as configs store them), quotes around strings do not matter,
  * lists compare item by item. */

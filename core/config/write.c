@@ -1,6 +1,6 @@
-/* Config output: the resolved config as YAML (every key, in documentation
- * order, inapplicable keys as comments) and the key table of
- * configs/README.md, both generated from the schema. */
+/* Config output: the resolved config as YAML (every key that applies, in
+ * documentation order; a key that does not apply is left out) and the key
+ * table of configs/README.md, both generated from the schema. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -24,11 +24,21 @@ static int split(const char *key, char parts[][48], int max)
     return n;
 }
 
+/* A key that does not apply to the config is left out: its value cannot
+ * change the run, and written as a comment it made most of each run's
+ * config.yaml (issue 81). Its section's line stays, with nothing under it
+ * when no key there applies ("markov:"), so that the text holds exactly the
+ * uncommented lines it held when those keys were comments: it reads back
+ * (nl_config_load, nl_flat_from_yaml) to the same keys and values as a
+ * config.yaml an earlier normlab wrote for the same run, and a checkpoint's
+ * keys are the same (test_config's resolved_compact compares both forms
+ * key by key). A key whose 0 means "not set" is "# key: not set" where it
+ * applies. Which keys apply to a config: configs/README.md's key table. */
 nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err)
 {
-    char prev[8][48], cur[8][48], value[2048], when[256];
+    char prev[8][48], cur[8][48], value[2048];
     int n_prev = 0;
-    fprintf(out, NL_CONFIG_RESOLVED_HEADER "%s%s: every key, defaults filled in\n",
+    fprintf(out, NL_CONFIG_RESOLVED_HEADER "%s%s: every key that applies, defaults filled in\n",
             cfg->source[0] ? " of " : "", cfg->source);
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
@@ -40,12 +50,10 @@ nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err)
             fprintf(out, "%*s%s:\n", 2 * s, "", cur[s]);
         const int indent = 2 * (n - 1);
         const char *leaf = cur[n - 1];
-        if ((def->flags & NL_KF_ZERO_UNSET) && nl_schema_get_int(def, cfg) == 0)
+        if (!nl_schema_applies(def, cfg))
+            ; /* left out */
+        else if ((def->flags & NL_KF_ZERO_UNSET) && nl_schema_get_int(def, cfg) == 0)
             fprintf(out, "%*s# %s: not set\n", indent, "", leaf);
-        else if (!nl_schema_applies(def, cfg))
-            fprintf(out, "%*s# %s: %s  # applies only when %s\n", indent, "", leaf,
-                    nl_schema_format(def, cfg, value, sizeof value),
-                    nl_schema_when_text(def, when, sizeof when));
         else
             fprintf(out, "%*s%s: %s\n", indent, "", leaf,
                     nl_schema_format(def, cfg, value, sizeof value));

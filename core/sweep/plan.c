@@ -43,8 +43,8 @@ static nl_code load_with(const nl_experiment *e, const char *const *overrides, i
  * out rather than an error, the way the config module drops a file's key
  * that an override made inapplicable: when the load fails on such a key,
  * it is tried again without it, and the key is left out only if the run
- * then loads and the key does not apply (the resolved config writes it as
- * a comment). dropped[i] marks them. */
+ * then loads and the key does not apply (the resolved config leaves it
+ * out). dropped[i] marks them. */
 static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_config *cfg, nl_error *err,
                     bool *dropped)
 {
@@ -62,22 +62,13 @@ static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_co
         if (load_with(e, list, m, cfg, &this_err) == NL_OK) {
             if (attempt == 0)
                 return NL_OK;
-            /* every key left out must really not apply to this run */
-            nl_flat flat;
-            char *text = NULL;
-            nl_error ignored = {0};
-            bool ok = nl_flat_from_config(cfg, &flat, &text, &ignored) == NL_OK;
-            if (ok)
-                nl_flat_free(&flat);
+            /* every key left out must really not apply to this run (the
+             * resolved config leaves it out): asked of the schema */
+            bool ok = true;
             for (int i = 0; i < droppable && ok; i++) {
-                /* a key whose 0 means "not set" is written as that, without
-                 * its rule (model.norm.reduce where the grid chose batch
-                 * norm): asked of the schema */
                 const nl_key_def *def = nl_schema_find(o->override_keys[i]);
-                ok = !dropped[i] || nl_flat_inapplicable(text, o->override_keys[i]) ||
-                     (def && (def->flags & NL_KF_ZERO_UNSET) && !nl_schema_applies(def, cfg));
+                ok = !dropped[i] || (def && !nl_schema_applies(def, cfg));
             }
-            free(text);
             if (ok)
                 return NL_OK;
             break;
