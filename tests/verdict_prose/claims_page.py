@@ -24,6 +24,8 @@ import json
 import os
 import re
 
+import history
+
 STATS_RULE = ("a threshold comes from the paper's own number (its figure or table, quoted with "
               "the claim) by a rule stated once per experiment, never from the runs that decide it")
 NUMBER_RE = re.compile(r"[-+−]?\d+(?:[.,]\d+)*(?:\s?%|×)?")
@@ -206,23 +208,102 @@ def unmarked_tests(rows):
     return not headline_rows(rows)[1] and any(r["verdict"] != "described" for r in rows)
 
 
+FRACTION_RE = re.compile(r"^([0-9.]+) of the paper's effect")
+BAND_RE = re.compile(r"\bband ([0-9.]+) around the paper's value")
+
+
+def close(x, y):
+    return x is not None and y is not None and abs(x - y) <= 1e-9 + 1e-6 * max(abs(x), abs(y))
+
+
+def rule_threshold(r):
+    """the (threshold, band) the experiment's threshold_rule gives from the
+    paper's number, as STATS.md states it: a band claim ('~ ... within')
+    tests the paper's value within the rule's band; any other, the rule's
+    fraction of the paper's effect (of its distance from 1 for a ratio,
+    a/b); None where the rule or the paper's number gives none"""
+    rule, pv = col(r, "threshold_rule"), as_float(col(r, "paper_value"))
+    if pv is None or not rule:
+        return None
+    if as_float(col(r, "within")) is not None:
+        band = BAND_RE.search(rule)
+        return (pv, float(band.group(1))) if band else None
+    fraction = FRACTION_RE.match(rule)
+    if not fraction:
+        return None
+    f = float(fraction.group(1))
+    if re.match(r"^\s*a\s*/\s*b\b", col(r, "expect")):
+        return (1 + f * (pv - 1), None)
+    return (f * pv, None)
+
+
+def rule_reproduces(r):
+    """whether the row's threshold (and band) is what its rule's arithmetic
+    gives from the paper's number"""
+    want = rule_threshold(r)
+    if want is None:
+        return False
+    threshold, band = want
+    if not close(threshold, as_float(col(r, "threshold"))):
+        return False
+    return band is None or close(band, as_float(col(r, "within")))
+
+
 def fitted_thresholds(verdicts):
     """(experiment, claim) of each headline claim marked †: its threshold
-    lies within the interval's half-width of the effect, and its experiment
-    states no rule that would put it there (issue 68: a threshold fitted
-    to the runs decides nothing)"""
+    lies within the interval's half-width of the effect, and no rule puts
+    it there: the experiment states none, or its rule's arithmetic from the
+    paper's number does not give this threshold (issue 68: a threshold
+    fitted to the runs decides nothing; issue 81: a rule that is stated is
+    checked, not trusted)"""
     out = []
     for name in sorted(verdicts):
-        rows = verdicts[name]
-        if any(col(r, "threshold_rule") for r in rows):
-            continue
-        out += [(name, r["claim"]) for r in headline_rows(rows)[0] if near_threshold(r)]
+        out += [(name, r["claim"]) for r in headline_rows(verdicts[name])[0]
+                if near_threshold(r) and not rule_reproduces(r)]
     return out
 
 
 def registration(r):
     text = col(r, "registered")
     return text or "unknown"
+
+
+# the git history's findings (history.py), set by render(); None: no history read
+HISTORY = {"hist": None, "discarded": {}}
+
+
+def short(commit):
+    return commit[:12]
+
+
+def history_notes(name, r):
+    """what the history adds to a claim's registration: each post hoc change
+    of its expect: with its commit, and a confirmation's re-run after a
+    discarded first attempt (or an unexplained change of its file between
+    its registration and its runs)"""
+    hist = HISTORY["hist"]
+    if hist is None or not hist.ok:
+        return []
+    experiment = col(r, "experiment")
+    notes = []
+    for commit, was, _ in hist.changes_after_runs(name, experiment).get(r["claim"].split("[", 1)[0], []):
+        notes.append(f"changed after the runs in `{short(commit)}`: was `{was}`")
+    if CONFIRM_RE.match(name):
+        changed = hist.changed_before_runs(experiment, col(r, "commits").split())
+        if changed:
+            listed = HISTORY["discarded"].get(name)
+            fixed = [c for c in changed if listed and c.startswith(listed[0])]
+            if fixed:
+                notes.append(f"re-run after a discarded first attempt (its file fixed at `{short(fixed[0])}`: "
+                             f"{listed[1]})")
+            else:
+                notes.append("its file changed after its registration, before these runs, at "
+                             + ", ".join(f"`{short(c)}`" for c in changed))
+    return notes
+
+
+def registration_cell(name, r):
+    return "; ".join([registration(r)] + history_notes(name, r))
 
 
 def registration_kind(r):
@@ -374,8 +455,8 @@ def experiment_block(name, rows, link, notes, cost=None):
         else:
             interval = num(col(r, "effect"))
         if near_threshold(r):
-            if rule or rules:
-                interval += " (near the threshold: rule puts it there)"
+            if rule_reproduces(r):
+                interval += " (near the threshold: the rule's arithmetic from the paper's number puts it there)"
             else:
                 interval += " †"
                 notes["near"] += 1
@@ -383,10 +464,11 @@ def experiment_block(name, rows, link, notes, cost=None):
         lines.append("| " + " | ".join([
             f"`{cell(r['claim'])}`", paper, f"`{cell(r['expect'])}`" if r["expect"] else "–",
             cell(short_rule(rule)), str(n), str(power) if power is not None else "–", interval,
-            cell(verdict_text(r, n, cost)), cell(registration(r))]) + " |")
-    if any(near_threshold(r) and not (col(r, "threshold_rule") or rules) for r in heads):
+            cell(verdict_text(r, n, cost)), cell(registration_cell(name, r))]) + " |")
+    if any(near_threshold(r) and not rule_reproduces(r) for r in heads):
         lines += ["", "† The threshold (for `~`, the nearer edge of its band) lies within the interval's "
-                  "half-width of the observed effect, and no rule says where it comes from: a threshold "
+                  "half-width of the observed effect, and no rule puts it there (none is stated, or the "
+                  "stated rule's arithmetic from the paper's number gives another threshold): a threshold "
                   "fitted to the runs decides nothing."]
     second = secondary_rows(rows, marked)
     if second:
@@ -463,9 +545,14 @@ def render(verdicts, results_text, sections, of_section, root="."):
         heads += [(name, r) for r in headline_rows(verdicts[name])[0]]
     t = tally(r for _, r in heads)
     decided = t["holds"] + t["does not hold"]
+    HISTORY["hist"] = history.History(root)
+    HISTORY["discarded"] = history.read_discarded(root)
     kinds = {"pre-registered": 0, "post hoc": 0, "unknown": 0}
     for _, r in heads:
         kinds[registration_kind(r)] += 1
+    notes_of = [history_notes(name, r) for name, r in heads]
+    changed_after = sum(1 for ns in notes_of if any(x.startswith("changed after the runs") for x in ns))
+    rerun = sum(1 for ns in notes_of if any(x.startswith(("re-run after", "its file changed")) for x in ns))
     ruled = sum(1 for name, r in heads
                 if col(r, "threshold_rule") or any(col(x, "threshold_rule") for x in verdicts[name]))
     legacy = sum(1 for name in verdicts if unmarked_tests(verdicts[name]))
@@ -491,7 +578,10 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "Every reproduction's headline claims — the few its section's summary states, over which "
         "Holm's correction runs — with the paper's number each tests, the threshold, the seeds it had "
         "and the seeds power 0.8 asks for, its interval and verdict, and whether the claim was in the "
-        "repository before its runs (*pre-registered*) or written after them (*post hoc*). The rule: "
+        "repository before its runs (*pre-registered*) or written after them (*post hoc*), with what the "
+        "git history adds (tests/verdict_prose/history.py): a change of its expectation made after its "
+        "sweep's runs were committed (*changed after the runs in COMMIT: was X*), and a confirmation "
+        "re-run after a discarded first attempt. The rule: "
         f"{STATS_RULE}. This page is generated from the committed `results/*/verdicts.csv` "
         "(written by `normlab verdict`); do not edit it: regenerate it with "
         "`python3 tests/verdict_prose/render.py . --write`, and `test_readme_verdicts` fails when it "
@@ -513,10 +603,13 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"({latest_share}): {lt['holds']} hold, {lt['does not hold']} do not; {lt['inconclusive']} "
         f"inconclusive.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
-        f"{kinds['unknown']} unknown.",
+        f"{kinds['unknown']} unknown; {changed_after} had their expectation (threshold or direction) changed "
+        f"after their sweep's runs were committed (each with its commit in the registration column), and "
+        f"{rerun} are a confirmation's re-run after a discarded first attempt or changed between registration and runs"
+        + ("" if HISTORY["hist"].ok else " (no git history here: neither is looked for)") + ".",
         f"- {ruled} of {len(heads)} have a threshold rule stated by their experiment; "
-        f"{notes['near']} without one have a threshold within the interval's half-width of the "
-        "effect (†).",
+        f"{notes['near']} have a threshold within the interval's half-width of the effect that no rule's "
+        "arithmetic from the paper's number gives (†).",
     ]
     if undecided:
         lines.append(f"- What the {len(undecided)} undecided claims (counted once) would need, by the seeds power 0.8 asks at the "

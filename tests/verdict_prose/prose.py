@@ -17,7 +17,14 @@ the claims the sentence cites:
     a table cell "no": a claim that does not hold;
   - "undecided", "inconclusive": an inconclusive claim;
   - "every seed", "in every seed", "K of N seeds": a cited claim whose seeds
-    agree as many times as the sentence says (every seed: all of them).
+    agree as many times as the sentence says (every seed: all of them);
+  - "pre-registered", "committed (written, fixed) before the runs": every
+    claim it speaks of (those it cites, else the headline claims of the
+    experiment its paragraph links last) pre-registered by the program's
+    own lookup (verdicts.csv's registered column), unless the sentence
+    itself says post hoc; and "pre-registered" of a confirmation re-run
+    after a discarded first attempt (tests/verdict_prose/discarded_runs.tsv)
+    says so ("discarded", "re-run") in the same sentence.
 A sentence with words of several kinds (one claim holds, another does not)
 passes when each cited claim matches one of its kinds and each kind is
 matched by one cited claim. Generated blocks (<!-- BEGIN VERDICTS -->),
@@ -205,14 +212,122 @@ def check_unit(path, line, sentence, rows):
     return problems
 
 
+# words that say a claim was registered before its runs (issue 81): read
+# against the program's registration of the claims they speak of
+REGISTERED = re.compile(r"\bpre-registered\b|\b(?:committed|written|fixed)\b[^.;]{0,60}?\bbefore "
+                        r"(?:the runs?\b|its runs\b|their runs\b|these runs\b|any (?:of its )?runs?\b|"
+                        r"this sweep ran\b|it ran\b|the sweep\b)", re.I)
+NOT_REGISTERED = re.compile(r"\b(?:not|never)\s+(?:\w+\s+){0,2}$", re.I)
+# a sentence that names the exception itself ("committed before the runs, but
+# seeds 1-2 repeat older runs, so the program reads them as post hoc")
+SAYS_POST_HOC = re.compile(r"\bpost hoc\b", re.I)
+SAYS_DISCARDED = re.compile(r"\bdiscarded\b|\bre-run\b", re.I)
+LINK = re.compile(r"experiments/([a-z0-9_.-]+)\.yaml")
+
+
+def paragraphs(text):
+    """(first line, text) of each paragraph, a table row its own"""
+    out, lines, start = [], [], 0
+    for i, line in enumerate(text.split("\n") + [""], 1):
+        s = line.strip()
+        if not s or s.startswith("#") or s.startswith("|"):
+            if lines:
+                out.append((start, " ".join(lines)))
+            lines = []
+            if s.startswith("|"):
+                out.append((i, s))
+            continue
+        if not lines:
+            start = i
+        lines.append(s)
+    return out
+
+
+CLAUSE = re.compile(r"[;|]|, and |, but | — ")
+
+
+def registration_claims(rows, sentence, at, before):
+    """the claims a sentence's registration words (at `at`) speak of: a
+    claim cited in their clause (between ';', '|', ', and', ', but'), else
+    those the sentence cites, else the headline claims of the experiment
+    its paragraph links last before the words"""
+    starts = [0] + [m.end() for m in CLAUSE.finditer(sentence)]
+    ends = [m.start() for m in CLAUSE.finditer(sentence)] + [len(sentence)]
+    s, e = next(((s, e) for s, e in zip(starts, ends) if s <= at <= e), (0, len(sentence)))
+    # the claim the words qualify: the nearest cited after them in their
+    # clause ("on 5 fresh pre-registered seeds `x-confirm/c` holds"), else
+    # the nearest before ("`x-confirm/c` holds, pre-registered"), else the
+    # next the sentence cites, else any it cites
+    cites = [(m.start(), m.group(1)) for m in CITE.finditer(sentence) if verdict_rows(rows, m.group(1))]
+    after = [c for i, c in cites if at <= i < e]
+    ahead = [c for i, c in cites if s <= i < at]
+    later = [c for i, c in cites if i >= at]
+    chosen = after[:1] or ahead[-1:] or later[:1] or [c for _, c in cites]
+    if chosen:
+        return [(c, r) for c in chosen for r in verdict_rows(rows, c)]
+    # a setup's sentence names its experiment first; else the paragraph's
+    # last link before the words
+    own = LINK.findall(sentence[:at])
+    links = own[:1] or LINK.findall(before)
+    if not links:
+        return []
+    sweep = links[-1]
+    return [(sweep + "/" + r["claim"], r) for key, rs in rows.items() if key.startswith(sweep + "/")
+            for r in rs if r.get("headline") == "true" and r.get("family") in ("headline", None)]
+
+
+def check_registration(path, text, rows, discarded):
+    """every sentence that says its claims were registered before their runs
+    ("pre-registered", "committed before the runs", "fixed before the runs")
+    against the program's registration column, and a confirmation re-run
+    after a discarded first attempt said to be one"""
+    problems = []
+    for line, para in paragraphs(text):
+        done = ""
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z§(*\[`])", para):
+            before = done + " " + sentence
+            done = before
+            m = next((m for m in REGISTERED.finditer(sentence)
+                      if not NOT_REGISTERED.search(sentence[:m.start()])), None)
+            if not m:
+                continue
+            short = sentence if len(sentence) < 160 else sentence[:157] + "..."
+            where = "%s:%d" % (path, line)
+            claims = registration_claims(rows, sentence, m.start(), done[:len(done) - len(sentence) + m.start()])
+            if not SAYS_POST_HOC.search(sentence):
+                # an id several sweeps share may mean its pre-registered one
+                pre = {c for c, r in claims if (r.get("registered") or "").startswith("pre-registered")}
+                post = sorted({c for c, r in claims if c not in pre})
+                if post:
+                    problems.append("%s: says %r of %s, which the program registers as post hoc (verdicts.csv's "
+                                    "registered column): %s" % (where, m.group(0), ", ".join(post), short))
+            if m.group(0).lower() == "pre-registered" and not SAYS_DISCARDED.search(sentence):
+                again = sorted({c for c, r in claims if r.get("_sweep") in discarded})
+                if again:
+                    problems.append("%s: says pre-registered of %s, a confirmation re-run after a discarded first "
+                                    "attempt (tests/verdict_prose/discarded_runs.tsv), and not that: %s"
+                                    % (where, ", ".join(again), short))
+    return problems
+
+
+def read_discarded(root):
+    try:
+        with open(os.path.join(root, "tests", "verdict_prose", "discarded_runs.tsv")) as f:
+            return {line.split("\t", 1)[0] for line in f if line.strip() and not line.startswith(("#", "sweep\t"))}
+    except OSError:
+        return set()
+
+
 def check(root):
     rows = read_verdicts(root)
+    discarded = read_discarded(root)
     problems = []
     for page in PAGES:
         with open(os.path.join(root, page)) as f:
             text = strip(f.read())
         for line, sentence in units(text):
             problems += check_unit(page, line, sentence, rows)
+        problems += check_registration(page, text, rows, discarded)
     return problems
 
 
@@ -252,6 +367,38 @@ def self_test():
         ("`flat` is undecided: its cells need 12 to 12.", None),
     ]
     failures = 0
+    # registration words against the registration column
+    reg = {}
+    for r in (dict(row("wn", "beats-bn", "holds"), headline="true", family="headline",
+                   registered="post hoc (its runs of seeds 1-2 were first committed at 1234, before this claim)"),
+              dict(row("wn", "beats-none", "holds"), headline="true", family="headline", registered="pre-registered"),
+              dict(row("fig1-confirm", "higher", "holds"), headline="true", family="headline",
+                   registered="pre-registered"),
+              dict(row("wn-confirm", "beats-bn", "holds"), headline="true", family="headline",
+                   registered="pre-registered")):
+        reg.setdefault(r["claim"], []).append(r)
+        reg.setdefault(r["_sweep"] + "/" + r["claim"], []).append(r)
+    reg_cases = [
+        ("*Setup* ([experiments/wn.yaml](x)): 6 seeds (its claims committed before the runs), 36 runs.", "post hoc"),
+        ("*Setup* ([experiments/wn.yaml](x)): its claims were committed before the runs, but seeds 1-2 repeat "
+         "older runs, so the program reads them as post hoc.", None),
+        ("*Setup* ([experiments/wn-confirm.yaml](x)): its claims committed before the runs.", None),
+        # the setup's own experiment, not one it links in passing
+        ("*The CNN* ([experiments/wn.yaml](x)): the CNN of [wn-confirm](../experiments/wn-confirm.yaml), "
+         "its claims committed before the runs.", "post hoc"),
+        ("`wn/beats-bn` holds, pre-registered.", "post hoc"),
+        ("`wn/beats-none` holds, pre-registered.", None),
+        ("`wn/beats-bn` was fixed before the runs.", "post hoc"),
+        ("The pilot's rule was not committed before it ran (`wn/beats-bn`).", None),
+        ("`fig1-confirm/higher` holds, pre-registered.", "discarded first attempt"),
+        ("`fig1-confirm/higher` holds, pre-registered, at the re-run after a discarded first attempt.", None),
+    ]
+    for sentence, want in reg_cases:
+        got = check_registration("t.md", sentence, reg, {"fig1-confirm"})
+        ok = (not got) if want is None else any(want in g for g in got)
+        if not ok:
+            failures += 1
+            print("self-test: %r gave %s, want %s" % (sentence, got or "nothing", want or "nothing"))
     for sentence, want in cases:
         got = check_unit("t.md", 1, sentence, rows)
         ok = (not got) if want is None else any(want in g for g in got)

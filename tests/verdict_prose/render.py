@@ -25,6 +25,8 @@ What is generated:
     for, interval, verdict and registration; and its section "Withdrawn
     runs", from results/withdrawn.csv (written by `normlab verdict
     --withdrawn results` from the git history).
+Every quote of a paper in experiments/ is the paper's text
+(tests/verdict_prose/paper_quotes.tsv, quotes.py) or marked (paraphrase).
 A seed count the prose of a table row states ("(1 seed)", "3 of 3 seeds")
 larger than any claim of its section's experiments has is reported: it
 counts units, not seeds.
@@ -41,6 +43,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page  # noqa: E402
+import quotes  # noqa: E402
+import history  # noqa: E402
 
 BEGIN = "<!-- BEGIN VERDICTS {name} (generated from results/{name}/verdicts.csv by tests/verdict_prose/render.py; do not edit) -->"
 END = "<!-- END VERDICTS -->"
@@ -218,18 +222,34 @@ def render_table(text, of_section, verdicts, problems, page):
 
 def self_test():
     """the fitted-threshold check on rows whose answer is known: it can fail"""
-    def row(claim, threshold, rule=""):
+    def row(claim, threshold, rule="", paper="", within="", expect="a > b"):
         return {"claim": claim, "headline": "true", "family": "headline", "effect": "0.24", "lo": "0.18",
-                "hi": "0.30", "threshold": threshold, "within": "", "threshold_rule": rule, "method": "t"}
+                "hi": "0.30", "threshold": threshold, "within": within, "threshold_rule": rule,
+                "paper_value": paper, "expect": expect, "method": "t"}
+    half = "0.5 of the paper's effect: half the paper's reported effect"
+    band = "0.5 of the paper's effect; band 0.1 around the paper's value: a difference of interest"
     cases = [({"x": [row("near", "0.2")]}, [("x", "near")]),          # 0.04 from the effect, half-width 0.06
              ({"x": [row("far", "0.05")]}, []),                         # 0.19 away
-             ({"x": [row("near", "0.2", "0.5 of the paper's effect")]}, [])]  # a rule puts it there
+             ({"x": [row("near", "0.2", half, "0.4")]}, []),            # the rule gives 0.5 x 0.4 = 0.2
+             # a rule is stated, but its arithmetic gives 0.3 (or nothing): the threshold is not its
+             ({"x": [row("near", "0.2", half, "0.6")]}, [("x", "near")]),
+             ({"x": [row("near", "0.2", half)]}, [("x", "near")]),
+             ({"x": [row("near", "0.2", "a minimum difference of practical interest", "0.4")]}, [("x", "near")]),
+             # a band: the paper's value within the rule's band, and nothing else
+             ({"x": [row("same", "0.2", band, "0.2", "0.1", "a ~ b within 0.1")]}, []),
+             ({"x": [row("same", "0.2", band, "0.2", "0.05", "a ~ b within 0.05")]}, [("x", "same")]),
+             # a ratio: the fraction of the paper's distance from 1
+             ({"x": [row("ratio", "0.2", half, "-0.6", expect="a/b > 1")]}, []),
+             ({"x": [row("ratio", "0.2", half, "0.4", expect="a/b > 1")]}, [("x", "ratio")])]
     failures = 0
     for verdicts, want in cases:
         got = claims_page.fitted_thresholds(verdicts)
         if got != want:
             failures += 1
-            print(f"render.py self-test: fitted_thresholds gave {got}, want {want}", file=sys.stderr)
+            print(f"render.py self-test: fitted_thresholds gave {got}, want {want} for {verdicts}", file=sys.stderr)
+    for finding in quotes.self_test() + history.self_test():
+        failures += 1
+        print(finding, file=sys.stderr)
     return failures
 
 
@@ -263,8 +283,11 @@ def main():
         problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
     for name, claim in claims_page.fitted_thresholds(verdicts):
         problems.append(f"results/{name}/verdicts.csv: headline claim {claim}'s threshold lies within its "
-                        f"interval's half-width of the effect, and experiments/ states no threshold_rule: "
-                        f"that would put it there (a threshold fitted to the runs)")
+                        f"interval's half-width of the effect, and no threshold_rule puts it there (none is "
+                        f"stated, or the rule's arithmetic from paper_value gives another threshold): a "
+                        f"threshold fitted to the runs")
+    # every quote of a paper in experiments/ is in tests/verdict_prose/paper_quotes.tsv or marked (paraphrase)
+    problems += quotes.check(root)
     for p in problems:
         print(p, file=sys.stderr)
     stale = [p for p, (o, n) in pages.items() if o != n]
