@@ -24,6 +24,7 @@ import json
 import os
 import re
 
+import claim_words as words
 import history
 
 STATS_RULE = ("a threshold comes from the paper's own number (its figure or table, quoted with "
@@ -389,14 +390,28 @@ def short_rule(rule):
     return rule.split(":", 1)[0].strip() if rule else "none stated"
 
 
-def paper_cell(r):
+def no_effect(r):
+    """the value of no effect for the row's expectation: 1 for a ratio, else 0"""
+    return 1.0 if words.RATIO_RE.search(col(r, "expect")) else 0.0
+
+
+def paper_cell(r, unit):
+    """the quote, and the paper's number in the claim's unit, said in words
+    (a paper that gives no size has the no-effect value, and the test is the
+    direction; for a band, the centre)"""
     value = col(r, "paper_value")
     quote = shorten(col(r, "paper"), value)
-    if value and value not in quote:
-        return f"**{value}**: “{quote}”"
-    if value:
-        return f"“{quote}” (**{value}**)"
-    return f"“{quote}”"
+    v = as_float(value)
+    if v is None:
+        return f"“{quote}”"
+    number = unit.said(v)
+    if words.BAND_EXPECT_RE.match(col(r, "expect")):
+        said = f"the paper's number: {number}" + (" (no difference)" if v == no_effect(r) else "")
+    elif v == no_effect(r) and not words.is_rate(r):
+        said = f"the paper gives no size ({number}): the test is the direction"
+    else:
+        said = f"the paper's number: {number}"
+    return f"“{quote}” — {said}"
 
 
 def slug(heading):
@@ -415,7 +430,62 @@ def section_links(results_text, sections, of_section):
     return out
 
 
-def experiment_block(name, rows, link, notes, cost=None):
+def anchor(name):
+    """the link to an experiment's section of this page"""
+    return f"[{name}](#{slug(name)})"
+
+
+def family_line(name, family):
+    """an original's line naming its confirmations, a confirmation's naming
+    its original (and the other confirmations), by CONFIRM_RE's rule"""
+    if family is None:
+        return []
+    base, members = family
+    others = [m for m in members if m != name]
+    m = CONFIRM_RE.match(name)
+    if not m:
+        if not others:
+            return []
+        return ["Confirmed on fresh seeds in " + ", ".join(anchor(o) for o in others)
+                + " (the same claims, committed before their runs): where a later run decides a claim, "
+                "its verdict is given beside this one's, and the summary's once-counted line takes the latest."]
+    original = anchor(base) if base in members else f"{base} (no verdicts of its own here)"
+    line = (f"Confirmation of {original}: its claims re-run on fresh seeds (by name: NAME-confirm, "
+            f"NAME-confirm2, ... confirm NAME)")
+    siblings = [o for o in others if o != base]
+    if siblings:
+        line += "; the other confirmations: " + ", ".join(anchor(o) for o in siblings)
+    return [line + "."]
+
+
+def later_word(name, r, latest, rows_of):
+    """what the latest run of the same claim says where it is not this row:
+    'decided in NAME: holds', 'retested in NAME: undecided at n seeds'"""
+    if latest is None:
+        return ""
+    m = CONFIRM_RE.match(name)
+    base = m.group(1) if m else name
+    hit = latest.get((base, r["claim"]))
+    if not hit or hit[1] == name:
+        return ""
+    _, other, row = hit
+    if row["verdict"] in ("holds", "does not hold"):
+        return f"decided in {anchor(other)}: {row['verdict']}"
+    return f"retested in {anchor(other)}: {verdict_text(row, seed_count(row, rows_of(other)))}"
+
+
+def threshold_word(r):
+    """the threshold near the effect said in words: set by the rule from the
+    paper's number (a close call), or not (†)"""
+    if not near_threshold(r):
+        return ""
+    if rule_reproduces(r):
+        return ("; close: the threshold lies within the interval's half-width of the effect "
+                "(it is the rule's, from the paper's number, not fitted to the runs)")
+    return "; the threshold lies within the interval's half-width of the effect and is not the rule's †"
+
+
+def experiment_block(name, rows, link, notes, cost=None, family=None, latest=None, rows_of=None, root="."):
     heads, marked = headline_rows(rows)
     experiment = col(rows[0], "experiment") if rows else ""
     lines = [f"### {name}", ""]
@@ -423,6 +493,7 @@ def experiment_block(name, rows, link, notes, cost=None):
     if link:
         where.append(f"[§{link[0]} of results/README.md]({link[1]})")
     lines.append("Claims: " + (", ".join(where) if where else "–") + f"; verdicts: `results/{name}/verdicts.csv`.")
+    lines += family_line(name, family)
     rules = sorted({col(r, "threshold_rule") for r in rows if col(r, "threshold_rule")})
     if rules:
         lines.append("Threshold rule: " + "; ".join(cell(x) for x in rules) + ".")
@@ -439,32 +510,35 @@ def experiment_block(name, rows, link, notes, cost=None):
     if unmarked_tests(rows):
         lines.append("No claim is marked headline (verdicts written before issue 68): every claim "
                      "but the summaries after cells counts as one here.")
-    lines += ["", "| claim | the paper's number | expect | rule | n | n power asks | effect [interval] "
-              "| verdict | registration |", "|---|---|---|---|---:|---:|---|---|---|"]
+    lines += ["", "| claim | a, b (config keys) | metric (unit) | the paper's number | expect | rule | n "
+              "| n power asks | effect [interval], method | verdict | registration |",
+              "|---|---|---|---|---|---|---:|---:|---|---|---|"]
     previous = None
     for r in heads:
         n = seed_count(r, rows)
-        paper = cell(paper_cell(r))
+        metric, unit_text = words.metric_text(root, r)
+        unit = words.unit_of(r, unit_text)
+        paper = cell(paper_cell(r, unit))
         # a claim's each: values share its quote: it is written once
         paper, previous = ("as above" if paper == previous else paper), paper
         rule = col(r, "threshold_rule")
-        if derived(r):
-            interval = cell(col(r, "method"))
-        elif col(r, "lo") and col(r, "hi"):
-            interval = f"{num(col(r, 'effect'))} [{num(col(r, 'lo'))}, {num(col(r, 'hi'))}]"
-        else:
-            interval = num(col(r, "effect"))
-        if near_threshold(r):
-            if rule_reproduces(r):
-                interval += " (near the threshold: the rule's arithmetic from the paper's number puts it there)"
-            else:
-                interval += " †"
-                notes["near"] += 1
+        effect = words.effect_text(r, unit, rows) + threshold_word(r)
+        if near_threshold(r) and not rule_reproduces(r):
+            notes["near"] += 1
+        verdict = verdict_text(r, n, cost)
+        if r["verdict"] == "does not hold":
+            why = words.why_not(r, unit, rows, rule_threshold)
+            verdict += f": {why}" if why else ""
+        later = later_word(name, r, latest, rows_of or (lambda _: rows))
+        if later:
+            verdict += f"; {later}"
         power = as_count(col(r, "seeds_power"))
+        expect = f"`{cell(r['expect'])}`" + words.expect_unit_note(r, unit) if r["expect"] else "–"
         lines.append("| " + " | ".join([
-            f"`{cell(r['claim'])}`", paper, f"`{cell(r['expect'])}`" if r["expect"] else "–",
-            cell(short_rule(rule)), str(n), str(power) if power is not None else "–", interval,
-            cell(verdict_text(r, n, cost)), cell(registration_cell(name, r))]) + " |")
+            f"`{cell(r['claim'])}`", cell(words.compares(r, rows)), cell(f"{metric}, " + ("a rate, in % of seeds" if words.is_rate(r) else
+                                                 "a ratio (1: no effect)" if unit.name == "ratio" else f"in {unit.name}")), paper,
+            cell(expect), cell(short_rule(rule)), str(n), str(power) if power is not None else "–", cell(effect),
+            cell(verdict), cell(registration_cell(name, r))]) + " |")
     if any(near_threshold(r) and not rule_reproduces(r) for r in heads):
         lines += ["", "† The threshold (for `~`, the nearer edge of its band) lies within the interval's "
                   "half-width of the observed effect, and no rule puts it there (none is stated, or the "
@@ -481,19 +555,46 @@ def experiment_block(name, rows, link, notes, cost=None):
 CONFIRM_RE = re.compile(r"^(.*)-confirm(\d*)$")
 
 
-def latest_per_claim(heads):
-    """heads [(experiment, row)] with each claim counted once: a
-    confirmation (experiments/NAME-confirm.yaml, NAME-confirm2.yaml, ...:
-    the same claim on fresh seeds, committed before its runs) stands for
-    NAME's and the earlier confirmations' rows of the same claim id"""
+def confirm_order(name):
+    """(the original's name, 0 for it, 1 for NAME-confirm, 2 for NAME-confirm2, ...)"""
+    m = CONFIRM_RE.match(name)
+    return (m.group(1), int(m.group(2) or 1)) if m else (name, 0)
+
+
+def latest_by_claim(heads):
+    """{(original, claim id): (order, experiment, row)}: the latest run of
+    each claim: a confirmation (experiments/NAME-confirm.yaml,
+    NAME-confirm2.yaml, ...: the same claim on fresh seeds, committed before
+    its runs) stands for NAME's and the earlier confirmations' rows of the
+    same claim id"""
     latest = {}
     for name, r in heads:
-        m = CONFIRM_RE.match(name)
-        base, order = (m.group(1), int(m.group(2) or 1)) if m else (name, 0)
+        base, order = confirm_order(name)
         key = (base, r["claim"])
         if key not in latest or order > latest[key][0]:
             latest[key] = (order, name, r)
-    return [(name, r) for _, name, r in latest.values()]
+    return latest
+
+
+def latest_per_claim(heads):
+    """heads [(experiment, row)] with each claim counted once (latest_by_claim)"""
+    return [(name, r) for _, name, r in latest_by_claim(heads).values()]
+
+
+def families(names):
+    """{experiment: (its original's name, the original and its confirmations
+    present, in order)}, for those with a confirmation or an original"""
+    groups = {}
+    for name in names:
+        base, order = confirm_order(name)
+        groups.setdefault(base, []).append((order, name))
+    out = {}
+    for base, members in groups.items():
+        ordered = [n for _, n in sorted(members)]
+        if len(ordered) > 1 or CONFIRM_RE.match(ordered[0]):
+            for n in ordered:
+                out[n] = (base, ordered)
+    return out
 
 
 WITHDRAWN_FILE = os.path.join("results", "withdrawn.csv")
@@ -537,6 +638,79 @@ def withdrawn_section(rows):
     return lines
 
 
+# the legend at the top of the page: what each column, unit, method and
+# word of a row means (issue 83: a reader who has not read the code)
+LEGEND = [
+    "## How to read a row",
+    "",
+    "- **headline**: the few claims an experiment's section states in its summary, marked `headline: true` in "
+    "its experiment file; Holm's correction runs over them, and only they are in the tables. The rest are counted "
+    "under each table as *secondary claims*.",
+    "- **claim**: its id in the experiment file; `id[key=value]` names one cell of a claim over cells.",
+    "- **a, b (config keys)**: the two cells a claim compares, each a set of config keys (`key=value`): the "
+    "sweep's runs with those values, one per seed; a's and b's runs of the same seed are paired, and the effect is "
+    "computed per seed. `c`, `d`: the second pair of an interaction `(a - b) - (c - d)`. A claim on one cell's "
+    "value (`a > X`, `a ~ X within W`, a rate) has only a. A claim over cells shows its first cell's keys less "
+    "those that name the cell, and the key whose values make the cells.",
+    "- **metric (unit)**: what is compared, as the experiment file states it: a column of the runs' summary.csv "
+    "(`final_test_error`, ...) or of a run's own file with `where:` (its rows) and `at:` (how they are reduced); "
+    "`a: ...; b: ...` where b is read another way (`b_metric`). Then the unit every number of the row is in:",
+    "  - *points of error*, *points of accuracy*: errors and accuracies are fractions in the runs' files and in "
+    "verdicts.csv; here they are ×100, so 0.026 is 2.6 points (as `normlab table --pair` prints them);",
+    "  - *nats*: a loss (cross-entropy, natural log);",
+    "  - *ratio*: a/b per seed, where 1 is no effect, or a value over its reference (a rotation over √(2ηλ));",
+    "  - *% of seeds*: a rate claim (`rate(EVENT) >= P`): the share of a's seeds with the event, ×100;",
+    "  - *series units*: a series a run records (series.csv, trace.csv) in its own units, named with the series;",
+    "  - *cells (counts)*: a claim over cells is decided by counting cells, never a metric: \"2 of 5 hold, 0 do "
+    "not\"; beside the counts, the range of its cells' effects in the metric's unit.",
+    "- **the paper's number**: the quote the claim checks (cut to its opening and its number), then the paper's "
+    "number (`paper_value`) in the row's unit. *the paper gives no size (0): the test is the direction*: the paper "
+    "states a direction without a number, so its value is no effect (0 for a difference, 1 for a ratio) and any "
+    "effect the claimed way counts; *(no difference)*: a band around 0.",
+    "- **expect**: as the experiment file writes it (error and accuracy as fractions), followed, where the "
+    "unit rescales it, by the same expectation in the row's unit. `a > b by D`: a − b ≥ D; `a < b by D`: a − b ≤ −D; "
+    "`a ~ b within W`: |a − b| ≤ W (both one-sided tests, TOST); `a/b > R`: the per-seed ratio; "
+    "`rate(EVENT) >= P`: the share of seeds; `count(...)`: a description, never a test.",
+    "- **rule**: the experiment's threshold rule in short (in full, with its reason, above the table): D is the "
+    "rule's fraction of the paper's number (of its distance from 1 for a ratio), W the rule's band.",
+    "- **n**: seeds, not units: 3 seeds × 5 normalizers is 3; a claim over cells has its cells' seeds (a claims "
+    "file over a table, results/fold-bn, counts its rows). **n power asks**: the seeds that power 0.8 asks at the "
+    "observed spread (a rate: the exact binomial test's; a claim over cells: its hardest cell's, each cell at power "
+    "0.8^(1/cells)).",
+    "- **effect [interval], method**: the mean effect (a − b, a/b, a's value, or the share of seeds) in the row's "
+    "unit with its 95% interval, and the method that gave them:",
+    "  - *t*: 3 to 9 seeds: Student's t interval of the per-seed effects, with the exact sign-flip test beside it;",
+    "  - *bootstrap*: 10 seeds or more: a studentized bootstrap interval (10,000 resamples, seeded);",
+    "  - *Clopper-Pearson*: a rate's exact binomial interval and test;",
+    "  - *cells (counts)*: the intersection-union test: each cell tested on its own at the level; the claim holds "
+    "when every cell holds and does not hold when any cell does not;",
+    "  - *none: under 3 seeds*: nothing is decided below 3 seeds.",
+    "  - *close: the threshold lies within the interval's half-width of the effect*: the verdict turns on where "
+    "the threshold (for a band, its nearer edge) is; the threshold is the rule's arithmetic from the paper's number, "
+    "so it was not chosen after seeing the runs. *†*: the same closeness where no rule gives this threshold: a "
+    "threshold fitted to the runs decides nothing.",
+    "- **verdict**: *holds*: the claim's one-sided test passes at 0.025, Holm-corrected over the experiment's "
+    "headline claims (a claim over cells: every cell holds). *does not hold*: the opposite's test passes by the "
+    "same standard; the row says why: *wrong direction* (the whole interval on the other side of no effect), "
+    "*right direction, too small* or *too small, the mean the other way* (the interval stops short of the "
+    "threshold: how far it reaches, and the threshold's source), *outside the band* (for `~`: which side, by how "
+    "much); a claim over cells names the cells that do not hold. *undecided at n seeds (needs m, about H "
+    "CPU-hours more)*: inconclusive; m seeds as **n power asks**; H is m − n seeds of the whole sweep at its committed "
+    "runs' wall time × threads (an upper bound: a claim may need only some of its cells); *needs at least 3*: one "
+    "seed has no spread to compute power from. *described*: a count (\"3 of 3 seeds\"), never a hold. "
+    "*decided in NAME: V*, *retested in NAME: ...*: the same claim id in a later confirmation, NAME, whose verdict "
+    "is the claim's as it stands.",
+    "- **registration**: *pre-registered*: the claim (expectation, threshold, cells, metric) was in the "
+    "repository, unchanged, at every commit its runs record; *post hoc*: written or changed after (with why); "
+    "*unknown*: a run commit this clone lacks, a tree with uncommitted changes, or runs that record no commit. *changed after the runs in "
+    "COMMIT: was X*: the git history's record of an expectation changed after the sweep's runs were committed; "
+    "*re-run after a discarded first attempt*: a confirmation whose first runs were thrown away "
+    "(tests/verdict_prose/discarded_runs.tsv).",
+    "- **Confirmations**: by name, NAME-confirm, NAME-confirm2, ... re-run experiment NAME's claims on fresh "
+    "seeds, committed before their runs; each section links its original and its confirmations, and the summary's "
+    "once-counted line takes each claim's latest run.",
+]
+
 def render(verdicts, results_text, sections, of_section, root="."):
     """the text of results/claims.md"""
     links = section_links(results_text, sections, of_section)
@@ -563,9 +737,11 @@ def render(verdicts, results_text, sections, of_section, root="."):
     latest_share = f"{100 * latest_decided / len(latest):.0f}%" if latest else "–"
     notes = {"near": 0}
     body, costs = [], {}
+    family_of, latest_of = families(verdicts), latest_by_claim(heads)
     for name in sorted(verdicts):
         costs[name] = seed_cost(root, name)
-        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, costs[name])
+        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, costs[name],
+                                        family_of.get(name), latest_of, verdicts.get, root)
     # the claims as they stand: each once, its latest confirmation's row
     undecided = [seeds_to_decide(r, seed_count(r, verdicts[name]), costs[name])[::2]
                  for name, r in latest if r["verdict"] == "inconclusive"]
@@ -588,10 +764,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "differs. The *computed* column of the summary tables ([README.md](README.md), "
         "[reproductions.md](reproductions.md), the top [README](../README.md)) counts these claims.",
         "",
-        "*n* counts seeds, not units: 3 seeds × 5 normalizers is 3; a claim over several cells has "
-        "its cells' seeds (a claims file over a table, results/fold-bn, counts its rows). *undecided at n seeds (needs m, about H CPU-hours more)*: inconclusive; H is m − n seeds of the whole sweep at its committed runs' wall time × threads (an upper bound: a claim may need only some of its cells); m seeds about what the "
-        "observed spread asks for (a rate: the exact binomial test's; a claim over cells: its hardest cell's, each cell at "
-        "power 0.8^(1/cells)); *needs at least 3*: one seed has no spread to compute power from. A count (\"3 of 3 seeds\") is *described*, never a hold.",
+    ] + LEGEND + [
         "",
         "## Summary",
         "",

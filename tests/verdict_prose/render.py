@@ -20,9 +20,13 @@ What is generated:
     the last column, "computed", counts the headline claims of the row's
     section's experiments, decided and how, and their seeds (distinct
     seeds of a_values, not units: claims_page.py);
-  - results/claims.md (claims_page.py): every experiment's headline claims
-    with the paper's number, threshold and rule, n and the n power asks
-    for, interval, verdict and registration; and its section "Withdrawn
+  - results/claims.md (claims_page.py): a legend, then every experiment's
+    headline claims with the cells they compare, the metric and its unit
+    (claim_words.py: points, nats, ratio, % of seeds, counts of cells),
+    the paper's number, threshold and rule, n and the n power asks for,
+    interval, verdict (why a claim does not hold; a later confirmation's
+    verdict) and registration, each original linked to its confirmations
+    and back; and its section "Withdrawn
     runs", from results/withdrawn.csv (written by `normlab verdict
     --withdrawn results` from the git history).
 Every quote of a paper in experiments/ is the paper's text
@@ -45,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page  # noqa: E402
 import quotes  # noqa: E402
 import history  # noqa: E402
+import claim_words  # noqa: E402
 
 BEGIN = "<!-- BEGIN VERDICTS {name} (generated from results/{name}/verdicts.csv by tests/verdict_prose/render.py; do not edit) -->"
 END = "<!-- END VERDICTS -->"
@@ -247,7 +252,7 @@ def self_test():
         if got != want:
             failures += 1
             print(f"render.py self-test: fitted_thresholds gave {got}, want {want} for {verdicts}", file=sys.stderr)
-    for finding in quotes.self_test() + history.self_test():
+    for finding in quotes.self_test() + history.self_test() + claim_words.self_test():
         failures += 1
         print(finding, file=sys.stderr)
     return failures
