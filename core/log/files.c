@@ -173,14 +173,11 @@ nl_code nl_write_exclusive(const char *path, const void *data, size_t len, bool 
         *existed = false;
     int dirfd;
     const char *base;
+    /* what is at path, whatever it is (a link, a directory), is refused by
+     * linkat below as existing: never written through, never replaced */
     nl_code rc = log_split_hold(path, LOG_HOLD_EXISTING, NULL, &dirfd, &base, err);
-    if (rc == NL_OK)
-        rc = log_refuse_in_place(dirfd, base, path, err);
-    if (rc) {
-        if (dirfd >= 0)
-            close(dirfd);
+    if (rc)
         return rc;
-    }
     /* a name of its own (pid and a count: O_EXCL, not mkstemp's 0600 mode,
      * so the file gets the umask's mode as every other), so that two threads
      * or processes making the same file never share a temporary */

@@ -288,8 +288,8 @@ nl_code log_refuse_in_place(int dirfd, const char *name, const char *path, nl_er
         return NL_OK;
     if (S_ISLNK(st.st_mode))
         return refuse_link(path, strlen(path), err);
-    return nl_fail(err, NL_ERR_USAGE, "%s is %s where normlab writes a file; move it away; "
-                   "nothing was written", path, nl_file_kind(st.st_mode));
+    return nl_fail(err, NL_ERR_USAGE, "%s is %s, not a regular file: normlab writes a file there and "
+                   "replaces nothing else; nothing was written", path, nl_file_kind(st.st_mode));
 }
 
 nl_code nl_open_write(const char *path, int flags, int *fd, nl_error *err)
@@ -320,8 +320,9 @@ nl_code nl_open_write(const char *path, int flags, int *fd, nl_error *err)
         const bool regular = S_ISREG(st.st_mode);
         close(opened);
         return regular ? nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno))
-                       : nl_fail(err, NL_ERR_USAGE, "%s is %s where normlab writes a file; move "
-                                 "it away; nothing was written", path, nl_file_kind(st.st_mode));
+                       : nl_fail(err, NL_ERR_USAGE, "%s is %s, not a regular file: normlab writes "
+                                 "a file there and replaces nothing else; nothing was written", path,
+                                 nl_file_kind(st.st_mode));
     }
     *fd = opened;
     return NL_OK;
