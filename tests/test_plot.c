@@ -573,7 +573,7 @@ START_TEST(test_unfinished_runs)
     char *gp = tu_tmp_read("partial/plots/curves.gp");
     ck_assert_msg(strstr(gp, "title \"layer (unfinished)\"") && strstr(gp, "title \"batch\"") &&
                       strstr(gp, "title \"group (unfinished)\"") &&
-                      strstr(gp, "3 of 6 runs still going, stopped early or not started"), "%.3000s", gp);
+                      strstr(gp, "3 of 6 runs (1 failed, 2 pending)"), "%.3000s", gp);
     free(gp);
     /* the layer variant's curve: the pending run to step 700, the failed one to 500 */
     nl_csv_table t;
