@@ -547,7 +547,9 @@ START_TEST(test_rough_edges)
 END_TEST
 
 /* runs still going or stopped early: their curves are drawn as far as they
- * got and marked; final-metric plots leave them out and say how many */
+ * got and marked with where each stands (a run that logged rows and that
+ * no process holds was killed; one that logged none is pending);
+ * final-metric plots leave them out and say how many */
 START_TEST(test_unfinished_runs)
 {
     setup();
@@ -573,7 +575,7 @@ START_TEST(test_unfinished_runs)
     char *gp = tu_tmp_read("partial/plots/curves.gp");
     ck_assert_msg(strstr(gp, "title \"layer (unfinished)\"") && strstr(gp, "title \"batch\"") &&
                       strstr(gp, "title \"group (unfinished)\"") &&
-                      strstr(gp, "3 of 6 runs (1 failed, 2 pending)"), "%.3000s", gp);
+                      strstr(gp, "3 of 6 runs (1 failed, 1 killed, 1 pending)"), "%.3000s", gp);
     free(gp);
     /* the layer variant's curve: the pending run to step 700, the failed one to 500 */
     nl_csv_table t;
@@ -613,7 +615,7 @@ START_TEST(test_unfinished_runs)
     fake_run("killed", 700, 100, 100, NULL, 0);
     ck_assert_int_eq(tu_normlab("plot killed"), 0);
     gp = tu_tmp_read("killed/plots/curves.gp");
-    ck_assert_msg(strstr(gp, "training loss (unfinished)") && strstr(gp, "still running, or killed"), "%.3000s", gp);
+    ck_assert_msg(strstr(gp, "training loss (unfinished)") && strstr(gp, "unfinished run (killed)"), "%.3000s", gp);
     free(gp);
     tu_tmp_remove();
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/number.h"
 #include "log/files.h"
@@ -47,7 +48,13 @@ nl_run_phase nl_run_phase_read(const char *run_dir)
     if (r.state == NL_SWEEP_FAILED)
         return strncmp(r.reason, NL_RUN_INTERRUPTED_REASON, strlen(NL_RUN_INTERRUPTED_REASON)) ? NL_PHASE_FAILED
                                                                                              : NL_PHASE_INTERRUPTED;
-    if (nl_summary_read(run_dir, NULL) != NL_SUMMARY_RUNNING)
+    /* not started: no summary saying running and no row logged (a run
+     * that logged rows and left no summary stopped, or is going, part way) */
+    char metrics[1200];
+    struct stat st;
+    nl_path_join(metrics, sizeof metrics, run_dir, NL_RUN_METRICS_FILE);
+    const bool logged = stat(metrics, &st) == 0 && st.st_size > 0;
+    if (nl_summary_read(run_dir, NULL) != NL_SUMMARY_RUNNING && !logged)
         return NL_PHASE_PENDING;
     nl_run_writer w;
     return nl_run_dir_busy(run_dir, &w) ? NL_PHASE_RUNNING : NL_PHASE_KILLED;
