@@ -116,7 +116,7 @@ static nl_code open_root(const char *path, size_t len, log_hold mode, str_list *
             if (mkdir(dir, 0777) == 0) { /* lint: the writer helper (an output root, the user's path) */
                 if (made && !log_list_add(made, dir))
                     rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            } else if (errno != EEXIST) {
+            } else if (errno != EEXIST && errno != ENOTDIR) { /* a file in the way: refused below */
                 rc = nl_fail(err, errno == ENAMETOOLONG ? NL_ERR_USAGE : NL_ERR_IO,
                              "cannot create directory %s: %s", dir, strerror(errno));
             }
@@ -130,8 +130,20 @@ static nl_code open_root(const char *path, size_t len, log_hold mode, str_list *
     if (rc == NL_OK && *fd < 0) {
         const int e = errno;
         struct stat st;
-        if ((e == ENOTDIR || e == EEXIST) || (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)))
+        if ((e == ENOTDIR || e == EEXIST) || (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))) {
+            /* name what is in the way: the first of the path's parts that
+             * is there and is no directory */
+            for (char *p = dir + 1; *p; p++) {
+                if (*p != '/')
+                    continue;
+                *p = '\0';
+                const bool blocks = stat(dir, &st) == 0 && !S_ISDIR(st.st_mode);
+                if (blocks)
+                    break;
+                *p = '/';
+            }
             rc = log_refuse_not_dir(dir, err);
+        }
         else
             rc = nl_fail(err, e == ENAMETOOLONG ? NL_ERR_USAGE : NL_ERR_IO, "cannot open directory "
                          "%s: %s", dir, strerror(e));
