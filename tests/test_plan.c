@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "verdict/ledger.h"
+#include "verdict/looks.h"
 #include "verdict/plan.h"
 
 #define CLAIM "  - {id: one, paper: \"p\", metric: final_test_error, a: {model.norm.type: batch}, " \
@@ -205,6 +206,34 @@ START_TEST(test_looks_found_and_refused)
 }
 END_TEST
 
+/* the one rule that makes a sweep a look of a claim: each name of
+ * tests/verdict_prose/look_names.tsv gives its original and order, as
+ * the claims page's confirm_order (render.py's self-test reads the same
+ * file) */
+START_TEST(test_look_names_shared)
+{
+    FILE *f = fopen(NORMLAB_SOURCE_DIR "/tests/verdict_prose/look_names.tsv", "r");
+    ck_assert_msg(f != NULL, "tests/verdict_prose/look_names.tsv");
+    char line[512];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '#' || !line[0])
+            continue;
+        char *tab1 = strchr(line, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+        ck_assert_msg(tab2 != NULL, "look_names.tsv: '%s' is not NAME<TAB>ORIGINAL<TAB>ORDER", line);
+        *tab1 = *tab2 = '\0';
+        char base[256];
+        const int order = nl_look_base(line, base, sizeof base);
+        ck_assert_msg(order == atoi(tab2 + 1) && !strcmp(base, tab1 + 1), "%s: original '%s', order %d; the file says '%s', %s",
+                      line, base, order, tab1 + 1, tab2 + 1);
+        cases++;
+    }
+    fclose(f);
+    ck_assert_int_ge(cases, 10);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -215,6 +244,7 @@ int main(void)
     tcase_add_test(tc, test_obrien_fleming_three_looks);
     tcase_add_test(tc, test_looks_beyond_plan);
     tcase_add_test(tc, test_looks_found_and_refused);
+    tcase_add_test(tc, test_look_names_shared);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -2,8 +2,10 @@
  * runs. The rule that pairs an experiment with its confirmations lives
  * here, once: experiments/NAME-confirm.yaml is NAME's first confirmation,
  * NAME-confirmK.yaml (K >= 2) its K-th; each tests NAME's claims of the
- * same id on fresh seeds. The claims page (tests/verdict_prose) reads the
- * order from the program's output, not from a pattern of its own. */
+ * same id on fresh seeds. The claims page (tests/verdict_prose/claims_page.py
+ * confirm_order) applies this rule, not a pattern of its own:
+ * tests/verdict_prose/look_names.tsv holds both to the same answers
+ * (test_plan here, render.py's self-test there). */
 #ifndef NL_VERDICT_LOOKS_H
 #define NL_VERDICT_LOOKS_H
 

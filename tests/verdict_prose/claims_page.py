@@ -289,7 +289,7 @@ def history_notes(name, r):
     notes = []
     for commit, was, _ in hist.changes_after_runs(name, experiment).get(r["claim"].split("[", 1)[0], []):
         notes.append(f"changed after the runs in `{short(commit)}`: was `{was}`")
-    if CONFIRM_RE.match(name):
+    if is_confirmation(name):
         changed = hist.changed_before_runs(experiment, col(r, "commits").split())
         if changed:
             listed = HISTORY["discarded"].get(name)
@@ -437,13 +437,12 @@ def anchor(name):
 
 def family_line(name, family):
     """an original's line naming its confirmations, a confirmation's naming
-    its original (and the other confirmations), by CONFIRM_RE's rule"""
+    its original (and the other confirmations), by confirm_order's rule (the program's)"""
     if family is None:
         return []
     base, members = family
     others = [m for m in members if m != name]
-    m = CONFIRM_RE.match(name)
-    if not m:
+    if not is_confirmation(name):
         if not others:
             return []
         return ["Confirmed on fresh seeds in " + ", ".join(anchor(o) for o in others)
@@ -463,8 +462,7 @@ def later_word(name, r, latest, rows_of):
     'decided in NAME: holds', 'retested in NAME: undecided at n seeds'"""
     if latest is None:
         return ""
-    m = CONFIRM_RE.match(name)
-    base = m.group(1) if m else name
+    base = confirm_order(name)[0]
     hit = latest.get((base, r["claim"]))
     if not hit or hit[1] == name:
         return ""
@@ -552,13 +550,50 @@ def experiment_block(name, rows, link, notes, cost=None, family=None, latest=Non
     return lines
 
 
-CONFIRM_RE = re.compile(r"^(.*)-confirm(\d*)$")
+CONFIRM = "-confirm"
+CONFIRM_MAX = 1000000
 
 
 def confirm_order(name):
-    """(the original's name, 0 for it, 1 for NAME-confirm, 2 for NAME-confirm2, ...)"""
-    m = CONFIRM_RE.match(name)
-    return (m.group(1), int(m.group(2) or 1)) if m else (name, 0)
+    """(the original's name, 0 for it, 1 for NAME-confirm, 2 for NAME-confirm2, ...):
+    the program's one rule, nl_look_base in core/verdict/looks.c, line for
+    line: the last '-confirm' after a non-empty base, followed by nothing (1)
+    or by digits giving 1 to 1,000,000 (K); any other name is its own
+    original. tests/verdict_prose/look_names.tsv holds both to the same
+    answers (render.py's self-test here, test_plan in C)."""
+    at = name.rfind(CONFIRM)
+    if at <= 0:
+        return (name, 0)
+    k = name[at + len(CONFIRM):]
+    if k == "":
+        return (name[:at], 1)
+    if not k.isascii() or not k.isdigit() or not 1 <= int(k) <= CONFIRM_MAX:
+        return (name, 0)
+    return (name[:at], int(k))
+
+
+def is_confirmation(name):
+    return confirm_order(name)[1] > 0
+
+
+class _ConfirmMatch:
+    def __init__(self, base, order):
+        self.base, self.order = base, order
+
+    def group(self, i):
+        return (None, self.base, "" if self.order == 1 else str(self.order))[i]
+
+
+class _ConfirmRule:
+    """the rule with re's match() for the scripts that import it
+    (tests/confirm/configs.py): group(1) the original's name"""
+    @staticmethod
+    def match(name):
+        base, order = confirm_order(name)
+        return _ConfirmMatch(base, order) if order else None
+
+
+CONFIRM_RE = _ConfirmRule()
 
 
 def latest_by_claim(heads):
@@ -581,6 +616,100 @@ def latest_per_claim(heads):
     return [(name, r) for _, name, r in latest_by_claim(heads).values()]
 
 
+def looks_by_claim(heads):
+    """{(original, claim id): [(order, experiment, row), ...]}: each headline
+    claim's looks on this page, the original sweep and its confirmations
+    (confirm_order's rule), in order"""
+    out = {}
+    for name, r in heads:
+        base, order = confirm_order(name)
+        out.setdefault((base, r["claim"]), []).append((order, name, r))
+    for looks in out.values():
+        looks.sort(key=lambda look: look[0])
+    return out
+
+
+def first_registered_look(looks):
+    """the first of a claim's looks whose claim was in the repository before
+    its runs (registration "pre-registered", as verdicts.csv says it); None
+    where no look was"""
+    for look in looks:
+        if registration_kind(look[2]) == "pre-registered":
+            return look
+    return None
+
+
+def is_decided(r):
+    return r is not None and r["verdict"] in ("holds", "does not hold")
+
+
+def look_shares(heads):
+    """each claim counted once, two ways (STATS.md "Looks"): {"latest": its
+    latest look's verdict (a confirmation standing for the earlier looks),
+    "first": its first pre-registered look's (none: undecided)}, each
+    (decided, claims, tally of the deciding rows, claims without such a look)"""
+    looks = looks_by_claim(heads)
+    latest = [ls[-1][2] for ls in looks.values()]
+    first = [first_registered_look(ls) for ls in looks.values()]
+    first_rows = [f[2] for f in first if f is not None]
+    return {"latest": (sum(map(is_decided, latest)), len(looks), tally(latest), 0),
+            "first": (sum(map(is_decided, first_rows)), len(looks), tally(first_rows),
+                      sum(1 for f in first if f is None))}
+
+
+def percent(part, whole):
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+PLAN_TOP_RE = re.compile(r"^plan\s*:", re.M)
+PLAN_KEY_RE = re.compile(r"(?:^|[\s{,])plan\s*:")
+CLAIM_ID_RE = re.compile(r"^\s*-\s*(?:\{\s*)?id\s*:\s*\"?([A-Za-z0-9_.-]+)", re.M)
+
+
+def plan_declared(root, experiment, claim):
+    """whether the experiment file declares a plan: for the claim (its own,
+    or the file's plan: at the top level); False where the file is not here"""
+    try:
+        with open(os.path.join(root, experiment)) as f:
+            text = f.read()
+    except (OSError, TypeError):
+        return False
+    if PLAN_TOP_RE.search(text):
+        return True
+    ids = list(CLAIM_ID_RE.finditer(text))
+    for i, m in enumerate(ids):
+        if m.group(1) == claim.split("[", 1)[0]:
+            end = ids[i + 1].start() if i + 1 < len(ids) else len(text)
+            return bool(PLAN_KEY_RE.search(text[m.end():end]))
+    return False
+
+
+def first_look_section(heads):
+    """the page's "Decided by the first pre-registered look": per claim
+    (counted once) its looks, the look that decides it by that rule and the
+    latest look's verdict"""
+    lines = ["## Decided by the first pre-registered look", "",
+             "STATS.md, \"Looks\": a claim re-tested because its last test was undecided, keeping the latest "
+             "verdict, is optional stopping. Here each headline claim, counted once, is decided by its first look "
+             "whose claim was in the repository before its runs (registration *pre-registered*): the original "
+             "sweep where its claim was, else its first pre-registered confirmation. A claim without such a look "
+             "is undecided by this rule. Its looks are the original and its confirmations on this page "
+             "(NAME-confirm, NAME-confirm2, ...: the program's rule, `nl_look_base` in core/verdict/looks.c), in "
+             "order; withdrawn sweeps ([Withdrawn runs](#withdrawn-runs)) are not among them.", "",
+             "| claim | its looks (registration: verdict) | decided by | its verdict | the latest look's verdict |",
+             "|---|---|---|---|---|"]
+    for (base, claim), looks in sorted(looks_by_claim(heads).items()):
+        first = first_registered_look(looks)
+        seen = "; ".join(f"`{name}` {registration_kind(r)}: {r['verdict']}" for _, name, r in looks)
+        latest = looks[-1]
+        lines.append("| " + " | ".join([
+            f"`{cell(claim)}` ({anchor(looks[0][1])})", cell(seen),
+            f"`{first[1]}`" if first else "no pre-registered look",
+            first[2]["verdict"] if first else "undecided",
+            f"{latest[2]['verdict']} (`{latest[1]}`)"]) + " |")
+    return lines
+
+
 def families(names):
     """{experiment: (its original's name, the original and its confirmations
     present, in order)}, for those with a confirmation or an original"""
@@ -591,7 +720,7 @@ def families(names):
     out = {}
     for base, members in groups.items():
         ordered = [n for _, n in sorted(members)]
-        if len(ordered) > 1 or CONFIRM_RE.match(ordered[0]):
+        if len(ordered) > 1 or is_confirmation(ordered[0]):
             for n in ordered:
                 out[n] = (base, ordered)
     return out
@@ -707,8 +836,9 @@ LEGEND = [
     "*re-run after a discarded first attempt*: a confirmation whose first runs were thrown away "
     "(tests/verdict_prose/discarded_runs.tsv).",
     "- **Confirmations**: by name, NAME-confirm, NAME-confirm2, ... re-run experiment NAME's claims on fresh "
-    "seeds, committed before their runs; each section links its original and its confirmations, and the summary's "
-    "once-counted line takes each claim's latest run.",
+    "seeds, committed before their runs; each section links its original and its confirmations. The summary "
+    "counts each claim once two ways: by its latest run, and by its first pre-registered look (per claim in "
+    "[Decided by the first pre-registered look](#decided-by-the-first-pre-registered-look)).",
 ]
 
 def render(verdicts, results_text, sections, of_section, root="."):
@@ -735,6 +865,11 @@ def render(verdicts, results_text, sections, of_section, root="."):
     lt = tally(r for _, r in latest)
     latest_decided = lt["holds"] + lt["does not hold"]
     latest_share = f"{100 * latest_decided / len(latest):.0f}%" if latest else "–"
+    shares = look_shares(heads)
+    first_decided, claims_once, ft, no_first = shares["first"]
+    first_share = percent(first_decided, claims_once)
+    planned = sum(1 for looks in looks_by_claim(heads).values()
+                  if any(plan_declared(root, col(r, "experiment"), r["claim"]) for _, _, r in looks))
     notes = {"near": 0}
     body, costs = [], {}
     family_of, latest_of = families(verdicts), latest_by_claim(heads)
@@ -775,6 +910,21 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"for the earlier runs of the same claim: {len(latest)} claims, {latest_decided} decided "
         f"({latest_share}): {lt['holds']} hold, {lt['does not hold']} do not; {lt['inconclusive']} "
         f"inconclusive.",
+        f"- Each claim counted once and decided by its first pre-registered look (the original where its claim "
+        f"was committed before its runs, else its first pre-registered confirmation; "
+        f"[per claim](#decided-by-the-first-pre-registered-look)): {claims_once} claims, {first_decided} decided "
+        f"({first_share}): {ft['holds']} hold, {ft['does not hold']} do not; "
+        f"{ft['inconclusive'] + ft['described']} undecided at that look, {no_first} without a pre-registered look "
+        f"(undecided by this rule).",
+        (f"- Under the plans claims declare (`plan:`, decided by `normlab verdict --looks`): no claim declares a "
+         f"plan yet, so no share is decided under one."
+         if not planned else
+         f"- Under the plans claims declare (`plan:`): {planned} of {claims_once} claims declare one; their "
+         f"verdicts under it are `normlab verdict --looks`'s, not counted on this page."),
+        f"- Which number is this page's headline: the first line's {share} of headline rows, every look a row of "
+        f"its own. Beside it, each claim once: {latest_share} keeping its latest look (a confirmation run because "
+        f"the last test was undecided raises it: STATS.md, \"Looks\") and {first_share} by its first "
+        f"pre-registered look; none of the three is a plan's verdict.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
         f"{kinds['unknown']} unknown; {changed_after} had their expectation (threshold or direction) changed "
         f"after their sweep's runs were committed (each with its commit in the registration column), and "
@@ -796,6 +946,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         runs = sum(as_count(r["withdrawn"]) or 0 for r in withdrawn)
         lines.append(f"- {len(withdrawn)} sweeps had committed runs withdrawn ({runs} runs): "
                      "[Withdrawn runs](#withdrawn-runs).")
+    lines += [""] + first_look_section(heads)
     lines += [""] + withdrawn_section(withdrawn)
     lines += ["", "## Experiments"] + body
     return "\n".join(lines) + "\n"

@@ -225,6 +225,55 @@ def render_table(text, of_section, verdicts, problems, page):
     return "\n".join(lines)
 
 
+def looks_self_test():
+    """the looks of a claim: the names' rule as the program's
+    (look_names.tsv, which test_plan holds nl_look_base to), and the two
+    once-counted shares on planted rows where the latest look decides and the
+    first pre-registered look does not"""
+    failures = 0
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "look_names.tsv")) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            name, base, order = line.split("\t")
+            if claims_page.confirm_order(name) != (base, int(order)):
+                failures += 1
+                print(f"render.py self-test: confirm_order({name!r}) gave {claims_page.confirm_order(name)}, "
+                      f"look_names.tsv (the program's rule) says ({base!r}, {order})", file=sys.stderr)
+
+    def row(claim, verdict, registered):
+        return {"claim": claim, "verdict": verdict, "registered": registered, "headline": "true",
+                "family": "headline"}
+    post, pre = "post hoc (changed after its runs)", "pre-registered (committed before its runs)"
+    heads = [
+        # a: post hoc original holds; its first pre-registered look (confirm) is undecided, confirm2 holds
+        ("a", row("c1", "holds", post)), ("a-confirm", row("c1", "inconclusive", pre)),
+        ("a-confirm2", row("c1", "holds", pre)),
+        # b: pre-registered original decides; its confirmation is not the first
+        ("b", row("c2", "does not hold", pre)), ("b-confirm", row("c2", "inconclusive", pre)),
+        # c: post hoc original undecided, the pre-registered confirmation decides
+        ("c", row("c3", "inconclusive", post)), ("c-confirm", row("c3", "does not hold", pre)),
+        # d: no pre-registered look at all
+        ("d", row("c4", "holds", "unknown (no commit)")),
+    ]
+    # by hand: latest looks a-confirm2 holds, b-confirm inconclusive, c-confirm does not hold, d holds:
+    # 3 of 4 decided; first pre-registered looks a-confirm inconclusive, b does not hold, c-confirm does not
+    # hold, d none (undecided): 2 of 4 decided, 1 claim without a pre-registered look
+    shares = claims_page.look_shares(heads)
+    want = {"latest": (3, 4, 0), "first": (2, 4, 1)}
+    got = {k: (v[0], v[1], v[3]) for k, v in shares.items()}
+    if got != want:
+        failures += 1
+        print(f"render.py self-test: look_shares gave {got}, by hand {want}", file=sys.stderr)
+    lines = claims_page.first_look_section(heads)
+    if not any("`c1`" in x and "| `a-confirm` | inconclusive | holds (`a-confirm2`) |" in x for x in lines):
+        failures += 1
+        print("render.py self-test: the first-look table does not name a-confirm as c1's deciding look:\n"
+              + "\n".join(lines), file=sys.stderr)
+    return failures
+
+
 def self_test():
     """the fitted-threshold check on rows whose answer is known: it can fail"""
     def row(claim, threshold, rule="", paper="", within="", expect="a > b"):
@@ -252,6 +301,7 @@ def self_test():
         if got != want:
             failures += 1
             print(f"render.py self-test: fitted_thresholds gave {got}, want {want} for {verdicts}", file=sys.stderr)
+    failures += looks_self_test()
     for finding in quotes.self_test() + history.self_test() + claim_words.self_test():
         failures += 1
         print(finding, file=sys.stderr)
