@@ -67,7 +67,11 @@ static void usage(FILE *out)
             "                     sweep, NAME-confirm*, withdrawn sweeps not declared pilots),\n"
             "                     each with its seeds, z (the pooled t's p on the normal scale)\n"
             "                     and boundary, and the plan's verdict; more looks than a\n"
-            "                     group-sequential plan's K are refused (exit 2)\n\n"
+            "                     group-sequential plan's K are refused (exit 2). A sweep\n"
+            "                     pilots: names is a pilot only where the history shows it\n"
+            "                     declared before its runs were first committed; else it\n"
+            "                     says so and counts it as a look. A pilot that names no\n"
+            "                     sweep (beside SWEEP_DIR, or withdrawn) is refused (exit 2)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
             "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
             "where a directory goes).\n");
@@ -199,6 +203,9 @@ static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s
     if (s->claims.n == 0)
         return nl_fail(err, NL_ERR_CONFIG, "%s declares no claims: (results/usage.md, \"Claims and verdicts\", "
                        "says how)", path);
+    /* a pilot that names no sweep is refused before anything is computed or written */
+    if ((rc = nl_looks_check_pilots(dir, &s->claims, a->opt.registration, err)))
+        return rc;
     if ((rc = nl_verdict_compute(dir, &s->claims, &a->opt, &s->report, err)))
         return rc;
     if (a->opt.registration && (rc = sweep_withdrawals(dir, s, err)))

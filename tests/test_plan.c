@@ -198,9 +198,13 @@ START_TEST(test_looks_found_and_refused)
     ck_assert_msg(strstr(err.msg, "exp.yaml:2:7: plan.looks: claim one has 3 looks (t, t-confirm, t-confirm2), "
                          "more than the plan's 2"), "%s", err.msg);
     nl_buf_free(&out);
-    /* declared a pilot: not a look */
+    /* declared a pilot, but outside a git checkout nothing shows the
+     * declaration came before t's runs: still a look, so still 3 of 2
+     * (test_pilot_declared_after_runs has the history) */
     ck_assert_msg(parse("{kind: group-sequential, looks: 2, pilots: [t]}", NULL, &err) == NL_OK, "%s", err.msg);
-    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(nl_looks_report(dir, &set, 0.95, &out, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(out.data, "pilot t: ") && strstr(out.data, "is not in a git checkout") &&
+                  strstr(out.data, "not a pilot, counted as a look"), "%s", out.data);
     nl_buf_free(&out);
     tu_tmp_remove();
 }
@@ -234,6 +238,106 @@ START_TEST(test_look_names_shared)
 }
 END_TEST
 
+/* ---- pilots judged by the history (a scratch repository) ---- */
+
+static void pgit(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && git -c user.name=t -c user.email=t@t -c commit.gpgsign=false -c init.defaultBranch=main "
+             "%s >/dev/null 2>&1",
+             tu_tmp, args);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+static void pcommit(const char *msg) { char a[128]; snprintf(a, sizeof a, "add -A && git -c user.name=t -c user.email=t@t commit -q -m %s", msg); pgit(a); }
+
+/* sweep `name`: one run and a verdicts.csv with claim one */
+static void psweep(const char *name, const char *verdict)
+{
+    char cmd[600], path[256], text[256];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/%s/runs/1'", tu_tmp, name);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "results/%s/runs/1/summary.json", name);
+    snprintf(text, sizeof text, "{\"run\": \"%s/1\"}\n", name);
+    tu_tmp_write(path, text);
+    snprintf(path, sizeof path, "results/%s/verdicts.csv", name);
+    snprintf(text, sizeof text, "claim,verdict,registered,a_values,b_values\none,%s,pre-registered,1:2 2:2 3:2,1:1 2:1 3:1\n",
+             verdict);
+    tu_tmp_write(path, text);
+}
+
+static void pexperiment(const char *pilots)
+{
+    char text[1024], claim[512];
+    snprintf(claim, sizeof claim, CLAIM, "");
+    snprintf(text, sizeof text, "name: t\nplan: {kind: first-confirmation, pilots: [%s]}\nclaims:\n%s", pilots, claim);
+    ck_assert_int_eq(system("true"), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/experiments'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write("experiments/t.yaml", text);
+}
+
+/* C1 declares t-early a pilot and commits t-late's runs; C2 commits
+ * t-early's and t-same's runs, t and t-confirm, and declares t-same with
+ * them; C3 declares t-late. Only t-early was declared before its runs:
+ * t-same (the same commit) and t-late (after) are looks, and --looks says
+ * why; a pilot that names no sweep is refused naming file:line and key */
+START_TEST(test_pilot_declared_after_runs)
+{
+    tu_tmp_make("pilots");
+    pgit("init -q");
+    pexperiment("t-early");
+    psweep("t-late", "holds");
+    pcommit("c1");
+    psweep("t-early", "holds");
+    psweep("t-same", "holds");
+    psweep("t", "inconclusive");
+    psweep("t-confirm", "does not hold");
+    pexperiment("t-early, t-same");
+    pcommit("c2");
+    pexperiment("t-early, t-same, t-late");
+    pcommit("c3");
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/experiments/t.yaml", tu_tmp);
+    snprintf(dir, sizeof dir, "%s/results/t", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_check_pilots(dir, &set, true, &err) == NL_OK, "%s", err.msg);
+    nl_buf out = {0};
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    const char *o = out.data;
+    ck_assert_msg(strstr(o, "pilot t-early: declared at ") && strstr(o, ", before its runs (first committed at ") &&
+                  strstr(o, "): a pilot, not a look"), "%s", o);
+    ck_assert_msg(strstr(o, "pilot t-same: declared at ") && strstr(o, "in the same commit as its runs") &&
+                  strstr(o, "not before its runs (first committed at "), "%s", o);
+    ck_assert_msg(strstr(o, "pilot t-late: declared at "), "%s", o);
+    /* counted: t-same and t-late (in plan order) as looks before the original, t-early not at all */
+    ck_assert_msg(strstr(o, "look 1: t-same: holds (before the decisive look, not a pilot declared before its runs)") &&
+                  strstr(o, "look 2: t-late: holds (before") && strstr(o, "look 3: t: inconclusive (before") &&
+                  strstr(o, "look 4: t-confirm: does not hold (decides)"), "%s", o);
+    ck_assert_msg(!strstr(o, ": t-early: "), "t-early counted as a look:\n%s", o);
+    int not_pilots = 0;
+    for (const char *p = o; (p = strstr(p, "not a pilot, counted as a look")); p++)
+        not_pilots++;
+    ck_assert_int_eq(not_pilots, 2);
+    nl_buf_free(&out);
+    /* a name that is no sweep: exit 2's error, file:line:column and key */
+    pexperiment("t-early, nosuch");
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(nl_looks_check_pilots(dir, &set, true, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "t.yaml:2:7: plan.pilots: 'nosuch' names no sweep"), "%s", err.msg);
+    /* uncommitted, t-early's declaration is still the commit's: the working tree's text is not history */
+    pexperiment("t-early");
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(strstr(out.data, "pilot t-early: declared at "), "%s", out.data);
+    nl_buf_free(&out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -245,6 +349,8 @@ int main(void)
     tcase_add_test(tc, test_looks_beyond_plan);
     tcase_add_test(tc, test_looks_found_and_refused);
     tcase_add_test(tc, test_look_names_shared);
+    if (system("git --version >/dev/null 2>&1") == 0)
+        tcase_add_test(tc, test_pilot_declared_after_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/number.h"
 #include "results/files.h"
 #include "results/table.h"
+#include "verdict/git.h"
 #include "verdict/ledger.h"
 #include "verdict/looks.h"
 #include "verdict/plan.h"
@@ -76,12 +78,201 @@ static nl_code lk_find_present(const char *parent, const char *base, lk_looks *L
     return rc;
 }
 
-static bool lk_is_pilot(const nl_claim_plan *plan, const char *name)
+/* ---- pilots declared before their runs (STATS.md "Looks") ----
+ * A sweep that plan.pilots names is a pilot, not a look, only where the
+ * history shows the declaration first: the first commit of the experiment
+ * file whose plan for the claim names it is a strict ancestor of the first
+ * commit that added the pilot's runs. Otherwise (declared with or after
+ * its runs, the declaration or the runs never committed, no history to
+ * read) it is counted as a look, and --looks says why. */
+
+#define LK_GIT_MAX (4u << 20)
+
+/* `git -C dir ARGS...`; NL_ERR_USAGE where git is not installed */
+static nl_code lk_git(const char *dir, const char *const args[], nl_git_answer *ans, nl_error *err)
+{
+    const char *argv[NL_GIT_MAX_ARGS] = {"-C", dir};
+    for (int i = 0; args[i] && i < NL_GIT_MAX_ARGS - 3; i++)
+        argv[2 + i] = args[i];
+    memset(ans, 0, sizeof *ans);
+    nl_code rc = nl_git_run(argv, LK_GIT_MAX, false, ans, err);
+    if (rc == NL_OK && ans->said.cut)
+        ans->exited_ok = false;
+    return rc;
+}
+
+/* the first line of git's answer (a hash) into out; false where none */
+static bool lk_first_line(const nl_git_answer *a, char *out, size_t size)
+{
+    if (!a->exited_ok || !a->said.text || !a->said.text[0] || a->said.text[0] == '\n')
+        return false;
+    snprintf(out, size, "%.*s", (int)strcspn(a->said.text, "\n"), a->said.text);
+    return true;
+}
+
+static bool lk_plan_names(const nl_claim_plan *plan, const char *name)
 {
     for (int i = 0; i < plan->n_pilots; i++)
         if (!strcmp(plan->pilots[i], name))
             return true;
     return false;
+}
+
+/* the first commit at which set->path's plan for claim `id` names pilot; "" none */
+static nl_code lk_declared_at(const nl_claim_set *set, const char *id, const char *pilot, char *commit, size_t size,
+                              nl_error *err)
+{
+    commit[0] = '\0';
+    char dir[PATH_MAX], file[PATH_MAX], object[PATH_MAX + 96];
+    nl_copy_string(dir, sizeof dir, set->path);
+    char *slash = strrchr(dir, '/');
+    nl_copy_string(file, sizeof file, slash ? slash + 1 : dir);
+    if (slash)
+        slash == dir ? (void)(dir[1] = '\0') : (void)(*slash = '\0');
+    else
+        nl_copy_string(dir, sizeof dir, ".");
+    const char *const log[] = {"log", "--format=%H", "--reverse", "--", file, NULL};
+    nl_git_answer a;
+    nl_code rc = lk_git(dir, log, &a, err);
+    if (rc || !a.exited_ok) {
+        free(a.said.text);
+        return rc;
+    }
+    nl_claim_set *then = malloc(sizeof *then);
+    if (!then) {
+        free(a.said.text);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    for (char *h = a.said.text; rc == NL_OK && *h && !commit[0]; h += strcspn(h, "\n"), h += *h == '\n') {
+        char hash[72];
+        snprintf(hash, sizeof hash, "%.*s", (int)strcspn(h, "\n"), h);
+        snprintf(object, sizeof object, "%s:./%s", hash, file);
+        const char *const show[] = {"show", object, NULL};
+        nl_git_answer v;
+        if ((rc = lk_git(dir, show, &v, err)) == NL_OK && v.exited_ok) {
+            nl_error ignored = {0}; /* a version that does not parse today declares nothing */
+            if (nl_claims_parse(v.said.text, set->path, then, &ignored) == NL_OK)
+                for (int i = 0; i < then->n; i++)
+                    if (!strcmp(then->claims[i].id, id) && lk_plan_names(nl_claim_plan_of(then, &then->claims[i]), pilot))
+                        nl_copy_string(commit, size, hash);
+        }
+        free(v.said.text);
+    }
+    free(then);
+    free(a.said.text);
+    return rc;
+}
+
+typedef struct {
+    bool pilot;       /* declared before its runs: not a look */
+    char why[400];
+} lk_pilot;
+
+/* whether pilot `name` (a sweep under parent) of claim c was declared before its runs */
+static nl_code lk_pilot_check(const char *parent, const nl_claim_set *set, const nl_claim *c, const char *name,
+                              lk_pilot *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char declared[72] = "", runs[72] = "", pathspec[PATH_MAX + 64];
+    snprintf(pathspec, sizeof pathspec, "%s/%s", name, NL_SWEEP_RUNS_DIR);
+    const char *const first[] = {"log", "--no-renames", "--diff-filter=A", "--format=%H", "--reverse", "--",
+                                 pathspec, NULL};
+    nl_git_answer a;
+    nl_code rc = lk_git(parent, first, &a, err);
+    if (rc == NL_ERR_USAGE || (rc == NL_OK && !a.exited_ok)) {
+        nl_error_clear(err);
+        free(a.said.text);
+        snprintf(out->why, sizeof out->why, "%.200s is not in a git checkout: nothing shows the declaration came "
+                 "before the runs", parent);
+        return NL_OK;
+    }
+    const bool have_runs = rc == NL_OK && lk_first_line(&a, runs, sizeof runs);
+    free(a.said.text);
+    if (rc == NL_OK)
+        rc = lk_declared_at(set, c->id, name, declared, sizeof declared, err);
+    if (rc)
+        return rc;
+    if (!declared[0]) {
+        snprintf(out->why, sizeof out->why, "its declaration in %.200s is not committed: nothing shows it came "
+                 "before the runs", set->path);
+        return NL_OK;
+    }
+    if (!have_runs) {
+        snprintf(out->why, sizeof out->why, "declared at %.12s, but its runs were never committed: nothing shows "
+                 "the declaration came first", declared);
+        return NL_OK;
+    }
+    bool older = false;
+    if (strcmp(declared, runs)) {
+        const char *const anc[] = {"merge-base", "--is-ancestor", declared, runs, NULL};
+        if ((rc = lk_git(parent, anc, &a, err)))
+            return rc;
+        older = a.exited_ok;
+        free(a.said.text);
+    }
+    out->pilot = older;
+    snprintf(out->why, sizeof out->why, "declared at %.12s, %s its runs (first committed at %.12s)", declared,
+             older ? "before" : !strcmp(declared, runs) ? "in the same commit as" : "not before", runs);
+    return NL_OK;
+}
+
+/* whether parent/name is a directory */
+static bool lk_is_dir(const char *parent, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", parent, name);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* the sweep directory's parent and name */
+static void lk_split(const char *sweep_dir, char *parent, size_t psize, char *name, size_t nsize)
+{
+    nl_copy_string(parent, psize, sweep_dir);
+    for (size_t len = strlen(parent); len > 1 && parent[len - 1] == '/';)
+        parent[--len] = '\0';
+    char *slash = strrchr(parent, '/');
+    nl_copy_string(name, nsize, slash ? slash + 1 : parent);
+    if (slash == parent)
+        parent[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        nl_copy_string(parent, psize, ".");
+}
+
+nl_code nl_looks_check_pilots(const char *sweep_dir, const nl_claim_set *set, bool history, nl_error *err)
+{
+    char parent[PATH_MAX], name[256];
+    lk_split(sweep_dir, parent, sizeof parent, name, sizeof name);
+    nl_withdrawals w = {0};
+    bool have_w = false;
+    nl_code rc = NL_OK;
+    for (int p = -1; rc == NL_OK && p < set->n; p++) {
+        const nl_claim_plan *plan = p < 0 ? &set->plan : &set->claims[p].plan;
+        for (int i = 0; rc == NL_OK && i < plan->n_pilots; i++) {
+            const char *pilot = plan->pilots[i];
+            if (lk_is_dir(parent, pilot))
+                continue;
+            if (history && !have_w) {
+                rc = nl_withdrawals_find(parent, &w, err);
+                if (rc == NL_ERR_USAGE) {
+                    nl_error_clear(err);
+                    rc = NL_OK;
+                }
+                have_w = true;
+            }
+            bool withdrawn = false;
+            for (int k = 0; rc == NL_OK && k < w.n && !withdrawn; k++)
+                withdrawn = !strcmp(w.w[k].sweep, pilot) && nl_withdrawal_runs(&w.w[k]) > 0;
+            if (rc == NL_OK && !withdrawn)
+                rc = nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: %s.pilots: '%s' names no sweep: no directory %s/%s%s",
+                             set->path, plan->line, plan->column, p < 0 ? "plan" : "claims[].plan", pilot, parent,
+                             pilot, history ? ", and no withdrawn sweep of that name in its history" : "");
+        }
+    }
+    nl_withdrawals_free(&w);
+    return rc;
 }
 
 /* the withdrawn sweeps of base `base` (none where parent is outside git) */
@@ -105,6 +296,41 @@ static nl_code lk_find_withdrawn(const char *parent, const char *base, lk_looks 
             rc = lk_add(L, w.w[i].sweep, order - 0.5, text, commit, err);
         }
         free(text);
+    }
+    nl_withdrawals_free(&w);
+    return rc;
+}
+
+/* sweep `name` under parent as a look at `order` (its verdicts.csv, or a
+ * withdrawn sweep's from before its removal); nothing where it has none */
+static nl_code lk_add_named(const char *parent, const char *name, double order, lk_looks *L, nl_error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s/%s", parent, name, NL_SWEEP_VERDICTS_FILE);
+    char *text = NULL;
+    nl_error ignored = {0};
+    if (nl_read_file(path, &text, NULL, &ignored) == NL_OK) {
+        nl_code rc = lk_add(L, name, order, text, NULL, err);
+        free(text);
+        return rc;
+    }
+    nl_withdrawals w;
+    nl_code rc = nl_withdrawals_find(parent, &w, err);
+    if (rc == NL_ERR_USAGE) {
+        nl_error_clear(err);
+        return NL_OK;
+    }
+    for (int i = 0; rc == NL_OK && i < w.n; i++) {
+        if (strcmp(w.w[i].sweep, name) || nl_withdrawal_runs(&w.w[i]) <= 0)
+            continue;
+        if ((rc = nl_withdrawal_verdicts_csv(parent, &w.w[i], &text, err)) == NL_OK && text) {
+            char commit[16];
+            snprintf(commit, sizeof commit, "%.12s", w.w[i].commit);
+            rc = lk_add(L, name, order, text, commit, err);
+        }
+        free(text);
+        text = NULL;
+        break;
     }
     nl_withdrawals_free(&w);
     return rc;
@@ -166,7 +392,8 @@ static void lk_look_name(const lk_look *k, char *buf, size_t size)
         snprintf(buf, size, "%s", k->name);
 }
 
-/* first-confirmation: the first pre-registered confirmation's verdict */
+/* first-confirmation: the first pre-registered confirmation's verdict; the
+ * looks before it are counted here, declared pilots being left out of L */
 static void lk_first_confirmation(const nl_claim *c, const lk_looks *L, nl_buf *out)
 {
     int decisive = -1;
@@ -178,7 +405,7 @@ static void lk_first_confirmation(const nl_claim *c, const lk_looks *L, nl_buf *
         lk_look_name(&L->look[i], name, sizeof name);
         const char *v = lk_cell(&L->look[i], c->id, "verdict");
         nl_buf_printf(out, "    look %d: %s: %s%s\n", i + 1, name, v[0] ? v : "(no row)",
-                      decisive < 0 || i < decisive ? " (a pilot)" : i == decisive ? " (decides)" : " (after the decision)");
+                      decisive < 0 || i < decisive ? " (before the decisive look, not a pilot declared before its runs)" : i == decisive ? " (decides)" : " (after the decision)");
     }
     if (decisive < 0)
         nl_buf_printf(out, "    plan's verdict: undecided (no pre-registered confirmation yet)\n");
@@ -256,19 +483,46 @@ nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double l
     if (rc == NL_OK)
         rc = lk_find_withdrawn(parent, base, &all, err);
     qsort(all.look, (size_t)all.n, sizeof all.look[0], lk_by_order);
+    static lk_looks extra; /* refused pilots that are not of this base: counted as looks too */
+    extra.n = 0;
     for (int i = 0; rc == NL_OK && i < set->n; i++) {
         const nl_claim *c = &set->claims[i];
         const nl_claim_plan *plan = nl_claim_plan_of(set, c);
         if (plan->kind == NL_PLAN_NONE)
             continue;
-        static lk_looks L; /* the looks this claim's plan counts: its pilots left out */
-        L.n = 0;
-        for (int k = 0; k < all.n; k++)
-            if (!lk_is_pilot(plan, all.look[k].name))
-                L.look[L.n++] = all.look[k];
         nl_buf_printf(out, "looks of %s (%s%s%s):\n", c->id, nl_plan_kind_names[plan->kind],
                       plan->kind == NL_PLAN_GROUP_SEQUENTIAL ? ", " : "",
                       plan->kind == NL_PLAN_GROUP_SEQUENTIAL ? plan->spending : "");
+        /* each declared pilot judged by the history: a pilot only if declared before its runs */
+        bool pilot[NL_PLAN_MAX_PILOTS] = {0};
+        int first_extra = extra.n;
+        for (int p = 0; rc == NL_OK && p < plan->n_pilots; p++) {
+            lk_pilot st;
+            if ((rc = lk_pilot_check(parent, set, c, plan->pilots[p], &st, err)))
+                break;
+            pilot[p] = st.pilot;
+            nl_buf_printf(out, "    pilot %s: %s: %s\n", plan->pilots[p], st.why,
+                          st.pilot ? "a pilot, not a look" : "not a pilot, counted as a look");
+            bool listed = false;
+            for (int k = 0; k < all.n && !listed; k++)
+                listed = !strcmp(all.look[k].name, plan->pilots[p]);
+            if (!st.pilot && !listed) /* another base's sweep: a look before the original */
+                rc = lk_add_named(parent, plan->pilots[p], -1 + 0.01 * p, &extra, err);
+        }
+        if (rc)
+            break;
+        static lk_looks L; /* the looks this claim's plan counts: its pilots left out */
+        L.n = 0;
+        for (int k = first_extra; k < extra.n && L.n < LK_MAX; k++)
+            L.look[L.n++] = extra.look[k];
+        for (int k = 0; k < all.n && L.n < LK_MAX; k++) {
+            bool is_pilot = false;
+            for (int p = 0; p < plan->n_pilots; p++)
+                is_pilot |= pilot[p] && !strcmp(plan->pilots[p], all.look[k].name);
+            if (!is_pilot)
+                L.look[L.n++] = all.look[k];
+        }
+        qsort(L.look, (size_t)L.n, sizeof L.look[0], lk_by_order);
         if (plan->kind == NL_PLAN_FIRST_CONFIRMATION)
             lk_first_confirmation(c, &L, out);
         else
@@ -276,5 +530,7 @@ nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double l
     }
     for (int k = 0; k < all.n; k++)
         nl_csv_table_free(&all.look[k].t);
+    for (int k = 0; k < extra.n; k++)
+        nl_csv_table_free(&extra.look[k].t);
     return rc;
 }
