@@ -210,6 +210,7 @@ static void describe_model(const char *what, const nl_config *cfg, nl_backend *b
     nl_model *traced = NULL;
     nl_model_spec unfused = cfg->model;
     unfused.fuse_relu_pool = false;
+    unfused.fuse_norm_relu = false;
     /* token models take no trace (nl_run_check) */
     if (nl_model_spec_tokens(&cfg->model) ||
         nl_model_build(&unfused, be, train->batch_size, train->batch_size, cfg->seed, &traced, &err) != NL_OK)

@@ -94,7 +94,26 @@ nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name,
 
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
 {
-    return in ? nl_activation_layer(b, name, in, spec->activation) : NULL;
+    if (!in)
+        return NULL;
+    /* a ReLU right after a normalizer: the normalizer's own pass writes it */
+    nl_act *fused = spec->fuse_norm_relu && spec->activation == NL_ACT_RELU
+                        ? nl_builder_fuse_relu(b, name, in, NULL)
+                        : NULL;
+    return fused ? fused : nl_activation_layer(b, name, in, spec->activation);
+}
+
+nl_act *nl_arch_add_act(nl_builder *b, const nl_model_spec *spec, const char *add_name,
+                        const char *act_name, nl_act *branch, nl_act *shortcut)
+{
+    if (!branch || !shortcut)
+        return NULL;
+    nl_act *fused = spec->fuse_norm_relu && spec->fuse_residual_add &&
+                            spec->activation == NL_ACT_RELU
+                        ? nl_builder_fuse_relu(b, act_name, branch, shortcut)
+                        : NULL;
+    return fused ? fused
+                 : nl_arch_act(b, spec, act_name, nl_residual_add(b, add_name, branch, shortcut));
 }
 
 nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in)

@@ -31,8 +31,16 @@ nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name,
  * `<name>_noise` when there is one; a layer too small for it is blamed on
  * the architecture row's size key */
 nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
-/* the spec's activation */
+/* the spec's activation; a ReLU right after a normalizer is fused into
+ * it where spec->fuse_norm_relu says (nl_builder_fuse_relu) */
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
+/* act(branch + shortcut) with a plain residual add, a post-activation
+ * block's end: fused into the normalizer that writes branch,
+ * relu(norm(x) + shortcut) in one layer named act_name, where
+ * spec->fuse_residual_add allows; else the residual add add_name and the
+ * activation act_name */
+nl_act *nl_arch_add_act(nl_builder *b, const nl_model_spec *spec, const char *add_name,
+                        const char *act_name, nl_act *branch, nl_act *shortcut);
 /* flatten (unless already (N, D)) and the linear classifier to spec->classes */
 nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in);
 /* a weight layer's output -> norm<index> and act<index> in the order the

@@ -49,12 +49,24 @@ static void update_running(float *running_mean, float *running_var, int c, doubl
     running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
 }
 
+/* with relu: yn = relu(that + skip) (skip NULL: no add), the fused
+ * activation (norm_forward_act) rounded as the add and ReLU ops round it */
 static inline void normalize_run(const float *xn, float *yn, float mean, float scale,
-                                 float offset, size_t len)
+                                 float offset, size_t len, const float *skip, bool relu)
 {
-    #pragma omp simd
-    for (size_t k = 0; k < len; k++)
-        yn[k] = nl_fmaf(xn[k] - mean, scale, offset);
+    if (!relu) {
+        #pragma omp simd
+        for (size_t k = 0; k < len; k++)
+            yn[k] = nl_fmaf(xn[k] - mean, scale, offset);
+    } else if (skip) {
+        #pragma omp simd
+        for (size_t k = 0; k < len; k++)
+            yn[k] = nl_relu1(nl_fmaf(xn[k] - mean, scale, offset) + skip[k]);
+    } else {
+        #pragma omp simd
+        for (size_t k = 0; k < len; k++)
+            yn[k] = nl_relu1(nl_fmaf(xn[k] - mean, scale, offset));
+    }
 }
 
 /* Per-channel state of a block between its statistics and its normalizing
@@ -108,7 +120,7 @@ static void block_finish_stats(bn_block *b, size_t count, float eps, const float
 static void forward_spatial_share(int n, int c, int hw, float eps, const float *x,
                                   const float *gamma, const float *beta, float *y,
                                   float *save_mean, float *save_rstd, float *running_mean,
-                                  float *running_var, float momentum)
+                                  float *running_var, float momentum, const float *skip, bool relu)
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
@@ -138,14 +150,15 @@ static void forward_spatial_share(int n, int c, int hw, float eps, const float *
                 for (; more && j < cur.width && j < next.width; j++) {
                     const size_t at = sample + (size_t)(cur.c0 + j) * hw;
                     const size_t at_next = sample + (size_t)(next.c0 + j) * hw;
-                    nl_moments_normalizing(x + at_next, (size_t)hw, next.shift[j], &next.sum[j],
-                                           &next.sum_sq[j], x + at, y + at, cur.mean[j],
-                                           cur.scale[j], cur.offset[j], NULL, NULL);
+                    nl_moments_normalizing_act(x + at_next, (size_t)hw, next.shift[j],
+                                               &next.sum[j], &next.sum_sq[j], x + at, y + at,
+                                               cur.mean[j], cur.scale[j], cur.offset[j], NULL,
+                                               NULL, skip ? skip + at : NULL, relu);
                 }
                 for (int k = j; k < cur.width; k++) {
                     const size_t at = sample + (size_t)(cur.c0 + k) * hw;
                     normalize_run(x + at, y + at, cur.mean[k], cur.scale[k], cur.offset[k],
-                                  (size_t)hw);
+                                  (size_t)hw, skip ? skip + at : NULL, relu);
                 }
                 for (int k = j; more && k < next.width; k++)
                     nl_sum_shifted_moments(x + sample + (size_t)(next.c0 + k) * hw, (size_t)hw,
@@ -158,11 +171,12 @@ static void forward_spatial_share(int n, int c, int hw, float eps, const float *
 static void forward_train_spatial(int n, int c, int hw, float eps, const float *x,
                                   const float *gamma, const float *beta, float *y,
                                   float *save_mean, float *save_rstd, float *running_mean,
-                                  float *running_var, float momentum)
+                                  float *running_var, float momentum, const float *skip, bool relu)
 {
     NL_PARALLEL_CALL_IF((size_t)n * hw * c >= NL_PARALLEL_MIN,
                         forward_spatial_share(n, c, hw, eps, x, gamma, beta, y, save_mean,
-                                              save_rstd, running_mean, running_var, momentum));
+                                              save_rstd, running_mean, running_var, momentum,
+                                              skip, relu));
 }
 
 /* Feature vectors: a feature's values are d floats apart. Walking a block of
@@ -456,7 +470,16 @@ void nl_cpu_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float 
                                running_var, momentum);
     else
         forward_train_spatial(n, c, hw, eps, x, gamma, beta, y, save_mean, save_rstd,
-                              running_mean, running_var, momentum);
+                              running_mean, running_var, momentum, NULL, false);
+}
+
+void nl_cpu_batchnorm_forward_train_act(int n, int c, int hw, float eps, const float *x,
+                                        const float *gamma, const float *beta, const float *skip,
+                                        float *y, float *save_mean, float *save_rstd,
+                                        float *running_mean, float *running_var, float momentum)
+{
+    forward_train_spatial(n, c, hw, eps, x, gamma, beta, y, save_mean, save_rstd, running_mean,
+                          running_var, momentum, skip, true);
 }
 
 void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float eps,
@@ -518,13 +541,16 @@ static void grad_block_begin(bn_grad_block *b, int blk, int cb, int c)
 }
 
 /* the sums of sample i's runs of the block's channels */
+/* the sums of sample i's runs of the block's channels (dy where y > 0
+ * with a fused ReLU's output y; NULL: all of dy) */
 static void grad_block_sum_runs(bn_grad_block *b, int first_channel, size_t sample, int hw,
-                                const float *x, const float *dy, const float *save_mean)
+                                const float *x, const float *dy, const float *y,
+                                const float *save_mean)
 {
     for (int j = first_channel; j < b->width; j++) {
         const size_t at = sample + (size_t)(b->c0 + j) * hw;
-        nl_sum_dy_dyx(x + at, dy + at, (size_t)hw, save_mean[b->c0 + j], &b->sum_dy[j],
-                      &b->sum_dy_xc[j]);
+        nl_sum_dy_dyx_act(x + at, dy + at, y ? y + at : NULL, (size_t)hw, save_mean[b->c0 + j],
+                          &b->sum_dy[j], &b->sum_dy_xc[j]);
     }
 }
 
@@ -538,7 +564,8 @@ static void grad_block_sum_runs(bn_grad_block *b, int first_channel, size_t samp
 static void backward_spatial_share(int n, int c, int hw, const float *x, const float *dy,
                                    const float *gamma, const float *save_mean,
                                    const float *save_rstd, float *dx, bool accumulate_dx,
-                                   float *dgamma, float *dbeta)
+                                   float *dgamma, float *dbeta, const float *y, float *dskip,
+                                   bool accumulate_dskip)
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
@@ -550,7 +577,7 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
         if (first < last) {
             grad_block_begin(&next, first, cb, c);
             for (int i = 0; i < n; i++)
-                grad_block_sum_runs(&next, 0, i * plane_stride, hw, x, dy, save_mean);
+                grad_block_sum_runs(&next, 0, i * plane_stride, hw, x, dy, y, save_mean);
         }
         for (int blk = first; blk < last; blk++) {
             cur = next;
@@ -578,25 +605,40 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
                 for (; dx && more && j < cur.width && j < next.width; j++) {
                     const size_t at = sample + (size_t)(cur.c0 + j) * hw;
                     const size_t at_next = sample + (size_t)(next.c0 + j) * hw;
-                    nl_dy_moments_writing(x + at_next, dy + at_next, (size_t)hw,
-                                          save_mean[next.c0 + j], &next.sum_dy[j],
-                                          &next.sum_dy_xc[j], x + at, dy + at, dx + at,
-                                          accumulate_dx, af[j], bf[j], save_mean[cur.c0 + j],
-                                          kf[j]);
+                    nl_dy_moments_writing_act(
+                        x + at_next, dy + at_next, y ? y + at_next : NULL, (size_t)hw,
+                        save_mean[next.c0 + j], &next.sum_dy[j], &next.sum_dy_xc[j], x + at,
+                        dy + at, y ? y + at : NULL, dx + at, dskip ? dskip + at : NULL,
+                        accumulate_dx, accumulate_dskip, af[j], bf[j], save_mean[cur.c0 + j],
+                        kf[j]);
                 }
                 for (int k = j; dx && k < cur.width; k++) {
                     const size_t at = sample + (size_t)(cur.c0 + k) * hw;
                     const float *xp = x + at, *dyp = dy + at;
                     float *dxp = dx + at;
                     const float a = af[k], b = bf[k], kk = kf[k], m = save_mean[cur.c0 + k];
+                    if (!y) {
+                        #pragma omp simd
+                        for (int q = 0; q < hw; q++) {
+                            const float v = nl_fmaf(a, dyp[q], nl_fmaf(b, xp[q] - m, kk));
+                            dxp[q] = accumulate_dx ? dxp[q] + v : v;
+                        }
+                        continue;
+                    }
+                    /* the fused ReLU's mask, and the residual add's other input */
+                    const float *yp = y + at;
+                    float *dsp = dskip ? dskip + at : NULL;
                     #pragma omp simd
                     for (int q = 0; q < hw; q++) {
-                        const float v = nl_fmaf(a, dyp[q], nl_fmaf(b, xp[q] - m, kk));
+                        const float g = nl_pass_where1(dyp[q], yp[q]);
+                        const float v = nl_fmaf(a, g, nl_fmaf(b, xp[q] - m, kk));
                         dxp[q] = accumulate_dx ? dxp[q] + v : v;
+                        if (dsp)
+                            dsp[q] = accumulate_dskip ? dsp[q] + g : g;
                     }
                 }
                 if (more)
-                    grad_block_sum_runs(&next, j, sample, hw, x, dy, save_mean);
+                    grad_block_sum_runs(&next, j, sample, hw, x, dy, y, save_mean);
             }
         }
     }
@@ -604,11 +646,13 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
 
 static void backward_spatial(int n, int c, int hw, const float *x, const float *dy,
                              const float *gamma, const float *save_mean, const float *save_rstd,
-                             float *dx, bool accumulate_dx, float *dgamma, float *dbeta)
+                             float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
+                             const float *y, float *dskip, bool accumulate_dskip)
 {
     NL_PARALLEL_CALL_IF((size_t)n * hw * c >= NL_PARALLEL_MIN,
                         backward_spatial_share(n, c, hw, x, dy, gamma, save_mean, save_rstd, dx,
-                                               accumulate_dx, dgamma, dbeta));
+                                               accumulate_dx, dgamma, dbeta, y, dskip,
+                                               accumulate_dskip));
 }
 
 /* the sums as in the forward (feature_sums), then dx row by row; three
@@ -685,5 +729,15 @@ void nl_cpu_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float
                           dbeta);
     else
         backward_spatial(n, c, hw, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx, dgamma,
-                         dbeta);
+                         dbeta, NULL, NULL, false);
+}
+
+void nl_cpu_batchnorm_backward_act(int n, int c, int hw, const float *x, const float *y,
+                                   const float *dy, const float *gamma, const float *save_mean,
+                                   const float *save_rstd, float *dx, bool accumulate_dx,
+                                   float *dskip, bool accumulate_dskip, float *dgamma,
+                                   float *dbeta)
+{
+    backward_spatial(n, c, hw, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx, dgamma,
+                     dbeta, y, dskip, accumulate_dskip);
 }

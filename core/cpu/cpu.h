@@ -241,6 +241,18 @@ void nl_cpu_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float
                                const float *dy, const float *gamma, const float *save_mean,
                                const float *save_rstd, float *dx, bool accumulate_dx,
                                float *dgamma, float *dbeta);
+/* batch statistics of images (hw > 1) with a ReLU, and the residual add
+ * before it where skip / dskip are given, fused into the apply pass and
+ * the backward (norm_forward_act / norm_backward_act); fp32 statistics */
+void nl_cpu_batchnorm_forward_train_act(int n, int c, int hw, float eps, const float *x,
+                                        const float *gamma, const float *beta, const float *skip,
+                                        float *y, float *save_mean, float *save_rstd,
+                                        float *running_mean, float *running_var, float momentum);
+void nl_cpu_batchnorm_backward_act(int n, int c, int hw, const float *x, const float *y,
+                                   const float *dy, const float *gamma, const float *save_mean,
+                                   const float *save_rstd, float *dx, bool accumulate_dx,
+                                   float *dskip, bool accumulate_dskip, float *dgamma,
+                                   float *dbeta);
 /* groupnorm.c */
 void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, bool center,
                               float eps, const float *x, const float *gamma, const float *beta,

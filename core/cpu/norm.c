@@ -117,6 +117,55 @@ void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                   workspace);
 }
 
+/* ---- a ReLU (and a residual add) fused into the apply pass
+ * (backend_ops.def, norm_forward_act / norm_backward_act) ---- */
+
+/* batch statistics of images in fp32: batchnorm.c's loops take the
+ * epilogue; any other geometry runs the ops one after the other */
+static bool act_fused_kernels(const nl_norm_geom *g)
+{
+    return batch_stats(g) && g->hw > 1 && !low_precision(g);
+}
+
+void nl_cpu_norm_forward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
+                             const float *gamma, const float *beta, const float *skip, float *y,
+                             float *save_mean, float *save_rstd, float *running_mean,
+                             float *running_var, const float *momentum_slot)
+{
+    if (act_fused_kernels(g)) {
+        nl_cpu_batchnorm_forward_train_act(g->n, g->c, g->hw, g->eps, x, gamma, beta, skip, y,
+                                           save_mean, save_rstd, running_mean, running_var,
+                                           running_mean ? *momentum_slot : 0.0f);
+        return;
+    }
+    nl_cpu_norm_forward(be, g, x, gamma, beta, y, save_mean, save_rstd, running_mean, running_var,
+                        momentum_slot);
+    const size_t count = (size_t)g->n * g->c * g->hw;
+    if (skip)
+        nl_cpu_add_forward(be, count, y, skip, y);
+    nl_cpu_activation_forward(be, NL_ACT_RELU, count, y, y);
+}
+
+void nl_cpu_norm_backward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
+                              const float *y, float *dy, const float *gamma,
+                              const float *save_mean, const float *save_rstd, float *dx,
+                              bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                              float *dgamma, float *dbeta, void *workspace)
+{
+    /* the fused loop writes dskip beside dx: without dx the ops in turn */
+    if (act_fused_kernels(g) && (dx || !dskip)) {
+        nl_cpu_batchnorm_backward_act(g->n, g->c, g->hw, x, y, dy, gamma, save_mean, save_rstd,
+                                      dx, accumulate_dx, dskip, accumulate_dskip, dgamma, dbeta);
+        return;
+    }
+    const size_t count = (size_t)g->n * g->c * g->hw;
+    nl_cpu_activation_backward(be, NL_ACT_RELU, count, y, dy, dy, false);
+    if (dskip)
+        nl_cpu_pass_gradient(be, count, dy, dskip, accumulate_dskip);
+    nl_cpu_norm_backward(be, g, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx, dgamma,
+                         dbeta, workspace);
+}
+
 /* ---- the forward in two steps (backend.h, norm_stats / norm_apply) ---- */
 
 /* mean and biased variance from shifted sums over `count` values */

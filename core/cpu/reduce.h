@@ -60,6 +60,21 @@ static inline float nl_fmaf(float a, float b, float c)
 
 static inline nl_v8 nl_v8_splat(float x) { return (nl_v8){x, x, x, x, x, x, x, x}; }
 
+/* ---- a ReLU (and a residual add before it) fused into a normalizer's
+ * apply pass and its backward (backend_ops.def, norm_forward_act): the
+ * same bits as the activation ops, x > 0 ? x : 0 (NaN and -0 give +0)
+ * and y > 0 ? dy : 0 ---- */
+typedef int nl_v8i __attribute__((vector_size(32)));
+
+static inline nl_v8 nl_v8_relu(nl_v8 v) { return (nl_v8)((nl_v8i)v & (v > (nl_v8){0})); }
+/* dy where y > 0, else +0 */
+static inline nl_v8 nl_v8_pass_where(nl_v8 dy, nl_v8 y)
+{
+    return (nl_v8)((nl_v8i)dy & (y > (nl_v8){0}));
+}
+static inline float nl_relu1(float v) { return v > 0.0f ? v : 0.0f; }
+static inline float nl_pass_where1(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
+
 /* the sum of the 8 lanes, pairwise in a fixed order */
 static inline float nl_v8_sum(nl_v8 a)
 {
@@ -253,16 +268,30 @@ static inline __attribute__((always_inline)) void nl_moment_step(nl_v8 v, nl_v8 
 
 /* yn[i..i+8) = (xn - mean) * scale + offset, or with per-element
  * scale * gamma_n and beta_n (offset where beta_n is NULL); nothing without
- * xn */
+ * xn. With relu, yn = relu(that + skip_n) (skip_n NULL: no add), rounded
+ * as the add and activation ops round it. */
+static inline __attribute__((always_inline)) void
+nl_normalize_step_act(const float *xn, float *yn, size_t i, nl_v8 mean, nl_v8 scale, nl_v8 offset,
+                      const float *gamma_n, const float *beta_n, const float *skip_n, bool relu)
+{
+    if (!xn)
+        return;
+    nl_v8 v = gamma_n ? nl_v8_fma(nl_v8_load(xn + i) - mean, scale * nl_v8_load(gamma_n + i),
+                                  beta_n ? nl_v8_load(beta_n + i) : offset)
+                      : nl_v8_fma(nl_v8_load(xn + i) - mean, scale, offset);
+    if (relu) {
+        if (skip_n)
+            v = v + nl_v8_load(skip_n + i);
+        v = nl_v8_relu(v);
+    }
+    nl_v8_store(yn + i, v);
+}
+
 static inline __attribute__((always_inline)) void
 nl_normalize_step(const float *xn, float *yn, size_t i, nl_v8 mean, nl_v8 scale, nl_v8 offset,
                   const float *gamma_n, const float *beta_n)
 {
-    if (xn && gamma_n)
-        nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - mean, scale * nl_v8_load(gamma_n + i),
-                                      beta_n ? nl_v8_load(beta_n + i) : offset));
-    else if (xn)
-        nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - mean, scale, offset));
+    nl_normalize_step_act(xn, yn, i, mean, scale, offset, gamma_n, beta_n, NULL, false);
 }
 
 /* The lanes of the sums of (x - shift) and (x - shift)^2 over x[i..end),
@@ -273,9 +302,10 @@ nl_normalize_step(const float *xn, float *yn, size_t i, nl_v8 mean, nl_v8 scale,
  * element, scale * gamma_n[k] and beta_n[k] (group norm on feature
  * vectors). */
 static inline __attribute__((always_inline)) size_t
-nl_moment_lanes_normalizing(const float *x, size_t i, size_t end, float shift, nl_v8 *lanes_sum,
-                            nl_v8 *lanes_sum_sq, const float *xn, float *yn, float mean,
-                            float scale, float offset, const float *gamma_n, const float *beta_n)
+nl_moment_lanes_normalizing_act(const float *x, size_t i, size_t end, float shift,
+                                nl_v8 *lanes_sum, nl_v8 *lanes_sum_sq, const float *xn, float *yn,
+                                float mean, float scale, float offset, const float *gamma_n,
+                                const float *beta_n, const float *skip_n, bool relu)
 {
     const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
                 off = nl_v8_splat(offset);
@@ -287,21 +317,30 @@ nl_moment_lanes_normalizing(const float *x, size_t i, size_t end, float shift, n
      * forward to ~2.5 cycles a vector */
     for (; i + 32 <= end; i += 32) {
         nl_moment_step(nl_v8_load(x + i), s, &a0, &b0);
-        nl_normalize_step(xn, yn, i, m, sc, off, gamma_n, beta_n);
+        nl_normalize_step_act(xn, yn, i, m, sc, off, gamma_n, beta_n, skip_n, relu);
         nl_moment_step(nl_v8_load(x + i + 8), s, &a1, &b1);
-        nl_normalize_step(xn, yn, i + 8, m, sc, off, gamma_n, beta_n);
+        nl_normalize_step_act(xn, yn, i + 8, m, sc, off, gamma_n, beta_n, skip_n, relu);
         nl_moment_step(nl_v8_load(x + i + 16), s, &a2, &b2);
-        nl_normalize_step(xn, yn, i + 16, m, sc, off, gamma_n, beta_n);
+        nl_normalize_step_act(xn, yn, i + 16, m, sc, off, gamma_n, beta_n, skip_n, relu);
         nl_moment_step(nl_v8_load(x + i + 24), s, &a3, &b3);
-        nl_normalize_step(xn, yn, i + 24, m, sc, off, gamma_n, beta_n);
+        nl_normalize_step_act(xn, yn, i + 24, m, sc, off, gamma_n, beta_n, skip_n, relu);
     }
     for (; i + 8 <= end; i += 8) {
         nl_moment_step(nl_v8_load(x + i), s, &a0, &b0);
-        nl_normalize_step(xn, yn, i, m, sc, off, gamma_n, beta_n);
+        nl_normalize_step_act(xn, yn, i, m, sc, off, gamma_n, beta_n, skip_n, relu);
     }
     *lanes_sum = (a0 + a1) + (a2 + a3);
     *lanes_sum_sq = (b0 + b1) + (b2 + b3);
     return i;
+}
+
+static inline __attribute__((always_inline)) size_t
+nl_moment_lanes_normalizing(const float *x, size_t i, size_t end, float shift, nl_v8 *lanes_sum,
+                            nl_v8 *lanes_sum_sq, const float *xn, float *yn, float mean,
+                            float scale, float offset, const float *gamma_n, const float *beta_n)
+{
+    return nl_moment_lanes_normalizing_act(x, i, end, shift, lanes_sum, lanes_sum_sq, xn, yn, mean,
+                                           scale, offset, gamma_n, beta_n, NULL, false);
 }
 
 /* adds the sums of (x - shift) and (x - shift)^2 over x[0..n): one pass for
@@ -314,17 +353,18 @@ nl_moment_lanes_normalizing(const float *x, size_t i, size_t end, float shift, n
  * gamma_n != NULL the scale and offset are per element, scale * gamma_n[k]
  * and beta_n[k] (group norm on feature vectors). */
 static inline __attribute__((always_inline)) void
-nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, double *sum_sq,
-                       const float *xn, float *yn, float mean, float scale, float offset,
-                       const float *gamma_n, const float *beta_n)
+nl_moments_normalizing_act(const float *x, size_t n, float shift, double *sum, double *sum_sq,
+                           const float *xn, float *yn, float mean, float scale, float offset,
+                           const float *gamma_n, const float *beta_n, const float *skip_n,
+                           bool relu)
 {
     double t1 = 0.0, t2 = 0.0;
     size_t i = 0;
     while (i + 8 <= n) {
         const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
         nl_v8 lanes_sum, lanes_sum_sq;
-        i = nl_moment_lanes_normalizing(x, i, end, shift, &lanes_sum, &lanes_sum_sq, xn, yn, mean,
-                                        scale, offset, gamma_n, beta_n);
+        i = nl_moment_lanes_normalizing_act(x, i, end, shift, &lanes_sum, &lanes_sum_sq, xn, yn,
+                                            mean, scale, offset, gamma_n, beta_n, skip_n, relu);
         t1 += nl_v8_total(lanes_sum);
         t2 += nl_v8_total(lanes_sum_sq);
     }
@@ -332,13 +372,27 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
         const double d = (double)x[i] - shift;
         t1 += d;
         t2 = fma(d, d, t2);
-        if (xn)
-            yn[i] = gamma_n ? nl_fmaf(xn[i] - mean, scale * gamma_n[i],
-                                      beta_n ? beta_n[i] : offset)
-                            : nl_fmaf(xn[i] - mean, scale, offset);
+        if (xn) {
+            float v = gamma_n ? nl_fmaf(xn[i] - mean, scale * gamma_n[i],
+                                        beta_n ? beta_n[i] : offset)
+                              : nl_fmaf(xn[i] - mean, scale, offset);
+            if (relu)
+                v = nl_relu1(skip_n ? v + skip_n[i] : v);
+            yn[i] = v;
+        }
     }
     *sum += t1;
     *sum_sq += t2;
+}
+
+static inline __attribute__((always_inline)) void
+nl_moments_normalizing(const float *x, size_t n, float shift, double *sum,
+                                          double *sum_sq, const float *xn, float *yn, float mean,
+                                          float scale, float offset, const float *gamma_n,
+                                          const float *beta_n)
+{
+    nl_moments_normalizing_act(x, n, shift, sum, sum_sq, xn, yn, mean, scale, offset, gamma_n,
+                               beta_n, NULL, false);
 }
 
 static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift, double *sum,
@@ -347,40 +401,58 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
     nl_moments_normalizing(x, n, shift, sum, sum_sq, NULL, NULL, 0.0f, 0.0f, 0.0f, NULL, NULL);
 }
 
+/* dy[i..i+8), or with a mask y (the fused ReLU's output) dy where y > 0 */
+static inline __attribute__((always_inline)) nl_v8 nl_dy_load(const float *dy, const float *y,
+                                                               size_t i)
+{
+    const nl_v8 g = nl_v8_load(dy + i);
+    return y ? nl_v8_pass_where(g, nl_v8_load(y + i)) : g;
+}
+
 /* one vector's share of nl_dy_moments_writing's sums of dy and
  * dy * (x - shift) */
 static inline __attribute__((always_inline)) void
-nl_dy_moment_step(const float *x, const float *dy, size_t i, nl_v8 shift, nl_v8 *sum_dy,
-                  nl_v8 *sum_dy_x)
+nl_dy_moment_step(const float *x, const float *dy, const float *y, size_t i, nl_v8 shift,
+                  nl_v8 *sum_dy, nl_v8 *sum_dy_x)
 {
-    const nl_v8 g = nl_v8_load(dy + i);
+    const nl_v8 g = nl_dy_load(dy, y, i);
     *sum_dy += g;
     *sum_dy_x = nl_v8_fma(g, nl_v8_load(x + i) - shift, *sum_dy_x);
 }
 
 /* dxn[i..i+8) = a*dyn + (b*(xn - mean) + k), added to dxn with accumulate;
- * nothing without dxn */
-static inline __attribute__((always_inline)) void nl_dx_step(const float *xn, const float *dyn,
-                                                             float *dxn, size_t i, bool accumulate,
-                                                             nl_v8 a, nl_v8 b, nl_v8 mean, nl_v8 k)
+ * nothing without dxn. With yn (a fused ReLU's output) dyn is taken where
+ * yn > 0 only, and with dskipn that masked dyn is written (or added, with
+ * accumulate_skip) there too: the residual add's other input. */
+static inline __attribute__((always_inline)) void
+nl_dx_step(const float *xn, const float *dyn, const float *yn, float *dxn, float *dskipn,
+           size_t i, bool accumulate, bool accumulate_skip, nl_v8 a, nl_v8 b, nl_v8 mean,
+           nl_v8 k)
 {
     if (!dxn)
         return;
-    nl_v8 v = nl_v8_fma(a, nl_v8_load(dyn + i), nl_v8_fma(b, nl_v8_load(xn + i) - mean, k));
+    const nl_v8 g = nl_dy_load(dyn, yn, i);
+    nl_v8 v = nl_v8_fma(a, g, nl_v8_fma(b, nl_v8_load(xn + i) - mean, k));
     if (accumulate)
         v += nl_v8_load(dxn + i);
     nl_v8_store(dxn + i, v);
+    if (dskipn)
+        nl_v8_store(dskipn + i, accumulate_skip ? nl_v8_load(dskipn + i) + g : g);
 }
 
 /* adds the sums of dy and of dy * (x - shift) over [0..n), every multiply-add
  * written out, so that the sums are the same whether or not the loop also
  * writes dxn = a*dyn + (b*(xn - mean) + k) over
  * another run of n floats (added to dxn with accumulate): GroupNorm's
- * backward writes one block's input gradient while summing the next. */
+ * backward writes one block's input gradient while summing the next.
+ * With y and yn (a fused ReLU's outputs over the two runs) dy and dyn
+ * count only where they are > 0, and dskipn takes the masked dyn
+ * (nl_dx_step). */
 static inline __attribute__((always_inline)) void
-nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, double *sum_dy,
-                      double *sum_dy_x, const float *xn, const float *dyn, float *dxn,
-                      bool accumulate, float a, float b, float mean, float k)
+nl_dy_moments_writing_act(const float *x, const float *dy, const float *y, size_t n, float shift,
+                          double *sum_dy, double *sum_dy_x, const float *xn, const float *dyn,
+                          const float *yn, float *dxn, float *dskipn, bool accumulate,
+                          bool accumulate_skip, float a, float b, float mean, float k)
 {
     const nl_v8 s = nl_v8_splat(shift), va = nl_v8_splat(a), vb = nl_v8_splat(b),
                 vm = nl_v8_splat(mean), vk = nl_v8_splat(k);
@@ -392,32 +464,56 @@ nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, do
         /* vector by vector, for the registers' sake (see
          * nl_moment_lanes_normalizing) */
         for (; i + 32 <= end; i += 32) {
-            nl_dy_moment_step(x, dy, i, s, &a0, &b0);
-            nl_dx_step(xn, dyn, dxn, i, accumulate, va, vb, vm, vk);
-            nl_dy_moment_step(x, dy, i + 8, s, &a1, &b1);
-            nl_dx_step(xn, dyn, dxn, i + 8, accumulate, va, vb, vm, vk);
-            nl_dy_moment_step(x, dy, i + 16, s, &a2, &b2);
-            nl_dx_step(xn, dyn, dxn, i + 16, accumulate, va, vb, vm, vk);
-            nl_dy_moment_step(x, dy, i + 24, s, &a3, &b3);
-            nl_dx_step(xn, dyn, dxn, i + 24, accumulate, va, vb, vm, vk);
+            nl_dy_moment_step(x, dy, y, i, s, &a0, &b0);
+            nl_dx_step(xn, dyn, yn, dxn, dskipn, i, accumulate, accumulate_skip, va, vb, vm, vk);
+            nl_dy_moment_step(x, dy, y, i + 8, s, &a1, &b1);
+            nl_dx_step(xn, dyn, yn, dxn, dskipn, i + 8, accumulate, accumulate_skip, va, vb, vm,
+                       vk);
+            nl_dy_moment_step(x, dy, y, i + 16, s, &a2, &b2);
+            nl_dx_step(xn, dyn, yn, dxn, dskipn, i + 16, accumulate, accumulate_skip, va, vb, vm,
+                       vk);
+            nl_dy_moment_step(x, dy, y, i + 24, s, &a3, &b3);
+            nl_dx_step(xn, dyn, yn, dxn, dskipn, i + 24, accumulate, accumulate_skip, va, vb, vm,
+                       vk);
         }
         for (; i + 8 <= end; i += 8) {
-            nl_dy_moment_step(x, dy, i, s, &a0, &b0);
-            nl_dx_step(xn, dyn, dxn, i, accumulate, va, vb, vm, vk);
+            nl_dy_moment_step(x, dy, y, i, s, &a0, &b0);
+            nl_dx_step(xn, dyn, yn, dxn, dskipn, i, accumulate, accumulate_skip, va, vb, vm, vk);
         }
         t_dy += nl_v8_total((a0 + a1) + (a2 + a3));
         t_dyx += nl_v8_total((b0 + b1) + (b2 + b3));
     }
     for (; i < n; i++) {
-        t_dy += dy[i];
-        t_dyx = fma((double)dy[i], (double)x[i] - shift, t_dyx);
+        const float g = y ? nl_pass_where1(dy[i], y[i]) : dy[i];
+        t_dy += g;
+        t_dyx = fma((double)g, (double)x[i] - shift, t_dyx);
         if (dxn) {
-            const float v = nl_fmaf(a, dyn[i], nl_fmaf(b, xn[i] - mean, k));
+            const float gn = yn ? nl_pass_where1(dyn[i], yn[i]) : dyn[i];
+            const float v = nl_fmaf(a, gn, nl_fmaf(b, xn[i] - mean, k));
             dxn[i] = accumulate ? dxn[i] + v : v;
+            if (dskipn)
+                dskipn[i] = accumulate_skip ? dskipn[i] + gn : gn;
         }
     }
     *sum_dy += t_dy;
     *sum_dy_x += t_dyx;
+}
+
+static inline __attribute__((always_inline)) void
+nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, double *sum_dy,
+                      double *sum_dy_x, const float *xn, const float *dyn, float *dxn,
+                      bool accumulate, float a, float b, float mean, float k)
+{
+    nl_dy_moments_writing_act(x, dy, NULL, n, shift, sum_dy, sum_dy_x, xn, dyn, NULL, dxn, NULL,
+                              accumulate, false, a, b, mean, k);
+}
+
+/* the same with dy taken where y > 0 only (a fused ReLU's output; NULL: all) */
+static inline void nl_sum_dy_dyx_act(const float *x, const float *dy, const float *y, size_t n,
+                                     float shift, double *sum_dy, double *sum_dy_x)
+{
+    nl_dy_moments_writing_act(x, dy, y, n, shift, sum_dy, sum_dy_x, NULL, NULL, NULL, NULL, NULL,
+                              false, false, 0.0f, 0.0f, 0.0f, 0.0f);
 }
 
 static inline void nl_sum_dy_dyx(const float *x, const float *dy, size_t n, float shift,

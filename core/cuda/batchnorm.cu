@@ -88,7 +88,13 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
 #pragma unroll 4
     for (int r = ty; r < n; r += FEAT_Y) {
         const size_t o = (size_t)r * d + j;
-        a.y[o] = (__ldg(a.x + o) - mean_f) * scale + shift;
+        float t = (__ldg(a.x + o) - mean_f) * scale + shift;
+        if (a.relu) { /* the fused residual add and ReLU, rounded as their ops */
+            if (a.skip)
+                t = t + __ldg(a.skip + o);
+            t = t > 0.0f ? t : 0.0f;
+        }
+        a.y[o] = t;
     }
 }
 
@@ -98,7 +104,30 @@ struct BnBwdArgs {
     float *dx;
     int accumulate;
     float *dgamma, *dbeta;
+    /* a fused ReLU (norm_backward_act): dy counts where its output y > 0
+     * only, and that masked dy goes to dskip too (written, or added with
+     * accumulate_skip; NULL: not asked for, and then dx is not NULL) */
+    const float *y;
+    float *dskip;
+    int accumulate_skip;
 };
+
+/* dy where the fused ReLU's output is > 0 (y NULL: dy) */
+__device__ __forceinline__ float bn_masked(float dy, const float *y, long long o)
+{
+    return y && !(__ldg(y + o) > 0.0f) ? 0.0f : dy;
+}
+template <int V>
+__device__ __forceinline__ Vec<V> bn_masked_vec(Vec<V> dv, const float *y, long long off)
+{
+    if (!y)
+        return dv;
+    const Vec<V> yv = ld<V>(y, off);
+#pragma unroll
+    for (int e = 0; e < V; e++)
+        dv.v[e] = yv.v[e] > 0.0f ? dv.v[e] : 0.0f;
+    return dv;
+}
 
 /* the per-channel constants of dx = af*dy + bf*(x - mean) + kf, as
  * core/cpu/batchnorm.c forms them; also writes dgamma/dbeta when `write` */
@@ -131,7 +160,7 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_backward_kernel(Bn
 #pragma unroll 4
         for (int r = ty; r < n; r += FEAT_Y) {
             const size_t o = (size_t)r * d + j;
-            const double g = (double)__ldg(a.dy + o);
+            const double g = (double)bn_masked(__ldg(a.dy + o), a.y, (long long)o);
             sum_dy += g;
             sum_dyxm = fma(g, (double)__ldg(a.x + o) - mean, sum_dyxm);
         }
@@ -147,8 +176,11 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_backward_kernel(Bn
 #pragma unroll 4
     for (int r = ty; r < n; r += FEAT_Y) {
         const size_t o = (size_t)r * d + j;
-        const float t = af * __ldg(a.dy + o) + bf * (__ldg(a.x + o) - mean_f) + kf;
+        const float g = bn_masked(__ldg(a.dy + o), a.y, (long long)o);
+        const float t = af * g + bf * (__ldg(a.x + o) - mean_f) + kf;
         a.dx[o] = a.accumulate ? a.dx[o] + t : t;
+        if (a.dskip)
+            a.dskip[o] = a.accumulate_skip ? a.dskip[o] + g : g;
     }
 }
 
@@ -175,7 +207,7 @@ __device__ __forceinline__ void bn_bwd_sums(const BnBwdArgs &a, const GroupGeom 
             jj[u] = c.j;
             const long long off = c.at(g, base);
             xv[u] = ok[u] ? ld<V>(a.x, off) : zero_vec<V>();
-            dv[u] = ok[u] ? ld<V>(a.dy, off) : zero_vec<V>();
+            dv[u] = ok[u] ? bn_masked_vec<V>(ld<V>(a.dy, off), a.y, off) : zero_vec<V>();
             c.next(g);
         }
 #pragma unroll
@@ -220,7 +252,7 @@ __device__ __forceinline__ void bn_bwd_dx(const BnBwdArgs &a, const GroupGeom &g
                 dv[u] = sm_ld<V>(cache_base + (int)c.j, 1, len);
             } else {
                 xv[u] = ld_last<V>(a.x, off[u]);
-                dv[u] = ld_last<V>(a.dy, off[u]);
+                dv[u] = bn_masked_vec<V>(ld_last<V>(a.dy, off[u]), a.y, off[u]);
             }
             ov[u] = (ok[u] && a.accumulate) ? ld_rw<V>(a.dx, off[u]) : zero_vec<V>();
             c.next(g);
@@ -236,6 +268,16 @@ __device__ __forceinline__ void bn_bwd_dx(const BnBwdArgs &a, const GroupGeom &g
                 o.v[e] = a.accumulate ? ov[u].v[e] + t : t;
             }
             st<V>(a.dx, off[u], o);
+            if (a.dskip) { /* the fused residual add's other input: the masked dy */
+                Vec<V> sk = dv[u];
+                if (a.accumulate_skip) {
+                    const Vec<V> had = ld_rw<V>(a.dskip, off[u]);
+#pragma unroll
+                    for (int e = 0; e < V; e++)
+                        sk.v[e] = had.v[e] + dv[u].v[e];
+                }
+                st<V>(a.dskip, off[u], sk);
+            }
         }
     }
 }
@@ -339,11 +381,21 @@ void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const floa
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta)
 {
+    nl_cuda_batchnorm_backward_act(be, n, c, hw, x, NULL, dy, gamma, save_mean, save_rstd, dx,
+                                   accumulate_dx, NULL, false, dgamma, dbeta);
+}
+
+void nl_cuda_batchnorm_backward_act(nl_backend *be, int n, int c, int hw, const float *x,
+                                    const float *y, const float *dy, const float *gamma,
+                                    const float *save_mean, const float *save_rstd, float *dx,
+                                    bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                                    float *dgamma, float *dbeta)
+{
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || c <= 0 || hw <= 0 || (!dx && !dgamma && !dbeta))
         return;
-    BnBwdArgs a = {n,         c,  hw, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx ? 1 : 0,
-                   dgamma, dbeta};
+    BnBwdArgs a = {n,      c,     hw, x,       dy, gamma, save_mean, save_rstd, dx,
+                   accumulate_dx ? 1 : 0, dgamma, dbeta, y, dskip, accumulate_dskip ? 1 : 0};
     if (hw == 1) {
         bn_features_backward_kernel<<<(unsigned)((c + FEAT_X - 1) / FEAT_X), dim3(FEAT_X, FEAT_Y),
                                       0, cu->stream>>>(a);
@@ -351,7 +403,9 @@ void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const floa
         return;
     }
     const NormPlan pl = nl_cuda_plan_norm(cu, c, n, hw, 1, c, 0, 1,
-                                          nl_cuda_aligned16(x, dy, dx), 2);
+                                          nl_cuda_aligned16(x, dy, dx, y) &&
+                                              nl_cuda_aligned16(dskip),
+                                          2);
     if (pl.V == 4)
         bn_backward_v<4>(cu, a, pl);
     else

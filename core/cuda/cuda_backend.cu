@@ -361,6 +361,60 @@ void nl_cuda_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x
                                    dgamma, dbeta, workspace);
 }
 
+/* a ReLU (and a residual add) fused into the apply pass: the fp32
+ * kernels take the epilogue (every geometry's forward, batch statistics'
+ * backward); the low-precision statistics and the per-sample groups'
+ * backward run the ops one after the other, as the CPU's do */
+void nl_cuda_norm_forward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
+                              const float *gamma, const float *beta, const float *skip, float *y,
+                              float *save_mean, float *save_rstd, float *running_mean,
+                              float *running_var, const float *momentum)
+{
+    if (g->stats_precision != NL_PRECISION_FP32) {
+        nl_cuda_norm_forward(be, g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
+                             running_var, momentum);
+        const size_t count = (size_t)g->n * g->c * g->hw;
+        if (skip)
+            nl_cuda_add_forward(be, count, y, skip, y);
+        nl_cuda_activation_forward(be, NL_ACT_RELU, count, y, y);
+        return;
+    }
+    nl_cuda_norm_fwd_args a = norm_args(g, x);
+    a.gamma = gamma;
+    a.beta = beta;
+    a.y = y;
+    a.save_mean = save_mean;
+    a.save_rstd = save_rstd;
+    a.running_mean = running_mean;
+    a.running_var = running_var;
+    a.momentum = momentum;
+    a.skip = skip;
+    a.relu = 1;
+    norm_run(be, g, &a);
+}
+
+void nl_cuda_norm_backward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
+                               const float *y, float *dy, const float *gamma,
+                               const float *save_mean, const float *save_rstd, float *dx,
+                               bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                               float *dgamma, float *dbeta, void *workspace)
+{
+    if (uncentred_batch(be, g))
+        return;
+    if (g->groups == 0 && (dx || !dskip)) {
+        nl_cuda_batchnorm_backward_act(be, g->n, g->c, g->hw, x, y, dy, gamma, save_mean,
+                                       save_rstd, dx, accumulate_dx, dskip, accumulate_dskip,
+                                       dgamma, dbeta);
+        return;
+    }
+    const size_t count = (size_t)g->n * g->c * g->hw;
+    nl_cuda_activation_backward(be, NL_ACT_RELU, count, y, dy, dy, false);
+    if (dskip)
+        nl_cuda_pass_gradient(be, count, dy, dskip, accumulate_dskip);
+    nl_cuda_norm_backward(be, g, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx, dgamma,
+                          dbeta, workspace);
+}
+
 static const nl_ops cuda_ops = make_ops();
 
 /* ------------------------------------------------------------------------ */

@@ -145,6 +145,13 @@ void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const floa
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta);
+/* the same with a fused ReLU's output y (dy counts where y > 0) and the
+ * residual add's other input's gradient dskip (norm_backward_act) */
+void nl_cuda_batchnorm_backward_act(nl_backend *be, int n, int c, int hw, const float *x,
+                                    const float *y, const float *dy, const float *gamma,
+                                    const float *save_mean, const float *save_rstd, float *dx,
+                                    bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                                    float *dgamma, float *dbeta);
 size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cuda_groupnorm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
@@ -171,6 +178,10 @@ typedef struct {
     /* normalize with these per-group statistics instead (BatchNorm eval,
      * norm_apply); save_rstd then receives their rstd unless NULL */
     const float *eval_mean, *eval_var;
+    /* with relu, y = relu(normalized + skip) (skip NULL: no add), the fused
+     * ReLU and residual add of norm_forward_act; fp32 kernels only */
+    const float *skip;
+    int relu;
 } nl_cuda_norm_fwd_args;
 
 void nl_cuda_norm_forward_launch(nl_cuda *cu, const nl_cuda_norm_fwd_args *a);

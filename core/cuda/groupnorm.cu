@@ -135,6 +135,14 @@ __device__ __forceinline__ void apply_range(const nl_cuda_norm_fwd_args &p, cons
 #pragma unroll
             for (int e = 0; e < V; e++)
                 o.v[e] = (v[u].v[e] - mean_f) * scale + shift;
+            if (p.relu) { /* the fused residual add and ReLU, rounded as their ops */
+                const Vec<V> sk = p.skip ? ld_last<V>(p.skip, off[u]) : zero_vec<V>();
+#pragma unroll
+                for (int e = 0; e < V; e++) {
+                    const float t = p.skip ? o.v[e] + sk.v[e] : o.v[e];
+                    o.v[e] = t > 0.0f ? t : 0.0f;
+                }
+            }
             st<V>(p.y, off[u], o);
         }
     }
@@ -310,7 +318,7 @@ void nl_cuda_norm_forward_launch(nl_cuda *cu, const nl_cuda_norm_fwd_args *a)
         pstride = 1;
     }
     const NormPlan pl = nl_cuda_plan_norm(cu, groups, planes, hw, gstride, pstride, G, cpg,
-                                          nl_cuda_aligned16(a->x, a->y), 1);
+                                          nl_cuda_aligned16(a->x, a->y, a->skip), 1);
     if (groups * pl.S > 0x7fffffffLL) {
         nl_cuda_record(cu, NL_ERR_UNSUPPORTED, "CUDA normalization: %lld groups is too many",
                        groups);

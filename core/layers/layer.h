@@ -94,6 +94,13 @@ typedef struct {
      * (train.log.block_skip) for forwards in eval mode; no backward runs
      * while a branch is dropped */
     void (*drop_branch)(nl_layer *self, bool drop);
+    /* optional: takes a ReLU on its output into its own passes, its output
+     * then relu(f(x)), or with skip relu(f(x) + skip) (a residual add fused
+     * too, skip its second input), its backward taking dy where the output
+     * is > 0 and passing that to skip; the same bits as the separate
+     * layers. false: it cannot (nothing changed). nl_builder_fuse_relu
+     * calls it. */
+    bool (*fuse_relu)(nl_layer *self, nl_act *skip);
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
@@ -206,6 +213,15 @@ bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family,
 bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, const char *noun,
                             int kernel_h, int kernel_w, int stride, int pad, int in_h, int in_w,
                             int *out_h, int *out_w);
+
+/* A ReLU named `name` on `in` (and with skip, the residual add in + skip
+ * before it) fused into the layer that writes `in`: where that layer is
+ * the last one added, no layer reads `in` yet, its kind can take the
+ * ReLU (nl_layer_vtable.fuse_relu) and skip has in's shape, `in` becomes
+ * the ReLU's output, renamed `name`, and is returned; NULL otherwise
+ * (nothing changed: build the separate layers). No memory is planned
+ * for the fusion: the model has one tensor (and gradient) fewer. */
+nl_act *nl_builder_fuse_relu(nl_builder *b, const char *name, nl_act *in, nl_act *skip);
 
 /* a layer reading its inputs: nl_layer_init sets vt, name, inputs, output */
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,

@@ -25,6 +25,8 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->init = NL_INIT_AUTO;
     spec->init_std = 0.01f;
     spec->fuse_relu_pool = true;
+    spec->fuse_norm_relu = true;
+    spec->fuse_residual_add = true;
     spec->optimizer_state_slots = 1;
     spec->weight_standardization = false;
     spec->weight_standardization_eps = 1e-6f; /* timm's StdConv2d */

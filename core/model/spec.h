@@ -61,6 +61,16 @@ typedef struct {
      * true; off where every activation must stay a tensor of its own, as for
      * tracing one. Not a config key. */
     bool fuse_relu_pool;
+    /* a ReLU after a normalizer fused into the normalizer's layer (its
+     * apply pass and backward; nl_builder_fuse_relu): the same numbers,
+     * no pre-activation tensor. fuse_residual_add: the residual add before
+     * a post-activation block's last ReLU fused into the normalizer before
+     * it too, y = relu(norm(x) + shortcut) (resnet, without skip_init).
+     * Default true; off where a probe observes what they fuse away (the
+     * trace: any activation; signal propagation and block removal: the
+     * adds) and with NORMLAB_FUSE=0 (nl_run_model_spec). Not config keys:
+     * they change no number. */
+    bool fuse_norm_relu, fuse_residual_add;
     /* floats of optimizer state per parameter: the optimizer row's
      * state_slots (core/optim/registry.c); default 1. Not a config key. */
     int optimizer_state_slots;

@@ -153,7 +153,21 @@ static void forward_point(stats_layer *l, const nl_pass *pass, const nl_norm_geo
                         l->base.out->data, l->save_rstd);
 }
 
-static void stats_forward(nl_layer *self, const nl_pass *pass)
+/* The output's fused epilogue where the pass's kernels did not take it:
+ * the residual add and the ReLU as their own ops would compute them, in
+ * place (the same bits) */
+static void relu_after(stats_layer *l, const nl_pass *pass)
+{
+    nl_backend *be = pass->be;
+    float *y = l->base.out->data;
+    const size_t count = (size_t)pass->n * nl_shape_per_sample(l->base.out->shape);
+    if (l->base.n_in > 1)
+        be->ops->add_forward(be, count, y, l->base.in[1]->data, y);
+    be->ops->activation_forward(be, NL_ACT_RELU, count, y, y);
+}
+
+/* the pass's forward; true when its kernels applied the fused ReLU */
+static bool forward_pass(nl_layer *self, const nl_pass *pass)
 {
     stats_layer *l = (stats_layer *)self;
     nl_backend *be = pass->be;
@@ -163,7 +177,7 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
     l->ran_frozen = uses_running(l, pass) && pass->mode == NL_MODE_RUNNING_STATS;
     if (uses_running(l, pass)) {
         forward_running(l, pass, &g);
-        return;
+        return false;
     }
     const bool update = updates_running(l, pass);
     float *running_mean = update ? l->running_mean->data : NULL;
@@ -181,22 +195,35 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
         }
         forward_running(l, pass, &g);
         l->ran_frozen = true;
-        return;
+        return false;
     }
     if (l->training) {
         l->training->forward(l, pass, &g, update);
-        return;
+        return false;
     }
     if (l->spec.sync) {
         sync_forward(l, pass, &g, update);
-        return;
+        return false;
     }
     if (!l->fused) {
         forward_point(l, pass, &g, running_mean, running_var, momentum);
-        return;
+        return false;
+    }
+    if (l->relu) {
+        be->ops->norm_forward_act(be, &g, self->in[0]->data, gamma, beta,
+                                  self->n_in > 1 ? self->in[1]->data : NULL, self->out->data,
+                                  l->save_mean, l->save_rstd, running_mean, running_var, momentum);
+        return true;
     }
     be->ops->norm_forward(be, &g, self->in[0]->data, gamma, beta, self->out->data, l->save_mean,
                           l->save_rstd, running_mean, running_var, momentum);
+    return false;
+}
+
+static void stats_forward(nl_layer *self, const nl_pass *pass)
+{
+    if (!forward_pass(self, pass) && ((stats_layer *)self)->relu)
+        relu_after((stats_layer *)self, pass);
 }
 
 /* The gradient of y = (x - mean) * rstd * gamma + beta with the running
@@ -239,9 +266,26 @@ static void frozen_backward(stats_layer *l, const nl_pass *pass)
         be->ops->pass_gradient(be, (size_t)g.n * c * g.hw, to, dx, true);
 }
 
+/* the fused ReLU's backward where the pass's kernels do not take it: dy
+ * where the output is > 0, in place (the layer's output gradient is read
+ * by nothing after it), and that to the residual add's other input */
+static void relu_backward_first(stats_layer *l, const nl_pass *pass)
+{
+    nl_backend *be = pass->be;
+    nl_layer *self = &l->base;
+    const size_t count = (size_t)pass->n * nl_shape_per_sample(self->out->shape);
+    be->ops->activation_backward(be, NL_ACT_RELU, count, self->out->data, self->out->grad,
+                                 self->out->grad, false);
+    if (self->n_in > 1 && self->in[1]->grad)
+        be->ops->pass_gradient(be, count, self->out->grad, self->in[1]->grad,
+                               self->accumulate_din[1]);
+}
+
 static void stats_backward(nl_layer *self, const nl_pass *pass)
 {
     stats_layer *l = (stats_layer *)self;
+    if (l->relu && (l->ran_frozen || l->training || l->spec.sync || !l->fused))
+        relu_backward_first(l, pass);
     if (l->ran_frozen) {
         frozen_backward(l, pass);
         return;
@@ -265,6 +309,16 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
             l->beta ? l->beta->grad : NULL, pass->workspace);
         return;
     }
+    if (l->relu) {
+        const bool skip = self->n_in > 1 && self->in[1]->grad;
+        pass->be->ops->norm_backward_act(
+            pass->be, &g, self->in[0]->data, self->out->data, self->out->grad,
+            l->gamma ? l->gamma->data : NULL, l->save_mean, l->save_rstd, self->in[0]->grad,
+            self->accumulate_din[0], skip ? self->in[1]->grad : NULL,
+            skip && self->accumulate_din[1], l->gamma ? l->gamma->grad : NULL,
+            l->beta ? l->beta->grad : NULL, pass->workspace);
+        return;
+    }
     pass->be->ops->norm_backward(pass->be, &g, self->in[0]->data, self->out->grad,
                                  l->gamma ? l->gamma->data : NULL, l->save_mean, l->save_rstd,
                                  self->in[0]->grad, self->accumulate_din[0],
@@ -272,17 +326,35 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
                                  l->beta ? l->beta->grad : NULL, pass->workspace);
 }
 
+/* nl_layer_vtable.fuse_relu: any point, training rule and synchronization
+ * takes the ReLU (the ops' fused kernels on the plain path, the activation
+ * ops in place around the others) */
+static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
+{
+    stats_layer *l = (stats_layer *)self;
+    if (l->relu || self->n_in != 1)
+        return false;
+    l->relu = true;
+    if (skip) {
+        self->in[1] = skip;
+        self->n_in = 2;
+    }
+    return true;
+}
+
 /* the kind names `show` and the tests see */
 static const nl_layer_vtable batchnorm_vtable = {.kind = "batchnorm",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = stats_forward,
                                                  .backward = stats_backward,
-                                                 .prepare = stats_prepare};
+                                                 .prepare = stats_prepare,
+                                                 .fuse_relu = stats_fuse_relu};
 static const nl_layer_vtable groupnorm_vtable = {.kind = "groupnorm",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = stats_forward,
                                                  .backward = stats_backward,
-                                                 .prepare = stats_prepare};
+                                                 .prepare = stats_prepare,
+                                                 .fuse_relu = stats_fuse_relu};
 
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats)

@@ -1,5 +1,14 @@
 #include "train/run_model.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+bool nl_normlab_fuse_off(void)
+{
+    const char *v = getenv("NORMLAB_FUSE");
+    return v && (strcmp(v, "0") == 0 || strcmp(v, "off") == 0);
+}
+
 bool nl_trace_accepts(const nl_act *act) { return act->shape.ndim != 3; }
 
 void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
@@ -8,6 +17,15 @@ void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
     /* a traced activation must be a tensor: no ReLU folded into a pooling */
     if (cfg->train.trace.activation[0])
         spec->fuse_relu_pool = false;
+    /* a ReLU fused into its normalizer leaves no pre-activation tensor, and
+     * a fused residual add no add layer: off where a probe observes them
+     * (the trace may name any activation; signal propagation measures each
+     * add's output, block removal drops each add's branch), and with
+     * NORMLAB_FUSE=0 (the unfused model, the same numbers) */
+    if (cfg->train.trace.activation[0] || nl_normlab_fuse_off())
+        spec->fuse_norm_relu = false;
+    if (cfg->train.log_signal_propagation || cfg->train.log_probe[NL_PROBE_LOG_blockskip])
+        spec->fuse_residual_add = false;
     spec->norm.freezable = cfg->train.freeze_bn_after > 0 ||
                            cfg->train.init_bn.policy == NL_BN_POLICY_FREEZE;
 }

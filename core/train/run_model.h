@@ -11,14 +11,18 @@
 #include "layers/tensor.h"
 
 /* The model a run builds (the config's, with ReLU kept apart from pooling
- * when an activation is traced) and its batch capacity (the larger of the
- * training and evaluation batch sizes). */
+ * and from its normalizer when an activation is traced, the residual add
+ * kept a layer when a probe observes the adds, no normalizer fusion under
+ * NORMLAB_FUSE=0) and its batch capacity (the larger of the training and
+ * evaluation batch sizes). */
 void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec);
 
 /* whether train.trace.activation may name `act`: the tracer reads a unit
  * as a channel plane (NCHW), so tokens (N, T, D) are refused; the one test
  * that the check and `normlab show`'s list share */
 bool nl_trace_accepts(const nl_act *act);
+/* NORMLAB_FUSE is 0 (or off): no ReLU or residual add fused into a normalizer */
+bool nl_normlab_fuse_off(void);
 int nl_run_capacity(const nl_config *cfg);
 
 #endif
