@@ -1659,6 +1659,74 @@ static void renorm_ops_case(int c, twin gamma, twin beta, uint64_t seed, const c
         twin_free(all[i]);
 }
 
+/* The ReLU (and residual add) fused into the apply pass
+ * (norm_forward_act, norm_backward_act) on geometry g: each backend's
+ * fused ops against the other's to tolerance, and the GPU's fused ops
+ * against its own ops in turn (norm_forward, add_forward, the ReLU; the
+ * ReLU's backward, pass_gradient, norm_backward) bit for bit, with and
+ * without the add, writing and accumulating; ws: the backward's
+ * workspaces (NULL: none) */
+static void act_case(const nl_norm_geom *g, twin x, twin gamma, twin beta, uint64_t seed,
+                     void *ws[2], const char *what_case)
+{
+    const size_t count = (size_t)g->n * g->c * g->hw, stats = (size_t)nl_norm_stat_groups(g);
+    char what[260];
+#define WHAT(part) (snprintf(what, sizeof what, "%s: fused relu: %s", what_case, part), what)
+    twin skip = twin_normal(count, seed + 40, 0.0f, 1.0f), y = twin_empty(count);
+    twin y2 = twin_empty(count), sm = twin_empty(stats), sr = twin_empty(stats);
+    twin dy0 = twin_normal(count, seed + 41, 0.0f, 1.0f), dy = twin_empty(count);
+    twin dx0 = twin_normal(count, seed + 42, 0.0f, 1.0f), dx = twin_empty(count);
+    twin ds = twin_empty(count), dg = twin_empty((size_t)g->c), db = twin_empty((size_t)g->c);
+    for (int with_skip = 0; with_skip < 2; with_skip++) {
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->norm_forward_act(be_of(b), g, F(x, b), FN(gamma, b), FN(beta, b),
+                                            with_skip ? F(skip, b) : NULL, F(y, b), F(sm, b),
+                                            F(sr, b), NULL, NULL, NULL);
+        check_close(y, 1e-5, WHAT(with_skip ? "y = relu(norm + skip)" : "y = relu(norm)"));
+        /* the GPU's ops in turn give its fused bits */
+        gpu_be->ops->norm_forward(gpu_be, g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y2, 1),
+                                  F(sm, 1), F(sr, 1), NULL, NULL, NULL);
+        if (with_skip)
+            gpu_be->ops->add_forward(gpu_be, count, F(y2, 1), F(skip, 1), F(y2, 1));
+        gpu_be->ops->activation_forward(gpu_be, NL_ACT_RELU, count, F(y2, 1), F(y2, 1));
+        check_repeat(y, snapshot(y2), WHAT("fused y against the GPU's ops in turn"));
+        for (int acc = 0; acc < 2; acc++) {
+            twin_copy(dy, dy0);
+            twin_copy(dx, dx0);
+            twin_copy(ds, dx0);
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->norm_backward_act(be_of(b), g, F(x, b), F(y, b), F(dy, b),
+                                                 FN(gamma, b), F(sm, b), F(sr, b), F(dx, b), acc,
+                                                 with_skip ? F(ds, b) : NULL, acc, FN(dg, b),
+                                                 FN(db, b), ws ? ws[b] : NULL);
+            check_close(dx, 1e-4, WHAT(acc ? "dx accumulated" : "dx"));
+            if (with_skip)
+                check_close(ds, 1e-6, WHAT(acc ? "dskip accumulated" : "dskip"));
+            if (gamma.bytes)
+                check_close(dg, 1e-4, WHAT("dgamma"));
+            if (beta.bytes)
+                check_close(db, 1e-4, WHAT("dbeta"));
+            void *fused_dx = snapshot(dx), *fused_ds = snapshot(ds);
+            twin_copy(dy, dy0);
+            twin_copy(dx, dx0);
+            twin_copy(ds, dx0);
+            gpu_be->ops->activation_backward(gpu_be, NL_ACT_RELU, count, F(y, 1), F(dy, 1),
+                                             F(dy, 1), false);
+            if (with_skip)
+                gpu_be->ops->pass_gradient(gpu_be, count, F(dy, 1), F(ds, 1), acc);
+            gpu_be->ops->norm_backward(gpu_be, g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1),
+                                       F(sr, 1), F(dx, 1), acc, FN(dg, 1), FN(db, 1),
+                                       ws ? ws[1] : NULL);
+            check_repeat(dx, fused_dx, WHAT("fused dx against the GPU's ops in turn"));
+            check_repeat(ds, fused_ds, WHAT("fused dskip against the GPU's ops in turn"));
+        }
+    }
+#undef WHAT
+    twin *all[] = {&skip, &y, &y2, &sm, &sr, &dy0, &dy, &dx0, &dx, &ds, &dg, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
 static void batchnorm_case(const norm_shape *s, int affine, int running, const char *mode)
 {
     const int n = s->n, c = s->c, hw = s->hw;
@@ -1694,6 +1762,7 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     check_repeat(y, snap, WHAT("y repeat"));
     split_case(&g, x, gamma, beta, y, running, seed, WHAT("batchnorm"));
     renorm_ops_case(c, gamma, beta, seed, WHAT("batchnorm"));
+    act_case(&g, x, gamma, beta, seed, NULL, WHAT("batchnorm"));
 
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->norm_forward_eval(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b),
@@ -1859,6 +1928,7 @@ static void groupnorm_case(const norm_shape *s, int groups, bool center, int aff
     gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
                                F(dx, 1), false, FN(dg, 1), FN(db, 1), ws[1]);
     check_repeat(dx, snap, WHAT("dx repeat"));
+    act_case(&g, x, gamma, beta, seed, ws, WHAT("groupnorm"));
 #undef WHAT
     twin *all[] = {&x, &y,  &gamma, &beta, &sm, &sr, &rm,
                    &rv, &dy, &dx0,  &dx,   &dg, &db, &momentum_slot};
