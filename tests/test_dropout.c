@@ -198,6 +198,8 @@ START_TEST(test_placements)
     };
     nl_model_spec spec;
     mlp_spec(&spec, 0.2f, cases[_i].where);
+    /* each ReLU a layer of its own (not fused into the norm before it) */
+    spec.fuse_norm_relu = false;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_plan(&spec, N, N, 1, &m, &err) == NL_OK, "%s", err.msg);
@@ -507,6 +509,9 @@ START_TEST(test_noise_leaves_eval_alone)
     mlp_spec(&with, 0.0f, NL_DROPOUT_AFTER_NORM);
     mlp_spec(&without, 0.0f, NL_DROPOUT_AFTER_NORM);
     with.norm_noise.distribution = NL_NOISE_GAUSSIAN;
+    /* the noise keeps each ReLU from its normalizer: compare with the
+     * unfused model, whose layers differ by the two noise layers alone */
+    without.fuse_norm_relu = false;
     nl_model *a = build(&with), *b = build(&without);
     ck_assert_int_eq(a->n_layers, b->n_layers + 2);
     ck_assert_ptr_nonnull(nl_model_act(a, "norm2_noise"));
