@@ -288,10 +288,10 @@ static void norm_run(nl_backend *be, const nl_norm_geom *g, const nl_cuda_norm_f
         nl_cuda_groupnorm_run(be, a);
 }
 
-void nl_cuda_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                          const float *gamma, const float *beta, float *y, float *save_mean,
-                          float *save_rstd, float *running_mean, float *running_var,
-                          const float *momentum)
+/* the forward's arguments, without an epilogue (nl_cuda_norm_forward_act adds one) */
+static nl_cuda_norm_fwd_args forward_args(const nl_norm_geom *g, const float *x, const float *gamma,
+                                          const float *beta, float *y, float *save_mean, float *save_rstd,
+                                          float *running_mean, float *running_var, const float *momentum)
 {
     nl_cuda_norm_fwd_args a = norm_args(g, x);
     a.gamma = gamma;
@@ -302,6 +302,16 @@ void nl_cuda_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
     a.running_mean = running_mean;
     a.running_var = running_var;
     a.momentum = momentum;
+    return a;
+}
+
+void nl_cuda_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                          const float *gamma, const float *beta, float *y, float *save_mean,
+                          float *save_rstd, float *running_mean, float *running_var,
+                          const float *momentum)
+{
+    nl_cuda_norm_fwd_args a = forward_args(g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
+                                           running_var, momentum);
     norm_run(be, g, &a);
 }
 
@@ -379,15 +389,8 @@ void nl_cuda_norm_forward_act(nl_backend *be, const nl_norm_geom *g, const float
         nl_cuda_activation_forward(be, NL_ACT_RELU, count, y, y);
         return;
     }
-    nl_cuda_norm_fwd_args a = norm_args(g, x);
-    a.gamma = gamma;
-    a.beta = beta;
-    a.y = y;
-    a.save_mean = save_mean;
-    a.save_rstd = save_rstd;
-    a.running_mean = running_mean;
-    a.running_var = running_var;
-    a.momentum = momentum;
+    nl_cuda_norm_fwd_args a = forward_args(g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
+                                           running_var, momentum);
     a.skip = skip;
     a.relu = 1;
     norm_run(be, g, &a);
