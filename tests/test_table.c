@@ -85,6 +85,16 @@ static void expected_logit(const double *v, int n, double *lo, double *hi)
     *hi = 1 / (1 + exp(-(mean + half)));
 }
 
+/* the logit mean: the inverse logit of the mean logit, the centre of an
+ * interval on the logit scale */
+static double expected_logit_mean(const double *v, int n)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += log(v[i] / (1 - v[i]));
+    return 1 / (1 + exp(-sum / n));
+}
+
 /* finds the CSV row starting with `prefix` and reads its numbers */
 static void csv_row(const char *csv, const char *prefix, double *mean, double *sd, double *lo, double *hi, int *n)
 {
@@ -183,13 +193,16 @@ START_TEST(test_cells_and_pairs)
     expected(v, 4, &mean, &sd, &half);
     expected_logit(v, 4, &lo, &hi);
     char row[128];
-    snprintf(row, sizeof row, "| batch | 2 | 4 | 0 | %.2f | %.2f | %.2f – %.2f |", 100 * mean, 100 * sd,
-             100 * lo, 100 * hi);
+    /* the logit mean, the interval's centre, beside it */
+    snprintf(row, sizeof row, "| batch | 2 | 4 | 0 | %.2f | %.2f | %.2f | %.2f – %.2f |", 100 * mean, 100 * sd,
+             100 * expected_logit_mean(v, 4), 100 * lo, 100 * hi);
     /* and in words what each table's intervals are */
     ck_assert_msg(strstr(md.data, "final_test_error (%)") && strstr(md.data, row) &&
                       strstr(md.data, "group − batch, paired by seed") &&
                       strstr(md.data, "95% interval of the mean over seeds: a t interval on the logit scale, "
-                                      "mapped back into the metric's range [0, 100]%.") &&
+                                      "mapped back into the metric's range [0, 100]%; on the logit scale it is "
+                                      "an interval of the logit mean") &&
+                      strstr(md.data, "| mean | sd | logit mean | 95% interval |") &&
                       strstr(md.data, "95% interval of the mean difference over pairs: a t interval."),
                   "no '%s' in\n%s", row, md.data);
     nl_buf_free(&md);
@@ -302,8 +315,8 @@ START_TEST(test_pooled_cells)
                       strstr(md.data, "Cells pool runs of different configurations: train.batch_size, "
                                       "train.optimizer.lr vary within a cell") &&
                       !strstr(md.data, "seeds |"), "%s", md.data);
-    ck_assert_msg(strstr(csv.data, ",wins,pooled,interval,final_test_error_geomean\n") &&
-                      strstr(csv.data, ",,\"train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32\",t-logit,\n"),
+    ck_assert_msg(strstr(csv.data, ",wins,pooled,interval,final_test_error_geomean,final_test_error_logitmean\n") &&
+                      strstr(csv.data, ",,\"train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32\",t-logit,,0."),
                   "%s", csv.data);
     ck_assert_msg(notes.data && strstr(notes.data, "cells pool runs that differ in train.batch_size, "
                                                    "train.optimizer.lr"), "%s", notes.data ? notes.data : "");
@@ -479,10 +492,24 @@ START_TEST(test_intervals_inside_the_range)
         }
         /* the error and loss of "zero" sit on the edge: clipped, marked, said */
         const bool edge = m != 1;
-        ck_assert_msg(!edge || (strstr(csv.data, ",t-clipped,\n") && strstr(md.data, " *") &&
+        ck_assert_msg(!edge || (strstr(csv.data, ",t-clipped,,\n") && strstr(md.data, " *") &&
                                 strstr(md.data, "* marks a t interval clipped to the metric's range")),
                       "%s:\n%s\n%s", metrics[m], csv.data, md.data);
-        ck_assert_msg(strstr(csv.data, m == 2 ? ",t-log," : ",t-logit,\n"), "%s", csv.data);
+        ck_assert_msg(strstr(csv.data, m == 2 ? ",t-log," : ",t-logit,,"), "%s", csv.data);
+        /* every interval's own centre, where it has one, lies inside it */
+        for (int r = 0; r < 3; r++) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "cell,%s", rows[r].norm);
+            const char *row = strstr(csv.data, prefix);
+            const char *tag = row ? strstr(row, m == 2 ? ",t-log," : ",t-logit,") : NULL;
+            double mean, sd, lo, hi, centre;
+            int n;
+            csv_row(csv.data, prefix, &mean, &sd, &lo, &hi, &n);
+            if (tag && tag < strchr(row, '\n') &&
+                sscanf(tag, m == 2 ? ",t-log,%lf" : ",t-logit,,%lf", &centre) == 1)
+                ck_assert_msg(lo <= centre && centre <= hi, "%s %s: centre %g outside %g – %g", metrics[m],
+                              rows[r].norm, centre, lo, hi);
+        }
         nl_buf_free(&md);
         nl_buf_free(&csv);
     }
@@ -544,6 +571,60 @@ START_TEST(test_geometric_mean_beside_a_log_interval)
 }
 END_TEST
 
+/* An error near 0 with two seeds far above (the logit scale's skew): its
+ * interval on the logit scale is of the logit mean, the inverse logit of
+ * the mean logit, which lies inside it while the arithmetic mean lies
+ * above it; the table prints the logit mean beside the interval, in the
+ * markdown, the CSV and normlab table's output, and says what it is */
+START_TEST(test_logit_mean_beside_a_logit_interval)
+{
+    tu_tmp_make("table-lmean");
+    char dir[600];
+    nl_error err = {0};
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    nl_buf b = {0};
+    double errors[32];
+    nl_buf_printf(&b, "run,model.norm.type,seed,status,final_test_loss,final_test_accuracy,final_test_error\n");
+    for (int s = 0; s < 32; s++) {
+        errors[s] = s < 30 ? 0.02 + 0.002 * (s % 5 - 2) : 0.9;
+        nl_buf_printf(&b, "w-%d,weight,%d,ok,0.3,%.9g,%.9g\n", s, s + 1, 1 - errors[s], errors[s]);
+    }
+    tu_tmp_write("sweep/summary.csv", b.data);
+    nl_buf_free(&b);
+    nl_table_spec spec = {.metric = "final_test_error"};
+    nl_buf md = {0}, csv = {0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, NULL, &err) == NL_OK, "%s", err.msg);
+    double mean, sd, lo, hi, lmean = NAN;
+    int n;
+    csv_row(csv.data, "cell", &mean, &sd, &lo, &hi, &n);
+    const char *tag = strstr(csv.data, ",t-logit,,");
+    ck_assert_msg(tag && sscanf(tag, ",t-logit,,%lf", &lmean) == 1, "no logit mean after the logit tag:\n%s",
+                  csv.data);
+    const double want = expected_logit_mean(errors, 32);
+    ck_assert_msg(fabs(lmean - want) < 1e-6, "logit mean %g, want %g", lmean, want);
+    ck_assert_msg(lo < lmean && lmean < hi && mean > hi, "mean %g, logit mean %g, interval %g – %g", mean, lmean,
+                  lo, hi);
+    char cell[64];
+    snprintf(cell, sizeof cell, " | %.2f | %.2f – %.2f |", 100 * lmean, 100 * lo, 100 * hi);
+    ck_assert_msg(strstr(md.data, "| mean | sd | logit mean | 95% interval |") && strstr(md.data, cell) &&
+                      strstr(md.data, "on the logit scale it is an interval of the logit mean"), "%s", md.data);
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+    /* an accuracy's too, in percent */
+    spec.metric = "final_test_accuracy";
+    md = (nl_buf){0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, NULL, NULL, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(strstr(md.data, "| logit mean |"), "%s", md.data);
+    nl_buf_free(&md);
+    ck_assert_int_eq(tu_normlab("table sweep --metric final_test_error"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, cell), "normlab table prints no logit mean beside the interval:\n%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* with no --metric, a language model's table is of its loss (its measure,
  * in nats; it once led with the error, the share of tokens mispredicted),
  * an image classifier's of its error: committed sweeps of each */
@@ -583,6 +664,7 @@ int main(void)
     tcase_add_test(tc, test_non_finite_values_left_out);
     tcase_add_test(tc, test_intervals_inside_the_range);
     tcase_add_test(tc, test_geometric_mean_beside_a_log_interval);
+    tcase_add_test(tc, test_logit_mean_beside_a_logit_interval);
     tcase_add_test(tc, test_primary_metric);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

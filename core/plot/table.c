@@ -52,6 +52,16 @@ static bool log_scaled(const char *metric)
     return isfinite(r.lo) && !isfinite(r.hi);
 }
 
+/* the centre of a metric's intervals beside them, where they are on a
+ * transformed scale: the geometric mean on the log scale (a loss), the
+ * logit mean on the logit scale (an error or an accuracy) */
+typedef enum { CENTRE_NONE, CENTRE_GEOMETRIC, CENTRE_LOGIT } centre_kind;
+
+static centre_kind centre_of(const char *metric)
+{
+    return log_scaled(metric) ? CENTRE_GEOMETRIC : is_fraction(metric) ? CENTRE_LOGIT : CENTRE_NONE;
+}
+
 typedef struct {
     int n;
     double mean, sd, lo, hi; /* sd and interval NaN below two values */
@@ -60,13 +70,18 @@ typedef struct {
      * geometric mean, exp(mean(log v)), which the arithmetic mean may lie
      * outside of (a skewed loss); NaN on any other scale */
     double gmean;
+    /* likewise on the logit scale: the logit mean, the inverse logit of
+     * the mean logit mapped back into the range (lo + (hi - lo) /
+     * (1 + exp(-mean logit))), which the arithmetic mean may lie outside
+     * of (an error near 0 with one seed far above); NaN on any other scale */
+    double lmean;
 } moments;
 
 /* the mean and sd of v, and the 95% t interval of the mean on the scale
  * that keeps it inside `range` (nl_stats_t_interval_within) */
 static moments moments_of(const double *v, int n, metric_range range)
 {
-    moments m = {n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR, NAN};
+    moments m = {n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR, NAN, NAN};
     if (n == 0)
         return m;
     double sum = 0.0;
@@ -85,6 +100,15 @@ static moments moments_of(const double *v, int n, metric_range range)
         for (int i = 0; i < n; i++)
             logs += log(v[i]);
         m.gmean = exp(logs / n);
+    }
+    if (m.scale == NL_STATS_SCALE_LOGIT && !isnan(m.lo)) {
+        const double width = range.hi - range.lo;
+        double logits = 0.0;
+        for (int i = 0; i < n; i++) {
+            const double p = (v[i] - range.lo) / width;
+            logits += log(p / (1 - p));
+        }
+        m.lmean = range.lo + width / (1 + exp(-logits / n));
     }
     return m;
 }
@@ -111,7 +135,7 @@ static moments moments_noted(moments m, const char *row, nl_buf *left)
 {
     if (m.n > 0 && (!isfinite(m.mean) || (m.n > 1 && (!isfinite(m.sd) || !isfinite(m.hi - m.lo))))) {
         nl_buf_printf(left, "%s: the %d values overflow a double when summed: no mean\n", row, m.n);
-        m = (moments){m.n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR, NAN};
+        m = (moments){m.n, NAN, NAN, NAN, NAN, NL_STATS_SCALE_LINEAR, NAN, NAN};
     }
     return m;
 }
@@ -286,14 +310,17 @@ static int pooled_keys(const nl_results *r, const int *keys, int n_keys, const b
 }
 
 /* a row's " | mean | sd | low – high |" (NaN: "–"), in the table's units;
- * a clipped interval marked "*"; with_gmean: the geometric mean, the
- * centre of an interval on the log scale, before it (" | gmean") */
-static void md_moments(nl_buf *md, const moments *m, double scale, bool with_gmean)
+ * a clipped interval marked "*"; centre: the geometric mean or the logit
+ * mean, the centre of an interval on the log or logit scale, before it
+ * (" | gmean"; "–" in a row whose interval is on another scale) */
+static void md_moments(nl_buf *md, const moments *m, double scale, centre_kind centre)
 {
     md_number(md, m->mean, scale);
     md_number(md, m->sd, scale);
-    if (with_gmean)
+    if (centre == CENTRE_GEOMETRIC)
         md_number(md, m->gmean, scale);
+    else if (centre == CENTRE_LOGIT)
+        md_number(md, m->lmean, scale);
     if (isnan(m->lo))
         nl_buf_printf(md, " | – |");
     else
@@ -310,12 +337,14 @@ static void csv_moments(nl_buf *csv, const moments *m)
     csv_number(csv, m->hi);
 }
 
-/* the interval's scale, and its geometric mean where it is on the log
- * scale (empty otherwise), as the row's last CSV fields */
+/* the interval's scale, its geometric mean where it is on the log scale
+ * and its logit mean where on the logit scale (each empty otherwise), as
+ * the row's last CSV fields */
 static void csv_scale_tag(nl_buf *csv, const moments *m)
 {
     csv_text(csv, isnan(m->lo) ? "" : nl_stats_scale_tags[m->scale]);
     csv_number(csv, m->gmean);
+    csv_number(csv, m->lmean);
 }
 
 /* the bit of m's interval scale in a table's mask of those it uses */
@@ -342,6 +371,9 @@ static void md_interval_words(nl_buf *md, unsigned used, const char *of, const c
     if (used & (1u << NL_STATS_SCALE_LOG))
         nl_buf_printf(md, "; on the log scale it is an interval of the geometric mean (exp of the mean log), "
                       "printed beside it, which the mean may lie outside of");
+    if (used & (1u << NL_STATS_SCALE_LOGIT))
+        nl_buf_printf(md, "; on the logit scale it is an interval of the logit mean (the mean logit mapped back, "
+                      "1 / (1 + exp(-mean logit)) of the range), printed beside it, which the mean may lie outside of");
     if (used & (1u << NL_STATS_SCALE_CLIPPED))
         nl_buf_printf(md, "%s* marks a %s (a value on its edge has no logit or log)", said ? "; " : "",
                       nl_stats_scale_words[NL_STATS_SCALE_CLIPPED]);
@@ -432,7 +464,7 @@ static unsigned write_cell(const nl_results *r, const char *metric_name, int met
     for (int k = 0; k < n_keys; k++)
         nl_buf_printf(md, " %s |", r->runs[first].values[keys[k]]);
     nl_buf_printf(md, " %d | %d", n, diverged);
-    md_moments(md, &m, scale, log_scaled(metric_name));
+    md_moments(md, &m, scale, centre_of(metric_name));
     if (any_pooled)
         nl_buf_printf(md, " %s |", pooled[0] ? pooled : "–");
     nl_buf_printf(md, "\n");
@@ -470,11 +502,12 @@ static void write_cells(const nl_results *r, const nl_table_spec *spec, int metr
     const int groups = nl_results_groups(r, keys, n_keys, group_of, labels, r->n_runs);
     const bool any_pooled = pooled_cells(r, keys, n_keys, group_of, groups, in_cell, pooled, md, notes);
     md_key_columns(md, r, keys, n_keys);
-    const bool gmean = log_scaled(spec->metric);
+    const centre_kind centre = centre_of(spec->metric);
     nl_buf_printf(md, " %s | diverged | mean | sd |%s 95%% interval |%s\n", any_pooled ? "runs" : "seeds",
-                  gmean ? " geometric mean |" : "", any_pooled ? " pooled |" : "");
+                  centre == CENTRE_GEOMETRIC ? " geometric mean |" : centre == CENTRE_LOGIT ? " logit mean |" : "",
+                  any_pooled ? " pooled |" : "");
     md_key_rule(md, n_keys);
-    nl_buf_printf(md, "---:|---:|---:|---:|%s---|%s\n", gmean ? "---:|" : "", any_pooled ? "---|" : "");
+    nl_buf_printf(md, "---:|---:|---:|---:|%s---|%s\n", centre != CENTRE_NONE ? "---:|" : "", any_pooled ? "---|" : "");
     unsigned used = 0;
     for (int g = 0; g < groups; g++)
         used |= write_cell(r, spec->metric, metric, scale, keys, n_keys, group_of, g, values, pooled[g], any_pooled,
@@ -621,7 +654,7 @@ static void write_pairs(const nl_results *r, const nl_table_spec *spec, int metr
         for (int k = 0; k < n_others; k++)
             nl_buf_printf(md, " %s |", r->runs[first].values[others[k]]);
         nl_buf_printf(md, " %d", n);
-        md_moments(md, &m, scale, false);
+        md_moments(md, &m, scale, CENTRE_NONE);
         nl_buf_printf(md, " %d of %d |\n", wins, n);
         if (csv)
             pair_csv_row(&p, keys, n_keys, first, n, &m, wins, in_pairs, csv);
@@ -699,8 +732,9 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *asked, nl_buf *md, 
         nl_buf_printf(csv, "table");
         for (int k = 0; k < n_keys; k++)
             csv_text(csv, r.keys[keys[k]]);
-        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled,interval,%s_geomean\n",
-                      spec->metric, spec->metric, spec->metric, spec->metric, spec->metric);
+        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled,interval,%s_geomean,"
+                      "%s_logitmean\n", spec->metric, spec->metric, spec->metric, spec->metric, spec->metric,
+                      spec->metric);
     }
     nl_buf left = {0};
     write_cells(&r, spec, metric, keys, n_keys, md, csv, notes, &left);
