@@ -22,6 +22,7 @@
 #include "sweep/sweep.h"
 #include "testutil.h"
 #include "results/expr.h"
+#include "verdict/forest.h"
 #include "verdict/verdict.h"
 
 /* ---- the statistics ---- */
@@ -825,6 +826,135 @@ START_TEST(test_cells_and_counts)
     v = find_verdict(&r, "too-many");
     ck_assert(v->exact && isnan(v->p) && isnan(v->p_holm) && v->family == NL_FAMILY_DESCRIPTION);
     ck_assert_int_eq(r.holm_k, 0); /* counts and cells are outside Holm's family */
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the line of claim id on normlab verdict's screen */
+static const char *screen_line(const char *text, const char *id, char *line, size_t size)
+{
+    char start[300];
+    snprintf(start, sizeof start, "\n%s ", id);
+    const char *at = strstr(text, start);
+    ck_assert_msg(at, "no line for %s in\n%s", id, text);
+    at++;
+    const char *end = strchr(at, '\n');
+    snprintf(line, size, "%.*s", (int)(end ? end - at : (long)strlen(at)), at);
+    return line;
+}
+
+/* a row of plots/verdicts.gp's $claims whose label begins with label:
+ * the effect and the threshold on the row's axis (0..1), and the axis's
+ * ends as the plot prints them */
+static void forest_row(const char *gp, const char *label, double *effect, double *threshold, char *lo_end,
+                       char *hi_end)
+{
+    const char *rows = strstr(gp, "$claims << EOD\n");
+    ck_assert_ptr_nonnull(rows);
+    for (const char *line = strchr(rows, '\n') + 1; strncmp(line, "EOD", 3); line = strchr(line, '\n') + 1) {
+        int row, verdict;
+        double lo, hi;
+        char name[300];
+        if (sscanf(line, "%d,%lf,%lf,%lf,%lf,%d,%299[^,],%63[^,],%63[^,]", &row, effect, &lo, &hi, threshold,
+                   &verdict, name, lo_end, hi_end) == 9 &&
+            !strncmp(name, label, strlen(label)))
+            return;
+    }
+    ck_abort_msg("no forest row labelled %s in\n%s", label, gp);
+}
+
+/* a number of the axis's end "-3.1 points", "5.2 cells", its unit after it */
+static double end_value(const char *end, const char *unit)
+{
+    char *rest;
+    const double v = strtod(end, &rest);
+    ck_assert_msg(rest != end && !strcmp(rest, unit), "axis end '%s', want a number then '%s'", end, unit);
+    return v;
+}
+
+/* normlab verdict's screen and its forest plot print each claim's effect
+ * and interval in its own unit, named beside every number (issue 83): a
+ * difference of errors in points (verdicts.csv's fractions times 100), a
+ * claim over cells in cells ("5 of 6 cells") on an axis of cells whose
+ * expectation is every cell (not the cells' own threshold of an error), a
+ * count as a count, a rate in % of seeds, a ratio as a ratio; verdicts.csv
+ * keeps the file's units */
+START_TEST(test_units_on_screen_and_forest)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    static nl_claim_set set;
+    nl_verdict_report r;
+    compute_text("s", "claims:\n"
+                 "  - {id: diff, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: a > b by 0.05}\n"
+                 "  - {id: under, paper: p, metric: final_test_error, a: {},\n"
+                 "     each: [model.norm.type, train.batch_size], cells: all, expect: a < 0.3}\n"
+                 "  - {id: counted, paper: p, metric: final_test_error,\n"
+                 "     a: {model.norm.type: batch, train.batch_size: 2}, expect: count(a > 0.3) >= 3}\n"
+                 "  - {id: often, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     scope: {train.batch_size: 2}, expect: rate(a > 0.3) >= 0.05}\n"
+                 "  - {id: times, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: a/b > 2}\n",
+                 &set, &r);
+    nl_buf text = {0};
+    nl_verdict_text(&r, &text);
+    char line[1024], want[256];
+    const nl_verdict *d = find_verdict(&r, "diff");
+    snprintf(want, sizeof want, "%.2f points  [%.2f, %.2f] points ", 100 * d->effect, 100 * d->lo, 100 * d->hi);
+    ck_assert_msg(strstr(screen_line(text.data, "diff", line, sizeof line), want), "no '%s' in\n%s", want, text.data);
+    ck_assert_msg(strstr(text.data, "a > b by 0.05, threshold 5.00 points"), "%s", text.data);
+    const nl_verdict *u = find_verdict(&r, "under");
+    ck_assert(u->effect == 5 && u->n == 6);
+    screen_line(text.data, "under", line, sizeof line);
+    ck_assert_msg(strstr(line, "5 of 6 cells  [5, 5] cells ") && strstr(line, "/6 cells") && !strstr(line, "points") &&
+                      !strstr(line, "0.3"), "%s", line);
+    screen_line(text.data, "counted", line, sizeof line);
+    ck_assert_msg(strstr(line, "3 of 3 (count)  exact "), "%s", line);
+    const nl_verdict *o = find_verdict(&r, "often");
+    snprintf(want, sizeof want, "%.2f%% of seeds  [%.2f, %.2f]%% of seeds", 100 * o->effect, 100 * o->lo, 100 * o->hi);
+    ck_assert_msg(strstr(screen_line(text.data, "often", line, sizeof line), want), "no '%s' in %s", want, line);
+    ck_assert_msg(strstr(screen_line(text.data, "times", line, sizeof line), " ratio  ["), "%s", line);
+    ck_assert_msg(strstr(text.data, "units: each effect and interval in its claim's unit"), "%s", text.data);
+    nl_buf_free(&text);
+    /* verdicts.csv keeps the fractions */
+    nl_buf csv = {0};
+    nl_verdict_csv(&r, &csv);
+    snprintf(want, sizeof want, ",%.6g,", d->effect);
+    ck_assert_msg(strstr(csv.data, want) && !strstr(csv.data, "points"), "%s", csv.data);
+    nl_buf_free(&csv);
+    /* the forest plot: each row's axis in its unit, named at its ends */
+    char plots[1200], path[1300];
+    snprintf(plots, sizeof plots, "%s/plots", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_make_dirs(plots, &err) == NL_OK, "%s", err.msg);
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_msg(nl_verdict_forest(&r, plots, rep, &err) == NL_OK, "%s", err.msg);
+    free(rep);
+    snprintf(path, sizeof path, "%s/verdicts.gp", plots);
+    char *gp = NULL;
+    ck_assert_msg(nl_read_file(path, &gp, NULL, &err) == NL_OK, "%s", err.msg);
+    double effect, threshold;
+    char lo_end[64], hi_end[64];
+    forest_row(gp, "under: cells (", &effect, &threshold, lo_end, hi_end);
+    double lo = end_value(lo_end, " cells"), hi = end_value(hi_end, " cells");
+    /* 5 of 6 cells lean the claimed way; the intersection-union test expects all 6 */
+    ck_assert_msg(fabs(lo + effect * (hi - lo) - 5) < 1e-3 && fabs(lo + threshold * (hi - lo) - 6) < 1e-3,
+                  "cells row: effect %g, threshold %g on %s .. %s", effect, threshold, lo_end, hi_end);
+    forest_row(gp, "diff: points (", &effect, &threshold, lo_end, hi_end);
+    lo = end_value(lo_end, " points");
+    hi = end_value(hi_end, " points");
+    ck_assert_msg(fabs(lo + effect * (hi - lo) - 100 * d->effect) < 1e-3 * (hi - lo) &&
+                      fabs(lo + threshold * (hi - lo) - 5) < 1e-3 * (hi - lo),
+                  "difference row: effect %g, threshold %g on %s .. %s", effect, threshold, lo_end, hi_end);
+    forest_row(gp, "often: % of seeds (", &effect, &threshold, lo_end, hi_end);
+    end_value(hi_end, "% of seeds");
+    forest_row(gp, "counted: count (", &effect, &threshold, lo_end, hi_end);
+    end_value(hi_end, " (count)");
+    ck_assert_msg(strstr(gp, "in its claim's unit, named at its ends"), "%s", gp);
+    free(gp);
     nl_verdict_report_free(&r);
     tu_tmp_remove();
 }
@@ -1678,6 +1808,7 @@ int main(void)
     tcase_add_test(tc, test_ranges_and_lists);
     tcase_add_test(tc, test_expressions);
     tcase_add_test(tc, test_cells_and_counts);
+    tcase_add_test(tc, test_units_on_screen_and_forest);
     tcase_add_test(tc, test_non_finite_values_left_out);
     tcase_add_test(tc, test_other_sweep);
     tcase_add_test(tc, test_sources);

@@ -10,6 +10,7 @@
 #include "base/ident.h"
 #include "report/assets.h"
 #include "report/internal.h"
+#include "verdict/unit.h"
 #include "version_git.h"
 
 /* the n bytes at s, escaped (rp_esc) */
@@ -68,15 +69,11 @@ bool rp_is_fraction(const char *metric)
     return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;
 }
 
+/* verdict/unit.h's rule, the one the claims' rows and normlab verdict use */
 rp_unit rp_metric_unit(const char *metric)
 {
-    if (rp_is_fraction(metric))
-        return (rp_unit){100, "%", "points"};
-    if (strstr(metric, "bits"))
-        return (rp_unit){1, "bits", "bits"};
-    if (strstr(metric, "loss"))
-        return (rp_unit){1, "nats", "nats"};
-    return (rp_unit){1, "", ""};
+    const nl_metric_unit u = nl_metric_unit_of(metric);
+    return (rp_unit){u.scale, u.value, u.difference};
 }
 
 const char *rp_metric_text(const char *metric, const char *value, char *buf, size_t size)

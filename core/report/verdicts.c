@@ -15,6 +15,7 @@
 #include "report/internal.h"
 #include "results/files.h"
 #include "verdict/forest.h"
+#include "verdict/unit.h"
 #include "verdict/verdict.h"
 
 /* the columns the page shows, as verdicts.csv names them, and their
@@ -37,25 +38,12 @@ static const struct {
 
 static const char *cell(const nl_csv_table *t, int row, const char *column);
 
-/* what a row's effect and interval are */
-typedef enum {
-    ROW_MEAN,  /* a mean effect over seeds, in its metric's unit */
-    ROW_RATE,  /* the share of seeds with the outcome */
-    ROW_COUNT, /* an exact count of units (seeds, rows) */
-    ROW_CELLS, /* a claim over cells: its cells leaning, holding, not failing */
-} row_kind;
-
+/* a row's unit (verdict/unit.h, the one rule the screen and the forest
+ * plot share), and whether its expectation parsed */
 typedef struct {
-    row_kind kind;
-    double scale;  /* verdicts.csv's number times scale is the page's */
-    char unit[48]; /* named beside each number; "" where the metric's name does not say */
-    bool parsed;   /* claim holds the row's expectation (threshold, band) in the file's units */
+    nl_effect_unit e;
+    bool parsed; /* claim holds the row's expectation (threshold, band) in the file's units */
 } row_unit;
-
-static bool starts(const char *s, const char *prefix)
-{
-    return !strncmp(s, prefix, strlen(prefix));
-}
 
 /* the metric a row's unit is of: the column where the metric names a run's file */
 static const char *metric_of(const nl_csv_table *t, int r)
@@ -64,79 +52,24 @@ static const char *metric_of(const nl_csv_table *t, int r)
     return column[0] && strstr(metric, ".csv") ? column : metric;
 }
 
-/* the cells a, b, c, d as distinct values times *k (an expression's unit) */
-static double cells_times(void *k, const char *name)
-{
-    for (int c = 0; c < NL_CELL_COUNT; c++)
-        if (!strcmp(name, nl_cell_names[c]))
-            return *(const double *)k * (0.3 + 0.15 * c);
-    return NAN;
-}
-
-/* how an expression's value changes when its cells' unit does (times
- * 100): 1, in their unit ((a - b) - (c - d)); 0, in none (a ratio); -1
- * neither (sqrt(a)) */
-static int expr_degree(const nl_expr *e)
-{
-    double one = 1, hundred = 100;
-    const double f1 = nl_expr_eval(e, cells_times, &one), f100 = nl_expr_eval(e, cells_times, &hundred);
-    if (!isfinite(f1) || !isfinite(f100) || f1 == 0)
-        return -1;
-    if (fabs(f100 - 100 * f1) <= 1e-9 * fabs(100 * f1))
-        return 1;
-    return fabs(f100 - f1) <= 1e-9 * fabs(f1) ? 0 : -1;
-}
-
 /* row r's kind and unit from its method (a claim over cells, a count) and
  * its expectation, parsed into claim */
 static row_unit unit_of(const nl_csv_table *t, int r, nl_claim *claim)
 {
-    row_unit u = {.kind = ROW_MEAN, .scale = 1};
-    const char *method = cell(t, r, "method");
+    row_unit u;
     bool has[NL_CELL_COUNT];
     for (int c = 0; c < NL_CELL_COUNT; c++)
         has[c] = cell(t, r, nl_cell_names[c])[0] != '\0';
     char why[256];
     memset(claim, 0, sizeof *claim);
     u.parsed = nl_claim_parse_expect(cell(t, r, "expect"), has, claim, why, sizeof why);
-    if (starts(method, NL_VERDICT_METHOD_IUT) || starts(method, NL_VERDICT_METHOD_CELLS ":")) {
-        u.kind = ROW_CELLS;
+    if (!u.parsed)
+        claim->effect = NL_EFFECT_VALUE;
+    nl_copy_string(claim->metric.name, sizeof claim->metric.name, metric_of(t, r));
+    u.e = nl_effect_unit_of(cell(t, r, "method"), claim->metric.name, claim);
+    if (u.e.kind == NL_UNIT_CELLS)
         u.parsed = false; /* its expectation is each cell's, in another unit */
-        nl_copy_string(u.unit, sizeof u.unit, "cells");
-        return u;
-    }
-    const nl_effect_kind effect = u.parsed ? claim->effect : NL_EFFECT_VALUE;
-    const rp_unit m = rp_metric_unit(metric_of(t, r));
-    if (starts(method, NL_VERDICT_METHOD_COUNT) || effect == NL_EFFECT_COUNT) {
-        u.kind = ROW_COUNT;
-        nl_copy_string(u.unit, sizeof u.unit, "count");
-    } else if (effect == NL_EFFECT_RATE) {
-        u.kind = ROW_RATE;
-        u.scale = 100;
-        nl_copy_string(u.unit, sizeof u.unit, "% of seeds");
-    } else if (effect == NL_EFFECT_RATIO || (effect == NL_EFFECT_EXPR && expr_degree(&claim->effect_expr) == 0)) {
-        nl_copy_string(u.unit, sizeof u.unit, "ratio");
-    } else if (effect == NL_EFFECT_VALUE) {
-        u.scale = m.scale;
-        nl_copy_string(u.unit, sizeof u.unit, m.value);
-    } else if (effect == NL_EFFECT_DIFFERENCE || expr_degree(&claim->effect_expr) == 1) {
-        u.scale = m.scale;
-        nl_copy_string(u.unit, sizeof u.unit, m.difference);
-    }
     return u;
-}
-
-/* a number of row unit u as the page shows it: the unit's digits, the unit beside */
-static void unit_number(nl_buf *b, const row_unit *u, double v, bool with_unit)
-{
-    if (u->kind == ROW_COUNT || u->kind == ROW_CELLS)
-        nl_buf_printf(b, "%.0f", v);
-    else if (u->scale != 1)
-        nl_buf_printf(b, "%.2f", v * u->scale);
-    else
-        nl_buf_printf(b, "%.4g", v);
-    if (with_unit && u->unit[0] && u->kind != ROW_COUNT)
-        nl_buf_printf(b, "%s%s", u->unit[0] == '%' ? "" : " ", u->unit);
 }
 
 static nl_verdict_kind kind_of(const char *name)
@@ -185,25 +118,25 @@ static void unit_cell(rp_page *p, const nl_csv_table *t, int r, const char *colu
 {
     const double v = nl_csv_num(cell(t, r, column)), hi = nl_csv_num(cell(t, r, "hi")),
                  n = nl_csv_num(cell(t, r, "n"));
-    const double shown = u->kind == ROW_COUNT || u->kind == ROW_CELLS ? v : v * u->scale;
+    const double shown = u->e.kind == NL_UNIT_COUNT || u->e.kind == NL_UNIT_CELLS ? v : v * u->e.scale;
     nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%.10g\" data-unit=\"", shown);
-    rp_esc(p->html, u->unit);
+    rp_esc(p->html, u->e.unit);
     nl_buf_printf(p->html, "\">");
     if (isnan(v)) {
         nl_buf_printf(p->html, "–");
-    } else if (!strcmp(column, "effect") && (u->kind == ROW_COUNT || u->kind == ROW_CELLS)) {
+    } else if (!strcmp(column, "effect") && (u->e.kind == NL_UNIT_COUNT || u->e.kind == NL_UNIT_CELLS)) {
         /* a count is of its units: "5 of 5 cells" lean the claimed way */
-        nl_buf_printf(p->html, "%.0f of %.0f%s", v, n, u->kind == ROW_CELLS ? " cells" : "");
+        nl_buf_printf(p->html, "%.0f of %.0f%s", v, n, u->e.kind == NL_UNIT_CELLS ? " cells" : "");
     } else if (!strcmp(column, "effect")) {
-        unit_number(p->html, u, v, true);
+        nl_effect_unit_number(p->html, &u->e, v, true);
     } else if (isnan(hi)) {
         nl_buf_printf(p->html, "–");
-    } else if (u->kind == ROW_COUNT) {
+    } else if (u->e.kind == NL_UNIT_COUNT) {
         nl_buf_printf(p->html, "exact");
     } else {
-        unit_number(p->html, u, v, false);
+        nl_effect_unit_number(p->html, &u->e, v, false);
         nl_buf_printf(p->html, " – ");
-        unit_number(p->html, u, hi, true);
+        nl_effect_unit_number(p->html, &u->e, hi, true);
     }
     nl_buf_printf(p->html, "</td>");
 }
@@ -228,12 +161,12 @@ static void expect_cell(rp_page *p, const nl_csv_table *t, int r, const row_unit
 {
     nl_buf_printf(p->html, "<td class=\"text\">");
     rp_esc(p->html, cell(t, r, "expect"));
-    if (u->parsed && u->scale != 1 && (u->kind == ROW_MEAN || u->kind == ROW_RATE)) {
+    if (u->parsed && u->e.scale != 1 && (u->e.kind == NL_UNIT_MEAN || u->e.kind == NL_UNIT_RATE)) {
         nl_buf_printf(p->html, "<br><span class=\"small\">%s ", claim->op == NL_EXPECT_WITHIN ? "band" : "threshold");
-        unit_number(p->html, u, claim->threshold, claim->op != NL_EXPECT_WITHIN);
+        nl_effect_unit_number(p->html, &u->e, claim->threshold, claim->op != NL_EXPECT_WITHIN);
         if (claim->op == NL_EXPECT_WITHIN) {
             nl_buf_printf(p->html, " ± ");
-            unit_number(p->html, u, claim->within, true);
+            nl_effect_unit_number(p->html, &u->e, claim->within, true);
         }
         nl_buf_printf(p->html, "</span>");
     }
@@ -262,7 +195,7 @@ static void verdict_row(rp_page *p, const nl_csv_table *t, int r, nl_claim *clai
             unit_cell(p, t, r, shown[c].column, &u);
         } else if (!strcmp(shown[c].column, "expect")) {
             expect_cell(p, t, r, &u, claim);
-        } else if (u.kind == ROW_CELLS && (!strcmp(shown[c].column, "n") || !strcmp(shown[c].column, "agree"))) {
+        } else if (u.e.kind == NL_UNIT_CELLS && (!strcmp(shown[c].column, "n") || !strcmp(shown[c].column, "agree"))) {
             /* a row over cells counts cells, not seeds */
             nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%s\" data-unit=\"cells\">%s cells</td>",
                           v[0] ? v : "nan", v[0] ? v : "–");
@@ -291,26 +224,22 @@ static nl_code forest(rp_page *p, rp_source *s, const nl_csv_table *t, nl_error 
         /* the expectation as the claim wrote it: its threshold and band,
          * read with the cells the claim named (verdicts.csv's a, b, c, d) */
         const row_unit u = unit_of(t, r, &claims[r]);
-        nl_claim *c = &claims[r];
-        const double scale = u.kind == ROW_MEAN || u.kind == ROW_RATE ? u.scale : 1;
-        if (u.kind == ROW_CELLS) {
-            /* on an axis of cells: expected, every cell (intersection-union);
-             * a count of cells is described, and expects no number here */
-            c->op = NL_EXPECT_GREATER;
-            c->threshold = starts(cell(t, r, "method"), NL_VERDICT_METHOD_IUT) ? nl_csv_num(cell(t, r, "n")) : NAN;
-            c->within = 0;
-        } else if (!u.parsed) {
-            c->op = NL_EXPECT_GREATER;
-            c->threshold = NAN;
+        if (!u.parsed) {
+            /* no threshold to draw; a row over cells expects its own (forest.c) */
+            claims[r].op = NL_EXPECT_GREATER;
+            claims[r].threshold = NAN;
         }
-        c->threshold *= scale;
-        c->within *= scale;
-        v->claim = c;
-        /* the row's unit in its label: each row has an axis of its own */
-        snprintf(v->id, sizeof v->id, "%s%s%s", cell(t, r, "claim"), u.unit[0] ? ": " : "", u.unit);
-        v->effect = nl_csv_num(cell(t, r, "effect")) * scale;
-        v->lo = nl_csv_num(cell(t, r, "lo")) * scale;
-        v->hi = nl_csv_num(cell(t, r, "hi")) * scale;
+        v->claim = &claims[r];
+        /* the forest reads the row's unit from its method, metric and
+         * expectation (nl_effect_unit_of), as the table above does, and
+         * draws its numbers, in the file's units here, in it */
+        nl_copy_string(v->method, sizeof v->method, cell(t, r, "method"));
+        nl_copy_string(v->id, sizeof v->id, cell(t, r, "claim"));
+        const double n = nl_csv_num(cell(t, r, "n"));
+        v->n = isnan(n) ? 0 : (int)n;
+        v->effect = nl_csv_num(cell(t, r, "effect"));
+        v->lo = nl_csv_num(cell(t, r, "lo"));
+        v->hi = nl_csv_num(cell(t, r, "hi"));
         v->verdict = kind_of(cell(t, r, "verdict"));
         rep.opt.level = nl_csv_num(cell(t, r, "level"));
     }

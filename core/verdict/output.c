@@ -2,8 +2,10 @@
  * iterate one table of columns, so the two files cannot drift apart. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "verdict/unit.h"
 #include "verdict/verdict.h"
 #include "log/files.h"
 #include "results/files.h"
@@ -176,43 +178,113 @@ void nl_verdict_json(const nl_verdict_report *r, nl_buf *out)
     nl_buf_printf(out, "\n  ]\n}\n");
 }
 
+/* a row's effect and interval as the screen shows them, in its claim's
+ * unit (verdict/unit.h, as the forest plot and the report's table): a
+ * claim over cells "4 of 6 cells", a count "3 of 3 (count)", a mean
+ * "-2.68 points" with "[-3.10, -2.21] points" */
+typedef struct {
+    nl_effect_unit u;
+    char effect[96], interval[128], agree[32];
+} shown_numbers;
+
+static void shown_numbers_of(const nl_verdict *v, shown_numbers *s)
+{
+    s->u = nl_effect_unit_of(v->method, v->claim->metric.name, v->claim);
+    nl_buf e = {0}, i = {0};
+    if (isnan(v->effect))
+        nl_buf_printf(&e, "-");
+    else if (s->u.kind == NL_UNIT_CELLS)
+        nl_buf_printf(&e, "%.0f of %d cells", v->effect, v->n);
+    else if (s->u.kind == NL_UNIT_COUNT)
+        nl_buf_printf(&e, "%.0f of %d (count)", v->effect, v->n);
+    else
+        nl_effect_unit_number(&e, &s->u, v->effect, true);
+    if (isnan(v->lo) || isnan(v->hi)) {
+        nl_buf_printf(&i, "-");
+    } else if (s->u.kind == NL_UNIT_COUNT) {
+        nl_buf_printf(&i, "exact");
+    } else {
+        nl_buf_printf(&i, "[");
+        nl_effect_unit_number(&i, &s->u, v->lo, false);
+        nl_buf_printf(&i, ", ");
+        nl_effect_unit_number(&i, &s->u, v->hi, false);
+        nl_buf_printf(&i, "]%s%s", s->u.unit[0] && s->u.unit[0] != '%' ? " " : "", s->u.unit);
+    }
+    nl_copy_string(s->effect, sizeof s->effect, e.data ? e.data : "");
+    nl_copy_string(s->interval, sizeof s->interval, i.data ? i.data : "");
+    snprintf(s->agree, sizeof s->agree, "%d/%d%s", v->agree, v->n, s->u.kind == NL_UNIT_CELLS ? " cells" : "");
+    nl_buf_free(&e);
+    nl_buf_free(&i);
+}
+
 /* the screen: a line per claim, its expectation, values and provenance below */
 void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
 {
-    int id_width = 5;
-    for (int i = 0; i < r->n; i++)
+    int id_width = 5, effect_width = 6, interval_width = 8, agree_width = 5;
+    shown_numbers *shown = calloc((size_t)(r->n > 0 ? r->n : 1), sizeof *shown);
+    if (!shown)
+        return;
+    for (int i = 0; i < r->n; i++) {
+        shown_numbers_of(&r->v[i], &shown[i]);
         id_width = (int)strlen(r->v[i].id) > id_width ? (int)strlen(r->v[i].id) : id_width;
+        effect_width = (int)strlen(shown[i].effect) > effect_width ? (int)strlen(shown[i].effect) : effect_width;
+        interval_width =
+            (int)strlen(shown[i].interval) > interval_width ? (int)strlen(shown[i].interval) : interval_width;
+        agree_width = (int)strlen(shown[i].agree) > agree_width ? (int)strlen(shown[i].agree) : agree_width;
+    }
     nl_buf_printf(out, "%s (%s): %d claim%s, %.0f%% intervals; Holm's correction over the %d headline claim%s "
                   "with a p, each at one-sided level %.3g; other claims at that level alone, counts described\n",
                   r->sweep_dir, r->experiment, r->n, r->n == 1 ? "" : "s", 100 * r->opt.level, r->holm_k,
                   r->holm_k == 1 ? "" : "s", (1 - r->opt.level) / 2);
     nl_buf_printf(out, "threshold rule: %s\n", r->rule[0] ? r->rule : "none stated (thresholds not derived from the "
                   "papers' numbers by a rule)");
+    nl_buf_printf(out, "units: each effect and interval in its claim's unit, named beside it: points for a difference "
+                  "of errors or accuracies (percent minus percent; verdicts.csv holds fractions), %% for one, nats for "
+                  "losses, a ratio none, %% of seeds for a rate, a count of seeds or rows, cells for a claim over "
+                  "cells; each seed's value (a:, b:) as its run wrote it\n");
     if (r->seeds_planned > r->seeds_run)
         nl_buf_printf(out, "warning: power asks for %d seeds (power.seeds); the runs have at most %d: an "
                       "inconclusive verdict here may be the sweep's size\n", r->seeds_planned, r->seeds_run);
-    nl_buf_printf(out, "%-*s %3s %10s  %-23s %5s %8s %8s  %s\n", id_width, "claim", "n", "effect", "interval", "agree",
-                  "p", "p(Holm)", "verdict");
+    nl_buf_printf(out, "%-*s %3s %*s  %-*s %-*s %8s %8s  %s\n", id_width, "claim", "n", effect_width, "effect",
+                  interval_width, "interval", agree_width, "agree", "p", "p(Holm)", "verdict");
     for (int i = 0; i < r->n; i++) {
         const nl_verdict *v = &r->v[i];
-        char interval[64] = "-", needed[48] = "";
-        if (!isnan(v->lo))
-            snprintf(interval, sizeof interval, "[%.4g, %.4g]", v->lo, v->hi);
+        const shown_numbers *sh = &shown[i];
+        char needed[48] = "";
         if (v->verdict == NL_VERDICT_INCONCLUSIVE && v->seeds_needed > 0)
             snprintf(needed, sizeof needed, " (needs ~%d seeds)", v->seeds_needed);
-        nl_buf_printf(out, "%-*s %3d %10.4g  %-23s %2d/%-2d %8.3g %8.3g  %s%s\n", id_width, v->id, v->n, v->effect, interval,
-                      v->agree, v->n, v->p, v->p_holm, nl_verdict_kind_names[v->verdict], needed);
-        char paper[64] = "";
-        if (v->claim->has_paper_value)
-            snprintf(paper, sizeof paper, "; the paper's value %g", v->claim->paper_value);
+        nl_buf_printf(out, "%-*s %3d %*s  %-*s %-*s %8.3g %8.3g  %s%s\n", id_width, v->id, v->n, effect_width,
+                      sh->effect, interval_width, sh->interval, agree_width, sh->agree, v->p, v->p_holm,
+                      nl_verdict_kind_names[v->verdict], needed);
+        char paper[96] = "";
+        const bool scaled = sh->u.scale != 1 && (sh->u.kind == NL_UNIT_MEAN || sh->u.kind == NL_UNIT_RATE);
+        if (v->claim->has_paper_value) {
+            nl_buf pv = {0};
+            nl_effect_unit_number(&pv, &sh->u, v->claim->paper_value, true);
+            snprintf(paper, sizeof paper, "; the paper's value %g%s%s%s", v->claim->paper_value, scaled ? " (" : "",
+                     scaled ? pv.data : "", scaled ? ")" : "");
+            nl_buf_free(&pv);
+        }
         nl_buf_printf(out, "    %s claim%s; does-not-hold p %.3g (Holm %.3g); %s\n", nl_family_names[v->family], paper,
                       v->p_fail, v->p_fail_holm, v->registered[0] ? v->registered : "registration not checked");
         if (!isnan(v->mc_error))
             nl_buf_printf(out, "    bootstrap Monte Carlo error of p: %.2g\n", v->mc_error);
         const nl_claim_metric *m = &v->claim->metric;
-        nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
+        nl_buf expect = {0};
+        /* the threshold or band in the shown unit where the claim wrote the file's */
+        if (scaled && isfinite(v->claim->threshold)) {
+            nl_buf_printf(&expect, ", %s ", v->claim->op == NL_EXPECT_WITHIN ? "band" : "threshold");
+            nl_effect_unit_number(&expect, &sh->u, v->claim->threshold, v->claim->op != NL_EXPECT_WITHIN);
+            if (v->claim->op == NL_EXPECT_WITHIN) {
+                nl_buf_printf(&expect, " ± ");
+                nl_effect_unit_number(&expect, &sh->u, v->claim->within, true);
+            }
+        }
+        nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
                       v->claim->has_b_metric ? " against b's " : "", v->claim->has_b_metric ? v->claim->b_metric.name : "",
-                      v->claim->expect, v->b_label[0] ? "; b: " : "", v->b_label, v->method);
+                      v->claim->expect, expect.data ? expect.data : "", v->b_label[0] ? "; b: " : "", v->b_label,
+                      v->method);
+        nl_buf_free(&expect);
         if (v->a_label[0] || v->a_values[0]) /* an aggregate claim's members are rows of their own */
             nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
         if (v->b_label[0])
@@ -227,4 +299,5 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
         if (v->note[0])
             nl_buf_printf(out, "    note: %s\n", v->note);
     }
+    free(shown);
 }
