@@ -270,7 +270,7 @@ nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err)
     nl_buf_printf(p->html, "<h3 id=\"s%d-verdicts\">Claims and verdicts</h3>\n<p class=\"hint\">From "
                   "<code>verdicts.csv</code> (<code>normlab verdict</code>): each claim's effect paired by seed, "
                   "its interval and Holm-corrected p, each in its claim's unit: points for a difference of errors "
-                  "or accuracies (percent for one of them), nats for losses, a ratio none; a claim over cells "
+                  "or accuracies (percent for one of them), nats for losses, none for a ratio (a bare number); a claim over cells "
                   "counts its cells (leaning the claimed way; holding to not failing), a count claim its seeds "
                   "or rows. results/usage.md, \"Claims and verdicts\", says what each "
                   "column means. <span class=\"count\" id=\"s%d-verdicttable-count\"></span></p>\n<div class=\"scroll\">"

@@ -240,7 +240,7 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
                   "papers' numbers by a rule)");
     nl_buf_printf(out, "units: each effect and interval in its claim's unit, named beside it: points for a difference "
                   "of errors or accuracies (percent minus percent; verdicts.csv holds fractions), %% for one, nats for "
-                  "losses, a ratio none, %% of seeds for a rate, a count of seeds or rows, cells for a claim over "
+                  "losses, none for a ratio (a bare number), %% of seeds for a rate, a count of seeds or rows, cells for a claim over "
                   "cells; each seed's value (a:, b:) as its run wrote it\n");
     if (r->seeds_planned > r->seeds_run)
         nl_buf_printf(out, "warning: power asks for %d seeds (power.seeds); the runs have at most %d: an "
