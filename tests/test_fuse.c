@@ -77,9 +77,11 @@ static void check_ops(nl_backend *be, nl_norm_geom g, bool skip, bool accumulate
     /* running statistics where the geometry keeps them per channel */
     const bool running = g.center && (g.groups == 0 || g.groups == g.c);
     const nl_ops *o = be->ops;
-    o->norm_forward_act(be, &g, x, gamma, beta, skip ? sk : NULL, y1, m1, r1,
+    /* uncentred statistics as RMSNorm takes them: a scale, no shift */
+    const float *shift = g.center ? beta : NULL;
+    o->norm_forward_act(be, &g, x, gamma, shift, skip ? sk : NULL, y1, m1, r1,
                         running ? rm1 : NULL, running ? rv1 : NULL, &momentum);
-    o->norm_forward(be, &g, x, gamma, beta, y2, m2, r2, running ? rm2 : NULL,
+    o->norm_forward(be, &g, x, gamma, shift, y2, m2, r2, running ? rm2 : NULL,
                     running ? rv2 : NULL, &momentum);
     if (skip)
         o->add_forward(be, count, y2, sk, y2);
@@ -127,6 +129,24 @@ START_TEST(test_ops)
         {.n = 3, .c = 6, .hw = 35, .groups = 6, .center = true, .eps = 1e-5f},
         {.n = 3, .c = 8, .hw = 49, .groups = 1, .center = true, .eps = 1e-5f},
         {.n = 3, .c = 8, .hw = 49, .groups = 1, .center = false, .eps = 1e-5f},
+        /* per-sample groups through groupnorm.c's fused loops: C not a
+         * multiple of 8, runs shorter than a vector (all tail), one
+         * value a plane, several groups, instances with running
+         * statistics, a sample alone (the second thread idle), runs
+         * across NL_CHUNK, and shapes past NL_PARALLEL_MIN so that two
+         * threads split the blocks; feature vectors (hw 1) by groups run
+         * the ops in turn */
+        {.n = 3, .c = 5, .hw = 3, .groups = 1, .center = true, .eps = 1e-5f},
+        {.n = 4, .c = 7, .hw = 2, .groups = 7, .center = true, .eps = 1e-5f},
+        {.n = 4, .c = 10, .hw = 13, .groups = 5, .center = true, .eps = 1e-5f},
+        {.n = 3, .c = 7, .hw = 9, .groups = 7, .center = true, .eps = 1e-5f},
+        {.n = 3, .c = 6, .hw = 70, .groups = 2, .center = false, .eps = 1e-5f},
+        {.n = 1, .c = 6, .hw = 40, .groups = 1, .center = true, .eps = 1e-5f},
+        {.n = 5, .c = 6, .hw = 1100, .groups = 3, .center = true, .eps = 1e-5f},
+        {.n = 7, .c = 5, .hw = 961, .groups = 1, .center = true, .eps = 1e-5f},
+        {.n = 9, .c = 3, .hw = 1225, .groups = 3, .center = false, .eps = 1e-5f},
+        {.n = 6, .c = 12, .hw = 1, .groups = 3, .center = true, .eps = 1e-5f},
+        {.n = 5, .c = 9, .hw = 1, .groups = 1, .center = false, .eps = 1e-5f},
     };
     for (int threads = 1; threads <= 2; threads++) {
         nl_backend *be = tu_cpu(threads);

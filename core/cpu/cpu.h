@@ -263,5 +263,19 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
                                const float *x, const float *dy, const float *gamma,
                                const float *save_mean, const float *save_rstd, float *dx,
                                bool accumulate_dx, float *dgamma, float *dbeta, void *workspace);
+/* per-sample groups of images (hw > 1) with a ReLU, and the residual add
+ * before it where skip / dskip are given, fused into the apply pass and
+ * the backward's passes (norm_forward_act / norm_backward_act), bit for bit
+ * the ops in turn; fp32 statistics */
+void nl_cpu_groupnorm_forward_act(int n, int c, int hw, int groups, bool center, float eps,
+                                  const float *x, const float *gamma, const float *beta,
+                                  const float *skip, float *y, float *save_mean,
+                                  float *save_rstd, float *running_mean, float *running_var,
+                                  float momentum);
+void nl_cpu_groupnorm_backward_act(int n, int c, int hw, int groups, bool center, const float *x,
+                                   const float *y, const float *dy, const float *gamma,
+                                   const float *save_mean, const float *save_rstd, float *dx,
+                                   bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                                   float *dgamma, float *dbeta, void *workspace);
 
 #endif

@@ -590,10 +590,12 @@ static void block_finish(block_stats *st, size_t count, bool center, float eps)
  * that sums block b+1, so that reading the next block overlaps writing this
  * one (a block alone is summed, then normalized from cache: the two phases
  * each wait on memory in turn). */
-static void forward_spatial_share(int n, int c, int hw, int groups, bool center, float eps,
+static inline __attribute__((always_inline)) void
+forward_spatial_share(int n, int c, int hw, int groups, bool center, float eps,
                                   const float *x,
                                   const float *gamma, const float *beta, float *y,
-                                  float *save_mean, float *save_rstd)
+                                  float *save_mean, float *save_rstd, const float *skip,
+                                  bool relu)
 {
     const int cpg = c / groups;
     const size_t block = (size_t)cpg * hw;
@@ -613,6 +615,7 @@ static void forward_spatial_share(int n, int c, int hw, int groups, bool center,
             const bool more = b + 1 < last;
             const float *xb = x + (size_t)b * block;
             float *yb = y + (size_t)b * block;
+            const float *skb = skip ? skip + (size_t)b * block : NULL;
             if (more) {
                 next.shift = center ? xb[block] : 0.0f;
                 next.sum = next.sum_sq = 0.0;
@@ -623,14 +626,23 @@ static void forward_spatial_share(int n, int c, int hw, int groups, bool center,
                 const float scale = (float)(cur.rstd * gamma_at(gamma, ch)), offset = beta_at(beta, ch);
                 const float *xp = xb + (size_t)j * hw;
                 float *yp = yb + (size_t)j * hw;
+                const float *skp = skb ? skb + (size_t)j * hw : NULL;
                 if (more) {
-                    nl_moments_normalizing(xp + block, (size_t)hw, next.shift, &next.sum,
-                                           &next.sum_sq, xp, yp, cur.mean, scale, offset, NULL,
-                                           NULL);
-                } else {
+                    nl_moments_normalizing_act(xp + block, (size_t)hw, next.shift, &next.sum,
+                                               &next.sum_sq, xp, yp, cur.mean, scale, offset,
+                                               NULL, NULL, skp, relu);
+                } else if (!relu) {
                     #pragma omp simd
                     for (int k = 0; k < hw; k++)
                         yp[k] = nl_fmaf(xp[k] - cur.mean, scale, offset);
+                } else if (skp) {
+                    #pragma omp simd
+                    for (int k = 0; k < hw; k++)
+                        yp[k] = nl_relu1(nl_fmaf(xp[k] - cur.mean, scale, offset) + skp[k]);
+                } else {
+                    #pragma omp simd
+                    for (int k = 0; k < hw; k++)
+                        yp[k] = nl_relu1(nl_fmaf(xp[k] - cur.mean, scale, offset));
                 }
             }
             if (more)
@@ -639,17 +651,32 @@ static void forward_spatial_share(int n, int c, int hw, int groups, bool center,
     }
 }
 
+/* with relu, y = relu(norm(x) + skip) (skip NULL: no add), rounded as the
+ * add and ReLU ops round it after the normalizer (norm_forward_act); the
+ * fused and plain passes are separate instantiations of the same loop */
 static void forward_spatial(int n, int c, int hw, int groups, bool center, float eps,
                             const float *x,
                             const float *gamma, const float *beta, float *y, float *save_mean,
-                            float *save_rstd)
+                            float *save_rstd, const float *skip, bool relu)
 {
     const size_t block = (size_t)(c / groups) * hw;
     const int blocks = n * groups;
-    NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
-                        forward_spatial_share(n, c, hw, groups, center, eps, x, gamma, beta, y,
-                                              save_mean, save_rstd));
+    if (!relu)
+        NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                            forward_spatial_share(n, c, hw, groups, center, eps, x, gamma, beta,
+                                                  y, save_mean, save_rstd, NULL, false));
+    else if (skip)
+        NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                            forward_spatial_share(n, c, hw, groups, center, eps, x, gamma, beta,
+                                                  y, save_mean, save_rstd, skip, true));
+    else
+        NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                            forward_spatial_share(n, c, hw, groups, center, eps, x, gamma, beta,
+                                                  y, save_mean, save_rstd, NULL, true));
 }
+
+static void instance_running(int n, int c, int hw, const float *x, const float *save_mean,
+                             float *running_mean, float *running_var, float momentum);
 
 void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, bool center,
                               float eps,
@@ -662,9 +689,27 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
         forward_features(n, c, groups, center, eps, x, gamma, beta, y, save_mean, save_rstd);
         return;
     }
-    forward_spatial(n, c, hw, groups, center, eps, x, gamma, beta, y, save_mean, save_rstd);
-    if (!running_mean)
-        return;
+    forward_spatial(n, c, hw, groups, center, eps, x, gamma, beta, y, save_mean, save_rstd,
+                    NULL, false);
+    if (running_mean)
+        instance_running(n, c, hw, x, save_mean, running_mean, running_var, momentum);
+}
+
+void nl_cpu_groupnorm_forward_act(int n, int c, int hw, int groups, bool center, float eps,
+                                  const float *x, const float *gamma, const float *beta,
+                                  const float *skip, float *y, float *save_mean,
+                                  float *save_rstd, float *running_mean, float *running_var,
+                                  float momentum)
+{
+    forward_spatial(n, c, hw, groups, center, eps, x, gamma, beta, y, save_mean, save_rstd, skip,
+                    true);
+    if (running_mean)
+        instance_running(n, c, hw, x, save_mean, running_mean, running_var, momentum);
+}
+
+static void instance_running(int n, int c, int hw, const float *x, const float *save_mean,
+                             float *running_mean, float *running_var, float momentum)
+{
     /* InstanceNorm with tracked statistics (groups == c): PyTorch averages the
      * per-instance means and unbiased variances over the batch. The variance
      * is recomputed exactly here rather than recovered from rstd; this path
@@ -689,12 +734,13 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
 }
 
 /* the per-channel sums of a block's dy and dy * xhat into partial */
-static void block_gradient_sums(const float *xb, const float *dyb, int cpg, int hw, float mean,
-                                double rstd, double *partial)
+static void block_gradient_sums(const float *xb, const float *dyb, const float *yb, int cpg,
+                                int hw, float mean, double rstd, double *partial)
 {
     for (int j = 0; j < cpg; j++) {
         double s_dy = 0.0, s_dy_xc = 0.0;
-        nl_sum_dy_dyx(xb + (size_t)j * hw, dyb + (size_t)j * hw, (size_t)hw, mean, &s_dy, &s_dy_xc);
+        nl_sum_dy_dyx_act(xb + (size_t)j * hw, dyb + (size_t)j * hw,
+                          yb ? yb + (size_t)j * hw : NULL, (size_t)hw, mean, &s_dy, &s_dy_xc);
         partial[2 * j] = s_dy;
         partial[2 * j + 1] = s_dy_xc * rstd;
     }
@@ -706,10 +752,12 @@ static void block_gradient_sums(const float *xb, const float *dyb, int cpg, int 
  * pipelines its range of blocks as the forward does: block b's dx is written
  * in the loop that sums block b+1. Per-channel sums go to partial (N, C, 2),
  * added over samples afterwards in sample order. */
-static void backward_spatial_share(int n, int c, int hw, int groups, bool center, const float *x,
+static inline __attribute__((always_inline)) void
+backward_spatial_share(int n, int c, int hw, int groups, bool center, const float *x,
                                    const float *dy, const float *gamma, const float *save_mean,
                                    const float *save_rstd, float *dx, bool accumulate_dx,
-                                   double *partial)
+                                   double *partial, const float *y, float *dskip,
+                                   bool accumulate_dskip)
 {
     const int cpg = c / groups;
     const size_t block = (size_t)cpg * hw;
@@ -718,9 +766,9 @@ static void backward_spatial_share(int n, int c, int hw, int groups, bool center
         int first, last;
         nl_thread_range(blocks, &first, &last);
         if (first < last)
-            block_gradient_sums(x + (size_t)first * block, dy + (size_t)first * block, cpg, hw,
-                                save_mean[first], save_rstd[first],
-                                partial + (size_t)first * cpg * 2);
+            block_gradient_sums(x + (size_t)first * block, dy + (size_t)first * block,
+                                y ? y + (size_t)first * block : NULL, cpg, hw, save_mean[first],
+                                save_rstd[first], partial + (size_t)first * cpg * 2);
         for (int b = first; b < last; b++) {
             const int g = b % groups;
             const double *part = partial + (size_t)b * cpg * 2; /* b * cpg = i * c + g * cpg */
@@ -733,10 +781,13 @@ static void backward_spatial_share(int n, int c, int hw, int groups, bool center
             }
             const bool more = b + 1 < last;
             const float *xb = x + (size_t)b * block, *dyb = dy + (size_t)b * block;
+            const float *yb = y ? y + (size_t)b * block : NULL;
+            float *dsb = dskip ? dskip + (size_t)b * block : NULL;
             if (!dx) {
                 if (more)
-                    block_gradient_sums(xb + block, dyb + block, cpg, hw, save_mean[b + 1],
-                                        save_rstd[b + 1], partial + (size_t)(b + 1) * cpg * 2);
+                    block_gradient_sums(xb + block, dyb + block, yb ? yb + block : NULL, cpg, hw,
+                                        save_mean[b + 1], save_rstd[b + 1],
+                                        partial + (size_t)(b + 1) * cpg * 2);
                 continue;
             }
             const float mean_f = save_mean[b];
@@ -747,19 +798,31 @@ static void backward_spatial_share(int n, int c, int hw, int groups, bool center
             for (int j = 0; j < cpg; j++) {
                 const float af = (float)(rstd * gamma_at(gamma, g * cpg + j));
                 const float *xp = xb + (size_t)j * hw, *dyp = dyb + (size_t)j * hw;
+                const float *yp = yb ? yb + (size_t)j * hw : NULL;
                 float *dxp = dxb + (size_t)j * hw;
+                float *dsp = dsb ? dsb + (size_t)j * hw : NULL;
                 if (more) {
                     double s_dy = 0.0, s_dy_xc = 0.0;
-                    nl_dy_moments_writing(xp + block, dyp + block, (size_t)hw, save_mean[b + 1],
-                                          &s_dy, &s_dy_xc, xp, dyp, dxp, accumulate_dx, af, bf,
-                                          mean_f, kf);
+                    nl_dy_moments_writing_act(xp + block, dyp + block, yp ? yp + block : NULL,
+                                              (size_t)hw, save_mean[b + 1], &s_dy, &s_dy_xc, xp,
+                                              dyp, yp, dxp, dsp, accumulate_dx, accumulate_dskip,
+                                              af, bf, mean_f, kf);
                     part_next[2 * j] = s_dy;
                     part_next[2 * j + 1] = s_dy_xc * (double)save_rstd[b + 1];
-                } else {
+                } else if (!yp) {
                     #pragma omp simd
                     for (int k = 0; k < hw; k++) {
                         const float v = nl_fmaf(af, dyp[k], nl_fmaf(bf, xp[k] - mean_f, kf));
                         dxp[k] = accumulate_dx ? dxp[k] + v : v;
+                    }
+                } else {
+                    #pragma omp simd
+                    for (int k = 0; k < hw; k++) {
+                        const float gk = nl_pass_where1(dyp[k], yp[k]);
+                        const float v = nl_fmaf(af, gk, nl_fmaf(bf, xp[k] - mean_f, kf));
+                        dxp[k] = accumulate_dx ? dxp[k] + v : v;
+                        if (dsp)
+                            dsp[k] = accumulate_dskip ? dsp[k] + gk : gk;
                     }
                 }
             }
@@ -767,17 +830,36 @@ static void backward_spatial_share(int n, int c, int hw, int groups, bool center
     }
 }
 
+/* with y (a fused ReLU's output, norm_backward_act) dy counts where y > 0
+ * only, and with dskip that masked dy is written (or added) there too, in
+ * the loops that sum it and write dx; the plain and fused passes are
+ * separate instantiations of the same loop */
 static void backward_spatial(int n, int c, int hw, int groups, bool center, const float *x,
                              const float *dy,
                              const float *gamma, const float *save_mean, const float *save_rstd,
-                             float *dx, bool accumulate_dx, double *partial)
+                             float *dx, bool accumulate_dx, double *partial, const float *y,
+                             float *dskip, bool accumulate_dskip)
 {
     const size_t block = (size_t)(c / groups) * hw;
     const int blocks = n * groups;
-    NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
-                        backward_spatial_share(n, c, hw, groups, center, x, dy, gamma, save_mean,
-                                               save_rstd, dx, accumulate_dx, partial));
+    if (!y)
+        NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                            backward_spatial_share(n, c, hw, groups, center, x, dy, gamma,
+                                                   save_mean, save_rstd, dx, accumulate_dx,
+                                                   partial, NULL, NULL, false));
+    else if (dskip)
+        NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                            backward_spatial_share(n, c, hw, groups, center, x, dy, gamma,
+                                                   save_mean, save_rstd, dx, accumulate_dx,
+                                                   partial, y, dskip, accumulate_dskip));
+    else
+        NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                            backward_spatial_share(n, c, hw, groups, center, x, dy, gamma,
+                                                   save_mean, save_rstd, dx, accumulate_dx,
+                                                   partial, y, NULL, false));
 }
+
+static void param_grads(int n, int c, const double *partial, float *dgamma, float *dbeta);
 
 size_t nl_cpu_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups)
 {
@@ -802,8 +884,26 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
     }
     double *partial = workspace; /* (N, C, 2): sum dy, sum dy*xhat */
     backward_spatial(n, c, hw, groups, center, x, dy, gamma, save_mean, save_rstd, dx,
-                     accumulate_dx,
-                     partial);
+                     accumulate_dx, partial, NULL, NULL, false);
+    param_grads(n, c, partial, dgamma, dbeta);
+}
+
+void nl_cpu_groupnorm_backward_act(int n, int c, int hw, int groups, bool center, const float *x,
+                                   const float *y, const float *dy, const float *gamma,
+                                   const float *save_mean, const float *save_rstd, float *dx,
+                                   bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                                   float *dgamma, float *dbeta, void *workspace)
+{
+    double *partial = workspace;
+    backward_spatial(n, c, hw, groups, center, x, dy, gamma, save_mean, save_rstd, dx,
+                     accumulate_dx, partial, y, dskip, accumulate_dskip);
+    param_grads(n, c, partial, dgamma, dbeta);
+}
+
+/* the per-channel parameter gradients from the blocks' partial sums, added
+ * over samples in order */
+static void param_grads(int n, int c, const double *partial, float *dgamma, float *dbeta)
+{
     if (!dgamma && !dbeta)
         return;
     NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,

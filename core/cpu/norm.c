@@ -120,11 +120,13 @@ void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
 /* ---- a ReLU (and a residual add) fused into the apply pass
  * (backend_ops.def, norm_forward_act / norm_backward_act) ---- */
 
-/* batch statistics of images in fp32: batchnorm.c's loops take the
- * epilogue; any other geometry runs the ops one after the other */
+/* images in fp32: batchnorm.c's loops (batch statistics) and groupnorm.c's
+ * (per-sample groups: layer, group, instance, RMS) take the epilogue;
+ * feature vectors and low-precision statistics run the ops one after the
+ * other */
 static bool act_fused_kernels(const nl_norm_geom *g)
 {
-    return batch_stats(g) && g->hw > 1 && !low_precision(g);
+    return g->hw > 1 && !low_precision(g);
 }
 
 void nl_cpu_norm_forward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
@@ -132,10 +134,17 @@ void nl_cpu_norm_forward_act(nl_backend *be, const nl_norm_geom *g, const float 
                              float *save_mean, float *save_rstd, float *running_mean,
                              float *running_var, const float *momentum_slot)
 {
-    if (act_fused_kernels(g)) {
+    if (act_fused_kernels(g) && batch_stats(g)) {
         nl_cpu_batchnorm_forward_train_act(g->n, g->c, g->hw, g->eps, x, gamma, beta, skip, y,
                                            save_mean, save_rstd, running_mean, running_var,
                                            running_mean ? *momentum_slot : 0.0f);
+        return;
+    }
+    if (act_fused_kernels(g)) {
+        assert((gamma || !beta) && "a shift comes with a scale");
+        nl_cpu_groupnorm_forward_act(g->n, g->c, g->hw, g->groups, g->center, g->eps, x, gamma,
+                                     beta, skip, y, save_mean, save_rstd, running_mean,
+                                     running_var, running_mean ? *momentum_slot : 0.0f);
         return;
     }
     nl_cpu_norm_forward(be, g, x, gamma, beta, y, save_mean, save_rstd, running_mean, running_var,
@@ -154,8 +163,14 @@ void nl_cpu_norm_backward_act(nl_backend *be, const nl_norm_geom *g, const float
 {
     /* the fused loop writes dskip beside dx: without dx the ops in turn */
     if (act_fused_kernels(g) && (dx || !dskip)) {
-        nl_cpu_batchnorm_backward_act(g->n, g->c, g->hw, x, y, dy, gamma, save_mean, save_rstd,
-                                      dx, accumulate_dx, dskip, accumulate_dskip, dgamma, dbeta);
+        if (batch_stats(g))
+            nl_cpu_batchnorm_backward_act(g->n, g->c, g->hw, x, y, dy, gamma, save_mean,
+                                          save_rstd, dx, accumulate_dx, dskip, accumulate_dskip,
+                                          dgamma, dbeta);
+        else
+            nl_cpu_groupnorm_backward_act(g->n, g->c, g->hw, g->groups, g->center, x, y, dy,
+                                          gamma, save_mean, save_rstd, dx, accumulate_dx, dskip,
+                                          accumulate_dskip, dgamma, dbeta, workspace);
         return;
     }
     const size_t count = (size_t)g->n * g->c * g->hw;
