@@ -5,9 +5,10 @@
  *   - the ops: norm_forward_act and norm_backward_act write what
  *     norm_forward, add_forward and the ReLU (then the ReLU's backward,
  *     pass_gradient and norm_backward) write, bit for bit, on the
- *     geometries a CNN gives (batch statistics of images: the fused
- *     loops; features, groups, instances, RMS: the ops in turn), with and
- *     without the add, writing and accumulating, on 1 and 2 threads;
+ *     geometries a CNN gives (batch statistics and per-sample groups,
+ *     instances, layer and RMS of images: batchnorm.c's and groupnorm.c's
+ *     fused loops; feature vectors: the ops in turn), with and without
+ *     the add, writing and accumulating, on 1 and 2 threads;
  *   - models: for every normalizer kind of the registry that takes images,
  *     the CNN and both ResNets built fused and unfused give the same
  *     logits, loss, gradients, running statistics and eval outputs, bit for
