@@ -217,6 +217,54 @@ static void shown_numbers_of(const nl_verdict *v, shown_numbers *s)
     nl_buf_free(&i);
 }
 
+/* a claim's lines below its row: the paper's value, registration, the
+ * expectation in the shown unit, each cell's values and the runs' provenance */
+static void claim_details(const nl_verdict *v, const shown_numbers *sh, nl_buf *out)
+{
+    char paper[96] = "";
+    const bool scaled = sh->u.scale != 1 && (sh->u.kind == NL_UNIT_MEAN || sh->u.kind == NL_UNIT_RATE);
+    if (v->claim->has_paper_value) {
+        nl_buf pv = {0};
+        nl_effect_unit_number(&pv, &sh->u, v->claim->paper_value, true);
+        snprintf(paper, sizeof paper, "; the paper's value %g%s%s%s", v->claim->paper_value, scaled ? " (" : "",
+                 scaled ? pv.data : "", scaled ? ")" : "");
+        nl_buf_free(&pv);
+    }
+    nl_buf_printf(out, "    %s claim%s; does-not-hold p %.3g (Holm %.3g); %s\n", nl_family_names[v->family], paper,
+                  v->p_fail, v->p_fail_holm, v->registered[0] ? v->registered : "registration not checked");
+    if (!isnan(v->mc_error))
+        nl_buf_printf(out, "    bootstrap Monte Carlo error of p: %.2g\n", v->mc_error);
+    const nl_claim_metric *m = &v->claim->metric;
+    nl_buf expect = {0};
+    /* the threshold or band in the shown unit where the claim wrote the file's */
+    if (scaled && isfinite(v->claim->threshold)) {
+        nl_buf_printf(&expect, ", %s ", v->claim->op == NL_EXPECT_WITHIN ? "band" : "threshold");
+        nl_effect_unit_number(&expect, &sh->u, v->claim->threshold, v->claim->op != NL_EXPECT_WITHIN);
+        if (v->claim->op == NL_EXPECT_WITHIN) {
+            nl_buf_printf(&expect, " ± ");
+            nl_effect_unit_number(&expect, &sh->u, v->claim->within, true);
+        }
+    }
+    nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
+                  v->claim->has_b_metric ? " against b's " : "", v->claim->has_b_metric ? v->claim->b_metric.name : "",
+                  v->claim->expect, expect.data ? expect.data : "", v->b_label[0] ? "; b: " : "", v->b_label,
+                  v->method);
+    nl_buf_free(&expect);
+    if (v->a_label[0] || v->a_values[0]) /* an aggregate claim's members are rows of their own */
+        nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
+    if (v->b_label[0])
+        nl_buf_printf(out, "    b: %s: %s\n", v->b_label, v->b_values);
+    if (v->c_label[0])
+        nl_buf_printf(out, "    c: %s: %s\n    d: %s: %s\n", v->c_label, v->c_values, v->d_label, v->d_values);
+    if (!isnan(v->sign_flip_p))
+        nl_buf_printf(out, "    exact sign-flip p %.3g (2^%d patterns)\n", v->sign_flip_p, v->n);
+    nl_buf_printf(out, "    runs: commit %s%s, kernels %s, threads %s\n", v->commits[0] ? v->commits : "?",
+                  v->mixed_commits ? " (MIXED COMMITS: runs of one claim from different commits)" : "",
+                  v->kernels[0] ? v->kernels : "?", v->threads[0] ? v->threads : "?");
+    if (v->note[0])
+        nl_buf_printf(out, "    note: %s\n", v->note);
+}
+
 /* the screen: a line per claim, its expectation, values and provenance below */
 void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
 {
@@ -256,48 +304,7 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
         nl_buf_printf(out, "%-*s %3d %*s  %-*s %-*s %8.3g %8.3g  %s%s\n", id_width, v->id, v->n, effect_width,
                       sh->effect, interval_width, sh->interval, agree_width, sh->agree, v->p, v->p_holm,
                       nl_verdict_kind_names[v->verdict], needed);
-        char paper[96] = "";
-        const bool scaled = sh->u.scale != 1 && (sh->u.kind == NL_UNIT_MEAN || sh->u.kind == NL_UNIT_RATE);
-        if (v->claim->has_paper_value) {
-            nl_buf pv = {0};
-            nl_effect_unit_number(&pv, &sh->u, v->claim->paper_value, true);
-            snprintf(paper, sizeof paper, "; the paper's value %g%s%s%s", v->claim->paper_value, scaled ? " (" : "",
-                     scaled ? pv.data : "", scaled ? ")" : "");
-            nl_buf_free(&pv);
-        }
-        nl_buf_printf(out, "    %s claim%s; does-not-hold p %.3g (Holm %.3g); %s\n", nl_family_names[v->family], paper,
-                      v->p_fail, v->p_fail_holm, v->registered[0] ? v->registered : "registration not checked");
-        if (!isnan(v->mc_error))
-            nl_buf_printf(out, "    bootstrap Monte Carlo error of p: %.2g\n", v->mc_error);
-        const nl_claim_metric *m = &v->claim->metric;
-        nl_buf expect = {0};
-        /* the threshold or band in the shown unit where the claim wrote the file's */
-        if (scaled && isfinite(v->claim->threshold)) {
-            nl_buf_printf(&expect, ", %s ", v->claim->op == NL_EXPECT_WITHIN ? "band" : "threshold");
-            nl_effect_unit_number(&expect, &sh->u, v->claim->threshold, v->claim->op != NL_EXPECT_WITHIN);
-            if (v->claim->op == NL_EXPECT_WITHIN) {
-                nl_buf_printf(&expect, " ± ");
-                nl_effect_unit_number(&expect, &sh->u, v->claim->within, true);
-            }
-        }
-        nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
-                      v->claim->has_b_metric ? " against b's " : "", v->claim->has_b_metric ? v->claim->b_metric.name : "",
-                      v->claim->expect, expect.data ? expect.data : "", v->b_label[0] ? "; b: " : "", v->b_label,
-                      v->method);
-        nl_buf_free(&expect);
-        if (v->a_label[0] || v->a_values[0]) /* an aggregate claim's members are rows of their own */
-            nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
-        if (v->b_label[0])
-            nl_buf_printf(out, "    b: %s: %s\n", v->b_label, v->b_values);
-        if (v->c_label[0])
-            nl_buf_printf(out, "    c: %s: %s\n    d: %s: %s\n", v->c_label, v->c_values, v->d_label, v->d_values);
-        if (!isnan(v->sign_flip_p))
-            nl_buf_printf(out, "    exact sign-flip p %.3g (2^%d patterns)\n", v->sign_flip_p, v->n);
-        nl_buf_printf(out, "    runs: commit %s%s, kernels %s, threads %s\n", v->commits[0] ? v->commits : "?",
-                      v->mixed_commits ? " (MIXED COMMITS: runs of one claim from different commits)" : "",
-                      v->kernels[0] ? v->kernels : "?", v->threads[0] ? v->threads : "?");
-        if (v->note[0])
-            nl_buf_printf(out, "    note: %s\n", v->note);
+        claim_details(v, sh, out);
     }
     free(shown);
 }
