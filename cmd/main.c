@@ -16,6 +16,7 @@
 #include "cpu/cpu.h"
 #include "device/device.h"
 #include "log/files.h"
+#include "train/run_model.h"
 #include "cmd.h"
 #include "int_options.h"
 #include "version_git.h"
@@ -399,7 +400,8 @@ int main(int argc, char **argv)
         return nl_cmd_report(argc > 1 ? argv[1] : "", &kernels_err);
     /* so does NORMLAB_CONV the convolutions' library */
     nl_conv_library conv;
-    if (nl_cpu_conv_library_from_env(&conv, &kernels_err) != NL_OK)
+    if (nl_cpu_conv_library_from_env(&conv, &kernels_err) != NL_OK ||
+        nl_normlab_fuse_check(&kernels_err) != NL_OK)
         return nl_cmd_report(argc > 1 ? argv[1] : "", &kernels_err);
     if (argc < 2) {
         print_help(stderr);

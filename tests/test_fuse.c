@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "config/config.h"
 #include "model/model.h"
@@ -375,6 +376,30 @@ static nl_model *run_model(const char *text, const char *const *sets, int n_sets
     return m;
 }
 
+/* NORMLAB_FUSE takes on and off only: another value is refused before any
+ * work, as NORMLAB_CONV's and NORMLAB_GEMM's are */
+START_TEST(test_fuse_switch_refused)
+{
+    tu_tmp_make("fuse");
+    ck_assert_int_eq(tu_normlab("list"), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cd '%s' && NORMLAB_FUSE=maybe '%s' list >out.txt 2>&1", tu_tmp, NORMLAB_BINARY);
+    const int status = system(cmd);
+    char *out = tu_tmp_read("out.txt");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2 && strstr(out, "NORMLAB_FUSE=maybe") &&
+                      strstr(out, "accepted"), "%s", out);
+    free(out);
+    setenv("NORMLAB_FUSE", "off", 1);
+    nl_error err = {0};
+    ck_assert_int_eq(nl_normlab_fuse_check(&err), NL_OK);
+    ck_assert(nl_normlab_fuse_off());
+    setenv("NORMLAB_FUSE", "yes", 1);
+    ck_assert_int_eq(nl_normlab_fuse_check(&err), NL_ERR_USAGE);
+    unsetenv("NORMLAB_FUSE");
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_rule)
 {
     const char *resnet = run_configs[1];
@@ -436,6 +461,7 @@ int main(void)
     tcase_add_loop_test(models, test_runs_repeat_unfused, 0,
                         (int)(sizeof run_configs / sizeof run_configs[0]));
     tcase_add_test(models, test_rule);
+    tcase_add_test(models, test_fuse_switch_refused);
     suite_add_tcase(s, models);
     return tu_run_suite(s);
 }

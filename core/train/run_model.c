@@ -9,6 +9,18 @@ bool nl_normlab_fuse_off(void)
     return v && (strcmp(v, "0") == 0 || strcmp(v, "off") == 0);
 }
 
+nl_code nl_normlab_fuse_check(nl_error *err)
+{
+    const char *v = getenv("NORMLAB_FUSE");
+    static const char *const accepted[] = {"", "0", "off", "1", "on"};
+    for (size_t i = 0; v && i < sizeof accepted / sizeof *accepted; i++)
+        if (!strcmp(v, accepted[i]))
+            return NL_OK;
+    return v ? nl_fail(err, NL_ERR_USAGE, "NORMLAB_FUSE=%s: accepted: 1 or on (a ReLU and a residual add "
+                       "fused into the normalizer, the default), 0 or off (not fused)", v)
+             : NL_OK;
+}
+
 bool nl_trace_accepts(const nl_act *act) { return act->shape.ndim != 3; }
 
 void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
