@@ -240,17 +240,12 @@ END_TEST
 
 /* ---- pilots judged by the history (a scratch repository) ---- */
 
-static void pgit(const char *args)
+static void pcommit(const char *msg)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && git -c user.name=t -c user.email=t@t -c commit.gpgsign=false -c init.defaultBranch=main "
-             "%s >/dev/null 2>&1",
-             tu_tmp, args);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+    char a[128];
+    snprintf(a, sizeof a, "add -A && git -c user.name=t -c user.email=t@t commit -q -m %s", msg);
+    tu_git(a);
 }
-
-static void pcommit(const char *msg) { char a[128]; snprintf(a, sizeof a, "add -A && git -c user.name=t -c user.email=t@t commit -q -m %s", msg); pgit(a); }
 
 /* sweep `name`: one run and a verdicts.csv with claim one */
 static void psweep(const char *name, const char *verdict)
@@ -287,7 +282,7 @@ static void pexperiment(const char *pilots)
 START_TEST(test_pilot_declared_after_runs)
 {
     tu_tmp_make("pilots");
-    pgit("init -q");
+    tu_git("init -q");
     pexperiment("t-early");
     psweep("t-late", "holds");
     pcommit("c1");

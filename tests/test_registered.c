@@ -24,28 +24,9 @@ static const char *file_c2 = "name: t\nclaims:\n" CLAIM("one", "{model.norm.type
 /* a key today's parser does not know */
 static const char *file_c3 = "name: t\nclaims:\n  - {id: one, paper: \"p\", no_such_key: 1}\n";
 
-/* `git ARGS` in tu_tmp (the test's directory: no characters a shell reads) */
-static void git(const char *args)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && git -c user.name=t -c user.email=t@t -c commit.gpgsign=false -c init.defaultBranch=main "
-             "%s >/dev/null 2>&1",
-             tu_tmp, args);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-}
+static void git(const char *args) { tu_git(args); }
 
-/* HEAD's short hash, as runs record it (git describe --abbrev=12) */
-static void head(char *hash, size_t size)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd '%s' && git rev-parse --short=12 HEAD >head.txt 2>/dev/null", tu_tmp);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-    char *text = tu_tmp_read("head.txt");
-    text[strcspn(text, "\n")] = '\0';
-    nl_copy_string(hash, size, text);
-    free(text);
-}
+static void head(char *hash, size_t size) { tu_git_head(hash, size, 12); }
 
 /* git add PATHS, a commit named MSG, and (hash not NULL) its short hash */
 static void commit(const char *paths, const char *msg, char *hash, size_t size)

@@ -14,27 +14,9 @@
 #include "verdict/registered.h"
 #include "verdict/withdrawn.h"
 
-/* `git ARGS` in tu_tmp (no characters a shell reads in it) */
-static void git(const char *args)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && git -c user.name=t -c user.email=t@t -c commit.gpgsign=false -c init.defaultBranch=main "
-             "%s >/dev/null 2>&1",
-             tu_tmp, args);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-}
+static void git(const char *args) { tu_git(args); }
 
-static void head(char *hash, size_t size)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd '%s' && git rev-parse HEAD >head.txt 2>/dev/null", tu_tmp);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-    char *text = tu_tmp_read("head.txt");
-    text[strcspn(text, "\n")] = '\0';
-    nl_copy_string(hash, size, text);
-    free(text);
-}
+static void head(char *hash, size_t size) { tu_git_head(hash, size, 0); }
 
 static void commit(const char *msg, char *hash, size_t size)
 {

@@ -449,6 +449,29 @@ int tu_committed_sweep_dirs(tu_dir_visit visit, void *ctx)
     return visited;
 }
 
+void tu_git(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && git -c user.name=t -c user.email=t@t -c commit.gpgsign=false -c init.defaultBranch=main "
+             "%s >/dev/null 2>&1",
+             tu_tmp, args);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+void tu_git_head(char *hash, size_t size, int abbrev)
+{
+    char cmd[1024], shorten[32] = "";
+    if (abbrev > 0)
+        snprintf(shorten, sizeof shorten, "--short=%d ", abbrev);
+    snprintf(cmd, sizeof cmd, "cd '%s' && git rev-parse %sHEAD >head.txt 2>/dev/null", tu_tmp, shorten);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+    char *text = tu_tmp_read("head.txt");
+    text[strcspn(text, "\n")] = '\0';
+    nl_copy_string(hash, size, text);
+    free(text);
+}
+
 void tu_tmp_remove(void)
 {
     char cmd[512];

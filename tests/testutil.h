@@ -169,6 +169,12 @@ char *tu_normlab_output(void);
  * out of range */
 void tu_tmp_write_idx(const char *dir, uint32_t n_train, uint32_t n_test, uint32_t train_claim,
                       int bad_label);
+/* `git ARGS` in tu_tmp (a scratch repository: no user config, no signing,
+ * branch main), its output dropped; fails the test when git does */
+void tu_git(const char *args);
+/* HEAD's hash in tu_tmp's repository into hash: abbreviated to `abbrev`
+ * characters as runs record it (git rev-parse --short=N), or whole (0) */
+void tu_git_head(char *hash, size_t size, int abbrev);
 /* removes tu_tmp (tests call it when they pass: a failing test leaves it to look at) */
 void tu_tmp_remove(void);
 
