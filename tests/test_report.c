@@ -466,7 +466,8 @@ START_TEST(test_watch)
     ck_assert_msg(last && !strcmp(last, "; 4 finished\n"), "the last page is not the finished sweep's:\n%s", said);
     free(said);
     char *page = tu_tmp_read("w.html");
-    ck_assert_msg(strstr(page, "<body data-live=\"0\">") && !strstr(page, "class=\"live\""), "the last page reloads");
+    ck_assert_msg(strstr(page, "<body data-live=\"0\">") && !strstr(page, "class=\"live\"") &&
+                      strstr(page, "The sweep finished: 4 of 4 runs finished."), "the last page reloads");
     ck_assert_int_eq(count(page, "status-ok\">ok</span></td>"), 4);
     free(page);
     /* bad input: nothing written */
@@ -496,6 +497,7 @@ START_TEST(test_watch)
     ck_assert_msg(strstr(page, "<body data-live=\"0\">") && strstr(page, "status-killed\">killed</span>") &&
                       strstr(page, "status-pending\">") && !strstr(page, "status-running\">") &&
                       !strstr(page, "status-failed\">") && !strstr(page, "still going") &&
+                      strstr(page, "state-stopped\" role=\"status\">The sweep stopped: ") &&
                       strstr(page, "</html>\n"), "the killed sweep's page");
     free(page);
     tu_tmp_remove();
@@ -652,6 +654,73 @@ START_TEST(test_watch_stopped)
 
     kill(holder, SIGKILL);
     waitpid(holder, NULL, 0);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a run of tu_tmp's sweep "sw" made unfinished as a sweep leaves it: its
+ * summary.json gone and its summary.csv row pending; with its
+ * metrics.csv kept it was killed part way, without it never started */
+static void plant_unfinished(const char *run, bool logged)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/sw/runs/%s/" NL_RUN_SUMMARY_FILE, tu_tmp, run);
+    ck_assert_int_eq(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/sw/runs/%s/" NL_RUN_METRICS_FILE, tu_tmp, run);
+    ck_assert(logged || unlink(path) == 0);
+    char *csv = tu_tmp_read("sw/summary.csv");
+    char *row = strstr(csv, run), *status = row ? strstr(row, ",ok,") : NULL;
+    ck_assert_ptr_nonnull(status);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%.*s,pending,", (int)(status - csv), csv);
+    const char *metrics = status + 4, *end = strchr(metrics, '\n');
+    for (const char *c = metrics; c < end; c++) /* its metrics empty, as a sweep writes them */
+        nl_buf_printf(&b, "%s", *c == ',' ? "," : "");
+    nl_buf_printf(&b, "%s", end);
+    tu_tmp_write("sw/summary.csv", b.data);
+    nl_buf_free(&b);
+    free(csv);
+}
+
+/* the page's words on where the sweep stands (issue 83, 5): finished,
+ * running while a process holds its lock, and stopped once nothing runs
+ * with runs left, counted; the figures say where the left runs stand (a
+ * killed sweep's runs are not "still going"), and a killed run alone says
+ * it stopped too */
+START_TEST(test_sweep_state)
+{
+    make_sweep("report-state");
+    ck_assert_int_eq(tu_normlab("report sw --out done.html"), 0);
+    char *page = tu_tmp_read("done.html");
+    ck_assert_msg(strstr(page, "<p class=\"state state-finished\" role=\"status\">The sweep finished: 4 of 4 runs "
+                               "finished.</p>"), "the finished sweep's page does not say so");
+    free(page);
+
+    const pid_t holder = hold_sweep_lock("sw");
+    ck_assert_int_eq(tu_normlab("report sw --out held.html"), 0);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    page = tu_tmp_read("held.html");
+    ck_assert_msg(strstr(page, "state-running\" role=\"status\">The sweep is running: 4 of 4 runs finished."),
+                  "a held sweep's page does not say it runs");
+    free(page);
+
+    plant_unfinished("type-batch_seed-2", true);
+    plant_unfinished("type-batch_seed-1", false);
+    ck_assert_int_eq(tu_normlab("report sw --out stopped.html"), 0);
+    page = tu_tmp_read("stopped.html");
+    ck_assert_msg(strstr(page, "state-stopped\" role=\"status\">The sweep stopped: 2 of 4 runs finished, 1 killed, "
+                               "1 pending. Nothing runs now"), "the killed sweep's page does not say it stopped");
+    ck_assert_msg(strstr(page, "2 of 4 runs (1 killed, 1 pending); drawn as far as they got") &&
+                      strstr(page, "2 unfinished runs left out (1 killed, 1 pending)") &&
+                      !strstr(page, "still going") && !strstr(page, "class=\"live\""),
+                  "the killed sweep's figures do not say where its runs stand");
+    free(page);
+    ck_assert_int_eq(tu_normlab("report sw/runs/type-batch_seed-2 --out run.html"), 0);
+    page = tu_tmp_read("run.html");
+    ck_assert_msg(strstr(page, "state-stopped\" role=\"status\">The run stopped: killed after step 30."),
+                  "the killed run's page does not say it stopped");
+    free(page);
     tu_tmp_remove();
 }
 END_TEST
@@ -862,6 +931,7 @@ int main(void)
     tcase_add_test(tc, test_event_framing);
     tcase_add_test(tc, test_watch);
     tcase_add_test(tc, test_watch_stopped);
+    tcase_add_test(tc, test_sweep_state);
     tcase_add_test(tc, test_claim_units);
     tcase_add_test(tc, test_experiment_elsewhere);
     suite_add_tcase(s, tc);

@@ -6,6 +6,7 @@
 #include "base/ident.h"
 #include "plot/common.h"
 #include "results/files.h"
+#include "results/run_result.h"
 #include "results/series.h"
 #include "results/summary_keys.h"
 
@@ -272,16 +273,26 @@ void pl_join_notes(char *out, size_t size, const char *a, const char *b)
 
 /* final metrics exist for finished runs only: how many others (of those
  * `use` selects) were left out goes into the footnote and onto stdout */
+int pl_unfinished_phases(const nl_results *r, const bool *use, char *stand, size_t size)
+{
+    int phases[NL_PHASE_COUNT] = {0}, n = 0;
+    for (int i = 0; i < r->n_runs; i++)
+        if ((!use || use[i]) && !nl_results_run_finished(&r->runs[i])) {
+            phases[nl_run_phase_read(r->runs[i].dir)]++;
+            n++;
+        }
+    nl_run_phases_text(phases, stand, size);
+    return n;
+}
+
 void pl_unfinished_left_out(const nl_results *r, const bool *use, pl_script *s, char *foot, size_t size)
 {
-    int n = 0;
-    for (int i = 0; i < r->n_runs; i++)
-        n += (!use || use[i]) && !nl_results_run_finished(&r->runs[i]);
+    char stand[200];
+    const int n = pl_unfinished_phases(r, use, stand, sizeof stand);
     if (n == 0)
         return;
-    char what[128], with[1500];
-    snprintf(what, sizeof what, "%d unfinished run%s left out (still going, stopped early or failed)", n,
-             n == 1 ? "" : "s");
+    char what[300], with[1500];
+    snprintf(what, sizeof what, "%d unfinished run%s left out (%s)", n, n == 1 ? "" : "s", stand);
     pl_join_notes(with, sizeof with, foot, what);
     nl_copy_string(foot, size, with);
     const size_t used = strlen(s->note);

@@ -181,6 +181,10 @@ void pl_spread_note(const nl_results *r, const char *what, char *buf, size_t siz
 void pl_join_notes(char *out, size_t size, const char *a, const char *b); /* "a. b" */
 /* a final-metric plot's footnote: the spread note for bars and the diverged runs */
 void pl_error_bar_note(const nl_results *r, char *buf, size_t size);
+/* how many runs (of those `use` selects; NULL: all) are no result yet,
+ * and where they stand now into stand ("1 killed, 3 pending"): a killed
+ * sweep's runs are not "still going" */
+int pl_unfinished_phases(const nl_results *r, const bool *use, char *stand, size_t size);
 /* final metrics exist for finished runs only: how many others (of those
  * `use` selects) were left out goes into the footnote and onto stdout */
 void pl_unfinished_left_out(const nl_results *r, const bool *use, pl_script *s, char *foot, size_t size);

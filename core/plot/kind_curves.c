@@ -147,8 +147,8 @@ static void name_panels(curves_fig *f, const nl_plot_spec *spec)
 
 /* reads every run's metrics.csv into its variant's curves. The axes fit
  * the variants whose runs did not diverge; diverging curves leave through
- * the top. Runs still going (or stopped early) are drawn as far as their
- * metrics.csv goes, and marked. */
+ * the top. Runs not finished (running, killed, interrupted) are drawn as
+ * far as their metrics.csv goes, and marked. */
 static nl_code read_curves(curves_fig *f, nl_error *err)
 {
     const nl_results *r = f->r;
@@ -313,15 +313,8 @@ static void lay_out(curves_fig *f, pl_script *s)
         nl_copy_string(foot, sizeof foot, with);
     }
     if (f->unfinished_runs) {
-        char what[300], with[1700];
-        /* where each stands now (running, killed, interrupted, not
-         * started): a killed sweep's runs are not "still going" */
-        int phases[NL_PHASE_COUNT] = {0};
-        char stand[200];
-        for (int i = 0; i < r->n_runs; i++)
-            if (!nl_results_run_finished(&r->runs[i]))
-                phases[nl_run_phase_read(r->runs[i].dir)]++;
-        nl_run_phases_text(phases, stand, sizeof stand);
+        char what[300], with[1700], stand[200];
+        pl_unfinished_phases(r, NULL, stand, sizeof stand);
         if (r->sweep)
             snprintf(what, sizeof what, "(unfinished): %d of %d runs (%s); drawn as far as they got",
                      f->unfinished_runs, r->n_runs, stand);

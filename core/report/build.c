@@ -37,6 +37,36 @@ static void toc(rp_page *p, const rp_source *src, int n)
     nl_buf_printf(p->html, "</nav>\n</header>\n<main>\n");
 }
 
+/* where the sweep (or run) stands, said in words at the top of its section:
+ * finished (every run ended), running (a process holds the sweep's lock or
+ * a run's), or stopped (nothing runs and runs are left: killed,
+ * interrupted or never started). A killed sweep's last page would
+ * otherwise read as a finished one with a few odd rows. */
+static void state_line(rp_page *p, const rp_source *s, const int *counts)
+{
+    const int finished = counts[NL_PHASE_OK] + counts[NL_PHASE_DIVERGED];
+    const int left = counts[NL_PHASE_INTERRUPTED] + counts[NL_PHASE_KILLED] + counts[NL_PHASE_RUNNING] +
+                     counts[NL_PHASE_PENDING];
+    const char *dir = s->res.dir;
+    const bool running = counts[NL_PHASE_RUNNING] > 0 || (s->res.sweep && nl_report_running(&dir, 1));
+    const char *state = running ? "running" : !left ? "finished" : "stopped";
+    char stand[200];
+    nl_run_phases_text(counts, stand, sizeof stand);
+    nl_buf_printf(p->html, "<p class=\"state state-%s\" role=\"status\">The %s %s", state,
+                  s->res.sweep ? "sweep" : "run", running ? "is running" : state);
+    if (s->res.sweep)
+        nl_buf_printf(p->html, ": %d of %d runs finished%s%s", finished, s->res.n_runs, stand[0] ? ", " : "", stand);
+    else if (!running)
+        nl_buf_printf(p->html, ": %s", nl_run_phase_name(s->runs[0].phase));
+    if (!s->res.sweep && left && s->runs[0].last_step >= 0)
+        nl_buf_printf(p->html, "%s step %ld", running ? ", at" : " after", s->runs[0].last_step);
+    if (left && !running)
+        nl_buf_printf(p->html, ". Nothing runs now: %s", s->res.sweep ? "<code>normlab sweep</code> run again "
+                      "resumes its killed and interrupted runs and starts its pending ones" : "its numbers are "
+                      "as far as it got");
+    nl_buf_printf(p->html, ".</p>\n");
+}
+
 static void section_head(rp_page *p, const rp_source *s, bool first)
 {
     int counts[NL_PHASE_COUNT] = {0};
@@ -57,6 +87,7 @@ static void section_head(rp_page *p, const rp_source *s, bool first)
             any = true;
         }
     nl_buf_printf(p->html, ".</p>\n");
+    state_line(p, s, counts);
 }
 
 static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
