@@ -725,6 +725,69 @@ START_TEST(test_sweep_state)
 }
 END_TEST
 
+/* The table over seeds prints beside an interval its own centre, as
+ * normlab table does (issue 83, 8): an error near 0 with two seeds far
+ * above (summary.csv's errors planted so) has an arithmetic mean above its
+ * logit-scale interval; the page shows the logit mean beside it, inside it */
+START_TEST(test_logit_mean_on_the_page)
+{
+    tu_tmp_make("report-lmean");
+    tu_tmp_write("exp.yaml", "name: lm\nbase:\n"
+                 "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 64, test_size: 32}\n"
+                 "  model: {arch: mlp, widths: [8]}\n  train: {batch_size: 32, steps: 4, log_every: 2}\n"
+                 "grid:\n  model.norm.type: [none]\n  seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw -j 2"), 0);
+    char *summary = tu_tmp_read("sw/summary.csv");
+    nl_csv_table t;
+    nl_error err = {0};
+    ck_assert_msg(nl_csv_table_parse(summary, "summary.csv", &t, &err) == NL_OK, "%s", err.msg);
+    free(summary);
+    const int c_error = nl_csv_table_col(&t, "final_test_error"), c_acc = nl_csv_table_col(&t, "final_test_accuracy");
+    ck_assert(c_error > 0 && c_acc > 0 && t.n_rows == 16);
+    nl_buf b = {0};
+    for (int c = 0; c < t.n_cols; c++)
+        nl_buf_printf(&b, "%s%s", c ? "," : "", t.header[c]);
+    for (int r = 0; r < t.n_rows; r++) {
+        const double error = r < 14 ? 0.02 + 0.002 * (r % 5 - 2) : 0.9;
+        /* the row as it was but its error and accuracy */
+        for (int c = 0; c < t.n_cols; c++)
+            if (c == c_error || c == c_acc)
+                nl_buf_printf(&b, "%s%.9g", c ? "," : "\n", c == c_error ? error : 1 - error);
+            else
+                nl_buf_printf(&b, "%s%s", c ? "," : "\n", t.rows[r][c]);
+    }
+    nl_buf_printf(&b, "\n");
+    nl_csv_table_free(&t);
+    tu_tmp_write("sw/summary.csv", b.data);
+    nl_buf_free(&b);
+
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sw", tu_tmp);
+    nl_table_spec spec = {.metric = "final_test_error"};
+    nl_buf md = {0}, csv = {0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, NULL, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_csv_table_parse(csv.data, "the table", &t, &err) == NL_OK, "%s", err.msg);
+    const double mean = strtod(t.rows[0][nl_csv_table_col(&t, "final_test_error_mean")], NULL),
+                 lo = strtod(t.rows[0][nl_csv_table_col(&t, "final_test_error_ci95_low")], NULL),
+                 hi = strtod(t.rows[0][nl_csv_table_col(&t, "final_test_error_ci95_high")], NULL),
+                 lmean = strtod(t.rows[0][nl_csv_table_col(&t, "final_test_error_logitmean")], NULL);
+    nl_csv_table_free(&t);
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+    ck_assert_msg(mean > hi && lo < lmean && lmean < hi, "not skewed: mean %g, logit mean %g, %g – %g", mean, lmean,
+                  lo, hi);
+    ck_assert_int_eq(tu_normlab("report sw --out l.html"), 0);
+    char *page = tu_tmp_read("l.html");
+    char cells[160];
+    snprintf(cells, sizeof cells, ">%.2f</td><td class=\"num\">%.2f – %.2f</td>", 100 * lmean, 100 * lo, 100 * hi);
+    ck_assert_msg(strstr(page, "<th class=\"num\">logit mean</th><th class=\"num\">95% interval of the logit "
+                               "mean</th>") && strstr(page, cells),
+                  "the page shows no logit mean beside the error's interval (%s)", cells);
+    free(page);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* reads the TFRecord framing back: every record's length and data CRCs */
 /* Claims in their own unit (issue 83): a claim over cells counts cells
  * ("2 of 2 cells", its interval "2 – 2 cells"), never numbers on an
@@ -932,6 +995,7 @@ int main(void)
     tcase_add_test(tc, test_watch);
     tcase_add_test(tc, test_watch_stopped);
     tcase_add_test(tc, test_sweep_state);
+    tcase_add_test(tc, test_logit_mean_on_the_page);
     tcase_add_test(tc, test_claim_units);
     tcase_add_test(tc, test_experiment_elsewhere);
     suite_add_tcase(s, tc);

@@ -146,25 +146,38 @@ static nl_code table_of(const rp_source *s, const char *metric, nl_csv_table *t,
     return rc;
 }
 
-/* whether table t (of one metric) has a geometric mean, the centre of an
- * interval on the log scale, in some row: then a column of its own */
-static bool has_gmean(const nl_csv_table *t, const char *metric)
+/* the centre of an interval on a transformed scale, as nl_table_write
+ * gives it beside the interval (METRIC_geomean on the log scale, a loss's;
+ * METRIC_logitmean on the logit scale, an error's or an accuracy's): the
+ * page prints it beside the interval, as normlab table does, since the
+ * arithmetic mean may lie outside it */
+typedef struct {
+    const char *part, *name;
+} rp_centre;
+static const rp_centre centres[] = {{"geomean", "geometric mean"}, {"logitmean", "logit mean"}};
+
+/* the centre table t (of one metric) has in some row: then a column of
+ * its own; NULL: none */
+static const rp_centre *centre_of(const nl_csv_table *t, const char *metric)
 {
-    char col[160];
-    snprintf(col, sizeof col, "%s_geomean", metric);
-    const int c = nl_csv_table_col(t, col);
-    for (int r = 0; r < t->n_rows && c >= 0; r++)
-        if (t->rows[r][c][0])
-            return true;
-    return false;
+    for (size_t k = 0; k < sizeof centres / sizeof centres[0]; k++) {
+        char col[160];
+        snprintf(col, sizeof col, "%s_%s", metric, centres[k].part);
+        const int c = nl_csv_table_col(t, col);
+        for (int r = 0; r < t->n_rows && c >= 0; r++)
+            if (t->rows[r][c][0])
+                return &centres[k];
+    }
+    return NULL;
 }
 
-/* one metric's mean, (geometric mean,) interval and sd cells of row r; an
+/* one metric's mean, (centre,) interval and sd cells of row r; an
  * interval clipped to the metric's range marked "*" (the hint above the
  * table says why) */
-static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *metric, bool gmean)
+static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *metric, const rp_centre *centre)
 {
-    static const char *const parts[] = {"mean", "sd", "ci95_low", "ci95_high", "geomean"};
+    /* no centre: a column no table has, so an empty cell */
+    const char *const parts[] = {"mean", "sd", "ci95_low", "ci95_high", centre ? centre->part : "(none)"};
     const char *cell[5];
     for (int i = 0; i < 5; i++) {
         char col[160];
@@ -175,7 +188,7 @@ static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *m
     const int c_scale = nl_csv_table_col(t, "interval");
     const bool clipped = c_scale >= 0 && !strcmp(t->rows[r][c_scale], nl_stats_scale_tags[NL_STATS_SCALE_CLIPPED]);
     number_cell(p, metric, cell[0]);
-    if (gmean)
+    if (centre)
         number_cell(p, metric, cell[4]);
     char lo[64], hi[64];
     rp_metric_text(metric, cell[2], lo, sizeof lo);
@@ -193,7 +206,7 @@ static void moment_cells(rp_page *p, const nl_csv_table *t, int r, const char *m
 }
 
 static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const char *const *metrics, int n_metrics,
-                         const bool *gmean)
+                         const rp_centre *const *centre)
 {
     nl_buf_printf(p->html, "<thead><tr>");
     for (int k = 0; k < n_keys; k++)
@@ -204,10 +217,10 @@ static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const ch
         rp_esc_name(p->html, metrics[m]);
         const rp_unit u = rp_metric_unit(metrics[m]);
         nl_buf_printf(p->html, "%s%s</th>", u.value[0] ? " " : "", u.value);
-        if (gmean[m])
-            nl_buf_printf(p->html, "<th class=\"num\">geometric mean</th>");
-        nl_buf_printf(p->html, "<th class=\"num\">95%% interval%s</th><th class=\"num\">sd</th>",
-                      gmean[m] ? " of the geometric mean" : "");
+        if (centre[m])
+            nl_buf_printf(p->html, "<th class=\"num\">%s</th>", centre[m]->name);
+        nl_buf_printf(p->html, "<th class=\"num\">95%% interval%s%s</th><th class=\"num\">sd</th>",
+                      centre[m] ? " of the " : "", centre[m] ? centre[m]->name : "");
     }
     nl_buf_printf(p->html, "</tr></thead>\n");
 }
@@ -230,14 +243,14 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
                       "table</code> prints it: finished runs only, diverged runs counted apart. The 95%% interval "
                       "is of the mean over seeds: a t interval on the logit scale for errors and accuracies, on "
                       "the log scale for losses, mapped back so it stays inside the metric's range; on the log "
-                      "scale it is an interval of the geometric mean, printed beside it (the mean may lie outside "
-                      "it); * marks one clipped to the range where a seed sits on its edge. <span class=\"count\" "
+                      "scale it is an interval of the geometric mean, on the logit scale of the logit mean (the "
+                      "mean logit mapped back), each printed beside it (the mean may lie outside it); * marks one clipped to the range where a seed sits on its edge. <span class=\"count\" "
                       "id=\"s%d-cells-count\"></span></p>\n<div class=\"scroll\"><table class=\"sortable\" "
                       "id=\"s%d-cells\" data-group=\"s%d\">\n", s->index, s->index, s->index, s->index);
-        bool gmean[2];
+        const rp_centre *centre[2];
         for (int m = 0; m < n_metrics; m++)
-            gmean[m] = has_gmean(&t[m], metrics[m]);
-        cells_header(p, &t[0], n_keys, metrics, n_metrics, gmean);
+            centre[m] = centre_of(&t[m], metrics[m]);
+        cells_header(p, &t[0], n_keys, metrics, n_metrics, centre);
         nl_buf_printf(p->html, "<tbody>\n");
         for (int r = 0; r < t[0].n_rows; r++) {
             nl_buf_printf(p->html, "<tr>");
@@ -247,7 +260,7 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
             number_cell(p, "diverged", t[0].rows[r][n_keys + 2]);
             /* the tables of two metrics hold the same cells in the same order */
             for (int m = 0; m < n_metrics; m++)
-                moment_cells(p, &t[m], r < t[m].n_rows ? r : 0, metrics[m], gmean[m]);
+                moment_cells(p, &t[m], r < t[m].n_rows ? r : 0, metrics[m], centre[m]);
             nl_buf_printf(p->html, "</tr>\n");
         }
         nl_buf_printf(p->html, "</tbody></table></div>\n");
