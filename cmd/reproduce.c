@@ -10,6 +10,7 @@
 #include "int_options.h"
 #include "log/files.h"
 #include "results/claims.h"
+#include "sweep/sweep.h"
 #include "verdict/registered.h"
 #include "verdict/verdict.h"
 
@@ -28,7 +29,8 @@ static void usage(FILE *out)
             "options:\n"
             "  --seeds N   the grid's seeds become 1..N (normlab sweep --seeds); without it, the\n"
             "              experiment's power: {seeds: N} where it records one (the seeds its\n"
-            "              headline claims need for power 0.8)\n"
+            "              headline claims need for power 0.8) and the grid's seeds are 1..k,\n"
+            "              k < N; a grid of other seeds (a confirmation's) runs as written\n"
             "  --quick     every run %d steps (--set train.steps=%d): a check of the pipeline,\n"
             "              not of the paper\n"
             "  --out DIR   the sweep directory (default results/NAME, NAME the file's name: where it\n"
@@ -192,12 +194,24 @@ int cmd_reproduce(int argc, char **argv)
         return nl_cmd_report("reproduce", &err);
     }
     snprintf(steps, sizeof steps, "train.steps=%d", QUICK_STEPS);
-    /* the seeds power asks for, recorded in the experiment file */
+    /* the seeds power asks for, recorded in the experiment file, where they
+     * extend the grid's 1..k; a grid of other seeds (a confirmation's fresh
+     * ones) is run as written: 1..N would repeat the original's seeds */
     char power_seeds[16] = "";
     if (!a.seeds && claims->power.seeds > 0) {
-        snprintf(power_seeds, sizeof power_seeds, "%d", claims->power.seeds);
-        a.seeds = power_seeds;
-        printf("normlab reproduce: %d seeds, as %s's power: records\n", claims->power.seeds, path);
+        nl_experiment e;
+        const nl_code loaded = nl_experiment_load(path, &e, &err);
+        if (loaded) {
+            free(claims);
+            return nl_cmd_report("reproduce", &err);
+        }
+        const int prefix = nl_experiment_seed_prefix(&e);
+        nl_experiment_free(&e);
+        if (prefix > 0 && prefix < claims->power.seeds) {
+            snprintf(power_seeds, sizeof power_seeds, "%d", claims->power.seeds);
+            a.seeds = power_seeds;
+            printf("normlab reproduce: %d seeds, as %s's power: records\n", claims->power.seeds, path);
+        }
     }
     free(claims);
     char *sweep[12] = {"sweep", path, "--out", out, "-j", (char *)(a.jobs ? a.jobs : "1")};

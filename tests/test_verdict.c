@@ -1544,6 +1544,19 @@ START_TEST(test_reproduce)
                   !strstr(out, "warning: power asks"), "%s\n%s", out, summary);
     free(out);
     free(summary);
+    /* a confirmation's fresh seeds run as written: power's 1..N would repeat the original's */
+    tu_tmp_write("fresh.yaml", "name: fresh\nbase: base.yaml\npower: {seeds: 3, from: \"a pilot\"}\ngrid:\n"
+                               "  model.norm.type: [none, batch]\n  seed: [101, 102, 103]\n"
+                               "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                               "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
+    ck_assert_int_eq(tu_normlab("reproduce fresh.yaml --out fr -j 2 --no-registration"), 0);
+    out = tu_normlab_output();
+    summary = tu_tmp_read("fr/summary.csv");
+    ck_assert_msg(strstr(summary, "type-batch_seed-103") && !strstr(summary, "seed-1,") &&
+                  !strstr(summary, "_seed-1\n") && !strstr(out, "as fresh.yaml's power: records"), "%s\n%s", out,
+                  summary);
+    free(out);
+    free(summary);
     tu_tmp_write("more.yaml", "name: more\npower: {seeds: 6, from: \"a pilot\"}\n"
                               "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
                               "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");

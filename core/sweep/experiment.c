@@ -854,6 +854,23 @@ nl_code nl_experiment_set_seeds(nl_experiment *e, int n, nl_error *err)
     return NL_OK;
 }
 
+int nl_experiment_seed_prefix(const nl_experiment *e)
+{
+    for (int i = 0; i < e->n_axes; i++) {
+        const nl_sweep_axis *axis = &e->axes[i];
+        if (strcmp(axis->key, "seed"))
+            continue;
+        for (int j = 0; j < axis->n; j++) {
+            char expected[16];
+            snprintf(expected, sizeof expected, "%d", j + 1);
+            if (strcmp(axis->values[j], expected))
+                return 0;
+        }
+        return axis->n;
+    }
+    return 0;
+}
+
 void nl_experiment_free(nl_experiment *e)
 {
     free(e->base_text);

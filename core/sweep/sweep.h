@@ -104,6 +104,10 @@ nl_code nl_experiment_set(nl_experiment *e, const char *assignment, nl_error *er
 /* --seeds N: the grid's seed: values become 1..N (normlab reproduce; a
  * claim needs more seeds than a reproduction first ran) */
 nl_code nl_experiment_set_seeds(nl_experiment *e, int n, nl_error *err);
+/* k where the grid's seed: values are exactly 1..k (the start of what
+ * --seeds N makes), 0 where they are other seeds (a confirmation's fresh
+ * ones) or the grid has no seed: key */
+int nl_experiment_seed_prefix(const nl_experiment *e);
 
 /* ---- the plan ---- */
 
