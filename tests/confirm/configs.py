@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""configs.py - a confirmation trains its original's experiment (issue 68).
+"""configs.py - a confirmation trains its original's experiment (issue 68),
+on seeds no earlier look of its claims used (issue 81).
 
 A confirmation (experiments/NAME-confirm.yaml, NAME-confirm2.yaml, ...)
 repeats NAME's claims on fresh seeds; its verdicts mean something only if
@@ -11,14 +12,21 @@ keys, logging keys added later) are not compared, so a config format change
 between the two sweeps' commits passes, and a value that differs, such as a
 set: the confirmation forgot (ioffe-fig1's small Gaussian init), fails.
 
+Fresh seeds make a look independent (STATS.md, "Looks"): a confirmation's
+runs (summary.csv's seed column) share no seed with its original's or an
+earlier confirmation's (NAME-confirm before NAME-confirm2). A grid that
+reran 1..N (what `normlab reproduce` once made of a confirmation's own
+seeds) fails.
+
     python3 tests/confirm/configs.py ROOT          # exit 1 on any finding
 """
+import csv
 import os
 import sys
 
 # a confirmation's name, as the claims page reads it (NAME-confirm, NAME-confirm2)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "verdict_prose"))
-from claims_page import CONFIRM_RE as CONFIRM  # noqa: E402
+from claims_page import CONFIRM_RE as CONFIRM, confirm_order  # noqa: E402
 # what legitimately differs between an original's run and its confirmation's
 IGNORED = {"name", "seed", "threads"}
 
@@ -67,6 +75,36 @@ def check_pair(confirm_runs, original_runs):
             f"({original_runs}/{run}): {what}"]
 
 
+def sweep_seeds(sweep_dir):
+    """the seeds of a sweep's summary.csv rows (empty where it has none)"""
+    try:
+        with open(os.path.join(sweep_dir, "summary.csv"), newline="") as f:
+            return {r["seed"] for r in csv.DictReader(f) if r.get("seed")}
+    except OSError:
+        return set()
+
+
+def reused_seeds(results, names):
+    """findings: a look of a family (NAME, NAME-confirm, ...: confirm_order's
+    rule) with a seed an earlier look of it used"""
+    families = {}
+    for name in names:
+        base, order = confirm_order(name)
+        families.setdefault(base, []).append((order, name))
+    problems = []
+    for looks in families.values():
+        seen = {}
+        for _, name in sorted(looks):
+            mine = sweep_seeds(os.path.join(results, name))
+            for earlier, seeds in seen.items():
+                shared = sorted(mine & seeds, key=lambda s: (len(s), s))
+                if shared:
+                    problems.append(f"results/{name}: seeds {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''} "
+                                    f"({len(shared)}) were {earlier}'s: a confirmation is on fresh seeds")
+            seen[name] = mine
+    return problems
+
+
 def check(root):
     results = os.path.join(root, "results")
     problems, checked = [], 0
@@ -81,7 +119,7 @@ def check(root):
             continue
         problems += check_pair(runs, original)
         checked += 1
-    return problems, checked
+    return problems + reused_seeds(results, sorted(os.listdir(results))), checked
 
 
 def self_test():
@@ -97,6 +135,14 @@ def self_test():
         write("same", "b", "name: b\nseed: 101\nthreads: 2\nmodel:\n  init: gaussian\n  # init_std: 0.01\n"
                            "  activation: relu  # shown now\n")
         write("unset", "c", "name: c\nseed: 101\nmodel:\n  init: auto\n  # init_std: 0.01\n")
+        for sweep, seeds in (("fam", "1 2 3"), ("fam-confirm", "101 102"), ("fam-confirm2", "3 201")):
+            os.makedirs(os.path.join(tmp, "seeds", sweep))
+            with open(os.path.join(tmp, "seeds", sweep, "summary.csv"), "w") as f:
+                f.write("run,seed\n" + "".join(f"r{s},{s}\n" for s in seeds.split()))
+        got = reused_seeds(os.path.join(tmp, "seeds"), ["fam", "fam-confirm", "fam-confirm2"])
+        if len(got) != 1 or "fam-confirm2: seeds 3 (1) were fam's" not in got[0]:
+            failures += 1
+            print(f"self-test: reused seeds gave {got or 'nothing'}")
         for sweep, want in (("same", False), ("unset", True)):
             got = check_pair(os.path.join(tmp, sweep), os.path.join(tmp, "orig"))
             if bool(got) != want or (want and "model.init: gaussian there, auto here" not in got[0]):
