@@ -25,7 +25,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: normlab verdict SWEEP_DIR... [--out DIR] [--seed N] [--level L] [--experiment FILE] [--force]\n"
             "                      [--no-registration] [--looks]\n"
-            "       normlab verdict --withdrawn RESULTS_DIR [--out DIR] [--force]\n\n"
+            "       normlab verdict --withdrawn RESULTS_DIR [--out DIR] [--force]\n"
+            "       normlab verdict --looks RESULTS_DIR [--out DIR] [--force]\n\n"
             "Computes the claims: an experiment file declares (results/usage.md, \"Claims and\n"
             "verdicts\") from its sweep directory's runs: per claim the effect paired by seed\n"
             "(a - b, a / b, a's value, or the rate of a bad outcome), its interval (n <= 2:\n"
@@ -66,12 +67,20 @@ static void usage(FILE *out)
             "  --looks            for each claim with a plan: (results/usage.md), its looks (the\n"
             "                     sweep, NAME-confirm*, withdrawn sweeps not declared pilots),\n"
             "                     each with its seeds, z (the pooled t's p on the normal scale)\n"
-            "                     and boundary, and the plan's verdict; more looks than a\n"
-            "                     group-sequential plan's K are refused (exit 2). A sweep\n"
-            "                     pilots: names is a pilot only where the history shows it\n"
-            "                     declared before its runs were first committed; else it\n"
-            "                     says so and counts it as a look. A pilot that names no\n"
-            "                     sweep (beside SWEEP_DIR, or withdrawn) is refused (exit 2)\n\n"
+            "                     and boundary, whether the plan was declared (its first commit\n"
+            "                     in the experiment file) before the look's runs, and the\n"
+            "                     plan's verdict: first-confirmation's is the first look whose\n"
+            "                     claim was committed before its runs (the original included);\n"
+            "                     a plan declared after its decisive look is marked post hoc.\n"
+            "                     More looks than a group-sequential plan's K are refused (exit\n"
+            "                     2). A sweep pilots: names is a pilot only where the history\n"
+            "                     shows it declared before its runs were first committed; else\n"
+            "                     it says so and counts it as a look. A pilot that names no\n"
+            "                     sweep (beside SWEEP_DIR, or withdrawn) is refused (exit 2).\n"
+            "                     Given a directory of sweeps (no summary.csv or verdicts.csv\n"
+            "                     of its own, e.g. results), writes the ledger of every claim\n"
+            "                     with a plan to RESULTS_DIR/looks.csv (DIR/looks.csv with\n"
+            "                     --out), which results/claims.md's plan counts are read from\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
             "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
             "where a directory goes).\n");
@@ -279,6 +288,19 @@ static int write_verdicts(sweep_verdicts *s, int n, bool force)
     return 0;
 }
 
+/* a listing's file (withdrawn.csv, looks.csv) written through an output
+ * set: an existing one replaced only with --force, nothing written on a
+ * refusal */
+static nl_code write_listing(const char *path, const nl_buf *csv, bool force, nl_error *err)
+{
+    nl_outset *set = nl_outset_begin(force, EXISTS_HINT);
+    nl_code rc = set ? NL_OK : nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    if (rc == NL_OK && (rc = nl_outset_add_buf(set, path, csv, err)) == NL_OK)
+        rc = nl_outset_commit(set, NULL, err);
+    nl_outset_end(set);
+    return rc;
+}
+
 /* --withdrawn: the results directory's withdrawn runs, listed and written
  * to withdrawn.csv (nothing written on a refusal) */
 static int list_withdrawn(const verdict_args *a)
@@ -292,11 +314,7 @@ static int list_withdrawn(const verdict_args *a)
     nl_buf text = {0}, csv = {0};
     nl_withdrawals_text(&w, NULL, &text);
     nl_withdrawals_csv(&w, &csv);
-    nl_outset *set = nl_outset_begin(a->force, EXISTS_HINT);
-    nl_code rc = set ? NL_OK : nl_fail(&err, NL_ERR_NOMEM, "out of memory");
-    if (rc == NL_OK && (rc = nl_outset_add_buf(set, path, &csv, &err)) == NL_OK)
-        rc = nl_outset_commit(set, NULL, &err);
-    nl_outset_end(set);
+    nl_code rc = write_listing(path, &csv, a->force, &err);
     if (rc == NL_OK) {
         nl_cmd_put_text(stdout, text.data ? text.data : "");
         printf("%s%s\n", path, w.shallow ? " (a shallow clone: removals before its first commit are not seen)" : "");
@@ -307,6 +325,25 @@ static int list_withdrawn(const verdict_args *a)
     return rc ? nl_cmd_report("verdict", &err) : 0;
 }
 
+/* --looks RESULTS_DIR: the ledger of every claim with a plan, written to
+ * looks.csv (the experiment files from experiments/, as for a sweep) */
+static int write_looks(const verdict_args *a)
+{
+    nl_error err = {0};
+    nl_buf csv = {0};
+    int rows = 0;
+    char path[1400];
+    nl_path_join(path, sizeof path, a->out_dir ? a->out_dir : a->dirs[0], NL_LOOKS_FILE);
+    nl_code rc = nl_looks_csv(a->dirs[0], "experiments", a->opt.level, &csv, &rows, &err);
+    if (rc == NL_OK)
+        rc = write_listing(path, &csv, a->force, &err);
+    nl_buf_free(&csv);
+    if (rc)
+        return nl_cmd_report("verdict", &err);
+    printf("%s (%d claim rows with a plan)\n", path, rows);
+    return 0;
+}
+
 int cmd_verdict(int argc, char **argv)
 {
     verdict_args a = {.opt = {.level = 0.95, .seed = 1, .resamples = 10000, .registration = true}};
@@ -315,6 +352,8 @@ int cmd_verdict(int argc, char **argv)
         return bad < 0 ? 0 : bad;
     if (a.withdrawn)
         return list_withdrawn(&a);
+    if (a.looks && a.n_dirs == 1 && !a.experiment && nl_looks_is_results_dir(a.dirs[0]))
+        return write_looks(&a);
     sweep_verdicts *s = calloc((size_t)a.n_dirs, sizeof *s);
     if (!s) {
         fprintf(stderr, "normlab verdict: out of memory\n");

@@ -190,7 +190,7 @@ START_TEST(test_looks_found_and_refused)
     nl_buf out = {0};
     ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
     /* the same effects as test_obrien_fleming_three_looks' first two looks, less 1 */
-    ck_assert_msg(strstr(out.data, "look 2: t-confirm: n 3 (6 pooled)") && strstr(out.data, "look 3: t-confirm2"),
+    ck_assert_msg(strstr(out.data, "look 2: t-confirm: holds (n 3, 6 pooled") && strstr(out.data, "look 3: t-confirm2"),
                   "%s", out.data);
     nl_buf_free(&out);
     ck_assert_msg(parse("{kind: group-sequential, looks: 2}", NULL, &err) == NL_OK, "%s", err.msg);
@@ -247,8 +247,8 @@ static void pcommit(const char *msg)
     tu_git(a);
 }
 
-/* sweep `name`: one run and a verdicts.csv with claim one */
-static void psweep(const char *name, const char *verdict)
+/* sweep `name`: one run and a verdicts.csv with claim one, its verdict and registration */
+static void psweep(const char *name, const char *verdict, const char *registered)
 {
     char cmd[600], path[256], text[256];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/%s/runs/1'", tu_tmp, name);
@@ -257,39 +257,43 @@ static void psweep(const char *name, const char *verdict)
     snprintf(text, sizeof text, "{\"run\": \"%s/1\"}\n", name);
     tu_tmp_write(path, text);
     snprintf(path, sizeof path, "results/%s/verdicts.csv", name);
-    snprintf(text, sizeof text, "claim,verdict,registered,a_values,b_values\none,%s,pre-registered,1:2 2:2 3:2,1:1 2:1 3:1\n",
-             verdict);
+    snprintf(text, sizeof text, "claim,verdict,registered,a_values,b_values\none,%s,%s,1:2 2:2 3:2,1:1 2:1 3:1\n",
+             verdict, registered);
     tu_tmp_write(path, text);
 }
 
+/* experiments/t.yaml with a first-confirmation plan naming `pilots` ("" none; NULL: no plan) */
 static void pexperiment(const char *pilots)
 {
-    char text[1024], claim[512];
+    char text[1024], claim[512], plan[300] = "";
     snprintf(claim, sizeof claim, CLAIM, "");
-    snprintf(text, sizeof text, "name: t\nplan: {kind: first-confirmation, pilots: [%s]}\nclaims:\n%s", pilots, claim);
-    ck_assert_int_eq(system("true"), 0);
+    if (pilots)
+        snprintf(plan, sizeof plan, "plan: {kind: first-confirmation%s%s%s}\n", pilots[0] ? ", pilots: [" : "", pilots,
+                 pilots[0] ? "]" : "");
+    snprintf(text, sizeof text, "name: t\n%sclaims:\n%s", plan, claim);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/experiments'", tu_tmp);
     ck_assert_int_eq(system(cmd), 0);
     tu_tmp_write("experiments/t.yaml", text);
 }
 
-/* C1 declares t-early a pilot and commits t-late's runs; C2 commits
- * t-early's and t-same's runs, t and t-confirm, and declares t-same with
- * them; C3 declares t-late. Only t-early was declared before its runs:
- * t-same (the same commit) and t-late (after) are looks, and --looks says
- * why; a pilot that names no sweep is refused naming file:line and key */
+/* C1 declares t-early a pilot (and the plan) and commits t-late's runs;
+ * C2 commits t-early's and t-same's runs, t and t-confirm, and declares
+ * t-same with them; C3 declares t-late. Only t-early was declared before
+ * its runs: t-same (the same commit) and t-late (after) are looks, and
+ * --looks says why; a pilot that names no sweep is refused naming
+ * file:line and key. t-early, pre-registered, would decide were it a look */
 START_TEST(test_pilot_declared_after_runs)
 {
     tu_tmp_make("pilots");
     tu_git("init -q");
     pexperiment("t-early");
-    psweep("t-late", "holds");
+    psweep("t-late", "holds", "post hoc");
     pcommit("c1");
-    psweep("t-early", "holds");
-    psweep("t-same", "holds");
-    psweep("t", "inconclusive");
-    psweep("t-confirm", "does not hold");
+    psweep("t-early", "holds", "pre-registered");
+    psweep("t-same", "holds", "post hoc");
+    psweep("t", "inconclusive", "post hoc");
+    psweep("t-confirm", "does not hold", "pre-registered");
     pexperiment("t-early, t-same");
     pcommit("c2");
     pexperiment("t-early, t-same, t-late");
@@ -311,7 +315,11 @@ START_TEST(test_pilot_declared_after_runs)
     /* counted: t-same and t-late (in plan order) as looks before the original, t-early not at all */
     ck_assert_msg(strstr(o, "look 1: t-same: holds (before the decisive look, not a pilot declared before its runs)") &&
                   strstr(o, "look 2: t-late: holds (before") && strstr(o, "look 3: t: inconclusive (before") &&
-                  strstr(o, "look 4: t-confirm: does not hold (decides)"), "%s", o);
+                  strstr(o, "look 4: t-confirm: does not hold (decides); plan declared at "), "%s", o);
+    /* the plan (C1) came with t-late's runs, before t-confirm's (C2): decided under a plan stated first */
+    ck_assert_msg(strstr(o, "look 2: t-late: holds (before the decisive look, not a pilot declared before its runs); "
+                         "plan declared at ") && strstr(o, ", after this look\n    look 3") &&
+                  strstr(o, ", before this look\n    plan's verdict: does not hold at look 4\n"), "%s", o);
     ck_assert_msg(!strstr(o, ": t-early: "), "t-early counted as a look:\n%s", o);
     int not_pilots = 0;
     for (const char *p = o; (p = strstr(p, "not a pilot, counted as a look")); p++)
@@ -333,6 +341,63 @@ START_TEST(test_pilot_declared_after_runs)
 }
 END_TEST
 
+/* first-confirmation (issue 81): the first pre-registered look decides,
+ * the original included; a post hoc one does not. C1 commits t's runs
+ * (its claim pre-registered), C2 the plan, C3 t-confirm's runs. As
+ * committed, t decides (does not hold), its plan declared after it: the
+ * verdict is computed and marked post hoc, on the screen and in
+ * looks.csv. With t post hoc, t-confirm decides under a plan declared
+ * before it. */
+START_TEST(test_first_look_decides)
+{
+    tu_tmp_make("first-look");
+    tu_git("init -q");
+    pexperiment(NULL);
+    psweep("t", "does not hold", "pre-registered");
+    pcommit("c1");
+    pexperiment("");
+    pcommit("c2");
+    char plan[64], want[512], path[512], dir[512];
+    tu_git_head(plan, sizeof plan, 12);
+    psweep("t-confirm", "holds", "pre-registered");
+    pcommit("c3");
+    snprintf(path, sizeof path, "%s/experiments/t.yaml", tu_tmp);
+    snprintf(dir, sizeof dir, "%s/results/t", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    nl_buf out = {0};
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    snprintf(want, sizeof want, "look 1: t: does not hold (decides); plan declared at %s, after this look\n"
+             "    look 2: t-confirm: holds (after the decision); plan declared at %s, before this look\n"
+             "    plan's verdict: does not hold at look 1 (post hoc: ", plan, plan);
+    ck_assert_msg(strstr(out.data, want), "want:\n%s\ngot:\n%s", want, out.data);
+    nl_buf_free(&out);
+    /* looks.csv: the same ledger, one row, through normlab verdict --looks RESULTS_DIR */
+    ck_assert_int_eq(tu_normlab("verdict --looks results"), 0);
+    char *csv = tu_tmp_read("results/looks.csv");
+    snprintf(want, sizeof want, "t,one,experiments/t.yaml,first-confirmation,%s,t pre-registered: does not hold; "
+             "t-confirm pre-registered: holds,t,does not hold,true\n", plan);
+    ck_assert_msg(strstr(csv, want), "want:\n%s\ngot:\n%s", want, csv);
+    free(csv);
+    /* written again only with --force */
+    ck_assert_int_eq(tu_normlab("verdict --looks results"), 2);
+    /* t post hoc: not the decisive look; t-confirm, after the plan, decides */
+    psweep("t", "does not hold", "post hoc (changed after its runs)");
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    snprintf(want, sizeof want, "look 2: t-confirm: holds (decides); plan declared at %s, before this look\n"
+             "    plan's verdict: holds at look 2\n", plan);
+    ck_assert_msg(strstr(out.data, "look 1: t: does not hold (before the decisive look") && strstr(out.data, want),
+                  "want:\n%s\ngot:\n%s", want, out.data);
+    nl_buf_free(&out);
+    ck_assert_int_eq(tu_normlab("verdict --looks results --force"), 0);
+    csv = tu_tmp_read("results/looks.csv");
+    ck_assert_msg(strstr(csv, "t post hoc: does not hold; t-confirm pre-registered: holds,t-confirm,holds,false\n"),
+                  "%s", csv);
+    free(csv);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -344,8 +409,10 @@ int main(void)
     tcase_add_test(tc, test_looks_beyond_plan);
     tcase_add_test(tc, test_looks_found_and_refused);
     tcase_add_test(tc, test_look_names_shared);
-    if (system("git --version >/dev/null 2>&1") == 0)
+    if (system("git --version >/dev/null 2>&1") == 0) {
         tcase_add_test(tc, test_pilot_declared_after_runs);
+        tcase_add_test(tc, test_first_look_decides);
+    }
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

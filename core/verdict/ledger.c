@@ -14,6 +14,7 @@
 #include "verdict/ledger.h"
 #include "verdict/looks.h"
 #include "verdict/plan.h"
+#include "verdict/verdict.h"
 #include "verdict/withdrawn.h"
 
 #define LK_MAX 24
@@ -24,6 +25,9 @@ typedef struct {
     bool withdrawn;
     char commit[16];   /* withdrawn: the removing commit */
     nl_csv_table t;
+    /* the claim at hand's plan against this look: declared before its first committed runs, and what --looks says */
+    bool plan_before;
+    char plan_why[96];
 } lk_look;
 
 typedef struct {
@@ -78,13 +82,15 @@ static nl_code lk_find_present(const char *parent, const char *base, lk_looks *L
     return rc;
 }
 
-/* ---- pilots declared before their runs (STATS.md "Looks") ----
+/* ---- declarations against runs, from the history (STATS.md "Looks") ----
  * A sweep that plan.pilots names is a pilot, not a look, only where the
  * history shows the declaration first: the first commit of the experiment
  * file whose plan for the claim names it is a strict ancestor of the first
  * commit that added the pilot's runs. Otherwise (declared with or after
  * its runs, the declaration or the runs never committed, no history to
- * read) it is counted as a look, and --looks says why. */
+ * read) it is counted as a look, and --looks says why. The plan itself is
+ * held to each look the same way: a plan stated after its decisive look
+ * is post hoc, computed but marked. */
 
 #define LK_GIT_MAX (4u << 20)
 
@@ -118,12 +124,40 @@ static bool lk_plan_names(const nl_claim_plan *plan, const char *name)
     return false;
 }
 
-/* the first commit at which set->path's plan for claim `id` names pilot; "" none */
-static nl_code lk_declared_at(const nl_claim_set *set, const char *id, const char *pilot, char *commit, size_t size,
+/* what a version of the experiment file declares for claim `was` of it,
+ * the version's claim of the same id as today's `is` */
+typedef bool lk_declares(const nl_claim_set *then, const nl_claim *was, const nl_claim_set *now, const nl_claim *is,
+                         const void *what);
+
+/* its plan names pilot `what` */
+static bool lk_names_pilot(const nl_claim_set *then, const nl_claim *was, const nl_claim_set *now,
+                           const nl_claim *is, const void *what)
+{
+    (void)now;
+    (void)is;
+    return lk_plan_names(nl_claim_plan_of(then, was), what);
+}
+
+/* its plan is today's (kind, K and spending; its pilots have their own declarations) */
+static bool lk_same_plan(const nl_claim_set *then, const nl_claim *was, const nl_claim_set *now, const nl_claim *is,
+                         const void *what)
+{
+    (void)what;
+    const nl_claim_plan *p = nl_claim_plan_of(then, was), *want = nl_claim_plan_of(now, is);
+    return p->kind == want->kind && p->looks == want->looks && !strcmp(p->spending, want->spending);
+}
+
+typedef char lk_commit[72];
+
+/* per claim i of set, the first commit at which set->path's version
+ * `declares` what of it into commit[i] ("" none): one walk of the file's
+ * history for all its claims */
+static nl_code lk_declared_at(const nl_claim_set *set, lk_declares *declares, const void *what, lk_commit *commit,
                               nl_error *err)
 {
-    commit[0] = '\0';
     char dir[PATH_MAX], file[PATH_MAX], object[PATH_MAX + 96];
+    for (int i = 0; i < set->n; i++)
+        commit[i][0] = '\0';
     nl_copy_string(dir, sizeof dir, set->path);
     char *slash = strrchr(dir, '/');
     nl_copy_string(file, sizeof file, slash ? slash + 1 : dir);
@@ -136,30 +170,111 @@ static nl_code lk_declared_at(const nl_claim_set *set, const char *id, const cha
     nl_code rc = lk_git(dir, log, &a, err);
     if (rc || !a.exited_ok) {
         free(a.said.text);
-        return rc;
+        return rc == NL_ERR_USAGE ? (nl_error_clear(err), NL_OK) : rc;
     }
     nl_claim_set *then = malloc(sizeof *then);
     if (!then) {
         free(a.said.text);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
-    for (char *h = a.said.text; rc == NL_OK && *h && !commit[0]; h += strcspn(h, "\n"), h += *h == '\n') {
+    int found = 0;
+    for (char *h = a.said.text; rc == NL_OK && *h && found < set->n; h += strcspn(h, "\n"), h += *h == '\n') {
         char hash[72];
         snprintf(hash, sizeof hash, "%.*s", (int)strcspn(h, "\n"), h);
         snprintf(object, sizeof object, "%s:./%s", hash, file);
         const char *const show[] = {"show", object, NULL};
         nl_git_answer v;
-        if ((rc = lk_git(dir, show, &v, err)) == NL_OK && v.exited_ok) {
-            nl_error ignored = {0}; /* a version that does not parse today declares nothing */
-            if (nl_claims_parse(v.said.text, set->path, then, &ignored) == NL_OK)
-                for (int i = 0; i < then->n; i++)
-                    if (!strcmp(then->claims[i].id, id) && lk_plan_names(nl_claim_plan_of(then, &then->claims[i]), pilot))
-                        nl_copy_string(commit, size, hash);
-        }
+        nl_error ignored = {0}; /* a version that does not parse today declares nothing */
+        if ((rc = lk_git(dir, show, &v, err)) == NL_OK && v.exited_ok &&
+            nl_claims_parse(v.said.text, set->path, then, &ignored) == NL_OK)
+            for (int i = 0; i < set->n; i++)
+                for (int k = 0; k < then->n && !commit[i][0]; k++)
+                    if (!strcmp(then->claims[k].id, set->claims[i].id) &&
+                        declares(then, &then->claims[k], set, &set->claims[i], what)) {
+                        nl_copy_string(commit[i], sizeof commit[i], hash);
+                        found++;
+                    }
         free(v.said.text);
     }
     free(then);
     free(a.said.text);
+    return rc;
+}
+
+#define LK_MEMO 256
+
+/* the history of a directory of sweeps, each answer asked of git once per ledger */
+typedef struct {
+    const char *parent;
+    nl_withdrawals w; /* its withdrawn sweeps; none where parent is outside git */
+    bool have_w;
+    struct {
+        char name[256];
+        lk_commit runs; /* the first commit that added runs of sweep `name`; "" none */
+        bool in_git;
+    } added[LK_MEMO];
+    int n_added;
+    struct {
+        lk_commit declared, runs;
+        bool before; /* declared a strict ancestor of runs */
+    } order[LK_MEMO];
+    int n_order;
+} lk_history;
+
+/* the first commit that added runs of sweep `name` (under h's parent)
+ * into runs, "" none; *in_git false where it is in no git checkout */
+static nl_code lk_runs_added(lk_history *h, const char *name, lk_commit runs, bool *in_git, nl_error *err)
+{
+    for (int i = 0; i < h->n_added; i++)
+        if (!strcmp(h->added[i].name, name)) {
+            nl_copy_string(runs, sizeof(lk_commit), h->added[i].runs);
+            *in_git = h->added[i].in_git;
+            return NL_OK;
+        }
+    char pathspec[PATH_MAX + 64];
+    snprintf(pathspec, sizeof pathspec, "%s/%s", name, NL_SWEEP_RUNS_DIR);
+    const char *const first[] = {"log", "--no-renames", "--diff-filter=A", "--format=%H", "--reverse", "--",
+                                 pathspec, NULL};
+    nl_git_answer a;
+    runs[0] = '\0';
+    nl_code rc = lk_git(h->parent, first, &a, err);
+    *in_git = rc == NL_OK && a.exited_ok;
+    if (rc == NL_ERR_USAGE) {
+        nl_error_clear(err);
+        rc = NL_OK;
+    }
+    if (*in_git)
+        lk_first_line(&a, runs, sizeof(lk_commit));
+    free(a.said.text);
+    if (rc == NL_OK && h->n_added < LK_MEMO && strlen(name) < sizeof h->added[0].name) {
+        nl_copy_string(h->added[h->n_added].name, sizeof h->added[0].name, name);
+        nl_copy_string(h->added[h->n_added].runs, sizeof(lk_commit), runs);
+        h->added[h->n_added++].in_git = *in_git;
+    }
+    return rc;
+}
+
+/* whether commit `declared` is a strict ancestor of commit `runs` */
+static nl_code lk_before(lk_history *h, const char *declared, const char *runs, bool *before, nl_error *err)
+{
+    *before = false;
+    if (!strcmp(declared, runs))
+        return NL_OK;
+    for (int i = 0; i < h->n_order; i++)
+        if (!strcmp(h->order[i].declared, declared) && !strcmp(h->order[i].runs, runs)) {
+            *before = h->order[i].before;
+            return NL_OK;
+        }
+    const char *const anc[] = {"merge-base", "--is-ancestor", declared, runs, NULL};
+    nl_git_answer a;
+    nl_code rc = lk_git(h->parent, anc, &a, err);
+    *before = rc == NL_OK && a.exited_ok;
+    free(a.said.text);
+    if (rc == NL_OK && h->n_order < LK_MEMO) {
+        nl_copy_string(h->order[h->n_order].declared, sizeof(lk_commit), declared);
+        nl_copy_string(h->order[h->n_order].runs, sizeof(lk_commit), runs);
+        h->order[h->n_order++].before = *before;
+    }
     return rc;
 }
 
@@ -168,28 +283,23 @@ typedef struct {
     char why[400];
 } lk_pilot;
 
-/* whether pilot `name` (a sweep under parent) of claim c was declared before its runs */
-static nl_code lk_pilot_check(const char *parent, const nl_claim_set *set, const nl_claim *c, const char *name,
+/* whether pilot `name` (a sweep under h's parent) of claim c was declared before its runs */
+static nl_code lk_pilot_check(lk_history *h, const nl_claim_set *set, const nl_claim *c, const char *name,
                               lk_pilot *out, nl_error *err)
 {
+    static lk_commit declared_by_claim[NL_CLAIM_MAX];
     memset(out, 0, sizeof *out);
-    char declared[72] = "", runs[72] = "", pathspec[PATH_MAX + 64];
-    snprintf(pathspec, sizeof pathspec, "%s/%s", name, NL_SWEEP_RUNS_DIR);
-    const char *const first[] = {"log", "--no-renames", "--diff-filter=A", "--format=%H", "--reverse", "--",
-                                 pathspec, NULL};
-    nl_git_answer a;
-    nl_code rc = lk_git(parent, first, &a, err);
-    if (rc == NL_ERR_USAGE || (rc == NL_OK && !a.exited_ok)) {
-        nl_error_clear(err);
-        free(a.said.text);
+    lk_commit runs = "";
+    const char *declared = declared_by_claim[c - set->claims];
+    bool in_git = false;
+    nl_code rc = lk_runs_added(h, name, runs, &in_git, err);
+    if (rc == NL_OK && !in_git) {
         snprintf(out->why, sizeof out->why, "%.200s is not in a git checkout: nothing shows the declaration came "
-                 "before the runs", parent);
+                 "before the runs", h->parent);
         return NL_OK;
     }
-    const bool have_runs = rc == NL_OK && lk_first_line(&a, runs, sizeof runs);
-    free(a.said.text);
     if (rc == NL_OK)
-        rc = lk_declared_at(set, c->id, name, declared, sizeof declared, err);
+        rc = lk_declared_at(set, lk_names_pilot, name, declared_by_claim, err);
     if (rc)
         return rc;
     if (!declared[0]) {
@@ -197,29 +307,43 @@ static nl_code lk_pilot_check(const char *parent, const nl_claim_set *set, const
                  "before the runs", set->path);
         return NL_OK;
     }
-    if (!have_runs) {
+    if (!runs[0]) {
         snprintf(out->why, sizeof out->why, "declared at %.12s, but its runs were never committed: nothing shows "
                  "the declaration came first", declared);
         return NL_OK;
     }
-    bool older = false;
-    if (strcmp(declared, runs)) {
-        const char *const anc[] = {"merge-base", "--is-ancestor", declared, runs, NULL};
-        if ((rc = lk_git(parent, anc, &a, err)))
-            return rc;
-        older = a.exited_ok;
-        free(a.said.text);
-    }
-    out->pilot = older;
+    if ((rc = lk_before(h, declared, runs, &out->pilot, err)))
+        return rc;
     snprintf(out->why, sizeof out->why, "declared at %.12s, %s its runs (first committed at %.12s)", declared,
-             older ? "before" : !strcmp(declared, runs) ? "in the same commit as" : "not before", runs);
+             out->pilot ? "before" : !strcmp(declared, runs) ? "in the same commit as" : "not before", runs);
     return NL_OK;
+}
+
+/* the plan's declaration against look `name`'s runs: "plan declared at
+ * C, before this look" (before true) or why not (declared: the plan's
+ * first commit, "" none) */
+static nl_code lk_plan_against(lk_history *h, const char *declared, const char *name, bool *before, char *why,
+                               size_t size, nl_error *err)
+{
+    lk_commit runs = "";
+    bool in_git = false;
+    *before = false;
+    nl_code rc = declared[0] ? lk_runs_added(h, name, runs, &in_git, err) : NL_OK;
+    if (rc == NL_OK && declared[0] && runs[0])
+        rc = lk_before(h, declared, runs, before, err);
+    if (!declared[0])
+        snprintf(why, size, "plan not committed: not before this look");
+    else if (!runs[0])
+        snprintf(why, size, "plan declared at %.12s; this look's runs never committed", declared);
+    else
+        snprintf(why, size, "plan declared at %.12s, %s this look", declared, *before ? "before" : "after");
+    return rc;
 }
 
 /* whether parent/name is a directory */
 static bool lk_is_dir(const char *parent, const char *name)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 160];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", parent, name);
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -275,38 +399,51 @@ nl_code nl_looks_check_pilots(const char *sweep_dir, const nl_claim_set *set, bo
     return rc;
 }
 
-/* the withdrawn sweeps of base `base` (none where parent is outside git) */
-static nl_code lk_find_withdrawn(const char *parent, const char *base, lk_looks *L, nl_error *err)
+static nl_code lk_withdrawals(lk_history *h, nl_error *err)
 {
-    nl_withdrawals w;
-    nl_code rc = nl_withdrawals_find(parent, &w, err);
+    if (h->have_w)
+        return NL_OK;
+    nl_code rc = nl_withdrawals_find(h->parent, &h->w, err);
     if (rc == NL_ERR_USAGE) {
         nl_error_clear(err);
-        return NL_OK;
+        rc = NL_OK;
     }
-    for (int i = 0; rc == NL_OK && i < w.n; i++) {
+    h->have_w = rc == NL_OK;
+    return rc;
+}
+
+/* withdrawal x as look `name` at `order` (its verdicts.csv from before its removal) */
+static nl_code lk_add_withdrawn(const char *parent, const nl_withdrawal *x, const char *name, double order,
+                                lk_looks *L, nl_error *err)
+{
+    char *text = NULL, commit[16];
+    nl_code rc = nl_withdrawal_verdicts_csv(parent, x, &text, err);
+    snprintf(commit, sizeof commit, "%.12s", x->commit);
+    if (rc == NL_OK && text)
+        rc = lk_add(L, name, order, text, commit, err);
+    free(text);
+    return rc;
+}
+
+/* the withdrawn sweeps of base `base`, each just before the sweep that replaced it */
+static nl_code lk_find_withdrawn(lk_history *h, const char *base, lk_looks *L, nl_error *err)
+{
+    nl_code rc = lk_withdrawals(h, err);
+    for (int i = 0; rc == NL_OK && i < h->w.n; i++) {
         char b[256];
-        const int order = nl_look_base(w.w[i].sweep, b, sizeof b);
-        char *text = NULL;
-        if (nl_withdrawal_runs(&w.w[i]) <= 0 || strcmp(b, base))
-            continue;
-        if ((rc = nl_withdrawal_verdicts_csv(parent, &w.w[i], &text, err)) == NL_OK && text) {
-            char commit[16];
-            snprintf(commit, sizeof commit, "%.12s", w.w[i].commit);
-            rc = lk_add(L, w.w[i].sweep, order - 0.5, text, commit, err);
-        }
-        free(text);
+        const int order = nl_look_base(h->w.w[i].sweep, b, sizeof b);
+        if (nl_withdrawal_runs(&h->w.w[i]) > 0 && !strcmp(b, base))
+            rc = lk_add_withdrawn(h->parent, &h->w.w[i], h->w.w[i].sweep, order - 0.5, L, err);
     }
-    nl_withdrawals_free(&w);
     return rc;
 }
 
 /* sweep `name` under parent as a look at `order` (its verdicts.csv, or a
  * withdrawn sweep's from before its removal); nothing where it has none */
-static nl_code lk_add_named(const char *parent, const char *name, double order, lk_looks *L, nl_error *err)
+static nl_code lk_add_named(lk_history *h, const char *name, double order, lk_looks *L, nl_error *err)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s/%s", parent, name, NL_SWEEP_VERDICTS_FILE);
+    snprintf(path, sizeof path, "%s/%s/%s", h->parent, name, NL_SWEEP_VERDICTS_FILE);
     char *text = NULL;
     nl_error ignored = {0};
     if (nl_read_file(path, &text, NULL, &ignored) == NL_OK) {
@@ -314,25 +451,10 @@ static nl_code lk_add_named(const char *parent, const char *name, double order, 
         free(text);
         return rc;
     }
-    nl_withdrawals w;
-    nl_code rc = nl_withdrawals_find(parent, &w, err);
-    if (rc == NL_ERR_USAGE) {
-        nl_error_clear(err);
-        return NL_OK;
-    }
-    for (int i = 0; rc == NL_OK && i < w.n; i++) {
-        if (strcmp(w.w[i].sweep, name) || nl_withdrawal_runs(&w.w[i]) <= 0)
-            continue;
-        if ((rc = nl_withdrawal_verdicts_csv(parent, &w.w[i], &text, err)) == NL_OK && text) {
-            char commit[16];
-            snprintf(commit, sizeof commit, "%.12s", w.w[i].commit);
-            rc = lk_add(L, name, order, text, commit, err);
-        }
-        free(text);
-        text = NULL;
-        break;
-    }
-    nl_withdrawals_free(&w);
+    nl_code rc = lk_withdrawals(h, err);
+    for (int i = 0; rc == NL_OK && i < h->w.n; i++)
+        if (!strcmp(h->w.w[i].sweep, name) && nl_withdrawal_runs(&h->w.w[i]) > 0)
+            return lk_add_withdrawn(h->parent, &h->w.w[i], name, order, L, err);
     return rc;
 }
 
@@ -384,6 +506,18 @@ static const char *lk_cell(const lk_look *k, const char *id, const char *col)
     return "";
 }
 
+/* the registration of row `id` in look k, its kind only: "pre-registered",
+ * "post hoc", "not checked", "unknown"; NULL where the look has no such row */
+static const char *lk_registration(const lk_look *k, const char *id)
+{
+    static const char *const kinds[] = {"pre-registered", "post hoc", "not checked"};
+    const char *v = lk_cell(k, id, "verdict"), *r = lk_cell(k, id, "registered");
+    for (size_t i = 0; v[0] && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strncmp(r, kinds[i], strlen(kinds[i])))
+            return kinds[i];
+    return v[0] ? "unknown" : NULL;
+}
+
 static void lk_look_name(const lk_look *k, char *buf, size_t size)
 {
     if (k->withdrawn)
@@ -392,55 +526,96 @@ static void lk_look_name(const lk_look *k, char *buf, size_t size)
         snprintf(buf, size, "%s", k->name);
 }
 
-/* first-confirmation: the first pre-registered confirmation's verdict; the
- * looks before it are counted here, declared pilots being left out of L */
-static void lk_first_confirmation(const nl_claim *c, const lk_looks *L, nl_buf *out)
+/* one verdicts.csv row of a claim under its plan: what --looks prints and
+ * looks.csv holds */
+typedef struct {
+    const char *id;          /* the row: the claim's id, or id[cell] of a claim over cells */
+    char looks[4096];        /* "NAME REGISTRATION: VERDICT; ...", in order */
+    char decided_by[320];    /* the deciding look's name; "" none */
+    char verdict[96];        /* the plan's */
+    bool after_decisive;     /* a look decided, and the plan is not shown declared before its runs */
+} lk_row;
+
+/* look k of row r into r's list (`more`: what a plan adds, "" none) and its screen line into out */
+static void lk_row_look(lk_row *r, const lk_look *k, int number, const char *more, const char *status, nl_buf *out)
+{
+    char name[320];
+    lk_look_name(k, name, sizeof name);
+    const char *reg = lk_registration(k, r->id), *v = lk_cell(k, r->id, "verdict");
+    const size_t used = strlen(r->looks);
+    if (reg)
+        snprintf(r->looks + used, sizeof r->looks - used, "%s%s %s: %s%s", used ? "; " : "", name, reg, v, more);
+    else
+        snprintf(r->looks + used, sizeof r->looks - used, "%s%s: no row", used ? "; " : "", name);
+    nl_buf_printf(out, "    look %d: %s: %s%s%s; %s\n", number, name, reg ? v : "(no row)", more, status, k->plan_why);
+}
+
+/* the decision at look k (1-based number), the plan's verdict `verdict` */
+static void lk_row_decided(lk_row *r, const lk_look *k, const char *verdict)
+{
+    lk_look_name(k, r->decided_by, sizeof r->decided_by);
+    nl_copy_string(r->verdict, sizeof r->verdict, verdict);
+    r->after_decisive = !k->plan_before;
+}
+
+/* first-confirmation: the first pre-registered look decides, the original
+ * included where its claim was committed before its runs (the claims
+ * page's "first pre-registered look"); the looks before it are counted
+ * here, declared pilots being left out of L */
+static void lk_first_confirmation(const lk_looks *L, lk_row *r, nl_buf *out)
 {
     int decisive = -1;
     for (int i = 0; i < L->n && decisive < 0; i++)
-        if (L->look[i].order >= 1 && !strncmp(lk_cell(&L->look[i], c->id, "registered"), "pre-registered", 14))
+        if (lk_registration(&L->look[i], r->id) && !strcmp(lk_registration(&L->look[i], r->id), "pre-registered"))
             decisive = i;
+    for (int i = 0; i < L->n; i++)
+        lk_row_look(r, &L->look[i], i + 1, "",
+                    decisive < 0 || i < decisive ? " (before the decisive look, not a pilot declared before its runs)"
+                    : i == decisive ? " (decides)" : " (after the decision)", out);
+    if (decisive < 0) {
+        nl_copy_string(r->verdict, sizeof r->verdict, "undecided (no pre-registered look yet)");
+        nl_buf_printf(out, "    plan's verdict: %s\n", r->verdict);
+        return;
+    }
+    lk_row_decided(r, &L->look[decisive], lk_cell(&L->look[decisive], r->id, "verdict"));
+    nl_buf_printf(out, "    plan's verdict: %s at look %d%s\n", r->verdict, decisive + 1,
+                  r->after_decisive ? " (post hoc: the plan is not shown declared before this look)" : "");
+}
+
+/* claim c's plan: more looks than its K are refused naming them */
+static nl_code lk_too_many(const nl_claim_set *set, const nl_claim *c, const nl_claim_plan *plan, const lk_looks *L,
+                           int m, nl_error *err)
+{
+    char names[1024] = "";
     for (int i = 0; i < L->n; i++) {
         char name[320];
         lk_look_name(&L->look[i], name, sizeof name);
-        const char *v = lk_cell(&L->look[i], c->id, "verdict");
-        nl_buf_printf(out, "    look %d: %s: %s%s\n", i + 1, name, v[0] ? v : "(no row)",
-                      decisive < 0 || i < decisive ? " (before the decisive look, not a pilot declared before its runs)" : i == decisive ? " (decides)" : " (after the decision)");
+        const size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", name);
     }
-    if (decisive < 0)
-        nl_buf_printf(out, "    plan's verdict: undecided (no pre-registered confirmation yet)\n");
-    else
-        nl_buf_printf(out, "    plan's verdict: %s at look %d\n", lk_cell(&L->look[decisive], c->id, "verdict"),
-                      decisive + 1);
+    return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: %s.looks: claim %s has %d looks (%s), more than the plan's %d: "
+                   "a look beyond K is not in the plan, whose alpha says nothing about it",
+                   set->path, plan->line, plan->column, plan == &set->plan ? "plan" : "claims[].plan", c->id, m, names,
+                   plan->looks);
 }
 
 static nl_code lk_sequential(const nl_claim_set *set, const nl_claim *c, const nl_claim_plan *plan,
-                             const lk_looks *L, double level, nl_buf *out, nl_error *err)
+                             const lk_looks *L, double level, lk_row *row, nl_buf *out, nl_error *err)
 {
     static double x[LK_MAX][256];
     const double *xs[LK_MAX];
     int n[LK_MAX], m = 0;
     for (int i = 0; i < L->n; i++) {
-        const int got = lk_effects(c, &L->look[i], c->id, x[m], 256);
+        const int got = lk_effects(c, &L->look[i], row->id, x[m], 256);
         if (got < 0)
             continue;
         xs[m] = x[m];
         n[m++] = got;
     }
-    if (m > plan->looks) {
-        char names[1024] = "";
-        for (int i = 0; i < L->n; i++) {
-            char name[320];
-            lk_look_name(&L->look[i], name, sizeof name);
-            const size_t used = strlen(names);
-            snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", name);
-        }
-        return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: %s.looks: claim %s has %d looks (%s), more than the plan's %d: "
-                       "a look beyond K is not in the plan, whose alpha says nothing about it",
-                       set->path, plan->line, plan->column, plan == &set->plan ? "plan" : "claims[].plan", c->id, m,
-                       names, plan->looks);
-    }
+    if (m > plan->looks)
+        return lk_too_many(set, c, plan, L, m, err);
     if (m == 0) {
+        nl_copy_string(row->verdict, sizeof row->verdict, "undecided (no per-seed effects to pool)");
         nl_buf_printf(out, "    no look has per-seed effects to pool (a rate, an expression or a claim over cells)\n");
         return NL_OK;
     }
@@ -449,88 +624,288 @@ static nl_code lk_sequential(const nl_claim_set *set, const nl_claim *c, const n
     nl_code rc = nl_plan_sequential(plan, 1 - level, xs, n, m, c->threshold, c->op == NL_EXPECT_GREATER, planned, &r, err);
     if (rc)
         return rc;
+    const bool crossed = r.outcome <= NL_PLAN_FAILS;
     for (int i = 0, k = 0; i < L->n; i++) {
-        if (lk_effects(c, &L->look[i], c->id, x[k], 256) < 0)
+        if (lk_effects(c, &L->look[i], row->id, x[k], 256) < 0)
             continue;
-        char name[320];
-        lk_look_name(&L->look[i], name, sizeof name);
         const nl_plan_look *l = &r.look[k++];
-        nl_buf_printf(out, "    look %d: %s: n %d (%d pooled), t_m %.3g, z %.3f, boundary +-%.3f%s\n", k, name,
-                      l->n_new, l->n, l->fraction, l->z, l->boundary,
-                      k == r.decided_at && r.outcome <= NL_PLAN_FAILS ? " (crossed: stop)" : "");
+        char more[160];
+        snprintf(more, sizeof more, " (n %d, %d pooled, t_m %.3g, z %.3f, boundary +-%.3f)", l->n_new, l->n,
+                 l->fraction, l->z, l->boundary);
+        lk_row_look(row, &L->look[i], k, more, k == r.decided_at && crossed ? " (crossed: stop)" : "", out);
+        if (k == r.decided_at && crossed)
+            lk_row_decided(row, &L->look[i], nl_plan_outcome_names[r.outcome]);
     }
-    nl_buf_printf(out, "    plan's verdict: %s at look %d of %d\n", nl_plan_outcome_names[r.outcome], r.decided_at,
-                  plan->looks);
+    if (!crossed)
+        nl_copy_string(row->verdict, sizeof row->verdict, nl_plan_outcome_names[r.outcome]);
+    nl_buf_printf(out, "    plan's verdict: %s at look %d of %d%s\n", nl_plan_outcome_names[r.outcome], r.decided_at,
+                  plan->looks, row->after_decisive ? " (post hoc: the plan is not shown declared before this look)" : "");
     return NL_OK;
 }
 
-nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double level, nl_buf *out, nl_error *err)
+/* the plan as looks.csv and --looks name it */
+static void lk_plan_text(const nl_claim_plan *plan, char *buf, size_t size)
 {
-    char parent[PATH_MAX], name[256], base[256];
-    nl_copy_string(parent, sizeof parent, sweep_dir);
-    for (size_t len = strlen(parent); len > 1 && parent[len - 1] == '/';)
-        parent[--len] = '\0';
-    char *slash = strrchr(parent, '/');
-    nl_copy_string(name, sizeof name, slash ? slash + 1 : parent);
-    if (slash)
-        *slash = '\0';
+    if (plan->kind == NL_PLAN_GROUP_SEQUENTIAL)
+        snprintf(buf, size, "%s (%s, %d looks)", nl_plan_kind_names[plan->kind], plan->spending, plan->looks);
     else
-        nl_copy_string(parent, sizeof parent, ".");
-    nl_look_base(name, base, sizeof base);
-    static lk_looks all;
-    all.n = 0;
-    nl_code rc = lk_find_present(parent, base, &all, err);
-    if (rc == NL_OK)
-        rc = lk_find_withdrawn(parent, base, &all, err);
-    qsort(all.look, (size_t)all.n, sizeof all.look[0], lk_by_order);
-    static lk_looks extra; /* refused pilots that are not of this base: counted as looks too */
-    extra.n = 0;
-    for (int i = 0; rc == NL_OK && i < set->n; i++) {
-        const nl_claim *c = &set->claims[i];
-        const nl_claim_plan *plan = nl_claim_plan_of(set, c);
-        if (plan->kind == NL_PLAN_NONE)
-            continue;
-        nl_buf_printf(out, "looks of %s (%s%s%s):\n", c->id, nl_plan_kind_names[plan->kind],
-                      plan->kind == NL_PLAN_GROUP_SEQUENTIAL ? ", " : "",
-                      plan->kind == NL_PLAN_GROUP_SEQUENTIAL ? plan->spending : "");
-        /* each declared pilot judged by the history: a pilot only if declared before its runs */
-        bool pilot[NL_PLAN_MAX_PILOTS] = {0};
-        int first_extra = extra.n;
-        for (int p = 0; rc == NL_OK && p < plan->n_pilots; p++) {
-            lk_pilot st;
-            if ((rc = lk_pilot_check(parent, set, c, plan->pilots[p], &st, err)))
-                break;
-            pilot[p] = st.pilot;
-            nl_buf_printf(out, "    pilot %s: %s: %s\n", plan->pilots[p], st.why,
-                          st.pilot ? "a pilot, not a look" : "not a pilot, counted as a look");
-            bool listed = false;
-            for (int k = 0; k < all.n && !listed; k++)
-                listed = !strcmp(all.look[k].name, plan->pilots[p]);
-            if (!st.pilot && !listed) /* another base's sweep: a look before the original */
-                rc = lk_add_named(parent, plan->pilots[p], -1 + 0.01 * p, &extra, err);
-        }
-        if (rc)
-            break;
-        static lk_looks L; /* the looks this claim's plan counts: its pilots left out */
-        L.n = 0;
-        for (int k = first_extra; k < extra.n && L.n < LK_MAX; k++)
-            L.look[L.n++] = extra.look[k];
-        for (int k = 0; k < all.n && L.n < LK_MAX; k++) {
-            bool is_pilot = false;
-            for (int p = 0; p < plan->n_pilots; p++)
-                is_pilot |= pilot[p] && !strcmp(plan->pilots[p], all.look[k].name);
-            if (!is_pilot)
-                L.look[L.n++] = all.look[k];
-        }
-        qsort(L.look, (size_t)L.n, sizeof L.look[0], lk_by_order);
-        if (plan->kind == NL_PLAN_FIRST_CONFIRMATION)
-            lk_first_confirmation(c, &L, out);
-        else
-            rc = lk_sequential(set, c, plan, &L, level, out, err);
+        snprintf(buf, size, "%s", nl_plan_kind_names[plan->kind]);
+}
+
+/* the ledger being made: over one sweep's claims (--looks SWEEP) or a
+ * directory of sweeps (looks.csv) */
+typedef struct {
+    lk_history h;
+    char base[256];   /* the original's name of the sweep at hand */
+    nl_buf *csv;      /* looks.csv's rows; NULL: the screen only */
+    nl_buf done;      /* "\nBASE\tROW\n" per row in csv: a confirmation's file repeats its original's claims */
+    int rows;
+} lk_ledger;
+
+static const char *const lk_columns[] = {"base", "claim", "experiment", "plan", "plan_declared", "looks",
+                                         "decided_by", "verdict", "declared_after_decisive"};
+
+/* row r of claim set `set`'s plan `kind` (declared at `declared`) into looks.csv, once per base and row */
+static void lk_csv_row(lk_ledger *g, const nl_claim_set *set, const char *kind, const char *declared, const lk_row *r)
+{
+    char key[600];
+    snprintf(key, sizeof key, "\n%s\t%s\n", g->base, r->id);
+    if (!g->csv || (g->done.data && strstr(g->done.data, key)))
+        return;
+    nl_buf_printf(&g->done, "%s", key + (g->done.len ? 1 : 0));
+    char short_commit[16];
+    snprintf(short_commit, sizeof short_commit, "%.12s", declared);
+    const char *const field[] = {g->base, r->id, set->path, kind, short_commit, r->looks, r->decided_by, r->verdict,
+                                 r->after_decisive ? "true" : "false"};
+    for (size_t i = 0; i < sizeof field / sizeof field[0]; i++) {
+        nl_buf_printf(g->csv, "%s", i ? "," : "");
+        nl_buf_csv_field(g->csv, field[i]);
     }
+    nl_buf_printf(g->csv, "\n");
+    g->rows++;
+}
+
+/* the looks claim c's plan counts into L: `all` and the pilots not
+ * declared before their runs (another base's: added to `extra`), each
+ * pilot's judgment into out */
+static nl_code lk_claim_looks(lk_history *h, const nl_claim_set *set, const nl_claim *c, const lk_looks *all,
+                              lk_looks *extra, lk_looks *L, nl_buf *out, nl_error *err)
+{
+    const nl_claim_plan *plan = nl_claim_plan_of(set, c);
+    bool pilot[NL_PLAN_MAX_PILOTS] = {0};
+    const int first_extra = extra->n;
+    nl_code rc = NL_OK;
+    for (int p = 0; rc == NL_OK && p < plan->n_pilots; p++) {
+        lk_pilot st;
+        if ((rc = lk_pilot_check(h, set, c, plan->pilots[p], &st, err)))
+            break;
+        pilot[p] = st.pilot;
+        nl_buf_printf(out, "    pilot %s: %s: %s\n", plan->pilots[p], st.why,
+                      st.pilot ? "a pilot, not a look" : "not a pilot, counted as a look");
+        bool listed = false;
+        for (int k = 0; k < all->n && !listed; k++)
+            listed = !strcmp(all->look[k].name, plan->pilots[p]);
+        if (!st.pilot && !listed) /* another base's sweep: a look before the original */
+            rc = lk_add_named(h, plan->pilots[p], -1 + 0.01 * p, extra, err);
+    }
+    L->n = 0;
+    for (int k = first_extra; k < extra->n && L->n < LK_MAX; k++)
+        L->look[L->n++] = extra->look[k];
+    for (int k = 0; k < all->n && L->n < LK_MAX; k++) {
+        bool is_pilot = false;
+        for (int p = 0; p < plan->n_pilots; p++)
+            is_pilot |= pilot[p] && !strcmp(plan->pilots[p], all->look[k].name);
+        if (!is_pilot)
+            L->look[L->n++] = all->look[k];
+    }
+    qsort(L->look, (size_t)L->n, sizeof L->look[0], lk_by_order);
+    return rc;
+}
+
+#define LK_MAX_ROWS 64
+
+/* the rows of claim `id` in L's looks (id, or id[cell] of a claim over
+ * cells) in order of first appearance; id itself where no look has one */
+static int lk_row_ids(const lk_looks *L, const char *id, const char *ids[], int max)
+{
+    int n = 0;
+    const size_t len = strlen(id);
+    for (int i = 0; i < L->n; i++) {
+        const nl_csv_table *t = &L->look[i].t;
+        const int cc = nl_csv_table_col(t, "claim");
+        for (int r = 0; cc >= 0 && r < t->n_rows && n < max; r++) {
+            const char *row = t->rows[r][cc];
+            bool skip = strncmp(row, id, len) || (row[len] && row[len] != '['); /* another claim's */
+            for (int k = 0; k < n && !skip; k++)
+                skip = !strcmp(ids[k], row);
+            if (!skip)
+                ids[n++] = row;
+        }
+    }
+    if (n == 0)
+        ids[n++] = id;
+    return n;
+}
+
+/* claim c's ledger: its pilots, its looks each against its plan's
+ * declaration, and per row the plan's verdict */
+static nl_code lk_claim(lk_ledger *g, const nl_claim_set *set, const nl_claim *c, const char *declared,
+                        const lk_looks *all, lk_looks *extra, double level, nl_buf *out, nl_error *err)
+{
+    static lk_looks L; /* the looks this claim's plan counts: its pilots left out */
+    const nl_claim_plan *plan = nl_claim_plan_of(set, c);
+    char kind[96];
+    lk_plan_text(plan, kind, sizeof kind);
+    nl_buf_printf(out, "looks of %s (%s; plan %s%.12s):\n", c->id, kind, declared[0] ? "declared at " : "not committed",
+                  declared);
+    nl_code rc = lk_claim_looks(&g->h, set, c, all, extra, &L, out, err);
+    for (int i = 0; rc == NL_OK && i < L.n; i++)
+        rc = lk_plan_against(&g->h, declared, L.look[i].name, &L.look[i].plan_before, L.look[i].plan_why,
+                             sizeof L.look[i].plan_why, err);
+    const char *ids[LK_MAX_ROWS];
+    const int n = lk_row_ids(&L, c->id, ids, LK_MAX_ROWS);
+    for (int i = 0; rc == NL_OK && i < n; i++) {
+        static lk_row row;
+        memset(&row, 0, sizeof row);
+        row.id = ids[i];
+        if (strcmp(ids[i], c->id))
+            nl_buf_printf(out, "  %s:\n", ids[i]);
+        if (plan->kind == NL_PLAN_FIRST_CONFIRMATION)
+            lk_first_confirmation(&L, &row, out);
+        else
+            rc = lk_sequential(set, c, plan, &L, level, &row, out, err);
+        if (rc == NL_OK)
+            lk_csv_row(g, set, kind, declared, &row);
+    }
+    return rc;
+}
+
+/* the ledger of the claims of `set` (sweep `name`'s experiment) that have a plan */
+static nl_code lk_ledger_sweep(lk_ledger *g, const char *name, const nl_claim_set *set, double level, nl_buf *out,
+                               nl_error *err)
+{
+    static lk_looks all, extra; /* extra: refused pilots that are not of this base, counted as looks too */
+    static lk_commit declared[NL_CLAIM_MAX]; /* each claim's plan's first commit */
+    all.n = extra.n = 0;
+    nl_look_base(name, g->base, sizeof g->base);
+    nl_code rc = lk_declared_at(set, lk_same_plan, NULL, declared, err);
+    if (rc == NL_OK)
+        rc = lk_find_present(g->h.parent, g->base, &all, err);
+    if (rc == NL_OK)
+        rc = lk_find_withdrawn(&g->h, g->base, &all, err);
+    qsort(all.look, (size_t)all.n, sizeof all.look[0], lk_by_order);
+    for (int i = 0; rc == NL_OK && i < set->n; i++)
+        if (nl_claim_plan_of(set, &set->claims[i])->kind != NL_PLAN_NONE)
+            rc = lk_claim(g, set, &set->claims[i], declared[i], &all, &extra, level, out, err);
     for (int k = 0; k < all.n; k++)
         nl_csv_table_free(&all.look[k].t);
     for (int k = 0; k < extra.n; k++)
         nl_csv_table_free(&extra.look[k].t);
     return rc;
+}
+
+nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double level, nl_buf *out, nl_error *err)
+{
+    char parent[PATH_MAX], name[256];
+    lk_split(sweep_dir, parent, sizeof parent, name, sizeof name);
+    static lk_ledger g; /* its memo is large */
+    memset(&g, 0, sizeof g);
+    g.h.parent = parent;
+    nl_code rc = lk_ledger_sweep(&g, name, set, level, out, err);
+    nl_withdrawals_free(&g.h.w);
+    return rc;
+}
+
+/* sweeps by their original's name, then their order among its looks */
+static int lk_by_base(const void *a, const void *b)
+{
+    char x[256], y[256];
+    const int ox = nl_look_base(a, x, sizeof x), oy = nl_look_base(b, y, sizeof y);
+    const int by_base = strcmp(x, y);
+    return by_base ? by_base : ox != oy ? (ox > oy) - (ox < oy) : strcmp(a, b);
+}
+
+/* the sweeps under results_dir with a verdicts.csv, by base and order (malloc'd rows of 256) */
+static nl_code lk_sweeps(const char *results_dir, char (**names)[256], int *n, nl_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(results_dir);
+    if (!d)
+        return nl_fail(err, NL_ERR_USAGE, "%s: cannot list its sweeps", results_dir);
+    int cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s/%s", results_dir, e->d_name, NL_SWEEP_VERDICTS_FILE);
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= 256 || !nl_path_exists(path))
+            continue;
+        if (*n == cap) {
+            void *grown = realloc(*names, (size_t)(cap = cap ? 2 * cap : 64) * sizeof **names);
+            if (!grown) {
+                closedir(d);
+                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            }
+            *names = grown;
+        }
+        nl_copy_string((*names)[(*n)++], 256, e->d_name);
+    }
+    closedir(d);
+    if (*n)
+        qsort(*names, (size_t)*n, sizeof **names, lk_by_base);
+    return NL_OK;
+}
+
+nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, double level, nl_buf *csv, int *rows,
+                     nl_error *err)
+{
+    char(*names)[256] = NULL;
+    int n = 0;
+    nl_code rc = lk_sweeps(results_dir, &names, &n, err);
+    nl_claim_set *set = rc ? NULL : malloc(sizeof *set);
+    if (rc == NL_OK && !set)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (size_t c = 0; c < sizeof lk_columns / sizeof lk_columns[0]; c++)
+        nl_buf_printf(csv, "%s%s", c ? "," : "", lk_columns[c]);
+    nl_buf_printf(csv, "\n");
+    static lk_ledger g; /* its memo is large */
+    memset(&g, 0, sizeof g);
+    g.h.parent = results_dir;
+    g.csv = csv;
+    for (int i = 0; rc == NL_OK && i < n; i++) {
+        char dir[PATH_MAX], path[PATH_MAX];
+        nl_buf screen = {0};
+        snprintf(dir, sizeof dir, "%s/%s", results_dir, names[i]);
+        rc = nl_verdict_find_experiment(dir, experiments_dir, path, sizeof path, err);
+        if (rc == NL_ERR_USAGE) { /* a directory no experiment names is not a sweep of claims */
+            nl_error_clear(err);
+            rc = NL_OK;
+            continue;
+        }
+        if (rc == NL_OK && (rc = nl_claims_load(path, set, err)) == NL_OK)
+            rc = nl_looks_check_pilots(dir, set, true, err);
+        if (rc == NL_OK)
+            rc = lk_ledger_sweep(&g, names[i], set, level, &screen, err);
+        nl_buf_free(&screen);
+    }
+    *rows = g.rows;
+    nl_buf_free(&g.done);
+    nl_withdrawals_free(&g.h.w);
+    free(set);
+    free(names);
+    return rc;
+}
+
+bool nl_looks_is_results_dir(const char *dir)
+{
+    char path[PATH_MAX], (*names)[256] = NULL;
+    int n = 0;
+    nl_error ignored = {0};
+    snprintf(path, sizeof path, "%s/%s", dir, NL_SWEEP_SUMMARY_FILE);
+    if (nl_path_exists(path))
+        return false;
+    snprintf(path, sizeof path, "%s/%s", dir, NL_SWEEP_VERDICTS_FILE);
+    if (nl_path_exists(path) || lk_sweeps(dir, &names, &n, &ignored))
+        return false;
+    free(names);
+    return n > 0;
 }
