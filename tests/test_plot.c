@@ -1584,6 +1584,78 @@ START_TEST(test_series_plots)
 }
 END_TEST
 
+/* the fewest labelled ticks on any log y axis of a gnuplot script (each
+ * pl_log_axis's: its range, then its explicit ticks or gnuplot's decades);
+ * -1 where the script has no log axis */
+static int fewest_log_ticks(const char *gp)
+{
+    int fewest = -1;
+    for (const char *at = gp; (at = strstr(at, "set logscale y 10\nset yrange [")); at++) {
+        double lo, hi;
+        ck_assert_int_eq(sscanf(at, "set logscale y 10\nset yrange [%lf:%lf]", &lo, &hi), 2);
+        const char *tics = strstr(at, "]\nset ytics ") + strlen("]\nset ytics ");
+        int n = 0;
+        if (!strncmp(tics, "autofreq", 8)) {
+            for (int d = (int)floor(log10(lo)); d <= (int)ceil(log10(hi)); d++)
+                n += pow(10, d) >= lo && pow(10, d) <= hi;
+        } else {
+            ck_assert_msg(*tics == '(', "%.200s", at);
+            for (const char *t = tics; *t && *t != '\n'; t++) {
+                double v;
+                if (*t == '"' && (t = strchr(t + 1, '"')) && sscanf(t + 1, " %lf", &v) == 1)
+                    n += v >= lo && v <= hi;
+            }
+        }
+        fewest = fewest < 0 || n < fewest ? n : fewest;
+    }
+    return fewest;
+}
+
+/* A log axis has at least 3 labelled ticks (issue 83, 7): gradient norms
+ * over less than a decade (0.9 to 1.1: the decades label 1 alone, and a
+ * factor of 1.5 has no 1-2-5 either), over 1 to 8 (1 and 10 only), and a
+ * loss curve over two decades on the curves' log axis (0.1 and 1 only);
+ * one over 6 decades keeps gnuplot's own */
+START_TEST(test_log_axis_ticks)
+{
+    setup();
+    static const double ranges[][2] = {{0.9, 1.1}, {1, 8}, {1e-3, 1e3}};
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+        const fake_row rows[] = {{"a", "1", "ok", 20}, {"b", "2", "ok", 20}};
+        fake_sweep("narrow", "seed", rows, 2, 10, 10);
+        for (int i = 0; i < 2; i++) {
+            nl_buf b = {0};
+            nl_buf_printf(&b, "step,series,layer,name,value\n");
+            for (int l = 0; l < 3; l++)
+                nl_buf_printf(&b, "0,grad_norm,%d,layer%d,%g\n", l, l, ranges[r][l == 2]);
+            char dir[64];
+            snprintf(dir, sizeof dir, "narrow/runs/%s", rows[i].name);
+            write_at(dir, "series.csv", b.data);
+            nl_buf_free(&b);
+        }
+        ck_assert_int_eq(tu_normlab("plot narrow --kind grad_norms"), 0);
+        char *out = tu_normlab_output();
+        ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
+        free(out);
+        char *gp = tu_tmp_read("narrow/plots/grad_norms.gp");
+        const int fewest = fewest_log_ticks(gp);
+        ck_assert_msg(fewest >= 3, "norms over %g to %g: %d labelled ticks\n%.4000s", ranges[r][0], ranges[r][1],
+                      fewest, gp);
+        ck_assert_msg((r == 2) == (strstr(gp, "set ytics autofreq") != NULL), "%.4000s", gp);
+        free(gp);
+    }
+    /* a loss from 2 to 0.013: the curves' log axis */
+    fake_run("long", 15000, 100, 500, "ok", 0);
+    ck_assert_int_eq(tu_normlab("plot long --kind curves"), 0);
+    char *gp = tu_tmp_read("long/plots/curves.gp");
+    ck_assert_msg(fewest_log_ticks(gp) >= 3, "%.4000s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("long/plots", "curves.png");
+    tu_tmp_remove();
+}
+END_TEST
+
 /* switch_weights from series.csv files written by hand: a sweep of batch
  * and switchable normalization over two batch sizes and two seeds, only
  * the switchable runs with the series (two layers each): a panel per
@@ -1910,6 +1982,7 @@ int main(void)
     tcase_add_test(tc, test_where_filter);
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
+    tcase_add_test(tc, test_log_axis_ticks);
     tcase_add_test(tc, test_step_norms_plot);
     tcase_add_test(tc, test_block_skip_plot);
     tcase_add_test(tc, test_switch_weights_plot);

@@ -338,18 +338,18 @@ static const char *step_label(double v, char *buf, size_t size)
  * most 8 of them so a narrow panel's labels stay apart. With `extend`, the
  * axis runs from 0 to the first tic at or past x_max (as gnuplot's own
  * autoscaling does); returns where the axis ends. */
+/* the round interval (1, 2 or 5 times a power of ten) at or above raw > 0 */
+static double round_interval(double raw)
+{
+    const double mag = pow(10, floor(log10(raw)));
+    return raw <= mag ? mag : raw <= 2 * mag ? 2 * mag : raw <= 5 * mag ? 5 * mag : 10 * mag;
+}
+
 double pl_step_tics(pl_script *s, double x_max, bool extend)
 {
     if (!(x_max > 0))
         x_max = 1;
-    const double raw = x_max / 7, mag = pow(10, floor(log10(raw)));
-    double interval = 10 * mag;
-    if (raw <= mag)
-        interval = mag;
-    else if (raw <= 2 * mag)
-        interval = 2 * mag;
-    else if (raw <= 5 * mag)
-        interval = 5 * mag;
+    double interval = round_interval(x_max / 7);
     if (interval < 1)
         interval = 1;
     const double end = extend ? ceil(x_max / interval - 1e-9) * interval : x_max;
@@ -362,6 +362,55 @@ double pl_step_tics(pl_script *s, double x_max, bool extend)
     if (extend)
         nl_buf_printf(&s->gp, "set xrange [0:%.10g]\n", end);
     return end;
+}
+
+/* the labelled ticks of a log axis over [lo, hi] where the decades give
+ * fewer than 3: 1-2-5, 1-2-3-5-7 or every digit within each decade, the
+ * first set that gives 3 to 12, else round linear values (an axis under a
+ * factor of about 2.5); 0 where the decades give 3 or more (gnuplot's own
+ * are then right). The page's logTicks (report.js) is the same rule. */
+static int log_tick_values(double lo, double hi, double *out, int max)
+{
+    static const double digits[][9] = {{1}, {1, 2, 5}, {1, 2, 3, 5, 7}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+    static const int n_digits[] = {1, 3, 5, 9};
+    for (size_t set = 0; set < sizeof n_digits / sizeof n_digits[0]; set++) {
+        int n = 0;
+        for (int d = (int)floor(log10(lo)); d <= (int)ceil(log10(hi)); d++)
+            for (int k = 0; k < n_digits[set]; k++) {
+                const double t = digits[set][k] * pow(10, d);
+                if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9) && n < max)
+                    out[n++] = t;
+            }
+        if (set == 0 && n >= 3)
+            return 0;
+        if (n >= 3 && n <= 12)
+            return n;
+    }
+    const double interval = round_interval((hi - lo) / 4);
+    int n = 0;
+    for (double t = ceil(lo / interval) * interval; t <= hi * (1 + 1e-9) && n < max; t += interval)
+        out[n++] = round(t / interval) * interval;
+    return n;
+}
+
+void pl_log_axis(pl_script *s, char axis, double lo, double hi)
+{
+    nl_buf_printf(&s->gp, "set logscale %c 10\nset %crange [%g:%g]\n", axis, axis, lo, hi);
+    double ticks[16];
+    const int n = lo > 0 && hi > lo ? log_tick_values(lo, hi, ticks, 16) : 0;
+    if (n == 0) {
+        nl_buf_printf(&s->gp, "set %ctics autofreq\n", axis);
+        return;
+    }
+    nl_buf_printf(&s->gp, "set %ctics (", axis);
+    for (int i = 0; i < n; i++)
+        nl_buf_printf(&s->gp, "%s\"%.6g\" %.10g", i ? ", " : "", ticks[i], ticks[i]);
+    nl_buf_printf(&s->gp, ")\n");
+}
+
+void pl_linear_axis(pl_script *s, char axis)
+{
+    nl_buf_printf(&s->gp, "unset logscale %c\nset %ctics autofreq\n", axis, axis);
 }
 
 /* groups of runs for a plot: ids, labels, colors, the runs of each */

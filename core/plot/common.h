@@ -169,6 +169,15 @@ double pl_loss_floor(double lo, double hi, double margin);
 void pl_batch_tics(pl_script *s, const double *values, int n);
 /* log10 x tics at the learning rates */
 void pl_lr_tics(pl_script *s, const double *values, int n);
+/* A log scale on axis ('x' or 'y') over [lo, hi] with at least 3
+ * labelled ticks: gnuplot's decades where they give 3 or more, else
+ * explicit ones at 1-2-5 (or finer) within each decade, or round linear
+ * values on an axis under a factor of about 2.5. The decades alone leave
+ * one label on an axis spanning less than a decade. */
+void pl_log_axis(pl_script *s, char axis, double lo, double hi);
+/* a linear scale on axis with gnuplot's own ticks: what a panel drawn
+ * after a log one (pl_log_axis's explicit ticks) in one script needs */
+void pl_linear_axis(pl_script *s, char axis);
 /* step-axis tics at a round interval (1, 2 or 5 times a power of ten), at
  * most 8 of them so a narrow panel's labels stay apart. With `extend`, the
  * axis runs from 0 to the first tic at or past x_max (as gnuplot's own

@@ -131,7 +131,7 @@ static nl_code draw(const nl_results *r, logit_fig *f, pl_script *s, const char 
     /* a log axis when every value is positive (growth is by factors); the
      * range padded, so that a flat series is not an empty range */
     if (f->lo > 0)
-        nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", f->lo / 1.25, f->hi * 1.25);
+        pl_log_axis(s, 'y', f->lo / 1.25, f->hi * 1.25);
     else
         nl_buf_printf(&s->gp, "set yrange [%g:%g]\n", f->lo - 0.1 * (f->hi - f->lo) - 0.1,
                       f->hi + 0.1 * (f->hi - f->lo) + 0.1);

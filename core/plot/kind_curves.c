@@ -88,10 +88,12 @@ static y_axis curves_range(const curve *c, int n, bool percent, const bool *skip
 
 static void emit_y_axis(pl_script *s, y_axis y)
 {
-    if (y.log)
-        nl_buf_printf(&s->gp, "set logscale y 10\nset yrange [%g:%g]\n", y.lo, y.hi);
-    else
-        nl_buf_printf(&s->gp, "unset logscale y\nset yrange [%g:%g]\n", y.lo, y.hi);
+    if (y.log) {
+        pl_log_axis(s, 'y', y.lo, y.hi);
+    } else {
+        pl_linear_axis(s, 'y');
+        nl_buf_printf(&s->gp, "set yrange [%g:%g]\n", y.lo, y.hi);
+    }
 }
 
 /* how a curve is drawn: a line cannot show a single point */

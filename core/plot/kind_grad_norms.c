@@ -107,7 +107,7 @@ nl_code pl_grad_norms(const nl_results *r, const nl_plot_spec *spec, pl_script *
     layer_tics(s, names, n_layers);
     /* a log axis when every norm is positive: layers differ by factors */
     if (lo > 0 && isfinite(lo))
-        nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo / 1.25, hi * 1.25);
+        pl_log_axis(s, 'y', lo / 1.25, hi * 1.25);
     nl_buf_printf(&s->gp, "set xlabel \"layer (input to output)\" offset 0,-1\n"
                           "set ylabel \"L2 norm of the layer's parameter gradients\"\n");
     pl_key_outside(s);

@@ -181,12 +181,12 @@ static nl_code draw(const nl_results *r, const landscape_fig *f, pl_script *s, c
         /* these quantities move by orders of magnitude over training (the
          * untrained network's gradients change most): a log axis when all
          * are positive and span a decade */
-        if (lo[p] > 0 && hi[p] / lo[p] >= 10)
-            nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo[p] / 1.25, hi[p] * 1.25);
-        else {
+        if (lo[p] > 0 && hi[p] / lo[p] >= 10) {
+            pl_log_axis(s, 'y', lo[p] / 1.25, hi[p] * 1.25);
+        } else {
             const double span = hi[p] > lo[p] ? hi[p] - lo[p] : fabs(hi[p]) > 0 ? fabs(hi[p]) : 1.0;
-            nl_buf_printf(&s->gp, "unset logscale y\nset yrange [%g:%g]\n", lo[p] - 0.1 * span,
-                          hi[p] + 0.1 * span);
+            pl_linear_axis(s, 'y');
+            nl_buf_printf(&s->gp, "set yrange [%g:%g]\n", lo[p] - 0.1 * span, hi[p] + 0.1 * span);
         }
         pl_panel_key(s, p);
         plot_panel(s, f, file, &panels[p]);

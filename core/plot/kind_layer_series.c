@@ -279,7 +279,7 @@ static nl_code draw(const nl_results *r, const probe_kind *k, layer_fig *f, pl_s
      * range has no tics to read; the range padded so that a flat series is
      * not an empty range */
     if (lo > 0 && hi / lo >= 10)
-        nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo / 1.25, hi * 1.25);
+        pl_log_axis(s, 'y', lo / 1.25, hi * 1.25);
     else {
         /* a tenth of the span each side; a flat series a tenth of its size */
         const double pad = hi > lo ? 0.1 * (hi - lo) : hi != 0 ? 0.1 * fabs(hi) : 0.1;

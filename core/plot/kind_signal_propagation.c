@@ -123,11 +123,12 @@ static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, con
                  140, 110);
         nl_buf_printf(&s->gp, "set ylabel %s\n", pl_q(ylabels[stat], q, sizeof q));
         /* log y: without normalization the stream grows by factors with depth */
-        if (lo[stat] > 0 && isfinite(lo[stat]))
-            nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo[stat] / 1.5,
-                          hi[stat] * 1.5);
-        else
-            nl_buf_printf(&s->gp, "unset logscale y\nset autoscale y\n");
+        if (lo[stat] > 0 && isfinite(lo[stat])) {
+            pl_log_axis(s, 'y', lo[stat] / 1.5, hi[stat] * 1.5);
+        } else {
+            pl_linear_axis(s, 'y');
+            nl_buf_printf(&s->gp, "set autoscale y\n");
+        }
         pl_panel_key(s, stat);
         nl_buf_printf(&s->gp, "plot ");
         for (int id = 0; id < f->g.n; id++)
