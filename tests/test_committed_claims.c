@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log/files.h"
 #include "testutil.h"
+#include "verdict/ledger.h"
 #include "verdict/verdict.h"
 #include "verdict/withdrawn.h"
 
@@ -87,6 +89,43 @@ START_TEST(test_withdrawn_runs_listed)
 }
 END_TEST
 
+/* results/looks.csv, which the claims page's plan counts and its column
+ * "the plan's verdict" are read from, is what `normlab verdict --looks
+ * results` computes now: a look, a verdict or a plan: committed without
+ * the ledger fails here until it (and the page) say so (issue 81: the
+ * page never chooses which look counts). In a shallow clone the history
+ * cannot date the plans: not compared. */
+START_TEST(test_looks_ledger_listed)
+{
+    nl_withdrawals w;
+    nl_error err = {0};
+    ck_assert_int_eq(chdir(NORMLAB_SOURCE_DIR), 0); /* experiment paths as the program writes them */
+    ck_assert_msg(nl_withdrawals_find("results", &w, &err) == NL_OK, "%s", err.msg);
+    const bool shallow = w.shallow;
+    nl_withdrawals_free(&w);
+    if (shallow) {
+        puts("a shallow clone: results/" NL_LOOKS_FILE " not compared with the history");
+        return;
+    }
+    nl_buf now = {0};
+    int rows = 0;
+    ck_assert_msg(nl_looks_csv("results", "experiments", 0.95, &now, &rows, &err) == NL_OK, "%s", err.msg);
+    char *committed = NULL;
+    ck_assert_msg(nl_read_file("results/" NL_LOOKS_FILE, &committed, NULL, &err) == NL_OK, "%s", err.msg);
+    size_t at = 0; /* the first line that differs, to show */
+    for (size_t i = 0; now.data && committed[i] && committed[i] == now.data[i]; i++)
+        at = committed[i] == '\n' ? i + 1 : at;
+    ck_assert_msg(now.data && !strcmp(committed, now.data),
+                  "results/" NL_LOOKS_FILE " is not the plans' ledger as it stands; regenerate it "
+                  "(build/normlab verdict --looks results --force) and the claims page "
+                  "(python3 tests/verdict_prose/render.py . --write). First difference, committed:\n%.*s\nnow:\n%.*s",
+                  (int)strcspn(committed + at, "\n"), committed + at,
+                  now.data ? (int)strcspn(now.data + at, "\n") : 0, now.data ? now.data + at : "");
+    free(committed);
+    nl_buf_free(&now);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_claims");
@@ -94,6 +133,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_committed_sweeps_declare_claims);
     tcase_add_test(tc, test_withdrawn_runs_listed);
+    tcase_add_test(tc, test_looks_ledger_listed);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
