@@ -661,43 +661,75 @@ def percent(part, whole):
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-PLAN_TOP_RE = re.compile(r"^plan\s*:", re.M)
-PLAN_KEY_RE = re.compile(r"(?:^|[\s{,])plan\s*:")
-CLAIM_ID_RE = re.compile(r"^\s*-\s*(?:\{\s*)?id\s*:\s*\"?([A-Za-z0-9_.-]+)", re.M)
+LOOKS_FILE = os.path.join("results", "looks.csv")
 
 
-def plan_declared(root, experiment, claim):
-    """whether the experiment file declares a plan: for the claim (its own,
-    or the file's plan: at the top level); False where the file is not here"""
+def read_looks(root):
+    """results/looks.csv as `normlab verdict --looks results` wrote it: per
+    (original, verdicts.csv row) of a claim with a plan, its looks and the
+    plan's verdict (test_committed_claims holds it to the program's answer
+    now), as {(base, claim): row}; None where it is missing. The page never
+    chooses which look counts under a plan: it reads this."""
     try:
-        with open(os.path.join(root, experiment)) as f:
-            text = f.read()
-    except (OSError, TypeError):
-        return False
-    if PLAN_TOP_RE.search(text):
-        return True
-    ids = list(CLAIM_ID_RE.finditer(text))
-    for i, m in enumerate(ids):
-        if m.group(1) == claim.split("[", 1)[0]:
-            end = ids[i + 1].start() if i + 1 < len(ids) else len(text)
-            return bool(PLAN_KEY_RE.search(text[m.end():end]))
-    return False
+        with open(os.path.join(root, LOOKS_FILE), newline="") as f:
+            return {(r["base"], r["claim"]): r for r in csv.DictReader(f)}
+    except OSError:
+        return None
 
 
-def first_look_section(heads):
-    """the page's "Decided by the first pre-registered look": per claim
-    (counted once) its looks, the look that decides it by that rule and the
-    latest look's verdict"""
-    lines = ["## Decided by the first pre-registered look", "",
+def plan_shares(heads, plans):
+    """the headline claims, each once, under the plans looks.csv gives:
+    (claims, those with a plan, decided under it, tally of the plans'
+    verdicts, declared after a decisive look)"""
+    rows = [plans[key] for key in looks_by_claim(heads) if key in plans]
+    verdicts = [r["verdict"] for r in rows]
+    return (len(looks_by_claim(heads)), len(rows), sum(v in ("holds", "does not hold") for v in verdicts),
+            {"holds": verdicts.count("holds"), "does not hold": verdicts.count("does not hold")},
+            sum(r["declared_after_decisive"] == "true" for r in rows))
+
+
+def plan_line(heads, plans):
+    """the summary's line of the share decided under the plans, from looks.csv"""
+    if plans is None:
+        return ("- Under the plans claims declare (`plan:`): `results/looks.csv` is missing: "
+                "`build/normlab verdict --looks results`.")
+    claims, planned, decided, t, after = plan_shares(heads, plans)
+    return (f"- Under the plans claims declare (`plan:`; each claim's looks and its plan's verdict by `normlab "
+            f"verdict --looks results`, `results/looks.csv`; [per claim](#looks-and-plans)): {planned} of {claims} "
+            f"headline claims declare a plan; {decided} decided under it ({percent(decided, claims)} of the "
+            f"{claims}): {t['holds']} hold, {t['does not hold']} do not; {after} declared after a decisive look "
+            f"(marked *post hoc*).")
+
+
+def plan_cell(plan):
+    """the plan's verdict of one claim, as looks.csv gives it"""
+    if plan is None:
+        return "no plan"
+    by = f" at `{plan['decided_by']}`" if plan["decided_by"] else ""
+    late = ", *post hoc*: its plan declared after that look" if plan["declared_after_decisive"] == "true" else ""
+    return cell(f"{plan['verdict']}{by}{late}")
+
+
+def first_look_section(heads, plans=None):
+    """the page's "Looks and plans": per claim (counted once) its looks, the
+    look that decides it by the first pre-registered look, the latest
+    look's verdict, and its plan's verdict as looks.csv gives it"""
+    lines = ["## Looks and plans", "",
              "STATS.md, \"Looks\": a claim re-tested because its last test was undecided, keeping the latest "
              "verdict, is optional stopping. Here each headline claim, counted once, is decided by its first look "
              "whose claim was in the repository before its runs (registration *pre-registered*): the original "
              "sweep where its claim was, else its first pre-registered confirmation. A claim without such a look "
              "is undecided by this rule. Its looks are the original and its confirmations on this page "
              "(NAME-confirm, NAME-confirm2, ...: the program's rule, `nl_look_base` in core/verdict/looks.c), in "
-             "order; withdrawn sweeps ([Withdrawn runs](#withdrawn-runs)) are not among them.", "",
-             "| claim | its looks (registration: verdict) | decided by | its verdict | the latest look's verdict |",
-             "|---|---|---|---|---|"]
+             "order; withdrawn sweeps ([Withdrawn runs](#withdrawn-runs)) are not among them. The last column is "
+             "the verdict of the plan the claim's experiment file declares (`plan:`), as `normlab verdict --looks "
+             "results` computed it (`results/looks.csv`, where each look is listed with whether the plan's first "
+             "commit came before its runs): a first-confirmation plan is decided by the same first pre-registered "
+             "look, but counts withdrawn sweeps and pilots not declared before their runs as looks too; a plan "
+             "declared after the look that decided it is marked *post hoc*.", "",
+             "| claim | its looks (registration: verdict) | decided by | its verdict | the latest look's verdict "
+             "| the plan's verdict |",
+             "|---|---|---|---|---|---|"]
     for (base, claim), looks in sorted(looks_by_claim(heads).items()):
         first = first_registered_look(looks)
         seen = "; ".join(f"`{name}` {registration_kind(r)}: {r['verdict']}" for _, name, r in looks)
@@ -706,7 +738,8 @@ def first_look_section(heads):
             f"`{cell(claim)}` ({anchor(looks[0][1])})", cell(seen),
             f"`{first[1]}`" if first else "no pre-registered look",
             first[2]["verdict"] if first else "undecided",
-            f"{latest[2]['verdict']} (`{latest[1]}`)"]) + " |")
+            f"{latest[2]['verdict']} (`{latest[1]}`)",
+            plan_cell((plans or {}).get((base, claim)))]) + " |")
     return lines
 
 
@@ -837,8 +870,8 @@ LEGEND = [
     "(tests/verdict_prose/discarded_runs.tsv).",
     "- **Confirmations**: by name, NAME-confirm, NAME-confirm2, ... re-run experiment NAME's claims on fresh "
     "seeds, committed before their runs; each section links its original and its confirmations. The summary "
-    "counts each claim once two ways: by its latest run, and by its first pre-registered look (per claim in "
-    "[Decided by the first pre-registered look](#decided-by-the-first-pre-registered-look)).",
+    "counts each claim once three ways: by its latest run, by its first pre-registered look, and under the plan "
+    "its experiment file declares (per claim in [Looks and plans](#looks-and-plans)).",
 ]
 
 def render(verdicts, results_text, sections, of_section, root="."):
@@ -868,8 +901,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
     shares = look_shares(heads)
     first_decided, claims_once, ft, no_first = shares["first"]
     first_share = percent(first_decided, claims_once)
-    planned = sum(1 for looks in looks_by_claim(heads).values()
-                  if any(plan_declared(root, col(r, "experiment"), r["claim"]) for _, _, r in looks))
+    plans = read_looks(root)
     notes = {"near": 0}
     body, costs = [], {}
     family_of, latest_of = families(verdicts), latest_by_claim(heads)
@@ -912,19 +944,15 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"inconclusive.",
         f"- Each claim counted once and decided by its first pre-registered look (the original where its claim "
         f"was committed before its runs, else its first pre-registered confirmation; "
-        f"[per claim](#decided-by-the-first-pre-registered-look)): {claims_once} claims, {first_decided} decided "
+        f"[per claim](#looks-and-plans)): {claims_once} claims, {first_decided} decided "
         f"({first_share}): {ft['holds']} hold, {ft['does not hold']} do not; "
         f"{ft['inconclusive'] + ft['described']} undecided at that look, {no_first} without a pre-registered look "
         f"(undecided by this rule).",
-        (f"- Under the plans claims declare (`plan:`, decided by `normlab verdict --looks`): no claim declares a "
-         f"plan yet, so no share is decided under one."
-         if not planned else
-         f"- Under the plans claims declare (`plan:`): {planned} of {claims_once} claims declare one; their "
-         f"verdicts under it are `normlab verdict --looks`'s, not counted on this page."),
+        plan_line(heads, plans),
         f"- Which number is this page's headline: the first line's {share} of headline rows, every look a row of "
         f"its own. Beside it, each claim once: {latest_share} keeping its latest look (a confirmation run because "
-        f"the last test was undecided raises it: STATS.md, \"Looks\") and {first_share} by its first "
-        f"pre-registered look; none of the three is a plan's verdict.",
+        f"the last test was undecided raises it: STATS.md, \"Looks\"), {first_share} by its first "
+        f"pre-registered look, and the plans' verdicts the line above gives.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
         f"{kinds['unknown']} unknown; {changed_after} had their expectation (threshold or direction) changed "
         f"after their sweep's runs were committed (each with its commit in the registration column), and "
@@ -946,7 +974,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         runs = sum(as_count(r["withdrawn"]) or 0 for r in withdrawn)
         lines.append(f"- {len(withdrawn)} sweeps had committed runs withdrawn ({runs} runs): "
                      "[Withdrawn runs](#withdrawn-runs).")
-    lines += [""] + first_look_section(heads)
+    lines += [""] + first_look_section(heads, plans)
     lines += [""] + withdrawn_section(withdrawn)
     lines += ["", "## Experiments"] + body
     return "\n".join(lines) + "\n"

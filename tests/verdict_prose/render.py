@@ -26,7 +26,10 @@ What is generated:
     the paper's number, threshold and rule, n and the n power asks for,
     interval, verdict (why a claim does not hold; a later confirmation's
     verdict) and registration, each original linked to its confirmations
-    and back; and its section "Withdrawn
+    and back; its plans' verdicts (the summary's share decided under the
+    plans, the column "the plan's verdict" of "Looks and plans") from
+    results/looks.csv (written by `normlab verdict --looks results`: the
+    page never chooses which look counts); and its section "Withdrawn
     runs", from results/withdrawn.csv (written by `normlab verdict
     --withdrawn results` from the git history).
 Every quote of a paper in experiments/ is the paper's text
@@ -266,11 +269,21 @@ def looks_self_test():
     if got != want:
         failures += 1
         print(f"render.py self-test: look_shares gave {got}, by hand {want}", file=sys.stderr)
-    lines = claims_page.first_look_section(heads)
-    if not any("`c1`" in x and "| `a-confirm` | inconclusive | holds (`a-confirm2`) |" in x for x in lines):
+    # the plans' column and line are looks.csv's, as written: the page recomputes no look
+    plans = {("b", "c2"): {"verdict": "does not hold", "decided_by": "b", "declared_after_decisive": "true"},
+             ("c", "c3"): {"verdict": "holds", "decided_by": "c-confirm", "declared_after_decisive": "false"}}
+    lines = claims_page.first_look_section(heads, plans)
+    if not any("`c1`" in x and "| `a-confirm` | inconclusive | holds (`a-confirm2`) | no plan |" in x for x in lines) \
+            or not any("`c3`" in x and x.endswith("| holds at `c-confirm` |") for x in lines) \
+            or not any("`c2`" in x and "| does not hold at `b`, *post hoc*: " in x for x in lines):
         failures += 1
-        print("render.py self-test: the first-look table does not name a-confirm as c1's deciding look:\n"
-              + "\n".join(lines), file=sys.stderr)
+        print("render.py self-test: the looks table does not name a-confirm as c1's deciding look, or does not "
+              "give looks.csv's plans' verdicts:\n" + "\n".join(lines), file=sys.stderr)
+    want = "2 of 4 headline claims declare a plan; 2 decided under it (50% of the 4): 1 hold, 1 do not; 1 declared"
+    if want not in claims_page.plan_line(heads, plans):
+        failures += 1
+        print(f"render.py self-test: the plans' line is {claims_page.plan_line(heads, plans)!r}, by hand "
+              f"{want!r}", file=sys.stderr)
     return failures
 
 
@@ -336,6 +349,8 @@ def main():
     pages[path] = (old, claims_page.render(verdicts, new, sections, of_section, root))
     if claims_page.read_withdrawn(root) is None:
         problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
+    if claims_page.read_looks(root) is None:
+        problems.append(f"{claims_page.LOOKS_FILE}: missing; write it with: build/normlab verdict --looks results")
     for name, claim in claims_page.fitted_thresholds(verdicts):
         problems.append(f"results/{name}/verdicts.csv: headline claim {claim}'s threshold lies within its "
                         f"interval's half-width of the effect, and no threshold_rule puts it there (none is "
