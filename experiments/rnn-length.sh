@@ -52,7 +52,9 @@ records="t32 t64 t128 t32-b1 bs2 bs4 bs16 bs4-t128"
     echo
     echo "| LSTM | T (running stats) | 2T | 4T | T, batch 1 | T, batch stats, batch 2 | batch 4 | batch 16 | 4T, batch stats, batch 4 |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    # the LSTMs this sweep trained (a confirmation keeps only some), in the table's order
     for norm in none layer batch; do
+        ls -d "$out"/runs/type-"$norm"_seed-* > /dev/null 2>&1 || continue
         row="| $norm |"
         for rec in $records; do
             row="$row $(for f in "$out"/runs/type-${norm}_seed-*/eval/$rec.json; do field "$f" loss; done | mean_sd) |"
