@@ -422,7 +422,7 @@ static nl_code read_plan(parser *P, yaml_node_t *n, const char *key, nl_claim_pl
                           "(1 to 20) before the first");
     if (rc == NL_OK && plan->kind == NL_PLAN_FIRST_CONFIRMATION && (looks_node || spending_node))
         rc = nl_yaml_fail(P->y, looks_node ? looks_node : spending_node, key, "a first-confirmation plan takes no "
-                          "%s: its first pre-registered confirmation decides alone", looks_node ? "looks" : "spending");
+                          "%s: its first pre-registered look decides alone", looks_node ? "looks" : "spending");
     if (rc == NL_OK && plan->kind == NL_PLAN_GROUP_SEQUENTIAL && !plan->spending[0])
         nl_copy_string(plan->spending, sizeof plan->spending, "obrien-fleming");
     return rc;

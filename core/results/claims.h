@@ -100,7 +100,9 @@ typedef struct {
  * `looks` looks with seeds pooled across them and each look's boundary
  * from an alpha-spending function (stats/seq.h; O'Brien-Fleming where
  * spending: is not given); or first-confirmation, the first pre-registered
- * confirmation decides and the looks before it are pilots. pilots: names
+ * look (the original where its claim was committed before its runs, else
+ * the first pre-registered confirmation) decides and the looks before it
+ * are shown, not pooled. pilots: names
  * sweeps (withdrawn ones, say) declared pilots: not looks, when the
  * declaration was committed before their runs */
 typedef enum { NL_PLAN_NONE, NL_PLAN_GROUP_SEQUENTIAL, NL_PLAN_FIRST_CONFIRMATION, NL_PLAN_KIND_COUNT } nl_plan_kind;
