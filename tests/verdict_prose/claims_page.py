@@ -21,6 +21,7 @@ seeds_planned) read as empty, so the page is generated from either:
 """
 import csv
 import json
+import math
 import os
 import re
 
@@ -337,10 +338,16 @@ def seed_cost(root, name):
     return total / len(seeds) if seeds and total else None
 
 
+def power_seeds(r):
+    """the seeds power 0.8 asks at the row's observed spread (seeds_needed,
+    else seeds_power); None where power gives no number"""
+    return as_count(col(r, "seeds_needed")) or as_count(col(r, "seeds_power"))
+
+
 def seeds_to_decide(r, n, cost=None):
     """an inconclusive row's (seeds it needs, "at least " or "", CPU-hours
     more or None); need None where power gives no number"""
-    need = as_count(col(r, "seeds_needed")) or as_count(col(r, "seeds_power"))
+    need = power_seeds(r)
     least = ""
     if not need and n < 3:
         # one seed has no spread to compute power from: 3 is the fewest
@@ -361,27 +368,147 @@ def verdict_text(r, n, cost=None):
     return f"undecided at {seeds}" + (f" (needs {least}{need})" if need else "")
 
 
-# what the seeds an undecided claim needs say of it: within a sweep's
-# reach, within normlab verdict's 256 seeds, or beyond any affordable n
-# (an effect on its threshold, or a band's edge)
-NEED_BANDS = ((30, "need at most 30 seeds"), (256, "need 31 to 256"), (None, "need more than 256"))
+# the committed sizing rule of a first confirmation (results/preregistration.md,
+# "First confirmations under a plan (issue 81)"): n = max(5, ceil(1.25 x the
+# seeds power 0.8 asks at the spread of the claim's latest look)); a claim
+# whose n exceeds 16 is left for a later round
+FIRST_CONFIRMATION_MIN, FIRST_CONFIRMATION_MARGIN, AFFORDABLE_SEEDS = 5, 1.25, 16
+# the share of headline claims decided under their plans issue 81 asks for
+PLANS_TARGET = 0.70
+# what a first confirmation's n says of a claim: affordable by the rule,
+# within normlab verdict's 256 seeds, or beyond any affordable n (an effect
+# on its threshold, or a band's edge)
+NEED_BANDS = ((AFFORDABLE_SEEDS, f"need at most {AFFORDABLE_SEEDS} seeds: affordable by the rule"),
+              (256, f"need {AFFORDABLE_SEEDS + 1} to 256: left for a later round"),
+              (None, "need more than 256"))
+
+
+def first_confirmation_seeds(r):
+    """the seeds a first confirmation of the claim whose latest look is row r
+    runs by the committed sizing rule; None where power gives no number (one
+    seed has no spread; a cell's effect on its threshold)"""
+    power = power_seeds(r)
+    if not power:
+        return None
+    return max(FIRST_CONFIRMATION_MIN, math.ceil(FIRST_CONFIRMATION_MARGIN * power))
+
+
+def band_of(need):
+    """the index in NEED_BANDS of a claim needing `need` seeds; None for no number"""
+    if not need:
+        return None
+    for i, (top, _) in enumerate(NEED_BANDS):
+        if top is None or need <= top:
+            return i
+    return None
+
+
+def band_hours(band):
+    """(CPU-hours, sweeps priced) of claims [(need, hours, sweep)]: a sweep
+    runs once for all its claims, at the largest of their prices (the rule's
+    n is the largest over the claims a confirmation keeps)"""
+    per_sweep = {}
+    for _, h, sweep in band:
+        if h is not None:
+            per_sweep[sweep] = max(h, per_sweep.get(sweep, 0.0))
+    return sum(per_sweep.values()), len(per_sweep)
+
+
+def hours_text(h):
+    """CPU-hours to two significant figures, in words a reader reads (no exponent)"""
+    if h < 100:
+        return f"{h:.2g}"
+    return f"{round(h, 1 - int(math.floor(math.log10(h)))):,.0f}"
 
 
 def cost_ledger(undecided):
-    """the summary's lines on what deciding the undecided headline claims
-    would cost: undecided is [(need, hours)]"""
+    """the summary's lines on what deciding the undecided claims would cost
+    by NEED_BANDS: undecided is [(need, CPU-hours or None, sweep)]"""
     lines = []
-    for i, (top, label) in enumerate(NEED_BANDS):
-        low = NEED_BANDS[i - 1][0] if i else 0
-        band = [(need, h) for need, h in undecided if need and need > low and (top is None or need <= top)]
+    for i, (_, label) in enumerate(NEED_BANDS):
+        band = [u for u in undecided if band_of(u[0]) == i]
         if not band:
             continue
-        priced = [h for _, h in band if h is not None]
-        cost = (f", about {sum(priced):.2g} CPU-hours for the {len(priced)} priced" if priced else "")
-        lines.append(f"  - {len(band)} {label}{cost}")
-    unknown = sum(1 for need, _ in undecided if not need)
+        priced = sum(1 for _, h, _ in band if h is not None)
+        hours, sweeps = band_hours(band)
+        cost = (f", about {hours_text(hours)} CPU-hours for the {priced} priced ({sweeps} sweeps)" if priced else
+                ", none priced")
+        lines.append(f"    - {len(band)} {label}{cost}")
+    unknown = sum(1 for need, _, _ in undecided if not need)
     if unknown:
-        lines.append(f"  - {unknown} without a number (power unknown: a cell's effect on its threshold)")
+        lines.append(f"    - {unknown} without a number (power unknown: one seed has no spread, or a cell's effect "
+                     "lies on its threshold)")
+    return lines
+
+
+def plan_ledger(heads, plans, costs):
+    """the headline claims, each once, undecided under the plans looks.csv
+    gives: {"claims", "decided": decided under their plans, "to_confirm":
+    [(n, CPU-hours or None, sweep)] for each claim with no pre-registered
+    look yet (looks.csv's decided_by empty): its first confirmation by the
+    sizing rule, from its latest look's row, priced at n seeds of that
+    look's whole sweep (costs: CPU seconds per seed); "final": [(original,
+    claim, look)] whose deciding look ran undecided, final under a
+    first-confirmation plan; "no_plan": claims that declare none}"""
+    out = {"claims": 0, "decided": 0, "to_confirm": [], "final": [], "no_plan": 0}
+    for key, looks in sorted(looks_by_claim(heads).items()):
+        out["claims"] += 1
+        plan = plans.get(key)
+        if plan is None:
+            out["no_plan"] += 1
+        elif plan["verdict"] in ("holds", "does not hold"):
+            out["decided"] += 1
+        elif plan["decided_by"]:
+            out["final"].append(key + (plan["decided_by"],))
+        else:
+            _, name, r = looks[-1]
+            n, cost = first_confirmation_seeds(r), costs.get(name)
+            out["to_confirm"].append((n, n * cost / 3600 if n and cost else None, name))
+    return out
+
+
+def plan_ceiling(ledger):
+    """(claims the rule affords a first confirmation, the claims decided
+    were each of those to decide, its share): the most the plans can reach
+    this round"""
+    affordable = sum(1 for need, _, _ in ledger["to_confirm"] if band_of(need) == 0)
+    reach = ledger["decided"] + affordable
+    return affordable, reach, percent(reach, ledger["claims"])
+
+
+def plan_cost_lines(ledger):
+    """the summary's lines on the claims undecided under their plans: what
+    their first confirmations would cost, those whose deciding look ran
+    undecided, and the share the affordable confirmations could reach"""
+    claims, decided, final = ledger["claims"], ledger["decided"], ledger["final"]
+    to_confirm = ledger["to_confirm"]
+    undecided = claims - decided
+    lines = [f"- What the {undecided} claims undecided under their plans (counted once; the plans' verdicts of "
+             f"`results/looks.csv`) would need:"]
+    if to_confirm:
+        lines.append(f"  - {len(to_confirm)} have no pre-registered look yet: a first confirmation on fresh seeds "
+                     f"decides each, of n = max({FIRST_CONFIRMATION_MIN}, ⌈{FIRST_CONFIRMATION_MARGIN} × the seeds "
+                     "power 0.8 asks at the spread of its latest look⌉) seeds, the rule committed before the runs "
+                     "([preregistration.md](preregistration.md)); CPU-hours: n seeds of the latest look's whole "
+                     "sweep at its committed runs' wall time × threads:")
+        lines += cost_ledger(to_confirm)
+    if final:
+        lines.append(f"  - {len(final)} were undecided at their deciding look, which has run: under a "
+                     "first-confirmation plan that verdict is final, and a later look does not count "
+                     "(*final* in the plan's column of [Looks and plans](#looks-and-plans)).")
+    if ledger["no_plan"]:
+        lines.append(f"  - {ledger['no_plan']} declare no plan: nothing decides them under one.")
+    affordable, reach, share = plan_ceiling(ledger)
+    hours, _ = band_hours([u for u in to_confirm if band_of(u[0]) == 0])
+    priced = sum(1 for need, h, _ in to_confirm if band_of(need) == 0 and h is not None)
+    below = reach < PLANS_TARGET * claims
+    lines.append(f"- The ceiling under the plans this round: were every first confirmation the rule affords "
+                 f"(n ≤ {AFFORDABLE_SEEDS}: {affordable} claims, {priced} of them priced, about {hours_text(hours)} "
+                 f"CPU-hours) to decide, {decided} + {affordable} = {reach} of the {claims} headline claims would "
+                 f"be decided under their plans ({share}), {'below' if below else 'at or above'} the "
+                 f"{PLANS_TARGET:.0%} issue 81 asks"
+                 + (": the rest need more seeds than the rule affords, have no number, declare no plan, or their deciding "
+                    "look ran undecided." if below else "."))
     return lines
 
 
@@ -707,7 +834,10 @@ def plan_cell(plan):
         return "no plan"
     by = f" at `{plan['decided_by']}`" if plan["decided_by"] else ""
     late = ", *post hoc*: its plan declared after that look" if plan["declared_after_decisive"] == "true" else ""
-    return cell(f"{plan['verdict']}{by}{late}")
+    final = ("; *final*: a first confirmation's verdict, a later look does not count"
+             if plan["decided_by"] and plan.get("plan") == "first-confirmation"
+             and plan["verdict"] not in ("holds", "does not hold") else "")
+    return cell(f"{plan['verdict']}{by}{late}{final}")
 
 
 def first_look_section(heads, plans=None):
@@ -909,9 +1039,6 @@ def render(verdicts, results_text, sections, of_section, root="."):
         costs[name] = seed_cost(root, name)
         body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, costs[name],
                                         family_of.get(name), latest_of, verdicts.get, root)
-    # the claims as they stand: each once, its latest confirmation's row
-    undecided = [seeds_to_decide(r, seed_count(r, verdicts[name]), costs[name])[::2]
-                 for name, r in latest if r["verdict"] == "inconclusive"]
     lines = [
         "<!-- generated from results/*/verdicts.csv by tests/verdict_prose/render.py; do not edit: "
         "python3 tests/verdict_prose/render.py . --write -->",
@@ -962,10 +1089,8 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"{notes['near']} have a threshold within the interval's half-width of the effect that no rule's "
         "arithmetic from the paper's number gives (†).",
     ]
-    if undecided:
-        lines.append(f"- What the {len(undecided)} undecided claims (counted once) would need, by the seeds power 0.8 asks at the "
-                     "observed spread (CPU-hours: the whole sweep's, at its committed runs' wall time):")
-        lines += cost_ledger(undecided)
+    if plans is not None:
+        lines += plan_cost_lines(plan_ledger(heads, plans, costs))
     if legacy:
         lines.append(f"- {legacy} experiments mark no headline claim (verdicts of before issue 68): "
                      "all their claims but the summaries after cells are counted.")

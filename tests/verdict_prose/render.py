@@ -287,6 +287,59 @@ def looks_self_test():
     return failures
 
 
+def plan_ledger_self_test():
+    """the claims undecided under their plans, on planted rows whose answer
+    is worked by hand: which claims a first confirmation would decide, its
+    seeds by the sizing rule from the latest look (not the first), the
+    affordable band's edge (15 in, 17 out: no whole power gives 16), a sweep
+    priced once, and the ceiling's arithmetic"""
+    def row(claim, verdict, needed="", power=""):
+        return {"claim": claim, "verdict": verdict, "registered": "post hoc (after its runs)", "headline": "true",
+                "family": "headline", "seeds_needed": needed, "seeds_power": power}
+
+    def plan(verdict, by=""):
+        return {"plan": "first-confirmation", "verdict": verdict, "decided_by": by,
+                "declared_after_decisive": "false"}
+    heads = [("p", row("c1", "holds", power="4")),          # n = max(5, ceil(5)) = 5: affordable
+             ("p", row("c8", "holds", power="3")),          # the same sweep: max(5, ceil(3.75)) = 5
+             ("q", row("c2", "inconclusive", "13")),        # its first look would ask ceil(16.25) = 17 ...
+             ("q-confirm", row("c2", "inconclusive", "12")),  # ... its latest asks ceil(15) = 15: affordable
+             ("r", row("c3", "inconclusive", "13")),        # 17: left for a later round
+             ("s", row("c4", "inconclusive")),              # power gives no number
+             ("t", row("c5", "holds")), ("u", row("c6", "inconclusive")), ("v", row("c7", "holds"))]
+    plans = {("p", "c1"): plan("undecided (no pre-registered look yet)"),
+             ("p", "c8"): plan("undecided (no pre-registered look yet)"),
+             ("q", "c2"): plan("undecided (no pre-registered look yet)"),
+             ("r", "c3"): plan("undecided (no pre-registered look yet)"),
+             ("s", "c4"): plan("undecided (no pre-registered look yet)"),
+             ("t", "c5"): plan("holds", "t"), ("u", "c6"): plan("inconclusive", "u")}
+    # CPU seconds per seed: p 1 hour, q-confirm 0.2 hours; q (the first look) would give another price
+    costs = {"p": 3600.0, "q": 36000.0, "q-confirm": 720.0, "r": 3600.0}
+    ledger = claims_page.plan_ledger(heads, plans, costs)
+    failures = 0
+    # by hand: 8 claims, 1 decided (c5), c6 final at u, c7 no plan; to confirm c1 5 seeds 5 h, c8 5 seeds 5 h
+    # (sweep p priced once: 5 h), c2 15 seeds x 0.2 h = 3 h, c3 17 seeds 17 h, c4 no number
+    want = (8, 1, [(5, 5.0, "p"), (5, 5.0, "p"), (15, 3.0, "q-confirm"), (17, 17.0, "r"), (None, None, "s")],
+            [("u", "c6", "u")], 1)
+    got = (ledger["claims"], ledger["decided"], ledger["to_confirm"], ledger["final"], ledger["no_plan"])
+    if got != want:
+        failures += 1
+        print(f"render.py self-test: plan_ledger gave {got}, by hand {want}", file=sys.stderr)
+    # the ceiling: 1 decided + 3 affordable (c1, c8, c2) = 4 of 8, 50%; the affordable band costs 5 + 3 = 8 h
+    if claims_page.plan_ceiling(ledger) != (3, 4, "50%"):
+        failures += 1
+        print(f"render.py self-test: plan_ceiling gave {claims_page.plan_ceiling(ledger)}, by hand (3, 4, '50%')",
+              file=sys.stderr)
+    text = "\n".join(claims_page.plan_cost_lines(ledger))
+    for want in ("3 need at most 16 seeds: affordable by the rule, about 8 CPU-hours for the 3 priced (2 sweeps)",
+                 "1 need 17 to 256", "1 without a number", "1 were undecided at their deciding look",
+                 "1 declare no plan", "1 + 3 = 4 of the 8 headline claims", "(50%), below the 70%"):
+        if want not in text:
+            failures += 1
+            print(f"render.py self-test: the plans' cost lines lack {want!r}:\n{text}", file=sys.stderr)
+    return failures
+
+
 def self_test():
     """the fitted-threshold check on rows whose answer is known: it can fail"""
     def row(claim, threshold, rule="", paper="", within="", expect="a > b"):
@@ -315,6 +368,7 @@ def self_test():
             failures += 1
             print(f"render.py self-test: fitted_thresholds gave {got}, want {want} for {verdicts}", file=sys.stderr)
     failures += looks_self_test()
+    failures += plan_ledger_self_test()
     for finding in quotes.self_test() + history.self_test() + claim_words.self_test():
         failures += 1
         print(finding, file=sys.stderr)
