@@ -8,7 +8,10 @@
   'use strict';
   var explorers = {}; /* a section's id: its explore views, told of each filter */
 
-  /* a cell's sort key: its data-v number when it has one (NaN sorts last), else its text */
+  /* a cell's sort key: its data-v number when it has one (NaN sorts last),
+   * a number written as text (a key's value, 0.03) by value, else its text:
+   * localeCompare's numeric option reads digit runs alone, which put a
+   * learning rate of 0.1 before 0.03 */
   function sortKey(td) {
     if (!td) return null;
     var v = td.getAttribute('data-v');
@@ -17,7 +20,7 @@
       return isNaN(x) ? null : x;
     }
     var t = td.textContent.trim();
-    return t === '' ? null : t;
+    return t === '' ? null : /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t) ? parseFloat(t) : t;
   }
 
   function compare(x, y) {
@@ -282,9 +285,17 @@
       var at = p.indexOf('=');
       var key = keys.indexOf(p.slice(0, at).trim()), value = p.slice(at + 1).trim();
       if (key < 0) return null; /* a key the runs do not vary: every run has it */
+      /* values a|b (a '|' outside brackets), each a value, a list-valued
+       * key's value ([channels, spatial], as the run holds it) or a list
+       * of values [a, b] */
       if (/^\[.*\]$/.test(value) || value.indexOf('|') >= 0) {
-        var list = value.replace(/^\[|\]$/g, '').split(/\s*[|,]\s*/);
-        return function (run) { return list.indexOf(run.v[key]) >= 0; };
+        var alternatives = value.split(/\s*\|\s*(?![^\[]*\])/);
+        return function (run) {
+          var v = run.v[key];
+          return alternatives.some(function (a) {
+            return a === v || (/^\[.*\]$/.test(a) && a.slice(1, -1).split(/\s*,\s*/).indexOf(v) >= 0);
+          });
+        };
       }
       var range = /^(-?[\d.eE+-]*?)\.\.(-?[\d.eE+-]*)$/.exec(value);
       if (range) {
