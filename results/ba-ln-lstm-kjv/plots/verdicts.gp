@@ -65,37 +65,37 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "ba-ln-lstm-kjv: 31 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.185986,0.0494192,0.322553,0.951923,0,normalized-end-lower[model.norm.type=layer] (holds),-0.099,0.005,0.951923
-2,0.117396,0.0540646,0.180727,0.95098,0,normalized-end-lower[model.norm.type=rms] (holds),-0.097,0.005,0.95098
-3,0.954545,0.954545,0.954545,0.0454545,0,normalized-end-lower (holds),-0.1,2.1,0.0454545
-4,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-5,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-6,0.304374,0.0720693,0.53668,0.923077,0,normalized-faster[model.norm.type=layer] (holds),-0.12,0.01,0.923077
-7,0.126767,0.0500178,0.203517,0.951456,0,normalized-faster[model.norm.type=rms] (holds),-0.098,0.005,0.951456
-8,0.954545,0.954545,0.954545,0.0454545,0,normalized-faster (holds),-0.1,2.1,0.0454545
-9,0.377996,0.104093,0.651899,0.5,0,rms-as-ln (holds),-0.022,0.022,0.5
-10,0.304374,0.0720693,0.53668,0.923077,0,ln-below-plain-every-eval[step=50] (holds),-0.12,0.01,0.923077
-11,0.259281,0.0988059,0.419755,0.9375,0,ln-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
-12,0.127393,0.0539688,0.200818,0.933333,0,ln-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
-13,0.153279,0.0654027,0.241155,0.928571,0,ln-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
-14,0.266386,0.0622027,0.470569,0.933333,0,ln-below-plain-every-eval[step=250] (holds),-0.14,0.01,0.933333
-15,0.181087,0.0821258,0.280048,0.923077,0,ln-below-plain-every-eval[step=300] (holds),-0.12,0.01,0.923077
-16,0.14469,0.0666696,0.22271,0.916667,0,ln-below-plain-every-eval[step=350] (holds),-0.11,0.01,0.916667
-17,0.292679,0.0678144,0.517544,0.933333,0,ln-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
-18,0.109613,0.0524526,0.166774,0.949495,0,ln-below-plain-every-eval[step=450] (holds),-0.094,0.005,0.949495
-19,0.185986,0.0494192,0.322553,0.951923,0,ln-below-plain-every-eval[step=500] (holds),-0.099,0.005,0.951923
-20,0.916667,0.916667,0.916667,0.0833333,0,ln-below-plain-every-eval (holds),-1,11,0.0833333
-21,0.126767,0.0500178,0.203517,0.951456,0,rms-below-plain-every-eval[step=50] (holds),-0.098,0.005,0.951456
-22,0.212353,0.0918555,0.33285,0.9375,0,rms-below-plain-every-eval[step=100] (holds),-0.15,0.01,0.9375
-23,0.13699,0.0454157,0.228564,0.933333,0,rms-below-plain-every-eval[step=150] (holds),-0.14,0.01,0.933333
-24,0.12325,0.0644293,0.182071,0.928571,0,rms-below-plain-every-eval[step=200] (holds),-0.13,0.01,0.928571
-25,0.144502,0.0957635,0.193241,0.923077,0,rms-below-plain-every-eval[step=250] (holds),-0.12,0.01,0.923077
-26,0.198847,0.0780088,0.319684,0.928571,0,rms-below-plain-every-eval[step=300] (holds),-0.13,0.01,0.928571
-27,0.132562,0.0483733,0.216752,0.923077,0,rms-below-plain-every-eval[step=350] (holds),-0.12,0.01,0.923077
-28,0.309389,0.0912024,0.527576,0.933333,0,rms-below-plain-every-eval[step=400] (holds),-0.14,0.01,0.933333
-29,0.174498,0.0534846,0.295512,0.954545,0,rms-below-plain-every-eval[step=450] (holds),-0.105,0.005,0.954545
-30,0.117396,0.0540646,0.180727,0.95098,0,rms-below-plain-every-eval[step=500] (holds),-0.097,0.005,0.95098
-31,0.916667,0.916667,0.916667,0.0833333,0,rms-below-plain-every-eval (holds),-1,11,0.0833333
+1,0.185986,0.0494192,0.322553,0.951923,0,normalized-end-lower[model.norm.type=layer]: nats (holds),-0.099 nats,0.005 nats,0.951923
+2,0.117396,0.0540646,0.180727,0.95098,0,normalized-end-lower[model.norm.type=rms]: nats (holds),-0.097 nats,0.005 nats,0.95098
+3,0.5,0.5,0.5,0.5,0,normalized-end-lower: cells (holds),1.98 cells,2.02 cells,nan
+4,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=layer]: count (described),-0.0001 (count),0.0001 (count),0.5
+5,0.5,0.5,0.5,0.5,3,normalized-end-lower-every-seed[model.norm.type=rms]: count (described),-0.0001 (count),0.0001 (count),0.5
+6,0.304374,0.0720693,0.53668,0.923077,0,normalized-faster[model.norm.type=layer]: nats (holds),-0.12 nats,0.01 nats,0.923077
+7,0.126767,0.0500178,0.203517,0.951456,0,normalized-faster[model.norm.type=rms]: nats (holds),-0.098 nats,0.005 nats,0.951456
+8,0.5,0.5,0.5,0.5,0,normalized-faster: cells (holds),1.98 cells,2.02 cells,nan
+9,0.377996,0.104093,0.651899,0.5,0,rms-as-ln: nats (holds),-0.022 nats,0.022 nats,0.5
+10,0.304374,0.0720693,0.53668,0.923077,0,ln-below-plain-every-eval[step=50]: nats (holds),-0.12 nats,0.01 nats,0.923077
+11,0.259281,0.0988059,0.419755,0.9375,0,ln-below-plain-every-eval[step=100]: nats (holds),-0.15 nats,0.01 nats,0.9375
+12,0.127393,0.0539688,0.200818,0.933333,0,ln-below-plain-every-eval[step=150]: nats (holds),-0.14 nats,0.01 nats,0.933333
+13,0.153279,0.0654027,0.241155,0.928571,0,ln-below-plain-every-eval[step=200]: nats (holds),-0.13 nats,0.01 nats,0.928571
+14,0.266386,0.0622027,0.470569,0.933333,0,ln-below-plain-every-eval[step=250]: nats (holds),-0.14 nats,0.01 nats,0.933333
+15,0.181087,0.0821258,0.280048,0.923077,0,ln-below-plain-every-eval[step=300]: nats (holds),-0.12 nats,0.01 nats,0.923077
+16,0.14469,0.0666696,0.22271,0.916667,0,ln-below-plain-every-eval[step=350]: nats (holds),-0.11 nats,0.01 nats,0.916667
+17,0.292679,0.0678144,0.517544,0.933333,0,ln-below-plain-every-eval[step=400]: nats (holds),-0.14 nats,0.01 nats,0.933333
+18,0.109613,0.0524526,0.166774,0.949495,0,ln-below-plain-every-eval[step=450]: nats (holds),-0.094 nats,0.005 nats,0.949495
+19,0.185986,0.0494192,0.322553,0.951923,0,ln-below-plain-every-eval[step=500]: nats (holds),-0.099 nats,0.005 nats,0.951923
+20,0.5,0.5,0.5,0.5,0,ln-below-plain-every-eval: cells (holds),9.9 cells,10.1 cells,nan
+21,0.126767,0.0500178,0.203517,0.951456,0,rms-below-plain-every-eval[step=50]: nats (holds),-0.098 nats,0.005 nats,0.951456
+22,0.212353,0.0918555,0.33285,0.9375,0,rms-below-plain-every-eval[step=100]: nats (holds),-0.15 nats,0.01 nats,0.9375
+23,0.13699,0.0454157,0.228564,0.933333,0,rms-below-plain-every-eval[step=150]: nats (holds),-0.14 nats,0.01 nats,0.933333
+24,0.12325,0.0644293,0.182071,0.928571,0,rms-below-plain-every-eval[step=200]: nats (holds),-0.13 nats,0.01 nats,0.928571
+25,0.144502,0.0957635,0.193241,0.923077,0,rms-below-plain-every-eval[step=250]: nats (holds),-0.12 nats,0.01 nats,0.923077
+26,0.198847,0.0780088,0.319684,0.928571,0,rms-below-plain-every-eval[step=300]: nats (holds),-0.13 nats,0.01 nats,0.928571
+27,0.132562,0.0483733,0.216752,0.923077,0,rms-below-plain-every-eval[step=350]: nats (holds),-0.12 nats,0.01 nats,0.923077
+28,0.309389,0.0912024,0.527576,0.933333,0,rms-below-plain-every-eval[step=400]: nats (holds),-0.14 nats,0.01 nats,0.933333
+29,0.174498,0.0534846,0.295512,0.954545,0,rms-below-plain-every-eval[step=450]: nats (holds),-0.105 nats,0.005 nats,0.954545
+30,0.117396,0.0540646,0.180727,0.95098,0,rms-below-plain-every-eval[step=500]: nats (holds),-0.097 nats,0.005 nats,0.95098
+31,0.5,0.5,0.5,0.5,0,rms-below-plain-every-eval: cells (holds),9.9 cells,10.1 cells,nan
 EOD
 $bands << EOD
 4,0.5,0
@@ -107,7 +107,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

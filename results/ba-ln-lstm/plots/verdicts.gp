@@ -65,33 +65,32 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "ba-ln-lstm: 13 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.351449,0.0563063,0.646592,0.934783,0,ln-ends-lower[model.permute_pixels=false] (holds),-0.043,0.003,0.934783
-2,0.373563,0.0602405,0.686886,0.931034,0,ln-ends-lower[model.permute_pixels=true] (holds),-0.027,0.002,0.931034
-3,0.954545,0.954545,0.954545,0.0454545,0,ln-ends-lower (holds),-0.1,2.1,0.0454545
-4,0.916667,0.916667,0.916667,0.0833333,3,ln-2.5-points-every-seed[model.permute_pixels=false] (described),-0.1,1.1,0.0833333
-5,0.954545,0.954545,0.954545,0.0454545,3,ln-2.5-points-every-seed[model.permute_pixels=true] (described),-0.2,4.2,0.0454545
-6,0.173243,0.0603081,0.286178,0.939394,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=false] (holds),-0.31,0.02,0.939394
-7,0.165563,0.0596254,0.271501,0.939394,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=false] (holds),-0.31,0.02,0.939394
-8,0.195216,0.0609316,0.329499,0.925926,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=true] (holds),-0.25,0.02,0.925926
-9,0.224318,0.0725651,0.37607,0.925926,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=true] (holds),-0.25,0.02,0.925926
-10,0.954545,0.954545,0.954545,0.0454545,0,normalized-train-faster-first-50 (holds),-0.2,4.2,0.0454545
-11,0.621622,0.306293,0.93695,0.324324,2,rms-as-ln[model.permute_pixels=false] (inconclusive),-0.012,0.025,0.324324
-12,0.509804,0.0673709,0.952237,0.441176,2,rms-as-ln[model.permute_pixels=true] (inconclusive),-0.015,0.019,0.441176
-13,0.5,0.0833333,0.916667,0.0833333,2,rms-as-ln (inconclusive),-0.2,2.2,0.0833333
+1,0.351449,0.0563063,0.646592,0.934783,0,ln-ends-lower[model.permute_pixels=false]: points (holds),-4.3 points,0.3 points,0.934783
+2,0.373563,0.0602405,0.686886,0.931034,0,ln-ends-lower[model.permute_pixels=true]: points (holds),-2.7 points,0.2 points,0.931034
+3,0.5,0.5,0.5,0.5,0,ln-ends-lower: cells (holds),1.98 cells,2.02 cells,nan
+4,0.916667,0.916667,0.916667,0.0833333,3,ln-2.5-points-every-seed[model.permute_pixels=false]: count (described),-0.1 (count),1.1 (count),0.0833333
+5,0.954545,0.954545,0.954545,0.0454545,3,ln-2.5-points-every-seed[model.permute_pixels=true]: count (described),-0.2 (count),4.2 (count),0.0454545
+6,0.173243,0.0603081,0.286178,0.939394,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=false]: nats (holds),-0.31 nats,0.02 nats,0.939394
+7,0.165563,0.0596254,0.271501,0.939394,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=false]: nats (holds),-0.31 nats,0.02 nats,0.939394
+8,0.195216,0.0609316,0.329499,0.925926,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=true]: nats (holds),-0.25 nats,0.02 nats,0.925926
+9,0.224318,0.0725651,0.37607,0.925926,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=true]: nats (holds),-0.25 nats,0.02 nats,0.925926
+10,0.5,0.5,0.5,0.5,0,normalized-train-faster-first-50: cells (holds),3.96 cells,4.04 cells,nan
+11,0.621622,0.306293,0.93695,0.324324,2,rms-as-ln[model.permute_pixels=false]: points (inconclusive),-1.2 points,2.5 points,0.324324
+12,0.509804,0.0673709,0.952237,0.441176,2,rms-as-ln[model.permute_pixels=true]: points (inconclusive),-1.5 points,1.9 points,0.441176
+13,0.5,0.0454545,0.954545,0.954545,2,rms-as-ln: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
 EOD
 $bands << EOD
 4,0.0833333,0
 5,0.0454545,0
 11,0.324324,0.27027
 12,0.441176,0.294118
-13,0.0833333,0.00416667
 EOD
 set yrange [0.5:13.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

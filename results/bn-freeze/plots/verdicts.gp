@@ -65,15 +65,15 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "bn-freeze: 9 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.510667,0.0680345,0.953299,0.76,2,freeze-helps-at-2 (inconclusive),-0.19,0.06,0.76
-2,0.5,0.5,0.5,0.5,3,freeze-far-from-gn-at-2 (described),2.97,3.03,nan
-3,0.5,0.5,0.5,0.5,3,freeze-costs-at-8-and-16[train.batch_size=8] (described),2.97,3.03,nan
-4,0.5,0.5,0.5,0.5,3,freeze-costs-at-8-and-16[train.batch_size=16] (described),2.97,3.03,nan
-5,0.941176,0.941176,0.941176,0.0588235,3,freeze-helps-at-2-only[train.batch_size=2] (described),-0.2,3.2,0.0588235
-6,0.916667,0.916667,0.916667,0.0833333,3,freeze-helps-at-2-only[train.batch_size=4] (described),-0.1,1.1,0.0833333
-7,0.5,0.5,0.5,0.5,3,freeze-helps-at-2-only[train.batch_size=8] (described),-0.0001,0.0001,0.5
-8,0.5,0.5,0.5,0.5,3,freeze-helps-at-2-only[train.batch_size=16] (described),-0.0001,0.0001,0.5
-9,0.954545,0.954545,0.954545,0.0454545,3,freeze-helps-at-2-only[train.batch_size=32] (described),-0.1,2.1,0.0454545
+1,0.510667,0.0680345,0.953299,0.76,2,freeze-helps-at-2: points (inconclusive),-19 points,6 points,0.76
+2,0.5,0.5,0.5,0.5,3,freeze-far-from-gn-at-2: count (described),2.97 (count),3.03 (count),nan
+3,0.5,0.5,0.5,0.5,3,freeze-costs-at-8-and-16[train.batch_size=8]: count (described),2.97 (count),3.03 (count),nan
+4,0.5,0.5,0.5,0.5,3,freeze-costs-at-8-and-16[train.batch_size=16]: count (described),2.97 (count),3.03 (count),nan
+5,0.941176,0.941176,0.941176,0.0588235,3,freeze-helps-at-2-only[train.batch_size=2]: count (described),-0.2 (count),3.2 (count),0.0588235
+6,0.916667,0.916667,0.916667,0.0833333,3,freeze-helps-at-2-only[train.batch_size=4]: count (described),-0.1 (count),1.1 (count),0.0833333
+7,0.5,0.5,0.5,0.5,3,freeze-helps-at-2-only[train.batch_size=8]: count (described),-0.0001 (count),0.0001 (count),0.5
+8,0.5,0.5,0.5,0.5,3,freeze-helps-at-2-only[train.batch_size=16]: count (described),-0.0001 (count),0.0001 (count),0.5
+9,0.954545,0.954545,0.954545,0.0454545,3,freeze-helps-at-2-only[train.batch_size=32]: count (described),-0.1 (count),2.1 (count),0.0454545
 EOD
 $bands << EOD
 2,0.5,0
@@ -85,7 +85,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,14 +65,14 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "bn-lm: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.721883,0.530931,0.912834,0.0714286,0,bn-worse-than-ln (holds),-0.01,0.13,0.0714286
-2,0.5,0.5,0.5,0.5,3,bn-better-than-none (described),2.97,3.03,nan
-3,0.5,0.5,0.5,0.5,3,bn-worse-in-training-too (described),2.97,3.03,nan
-4,0.5,0.5,0.5,0.5,3,train-mode-same (described),-0.0001,0.0001,0.5
-5,0.5,0.5,0.5,0.5,3,none-plateau[step=60] (described),2.97,3.03,nan
-6,0.5,0.5,0.5,0.5,3,none-plateau[step=80] (described),2.97,3.03,nan
-7,0.5,0.5,0.5,0.5,3,none-plateau[step=100] (described),2.97,3.03,nan
-8,0.5,0.5,0.5,0.5,3,none-plateau[step=120] (described),2.97,3.03,nan
+1,0.721883,0.530931,0.912834,0.0714286,0,bn-worse-than-ln: nats (holds),-0.01 nats,0.13 nats,0.0714286
+2,0.5,0.5,0.5,0.5,3,bn-better-than-none: count (described),2.97 (count),3.03 (count),nan
+3,0.5,0.5,0.5,0.5,3,bn-worse-in-training-too: count (described),2.97 (count),3.03 (count),nan
+4,0.5,0.5,0.5,0.5,3,train-mode-same: count (described),-0.0001 (count),0.0001 (count),0.5
+5,0.5,0.5,0.5,0.5,3,none-plateau[step=60]: count (described),2.97 (count),3.03 (count),nan
+6,0.5,0.5,0.5,0.5,3,none-plateau[step=80]: count (described),2.97 (count),3.03 (count),nan
+7,0.5,0.5,0.5,0.5,3,none-plateau[step=100]: count (described),2.97 (count),3.03 (count),nan
+8,0.5,0.5,0.5,0.5,3,none-plateau[step=120]: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 2,0.5,0
@@ -88,7 +88,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

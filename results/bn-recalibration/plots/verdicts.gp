@@ -65,23 +65,23 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "bn-recalibration: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.496914,0.0459869,0.94784,0.759259,2,recalibration-helps[train.batch_size=2] (inconclusive),-0.041,0.013,0.759259
-2,0.482456,0.057119,0.907793,0.842105,2,recalibration-helps[train.batch_size=4] (inconclusive),-0.016,0.003,0.842105
-3,0.487179,0.0563488,0.91801,0.769231,2,recalibration-helps[train.batch_size=8] (inconclusive),-0.01,0.003,0.769231
-4,0.487179,0.0458818,0.928477,0.461538,2,recalibration-helps[train.batch_size=16] (inconclusive),-0.012,0.014,0.461538
-5,0.5,0.0713268,0.928673,0.368421,2,recalibration-helps[train.batch_size=32] (inconclusive),-0.007,0.012,0.368421
-6,0.410714,0.0535714,0.946429,0.0535714,2,recalibration-helps (inconclusive),-0.3,5.3,0.0535714
-7,0.5,0.5,0.5,0.5,3,recalibration-changes-nothing[train.batch_size=2] (described),1.98,2.02,nan
-8,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=4] (described),1.9,3.1,nan
-9,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=8] (described),1.9,3.1,nan
-10,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=16] (described),1.9,3.1,nan
-11,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=32] (described),1.9,3.1,nan
-12,0.5,0.5,0.5,0.5,3,k10-too-few-at-2 (described),1.98,2.02,nan
-13,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=2] (described),2.97,3.03,nan
-14,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=4] (described),2.97,3.03,nan
-15,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=8] (described),2.97,3.03,nan
-16,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=16] (described),2.97,3.03,nan
-17,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=32] (described),2.97,3.03,nan
+1,0.496914,0.0459869,0.94784,0.759259,2,recalibration-helps[train.batch_size=2]: points (inconclusive),-4.1 points,1.3 points,0.759259
+2,0.482456,0.057119,0.907793,0.842105,2,recalibration-helps[train.batch_size=4]: points (inconclusive),-1.6 points,0.3 points,0.842105
+3,0.487179,0.0563488,0.91801,0.769231,2,recalibration-helps[train.batch_size=8]: points (inconclusive),-1 points,0.3 points,0.769231
+4,0.487179,0.0458818,0.928477,0.461538,2,recalibration-helps[train.batch_size=16]: points (inconclusive),-1.2 points,1.4 points,0.461538
+5,0.5,0.0713268,0.928673,0.368421,2,recalibration-helps[train.batch_size=32]: points (inconclusive),-0.7 points,1.2 points,0.368421
+6,0.410714,0.0535714,0.946429,0.946429,2,recalibration-helps: cells (inconclusive),-0.3 cells,5.3 cells,0.0535714
+7,0.5,0.5,0.5,0.5,3,recalibration-changes-nothing[train.batch_size=2]: count (described),1.98 (count),2.02 (count),nan
+8,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=4]: count (described),1.9 (count),3.1 (count),nan
+9,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=8]: count (described),1.9 (count),3.1 (count),nan
+10,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=16]: count (described),1.9 (count),3.1 (count),nan
+11,0.916667,0.916667,0.916667,0.0833333,3,recalibration-changes-nothing[train.batch_size=32]: count (described),1.9 (count),3.1 (count),nan
+12,0.5,0.5,0.5,0.5,3,k10-too-few-at-2: count (described),1.98 (count),2.02 (count),nan
+13,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=2]: count (described),2.97 (count),3.03 (count),nan
+14,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=4]: count (described),2.97 (count),3.03 (count),nan
+15,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=8]: count (described),2.97 (count),3.03 (count),nan
+16,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=16]: count (described),2.97 (count),3.03 (count),nan
+17,0.5,0.5,0.5,0.5,3,train-mode-worse-everywhere[train.batch_size=32]: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 12,0.5,0
@@ -96,7 +96,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,7 +65,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "bn-vit-confirm: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.596429,0.308589,0.944362,0.0714286,0,bn-worse-than-ln (holds),-0.001,0.013,0.0714286
+1,0.596429,0.308589,0.944362,0.0714286,0,bn-worse-than-ln: points (holds),-0.1 points,1.3 points,0.0714286
 EOD
 $bands << EOD
 EOD
@@ -74,7 +74,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "bn-vit: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.50165,0.0487447,0.954556,0.316832,2,bn-worse-than-ln (inconclusive),-0.032,0.069,0.316832
-2,0.5,0.5,0.5,0.5,3,bn-running-stats-lag-early (described),2.97,3.03,nan
-3,0.5,0.5,0.5,0.5,3,bn-train-loss-above-ln (described),2.97,3.03,nan
+1,0.50165,0.0487447,0.954556,0.316832,2,bn-worse-than-ln: points (inconclusive),-3.2 points,6.9 points,0.316832
+2,0.5,0.5,0.5,0.5,3,bn-running-stats-lag-early: count (described),2.97 (count),3.03 (count),nan
+3,0.5,0.5,0.5,0.5,3,bn-train-loss-above-ln: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 2,0.5,0
@@ -78,7 +78,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

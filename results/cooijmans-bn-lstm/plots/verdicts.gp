@@ -65,16 +65,16 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "cooijmans-bn-lstm: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.503876,0.0542164,0.953535,0.453488,2,bn-lstm-better-permuted (inconclusive),-0.065,0.021,0.755814
-2,0.521212,0.0867692,0.955655,0.404545,2,bn-lstm-as-lstm-rows (inconclusive),-0.09,0.13,0.409091
-3,0.0588235,0.0588235,0.0588235,0.941176,3,bn-lstm-faster[model.permute_pixels=false] (described),-0.2,3.2,0.0588235
-4,0.0588235,0.0588235,0.0588235,0.941176,3,bn-lstm-faster[model.permute_pixels=true] (described),-0.2,3.2,0.0588235
-5,0.0833333,0.0833333,0.0833333,0.916667,3,shared-statistics-worse[model.permute_pixels=false] (described),1.9,3.1,nan
-6,0.5,0.5,0.5,0.5,3,shared-statistics-worse[model.permute_pixels=true] (described),2.97,3.03,nan
-7,0.0588235,0.0588235,0.0588235,0.941176,3,gamma-1-worse[model.permute_pixels=false] (described),-0.2,3.2,0.0588235
-8,0.5,0.5,0.5,0.5,3,gamma-1-worse[model.permute_pixels=true] (described),2.97,3.03,nan
-9,0.5,0.5,0.5,0.5,3,shared-trains-identically[model.permute_pixels=false] (described),-0.0001,0.0001,0.5
-10,0.5,0.5,0.5,0.5,3,shared-trains-identically[model.permute_pixels=true] (described),-0.0001,0.0001,0.5
+1,0.503876,0.0542164,0.953535,0.453488,2,bn-lstm-better-permuted: points (inconclusive),-6.5 points,2.1 points,0.755814
+2,0.521212,0.0867692,0.955655,0.404545,2,bn-lstm-as-lstm-rows: points (inconclusive),-9 points,13 points,0.409091
+3,0.0588235,0.0588235,0.0588235,0.941176,3,bn-lstm-faster[model.permute_pixels=false]: count (described),-0.2 (count),3.2 (count),0.0588235
+4,0.0588235,0.0588235,0.0588235,0.941176,3,bn-lstm-faster[model.permute_pixels=true]: count (described),-0.2 (count),3.2 (count),0.0588235
+5,0.0833333,0.0833333,0.0833333,0.916667,3,shared-statistics-worse[model.permute_pixels=false]: count (described),1.9 (count),3.1 (count),nan
+6,0.5,0.5,0.5,0.5,3,shared-statistics-worse[model.permute_pixels=true]: count (described),2.97 (count),3.03 (count),nan
+7,0.0588235,0.0588235,0.0588235,0.941176,3,gamma-1-worse[model.permute_pixels=false]: count (described),-0.2 (count),3.2 (count),0.0588235
+8,0.5,0.5,0.5,0.5,3,gamma-1-worse[model.permute_pixels=true]: count (described),2.97 (count),3.03 (count),nan
+9,0.5,0.5,0.5,0.5,3,shared-trains-identically[model.permute_pixels=false]: count (described),-0.0001 (count),0.0001 (count),0.5
+10,0.5,0.5,0.5,0.5,3,shared-trains-identically[model.permute_pixels=true]: count (described),-0.0001 (count),0.0001 (count),0.5
 EOD
 $bands << EOD
 2,0.404545,0.0909091
@@ -92,7 +92,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,13 +65,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "deepnorm-lm-lr0.01: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.948276,0.0485797,0.948276,0.0862069,2,post-collapses-12 (inconclusive),0.45,1.03,nan
-2,0.0535714,0.0535714,0.0535714,0.946429,3,deepnorm-trains (described),-0.3,5.3,0.0535714
-3,0.498692,0.065708,0.931677,0.655172,2,deepnorm-beats-post (inconclusive),-0.019,0.01,0.655172
-4,0.0869565,0.0869565,0.0869565,0.956522,3,deepnorm-trains-warmup (described),2.8,5.1,nan
-5,0.48475,0.0750517,0.894448,0.846154,2,deepnorm-beats-post-warmup (inconclusive),-1.1,0.2,0.846154
-6,0.697761,0.451839,0.943682,0.0535714,1,deepnorm-vs-pre-no-warmup (does not hold),-0.03,0.53,0.0535714
-7,0.501187,0.0886092,0.913764,0.230769,2,deepnorm-vs-pre-warmup (inconclusive),-0.3,1,0.230769
+1,0.948276,0.0485797,0.948276,0.0862069,2,post-collapses-12: % of seeds (inconclusive),45% of seeds,103% of seeds,nan
+2,0.0535714,0.0535714,0.0535714,0.946429,3,deepnorm-trains: count (described),-0.3 (count),5.3 (count),0.0535714
+3,0.498692,0.065708,0.931677,0.655172,2,deepnorm-beats-post: nats (inconclusive),-0.019 nats,0.01 nats,0.655172
+4,0.0869565,0.0869565,0.0869565,0.956522,3,deepnorm-trains-warmup: count (described),2.8 (count),5.1 (count),nan
+5,0.48475,0.0750517,0.894448,0.846154,2,deepnorm-beats-post-warmup: nats (inconclusive),-1.1 nats,0.2 nats,0.846154
+6,0.697761,0.451839,0.943682,0.0535714,1,deepnorm-vs-pre-no-warmup: nats (does not hold),-0.03 nats,0.53 nats,0.0535714
+7,0.501187,0.0886092,0.913764,0.230769,2,deepnorm-vs-pre-warmup: nats (inconclusive),-0.3 nats,1 nats,0.230769
 EOD
 $bands << EOD
 2,0.946429,0
@@ -82,7 +82,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

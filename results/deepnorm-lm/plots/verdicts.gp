@@ -65,11 +65,11 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "deepnorm-lm: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.946429,0.473842,0.946429,0.0535714,0,post-collapses (holds),0.47,1.03,nan
-2,0.0721865,0.0509546,0.103508,0.951456,0,deepnorm-fixes-post (holds),-0.98,0.05,0.951456
-3,0.259578,0.051647,0.367019,0.948276,0,deepnorm-beats-pre (holds),-0.55,0.03,0.948276
-4,0.0833333,0.0833333,0.0833333,0.916667,3,pre-trains (described),10.9,12.1,nan
-5,0.5,0.5,0.5,0.5,3,deepnorm-trains (described),11.8,12.2,nan
+1,0.946429,0.473842,0.946429,0.0535714,0,post-collapses: % of seeds (holds),47% of seeds,103% of seeds,nan
+2,0.0721865,0.0509546,0.103508,0.951456,0,deepnorm-fixes-post: nats (holds),-0.98 nats,0.05 nats,0.951456
+3,0.259578,0.051647,0.367019,0.948276,0,deepnorm-beats-pre: nats (holds),-0.55 nats,0.03 nats,0.948276
+4,0.0833333,0.0833333,0.0833333,0.916667,3,pre-trains: count (described),10.9 (count),12.1 (count),nan
+5,0.5,0.5,0.5,0.5,3,deepnorm-trains: count (described),11.8 (count),12.2 (count),nan
 EOD
 $bands << EOD
 4,0.916667,0
@@ -80,7 +80,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

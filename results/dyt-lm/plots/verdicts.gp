@@ -65,20 +65,20 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "dyt-lm: 14 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.876752,0.837794,0.91571,0.0833333,1,dyt-as-ln-at-0.5 (does not hold),-0.1,1.1,0.0833333
-2,0.875711,0.834519,0.916903,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.1] (does not hold),-0.1,1.1,0.0833333
-3,0.876712,0.837672,0.915753,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.2] (does not hold),-0.1,1.1,0.0833333
-4,0.876752,0.837794,0.91571,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.5] (does not hold),-0.1,1.1,0.0833333
-5,0.876775,0.837866,0.915684,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=1] (does not hold),-0.1,1.1,0.0833333
-6,0.876899,0.838259,0.91554,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=2] (does not hold),-0.1,1.1,0.0833333
-7,0.5,0.5,0.5,0.5,1,dyt-as-ln-every-alpha (does not hold),-0.022,0.022,0.5
-8,0.891621,0.82806,0.955182,0.106383,1,dyt-as-ln-at-50 (does not hold),-0.05,0.42,0.106383
-9,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.1] (described),2.97,3.03,nan
-10,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.2] (described),2.97,3.03,nan
-11,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.5] (described),2.97,3.03,nan
-12,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=1] (described),2.97,3.03,nan
-13,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=2] (described),2.97,3.03,nan
-14,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=5] (described),2.97,3.03,nan
+1,0.876752,0.837794,0.91571,0.0833333,1,dyt-as-ln-at-0.5: nats (does not hold),-0.1 nats,1.1 nats,0.0833333
+2,0.875711,0.834519,0.916903,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.1]: nats (does not hold),-0.1 nats,1.1 nats,0.0833333
+3,0.876712,0.837672,0.915753,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.2]: nats (does not hold),-0.1 nats,1.1 nats,0.0833333
+4,0.876752,0.837794,0.91571,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.5]: nats (does not hold),-0.1 nats,1.1 nats,0.0833333
+5,0.876775,0.837866,0.915684,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=1]: nats (does not hold),-0.1 nats,1.1 nats,0.0833333
+6,0.876899,0.838259,0.91554,0.0833333,1,dyt-as-ln-every-alpha[model.norm.alpha_init=2]: nats (does not hold),-0.1 nats,1.1 nats,0.0833333
+7,0.0535714,0.0535714,0.0535714,0.946429,1,dyt-as-ln-every-alpha: cells (does not hold),-0.3 cells,5.3 cells,0.0535714
+8,0.891621,0.82806,0.955182,0.106383,1,dyt-as-ln-at-50: nats (does not hold),-0.05 nats,0.42 nats,0.106383
+9,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.1]: count (described),2.97 (count),3.03 (count),nan
+10,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.2]: count (described),2.97 (count),3.03 (count),nan
+11,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.5]: count (described),2.97 (count),3.03 (count),nan
+12,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=1]: count (described),2.97 (count),3.03 (count),nan
+13,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=2]: count (described),2.97 (count),3.03 (count),nan
+14,0.5,0.5,0.5,0.5,3,dyt-stuck-at-unigram[model.norm.alpha_init=5]: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 1,0.0833333,0.0166667
@@ -87,7 +87,6 @@ $bands << EOD
 4,0.0833333,0.0166667
 5,0.0833333,0.0166667
 6,0.0833333,0.0166667
-7,0.5,0.454545
 8,0.106383,0.0425532
 9,0.5,0
 10,0.5,0
@@ -101,7 +100,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,13 +65,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "dyt-regime-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.232554,0.112394,0.352713,0.923077,0,dyt50-better-at-4k (holds),-1.2,0.1,0.923077
-2,0.435903,0.0512097,0.820595,0.953125,0,dyt50-better-at-4k-best (holds),-0.061,0.003,0.953125
-3,0.79742,0.651135,0.943704,0.0714286,1,dyt50-better-at-16k (does not hold),-0.02,0.26,0.0714286
-4,0.768896,0.602197,0.935594,0.0625,1,dyt50-better-at-64k (does not hold),-0.03,0.45,0.0625
-5,0.734472,0.521436,0.947507,0.0555556,0,dyt50-worse-at-1M (holds),-0.03,0.51,0.0555556
-6,0.5,0.5,0.5,0.5,3,ln-overfits-at-16k (described),2.97,3.03,nan
-7,0.5,0.5,0.5,0.5,3,dyt05-stuck-at-1M (described),2.97,3.03,nan
+1,0.232554,0.112394,0.352713,0.923077,0,dyt50-better-at-4k: nats (holds),-1.2 nats,0.1 nats,0.923077
+2,0.435903,0.0512097,0.820595,0.953125,0,dyt50-better-at-4k-best: nats (holds),-0.061 nats,0.003 nats,0.953125
+3,0.79742,0.651135,0.943704,0.0714286,1,dyt50-better-at-16k: nats (does not hold),-0.02 nats,0.26 nats,0.0714286
+4,0.768896,0.602197,0.935594,0.0625,1,dyt50-better-at-64k: nats (does not hold),-0.03 nats,0.45 nats,0.0625
+5,0.734472,0.521436,0.947507,0.0555556,0,dyt50-worse-at-1M: nats (holds),-0.03 nats,0.51 nats,0.0555556
+6,0.5,0.5,0.5,0.5,3,ln-overfits-at-16k: count (described),2.97 (count),3.03 (count),nan
+7,0.5,0.5,0.5,0.5,3,dyt05-stuck-at-1M: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 6,0.5,0
@@ -82,7 +82,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

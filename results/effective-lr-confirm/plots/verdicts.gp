@@ -68,36 +68,33 @@ $claims << EOD
 1,0.307704,0.0681508,0.547257,0.538462,2,fc1-at-equilibrium[train.optimizer.lr=0.05] (inconclusive),0.86,1.12,nan
 2,0.282546,0.0642933,0.500799,0.5,2,fc1-at-equilibrium[train.optimizer.lr=0.2] (inconclusive),0.88,1.12,nan
 3,0.339628,0.0817235,0.597532,0.5,2,fc1-at-equilibrium[train.optimizer.lr=0.8] (inconclusive),0.88,1.12,nan
-4,0.941176,0.0588235,0.941176,0.352941,2,fc1-at-equilibrium (inconclusive),-0.2,3.2,0.0588235
+4,0.941176,0.0588235,0.941176,0.941176,2,fc1-at-equilibrium: cells (inconclusive),-0.2 cells,3.2 cells,0.0588235
 5,0.274694,0.0452795,0.504109,0.538462,2,fc2-at-equilibrium[train.optimizer.lr=0.05] (inconclusive),0.86,1.12,nan
 6,0.29034,0.0553128,0.525367,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
 7,0.296559,0.0683545,0.524764,0.5,2,fc2-at-equilibrium[train.optimizer.lr=0.8] (inconclusive),0.88,1.12,nan
-8,0.92,0.12,0.92,0.12,2,fc2-at-equilibrium (inconclusive),0.7,3.2,nan
+8,0.954545,0.0454545,0.954545,0.954545,2,fc2-at-equilibrium: cells (inconclusive),0.9 cells,3.1 cells,nan
 9,0.180241,0.0525047,0.307977,0.723404,1,fc3-at-equilibrium[train.optimizer.lr=0.05] (does not hold),0.66,1.13,nan
 10,0.265241,0.0666578,0.463824,0.571429,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive),0.84,1.12,nan
 11,0.293595,0.0544776,0.532713,0.52,2,fc3-at-equilibrium[train.optimizer.lr=0.8] (inconclusive),0.87,1.12,nan
-12,0.954545,0.0454545,0.954545,0.5,1,fc3-at-equilibrium (does not hold),-0.1,2.1,0.0454545
+12,0.647059,0.0588235,0.647059,0.941176,1,fc3-at-equilibrium: cells (does not hold),-0.2 cells,3.2 cells,0.0588235
 EOD
 $bands << EOD
 1,0.538462,0.384615
 2,0.5,0.416667
 3,0.5,0.416667
-4,0.352941,0.0294118
 5,0.538462,0.384615
 6,0.478261,0.434783
 7,0.5,0.416667
-8,0.12,0.04
 9,0.723404,0.212766
 10,0.571429,0.357143
 11,0.52,0.4
-12,0.5,0.0454545
 EOD
 set yrange [0.5:12.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -68,36 +68,33 @@ $claims << EOD
 1,0.400349,0.346579,0.461754,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.05] (holds),0.89,1.12,nan
 2,0.394528,0.3448,0.443186,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
 3,0.395516,0.333493,0.45953,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
-4,0.92,0.92,0.92,0.12,0,fc1-at-equilibrium (holds),0.7,3.2,nan
+4,0.5,0.5,0.5,0.5,0,fc1-at-equilibrium: cells (holds),2.97 cells,3.03 cells,nan
 5,0.379572,0.325674,0.436568,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.05] (holds),0.89,1.12,nan
 6,0.406498,0.357083,0.453233,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
 7,0.327117,0.258786,0.404485,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
-8,0.92,0.92,0.92,0.12,0,fc2-at-equilibrium (holds),0.7,3.2,nan
+8,0.5,0.5,0.5,0.5,0,fc2-at-equilibrium: cells (holds),2.97 cells,3.03 cells,nan
 9,0.0794626,0.0508212,0.11113,0.684211,1,fc3-at-equilibrium[train.optimizer.lr=0.05] (does not hold),0.74,1.12,nan
 10,0.211781,0.163971,0.261127,0.478261,0,fc3-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
 11,0.317672,0.256474,0.385503,0.478261,0,fc3-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
-12,0.923077,0.923077,0.923077,0.153846,1,fc3-at-equilibrium (does not hold),0.8,2.1,nan
+12,0.0833333,0.0833333,0.0833333,0.916667,1,fc3-at-equilibrium: cells (does not hold),1.9 cells,3.1 cells,nan
 EOD
 $bands << EOD
 1,0.478261,0.434783
 2,0.478261,0.434783
 3,0.478261,0.434783
-4,0.12,0.04
 5,0.478261,0.434783
 6,0.478261,0.434783
 7,0.478261,0.434783
-8,0.12,0.04
 9,0.684211,0.263158
 10,0.478261,0.434783
 11,0.478261,0.434783
-12,0.153846,0.0769231
 EOD
 set yrange [0.5:12.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -68,36 +68,33 @@ $claims << EOD
 1,0.325834,0.170834,0.480835,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.05] (holds),0.89,1.12,nan
 2,0.358654,0.251828,0.46548,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
 3,0.344479,0.12045,0.568509,0.478261,0,fc1-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
-4,0.92,0.92,0.92,0.12,0,fc1-at-equilibrium (holds),0.7,3.2,nan
+4,0.5,0.5,0.5,0.5,0,fc1-at-equilibrium: cells (holds),2.97 cells,3.03 cells,nan
 5,0.314631,0.182257,0.447006,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.05] (holds),0.89,1.12,nan
 6,0.375035,0.262375,0.487694,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.2] (holds),0.89,1.12,nan
 7,0.247491,0.0886002,0.406382,0.478261,0,fc2-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
-8,0.92,0.92,0.92,0.12,0,fc2-at-equilibrium (holds),0.7,3.2,nan
+8,0.5,0.5,0.5,0.5,0,fc2-at-equilibrium: cells (holds),2.97 cells,3.03 cells,nan
 9,0.132553,0.0486111,0.216495,0.707317,1,fc3-at-equilibrium[train.optimizer.lr=0.05] (does not hold),0.71,1.12,nan
 10,0.263419,0.0549825,0.471856,0.5,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive),0.88,1.12,nan
 11,0.301259,0.146464,0.456054,0.478261,0,fc3-at-equilibrium[train.optimizer.lr=0.8] (holds),0.89,1.12,nan
-12,0.923077,0.153846,0.923077,0.153846,1,fc3-at-equilibrium (does not hold),0.8,2.1,nan
+12,0.5,0.0454545,0.5,0.954545,1,fc3-at-equilibrium: cells (does not hold),0.9 cells,3.1 cells,nan
 EOD
 $bands << EOD
 1,0.478261,0.434783
 2,0.478261,0.434783
 3,0.478261,0.434783
-4,0.12,0.04
 5,0.478261,0.434783
 6,0.478261,0.434783
 7,0.478261,0.434783
-8,0.12,0.04
 9,0.707317,0.243902
 10,0.5,0.416667
 11,0.478261,0.434783
-12,0.153846,0.0769231
 EOD
 set yrange [0.5:12.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,91 +65,91 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "finetune-shift: 85 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=10;train.batch_size=4] (inconclusive),-0.0001,0.0001,0.5
-2,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=10;train.batch_size=32] (inconclusive),-0.0001,0.0001,0.5
-3,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=100;train.batch_size=4] (inconclusive),-0.0001,0.0001,0.5
-4,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=100;train.batch_size=32] (inconclusive),-0.0001,0.0001,0.5
-5,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=1000;train.batch_size=4] (inconclusive),-0.0001,0.0001,0.5
-6,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=1000;train.batch_size=32] (inconclusive),-0.0001,0.0001,0.5
-7,0.0597015,0.0597015,0.955224,0.0597015,2,reset-fixes (inconclusive),-0.4,6.3,0.0597015
-8,0.942584,0.942584,0.942584,0.0454545,2,freeze-fixes[data.per_class=10;train.batch_size=4] (inconclusive),-0.001,0.021,0.0454545
-9,0.915173,0.915173,0.915173,0.047619,2,freeze-fixes[data.per_class=10;train.batch_size=32] (inconclusive),-0.001,0.02,0.047619
-10,0.916171,0.916171,0.916171,0.0588235,2,freeze-fixes[data.per_class=100;train.batch_size=4] (inconclusive),-0.01,0.16,0.0588235
-11,0.939106,0.939106,0.939106,0.0612245,2,freeze-fixes[data.per_class=100;train.batch_size=32] (inconclusive),-0.003,0.046,0.0612245
-12,0.948127,0.948127,0.948127,0.0625,2,freeze-fixes[data.per_class=1000;train.batch_size=4] (inconclusive),-0.001,0.015,0.0625
-13,0.943665,0.943665,0.943665,0.0487805,2,freeze-fixes[data.per_class=1000;train.batch_size=32] (inconclusive),-0.004,0.078,0.0487805
-14,0.0597015,0.0597015,0.955224,0.0597015,2,freeze-fixes (inconclusive),-0.4,6.3,0.0597015
-15,0.947304,0.947304,0.947304,0.047619,2,gn-swap-fixes-few-shot-small-batch (inconclusive),-0.003,0.06,0.047619
-16,0.0833333,0.0833333,0.0833333,0.916667,3,freeze-worst-every-row[data.per_class=10;train.batch_size=4] (described),-0.1,1.1,0.0833333
-17,0.0833333,0.0833333,0.0833333,0.916667,3,freeze-worst-every-row[data.per_class=10;train.batch_size=32] (described),-0.1,1.1,0.0833333
-18,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=100;train.batch_size=4] (described),0.99,1.01,nan
-19,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=100;train.batch_size=32] (described),0.99,1.01,nan
-20,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=1000;train.batch_size=4] (described),0.99,1.01,nan
-21,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=1000;train.batch_size=32] (described),0.99,1.01,nan
-22,0.656716,0.0597015,0.955224,0.208955,3,freeze-worst-every-row (described),-0.4,6.3,0.0597015
-23,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=10;train.batch_size=4] (described),-0.0001,0.0001,0.5
-24,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=10;train.batch_size=32] (described),-0.0001,0.0001,0.5
-25,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=100;train.batch_size=4] (described),-0.0001,0.0001,0.5
-26,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=100;train.batch_size=32] (described),-0.0001,0.0001,0.5
-27,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=1000;train.batch_size=4] (described),-0.0001,0.0001,0.5
-28,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=1000;train.batch_size=32] (described),-0.0001,0.0001,0.5
-29,0.0597015,0.0597015,0.955224,0.0597015,3,keep-gap-under-a-point (described),-0.4,6.3,0.0597015
-30,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=10;train.batch_size=4] (described),-0.0001,0.0001,0.5
-31,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=10;train.batch_size=32] (described),-0.0001,0.0001,0.5
-32,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=100;train.batch_size=4] (described),-0.0001,0.0001,0.5
-33,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=100;train.batch_size=32] (described),-0.0001,0.0001,0.5
-34,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=1000;train.batch_size=4] (described),-0.0001,0.0001,0.5
-35,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=1000;train.batch_size=32] (described),-0.0001,0.0001,0.5
-36,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=4] (described),-0.0001,0.0001,0.5
-37,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=32] (described),-0.0001,0.0001,0.5
-38,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=4] (described),-0.0001,0.0001,0.5
-39,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=32] (described),-0.0001,0.0001,0.5
-40,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=4] (described),-0.0001,0.0001,0.5
-41,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=32] (described),-0.0001,0.0001,0.5
-42,0.0714286,0.0714286,0.928571,0.0714286,3,policies-within-a-point-at-25 (described),-1,13,0.0714286
-43,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=10;train.batch_size=4] (described),-1,32,0.030303
-44,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=10;train.batch_size=32] (described),-1,32,0.030303
-45,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=100;train.batch_size=4] (described),-1,32,0.030303
-46,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=100;train.batch_size=32] (described),-1,32,0.030303
-47,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=1000;train.batch_size=4] (described),-1,32,0.030303
-48,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=1000;train.batch_size=32] (described),-1,32,0.030303
-49,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=10;train.batch_size=4] (described),-1,32,0.030303
-50,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=10;train.batch_size=32] (described),-1,32,0.030303
-51,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=100;train.batch_size=4] (described),-1,32,0.030303
-52,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=100;train.batch_size=32] (described),-1,32,0.030303
-53,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=1000;train.batch_size=4] (described),-1,32,0.030303
-54,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=1000;train.batch_size=32] (described),-1,32,0.030303
-55,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=10;train.batch_size=4] (described),-1,32,0.030303
-56,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=10;train.batch_size=32] (described),-1,32,0.030303
-57,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=100;train.batch_size=4] (described),-1,32,0.030303
-58,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=100;train.batch_size=32] (described),-1,32,0.030303
-59,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=1000;train.batch_size=4] (described),-1,32,0.030303
-60,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=1000;train.batch_size=32] (described),-1,32,0.030303
-61,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=4] (described),-1,32,0.030303
-62,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=32] (described),-1,32,0.030303
-63,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=4] (described),-1,32,0.030303
-64,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=32] (described),-1,32,0.030303
-65,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=4] (described),-1,32,0.030303
-66,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=32] (described),-1,32,0.030303
-67,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=10;train.batch_size=4] (described),-1,32,0.030303
-68,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=10;train.batch_size=32] (described),-1,32,0.030303
-69,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=100;train.batch_size=4] (described),-1,32,0.030303
-70,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=100;train.batch_size=32] (described),-1,32,0.030303
-71,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=1000;train.batch_size=4] (described),-1,32,0.030303
-72,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=1000;train.batch_size=32] (described),-1,32,0.030303
-73,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=10;train.batch_size=4] (described),-0.0001,0.0001,0.5
-74,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=10;train.batch_size=32] (described),-0.0001,0.0001,0.5
-75,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=100;train.batch_size=4] (described),-0.0001,0.0001,0.5
-76,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=100;train.batch_size=32] (described),-0.0001,0.0001,0.5
-77,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=1000;train.batch_size=4] (described),-0.0001,0.0001,0.5
-78,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=1000;train.batch_size=32] (described),-0.0001,0.0001,0.5
-79,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=4] (described),-0.0001,0.0001,0.5
-80,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=32] (described),-0.0001,0.0001,0.5
-81,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=4] (described),-0.0001,0.0001,0.5
-82,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=32] (described),-0.0001,0.0001,0.5
-83,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=4] (described),-0.0001,0.0001,0.5
-84,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=32] (described),-0.0001,0.0001,0.5
-85,0.0714286,0.0714286,0.928571,0.0714286,3,reset-recalibrate-are-keep (described),-1,13,0.0714286
+1,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=10;train.batch_size=4]: points (inconclusive),-0.0001 points,0.0001 points,0.5
+2,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=10;train.batch_size=32]: points (inconclusive),-0.0001 points,0.0001 points,0.5
+3,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=100;train.batch_size=4]: points (inconclusive),-0.0001 points,0.0001 points,0.5
+4,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=100;train.batch_size=32]: points (inconclusive),-0.0001 points,0.0001 points,0.5
+5,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=1000;train.batch_size=4]: points (inconclusive),-0.0001 points,0.0001 points,0.5
+6,0.5,0.5,0.5,0.5,2,reset-fixes[data.per_class=1000;train.batch_size=32]: points (inconclusive),-0.0001 points,0.0001 points,0.5
+7,0.0597015,0.0597015,0.955224,0.955224,2,reset-fixes: cells (inconclusive),-0.4 cells,6.3 cells,0.0597015
+8,0.942584,0.942584,0.942584,0.0454545,2,freeze-fixes[data.per_class=10;train.batch_size=4]: points (inconclusive),-0.1 points,2.1 points,0.0454545
+9,0.915173,0.915173,0.915173,0.047619,2,freeze-fixes[data.per_class=10;train.batch_size=32]: points (inconclusive),-0.1 points,2 points,0.047619
+10,0.916171,0.916171,0.916171,0.0588235,2,freeze-fixes[data.per_class=100;train.batch_size=4]: points (inconclusive),-1 points,16 points,0.0588235
+11,0.939106,0.939106,0.939106,0.0612245,2,freeze-fixes[data.per_class=100;train.batch_size=32]: points (inconclusive),-0.3 points,4.6 points,0.0612245
+12,0.948127,0.948127,0.948127,0.0625,2,freeze-fixes[data.per_class=1000;train.batch_size=4]: points (inconclusive),-0.1 points,1.5 points,0.0625
+13,0.943665,0.943665,0.943665,0.0487805,2,freeze-fixes[data.per_class=1000;train.batch_size=32]: points (inconclusive),-0.4 points,7.8 points,0.0487805
+14,0.0597015,0.0597015,0.955224,0.955224,2,freeze-fixes: cells (inconclusive),-0.4 cells,6.3 cells,0.0597015
+15,0.947304,0.947304,0.947304,0.047619,2,gn-swap-fixes-few-shot-small-batch: points (inconclusive),-0.3 points,6 points,0.047619
+16,0.0833333,0.0833333,0.0833333,0.916667,3,freeze-worst-every-row[data.per_class=10;train.batch_size=4]: count (described),-0.1 (count),1.1 (count),0.0833333
+17,0.0833333,0.0833333,0.0833333,0.916667,3,freeze-worst-every-row[data.per_class=10;train.batch_size=32]: count (described),-0.1 (count),1.1 (count),0.0833333
+18,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=100;train.batch_size=4]: count (described),0.99 (count),1.01 (count),nan
+19,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=100;train.batch_size=32]: count (described),0.99 (count),1.01 (count),nan
+20,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=1000;train.batch_size=4]: count (described),0.99 (count),1.01 (count),nan
+21,0.5,0.5,0.5,0.5,3,freeze-worst-every-row[data.per_class=1000;train.batch_size=32]: count (described),0.99 (count),1.01 (count),nan
+22,0.656716,0.0597015,0.955224,nan,3,freeze-worst-every-row: cells (described),-0.4 cells,6.3 cells,0.0597015
+23,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=10;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+24,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=10;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+25,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=100;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+26,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=100;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+27,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=1000;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+28,0.5,0.5,0.5,0.5,3,keep-gap-under-a-point[data.per_class=1000;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+29,0.0597015,0.0597015,0.955224,nan,3,keep-gap-under-a-point: cells (described),-0.4 cells,6.3 cells,0.0597015
+30,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=10;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+31,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=10;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+32,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=100;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+33,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=100;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+34,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=1000;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+35,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=reset;data.per_class=1000;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+36,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+37,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+38,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+39,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+40,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+41,0.5,0.5,0.5,0.5,3,policies-within-a-point-at-25[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+42,0.0714286,0.0714286,0.928571,nan,3,policies-within-a-point-at-25: cells (described),-1 cells,13 cells,0.0714286
+43,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=10;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+44,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=10;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+45,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=100;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+46,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=100;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+47,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=1000;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+48,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=keep;data.per_class=1000;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+49,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=10;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+50,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=10;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+51,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=100;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+52,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=100;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+53,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=1000;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+54,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=reset;data.per_class=1000;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+55,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=10;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+56,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=10;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+57,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=100;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+58,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=100;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+59,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=1000;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+60,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=freeze;data.per_class=1000;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+61,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+62,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+63,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+64,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+65,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+66,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+67,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=10;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+68,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=10;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+69,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=100;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+70,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=100;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+71,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=1000;train.batch_size=4]: count (described),-1 (count),32 (count),0.030303
+72,0.0606061,0.0606061,0.0606061,0.939394,3,near-chance-at-step-0[init.bn_policy=group_norm;data.per_class=1000;train.batch_size=32]: count (described),-1 (count),32 (count),0.030303
+73,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=10;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+74,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=10;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+75,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=100;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+76,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=100;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+77,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=1000;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+78,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=reset;data.per_class=1000;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+79,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+80,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=10;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+81,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+82,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+83,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+84,0.5,0.5,0.5,0.5,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=32]: count (described),-0.0001 (count),0.0001 (count),0.5
+85,0.0714286,0.0714286,0.928571,nan,3,reset-recalibrate-are-keep: cells (described),-1 cells,13 cells,0.0714286
 EOD
 $bands << EOD
 16,0.916667,0
@@ -158,14 +158,12 @@ $bands << EOD
 19,0.5,0
 20,0.5,0
 21,0.5,0
-22,0.208955,0
 23,0.5,0
 24,0.5,0
 25,0.5,0
 26,0.5,0
 27,0.5,0
 28,0.5,0
-29,0.0597015,0
 30,0.5,0
 31,0.5,0
 32,0.5,0
@@ -178,7 +176,6 @@ $bands << EOD
 39,0.5,0
 40,0.5,0
 41,0.5,0
-42,0.0714286,0
 43,0.939394,0
 44,0.939394,0
 45,0.939394,0
@@ -221,14 +218,13 @@ $bands << EOD
 82,0.5,0
 83,0.5,0
 84,0.5,0
-85,0.0714286,0
 EOD
 set yrange [0.5:85.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

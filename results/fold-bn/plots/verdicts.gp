@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "fold-bn: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.5,0.5,0.5,0.5,3,folded-accuracy-identical (described),-0.0001,0.0001,0.5
-2,0.5,0.5,0.5,0.5,3,folded-loss-within-1e-7 (described),-0.0001,0.0001,0.5
-3,0.5,0.5,0.5,0.5,3,fifty-six-fold (described),55,57,nan
+1,0.5,0.5,0.5,0.5,3,folded-accuracy-identical: count (described),-0.0001 (count),0.0001 (count),0.5
+2,0.5,0.5,0.5,0.5,3,folded-loss-within-1e-7: count (described),-0.0001 (count),0.0001 (count),0.5
+3,0.5,0.5,0.5,0.5,3,fifty-six-fold: count (described),55 (count),57 (count),nan
 EOD
 $bands << EOD
 1,0.5,0
@@ -79,7 +79,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "frn-batch-cnn-confirm: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.294974,0.05195,0.462454,0.574074,2,frn-batch-independent (inconclusive),-0.031,0.023,0.574074
-2,0.33867,0.0635549,0.556521,0.948276,1,frn-beats-bn-at-32 (does not hold),-0.024,0.005,0.827586
-3,0.359694,0.0518273,0.897556,0.714286,2,frn-beats-gn-at-2 (inconclusive),-0.005,0.009,0.357143
+1,0.294974,0.05195,0.462454,0.574074,2,frn-batch-independent: points (inconclusive),-3.1 points,2.3 points,0.574074
+2,0.33867,0.0635549,0.556521,0.948276,1,frn-beats-bn-at-32: points (does not hold),-2.4 points,0.5 points,0.827586
+3,0.359694,0.0518273,0.897556,0.714286,2,frn-beats-gn-at-2: points (inconclusive),-0.5 points,0.9 points,0.357143
 EOD
 $bands << EOD
 1,0.574074,0.37037
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "frn-batch-cnn: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.275362,0.0569366,0.493788,0.5,2,frn-batch-independent (inconclusive),-0.023,0.023,0.5
-2,0.442708,0.0711458,0.814271,0.953125,2,frn-beats-bn-at-32 (inconclusive),-0.027,0.005,0.84375
-3,0.513158,0.092966,0.93335,0.947368,2,frn-beats-gn-at-2 (inconclusive),-0.013,0.006,0.684211
+1,0.275362,0.0569366,0.493788,0.5,2,frn-batch-independent: points (inconclusive),-2.3 points,2.3 points,0.5
+2,0.442708,0.0711458,0.814271,0.953125,2,frn-beats-bn-at-32: points (inconclusive),-2.7 points,0.5 points,0.84375
+3,0.513158,0.092966,0.93335,0.947368,2,frn-beats-gn-at-2: points (inconclusive),-1.3 points,0.6 points,0.684211
 EOD
 $bands << EOD
 1,0.5,0.434783
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,12 +65,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "ghost-virtual-mlp: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.479167,0.0516178,0.906716,0.5,2,ghost-32-better-than-bn (inconclusive),-0.008,0.008,0.5
-2,0.502193,0.0539255,0.95046,0.0526316,1,ghost-better-than-bn[model.norm.virtual_batch=4] (does not hold),-0.004,0.072,0.0526316
-3,0.501984,0.0563392,0.947629,0.428571,2,ghost-better-than-bn[model.norm.virtual_batch=8] (inconclusive),-0.036,0.048,0.428571
-4,0.5,0.0697347,0.930265,0.133333,2,ghost-better-than-bn[model.norm.virtual_batch=16] (inconclusive),-0.002,0.013,0.133333
-5,0.5,0.5,0.5,0.5,3,virtual-2-collapses (described),2.97,3.03,nan
-6,0.5,0.5,0.5,0.5,3,virtual-4-behind (described),2.97,3.03,nan
+1,0.479167,0.0516178,0.906716,0.5,2,ghost-32-better-than-bn: points (inconclusive),-0.8 points,0.8 points,0.5
+2,0.502193,0.0539255,0.95046,0.0526316,1,ghost-better-than-bn[model.norm.virtual_batch=4]: points (does not hold),-0.4 points,7.2 points,0.0526316
+3,0.501984,0.0563392,0.947629,0.428571,2,ghost-better-than-bn[model.norm.virtual_batch=8]: points (inconclusive),-3.6 points,4.8 points,0.428571
+4,0.5,0.0697347,0.930265,0.133333,2,ghost-better-than-bn[model.norm.virtual_batch=16]: points (inconclusive),-0.2 points,1.3 points,0.133333
+5,0.5,0.5,0.5,0.5,3,virtual-2-collapses: count (described),2.97 (count),3.03 (count),nan
+6,0.5,0.5,0.5,0.5,3,virtual-4-behind: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 5,0.5,0
@@ -81,7 +81,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "gn-ws-cnn: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.477778,0.0583438,0.897212,0.616667,2,gn-ws-at-2-matches-bn-at-32 (inconclusive),-0.037,0.023,0.616667
-2,0.568182,0.319401,0.816963,0.5,0,ws-brings-gn-level-at-32 (holds),-0.022,0.022,0.5
-3,0.0833333,0.0833333,0.0833333,0.916667,3,gn-ws-below-bn-at-2 (described),1.9,3.1,nan
+1,0.477778,0.0583438,0.897212,0.616667,2,gn-ws-at-2-matches-bn-at-32: points (inconclusive),-3.7 points,2.3 points,0.616667
+2,0.568182,0.319401,0.816963,0.5,0,ws-brings-gn-level-at-32: points (holds),-2.2 points,2.2 points,0.5
+3,0.0833333,0.0833333,0.0833333,0.916667,3,gn-ws-below-bn-at-2: count (described),1.9 (count),3.1 (count),nan
 EOD
 $bands << EOD
 1,0.616667,0.333333
@@ -79,7 +79,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

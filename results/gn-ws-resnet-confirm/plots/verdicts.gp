@@ -65,8 +65,8 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "gn-ws-resnet-confirm: 2 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.28913,0.064357,0.453326,0.866667,1,gn-ws-at-2-matches-bn-at-32 (does not hold),-0.26,0.04,0.866667
-2,0.295008,0.0484402,0.46935,0.851852,1,ws-brings-gn-level-at-32 (does not hold),-0.23,0.04,0.851852
+1,0.28913,0.064357,0.453326,0.866667,1,gn-ws-at-2-matches-bn-at-32: points (does not hold),-26 points,4 points,0.866667
+2,0.295008,0.0484402,0.46935,0.851852,1,ws-brings-gn-level-at-32: points (does not hold),-23 points,4 points,0.851852
 EOD
 $bands << EOD
 1,0.866667,0.0666667
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

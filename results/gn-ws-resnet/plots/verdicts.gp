@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "gn-ws-resnet: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.485417,0.0525198,0.918314,0.625,2,gn-ws-at-2-matches-bn-at-32 (inconclusive),-1,0.6,0.625
-2,0.50619,0.0634529,0.948928,0.642857,2,ws-brings-gn-level-at-32 (inconclusive),-0.9,0.5,0.642857
-3,0.5,0.5,0.5,0.5,3,gn-ws-below-bn-at-2 (described),2.97,3.03,nan
+1,0.485417,0.0525198,0.918314,0.625,2,gn-ws-at-2-matches-bn-at-32: points (inconclusive),-100 points,60 points,0.625
+2,0.50619,0.0634529,0.948928,0.642857,2,ws-brings-gn-level-at-32: points (inconclusive),-90 points,50 points,0.642857
+3,0.5,0.5,0.5,0.5,3,gn-ws-below-bn-at-2: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 1,0.625,0.0125
@@ -79,7 +79,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,27 +65,26 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "group-count: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.529545,0.260606,0.798485,0.5,0,insensitive-to-g[model.norm.groups=2] (holds),-0.022,0.022,0.5
-2,0.456818,0.229435,0.684201,0.5,0,insensitive-to-g[model.norm.groups=4] (holds),-0.022,0.022,0.5
-3,0.604545,0.363148,0.845943,0.5,0,insensitive-to-g[model.norm.groups=16] (holds),-0.022,0.022,0.5
-4,0.534091,0.412304,0.655878,0.5,0,insensitive-to-g[model.norm.groups=32] (holds),-0.022,0.022,0.5
-5,0.934783,0.934783,0.934783,0.0652174,0,insensitive-to-g (holds),-0.3,4.3,0.0652174
-6,0.503704,0.0642879,0.94312,0.481481,2,layer-worse (inconclusive),-0.01,0.017,0.37037
-7,0.39,0.0557935,0.724207,0.95,2,instance-worse (inconclusive),-0.029,0.021,0.58
+1,0.529545,0.260606,0.798485,0.5,0,insensitive-to-g[model.norm.groups=2]: points (holds),-2.2 points,2.2 points,0.5
+2,0.456818,0.229435,0.684201,0.5,0,insensitive-to-g[model.norm.groups=4]: points (holds),-2.2 points,2.2 points,0.5
+3,0.604545,0.363148,0.845943,0.5,0,insensitive-to-g[model.norm.groups=16]: points (holds),-2.2 points,2.2 points,0.5
+4,0.534091,0.412304,0.655878,0.5,0,insensitive-to-g[model.norm.groups=32]: points (holds),-2.2 points,2.2 points,0.5
+5,0.5,0.5,0.5,0.5,0,insensitive-to-g: cells (holds),3.96 cells,4.04 cells,nan
+6,0.503704,0.0642879,0.94312,0.481481,2,layer-worse: points (inconclusive),-1 points,1.7 points,0.37037
+7,0.39,0.0557935,0.724207,0.95,2,instance-worse: points (inconclusive),-2.9 points,2.1 points,0.58
 EOD
 $bands << EOD
 1,0.5,0.454545
 2,0.5,0.454545
 3,0.5,0.454545
 4,0.5,0.454545
-5,0.0652174,0.00434783
 EOD
 set yrange [0.5:7.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

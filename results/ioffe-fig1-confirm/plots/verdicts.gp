@@ -65,8 +65,8 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "ioffe-fig1-confirm: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.46,0.0561012,0.863899,0.9375,0,bn-higher (holds),-0.015,0.001,0.9375
-2,0.881738,0.811606,0.95187,0.0491803,0,bn-sooner (holds),-0.03,0.58,0.0491803
+1,0.46,0.0561012,0.863899,0.9375,0,bn-higher: points (holds),-1.5 points,0.1 points,0.9375
+2,0.881738,0.811606,0.95187,0.0491803,0,bn-sooner: points (holds),-3 points,58 points,0.0491803
 3,0.696731,0.456835,0.936626,0.0526316,0,median-more-stable-with-bn (holds),-0.2,3.6,0.0526316
 EOD
 $bands << EOD
@@ -76,7 +76,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

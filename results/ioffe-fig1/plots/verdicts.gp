@@ -65,15 +65,15 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "ioffe-fig1: 9 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.496078,0.0470339,0.945123,0.941176,2,bn-higher (inconclusive),-0.016,0.001,0.941176
-2,0.831075,0.720081,0.942069,0.0483871,0,bn-sooner (holds),-0.03,0.59,0.0483871
+1,0.496078,0.0470339,0.945123,0.941176,2,bn-higher: points (inconclusive),-1.6 points,0.1 points,0.941176
+2,0.831075,0.720081,0.942069,0.0483871,0,bn-sooner: points (holds),-3 points,59 points,0.0483871
 3,0.624961,0.310102,0.939821,0.05,0,median-more-stable-with-bn (holds),-0.2,3.8,0.05
-4,0.249433,0.0463337,0.452533,0.952381,0,bn-reaches-80-sooner (holds),0,1.05,nan
+4,0.249433,0.0463337,0.452533,0.952381,0,bn-reaches-80-sooner: ratio (holds),0 ratio,1.05 ratio,nan
 5,0.503593,0.0568224,0.950364,0.481481,2,median-moves-less-with-bn (inconclusive),-0.39,0.42,0.481481
-6,0.5,0.5,0.5,0.5,3,median-drifts-without-bn (described),2.97,3.03,nan
-7,0.5,0.5,0.5,0.5,3,median-steadier-with-bn (described),2.97,3.03,nan
-8,0.5,0.5,0.5,0.5,3,median-keeps-moving-without-bn (described),2.97,3.03,nan
-9,0.5,0.5,0.5,0.5,3,bn-spread-widens (described),2.97,3.03,nan
+6,0.5,0.5,0.5,0.5,3,median-drifts-without-bn: count (described),2.97 (count),3.03 (count),nan
+7,0.5,0.5,0.5,0.5,3,median-steadier-with-bn: count (described),2.97 (count),3.03 (count),nan
+8,0.5,0.5,0.5,0.5,3,median-keeps-moving-without-bn: count (described),2.97 (count),3.03 (count),nan
+9,0.5,0.5,0.5,0.5,3,bn-spread-widens: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 6,0.5,0
@@ -86,7 +86,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

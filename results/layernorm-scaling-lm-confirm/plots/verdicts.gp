@@ -68,7 +68,7 @@ $claims << EOD
 1,0.50133,0.0486794,0.95398,0.580645,2,pre-deep-blocks-contribute-less (inconclusive),-0.0054,0.0039,0.580645
 2,0.260271,0.0463389,0.474203,0.943662,1,lns-deep-block-contributes-more (does not hold),-0.0067,0.0004,0.943662
 3,0.376216,0.0523344,0.700097,0.933333,1,lns-last-block-contributes-more (does not hold),-0.014,0.001,0.933333
-4,0.307511,0.0507608,0.564261,0.944444,0,lns-lowers-loss (holds),-0.051,0.003,0.944444
+4,0.307511,0.0507608,0.564261,0.944444,0,lns-lowers-loss: nats (holds),-0.051 nats,0.003 nats,0.944444
 EOD
 $bands << EOD
 EOD
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

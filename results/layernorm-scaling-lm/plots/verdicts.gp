@@ -68,7 +68,7 @@ $claims << EOD
 1,0.503792,0.0542808,0.953303,0.538462,2,pre-deep-blocks-contribute-less (inconclusive),-0.007,0.006,0.538462
 2,0.477675,0.0635416,0.891809,0.947368,2,lns-deep-block-contributes-more (inconclusive),-0.018,0.001,0.947368
 3,0.258061,0.079272,0.43685,0.923077,1,lns-last-block-contributes-more (does not hold),-0.012,0.001,0.923077
-4,0.323149,0.046705,0.599592,0.954545,0,lns-lowers-loss (holds),-0.063,0.003,0.954545
+4,0.323149,0.046705,0.599592,0.954545,0,lns-lowers-loss: nats (holds),-0.063 nats,0.003 nats,0.954545
 EOD
 $bands << EOD
 EOD
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

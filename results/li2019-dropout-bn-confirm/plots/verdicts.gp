@@ -66,7 +66,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 set title "li2019-dropout-bn-confirm: 2 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.309616,0.0477181,0.571514,0.954545,0,shift-shrinks-with-width (holds),-0.21,0.01,0.954545
-2,0.6475,0.34091,0.95409,0.05,0,before-norm-costs-w64 (holds),-0.002,0.038,0.05
+2,0.6475,0.34091,0.95409,0.05,0,before-norm-costs-w64: points (holds),-0.2 points,3.8 points,0.05
 EOD
 $bands << EOD
 EOD
@@ -75,7 +75,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

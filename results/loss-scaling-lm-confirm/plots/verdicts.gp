@@ -66,8 +66,8 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 set title "loss-scaling-lm-confirm: 3 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.628032,0.399281,0.946484,0.045977,0,fp16-underflows-unscaled (holds),-4e-05,0.00083,0.045977
-2,0.50329,0.0826369,0.921581,0.541667,2,unscaled-hurts (inconclusive),-0.0013,0.0011,0.541667
-3,0.51364,0.487968,0.580446,0.5,0,scaled-as-fp32 (holds),-0.022,0.022,0.5
+2,0.50329,0.0826369,0.921581,0.541667,2,unscaled-hurts: nats (inconclusive),-0.0013 nats,0.0011 nats,0.541667
+3,0.51364,0.487968,0.580446,0.5,0,scaled-as-fp32: nats (holds),-0.022 nats,0.022 nats,0.5
 EOD
 $bands << EOD
 3,0.5,0.454545
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

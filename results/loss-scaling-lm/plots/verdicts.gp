@@ -66,11 +66,11 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 set title "loss-scaling-lm: 6 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.910267,0.910267,0.910267,0.0555556,2,fp16-underflows-unscaled (inconclusive),-1e-05,0.00017,0.0555556
-2,0.950585,0.950585,0.950585,0.0769231,2,unscaled-hurts (inconclusive),-0.0001,0.0012,0.0769231
-3,0.50239,0.50239,0.50239,0.5,2,scaled-as-fp32 (inconclusive),-0.022,0.022,0.5
-4,0.5,0.5,0.5,0.5,3,scaled-keeps-every-gradient (described),-0.0001,0.0001,0.5
-5,0.5,0.5,0.5,0.5,3,scaled-never-skipped (described),-0.0001,0.0001,0.5
-6,0.5,0.5,0.5,0.5,3,scale-held-at-65536 (described),-0.0001,0.0001,0.5
+2,0.950585,0.950585,0.950585,0.0769231,2,unscaled-hurts: nats (inconclusive),-0.0001 nats,0.0012 nats,0.0769231
+3,0.50239,0.50239,0.50239,0.5,2,scaled-as-fp32: nats (inconclusive),-0.022 nats,0.022 nats,0.5
+4,0.5,0.5,0.5,0.5,3,scaled-keeps-every-gradient: count (described),-0.0001 (count),0.0001 (count),0.5
+5,0.5,0.5,0.5,0.5,3,scaled-never-skipped: count (described),-0.0001 (count),0.0001 (count),0.5
+6,0.5,0.5,0.5,0.5,3,scale-held-at-65536: count (described),-0.0001 (count),0.0001 (count),0.5
 EOD
 $bands << EOD
 3,0.5,0.454545
@@ -83,7 +83,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

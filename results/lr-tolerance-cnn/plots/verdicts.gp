@@ -65,13 +65,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "lr-tolerance-cnn: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0506329,0.0506329,0.946327,0.683544,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive),-0.04,0.75,0.0506329
-2,0.373333,0.0484038,0.945701,0.54,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive),-0.04,0.96,0.04
-3,0.626667,0.0542993,0.951596,0.46,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive),0.04,1.04,nan
-4,0.949367,0.0536731,0.949367,0.316456,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive),0.25,1.04,nan
-5,0.949367,0.0536731,0.949367,0.316456,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive),0.25,1.04,nan
-6,0.589286,0.0535714,0.946429,0.142857,2,none-diverges-from-0.1 (inconclusive),-0.3,5.3,0.0535714
-7,0.935926,0.917087,0.954765,0.0744444,1,bn-tolerates-0.3 (does not hold),-0.07,0.83,0.0777778
+1,0.0506329,0.0506329,0.946327,0.683544,2,none-diverges-from-0.1[train.optimizer.lr=0.1]: % of seeds (inconclusive),-4% of seeds,75% of seeds,0.0506329
+2,0.373333,0.0484038,0.945701,0.54,2,none-diverges-from-0.1[train.optimizer.lr=0.3]: % of seeds (inconclusive),-4% of seeds,96% of seeds,0.04
+3,0.626667,0.0542993,0.951596,0.46,2,none-diverges-from-0.1[train.optimizer.lr=1]: % of seeds (inconclusive),4% of seeds,104% of seeds,nan
+4,0.949367,0.0536731,0.949367,0.316456,2,none-diverges-from-0.1[train.optimizer.lr=3]: % of seeds (inconclusive),25% of seeds,104% of seeds,nan
+5,0.949367,0.0536731,0.949367,0.316456,2,none-diverges-from-0.1[train.optimizer.lr=10]: % of seeds (inconclusive),25% of seeds,104% of seeds,nan
+6,0.589286,0.0535714,0.946429,0.946429,2,none-diverges-from-0.1: cells (inconclusive),-0.3 cells,5.3 cells,0.0535714
+7,0.935926,0.917087,0.954765,0.0744444,1,bn-tolerates-0.3: points (does not hold),-7 points,83 points,0.0777778
 EOD
 $bands << EOD
 7,0.0744444,0.0222222
@@ -81,7 +81,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,7 +65,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "lr-tolerance-confirm: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.872379,0.80082,0.946042,0.370968,1,bn-tolerates-0.3 (does not hold),-0.026,0.036,0.419355
+1,0.872379,0.80082,0.946042,0.370968,1,bn-tolerates-0.3: points (does not hold),-2.6 points,3.6 points,0.419355
 EOD
 $bands << EOD
 1,0.370968,0.322581
@@ -75,7 +75,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,13 +65,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "lr-tolerance: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.480952,0.0610185,0.952318,0.6,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive),0.14,0.74,nan
-2,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=0.3] (holds),0.47,1.03,nan
-3,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=1] (holds),0.47,1.03,nan
-4,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=3] (holds),0.47,1.03,nan
-5,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=10] (holds),0.47,1.03,nan
-6,0.745098,0.745098,0.941176,0.0588235,2,none-diverges-from-0.1 (inconclusive),0.2,5.3,nan
-7,0.789391,0.615806,0.942945,0.352941,2,bn-tolerates-0.3 (inconclusive),-0.027,0.041,0.397059
+1,0.480952,0.0610185,0.952318,0.6,2,none-diverges-from-0.1[train.optimizer.lr=0.1]: % of seeds (inconclusive),14% of seeds,74% of seeds,nan
+2,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=0.3]: % of seeds (holds),47% of seeds,103% of seeds,nan
+3,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=1]: % of seeds (holds),47% of seeds,103% of seeds,nan
+4,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=3]: % of seeds (holds),47% of seeds,103% of seeds,nan
+5,0.946429,0.532793,0.946429,0.0535714,0,none-diverges-from-0.1[train.optimizer.lr=10]: % of seeds (holds),47% of seeds,103% of seeds,nan
+6,0.0833333,0.0833333,0.916667,0.916667,2,none-diverges-from-0.1: cells (inconclusive),3.9 cells,5.1 cells,nan
+7,0.789391,0.615806,0.942945,0.352941,2,bn-tolerates-0.3: points (inconclusive),-2.7 points,4.1 points,0.397059
 EOD
 $bands << EOD
 7,0.352941,0.294118
@@ -81,7 +81,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,12 +65,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "mixed-precision-cnn-confirm: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.508636,0.398256,0.618483,0.5,0,fp16-as-fp32[model.norm.type=none] (holds),-0.022,0.022,0.5
-2,0.466818,0.388603,0.544644,0.5,0,fp16-as-fp32[model.norm.type=batch] (holds),-0.022,0.022,0.5
-3,0.480909,0.352698,0.595604,0.5,0,fp16-as-fp32[model.norm.type=layer] (holds),-0.022,0.022,0.5
-4,0.417273,0.324657,0.490142,0.5,0,fp16-as-fp32[model.norm.type=group] (holds),-0.022,0.022,0.5
-5,0.419091,0.266826,0.519974,0.5,0,fp16-as-fp32[model.norm.type=rms] (holds),-0.022,0.022,0.5
-6,0.946429,0.946429,0.946429,0.0535714,0,fp16-as-fp32 (holds),-0.3,5.3,0.0535714
+1,0.508636,0.398256,0.618483,0.5,0,fp16-as-fp32[model.norm.type=none]: points (holds),-2.2 points,2.2 points,0.5
+2,0.466818,0.388603,0.544644,0.5,0,fp16-as-fp32[model.norm.type=batch]: points (holds),-2.2 points,2.2 points,0.5
+3,0.480909,0.352698,0.595604,0.5,0,fp16-as-fp32[model.norm.type=layer]: points (holds),-2.2 points,2.2 points,0.5
+4,0.417273,0.324657,0.490142,0.5,0,fp16-as-fp32[model.norm.type=group]: points (holds),-2.2 points,2.2 points,0.5
+5,0.419091,0.266826,0.519974,0.5,0,fp16-as-fp32[model.norm.type=rms]: points (holds),-2.2 points,2.2 points,0.5
+6,0.5,0.5,0.5,0.5,0,fp16-as-fp32: cells (holds),4.9 cells,5.1 cells,nan
 EOD
 $bands << EOD
 1,0.5,0.454545
@@ -78,14 +78,13 @@ $bands << EOD
 3,0.5,0.454545
 4,0.5,0.454545
 5,0.5,0.454545
-6,0.0535714,0.00357143
 EOD
 set yrange [0.5:6.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

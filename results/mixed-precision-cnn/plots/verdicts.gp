@@ -65,23 +65,23 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "mixed-precision-cnn: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.390578,0.0565553,0.7246,0.510638,2,fp16-as-fp32[model.norm.type=none] (inconclusive),-0.024,0.023,0.510638
-2,0.590909,0.442529,0.73929,0.5,0,fp16-as-fp32[model.norm.type=batch] (holds),-0.022,0.022,0.5
-3,0.49513,0.302499,0.687761,0.5,0,fp16-as-fp32[model.norm.type=layer] (holds),-0.022,0.022,0.5
-4,0.425325,0.199767,0.650882,0.5,0,fp16-as-fp32[model.norm.type=group] (holds),-0.022,0.022,0.5
-5,0.483766,0.184113,0.78342,0.5,0,fp16-as-fp32[model.norm.type=rms] (holds),-0.022,0.022,0.5
-6,0.946429,0.767857,0.946429,0.0535714,2,fp16-as-fp32 (inconclusive),-0.3,5.3,0.0535714
-7,0.433442,0.281454,0.585429,0.5,0,bf16-as-fp32[model.norm.type=none] (holds),-0.022,0.022,0.5
-8,0.503247,0.433346,0.573148,0.5,0,bf16-as-fp32[model.norm.type=batch] (holds),-0.022,0.022,0.5
-9,0.517857,0.460339,0.575375,0.5,0,bf16-as-fp32[model.norm.type=layer] (holds),-0.022,0.022,0.5
-10,0.49513,0.479241,0.511019,0.5,0,bf16-as-fp32[model.norm.type=group] (holds),-0.022,0.022,0.5
-11,0.498377,0.445679,0.551075,0.5,0,bf16-as-fp32[model.norm.type=rms] (holds),-0.022,0.022,0.5
-12,0.946429,0.946429,0.946429,0.0535714,0,bf16-as-fp32 (holds),-0.3,5.3,0.0535714
-13,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=none] (described),2.7,7.2,nan
-14,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=batch] (described),2.7,7.2,nan
-15,0.941176,0.941176,0.941176,0.0588235,3,fp16-skips-steps[model.norm.type=layer] (described),2.8,6.2,nan
-16,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=group] (described),2.7,7.2,nan
-17,0.941176,0.941176,0.941176,0.0588235,3,fp16-skips-steps[model.norm.type=rms] (described),2.8,6.2,nan
+1,0.390578,0.0565553,0.7246,0.510638,2,fp16-as-fp32[model.norm.type=none]: points (inconclusive),-2.4 points,2.3 points,0.510638
+2,0.590909,0.442529,0.73929,0.5,0,fp16-as-fp32[model.norm.type=batch]: points (holds),-2.2 points,2.2 points,0.5
+3,0.49513,0.302499,0.687761,0.5,0,fp16-as-fp32[model.norm.type=layer]: points (holds),-2.2 points,2.2 points,0.5
+4,0.425325,0.199767,0.650882,0.5,0,fp16-as-fp32[model.norm.type=group]: points (holds),-2.2 points,2.2 points,0.5
+5,0.483766,0.184113,0.78342,0.5,0,fp16-as-fp32[model.norm.type=rms]: points (holds),-2.2 points,2.2 points,0.5
+6,0.916667,0.0833333,0.916667,0.916667,2,fp16-as-fp32: cells (inconclusive),3.9 cells,5.1 cells,nan
+7,0.433442,0.281454,0.585429,0.5,0,bf16-as-fp32[model.norm.type=none]: points (holds),-2.2 points,2.2 points,0.5
+8,0.503247,0.433346,0.573148,0.5,0,bf16-as-fp32[model.norm.type=batch]: points (holds),-2.2 points,2.2 points,0.5
+9,0.517857,0.460339,0.575375,0.5,0,bf16-as-fp32[model.norm.type=layer]: points (holds),-2.2 points,2.2 points,0.5
+10,0.49513,0.479241,0.511019,0.5,0,bf16-as-fp32[model.norm.type=group]: points (holds),-2.2 points,2.2 points,0.5
+11,0.498377,0.445679,0.551075,0.5,0,bf16-as-fp32[model.norm.type=rms]: points (holds),-2.2 points,2.2 points,0.5
+12,0.5,0.5,0.5,0.5,0,bf16-as-fp32: cells (holds),4.9 cells,5.1 cells,nan
+13,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=none]: count (described),2.7 (count),7.2 (count),nan
+14,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=batch]: count (described),2.7 (count),7.2 (count),nan
+15,0.941176,0.941176,0.941176,0.0588235,3,fp16-skips-steps[model.norm.type=layer]: count (described),2.8 (count),6.2 (count),nan
+16,0.955556,0.955556,0.955556,0.0666667,3,fp16-skips-steps[model.norm.type=group]: count (described),2.7 (count),7.2 (count),nan
+17,0.941176,0.941176,0.941176,0.0588235,3,fp16-skips-steps[model.norm.type=rms]: count (described),2.8 (count),6.2 (count),nan
 EOD
 $bands << EOD
 1,0.510638,0.425532
@@ -89,13 +89,11 @@ $bands << EOD
 3,0.5,0.454545
 4,0.5,0.454545
 5,0.5,0.454545
-6,0.0535714,0.00357143
 7,0.5,0.454545
 8,0.5,0.454545
 9,0.5,0.454545
 10,0.5,0.454545
 11,0.5,0.454545
-12,0.0535714,0.00357143
 13,0.0666667,0
 14,0.0666667,0
 15,0.0588235,0
@@ -107,7 +105,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,34 +65,34 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "mixed-precision-lm: 28 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.497751,0.0469663,0.948536,0.5,2,bf16-as-fp32[model.norm.type=none] (inconclusive),-0.0048,0.0048,0.5
-2,0.489159,0.0705501,0.907768,0.411765,2,bf16-as-fp32[model.norm.type=batch] (inconclusive),-0.007,0.01,0.411765
-3,0.496602,0.0489431,0.94426,0.416667,2,bf16-as-fp32[model.norm.type=layer] (inconclusive),-0.01,0.014,0.416667
-4,0.507921,0.0676571,0.948185,0.533333,2,bf16-as-fp32[model.norm.type=group] (inconclusive),-0.008,0.007,0.533333
-5,0.505369,0.0559357,0.954802,0.555556,2,bf16-as-fp32[model.norm.type=rms] (inconclusive),-0.02,0.016,0.555556
-6,0.946429,0.0535714,0.946429,0.0535714,2,bf16-as-fp32 (inconclusive),-0.3,5.3,0.0535714
-7,0.500425,0.0656842,0.935166,0.423077,2,fp16-as-fp32[model.norm.type=none] (inconclusive),-0.011,0.015,0.423077
-8,0.520084,0.0909592,0.949208,0.403509,2,fp16-as-fp32[model.norm.type=batch] (inconclusive),-0.0023,0.0034,0.403509
-9,0.499048,0.0478323,0.950264,0.480769,2,fp16-as-fp32[model.norm.type=layer] (inconclusive),-0.0025,0.0027,0.480769
-10,0.481848,0.32067,0.643025,0.5,0,fp16-as-fp32[model.norm.type=group] (holds),-0.0022,0.0022,0.5
-11,0.498436,0.0460081,0.950865,0.575758,2,fp16-as-fp32[model.norm.type=rms] (inconclusive),-0.0038,0.0028,0.575758
-12,0.767857,0.232143,0.946429,0.0535714,2,fp16-as-fp32 (inconclusive),-0.3,5.3,0.0535714
-13,0.5,0.5,0.5,0.5,3,none-fp16-skips (described),2.97,3.03,nan
-14,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=none] (described),-0.0001,0.0001,0.5
-15,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=batch] (described),-0.0001,0.0001,0.5
-16,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-17,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=group] (described),-0.0001,0.0001,0.5
-18,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-19,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=batch] (described),-0.0001,0.0001,0.5
-20,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-21,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=group] (described),-0.0001,0.0001,0.5
-22,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-23,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=batch] (described),-0.0001,0.0001,0.5
-24,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-25,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=group] (described),-0.0001,0.0001,0.5
-26,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-27,0.5,0.5,0.5,0.5,3,none-fp16-scale-halved (described),2.97,3.03,nan
-28,0.5,0.5,0.5,0.5,3,none-at-unigram (described),-0.0001,0.0001,0.5
+1,0.497751,0.0469663,0.948536,0.5,2,bf16-as-fp32[model.norm.type=none]: nats (inconclusive),-0.0048 nats,0.0048 nats,0.5
+2,0.489159,0.0705501,0.907768,0.411765,2,bf16-as-fp32[model.norm.type=batch]: nats (inconclusive),-0.007 nats,0.01 nats,0.411765
+3,0.496602,0.0489431,0.94426,0.416667,2,bf16-as-fp32[model.norm.type=layer]: nats (inconclusive),-0.01 nats,0.014 nats,0.416667
+4,0.507921,0.0676571,0.948185,0.533333,2,bf16-as-fp32[model.norm.type=group]: nats (inconclusive),-0.008 nats,0.007 nats,0.533333
+5,0.505369,0.0559357,0.954802,0.555556,2,bf16-as-fp32[model.norm.type=rms]: nats (inconclusive),-0.02 nats,0.016 nats,0.555556
+6,0.946429,0.0535714,0.946429,0.946429,2,bf16-as-fp32: cells (inconclusive),-0.3 cells,5.3 cells,0.0535714
+7,0.500425,0.0656842,0.935166,0.423077,2,fp16-as-fp32[model.norm.type=none]: nats (inconclusive),-0.011 nats,0.015 nats,0.423077
+8,0.520084,0.0909592,0.949208,0.403509,2,fp16-as-fp32[model.norm.type=batch]: nats (inconclusive),-0.0023 nats,0.0034 nats,0.403509
+9,0.499048,0.0478323,0.950264,0.480769,2,fp16-as-fp32[model.norm.type=layer]: nats (inconclusive),-0.0025 nats,0.0027 nats,0.480769
+10,0.481848,0.32067,0.643025,0.5,0,fp16-as-fp32[model.norm.type=group]: nats (holds),-0.0022 nats,0.0022 nats,0.5
+11,0.498436,0.0460081,0.950865,0.575758,2,fp16-as-fp32[model.norm.type=rms]: nats (inconclusive),-0.0038 nats,0.0028 nats,0.575758
+12,0.727273,0.0454545,0.954545,0.954545,2,fp16-as-fp32: cells (inconclusive),0.8 cells,5.2 cells,nan
+13,0.5,0.5,0.5,0.5,3,none-fp16-skips: count (described),2.97 (count),3.03 (count),nan
+14,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=none]: count (described),-0.0001 (count),0.0001 (count),0.5
+15,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=batch]: count (described),-0.0001 (count),0.0001 (count),0.5
+16,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=layer]: count (described),-0.0001 (count),0.0001 (count),0.5
+17,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=group]: count (described),-0.0001 (count),0.0001 (count),0.5
+18,0.5,0.5,0.5,0.5,3,bf16-largest-pair[model.norm.type=rms]: count (described),-0.0001 (count),0.0001 (count),0.5
+19,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=batch]: count (described),-0.0001 (count),0.0001 (count),0.5
+20,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=layer]: count (described),-0.0001 (count),0.0001 (count),0.5
+21,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=group]: count (described),-0.0001 (count),0.0001 (count),0.5
+22,0.5,0.5,0.5,0.5,3,fp16-largest-pair[model.norm.type=rms]: count (described),-0.0001 (count),0.0001 (count),0.5
+23,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=batch]: count (described),-0.0001 (count),0.0001 (count),0.5
+24,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=layer]: count (described),-0.0001 (count),0.0001 (count),0.5
+25,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=group]: count (described),-0.0001 (count),0.0001 (count),0.5
+26,0.5,0.5,0.5,0.5,3,normalized-fp16-never-skipped[model.norm.type=rms]: count (described),-0.0001 (count),0.0001 (count),0.5
+27,0.5,0.5,0.5,0.5,3,none-fp16-scale-halved: count (described),2.97 (count),3.03 (count),nan
+28,0.5,0.5,0.5,0.5,3,none-at-unigram: count (described),-0.0001 (count),0.0001 (count),0.5
 EOD
 $bands << EOD
 1,0.5,0.208333
@@ -100,13 +100,11 @@ $bands << EOD
 3,0.416667,0.0833333
 4,0.533333,0.133333
 5,0.555556,0.0555556
-6,0.0535714,0.000357143
 7,0.423077,0.0769231
 8,0.403509,0.350877
 9,0.480769,0.384615
 10,0.5,0.454545
 11,0.575758,0.30303
-12,0.0535714,0.000357143
 13,0.5,0
 14,0.5,0
 15,0.5,0
@@ -129,7 +127,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

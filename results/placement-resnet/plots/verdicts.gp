@@ -65,11 +65,11 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "placement-resnet: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.505952,0.0666057,0.945299,0.645714,2,pre-ahead-of-post[model.norm.type=batch] (inconclusive),-0.27,0.15,0.642857
-2,0.498282,0.0507838,0.94578,0.435052,2,pre-ahead-of-post[model.norm.type=group] (inconclusive),-0.041,0.056,0.42268
-3,0.5,0.0454545,0.954545,0.046,2,pre-ahead-of-post (inconclusive),-0.1,2.1,0.0454545
-4,0.5,0.5,0.5,0.5,3,resnet-underfits-the-cnn[model.norm.type=batch] (described),2.97,3.03,nan
-5,0.5,0.5,0.5,0.5,3,resnet-underfits-the-cnn[model.norm.type=group] (described),2.97,3.03,nan
+1,0.505952,0.0666057,0.945299,0.645714,2,pre-ahead-of-post[model.norm.type=batch]: points (inconclusive),-27 points,15 points,0.642857
+2,0.498282,0.0507838,0.94578,0.435052,2,pre-ahead-of-post[model.norm.type=group]: points (inconclusive),-4.1 points,5.6 points,0.42268
+3,0.5,0.0454545,0.954545,0.954545,2,pre-ahead-of-post: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
+4,0.5,0.5,0.5,0.5,3,resnet-underfits-the-cnn[model.norm.type=batch]: count (described),2.97 (count),3.03 (count),nan
+5,0.5,0.5,0.5,0.5,3,resnet-underfits-the-cnn[model.norm.type=group]: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 4,0.5,0
@@ -80,7 +80,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,13 +65,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "placement: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.495726,0.0563483,0.935105,0.538462,2,before-better[model.arch=mlp] (inconclusive),-0.021,0.018,0.538462
-2,0.496429,0.093659,0.899198,0.214286,2,before-better[model.arch=cnn] (inconclusive),-0.03,0.11,0.214286
-3,0.5,0.0454545,0.954545,0.0454545,2,before-better (inconclusive),-0.1,2.1,0.0454545
-4,0.5,0.5,0.5,0.5,3,mlp-placement-level[model.norm.type=batch] (described),-0.0001,0.0001,0.5
-5,0.916667,0.916667,0.916667,0.0833333,3,mlp-placement-level[model.norm.type=group] (described),-0.1,1.1,0.0833333
-6,0.5,0.5,0.5,0.5,3,cnn-after-better[model.norm.type=batch] (described),2.97,3.03,nan
-7,0.5,0.5,0.5,0.5,3,cnn-after-better[model.norm.type=group] (described),2.97,3.03,nan
+1,0.495726,0.0563483,0.935105,0.538462,2,before-better[model.arch=mlp]: points (inconclusive),-2.1 points,1.8 points,0.538462
+2,0.496429,0.093659,0.899198,0.214286,2,before-better[model.arch=cnn]: points (inconclusive),-3 points,11 points,0.214286
+3,0.5,0.0454545,0.954545,0.954545,2,before-better: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
+4,0.5,0.5,0.5,0.5,3,mlp-placement-level[model.norm.type=batch]: count (described),-0.0001 (count),0.0001 (count),0.5
+5,0.916667,0.916667,0.916667,0.0833333,3,mlp-placement-level[model.norm.type=group]: count (described),-0.1 (count),1.1 (count),0.0833333
+6,0.5,0.5,0.5,0.5,3,cnn-after-better[model.norm.type=batch]: count (described),2.97 (count),3.03 (count),nan
+7,0.5,0.5,0.5,0.5,3,cnn-after-better[model.norm.type=group]: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 4,0.5,0
@@ -84,7 +84,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

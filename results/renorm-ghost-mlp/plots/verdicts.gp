@@ -65,10 +65,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "renorm-ghost-mlp: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.208257,0.0483712,0.388243,0.949541,0,renorm-better-at-2 (holds),-0.115,-0.006,nan
-2,0.492857,0.0854142,0.908952,0.25,2,renorm-better-at-4 (inconclusive),-0.015,-0.001,nan
-3,0.8465,0.755679,0.929967,0.045,0,renorm-short-of-gn-at-2 (holds),0,0.2,nan
-4,0.5,0.5,0.5,0.5,3,ghost-2-is-bn-at-2 (described),-0.0001,0.0001,0.5
+1,0.208257,0.0483712,0.388243,0.949541,0,renorm-better-at-2: points (holds),-11.5 points,-0.6 points,nan
+2,0.492857,0.0854142,0.908952,0.25,2,renorm-better-at-4: points (inconclusive),-1.5 points,-0.1 points,nan
+3,0.8465,0.755679,0.929967,0.045,0,renorm-short-of-gn-at-2: points (holds),0 points,20 points,nan
+4,0.5,0.5,0.5,0.5,3,ghost-2-is-bn-at-2: count (described),-0.0001 (count),0.0001 (count),0.5
 EOD
 $bands << EOD
 4,0.5,0
@@ -78,7 +78,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,8 +65,8 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "rms-layer-cnn: 2 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.510185,0.0776389,0.942731,0.444444,2,rms-as-ln (inconclusive),-0.08,0.1,0.444444
-2,0.5,0.5,0.5,0.5,3,rms-pulled-up-by-one-seed (described),0.99,1.01,nan
+1,0.510185,0.0776389,0.942731,0.444444,2,rms-as-ln: points (inconclusive),-8 points,10 points,0.444444
+2,0.5,0.5,0.5,0.5,3,rms-pulled-up-by-one-seed: count (described),0.99 (count),1.01 (count),nan
 EOD
 $bands << EOD
 1,0.444444,0.111111
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,30 +65,29 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "rms-layer-mlp-confirm: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.443182,0.328615,0.557749,0.5,0,rms-as-ln[train.optimizer.lr=0.01] (holds),-0.022,0.022,0.5
-2,0.495739,0.386715,0.604762,0.5,0,rms-as-ln[train.optimizer.lr=0.03] (holds),-0.022,0.022,0.5
-3,0.478693,0.248132,0.709254,0.5,0,rms-as-ln[train.optimizer.lr=0.1] (holds),-0.022,0.022,0.5
-4,0.488942,0.0510083,0.926876,0.903846,2,rms-as-ln[train.optimizer.lr=0.3] (inconclusive),-0.47,0.05,0.903846
-5,0.717391,0.717391,0.934783,0.0652174,2,rms-as-ln (inconclusive),-0.3,4.3,0.0652174
-6,0.295625,0.0623661,0.528884,0.941176,1,rms-step-cheaper[train.optimizer.lr=0.01] (does not hold),0.987,1.038,nan
-7,0.170696,0.059894,0.281497,0.942308,1,rms-step-cheaper[train.optimizer.lr=0.03] (does not hold),0.986,1.038,nan
-8,0.234067,0.0507697,0.417364,0.95082,1,rms-step-cheaper[train.optimizer.lr=0.1] (does not hold),0.977,1.038,nan
-9,0.230048,0.0602819,0.399814,0.947368,1,rms-step-cheaper[train.optimizer.lr=0.3] (does not hold),0.981,1.038,nan
-10,0.0833333,0.0833333,0.0833333,0.945833,1,rms-step-cheaper (does not hold),-0.1,1.1,0.0833333
+1,0.443182,0.328615,0.557749,0.5,0,rms-as-ln[train.optimizer.lr=0.01]: points (holds),-2.2 points,2.2 points,0.5
+2,0.495739,0.386715,0.604762,0.5,0,rms-as-ln[train.optimizer.lr=0.03]: points (holds),-2.2 points,2.2 points,0.5
+3,0.478693,0.248132,0.709254,0.5,0,rms-as-ln[train.optimizer.lr=0.1]: points (holds),-2.2 points,2.2 points,0.5
+4,0.488942,0.0510083,0.926876,0.903846,2,rms-as-ln[train.optimizer.lr=0.3]: points (inconclusive),-47 points,5 points,0.903846
+5,0.0833333,0.0833333,0.916667,0.916667,2,rms-as-ln: cells (inconclusive),2.9 cells,4.1 cells,nan
+6,0.295625,0.0623661,0.528884,0.941176,1,rms-step-cheaper[train.optimizer.lr=0.01]: ratio (does not hold),0.987 ratio,1.038 ratio,nan
+7,0.170696,0.059894,0.281497,0.942308,1,rms-step-cheaper[train.optimizer.lr=0.03]: ratio (does not hold),0.986 ratio,1.038 ratio,nan
+8,0.234067,0.0507697,0.417364,0.95082,1,rms-step-cheaper[train.optimizer.lr=0.1]: ratio (does not hold),0.977 ratio,1.038 ratio,nan
+9,0.230048,0.0602819,0.399814,0.947368,1,rms-step-cheaper[train.optimizer.lr=0.3]: ratio (does not hold),0.981 ratio,1.038 ratio,nan
+10,0.0454545,0.0454545,0.0454545,0.954545,1,rms-step-cheaper: cells (does not hold),-0.2 cells,4.2 cells,0.0454545
 EOD
 $bands << EOD
 1,0.5,0.454545
 2,0.5,0.454545
 3,0.5,0.454545
 4,0.903846,0.0384615
-5,0.0652174,0.00434783
 EOD
 set yrange [0.5:10.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,30 +65,29 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "rms-layer-mlp-confirm2: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.430753,0.373794,0.494254,0.5,0,rms-as-ln[train.optimizer.lr=0.01] (holds),-0.022,0.022,0.5
-2,0.46804,0.352384,0.564645,0.5,0,rms-as-ln[train.optimizer.lr=0.03] (holds),-0.022,0.022,0.5
-3,0.362926,0.242282,0.488963,0.5,0,rms-as-ln[train.optimizer.lr=0.1] (holds),-0.022,0.022,0.5
-4,0.377431,0.0631976,0.685692,0.851852,1,rms-as-ln[train.optimizer.lr=0.3] (does not hold),-0.23,0.04,0.851852
-5,0.941176,0.941176,0.941176,0.0588235,1,rms-as-ln (does not hold),-0.2,3.2,0.0588235
-6,0.455478,0.0506527,0.919997,0.395833,2,rms-step-cheaper[train.optimizer.lr=0.01] (inconclusive),0.94,1.18,nan
-7,0.403173,0.0585615,0.918273,0.342105,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive),0.97,1.16,nan
-8,0.422827,0.0747009,0.748622,0.925,1,rms-step-cheaper[train.optimizer.lr=0.1] (does not hold),0.85,1.05,nan
-9,0.457973,0.0893033,0.933881,0.305556,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive),0.98,1.16,nan
-10,0.941176,0.0588235,0.941176,0.363235,1,rms-step-cheaper (does not hold),-0.2,3.2,0.0588235
+1,0.430753,0.373794,0.494254,0.5,0,rms-as-ln[train.optimizer.lr=0.01]: points (holds),-2.2 points,2.2 points,0.5
+2,0.46804,0.352384,0.564645,0.5,0,rms-as-ln[train.optimizer.lr=0.03]: points (holds),-2.2 points,2.2 points,0.5
+3,0.362926,0.242282,0.488963,0.5,0,rms-as-ln[train.optimizer.lr=0.1]: points (holds),-2.2 points,2.2 points,0.5
+4,0.377431,0.0631976,0.685692,0.851852,1,rms-as-ln[train.optimizer.lr=0.3]: points (does not hold),-23 points,4 points,0.851852
+5,0.0833333,0.0833333,0.0833333,0.916667,1,rms-as-ln: cells (does not hold),2.9 cells,4.1 cells,nan
+6,0.455478,0.0506527,0.919997,0.395833,2,rms-step-cheaper[train.optimizer.lr=0.01]: ratio (inconclusive),0.94 ratio,1.18 ratio,nan
+7,0.403173,0.0585615,0.918273,0.342105,2,rms-step-cheaper[train.optimizer.lr=0.03]: ratio (inconclusive),0.97 ratio,1.16 ratio,nan
+8,0.422827,0.0747009,0.748622,0.925,1,rms-step-cheaper[train.optimizer.lr=0.1]: ratio (does not hold),0.85 ratio,1.05 ratio,nan
+9,0.457973,0.0893033,0.933881,0.305556,2,rms-step-cheaper[train.optimizer.lr=0.3]: ratio (inconclusive),0.98 ratio,1.16 ratio,nan
+10,0.727273,0.0454545,0.727273,0.954545,1,rms-step-cheaper: cells (does not hold),-0.2 cells,4.2 cells,0.0454545
 EOD
 $bands << EOD
 1,0.5,0.454545
 2,0.5,0.454545
 3,0.5,0.454545
 4,0.851852,0.0740741
-5,0.0588235,0.00588235
 EOD
 set yrange [0.5:10.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,30 +65,29 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "rms-layer-mlp: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.474432,0.314271,0.634593,0.5,0,rms-as-ln[train.optimizer.lr=0.01] (holds),-0.022,0.022,0.5
-2,0.423295,0.285367,0.561224,0.5,0,rms-as-ln[train.optimizer.lr=0.03] (holds),-0.022,0.022,0.5
-3,0.339489,0.192624,0.486353,0.5,0,rms-as-ln[train.optimizer.lr=0.1] (holds),-0.022,0.022,0.5
-4,0.338816,0.0822023,0.595429,0.842105,1,rms-as-ln[train.optimizer.lr=0.3] (does not hold),-0.16,0.03,0.842105
-5,0.941176,0.941176,0.941176,0.0588235,1,rms-as-ln (does not hold),-0.2,3.2,0.0588235
-6,0.391692,0.0645826,0.718802,0.942308,1,rms-step-cheaper[train.optimizer.lr=0.01] (does not hold),0.79,1.05,nan
-7,0.502345,0.0645705,0.940119,0.683333,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive),0.83,1.13,nan
-8,0.490472,0.0535725,0.927371,0.732143,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive),0.83,1.11,nan
-9,0.508029,0.0650803,0.950977,0.544118,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive),0.85,1.19,nan
-10,0.0588235,0.0588235,0.941176,0.363235,1,rms-step-cheaper (does not hold),-0.2,3.2,0.0588235
+1,0.474432,0.314271,0.634593,0.5,0,rms-as-ln[train.optimizer.lr=0.01]: points (holds),-2.2 points,2.2 points,0.5
+2,0.423295,0.285367,0.561224,0.5,0,rms-as-ln[train.optimizer.lr=0.03]: points (holds),-2.2 points,2.2 points,0.5
+3,0.339489,0.192624,0.486353,0.5,0,rms-as-ln[train.optimizer.lr=0.1]: points (holds),-2.2 points,2.2 points,0.5
+4,0.338816,0.0822023,0.595429,0.842105,1,rms-as-ln[train.optimizer.lr=0.3]: points (does not hold),-16 points,3 points,0.842105
+5,0.0833333,0.0833333,0.0833333,0.916667,1,rms-as-ln: cells (does not hold),2.9 cells,4.1 cells,nan
+6,0.391692,0.0645826,0.718802,0.942308,1,rms-step-cheaper[train.optimizer.lr=0.01]: ratio (does not hold),0.79 ratio,1.05 ratio,nan
+7,0.502345,0.0645705,0.940119,0.683333,2,rms-step-cheaper[train.optimizer.lr=0.03]: ratio (inconclusive),0.83 ratio,1.13 ratio,nan
+8,0.490472,0.0535725,0.927371,0.732143,2,rms-step-cheaper[train.optimizer.lr=0.1]: ratio (inconclusive),0.83 ratio,1.11 ratio,nan
+9,0.508029,0.0650803,0.950977,0.544118,2,rms-step-cheaper[train.optimizer.lr=0.3]: ratio (inconclusive),0.85 ratio,1.19 ratio,nan
+10,0.0454545,0.0454545,0.727273,0.954545,1,rms-step-cheaper: cells (does not hold),-0.2 cells,4.2 cells,0.0454545
 EOD
 $bands << EOD
 1,0.5,0.454545
 2,0.5,0.454545
 3,0.5,0.454545
 4,0.842105,0.105263
-5,0.0588235,0.00588235
 EOD
 set yrange [0.5:10.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,7 +65,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "rms-lm: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.541924,0.320559,0.727931,0.5,0,rms-as-ln (holds),-0.022,0.022,0.5
+1,0.541924,0.320559,0.727931,0.5,0,rms-as-ln: nats (holds),-0.022 nats,0.022 nats,0.5
 EOD
 $bands << EOD
 1,0.5,0.454545
@@ -75,7 +75,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -66,22 +66,22 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 set title "rnn-length: 17 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.547661,0.528166,0.567156,0.5,0,bn-drop-as-plain (holds),-0.022,0.022,0.5
-2,0.888361,0.82432,0.952402,0.0535714,0,bn-own-batch-hurts (holds),-0.03,0.53,0.0535714
-3,0.871038,0.840242,0.901834,0.0666667,0,bn-own-batch-hurts-at-2 (holds),-0.1,1.4,0.0666667
-4,0.846795,0.738925,0.954666,0.0537634,0,bn-own-batch-hurts-at-16 (holds),-0.005,0.088,0.0537634
-5,0.500896,0.0475536,0.954239,0.573529,2,length-adds-nothing (inconclusive),-0.039,0.029,0.573529
-6,0.182054,0.0571902,0.306918,0.945946,0,ln-best-at-t (holds),-0.07,0.004,0.945946
-7,0.220813,0.0529227,0.388703,0.952381,0,ordering-holds-at-4t (holds),-0.08,0.004,0.952381
-8,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=none] (described),2.97,3.03,nan
-9,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=layer] (described),2.97,3.03,nan
-10,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=batch] (described),2.97,3.03,nan
-11,0.5,0.5,0.5,0.5,3,ln-drops-more (described),2.97,3.03,nan
-12,0.5,0.5,0.5,0.5,3,bn-behind-plain-at-t (described),2.97,3.03,nan
-13,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=none] (described),-0.0001,0.0001,0.5
-14,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-15,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=batch] (described),-0.0001,0.0001,0.5
-16,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=none] (described),-0.0001,0.0001,0.5
-17,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=layer] (described),-0.0001,0.0001,0.5
+2,0.888361,0.82432,0.952402,0.0535714,0,bn-own-batch-hurts: nats (holds),-0.03 nats,0.53 nats,0.0535714
+3,0.871038,0.840242,0.901834,0.0666667,0,bn-own-batch-hurts-at-2: nats (holds),-0.1 nats,1.4 nats,0.0666667
+4,0.846795,0.738925,0.954666,0.0537634,0,bn-own-batch-hurts-at-16: nats (holds),-0.005 nats,0.088 nats,0.0537634
+5,0.500896,0.0475536,0.954239,0.573529,2,length-adds-nothing: nats (inconclusive),-0.039 nats,0.029 nats,0.573529
+6,0.182054,0.0571902,0.306918,0.945946,0,ln-best-at-t: nats (holds),-0.07 nats,0.004 nats,0.945946
+7,0.220813,0.0529227,0.388703,0.952381,0,ordering-holds-at-4t: nats (holds),-0.08 nats,0.004 nats,0.952381
+8,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=none]: count (described),2.97 (count),3.03 (count),nan
+9,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=layer]: count (described),2.97 (count),3.03 (count),nan
+10,0.5,0.5,0.5,0.5,3,bn-gains-with-length[model.norm.type=batch]: count (described),2.97 (count),3.03 (count),nan
+11,0.5,0.5,0.5,0.5,3,ln-drops-more: count (described),2.97 (count),3.03 (count),nan
+12,0.5,0.5,0.5,0.5,3,bn-behind-plain-at-t: count (described),2.97 (count),3.03 (count),nan
+13,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=none]: count (described),-0.0001 (count),0.0001 (count),0.5
+14,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=layer]: count (described),-0.0001 (count),0.0001 (count),0.5
+15,0.5,0.5,0.5,0.5,3,batch-1-is-running[model.norm.type=batch]: count (described),-0.0001 (count),0.0001 (count),0.5
+16,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=none]: count (described),-0.0001 (count),0.0001 (count),0.5
+17,0.5,0.5,0.5,0.5,3,plain-ln-no-batch-statistics[model.norm.type=layer]: count (described),-0.0001 (count),0.0001 (count),0.5
 EOD
 $bands << EOD
 1,0.5,0.454545
@@ -102,7 +102,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "salimans-wn-batch: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.49434,0.0511766,0.937503,0.528302,2,wn-batch-independent (inconclusive),-0.028,0.025,0.528302
-2,0.775185,0.603596,0.946775,0.0574074,0,bn-collapses-at-2 (holds),0.04,0.31,nan
-3,0.941176,0.941176,0.941176,0.0588235,3,wn-mean-only-loses-at-2 (described),1.8,5.2,nan
+1,0.49434,0.0511766,0.937503,0.528302,2,wn-batch-independent: points (inconclusive),-2.8 points,2.5 points,0.528302
+2,0.775185,0.603596,0.946775,0.0574074,0,bn-collapses-at-2: points (holds),4 points,31 points,nan
+3,0.941176,0.941176,0.941176,0.0588235,3,wn-mean-only-loses-at-2: count (described),1.8 (count),5.2 (count),nan
 EOD
 $bands << EOD
 1,0.528302,0.377358
@@ -78,7 +78,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

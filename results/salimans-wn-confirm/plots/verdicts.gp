@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "salimans-wn-confirm: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.298389,0.185553,0.919924,0.059375,1,wn-mean-only-beats-wn (does not hold),-0.02,0.22,0.0833333
-2,0.287472,0.174447,0.933002,0.06,1,wn-mean-only-beats-none (does not hold),-0.02,0.22,0.0833333
-3,0.293879,0.17014,0.917693,0.0740909,1,wn-mean-only-beats-bn (does not hold),-0.02,0.2,0.0909091
+1,0.298389,0.185553,0.919924,0.059375,1,wn-mean-only-beats-wn: points (does not hold),-2 points,22 points,0.0833333
+2,0.287472,0.174447,0.933002,0.06,1,wn-mean-only-beats-none: points (does not hold),-2 points,22 points,0.0833333
+3,0.293879,0.17014,0.917693,0.0740909,1,wn-mean-only-beats-bn: points (does not hold),-2 points,20 points,0.0909091
 EOD
 $bands << EOD
 EOD
@@ -76,7 +76,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

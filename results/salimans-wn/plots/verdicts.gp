@@ -65,10 +65,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "salimans-wn: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.502381,0.0707364,0.934026,0.264286,2,wn-mean-only-beats-wn (inconclusive),-0.015,0.02,0.428571
-2,0.497685,0.0492508,0.94612,0.427778,2,wn-mean-only-beats-none (inconclusive),-0.021,0.015,0.583333
-3,0.498485,0.0556076,0.941362,0.66,2,wn-mean-only-beats-bn (inconclusive),-0.04,0.015,0.727273
-4,0.495614,0.0494806,0.941747,0.140351,2,wn-ahead-of-none-at-100 (inconclusive),-0.008,0.049,0.140351
+1,0.502381,0.0707364,0.934026,0.264286,2,wn-mean-only-beats-wn: points (inconclusive),-1.5 points,2 points,0.428571
+2,0.497685,0.0492508,0.94612,0.427778,2,wn-mean-only-beats-none: points (inconclusive),-2.1 points,1.5 points,0.583333
+3,0.498485,0.0556076,0.941362,0.66,2,wn-mean-only-beats-bn: points (inconclusive),-4 points,1.5 points,0.727273
+4,0.495614,0.0494806,0.941747,0.140351,2,wn-ahead-of-none-at-100: points (inconclusive),-0.8 points,4.9 points,0.140351
 EOD
 $bands << EOD
 EOD
@@ -77,7 +77,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -84,7 +84,7 @@ $claims << EOD
 17,0.0477446,0.0477446,0.0477446,0.947368,2,bn-gradient-change-below-at-most-probes[step=260] (inconclusive),-3.6,0.2,0.947368
 18,0.0495515,0.0495515,0.0495515,0.946429,2,bn-gradient-change-below-at-most-probes[step=280] (inconclusive),-0.053,0.003,0.946429
 19,0.0681902,0.0681902,0.0681902,0.933333,2,bn-gradient-change-below-at-most-probes[step=300] (inconclusive),-0.28,0.02,0.933333
-20,0.823529,0.0588235,0.941176,0.0588235,3,bn-gradient-change-below-at-most-probes (described),-1,16,0.0588235
+20,0.823529,0.0588235,0.941176,nan,3,bn-gradient-change-below-at-most-probes: cells (described),-1 cells,16 cells,0.0588235
 21,0.950138,0.950138,0.950138,0.046729,2,bn-beta-below-at-most-probes[step=20] (inconclusive),-0.5,10.2,0.046729
 22,0.0600546,0.0600546,0.0600546,0.953846,2,bn-beta-below-at-most-probes[step=40] (inconclusive),-62,3,0.953846
 23,0.0547398,0.0547398,0.0547398,0.9375,2,bn-beta-below-at-most-probes[step=60] (inconclusive),-4.5,0.3,0.9375
@@ -100,16 +100,16 @@ $claims << EOD
 33,0.0533136,0.0533136,0.0533136,0.953704,2,bn-beta-below-at-most-probes[step=260] (inconclusive),-10.3,0.5,0.953704
 34,0.0633303,0.0633303,0.0633303,0.923077,2,bn-beta-below-at-most-probes[step=280] (inconclusive),-2.4,0.2,0.923077
 35,0.0582825,0.0582825,0.0582825,0.945946,2,bn-beta-below-at-most-probes[step=300] (inconclusive),-3.5,0.2,0.945946
-36,0.823529,0.0588235,0.941176,0.0588235,3,bn-beta-below-at-most-probes (described),-1,16,0.0588235
-37,0.5,0.5,0.5,0.5,3,band-narrower-early (described),1.98,2.02,nan
-38,0.5,0.5,0.5,0.5,3,band-as-wide-late (described),1.98,2.02,nan
-39,0.5,0.5,0.5,0.5,3,bn-band-not-narrower-late (described),1.98,2.02,nan
-40,0.5,0.5,0.5,0.5,3,not-smoother-by-beta-at-init (described),1.98,2.02,nan
-41,0.5,0.5,0.5,0.5,3,smoother-by-gradient-change-at-init (described),0.99,1.01,nan
-42,0.5,0.5,0.5,0.5,3,noisy-useless-in-eval (described),1.98,2.02,nan
-43,0.5,0.5,0.5,0.5,3,noisy-trains-own-statistics (described),1.98,2.02,nan
-44,0.5,0.5,0.5,0.5,3,noisy-smoothest-by-beta (described),1.98,2.02,nan
-45,0.5,0.5,0.5,0.5,3,noisy-smoothest-by-gradient-change (described),1.98,2.02,nan
+36,0.823529,0.0588235,0.941176,nan,3,bn-beta-below-at-most-probes: cells (described),-1 cells,16 cells,0.0588235
+37,0.5,0.5,0.5,0.5,3,band-narrower-early: count (described),1.98 (count),2.02 (count),nan
+38,0.5,0.5,0.5,0.5,3,band-as-wide-late: count (described),1.98 (count),2.02 (count),nan
+39,0.5,0.5,0.5,0.5,3,bn-band-not-narrower-late: count (described),1.98 (count),2.02 (count),nan
+40,0.5,0.5,0.5,0.5,3,not-smoother-by-beta-at-init: count (described),1.98 (count),2.02 (count),nan
+41,0.5,0.5,0.5,0.5,3,smoother-by-gradient-change-at-init: count (described),0.99 (count),1.01 (count),nan
+42,0.5,0.5,0.5,0.5,3,noisy-useless-in-eval: count (described),1.98 (count),2.02 (count),nan
+43,0.5,0.5,0.5,0.5,3,noisy-trains-own-statistics: count (described),1.98 (count),2.02 (count),nan
+44,0.5,0.5,0.5,0.5,3,noisy-smoothest-by-beta: count (described),1.98 (count),2.02 (count),nan
+45,0.5,0.5,0.5,0.5,3,noisy-smoothest-by-gradient-change: count (described),1.98 (count),2.02 (count),nan
 EOD
 $bands << EOD
 37,0.5,0
@@ -127,7 +127,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

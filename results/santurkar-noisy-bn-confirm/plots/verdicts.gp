@@ -65,30 +65,29 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "santurkar-noisy-bn-confirm: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.611347,0.282332,0.940362,0.0689655,1,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (does not hold),-0.2,2.7,0.0689655
-2,0.494751,0.0919837,0.897519,0.2,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.3,1.2,0.2
-3,0.80371,0.694547,0.912873,0.0454545,1,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (does not hold),-0.01,0.21,0.0454545
-4,0.499444,0.0494287,0.94946,0.0980392,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.005,0.046,0.0980392
-5,0.0454545,0.0454545,0.954545,0.0454545,1,noisy-better-than-none (does not hold),-0.1,2.1,0.0454545
-6,0.605883,0.263866,0.9479,0.0689655,1,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (does not hold),-0.2,2.7,0.0689655
-7,0.481756,0.0456205,0.917892,0.153846,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.2,1.1,0.153846
-8,0.862517,0.779656,0.945377,0.225806,1,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (does not hold),-0.07,0.24,0.225806
-9,0.793111,0.667256,0.918966,0.428571,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.06,0.08,0.428571
-10,0.0833333,0.0833333,0.916667,0.0833333,1,noisy-as-bn (does not hold),-0.2,2.2,0.0833333
+1,0.611347,0.282332,0.940362,0.0689655,1,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5]: nats (does not hold),-0.2 nats,2.7 nats,0.0689655
+2,0.494751,0.0919837,0.897519,0.2,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.3 nats,1.2 nats,0.2
+3,0.80371,0.694547,0.912873,0.0454545,1,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5]: nats (does not hold),-0.01 nats,0.21 nats,0.0454545
+4,0.499444,0.0494287,0.94946,0.0980392,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.005 nats,0.046 nats,0.0980392
+5,0.0454545,0.0454545,0.5,0.954545,1,noisy-better-than-none: cells (does not hold),-0.2 cells,4.2 cells,0.0454545
+6,0.605883,0.263866,0.9479,0.0689655,1,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5]: nats (does not hold),-0.2 nats,2.7 nats,0.0689655
+7,0.481756,0.0456205,0.917892,0.153846,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.2 nats,1.1 nats,0.153846
+8,0.862517,0.779656,0.945377,0.225806,1,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5]: nats (does not hold),-0.07 nats,0.24 nats,0.225806
+9,0.793111,0.667256,0.918966,0.428571,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.06 nats,0.08 nats,0.428571
+10,0.0454545,0.0454545,0.5,0.954545,1,noisy-as-bn: cells (does not hold),-0.2 cells,4.2 cells,0.0454545
 EOD
 $bands << EOD
 6,0.0689655,0.0172414
 7,0.153846,0.0384615
 8,0.225806,0.16129
 9,0.428571,0.357143
-10,0.0833333,0.0208333
 EOD
 set yrange [0.5:10.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

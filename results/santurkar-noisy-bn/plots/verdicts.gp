@@ -65,37 +65,36 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "santurkar-noisy-bn: 24 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.909623,0.909623,0.909623,0.0555556,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (inconclusive),-0.1,1.7,0.0555556
-2,0.951547,0.951547,0.951547,0.0645161,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.02,0.29,0.0645161
-3,0.907148,0.907148,0.907148,0.0555556,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (inconclusive),-0.01,0.17,0.0555556
-4,0.942751,0.942751,0.942751,0.0566038,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.003,0.05,0.0566038
-5,0.0454545,0.0454545,0.954545,0.0454545,2,noisy-better-than-none (inconclusive),-0.2,4.2,0.0454545
-6,0.91635,0.91635,0.91635,0.105263,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (inconclusive),-0.2,1.7,0.105263
-7,0.942496,0.942496,0.942496,0.189189,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (inconclusive),-0.07,0.3,0.189189
-8,0.940713,0.940713,0.940713,0.28,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (inconclusive),-0.07,0.18,0.28
-9,0.914288,0.914288,0.914288,0.461538,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (inconclusive),-0.06,0.07,0.461538
-10,0.0652174,0.0652174,0.934783,0.0652174,2,noisy-as-bn (inconclusive),-0.3,4.3,0.0652174
-11,0.934555,0.934555,0.934555,0.05,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.5] (inconclusive),0,20,nan
-12,0.921701,0.921701,0.921701,0.0833333,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.1] (inconclusive),0.8,3.2,nan
-13,0.954545,0.0454545,0.954545,0.5,2,noisy-moves-more-at-0.01 (inconclusive),-0.1,2.1,0.0454545
-14,0.5,0.5,0.5,0.5,3,noisy-worse-than-none-at-0.05 (described),1.98,2.02,nan
-15,0.5,0.5,0.5,0.5,3,noisy-worse-than-bn-at-0.05 (described),1.98,2.02,nan
-16,0.5,0.5,0.5,0.5,3,noisy-a-little-worse-at-0.01 (described),1.98,2.02,nan
-17,0.5,0.5,0.5,0.5,3,noisy-not-as-bn-at-0.01 (described),1.98,2.02,nan
-18,0.5,0.5,0.5,0.5,3,noisy-default-worse-at-0.01 (described),1.98,2.02,nan
-19,0.5,0.5,0.5,0.5,3,deeper-noisy-worse-than-none (described),0.99,1.01,nan
-20,0.5,0.5,0.5,0.5,3,deeper-bn-lead-grows (described),0.99,1.01,nan
-21,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5] (described),1.98,2.02,nan
-22,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1] (described),1.98,2.02,nan
-23,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5] (described),1.98,2.02,nan
-24,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1] (described),1.98,2.02,nan
+1,0.909623,0.909623,0.909623,0.0555556,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5]: nats (inconclusive),-0.1 nats,1.7 nats,0.0555556
+2,0.951547,0.951547,0.951547,0.0645161,2,noisy-better-than-none[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.02 nats,0.29 nats,0.0645161
+3,0.907148,0.907148,0.907148,0.0555556,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5]: nats (inconclusive),-0.01 nats,0.17 nats,0.0555556
+4,0.942751,0.942751,0.942751,0.0566038,2,noisy-better-than-none[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.003 nats,0.05 nats,0.0566038
+5,0.0454545,0.0454545,0.954545,0.954545,2,noisy-better-than-none: cells (inconclusive),-0.2 cells,4.2 cells,0.0454545
+6,0.91635,0.91635,0.91635,0.105263,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5]: nats (inconclusive),-0.2 nats,1.7 nats,0.105263
+7,0.942496,0.942496,0.942496,0.189189,2,noisy-as-bn[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.07 nats,0.3 nats,0.189189
+8,0.940713,0.940713,0.940713,0.28,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5]: nats (inconclusive),-0.07 nats,0.18 nats,0.28
+9,0.914288,0.914288,0.914288,0.461538,2,noisy-as-bn[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1]: nats (inconclusive),-0.06 nats,0.07 nats,0.461538
+10,0.0454545,0.0454545,0.954545,0.954545,2,noisy-as-bn: cells (inconclusive),-0.2 cells,4.2 cells,0.0454545
+11,0.934555,0.934555,0.934555,0.05,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.5]: ratio (inconclusive),0 ratio,20 ratio,nan
+12,0.921701,0.921701,0.921701,0.0833333,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.1]: ratio (inconclusive),0.8 ratio,3.2 ratio,nan
+13,0.954545,0.0454545,0.954545,0.954545,2,noisy-moves-more-at-0.01: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
+14,0.5,0.5,0.5,0.5,3,noisy-worse-than-none-at-0.05: count (described),1.98 (count),2.02 (count),nan
+15,0.5,0.5,0.5,0.5,3,noisy-worse-than-bn-at-0.05: count (described),1.98 (count),2.02 (count),nan
+16,0.5,0.5,0.5,0.5,3,noisy-a-little-worse-at-0.01: count (described),1.98 (count),2.02 (count),nan
+17,0.5,0.5,0.5,0.5,3,noisy-not-as-bn-at-0.01: count (described),1.98 (count),2.02 (count),nan
+18,0.5,0.5,0.5,0.5,3,noisy-default-worse-at-0.01: count (described),1.98 (count),2.02 (count),nan
+19,0.5,0.5,0.5,0.5,3,deeper-noisy-worse-than-none: count (described),0.99 (count),1.01 (count),nan
+20,0.5,0.5,0.5,0.5,3,deeper-bn-lead-grows: count (described),0.99 (count),1.01 (count),nan
+21,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.5]: count (described),1.98 (count),2.02 (count),nan
+22,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.05;model.norm_noise.scale_std=0.1]: count (described),1.98 (count),2.02 (count),nan
+23,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.5]: count (described),1.98 (count),2.02 (count),nan
+24,0.5,0.5,0.5,0.5,3,noisy-eval-mode-costs[train.optimizer.lr=0.01;model.norm_noise.scale_std=0.1]: count (described),1.98 (count),2.02 (count),nan
 EOD
 $bands << EOD
 6,0.105263,0.0263158
 7,0.189189,0.135135
 8,0.28,0.2
 9,0.461538,0.384615
-10,0.0652174,0.0108696
 14,0.5,0
 15,0.5,0
 16,0.5,0
@@ -113,7 +112,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,21 +65,21 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "signal-propagation: 15 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.934911,0.934911,0.934911,0.0574286,2,none-variance-grows-with-depth (inconclusive),-200,3300,0.0571429
-2,0.0462963,0.0462963,0.949074,0.0462963,2,skipinit-trains-at-0.1 (inconclusive),-0.05,1.03,0.0462963
-3,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=0.1] (inconclusive),-0.03,1.05,0.0277778
-4,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=1] (inconclusive),-0.03,1.05,0.0277778
-5,0.954545,0.0454545,0.954545,0.272727,2,none-diverges-above-0.01 (inconclusive),-0.1,2.1,0.0454545
+1,0.934911,0.934911,0.934911,0.0574286,2,none-variance-grows-with-depth: ratio (inconclusive),-200 ratio,3300 ratio,0.0571429
+2,0.0462963,0.0462963,0.949074,0.0462963,2,skipinit-trains-at-0.1: % of seeds (inconclusive),-5% of seeds,103% of seeds,0.0462963
+3,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=0.1]: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
+4,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=1]: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
+5,0.954545,0.0454545,0.954545,0.954545,2,none-diverges-above-0.01: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
 6,0.0500405,0.0500405,0.0500405,0.945205,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive),-6.9,0.4,0.945205
 7,0.0549439,0.0549439,0.0549439,0.948052,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive),-7.3,0.4,0.948052
-8,0.954545,0.0454545,0.954545,0.0454545,2,normalized-variance-resets-at-transition (inconclusive),-0.1,2.1,0.0454545
-9,0.5,0.5,0.5,0.5,3,none-variance-explodes (described),0.99,1.01,nan
-10,0.5,0.5,0.5,0.5,3,bn-variance-bounded (described),0.99,1.01,nan
-11,0.5,0.5,0.5,0.5,3,gn-variance-bounded (described),0.99,1.01,nan
-12,0.5,0.5,0.5,0.5,3,skipinit-flat (described),0.99,1.01,nan
-13,0.5,0.5,0.5,0.5,3,skipinit-behind-bn-at-0.1 (described),0.99,1.01,nan
-14,0.953704,0.0509259,0.953704,0.490741,2,skipinit-diverges-at-1 (inconclusive),-0.03,1.05,0.0277778
-15,0.0462963,0.0462963,0.949074,0.0462963,2,bn-does-not-diverge-at-1 (inconclusive),-0.05,1.03,0.0462963
+8,0.954545,0.0454545,0.954545,0.954545,2,normalized-variance-resets-at-transition: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
+9,0.5,0.5,0.5,0.5,3,none-variance-explodes: count (described),0.99 (count),1.01 (count),nan
+10,0.5,0.5,0.5,0.5,3,bn-variance-bounded: count (described),0.99 (count),1.01 (count),nan
+11,0.5,0.5,0.5,0.5,3,gn-variance-bounded: count (described),0.99 (count),1.01 (count),nan
+12,0.5,0.5,0.5,0.5,3,skipinit-flat: count (described),0.99 (count),1.01 (count),nan
+13,0.5,0.5,0.5,0.5,3,skipinit-behind-bn-at-0.1: count (described),0.99 (count),1.01 (count),nan
+14,0.953704,0.0509259,0.953704,0.490741,2,skipinit-diverges-at-1: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
+15,0.0462963,0.0462963,0.949074,0.0462963,2,bn-does-not-diverge-at-1: % of seeds (inconclusive),-5% of seeds,103% of seeds,0.0462963
 EOD
 $bands << EOD
 9,0.5,0
@@ -93,7 +93,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

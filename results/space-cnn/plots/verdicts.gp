@@ -65,22 +65,21 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "space-cnn: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.280612,0.046514,0.514711,0.954082,1,batch-reduction-degrades-2-vs-32 (does not hold),-0.038,0.06,0.387755
-2,0.237255,0.0532301,0.42128,0.717647,1,per-sample-reductions-batch-independent[model.norm.reduce=[channels; spatial]] (does not hold),-0.061,0.024,0.717647
-3,0.399371,0.0488563,0.749886,0.566038,2,per-sample-reductions-batch-independent[model.norm.reduce=[spatial]] (inconclusive),-0.03,0.023,0.566038
-4,0.916667,0.0833333,0.916667,0.0833333,1,per-sample-reductions-batch-independent (does not hold),-0.1,1.1,0.0833333
+1,0.280612,0.046514,0.514711,0.954082,1,batch-reduction-degrades-2-vs-32: points (does not hold),-3.8 points,6 points,0.387755
+2,0.237255,0.0532301,0.42128,0.717647,1,per-sample-reductions-batch-independent[model.norm.reduce=[channels; spatial]]: points (does not hold),-6.1 points,2.4 points,0.717647
+3,0.399371,0.0488563,0.749886,0.566038,2,per-sample-reductions-batch-independent[model.norm.reduce=[spatial]]: points (inconclusive),-3 points,2.3 points,0.566038
+4,0.5,0.0454545,0.5,0.954545,1,per-sample-reductions-batch-independent: cells (does not hold),-0.1 cells,2.1 cells,0.0454545
 EOD
 $bands << EOD
 2,0.717647,0.235294
 3,0.566038,0.377358
-4,0.0833333,0.0166667
 EOD
 set yrange [0.5:4.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,24 +65,23 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "spectral-norm-cnn: 12 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.549326,0.481082,0.617569,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.01] (holds),0.89,1.12,nan
-2,0.536526,0.373903,0.699148,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.1] (holds),0.89,1.12,nan
-3,0.478261,0.47826,0.478261,0.478261,0,sigma-held-near-1[train.optimizer.lr=1] (holds),0.89,1.12,nan
-4,0.92,0.92,0.92,0.12,0,sigma-held-near-1 (holds),0.7,3.2,nan
-5,0.956522,0.956522,0.956522,0.0869565,3,sn-best-at-0.1 (described),1.8,4.1,nan
-6,0.956522,0.956522,0.956522,0.0869565,3,sn-costs-at-0.01 (described),1.8,4.1,nan
-7,0.956522,0.956522,0.956522,0.0869565,3,sn-good-at-0.1 (described),1.8,4.1,nan
-8,0.5,0.5,0.5,0.5,3,none-lost-a-seed-at-0.1 (described),0.99,1.01,nan
-9,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none] (described),1.8,4.1,nan
-10,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral] (described),1.8,4.1,nan
-11,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none] (described),1.8,4.1,nan
-12,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral] (described),1.8,4.1,nan
+1,0.549326,0.481082,0.617569,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.01]: ratio (holds),0.89 ratio,1.12 ratio,nan
+2,0.536526,0.373903,0.699148,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.1]: ratio (holds),0.89 ratio,1.12 ratio,nan
+3,0.478261,0.47826,0.478261,0.478261,0,sigma-held-near-1[train.optimizer.lr=1]: ratio (holds),0.89 ratio,1.12 ratio,nan
+4,0.5,0.5,0.5,0.5,0,sigma-held-near-1: cells (holds),2.97 cells,3.03 cells,nan
+5,0.956522,0.956522,0.956522,0.0869565,3,sn-best-at-0.1: count (described),1.8 (count),4.1 (count),nan
+6,0.956522,0.956522,0.956522,0.0869565,3,sn-costs-at-0.01: count (described),1.8 (count),4.1 (count),nan
+7,0.956522,0.956522,0.956522,0.0869565,3,sn-good-at-0.1: count (described),1.8 (count),4.1 (count),nan
+8,0.5,0.5,0.5,0.5,3,none-lost-a-seed-at-0.1: count (described),0.99 (count),1.01 (count),nan
+9,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none]: count (described),1.8 (count),4.1 (count),nan
+10,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral]: count (described),1.8 (count),4.1 (count),nan
+11,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none]: count (described),1.8 (count),4.1 (count),nan
+12,0.956522,0.956522,0.956522,0.0869565,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral]: count (described),1.8 (count),4.1 (count),nan
 EOD
 $bands << EOD
 1,0.478261,0.434783
 2,0.478261,0.434783
 3,0.478261,0.434783
-4,0.12,0.04
 5,0.0869565,0
 6,0.0869565,0
 7,0.0869565,0
@@ -97,7 +96,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,16 +65,16 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "spectral-norm: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.578084,0.367617,0.788551,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.01] (holds),0.89,1.12,nan
-2,0.519171,0.471591,0.56675,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.03] (holds),0.89,1.12,nan
-3,0.53775,0.30316,0.77234,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.1] (holds),0.89,1.12,nan
-4,0.613987,0.33553,0.892443,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.3] (holds),0.89,1.12,nan
-5,0.478278,0.478235,0.478321,0.478261,0,sigma-held-near-1[train.optimizer.lr=1] (holds),0.89,1.12,nan
-6,0.478261,0.47826,0.478261,0.478261,0,sigma-held-near-1[train.optimizer.lr=3] (holds),0.89,1.12,nan
-7,0.947368,0.947368,0.947368,0.0701754,0,sigma-held-near-1 (holds),0.6,6.3,nan
-8,0.5,0.5,0.5,0.5,3,sn-underfits (described),2.97,3.03,nan
-9,0.5,0.5,0.5,0.5,3,sn-gap-from-underfitting (described),2.97,3.03,nan
-10,0.0833333,0.0833333,0.0833333,0.916667,3,sn-gap-smallest (described),1.9,3.1,nan
+1,0.578084,0.367617,0.788551,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.01]: ratio (holds),0.89 ratio,1.12 ratio,nan
+2,0.519171,0.471591,0.56675,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.03]: ratio (holds),0.89 ratio,1.12 ratio,nan
+3,0.53775,0.30316,0.77234,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.1]: ratio (holds),0.89 ratio,1.12 ratio,nan
+4,0.613987,0.33553,0.892443,0.478261,0,sigma-held-near-1[train.optimizer.lr=0.3]: ratio (holds),0.89 ratio,1.12 ratio,nan
+5,0.478278,0.478235,0.478321,0.478261,0,sigma-held-near-1[train.optimizer.lr=1]: ratio (holds),0.89 ratio,1.12 ratio,nan
+6,0.478261,0.47826,0.478261,0.478261,0,sigma-held-near-1[train.optimizer.lr=3]: ratio (holds),0.89 ratio,1.12 ratio,nan
+7,0.5,0.5,0.5,0.5,0,sigma-held-near-1: cells (holds),5.9 cells,6.1 cells,nan
+8,0.5,0.5,0.5,0.5,3,sn-underfits: count (described),2.97 (count),3.03 (count),nan
+9,0.5,0.5,0.5,0.5,3,sn-gap-from-underfitting: count (described),2.97 (count),3.03 (count),nan
+10,0.0833333,0.0833333,0.0833333,0.916667,3,sn-gap-smallest: count (described),1.9 (count),3.1 (count),nan
 EOD
 $bands << EOD
 1,0.478261,0.434783
@@ -83,7 +83,6 @@ $bands << EOD
 4,0.478261,0.434783
 5,0.478261,0.434783
 6,0.478261,0.434783
-7,0.0701754,0.0175439
 8,0.5,0
 9,0.5,0
 10,0.916667,0
@@ -93,7 +92,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,24 +65,24 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "stats-precision-cnn-confirm: 18 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.504691,0.0564068,0.952976,0.234568,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (inconclusive),-0.19,0.62,0.234568
-2,0.931059,0.909114,0.953003,0.0470588,0,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (holds),-0.04,0.81,0.0470588
-3,0.920476,0.896524,0.944429,0.047619,0,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (holds),-0.04,0.8,0.047619
-4,0.931707,0.914509,0.948906,0.0487805,0,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (holds),-0.04,0.78,0.0487805
-5,0.933373,0.918287,0.94846,0.0481928,0,fp16-costs-every-cell[model.norm.type=group;train.batch_size=8] (holds),-0.04,0.79,0.0481928
-6,0.499875,0.0464888,0.953261,0.325,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=64] (inconclusive),-0.26,0.54,0.325
-7,0.906667,0.865838,0.947495,0.047619,0,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (holds),-0.04,0.8,0.047619
-8,0.93,0.911236,0.948764,0.0487805,0,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (holds),-0.04,0.78,0.0487805
-9,0.954545,0.727273,0.954545,0.0454545,2,fp16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
-10,0.588571,0.244255,0.932888,0.0714286,0,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (holds),-0.01,0.13,0.0714286
-11,0.8425,0.772433,0.912567,0.05,0,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (holds),-0.01,0.19,0.05
-12,0.559231,0.225746,0.892715,0.0769231,0,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (holds),-0.01,0.12,0.0769231
-13,0.785,0.679621,0.890379,0.0714286,0,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (holds),-0.01,0.13,0.0714286
-14,0.508696,0.0673837,0.950008,0.217391,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8] (inconclusive),-0.005,0.018,0.217391
-15,0.504651,0.0609806,0.948322,0.0930233,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64] (inconclusive),-0.004,0.039,0.0930233
-16,0.498315,0.0496434,0.946986,0.292135,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (inconclusive),-0.26,0.63,0.292135
-17,0.504684,0.0561736,0.953193,0.202532,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (inconclusive),-0.16,0.63,0.202532
-18,0.954545,0.5,0.954545,0.0454545,2,bf16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
+1,0.504691,0.0564068,0.952976,0.234568,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=8]: points (inconclusive),-19 points,62 points,0.234568
+2,0.931059,0.909114,0.953003,0.0470588,0,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=64]: points (holds),-4 points,81 points,0.0470588
+3,0.920476,0.896524,0.944429,0.047619,0,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=8]: points (holds),-4 points,80 points,0.047619
+4,0.931707,0.914509,0.948906,0.0487805,0,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=64]: points (holds),-4 points,78 points,0.0487805
+5,0.933373,0.918287,0.94846,0.0481928,0,fp16-costs-every-cell[model.norm.type=group;train.batch_size=8]: points (holds),-4 points,79 points,0.0481928
+6,0.499875,0.0464888,0.953261,0.325,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=64]: points (inconclusive),-26 points,54 points,0.325
+7,0.906667,0.865838,0.947495,0.047619,0,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=8]: points (holds),-4 points,80 points,0.047619
+8,0.93,0.911236,0.948764,0.0487805,0,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=64]: points (holds),-4 points,78 points,0.0487805
+9,0.954545,0.0454545,0.954545,0.954545,2,fp16-costs-every-cell: cells (inconclusive),5.9 cells,8.1 cells,nan
+10,0.588571,0.244255,0.932888,0.0714286,0,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8]: points (holds),-1 points,13 points,0.0714286
+11,0.8425,0.772433,0.912567,0.05,0,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64]: points (holds),-1 points,19 points,0.05
+12,0.559231,0.225746,0.892715,0.0769231,0,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8]: points (holds),-1 points,12 points,0.0769231
+13,0.785,0.679621,0.890379,0.0714286,0,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64]: points (holds),-1 points,13 points,0.0714286
+14,0.508696,0.0673837,0.950008,0.217391,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8]: points (inconclusive),-0.5 points,1.8 points,0.217391
+15,0.504651,0.0609806,0.948322,0.0930233,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64]: points (inconclusive),-0.4 points,3.9 points,0.0930233
+16,0.498315,0.0496434,0.946986,0.292135,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8]: points (inconclusive),-26 points,63 points,0.292135
+17,0.504684,0.0561736,0.953193,0.202532,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64]: points (inconclusive),-16 points,63 points,0.202532
+18,0.955556,0.0666667,0.955556,0.955556,2,bf16-costs-every-cell: cells (inconclusive),3.7 cells,8.2 cells,nan
 EOD
 $bands << EOD
 EOD
@@ -91,7 +91,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

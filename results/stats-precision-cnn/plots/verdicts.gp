@@ -65,37 +65,37 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "stats-precision-cnn: 31 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.947059,0.947059,0.947059,0.0588235,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (inconclusive),-0.02,0.32,0.0588235
-2,0.945882,0.945882,0.945882,0.0470588,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (inconclusive),-0.04,0.81,0.0470588
-3,0.943452,0.943452,0.943452,0.047619,2,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (inconclusive),-0.04,0.8,0.047619
-4,0.949375,0.949375,0.949375,0.05,2,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (inconclusive),-0.04,0.76,0.05
-5,0.94939,0.94939,0.94939,0.0487805,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=8] (inconclusive),-0.04,0.78,0.0487805
-6,0.951807,0.951807,0.951807,0.0481928,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=64] (inconclusive),-0.0004,0.0079,0.0481928
-7,0.946988,0.946988,0.946988,0.0481928,2,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (inconclusive),-0.04,0.79,0.0481928
-8,0.950633,0.950633,0.950633,0.0506329,2,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (inconclusive),-0.04,0.75,0.0506329
-9,0.954545,0.0454545,0.954545,0.0454545,2,fp16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
-10,0.94,0.94,0.94,0.08,2,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8] (inconclusive),-0.002,0.023,0.08
-11,0.9275,0.9275,0.9275,0.05,2,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64] (inconclusive),-0.01,0.19,0.05
-12,0.94375,0.94375,0.94375,0.05,2,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8] (inconclusive),-0.004,0.076,0.05
-13,0.946237,0.946237,0.946237,0.0537634,2,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64] (inconclusive),-0.005,0.088,0.0537634
-14,0.923077,0.923077,0.923077,0.0769231,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8] (inconclusive),-0.001,0.012,0.0769231
-15,0.95,0.95,0.95,0.05,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64] (inconclusive),-0.001,0.019,0.05
-16,0.953488,0.953488,0.953488,0.0465116,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (inconclusive),-0.004,0.082,0.0465116
-17,0.950633,0.950633,0.950633,0.0506329,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (inconclusive),-0.04,0.75,0.0506329
-18,0.954545,0.0454545,0.954545,0.0454545,2,bf16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
-19,0.5,0.5,0.5,0.5,3,bf16-rms-chance-at-64 (described),-0.0001,0.0001,0.5
-20,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=8] (described),-0.1,1.1,0.0833333
-21,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
-22,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=8] (described),-0.0001,0.0001,0.5
-23,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=64] (described),-0.0001,0.0001,0.5
-24,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=8] (described),-0.0001,0.0001,0.5
-25,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=64] (described),-0.1,1.1,0.0833333
-26,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=8] (described),-0.0001,0.0001,0.5
-27,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=64] (described),-0.0001,0.0001,0.5
-28,0.727273,0.0454545,0.954545,0.0454545,3,fp16-chance-in-6-of-8 (described),-0.4,8.4,0.0454545
-29,0.5,0.5,0.5,0.5,3,fp16-bn-8-trains-as-fp32 (described),-0.0001,0.0001,0.5
-30,0.5,0.5,0.5,0.5,3,fp16-bn-8-evaluates-worse (described),-0.0001,0.0001,0.5
-31,0.5,0.5,0.5,0.5,3,bf16-bn-worse-at-64 (described),0.99,1.01,nan
+1,0.947059,0.947059,0.947059,0.0588235,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=8]: points (inconclusive),-2 points,32 points,0.0588235
+2,0.945882,0.945882,0.945882,0.0470588,2,fp16-costs-every-cell[model.norm.type=batch;train.batch_size=64]: points (inconclusive),-4 points,81 points,0.0470588
+3,0.943452,0.943452,0.943452,0.047619,2,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=8]: points (inconclusive),-4 points,80 points,0.047619
+4,0.949375,0.949375,0.949375,0.05,2,fp16-costs-every-cell[model.norm.type=layer;train.batch_size=64]: points (inconclusive),-4 points,76 points,0.05
+5,0.94939,0.94939,0.94939,0.0487805,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=8]: points (inconclusive),-4 points,78 points,0.0487805
+6,0.951807,0.951807,0.951807,0.0481928,2,fp16-costs-every-cell[model.norm.type=group;train.batch_size=64]: points (inconclusive),-0.04 points,0.79 points,0.0481928
+7,0.946988,0.946988,0.946988,0.0481928,2,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=8]: points (inconclusive),-4 points,79 points,0.0481928
+8,0.950633,0.950633,0.950633,0.0506329,2,fp16-costs-every-cell[model.norm.type=rms;train.batch_size=64]: points (inconclusive),-4 points,75 points,0.0506329
+9,0.954545,0.0454545,0.954545,0.954545,2,fp16-costs-every-cell: cells (inconclusive),-0.4 cells,8.4 cells,0.0454545
+10,0.94,0.94,0.94,0.08,2,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=8]: points (inconclusive),-0.2 points,2.3 points,0.08
+11,0.9275,0.9275,0.9275,0.05,2,bf16-costs-every-cell[model.norm.type=batch;train.batch_size=64]: points (inconclusive),-1 points,19 points,0.05
+12,0.94375,0.94375,0.94375,0.05,2,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=8]: points (inconclusive),-0.4 points,7.6 points,0.05
+13,0.946237,0.946237,0.946237,0.0537634,2,bf16-costs-every-cell[model.norm.type=layer;train.batch_size=64]: points (inconclusive),-0.5 points,8.8 points,0.0537634
+14,0.923077,0.923077,0.923077,0.0769231,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=8]: points (inconclusive),-0.1 points,1.2 points,0.0769231
+15,0.95,0.95,0.95,0.05,2,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64]: points (inconclusive),-0.1 points,1.9 points,0.05
+16,0.953488,0.953488,0.953488,0.0465116,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8]: points (inconclusive),-0.4 points,8.2 points,0.0465116
+17,0.950633,0.950633,0.950633,0.0506329,2,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64]: points (inconclusive),-4 points,75 points,0.0506329
+18,0.954545,0.0454545,0.954545,0.954545,2,bf16-costs-every-cell: cells (inconclusive),-0.4 cells,8.4 cells,0.0454545
+19,0.5,0.5,0.5,0.5,3,bf16-rms-chance-at-64: count (described),-0.0001 (count),0.0001 (count),0.5
+20,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=8]: count (described),-0.1 (count),1.1 (count),0.0833333
+21,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=batch;train.batch_size=64]: count (described),-0.0001 (count),0.0001 (count),0.5
+22,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=8]: count (described),-0.0001 (count),0.0001 (count),0.5
+23,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=layer;train.batch_size=64]: count (described),-0.0001 (count),0.0001 (count),0.5
+24,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=8]: count (described),-0.0001 (count),0.0001 (count),0.5
+25,0.916667,0.916667,0.916667,0.0833333,3,fp16-chance-in-6-of-8[model.norm.type=group;train.batch_size=64]: count (described),-0.1 (count),1.1 (count),0.0833333
+26,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=8]: count (described),-0.0001 (count),0.0001 (count),0.5
+27,0.5,0.5,0.5,0.5,3,fp16-chance-in-6-of-8[model.norm.type=rms;train.batch_size=64]: count (described),-0.0001 (count),0.0001 (count),0.5
+28,0.727273,0.0454545,0.954545,nan,3,fp16-chance-in-6-of-8: cells (described),-0.4 cells,8.4 cells,0.0454545
+29,0.5,0.5,0.5,0.5,3,fp16-bn-8-trains-as-fp32: count (described),-0.0001 (count),0.0001 (count),0.5
+30,0.5,0.5,0.5,0.5,3,fp16-bn-8-evaluates-worse: count (described),-0.0001 (count),0.0001 (count),0.5
+31,0.5,0.5,0.5,0.5,3,bf16-bn-worse-at-64: count (described),0.99 (count),1.01 (count),nan
 EOD
 $bands << EOD
 19,0.5,0
@@ -107,7 +107,6 @@ $bands << EOD
 25,0.0833333,0
 26,0.5,0
 27,0.5,0
-28,0.0454545,0
 29,0.5,0
 30,0.5,0
 31,0.5,0
@@ -117,7 +116,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,44 +65,44 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "stats-precision-lm: 38 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.944413,0.944413,0.944413,0.0487805,2,fp16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16] (inconclusive),-0.04,0.78,0.0487805
-2,0.91522,0.91522,0.91522,0.047619,2,fp16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.1,2,0.047619
-3,0.0584,0.0584,0.0584,0.933333,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4] (inconclusive),-0.00014,1e-05,0.933333
-4,0.505868,0.065304,0.946432,0.55,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16] (inconclusive),-0.022,0.018,0.55
-5,0.0596293,0.0596293,0.0596293,0.928571,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64] (inconclusive),-0.026,0.002,0.928571
-6,0.945732,0.945732,0.945732,0.056338,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16] (inconclusive),-4e-05,0.00067,0.056338
-7,0.950111,0.950111,0.950111,0.0555556,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16] (inconclusive),-5e-06,8.5e-05,0.0555556
-8,0.0758824,0.0758824,0.0758824,0.941176,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.00016,1e-05,0.941176
-9,0.5,0.0454545,0.954545,0.0454545,2,fp16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
-10,0.938709,0.938709,0.938709,0.0740741,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16] (inconclusive),-0.002,0.025,0.0740741
-11,0.954091,0.954091,0.954091,0.0625,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.002,0.03,0.0625
-12,0.0651265,0.0651265,0.0651265,0.941176,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4] (inconclusive),-0.0032,0.0002,0.941176
-13,0.496167,0.0489164,0.943418,0.925926,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16] (inconclusive),-0.075,0.006,0.925926
-14,0.928167,0.928167,0.928167,0.05,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64] (inconclusive),-0.1,1.9,0.05
-15,0.0640025,0.0640025,0.0640025,0.916667,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16] (inconclusive),-0.011,0.001,0.916667
-16,0.0714286,0.0714286,0.0714286,0.942857,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16] (inconclusive),-0.00033,2e-05,0.942857
-17,0.941948,0.941948,0.941948,0.0555556,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16] (inconclusive),-0.0003,0.0051,0.0555556
-18,0.5,0.0454545,0.954545,0.0454545,2,bf16-costs-every-cell (inconclusive),-0.4,8.4,0.0454545
-19,0.5,0.5,0.5,0.5,3,fp16-breaks-layer-at-512 (described),-0.0001,0.0001,0.5
-20,0.5,0.5,0.5,0.5,3,fp16-breaks-rms-at-512 (described),-0.0001,0.0001,0.5
-21,0.5,0.5,0.5,0.5,3,bf16-breaks-bn-at-64 (described),-0.0001,0.0001,0.5
-22,0.5,0.5,0.5,0.5,3,bf16-bn-64-above-unigram (described),-0.0001,0.0001,0.5
-23,0.5,0.5,0.5,0.5,3,bf16-bn-64-training-broke (described),-0.0001,0.0001,0.5
-24,0.5,0.5,0.5,0.5,3,fp16-bn-64-no-overflow (described),-0.0001,0.0001,0.5
-25,0.5,0.5,0.5,0.5,3,bf16-improves-bn-16-every-seed (described),2.97,3.03,nan
-26,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=4] (described),-0.0001,0.0001,0.5
-27,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=16] (described),-0.0001,0.0001,0.5
-28,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=64] (described),-0.0001,0.0001,0.5
-29,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=layer;train.batch_size=16] (described),-0.0001,0.0001,0.5
-30,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=group;train.batch_size=16] (described),-0.0001,0.0001,0.5
-31,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16] (described),-0.0001,0.0001,0.5
-32,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=layer] (described),-0.0001,0.0001,0.5
-33,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-34,0.954545,0.0454545,0.954545,0.0454545,3,bf16-costs-at-512 (described),-0.1,2.1,0.0454545
-35,0.916667,0.916667,0.916667,0.0833333,3,bf16-small-at-short-sums[model.norm.type=layer] (described),-0.1,1.1,0.0833333
-36,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=group] (described),-0.0001,0.0001,0.5
-37,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=rms] (described),-0.0001,0.0001,0.5
-38,0.5,0.5,0.5,0.5,3,bf16-small-bn-batch-4 (described),-0.0001,0.0001,0.5
+1,0.944413,0.944413,0.944413,0.0487805,2,fp16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16]: nats (inconclusive),-0.04 nats,0.78 nats,0.0487805
+2,0.91522,0.91522,0.91522,0.047619,2,fp16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16]: nats (inconclusive),-0.1 nats,2 nats,0.047619
+3,0.0584,0.0584,0.0584,0.933333,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4]: nats (inconclusive),-0.00014 nats,1e-05 nats,0.933333
+4,0.505868,0.065304,0.946432,0.55,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16]: nats (inconclusive),-0.022 nats,0.018 nats,0.55
+5,0.0596293,0.0596293,0.0596293,0.928571,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64]: nats (inconclusive),-0.026 nats,0.002 nats,0.928571
+6,0.945732,0.945732,0.945732,0.056338,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16]: nats (inconclusive),-4e-05 nats,0.00067 nats,0.056338
+7,0.950111,0.950111,0.950111,0.0555556,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16]: nats (inconclusive),-5e-06 nats,8.5e-05 nats,0.0555556
+8,0.0758824,0.0758824,0.0758824,0.941176,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16]: nats (inconclusive),-0.00016 nats,1e-05 nats,0.941176
+9,0.5,0.0454545,0.954545,0.954545,2,fp16-costs-every-cell: cells (inconclusive),-0.4 cells,8.4 cells,0.0454545
+10,0.938709,0.938709,0.938709,0.0740741,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16]: nats (inconclusive),-0.002 nats,0.025 nats,0.0740741
+11,0.954091,0.954091,0.954091,0.0625,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16]: nats (inconclusive),-0.002 nats,0.03 nats,0.0625
+12,0.0651265,0.0651265,0.0651265,0.941176,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4]: nats (inconclusive),-0.0032 nats,0.0002 nats,0.941176
+13,0.496167,0.0489164,0.943418,0.925926,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16]: nats (inconclusive),-0.075 nats,0.006 nats,0.925926
+14,0.928167,0.928167,0.928167,0.05,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64]: nats (inconclusive),-0.1 nats,1.9 nats,0.05
+15,0.0640025,0.0640025,0.0640025,0.916667,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16]: nats (inconclusive),-0.011 nats,0.001 nats,0.916667
+16,0.0714286,0.0714286,0.0714286,0.942857,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16]: nats (inconclusive),-0.00033 nats,2e-05 nats,0.942857
+17,0.941948,0.941948,0.941948,0.0555556,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16]: nats (inconclusive),-0.0003 nats,0.0051 nats,0.0555556
+18,0.5,0.0454545,0.954545,0.954545,2,bf16-costs-every-cell: cells (inconclusive),-0.4 cells,8.4 cells,0.0454545
+19,0.5,0.5,0.5,0.5,3,fp16-breaks-layer-at-512: count (described),-0.0001 (count),0.0001 (count),0.5
+20,0.5,0.5,0.5,0.5,3,fp16-breaks-rms-at-512: count (described),-0.0001 (count),0.0001 (count),0.5
+21,0.5,0.5,0.5,0.5,3,bf16-breaks-bn-at-64: count (described),-0.0001 (count),0.0001 (count),0.5
+22,0.5,0.5,0.5,0.5,3,bf16-bn-64-above-unigram: count (described),-0.0001 (count),0.0001 (count),0.5
+23,0.5,0.5,0.5,0.5,3,bf16-bn-64-training-broke: count (described),-0.0001 (count),0.0001 (count),0.5
+24,0.5,0.5,0.5,0.5,3,fp16-bn-64-no-overflow: count (described),-0.0001 (count),0.0001 (count),0.5
+25,0.5,0.5,0.5,0.5,3,bf16-improves-bn-16-every-seed: count (described),2.97 (count),3.03 (count),nan
+26,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=4]: count (described),-0.0001 (count),0.0001 (count),0.5
+27,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=16]: count (described),-0.0001 (count),0.0001 (count),0.5
+28,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=64]: count (described),-0.0001 (count),0.0001 (count),0.5
+29,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=layer;train.batch_size=16]: count (described),-0.0001 (count),0.0001 (count),0.5
+30,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=group;train.batch_size=16]: count (described),-0.0001 (count),0.0001 (count),0.5
+31,0.5,0.5,0.5,0.5,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16]: count (described),-0.0001 (count),0.0001 (count),0.5
+32,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=layer]: count (described),-0.0001 (count),0.0001 (count),0.5
+33,0.5,0.5,0.5,0.5,3,bf16-costs-at-512[model.norm.type=rms]: count (described),-0.0001 (count),0.0001 (count),0.5
+34,0.954545,0.0454545,0.954545,nan,3,bf16-costs-at-512: cells (described),-0.1 cells,2.1 cells,0.0454545
+35,0.916667,0.916667,0.916667,0.0833333,3,bf16-small-at-short-sums[model.norm.type=layer]: count (described),-0.1 (count),1.1 (count),0.0833333
+36,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=group]: count (described),-0.0001 (count),0.0001 (count),0.5
+37,0.5,0.5,0.5,0.5,3,bf16-small-at-short-sums[model.norm.type=rms]: count (described),-0.0001 (count),0.0001 (count),0.5
+38,0.5,0.5,0.5,0.5,3,bf16-small-bn-batch-4: count (described),-0.0001 (count),0.0001 (count),0.5
 EOD
 $bands << EOD
 19,0.5,0
@@ -120,7 +120,6 @@ $bands << EOD
 31,0.5,0
 32,0.5,0
 33,0.5,0
-34,0.0454545,0
 35,0.0833333,0
 36,0.5,0
 37,0.5,0
@@ -131,7 +130,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -67,14 +67,14 @@ set title "switchable-cnn: 10 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.499459,0.0492221,0.949695,0.410526,2,batch-mean-weight-grows-with-batch[layer=0] (inconclusive),-0.039,0.056,0.410526
 2,0.49104,0.110465,0.871615,0.923077,1,batch-mean-weight-grows-with-batch[layer=1] (does not hold),-0.12,0.01,0.923077
-3,0.916667,0.0833333,0.916667,0.0833333,1,batch-mean-weight-grows-with-batch (does not hold),-0.1,1.1,0.0833333
+3,0.5,0.0454545,0.5,0.954545,1,batch-mean-weight-grows-with-batch: cells (does not hold),-0.1 cells,2.1 cells,0.0454545
 4,0.488493,0.061501,0.915486,0.3125,2,batch-var-weight-grows-with-batch[layer=0] (inconclusive),-0.05,0.11,0.3125
 5,0.40677,0.0652921,0.748249,0.945946,1,batch-var-weight-grows-with-batch[layer=1] (does not hold),-0.35,0.02,0.945946
-6,0.916667,0.0833333,0.916667,0.0833333,1,batch-var-weight-grows-with-batch (does not hold),-0.1,1.1,0.0833333
-7,0.633333,0.315017,0.95165,0.05,1,sn-below-bn-at-2 (does not hold),-0.056,0.034,0.622222
-8,0.489583,0.0631636,0.916003,0.234375,2,sn-below-bn-at-64 (inconclusive),-0.04,0.12,0.25
-9,0.42328,0.0485153,0.798046,0.634921,2,sn-as-gn-at-2 (inconclusive),-0.037,0.026,0.587302
-10,0.477778,0.0459975,0.909558,0.547619,2,sn-below-gn-at-64 (inconclusive),-0.12,0.09,0.571429
+6,0.5,0.0454545,0.5,0.954545,1,batch-var-weight-grows-with-batch: cells (does not hold),-0.1 cells,2.1 cells,0.0454545
+7,0.633333,0.315017,0.95165,0.05,1,sn-below-bn-at-2: points (does not hold),-5.6 points,3.4 points,0.622222
+8,0.489583,0.0631636,0.916003,0.234375,2,sn-below-bn-at-64: points (inconclusive),-4 points,12 points,0.25
+9,0.42328,0.0485153,0.798046,0.634921,2,sn-as-gn-at-2: points (inconclusive),-3.7 points,2.6 points,0.587302
+10,0.477778,0.0459975,0.909558,0.547619,2,sn-below-gn-at-64: points (inconclusive),-12 points,9 points,0.571429
 EOD
 $bands << EOD
 9,0.634921,0.31746
@@ -84,7 +84,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,10 +65,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "sync-bn-mpi: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.144048,0.0665346,0.221561,0.930357,0,per-rank-bn-collapses (holds),-0.31,-0.03,nan
-2,0.504167,0.0561596,0.952174,0.527778,2,unsynchronized-as-batch-2 (inconclusive),-0.19,0.17,0.527778
-3,0.5,0.5,0.5,0.5,3,sync-is-one-process-at-8 (described),-0.0001,0.0001,0.5
-4,0.5,0.358856,0.641144,0.5,0,gn-indifferent (holds),-0.022,0.022,0.5
+1,0.144048,0.0665346,0.221561,0.930357,0,per-rank-bn-collapses: points (holds),-31 points,-3 points,nan
+2,0.504167,0.0561596,0.952174,0.527778,2,unsynchronized-as-batch-2: points (inconclusive),-19 points,17 points,0.527778
+3,0.5,0.5,0.5,0.5,3,sync-is-one-process-at-8: count (described),-0.0001 (count),0.0001 (count),0.5
+4,0.5,0.358856,0.641144,0.5,0,gn-indifferent: points (holds),-2.2 points,2.2 points,0.5
 EOD
 $bands << EOD
 2,0.527778,0.0555556
@@ -80,7 +80,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "wortsman-qk-norm-confirm: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.555669,0.291112,0.938313,0.0606091,0,logits-grow-without-qk-norm (holds),-2e+04,3.1e+05,0.0606061
-2,0.0491363,0.0465735,0.0539317,0.954545,0,qk-norm-logits-below-at-0.3 (holds),-0.05,1.05,0.0454545
-3,0.267694,0.0617594,0.572709,0.944444,0,qk-norm-degrades-less-at-0.3 (holds),-0.51,0.03,0.944444
+1,0.555669,0.291112,0.938313,0.0606091,0,logits-grow-without-qk-norm: ratio (holds),-2e+04 ratio,3.1e+05 ratio,0.0606061
+2,0.0491363,0.0465735,0.0539317,0.954545,0,qk-norm-logits-below-at-0.3: ratio (holds),-0.05 ratio,1.05 ratio,0.0454545
+3,0.267694,0.0617594,0.572709,0.944444,0,qk-norm-degrades-less-at-0.3: nats (holds),-0.51 nats,0.03 nats,0.944444
 EOD
 $bands << EOD
 EOD
@@ -76,7 +76,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,34 +65,34 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "wortsman-qk-norm: 28 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.495881,0.0468962,0.944867,0.157896,2,logits-grow-without-qk-norm (inconclusive),-9e+04,4.8e+05,0.157895
-2,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.001] (described),-0.0001,0.0001,0.5
-3,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.003] (described),-0.0001,0.0001,0.5
-4,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.01] (described),-0.0001,0.0001,0.5
-5,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.03] (described),-0.0001,0.0001,0.5
-6,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.1] (described),-0.0001,0.0001,0.5
-7,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.3] (described),-0.0001,0.0001,0.5
-8,0.0834154,0.083278,0.0835529,0.916667,0,qk-norm-logits-below-at-0.3 (holds),-0.1,1.1,0.0833333
-9,0.162879,0.051696,0.274061,0.52,2,loss-level-at-0.001 (inconclusive),-0.13,0.12,0.52
-10,0.374597,0.282578,0.466615,0.5,0,loss-level-at-0.003 (holds),-0.12,0.12,0.5
-11,0.496623,0.0651617,0.928085,0.482759,2,loss-level-at-0.01 (inconclusive),-0.14,0.15,0.482759
-12,0.33208,0.089371,0.574788,0.952381,0,qk-norm-degrades-less-at-0.03 (holds),-0.2,0.01,0.952381
-13,0.519994,0.0841289,0.955858,0.705882,2,qk-norm-degrades-less-at-0.3 (inconclusive),-1.2,0.5,0.705882
-14,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.001] (described),-0.0001,0.0001,0.5
-15,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.01] (described),-0.0001,0.0001,0.5
-16,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.03] (described),-0.0001,0.0001,0.5
-17,0.916667,0.916667,0.916667,0.0833333,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.1] (described),-0.1,1.1,0.0833333
-18,0.916667,0.916667,0.916667,0.0833333,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.3] (described),-0.1,1.1,0.0833333
-19,0.0736936,0.0601766,0.0872106,0.92,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.001] (holds),1.02,1.27,nan
-20,0.347547,0.0676509,0.627444,0.945946,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.01] (holds),0.9,1.27,nan
-21,0.374394,0.0813905,0.667398,0.916667,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.03] (holds),1.03,1.27,nan
-22,0.648043,0.39268,0.903406,0.0769231,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.1] (does not hold),1.24,1.37,nan
-23,0.607956,0.29802,0.917891,0.0526316,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.3] (does not hold),1.24,1.43,nan
-24,0.95,0.95,0.95,0.075,3,no-qk-norm-tolerates-1.5-decades (described),1.1,3.1,nan
-25,0.5,0.5,0.5,0.5,3,logit-growth-early (described),0.99,1.01,nan
-26,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1] (described),0.99,1.01,nan
-27,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3] (described),0.99,1.01,nan
-28,0.0454545,0.0454545,0.954545,0.5,3,qk-norm-one-seed-near-3-at-top (described),-0.1,2.1,0.0454545
+1,0.495881,0.0468962,0.944867,0.157896,2,logits-grow-without-qk-norm: ratio (inconclusive),-9e+04 ratio,4.8e+05 ratio,0.157895
+2,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.001]: count (described),-0.0001 (count),0.0001 (count),0.5
+3,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.003]: count (described),-0.0001 (count),0.0001 (count),0.5
+4,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.01]: count (described),-0.0001 (count),0.0001 (count),0.5
+5,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.03]: count (described),-0.0001 (count),0.0001 (count),0.5
+6,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.1]: count (described),-0.0001 (count),0.0001 (count),0.5
+7,0.5,0.5,0.5,0.5,3,qk-norm-bounds-logits[train.optimizer.lr=0.3]: count (described),-0.0001 (count),0.0001 (count),0.5
+8,0.0834154,0.083278,0.0835529,0.916667,0,qk-norm-logits-below-at-0.3: ratio (holds),-0.1 ratio,1.1 ratio,0.0833333
+9,0.162879,0.051696,0.274061,0.52,2,loss-level-at-0.001: nats (inconclusive),-0.13 nats,0.12 nats,0.52
+10,0.374597,0.282578,0.466615,0.5,0,loss-level-at-0.003: nats (holds),-0.12 nats,0.12 nats,0.5
+11,0.496623,0.0651617,0.928085,0.482759,2,loss-level-at-0.01: nats (inconclusive),-0.14 nats,0.15 nats,0.482759
+12,0.33208,0.089371,0.574788,0.952381,0,qk-norm-degrades-less-at-0.03: nats (holds),-0.2 nats,0.01 nats,0.952381
+13,0.519994,0.0841289,0.955858,0.705882,2,qk-norm-degrades-less-at-0.3: nats (inconclusive),-1.2 nats,0.5 nats,0.705882
+14,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.001]: count (described),-0.0001 (count),0.0001 (count),0.5
+15,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.01]: count (described),-0.0001 (count),0.0001 (count),0.5
+16,0.5,0.5,0.5,0.5,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.03]: count (described),-0.0001 (count),0.0001 (count),0.5
+17,0.916667,0.916667,0.916667,0.0833333,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.1]: count (described),-0.1 (count),1.1 (count),0.0833333
+18,0.916667,0.916667,0.916667,0.0833333,3,qk-norm-tolerates-the-grid[train.optimizer.lr=0.3]: count (described),-0.1 (count),1.1 (count),0.0833333
+19,0.0736936,0.0601766,0.0872106,0.92,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.001]: ratio (holds),1.02 ratio,1.27 ratio,nan
+20,0.347547,0.0676509,0.627444,0.945946,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.01]: ratio (holds),0.9 ratio,1.27 ratio,nan
+21,0.374394,0.0813905,0.667398,0.916667,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.03]: ratio (holds),1.03 ratio,1.27 ratio,nan
+22,0.648043,0.39268,0.903406,0.0769231,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.1]: ratio (does not hold),1.24 ratio,1.37 ratio,nan
+23,0.607956,0.29802,0.917891,0.0526316,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.3]: ratio (does not hold),1.24 ratio,1.43 ratio,nan
+24,0.5,0.5,0.5,nan,3,no-qk-norm-tolerates-1.5-decades: cells (described),2.97 cells,3.03 cells,nan
+25,0.5,0.5,0.5,0.5,3,logit-growth-early: count (described),0.99 (count),1.01 (count),nan
+26,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1]: count (described),0.99 (count),1.01 (count),nan
+27,0.5,0.5,0.5,0.5,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3]: count (described),0.99 (count),1.01 (count),nan
+28,0.0454545,0.0454545,0.954545,nan,3,qk-norm-one-seed-near-3-at-top: cells (described),-0.1 cells,2.1 cells,0.0454545
 EOD
 $bands << EOD
 2,0.5,0
@@ -112,14 +112,13 @@ $bands << EOD
 25,0.5,0
 26,0.5,0
 27,0.5,0
-28,0.5,0
 EOD
 set yrange [0.5:28.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

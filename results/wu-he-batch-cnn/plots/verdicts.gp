@@ -65,16 +65,16 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "wu-he-batch-cnn: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.342222,0.0458173,0.638627,0.946667,1,bn-fails-at-2 (does not hold),-0.018,0.057,0.24
-2,0.351852,0.0455518,0.658152,0.944444,1,bn-degrades-2-vs-32 (does not hold),-0.021,0.06,0.259259
-3,0.455556,0.0561074,0.855004,0.616667,2,gn-batch-independent[train.batch_size=2] (inconclusive),-0.037,0.023,0.616667
-4,0.360606,0.0531665,0.668046,0.581818,2,gn-batch-independent[train.batch_size=4] (inconclusive),-0.032,0.023,0.581818
-5,0.375,0.217828,0.532172,0.5,0,gn-batch-independent[train.batch_size=8] (holds),-0.022,0.022,0.5
-6,0.502564,0.0563294,0.948799,0.615385,2,gn-batch-independent[train.batch_size=16] (inconclusive),-0.04,0.025,0.615385
-7,0.587629,0.227041,0.948216,0.257732,2,gn-batch-independent[train.batch_size=64] (inconclusive),-0.025,0.072,0.257732
-8,0.767857,0.232143,0.946429,0.0535714,2,gn-batch-independent (inconclusive),-0.3,5.3,0.0535714
-9,0.444444,0.0793105,0.809578,0.944444,1,ln-worse-than-gn (does not hold),-0.011,0.007,0.611111
-10,0.367925,0.0526353,0.683214,0.95283,1,in-worse-than-gn (does not hold),-0.029,0.024,0.54717
+1,0.342222,0.0458173,0.638627,0.946667,1,bn-fails-at-2: points (does not hold),-1.8 points,5.7 points,0.24
+2,0.351852,0.0455518,0.658152,0.944444,1,bn-degrades-2-vs-32: points (does not hold),-2.1 points,6 points,0.259259
+3,0.455556,0.0561074,0.855004,0.616667,2,gn-batch-independent[train.batch_size=2]: points (inconclusive),-3.7 points,2.3 points,0.616667
+4,0.360606,0.0531665,0.668046,0.581818,2,gn-batch-independent[train.batch_size=4]: points (inconclusive),-3.2 points,2.3 points,0.581818
+5,0.375,0.217828,0.532172,0.5,0,gn-batch-independent[train.batch_size=8]: points (holds),-2.2 points,2.2 points,0.5
+6,0.502564,0.0563294,0.948799,0.615385,2,gn-batch-independent[train.batch_size=16]: points (inconclusive),-4 points,2.5 points,0.615385
+7,0.587629,0.227041,0.948216,0.257732,2,gn-batch-independent[train.batch_size=64]: points (inconclusive),-2.5 points,7.2 points,0.257732
+8,0.727273,0.0454545,0.954545,0.954545,2,gn-batch-independent: cells (inconclusive),0.8 cells,5.2 cells,nan
+9,0.444444,0.0793105,0.809578,0.944444,1,ln-worse-than-gn: points (does not hold),-1.1 points,0.7 points,0.611111
+10,0.367925,0.0526353,0.683214,0.95283,1,in-worse-than-gn: points (does not hold),-2.9 points,2.4 points,0.54717
 EOD
 $bands << EOD
 3,0.616667,0.333333
@@ -82,14 +82,13 @@ $bands << EOD
 5,0.5,0.454545
 6,0.615385,0.307692
 7,0.257732,0.206186
-8,0.0535714,0.00357143
 EOD
 set yrange [0.5:10.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,26 +65,26 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "wu-he-batch-mlp-confirm: 20 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.792667,0.634401,0.950932,0.0766667,0,bn-fails-at-2 (holds),0.03,0.33,nan
-2,0.733871,0.526088,0.941654,0.05,0,bn-degrades-2-vs-32 (holds),0.04,0.35,nan
-3,0.684091,0.54006,0.828122,0.5,0,gn-batch-independent[train.batch_size=2] (holds),-0.022,0.022,0.5
-4,0.657895,0.374394,0.941395,0.403509,2,gn-batch-independent[train.batch_size=4] (inconclusive),-0.023,0.034,0.403509
-5,0.623913,0.299355,0.948471,0.5,2,gn-batch-independent[train.batch_size=8] (inconclusive),-0.023,0.023,0.5
-6,0.672917,0.406495,0.939338,0.479167,2,gn-batch-independent[train.batch_size=16] (inconclusive),-0.023,0.025,0.479167
-7,0.679545,0.472799,0.886292,0.5,0,gn-batch-independent[train.batch_size=64] (holds),-0.022,0.022,0.5
-8,0.946429,0.410714,0.946429,0.0535714,2,gn-batch-independent (inconclusive),-0.3,5.3,0.0535714
-9,0.516667,0.0817303,0.951603,0.270833,2,bn-behind-at-4 (inconclusive),0.009,0.033,nan
-10,0.634091,0.558501,0.709681,0.5,0,ln-batch-independent[train.batch_size=2] (holds),-0.022,0.022,0.5
-11,0.720455,0.53152,0.909389,0.5,0,ln-batch-independent[train.batch_size=4] (holds),-0.022,0.022,0.5
-12,0.644898,0.344615,0.945181,0.469388,2,ln-batch-independent[train.batch_size=8] (inconclusive),-0.023,0.026,0.469388
-13,0.754348,0.55956,0.949135,0.5,2,ln-batch-independent[train.batch_size=16] (inconclusive),-0.023,0.023,0.5
-14,0.640909,0.338847,0.942971,0.5,0,ln-batch-independent[train.batch_size=64] (holds),-0.022,0.022,0.5
-15,0.946429,0.589286,0.946429,0.0535714,2,ln-batch-independent (inconclusive),-0.3,5.3,0.0535714
-16,0.660417,0.380821,0.940013,0.479167,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive),-0.023,0.025,0.479167
-17,0.429545,0.085891,0.7732,0.5,0,bn-as-gn-from-8[train.batch_size=16] (holds),-0.022,0.022,0.5
-18,0.532203,0.113979,0.950428,0.389831,2,bn-as-gn-from-8[train.batch_size=32] (inconclusive),-0.023,0.036,0.389831
-19,0.941176,0.352941,0.941176,0.0588235,2,bn-as-gn-from-8 (inconclusive),-0.2,3.2,0.0588235
-20,0.5,0.5,0.5,0.5,3,bn-train-eval-gap-at-2 (described),4.9,5.1,nan
+1,0.792667,0.634401,0.950932,0.0766667,0,bn-fails-at-2: points (holds),3 points,33 points,nan
+2,0.733871,0.526088,0.941654,0.05,0,bn-degrades-2-vs-32: points (holds),4 points,35 points,nan
+3,0.684091,0.54006,0.828122,0.5,0,gn-batch-independent[train.batch_size=2]: points (holds),-2.2 points,2.2 points,0.5
+4,0.657895,0.374394,0.941395,0.403509,2,gn-batch-independent[train.batch_size=4]: points (inconclusive),-2.3 points,3.4 points,0.403509
+5,0.623913,0.299355,0.948471,0.5,2,gn-batch-independent[train.batch_size=8]: points (inconclusive),-2.3 points,2.3 points,0.5
+6,0.672917,0.406495,0.939338,0.479167,2,gn-batch-independent[train.batch_size=16]: points (inconclusive),-2.3 points,2.5 points,0.479167
+7,0.679545,0.472799,0.886292,0.5,0,gn-batch-independent[train.batch_size=64]: points (holds),-2.2 points,2.2 points,0.5
+8,0.941176,0.0588235,0.941176,0.941176,2,gn-batch-independent: cells (inconclusive),1.8 cells,5.2 cells,nan
+9,0.516667,0.0817303,0.951603,0.270833,2,bn-behind-at-4: points (inconclusive),0.9 points,3.3 points,nan
+10,0.634091,0.558501,0.709681,0.5,0,ln-batch-independent[train.batch_size=2]: points (holds),-2.2 points,2.2 points,0.5
+11,0.720455,0.53152,0.909389,0.5,0,ln-batch-independent[train.batch_size=4]: points (holds),-2.2 points,2.2 points,0.5
+12,0.644898,0.344615,0.945181,0.469388,2,ln-batch-independent[train.batch_size=8]: points (inconclusive),-2.3 points,2.6 points,0.469388
+13,0.754348,0.55956,0.949135,0.5,2,ln-batch-independent[train.batch_size=16]: points (inconclusive),-2.3 points,2.3 points,0.5
+14,0.640909,0.338847,0.942971,0.5,0,ln-batch-independent[train.batch_size=64]: points (holds),-2.2 points,2.2 points,0.5
+15,0.956522,0.0869565,0.956522,0.956522,2,ln-batch-independent: cells (inconclusive),2.8 cells,5.1 cells,nan
+16,0.660417,0.380821,0.940013,0.479167,2,bn-as-gn-from-8[train.batch_size=8]: points (inconclusive),-2.3 points,2.5 points,0.479167
+17,0.429545,0.085891,0.7732,0.5,0,bn-as-gn-from-8[train.batch_size=16]: points (holds),-2.2 points,2.2 points,0.5
+18,0.532203,0.113979,0.950428,0.389831,2,bn-as-gn-from-8[train.batch_size=32]: points (inconclusive),-2.3 points,3.6 points,0.389831
+19,0.954545,0.0454545,0.954545,0.954545,2,bn-as-gn-from-8: cells (inconclusive),0.9 cells,3.1 cells,nan
+20,0.5,0.5,0.5,0.5,3,bn-train-eval-gap-at-2: count (described),4.9 (count),5.1 (count),nan
 EOD
 $bands << EOD
 3,0.5,0.454545
@@ -92,17 +92,14 @@ $bands << EOD
 5,0.5,0.434783
 6,0.479167,0.416667
 7,0.5,0.454545
-8,0.0535714,0.00357143
 10,0.5,0.454545
 11,0.5,0.454545
 12,0.469388,0.408163
 13,0.5,0.434783
 14,0.5,0.454545
-15,0.0535714,0.00357143
 16,0.479167,0.416667
 17,0.5,0.454545
 18,0.389831,0.338983
-19,0.0588235,0.00588235
 20,0.5,0
 EOD
 set yrange [0.5:20.5] reverse
@@ -110,7 +107,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

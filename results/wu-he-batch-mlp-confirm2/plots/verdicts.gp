@@ -65,12 +65,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "wu-he-batch-mlp-confirm2: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.503479,0.429513,0.579774,0.5,0,gn-batch-independent[train.batch_size=2] (holds),-0.022,0.022,0.5
-2,0.493622,0.420802,0.57544,0.5,0,gn-batch-independent[train.batch_size=4] (holds),-0.022,0.022,0.5
-3,0.507305,0.43682,0.580303,0.5,0,gn-batch-independent[train.batch_size=8] (holds),-0.022,0.022,0.5
-4,0.466605,0.402013,0.52953,0.5,0,gn-batch-independent[train.batch_size=16] (holds),-0.022,0.022,0.5
-5,0.525742,0.466803,0.589219,0.5,0,gn-batch-independent[train.batch_size=64] (holds),-0.022,0.022,0.5
-6,0.946429,0.946429,0.946429,0.0535714,0,gn-batch-independent (holds),-0.3,5.3,0.0535714
+1,0.503479,0.429513,0.579774,0.5,0,gn-batch-independent[train.batch_size=2]: points (holds),-2.2 points,2.2 points,0.5
+2,0.493622,0.420802,0.57544,0.5,0,gn-batch-independent[train.batch_size=4]: points (holds),-2.2 points,2.2 points,0.5
+3,0.507305,0.43682,0.580303,0.5,0,gn-batch-independent[train.batch_size=8]: points (holds),-2.2 points,2.2 points,0.5
+4,0.466605,0.402013,0.52953,0.5,0,gn-batch-independent[train.batch_size=16]: points (holds),-2.2 points,2.2 points,0.5
+5,0.525742,0.466803,0.589219,0.5,0,gn-batch-independent[train.batch_size=64]: points (holds),-2.2 points,2.2 points,0.5
+6,0.5,0.5,0.5,0.5,0,gn-batch-independent: cells (holds),4.9 cells,5.1 cells,nan
 EOD
 $bands << EOD
 1,0.5,0.454545
@@ -78,14 +78,13 @@ $bands << EOD
 3,0.5,0.454545
 4,0.5,0.454545
 5,0.5,0.454545
-6,0.0535714,0.00357143
 EOD
 set yrange [0.5:6.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,26 +65,26 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "wu-he-batch-mlp: 20 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.7125,0.492886,0.932114,0.0464286,0,bn-fails-at-2 (holds),0.04,0.32,nan
-2,0.68,0.405493,0.954507,0.0516667,0,bn-degrades-2-vs-32 (holds),0.04,0.34,nan
-3,0.5,0.053305,0.946695,0.366197,2,gn-batch-independent[train.batch_size=2] (inconclusive),-0.026,0.045,0.366197
-4,0.5,0.0492103,0.95079,0.356322,2,gn-batch-independent[train.batch_size=4] (inconclusive),-0.031,0.056,0.356322
-5,0.501558,0.0540298,0.949085,0.327103,2,gn-batch-independent[train.batch_size=8] (inconclusive),-0.035,0.072,0.327103
-6,0.5,0.0512585,0.948741,0.345238,2,gn-batch-independent[train.batch_size=16] (inconclusive),-0.029,0.055,0.345238
-7,0.460784,0.0539874,0.867581,0.54902,2,gn-batch-independent[train.batch_size=64] (inconclusive),-0.028,0.023,0.54902
-8,0.946429,0.0535714,0.946429,0.0535714,2,gn-batch-independent (inconclusive),-0.3,5.3,0.0535714
-9,0.495833,0.0468343,0.944832,0.44375,2,bn-behind-at-4 (inconclusive),-0.02,0.06,0.25
-10,0.5,0.0467944,0.953206,0.315789,2,ln-batch-independent[train.batch_size=2] (inconclusive),-0.024,0.052,0.315789
-11,0.5033,0.0544198,0.952181,0.336634,2,ln-batch-independent[train.batch_size=4] (inconclusive),-0.034,0.067,0.336634
-12,0.496855,0.0457139,0.947997,0.264151,2,ln-batch-independent[train.batch_size=8] (inconclusive),-0.028,0.078,0.264151
-13,0.498062,0.0514279,0.944696,0.337209,2,ln-batch-independent[train.batch_size=16] (inconclusive),-0.029,0.057,0.337209
-14,0.524242,0.0943724,0.954112,0.418182,2,ln-batch-independent[train.batch_size=64] (inconclusive),-0.023,0.032,0.418182
-15,0.767857,0.0535714,0.946429,0.0535714,2,ln-batch-independent (inconclusive),-0.3,5.3,0.0535714
-16,0.497585,0.0506907,0.944478,0.652174,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive),-0.045,0.024,0.652174
-17,0.446009,0.0481107,0.843908,0.661972,2,bn-as-gn-from-8[train.batch_size=16] (inconclusive),-0.047,0.024,0.661972
-18,0.613636,0.362733,0.86454,0.5,0,bn-as-gn-from-8[train.batch_size=32] (holds),-0.022,0.022,0.5
-19,0.941176,0.352941,0.941176,0.0588235,2,bn-as-gn-from-8 (inconclusive),-0.2,3.2,0.0588235
-20,0.5,0.5,0.5,0.5,3,bn-train-eval-gap-at-2 (described),2.97,3.03,nan
+1,0.7125,0.492886,0.932114,0.0464286,0,bn-fails-at-2: points (holds),4 points,32 points,nan
+2,0.68,0.405493,0.954507,0.0516667,0,bn-degrades-2-vs-32: points (holds),4 points,34 points,nan
+3,0.5,0.053305,0.946695,0.366197,2,gn-batch-independent[train.batch_size=2]: points (inconclusive),-2.6 points,4.5 points,0.366197
+4,0.5,0.0492103,0.95079,0.356322,2,gn-batch-independent[train.batch_size=4]: points (inconclusive),-3.1 points,5.6 points,0.356322
+5,0.501558,0.0540298,0.949085,0.327103,2,gn-batch-independent[train.batch_size=8]: points (inconclusive),-3.5 points,7.2 points,0.327103
+6,0.5,0.0512585,0.948741,0.345238,2,gn-batch-independent[train.batch_size=16]: points (inconclusive),-2.9 points,5.5 points,0.345238
+7,0.460784,0.0539874,0.867581,0.54902,2,gn-batch-independent[train.batch_size=64]: points (inconclusive),-2.8 points,2.3 points,0.54902
+8,0.946429,0.0535714,0.946429,0.946429,2,gn-batch-independent: cells (inconclusive),-0.3 cells,5.3 cells,0.0535714
+9,0.495833,0.0468343,0.944832,0.44375,2,bn-behind-at-4: points (inconclusive),-2 points,6 points,0.25
+10,0.5,0.0467944,0.953206,0.315789,2,ln-batch-independent[train.batch_size=2]: points (inconclusive),-2.4 points,5.2 points,0.315789
+11,0.5033,0.0544198,0.952181,0.336634,2,ln-batch-independent[train.batch_size=4]: points (inconclusive),-3.4 points,6.7 points,0.336634
+12,0.496855,0.0457139,0.947997,0.264151,2,ln-batch-independent[train.batch_size=8]: points (inconclusive),-2.8 points,7.8 points,0.264151
+13,0.498062,0.0514279,0.944696,0.337209,2,ln-batch-independent[train.batch_size=16]: points (inconclusive),-2.9 points,5.7 points,0.337209
+14,0.524242,0.0943724,0.954112,0.418182,2,ln-batch-independent[train.batch_size=64]: points (inconclusive),-2.3 points,3.2 points,0.418182
+15,0.767857,0.0535714,0.946429,0.946429,2,ln-batch-independent: cells (inconclusive),-0.3 cells,5.3 cells,0.0535714
+16,0.497585,0.0506907,0.944478,0.652174,2,bn-as-gn-from-8[train.batch_size=8]: points (inconclusive),-4.5 points,2.4 points,0.652174
+17,0.446009,0.0481107,0.843908,0.661972,2,bn-as-gn-from-8[train.batch_size=16]: points (inconclusive),-4.7 points,2.4 points,0.661972
+18,0.613636,0.362733,0.86454,0.5,0,bn-as-gn-from-8[train.batch_size=32]: points (holds),-2.2 points,2.2 points,0.5
+19,0.954545,0.0454545,0.954545,0.954545,2,bn-as-gn-from-8: cells (inconclusive),0.9 cells,3.1 cells,nan
+20,0.5,0.5,0.5,0.5,3,bn-train-eval-gap-at-2: count (described),2.97 (count),3.03 (count),nan
 EOD
 $bands << EOD
 3,0.366197,0.28169
@@ -92,17 +92,14 @@ $bands << EOD
 5,0.327103,0.186916
 6,0.345238,0.238095
 7,0.54902,0.392157
-8,0.0535714,0.00357143
 10,0.315789,0.263158
 11,0.336634,0.19802
 12,0.264151,0.188679
 13,0.337209,0.232558
 14,0.418182,0.363636
-15,0.0535714,0.00357143
 16,0.652174,0.289855
 17,0.661972,0.28169
 18,0.5,0.454545
-19,0.0588235,0.00588235
 20,0.5,0
 EOD
 set yrange [0.5:20.5] reverse
@@ -110,7 +107,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "xiong-warmup-confirm: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.603448,0.0485199,0.939895,0.172414,2,post-no-warmup-stuck-at-top (inconclusive),0.4,0.98,nan
-2,0.51802,0.0584976,0.841876,0.944444,2,warmup-frees-post-at-top (inconclusive),-0.51,0.03,0.944444
-3,0.431152,0.0522858,0.524925,0.845361,1,pre-warmup-not-needed (does not hold),-0.82,0.15,0.845361
+1,0.603448,0.0485199,0.939895,0.172414,2,post-no-warmup-stuck-at-top: % of seeds (inconclusive),40% of seeds,98% of seeds,nan
+2,0.51802,0.0584976,0.841876,0.944444,2,warmup-frees-post-at-top: nats (inconclusive),-0.51 nats,0.03 nats,0.944444
+3,0.431152,0.0522858,0.524925,0.845361,1,pre-warmup-not-needed: nats (does not hold),-0.82 nats,0.15 nats,0.845361
 4,0.415536,0.0911707,0.906298,0.538462,2,post-grad-norms-grow (inconclusive),-0.0007,0.0006,0.538462
 EOD
 $bands << EOD
@@ -78,7 +78,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,19 +65,19 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "xiong-warmup: 13 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.626667,0.0542993,0.951596,0.46,2,post-no-warmup-stuck-at-top (inconclusive),0.04,1.04,nan
-2,0.505456,0.0621671,0.948745,0.55102,2,warmup-frees-post-at-top (inconclusive),-2.7,2.2,0.55102
-3,0.5,0.5,0.5,0.5,3,pre-trains-without-warmup (described),-0.0001,0.0001,0.5
-4,0.323249,0.0582123,0.588286,0.734694,2,pre-warmup-not-needed (inconclusive),-0.36,0.13,0.734694
-5,0.5,0.5,0.5,0.5,3,post-better-below-top[train.schedule.warmup_steps=0] (described),2.97,3.03,nan
-6,0.5,0.5,0.5,0.5,3,post-better-below-top[train.schedule.warmup_steps=100] (described),2.97,3.03,nan
+1,0.626667,0.0542993,0.951596,0.46,2,post-no-warmup-stuck-at-top: % of seeds (inconclusive),4% of seeds,104% of seeds,nan
+2,0.505456,0.0621671,0.948745,0.55102,2,warmup-frees-post-at-top: nats (inconclusive),-2.7 nats,2.2 nats,0.55102
+3,0.5,0.5,0.5,0.5,3,pre-trains-without-warmup: count (described),-0.0001 (count),0.0001 (count),0.5
+4,0.323249,0.0582123,0.588286,0.734694,2,pre-warmup-not-needed: nats (inconclusive),-0.36 nats,0.13 nats,0.734694
+5,0.5,0.5,0.5,0.5,3,post-better-below-top[train.schedule.warmup_steps=0]: count (described),2.97 (count),3.03 (count),nan
+6,0.5,0.5,0.5,0.5,3,post-better-below-top[train.schedule.warmup_steps=100]: count (described),2.97 (count),3.03 (count),nan
 7,0.498496,0.061653,0.935338,0.304348,2,post-grad-norms-grow (inconclusive),-0.0014,0.0032,0.304348
-8,0.266454,0.0509002,0.482008,0.83871,1,pre-grad-norms-level (does not hold),0.22,1.15,nan
-9,0.780578,0.663623,0.897533,0.0666667,1,pre-output-grads-smaller (does not hold),0,15,nan
-10,0.0833333,0.0833333,0.0833333,0.916667,3,post-stuck-every-seed (described),1.9,3.1,nan
-11,0.5,0.5,0.5,0.5,3,warmup-frees-two-of-three (described),0.99,1.01,nan
-12,0.5,0.5,0.5,0.5,3,post-block0-large (described),2.97,3.03,nan
-13,0.876077,0.807631,0.944523,0.0465116,0,post-head-large (holds),0.6,9.2,nan
+8,0.266454,0.0509002,0.482008,0.83871,1,pre-grad-norms-level: ratio (does not hold),0.22 ratio,1.15 ratio,nan
+9,0.780578,0.663623,0.897533,0.0666667,1,pre-output-grads-smaller: ratio (does not hold),0 ratio,15 ratio,nan
+10,0.0833333,0.0833333,0.0833333,0.916667,3,post-stuck-every-seed: count (described),1.9 (count),3.1 (count),nan
+11,0.5,0.5,0.5,0.5,3,warmup-frees-two-of-three: count (described),0.99 (count),1.01 (count),nan
+12,0.5,0.5,0.5,0.5,3,post-block0-large: count (described),2.97 (count),3.03 (count),nan
+13,0.876077,0.807631,0.944523,0.0465116,0,post-head-large: ratio (holds),0.6 ratio,9.2 ratio,nan
 EOD
 $bands << EOD
 3,0.5,0
@@ -94,7 +94,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

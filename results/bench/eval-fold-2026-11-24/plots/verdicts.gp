@@ -65,23 +65,23 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "eval-fold-2026-11-24: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.941176,0.941176,0.941176,0.0588235,3,cnn-folded-faster[batch=1] (described),-0.2,3.2,0.0588235
-2,0.916667,0.916667,0.916667,0.0833333,3,cnn-folded-faster[batch=8] (described),-0.1,1.1,0.0833333
-3,0.916667,0.916667,0.916667,0.0833333,3,cnn-folded-faster[batch=32] (described),-0.1,1.1,0.0833333
-4,0.954545,0.954545,0.954545,0.0454545,3,cnn-folded-faster[batch=256] (described),-0.1,2.1,0.0454545
-5,0.916667,0.916667,0.916667,0.0833333,3,mlp-level[batch=1] (described),-0.1,1.1,0.0833333
-6,0.954545,0.954545,0.954545,0.0454545,3,mlp-level[batch=8] (described),-0.1,2.1,0.0454545
-7,0.916667,0.916667,0.916667,0.0833333,3,mlp-level[batch=32] (described),-0.1,1.1,0.0833333
-8,0.941176,0.941176,0.941176,0.0588235,3,mlp-level[batch=256] (described),-0.2,3.2,0.0588235
-9,0.648281,0.343785,0.952776,0.282609,2,torch-gains-as-much[model=mlp;batch=1] (inconclusive),-0.13,0.33,0.282609
-10,0.661028,0.367878,0.954177,0.270833,2,torch-gains-as-much[model=mlp;batch=8] (inconclusive),-0.13,0.35,0.270833
-11,0.50077,0.0675013,0.934039,0.342105,2,torch-gains-as-much[model=mlp;batch=32] (inconclusive),-0.13,0.25,0.342105
-12,0.497882,0.0620576,0.933706,0.545455,2,torch-gains-as-much[model=mlp;batch=256] (inconclusive),-0.18,0.15,0.545455
-13,0.49225,0.0460256,0.938475,0.586207,2,torch-gains-as-much[model=cnn;batch=1] (inconclusive),-0.34,0.24,0.586207
-14,0.494217,0.0551172,0.933317,0.657143,2,torch-gains-as-much[model=cnn;batch=8] (inconclusive),-0.23,0.12,0.657143
-15,0.496387,0.0623542,0.930419,0.734694,2,torch-gains-as-much[model=cnn;batch=32] (inconclusive),-0.36,0.13,0.734694
-16,0.499847,0.04998,0.949714,0.383333,2,torch-gains-as-much[model=cnn;batch=256] (inconclusive),-0.23,0.37,0.383333
-17,0.615385,0.0659341,0.945055,0.0659341,2,torch-gains-as-much (inconclusive),-0.6,8.5,0.0659341
+1,0.941176,0.941176,0.941176,0.0588235,3,cnn-folded-faster[batch=1]: count (described),-0.2 (count),3.2 (count),0.0588235
+2,0.916667,0.916667,0.916667,0.0833333,3,cnn-folded-faster[batch=8]: count (described),-0.1 (count),1.1 (count),0.0833333
+3,0.916667,0.916667,0.916667,0.0833333,3,cnn-folded-faster[batch=32]: count (described),-0.1 (count),1.1 (count),0.0833333
+4,0.954545,0.954545,0.954545,0.0454545,3,cnn-folded-faster[batch=256]: count (described),-0.1 (count),2.1 (count),0.0454545
+5,0.916667,0.916667,0.916667,0.0833333,3,mlp-level[batch=1]: count (described),-0.1 (count),1.1 (count),0.0833333
+6,0.954545,0.954545,0.954545,0.0454545,3,mlp-level[batch=8]: count (described),-0.1 (count),2.1 (count),0.0454545
+7,0.916667,0.916667,0.916667,0.0833333,3,mlp-level[batch=32]: count (described),-0.1 (count),1.1 (count),0.0833333
+8,0.941176,0.941176,0.941176,0.0588235,3,mlp-level[batch=256]: count (described),-0.2 (count),3.2 (count),0.0588235
+9,0.648281,0.343785,0.952776,0.282609,2,torch-gains-as-much[model=mlp;batch=1]: ratio (inconclusive),-0.13 ratio,0.33 ratio,0.282609
+10,0.661028,0.367878,0.954177,0.270833,2,torch-gains-as-much[model=mlp;batch=8]: ratio (inconclusive),-0.13 ratio,0.35 ratio,0.270833
+11,0.50077,0.0675013,0.934039,0.342105,2,torch-gains-as-much[model=mlp;batch=32]: ratio (inconclusive),-0.13 ratio,0.25 ratio,0.342105
+12,0.497882,0.0620576,0.933706,0.545455,2,torch-gains-as-much[model=mlp;batch=256]: ratio (inconclusive),-0.18 ratio,0.15 ratio,0.545455
+13,0.49225,0.0460256,0.938475,0.586207,2,torch-gains-as-much[model=cnn;batch=1]: ratio (inconclusive),-0.34 ratio,0.24 ratio,0.586207
+14,0.494217,0.0551172,0.933317,0.657143,2,torch-gains-as-much[model=cnn;batch=8]: ratio (inconclusive),-0.23 ratio,0.12 ratio,0.657143
+15,0.496387,0.0623542,0.930419,0.734694,2,torch-gains-as-much[model=cnn;batch=32]: ratio (inconclusive),-0.36 ratio,0.13 ratio,0.734694
+16,0.499847,0.04998,0.949714,0.383333,2,torch-gains-as-much[model=cnn;batch=256]: ratio (inconclusive),-0.23 ratio,0.37 ratio,0.383333
+17,0.613636,0.0454545,0.954545,0.954545,2,torch-gains-as-much: cells (inconclusive),-0.4 cells,8.4 cells,0.0454545
 EOD
 $bands << EOD
 1,0.0588235,0
@@ -100,14 +100,13 @@ $bands << EOD
 14,0.657143,0.285714
 15,0.734694,0.204082
 16,0.383333,0.166667
-17,0.0659341,0.010989
 EOD
 set yrange [0.5:17.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

@@ -65,9 +65,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "rms-lm-2026-11-23: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.501642,0.0541458,0.949139,0.653226,2,rms-step-cheaper[size=default] (inconclusive),0.56,1.18,nan
-2,0.499293,0.0465362,0.95205,0.382353,2,rms-step-cheaper[size=small] (inconclusive),0.926,1.028,nan
-3,0.5,0.0454545,0.954545,0.484091,2,rms-step-cheaper (inconclusive),-0.1,2.1,0.0454545
+1,0.501642,0.0541458,0.949139,0.653226,2,rms-step-cheaper[size=default]: ratio (inconclusive),0.56 ratio,1.18 ratio,nan
+2,0.499293,0.0465362,0.95205,0.382353,2,rms-step-cheaper[size=small]: ratio (inconclusive),0.926 ratio,1.028 ratio,nan
+3,0.5,0.0454545,0.954545,0.954545,2,rms-step-cheaper: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
 EOD
 $bands << EOD
 EOD
@@ -76,7 +76,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \

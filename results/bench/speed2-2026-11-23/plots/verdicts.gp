@@ -65,35 +65,35 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_
 
 set title "speed2-2026-11-23: 29 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.49992,0.0734612,0.92638,0.642857,2,rms-forward-below-bn[shape=32x64x28x28] (inconclusive),-0.8,2,0.285714
-2,0.498158,0.0480798,0.948237,0.736364,2,rms-forward-below-bn[shape=128x256x14x14] (inconclusive),0.19,1.29,nan
-3,0.233725,0.0555253,0.411924,0.953846,0,rms-forward-below-bn[shape=256x1024] (holds),0.38,1.03,nan
-4,0.954545,0.0454545,0.954545,0.0454545,2,rms-forward-below-bn (inconclusive),0.9,3.1,nan
-5,0.491642,0.0624323,0.920851,0.6,2,rms-backward-level-with-bn[shape=32x64x28x28] (inconclusive),-0.5,2,0.2
-6,0.396782,0.0665849,0.726979,0.95122,0,rms-backward-level-with-bn[shape=128x256x14x14] (holds),0.61,1.02,nan
-7,0.50053,0.0483353,0.952725,0.68254,2,rms-backward-level-with-bn[shape=256x1024] (inconclusive),0.57,1.2,nan
-8,0.954545,0.0454545,0.954545,0.0454545,2,rms-backward-level-with-bn (inconclusive),0.9,3.1,nan
-9,0.505553,0.0599382,0.951167,0.396825,2,dyt-not-met[mode=fwd_train;shape=32x64x28x28] (inconclusive),-1.5,4.8,0.238095
-10,0.49644,0.0596445,0.933235,0.410256,2,dyt-not-met[mode=bwd;shape=32x64x28x28] (inconclusive),-0.6,3.3,0.153846
-11,0.496033,0.0471563,0.944909,0.315217,2,dyt-not-met[mode=fwd_train;shape=128x256x14x14] (inconclusive),0.71,1.63,nan
-12,0.603425,0.256626,0.950225,0.0543478,0,dyt-not-met[mode=bwd;shape=128x256x14x14] (holds),0.95,1.87,nan
-13,0.622348,0.293813,0.950883,0.08,0,dyt-not-met[mode=fwd_train;shape=256x1024] (holds),0.8,3.3,nan
-14,0.530105,0.110451,0.949759,0.0566038,0,dyt-not-met[mode=bwd;shape=256x1024] (holds),0.7,6,nan
-15,0.946429,0.410714,0.946429,0.0535714,2,dyt-not-met (inconclusive),0.7,6.3,nan
-16,0.500238,0.0537405,0.946736,0.4,2,frn-not-met[mode=fwd_train;shape=32x64x28x28] (inconclusive),-0.8,3.7,0.177778
-17,0.502822,0.0630997,0.942543,0.380952,2,frn-not-met[mode=bwd;shape=32x64x28x28] (inconclusive),-0.6,3.6,0.142857
-18,0.49961,0.0521583,0.947063,0.421053,2,frn-not-met[mode=fwd_train;shape=128x256x14x14] (inconclusive),0.2,2.1,nan
-19,0.492338,0.0600494,0.924627,0.272727,2,frn-not-met[mode=bwd;shape=128x256x14x14] (inconclusive),0.4,2.6,nan
-20,0.954545,0.0454545,0.954545,0.272727,2,frn-not-met (inconclusive),-0.2,4.2,0.0454545
-21,0.494769,0.0553158,0.934222,0.461538,2,renorm-forward-not-met[shape=32x64x28x28] (inconclusive),-0.8,3.1,0.205128
-22,0.499285,0.100574,0.897996,0.3125,2,renorm-forward-not-met[shape=128x256x14x14] (inconclusive),0.5,2.1,nan
-23,0.505942,0.0822262,0.929658,0.304348,2,renorm-forward-not-met[shape=256x1024] (inconclusive),0.3,2.6,nan
-24,0.941176,0.0588235,0.941176,0.352941,2,renorm-forward-not-met (inconclusive),-0.2,3.2,0.0588235
-25,0.5099,0.0674382,0.952361,0.436538,2,rms-step-faster-than-ln[model=mlp;batch=8] (inconclusive),-0.1,2.5,0.0384615
-26,0.505278,0.060246,0.95031,0.527419,2,rms-step-faster-than-ln[model=mlp;batch=32] (inconclusive),-0.6,2.5,0.193548
-27,0.499892,0.0478987,0.951885,0.405263,2,rms-step-faster-than-ln[model=cnn;batch=8] (inconclusive),0.65,1.6,nan
-28,0.500966,0.0492768,0.952656,0.664179,2,rms-step-faster-than-ln[model=cnn;batch=32] (inconclusive),0.59,1.26,nan
-29,0.5,0.0454545,0.954545,0.280682,2,rms-step-faster-than-ln (inconclusive),-0.2,4.2,0.0454545
+1,0.49992,0.0734612,0.92638,0.642857,2,rms-forward-below-bn[shape=32x64x28x28]: ratio (inconclusive),-0.8 ratio,2 ratio,0.285714
+2,0.498158,0.0480798,0.948237,0.736364,2,rms-forward-below-bn[shape=128x256x14x14]: ratio (inconclusive),0.19 ratio,1.29 ratio,nan
+3,0.233725,0.0555253,0.411924,0.953846,0,rms-forward-below-bn[shape=256x1024]: ratio (holds),0.38 ratio,1.03 ratio,nan
+4,0.954545,0.0454545,0.954545,0.954545,2,rms-forward-below-bn: cells (inconclusive),0.9 cells,3.1 cells,nan
+5,0.491642,0.0624323,0.920851,0.6,2,rms-backward-level-with-bn[shape=32x64x28x28]: ratio (inconclusive),-0.5 ratio,2 ratio,0.2
+6,0.396782,0.0665849,0.726979,0.95122,0,rms-backward-level-with-bn[shape=128x256x14x14]: ratio (holds),0.61 ratio,1.02 ratio,nan
+7,0.50053,0.0483353,0.952725,0.68254,2,rms-backward-level-with-bn[shape=256x1024]: ratio (inconclusive),0.57 ratio,1.2 ratio,nan
+8,0.954545,0.0454545,0.954545,0.954545,2,rms-backward-level-with-bn: cells (inconclusive),0.9 cells,3.1 cells,nan
+9,0.505553,0.0599382,0.951167,0.396825,2,dyt-not-met[mode=fwd_train;shape=32x64x28x28]: ratio (inconclusive),-1.5 ratio,4.8 ratio,0.238095
+10,0.49644,0.0596445,0.933235,0.410256,2,dyt-not-met[mode=bwd;shape=32x64x28x28]: ratio (inconclusive),-0.6 ratio,3.3 ratio,0.153846
+11,0.496033,0.0471563,0.944909,0.315217,2,dyt-not-met[mode=fwd_train;shape=128x256x14x14]: ratio (inconclusive),0.71 ratio,1.63 ratio,nan
+12,0.603425,0.256626,0.950225,0.0543478,0,dyt-not-met[mode=bwd;shape=128x256x14x14]: ratio (holds),0.95 ratio,1.87 ratio,nan
+13,0.622348,0.293813,0.950883,0.08,0,dyt-not-met[mode=fwd_train;shape=256x1024]: ratio (holds),0.8 ratio,3.3 ratio,nan
+14,0.530105,0.110451,0.949759,0.0566038,0,dyt-not-met[mode=bwd;shape=256x1024]: ratio (holds),0.7 ratio,6 ratio,nan
+15,0.941176,0.0588235,0.941176,0.941176,2,dyt-not-met: cells (inconclusive),2.8 cells,6.2 cells,nan
+16,0.500238,0.0537405,0.946736,0.4,2,frn-not-met[mode=fwd_train;shape=32x64x28x28]: ratio (inconclusive),-0.8 ratio,3.7 ratio,0.177778
+17,0.502822,0.0630997,0.942543,0.380952,2,frn-not-met[mode=bwd;shape=32x64x28x28]: ratio (inconclusive),-0.6 ratio,3.6 ratio,0.142857
+18,0.49961,0.0521583,0.947063,0.421053,2,frn-not-met[mode=fwd_train;shape=128x256x14x14]: ratio (inconclusive),0.2 ratio,2.1 ratio,nan
+19,0.492338,0.0600494,0.924627,0.272727,2,frn-not-met[mode=bwd;shape=128x256x14x14]: ratio (inconclusive),0.4 ratio,2.6 ratio,nan
+20,0.954545,0.0454545,0.954545,0.954545,2,frn-not-met: cells (inconclusive),-0.2 cells,4.2 cells,0.0454545
+21,0.494769,0.0553158,0.934222,0.461538,2,renorm-forward-not-met[shape=32x64x28x28]: ratio (inconclusive),-0.8 ratio,3.1 ratio,0.205128
+22,0.499285,0.100574,0.897996,0.3125,2,renorm-forward-not-met[shape=128x256x14x14]: ratio (inconclusive),0.5 ratio,2.1 ratio,nan
+23,0.505942,0.0822262,0.929658,0.304348,2,renorm-forward-not-met[shape=256x1024]: ratio (inconclusive),0.3 ratio,2.6 ratio,nan
+24,0.941176,0.0588235,0.941176,0.941176,2,renorm-forward-not-met: cells (inconclusive),-0.2 cells,3.2 cells,0.0588235
+25,0.5099,0.0674382,0.952361,0.436538,2,rms-step-faster-than-ln[model=mlp;batch=8]: ratio (inconclusive),-0.1 ratio,2.5 ratio,0.0384615
+26,0.505278,0.060246,0.95031,0.527419,2,rms-step-faster-than-ln[model=mlp;batch=32]: ratio (inconclusive),-0.6 ratio,2.5 ratio,0.193548
+27,0.499892,0.0478987,0.951885,0.405263,2,rms-step-faster-than-ln[model=cnn;batch=8]: ratio (inconclusive),0.65 ratio,1.6 ratio,nan
+28,0.500966,0.0492768,0.952656,0.664179,2,rms-step-faster-than-ln[model=cnn;batch=32]: ratio (inconclusive),0.59 ratio,1.26 ratio,nan
+29,0.5,0.0454545,0.954545,0.954545,2,rms-step-faster-than-ln: cells (inconclusive),-0.2 cells,4.2 cells,0.0454545
 EOD
 $bands << EOD
 EOD
@@ -102,7 +102,7 @@ set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
 set grid noxtics
-set xlabel "effect as each claim says, each row on its own axis (its ends beside it)"
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
 set key at screen 0.99, screen 0.01 right bottom horizontal
 plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
      $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
