@@ -92,6 +92,25 @@ static void fake_sweep(const char *dir, const char *keys, const fake_row *rows, 
     free(csv);
 }
 
+/* a run's series.csv under tu_tmp: SWEEP/runs/RUN/series.csv */
+static void write_series(const char *sweep, const char *run, const char *text)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/runs/%s", sweep, run);
+    write_at(dir, "series.csv", text);
+}
+
+/* normlab plot ARGS: exit 0 and no word from gnuplot */
+static void plot_quietly(const char *args)
+{
+    char line[512];
+    snprintf(line, sizeof line, "plot %s", args);
+    ck_assert_int_eq(tu_normlab(line), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+}
+
 /* how many times `needle` occurs in `hay` */
 static int count(const char *hay, const char *needle)
 {
@@ -1535,15 +1554,10 @@ START_TEST(test_series_plots)
                 nl_buf_printf(&b, "%d,max_logit,%d,blocks.%d.attn.heads,%g\n", step, l, l,
                               logits[r][step / 10][l]);
         }
-        char dir[64];
-        snprintf(dir, sizeof dir, "ser/runs/%s", rows[r].name);
-        write_at(dir, "series.csv", b.data);
+        write_series("ser", rows[r].name, b.data);
         nl_buf_free(&b);
     }
-    ck_assert_int_eq(tu_normlab("plot ser --kind grad_norms --kind attention_logits --panel model.norm.placement"), 0);
-    char *out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
-    free(out);
+    plot_quietly("ser --kind grad_norms --kind attention_logits --panel model.norm.placement");
     char *csv = tu_tmp_read("ser/plots/grad_norms.csv");
     ck_assert_msg(strstr(csv, "variant,label,layer,name,mean,min,max,n\n") &&
                       strstr(csv, "0,placement=post,0,tok_emb,1,1,1,2\n") &&
@@ -1576,7 +1590,7 @@ START_TEST(test_series_plots)
     }
     /* a colour key that does not vary; --panel where it does not apply */
     ck_assert_int_eq(tu_normlab("plot ser --kind grad_norms --color model.norm.type"), 2);
-    out = tu_normlab_output();
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "color: 'model.norm.type' does not vary"), "%.3000s", out);
     free(out);
     ck_assert_int_eq(tu_normlab("plot ser --kind grad_norms --panel model.norm.placement"), 2);
@@ -1628,15 +1642,10 @@ START_TEST(test_log_axis_ticks)
             nl_buf_printf(&b, "step,series,layer,name,value\n");
             for (int l = 0; l < 3; l++)
                 nl_buf_printf(&b, "0,grad_norm,%d,layer%d,%g\n", l, l, ranges[r][l == 2]);
-            char dir[64];
-            snprintf(dir, sizeof dir, "narrow/runs/%s", rows[i].name);
-            write_at(dir, "series.csv", b.data);
+            write_series("narrow", rows[i].name, b.data);
             nl_buf_free(&b);
         }
-        ck_assert_int_eq(tu_normlab("plot narrow --kind grad_norms"), 0);
-        char *out = tu_normlab_output();
-        ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
-        free(out);
+        plot_quietly("narrow --kind grad_norms");
         char *gp = tu_tmp_read("narrow/plots/grad_norms.gp");
         const int fewest = fewest_log_ticks(gp);
         ck_assert_msg(fewest >= 3, "norms over %g to %g: %d labelled ticks\n%.4000s", ranges[r][0], ranges[r][1],
