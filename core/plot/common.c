@@ -393,24 +393,36 @@ static int log_tick_values(double lo, double hi, double *out, int max)
     return n;
 }
 
+/* gnuplot's own ticks on axis again, where an earlier panel's log axis
+ * gave it explicit ones (only there: every other script stays as it was) */
+static void own_tics(pl_script *s, char axis)
+{
+    const unsigned bit = axis == 'x' ? 1u : 2u;
+    if (s->explicit_tics & bit)
+        nl_buf_printf(&s->gp, "set %ctics autofreq\n", axis);
+    s->explicit_tics &= ~bit;
+}
+
 void pl_log_axis(pl_script *s, char axis, double lo, double hi)
 {
     nl_buf_printf(&s->gp, "set logscale %c 10\nset %crange [%g:%g]\n", axis, axis, lo, hi);
     double ticks[16];
     const int n = lo > 0 && hi > lo ? log_tick_values(lo, hi, ticks, 16) : 0;
     if (n == 0) {
-        nl_buf_printf(&s->gp, "set %ctics autofreq\n", axis);
+        own_tics(s, axis);
         return;
     }
     nl_buf_printf(&s->gp, "set %ctics (", axis);
     for (int i = 0; i < n; i++)
         nl_buf_printf(&s->gp, "%s\"%.6g\" %.10g", i ? ", " : "", ticks[i], ticks[i]);
     nl_buf_printf(&s->gp, ")\n");
+    s->explicit_tics |= axis == 'x' ? 1u : 2u;
 }
 
 void pl_linear_axis(pl_script *s, char axis)
 {
-    nl_buf_printf(&s->gp, "unset logscale %c\nset %ctics autofreq\n", axis, axis);
+    nl_buf_printf(&s->gp, "unset logscale %c\n", axis);
+    own_tics(s, axis);
 }
 
 /* groups of runs for a plot: ids, labels, colors, the runs of each */

@@ -16,6 +16,9 @@ typedef struct {
     char note[2048];
     const char *kind;              /* its template's name: "curves" */
     const pl_templates *templates;
+    /* the axes (bit 1 x, bit 2 y) a log axis gave explicit ticks
+     * (pl_log_axis): a later panel's own axis sets them back to gnuplot's */
+    unsigned explicit_tics;
 } pl_script;
 
 /* a gnuplot double-quoted string (escaped) */
