@@ -67,6 +67,7 @@ set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.0587412:6.94675]
+set ytics ("0.1" 0.1, "0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5)
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "group", \
@@ -81,6 +82,7 @@ set tmargin at screen 0.7535
 set title "test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:100]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \

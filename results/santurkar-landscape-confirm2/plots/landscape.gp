@@ -65,8 +65,9 @@ set bmargin at screen 0.1452
 set tmargin at screen 0.8290
 set title "loss along the gradient"
 set ylabel "L_B(w - eta g), min to max over eta"
-set logscale y
+set logscale y 10
 set yrange [0.139633:6.83016]
+set ytics ("0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5)
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("loss_min")):(column("loss_max")) with filledcurves fc rgb "#7f7f7f" title "none", \
   "" using (column("variant") == 0 ? column("step") : NaN):(column("loss_min")) with lines lw band_edge_lw lc rgb "#7f7f7f" notitle, \
@@ -82,8 +83,9 @@ set bmargin at screen 0.1452
 set tmargin at screen 0.8290
 set title "gradient predictiveness"
 set ylabel "||grad L_B(w - eta g) - g||, min to max over eta"
-set logscale y
+set logscale y 10
 set yrange [0.187484:58.3068]
+set ytics ("0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20, "50" 50)
 unset key
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")):(column("grad_pred_max")) with filledcurves fc rgb "#7f7f7f" title "none", \
   "" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")) with lines lw band_edge_lw lc rgb "#7f7f7f" notitle, \
@@ -98,6 +100,7 @@ set tmargin at screen 0.8290
 set title "effective beta-smoothness"
 set ylabel "max over eta of ||grad L_B(w - eta g) - g|| / (eta ||g||)"
 unset logscale y
+set ytics autofreq
 set yrange [5.03399:115.841]
 unset key
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("beta_smoothness")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "none", \

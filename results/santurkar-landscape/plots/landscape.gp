@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot landscape.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' landscape.gp (SVG; "pdf" for PDF)
-fig_name = "landscape"
+if (!exists("fig_name")) fig_name = "landscape"
 fig_width = 1700
 fig_height = 620
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -64,8 +65,9 @@ set bmargin at screen 0.1452
 set tmargin at screen 0.8290
 set title "loss along the gradient"
 set ylabel "L_B(w - eta g), min to max over eta"
-set logscale y
+set logscale y 10
 set yrange [0.125557:27.1816]
+set ytics ("0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("loss_min")):(column("loss_max")) with filledcurves fc rgb "#1f77b4" title "none, distribution=none", \
   "" using (column("variant") == 0 ? column("step") : NaN):(column("loss_min")) with lines lw band_edge_lw lc rgb "#1f77b4" notitle, \
@@ -84,8 +86,9 @@ set bmargin at screen 0.1452
 set tmargin at screen 0.8290
 set title "gradient predictiveness"
 set ylabel "||grad L_B(w - eta g) - g||, min to max over eta"
-set logscale y
+set logscale y 10
 set yrange [0.046765:74.5172]
+set ytics autofreq
 unset key
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")):(column("grad_pred_max")) with filledcurves fc rgb "#1f77b4" title "none, distribution=none", \
   "" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")) with lines lw band_edge_lw lc rgb "#1f77b4" notitle, \
@@ -102,8 +105,9 @@ set bmargin at screen 0.1452
 set tmargin at screen 0.8290
 set title "effective beta-smoothness"
 set ylabel "max over eta of ||grad L_B(w - eta g) - g|| / (eta ||g||)"
-set logscale y
+set logscale y 10
 set yrange [4.76604:166.781]
+set ytics ("5" 5, "10" 10, "20" 20, "50" 50, "100" 100)
 unset key
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("beta_smoothness")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "none, distribution=none", \
   "landscape.csv" using (column("variant") == 1 ? column("step") : NaN):(column("beta_smoothness")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "batch, distribution=none", \

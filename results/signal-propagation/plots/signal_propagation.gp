@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot signal_propagation.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' signal_propagation.gp (SVG; "pdf" for PDF)
-fig_name = "signal_propagation"
+if (!exists("fig_name")) fig_name = "signal_propagation"
 fig_width = 1500
 fig_height = 760
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -59,7 +60,7 @@ set rmargin at screen 0.3683
 set bmargin at screen 0.1447
 set tmargin at screen 0.8605
 set ylabel "average channel mean^2"
-set logscale y
+set logscale y 10
 set yrange [0.000400522:18088.9]
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
 plot "signal_propagation.csv" using (strcol("stat") eq "mean_sq" && column("variant") == 0 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "batch, skip_init=false", \
@@ -73,7 +74,7 @@ set rmargin at screen 0.7600
 set bmargin at screen 0.1447
 set tmargin at screen 0.8605
 set ylabel "average channel variance"
-set logscale y
+set logscale y 10
 set yrange [1.00189:16012.4]
 unset key
 plot "signal_propagation.csv" using (strcol("stat") eq "var" && column("variant") == 0 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "batch, skip_init=false", \

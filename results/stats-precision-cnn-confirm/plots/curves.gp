@@ -65,6 +65,7 @@ set title "batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.203032:47.2101]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -87,6 +88,7 @@ set tmargin at screen 0.9307
 set title "batch: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:99.4875]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
@@ -109,6 +111,7 @@ set title "layer: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.203032:47.2101]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 6 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -129,6 +132,7 @@ set tmargin at screen 0.6940
 set title "layer: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:99.4875]
 unset key
 plot "curves.csv" using (column("variant") == 6 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
@@ -151,6 +155,7 @@ set title "group: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.203032:47.2101]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 12 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 12 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -171,6 +176,7 @@ set tmargin at screen 0.4572
 set title "group: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:99.4875]
 unset key
 plot "curves.csv" using (column("variant") == 12 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
@@ -193,6 +199,7 @@ set title "rms: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.203032:47.2101]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 18 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 18 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -213,6 +220,7 @@ set tmargin at screen 0.2204
 set title "rms: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:99.4875]
 unset key
 plot "curves.csv" using (column("variant") == 18 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \

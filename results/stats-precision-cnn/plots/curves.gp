@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1445
 fig_height = 1530
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -64,6 +65,7 @@ set title "batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.27702:31.6864]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -86,6 +88,7 @@ set tmargin at screen 0.9307
 set title "batch: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:98.8575]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
@@ -108,6 +111,7 @@ set title "layer: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.27702:31.6864]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 6 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -128,6 +132,7 @@ set tmargin at screen 0.6940
 set title "layer: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:98.8575]
 unset key
 plot "curves.csv" using (column("variant") == 6 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
@@ -150,6 +155,7 @@ set title "group: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.27702:31.6864]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 12 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 12 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -170,6 +176,7 @@ set tmargin at screen 0.4572
 set title "group: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:98.8575]
 unset key
 plot "curves.csv" using (column("variant") == 12 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
@@ -192,6 +199,7 @@ set title "rms: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.27702:31.6864]
+set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves.csv" using (column("variant") == 18 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 18 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "stats_precision=fp32, batch_size=8", \
@@ -212,6 +220,7 @@ set tmargin at screen 0.2204
 set title "rms: test error"
 set ylabel "test error (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:98.8575]
 unset key
 plot "curves.csv" using (column("variant") == 18 && column("panel") == 1 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
