@@ -58,8 +58,9 @@ set bmargin at screen 0.2083
 set tmargin at screen 0.8889
 set xtics rotate by -40 left ("tok_emb" 0, "pos_emb" 1, "blocks.0" 2, "blocks.1" 3, "blocks.2" 4, "blocks.3" 5, "blocks.4" 6, "blocks.5" 7, "final_norm" 8, "head" 9)
 set xrange [-0.5:9.5]
-set logscale y
+set logscale y 10
 set yrange [0.0340013:2.92254]
+set ytics ("0.05" 0.05, "0.1" 0.1, "0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2)
 set xlabel "layer (input to output)" offset 0,-1
 set ylabel "L2 norm of the layer's parameter gradients"
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
