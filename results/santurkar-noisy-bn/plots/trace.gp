@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot trace.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' trace.gp (SVG; "pdf" for PDF)
-fig_name = "trace"
+if (!exists("fig_name")) fig_name = "trace"
 fig_width = 1580
 fig_height = 1720
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -56,7 +57,7 @@ set label 101 "Activation percentiles over training: act2.in, unit 0 (mean over 
 set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 5 epochs | 2 seeds" at screen 0.5, screen 0.9733 center font subtitle_font tc rgb subtitle_color
 set multiplot
 set xlabel "step (optimizer updates)"
-set ylabel "value of act2.in (over 1000 test samples)"
+set ylabel "value of act2.in (on each traced step's training batch)"
 set xtics ("0" 0, "200" 200, "400" 400, "600" 600)
 set yrange [-20.6557:5.61609]
 set xrange [0:770]
