@@ -60,8 +60,9 @@ set xlabel "step (optimizer updates)"
 set ylabel "||w|| (L2, before the step)"
 set xtics ("0" 0, "2k" 2000, "4k" 4000, "6k" 6000, "8k" 8000)
 set xrange [0:9900]
-set logscale y
+set logscale y 10
 set yrange [1.10594:20.1612]
+set ytics ("2" 2, "5" 5, "10" 10, "20" 20)
 set lmargin at screen 0.0700
 set rmargin at screen 0.3724
 set bmargin at screen 0.5398

@@ -60,7 +60,7 @@ set xlabel "step (optimizer updates)"
 set ylabel "effective learning rate ||dw|| / ||w||"
 set xtics ("0" 0, "2k" 2000, "4k" 4000, "6k" 6000, "8k" 8000)
 set xrange [0:9900]
-set logscale y
+set logscale y 10
 set yrange [0.000895039:0.580852]
 set lmargin at screen 0.0700
 set rmargin at screen 0.3724

@@ -60,8 +60,9 @@ set xlabel "step (optimizer updates)"
 set ylabel "effective learning rate ||dw|| / ||w||"
 set xtics ("0" 0, "2k" 2000, "4k" 4000, "6k" 6000, "8k" 8000)
 set xrange [0:9900]
-set logscale y
+set logscale y 10
 set yrange [0.00103142:0.4891]
+set ytics ("0.002" 0.002, "0.005" 0.005, "0.01" 0.01, "0.02" 0.02, "0.05" 0.05, "0.1" 0.1, "0.2" 0.2)
 set lmargin at screen 0.0700
 set rmargin at screen 0.3724
 set bmargin at screen 0.5398

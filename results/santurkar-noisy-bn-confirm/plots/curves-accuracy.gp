@@ -67,6 +67,7 @@ set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.149534:34.8336]
+set ytics ("0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", \
@@ -93,6 +94,7 @@ set tmargin at screen 0.7859
 set title "test accuracy"
 set ylabel "test accuracy (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:93.6075]
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-accuracy.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-accuracy.gp (SVG; "pdf" for PDF)
-fig_name = "curves-accuracy"
+if (!exists("fig_name")) fig_name = "curves-accuracy"
 fig_width = 1680
 fig_height = 840
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -66,6 +67,7 @@ set title "1: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.14037:33.6579]
+set ytics ("0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", \
@@ -92,6 +94,7 @@ set tmargin at screen 0.8738
 set title "1: test accuracy"
 set ylabel "test accuracy (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:93.5025]
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
@@ -118,6 +121,7 @@ set title "2: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.14037:33.6579]
+set ytics ("0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20)
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 8 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 8 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", \
@@ -138,6 +142,7 @@ set tmargin at screen 0.4220
 set title "2: test accuracy"
 set ylabel "test accuracy (%)"
 unset logscale y
+set ytics autofreq
 set yrange [0:93.5025]
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 8 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \

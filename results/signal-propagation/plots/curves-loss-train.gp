@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-loss-train.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-loss-train.gp (SVG; "pdf" for PDF)
-fig_name = "curves-loss-train"
+if (!exists("fig_name")) fig_name = "curves-loss-train"
 fig_width = 1346
 fig_height = 840
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -66,6 +67,7 @@ set title "batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.906424:54.0685]
+set ytics ("1" 1, "2" 2, "5" 5, "10" 10, "20" 20, "50" 50)
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "skip_init=false, lr=0.01", \
@@ -83,6 +85,7 @@ set title "group: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.906424:54.0685]
+set ytics ("1" 1, "2" 2, "5" 5, "10" 10, "20" 20, "50" 50)
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "skip_init=false, lr=0.01", \
@@ -98,6 +101,7 @@ set title "none: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [0.906424:54.0685]
+set ytics ("1" 1, "2" 2, "5" 5, "10" 10, "20" 20, "50" 50)
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "skip_init=false, lr=0.01", \

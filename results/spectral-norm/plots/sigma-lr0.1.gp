@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot sigma-lr0.1.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' sigma-lr0.1.gp (SVG; "pdf" for PDF)
-fig_name = "sigma-lr0.1"
+if (!exists("fig_name")) fig_name = "sigma-lr0.1"
 fig_width = 1120
 fig_height = 620
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
