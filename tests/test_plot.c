@@ -3,6 +3,7 @@
  * CSVs agree with summary.csv; the scripts render with gnuplot when it is on
  * PATH (skipped, visibly, when it is not); without gnuplot the scripts are
  * still written and the command says so. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,9 @@
 #include "plot/plot.h"
 #include "results/run_result.h"
 #include "results/series.h"
+#include "sweep/sweep.h"
 #include "testutil.h"
+#include "verdict/verdict.h"
 
 static bool have_gnuplot;
 
@@ -1667,6 +1670,113 @@ START_TEST(test_log_axis_ticks)
 }
 END_TEST
 
+/* the experiment a committed sweep ran from: the one it records, else the
+ * one in experiments/ that names it; false: none */
+static bool committed_experiment(const char *dir, nl_experiment *exp)
+{
+    char path[1200];
+    bool found = false;
+    nl_error err = {0};
+    if (!(nl_sweep_recorded_experiment(dir, path, sizeof path, &found) && found) &&
+        nl_verdict_find_experiment(dir, NORMLAB_SOURCE_DIR "/experiments", path, sizeof path, &err) != NL_OK)
+        return false;
+    ck_assert_msg(nl_experiment_load(path, exp, &err) == NL_OK, "%s: %s", path, err.msg);
+    return true;
+}
+
+typedef struct {
+    int sweeps, compared;
+    nl_buf stale; /* "results/SWEEP/plots/NAME (now: the file as written now)" a line each */
+} scripts_check;
+
+/* the .gp and .csv files both plots directories hold, compared byte for byte */
+static void compare_plots_dirs(const char *committed, const char *drawn, scripts_check *c)
+{
+    DIR *d = opendir(drawn);
+    ck_assert_msg(d != NULL, "%s", drawn);
+    for (struct dirent *e; (e = readdir(d));) {
+        const size_t len = strlen(e->d_name);
+        if (len < 4 || (strcmp(e->d_name + len - 3, ".gp") && strcmp(e->d_name + len - 4, ".csv")))
+            continue;
+        char mine[1600], theirs[1600];
+        snprintf(mine, sizeof mine, "%s/%s", drawn, e->d_name);
+        snprintf(theirs, sizeof theirs, "%s/%s", committed, e->d_name);
+        if (!nl_path_exists(theirs))
+            continue;
+        char *a = NULL, *b = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_read_file(mine, &a, NULL, &err) == NL_OK && nl_read_file(theirs, &b, NULL, &err) == NL_OK,
+                      "%s", err.msg);
+        if (strcmp(a, b))
+            nl_buf_printf(&c->stale, "results/%s (now: %s)\n", theirs + strlen(NORMLAB_SOURCE_DIR "/results/"),
+                          mine);
+        c->compared++;
+        free(a);
+        free(b);
+    }
+    closedir(d);
+}
+
+/* whether git tracks dir's summary.csv: a sweep still running, or run
+ * here and not yet committed, may hold scripts of an older normlab */
+static bool tracked(const char *dir)
+{
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "git -C '%s' ls-files --error-unmatch -- '%s/summary.csv' >/dev/null 2>&1",
+             NORMLAB_SOURCE_DIR, dir);
+    return system(cmd) == 0;
+}
+
+/* one committed sweep: its declared plots (every kind that applies where
+ * it declares none) drawn into a scratch directory, scripts only */
+static void visit_committed_plots(const char *dir, void *ctx)
+{
+    scripts_check *c = ctx;
+    char committed[1300], drawn[700];
+    snprintf(committed, sizeof committed, "%s/plots", dir);
+    if (!nl_is_dir(committed) || !tracked(dir))
+        return;
+    snprintf(drawn, sizeof drawn, "%s/sweep-%d", tu_tmp, c->sweeps++);
+    nl_experiment exp;
+    const bool have = committed_experiment(dir, &exp);
+    const int n = have && exp.n_plots > 0 ? exp.n_plots : 1;
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    for (int i = 0; i < n; i++) {
+        nl_error err = {0};
+        const nl_plot_spec *spec = have && exp.n_plots > 0 ? &exp.plots[i].spec : NULL;
+        const nl_code rc = nl_plot_write_into(dir, spec, spec ? 1 : 0, NULL, NULL, drawn, rep, &err);
+        ck_assert_msg(rc == NL_OK || rc == NL_ERR_USAGE, "%s: %s", dir, err.msg); /* usage: cannot apply */
+    }
+    free(rep);
+    if (have)
+        nl_experiment_free(&exp);
+    if (nl_is_dir(drawn))
+        compare_plots_dirs(committed, drawn, c);
+}
+
+/* Every committed plot script and its data (results/SWEEP/plots/NAME.gp
+ * and .csv: rebuildable, kept in the repository, NL_RESULT_FILES) is what
+ * normlab writes from the sweep's runs now: the experiment's declared
+ * plots (as normlab sweep and the report draw them) written into a scratch
+ * directory and compared byte for byte. A change to a kind's script
+ * leaves them stale until they are written again, as the log axes' ticks
+ * did (issue 83); a script drawn by hand with options the experiment does
+ * not declare is not checked. */
+START_TEST(test_committed_scripts_current)
+{
+    tu_tmp_make("plot-committed");
+    scripts_check c = {0};
+    tu_committed_sweep_dirs(visit_committed_plots, &c);
+    ck_assert_msg(c.compared > 100, "only %d committed scripts and CSVs compared", c.compared);
+    ck_assert_msg(!c.stale.len, "%d sweeps, %d files compared; not what normlab plot writes now (each file as "
+                  "written now is left in the scratch directory named, to copy over it; its figure, where one "
+                  "is committed, drawn again from it: cd DIR/plots && gnuplot NAME.gp):\n%s", c.sweeps, c.compared,
+                  c.stale.data);
+    nl_buf_free(&c.stale);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* switch_weights from series.csv files written by hand: a sweep of batch
  * and switchable normalization over two batch sizes and two seeds, only
  * the switchable runs with the series (two layers each): a panel per
@@ -1994,6 +2104,7 @@ int main(void)
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
     tcase_add_test(tc, test_log_axis_ticks);
+    tcase_add_test(tc, test_committed_scripts_current);
     tcase_add_test(tc, test_step_norms_plot);
     tcase_add_test(tc, test_block_skip_plot);
     tcase_add_test(tc, test_switch_weights_plot);
