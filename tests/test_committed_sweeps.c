@@ -198,8 +198,27 @@ static void add_links(const char *page, const char *text, nl_buf *links)
     }
 }
 
-/* the tracked figures (NUL-separated paths) that no link names; each a
- * line in `why`; the count */
+/* whether `links` names path f, or, for a figure's data (x.csv), its figure (x.png or x.svg) */
+static bool linked(const char *f, const char *links)
+{
+    char framed[1100];
+    snprintf(framed, sizeof framed, "\n%s\n", f);
+    if (strstr(links, framed))
+        return true;
+    const size_t len = strlen(f);
+    if (len < 4 || strcmp(f + len - 4, ".csv"))
+        return false;
+    static const char *const figure[] = {".png", ".svg"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(framed, sizeof framed, "\n%.*s%s\n", (int)(len - 4), f, figure[i]);
+        if (strstr(links, framed))
+            return true;
+    }
+    return false;
+}
+
+/* the tracked figures and figures' data (NUL-separated paths) that no link
+ * names; each a line in `why`; the count */
 static int unlinked_figures(const char *figures, size_t len, const char *links, nl_buf *why)
 {
     int bad = 0;
@@ -207,9 +226,7 @@ static int unlinked_figures(const char *figures, size_t len, const char *links, 
         const nl_result_file *row = nl_result_file_of(f);
         if (!row || nl_result_file_keep(row) != NL_KEEP_LINKED)
             continue;
-        char framed[1100];
-        snprintf(framed, sizeof framed, "\n%s\n", f);
-        if (!strstr(links, framed)) {
+        if (!linked(f, links)) {
             nl_buf_printf(why, "%s\n", f);
             bad++;
         }
@@ -254,11 +271,13 @@ START_TEST(test_committed_figures_are_linked)
     add_links("results/x/page.md",
               "see ![a](plots/a.png) and [b](../y/plots/b.png#top)\n```\n![c](plots/c.png)\n```\n",
               &planted_links);
+    /* a figure's data goes with its figure: a.csv with the linked a.png, c.csv not */
     static const char planted[] = "results/x/plots/a.png\0results/y/plots/b.png\0results/x/plots/c.png\0"
-                                  "results/x/plots/c.gp\0results/x/summary.csv\0";
+                                  "results/x/plots/c.gp\0results/x/summary.csv\0results/x/plots/a.csv\0"
+                                  "results/x/plots/c.csv\0";
     nl_buf planted_why = {0};
-    ck_assert_int_eq(unlinked_figures(planted, sizeof planted - 1, planted_links.data, &planted_why), 1);
-    ck_assert_str_eq(planted_why.data, "results/x/plots/c.png\n");
+    ck_assert_int_eq(unlinked_figures(planted, sizeof planted - 1, planted_links.data, &planted_why), 2);
+    ck_assert_str_eq(planted_why.data, "results/x/plots/c.png\nresults/x/plots/c.csv\n");
     nl_buf_free(&planted_why);
     nl_buf_free(&planted_links);
 }

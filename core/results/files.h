@@ -77,7 +77,8 @@ typedef enum {
 typedef enum {
     NL_KEEP_BY_CLASS, /* evidence: kept; live state: never */
     NL_KEEP_ALWAYS,   /* rebuildable but kept beside the evidence: small, and read where it is */
-    NL_KEEP_LINKED,   /* a figure: kept where a page links it, otherwise `normlab plot` draws it */
+    NL_KEEP_LINKED,   /* a figure (and its data): kept where a page links the figure, otherwise
+                       * `normlab plot` draws it again */
     NL_KEEP_NEVER,    /* rebuilt on demand; too large or too local to keep */
 } nl_file_keep;
 
@@ -103,12 +104,14 @@ typedef enum {
     X(NL_SWEEP_CONFIGS_DIR "/*.yaml", NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                           \
     X("*.png", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
     X("*.svg", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
-    /* a figure's script and data: kilobytes, and test_committed_intervals reads verdicts.gp */     \
+    /* a figure's script: kilobytes, and test_committed_intervals reads verdicts.gp */             \
     X("*.gp", NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                                  \
-    X(NL_PLOTS_DIR "/*.csv", NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                   \
-    /* normlab verdict's; the claims page and the pages' tables read them */                        \
+    /* a figure's data, a copy of the runs' rows: kept with its figure where a page links that */   \
+    X(NL_PLOTS_DIR "/*.csv", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                   \
+    /* normlab verdict's; the claims page, the pages' tables and the looks read the CSV; the JSON  \
+     * is the same numbers for scripts, which `normlab verdict` writes again */                      \
     X(NL_SWEEP_VERDICTS_FILE, NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                  \
-    X(NL_SWEEP_VERDICTS_JSON, NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                  \
+    X(NL_SWEEP_VERDICTS_JSON, NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                                   \
     X(NL_RUN_CONFIG_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                       \
     X(NL_RUN_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                      \
     X(NL_RUN_METRICS_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                      \

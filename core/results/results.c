@@ -66,8 +66,8 @@ char *nl_results_ignore_text(void)
                       "# table, then NL_WRITE_IGNORE=1 ctest --test-dir build -R '^test_committed_sweeps$'\n"
                       "# rewrites this file; the test fails while the two differ.\n"
                       "# results/ holds evidence: live state is never committed, nor rebuildable files\n"
-                      "# kept nowhere; a figure is committed where a page links it (git add -f), and\n"
-                      "# test_committed_sweeps fails on one no page links.\n");
+                      "# kept nowhere; a figure (with its plots/ data) is committed where a page links\n"
+                      "# it (git add -f), and test_committed_sweeps fails on one no page links.\n");
     for (int i = 0; i < nl_result_file_count; i++) {
         const nl_result_file *row = &nl_result_files[i];
         const nl_file_keep keep = nl_result_file_keep(row);
