@@ -8,7 +8,9 @@
 #                                            # one process at batch 8 and 2; 3 seeds
 #   experiments/sync-bn-mpi.sh speed [OUT]   # samples/s of 1, 2, 4 ranks, sync false / true
 #
-# OUT defaults to results/sync-bn-mpi. STEPS (default 400) trims the
+# OUT defaults to results/sync-bn-mpi. SEEDS (default "1 2 3") are the
+# repro's seeds (a confirmation's fresh ones: results/sync-bn-mpi-confirm
+# ran SEEDS="501 502 503 504 505"). STEPS (default 400) trims the
 # training runs, SPEED_STEPS (default 300) the timed ones, SPEED_BATCH
 # (default 64) their global batch.
 set -eu
@@ -17,6 +19,7 @@ what=${1:-repro}
 out=${2:-results/sync-bn-mpi}
 normlab=${NORMLAB:-build/normlab}
 config=configs/mlp-sync-bn.yaml
+seeds=${SEEDS:-1 2 3}
 steps=${STEPS:-400}
 speed_steps=${SPEED_STEPS:-300}
 speed_batch=${SPEED_BATCH:-64}
@@ -44,7 +47,7 @@ mean_sd() { awk '{ s += $1; q += $1 * $1; n++ } END { m = s / n; v = n > 1 ? (q 
 
 if [ "$what" = repro ]; then
     start=$(date +%s)
-    for seed in 1 2 3; do
+    for seed in $seeds; do
         run="run $config --quiet --force --set seed=$seed --set train.steps=$steps"
         mpi 4 $run --set model.norm.sync=false --out "$out/bn-4x2-seed$seed"
         mpi 4 $run --set model.norm.sync=true --out "$out/bn-sync-4x2-seed$seed"
@@ -57,13 +60,14 @@ if [ "$what" = repro ]; then
             --set train.eval_every=800 --set train.log_every=200 --out "$out/bn-1x2-seed$seed"
     done
     {
-        echo "| run | ranks x per-rank batch | test accuracy (%), mean ± sd of 3 seeds |"
+        echo "| run | ranks x per-rank batch | test accuracy (%), mean ± sd of $(echo $seeds | wc -w) seeds |"
         echo "|---|---|---|"
         for run in bn-4x2 bn-sync-4x2 gn-4x2 bn-1x8 gn-1x8 bn-1x2; do
-            acc=$(for seed in 1 2 3; do field "$out/$run-seed$seed" final_test_accuracy; done |
+            acc=$(for seed in $seeds; do field "$out/$run-seed$seed" final_test_accuracy; done |
                   awk '{ print 100 * $1 }' | mean_sd)
-            ranks=$(field "$out/$run-seed1" ranks)
-            batch=$(field "$out/$run-seed1" rank_batch_size)
+            first=${seeds%% *}
+            ranks=$(field "$out/$run-seed$first" ranks)
+            batch=$(field "$out/$run-seed$first" rank_batch_size)
             echo "| $run | $ranks x $batch | ${acc% *} ± ${acc#* } |"
         done
         echo
