@@ -1512,6 +1512,24 @@ START_TEST(test_sweep_checks_claims)
 }
 END_TEST
 
+/* NAME.yaml (grid seeds `seeds`, power: {seeds: power}) reproduced into
+ * NAME-out: what it printed and its summary.csv */
+static void powered_reproduce(const char *name, const char *seeds, int power, char **out, char **summary)
+{
+    char yaml[640], file[64], cmd[160], csv[96];
+    snprintf(yaml, sizeof yaml, "name: %s\nbase: base.yaml\npower: {seeds: %d, from: \"a pilot\"}\ngrid:\n"
+             "  model.norm.type: [none, batch]\n  seed: [%s]\n"
+             "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+             "     b: {model.norm.type: none}, expect: a ~ b within 1}\n", name, power, seeds);
+    snprintf(file, sizeof file, "%s.yaml", name);
+    tu_tmp_write(file, yaml);
+    snprintf(cmd, sizeof cmd, "reproduce %s --out %s-out -j 2 --no-registration", file, name);
+    ck_assert_int_eq(tu_normlab(cmd), 0);
+    *out = tu_normlab_output();
+    snprintf(csv, sizeof csv, "%s-out/summary.csv", name);
+    *summary = tu_tmp_read(csv);
+}
+
 /* normlab reproduce: the sweep with --seeds N, then the verdicts, in one
  * command; a grid without seeds cannot take --seeds */
 START_TEST(test_reproduce)
@@ -1532,35 +1550,23 @@ START_TEST(test_reproduce)
     free(out);
     free(csv);
     free(summary);
-    /* the seeds power asks for: reproduce runs them; verdict warns where a sweep has fewer */
-    tu_tmp_write("powered.yaml", "name: powered\nbase: base.yaml\npower: {seeds: 4, from: \"a pilot\"}\ngrid:\n"
-                                 "  model.norm.type: [none, batch]\n  seed: [1]\n"
-                                 "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
-                                 "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
-    ck_assert_int_eq(tu_normlab("reproduce powered.yaml --out pw -j 2 --no-registration"), 0);
-    out = tu_normlab_output();
-    summary = tu_tmp_read("pw/summary.csv");
+    /* the seeds power asks for: reproduce runs them where they extend the
+     * grid's 1..k; verdict warns where a sweep has fewer */
+    powered_reproduce("powered", "1", 4, &out, &summary);
     ck_assert_msg(strstr(out, "4 seeds, as powered.yaml's power: records") && strstr(summary, "type-batch_seed-4") &&
                   !strstr(out, "warning: power asks"), "%s\n%s", out, summary);
     free(out);
     free(summary);
     /* a confirmation's fresh seeds run as written: power's 1..N would repeat the original's */
-    tu_tmp_write("fresh.yaml", "name: fresh\nbase: base.yaml\npower: {seeds: 3, from: \"a pilot\"}\ngrid:\n"
-                               "  model.norm.type: [none, batch]\n  seed: [101, 102, 103]\n"
-                               "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
-                               "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
-    ck_assert_int_eq(tu_normlab("reproduce fresh.yaml --out fr -j 2 --no-registration"), 0);
-    out = tu_normlab_output();
-    summary = tu_tmp_read("fr/summary.csv");
+    powered_reproduce("fresh", "101, 102, 103", 3, &out, &summary);
     ck_assert_msg(strstr(summary, "type-batch_seed-103") && !strstr(summary, "seed-1,") &&
-                  !strstr(summary, "_seed-1\n") && !strstr(out, "as fresh.yaml's power: records"), "%s\n%s", out,
-                  summary);
+                  !strstr(out, "as fresh.yaml's power: records"), "%s\n%s", out, summary);
     free(out);
     free(summary);
     tu_tmp_write("more.yaml", "name: more\npower: {seeds: 6, from: \"a pilot\"}\n"
                               "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
                               "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
-    ck_assert_int_eq(tu_normlab("verdict pw --experiment more.yaml --out pw-more --no-registration"), 0);
+    ck_assert_int_eq(tu_normlab("verdict powered-out --experiment more.yaml --out pw-more --no-registration"), 0);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "warning: power asks for 6 seeds (power.seeds); the runs have at most 4"), "%s", out);
     free(out);
