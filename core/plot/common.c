@@ -410,6 +410,8 @@ void pl_log_axis(pl_script *s, char axis, double lo, double hi)
     const int n = lo > 0 && hi > lo ? log_tick_values(lo, hi, ticks, 16) : 0;
     if (n == 0) {
         own_tics(s, axis);
+        nl_buf_printf(&s->gp, "set format %c \"%%g\"\n", axis);
+        s->log_format |= axis == 'x' ? 1u : 2u;
         return;
     }
     nl_buf_printf(&s->gp, "set %ctics (", axis);
@@ -423,6 +425,10 @@ void pl_linear_axis(pl_script *s, char axis)
 {
     nl_buf_printf(&s->gp, "unset logscale %c\n", axis);
     own_tics(s, axis);
+    const unsigned bit = axis == 'x' ? 1u : 2u;
+    if (s->log_format & bit)
+        nl_buf_printf(&s->gp, "set format %c \"%% h\"\n", axis);
+    s->log_format &= ~bit;
 }
 
 /* groups of runs for a plot: ids, labels, colors, the runs of each */

@@ -19,6 +19,10 @@ typedef struct {
     /* the axes (bit 1 x, bit 2 y) a log axis gave explicit ticks
      * (pl_log_axis): a later panel's own axis sets them back to gnuplot's */
     unsigned explicit_tics;
+    /* bit 1 x, 2 y: a log axis labelled its decades "%g" (1e+06, 100,
+     * 0.01; gnuplot's own format wrote 1000000.00000 where the range began
+     * below 1e-4): a later linear panel sets gnuplot's format back */
+    unsigned log_format;
 } pl_script;
 
 /* a gnuplot double-quoted string (escaped) */

@@ -62,6 +62,7 @@ set xtics ("0" 0, "2k" 2000, "4k" 4000, "6k" 6000, "8k" 8000)
 set xrange [0:9900]
 set logscale y 10
 set yrange [0.000895039:0.580852]
+set format y "%g"
 set lmargin at screen 0.0700
 set rmargin at screen 0.3724
 set bmargin at screen 0.5398

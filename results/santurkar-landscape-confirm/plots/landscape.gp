@@ -86,6 +86,7 @@ set ylabel "||grad L_B(w - eta g) - g||, min to max over eta"
 set logscale y 10
 set yrange [0.199661:229.772]
 set ytics autofreq
+set format y "%g"
 unset key
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")):(column("grad_pred_max")) with filledcurves fc rgb "#7f7f7f" title "none", \
   "" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")) with lines lw band_edge_lw lc rgb "#7f7f7f" notitle, \
@@ -100,6 +101,7 @@ set tmargin at screen 0.8290
 set title "effective beta-smoothness"
 set ylabel "max over eta of ||grad L_B(w - eta g) - g|| / (eta ||g||)"
 unset logscale y
+set format y "% h"
 set yrange [1.43196:144.903]
 unset key
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("beta_smoothness")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "none", \

@@ -89,6 +89,7 @@ set ylabel "||grad L_B(w - eta g) - g||, min to max over eta"
 set logscale y 10
 set yrange [0.046765:74.5172]
 set ytics autofreq
+set format y "%g"
 unset key
 plot "landscape.csv" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")):(column("grad_pred_max")) with filledcurves fc rgb "#1f77b4" title "none, distribution=none", \
   "" using (column("variant") == 0 ? column("step") : NaN):(column("grad_pred_min")) with lines lw band_edge_lw lc rgb "#1f77b4" notitle, \

@@ -67,6 +67,7 @@ set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
 set yrange [1.77014:1.60195e+20]
+set format y "%g"
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "all runs"

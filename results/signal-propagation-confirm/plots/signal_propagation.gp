@@ -63,6 +63,7 @@ set tmargin at screen 0.8395
 set ylabel "average channel mean^2"
 set logscale y 10
 set yrange [0.0623559:91342.3]
+set format y "%g"
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
 plot "signal_propagation.csv" using (strcol("stat") eq "mean_sq" && column("variant") == 0 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "all runs"
 unset label 101
@@ -74,6 +75,7 @@ set tmargin at screen 0.8395
 set ylabel "average channel variance"
 set logscale y 10
 set yrange [0.738245:61886]
+set format y "%g"
 unset key
 plot "signal_propagation.csv" using (strcol("stat") eq "var" && column("variant") == 0 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "all runs"
 unset multiplot

@@ -63,6 +63,7 @@ set tmargin at screen 0.8605
 set ylabel "average channel mean^2"
 set logscale y 10
 set yrange [8.861e-05:2.16828e+06]
+set format y "%g"
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
 plot "signal_propagation.csv" using (strcol("stat") eq "mean_sq" && column("variant") == 0 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "skip_init=false", \
   "signal_propagation.csv" using (strcol("stat") eq "mean_sq" && column("variant") == 1 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "skip_init=true"
@@ -75,6 +76,7 @@ set tmargin at screen 0.8605
 set ylabel "average channel variance"
 set logscale y 10
 set yrange [0.404914:1.44628e+06]
+set format y "%g"
 unset key
 plot "signal_propagation.csv" using (strcol("stat") eq "var" && column("variant") == 0 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "skip_init=false", \
   "signal_propagation.csv" using (strcol("stat") eq "var" && column("variant") == 1 ? column("depth") : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "skip_init=true"

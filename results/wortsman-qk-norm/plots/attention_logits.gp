@@ -59,6 +59,7 @@ set xtics ("0" 0, "50" 50, "100" 100, "150" 150, "200" 200, "250" 250)
 set xrange [0:275]
 set logscale y 10
 set yrange [0.0999173:1.33004e+06]
+set format y "%g"
 set lmargin at screen 0.0700
 set rmargin at screen 0.3781
 set bmargin at screen 0.1364
