@@ -422,12 +422,21 @@ CHART_POINT = """(function (x, y) {
 # vertex of its path: the hover finds logged points, and the middle of a
 # long segment, on a curve of a few evaluations, is far from any)
 LINE_POINT = """(function () {
-  var svg = document.querySelector('.explore svg.chart'), path = svg.querySelector('path.line');
+  // a drawn point inside the chart's box: a run that diverged at once draws
+  // an empty path, and one past the robust y-range lies outside the box
+  var svg = document.querySelector('.explore svg.chart');
   svg.scrollIntoView({block: 'center'});
-  var xy = (path.getAttribute('d') || '').match(/-?[\\d.]+(e-?\\d+)?/g).map(Number), mid = Math.floor(xy.length / 4) * 2;
-  var p = svg.createSVGPoint(); p.x = xy[mid]; p.y = xy[mid + 1];
-  var q = p.matrixTransform(path.getScreenCTM());
-  return [q.x, q.y];
+  var box = svg.getBoundingClientRect(), lines = svg.querySelectorAll('path.line');
+  for (var i = 0; i < lines.length; i++) {
+    var xy = (lines[i].getAttribute('d') || '').match(/-?[\\d.]+(e-?\\d+)?/g) || [];
+    for (var j = Math.floor(xy.length / 4) * 2; j + 1 < xy.length; j += 2) {
+      var p = svg.createSVGPoint(); p.x = +xy[j]; p.y = +xy[j + 1];
+      var q = p.matrixTransform(lines[i].getScreenCTM());
+      if (q.x > box.left + 2 && q.x < box.right - 2 && q.y > box.top + 2 && q.y < box.bottom - 2)
+        return [q.x, q.y];
+    }
+  }
+  return [box.left + box.width / 2, box.top + box.height / 2];
 })()"""
 
 
