@@ -198,19 +198,20 @@ static void add_links(const char *page, const char *text, nl_buf *links)
     }
 }
 
-/* whether `links` names path f, or, for a figure's data (x.csv), its figure (x.png or x.svg) */
+/* whether `links` names path f, or, for a figure's script or data (x.gp,
+ * x.csv), its figure (x.png or x.svg) */
 static bool linked(const char *f, const char *links)
 {
     char framed[1100];
     snprintf(framed, sizeof framed, "\n%s\n", f);
     if (strstr(links, framed))
         return true;
-    const size_t len = strlen(f);
-    if (len < 4 || strcmp(f + len - 4, ".csv"))
+    const char *dot = strrchr(f, '.');
+    if (!dot || !strcmp(dot, ".png") || !strcmp(dot, ".svg"))
         return false;
     static const char *const figure[] = {".png", ".svg"};
     for (int i = 0; i < 2; i++) {
-        snprintf(framed, sizeof framed, "\n%.*s%s\n", (int)(len - 4), f, figure[i]);
+        snprintf(framed, sizeof framed, "\n%.*s%s\n", (int)(dot - f), f, figure[i]);
         if (strstr(links, framed))
             return true;
     }
@@ -271,13 +272,14 @@ START_TEST(test_committed_figures_are_linked)
     add_links("results/x/page.md",
               "see ![a](plots/a.png) and [b](../y/plots/b.png#top)\n```\n![c](plots/c.png)\n```\n",
               &planted_links);
-    /* a figure's data goes with its figure: a.csv with the linked a.png, c.csv not */
+    /* a figure's script and data go with its figure: a.gp and a.csv with the
+     * linked a.png, c.gp and c.csv not; the forest plot's script is always kept */
     static const char planted[] = "results/x/plots/a.png\0results/y/plots/b.png\0results/x/plots/c.png\0"
                                   "results/x/plots/c.gp\0results/x/summary.csv\0results/x/plots/a.csv\0"
-                                  "results/x/plots/c.csv\0";
+                                  "results/x/plots/c.csv\0results/x/plots/a.gp\0results/x/plots/verdicts.gp\0";
     nl_buf planted_why = {0};
-    ck_assert_int_eq(unlinked_figures(planted, sizeof planted - 1, planted_links.data, &planted_why), 2);
-    ck_assert_str_eq(planted_why.data, "results/x/plots/c.png\nresults/x/plots/c.csv\n");
+    ck_assert_int_eq(unlinked_figures(planted, sizeof planted - 1, planted_links.data, &planted_why), 3);
+    ck_assert_str_eq(planted_why.data, "results/x/plots/c.png\nresults/x/plots/c.gp\nresults/x/plots/c.csv\n");
     nl_buf_free(&planted_why);
     nl_buf_free(&planted_links);
 }
@@ -298,6 +300,9 @@ START_TEST(test_results_gitignore_is_generated)
     ck_assert(strstr(want, "\n" NL_RUN_MARKER "\n") && strstr(want, "\n" NL_RUN_LOG_FILE "\n") &&
               strstr(want, "\n" NL_FINAL_MODEL_FILE "\n"));
     ck_assert(!strstr(want, NL_RUN_SUMMARY_FILE) && !strstr(want, NL_RUN_METRICS_FILE));
+    /* the forest plot's script, kept, comes after the wider *.gp that is not */
+    const char *gp = strstr(want, "\n*.gp\n"), *forest = strstr(want, "\n!**/" NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".gp\n");
+    ck_assert_msg(gp && forest && forest > gp, "%s", want);
     free(have);
     free(want);
 }

@@ -104,9 +104,11 @@ typedef enum {
     X(NL_SWEEP_CONFIGS_DIR "/*.yaml", NL_FILE_REBUILDABLE, NL_KEEP_NEVER)                           \
     X("*.png", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
     X("*.svg", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                 \
-    /* a figure's script: kilobytes, and test_committed_intervals reads verdicts.gp */             \
-    X("*.gp", NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                                                  \
-    /* a figure's data, a copy of the runs' rows: kept with its figure where a page links that */   \
+    /* the forest plot's script: test_committed_intervals reads every sweep's */                   \
+    X(NL_PLOTS_DIR "/" NL_VERDICTS_PLOT ".gp", NL_FILE_REBUILDABLE, NL_KEEP_ALWAYS)                 \
+    /* a figure's script and data (a copy of the runs' rows): kept with the figure where a page     \
+     * links that, otherwise `normlab plot` writes them again */                                    \
+    X("*.gp", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                                  \
     X(NL_PLOTS_DIR "/*.csv", NL_FILE_REBUILDABLE, NL_KEEP_LINKED)                                   \
     /* normlab verdict's; the claims page, the pages' tables and the looks read the CSV; the JSON  \
      * is the same numbers for scripts, which `normlab verdict` writes again */                      \

@@ -59,6 +59,28 @@ const char *nl_file_class_name(nl_file_class cls)
     return cls == NL_FILE_EVIDENCE ? "evidence" : cls == NL_FILE_REBUILDABLE ? "rebuildable" : "live state";
 }
 
+/* a line of results/.gitignore: a glob with a '/' is anchored at the
+ * ignore file's directory in git's rules, the table's is relative to any
+ * run or sweep directory */
+static void ignore_line(nl_buf *b, const char *prefix, const char *glob)
+{
+    nl_buf_printf(b, "%s%s%s\n", prefix, strchr(glob, '/') ? "**/" : "", glob);
+}
+
+/* whether a later row that is not always kept matches row i's files (its
+ * glob's last component taken as a name) */
+static bool shadowed(int i)
+{
+    const char *slash = strrchr(nl_result_files[i].glob, '/');
+    const char *name = slash ? slash + 1 : nl_result_files[i].glob;
+    for (int j = i + 1; j < nl_result_file_count; j++) {
+        const char *glob = nl_result_files[j].glob, *last = strrchr(glob, '/');
+        if (nl_result_file_keep(&nl_result_files[j]) != NL_KEEP_ALWAYS && fnmatch(last ? last + 1 : glob, name, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
 char *nl_results_ignore_text(void)
 {
     nl_buf b = {0};
@@ -68,15 +90,14 @@ char *nl_results_ignore_text(void)
                       "# results/ holds evidence: live state is never committed, nor rebuildable files\n"
                       "# kept nowhere; a figure (with its plots/ data) is committed where a page links\n"
                       "# it (git add -f), and test_committed_sweeps fails on one no page links.\n");
-    for (int i = 0; i < nl_result_file_count; i++) {
-        const nl_result_file *row = &nl_result_files[i];
-        const nl_file_keep keep = nl_result_file_keep(row);
-        if (keep == NL_KEEP_ALWAYS)
-            continue;
-        /* a glob with a '/' is anchored at this file's directory in git's
-         * rules; the table's is relative to any run or sweep directory */
-        nl_buf_printf(&b, "%s%s\n", strchr(row->glob, '/') ? "**/" : "", row->glob);
-    }
+    for (int i = 0; i < nl_result_file_count; i++)
+        if (nl_result_file_keep(&nl_result_files[i]) != NL_KEEP_ALWAYS)
+            ignore_line(&b, "", nl_result_files[i].glob);
+    /* a kept row the table puts before a wider ignored one (plots/verdicts.gp
+     * before *.gp): git's last matching line decides, so it is let in again */
+    for (int i = 0; i < nl_result_file_count; i++)
+        if (nl_result_file_keep(&nl_result_files[i]) == NL_KEEP_ALWAYS && shadowed(i))
+            ignore_line(&b, "!", nl_result_files[i].glob);
     if (b.failed) {
         nl_buf_free(&b);
         return NULL;
