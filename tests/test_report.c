@@ -160,10 +160,13 @@ START_TEST(test_page)
     ck_assert_msg(strstr(page, "<dt>CPU kernel set</dt>") && strstr(page, "<dt>commit</dt>") &&
                       strstr(page, "settings every run shares"), "no provenance or shared settings");
     /* provenance all four runs share is listed once, where the runs were
-     * made (500 runs' pages stay within 2 MB); each run has its directory */
+     * made (500 runs' pages stay within 2 MB); a run at SWEEP/runs/NAME
+     * lists no directory (the section's path and its name say it), nor a
+     * name row among its keys */
     ck_assert_int_eq(count(page, "<dt>commit</dt>"), 1);
     ck_assert_int_eq(count(page, "<dt>CPU kernel set</dt>"), 1);
-    ck_assert_int_eq(count(page, "<dt>directory</dt>"), 4);
+    ck_assert_int_eq(count(page, "<dt>directory</dt>"), 0);
+    ck_assert_int_eq(count(page, "<tr><td>name</td>"), 0);
     free(page);
     /* an existing page is refused, and left as it was */
     char *first = tu_tmp_read("r.html");

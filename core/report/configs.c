@@ -1,10 +1,12 @@
 /* Each run's resolved config: the settings every run shares, once, then
  * per run the keys set differently across runs (the grid, derived keys and
  * what they change) before the rest, with its summary.json's provenance. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/internal.h"
+#include "results/files.h"
 
 typedef struct {
     const char *key;
@@ -97,7 +99,12 @@ static void run_details(rp_page *p, const rp_source *s, int i, const config_key 
     rp_esc(p->html, s->res.runs[i].name);
     nl_buf_printf(p->html, "</code> <span class=\"status status-%s\">%s</span></summary>\n<dl class=\"prov\">",
                   rp_status_name(r), rp_status_name(r));
-    prov_item(p, "directory", s->res.runs[i].dir);
+    /* a sweep's run lives at SWEEP/runs/NAME, its section's path and the
+     * summary's name: its directory is listed only where it lives elsewhere */
+    char usual[sizeof s->res.dir + sizeof s->res.runs[i].name + 8];
+    snprintf(usual, sizeof usual, "%s/" NL_SWEEP_RUNS_DIR "/%s", s->res.dir, s->res.runs[i].name);
+    if (!s->res.sweep || strcmp(usual, s->res.runs[i].dir))
+        prov_item(p, "directory", s->res.runs[i].dir);
     for (int f = 0; f < PROV_COUNT; f++)
         if (!shared_prov[f])
             prov_item(p, prov_labels[f], prov_value(r, f));
@@ -109,14 +116,24 @@ static void run_details(rp_page *p, const rp_source *s, int i, const config_key 
         nl_buf_printf(p->html, "<p class=\"small\">No readable config.yaml.</p></details>\n");
         return;
     }
+    /* the keys that differ and this run sets; its name is the summary's, and
+     * a key only other runs set (one that does not apply here) is counted,
+     * not listed: at 500 runs those rows were most of the page */
+    int n_unset = 0;
     nl_buf_printf(p->html, "<table class=\"kv differs\"><tbody>\n");
-    for (int k = 0; k < n_keys; k++)
-        if (!keys[k].shared) {
-            const char *v = nl_flat_get(&r->config, keys[k].key);
-            key_value_row(p, keys[k].key, v ? v : "(not set)");
-        }
+    for (int k = 0; k < n_keys; k++) {
+        const char *v = keys[k].shared ? NULL : nl_flat_get(&r->config, keys[k].key);
+        if (!keys[k].shared && !v)
+            n_unset++;
+        else if (v && strcmp(keys[k].key, "name"))
+            key_value_row(p, keys[k].key, v);
+    }
     nl_buf_printf(p->html, "</tbody></table>\n<p class=\"small\">and the %d settings <a href=\"#s%d-shared\">every "
-                  "run shares</a>.</p></details>\n", n_shared, s->index);
+                  "run shares</a>", n_shared, s->index);
+    if (n_unset)
+        nl_buf_printf(p->html, "; %d key%s other runs set do%s not apply here", n_unset, n_unset == 1 ? "" : "s",
+                      n_unset == 1 ? "es" : "");
+    nl_buf_printf(p->html, ".</p></details>\n");
 }
 
 void rp_configs(rp_page *p, const rp_source *s)
