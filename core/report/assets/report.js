@@ -222,8 +222,12 @@
       }
       if (out.length >= 3 && out.length <= 12) return out;
     }
-    return ticks(Math.pow(10, lo), Math.pow(10, hi), 4).filter(function (v) { return v > 0; })
-      .map(function (v) { return Math.log10(v); });
+    /* round linear values, finer until 3 fall inside: over 2.96 to 3.04 a
+     * step of 0.05 labelled 3 alone */
+    var lin = [];
+    for (var n = 4; n <= 12 && lin.length < 3; n++)
+      lin = ticks(Math.pow(10, lo), Math.pow(10, hi), n).filter(function (v) { return v > 0; });
+    return lin.map(function (v) { return Math.log10(v); });
   }
 
   /* the q-quantile of sorted numbers, interpolated */
