@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "cpu/cpu.h"
+#include "cpu/norm_blocked.h"
 #include "cpu/norm_lowp.h"
 #include "cpu/reduce.h"
 
@@ -67,6 +68,11 @@ void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                          float *save_rstd, float *running_mean, float *running_var,
                          const float *momentum_slot)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_forward(be, g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
+                                    running_var, momentum_slot);
+        return;
+    }
     const float momentum = running_mean ? *momentum_slot : 0.0f;
     if (low_precision(g)) {
         nl_cpu_norm_lowp_forward(g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
@@ -89,6 +95,10 @@ void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float
                               const float *gamma, const float *beta, const float *running_mean,
                               const float *running_var, float *y)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_forward_eval(be, g, x, gamma, beta, running_mean, running_var, y);
+        return;
+    }
     if (low_precision(g)) {
         nl_cpu_norm_lowp_forward_eval(g, x, gamma, beta, running_mean, running_var, y);
         return;
@@ -99,6 +109,8 @@ void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float
 
 size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g)
 {
+    if (g->block)
+        return nl_cpu_norm_blocked_backward_workspace(be, g);
     return batch_stats(g) ? 0
                           : nl_cpu_groupnorm_backward_workspace(be, g->n, g->c, g->hw, g->groups);
 }
@@ -108,6 +120,11 @@ void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                           float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                           void *workspace)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_backward(be, g, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx,
+                                     dgamma, dbeta, workspace);
+        return;
+    }
     if (batch_stats(g))
         nl_cpu_batchnorm_backward(be, g->n, g->c, g->hw, x, dy, gamma, save_mean, save_rstd, dx,
                                   accumulate_dx, dgamma, dbeta);
@@ -134,6 +151,11 @@ void nl_cpu_norm_forward_act(nl_backend *be, const nl_norm_geom *g, const float 
                              float *save_mean, float *save_rstd, float *running_mean,
                              float *running_var, const float *momentum_slot)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_forward_act(be, g, x, gamma, beta, skip, y, save_mean, save_rstd,
+                                        running_mean, running_var, momentum_slot);
+        return;
+    }
     if (act_fused_kernels(g) && batch_stats(g)) {
         nl_cpu_batchnorm_forward_train_act(g->n, g->c, g->hw, g->eps, x, gamma, beta, skip, y,
                                            save_mean, save_rstd, running_mean, running_var,
@@ -161,6 +183,12 @@ void nl_cpu_norm_backward_act(nl_backend *be, const nl_norm_geom *g, const float
                               bool accumulate_dx, float *dskip, bool accumulate_dskip,
                               float *dgamma, float *dbeta, void *workspace)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_backward_act(be, g, x, y, dy, gamma, save_mean, save_rstd, dx,
+                                         accumulate_dx, dskip, accumulate_dskip, dgamma, dbeta,
+                                         workspace);
+        return;
+    }
     /* the fused loop writes dskip beside dx: without dx the ops in turn */
     if (act_fused_kernels(g) && (dx || !dskip)) {
         if (batch_stats(g))
@@ -272,6 +300,10 @@ void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, fl
                        float *var, float *running_mean, float *running_var,
                        const float *momentum)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_stats(be, g, x, mean, var, running_mean, running_var, momentum);
+        return;
+    }
     (void)be;
     if (low_precision(g)) {
         nl_cpu_norm_lowp_stats(g, x, mean, var, running_mean, running_var,
@@ -302,6 +334,10 @@ void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, co
                        const float *var, const float *gamma, const float *beta, float *y,
                        float *save_rstd)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_apply(be, g, x, mean, var, gamma, beta, y, save_rstd);
+        return;
+    }
     if (low_precision(g)) {
         nl_cpu_norm_lowp_apply(g, x, mean, var, gamma, beta, y, save_rstd);
         return;

@@ -5,11 +5,17 @@
 #include <assert.h>
 
 #include "cpu/cpu.h"
+#include "cpu/norm_blocked.h"
 
 void nl_cpu_norm_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
                                  const float *dy, const float *save_mean, const float *save_rstd,
                                  float *sum_dy, float *sum_dy_xhat)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_backward_reduce(be, g, x, dy, save_mean, save_rstd, sum_dy,
+                                            sum_dy_xhat);
+        return;
+    }
     (void)be;
     assert(g->groups == 0);
     const int n = g->n, c = g->c, hw = g->hw;
@@ -36,6 +42,11 @@ void nl_cpu_norm_backward_apply(nl_backend *be, const nl_norm_geom *g, const flo
                                 const float *sum_dy_xhat, double count, float *dx,
                                 bool accumulate_dx)
 {
+    if (g->block) {
+        nl_cpu_norm_blocked_backward_apply(be, g, x, dy, gamma, save_mean, save_rstd, sum_dy,
+                                           sum_dy_xhat, count, dx, accumulate_dx);
+        return;
+    }
     (void)be;
     assert(g->groups == 0);
     const int n = g->n, c = g->c, hw = g->hw;

@@ -1,0 +1,869 @@
+/* The normalization family on the channel-blocked layout (norm_blocked.h):
+ * (N, C/B, HW, B), the B channels of one pixel contiguous. An item is one
+ * (sample, channel block) run of HW*B floats; the passes stream items, B
+ * channels across the vector lanes, 8 lanes per vector.
+ *
+ * Every statistic starts as per-(sample, channel) sums over the pixels:
+ * float partials over chunks of PIXEL_CHUNK pixels, pixel p into the
+ * accumulator of phase p % 4 (four independent chains per lane, so the pass
+ * is not held up by the adds' latency), the chunk's phases added pairwise
+ * and the chunk total added into a double. A lane is one channel, so these
+ * operations are the same whatever B is and whichever thread runs the item.
+ * The per-(sample, channel) doubles are then added in a fixed order: over
+ * samples in sample order (batch statistics, the parameter gradients) or
+ * over a group's channels in channel order (per-sample groups). Nothing
+ * depends on B or the thread count; against the plain layout's kernels
+ * (batchnorm.c, groupnorm.c) only the order of the sums differs, so the
+ * results agree to float rounding. The sums are one-pass about a shift, as
+ * those kernels take them: a value of the statistics group (the same value
+ * they shift by), or in the backward the saved mean; the statistics, rstd
+ * and the coefficients are then computed and rounded as they compute them.
+ *
+ * The forward keeps its per-(sample, channel) sums in a fixed buffer on the
+ * stack (TILE entries) and takes the samples in tiles of it: training steps
+ * do not allocate, and the order of the sums does not change with the tile
+ * (a channel's running totals go on in sample order across tiles). Per-sample
+ * groups need a whole sample's channels in one tile, hence
+ * NL_NORM_BLOCKED_MAX_C. The backward keeps them in its workspace. The
+ * passes are memory-bound: the statistics pass, then the apply pass (the
+ * backward: the sums pass, then the dx pass), each parallel over items; no
+ * pipelining of one item's apply with the next one's sums as the plain
+ * kernels do. Vector code uses explicit multiply-adds only: the kernels are
+ * compiled with -ffp-contract=fast, and the copies specialized for B = 8
+ * and B = 16 must not round differently. */
+#include <assert.h>
+#include <math.h>
+
+#include "cpu/cpu.h"
+#include "cpu/norm_blocked.h"
+#include "cpu/reduce.h"
+
+enum {
+    LANES = 8,                       /* floats per vector */
+    BLOCK_MAX = 64,                  /* the largest block B */
+    VECTORS_MAX = BLOCK_MAX / LANES, /* vectors per pixel */
+    PIXEL_CHUNK = 32,                /* pixels per float partial: 8 per phase */
+    TILE = NL_NORM_BLOCKED_MAX_C,    /* (sample, channel) entries of the stack buffer */
+    PANEL = 512,                     /* channels of the per-channel stack arrays */
+};
+
+static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
+static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
+
+typedef struct {
+    int n, c, hw, B;
+    int nb;          /* channel blocks per sample */
+    int groups, cpg; /* cpg: channels per statistics group (groups >= 1) */
+} layout;
+
+static layout layout_of(const nl_norm_geom *g)
+{
+    assert(g->block > 0 && g->block % LANES == 0 && g->block <= BLOCK_MAX &&
+           g->c % g->block == 0 && "a block is a multiple of 8 that divides C");
+    assert(g->stats_precision == NL_PRECISION_FP32 && "blocked statistics are fp32");
+    assert((g->groups == 0 || g->c % g->groups == 0) && "groups divide C");
+    return (layout){g->n, g->c, g->hw, g->block, g->c / g->block, g->groups,
+                    g->groups ? g->c / g->groups : 0};
+}
+
+/* the first float of item (i, cb), item index i * nb + cb */
+static inline size_t item_at(const layout *L, long item)
+{
+    return (size_t)item * (size_t)L->hw * (size_t)L->B;
+}
+
+/* value (i, c, p) */
+static inline size_t value_at(const layout *L, int i, int c, int p)
+{
+    return (((size_t)i * L->nb + (size_t)(c / L->B)) * L->hw + (size_t)p) * L->B +
+           (size_t)(c % L->B);
+}
+
+/* the statistics group of channel c in sample i */
+static inline long stat_of(const layout *L, int i, int c)
+{
+    return L->groups == 0 ? c : (long)i * L->groups + c / L->cpg;
+}
+
+/* What the sums of channel c in sample i are taken about: STATS, a value of
+ * its statistics group, the one the plain kernels shift by (batch: the
+ * channel's first value in sample 0; groups: the group's first value in
+ * this sample; 0 without centring); PLANE, the plane's first value; MEAN,
+ * the saved mean (the backward's sums of dy * (x - mean)). */
+typedef enum { SHIFT_STATS, SHIFT_PLANE, SHIFT_MEAN } shift_kind;
+
+static inline float shift_of(const layout *L, const nl_norm_geom *g, shift_kind kind,
+                             const float *x, const float *save_mean, int i, int c)
+{
+    if (kind == SHIFT_MEAN)
+        return save_mean[stat_of(L, i, c)];
+    if (kind == SHIFT_PLANE)
+        return x[value_at(L, i, c, 0)];
+    if (L->groups == 0)
+        return x[value_at(L, 0, c, 0)];
+    return g->center ? x[value_at(L, i, c / L->cpg * L->cpg, 0)] : 0.0f;
+}
+
+/* mean and biased variance from sums about shift over `count` values, as
+ * batchnorm.c's block_finish_stats and groupnorm.c's block_finish take them */
+static void moments_finish(float shift, double sum, double sum_sq, double count, bool center,
+                           double *mean, double *var)
+{
+    const double dmean = center ? sum / count : 0.0;
+    const double v = sum_sq / count - dmean * dmean;
+    *mean = (double)shift + dmean;
+    *var = v > 0.0 ? v : 0.0;
+}
+
+/* ---- the sums pass ---- */
+
+/* one pixel's 8 lanes: (x - s) and its square, or with dy, g and
+ * g * (x - s), g = dy (taken where y > 0 with y: a fused ReLU's output) */
+static inline __attribute__((always_inline)) void
+pixel_sums(const float *x, const float *dy, const float *y, size_t at, nl_v8 s, nl_v8 *a,
+           nl_v8 *b)
+{
+    const nl_v8 d = nl_v8_load(x + at) - s;
+    if (!dy) {
+        *a += d;
+        *b = nl_v8_fma(d, d, *b);
+        return;
+    }
+    const nl_v8 gv = nl_dy_load(dy, y, at);
+    *a += gv;
+    *b = nl_v8_fma(gv, d, *b);
+}
+
+/* the per-channel sums of one item (hw pixels of B lanes) about shift[l],
+ * into s1[l] and s2[l]. A chunk's lanes are taken 8 at a time: with B = 16
+ * the second half reads the chunk (8 KiB) back from L1, and four phases of
+ * two sums stay in registers. */
+static inline __attribute__((always_inline)) void
+item_sums(const float *x, const float *dy, const float *y, int B, int hw, const float *shift,
+          double *s1, double *s2)
+{
+    for (int l = 0; l < B; l++)
+        s1[l] = s2[l] = 0.0;
+    const size_t stride = (size_t)B;
+    for (int p0 = 0; p0 < hw; p0 += PIXEL_CHUNK) {
+        const int p1 = hw - p0 < PIXEL_CHUNK ? hw : p0 + PIXEL_CHUNK;
+        for (int l0 = 0; l0 < B; l0 += LANES) {
+            const nl_v8 s = nl_v8_load(shift + l0);
+            nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+            size_t at = (size_t)p0 * stride + (size_t)l0;
+            int p = p0;
+            for (; p + 4 <= p1; p += 4, at += 4 * stride) {
+                pixel_sums(x, dy, y, at, s, &a0, &b0);
+                pixel_sums(x, dy, y, at + stride, s, &a1, &b1);
+                pixel_sums(x, dy, y, at + 2 * stride, s, &a2, &b2);
+                pixel_sums(x, dy, y, at + 3 * stride, s, &a3, &b3);
+            }
+            /* the chunk's last pixels, each into its phase */
+            if (p < p1)
+                pixel_sums(x, dy, y, at, s, &a0, &b0);
+            if (p + 1 < p1)
+                pixel_sums(x, dy, y, at + stride, s, &a1, &b1);
+            if (p + 2 < p1)
+                pixel_sums(x, dy, y, at + 2 * stride, s, &a2, &b2);
+            const nl_v8 t1 = (a0 + a1) + (a2 + a3), t2 = (b0 + b1) + (b2 + b3);
+            for (int l = 0; l < LANES; l++) {
+                s1[l0 + l] += (double)t1[l];
+                s2[l0 + l] += (double)t2[l];
+            }
+        }
+    }
+}
+
+/* one copy per case, so that no test on dy or y is left in the loop */
+static void item_value_sums(const float *x, int B, int hw, const float *shift, double *s1,
+                            double *s2)
+{
+    item_sums(x, NULL, NULL, B, hw, shift, s1, s2);
+}
+
+static void item_grad_sums(const float *x, const float *dy, int B, int hw, const float *shift,
+                           double *s1, double *s2)
+{
+    item_sums(x, dy, NULL, B, hw, shift, s1, s2);
+}
+
+static void item_grad_sums_masked(const float *x, const float *dy, const float *y, int B, int hw,
+                                  const float *shift, double *s1, double *s2)
+{
+    item_sums(x, dy, y, B, hw, shift, s1, s2);
+}
+
+/* The sums of the items of samples [i0, i1) and channel blocks [b0, b1)
+ * into part: entry (i - i0) * width + (c - b0 * B), width = (b1 - b0) * B,
+ * two doubles each: the sums of (x - shift) and (x - shift)^2, or with dy
+ * of g and g * (x - shift) (item_sums). */
+static void tile_sums(const layout *L, const nl_norm_geom *g, shift_kind kind, int i0, int i1,
+                      int b0, int b1, const float *x, const float *dy, const float *y,
+                      const float *save_mean, double *part)
+{
+    const int bw = b1 - b0, width = bw * L->B;
+    const long items = (long)(i1 - i0) * bw;
+    NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
+    for (long it = 0; it < items; it++) {
+        const int i = i0 + (int)(it / bw), cb = b0 + (int)(it % bw);
+        const size_t at = item_at(L, (long)i * L->nb + cb);
+        float shift[BLOCK_MAX];
+        double s1[BLOCK_MAX], s2[BLOCK_MAX];
+        for (int l = 0; l < L->B; l++)
+            shift[l] = shift_of(L, g, kind, x, save_mean, i, cb * L->B + l);
+        if (!dy)
+            item_value_sums(x + at, L->B, L->hw, shift, s1, s2);
+        else if (!y)
+            item_grad_sums(x + at, dy + at, L->B, L->hw, shift, s1, s2);
+        else
+            item_grad_sums_masked(x + at, dy + at, y + at, L->B, L->hw, shift, s1, s2);
+        double *e = part + 2 * ((size_t)(i - i0) * width + (size_t)(cb - b0) * L->B);
+        for (int l = 0; l < L->B; l++) {
+            e[2 * l] = s1[l];
+            e[2 * l + 1] = s2[l];
+        }
+    });
+}
+
+/* per channel of blocks [b0, b1): the sums over every sample, in sample
+ * order, into total (two per channel), through part (entries of it) in
+ * tiles of samples */
+static void channel_totals(const layout *L, const nl_norm_geom *g, shift_kind kind, int b0,
+                           int b1, const float *x, const float *dy, const float *y,
+                           const float *save_mean, double *part, size_t entries, double *total)
+{
+    const int width = (b1 - b0) * L->B;
+    const int per_tile = (int)(entries / (size_t)width);
+    assert(per_tile >= 1);
+    for (int j = 0; j < 2 * width; j++)
+        total[j] = 0.0;
+    for (int i0 = 0; i0 < L->n; i0 += per_tile) {
+        const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
+        tile_sums(L, g, kind, i0, i1, b0, b1, x, dy, y, save_mean, part);
+        for (int i = 0; i < i1 - i0; i++) {
+            const double *e = part + 2 * (size_t)i * width;
+            for (int j = 0; j < 2 * width; j++)
+                total[j] += e[j];
+        }
+    }
+}
+
+/* ---- the apply pass ---- */
+
+/* y = (x - mean_l) * scale_l + offset_l over one item of nv vectors a
+ * pixel; with relu, y = relu(that + skip) (skip NULL: no add), rounded as
+ * the add and ReLU ops round it (norm_forward_act) */
+static inline __attribute__((always_inline)) void
+apply_run(const float *x, float *y, const float *skip, int nv, int hw, const float *mean,
+          const float *scale, const float *offset, bool relu)
+{
+    nl_v8 m[VECTORS_MAX], s[VECTORS_MAX], o[VECTORS_MAX];
+    for (int v = 0; v < nv; v++) {
+        m[v] = nl_v8_load(mean + v * LANES);
+        s[v] = nl_v8_load(scale + v * LANES);
+        o[v] = nl_v8_load(offset + v * LANES);
+    }
+    const size_t stride = (size_t)nv * LANES;
+    for (int p = 0; p < hw; p++) {
+        const size_t at = (size_t)p * stride;
+        for (int v = 0; v < nv; v++) {
+            const size_t k = at + (size_t)v * LANES;
+            nl_v8 val = nl_v8_fma(nl_v8_load(x + k) - m[v], s[v], o[v]);
+            if (relu) {
+                if (skip)
+                    val = val + nl_v8_load(skip + k);
+                val = nl_v8_relu(val);
+            }
+            nl_v8_store(y + k, val);
+        }
+    }
+}
+
+/* one copy per case and for B = 8 and 16, so that the vectors stay in
+ * registers and no test is left in the loop */
+#define APPLY_CASES(skip_, relu_)                                                                  \
+    do {                                                                                           \
+        if (nv == 1)                                                                               \
+            apply_run(x, y, skip_, 1, hw, mean, scale, offset, relu_);                             \
+        else if (nv == 2)                                                                          \
+            apply_run(x, y, skip_, 2, hw, mean, scale, offset, relu_);                             \
+        else                                                                                       \
+            apply_run(x, y, skip_, nv, hw, mean, scale, offset, relu_);                            \
+    } while (0)
+
+static void apply_item(const float *x, float *y, const float *skip, int nv, int hw,
+                       const float *mean, const float *scale, const float *offset, bool relu)
+{
+    if (!relu)
+        APPLY_CASES(NULL, false);
+    else if (skip)
+        APPLY_CASES(skip, true);
+    else
+        APPLY_CASES(NULL, true);
+}
+
+/* the apply pass of every sample over channel blocks [b0, b1), with
+ * per-channel coefficients indexed from channel b0 * B */
+static void apply_channels(const layout *L, int b0, int b1, const float *x, float *y,
+                           const float *skip, bool relu, const float *mean, const float *scale,
+                           const float *offset)
+{
+    const int bw = b1 - b0, nv = L->B / LANES;
+    const long items = (long)L->n * bw;
+    NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
+    for (long it = 0; it < items; it++) {
+        const int i = (int)(it / bw), cb = b0 + (int)(it % bw);
+        const size_t at = item_at(L, (long)i * L->nb + cb), j0 = (size_t)(cb - b0) * L->B;
+        apply_item(x + at, y + at, skip ? skip + at : NULL, nv, L->hw, mean + j0, scale + j0,
+                   offset + j0, relu);
+    });
+}
+
+/* ---- running statistics ---- */
+
+/* batch statistics: batchnorm.c's update_running (from the double mean and
+ * biased variance; count > 1 is checked when the model is built) */
+static void update_running(float *running_mean, float *running_var, int c, double mean,
+                           double var_biased, double count, float momentum)
+{
+    const double unbiased = count > 1.0 ? var_biased * count / (count - 1.0) : var_biased;
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mean;
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
+}
+
+/* instance statistics (groups == c) tracked: the batch average of the
+ * per-instance means and unbiased variances, as groupnorm.c's
+ * instance_running takes it, from a pass of its own over x (that
+ * configuration is rare) */
+static void instance_running(const layout *L, const nl_norm_geom *g, const float *x,
+                             float *running_mean, float *running_var, float momentum)
+{
+    double part[2 * TILE], mean_sum[PANEL], var_sum[PANEL];
+    const int panel_blocks = PANEL / L->B;
+    const double hw = (double)L->hw;
+    for (int b0 = 0; b0 < L->nb; b0 += panel_blocks) {
+        const int b1 = L->nb - b0 < panel_blocks ? L->nb : b0 + panel_blocks;
+        const int width = (b1 - b0) * L->B, per_tile = TILE / width;
+        for (int j = 0; j < width; j++)
+            mean_sum[j] = var_sum[j] = 0.0;
+        for (int i0 = 0; i0 < L->n; i0 += per_tile) {
+            const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
+            tile_sums(L, g, SHIFT_PLANE, i0, i1, b0, b1, x, NULL, NULL, NULL, part);
+            for (int i = i0; i < i1; i++)
+                for (int j = 0; j < width; j++) {
+                    const double *e = part + 2 * ((size_t)(i - i0) * width + (size_t)j);
+                    const float shift = x[value_at(L, i, b0 * L->B + j, 0)];
+                    double mean, var;
+                    moments_finish(shift, e[0], e[1], hw, true, &mean, &var);
+                    mean_sum[j] += mean;
+                    var_sum[j] += L->hw > 1 ? var * hw / (hw - 1.0) : var;
+                }
+        }
+        for (int j = 0; j < width; j++) {
+            const int c = b0 * L->B + j;
+            running_mean[c] =
+                (1.0f - momentum) * running_mean[c] + momentum * (float)(mean_sum[j] / L->n);
+            running_var[c] =
+                (1.0f - momentum) * running_var[c] + momentum * (float)(var_sum[j] / L->n);
+        }
+    }
+}
+
+/* norm_stats' update from the per-group statistics: norm.c's
+ * running_from_groups */
+static void running_from_groups(const nl_norm_geom *g, const float *mean, const float *var,
+                                float *running_mean, float *running_var, float momentum)
+{
+    assert((g->groups == 0 || g->groups == g->c) && "running statistics are per channel");
+    const double count = (double)nl_norm_group_count(g);
+    const double unbias = count > 1.0 ? count / (count - 1.0) : 1.0;
+    const int per_channel = g->groups == 0 ? 1 : g->n;
+    for (int ch = 0; ch < g->c; ch++) {
+        double mean_sum = 0.0, var_sum = 0.0;
+        for (int i = 0; i < per_channel; i++) {
+            const size_t s = g->groups == 0 ? (size_t)ch : (size_t)i * g->c + ch;
+            mean_sum += mean[s];
+            var_sum += var[s] * unbias;
+        }
+        running_mean[ch] =
+            (1.0f - momentum) * running_mean[ch] + momentum * (float)(mean_sum / per_channel);
+        running_var[ch] =
+            (1.0f - momentum) * running_var[ch] + momentum * (float)(var_sum / per_channel);
+    }
+}
+
+/* ---- the forward: statistics, then apply ---- */
+
+/* Batch statistics, a panel of channels at a time: the panel's sums over
+ * every sample, its statistics, then (with y) its apply pass. With y:
+ * norm_forward's save_mean, save_rstd and running update; without:
+ * norm_stats' mean and biased variance. */
+static void batch_forward(const layout *L, const nl_norm_geom *g, const float *x,
+                          const float *gamma, const float *beta, const float *skip, bool relu,
+                          float *y, float *save_mean, float *save_rstd, float *running_mean,
+                          float *running_var, float momentum, float *mean_out, float *var_out)
+{
+    assert(g->center && "uncentred statistics need per-sample groups");
+    double part[2 * TILE], total[2 * PANEL];
+    float cmean[PANEL], cscale[PANEL], coffset[PANEL];
+    const int panel_blocks = PANEL / L->B;
+    const double count = (double)L->n * L->hw;
+    for (int b0 = 0; b0 < L->nb; b0 += panel_blocks) {
+        const int b1 = L->nb - b0 < panel_blocks ? L->nb : b0 + panel_blocks;
+        const int width = (b1 - b0) * L->B;
+        channel_totals(L, g, SHIFT_STATS, b0, b1, x, NULL, NULL, NULL, part, TILE, total);
+        for (int j = 0; j < width; j++) {
+            const int c = b0 * L->B + j;
+            const float shift = shift_of(L, g, SHIFT_STATS, x, NULL, 0, c);
+            double mean, var;
+            moments_finish(shift, total[2 * j], total[2 * j + 1], count, true, &mean, &var);
+            if (!y) {
+                mean_out[c] = (float)mean;
+                var_out[c] = (float)var;
+                continue;
+            }
+            const double rstd = 1.0 / sqrt(var + (double)g->eps);
+            cmean[j] = save_mean[c] = (float)mean;
+            save_rstd[c] = (float)rstd;
+            cscale[j] = (float)(rstd * gamma_at(gamma, c));
+            coffset[j] = beta_at(beta, c);
+            if (running_mean)
+                update_running(running_mean, running_var, c, mean, var, count, momentum);
+        }
+        if (y)
+            apply_channels(L, b0, b1, x, y, skip, relu, cmean, cscale, coffset);
+    }
+}
+
+/* Per-sample groups, a tile of whole samples at a time: the sums, each
+ * group's over its channels in channel order, its statistics, then (with
+ * y) the tile's apply pass, from the group's float mean and double rstd
+ * (kept in the group's first entry) as groupnorm.c applies them. Outputs as
+ * batch_forward's. */
+static void group_forward(const layout *L, const nl_norm_geom *g, const float *x,
+                          const float *gamma, const float *beta, const float *skip, bool relu,
+                          float *y, float *save_mean, float *save_rstd, float *mean_out,
+                          float *var_out)
+{
+    assert(L->c <= TILE && "per-sample groups of at most NL_NORM_BLOCKED_MAX_C channels");
+    double part[2 * TILE];
+    const int per_tile = TILE / L->c, nv = L->B / LANES;
+    const double count = (double)L->cpg * L->hw;
+    for (int i0 = 0; i0 < L->n; i0 += per_tile) {
+        const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
+        tile_sums(L, g, SHIFT_STATS, i0, i1, 0, L->nb, x, NULL, NULL, NULL, part);
+        for (int i = i0; i < i1; i++)
+            for (int q = 0; q < L->groups; q++) {
+                double *e = part + 2 * ((size_t)(i - i0) * L->c + (size_t)q * L->cpg);
+                double s1 = 0.0, s2 = 0.0;
+                for (int j = 0; j < L->cpg; j++) {
+                    s1 += e[2 * j];
+                    s2 += e[2 * j + 1];
+                }
+                const float shift = shift_of(L, g, SHIFT_STATS, x, NULL, i, q * L->cpg);
+                double mean, var;
+                moments_finish(shift, s1, s2, count, g->center, &mean, &var);
+                const long s = (long)i * L->groups + q;
+                if (!y) {
+                    mean_out[s] = (float)mean;
+                    var_out[s] = (float)var;
+                    continue;
+                }
+                const double rstd = 1.0 / sqrt(var + (double)g->eps);
+                save_mean[s] = (float)mean;
+                save_rstd[s] = (float)rstd;
+                e[0] = (double)(float)mean;
+                e[1] = rstd;
+            }
+        if (!y)
+            continue;
+        const long items = (long)(i1 - i0) * L->nb;
+        NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
+        for (long it = 0; it < items; it++) {
+            const int i = i0 + (int)(it / L->nb), cb = (int)(it % L->nb);
+            float m[BLOCK_MAX], sc[BLOCK_MAX], of[BLOCK_MAX];
+            for (int l = 0; l < L->B; l++) {
+                const int c = cb * L->B + l;
+                const size_t first = (size_t)(c / L->cpg * L->cpg); /* of the group */
+                const double *e = part + 2 * ((size_t)(i - i0) * L->c + first);
+                m[l] = (float)e[0];
+                sc[l] = (float)(e[1] * gamma_at(gamma, c));
+                of[l] = beta_at(beta, c);
+            }
+            const size_t at = item_at(L, (long)i * L->nb + cb);
+            apply_item(x + at, y + at, skip ? skip + at : NULL, nv, L->hw, m, sc, of, relu);
+        });
+    }
+}
+
+static void forward(const nl_norm_geom *g, const float *x, const float *gamma, const float *beta,
+                    const float *skip, bool relu, float *y, float *save_mean, float *save_rstd,
+                    float *running_mean, float *running_var, const float *momentum_slot)
+{
+    const layout L = layout_of(g);
+    const float momentum = running_mean ? *momentum_slot : 0.0f;
+    if (g->groups == 0) {
+        batch_forward(&L, g, x, gamma, beta, skip, relu, y, save_mean, save_rstd, running_mean,
+                      running_var, momentum, NULL, NULL);
+        return;
+    }
+    assert((gamma || !beta) && "a shift comes with a scale");
+    group_forward(&L, g, x, gamma, beta, skip, relu, y, save_mean, save_rstd, NULL, NULL);
+    if (running_mean) {
+        assert(g->groups == g->c && "running statistics are per channel");
+        instance_running(&L, g, x, running_mean, running_var, momentum);
+    }
+}
+
+void nl_cpu_norm_blocked_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                 const float *gamma, const float *beta, float *y,
+                                 float *save_mean, float *save_rstd, float *running_mean,
+                                 float *running_var, const float *momentum)
+{
+    (void)be;
+    forward(g, x, gamma, beta, NULL, false, y, save_mean, save_rstd, running_mean, running_var,
+            momentum);
+}
+
+void nl_cpu_norm_blocked_forward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                     const float *gamma, const float *beta, const float *skip,
+                                     float *y, float *save_mean, float *save_rstd,
+                                     float *running_mean, float *running_var,
+                                     const float *momentum)
+{
+    (void)be;
+    forward(g, x, gamma, beta, skip, true, y, save_mean, save_rstd, running_mean, running_var,
+            momentum);
+}
+
+void nl_cpu_norm_blocked_stats(nl_backend *be, const nl_norm_geom *g, const float *x,
+                               float *mean, float *var, float *running_mean, float *running_var,
+                               const float *momentum)
+{
+    (void)be;
+    const layout L = layout_of(g);
+    if (g->groups == 0)
+        batch_forward(&L, g, x, NULL, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, 0.0f,
+                      mean, var);
+    else
+        group_forward(&L, g, x, NULL, NULL, NULL, false, NULL, NULL, NULL, mean, var);
+    if (running_mean)
+        running_from_groups(g, mean, var, running_mean, running_var, *momentum);
+}
+
+/* per-channel statistics given (norm_forward_eval; norm_apply with batch
+ * statistics): batchnorm.c's forward_eval coefficients, a panel at a time */
+static void apply_given_channels(const layout *L, float eps, const float *x, const float *gamma,
+                                 const float *beta, const float *mean, const float *var,
+                                 float *y, float *save_rstd)
+{
+    float cmean[PANEL], cscale[PANEL], coffset[PANEL];
+    const int panel_blocks = PANEL / L->B;
+    for (int b0 = 0; b0 < L->nb; b0 += panel_blocks) {
+        const int b1 = L->nb - b0 < panel_blocks ? L->nb : b0 + panel_blocks;
+        for (int j = 0; j < (b1 - b0) * L->B; j++) {
+            const int c = b0 * L->B + j;
+            const double rstd = 1.0 / sqrt((double)var[c] + (double)eps);
+            cmean[j] = mean[c];
+            cscale[j] = (float)(rstd * gamma_at(gamma, c));
+            coffset[j] = beta_at(beta, c);
+            if (save_rstd)
+                save_rstd[c] = (float)rstd;
+        }
+        apply_channels(L, b0, b1, x, y, NULL, false, cmean, cscale, coffset);
+    }
+}
+
+void nl_cpu_norm_blocked_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                      const float *gamma, const float *beta,
+                                      const float *running_mean, const float *running_var,
+                                      float *y)
+{
+    (void)be;
+    const layout L = layout_of(g);
+    apply_given_channels(&L, g->eps, x, gamma, beta, running_mean, running_var, y, NULL);
+}
+
+void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                               const float *mean, const float *var, const float *gamma,
+                               const float *beta, float *y, float *save_rstd)
+{
+    (void)be;
+    const layout L = layout_of(g);
+    if (g->groups == 0) {
+        apply_given_channels(&L, g->eps, x, gamma, beta, mean, var, y, save_rstd);
+        return;
+    }
+    const long groups = nl_norm_stat_groups(g);
+    for (long s = 0; save_rstd && s < groups; s++)
+        save_rstd[s] = (float)(1.0 / sqrt((double)var[s] + (double)g->eps));
+    const long items = (long)L.n * L.nb;
+    const int nv = L.B / LANES;
+    NL_PARALLEL_FOR_IF(items * L.hw * L.B >= NL_PARALLEL_MIN,
+    for (long it = 0; it < items; it++) {
+        const int i = (int)(it / L.nb), cb = (int)(it % L.nb);
+        float m[BLOCK_MAX], sc[BLOCK_MAX], of[BLOCK_MAX];
+        for (int l = 0; l < L.B; l++) {
+            const int c = cb * L.B + l;
+            const long s = stat_of(&L, i, c);
+            const double rstd = 1.0 / sqrt((double)var[s] + (double)g->eps);
+            m[l] = mean[s];
+            sc[l] = (float)(rstd * gamma_at(gamma, c));
+            of[l] = beta_at(beta, c);
+        }
+        const size_t at = item_at(&L, it);
+        apply_item(x + at, y + at, NULL, nv, L.hw, m, sc, of, false);
+    });
+}
+
+/* ---- the backward: sums, then dx ---- */
+
+/* dx = a*g + (b*(x - mean) + k) over one item, g = dy (dy where y > 0 with
+ * y), written or added; with dskip, g written or added there too; without
+ * dx, dskip alone */
+static inline __attribute__((always_inline)) void
+dx_run(const float *x, const float *dy, const float *y, float *dx, float *dskip, int nv, int hw,
+       const float *af, const float *bf, const float *kf, const float *mean, bool accumulate_dx,
+       bool accumulate_dskip)
+{
+    nl_v8 a[VECTORS_MAX], b[VECTORS_MAX], k[VECTORS_MAX], m[VECTORS_MAX];
+    for (int v = 0; v < nv; v++) {
+        a[v] = nl_v8_load(af + v * LANES);
+        b[v] = nl_v8_load(bf + v * LANES);
+        k[v] = nl_v8_load(kf + v * LANES);
+        m[v] = nl_v8_load(mean + v * LANES);
+    }
+    const size_t stride = (size_t)nv * LANES;
+    for (int p = 0; p < hw; p++) {
+        const size_t at = (size_t)p * stride;
+        for (int v = 0; v < nv; v++) {
+            const size_t q = at + (size_t)v * LANES;
+            const nl_v8 gv = nl_dy_load(dy, y, q);
+            if (dx) {
+                nl_v8 val = nl_v8_fma(a[v], gv, nl_v8_fma(b[v], nl_v8_load(x + q) - m[v], k[v]));
+                if (accumulate_dx)
+                    val += nl_v8_load(dx + q);
+                nl_v8_store(dx + q, val);
+            }
+            if (dskip)
+                nl_v8_store(dskip + q, accumulate_dskip ? nl_v8_load(dskip + q) + gv : gv);
+        }
+    }
+}
+
+#define DX_CASES(y_, dx_, dskip_)                                                                  \
+    do {                                                                                           \
+        if (nv == 1)                                                                               \
+            dx_run(x, dy, y_, dx_, dskip_, 1, hw, af, bf, kf, mean, accumulate_dx,                 \
+                   accumulate_dskip);                                                              \
+        else if (nv == 2)                                                                          \
+            dx_run(x, dy, y_, dx_, dskip_, 2, hw, af, bf, kf, mean, accumulate_dx,                 \
+                   accumulate_dskip);                                                              \
+        else                                                                                       \
+            dx_run(x, dy, y_, dx_, dskip_, nv, hw, af, bf, kf, mean, accumulate_dx,                \
+                   accumulate_dskip);                                                              \
+    } while (0)
+
+static void dx_item(const float *x, const float *dy, const float *y, float *dx, float *dskip,
+                    int nv, int hw, const float *af, const float *bf, const float *kf,
+                    const float *mean, bool accumulate_dx, bool accumulate_dskip)
+{
+    if (!y)
+        DX_CASES(NULL, dx, NULL);
+    else if (dx && dskip)
+        DX_CASES(y, dx, dskip);
+    else if (dx)
+        DX_CASES(y, dx, NULL);
+    else
+        DX_CASES(y, NULL, dskip);
+}
+
+/* the workspace: the per-(sample, channel) sums (two doubles each), then
+ * the dx pass's coefficients: per channel a, b, k and the mean (batch
+ * statistics), or per statistics group b and k */
+static size_t coefficient_floats(const nl_norm_geom *g)
+{
+    return g->groups == 0 ? 4 * (size_t)g->c : 2 * (size_t)g->n * g->groups;
+}
+
+size_t nl_cpu_norm_blocked_backward_workspace(nl_backend *be, const nl_norm_geom *g)
+{
+    (void)be;
+    return 2 * (size_t)g->n * g->c * sizeof(double) + coefficient_floats(g) * sizeof(float);
+}
+
+/* Batch statistics: batchnorm.c's backward, dx = a*dy + (b*(x - mean) + k)
+ * with a = gamma*rstd, b = -a*rstd*sum(dy*xhat)/count,
+ * k = -a*sum(dy)/count. Per-sample groups: groupnorm.c's, with
+ * dxhat = gamma*dy and M the group's count, dx = rstd*gamma*dy
+ * + (b*(x - mean) + k), b = -rstd^2*sum(dxhat*xhat)/M, k = -rstd*sum(dxhat)/M
+ * (0 without centring). */
+static void backward(const nl_norm_geom *g, const float *x, const float *dy, const float *y,
+                     const float *gamma, const float *save_mean, const float *save_rstd,
+                     float *dx, bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                     float *dgamma, float *dbeta, void *workspace)
+{
+    const layout L = layout_of(g);
+    const int c = L.c, nv = L.B / LANES;
+    double *part = workspace;
+    float *coef = (float *)(part + 2 * (size_t)L.n * c);
+    tile_sums(&L, g, SHIFT_MEAN, 0, L.n, 0, L.nb, x, dy, y, save_mean, part);
+    if (g->groups == 0) {
+        const double count = (double)L.n * L.hw;
+        for (int ch = 0; ch < c; ch++) {
+            double sum_dy = 0.0, sum_dy_xc = 0.0;
+            for (int i = 0; i < L.n; i++) {
+                sum_dy += part[2 * ((size_t)i * c + ch)];
+                sum_dy_xc += part[2 * ((size_t)i * c + ch) + 1];
+            }
+            const double rstd = save_rstd[ch], sum_dy_xhat = sum_dy_xc * rstd;
+            if (dbeta)
+                dbeta[ch] = (float)sum_dy;
+            if (dgamma)
+                dgamma[ch] = (float)sum_dy_xhat;
+            const double a = gamma_at(gamma, ch) * rstd;
+            coef[ch] = (float)a;
+            coef[c + ch] = (float)(-a * rstd * (sum_dy_xhat / count));
+            coef[2 * c + ch] = (float)(-a * (sum_dy / count));
+            coef[3 * c + ch] = save_mean[ch];
+        }
+    } else {
+        const double block = (double)L.cpg * L.hw;
+        for (int i = 0; i < L.n; i++)
+            for (int q = 0; q < L.groups; q++) {
+                const long s = (long)i * L.groups + q;
+                const double rstd = save_rstd[s];
+                double *e = part + 2 * ((size_t)i * c + (size_t)q * L.cpg);
+                double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+                for (int j = 0; j < L.cpg; j++) {
+                    const double gm = gamma_at(gamma, q * L.cpg + j);
+                    e[2 * j + 1] *= rstd; /* sum dy * xhat */
+                    sum_dxhat += gm * e[2 * j];
+                    sum_dxhat_xhat += gm * e[2 * j + 1];
+                }
+                coef[2 * s] = (float)(-rstd * rstd * sum_dxhat_xhat / block);
+                coef[2 * s + 1] = g->center ? (float)(-rstd * sum_dxhat / block) : 0.0f;
+            }
+        for (int ch = 0; (dgamma || dbeta) && ch < c; ch++) {
+            double sum_dy = 0.0, sum_dy_xhat = 0.0;
+            for (int i = 0; i < L.n; i++) {
+                sum_dy += part[2 * ((size_t)i * c + ch)];
+                sum_dy_xhat += part[2 * ((size_t)i * c + ch) + 1];
+            }
+            if (dbeta)
+                dbeta[ch] = (float)sum_dy;
+            if (dgamma)
+                dgamma[ch] = (float)sum_dy_xhat;
+        }
+    }
+    if (!dx && !(y && dskip))
+        return;
+    const long items = (long)L.n * L.nb;
+    NL_PARALLEL_FOR_IF(items * L.hw * L.B >= NL_PARALLEL_MIN,
+    for (long it = 0; it < items; it++) {
+        const int i = (int)(it / L.nb), cb = (int)(it % L.nb);
+        float af[BLOCK_MAX], bf[BLOCK_MAX], kf[BLOCK_MAX], mf[BLOCK_MAX];
+        for (int l = 0; l < L.B; l++) {
+            const int ch = cb * L.B + l;
+            if (g->groups == 0) {
+                af[l] = coef[ch];
+                bf[l] = coef[c + ch];
+                kf[l] = coef[2 * c + ch];
+                mf[l] = coef[3 * c + ch];
+            } else {
+                const long s = stat_of(&L, i, ch);
+                af[l] = (float)((double)save_rstd[s] * gamma_at(gamma, ch));
+                bf[l] = coef[2 * s];
+                kf[l] = coef[2 * s + 1];
+                mf[l] = save_mean[s];
+            }
+        }
+        const size_t at = item_at(&L, it);
+        dx_item(x + at, dy + at, y ? y + at : NULL, dx ? dx + at : NULL,
+                y && dskip ? dskip + at : NULL, nv, L.hw, af, bf, kf, mf, accumulate_dx,
+                accumulate_dskip);
+    });
+}
+
+void nl_cpu_norm_blocked_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                  const float *dy, const float *gamma, const float *save_mean,
+                                  const float *save_rstd, float *dx, bool accumulate_dx,
+                                  float *dgamma, float *dbeta, void *workspace)
+{
+    (void)be;
+    backward(g, x, dy, NULL, gamma, save_mean, save_rstd, dx, accumulate_dx, NULL, false, dgamma,
+             dbeta, workspace);
+}
+
+void nl_cpu_norm_blocked_backward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                      const float *y, float *dy, const float *gamma,
+                                      const float *save_mean, const float *save_rstd, float *dx,
+                                      bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                                      float *dgamma, float *dbeta, void *workspace)
+{
+    (void)be;
+    backward(g, x, dy, y, gamma, save_mean, save_rstd, dx, accumulate_dx, dskip,
+             accumulate_dskip, dgamma, dbeta, workspace);
+}
+
+/* ---- the backward of batch statistics in two steps (norm_sync.c) ---- */
+
+void nl_cpu_norm_blocked_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                         const float *dy, const float *save_mean,
+                                         const float *save_rstd, float *sum_dy,
+                                         float *sum_dy_xhat)
+{
+    (void)be;
+    assert(g->groups == 0);
+    const layout L = layout_of(g);
+    double part[2 * TILE], total[2 * PANEL];
+    const int panel_blocks = PANEL / L.B;
+    for (int b0 = 0; b0 < L.nb; b0 += panel_blocks) {
+        const int b1 = L.nb - b0 < panel_blocks ? L.nb : b0 + panel_blocks;
+        channel_totals(&L, g, SHIFT_MEAN, b0, b1, x, dy, NULL, save_mean, part, TILE, total);
+        for (int j = 0; j < (b1 - b0) * L.B; j++) {
+            const int c = b0 * L.B + j;
+            sum_dy[c] = (float)total[2 * j];
+            sum_dy_xhat[c] = (float)(total[2 * j + 1] * save_rstd[c]);
+        }
+    }
+}
+
+/* dx = rstd*gamma * (dy - sum_dy/count - xhat * sum_dy_xhat/count), as
+ * norm_sync.c rounds it: the per-channel means in float */
+void nl_cpu_norm_blocked_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                        const float *dy, const float *gamma,
+                                        const float *save_mean, const float *save_rstd,
+                                        const float *sum_dy, const float *sum_dy_xhat,
+                                        double count, float *dx, bool accumulate_dx)
+{
+    (void)be;
+    assert(g->groups == 0);
+    const layout L = layout_of(g);
+    const long items = (long)L.n * L.nb;
+    NL_PARALLEL_FOR_IF(items * L.hw * L.B >= NL_PARALLEL_MIN,
+    for (long it = 0; it < items; it++) {
+        const int cb = (int)(it % L.nb);
+        float r[BLOCK_MAX], m[BLOCK_MAX], sc[BLOCK_MAX], mdy[BLOCK_MAX], mdx[BLOCK_MAX];
+        for (int l = 0; l < L.B; l++) {
+            const int c = cb * L.B + l;
+            r[l] = save_rstd[c];
+            m[l] = save_mean[c];
+            sc[l] = save_rstd[c] * gamma_at(gamma, c);
+            mdy[l] = (float)(sum_dy[c] / count);
+            mdx[l] = (float)(sum_dy_xhat[c] / count);
+        }
+        const size_t at = item_at(&L, it);
+        for (int p = 0; p < L.hw; p++)
+            for (int l0 = 0; l0 < L.B; l0 += LANES) {
+                const size_t q = at + (size_t)p * L.B + (size_t)l0;
+                const nl_v8 xhat = (nl_v8_load(x + q) - nl_v8_load(m + l0)) * nl_v8_load(r + l0);
+                const nl_v8 inner = nl_v8_fma(-xhat, nl_v8_load(mdx + l0),
+                                              nl_v8_load(dy + q) - nl_v8_load(mdy + l0));
+                nl_v8 d = nl_v8_load(sc + l0) * inner;
+                if (accumulate_dx)
+                    d += nl_v8_load(dx + q);
+                nl_v8_store(dx + q, d);
+            }
+    });
+}
