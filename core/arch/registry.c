@@ -63,7 +63,7 @@ static const nl_arch_info rows[] = {
                         .default_placement = NL_PLACE_POST, .norm_ndim = 4,
                         WIDTHS_SIZE,
                         .keys = {WIDTHS_KEYS, "model.blocks_per_stage", "model.stem_width",
-                                 NOISE_KEY, PARAM_NORM_KEY, "model.skip_init"},
+                                 NOISE_KEY, PARAM_NORM_KEY, "model.skip_init", "model.layout"},
                         .summary_keys = WIDTHS_SUMMARY,
                         .bench_torch = PLACE(NL_PLACE_POST) | PLACE(NL_PLACE_PRE),
                         .build = nl_arch_build_resnet},

@@ -75,9 +75,33 @@ static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const c
     return residual_add(b, spec, prefix, part(prefix, "add").s, y, shortcut);
 }
 
+/* model.layout blocked: every convolution from the stem on writes the
+ * backend's channel block, and the layers between them read it in place;
+ * the global pooling reads it into (N, C) */
+static bool start_layout(nl_builder *b, const nl_model_spec *spec)
+{
+    if (spec->layout != NL_LAYOUT_BLOCKED)
+        return true;
+    nl_backend *be = nl_builder_backend(b);
+    const int block = be->ops->conv_block(be);
+    if (!block) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "blocked needs the CPU's convolutions on oneDNN, which the "
+                        "%s backend here does not run (device cpu, a build with oneDNN, "
+                        "NORMLAB_CONV auto or onednn, an AVX2 or AVX-512 kernel set, "
+                        "train.precision fp32, or bf16 in a kernel set with AVX512-BF16); "
+                        "accepted otherwise: nchw",
+                        be->ops->name);
+        nl_builder_key(b, "model.layout");
+        return false;
+    }
+    nl_builder_set_block(b, block);
+    return true;
+}
+
 nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
-    if (!nl_arch_widths_given(b, spec))
+    if (!nl_arch_widths_given(b, spec) || !start_layout(b, spec))
         return NULL;
     const bool pre = spec->norm.placement == NL_PLACE_PRE;
     const int stem = spec->stem_width > 0 ? spec->stem_width : spec->widths[0];

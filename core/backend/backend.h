@@ -39,6 +39,9 @@ typedef struct {
     int in_c, in_h, in_w;
     int out_c, out_h, out_w;
     int kernel, stride, pad; /* square kernels */
+    /* the layouts of x (dx) and y (dy): 0 NCHW, B > 0 channel-blocked
+     * (nl_shape.block); the CPU runs blocked ones on oneDNN alone */
+    int in_block, out_block;
 } nl_conv_geom;
 
 typedef struct {
@@ -48,7 +51,13 @@ typedef struct {
     /* max pooling of relu(x), one pass instead of two over the (larger) input;
      * argmax is -1 where the output is 0, since relu passes no gradient there */
     bool relu_input;
+    /* x (dx) channel-blocked (nl_shape.block; global average pooling on
+     * the CPU alone); y is NCHW */
+    int block;
 } nl_pool_geom;
+
+/* the largest channel block a backend's conv_block gives (nChw16c) */
+#define NL_MAX_CHANNEL_BLOCK 16
 
 /* Where a normalizer takes its statistics. A plane is one (sample, channel)
  * run of hw floats; statistics are taken over groups of planes:
@@ -68,6 +77,12 @@ typedef struct {
     bool center;
     float eps;
     nl_precision stats_precision;
+    /* 0: planes of hw contiguous floats, (N, C, HW). B > 0: the channel-
+     * blocked layout oneDNN's convolutions run in (nChw16c for B = 16):
+     * (N, C/B, HW, B), value (n, c, p) at ((n*(C/B) + c/B)*HW + p)*B + c%B,
+     * C a multiple of B (model.layout blocked, the CPU alone). Last, so
+     * that a geometry written without it is plain. */
+    int block;
 } nl_norm_geom;
 
 /* statistics groups (entries of save_mean/save_rstd) and values per group */

@@ -29,6 +29,9 @@ typedef enum { NL_GELU_ERF, NL_GELU_TANH, NL_GELU_COUNT } nl_gelu_kind;
 
 typedef enum { NL_POOL_MAX, NL_POOL_AVG, NL_POOL_COUNT } nl_pool_kind;
 
+/* resnet: how the activations between convolutions are laid out */
+typedef enum { NL_LAYOUT_NCHW, NL_LAYOUT_BLOCKED, NL_LAYOUT_COUNT } nl_layout;
+
 /* vit: what the classifier reads from the tokens */
 typedef enum { NL_TOKEN_POOL_CLS, NL_TOKEN_POOL_MEAN, NL_TOKEN_POOL_COUNT } nl_token_pool;
 
@@ -112,6 +115,7 @@ extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
+extern const nl_name_table nl_layout_names;
 extern const nl_name_table nl_token_pool_names;
 extern const nl_name_table nl_rnn_cell_names;
 extern const nl_name_table nl_precision_names;

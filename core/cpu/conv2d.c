@@ -129,6 +129,21 @@ static bool onednn_for(const nl_backend *be, const nl_conv_geom *g)
 
 static size_t own_workspace(nl_backend *be, const nl_conv_geom *g, int n);
 
+int nl_cpu_conv_block(nl_backend *be) { return nl_cpu_onednn_block(be); }
+
+static bool blocked(const nl_conv_geom *g) { return g->in_block || g->out_block; }
+
+/* A blocked geometry is oneDNN's alone (nl_cpu_onednn_block), which runs
+ * it at every batch; where it could not (its primitives refused), the
+ * output is NaN, so that the run diverges rather than train on an NCHW
+ * reading of blocked data, and the fallback is counted (summary.json). */
+static void blocked_refused(nl_backend *be, float *out, size_t count)
+{
+    be->conv_fallbacks++;
+    for (size_t i = 0; i < count; i++)
+        out[i] = NAN;
+}
+
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
 {
     const size_t own = own_workspace(be, g, n);
@@ -340,6 +355,10 @@ void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const f
     if (nl_cpu_onednn_chosen(be, g) &&
         nl_cpu_onednn_conv_forward(be, g, n, x, weight, bias, y, workspace))
         return;
+    if (blocked(g)) {
+        blocked_refused(be, y, (size_t)n * g->out_c * g->out_h * g->out_w);
+        return;
+    }
     if (winograd_for(be, g)) {
         nl_cpu_winograd_forward(g, n, x, weight, bias, y, be->threads, workspace);
         return;
@@ -451,6 +470,10 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
         nl_cpu_onednn_conv_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias,
                                     workspace))
         return;
+    if (blocked(g)) {
+        blocked_refused(be, dweight, (size_t)g->out_c * g->in_c * g->kernel * g->kernel);
+        return;
+    }
     if (winograd_for(be, g)) {
         nl_cpu_winograd_weight_grad(g, n, x, dy, dweight, dbias, be->threads, workspace);
         if (dx)

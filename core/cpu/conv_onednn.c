@@ -6,7 +6,10 @@
  * reorder to and from NCHW around every convolution. So each primitive is
  * created with format_tag any, and each op reorders its NCHW / OIHW
  * operands into the layouts the primitive chose and its results back,
- * inside the op: the rest of normlab keeps NCHW.
+ * inside the op. Under model.layout blocked the activations are already
+ * in the block the kernel set's oneDNN takes (nChw16c, nChw8c: the
+ * geometry's in_block/out_block): the primitive is held to it and reads
+ * and writes them in place, and only the weights are reordered.
  *
  * Everything is created when the model is planned (the workspace op): a
  * small per-backend cache keyed by geometry and batch holds the primitives,
@@ -107,6 +110,12 @@ bool nl_cpu_onednn_chosen(const nl_backend *be, const nl_conv_geom *g)
     return false;
 }
 
+int nl_cpu_onednn_block(const nl_backend *be)
+{
+    (void)be;
+    return 0;
+}
+
 size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n)
 {
     (void)be;
@@ -178,7 +187,9 @@ typedef struct {
     bool bf16;                    /* the primitives' operands in bf16 (train.precision bf16) */
     size_t bytes;                 /* the workspace it needs */
     bool unfit;                   /* more than was planned for g: never run (normlab's path is) */
+    void *own; /* a blocked batch that was not planned: its buffers (else the caller's workspace) */
     bool dy_shared;               /* both backward primitives read dy in one layout: one copy */
+    bool dx_in_place; /* the data gradient's layout is the caller's: written there unless added */
     size_t fwd_scratch, bwd_scratch; /* where the scratchpads go */
     size_t zero_bias, spare_dbias;  /* a layer without a bias: its zeros and its discarded gradient */
     step forward, backward_data, backward_weights;
@@ -212,10 +223,14 @@ static nl_conv_library choice_of(const nl_backend *be)
                                                                      : NL_CONV_LIBRARY_AUTO;
 }
 
+static bool blocked(const nl_conv_geom *g) { return g->in_block || g->out_block; }
+
+/* a blocked geometry is oneDNN's alone: normlab's path reads NCHW */
 bool nl_cpu_onednn_chosen(const nl_backend *be, const nl_conv_geom *g)
 {
     const nl_conv_library choice = choice_of(be);
-    return choice == NL_CONV_LIBRARY_ONEDNN || (choice == NL_CONV_LIBRARY_AUTO && rule_of(g));
+    return choice == NL_CONV_LIBRARY_ONEDNN ||
+           (choice == NL_CONV_LIBRARY_AUTO && (rule_of(g) || blocked(g)));
 }
 
 /* The product precisions the primitives run: fp32, and bf16 in a kernel set
@@ -237,6 +252,26 @@ static bool bf16_of(const nl_backend *be) { return be->product_precision == NL_P
 bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
 {
     return nl_cpu_onednn_chosen(be, g) && precision_runs(be);
+}
+
+/* The block of the layout oneDNN's direct kernels take under the kernel
+ * set's cap (nl_cpu_onednn_cap_instructions): nChw16c on AVX-512, nChw8c
+ * on AVX2; none below, nor where oneDNN does not run the convolutions. */
+int nl_cpu_onednn_block(const nl_backend *be)
+{
+    if (choice_of(be) == NL_CONV_LIBRARY_NORMLAB || !precision_runs(be))
+        return 0;
+    const nl_isa_mask isa = nl_cpu_kernels_isa();
+    const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
+                               NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
+    const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
+    return (isa & avx512) == avx512 ? 16 : (isa & avx2) == avx2 ? 8 : 0;
+}
+
+/* an activation's tag: NCHW, or the channel-blocked layout of block */
+static dnnl_format_tag_t activation_tag(int block)
+{
+    return block == 16 ? dnnl_aBcd16b : block == 8 ? dnnl_aBcd8b : dnnl_nchw;
 }
 
 /* ---- descriptors ---- */
@@ -265,10 +300,15 @@ static dnnl_status_t describe(const nl_conv_geom *g, int n, dnnl_data_type_t dt,
     const dnnl_dims_t pad_r = {(g->out_h - 1) * g->stride + g->kernel - g->in_h - g->pad,
                                (g->out_w - 1) * g->stride + g->kernel - g->in_w - g->pad};
     dnnl_memory_desc_t s, w, b, o;
-    dnnl_memory_desc_init_by_tag(&s, 4, src, dt, dnnl_format_tag_any);
+    /* a blocked activation is held to its layout, so that the primitive
+     * reads and writes it in place; NCHW ones are left to the library */
+    dnnl_memory_desc_init_by_tag(&s, 4, src, dt,
+                                 g->in_block ? activation_tag(g->in_block) : dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&w, 4, wei, dt, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&b, 1, bia, dt, dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&o, 4, dst, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&o, 4, dst, dt,
+                                 g->out_block ? activation_tag(g->out_block)
+                                              : dnnl_format_tag_any);
     dnnl_status_t st = dnnl_convolution_forward_desc_init(&d->fwd, dnnl_forward_training,
                                                           dnnl_convolution_direct, &s, &w, &b,
                                                           &o, strides, pad_l, pad_r);
@@ -380,7 +420,8 @@ static const dnnl_memory_desc_t *port_md(const conv_pds *p, int k)
     return dnnl_primitive_desc_query_md(pds[s->pd], s->query, s->ndims == 1 ? 1 : 0);
 }
 
-/* the plain layout of port k's tensor: NCHW activations, OIHW weights, a bias vector */
+/* the caller's layout of port k's tensor: NCHW or channel-blocked
+ * activations (the geometry's blocks), OIHW weights, a bias vector */
 static void port_plain(const nl_conv_geom *g, int n, int k, dnnl_memory_desc_t *md)
 {
     const dnnl_dims_t x = {n, g->in_c, g->in_h, g->in_w};
@@ -388,8 +429,8 @@ static void port_plain(const nl_conv_geom *g, int n, int k, dnnl_memory_desc_t *
     const dnnl_dims_t w = {g->out_c, g->in_c, g->kernel, g->kernel};
     const dnnl_dims_t b = {g->out_c};
     switch (k) {
-    case F_X: case D_DX: case W_X: plain_md(md, 4, x, dnnl_nchw); break;
-    case F_Y: case D_DY: case W_DY: plain_md(md, 4, y, dnnl_nchw); break;
+    case F_X: case D_DX: case W_X: plain_md(md, 4, x, activation_tag(g->in_block)); break;
+    case F_Y: case D_DY: case W_DY: plain_md(md, 4, y, activation_tag(g->out_block)); break;
     case F_W: case D_W: case W_DW: plain_md(md, 4, w, dnnl_oihw); break;
     default: plain_md(md, 1, b, dnnl_a); break;
     }
@@ -409,8 +450,12 @@ static size_t layout(const conv_pds *p, const nl_conv_geom *g, int n, conv_entry
 {
     size_t at[2] = {0, 0}; /* forward, backward */
     const bool dy_shared = dnnl_memory_desc_equal(port_md(p, D_DY), port_md(p, W_DY));
-    if (e)
+    dnnl_memory_desc_t plain_dx;
+    port_plain(g, n, D_DX, &plain_dx);
+    if (e) {
         e->dy_shared = dy_shared;
+        e->dx_in_place = dnnl_memory_desc_equal(&plain_dx, port_md(p, D_DX));
+    }
     for (int k = 0; k < PORT_COUNT; k++) {
         if (!port_buffered(p, g, n, k))
             continue;
@@ -517,6 +562,8 @@ static void port_destroy(port *p)
 
 static void entry_destroy(conv_entry *e)
 {
+    free(e->own);
+    e->own = NULL;
     step_destroy(&e->forward);
     step_destroy(&e->backward_data);
     step_destroy(&e->backward_weights);
@@ -552,7 +599,8 @@ static bool same_geom(const nl_conv_geom *a, const nl_conv_geom *b)
 {
     return a->in_c == b->in_c && a->in_h == b->in_h && a->in_w == b->in_w &&
            a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w &&
-           a->kernel == b->kernel && a->stride == b->stride && a->pad == b->pad;
+           a->kernel == b->kernel && a->stride == b->stride && a->pad == b->pad &&
+           a->in_block == b->in_block && a->out_block == b->out_block;
 }
 
 static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf16)
@@ -698,15 +746,19 @@ static conv_entry *planned_entry(const nl_backend *be, nl_cpu_onednn *s, const n
     if (e)
         return e->unfit ? NULL : e;
     const size_t planned = planned_bytes(be, s, g, bf16);
-    if (!planned)
+    if (!planned && !blocked(g))
         return NULL;
     e = add(s, g, n, bf16);
-    if (e && (e->unfit || e->bytes > planned)) {
-        /* kept, so that it is not created again at the next use */
-        e->unfit = true;
-        return NULL;
-    }
-    return e;
+    if (!e || e->unfit || e->bytes <= planned)
+        return e && !e->unfit ? e : NULL;
+    /* normlab's path cannot read a blocked layout: a batch that was not
+     * planned (an evaluation's last, smaller one) gets buffers of its own,
+     * once, at its first use */
+    if (blocked(g) && (e->own = aligned_alloc(WS_ALIGN, align_up(e->bytes))))
+        return e;
+    /* kept, so that it is not created again at the next use */
+    e->unfit = true;
+    return NULL;
 }
 
 /* the entry that runs g at batch n, or NULL where normlab's path must:
@@ -768,7 +820,7 @@ bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, co
     if (!e)
         return false;
     nl_cpu_onednn *s = be->impl;
-    char *ws = workspace, *scratch = ws + e->fwd_scratch;
+    char *ws = e->own ? e->own : workspace, *scratch = ws + e->fwd_scratch;
     port *p = e->ports;
     if (!bias) {
         memset(ws + e->zero_bias, 0, (size_t)g->out_c * sizeof(float));
@@ -799,11 +851,16 @@ static void backward_data(nl_cpu_onednn *s, conv_entry *e, const float *weight, 
     bind(&p[D_W], weight, ws);
     bind(&p[D_DX], dx, ws);
     port_in(s, &p[D_W], scratch);
+    /* the data gradient goes apart only to be added, or reordered */
+    const bool direct = !accumulate_dx && e->dx_in_place;
+    if (direct)
+        dnnl_memory_set_data_handle(p[D_DX].inner, dx);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, p[D_DY].inner},
                                {DNNL_ARG_WEIGHTS, p[D_W].inner},
                                {DNNL_ARG_DIFF_SRC, p[D_DX].inner}};
     run(s, &e->backward_data, args, 3, scratch);
-    port_out(s, &p[D_DX], accumulate_dx, scratch);
+    if (!direct)
+        port_out(s, &p[D_DX], accumulate_dx, scratch);
 }
 
 static void backward_weights(nl_cpu_onednn *s, conv_entry *e, const float *x, float *dweight,
@@ -833,7 +890,7 @@ bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, c
     if (!e)
         return false;
     nl_cpu_onednn *s = be->impl;
-    char *ws = workspace, *scratch = ws + e->bwd_scratch;
+    char *ws = e->own ? e->own : workspace, *scratch = ws + e->bwd_scratch;
     port *p = e->ports;
     /* dy once into each layout the two primitives want (one copy where they agree) */
     bind(&p[D_DY], dy, ws);

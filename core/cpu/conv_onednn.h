@@ -48,13 +48,20 @@ void nl_cpu_onednn_close(nl_cpu_onednn *state);
  * chosen that does not run counts in be->conv_fallbacks). */
 bool nl_cpu_onednn_chosen(const nl_backend *be, const nl_conv_geom *g);
 bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g);
+/* The channel block (16 on AVX-512, 8 on AVX2) of the layout oneDNN's
+ * kernels read in place on be, for model.layout: blocked; 0 where oneDNN
+ * does not run be's convolutions. A geometry with a block (in_block,
+ * out_block) is oneDNN's alone, whatever the rule. */
+int nl_cpu_onednn_block(const nl_backend *be);
 /* Plans g at batch n on be: its primitives are created and kept (a probe
  * backend only measures them); returns the workspace bytes they need, 0
  * where oneDNN cannot run g (the caller keeps normlab's path). */
 size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n);
-/* The ops on NCHW tensors; false where g was not planned on oneDNN (or a
- * batch other than a planned one needs more workspace than was planned):
- * the caller runs normlab's path. */
+/* The ops on NCHW tensors, or channel-blocked ones where the geometry says
+ * so (read and written in place, no reorder); false where g was not planned
+ * on oneDNN (or a batch other than a planned one needs more workspace than
+ * was planned): the caller runs normlab's path. A blocked geometry is never
+ * refused for its workspace: an unplanned batch gets buffers of its own. */
 bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                                 const float *weight, const float *bias, float *y,
                                 void *workspace);

@@ -460,11 +460,55 @@ static void global_avg_backward(const nl_pool_geom *g, int planes, const float *
     });
 }
 
+/* The same from a channel-blocked x (nl_pool_geom.block; (N, C/B, HW, B)):
+ * each channel's sum in the same order, the B channels of a pixel side by
+ * side, so the same bits as from NCHW. y and dy are (N, C). */
+static void global_avg_forward_blocked(const nl_pool_geom *g, int n, const float *x, float *y)
+{
+    const size_t plane = (size_t)g->in_h * g->in_w;
+    const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
+    const int block = g->block, blocks = n * (g->c / block);
+    NL_PARALLEL_FOR_IF((size_t)blocks * block * plane >= NL_PARALLEL_MIN,
+    for (int nb = 0; nb < blocks; nb++) {
+        float sum[NL_MAX_CHANNEL_BLOCK] = {0};
+        const float *xb = x + (size_t)nb * plane * block;
+        for (size_t i = 0; i < plane; i++)
+            _Pragma("omp simd")
+            for (int l = 0; l < block; l++)
+                sum[l] += xb[i * block + l];
+        for (int l = 0; l < block; l++)
+            y[(size_t)nb * block + l] = sum[l] * inv_area;
+    });
+}
+
+static void global_avg_backward_blocked(const nl_pool_geom *g, int n, const float *dy, float *dx,
+                                        bool accumulate_dx)
+{
+    const size_t plane = (size_t)g->in_h * g->in_w;
+    const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
+    const int block = g->block, blocks = n * (g->c / block);
+    NL_PARALLEL_FOR_IF((size_t)blocks * block * plane >= NL_PARALLEL_MIN,
+    for (int nb = 0; nb < blocks; nb++) {
+        float d[NL_MAX_CHANNEL_BLOCK];
+        for (int l = 0; l < block; l++)
+            d[l] = dy[(size_t)nb * block + l] * inv_area;
+        float *dxb = dx + (size_t)nb * plane * block;
+        for (size_t i = 0; i < plane; i++)
+            _Pragma("omp simd")
+            for (int l = 0; l < block; l++)
+                dxb[i * block + l] = (accumulate_dx ? dxb[i * block + l] : 0.0f) + d[l];
+    });
+}
+
 void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
                          int32_t *argmax)
 {
     (void)be;
     const int planes = n * g->c;
+    if (is_global_avg(g) && g->block) {
+        global_avg_forward_blocked(g, n, x, y);
+        return;
+    }
     if (is_global_avg(g)) {
         global_avg_forward(g, planes, x, y);
         return;
@@ -492,6 +536,10 @@ void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const fl
 {
     (void)be;
     const int planes = n * g->c;
+    if (is_global_avg(g) && g->block) {
+        global_avg_backward_blocked(g, n, dy, dx, accumulate_dx);
+        return;
+    }
     if (is_global_avg(g)) {
         global_avg_backward(g, planes, dy, dx, accumulate_dx);
         return;

@@ -37,12 +37,13 @@ static void activation_backward(nl_layer *self, const nl_pass *pass)
                                      self->out->grad, self->in[0]->grad, self->accumulate_din[0]);
 }
 
-/* [gelu]: the kind names `show` and the tests see */
+/* [gelu]: the kind names `show` and the tests see; element by element,
+ * so any layout */
 static const nl_layer_vtable vtables[2] = {
     {.kind = "activation", .flops = nl_layer_flops_values, .forward = activation_forward,
-     .backward = activation_backward},
+     .backward = activation_backward, .takes_blocked = true},
     {.kind = "gelu", .flops = nl_layer_flops_values, .forward = activation_forward,
-     .backward = activation_backward},
+     .backward = activation_backward, .takes_blocked = true},
 };
 
 static nl_act *add_activation(nl_builder *b, const char *name, nl_act *in, bool gelu, int kind)

@@ -56,7 +56,8 @@ static const nl_layer_vtable conv_vtables[] = {
 #define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
     [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .flops = conv_flops,                    \
                             .forward = conv_forward,                                               \
-                            .backward = conv_backward, .param_norm = conv_param_norm},
+                            .backward = conv_backward, .param_norm = conv_param_norm,             \
+                            .takes_blocked = true},
 #include "layers/param_norm_kinds.def"
 };
 
@@ -93,10 +94,20 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                         name);
         return NULL;
     }
+    /* under model.layout blocked every convolution writes the block */
     nl_conv_geom g = {
         .in_c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w, .out_c = out_c,
-        .kernel = kernel, .stride = stride, .pad = pad,
+        .kernel = kernel, .stride = stride, .pad = pad, .in_block = in->shape.block,
+        .out_block = nl_builder_block(b),
     };
+    if (g.out_block && out_c % g.out_block) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: model.layout: blocked needs channels in multiples of %d "
+                        "(this CPU's block), not %d",
+                        name, g.out_block, out_c);
+        nl_builder_key(b, "model.widths");
+        return NULL;
+    }
     if (!nl_builder_window_fits(b, name, "a ", " kernel", kernel, kernel, stride, pad, g.in_h,
                                 g.in_w, &g.out_h, &g.out_w))
         return NULL;
@@ -121,7 +132,9 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
     if (train_batch > 0 && train_batch < in->shape.n)
         nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, train_batch));
     nl_act *out = nl_builder_act(
-        b, name, (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4});
+        b, name,
+        (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4,
+                   .block = g.out_block});
     nl_layer_init(&l->base, &conv_vtables[nl_param_norm_kind_of(&l->param_norm)], name, in, NULL,
                   out);
     nl_builder_add(b, &l->base);

@@ -101,6 +101,10 @@ typedef struct {
      * layers. false: it cannot (nothing changed). nl_builder_fuse_relu
      * calls it. */
     bool (*fuse_relu)(nl_layer *self, nl_act *skip);
+    /* its forward and backward read and write channel-blocked activations
+     * (nl_shape.block) as well as NCHW ones; the builder refuses a model
+     * where a layer without it reads a blocked one */
+    bool takes_blocked;
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
@@ -189,6 +193,10 @@ void nl_builder_constant(nl_builder *b, void **slot, const void *host, size_t by
 int nl_builder_scalars(nl_builder *b, int count);
 /* shared scratch: the largest request wins */
 void nl_builder_workspace(nl_builder *b, size_t bytes);
+/* The channel block the convolutions built from now on write (0: NCHW;
+ * model.layout blocked: the block oneDNN's kernels take on this CPU). */
+void nl_builder_set_block(nl_builder *b, int block);
+int nl_builder_block(nl_builder *b);
 /* takes ownership of a layer allocated with nl_builder_layer_alloc */
 void nl_builder_add(nl_builder *b, nl_layer *layer);
 void *nl_builder_layer_alloc(nl_builder *b, size_t bytes);

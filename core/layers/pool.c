@@ -28,13 +28,21 @@ static const nl_layer_vtable pool_vtable = {.kind = "pool2d",
                                             .flops = nl_layer_flops_values,
                                             .forward = pool_forward,
                                             .backward = pool_backward};
+/* global average pooling reads a channel-blocked input too (its output is
+ * (N, C, 1, 1), the same in either layout) */
+static const nl_layer_vtable global_pool_vtable = {.kind = "pool2d",
+                                                   .flops = nl_layer_flops_values,
+                                                   .forward = pool_forward,
+                                                   .backward = pool_backward,
+                                                   .takes_blocked = true};
 static const nl_layer_vtable relu_pool_vtable = {.kind = "relu+maxpool",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = pool_forward,
                                                  .backward = pool_backward};
 
 static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,
-                         int kernel_h, int kernel_w, int stride, int pad, bool relu_input)
+                         int kernel_h, int kernel_w, int stride, int pad, bool relu_input,
+                         bool global)
 {
     if (in->shape.ndim != 4) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: pooling needs (N, C, H, W) input", name);
@@ -43,7 +51,7 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
     nl_pool_geom g = {
         .kind = kind, .c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w,
         .kernel_h = kernel_h, .kernel_w = kernel_w, .stride = stride, .pad = pad,
-        .relu_input = relu_input,
+        .relu_input = relu_input, .block = global ? in->shape.block : 0,
     };
     if (!nl_builder_window_fits(b, name, "", " pooling", kernel_h, kernel_w, stride, pad, g.in_h,
                                 g.in_w, &g.out_h, &g.out_w))
@@ -54,7 +62,9 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
     if (kind == NL_POOL_MAX)
         nl_builder_saved(b, (void **)&l->argmax, nl_shape_count(out_shape) * sizeof(int32_t));
     nl_act *out = nl_builder_act(b, name, out_shape);
-    nl_layer_init(&l->base, relu_input ? &relu_pool_vtable : &pool_vtable, name, in, NULL, out);
+    nl_layer_init(&l->base,
+                  relu_input ? &relu_pool_vtable : global ? &global_pool_vtable : &pool_vtable,
+                  name, in, NULL, out);
     nl_builder_add(b, &l->base);
     return out;
 }
@@ -62,16 +72,16 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
 nl_act *nl_pool2d(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind, int kernel,
                   int stride, int pad)
 {
-    return make_pool(b, name, in, kind, kernel, kernel, stride, pad, false);
+    return make_pool(b, name, in, kind, kernel, kernel, stride, pad, false, false);
 }
 
 nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kernel, int stride,
                           int pad)
 {
-    return make_pool(b, name, in, NL_POOL_MAX, kernel, kernel, stride, pad, true);
+    return make_pool(b, name, in, NL_POOL_MAX, kernel, kernel, stride, pad, true, false);
 }
 
 nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in)
 {
-    return make_pool(b, name, in, NL_POOL_AVG, in->shape.h, in->shape.w, 1, 0, false);
+    return make_pool(b, name, in, NL_POOL_AVG, in->shape.h, in->shape.w, 1, 0, false, true);
 }

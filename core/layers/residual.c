@@ -92,7 +92,10 @@ static const nl_layer_vtable add_vtable = {.kind = "residual_add",
                                            .flops = nl_layer_flops_values,
                                            .forward = add_forward,
                                            .backward = add_backward,
-                                           .drop_branch = add_drop_branch};
+                                           .drop_branch = add_drop_branch,
+                                           /* element by element (the gain's gradient a
+                                            * sum over all of them) */
+                                           .takes_blocked = true};
 
 /* gain_name: SkipInit's learned gain on the branch; shortcut_scale != 1:
  * DeepNorm's constant on the shortcut (never both: no architecture asks) */
@@ -100,7 +103,7 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
                          const char *gain_name, float gain_init, float shortcut_scale)
 {
     if (a->shape.c != shortcut->shape.c || a->shape.h != shortcut->shape.h ||
-        a->shape.w != shortcut->shape.w) {
+        a->shape.w != shortcut->shape.w || a->shape.block != shortcut->shape.block) {
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: residual add of %s (%dx%dx%d) and %s (%dx%dx%d) needs equal "
                         "shapes",

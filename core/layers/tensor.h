@@ -13,6 +13,11 @@ typedef struct {
     int n; /* capacity: the largest batch the model was planned for */
     int c, h, w;
     int ndim; /* 2: (N, D=c); 3: (N, T=h, D=c), w = 1; 4: (N, C, H, W) */
+    /* images only: 0 is NCHW; B > 0 the channel-blocked layout of oneDNN's
+     * convolutions (nChw16c for B = 16), (N, C/B, H, W, B), c a multiple of
+     * B (model.layout: blocked). Layers that read a blocked activation say
+     * so (nl_layer_vtable.takes_blocked); the builder refuses the others. */
+    int block;
 } nl_shape;
 
 static inline size_t nl_shape_per_sample(nl_shape s) { return (size_t)s.c * s.h * s.w; }

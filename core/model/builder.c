@@ -40,6 +40,7 @@ struct nl_builder {
     int n_counters, cap_counters;
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
     size_t workspace;
+    int block; /* nl_builder_set_block */
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can
      * finish without checking: never added to the lists, never freed. One
@@ -280,6 +281,27 @@ int nl_builder_scalars(nl_builder *b, int count)
     return first;
 }
 
+void nl_builder_set_block(nl_builder *b, int block) { b->block = block; }
+int nl_builder_block(nl_builder *b) { return b->block; }
+
+/* a layer that does not read the channel-blocked layout must not be handed
+ * it: it would index a blocked tensor as NCHW and compute nonsense */
+static void check_blocked_inputs(nl_builder *b)
+{
+    for (int i = 0; i < b->n_layers && !b->failed; i++) {
+        const nl_layer *l = b->layers[i];
+        for (int k = 0; k < l->n_in; k++)
+            if (l->in[k] && l->in[k]->shape.block && !l->vt->takes_blocked) {
+                nl_builder_fail(b, NL_ERR_CONFIG,
+                                "blocked: layer %s (%s) does not read the channel-blocked "
+                                "layout; accepted with it: nchw",
+                                l->name, l->vt->kind);
+                nl_builder_key(b, "model.layout");
+                return;
+            }
+    }
+}
+
 void nl_builder_workspace(nl_builder *b, size_t bytes)
 {
     if (bytes > b->workspace)
@@ -324,7 +346,7 @@ nl_act *nl_builder_fuse_relu(nl_builder *b, const char *name, nl_act *in, nl_act
                 return NULL;
     if (skip && (skip == in || skip->shape.ndim != in->shape.ndim || skip->shape.n != in->shape.n ||
                  skip->shape.c != in->shape.c || skip->shape.h != in->shape.h ||
-                 skip->shape.w != in->shape.w))
+                 skip->shape.w != in->shape.w || skip->shape.block != in->shape.block))
         return NULL;
     if (!last->vt->fuse_relu(last, skip))
         return NULL;
@@ -733,6 +755,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
     if (input) {
         input->needs_grad = 0; /* nothing upstream of the data */
         logits = construct(&b, input, ctx);
+        check_blocked_inputs(&b);
     }
     /* the model owns what the builder made (nl_model_free releases it); the
      * builder keeps reading it while it plans */

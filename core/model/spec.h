@@ -51,6 +51,7 @@ typedef struct {
     float skip_init_alpha;
     nl_activation activation;
     nl_pool_kind pool;    /* cnn: pooling after each stage */
+    nl_layout layout;     /* resnet: the activations' layout (blocked: the CPU with oneDNN) */
     nl_norm_spec norm;
     nl_norm_noise_spec norm_noise;
     int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */

@@ -355,6 +355,22 @@ static const nl_layer_vtable groupnorm_vtable = {.kind = "groupnorm",
                                                  .backward = stats_backward,
                                                  .prepare = stats_prepare,
                                                  .fuse_relu = stats_fuse_relu};
+/* the same on a channel-blocked input (model.layout blocked): the norm
+ * family's ops take the block in the geometry */
+static const nl_layer_vtable batchnorm_blocked_vtable = {.kind = "batchnorm",
+                                                         .flops = nl_layer_flops_values,
+                                                         .forward = stats_forward,
+                                                         .backward = stats_backward,
+                                                         .prepare = stats_prepare,
+                                                         .fuse_relu = stats_fuse_relu,
+                                                         .takes_blocked = true};
+static const nl_layer_vtable groupnorm_blocked_vtable = {.kind = "groupnorm",
+                                                         .flops = nl_layer_flops_values,
+                                                         .forward = stats_forward,
+                                                         .backward = stats_backward,
+                                                         .prepare = stats_prepare,
+                                                         .fuse_relu = stats_fuse_relu,
+                                                         .takes_blocked = true};
 
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats)
@@ -405,6 +421,26 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
 {
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
+    const nl_stats_point the_point =
+        point ? *point
+              : (nl_stats_point){.center = geom.center,
+                                 .scale = geom.center ? NL_SCALE_STD : NL_SCALE_RMS};
+    /* the blocked kernels are the fused family's in fp32 statistics; a
+     * custom point's own ops (norm_backward_point) read NCHW alone */
+    if (in->shape.block && (!point_is_fused(&the_point, &geom, running_stats) ||
+                            geom.stats_precision != NL_PRECISION_FP32)) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "blocked: layer %s: the blocked kernels take a normalizer's statistics in "
+                        "fp32 at the centred standard deviation or the uncentred RMS (%s); "
+                        "accepted with it: nchw",
+                        name,
+                        geom.stats_precision != NL_PRECISION_FP32
+                            ? "model.norm.stats_precision is not fp32"
+                            : "this point of the design space is computed by other kernels");
+        nl_builder_key(b, "model.layout");
+        return NULL;
+    }
+    geom.block = in->shape.block;
     /* sync: the host buffers live with the layer, after the training
      * hooks' state (both whole doubles, so each starts aligned) */
     const size_t host_bytes = spec->sync ? (2 * (size_t)channels + 1) * sizeof(double) +
@@ -415,9 +451,7 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     stats_layer *l = nl_builder_layer_alloc(b, sizeof *l + state_doubles * sizeof(double) + host_bytes);
     l->spec = *spec;
     l->training = info->training;
-    l->point = point ? *point
-                     : (nl_stats_point){.center = geom.center,
-                                        .scale = geom.center ? NL_SCALE_STD : NL_SCALE_RMS};
+    l->point = the_point;
     l->fused = point_is_fused(&l->point, &geom, running_stats);
     double *trailing = (double *)(l + 1);
     if (state_doubles)
@@ -464,8 +498,11 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
         nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
     }
     nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, geom.groups == 0 ? &batchnorm_vtable : &groupnorm_vtable, name, in, NULL,
-                  out);
+    const bool blocked = geom.block != 0;
+    nl_layer_init(&l->base,
+                  geom.groups == 0 ? (blocked ? &batchnorm_blocked_vtable : &batchnorm_vtable)
+                                   : (blocked ? &groupnorm_blocked_vtable : &groupnorm_vtable),
+                  name, in, NULL, out);
     if (geom.groups == 0 && !spec->sync)
         l->base.per_rank = "batch statistics over each rank's own slice of the batch";
     nl_builder_add(b, &l->base);

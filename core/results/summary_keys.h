@@ -52,6 +52,7 @@
 #define NL_SUMMARY_CONV_LIBRARY_FALLBACKS "conv_library_fallbacks"
 #define NL_SUMMARY_CPU "cpu"
 #define NL_SUMMARY_PRECISION "precision"
+#define NL_SUMMARY_LAYOUT "layout"
 #define NL_SUMMARY_DEVICE "device"
 #define NL_SUMMARY_DATASET "dataset"
 #define NL_SUMMARY_PARAMETERS "parameters"

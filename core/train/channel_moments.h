@@ -10,15 +10,22 @@
  * NCHW with a row per sample, tokens a row per position, tensor.h); adds
  * each channel's sum and sum of squares into sum[c] and sum_sq[c] */
 static inline void nl_channel_moments_add(const float *x, long rows, int channels, int plane,
-                                          double *sum, double *sum_sq)
+                                          int block, double *sum, double *sum_sq)
 {
+    /* block > 0: the channel-blocked layout (nl_shape.block), whose lane
+     * ch % block of each pixel holds channel ch; the same sums in the same
+     * order */
+    const size_t step = block ? (size_t)block : 1;
     for (long r = 0; r < rows; r++)
         for (int ch = 0; ch < channels; ch++) {
-            const float *v = x + ((size_t)r * channels + ch) * plane;
+            const float *v = block ? x + ((size_t)r * channels + ch / block * block) * plane +
+                                         ch % block
+                                   : x + ((size_t)r * channels + ch) * plane;
             double s1 = 0.0, s2 = 0.0;
             for (int p = 0; p < plane; p++) {
-                s1 += v[p];
-                s2 += (double)v[p] * v[p];
+                const float value = v[p * step];
+                s1 += value;
+                s2 += (double)value * value;
             }
             sum[ch] += s1;
             sum_sq[ch] += s2;

@@ -147,7 +147,7 @@ void nl_sigprop_add(nl_sigprop *v, nl_model *m, int n)
         const int plane = nl_shape_plane(s), c = s.c;
         m->be->ops->download(m->be, v->host, v->acts[l]->data,
                              (size_t)n * nl_shape_per_sample(s) * sizeof *v->host);
-        nl_channel_moments_add(v->host, n, c, plane, sum, sum_sq);
+        nl_channel_moments_add(v->host, n, c, plane, s.block, sum, sum_sq);
         v->count[l] += (double)n * plane;
         sum += c;
         sum_sq += c;

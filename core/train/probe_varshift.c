@@ -113,7 +113,7 @@ void nl_varshift_add(nl_varshift *v, nl_model *m, int n)
         const int rows = nl_shape_rows_per_sample(s), plane = nl_shape_plane(s), c = s.c;
         m->be->ops->download(m->be, v->host, in->data,
                              (size_t)n * nl_shape_per_sample(s) * sizeof *v->host);
-        nl_channel_moments_add(v->host, (long)n * rows, c, plane, sum, sum_sq);
+        nl_channel_moments_add(v->host, (long)n * rows, c, plane, s.block, sum, sum_sq);
         v->count[l] += (double)n * rows * plane;
         sum += c;
         sum_sq += c;

@@ -59,6 +59,22 @@ static void put_machine(nl_json *j, const nl_run_facts *f)
         nl_json_int(j, NL_SUMMARY_CONV_LIBRARY_FALLBACKS, *f->conv_fallbacks);
 }
 
+/* "nchw", or "blocked (nChw16c)" with the block the run used; false for a
+ * model without images */
+static bool image_layout(const nl_model *m, char *buf, size_t size)
+{
+    bool images = false;
+    for (int i = 0; i < m->n_acts; i++) {
+        if (m->acts[i]->shape.block) {
+            snprintf(buf, size, "blocked (nChw%dc)", m->acts[i]->shape.block);
+            return true;
+        }
+        images |= m->acts[i]->shape.ndim == 4 && m->acts[i]->shape.h * m->acts[i]->shape.w > 1;
+    }
+    snprintf(buf, size, "nchw");
+    return images;
+}
+
 nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_model *model,
                              const nl_run_facts *f, const nl_train_result *r, nl_error *err)
 {
@@ -104,6 +120,11 @@ nl_code nl_run_summary_write(const char *dir, const nl_config *cfg, const nl_mod
     nl_json_string(&j, NL_SUMMARY_CPU, nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
     /* train.precision: the products' format (fp32 when no autocast) */
     nl_json_string(&j, NL_SUMMARY_PRECISION, nl_name_of(&nl_precision_names, cfg->train.precision));
+    /* model.layout: the images' layout, which fixes the order of the
+     * normalizers' sums (left out for models without images) */
+    char layout[32];
+    if (model && image_layout(model, layout, sizeof layout))
+        nl_json_string(&j, NL_SUMMARY_LAYOUT, layout);
     nl_json_string(&j, NL_SUMMARY_DEVICE, nl_name_of(&nl_device_names, (int)f->device));
     nl_json_string(&j, NL_SUMMARY_DATASET, f->data_description ? f->data_description : "");
     nl_json_int(&j, NL_SUMMARY_PARAMETERS, model ? (long long)nl_model_param_total(model) : 0);

@@ -1,0 +1,477 @@
+// ctest-labels: kernels
+/* model.layout blocked (issue 84): the ResNet's activations in oneDNN's
+ * channel-blocked layout from the stem to the pooling, no reorder between
+ * convolutions.
+ *   - the ops: a convolution with blocked input and output (forward,
+ *     backward writing and accumulating dx) writes, bit for bit, the
+ *     blocked copy of what the NCHW convolution writes (the primitive is
+ *     the same; only the reorders around it are gone); global average
+ *     pooling and the probes' channel moments read a blocked tensor into
+ *     the same bits as its NCHW copy;
+ *   - models (every convolution on oneDNN in both layouts, NORMLAB_CONV=
+ *     onednn): for every normalizer kind of the registry that takes images,
+ *     both ResNets built blocked either step as the NCHW model does (loss,
+ *     logits, gradients, running statistics, eval logits, 3 steps from the
+ *     same parameters: bit for bit without a normalizer, to float rounding
+ *     with one, whose sums run in another order), or are refused naming
+ *     model.layout; the
+ *     kinds of the fused statistics family are never refused;
+ *   - refusals: widths that are not a multiple of the block, a backend
+ *     whose convolutions are not oneDNN's (NORMLAB_CONV=normlab), statistics
+ *     in bf16. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "model/model.h"
+#include "norm/registry.h"
+#include "train/channel_moments.h"
+#include "testutil.h"
+
+static float *floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+/* (n, c, hw) NCHW <-> (n, c/b, hw, b) */
+static void to_blocked(const float *x, float *out, int n, int c, int hw, int b)
+{
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++)
+            for (int p = 0; p < hw; p++)
+                out[(((size_t)i * (c / b) + ch / b) * hw + p) * b + ch % b] =
+                    x[((size_t)i * c + ch) * hw + p];
+}
+
+static bool same_bits(const float *a, const float *b, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0) {
+            fprintf(stderr, "%s: [%zu] %.9g vs %.9g\n", what, i, a[i], b[i]);
+            return false;
+        }
+    return true;
+}
+
+/* A CPU backend whose every convolution is oneDNN's (NORMLAB_CONV=onednn),
+ * so that the NCHW side runs the primitives the blocked side runs, with the
+ * reorders around them; NULL in a build without oneDNN. */
+static nl_backend *onednn_cpu(void)
+{
+    static nl_backend *be;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        setenv("NORMLAB_CONV", "onednn", 1);
+        nl_error err = {0};
+        const nl_backend_options opt = {.threads = 2};
+        if (nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) != NL_OK)
+            be = NULL;
+        unsetenv("NORMLAB_CONV");
+    }
+    return be && be->ops->conv_block(be) ? be : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the ops */
+
+START_TEST(test_conv_ops)
+{
+    nl_backend *be = onednn_cpu();
+    if (!be)
+        return; /* no oneDNN here: the model tests check the refusal */
+    const int block = be->ops->conv_block(be);
+    const nl_conv_geom shapes[] = {
+        {.in_c = 16, .in_h = 9, .in_w = 7, .out_c = 32, .out_h = 9, .out_w = 7, .kernel = 3,
+         .stride = 1, .pad = 1},
+        {.in_c = 32, .in_h = 9, .in_w = 7, .out_c = 16, .out_h = 5, .out_w = 4, .kernel = 3,
+         .stride = 2, .pad = 1},
+        {.in_c = 16, .in_h = 9, .in_w = 7, .out_c = 32, .out_h = 5, .out_w = 4, .kernel = 1,
+         .stride = 2, .pad = 0},
+    };
+    const int n = 3;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        nl_conv_geom plain = shapes[s], blocked = plain;
+        blocked.in_block = blocked.out_block = block;
+        const int hw_in = plain.in_h * plain.in_w, hw_out = plain.out_h * plain.out_w;
+        const size_t nx = (size_t)n * plain.in_c * hw_in, ny = (size_t)n * plain.out_c * hw_out;
+        const size_t nw = (size_t)plain.out_c * plain.in_c * plain.kernel * plain.kernel;
+        float *x = floats(nx), *xb = floats(nx), *w = floats(nw), *bias = floats(plain.out_c);
+        float *dy = floats(ny), *dyb = floats(ny), *y = floats(ny), *yb = floats(ny);
+        float *want = floats(ny > nx ? ny : nx);
+        tu_fill_normal(x, nx, 3 + s, 0.0f, 1.0f);
+        tu_fill_normal(w, nw, 5 + s, 0.0f, 0.3f);
+        tu_fill_normal(bias, plain.out_c, 7 + s, 0.0f, 0.1f);
+        tu_fill_normal(dy, ny, 11 + s, 0.0f, 1.0f);
+        to_blocked(x, xb, n, plain.in_c, hw_in, block);
+        to_blocked(dy, dyb, n, plain.out_c, hw_out, block);
+        const size_t bytes_plain = be->ops->conv2d_workspace(be, &plain, n);
+        const size_t bytes_blocked = be->ops->conv2d_workspace(be, &blocked, n);
+        void *ws = malloc(bytes_plain > bytes_blocked ? bytes_plain : bytes_blocked);
+        be->ops->conv2d_forward(be, &plain, n, x, w, bias, y, ws);
+        be->ops->conv2d_forward(be, &blocked, n, xb, w, bias, yb, ws);
+        to_blocked(y, want, n, plain.out_c, hw_out, block);
+        ck_assert_msg(same_bits(yb, want, ny, "y"), "shape %zu: forward", s);
+        for (int acc = 0; acc < 2; acc++) {
+            float *dx = floats(nx), *dxb = floats(nx), *dw = floats(nw), *dwb = floats(nw);
+            float *db = floats(plain.out_c), *dbb = floats(plain.out_c);
+            if (acc) {
+                tu_fill_normal(dx, nx, 13 + s, 0.0f, 1.0f);
+                to_blocked(dx, dxb, n, plain.in_c, hw_in, block);
+            }
+            be->ops->conv2d_backward(be, &plain, n, x, w, dy, dx, acc, dw, db, ws);
+            be->ops->conv2d_backward(be, &blocked, n, xb, w, dyb, dxb, acc, dwb, dbb, ws);
+            to_blocked(dx, want, n, plain.in_c, hw_in, block);
+            ck_assert_msg(same_bits(dxb, want, nx, "dx"), "shape %zu accumulate %d: dx", s, acc);
+            ck_assert_msg(same_bits(dwb, dw, nw, "dw"), "shape %zu: dweight", s);
+            ck_assert_msg(same_bits(dbb, db, plain.out_c, "db"), "shape %zu: dbias", s);
+            free(dx), free(dxb), free(dw), free(dwb), free(db), free(dbb);
+        }
+        ck_assert_int_eq(be->conv_fallbacks, 0);
+        free(ws), free(x), free(xb), free(w), free(bias), free(dy), free(dyb), free(y), free(yb);
+        free(want);
+    }
+}
+END_TEST
+
+START_TEST(test_pool_and_moments)
+{
+    nl_backend *be = tu_cpu(2);
+    const int n = 5, c = 32, h = 7, w = 6, hw = h * w;
+    const size_t count = (size_t)n * c * hw;
+    for (int block = 8; block <= 16; block += 8) {
+        float *x = floats(count), *xb = floats(count), *y = floats((size_t)n * c);
+        float *yb = floats((size_t)n * c), *dx = floats(count), *dxb = floats(count);
+        float *want = floats(count);
+        tu_fill_normal(x, count, 21, 0.5f, 1.0f);
+        to_blocked(x, xb, n, c, hw, block);
+        nl_pool_geom plain = {.kind = NL_POOL_AVG, .c = c, .in_h = h, .in_w = w, .out_h = 1,
+                              .out_w = 1, .kernel_h = h, .kernel_w = w, .stride = 1};
+        nl_pool_geom blocked = plain;
+        blocked.block = block;
+        be->ops->pool_forward(be, &plain, n, x, y, NULL);
+        be->ops->pool_forward(be, &blocked, n, xb, yb, NULL);
+        ck_assert(same_bits(yb, y, (size_t)n * c, "pooled"));
+        for (int acc = 0; acc < 2; acc++) {
+            tu_fill_normal(dx, count, 23, 0.0f, 1.0f);
+            to_blocked(dx, dxb, n, c, hw, block);
+            be->ops->pool_backward(be, &plain, n, y, NULL, dx, acc);
+            be->ops->pool_backward(be, &blocked, n, y, NULL, dxb, acc);
+            to_blocked(dx, want, n, c, hw, block);
+            ck_assert_msg(same_bits(dxb, want, count, "pool dx"), "block %d acc %d", block, acc);
+        }
+        /* the probes' per-channel moments */
+        double s[2][32] = {{0}}, q[2][32] = {{0}};
+        nl_channel_moments_add(x, n, c, hw, 0, s[0], q[0]);
+        nl_channel_moments_add(xb, n, c, hw, block, s[1], q[1]);
+        ck_assert(memcmp(s[0], s[1], sizeof s[0]) == 0 && memcmp(q[0], q[1], sizeof q[0]) == 0);
+        free(x), free(xb), free(y), free(yb), free(dx), free(dxb), free(want);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
+/* whole models */
+
+static nl_model_spec model_spec(nl_placement placement, nl_norm_kind kind, nl_layout layout)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RESNET;
+    spec.in_c = 1;
+    spec.in_h = 8;
+    spec.in_w = 8;
+    spec.classes = 5;
+    spec.n_widths = 2;
+    spec.widths[0] = 16;
+    spec.widths[1] = 32;
+    spec.activation = NL_ACT_RELU;
+    spec.layout = layout;
+    nl_norm_spec_defaults(&spec.norm, kind);
+    spec.norm.placement = placement;
+    spec.norm.groups = 4;
+    spec.norm.virtual_batch = 3;
+    return spec;
+}
+
+/* the error of a gradient: ||a - b|| / (||b|| + floor), in L2 */
+static double l2_error(const float *a, const float *b, size_t n, double floor)
+{
+    double diff = 0.0, norm = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        diff += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        norm += (double)b[i] * b[i];
+    }
+    return sqrt(diff) / (sqrt(norm) + floor);
+}
+
+/* |a - b| <= tol * (max |b| + floor) over the tensor */
+static bool close_to(const float *a, const float *b, size_t n, double tol, double floor,
+                     const char *what)
+{
+    double scale = floor, worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs((double)b[i]));
+        worst = fmax(worst, fabs((double)a[i] - (double)b[i]));
+    }
+    if (!(worst <= tol * scale)) {
+        fprintf(stderr, "%s: max |blocked - nchw| %.3g, scale %.3g\n", what, worst, scale);
+        return false;
+    }
+    return true;
+}
+
+/* Activations whose sign differs between the layouts. A ReLU whose input
+ * lies within rounding of 0 (exactly 0 where a value equals its group's
+ * mean and the shift is 0) passes its gradient in one layout and not in
+ * the other, and that one value moves every gradient before it by a few
+ * per cent on these small batches: such a step's gradients are not
+ * compared (a wrong index moves them by their whole size, with no flip). */
+static int sign_flips(const nl_model *plain, const nl_model *blocked, int n)
+{
+    int flips = 0;
+    for (int a = 0; a < plain->n_acts; a++) {
+        const nl_act *p0 = plain->acts[a], *p1 = nl_model_act(blocked, p0->name);
+        if (!p1 || !p1->shape.block)
+            continue;
+        const int c = p0->shape.c, hw = p0->shape.h * p0->shape.w, b = p1->shape.block;
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+                for (int q = 0; q < hw; q++) {
+                    const float v0 = p0->data[((size_t)i * c + ch) * hw + q];
+                    const float v1 = p1->data[(((size_t)i * (c / b) + ch / b) * hw + q) * b + ch % b];
+                    flips += (v0 > 0) != (v1 > 0);
+                }
+    }
+    return flips;
+}
+
+static int blocked_acts(const nl_model *m)
+{
+    int count = 0;
+    for (int i = 0; i < m->n_acts; i++)
+        count += m->acts[i]->shape.block != 0;
+    return count;
+}
+
+/* builds kind at placement in both layouts and takes 3 steps from the same
+ * parameters (the NCHW model's after each step are copied into the blocked
+ * one, so that a step's differences are that step's); false when the
+ * blocked build was refused (naming model.layout) */
+static bool check_pair(nl_backend *be, nl_placement placement, nl_norm_kind kind, int *compared)
+{
+    char what[128];
+    snprintf(what, sizeof what, "resnet/%s/%s", nl_name_of(&nl_placement_names, placement),
+             nl_name_of(&nl_norm_names, kind));
+    nl_model *m[2] = {NULL, NULL};
+    for (int l = 0; l < 2; l++) {
+        nl_model_spec spec = model_spec(placement, kind, l ? NL_LAYOUT_BLOCKED : NL_LAYOUT_NCHW);
+        nl_error err = {0};
+        const nl_code rc = nl_model_build(&spec, be, 6, 6, 11, &m[l], &err);
+        if (l == 1 && rc != NL_OK) {
+            ck_assert_msg(rc == NL_ERR_CONFIG && strcmp(err.key, "model.layout") == 0,
+                          "%s: refused without naming model.layout (key '%s'): %s", what, err.key,
+                          err.msg);
+            nl_model_free(m[0]);
+            return false;
+        }
+        ck_assert_msg(rc == NL_OK, "%s: %s", what, err.msg);
+    }
+    ck_assert_int_eq(blocked_acts(m[0]), 0);
+    ck_assert_msg(blocked_acts(m[1]) >= 4, "%s: %d blocked activations", what,
+                  blocked_acts(m[1]));
+    ck_assert_int_eq(m[0]->n_params, m[1]->n_params);
+    /* without a normalizer no sum runs over channels in another order */
+    const bool exact = kind == NL_NORM_NONE;
+    const double tol = exact ? 0.0 : 2e-4;
+    const int n = 6;
+    float x[6 * 8 * 8];
+    int32_t labels[6] = {1, 4, 0, 2, 4, 3};
+    tu_fill_normal(x, sizeof x / sizeof x[0], 17, 0.2f, 1.0f);
+    for (int step = 0; step < 3; step++) {
+        double loss[2];
+        for (int l = 0; l < 2; l++) {
+            nl_model_load_batch(m[l], x, labels, n);
+            nl_model_reset_metrics(m[l]);
+            nl_model_forward(m[l], n, NL_MODE_TRAIN);
+            double metrics[2];
+            nl_model_read_metrics(m[l], metrics);
+            loss[l] = metrics[0];
+            nl_model_backward(m[l], n);
+        }
+        ck_assert_msg(fabs(loss[1] - loss[0]) <= tol * fabs(loss[0]), "%s step %d: loss %.17g "
+                      "vs %.17g", what, step, loss[1], loss[0]);
+        ck_assert_msg(close_to(m[1]->logits->data, m[0]->logits->data,
+                               nl_shape_count(m[0]->logits->shape), tol, 1.0, what),
+                      "%s step %d: logits", what, step);
+        const bool kinked = !exact && sign_flips(m[0], m[1], n) > 0;
+        *compared += !kinked;
+        for (int i = 0; i < m[0]->n_params; i++) {
+            nl_param *p0 = m[0]->params[i], *p1 = m[1]->params[i];
+            ck_assert_str_eq(p0->name, p1->name);
+            /* the floor: a batch-normalized channel's bias before it has a
+             * gradient that sums to 0, rounding alone */
+            const double e = l2_error(p1->grad, p0->grad, p0->count, 1e-4);
+            ck_assert_msg(exact ? memcmp(p0->grad, p1->grad, p0->count * sizeof(float)) == 0
+                                : kinked || e <= 2e-2,
+                          "%s step %d: d %s off by %.3g", what, step, p0->name, e);
+            for (size_t k = 0; k < p0->count; k++)
+                p0->data[k] -= 0.1f * p0->grad[k];
+            memcpy(p1->data, p0->data, p0->count * sizeof(float));
+        }
+        for (int i = 0; i < m[0]->n_states; i++) {
+            nl_state *s0 = m[0]->states[i], *s1 = m[1]->states[i];
+            ck_assert_msg(close_to(s1->data, s0->data, s0->count, tol, 1.0, s0->name),
+                          "%s step %d: %s", what, step, s0->name);
+            memcpy(s1->data, s0->data, s0->count * sizeof(float));
+        }
+    }
+    for (int l = 0; l < 2; l++) {
+        nl_model_load_batch(m[l], x, labels, n);
+        nl_model_forward(m[l], n, NL_MODE_EVAL);
+    }
+    ck_assert_msg(close_to(m[1]->logits->data, m[0]->logits->data,
+                           nl_shape_count(m[0]->logits->shape), 5 * tol, 1.0, what),
+                  "%s: eval logits", what);
+    /* a smaller batch than planned (an evaluation's last) runs too */
+    for (int l = 0; l < 2; l++) {
+        nl_model_load_batch(m[l], x, labels, 4);
+        nl_model_forward(m[l], 4, NL_MODE_EVAL);
+    }
+    ck_assert_msg(close_to(m[1]->logits->data, m[0]->logits->data, 4 * 5, 5 * tol, 1.0, what),
+                  "%s: eval logits of 4 samples", what);
+    ck_assert_int_eq(be->conv_fallbacks, 0);
+    nl_model_free(m[0]);
+    nl_model_free(m[1]);
+    return true;
+}
+
+START_TEST(test_models)
+{
+    nl_backend *be = onednn_cpu();
+    if (!be) {
+        be = tu_cpu(2);
+        nl_model_spec spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_int_eq(nl_model_build(&spec, be, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
+        ck_assert_str_eq(err.key, "model.layout");
+        return;
+    }
+    int taken = 0, refused = 0, compared = 0;
+    bool must[NL_NORM_COUNT] = {[NL_NORM_NONE] = true, [NL_NORM_BATCH] = true,
+                                [NL_NORM_LAYER] = true, [NL_NORM_GROUP] = true,
+                                [NL_NORM_INSTANCE] = true};
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
+        if (!row->images)
+            continue;
+        for (int p = 0; p < 2; p++) {
+            const bool ok =
+                check_pair(be, p ? NL_PLACE_PRE : NL_PLACE_POST, (nl_norm_kind)k, &compared);
+            ck_assert_msg(ok || !must[k], "%s refused", nl_name_of(&nl_norm_names, k));
+            taken += ok;
+            refused += !ok;
+        }
+    }
+    fprintf(stderr, "blocked: %d models taken, %d refused, %d steps compared\n", taken, refused, compared);
+    /* nearly every step's gradients are compared */
+    ck_assert_msg(taken >= 10 && compared >= 3 * taken - 3, "%d models taken (%d refused), %d "
+                  "steps' gradients compared", taken, refused, compared);
+}
+END_TEST
+
+START_TEST(test_refusals)
+{
+    nl_backend *be = tu_cpu(2);
+    const int block = be->ops->conv_block(be);
+    if (!block)
+        return;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    /* widths that are not a multiple of the block */
+    nl_model_spec spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
+    spec.widths[1] = block + 4;
+    ck_assert_int_eq(nl_model_build(&spec, be, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "model.widths");
+    ck_assert_ptr_nonnull(strstr(err.msg, "multiples"));
+    /* statistics in bf16 */
+    spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
+    spec.norm.stats_precision = NL_PRECISION_BF16;
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_model_build(&spec, be, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "model.layout");
+    /* convolutions that are not oneDNN's */
+    setenv("NORMLAB_CONV", "normlab", 1);
+    nl_backend *own = NULL;
+    const nl_backend_options opt = {.threads = 1};
+    ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, &opt, &own, &err) == NL_OK, "%s", err.msg);
+    unsetenv("NORMLAB_CONV");
+    ck_assert_int_eq(own->ops->conv_block(own), 0);
+    spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_model_build(&spec, own, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "model.layout");
+    ck_assert_ptr_nonnull(strstr(err.msg, "oneDNN"));
+    nl_backend_close(own);
+}
+END_TEST
+
+/* the command line: a blocked run records its layout; device cuda and a
+ * normalizer without blocked kernels are refused before anything is
+ * written */
+START_TEST(test_runs)
+{
+    tu_tmp_make("layout");
+    tu_tmp_write("r.yaml", "data:\n  dataset: synthetic\n  train_size: 128\n  test_size: 32\n"
+                           "model:\n  arch: resnet\n  widths: [16, 32]\n  layout: blocked\n"
+                           "  norm:\n    type: batch\n"
+                           "train:\n  batch_size: 32\n  steps: 4\n  eval_every: 4\n");
+    const bool blocked = onednn_cpu() != NULL;
+    const int status = tu_normlab("run r.yaml --out run --threads 1");
+    char *out = tu_normlab_output();
+    if (blocked) {
+        ck_assert_msg(status == 0, "%s", out);
+        char *summary = tu_tmp_read("run/summary.json"), *config = tu_tmp_read("run/config.yaml");
+        ck_assert_msg(strstr(summary, "\"layout\": \"blocked (nChw"), "%s", summary);
+        ck_assert_msg(strstr(config, "  layout: blocked\n"), "%s", config);
+        ck_assert_msg(strstr(summary, "\"conv_library_fallbacks\": 0"), "%s", summary);
+        free(summary), free(config);
+    } else {
+        ck_assert_msg(status == 2 && strstr(out, "model.layout"), "%s", out);
+    }
+    free(out);
+    const char *refused[][2] = {{"--set device=cuda", "device is cuda"},
+                                {"--set model.norm.type=frn", "(frn)"}};
+    for (int k = 0; k < 2 && blocked; k++) {
+        char args[256];
+        snprintf(args, sizeof args, "run r.yaml %s --out refused", refused[k][0]);
+        const int rc = tu_normlab(args);
+        char *text = tu_normlab_output();
+        ck_assert_msg(rc == 2 && strstr(text, "model.layout") && strstr(text, refused[k][1]) &&
+                          strstr(text, "nchw"),
+                      "%s: exit %d: %s", refused[k][0], rc, text);
+        char path[512];
+        snprintf(path, sizeof path, "%s/refused", tu_tmp);
+        ck_assert_msg(access(path, F_OK) != 0, "%s: wrote refused/", refused[k][0]);
+        free(text);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("layout");
+    TCase *ops = tcase_create("ops");
+    tcase_add_test(ops, test_conv_ops);
+    tcase_add_test(ops, test_pool_and_moments);
+    suite_add_tcase(s, ops);
+    TCase *models = tcase_create("models");
+    tcase_set_timeout(models, 120);
+    tcase_add_test(models, test_models);
+    tcase_add_test(models, test_refusals);
+    tcase_add_test(models, test_runs);
+    suite_add_tcase(s, models);
+    return tu_run_suite(s);
+}
