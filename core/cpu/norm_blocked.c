@@ -26,9 +26,9 @@
  * groups need a whole sample's channels in one tile, hence
  * NL_NORM_BLOCKED_MAX_C. The backward keeps them in its workspace. The
  * passes are memory-bound: the statistics pass, then the apply pass (the
- * backward: the sums pass, then the dx pass), each parallel over items; no
- * pipelining of one item's apply with the next one's sums as the plain
- * kernels do. Vector code uses explicit multiply-adds only: the kernels are
+ * backward: the sums pass, then the dx pass), each parallel over items;
+ * per-sample groups take both passes a tile of samples at a time, the
+ * second reading from the cache (cached_samples). Vector code uses explicit multiply-adds only: the kernels are
  * compiled with -ffp-contract=fast, and the copies specialized for B = 8
  * and B = 16 must not round differently. */
 #include <assert.h>
@@ -223,6 +223,25 @@ static void tile_sums(const layout *L, const nl_norm_geom *g, shift_kind kind, i
             e[2 * l + 1] = s2[l];
         }
     });
+}
+
+/* Per-sample groups take a tile of samples through their sums and then
+ * their apply (or dx) pass while the tile is still in the cache, rather
+ * than streaming the whole batch twice from memory: as many samples as
+ * fit in CACHED_BYTES (about half a core's L2), at least one per thread.
+ * The tile changes no sum's order. */
+enum { CACHED_BYTES = 512 << 10 };
+
+static int cached_samples(const layout *L)
+{
+    const size_t sample = (size_t)L->c * L->hw * sizeof(float);
+    const int fit = (int)(CACHED_BYTES / (sample ? sample : 1));
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+#else
+    const int threads = 1;
+#endif
+    return fit > threads ? fit : threads;
 }
 
 /* per channel of blocks [b0, b1): the sums over every sample, in sample
@@ -447,7 +466,8 @@ static void group_forward(const layout *L, const nl_norm_geom *g, const float *x
 {
     assert(L->c <= TILE && "per-sample groups of at most NL_NORM_BLOCKED_MAX_C channels");
     double part[2 * TILE];
-    const int per_tile = TILE / L->c, nv = L->B / LANES;
+    const int fit = TILE / L->c, near = cached_samples(L);
+    const int per_tile = near < fit ? near : fit, nv = L->B / LANES;
     const double count = (double)L->cpg * L->hw;
     for (int i0 = 0; i0 < L->n; i0 += per_tile) {
         const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
@@ -698,45 +718,66 @@ size_t nl_cpu_norm_blocked_backward_workspace(nl_backend *be, const nl_norm_geom
  * dxhat = gamma*dy and M the group's count, dx = rstd*gamma*dy
  * + (b*(x - mean) + k), b = -rstd^2*sum(dxhat*xhat)/M, k = -rstd*sum(dxhat)/M
  * (0 without centring). */
-static void backward(const nl_norm_geom *g, const float *x, const float *dy, const float *y,
-                     const float *gamma, const float *save_mean, const float *save_rstd,
-                     float *dx, bool accumulate_dx, float *dskip, bool accumulate_dskip,
-                     float *dgamma, float *dbeta, void *workspace)
+/* the dx pass over the items of samples [i0, i1) */
+static void dx_pass(const layout *L, const nl_norm_geom *g, int i0, int i1, const float *x,
+                    const float *dy, const float *y, const float *gamma, const float *save_mean,
+                    const float *save_rstd, const float *coef, float *dx, bool accumulate_dx,
+                    float *dskip, bool accumulate_dskip)
 {
-    const layout L = layout_of(g);
-    const int c = L.c, nv = L.B / LANES;
-    double *part = workspace;
-    float *coef = (float *)(part + 2 * (size_t)L.n * c);
-    tile_sums(&L, g, SHIFT_MEAN, 0, L.n, 0, L.nb, x, dy, y, save_mean, part);
-    if (g->groups == 0) {
-        const double count = (double)L.n * L.hw;
-        for (int ch = 0; ch < c; ch++) {
-            double sum_dy = 0.0, sum_dy_xc = 0.0;
-            for (int i = 0; i < L.n; i++) {
-                sum_dy += part[2 * ((size_t)i * c + ch)];
-                sum_dy_xc += part[2 * ((size_t)i * c + ch) + 1];
+    const int c = L->c, nv = L->B / LANES;
+    const long items = (long)(i1 - i0) * L->nb;
+    NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
+    for (long k = 0; k < items; k++) {
+        const long it = (long)i0 * L->nb + k;
+        const int i = (int)(it / L->nb), cb = (int)(it % L->nb);
+        float af[BLOCK_MAX], bf[BLOCK_MAX], kf[BLOCK_MAX], mf[BLOCK_MAX];
+        for (int l = 0; l < L->B; l++) {
+            const int ch = cb * L->B + l;
+            if (g->groups == 0) {
+                af[l] = coef[ch];
+                bf[l] = coef[c + ch];
+                kf[l] = coef[2 * c + ch];
+                mf[l] = coef[3 * c + ch];
+            } else {
+                const long s = stat_of(L, i, ch);
+                af[l] = (float)((double)save_rstd[s] * gamma_at(gamma, ch));
+                bf[l] = coef[2 * s];
+                kf[l] = coef[2 * s + 1];
+                mf[l] = save_mean[s];
             }
-            const double rstd = save_rstd[ch], sum_dy_xhat = sum_dy_xc * rstd;
-            if (dbeta)
-                dbeta[ch] = (float)sum_dy;
-            if (dgamma)
-                dgamma[ch] = (float)sum_dy_xhat;
-            const double a = gamma_at(gamma, ch) * rstd;
-            coef[ch] = (float)a;
-            coef[c + ch] = (float)(-a * rstd * (sum_dy_xhat / count));
-            coef[2 * c + ch] = (float)(-a * (sum_dy / count));
-            coef[3 * c + ch] = save_mean[ch];
         }
-    } else {
-        const double block = (double)L.cpg * L.hw;
-        for (int i = 0; i < L.n; i++)
-            for (int q = 0; q < L.groups; q++) {
-                const long s = (long)i * L.groups + q;
+        const size_t at = item_at(L, it);
+        dx_item(x + at, dy + at, y ? y + at : NULL, dx ? dx + at : NULL,
+                y && dskip ? dskip + at : NULL, nv, L->hw, af, bf, kf, mf, accumulate_dx,
+                accumulate_dskip);
+    });
+}
+
+/* Per-sample groups, a tile of samples at a time (cached_samples): their
+ * sums, their groups' coefficients and their dx pass while the tile is in
+ * the cache; the parameter gradients at the end from every sample's sums,
+ * in sample order. */
+static void group_backward(const layout *L, const nl_norm_geom *g, const float *x,
+                           const float *dy, const float *y, const float *gamma,
+                           const float *save_mean, const float *save_rstd, float *dx,
+                           bool accumulate_dx, float *dskip, bool accumulate_dskip, float *dgamma,
+                           float *dbeta, double *part, float *coef)
+{
+    const int c = L->c, per_tile = cached_samples(L);
+    const double block = (double)L->cpg * L->hw;
+    const bool passes = dx || (y && dskip);
+    for (int i0 = 0; i0 < L->n; i0 += per_tile) {
+        const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
+        tile_sums(L, g, SHIFT_MEAN, i0, i1, 0, L->nb, x, dy, y, save_mean,
+                  part + 2 * (size_t)i0 * c);
+        for (int i = i0; i < i1; i++)
+            for (int q = 0; q < L->groups; q++) {
+                const long s = (long)i * L->groups + q;
                 const double rstd = save_rstd[s];
-                double *e = part + 2 * ((size_t)i * c + (size_t)q * L.cpg);
+                double *e = part + 2 * ((size_t)i * c + (size_t)q * L->cpg);
                 double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-                for (int j = 0; j < L.cpg; j++) {
-                    const double gm = gamma_at(gamma, q * L.cpg + j);
+                for (int j = 0; j < L->cpg; j++) {
+                    const double gm = gamma_at(gamma, q * L->cpg + j);
                     e[2 * j + 1] *= rstd; /* sum dy * xhat */
                     sum_dxhat += gm * e[2 * j];
                     sum_dxhat_xhat += gm * e[2 * j + 1];
@@ -744,45 +785,60 @@ static void backward(const nl_norm_geom *g, const float *x, const float *dy, con
                 coef[2 * s] = (float)(-rstd * rstd * sum_dxhat_xhat / block);
                 coef[2 * s + 1] = g->center ? (float)(-rstd * sum_dxhat / block) : 0.0f;
             }
-        for (int ch = 0; (dgamma || dbeta) && ch < c; ch++) {
-            double sum_dy = 0.0, sum_dy_xhat = 0.0;
-            for (int i = 0; i < L.n; i++) {
-                sum_dy += part[2 * ((size_t)i * c + ch)];
-                sum_dy_xhat += part[2 * ((size_t)i * c + ch) + 1];
-            }
-            if (dbeta)
-                dbeta[ch] = (float)sum_dy;
-            if (dgamma)
-                dgamma[ch] = (float)sum_dy_xhat;
-        }
+        if (passes)
+            dx_pass(L, g, i0, i1, x, dy, y, gamma, save_mean, save_rstd, coef, dx, accumulate_dx,
+                    dskip, accumulate_dskip);
     }
-    if (!dx && !(y && dskip))
-        return;
-    const long items = (long)L.n * L.nb;
-    NL_PARALLEL_FOR_IF(items * L.hw * L.B >= NL_PARALLEL_MIN,
-    for (long it = 0; it < items; it++) {
-        const int i = (int)(it / L.nb), cb = (int)(it % L.nb);
-        float af[BLOCK_MAX], bf[BLOCK_MAX], kf[BLOCK_MAX], mf[BLOCK_MAX];
-        for (int l = 0; l < L.B; l++) {
-            const int ch = cb * L.B + l;
-            if (g->groups == 0) {
-                af[l] = coef[ch];
-                bf[l] = coef[c + ch];
-                kf[l] = coef[2 * c + ch];
-                mf[l] = coef[3 * c + ch];
-            } else {
-                const long s = stat_of(&L, i, ch);
-                af[l] = (float)((double)save_rstd[s] * gamma_at(gamma, ch));
-                bf[l] = coef[2 * s];
-                kf[l] = coef[2 * s + 1];
-                mf[l] = save_mean[s];
-            }
+    for (int ch = 0; (dgamma || dbeta) && ch < c; ch++) {
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int i = 0; i < L->n; i++) {
+            sum_dy += part[2 * ((size_t)i * c + ch)];
+            sum_dy_xhat += part[2 * ((size_t)i * c + ch) + 1];
         }
-        const size_t at = item_at(&L, it);
-        dx_item(x + at, dy + at, y ? y + at : NULL, dx ? dx + at : NULL,
-                y && dskip ? dskip + at : NULL, nv, L.hw, af, bf, kf, mf, accumulate_dx,
-                accumulate_dskip);
-    });
+        if (dbeta)
+            dbeta[ch] = (float)sum_dy;
+        if (dgamma)
+            dgamma[ch] = (float)sum_dy_xhat;
+    }
+}
+
+static void backward(const nl_norm_geom *g, const float *x, const float *dy, const float *y,
+                     const float *gamma, const float *save_mean, const float *save_rstd,
+                     float *dx, bool accumulate_dx, float *dskip, bool accumulate_dskip,
+                     float *dgamma, float *dbeta, void *workspace)
+{
+    const layout L = layout_of(g);
+    const int c = L.c;
+    double *part = workspace;
+    float *coef = (float *)(part + 2 * (size_t)L.n * c);
+    if (g->groups > 0) {
+        group_backward(&L, g, x, dy, y, gamma, save_mean, save_rstd, dx, accumulate_dx, dskip,
+                       accumulate_dskip, dgamma, dbeta, part, coef);
+        return;
+    }
+    /* batch statistics: every sample's sums before any dx */
+    tile_sums(&L, g, SHIFT_MEAN, 0, L.n, 0, L.nb, x, dy, y, save_mean, part);
+    const double count = (double)L.n * L.hw;
+    for (int ch = 0; ch < c; ch++) {
+        double sum_dy = 0.0, sum_dy_xc = 0.0;
+        for (int i = 0; i < L.n; i++) {
+            sum_dy += part[2 * ((size_t)i * c + ch)];
+            sum_dy_xc += part[2 * ((size_t)i * c + ch) + 1];
+        }
+        const double rstd = save_rstd[ch], sum_dy_xhat = sum_dy_xc * rstd;
+        if (dbeta)
+            dbeta[ch] = (float)sum_dy;
+        if (dgamma)
+            dgamma[ch] = (float)sum_dy_xhat;
+        const double a = gamma_at(gamma, ch) * rstd;
+        coef[ch] = (float)a;
+        coef[c + ch] = (float)(-a * rstd * (sum_dy_xhat / count));
+        coef[2 * c + ch] = (float)(-a * (sum_dy / count));
+        coef[3 * c + ch] = save_mean[ch];
+    }
+    if (dx || (y && dskip))
+        dx_pass(&L, g, 0, L.n, x, dy, y, gamma, save_mean, save_rstd, coef, dx, accumulate_dx,
+                dskip, accumulate_dskip);
 }
 
 void nl_cpu_norm_blocked_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
