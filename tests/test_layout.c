@@ -14,8 +14,10 @@
  *     logits, gradients, running statistics, eval logits, 3 steps from the
  *     same parameters: bit for bit without a normalizer, to float rounding
  *     with one, whose sums run in another order), or are refused naming
- *     model.layout; the
- *     kinds of the fused statistics family are never refused;
+ *     model.layout; the fused statistics family, DyT, FRN and ScaleNorm
+ *     are never refused;
+ *   - the ops DyT and FRN's threshold: elements bit for bit, parameter
+ *     gradients to rounding;
  *   - refusals: widths that are not a multiple of the block, a backend
  *     whose convolutions are not oneDNN's (NORMLAB_CONV=normlab), statistics
  *     in bf16. */
@@ -50,6 +52,22 @@ static bool same_bits(const float *a, const float *b, size_t n, const char *what
             fprintf(stderr, "%s: [%zu] %.9g vs %.9g\n", what, i, a[i], b[i]);
             return false;
         }
+    return true;
+}
+
+/* |a - b| <= tol * (max |b| + floor) over the tensor */
+static bool close_to(const float *a, const float *b, size_t n, double tol, double floor,
+                     const char *what)
+{
+    double scale = floor, worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs((double)b[i]));
+        worst = fmax(worst, fabs((double)a[i] - (double)b[i]));
+    }
+    if (!(worst <= tol * scale)) {
+        fprintf(stderr, "%s: max |blocked - nchw| %.3g, scale %.3g\n", what, worst, scale);
+        return false;
+    }
     return true;
 }
 
@@ -170,6 +188,64 @@ START_TEST(test_pool_and_moments)
 }
 END_TEST
 
+/* DyT and FRN's threshold: every element as the planes compute it (the
+ * same bits; a gradient added into dx to rounding), the parameters'
+ * gradients to rounding (summed in another order) */
+START_TEST(test_pointwise_ops)
+{
+    nl_backend *be = tu_cpu(2);
+    const int n = 3, c = 32, hw = 45;
+    const size_t count = (size_t)n * c * hw;
+    float *x = floats(count), *dy = floats(count), *y = floats(count), *dx = floats(count);
+    float *xb = floats(count), *dyb = floats(count), *yb = floats(count), *dxb = floats(count);
+    float *want = floats(count), gamma[32], beta[32], tau[32], alpha = 0.7f;
+    tu_fill_normal(x, count, 31, 0.0f, 1.5f);
+    tu_fill_normal(dy, count, 33, 0.0f, 1.0f);
+    tu_fill_normal(gamma, c, 35, 1.0f, 0.2f);
+    tu_fill_normal(beta, c, 37, 0.0f, 0.2f);
+    tu_fill_normal(tau, c, 39, 0.0f, 0.5f);
+    double ws[2][3 * 32];
+    for (int block = 8; block <= 16; block += 8) {
+        to_blocked(x, xb, n, c, hw, block);
+        to_blocked(dy, dyb, n, c, hw, block);
+        for (int acc = 0; acc < 2; acc++) {
+            float g[2][3][32], a[2];
+            be->ops->dyt_forward(be, n, c, hw, 0, &alpha, x, gamma, beta, y);
+            be->ops->dyt_forward(be, n, c, hw, block, &alpha, xb, gamma, beta, yb);
+            to_blocked(y, want, n, c, hw, block);
+            ck_assert_msg(same_bits(yb, want, count, "dyt y"), "block %d", block);
+            tu_fill_normal(dx, count, 41, 0.0f, 1.0f);
+            to_blocked(dx, dxb, n, c, hw, block);
+            be->ops->dyt_backward(be, n, c, hw, 0, &alpha, x, dy, gamma, dx, acc, g[0][0],
+                                  g[0][1], &a[0], ws[0]);
+            be->ops->dyt_backward(be, n, c, hw, block, &alpha, xb, dyb, gamma, dxb, acc, g[1][0],
+                                  g[1][1], &a[1], ws[1]);
+            to_blocked(dx, want, n, c, hw, block);
+            /* added into dx, the kernels' multiply-adds may contract
+             * differently (-ffp-contract=fast): to rounding there */
+            ck_assert_msg(acc ? close_to(dxb, want, count, 1e-6, 1.0, "dyt dx")
+                              : same_bits(dxb, want, count, "dyt dx"),
+                          "block %d acc %d", block, acc);
+            ck_assert(close_to(g[1][0], g[0][0], c, 1e-5, 1.0, "dgamma"));
+            ck_assert(close_to(g[1][1], g[0][1], c, 1e-5, 1.0, "dbeta"));
+            ck_assert(close_to(&a[1], &a[0], 1, 1e-5, 1.0, "dalpha"));
+            be->ops->tlu_forward(be, n, c, hw, 0, x, tau, y);
+            be->ops->tlu_forward(be, n, c, hw, block, xb, tau, yb);
+            to_blocked(y, want, n, c, hw, block);
+            ck_assert_msg(same_bits(yb, want, count, "tlu y"), "block %d", block);
+            tu_fill_normal(dx, count, 43, 0.0f, 1.0f);
+            to_blocked(dx, dxb, n, c, hw, block);
+            be->ops->tlu_backward(be, n, c, hw, 0, y, tau, dy, dx, acc, g[0][2]);
+            be->ops->tlu_backward(be, n, c, hw, block, yb, tau, dyb, dxb, acc, g[1][2]);
+            to_blocked(dx, want, n, c, hw, block);
+            ck_assert_msg(same_bits(dxb, want, count, "tlu dx"), "block %d acc %d", block, acc);
+            ck_assert(close_to(g[1][2], g[0][2], c, 1e-5, 1.0, "dtau"));
+        }
+    }
+    free(x), free(dy), free(y), free(dx), free(xb), free(dyb), free(yb), free(dxb), free(want);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* whole models */
 
@@ -205,21 +281,6 @@ static double l2_error(const float *a, const float *b, size_t n, double floor)
     return sqrt(diff) / (sqrt(norm) + floor);
 }
 
-/* |a - b| <= tol * (max |b| + floor) over the tensor */
-static bool close_to(const float *a, const float *b, size_t n, double tol, double floor,
-                     const char *what)
-{
-    double scale = floor, worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs((double)b[i]));
-        worst = fmax(worst, fabs((double)a[i] - (double)b[i]));
-    }
-    if (!(worst <= tol * scale)) {
-        fprintf(stderr, "%s: max |blocked - nchw| %.3g, scale %.3g\n", what, worst, scale);
-        return false;
-    }
-    return true;
-}
 
 /* Activations whose sign differs between the layouts. A ReLU whose input
  * lies within rounding of 0 (exactly 0 where a value equals its group's
@@ -361,7 +422,8 @@ START_TEST(test_models)
     int taken = 0, refused = 0, compared = 0;
     bool must[NL_NORM_COUNT] = {[NL_NORM_NONE] = true, [NL_NORM_BATCH] = true,
                                 [NL_NORM_LAYER] = true, [NL_NORM_GROUP] = true,
-                                [NL_NORM_INSTANCE] = true};
+                                [NL_NORM_INSTANCE] = true, [NL_NORM_DYT] = true,
+                                [NL_NORM_FRN] = true, [NL_NORM_SCALE] = true};
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
         if (!row->images)
@@ -442,7 +504,7 @@ START_TEST(test_runs)
     }
     free(out);
     const char *refused[][2] = {{"--set device=cuda", "device is cuda"},
-                                {"--set model.norm.type=frn", "(frn)"}};
+                                {"--set model.norm.type=switchable", "(switchnorm)"}};
     for (int k = 0; k < 2 && blocked; k++) {
         char args[256];
         snprintf(args, sizeof args, "run r.yaml %s --out refused", refused[k][0]);
@@ -466,6 +528,7 @@ int main(void)
     TCase *ops = tcase_create("ops");
     tcase_add_test(ops, test_conv_ops);
     tcase_add_test(ops, test_pool_and_moments);
+    tcase_add_test(ops, test_pointwise_ops);
     suite_add_tcase(s, ops);
     TCase *models = tcase_create("models");
     tcase_set_timeout(models, 120);

@@ -275,7 +275,7 @@ static void batch_stats_features(const nl_norm_geom *g, const float *x, float *m
 /* per-channel running statistics from per-group ones: batch statistics
  * (a group per channel) or instance statistics (n per channel, averaged),
  * each group's variance made unbiased as PyTorch does */
-static void running_from_groups(const nl_norm_geom *g, const float *mean, const float *var,
+void nl_cpu_running_from_groups(const nl_norm_geom *g, const float *mean, const float *var,
                                 float *running_mean, float *running_var, float momentum)
 {
     assert((g->groups == 0 || g->groups == g->c) && "running statistics are per channel");
@@ -327,7 +327,7 @@ void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, fl
         });
     }
     if (running_mean)
-        running_from_groups(g, mean, var, running_mean, running_var, *momentum);
+        nl_cpu_running_from_groups(g, mean, var, running_mean, running_var, *momentum);
 }
 
 void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,

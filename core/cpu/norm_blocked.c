@@ -388,28 +388,6 @@ static void instance_running(const layout *L, const nl_norm_geom *g, const float
     }
 }
 
-/* norm_stats' update from the per-group statistics: norm.c's
- * running_from_groups */
-static void running_from_groups(const nl_norm_geom *g, const float *mean, const float *var,
-                                float *running_mean, float *running_var, float momentum)
-{
-    assert((g->groups == 0 || g->groups == g->c) && "running statistics are per channel");
-    const double count = (double)nl_norm_group_count(g);
-    const double unbias = count > 1.0 ? count / (count - 1.0) : 1.0;
-    const int per_channel = g->groups == 0 ? 1 : g->n;
-    for (int ch = 0; ch < g->c; ch++) {
-        double mean_sum = 0.0, var_sum = 0.0;
-        for (int i = 0; i < per_channel; i++) {
-            const size_t s = g->groups == 0 ? (size_t)ch : (size_t)i * g->c + ch;
-            mean_sum += mean[s];
-            var_sum += var[s] * unbias;
-        }
-        running_mean[ch] =
-            (1.0f - momentum) * running_mean[ch] + momentum * (float)(mean_sum / per_channel);
-        running_var[ch] =
-            (1.0f - momentum) * running_var[ch] + momentum * (float)(var_sum / per_channel);
-    }
-}
 
 /* ---- the forward: statistics, then apply ---- */
 
@@ -568,7 +546,7 @@ void nl_cpu_norm_blocked_stats(nl_backend *be, const nl_norm_geom *g, const floa
     else
         group_forward(&L, g, x, NULL, NULL, NULL, false, NULL, NULL, NULL, mean, var);
     if (running_mean)
-        running_from_groups(g, mean, var, running_mean, running_var, *momentum);
+        nl_cpu_running_from_groups(g, mean, var, running_mean, running_var, *momentum);
 }
 
 /* per-channel statistics given (norm_forward_eval; norm_apply with batch

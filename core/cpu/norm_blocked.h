@@ -20,6 +20,12 @@
  * the stack: their channels are at most this many */
 #define NL_NORM_BLOCKED_MAX_C 4096
 
+/* norm_stats' running statistics (per channel) from per-group ones, batch
+ * statistics or instances averaged, each variance made unbiased (norm.c;
+ * the blocked kernels share it: it reads no activation) */
+void nl_cpu_running_from_groups(const nl_norm_geom *g, const float *mean, const float *var,
+                                float *running_mean, float *running_var, float momentum);
+
 void nl_cpu_norm_blocked_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                  const float *gamma, const float *beta, float *y,
                                  float *save_mean, float *save_rstd, float *running_mean,

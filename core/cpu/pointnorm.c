@@ -61,11 +61,42 @@ static void dyt_run_forward(const float *x, float *y, int len, float alpha, cons
     }
 }
 
-void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
-                        const float *gamma, const float *beta, float *y)
+/* ---- the channel-blocked layout (block B > 0: (N, C/B, HW, B)) ----
+ * A pixel's B channels are a run of B features with their channels'
+ * parameters, each element computed as on a plane (the same bits: the
+ * same operations on the same values). The parameter gradients are summed
+ * per channel over the samples in sample order, a sample's pixels in
+ * vector lanes over ROWS-pixel chunks and the chunk totals in double:
+ * another order than the planes' (float rounding), fixed by the shapes.
+ * Parallel over channel blocks, so a channel's sums stay in one thread. */
+enum { ROWS = 32 };
+
+static void dyt_forward_blocked(int n, int c, int hw, int block, float alpha, const float *x,
+                                const float *gamma, const float *beta, float *y)
+{
+    const int blocks = c / block;
+    const long items = (long)n * blocks;
+    NL_PARALLEL_FOR_IF(items * hw * block >= NL_PARALLEL_MIN,
+    for (long it = 0; it < items; it++) {
+        const int cb = (int)(it % blocks);
+        const run_params p = {gamma ? gamma + (size_t)cb * block : NULL,
+                              beta ? beta + (size_t)cb * block : NULL, 1.0f, 0.0f};
+        const size_t at = (size_t)it * hw * block;
+        for (int q = 0; q < hw; q++)
+            dyt_run_forward(x + at + (size_t)q * block, y + at + (size_t)q * block, block, alpha,
+                            &p);
+    });
+}
+
+void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, int block, const float *alpha,
+                        const float *x, const float *gamma, const float *beta, float *y)
 {
     (void)be;
     const float a = *alpha;
+    if (block) {
+        dyt_forward_blocked(n, c, hw, block, a, x, gamma, beta, y);
+        return;
+    }
     const long planes = (long)n * c;
     if (hw == 1) { /* feature vectors: a row of c features per sample */
         const run_params p = {gamma, beta, 1.0f, 0.0f};
@@ -153,7 +184,7 @@ static void dyt_plane_backward(const float *x, const float *dy, float *dx, bool 
  * load), each feature's sums kept in a float lane over ROWS rows, then
  * added in double. A feature's sums see the same operations in the same
  * order whatever the span, so nothing depends on the thread count. */
-enum { ROWS = 32, FEATURE_BLOCK = 256 };
+enum { FEATURE_BLOCK = 256 };
 
 static void dyt_features_block(int n, int c, int b0, int width, const float *x, const float *dy,
                                const float *gamma, float alpha, float *dx, bool accumulate,
@@ -217,13 +248,55 @@ static void dyt_features_backward(int n, int c, const float *x, const float *dy,
                         dyt_features_share(n, c, x, dy, gamma, alpha, dx, accumulate, sums));
 }
 
+static void dyt_backward_blocked(int n, int c, int hw, int block, const float *x,
+                                 const float *dy, const float *gamma, float alpha, float *dx,
+                                 bool accumulate, double *sums /* (c, 3) */)
+{
+    const int blocks = c / block, nv = block / 8;
+    const nl_v8 va = nl_v8_splat(alpha);
+    NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
+    for (int cb = 0; cb < blocks; cb++) {
+        nl_v8 scale[NL_MAX_CHANNEL_BLOCK / 8];
+        for (int v = 0; v < nv; v++) {
+            float g[8];
+            for (int l = 0; l < 8; l++)
+                g[l] = gamma ? gamma[cb * block + v * 8 + l] : 1.0f;
+            scale[v] = nl_v8_load(g) * va;
+        }
+        double tot[3][NL_MAX_CHANNEL_BLOCK] = {{0}};
+        for (int i = 0; i < n; i++) {
+            const size_t item = ((size_t)i * blocks + cb) * hw * block;
+            for (int q0 = 0; q0 < hw; q0 += ROWS) {
+                const int q1 = hw - q0 < ROWS ? hw : q0 + ROWS;
+                nl_v8 acc[NL_MAX_CHANNEL_BLOCK / 8][3];
+                memset(acc, 0, sizeof acc);
+                for (int q = q0; q < q1; q++)
+                    for (int v = 0; v < nv; v++) {
+                        const size_t j = item + (size_t)q * block + (size_t)v * 8;
+                        const nl_v8 d = dyt_grad8(nl_v8_load(x + j), nl_v8_load(dy + j), va,
+                                                  scale[v], acc[v]);
+                        if (dx)
+                            store_dx(dx, j, d, accumulate);
+                    }
+                for (int v = 0; v < nv; v++)
+                    for (int k = 0; k < 3; k++)
+                        for (int l = 0; l < 8; l++)
+                            tot[k][v * 8 + l] += acc[v][k][l];
+            }
+        }
+        for (int l = 0; l < block; l++)
+            for (int k = 0; k < 3; k++)
+                sums[(size_t)(cb * block + l) * 3 + k] = tot[k][l];
+    });
+}
+
 size_t nl_cpu_dyt_backward_workspace(nl_backend *be, int c)
 {
     (void)be;
     return (size_t)c * 3 * sizeof(double); /* each channel's three sums */
 }
 
-void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
+void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, int block, const float *alpha,
                          const float *x, const float *dy, const float *gamma, float *dx,
                          bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
                          void *workspace)
@@ -231,7 +304,9 @@ void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alph
     (void)be;
     const float a = *alpha;
     double *sums = workspace; /* (c, 3): dy, dy * t, dy * (1 - t^2) * x */
-    if (hw == 1) {
+    if (block) {
+        dyt_backward_blocked(n, c, hw, block, x, dy, gamma, a, dx, accumulate_dx, sums);
+    } else if (hw == 1) {
         dyt_features_backward(n, c, x, dy, gamma, a, dx, accumulate_dx, sums);
     } else {
         NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
@@ -257,10 +332,27 @@ void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alph
     *dalpha = (float)total;
 }
 
-void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
-                        float *y)
+void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, int block, const float *x,
+                        const float *tau, float *y)
 {
     (void)be;
+    if (block) { /* each pixel's run of channels against their thresholds */
+        const int blocks = c / block;
+        const long items = (long)n * blocks;
+        NL_PARALLEL_FOR_IF(items * hw * block >= NL_PARALLEL_MIN,
+        for (long it = 0; it < items; it++) {
+            const float *t = tau + (size_t)(it % blocks) * block;
+            const float *xs = x + (size_t)it * hw * block;
+            float *ys = y + (size_t)it * hw * block;
+            for (int q = 0; q < hw; q++)
+                _Pragma("omp simd")
+                for (int l = 0; l < block; l++) {
+                    const float v = xs[(size_t)q * block + l];
+                    ys[(size_t)q * block + l] = v > t[l] ? v : t[l];
+                }
+        });
+        return;
+    }
     const long planes = (long)n * c;
     NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
     for (long s = 0; s < planes; s++) {
@@ -313,10 +405,54 @@ static double tlu_plane_backward(const float *y, const float *dy, float *dx, boo
  * order, so nothing depends on the blocks or the thread count. */
 enum { TLU_BLOCK = 64 };
 
-void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
-                         const float *dy, float *dx, bool accumulate_dx, float *dtau)
+/* the blocked backward: each channel block in one thread, its lanes'
+ * held sums over ROWS-pixel chunks, chunk totals in double, samples in
+ * order */
+static void tlu_backward_blocked(int n, int c, int hw, int block, const float *y,
+                                 const float *tau, const float *dy, float *dx, bool accumulate,
+                                 float *dtau)
+{
+    const int blocks = c / block, nv = block / 8;
+    NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
+    for (int cb = 0; cb < blocks; cb++) {
+        nl_v8 vt[NL_MAX_CHANNEL_BLOCK / 8];
+        for (int v = 0; v < nv; v++)
+            vt[v] = nl_v8_load(tau + cb * block + v * 8);
+        double total[NL_MAX_CHANNEL_BLOCK] = {0};
+        for (int i = 0; i < n; i++) {
+            const size_t item = ((size_t)i * blocks + cb) * hw * block;
+            for (int q0 = 0; q0 < hw; q0 += ROWS) {
+                const int q1 = hw - q0 < ROWS ? hw : q0 + ROWS;
+                nl_v8 held[NL_MAX_CHANNEL_BLOCK / 8];
+                memset(held, 0, sizeof held);
+                for (int q = q0; q < q1; q++)
+                    for (int v = 0; v < nv; v++) {
+                        const size_t j = item + (size_t)q * block + (size_t)v * 8;
+                        const nl_v8i passes = nl_v8_load(y + j) > vt[v];
+                        const nl_v8 d = nl_v8_load(dy + j);
+                        held[v] += (nl_v8)((nl_v8i)d & ~passes);
+                        if (dx)
+                            store_dx(dx, j, (nl_v8)((nl_v8i)d & passes), accumulate);
+                    }
+                for (int v = 0; v < nv; v++)
+                    for (int l = 0; l < 8; l++)
+                        total[v * 8 + l] += held[v][l];
+            }
+        }
+        for (int l = 0; l < block; l++)
+            dtau[cb * block + l] = (float)total[l];
+    });
+}
+
+void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, int block, const float *y,
+                         const float *tau, const float *dy, float *dx, bool accumulate_dx,
+                         float *dtau)
 {
     (void)be;
+    if (block) {
+        tlu_backward_blocked(n, c, hw, block, y, tau, dy, dx, accumulate_dx, dtau);
+        return;
+    }
     const int blocks = (c + TLU_BLOCK - 1) / TLU_BLOCK;
     NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
     for (int blk = 0; blk < blocks; blk++) {

@@ -10,6 +10,7 @@
 typedef struct {
     nl_layer base;
     int c, hw;
+    int block;           /* the input's channel block (nl_shape.block), 0: planes */
     int rows_per_sample; /* token sequences: N*T rows of c */
     nl_param *alpha, *gamma, *beta;
 } dyt_layer;
@@ -17,16 +18,17 @@ typedef struct {
 static void dyt_forward(nl_layer *self, const nl_pass *pass)
 {
     dyt_layer *l = (dyt_layer *)self;
-    pass->be->ops->dyt_forward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->alpha->data,
-                               self->in[0]->data, l->gamma ? l->gamma->data : NULL,
-                               l->beta ? l->beta->data : NULL, self->out->data);
+    pass->be->ops->dyt_forward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->block,
+                               l->alpha->data, self->in[0]->data,
+                               l->gamma ? l->gamma->data : NULL, l->beta ? l->beta->data : NULL,
+                               self->out->data);
 }
 
 static void dyt_backward(nl_layer *self, const nl_pass *pass)
 {
     dyt_layer *l = (dyt_layer *)self;
-    pass->be->ops->dyt_backward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->alpha->data,
-                                self->in[0]->data, self->out->grad,
+    pass->be->ops->dyt_backward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->block,
+                                l->alpha->data, self->in[0]->data, self->out->grad,
                                 l->gamma ? l->gamma->data : NULL, self->in[0]->grad,
                                 self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
                                 l->beta ? l->beta->grad : NULL, l->alpha->grad, pass->workspace);
@@ -35,13 +37,15 @@ static void dyt_backward(nl_layer *self, const nl_pass *pass)
 static const nl_layer_vtable dyt_vtable = {.kind = "dyt",
                                            .flops = nl_layer_flops_values,
                                            .forward = dyt_forward,
-                                           .backward = dyt_backward};
+                                           .backward = dyt_backward,
+                                           .takes_blocked = true};
 
 static nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     dyt_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->c = in->shape.c;
     l->hw = nl_shape_plane(in->shape);
+    l->block = in->shape.block;
     l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     char pname[96];
     snprintf(pname, sizeof pname, "%s.alpha", name);

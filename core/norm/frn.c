@@ -30,7 +30,8 @@ static void frn_forward(nl_layer *self, const nl_pass *pass)
     be->ops->norm_forward(be, &g, self->in[0]->data, l->gamma ? l->gamma->data : NULL,
                           l->beta ? l->beta->data : NULL, self->out->data, l->save_mean,
                           l->save_rstd, NULL, NULL, NULL);
-    be->ops->tlu_forward(be, g.n, g.c, g.hw, self->out->data, l->tau->data, self->out->data);
+    be->ops->tlu_forward(be, g.n, g.c, g.hw, g.block, self->out->data, l->tau->data,
+                         self->out->data);
 }
 
 static void frn_backward(nl_layer *self, const nl_pass *pass)
@@ -40,8 +41,8 @@ static void frn_backward(nl_layer *self, const nl_pass *pass)
     nl_norm_geom g = l->geom;
     g.n = pass->n;
     float *dz = (float *)((char *)pass->workspace + l->grad_offset);
-    be->ops->tlu_backward(be, g.n, g.c, g.hw, self->out->data, l->tau->data, self->out->grad, dz,
-                          false, l->tau->grad);
+    be->ops->tlu_backward(be, g.n, g.c, g.hw, g.block, self->out->data, l->tau->data,
+                          self->out->grad, dz, false, l->tau->grad);
     be->ops->norm_backward(be, &g, self->in[0]->data, dz, l->gamma ? l->gamma->data : NULL,
                            l->save_mean, l->save_rstd, self->in[0]->grad,
                            self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
@@ -51,15 +52,26 @@ static void frn_backward(nl_layer *self, const nl_pass *pass)
 static const nl_layer_vtable frn_vtable = {.kind = "frn",
                                            .flops = nl_layer_flops_values,
                                            .forward = frn_forward,
-                                           .backward = frn_backward};
+                                           .backward = frn_backward,
+                                           .takes_blocked = true};
 
 static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int channels = in->shape.c;
+    /* the blocked norm kernels take fp32 statistics alone */
+    if (in->shape.block && spec->stats_precision != NL_PRECISION_FP32) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "blocked: layer %s: the blocked kernels take a normalizer's statistics in "
+                        "fp32 (model.norm.stats_precision is not fp32); accepted with it: nchw",
+                        name);
+        nl_builder_key(b, "model.layout");
+        return NULL;
+    }
     frn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = (nl_norm_geom){.n = in->shape.n, .c = channels, .hw = in->shape.h * in->shape.w,
                              .groups = channels, .center = false, .eps = spec->eps,
-                             .stats_precision = spec->stats_precision};
+                             .stats_precision = spec->stats_precision,
+                             .block = in->shape.block};
     char pname[96];
     if (spec->affine) {
         snprintf(pname, sizeof pname, "%s.weight", name);

@@ -85,10 +85,13 @@ static void scalenorm_backward(nl_layer *self, const nl_pass *pass)
                                       l->gain->grad, pass->workspace);
 }
 
+/* a sample's C*H*W values are one row with one gain: a channel-blocked
+ * sample is the same row in another order (its norm summed in that order) */
 static const nl_layer_vtable scalenorm_vtable = {.kind = "scalenorm",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = scalenorm_forward,
-                                                 .backward = scalenorm_backward};
+                                                 .backward = scalenorm_backward,
+                                                 .takes_blocked = true};
 
 static nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {

@@ -342,35 +342,17 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
     return true;
 }
 
-/* the kind names `show` and the tests see */
-static const nl_layer_vtable batchnorm_vtable = {.kind = "batchnorm",
-                                                 .flops = nl_layer_flops_values,
-                                                 .forward = stats_forward,
-                                                 .backward = stats_backward,
-                                                 .prepare = stats_prepare,
-                                                 .fuse_relu = stats_fuse_relu};
-static const nl_layer_vtable groupnorm_vtable = {.kind = "groupnorm",
-                                                 .flops = nl_layer_flops_values,
-                                                 .forward = stats_forward,
-                                                 .backward = stats_backward,
-                                                 .prepare = stats_prepare,
-                                                 .fuse_relu = stats_fuse_relu};
-/* the same on a channel-blocked input (model.layout blocked): the norm
- * family's ops take the block in the geometry */
-static const nl_layer_vtable batchnorm_blocked_vtable = {.kind = "batchnorm",
-                                                         .flops = nl_layer_flops_values,
-                                                         .forward = stats_forward,
-                                                         .backward = stats_backward,
-                                                         .prepare = stats_prepare,
-                                                         .fuse_relu = stats_fuse_relu,
-                                                         .takes_blocked = true};
-static const nl_layer_vtable groupnorm_blocked_vtable = {.kind = "groupnorm",
-                                                         .flops = nl_layer_flops_values,
-                                                         .forward = stats_forward,
-                                                         .backward = stats_backward,
-                                                         .prepare = stats_prepare,
-                                                         .fuse_relu = stats_fuse_relu,
-                                                         .takes_blocked = true};
+/* the kind names `show` and the tests see; [blocked]: the same on a
+ * channel-blocked input (model.layout blocked), the norm family's ops
+ * taking the block in the geometry */
+#define STATS_VTABLE(name, blocked)                                                                \
+    {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \
+     .backward = stats_backward, .prepare = stats_prepare, .fuse_relu = stats_fuse_relu,          \
+     .takes_blocked = blocked}
+static const nl_layer_vtable batchnorm_vtables[2] = {STATS_VTABLE("batchnorm", false),
+                                                     STATS_VTABLE("batchnorm", true)};
+static const nl_layer_vtable groupnorm_vtables[2] = {STATS_VTABLE("groupnorm", false),
+                                                     STATS_VTABLE("groupnorm", true)};
 
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats)
@@ -498,10 +480,9 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
         nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
     }
     nl_act *out = nl_builder_act(b, name, in->shape);
-    const bool blocked = geom.block != 0;
+    const int blocked = geom.block != 0;
     nl_layer_init(&l->base,
-                  geom.groups == 0 ? (blocked ? &batchnorm_blocked_vtable : &batchnorm_vtable)
-                                   : (blocked ? &groupnorm_blocked_vtable : &groupnorm_vtable),
+                  geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],
                   name, in, NULL, out);
     if (geom.groups == 0 && !spec->sync)
         l->base.per_rank = "batch statistics over each rank's own slice of the batch";
