@@ -2196,7 +2196,7 @@ static void switch_case(const norm_shape *sh, bool affine, bool batch, bool accu
                 be_of(b)->ops->copy(be_of(b), F(dx, b), F(dy, b), count);
         for (int b = rep; b < 2; b++) {
             nl_backend *be = be_of(b);
-            be->ops->switch_backward(be, n, c, hw, F(x, b), F(dy, b), FN(gamma, b), F(mean, b),
+            be->ops->switch_backward(be, n, c, hw, 0, F(x, b), F(dy, b), FN(gamma, b), F(mean, b),
                                      F(rstd, b), F(weights, b), F(mean_in, b), F(mean_ln, b),
                                      F(mean_bn, b), F(var_in, b), F(var_ln, b), F(var_bn, b),
                                      batch, F(dx, b), accumulate, FN(dgamma, b), FN(dbeta, b),

@@ -14,8 +14,8 @@
  *     logits, gradients, running statistics, eval logits, 3 steps from the
  *     same parameters: bit for bit without a normalizer, to float rounding
  *     with one, whose sums run in another order), or are refused naming
- *     model.layout; the fused statistics family, DyT, FRN and ScaleNorm
- *     are never refused;
+ *     model.layout; every kind is taken at its default point (only custom
+ *     points off the fused kernels are refused);
  *   - the ops DyT and FRN's threshold: elements bit for bit, parameter
  *     gradients to rounding;
  *   - refusals: widths that are not a multiple of the block, a backend
@@ -423,7 +423,8 @@ START_TEST(test_models)
     bool must[NL_NORM_COUNT] = {[NL_NORM_NONE] = true, [NL_NORM_BATCH] = true,
                                 [NL_NORM_LAYER] = true, [NL_NORM_GROUP] = true,
                                 [NL_NORM_INSTANCE] = true, [NL_NORM_DYT] = true,
-                                [NL_NORM_FRN] = true, [NL_NORM_SCALE] = true};
+                                [NL_NORM_FRN] = true, [NL_NORM_SCALE] = true,
+                                [NL_NORM_SWITCHABLE] = true};
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
         if (!row->images)
@@ -504,7 +505,7 @@ START_TEST(test_runs)
     }
     free(out);
     const char *refused[][2] = {{"--set device=cuda", "device is cuda"},
-                                {"--set model.norm.type=switchable", "(switchnorm)"}};
+                                {"--set model.norm.stats_precision=bf16", "stats_precision"}};
     for (int k = 0; k < 2 && blocked; k++) {
         char args[256];
         snprintf(args, sizeof args, "run r.yaml %s --out refused", refused[k][0]);

@@ -574,7 +574,7 @@ START_TEST(test_switch_ops_match_reference)
                                                  var_in, var_ln, var_bn, batch, out[k][2],
                                                  accumulate, dg, db, dlambda[k]);
                 else
-                    be->ops->switch_backward(be, n, c, hw, x, dy, affine ? gamma : NULL, mean,
+                    be->ops->switch_backward(be, n, c, hw, 0, x, dy, affine ? gamma : NULL, mean,
                                              rstd, weights[0], mean_in, mean_ln, mean_bn, var_in,
                                              var_ln, var_bn, batch, out[k][2], accumulate, dg, db,
                                              dlambda[k], ws);

@@ -29,13 +29,61 @@ void nl_cpu_switch_mix(nl_backend *be, int n, int c, const float *lambda, const 
                                 mean_bn, var_bn, mean, var);
 }
 
+/* Plane nc's values: hw apart by `step` from `first`, (N, C, HW) (step 1)
+ * or the channel-blocked (N, C/B, HW, B) of nl_shape.block (step B). The
+ * loops below read a plane through it in pixel order either way, so a
+ * plane's sums are the same whatever the layout. */
+typedef struct {
+    size_t first, step;
+} plane_at;
+
+static inline plane_at plane_of(int c, int hw, int block, long nc)
+{
+    if (!block)
+        return (plane_at){(size_t)nc * hw, 1};
+    const long i = nc / c;
+    const int ch = (int)(nc % c);
+    return (plane_at){((size_t)i * (c / block) + ch / block) * hw * block + ch % block,
+                      (size_t)block};
+}
+
+/* sum dy and sum dy * (x - m) over one plane */
+static inline __attribute__((always_inline)) void
+plane_sums(const float *xp, const float *dp, size_t step, int hw, float m, double *sd_out,
+           double *sdx_out)
+{
+    double sd = 0.0, sdx = 0.0;
+    for (int j = 0; j < hw; j++) {
+        sd += dp[j * step];
+        sdx += (double)dp[j * step] * (double)(xp[j * step] - m);
+    }
+    *sd_out = sd;
+    *sdx_out = sdx;
+}
+
+/* dx over one plane from its coefficients */
+typedef struct {
+    float scale, m, v_in, v_ln, v_bn, mu_in, mu_ln, mu_bn;
+} plane_dx;
+
+static inline __attribute__((always_inline)) void
+plane_grad(const float *xp, const float *dp, float *dxp, size_t step, int hw, const plane_dx *k,
+           bool accumulate)
+{
+    for (int j = 0; j < hw; j++) {
+        const float d = k->scale * dp[j * step] + k->m + k->v_in * (xp[j * step] - k->mu_in) +
+                        k->v_ln * (xp[j * step] - k->mu_ln) + k->v_bn * (xp[j * step] - k->mu_bn);
+        dxp[j * step] = accumulate ? dxp[j * step] + d : d;
+    }
+}
+
 size_t nl_cpu_switch_backward_workspace(nl_backend *be, int n, int c)
 {
     (void)be;
     return nl_switch_work_bytes(n, c);
 }
 
-void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x,
+void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, int block, const float *x,
                             const float *dy, const float *gamma, const float *mean,
                             const float *rstd, const float *weights, const float *mean_in,
                             const float *mean_ln, const float *mean_bn, const float *var_in,
@@ -53,12 +101,12 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x
     for (long nc = 0; nc < (long)planes; nc++) {
         const double r = rstd[nc], g = gamma ? gamma[nc % c] : 1.0;
         const float m = mean[nc];
-        const float *xp = x + (size_t)nc * hw, *dp = dy + (size_t)nc * hw;
-        double sd = 0.0, sdx = 0.0; /* sum dy, sum dy * (x - mean) */
-        for (int j = 0; j < hw; j++) {
-            sd += dp[j];
-            sdx += (double)dp[j] * (double)(xp[j] - m);
-        }
+        const plane_at at = plane_of(c, hw, block, nc);
+        double sd, sdx; /* sum dy, sum dy * (x - mean) */
+        if (at.step == 1)
+            plane_sums(x + at.first, dy + at.first, 1, hw, m, &sd, &sdx);
+        else
+            plane_sums(x + at.first, dy + at.first, at.step, hw, m, &sd, &sdx);
         s_dy[nc] = sd;
         s_dy_xhat[nc] = sdx * r;
         gm[nc] = -r * g * sd;
@@ -109,12 +157,12 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x
         const float v_ln = (float)(2.0 * b_ln * ln_v[i] / ln_count);
         const float v_bn = (float)(2.0 * b_bn * bn_v[ch] / bn_count);
         const float mu_in = mean_in[nc], mu_ln = mean_ln[i], mu_bn = mean_bn[ch];
-        const float *xp = x + (size_t)nc * hw, *dp = dy + (size_t)nc * hw;
-        float *dxp = dx + (size_t)nc * hw;
-        for (int j = 0; j < hw; j++) {
-            const float d = scale * dp[j] + m + v_in * (xp[j] - mu_in) +
-                            v_ln * (xp[j] - mu_ln) + v_bn * (xp[j] - mu_bn);
-            dxp[j] = accumulate_dx ? dxp[j] + d : d;
-        }
+        const plane_at at = plane_of(c, hw, block, nc);
+        const plane_dx k = {scale, m, v_in, v_ln, v_bn, mu_in, mu_ln, mu_bn};
+        if (at.step == 1)
+            plane_grad(x + at.first, dy + at.first, dx + at.first, 1, hw, &k, accumulate_dx);
+        else
+            plane_grad(x + at.first, dy + at.first, dx + at.first, at.step, hw, &k,
+                       accumulate_dx);
     });
 }

@@ -44,6 +44,7 @@ typedef struct {
     nl_layer base;
     nl_norm_spec spec;
     int c, hw;
+    int block; /* the input's channel block (nl_shape.block), 0: planes */
     nl_param *gamma, *beta, *mean_weight, *var_weight;
     nl_state *running_mean, *running_var;
     long batches_tracked;
@@ -82,7 +83,7 @@ static void switch_prepare(nl_layer *self, const nl_pass *pass)
 static nl_norm_geom geom_of(const switch_layer *l, int n, int groups)
 {
     return (nl_norm_geom){.n = n, .c = l->c, .hw = l->hw, .groups = groups, .center = true,
-                          .eps = l->spec.eps};
+                          .eps = l->spec.eps, .block = l->block};
 }
 
 static void switch_forward(nl_layer *self, const nl_pass *pass)
@@ -120,7 +121,8 @@ static void switch_backward(nl_layer *self, const nl_pass *pass)
     const bool batch = l->batch_term;
     const float *mean_bn = batch ? l->mean_bn : l->running_mean->data;
     const float *var_bn = batch ? l->var_bn : l->running_var->data;
-    be->ops->switch_backward(be, pass->n, l->c, l->hw, self->in[0]->data, self->out->grad,
+    be->ops->switch_backward(be, pass->n, l->c, l->hw, l->block, self->in[0]->data,
+                             self->out->grad,
                              l->gamma ? l->gamma->data : NULL, l->mean, l->rstd, l->weights,
                              l->mean_in, l->mean_ln, mean_bn, l->var_in, l->var_ln, var_bn, batch,
                              self->in[0]->grad, self->accumulate_din[0],
@@ -134,7 +136,8 @@ static const nl_layer_vtable switch_vtable = {.kind = "switchnorm",
                                               .flops = nl_layer_flops_values,
                                               .forward = switch_forward,
                                               .backward = switch_backward,
-                                              .prepare = switch_prepare};
+                                              .prepare = switch_prepare,
+                                              .takes_blocked = true};
 
 bool nl_switch_layer_logits(const nl_layer *layer, const float *logits[2])
 {
@@ -177,6 +180,7 @@ static nl_act *switch_norm(nl_builder *b, const char *name, nl_act *in, const nl
     l->spec = *spec;
     l->c = in->shape.c;
     l->hw = nl_shape_plane(in->shape);
+    l->block = in->shape.block;
     if (spec->affine) {
         l->gamma = param_of(b, name, "weight", l->c, NL_FILL_ONES);
         l->beta = param_of(b, name, "bias", l->c, NL_FILL_ZEROS);
