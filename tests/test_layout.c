@@ -14,8 +14,8 @@
  *     logits, gradients, running statistics, eval logits, 3 steps from the
  *     same parameters: bit for bit without a normalizer, to float rounding
  *     with one, whose sums run in another order), or are refused naming
- *     model.layout; every kind is taken at its default point (only custom
- *     points off the fused kernels are refused);
+ *     model.layout; every kind is taken at its default point, and custom
+ *     at the points the fused kernels do not compute;
  *   - the ops DyT and FRN's threshold: elements bit for bit, parameter
  *     gradients to rounding;
  *   - refusals: widths that are not a multiple of the block, a backend
@@ -319,14 +319,19 @@ static int blocked_acts(const nl_model *m)
  * parameters (the NCHW model's after each step are copied into the blocked
  * one, so that a step's differences are that step's); false when the
  * blocked build was refused (naming model.layout) */
-static bool check_pair(nl_backend *be, nl_placement placement, nl_norm_kind kind, int *compared)
+static bool check_pair(nl_backend *be, nl_placement placement, nl_norm_kind kind,
+                       const nl_norm_spec *norm, int *compared)
 {
     char what[128];
-    snprintf(what, sizeof what, "resnet/%s/%s", nl_name_of(&nl_placement_names, placement),
-             nl_name_of(&nl_norm_names, kind));
+    snprintf(what, sizeof what, "resnet/%s/%s%s", nl_name_of(&nl_placement_names, placement),
+             nl_name_of(&nl_norm_names, kind), norm ? " (a point of its own)" : "");
     nl_model *m[2] = {NULL, NULL};
     for (int l = 0; l < 2; l++) {
         nl_model_spec spec = model_spec(placement, kind, l ? NL_LAYOUT_BLOCKED : NL_LAYOUT_NCHW);
+        if (norm) {
+            spec.norm = *norm;
+            spec.norm.placement = placement;
+        }
         nl_error err = {0};
         const nl_code rc = nl_model_build(&spec, be, 6, 6, 11, &m[l], &err);
         if (l == 1 && rc != NL_OK) {
@@ -430,14 +435,31 @@ START_TEST(test_models)
         if (!row->images)
             continue;
         for (int p = 0; p < 2; p++) {
-            const bool ok =
-                check_pair(be, p ? NL_PLACE_PRE : NL_PLACE_POST, (nl_norm_kind)k, &compared);
+            const bool ok = check_pair(be, p ? NL_PLACE_PRE : NL_PLACE_POST, (nl_norm_kind)k,
+                                       NULL, &compared);
             ck_assert_msg(ok || !must[k], "%s refused", nl_name_of(&nl_norm_names, k));
             taken += ok;
             refused += !ok;
         }
     }
-    fprintf(stderr, "blocked: %d models taken, %d refused, %d steps compared\n", taken, refused, compared);
+    /* the design space's points the fused kernels do not compute
+     * (norm_backward_point): the mean off with the RMS, the standard
+     * deviation without the mean off, nothing divided by */
+    const struct {
+        bool center;
+        nl_norm_scale scale;
+    } points[] = {{true, NL_SCALE_RMS}, {false, NL_SCALE_STD}, {true, NL_SCALE_NONE}};
+    for (size_t q = 0; q < sizeof points / sizeof points[0]; q++) {
+        nl_norm_spec norm;
+        nl_norm_spec_defaults(&norm, NL_NORM_CUSTOM);
+        norm.groups = 4;
+        norm.center = points[q].center;
+        norm.scale = points[q].scale;
+        ck_assert(check_pair(be, NL_PLACE_PRE, NL_NORM_CUSTOM, &norm, &compared));
+        taken++;
+    }
+    fprintf(stderr, "blocked: %d models taken, %d refused, %d steps compared\n", taken, refused,
+            compared);
     /* nearly every step's gradients are compared */
     ck_assert_msg(taken >= 10 && compared >= 3 * taken - 3, "%d models taken (%d refused), %d "
                   "steps' gradients compared", taken, refused, compared);

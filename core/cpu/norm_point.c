@@ -4,7 +4,9 @@
  * square about 0, a standard deviation divided by without the mean
  * subtracted, or nothing divided by. Plain loops, one statistics group or
  * one channel per thread, every sum in double in a fixed order, so nothing
- * depends on the thread count; tested against core/norm/reference.c. */
+ * depends on the thread count; tested against core/norm/reference.c. A
+ * plane is read through nl_plane_of, so the channel-blocked layout (g->block)
+ * takes the same sums in the same order. */
 #include "cpu/cpu.h"
 
 void nl_cpu_norm_to_point(nl_backend *be, int count, bool center, nl_norm_scale scale,
@@ -44,6 +46,46 @@ static long group_of(const nl_norm_geom *g, int i, int ch)
     return g->groups == 0 ? ch : (long)i * g->groups + ch / (g->c / g->groups);
 }
 
+/* sum dy and sum dy * (x - shift) over one plane (nl_plane_of) */
+static inline __attribute__((always_inline)) void
+plane_sums(const float *x, const float *dy, size_t step, int hw, float shift, double *sum_dy,
+           double *sum_dy_xc)
+{
+    double plane_dy = 0.0, plane_dy_xc = 0.0; /* xc: x - shift */
+    for (int j = 0; j < hw; j++) {
+        plane_dy += dy[j * step];
+        plane_dy_xc += (double)dy[j * step] * (double)(x[j * step] - shift);
+    }
+    *sum_dy = plane_dy;
+    *sum_dy_xc = plane_dy_xc;
+}
+
+static void plane_sums_at(const nl_norm_geom *g, long plane, const float *x, const float *dy,
+                          float shift, double *sum_dy, double *sum_dy_xc)
+{
+    const nl_plane_at at = nl_plane_of(g->c, g->hw, g->block, plane);
+    if (at.step == 1) /* the plain layout's loop, as it was */
+        plane_sums(x + at.first, dy + at.first, 1, g->hw, shift, sum_dy, sum_dy_xc);
+    else
+        plane_sums(x + at.first, dy + at.first, at.step, g->hw, shift, sum_dy, sum_dy_xc);
+}
+
+/* dx = r * (gm * dy - a - u * b) over one plane, u = (x - centre) * r */
+typedef struct {
+    float r, gm, centre, a, b;
+} plane_dx;
+
+static inline __attribute__((always_inline)) void
+plane_grad(const float *xp, const float *dp, float *dxp, size_t step, int hw, const plane_dx *k,
+           bool accumulate)
+{
+    for (int j = 0; j < hw; j++) {
+        const float u = (xp[j * step] - k->centre) * k->r;
+        const float d = k->r * (k->gm * dp[j * step] - k->a - u * k->b);
+        dxp[j * step] = accumulate ? dxp[j * step] + d : d;
+    }
+}
+
 size_t nl_cpu_norm_backward_point_workspace(nl_backend *be, const nl_norm_geom *g)
 {
     (void)be;
@@ -73,12 +115,9 @@ void nl_cpu_norm_backward_point(nl_backend *be, const nl_norm_geom *g, nl_norm_s
         for (int k = 0; k < p.planes; k++) {
             const int ch = p.ch0 + k * p.chstep;
             const double gm = gamma ? gamma[ch] : 1.0;
-            const size_t at = (p.first + (size_t)k * p.step) * hw;
-            double plane_dy = 0.0, plane_dy_xc = 0.0; /* xc: x - shift */
-            for (int j = 0; j < hw; j++) {
-                plane_dy += dy[at + j];
-                plane_dy_xc += (double)dy[at + j] * (double)(x[at + j] - sh);
-            }
+            double plane_dy, plane_dy_xc; /* xc: x - shift */
+            plane_sums_at(g, (long)(p.first + (size_t)k * p.step), x, dy, sh, &plane_dy,
+                          &plane_dy_xc);
             sum += gm * plane_dy;
             sum_xhat += gm * plane_dy_xc * r;
         }
@@ -95,14 +134,13 @@ void nl_cpu_norm_backward_point(nl_backend *be, const nl_norm_geom *g, nl_norm_s
             /* u = (x - centre) * r: the second moment's centre is the
              * mean for std, 0 for rms */
             const float centre = scale == NL_SCALE_STD ? mean[s] : 0.0f;
-            const float a = (float)mean_dxhat[s], b = (float)mean_dxhat_xhat[s];
-            const float *xp = x + (size_t)plane * hw, *dp = dy + (size_t)plane * hw;
-            float *dxp = dx + (size_t)plane * hw;
-            for (int j = 0; j < hw; j++) {
-                const float u = (xp[j] - centre) * r;
-                const float d = r * (gm * dp[j] - a - u * b);
-                dxp[j] = accumulate_dx ? dxp[j] + d : d;
-            }
+            const plane_dx k = {r, gm, centre, (float)mean_dxhat[s], (float)mean_dxhat_xhat[s]};
+            const nl_plane_at at = nl_plane_of(g->c, hw, g->block, plane);
+            if (at.step == 1)
+                plane_grad(x + at.first, dy + at.first, dx + at.first, 1, hw, &k, accumulate_dx);
+            else
+                plane_grad(x + at.first, dy + at.first, dx + at.first, at.step, hw, &k,
+                           accumulate_dx);
         });
     if (dgamma || dbeta)
         NL_PARALLEL_FOR_IF(total >= NL_PARALLEL_MIN,
@@ -111,13 +149,8 @@ void nl_cpu_norm_backward_point(nl_backend *be, const nl_norm_geom *g, nl_norm_s
             for (int i = 0; i < g->n; i++) {
                 const long s = group_of(g, i, ch);
                 const double r = divides ? rstd[s] : 1.0;
-                const float sh = shift[s];
-                const size_t at = ((size_t)i * g->c + ch) * hw;
-                double plane_dy = 0.0, plane_dy_xc = 0.0;
-                for (int j = 0; j < hw; j++) {
-                    plane_dy += dy[at + j];
-                    plane_dy_xc += (double)dy[at + j] * (double)(x[at + j] - sh);
-                }
+                double plane_dy, plane_dy_xc;
+                plane_sums_at(g, (long)i * g->c + ch, x, dy, shift[s], &plane_dy, &plane_dy_xc);
                 s_dy += plane_dy;
                 s_dy_xhat += plane_dy_xc * r;
             }

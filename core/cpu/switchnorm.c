@@ -29,24 +29,6 @@ void nl_cpu_switch_mix(nl_backend *be, int n, int c, const float *lambda, const 
                                 mean_bn, var_bn, mean, var);
 }
 
-/* Plane nc's values: hw apart by `step` from `first`, (N, C, HW) (step 1)
- * or the channel-blocked (N, C/B, HW, B) of nl_shape.block (step B). The
- * loops below read a plane through it in pixel order either way, so a
- * plane's sums are the same whatever the layout. */
-typedef struct {
-    size_t first, step;
-} plane_at;
-
-static inline plane_at plane_of(int c, int hw, int block, long nc)
-{
-    if (!block)
-        return (plane_at){(size_t)nc * hw, 1};
-    const long i = nc / c;
-    const int ch = (int)(nc % c);
-    return (plane_at){((size_t)i * (c / block) + ch / block) * hw * block + ch % block,
-                      (size_t)block};
-}
-
 /* sum dy and sum dy * (x - m) over one plane */
 static inline __attribute__((always_inline)) void
 plane_sums(const float *xp, const float *dp, size_t step, int hw, float m, double *sd_out,
@@ -101,7 +83,7 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, int block, con
     for (long nc = 0; nc < (long)planes; nc++) {
         const double r = rstd[nc], g = gamma ? gamma[nc % c] : 1.0;
         const float m = mean[nc];
-        const plane_at at = plane_of(c, hw, block, nc);
+        const nl_plane_at at = nl_plane_of(c, hw, block, nc);
         double sd, sdx; /* sum dy, sum dy * (x - mean) */
         if (at.step == 1)
             plane_sums(x + at.first, dy + at.first, 1, hw, m, &sd, &sdx);
@@ -157,7 +139,7 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, int block, con
         const float v_ln = (float)(2.0 * b_ln * ln_v[i] / ln_count);
         const float v_bn = (float)(2.0 * b_bn * bn_v[ch] / bn_count);
         const float mu_in = mean_in[nc], mu_ln = mean_ln[i], mu_bn = mean_bn[ch];
-        const plane_at at = plane_of(c, hw, block, nc);
+        const nl_plane_at at = nl_plane_of(c, hw, block, nc);
         const plane_dx k = {scale, m, v_in, v_ln, v_bn, mu_in, mu_ln, mu_bn};
         if (at.step == 1)
             plane_grad(x + at.first, dy + at.first, dx + at.first, 1, hw, &k, accumulate_dx);

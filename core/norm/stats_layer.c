@@ -403,22 +403,12 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
 {
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
-    const nl_stats_point the_point =
-        point ? *point
-              : (nl_stats_point){.center = geom.center,
-                                 .scale = geom.center ? NL_SCALE_STD : NL_SCALE_RMS};
-    /* the blocked kernels are the fused family's in fp32 statistics; a
-     * custom point's own ops (norm_backward_point) read NCHW alone */
-    if (in->shape.block && (!point_is_fused(&the_point, &geom, running_stats) ||
-                            geom.stats_precision != NL_PRECISION_FP32)) {
+    /* the blocked kernels take fp32 statistics alone */
+    if (in->shape.block && geom.stats_precision != NL_PRECISION_FP32) {
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "blocked: layer %s: the blocked kernels take a normalizer's statistics in "
-                        "fp32 at the centred standard deviation or the uncentred RMS (%s); "
-                        "accepted with it: nchw",
-                        name,
-                        geom.stats_precision != NL_PRECISION_FP32
-                            ? "model.norm.stats_precision is not fp32"
-                            : "this point of the design space is computed by other kernels");
+                        "fp32 (model.norm.stats_precision is not fp32); accepted with it: nchw",
+                        name);
         nl_builder_key(b, "model.layout");
         return NULL;
     }
@@ -433,7 +423,9 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     stats_layer *l = nl_builder_layer_alloc(b, sizeof *l + state_doubles * sizeof(double) + host_bytes);
     l->spec = *spec;
     l->training = info->training;
-    l->point = the_point;
+    l->point = point ? *point
+                     : (nl_stats_point){.center = geom.center,
+                                        .scale = geom.center ? NL_SCALE_STD : NL_SCALE_RMS};
     l->fused = point_is_fused(&l->point, &geom, running_stats);
     double *trailing = (double *)(l + 1);
     if (state_doubles)
