@@ -8,7 +8,11 @@ samples by symbol and sums them by the kinds in KINDS, first match wins:
   products   the multiplies themselves: OpenBLAS's sgemm kernels and their
              packing (a BLAS call packs its operands every call), normlab's
              register-tiled products, Winograd's 16 small GEMMs with its
-             output transform (one function), its weight gradient
+             output transform (one function), its weight gradient; and
+             everything in oneDNN (libdnnl and the code it generates at run
+             time, perf's [JIT] samples): its sgemm and its convolution
+             primitives, whose data layout work (reorders) is counted with
+             them
   conv_prep  what a convolution does to feed its products: im2col / col2im
              and Winograd's input transform, and conv2d.c's chunks around
              their sgemm calls (bias, col2im inlined)
@@ -40,7 +44,9 @@ KINDS = [
 ]
 
 
-def classify(symbol):
+def classify(symbol, dso=""):
+    if dso.startswith("[JIT]") or dso.startswith("libdnnl"):
+        return "products"
     for kind, pattern in KINDS:
         if re.search(pattern, symbol):
             return kind
@@ -60,16 +66,16 @@ def main(argv):
         subprocess.run(["perf", "record", "-q", "-F", "499", "-o", data, "--"] + command,
                        check=True, stdout=subprocess.DEVNULL)
         report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort",
-                                 "symbol", "--stdio"], check=True, capture_output=True,
+                                 "dso,symbol", "--stdio"], check=True, capture_output=True,
                                 text=True).stdout
     rows = []
     for line in report.splitlines():
-        m = re.match(r"\s+([\d.]+)%\s+\[([.k])\]\s+(\S+)", line)
+        m = re.match(r"\s+([\d.]+)%\s+(.+?)\s+\[([.k])\]\s+(\S+)", line)
         if m:
-            rows.append((float(m.group(1)), m.group(2), m.group(3)))
+            rows.append((float(m.group(1)), m.group(3), m.group(4), m.group(2)))
     totals = {"products": 0.0, "conv_prep": 0.0, "rest": 0.0}
-    for share, _, symbol in rows:
-        totals[classify(symbol)] += share
+    for share, _, symbol, dso in rows:
+        totals[classify(symbol, dso)] += share
     whole = sum(totals.values()) or 1.0
     lines = [f"# perf record -F 499 {' '.join(command)}",
              f"# {started}, load {' '.join(load)}",
@@ -77,8 +83,12 @@ def main(argv):
     for kind in ("products", "conv_prep", "rest"):
         lines.append(f"{kind:10s} {100 * totals[kind] / whole:6.1f}%")
     lines.append("# the top symbols by self time, with their kind:")
-    for share, space, symbol in rows[:25]:
-        lines.append(f"{share:6.2f}% [{space}] {symbol}  ({classify(symbol)})")
+    jit = sum(share for share, _, _, dso in rows if dso.startswith("[JIT]"))
+    if jit:
+        lines.append(f"{jit:6.2f}% [.] oneDNN's generated code, every address  (products)")
+    named = [r for r in rows if not r[3].startswith("[JIT]")]
+    for share, space, symbol, dso in named[:25]:
+        lines.append(f"{share:6.2f}% [{space}] {symbol}  ({classify(symbol, dso)})")
     text = "\n".join(lines) + "\n"
     with open(out_path, "w") as f:
         f.write(text)
