@@ -286,20 +286,18 @@ int nl_builder_block(nl_builder *b) { return b->block; }
 
 /* a layer that does not read the channel-blocked layout must not be handed
  * it: it would index a blocked tensor as NCHW and compute nonsense */
-static void check_blocked_inputs(nl_builder *b)
+static bool reads_its_inputs(nl_builder *b, const nl_layer *l)
 {
-    for (int i = 0; i < b->n_layers && !b->failed; i++) {
-        const nl_layer *l = b->layers[i];
-        for (int k = 0; k < l->n_in; k++)
-            if (l->in[k] && l->in[k]->shape.block && !l->vt->takes_blocked) {
-                nl_builder_fail(b, NL_ERR_CONFIG,
-                                "blocked: layer %s (%s) does not read the channel-blocked "
-                                "layout; accepted with it: nchw",
-                                l->name, l->vt->kind);
-                nl_builder_key(b, "model.layout");
-                return;
-            }
-    }
+    for (int k = 0; k < l->n_in; k++)
+        if (l->in[k] && l->in[k]->shape.block && !l->vt->takes_blocked) {
+            nl_builder_fail(b, NL_ERR_CONFIG,
+                            "blocked: layer %s (%s) does not read the channel-blocked layout; "
+                            "accepted with it: nchw",
+                            l->name, l->vt->kind);
+            nl_builder_key(b, "model.layout");
+            return false;
+        }
+    return true;
 }
 
 void nl_builder_workspace(nl_builder *b, size_t bytes)
@@ -323,7 +321,8 @@ void nl_builder_add(nl_builder *b, nl_layer *layer)
         return;
     }
     /* a layer the list cannot take is freed here, as the model would */
-    if (!grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
+    if (!reads_its_inputs(b, layer) ||
+        !grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
         free(layer);
         return;
     }
@@ -755,7 +754,6 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
     if (input) {
         input->needs_grad = 0; /* nothing upstream of the data */
         logits = construct(&b, input, ctx);
-        check_blocked_inputs(&b);
     }
     /* the model owns what the builder made (nl_model_free releases it); the
      * builder keeps reading it while it plans */

@@ -58,15 +58,8 @@ static const nl_layer_vtable frn_vtable = {.kind = "frn",
 static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int channels = in->shape.c;
-    /* the blocked norm kernels take fp32 statistics alone */
-    if (in->shape.block && spec->stats_precision != NL_PRECISION_FP32) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "blocked: layer %s: the blocked kernels take a normalizer's statistics in "
-                        "fp32 (model.norm.stats_precision is not fp32); accepted with it: nchw",
-                        name);
-        nl_builder_key(b, "model.layout");
+    if (!nl_norm_blocked_stats_ok(b, name, in, spec->stats_precision))
         return NULL;
-    }
     frn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = (nl_norm_geom){.n = in->shape.n, .c = channels, .hw = in->shape.h * in->shape.w,
                              .groups = channels, .center = false, .eps = spec->eps,

@@ -398,20 +398,26 @@ static void plan_params(stats_layer *l, nl_builder *b, const char *name, int cha
     }
 }
 
+bool nl_norm_blocked_stats_ok(nl_builder *b, const char *name, const nl_act *in,
+                              nl_precision precision)
+{
+    if (!in->shape.block || precision == NL_PRECISION_FP32)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG,
+                    "blocked: layer %s: the blocked kernels take a normalizer's statistics in fp32 "
+                    "(model.norm.stats_precision is not fp32); accepted with it: nchw",
+                    name);
+    nl_builder_key(b, "model.layout");
+    return false;
+}
+
 nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                              nl_norm_geom geom, bool running_stats, const nl_stats_point *point)
 {
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
-    /* the blocked kernels take fp32 statistics alone */
-    if (in->shape.block && geom.stats_precision != NL_PRECISION_FP32) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "blocked: layer %s: the blocked kernels take a normalizer's statistics in "
-                        "fp32 (model.norm.stats_precision is not fp32); accepted with it: nchw",
-                        name);
-        nl_builder_key(b, "model.layout");
+    if (!nl_norm_blocked_stats_ok(b, name, in, geom.stats_precision))
         return NULL;
-    }
     geom.block = in->shape.block;
     /* sync: the host buffers live with the layer, after the training
      * hooks' state (both whole doubles, so each starts aligned) */
