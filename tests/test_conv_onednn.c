@@ -161,15 +161,16 @@ static void check_close(const char *what, const conv_case *c, const float *got,
 /* oneDNN's ops on backend be at batch n (planned at `planned`); accumulate:
  * dx starts as `start` and the gradient is added */
 static results run_onednn(nl_backend *be, const nl_conv_geom *g, int n, const operands *o,
-                          bool bias, bool accumulate, const float *start, void *ws)
+                          bool bias, bool accumulate, const float *start, void *ws,
+                          size_t ws_bytes)
 {
     results r = results_alloc(o, g->out_c);
     if (accumulate)
         memcpy(r.dx, start, o->x * sizeof(float));
     ck_assert(nl_cpu_onednn_conv_forward(be, g, n, o->in, o->weight, bias ? o->bias : NULL, r.y,
-                                         ws));
+                                         ws, ws_bytes));
     ck_assert(nl_cpu_onednn_conv_backward(be, g, n, o->in, o->weight, o->dy, r.dx, accumulate,
-                                          r.dw, bias ? r.db : NULL, ws));
+                                          r.dw, bias ? r.db : NULL, ws, ws_bytes));
     return r;
 }
 
@@ -189,7 +190,8 @@ static void check_case(nl_backend *be, const conv_case *c, int planned, int n, b
                        bool accumulate)
 {
     const nl_conv_geom g = geom_of(c);
-    void *ws = malloc(be->ops->conv2d_workspace(be, &g, planned));
+    const size_t ws_bytes = be->ops->conv2d_workspace(be, &g, planned);
+    void *ws = malloc(ws_bytes);
     operands o = operands_of(&g, n, 17u + (uint64_t)c->in_c);
     results want = reference(&g, n, &o, bias);
     float *start = malloc(o.x * sizeof(float));
@@ -197,7 +199,7 @@ static void check_case(nl_backend *be, const conv_case *c, int planned, int n, b
     if (accumulate)
         for (size_t i = 0; i < o.x; i++)
             want.dx[i] += start[i];
-    results got = run_onednn(be, &g, n, &o, bias, accumulate, start, ws);
+    results got = run_onednn(be, &g, n, &o, bias, accumulate, start, ws, ws_bytes);
     check_close("forward", c, got.y, want.y, o.y);
     check_close("dx", c, got.dx, want.dx, o.x);
     check_close("dW", c, got.dw, want.dw, o.w);
@@ -239,11 +241,56 @@ START_TEST(test_unplanned_refused)
     nl_backend *be = onednn_backend(1);
     const nl_conv_geom g = geom_of(&cases[2]);
     float x[1], y[1];
-    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL));
-    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL));
+    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL, 0));
+    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL, 0));
     /* counted each time, for summary.json's conv_library_fallbacks */
     ck_assert_int_eq(be->conv_fallbacks, 2);
     nl_backend_close(be);
+}
+END_TEST
+
+/* A batch no plan covered (an evaluation's) runs on oneDNN where its
+ * buffers fit the workspace of the model that runs it, whatever other
+ * models were planned on the backend before: a run started from another
+ * run's final model builds that model (smaller, at its training batch) on
+ * the same backend first, and its first evaluation must give the bits the
+ * source's last one gave. Where the primitive's buffers outgrow the
+ * smaller model's workspace depends on the CPU (oneDNN's blocking), so the
+ * batches here are chosen to outgrow it on every CPU. */
+START_TEST(test_unplanned_batch_follows_its_model)
+{
+    const nl_conv_geom g = geom_of(&cases[2]);
+    enum { SMALL = 1, LARGE = 8, EVAL = 6 };
+    operands o = operands_of(&g, EVAL, 23);
+    float *y[2] = {malloc(o.y * sizeof(float)), malloc(o.y * sizeof(float))};
+    for (int order = 0; order < 2; order++) {
+        nl_backend *be = onednn_backend(1);
+        /* order 0: a smaller model planned first, as init.from's source */
+        const size_t small = order == 0 ? nl_cpu_onednn_conv_workspace(be, &g, SMALL) : 0;
+        const size_t large = nl_cpu_onednn_conv_workspace(be, &g, LARGE);
+        ck_assert_msg(!small || small < large, "planned %zu bytes at %d, %zu at %d", small, SMALL,
+                      large, LARGE);
+        void *ws = malloc(large);
+        if (small) {
+            /* the smaller model cannot hold the batch: refused, counted ... */
+            ck_assert(!nl_cpu_onednn_conv_forward(be, &g, EVAL, o.in, o.weight, o.bias, y[0], ws,
+                                                  small));
+            ck_assert_int_eq(be->conv_fallbacks, 1);
+        }
+        /* ... and the larger one runs it on oneDNN, after a refusal too */
+        ck_assert_msg(nl_cpu_onednn_conv_forward(be, &g, EVAL, o.in, o.weight, o.bias, y[order],
+                                                 ws, large),
+                      "order %d: the batch of %d did not run in a workspace of %zu bytes", order,
+                      EVAL, large);
+        ck_assert_int_eq(be->conv_fallbacks, small ? 1 : 0);
+        free(ws);
+        nl_backend_close(be);
+    }
+    ck_assert_msg(!memcmp(y[0], y[1], o.y * sizeof(float)),
+                  "the batch's bits depend on the models planned before it");
+    free(y[0]);
+    free(y[1]);
+    operands_free(&o);
 }
 END_TEST
 
@@ -284,7 +331,8 @@ START_TEST(test_bf16)
     for (int k = 0; k < CASE_COUNT; k++) {
         const nl_conv_geom gk = geom_of(&cases[k]);
         const int n = cases[k].n;
-        void *ws = malloc(be->ops->conv2d_workspace(be, &gk, n));
+        const size_t ws_bytes = be->ops->conv2d_workspace(be, &gk, n);
+        void *ws = malloc(ws_bytes);
         operands o = operands_of(&gk, n, 41u + (uint64_t)k);
         operands r = o; /* the rounded operands, for the reference */
         r.in = malloc(o.x * sizeof(float)), r.weight = malloc(o.w * sizeof(float));
@@ -296,7 +344,7 @@ START_TEST(test_bf16)
         results want = reference(&gk, n, &r, true);
         round_all(want.y, o.y), round_all(want.dx, o.x), round_all(want.dw, o.w);
         round_all(want.db, (size_t)gk.out_c);
-        results got = run_onednn(be, &gk, n, &o, true, false, NULL, ws);
+        results got = run_onednn(be, &gk, n, &o, true, false, NULL, ws, ws_bytes);
         size_t counts[2] = {0, 0};
         bf16_compare(got.y, want.y, o.y, counts);
         bf16_compare(got.dx, want.dx, o.x, counts);
@@ -317,7 +365,7 @@ START_TEST(test_bf16)
     be->product_precision = NL_PRECISION_FP16;
     ck_assert(nl_cpu_onednn_chosen(be, &g) && !nl_cpu_onednn_runs(be, &g));
     float x[1], y[1];
-    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL));
+    ck_assert(!nl_cpu_onednn_conv_forward(be, &g, 1, x, x, NULL, y, NULL, 0));
     ck_assert_int_eq(be->conv_fallbacks, 1);
     nl_backend_close(be);
 }
@@ -354,8 +402,9 @@ START_TEST(test_reruns_repeat)
     results r[2];
     for (int run = 0; run < 2; run++) {
         nl_backend *be = onednn_backend(2);
-        void *ws = malloc(be->ops->conv2d_workspace(be, &g, c->n));
-        r[run] = run_onednn(be, &g, c->n, &o, true, false, NULL, ws);
+        const size_t ws_bytes = be->ops->conv2d_workspace(be, &g, c->n);
+        void *ws = malloc(ws_bytes);
+        r[run] = run_onednn(be, &g, c->n, &o, true, false, NULL, ws, ws_bytes);
         free(ws);
         nl_backend_close(be);
     }
@@ -413,7 +462,7 @@ START_TEST(test_record)
                          "normlab");
         const nl_conv_geom g = geom_of(&cases[0]);
         float v[1];
-        ck_assert(!nl_cpu_onednn_conv_forward(tu_cpu(1), &g, 1, v, v, NULL, v, NULL));
+        ck_assert(!nl_cpu_onednn_conv_forward(tu_cpu(1), &g, 1, v, v, NULL, v, NULL, 0));
         return;
     }
     ck_assert_msg(!strncmp(version, "onednn ", 7), "%s", version);
@@ -434,6 +483,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_parity);
     tcase_add_test(tc, test_smaller_batch);
     tcase_add_test(tc, test_unplanned_refused);
+    tcase_add_test(tc, test_unplanned_batch_follows_its_model);
     tcase_add_test(tc, test_reruns_repeat);
     tcase_add_test(tc, test_rule);
     tcase_add_test(tc, test_bf16);

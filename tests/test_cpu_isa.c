@@ -457,11 +457,12 @@ static bool winograd_in_set(const char *name, wg_results *r)
             state = state * 1664525u + 1013904223u;
             fills[f][i] = (float)(state >> 8) / (float)(1u << 24) - 0.5f;
         }
-    void *workspace = malloc(be->ops->conv2d_workspace(be, &g, WG_N));
+    const size_t workspace_bytes = be->ops->conv2d_workspace(be, &g, WG_N);
+    void *workspace = malloc(workspace_bytes);
     ck_assert_ptr_nonnull(workspace);
-    be->ops->conv2d_forward(be, &g, WG_N, x, weight, bias, r->y, workspace);
+    be->ops->conv2d_forward(be, &g, WG_N, x, weight, bias, r->y, workspace, workspace_bytes);
     be->ops->conv2d_backward(be, &g, WG_N, x, weight, dy, r->dx, false, r->dweight, r->dbias,
-                             workspace);
+                             workspace, workspace_bytes);
     free(workspace);
     nl_backend_close(be);
     return true;

@@ -955,16 +955,18 @@ START_TEST(test_conv2d)
         twin dy = twin_normal(out_n, 83 + t, 0.0f, 1.0f), dx0 = twin_normal(in_n, 84 + t, 0, 1);
         twin dx = twin_empty(in_n), dw = twin_empty(w_n), db = twin_empty(cc.out_c);
         void *ws[2];
+        size_t ws_bytes[2];
         for (int b = 0; b < 2; b++) {
             nl_error err = {0};
-            size_t bytes = be_of(b)->ops->conv2d_workspace(be_of(b), &g, cc.n);
+            size_t bytes = ws_bytes[b] = be_of(b)->ops->conv2d_workspace(be_of(b), &g, cc.n);
             ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws[b], &err) == NL_OK,
                           "%s", err.msg);
         }
         for (int with_bias = 0; with_bias < 2; with_bias++) {
             for (int b = 0; b < 2; b++)
                 be_of(b)->ops->conv2d_forward(be_of(b), &g, cc.n, F(x, b), F(w, b),
-                                              with_bias ? F(bias, b) : NULL, F(y, b), ws[b]);
+                                              with_bias ? F(bias, b) : NULL, F(y, b), ws[b],
+                                              ws_bytes[b]);
             snprintf(what, sizeof what, "conv forward case %zu (k%d s%d p%d) bias=%d", t, cc.k,
                      cc.s, cc.p, with_bias);
             check_close(y, 1e-4, what);
@@ -974,7 +976,7 @@ START_TEST(test_conv2d)
             for (int b = 0; b < 2; b++)
                 be_of(b)->ops->conv2d_backward(be_of(b), &g, cc.n, F(x, b), F(w, b), F(dy, b),
                                                mode == 2 ? NULL : F(dx, b), mode == 1, F(dw, b),
-                                               F(db, b), ws[b]);
+                                               F(db, b), ws[b], ws_bytes[b]);
             snprintf(what, sizeof what, "conv backward case %zu mode %d: dx", t, mode);
             check_close(dx, 1e-4, what);
             snprintf(what, sizeof what, "conv backward case %zu mode %d: dweight", t, mode);
@@ -984,7 +986,7 @@ START_TEST(test_conv2d)
         }
         void *snap = snapshot(dw);
         gpu_be->ops->conv2d_backward(gpu_be, &g, cc.n, F(x, 1), F(w, 1), F(dy, 1), NULL, false,
-                                     F(dw, 1), NULL, ws[1]);
+                                     F(dw, 1), NULL, ws[1], ws_bytes[1]);
         check_repeat(dw, snap, "conv dweight");
         for (int b = 0; b < 2; b++)
             be_of(b)->ops->release(be_of(b), ws[b]);
@@ -1036,9 +1038,10 @@ START_TEST(test_precision_conv2d)
             upload_to(0, dy, round_all(p, hdy, out_n));
             gpu_be->product_precision = p;
             void *ws[2];
+            size_t ws_bytes[2];
             for (int b = 0; b < 2; b++) {
                 nl_error err = {0};
-                const size_t bytes = be_of(b)->ops->conv2d_workspace(be_of(b), &g, cc.n);
+                const size_t bytes = ws_bytes[b] = be_of(b)->ops->conv2d_workspace(be_of(b), &g, cc.n);
                 ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws[b], &err) ==
                                   NL_OK,
                               "%s", err.msg);
@@ -1046,7 +1049,8 @@ START_TEST(test_precision_conv2d)
             for (int with_bias = 0; with_bias < 2; with_bias++) {
                 for (int b = 0; b < 2; b++)
                     be_of(b)->ops->conv2d_forward(be_of(b), &g, cc.n, F(x, b), F(w, b),
-                                                  with_bias ? F(bias, b) : NULL, F(y, b), ws[b]);
+                                                  with_bias ? F(bias, b) : NULL, F(y, b), ws[b],
+                                                  ws_bytes[b]);
                 float *want = round_all(p, fetch(y, 0), out_n);
                 snprintf(what, sizeof what, "%s conv forward case %zu bias=%d",
                          nl_name_of(&nl_precision_names, p), t, with_bias);
@@ -1059,7 +1063,7 @@ START_TEST(test_precision_conv2d)
                     be_of(b)->ops->conv2d_backward(be_of(b), &g, cc.n, F(x, b), F(w, b),
                                                    F(dy, b), mode == 2 ? NULL : F(dx, b),
                                                    b == 1 && mode == 1, F(dw, b), F(db, b),
-                                                   ws[b]);
+                                                   ws[b], ws_bytes[b]);
                 if (mode != 2) {
                     float *want = round_all(p, fetch(dx, 0), in_n);
                     if (mode == 1)

@@ -845,9 +845,9 @@ static layer_out run_conv(const nl_cpu_kernel_set *set, const conv_case *c, cons
     layer_out o = {malloc((size_t)c->n * g->out_c * g->out_h * g->out_w * sizeof(float)),
                    copy_of(in->dx0, x_count), malloc(w_count * sizeof(float)),
                    malloc((size_t)g->out_c * sizeof(float))};
-    be.ops->conv2d_forward(&be, g, c->n, in->x, in->w, in->b, o.y, w);
+    be.ops->conv2d_forward(&be, g, c->n, in->x, in->w, in->b, o.y, w, size);
     be.ops->conv2d_backward(&be, g, c->n, in->x, in->w, in->dy, o.dx, c->accumulate_dx, o.dw, o.db,
-                            w);
+                            w, size);
     check_guard(w, size, what);
     free(w);
     return o;

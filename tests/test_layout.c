@@ -124,9 +124,10 @@ START_TEST(test_conv_ops)
         to_blocked(dy, dyb, n, plain.out_c, hw_out, block);
         const size_t bytes_plain = be->ops->conv2d_workspace(be, &plain, n);
         const size_t bytes_blocked = be->ops->conv2d_workspace(be, &blocked, n);
-        void *ws = malloc(bytes_plain > bytes_blocked ? bytes_plain : bytes_blocked);
-        be->ops->conv2d_forward(be, &plain, n, x, w, bias, y, ws);
-        be->ops->conv2d_forward(be, &blocked, n, xb, w, bias, yb, ws);
+        const size_t ws_bytes = bytes_plain > bytes_blocked ? bytes_plain : bytes_blocked;
+        void *ws = malloc(ws_bytes);
+        be->ops->conv2d_forward(be, &plain, n, x, w, bias, y, ws, ws_bytes);
+        be->ops->conv2d_forward(be, &blocked, n, xb, w, bias, yb, ws, ws_bytes);
         to_blocked(y, want, n, plain.out_c, hw_out, block);
         ck_assert_msg(same_bits(yb, want, ny, "y"), "shape %zu: forward", s);
         for (int acc = 0; acc < 2; acc++) {
@@ -136,8 +137,8 @@ START_TEST(test_conv_ops)
                 tu_fill_normal(dx, nx, 13 + s, 0.0f, 1.0f);
                 to_blocked(dx, dxb, n, plain.in_c, hw_in, block);
             }
-            be->ops->conv2d_backward(be, &plain, n, x, w, dy, dx, acc, dw, db, ws);
-            be->ops->conv2d_backward(be, &blocked, n, xb, w, dyb, dxb, acc, dwb, dbb, ws);
+            be->ops->conv2d_backward(be, &plain, n, x, w, dy, dx, acc, dw, db, ws, ws_bytes);
+            be->ops->conv2d_backward(be, &blocked, n, xb, w, dyb, dxb, acc, dwb, dbb, ws, ws_bytes);
             to_blocked(dx, want, n, plain.in_c, hw_in, block);
             ck_assert_msg(same_bits(dxb, want, nx, "dx"), "shape %zu accumulate %d: dx", s, acc);
             ck_assert_msg(same_bits(dwb, dw, nw, "dw"), "shape %zu: dweight", s);

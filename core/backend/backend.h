@@ -235,11 +235,6 @@ struct nl_backend {
      * workspace, or a primitive oneDNN would not create): summary.json says
      * how many, so that the record does not claim more than ran */
     long conv_fallbacks;
-    /* the least shared workspace (nl_pass's) of the models built on this
-     * backend so far, 0 before the first: every model that runs an op has
-     * at least this much, so a batch an op prepares at its first use (the
-     * CPU's oneDNN primitives of an evaluation's batch) fits if it fits this */
-    size_t least_model_workspace;
     /* train.precision: the product ops (linear, conv2d, attention and the
      * recurrent cells' products) round their inputs, outputs and gradients
      * to it and accumulate in fp32; fp32 (0) rounds nothing. Set before

@@ -223,7 +223,8 @@ static void graph_backward(void *p)
 {
     graph_ctx *g = p;
     nl_model *m = g->m;
-    nl_pass pass = {.be = m->be, .n = g->n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    nl_pass pass = {.be = m->be, .n = g->n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
+                    .workspace_bytes = m->workspace_bytes};
     for (int i = m->n_layers - 1; i >= 0; i--)
         m->layers[i]->vt->backward(m->layers[i], &pass);
 }

@@ -350,10 +350,11 @@ static void lowered_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             const float *weight, const float *bias, float *y, void *workspace);
 
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                           const float *weight, const float *bias, float *y, void *workspace)
+                           const float *weight, const float *bias, float *y, void *workspace,
+                           size_t workspace_bytes)
 {
     if (nl_cpu_onednn_chosen(be, g) &&
-        nl_cpu_onednn_conv_forward(be, g, n, x, weight, bias, y, workspace))
+        nl_cpu_onednn_conv_forward(be, g, n, x, weight, bias, y, workspace, workspace_bytes))
         return;
     if (blocked(g)) {
         blocked_refused(be, y, (size_t)n * g->out_c * g->out_h * g->out_w);
@@ -464,11 +465,11 @@ static void lowered_backward(nl_backend *be, const nl_conv_geom *g, int n, const
 
 void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                            float *dweight, float *dbias, void *workspace)
+                            float *dweight, float *dbias, void *workspace, size_t workspace_bytes)
 {
     if (nl_cpu_onednn_chosen(be, g) &&
         nl_cpu_onednn_conv_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias,
-                                    workspace))
+                                    workspace, workspace_bytes))
         return;
     if (blocked(g)) {
         blocked_refused(be, dweight, (size_t)g->out_c * g->in_c * g->kernel * g->kernel);

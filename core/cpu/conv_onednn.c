@@ -126,19 +126,20 @@ size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n
 
 bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                                 const float *weight, const float *bias, float *y,
-                                void *workspace)
+                                void *workspace, size_t workspace_bytes)
 {
     (void)be, (void)g, (void)n, (void)x, (void)weight, (void)bias, (void)y, (void)workspace;
+    (void)workspace_bytes;
     return false;
 }
 
 bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                                  const float *weight, const float *dy, float *dx,
                                  bool accumulate_dx, float *dweight, float *dbias,
-                                 void *workspace)
+                                 void *workspace, size_t workspace_bytes)
 {
     (void)be, (void)g, (void)n, (void)x, (void)weight, (void)dy, (void)dx;
-    (void)accumulate_dx, (void)dweight, (void)dbias, (void)workspace;
+    (void)accumulate_dx, (void)dweight, (void)dbias, (void)workspace, (void)workspace_bytes;
     return false;
 }
 
@@ -611,22 +612,13 @@ static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf1
     return NULL;
 }
 
-/* The workspace a batch of g created at its first use may take (0: g was
- * never planned, or no model was built yet): the least shared workspace of
- * any model on the backend (be->least_model_workspace), which every model
- * that runs g holds, and at least what g's own plans asked for. */
-static size_t planned_bytes(const nl_backend *be, const nl_cpu_onednn *s, const nl_conv_geom *g,
-                            bool bf16)
+/* whether a model planned g on oneDNN (an entry for it at some batch) */
+static bool planned(const nl_cpu_onednn *s, const nl_conv_geom *g, bool bf16)
 {
-    size_t least = 0;
-    for (int i = 0; i < s->count; i++) {
-        const conv_entry *e = &s->entries[i];
-        if (same_geom(&e->g, g) && e->bf16 == bf16 && !e->unfit && (!least || e->bytes < least))
-            least = e->bytes;
-    }
-    if (!least)
-        return 0;
-    return be->least_model_workspace > least ? be->least_model_workspace : least;
+    for (int i = 0; i < s->count; i++)
+        if (same_geom(&s->entries[i].g, g) && s->entries[i].bf16 == bf16 && !s->entries[i].unfit)
+            return true;
+    return false;
 }
 
 /* creates and keeps g at batch n; NULL where the library or memory refuses */
@@ -734,39 +726,45 @@ size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n
     return e ? e->bytes : 0;
 }
 
-/* the entry for g at batch n, created at its first use where it fits the
- * workspace planned for g */
+/* the entry for g at batch n where its buffers fit the caller's workspace
+ * (workspace_bytes: the model's own, so that whether an evaluation's batch
+ * runs here or on normlab's path depends on that model and this CPU alone,
+ * not on which models the backend held before: a run started from another
+ * run's final model loads that model on the same backend first), created at
+ * its first use */
 static conv_entry *planned_entry(const nl_backend *be, nl_cpu_onednn *s, const nl_conv_geom *g,
-                                 int n)
+                                 int n, size_t workspace_bytes)
 {
     if (!s || !s->engine || !nl_cpu_onednn_runs(be, g))
         return NULL;
     const bool bf16 = bf16_of(be);
     conv_entry *e = find(s, g, n, bf16);
-    if (e)
-        return e->unfit ? NULL : e;
-    const size_t planned = planned_bytes(be, s, g, bf16);
-    if (!planned && !blocked(g))
+    if (!e) {
+        if (!planned(s, g, bf16) && !blocked(g))
+            return NULL;
+        e = add(s, g, n, bf16);
+    }
+    if (!e || e->unfit)
         return NULL;
-    e = add(s, g, n, bf16);
-    if (!e || e->unfit || e->bytes <= planned)
-        return e && !e->unfit ? e : NULL;
+    if (e->own || e->bytes <= workspace_bytes)
+        return e;
     /* normlab's path cannot read a blocked layout: a batch that was not
      * planned (an evaluation's last, smaller one) gets buffers of its own,
      * once, at its first use */
     if (blocked(g) && (e->own = aligned_alloc(WS_ALIGN, align_up(e->bytes))))
         return e;
-    /* kept, so that it is not created again at the next use */
-    e->unfit = true;
+    /* kept (found, not created again, at the next use) but not marked
+     * unfit: a model with a larger workspace runs it here */
     return NULL;
 }
 
 /* the entry that runs g at batch n, or NULL where normlab's path must:
  * counted where the choice gave g to oneDNN (fp16 products, or bf16 under
  * a kernel set without AVX512-BF16, included) */
-static conv_entry *entry_for(nl_backend *be, const nl_conv_geom *g, int n)
+static conv_entry *entry_for(nl_backend *be, const nl_conv_geom *g, int n,
+                             size_t workspace_bytes)
 {
-    conv_entry *e = planned_entry(be, be->impl, g, n);
+    conv_entry *e = planned_entry(be, be->impl, g, n, workspace_bytes);
     if (!e && nl_cpu_onednn_chosen(be, g))
         be->conv_fallbacks++;
     return e;
@@ -814,9 +812,9 @@ static void port_out(nl_cpu_onednn *state, port *p, bool accumulate, char *scrat
 
 bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                                 const float *weight, const float *bias, float *y,
-                                void *workspace)
+                                void *workspace, size_t workspace_bytes)
 {
-    conv_entry *e = entry_for(be, g, n);
+    conv_entry *e = entry_for(be, g, n, workspace_bytes);
     if (!e)
         return false;
     nl_cpu_onednn *s = be->impl;
@@ -884,9 +882,9 @@ static void backward_weights(nl_cpu_onednn *s, conv_entry *e, const float *x, fl
 bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                                  const float *weight, const float *dy, float *dx,
                                  bool accumulate_dx, float *dweight, float *dbias,
-                                 void *workspace)
+                                 void *workspace, size_t workspace_bytes)
 {
-    conv_entry *e = entry_for(be, g, n);
+    conv_entry *e = entry_for(be, g, n, workspace_bytes);
     if (!e)
         return false;
     nl_cpu_onednn *s = be->impl;

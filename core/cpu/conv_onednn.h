@@ -59,15 +59,16 @@ int nl_cpu_onednn_block(const nl_backend *be);
 size_t nl_cpu_onednn_conv_workspace(nl_backend *be, const nl_conv_geom *g, int n);
 /* The ops on NCHW tensors, or channel-blocked ones where the geometry says
  * so (read and written in place, no reorder); false where g was not planned
- * on oneDNN (or a batch other than a planned one needs more workspace than
- * was planned): the caller runs normlab's path. A blocked geometry is never
- * refused for its workspace: an unplanned batch gets buffers of its own. */
+ * on oneDNN (or a batch other than a planned one needs more than the
+ * workspace_bytes the caller holds): the caller runs normlab's path. A
+ * blocked geometry is never refused for its workspace: an unplanned batch
+ * gets buffers of its own. */
 bool nl_cpu_onednn_conv_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                                 const float *weight, const float *bias, float *y,
-                                void *workspace);
+                                void *workspace, size_t workspace_bytes);
 bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                                  const float *weight, const float *dy, float *dx,
                                  bool accumulate_dx, float *dweight, float *dbias,
-                                 void *workspace);
+                                 void *workspace, size_t workspace_bytes);
 
 #endif

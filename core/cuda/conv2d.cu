@@ -309,8 +309,11 @@ static void conv2d_backward_lowp(nl_cuda *cu, const nl_conv_geom *g, int n, cons
 }
 
 void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                            const float *weight, const float *bias, float *y, void *workspace)
+                            const float *weight, const float *bias, float *y, void *workspace,
+                            size_t workspace_bytes)
 {
+    /* every batch up to the model's capacity was planned into its workspace */
+    (void)workspace_bytes;
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0)
         return;
@@ -356,8 +359,9 @@ void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
 
 void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                              const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                             float *dweight, float *dbias, void *workspace)
+                             float *dweight, float *dbias, void *workspace, size_t workspace_bytes)
 {
+    (void)workspace_bytes; /* as in the forward */
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0)
         return;

@@ -19,7 +19,7 @@ static void conv_forward(nl_layer *self, const nl_pass *pass)
     const float *weight = nl_param_norm_forward(&l->param_norm, pass, l->weight);
     pass->be->ops->conv2d_forward(pass->be, &l->geom, pass->n, self->in[0]->data, weight,
                                   l->bias ? l->bias->data : NULL, self->out->data,
-                                  pass->workspace);
+                                  pass->workspace, pass->workspace_bytes);
 }
 
 static void conv_backward(nl_layer *self, const nl_pass *pass)
@@ -29,7 +29,8 @@ static void conv_backward(nl_layer *self, const nl_pass *pass)
     pass->be->ops->conv2d_backward(pass->be, &l->geom, pass->n, self->in[0]->data, weight,
                                    self->out->grad, self->in[0]->grad, self->accumulate_din[0],
                                    nl_param_norm_grad(&l->param_norm, l->weight),
-                                   l->bias ? l->bias->grad : NULL, pass->workspace);
+                                   l->bias ? l->bias->grad : NULL, pass->workspace,
+                                   pass->workspace_bytes);
     nl_param_norm_backward(&l->param_norm, pass, l->weight);
 }
 

@@ -38,6 +38,7 @@ typedef struct {
     nl_mode mode;
     long recalibrated; /* NL_MODE_RECALIBRATE: batches averaged before this one */
     void *workspace; /* shared scratch, as large as the largest request */
+    size_t workspace_bytes; /* its size: what an op preparing an unplanned batch may use */
     long step; /* optimizer steps taken before this pass (batch renorm's ramp) */
     /* attention layers keep this pass's largest logit (nl_attention_max_logit) */
     bool record_max_logit;

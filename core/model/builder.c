@@ -591,10 +591,6 @@ static nl_code allocate_saved_and_workspace(nl_builder *b, nl_model *m, nl_error
     nl_model_reset_metrics(m);
 
     m->workspace_bytes = b->workspace;
-    /* the least shared scratch any model of this backend holds: what an op
-     * that prepares a batch at its first use may count on (backend.h) */
-    if (!be->least_model_workspace || b->workspace < be->least_model_workspace)
-        be->least_model_workspace = b->workspace;
     return allocate(m, be, b->workspace, &m->workspace, err);
 }
 

@@ -26,7 +26,8 @@ void nl_model_load_tokens(nl_model *m, const int32_t *tokens, const int32_t *tar
 static nl_pass forward_pass(const nl_model *m, int n, nl_mode mode)
 {
     return (nl_pass){.be = m->be, .dist = m->dist, .n = n, .mode = mode,
-                     .workspace = m->workspace, .step = m->step,
+                     .workspace = m->workspace, .workspace_bytes = m->workspace_bytes,
+                     .step = m->step,
                      .record_max_logit = m->record_max_logit, .scalars = m->scalars,
                      .scalars_host = m->scalars_host};
 }
@@ -83,7 +84,7 @@ void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated)
 void nl_model_backward(nl_model *m, int n)
 {
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
-                    .step = m->step, .scalars = m->scalars};
+                    .workspace_bytes = m->workspace_bytes, .step = m->step, .scalars = m->scalars};
     m->be->ops->softmax_xent_backward(m->be, n * m->rows_per_sample, m->spec.classes, m->probs,
                                       m->labels, m->logits->grad);
     if (m->loss_scale)
@@ -97,7 +98,7 @@ void nl_model_backward(nl_model *m, int n)
 void nl_model_backward_from(nl_model *m, int n, const float *output_grad)
 {
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
-                    .step = m->step, .scalars = m->scalars};
+                    .workspace_bytes = m->workspace_bytes, .step = m->step, .scalars = m->scalars};
     m->be->ops->upload(m->be, m->logits->grad, output_grad,
                        (size_t)n * nl_shape_per_sample(m->logits->shape) * sizeof *output_grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
