@@ -398,6 +398,75 @@ START_TEST(test_first_look_decides)
 }
 END_TEST
 
+/* ---- --looks refused alike for one sweep and a directory of sweeps (issue 89) ---- */
+
+/* what lies under tu_tmp: each file with its size and time, each directory
+ * by name (.git and the output's out.txt aside): a refusal leaves it as it
+ * was, no looks.csv and nothing else */
+static char *ptree(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cd '%s' && find . -path ./.git -prune -o -type f ! -name out.txt "
+             "-printf '%%p %%s %%T@\\n' -o -type d -printf '%%p/\\n' | sort", tu_tmp);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    nl_buf b = {0};
+    char line[1024];
+    while (fgets(line, sizeof line, p))
+        nl_buf_printf(&b, "%s", line);
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_ptr_nonnull(b.data);
+    return b.data;
+}
+
+/* `normlab ARGS` exits 2 saying `says`, writes nothing, and returns what it said */
+static char *prefused(const char *args, const char *says)
+{
+    char *before = ptree();
+    ck_assert_msg(tu_normlab(args) == 2, "normlab %s: not refused:\n%s", args, tu_normlab_output());
+    char *out = tu_normlab_output(), *after = ptree();
+    ck_assert_msg(strstr(out, says), "normlab %s: want '%s', got:\n%s", args, says, out);
+    ck_assert_msg(!strcmp(before, after), "normlab %s wrote:\nbefore:\n%s\nafter:\n%s", args, before, after);
+    free(before);
+    free(after);
+    return out;
+}
+
+/* Outside a git checkout (a ceiling above the scratch directory, so none
+ * is found) --looks RESULTS_DIR is refused as --looks SWEEP is, in the same
+ * words, and writes nothing; --no-registration lets both through (the
+ * ledger then shows no plan declared); without experiments/ to read the
+ * files from, refused rather than an empty ledger written */
+START_TEST(test_looks_refused_outside_git)
+{
+    tu_tmp_make("looks-nogit");
+    char ceiling[300];
+    nl_copy_string(ceiling, sizeof ceiling, tu_tmp);
+    *strrchr(ceiling, '/') = '\0';
+    ck_assert_int_eq(setenv("GIT_CEILING_DIRECTORIES", ceiling, 1), 0);
+    pexperiment("");
+    psweep("t", "holds", "pre-registered");
+    const char *nogit = "experiments/t.yaml is not inside a git checkout";
+    char *all = prefused("verdict --looks results", nogit);
+    ck_assert_msg(strstr(all, "--no-registration"), "%s", all);
+    char *one = prefused("verdict results/t --looks", nogit);
+    ck_assert_msg(!strcmp(all, one), "the two forms refuse differently:\n%s\n%s", all, one);
+    free(all);
+    free(one);
+    ck_assert_int_eq(tu_normlab("verdict --looks results --no-registration"), 0);
+    char *csv = tu_tmp_read("results/looks.csv");
+    ck_assert_msg(strstr(csv, "\nt,one,experiments/t.yaml,first-confirmation,,t pre-registered: holds,"), "%s", csv);
+    free(csv);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm results/looks.csv && mv experiments elsewhere", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    free(prefused("verdict --looks results --no-registration", "experiments/: no such directory; --looks results "
+                  "reads each sweep's experiment file from it"));
+    ck_assert_int_eq(unsetenv("GIT_CEILING_DIRECTORIES"), 0);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -412,6 +481,7 @@ int main(void)
     if (system("git --version >/dev/null 2>&1") == 0) {
         tcase_add_test(tc, test_pilot_declared_after_runs);
         tcase_add_test(tc, test_first_look_decides);
+        tcase_add_test(tc, test_looks_refused_outside_git);
     }
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

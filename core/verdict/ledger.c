@@ -14,6 +14,7 @@
 #include "verdict/ledger.h"
 #include "verdict/looks.h"
 #include "verdict/plan.h"
+#include "verdict/registered.h"
 #include "verdict/verdict.h"
 #include "verdict/withdrawn.h"
 
@@ -855,11 +856,28 @@ static nl_code lk_sweeps(const char *results_dir, char (**names)[256], int *n, n
     return NL_OK;
 }
 
-nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, double level, nl_buf *csv, int *rows,
-                     nl_error *err)
+nl_code nl_looks_check(const char *sweep_dir, const nl_claim_set *set, bool history, nl_error *err)
+{
+    if (history) { /* the registration's own refusal, so both forms say what verdict says */
+        nl_registry *reg = NULL;
+        nl_code rc = nl_registry_open(set, &reg, err);
+        nl_registry_close(reg);
+        if (rc)
+            return rc;
+    }
+    return nl_looks_check_pilots(sweep_dir, set, history, err);
+}
+
+nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, bool history, double level, nl_buf *csv,
+                     int *rows, nl_error *err)
 {
     char(*names)[256] = NULL;
     int n = 0;
+    *rows = 0;
+    /* without it every sweep would be skipped as named by no experiment: an empty ledger, written as if true */
+    if (!nl_is_dir(experiments_dir))
+        return nl_fail(err, NL_ERR_USAGE, "%s/: no such directory; --looks %s reads each sweep's experiment file "
+                       "from it (run normlab from the repository's top)", experiments_dir, results_dir);
     nl_code rc = lk_sweeps(results_dir, &names, &n, err);
     nl_claim_set *set = rc ? NULL : malloc(sizeof *set);
     if (rc == NL_OK && !set)
@@ -882,7 +900,7 @@ nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, doubl
             continue;
         }
         if (rc == NL_OK && (rc = nl_claims_load(path, set, err)) == NL_OK)
-            rc = nl_looks_check_pilots(dir, set, true, err);
+            rc = nl_looks_check(dir, set, history, err);
         if (rc == NL_OK)
             rc = lk_ledger_sweep(&g, names[i], set, level, &screen, err);
         nl_buf_free(&screen);
