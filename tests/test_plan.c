@@ -432,6 +432,17 @@ static char *prefused(const char *args, const char *says)
     return out;
 }
 
+/* experiments/NAME.yaml: claim one with its own plan, `plan` (a flow map) */
+static void pclaim_plan(const char *name, const char *plan)
+{
+    char text[1024], claim[600], path[128], extra[256];
+    snprintf(extra, sizeof extra, ", plan: %s", plan);
+    snprintf(claim, sizeof claim, CLAIM, extra);
+    snprintf(text, sizeof text, "name: %s\nclaims:\n%s", name, claim);
+    snprintf(path, sizeof path, "experiments/%s.yaml", name);
+    tu_tmp_write(path, text);
+}
+
 /* Outside a git checkout (a ceiling above the scratch directory, so none
  * is found) --looks RESULTS_DIR is refused as --looks SWEEP is, in the same
  * words, and writes nothing; --no-registration lets both through (the
@@ -467,6 +478,45 @@ START_TEST(test_looks_refused_outside_git)
 }
 END_TEST
 
+/* A pilot that names no sweep, in a claim's plan, refused by --looks
+ * RESULTS_DIR as by --looks SWEEP, in the same words (file:line, the key,
+ * the name): whether the sweep has a verdicts.csv (t) or not yet (u, once
+ * skipped unchecked, so looks.csv was written) */
+START_TEST(test_looks_refused_ghost_pilot)
+{
+    tu_tmp_make("looks-ghost");
+    tu_git("init -q");
+    pexperiment("");
+    psweep("t", "holds", "pre-registered");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/u'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write("results/u/summary.csv", "run_id,seed\n");
+    pclaim_plan("u", "{kind: first-confirmation}");
+    pcommit("c1");
+    ck_assert_int_eq(tu_normlab("verdict --looks results"), 0); /* as committed: a ledger */
+    snprintf(cmd, sizeof cmd, "rm '%s/results/looks.csv'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    static const char *const names[] = {"u", "t"};
+    for (int i = 0; i < 2; i++) {
+        char file[64], says[256], one[128];
+        pclaim_plan(names[i], "{kind: first-confirmation, pilots: [ghost]}");
+        snprintf(file, sizeof file, "experiments/%s.yaml", names[i]);
+        snprintf(says, sizeof says, "%s:3:", file);
+        char *all = prefused("verdict --looks results", says);
+        ck_assert_msg(strstr(all, "claims[].plan.pilots: 'ghost' names no sweep: no directory results/ghost"), "%s",
+                      all);
+        snprintf(one, sizeof one, "verdict results/%s --looks", names[i]);
+        char *per = prefused(one, says);
+        ck_assert_msg(!strcmp(all, per), "the two forms refuse differently:\n%s\n%s", all, per);
+        free(all);
+        free(per);
+        pclaim_plan(names[i], "{kind: first-confirmation}");
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -482,6 +532,7 @@ int main(void)
         tcase_add_test(tc, test_pilot_declared_after_runs);
         tcase_add_test(tc, test_first_look_decides);
         tcase_add_test(tc, test_looks_refused_outside_git);
+        tcase_add_test(tc, test_looks_refused_ghost_pilot);
     }
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -55,6 +55,11 @@ nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double l
  * which the claims page's plan counts and column are read from) */
 #define NL_LOOKS_FILE "looks.csv"
 
+/* whether dir is a directory of sweeps (normlab verdict --looks writes
+ * its looks.csv): no summary.csv or verdicts.csv of its own, and a
+ * subdirectory with a verdicts.csv */
+bool nl_looks_is_results_dir(const char *dir);
+
 /* looks.csv into csv: a header, then one row per (base, verdicts.csv row)
  * of every claim with a plan of the sweeps under results_dir (each with a
  * verdicts.csv and an experiment file in experiments_dir naming it; the
@@ -67,15 +72,10 @@ nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double l
  * verdict (the plan's), declared_after_decisive (true where a look decided
  * and the plan is not shown declared before its runs: post hoc). *rows:
  * the rows.
- * Refused (nothing to write): every sweep's experiment file by
- * nl_looks_check(history), and the ledger's own refusals
- * (nl_looks_report's); NL_ERR_USAGE where experiments_dir is no
- * directory. */
-/* whether dir is a directory of sweeps (normlab verdict --looks writes
- * its looks.csv): no summary.csv or verdicts.csv of its own, and a
- * subdirectory with a verdicts.csv */
-bool nl_looks_is_results_dir(const char *dir);
-
+ * Refused (nothing to write): every sweep's experiment file, those of
+ * sweeps without a verdicts.csv too, by nl_looks_check(history), and the
+ * ledger's own refusals (nl_looks_report's); NL_ERR_USAGE where
+ * experiments_dir is no directory. */
 nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, bool history, double level, nl_buf *csv,
                      int *rows, nl_error *err);
 
