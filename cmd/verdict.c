@@ -84,7 +84,8 @@ static void usage(FILE *out)
             "                     Each of its sweeps' experiment files is refused as a sweep's\n"
             "                     is (a pilot that names no sweep; outside a git checkout,\n"
             "                     unless --no-registration), whether the sweep has a\n"
-            "                     verdicts.csv or not (exit 2, nothing written)\n\n"
+            "                     verdicts.csv or not, and so is a directory none of whose\n"
+            "                     sweeps has one yet (exit 2, nothing written)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
             "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
             "where a directory goes).\n");

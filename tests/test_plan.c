@@ -517,6 +517,30 @@ START_TEST(test_looks_refused_ghost_pilot)
 }
 END_TEST
 
+/* A directory of sweeps none of which has a verdicts.csv yet: refused
+ * naming what is missing and the command that writes it, not "no
+ * experiment file names 'fresh'" (the one-sweep form's refusal, which it
+ * once fell through to) */
+START_TEST(test_looks_refused_without_verdicts)
+{
+    tu_tmp_make("looks-unjudged");
+    tu_git("init -q");
+    pexperiment("");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/fresh/t' '%s/fresh/u'", tu_tmp, tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write("fresh/t/summary.csv", "run_id,seed\n");
+    tu_tmp_write("fresh/u/summary.csv", "run_id,seed\n");
+    pcommit("c1");
+    char *out = prefused("verdict --looks fresh", "fresh: none of its 2 sweeps has a verdicts.csv, which --looks "
+                         "reads each look's verdicts and per-seed effects from; write them first with normlab "
+                         "verdict fresh/t fresh/u, then run normlab verdict --looks fresh again");
+    ck_assert_msg(!strstr(out, "no experiment file"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -533,6 +557,7 @@ int main(void)
         tcase_add_test(tc, test_first_look_decides);
         tcase_add_test(tc, test_looks_refused_outside_git);
         tcase_add_test(tc, test_looks_refused_ghost_pilot);
+        tcase_add_test(tc, test_looks_refused_without_verdicts);
     }
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

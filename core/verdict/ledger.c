@@ -869,6 +869,30 @@ static nl_code lk_sweeps(const char *results_dir, lk_sweep **sweeps, int *n, nl_
     return NL_OK;
 }
 
+/* Refused where no sweep under results_dir has a verdicts.csv: the ledger
+ * is read from them, and without one it would be empty, not "no claim has
+ * a plan". Names the sweeps and the command that writes them (a directory
+ * of unjudged sweeps used to fall through to the one-sweep form, whose
+ * refusal said no experiment file names the directory itself). */
+static nl_code lk_need_verdicts(const char *results_dir, const lk_sweep *sweeps, int n, nl_error *err)
+{
+    char names[700] = "";
+    int listed = 0;
+    for (int i = 0; i < n; i++) {
+        if (sweeps[i].verdicts)
+            return NL_OK;
+        if (listed < 3) {
+            const size_t len = strlen(names);
+            snprintf(names + len, sizeof names - len, " %.200s/%s", results_dir, sweeps[i].name);
+            listed++;
+        }
+    }
+    return nl_fail(err, NL_ERR_USAGE, "%s: none of its %d sweep%s has a %s, which --looks reads each look's verdicts "
+                   "and per-seed effects from; write them first with normlab verdict%s%s, then run normlab verdict "
+                   "--looks %s again", results_dir, n, n == 1 ? "" : "s", NL_SWEEP_VERDICTS_FILE, names,
+                   n > listed ? " ..." : "", results_dir);
+}
+
 nl_code nl_looks_check(const char *sweep_dir, const nl_claim_set *set, bool history, nl_error *err)
 {
     if (history) { /* the registration's own refusal, so both forms say what verdict says */
@@ -915,6 +939,8 @@ nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, bool 
         return nl_fail(err, NL_ERR_USAGE, "%s/: no such directory; --looks %s reads each sweep's experiment file "
                        "from it (run normlab from the repository's top)", experiments_dir, results_dir);
     nl_code rc = lk_sweeps(results_dir, &sweeps, &n, err);
+    if (rc == NL_OK)
+        rc = lk_need_verdicts(results_dir, sweeps, n, err);
     nl_claim_set *set = rc ? NULL : malloc(sizeof *set);
     if (rc == NL_OK && !set)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -947,9 +973,6 @@ bool nl_looks_is_results_dir(const char *dir)
     snprintf(path, sizeof path, "%s/%s", dir, NL_SWEEP_VERDICTS_FILE);
     if (nl_path_exists(path) || lk_sweeps(dir, &sweeps, &n, &ignored))
         return false;
-    bool judged = false;
-    for (int i = 0; i < n && !judged; i++)
-        judged = sweeps[i].verdicts;
     free(sweeps);
-    return judged;
+    return n > 0;
 }

@@ -57,7 +57,7 @@ nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double l
 
 /* whether dir is a directory of sweeps (normlab verdict --looks writes
  * its looks.csv): no summary.csv or verdicts.csv of its own, and a
- * subdirectory with a verdicts.csv */
+ * subdirectory with either (a sweep, judged or not) */
 bool nl_looks_is_results_dir(const char *dir);
 
 /* looks.csv into csv: a header, then one row per (base, verdicts.csv row)
@@ -75,7 +75,8 @@ bool nl_looks_is_results_dir(const char *dir);
  * Refused (nothing to write): every sweep's experiment file, those of
  * sweeps without a verdicts.csv too, by nl_looks_check(history), and the
  * ledger's own refusals (nl_looks_report's); NL_ERR_USAGE where
- * experiments_dir is no directory. */
+ * experiments_dir is no directory or no sweep under results_dir has a
+ * verdicts.csv, naming it and how to write them. */
 nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, bool history, double level, nl_buf *csv,
                      int *rows, nl_error *err);
 
