@@ -80,7 +80,12 @@ static void usage(FILE *out)
             "                     Given a directory of sweeps (no summary.csv or verdicts.csv\n"
             "                     of its own, e.g. results), writes the ledger of every claim\n"
             "                     with a plan to RESULTS_DIR/looks.csv (DIR/looks.csv with\n"
-            "                     --out), which results/claims.md's plan counts are read from\n\n"
+            "                     --out), which results/claims.md's plan counts are read from.\n"
+            "                     Each of its sweeps' experiment files is refused as a sweep's\n"
+            "                     is (a pilot that names no sweep; outside a git checkout,\n"
+            "                     unless --no-registration), whether the sweep has a\n"
+            "                     verdicts.csv or not, and so is a directory none of whose\n"
+            "                     sweeps has one yet (exit 2, nothing written)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
             "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
             "where a directory goes).\n");
@@ -212,8 +217,12 @@ static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s
     if (s->claims.n == 0)
         return nl_fail(err, NL_ERR_CONFIG, "%s declares no claims: (results/usage.md, \"Claims and verdicts\", "
                        "says how)", path);
-    /* a pilot that names no sweep is refused before anything is computed or written */
-    if ((rc = nl_looks_check_pilots(dir, &s->claims, a->opt.registration, err)))
+    /* a pilot that names no sweep is refused before anything is computed or written; with --looks, the
+     * refusals --looks RESULTS_DIR makes of each of its sweeps (one rule: nl_looks_check). Without it, an
+     * experiment file outside git is left to the registration lookup, after the claims' own refusals */
+    rc = a->looks ? nl_looks_check(dir, &s->claims, a->opt.registration, err)
+                  : nl_looks_check_pilots(dir, &s->claims, a->opt.registration, err);
+    if (rc)
         return rc;
     if ((rc = nl_verdict_compute(dir, &s->claims, &a->opt, &s->report, err)))
         return rc;
@@ -326,7 +335,8 @@ static int list_withdrawn(const verdict_args *a)
 }
 
 /* --looks RESULTS_DIR: the ledger of every claim with a plan, written to
- * looks.csv (the experiment files from experiments/, as for a sweep) */
+ * looks.csv (the experiment files from experiments/, each refused as for
+ * a sweep, --no-registration too; nothing written on a refusal) */
 static int write_looks(const verdict_args *a)
 {
     nl_error err = {0};
@@ -334,7 +344,7 @@ static int write_looks(const verdict_args *a)
     int rows = 0;
     char path[1400];
     nl_path_join(path, sizeof path, a->out_dir ? a->out_dir : a->dirs[0], NL_LOOKS_FILE);
-    nl_code rc = nl_looks_csv(a->dirs[0], "experiments", a->opt.level, &csv, &rows, &err);
+    nl_code rc = nl_looks_csv(a->dirs[0], "experiments", a->opt.registration, a->opt.level, &csv, &rows, &err);
     if (rc == NL_OK)
         rc = write_listing(path, &csv, a->force, &err);
     nl_buf_free(&csv);

@@ -109,7 +109,7 @@ START_TEST(test_looks_ledger_listed)
     }
     nl_buf now = {0};
     int rows = 0;
-    ck_assert_msg(nl_looks_csv("results", "experiments", 0.95, &now, &rows, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_csv("results", "experiments", true, 0.95, &now, &rows, &err) == NL_OK, "%s", err.msg);
     char *committed = NULL;
     ck_assert_msg(nl_read_file("results/" NL_LOOKS_FILE, &committed, NULL, &err) == NL_OK, "%s", err.msg);
     size_t at = 0; /* the first line that differs, to show */

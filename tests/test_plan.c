@@ -398,6 +398,149 @@ START_TEST(test_first_look_decides)
 }
 END_TEST
 
+/* ---- --looks refused alike for one sweep and a directory of sweeps (issue 89) ---- */
+
+/* what lies under tu_tmp: each file with its size and time, each directory
+ * by name (.git and the output's out.txt aside): a refusal leaves it as it
+ * was, no looks.csv and nothing else */
+static char *ptree(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cd '%s' && find . -path ./.git -prune -o -type f ! -name out.txt "
+             "-printf '%%p %%s %%T@\\n' -o -type d -printf '%%p/\\n' | sort", tu_tmp);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    nl_buf b = {0};
+    char line[1024];
+    while (fgets(line, sizeof line, p))
+        nl_buf_printf(&b, "%s", line);
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_ptr_nonnull(b.data);
+    return b.data;
+}
+
+/* `normlab ARGS` exits 2 saying `says`, writes nothing, and returns what it said */
+static char *prefused(const char *args, const char *says)
+{
+    char *before = ptree();
+    ck_assert_msg(tu_normlab(args) == 2, "normlab %s: not refused:\n%s", args, tu_normlab_output());
+    char *out = tu_normlab_output(), *after = ptree();
+    ck_assert_msg(strstr(out, says), "normlab %s: want '%s', got:\n%s", args, says, out);
+    ck_assert_msg(!strcmp(before, after), "normlab %s wrote:\nbefore:\n%s\nafter:\n%s", args, before, after);
+    free(before);
+    free(after);
+    return out;
+}
+
+/* experiments/NAME.yaml: claim one with its own plan, `plan` (a flow map) */
+static void pclaim_plan(const char *name, const char *plan)
+{
+    char text[1024], claim[600], path[128], extra[256];
+    snprintf(extra, sizeof extra, ", plan: %s", plan);
+    snprintf(claim, sizeof claim, CLAIM, extra);
+    snprintf(text, sizeof text, "name: %s\nclaims:\n%s", name, claim);
+    snprintf(path, sizeof path, "experiments/%s.yaml", name);
+    tu_tmp_write(path, text);
+}
+
+/* Outside a git checkout (a ceiling above the scratch directory, so none
+ * is found) --looks RESULTS_DIR is refused as --looks SWEEP is, in the same
+ * words, and writes nothing; --no-registration lets both through (the
+ * ledger then shows no plan declared); without experiments/ to read the
+ * files from, refused rather than an empty ledger written */
+START_TEST(test_looks_refused_outside_git)
+{
+    tu_tmp_make("looks-nogit");
+    char ceiling[300];
+    nl_copy_string(ceiling, sizeof ceiling, tu_tmp);
+    *strrchr(ceiling, '/') = '\0';
+    ck_assert_int_eq(setenv("GIT_CEILING_DIRECTORIES", ceiling, 1), 0);
+    pexperiment("");
+    psweep("t", "holds", "pre-registered");
+    const char *nogit = "experiments/t.yaml is not inside a git checkout";
+    char *all = prefused("verdict --looks results", nogit);
+    ck_assert_msg(strstr(all, "--no-registration"), "%s", all);
+    char *one = prefused("verdict results/t --looks", nogit);
+    ck_assert_msg(!strcmp(all, one), "the two forms refuse differently:\n%s\n%s", all, one);
+    free(all);
+    free(one);
+    ck_assert_int_eq(tu_normlab("verdict --looks results --no-registration"), 0);
+    char *csv = tu_tmp_read("results/looks.csv");
+    ck_assert_msg(strstr(csv, "\nt,one,experiments/t.yaml,first-confirmation,,t pre-registered: holds,"), "%s", csv);
+    free(csv);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm results/looks.csv && mv experiments elsewhere", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    free(prefused("verdict --looks results --no-registration", "experiments/: no such directory; --looks results "
+                  "reads each sweep's experiment file from it"));
+    ck_assert_int_eq(unsetenv("GIT_CEILING_DIRECTORIES"), 0);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A pilot that names no sweep, in a claim's plan, refused by --looks
+ * RESULTS_DIR as by --looks SWEEP, in the same words (file:line, the key,
+ * the name): whether the sweep has a verdicts.csv (t) or not yet (u, once
+ * skipped unchecked, so looks.csv was written) */
+START_TEST(test_looks_refused_ghost_pilot)
+{
+    tu_tmp_make("looks-ghost");
+    tu_git("init -q");
+    pexperiment("");
+    psweep("t", "holds", "pre-registered");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/u'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write("results/u/summary.csv", "run_id,seed\n");
+    pclaim_plan("u", "{kind: first-confirmation}");
+    pcommit("c1");
+    ck_assert_int_eq(tu_normlab("verdict --looks results"), 0); /* as committed: a ledger */
+    snprintf(cmd, sizeof cmd, "rm '%s/results/looks.csv'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    static const char *const names[] = {"u", "t"};
+    for (int i = 0; i < 2; i++) {
+        char file[64], says[256], one[128];
+        pclaim_plan(names[i], "{kind: first-confirmation, pilots: [ghost]}");
+        snprintf(file, sizeof file, "experiments/%s.yaml", names[i]);
+        snprintf(says, sizeof says, "%s:3:", file);
+        char *all = prefused("verdict --looks results", says);
+        ck_assert_msg(strstr(all, "claims[].plan.pilots: 'ghost' names no sweep: no directory results/ghost"), "%s",
+                      all);
+        snprintf(one, sizeof one, "verdict results/%s --looks", names[i]);
+        char *per = prefused(one, says);
+        ck_assert_msg(!strcmp(all, per), "the two forms refuse differently:\n%s\n%s", all, per);
+        free(all);
+        free(per);
+        pclaim_plan(names[i], "{kind: first-confirmation}");
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A directory of sweeps none of which has a verdicts.csv yet: refused
+ * naming what is missing and the command that writes it, not "no
+ * experiment file names 'fresh'" (the one-sweep form's refusal, which it
+ * once fell through to) */
+START_TEST(test_looks_refused_without_verdicts)
+{
+    tu_tmp_make("looks-unjudged");
+    tu_git("init -q");
+    pexperiment("");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/fresh/t' '%s/fresh/u'", tu_tmp, tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write("fresh/t/summary.csv", "run_id,seed\n");
+    tu_tmp_write("fresh/u/summary.csv", "run_id,seed\n");
+    pcommit("c1");
+    char *out = prefused("verdict --looks fresh", "fresh: none of its 2 sweeps has a verdicts.csv, which --looks "
+                         "reads each look's verdicts and per-seed effects from; write them first with normlab "
+                         "verdict fresh/t fresh/u, then run normlab verdict --looks fresh again");
+    ck_assert_msg(!strstr(out, "no experiment file"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -412,6 +555,9 @@ int main(void)
     if (system("git --version >/dev/null 2>&1") == 0) {
         tcase_add_test(tc, test_pilot_declared_after_runs);
         tcase_add_test(tc, test_first_look_decides);
+        tcase_add_test(tc, test_looks_refused_outside_git);
+        tcase_add_test(tc, test_looks_refused_ghost_pilot);
+        tcase_add_test(tc, test_looks_refused_without_verdicts);
     }
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -14,6 +14,7 @@
 #include "verdict/ledger.h"
 #include "verdict/looks.h"
 #include "verdict/plan.h"
+#include "verdict/registered.h"
 #include "verdict/verdict.h"
 #include "verdict/withdrawn.h"
 
@@ -825,42 +826,121 @@ static int lk_by_base(const void *a, const void *b)
     return by_base ? by_base : ox != oy ? (ox > oy) - (ox < oy) : strcmp(a, b);
 }
 
-/* the sweeps under results_dir with a verdicts.csv, by base and order (malloc'd rows of 256) */
-static nl_code lk_sweeps(const char *results_dir, char (**names)[256], int *n, nl_error *err)
+/* a sweep under a directory of sweeps; name first, so lk_by_base orders these too */
+typedef struct {
+    char name[256];
+    bool verdicts; /* it has a verdicts.csv: a look the ledger reads */
+} lk_sweep;
+
+/* the sweeps under results_dir, by base and order (malloc'd): each
+ * subdirectory with a summary.csv or a verdicts.csv, the directories
+ * `normlab verdict DIR` reads. Those without verdicts.csv are listed too:
+ * their experiment files are held to the same refusals as the others'
+ * (a sweep not yet judged is no excuse for a plan that names no sweep). */
+static nl_code lk_sweeps(const char *results_dir, lk_sweep **sweeps, int *n, nl_error *err)
 {
-    *names = NULL;
+    *sweeps = NULL;
     *n = 0;
     DIR *d = opendir(results_dir);
     if (!d)
         return nl_fail(err, NL_ERR_USAGE, "%s: cannot list its sweeps", results_dir);
     int cap = 0;
     for (struct dirent *e; (e = readdir(d));) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s/%s", results_dir, e->d_name, NL_SWEEP_VERDICTS_FILE);
-        if (e->d_name[0] == '.' || strlen(e->d_name) >= 256 || !nl_path_exists(path))
+        char summary[PATH_MAX], verdicts[PATH_MAX];
+        snprintf(summary, sizeof summary, "%s/%s/%s", results_dir, e->d_name, NL_SWEEP_SUMMARY_FILE);
+        snprintf(verdicts, sizeof verdicts, "%s/%s/%s", results_dir, e->d_name, NL_SWEEP_VERDICTS_FILE);
+        const bool has_verdicts = nl_path_exists(verdicts);
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= 256 || !(has_verdicts || nl_path_exists(summary)))
             continue;
         if (*n == cap) {
-            void *grown = realloc(*names, (size_t)(cap = cap ? 2 * cap : 64) * sizeof **names);
+            void *grown = realloc(*sweeps, (size_t)(cap = cap ? 2 * cap : 64) * sizeof **sweeps);
             if (!grown) {
                 closedir(d);
                 return nl_fail(err, NL_ERR_NOMEM, "out of memory");
             }
-            *names = grown;
+            *sweeps = grown;
         }
-        nl_copy_string((*names)[(*n)++], 256, e->d_name);
+        nl_copy_string((*sweeps)[*n].name, 256, e->d_name);
+        (*sweeps)[(*n)++].verdicts = has_verdicts;
     }
     closedir(d);
     if (*n)
-        qsort(*names, (size_t)*n, sizeof **names, lk_by_base);
+        qsort(*sweeps, (size_t)*n, sizeof **sweeps, lk_by_base);
     return NL_OK;
 }
 
-nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, double level, nl_buf *csv, int *rows,
-                     nl_error *err)
+/* Refused where no sweep under results_dir has a verdicts.csv: the ledger
+ * is read from them, and without one it would be empty, not "no claim has
+ * a plan". Names the sweeps and the command that writes them (a directory
+ * of unjudged sweeps used to fall through to the one-sweep form, whose
+ * refusal said no experiment file names the directory itself). */
+static nl_code lk_need_verdicts(const char *results_dir, const lk_sweep *sweeps, int n, nl_error *err)
 {
-    char(*names)[256] = NULL;
+    char names[700] = "";
+    int listed = 0;
+    for (int i = 0; i < n; i++) {
+        if (sweeps[i].verdicts)
+            return NL_OK;
+        if (listed < 3) {
+            const size_t len = strlen(names);
+            snprintf(names + len, sizeof names - len, " %.200s/%s", results_dir, sweeps[i].name);
+            listed++;
+        }
+    }
+    return nl_fail(err, NL_ERR_USAGE, "%s: none of its %d sweep%s has a %s, which --looks reads each look's verdicts "
+                   "and per-seed effects from; write them first with normlab verdict%s%s, then run normlab verdict "
+                   "--looks %s again", results_dir, n, n == 1 ? "" : "s", NL_SWEEP_VERDICTS_FILE, names,
+                   n > listed ? " ..." : "", results_dir);
+}
+
+nl_code nl_looks_check(const char *sweep_dir, const nl_claim_set *set, bool history, nl_error *err)
+{
+    if (history) { /* the registration's own refusal, so both forms say what verdict says */
+        nl_registry *reg = NULL;
+        nl_code rc = nl_registry_open(set, &reg, err);
+        nl_registry_close(reg);
+        if (rc)
+            return rc;
+    }
+    return nl_looks_check_pilots(sweep_dir, set, history, err);
+}
+
+/* sweep `sw` of results_dir into g's ledger: its experiment file (none:
+ * not a sweep of claims, skipped) refused as `normlab verdict SWEEP
+ * --looks` refuses it, then its ledger where it has a verdicts.csv */
+static nl_code lk_csv_sweep(lk_ledger *g, const char *results_dir, const lk_sweep *sw, const char *experiments_dir,
+                            bool history, double level, nl_claim_set *set, nl_error *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", results_dir, sw->name);
+    nl_code rc = nl_verdict_find_experiment(dir, experiments_dir, path, sizeof path, err);
+    if (rc == NL_ERR_USAGE) { /* a directory no experiment names is not a sweep of claims */
+        nl_error_clear(err);
+        return NL_OK;
+    }
+    if (rc == NL_OK && (rc = nl_claims_load(path, set, err)) == NL_OK)
+        rc = nl_looks_check(dir, set, history, err);
+    if (rc == NL_OK && sw->verdicts) {
+        nl_buf screen = {0};
+        rc = lk_ledger_sweep(g, sw->name, set, level, &screen, err);
+        nl_buf_free(&screen);
+    }
+    return rc;
+}
+
+nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, bool history, double level, nl_buf *csv,
+                     int *rows, nl_error *err)
+{
+    lk_sweep *sweeps = NULL;
     int n = 0;
-    nl_code rc = lk_sweeps(results_dir, &names, &n, err);
+    *rows = 0;
+    /* without it every sweep would be skipped as named by no experiment: an empty ledger, written as if true */
+    if (!nl_is_dir(experiments_dir))
+        return nl_fail(err, NL_ERR_USAGE, "%s/: no such directory; --looks %s reads each sweep's experiment file "
+                       "from it (run normlab from the repository's top)", experiments_dir, results_dir);
+    nl_code rc = lk_sweeps(results_dir, &sweeps, &n, err);
+    if (rc == NL_OK)
+        rc = lk_need_verdicts(results_dir, sweeps, n, err);
     nl_claim_set *set = rc ? NULL : malloc(sizeof *set);
     if (rc == NL_OK && !set)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -871,41 +951,28 @@ nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, doubl
     memset(&g, 0, sizeof g);
     g.h.parent = results_dir;
     g.csv = csv;
-    for (int i = 0; rc == NL_OK && i < n; i++) {
-        char dir[PATH_MAX], path[PATH_MAX];
-        nl_buf screen = {0};
-        snprintf(dir, sizeof dir, "%s/%s", results_dir, names[i]);
-        rc = nl_verdict_find_experiment(dir, experiments_dir, path, sizeof path, err);
-        if (rc == NL_ERR_USAGE) { /* a directory no experiment names is not a sweep of claims */
-            nl_error_clear(err);
-            rc = NL_OK;
-            continue;
-        }
-        if (rc == NL_OK && (rc = nl_claims_load(path, set, err)) == NL_OK)
-            rc = nl_looks_check_pilots(dir, set, true, err);
-        if (rc == NL_OK)
-            rc = lk_ledger_sweep(&g, names[i], set, level, &screen, err);
-        nl_buf_free(&screen);
-    }
+    for (int i = 0; rc == NL_OK && i < n; i++)
+        rc = lk_csv_sweep(&g, results_dir, &sweeps[i], experiments_dir, history, level, set, err);
     *rows = g.rows;
     nl_buf_free(&g.done);
     nl_withdrawals_free(&g.h.w);
     free(set);
-    free(names);
+    free(sweeps);
     return rc;
 }
 
 bool nl_looks_is_results_dir(const char *dir)
 {
-    char path[PATH_MAX], (*names)[256] = NULL;
+    char path[PATH_MAX];
+    lk_sweep *sweeps = NULL;
     int n = 0;
     nl_error ignored = {0};
     snprintf(path, sizeof path, "%s/%s", dir, NL_SWEEP_SUMMARY_FILE);
     if (nl_path_exists(path))
         return false;
     snprintf(path, sizeof path, "%s/%s", dir, NL_SWEEP_VERDICTS_FILE);
-    if (nl_path_exists(path) || lk_sweeps(dir, &names, &n, &ignored))
+    if (nl_path_exists(path) || lk_sweeps(dir, &sweeps, &n, &ignored))
         return false;
-    free(names);
+    free(sweeps);
     return n > 0;
 }

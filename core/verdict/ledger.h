@@ -16,6 +16,15 @@
  * (plan.pilots) and the name. */
 nl_code nl_looks_check_pilots(const char *sweep_dir, const nl_claim_set *set, bool history, nl_error *err);
 
+/* The refusals --looks makes of a sweep's experiment file before any look
+ * is read or anything written, one rule for `normlab verdict SWEEP
+ * --looks` and for each sweep of `--looks RESULTS_DIR`: with history
+ * (the registration lookup on), set->path outside a git checkout, by
+ * verdict/registered.h's own NL_ERR_USAGE (when a plan and its pilots were
+ * declared is read from the history, and not guessed without one); then
+ * nl_looks_check_pilots. */
+nl_code nl_looks_check(const char *sweep_dir, const nl_claim_set *set, bool history, nl_error *err);
+
 /* Every look of the claims in `set` that have a plan, and the plan's
  * verdict, as lines into out, per verdicts.csv row of the claim (id, or
  * id[cell]); each look with whether the plan (its kind, K and spending)
@@ -46,6 +55,11 @@ nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double l
  * which the claims page's plan counts and column are read from) */
 #define NL_LOOKS_FILE "looks.csv"
 
+/* whether dir is a directory of sweeps (normlab verdict --looks writes
+ * its looks.csv): no summary.csv or verdicts.csv of its own, and a
+ * subdirectory with either (a sweep, judged or not) */
+bool nl_looks_is_results_dir(const char *dir);
+
 /* looks.csv into csv: a header, then one row per (base, verdicts.csv row)
  * of every claim with a plan of the sweeps under results_dir (each with a
  * verdicts.csv and an experiment file in experiments_dir naming it; the
@@ -57,13 +71,13 @@ nl_code nl_looks_report(const char *sweep_dir, const nl_claim_set *set, double l
  * (withdrawn by COMMIT)"), decided_by (the deciding look; "" none),
  * verdict (the plan's), declared_after_decisive (true where a look decided
  * and the plan is not shown declared before its runs: post hoc). *rows:
- * the rows. Refusals as nl_looks_report's and nl_looks_check_pilots'. */
-/* whether dir is a directory of sweeps (normlab verdict --looks writes
- * its looks.csv): no summary.csv or verdicts.csv of its own, and a
- * subdirectory with a verdicts.csv */
-bool nl_looks_is_results_dir(const char *dir);
-
-nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, double level, nl_buf *csv, int *rows,
-                     nl_error *err);
+ * the rows.
+ * Refused (nothing to write): every sweep's experiment file, those of
+ * sweeps without a verdicts.csv too, by nl_looks_check(history), and the
+ * ledger's own refusals (nl_looks_report's); NL_ERR_USAGE where
+ * experiments_dir is no directory or no sweep under results_dir has a
+ * verdicts.csv, naming it and how to write them. */
+nl_code nl_looks_csv(const char *results_dir, const char *experiments_dir, bool history, double level, nl_buf *csv,
+                     int *rows, nl_error *err);
 
 #endif
