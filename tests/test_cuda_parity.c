@@ -939,6 +939,12 @@ START_TEST(test_conv2d)
         /* 64 samples of (64, 32, 32): two workspace chunks */
         {64, 64, 32, 32, 64, 3, 1, 1, 1},
     };
+    /* the channel block each side's convolutions read in place: none on the
+     * GPU (model.layout: blocked is the CPU's, refused on a CUDA device);
+     * on the CPU oneDNN's (8 on AVX2, 16 on AVX-512) or none without it */
+    ck_assert_int_eq(gpu_be->ops->conv_block(gpu_be), 0);
+    const int cpu_block = cpu_be->ops->conv_block(cpu_be);
+    ck_assert_msg(cpu_block == 0 || cpu_block == 8 || cpu_block == 16, "CPU block %d", cpu_block);
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         const conv_case cc = cases[t];
         if (cc.large && quick())
