@@ -13,24 +13,23 @@
 # it) are set here. check's timeouts are multiplied: emulation is 10-50x
 # slower.
 #
-# usage: tests/portable/unit.sh CPU WANT PROGRAM NORMLAB NATIVE(ON|OFF)
-#   CPU: a qemu -cpu model; WANT: the kernel set the build should pick there
+# usage: tests/portable/unit.sh CPU WANT PROGRAM NORMLAB NATIVE(ON|OFF) [LIBRARY]
+#   CPU: a qemu -cpu model; WANT: the kernel set the build should pick there;
+#   LIBRARY: NORMLAB_GEMM for the program and every normlab it starts
 # Exit 77 (skipped) without qemu-x86_64, off x86-64, or in a native build
 # (compiled for this CPU: it would trap on an older one; test_portable
 # checks that such a build refuses it).
 set -euo pipefail
 
 cpu=$1
-# the model less the features qemu's TCG cannot emulate (Haswell's pcid,
-# x2apic, tsc-deadline, hle, rtm, invpcid): asked for, qemu warns about each
-# on the stderr of every program it starts, where tests compare normlab's
-# output; none is an extension a kernel set is chosen by
-qemu_cpu="$cpu,-pcid,-tsc-deadline,-x2apic,-hle,-invpcid,-rtm"
 want=$2
 program=$(realpath "$3")
 normlab=$(realpath "$4")
 native=$5
+library=${6:-}
 . "$(dirname "${BASH_SOURCE[0]}")/skip_unless_qemu.sh"
+# the model less the features qemu's TCG cannot emulate (qemu_cpu.sh)
+qemu_cpu=$("$(dirname "${BASH_SOURCE[0]}")/qemu_cpu.sh" "$cpu")
 case $native in
 ON | on | 1 | TRUE | true)
     echo "skipped: a native build (NORMLAB_NATIVE=ON) is compiled for this CPU alone;" \
@@ -46,6 +45,7 @@ printf '#!/bin/sh\nexec qemu-x86_64 -cpu %s %q "$@"\n' "$qemu_cpu" "$normlab" >"
 chmod +x "$launcher/normlab"
 export NORMLAB_TEST_BINARY=$launcher/normlab
 export GOMP_SPINCOUNT=3000 NORMLAB_CPU_KERNELS=auto
+[ -z "$library" ] || export NORMLAB_GEMM=$library
 OPENBLAS_CORETYPE=$("$normlab" --version | sed -n "s/^openblas core: .*[ ,]$want \([A-Za-z0-9]*\)[,;].*/\1/p")
 [ -n "$OPENBLAS_CORETYPE" ] || {
     echo "FAILED: normlab --version names no OpenBLAS core for $want"
