@@ -22,15 +22,22 @@
 
 nl_backend *tu_cpu(int threads)
 {
-    static nl_backend *be;
-    if (!be) {
+    /* one backend per team size, kept for the process: a check that loops
+     * over thread counts runs each pass on the team it names (one backend
+     * for every call ran them all on the first call's team) */
+    enum { MOST = 1024 };
+    static nl_backend *by_team[MOST + 1];
+    /* 0: every core, not the run's load-dependent choice, so that a test
+     * exercises the same team whatever runs beside it */
+    const int team = threads > 0 ? threads : omp_get_num_procs();
+    ck_assert_msg(team <= MOST, "tu_cpu: %d threads, at most %d", team, MOST);
+    if (!by_team[team]) {
         nl_error err = {0};
-        /* 0: every core, not the run's load-dependent choice, so that a test
-         * exercises the same team whatever runs beside it */
-        const nl_backend_options opt = {.threads = threads > 0 ? threads : omp_get_num_procs()};
-        ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) == NL_OK, "%s", err.msg);
+        const nl_backend_options opt = {.threads = team};
+        ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, &opt, &by_team[team], &err) == NL_OK, "%s",
+                      err.msg);
     }
-    return be;
+    return by_team[team];
 }
 
 char *tu_check_generated_section(const char *path, const char *begin_marker,

@@ -13,7 +13,8 @@
 #include "device/device.h"
 #include "train/train.h"
 
-/* a CPU backend with a fixed thread count (opened once per process) */
+/* a CPU backend with a fixed thread count (0: every core), opened once per
+ * process and team size */
 nl_backend *tu_cpu(int threads);
 
 /* Checks an ops table against the list of ops (backend_ops.def): the slot
