@@ -256,7 +256,10 @@ static char *metrics_without_elapsed(const char *dir)
 START_TEST(test_power_of_two_scale_is_exact)
 {
     tu_tmp_make("loss_scale");
+    /* threads: 1 pins both processes' team, as overflow_config's does: the
+     * evaluation's products split their rows by thread */
     tu_tmp_write("c.yaml",
+                 "threads: 1\n"
                  "data:\n  dataset: synthetic\n  shape: [16]\n  classes: 4\n  train_size: 2000\n"
                  "  test_size: 500\nmodel:\n  arch: mlp\n  widths: [32, 32]\n  norm:\n"
                  "    type: batch\ntrain:\n  batch_size: 32\n  steps: 100\n  optimizer:\n"

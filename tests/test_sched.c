@@ -318,7 +318,10 @@ static int run_as_thread(void *ctx, const nl_sweep_run_desc *run, int log_fd, at
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
     nl_run_outcome out;
-    const nl_run_options opt = {.out_dir = run->out_dir, .threads = 1, .device = -1, .stop = stop};
+    /* the team the sweep planned, which the process side gets as --threads:
+     * the two sides compared bit for bit run the same team on any host */
+    const nl_run_options opt = {.out_dir = run->out_dir, .threads = run->threads, .device = -1,
+                                .stop = stop};
     nl_code rc = nl_config_load(run->config_path, NULL, 0, cfg, &err);
     if (rc == NL_OK)
         rc = nl_run(cfg, &opt, &out, &err);
