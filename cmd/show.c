@@ -20,6 +20,7 @@
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
+#include "train/run_model.h"
 #include "train/run.h"
 
 static void usage(FILE *out)
@@ -250,10 +251,13 @@ static int show_model(const char *what, const nl_config *cfg, bool params)
         return nl_cmd_report("show", &err);
     const nl_train_spec *train = &cfg->train;
     be->product_precision = train->precision; /* its workspaces count in the memory shown */
-    const int capacity = train->batch_size > train->eval_batch_size ? train->batch_size
-                                                                    : train->eval_batch_size;
+    /* the model a run of cfg builds: its fusions, as NORMLAB_FUSE and the
+     * probes leave them */
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
     nl_model *m = NULL;
-    if (nl_model_build(&cfg->model, be, capacity, train->batch_size, cfg->seed, &m, &err) != NL_OK) {
+    if (nl_model_build(&spec, be, nl_run_capacity(cfg), train->batch_size, cfg->seed, &m, &err) !=
+        NL_OK) {
         nl_backend_close(be);
         return nl_cmd_report("show", &err);
     }

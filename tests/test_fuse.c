@@ -400,6 +400,43 @@ START_TEST(test_fuse_switch_refused)
 }
 END_TEST
 
+/* the lines of `out` whose text holds `what` */
+static int lines_with(const char *out, const char *what)
+{
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, what)); p = strchr(p, '\n'))
+        if (n++, !strchr(p, '\n'))
+            break;
+    return n;
+}
+
+/* `normlab show` lists the model a run builds: each fused ReLU (and add)
+ * named after its normalizer's kind, and with NORMLAB_FUSE=0 the
+ * activation and add layers of their own, one for each */
+START_TEST(test_show_names_fusions)
+{
+    tu_tmp_make("fuse-show");
+    tu_tmp_write("c.yaml", run_configs[1]);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' show c.yaml >fused.txt 2>&1 && NORMLAB_FUSE=0 '%s' "
+             "show c.yaml >unfused.txt 2>&1", tu_tmp, NORMLAB_BINARY, NORMLAB_BINARY);
+    ck_assert_int_eq(system(cmd), 0);
+    char *fused = tu_tmp_read("fused.txt"), *unfused = tu_tmp_read("unfused.txt");
+    const int relus = lines_with(fused, "+relu"), adds = lines_with(fused, "+add+relu");
+    ck_assert_msg(relus > 0 && adds > 0, "%s", fused);
+    ck_assert_msg(lines_with(fused, " activation ") == 0 && lines_with(fused, " residual_add ") == 0,
+                  "%s", fused);
+    ck_assert_msg(lines_with(unfused, "+relu") == 0, "%s", unfused);
+    ck_assert_msg(lines_with(unfused, " activation ") >= relus, "%d fused ReLUs:\n%s", relus,
+                  unfused);
+    ck_assert_msg(lines_with(unfused, " residual_add ") == adds, "%d fused adds:\n%s", adds,
+                  unfused);
+    free(fused);
+    free(unfused);
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_rule)
 {
     const char *resnet = run_configs[1];
@@ -461,6 +498,7 @@ int main(void)
     tcase_add_loop_test(models, test_runs_repeat_unfused, 0,
                         (int)(sizeof run_configs / sizeof run_configs[0]));
     tcase_add_test(models, test_rule);
+    tcase_add_test(models, test_show_names_fusions);
     tcase_add_test(models, test_fuse_switch_refused);
     suite_add_tcase(s, models);
     return tu_run_suite(s);

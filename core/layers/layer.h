@@ -126,6 +126,9 @@ struct nl_layer {
      * rounding. Set by the layer's builder; a checkpoint resumes on
      * another rank count only when no layer sets it (train/resume.c). */
     const char *per_rank;
+    /* what nl_builder_fuse_relu took into this layer's passes: "relu",
+     * "add+relu", or NULL; `show` names it after the kind */
+    const char *fused;
 };
 
 /* nl_layer_vtable.flops of a layer with no products: its output's values */

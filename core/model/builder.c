@@ -349,6 +349,7 @@ nl_act *nl_builder_fuse_relu(nl_builder *b, const char *name, nl_act *in, nl_act
         return NULL;
     if (!last->vt->fuse_relu(last, skip))
         return NULL;
+    last->fused = skip ? "add+relu" : "relu";
     snprintf(in->name, sizeof in->name, "%s", name);
     return in;
 }

@@ -302,11 +302,28 @@ static const char *shape_text(nl_shape s, char *buf, size_t size)
     return buf;
 }
 
+/* a layer's kind with what was fused into it: "batchnorm+add+relu" */
+static const char *kind_text(const nl_layer *l, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s", l->vt->kind, l->fused ? "+" : "", l->fused ? l->fused : "");
+    return buf;
+}
+
 void nl_model_summary(const nl_model *m, nl_buf *out)
 {
-    char shape[64];
-    nl_buf_printf(out, "  %-14s %-14s %-20s %10s\n", "layer", "kind", "output", "parameters");
-    nl_buf_printf(out, "  %-14s %-14s %-20s %10s\n", "input", "", shape_text(m->input->shape, shape, sizeof shape), "");
+    char shape[64], kind[96];
+    /* columns as wide as their longest entry (a ResNet's layer names) */
+    int name_w = (int)strlen("layer"), kind_w = (int)strlen("kind");
+    for (int i = 0; i < m->n_layers; i++) {
+        const int nw = (int)strlen(m->layers[i]->name);
+        const int kw = (int)strlen(kind_text(m->layers[i], kind, sizeof kind));
+        name_w = nw > name_w ? nw : name_w;
+        kind_w = kw > kind_w ? kw : kind_w;
+    }
+    nl_buf_printf(out, "  %-*s %-*s %-20s %10s\n", name_w, "layer", kind_w, "kind", "output",
+                  "parameters");
+    nl_buf_printf(out, "  %-*s %-*s %-20s %10s\n", name_w, "input", kind_w, "",
+                  shape_text(m->input->shape, shape, sizeof shape), "");
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
         size_t params = 0;
@@ -314,8 +331,9 @@ void nl_model_summary(const nl_model *m, nl_buf *out)
         for (int k = 0; k < m->n_params; k++)
             if (strncmp(m->params[k]->name, l->name, len) == 0 && m->params[k]->name[len] == '.')
                 params += m->params[k]->count;
-        nl_buf_printf(out, "  %-14s %-14s %-20s %10zu\n", l->name, l->vt->kind,
-                      shape_text(l->out->shape, shape, sizeof shape), params);
+        nl_buf_printf(out, "  %-*s %-*s %-20s %10zu\n", name_w, l->name, kind_w,
+                      kind_text(l, kind, sizeof kind), shape_text(l->out->shape, shape, sizeof shape),
+                      params);
     }
     size_t norm_params = 0, running = 0;
     for (int k = 0; k < m->n_params; k++)
