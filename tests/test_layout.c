@@ -17,9 +17,9 @@
  *     rounding with one, whose sums run in another order);
  *   - the ops DyT and FRN's threshold: elements bit for bit, parameter
  *     gradients to rounding;
- *   - refusals: widths that are not a multiple of the block, a backend
- *     whose convolutions are not oneDNN's (NORMLAB_CONV=normlab), statistics
- *     in bf16. */
+ *   - refusals: widths (the stages', the stem's) that are not a multiple of
+ *     the block, a backend whose convolutions are not oneDNN's
+ *     (NORMLAB_CONV=normlab), statistics in bf16. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +473,14 @@ START_TEST(test_refusals)
     ck_assert_int_eq(nl_model_build(&spec, be, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
     ck_assert_str_eq(err.key, "model.widths");
     ck_assert_ptr_nonnull(strstr(err.msg, "multiples"));
+    /* the stem's own width is the stem's key, not the stages' */
+    spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
+    spec.stem_width = block + 4;
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_model_build(&spec, be, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strcmp(err.key, "model.stem_width") == 0 &&
+                      strcmp(err.with_key, "model.layout") == 0,
+                  "key '%s' with '%s': %s", err.key, err.with_key, err.msg);
     /* statistics in bf16 */
     spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
     spec.norm.stats_precision = NL_PRECISION_BF16;

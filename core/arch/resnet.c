@@ -120,6 +120,39 @@ static void refuse_layout(nl_builder *b, const nl_backend *be)
     nl_builder_key(b, "model.layout");
 }
 
+/* every convolution writes the block, so every width is a multiple of it:
+ * checked here, where the key that sets each width is known (the stem's
+ * own, or the stages'), before a layer names the wrong one */
+static bool widths_fit(nl_builder *b, const nl_model_spec *spec, int block)
+{
+    const bool stem_own = spec->stem_width > 0;
+    for (int s = stem_own ? -1 : 0; s < spec->n_widths; s++) {
+        const int width = s < 0 ? spec->stem_width : spec->widths[s];
+        if (width % block == 0)
+            continue;
+        const int below = width / block * block;
+        char what[48], nearest[64];
+        if (s >= 0)
+            snprintf(what, sizeof what, "item %d (%d)", s, width);
+        else
+            snprintf(what, sizeof what, "%d", width);
+        if (below > 0)
+            snprintf(nearest, sizeof nearest, "%d or %d", below, below + block);
+        else
+            snprintf(nearest, sizeof nearest, "%d", block);
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "%s is not a multiple of %d, the channel block this CPU's oneDNN "
+                        "kernels take, which model.layout blocked has every convolution write; "
+                        "accepted with blocked: multiples of %d (the nearest: %s), or "
+                        "model.layout nchw",
+                        what, block, block, nearest);
+        nl_builder_key(b, s < 0 ? "model.stem_width" : "model.widths");
+        nl_builder_with_key(b, "model.layout");
+        return false;
+    }
+    return true;
+}
+
 /* model.layout blocked: every convolution from the stem on writes the
  * backend's channel block, and the layers between them read it in place;
  * the global pooling reads it into (N, C). The checks plan on a probe
@@ -135,6 +168,8 @@ static bool start_layout(nl_builder *b, const nl_model_spec *spec)
         refuse_layout(b, be);
         return false;
     }
+    if (!widths_fit(b, spec, block))
+        return false;
     nl_builder_set_block(b, block);
     return true;
 }
