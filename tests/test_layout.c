@@ -17,9 +17,16 @@
  *     rounding with one, whose sums run in another order);
  *   - the ops DyT and FRN's threshold: elements bit for bit, parameter
  *     gradients to rounding;
- *   - refusals: widths that are not a multiple of the block, a backend
- *     whose convolutions are not oneDNN's (NORMLAB_CONV=normlab), statistics
- *     in bf16. */
+ *   - refusals: widths (the stages', the stem's) that are not a multiple of
+ *     the block, a backend whose convolutions are not oneDNN's
+ *     (NORMLAB_CONV=normlab), statistics in bf16;
+ *   - the command line: every refusal results/usage.md documents for the
+ *     blocked layout (device cuda, train.precision, the statistics'
+ *     precision, norm noise, NORMLAB_CONV, a kernel set without a block,
+ *     the widths and the stem's), in every kernel set this CPU runs, through
+ *     validate, the sweep's pre-check and run: exit 2, the key's file and
+ *     line, and nothing written (issue 89). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +34,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "cpu/conv_onednn.h"
+#include "cpu/cpu.h"
+#include "cpu/isa.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "train/channel_moments.h"
@@ -474,6 +484,14 @@ START_TEST(test_refusals)
     ck_assert_int_eq(nl_model_build(&spec, be, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
     ck_assert_str_eq(err.key, "model.widths");
     ck_assert_ptr_nonnull(strstr(err.msg, "multiples"));
+    /* the stem's own width is the stem's key, not the stages' */
+    spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
+    spec.stem_width = block + 4;
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_model_build(&spec, be, 6, 6, 11, &m, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strcmp(err.key, "model.stem_width") == 0 &&
+                      strcmp(err.with_key, "model.layout") == 0,
+                  "key '%s' with '%s': %s", err.key, err.with_key, err.msg);
     /* statistics in bf16 */
     spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
     spec.norm.stats_precision = NL_PRECISION_BF16;
@@ -539,6 +557,281 @@ START_TEST(test_runs)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------------- */
+/* every refusal of the blocked layout that results/usage.md documents,
+ * through validate, the sweep's pre-check and run (issue 89) */
+
+/* The block oneDNN's kernels take in a kernel set compiled for `needs`, as
+ * results/usage.md says: 16 with AVX-512, 8 with AVX2 and FMA; none below,
+ * nor in a build without oneDNN (or where NORMLAB_CONV keeps normlab's). */
+static int documented_block(nl_isa_mask needs)
+{
+    const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
+                               NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
+    const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
+    if (!nl_cpu_onednn_version())
+        return 0;
+    return (needs & avx512) == avx512 ? 16 : (needs & avx2) == avx2 ? 8 : 0;
+}
+
+/* the product precisions the documentation says oneDNN runs in a set:
+ * fp32, and bf16 with AVX512-BF16 */
+static bool documented_precision(nl_isa_mask needs, nl_precision p)
+{
+    return p == NL_PRECISION_FP32 ||
+           (p == NL_PRECISION_BF16 && (needs & NL_ISA_BIT(AVX512BF16)));
+}
+
+/* One config the blocked layout refuses (or, accepted, takes): lines added
+ * to the base config's sections, the environment the commands run in, the
+ * key the refusal names and a word of its message. */
+typedef struct {
+    char what[96];
+    char top[64], model[96], norm[64], train[64], widths[32];
+    const char *conv;     /* NORMLAB_CONV for the commands (NULL: unset) */
+    char set[64];         /* --set KEY=VALUE that makes the same refusal ("" none) */
+    const char *key;      /* the key refused */
+    char word[96];        /* what its message says */
+    bool accepted;        /* not refused: validate takes it */
+} layout_case;
+
+static void layout_config(const layout_case *c, char *text, size_t size)
+{
+    snprintf(text, size,
+             "data:\n  dataset: synthetic\n  train_size: 128\n  test_size: 32\n%s"
+             "model:\n  arch: resnet\n  widths: %s\n  layout: blocked\n%s"
+             "  norm:\n    type: batch\n%s"
+             "train:\n  batch_size: 32\n  steps: 4\n  eval_every: 4\n%s",
+             c->top, c->widths[0] ? c->widths : "[16, 32]", c->model, c->norm, c->train);
+}
+
+/* the line a dotted key is set on in a config written with two spaces of
+ * indent per level (0: not set there) */
+static int key_line(const char *text, const char *key)
+{
+    char needle[128];
+    int depth = 0;
+    for (const char *k = key; *k; k++)
+        depth += *k == '.';
+    const char *leaf = strrchr(key, '.');
+    snprintf(needle, sizeof needle, "\n%*s%s:", 2 * depth, "", leaf ? leaf + 1 : key);
+    const char *at = strstr(text, needle);
+    if (!at)
+        return 0;
+    int line = 2;
+    for (const char *q = text; q < at; q++)
+        line += *q == '\n';
+    return line;
+}
+
+/* the message leads with "<file>:<line>:<column>: <key>: " */
+static bool names_line(const char *out, const char *file, int line, const char *key)
+{
+    char lead[128];
+    snprintf(lead, sizeof lead, "%s:%d:", file, line);
+    for (const char *at = strstr(out, lead); at; at = strstr(at + 1, lead)) {
+        const char *q = at + strlen(lead);
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (!strncmp(q, ": ", 2) && !strncmp(q + 2, key, strlen(key)) &&
+            q[2 + strlen(key)] == ':')
+            return true;
+    }
+    return false;
+}
+
+/* nothing but the inputs and the output's log in the test's directory: no
+ * run or sweep directory, no .lock, configs/ or runs/ anywhere */
+static void nothing_written(const char *what, const char *command)
+{
+    static const char *const inputs[] = {"r.yaml", "plain.yaml", "exp.yaml", "out.txt"};
+    DIR *dir = opendir(tu_tmp);
+    ck_assert_ptr_nonnull(dir);
+    for (struct dirent *e; (e = readdir(dir));) {
+        bool input = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+            input |= !strcmp(e->d_name, inputs[i]);
+        ck_assert_msg(input, "%s: %s wrote %s", what, command, e->d_name);
+    }
+    closedir(dir);
+}
+
+static void setenv_or_unset(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+/* the three commands on one case: exit 2, the key's file:line (and
+ * model.layout's, where another key is refused for it), nothing written */
+static void check_layout_case(const layout_case *c)
+{
+    char text[1024], plain[1024];
+    layout_config(c, text, sizeof text);
+    layout_config(&(layout_case){.widths = ""}, plain, sizeof plain);
+    tu_tmp_write("r.yaml", text);
+    tu_tmp_write("plain.yaml", plain);
+    tu_tmp_write("exp.yaml", "name: refused\nbase: r.yaml\ngrid:\n  seed: [1]\n");
+    setenv_or_unset("NORMLAB_CONV", c->conv);
+    if (c->accepted) {
+        const int rc = tu_normlab("validate r.yaml");
+        char *out = tu_normlab_output();
+        ck_assert_msg(rc == 0, "%s: refused (exit %d): %s", c->what, rc, out);
+        free(out);
+        unsetenv("NORMLAB_CONV");
+        return;
+    }
+    const int line = key_line(text, c->key), layout = key_line(text, "model.layout");
+    const int plain_layout = key_line(plain, "model.layout");
+    ck_assert_msg(line > 0 && layout > 0, "%s: %s is not in the config", c->what, c->key);
+    /* --set names the key it sets, else the line of the key refused */
+    const bool sets_key = !strncmp(c->set, c->key, strlen(c->key)) && c->set[strlen(c->key)] == '=';
+    char with_set[160];
+    snprintf(with_set, sizeof with_set, "run plain.yaml --set %s --out out", c->set);
+    const char *commands[] = {"validate r.yaml", "sweep exp.yaml --out sw", "run r.yaml --out out",
+                              with_set};
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        const bool by_set = commands[k] == with_set;
+        if (by_set && !c->set[0])
+            continue;
+        const int rc = tu_normlab(commands[k]);
+        char *out = tu_normlab_output();
+        char lead[192], layout_at[64];
+        snprintf(lead, sizeof lead, "--set %s: %s: ", c->set, c->key);
+        snprintf(layout_at, sizeof layout_at, "model.layout blocked: %s:%d:",
+                 by_set ? "plain.yaml" : "r.yaml", by_set ? plain_layout : layout);
+        ck_assert_msg(rc == 2, "%s: %s: exit %d: %s", c->what, commands[k], rc, out);
+        const bool named = !by_set ? names_line(out, "r.yaml", line, c->key)
+                           : sets_key ? strstr(out, lead) != NULL
+                                      : names_line(out, "plain.yaml", plain_layout, c->key);
+        ck_assert_msg(named, "%s: %s names not %s where it is set: %s", c->what, commands[k],
+                      c->key, out);
+        ck_assert_msg(!strcmp(c->key, "model.layout") || strstr(out, layout_at),
+                      "%s: %s names not model.layout's line (%s): %s", c->what, commands[k],
+                      layout_at, out);
+        ck_assert_msg(strstr(out, c->word), "%s: %s says not '%s': %s", c->what, commands[k],
+                      c->word, out);
+        free(out);
+        nothing_written(c->what, commands[k]);
+    }
+    unsetenv("NORMLAB_CONV");
+}
+
+static layout_case *next_case(layout_case *cases, int *n, int room)
+{
+    ck_assert_int_lt(*n, room);
+    memset(&cases[*n], 0, sizeof cases[*n]);
+    return &cases[(*n)++];
+}
+
+/* the cases of one kernel set, from the registries' tables: precisions,
+ * noise distributions, convolution libraries */
+static int layout_cases(nl_isa_mask needs, const char *set, layout_case *cases, int room)
+{
+    const int block = documented_block(needs);
+    int n = 0;
+    if (!block) {
+        layout_case *c = next_case(cases, &n, room);
+        snprintf(c->what, sizeof c->what, "%s: no block", set);
+        c->key = "model.layout";
+        snprintf(c->word, sizeof c->word, "oneDNN");
+        return n;
+    }
+    layout_case *c = next_case(cases, &n, room);
+    snprintf(c->what, sizeof c->what, "%s: device cuda", set);
+    snprintf(c->top, sizeof c->top, "device: cuda\n");
+    snprintf(c->set, sizeof c->set, "device=cuda");
+    c->key = "model.layout";
+    snprintf(c->word, sizeof c->word, "cuda");
+    char taken[64] = "";
+    for (int p = 0; p < NL_PRECISION_COUNT; p++)
+        if (documented_precision(needs, (nl_precision)p))
+            snprintf(taken + strlen(taken), sizeof taken - strlen(taken), "%s%s",
+                     taken[0] ? " | " : "", nl_name_of(&nl_precision_names, p));
+    for (int p = 0; p < NL_PRECISION_COUNT; p++) {
+        const char *name = nl_name_of(&nl_precision_names, p);
+        c = next_case(cases, &n, room);
+        snprintf(c->what, sizeof c->what, "%s: train.precision %s", set, name);
+        snprintf(c->train, sizeof c->train, "  precision: %s\n", name);
+        c->accepted = documented_precision(needs, (nl_precision)p);
+        snprintf(c->set, sizeof c->set, "train.precision=%s", name);
+        c->key = "train.precision";
+        snprintf(c->word, sizeof c->word, "accepted with blocked here: %s,", taken);
+        if (p == NL_PRECISION_FP32)
+            continue;
+        c = next_case(cases, &n, room);
+        snprintf(c->what, sizeof c->what, "%s: statistics in %s", set, name);
+        snprintf(c->norm, sizeof c->norm, "    stats_precision: %s\n", name);
+        c->key = "model.layout";
+        snprintf(c->word, sizeof c->word, "stats_precision");
+    }
+    for (int d = 0; d < NL_NOISE_COUNT; d++) {
+        if (d == NL_NOISE_NONE)
+            continue;
+        c = next_case(cases, &n, room);
+        snprintf(c->what, sizeof c->what, "%s: norm noise %s", set,
+                 nl_name_of(&nl_noise_distribution_names, d));
+        snprintf(c->model, sizeof c->model, "  norm_noise: {distribution: %s}\n",
+                 nl_name_of(&nl_noise_distribution_names, d));
+        c->key = "model.layout";
+        snprintf(c->word, sizeof c->word, "norm_noise");
+    }
+    for (int l = 0; l < NL_CONV_LIBRARY_COUNT; l++) {
+        c = next_case(cases, &n, room);
+        snprintf(c->what, sizeof c->what, "%s: NORMLAB_CONV=%s", set,
+                 nl_cpu_conv_library_name((nl_conv_library)l));
+        c->conv = nl_cpu_conv_library_name((nl_conv_library)l);
+        c->accepted = l != NL_CONV_LIBRARY_NORMLAB;
+        c->key = "model.layout";
+        snprintf(c->word, sizeof c->word, "oneDNN");
+    }
+    /* a stage's width and the stem's, each half a block off */
+    c = next_case(cases, &n, room);
+    snprintf(c->what, sizeof c->what, "%s: a stage's width", set);
+    snprintf(c->widths, sizeof c->widths, "[16, %d]", 2 * block + block / 2);
+    c->key = "model.widths";
+    snprintf(c->word, sizeof c->word, "multiples of %d", block);
+    c = next_case(cases, &n, room);
+    snprintf(c->what, sizeof c->what, "%s: the stem's width", set);
+    snprintf(c->model, sizeof c->model, "  stem_width: %d\n", block + block / 2);
+    c->key = "model.stem_width";
+    snprintf(c->word, sizeof c->word, "multiples of %d", block);
+    return n;
+}
+
+START_TEST(test_commands_refuse_before_writing)
+{
+    /* the set the environment pins (a variant of this test), else every set
+     * this CPU runs, each through NORMLAB_CPU_KERNELS */
+    const char *pinned = getenv("NORMLAB_CPU_KERNELS");
+    char *saved = pinned ? strdup(pinned) : NULL;
+    tu_tmp_make("layout-refused");
+    int sets = 0, refused = 0;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++) {
+        if (nl_cpu_kernels_pinned() ? i != nl_cpu_kernels_index() : !nl_cpu_kernel_set_runs_here(i))
+            continue;
+        const char *set = nl_cpu_kernel_set_name(i);
+        setenv("NORMLAB_CPU_KERNELS", set, 1);
+        layout_case cases[32];
+        const int n = layout_cases(nl_cpu_kernel_set_isa(i), set, cases, 32);
+        for (int k = 0; k < n; k++) {
+            check_layout_case(&cases[k]);
+            refused += !cases[k].accepted;
+        }
+        sets++;
+    }
+    setenv_or_unset("NORMLAB_CPU_KERNELS", saved);
+    free(saved);
+    ck_assert_int_ge(sets, 1);
+    fprintf(stderr, "blocked: %d refusals in %d kernel set%s, each through validate, sweep and run\n",
+            refused, sets, sets == 1 ? "" : "s");
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layout");
@@ -552,6 +845,7 @@ int main(void)
     tcase_add_test(models, test_models);
     tcase_add_test(models, test_refusals);
     tcase_add_test(models, test_runs);
+    tcase_add_test(models, test_commands_refuse_before_writing);
     suite_add_tcase(s, models);
     return tu_run_suite(s);
 }

@@ -80,7 +80,7 @@ nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capa
 
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
 {
-    nl_backend probe = nl_backend_probe(1);
+    nl_backend probe = nl_backend_probe(1, spec->product_precision);
     return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, train_batch, train_batch, 0,
                              spec_graph, (void *)spec, true, NULL, err);
 }
@@ -108,7 +108,7 @@ nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, 
 {
     *out = NULL;
     /* some CPU kernels keep a workspace per thread */
-    nl_backend probe = nl_backend_probe(threads);
+    nl_backend probe = nl_backend_probe(threads, spec->product_precision);
     return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, capacity, train_batch, 0,
                              spec_graph, (void *)spec, true, out, err);
 }

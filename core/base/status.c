@@ -46,12 +46,19 @@ void nl_error_key(nl_error *err, const char *key)
         snprintf(err->key, sizeof err->key, "%s", key);
 }
 
+void nl_error_with_key(nl_error *err, const char *key)
+{
+    if (err && !err->with_key[0])
+        snprintf(err->with_key, sizeof err->with_key, "%s", key);
+}
+
 void nl_error_clear(nl_error *err)
 {
     if (err) {
         err->code = NL_OK;
         err->msg[0] = '\0';
         err->key[0] = '\0';
+        err->with_key[0] = '\0';
     }
 }
 

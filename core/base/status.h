@@ -26,6 +26,10 @@ typedef struct {
     /* optional: the config key path the error is about ("model.norm.groups"),
      * so the config module can point at the line that set it */
     char key[96];
+    /* optional: a second key the error is about, the setting that asked
+     * for what `key` refuses (model.layout, where train.precision is
+     * refused under it), so that the config module points at its line too */
+    char with_key[96];
 } nl_error;
 
 /* Records the error and returns its code, so callers can write
@@ -48,6 +52,8 @@ void nl_error_prefix(nl_error *err, const char *fmt, ...)
 void nl_error_clear(nl_error *err);
 /* sets err->key (when err has no key yet) */
 void nl_error_key(nl_error *err, const char *key);
+/* sets err->with_key (when err has none yet) */
+void nl_error_with_key(nl_error *err, const char *key);
 
 const char *nl_code_name(nl_code code);
 

@@ -85,6 +85,11 @@ const nl_config_origin *nl_config_origin_of(const nl_config *cfg, const char *ke
  * "default" */
 const char *nl_config_where(const nl_config *cfg, const char *key, char *buf, int size);
 
+/* "; model.layout blocked: r.yaml:8:11": where the second key an error names
+ * (nl_error.with_key) was set, for a message relayed from a module that
+ * knows no config lines; "" when it names none. Returns buf. */
+const char *nl_config_with_where(const nl_config *cfg, const nl_error *from, char *buf, int size);
+
 /* An error about a key, led by where it was set ("file:line:col: key: ",
  * "--set k=v: key: ", or "key (default V): "); sets err->key. For checks
  * made after loading (the data, memory) that still point at the line. */

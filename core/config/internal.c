@@ -24,6 +24,18 @@ const char *nl_config_where(const nl_config *cfg, const char *key, char *buf, in
     return buf;
 }
 
+const char *nl_config_with_where(const nl_config *cfg, const nl_error *from, char *buf, int size)
+{
+    char where[800], value[128];
+    if (from->with_key[0])
+        snprintf(buf, (size_t)size, "; %s %s: %s", from->with_key,
+                 nl_config_format_key(cfg, from->with_key, value, sizeof value),
+                 nl_config_where(cfg, from->with_key, where, sizeof where));
+    else if (size > 0)
+        buf[0] = '\0';
+    return buf;
+}
+
 void nl_cfg_set_origin(nl_config *cfg, const char *key, const char *source, int line, int column,
                        const char *setting)
 {

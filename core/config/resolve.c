@@ -242,6 +242,9 @@ static void derive(nl_config *cfg)
     /* a class subset relabels the data 0..k-1: the model has k classes */
     if (!nl_dataset_kind_is_tokens(d->kind) && d->n_classes_subset > 0)
         m->classes = d->n_classes_subset;
+    /* the model is checked at the precision it will run in: what blocked
+     * convolutions take depends on it (nl_model_check's probe) */
+    m->product_precision = cfg->train.precision;
 }
 
 /* each key's own value, then keys given where they do not apply (derive
@@ -453,8 +456,10 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
             nl_cfg_key_prefix(cfg, key, prefix, sizeof prefix);
         else
             snprintf(prefix, sizeof prefix, "%s: model: ", cfg->source[0] ? cfg->source : "config");
+        char with[1024];
         nl_code code = nl_fail(err, model_err.code == NL_ERR_NOMEM ? NL_ERR_NOMEM : NL_ERR_CONFIG,
-                               "%s%s", prefix, strip_model(model_err.msg));
+                               "%s%s%s", prefix, strip_model(model_err.msg),
+                               nl_config_with_where(cfg, &model_err, with, sizeof with));
         nl_error_key(err, key);
         return code;
     }

@@ -147,6 +147,8 @@ bool nl_cpu_kernels_pinned(void);
 int nl_cpu_kernel_set_count(void);
 const char *nl_cpu_kernel_set_name(int index);
 bool nl_cpu_kernel_set_runs_here(int index);
+/* the extensions a set was compiled to use (0 out of range) */
+nl_isa_mask nl_cpu_kernel_set_isa(int index);
 /* the OpenBLAS core a set's runs load OpenBLAS with (OPENBLAS_CORETYPE,
  * set by cmd/main.c before OpenBLAS is loaded), NULL where OpenBLAS keeps
  * its own choice; and the core OpenBLAS runs in this process */

@@ -75,6 +75,11 @@ bool nl_cpu_kernel_set_runs_here(int index)
            (kernel_sets[index].set->needs & ~nl_isa_of_this_cpu()) == 0;
 }
 
+nl_isa_mask nl_cpu_kernel_set_isa(int index)
+{
+    return index >= 0 && index < KERNEL_SET_COUNT ? kernel_sets[index].set->needs : 0;
+}
+
 /* OpenBLAS picks its own kernels for the CPU it is loaded on, and they add a
  * product's terms in their own order: runs of one kernel set and thread
  * count gave other bits on an AVX-512 Xeon (OpenBLAS's SkylakeX sgemm) than

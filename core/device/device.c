@@ -195,10 +195,13 @@ const char *nl_backend_cpu_kernels_description(char *buf, size_t size)
 
 int nl_backend_max_threads(int threads) { return threads > 0 ? threads : nl_cpu_usable_cores(); }
 
-nl_backend nl_backend_probe(int threads)
+nl_backend nl_backend_probe(int threads, nl_precision precision)
 {
-    /* the CPU's ops answer every workspace question from shapes alone */
-    return (nl_backend){.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = threads > 0 ? threads : 1};
+    /* the CPU's ops answer every workspace question from shapes alone; the
+     * precision changes the answers (a low one's products keep rounded
+     * copies, and oneDNN runs only some: nl_cpu_onednn_block) */
+    return (nl_backend){.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU,
+                        .threads = threads > 0 ? threads : 1, .product_precision = precision};
 }
 
 /* Each rank of a data-parallel run updates its own copy of the parameters

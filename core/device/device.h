@@ -20,9 +20,10 @@ nl_code nl_backend_open(nl_device device, const nl_backend_options *opt, nl_back
 void nl_backend_close(nl_backend *be);
 
 /* A backend that only answers shape questions (workspace sizes for
- * `threads` host threads): for planning a model's memory without opening a
- * device. It allocates nothing and must not run ops or be closed. */
-nl_backend nl_backend_probe(int threads);
+ * `threads` host threads, at product precision `precision`, and the CPU's
+ * channel block): for planning a model's memory without opening a device.
+ * It allocates nothing and must not run ops or be closed. */
+nl_backend nl_backend_probe(int threads, nl_precision precision);
 /* The ranks of a data-parallel run on the CPU agree on one CPU kernel set
  * before opening their backends: each fills its vote, the ranks sum the
  * votes, and each decides from the sums alike. Ranks that chose

@@ -215,6 +215,8 @@ nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
 bool nl_builder_failed(const nl_builder *b);
 /* names the config key an error is about (see nl_error.key) */
 void nl_builder_key(nl_builder *b, const char *key);
+/* names the second key (see nl_error.with_key) */
+void nl_builder_with_key(nl_builder *b, const char *key);
 /* `present`, or else false and the build failed for the device key: the
  * backend has no kernels of `family` ("GELU") for layer `name` yet */
 bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present);

@@ -89,6 +89,7 @@ nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
 
 bool nl_builder_failed(const nl_builder *b) { return b->failed; }
 void nl_builder_key(nl_builder *b, const char *key) { nl_error_key(b->err, key); }
+void nl_builder_with_key(nl_builder *b, const char *key) { nl_error_with_key(b->err, key); }
 
 bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, const char *noun,
                             int kernel_h, int kernel_w, int stride, int pad, int in_h, int in_w,

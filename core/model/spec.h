@@ -75,6 +75,12 @@ typedef struct {
     /* floats of optimizer state per parameter: the optimizer row's
      * state_slots (core/optim/registry.c); default 1. Not a config key. */
     int optimizer_state_slots;
+    /* train.precision: the product ops' rounding, which a build reads from
+     * its backend (backend.h: product_precision). The checks plan on a
+     * probe backend set to this, so that they meet what the run's build
+     * will: its workspaces, and whether model.layout blocked runs. Not a
+     * config key. */
+    nl_precision product_precision;
     /* Qiao et al. 2019: every conv and hidden linear weight (not the
      * classifier's) standardized per output unit, eps inside the sqrt */
     bool weight_standardization;

@@ -36,8 +36,10 @@ static nl_code relay(const nl_config *cfg, const nl_error *from, const char *fal
                      nl_error *err)
 {
     const char *key = from->key[0] ? from->key : fallback_key;
+    char with[1024];
     if (key && nl_config_origin_of(cfg, key))
-        return nl_config_key_error(cfg, err, from->code, key, "%s", from->msg);
+        return nl_config_key_error(cfg, err, from->code, key, "%s%s", from->msg,
+                                   nl_config_with_where(cfg, from, with, sizeof with));
     *err = *from;
     return from->code;
 }

@@ -26,6 +26,9 @@ bool nl_trace_accepts(const nl_act *act) { return act->shape.ndim != 3; }
 void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
 {
     *spec = cfg->model;
+    /* validation copies it too (config/resolve.c: derive); a config filled
+     * without being loaded (a test's, a tool's) plans at its own as well */
+    spec->product_precision = cfg->train.precision;
     /* a traced activation must be a tensor: no ReLU folded into a pooling */
     if (cfg->train.trace.activation[0])
         spec->fuse_relu_pool = false;
