@@ -1,5 +1,6 @@
 #!/bin/sh
-# The test command: installs what is missing, builds into build/, and runs
+# The test command: installs what is missing, builds into build/ (the
+# README's first command's build, tests/build.sh: nothing again after it), and runs
 # the default test suite (everything but the "long", "slurm", "fuzz",
 # "sanitize", "mpi" and "cluster" labels) through CTest.
 # Long checks: ctest --test-dir build -L long --output-on-failure
@@ -9,6 +10,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 tests/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNORMLAB_WERROR=ON >/dev/null
-cmake --build build -j "$(nproc)"
+tests/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)" -LE "long|slurm|fuzz|sanitize|mpi|cluster" "$@"

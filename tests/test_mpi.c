@@ -472,11 +472,19 @@ START_TEST(test_ranks_agree_on_kernel_sets)
         return;
     }
     /* automatic, on different CPUs: every rank takes x86-64, and trains as
-     * two native ranks pinned to it do, bit for bit */
+     * two native ranks pinned to it do, bit for bit. The emulated rank is
+     * given the x86-64 set's OpenBLAS core, as tests/portable/unit.sh does:
+     * without it normlab re-executes itself to load that core, and the exec
+     * ran natively, outside qemu (both ranks then on this CPU) */
+    const char *x86_64_core = NULL;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
+        if (!strcmp(nl_cpu_kernel_set_name(i), "x86-64"))
+            x86_64_core = nl_cpu_kernel_set_openblas_core(i);
+    ck_assert_ptr_nonnull(x86_64_core);
     snprintf(apps, sizeof apps,
-             "-np 1 %s run c.yaml --out mixed : -np 1 qemu-x86_64 -cpu Nehalem %s run c.yaml "
-             "--out mixed",
-             NORMLAB_BINARY, NORMLAB_BINARY);
+             "-np 1 %s run c.yaml --out mixed : -np 1 env OPENBLAS_CORETYPE=%s qemu-x86_64 -cpu "
+             "Nehalem %s run c.yaml --out mixed",
+             NORMLAB_BINARY, x86_64_core, NORMLAB_BINARY);
     ck_assert_int_eq(mpirun_apps(apps), 0);
     char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "run on different CPUs") && strstr(out, "every rank uses x86-64,"),
