@@ -15,8 +15,9 @@
  *     (loss, logits, gradients, running statistics, eval logits, 3 steps
  *     from the same parameters: bit for bit without a normalizer, to float
  *     rounding with one, whose sums run in another order);
- *   - the ops DyT and FRN's threshold: elements bit for bit, parameter
- *     gradients to rounding;
+ *   - the ops DyT and FRN's threshold (their CPU_ONLY *_blocked twins):
+ *     elements bit for bit, parameter gradients to rounding; Switchable
+ *     Normalization's backward (switch_backward_blocked): bit for bit;
  *   - refusals: widths (the stages', the stem's) that are not a multiple of
  *     the block, a backend whose convolutions are not oneDNN's
  *     (NORMLAB_CONV=normlab), statistics in bf16;
@@ -220,16 +221,16 @@ START_TEST(test_pointwise_ops)
         to_blocked(dy, dyb, n, c, hw, block);
         for (int acc = 0; acc < 2; acc++) {
             float g[2][3][32], a[2];
-            be->ops->dyt_forward(be, n, c, hw, 0, &alpha, x, gamma, beta, y);
-            be->ops->dyt_forward(be, n, c, hw, block, &alpha, xb, gamma, beta, yb);
+            be->ops->dyt_forward(be, n, c, hw, &alpha, x, gamma, beta, y);
+            be->ops->dyt_forward_blocked(be, block, n, c, hw, &alpha, xb, gamma, beta, yb);
             to_blocked(y, want, n, c, hw, block);
             ck_assert_msg(same_bits(yb, want, count, "dyt y"), "block %d", block);
             tu_fill_normal(dx, count, 41, 0.0f, 1.0f);
             to_blocked(dx, dxb, n, c, hw, block);
-            be->ops->dyt_backward(be, n, c, hw, 0, &alpha, x, dy, gamma, dx, acc, g[0][0],
-                                  g[0][1], &a[0], ws[0]);
-            be->ops->dyt_backward(be, n, c, hw, block, &alpha, xb, dyb, gamma, dxb, acc, g[1][0],
-                                  g[1][1], &a[1], ws[1]);
+            be->ops->dyt_backward(be, n, c, hw, &alpha, x, dy, gamma, dx, acc, g[0][0], g[0][1],
+                                  &a[0], ws[0]);
+            be->ops->dyt_backward_blocked(be, block, n, c, hw, &alpha, xb, dyb, gamma, dxb, acc,
+                                          g[1][0], g[1][1], &a[1], ws[1]);
             to_blocked(dx, want, n, c, hw, block);
             /* added into dx, the kernels' multiply-adds may contract
              * differently (-ffp-contract=fast): to rounding there */
@@ -239,20 +240,77 @@ START_TEST(test_pointwise_ops)
             ck_assert(close_to(g[1][0], g[0][0], c, 1e-5, 1.0, "dgamma"));
             ck_assert(close_to(g[1][1], g[0][1], c, 1e-5, 1.0, "dbeta"));
             ck_assert(close_to(&a[1], &a[0], 1, 1e-5, 1.0, "dalpha"));
-            be->ops->tlu_forward(be, n, c, hw, 0, x, tau, y);
-            be->ops->tlu_forward(be, n, c, hw, block, xb, tau, yb);
+            be->ops->tlu_forward(be, n, c, hw, x, tau, y);
+            be->ops->tlu_forward_blocked(be, block, n, c, hw, xb, tau, yb);
             to_blocked(y, want, n, c, hw, block);
             ck_assert_msg(same_bits(yb, want, count, "tlu y"), "block %d", block);
             tu_fill_normal(dx, count, 43, 0.0f, 1.0f);
             to_blocked(dx, dxb, n, c, hw, block);
-            be->ops->tlu_backward(be, n, c, hw, 0, y, tau, dy, dx, acc, g[0][2]);
-            be->ops->tlu_backward(be, n, c, hw, block, yb, tau, dyb, dxb, acc, g[1][2]);
+            be->ops->tlu_backward(be, n, c, hw, y, tau, dy, dx, acc, g[0][2]);
+            be->ops->tlu_backward_blocked(be, block, n, c, hw, yb, tau, dyb, dxb, acc, g[1][2]);
             to_blocked(dx, want, n, c, hw, block);
             ck_assert_msg(same_bits(dxb, want, count, "tlu dx"), "block %d acc %d", block, acc);
             ck_assert(close_to(g[1][2], g[0][2], c, 1e-5, 1.0, "dtau"));
         }
     }
     free(x), free(dy), free(y), free(dx), free(xb), free(dyb), free(yb), free(dxb), free(want);
+}
+END_TEST
+
+/* Switchable Normalization's backward reads each plane through
+ * nl_plane_of in pixel order in either layout: dx, dgamma, dbeta and
+ * dlambda the same bits, the batch term's gradient taken and not, dx
+ * written and added */
+START_TEST(test_switch_backward)
+{
+    nl_backend *be = tu_cpu(2);
+    const int n = 3, c = 32, hw = 45;
+    const size_t count = (size_t)n * c * hw, planes = (size_t)n * c;
+    float *x = floats(count), *dy = floats(count), *dx = floats(count), *xb = floats(count);
+    float *dyb = floats(count), *dxb = floats(count), *want = floats(count);
+    float *st = floats(4 * planes + 2 * (size_t)n + 2 * (size_t)c);
+    float *mean = st, *rstd = st + planes, *mean_in = rstd + planes, *var_in = mean_in + planes;
+    float *mean_ln = var_in + planes, *var_ln = mean_ln + n, *mean_bn = var_ln + n;
+    float *var_bn = mean_bn + c, gamma[32];
+    const float weights[6] = {0.2f, 0.3f, 0.5f, 0.1f, 0.6f, 0.3f};
+    tu_fill_normal(x, count, 51, 0.3f, 1.5f);
+    tu_fill_normal(dy, count, 53, 0.0f, 1.0f);
+    tu_fill_normal(gamma, c, 55, 1.0f, 0.2f);
+    tu_fill_normal(mean, planes, 57, 0.3f, 0.2f);
+    tu_fill_uniform(rstd, planes, 59, 0.5f, 1.5f);
+    tu_fill_normal(mean_in, planes, 61, 0.3f, 0.2f);
+    tu_fill_normal(mean_ln, n, 71, 0.3f, 0.2f);
+    tu_fill_normal(mean_bn, c, 73, 0.3f, 0.2f);
+    tu_fill_uniform(var_in, planes, 63, 0.5f, 2.0f);
+    tu_fill_uniform(var_ln, n, 65, 0.5f, 2.0f);
+    tu_fill_uniform(var_bn, c, 67, 0.5f, 2.0f);
+    void *ws[2];
+    for (int k = 0; k < 2; k++)
+        ws[k] = malloc(be->ops->switch_backward_workspace(be, n, c));
+    for (int block = 8; block <= 16; block += 8) {
+        to_blocked(x, xb, n, c, hw, block);
+        to_blocked(dy, dyb, n, c, hw, block);
+        for (int variant = 0; variant < 4; variant++) {
+            const bool batch = variant & 1, acc = variant & 2;
+            float g[2][2][32], dl[2][6];
+            tu_fill_normal(dx, count, 69, 0.0f, 1.0f);
+            to_blocked(dx, dxb, n, c, hw, block);
+            be->ops->switch_backward(be, n, c, hw, x, dy, gamma, mean, rstd, weights, mean_in,
+                                     mean_ln, mean_bn, var_in, var_ln, var_bn, batch, dx, acc,
+                                     g[0][0], g[0][1], dl[0], ws[0]);
+            be->ops->switch_backward_blocked(be, block, n, c, hw, xb, dyb, gamma, mean, rstd,
+                                             weights, mean_in, mean_ln, mean_bn, var_in, var_ln,
+                                             var_bn, batch, dxb, acc, g[1][0], g[1][1], dl[1],
+                                             ws[1]);
+            to_blocked(dx, want, n, c, hw, block);
+            ck_assert_msg(same_bits(dxb, want, count, "switch dx"), "block %d batch %d acc %d",
+                          block, batch, acc);
+            ck_assert(same_bits(g[1][0], g[0][0], (size_t)2 * c, "switch dgamma, dbeta"));
+            ck_assert(same_bits(dl[1], dl[0], 6, "switch dlambda"));
+        }
+    }
+    free(ws[0]), free(ws[1]), free(st);
+    free(x), free(dy), free(dx), free(xb), free(dyb), free(dxb), free(want);
 }
 END_TEST
 
@@ -839,6 +897,7 @@ int main(void)
     tcase_add_test(ops, test_conv_ops);
     tcase_add_test(ops, test_pool_and_moments);
     tcase_add_test(ops, test_pointwise_ops);
+    tcase_add_test(ops, test_switch_backward);
     suite_add_tcase(s, ops);
     TCase *models = tcase_create("models");
     tcase_set_timeout(models, 120);
