@@ -79,9 +79,9 @@ typedef struct {
     nl_precision stats_precision;
     /* 0: planes of hw contiguous floats, (N, C, HW). B > 0: the channel-
      * blocked layout oneDNN's convolutions run in (nChw16c for B = 16):
-     * (N, C/B, HW, B), value (n, c, p) at ((n*(C/B) + c/B)*HW + p)*B + c%B,
-     * C a multiple of B (model.layout blocked, the CPU alone). Last, so
-     * that a geometry written without it is plain. */
+     * (N, C/B, HW, B), each plane where nl_plane_of (backend/shape.h)
+     * puts it, C a multiple of B (model.layout blocked, the CPU alone).
+     * Last, so that a geometry written without it is plain. */
     int block;
 } nl_norm_geom;
 
