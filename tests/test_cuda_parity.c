@@ -2013,14 +2013,14 @@ static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
         nl_error err = {0};
         ck_assert_msg(be_of(b)->ops->alloc(be_of(b), be_of(b)->ops->dyt_backward_workspace(be_of(b), c),
                                            &ws[b], &err) == NL_OK, "%s", err.msg);
-        be_of(b)->ops->dyt_forward(be_of(b), n, c, hw, 0, F(alpha, b), F(x, b), FN(gamma, b),
+        be_of(b)->ops->dyt_forward(be_of(b), n, c, hw, F(alpha, b), F(x, b), FN(gamma, b),
                                    FN(beta, b), F(y, b));
     }
     check_close(y, 1e-5, WHAT("dyt y"));
     for (int mode_dx = 0; mode_dx < 3; mode_dx++) { /* written, accumulated, absent */
         twin_copy(dx, dx0);
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->dyt_backward(be_of(b), n, c, hw, 0, F(alpha, b), F(x, b), F(dy, b),
+            be_of(b)->ops->dyt_backward(be_of(b), n, c, hw, F(alpha, b), F(x, b), F(dy, b),
                                         FN(gamma, b), mode_dx == 2 ? NULL : F(dx, b),
                                         mode_dx == 1, FN(dg, b), FN(db, b), F(dalpha, b), ws[b]);
         check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dyt dx" : mode_dx == 1 ? "dyt dx accumulated"
@@ -2032,17 +2032,17 @@ static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
         }
     }
     void *snap = snapshot(dalpha);
-    gpu_be->ops->dyt_backward(gpu_be, n, c, hw, 0, F(alpha, 1), F(x, 1), F(dy, 1), FN(gamma, 1),
+    gpu_be->ops->dyt_backward(gpu_be, n, c, hw, F(alpha, 1), F(x, 1), F(dy, 1), FN(gamma, 1),
                               F(dx, 1), false, FN(dg, 1), FN(db, 1), F(dalpha, 1), ws[1]);
     check_repeat(dalpha, snap, WHAT("dalpha repeat"));
 
     for (int b = 0; b < 2; b++)
-        be_of(b)->ops->tlu_forward(be_of(b), n, c, hw, 0, F(x, b), F(tau, b), F(y, b));
+        be_of(b)->ops->tlu_forward(be_of(b), n, c, hw, F(x, b), F(tau, b), F(y, b));
     check_equal_bytes(y, WHAT("tlu y"));
     for (int mode_dx = 0; mode_dx < 3; mode_dx++) {
         twin_copy(dx, dx0);
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->tlu_backward(be_of(b), n, c, hw, 0, F(y, b), F(tau, b), F(dy, b),
+            be_of(b)->ops->tlu_backward(be_of(b), n, c, hw, F(y, b), F(tau, b), F(dy, b),
                                         mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1, F(dtau, b));
         check_equal_bytes(dx, WHAT("tlu dx"));
         check_close(dtau, 1e-5, WHAT("dtau"));
@@ -2206,7 +2206,7 @@ static void switch_case(const norm_shape *sh, bool affine, bool batch, bool accu
                 be_of(b)->ops->copy(be_of(b), F(dx, b), F(dy, b), count);
         for (int b = rep; b < 2; b++) {
             nl_backend *be = be_of(b);
-            be->ops->switch_backward(be, n, c, hw, 0, F(x, b), F(dy, b), FN(gamma, b), F(mean, b),
+            be->ops->switch_backward(be, n, c, hw, F(x, b), F(dy, b), FN(gamma, b), F(mean, b),
                                      F(rstd, b), F(weights, b), F(mean_in, b), F(mean_ln, b),
                                      F(mean_bn, b), F(var_in, b), F(var_ln, b), F(var_bn, b),
                                      batch, F(dx, b), accumulate, FN(dgamma, b), FN(dbeta, b),
@@ -3803,7 +3803,8 @@ START_TEST(test_every_op_reached)
         const char *op;
         bool both; /* listed for every backend */
     } ops[OP_COUNT] = {
-#define NL_OP(backends, ret, op, params) [OP_##op] = {#op, NL_OP_ON_CPU_##backends},
+#define NL_OP(backends, ret, op, params)                                                           \
+    [OP_##op] = {#op, NL_OP_ON_CPU_##backends && NL_OP_ON_CUDA_##backends},
 #include "backend/backend_ops.def"
     };
     char missed[2048] = "";

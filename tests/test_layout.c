@@ -15,8 +15,9 @@
  *     (loss, logits, gradients, running statistics, eval logits, 3 steps
  *     from the same parameters: bit for bit without a normalizer, to float
  *     rounding with one, whose sums run in another order);
- *   - the ops DyT and FRN's threshold: elements bit for bit, parameter
- *     gradients to rounding;
+ *   - the ops DyT and FRN's threshold (their CPU_ONLY *_blocked twins):
+ *     elements bit for bit, parameter gradients to rounding; Switchable
+ *     Normalization's backward (switch_backward_blocked): bit for bit;
  *   - refusals: widths (the stages', the stem's) that are not a multiple of
  *     the block, a backend whose convolutions are not oneDNN's
  *     (NORMLAB_CONV=normlab), statistics in bf16;
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/shape.h"
 #include "config/config.h"
 #include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
@@ -44,14 +46,14 @@
 
 static float *floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
-/* (n, c, hw) NCHW <-> (n, c/b, hw, b) */
+/* (n, c, hw) NCHW -> (n, c/b, hw, b), each plane where nl_plane_of puts it */
 static void to_blocked(const float *x, float *out, int n, int c, int hw, int b)
 {
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++)
-            for (int p = 0; p < hw; p++)
-                out[(((size_t)i * (c / b) + ch / b) * hw + p) * b + ch % b] =
-                    x[((size_t)i * c + ch) * hw + p];
+    for (long nc = 0; nc < (long)n * c; nc++) {
+        const nl_plane_at at = nl_plane_of(c, hw, b, nc);
+        for (int p = 0; p < hw; p++)
+            out[at.first + p * at.step] = x[(size_t)nc * hw + p];
+    }
 }
 
 static bool same_bits(const float *a, const float *b, size_t n, const char *what)
@@ -162,6 +164,39 @@ START_TEST(test_conv_ops)
 }
 END_TEST
 
+/* nl_plane_of, the one index of the channel-blocked layout (the rest of
+ * this file rearranges through it, and the convolutions' check pins it to
+ * oneDNN's own): worked by hand, and for B = 8 and 16 a one-to-one map of
+ * every (sample, channel, position) onto the tensor */
+START_TEST(test_plane_index)
+{
+    /* nChw16c, 32 channels of 5 values: channel 17 of sample 1 is lane 1 of
+     * the second block of sample 1, ((1*2 + 1)*5)*16 + 1 */
+    const nl_plane_at at = nl_plane_of(32, 5, 16, 32 + 17);
+    ck_assert_uint_eq(at.first, 241);
+    ck_assert_uint_eq(at.step, 16);
+    const nl_plane_at plain = nl_plane_of(32, 5, 0, 32 + 17);
+    ck_assert_uint_eq(plain.first, 49 * 5);
+    ck_assert_uint_eq(plain.step, 1);
+    const int n = 3, c = 32, hw = 7;
+    const size_t count = (size_t)n * c * hw;
+    unsigned char *seen = malloc(count);
+    for (int b = 8; b <= 16; b += 8) {
+        memset(seen, 0, count);
+        for (long nc = 0; nc < (long)n * c; nc++) {
+            const nl_plane_at a = nl_plane_of(c, hw, b, nc);
+            for (int p = 0; p < hw; p++) {
+                const size_t k = a.first + p * a.step;
+                ck_assert_msg(k < count && !seen[k], "block %d plane %ld position %d at %zu", b,
+                              nc, p, k);
+                seen[k] = 1;
+            }
+        }
+    }
+    free(seen);
+}
+END_TEST
+
 START_TEST(test_pool_and_moments)
 {
     nl_backend *be = tu_cpu(2);
@@ -220,16 +255,16 @@ START_TEST(test_pointwise_ops)
         to_blocked(dy, dyb, n, c, hw, block);
         for (int acc = 0; acc < 2; acc++) {
             float g[2][3][32], a[2];
-            be->ops->dyt_forward(be, n, c, hw, 0, &alpha, x, gamma, beta, y);
-            be->ops->dyt_forward(be, n, c, hw, block, &alpha, xb, gamma, beta, yb);
+            be->ops->dyt_forward(be, n, c, hw, &alpha, x, gamma, beta, y);
+            be->ops->dyt_forward_blocked(be, block, n, c, hw, &alpha, xb, gamma, beta, yb);
             to_blocked(y, want, n, c, hw, block);
             ck_assert_msg(same_bits(yb, want, count, "dyt y"), "block %d", block);
             tu_fill_normal(dx, count, 41, 0.0f, 1.0f);
             to_blocked(dx, dxb, n, c, hw, block);
-            be->ops->dyt_backward(be, n, c, hw, 0, &alpha, x, dy, gamma, dx, acc, g[0][0],
-                                  g[0][1], &a[0], ws[0]);
-            be->ops->dyt_backward(be, n, c, hw, block, &alpha, xb, dyb, gamma, dxb, acc, g[1][0],
-                                  g[1][1], &a[1], ws[1]);
+            be->ops->dyt_backward(be, n, c, hw, &alpha, x, dy, gamma, dx, acc, g[0][0], g[0][1],
+                                  &a[0], ws[0]);
+            be->ops->dyt_backward_blocked(be, block, n, c, hw, &alpha, xb, dyb, gamma, dxb, acc,
+                                          g[1][0], g[1][1], &a[1], ws[1]);
             to_blocked(dx, want, n, c, hw, block);
             /* added into dx, the kernels' multiply-adds may contract
              * differently (-ffp-contract=fast): to rounding there */
@@ -239,20 +274,77 @@ START_TEST(test_pointwise_ops)
             ck_assert(close_to(g[1][0], g[0][0], c, 1e-5, 1.0, "dgamma"));
             ck_assert(close_to(g[1][1], g[0][1], c, 1e-5, 1.0, "dbeta"));
             ck_assert(close_to(&a[1], &a[0], 1, 1e-5, 1.0, "dalpha"));
-            be->ops->tlu_forward(be, n, c, hw, 0, x, tau, y);
-            be->ops->tlu_forward(be, n, c, hw, block, xb, tau, yb);
+            be->ops->tlu_forward(be, n, c, hw, x, tau, y);
+            be->ops->tlu_forward_blocked(be, block, n, c, hw, xb, tau, yb);
             to_blocked(y, want, n, c, hw, block);
             ck_assert_msg(same_bits(yb, want, count, "tlu y"), "block %d", block);
             tu_fill_normal(dx, count, 43, 0.0f, 1.0f);
             to_blocked(dx, dxb, n, c, hw, block);
-            be->ops->tlu_backward(be, n, c, hw, 0, y, tau, dy, dx, acc, g[0][2]);
-            be->ops->tlu_backward(be, n, c, hw, block, yb, tau, dyb, dxb, acc, g[1][2]);
+            be->ops->tlu_backward(be, n, c, hw, y, tau, dy, dx, acc, g[0][2]);
+            be->ops->tlu_backward_blocked(be, block, n, c, hw, yb, tau, dyb, dxb, acc, g[1][2]);
             to_blocked(dx, want, n, c, hw, block);
             ck_assert_msg(same_bits(dxb, want, count, "tlu dx"), "block %d acc %d", block, acc);
             ck_assert(close_to(g[1][2], g[0][2], c, 1e-5, 1.0, "dtau"));
         }
     }
     free(x), free(dy), free(y), free(dx), free(xb), free(dyb), free(yb), free(dxb), free(want);
+}
+END_TEST
+
+/* Switchable Normalization's backward reads each plane through
+ * nl_plane_of in pixel order in either layout: dx, dgamma, dbeta and
+ * dlambda the same bits, the batch term's gradient taken and not, dx
+ * written and added */
+START_TEST(test_switch_backward)
+{
+    nl_backend *be = tu_cpu(2);
+    const int n = 3, c = 32, hw = 45;
+    const size_t count = (size_t)n * c * hw, planes = (size_t)n * c;
+    float *x = floats(count), *dy = floats(count), *dx = floats(count), *xb = floats(count);
+    float *dyb = floats(count), *dxb = floats(count), *want = floats(count);
+    float *st = floats(4 * planes + 2 * (size_t)n + 2 * (size_t)c);
+    float *mean = st, *rstd = st + planes, *mean_in = rstd + planes, *var_in = mean_in + planes;
+    float *mean_ln = var_in + planes, *var_ln = mean_ln + n, *mean_bn = var_ln + n;
+    float *var_bn = mean_bn + c, gamma[32];
+    const float weights[6] = {0.2f, 0.3f, 0.5f, 0.1f, 0.6f, 0.3f};
+    tu_fill_normal(x, count, 51, 0.3f, 1.5f);
+    tu_fill_normal(dy, count, 53, 0.0f, 1.0f);
+    tu_fill_normal(gamma, c, 55, 1.0f, 0.2f);
+    tu_fill_normal(mean, planes, 57, 0.3f, 0.2f);
+    tu_fill_uniform(rstd, planes, 59, 0.5f, 1.5f);
+    tu_fill_normal(mean_in, planes, 61, 0.3f, 0.2f);
+    tu_fill_normal(mean_ln, n, 71, 0.3f, 0.2f);
+    tu_fill_normal(mean_bn, c, 73, 0.3f, 0.2f);
+    tu_fill_uniform(var_in, planes, 63, 0.5f, 2.0f);
+    tu_fill_uniform(var_ln, n, 65, 0.5f, 2.0f);
+    tu_fill_uniform(var_bn, c, 67, 0.5f, 2.0f);
+    void *ws[2];
+    for (int k = 0; k < 2; k++)
+        ws[k] = malloc(be->ops->switch_backward_workspace(be, n, c));
+    for (int block = 8; block <= 16; block += 8) {
+        to_blocked(x, xb, n, c, hw, block);
+        to_blocked(dy, dyb, n, c, hw, block);
+        for (int variant = 0; variant < 4; variant++) {
+            const bool batch = variant & 1, acc = variant & 2;
+            float g[2][2][32], dl[2][6];
+            tu_fill_normal(dx, count, 69, 0.0f, 1.0f);
+            to_blocked(dx, dxb, n, c, hw, block);
+            be->ops->switch_backward(be, n, c, hw, x, dy, gamma, mean, rstd, weights, mean_in,
+                                     mean_ln, mean_bn, var_in, var_ln, var_bn, batch, dx, acc,
+                                     g[0][0], g[0][1], dl[0], ws[0]);
+            be->ops->switch_backward_blocked(be, block, n, c, hw, xb, dyb, gamma, mean, rstd,
+                                             weights, mean_in, mean_ln, mean_bn, var_in, var_ln,
+                                             var_bn, batch, dxb, acc, g[1][0], g[1][1], dl[1],
+                                             ws[1]);
+            to_blocked(dx, want, n, c, hw, block);
+            ck_assert_msg(same_bits(dxb, want, count, "switch dx"), "block %d batch %d acc %d",
+                          block, batch, acc);
+            ck_assert(same_bits(g[1][0], g[0][0], (size_t)2 * c, "switch dgamma, dbeta"));
+            ck_assert(same_bits(dl[1], dl[0], 6, "switch dlambda"));
+        }
+    }
+    free(ws[0]), free(ws[1]), free(st);
+    free(x), free(dy), free(dx), free(xb), free(dyb), free(dxb), free(want);
 }
 END_TEST
 
@@ -305,14 +397,15 @@ static int sign_flips(const nl_model *plain, const nl_model *blocked, int n)
         const nl_act *p0 = plain->acts[a], *p1 = nl_model_act(blocked, p0->name);
         if (!p1 || !p1->shape.block)
             continue;
-        const int c = p0->shape.c, hw = p0->shape.h * p0->shape.w, b = p1->shape.block;
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++)
-                for (int q = 0; q < hw; q++) {
-                    const float v0 = p0->data[((size_t)i * c + ch) * hw + q];
-                    const float v1 = p1->data[(((size_t)i * (c / b) + ch / b) * hw + q) * b + ch % b];
-                    flips += (v0 > 0) != (v1 > 0);
-                }
+        const int c = p0->shape.c, hw = p0->shape.h * p0->shape.w;
+        for (long nc = 0; nc < (long)n * c; nc++) {
+            const nl_plane_at at = nl_plane_of(c, hw, p1->shape.block, nc);
+            for (int q = 0; q < hw; q++) {
+                const float v0 = p0->data[(size_t)nc * hw + q];
+                const float v1 = p1->data[at.first + q * at.step];
+                flips += (v0 > 0) != (v1 > 0);
+            }
+        }
     }
     return flips;
 }
@@ -837,8 +930,10 @@ int main(void)
     Suite *s = suite_create("layout");
     TCase *ops = tcase_create("ops");
     tcase_add_test(ops, test_conv_ops);
+    tcase_add_test(ops, test_plane_index);
     tcase_add_test(ops, test_pool_and_moments);
     tcase_add_test(ops, test_pointwise_ops);
+    tcase_add_test(ops, test_switch_backward);
     suite_add_tcase(s, ops);
     TCase *models = tcase_create("models");
     tcase_set_timeout(models, 120);

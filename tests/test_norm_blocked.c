@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/shape.h"
 #include "testutil.h"
 
 /* |blocked - plain| <= tol * (1 + |plain|). Forward outputs (y, the
@@ -49,23 +50,24 @@ static const shape large = {40, 1040, 3};
 
 static size_t value_count(const shape *s) { return (size_t)s->n * s->c * s->hw; }
 
-/* plain (N, C, HW) to (N, C/B, HW, B) and back */
+/* plain (N, C, HW) to (N, C/B, HW, B) and back, each plane where
+ * nl_plane_of puts it */
 static void to_blocked(const shape *s, int b, const float *src, float *dst)
 {
-    for (int i = 0; i < s->n; i++)
-        for (int ch = 0; ch < s->c; ch++)
-            for (int p = 0; p < s->hw; p++)
-                dst[(((size_t)i * (s->c / b) + ch / b) * s->hw + p) * b + ch % b] =
-                    src[((size_t)i * s->c + ch) * s->hw + p];
+    for (long nc = 0; nc < (long)s->n * s->c; nc++) {
+        const nl_plane_at at = nl_plane_of(s->c, s->hw, b, nc);
+        for (int p = 0; p < s->hw; p++)
+            dst[at.first + p * at.step] = src[(size_t)nc * s->hw + p];
+    }
 }
 
 static void from_blocked(const shape *s, int b, const float *src, float *dst)
 {
-    for (int i = 0; i < s->n; i++)
-        for (int ch = 0; ch < s->c; ch++)
-            for (int p = 0; p < s->hw; p++)
-                dst[((size_t)i * s->c + ch) * s->hw + p] =
-                    src[(((size_t)i * (s->c / b) + ch / b) * s->hw + p) * b + ch % b];
+    for (long nc = 0; nc < (long)s->n * s->c; nc++) {
+        const nl_plane_at at = nl_plane_of(s->c, s->hw, b, nc);
+        for (int p = 0; p < s->hw; p++)
+            dst[(size_t)nc * s->hw + p] = src[at.first + p * at.step];
+    }
 }
 
 /* the inputs, in the plain layout, and the values some ops take as given

@@ -353,7 +353,7 @@ START_TEST(test_pointwise_match_reference)
                 snprintf(what, sizeof what, "dyt (%d,%d,%d) alpha=%g affine=%d threads=%d", s->n,
                          s->c, s->hw, alpha, affine, threads);
                 nl_dyt_reference_forward(s->n, s->c, s->hw, alpha, x, gamma, beta, y[0]);
-                be->ops->dyt_forward(be, s->n, s->c, s->hw, 0, &alpha, x, gamma, beta, y[1]);
+                be->ops->dyt_forward(be, s->n, s->c, s->hw, &alpha, x, gamma, beta, y[1]);
                 tu_assert_close(y[1], y[0], count, TOL, what);
                 for (int accumulate = 0; accumulate < 2; accumulate++) {
                     float dalpha[2];
@@ -361,7 +361,7 @@ START_TEST(test_pointwise_match_reference)
                         memcpy(dx[k], dx0, count * sizeof(float));
                     nl_dyt_reference_backward(s->n, s->c, s->hw, alpha, x, dy, gamma, dx[0],
                                               accumulate, dg[0], db[0], &dalpha[0]);
-                    be->ops->dyt_backward(be, s->n, s->c, s->hw, 0, &alpha, x, dy, gamma, dx[1],
+                    be->ops->dyt_backward(be, s->n, s->c, s->hw, &alpha, x, dy, gamma, dx[1],
                                           accumulate, affine ? dg[1] : NULL,
                                           affine ? db[1] : NULL, &dalpha[1], ws);
                     tu_assert_close(dx[1], dx[0], count, TOL, what);
@@ -392,16 +392,16 @@ START_TEST(test_pointwise_match_reference)
             }
         snprintf(what, sizeof what, "tlu (%d,%d,%d) threads=%d", s->n, s->c, s->hw, threads);
         nl_tlu_reference_forward(s->n, s->c, s->hw, x, tau, y[0]);
-        be->ops->tlu_forward(be, s->n, s->c, s->hw, 0, x, tau, y[1]);
+        be->ops->tlu_forward(be, s->n, s->c, s->hw, x, tau, y[1]);
         ck_assert_msg(memcmp(y[1], y[0], count * sizeof(float)) == 0, "%s: y", what);
         memcpy(y[1], x, count * sizeof(float)); /* in place, as the FRN layer runs it */
-        be->ops->tlu_forward(be, s->n, s->c, s->hw, 0, y[1], tau, y[1]);
+        be->ops->tlu_forward(be, s->n, s->c, s->hw, y[1], tau, y[1]);
         ck_assert_msg(memcmp(y[1], y[0], count * sizeof(float)) == 0, "%s: y in place", what);
         for (int accumulate = 0; accumulate < 2; accumulate++) {
             for (int k = 0; k < 2; k++)
                 memcpy(dx[k], dx0, count * sizeof(float));
             nl_tlu_reference_backward(s->n, s->c, s->hw, y[0], tau, dy, dx[0], accumulate, dg[0]);
-            be->ops->tlu_backward(be, s->n, s->c, s->hw, 0, y[0], tau, dy, dx[1], accumulate, dg[1]);
+            be->ops->tlu_backward(be, s->n, s->c, s->hw, y[0], tau, dy, dx[1], accumulate, dg[1]);
             ck_assert_msg(memcmp(dx[1], dx[0], count * sizeof(float)) == 0, "%s: dx", what);
             tu_assert_close(dg[1], dg[0], c, TOL, what);
         }
@@ -431,7 +431,7 @@ START_TEST(test_dyt_tanh_accuracy)
         x[k] = -12.0f + 24.0f * (float)k / (COUNT - 1);
     nl_backend *be = tu_cpu(1);
     const float one = 1.0f;
-    be->ops->dyt_forward(be, 1, 1, COUNT, 0, &one, x, NULL, NULL, y);
+    be->ops->dyt_forward(be, 1, 1, COUNT, &one, x, NULL, NULL, y);
     double worst = 0.0;
     for (int k = 0; k < COUNT; k++) {
         const double want = tanh((double)x[k]);
@@ -440,7 +440,7 @@ START_TEST(test_dyt_tanh_accuracy)
     }
     ck_assert_msg(worst < 4.0 * FLT_EPSILON, "tanh: relative error %.3g", worst);
     x[0] = NAN; /* a diverged run's NaN stays a NaN */
-    be->ops->dyt_forward(be, 1, 1, 8, 0, &one, x, NULL, NULL, y);
+    be->ops->dyt_forward(be, 1, 1, 8, &one, x, NULL, NULL, y);
     ck_assert_msg(isnan(y[0]) && !isnan(y[1]), "tanh(NaN) = %g", (double)y[0]);
     free(x);
     free(y);
@@ -574,7 +574,7 @@ START_TEST(test_switch_ops_match_reference)
                                                  var_in, var_ln, var_bn, batch, out[k][2],
                                                  accumulate, dg, db, dlambda[k]);
                 else
-                    be->ops->switch_backward(be, n, c, hw, 0, x, dy, affine ? gamma : NULL, mean,
+                    be->ops->switch_backward(be, n, c, hw, x, dy, affine ? gamma : NULL, mean,
                                              rstd, weights[0], mean_in, mean_ln, mean_bn, var_in,
                                              var_ln, var_bn, batch, out[k][2], accumulate, dg, db,
                                              dlambda[k], ws);

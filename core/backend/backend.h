@@ -79,9 +79,9 @@ typedef struct {
     nl_precision stats_precision;
     /* 0: planes of hw contiguous floats, (N, C, HW). B > 0: the channel-
      * blocked layout oneDNN's convolutions run in (nChw16c for B = 16):
-     * (N, C/B, HW, B), value (n, c, p) at ((n*(C/B) + c/B)*HW + p)*B + c%B,
-     * C a multiple of B (model.layout blocked, the CPU alone). Last, so
-     * that a geometry written without it is plain. */
+     * (N, C/B, HW, B), each plane where nl_plane_of (backend/shape.h)
+     * puts it, C a multiple of B (model.layout blocked, the CPU alone).
+     * Last, so that a geometry written without it is plain. */
     int block;
 } nl_norm_geom;
 
@@ -188,8 +188,10 @@ typedef struct {
 /* Which backends implement an op, from its line's first column in
  * backend_ops.def: NL_OP_ON_<backend>_<column> is 1 or 0. */
 #define NL_OP_ON_CPU_ALL 1
+#define NL_OP_ON_CPU_CPU_ONLY 1
 #define NL_OP_ON_CPU_CUDA_ONLY 0
 #define NL_OP_ON_CUDA_ALL 1
+#define NL_OP_ON_CUDA_CPU_ONLY 0
 #define NL_OP_ON_CUDA_CUDA_ONLY 1
 /* NL_OP_IF(flag, ...): the tokens after flag when flag expands to 1, nothing
  * when to 0 (for the prototypes and table rows of one backend's ops) */
@@ -197,6 +199,16 @@ typedef struct {
 #define NL_OP_IF_(flag, ...) NL_OP_IF_##flag(__VA_ARGS__)
 #define NL_OP_IF_1(...) __VA_ARGS__
 #define NL_OP_IF_0(...)
+
+/* Calls op on a tensor in the layout `block` gives it (nl_shape.block):
+ * NCHW (0) the shared op with the arguments after block, channel-blocked
+ * (B > 0) its CPU_ONLY twin op##_blocked with B before them. A layer thus
+ * names one op whatever its input's layout, and a backend without the
+ * blocked slots (CUDA, where the builder refuses model.layout: blocked) is
+ * handed NCHW alone. be and block are read twice. */
+#define NL_OP_IN_LAYOUT(be, block, op, ...)                                                        \
+    ((block) ? (be)->ops->op##_blocked((be), (block), __VA_ARGS__)                                 \
+             : (be)->ops->op((be), __VA_ARGS__))
 
 /* The ops table: `name` ("cpu", "cuda"), then one function pointer per op
  * of backend_ops.def, where each is documented. */

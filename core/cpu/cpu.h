@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/shape.h" /* nl_plane_of: the channel-blocked index */
 #include "cpu/isa.h"
 
 #ifdef _OPENMP
@@ -21,25 +22,6 @@ static inline int omp_in_parallel_safe(void) { return 0; }
 static inline int omp_get_num_threads_safe(void) { return 1; }
 static inline int omp_get_thread_num_safe(void) { return 0; }
 #endif
-
-/* Where plane nc (sample nc / c, channel nc % c) of an image tensor lies:
- * its hw values `step` apart from `first`, in (N, C, HW) (step 1) or in
- * the channel-blocked (N, C/B, HW, B) of nl_shape.block (step B). Plain
- * loops that read a plane through it in pixel order take its sums in the
- * same order whatever the layout. */
-typedef struct {
-    size_t first, step;
-} nl_plane_at;
-
-static inline nl_plane_at nl_plane_of(int c, int hw, int block, long nc)
-{
-    if (!block)
-        return (nl_plane_at){(size_t)nc * hw, 1};
-    const long i = nc / c;
-    const int ch = (int)(nc % c);
-    return (nl_plane_at){((size_t)i * (c / block) + ch / block) * hw * block + ch % block,
-                         (size_t)block};
-}
 
 /* Threads and floating-point mode (cores.c). */
 int nl_cpu_usable_cores(void); /* the CPUs this process may run on */

@@ -61,7 +61,8 @@ static void dyt_run_forward(const float *x, float *y, int len, float alpha, cons
     }
 }
 
-/* ---- the channel-blocked layout (block B > 0: (N, C/B, HW, B)) ----
+/* ---- the channel-blocked layout (block B > 0: (N, C/B, HW, B)), the
+ * CPU_ONLY twins dyt_*_blocked and tlu_*_blocked ----
  * A pixel's B channels are a run of B features with their channels'
  * parameters, each element computed as on a plane (the same bits: the
  * same operations on the same values). The parameter gradients are summed
@@ -71,9 +72,12 @@ static void dyt_run_forward(const float *x, float *y, int len, float alpha, cons
  * Parallel over channel blocks, so a channel's sums stay in one thread. */
 enum { ROWS = 32 };
 
-static void dyt_forward_blocked(int n, int c, int hw, int block, float alpha, const float *x,
-                                const float *gamma, const float *beta, float *y)
+void nl_cpu_dyt_forward_blocked(nl_backend *be, int block, int n, int c, int hw,
+                                const float *alpha, const float *x, const float *gamma,
+                                const float *beta, float *y)
 {
+    (void)be;
+    const float a = *alpha;
     const int blocks = c / block;
     const long items = (long)n * blocks;
     NL_PARALLEL_FOR_IF(items * hw * block >= NL_PARALLEL_MIN,
@@ -83,20 +87,15 @@ static void dyt_forward_blocked(int n, int c, int hw, int block, float alpha, co
                               beta ? beta + (size_t)cb * block : NULL, 1.0f, 0.0f};
         const size_t at = (size_t)it * hw * block;
         for (int q = 0; q < hw; q++)
-            dyt_run_forward(x + at + (size_t)q * block, y + at + (size_t)q * block, block, alpha,
-                            &p);
+            dyt_run_forward(x + at + (size_t)q * block, y + at + (size_t)q * block, block, a, &p);
     });
 }
 
-void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, int block, const float *alpha,
-                        const float *x, const float *gamma, const float *beta, float *y)
+void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                        const float *gamma, const float *beta, float *y)
 {
     (void)be;
     const float a = *alpha;
-    if (block) {
-        dyt_forward_blocked(n, c, hw, block, a, x, gamma, beta, y);
-        return;
-    }
     const long planes = (long)n * c;
     if (hw == 1) { /* feature vectors: a row of c features per sample */
         const run_params p = {gamma, beta, 1.0f, 0.0f};
@@ -296,17 +295,31 @@ size_t nl_cpu_dyt_backward_workspace(nl_backend *be, int c)
     return (size_t)c * 3 * sizeof(double); /* each channel's three sums */
 }
 
-void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, int block, const float *alpha,
-                         const float *x, const float *dy, const float *gamma, float *dx,
-                         bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
-                         void *workspace)
+/* the parameter gradients from each channel's three sums (c, 3): dy,
+ * dy * t, dy * (1 - t^2) * x; dalpha adds the channels' in channel order */
+static void dyt_param_grads(int c, const double *sums, const float *gamma, float *dgamma,
+                            float *dbeta, float *dalpha)
+{
+    double total = 0.0;
+    for (int ch = 0; ch < c; ch++) {
+        const double *cs = sums + (size_t)ch * 3;
+        if (dbeta)
+            dbeta[ch] = (float)cs[0];
+        if (dgamma)
+            dgamma[ch] = (float)cs[1];
+        total += (gamma ? gamma[ch] : 1.0) * cs[2];
+    }
+    *dalpha = (float)total;
+}
+
+void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                         const float *dy, const float *gamma, float *dx, bool accumulate_dx,
+                         float *dgamma, float *dbeta, float *dalpha, void *workspace)
 {
     (void)be;
     const float a = *alpha;
-    double *sums = workspace; /* (c, 3): dy, dy * t, dy * (1 - t^2) * x */
-    if (block) {
-        dyt_backward_blocked(n, c, hw, block, x, dy, gamma, a, dx, accumulate_dx, sums);
-    } else if (hw == 1) {
+    double *sums = workspace; /* (c, 3) */
+    if (hw == 1) {
         dyt_features_backward(n, c, x, dy, gamma, a, dx, accumulate_dx, sums);
     } else {
         NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
@@ -320,39 +333,24 @@ void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, int block, const 
             }
         });
     }
-    double total = 0.0;
-    for (int ch = 0; ch < c; ch++) {
-        const double *cs = sums + (size_t)ch * 3;
-        if (dbeta)
-            dbeta[ch] = (float)cs[0];
-        if (dgamma)
-            dgamma[ch] = (float)cs[1];
-        total += (gamma ? gamma[ch] : 1.0) * cs[2];
-    }
-    *dalpha = (float)total;
+    dyt_param_grads(c, sums, gamma, dgamma, dbeta, dalpha);
 }
 
-void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, int block, const float *x,
-                        const float *tau, float *y)
+void nl_cpu_dyt_backward_blocked(nl_backend *be, int block, int n, int c, int hw,
+                                 const float *alpha, const float *x, const float *dy,
+                                 const float *gamma, float *dx, bool accumulate_dx,
+                                 float *dgamma, float *dbeta, float *dalpha, void *workspace)
 {
     (void)be;
-    if (block) { /* each pixel's run of channels against their thresholds */
-        const int blocks = c / block;
-        const long items = (long)n * blocks;
-        NL_PARALLEL_FOR_IF(items * hw * block >= NL_PARALLEL_MIN,
-        for (long it = 0; it < items; it++) {
-            const float *t = tau + (size_t)(it % blocks) * block;
-            const float *xs = x + (size_t)it * hw * block;
-            float *ys = y + (size_t)it * hw * block;
-            for (int q = 0; q < hw; q++)
-                _Pragma("omp simd")
-                for (int l = 0; l < block; l++) {
-                    const float v = xs[(size_t)q * block + l];
-                    ys[(size_t)q * block + l] = v > t[l] ? v : t[l];
-                }
-        });
-        return;
-    }
+    double *sums = workspace; /* (c, 3) */
+    dyt_backward_blocked(n, c, hw, block, x, dy, gamma, *alpha, dx, accumulate_dx, sums);
+    dyt_param_grads(c, sums, gamma, dgamma, dbeta, dalpha);
+}
+
+void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                        float *y)
+{
+    (void)be;
     const long planes = (long)n * c;
     NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
     for (long s = 0; s < planes; s++) {
@@ -362,6 +360,27 @@ void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, int block, const f
         _Pragma("omp simd")
         for (int j = 0; j < hw; j++)
             ys[j] = xs[j] > t ? xs[j] : t;
+    });
+}
+
+/* each pixel's run of channels against their thresholds */
+void nl_cpu_tlu_forward_blocked(nl_backend *be, int block, int n, int c, int hw, const float *x,
+                                const float *tau, float *y)
+{
+    (void)be;
+    const int blocks = c / block;
+    const long items = (long)n * blocks;
+    NL_PARALLEL_FOR_IF(items * hw * block >= NL_PARALLEL_MIN,
+    for (long it = 0; it < items; it++) {
+        const float *t = tau + (size_t)(it % blocks) * block;
+        const float *xs = x + (size_t)it * hw * block;
+        float *ys = y + (size_t)it * hw * block;
+        for (int q = 0; q < hw; q++)
+            _Pragma("omp simd")
+            for (int l = 0; l < block; l++) {
+                const float v = xs[(size_t)q * block + l];
+                ys[(size_t)q * block + l] = v > t[l] ? v : t[l];
+            }
     });
 }
 
@@ -408,10 +427,11 @@ enum { TLU_BLOCK = 64 };
 /* the blocked backward: each channel block in one thread, its lanes'
  * held sums over ROWS-pixel chunks, chunk totals in double, samples in
  * order */
-static void tlu_backward_blocked(int n, int c, int hw, int block, const float *y,
-                                 const float *tau, const float *dy, float *dx, bool accumulate,
+void nl_cpu_tlu_backward_blocked(nl_backend *be, int block, int n, int c, int hw, const float *y,
+                                 const float *tau, const float *dy, float *dx, bool accumulate_dx,
                                  float *dtau)
 {
+    (void)be;
     const int blocks = c / block, nv = block / 8;
     NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
     for (int cb = 0; cb < blocks; cb++) {
@@ -432,7 +452,7 @@ static void tlu_backward_blocked(int n, int c, int hw, int block, const float *y
                         const nl_v8 d = nl_v8_load(dy + j);
                         held[v] += (nl_v8)((nl_v8i)d & ~passes);
                         if (dx)
-                            store_dx(dx, j, (nl_v8)((nl_v8i)d & passes), accumulate);
+                            store_dx(dx, j, (nl_v8)((nl_v8i)d & passes), accumulate_dx);
                     }
                 for (int v = 0; v < nv; v++)
                     for (int l = 0; l < 8; l++)
@@ -444,15 +464,10 @@ static void tlu_backward_blocked(int n, int c, int hw, int block, const float *y
     });
 }
 
-void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, int block, const float *y,
-                         const float *tau, const float *dy, float *dx, bool accumulate_dx,
-                         float *dtau)
+void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                         const float *dy, float *dx, bool accumulate_dx, float *dtau)
 {
     (void)be;
-    if (block) {
-        tlu_backward_blocked(n, c, hw, block, y, tau, dy, dx, accumulate_dx, dtau);
-        return;
-    }
     const int blocks = (c + TLU_BLOCK - 1) / TLU_BLOCK;
     NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
     for (int blk = 0; blk < blocks; blk++) {

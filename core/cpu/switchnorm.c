@@ -1,6 +1,7 @@
 /* Switchable Normalization's own ops (backend.h, switch_mix and
- * switch_backward; norm/switchable.c): the mix of the instance, layer and
- * batch statistics that norm_stats took, and the backward through it. Plain
+ * switch_backward with its channel-blocked twin; norm/switchable.c): the
+ * mix of the instance, layer and batch statistics that norm_stats took,
+ * and the backward through it. Plain
  * loops: the per-plane sums one plane per thread, the cross-plane sums
  * (over channels for the layer statistics, over samples for the batch
  * ones, over everything for the mixture weights) on one thread in a fixed
@@ -65,15 +66,16 @@ size_t nl_cpu_switch_backward_workspace(nl_backend *be, int n, int c)
     return nl_switch_work_bytes(n, c);
 }
 
-void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, int block, const float *x,
-                            const float *dy, const float *gamma, const float *mean,
-                            const float *rstd, const float *weights, const float *mean_in,
-                            const float *mean_ln, const float *mean_bn, const float *var_in,
-                            const float *var_ln, const float *var_bn, bool batch_grad, float *dx,
-                            bool accumulate_dx, float *dgamma, float *dbeta, float *dlambda,
-                            void *workspace)
+/* both layouts' backward: block 0 (N, C, HW), B > 0 channel-blocked; each
+ * plane read through nl_plane_of in pixel order, so its sums and its dx
+ * are the same bits in either */
+static void switch_backward(int block, int n, int c, int hw, const float *x, const float *dy,
+                            const float *gamma, const float *mean, const float *rstd,
+                            const float *weights, const float *mean_in, const float *mean_ln,
+                            const float *mean_bn, const float *var_in, const float *var_ln,
+                            const float *var_bn, bool batch_grad, float *dx, bool accumulate_dx,
+                            float *dgamma, float *dbeta, float *dlambda, void *workspace)
 {
-    (void)be;
     const size_t planes = (size_t)n * c;
     const nl_switch_work work = nl_switch_work_of(workspace, n, c);
     double *s_dy = work.s_dy, *s_dy_xhat = work.s_dy_xhat, *gm = work.gm, *gv = work.gv,
@@ -147,4 +149,32 @@ void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, int block, con
             plane_grad(x + at.first, dy + at.first, dx + at.first, at.step, hw, &k,
                        accumulate_dx);
     });
+}
+
+void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x, const float *dy,
+                            const float *gamma, const float *mean, const float *rstd,
+                            const float *weights, const float *mean_in, const float *mean_ln,
+                            const float *mean_bn, const float *var_in, const float *var_ln,
+                            const float *var_bn, bool batch_grad, float *dx, bool accumulate_dx,
+                            float *dgamma, float *dbeta, float *dlambda, void *workspace)
+{
+    (void)be;
+    switch_backward(0, n, c, hw, x, dy, gamma, mean, rstd, weights, mean_in, mean_ln, mean_bn,
+                    var_in, var_ln, var_bn, batch_grad, dx, accumulate_dx, dgamma, dbeta, dlambda,
+                    workspace);
+}
+
+void nl_cpu_switch_backward_blocked(nl_backend *be, int block, int n, int c, int hw,
+                                    const float *x, const float *dy, const float *gamma,
+                                    const float *mean, const float *rstd, const float *weights,
+                                    const float *mean_in, const float *mean_ln,
+                                    const float *mean_bn, const float *var_in,
+                                    const float *var_ln, const float *var_bn, bool batch_grad,
+                                    float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
+                                    float *dlambda, void *workspace)
+{
+    (void)be;
+    switch_backward(block, n, c, hw, x, dy, gamma, mean, rstd, weights, mean_in, mean_ln, mean_bn,
+                    var_in, var_ln, var_bn, batch_grad, dx, accumulate_dx, dgamma, dbeta, dlambda,
+                    workspace);
 }

@@ -104,12 +104,9 @@ __global__ void __launch_bounds__(POINT_THREADS)
         dtau[ch] = (float)held;
 }
 
-/* block is 0: the CUDA kernels read NCHW alone (model.layout blocked is
- * the CPU's) */
-void nl_cuda_dyt_forward(nl_backend *be, int n, int c, int hw, int block, const float *alpha,
-                         const float *x, const float *gamma, const float *beta, float *y)
+void nl_cuda_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                         const float *gamma, const float *beta, float *y)
 {
-    (void)block;
     nl_cuda *cu = nl_cuda_of(be);
     const size_t count = (size_t)n * c * hw;
     if (count == 0)
@@ -125,12 +122,10 @@ size_t nl_cuda_dyt_backward_workspace(nl_backend *be, int c)
     return (size_t)c * sizeof(double); /* each channel's share of dalpha */
 }
 
-void nl_cuda_dyt_backward(nl_backend *be, int n, int c, int hw, int block, const float *alpha,
-                          const float *x, const float *dy, const float *gamma, float *dx,
-                          bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
-                          void *workspace)
+void nl_cuda_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                          const float *dy, const float *gamma, float *dx, bool accumulate_dx,
+                          float *dgamma, float *dbeta, float *dalpha, void *workspace)
 {
-    (void)block;
     nl_cuda *cu = nl_cuda_of(be);
     double *part = (double *)workspace;
     dyt_backward_kernel<<<c, POINT_THREADS, 0, cu->stream>>>(
@@ -140,10 +135,9 @@ void nl_cuda_dyt_backward(nl_backend *be, int n, int c, int hw, int block, const
     NL_CU_LAUNCHED(cu, "channel_total_kernel");
 }
 
-void nl_cuda_tlu_forward(nl_backend *be, int n, int c, int hw, int block, const float *x,
-                         const float *tau, float *y)
+void nl_cuda_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                         float *y)
 {
-    (void)block;
     nl_cuda *cu = nl_cuda_of(be);
     const size_t count = (size_t)n * c * hw;
     if (count == 0)
@@ -153,11 +147,9 @@ void nl_cuda_tlu_forward(nl_backend *be, int n, int c, int hw, int block, const 
     NL_CU_LAUNCHED(cu, "tlu_forward_kernel");
 }
 
-void nl_cuda_tlu_backward(nl_backend *be, int n, int c, int hw, int block, const float *y,
-                          const float *tau, const float *dy, float *dx, bool accumulate_dx,
-                          float *dtau)
+void nl_cuda_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                          const float *dy, float *dx, bool accumulate_dx, float *dtau)
 {
-    (void)block;
     nl_cuda *cu = nl_cuda_of(be);
     tlu_backward_kernel<<<c, POINT_THREADS, 0, cu->stream>>>(n, c, hw, y, tau, dy, dx,
                                                             accumulate_dx ? 1 : 0, dtau);

@@ -160,15 +160,13 @@ size_t nl_cuda_switch_backward_workspace(nl_backend *be, int n, int c)
     return nl_switch_work_bytes(n, c);
 }
 
-void nl_cuda_switch_backward(nl_backend *be, int n, int c, int hw, int block, const float *x,
-                             const float *dy, const float *gamma, const float *mean,
-                             const float *rstd, const float *weights, const float *mean_in,
-                             const float *mean_ln, const float *mean_bn, const float *var_in,
-                             const float *var_ln, const float *var_bn, bool batch_grad, float *dx,
-                             bool accumulate_dx, float *dgamma, float *dbeta, float *dlambda,
-                             void *workspace)
+void nl_cuda_switch_backward(nl_backend *be, int n, int c, int hw, const float *x, const float *dy,
+                             const float *gamma, const float *mean, const float *rstd,
+                             const float *weights, const float *mean_in, const float *mean_ln,
+                             const float *mean_bn, const float *var_in, const float *var_ln,
+                             const float *var_bn, bool batch_grad, float *dx, bool accumulate_dx,
+                             float *dgamma, float *dbeta, float *dlambda, void *workspace)
 {
-    (void)block; /* 0: model.layout blocked is the CPU's */
     nl_cuda *cu = nl_cuda_of(be);
     if (n == 0 || c == 0)
         return;

@@ -306,7 +306,7 @@ nl_act *nl_dropout(nl_builder *b, const char *name, nl_act *in, float p);
 nl_act *nl_norm_noise(nl_builder *b, const char *name, nl_act *in, nl_noise_distribution kind,
                       float scale_mean, float scale_std, float shift_mean, float shift_std);
 
-/* ---- token sequences (N, T, D), see tensor.h; core/layers ----
+/* ---- token sequences (N, T, D), see backend/shape.h; core/layers ----
  * Linear layers take (N, T, D) as N*T rows (nl_linear). */
 /* token + learned position embedding of the int32 ids in `tokens` (N, T):
  * parameters `<token_name>.weight` (vocab, d) and, when pos_name is not

@@ -18,20 +18,19 @@ typedef struct {
 static void dyt_forward(nl_layer *self, const nl_pass *pass)
 {
     dyt_layer *l = (dyt_layer *)self;
-    pass->be->ops->dyt_forward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->block,
-                               l->alpha->data, self->in[0]->data,
-                               l->gamma ? l->gamma->data : NULL, l->beta ? l->beta->data : NULL,
-                               self->out->data);
+    NL_OP_IN_LAYOUT(pass->be, l->block, dyt_forward, pass->n * l->rows_per_sample, l->c, l->hw,
+                    l->alpha->data, self->in[0]->data, l->gamma ? l->gamma->data : NULL,
+                    l->beta ? l->beta->data : NULL, self->out->data);
 }
 
 static void dyt_backward(nl_layer *self, const nl_pass *pass)
 {
     dyt_layer *l = (dyt_layer *)self;
-    pass->be->ops->dyt_backward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->block,
-                                l->alpha->data, self->in[0]->data, self->out->grad,
-                                l->gamma ? l->gamma->data : NULL, self->in[0]->grad,
-                                self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
-                                l->beta ? l->beta->grad : NULL, l->alpha->grad, pass->workspace);
+    NL_OP_IN_LAYOUT(pass->be, l->block, dyt_backward, pass->n * l->rows_per_sample, l->c, l->hw,
+                    l->alpha->data, self->in[0]->data, self->out->grad,
+                    l->gamma ? l->gamma->data : NULL, self->in[0]->grad, self->accumulate_din[0],
+                    l->gamma ? l->gamma->grad : NULL, l->beta ? l->beta->grad : NULL,
+                    l->alpha->grad, pass->workspace);
 }
 
 static const nl_layer_vtable dyt_vtable = {.kind = "dyt",

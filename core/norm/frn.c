@@ -30,8 +30,8 @@ static void frn_forward(nl_layer *self, const nl_pass *pass)
     be->ops->norm_forward(be, &g, self->in[0]->data, l->gamma ? l->gamma->data : NULL,
                           l->beta ? l->beta->data : NULL, self->out->data, l->save_mean,
                           l->save_rstd, NULL, NULL, NULL);
-    be->ops->tlu_forward(be, g.n, g.c, g.hw, g.block, self->out->data, l->tau->data,
-                         self->out->data);
+    NL_OP_IN_LAYOUT(be, g.block, tlu_forward, g.n, g.c, g.hw, self->out->data, l->tau->data,
+                    self->out->data);
 }
 
 static void frn_backward(nl_layer *self, const nl_pass *pass)
@@ -41,8 +41,8 @@ static void frn_backward(nl_layer *self, const nl_pass *pass)
     nl_norm_geom g = l->geom;
     g.n = pass->n;
     float *dz = (float *)((char *)pass->workspace + l->grad_offset);
-    be->ops->tlu_backward(be, g.n, g.c, g.hw, g.block, self->out->data, l->tau->data,
-                          self->out->grad, dz, false, l->tau->grad);
+    NL_OP_IN_LAYOUT(be, g.block, tlu_backward, g.n, g.c, g.hw, self->out->data, l->tau->data,
+                    self->out->grad, dz, false, l->tau->grad);
     be->ops->norm_backward(be, &g, self->in[0]->data, dz, l->gamma ? l->gamma->data : NULL,
                            l->save_mean, l->save_rstd, self->in[0]->grad,
                            self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,

@@ -121,13 +121,12 @@ static void switch_backward(nl_layer *self, const nl_pass *pass)
     const bool batch = l->batch_term;
     const float *mean_bn = batch ? l->mean_bn : l->running_mean->data;
     const float *var_bn = batch ? l->var_bn : l->running_var->data;
-    be->ops->switch_backward(be, pass->n, l->c, l->hw, l->block, self->in[0]->data,
-                             self->out->grad,
-                             l->gamma ? l->gamma->data : NULL, l->mean, l->rstd, l->weights,
-                             l->mean_in, l->mean_ln, mean_bn, l->var_in, l->var_ln, var_bn, batch,
-                             self->in[0]->grad, self->accumulate_din[0],
-                             l->gamma ? l->gamma->grad : NULL, l->beta ? l->beta->grad : NULL,
-                             l->dlogits, pass->workspace);
+    NL_OP_IN_LAYOUT(be, l->block, switch_backward, pass->n, l->c, l->hw, self->in[0]->data,
+                    self->out->grad, l->gamma ? l->gamma->data : NULL, l->mean, l->rstd,
+                    l->weights, l->mean_in, l->mean_ln, mean_bn, l->var_in, l->var_ln, var_bn,
+                    batch, self->in[0]->grad, self->accumulate_din[0],
+                    l->gamma ? l->gamma->grad : NULL, l->beta ? l->beta->grad : NULL,
+                    l->dlogits, pass->workspace);
     be->ops->copy(be, l->mean_weight->grad, l->dlogits, SWITCH_TERMS);
     be->ops->copy(be, l->var_weight->grad, l->dlogits + SWITCH_TERMS, SWITCH_TERMS);
 }

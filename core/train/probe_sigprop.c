@@ -143,7 +143,7 @@ void nl_sigprop_add(nl_sigprop *v, nl_model *m, int n)
     for (int l = 0; l < v->n_sites; l++) {
         const nl_shape s = v->acts[l]->shape;
         /* value (sample i, channel c, position p) at (i * C + c) * plane + p
-         * (tensor.h); token rows are refused by check_model */
+         * (backend/shape.h); token rows are refused by check_model */
         const int plane = nl_shape_plane(s), c = s.c;
         m->be->ops->download(m->be, v->host, v->acts[l]->data,
                              (size_t)n * nl_shape_per_sample(s) * sizeof *v->host);

@@ -21,15 +21,12 @@ static void collect(nl_trace *t, nl_model *m, int n)
     const nl_shape s = t->act->shape;
     const size_t per_sample = nl_shape_per_sample(s), positions = (size_t)s.h * s.w;
     m->be->ops->download(m->be, t->host, t->act->data, (size_t)n * per_sample * sizeof(float));
-    /* the unit's plane, or its lane of each pixel in a channel-blocked
-     * activation (nl_shape.block) */
-    const int block = s.block, unit = t->spec->unit;
-    const size_t first = block ? (size_t)(unit / block) * positions * block + (size_t)(unit % block)
-                               : (size_t)unit * positions;
-    const size_t step = block ? (size_t)block : 1;
+    /* the unit's plane in each sample (its lane of each pixel in a
+     * channel-blocked activation, nl_shape.block) */
+    const nl_plane_at at = nl_plane_of(s.c, (int)positions, s.block, t->spec->unit);
     for (int i = 0; i < n; i++)
         for (size_t p = 0; p < positions; p++)
-            t->values[t->count++] = t->host[(size_t)i * per_sample + first + p * step];
+            t->values[t->count++] = t->host[(size_t)i * per_sample + at.first + p * at.step];
 }
 
 /* Percentiles (linear interpolation, numpy's default) of the values

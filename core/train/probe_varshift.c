@@ -109,7 +109,7 @@ void nl_varshift_add(nl_varshift *v, nl_model *m, int n)
         const nl_shape s = in->shape;
         /* value (sample i, row r, channel c, position p) sits at
          * ((i * rows + r) * C + c) * plane + p: images NCHW, tokens
-         * row-major (tensor.h) */
+         * row-major (backend/shape.h) */
         const int rows = nl_shape_rows_per_sample(s), plane = nl_shape_plane(s), c = s.c;
         m->be->ops->download(m->be, v->host, in->data,
                              (size_t)n * nl_shape_per_sample(s) * sizeof *v->host);

@@ -94,7 +94,7 @@ static void dyt_in_l1(size_t blocks, const float *alpha, const float *xb, float 
         float *mine = yb + (size_t)omp_get_thread_num() * BLOCK;
 #pragma omp for schedule(static)
         for (size_t b = 0; b < blocks; b++)
-            nl_cpu_dyt_forward(NULL, 1, 1, BLOCK, 0, alpha, xb, NULL, NULL, mine);
+            nl_cpu_dyt_forward(NULL, 1, 1, BLOCK, alpha, xb, NULL, NULL, mine);
     }
 }
 
@@ -161,7 +161,7 @@ int main(void)
         const double t_bn_eval = BEST(
             nl_cpu_batchnorm_forward_eval(NULL, n, c, hw, eps, x, gamma, beta, rm, rv, y), reps);
         const double t_dyt =
-            BEST(nl_cpu_dyt_forward(NULL, n, c, hw, 0, &alpha, x, gamma, beta, y), reps);
+            BEST(nl_cpu_dyt_forward(NULL, n, c, hw, &alpha, x, gamma, beta, y), reps);
         const double t_tanh = BEST(dyt_in_l1(blocks, &alpha, xb, yb), reps) * count /
                               (double)(blocks * BLOCK);
         const nl_norm_geom batch = {n, c, hw, 0, true, eps};
@@ -196,10 +196,10 @@ int main(void)
             t_frn_stats = BEST(nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma,
                                                         beta, y, mean, rstd, NULL, NULL, 0.0f),
                                reps);
-            t_tlu = BEST(nl_cpu_tlu_forward(NULL, n, c, hw, 0, y, tau, y), reps);
+            t_tlu = BEST(nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y), reps);
             t_frn = BEST((nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma, beta,
                                                    y, mean, rstd, NULL, NULL, 0.0f),
-                          nl_cpu_tlu_forward(NULL, n, c, hw, 0, y, tau, y)),
+                          nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y)),
                          reps);
             row("FRN's statistics and apply (tuned, uncentred)", t_frn_stats, count, t_bn);
             row("TLU in place (the second pass)", t_tlu, count, t_bn);
@@ -212,7 +212,7 @@ int main(void)
         const double t_bn_bwd = BEST(nl_cpu_batchnorm_backward(NULL, n, c, hw, x, dy, gamma, mean,
                                                                rstd, dx, false, dgamma, dbeta),
                                      reps);
-        const double t_dyt_bwd = BEST(nl_cpu_dyt_backward(NULL, n, c, hw, 0, &alpha, x, dy, gamma,
+        const double t_dyt_bwd = BEST(nl_cpu_dyt_backward(NULL, n, c, hw, &alpha, x, dy, gamma,
                                                           dx, false, dgamma, dbeta, &dalpha, ws),
                                       reps);
         const group_buffers buffers = {x, dy, gamma, beta, y, mean, rstd, dx, dgamma, dbeta, ws};
@@ -226,9 +226,9 @@ int main(void)
         if (images) {
             nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma, beta, y, mean, rstd,
                                      NULL, NULL, 0.0f);
-            nl_cpu_tlu_forward(NULL, n, c, hw, 0, y, tau, y);
+            nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y);
             const double t_tlu_bwd =
-                BEST(nl_cpu_tlu_backward(NULL, n, c, hw, 0, y, tau, dy, dx, false, dbeta), reps);
+                BEST(nl_cpu_tlu_backward(NULL, n, c, hw, y, tau, dy, dx, false, dbeta), reps);
             const double t_frn_bwd = group_backward(&buffers, n, c, hw, c, false, true, reps);
             row("FRN's norm backward (tuned, uncentred)", t_frn_bwd, count, t_bn_bwd);
             row("TLU backward (the mask pass)", t_tlu_bwd, count, t_bn_bwd);
