@@ -276,6 +276,7 @@ def self_test():
     rms = "Z & S 2019, abstract: \\\"reduces the running time by 7%~64% on different models\\\""
     two = "X 2020: \\\"The new layer trains 2x faster\\\""
     table = "Wu & He 2018, Table 2: at batch 2 batch norm {} against group norm 24.1%, a {}-point gap"
+    gaps = "Wu & He 2018, Table 3: layer norm 25.3% against 24.1-24.7%: at least {} points worse (25.3 - 24.7)"
     cases = [
         (claim(frn, 0.007, "a > b by 0.0035"), 0),                    # 0.7 (points) is the quote's
         (claim(frn, 0.008, "a > b by 0.004"), 1),                     # changed with its threshold
@@ -291,6 +292,9 @@ def self_test():
         (claim(table.format("34.7%", "10.6"), 0.12, "a > b by 0.06"), 1),     # the value alone changed
         (claim(table.format("34.7%", "12"), 0.12, "a > b by 0.06"), 1),       # with its result: 34.7 - 24.1 is not 12
         (claim(table.format("36.1%", "12"), 0.12, "a > b by 0.06"), 0),       # a transcription's numbers are its own
+        # a subtraction written out is the pair: 25.3 - 24.1 is no longer any
+        (claim(gaps.format("0.6"), 0.006, "a > b by 0.003"), 0),
+        (claim(gaps.format("1.2"), 0.012, "a > b by 0.006"), 1),
         (claim("Ioffe 2015, Fig. 1: faster (no number: the paper's value 0, the test the direction)", 0), 0),
         (claim("Ioffe 2015, Fig. 1: faster (no number: the paper's value 0, the test the direction)", 0.05), 1),
         (claim("Ioffe 2015, Fig. 1: faster", 0), 1),                  # 0 with no word for it
