@@ -33,7 +33,10 @@ What is generated:
     runs", from results/withdrawn.csv (written by `normlab verdict
     --withdrawn results` from the git history).
 Every quote of a paper in experiments/ is the paper's text
-(tests/verdict_prose/paper_quotes.tsv, quotes.py) or marked (paraphrase).
+(tests/verdict_prose/paper_quotes.tsv, quotes.py) or marked (paraphrase),
+and every claim's paper_value follows from its quote: a number of it, a
+difference of two of its numbers with the result stated, or a value of
+no size said in words (paper_values.py).
 A seed count the prose of a table row states ("(1 seed)", "3 of 3 seeds")
 larger than any claim of its section's experiments has is reported: it
 counts units, not seeds.
@@ -51,6 +54,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page  # noqa: E402
 import quotes  # noqa: E402
+import paper_values  # noqa: E402
 import history  # noqa: E402
 import claim_words  # noqa: E402
 
@@ -369,7 +373,7 @@ def self_test():
             print(f"render.py self-test: fitted_thresholds gave {got}, want {want} for {verdicts}", file=sys.stderr)
     failures += looks_self_test()
     failures += plan_ledger_self_test()
-    for finding in quotes.self_test() + history.self_test() + claim_words.self_test():
+    for finding in quotes.self_test() + paper_values.self_test() + history.self_test() + claim_words.self_test():
         failures += 1
         print(finding, file=sys.stderr)
     return failures
@@ -412,6 +416,8 @@ def main():
                         f"threshold fitted to the runs")
     # every quote of a paper in experiments/ is in tests/verdict_prose/paper_quotes.tsv or marked (paraphrase)
     problems += quotes.check(root)
+    # every claim's paper_value follows from its quote (issue 92)
+    problems += paper_values.check(root)
     for p in problems:
         print(p, file=sys.stderr)
     stale = [p for p, (o, n) in pages.items() if o != n]
