@@ -3,7 +3,7 @@
 cmd/ (the kernels of core/cpu and core/cuda aside), and include cycles
 between modules (a module is a .c and its .h: core/train/run.{c,h}).
 
-    tests/house/measure.py [--limit 80] [--list] [--check ALLOWED]
+    tests/house/measure.py [--limit 80] [--list] [--check ALLOWED] [--root DIR]
 
 A function is a definition whose opening brace and closing brace stand at
 the start of a line (the house style); its length counts the lines from its
@@ -32,12 +32,20 @@ A folder's internal header (a name ending in internal.h: plot/internal.h,
 data/data_internal.h) is included by its own folder's files alone; an include
 of another folder's fails, as a folder cycle does.
 
+A file (.c, .h, .cu, .cuh) in core/ or cmd/ is at most 900 lines, kernels
+included: a longer one is split along a seam of its own, and no line of
+ALLOWED excuses one.
+
 --check ALLOWED (test_house): exits 1 naming every long function or cycle
 that ALLOWED does not list, so the house does not grow back while the
-listed ones are worked off. A function is listed by file and name, a cycle
+listed ones are worked off (a file over 900 lines is never listed). A
+function is listed by file and name, a cycle
 by its modules, a folder cycle by its folders and the reason it stays (the
 line's comment); a cycle that lost members is still allowed, one that gained
-any is not. Entries no longer needed are named, to be deleted."""
+any is not. Entries no longer needed are named, to be deleted.
+
+--root DIR measures the core/ and cmd/ under DIR instead of this checkout's
+(tests/house/planted.py plants what each check must fail on in a copy)."""
 import os
 import re
 import sys
@@ -57,6 +65,21 @@ def sources(kinds=(".c", ".h")):
 # what an include reaches: a table of kinds (norm/kinds.def) is its
 # folder's as much as a header is
 INCLUDED = (".c", ".h", ".def")
+
+
+FILE_LIMIT = 900
+FILE_KINDS = (".c", ".h", ".cu", ".cuh")
+
+
+def long_files():
+    """(lines, file) of each source file over FILE_LIMIT lines, as wc -l
+    counts them"""
+    out = []
+    for rel in sources(FILE_KINDS):
+        n = open(os.path.join(ROOT, rel), errors="replace").read().count("\n")
+        if n > FILE_LIMIT:
+            out.append((n, rel))
+    return sorted(out, reverse=True)
 
 
 def long_functions(limit):
@@ -327,8 +350,9 @@ def check(path, limit):
     fns = long_functions(limit)
     cycles = include_cycles()
     knots = folder_cycles()
-    new = ["function over %d lines: %s %s (%d lines)" % (limit, rel, name, n)
-           for n, rel, name in fns if (rel, name) not in allowed_functions]
+    new = ["file over %d lines: %s (%d lines)" % (FILE_LIMIT, rel, n) for n, rel in long_files()]
+    new += ["function over %d lines: %s %s (%d lines)" % (limit, rel, name, n)
+            for n, rel, name in fns if (rel, name) not in allowed_functions]
     new += ["include cycle: " + " <-> ".join(c)
             for c in cycles if not any(set(c) <= a for a in allowed_cycles)]
     new += ["folder cycle: " + " <-> ".join(c)
@@ -356,9 +380,16 @@ def check(path, limit):
 
 
 def main():
+    global ROOT
+    if "--root" in sys.argv:
+        ROOT = os.path.abspath(sys.argv[sys.argv.index("--root") + 1])
     limit = int(sys.argv[sys.argv.index("--limit") + 1]) if "--limit" in sys.argv else 80
     if "--check" in sys.argv:
         sys.exit(check(sys.argv[sys.argv.index("--check") + 1], limit))
+    files = long_files()
+    print("files over %d lines in core/ and cmd/: %d" % (FILE_LIMIT, len(files)))
+    for n, rel in files:
+        print("  %4d  %s" % (n, rel))
     fns = long_functions(limit)
     print("functions over %d lines in core/ and cmd/ (kernels aside): %d" % (limit, len(fns)))
     if "--list" in sys.argv:
