@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
