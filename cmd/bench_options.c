@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "bench_cmd.h"
 #include "cmd.h"
 #include "int_options.h"

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "arch/arch.h"
 #include "base/rng.h"
 #include "bench_cmd.h"
 #include "model/fold.h"

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/precision.h"
 #include "model/model.h"
 #include "norm/norm.h"

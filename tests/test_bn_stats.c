@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "model/model.h"
 #include "norm/norm.h"

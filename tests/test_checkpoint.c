@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "base/rng.h"
 #include "config/config.h"
 #include "cpu/cpu.h"

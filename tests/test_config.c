@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "config/flat.h"
 #include "config/schema.h"

@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "base/counter_rng.h"
 #include "base/precision.h"
 #include "base/rng.h"

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/counter_rng.h"
 #include "log/files.h"
 #include "model/model.h"

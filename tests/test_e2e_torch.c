@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "log/files.h"
 #include "model/fold.h"

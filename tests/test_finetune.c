@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "log/files.h"
 #include "model/model.h"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "bench/bench.h"
 #include "model/model.h"

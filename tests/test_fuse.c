@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "model/model.h"
 #include "norm/registry.h"

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/rng.h"
 #include "model/model.h"
 #include "norm/norm.h"

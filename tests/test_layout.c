@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "backend/shape.h"
 #include "config/config.h"
 #include "cpu/conv_onednn.h"

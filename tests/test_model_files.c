@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "log/files.h"
 #include "model/model.h"

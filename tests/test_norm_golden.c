@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "model/model.h"
 #include "norm/norm.h"
 #include "norm/registry.h"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/precision.h"
 #include "config/config.h"
 #include "cpu/norm_lowp.h"

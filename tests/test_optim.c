@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "model/model.h"
 #include "optim/optim.h"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "config/config.h"
 #include "model/data_init.h"

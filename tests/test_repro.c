@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/rng.h"
 #include "log/files.h"
 #include "model/model.h"

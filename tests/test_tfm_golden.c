@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "cpu/cpu.h"
 #include "model/model.h"

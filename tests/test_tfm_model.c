@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/rng.h"
 #include "config/config.h"
 #include "log/files.h"

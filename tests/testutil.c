@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "base/rng.h"
 #include "cpu/cpu.h"
 #include "log/files.h"

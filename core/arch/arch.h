@@ -1,14 +1,15 @@
 /* Architectures built from a spec (the rows of core/arch/registry.c, one
  * builder file each). They sit above the layers and the builder:
  * nl_model_build, nl_model_check, nl_model_plan and nl_model_build_graph
- * (declared in model/model.h, defined in arch.c) hand the builder the
- * spec's architecture as its graph, or the caller's graph on its input. */
+ * (arch.c) hand the model's planner (model/model.h) the spec's
+ * architecture as its graph, or the caller's graph on its input. */
 #ifndef NL_ARCH_H
 #define NL_ARCH_H
 
 #include <stdbool.h>
 
 #include "layers/layer.h"
+#include "model/model.h"
 #include "model/spec.h"
 
 /* whether the spec's architecture reads token ids (N, T) rather than
@@ -23,5 +24,41 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input);
 /* standard deviation of a weight's initial values under the spec's rule;
  * `activation_follows` is false for the classifier */
 float nl_arch_init_std(const nl_model_spec *spec, int fan_in, int fan_out, bool activation_follows);
+
+/* Builds the model for batches of up to `capacity` samples; `train_batch`
+ * is the training batch size (BatchNorm needs N*H*W > 1 there). Parameters
+ * are initialized from `seed`. */
+nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                       uint64_t seed, nl_model **out, nl_error *err);
+/* Builds the layer graph without allocating anything: checks that the spec
+ * makes a valid model at this training batch size (group counts, image sizes,
+ * batch norm's N*H*W > 1, instance norm on features). */
+nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
+/* Whether evaluation in batches of `batch` leaves some normalized set one
+ * value, where the normalizer evaluates with the statistics of the batch
+ * it is given (model.norm.eval_stats batch, track_running_stats false):
+ * the model checked at that batch, as training is at train.batch_size,
+ * through the normalizer registry's sets. Then *why is the key that makes
+ * evaluation take batch statistics and layer names the layer ("layer
+ * norm1", or "the model"); false for anything else, also a spec the check
+ * refuses for another reason. */
+bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *layer, size_t size,
+                                    const char **why);
+/* nl_model_check at the real batch sizes, keeping the graph: layers,
+ * activations (nl_model_act finds them) and parameters with their shapes,
+ * and in planned the bytes nl_model_build would allocate. No memory is taken
+ * for tensors (their pointers are NULL, and there is no backend); `threads`
+ * host threads size the per-thread workspaces. Free it with nl_model_free. */
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
+                      nl_model **out, nl_error *err);
+
+/* Builds any graph through the same planner: `construct` adds layers after
+ * the (N, in_c, in_h, in_w) input and returns the output. There is no loss:
+ * forward runs the layers, backward starts from a given output gradient.
+ * Tests use it for single layers, the benchmark for kernels. Set
+ * input->needs_grad in `construct` to get the input's gradient. */
+nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
+                             int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
+                             nl_model **out, nl_error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "log/files.h"
 #include "base/rng.h"

@@ -1,6 +1,7 @@
 /* Which library runs the CPU's fp32 convolutions: normlab's own
  * (conv2d.c: im2col + sgemm, winograd.c) or oneDNN's convolution
- * primitives (conv_onednn.c). Compiled once per process, not per kernel set:
+ * primitives (conv_onednn.c); the choice, auto's rule and the record are
+ * conv_library.c's. Compiled once per process, not per kernel set:
  * oneDNN picks its own instructions for the CPU it runs on. */
 #ifndef NL_CPU_CONV_ONEDNN_H
 #define NL_CPU_CONV_ONEDNN_H
@@ -22,6 +23,8 @@ nl_code nl_cpu_conv_library_from_env(nl_conv_library *out, nl_error *err);
 nl_conv_library nl_cpu_conv_library_in_effect(nl_conv_library choice);
 /* a choice's NORMLAB_CONV name */
 const char *nl_cpu_conv_library_name(nl_conv_library choice);
+/* auto's rule: whether oneDNN runs geometry g where it is not blocked */
+bool nl_cpu_onednn_rule(const nl_conv_geom *g);
 /* "onednn 2.6.3" (the library loaded), NULL in a build without oneDNN */
 const char *nl_cpu_onednn_version(void);
 /* caps oneDNN's instructions at the chosen kernel set's (avx512_core, avx2,

@@ -28,70 +28,22 @@
  * passes are memory-bound: the statistics pass, then the apply pass (the
  * backward: the sums pass, then the dx pass), each parallel over items;
  * per-sample groups take both passes a tile of samples at a time, the
- * second reading from the cache (cached_samples). Vector code uses explicit multiply-adds only: the kernels are
- * compiled with -ffp-contract=fast, and the copies specialized for B = 8
- * and B = 16 must not round differently. */
+ * second reading from the cache (nl_cpu_blocked_cached_samples). The
+ * backward is norm_blocked_backward.c's. Vector code uses explicit
+ * multiply-adds only: the kernels are compiled with -ffp-contract=fast,
+ * and the copies specialized for B = 8 and B = 16 must not round
+ * differently. */
 #include <assert.h>
 #include <math.h>
 
 #include "cpu/cpu.h"
 #include "cpu/norm_blocked.h"
+#include "cpu/norm_blocked_internal.h"
 #include "cpu/reduce.h"
 
-enum {
-    LANES = 8,                       /* floats per vector */
-    BLOCK_MAX = 64,                  /* the largest block B */
-    VECTORS_MAX = BLOCK_MAX / LANES, /* vectors per pixel */
-    PIXEL_CHUNK = 32,                /* pixels per float partial: 8 per phase */
-    TILE = NL_NORM_BLOCKED_MAX_C,    /* (sample, channel) entries of the stack buffer */
-    PANEL = 512,                     /* channels of the per-channel stack arrays */
-};
+enum { TILE = NL_NORM_BLOCKED_MAX_C }; /* (sample, channel) entries of the stack buffer */
 
-static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
-static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
-
-typedef struct {
-    int n, c, hw, B;
-    int nb;          /* channel blocks per sample */
-    int groups, cpg; /* cpg: channels per statistics group (groups >= 1) */
-} layout;
-
-static layout layout_of(const nl_norm_geom *g)
-{
-    assert(g->block > 0 && g->block % LANES == 0 && g->block <= BLOCK_MAX &&
-           g->c % g->block == 0 && "a block is a multiple of 8 that divides C");
-    assert(g->stats_precision == NL_PRECISION_FP32 && "blocked statistics are fp32");
-    assert((g->groups == 0 || g->c % g->groups == 0) && "groups divide C");
-    return (layout){g->n, g->c, g->hw, g->block, g->c / g->block, g->groups,
-                    g->groups ? g->c / g->groups : 0};
-}
-
-/* the first float of item (i, cb), item index i * nb + cb */
-static inline size_t item_at(const layout *L, long item)
-{
-    return (size_t)item * (size_t)L->hw * (size_t)L->B;
-}
-
-/* value (i, c, p) */
-static inline size_t value_at(const layout *L, int i, int c, int p)
-{
-    return (((size_t)i * L->nb + (size_t)(c / L->B)) * L->hw + (size_t)p) * L->B +
-           (size_t)(c % L->B);
-}
-
-/* the statistics group of channel c in sample i */
-static inline long stat_of(const layout *L, int i, int c)
-{
-    return L->groups == 0 ? c : (long)i * L->groups + c / L->cpg;
-}
-
-/* What the sums of channel c in sample i are taken about: STATS, a value of
- * its statistics group, the one the plain kernels shift by (batch: the
- * channel's first value in sample 0; groups: the group's first value in
- * this sample; 0 without centring); PLANE, the plane's first value; MEAN,
- * the saved mean (the backward's sums of dy * (x - mean)). */
-typedef enum { SHIFT_STATS, SHIFT_PLANE, SHIFT_MEAN } shift_kind;
-
+/* the value channel c of sample i is summed about (shift_kind) */
 static inline float shift_of(const layout *L, const nl_norm_geom *g, shift_kind kind,
                              const float *x, const float *save_mean, int i, int c)
 {
@@ -197,9 +149,9 @@ static void item_grad_sums_masked(const float *x, const float *dy, const float *
  * into part: entry (i - i0) * width + (c - b0 * B), width = (b1 - b0) * B,
  * two doubles each: the sums of (x - shift) and (x - shift)^2, or with dy
  * of g and g * (x - shift) (item_sums). */
-static void tile_sums(const layout *L, const nl_norm_geom *g, shift_kind kind, int i0, int i1,
-                      int b0, int b1, const float *x, const float *dy, const float *y,
-                      const float *save_mean, double *part)
+void nl_cpu_blocked_tile_sums(const layout *L, const nl_norm_geom *g, shift_kind kind, int i0,
+                              int i1, int b0, int b1, const float *x, const float *dy,
+                              const float *y, const float *save_mean, double *part)
 {
     const int bw = b1 - b0, width = bw * L->B;
     const long items = (long)(i1 - i0) * bw;
@@ -232,7 +184,7 @@ static void tile_sums(const layout *L, const nl_norm_geom *g, shift_kind kind, i
  * The tile changes no sum's order. */
 enum { CACHED_BYTES = 512 << 10 };
 
-static int cached_samples(const layout *L)
+int nl_cpu_blocked_cached_samples(const layout *L)
 {
     const size_t sample = (size_t)L->c * L->hw * sizeof(float);
     const int fit = (int)(CACHED_BYTES / (sample ? sample : 1));
@@ -247,9 +199,10 @@ static int cached_samples(const layout *L)
 /* per channel of blocks [b0, b1): the sums over every sample, in sample
  * order, into total (two per channel), through part (entries of it) in
  * tiles of samples */
-static void channel_totals(const layout *L, const nl_norm_geom *g, shift_kind kind, int b0,
-                           int b1, const float *x, const float *dy, const float *y,
-                           const float *save_mean, double *part, size_t entries, double *total)
+void nl_cpu_blocked_channel_totals(const layout *L, const nl_norm_geom *g, shift_kind kind, int b0,
+                                   int b1, const float *x, const float *dy, const float *y,
+                                   const float *save_mean, double *part, size_t entries,
+                                   double *total)
 {
     const int width = (b1 - b0) * L->B;
     const int per_tile = (int)(entries / (size_t)width);
@@ -258,7 +211,7 @@ static void channel_totals(const layout *L, const nl_norm_geom *g, shift_kind ki
         total[j] = 0.0;
     for (int i0 = 0; i0 < L->n; i0 += per_tile) {
         const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
-        tile_sums(L, g, kind, i0, i1, b0, b1, x, dy, y, save_mean, part);
+        nl_cpu_blocked_tile_sums(L, g, kind, i0, i1, b0, b1, x, dy, y, save_mean, part);
         for (int i = 0; i < i1 - i0; i++) {
             const double *e = part + 2 * (size_t)i * width;
             for (int j = 0; j < 2 * width; j++)
@@ -367,7 +320,7 @@ static void instance_running(const layout *L, const nl_norm_geom *g, const float
             mean_sum[j] = var_sum[j] = 0.0;
         for (int i0 = 0; i0 < L->n; i0 += per_tile) {
             const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
-            tile_sums(L, g, SHIFT_PLANE, i0, i1, b0, b1, x, NULL, NULL, NULL, part);
+            nl_cpu_blocked_tile_sums(L, g, SHIFT_PLANE, i0, i1, b0, b1, x, NULL, NULL, NULL, part);
             for (int i = i0; i < i1; i++)
                 for (int j = 0; j < width; j++) {
                     const double *e = part + 2 * ((size_t)(i - i0) * width + (size_t)j);
@@ -408,7 +361,8 @@ static void batch_forward(const layout *L, const nl_norm_geom *g, const float *x
     for (int b0 = 0; b0 < L->nb; b0 += panel_blocks) {
         const int b1 = L->nb - b0 < panel_blocks ? L->nb : b0 + panel_blocks;
         const int width = (b1 - b0) * L->B;
-        channel_totals(L, g, SHIFT_STATS, b0, b1, x, NULL, NULL, NULL, part, TILE, total);
+        nl_cpu_blocked_channel_totals(L, g, SHIFT_STATS, b0, b1, x, NULL, NULL, NULL, part, TILE,
+                                      total);
         for (int j = 0; j < width; j++) {
             const int c = b0 * L->B + j;
             const float shift = shift_of(L, g, SHIFT_STATS, x, NULL, 0, c);
@@ -444,12 +398,12 @@ static void group_forward(const layout *L, const nl_norm_geom *g, const float *x
 {
     assert(L->c <= TILE && "per-sample groups of at most NL_NORM_BLOCKED_MAX_C channels");
     double part[2 * TILE];
-    const int fit = TILE / L->c, near = cached_samples(L);
+    const int fit = TILE / L->c, near = nl_cpu_blocked_cached_samples(L);
     const int per_tile = near < fit ? near : fit, nv = L->B / LANES;
     const double count = (double)L->cpg * L->hw;
     for (int i0 = 0; i0 < L->n; i0 += per_tile) {
         const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
-        tile_sums(L, g, SHIFT_STATS, i0, i1, 0, L->nb, x, NULL, NULL, NULL, part);
+        nl_cpu_blocked_tile_sums(L, g, SHIFT_STATS, i0, i1, 0, L->nb, x, NULL, NULL, NULL, part);
         for (int i = i0; i < i1; i++)
             for (int q = 0; q < L->groups; q++) {
                 double *e = part + 2 * ((size_t)(i - i0) * L->c + (size_t)q * L->cpg);
@@ -611,293 +565,5 @@ void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const floa
         }
         const size_t at = item_at(&L, it);
         apply_item(x + at, y + at, NULL, nv, L.hw, m, sc, of, false);
-    });
-}
-
-/* ---- the backward: sums, then dx ---- */
-
-/* dx = a*g + (b*(x - mean) + k) over one item, g = dy (dy where y > 0 with
- * y), written or added; with dskip, g written or added there too; without
- * dx, dskip alone */
-static inline __attribute__((always_inline)) void
-dx_run(const float *x, const float *dy, const float *y, float *dx, float *dskip, int nv, int hw,
-       const float *af, const float *bf, const float *kf, const float *mean, bool accumulate_dx,
-       bool accumulate_dskip)
-{
-    nl_v8 a[VECTORS_MAX], b[VECTORS_MAX], k[VECTORS_MAX], m[VECTORS_MAX];
-    for (int v = 0; v < nv; v++) {
-        a[v] = nl_v8_load(af + v * LANES);
-        b[v] = nl_v8_load(bf + v * LANES);
-        k[v] = nl_v8_load(kf + v * LANES);
-        m[v] = nl_v8_load(mean + v * LANES);
-    }
-    const size_t stride = (size_t)nv * LANES;
-    for (int p = 0; p < hw; p++) {
-        const size_t at = (size_t)p * stride;
-        for (int v = 0; v < nv; v++) {
-            const size_t q = at + (size_t)v * LANES;
-            const nl_v8 gv = nl_dy_load(dy, y, q);
-            if (dx) {
-                nl_v8 val = nl_v8_fma(a[v], gv, nl_v8_fma(b[v], nl_v8_load(x + q) - m[v], k[v]));
-                if (accumulate_dx)
-                    val += nl_v8_load(dx + q);
-                nl_v8_store(dx + q, val);
-            }
-            if (dskip)
-                nl_v8_store(dskip + q, accumulate_dskip ? nl_v8_load(dskip + q) + gv : gv);
-        }
-    }
-}
-
-#define DX_CASES(y_, dx_, dskip_)                                                                  \
-    do {                                                                                           \
-        if (nv == 1)                                                                               \
-            dx_run(x, dy, y_, dx_, dskip_, 1, hw, af, bf, kf, mean, accumulate_dx,                 \
-                   accumulate_dskip);                                                              \
-        else if (nv == 2)                                                                          \
-            dx_run(x, dy, y_, dx_, dskip_, 2, hw, af, bf, kf, mean, accumulate_dx,                 \
-                   accumulate_dskip);                                                              \
-        else                                                                                       \
-            dx_run(x, dy, y_, dx_, dskip_, nv, hw, af, bf, kf, mean, accumulate_dx,                \
-                   accumulate_dskip);                                                              \
-    } while (0)
-
-static void dx_item(const float *x, const float *dy, const float *y, float *dx, float *dskip,
-                    int nv, int hw, const float *af, const float *bf, const float *kf,
-                    const float *mean, bool accumulate_dx, bool accumulate_dskip)
-{
-    if (!y)
-        DX_CASES(NULL, dx, NULL);
-    else if (dx && dskip)
-        DX_CASES(y, dx, dskip);
-    else if (dx)
-        DX_CASES(y, dx, NULL);
-    else
-        DX_CASES(y, NULL, dskip);
-}
-
-/* the workspace: the per-(sample, channel) sums (two doubles each), then
- * the dx pass's coefficients: per channel a, b, k and the mean (batch
- * statistics), or per statistics group b and k */
-static size_t coefficient_floats(const nl_norm_geom *g)
-{
-    return g->groups == 0 ? 4 * (size_t)g->c : 2 * (size_t)g->n * g->groups;
-}
-
-size_t nl_cpu_norm_blocked_backward_workspace(nl_backend *be, const nl_norm_geom *g)
-{
-    (void)be;
-    return 2 * (size_t)g->n * g->c * sizeof(double) + coefficient_floats(g) * sizeof(float);
-}
-
-/* Batch statistics: batchnorm.c's backward, dx = a*dy + (b*(x - mean) + k)
- * with a = gamma*rstd, b = -a*rstd*sum(dy*xhat)/count,
- * k = -a*sum(dy)/count. Per-sample groups: groupnorm.c's, with
- * dxhat = gamma*dy and M the group's count, dx = rstd*gamma*dy
- * + (b*(x - mean) + k), b = -rstd^2*sum(dxhat*xhat)/M, k = -rstd*sum(dxhat)/M
- * (0 without centring). */
-/* the dx pass over the items of samples [i0, i1) */
-static void dx_pass(const layout *L, const nl_norm_geom *g, int i0, int i1, const float *x,
-                    const float *dy, const float *y, const float *gamma, const float *save_mean,
-                    const float *save_rstd, const float *coef, float *dx, bool accumulate_dx,
-                    float *dskip, bool accumulate_dskip)
-{
-    const int c = L->c, nv = L->B / LANES;
-    const long items = (long)(i1 - i0) * L->nb;
-    NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
-    for (long k = 0; k < items; k++) {
-        const long it = (long)i0 * L->nb + k;
-        const int i = (int)(it / L->nb), cb = (int)(it % L->nb);
-        float af[BLOCK_MAX], bf[BLOCK_MAX], kf[BLOCK_MAX], mf[BLOCK_MAX];
-        for (int l = 0; l < L->B; l++) {
-            const int ch = cb * L->B + l;
-            if (g->groups == 0) {
-                af[l] = coef[ch];
-                bf[l] = coef[c + ch];
-                kf[l] = coef[2 * c + ch];
-                mf[l] = coef[3 * c + ch];
-            } else {
-                const long s = stat_of(L, i, ch);
-                af[l] = (float)((double)save_rstd[s] * gamma_at(gamma, ch));
-                bf[l] = coef[2 * s];
-                kf[l] = coef[2 * s + 1];
-                mf[l] = save_mean[s];
-            }
-        }
-        const size_t at = item_at(L, it);
-        dx_item(x + at, dy + at, y ? y + at : NULL, dx ? dx + at : NULL,
-                y && dskip ? dskip + at : NULL, nv, L->hw, af, bf, kf, mf, accumulate_dx,
-                accumulate_dskip);
-    });
-}
-
-/* Per-sample groups, a tile of samples at a time (cached_samples): their
- * sums, their groups' coefficients and their dx pass while the tile is in
- * the cache; the parameter gradients at the end from every sample's sums,
- * in sample order. */
-static void group_backward(const layout *L, const nl_norm_geom *g, const float *x,
-                           const float *dy, const float *y, const float *gamma,
-                           const float *save_mean, const float *save_rstd, float *dx,
-                           bool accumulate_dx, float *dskip, bool accumulate_dskip, float *dgamma,
-                           float *dbeta, double *part, float *coef)
-{
-    const int c = L->c, per_tile = cached_samples(L);
-    const double block = (double)L->cpg * L->hw;
-    const bool passes = dx || (y && dskip);
-    for (int i0 = 0; i0 < L->n; i0 += per_tile) {
-        const int i1 = L->n - i0 < per_tile ? L->n : i0 + per_tile;
-        tile_sums(L, g, SHIFT_MEAN, i0, i1, 0, L->nb, x, dy, y, save_mean,
-                  part + 2 * (size_t)i0 * c);
-        for (int i = i0; i < i1; i++)
-            for (int q = 0; q < L->groups; q++) {
-                const long s = (long)i * L->groups + q;
-                const double rstd = save_rstd[s];
-                double *e = part + 2 * ((size_t)i * c + (size_t)q * L->cpg);
-                double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-                for (int j = 0; j < L->cpg; j++) {
-                    const double gm = gamma_at(gamma, q * L->cpg + j);
-                    e[2 * j + 1] *= rstd; /* sum dy * xhat */
-                    sum_dxhat += gm * e[2 * j];
-                    sum_dxhat_xhat += gm * e[2 * j + 1];
-                }
-                coef[2 * s] = (float)(-rstd * rstd * sum_dxhat_xhat / block);
-                coef[2 * s + 1] = g->center ? (float)(-rstd * sum_dxhat / block) : 0.0f;
-            }
-        if (passes)
-            dx_pass(L, g, i0, i1, x, dy, y, gamma, save_mean, save_rstd, coef, dx, accumulate_dx,
-                    dskip, accumulate_dskip);
-    }
-    for (int ch = 0; (dgamma || dbeta) && ch < c; ch++) {
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int i = 0; i < L->n; i++) {
-            sum_dy += part[2 * ((size_t)i * c + ch)];
-            sum_dy_xhat += part[2 * ((size_t)i * c + ch) + 1];
-        }
-        if (dbeta)
-            dbeta[ch] = (float)sum_dy;
-        if (dgamma)
-            dgamma[ch] = (float)sum_dy_xhat;
-    }
-}
-
-static void backward(const nl_norm_geom *g, const float *x, const float *dy, const float *y,
-                     const float *gamma, const float *save_mean, const float *save_rstd,
-                     float *dx, bool accumulate_dx, float *dskip, bool accumulate_dskip,
-                     float *dgamma, float *dbeta, void *workspace)
-{
-    const layout L = layout_of(g);
-    const int c = L.c;
-    double *part = workspace;
-    float *coef = (float *)(part + 2 * (size_t)L.n * c);
-    if (g->groups > 0) {
-        group_backward(&L, g, x, dy, y, gamma, save_mean, save_rstd, dx, accumulate_dx, dskip,
-                       accumulate_dskip, dgamma, dbeta, part, coef);
-        return;
-    }
-    /* batch statistics: every sample's sums before any dx */
-    tile_sums(&L, g, SHIFT_MEAN, 0, L.n, 0, L.nb, x, dy, y, save_mean, part);
-    const double count = (double)L.n * L.hw;
-    for (int ch = 0; ch < c; ch++) {
-        double sum_dy = 0.0, sum_dy_xc = 0.0;
-        for (int i = 0; i < L.n; i++) {
-            sum_dy += part[2 * ((size_t)i * c + ch)];
-            sum_dy_xc += part[2 * ((size_t)i * c + ch) + 1];
-        }
-        const double rstd = save_rstd[ch], sum_dy_xhat = sum_dy_xc * rstd;
-        if (dbeta)
-            dbeta[ch] = (float)sum_dy;
-        if (dgamma)
-            dgamma[ch] = (float)sum_dy_xhat;
-        const double a = gamma_at(gamma, ch) * rstd;
-        coef[ch] = (float)a;
-        coef[c + ch] = (float)(-a * rstd * (sum_dy_xhat / count));
-        coef[2 * c + ch] = (float)(-a * (sum_dy / count));
-        coef[3 * c + ch] = save_mean[ch];
-    }
-    if (dx || (y && dskip))
-        dx_pass(&L, g, 0, L.n, x, dy, y, gamma, save_mean, save_rstd, coef, dx, accumulate_dx,
-                dskip, accumulate_dskip);
-}
-
-void nl_cpu_norm_blocked_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                  const float *dy, const float *gamma, const float *save_mean,
-                                  const float *save_rstd, float *dx, bool accumulate_dx,
-                                  float *dgamma, float *dbeta, void *workspace)
-{
-    (void)be;
-    backward(g, x, dy, NULL, gamma, save_mean, save_rstd, dx, accumulate_dx, NULL, false, dgamma,
-             dbeta, workspace);
-}
-
-void nl_cpu_norm_blocked_backward_act(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                      const float *y, float *dy, const float *gamma,
-                                      const float *save_mean, const float *save_rstd, float *dx,
-                                      bool accumulate_dx, float *dskip, bool accumulate_dskip,
-                                      float *dgamma, float *dbeta, void *workspace)
-{
-    (void)be;
-    backward(g, x, dy, y, gamma, save_mean, save_rstd, dx, accumulate_dx, dskip,
-             accumulate_dskip, dgamma, dbeta, workspace);
-}
-
-/* ---- the backward of batch statistics in two steps (norm_sync.c) ---- */
-
-void nl_cpu_norm_blocked_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                         const float *dy, const float *save_mean,
-                                         const float *save_rstd, float *sum_dy,
-                                         float *sum_dy_xhat)
-{
-    (void)be;
-    assert(g->groups == 0);
-    const layout L = layout_of(g);
-    double part[2 * TILE], total[2 * PANEL];
-    const int panel_blocks = PANEL / L.B;
-    for (int b0 = 0; b0 < L.nb; b0 += panel_blocks) {
-        const int b1 = L.nb - b0 < panel_blocks ? L.nb : b0 + panel_blocks;
-        channel_totals(&L, g, SHIFT_MEAN, b0, b1, x, dy, NULL, save_mean, part, TILE, total);
-        for (int j = 0; j < (b1 - b0) * L.B; j++) {
-            const int c = b0 * L.B + j;
-            sum_dy[c] = (float)total[2 * j];
-            sum_dy_xhat[c] = (float)(total[2 * j + 1] * save_rstd[c]);
-        }
-    }
-}
-
-/* dx = rstd*gamma * (dy - sum_dy/count - xhat * sum_dy_xhat/count), as
- * norm_sync.c rounds it: the per-channel means in float */
-void nl_cpu_norm_blocked_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                        const float *dy, const float *gamma,
-                                        const float *save_mean, const float *save_rstd,
-                                        const float *sum_dy, const float *sum_dy_xhat,
-                                        double count, float *dx, bool accumulate_dx)
-{
-    (void)be;
-    assert(g->groups == 0);
-    const layout L = layout_of(g);
-    const long items = (long)L.n * L.nb;
-    NL_PARALLEL_FOR_IF(items * L.hw * L.B >= NL_PARALLEL_MIN,
-    for (long it = 0; it < items; it++) {
-        const int cb = (int)(it % L.nb);
-        float r[BLOCK_MAX], m[BLOCK_MAX], sc[BLOCK_MAX], mdy[BLOCK_MAX], mdx[BLOCK_MAX];
-        for (int l = 0; l < L.B; l++) {
-            const int c = cb * L.B + l;
-            r[l] = save_rstd[c];
-            m[l] = save_mean[c];
-            sc[l] = save_rstd[c] * gamma_at(gamma, c);
-            mdy[l] = (float)(sum_dy[c] / count);
-            mdx[l] = (float)(sum_dy_xhat[c] / count);
-        }
-        const size_t at = item_at(&L, it);
-        for (int p = 0; p < L.hw; p++)
-            for (int l0 = 0; l0 < L.B; l0 += LANES) {
-                const size_t q = at + (size_t)p * L.B + (size_t)l0;
-                const nl_v8 xhat = (nl_v8_load(x + q) - nl_v8_load(m + l0)) * nl_v8_load(r + l0);
-                const nl_v8 inner = nl_v8_fma(-xhat, nl_v8_load(mdx + l0),
-                                              nl_v8_load(dy + q) - nl_v8_load(mdy + l0));
-                nl_v8 d = nl_v8_load(sc + l0) * inner;
-                if (accumulate_dx)
-                    d += nl_v8_load(dx + q);
-                nl_v8_store(dx + q, d);
-            }
     });
 }

@@ -98,50 +98,19 @@ typedef struct nl_model {
     const struct nl_device_data *device_data;
 } nl_model;
 
-/* Builds the model for batches of up to `capacity` samples; `train_batch`
- * is the training batch size (BatchNorm needs N*H*W > 1 there). Parameters
- * are initialized from `seed`. */
-nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
-                       uint64_t seed, nl_model **out, nl_error *err);
-/* Builds the layer graph without allocating anything: checks that the spec
- * makes a valid model at this training batch size (group counts, image sizes,
- * batch norm's N*H*W > 1, instance norm on features). */
-nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
-/* Whether evaluation in batches of `batch` leaves some normalized set one
- * value, where the normalizer evaluates with the statistics of the batch
- * it is given (model.norm.eval_stats batch, track_running_stats false):
- * the model checked at that batch, as training is at train.batch_size,
- * through the normalizer registry's sets. Then *why is the key that makes
- * evaluation take batch statistics and layer names the layer ("layer
- * norm1", or "the model"); false for anything else, also a spec the check
- * refuses for another reason. */
-bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *layer, size_t size,
-                                    const char **why);
-/* nl_model_check at the real batch sizes, keeping the graph: layers,
- * activations (nl_model_act finds them) and parameters with their shapes,
- * and in planned the bytes nl_model_build would allocate. No memory is taken
- * for tensors (their pointers are NULL, and there is no backend); `threads`
- * host threads size the per-thread workspaces. Free it with nl_model_free. */
-nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
-                      nl_model **out, nl_error *err);
+/* frees a model nl_model_build or nl_model_plan (arch/arch.h) made */
 void nl_model_free(nl_model *m);
 
-/* Builds any graph through the same planner: `construct` adds layers after
- * the (N, in_c, in_h, in_w) input and returns the output. There is no loss:
- * forward runs the layers, backward starts from a given output gradient.
- * Tests use it for single layers, the benchmark for kernels. Set
- * input->needs_grad in `construct` to get the input's gradient. */
+/* a graph for the planner: `construct` adds layers after the input and
+ * returns the output (nl_model_build_graph, arch/arch.h) */
 typedef nl_act *(*nl_graph_fn)(nl_builder *b, nl_act *input, void *ctx);
-nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
-                             int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
-                             nl_model **out, nl_error *err);
 /* What every build goes through (core/model/builder.c): `construct` adds the
  * layers after an input of token ids (N, T) where `tokens`, else of images
  * (N, C, H, W); with_loss adds the softmax cross-entropy (the logits must be
  * (N, classes), (N, T, classes) for tokens); plan_only keeps shapes and the
  * byte plan, allocating nothing (out NULL: just the check). The builder
  * knows no architecture: nl_model_build, nl_model_check, nl_model_plan and
- * nl_model_build_graph (core/arch/arch.c) pass the spec's as `construct`,
+ * nl_model_build_graph (arch/arch.h) pass the spec's as `construct`,
  * or the caller's graph, and whether its architecture reads tokens. */
 nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
                           int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,

@@ -14,6 +14,7 @@
 #include "config/flat.h"
 #include "config/yamldoc.h"
 #include "log/files.h"
+#include "results/claims_internal.h"
 #include "stats/seq.h"
 
 const char *const nl_metric_at_names[NL_AT_COUNT] = {"last", "min", "max", "mean", "sd", "change_sd"};
@@ -78,12 +79,7 @@ bool nl_claim_select_matches(const nl_claim_select *s, const char *have)
 
 /* ---- the YAML ---- */
 
-typedef struct {
-    const nl_yaml_doc *y;
-    nl_claim_set *set;
-} parser;
-
-static nl_code read_text(parser *P, const yaml_node_t *n, const char *key, char *out, size_t size)
+nl_code cl_read_text(parser *P, const yaml_node_t *n, const char *key, char *out, size_t size)
 {
     const char *s;
     nl_code rc = nl_yaml_read_string(P->y, n, key, NULL, &s);
@@ -104,7 +100,7 @@ static nl_code read_list(parser *P, yaml_node_t *v, const char *label, nl_claim_
     size_t used = 0;
     for (int j = 0; j < nl_yaml_count(v); j++) {
         char item[128];
-        nl_code rc = read_text(P, nl_yaml_item(P->y, v, j), label, item, sizeof item);
+        nl_code rc = cl_read_text(P, nl_yaml_item(P->y, v, j), label, item, sizeof item);
         if (rc)
             return rc;
         if (strchr(item, '\n') || used + strlen(item) + 2 > sizeof s->value)
@@ -152,7 +148,7 @@ static nl_code read_selectors(parser *P, yaml_node_t *n, const char *key, nl_cla
         char label[256];
         snprintf(label, sizeof label, "%s.%s", key, nl_yaml_scalar(k));
         if (cell && !strcmp(nl_yaml_scalar(k), "sweep")) {
-            if ((rc = read_text(P, v, label, cell->sweep, sizeof cell->sweep)))
+            if ((rc = cl_read_text(P, v, label, cell->sweep, sizeof cell->sweep)))
                 return rc;
             if (strchr(cell->sweep, '/') || !strcmp(cell->sweep, ".") || !strcmp(cell->sweep, ".."))
                 return nl_yaml_fail(P->y, v, label, "'%s': a sweep is named by its directory's name (a "
@@ -163,7 +159,7 @@ static nl_code read_selectors(parser *P, yaml_node_t *n, const char *key, nl_cla
             return nl_yaml_fail(P->y, n, key, "at most %d keys", NL_CLAIM_MAX_SELECT);
         nl_claim_select *s = &out[(*count)++];
         memset(s, 0, sizeof *s);
-        if ((rc = read_text(P, k, key, s->key, sizeof s->key)) || (rc = read_select_value(P, v, label, s)))
+        if ((rc = cl_read_text(P, k, key, s->key, sizeof s->key)) || (rc = read_select_value(P, v, label, s)))
             return rc;
         s->line = nl_yaml_line(v);
         s->column = nl_yaml_column(v);
@@ -182,7 +178,7 @@ static nl_code read_cell(parser *P, yaml_node_t *v, const char *label, nl_claim_
 static nl_code read_at(parser *P, yaml_node_t *v, const char *label, nl_metric_at *out)
 {
     char text[16], accepted[64];
-    nl_code rc = read_text(P, v, label, text, sizeof text);
+    nl_code rc = cl_read_text(P, v, label, text, sizeof text);
     for (int a = 0; rc == NL_OK && a < NL_AT_COUNT; a++)
         if (!strcmp(text, nl_metric_at_names[a])) {
             *out = (nl_metric_at)a;
@@ -199,7 +195,7 @@ enum { N_METRIC_KEYS = sizeof metric_keys / sizeof metric_keys[0] };
 static nl_code read_reach(parser *P, yaml_node_t *v, const char *label, nl_claim_metric *c)
 {
     char text[64], *end;
-    nl_code rc = read_text(P, v, label, text, sizeof text);
+    nl_code rc = cl_read_text(P, v, label, text, sizeof text);
     if (rc)
         return rc;
     const bool up = !strncmp(text, ">=", 2), down = !strncmp(text, "<=", 2);
@@ -222,9 +218,9 @@ static nl_code read_metric_key(parser *P, nl_claim_metric *c, yaml_node_t *k, ya
     char label[256];
     snprintf(label, sizeof label, "%s.%s", key, name);
     if (!strcmp(name, "file"))
-        return read_text(P, v, label, c->file, sizeof c->file);
+        return cl_read_text(P, v, label, c->file, sizeof c->file);
     if (!strcmp(name, "column"))
-        return read_text(P, v, label, c->name, sizeof c->name);
+        return cl_read_text(P, v, label, c->name, sizeof c->name);
     if (!strcmp(name, "where"))
         return read_selectors(P, v, label, c->where, &c->n_where, NULL);
     if (!strcmp(name, "at"))
@@ -233,7 +229,7 @@ static nl_code read_metric_key(parser *P, nl_claim_metric *c, yaml_node_t *k, ya
         return read_reach(P, v, label, c);
     if (!strcmp(name, "expr") && expr_allowed) {
         c->is_expr = true;
-        return read_text(P, v, label, c->name, sizeof c->name);
+        return cl_read_text(P, v, label, c->name, sizeof c->name);
     }
     if (!strcmp(name, "expr"))
         return nl_yaml_fail(P->y, k, label, "a var is a metric of its own (a summary.csv column or {file: ..., "
@@ -248,7 +244,7 @@ static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim_
     c->line = nl_yaml_line(n);
     c->column = nl_yaml_column(n);
     if (n->type == YAML_SCALAR_NODE)
-        return read_text(P, n, key, c->name, sizeof c->name);
+        return cl_read_text(P, n, key, c->name, sizeof c->name);
     nl_code rc = nl_yaml_check_mapping(P->y, n, key, "a summary.csv column (final_test_error), {file: "
                                        "metrics.csv, column: ..., where: {...}, at: last} or {expr: \"...\"}");
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++)
@@ -300,12 +296,12 @@ static nl_code read_each(parser *P, yaml_node_t *v, const char *label, nl_claim 
     c->each_column = nl_yaml_column(v);
     if (v->type != YAML_SEQUENCE_NODE) {
         c->n_each = 1;
-        return read_text(P, v, label, c->each[0], sizeof c->each[0]);
+        return cl_read_text(P, v, label, c->each[0], sizeof c->each[0]);
     }
     if (nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_EACH)
         return nl_yaml_fail(P->y, v, label, "each: names 1 to %d keys", NL_CLAIM_MAX_EACH);
     for (int j = 0; j < nl_yaml_count(v); j++) {
-        nl_code rc = read_text(P, nl_yaml_item(P->y, v, j), label, c->each[j], sizeof c->each[j]);
+        nl_code rc = cl_read_text(P, nl_yaml_item(P->y, v, j), label, c->each[j], sizeof c->each[j]);
         if (rc)
             return rc;
         c->n_each = j + 1;
@@ -317,7 +313,7 @@ static nl_code read_each(parser *P, yaml_node_t *v, const char *label, nl_claim 
 static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim *c)
 {
     char text[32];
-    nl_code rc = read_text(P, v, label, text, sizeof text);
+    nl_code rc = cl_read_text(P, v, label, text, sizeof text);
     if (rc)
         return rc;
     const char *s = text;
@@ -347,7 +343,7 @@ const char *const nl_plan_kind_names[NL_PLAN_KIND_COUNT] = {"none", "group-seque
 static nl_code read_plan_kind(parser *P, yaml_node_t *v, const char *label, nl_claim_plan *plan)
 {
     char text[64], accepted[96];
-    nl_code rc = read_text(P, v, label, text, sizeof text);
+    nl_code rc = cl_read_text(P, v, label, text, sizeof text);
     for (int k = NL_PLAN_GROUP_SEQUENTIAL; rc == NL_OK && k < NL_PLAN_KIND_COUNT; k++)
         if (!strcmp(text, nl_plan_kind_names[k])) {
             plan->kind = (nl_plan_kind)k;
@@ -361,7 +357,7 @@ static nl_code read_plan_kind(parser *P, yaml_node_t *v, const char *label, nl_c
 /* spending: a name stats/seq.h knows (its message lists them) */
 static nl_code read_plan_spending(parser *P, yaml_node_t *v, const char *label, nl_claim_plan *plan)
 {
-    nl_code rc = read_text(P, v, label, plan->spending, sizeof plan->spending);
+    nl_code rc = cl_read_text(P, v, label, plan->spending, sizeof plan->spending);
     const nl_seq_spending *found = NULL;
     nl_error why = {0};
     if (rc == NL_OK && nl_seq_spending_find(plan->spending, &found, &why) != NL_OK)
@@ -444,7 +440,7 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     case 0: {
         /* an id names a row of verdicts.csv, a label of the forest plot and
          * an anchor of the report: one character set, checked here */
-        const nl_code rc = read_text(P, v, label, c->id, sizeof c->id);
+        const nl_code rc = cl_read_text(P, v, label, c->id, sizeof c->id);
         char shown[300];
         if (rc == NL_OK && !nl_ident_ok(c->id))
             return nl_yaml_fail(P->y, v, label, "'%s' is not a claim id; accepted: " NL_IDENT_ACCEPTED,
@@ -452,7 +448,7 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
         return rc;
     }
     case 1:
-        return read_text(P, v, label, c->paper, sizeof c->paper);
+        return cl_read_text(P, v, label, c->paper, sizeof c->paper);
     case 2:
         return read_metric(P, v, label, &c->metric, true);
     case 3:
@@ -473,7 +469,7 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     case 12:
         c->each_line = nl_yaml_line(v);
         c->each_column = nl_yaml_column(v);
-        return read_text(P, v, label, c->each_row, sizeof c->each_row);
+        return cl_read_text(P, v, label, c->each_row, sizeof c->each_row);
     case 13:
         c->cells_op = NL_CELLS_EXACTLY;
         return read_cells(P, v, label, c);
@@ -494,7 +490,7 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
-        return read_text(P, v, label, c->expect, sizeof c->expect);
+        return cl_read_text(P, v, label, c->expect, sizeof c->expect);
     }
 }
 
@@ -613,7 +609,7 @@ static nl_code read_source_keys(parser *P, yaml_node_t *v, nl_claim_source *s)
         return nl_yaml_fail(P->y, v, "source.keys", "a list of 1 to %d keys that tell the runs apart, e.g. "
                             "[model.norm.type, seed]", NL_CLAIM_MAX_SOURCE_KEYS);
     for (int j = 0; j < nl_yaml_count(v); j++) {
-        nl_code rc = read_text(P, nl_yaml_item(P->y, v, j), "source.keys", s->keys[j], sizeof s->keys[j]);
+        nl_code rc = cl_read_text(P, nl_yaml_item(P->y, v, j), "source.keys", s->keys[j], sizeof s->keys[j]);
         if (rc)
             return rc;
         s->n_keys = j + 1;
@@ -666,12 +662,12 @@ static nl_code read_source(parser *P, yaml_node_t *n)
             if (s->kind != NL_SOURCE_SWEEP)
                 return nl_yaml_fail(P->y, k, label, "give runs: or table:, not both");
             s->kind = name[0] == 'r' ? NL_SOURCE_RUNS : NL_SOURCE_TABLE;
-            if ((rc = read_text(P, v, label, s->pattern, sizeof s->pattern)) == NL_OK)
+            if ((rc = cl_read_text(P, v, label, s->pattern, sizeof s->pattern)) == NL_OK)
                 rc = check_pattern(P, v, label, s);
         } else if (!strcmp(name, "keys")) {
             rc = read_source_keys(P, v, s);
         } else if (!strcmp(name, "run")) {
-            rc = read_text(P, v, label, s->run, sizeof s->run);
+            rc = cl_read_text(P, v, label, s->run, sizeof s->run);
         } else {
             rc = nl_yaml_unknown_key(P->y, k, "source", source_keys, N_SOURCE_KEYS);
         }
@@ -697,139 +693,6 @@ static nl_code read_claims(parser *P, yaml_node_t *v)
             return rc;
         P->set->n = j + 1;
     }
-    return NL_OK;
-}
-
-/* threshold_rule: {fraction: F, band: W, reason: TEXT} */
-static nl_code read_rule(parser *P, yaml_node_t *n)
-{
-    static const char *const keys[] = {"fraction", "band", "reason"};
-    nl_threshold_rule *r = &P->set->rule;
-    nl_code rc = nl_yaml_check_mapping(P->y, n, "threshold_rule", "a mapping: {fraction: F, band: W, reason: "
-                                       "TEXT} (the threshold is F of the paper's effect; ~ claims are within W of "
-                                       "the paper's value)");
-    r->given = true;
-    r->line = nl_yaml_line(n);
-    r->column = nl_yaml_column(n);
-    const nl_yaml_range positive = {.has_lo = true, .lo_open = true, .lo = 0};
-    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
-        const char *name = nl_yaml_scalar(k);
-        char label[64];
-        snprintf(label, sizeof label, "threshold_rule.%s", name);
-        if (!strcmp(name, "fraction")) {
-            r->has_fraction = true;
-            rc = nl_yaml_read_number(P->y, v, label, &positive, "a number > 0: the share of the paper's effect "
-                                     "(0.5: half)", &r->fraction);
-        } else if (!strcmp(name, "band")) {
-            r->has_band = true;
-            rc = nl_yaml_read_number(P->y, v, label, &positive, "a number > 0: the difference of practical "
-                                     "interest, in the metric's units", &r->band);
-        } else if (!strcmp(name, "reason")) {
-            rc = read_text(P, v, label, r->reason, sizeof r->reason);
-        } else {
-            rc = nl_yaml_unknown_key(P->y, k, "threshold_rule", keys, (int)(sizeof keys / sizeof keys[0]));
-        }
-    }
-    if (rc == NL_OK && !r->has_fraction && !r->has_band)
-        rc = nl_yaml_fail(P->y, n, "threshold_rule", "the rule names no use of the paper's value: give fraction: "
-                          "(a directional claim's threshold, a share of the paper's effect) and/or band: (an "
-                          "equivalence claim's margin around the paper's value)");
-    if (rc == NL_OK && !r->reason[0])
-        rc = nl_yaml_fail(P->y, n, "threshold_rule", "reason: is missing: say why this share or band");
-    return rc;
-}
-
-/* power: {seeds: N, from: TEXT} */
-static nl_code read_power(parser *P, yaml_node_t *n)
-{
-    static const char *const keys[] = {"seeds", "from"};
-    nl_claim_power *w = &P->set->power;
-    nl_code rc = nl_yaml_check_mapping(P->y, n, "power", "a mapping: {seeds: N, from: TEXT} (the seeds the "
-                                       "headline claims need for power 0.8, and the spread it was computed from)");
-    w->line = nl_yaml_line(n);
-    w->column = nl_yaml_column(n);
-    const nl_yaml_range seeds = {.has_lo = true, .lo = 3, .has_hi = true, .hi = 256};
-    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
-        long long seeds_n = 0;
-        if (!strcmp(nl_yaml_scalar(k), "seeds")) {
-            rc = nl_yaml_read_int(P->y, v, "power.seeds", &seeds, "an integer from 3 to 256", 256, &seeds_n);
-            w->seeds = (int)seeds_n;
-        } else if (!strcmp(nl_yaml_scalar(k), "from")) {
-            rc = read_text(P, v, "power.from", w->from, sizeof w->from);
-        } else {
-            rc = nl_yaml_unknown_key(P->y, k, "power", keys, (int)(sizeof keys / sizeof keys[0]));
-        }
-    }
-    if (rc == NL_OK && (!w->seeds || !w->from[0]))
-        rc = nl_yaml_fail(P->y, n, "power", "needs seeds: and from: (the spread the seeds were computed from)");
-    return rc;
-}
-
-bool nl_claim_is_count(const nl_claim *c)
-{
-    return c->effect == NL_EFFECT_COUNT || (c->cells_op != NL_CELLS_NONE && c->cells_op != NL_CELLS_ALL);
-}
-
-double nl_claim_rule_threshold(const nl_claim_set *set, const nl_claim *c)
-{
-    const nl_threshold_rule *r = &set->rule;
-    if (!r->given || !c->has_paper_value || nl_claim_is_count(c))
-        return NAN;
-    if (c->op == NL_EXPECT_WITHIN || c->effect == NL_EFFECT_VALUE)
-        return c->paper_value;
-    if (!r->has_fraction)
-        return NAN;
-    const double none = c->effect == NL_EFFECT_RATIO ? 1 : 0;
-    return none + r->fraction * (c->paper_value - none);
-}
-
-/* thresholds written as the rule gives them (to the 4 significant digits a
- * threshold is written with) */
-static bool same_threshold(double written, double derived)
-{
-    return fabs(written - derived) <= 5e-4 * fmax(fabs(derived), 1e-9) + 1e-12;
-}
-
-/* with a threshold_rule:, every claim that tests (not a count) names its
- * paper_value and its threshold is the rule's; a count is never a headline */
-static nl_code check_rule(parser *P, int index)
-{
-    const nl_claim_set *set = P->set;
-    const nl_claim *c = &set->claims[index];
-    const nl_threshold_rule *r = &set->rule;
-    char where[1200];
-    snprintf(where, sizeof where, "%s:%d:%d: claims[%d]", set->path, c->line, c->column, index);
-    if (nl_claim_is_count(c)) {
-        if (c->headline)
-            return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.headline: a count (of seeds, or of cells other than "
-                           "cells: all) describes what happened; it is not a test and cannot be a headline claim",
-                           where);
-        return NL_OK;
-    }
-    if (!r->given && (c->headline || c->has_paper_value))
-        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.%s: a %s needs the experiment's threshold_rule: {fraction: F, "
-                       "band: W, reason: TEXT}, which derives the threshold from the paper's number", where,
-                       c->headline ? "headline" : "paper_value", c->headline ? "headline claim" : "paper's value");
-    if (!r->given)
-        return NL_OK;
-    if (!c->has_paper_value)
-        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s: paper_value: is missing: threshold_rule: (line %d) derives "
-                       "each claim's threshold from the paper's number, so a claim states it (paper_value: 0.106 "
-                       "for 10.6 points)", where, r->line);
-    const bool within = c->op == NL_EXPECT_WITHIN;
-    if (within && !r->has_band)
-        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is an equivalence (~), and threshold_rule: (line "
-                       "%d) gives no band:", where, c->expect, r->line);
-    if (!within && c->effect != NL_EFFECT_VALUE && !r->has_fraction)
-        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is directional, and threshold_rule: (line %d) "
-                       "gives no fraction:", where, c->expect, r->line);
-    const double derived = nl_claim_rule_threshold(set, c);
-    if (!same_threshold(c->threshold, derived) || (within && !same_threshold(c->within, r->band)))
-        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is not what threshold_rule: (line %d) derives "
-                       "from paper_value %g: %s %.4g%s%.4g", where, c->expect, r->line, c->paper_value,
-                       within ? "centre" : "threshold", derived, within ? ", band " : "", within ? r->band : 0.0);
     return NL_OK;
 }
 
@@ -859,14 +722,14 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         else if (!strcmp(nl_yaml_scalar(k), "claims") && !nl_yaml_is_null(v))
             rc = read_claims(P, v);
         else if (!strcmp(nl_yaml_scalar(k), "threshold_rule"))
-            rc = read_rule(P, v);
+            rc = cl_read_rule(P, v);
         else if (!strcmp(nl_yaml_scalar(k), "power"))
-            rc = read_power(P, v);
+            rc = cl_read_power(P, v);
         else if (!strcmp(nl_yaml_scalar(k), "plan"))
             rc = read_plan(P, v, "plan", &P->set->plan);
     }
     for (int i = 0; rc == NL_OK && i < P->set->n; i++)
-        rc = check_rule(P, i);
+        rc = cl_check_rule(P, i);
     /* both speak of claims: without any they would say nothing */
     const bool rule = P->set->rule.given, power = P->set->power.line > 0;
     if (rc == NL_OK && P->set->n == 0 && (rule || power))

@@ -214,7 +214,7 @@ typedef struct {
     int line, column;
 } nl_claim_power;
 
-typedef struct {
+typedef struct nl_claim_set {
     char path[1024]; /* the experiment file */
     char name[128];  /* its sweep's name */
     nl_claim_source source;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "log/files.h"
 #include "results/files.h"
 #include "results/rundir.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "arch/arch.h"
 #include "results/files.h"
 #include "train/run_model.h"
 #include "data/tokens.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "config/flat.h"
 #include "data/share.h"
 #include "dist/dist.h"

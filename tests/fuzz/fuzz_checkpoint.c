@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "data/data.h"
 #include "device/device.h"

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "device/device.h"
 #include "fuzz_final_model.h"

@@ -3,7 +3,7 @@
 cmd/ (the kernels of core/cpu and core/cuda aside), and include cycles
 between modules (a module is a .c and its .h: core/train/run.{c,h}).
 
-    tests/house/measure.py [--limit 80] [--list] [--check ALLOWED]
+    tests/house/measure.py [--limit 80] [--list] [--check ALLOWED] [--root DIR]
 
 A function is a definition whose opening brace and closing brace stand at
 the start of a line (the house style); its length counts the lines from its
@@ -32,12 +32,28 @@ A folder's internal header (a name ending in internal.h: plot/internal.h,
 data/data_internal.h) is included by its own folder's files alone; an include
 of another folder's fails, as a folder cycle does.
 
---check ALLOWED (test_house): exits 1 naming every long function or cycle
-that ALLOWED does not list, so the house does not grow back while the
-listed ones are worked off. A function is listed by file and name, a cycle
-by its modules, a folder cycle by its folders and the reason it stays (the
-line's comment); a cycle that lost members is still allowed, one that gained
-any is not. Entries no longer needed are named, to be deleted."""
+A file (.c, .h, .cu, .cuh) in core/ or cmd/ is at most 900 lines, kernels
+included: a longer one is split along a seam of its own, and no line of
+ALLOWED excuses one.
+
+A function a header of core/X/ (or cmd/) declares is defined in a .c or .cu
+file of that folder, so that a folder's headers say what the folder
+provides: one defined in another folder only (a non-static definition,
+read as the identifier before the parameter list of a top-level statement
+with a body) is named with its definitions; one defined nowhere in core/ or
+cmd/ is not this check's.
+
+--check ALLOWED (test_house): exits 1 naming every long function, cycle or
+declaration defined elsewhere that ALLOWED does not list, so the house does
+not grow back while the listed ones are worked off (a file over 900 lines
+is never listed). A function is listed by file and name, a cycle by its
+modules, a folder cycle by its folders and the reason it stays (the line's
+comment), a declaration another folder defines by its header and function
+and the reason it stays; a cycle that lost members is still allowed, one
+that gained any is not. Entries no longer needed are named, to be deleted.
+
+--root DIR measures the core/ and cmd/ under DIR instead of this checkout's
+(tests/house/planted.py plants what each check must fail on in a copy)."""
 import os
 import re
 import sys
@@ -57,6 +73,21 @@ def sources(kinds=(".c", ".h")):
 # what an include reaches: a table of kinds (norm/kinds.def) is its
 # folder's as much as a header is
 INCLUDED = (".c", ".h", ".def")
+
+
+FILE_LIMIT = 900
+FILE_KINDS = (".c", ".h", ".cu", ".cuh")
+
+
+def long_files():
+    """(lines, file) of each source file over FILE_LIMIT lines, as wc -l
+    counts them"""
+    out = []
+    for rel in sources(FILE_KINDS):
+        n = open(os.path.join(ROOT, rel), errors="replace").read().count("\n")
+        if n > FILE_LIMIT:
+            out.append((n, rel))
+    return sorted(out, reverse=True)
 
 
 def long_functions(limit):
@@ -80,6 +111,150 @@ def long_functions(limit):
                     out.append((n, rel, m.group(1) if m else "?"))
                 start = None
     return sorted(out, reverse=True)
+
+
+def code_only(text):
+    """text with its comments, string and character literals and
+    preprocessor lines blanked, lines and offsets kept"""
+    out, i, n, line_start = [], 0, len(text), True
+    while i < n:
+        c = text[i]
+        if line_start and c in " \t":
+            out.append(c)
+            i += 1
+            continue
+        if line_start and c == "#":
+            j = i
+            while j < n and text[j] != "\n":
+                if text.startswith("\\\n", j):
+                    j += 2
+                elif text.startswith("/*", j):
+                    end = text.find("*/", j + 2)
+                    j = n if end < 0 else end + 2
+                else:
+                    j += 1
+            out.append(re.sub(r"[^\n]", " ", text[i:j]))
+            i = j
+            continue
+        line_start = c == "\n"
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            j = min(j + 1, n)
+        else:
+            out.append(c)
+            i += 1
+            continue
+        out.append(re.sub(r"[^\n]", " ", text[i:j]))
+        i = j
+    return "".join(out)
+
+
+ATTRIBUTE = re.compile(r"\b(__attribute__|__launch_bounds__|__declspec|alignas|_Alignas)\s*\(")
+
+
+def without_attributes(head):
+    while True:
+        m = ATTRIBUTE.search(head)
+        if not m:
+            return head
+        depth, j = 0, m.end() - 1
+        while j < len(head):
+            depth += {"(": 1, ")": -1}.get(head[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        head = head[:m.start()] + " " * (j + 1 - m.start()) + head[j + 1:]
+
+
+def function_named(head):
+    """the function a top-level declaration or definition names: the
+    identifier before its last top-level parenthesis group (a function
+    pointer's "(*f)(...)" names none); None for anything else"""
+    head = without_attributes(head)
+    if "=" in head or re.search(r"\btypedef\b", head):
+        return None
+    depth = 0
+    for j in range(len(head) - 1, -1, -1):
+        if head[j] == ")":
+            depth += 1
+        elif head[j] == "(":
+            depth -= 1
+            if depth == 0:
+                m = re.search(r"([A-Za-z_]\w*)\s*$", head[:j])
+                return m.group(1) if m and m.group(1) not in ("if", "while", "for", "switch", "return",
+                                                              "sizeof") else None
+    return None
+
+
+def top_level(code):
+    """(kind, name, offset, head) of each top-level statement of `code`
+    (code_only's) that names a function: 'declared' (ends in ';') or
+    'defined' (has a body); extern "C" and namespace blocks are looked
+    into"""
+    out, i, n, start, braced = [], 0, len(code), 0, False
+    while i < n:
+        c = code[i]
+        if c == ";":
+            name = None if braced else function_named(code[start:i])
+            if name:
+                out.append(("declared", name, start + len(code[start:i]) - len(code[start:i].lstrip()),
+                            code[start:i]))
+            start, braced = i + 1, False
+        elif c == "{":
+            head = code[start:i]
+            if re.match(r"\s*(extern|namespace)\b[^(]*$", head):
+                start = i + 1
+                i += 1
+                continue
+            depth, j = 0, i
+            while j < n:
+                depth += {"{": 1, "}": -1}.get(code[j], 0)
+                if depth == 0:
+                    break
+                j += 1
+            name = None if braced else function_named(head)
+            if name:
+                out.append(("defined", name, start + len(head) - len(head.lstrip()), head))
+                start, braced = j + 1, False
+            else:
+                braced = True  # a struct, union, enum or initializer: its statement ends at ';'
+            i = j + 1
+            continue
+        elif c == "}":
+            start, braced = i + 1, False
+        i += 1
+    return out
+
+
+HEADERS = (".h", ".cuh")
+
+
+def foreign_definitions():
+    """(header, line, function, files defining it) of each function a
+    header declares that no file of the header's folder defines and a file
+    of another folder does (static definitions are their files' own)"""
+    declared, defined = [], {}
+    for rel in sources(FILE_KINDS):
+        text = open(os.path.join(ROOT, rel), errors="replace").read()
+        for kind, name, at, head in top_level(code_only(text)):
+            if kind == "defined" and not re.search(r"\bstatic\b", head):
+                defined.setdefault(name, set()).add(rel)
+            elif kind == "declared" and rel.endswith(HEADERS):
+                declared.append((rel, text.count("\n", 0, at) + 1, name))
+    out = []
+    for rel, line, name in declared:
+        where = defined.get(name, set())
+        if where and os.path.dirname(rel) not in {os.path.dirname(w) for w in where}:
+            out.append((rel, line, name, sorted(where)))
+    return sorted(out)
 
 
 def module_of(rel):
@@ -302,7 +477,7 @@ def stray_summary_names():
 
 
 def read_allowed(path):
-    functions, cycles, folders = set(), [], []
+    functions, cycles, folders, declared = set(), [], [], set()
     for line in open(path):
         words = line.split("#")[0].split()
         if not words:
@@ -316,23 +491,34 @@ def read_allowed(path):
                 sys.exit("%s: '%s': a folder cycle is allowed only with its reason after '#'"
                          % (path, line.strip()))
             folders.append(frozenset(words[1:]))
+        elif words[0] == "declared" and len(words) == 3:
+            if "#" not in line or not line.split("#", 1)[1].strip():
+                sys.exit("%s: '%s': a function defined in another folder than its header's is allowed "
+                         "only with its reason after '#'" % (path, line.strip()))
+            declared.add((words[1], words[2]))
         else:
-            sys.exit("%s: '%s': expected 'function FILE NAME', 'cycle MODULE MODULE...' or "
-                     "'folders FOLDER FOLDER... # reason'" % (path, line.strip()))
-    return functions, cycles, folders
+            sys.exit("%s: '%s': expected 'function FILE NAME', 'cycle MODULE MODULE...', "
+                     "'folders FOLDER FOLDER... # reason' or 'declared HEADER FUNCTION # reason'"
+                     % (path, line.strip()))
+    return functions, cycles, folders, declared
 
 
 def check(path, limit):
-    allowed_functions, allowed_cycles, allowed_folders = read_allowed(path)
+    allowed_functions, allowed_cycles, allowed_folders, allowed_declared = read_allowed(path)
+    foreign = foreign_definitions()
     fns = long_functions(limit)
     cycles = include_cycles()
     knots = folder_cycles()
-    new = ["function over %d lines: %s %s (%d lines)" % (limit, rel, name, n)
-           for n, rel, name in fns if (rel, name) not in allowed_functions]
+    new = ["file over %d lines: %s (%d lines)" % (FILE_LIMIT, rel, n) for n, rel in long_files()]
+    new += ["function over %d lines: %s %s (%d lines)" % (limit, rel, name, n)
+            for n, rel, name in fns if (rel, name) not in allowed_functions]
     new += ["include cycle: " + " <-> ".join(c)
             for c in cycles if not any(set(c) <= a for a in allowed_cycles)]
     new += ["folder cycle: " + " <-> ".join(c)
             for c in knots if not any(set(c) <= a for a in allowed_folders)]
+    new += ["%s:%d: declares %s, which %s defines%s: declare it in that folder's header, or define it in %s/"
+            % (rel, line, name, ", ".join(where), "" if len(where) == 1 else " (all of them outside its folder)",
+               os.path.dirname(rel)) for rel, line, name, where in foreign if (rel, name) not in allowed_declared]
     new += ["%s:%d: includes %s, another folder's internal header: give it a public one"
             % (rel, line, inc) for rel, line, inc in foreign_internal_includes()]
     new += ["%s:%d: spells %s, a name of %s: use its macro" % (rel, line, name, FILES_H)
@@ -350,15 +536,24 @@ def check(path, limit):
     for a in allowed_folders:
         if not any(set(c) <= a for c in knots):
             print("%s: folder cycle %s is gone: delete its line" % (path, " ".join(sorted(a))))
+    for rel, name in sorted(allowed_declared - {(rel, name) for rel, _, name, _ in foreign}):
+        print("%s: declared %s %s: its folder defines it now, or nothing does: delete its line" % (path, rel, name))
     for line in new:
         print("new in the house (split it, or break the cycle; see %s): %s" % (path, line))
     return 1 if new else 0
 
 
 def main():
+    global ROOT
+    if "--root" in sys.argv:
+        ROOT = os.path.abspath(sys.argv[sys.argv.index("--root") + 1])
     limit = int(sys.argv[sys.argv.index("--limit") + 1]) if "--limit" in sys.argv else 80
     if "--check" in sys.argv:
         sys.exit(check(sys.argv[sys.argv.index("--check") + 1], limit))
+    files = long_files()
+    print("files over %d lines in core/ and cmd/: %d" % (FILE_LIMIT, len(files)))
+    for n, rel in files:
+        print("  %4d  %s" % (n, rel))
     fns = long_functions(limit)
     print("functions over %d lines in core/ and cmd/ (kernels aside): %d" % (limit, len(fns)))
     if "--list" in sys.argv:
@@ -372,6 +567,10 @@ def main():
     print("include cycles between folders: %d" % len(knots))
     for c in knots:
         print("  " + " <-> ".join(c))
+    elsewhere = foreign_definitions()
+    print("functions declared in a header of one folder and defined in another: %d" % len(elsewhere))
+    for rel, line, name, where in elsewhere:
+        print("  %s:%d  %s  (%s)" % (rel, line, name, ", ".join(where)))
     foreign = foreign_internal_includes()
     print("includes of another folder's internal header: %d" % len(foreign))
     for rel, line, inc in foreign:

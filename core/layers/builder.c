@@ -1,0 +1,338 @@
+/* The builder's calls that the layer constructors make (layers/layer.h):
+ * activations, parameters, state and buffers declared, layers added, build
+ * errors recorded. model/builder.c plans and allocates what they declare. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "layers/builder.h"
+
+/* out of memory: the first error names it, later ones add nothing */
+static void fail_nomem(nl_builder *b)
+{
+    b->out_of_memory = true;
+    nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+}
+
+/* grows a pointer array; on failure marks the builder and returns false */
+static bool grow(nl_builder *b, void **array, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    int next = *cap ? *cap * 2 : 16;
+    while (next < need)
+        next *= 2;
+    void *p = nl_realloc(*array, (size_t)next * elem);
+    if (!p) {
+        fail_nomem(b);
+        return false;
+    }
+    *array = p;
+    *cap = next;
+    return true;
+}
+
+nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nl_vfail(b->err, code, fmt, ap);
+    va_end(ap);
+    b->failed = true;
+    return code;
+}
+
+bool nl_builder_failed(const nl_builder *b) { return b->failed; }
+void nl_builder_key(nl_builder *b, const char *key) { nl_error_key(b->err, key); }
+void nl_builder_with_key(nl_builder *b, const char *key) { nl_error_with_key(b->err, key); }
+
+bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, const char *noun,
+                            int kernel_h, int kernel_w, int stride, int pad, int in_h, int in_w,
+                            int *out_h, int *out_w)
+{
+    *out_h = (in_h + 2 * pad - kernel_h) / stride + 1;
+    *out_w = (in_w + 2 * pad - kernel_w) / stride + 1;
+    if (in_h + 2 * pad >= kernel_h && in_w + 2 * pad >= kernel_w && *out_h >= 1 && *out_w >= 1)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG,
+                    "layer %s: %s%dx%d%s does not fit its %dx%d input (too many stages for this "
+                    "image size?)",
+                    name, lead, kernel_h, kernel_w, noun, in_h, in_w);
+    nl_builder_key(b, "model.widths");
+    return false;
+}
+
+bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present)
+{
+    if (present)
+        return true;
+    nl_builder_fail(b, NL_ERR_UNSUPPORTED,
+                    "layer %s: the %s backend has no %s kernels yet; use device: cpu", name,
+                    b->be->ops->name, family);
+    nl_builder_key(b, "device");
+    return false;
+}
+nl_backend *nl_builder_backend(nl_builder *b) { return b->be; }
+int nl_builder_train_batch(nl_builder *b) { return b->train_batch; }
+
+uint64_t nl_builder_seed(nl_builder *b) { return b->seed; }
+
+void *nl_builder_layer_alloc(nl_builder *b, size_t bytes)
+{
+    /* layer structs are host memory owned by the model; a failed calloc
+     * is reported through the builder and the builder's spare keeps callers
+     * simple (nl_builder_add leaves it out) */
+    void *p = nl_calloc(1, bytes);
+    if (!p) {
+        fail_nomem(b);
+        memset(b->spare_layer, 0, sizeof b->spare_layer);
+        return b->spare_layer;
+    }
+    return p;
+}
+
+/* The layers count a batch's rows, token rows of (N, T, D) included, and a
+ * sample's values (a flattened width) in an int. A tensor past either is
+ * refused here, where every tensor is declared, before a constructor
+ * multiplies its dimensions: eval_batch_size 2^20 of 2^16-token contexts,
+ * a ViT's 2^20 patches in batches of 4096, a CNN stage of 8192 channels of
+ * 512x512 (whose flat width wrapped to a negative classifier). Each key is
+ * within its own bound; it is their product that is not. */
+static bool shape_fits(nl_builder *b, const char *name, nl_shape shape)
+{
+    const int tokens = nl_shape_rows_per_sample(shape);
+    const double rows = (double)shape.n * tokens;
+    if (rows > INT_MAX) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: batches of %d samples of %d tokens are %.0f token rows, more "
+                        "than the layers count (%d); make the batch or the tokens per sample "
+                        "smaller",
+                        name, shape.n, tokens, rows, INT_MAX);
+        nl_builder_key(b, b->capacity > b->train_batch ? "train.eval_batch_size"
+                                                       : "train.batch_size");
+        return false;
+    }
+    const double per_sample = (double)shape.c * shape.h * shape.w;
+    if (per_sample > INT_MAX) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: %.0f values per sample (%d x %d x %d), more than the layers "
+                        "count (%d); make the %s smaller",
+                        name, per_sample, shape.c, shape.h, shape.w, INT_MAX,
+                        shape.ndim == 3 ? "model or the tokens per sample" : "widths or the image");
+        nl_builder_key(b, shape.ndim == 3 ? "model.d_model" : "model.widths");
+        return false;
+    }
+    return true;
+}
+
+static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
+{
+    if (!shape_fits(b, name, shape))
+        return NULL;
+    if (!grow(b, (void **)&b->acts, &b->cap_acts, b->n_acts + 1, sizeof *b->acts))
+        return NULL;
+    nl_act *a = nl_calloc(1, sizeof *a);
+    if (!a) {
+        fail_nomem(b);
+        return NULL;
+    }
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->shape = shape;
+    b->acts[b->n_acts++] = a;
+    return a;
+}
+
+nl_act *nl_builder_act(nl_builder *b, const char *name, nl_shape shape)
+{
+    nl_act *a = new_act(b, name, shape);
+    if (a)
+        a->needs_grad = 1;
+    return a;
+}
+
+nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape shape)
+{
+    nl_act *a = new_act(b, name, shape);
+    if (a) {
+        while (of->alias_of)
+            of = of->alias_of;
+        a->alias_of = of;
+        a->needs_grad = of->needs_grad;
+    }
+    return a;
+}
+
+/* A zeroed object of `size` bytes with room made for it in its list (the
+ * list's capacity `cap`, its count `n`, `item` bytes an entry); when memory
+ * runs out the build fails and `spare`, zeroed, stands in, listed nowhere. */
+static void *new_object(nl_builder *b, void **list, int *cap, int n, size_t item, size_t size,
+                        void *spare)
+{
+    void *o = NULL;
+    if (grow(b, list, cap, n + 1, item) && !(o = nl_calloc(1, size)))
+        fail_nomem(b);
+    if (o)
+        return o;
+    memset(spare, 0, size);
+    return spare;
+}
+
+nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int *dims,
+                           bool is_norm_or_bias, nl_fill fill, float std)
+{
+    nl_param *p = new_object(b, (void **)&b->params, &b->cap_params, b->n_params,
+                             sizeof *b->params, sizeof *p, &b->spare_param);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = ndim;
+    p->count = 1;
+    for (int i = 0; i < ndim; i++) {
+        p->dims[i] = dims[i];
+        p->count *= (size_t)dims[i];
+    }
+    p->is_norm_or_bias = is_norm_or_bias;
+    p->decay = true;
+    p->fill = fill;
+    p->std = std;
+    if (p != &b->spare_param)
+        b->params[b->n_params++] = p;
+    return p;
+}
+
+nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float init_value)
+{
+    nl_state *s = new_object(b, (void **)&b->states, &b->cap_states, b->n_states,
+                             sizeof *b->states, sizeof *s, &b->spare_state);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->count = count;
+    s->init_value = init_value;
+    if (s != &b->spare_state)
+        b->states[b->n_states++] = s;
+    return s;
+}
+
+void nl_builder_counter(nl_builder *b, long *counter)
+{
+    if (grow(b, (void **)&b->counters, &b->cap_counters, b->n_counters + 1, sizeof *b->counters))
+        b->counters[b->n_counters++] = counter;
+}
+
+void nl_builder_saved(nl_builder *b, void **slot, size_t bytes)
+{
+    if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
+        return;
+    b->saved[b->n_saved++] = (nl_saved_request){slot, bytes, NULL};
+}
+
+void nl_builder_constant(nl_builder *b, void **slot, const void *host, size_t bytes)
+{
+    if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
+        return;
+    b->saved[b->n_saved++] = (nl_saved_request){slot, bytes, host};
+}
+
+int nl_builder_scalars(nl_builder *b, int count)
+{
+    const int first = b->n_scalars;
+    b->n_scalars += count;
+    return first;
+}
+
+void nl_builder_set_block(nl_builder *b, int block) { b->block = block; }
+int nl_builder_block(nl_builder *b) { return b->block; }
+
+/* a layer that does not read the channel-blocked layout must not be handed
+ * it: it would index a blocked tensor as NCHW and compute nonsense */
+static bool reads_its_inputs(nl_builder *b, const nl_layer *l)
+{
+    for (int k = 0; k < l->n_in; k++)
+        if (l->in[k] && l->in[k]->shape.block && !l->vt->takes_blocked) {
+            nl_builder_fail(b, NL_ERR_CONFIG,
+                            "blocked: layer %s (%s) does not read the channel-blocked layout; "
+                            "accepted with it: nchw",
+                            l->name, l->vt->kind);
+            nl_builder_key(b, "model.layout");
+            return false;
+        }
+    return true;
+}
+
+void nl_builder_workspace(nl_builder *b, size_t bytes)
+{
+    if (bytes > b->workspace)
+        b->workspace = bytes;
+}
+
+void nl_builder_add(nl_builder *b, nl_layer *layer)
+{
+    /* the spare of a failed nl_builder_layer_alloc is the builder's own */
+    if ((void *)layer == (void *)b->spare_layer)
+        return;
+    /* a kind that cannot say what it costs would read as free in every
+     * FLOP count and share of peak: no model is built with one */
+    if (!layer->vt->flops) {
+        nl_builder_fail(b, NL_ERR_RUNTIME,
+                        "layer %s: kind %s reports no FLOP count (nl_layer_vtable.flops)",
+                        layer->name, layer->vt->kind);
+        free(layer);
+        return;
+    }
+    /* a layer the list cannot take is freed here, as the model would */
+    if (!reads_its_inputs(b, layer) ||
+        !grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
+        free(layer);
+        return;
+    }
+    b->layers[b->n_layers++] = layer;
+}
+
+nl_act *nl_builder_fuse_relu(nl_builder *b, const char *name, nl_act *in, nl_act *skip)
+{
+    if (b->failed || b->n_layers == 0 || !in || in->alias_of)
+        return NULL;
+    nl_layer *last = b->layers[b->n_layers - 1];
+    if (last->out != in || !last->vt->fuse_relu)
+        return NULL;
+    for (int i = 0; i < b->n_acts; i++)
+        if (b->acts[i]->alias_of == in)
+            return NULL; /* a view of it may be read */
+    for (int i = 0; i < b->n_layers; i++)
+        for (int k = 0; k < b->layers[i]->n_in; k++)
+            if (b->layers[i]->in[k] == in)
+                return NULL;
+    if (skip && (skip == in || skip->shape.ndim != in->shape.ndim || skip->shape.n != in->shape.n ||
+                 skip->shape.c != in->shape.c || skip->shape.h != in->shape.h ||
+                 skip->shape.w != in->shape.w || skip->shape.block != in->shape.block))
+        return NULL;
+    if (!last->vt->fuse_relu(last, skip))
+        return NULL;
+    last->fused = skip ? "add+relu" : "relu";
+    snprintf(in->name, sizeof in->name, "%s", name);
+    return in;
+}
+
+void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
+                   nl_act *in1, nl_act *out)
+{
+    l->vt = vt;
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->in[0] = in0;
+    l->in[1] = in1;
+    l->n_in = in1 ? 2 : 1;
+    l->out = out;
+}
+
+void nl_layer_flops_values(const nl_layer *self, nl_layer_flops *out)
+{
+    *out = (nl_layer_flops){.values = (double)nl_shape_per_sample(self->out->shape)};
+}
+
+void nl_layer_init3(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
+                    nl_act *in1, nl_act *in2, nl_act *out)
+{
+    nl_layer_init(l, vt, name, in0, in1, out);
+    l->in[2] = in2;
+    l->n_in = 3;
+}
