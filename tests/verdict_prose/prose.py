@@ -25,6 +25,26 @@ the claims the sentence cites:
     itself says post hoc; and "pre-registered" of a confirmation re-run
     after a discarded first attempt (tests/verdict_prose/discarded_runs.tsv)
     says so ("discarded", "re-run") in the same sentence.
+Held to the plan (issue 92): where a claim's plan has decided
+(results/looks.csv, written by `normlab verdict --looks results`: under a
+first-confirmation plan the first pre-registered look decides, final), a
+sentence's verdict words are held to the plan's verdict, not to the cited
+sweep's. Citing another look of the claim (the post hoc sweep before the
+deciding look, a later re-test after it) with its own verdict, where that
+verdict is decided and differs from the plan's, needs the marker phrase
+
+    not counted under the plan
+
+in the same clause as the citation (clauses split at ';', '|', ', and',
+', but', ' — '), e.g. "on 98 fresh seeds `wu-he-batch-mlp-confirm2/
+gn-batch-independent` holds, a later re-test, not counted under the plan",
+or "(`rms-lm/rms-as-ln`, post hoc, not counted under the plan)". A look
+said undecided needs no marker (it decides nothing against the plan). A
+claim with no pre-registered look yet has no plan verdict: its sentences
+are held to the cited sweep's verdict as before. The self-test plants
+"reproduced" (or "not reproduced") beside every look whose decided verdict
+its plan does not give, from the committed results/looks.csv, and fails
+unless each is found, and unless the marker clears it.
 A sentence with words of several kinds (one claim holds, another does not)
 passes when each cited claim matches one of its kinds and each kind is
 matched by one cited claim. Generated blocks (<!-- BEGIN VERDICTS -->),
@@ -46,6 +66,11 @@ KINDS = {
                                 re.I),
     "inconclusive": re.compile(r"\b(undecided|inconclusive)\b", re.I),
 }
+# the marker of a look whose verdict the claim's plan does not count (a
+# later re-test after the plan's deciding look, or the post hoc pilot before
+# it): "a later re-test, not counted under the plan" (issue 92)
+NOT_COUNTED = re.compile(r"\bnot counted under the plan\b", re.I)
+PLAN_CLAUSE = re.compile(r"[;|]|, and |, but | — ")
 # "not reproduced" is the negative, not "reproduced"
 NEGATED = re.compile(r"\b(not|never)\s+(reproduced|reproduces|holds|confirmed|confirms)\b", re.I)
 EVERY_SEED = re.compile(r"\bevery seed\b", re.I)
@@ -73,6 +98,27 @@ def read_verdicts(root):
                 rows.setdefault(r["claim"], []).append(r)
                 rows.setdefault(sweep + "/" + r["claim"], []).append(r)
     return rows
+
+
+def read_plans(root):
+    """(sweep, claim) -> (the plan's verdict, the look that decided it), for
+    every look of every claim whose plan has decided (results/looks.csv:
+    written by `normlab verdict --looks results`); a claim with no
+    pre-registered look yet has no plan verdict to hold a sentence to"""
+    plans = {}
+    try:
+        f = open(os.path.join(root, "results", "looks.csv"), newline="")
+    except OSError:
+        return plans
+    with f:
+        for r in csv.DictReader(f):
+            if r["verdict"].startswith("undecided"):
+                continue
+            for look in r["looks"].split("; "):
+                m = re.match(r"[^\s:]+", look)
+                if m:
+                    plans[(m.group(0), r["claim"])] = (r["verdict"], r["decided_by"])
+    return plans
 
 
 def ambiguous(rows, cited):
@@ -157,7 +203,41 @@ def kinds_of(sentence):
     return kinds
 
 
-def check_unit(path, line, sentence, rows):
+def clause_at(sentence, i):
+    """the clause (between ';', '|', ', and', ', but', ' — ') around index i"""
+    cuts = list(PLAN_CLAUSE.finditer(sentence))
+    start = max([m.end() for m in cuts if m.end() <= i] or [0])
+    end = min([m.start() for m in cuts if m.start() >= i] or [len(sentence)])
+    return sentence[start:end]
+
+
+def counted(rows, plans, sentence, c):
+    """the verdicts a sentence may give citation c (issue 92): for each row it
+    names, its plan's verdict where its claim's plan has decided
+    (results/looks.csv), the row's own where it is undecided (a look that
+    decides nothing says nothing against the plan) or where the clause of
+    each place the sentence cites c marks it "not counted under the plan";
+    else the row's own verdict. Also (row, plan, clauses) for each row whose
+    own verdict is decided, differs from its plan's and is not marked"""
+    at = [m.start() for m in re.finditer(re.escape("`%s`" % c), sentence)]
+    clauses = [clause_at(sentence, i) for i in at]
+    marked = bool(clauses) and all(NOT_COUNTED.search(x) for x in clauses)
+    vs, unplanned = set(), []
+    for r in verdict_rows(rows, c):
+        plan = plans.get((r["_sweep"], r["claim"])) if plans else None
+        if plan is None:
+            vs.add(r["verdict"])
+            continue
+        vs.add(plan[0])
+        if r["verdict"] != plan[0]:
+            if marked or r["verdict"] == "inconclusive":
+                vs.add(r["verdict"])
+            else:
+                unplanned.append((r, plan, clauses))
+    return vs, unplanned
+
+
+def check_unit(path, line, sentence, rows, plans=None):
     # an id's own words (`gn-swap-best-at-4`) are not the sentence's
     kinds = kinds_of(CITE.sub(" ", sentence))
     every = EVERY_SEED.search(sentence)
@@ -180,13 +260,31 @@ def check_unit(path, line, sentence, rows):
         if sweeps:
             problems.append("%s: `%s` names claims of %s with different verdicts: cite `%s/%s`: %s" % (
                 where, c, ", ".join(sweeps), sweeps[0], c, short))
-    verdicts = {}
+    verdicts, said = {}, {}
+
+    def off_plan(c, r, plan):
+        if (r["_sweep"], r["verdict"]) in said[c]:
+            return
+        said[c].add((r["_sweep"], r["verdict"]))
+        problems.append("%s: `%s` is %s under its plan (results/looks.csv: %s decides it); %s's %s is a look the "
+                        "plan does not count: say the plan's verdict, or mark the look \"not counted under the "
+                        "plan\" in its clause: %s" % (where, c, plan[0], plan[1] or "no look", r["_sweep"],
+                                                       r["verdict"], short))
     for c in cited:
-        vs = {r["verdict"] for r in verdict_rows(rows, c)}
-        verdicts[c] = vs
+        verdicts[c], unplanned = counted(rows, plans, sentence, c)
+        said[c] = set()
+        # a look's own verdict, stated in its clause, that the plan does not give
+        for r, plan, clauses in unplanned:
+            if any(r["verdict"] in kinds_of(CITE.sub(" ", x)) for x in clauses):
+                off_plan(c, r, plan)
+        # or stated elsewhere in the sentence (a table row's "yes")
+        if kinds and not verdicts[c] & kinds:
+            for r, plan, _ in unplanned:
+                if r["verdict"] in kinds:
+                    off_plan(c, r, plan)
     if kinds:
         for c, vs in verdicts.items():
-            if not vs & kinds and not vs <= {"described"}:
+            if not vs & kinds and not vs <= {"described"} and not said[c]:
                 problems.append("%s: `%s` is %s, but the sentence says %s: %s" % (
                     where, c, "/".join(sorted(vs)), " and ".join(sorted(kinds)), short))
         for k in kinds:
@@ -320,13 +418,14 @@ def read_discarded(root):
 
 def check(root):
     rows = read_verdicts(root)
+    plans = read_plans(root)
     discarded = read_discarded(root)
     problems = []
     for page in PAGES:
         with open(os.path.join(root, page)) as f:
             text = strip(f.read())
         for line, sentence in units(text):
-            problems += check_unit(page, line, sentence, rows)
+            problems += check_unit(page, line, sentence, rows, plans)
         problems += check_registration(page, text, rows, discarded)
     return problems
 
@@ -367,6 +466,38 @@ def self_test():
         ("`flat` is undecided: its cells need 12 to 12.", None),
     ]
     failures = 0
+    # held to the plan (issue 92): `wu-confirm2/flat` holds, but the plan's
+    # first pre-registered look (wu-confirm) left the claim undecided
+    planned = {}
+    for r in (row("wu", "flat", "inconclusive", agree="2"), row("wu-confirm", "flat", "inconclusive", agree="4"),
+              row("wu-confirm2", "flat", "holds", n="98", agree="98"), row("wu", "gap", "holds"),
+              row("wu", "pilot", "inconclusive", agree="2"), row("wu-confirm", "pilot", "holds")):
+        planned.setdefault(r["claim"], []).append(r)
+        planned.setdefault(r["_sweep"] + "/" + r["claim"], []).append(r)
+    plans = {(sweep, "flat"): ("inconclusive", "wu-confirm") for sweep in ("wu", "wu-confirm", "wu-confirm2")}
+    plans.update({(sweep, "pilot"): ("holds", "wu-confirm") for sweep in ("wu", "wu-confirm")})
+    plan_cases = [
+        ("Flat group norm is reproduced here, at the seeds it took (`wu-confirm2/flat`).", "under its plan"),
+        ("`wu-confirm2/flat` holds.", "under its plan"),
+        ("| GN flat | yes | `wu-confirm2/flat` |", "under its plan"),
+        ("| undecided at 3 seeds (`wu/flat`), and on 98 seeds `wu-confirm2/flat` holds; `wu/gap` holds |",
+         "under its plan"),
+        ("`wu-confirm2/flat` holds; `wu/gap` holds, a later re-test, not counted under the plan.", "under its plan"),
+        ("`wu-confirm2/flat` holds, a later re-test, not counted under the plan.", None),
+        ("`wu/flat` is undecided under the plan; `wu-confirm2/flat` holds, a later re-test, not counted under the "
+         "plan.", None),
+        ("| undecided at 3 seeds (`wu/flat`), and on 98 seeds `wu-confirm2/flat` holds, a later re-test, not "
+         "counted under the plan; `wu/gap` holds |", None),
+        ("`wu-confirm/flat` is undecided, so the claim is undecided under the plan.", None),
+        ("`wu/pilot` is undecided at 3 seeds, and `wu-confirm/pilot` holds.", None),
+        ("`wu/gap` holds.", None),
+    ]
+    for sentence, want in plan_cases:
+        got = check_unit("t.md", 1, sentence, planned, plans)
+        ok = (not got) if want is None else any(want in g for g in got)
+        if not ok:
+            failures += 1
+            print("self-test: %r gave %s, want %s" % (sentence, got or "nothing", want or "nothing"))
     # registration words against the registration column
     reg = {}
     for r in (dict(row("wn", "beats-bn", "holds"), headline="true", family="headline",
@@ -408,11 +539,35 @@ def self_test():
     return failures
 
 
+def planted(rows, plans):
+    """a "reproduced" ("not reproduced") planted beside every look of the
+    committed results whose decided verdict its claim's plan does not give
+    must be found, and the marker must clear it: the failures"""
+    failures = 0
+    word = {"holds": "reproduced", "does not hold": "not reproduced"}
+    for (sweep, claim), (verdict, _) in sorted(plans.items()):
+        for r in rows.get(sweep + "/" + claim, []):
+            if r["_sweep"] != sweep or r["verdict"] not in word or r["verdict"] == verdict:
+                continue
+            sentence = "It is %s here, at the seeds it took (`%s/%s`)." % (word[r["verdict"]], sweep, claim)
+            if not any("under its plan" in g for g in check_unit("planted", 1, sentence, rows, plans)):
+                failures += 1
+                print("self-test: planted %r passes, but %s/%s is %s under its plan" % (sentence, sweep, claim,
+                                                                                       verdict))
+            marked = sentence[:-1] + ", a later re-test, not counted under the plan."
+            if any("under its plan" in g for g in check_unit("planted", 1, marked, rows, plans)):
+                failures += 1
+                print("self-test: the marker does not clear %r" % marked)
+    return failures
+
+
 def main():
     # the checker is checked first: a sentence of each kind, right and wrong
     if self_test():
         return 1
     root = sys.argv[1] if len(sys.argv) > 1 else "."
+    if planted(read_verdicts(root), read_plans(root)):
+        return 1
     problems = check(root)
     for p in problems:
         print(p)
