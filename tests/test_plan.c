@@ -398,6 +398,99 @@ START_TEST(test_first_look_decides)
 }
 END_TEST
 
+/* sweep `name` as a claims file's source: reads it (sync-bn-mpi): one run
+ * directory straight under it, no runs/, and its verdicts.csv */
+static void psourced(const char *name, const char *verdict, const char *registered)
+{
+    char cmd[600], path[256], text[256];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/%s/bn-seed1'", tu_tmp, name);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "results/%s/bn-seed1/summary.json", name);
+    snprintf(text, sizeof text, "{\"run\": \"%s/bn-seed1\"}\n", name);
+    tu_tmp_write(path, text);
+    snprintf(path, sizeof path, "results/%s/verdicts.csv", name);
+    snprintf(text, sizeof text, "claim,verdict,registered,a_values,b_values\none,%s,%s,1:2 2:2 3:2,1:1 2:1 3:1\n",
+             verdict, registered);
+    tu_tmp_write(path, text);
+}
+
+/* experiments/claims/s.yaml reading its runs by source: runs:, with a
+ * first-confirmation plan or none */
+static void psourced_claims(bool plan)
+{
+    char text[1024], claim[512], cmd[600];
+    snprintf(claim, sizeof claim, CLAIM, "");
+    snprintf(text, sizeof text, "name: s\n%ssource:\n  runs: \"*-seed*\"\n  keys: [model.norm.type, seed]\n"
+             "claims:\n%s", plan ? "plan: {kind: first-confirmation}\n" : "", claim);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/experiments/claims'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write("experiments/claims/s.yaml", text);
+}
+
+/* the ledger of s, its claims file as committed, into out */
+static void psourced_ledger(nl_buf *out)
+{
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/experiments/claims/s.yaml", tu_tmp);
+    snprintf(dir, sizeof dir, "%s/results/s", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, out, &err) == NL_OK, "%s", err.msg);
+}
+
+/* Issue 92: a look whose runs a claims file's source: reads (run
+ * directories straight under it, no runs/) was read as never committed,
+ * so its plan as declared after it: sync-bn-mpi-confirm's two claims were
+ * marked post hoc though their plan came first. C1 commits s's runs (post
+ * hoc), C2 the plan, C3 s-confirm's runs: s-confirm decides under a plan
+ * declared before it. Committed in the plan's own commit the runs are
+ * not after it (nothing shows the plan first): post hoc */
+START_TEST(test_sourced_runs_after_plan)
+{
+    tu_tmp_make("sourced");
+    tu_git("init -q");
+    psourced_claims(false);
+    psourced("s", "inconclusive", "post hoc");
+    pcommit("c1");
+    psourced_claims(true);
+    pcommit("c2");
+    char plan[64], want[512];
+    tu_git_head(plan, sizeof plan, 12);
+    psourced("s-confirm", "holds", "pre-registered");
+    pcommit("c3");
+    nl_buf out = {0};
+    psourced_ledger(&out);
+    snprintf(want, sizeof want, "look 2: s-confirm: holds (decides); plan declared at %s, before this look\n"
+             "    plan's verdict: holds at look 2\n", plan);
+    ck_assert_msg(strstr(out.data, want), "want:\n%s\ngot:\n%s", want, out.data);
+    ck_assert_msg(strstr(out.data, "look 1: s: inconclusive (before the decisive look") &&
+                  strstr(out.data, ", after this look\n    look 2"), "%s", out.data);
+    nl_buf_free(&out);
+    /* looks.csv, the ledger of a directory of sweeps (the one the claims page counts), says the same */
+    ck_assert_int_eq(tu_normlab("verdict --looks results"), 0);
+    char *csv = tu_tmp_read("results/looks.csv");
+    ck_assert_msg(strstr(csv, ",s-confirm,holds,false\n"), "%s", csv);
+    free(csv);
+    tu_tmp_remove();
+    /* the tie: s-confirm's runs committed with the plan */
+    tu_tmp_make("sourced-tie");
+    tu_git("init -q");
+    psourced_claims(false);
+    psourced("s", "inconclusive", "post hoc");
+    pcommit("c1");
+    psourced_claims(true);
+    psourced("s-confirm", "holds", "pre-registered");
+    pcommit("c2");
+    tu_git_head(plan, sizeof plan, 12);
+    psourced_ledger(&out);
+    snprintf(want, sizeof want, "look 2: s-confirm: holds (decides); plan declared at %s, after this look\n"
+             "    plan's verdict: holds at look 2 (post hoc: ", plan);
+    ck_assert_msg(strstr(out.data, want), "want:\n%s\ngot:\n%s", want, out.data);
+    nl_buf_free(&out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- --looks refused alike for one sweep and a directory of sweeps (issue 89) ---- */
 
 /* what lies under tu_tmp: each file with its size and time, each directory
@@ -555,6 +648,7 @@ int main(void)
     if (system("git --version >/dev/null 2>&1") == 0) {
         tcase_add_test(tc, test_pilot_declared_after_runs);
         tcase_add_test(tc, test_first_look_decides);
+        tcase_add_test(tc, test_sourced_runs_after_plan);
         tcase_add_test(tc, test_looks_refused_outside_git);
         tcase_add_test(tc, test_looks_refused_ghost_pilot);
         tcase_add_test(tc, test_looks_refused_without_verdicts);

@@ -115,20 +115,46 @@ nl_code lk_declared_at(const nl_claim_set *set, lk_declares *declares, const voi
     return rc;
 }
 
+/* into out (size size) git's pathspec of the runs of sweep `name` as
+ * `source` reads them: a claims file's source: reads run directories
+ * (RUNS) or CSV files (TABLE) straight under the directory, with no
+ * runs/ (issue 92: sync-bn-mpi-confirm's runs, committed after its plan,
+ * were read as never committed, and its plan as declared after it).
+ * Glob magic, so that * stays within one path component as source.c's
+ * glob does; a {FIELD} of a table's name matches as * does there */
+static void lk_source_pathspec(const nl_claim_source *source, const char *name, char *out, size_t size)
+{
+    char pattern[sizeof source->pattern];
+    size_t n = 0;
+    for (const char *p = source->pattern; *p && n + 1 < sizeof pattern; p++) {
+        const char *close = *p == '{' ? strchr(p, '}') : NULL;
+        pattern[n++] = close ? '*' : *p;
+        p = close ? close : p;
+    }
+    pattern[n] = '\0';
+    snprintf(out, size, ":(glob)%s/%s%s", name, pattern, source->kind == NL_SOURCE_RUNS ? "/**" : "");
+}
+
 /* the first commit that added runs of sweep `name` (under h's parent)
- * into runs, "" none; *in_git false where it is in no git checkout */
+ * into runs, "" none; *in_git false where it is in no git checkout. A
+ * sweep's runs are under its runs/; where h->source is a claims file's
+ * source:, where that reads them too (a pilot may still be a sweep) */
 static nl_code lk_runs_added(lk_history *h, const char *name, lk_commit runs, bool *in_git, nl_error *err)
 {
+    char pathspec[PATH_MAX + 64], sourced[PATH_MAX + 320] = "";
+    snprintf(pathspec, sizeof pathspec, "%s/%s", name, NL_SWEEP_RUNS_DIR);
+    const bool other = h->source && h->source->kind != NL_SOURCE_SWEEP && h->source->pattern[0];
+    if (other)
+        lk_source_pathspec(h->source, name, sourced, sizeof sourced);
+    /* one ledger of a directory of sweeps asks for sets of both kinds: the answer is the pathspecs' */
     for (int i = 0; i < h->n_added; i++)
-        if (!strcmp(h->added[i].name, name)) {
+        if (!strcmp(h->added[i].name, name) && !strcmp(h->added[i].sourced, sourced)) {
             nl_copy_string(runs, sizeof(lk_commit), h->added[i].runs);
             *in_git = h->added[i].in_git;
             return NL_OK;
         }
-    char pathspec[PATH_MAX + 64];
-    snprintf(pathspec, sizeof pathspec, "%s/%s", name, NL_SWEEP_RUNS_DIR);
     const char *const first[] = {"log", "--no-renames", "--diff-filter=A", "--format=%H", "--reverse", "--",
-                                 pathspec, NULL};
+                                 pathspec, other ? sourced : NULL, NULL};
     nl_git_answer a;
     runs[0] = '\0';
     nl_code rc = lk_git(h->parent, first, &a, err);
@@ -140,8 +166,10 @@ static nl_code lk_runs_added(lk_history *h, const char *name, lk_commit runs, bo
     if (*in_git)
         lk_first_line(&a, runs, sizeof(lk_commit));
     free(a.said.text);
-    if (rc == NL_OK && h->n_added < LK_MEMO && strlen(name) < sizeof h->added[0].name) {
+    if (rc == NL_OK && h->n_added < LK_MEMO && strlen(name) < sizeof h->added[0].name &&
+        strlen(sourced) < sizeof h->added[0].sourced) {
         nl_copy_string(h->added[h->n_added].name, sizeof h->added[0].name, name);
+        nl_copy_string(h->added[h->n_added].sourced, sizeof h->added[0].sourced, sourced);
         nl_copy_string(h->added[h->n_added].runs, sizeof(lk_commit), runs);
         h->added[h->n_added++].in_git = *in_git;
     }

@@ -21,10 +21,14 @@ typedef char lk_commit[72];
 /* the history of a directory of sweeps, each answer asked of git once per ledger */
 typedef struct {
     const char *parent;
+    /* how the claims file reads its runs (NULL: a sweep's runs/), so a
+     * look's runs are found in the history where they lie */
+    const nl_claim_source *source;
     nl_withdrawals w; /* its withdrawn sweeps; none where parent is outside git */
     bool have_w;
     struct {
         char name[256];
+        char sourced[320]; /* the source: pathspec it was also asked under; "" none (a sweep's runs/ only) */
         lk_commit runs; /* the first commit that added runs of sweep `name`; "" none */
         bool in_git;
     } added[LK_MEMO];

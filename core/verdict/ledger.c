@@ -530,6 +530,7 @@ static nl_code lk_ledger_sweep(lk_ledger *g, const char *name, const nl_claim_se
     static lk_looks all, extra; /* extra: refused pilots that are not of this base, counted as looks too */
     static lk_commit declared[NL_CLAIM_MAX]; /* each claim's plan's first commit */
     all.n = extra.n = 0;
+    g->h.source = &set->source; /* where this set's looks keep their runs */
     nl_look_base(name, g->base, sizeof g->base);
     nl_code rc = lk_declared_at(set, lk_same_plan, NULL, declared, err);
     if (rc == NL_OK)

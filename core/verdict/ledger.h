@@ -29,8 +29,10 @@ nl_code nl_looks_check(const char *sweep_dir, const nl_claim_set *set, bool hist
  * verdict, as lines into out, per verdicts.csv row of the claim (id, or
  * id[cell]); each look with whether the plan (its kind, K and spending)
  * was declared, in the first commit of the experiment file that states
- * it, before the look's runs were first committed: a plan stated after
- * its decisive look is post hoc, its verdict computed but marked. A
+ * it, before the look's runs were first committed (a strict ancestor;
+ * the runs: under the look's runs/, or where the set's source: reads
+ * them): a plan stated after (or with) its decisive look is post hoc,
+ * its verdict computed but marked. A
  * first-confirmation plan is decided by the first look whose row is
  * pre-registered (the original included); group-sequential by its
  * boundaries. The looks: the sweep directories beside

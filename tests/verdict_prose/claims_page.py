@@ -807,12 +807,20 @@ def read_looks(root):
 def plan_shares(heads, plans):
     """the headline claims, each once, under the plans looks.csv gives:
     (claims, those with a plan, decided under it, tally of the plans'
-    verdicts, declared after a decisive look)"""
+    verdicts, declared after a decisive look, decided blind: under a plan
+    declared before its deciding look). Blind is looks.csv's own judgment
+    of each row (declared_after_decisive false where a look decided: the
+    plan's first commit a strict ancestor of that look's runs' first), so
+    the page compares no commits itself; issue 92 asks for it beside the
+    plans' share because a plan declared after the look that decided it
+    chose nothing blind"""
     rows = [plans[key] for key in looks_by_claim(heads) if key in plans]
     verdicts = [r["verdict"] for r in rows]
-    return (len(looks_by_claim(heads)), len(rows), sum(v in ("holds", "does not hold") for v in verdicts),
+    decided = [r for r in rows if r["verdict"] in ("holds", "does not hold")]
+    return (len(looks_by_claim(heads)), len(rows), len(decided),
             {"holds": verdicts.count("holds"), "does not hold": verdicts.count("does not hold")},
-            sum(r["declared_after_decisive"] == "true" for r in rows))
+            sum(r["declared_after_decisive"] == "true" for r in rows),
+            sum(r["declared_after_decisive"] == "false" for r in decided))
 
 
 def plan_line(heads, plans):
@@ -820,12 +828,24 @@ def plan_line(heads, plans):
     if plans is None:
         return ("- Under the plans claims declare (`plan:`): `results/looks.csv` is missing: "
                 "`build/normlab verdict --looks results`.")
-    claims, planned, decided, t, after = plan_shares(heads, plans)
+    claims, planned, decided, t, after, blind = plan_shares(heads, plans)
     return (f"- Under the plans claims declare (`plan:`; each claim's looks and its plan's verdict by `normlab "
             f"verdict --looks results`, `results/looks.csv`; [per claim](#looks-and-plans)): {planned} of {claims} "
             f"headline claims declare a plan; {decided} decided under it ({percent(decided, claims)} of the "
             f"{claims}): {t['holds']} hold, {t['does not hold']} do not; {after} declared after a decisive look "
-            f"(marked *post hoc*).")
+            f"(marked *post hoc*). Blind: {blind} of the {claims} ({percent(blind, claims)}) decided under a plan "
+            f"declared before its deciding look; the other {decided - blind} of the {decided} were decided at a "
+            f"look that ran before their plan was declared.")
+
+
+def plan_headline(heads, plans):
+    """the headline line's words on the plans: their share and, beside it,
+    the blind share (plan_shares)"""
+    if plans is None:
+        return "the plans' verdicts the line above gives"
+    claims, _, decided, _, _, blind = plan_shares(heads, plans)
+    return (f"the plans' verdicts the line above gives: {percent(decided, claims)} decided under their plans, "
+            f"{percent(blind, claims)} blind (under a plan declared before its deciding look)")
 
 
 def plan_cell(plan):
@@ -1079,7 +1099,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"- Which number is this page's headline: the first line's {share} of headline rows, every look a row of "
         f"its own. Beside it, each claim once: {latest_share} keeping its latest look (a confirmation run because "
         f"the last test was undecided raises it: STATS.md, \"Looks\"), {first_share} by its first "
-        f"pre-registered look, and the plans' verdicts the line above gives.",
+        f"pre-registered look, and {plan_headline(heads, plans)}.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
         f"{kinds['unknown']} unknown; {changed_after} had their expectation (threshold or direction) changed "
         f"after their sweep's runs were committed (each with its commit in the registration column), and "

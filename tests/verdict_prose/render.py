@@ -288,6 +288,21 @@ def looks_self_test():
         failures += 1
         print(f"render.py self-test: the plans' line is {claims_page.plan_line(heads, plans)!r}, by hand "
               f"{want!r}", file=sys.stderr)
+    # the blind share (issue 92): by hand c3, decided at c-confirm under a plan declared before it, is 1 of
+    # the 4; c2's plan came after its deciding look b. Moved after c-confirm too (looks.csv's
+    # declared_after_decisive true), c3 is decided but not blind: 0 of 4, the plans' share unchanged
+    for after, blind, other in (("false", 1, 1), ("true", 0, 2)):
+        moved = dict(plans)
+        moved[("c", "c3")] = dict(plans[("c", "c3")], declared_after_decisive=after)
+        want = (f"Blind: {blind} of the 4 ({blind * 25}%) decided under a plan declared before its deciding look; "
+                f"the other {other} of the 2 were decided at a look that ran before their plan was declared.")
+        got = claims_page.plan_line(heads, moved)
+        if want not in got or "2 decided under it (50% of the 4)" not in got \
+                or f"50% decided under their plans, {blind * 25}% blind" not in claims_page.plan_headline(heads, moved):
+            failures += 1
+            print(f"render.py self-test: with c3's plan declared_after_decisive {after}, the plans' line is "
+                  f"{got!r} and the headline's {claims_page.plan_headline(heads, moved)!r}, by hand {want!r}",
+                  file=sys.stderr)
     return failures
 
 
