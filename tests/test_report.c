@@ -600,8 +600,8 @@ static void assert_stopped_page(const char *rel, const char *signal_name)
     ck_assert_msg(body && !strstr(page, "The sweep is running"), "%s: the frozen page speaks in the present", rel);
     banner += strlen("The watch stopped at ");
     body += strlen("When the watch stopped at ");
-    ck_assert_msg(!strncmp(banner, body, 16) && !strncmp(body + 16, " UTC, 4 of 4 runs had finished and the sweep "
-                                                                    "was still running.</p>", 60),
+    static const char then[] = " UTC, 4 of 4 runs had finished and the sweep was still running.</p>";
+    ck_assert_msg(!strncmp(banner, body, 16) && !strncmp(body + 16, then, strlen(then)),
                   "%s: the frozen page does not say how the sweep stood when the watch stopped: %.200s", rel, body);
     free(page);
 }
