@@ -582,8 +582,11 @@ static int watch_status(pid_t pid)
     return status;
 }
 
-/* the page the watch left: whole, no longer live, and says it stopped */
-static void assert_stopped_page(const char *rel, const char *signal_name)
+static void plant_unfinished(const char *run, bool logged);
+
+/* the page the watch left: whole, no longer live, and says it stopped;
+ * its state line says, after the time, `then` */
+static void assert_stopped_page(const char *rel, const char *signal_name, const char *then)
 {
     char *page = tu_tmp_read(rel);
     char said[64];
@@ -600,7 +603,6 @@ static void assert_stopped_page(const char *rel, const char *signal_name)
     ck_assert_msg(body && !strstr(page, "The sweep is running"), "%s: the frozen page speaks in the present", rel);
     banner += strlen("The watch stopped at ");
     body += strlen("When the watch stopped at ");
-    static const char then[] = " UTC, 4 of 4 runs had finished and the sweep was still running.</p>";
     ck_assert_msg(!strncmp(banner, body, 16) && !strncmp(body + 16, then, strlen(then)),
                   "%s: the frozen page does not say how the sweep stood when the watch stopped: %.200s", rel, body);
     free(page);
@@ -649,9 +651,11 @@ START_TEST(test_watch_stopped)
                   "%s", said);
     free(said);
     ck_assert_int_eq(report_tmp_dirs(), 0);
-    assert_stopped_page("int.html", "SIGINT");
+    assert_stopped_page("int.html", "SIGINT", " UTC, 4 of 4 runs had finished and the sweep was still running.</p>");
 
-    /* SIGTERM while it waits between pages */
+    /* SIGTERM while it waits between pages, a run killed before: the
+     * frozen page's warning speaks of then too */
+    plant_unfinished("type-batch_seed-2", true);
     w = tu_normlab_start("report sw --watch --interval 600 --out term.html", "term.txt", "term.txt");
     wait_for_text("term.txt", "; live: the sweep runs\n");
     char *page = tu_tmp_read("term.html");
@@ -664,7 +668,12 @@ START_TEST(test_watch_stopped)
     ck_assert_msg(strstr(said, "; the watch stopped on SIGTERM\n"), "%s", said);
     free(said);
     ck_assert_int_eq(report_tmp_dirs(), 0);
-    assert_stopped_page("term.html", "SIGTERM");
+    assert_stopped_page("term.html", "SIGTERM", " UTC, 3 of 4 runs had finished (1 killed) and the sweep was "
+                        "still running.</p>");
+    page = tu_tmp_read("term.html");
+    ck_assert_msg(strstr(page, "1 of 4 runs were unfinished (1 killed)") && !strstr(page, "runs are unfinished"),
+                  "the frozen page's warning speaks in the present");
+    free(page);
 
     kill(holder, SIGKILL);
     waitpid(holder, NULL, 0);
