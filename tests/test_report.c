@@ -738,6 +738,18 @@ START_TEST(test_sweep_state)
                       strstr(page, "2 unfinished runs left out (1 killed, 1 pending)") &&
                       !strstr(page, "still going") && !strstr(page, "class=\"live\""),
                   "the killed sweep's figures do not say where its runs stand");
+    ck_assert_msg(strstr(page, "Nothing runs now: <code class=\"resume\">normlab sweep exp.yaml --out sw</code>") &&
+                      !strstr(page, "does not record the --set options"), "the killed sweep's page lacks its command");
+    free(page);
+    /* a directory recorded before the options were: the command, and that
+     * it may lack --set options */
+    tu_tmp_write("sw/" NL_SWEEP_EXPERIMENT_FILE, "# normlab sweep: the experiment file this sweep was run from, "
+                 "relative to this directory\n../exp.yaml\n");
+    ck_assert_int_eq(tu_normlab("report sw --out old.html"), 0);
+    page = tu_tmp_read("old.html");
+    ck_assert_msg(strstr(page, "<code class=\"resume\">normlab sweep exp.yaml --out sw</code> resumes") &&
+                      strstr(page, "does not record the --set options its sweep was started with"),
+                  "an older record's page does not say its command may lack options");
     free(page);
     ck_assert_int_eq(tu_normlab("report sw/runs/type-batch_seed-2 --out run.html"), 0);
     page = tu_tmp_read("run.html");

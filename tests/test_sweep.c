@@ -16,6 +16,7 @@
 #include "base/ident.h"
 #include "config/flat.h"
 #include "log/files.h"
+#include "results/files.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
 #include "train/run.h"
@@ -810,7 +811,7 @@ START_TEST(test_resume_record)
     ck_assert(nl_sweep_recorded_experiment(dir, found_path, sizeof found_path, &found));
     ck_assert(found);
     nl_buf cmd = {0};
-    nl_sweep_resume_command(exp_path, dir, &cmd);
+    ck_assert(nl_sweep_resume_command(exp_path, dir, &cmd));
     char want[2048];
     snprintf(want, sizeof want, "normlab sweep %s --out '%s' --set train.steps=300 --set 'data.name=it'\\''s' "
              "--set 'a.b=x\ny' --set 'c=back\\slash' --seeds 5", exp_path, dir);
@@ -819,8 +820,15 @@ START_TEST(test_resume_record)
     /* no options given: none recorded, none in the command */
     e.n_cli_sets = e.cli_seeds = 0;
     ck_assert_msg(nl_sweep_write_experiment_record(&e, dir, &err) == NL_OK, "%s", err.msg);
-    nl_sweep_resume_command(exp_path, dir, &cmd);
+    ck_assert(nl_sweep_resume_command(exp_path, dir, &cmd));
     snprintf(want, sizeof want, "normlab sweep %s --out '%s'", exp_path, dir);
+    ck_assert_str_eq(cmd.data, want);
+    nl_buf_free(&cmd);
+    /* a record from before the options were recorded: the same command,
+     * but said not to know the options (its sweep may have had some) */
+    tu_tmp_write("out dir/" NL_SWEEP_EXPERIMENT_FILE, "# normlab sweep: the experiment file this sweep was run from, "
+                 "relative to this directory\n../exp.yaml\n");
+    ck_assert(!nl_sweep_resume_command(exp_path, dir, &cmd));
     ck_assert_str_eq(cmd.data, want);
     nl_buf_free(&cmd);
     tu_tmp_remove();

@@ -91,6 +91,8 @@ static void relative_path(const char *from, const char *to, char *out, size_t si
 /* relative only: an absolute path would put this machine's directories
  * (a home's name) into committed evidence, and differ between clones */
 #define RECORD_HEAD "# normlab sweep: the experiment file this sweep was run from, relative to this directory\n"
+/* written even when there are none: a record without it is older than the
+ * options' record, and its sweep may have been started with some */
 #define OPTIONS_HEAD "# and the options it was started with that change its runs (its resume command repeats them)\n"
 /* an option's line starts so; a path (relative or absolute) never does */
 #define OPTION_MARK "--"
@@ -121,8 +123,7 @@ nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *swe
     relative_path(dir_real, exp_real, rel, sizeof rel);
     nl_buf b = {0};
     nl_buf_printf(&b, RECORD_HEAD "%s\n", rel);
-    if (e->n_cli_sets || e->cli_seeds)
-        nl_buf_printf(&b, OPTIONS_HEAD);
+    nl_buf_printf(&b, OPTIONS_HEAD);
     for (int i = 0; i < e->n_cli_sets; i++) {
         nl_buf_printf(&b, OPTION_MARK "set ");
         escape_option(&b, e->cli_sets[i]);
@@ -196,7 +197,7 @@ static void shell_word(nl_buf *b, const char *word)
     nl_buf_printf(b, "'");
 }
 
-void nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out)
+bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out)
 {
     /* "sw/../exp.yaml" (the record's path joined to the directory's) reads
      * as exp.yaml from here: the same file, as the one who types it would */
@@ -212,7 +213,8 @@ void nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_b
     nl_error ignored = {0};
     nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
     if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
-        return;
+        return false;
+    const bool known = strstr(text, OPTIONS_HEAD) != NULL;
     /* each option line: "--NAME VALUE", given back as two words */
     for (char *line = text; *line;) {
         const size_t len = strcspn(line, "\n");
@@ -230,6 +232,7 @@ void nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_b
         line += len + more;
     }
     free(text);
+    return known;
 }
 
 /* "name.tmp.<pid>" of a writer that is no longer alive on this machine */

@@ -217,8 +217,11 @@ bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size
  * `normlab sweep EXPERIMENT --out SWEEP_DIR` and the options its record
  * holds, each word quoted for a POSIX shell where it needs it. experiment
  * is a path from the working directory (NULL or "": the word EXPERIMENT);
- * a relative one is given relative to it, as short as it resolves */
-void nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out);
+ * a relative one is given relative to it, as short as it resolves.
+ * False when the directory records no options, not even none: a record
+ * older than the options' (or none at all), whose sweep may have been
+ * started with --set options the command then lacks */
+bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out);
 
 /* Removes the temporary files (name.tmp.<pid>, see nl_write_atomic) in
  * `dir` whose writer is no longer alive on this machine: what a kill -9
