@@ -525,6 +525,17 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
             c->n[NL_SWEEP_OK], c->n[NL_SWEEP_DIVERGED], c->n[NL_SWEEP_FAILED], c->n[NL_SWEEP_PENDING],
             nl_cmd_duration(elapsed, sizeof elapsed, out.elapsed_s));
     printf("%s/summary.csv%s\n", j->dir, where);
+    /* the whole command, --set's included: one typed without them plans
+     * the finished runs as changed (a shard's or a claim worker's pending
+     * runs may be others', which that command would not wait for) */
+    if (c->n[NL_SWEEP_PENDING] > 0 && j->shard.count == 1 && !a->claim) {
+        nl_buf cmd = {0};
+        nl_sweep_resume_command(a->path, j->dir, &cmd);
+        if (!cmd.failed)
+            fprintf(stderr, "normlab sweep: %d run%s left; to resume: %s\n", c->n[NL_SWEEP_PENDING],
+                    c->n[NL_SWEEP_PENDING] == 1 ? "" : "s", cmd.data);
+        nl_buf_free(&cmd);
+    }
     report_slurm_jobs(j->dir, a, c->n[NL_SWEEP_PENDING], false);
     return status;
 }
@@ -582,6 +593,10 @@ int cmd_sweep(int argc, char **argv)
         nl_experiment_free(&e);
         return nl_cmd_report("sweep", &err);
     }
+    /* recorded in the sweep directory: its resume command repeats them */
+    e.cli_sets = a.sets;
+    e.n_cli_sets = a.n_sets;
+    e.cli_seeds = a.seeds;
     char dir[1024];
     if (a.out_dir)
         snprintf(dir, sizeof dir, "%s", a.out_dir);

@@ -24,7 +24,9 @@ static void usage_synopsis(FILE *out)
           "  configs/<run>.yaml  the resolved config of each run\n"
           "  runs/<run>/         the run directories (config.yaml, metrics.csv, summary.json,\n"
           "                      stderr.txt: what the run printed)\n"
-          "  plots/              the plots the experiment file lists (see normlab plot)\n\n",
+          "  plots/              the plots the experiment file lists (see normlab plot)\n"
+          "  experiment.txt      the experiment file (relative to the directory) and the --set\n"
+          "                      and --seeds it was started with: what resumes it, with --out\n\n",
           out);
 }
 

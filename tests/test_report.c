@@ -26,6 +26,7 @@
 #include "results/table.h"
 #include "tensorboard/tfevents.h"
 #include "testutil.h"
+#include "train/run.h"
 
 static const char *const experiment =
     "# A report test: no normalization against batch norm, two seeds.\n"
@@ -581,8 +582,11 @@ static int watch_status(pid_t pid)
     return status;
 }
 
-/* the page the watch left: whole, no longer live, and says it stopped */
-static void assert_stopped_page(const char *rel, const char *signal_name)
+static void plant_unfinished(const char *run, bool logged);
+
+/* the page the watch left: whole, no longer live, and says it stopped;
+ * its state line says, after the time, `then` */
+static void assert_stopped_page(const char *rel, const char *signal_name, const char *then)
 {
     char *page = tu_tmp_read(rel);
     char said[64];
@@ -592,6 +596,15 @@ static void assert_stopped_page(const char *rel, const char *signal_name)
     ck_assert_msg(strstr(page, "<p class=\"stopped\" role=\"status\">The watch stopped at ") && strstr(page, said),
                   "%s: the page does not say the watch stopped on %s", rel, signal_name);
     ck_assert_msg(strstr(page, "</html>\n"), "%s: not whole", rel);
+    /* the body speaks of then, in the past tense, at the banner's time
+     * (issue 93, 2): before, it said "The sweep is running" under "The
+     * watch stopped" */
+    const char *banner = strstr(page, "The watch stopped at "), *body = strstr(page, "When the watch stopped at ");
+    ck_assert_msg(body && !strstr(page, "The sweep is running"), "%s: the frozen page speaks in the present", rel);
+    banner += strlen("The watch stopped at ");
+    body += strlen("When the watch stopped at ");
+    ck_assert_msg(!strncmp(banner, body, 16) && !strncmp(body + 16, then, strlen(then)),
+                  "%s: the frozen page does not say how the sweep stood when the watch stopped: %.200s", rel, body);
     free(page);
 }
 
@@ -638,9 +651,11 @@ START_TEST(test_watch_stopped)
                   "%s", said);
     free(said);
     ck_assert_int_eq(report_tmp_dirs(), 0);
-    assert_stopped_page("int.html", "SIGINT");
+    assert_stopped_page("int.html", "SIGINT", " UTC, 4 of 4 runs had finished and the sweep was still running.</p>");
 
-    /* SIGTERM while it waits between pages */
+    /* SIGTERM while it waits between pages, a run killed before: the
+     * frozen page's warning speaks of then too */
+    plant_unfinished("type-batch_seed-2", true);
     w = tu_normlab_start("report sw --watch --interval 600 --out term.html", "term.txt", "term.txt");
     wait_for_text("term.txt", "; live: the sweep runs\n");
     char *page = tu_tmp_read("term.html");
@@ -653,7 +668,12 @@ START_TEST(test_watch_stopped)
     ck_assert_msg(strstr(said, "; the watch stopped on SIGTERM\n"), "%s", said);
     free(said);
     ck_assert_int_eq(report_tmp_dirs(), 0);
-    assert_stopped_page("term.html", "SIGTERM");
+    assert_stopped_page("term.html", "SIGTERM", " UTC, 3 of 4 runs had finished (1 killed) and the sweep was "
+                        "still running.</p>");
+    page = tu_tmp_read("term.html");
+    ck_assert_msg(strstr(page, "1 of 4 runs were unfinished (1 killed)") && !strstr(page, "runs are unfinished"),
+                  "the frozen page's warning speaks in the present");
+    free(page);
 
     kill(holder, SIGKILL);
     waitpid(holder, NULL, 0);
@@ -718,6 +738,18 @@ START_TEST(test_sweep_state)
                       strstr(page, "2 unfinished runs left out (1 killed, 1 pending)") &&
                       !strstr(page, "still going") && !strstr(page, "class=\"live\""),
                   "the killed sweep's figures do not say where its runs stand");
+    ck_assert_msg(strstr(page, "Nothing runs now: <code class=\"resume\">normlab sweep exp.yaml --out sw</code>") &&
+                      !strstr(page, "does not record the --set options"), "the killed sweep's page lacks its command");
+    free(page);
+    /* a directory recorded before the options were: the command, and that
+     * it may lack --set options */
+    tu_tmp_write("sw/" NL_SWEEP_EXPERIMENT_FILE, "# normlab sweep: the experiment file this sweep was run from, "
+                 "relative to this directory\n../exp.yaml\n");
+    ck_assert_int_eq(tu_normlab("report sw --out old.html"), 0);
+    page = tu_tmp_read("old.html");
+    ck_assert_msg(strstr(page, "<code class=\"resume\">normlab sweep exp.yaml --out sw</code> resumes") &&
+                      strstr(page, "does not record the --set options its sweep was started with"),
+                  "an older record's page does not say its command may lack options");
     free(page);
     ck_assert_int_eq(tu_normlab("report sw/runs/type-batch_seed-2 --out run.html"), 0);
     page = tu_tmp_read("run.html");
@@ -986,6 +1018,132 @@ START_TEST(test_event_framing)
 }
 END_TEST
 
+/* a sweep whose runs take long enough to stop it after its first: a few
+ * hundred milliseconds each */
+static const char *const slow_experiment =
+    "name: slow\n"
+    "base:\n"
+    "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 1024, test_size: 64}\n"
+    "  model: {arch: mlp, widths: [16]}\n"
+    "  train: {batch_size: 32, steps: 20, eval_every: 500, log_every: 100, optimizer: {lr: 0.1}}\n"
+    "grid:\n"
+    "  seed: [1, 2, 3, 4, 5, 6, 7, 8]\n";
+
+/* the runs of tu_tmp's sweep `dir` that finished */
+static int count_ok(const char *dir)
+{
+    char runs[600];
+    snprintf(runs, sizeof runs, "%s/%s/runs", tu_tmp, dir);
+    DIR *d = opendir(runs);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char run[1200];
+        snprintf(run, sizeof run, "%s/%s", runs, e->d_name);
+        n += e->d_name[0] != '.' && nl_run_dir_status(run) == NL_RUN_OK;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* the resume command a page gives, its HTML escapes undone ("" none) */
+static void page_resume_command(const char *rel, char *out, size_t size)
+{
+    char *page = tu_tmp_read(rel);
+    const char *open_tag = "<code class=\"resume\">", *at = strstr(page, open_tag);
+    out[0] = '\0';
+    if (at) {
+        at += strlen(open_tag);
+        static const struct {
+            const char *entity, c;
+        } entities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+        size_t n = 0;
+        while (*at && strncmp(at, "</code>", 7) && n + 1 < size) {
+            size_t k = 0;
+            while (k < sizeof entities / sizeof entities[0] &&
+                   strncmp(at, entities[k].entity, strlen(entities[k].entity)))
+                k++;
+            out[n++] = k < sizeof entities / sizeof entities[0] ? entities[k].c : *at;
+            at += k < sizeof entities / sizeof entities[0] ? strlen(entities[k].entity) : 1;
+        }
+        out[n] = '\0';
+    }
+    free(page);
+}
+
+/* The page of a stopped sweep gives the exact command that resumes it
+ * (issue 93, 1): its experiment file, --out and the --set options it was
+ * started with, quoted for the shell. Before, it said "normlab sweep run
+ * again", and typed without --set train.steps=... a sweep planned the
+ * finished runs as changed ("needs --force"). The sweep is started with
+ * two --set (one needs quoting), stopped by Ctrl-C after its first run; the
+ * command the page gives, run as is, skips the finished runs and ends the
+ * sweep; the interrupted sweep printed the same command, and a copy of the
+ * directory keeps the options. */
+START_TEST(test_resume_command)
+{
+    tu_tmp_make("report-resume");
+    tu_tmp_write("exp.yaml", slow_experiment);
+    const pid_t pid = tu_normlab_start("sweep exp.yaml --out sw -j 1 --set train.steps=1500 "
+                                       "--set 'model.widths=[64, 64]'", "sweep-out.txt", "sweep-err.txt");
+    for (int i = 0; i < 6000 && count_ok("sw") < 1; i++)
+        usleep(10000);
+    ck_assert_int_ge(count_ok("sw"), 1);
+    ck_assert_int_eq(kill(-pid, SIGINT), 0); /* Ctrl-C reaches the whole process group */
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %#x", status);
+    const int done = count_ok("sw");
+    ck_assert_int_lt(done, 8); /* stopped part way */
+
+    ck_assert_int_eq(tu_normlab("report sw --out stopped.html"), 0);
+    char command[2048];
+    page_resume_command("stopped.html", command, sizeof command);
+    ck_assert_str_eq(command, "normlab sweep exp.yaml --out sw --set train.steps=1500 --set 'model.widths=[64, 64]'");
+    /* the interrupted sweep said the same */
+    char *err = tu_tmp_read("sweep-err.txt");
+    char said[2100];
+    snprintf(said, sizeof said, "; to resume: %s\n", command);
+    ck_assert_msg(strstr(err, said), "%.3000s", err);
+    free(err);
+    /* the options matter: without them the finished runs differ */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw --dry-run"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "needs --force"), "%.3000s", out);
+    free(out);
+    /* a copy of the directory gives its own --out and the same options */
+    ck_assert_int_eq(shell("cp -r sw copy && $NORMLAB report copy --out copy.html >/dev/null 2>&1"), 0);
+    char copied[2048];
+    page_resume_command("copy.html", copied, sizeof copied);
+    ck_assert_str_eq(copied, "normlab sweep exp.yaml --out copy --set train.steps=1500 --set 'model.widths=[64, "
+                             "64]'");
+
+    /* the command as given, by a shell, with `normlab` found on PATH */
+    char bin[600], script[2300];
+    snprintf(bin, sizeof bin, "%s/bin", tu_tmp);
+    ck_assert_int_eq(mkdir(bin, 0755), 0);
+    ck_assert_int_eq(symlink(NORMLAB_BINARY, strcat(bin, "/normlab")), 0);
+    snprintf(script, sizeof script, "%s\n", command);
+    tu_tmp_write("resume.sh", script);
+    char line[1600];
+    snprintf(line, sizeof line, "cd '%s' && PATH='%s/bin':\"$PATH\" sh resume.sh >resume.txt 2>&1", tu_tmp, tu_tmp);
+    status = system(line);
+    char *resumed = tu_tmp_read("resume.txt");
+    char before[64];
+    snprintf(before, sizeof before, "(%d finished before)", done);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && strstr(resumed, before) &&
+                      !strstr(resumed, "needs --force") && !strstr(resumed, "to resume"), "%.3000s", resumed);
+    free(resumed);
+    ck_assert_int_eq(count_ok("sw"), 8);
+    ck_assert_int_eq(tu_normlab("report sw --out done.html"), 0);
+    char *page = tu_tmp_read("done.html");
+    ck_assert_msg(strstr(page, "The sweep finished: 8 of 8 runs finished.</p>") && !strstr(page, "class=\"resume\""),
+                  "the resumed sweep's page does not say it finished");
+    free(page);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("report");
@@ -1001,6 +1159,7 @@ int main(void)
     tcase_add_test(tc, test_logit_mean_on_the_page);
     tcase_add_test(tc, test_claim_units);
     tcase_add_test(tc, test_experiment_elsewhere);
+    tcase_add_test(tc, test_resume_command);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

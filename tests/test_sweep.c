@@ -16,6 +16,7 @@
 #include "base/ident.h"
 #include "config/flat.h"
 #include "log/files.h"
+#include "results/files.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
 #include "train/run.h"
@@ -788,6 +789,52 @@ START_TEST(test_failed_run_and_shards)
 }
 END_TEST
 
+/* The options a sweep was started with, recorded in experiment.txt, come
+ * back as shell words (issue 93): a value's quote, line break and
+ * backslash survive the record and the quoting; --seeds too; the record's
+ * path is still read as the experiment's (the option lines are skipped). */
+START_TEST(test_resume_record)
+{
+    tu_tmp_make("sweep-record");
+    tu_tmp_write("exp.yaml", "name: r\n");
+    char dir[600], exp_path[600];
+    snprintf(dir, sizeof dir, "%s/out dir", tu_tmp);
+    snprintf(exp_path, sizeof exp_path, "%s/exp.yaml", tu_tmp);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    const char *const sets[] = {"train.steps=300", "data.name=it's", "a.b=x\ny", "c=back\\slash"};
+    nl_experiment e = {.cli_sets = sets, .n_cli_sets = 4, .cli_seeds = 5};
+    nl_copy_string(e.path, sizeof e.path, exp_path);
+    nl_error err = {0};
+    ck_assert_msg(nl_sweep_write_experiment_record(&e, dir, &err) == NL_OK, "%s", err.msg);
+    char found_path[1024];
+    bool found = false;
+    ck_assert(nl_sweep_recorded_experiment(dir, found_path, sizeof found_path, &found));
+    ck_assert(found);
+    nl_buf cmd = {0};
+    ck_assert(nl_sweep_resume_command(exp_path, dir, &cmd));
+    char want[2048];
+    snprintf(want, sizeof want, "normlab sweep %s --out '%s' --set train.steps=300 --set 'data.name=it'\\''s' "
+             "--set 'a.b=x\ny' --set 'c=back\\slash' --seeds 5", exp_path, dir);
+    ck_assert_str_eq(cmd.data, want);
+    nl_buf_free(&cmd);
+    /* no options given: none recorded, none in the command */
+    e.n_cli_sets = e.cli_seeds = 0;
+    ck_assert_msg(nl_sweep_write_experiment_record(&e, dir, &err) == NL_OK, "%s", err.msg);
+    ck_assert(nl_sweep_resume_command(exp_path, dir, &cmd));
+    snprintf(want, sizeof want, "normlab sweep %s --out '%s'", exp_path, dir);
+    ck_assert_str_eq(cmd.data, want);
+    nl_buf_free(&cmd);
+    /* a record from before the options were recorded: the same command,
+     * but said not to know the options (its sweep may have had some) */
+    tu_tmp_write("out dir/" NL_SWEEP_EXPERIMENT_FILE, "# normlab sweep: the experiment file this sweep was run from, "
+                 "relative to this directory\n../exp.yaml\n");
+    ck_assert(!nl_sweep_resume_command(exp_path, dir, &cmd));
+    ck_assert_str_eq(cmd.data, want);
+    nl_buf_free(&cmd);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- kill -9 and Ctrl-C ---- */
 
 /* runs long enough to be caught mid-sweep: a few hundred milliseconds each */
@@ -1041,6 +1088,7 @@ int main(void)
     tcase_add_test(plan_case, test_values_equal);
     tcase_add_test(plan_case, test_bad_experiment_files);
     tcase_add_test(plan_case, test_default_sweep_name);
+    tcase_add_test(plan_case, test_resume_record);
     suite_add_tcase(s, plan_case);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 120);

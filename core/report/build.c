@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log/files.h"
 #include "report/internal.h"
 #include "results/files.h"
+#include "sweep/sweep.h"
 
 /* the directories, or one directory's parts */
 static void toc(rp_page *p, const rp_source *src, int n)
@@ -41,7 +43,9 @@ static void toc(rp_page *p, const rp_source *src, int n)
  * finished (every run ended), running (a process holds the sweep's lock or
  * a run's), or stopped (nothing runs and runs are left: killed,
  * interrupted or never started). A killed sweep's last page would
- * otherwise read as a finished one with a few odd rows. */
+ * otherwise read as a finished one with a few odd rows. A stopped watch's
+ * page (opt->stopped_by) is frozen: it says how things stood when the
+ * watch stopped, in the past tense, for they have gone on since. */
 static void state_line(rp_page *p, const rp_source *s, const int *counts)
 {
     const int finished = counts[NL_PHASE_OK] + counts[NL_PHASE_DIVERGED];
@@ -50,20 +54,49 @@ static void state_line(rp_page *p, const rp_source *s, const int *counts)
     const char *dir = s->res.dir;
     const bool running = counts[NL_PHASE_RUNNING] > 0 || (s->res.sweep && nl_report_running(&dir, 1));
     const char *state = running ? "running" : !left ? "finished" : "stopped";
+    const char *what = s->res.sweep ? "sweep" : "run";
     char stand[200];
     nl_run_phases_text(counts, stand, sizeof stand);
-    nl_buf_printf(p->html, "<p class=\"state state-%s\" role=\"status\">The %s %s", state,
-                  s->res.sweep ? "sweep" : "run", running ? "is running" : state);
-    if (s->res.sweep)
-        nl_buf_printf(p->html, ": %d of %d runs finished%s%s", finished, s->res.n_runs, stand[0] ? ", " : "", stand);
-    else if (!running)
-        nl_buf_printf(p->html, ": %s", nl_run_phase_name(s->runs[0].phase));
+    nl_buf_printf(p->html, "<p class=\"state state-%s\" role=\"status\">", state);
+    if (p->opt->stopped_by) {
+        char when[40];
+        struct tm tm;
+        gmtime_r(&p->opt->stopped_at, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+        nl_buf_printf(p->html, "When the watch stopped at %s, ", when);
+        if (s->res.sweep)
+            nl_buf_printf(p->html, "%d of %d runs had finished%s%s%s and the sweep %s", finished, s->res.n_runs,
+                          stand[0] ? " (" : "", stand, stand[0] ? ")" : "",
+                          running ? "was still running" : !left ? "had finished" : "had stopped");
+        else
+            nl_buf_printf(p->html, "the run %s", running ? "was running" : !left ? "had finished" : "had stopped");
+    } else {
+        nl_buf_printf(p->html, "The %s %s", what, running ? "is running" : state);
+        if (s->res.sweep)
+            nl_buf_printf(p->html, ": %d of %d runs finished%s%s", finished, s->res.n_runs, stand[0] ? ", " : "",
+                          stand);
+        else if (!running)
+            nl_buf_printf(p->html, ": %s", nl_run_phase_name(s->runs[0].phase));
+    }
     if (!s->res.sweep && left && s->runs[0].last_step >= 0)
         nl_buf_printf(p->html, "%s step %ld", running ? ", at" : " after", s->runs[0].last_step);
-    if (left && !running)
-        nl_buf_printf(p->html, ". Nothing runs now: %s", s->res.sweep ? "<code>normlab sweep</code> run again "
-                      "resumes its killed and interrupted runs and starts its pending ones" : "its numbers are "
-                      "as far as it got");
+    if (left && !running && !s->res.sweep)
+        nl_buf_printf(p->html, ". Nothing %s: its numbers are as far as it got", p->opt->stopped_by ? "ran then" :
+                      "runs now");
+    if (left && !running && s->res.sweep) {
+        /* the exact command, the sweep's --set options included: typed
+         * without one, a sweep plans its finished runs as changed */
+        nl_buf cmd = {0};
+        const bool known = nl_sweep_resume_command(s->experiment[0] ? s->experiment : NULL, s->res.dir, &cmd);
+        nl_buf_printf(p->html, ". Nothing %s: <code class=\"resume\">", p->opt->stopped_by ? "ran then" :
+                      "runs now");
+        rp_esc(p->html, cmd.failed ? "normlab sweep" : cmd.data);
+        nl_buf_printf(p->html, "</code> resumes its killed and interrupted runs and starts its pending ones%s%s",
+                      s->experiment[0] ? "" : " (EXPERIMENT: its experiment file, not found here)",
+                      known ? "" : " (this directory does not record the --set options its sweep was started "
+                                   "with: add them, or its finished runs read as changed)");
+        nl_buf_free(&cmd);
+    }
     nl_buf_printf(p->html, ".</p>\n");
 }
 

@@ -146,10 +146,14 @@ static void warn_unfinished(rp_source *s, rp_page *p)
     }
     char stand[200];
     nl_run_phases_text(phases, stand, sizeof stand);
+    /* a stopped watch's page is frozen: its runs were so then, and may not be now */
     if (unfinished)
-        rp_warn(s, p, "%d of %d runs are unfinished (%s): left out of the means and plots; a killed or "
-                "interrupted run stopped before its end (a sweep run again resumes it), a pending one has not "
-                "started", unfinished, s->res.n_runs, stand);
+        rp_warn(s, p, "%d of %d runs %s unfinished (%s): left out of the means and plots; a killed or "
+                "interrupted run stopped before its end (%s), a pending one %s not started", unfinished,
+                s->res.n_runs, p->opt->stopped_by ? "were" : "are", stand,
+                s->res.sweep ? "the page gives the command that resumes it once the sweep has stopped"
+                             : "a sweep run again resumes it",
+                p->opt->stopped_by ? "had" : "has");
     if (failed)
         rp_warn(s, p, "%d of %d runs failed: shown as failed, left out of the means", failed, s->res.n_runs);
     if (diverged)

@@ -805,8 +805,9 @@ static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
     snprintf(sub, sizeof sub, "%s/" NL_SWEEP_RUNS_DIR, j->dir);
     if (rc || (rc = nl_make_dirs(sub, err)))
         return rc;
-    /* where the experiment is: the directory may be named otherwise (--out) */
-    if ((rc = nl_sweep_write_experiment_record(j->e->path, j->dir, err)))
+    /* where the experiment is (the directory may be named otherwise: --out),
+     * and the options that changed its runs (--set): what resumes it */
+    if ((rc = nl_sweep_write_experiment_record(j->e, j->dir, err)))
         return rc;
     return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
 }

@@ -91,17 +91,46 @@ static void relative_path(const char *from, const char *to, char *out, size_t si
 /* relative only: an absolute path would put this machine's directories
  * (a home's name) into committed evidence, and differ between clones */
 #define RECORD_HEAD "# normlab sweep: the experiment file this sweep was run from, relative to this directory\n"
+/* written even when there are none: a record without it is older than the
+ * options' record, and its sweep may have been started with some */
+#define OPTIONS_HEAD "# and the options it was started with that change its runs (its resume command repeats them)\n"
+/* an option's line starts so; a path (relative or absolute) never does */
+#define OPTION_MARK "--"
 
-nl_code nl_sweep_write_experiment_record(const char *experiment, const char *sweep_dir, nl_error *err)
+/* a line of the record holds one option: a value's line break and
+ * backslash are escaped (\n, \\), and undone by unescape_option */
+static void escape_option(nl_buf *b, const char *value)
+{
+    for (const char *c = value; *c; c++)
+        nl_buf_printf(b, "%s", *c == '\n' ? "\\n" : *c == '\\' ? "\\\\" : (char[2]){*c, 0});
+}
+
+static void unescape_option(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++)
+        *w++ = r[0] == '\\' && (r[1] == 'n' || r[1] == '\\') ? (*++r == 'n' ? '\n' : '\\') : *r;
+    *w = '\0';
+}
+
+nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *sweep_dir, nl_error *err)
 {
     char exp_real[PATH_MAX], dir_real[PATH_MAX], rel[2 * PATH_MAX], path[1200];
-    if (!realpath(experiment, exp_real))
-        return nl_fail(err, NL_ERR_IO, "cannot resolve the experiment file %s: %s", experiment, strerror(errno));
+    if (!realpath(e->path, exp_real))
+        return nl_fail(err, NL_ERR_IO, "cannot resolve the experiment file %s: %s", e->path, strerror(errno));
     if (!realpath(sweep_dir, dir_real))
         return nl_fail(err, NL_ERR_IO, "cannot resolve %s: %s", sweep_dir, strerror(errno));
     relative_path(dir_real, exp_real, rel, sizeof rel);
     nl_buf b = {0};
     nl_buf_printf(&b, RECORD_HEAD "%s\n", rel);
+    nl_buf_printf(&b, OPTIONS_HEAD);
+    for (int i = 0; i < e->n_cli_sets; i++) {
+        nl_buf_printf(&b, OPTION_MARK "set ");
+        escape_option(&b, e->cli_sets[i]);
+        nl_buf_printf(&b, "\n");
+    }
+    if (e->cli_seeds)
+        nl_buf_printf(&b, OPTION_MARK "seeds %d\n", e->cli_seeds);
     nl_path_join(path, sizeof path, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
     /* the same record is left as it is: a sweep resumed writes nothing it need not */
     char *had = NULL;
@@ -130,7 +159,7 @@ bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size
     int n = 0;
     for (const char *line = text; *line && n < 2;) {
         const size_t len = strcspn(line, "\n");
-        if (line[0] != '#' && len > 0 && len < sizeof lines[0])
+        if (line[0] != '#' && strncmp(line, OPTION_MARK, 2) && len > 0 && len < sizeof lines[0])
             snprintf(lines[n++], sizeof lines[0], "%.*s", (int)len, line);
         line += len + (line[len] == '\n');
     }
@@ -151,6 +180,59 @@ bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size
     if (!*found)
         nl_copy_string(path, size, lines[1][0] ? lines[1] : rel);
     return true;
+}
+
+/* a word as a POSIX shell reads it back: bare when it holds only bytes
+ * no shell treats specially, else single-quoted (a quote as '\'') */
+static void shell_word(nl_buf *b, const char *word)
+{
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
+    if (word[0] && strspn(word, plain) == strlen(word)) {
+        nl_buf_printf(b, "%s", word);
+        return;
+    }
+    nl_buf_printf(b, "'");
+    for (const char *c = word; *c; c++)
+        nl_buf_printf(b, "%s", *c == '\'' ? "'\\''" : (char[2]){*c, 0});
+    nl_buf_printf(b, "'");
+}
+
+bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out)
+{
+    /* "sw/../exp.yaml" (the record's path joined to the directory's) reads
+     * as exp.yaml from here: the same file, as the one who types it would */
+    char exp_real[PATH_MAX], cwd_real[PATH_MAX], rel[2 * PATH_MAX] = "";
+    if (experiment && experiment[0] && experiment[0] != '/' && realpath(experiment, exp_real) &&
+        realpath(".", cwd_real))
+        relative_path(cwd_real, exp_real, rel, sizeof rel);
+    nl_buf_printf(out, "normlab sweep ");
+    shell_word(out, rel[0] ? rel : experiment && experiment[0] ? experiment : "EXPERIMENT");
+    nl_buf_printf(out, " --out ");
+    shell_word(out, sweep_dir);
+    char record[1200], *text = NULL;
+    nl_error ignored = {0};
+    nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
+    if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
+        return false;
+    const bool known = strstr(text, OPTIONS_HEAD) != NULL;
+    /* each option line: "--NAME VALUE", given back as two words */
+    for (char *line = text; *line;) {
+        const size_t len = strcspn(line, "\n");
+        const bool more = line[len] == '\n';
+        line[len] = '\0';
+        char *space = strchr(line, ' ');
+        if (!strncmp(line, OPTION_MARK, 2) && space) {
+            *space = '\0';
+            unescape_option(space + 1);
+            nl_buf_printf(out, " ");
+            shell_word(out, line);
+            nl_buf_printf(out, " ");
+            shell_word(out, space + 1);
+        }
+        line += len + more;
+    }
+    free(text);
+    return known;
 }
 
 /* "name.tmp.<pid>" of a writer that is no longer alive on this machine */

@@ -86,6 +86,15 @@ typedef struct {
     char out_dir[1024];
     nl_sweep_plot *plots;
     int n_plots;
+    /* the command line's --set assignments, in the order given, and its
+     * --seeds (0: none): not owned (the caller's strings). The sweep
+     * records them beside the experiment's path (NL_SWEEP_EXPERIMENT_FILE),
+     * for they change the runs' configs: the command that resumes a sweep
+     * repeats them, and one typed without them plans its finished runs as
+     * changed */
+    const char *const *cli_sets;
+    int n_cli_sets;
+    int cli_seeds;
     /* claims:, threshold_rule:, power: and source: (n 0 without claims:),
      * read from the same parse as the sections above */
     nl_claim_set *claims;
@@ -196,12 +205,23 @@ nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
 /* The experiment file a sweep was run from, recorded in its directory
  * (NL_SWEEP_EXPERIMENT_FILE) when it runs: its path relative to the
  * directory, so that normlab report finds it whatever the directory is
- * named (--out) and wherever it is run from */
-nl_code nl_sweep_write_experiment_record(const char *experiment, const char *sweep_dir, nl_error *err);
+ * named (--out) and wherever it is run from; and the command line's
+ * --set and --seeds options it was started with (e->cli_sets, cli_seeds),
+ * a line each, inside the directory so that a copy of it keeps them */
+nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *sweep_dir, nl_error *err);
 /* the recorded file: false when the directory has no record; else true,
  * with *found whether a file is there (the relative path first, then the
  * absolute one) and path the one found, or the recorded path when neither is */
 bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size, bool *found);
+/* The command that resumes the sweep in sweep_dir, appended to out:
+ * `normlab sweep EXPERIMENT --out SWEEP_DIR` and the options its record
+ * holds, each word quoted for a POSIX shell where it needs it. experiment
+ * is a path from the working directory (NULL or "": the word EXPERIMENT);
+ * a relative one is given relative to it, as short as it resolves.
+ * False when the directory records no options, not even none: a record
+ * older than the options' (or none at all), whose sweep may have been
+ * started with --set options the command then lacks */
+bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out);
 
 /* Removes the temporary files (name.tmp.<pid>, see nl_write_atomic) in
  * `dir` whose writer is no longer alive on this machine: what a kill -9
