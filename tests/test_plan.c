@@ -247,19 +247,27 @@ static void pcommit(const char *msg)
     tu_git(a);
 }
 
-/* sweep `name`: one run and a verdicts.csv with claim one, its verdict and registration */
-static void psweep(const char *name, const char *verdict, const char *registered)
+/* sweep `name`: one run in run_dir (named `run` in its summary) and a
+ * verdicts.csv with claim one, its verdict and registration */
+static void sweep_with_run(const char *name, const char *run_dir, const char *run,
+                           const char *verdict, const char *registered)
 {
     char cmd[600], path[256], text[256];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/%s/runs/1'", tu_tmp, name);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/%s/%s'", tu_tmp, name, run_dir);
     ck_assert_int_eq(system(cmd), 0);
-    snprintf(path, sizeof path, "results/%s/runs/1/summary.json", name);
-    snprintf(text, sizeof text, "{\"run\": \"%s/1\"}\n", name);
+    snprintf(path, sizeof path, "results/%s/%s/summary.json", name, run_dir);
+    snprintf(text, sizeof text, "{\"run\": \"%s/%s\"}\n", name, run);
     tu_tmp_write(path, text);
     snprintf(path, sizeof path, "results/%s/verdicts.csv", name);
     snprintf(text, sizeof text, "claim,verdict,registered,a_values,b_values\none,%s,%s,1:2 2:2 3:2,1:1 2:1 3:1\n",
              verdict, registered);
     tu_tmp_write(path, text);
+}
+
+/* the usual sweep: its run under runs/ */
+static void psweep(const char *name, const char *verdict, const char *registered)
+{
+    sweep_with_run(name, "runs/1", "1", verdict, registered);
 }
 
 /* experiments/t.yaml with a first-confirmation plan naming `pilots` ("" none; NULL: no plan) */
@@ -402,16 +410,7 @@ END_TEST
  * directory straight under it, no runs/, and its verdicts.csv */
 static void psourced(const char *name, const char *verdict, const char *registered)
 {
-    char cmd[600], path[256], text[256];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s/results/%s/bn-seed1'", tu_tmp, name);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(path, sizeof path, "results/%s/bn-seed1/summary.json", name);
-    snprintf(text, sizeof text, "{\"run\": \"%s/bn-seed1\"}\n", name);
-    tu_tmp_write(path, text);
-    snprintf(path, sizeof path, "results/%s/verdicts.csv", name);
-    snprintf(text, sizeof text, "claim,verdict,registered,a_values,b_values\none,%s,%s,1:2 2:2 3:2,1:1 2:1 3:1\n",
-             verdict, registered);
-    tu_tmp_write(path, text);
+    sweep_with_run(name, "bn-seed1", "bn-seed1", verdict, registered);
 }
 
 /* experiments/claims/s.yaml reading its runs by source: runs:, with a
