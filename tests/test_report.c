@@ -189,16 +189,23 @@ START_TEST(test_page)
     snprintf(from, sizeof from, "%s/exp.yaml", tu_tmp);
     snprintf(to, sizeof to, "%s/moved.yaml", tu_tmp);
     ck_assert_int_eq(rename(from, to), 0);
+    /* the file gone and the copy the sweep kept of it too (test_experiment_travels reads the copy) */
+    char kept_from[600], kept_to[600];
+    snprintf(kept_from, sizeof kept_from, "%s/sw/" NL_SWEEP_EXPERIMENT_COPY, tu_tmp);
+    snprintf(kept_to, sizeof kept_to, "%s/kept.yaml", tu_tmp);
+    ck_assert_int_eq(rename(kept_from, kept_to), 0);
     ck_assert_int_eq(tu_normlab("report sw --force"), 0);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "exp.yaml (recorded in sw/" NL_SWEEP_EXPERIMENT_FILE ") not found: descriptions, "
-                              "declared plots and claim texts missing; give --experiment"), "%s", out);
+                              "declared plots and claim texts missing; give --experiment FILE (the directory "
+                              "keeps no copy of its text, " NL_SWEEP_EXPERIMENT_COPY ")"), "%s", out);
     free(out);
     page = tu_tmp_read("sw/report.html");
     ck_assert_msg(strstr(page, "No experiment file") && strstr(page, "Every plot kind that applies") &&
                       strstr(page, "<div class=\"warn\"") && strstr(page, "claim texts missing"), "%.2000s", page);
     free(page);
     ck_assert_int_eq(rename(to, from), 0);
+    ck_assert_int_eq(rename(kept_to, kept_from), 0);
     /* two runs: titled by both names, the kinds that do not apply folded
      * into one line each, and a missing number right-aligned with the others
      * and sorted last (data-v="") rather than a bare text cell */
@@ -942,6 +949,84 @@ START_TEST(test_experiment_elsewhere)
 }
 END_TEST
 
+/* The experiment travels with its sweep (issue 93): a sweep keeps its
+ * experiment file's text beside its record (NL_SWEEP_EXPERIMENT_COPY), so
+ * its directory copied elsewhere, or one level deeper, reports with its
+ * description and name; an experiment file changed at its recorded path is
+ * noticed, and the page reads the text the sweep started from; a sweep
+ * started again from the changed file keeps the new text; a file of the
+ * user's where the copy goes is refused and left as it was. */
+START_TEST(test_experiment_travels)
+{
+    make_sweep("report-travels");
+    char *kept = tu_tmp_read("sw/" NL_SWEEP_EXPERIMENT_COPY);
+    ck_assert_str_eq(kept, experiment);
+    free(kept);
+    /* copied to another directory, and one level deeper: ../exp.yaml is
+     * not there, and no experiments/ names the sweep */
+    ck_assert_int_eq(shell("mkdir -p far/deeper && cp -r sw far/copy && cp -r sw far/deeper/sw"), 0);
+    static const char *const copies[] = {"far/copy", "far/deeper/sw"};
+    for (int i = 0; i < 2; i++) {
+        char args[200];
+        snprintf(args, sizeof args, "report %s --out travelled.html --force", copies[i]);
+        ck_assert_int_eq(tu_normlab(args), 0);
+        char *page = tu_tmp_read("travelled.html");
+        ck_assert_msg(strstr(page, "A report test: no normalization against batch norm") &&
+                          strstr(page, "A second paragraph of the description") && strstr(page, "<title>sw ·") &&
+                          !strstr(page, "No experiment file") && !strstr(page, "give --experiment"),
+                      "%s: the experiment is lost: %.1500s", copies[i], page);
+        ck_assert_msg(strstr(page, NL_SWEEP_EXPERIMENT_COPY "</code>, the copy the sweep kept of <code>") &&
+                          strstr(page, "exp.yaml</code>, which is not there"),
+                      "%s: the page does not say it read the kept copy", copies[i]);
+        free(page);
+    }
+    /* the file at the recorded path changed: noticed; the kept text is read */
+    static const char changed[] = "# A changed description.\n";
+    const char *body = strstr(experiment, "name: sw");
+    char text[4096];
+    snprintf(text, sizeof text, "%s%s", changed, body);
+    tu_tmp_write("exp.yaml", text);
+    ck_assert_int_eq(tu_normlab("report sw --out changed.html"), 0);
+    char *page = tu_tmp_read("changed.html");
+    ck_assert_msg(strstr(page, "the experiment file sw/../exp.yaml has changed since this sweep started") &&
+                      strstr(page, "the page reads the copy the sweep kept") &&
+                      strstr(page, "A second paragraph of the description") && !strstr(page, "A changed description"),
+                  "the changed experiment file is not noticed: %.3000s", page);
+    free(page);
+    /* ... and without the kept copy: the file as it is now, said to have changed */
+    ck_assert_int_eq(shell("mv sw/" NL_SWEEP_EXPERIMENT_COPY " kept.yaml"), 0);
+    ck_assert_int_eq(tu_normlab("report sw --out changed.html --force"), 0);
+    page = tu_tmp_read("changed.html");
+    ck_assert_msg(strstr(page, "has changed since this sweep started") && strstr(page, "keeps no copy of the text") &&
+                      strstr(page, "A changed description"), "%.3000s", page);
+    free(page);
+    /* a sweep started again from the changed file keeps its text, replacing
+     * the copy it kept before (its hash is the record's) */
+    ck_assert_int_eq(shell("mv kept.yaml sw/" NL_SWEEP_EXPERIMENT_COPY), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw -j 2"), 0);
+    kept = tu_tmp_read("sw/" NL_SWEEP_EXPERIMENT_COPY);
+    ck_assert_str_eq(kept, text);
+    free(kept);
+    ck_assert_int_eq(tu_normlab("report sw --out again.html"), 0);
+    page = tu_tmp_read("again.html");
+    ck_assert_msg(strstr(page, "A changed description") && !strstr(page, "has changed since"), "%.3000s", page);
+    free(page);
+    /* a file of the user's where the copy goes: refused, left as it was */
+    static const char mine[] = "my own notes, not normlab's\n";
+    make_dir("sw2");
+    tu_tmp_write("sw2/" NL_SWEEP_EXPERIMENT_COPY, mine);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw2 -j 2"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, NL_SWEEP_EXPERIMENT_COPY " exists and is not the copy of its experiment file this "
+                              "sweep kept"), "%s", out);
+    free(out);
+    kept = tu_tmp_read("sw2/" NL_SWEEP_EXPERIMENT_COPY);
+    ck_assert_str_eq(kept, mine);
+    free(kept);
+    tu_tmp_remove();
+}
+END_TEST
+
 static int records(const unsigned char *data, size_t len, size_t *bad)
 {
     int n = 0;
@@ -1159,6 +1244,7 @@ int main(void)
     tcase_add_test(tc, test_logit_mean_on_the_page);
     tcase_add_test(tc, test_claim_units);
     tcase_add_test(tc, test_experiment_elsewhere);
+    tcase_add_test(tc, test_experiment_travels);
     tcase_add_test(tc, test_resume_command);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -87,12 +87,16 @@ static void state_line(rp_page *p, const rp_source *s, const int *counts)
         /* the exact command, the sweep's --set options included: typed
          * without one, a sweep plans its finished runs as changed */
         nl_buf cmd = {0};
-        const bool known = nl_sweep_resume_command(s->experiment[0] ? s->experiment : NULL, s->res.dir, &cmd);
+        /* the experiment file the sweep runs from, never the kept copy the page may read */
+        const char *exp = s->from.from == NL_SWEEP_EXP_KEPT ? (s->from.path_found ? s->from.path : NULL)
+                          : s->experiment[0]                ? s->experiment
+                                                            : NULL;
+        const bool known = nl_sweep_resume_command(exp, s->res.dir, &cmd);
         nl_buf_printf(p->html, ". Nothing %s: <code class=\"resume\">", p->opt->stopped_by ? "ran then" :
                       "runs now");
         rp_esc(p->html, cmd.failed ? "normlab sweep" : cmd.data);
         nl_buf_printf(p->html, "</code> resumes its killed and interrupted runs and starts its pending ones%s%s",
-                      s->experiment[0] ? "" : " (EXPERIMENT: its experiment file, not found here)",
+                      exp ? "" : " (EXPERIMENT: its experiment file, not found here)",
                       known ? "" : " (this directory does not record the --set options its sweep was started "
                                    "with: add them, or its finished runs read as changed)");
         nl_buf_free(&cmd);

@@ -40,7 +40,14 @@ void rp_description(rp_page *p, const rp_source *s)
     }
     nl_buf_printf(p->html, "</p>\n<p class=\"small\">Experiment file: <code>");
     rp_esc(p->html, s->experiment);
-    nl_buf_printf(p->html, "</code></p>\n");
+    nl_buf_printf(p->html, "</code>");
+    if (s->from.from == NL_SWEEP_EXP_KEPT) {
+        /* which text: the one the sweep kept, not the file at its path */
+        nl_buf_printf(p->html, ", the copy the sweep kept of <code>");
+        rp_esc(p->html, s->from.path);
+        nl_buf_printf(p->html, "</code>%s", s->from.path_found ? ", changed since" : ", which is not there");
+    }
+    nl_buf_printf(p->html, "</p>\n");
     free(text);
 }
 

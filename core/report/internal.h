@@ -27,7 +27,8 @@ typedef struct {
     nl_results res;          /* summary.csv (or the run's summary.json) */
     rp_run *runs;            /* per res.runs[i] */
     char name[160];          /* the sweep's or run's name */
-    char experiment[1024];   /* its experiment file, "" none */
+    char experiment[1200];   /* its experiment file, "" none: the file read (a sweep's kept copy, see from) */
+    nl_sweep_experiment_source from; /* where a sweep's record led (from.from NONE: elsewhere) */
     nl_experiment exp;
     bool have_exp;
     char no_experiment[4400]; /* why there is none */

@@ -86,11 +86,13 @@ static bool find_by_name(rp_source *s, const nl_report_options *opt, char *why, 
 
 /* the experiment file: the one given, the one the sweep recorded when it
  * ran (NL_SWEEP_EXPERIMENT_FILE: found whatever the directory is named and
- * wherever the report runs), or the one in experiments/ that names the
- * sweep. One found by looking may be missing (the page says so, at its
- * top: without it the description, declared plots and claim texts are
- * missing); one the user named must load, else the page would quietly
- * lack what was asked for. */
+ * wherever the report runs) while its text is the sweep's, else the copy
+ * of that text the sweep kept (NL_SWEEP_EXPERIMENT_COPY: a directory
+ * copied or moved, or a file edited since), or the one in experiments/
+ * that names the sweep. One found by looking may be missing (the page says
+ * so, at its top: without it the description, declared plots and claim
+ * texts are missing); one the user named must load, else the page would
+ * quietly lack what was asked for. */
 static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_error *out_err)
 {
     nl_error err = {0};
@@ -103,25 +105,37 @@ static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_er
         return NL_OK;
     }
     static const char missing[] = "descriptions, declared plots and claim texts missing; give --experiment FILE";
-    char recorded[1024], why[1024];
-    bool found = false;
-    const bool has_record = !opt->experiment && nl_sweep_recorded_experiment(s->res.dir, recorded, sizeof recorded,
-                                                                             &found);
+    char why[1024];
+    if (!opt->experiment)
+        nl_sweep_experiment_source_of(s->res.dir, &s->from);
     if (opt->experiment) {
         nl_copy_string(s->experiment, sizeof s->experiment, opt->experiment);
-    } else if (found) {
-        nl_copy_string(s->experiment, sizeof s->experiment, recorded);
+    } else if (s->from.from != NL_SWEEP_EXP_NONE) {
+        nl_copy_string(s->experiment, sizeof s->experiment, s->from.read);
     } else if (!find_by_name(s, opt, why, sizeof why)) {
         s->experiment[0] = '\0';
-        if (has_record)
+        if (s->from.recorded)
             snprintf(s->no_experiment, sizeof s->no_experiment, "experiment file %s (recorded in %s/%s) not found: "
-                     "%s", recorded, s->res.dir, NL_SWEEP_EXPERIMENT_FILE, missing);
+                     "%s (the directory keeps no copy of its text, %s)", s->from.path, s->res.dir,
+                     NL_SWEEP_EXPERIMENT_FILE, missing, NL_SWEEP_EXPERIMENT_COPY);
         else
             snprintf(s->no_experiment, sizeof s->no_experiment, "no experiment file found for %s (it records none, "
                      "and %s): %s", s->res.dir, why, missing);
         return NL_OK;
     }
-    if (nl_experiment_load(s->experiment, &s->exp, &err) != NL_OK) {
+    nl_code rc = NL_OK;
+    if (s->from.from == NL_SWEEP_EXP_KEPT) {
+        /* the kept text, read as the file it was: named by the recorded
+         * path (the sweep's name, a relative base), its base not needed */
+        char *text = NULL;
+        rc = nl_read_file_max(s->experiment, NL_READ_TEXT_MAX, &text, NULL, &err);
+        if (rc == NL_OK)
+            rc = nl_experiment_parse_kept(text, s->from.path, &s->exp, &err);
+        free(text);
+    } else {
+        rc = nl_experiment_load(s->experiment, &s->exp, &err);
+    }
+    if (rc != NL_OK) {
         if (opt->experiment)
             return nl_fail(out_err, err.code, "--experiment: %s", err.msg);
         snprintf(s->no_experiment, sizeof s->no_experiment, "experiment file %s does not load (%s): %s",
@@ -195,6 +209,19 @@ void rp_source_warnings(rp_source *s, rp_page *p)
     warn_unfinished(s, p);
     if (s->res.sweep && !s->have_exp)
         rp_warn(s, p, "%s", s->no_experiment);
+    /* the file at the recorded path is not the text the sweep ran: which text the page shows */
+    const nl_sweep_experiment_source *f = &s->from;
+    if (s->have_exp && f->from == NL_SWEEP_EXP_KEPT && f->path_changed)
+        rp_warn(s, p, "the experiment file %s has changed since this sweep started (its text's hash is not the one "
+                "%s/%s records): the page reads the copy the sweep kept, %s", f->path, s->res.dir,
+                NL_SWEEP_EXPERIMENT_FILE, f->copy);
+    if (s->have_exp && f->from == NL_SWEEP_EXP_CHANGED)
+        rp_warn(s, p, "the experiment file %s has changed since this sweep started (its text's hash is not the one "
+                "%s/%s records), and the directory keeps no copy of the text it started from: the description, "
+                "threshold rule and claim texts are the file's now", f->path, s->res.dir, NL_SWEEP_EXPERIMENT_FILE);
+    if (s->have_exp && f->from == NL_SWEEP_EXP_KEPT && f->copy_changed)
+        rp_warn(s, p, "%s is not the text the sweep kept (its hash is not the one %s/%s records): edited since",
+                f->copy, s->res.dir, NL_SWEEP_EXPERIMENT_FILE);
 }
 
 void rp_source_free(rp_source *s)

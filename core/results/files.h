@@ -48,6 +48,12 @@
  * sweep directory and an absolute one (sweep/summary.c): normlab report
  * finds the experiment by it whatever the directory's name */
 #define NL_SWEEP_EXPERIMENT_FILE "experiment.txt"
+/* the experiment file's text as the sweep was started from it, kept beside
+ * the record (whose hash of it tells whether the file at the recorded path
+ * is still that text): the page reads it where that file is gone or changed,
+ * so that a sweep directory copied or moved keeps its description, threshold
+ * rule and claim texts */
+#define NL_SWEEP_EXPERIMENT_COPY "experiment.yaml"
 /* the figures of a run or sweep directory: NAME.gp, its data and picture */
 #define NL_PLOTS_DIR "plots"
 /* normlab report's page when it is written into the directory it shows */
@@ -123,6 +129,7 @@ typedef enum {
     /* normlab eval's records, one per evaluation (EVAL_DIR/NAME.json) */                           \
     X(NL_EVAL_DIR "/*.json", NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
     X(NL_SWEEP_EXPERIMENT_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                \
+    X(NL_SWEEP_EXPERIMENT_COPY, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                \
     X(NL_SWEEP_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)
 
 typedef struct {

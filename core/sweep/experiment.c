@@ -25,6 +25,7 @@ typedef struct {
     nl_yaml_doc y;
     nl_experiment *e;
     nl_error *err;
+    bool base_unchecked; /* a sweep's kept copy: its base file may not be there */
 } parser;
 
 static nl_sweep_pos pos_of(const yaml_node_t *n)
@@ -149,6 +150,8 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
             else
                 nl_copy_string(e->base_path, sizeof e->base_path, s);
         }
+        if (P->base_unchecked)
+            return NL_OK;
         if (!nl_path_exists(e->base_path))
             return nl_yaml_fail(&P->y, n, "base", "the config file %s does not exist (a relative base is read "
                                 "relative to the experiment file)", e->base_path);
@@ -717,11 +720,12 @@ static nl_code parse_claims(parser *P, yaml_node_t *root)
     return nl_claims_read(&P->y, root, P->path, P->e->claims);
 }
 
-nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
+static nl_code parse_text(const char *text, const char *path, bool base_unchecked, nl_experiment *out,
+                          nl_error *err)
 {
     memset(out, 0, sizeof *out);
     nl_copy_string(out->path, sizeof out->path, path);
-    parser P = {.path = path, .text = text, .e = out, .err = err};
+    parser P = {.path = path, .text = text, .e = out, .err = err, .base_unchecked = base_unchecked};
     nl_code rc = nl_yaml_doc_load(&P.y, text, strlen(text), path, NULL, err);
     if (rc)
         return rc;
@@ -734,6 +738,16 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
     if (rc)
         nl_experiment_free(out);
     return rc;
+}
+
+nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
+{
+    return parse_text(text, path, false, out, err);
+}
+
+nl_code nl_experiment_parse_kept(const char *text, const char *path, nl_experiment *out, nl_error *err)
+{
+    return parse_text(text, path, true, out, err);
 }
 
 nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err)

@@ -94,6 +94,11 @@ static void relative_path(const char *from, const char *to, char *out, size_t si
 /* written even when there are none: a record without it is older than the
  * options' record, and its sweep may have been started with some */
 #define OPTIONS_HEAD "# and the options it was started with that change its runs (its resume command repeats them)\n"
+/* the experiment's text as the sweep started is kept beside the record
+ * (NL_SWEEP_EXPERIMENT_COPY); this line gives its hash, 16 hex digits (a
+ * comment, so that a reader older than it skips it as it skips the heads) */
+#define KEPT_HEAD "# its text when the sweep started is kept beside this record in " NL_SWEEP_EXPERIMENT_COPY \
+                  ", whose FNV-1a 64-bit hash is "
 /* an option's line starts so; a path (relative or absolute) never does */
 #define OPTION_MARK "--"
 
@@ -113,16 +118,88 @@ static void unescape_option(char *s)
     *w = '\0';
 }
 
+/* the text's hash, kept in the record: FNV-1a, 64 bits (a check that the
+ * file at the recorded path is still the text the sweep kept, not a seal) */
+static unsigned long long text_hash(const char *text, size_t len)
+{
+    unsigned long long h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* the hash a record's text keeps of the experiment's text; false: none (a
+ * record older than the kept copy) */
+static bool recorded_hash(const char *record, unsigned long long *hash)
+{
+    const char *at = record ? strstr(record, KEPT_HEAD) : NULL;
+    if (!at)
+        return false;
+    at += strlen(KEPT_HEAD);
+    if (strspn(at, "0123456789abcdef") != 16)
+        return false;
+    *hash = strtoull(at, NULL, 16);
+    return true;
+}
+
+/* a file's text and its hash; false when it cannot be read */
+static bool file_hash(const char *path, unsigned long long *hash)
+{
+    char *text = NULL;
+    size_t len = 0;
+    nl_error ignored = {0};
+    if (!nl_path_exists(path) || nl_read_file_max(path, NL_READ_TEXT_MAX, &text, &len, &ignored) != NL_OK)
+        return false;
+    *hash = text_hash(text, len);
+    free(text);
+    return true;
+}
+
+/* The experiment's text into the directory's kept copy: nothing written
+ * when the copy already holds it; replaced when the copy there is the one
+ * this sweep kept before (its hash is the one the record had: the
+ * experiment file was changed between two starts of the sweep); refused
+ * when it is any other file, which is the user's. */
+static nl_code keep_copy(const char *copy, const char *text, size_t len, const char *record_path,
+                         const char *record, nl_error *err)
+{
+    if (!nl_path_exists(copy))
+        return nl_write_atomic(copy, text, len, err);
+    char *had = NULL;
+    size_t had_len = 0;
+    nl_error why = {0};
+    if (nl_read_file_max(copy, NL_READ_TEXT_MAX, &had, &had_len, &why) != NL_OK)
+        return nl_fail(err, NL_ERR_USAGE, "%s: the sweep keeps its experiment file's text there, and cannot "
+                       "read what is there now (%s); move it away", copy, why.msg);
+    unsigned long long kept;
+    const bool same = had_len == len && !memcmp(had, text, len);
+    const bool ours = recorded_hash(record, &kept) && kept == text_hash(had, had_len);
+    free(had);
+    if (same)
+        return NL_OK;
+    if (!ours)
+        return nl_fail(err, NL_ERR_USAGE, "%s exists and is not the copy of its experiment file this sweep kept "
+                       "(%s records no hash of that text, or another): the sweep keeps the experiment's text "
+                       "there, and does not replace a file it did not write; move it away", copy, record_path);
+    return nl_write_atomic(copy, text, len, err);
+}
+
 nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *sweep_dir, nl_error *err)
 {
-    char exp_real[PATH_MAX], dir_real[PATH_MAX], rel[2 * PATH_MAX], path[1200];
+    char exp_real[PATH_MAX], dir_real[PATH_MAX], rel[2 * PATH_MAX], path[1200], copy[1200];
     if (!realpath(e->path, exp_real))
         return nl_fail(err, NL_ERR_IO, "cannot resolve the experiment file %s: %s", e->path, strerror(errno));
     if (!realpath(sweep_dir, dir_real))
         return nl_fail(err, NL_ERR_IO, "cannot resolve %s: %s", sweep_dir, strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    nl_code rc = nl_read_file_max(e->path, NL_READ_TEXT_MAX, &text, &len, err);
+    if (rc)
+        return rc;
     relative_path(dir_real, exp_real, rel, sizeof rel);
     nl_buf b = {0};
     nl_buf_printf(&b, RECORD_HEAD "%s\n", rel);
+    nl_buf_printf(&b, KEPT_HEAD "%016llx\n", text_hash(text, len));
     nl_buf_printf(&b, OPTIONS_HEAD);
     for (int i = 0; i < e->n_cli_sets; i++) {
         nl_buf_printf(&b, OPTION_MARK "set ");
@@ -132,30 +209,34 @@ nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *swe
     if (e->cli_seeds)
         nl_buf_printf(&b, OPTION_MARK "seeds %d\n", e->cli_seeds);
     nl_path_join(path, sizeof path, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
+    nl_path_join(copy, sizeof copy, sweep_dir, NL_SWEEP_EXPERIMENT_COPY);
     /* the same record is left as it is: a sweep resumed writes nothing it need not */
     char *had = NULL;
     nl_error ignored = {0};
-    const bool same = !b.failed && nl_path_exists(path) &&
-                      nl_read_file_max(path, 64 * 1024, &had, NULL, &ignored) == NL_OK && !strcmp(had, b.data);
+    if (nl_path_exists(path) && nl_read_file_max(path, 64 * 1024, &had, NULL, &ignored) != NL_OK)
+        had = NULL;
+    const bool same = !b.failed && had && !strcmp(had, b.data);
+    /* the copy before the record that names its hash: a sweep killed
+     * between the two leaves a copy the next start finds the same */
+    rc = b.failed ? nl_fail(err, NL_ERR_NOMEM, "out of memory") : keep_copy(copy, text, len, path, had, err);
+    if (rc == NL_OK && !same)
+        rc = nl_write_atomic(path, b.data, b.len, err);
     free(had);
-    nl_code rc = b.failed ? nl_fail(err, NL_ERR_NOMEM, "out of memory")
-                 : same   ? NL_OK
-                          : nl_write_atomic(path, b.data, b.len, err);
+    free(text);
     nl_buf_free(&b);
     return rc;
 }
 
-bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size, bool *found)
+/* the record's path lines (comments and options skipped): the relative
+ * path, and the absolute one of records from before it was the only one;
+ * the record's text into *text (caller frees) when text is not NULL */
+static int record_paths(const char *sweep_dir, char lines[2][PATH_MAX * 2], char **text_out)
 {
     char record[1200], *text = NULL;
     nl_error ignored = {0};
-    *found = false;
     nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
     if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
-        return false;
-    /* the lines but comments: the relative path (records of before it was
-     * the only one add the absolute path) */
-    char lines[2][PATH_MAX * 2] = {"", ""};
+        return -1;
     int n = 0;
     for (const char *line = text; *line && n < 2;) {
         const size_t len = strcspn(line, "\n");
@@ -163,8 +244,18 @@ bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size
             snprintf(lines[n++], sizeof lines[0], "%.*s", (int)len, line);
         line += len + (line[len] == '\n');
     }
-    free(text);
-    if (n == 0)
+    if (text_out)
+        *text_out = text;
+    else
+        free(text);
+    return n;
+}
+
+bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size, bool *found)
+{
+    char lines[2][PATH_MAX * 2] = {"", ""};
+    *found = false;
+    if (record_paths(sweep_dir, lines, NULL) <= 0)
         return false;
     char rel[PATH_MAX * 3];
     if (lines[0][0] == '/')
@@ -180,6 +271,36 @@ bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size
     if (!*found)
         nl_copy_string(path, size, lines[1][0] ? lines[1] : rel);
     return true;
+}
+
+void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_source *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(out->recorded = nl_sweep_recorded_experiment(sweep_dir, out->path, sizeof out->path, &out->path_found)))
+        return;
+    char lines[2][PATH_MAX * 2] = {"", ""}, *record = NULL;
+    record_paths(sweep_dir, lines, &record);
+    unsigned long long kept = 0, at_path = 0, in_copy = 0;
+    const bool has_hash = recorded_hash(record, &kept);
+    free(record);
+    if (out->path_found && has_hash)
+        out->path_changed = !file_hash(out->path, &at_path) || at_path != kept;
+    char copy[1200];
+    nl_path_join(copy, sizeof copy, sweep_dir, NL_SWEEP_EXPERIMENT_COPY);
+    if (has_hash && nl_path_exists(copy)) {
+        nl_copy_string(out->copy, sizeof out->copy, copy);
+        out->copy_changed = !file_hash(copy, &in_copy) || in_copy != kept;
+    }
+    if (out->path_found && !out->path_changed) {
+        nl_copy_string(out->read, sizeof out->read, out->path);
+        out->from = NL_SWEEP_EXP_AT_PATH;
+    } else if (out->copy[0]) {
+        nl_copy_string(out->read, sizeof out->read, out->copy);
+        out->from = NL_SWEEP_EXP_KEPT;
+    } else if (out->path_found) {
+        nl_copy_string(out->read, sizeof out->read, out->path);
+        out->from = NL_SWEEP_EXP_CHANGED;
+    }
 }
 
 /* a word as a POSIX shell reads it back: bare when it holds only bytes

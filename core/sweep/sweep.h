@@ -106,6 +106,12 @@ typedef struct {
 nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err);
 /* the same from text; `path` names it and anchors a relative base */
 nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err);
+/* the same for the text a sweep kept of its experiment file (a page's
+ * reading: nothing is planned from it): `path` is the file the text was
+ * read from when the sweep started, which names the sweep and anchors a
+ * relative base, and the base file need not exist (a sweep directory
+ * copied elsewhere keeps the experiment's text, not its base's) */
+nl_code nl_experiment_parse_kept(const char *text, const char *path, nl_experiment *out, nl_error *err);
 void nl_experiment_free(nl_experiment *e);
 /* a --set KEY=VALUE from the command line: a fixed setting for every run,
  * replacing the file's set: value of KEY; a grid or derived key is refused */
@@ -207,12 +213,41 @@ nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
  * directory, so that normlab report finds it whatever the directory is
  * named (--out) and wherever it is run from; and the command line's
  * --set and --seeds options it was started with (e->cli_sets, cli_seeds),
- * a line each, inside the directory so that a copy of it keeps them */
+ * a line each, inside the directory so that a copy of it keeps them. The
+ * experiment file's text is kept beside it (NL_SWEEP_EXPERIMENT_COPY), its
+ * hash in the record: a copy there that is neither that text nor the one
+ * the record's hash names (an earlier start's) is the user's, and is
+ * refused (NL_ERR_USAGE), never replaced */
 nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *sweep_dir, nl_error *err);
 /* the recorded file: false when the directory has no record; else true,
  * with *found whether a file is there (the relative path first, then the
  * absolute one) and path the one found, or the recorded path when neither is */
 bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size, bool *found);
+/* Which text of its experiment a reader of a sweep directory uses (normlab
+ * report): the file at the recorded path while its text is the one the
+ * record's hash names (or the record names none: older than the kept
+ * copy); else the copy the sweep kept (NL_SWEEP_EXPERIMENT_COPY), so that
+ * a directory copied or moved, or an experiment file edited since, still
+ * reads as the sweep ran; else the file at the path, changed since. */
+typedef enum {
+    NL_SWEEP_EXP_NONE,    /* no record, or neither file there */
+    NL_SWEEP_EXP_AT_PATH, /* the file at the recorded path, its text the sweep's */
+    NL_SWEEP_EXP_KEPT,    /* the kept copy: the file at the path is gone or changed */
+    NL_SWEEP_EXP_CHANGED, /* the file at the path, changed since, and no kept copy */
+} nl_sweep_exp_from;
+
+typedef struct {
+    bool recorded;        /* the directory has a record */
+    char path[1024];      /* the recorded path (a relative one joined to the directory), there or not */
+    bool path_found;      /* a file is at path */
+    bool path_changed;    /* ... and its text is not the one the record's hash names */
+    char copy[1200];      /* the kept copy, "" where the record names no hash or the copy is missing */
+    bool copy_changed;    /* ... and its text is not the one the record's hash names (edited since) */
+    nl_sweep_exp_from from;
+    char read[1200];      /* the file to read, "" none (NL_SWEEP_EXP_NONE) */
+} nl_sweep_experiment_source;
+
+void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_source *out);
 /* The command that resumes the sweep in sweep_dir, appended to out:
  * `normlab sweep EXPERIMENT --out SWEEP_DIR` and the options its record
  * holds, each word quoted for a POSIX shell where it needs it. experiment
