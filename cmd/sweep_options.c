@@ -26,7 +26,10 @@ static void usage_synopsis(FILE *out)
           "                      stderr.txt: what the run printed)\n"
           "  plots/              the plots the experiment file lists (see normlab plot)\n"
           "  experiment.txt      the experiment file (relative to the directory) and the --set\n"
-          "                      and --seeds it was started with: what resumes it, with --out\n\n",
+          "                      and --seeds it was started with: what resumes it, with --out\n"
+          "  experiment.yaml     the experiment file's text as the sweep started (its hash in\n"
+          "                      experiment.txt): what normlab report reads where the file is\n"
+          "                      gone or changed, so that the directory can be copied or moved\n\n",
           out);
 }
 

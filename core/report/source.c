@@ -130,7 +130,7 @@ static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_er
         char *text = NULL;
         rc = nl_read_file_max(s->experiment, NL_READ_TEXT_MAX, &text, NULL, &err);
         if (rc == NL_OK)
-            rc = nl_experiment_parse_kept(text, s->from.path, &s->exp, &err);
+            rc = nl_experiment_parse_text(text, s->from.path, false, &s->exp, &err);
         free(text);
     } else {
         rc = nl_experiment_load(s->experiment, &s->exp, &err);

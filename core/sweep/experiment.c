@@ -720,12 +720,12 @@ static nl_code parse_claims(parser *P, yaml_node_t *root)
     return nl_claims_read(&P->y, root, P->path, P->e->claims);
 }
 
-static nl_code parse_text(const char *text, const char *path, bool base_unchecked, nl_experiment *out,
-                          nl_error *err)
+nl_code nl_experiment_parse_text(const char *text, const char *path, bool base_needed, nl_experiment *out,
+                                 nl_error *err)
 {
     memset(out, 0, sizeof *out);
     nl_copy_string(out->path, sizeof out->path, path);
-    parser P = {.path = path, .text = text, .e = out, .err = err, .base_unchecked = base_unchecked};
+    parser P = {.path = path, .text = text, .e = out, .err = err, .base_unchecked = !base_needed};
     nl_code rc = nl_yaml_doc_load(&P.y, text, strlen(text), path, NULL, err);
     if (rc)
         return rc;
@@ -738,16 +738,6 @@ static nl_code parse_text(const char *text, const char *path, bool base_unchecke
     if (rc)
         nl_experiment_free(out);
     return rc;
-}
-
-nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
-{
-    return parse_text(text, path, false, out, err);
-}
-
-nl_code nl_experiment_parse_kept(const char *text, const char *path, nl_experiment *out, nl_error *err)
-{
-    return parse_text(text, path, true, out, err);
 }
 
 nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err)

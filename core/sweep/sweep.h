@@ -104,14 +104,17 @@ typedef struct {
  * wrong types, empty grids, keys that are not config keys; every error
  * names file:line:col. Config values are checked later, by the plan. */
 nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err);
-/* the same from text; `path` names it and anchors a relative base */
-nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err);
-/* the same for the text a sweep kept of its experiment file (a page's
- * reading: nothing is planned from it): `path` is the file the text was
- * read from when the sweep started, which names the sweep and anchors a
- * relative base, and the base file need not exist (a sweep directory
- * copied elsewhere keeps the experiment's text, not its base's) */
-nl_code nl_experiment_parse_kept(const char *text, const char *path, nl_experiment *out, nl_error *err);
+/* the same from text; `path` names it and anchors a relative base. Where
+ * !base_needed the base file need not exist: the text a sweep kept of its
+ * experiment file (NL_SWEEP_EXPERIMENT_COPY), read for a page and planned
+ * from never, with `path` the file it was read from when the sweep started
+ * (a directory copied elsewhere keeps the experiment's text, not its base's) */
+nl_code nl_experiment_parse_text(const char *text, const char *path, bool base_needed, nl_experiment *out,
+                                 nl_error *err);
+static inline nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
+{
+    return nl_experiment_parse_text(text, path, true, out, err);
+}
 void nl_experiment_free(nl_experiment *e);
 /* a --set KEY=VALUE from the command line: a fixed setting for every run,
  * replacing the file's set: value of KEY; a grid or derived key is refused */
