@@ -20,6 +20,7 @@
 
 #include "log/files.h"
 #include "results/files.h"
+#include "sweep/sweep.h"
 #include "testutil.h"
 
 /* one committed sweep: its dry run exits 0 and plans no run (every line's
@@ -308,6 +309,90 @@ START_TEST(test_results_gitignore_is_generated)
 }
 END_TEST
 
+/* ---- a committed sweep keeps its experiment's text (issue 93) ---- */
+
+/* the committed sweep directories (their tracked summary.csv's) whose
+ * record or kept copy is wrong: no record, no copy, or a copy that is not
+ * the text the record's hash names; a line each in why; the count */
+static int without_their_experiment(const char *root, const char *listing, size_t len, nl_buf *why)
+{
+    int bad = 0;
+    for (const char *path = listing; path < listing + len; path += strlen(path) + 1) {
+        const char *name = strrchr(path, '/');
+        if (!name || strcmp(name + 1, NL_SWEEP_SUMMARY_FILE))
+            continue;
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/%.*s", root, (int)(name - path), path);
+        nl_sweep_experiment_source src;
+        nl_sweep_experiment_source_of(dir, &src);
+        const char *wrong = !src.recorded       ? "records no experiment file (" NL_SWEEP_EXPERIMENT_FILE ")"
+                            : !src.copy[0]      ? "keeps no copy of its experiment's text (" NL_SWEEP_EXPERIMENT_COPY
+                                                  ", its hash in " NL_SWEEP_EXPERIMENT_FILE ")"
+                            : src.copy_changed ? "keeps a copy that is not the text its record's hash names"
+                                               : NULL;
+        if (wrong) {
+            nl_buf_printf(why, "%s: %s\n", dir, wrong);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+START_TEST(test_committed_sweeps_keep_their_experiment)
+{
+    nl_buf listing = git_listing("ls-files -z -- results");
+    nl_buf why = {0};
+    const int bad = without_their_experiment(NORMLAB_SOURCE_DIR, listing.data, listing.len, &why);
+    if (bad)
+        fprintf(stderr, "%s", why.data);
+    ck_assert_msg(bad == 0, "%d committed sweeps would lose their description and claim texts when copied "
+                  "or moved (listed above)", bad);
+    nl_buf_free(&why);
+    free(listing.data);
+    /* planted: a sweep with no record, one with no copy, one whose copy
+     * was edited; and one that keeps its text, which passes */
+    tu_tmp_make("committed-keep");
+    tu_tmp_write("exp.yaml", "name: k\n");
+    char made[600];
+    nl_error err = {0};
+    for (const char *const *d = (const char *const[]){"none", "nocopy", "edited", "kept", NULL}; *d; d++) {
+        snprintf(made, sizeof made, "%s/results/%s", tu_tmp, *d);
+        ck_assert_msg(nl_make_dirs(made, &err) == NL_OK, "%s", err.msg);
+    }
+    tu_tmp_write("results/none/" NL_SWEEP_SUMMARY_FILE, "run\n");
+    static const char head[] = "# normlab sweep: the experiment file this sweep was run from, relative to this "
+                               "directory\n../../exp.yaml\n# its text is kept beside this record in "
+                               NL_SWEEP_EXPERIMENT_COPY ", whose FNV-1a 64-bit hash is ";
+    char record[600];
+    /* FNV-1a 64 of "name: k\n" */
+    unsigned long long h = 14695981039346656037ULL;
+    for (const char *c = "name: k\n"; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    snprintf(record, sizeof record, "%s%016llx\n", head, h);
+    static const char *const dirs[] = {"nocopy", "edited", "kept"};
+    for (int i = 0; i < 3; i++) {
+        char path[200];
+        snprintf(path, sizeof path, "results/%s/" NL_SWEEP_SUMMARY_FILE, dirs[i]);
+        tu_tmp_write(path, "run\n");
+        snprintf(path, sizeof path, "results/%s/" NL_SWEEP_EXPERIMENT_FILE, dirs[i]);
+        tu_tmp_write(path, record);
+        snprintf(path, sizeof path, "results/%s/" NL_SWEEP_EXPERIMENT_COPY, dirs[i]);
+        if (i > 0)
+            tu_tmp_write(path, i == 1 ? "name: k, edited\n" : "name: k\n");
+    }
+    static const char planted[] = "results/none/" NL_SWEEP_SUMMARY_FILE "\0results/nocopy/" NL_SWEEP_SUMMARY_FILE
+                                  "\0results/edited/" NL_SWEEP_SUMMARY_FILE "\0results/kept/" NL_SWEEP_SUMMARY_FILE;
+    nl_buf planted_why = {0};
+    ck_assert_int_eq(without_their_experiment(tu_tmp, planted, sizeof planted, &planted_why), 3);
+    ck_assert_msg(strstr(planted_why.data, "none: records no experiment file") &&
+                      strstr(planted_why.data, "nocopy: keeps no copy") &&
+                      strstr(planted_why.data, "edited: keeps a copy that is not") && !strstr(planted_why.data, "kept:"),
+                  "%s", planted_why.data);
+    nl_buf_free(&planted_why);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_sweeps");
@@ -321,6 +406,7 @@ int main(void)
     tcase_add_test(evidence, test_file_table_rows_are_consistent);
     tcase_add_test(evidence, test_committed_figures_are_linked);
     tcase_add_test(evidence, test_results_gitignore_is_generated);
+    tcase_add_test(evidence, test_committed_sweeps_keep_their_experiment);
     suite_add_tcase(s, evidence);
     return tu_run_suite(s);
 }

@@ -96,9 +96,9 @@ static void relative_path(const char *from, const char *to, char *out, size_t si
 #define OPTIONS_HEAD "# and the options it was started with that change its runs (its resume command repeats them)\n"
 /* the experiment's text as the sweep started is kept beside the record
  * (NL_SWEEP_EXPERIMENT_COPY); this line gives its hash, 16 hex digits (a
- * comment, so that a reader older than it skips it as it skips the heads) */
-#define KEPT_HEAD "# its text when the sweep started is kept beside this record in " NL_SWEEP_EXPERIMENT_COPY \
-                  ", whose FNV-1a 64-bit hash is "
+ * comment, so that a reader older than it skips it as it skips the heads;
+ * a committed sweep's record given one afterwards says so in a comment) */
+#define KEPT_HEAD "# its text is kept beside this record in " NL_SWEEP_EXPERIMENT_COPY ", whose FNV-1a 64-bit hash is "
 /* an option's line starts so; a path (relative or absolute) never does */
 #define OPTION_MARK "--"
 
