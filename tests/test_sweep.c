@@ -835,6 +835,74 @@ START_TEST(test_resume_record)
 }
 END_TEST
 
+/* The experiment's text kept beside the record (issue 93): written with its
+ * hash; the file at the path read while its text is that, the kept copy
+ * once it has changed or gone, the changed file where no copy is left; a
+ * sweep started again from the changed file replaces the copy it kept, and
+ * a copy it did not keep is refused and left as it was. */
+START_TEST(test_kept_experiment)
+{
+    tu_tmp_make("sweep-kept");
+    tu_tmp_write("exp.yaml", "name: k\n");
+    char dir[600], exp_path[600];
+    snprintf(dir, sizeof dir, "%s/sw", tu_tmp);
+    snprintf(exp_path, sizeof exp_path, "%s/exp.yaml", tu_tmp);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    nl_experiment e = {0};
+    nl_copy_string(e.path, sizeof e.path, exp_path);
+    nl_error err = {0};
+    ck_assert_msg(nl_sweep_write_experiment_record(&e, dir, &err) == NL_OK, "%s", err.msg);
+    char *kept = tu_tmp_read("sw/" NL_SWEEP_EXPERIMENT_COPY);
+    ck_assert_str_eq(kept, "name: k\n");
+    free(kept);
+    nl_sweep_experiment_source src;
+    nl_sweep_experiment_source_of(dir, &src);
+    ck_assert(src.recorded && src.path_found && !src.path_changed && src.copy[0] && !src.copy_changed);
+    ck_assert_int_eq(src.from, NL_SWEEP_EXP_AT_PATH);
+    ck_assert_str_eq(src.read, src.path);
+    /* changed at the path: the kept copy */
+    tu_tmp_write("exp.yaml", "name: k2\n");
+    nl_sweep_experiment_source_of(dir, &src);
+    ck_assert(src.path_found && src.path_changed);
+    ck_assert_int_eq(src.from, NL_SWEEP_EXP_KEPT);
+    ck_assert_str_eq(src.read, src.copy);
+    /* gone: the kept copy */
+    char away[600];
+    snprintf(away, sizeof away, "%s/away.yaml", tu_tmp);
+    ck_assert_int_eq(rename(exp_path, away), 0);
+    nl_sweep_experiment_source_of(dir, &src);
+    ck_assert(!src.path_found);
+    ck_assert_int_eq(src.from, NL_SWEEP_EXP_KEPT);
+    ck_assert_int_eq(rename(away, exp_path), 0);
+    /* changed, and the copy gone: the file as it is, said to have changed */
+    char copy[700], copy_away[600];
+    snprintf(copy, sizeof copy, "%s/" NL_SWEEP_EXPERIMENT_COPY, dir);
+    snprintf(copy_away, sizeof copy_away, "%s/copy.yaml", tu_tmp);
+    ck_assert_int_eq(rename(copy, copy_away), 0);
+    nl_sweep_experiment_source_of(dir, &src);
+    ck_assert_int_eq(src.from, NL_SWEEP_EXP_CHANGED);
+    ck_assert_int_eq(rename(copy_away, copy), 0);
+    /* started again from the changed file: the copy it kept is replaced */
+    ck_assert_msg(nl_sweep_write_experiment_record(&e, dir, &err) == NL_OK, "%s", err.msg);
+    kept = tu_tmp_read("sw/" NL_SWEEP_EXPERIMENT_COPY);
+    ck_assert_str_eq(kept, "name: k2\n");
+    free(kept);
+    nl_sweep_experiment_source_of(dir, &src);
+    ck_assert_int_eq(src.from, NL_SWEEP_EXP_AT_PATH);
+    /* a copy the sweep did not keep: refused, left as it was */
+    tu_tmp_write("sw/" NL_SWEEP_EXPERIMENT_COPY, "mine\n");
+    tu_tmp_write("exp.yaml", "name: k3\n");
+    ck_assert_int_eq(nl_sweep_write_experiment_record(&e, dir, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "is not the copy of its experiment file this sweep kept"), "%s", err.msg);
+    kept = tu_tmp_read("sw/" NL_SWEEP_EXPERIMENT_COPY);
+    ck_assert_str_eq(kept, "mine\n");
+    free(kept);
+    nl_sweep_experiment_source_of(dir, &src);
+    ck_assert(src.copy_changed);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- kill -9 and Ctrl-C ---- */
 
 /* runs long enough to be caught mid-sweep: a few hundred milliseconds each */
@@ -1089,6 +1157,7 @@ int main(void)
     tcase_add_test(plan_case, test_bad_experiment_files);
     tcase_add_test(plan_case, test_default_sweep_name);
     tcase_add_test(plan_case, test_resume_record);
+    tcase_add_test(plan_case, test_kept_experiment);
     suite_add_tcase(s, plan_case);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 120);
