@@ -123,9 +123,15 @@ def claim_line(r):
     else:
         effect = num(r["effect"])
     parts = [f"**{verdict}**", f"`{r['claim']}`: {r['expect']}", f"effect {effect}"]
-    if r["method"] and not r["method"].startswith("none"):
-        parts[-1] += f" ({r['method']})"
-    parts.append(f"{r['agree'] or 0}/{n} seeds agree")
+    counts = claim_words.cells_said(r) if claims_page.derived(r) and verdict != "described" else ""
+    if counts:
+        # a claim over cells: its cells' counts, not counts dressed as an
+        # effect, its interval and seeds that agree (issue 93)
+        parts[-1] = f"{counts} ({r['method'].split(':', 1)[0]})"
+    else:
+        if r["method"] and not r["method"].startswith("none"):
+            parts[-1] += f" ({r['method']})"
+        parts.append(f"{r['agree'] or 0}/{n} seeds agree")
     if r["p_holm"]:
         parts.append(f"Holm p {float(r['p_holm']):.3g} of {r['holm_k']}")
     if verdict == "inconclusive" and r["seeds_needed"]:
@@ -412,6 +418,14 @@ def claims_page_self_test():
         if not claims_page.page_problems(text):
             failures += 1
             print(f"render.py self-test: the page's checks pass a section with {what}", file=sys.stderr)
+    # results/README.md's line of a claim over cells: its counts, not a count shown as an effect
+    over = {"claim": "c", "expect": "a ~ b within 0.02", "n": "5", "effect": "5", "lo": "2", "hi": "5",
+            "method": "intersection-union: 3 hold, 0 do not, of 5", "agree": "5", "verdict": "inconclusive",
+            "p_holm": "", "holm_k": "", "seeds_needed": "", "mixed_commits": "false"}
+    got = claim_line(over)
+    if "3 of 5 cells hold, 2 undecided (intersection-union)" not in got or "effect" in got or "agree" in got:
+        failures += 1
+        print(f"render.py self-test: the line of a claim over cells with 3 of 5 holding is {got!r}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as root:
         os.makedirs(os.path.join(root, "results", "x"))
         with open(os.path.join(root, "results", "README.md"), "w") as f:
