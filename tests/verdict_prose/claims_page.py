@@ -147,6 +147,11 @@ def most_seeds(verdicts, names):
 
 # ---- the page ----
 
+def flat(text):
+    """text for one line outside a table (a list item): no column breaks to escape"""
+    return " ".join(str(text).split())
+
+
 def cell(text):
     """text for a table cell: one line, no column breaks"""
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -587,6 +592,11 @@ def reproductions_rows(root):
         return set()
 
 
+def html(text):
+    """text for inline HTML (a <details> summary)"""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def anchor(name):
     """the link to an experiment's section of this page"""
     return f"[{name}](#{slug(name)})"
@@ -700,17 +710,20 @@ def experiment_block(name, rows, link, notes, cost=None, family=None, latest=Non
     if unmarked_tests(rows):
         lines.append("No claim is marked headline (verdicts written before issue 68): every claim "
                      "but the summaries after cells counts as one here.")
-    lines += ["", "| claim | a, b (config keys) | metric (unit) | the paper's number | expect | rule | n "
-              "| n power asks | effect [interval], method | verdict | registration |",
-              "|---|---|---|---|---|---|---:|---:|---|---|---|"]
+    # the table holds what decides each claim: its effect, interval and
+    # verdict; the rest, long (the paper's quote, the config keys), is folded
+    # beneath it, one <details> per claim (issue 93: a verdict column that
+    # fits a 1012 px page)
+    lines += ["", "| claim | effect [interval], method | verdict |", "|---|---|---|"]
+    folded = []
     previous = None
     for r in heads:
         n = seed_count(r, rows)
         metric, unit_text = words.metric_text(root, r)
         unit = words.unit_of(r, unit_text)
-        paper = cell(paper_cell(r, unit))
+        paper = flat(paper_cell(r, unit))
         # a claim's each: values share its quote: it is written once
-        paper, previous = ("as above" if paper == previous else paper), paper
+        paper, previous = ("as the claim above" if paper == previous else paper), paper
         rule = col(r, "threshold_rule")
         effect = words.effect_text(r, unit, rows) + threshold_word(r)
         if near_threshold(r) and not rule_reproduces(r):
@@ -720,12 +733,21 @@ def experiment_block(name, rows, link, notes, cost=None, family=None, latest=Non
         if later:
             verdict += f"; {later}"
         power = as_count(col(r, "seeds_power"))
-        expect = f"`{cell(r['expect'])}`" + words.expect_unit_note(r, unit) if r["expect"] else "–"
-        lines.append("| " + " | ".join([
-            f"`{cell(r['claim'])}`", cell(words.compares(r, rows)), cell(f"{metric}, " + ("a rate, in % of seeds" if words.is_rate(r) else
-                                                 "a ratio (1: no effect)" if unit.name == "ratio" else f"in {unit.name}")), paper,
-            cell(expect), cell(short_rule(rule)), str(n), str(power) if power is not None else "–", cell(effect),
-            cell(verdict), cell(registration_cell(name, r))]) + " |")
+        expect = f"`{flat(r['expect'])}`" + words.expect_unit_note(r, unit) if r["expect"] else "–"
+        lines.append("| " + " | ".join([f"`{cell(r['claim'])}`", cell(effect), cell(verdict)]) + " |")
+        unit_said = ("a rate, in % of seeds" if words.is_rate(r) else
+                     "a ratio (1: no effect)" if unit.name == "ratio" else f"in {unit.name}")
+        folded += ["", f"<details><summary><code>{html(r['claim'])}</code> ({registration_kind(r)}): its cells, "
+                   "metric, the paper's number, expect, rule, seeds and registration</summary>", "",
+                   f"- **a, b (config keys)**: {flat(words.compares(r, rows))}",
+                   f"- **metric (unit)**: {flat(f'{metric}, {unit_said}')}",
+                   f"- **the paper's number**: {paper}",
+                   f"- **expect**: {flat(expect)}",
+                   f"- **rule**: {flat(short_rule(rule))}",
+                   f"- **n**: {n}; **n power asks**: {power if power is not None else '–'}",
+                   f"- **registration**: {flat(registration_cell(name, r))}",
+                   "", "</details>"]
+    lines += folded
     if any(near_threshold(r) and not rule_reproduces(r) for r in heads):
         lines += ["", "† The threshold (for `~`, the nearer edge of its band) lies within the interval's "
                   "half-width of the observed effect, and no rule puts it there (none is stated, or the "
@@ -1022,6 +1044,9 @@ LEGEND = [
     "its plan's verdict in [Looks and plans](#looks-and-plans), from `results/looks.csv`), its write-up (its "
     "section of [results/README.md](README.md), and the row of [reproductions.md](reproductions.md) that "
     "links that section, where one does) and its experiment file.",
+    "- **The table**: a row is a claim, its effect [interval] with its method, and its verdict; beneath the "
+    "table, one folded block per claim (*its cells, metric, ...*: click to open) holds the rest: a, b, the metric "
+    "and its unit, the paper's number, expect, rule, n and n power asks, and registration, each as below.",
     "- **headline**: the few claims an experiment's section states in its summary, marked `headline: true` in "
     "its experiment file; Holm's correction runs over them, and only they are in the tables. The rest are counted "
     "under each table as *secondary claims*.",
@@ -1176,7 +1201,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"pre-registered look, and {plan_headline(heads, plans)}.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
         f"{kinds['unknown']} unknown; {changed_after} had their expectation (threshold or direction) changed "
-        f"after their sweep's runs were committed (each with its commit in the registration column), and "
+        f"after their sweep's runs were committed (each with its commit in its registration), and "
         f"{rerun} are a confirmation's re-run after a discarded first attempt or changed between registration and runs"
         + ("" if HISTORY["hist"].ok else " (no git history here: neither is looked for)") + ".",
         f"- {ruled} of {len(heads)} have a threshold rule stated by their experiment; "

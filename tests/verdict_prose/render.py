@@ -400,7 +400,11 @@ def claims_page_self_test():
               + "\n".join(good) + "\n" + page, file=sys.stderr)
     holds = "holds: a − b [+2.1, +4.3] points of error lies above the threshold +1 points of error"
     cells = "undecided at 3 seeds: 1 of 2 cells hold, 1 undecided"
-    for want in (holds, cells, "](x/)", "](x/verdicts.csv)", "](#looks-and-plans)", "](README.md#1-x)"):
+    # the table holds claim, effect [interval] and verdict; the rest is folded beneath it, one block a claim
+    for want in (holds, cells, "](x/)", "](x/verdicts.csv)", "](#looks-and-plans)", "](README.md#1-x)",
+                 "| claim | effect [interval], method | verdict |\n|---|---|---|\n| `h` |",
+                 "<details><summary><code>h</code> (pre-registered)", "<details><summary><code>c</code>",
+                 "- **a, b (config keys)**: a: `model.norm.type=batch`; b: `model.norm.type=none`\n"):
         if want not in page:
             failures += 1
             print(f"render.py self-test: the planted section lacks {want!r}:\n{page}", file=sys.stderr)
