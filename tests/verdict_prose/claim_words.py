@@ -525,7 +525,8 @@ def self_test():
         (row("a/b > 1.035", "1.2", "1.1", "1.3", "1.035", metric="samples_per_s"), no_rule,
          "a/b [1.1, 1.3] lies above the threshold 1.035"),
         (row("rate(a > 2.95 or diverged) >= 0.5", "0.9", "0.6", "1", "0.5", metric="final_test_loss"), no_rule,
-         "the share of seeds with `a > 2.95 or diverged`, [60, 100]% of seeds, lies above the 50% of seeds the claim asks"),
+         "the share of seeds with `a > 2.95 or diverged`, [60, 100]% of seeds, lies above the 50% of seeds "
+         "the claim asks"),
         # the paper gives no size: the test is the direction, and no "half the paper's 0"
         (row("a < b", "-0.1", "-0.13", "-0.0657", "0", paper="0", rule="0.5 of the paper's effect"), half,
          "a − b [−13, −6.57] points of error lies below 0, no effect (the claim asks the direction)"),
