@@ -960,7 +960,8 @@ def first_look_section(heads, plans=None):
              "results` computed it (`results/looks.csv`, where each look is listed with whether the plan's first "
              "commit came before its runs): a first-confirmation plan is decided by the same first pre-registered "
              "look, but counts withdrawn sweeps and pilots not declared before their runs as looks too; a plan "
-             "declared after the look that decided it is marked *post hoc*.", "",
+             "declared after the look that decided it is marked *post hoc*. *decided by* links that look's section "
+             "of this page, whose row says why its verdict is what it is.", "",
              "| claim | its looks (registration: verdict) | decided by | its verdict | the latest look's verdict "
              "| the plan's verdict |",
              "|---|---|---|---|---|---|"]
@@ -970,7 +971,7 @@ def first_look_section(heads, plans=None):
         latest = looks[-1]
         lines.append("| " + " | ".join([
             f"`{cell(claim)}` ({anchor(looks[0][1])})", cell(seen),
-            f"`{first[1]}`" if first else "no pre-registered look",
+            anchor(first[1]) if first else "no pre-registered look",
             first[2]["verdict"] if first else "undecided",
             f"{latest[2]['verdict']} (`{latest[1]}`)",
             plan_cell((plans or {}).get((base, claim)))]) + " |")

@@ -289,7 +289,7 @@ def looks_self_test():
     plans = {("b", "c2"): {"verdict": "does not hold", "decided_by": "b", "declared_after_decisive": "true"},
              ("c", "c3"): {"verdict": "holds", "decided_by": "c-confirm", "declared_after_decisive": "false"}}
     lines = claims_page.first_look_section(heads, plans)
-    if not any("`c1`" in x and "| `a-confirm` | inconclusive | holds (`a-confirm2`) | no plan |" in x for x in lines) \
+    if not any("`c1`" in x and "| [a-confirm](#a-confirm) | inconclusive | holds (`a-confirm2`) | no plan |" in x for x in lines) \
             or not any("`c3`" in x and x.endswith("| holds at `c-confirm` |") for x in lines) \
             or not any("`c2`" in x and "| does not hold at `b`, *post hoc*: " in x for x in lines):
         failures += 1
