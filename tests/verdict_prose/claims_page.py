@@ -658,7 +658,7 @@ def threshold_word(r):
 EVIDENCE = "Evidence: "
 
 
-def evidence_line(name, experiment, link, plans, reproduced):
+def evidence_line(name, experiment, link, plans, reproduced, root="."):
     """the links of an experiment's section to its evidence (issue 93): its
     sweep directory, its verdicts.csv, its looks (this page's "Looks and
     plans" and results/looks.csv: the rows of its original's claims), its
@@ -666,7 +666,10 @@ def evidence_line(name, experiment, link, plans, reproduced):
     reproductions.md that links that section, where one does) and its
     experiment file; every link relative to results/, where this page is"""
     base = confirm_order(name)[0]
-    parts = [f"sweep [results/{name}/]({name}/)", f"verdicts [results/{name}/verdicts.csv]({name}/verdicts.csv)"]
+    # a sweep's directory has its summary.csv; a claims file over a table
+    # (results/fold-bn, results/bench/...) or runs of their own (sync-bn-mpi) do not
+    kind = "sweep" if os.path.exists(os.path.join(root, "results", name, "summary.csv")) else "directory"
+    parts = [f"{kind} [results/{name}/]({name}/)", f"verdicts [results/{name}/verdicts.csv]({name}/verdicts.csv)"]
     if plans is None:
         looks = "looks: [Looks and plans](#looks-and-plans) (`results/looks.csv` is missing)"
     else:
@@ -692,7 +695,7 @@ def experiment_block(name, rows, link, notes, cost=None, family=None, latest=Non
     heads, marked = headline_rows(rows)
     experiment = col(rows[0], "experiment") if rows else ""
     lines = [f"### {name}", ""]
-    lines.append(evidence_line(name, experiment, link, plans, reproduced))
+    lines.append(evidence_line(name, experiment, link, plans, reproduced, root))
     lines += family_line(name, family)
     rules = sorted({col(r, "threshold_rule") for r in rows if col(r, "threshold_rule")})
     if rules:
