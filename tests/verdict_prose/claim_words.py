@@ -238,23 +238,49 @@ def is_difference(r):
     return not is_rate(r) and not RATIO_RE.search(expect) and bool(re.search(r"\b[bcd]\b", expect))
 
 
+CELLS_METHOD_RE = re.compile(r"^[\w-]+:\s*(\d+) hold, (\d+) do not, of (\d+)")
+
+
+def cell_counts(r):
+    """(hold, do not, undecided, cells) of a claim over cells, as its method
+    column counts them; None where it gives no counts"""
+    m = CELLS_METHOD_RE.match(col(r, "method"))
+    if not m:
+        return None
+    holds, fails, n = map(int, m.groups())
+    return holds, fails, n - holds - fails, n
+
+
+def cells_said(r):
+    """a claim over cells' counts in words: '3 of 5 cells hold, 2 undecided'
+    (issue 93: the counts, not a count dressed as an effect and interval)"""
+    counts = cell_counts(r)
+    if counts is None:
+        return ""
+    holds, fails, undecided, n = counts
+    parts = [f"{holds} of {n} cells hold"]
+    if fails:
+        parts.append(f"{fails} {'does' if fails == 1 else 'do'} not")
+    if undecided:
+        parts.append(f"{undecided} undecided")
+    return ", ".join(parts)
+
+
 def effect_text(r, unit, rows):
     """'−1.33 points of error [−1.65, −0.99], bootstrap'; a claim over cells:
-    its counts, labelled as counts, and its cells' effects in the unit"""
+    the range of its cells' effects in the unit, and its method, cells
+    (counts): the counts themselves lead its verdict (cells_said)"""
     if derived(r):
-        m = re.match(r"^[\w-]+:\s*(\d+) hold, (\d+) do not, of (\d+)", col(r, "method"))
-        if not m:
+        if cell_counts(r) is None:
             return col(r, "method")
-        holds, fails, n = m.groups()
-        text = f"cells (counts): {holds} of {n} hold, {fails} do not"
         effects = [as_float(col(c, "effect")) for c in cell_rows(r, rows)]
         effects = [e for e in effects if e is not None]
-        if effects:
-            lo, hi = min(effects), max(effects)
-            sign = is_difference(r)
-            span = unit.said(lo, sign=sign) if lo == hi else f"{unit.value(lo, sign=sign)} to {unit.said(hi, sign=sign)}"
-            text += f"; the cells' effects {span}"
-        return text
+        if not effects:
+            return "cells (counts)"
+        lo, hi = min(effects), max(effects)
+        sign = is_difference(r)
+        span = unit.said(lo, sign=sign) if lo == hi else f"{unit.value(lo, sign=sign)} to {unit.said(hi, sign=sign)}"
+        return f"{span} (its cells' effects), cells (counts)"
     effect, lo, hi = (as_float(col(r, k)) for k in ("effect", "lo", "hi"))
     if effect is None:
         return "–"
@@ -331,7 +357,8 @@ def why_not(r, unit, rows, threshold_fn):
             return ""
         said = [f"`{cell_name(c)}`: {why_not(c, unit, rows, threshold_fn)}" for c in failing[:3]]
         more = f"; and {len(failing) - 3} more" if len(failing) > 3 else ""
-        return (f"{len(failing)} of {len(cell_rows(r, rows))} cells do not hold — " + "; ".join(said) + more)
+        counts = cells_said(r) or f"{len(failing)} of {len(cell_rows(r, rows))} cells do not hold"
+        return f"{counts} — " + "; ".join(said) + more
     expect = col(r, "expect")
     effect, t = as_float(col(r, "effect")), as_float(col(r, "threshold"))
     if effect is None:
@@ -394,6 +421,68 @@ def why_not(r, unit, rows, threshold_fn):
             + rule_words(r, unit, threshold_fn))
 
 
+def span_said(lo, hi, unit, sign):
+    """an interval in the unit: '[+2.1, +4.3] points of error', '[60, 100]% of seeds'"""
+    text = f"[{unit.value(lo, sign=sign)}, {unit.value(hi, sign=sign)}]"
+    if unit.name == "ratio" or not unit.short:
+        return text
+    return text + ("" if unit.short.startswith("%") else " ") + unit.short
+
+
+def holds_why(r, unit, rows, threshold_fn):
+    """words for a row that holds, as why_not's for one that does not (issue
+    93: no bare "holds"): its interval against the threshold, from the
+    row's own lo, hi and threshold; a claim over cells: its cells' counts"""
+    if derived(r):
+        return cells_said(r)
+    expect = col(r, "expect")
+    lo, hi, t = as_float(col(r, "lo")), as_float(col(r, "hi")), as_float(col(r, "threshold"))
+    if lo is None or hi is None:
+        return ""
+    sign = is_difference(r)
+    span = span_said(lo, hi, unit, sign)
+    passed = (f", and its test passes (Holm p {float(col(r, 'p_holm')):.3g})" if as_float(col(r, "p_holm")) is not None
+              else ", and its test passes")
+    m = RATE_EXPECT_RE.match(expect)
+    if m:
+        p = float(m.group("p"))
+        up = m.group("op").startswith(">")
+        beyond = lo >= p if up else hi <= p
+        where = f"{'above' if up else 'below'} the {unit.said(p)} the claim asks"
+        said = f"the share of seeds with `{m.group('event')}`, {span},"
+        return f"{said} lies {where}" if beyond else f"{said} reaches {unit.said(lo if up else hi)}{passed}"
+    m = BAND_EXPECT_RE.match(expect)
+    if m:
+        w = float(m.group("w"))
+        centre = t if t is not None else 0.0
+        lhs, rhs = m.group("lhs").strip(), m.group("rhs").strip()
+        what = "a − b" if rhs == "b" else lhs.replace("-", "−")
+        band = f"{unit.value(centre, sign=sign)} ± {unit.said(w)}" if centre else f"± {unit.said(w)}"
+        if centre - w <= lo and hi <= centre + w:
+            return f"{what} {span} lies inside the band ({band})"
+        return f"{what} {span}, the band {band}{passed}"
+    m = SIDE_EXPECT_RE.match(expect)
+    if not m:
+        return ""
+    up = m.group("op").startswith(">")
+    lhs, rhs = m.group("lhs").strip(), m.group("rhs").strip()
+    null = 1.0 if lhs == "a/b" else 0.0
+    threshold = t if t is not None else null
+    if lhs == "a" and rhs != "b":
+        what, need = "a", f"the {unit.said(threshold, 4)} the claim asks"
+    else:
+        what = "a − b" if (lhs == "a" and rhs == "b") else lhs.replace("-", "−")
+        need = f"the threshold {unit.said(threshold, 4, sign=sign)}"
+    if threshold == null and not (lhs == "a" and rhs != "b"):
+        # the paper gives no size: its value is no effect, and the test is the direction
+        need = f"{unit.value(null)}, no effect (the claim asks the direction)"
+    beyond = lo >= threshold if up else hi <= threshold
+    if beyond:
+        return (f"{what} {span} lies {'above' if up else 'below'} {need}"
+                + ("" if threshold == null else rule_words(r, unit, threshold_fn)))
+    return f"{what} {span}, {need}{passed}"
+
+
 def self_test():
     """why_not and the units on rows whose answer is known: they can fail"""
     def row(expect, effect, lo, hi, threshold, metric="final_test_error", within="", paper="", rule=""):
@@ -425,4 +514,34 @@ def self_test():
             if w not in got:
                 out.append(f"claim_words self-test: why_not({r['expect']}, effect {r['effect']}) gave {got!r}, "
                            f"without {w!r}")
+    # a row that holds says why (issue 93): its interval against the threshold, in the row's unit
+    holds = [
+        (row("a > b by 0.01", "0.032", "0.021", "0.043", "0.01", paper="0.02", rule="0.5 of the paper's effect"),
+         half, "a − b [+2.1, +4.3] points of error lies above the threshold +1 points of error (half the paper's 2)"),
+        (row("a < b by 0.026", "-0.04", "-0.05", "-0.03", "-0.026"), no_rule,
+         "a − b [−5, −3] points of error lies below the threshold −2.6 points of error"),
+        (row("a ~ b within 0.02", "0.001", "-0.005", "0.007", "0", within="0.02"), no_rule,
+         "a − b [−0.5, +0.7] points of error lies inside the band (± 2 points of error)"),
+        (row("a/b > 1.035", "1.2", "1.1", "1.3", "1.035", metric="samples_per_s"), no_rule,
+         "a/b [1.1, 1.3] lies above the threshold 1.035"),
+        (row("rate(a > 2.95 or diverged) >= 0.5", "0.9", "0.6", "1", "0.5", metric="final_test_loss"), no_rule,
+         "the share of seeds with `a > 2.95 or diverged`, [60, 100]% of seeds, lies above the 50% of seeds "
+         "the claim asks"),
+        # the paper gives no size: the test is the direction, and no "half the paper's 0"
+        (row("a < b", "-0.1", "-0.13", "-0.0657", "0", paper="0", rule="0.5 of the paper's effect"), half,
+         "a − b [−13, −6.57] points of error lies below 0, no effect (the claim asks the direction)"),
+        # an interval that crosses the threshold is not said to lie beyond it
+        (row("a > b by 0.01", "0.032", "0.005", "0.043", "0.01"), no_rule,
+         "a − b [+0.5, +4.3] points of error, the threshold +1 points of error, and its test passes"),
+    ]
+    for r, fn, want in holds:
+        got = holds_why(r, unit_of(r), [r], fn)
+        if got != want:
+            out.append(f"claim_words self-test: holds_why({r['expect']}, [{r['lo']}, {r['hi']}]) gave {got!r}, "
+                       f"by hand {want!r}")
+    # a claim over cells: its counts, in words, and no count as an effect
+    over = {"claim": "x", "expect": "a < b", "method": "intersection-union: 3 hold, 0 do not, of 5"}
+    if cells_said(over) != "3 of 5 cells hold, 2 undecided" or "hold" in effect_text(over, unit_of(over), [over]):
+        out.append(f"claim_words self-test: a claim over cells with 3 of 5 holding said {cells_said(over)!r}, "
+                   f"effect {effect_text(over, unit_of(over), [over])!r}")
     return out

@@ -147,6 +147,11 @@ def most_seeds(verdicts, names):
 
 # ---- the page ----
 
+def flat(text):
+    """text for one line outside a table (a list item): no column breaks to escape"""
+    return " ".join(str(text).split())
+
+
 def cell(text):
     """text for a table cell: one line, no column breaks"""
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -357,6 +362,23 @@ def seeds_to_decide(r, n, cost=None):
     return need, least, hours
 
 
+def verdict_words(r, n, cost, unit, rows):
+    """the verdict and why, from the row's own numbers (issue 93): a row that
+    holds gives its interval against the threshold, one that does not the
+    reason (claim_words.why_not); a claim over cells leads with its verdict,
+    then its cells' counts ('3 of 5 cells hold, 2 undecided')"""
+    text = verdict_text(r, n, cost)
+    if r["verdict"] == "holds":
+        why = words.holds_why(r, unit, rows, rule_threshold)
+    elif r["verdict"] == "does not hold":
+        why = words.why_not(r, unit, rows, rule_threshold)
+    elif r["verdict"] == "inconclusive" and derived(r):
+        why = words.cells_said(r)
+    else:
+        why = ""
+    return f"{text}: {why}" if why else text
+
+
 def verdict_text(r, n, cost=None):
     v = r["verdict"]
     if v != "inconclusive":
@@ -557,6 +579,24 @@ def section_links(results_text, sections, of_section):
     return out
 
 
+REPRODUCTION_ROW_RE = re.compile(r"^\| \[[^\]]*\]\(README\.md#(\d+)-", re.M)
+
+
+def reproductions_rows(root):
+    """the section numbers of results/README.md that a row of
+    results/reproductions.md links"""
+    try:
+        with open(os.path.join(root, "results", "reproductions.md")) as f:
+            return {int(m.group(1)) for m in REPRODUCTION_ROW_RE.finditer(f.read())}
+    except OSError:
+        return set()
+
+
+def html(text):
+    """text for inline HTML (a <details> summary)"""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def anchor(name):
     """the link to an experiment's section of this page"""
     return f"[{name}](#{slug(name)})"
@@ -584,9 +624,10 @@ def family_line(name, family):
     return [line + "."]
 
 
-def later_word(name, r, latest, rows_of):
+def later_word(name, r, latest, rows_of, unit=None):
     """what the latest run of the same claim says where it is not this row:
-    'decided in NAME: holds', 'retested in NAME: undecided at n seeds'"""
+    'decided in NAME: holds: ...' with its reason (verdict_words), 'retested
+    in NAME: undecided at n seeds'"""
     if latest is None:
         return ""
     base = confirm_order(name)[0]
@@ -594,9 +635,12 @@ def later_word(name, r, latest, rows_of):
     if not hit or hit[1] == name:
         return ""
     _, other, row = hit
+    rows = rows_of(other)
+    said = verdict_words(row, seed_count(row, rows), None, unit, rows) if unit else \
+        verdict_text(row, seed_count(row, rows))
     if row["verdict"] in ("holds", "does not hold"):
-        return f"decided in {anchor(other)}: {row['verdict']}"
-    return f"retested in {anchor(other)}: {verdict_text(row, seed_count(row, rows_of(other)))}"
+        return f"decided in {anchor(other)}: {said}"
+    return f"retested in {anchor(other)}: {said}"
 
 
 def threshold_word(r):
@@ -610,14 +654,48 @@ def threshold_word(r):
     return "; the threshold lies within the interval's half-width of the effect and is not the rule's †"
 
 
-def experiment_block(name, rows, link, notes, cost=None, family=None, latest=None, rows_of=None, root="."):
+# the line of an experiment's section that leads to its evidence (issue 93)
+EVIDENCE = "Evidence: "
+
+
+def evidence_line(name, experiment, link, plans, reproduced, root="."):
+    """the links of an experiment's section to its evidence (issue 93): its
+    sweep directory, its verdicts.csv, its looks (this page's "Looks and
+    plans" and results/looks.csv: the rows of its original's claims), its
+    write-up (its section of results/README.md, and the row of
+    reproductions.md that links that section, where one does) and its
+    experiment file; every link relative to results/, where this page is"""
+    base = confirm_order(name)[0]
+    # a sweep's directory has its summary.csv; a claims file over a table
+    # (results/fold-bn, results/bench/...) or runs of their own (sync-bn-mpi) do not
+    kind = "sweep" if os.path.exists(os.path.join(root, "results", name, "summary.csv")) else "directory"
+    parts = [f"{kind} [results/{name}/]({name}/)", f"verdicts [results/{name}/verdicts.csv]({name}/verdicts.csv)"]
+    if plans is None:
+        looks = "looks: [Looks and plans](#looks-and-plans) (`results/looks.csv` is missing)"
+    else:
+        n = sum(1 for b, _ in plans if b == base)
+        rows = (f"{n} row{'s' if n != 1 else ''} of `{base}`'s claims" if n else
+                f"no row: no claim of `{base}` declares a plan")
+        looks = f"looks: [Looks and plans](#looks-and-plans), [results/looks.csv](looks.csv) ({rows})"
+    parts.append(looks)
+    if link:
+        up = f"write-up: [§{link[0]} of results/README.md]({link[1]})"
+        if reproduced:
+            up += ", its row in [reproductions.md](reproductions.md)"
+        parts.append(up)
+    else:
+        parts.append("write-up: none (no section of results/README.md links its experiment file)")
+    if experiment:
+        parts.append(f"claims: [{experiment}](../{experiment})")
+    return EVIDENCE + "; ".join(parts) + "."
+
+
+def experiment_block(name, rows, link, notes, cost=None, family=None, latest=None, rows_of=None, root=".",
+                     plans=None, reproduced=False):
     heads, marked = headline_rows(rows)
     experiment = col(rows[0], "experiment") if rows else ""
     lines = [f"### {name}", ""]
-    where = [f"[{experiment}](../{experiment})"] if experiment else []
-    if link:
-        where.append(f"[§{link[0]} of results/README.md]({link[1]})")
-    lines.append("Claims: " + (", ".join(where) if where else "–") + f"; verdicts: `results/{name}/verdicts.csv`.")
+    lines.append(evidence_line(name, experiment, link, plans, reproduced, root))
     lines += family_line(name, family)
     rules = sorted({col(r, "threshold_rule") for r in rows if col(r, "threshold_rule")})
     if rules:
@@ -635,35 +713,44 @@ def experiment_block(name, rows, link, notes, cost=None, family=None, latest=Non
     if unmarked_tests(rows):
         lines.append("No claim is marked headline (verdicts written before issue 68): every claim "
                      "but the summaries after cells counts as one here.")
-    lines += ["", "| claim | a, b (config keys) | metric (unit) | the paper's number | expect | rule | n "
-              "| n power asks | effect [interval], method | verdict | registration |",
-              "|---|---|---|---|---|---|---:|---:|---|---|---|"]
+    # the table holds what decides each claim: its effect, interval and
+    # verdict; the rest, long (the paper's quote, the config keys), is folded
+    # beneath it, one <details> per claim (issue 93: a verdict column that
+    # fits a 1012 px page)
+    lines += ["", "| claim | effect [interval], method | verdict |", "|---|---|---|"]
+    folded = []
     previous = None
     for r in heads:
         n = seed_count(r, rows)
         metric, unit_text = words.metric_text(root, r)
         unit = words.unit_of(r, unit_text)
-        paper = cell(paper_cell(r, unit))
+        paper = flat(paper_cell(r, unit))
         # a claim's each: values share its quote: it is written once
-        paper, previous = ("as above" if paper == previous else paper), paper
+        paper, previous = ("as the claim above" if paper == previous else paper), paper
         rule = col(r, "threshold_rule")
         effect = words.effect_text(r, unit, rows) + threshold_word(r)
         if near_threshold(r) and not rule_reproduces(r):
             notes["near"] += 1
-        verdict = verdict_text(r, n, cost)
-        if r["verdict"] == "does not hold":
-            why = words.why_not(r, unit, rows, rule_threshold)
-            verdict += f": {why}" if why else ""
-        later = later_word(name, r, latest, rows_of or (lambda _: rows))
+        verdict = verdict_words(r, n, cost, unit, rows)
+        later = later_word(name, r, latest, rows_of or (lambda _: rows), unit)
         if later:
             verdict += f"; {later}"
         power = as_count(col(r, "seeds_power"))
-        expect = f"`{cell(r['expect'])}`" + words.expect_unit_note(r, unit) if r["expect"] else "–"
-        lines.append("| " + " | ".join([
-            f"`{cell(r['claim'])}`", cell(words.compares(r, rows)), cell(f"{metric}, " + ("a rate, in % of seeds" if words.is_rate(r) else
-                                                 "a ratio (1: no effect)" if unit.name == "ratio" else f"in {unit.name}")), paper,
-            cell(expect), cell(short_rule(rule)), str(n), str(power) if power is not None else "–", cell(effect),
-            cell(verdict), cell(registration_cell(name, r))]) + " |")
+        expect = f"`{flat(r['expect'])}`" + words.expect_unit_note(r, unit) if r["expect"] else "–"
+        lines.append("| " + " | ".join([f"`{cell(r['claim'])}`", cell(effect), cell(verdict)]) + " |")
+        unit_said = ("a rate, in % of seeds" if words.is_rate(r) else
+                     "a ratio (1: no effect)" if unit.name == "ratio" else f"in {unit.name}")
+        folded += ["", f"<details><summary><code>{html(r['claim'])}</code> ({registration_kind(r)}): its cells, "
+                   "metric, the paper's number, expect, rule, seeds and registration</summary>", "",
+                   f"- **a, b (config keys)**: {flat(words.compares(r, rows))}",
+                   f"- **metric (unit)**: {flat(f'{metric}, {unit_said}')}",
+                   f"- **the paper's number**: {paper}",
+                   f"- **expect**: {flat(expect)}",
+                   f"- **rule**: {flat(short_rule(rule))}",
+                   f"- **n**: {n}; **n power asks**: {power if power is not None else '–'}",
+                   f"- **registration**: {flat(registration_cell(name, r))}",
+                   "", "</details>"]
+    lines += folded
     if any(near_threshold(r) and not rule_reproduces(r) for r in heads):
         lines += ["", "† The threshold (for `~`, the nearer edge of its band) lies within the interval's "
                   "half-width of the observed effect, and no rule puts it there (none is stated, or the "
@@ -876,7 +963,8 @@ def first_look_section(heads, plans=None):
              "results` computed it (`results/looks.csv`, where each look is listed with whether the plan's first "
              "commit came before its runs): a first-confirmation plan is decided by the same first pre-registered "
              "look, but counts withdrawn sweeps and pilots not declared before their runs as looks too; a plan "
-             "declared after the look that decided it is marked *post hoc*.", "",
+             "declared after the look that decided it is marked *post hoc*. *decided by* links that look's section "
+             "of this page, whose row says why its verdict is what it is.", "",
              "| claim | its looks (registration: verdict) | decided by | its verdict | the latest look's verdict "
              "| the plan's verdict |",
              "|---|---|---|---|---|---|"]
@@ -886,7 +974,7 @@ def first_look_section(heads, plans=None):
         latest = looks[-1]
         lines.append("| " + " | ".join([
             f"`{cell(claim)}` ({anchor(looks[0][1])})", cell(seen),
-            f"`{first[1]}`" if first else "no pre-registered look",
+            anchor(first[1]) if first else "no pre-registered look",
             first[2]["verdict"] if first else "undecided",
             f"{latest[2]['verdict']} (`{latest[1]}`)",
             plan_cell((plans or {}).get((base, claim)))]) + " |")
@@ -955,6 +1043,14 @@ def withdrawn_section(rows):
 LEGEND = [
     "## How to read a row",
     "",
+    "- **Evidence** (each experiment's first line): its sweep directory (`results/NAME/`: its runs, "
+    "summary.csv), its `verdicts.csv` (every row of this page comes from it), its looks (the claim's looks and "
+    "its plan's verdict in [Looks and plans](#looks-and-plans), from `results/looks.csv`), its write-up (its "
+    "section of [results/README.md](README.md), and the row of [reproductions.md](reproductions.md) that "
+    "links that section, where one does) and its experiment file.",
+    "- **The table**: a row is a claim, its effect [interval] with its method, and its verdict; beneath the "
+    "table, one folded block per claim (*its cells, metric, ...*: click to open) holds the rest: a, b, the metric "
+    "and its unit, the paper's number, expect, rule, n and n power asks, and registration, each as below.",
     "- **headline**: the few claims an experiment's section states in its summary, marked `headline: true` in "
     "its experiment file; Holm's correction runs over them, and only they are in the tables. The rest are counted "
     "under each table as *secondary claims*.",
@@ -973,8 +1069,9 @@ LEGEND = [
     "  - *ratio*: a/b per seed, where 1 is no effect, or a value over its reference (a rotation over √(2ηλ));",
     "  - *% of seeds*: a rate claim (`rate(EVENT) >= P`): the share of a's seeds with the event, ×100;",
     "  - *series units*: a series a run records (series.csv, trace.csv) in its own units, named with the series;",
-    "  - *cells (counts)*: a claim over cells is decided by counting cells, never a metric: \"2 of 5 hold, 0 do "
-    "not\"; beside the counts, the range of its cells' effects in the metric's unit.",
+    "  - *cells (counts)*: a claim over cells is decided by counting cells, never a metric: its verdict leads, "
+    "then the counts (\"undecided at 5 seeds: 3 of 5 cells hold, 2 undecided\"); its effect column gives the "
+    "range of its cells' effects in the metric's unit.",
     "- **the paper's number**: the quote the claim checks (cut to its opening and its number), then the paper's "
     "number (`paper_value`) in the row's unit. *the paper gives no size (0): the test is the direction*: the paper "
     "states a direction without a number, so its value is no effect (0 for a difference, 1 for a ratio) and any "
@@ -1002,7 +1099,11 @@ LEGEND = [
     "so it was not chosen after seeing the runs. *†*: the same closeness where no rule gives this threshold: a "
     "threshold fitted to the runs decides nothing.",
     "- **verdict**: *holds*: the claim's one-sided test passes at 0.025, Holm-corrected over the experiment's "
-    "headline claims (a claim over cells: every cell holds). *does not hold*: the opposite's test passes by the "
+    "headline claims (a claim over cells: every cell holds); the row says why, from its own numbers: its interval "
+    "against the threshold (*a − b [+2.1, +4.3] points of error lies above the threshold +1 points of error*, "
+    "with the threshold's source; *lies above 0, no effect* where the paper gives no size; *lies inside the band* "
+    "for `~`; a rate's share of seeds against the share the claim asks), a claim over cells its cells' counts. "
+    "*does not hold*: the opposite's test passes by the "
     "same standard; the row says why: *wrong direction* (the whole interval on the other side of no effect), "
     "*right direction, too small* or *too small, the mean the other way* (the interval stops short of the "
     "threshold: how far it reaches, and the threshold's source), *outside the band* (for `~`: which side, by how "
@@ -1052,13 +1153,16 @@ def render(verdicts, results_text, sections, of_section, root="."):
     first_decided, claims_once, ft, no_first = shares["first"]
     first_share = percent(first_decided, claims_once)
     plans = read_looks(root)
+    reproduced = reproductions_rows(root)
     notes = {"near": 0}
     body, costs = [], {}
     family_of, latest_of = families(verdicts), latest_by_claim(heads)
     for name in sorted(verdicts):
         costs[name] = seed_cost(root, name)
-        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, costs[name],
-                                        family_of.get(name), latest_of, verdicts.get, root)
+        link = links.get(name)
+        body += [""] + experiment_block(name, verdicts[name], link, notes, costs[name],
+                                        family_of.get(name), latest_of, verdicts.get, root, plans,
+                                        bool(link) and link[0] in reproduced)
     lines = [
         "<!-- generated from results/*/verdicts.csv by tests/verdict_prose/render.py; do not edit: "
         "python3 tests/verdict_prose/render.py . --write -->",
@@ -1102,7 +1206,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"pre-registered look, and {plan_headline(heads, plans)}.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
         f"{kinds['unknown']} unknown; {changed_after} had their expectation (threshold or direction) changed "
-        f"after their sweep's runs were committed (each with its commit in the registration column), and "
+        f"after their sweep's runs were committed (each with its commit in its registration), and "
         f"{rerun} are a confirmation's re-run after a discarded first attempt or changed between registration and runs"
         + ("" if HISTORY["hist"].ok else " (no git history here: neither is looked for)") + ".",
         f"- {ruled} of {len(heads)} have a threshold rule stated by their experiment; "
@@ -1131,3 +1235,102 @@ STATED_RE = re.compile(r"\b(\d+) seeds?\b")
 def stated_seeds(cells):
     """the seed counts a row's prose states: "(1 seed)", "3 of 3 seeds", "in 2 seeds\""""
     return [int(m.group(1)) for c in cells for m in STATED_RE.finditer(c)]
+
+
+# ---- the page's own checks (issue 93): its sections lead to their evidence,
+# its verdicts say why, its links resolve ----
+
+CELL_SPLIT_RE = re.compile(r"(?<!\\)\|")
+# a verdict of "holds" with no reason after it: at the cell's start or after
+# a later look's link ("decided in [NAME](#NAME): holds")
+BARE_HOLDS_RE = re.compile(r"(?:^|\): )holds(?!: \S)")
+# an over-cells row's verdict: the verdict first, then its cells' counts
+CELLS_VERDICT_RE = re.compile(r"^(?:holds|does not hold|undecided[^:]*): \d+ of \d+ cells hold\b")
+LINK_TARGET_RE = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def table_cells(line):
+    return [c.strip() for c in CELL_SPLIT_RE.split(line.strip().strip("|"))]
+
+
+def page_problems(text):
+    """what the generated page lacks of issue 93, each a line: an experiment's
+    section without its links to its sweep directory, its verdicts.csv, its
+    looks and its write-up; a row whose verdict is a bare "holds"; a claim
+    over cells whose verdict does not lead with itself and its cells' counts"""
+    out = []
+    body = re.split(r"(?:^|\n)## Experiments\n", text, maxsplit=1)
+    if len(body) != 2:
+        return ["results/claims.md: no \"## Experiments\" section"]
+    for section in re.split(r"\n(?=### )", body[1]):
+        if not section.startswith("### "):
+            continue
+        name = section[4:section.index("\n") if "\n" in section else None].strip()
+        evidence = next((x for x in section.split("\n") if x.startswith(EVIDENCE)), "")
+        wants = {"its sweep directory": f"]({name}/)", "its verdicts.csv": f"]({name}/verdicts.csv)",
+                 "its looks": "](#looks-and-plans)", "its write-up": "](README.md#"}
+        for what, link in wants.items():
+            if link not in evidence:
+                out.append(f"results/claims.md, {name}: its section does not link {what} (`{link}`) "
+                           f"in its \"{EVIDENCE.strip()}\" line")
+        header = None
+        for line in section.split("\n"):
+            if not line.startswith("| "):
+                continue
+            cells = table_cells(line)
+            if header is None:
+                header = cells
+                continue
+            if line.startswith("|---") or "verdict" not in header or len(cells) != len(header):
+                continue
+            verdict = cells[header.index("verdict")]
+            claim = cells[0]
+            if BARE_HOLDS_RE.search(verdict):
+                out.append(f"results/claims.md, {name}, {claim}: a bare \"holds\" (the row does not say why): "
+                           f"{verdict!r}")
+            effect = next((c for h, c in zip(header, cells) if h.startswith("effect")), "")
+            if "cells (counts)" in effect and not CELLS_VERDICT_RE.match(verdict):
+                out.append(f"results/claims.md, {name}, {claim}: a claim over cells whose verdict does not lead "
+                           f"with itself and its cells' counts (\"3 of 5 cells hold, 2 undecided\"): {verdict!r}")
+    return out
+
+
+def heading_anchors(text):
+    """the anchors of a Markdown page's headings, as tests/test_doc_links.c
+    computes them (a repeated heading's get -1, -2, ...)"""
+    seen, out, fenced = {}, set(), False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or not line.startswith("#"):
+            continue
+        s = slug(line.lstrip("#").lstrip(" "))
+        k = seen.get(s, 0)
+        out.add(f"{s}-{k}" if k else s)
+        seen[s] = k + 1
+    return out
+
+
+def link_problems(root, page, text):
+    """each relative link of `text` (the page at `page`, a path from root)
+    that names no file, or an anchor no heading of its page has: what
+    test_doc_links fails on, found where the page is written"""
+    out, anchors = [], {}
+    for target in LINK_TARGET_RE.findall(text):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        path, _, frag = target.partition("#")
+        rel = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+        if path and not os.path.exists(os.path.join(root, rel)):
+            out.append(f"{page}: the link ({target}) names no file {rel}")
+            continue
+        if frag and rel.endswith(".md"):
+            if rel not in anchors:
+                if rel == page:
+                    anchors[rel] = heading_anchors(text)
+                else:
+                    with open(os.path.join(root, rel)) as f:
+                        anchors[rel] = heading_anchors(f.read())
+            if frag not in anchors[rel]:
+                out.append(f"{page}: the link ({target}): {rel} has no heading with the anchor #{frag}")
+    return out

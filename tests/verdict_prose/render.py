@@ -31,7 +31,13 @@ What is generated:
     results/looks.csv (written by `normlab verdict --looks results`: the
     page never chooses which look counts); and its section "Withdrawn
     runs", from results/withdrawn.csv (written by `normlab verdict
-    --withdrawn results` from the git history).
+    --withdrawn results` from the git history). Each experiment's section
+    leads to its evidence (its sweep directory, verdicts.csv, looks and
+    write-up), each row's verdict says why (a "holds" its interval against
+    the threshold, as a "does not hold" does), a claim over cells leads
+    with its verdict and its cells' counts, and every link of the page
+    resolves: the check fails otherwise (issue 93; the self-test plants
+    each fault).
 Every quote of a paper in experiments/ is the paper's text
 (tests/verdict_prose/paper_quotes.tsv, quotes.py) or marked (paraphrase),
 and every claim's paper_value follows from its quote: a number of it, a
@@ -117,9 +123,15 @@ def claim_line(r):
     else:
         effect = num(r["effect"])
     parts = [f"**{verdict}**", f"`{r['claim']}`: {r['expect']}", f"effect {effect}"]
-    if r["method"] and not r["method"].startswith("none"):
-        parts[-1] += f" ({r['method']})"
-    parts.append(f"{r['agree'] or 0}/{n} seeds agree")
+    counts = claim_words.cells_said(r) if claims_page.derived(r) and verdict != "described" else ""
+    if counts:
+        # a claim over cells: its cells' counts, not counts dressed as an
+        # effect, its interval and seeds that agree (issue 93)
+        parts[-1] = f"{counts} ({r['method'].split(':', 1)[0]})"
+    else:
+        if r["method"] and not r["method"].startswith("none"):
+            parts[-1] += f" ({r['method']})"
+        parts.append(f"{r['agree'] or 0}/{n} seeds agree")
     if r["p_holm"]:
         parts.append(f"Holm p {float(r['p_holm']):.3g} of {r['holm_k']}")
     if verdict == "inconclusive" and r["seeds_needed"]:
@@ -277,7 +289,7 @@ def looks_self_test():
     plans = {("b", "c2"): {"verdict": "does not hold", "decided_by": "b", "declared_after_decisive": "true"},
              ("c", "c3"): {"verdict": "holds", "decided_by": "c-confirm", "declared_after_decisive": "false"}}
     lines = claims_page.first_look_section(heads, plans)
-    if not any("`c1`" in x and "| `a-confirm` | inconclusive | holds (`a-confirm2`) | no plan |" in x for x in lines) \
+    if not any("`c1`" in x and "| [a-confirm](#a-confirm) | inconclusive | holds (`a-confirm2`) | no plan |" in x for x in lines) \
             or not any("`c3`" in x and x.endswith("| holds at `c-confirm` |") for x in lines) \
             or not any("`c2`" in x and "| does not hold at `b`, *post hoc*: " in x for x in lines):
         failures += 1
@@ -359,6 +371,80 @@ def plan_ledger_self_test():
     return failures
 
 
+def claims_page_self_test():
+    """issue 93's page checks on a section generated from planted rows: the
+    section as generated passes; a bare "holds", a section without its
+    evidence links, and a claim over cells that leads with its counts as an
+    effect each fail; a link to no file or to no heading fails"""
+    import tempfile
+    failures = 0
+
+    def row(claim, verdict, effect, lo, hi, method="t", expect="a > b by 0.01", threshold="0.01"):
+        return {"claim": claim, "experiment": "experiments/x.yaml", "headline": "true", "family": "headline",
+                "registered": "pre-registered", "metric": "final_test_error", "expect": expect,
+                "threshold": threshold, "effect": effect, "lo": lo, "hi": hi, "method": method,
+                "verdict": verdict, "a": "model.norm.type=batch", "b": "model.norm.type=none",
+                "a_values": "1:0.1 2:0.1 3:0.1"}
+    cell = dict(row("c[model.width=8]", "holds", "0.03", "0.02", "0.04"), family="cell", headline="")
+    other = dict(row("c[model.width=16]", "inconclusive", "0.01", "-0.01", "0.03"), family="cell", headline="")
+    rows = [row("h", "holds", "0.032", "0.021", "0.043"),
+            row("c", "inconclusive", "1", "0", "2", method="intersection-union: 1 hold, 0 do not, of 2"),
+            cell, other]
+    link = (1, "README.md#1-x")
+    lines = claims_page.experiment_block("x", rows, link, {"near": 0}, plans={("x", "h"): {}}, root="/nonexistent")
+    page = "\n".join(["## Experiments", ""] + lines) + "\n"
+    good = claims_page.page_problems(page)
+    if good:
+        failures += 1
+        print("render.py self-test: a section generated from planted rows fails the page's checks:\n"
+              + "\n".join(good) + "\n" + page, file=sys.stderr)
+    holds = "holds: a − b [+2.1, +4.3] points of error lies above the threshold +1 points of error"
+    cells = "undecided at 3 seeds: 1 of 2 cells hold, 1 undecided"
+    # the table holds claim, effect [interval] and verdict; the rest is folded beneath it, one block a claim
+    for want in (holds, cells, "](x/)", "](x/verdicts.csv)", "](#looks-and-plans)", "](README.md#1-x)",
+                 "| claim | effect [interval], method | verdict |\n|---|---|---|\n| `h` |",
+                 "<details><summary><code>h</code> (pre-registered)", "<details><summary><code>c</code>",
+                 "- **a, b (config keys)**: a: `model.norm.type=batch`; b: `model.norm.type=none`\n"):
+        if want not in page:
+            failures += 1
+            print(f"render.py self-test: the planted section lacks {want!r}:\n{page}", file=sys.stderr)
+    evidence = next((x for x in lines if x.startswith(claims_page.EVIDENCE)), "")
+    planted = {
+        "a bare holds": page.replace(holds, "holds"),
+        "a later look's bare holds": page.replace(holds, holds + "; decided in [x-confirm](#x-confirm): holds"),
+        "no evidence line": page.replace(evidence + "\n", ""),
+        "no link to its sweep directory": page.replace("](x/)", "](x/summary.csv)"),
+        "no write-up": page.replace("](README.md#1-x)", "](README.md)"),
+        "counts as the effect": page.replace(cells, "undecided at 3 seeds"),
+        "the verdict after the counts": page.replace(cells, "1 of 2 cells hold, 1 undecided: undecided"),
+    }
+    for what, text in planted.items():
+        if not claims_page.page_problems(text):
+            failures += 1
+            print(f"render.py self-test: the page's checks pass a section with {what}", file=sys.stderr)
+    # results/README.md's line of a claim over cells: its counts, not a count shown as an effect
+    over = {"claim": "c", "expect": "a ~ b within 0.02", "n": "5", "effect": "5", "lo": "2", "hi": "5",
+            "method": "intersection-union: 3 hold, 0 do not, of 5", "agree": "5", "verdict": "inconclusive",
+            "p_holm": "", "holm_k": "", "seeds_needed": "", "mixed_commits": "false"}
+    got = claim_line(over)
+    if "3 of 5 cells hold, 2 undecided (intersection-union)" not in got or "effect" in got or "agree" in got:
+        failures += 1
+        print(f"render.py self-test: the line of a claim over cells with 3 of 5 holding is {got!r}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as root:
+        os.makedirs(os.path.join(root, "results", "x"))
+        with open(os.path.join(root, "results", "README.md"), "w") as f:
+            f.write("# top\n\n### 1. X\n\n### 1. X\n")
+        text = "### x\n\n[a](x/) [b](README.md#1-x) [c](README.md#1-x-1) [d](#x) [e](https://example.org/y)\n"
+        got = claims_page.link_problems(root, "results/claims.md", text)
+        bad = claims_page.link_problems(root, "results/claims.md",
+                                        "### x\n\n[a](y/) [b](README.md#2-x) [c](#y) [d](README.md#1-x-2)\n")
+        if got or len(bad) != 4:
+            failures += 1
+            print(f"render.py self-test: link_problems gave {got} for resolving links, {bad} for 4 broken ones",
+                  file=sys.stderr)
+    return failures
+
+
 def self_test():
     """the fitted-threshold check on rows whose answer is known: it can fail"""
     def row(claim, threshold, rule="", paper="", within="", expect="a > b"):
@@ -388,6 +474,7 @@ def self_test():
             print(f"render.py self-test: fitted_thresholds gave {got}, want {want} for {verdicts}", file=sys.stderr)
     failures += looks_self_test()
     failures += plan_ledger_self_test()
+    failures += claims_page_self_test()
     for finding in quotes.self_test() + paper_values.self_test() + history.self_test() + claim_words.self_test():
         failures += 1
         print(finding, file=sys.stderr)
@@ -420,6 +507,9 @@ def main():
     except FileNotFoundError:
         old = None
     pages[path] = (old, claims_page.render(verdicts, new, sections, of_section, root))
+    # the page leads to its evidence, says why each claim holds, and its links resolve (issue 93)
+    problems += claims_page.page_problems(pages[path][1])
+    problems += claims_page.link_problems(root, os.path.join("results", "claims.md"), pages[path][1])
     if claims_page.read_withdrawn(root) is None:
         problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
     if claims_page.read_looks(root) is None:
