@@ -128,31 +128,43 @@ static unsigned long long text_hash(const char *text, size_t len)
     return h;
 }
 
+/* A hash as the record writes it: 16 lowercase hex digits. Hashes are
+ * compared as this text, never read back as numbers (numbers are read in
+ * core/base/number.h alone, and a digest is no number a user types). */
+enum { HASH_TEXT = 17 };
+
+static void hash_text(const char *text, size_t len, char out[HASH_TEXT])
+{
+    snprintf(out, HASH_TEXT, "%016llx", text_hash(text, len));
+}
+
 /* the hash a record's text keeps of the experiment's text; false: none (a
  * record older than the kept copy) */
-static bool recorded_hash(const char *record, unsigned long long *hash)
+static bool recorded_hash(const char *record, char hash[HASH_TEXT])
 {
     const char *at = record ? strstr(record, KEPT_HEAD) : NULL;
     if (!at)
         return false;
     at += strlen(KEPT_HEAD);
-    if (strspn(at, "0123456789abcdef") != 16)
+    if (strspn(at, "0123456789abcdef") != HASH_TEXT - 1)
         return false;
-    *hash = strtoull(at, NULL, 16);
+    memcpy(hash, at, HASH_TEXT - 1);
+    hash[HASH_TEXT - 1] = '\0';
     return true;
 }
 
-/* a file's text and its hash; false when it cannot be read */
-static bool file_hash(const char *path, unsigned long long *hash)
+/* whether a file can be read and its text has the hash `want` */
+static bool file_has_hash(const char *path, const char *want)
 {
     char *text = NULL;
     size_t len = 0;
     nl_error ignored = {0};
     if (!nl_path_exists(path) || nl_read_file_max(path, NL_READ_TEXT_MAX, &text, &len, &ignored) != NL_OK)
         return false;
-    *hash = text_hash(text, len);
+    char got[HASH_TEXT];
+    hash_text(text, len, got);
     free(text);
-    return true;
+    return !strcmp(got, want);
 }
 
 /* The experiment's text into the directory's kept copy: nothing written
@@ -171,9 +183,10 @@ static nl_code keep_copy(const char *copy, const char *text, size_t len, const c
     if (nl_read_file_max(copy, NL_READ_TEXT_MAX, &had, &had_len, &why) != NL_OK)
         return nl_fail(err, NL_ERR_USAGE, "%s: the sweep keeps its experiment file's text there, and cannot "
                        "read what is there now (%s); move it away", copy, why.msg);
-    unsigned long long kept;
+    char kept[HASH_TEXT], had_hash[HASH_TEXT];
+    hash_text(had, had_len, had_hash);
     const bool same = had_len == len && !memcmp(had, text, len);
-    const bool ours = recorded_hash(record, &kept) && kept == text_hash(had, had_len);
+    const bool ours = recorded_hash(record, kept) && !strcmp(kept, had_hash);
     free(had);
     if (same)
         return NL_OK;
@@ -199,7 +212,9 @@ nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *swe
     relative_path(dir_real, exp_real, rel, sizeof rel);
     nl_buf b = {0};
     nl_buf_printf(&b, RECORD_HEAD "%s\n", rel);
-    nl_buf_printf(&b, KEPT_HEAD "%016llx\n", text_hash(text, len));
+    char hash[HASH_TEXT];
+    hash_text(text, len, hash);
+    nl_buf_printf(&b, KEPT_HEAD "%s\n", hash);
     nl_buf_printf(&b, OPTIONS_HEAD);
     for (int i = 0; i < e->n_cli_sets; i++) {
         nl_buf_printf(&b, OPTION_MARK "set ");
@@ -280,16 +295,16 @@ void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_so
         return;
     char lines[2][PATH_MAX * 2] = {"", ""}, *record = NULL;
     record_paths(sweep_dir, lines, &record);
-    unsigned long long kept = 0, at_path = 0, in_copy = 0;
-    const bool has_hash = recorded_hash(record, &kept);
+    char kept[HASH_TEXT] = "";
+    const bool has_hash = recorded_hash(record, kept);
     free(record);
     if (out->path_found && has_hash)
-        out->path_changed = !file_hash(out->path, &at_path) || at_path != kept;
+        out->path_changed = !file_has_hash(out->path, kept);
     char copy[1200];
     nl_path_join(copy, sizeof copy, sweep_dir, NL_SWEEP_EXPERIMENT_COPY);
     if (has_hash && nl_path_exists(copy)) {
         nl_copy_string(out->copy, sizeof out->copy, copy);
-        out->copy_changed = !file_hash(copy, &in_copy) || in_copy != kept;
+        out->copy_changed = !file_has_hash(copy, kept);
     }
     if (out->path_found && !out->path_changed) {
         nl_copy_string(out->read, sizeof out->read, out->path);
