@@ -49,7 +49,7 @@ static const nl_arch_info rows[] = {
                      .inputs = NL_ARCH_IN_IMAGES, .placements = WIDTHS_PLACEMENTS,
                      .default_placement = NL_PLACE_BEFORE, .norm_ndim = 4, WIDTHS_SIZE,
                      .keys = {WIDTHS_KEYS, "model.pool", "model.convs_per_stage", DROPOUT_KEYS,
-                              NOISE_KEY, PARAM_NORM_KEY},
+                              NOISE_KEY, PARAM_NORM_KEY, "model.layout"},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = PLACE(NL_PLACE_BEFORE), .build = nl_arch_build_cnn},
     [NL_ARCH_RESNET] = {{"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},

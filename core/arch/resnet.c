@@ -10,7 +10,6 @@
 
 #include "arch/parts.h"
 #include "arch/registry.h"
-#include "device/device.h"
 
 /* "<prefix>.<what>", the name of a block's layer; the array lives to the end
  * of the statement that asks for it */
@@ -76,107 +75,9 @@ static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const c
     return residual_add(b, spec, prefix, part(prefix, "add").s, y, shortcut);
 }
 
-/* "fp32 | bf16": the product precisions at which be's convolutions take
- * the blocked layout, asked of the backend itself at each precision (the
- * decision is the backend's: cpu/conv_onednn.c, nl_cpu_onednn_block) */
-static const char *blocked_precisions(const nl_backend *be, char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int p = 0; p < NL_PRECISION_COUNT && used < size; p++) {
-        nl_backend at = *be;
-        at.product_precision = (nl_precision)p;
-        if (at.ops->conv_block(&at))
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? " | " : "",
-                                     nl_name_of(&nl_precision_names, p));
-    }
-    return buf;
-}
-
-/* the backend has no block: at the run's precision (train.precision is
- * refused, naming what this host's kernels take), or at none (the layout
- * is: the device, the build, NORMLAB_CONV or the kernel set) */
-static void refuse_layout(nl_builder *b, const nl_backend *be)
-{
-    char taken[64], kernels[512];
-    if (blocked_precisions(be, taken, sizeof taken)[0]) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "%s is not run by oneDNN's convolutions here, and model.layout blocked "
-                        "runs every convolution on oneDNN; accepted with blocked here: %s, or "
-                        "model.layout nchw (normlab's convolutions take every precision); CPU "
-                        "kernel set %s",
-                        nl_name_of(&nl_precision_names, be->product_precision), taken,
-                        nl_backend_cpu_kernels_description(kernels, sizeof kernels));
-        nl_builder_key(b, "train.precision");
-        nl_builder_with_key(b, "model.layout");
-        return;
-    }
-    nl_builder_fail(b, NL_ERR_CONFIG,
-                    "blocked needs the CPU's convolutions on oneDNN, which the "
-                    "%s backend here does not run at any precision (it takes device cpu, a "
-                    "build with oneDNN, NORMLAB_CONV auto or onednn, and an AVX2 or AVX-512 "
-                    "kernel set); accepted otherwise: nchw; CPU kernel set %s",
-                    be->ops->name, nl_backend_cpu_kernels_description(kernels, sizeof kernels));
-    nl_builder_key(b, "model.layout");
-}
-
-/* every convolution writes the block, so every width is a multiple of it:
- * checked here, where the key that sets each width is known (the stem's
- * own, or the stages'), before a layer names the wrong one */
-static bool widths_fit(nl_builder *b, const nl_model_spec *spec, int block)
-{
-    const bool stem_own = spec->stem_width > 0;
-    for (int s = stem_own ? -1 : 0; s < spec->n_widths; s++) {
-        const int width = s < 0 ? spec->stem_width : spec->widths[s];
-        if (width % block == 0)
-            continue;
-        const int below = width / block * block;
-        char what[48], nearest[64];
-        if (s >= 0)
-            snprintf(what, sizeof what, "item %d (%d)", s, width);
-        else
-            snprintf(what, sizeof what, "%d", width);
-        if (below > 0)
-            snprintf(nearest, sizeof nearest, "%d or %d", below, below + block);
-        else
-            snprintf(nearest, sizeof nearest, "%d", block);
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "%s is not a multiple of %d, the channel block this CPU's oneDNN "
-                        "kernels take, which model.layout blocked has every convolution write; "
-                        "accepted with blocked: multiples of %d (the nearest: %s), or "
-                        "model.layout nchw",
-                        what, block, block, nearest);
-        nl_builder_key(b, s < 0 ? "model.stem_width" : "model.widths");
-        nl_builder_with_key(b, "model.layout");
-        return false;
-    }
-    return true;
-}
-
-/* model.layout blocked: every convolution from the stem on writes the
- * backend's channel block, and the layers between them read it in place;
- * the global pooling reads it into (N, C). The checks plan on a probe
- * backend at the run's precision (arch.c), so that they refuse here what
- * the run's build would. */
-static bool start_layout(nl_builder *b, const nl_model_spec *spec)
-{
-    if (spec->layout != NL_LAYOUT_BLOCKED)
-        return true;
-    nl_backend *be = nl_builder_backend(b);
-    const int block = be->ops->conv_block(be);
-    if (!block) {
-        refuse_layout(b, be);
-        return false;
-    }
-    if (!widths_fit(b, spec, block))
-        return false;
-    nl_builder_set_block(b, block);
-    return true;
-}
-
 nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
-    if (!nl_arch_widths_given(b, spec) || !start_layout(b, spec))
+    if (!nl_arch_widths_given(b, spec))
         return NULL;
     const bool pre = spec->norm.placement == NL_PLACE_PRE;
     const int stem = spec->stem_width > 0 ? spec->stem_width : spec->widths[0];

@@ -51,8 +51,8 @@ typedef struct {
     /* max pooling of relu(x), one pass instead of two over the (larger) input;
      * argmax is -1 where the output is 0, since relu passes no gradient there */
     bool relu_input;
-    /* x (dx) channel-blocked (nl_shape.block; global average pooling on
-     * the CPU alone); y is NCHW */
+    /* x (dx) channel-blocked (nl_shape.block; the CPU alone): a window's
+     * y (dy) in the same block, global average pooling's (N, C) */
     int block;
 } nl_pool_geom;
 

@@ -11,6 +11,7 @@
 #include "backend/backend.h"
 #include "data/data.h"
 #include "model/spec.h"
+#include "plan/plan.h"
 #include "config/train_spec.h"
 
 #define NL_CONFIG_MAX_ORIGINS 256
@@ -77,6 +78,10 @@ nl_code nl_yaml_screen(const char *text, size_t length, const char *source, cons
 /* The resolved config as YAML, in documentation order: every key that
  * applies to it with its value (a key whose 0 means "not set" as a comment
  * saying so), the keys that do not apply left out (write.c). */
+/* what the model's plan (core/plan) reads of the run: the precision, the
+ * training batch, the probes that keep a fused tensor apart; fuse_off from
+ * NORMLAB_FUSE, which the caller reads */
+nl_plan_run nl_config_plan_run(const nl_config *cfg, bool fuse_off);
 nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err);
 
 /* "file:line:col" of a key, or NULL when it took its default */

@@ -363,7 +363,7 @@ bool nl_values_equal(const char *a, const char *b)
 
 bool nl_flat_key_outside_run(const char *key)
 {
-    return !strcmp(key, "threads") || !strcmp(key, "name");
+    return !strcmp(key, "threads") || !strcmp(key, "name") || !strcmp(key, "model.layout");
 }
 
 bool nl_values_identical(const char *a, const char *b) { return strcmp(a, b) == 0; }

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "plan/plan.h"
 #include "arch/arch.h"
 #include "arch/registry.h"
 #include "config/schema.h"
@@ -222,8 +223,24 @@ nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
     derive_eval_stats(cfg);
     if ((code = drop_inapplicable(cfg, resolved_file, err)))
         return code;
+    /* a config.yaml normlab wrote before the plan chose the layout holds
+     * every key that applied, and model.layout did not apply to the CNN
+     * nor take auto: that run was NCHW, and replays so */
+    if (resolved_file && !nl_config_origin_of(cfg, "model.layout") &&
+        nl_arch_reads_key(nl_arch_info_of(cfg->model.arch), "model.layout"))
+        cfg->model.layout = NL_LAYOUT_NCHW;
     derived_defaults(cfg);
     return absolute_init_from(cfg, resolved_file, err);
+}
+
+nl_plan_run nl_config_plan_run(const nl_config *cfg, bool fuse_off)
+{
+    const nl_train_spec *t = &cfg->train;
+    return (nl_plan_run){.precision = t->precision, .train_batch = t->batch_size,
+                         .traces_activation = t->trace.activation[0] != '\0',
+                         .observes_adds = t->log_signal_propagation ||
+                                          t->log_probe[NL_PROBE_LOG_blockskip],
+                         .fuse_off = fuse_off};
 }
 
 /* ---- validation ---- */
@@ -448,8 +465,13 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
             nl_name_of(&nl_norm_names, cfg->model.norm.kind),
             nl_config_where(cfg, "model.norm.type", where, sizeof where));
 
+    /* the model as a run on the config's device plans it (core/plan): a
+     * layout that device cannot run is refused here, as by the run */
     nl_error model_err = {0};
-    if (nl_model_check(&cfg->model, cfg->train.batch_size, &model_err) != NL_OK) {
+    nl_model_spec planned;
+    const nl_plan_run run = nl_config_plan_run(cfg, false);
+    if (nl_plan_model(&cfg->model, &run, cfg->device, &planned, &model_err) != NL_OK ||
+        nl_model_check(&planned, cfg->train.batch_size, &model_err) != NL_OK) {
         const char *key = model_err.key[0] ? model_err.key : "model";
         char prefix[1024];
         if (model_err.key[0])

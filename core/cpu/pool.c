@@ -500,6 +500,212 @@ static void global_avg_backward_blocked(const nl_pool_geom *g, int n, const floa
     });
 }
 
+/* 2x2 max pooling at stride 2 (a CNN stage's) on the channel block: the
+ * four window pixels' B channels side by side, the first of equals kept in
+ * pool_general's window order, so its values and argmax are the general
+ * walk's; vector lanes over the block. */
+/* one step of the window walk on a lane: v (at offset `at`) against the
+ * running max, the first of equals kept and NaN propagated */
+#define BLOCKED_TAKE(v, at)                                                                        \
+    do {                                                                                           \
+        const bool take_ = (v) > best || (v) != (v);                                               \
+        best = take_ ? (v) : best;                                                                 \
+        best_at = take_ ? (at) : best_at;                                                          \
+    } while (0)
+
+/* one output pixel's B lanes, a0..a3 its window's pixels in window order;
+ * inlined with relu a constant, so each form is its own vector loop */
+static inline __attribute__((always_inline)) void
+max_2x2_lanes_blocked(const float *x, int block, bool relu, int32_t a0, int32_t a1, int32_t a2,
+                      int32_t a3, float *yo, int32_t *ao)
+{
+    _Pragma("omp simd")
+    for (int l = 0; l < block; l++) {
+        const float v0 = relu ? relu_s(x[a0 + l]) : x[a0 + l];
+        const float v1 = relu ? relu_s(x[a1 + l]) : x[a1 + l];
+        const float v2 = relu ? relu_s(x[a2 + l]) : x[a2 + l];
+        const float v3 = relu ? relu_s(x[a3 + l]) : x[a3 + l];
+        float best = v0;
+        int32_t best_at = a0 + l;
+        BLOCKED_TAKE(v1, a1 + l);
+        BLOCKED_TAKE(v2, a2 + l);
+        BLOCKED_TAKE(v3, a3 + l);
+        yo[l] = best;
+        ao[l] = relu && !(best > 0.0f) ? -1 : best_at;
+    }
+}
+
+static void max_2x2_forward_blocked(const nl_pool_geom *g, int n, const float *x, float *y,
+                                    int32_t *argmax)
+{
+    const int block = g->block, slabs = n * (g->c / block), w = g->in_w;
+    const size_t in_slab = (size_t)g->in_h * w * block;
+    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
+    for (int s = 0; s < slabs; s++) {
+        for (int oh = 0; oh < g->out_h; oh++)
+            for (int ow = 0; ow < g->out_w; ow++) {
+                const int32_t a0 = (int32_t)((size_t)s * in_slab) + ((2 * oh) * w + 2 * ow) * block;
+                const int32_t a1 = a0 + block, a2 = a0 + w * block, a3 = a2 + block;
+                const size_t o = (size_t)s * out_slab + ((size_t)oh * g->out_w + ow) * block;
+                if (g->relu_input)
+                    max_2x2_lanes_blocked(x, block, true, a0, a1, a2, a3, y + o, argmax + o);
+                else
+                    max_2x2_lanes_blocked(x, block, false, a0, a1, a2, a3, y + o, argmax + o);
+            }
+    });
+}
+#undef BLOCKED_TAKE
+
+/* its backward: the windows do not overlap, so each input pixel is written
+ * once, the gradient where it was the window's max and 0 elsewhere */
+static inline __attribute__((always_inline)) void
+max_2x2_grad_lanes_blocked(const float *d, const int32_t *ao, int32_t at, float *dx, int block,
+                           bool accumulate)
+{
+    _Pragma("omp simd")
+    for (int l = 0; l < block; l++) {
+        const float mine = ao[l] == at + l ? d[l] : 0.0f;
+        dx[l] = accumulate ? dx[l] + mine : mine;
+    }
+}
+
+static void max_2x2_backward_blocked(const nl_pool_geom *g, int n, const float *dy,
+                                     const int32_t *argmax, float *dx, bool accumulate_dx)
+{
+    const int block = g->block, slabs = n * (g->c / block), w = g->in_w;
+    const size_t in_slab = (size_t)g->in_h * w * block;
+    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
+    for (int s = 0; s < slabs; s++) {
+        float *dxs = dx + (size_t)s * in_slab;
+        const int32_t base = (int32_t)((size_t)s * in_slab);
+        /* rows and columns past the last whole window get no gradient */
+        if (!accumulate_dx && (g->in_h != 2 * g->out_h || w != 2 * g->out_w))
+            memset(dxs, 0, in_slab * sizeof *dxs);
+        for (int oh = 0; oh < g->out_h; oh++)
+            for (int ow = 0; ow < g->out_w; ow++) {
+                const int first = ((2 * oh) * w + 2 * ow) * block;
+                const int at[4] = {first, first + block, first + w * block,
+                                   first + (w + 1) * block};
+                const size_t o = (size_t)s * out_slab + ((size_t)oh * g->out_w + ow) * block;
+                const float *d = dy + o;
+                const int32_t *ao = argmax + o;
+                for (int k = 0; k < 4; k++) {
+                    if (accumulate_dx)
+                        max_2x2_grad_lanes_blocked(d, ao, base + at[k], dxs + at[k], block, true);
+                    else
+                        max_2x2_grad_lanes_blocked(d, ao, base + at[k], dxs + at[k], block, false);
+                }
+            }
+    });
+}
+
+/* Windowed pooling from a channel-blocked x into a channel-blocked y (both
+ * (N, C/B, HW, B)): pool_general's walk over each window, the B channels
+ * of a pixel side by side, so each output has the bits it has from NCHW
+ * (an average's sum in the window's order, a max the first of its equals);
+ * argmax holds flat offsets into x, as for NCHW. */
+static void window_forward_blocked(const nl_pool_geom *g, int n, const float *x, float *y,
+                                   int32_t *argmax)
+{
+    const int block = g->block, slabs = n * (g->c / block);
+    const size_t in_slab = (size_t)g->in_h * g->in_w * block;
+    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
+    NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
+    for (int s = 0; s < slabs; s++) {
+        const float *xs = x + (size_t)s * in_slab;
+        float *ys = y + (size_t)s * out_slab;
+        for (int oh = 0; oh < g->out_h; oh++)
+            for (int ow = 0; ow < g->out_w; ow++) {
+                float best[NL_MAX_CHANNEL_BLOCK], sum[NL_MAX_CHANNEL_BLOCK];
+                int best_at[NL_MAX_CHANNEL_BLOCK];
+                for (int l = 0; l < block; l++) {
+                    best[l] = -FLT_MAX;
+                    sum[l] = 0.0f;
+                    best_at[l] = -1;
+                }
+                const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
+                for (int kh = 0; kh < g->kernel_h; kh++) {
+                    const int ih = h0 + kh;
+                    if (ih < 0 || ih >= g->in_h)
+                        continue;
+                    for (int kw = 0; kw < g->kernel_w; kw++) {
+                        const int iw = w0 + kw;
+                        if (iw < 0 || iw >= g->in_w)
+                            continue;
+                        const int at = (ih * g->in_w + iw) * block;
+                        for (int l = 0; l < block; l++) {
+                            float v = xs[at + l];
+                            if (g->relu_input)
+                                v = relu_s(v);
+                            sum[l] += v;
+                            if (best_at[l] < 0 || v > best[l] || v != v) {
+                                best[l] = v;
+                                best_at[l] = at + l;
+                            }
+                        }
+                    }
+                }
+                const size_t o = ((size_t)oh * g->out_w + ow) * block;
+                for (int l = 0; l < block; l++) {
+                    if (g->kind != NL_POOL_MAX) {
+                        ys[o + l] = sum[l] * inv_area;
+                        continue;
+                    }
+                    ys[o + l] = best[l];
+                    argmax[(size_t)s * out_slab + o + l] =
+                        g->relu_input && !(best[l] > 0.0f)
+                            ? -1
+                            : (int32_t)((size_t)s * in_slab + (size_t)best_at[l]);
+                }
+            }
+    });
+}
+
+static void window_backward_blocked(const nl_pool_geom *g, int n, const float *dy,
+                                    const int32_t *argmax, float *dx, bool accumulate_dx)
+{
+    const int block = g->block, slabs = n * (g->c / block);
+    const size_t in_slab = (size_t)g->in_h * g->in_w * block;
+    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
+    NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
+    for (int s = 0; s < slabs; s++) {
+        float *dxs = dx + (size_t)s * in_slab;
+        const float *dys = dy + (size_t)s * out_slab;
+        if (!accumulate_dx)
+            memset(dxs, 0, in_slab * sizeof *dxs);
+        if (g->kind == NL_POOL_MAX) {
+            /* a window's max lies in its own slab */
+            const int32_t *as = argmax + (size_t)s * out_slab;
+            for (size_t o = 0; o < out_slab; o++)
+                if (as[o] >= 0)
+                    dx[as[o]] += dys[o];
+            continue;
+        }
+        for (int oh = 0; oh < g->out_h; oh++)
+            for (int ow = 0; ow < g->out_w; ow++) {
+                const float *d = dys + ((size_t)oh * g->out_w + ow) * block;
+                const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
+                for (int kh = 0; kh < g->kernel_h; kh++) {
+                    const int ih = h0 + kh;
+                    if (ih < 0 || ih >= g->in_h)
+                        continue;
+                    for (int kw = 0; kw < g->kernel_w; kw++) {
+                        const int iw = w0 + kw;
+                        if (iw < 0 || iw >= g->in_w)
+                            continue;
+                        float *at = dxs + (size_t)(ih * g->in_w + iw) * block;
+                        for (int l = 0; l < block; l++)
+                            at[l] += d[l] * inv_area;
+                    }
+                }
+            }
+    });
+}
+
 void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
                          int32_t *argmax)
 {
@@ -511,6 +717,14 @@ void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const flo
     }
     if (is_global_avg(g)) {
         global_avg_forward(g, planes, x, y);
+        return;
+    }
+    if (g->block && is_2x2_s2(g) && g->kind == NL_POOL_MAX) {
+        max_2x2_forward_blocked(g, n, x, y, argmax);
+        return;
+    }
+    if (g->block) {
+        window_forward_blocked(g, n, x, y, argmax);
         return;
     }
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
@@ -542,6 +756,14 @@ void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const fl
     }
     if (is_global_avg(g)) {
         global_avg_backward(g, planes, dy, dx, accumulate_dx);
+        return;
+    }
+    if (g->block && is_2x2_s2(g) && g->kind == NL_POOL_MAX) {
+        max_2x2_backward_blocked(g, n, dy, argmax, dx, accumulate_dx);
+        return;
+    }
+    if (g->block) {
+        window_backward_blocked(g, n, dy, argmax, dx, accumulate_dx);
         return;
     }
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;

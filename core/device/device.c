@@ -204,6 +204,19 @@ nl_backend nl_backend_probe(int threads, nl_precision precision)
                         .threads = threads > 0 ? threads : 1, .product_precision = precision};
 }
 
+nl_device_caps nl_device_caps_of(nl_device device)
+{
+    nl_device_caps caps = {.device = device};
+    /* the CUDA backend keeps NCHW (cuDNN's NHWC would be its own block) */
+    if (device != NL_DEVICE_CPU)
+        return caps;
+    for (int p = 0; p < NL_PRECISION_COUNT; p++) {
+        nl_backend probe = nl_backend_probe(1, (nl_precision)p);
+        caps.channel_block[p] = probe.ops->conv_block(&probe);
+    }
+    return caps;
+}
+
 /* Each rank of a data-parallel run updates its own copy of the parameters
  * (and of synchronized running statistics) from values every rank shares,
  * so the ranks must run the same CPU kernels or their copies drift apart

@@ -24,6 +24,17 @@ void nl_backend_close(nl_backend *be);
  * channel block): for planning a model's memory without opening a device.
  * It allocates nothing and must not run ops or be closed. */
 nl_backend nl_backend_probe(int threads, nl_precision precision);
+
+/* What a device offers the model's plan (core/plan), declared by its
+ * backend from the build, the kernel set and NORMLAB_CONV, never measured,
+ * and without opening the device. */
+typedef struct {
+    nl_device device;
+    /* the channel block its convolutions take at each product precision
+     * (the CPU's oneDNN: 16 AVX-512, 8 AVX2); 0: NCHW alone */
+    int channel_block[NL_PRECISION_COUNT];
+} nl_device_caps;
+nl_device_caps nl_device_caps_of(nl_device device);
 /* The ranks of a data-parallel run on the CPU agree on one CPU kernel set
  * before opening their backends: each fills its vote, the ranks sum the
  * votes, and each decides from the sums alike. Ranks that chose

@@ -37,7 +37,8 @@ struct nl_builder {
     int n_counters, cap_counters;
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
     size_t workspace;
-    int block; /* nl_builder_set_block */
+    /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */
+    int channel_block;
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can
      * finish without checking: never added to the lists, never freed. One

@@ -99,7 +99,7 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
     nl_conv_geom g = {
         .in_c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w, .out_c = out_c,
         .kernel = kernel, .stride = stride, .pad = pad, .in_block = in->shape.block,
-        .out_block = nl_builder_block(b),
+        .out_block = nl_builder_channel_block(b),
     };
     if (g.out_block && out_c % g.out_block) {
         nl_builder_fail(b, NL_ERR_CONFIG,

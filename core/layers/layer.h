@@ -197,10 +197,9 @@ void nl_builder_constant(nl_builder *b, void **slot, const void *host, size_t by
 int nl_builder_scalars(nl_builder *b, int count);
 /* shared scratch: the largest request wins */
 void nl_builder_workspace(nl_builder *b, size_t bytes);
-/* The channel block the convolutions built from now on write (0: NCHW;
- * model.layout blocked: the block oneDNN's kernels take on this CPU). */
-void nl_builder_set_block(nl_builder *b, int block);
-int nl_builder_block(nl_builder *b);
+/* The channel block the convolutions write: the plan's layout pass decided
+ * it (nl_model_spec.channel_block; 0: NCHW). */
+int nl_builder_channel_block(nl_builder *b);
 /* takes ownership of a layer allocated with nl_builder_layer_alloc */
 void nl_builder_add(nl_builder *b, nl_layer *layer);
 void *nl_builder_layer_alloc(nl_builder *b, size_t bytes);
@@ -273,6 +272,9 @@ nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kerne
                           int pad);
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
 nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
+/* a channel-blocked image as NCHW (layers/reorder.c): the builder's own,
+ * before a layer or view that cannot read the block */
+nl_act *nl_reorder_to_nchw(nl_builder *b, const char *name, nl_act *in);
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);
 /* y = a + shortcut_scale * shortcut, a constant factor (DeepNorm's alpha,
  * Wang et al. 2022); the shortcut's gradient shortcut_scale * dy */

@@ -24,21 +24,18 @@ static void pool_backward(nl_layer *self, const nl_pass *pass)
                                  self->in[0]->grad, self->accumulate_din[0]);
 }
 
+/* every pooling reads a channel-blocked input: a window's output keeps the
+ * block, the global average's (N, C, 1, 1) is the same in either layout */
 static const nl_layer_vtable pool_vtable = {.kind = "pool2d",
                                             .flops = nl_layer_flops_values,
                                             .forward = pool_forward,
-                                            .backward = pool_backward};
-/* global average pooling reads a channel-blocked input too (its output is
- * (N, C, 1, 1), the same in either layout) */
-static const nl_layer_vtable global_pool_vtable = {.kind = "pool2d",
-                                                   .flops = nl_layer_flops_values,
-                                                   .forward = pool_forward,
-                                                   .backward = pool_backward,
-                                                   .takes_blocked = true};
+                                            .backward = pool_backward,
+                                            .takes_blocked = true};
 static const nl_layer_vtable relu_pool_vtable = {.kind = "relu+maxpool",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = pool_forward,
-                                                 .backward = pool_backward};
+                                                 .backward = pool_backward,
+                                                 .takes_blocked = true};
 
 static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,
                          int kernel_h, int kernel_w, int stride, int pad, bool relu_input,
@@ -51,19 +48,20 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
     nl_pool_geom g = {
         .kind = kind, .c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w,
         .kernel_h = kernel_h, .kernel_w = kernel_w, .stride = stride, .pad = pad,
-        .relu_input = relu_input, .block = global ? in->shape.block : 0,
+        .relu_input = relu_input, .block = in->shape.block,
     };
     if (!nl_builder_window_fits(b, name, "", " pooling", kernel_h, kernel_w, stride, pad, g.in_h,
                                 g.in_w, &g.out_h, &g.out_w))
         return NULL;
     pool_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
-    nl_shape out_shape = {.n = in->shape.n, .c = g.c, .h = g.out_h, .w = g.out_w, .ndim = 4};
+    nl_shape out_shape = {.n = in->shape.n, .c = g.c, .h = g.out_h, .w = g.out_w, .ndim = 4,
+                          .block = global ? 0 : g.block};
     if (kind == NL_POOL_MAX)
         nl_builder_saved(b, (void **)&l->argmax, nl_shape_count(out_shape) * sizeof(int32_t));
     nl_act *out = nl_builder_act(b, name, out_shape);
     nl_layer_init(&l->base,
-                  relu_input ? &relu_pool_vtable : global ? &global_pool_vtable : &pool_vtable,
+                  relu_input ? &relu_pool_vtable : &pool_vtable,
                   name, in, NULL, out);
     nl_builder_add(b, &l->base);
     return out;

@@ -360,8 +360,8 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
                        capacity, train_batch);
-    nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity,
-                    .train_batch = train_batch, .seed = seed, .err = err,
+    nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity, .train_batch = train_batch,
+                    .seed = seed, .err = err, .channel_block = spec->channel_block,
                     .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m)

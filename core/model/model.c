@@ -309,9 +309,22 @@ static const char *kind_text(const nl_layer *l, char *buf, size_t size)
     return buf;
 }
 
+/* an activation's layout as oneDNN names it: nchw, nChw16c; "-" for
+ * feature and token vectors, which have one */
+static const char *layout_text(nl_shape s, char *buf, size_t size)
+{
+    if (s.ndim != 4)
+        snprintf(buf, size, "-");
+    else if (s.block)
+        snprintf(buf, size, "nChw%dc", s.block);
+    else
+        snprintf(buf, size, "nchw");
+    return buf;
+}
+
 void nl_model_summary(const nl_model *m, nl_buf *out)
 {
-    char shape[64], kind[96];
+    char shape[64], kind[96], layout[16];
     /* columns as wide as their longest entry (a ResNet's layer names) */
     int name_w = (int)strlen("layer"), kind_w = (int)strlen("kind");
     for (int i = 0; i < m->n_layers; i++) {
@@ -320,10 +333,11 @@ void nl_model_summary(const nl_model *m, nl_buf *out)
         name_w = nw > name_w ? nw : name_w;
         kind_w = kw > kind_w ? kw : kind_w;
     }
-    nl_buf_printf(out, "  %-*s %-*s %-20s %10s\n", name_w, "layer", kind_w, "kind", "output",
-                  "parameters");
-    nl_buf_printf(out, "  %-*s %-*s %-20s %10s\n", name_w, "input", kind_w, "",
-                  shape_text(m->input->shape, shape, sizeof shape), "");
+    nl_buf_printf(out, "  %-*s %-*s %-20s %-8s %10s\n", name_w, "layer", kind_w, "kind", "output",
+                  "layout", "parameters");
+    nl_buf_printf(out, "  %-*s %-*s %-20s %-8s %10s\n", name_w, "input", kind_w, "",
+                  shape_text(m->input->shape, shape, sizeof shape),
+                  layout_text(m->input->shape, layout, sizeof layout), "");
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
         size_t params = 0;
@@ -331,9 +345,9 @@ void nl_model_summary(const nl_model *m, nl_buf *out)
         for (int k = 0; k < m->n_params; k++)
             if (strncmp(m->params[k]->name, l->name, len) == 0 && m->params[k]->name[len] == '.')
                 params += m->params[k]->count;
-        nl_buf_printf(out, "  %-*s %-*s %-20s %10zu\n", name_w, l->name, kind_w,
+        nl_buf_printf(out, "  %-*s %-*s %-20s %-8s %10zu\n", name_w, l->name, kind_w,
                       kind_text(l, kind, sizeof kind), shape_text(l->out->shape, shape, sizeof shape),
-                      params);
+                      layout_text(l->out->shape, layout, sizeof layout), params);
     }
     size_t norm_params = 0, running = 0;
     for (int k = 0; k < m->n_params; k++)

@@ -20,6 +20,7 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->stem_width = 0;
     spec->activation = NL_ACT_RELU;
     spec->pool = NL_POOL_MAX;
+    spec->layout = NL_LAYOUT_AUTO; /* the plan decides channel_block */
     nl_norm_spec_defaults(&spec->norm, NL_NORM_BATCH);
     spec->bias = -1;
     spec->init = NL_INIT_AUTO;

@@ -51,7 +51,12 @@ typedef struct {
     float skip_init_alpha;
     nl_activation activation;
     nl_pool_kind pool;    /* cnn: pooling after each stage */
-    nl_layout layout;     /* resnet: the activations' layout (blocked: the CPU with oneDNN) */
+    /* cnn, resnet: the activations' layout as the config asks it (auto
+     * included); channel_block is what the plan's layout pass decided
+     * (core/plan/layout.c): 0 NCHW, B > 0 the channels in blocks of B
+     * wherever a layer reads them so. The builder reads channel_block alone. */
+    nl_layout layout;
+    int channel_block;
     nl_norm_spec norm;
     nl_norm_noise_spec norm_noise;
     int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */

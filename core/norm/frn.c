@@ -58,7 +58,7 @@ static const nl_layer_vtable frn_vtable = {.kind = "frn",
 static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int channels = in->shape.c;
-    if (!nl_norm_blocked_stats_ok(b, name, in, spec->stats_precision))
+    if (!(in = nl_norm_readable(b, in, spec->stats_precision)))
         return NULL;
     frn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = (nl_norm_geom){.n = in->shape.n, .c = channels, .hw = in->shape.h * in->shape.w,

@@ -33,11 +33,11 @@ nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_
 
 /* stats_layer.c: the layer of every normalizer with statistics, on the
  * geometry its kind computes them over (n is taken from the input) */
-/* whether a normalizer reading `in` may take its statistics in `precision`:
- * the blocked kernels (nl_shape.block) take fp32 alone; false after a build
- * error naming model.layout */
-bool nl_norm_blocked_stats_ok(nl_builder *b, const char *name, const nl_act *in,
-                              nl_precision precision);
+/* `in` as a normalizer taking its statistics in `precision` reads it: the
+ * blocked kernels (nl_shape.block) keep fp32 statistics alone, so another
+ * precision reads a blocked input through a reorder layer (NULL after a
+ * build error) */
+nl_act *nl_norm_readable(nl_builder *b, nl_act *in, nl_precision precision);
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats);
 /* the same at a point of the design space (norm/custom.c); NULL: the

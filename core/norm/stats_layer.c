@@ -398,17 +398,13 @@ static void plan_params(stats_layer *l, nl_builder *b, const char *name, int cha
     }
 }
 
-bool nl_norm_blocked_stats_ok(nl_builder *b, const char *name, const nl_act *in,
-                              nl_precision precision)
+nl_act *nl_norm_readable(nl_builder *b, nl_act *in, nl_precision precision)
 {
     if (!in->shape.block || precision == NL_PRECISION_FP32)
-        return true;
-    nl_builder_fail(b, NL_ERR_CONFIG,
-                    "blocked: layer %s: the blocked kernels take a normalizer's statistics in fp32 "
-                    "(model.norm.stats_precision is not fp32); accepted with it: nchw",
-                    name);
-    nl_builder_key(b, "model.layout");
-    return false;
+        return in;
+    char name[sizeof in->name];
+    snprintf(name, sizeof name, "%.*s.nchw", (int)sizeof name - 6, in->name);
+    return nl_reorder_to_nchw(b, name, in);
 }
 
 nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
@@ -416,7 +412,7 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
 {
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
-    if (!nl_norm_blocked_stats_ok(b, name, in, geom.stats_precision))
+    if (!(in = nl_norm_readable(b, in, geom.stats_precision)))
         return NULL;
     geom.block = in->shape.block;
     /* sync: the host buffers live with the layer, after the training

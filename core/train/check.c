@@ -384,17 +384,6 @@ static nl_code check_device_data(const nl_config *cfg, int device, nl_error *err
     return NL_OK;
 }
 
-/* model.layout blocked: the CPU's layout (its convolutions on oneDNN); what
- * else it needs the model's build says (cpu/conv_onednn.c, arch/resnet.c) */
-static nl_code check_layout(const nl_config *cfg, int device, nl_error *err)
-{
-    if (cfg->model.layout != NL_LAYOUT_BLOCKED || device != NL_DEVICE_CUDA)
-        return NL_OK;
-    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "model.layout",
-                               "blocked is the CPU's layout (oneDNN's convolutions), and device "
-                               "is cuda; accepted here: nchw");
-}
-
 nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_memo *memo,
                      nl_run_plan *plan, nl_error *err)
 {
@@ -407,13 +396,14 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
     memset(plan, 0, sizeof *plan);
     nl_code rc;
     if ((rc = check_data(cfg, memo, plan, err)) ||
-        (rc = check_device_data(cfg, device >= 0 ? device : (int)cfg->device, err)) ||
-        (rc = check_layout(cfg, device >= 0 ? device : (int)cfg->device, err)))
+        (rc = check_device_data(cfg, device >= 0 ? device : (int)cfg->device, err)))
         return rc;
     nl_model_spec spec;
-    nl_run_model_spec(cfg, &spec);
     nl_model *graph = NULL;
     nl_error model_err = {0};
+    if ((rc = nl_run_model_plan(cfg, device >= 0 ? (nl_device)device : cfg->device, &spec,
+                                &model_err)))
+        return relay(cfg, &model_err, "model", err);
     if ((rc = nl_model_plan(&spec, nl_run_capacity(cfg), cfg->train.batch_size,
                             nl_backend_max_threads(cfg->threads), &graph, &model_err)))
         return relay(cfg, &model_err, "model", err);

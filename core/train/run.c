@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "base/alloc.h"
 #include "config/flat.h"
 #include "data/share.h"
 #include "dist/dist.h"
@@ -138,8 +139,16 @@ static void sink_progress(void *ctx, const nl_progress *p)
  * before anything is written */
 static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *err)
 {
-    nl_code rc = nl_checkpoint_config(st->cfg, device, &st->config_text, &st->config_flat,
+    /* the layout as the plan decided it (auto is never written): the run
+     * replays from its config.yaml in the layout it ran */
+    nl_config *resolved = nl_malloc(sizeof *resolved);
+    if (!resolved)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the resolved config");
+    *resolved = *st->cfg;
+    resolved->model.layout = st->model_spec.channel_block ? NL_LAYOUT_BLOCKED : NL_LAYOUT_NCHW;
+    nl_code rc = nl_checkpoint_config(resolved, device, &st->config_text, &st->config_flat,
                                       &st->config_keys, err);
+    free(resolved);
     st->config_len = st->config_text ? strlen(st->config_text) : 0;
     return rc;
 }
@@ -345,7 +354,8 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     st->facts.conv_fallbacks = be->cpu_kernels ? &st->be->conv_fallbacks : NULL;
     st->facts.busy_cores = be->busy_cores;
     out->threads = be->threads;
-    nl_run_model_spec(cfg, &st->model_spec);
+    if ((rc = nl_run_model_plan(cfg, st->facts.device, &st->model_spec, err)))
+        return rc;
     if ((rc = load_data(st, err)))
         return rc;
     /* each rank holds its slice of a training batch and of an evaluation one */

@@ -1,5 +1,7 @@
 #include "train/run_model.h"
 
+#include "plan/plan.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,26 +25,22 @@ nl_code nl_normlab_fuse_check(nl_error *err)
 
 bool nl_trace_accepts(const nl_act *act) { return act->shape.ndim != 3; }
 
-void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
+nl_code nl_run_model_plan(const nl_config *cfg, nl_device device, nl_model_spec *spec,
+                          nl_error *err)
 {
-    *spec = cfg->model;
-    /* validation copies it too (config/resolve.c: derive); a config filled
-     * without being loaded (a test's, a tool's) plans at its own as well */
-    spec->product_precision = cfg->train.precision;
-    /* a traced activation must be a tensor: no ReLU folded into a pooling */
-    if (cfg->train.trace.activation[0])
-        spec->fuse_relu_pool = false;
-    /* a ReLU fused into its normalizer leaves no pre-activation tensor, and
-     * a fused residual add no add layer: off where a probe observes them
-     * (the trace may name any activation; signal propagation measures each
-     * add's output, block removal drops each add's branch), and with
-     * NORMLAB_FUSE=0 (the unfused model, the same numbers) */
-    if (cfg->train.trace.activation[0] || nl_normlab_fuse_off())
-        spec->fuse_norm_relu = false;
-    if (cfg->train.log_signal_propagation || cfg->train.log_probe[NL_PROBE_LOG_blockskip])
-        spec->fuse_residual_add = false;
+    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    nl_code rc = nl_plan_model(&cfg->model, &run, device, spec, err);
     spec->norm.freezable = cfg->train.freeze_bn_after > 0 ||
                            cfg->train.init_bn.policy == NL_BN_POLICY_FREEZE;
+    return rc;
+}
+
+void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
+{
+    /* validation planned this config for its device and refused what the
+     * plan cannot run, so no error is left here */
+    nl_error ignored = {0};
+    nl_run_model_plan(cfg, cfg->device, spec, &ignored);
 }
 
 int nl_run_capacity(const nl_config *cfg)

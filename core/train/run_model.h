@@ -10,11 +10,14 @@
 #include "model/model.h"
 #include "layers/tensor.h"
 
-/* The model a run builds (the config's, with ReLU kept apart from pooling
- * and from its normalizer when an activation is traced, the residual add
- * kept a layer when a probe observes the adds, no normalizer fusion under
- * NORMLAB_FUSE=0) and its batch capacity (the larger of the training and
- * evaluation batch sizes). */
+/* The model a run builds on `device`: the config's, planned (core/plan:
+ * fusions off where a probe observes what they fold away or NORMLAB_FUSE=0,
+ * the layout the device's convolutions run fastest in), with the freezing
+ * its batch norms need; a plan the device cannot run is refused by its key.
+ * nl_run_model_spec: the same on the config's own device, for a config
+ * validation planned already. */
+nl_code nl_run_model_plan(const nl_config *cfg, nl_device device, nl_model_spec *spec,
+                          nl_error *err);
 void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec);
 
 /* whether train.trace.activation may name `act`: the tracer reads a unit
@@ -26,6 +29,7 @@ bool nl_normlab_fuse_off(void);
 /* NORMLAB_FUSE unset, empty, 0, off, 1 or on; any other value is a usage
  * error naming it and the accepted ones (main refuses it before any work) */
 nl_code nl_normlab_fuse_check(nl_error *err);
+/* its batch capacity: the larger of the training and evaluation batch sizes */
 int nl_run_capacity(const nl_config *cfg);
 
 #endif

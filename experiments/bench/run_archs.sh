@@ -19,8 +19,9 @@
 #   (default build/normlab), SAMPLES (default 4096), PRECISION (fp32, the
 #   default, or bf16: train.precision on both sides, torch_run.py's CPU
 #   autocast; the recurrent models train fp32 in torch, so bf16 leaves
-#   them out), LAYOUT (the ResNet's model.layout: nchw, the default, or
-#   blocked; torch_run.py reads its channels_last either way)
+#   them out), LAYOUT (the CNN's and ResNet's model.layout: unset, the
+#   default, leaves the plan's choice, auto; nchw or blocked pins one;
+#   torch_run.py reads its channels_last either way)
 # PROFILE=1 runs no PyTorch: each config's `normlab run` alone under perf
 # (product_share.py), its time by kind to NAME-bBATCH-profile.txt, which
 # archs_table.py reads beside the ratios for the ceilings.
@@ -36,7 +37,7 @@ threads=${THREADS:-1}
 batches=${BATCHES:-"2 16 128"}
 samples=${SAMPLES:-4096}
 precision=${PRECISION:-fp32}
-layout=${LAYOUT:-nchw}
+layout=${LAYOUT:-}
 only=${ONLY:-"mlp cnn resnet lm vit lstm gru char_lm"}
 . "$root/experiments/bench/machine.sh"
 describe_machine "$normlab" "$threads" >> "$out/machine.txt"
@@ -80,9 +81,10 @@ for batch in $batches; do
       bench mlp "$batch" configs/quickstart-cnn.yaml $IMAGES --set model.arch=mlp \
         --set 'model.widths=[256,256]' --set train.optimizer.lr=0.02 ;;
     cnn)
-      bench cnn "$batch" configs/quickstart-cnn.yaml $IMAGES --set train.optimizer.lr=0.01 ;;
+      bench cnn "$batch" configs/quickstart-cnn.yaml $IMAGES --set train.optimizer.lr=0.01 \
+        ${layout:+--set model.layout=$layout} ;;
     resnet)
-      bench resnet "$batch" configs/resnet-pre-layer.yaml $IMAGES --set model.layout="$layout" ;;
+      bench resnet "$batch" configs/resnet-pre-layer.yaml $IMAGES ${layout:+--set model.layout=$layout} ;;
     lm) # 3 blocks, d_model 64, context 64, characters
       bench lm "$batch" configs/lm-kjv-small.yaml $TEXT --set train.schedule.warmup_steps=0 ;;
     vit)

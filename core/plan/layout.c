@@ -1,0 +1,146 @@
+/* The layout pass (plan.h): where the activations keep the channel block
+ * the device's convolutions run in. A block pays where convolutions read
+ * it straight from the layers before them; each layer that cannot read it
+ * gets a reorder layer in front (the builder inserts it: layers/reorder.c),
+ * one pass over an activation in each direction. auto takes the block when
+ * the reorders it saves the convolutions outnumber the ones it adds,
+ * counted on a plan-only build of the model itself (block_pays), so a new
+ * layer or architecture needs no rule here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "arch/registry.h"
+#include "device/device.h"
+#include "plan/plan.h"
+
+/* "fp32 | bf16": the precisions at which the device's convolutions take a block */
+static const char *blocked_precisions(const nl_device_caps *caps, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int p = 0; p < NL_PRECISION_COUNT && used < size; p++)
+        if (caps->channel_block[p])
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? " | " : "",
+                                     nl_name_of(&nl_precision_names, p));
+    return buf;
+}
+
+/* blocked asked where the device has no block: at the run's precision
+ * (train.precision is refused, naming what this host's kernels take), or
+ * at none (the device, the build, NORMLAB_CONV or the kernel set) */
+static nl_code refuse_layout(const nl_model_spec *spec, const nl_device_caps *caps, nl_error *err)
+{
+    char taken[64], kernels[512];
+    nl_backend_cpu_kernels_description(kernels, sizeof kernels);
+    if (caps->device == NL_DEVICE_CUDA) {
+        nl_fail(err, NL_ERR_CONFIG,
+                "blocked is the CPU's layout (oneDNN's convolutions), and device is cuda; "
+                "accepted here: nchw or auto");
+        nl_error_key(err, "model.layout");
+        return err->code;
+    }
+    if (blocked_precisions(caps, taken, sizeof taken)[0]) {
+        nl_fail(err, NL_ERR_CONFIG,
+                "%s is not run by oneDNN's convolutions here, and model.layout blocked runs "
+                "every convolution on oneDNN; accepted with blocked here: %s, or model.layout "
+                "nchw or auto (normlab's convolutions take every precision); CPU kernel set %s",
+                nl_name_of(&nl_precision_names, spec->product_precision), taken, kernels);
+        nl_error_key(err, "train.precision");
+        nl_error_with_key(err, "model.layout");
+        return err->code;
+    }
+    nl_fail(err, NL_ERR_CONFIG,
+            "blocked needs the CPU's convolutions on oneDNN, which this build and CPU do not "
+            "run at any precision (it takes device cpu, a build with oneDNN, NORMLAB_CONV auto "
+            "or onednn, and an AVX2 or AVX-512 kernel set); accepted otherwise: nchw or auto; "
+            "CPU kernel set %s",
+            kernels);
+    nl_error_key(err, "model.layout");
+    return err->code;
+}
+
+/* Every convolution writes the block, so every width a convolution takes
+ * is a multiple of it: checked here, where the key that sets each width is
+ * known (the row's own stem width, or the stages'), before a layer names
+ * the wrong one. err NULL: only whether they fit. */
+static bool widths_fit(const nl_model_spec *spec, int block, nl_error *err)
+{
+    const nl_arch_info *row = nl_arch_info_of(spec->arch);
+    const bool stem_own = nl_arch_reads_key(row, "model.stem_width") && spec->stem_width > 0;
+    for (int s = stem_own ? -1 : 0; s < spec->n_widths; s++) {
+        const int width = s < 0 ? spec->stem_width : spec->widths[s];
+        if (width % block == 0)
+            continue;
+        if (!err)
+            return false;
+        const int below = width / block * block;
+        char what[48], nearest[64];
+        if (s >= 0)
+            snprintf(what, sizeof what, "item %d (%d)", s, width);
+        else
+            snprintf(what, sizeof what, "%d", width);
+        if (below > 0)
+            snprintf(nearest, sizeof nearest, "%d or %d", below, below + block);
+        else
+            snprintf(nearest, sizeof nearest, "%d", block);
+        nl_fail(err, NL_ERR_CONFIG,
+                "%s is not a multiple of %d, the channel block this CPU's oneDNN kernels take, "
+                "which model.layout blocked has every convolution write; accepted with blocked: "
+                "multiples of %d (the nearest: %s), or model.layout nchw or auto",
+                what, block, block, nearest);
+        nl_error_key(err, s < 0 ? "model.stem_width" : "model.widths");
+        nl_error_with_key(err, "model.layout");
+        return false;
+    }
+    return true;
+}
+
+/* Whether the block pays in the model built with it. Under NCHW oneDNN
+ * reorders each convolution's activations into its block and back (its
+ * input and output forward, their gradients backward); with the block,
+ * every convolution side that touches a blocked tensor skips one such
+ * pass, and every reorder layer costs one. The block pays where it skips
+ * more than it costs. A model the blocked build refuses takes nchw, whose
+ * own check says what is wrong with it. */
+static bool block_pays(const nl_model_spec *spec, int block, int train_batch)
+{
+    nl_model_spec trial = *spec;
+    trial.channel_block = block;
+    nl_model *graph = NULL;
+    nl_error ignored = {0};
+    if (nl_model_plan(&trial, train_batch, train_batch, 1, &graph, &ignored) != NL_OK)
+        return false;
+    int skipped = 0, reorders = 0;
+    for (int i = 0; i < graph->n_layers; i++) {
+        const nl_layer *l = graph->layers[i];
+        if (!strcmp(l->vt->kind, "reorder"))
+            reorders++;
+        else if (!strcmp(l->vt->kind, "conv2d"))
+            skipped += (l->in[0]->shape.block != 0) + (l->out->shape.block != 0);
+    }
+    nl_model_free(graph);
+    return skipped > reorders;
+}
+
+nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, int train_batch,
+                       nl_error *err)
+{
+    spec->channel_block = 0;
+    /* only the architectures with convolutions read the key (their rows) */
+    if (!nl_arch_reads_key(nl_arch_info_of(spec->arch), "model.layout") ||
+        spec->layout == NL_LAYOUT_NCHW)
+        return NL_OK;
+    const int block = caps->channel_block[spec->product_precision];
+    if (spec->layout == NL_LAYOUT_BLOCKED) {
+        if (!block)
+            return refuse_layout(spec, caps, err);
+        if (!widths_fit(spec, block, err))
+            return err->code;
+        spec->channel_block = block;
+        return NL_OK;
+    }
+    if (block && widths_fit(spec, block, NULL) && block_pays(spec, block, train_batch))
+        spec->channel_block = block;
+    return NL_OK;
+}

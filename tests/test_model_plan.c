@@ -1,0 +1,294 @@
+// ctest-labels: cpu
+/* The model's plan (core/plan, issue 90): its passes over a spec, each
+ * against declared capabilities (nl_device_caps), so that no decision here
+ * depends on the CPU the test runs on.
+ *   - the capabilities: CUDA declares no block; the CPU's are its backend's
+ *     conv_block at each precision;
+ *   - the layout pass: what auto, nchw and blocked decide for every
+ *     architecture of the registry, on a device with a block and without,
+ *     and each refusal's key (the device, the precision, the stages' and
+ *     the stem's widths);
+ *   - the planned graph: no layer reads a layout it cannot (a reorder layer
+ *     in front of it instead), for every normalizer kind that takes images,
+ *     on every architecture whose row reads model.layout;
+ *   - the fusion pass: what each probe and NORMLAB_FUSE=0 turn off;
+ *   - the record: a config.yaml normlab wrote before the layout pass (no
+ *     model.layout in it) plans NCHW, as it ran; the same text as a user's
+ *     config plans auto; a run writes the layout it ran, never auto. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "arch/registry.h"
+#include "config/config.h"
+#include "device/device.h"
+#include "model/model.h"
+#include "norm/registry.h"
+#include "plan/plan.h"
+#include "testutil.h"
+
+/* a CPU that declares block `fp32` at fp32 and `bf16` at bf16 */
+static nl_device_caps cpu_caps(int fp32, int bf16)
+{
+    nl_device_caps caps = {.device = NL_DEVICE_CPU};
+    caps.channel_block[NL_PRECISION_FP32] = fp32;
+    caps.channel_block[NL_PRECISION_BF16] = bf16;
+    return caps;
+}
+
+static nl_model_spec image_spec(nl_arch arch, int n_widths, const int *widths)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = arch;
+    spec.in_c = 1;
+    spec.in_h = 16;
+    spec.in_w = 16;
+    spec.n_widths = n_widths;
+    for (int i = 0; i < n_widths; i++)
+        spec.widths[i] = widths[i];
+    spec.norm.placement = nl_model_spec_default_placement(&spec);
+    return spec;
+}
+
+static int decided(nl_model_spec spec, const nl_device_caps *caps, nl_error *err)
+{
+    *err = (nl_error){0};
+    if (nl_plan_layout(&spec, caps, 8, err) != NL_OK)
+        return -1;
+    return spec.channel_block;
+}
+
+START_TEST(test_caps)
+{
+    const nl_device_caps cuda = nl_device_caps_of(NL_DEVICE_CUDA);
+    for (int p = 0; p < NL_PRECISION_COUNT; p++)
+        ck_assert_int_eq(cuda.channel_block[p], 0);
+    const nl_device_caps cpu = nl_device_caps_of(NL_DEVICE_CPU);
+    for (int p = 0; p < NL_PRECISION_COUNT; p++) {
+        nl_backend probe = nl_backend_probe(1, (nl_precision)p);
+        ck_assert_int_eq(cpu.channel_block[p], probe.ops->conv_block(&probe));
+        ck_assert(cpu.channel_block[p] == 0 || cpu.channel_block[p] == 8 ||
+                  cpu.channel_block[p] == 16);
+    }
+}
+END_TEST
+
+START_TEST(test_layout_decisions)
+{
+    const int two[] = {16, 32}, one[] = {16}, odd[] = {16, 24};
+    const nl_device_caps cpu16 = cpu_caps(16, 0), cpu8 = cpu_caps(8, 8), bare = cpu_caps(0, 0);
+    const nl_device_caps cuda = nl_device_caps_of(NL_DEVICE_CUDA);
+    nl_error err;
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        const nl_arch_info *row = nl_arch_info_of((nl_arch)a);
+        nl_model_spec spec = image_spec((nl_arch)a, 2, two);
+        if (!nl_arch_reads_key(row, "model.layout")) {
+            /* no convolution, no block, whatever is asked */
+            ck_assert_int_eq(decided(spec, &cpu16, &err), 0);
+            continue;
+        }
+        /* auto: the block where the device gives one and it pays */
+        ck_assert_msg(decided(spec, &cpu16, &err) == 16, "%s: %s", row->id.name, err.msg);
+        ck_assert_int_eq(decided(spec, &cpu8, &err), 8);
+        ck_assert_int_eq(decided(spec, &bare, &err), 0);
+        ck_assert_int_eq(decided(spec, &cuda, &err), 0);
+        /* a width the block does not divide: auto keeps NCHW */
+        nl_model_spec uneven = image_spec((nl_arch)a, 2, odd);
+        ck_assert_int_eq(decided(uneven, &cpu16, &err), 0);
+        ck_assert_int_eq(decided(uneven, &cpu8, &err), 8);
+        /* precision: bf16 where only fp32 has a block */
+        nl_model_spec bf16 = spec;
+        bf16.product_precision = NL_PRECISION_BF16;
+        ck_assert_int_eq(decided(bf16, &cpu16, &err), 0);
+        ck_assert_int_eq(decided(bf16, &cpu8, &err), 8);
+        /* nchw asked: nchw */
+        spec.layout = NL_LAYOUT_NCHW;
+        ck_assert_int_eq(decided(spec, &cpu16, &err), 0);
+        /* blocked asked: taken, or refused by the key that decides it */
+        spec.layout = NL_LAYOUT_BLOCKED;
+        ck_assert_int_eq(decided(spec, &cpu16, &err), 16);
+        ck_assert_int_eq(decided(spec, &cuda, &err), -1);
+        ck_assert_str_eq(err.key, "model.layout");
+        ck_assert_ptr_nonnull(strstr(err.msg, "device is cuda"));
+        ck_assert_int_eq(decided(spec, &bare, &err), -1);
+        ck_assert_str_eq(err.key, "model.layout");
+        bf16.layout = NL_LAYOUT_BLOCKED;
+        ck_assert_int_eq(decided(bf16, &cpu16, &err), -1);
+        ck_assert_msg(!strcmp(err.key, "train.precision") && !strcmp(err.with_key, "model.layout"),
+                      "%s: key %s with %s", row->id.name, err.key, err.with_key);
+        uneven.layout = NL_LAYOUT_BLOCKED;
+        ck_assert_int_eq(decided(uneven, &cpu16, &err), -1);
+        ck_assert_str_eq(err.key, "model.widths");
+        ck_assert_ptr_nonnull(strstr(err.msg, "the nearest: 16 or 32"));
+        if (nl_arch_reads_key(row, "model.stem_width")) {
+            nl_model_spec stem = spec;
+            stem.stem_width = 20;
+            ck_assert_int_eq(decided(stem, &cpu16, &err), -1);
+            ck_assert_msg(!strcmp(err.key, "model.stem_width") &&
+                              !strcmp(err.with_key, "model.layout"),
+                          "key %s with %s", err.key, err.with_key);
+        }
+    }
+    /* a CNN of one stage: its one convolution writes the block and the
+     * classifier needs a reorder back, which saves nothing (2 passes
+     * either way: no block); two stages save three of them for one */
+    nl_model_spec cnn1 = image_spec(NL_ARCH_CNN, 1, one);
+    ck_assert_int_eq(decided(cnn1, &cpu16, &err), 0);
+    cnn1.layout = NL_LAYOUT_BLOCKED;
+    ck_assert_int_eq(decided(cnn1, &cpu16, &err), 16);
+}
+END_TEST
+
+/* every layer of the graph reads what it can: a layer without
+ * takes_blocked never gets a blocked input, and every reorder layer sits
+ * in front of one */
+static void assert_layouts_read(const nl_model *m, const char *what)
+{
+    int blocked = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nl_layer *l = m->layers[i];
+        for (int k = 0; k < l->n_in; k++) {
+            blocked += l->in[k]->shape.block != 0;
+            ck_assert_msg(l->vt->takes_blocked || !l->in[k]->shape.block,
+                          "%s: layer %s (%s) reads a blocked %s", what, l->name, l->vt->kind,
+                          l->in[k]->name);
+        }
+        if (!strcmp(l->vt->kind, "reorder"))
+            ck_assert_msg(l->in[0]->shape.block && !l->out->shape.block, "%s: reorder %s", what,
+                          l->name);
+    }
+    ck_assert_msg(blocked > 0, "%s: nothing read blocked", what);
+}
+
+START_TEST(test_graph_reads_its_layouts)
+{
+    const int widths[] = {16, 32};
+    int graphs = 0;
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        if (!nl_arch_reads_key(nl_arch_info_of((nl_arch)a), "model.layout"))
+            continue;
+        for (int k = 0; k < NL_NORM_COUNT; k++) {
+            if (!nl_norm_info_of((nl_norm_kind)k)->images)
+                continue;
+            nl_model_spec spec = image_spec((nl_arch)a, 2, widths);
+            nl_norm_spec_defaults(&spec.norm, (nl_norm_kind)k);
+            spec.norm.placement = nl_model_spec_default_placement(&spec);
+            spec.norm.groups = 4;
+            spec.norm.virtual_batch = 4;
+            spec.dropout_p = 0.1f; /* the CNN's dropout reads NCHW */
+            spec.channel_block = 16;
+            nl_model *m = NULL;
+            nl_error err = {0};
+            char what[96];
+            snprintf(what, sizeof what, "%s/%s", nl_name_of(&nl_arch_names, a),
+                     nl_name_of(&nl_norm_names, k));
+            ck_assert_msg(nl_model_plan(&spec, 8, 8, 1, &m, &err) == NL_OK, "%s: %s", what,
+                          err.msg);
+            assert_layouts_read(m, what);
+            nl_model_free(m);
+            graphs++;
+        }
+    }
+    ck_assert_int_gt(graphs, 10);
+}
+END_TEST
+
+/* the pass, and what the config's probes ask of it */
+START_TEST(test_fusion_pass)
+{
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_config_defaults(cfg);
+    nl_model_spec spec = cfg->model;
+    nl_plan_run run = nl_config_plan_run(cfg, false);
+    nl_plan_fuse(&spec, &run);
+    ck_assert(spec.fuse_relu_pool && spec.fuse_norm_relu && spec.fuse_residual_add);
+    spec = cfg->model;
+    run = nl_config_plan_run(cfg, true);
+    nl_plan_fuse(&spec, &run);
+    ck_assert(spec.fuse_relu_pool && !spec.fuse_norm_relu && spec.fuse_residual_add);
+    snprintf(cfg->train.trace.activation, sizeof cfg->train.trace.activation, "conv1");
+    spec = cfg->model;
+    run = nl_config_plan_run(cfg, false);
+    nl_plan_fuse(&spec, &run);
+    ck_assert(!spec.fuse_relu_pool && !spec.fuse_norm_relu && spec.fuse_residual_add);
+    cfg->train.trace.activation[0] = '\0';
+    for (int probe = 0; probe < 2; probe++) {
+        cfg->train.log_signal_propagation = probe == 0;
+        cfg->train.log_probe[NL_PROBE_LOG_blockskip] = probe == 1;
+        spec = cfg->model;
+        run = nl_config_plan_run(cfg, false);
+        nl_plan_fuse(&spec, &run);
+        ck_assert(spec.fuse_relu_pool && spec.fuse_norm_relu && !spec.fuse_residual_add);
+    }
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_recorded_layout)
+{
+    static const char *const user =
+        "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
+        "model:\n  arch: cnn\n  widths: [16, 32]\n"
+        "train:\n  batch_size: 16\n  steps: 2\n  eval_every: 2\n";
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(user, "user.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
+                  err.msg);
+    ck_assert_int_eq(cfg->model.layout, NL_LAYOUT_AUTO);
+    /* the resolved text of that config as a normlab before the pass wrote
+     * it: every key that applied, and model.layout did not apply to a CNN */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    ck_assert_int_eq(nl_config_write(cfg, mem, &err), NL_OK);
+    fclose(mem);
+    char *line = strstr(text, "  layout: auto\n");
+    ck_assert_ptr_nonnull(line);
+    memmove(line, line + strlen("  layout: auto\n"), strlen(line + strlen("  layout: auto\n")) + 1);
+    ck_assert_msg(nl_config_load_string(text, "config.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
+                  err.msg);
+    ck_assert_int_eq(cfg->model.layout, NL_LAYOUT_NCHW);
+    nl_model_spec spec;
+    const nl_plan_run run = nl_config_plan_run(cfg, false);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CPU, &spec, &err), NL_OK);
+    ck_assert_int_eq(spec.channel_block, 0);
+    /* an override still asks */
+    const char *set[] = {"model.layout=auto"};
+    ck_assert_int_eq(nl_config_load_string(text, "config.yaml", set, 1, cfg, &err), NL_OK);
+    ck_assert_int_eq(cfg->model.layout, NL_LAYOUT_AUTO);
+    /* the same text as a user's file (no header): auto */
+    ck_assert_int_eq(nl_config_load_string(strchr(text, '\n') + 1, "mine.yaml", NULL, 0, cfg, &err),
+                     NL_OK);
+    ck_assert_int_eq(cfg->model.layout, NL_LAYOUT_AUTO);
+    free(text);
+    free(cfg);
+
+    /* a run writes the layout it ran */
+    tu_tmp_make("model-plan");
+    tu_tmp_write("c.yaml", user);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out run --threads 1 -q"), 0);
+    char *config = tu_tmp_read("run/config.yaml"), *summary = tu_tmp_read("run/summary.json");
+    const int block = nl_device_caps_of(NL_DEVICE_CPU).channel_block[NL_PRECISION_FP32];
+    ck_assert_msg(strstr(config, block ? "  layout: blocked\n" : "  layout: nchw\n"), "%s", config);
+    ck_assert_msg(strstr(summary, block ? "\"layout\": \"blocked" : "\"layout\": \"nchw"), "%s",
+                  summary);
+    free(config), free(summary);
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model_plan");
+    TCase *tc = tcase_create("plan");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_caps);
+    tcase_add_test(tc, test_layout_decisions);
+    tcase_add_test(tc, test_graph_reads_its_layouts);
+    tcase_add_test(tc, test_fusion_pass);
+    tcase_add_test(tc, test_recorded_layout);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
