@@ -12,6 +12,9 @@
  *     in front of it instead), for every normalizer kind that takes images,
  *     on every architecture whose row reads model.layout;
  *   - the fusion pass: what each probe and NORMLAB_FUSE=0 turn off;
+ *   - planned once: a config's validation plans its layout (its trial
+ *     build the check's), and the run's check and build take that decision
+ *     without another trial; another device plans again;
  *   - the record: a config.yaml normlab wrote before the layout pass (no
  *     model.layout in it) plans NCHW, as it ran; the same text as a user's
  *     config plans auto; a run writes the layout it ran, never auto. */
@@ -55,7 +58,7 @@ static nl_model_spec image_spec(nl_arch arch, int n_widths, const int *widths)
 static int decided(nl_model_spec spec, const nl_device_caps *caps, nl_error *err)
 {
     *err = (nl_error){0};
-    if (nl_plan_layout(&spec, caps, 8, err) != NL_OK)
+    if (nl_plan_layout(&spec, caps, 8, NULL, err) != NL_OK)
         return -1;
     return spec.channel_block;
 }
@@ -226,6 +229,40 @@ START_TEST(test_fusion_pass)
 }
 END_TEST
 
+START_TEST(test_planned_once)
+{
+    static const char *const text =
+        "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
+        "model:\n  arch: cnn\n  widths: [16, 32]\n"
+        "train:\n  batch_size: 16\n  steps: 2\n";
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    const int block = nl_device_caps_of(NL_DEVICE_CPU).channel_block[NL_PRECISION_FP32];
+    ck_assert_int_eq(cfg->model.channel_block, block);
+    ck_assert(cfg->model.layout_key != 0);
+    nl_model_spec spec;
+    bool built = true;
+    const nl_plan_run run = nl_config_plan_run(cfg, false);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CPU, &spec, &built, &err), NL_OK);
+    ck_assert_msg(!built, "planned again for the same run and device");
+    ck_assert_int_eq(spec.channel_block, block);
+    /* the probes' fusions are the run's: the decision holds under them */
+    const nl_plan_run unfused = nl_config_plan_run(cfg, true);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &unfused, NL_DEVICE_CPU, &spec, &built, &err),
+                     NL_OK);
+    ck_assert(!built && spec.channel_block == block && !spec.fuse_norm_relu);
+    /* another device, another batch: planned again */
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CUDA, &spec, &built, &err), NL_OK);
+    ck_assert_int_eq(spec.channel_block, 0);
+    nl_plan_run bigger = run;
+    bigger.train_batch = 32;
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &bigger, NL_DEVICE_CPU, &spec, &built, &err), NL_OK);
+    ck_assert_int_eq(built, block != 0);
+    free(cfg);
+}
+END_TEST
+
 START_TEST(test_recorded_layout)
 {
     static const char *const user =
@@ -252,7 +289,7 @@ START_TEST(test_recorded_layout)
     ck_assert_int_eq(cfg->model.layout, NL_LAYOUT_NCHW);
     nl_model_spec spec;
     const nl_plan_run run = nl_config_plan_run(cfg, false);
-    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CPU, &spec, &err), NL_OK);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CPU, &spec, NULL, &err), NL_OK);
     ck_assert_int_eq(spec.channel_block, 0);
     /* an override still asks */
     const char *set[] = {"model.layout=auto"};
@@ -288,6 +325,7 @@ int main(void)
     tcase_add_test(tc, test_layout_decisions);
     tcase_add_test(tc, test_graph_reads_its_layouts);
     tcase_add_test(tc, test_fusion_pass);
+    tcase_add_test(tc, test_planned_once);
     tcase_add_test(tc, test_recorded_layout);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

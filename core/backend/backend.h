@@ -80,7 +80,7 @@ typedef struct {
     /* 0: planes of hw contiguous floats, (N, C, HW). B > 0: the channel-
      * blocked layout oneDNN's convolutions run in (nChw16c for B = 16):
      * (N, C/B, HW, B), each plane where nl_plane_of (backend/shape.h)
-     * puts it, C a multiple of B (model.layout blocked, the CPU alone).
+     * puts it, C a multiple of B (the plan's channel block, the CPU alone).
      * Last, so that a geometry written without it is plain. */
     int block;
 } nl_norm_geom;
@@ -204,7 +204,7 @@ typedef struct {
  * NCHW (0) the shared op with the arguments after block, channel-blocked
  * (B > 0) its CPU_ONLY twin op##_blocked with B before them. A layer thus
  * names one op whatever its input's layout, and a backend without the
- * blocked slots (CUDA, where the builder refuses model.layout: blocked) is
+ * blocked slots (CUDA, whose capabilities declare no block) is
  * handed NCHW alone. be and block are read twice. */
 #define NL_OP_IN_LAYOUT(be, block, op, ...)                                                        \
     ((block) ? (be)->ops->op##_blocked((be), (block), __VA_ARGS__)                                 \

@@ -17,7 +17,7 @@ typedef struct {
     int ndim; /* 2: (N, D=c); 3: (N, T=h, D=c), w = 1; 4: (N, C, H, W) */
     /* images only: 0 is NCHW; B > 0 the channel-blocked layout of oneDNN's
      * convolutions (nChw16c for B = 16), (N, C/B, H, W, B), c a multiple of
-     * B (model.layout: blocked), indexed by nl_plane_of. Layers that read a
+     * B (the plan's channel block: core/plan/layout.c), indexed by nl_plane_of. Layers that read a
      * blocked activation say so (nl_layer_vtable.takes_blocked); the
      * builder refuses the others. */
     int block;

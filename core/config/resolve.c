@@ -466,12 +466,22 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
             nl_config_where(cfg, "model.norm.type", where, sizeof where));
 
     /* the model as a run on the config's device plans it (core/plan): a
-     * layout that device cannot run is refused here, as by the run */
+     * layout that device cannot run is refused here, as by the run; the
+     * decision stays with the config, so that the run's check and build
+     * plan it without another trial build (nl_plan_model's layout_key) */
     nl_error model_err = {0};
     nl_model_spec planned;
+    bool built = false;
     const nl_plan_run run = nl_config_plan_run(cfg, false);
-    if (nl_plan_model(&cfg->model, &run, cfg->device, &planned, &model_err) != NL_OK ||
-        nl_model_check(&planned, cfg->train.batch_size, &model_err) != NL_OK) {
+    nl_code rc = nl_plan_model(&cfg->model, &run, cfg->device, &planned, &built, &model_err);
+    if (rc == NL_OK) {
+        cfg->model.channel_block = planned.channel_block;
+        cfg->model.layout_key = planned.layout_key;
+    }
+    /* the layout pass's trial build is this check where it took the block */
+    if (rc == NL_OK && !built)
+        rc = nl_model_check(&planned, cfg->train.batch_size, &model_err);
+    if (rc != NL_OK) {
         const char *key = model_err.key[0] ? model_err.key : "model";
         char prefix[1024];
         if (model_err.key[0])

@@ -19,15 +19,16 @@
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
-enum { CHANNEL_BLOCK_MAX = 32 };
+enum { CHANNEL_TILE_MAX = 32 };
 
-/* adjacent channels per block: enough for runs of 16 KiB per sample, and at
+/* adjacent channels per tile (a cache tile, not the layout's channel block):
+ * enough for runs of 16 KiB per sample, and at
  * least 8 blocks, so that every thread has several to pipeline (the first
  * block of a thread's range is not overlapped, see forward_train_spatial) */
-static int channel_block(int c, int hw)
+static int channel_tile(int c, int hw)
 {
     int cb = 1;
-    while (cb < CHANNEL_BLOCK_MAX && (size_t)cb * hw * sizeof(float) < 16384)
+    while (cb < CHANNEL_TILE_MAX && (size_t)cb * hw * sizeof(float) < 16384)
         cb *= 2;
     while (cb > 1 && c / cb < 8)
         cb /= 2;
@@ -73,9 +74,9 @@ static inline void normalize_run(const float *xn, float *yn, float mean, float s
  * pass. */
 typedef struct {
     int c0, width;
-    float shift[CHANNEL_BLOCK_MAX];
-    double sum[CHANNEL_BLOCK_MAX], sum_sq[CHANNEL_BLOCK_MAX];
-    float mean[CHANNEL_BLOCK_MAX], scale[CHANNEL_BLOCK_MAX], offset[CHANNEL_BLOCK_MAX];
+    float shift[CHANNEL_TILE_MAX];
+    double sum[CHANNEL_TILE_MAX], sum_sq[CHANNEL_TILE_MAX];
+    float mean[CHANNEL_TILE_MAX], scale[CHANNEL_TILE_MAX], offset[CHANNEL_TILE_MAX];
 } bn_block;
 
 static void block_begin(bn_block *b, int blk, int cb, int c, int hw, const float *x)
@@ -124,7 +125,7 @@ static void forward_spatial_share(int n, int c, int hw, float eps, const float *
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
-    const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
+    const int cb = channel_tile(c, hw), blocks = (c + cb - 1) / cb;
     {
         int first, last;
         nl_thread_range(blocks, &first, &last);
@@ -529,7 +530,7 @@ void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float e
 /* Per-channel state of a block between its gradient sums and its dx pass. */
 typedef struct {
     int c0, width;
-    double sum_dy[CHANNEL_BLOCK_MAX], sum_dy_xc[CHANNEL_BLOCK_MAX];
+    double sum_dy[CHANNEL_TILE_MAX], sum_dy_xc[CHANNEL_TILE_MAX];
 } bn_grad_block;
 
 static void grad_block_begin(bn_grad_block *b, int blk, int cb, int c)
@@ -569,7 +570,7 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
-    const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
+    const int cb = channel_tile(c, hw), blocks = (c + cb - 1) / cb;
     {
         int first, last;
         nl_thread_range(blocks, &first, &last);
@@ -581,7 +582,7 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
         }
         for (int blk = first; blk < last; blk++) {
             cur = next;
-            float af[CHANNEL_BLOCK_MAX], bf[CHANNEL_BLOCK_MAX], kf[CHANNEL_BLOCK_MAX];
+            float af[CHANNEL_TILE_MAX], bf[CHANNEL_TILE_MAX], kf[CHANNEL_TILE_MAX];
             for (int j = 0; j < cur.width; j++) {
                 const int ch = cur.c0 + j;
                 const double rstd = save_rstd[ch], sum_dy_xhat = cur.sum_dy_xc[j] * rstd;

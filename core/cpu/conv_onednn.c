@@ -6,7 +6,7 @@
  * reorder to and from NCHW around every convolution. So each primitive is
  * created with format_tag any, and each op reorders its NCHW / OIHW
  * operands into the layouts the primitive chose and its results back,
- * inside the op. Under model.layout blocked the activations are already
+ * inside the op. Where the plan gives the model a channel block (core/plan/layout.c) the activations are already
  * in the block the kernel set's oneDNN takes (nChw16c, nChw8c: the
  * geometry's in_block/out_block): the primitive is held to it and reads
  * and writes them in place, and only the weights are reordered.

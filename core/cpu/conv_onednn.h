@@ -52,7 +52,7 @@ void nl_cpu_onednn_close(nl_cpu_onednn *state);
 bool nl_cpu_onednn_chosen(const nl_backend *be, const nl_conv_geom *g);
 bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g);
 /* The channel block (16 on AVX-512, 8 on AVX2) of the layout oneDNN's
- * kernels read in place on be, for model.layout: blocked; 0 where oneDNN
+ * kernels read in place on be, the channel block the plan may give a model; 0 where oneDNN
  * does not run be's convolutions. A geometry with a block (in_block,
  * out_block) is oneDNN's alone, whatever the rule. */
 int nl_cpu_onednn_block(const nl_backend *be);

@@ -500,19 +500,23 @@ static void global_avg_backward_blocked(const nl_pool_geom *g, int n, const floa
     });
 }
 
+/* a channel-blocked pooling's work: n * C/B slabs of B channel planes,
+ * (HW, B) each, in x and in y */
+typedef struct {
+    int block, count;
+    size_t in, out;
+} pool_slabs;
+
+static inline pool_slabs slabs_of(const nl_pool_geom *g, int n)
+{
+    return (pool_slabs){g->block, n * (g->c / g->block), (size_t)g->in_h * g->in_w * g->block,
+                        (size_t)g->out_h * g->out_w * g->block};
+}
+
 /* 2x2 max pooling at stride 2 (a CNN stage's) on the channel block: the
  * four window pixels' B channels side by side, the first of equals kept in
- * pool_general's window order, so its values and argmax are the general
- * walk's; vector lanes over the block. */
-/* one step of the window walk on a lane: v (at offset `at`) against the
- * running max, the first of equals kept and NaN propagated */
-#define BLOCKED_TAKE(v, at)                                                                        \
-    do {                                                                                           \
-        const bool take_ = (v) > best || (v) != (v);                                               \
-        best = take_ ? (v) : best;                                                                 \
-        best_at = take_ ? (at) : best_at;                                                          \
-    } while (0)
-
+ * pool_general's window order (TAKE_IF_GREATER), so its values and argmax
+ * are the general walk's; vector lanes over the block. */
 /* one output pixel's B lanes, a0..a3 its window's pixels in window order;
  * inlined with relu a constant, so each form is its own vector loop */
 static inline __attribute__((always_inline)) void
@@ -526,21 +530,21 @@ max_2x2_lanes_blocked(const float *x, int block, bool relu, int32_t a0, int32_t 
         const float v2 = relu ? relu_s(x[a2 + l]) : x[a2 + l];
         const float v3 = relu ? relu_s(x[a3 + l]) : x[a3 + l];
         float best = v0;
-        int32_t best_at = a0 + l;
-        BLOCKED_TAKE(v1, a1 + l);
-        BLOCKED_TAKE(v2, a2 + l);
-        BLOCKED_TAKE(v3, a3 + l);
+        int32_t at = a0 + l;
+        TAKE_IF_GREATER(v1, a1 + l);
+        TAKE_IF_GREATER(v2, a2 + l);
+        TAKE_IF_GREATER(v3, a3 + l);
         yo[l] = best;
-        ao[l] = relu && !(best > 0.0f) ? -1 : best_at;
+        ao[l] = relu && !(best > 0.0f) ? -1 : at;
     }
 }
 
 static void max_2x2_forward_blocked(const nl_pool_geom *g, int n, const float *x, float *y,
                                     int32_t *argmax)
 {
-    const int block = g->block, slabs = n * (g->c / block), w = g->in_w;
-    const size_t in_slab = (size_t)g->in_h * w * block;
-    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    const pool_slabs sl = slabs_of(g, n);
+    const int block = sl.block, slabs = sl.count, w = g->in_w;
+    const size_t in_slab = sl.in, out_slab = sl.out;
     NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
     for (int s = 0; s < slabs; s++) {
         for (int oh = 0; oh < g->out_h; oh++)
@@ -555,7 +559,6 @@ static void max_2x2_forward_blocked(const nl_pool_geom *g, int n, const float *x
             }
     });
 }
-#undef BLOCKED_TAKE
 
 /* its backward: the windows do not overlap, so each input pixel is written
  * once, the gradient where it was the window's max and 0 elsewhere */
@@ -573,9 +576,9 @@ max_2x2_grad_lanes_blocked(const float *d, const int32_t *ao, int32_t at, float 
 static void max_2x2_backward_blocked(const nl_pool_geom *g, int n, const float *dy,
                                      const int32_t *argmax, float *dx, bool accumulate_dx)
 {
-    const int block = g->block, slabs = n * (g->c / block), w = g->in_w;
-    const size_t in_slab = (size_t)g->in_h * w * block;
-    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    const pool_slabs sl = slabs_of(g, n);
+    const int block = sl.block, slabs = sl.count, w = g->in_w;
+    const size_t in_slab = sl.in, out_slab = sl.out;
     NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
     for (int s = 0; s < slabs; s++) {
         float *dxs = dx + (size_t)s * in_slab;
@@ -601,6 +604,20 @@ static void max_2x2_backward_blocked(const nl_pool_geom *g, int n, const float *
     });
 }
 
+/* output (oh, ow)'s window clipped to the input: rows [h_lo, h_hi), columns
+ * [w_lo, w_hi), walked in pool_general's order */
+typedef struct {
+    int h_lo, h_hi, w_lo, w_hi;
+} window_span;
+
+static inline window_span window_of(const nl_pool_geom *g, int oh, int ow)
+{
+    const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
+    const int h1 = h0 + g->kernel_h, w1 = w0 + g->kernel_w;
+    return (window_span){h0 > 0 ? h0 : 0, h1 < g->in_h ? h1 : g->in_h, w0 > 0 ? w0 : 0,
+                         w1 < g->in_w ? w1 : g->in_w};
+}
+
 /* Windowed pooling from a channel-blocked x into a channel-blocked y (both
  * (N, C/B, HW, B)): pool_general's walk over each window, the B channels
  * of a pixel side by side, so each output has the bits it has from NCHW
@@ -609,9 +626,9 @@ static void max_2x2_backward_blocked(const nl_pool_geom *g, int n, const float *
 static void window_forward_blocked(const nl_pool_geom *g, int n, const float *x, float *y,
                                    int32_t *argmax)
 {
-    const int block = g->block, slabs = n * (g->c / block);
-    const size_t in_slab = (size_t)g->in_h * g->in_w * block;
-    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    const pool_slabs sl = slabs_of(g, n);
+    const int block = sl.block, slabs = sl.count;
+    const size_t in_slab = sl.in, out_slab = sl.out;
     const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
     NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
     for (int s = 0; s < slabs; s++) {
@@ -626,15 +643,9 @@ static void window_forward_blocked(const nl_pool_geom *g, int n, const float *x,
                     sum[l] = 0.0f;
                     best_at[l] = -1;
                 }
-                const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
-                for (int kh = 0; kh < g->kernel_h; kh++) {
-                    const int ih = h0 + kh;
-                    if (ih < 0 || ih >= g->in_h)
-                        continue;
-                    for (int kw = 0; kw < g->kernel_w; kw++) {
-                        const int iw = w0 + kw;
-                        if (iw < 0 || iw >= g->in_w)
-                            continue;
+                const window_span win = window_of(g, oh, ow);
+                for (int ih = win.h_lo; ih < win.h_hi; ih++)
+                    for (int iw = win.w_lo; iw < win.w_hi; iw++) {
                         const int at = (ih * g->in_w + iw) * block;
                         for (int l = 0; l < block; l++) {
                             float v = xs[at + l];
@@ -647,7 +658,6 @@ static void window_forward_blocked(const nl_pool_geom *g, int n, const float *x,
                             }
                         }
                     }
-                }
                 const size_t o = ((size_t)oh * g->out_w + ow) * block;
                 for (int l = 0; l < block; l++) {
                     if (g->kind != NL_POOL_MAX) {
@@ -667,9 +677,9 @@ static void window_forward_blocked(const nl_pool_geom *g, int n, const float *x,
 static void window_backward_blocked(const nl_pool_geom *g, int n, const float *dy,
                                     const int32_t *argmax, float *dx, bool accumulate_dx)
 {
-    const int block = g->block, slabs = n * (g->c / block);
-    const size_t in_slab = (size_t)g->in_h * g->in_w * block;
-    const size_t out_slab = (size_t)g->out_h * g->out_w * block;
+    const pool_slabs sl = slabs_of(g, n);
+    const int block = sl.block, slabs = sl.count;
+    const size_t in_slab = sl.in, out_slab = sl.out;
     const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
     NL_PARALLEL_FOR_IF((size_t)slabs * in_slab >= NL_PARALLEL_MIN,
     for (int s = 0; s < slabs; s++) {
@@ -688,20 +698,13 @@ static void window_backward_blocked(const nl_pool_geom *g, int n, const float *d
         for (int oh = 0; oh < g->out_h; oh++)
             for (int ow = 0; ow < g->out_w; ow++) {
                 const float *d = dys + ((size_t)oh * g->out_w + ow) * block;
-                const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
-                for (int kh = 0; kh < g->kernel_h; kh++) {
-                    const int ih = h0 + kh;
-                    if (ih < 0 || ih >= g->in_h)
-                        continue;
-                    for (int kw = 0; kw < g->kernel_w; kw++) {
-                        const int iw = w0 + kw;
-                        if (iw < 0 || iw >= g->in_w)
-                            continue;
+                const window_span win = window_of(g, oh, ow);
+                for (int ih = win.h_lo; ih < win.h_hi; ih++)
+                    for (int iw = win.w_lo; iw < win.w_hi; iw++) {
                         float *at = dxs + (size_t)(ih * g->in_w + iw) * block;
                         for (int l = 0; l < block; l++)
                             at[l] += d[l] * inv_area;
                     }
-                }
             }
     });
 }

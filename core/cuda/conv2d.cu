@@ -69,7 +69,7 @@ size_t nl_cuda_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
            nl_cuda_lowp_bytes(be->product_precision, (size_t)g->out_c * l.R);
 }
 
-/* the CUDA kernels read NCHW alone (model.layout: blocked is the CPU's) */
+/* the CUDA kernels read NCHW alone (the channel block is the CPU's: nl_device_caps) */
 int nl_cuda_conv_block(nl_backend *be)
 {
     (void)be;

@@ -95,7 +95,7 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                         name);
         return NULL;
     }
-    /* under model.layout blocked every convolution writes the block */
+    /* with the plan's channel block every convolution writes it */
     nl_conv_geom g = {
         .in_c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w, .out_c = out_c,
         .kernel = kernel, .stride = stride, .pad = pad, .in_block = in->shape.block,
@@ -103,7 +103,7 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
     };
     if (g.out_block && out_c % g.out_block) {
         nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: model.layout: blocked needs channels in multiples of %d "
+                        "layer %s: the channel-blocked layout needs channels in multiples of %d "
                         "(this CPU's block), not %d",
                         name, g.out_block, out_c);
         nl_builder_key(b, "model.widths");

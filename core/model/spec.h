@@ -7,6 +7,7 @@
 #define NL_SPEC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/names.h"
 #include "layers/param_norm_spec.h"
@@ -57,6 +58,10 @@ typedef struct {
      * wherever a layer reads them so. The builder reads channel_block alone. */
     nl_layout layout;
     int channel_block;
+    /* what channel_block was decided for (the spec, precision, batch and
+     * device, hashed by core/plan/plan.c): a spec planned again for the
+     * same keeps the decision without another trial build; 0: not planned */
+    uint64_t layout_key;
     nl_norm_spec norm;
     nl_norm_noise_spec norm_noise;
     int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */

@@ -343,7 +343,7 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
 }
 
 /* the kind names `show` and the tests see; [blocked]: the same on a
- * channel-blocked input (model.layout blocked), the norm family's ops
+ * channel-blocked input (the plan's channel block), the norm family's ops
  * taking the block in the geometry */
 #define STATS_VTABLE(name, blocked)                                                                \
     {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \

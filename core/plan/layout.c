@@ -124,8 +124,10 @@ static bool block_pays(const nl_model_spec *spec, int block, int train_batch)
 }
 
 nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, int train_batch,
-                       nl_error *err)
+                       bool *built, nl_error *err)
 {
+    if (built)
+        *built = false;
     spec->channel_block = 0;
     /* only the architectures with convolutions read the key (their rows) */
     if (!nl_arch_reads_key(nl_arch_info_of(spec->arch), "model.layout") ||
@@ -140,7 +142,10 @@ nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, int trai
         spec->channel_block = block;
         return NL_OK;
     }
-    if (block && widths_fit(spec, block, NULL) && block_pays(spec, block, train_batch))
+    if (block && widths_fit(spec, block, NULL) && block_pays(spec, block, train_batch)) {
         spec->channel_block = block;
+        if (built)
+            *built = true;
+    }
     return NL_OK;
 }

@@ -1,12 +1,43 @@
 /* nl_plan_model: the passes in order over the config's model (plan.h). */
 #include "plan/plan.h"
 
-nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_device device,
-                      nl_model_spec *out, nl_error *err)
+#include <string.h>
+
+/* FNV-1a over the bytes of what the layout was decided for: the spec as
+ * the config gives it (its own decision left out), the run and the device */
+static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, nl_device device)
 {
+    nl_model_spec bare;
+    memcpy(&bare, model, sizeof bare);
+    bare.channel_block = 0;
+    bare.layout_key = 0;
+    const struct {
+        int precision, train_batch, device;
+    } rest = {(int)run->precision, run->train_batch, (int)device};
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *parts[2] = {(const unsigned char *)&bare, (const unsigned char *)&rest};
+    const size_t sizes[2] = {sizeof bare, sizeof rest};
+    for (int p = 0; p < 2; p++)
+        for (size_t i = 0; i < sizes[p]; i++) {
+            h ^= parts[p][i];
+            h *= 1099511628211ull;
+        }
+    return h ? h : 1;
+}
+
+nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_device device,
+                      nl_model_spec *out, bool *built, nl_error *err)
+{
+    if (built)
+        *built = false;
     *out = *model;
     out->product_precision = run->precision;
     nl_plan_fuse(out, run);
+    const uint64_t key = layout_key(model, run, device);
+    if (model->layout == NL_LAYOUT_AUTO && model->layout_key == key)
+        return NL_OK; /* decided for this very run and device */
     const nl_device_caps caps = nl_device_caps_of(device);
-    return nl_plan_layout(out, &caps, run->train_batch, err);
+    nl_code rc = nl_plan_layout(out, &caps, run->train_batch, built, err);
+    out->layout_key = key;
+    return rc;
 }

@@ -44,16 +44,23 @@ typedef struct {
 void nl_plan_fuse(nl_model_spec *spec, const nl_plan_run *run);
 
 /* The layout pass: spec->layout (auto, nchw or blocked, as the config asks)
- * decided into spec->channel_block for a device with `caps`, checked by a
- * plan-only build at `train_batch`. nchw, and auto where the block does not
- * pay or cannot run, decide 0; blocked where the device gives no block at
- * the spec's precision, or a width is not a multiple of it, is refused with
- * the key that decides it (model.layout, model.widths, model.stem_width). */
+ * decided into spec->channel_block for a device with `caps`. nchw, and auto
+ * where the block does not pay or cannot run, decide 0; blocked where the
+ * device gives no block at the spec's precision, or a width is not a
+ * multiple of it, is refused with the key that decides it (model.layout,
+ * model.widths, model.stem_width). auto decides on a plan-only build of the
+ * blocked model at `train_batch`; *built (NULL: not asked) says that build
+ * ran and gave the spec decided, so that a check of it at that batch need
+ * not build it again. */
 nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, int train_batch,
-                       nl_error *err);
+                       bool *built, nl_error *err);
 
-/* Every pass in order: the config's model planned for `device`. */
+/* Every pass in order: the config's model planned for `device`. A model
+ * planned before for the same run and device (its layout_key) keeps its
+ * layout without another trial build: the config's check plans it, and
+ * the run's check and build reuse the decision. *built as for
+ * nl_plan_layout. */
 nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_device device,
-                      nl_model_spec *out, nl_error *err);
+                      nl_model_spec *out, bool *built, nl_error *err);
 
 #endif

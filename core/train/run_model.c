@@ -29,7 +29,7 @@ nl_code nl_run_model_plan(const nl_config *cfg, nl_device device, nl_model_spec 
                           nl_error *err)
 {
     const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
-    nl_code rc = nl_plan_model(&cfg->model, &run, device, spec, err);
+    nl_code rc = nl_plan_model(&cfg->model, &run, device, spec, NULL, err);
     spec->norm.freezable = cfg->train.freeze_bn_after > 0 ||
                            cfg->train.init_bn.policy == NL_BN_POLICY_FREEZE;
     return rc;
