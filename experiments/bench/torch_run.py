@@ -69,16 +69,21 @@ What it mirrors (and refuses, exit 2, anything else):
   core/optim/schedule.c), cross-entropy (mean over samples or tokens), the
   accuracy counted every step as normlab's step counts it.
 - precision: train.precision fp32, or bf16 with the forward and the loss
-  under torch.autocast("cpu", dtype=torch.bfloat16) (cross_entropy upcast
-  to fp32 as autocast does; weights, gradients and optimizer state fp32;
-  evaluation under the same autocast) and the normalizers fed fp32
-  (fp32_normalizers: torch 1.13's CPU autocast refuses GroupNorm and
-  LayerNorm on a bf16 input with fp32 affine parameters and runs the other
-  normalizers in the dtype fed; normlab's bf16, like CUDA autocast, keeps
-  them fp32). On a CPU without AVX-512, 1.13's bf16 convolutions and
-  matmul/bmm (the attention's products) accumulate in bf16, linear in fp32:
-  PyTorch's bf16 there is less exact than autocast's fp32 accumulation and
-  normlab's. fp16 is refused (torch 1.13's CPU autocast runs bf16 only),
+  under torch.autocast("cpu", dtype=torch.bfloat16) as a user writes it
+  (cross_entropy upcast to fp32 as autocast does; weights, gradients and
+  optimizer state fp32; evaluation under the same autocast; the
+  normalizers in the dtype autocast hands them: torch 2.x's CPU GroupNorm,
+  LayerNorm and BatchNorm take a bf16 input with fp32 parameters and
+  return bf16). --fp32-normalizers feeds every normalizer fp32 instead
+  (fp32_normalizers), as normlab's bf16 and CUDA autocast keep them: the
+  same statistics as normlab's, and about 1.3x slower on an AMX Xeon
+  (issue 91), so not the peer a speed claim is made against; torch 1.13's
+  CPU autocast needs it (it refuses GroupNorm and LayerNorm on a bf16
+  input with fp32 affine parameters). On a CPU without AVX-512, 1.13's
+  bf16 convolutions and matmul/bmm (the attention's products) accumulate
+  in bf16, linear in fp32: PyTorch's bf16 there is less exact than
+  autocast's fp32 accumulation and normlab's. fp16 is refused (torch
+  1.13's CPU autocast runs bf16 only),
   and so is train.loss_scale.enabled (torch.cuda.amp.GradScaler without
   CUDA warns, disables itself and passes the loss through unscaled).
 - initialization: normlab's rules (core/arch/parts.c, transformer.c,
@@ -493,6 +498,9 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--check", action="store_true", help="only say whether the config is mirrored")
+    ap.add_argument("--fp32-normalizers", action="store_true",
+                    help="bf16: feed every normalizer fp32 (normlab's statistics), not autocast's "
+                         "bf16 as a user's plain torch.autocast does")
     ap.add_argument("--data-path", help="the dataset's path where the config leaves the default "
                     "(normlab bench --run passes it: a text corpus's default is the build's)")
     ap.add_argument("--sizes", help="TRAIN,TEST: the splits' sizes, subsets applied (samples, "
@@ -590,7 +598,7 @@ def main():
         print("torch_run.py: %s: %s" % (a.config, e), file=sys.stderr)
         return 2
     bf16 = get(cfg, "train.precision", "fp32") == "bf16"
-    if bf16:
+    if bf16 and a.fp32_normalizers:
         fp32_normalizers(model, torch, nn)
     conv = ARCHS[arch]["conv"]
     if conv:  # channels_last: oneDNN's convolutions run NHWC without reorders
@@ -780,6 +788,7 @@ def main():
                "batch_size": batch, "wall_s": wall, "train_s": train_s, "samples_per_s": per_s,
                "threads": torch.get_num_threads(), "host": socket.gethostname(),
                "precision": "bf16" if bf16 else "fp32",
+               "autocast": ("fp32 normalizers" if a.fp32_normalizers else "plain") if bf16 else "",
                "final_train_loss": final.get("train_loss"),
                "final_test_loss": final.get("test_loss"),
                "final_test_accuracy": final.get("test_accuracy")}

@@ -81,8 +81,10 @@ def torch_losses(cfg, seed, precision, work):
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     out = os.path.join(work, "run")
-    subprocess.run([sys.executable, TORCH_RUN, path, "--out", out, "--threads", "1"], check=True,
-                   stdout=subprocess.DEVNULL)
+    # the normalizers fed fp32, as normlab's bf16 keeps them: the band is
+    # of the same semantics, not of plain autocast's bf16 normalizers
+    subprocess.run([sys.executable, TORCH_RUN, path, "--out", out, "--threads", "1",
+                    "--fp32-normalizers"], check=True, stdout=subprocess.DEVNULL)
     return train_losses(os.path.join(out, "metrics.csv"))
 
 
