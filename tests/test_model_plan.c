@@ -17,7 +17,9 @@
  *     without another trial; another device plans again;
  *   - the record: a config.yaml normlab wrote before the layout pass (no
  *     model.layout in it) plans NCHW, as it ran; the same text as a user's
- *     config plans auto; a run writes the layout it ran, never auto. */
+ *     config plans auto; a run writes the layout it ran, never auto, and
+ *     `normlab show` prints the plan (the layout, each layer's, the
+ *     reorders). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +314,17 @@ START_TEST(test_recorded_layout)
     ck_assert_msg(strstr(summary, block ? "\"layout\": \"blocked" : "\"layout\": \"nchw"), "%s",
                   summary);
     free(config), free(summary);
+    /* show prints the plan: the layout decided, each layer's, the reorders */
+    ck_assert_int_eq(tu_normlab("show c.yaml"), 0);
+    char *shown = tu_normlab_output();
+    char blocked_at[32];
+    snprintf(blocked_at, sizeof blocked_at, "nChw%dc", block);
+    ck_assert_msg(strstr(shown, "plan: activations fp32 between layers, products in fp32; layout ") &&
+                      strstr(shown, block ? "layout blocked (channel blocks of" : "layout nchw,") &&
+                      strstr(shown, " layout ") && (!block || (strstr(shown, " reorder ") &&
+                                                              strstr(shown, blocked_at))),
+                  "%s", shown);
+    free(shown);
     tu_tmp_remove();
 }
 END_TEST
