@@ -237,6 +237,85 @@ START_TEST(test_pool_and_moments)
 }
 END_TEST
 
+/* Windowed pooling on the block (issue 90): 2x2 max at stride 2 (its
+ * vector path; with the ReLU fused, on a map with an odd row and column
+ * left over), 2x2 average and a 3x3 max at stride 2 with padding (the
+ * general walk) each write the blocked copy of what NCHW writes, bit for
+ * bit, values and gradients (written and accumulated), ties and NaN
+ * included; and the reorders take a blocked tensor to NCHW and back. */
+START_TEST(test_window_pool_and_reorder)
+{
+    nl_backend *be = tu_cpu(2);
+    const int n = 3, c = 32, h = 9, w = 7, hw = h * w;
+    const size_t count = (size_t)n * c * hw;
+    const struct {
+        nl_pool_kind kind;
+        int kernel, stride, pad;
+        bool relu;
+    } cases[] = {{NL_POOL_MAX, 2, 2, 0, false}, {NL_POOL_MAX, 2, 2, 0, true},
+                 {NL_POOL_AVG, 2, 2, 0, false}, {NL_POOL_MAX, 3, 2, 1, false},
+                 {NL_POOL_AVG, 3, 2, 1, false}};
+    for (int block = 8; block <= 16; block += 8) {
+        float *x = floats(count), *xb = floats(count), *back = floats(count);
+        tu_fill_normal(x, count, 31, 0.0f, 1.0f);
+        /* ties and a NaN: the first of equals, NaN propagated */
+        x[0] = x[1] = x[w] = 2.0f;
+        x[5 * hw + 3] = NAN;
+        to_blocked(x, xb, n, c, hw, block);
+        be->ops->reorder_to_nchw_blocked(be, block, n, c, hw, xb, back);
+        ck_assert(same_bits(back, x, count, "reordered to nchw"));
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            nl_pool_geom plain = {.kind = cases[k].kind, .c = c, .in_h = h, .in_w = w,
+                                  .kernel_h = cases[k].kernel, .kernel_w = cases[k].kernel,
+                                  .stride = cases[k].stride, .pad = cases[k].pad,
+                                  .relu_input = cases[k].relu};
+            plain.out_h = (h + 2 * plain.pad - plain.kernel_h) / plain.stride + 1;
+            plain.out_w = (w + 2 * plain.pad - plain.kernel_w) / plain.stride + 1;
+            nl_pool_geom blocked = plain;
+            blocked.block = block;
+            const size_t out_hw = (size_t)plain.out_h * plain.out_w, out = (size_t)n * c * out_hw;
+            float *y = floats(out), *yb = floats(out), *want = floats(count > out ? count : out);
+            int32_t *am = calloc(out, sizeof *am), *amb = calloc(out, sizeof *amb);
+            be->ops->pool_forward(be, &plain, n, x, y, am);
+            be->ops->pool_forward(be, &blocked, n, xb, yb, amb);
+            to_blocked(y, want, n, c, (int)out_hw, block);
+            for (size_t i = 0; i < out; i++)
+                ck_assert_msg(memcmp(&yb[i], &want[i], sizeof *yb) == 0,
+                              "block %d case %zu: pooled %zu: %g vs %g", block, k, i, yb[i],
+                              want[i]);
+            float *dy = floats(out), *dyb = floats(out), *dx = floats(count), *dxb = floats(count);
+            tu_fill_normal(dy, out, 37, 0.0f, 1.0f);
+            to_blocked(dy, dyb, n, c, (int)out_hw, block);
+            for (int acc = 0; acc < 2; acc++) {
+                tu_fill_normal(dx, count, 41, 0.0f, 1.0f);
+                to_blocked(dx, dxb, n, c, hw, block);
+                be->ops->pool_backward(be, &plain, n, dy, am, dx, acc);
+                be->ops->pool_backward(be, &blocked, n, dyb, amb, dxb, acc);
+                to_blocked(dx, want, n, c, hw, block);
+                ck_assert_msg(same_bits(dxb, want, count, "pool dx"), "block %d case %zu acc %d",
+                              block, k, acc);
+            }
+            /* the reorder's backward: an NCHW gradient into the blocked one */
+            for (int acc = 0; acc < 2; acc++) {
+                tu_fill_normal(back, count, 43, 0.0f, 1.0f);
+                to_blocked(back, want, n, c, hw, block);
+                memcpy(dxb, want, count * sizeof *dxb);
+                be->ops->reorder_from_nchw_blocked(be, block, n, c, hw, dx, dxb, acc);
+                float *sum = floats(count);
+                for (size_t i = 0; i < count; i++)
+                    sum[i] = acc ? back[i] + dx[i] : dx[i];
+                to_blocked(sum, want, n, c, hw, block);
+                ck_assert(same_bits(dxb, want, count, "reordered gradient"));
+                free(sum);
+            }
+            free(y), free(yb), free(want), free(am), free(amb), free(dy), free(dyb), free(dx),
+                free(dxb);
+        }
+        free(x), free(xb), free(back);
+    }
+}
+END_TEST
+
 /* DyT and FRN's threshold: every element as the planes compute it (the
  * same bits; a gradient added into dx to rounding), the parameters'
  * gradients to rounding (summed in another order) */
@@ -955,6 +1034,7 @@ int main(void)
     tcase_add_test(ops, test_conv_ops);
     tcase_add_test(ops, test_plane_index);
     tcase_add_test(ops, test_pool_and_moments);
+    tcase_add_test(ops, test_window_pool_and_reorder);
     tcase_add_test(ops, test_pointwise_ops);
     tcase_add_test(ops, test_switch_backward);
     suite_add_tcase(s, ops);

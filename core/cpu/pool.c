@@ -697,13 +697,18 @@ static void window_backward_blocked(const nl_pool_geom *g, int n, const float *d
         }
         for (int oh = 0; oh < g->out_h; oh++)
             for (int ow = 0; ow < g->out_w; ow++) {
-                const float *d = dys + ((size_t)oh * g->out_w + ow) * block;
+                /* each output's share, rounded once before it is added, as
+                 * the NCHW walk adds it (not a multiply-add per pixel) */
+                const float *dyo = dys + ((size_t)oh * g->out_w + ow) * block;
+                float d[NL_MAX_CHANNEL_BLOCK];
+                for (int l = 0; l < block; l++)
+                    d[l] = dyo[l] * inv_area;
                 const window_span win = window_of(g, oh, ow);
                 for (int ih = win.h_lo; ih < win.h_hi; ih++)
                     for (int iw = win.w_lo; iw < win.w_hi; iw++) {
                         float *at = dxs + (size_t)(ih * g->in_w + iw) * block;
                         for (int l = 0; l < block; l++)
-                            at[l] += d[l] * inv_area;
+                            at[l] += d[l];
                     }
             }
     });
