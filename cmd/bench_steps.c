@@ -284,47 +284,41 @@ static void bench_transformer_grid(bench_output *out, const bench_options *o, nl
     printf("\n");
 }
 
-/* the lm's and the vit's training step: what is measured, the columns, then the grid */
-static void bench_training_transformer(bench_output *out, const bench_options *o, nl_backend *be,
-                                       nl_arch arch)
+void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be)
 {
     const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
     const nl_bench_lm_case *lc = &o->lm;
     const char *placement = nl_name_of(&nl_placement_names, lc->placement);
     char shape[96];
-    if (arch == NL_ARCH_LM) {
-        snprintf(shape, sizeof shape, "d%d-h%d-L%d-T%d-V%d", lc->d_model, lc->heads, lc->layers,
-                 lc->context, lc->vocab);
-        printf("lm training step (nl_model_load_tokens, forward, backward, nl_adamw_step: lr %g,\n"
-               "  PyTorch's defaults) on random windows of %d token ids with random targets:\n"
-               "  d_model %d, %d heads, %d layers, vocabulary %d, tied embeddings, GELU erf, MLP\n"
-               "  ratio 4, placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
-               LM_LR, lc->context, lc->d_model, lc->heads, lc->layers, lc->vocab, placement, t.reps,
-               t.rep_s, t.warmup);
-        printf("  %-10s %5s %11s %10s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "tokens/s",
-               "windows/s", "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    } else {
-        snprintf(shape, sizeof shape, "d%d-h%d-L%d-P%d", lc->d_model, lc->heads, lc->layers, o->patch);
-        printf("vit training step (nl_model_load_batch, forward, backward, nl_adamw_step: lr %g,\n"
-               "  PyTorch's defaults) on random N(0,1) 1x28x28 images in %dx%d patches, a class\n"
-               "  token, 10 random classes: d_model %d, %d heads, %d layers, GELU erf, MLP ratio 4,\n"
-               "  placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
-               LM_LR, o->patch, o->patch, lc->d_model, lc->heads, lc->layers, placement, t.reps,
-               t.rep_s, t.warmup);
-        printf("  %-10s %5s %11s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "images/s",
-               "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    }
-    bench_transformer_grid(out, o, be, &t, arch, shape, placement);
-}
-
-void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be)
-{
-    bench_training_transformer(out, o, be, NL_ARCH_LM);
+    snprintf(shape, sizeof shape, "d%d-h%d-L%d-T%d-V%d", lc->d_model, lc->heads, lc->layers,
+             lc->context, lc->vocab);
+    printf("lm training step (nl_model_load_tokens, forward, backward, nl_adamw_step: lr %g,\n"
+           "  PyTorch's defaults) on random windows of %d token ids with random targets:\n"
+           "  d_model %d, %d heads, %d layers, vocabulary %d, tied embeddings, GELU erf, MLP\n"
+           "  ratio 4, placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
+           LM_LR, lc->context, lc->d_model, lc->heads, lc->layers, lc->vocab, placement, t.reps,
+           t.rep_s, t.warmup);
+    printf("  %-10s %5s %11s %10s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "tokens/s",
+           "windows/s", "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
+    bench_transformer_grid(out, o, be, &t, NL_ARCH_LM, shape, placement);
 }
 
 void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *be)
 {
-    bench_training_transformer(out, o, be, NL_ARCH_VIT);
+    const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
+    const nl_bench_lm_case *lc = &o->lm;
+    const char *placement = nl_name_of(&nl_placement_names, lc->placement);
+    char shape[96];
+    snprintf(shape, sizeof shape, "d%d-h%d-L%d-P%d", lc->d_model, lc->heads, lc->layers, o->patch);
+    printf("vit training step (nl_model_load_batch, forward, backward, nl_adamw_step: lr %g,\n"
+           "  PyTorch's defaults) on random N(0,1) 1x28x28 images in %dx%d patches, a class\n"
+           "  token, 10 random classes: d_model %d, %d heads, %d layers, GELU erf, MLP ratio 4,\n"
+           "  placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
+           LM_LR, o->patch, o->patch, lc->d_model, lc->heads, lc->layers, placement, t.reps,
+           t.rep_s, t.warmup);
+    printf("  %-10s %5s %11s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "images/s",
+           "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
+    bench_transformer_grid(out, o, be, &t, NL_ARCH_VIT, shape, placement);
 }
 
 /* the recurrent cells' training step, on the grid of hidden sizes and batches */
