@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/ident.h"
+#include "base/grow.h"
 #include "plot/common.h"
 #include "results/files.h"
 #include "results/run_result.h"
@@ -540,14 +541,10 @@ curve_point *pl_curve_at(curve *c, double step, double epoch)
     for (int i = c->n - 1; i >= 0; i--)
         if (c->p[i].step == step)
             return &c->p[i];
-    if (c->n == c->cap) {
-        const int cap = c->cap ? 2 * c->cap : 128;
-        curve_point *p = realloc(c->p, (size_t)cap * sizeof *p);
-        if (!p)
-            return NULL;
-        c->p = p;
-        c->cap = cap;
-    }
+    curve_point *p = nl_grow(c->p, c->n, &c->cap, sizeof *p, 128);
+    if (!p)
+        return NULL;
+    c->p = p;
     curve_point *pt = &c->p[c->n++];
     pt->step = step;
     pt->epoch = epoch;
