@@ -55,6 +55,15 @@ void nl_cmd_run_command_line(const nl_sweep_run_desc *run, nl_sweep_command *out
 /* usage error: prints the message and a pointer to --help, returns 2 */
 int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A word of the command line that no option of the command took: an
+ * unknown option ("-x") or a second operand is a usage error (returns 2;
+ * "one WHAT at a time ('first' and 'second')"); else it becomes *operand
+ * (returns 0). */
+int nl_cmd_operand(const char *command, const char *arg, const char **operand, const char *what);
+/* the same for a command of up to `max` operands, taken into operands[*n]
+ * ("at most MAX WHAT") */
+int nl_cmd_operands(const char *command, const char *arg, const char **operands, int *n, int max,
+                    const char *what);
 /* checks a --set argument (KEY=VALUE in one word); `next` is the argument
  * after it or NULL. 0 when fine, else prints a usage error and returns 2 */
 int nl_cmd_check_set(const char *command, const char *assignment, const char *next);

@@ -143,13 +143,8 @@ static int parse_args(int argc, char **argv, eval_args *a)
             const int status = take_valued(arg, argv[++i], a);
             if (status >= 0)
                 return status;
-        } else if (arg[0] == '-' && arg[1]) {
-            return nl_cmd_usage_error("eval", "unknown option '%s'", arg);
-        } else if (a->run_dir) {
-            return nl_cmd_usage_error("eval", "one run directory at a time ('%s' and '%s')",
-                                      a->run_dir, arg);
-        } else {
-            a->run_dir = arg;
+        } else if (nl_cmd_operand("eval", arg, &a->run_dir, "run directory")) {
+            return 2;
         }
     }
     if (!a->run_dir)

@@ -76,10 +76,8 @@ int cmd_export(int argc, char **argv)
             return nl_cmd_usage_error("export", "unknown option '%s'", s);
         } else if (!format) {
             format = s;
-        } else if (!a.dir) {
-            a.dir = s;
-        } else {
-            return nl_cmd_usage_error("export", "one directory at a time ('%s' and '%s')", a.dir, s);
+        } else if (nl_cmd_operand("export", s, &a.dir, "directory")) {
+            return 2;
         }
     }
     if (!format || !a.dir || !a.out)

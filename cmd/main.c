@@ -73,6 +73,27 @@ int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     return 2;
 }
 
+int nl_cmd_operand(const char *command, const char *arg, const char **operand, const char *what)
+{
+    if (arg[0] == '-' && arg[1])
+        return nl_cmd_usage_error(command, "unknown option '%s'", arg);
+    if (*operand)
+        return nl_cmd_usage_error(command, "one %s at a time ('%s' and '%s')", what, *operand, arg);
+    *operand = arg;
+    return 0;
+}
+
+int nl_cmd_operands(const char *command, const char *arg, const char **operands, int *n, int max,
+                    const char *what)
+{
+    if (arg[0] == '-' && arg[1])
+        return nl_cmd_usage_error(command, "unknown option '%s'", arg);
+    if (*n == max)
+        return nl_cmd_usage_error(command, "at most %d %s", max, what);
+    operands[(*n)++] = arg;
+    return 0;
+}
+
 /* command's option's text parsed within its row's range, the row's range
  * cut to [lo, hi] (an int's, for nl_cmd_int_arg) */
 static int take_arg(const char *command, const char *option, const char *text, long long lo, long long hi,

@@ -235,12 +235,8 @@ static int parse_plot_args(int argc, char **argv, plot_request *r)
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("plot", "%s needs a value", a);
             status = parse_option(r, a, argv[++i]);
-        } else if (a[0] == '-' && a[1]) {
-            return nl_cmd_usage_error("plot", "unknown option '%s'", a);
-        } else if (r->dir) {
-            return nl_cmd_usage_error("plot", "one results directory at a time ('%s' and '%s')", r->dir, a);
-        } else {
-            r->dir = a;
+        } else if (nl_cmd_operand("plot", a, &r->dir, "results directory")) {
+            return 2;
         }
         if (status >= 0)
             return status;

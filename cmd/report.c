@@ -78,12 +78,9 @@ static int parse_args(int argc, char **argv, report_args *a)
             if (i + 1 >= argc || !argv[i + 1][0])
                 return nl_cmd_usage_error("report", "%s needs a file name", s);
             *(!strcmp(s, "--out") ? &a->out : &a->experiment) = argv[++i];
-        } else if (s[0] == '-' && s[1]) {
-            return nl_cmd_usage_error("report", "unknown option '%s'", s);
-        } else if (a->n_dirs == NL_REPORT_MAX_DIRS) {
-            return nl_cmd_usage_error("report", "at most %d directories", NL_REPORT_MAX_DIRS);
-        } else {
-            a->dirs[a->n_dirs++] = s;
+        } else if (nl_cmd_operands("report", s, a->dirs, &a->n_dirs, NL_REPORT_MAX_DIRS,
+                                   "directories")) {
+            return 2;
         }
     }
     if (!a->n_dirs)

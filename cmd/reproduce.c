@@ -72,12 +72,8 @@ static int parse_args(int argc, char **argv, reproduce_args *a)
             int n;
             if (strcmp(s, "--out") && nl_cmd_int_arg("reproduce", s, argv[i], &n))
                 return 2;
-        } else if (s[0] == '-' && s[1]) {
-            return nl_cmd_usage_error("reproduce", "unknown option '%s'", s);
-        } else if (a->name) {
-            return nl_cmd_usage_error("reproduce", "one experiment at a time ('%s' and '%s')", a->name, s);
-        } else {
-            a->name = s;
+        } else if (nl_cmd_operand("reproduce", s, &a->name, "experiment")) {
+            return 2;
         }
     }
     if (!a->name)

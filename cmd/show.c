@@ -316,13 +316,8 @@ int cmd_show(int argc, char **argv)
                 return bad;
         } else if (strcmp(a, "--params") == 0) {
             params = true;
-        } else if (a[0] == '-' && a[1]) {
-            return nl_cmd_usage_error("show", "unknown option '%s'", a);
-        } else if (target) {
-            return nl_cmd_usage_error("show", "one config or run directory at a time ('%s' and '%s')",
-                                      target, a);
-        } else {
-            target = a;
+        } else if (nl_cmd_operand("show", a, &target, "config or run directory")) {
+            return 2;
         }
     }
     if (!target)

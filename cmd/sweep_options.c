@@ -241,12 +241,8 @@ int sweep_parse_arg(int argc, char **argv, int *i, sweep_args *a)
         a->merge = true;
     } else if (!strcmp(arg, "--force")) {
         a->force = true;
-    } else if (arg[0] == '-' && arg[1]) {
-        return nl_cmd_usage_error("sweep", "unknown option '%s'", arg);
-    } else if (a->path) {
-        return nl_cmd_usage_error("sweep", "one experiment file at a time ('%s' and '%s')", a->path, arg);
     } else {
-        a->path = arg;
+        return nl_cmd_operand("sweep", arg, &a->path, "experiment file");
     }
     return 0;
 }

@@ -74,12 +74,8 @@ int cmd_table(int argc, char **argv)
                 spec.pair_a = pair_a;
                 spec.pair_b = pair_b;
             }
-        } else if (a[0] == '-' && a[1]) {
-            return nl_cmd_usage_error("table", "unknown option '%s'", a);
-        } else if (dir) {
-            return nl_cmd_usage_error("table", "one directory at a time ('%s' and '%s')", dir, a);
-        } else {
-            dir = a;
+        } else if (nl_cmd_operand("table", a, &dir, "directory")) {
+            return 2;
         }
     }
     if (!dir)

@@ -142,12 +142,9 @@ static int parse_args(int argc, char **argv, verdict_args *a)
             const int bad = parse_value(s, argv[++i], a);
             if (bad)
                 return bad;
-        } else if (s[0] == '-' && s[1]) {
-            return nl_cmd_usage_error("verdict", "unknown option '%s'", s);
-        } else if (a->n_dirs == MAX_SWEEPS) {
-            return nl_cmd_usage_error("verdict", "at most %d sweep directories", MAX_SWEEPS);
-        } else {
-            a->dirs[a->n_dirs++] = s;
+        } else if (nl_cmd_operands("verdict", s, a->dirs, &a->n_dirs, MAX_SWEEPS,
+                                   "sweep directories")) {
+            return 2;
         }
     }
     if (a->withdrawn && (a->n_dirs || a->experiment))

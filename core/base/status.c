@@ -73,6 +73,15 @@ void nl_copy_string(char *dst, size_t size, const char *src)
     dst[len] = '\0';
 }
 
+const char *nl_line_after(const char *text, const char *prefix, char mark)
+{
+    const size_t plen = strlen(prefix);
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+        if (!strncmp(line, prefix, plen) && line[plen] == mark)
+            return line + plen + 1;
+    return NULL;
+}
+
 const char *nl_code_name(nl_code code)
 {
     static const char *const names[NL_ERR_COUNT] = {

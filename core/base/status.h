@@ -59,6 +59,9 @@ const char *nl_code_name(nl_code code);
 
 /* copies src into dst (size bytes), cutting it short if needed; always terminated */
 void nl_copy_string(char *dst, size_t size, const char *src);
+/* the first line of `text` that starts with `prefix` and then `mark`: what
+ * follows the mark (to the text's end); NULL when no line does */
+const char *nl_line_after(const char *text, const char *prefix, char mark);
 
 /* Exit status of the command line for an error code:
  * 2 for bad usage, config or input data, 1 for failures at run time. */

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "base/number.h"
+#include "base/grow.h"
 #include "config/yamldoc.h"
 
 void nl_flat_free(nl_flat *f)
@@ -38,16 +39,12 @@ nl_code nl_flat_set(nl_flat *f, const char *key, const char *value, nl_error *er
             f->items[i].value = copy;
             return NL_OK;
         }
-    if (f->n == f->cap) {
-        int cap = f->cap ? 2 * f->cap : 64;
-        nl_flat_entry *p = realloc(f->items, (size_t)cap * sizeof *p);
-        if (!p) {
-            free(copy);
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        }
-        f->items = p;
-        f->cap = cap;
+    nl_flat_entry *p = nl_grow(f->items, f->n, &f->cap, sizeof *p, 64);
+    if (!p) {
+        free(copy);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
+    f->items = p;
     nl_copy_string(f->items[f->n].key, sizeof f->items[f->n].key, key);
     f->items[f->n].value = copy;
     f->n++;

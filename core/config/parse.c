@@ -307,6 +307,14 @@ static nl_code parse_bias(loader *L, const nl_key_def *def, const yaml_node_t *n
                         nl_yaml_describe(n, what, sizeof what));
 }
 
+/* the key types that one function reads whole, from the key, the node and the config */
+typedef nl_code (*whole_parser)(loader *L, const nl_key_def *def, const yaml_node_t *n,
+                                nl_config *cfg);
+static const whole_parser whole_parsers[NL_KT_SHAPE + 1] = {
+    [NL_KT_BIAS] = parse_bias,         [NL_KT_MOMENTUM] = parse_momentum,
+    [NL_KT_INT_LIST] = parse_list,     [NL_KT_FLOAT_LIST] = parse_list,
+    [NL_KT_NAME_SET] = parse_name_set, [NL_KT_SHAPE] = parse_shape};
+
 /* parses node n into cfg for key def and records where it came from */
 static nl_code set_key(loader *L, const nl_key_def *def, const yaml_node_t *n)
 {
@@ -336,20 +344,12 @@ static nl_code set_key(loader *L, const nl_key_def *def, const yaml_node_t *n)
         break;
     }
     case NL_KT_BIAS:
-        code = parse_bias(L, def, n, cfg);
-        break;
     case NL_KT_MOMENTUM:
-        code = parse_momentum(L, def, n, cfg);
-        break;
     case NL_KT_INT_LIST:
     case NL_KT_FLOAT_LIST:
-        code = parse_list(L, def, n, cfg);
-        break;
     case NL_KT_NAME_SET:
-        code = parse_name_set(L, def, n, cfg);
-        break;
     case NL_KT_SHAPE:
-        code = parse_shape(L, def, n, cfg);
+        code = whole_parsers[def->type](L, def, n, cfg);
         break;
     }
     if (code)

@@ -615,28 +615,10 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
                 }
                 for (int k = j; dx && k < cur.width; k++) {
                     const size_t at = sample + (size_t)(cur.c0 + k) * hw;
-                    const float *xp = x + at, *dyp = dy + at;
-                    float *dxp = dx + at;
-                    const float a = af[k], b = bf[k], kk = kf[k], m = save_mean[cur.c0 + k];
-                    if (!y) {
-                        #pragma omp simd
-                        for (int q = 0; q < hw; q++) {
-                            const float v = nl_fmaf(a, dyp[q], nl_fmaf(b, xp[q] - m, kk));
-                            dxp[q] = accumulate_dx ? dxp[q] + v : v;
-                        }
-                        continue;
-                    }
-                    /* the fused ReLU's mask, and the residual add's other input */
-                    const float *yp = y + at;
-                    float *dsp = dskip ? dskip + at : NULL;
-                    #pragma omp simd
-                    for (int q = 0; q < hw; q++) {
-                        const float g = nl_pass_where1(dyp[q], yp[q]);
-                        const float v = nl_fmaf(a, g, nl_fmaf(b, xp[q] - m, kk));
-                        dxp[q] = accumulate_dx ? dxp[q] + v : v;
-                        if (dsp)
-                            dsp[q] = accumulate_dskip ? dsp[q] + g : g;
-                    }
+                    /* with y, the fused ReLU's mask and the residual add's other input */
+                    nl_dx_plane(x + at, dy + at, y ? y + at : NULL, dx + at,
+                                dskip ? dskip + at : NULL, hw, accumulate_dx,
+                                accumulate_dskip, af[k], bf[k], save_mean[cur.c0 + k], kf[k]);
                 }
                 if (more)
                     grad_block_sum_runs(&next, j, sample, hw, x, dy, y, save_mean);

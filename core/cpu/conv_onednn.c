@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 
@@ -571,14 +572,10 @@ static bool planned(const nl_cpu_onednn *s, const nl_conv_geom *g, bool bf16)
 /* creates and keeps g at batch n; NULL where the library or memory refuses */
 static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf16)
 {
-    if (s->count == s->capacity) {
-        const int capacity = s->capacity ? 2 * s->capacity : 16;
-        conv_entry *grown = realloc(s->entries, (size_t)capacity * sizeof *grown);
-        if (!grown)
-            return NULL;
-        s->entries = grown;
-        s->capacity = capacity;
-    }
+    conv_entry *grown = nl_grow(s->entries, s->count, &s->capacity, sizeof *grown, 16);
+    if (!grown)
+        return NULL;
+    s->entries = grown;
     conv_entry *e = &s->entries[s->count++];
     /* one oneDNN would not create is kept as unfit, so that no later step
      * tries again (and allocates) */

@@ -271,21 +271,9 @@ backward_spatial_share(int n, int c, int hw, int groups, bool center, const floa
                                               af, bf, mean_f, kf);
                     part_next[2 * j] = s_dy;
                     part_next[2 * j + 1] = s_dy_xc * (double)save_rstd[b + 1];
-                } else if (!yp) {
-                    #pragma omp simd
-                    for (int k = 0; k < hw; k++) {
-                        const float v = nl_fmaf(af, dyp[k], nl_fmaf(bf, xp[k] - mean_f, kf));
-                        dxp[k] = accumulate_dx ? dxp[k] + v : v;
-                    }
                 } else {
-                    #pragma omp simd
-                    for (int k = 0; k < hw; k++) {
-                        const float gk = nl_pass_where1(dyp[k], yp[k]);
-                        const float v = nl_fmaf(af, gk, nl_fmaf(bf, xp[k] - mean_f, kf));
-                        dxp[k] = accumulate_dx ? dxp[k] + v : v;
-                        if (dsp)
-                            dsp[k] = accumulate_dskip ? dsp[k] + gk : gk;
-                    }
+                    nl_dx_plane(xp, dyp, yp, dxp, dsp, hw, accumulate_dx, accumulate_dskip, af,
+                                bf, mean_f, kf);
                 }
             }
         }

@@ -499,6 +499,33 @@ nl_dy_moments_writing_act(const float *x, const float *dy, const float *y, size_
     *sum_dy_x += t_dyx;
 }
 
+/* dx = a*g + (b*(x - mean) + k) over [0..n), added to dx with accumulate:
+ * g is dy, or with y (a fused ReLU's output) dy where y > 0, which dskip
+ * (NULL: none) then takes, added with accumulate_skip. A plane of batch or
+ * group norm's input gradient written on its own (nl_dy_moments_writing_act
+ * writes one while summing the next). */
+static inline __attribute__((always_inline)) void
+nl_dx_plane(const float *x, const float *dy, const float *y, float *dx, float *dskip, int n,
+            bool accumulate, bool accumulate_skip, float a, float b, float mean, float k)
+{
+    if (!y) {
+        _Pragma("omp simd")
+        for (int i = 0; i < n; i++) {
+            const float v = nl_fmaf(a, dy[i], nl_fmaf(b, x[i] - mean, k));
+            dx[i] = accumulate ? dx[i] + v : v;
+        }
+        return;
+    }
+    _Pragma("omp simd")
+    for (int i = 0; i < n; i++) {
+        const float g = nl_pass_where1(dy[i], y[i]);
+        const float v = nl_fmaf(a, g, nl_fmaf(b, x[i] - mean, k));
+        dx[i] = accumulate ? dx[i] + v : v;
+        if (dskip)
+            dskip[i] = accumulate_skip ? dskip[i] + g : g;
+    }
+}
+
 static inline __attribute__((always_inline)) void
 nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, double *sum_dy,
                       double *sum_dy_x, const float *xn, const float *dyn, float *dxn,

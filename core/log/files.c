@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* asprintf */
 #include "base/ident.h"
+#include "base/grow.h"
 #include "log/files.h"
 #include "log/write_internal.h"
 
@@ -46,14 +47,10 @@ nl_code log_refuse_not_dir(const char *path, nl_error *err)
 
 bool log_list_add(str_list *l, const char *s)
 {
-    if (l->n == l->cap) {
-        const int cap = l->cap ? 2 * l->cap : 8;
-        char **items = realloc(l->items, (size_t)cap * sizeof *items);
-        if (!items)
-            return false;
-        l->items = items;
-        l->cap = cap;
-    }
+    char **items = nl_grow(l->items, l->n, &l->cap, sizeof *items, 8);
+    if (!items)
+        return false;
+    l->items = items;
     if (!(l->items[l->n] = strdup(s)))
         return false;
     l->n++;

@@ -1,5 +1,6 @@
 /* Output sets (log/files.h, nl_outset): a command's files staged beside
  * their destinations and placed all or none. */
+#include "base/grow.h"
 #include "log/files.h"
 #include "log/write_internal.h"
 
@@ -113,16 +114,12 @@ static nl_code outset_temp(nl_outset *set, const char *path, char *tmp, size_t s
 
 static nl_code outset_record(nl_outset *set, const char *path, const char *tmp, nl_error *err)
 {
-    if (set->n_files == set->cap_files) {
-        const int cap = set->cap_files ? 2 * set->cap_files : 16;
-        outset_file *files = realloc(set->files, (size_t)cap * sizeof *files);
-        if (!files) {
-            unlink(tmp);
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        }
-        set->files = files;
-        set->cap_files = cap;
+    outset_file *files = nl_grow(set->files, set->n_files, &set->cap_files, sizeof *files, 16);
+    if (!files) {
+        unlink(tmp);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
+    set->files = files;
     outset_file *f = &set->files[set->n_files];
     memset(f, 0, sizeof *f);
     f->path = strdup(path);

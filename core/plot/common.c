@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/ident.h"
+#include "base/grow.h"
 #include "plot/common.h"
 #include "results/files.h"
 #include "results/run_result.h"
@@ -271,6 +272,19 @@ void pl_join_notes(char *out, size_t size, const char *a, const char *b)
     snprintf(out, size, "%s%s%s", a, a[0] && b[0] ? ". " : "", b);
 }
 
+void pl_append_note(char *foot, size_t size, const char *more)
+{
+    const size_t used = strlen(foot);
+    if (used < size)
+        snprintf(foot + used, size - used, "%s%s", foot[0] && more[0] ? ". " : "", more);
+}
+
+void pl_note_undrawn(pl_script *s, char *foot, size_t size, const char *more)
+{
+    pl_append_note(foot, size, more);
+    snprintf(s->note, sizeof s->note, "%s: %s", s->name, more);
+}
+
 /* final metrics exist for finished runs only: how many others (of those
  * `use` selects) were left out goes into the footnote and onto stdout */
 int pl_unfinished_phases(const nl_results *r, const bool *use, char *stand, size_t size)
@@ -291,10 +305,9 @@ void pl_unfinished_left_out(const nl_results *r, const bool *use, pl_script *s, 
     const int n = pl_unfinished_phases(r, use, stand, sizeof stand);
     if (n == 0)
         return;
-    char what[300], with[1500];
+    char what[300];
     snprintf(what, sizeof what, "%d unfinished run%s left out (%s)", n, n == 1 ? "" : "s", stand);
-    pl_join_notes(with, sizeof with, foot, what);
-    nl_copy_string(foot, size, with);
+    pl_append_note(foot, size, what);
     const size_t used = strlen(s->note);
     snprintf(s->note + used, sizeof s->note - used, "%s%s: %s", used ? "\n" : "", s->name, what);
 }
@@ -528,14 +541,10 @@ curve_point *pl_curve_at(curve *c, double step, double epoch)
     for (int i = c->n - 1; i >= 0; i--)
         if (c->p[i].step == step)
             return &c->p[i];
-    if (c->n == c->cap) {
-        const int cap = c->cap ? 2 * c->cap : 128;
-        curve_point *p = realloc(c->p, (size_t)cap * sizeof *p);
-        if (!p)
-            return NULL;
-        c->p = p;
-        c->cap = cap;
-    }
+    curve_point *p = nl_grow(c->p, c->n, &c->cap, sizeof *p, 128);
+    if (!p)
+        return NULL;
+    c->p = p;
     curve_point *pt = &c->p[c->n++];
     pt->step = step;
     pt->epoch = epoch;

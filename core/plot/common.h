@@ -188,6 +188,11 @@ double pl_step_tics(pl_script *s, double x_max, bool extend);
 /* "points: mean over 3 seeds; bars: min to max" */
 void pl_spread_note(const nl_results *r, const char *what, char *buf, size_t size);
 void pl_join_notes(char *out, size_t size, const char *a, const char *b); /* "a. b" */
+/* foot (a string in size bytes) becomes "foot. more" */
+void pl_append_note(char *foot, size_t size, const char *more);
+/* a part of the figure not drawn: `more` added to the footnote and made
+ * the script's note ("name: more") */
+void pl_note_undrawn(pl_script *s, char *foot, size_t size, const char *more);
 /* a final-metric plot's footnote: the spread note for bars and the diverged runs */
 void pl_error_bar_note(const nl_results *r, char *buf, size_t size);
 /* how many runs (of those `use` selects; NULL: all) are no result yet,

@@ -310,12 +310,10 @@ static void lay_out(curves_fig *f, pl_script *s)
     for (int v = 0; v < f->g.n; v++)
         some_diverged |= f->diverging[v];
     if (some_diverged && f->any_stable) {
-        char with[1400];
-        pl_join_notes(with, sizeof with, foot, "the axes fit the runs that did not diverge");
-        nl_copy_string(foot, sizeof foot, with);
+        pl_append_note(foot, sizeof foot, "the axes fit the runs that did not diverge");
     }
     if (f->unfinished_runs) {
-        char what[300], with[1700], stand[200];
+        char what[300], stand[200];
         pl_unfinished_phases(r, NULL, stand, sizeof stand);
         if (r->sweep)
             snprintf(what, sizeof what, "(unfinished): %d of %d runs (%s); drawn as far as they got",
@@ -324,14 +322,10 @@ static void lay_out(curves_fig *f, pl_script *s)
             snprintf(what, sizeof what, "unfinished run (%s), drawn as far as it got",
                      r->runs[0].reason[0] ? r->runs[0].reason
                      : nl_run_phase_name(nl_run_phase_read(r->runs[0].dir)));
-        pl_join_notes(with, sizeof with, foot, what);
-        nl_copy_string(foot, sizeof foot, with);
+        pl_append_note(foot, sizeof foot, what);
     }
-    if (r->note[0]) {
-        char with[1900];
-        pl_join_notes(with, sizeof with, foot, r->note);
-        nl_copy_string(foot, sizeof foot, with);
-    }
+    if (r->note[0])
+        pl_append_note(foot, sizeof foot, r->note);
     pl_footnote(s, &f->L, foot);
 }
 

@@ -357,11 +357,10 @@ static nl_code draw(final_fig *f, pl_script *s, nl_error *err)
     char foot[1300];
     pl_error_bar_note(r, foot, sizeof foot);
     if (f->without_x) {
-        char what[300], with[1700];
+        char what[300];
         snprintf(what, sizeof what, "%d run%s without %s: dashed line, band = seed range",
                  f->without_x, f->without_x == 1 ? "" : "s", r->keys[f->x_key]);
-        pl_join_notes(with, sizeof with, foot, what);
-        nl_copy_string(foot, sizeof foot, with);
+        pl_append_note(foot, sizeof foot, what);
     }
     pl_unfinished_left_out(r, NULL, s, foot, sizeof foot);
     pl_footnote(s, &L, foot);

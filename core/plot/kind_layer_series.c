@@ -242,17 +242,12 @@ static nl_code draw(const nl_results *r, const probe_kind *k, layer_fig *f, pl_s
         char more[200];
         snprintf(more, sizeof more, "the first %d of %d layers drawn (every layer in %s)", n_panels,
                  f->n_layers, file);
-        char seeds_note[sizeof foot];
-        nl_copy_string(seeds_note, sizeof seeds_note, foot);
-        pl_join_notes(foot, sizeof foot, seeds_note, more);
-        snprintf(s->note, sizeof s->note, "%s: %s", s->name, more);
+        pl_note_undrawn(s, foot, sizeof foot, more);
     }
     if (f->equilibrium) {
-        char before[sizeof foot];
-        nl_copy_string(before, sizeof before, foot);
-        pl_join_notes(foot, sizeof foot, before,
-                      no_equilibrium[0] ? no_equilibrium
-                                        : "dashed: sqrt(2 lr wd), the equilibrium under weight decay (SGD, momentum 0)");
+        pl_append_note(foot, sizeof foot,
+                       no_equilibrium[0] ? no_equilibrium
+                                         : "dashed: sqrt(2 lr wd), the equilibrium under weight decay (SGD, momentum 0)");
         if (no_equilibrium[0]) {
             const size_t used = strlen(s->note);
             snprintf(s->note + used, sizeof s->note - used, "%s%s: %s", used ? "; " : "", s->name, no_equilibrium);

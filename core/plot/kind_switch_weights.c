@@ -118,10 +118,7 @@ static nl_code draw(const nl_results *r, const switch_fig *f, pl_script *s, cons
     if (f->variants_with_data > n) {
         snprintf(more, sizeof more, "the first %d of %d variants drawn (every one in %s)", n,
                  f->variants_with_data, file);
-        char before[sizeof foot];
-        nl_copy_string(before, sizeof before, foot);
-        pl_join_notes(foot, sizeof foot, before, more);
-        snprintf(s->note, sizeof s->note, "%s: %s", s->name, more);
+        pl_note_undrawn(s, foot, sizeof foot, more);
     }
     pl_footnote(s, &L, foot);
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\n"

@@ -52,11 +52,7 @@ static int config_keys(const rp_source *s, config_key **out)
  * sheet, so that 500 runs' tables do not repeat the markup in every cell) */
 static void key_value_row(rp_page *p, const char *key, const char *value)
 {
-    nl_buf_printf(p->html, "<tr><td>");
-    rp_esc_name(p->html, key);
-    nl_buf_printf(p->html, "</td><td>");
-    rp_esc(p->html, value);
-    nl_buf_printf(p->html, "</td></tr>\n");
+    rp_name_row(p->html, key, false, value);
 }
 
 static void prov_item(rp_page *p, const char *label, const char *value)

@@ -53,11 +53,7 @@ void rp_description(rp_page *p, const rp_source *s)
 
 static void grid_row(rp_page *p, const char *key, const char *what)
 {
-    nl_buf_printf(p->html, "<tr><td><code>");
-    rp_esc_name(p->html, key);
-    nl_buf_printf(p->html, "</code></td><td>");
-    rp_esc(p->html, what);
-    nl_buf_printf(p->html, "</td></tr>\n");
+    rp_name_row(p->html, key, true, what);
 }
 
 /* the grid as the experiment file writes it: axes, derived keys, fixed settings, exclusions */

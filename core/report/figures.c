@@ -96,22 +96,19 @@ static void prefixed_svg(nl_buf *out, const char *svg, int figure)
 static void script_string(const char *script, const char *prefix, char *out, size_t size)
 {
     out[0] = '\0';
-    const size_t plen = strlen(prefix);
-    for (const char *line = script; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-        if (strncmp(line, prefix, plen) || line[plen] != '"')
-            continue;
-        size_t n = 0;
-        for (const char *c = line + plen + 1; *c && *c != '"' && *c != '\n' && n + 1 < size; c++) {
-            if (*c == '\\' && c[1]) {
-                c++;
-                out[n++] = *c == 'n' ? ' ' : *c;
-            } else {
-                out[n++] = *c;
-            }
-        }
-        out[n] = '\0';
+    const char *c = nl_line_after(script, prefix, '"');
+    if (!c)
         return;
+    size_t n = 0;
+    for (; *c && *c != '"' && *c != '\n' && n + 1 < size; c++) {
+        if (*c == '\\' && c[1]) {
+            c++;
+            out[n++] = *c == 'n' ? ' ' : *c;
+        } else {
+            out[n++] = *c;
+        }
     }
+    out[n] = '\0';
 }
 
 /* what the figure shows, from its script: its title (set label 101, a

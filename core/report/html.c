@@ -53,6 +53,15 @@ void rp_esc_name(nl_buf *b, const char *s)
     }
 }
 
+void rp_name_row(nl_buf *b, const char *name, bool code, const char *text)
+{
+    nl_buf_printf(b, "%s", code ? "<tr><td><code>" : "<tr><td>");
+    rp_esc_name(b, name);
+    nl_buf_printf(b, "%s", code ? "</code></td><td>" : "</td><td>");
+    rp_esc(b, text);
+    nl_buf_printf(b, "</td></tr>\n");
+}
+
 /* JSON inside <script>: "<" only ever inside its strings, written \u003c
  * so that no "</script>" in a run's name ends the block */
 void rp_script_json(nl_buf *html, const char *id, const nl_buf *json)

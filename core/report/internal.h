@@ -52,6 +52,9 @@ void rp_esc(nl_buf *b, const char *s);
  * opportunity (<wbr>) after each '.' and '_', so that a narrow column
  * breaks it between its parts, never inside one */
 void rp_esc_name(nl_buf *b, const char *s);
+/* a two-cell table row: a name (rp_esc_name; in <code> with `code`) and
+ * its text (rp_esc) */
+void rp_name_row(nl_buf *b, const char *name, bool code, const char *text);
 /* a JSON text as the page's data block <script type="application/json" id=ID>,
  * every "<" written \u003c so that no string in it can end the block */
 void rp_script_json(nl_buf *html, const char *id, const nl_buf *json);

@@ -399,22 +399,18 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
 static void record_value(const char *text, const char *key, char *out, size_t size)
 {
     out[0] = '\0';
-    const size_t klen = strlen(key);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-        if (strncmp(line, key, klen) || line[klen] != ':')
-            continue;
-        const char *v = line + klen + 1;
-        while (*v == ' ')
-            v++;
-        size_t len = strcspn(v, "\n");
-        while (len && (v[len - 1] == ' ' || v[len - 1] == '\r'))
-            len--;
-        if (len >= size)
-            len = size - 1;
-        memcpy(out, v, len);
-        out[len] = '\0';
+    const char *v = nl_line_after(text, key, ':');
+    if (!v)
         return;
-    }
+    while (*v == ' ')
+        v++;
+    size_t len = strcspn(v, "\n");
+    while (len && (v[len - 1] == ' ' || v[len - 1] == '\r'))
+        len--;
+    if (len >= size)
+        len = size - 1;
+    memcpy(out, v, len);
+    out[len] = '\0';
 }
 
 nl_code nl_slurm_record_read(const char *sweep_dir, nl_slurm_record *out, nl_error *err)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/number.h"
 #include "log/files.h"
 #include "verdict/git.h"
@@ -231,14 +232,11 @@ static nl_code rg_version_of(nl_registry *reg, const char *object, int *index, n
     for (*index = 0; *index < reg->n_versions; (*index)++)
         if (!strcmp(reg->versions[*index].object, object))
             return NL_OK;
-    if (reg->n_versions == reg->cap_versions) {
-        const int cap = reg->cap_versions ? 2 * reg->cap_versions : 4;
-        rg_version *grown = realloc(reg->versions, (size_t)cap * sizeof *grown);
-        if (!grown)
-            return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
-        reg->versions = grown;
-        reg->cap_versions = cap;
-    }
+    rg_version *grown = nl_grow(reg->versions, reg->n_versions, &reg->cap_versions,
+                                sizeof *grown, 4);
+    if (!grown)
+        return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
+    reg->versions = grown;
     const char *argv[] = {"git", "-C", reg->top, "cat-file", "blob", object, NULL};
     rg_answer ans;
     nl_code rc = rg_git(argv, NL_READ_TEXT_MAX, false, &ans, err);
@@ -317,14 +315,10 @@ static nl_code rg_commit_of(nl_registry *reg, const char *commit, const rg_commi
             *out = &reg->commits[i];
             return NL_OK;
         }
-    if (reg->n_commits == reg->cap_commits) {
-        const int cap = reg->cap_commits ? 2 * reg->cap_commits : 8;
-        rg_commit *grown = realloc(reg->commits, (size_t)cap * sizeof *grown);
-        if (!grown)
-            return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
-        reg->commits = grown;
-        reg->cap_commits = cap;
-    }
+    rg_commit *grown = nl_grow(reg->commits, reg->n_commits, &reg->cap_commits, sizeof *grown, 8);
+    if (!grown)
+        return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
+    reg->commits = grown;
     rg_commit *c = &reg->commits[reg->n_commits];
     memset(c, 0, sizeof *c);
     nl_copy_string(c->commit, sizeof c->commit, commit);
@@ -668,14 +662,10 @@ static nl_code rg_first_parse_log(nl_first_runs *f, char *text, nl_error *err)
         if (len < sizeof tail || strcmp(line + len - (sizeof tail - 1), tail) || !commit[0] ||
             strlen(commit) >= sizeof f->runs[0].added || rg_first_find(f, line))
             continue;
-        if (f->n == f->cap) {
-            const int cap = f->cap ? 2 * f->cap : 64;
-            rg_first *grown = realloc(f->runs, (size_t)cap * sizeof *grown);
-            if (!grown)
-                return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
-            f->runs = grown;
-            f->cap = cap;
-        }
+        rg_first *grown = nl_grow(f->runs, f->n, &f->cap, sizeof *grown, 64);
+        if (!grown)
+            return nl_fail(err, NL_ERR_NOMEM, "pre-registration lookup: out of memory");
+        f->runs = grown;
         rg_first *r = &f->runs[f->n];
         memset(r, 0, sizeof *r);
         if (!(r->path = strdup(line)))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/number.h"
 #include "results/files.h"
 #include "results/table.h"
@@ -80,28 +81,20 @@ static bool wd_run_file(const char *path)
 
 static nl_code wd_push(wd_file **v, int *n, int *cap, wd_file f, nl_error *err)
 {
-    if (*n == *cap) {
-        const int grown_cap = *cap ? 2 * *cap : 256;
-        wd_file *grown = realloc(*v, (size_t)grown_cap * sizeof *grown);
-        if (!grown)
-            return wd_nomem(err);
-        *v = grown;
-        *cap = grown_cap;
-    }
+    wd_file *grown = nl_grow(*v, *n, cap, sizeof *grown, 256);
+    if (!grown)
+        return wd_nomem(err);
+    *v = grown;
     (*v)[(*n)++] = f;
     return NL_OK;
 }
 
 static nl_code wd_add_commit(wd_ctx *C, char *line, nl_error *err)
 {
-    if (C->n_commits == C->cap_commits) {
-        const int cap = C->cap_commits ? 2 * C->cap_commits : 64;
-        wd_commit *grown = realloc(C->commits, (size_t)cap * sizeof *grown);
-        if (!grown)
-            return wd_nomem(err);
-        C->commits = grown;
-        C->cap_commits = cap;
-    }
+    wd_commit *grown = nl_grow(C->commits, C->n_commits, &C->cap_commits, sizeof *grown, 64);
+    if (!grown)
+        return wd_nomem(err);
+    C->commits = grown;
     char *tab = strchr(line, '\t');
     if (tab)
         *tab = '\0';
