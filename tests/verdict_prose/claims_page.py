@@ -935,6 +935,23 @@ def plan_headline(heads, plans):
             f"{percent(blind, claims)} blind (under a plan declared before its deciding look)")
 
 
+def headline_number(heads, plans):
+    """the page's one headline number, under its title: the headline claims,
+    each once, decided under the plans they declare (plan_shares), with its
+    definition in a line; every other count is in the summary beneath"""
+    if plans is None:
+        return ("**No headline number: `results/looks.csv` is missing** (`build/normlab verdict "
+                "--looks results` writes it).")
+    claims, _, decided, t, _, blind = plan_shares(heads, plans)
+    return (f"**{decided} of {claims} claims ({percent(decided, claims)}) are decided under the plans "
+            f"they declare: {t['holds']} hold, {t['does not hold']} do not.** A claim is each "
+            f"reproduction's headline claim counted once across its confirmations; decided under its "
+            f"plan means at the look its experiment file's `plan:` counts, not at a later re-test "
+            f"(`results/looks.csv`, [per claim](#looks-and-plans)); {blind} of the {decided} "
+            f"({percent(blind, claims)} of all) were decided blind, at a look that ran after the plan "
+            f"was declared. The other counts: [Summary](#summary).")
+
+
 def plan_cell(plan):
     """the plan's verdict of one claim, as looks.csv gives it"""
     if plan is None:
@@ -1169,6 +1186,8 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "",
         "# Claims and verdicts",
         "",
+        headline_number(heads, plans),
+        "",
         "Every reproduction's headline claims — the few its section's summary states, over which "
         "Holm's correction runs — with the paper's number each tests, the threshold, the seeds it had "
         "and the seeds power 0.8 asks for, its interval and verdict, and whether the claim was in the "
@@ -1200,10 +1219,11 @@ def render(verdicts, results_text, sections, of_section, root="."):
         f"{ft['inconclusive'] + ft['described']} undecided at that look, {no_first} without a pre-registered look "
         f"(undecided by this rule).",
         plan_line(heads, plans),
-        f"- Which number is this page's headline: the first line's {share} of headline rows, every look a row of "
-        f"its own. Beside it, each claim once: {latest_share} keeping its latest look (a confirmation run because "
-        f"the last test was undecided raises it: STATS.md, \"Looks\"), {first_share} by its first "
-        f"pre-registered look, and {plan_headline(heads, plans)}.",
+        f"- Which number is this page's headline: the share decided under the plans (the top of the page). "
+        f"Beside it: {share} of headline rows, every look a row of its own (the first line); each claim once, "
+        f"{latest_share} keeping its latest look (a confirmation run because the last test was undecided "
+        f"raises it: STATS.md, \"Looks\"), {first_share} by its first pre-registered look, and "
+        f"{plan_headline(heads, plans)}.",
         f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
         f"{kinds['unknown']} unknown; {changed_after} had their expectation (threshold or direction) changed "
         f"after their sweep's runs were committed (each with its commit in its registration), and "
