@@ -465,7 +465,9 @@ PC_AXIS = """(function () {
   var a = document.querySelector('.explore svg.pc .brusharea');
   a.scrollIntoView({block: 'center'});
   var r = a.getBoundingClientRect();
-  return [r.left + r.width / 2, r.top + 8, r.bottom - 8];
+  /* from its ends (the area reaches 6 units past the axis; a drag clamps
+   * to it): a run at the very top is inside the range dragged */
+  return [r.left + r.width / 2, r.top + 2, r.bottom - 2];
 })()"""
 
 
@@ -644,6 +646,11 @@ VIEWER = """(function () {
            dots: Array.from(box.querySelectorAll('svg.scatter circle.dot')).map(function (c) {
              return [+c.getAttribute('data-run'), +c.getAttribute('cx'), +c.getAttribute('cy')]; }),
            sx: chosen('.sx'),
+           sxTicks: Array.from(box.querySelectorAll('svg.scatter .xtick')).map(function (t) { return t.textContent; }),
+           logged: data.tags.filter(function (t, i) {
+             return data.curves.some(function (c) { return c[2].some(function (s) {
+               return s[0] === i && s[1].some(function (y) { return y !== null; }); }); }); }),
+           pcDim: box.querySelectorAll('svg.pc polyline.dim').length,
            drawBoxes: Array.from(document.querySelectorAll('table[id$="-runtable"] input.draw')).map(function (c) {
              return c.checked; }),
            offNames: Array.from(document.querySelectorAll('table[id$="-runtable"] input.draw')).filter(function (c) {
@@ -782,9 +789,9 @@ def check_multiples(b, v):
     """a chart per curve, side by side at a laptop's width; a click on one's
     name draws it large"""
     smalls = v["smalls"]
-    check(len(smalls) == len(v["tags"]) and all(n > 0 for _, n, _, _, _ in smalls[:3]),
-          "a chart per curve (%d of %d tags), each drawing its runs (%s)" % (len(smalls), len(v["tags"]),
-                                                                            [(t, n) for t, n, _, _, _ in smalls[:4]]))
+    check([t for t, _, _, _, _ in smalls] == v["logged"] and all(n > 0 for _, n, _, _, _ in smalls),
+          "a chart per curve logged (%d of %d tags), each drawing its runs (%s)"
+          % (len(smalls), len(v["tags"]), [(t, n) for t, n, _, _, _ in smalls[:4]]))
     if len(smalls) >= 2:
         check(smalls[0][3] == smalls[1][3] and smalls[1][2] > smalls[0][2],
               "side by side: the first two on one row (tops %d, %d)" % (smalls[0][3], smalls[1][3]))
@@ -800,6 +807,9 @@ def check_scatter(b, v):
     """a dot per run with the metric against the chosen key; another key
     moves them"""
     dots = v["dots"]
+    if not v["varied"]:
+        skip("no varied key: no scatter against one")
+        return
     col = v["metrics"].index(v["metric"]) if v["metric"] in v["metrics"] else -1
     have = sum(1 for m in v["finals"] if col >= 0 and m[col] is not None)
     check(len(dots) == have and len(dots) > 0, "the scatter draws a dot per run with %s (%d of %d) against %s"
@@ -808,8 +818,10 @@ def check_scatter(b, v):
     if others and dots:
         explore_select(b, "sx", others[0])
         moved = b.evaluate(VIEWER)
-        check(moved["sx"] == others[0] and [d[1] for d in moved["dots"]] != [d[1] for d in dots],
-              "another key (%s) moves the dots along x" % others[0])
+        check(moved["sx"] == others[0] and ([d[1] for d in moved["dots"]] != [d[1] for d in dots] or
+                                            moved["sxTicks"] != v["sxTicks"]),
+              "another key (%s) moves the dots along x or names their places anew (%s)" % (others[0],
+                                                                                          moved["sxTicks"][:4]))
         explore_select(b, "sx", v["sx"])
 
 
@@ -833,17 +845,23 @@ def check_fragment(b, url, v):
     b.evaluate("document.querySelector('.explore .log').click()")
     if keys:
         explore_select(b, "group", "the runs sharing their " + keys[0])
-    type_regex(b, "seed")
+    type_regex(b, ".")
     if v["drawBoxes"]:
         b.evaluate("document.querySelector('table[id$=\"-runtable\"] input.draw').click()")
     others = [t for t in v["tags"] if t != v["tag"]]
     if others:
         explore_select(b, "tag", others[0])
+    want = [group + ".smooth=0.6", group + ".log=1", group + ".re=.", group + ".zoom="]
+    if b.evaluate("document.querySelectorAll('.explore svg.pc .brusharea').length"):
+        x, top, bottom = b.evaluate(PC_AXIS)
+        mouse(b, "mousePressed", x, top)
+        mouse(b, "mouseMoved", x, top + (bottom - top) * 0.45)
+        mouse(b, "mouseReleased", x, top + (bottom - top) * 0.45)
+        want.append(group + ".ranges=")
     (x0, y0), (x1, y1) = b.evaluate(CHART_POINT + "(250, 80)"), b.evaluate(CHART_POINT + "(500, 220)")
     mouse(b, "mousePressed", x0, y0)
     mouse(b, "mouseMoved", x1, y1)
     mouse(b, "mouseReleased", x1, y1)
-    want = [group + ".smooth=0.6", group + ".log=1", group + ".re=seed", group + ".zoom="]
     h = wait_hash(b, want)
     check(h.startswith("#view") and all(w in h for w in want), "the view is kept in the URL's fragment (%s)" % h[:160])
     saved = b.evaluate(VIEWER)
@@ -851,14 +869,15 @@ def check_fragment(b, url, v):
     fresh(b, url + h)
     back = b.evaluate(VIEWER)
     back_d = b.evaluate(DRAWN)
-    same = [k for k in ("tag", "group", "smooth", "re", "metric", "sx", "lines", "means", "offNames", "count", "y0", "y1")
+    same = [k for k in ("tag", "group", "smooth", "re", "metric", "sx", "lines", "means", "offNames", "count", "y0", "y1",
+                        "pcDim")
             if back[k] != saved[k]]
     check(not same and back_d["first"] == saved_d["first"] and back_d["xticks"] == saved_d["xticks"],
           "opened with that fragment the page shows the same view (tag %s, %s, smoothing %s, regex %r, %d curves, "
-          "zoomed to steps %s ...)%s" % (back["tag"], back["group"] or "no mean", back["smooth"], back["re"],
-                                         back["lines"], back_d["xticks"][:2],
-                                         "; differs: " + ", ".join("%s %r != %r" % (k, back[k], saved[k]) for k in same)
-                                         if same else ""))
+          "zoomed to steps %s ..., %d runs dimmed by a dragged range)%s" % (
+              back["tag"], back["group"] or "no mean", back["smooth"], back["re"], back["lines"], back_d["xticks"][:2],
+              back["pcDim"], "; differs: " + ", ".join("%s %r != %r" % (k, back[k], saved[k]) for k in same)
+              if same else ""))
     said, asked = problems(b, url)
     check(not said and not asked, "no console error opening the fragment%s" % ("; ".join(said + asked)))
     fresh(b, url)

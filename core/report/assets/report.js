@@ -204,7 +204,10 @@
     var err = (hi - lo) / n / step;
     step *= err >= 5 ? 10 : err >= 2 ? 5 : err >= 1.5 ? 2 : 1;
     var out = [];
-    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(+t.toPrecision(12));
+    /* a span within rounding of its values (a constant, smoothed) has
+     * steps that do not move t: its first tick alone */
+    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9 && out.length < 100; t += step)
+      out.push(+t.toPrecision(12));
     return out;
   }
 
@@ -341,6 +344,8 @@
       var p = new URLSearchParams();
       Object.keys(explorers).forEach(function (g) { explorers[g].forEach(function (e) { e.state(p); }); });
       var s = p.toString(), hash = '#view' + (s ? '&' + s : '');
+      /* the first view over an anchor (a run's details) leaves the anchor */
+      if (!s && !/^#view(&|$)/.test(location.hash)) return;
       if (location.hash !== hash) history.replaceState(history.state, '', hash);
     }, 50);
   }
@@ -477,7 +482,14 @@
     var legend = html('div', { 'class': 'legend', role: 'group', 'aria-label': 'switch curves off or on' }, box);
     html('p', { 'class': 'controls' }, box, 'Every curve, a chart each (click a name to draw it large above):');
     var multiples = html('div', { 'class': 'multiples' }, box);
+    /* the tags some run logged a number of: a column left empty (a test
+     * split's grad_norm) gets no chart */
+    var logged = data.tags.map(function () { return false; });
+    data.curves.forEach(function (c) {
+      c[2].forEach(function (s) { logged[s[0]] = logged[s[0]] || s[1].some(function (y) { return y !== null; }); });
+    });
     var smalls = data.tags.map(function (t, i) {
+      if (!logged[i]) return null;
       var fig = html('div', { 'class': 'mini' }, multiples);
       var cap = html('div', { 'class': 'minicap' }, fig);
       var pick = html('button', { type: 'button', 'class': 'pick', title: 'draw ' + t + ' in the chart above' }, cap,
@@ -560,8 +572,9 @@
       });
       if (!isFinite(x0) || !isFinite(y0)) return null;
       if (x1 === x0) x1 = x0 + 1;
-      /* a constant (one learning rate): a band around it, not +-0.5 around 0.01 */
-      if (y1 === y0) { var h = Math.abs(y0) * 0.1 || 0.5; y0 -= h; y1 += h; }
+      /* a constant (one learning rate, its smoothing's rounding aside): a
+       * band around it, not +-0.5 around 0.01 */
+      if (y1 - y0 <= Math.abs(y0) * 1e-9) { var h = Math.abs(y0) * 0.1 || 0.5; y0 -= h; y1 += h; }
       var pad = (y1 - y0) * 0.04;
       return { x0: x0, x1: x1, y0: y0 - pad, y1: y1 + pad, outside: out };
     }
@@ -676,6 +689,7 @@
       hovered = -1;
       noteDraw();
       smalls.forEach(function (svg, t) {
+        if (!svg) return;
         var ls = t === +tag.value ? drawn : lines(t);
         render(svg, ls, domain(ls), t, 300, 190, { l: 48, r: 18, t: 8, b: 26 }, t);
         svg.parentNode.classList.toggle('chosen', t === +tag.value);
