@@ -620,6 +620,8 @@
         svg.setAttribute('data-y1', log.checked ? Math.pow(10, d.y1) : d.y1);
       }
       if (!d) {
+        svg.removeAttribute('data-y0');
+        svg.removeAttribute('data-y1');
         node('text', { x: w / 2, y: h / 2, 'text-anchor': 'middle' }, svg).textContent =
           'no run shown has this curve' + (log.checked ? ' with values above zero' : '');
         return null;
