@@ -894,6 +894,8 @@ START_TEST(test_claim_units)
     /* the data: units beside the metrics and tags; the error in percent */
     ck_assert_msg(strstr(page, "\"units\":[") && strstr(page, "\"tag_units\":[") && strstr(page, "\"%\""),
                   "no units in the page's data");
+    /* the metric its views start on: the one the tables lead with, a classifier's error */
+    ck_assert_msg(strstr(page, "\"lead\":\"final_test_error\""), "the page's data names no lead metric");
     char *json = tu_tmp_read("sw/runs/type-none_batch_size-16_seed-1/summary.json");
     const char *acc = strstr(json, "\"final_test_accuracy\": ");
     ck_assert_ptr_nonnull(acc);

@@ -286,6 +286,10 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
     for (int m = 0; m < n_metrics; m++)
         units[m] = rp_metric_unit(metrics[m]).value;
     string_array(b, "units", units, n_metrics);
+    /* the metric the page's views start on: the one the tables lead with */
+    nl_buf_printf(b, "\"lead\":");
+    nl_buf_json_string(b, rp_primary_metric(s));
+    nl_buf_printf(b, ",\n");
     runs_json(b, s, metric_ids, n_metrics);
     nl_buf_printf(b, "\"curves\":[");
     bool first = true;

@@ -91,6 +91,9 @@ const char *rp_status_name(const rp_run *r);
 int rp_filter_keys(const nl_results *r, int *keys);
 /* the summary.csv metrics some run has a value of (nl_sweep_metric_names' indexes) */
 int rp_run_metrics(const rp_source *s, int *out);
+/* the sweep's own metric, the one its tables lead with: a language model's
+ * final_test_loss, a classifier's final_test_error */
+const char *rp_primary_metric(const rp_source *s);
 void rp_filters(rp_page *p, const rp_source *s);
 nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err);
 void rp_runs_table(rp_page *p, const rp_source *s);

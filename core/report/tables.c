@@ -103,12 +103,16 @@ static void number_cell(rp_page *p, const char *metric, const char *value)
 
 /* ---- the cells over seeds ---- */
 
+const char *rp_primary_metric(const rp_source *s)
+{
+    return nl_table_primary_metric(s->res.have_config ? nl_flat_get(&s->res.config, "model.arch") : NULL);
+}
+
 /* the metrics the cells table shows: those a finished run has, the
  * directory's primary one first (a language model's loss) */
 static int cell_metrics(const rp_source *s, const char **out)
 {
-    const char *first = nl_table_primary_metric(s->res.have_config ? nl_flat_get(&s->res.config, "model.arch")
-                                                                   : NULL);
+    const char *first = rp_primary_metric(s);
     const char *const candidates[] = {first, strcmp(first, NL_SUMMARY_FINAL_TEST_LOSS) ? NL_SUMMARY_FINAL_TEST_LOSS : NL_SWEEP_TEST_ERROR_COLUMN};
     int n = 0;
     for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++) {

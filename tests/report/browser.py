@@ -7,12 +7,20 @@ marks), sorts the runs table by a clicked column and filters it by a
 varied key's select; drives the curves' view through the protocol's
 mouse (hover, a dragged zoom, a double-click) and its controls
 (smoothing, log scale, the parallel coordinates' metric, a filter) and
-checks that each changes what is drawn; measures element boxes (no
+checks that each changes what is drawn; drives the view as a viewer
+(issue 93): the sweep's own metric first, a mean per key's value and
+over seeds with its band said, runs switched off from the runs table and
+the legend, a regular expression (a bad one said), a chart per curve side
+by side, the scatter of a final metric against a key, and the view's
+round trip through the URL's fragment (the page opened with it shows
+the same view); measures element boxes (no
 column of a table past its box at 1280 px, the first number of each row
 on the screen at 390 px, no config key or metric name broken mid-word
 there); then screenshots it at a laptop's and a
 phone's width. Last, a 500-run sweep made from copies of the sweep's
-runs (many.py): its page stays within 2 MB, loads and sorts.
+runs (many.py): its page stays within 2 MB, loads and sorts; and a copy
+where three runs in four diverge to 1e22 (many.diverge): the chart's
+default range fits the others.
 
     tests/report/browser.py NORMLAB SWEEP_DIR OUT_DIR [--shots WIDTHxHEIGHT[+TOP],...]
     tests/report/browser.py NORMLAB --sweeps (all | sample | fast N) OUT_DIR
@@ -457,7 +465,9 @@ PC_AXIS = """(function () {
   var a = document.querySelector('.explore svg.pc .brusharea');
   a.scrollIntoView({block: 'center'});
   var r = a.getBoundingClientRect();
-  return [r.left + r.width / 2, r.top + 8, r.bottom - 8];
+  /* from its ends (the area reaches 6 units past the axis; a drag clamps
+   * to it): a run at the very top is inside the range dragged */
+  return [r.left + r.width / 2, r.top + 2, r.bottom - 2];
 })()"""
 
 
@@ -495,6 +505,9 @@ def check_pc(b, before):
     if others:
         control(b, "metric", others[0])
         check(b.evaluate(DRAWN)["pc"] != before["pc"], "another metric recolours the parallel coordinates")
+        # back to the sweep's own metric, which its runs have: another may
+        # be one run's alone (drawn mid-axis, outside the range dragged)
+        control(b, "metric", shown)
     else:
         skip("one metric: the parallel coordinates cannot be recoloured")
     check_brush(b)
@@ -599,6 +612,342 @@ def check_explore(b):
           "'all' draws every curve again and dims no claim")
 
 
+# ---- the curves' view as a viewer (issue 93): means with bands, runs
+# switched off, a regular expression, a chart per curve, a scatter, the
+# view in the URL's fragment, the sweep's own metric by default ----
+
+# the first section's explore box: its state and what it draws
+VIEWER = """(function () {
+  var box = document.querySelector('.explore');
+  var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+  function text(sel) { var e = box.querySelector(sel); return e ? e.textContent : null; }
+  function chosen(sel) { var s = box.querySelector(sel); return s && s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : null; }
+  var cells = document.querySelector('table[id$="-cells"]');
+  var leads = cells ? Array.from(cells.tHead.rows[0].cells).map(function (th) { return th.textContent.trim(); })
+                        .filter(function (t) { return /^final_/.test(t); }) : [];
+  return { lead: data.lead, runs: data.runs.length, tags: data.tags, varied: data.varied.map(function (k) { return data.keys[k]; }),
+           seed: data.seed >= 0 ? data.keys[data.seed] : null, keys: data.keys,
+           names: data.runs.map(function (r) { return r.n; }),
+           values: data.runs.map(function (r) { return r.v; }),
+           metrics: data.metrics, finals: data.runs.map(function (r) { return r.m; }),
+           tableLead: leads.length ? leads[0].split(' ')[0] : null,
+           metric: chosen('.metric'), tag: chosen('.tag'), group: box.querySelector('.group').value,
+           smooth: box.querySelector('.smooth').value, re: box.querySelector('.re').value,
+           reInvalid: box.querySelector('.re').getAttribute('aria-invalid'), reSays: text('.resays'),
+           note: text('.groupnote'), count: text('.count'),
+           lines: box.querySelectorAll('svg.chart path.line').length,
+           means: box.querySelectorAll('svg.chart path.line.mean').length,
+           bands: box.querySelectorAll('svg.chart path.spread').length,
+           y0: +box.querySelector('svg.chart').getAttribute('data-y0'),
+           y1: +box.querySelector('svg.chart').getAttribute('data-y1'),
+           legend: Array.from(box.querySelectorAll('.legend button.item')).map(function (b) {
+             return [b.textContent, b.getAttribute('aria-pressed')]; }),
+           smalls: Array.from(box.querySelectorAll('.multiples svg.minichart')).map(function (s) {
+             var r = s.getBoundingClientRect();
+             return [s.getAttribute('data-tag'), s.querySelectorAll('path.line').length, Math.round(r.left),
+                     Math.round(r.top), Math.round(r.width)]; }),
+           dots: Array.from(box.querySelectorAll('svg.scatter circle.dot')).map(function (c) {
+             return [+c.getAttribute('data-run'), +c.getAttribute('cx'), +c.getAttribute('cy')]; }),
+           sx: chosen('.sx'),
+           sxTicks: Array.from(box.querySelectorAll('svg.scatter .xtick')).map(function (t) { return t.textContent; }),
+           logged: data.tags.filter(function (t, i) {
+             return data.curves.some(function (c) { return c[2].some(function (s) {
+               return s[0] === i && s[1].some(function (y) { return y !== null; }); }); }); }),
+           pcDim: box.querySelectorAll('svg.pc polyline.dim').length,
+           drawBoxes: Array.from(document.querySelectorAll('table[id$="-runtable"] input.draw')).map(function (c) {
+             return c.checked; }),
+           offNames: Array.from(document.querySelectorAll('table[id$="-runtable"] input.draw')).filter(function (c) {
+             return !c.checked; }).map(function (c) { return c.parentNode.textContent.trim(); }).sort(),
+           hash: location.hash };
+})()"""
+
+
+# the box, in the runs table, of the first run drawn in the chart
+DRAWN_ROW = """(function () {
+  var box = document.querySelector('.explore'), g = box.getAttribute('data-group');
+  var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+  var t = +box.querySelector('.tag').value;
+  var rows = Array.from(document.getElementById(g + '-runtable').tBodies[0].rows);
+  return rows.map(function (tr) {
+    var a = tr.cells[0].querySelector('a'), run = +a.getAttribute('href').split('-run-')[1] - 1;
+    return data.curves.some(function (c) { return c[0] === run && c[2].some(function (s) { return s[0] === t; }); })
+           ? tr.querySelector('input.draw') : null;
+  }).filter(Boolean)[0];
+})()"""
+
+
+def explore_select(b, cls, text):
+    """chooses the option of the explore box's select .cls whose text is text"""
+    return b.evaluate("""(function () { var s = document.querySelector('.explore .%s');
+      var o = Array.from(s.options).find(function (o) { return o.text === %s; });
+      if (!o) return false;
+      s.value = o.value; s.dispatchEvent(new Event('change')); return true; })()""" % (cls, json.dumps(text)))
+
+
+def type_regex(b, text):
+    b.evaluate("""(function () { var e = document.querySelector('.explore .re'); e.value = %s;
+                  e.dispatchEvent(new Event('input')); })()""" % json.dumps(text))
+
+
+def check_default_metric(b, v):
+    """the views start on the sweep's own metric, the one its tables lead
+    with (a language model's loss, a classifier's error)"""
+    if v["tableLead"]:
+        check(v["lead"] == v["tableLead"], "the page's own metric %s is the one its over-seeds table leads with (%s)"
+              % (v["lead"], v["tableLead"]))
+    else:
+        skip("no over-seeds table to lead with a metric")
+    finals = [m for i, m in enumerate(v["metrics"]) if any(r[i] is not None for r in v["finals"])]
+    if v["lead"] in finals:
+        check(v["metric"] == v["lead"], "the parallel coordinates and the scatter start on %s (%s)"
+              % (v["lead"], v["metric"]))
+    name = v["lead"].replace("final_", "").replace("_", "/", 1)
+    want = name if name in v["tags"] else name.replace("error", "accuracy") if name.replace(
+        "error", "accuracy") in v["tags"] else "train/loss" if "train/loss" in v["tags"] else None
+    if want:
+        check(v["tag"] == want, "the chart starts on the curve of that metric, %s (%s)" % (want, v["tag"]))
+
+
+def check_grouping(b, v):
+    """a mean per value of a varied key, with a band, said on the screen;
+    the seeds of each cell"""
+    keys = [k for k in v["varied"] if k != v["seed"]]
+    if not keys:
+        skip("no varied key but the seed: nothing to group by")
+        return
+    key = keys[0]
+    col = v["keys"].index(key)
+    runs_drawn = v["lines"]
+    values = {vals[col] for vals in v["values"]}
+    explore_select(b, "group", "the runs sharing their " + key)
+    g = b.evaluate(VIEWER)
+    check(g["means"] == g["lines"] and 0 < g["lines"] <= len(values) and g["bands"] == g["lines"],
+          "grouped by %s: %d means drawn (of %d values), each with a band (%d); %d curves before"
+          % (key, g["lines"], len(values), g["bands"], runs_drawn))
+    check(key in (g["note"] or "") and "min\u2013max" in g["note"] and "mean" in g["note"],
+          "the page says which key groups the curves and what the band is: %r" % g["note"])
+    check(len(g["legend"]) == g["lines"] and all(key + "=" in t for t, _ in g["legend"]),
+          "the legend names the groups (%s)" % ", ".join(t for t, _ in g["legend"][:3]))
+    if v["seed"] in v["varied"] and len(keys) >= 1:
+        explore_select(b, "group", "the seeds of each cell (every key but %s)" % v["seed"])
+        s = b.evaluate(VIEWER)
+        cells = {tuple(vals[v["keys"].index(k)] for k in keys) for vals in v["values"]}
+        check(0 < s["lines"] <= len(cells) and s["bands"] == s["lines"] and "seeds" in s["note"],
+              "the seeds of each cell: %d means of %d cells, %r" % (s["lines"], len(cells), s["note"]))
+    explore_select(b, "group", "no mean: a curve per run")
+    check(b.evaluate(VIEWER)["lines"] == runs_drawn, "no mean: a curve per run again (%d)" % runs_drawn)
+
+
+def check_toggles(b, v):
+    """a run's box in the runs table and a legend entry switch curves off
+    and on; a regular expression on the names and keys narrows them; a
+    bad one says so"""
+    if not v["drawBoxes"]:
+        skip("no runs table with boxes to switch runs")
+        return
+    before = v["lines"]
+    b.evaluate(DRAWN_ROW + ".click()")
+    one = b.evaluate(VIEWER)
+    check(one["lines"] == before - 1 and "1 of them switched off" in one["count"] and sum(one["drawBoxes"]) ==
+          len(one["drawBoxes"]) - 1,
+          "a run's box in the runs table switches its curve off (%d of %d curves; %s)" % (one["lines"], before,
+                                                                                         one["count"]))
+    b.evaluate(DRAWN_ROW + ".click()")
+    check(b.evaluate(VIEWER)["lines"] == before, "and on again")
+    if v["legend"]:
+        label, _ = v["legend"][0]
+        n = int(re.search(r"\((\d+)\)$", label).group(1))
+        b.evaluate("document.querySelector('.explore .legend button.item').click()")
+        leg = b.evaluate(VIEWER)
+        check(leg["lines"] <= before - 1 and leg["legend"][0][1] == "false" and
+              sum(not c for c in leg["drawBoxes"]) == n,
+              "a click on the legend's %s switches its %d runs off (%d curves; their boxes unticked)"
+              % (label, n, leg["lines"]))
+        b.evaluate("document.querySelector('.explore .legend button.item').click()")
+        check(b.evaluate(VIEWER)["lines"] == before, "a second click switches them on again")
+    name = v["names"][0]
+    type_regex(b, "^" + re.escape(name) + "$")
+    r = b.evaluate(VIEWER)
+    check(r["lines"] <= 1 and r["count"].startswith("1 of") and r["reSays"].startswith("1 of"),
+          "the regular expression ^%s$ keeps that run alone (%d curve; %s; %r)" % (name, r["lines"], r["count"],
+                                                                                   r["reSays"]))
+    keys = [k for k in v["varied"] if k != v["seed"]]
+    if keys:
+        col = v["keys"].index(keys[0])
+        value = v["values"][0][col]
+        want = sum(1 for vals in v["values"] if vals[col] == value)
+        type_regex(b, "^" + re.escape(keys[0] + "=" + value) + "$")
+        r = b.evaluate(VIEWER)
+        check(r["count"].startswith("%d of" % want), "the regular expression on %s=%s keeps its %d runs (%s)"
+              % (keys[0], value, want, r["count"]))
+    type_regex(b, "([")
+    bad = b.evaluate(VIEWER)
+    check(bad["reInvalid"] == "true" and "not a regular expression" in bad["reSays"] and bad["lines"] == before,
+          "a bad regular expression says so (%r) and draws every run" % bad["reSays"])
+    type_regex(b, "")
+    check(b.evaluate(VIEWER)["lines"] == before, "an empty one draws every run again")
+
+
+def check_multiples(b, v):
+    """a chart per curve, side by side at a laptop's width; a click on one's
+    name draws it large"""
+    smalls = v["smalls"]
+    check([t for t, _, _, _, _ in smalls] == v["logged"] and all(n > 0 for _, n, _, _, _ in smalls),
+          "a chart per curve logged (%d of %d tags), each drawing its runs (%s)"
+          % (len(smalls), len(v["tags"]), [(t, n) for t, n, _, _, _ in smalls[:4]]))
+    if len(smalls) >= 2:
+        check(smalls[0][3] == smalls[1][3] and smalls[1][2] > smalls[0][2],
+              "side by side: the first two on one row (tops %d, %d)" % (smalls[0][3], smalls[1][3]))
+        other = smalls[1][0] if v["tag"] != smalls[1][0] else smalls[0][0]
+        b.evaluate("Array.from(document.querySelectorAll('.explore .multiples button.pick')).find(function (x) "
+                   "{ return x.closest('.mini').querySelector('svg').getAttribute('data-tag') === %s; }).click()"
+                   % json.dumps(other))
+        check(b.evaluate(VIEWER)["tag"] == other, "a click on %s's name draws it in the large chart" % other)
+        explore_select(b, "tag", v["tag"])
+
+
+def check_scatter(b, v):
+    """a dot per run with the metric against the chosen key; another key
+    moves them"""
+    dots = v["dots"]
+    if not v["varied"]:
+        skip("no varied key: no scatter against one")
+        return
+    col = v["metrics"].index(v["metric"]) if v["metric"] in v["metrics"] else -1
+    have = sum(1 for m in v["finals"] if col >= 0 and m[col] is not None)
+    check(len(dots) == have and len(dots) > 0, "the scatter draws a dot per run with %s (%d of %d) against %s"
+          % (v["metric"], len(dots), have, v["sx"]))
+    others = [k for k in v["varied"] if k != v["sx"]]
+    if others and dots:
+        explore_select(b, "sx", others[0])
+        moved = b.evaluate(VIEWER)
+        check(moved["sx"] == others[0] and ([d[1] for d in moved["dots"]] != [d[1] for d in dots] or
+                                            moved["sxTicks"] != v["sxTicks"]),
+              "another key (%s) moves the dots along x or names their places anew (%s)" % (others[0],
+                                                                                          moved["sxTicks"][:4]))
+        explore_select(b, "sx", v["sx"])
+
+
+def wait_hash(b, want_in, timeout=5.0):
+    """location.hash once it holds every string of want_in (the page writes
+    it a moment after a change)"""
+    end = time.monotonic() + timeout
+    while True:
+        h = b.evaluate("location.hash")
+        if all(w in h for w in want_in) or time.monotonic() > end:
+            return h
+        time.sleep(0.05)
+
+
+def check_fragment(b, url, v):
+    """the view changed is written to the URL's fragment; the page opened
+    with that fragment shows the same view"""
+    group = b.evaluate("document.querySelector('.explore').getAttribute('data-group')")
+    keys = [k for k in v["varied"] if k != v["seed"]]
+    control(b, "smooth", "0.6")
+    b.evaluate("document.querySelector('.explore .log').click()")
+    if keys:
+        explore_select(b, "group", "the runs sharing their " + keys[0])
+    type_regex(b, ".")
+    if len(v["drawBoxes"]) >= 2:  # the only run off would leave nothing to zoom into
+        b.evaluate("document.querySelector('table[id$=\"-runtable\"] input.draw').click()")
+    others = [t for t in v["tags"] if t != v["tag"]]
+    if others:
+        explore_select(b, "tag", others[0])
+    want = [group + ".smooth=0.6", group + ".log=1", group + ".re=.", group + ".zoom="]
+    (x0, y0), (x1, y1) = b.evaluate(CHART_POINT + "(250, 80)"), b.evaluate(CHART_POINT + "(500, 220)")
+    mouse(b, "mousePressed", x0, y0)
+    mouse(b, "mouseMoved", x1, y1)
+    mouse(b, "mouseReleased", x1, y1)
+    # a range dragged on a parallel axis, after the zoom (it may leave no curve to zoom into)
+    if b.evaluate("document.querySelectorAll('.explore svg.pc polyline').length") >= 2:
+        x, top, bottom = b.evaluate(PC_AXIS)
+        mouse(b, "mousePressed", x, top)
+        mouse(b, "mouseMoved", x, top + (bottom - top) * 0.45)
+        mouse(b, "mouseReleased", x, top + (bottom - top) * 0.45)
+        want.append(group + ".ranges=")
+    h = wait_hash(b, want)
+    check(h.startswith("#view") and all(w in h for w in want), "the view is kept in the URL's fragment (%s)" % h[:160])
+    saved = b.evaluate(VIEWER)
+    saved_d = b.evaluate(DRAWN)
+    fresh(b, url + h)
+    back = b.evaluate(VIEWER)
+    back_d = b.evaluate(DRAWN)
+    same = [k for k in ("tag", "group", "smooth", "re", "metric", "sx", "lines", "means", "offNames", "count", "y0", "y1",
+                        "pcDim")
+            if back[k] != saved[k]]
+    check(not same and back_d["first"] == saved_d["first"] and back_d["xticks"] == saved_d["xticks"],
+          "opened with that fragment the page shows the same view (tag %s, %s, smoothing %s, regex %r, %d curves, "
+          "zoomed to steps %s ..., %d runs dimmed by a dragged range)%s" % (
+              back["tag"], back["group"] or "no mean", back["smooth"], back["re"], back["lines"], back_d["xticks"][:2],
+              back["pcDim"], "; differs: " + ", ".join("%s %r != %r" % (k, back[k], saved[k]) for k in same)
+              if same else ""))
+    said, asked = problems(b, url)
+    check(not said and not asked, "no console error opening the fragment%s" % ("; ".join(said + asked)))
+    fresh(b, url)
+
+
+def fresh(b, url):
+    """the page loaded anew (its first view, or the one url's fragment
+    holds): a navigation that changes the fragment alone loads nothing"""
+    b.send("Page.navigate", {"url": "about:blank"})
+    time.sleep(0.3)
+    load(b, url, 1280, 900)
+
+
+def check_viewer(b, url):
+    """the curves' view as a viewer (issue 93), from the page's first view"""
+    if not b.evaluate("document.querySelectorAll('.explore').length"):
+        skip("no curves' view: no viewer to drive")
+        return
+    fresh(b, url)
+    v = b.evaluate(VIEWER)
+    check_default_metric(b, v)
+    check_grouping(b, v)
+    check_toggles(b, v)
+    check_multiples(b, v)
+    check_scatter(b, v)
+    check_fragment(b, url, v)
+
+
+def check_diverged(b, normlab, sweep, out_dir):
+    """a copy of the sweep where three runs in four diverge (their losses
+    to 1e22, their status diverged, many.py): the chart's default range
+    fits the runs that trained, not 0 to 1e22"""
+    import many
+    n = len(os.listdir(os.path.join(sweep, "runs")))
+    bad = many.diverge(many.copy_sweep(sweep, os.path.join(out_dir, "diverged"), n), 0.75)
+    experiment = os.path.join("experiments", os.path.basename(os.path.normpath(sweep)) + ".yaml")
+    extra = ["--experiment", experiment] if os.path.exists(experiment) else []
+    page, _ = make_report(normlab, os.path.join(out_dir, "diverged"), out_dir, "diverged.html", extra)
+    url = "file://" + page
+    load(b, url, 1280, 900)
+    v = b.evaluate(VIEWER)
+    tag = next((t for t in ("train/loss", "test/loss") if t in v["tags"]), None)
+    if not tag:
+        skip("no loss curve to blow up")
+        return
+    explore_select(b, "tag", tag)
+    v = b.evaluate(VIEWER)
+    # the highest value of the tag's curves of the runs that did not diverge
+    top = b.evaluate("""(function (tag) {
+      var box = document.querySelector('.explore');
+      var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+      var t = data.tags.indexOf(tag), top = -Infinity, last = null;
+      data.curves.forEach(function (c) {
+        if (typeof c[1] !== 'number') last = c[1];
+        if (data.runs[c[0]].s === 'diverged') return;
+        c[2].forEach(function (s) { if (s[0] === t) s[1].forEach(function (y) { if (y !== null) top = Math.max(top, y); }); });
+      });
+      return top;
+    })(%s)""" % json.dumps(tag))
+    check(len(bad) > n / 2 and v["y1"] <= top * 1.5 and v["y1"] > 0,
+          "%d of %d runs diverged to 1e22: the %s chart's default range ends at %.3g, fitting the others' highest "
+          "value %.3g" % (len(bad), n, tag, v["y1"], top))
+    said, asked = problems(b, url)
+    check(not said and not asked, "no console error on the diverged copy%s" % "; ".join(said + asked))
+
+
 def screenshot(b, path, width, height, top=0):
     shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
                                              "clip": {"x": 0, "y": top, "width": width, "height": height,
@@ -621,6 +970,7 @@ def run(b, url, figures, out_dir, shots):
     check_sorting(b)
     check_filtering(b)
     check_explore(b)
+    check_viewer(b, url)
     check_layout(b, 1280)
     said, asked = problems(b, url)
     check(not said, "no console error or warning%s" % (": " + "; ".join(said) if said else ""))
@@ -725,6 +1075,7 @@ def main():
             page, figures = make_report(normlab, args[1], out_dir)
             run(b, "file://" + page, figures, out_dir, shots)
             check_many(b, normlab, args[1], out_dir)
+            check_diverged(b, normlab, args[1], out_dir)
     finally:
         b.close()
     print("browser checks: %.1f s" % (time.monotonic() - started))

@@ -53,6 +53,44 @@ def copy_sweep(source, dest, n):
     return dest
 
 
+def diverge(dest, fraction):
+    """three runs in four of DEST (a fraction of them, every run but each
+    1/(1 - fraction)-th) made to diverge: their losses in the second half
+    of metrics.csv times 1e22, their status diverged (summary.json,
+    summary.csv). Returns their names."""
+    with open(os.path.join(dest, "summary.csv"), newline="") as f:
+        rows = list(csv.reader(f))
+    status = rows[0].index("status") if "status" in rows[0] else -1
+    every = max(2, round(1 / (1 - fraction)))
+    names = []
+    for i, row in enumerate(rows[1:]):
+        if i % every == 0:
+            continue
+        names.append(row[0])
+        if status >= 0:
+            row[status] = "diverged"
+        run = os.path.join(dest, "runs", row[0])
+        path = os.path.join(run, "summary.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(re.sub(r'"status": "[^"]*"', '"status": "diverged"', text, count=1))
+        path = os.path.join(run, "metrics.csv")
+        if os.path.exists(path):
+            with open(path, newline="") as f:
+                table = list(csv.reader(f))
+            loss = table[0].index("loss") if "loss" in table[0] else -1
+            for r in table[1 + (len(table) - 1) // 2:]:
+                if loss >= 0 and r[loss]:
+                    r[loss] = "%.6g" % (float(r[loss]) * 1e22)
+            with open(path, "w", newline="") as f:
+                csv.writer(f, lineterminator="\n").writerows(table)
+    with open(os.path.join(dest, "summary.csv"), "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    return names
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 4:
         sys.exit(__doc__)

@@ -1,8 +1,11 @@
 /* normlab report's script: sorts a table by the column whose header is
  * clicked, filters a section's tables, curves and claims by the values of
  * its varied keys, draws the runs' curves (hover, smoothing, zoom, log
- * scale) and their parallel coordinates from the section's JSON, and
- * reloads a live page. No library, nothing fetched. Built into the binary
+ * scale; a mean over seeds or a key's runs with a min-max band; runs
+ * switched off or kept by a regular expression), a small chart per
+ * curve, their parallel coordinates and a final metric against a key from
+ * the section's JSON, keeps that view in the URL's fragment, and reloads
+ * a live page. No library, nothing fetched. Built into the binary
  * with report.css. */
 (function () {
   'use strict';
@@ -201,7 +204,10 @@
     var err = (hi - lo) / n / step;
     step *= err >= 5 ? 10 : err >= 2 ? 5 : err >= 1.5 ? 2 : 1;
     var out = [];
-    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(+t.toPrecision(12));
+    /* a span within rounding of its values (a constant, smoothed) has
+     * steps that do not move t: its first tick alone */
+    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9 && out.length < 100; t += step)
+      out.push(+t.toPrecision(12));
     return out;
   }
 
@@ -311,6 +317,60 @@
     return function (run) { return parts.every(function (f) { return f(run); }); };
   }
 
+  /* the runs' varied keys, sorted: by value when every one is a number */
+  function distinctValues(runs, k) {
+    var vals = [];
+    runs.forEach(function (r) { if (vals.indexOf(r.v[k]) < 0) vals.push(r.v[k]); });
+    var numericKey = vals.every(function (v) { return v !== '' && isFinite(+v); });
+    vals.sort(numericKey ? function (a, b) { return a - b; } : undefined);
+    return { values: vals, numeric: numericKey };
+  }
+
+  /* the view (filter, runs switched off, grouping, smoothing, metric,
+   * zoom, ranges dragged) kept in the URL's fragment,
+   * "#view&s1.tag=test%2Floss&s1.re=...": opened with it, the page shows
+   * that view again. A fragment without "view" is an anchor (a run's
+   * details), left alone. */
+  var VIEW = (function () {
+    var h = location.hash.slice(1);
+    return /^view(&|$)/.test(h) ? new URLSearchParams(h.slice(4)) : null;
+  })();
+  var viewTimer = null;
+  /* written a moment after the last change: a dragged slider would
+   * otherwise replace the history entry at every step */
+  function saveView() {
+    window.clearTimeout(viewTimer);
+    viewTimer = window.setTimeout(function () {
+      var p = new URLSearchParams();
+      Object.keys(explorers).forEach(function (g) { explorers[g].forEach(function (e) { e.state(p); }); });
+      var s = p.toString(), hash = '#view' + (s ? '&' + s : '');
+      /* the first view over an anchor (a run's details) leaves the anchor */
+      if (!s && !/^#view(&|$)/.test(location.hash)) return;
+      if (location.hash !== hash) history.replaceState(history.state, '', hash);
+    }, 50);
+  }
+
+  /* the mean and the lowest and highest of each step's values, over the
+   * lines ls (a group's runs): [steps, means, lows, highs] */
+  function pool(ls) {
+    var at = {};
+    ls.forEach(function (l) {
+      l.x.forEach(function (x, i) {
+        var y = l.y[i];
+        if (y !== null && isFinite(y)) (at[x] = at[x] || []).push(y);
+      });
+    });
+    var xs = Object.keys(at).map(Number).sort(function (a, b) { return a - b; });
+    var mean = [], lo = [], hi = [];
+    xs.forEach(function (x) {
+      var ys = at[x];
+      mean.push(ys.reduce(function (a, b) { return a + b; }, 0) / ys.length);
+      lo.push(Math.min.apply(null, ys));
+      hi.push(Math.max.apply(null, ys));
+    });
+    return [xs, mean, lo, hi];
+  }
+
   function Explore(box) {
     var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
     /* a curve whose steps are those of the curve d places before holds d
@@ -319,10 +379,18 @@
     /* the units the numbers are in (the page's: % for errors and
      * accuracies), named beside them: " %", " nats", or nothing */
     function unitOf(list, i) { var u = (data[list] || [])[i]; return u ? (u === '%' ? ' %' : ' ' + u) : ''; }
-    function tagUnit() { return unitOf('tag_units', +tag.value); }
+    function tagUnit(t) { return unitOf('tag_units', t === undefined ? +tag.value : t); }
     function metricUnit(m) { return unitOf('units', m); }
     var group = box.getAttribute('data-group');
+    function param(name) { return VIEW ? VIEW.get(group + '.' + name) : null; }
     var self = this, keep = data.runs.map(function () { return true; });
+    /* the runs switched off (legend, runs table) and those the regular expression keeps */
+    var off = data.runs.map(function () { return false; });
+    var match = data.runs.map(function () { return true; });
+    /* the runs the parallel coordinates' dragged ranges keep */
+    var brushed = data.runs.map(function () { return true; });
+    function listed(run) { return keep[run] && match[run]; }
+    function shown(run) { return listed(run) && brushed[run] && !off[run]; }
     var zoom = null, hovered = -1, full = false, outside = [];
     /* the chart as wide as its box (up to 900 units), so that its labels
      * keep their size on a phone instead of shrinking with a 900-wide view */
@@ -343,12 +411,36 @@
     colourBy(byKeys[0]);
     function colour(run) { return PALETTE[cellOf[run] % PALETTE.length]; }
 
+    /* the groups a mean is drawn of: '' none (a curve per run), '~seed'
+     * the runs equal in every varied key but the seed, or a key's index:
+     * the runs sharing its value */
+    var groups = [], groupOf = [];
+    function grouping() { return groupBy.value; }
+    function regroup() {
+      var g = grouping(), keys = g === '~seed' ? byKeys : g === '' ? [] : [+g];
+      groups = [];
+      groupOf = data.runs.map(function (run) {
+        var label = keys.map(function (k) { return data.keys[k] + '=' + run.v[k]; }).join(', ') || 'all runs';
+        if (groups.indexOf(label) < 0) groups.push(label);
+        return groups.indexOf(label);
+      });
+    }
+
     var controls = html('div', { 'class': 'controls' }, box);
     var tagBox = html('label', {}, controls, 'curve ');
     var tag = html('select', { 'class': 'tag' }, tagBox);
     data.tags.forEach(function (t, i) { html('option', { value: i }, tag, t); });
-    var first = data.tags.indexOf('train/loss');
-    tag.value = first >= 0 ? first : 0;
+    /* the sweep's own metric (the one its tables lead with: a language
+     * model's loss, a classifier's error) first, as a curve: test/loss,
+     * test/error or, not logged, its complement test/accuracy */
+    var lead = data.lead || 'final_test_error';
+    function leadTag() {
+      var name = lead.replace(/^(final|best)_/, '').replace('_', '/');
+      var tries = [name, name.replace(/error$/, 'accuracy'), 'train/loss'];
+      for (var i = 0; i < tries.length; i++) if (data.tags.indexOf(tries[i]) >= 0) return data.tags.indexOf(tries[i]);
+      return 0;
+    }
+    tag.value = leadTag();
     var smoothBox = html('label', {}, controls, 'smoothing ');
     var smoothing = html('input', { type: 'range', min: 0, max: 0.99, step: 0.01, value: 0, 'class': 'smooth' },
                          smoothBox);
@@ -360,89 +452,151 @@
     var by = html('select', { 'class': 'by' }, byBox);
     byKeys.forEach(function (k) { html('option', { value: k }, by, data.keys[k]); });
     if (!byKeys.length) byBox.hidden = true;
+    var groupBox = html('label', {}, controls, 'mean of ');
+    var groupBy = html('select', { 'class': 'group' }, groupBox);
+    html('option', { value: '' }, groupBy, 'no mean: a curve per run');
+    if (data.seed >= 0 && data.varied.indexOf(data.seed) >= 0 && byKeys.length)
+      html('option', { value: '~seed' }, groupBy, 'the seeds of each cell (every key but ' + data.keys[data.seed] + ')');
+    data.varied.forEach(function (k) {
+      if (k !== data.seed) html('option', { value: k }, groupBy, 'the runs sharing their ' + data.keys[k]);
+    });
+    if (!data.varied.length) groupBox.hidden = true;
     var reset = html('button', { type: 'button', 'class': 'reset' }, controls, 'zoom out');
+    var reBox = html('div', { 'class': 'controls' }, box);
+    var reLabel = html('label', {}, reBox, 'runs matching ');
+    var re = html('input', { type: 'text', 'class': 're', spellcheck: 'false', size: 28,
+                             placeholder: 'a regular expression',
+                             title: 'a regular expression, case-insensitive, tried on each run\'s name and each ' +
+                                    'key=value it has; empty: every run' }, reLabel);
+    var reSays = html('span', { 'class': 'resays', role: 'status', 'aria-live': 'polite' }, reBox);
+    re.setAttribute('aria-describedby', group + '-resays');
+    reSays.id = group + '-resays';
+    html('span', { 'class': 'small' }, reBox, 'Click a legend entry, or a run\'s box in the runs table, to switch ' +
+         'its curves off or on.');
+    var note = html('p', { 'class': 'groupnote' }, box);
     var frame = html('div', { 'class': 'chartbox' }, box);
     /* the runs left outside the default range, and the way to see them */
     var away = html('p', { 'class': 'outliers', hidden: '' }, box);
     var chart = node('svg', { 'class': 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img' }, frame);
     var tip = html('div', { 'class': 'tip', hidden: '' }, frame);
-    var legend = html('div', { 'class': 'legend' }, box);
-
-    var pcHead = html('p', { 'class': 'controls' }, box, 'Parallel coordinates of the varied keys, each line a ' +
-                      'run, coloured by ');
-    var metric = html('select', { 'class': 'metric' }, pcHead);
-    var numeric = data.metrics.filter(function (m, i) {
-      return data.runs.some(function (r) { return r.m[i] !== null && isFinite(r.m[i]); });
+    var legend = html('div', { 'class': 'legend', role: 'group', 'aria-label': 'switch curves off or on' }, box);
+    html('p', { 'class': 'controls' }, box, 'Every curve, a chart each (click a name to draw it large above):');
+    var multiples = html('div', { 'class': 'multiples' }, box);
+    /* the tags some run logged a number of: a column left empty (a test
+     * split's grad_norm) gets no chart */
+    var logged = data.tags.map(function () { return false; });
+    data.curves.forEach(function (c) {
+      c[2].forEach(function (s) { logged[s[0]] = logged[s[0]] || s[1].some(function (y) { return y !== null; }); });
     });
-    numeric.forEach(function (m) { html('option', { value: data.metrics.indexOf(m) }, metric, m); });
-    if (numeric.indexOf('final_test_error') >= 0) metric.value = data.metrics.indexOf('final_test_error');
-    var pcBox = html('div', { 'class': 'pcbox' }, box);
-    var pc = node('svg', { 'class': 'pc', viewBox: '0 0 900 300', role: 'img' }, pcBox);
-    var pcLegend = html('p', { 'class': 'pclegend' }, box);
-    var brushes = {}; /* an axis's index: [lo, hi] in its pixels, the runs kept by dragging on it */
-    var count = html('p', { 'class': 'count' }, box);
+    var smalls = data.tags.map(function (t, i) {
+      if (!logged[i]) return null;
+      var fig = html('div', { 'class': 'mini' }, multiples);
+      var cap = html('div', { 'class': 'minicap' }, fig);
+      var pick = html('button', { type: 'button', 'class': 'pick', title: 'draw ' + t + ' in the chart above' }, cap,
+                      t + (tagUnit(i) ? ' (' + tagUnit(i).trim() + ')' : ''));
+      pick.addEventListener('click', function () {
+        tag.value = i; zoom = null; full = false; draw(); saveView();
+        frame.scrollIntoView({ block: 'nearest' });
+      });
+      return node('svg', { 'class': 'minichart', viewBox: '0 0 300 190', role: 'img', 'aria-label': t + ' of the runs shown',
+                           'data-tag': t }, fig);
+    });
 
-    /* the drawn lines: per kept run with the tag, its steps and values */
+    /* the drawn lines of tag t: per run shown that has it, its steps and
+     * values; grouped, per group its mean and the band of its runs */
     var drawn = [], scale = null;
-    function lines() {
-      var t = +tag.value, w = +smoothing.value, out = [];
+    function lines(t) {
+      var w = +smoothing.value, out = [];
       data.curves.forEach(function (c) {
-        if (!keep[c[0]] || !brushed[c[0]]) return;
+        if (!shown(c[0])) return;
         c[2].forEach(function (series) {
           if (series[0] !== t) return;
-          var ys = smooth(series[1], w);
-          out.push({ run: c[0], x: c[1], y: ys, raw: series[1] });
+          out.push({ run: c[0], x: c[1], y: smooth(series[1], w), raw: series[1], name: data.runs[c[0]].n,
+                     colour: colour(c[0]) });
         });
       });
-      return out;
+      if (grouping() === '') return out;
+      var members = groups.map(function () { return []; });
+      out.forEach(function (l) { members[groupOf[l.run]].push(l); });
+      var pooled = [];
+      members.forEach(function (ls, g) {
+        if (!ls.length) return;
+        var p = pool(ls), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw }; }));
+        pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p[0], y: p[1], lo: p[2], hi: p[3],
+                      raw: raw[1], name: groups[g], colour: PALETTE[g % PALETTE.length] });
+      });
+      return pooled;
+    }
+
+    /* a line that went wrong: of a run the sweep calls diverged, or one
+     * whose values end in NaN. The default range fits the others, were
+     * they only a few: a sweep of learning rates where most runs blow up
+     * to 1e22 draws the few that trained. */
+    function wrong(l) {
+      var runs = l.runs || [l.run];
+      if (runs.some(function (r) { return data.runs[r].s === 'diverged'; })) return true;
+      var last = l.raw[l.raw.length - 1];
+      return (last === null || !isFinite(last)) && l.raw.some(function (y) { return y !== null && isFinite(y); });
     }
 
     /* the range drawn: every point's when full, else the robust range's
-     * (robustRange) points, the runs with points beyond it listed */
+     * (robustRange) of the lines that did not go wrong, the lines with
+     * points beyond it listed (d.outside) */
     function domain(ls) {
       var v = function (y) { return y === null || !isFinite(y) || (log.checked && y <= 0) ? null
                                                                                       : log.checked ? Math.log10(y) : y; };
-      var fence = full ? null : robustRange(ls, v);
-      var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-      outside = [];
+      var fence = null;
+      if (!full) {
+        var fine = ls.filter(function (l) { return !wrong(l); });
+        fence = robustRange(fine.length ? fine : ls, v);
+        if (!fence && fine.length && fine.length < ls.length) {
+          /* too few to tell outliers among: the range of the lines that went right */
+          fence = [Infinity, -Infinity];
+          fine.forEach(function (l) {
+            l.y.forEach(function (y) { var t = v(y); if (t !== null) { fence[0] = Math.min(fence[0], t); fence[1] = Math.max(fence[1], t); } });
+          });
+          if (!(fence[1] >= fence[0])) fence = null;
+        }
+      }
+      var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, out = [];
       ls.forEach(function (l) {
-        var out = false;
+        var beyond = false;
         l.x.forEach(function (x, i) {
           var y = v(l.y[i]);
           if (y === null) return;
           x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-          if (fence && (y < fence[0] || y > fence[1])) { out = true; return; }
+          if (fence && (y < fence[0] || y > fence[1])) { beyond = true; return; }
           y0 = Math.min(y0, y); y1 = Math.max(y1, y);
         });
-        if (out) outside.push(l);
+        if (beyond) out.push(l);
       });
       if (!isFinite(x0) || !isFinite(y0)) return null;
       if (x1 === x0) x1 = x0 + 1;
-      /* a constant (one learning rate): a band around it, not +-0.5 around 0.01 */
-      if (y1 === y0) { var h = Math.abs(y0) * 0.1 || 0.5; y0 -= h; y1 += h; }
+      /* a constant (one learning rate, its smoothing's rounding aside): a
+       * band around it, not +-0.5 around 0.01 */
+      if (y1 - y0 <= Math.abs(y0) * 1e-9) { var h = Math.abs(y0) * 0.1 || 0.5; y0 -= h; y1 += h; }
       var pad = (y1 - y0) * 0.04;
-      return { x0: x0, x1: x1, y0: y0 - pad, y1: y1 + pad };
+      return { x0: x0, x1: x1, y0: y0 - pad, y1: y1 + pad, outside: out };
     }
 
     /* names the runs the range leaves out, with a button for the full range */
     function awayDraw() {
       while (away.firstChild) away.removeChild(away.firstChild);
-      var runs = [];
-      outside.forEach(function (l) { if (runs.indexOf(l.run) < 0) runs.push(l.run); });
-      away.hidden = !runs.length && !full;
+      var names = [], worst = [];
+      outside.forEach(function (l) {
+        var top = -Infinity, bottom = Infinity, at = names.indexOf(l.name);
+        l.y.forEach(function (y) { if (y !== null && isFinite(y)) { top = Math.max(top, y); bottom = Math.min(bottom, y); } });
+        if (at < 0) { names.push(l.name); worst.push([bottom, top]); return; }
+        worst[at] = [Math.min(worst[at][0], bottom), Math.max(worst[at][1], top)];
+      });
+      away.hidden = !names.length && !full;
       if (away.hidden) return;
       if (full) {
         away.appendChild(document.createTextNode('The full range of every run. '));
       } else {
-        var worst = runs.map(function (r) {
-          var top = -Infinity, bottom = Infinity;
-          outside.forEach(function (l) {
-            if (l.run !== r) return;
-            l.y.forEach(function (y) { if (y !== null && isFinite(y)) { top = Math.max(top, y); bottom = Math.min(bottom, y); } });
-          });
-          return data.runs[r].n + ' (' + fmt(bottom) + ' to ' + fmt(top) + tagUnit() + ')';
-        });
-        away.appendChild(document.createTextNode(runs.length + (runs.length === 1 ? ' run lies' : ' runs lie') +
+        worst = names.map(function (n, i) { return n + ' (' + fmt(worst[i][0]) + ' to ' + fmt(worst[i][1]) + tagUnit() + ')'; });
+        away.appendChild(document.createTextNode(names.length + (grouping() ? (names.length === 1 ? ' mean lies' : ' means lie')
+                                                                            : (names.length === 1 ? ' run lies' : ' runs lie')) +
           ' outside the range drawn, which fits the others: ' + worst.slice(0, 8).join(', ') +
           (worst.length > 8 ? ', ' : '. ')));
         if (worst.length > 8) {
@@ -452,83 +606,171 @@
         }
       }
       var b = html('button', { type: 'button', 'class': 'fullrange' }, away, full ? 'fit the typical runs' : 'show the full range');
-      b.addEventListener('click', function () { full = !full; zoom = null; draw(); });
+      b.addEventListener('click', function () { full = !full; zoom = null; draw(); saveView(); });
     }
 
-    function axes(d) {
-      var g = node('g', { 'class': 'axes' }, chart);
-      var yt = log.checked ? logTicks(d.y0, d.y1) : ticks(d.y0, d.y1, 6);
-      yt.forEach(function (t) {
-        var y = scale.y(t);
-        node('line', { x1: M.l, x2: W - M.r, y1: y, y2: y, 'class': 'grid' }, g);
-        node('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end' }, g).textContent = fmt(log.checked ? Math.pow(10, t)
-                                                                                                     : t);
+    /* the lines ls of tag t in svg, w x h with margins m, over the domain
+     * d: axes, a band per group, a path per line. Returns the scale. */
+    function render(svg, ls, d, t, w, h, m, id) {
+      while (svg.firstChild) svg.removeChild(svg.firstChild);
+      svg.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
+      /* the range drawn, in the values' units, for a reader of the page's DOM (the browser test) */
+      if (d) {
+        svg.setAttribute('data-y0', log.checked ? Math.pow(10, d.y0) : d.y0);
+        svg.setAttribute('data-y1', log.checked ? Math.pow(10, d.y1) : d.y1);
+      }
+      if (!d) {
+        svg.removeAttribute('data-y0');
+        svg.removeAttribute('data-y1');
+        node('text', { x: w / 2, y: h / 2, 'text-anchor': 'middle' }, svg).textContent =
+          'no run shown has this curve' + (log.checked ? ' with values above zero' : '');
+        return null;
+      }
+      var s = {
+        d: d,
+        x: function (x) { return m.l + (x - d.x0) / (d.x1 - d.x0) * (w - m.l - m.r); },
+        y: function (y) { return h - m.b - (y - d.y0) / (d.y1 - d.y0) * (h - m.t - m.b); },
+        v: function (v) { return log.checked ? (v > 0 ? Math.log10(v) : NaN) : v; }
+      };
+      var small = w < 400, g = node('g', { 'class': 'axes' }, svg);
+      var yt = log.checked ? logTicks(d.y0, d.y1) : ticks(d.y0, d.y1, small ? 4 : 6);
+      yt.forEach(function (v) {
+        var y = s.y(v);
+        node('line', { x1: m.l, x2: w - m.r, y1: y, y2: y, 'class': 'grid' }, g);
+        node('text', { x: m.l - 6, y: y + 4, 'text-anchor': 'end' }, g).textContent = fmt(log.checked ? Math.pow(10, v) : v);
       });
-      ticks(d.x0, d.x1, Math.max(3, Math.round(W / 110))).forEach(function (t) {
-        var x = scale.x(t);
-        node('line', { x1: x, x2: x, y1: M.t, y2: H - M.b, 'class': 'grid' }, g);
-        node('text', { x: x, y: H - M.b + 16, 'text-anchor': 'middle', 'class': 'xtick' }, g).textContent = fmt(t);
+      ticks(d.x0, d.x1, small ? 3 : Math.max(3, Math.round(w / 110))).forEach(function (v) {
+        var x = s.x(v);
+        node('line', { x1: x, x2: x, y1: m.t, y2: h - m.b, 'class': 'grid' }, g);
+        node('text', { x: x, y: h - m.b + 16, 'text-anchor': 'middle', 'class': 'xtick' }, g).textContent = fmt(v);
       });
-      node('text', { x: W - M.r, y: H - 4, 'text-anchor': 'end' }, g).textContent = 'step';
-      node('text', { x: M.l + 4, y: M.t + 14, 'class': 'yname' }, g).textContent =
-        data.tags[+tag.value] + (tagUnit() ? ' (' + tagUnit().trim() + ')' : '');
-      node('rect', { x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b, 'class': 'frame' }, g);
+      node('text', { x: w - m.r, y: h - 4, 'text-anchor': 'end' }, g).textContent = 'step';
+      if (!small)
+        node('text', { x: m.l + 4, y: m.t + 14, 'class': 'yname' }, g).textContent =
+          data.tags[t] + (tagUnit(t) ? ' (' + tagUnit(t).trim() + ')' : '');
+      node('rect', { x: m.l, y: m.t, width: w - m.l - m.r, height: h - m.t - m.b, 'class': 'frame' }, g);
+      var clip = group + '-clip-' + id;
+      node('rect', { x: m.l, y: m.t, width: w - m.l - m.r, height: h - m.t - m.b },
+           node('clipPath', { id: clip }, node('defs', {}, svg)));
+      var inner = node('g', { 'clip-path': 'url(#' + clip + ')' }, svg);
+      function at(x, y) {
+        var v = s.v(y);
+        return v === null || !isFinite(v) ? null : s.x(x).toFixed(1) + ' ' + s.y(v).toFixed(1);
+      }
+      ls.forEach(function (l) {
+        if (!l.lo) return;
+        /* the band: the lowest values forth, the highest back */
+        var lo = [], hi = [];
+        l.x.forEach(function (x, j) {
+          var a = at(x, l.lo[j]), b = at(x, l.hi[j]);
+          if (a && b) { lo.push(a); hi.unshift(b); }
+        });
+        if (lo.length) node('path', { d: 'M' + lo.concat(hi).join('L') + 'Z', fill: l.colour, 'class': 'spread' }, inner);
+      });
+      ls.forEach(function (l, i) {
+        var path = '', pen = 'M';
+        l.x.forEach(function (x, j) {
+          var p = at(x, l.y[j]);
+          if (!p) { pen = 'M'; return; }
+          path += pen + p;
+          pen = 'L';
+        });
+        l.path = node('path', { d: path, stroke: l.colour, 'class': l.lo ? 'line mean' : 'line', 'data-line': i }, inner);
+      });
+      return s;
     }
 
     function draw() {
-      while (chart.firstChild) chart.removeChild(chart.firstChild);
       W = width();
-      chart.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-      drawn = lines();
+      drawn = lines(+tag.value);
       var d = domain(drawn);
+      outside = d ? d.outside : [];
       awayDraw();
-      d = zoom || d;
-      /* the range drawn, in the values' units, for a reader of the page's DOM (the browser test) */
-      if (d) {
-        chart.setAttribute('data-y0', log.checked ? Math.pow(10, d.y0) : d.y0);
-        chart.setAttribute('data-y1', log.checked ? Math.pow(10, d.y1) : d.y1);
-      }
       smoothText.textContent = (+smoothing.value).toFixed(2);
-      if (!d) {
-        scale = null;
-        node('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, chart).textContent =
-          'no run shown has this curve' + (log.checked ? ' with values above zero' : '');
-        return;
-      }
-      scale = {
-        d: d,
-        x: function (x) { return M.l + (x - d.x0) / (d.x1 - d.x0) * (W - M.l - M.r); },
-        y: function (y) { return H - M.b - (y - d.y0) / (d.y1 - d.y0) * (H - M.t - M.b); },
-        v: function (v) { return log.checked ? (v > 0 ? Math.log10(v) : NaN) : v; }
-      };
-      axes(d);
-      var clip = group + '-clip';
-      node('rect', { x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b },
-           node('clipPath', { id: clip }, node('defs', {}, chart)));
-      var g = node('g', { 'clip-path': 'url(#' + clip + ')' }, chart);
-      drawn.forEach(function (l, i) {
-        var path = '', pen = 'M';
-        l.x.forEach(function (x, j) {
-          var y = scale.v(l.y[j]);
-          if (y === null || !isFinite(y)) { pen = 'M'; return; }
-          path += pen + scale.x(x).toFixed(1) + ' ' + scale.y(y).toFixed(1);
-          pen = 'L';
-        });
-        l.path = node('path', { d: path, stroke: colour(l.run), 'class': 'line', 'data-line': i }, g);
-      });
+      scale = render(chart, drawn, zoom || d, +tag.value, W, H, M, 'main');
       hovered = -1;
+      noteDraw();
+      smalls.forEach(function (svg, t) {
+        if (!svg) return;
+        var ls = t === +tag.value ? drawn : lines(t);
+        render(svg, ls, domain(ls), t, 300, 190, { l: 48, r: 18, t: 8, b: 26 }, t);
+        svg.parentNode.classList.toggle('chosen', t === +tag.value);
+      });
     }
 
+    /* what a curve is, said above the chart */
+    function noteDraw() {
+      var g = grouping();
+      if (g === '') { note.textContent = 'Each curve is one run.'; return; }
+      var sizes = drawn.map(function (l) { return l.runs.length; });
+      var few = Math.min.apply(null, sizes), many = Math.max.apply(null, sizes);
+      var n = !sizes.length ? 'no run' : few === many ? few + (few === 1 ? ' run' : ' runs') : few + ' to ' + many + ' runs';
+      note.textContent = (g === '~seed' ? 'Grouped by every key but ' + data.keys[data.seed] + ': each curve is the mean ' +
+                          'over the seeds of one cell (' + n + ')'
+                                        : 'Grouped by ' + data.keys[+g] + ': each curve is the mean of the runs shown ' +
+                          'that share its value (' + n + ', over the seeds and any other key shown)') +
+        '; the band spans their lowest to highest value at each step (min\u2013max).';
+    }
+
+    /* the legend: an entry per colour (a group's when grouped), a button
+     * that switches its runs' curves off, or on again */
     function legendDraw() {
       while (legend.firstChild) legend.removeChild(legend.firstChild);
-      cells.forEach(function (label, c) {
-        var n = 0;
-        keep.forEach(function (k, run) { if (k && cellOf[run] === c) n++; });
-        if (!n) return;
-        var item = html('span', {}, legend);
+      var grouped = grouping() !== '', labels = grouped ? groups : cells, of = grouped ? groupOf : cellOf;
+      labels.forEach(function (label, c) {
+        var runs = [];
+        data.runs.forEach(function (r, run) { if (listed(run) && of[run] === c) runs.push(run); });
+        if (!runs.length) return;
+        var on = runs.filter(function (run) { return !off[run]; }).length;
+        var item = html('button', { type: 'button', 'class': 'item' + (on ? '' : ' off'), 'aria-pressed': on ? 'true' : 'false',
+                                    title: (on ? 'switch off' : 'switch on') + ' the curves of ' + label }, legend);
         html('i', { style: 'background:' + PALETTE[c % PALETTE.length] }, item);
-        item.appendChild(document.createTextNode(label + ' (' + n + ')'));
+        item.appendChild(document.createTextNode(label + ' (' + (on < runs.length ? on + ' of ' : '') + runs.length + ')'));
+        item.addEventListener('click', function () {
+          runs.forEach(function (run) { off[run] = on > 0; });
+          changed();
+        });
       });
+    }
+
+    /* a box per row of the runs table: its run's curves drawn or not */
+    var runTable = document.getElementById(group + '-runtable'), boxes = [];
+    if (runTable) Array.prototype.forEach.call(runTable.tBodies[0].rows, function (tr) {
+      var a = tr.cells[0].querySelector('a[href^="#' + group + '-run-"]');
+      var run = a ? +a.getAttribute('href').slice(('#' + group + '-run-').length) - 1 : -1;
+      if (!(run >= 0 && run < data.runs.length)) return;
+      var cb = html('input', { type: 'checkbox', 'class': 'draw', checked: '', 'aria-label': 'draw ' + data.runs[run].n,
+                               title: 'draw this run\'s curves' });
+      tr.cells[0].insertBefore(cb, tr.cells[0].firstChild);
+      cb.addEventListener('change', function () { off[run] = !cb.checked; changed(); });
+      boxes.push([run, cb, tr]);
+    });
+    function boxesDraw() {
+      boxes.forEach(function (b) { b[1].checked = !off[b[0]]; b[2].classList.toggle('off', off[b[0]]); });
+    }
+
+    /* the runs the regular expression keeps: those whose name or a
+     * key=value matches it. One that does not compile says so and keeps
+     * every run. */
+    function refilter() {
+      var text = re.value, rx = null;
+      reSays.textContent = '';
+      re.removeAttribute('aria-invalid');
+      if (text !== '') {
+        try { rx = new RegExp(text, 'i'); } catch (e) {
+          rx = null;
+          re.setAttribute('aria-invalid', 'true');
+          reSays.textContent = 'not a regular expression (' + e.message.replace(/^Invalid regular expression: /, '') +
+                               '): every run is shown';
+        }
+      }
+      match = data.runs.map(function (r) {
+        return !rx || rx.test(r.n) || data.keys.some(function (k, i) { return rx.test(k + '=' + r.v[i]); });
+      });
+      if (rx) {
+        var n = match.filter(Boolean).length;
+        reSays.textContent = n + ' of ' + data.runs.length + ' runs match';
+      }
     }
 
     /* the viewBox point under a mouse event */
@@ -563,11 +805,14 @@
       hovered = hit.line;
       l.path.classList.add('hot');
       l.path.parentNode.appendChild(l.path);
-      node('circle', { cx: scale.x(x), cy: scale.y(scale.v(y)), r: 4, 'class': 'mark', fill: colour(l.run) }, chart);
+      node('circle', { cx: scale.x(x), cy: scale.y(scale.v(y)), r: 4, 'class': 'mark', fill: l.colour }, chart);
       tip.textContent = '';
-      html('strong', {}, tip, data.runs[l.run].n);
-      tip.appendChild(document.createTextNode(' step ' + x + ': ' + data.tags[+tag.value] + ' ' + fmt(y) + tagUnit() +
-                                              (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '')));
+      html('strong', {}, tip, l.name);
+      tip.appendChild(document.createTextNode(' step ' + x + ': ' + data.tags[+tag.value] + ' ' +
+                                              (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
+                                              (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
+                                              (l.lo ? ' of ' + l.runs.length + ' runs, ' + fmt(l.lo[hit.point]) + ' to ' +
+                                                      fmt(l.hi[hit.point]) : '')));
       tip.hidden = false;
       var r = frame.getBoundingClientRect();
       tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - tip.offsetWidth - 4) + 'px';
@@ -599,18 +844,39 @@
       zoom = { x0: dx(Math.min(p.x, from.x)), x1: dx(Math.max(p.x, from.x)), y0: dy(Math.max(p.y, from.y)),
                y1: dy(Math.min(p.y, from.y)) };
       draw();
+      saveView();
     });
     chart.addEventListener('mouseleave', function () { tip.hidden = true; });
-    chart.addEventListener('dblclick', function () { zoom = null; draw(); });
-    reset.addEventListener('click', function () { zoom = null; draw(); });
-    tag.addEventListener('change', function () { zoom = null; full = false; draw(); });
+    function unzoom() { zoom = null; draw(); saveView(); }
+    chart.addEventListener('dblclick', unzoom);
+    reset.addEventListener('click', unzoom);
+    tag.addEventListener('change', function () { zoom = null; full = false; draw(); saveView(); });
     var wide = W;
     window.addEventListener('resize', function () { if (width() !== wide) { wide = width(); draw(); } });
-    smoothing.addEventListener('input', draw);
-    log.addEventListener('change', function () { zoom = null; draw(); });
-    by.addEventListener('change', function () { colourBy(+by.value); draw(); legendDraw(); });
+    smoothing.addEventListener('input', function () { draw(); saveView(); });
+    log.addEventListener('change', function () { zoom = null; draw(); saveView(); });
+    by.addEventListener('change', function () { colourBy(+by.value); changed(); });
+    groupBy.addEventListener('change', function () { regroup(); zoom = null; changed(); });
+    re.addEventListener('input', function () { refilter(); zoom = null; changed(); });
+    /* the runs switched off or on, or matched anew: every view redrawn */
+    function changed() { pcDraw(); self.redraw(true); saveView(); }
 
-    /* parallel coordinates: an axis per varied key but the seed, then the metric */
+    var pcHead = html('p', { 'class': 'controls' }, box, 'Parallel coordinates of the varied keys, each line a ' +
+                      'run, coloured by ');
+    var metric = html('select', { 'class': 'metric', 'aria-label': 'the final metric of the parallel coordinates and the scatter plot' }, pcHead);
+    var numeric = data.metrics.filter(function (m, i) {
+      return data.runs.some(function (r) { return r.m[i] !== null && isFinite(r.m[i]); });
+    });
+    numeric.forEach(function (m) { html('option', { value: data.metrics.indexOf(m) }, metric, m); });
+    /* the sweep's own metric, as its tables lead with it */
+    if (numeric.indexOf(lead) >= 0) metric.value = data.metrics.indexOf(lead);
+    else if (numeric.indexOf('final_test_error') >= 0) metric.value = data.metrics.indexOf('final_test_error');
+    var pcBox = html('div', { 'class': 'pcbox' }, box);
+    var pc = node('svg', { 'class': 'pc', viewBox: '0 0 900 300', role: 'img' }, pcBox);
+    var pcLegend = html('p', { 'class': 'pclegend' }, box);
+    var brushes = {}; /* an axis's index: [lo, hi] in its pixels, the runs kept by dragging on it */
+    var count = html('p', { 'class': 'count' }, box);
+
     /* parallel coordinates: an axis per varied key but the seed, then the
      * metric. Dragging along an axis keeps the runs whose line crosses it
      * in the dragged range (several axes: all of them); a click on an axis
@@ -621,17 +887,13 @@
       var m = +metric.value;
       var axesKeys = data.varied.filter(function (k) { return k !== data.seed; });
       var values = data.runs.map(function (r) { return r.m[m]; });
-      var finite = values.filter(function (v, i) { return keep[i] && v !== null && isFinite(v); });
+      var finite = values.filter(function (v, i) { return listed(i) && v !== null && isFinite(v); });
       var lo = Math.min.apply(null, finite), hi = Math.max.apply(null, finite);
       if (!(hi > lo)) { lo = (isFinite(lo) ? lo : 0) - 0.5; hi = lo + 1; }
       var n = axesKeys.length + 1, xs = [];
       for (var i = 0; i < n; i++) xs.push(n === 1 ? 450 : 70 + i * 760 / (n - 1));
       var axes = axesKeys.map(function (k) {
-        var vals = [];
-        data.runs.forEach(function (r) { if (vals.indexOf(r.v[k]) < 0) vals.push(r.v[k]); });
-        var numericKey = vals.every(function (v) { return v !== '' && isFinite(+v); });
-        vals.sort(numericKey ? function (a, b) { return a - b; } : undefined);
-        return { name: data.keys[k], key: k, values: vals };
+        return { name: data.keys[k], key: k, values: distinctValues(data.runs, k).values };
       });
       function y(a, v) {
         if (!a) return PB - (v - lo) / (hi - lo) * (PB - PT);
@@ -640,13 +902,13 @@
       }
       pcAxes = [];
       data.runs.forEach(function (r, run) {
-        if (!keep[run]) return;
+        if (!listed(run)) return;
         var v = values[run], ok = v !== null && isFinite(v);
         var ys = axes.map(function (a) { return y(a, r.v[a.key]); });
         ys.push(ok ? y(null, v) : null);
         var pts = ys.map(function (yy, i) { return yy === null ? null : xs[i] + ',' + yy.toFixed(1); });
         var t = ok ? (v - lo) / (hi - lo) : 0;
-        var line = node('polyline', { points: pts.filter(Boolean).join(' '), 'class': ok ? 'pcline' : 'pcline missing',
+        var line = node('polyline', { points: pts.filter(Boolean).join(' '), 'class': 'pcline' + (ok ? '' : ' missing') + (off[run] ? ' off' : ''),
                                       stroke: ok ? ramp(t) : '#999', 'data-run': run }, pc);
         node('title', {}, line).textContent = r.n + ': ' + data.metrics[m] + ' ' + (ok ? fmt(v) + metricUnit(m) : 'none');
         pcAxes.push([run, ys, line]);
@@ -686,7 +948,6 @@
     }
 
     /* the runs inside every brushed range: the others dim here and leave the curves */
-    var brushed = data.runs.map(function () { return true; });
     function pcBrushed() {
       var any = Object.keys(brushes).length > 0;
       brushed = data.runs.map(function () { return true; });
@@ -727,6 +988,7 @@
       brushing = null;
       pcDraw();
       self.redraw(true);
+      saveView();
     });
 
     /* light to dark over the metric's range */
@@ -736,9 +998,71 @@
       var c = stops[i].map(function (a, j) { return Math.round(a + (stops[i + 1][j] - a) * (f - i)); });
       return 'rgb(' + c.join(',') + ')';
     }
-    metric.addEventListener('change', function () { brushes = {}; pcDraw(); self.redraw(true); });
+    metric.addEventListener('change', function () { brushes = {}; pcDraw(); self.redraw(true); saveView(); });
 
     /* the claims whose cells hold no run shown dim */
+    /* a final metric against a key, a dot per run shown (HParams' scatter
+     * plot): the key's values along x (a number's on a log axis when they
+     * span 20 times or more), the metric chosen for the parallel
+     * coordinates up */
+    var scHead = html('p', { 'class': 'controls' }, box, 'A final metric against a key, each dot a run shown: ');
+    var scBox = html('label', {}, scHead, 'key ');
+    var scKey = html('select', { 'class': 'sx' }, scBox);
+    data.varied.forEach(function (k) { html('option', { value: k }, scKey, data.keys[k]); });
+    var scSays = html('span', { 'class': 'small' }, scHead);
+    var scatter = node('svg', { 'class': 'scatter', viewBox: '0 0 900 300', role: 'img' }, html('div', { 'class': 'pcbox' }, box));
+    if (!data.varied.length) scHead.hidden = scatter.parentNode.hidden = true;
+    function scDraw() {
+      while (scatter.firstChild) scatter.removeChild(scatter.firstChild);
+      if (!data.varied.length) return;
+      var k = +scKey.value, m = +metric.value, w = 900, h = 300, mg = { l: 64, r: 16, t: 12, b: 40 };
+      scSays.textContent = ' against it: ' + data.metrics[m] + ' (the metric chosen above).';
+      scatter.setAttribute('aria-label', data.metrics[m] + ' of each run shown against ' + data.keys[k]);
+      var kv = distinctValues(data.runs, k), vals = kv.values, nums = vals.map(Number);
+      var logX = kv.numeric && nums[0] > 0 && nums[nums.length - 1] / nums[0] >= 20;
+      var runs = [];
+      data.runs.forEach(function (r, run) {
+        if (shown(run) && r.m[m] !== null && isFinite(r.m[m])) runs.push(run);
+      });
+      /* the y range fits the runs that did not diverge, when some did not */
+      var fine = runs.filter(function (run) { return data.runs[run].s !== 'diverged'; });
+      var ys = (fine.length ? fine : runs).map(function (run) { return data.runs[run].m[m]; });
+      var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+      if (!ys.length) { y0 = 0; y1 = 1; }
+      if (!(y1 > y0)) { var pad0 = Math.abs(y0) * 0.1 || 0.5; y0 -= pad0; y1 += pad0; }
+      var pad = (y1 - y0) * 0.06;
+      y0 -= pad; y1 += pad;
+      var xv = function (v) { return kv.numeric ? (logX ? Math.log10(+v) : +v) : vals.indexOf(v); };
+      var x0 = xv(vals[0]), x1 = xv(vals[vals.length - 1]);
+      if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
+      var xpad = (x1 - x0) * 0.05;
+      x0 -= xpad; x1 += xpad;
+      function sx(v) { return mg.l + (xv(v) - x0) / (x1 - x0) * (w - mg.l - mg.r); }
+      function sy(v) { return h - mg.b - (Math.max(y0, Math.min(y1, v)) - y0) / (y1 - y0) * (h - mg.t - mg.b); }
+      var g = node('g', { 'class': 'axes' }, scatter);
+      ticks(y0, y1, 5).forEach(function (v) {
+        node('line', { x1: mg.l, x2: w - mg.r, y1: sy(v), y2: sy(v), 'class': 'grid' }, g);
+        node('text', { x: mg.l - 6, y: sy(v) + 4, 'text-anchor': 'end' }, g).textContent = fmt(v);
+      });
+      vals.forEach(function (v) {
+        node('line', { x1: sx(v), x2: sx(v), y1: mg.t, y2: h - mg.b, 'class': 'grid' }, g);
+        node('text', { x: sx(v), y: h - mg.b + 16, 'text-anchor': 'middle', 'class': 'xtick' }, g).textContent =
+          v === '' ? '(not set)' : v;
+      });
+      node('text', { x: w - mg.r, y: h - 4, 'text-anchor': 'end' }, g).textContent = data.keys[k] + (logX ? ' (log scale)' : '');
+      node('text', { x: mg.l + 4, y: mg.t + 14, 'class': 'yname' }, g).textContent =
+        data.metrics[m] + (metricUnit(m) ? ' (' + metricUnit(m).trim() + ')' : '');
+      node('rect', { x: mg.l, y: mg.t, width: w - mg.l - mg.r, height: h - mg.t - mg.b, 'class': 'frame' }, g);
+      runs.forEach(function (run) {
+        var r = data.runs[run], v = r.m[m], beyond = v < y0 || v > y1;
+        var dot = node('circle', { cx: sx(r.v[k]).toFixed(1), cy: sy(v).toFixed(1), r: beyond ? 3 : 4.5,
+                                   'class': beyond ? 'dot beyond' : 'dot', fill: colour(run), 'data-run': run }, scatter);
+        node('title', {}, dot).textContent = r.n + ': ' + data.keys[k] + '=' + r.v[k] + ', ' + data.metrics[m] + ' ' + fmt(v) +
+          metricUnit(m) + (beyond ? ' (beyond the range drawn)' : '');
+      });
+    }
+    scKey.addEventListener('change', function () { scDraw(); saveView(); });
+
     function claims() {
       var table = document.getElementById(group + '-verdicttable');
       if (!table) return;
@@ -757,6 +1081,56 @@
                                       'shown; the others are dimmed' : '';
     }
 
+    /* the view, into the URL's fragment's parameters p: what differs
+     * from the page's first view */
+    this.state = function (p) {
+      function put(name, value) { p.set(group + '.' + name, value); }
+      if (+tag.value !== leadTag()) put('tag', data.tags[+tag.value]);
+      if (+smoothing.value > 0) put('smooth', smoothing.value);
+      if (log.checked) put('log', '1');
+      if (byKeys.length && +by.value !== byKeys[0]) put('colour', data.keys[+by.value]);
+      if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
+      if (re.value !== '') put('re', re.value);
+      var offs = [];
+      off.forEach(function (o, run) { if (o) offs.push(run + 1); });
+      if (offs.length) put('off', offs.join(','));
+      if (metric.value !== metric0) put('metric', data.metrics[+metric.value]);
+      if (data.varied.length && scKey.value !== scKey0) put('key', data.keys[+scKey.value]);
+      if (full) put('full', '1');
+      if (zoom) put('zoom', [zoom.x0, zoom.x1, zoom.y0, zoom.y1].join(','));
+      var bs = Object.keys(brushes).map(function (i) { return i + ':' + brushes[i][0].toFixed(1) + ':' + brushes[i][1].toFixed(1); });
+      if (bs.length) put('ranges', bs.join(','));
+    };
+
+    /* the view the fragment holds, where it names what this page has */
+    function restore() {
+      function key(name) { var k = data.keys.indexOf(name); return k >= 0 ? String(k) : null; }
+      function pick(select, value) {
+        if (value !== null && Array.prototype.some.call(select.options, function (o) { return o.value === value; }))
+          select.value = value;
+      }
+      var t = param('tag');
+      if (t !== null && data.tags.indexOf(t) >= 0) tag.value = data.tags.indexOf(t);
+      var sm = parseFloat(param('smooth'));
+      if (sm >= 0 && sm <= 0.99) smoothing.value = sm;
+      log.checked = param('log') === '1';
+      pick(by, key(param('colour')));
+      if (byKeys.length) colourBy(+by.value);
+      pick(groupBy, param('mean') === '~seed' ? '~seed' : key(param('mean')));
+      if (param('re') !== null) re.value = param('re');
+      (param('off') || '').split(',').forEach(function (n) { if (+n >= 1 && +n <= off.length) off[+n - 1] = true; });
+      var m = param('metric');
+      if (m !== null) pick(metric, String(data.metrics.indexOf(m)));
+      pick(scKey, key(param('key')));
+      full = param('full') === '1';
+      var z = (param('zoom') || '').split(',').map(Number);
+      if (z.length === 4 && z.every(isFinite) && z[1] > z[0] && z[3] > z[2]) zoom = { x0: z[0], x1: z[1], y0: z[2], y1: z[3] };
+      (param('ranges') || '').split(',').forEach(function (b) {
+        var r = b.split(':').map(Number);
+        if (r.length === 3 && r.every(isFinite) && r[2] >= r[1]) brushes[r[0]] = [r[1], r[2]];
+      });
+    }
+
     this.filter = function (want) {
       keep = data.runs.map(function (r) {
         return want.every(function (w) {
@@ -769,15 +1143,36 @@
       brushes = {};
       self.redraw();
       claims();
+      saveView();
     };
     this.redraw = function (fromPc) {
       if (!fromPc) pcDraw();
       draw();
       legendDraw();
-      var n = keep.filter(Boolean).length, b = keep.filter(function (k, i) { return k && brushed[i]; }).length;
+      boxesDraw();
+      scDraw();
+      var n = 0, b = 0, o = 0;
+      data.runs.forEach(function (r, i) {
+        if (!listed(i)) return;
+        n++;
+        if (brushed[i]) b++;
+        if (off[i]) o++;
+      });
       count.textContent = n + ' of ' + data.runs.length + ' runs drawn' +
-        (b < n ? '; ' + b + ' of them within the ranges dragged on the parallel coordinates' : '');
+        (b < n ? '; ' + b + ' of them within the ranges dragged on the parallel coordinates' : '') +
+        (o ? '; ' + o + ' of them switched off' : '');
     };
+    var metric0 = metric.value;
+    /* the scatter against the key of numbers with the most values (a learning rate), else the first */
+    var scFirst = byKeys.slice().sort(function (a, b) {
+      var x = distinctValues(data.runs, a), y = distinctValues(data.runs, b);
+      return (y.numeric - x.numeric) || (y.values.length - x.values.length);
+    })[0];
+    if (scFirst !== undefined) scKey.value = scFirst;
+    var scKey0 = scKey.value;
+    restore();
+    regroup();
+    refilter();
     this.redraw();
     (explorers[group] = explorers[group] || []).push(this);
   }
