@@ -1063,24 +1063,43 @@ START_TEST(test_sweep_resumes_runs)
     ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out ref"), 0);
     char args[1400];
     snprintf(args, sizeof args, "sweep exp.yaml -j 2 --out s %s", mode);
-    const pid_t sweep = tu_normlab_start(args, "sweep.txt", "sweep.txt");
-    const double t0 = now_s();
-    while (!(exists("s/runs/seed-1", NL_CHECKPOINT_FILE) &&
-             exists("s/runs/seed-2", NL_CHECKPOINT_FILE)) &&
-           now_s() - t0 < 60)
-        usleep(2000);
-    int status;
-    ck_assert_int_eq(kill(sweep, SIGKILL), 0);
-    ck_assert(waitpid(sweep, &status, 0) == sweep);
-    /* the runs stop on their own (the sweep's death signal) */
-    for (int i = 0; i < 3000; i++) {
-        nl_run_writer w;
-        char d1[1200], d2[1200];
-        snprintf(d1, sizeof d1, "%s/s/runs/seed-1", tu_tmp);
-        snprintf(d2, sizeof d2, "%s/s/runs/seed-2", tu_tmp);
-        if (!nl_run_dir_busy(d1, &w) && !nl_run_dir_busy(d2, &w))
+    /* the kill must land while both runs are under way: on a loaded machine
+     * one may finish before the other writes its first checkpoint, and a
+     * finished run has nothing to resume; such an attempt is started over */
+    for (int attempt = 0;; attempt++) {
+        ck_assert_int_lt(attempt, 5);
+        const pid_t sweep = tu_normlab_start(args, "sweep.txt", "sweep.txt");
+        const double t0 = now_s();
+        while (!(exists("s/runs/seed-1", NL_CHECKPOINT_FILE) &&
+                 exists("s/runs/seed-2", NL_CHECKPOINT_FILE)) &&
+               now_s() - t0 < 60)
+            usleep(2000);
+        int status;
+        ck_assert_int_eq(kill(sweep, SIGKILL), 0);
+        ck_assert(waitpid(sweep, &status, 0) == sweep);
+        /* the runs stop on their own (the sweep's death signal) */
+        for (int i = 0; i < 3000; i++) {
+            nl_run_writer w;
+            char d1[1200], d2[1200];
+            snprintf(d1, sizeof d1, "%s/s/runs/seed-1", tu_tmp);
+            snprintf(d2, sizeof d2, "%s/s/runs/seed-2", tu_tmp);
+            if (!nl_run_dir_busy(d1, &w) && !nl_run_dir_busy(d2, &w))
+                break;
+            usleep(10000);
+        }
+        bool finished = false;
+        for (int seed = 1; seed <= 2; seed++) {
+            char dir[64];
+            snprintf(dir, sizeof dir, "s/runs/seed-%d", seed);
+            char *summary = exists(dir, "summary.json") ? read_rel(dir, "summary.json") : NULL;
+            finished |= summary && strstr(summary, "\"status\": \"ok\"") != NULL;
+            free(summary);
+        }
+        if (!finished)
             break;
-        usleep(10000);
+        char path[1200];
+        snprintf(path, sizeof path, "rm -rf '%s/s'", tu_tmp);
+        ck_assert_int_eq(system(path), 0);
     }
     if (_i == 0) {
         /* the experiment changed since: its interrupted runs refuse their
