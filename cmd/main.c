@@ -16,7 +16,7 @@
 #include "cpu/cpu.h"
 #include "device/device.h"
 #include "log/files.h"
-#include "train/run_model.h"
+#include "plan/plan.h"
 #include "cmd.h"
 #include "int_options.h"
 #include "version_git.h"

@@ -12,6 +12,7 @@
 #include "device/device.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "plan/plan.h"
 #include "results/files.h"
 #include "results/run_result.h"
 #include "results/rundir.h"
@@ -204,27 +205,8 @@ static void describe_model(const char *what, const nl_config *cfg, nl_backend *b
     nl_buf_printf(text, "  %s: %s; model.norm.placement %s (accepted: %s)\n", arch->id.name,
                   arch->id.help, nl_name_of(&nl_placement_names, cfg->model.norm.placement),
                   nl_arch_placements_text(arch, " | ", placements, sizeof placements));
-    /* what the plan's passes decided (core/plan), before the table shows it:
-     * the dtypes (activations stay fp32 between layers; the products take
-     * train.precision) and the layout */
-    nl_buf_printf(text, "  plan: activations fp32 between layers, products in %s",
-                  nl_name_of(&nl_precision_names, cfg->train.precision));
-    if (nl_arch_reads_key(arch, "model.layout")) {
-        const int block = m->spec.channel_block;
-        const bool asked = cfg->model.layout != NL_LAYOUT_AUTO;
-        nl_buf_printf(text, "; layout %s", block ? "blocked" : "nchw");
-        if (block)
-            nl_buf_printf(text, " (channel blocks of %d from the first convolution on, a reorder "
-                          "layer before each layer that cannot read them)", block);
-        nl_buf_printf(text, ", %s",
-                      asked ? "as model.layout asks"
-                      : block ? "chosen by model.layout auto: the block saves more reorders "
-                                "than it adds"
-                              : "chosen by model.layout auto: this device's convolutions take "
-                                "no block at this precision, or it adds as many reorders as "
-                                "it saves");
-    }
-    nl_buf_printf(text, "\n");
+    /* what the plan's passes decided, before the table shows it */
+    nl_plan_describe(&cfg->model, &m->spec, text);
     nl_model_summary(m, text);
     /* a run with train.trace keeps ReLU and max pooling apart, so its
      * activations are those of the unfused model (planned for the training

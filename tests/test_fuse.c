@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "model/model.h"
 #include "norm/registry.h"
+#include "plan/plan.h"
 #include "train/run_model.h"
 #include "testutil.h"
 

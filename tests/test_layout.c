@@ -598,6 +598,9 @@ static bool check_pair(nl_backend *be, nl_placement placement, nl_norm_kind kind
     return true;
 }
 
+/* the run the layout pass plans for in these tests: batch 6, one thread */
+static const nl_plan_run batch6 = {.train_batch = 6, .capacity = 6, .threads = 1};
+
 START_TEST(test_models)
 {
     nl_backend *be = onednn_cpu();
@@ -606,7 +609,7 @@ START_TEST(test_models)
         nl_model_spec spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
         const nl_device_caps caps = nl_device_caps_of(NL_DEVICE_CPU);
         nl_error err = {0};
-        ck_assert_int_eq(nl_plan_layout(&spec, &caps, 6, NULL, &err), NL_ERR_CONFIG);
+        ck_assert_int_eq(nl_plan_layout(&spec, &caps, &batch6, &err), NL_ERR_CONFIG);
         ck_assert_str_eq(err.key, "model.layout");
         return;
     }
@@ -671,14 +674,14 @@ START_TEST(test_refusals)
     /* widths that are not a multiple of the block */
     nl_model_spec spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
     spec.widths[1] = block + 4;
-    ck_assert_int_eq(nl_plan_layout(&spec, &caps, 6, NULL, &err), NL_ERR_CONFIG);
+    ck_assert_int_eq(nl_plan_layout(&spec, &caps, &batch6, &err), NL_ERR_CONFIG);
     ck_assert_str_eq(err.key, "model.widths");
     ck_assert_ptr_nonnull(strstr(err.msg, "multiples"));
     /* the stem's own width is the stem's key, not the stages' */
     spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
     spec.stem_width = block + 4;
     err = (nl_error){0};
-    ck_assert_int_eq(nl_plan_layout(&spec, &caps, 6, NULL, &err), NL_ERR_CONFIG);
+    ck_assert_int_eq(nl_plan_layout(&spec, &caps, &batch6, &err), NL_ERR_CONFIG);
     ck_assert_msg(strcmp(err.key, "model.stem_width") == 0 &&
                       strcmp(err.with_key, "model.layout") == 0,
                   "key '%s' with '%s': %s", err.key, err.with_key, err.msg);
@@ -686,7 +689,7 @@ START_TEST(test_refusals)
     spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
     spec.norm.stats_precision = NL_PRECISION_BF16;
     err = (nl_error){0};
-    ck_assert_int_eq(nl_plan_layout(&spec, &caps, 6, NULL, &err), NL_OK);
+    ck_assert_int_eq(nl_plan_layout(&spec, &caps, &batch6, &err), NL_OK);
     ck_assert_int_eq(spec.channel_block, block);
     nl_model *m = NULL;
     ck_assert_msg(nl_model_plan(&spec, 6, 6, 1, &m, &err) == NL_OK, "%s", err.msg);
@@ -705,7 +708,7 @@ START_TEST(test_refusals)
     ck_assert_int_eq(own.channel_block[NL_PRECISION_FP32], 0);
     spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
     err = (nl_error){0};
-    ck_assert_int_eq(nl_plan_layout(&spec, &own, 6, NULL, &err), NL_ERR_CONFIG);
+    ck_assert_int_eq(nl_plan_layout(&spec, &own, &batch6, &err), NL_ERR_CONFIG);
     ck_assert_str_eq(err.key, "model.layout");
     ck_assert_ptr_nonnull(strstr(err.msg, "oneDNN"));
 }

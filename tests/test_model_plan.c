@@ -12,9 +12,10 @@
  *     in front of it instead), for every normalizer kind that takes images,
  *     on every architecture whose row reads model.layout;
  *   - the fusion pass: what each probe and NORMLAB_FUSE=0 turn off;
- *   - planned once: a config's validation plans its layout (its trial
- *     build the check's), and the run's check and build take that decision
- *     without another trial; another device plans again;
+ *   - planned once: a config's validation assembles its graph once (the
+ *     layout's trial is that graph), the run's check and spec take it
+ *     without another, the build allocates the graph planned; another
+ *     device or batch plans again; a held graph is kept;
  *   - the record: a config.yaml normlab wrote before the layout pass (no
  *     model.layout in it) plans NCHW, as it ran; the same text as a user's
  *     config plans auto; a run writes the layout it ran, never auto, and
@@ -31,6 +32,8 @@
 #include "model/model.h"
 #include "norm/registry.h"
 #include "plan/plan.h"
+#include "train/check.h"
+#include "train/run_model.h"
 #include "testutil.h"
 
 /* a CPU that declares block `fp32` at fp32 and `bf16` at bf16 */
@@ -60,7 +63,9 @@ static nl_model_spec image_spec(nl_arch arch, int n_widths, const int *widths)
 static int decided(nl_model_spec spec, const nl_device_caps *caps, nl_error *err)
 {
     *err = (nl_error){0};
-    if (nl_plan_layout(&spec, caps, 8, NULL, err) != NL_OK)
+    const nl_plan_run run = {.precision = spec.product_precision, .train_batch = 8, .capacity = 8,
+                             .threads = 1};
+    if (nl_plan_layout(&spec, caps, &run, err) != NL_OK)
         return -1;
     return spec.channel_block;
 }
@@ -236,31 +241,66 @@ START_TEST(test_planned_once)
     static const char *const text =
         "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
         "model:\n  arch: cnn\n  widths: [16, 32]\n"
-        "train:\n  batch_size: 16\n  steps: 2\n";
+        "train:\n  batch_size: 16\n  eval_batch_size: 32\n  steps: 2\n";
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
+    const int before = nl_model_plans_assembled();
     ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
     const int block = nl_device_caps_of(NL_DEVICE_CPU).channel_block[NL_PRECISION_FP32];
     ck_assert_int_eq(cfg->model.channel_block, block);
     ck_assert(cfg->model.layout_key != 0);
+    /* validation assembled the graph once, the layout's trial included */
+    ck_assert_int_eq(nl_model_plans_assembled() - before, 1);
+    /* the run's check and its spec take the plan without another */
+    nl_run_plan plan;
+    ck_assert_msg(nl_run_check(cfg, -1, false, NULL, &plan, &err) == NL_OK, "%s", err.msg);
     nl_model_spec spec;
-    bool built = true;
-    const nl_plan_run run = nl_config_plan_run(cfg, false);
-    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CPU, &spec, &built, &err), NL_OK);
-    ck_assert_msg(!built, "planned again for the same run and device");
+    ck_assert_int_eq(nl_run_model_plan(cfg, cfg->device, &spec, &err), NL_OK);
     ck_assert_int_eq(spec.channel_block, block);
+    ck_assert_int_eq(nl_model_plans_assembled() - before, 1);
+    nl_model *graph = NULL;
+    const nl_plan_run run = nl_config_plan_run(cfg, false);
+    ck_assert_int_eq(nl_plan_graph(&spec, &run, &graph, &err), NL_OK);
+    ck_assert_int_eq(nl_model_plans_assembled() - before, 1);
+    /* the build allocates what the plan counted */
+    nl_model *m = NULL;
+    ck_assert_int_eq(nl_model_build(&spec, tu_cpu(run.threads), run.capacity, run.train_batch, 1,
+                                    &m, &err),
+                     NL_OK);
+    ck_assert_int_eq(m->n_layers, graph->n_layers);
+    for (int i = 0; i < m->n_layers; i++)
+        ck_assert_str_eq(m->layers[i]->vt->kind, graph->layers[i]->vt->kind);
+    nl_model_free(m);
+    nl_plan_graph_done(graph);
     /* the probes' fusions are the run's: the decision holds under them */
     const nl_plan_run unfused = nl_config_plan_run(cfg, true);
-    ck_assert_int_eq(nl_plan_model(&cfg->model, &unfused, NL_DEVICE_CPU, &spec, &built, &err),
-                     NL_OK);
-    ck_assert(!built && spec.channel_block == block && !spec.fuse_norm_relu);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &unfused, NL_DEVICE_CPU, &spec, &err), NL_OK);
+    ck_assert(spec.channel_block == block && !spec.fuse_norm_relu);
+    ck_assert_int_eq(nl_model_plans_assembled() - before, 1);
     /* another device, another batch: planned again */
-    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CUDA, &spec, &built, &err), NL_OK);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CUDA, &spec, &err), NL_OK);
     ck_assert_int_eq(spec.channel_block, 0);
     nl_plan_run bigger = run;
     bigger.train_batch = 32;
-    ck_assert_int_eq(nl_plan_model(&cfg->model, &bigger, NL_DEVICE_CPU, &spec, &built, &err), NL_OK);
-    ck_assert_int_eq(built, block != 0);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &bigger, NL_DEVICE_CPU, &spec, &err), NL_OK);
+    ck_assert_int_eq(nl_model_plans_assembled() - before, block ? 2 : 1);
+    /* a held graph stays while others come and go */
+    ck_assert_int_eq(nl_plan_graph(&spec, &bigger, &graph, &err), NL_OK);
+    for (int b = 1; b <= 40; b++) {
+        nl_plan_run other = run;
+        other.train_batch = other.capacity = b;
+        nl_model *g = NULL;
+        ck_assert_int_eq(nl_plan_graph(&spec, &other, &g, &err), NL_OK);
+        nl_plan_graph_done(g);
+    }
+    nl_model *again = NULL;
+    const int count = nl_model_plans_assembled();
+    ck_assert_int_eq(nl_plan_graph(&spec, &bigger, &again, &err), NL_OK);
+    ck_assert_ptr_eq(again, graph);
+    ck_assert_int_eq(nl_model_plans_assembled(), count);
+    nl_plan_graph_done(again);
+    nl_plan_graph_done(graph);
+    nl_plan_graphs_release();
     free(cfg);
 }
 END_TEST
@@ -291,7 +331,7 @@ START_TEST(test_recorded_layout)
     ck_assert_int_eq(cfg->model.layout, NL_LAYOUT_NCHW);
     nl_model_spec spec;
     const nl_plan_run run = nl_config_plan_run(cfg, false);
-    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CPU, &spec, NULL, &err), NL_OK);
+    ck_assert_int_eq(nl_plan_model(&cfg->model, &run, NL_DEVICE_CPU, &spec, &err), NL_OK);
     ck_assert_int_eq(spec.channel_block, 0);
     /* an override still asks */
     const char *set[] = {"model.layout=auto"};

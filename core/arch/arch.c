@@ -78,8 +78,14 @@ nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capa
                              construct, ctx, false, out, err);
 }
 
+/* nl_model_check's and nl_model_plan's: every plan-only assembly */
+static _Atomic int plans_assembled;
+
+int nl_model_plans_assembled(void) { return plans_assembled; }
+
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
 {
+    plans_assembled++;
     nl_backend probe = nl_backend_probe(1, spec->product_precision);
     return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, train_batch, train_batch, 0,
                              spec_graph, (void *)spec, true, NULL, err);
@@ -107,6 +113,7 @@ nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, 
                       nl_model **out, nl_error *err)
 {
     *out = NULL;
+    plans_assembled++;
     /* some CPU kernels keep a workspace per thread */
     nl_backend probe = nl_backend_probe(threads, spec->product_precision);
     return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, capacity, train_batch, 0,

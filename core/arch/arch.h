@@ -51,6 +51,9 @@ bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *
  * host threads size the per-thread workspaces. Free it with nl_model_free. */
 nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
                       nl_model **out, nl_error *err);
+/* how many plan-only assemblies (nl_model_check, nl_model_plan) this
+ * process made: the test that a run is planned once counts them */
+int nl_model_plans_assembled(void);
 
 /* Builds any graph through the same planner: `construct` adds layers after
  * the (N, in_c, in_h, in_w) input and returns the output. There is no loss:

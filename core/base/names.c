@@ -56,17 +56,6 @@ static const nl_name_entry pool_entries[] = {
 _Static_assert(sizeof pool_entries / sizeof pool_entries[0] == NL_POOL_COUNT, "pool table");
 TABLE(nl_pool_names, "pooling", pool_entries);
 
-static const nl_name_entry layout_entries[] = {
-    [NL_LAYOUT_NCHW] = {"nchw", "(N, C, H, W), each channel's plane contiguous"},
-    [NL_LAYOUT_BLOCKED] = {"blocked", "channels in blocks of 16 (AVX-512) or 8 (AVX2), the layout "
-                                      "oneDNN's convolutions run in (nChw16c), kept from the "
-                                      "stem to the pooling"},
-    [NL_LAYOUT_AUTO] = {"auto", "blocked where this device's convolutions take a channel block "
-                                "and it saves more reorders than it adds, else nchw (the plan's "
-                                "layout pass decides; the resolved config records which)"},
-};
-_Static_assert(sizeof layout_entries / sizeof layout_entries[0] == NL_LAYOUT_COUNT, "layout table");
-TABLE(nl_layout_names, "layout", layout_entries);
 
 static const nl_name_entry token_pool_entries[] = {
     [NL_TOKEN_POOL_CLS] = {"cls", "a learned class token prepended to the patches; the classifier reads its output"},

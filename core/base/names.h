@@ -29,10 +29,6 @@ typedef enum { NL_GELU_ERF, NL_GELU_TANH, NL_GELU_COUNT } nl_gelu_kind;
 
 typedef enum { NL_POOL_MAX, NL_POOL_AVG, NL_POOL_COUNT } nl_pool_kind;
 
-/* resnet: how the activations between convolutions are laid out */
-/* auto: the layout pass (core/plan/layout.c) chooses one of the others */
-typedef enum { NL_LAYOUT_NCHW, NL_LAYOUT_BLOCKED, NL_LAYOUT_AUTO, NL_LAYOUT_COUNT } nl_layout;
-
 /* vit: what the classifier reads from the tokens */
 typedef enum { NL_TOKEN_POOL_CLS, NL_TOKEN_POOL_MEAN, NL_TOKEN_POOL_COUNT } nl_token_pool;
 
@@ -116,7 +112,6 @@ extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
-extern const nl_name_table nl_layout_names;
 extern const nl_name_table nl_token_pool_names;
 extern const nl_name_table nl_rnn_cell_names;
 extern const nl_name_table nl_precision_names;

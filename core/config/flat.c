@@ -10,6 +10,7 @@
 
 #include "base/number.h"
 #include "base/grow.h"
+#include "config/schema.h"
 #include "config/yamldoc.h"
 
 void nl_flat_free(nl_flat *f)
@@ -360,7 +361,8 @@ bool nl_values_equal(const char *a, const char *b)
 
 bool nl_flat_key_outside_run(const char *key)
 {
-    return !strcmp(key, "threads") || !strcmp(key, "name") || !strcmp(key, "model.layout");
+    const nl_key_def *def = nl_schema_find(key);
+    return def && (def->flags & NL_KF_OUTSIDE_RUN);
 }
 
 bool nl_values_identical(const char *a, const char *b) { return strcmp(a, b) == 0; }

@@ -45,11 +45,11 @@ nl_code nl_flat_from_config(const nl_config *cfg, nl_flat *out, char **text, nl_
  * lists compare item by item. */
 bool nl_values_equal(const char *a, const char *b);
 
-/* Keys whose value does not make a run another run: `name` only labels it,
- * and `threads` and `model.layout` (the plan's auto against the layout a
- * run recorded) change at most the last bits of some sums (results/usage.md,
- * "Reproducibility and threads"). A sweep takes a finished run, and a
- * run its checkpoint, whatever these hold. */
+/* Keys whose value does not make a run another run (the schema's
+ * NL_KF_OUTSIDE_RUN): `name` only labels it, and the threads and the
+ * layout the plan decides change at most the last bits of some sums
+ * (results/usage.md, "Reproducibility and threads"). A sweep takes a
+ * finished run, and a run its checkpoint, whatever these hold. */
 bool nl_flat_key_outside_run(const char *key);
 
 /* The keys whose values differ between two flat configs (by `same`:

@@ -213,6 +213,22 @@ static nl_code absolute_init_from(nl_config *cfg, bool resolved_file, nl_error *
     return NL_OK;
 }
 
+/* A config.yaml normlab wrote holds every key that applied; one without a
+ * NL_KF_REPLAY_FIRST key that applies now was written before the key
+ * applied, and that run had the key's first value (model.layout: nchw,
+ * before the plan chose the layout), which it replays */
+static void replay_first(nl_config *cfg)
+{
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if (!(def->flags & NL_KF_REPLAY_FIRST) || def->type != NL_KT_ENUM ||
+            nl_config_origin_of(cfg, def->key) ||
+            !nl_schema_applies(def, cfg))
+            continue;
+        memset((char *)cfg + def->off, 0, def->size);
+    }
+}
+
 nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_code code = nl_cfg_check_epochs_steps(cfg, err);
@@ -223,12 +239,8 @@ nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
     derive_eval_stats(cfg);
     if ((code = drop_inapplicable(cfg, resolved_file, err)))
         return code;
-    /* a config.yaml normlab wrote before the plan chose the layout holds
-     * every key that applied, and model.layout did not apply to the CNN
-     * nor take auto: that run was NCHW, and replays so */
-    if (resolved_file && !nl_config_origin_of(cfg, "model.layout") &&
-        nl_arch_reads_key(nl_arch_info_of(cfg->model.arch), "model.layout"))
-        cfg->model.layout = NL_LAYOUT_NCHW;
+    if (resolved_file)
+        replay_first(cfg);
     derived_defaults(cfg);
     return absolute_init_from(cfg, resolved_file, err);
 }
@@ -237,6 +249,11 @@ nl_plan_run nl_config_plan_run(const nl_config *cfg, bool fuse_off)
 {
     const nl_train_spec *t = &cfg->train;
     return (nl_plan_run){.precision = t->precision, .train_batch = t->batch_size,
+                         .capacity = t->batch_size > t->eval_batch_size ? t->batch_size
+                                                                        : t->eval_batch_size,
+                         .threads = nl_backend_max_threads(cfg->threads),
+                         .freezable = t->freeze_bn_after > 0 ||
+                                      t->init_bn.policy == NL_BN_POLICY_FREEZE,
                          .traces_activation = t->trace.activation[0] != '\0',
                          .observes_adds = t->log_signal_propagation ||
                                           t->log_probe[NL_PROBE_LOG_blockskip],
@@ -449,7 +466,7 @@ static nl_code check_eval_batch(nl_config *cfg, nl_error *err)
                            running_fix ? "running" : "true");
 }
 
-/* the model graph, built without memory (nl_model_check) */
+/* the model's planned graph (nl_plan_graph) */
 static nl_code check_model(nl_config *cfg, nl_error *err)
 {
     char where[800];
@@ -467,20 +484,19 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
 
     /* the model as a run on the config's device plans it (core/plan): a
      * layout that device cannot run is refused here, as by the run; the
-     * decision stays with the config, so that the run's check and build
-     * plan it without another trial build (nl_plan_model's layout_key) */
+     * decision stays with the config and its graph with the plan, so that
+     * the run's check and build take both without planning again */
     nl_error model_err = {0};
     nl_model_spec planned;
-    bool built = false;
-    const nl_plan_run run = nl_config_plan_run(cfg, false);
-    nl_code rc = nl_plan_model(&cfg->model, &run, cfg->device, &planned, &built, &model_err);
+    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    nl_code rc = nl_plan_model(&cfg->model, &run, cfg->device, &planned, &model_err);
     if (rc == NL_OK) {
         cfg->model.channel_block = planned.channel_block;
         cfg->model.layout_key = planned.layout_key;
+        nl_model *graph = NULL;
+        rc = nl_plan_graph(&planned, &run, &graph, &model_err);
+        nl_plan_graph_done(graph);
     }
-    /* the layout pass's trial build is this check where it took the block */
-    if (rc == NL_OK && !built)
-        rc = nl_model_check(&planned, cfg->train.batch_size, &model_err);
     if (rc != NL_OK) {
         const char *key = model_err.key[0] ? model_err.key : "model";
         char prefix[1024];

@@ -56,6 +56,14 @@ enum {
      * listed where its when_key condition holds). */
     NL_KF_RULE_NEWER = 1 << 8,
     NL_KF_AND_WHEN_NEWER = 1 << 9,
+    /* a setting of the machine or the plan, not of the run: two runs that
+     * differ only in it are the same run (a sweep's resume, the drift
+     * check); threads, name, the layout the plan decides */
+    NL_KF_OUTSIDE_RUN = 1 << 10,
+    /* an enum whose key a config.yaml normlab resolved before the key
+     * applied leaves out: that run had the first value (value 0), and
+     * replays so, where a user's file without the key gets the default */
+    NL_KF_REPLAY_FIRST = 1 << 11,
 };
 
 /* the bit of enum value v (bool: 1 true) in a condition's mask */

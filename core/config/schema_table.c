@@ -11,6 +11,7 @@
 #include "layers/param_norm.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
+#include "plan/plan.h"
 
 #define FIELD(f) .off = offsetof(nl_config, f), .size = sizeof(((nl_config *)0)->f)
 #define LIST(f, n) FIELD(f), .count_off = offsetof(nl_config, n)

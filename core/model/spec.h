@@ -27,6 +27,12 @@
  * largest resnet), where 2^31 repeats took the machine's memory. */
 #define NL_MAX_DEPTH 1024
 
+/* cnn, resnet: how the activations between convolutions are laid out, as
+ * the config asks (model.layout); auto: the plan's layout pass
+ * (core/plan/layout.c) chooses one of the others. nchw stays value 0: a
+ * run recorded before the key applied ran so (NL_KF_REPLAY_FIRST). */
+typedef enum { NL_LAYOUT_NCHW, NL_LAYOUT_BLOCKED, NL_LAYOUT_AUTO, NL_LAYOUT_COUNT } nl_layout;
+
 /* "Noisy" batch norm (Santurkar et al. 2018, Fig. 2): after each
  * normalizer, in training, y = x * scale_c + shift_c with a scale and a
  * shift per channel drawn anew each step from `distribution` with these

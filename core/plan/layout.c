@@ -4,7 +4,7 @@
  * gets a reorder layer in front (the builder inserts it: layers/reorder.c),
  * one pass over an activation in each direction. auto takes the block when
  * the reorders it saves the convolutions outnumber the ones it adds,
- * counted on a plan-only build of the model itself (block_pays), so a new
+ * counted on the planned graph of the blocked model itself (block_pays), so a new
  * layer or architecture needs no rule here. */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +13,20 @@
 #include "arch/registry.h"
 #include "device/device.h"
 #include "plan/plan.h"
+
+/* model.layout's values */
+static const nl_name_entry layout_entries[] = {
+    [NL_LAYOUT_NCHW] = {"nchw", "(N, C, H, W), each channel's plane contiguous"},
+    [NL_LAYOUT_BLOCKED] = {"blocked", "channels in blocks of 16 (AVX-512) or 8 (AVX2), the layout "
+                                      "oneDNN's convolutions run in (nChw16c), kept from the "
+                                      "stem to the pooling"},
+    [NL_LAYOUT_AUTO] = {"auto", "blocked where this device's convolutions take a channel block "
+                                "and it saves more reorders than it adds, else nchw (the plan's "
+                                "layout pass decides; the resolved config records which)"},
+};
+_Static_assert(sizeof layout_entries / sizeof layout_entries[0] == NL_LAYOUT_COUNT, "layout table");
+const nl_name_table nl_layout_names = {"layout", layout_entries,
+                                       (int)(sizeof layout_entries / sizeof layout_entries[0]), 0};
 
 /* "fp32 | bf16": the precisions at which the device's convolutions take a block */
 static const char *blocked_precisions(const nl_device_caps *caps, char *buf, size_t size)
@@ -103,13 +117,13 @@ static bool widths_fit(const nl_model_spec *spec, int block, nl_error *err)
  * pass, and every reorder layer costs one. The block pays where it skips
  * more than it costs. A model the blocked build refuses takes nchw, whose
  * own check says what is wrong with it. */
-static bool block_pays(const nl_model_spec *spec, int block, int train_batch)
+static bool block_pays(const nl_model_spec *spec, int block, const nl_plan_run *run)
 {
     nl_model_spec trial = *spec;
     trial.channel_block = block;
     nl_model *graph = NULL;
     nl_error ignored = {0};
-    if (nl_model_plan(&trial, train_batch, train_batch, 1, &graph, &ignored) != NL_OK)
+    if (nl_plan_graph(&trial, run, &graph, &ignored) != NL_OK)
         return false;
     int skipped = 0, reorders = 0;
     for (int i = 0; i < graph->n_layers; i++) {
@@ -119,15 +133,13 @@ static bool block_pays(const nl_model_spec *spec, int block, int train_batch)
         else if (!strcmp(l->vt->kind, "conv2d"))
             skipped += (l->in[0]->shape.block != 0) + (l->out->shape.block != 0);
     }
-    nl_model_free(graph);
+    nl_plan_graph_done(graph);
     return skipped > reorders;
 }
 
-nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, int train_batch,
-                       bool *built, nl_error *err)
+nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl_plan_run *run,
+                       nl_error *err)
 {
-    if (built)
-        *built = false;
     spec->channel_block = 0;
     /* only the architectures with convolutions read the key (their rows) */
     if (!nl_arch_reads_key(nl_arch_info_of(spec->arch), "model.layout") ||
@@ -142,10 +154,12 @@ nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, int trai
         spec->channel_block = block;
         return NL_OK;
     }
-    if (block && widths_fit(spec, block, NULL) && block_pays(spec, block, train_batch)) {
+    if (block && widths_fit(spec, block, NULL) && block_pays(spec, block, run))
         spec->channel_block = block;
-        if (built)
-            *built = true;
-    }
     return NL_OK;
+}
+
+void nl_plan_record(nl_model_spec *recorded, const nl_model_spec *planned)
+{
+    recorded->layout = planned->channel_block ? NL_LAYOUT_BLOCKED : NL_LAYOUT_NCHW;
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "arch/registry.h"
+
 /* FNV-1a over the bytes of what the layout was decided for: the spec as
  * the config gives it (its own decision left out), the run and the device */
 static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, nl_device device)
@@ -26,18 +28,40 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
 }
 
 nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_device device,
-                      nl_model_spec *out, bool *built, nl_error *err)
+                      nl_model_spec *out, nl_error *err)
 {
-    if (built)
-        *built = false;
     *out = *model;
     out->product_precision = run->precision;
+    out->norm.freezable = run->freezable;
     nl_plan_fuse(out, run);
     const uint64_t key = layout_key(model, run, device);
     if (model->layout == NL_LAYOUT_AUTO && model->layout_key == key)
         return NL_OK; /* decided for this very run and device */
     const nl_device_caps caps = nl_device_caps_of(device);
-    nl_code rc = nl_plan_layout(out, &caps, run->train_batch, built, err);
+    nl_code rc = nl_plan_layout(out, &caps, run, err);
     out->layout_key = key;
     return rc;
+}
+
+void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, nl_buf *text)
+{
+    /* activations stay fp32 between layers; the products take the run's
+     * precision */
+    nl_buf_printf(text, "  plan: activations fp32 between layers, products in %s",
+                  nl_name_of(&nl_precision_names, planned->product_precision));
+    if (nl_arch_reads_key(nl_arch_info_of(planned->arch), "model.layout")) {
+        const int block = planned->channel_block;
+        nl_buf_printf(text, "; layout %s", block ? "blocked" : "nchw");
+        if (block)
+            nl_buf_printf(text, " (channel blocks of %d from the first convolution on, a reorder "
+                          "layer before each layer that cannot read them)", block);
+        nl_buf_printf(text, ", %s",
+                      asked->layout != NL_LAYOUT_AUTO ? "as model.layout asks"
+                      : block ? "chosen by model.layout auto: the block saves more reorders "
+                                "than it adds"
+                              : "chosen by model.layout auto: this device's convolutions take "
+                                "no block at this precision, or it adds as many reorders as "
+                                "it saves");
+    }
+    nl_buf_printf(text, "\n");
 }

@@ -22,6 +22,7 @@
 
 #include "base/status.h"
 #include "device/device.h"
+#include "model/model.h"
 #include "model/spec.h"
 
 /* What of the run the passes read besides the model (the config's train
@@ -30,6 +31,11 @@
 typedef struct {
     nl_precision precision; /* train.precision: the products' */
     int train_batch;        /* train.batch_size */
+    int capacity;           /* the larger of train.batch_size and train.eval_batch_size */
+    int threads;            /* the CPU threads the run's kernels keep workspaces for */
+    /* train.freeze_bn_after or init_bn's freeze: the batch norms keep what
+     * freezing needs */
+    bool freezable;
     /* train.trace.activation names one: every activation stays a tensor */
     bool traces_activation;
     /* a probe reads each residual add's output or drops its branch
@@ -38,29 +44,62 @@ typedef struct {
     bool fuse_off; /* NORMLAB_FUSE=0: the unfused model */
 } nl_plan_run;
 
+/* model.layout's values (nl_layout) */
+extern const nl_name_table nl_layout_names;
+
 /* The fusion pass: the spec's fusions, off where a probe of the run
  * observes what they fold away or NORMLAB_FUSE=0 asks for the unfused model
  * (the same numbers either way). */
 void nl_plan_fuse(nl_model_spec *spec, const nl_plan_run *run);
+
+/* NORMLAB_FUSE is 0 (or off): no ReLU or residual add fused into a normalizer */
+bool nl_normlab_fuse_off(void);
+/* NORMLAB_FUSE unset, empty, 0, off, 1 or on; any other value is a usage
+ * error naming it and the accepted ones (main refuses it before any work) */
+nl_code nl_normlab_fuse_check(nl_error *err);
 
 /* The layout pass: spec->layout (auto, nchw or blocked, as the config asks)
  * decided into spec->channel_block for a device with `caps`. nchw, and auto
  * where the block does not pay or cannot run, decide 0; blocked where the
  * device gives no block at the spec's precision, or a width is not a
  * multiple of it, is refused with the key that decides it (model.layout,
- * model.widths, model.stem_width). auto decides on a plan-only build of the
- * blocked model at `train_batch`; *built (NULL: not asked) says that build
- * ran and gave the spec decided, so that a check of it at that batch need
- * not build it again. */
-nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, int train_batch,
-                       bool *built, nl_error *err);
+ * model.widths, model.stem_width). auto decides on the planned graph of the
+ * blocked model (nl_plan_graph) for `run`, the graph the run's checks then
+ * read when the block is taken. */
+nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl_plan_run *run,
+                       nl_error *err);
+
+/* What a run's resolved config records of the plan's decisions, so that
+ * it replays them whatever the host it replays on would decide: the layout
+ * decided in `planned` (auto is never written) into `recorded`. */
+void nl_plan_record(nl_model_spec *recorded, const nl_model_spec *planned);
+
+/* "  plan: activations ..., products in ...; layout ..." and a newline:
+ * what the passes decided for `planned` from the config's `asked`, as
+ * `normlab show` prints it above the layer table */
+void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, nl_buf *text);
 
 /* Every pass in order: the config's model planned for `device`. A model
  * planned before for the same run and device (its layout_key) keeps its
- * layout without another trial build: the config's check plans it, and
- * the run's check and build reuse the decision. *built as for
- * nl_plan_layout. */
+ * layout without deciding it again: the config's check plans it, and the
+ * run's check and build take the decision. */
 nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_device device,
-                      nl_model_spec *out, bool *built, nl_error *err);
+                      nl_model_spec *out, nl_error *err);
+
+/* The planned graph of a spec decided by nl_plan_model: its layers, shapes
+ * and planned bytes without memory, for the run's capacity, train batch and
+ * threads. Assembled once per process for each spec and run (graph.c keeps
+ * them), so that the layout pass's trial, `validate`, the sweep's pre-check
+ * and the run's checks read one graph; the build then allocates the model
+ * it describes. *graph is held until nl_plan_graph_done (a held graph is
+ * never dropped from the cache); the caller never frees it. A sweep's runs
+ * plan on their own threads: the cache is shared under a lock, and a
+ * graph is read only (its layers' planned shapes). */
+nl_code nl_plan_graph(const nl_model_spec *spec, const nl_plan_run *run, nl_model **graph,
+                      nl_error *err);
+void nl_plan_graph_done(nl_model *graph);
+/* drops every graph not held (a process that plans many configs, or a
+ * leak check at exit) */
+void nl_plan_graphs_release(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include "device/device.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "plan/plan.h"
 #include "train/init_from.h"
 #include "train/probe.h"
 #include "train/recalibrate.h"
@@ -206,13 +207,13 @@ static double planned_model_bytes(const nl_config *cfg, char *blocker)
     nl_run_model_spec(cfg, &spec);
     nl_model *graph = NULL;
     nl_error plan_err = {0};
-    if (nl_model_plan(&spec, nl_run_capacity(cfg), cfg->train.batch_size,
-                      nl_backend_max_threads(cfg->threads), &graph, &plan_err) != NL_OK) {
+    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    if (nl_plan_graph(&spec, &run, &graph, &plan_err) != NL_OK) {
         nl_copy_string(blocker, 96, plan_err.key);
         return -1;
     }
     const double bytes = graph->planned.total;
-    nl_model_free(graph);
+    nl_plan_graph_done(graph);
     return bytes;
 }
 
@@ -404,8 +405,8 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
     if ((rc = nl_run_model_plan(cfg, device >= 0 ? (nl_device)device : cfg->device, &spec,
                                 &model_err)))
         return relay(cfg, &model_err, "model", err);
-    if ((rc = nl_model_plan(&spec, nl_run_capacity(cfg), cfg->train.batch_size,
-                            nl_backend_max_threads(cfg->threads), &graph, &model_err)))
+    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    if ((rc = nl_plan_graph(&spec, &run, &graph, &model_err)))
         return relay(cfg, &model_err, "model", err);
     const nl_model_bytes model = graph->planned;
     const nl_probe_plan probe_plan = {&cfg->train, graph, plan->tokens, plan->data.train_n,
@@ -427,7 +428,7 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
     if (rc == NL_OK &&
         (rc = nl_train_check_stats(graph, &cfg->train, plan->total_steps, &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
-    nl_model_free(graph);
+    nl_plan_graph_done(graph);
     /* last, as a run loads it: the source against the model all the above accepted */
     if (rc == NL_OK)
         rc = nl_init_from_check(cfg, plan->tokens ? plan->token_data.vocab : 0, out_dir, err);

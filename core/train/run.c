@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plan/plan.h"
 #include "arch/arch.h"
 #include "base/alloc.h"
 #include "config/flat.h"
@@ -139,13 +140,12 @@ static void sink_progress(void *ctx, const nl_progress *p)
  * before anything is written */
 static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *err)
 {
-    /* the layout as the plan decided it (auto is never written): the run
-     * replays from its config.yaml in the layout it ran */
+    /* the plan as decided: the run replays from its config.yaml as it ran */
     nl_config *resolved = nl_malloc(sizeof *resolved);
     if (!resolved)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the resolved config");
     *resolved = *st->cfg;
-    resolved->model.layout = st->model_spec.channel_block ? NL_LAYOUT_BLOCKED : NL_LAYOUT_NCHW;
+    nl_plan_record(&resolved->model, &st->model_spec);
     nl_code rc = nl_checkpoint_config(resolved, device, &st->config_text, &st->config_flat,
                                       &st->config_keys, err);
     free(resolved);

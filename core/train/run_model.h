@@ -24,11 +24,6 @@ void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec);
  * as a channel plane (NCHW), so tokens (N, T, D) are refused; the one test
  * that the check and `normlab show`'s list share */
 bool nl_trace_accepts(const nl_act *act);
-/* NORMLAB_FUSE is 0 (or off): no ReLU or residual add fused into a normalizer */
-bool nl_normlab_fuse_off(void);
-/* NORMLAB_FUSE unset, empty, 0, off, 1 or on; any other value is a usage
- * error naming it and the accepted ones (main refuses it before any work) */
-nl_code nl_normlab_fuse_check(nl_error *err);
 /* its batch capacity: the larger of the training and evaluation batch sizes */
 int nl_run_capacity(const nl_config *cfg);
 

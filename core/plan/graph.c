@@ -1,0 +1,119 @@
+/* The planned graphs (plan.h: nl_plan_graph): one plan-only assembly per
+ * spec and run in a process, kept so that each reader after the first
+ * (the layout pass's trial, validation, the sweep's pre-check, the run's
+ * checks) takes the same graph instead of assembling it again. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "plan/plan.h"
+
+/* enough for a run's own graph and the alternatives its memory check plans
+ * (each key's default); beyond it the oldest graph no one holds goes */
+enum { GRAPHS_KEPT = 16 };
+
+/* what a graph was assembled for: the decided spec (its layout_key aside,
+ * which names the decision, not the model) and the run's sizes */
+typedef struct {
+    nl_model_spec spec;
+    int capacity, train_batch, threads;
+} graph_key;
+
+typedef struct {
+    graph_key key;
+    nl_model *graph;
+    int holders;
+    unsigned long last_use;
+} graph_entry;
+
+static graph_entry kept[GRAPHS_KEPT];
+static int n_kept;
+static unsigned long uses;
+/* a sweep's runs plan on threads of their own */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static graph_key key_of(const nl_model_spec *spec, const nl_plan_run *run)
+{
+    graph_key key;
+    /* zeroed first so that padding compares equal */
+    memset(&key, 0, sizeof key);
+    memcpy(&key.spec, spec, sizeof key.spec);
+    key.spec.layout_key = 0;
+    key.capacity = run->capacity > run->train_batch ? run->capacity : run->train_batch;
+    key.train_batch = run->train_batch;
+    key.threads = run->threads > 0 ? run->threads : 1;
+    return key;
+}
+
+static void drop(int i)
+{
+    nl_model_free(kept[i].graph);
+    kept[i] = kept[--n_kept];
+}
+
+/* room for one more: the least recently used graph no one holds goes */
+static void make_room(void)
+{
+    if (n_kept < GRAPHS_KEPT)
+        return;
+    int oldest = -1;
+    for (int i = 0; i < n_kept; i++)
+        if (!kept[i].holders && (oldest < 0 || kept[i].last_use < kept[oldest].last_use))
+            oldest = i;
+    if (oldest >= 0)
+        drop(oldest);
+}
+
+nl_code nl_plan_graph(const nl_model_spec *spec, const nl_plan_run *run, nl_model **graph,
+                      nl_error *err)
+{
+    *graph = NULL;
+    const graph_key key = key_of(spec, run);
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < n_kept; i++)
+        if (!memcmp(&kept[i].key, &key, sizeof key)) {
+            kept[i].holders++;
+            kept[i].last_use = ++uses;
+            *graph = kept[i].graph;
+            pthread_mutex_unlock(&lock);
+            return NL_OK;
+        }
+    nl_model *made = NULL;
+    nl_code rc = nl_model_plan(&key.spec, key.capacity, key.train_batch, key.threads, &made, err);
+    if (rc == NL_OK) {
+        make_room();
+        if (n_kept < GRAPHS_KEPT) {
+            kept[n_kept++] =
+                (graph_entry){.key = key, .graph = made, .holders = 1, .last_use = ++uses};
+            *graph = made;
+        } else {
+            /* every kept graph is held by a run planning now */
+            nl_model_free(made);
+            rc = nl_fail(err, NL_ERR_RUNTIME, "model: more than %d planned graphs held at once",
+                         GRAPHS_KEPT);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+void nl_plan_graph_done(nl_model *graph)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; graph && i < n_kept; i++)
+        if (kept[i].graph == graph && kept[i].holders > 0) {
+            kept[i].holders--;
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+}
+
+void nl_plan_graphs_release(void)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = n_kept - 1; i >= 0; i--)
+        if (!kept[i].holders)
+            drop(i);
+    pthread_mutex_unlock(&lock);
+}
