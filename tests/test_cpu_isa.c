@@ -233,10 +233,19 @@ START_TEST(test_kernel_sets)
         ck_assert_int_eq(nl_backend_open(NL_DEVICE_CPU, NULL, &be, &err), NL_OK);
         ck_assert_str_eq(be->cpu_kernels, name);
         ck_assert_ptr_eq(be->ops, nl_cpu_ops());
-        /* each set is its own compilation: no two share a kernel */
+        /* each set is its own compilation: no two share a kernel, but a
+         * set that lets a library run further (AMX) shares the kernels of
+         * the set it extends */
         seen[i] = be->ops;
+        const nl_isa_mask library = nl_cpu_kernel_set_library_isa(i);
+        for (int j = 0; j < count; j++)
+            if (library && j != i &&
+                nl_cpu_kernel_set_isa(j) == (nl_cpu_kernel_set_isa(i) & ~library)) {
+                ck_assert(nl_cpu_kernel_set_runs_here(j));
+                seen[i] = NULL;
+            }
         for (int j = 0; j < i; j++)
-            if (seen[j]) {
+            if (seen[j] && seen[i]) {
                 ck_assert_ptr_ne(seen[j], be->ops);
                 ck_assert_ptr_ne((void *)seen[j]->linear_forward, (void *)be->ops->linear_forward);
                 ck_assert_ptr_ne((void *)seen[j]->norm_forward, (void *)be->ops->norm_forward);
@@ -407,7 +416,72 @@ START_TEST(test_kernel_set_objects)
                       "%s exports:\n%s", id, listing);
         checked++;
     }
-    ck_assert_int_eq(checked, nl_cpu_kernel_set_count() - 1);
+    int library_rows = 0;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
+        library_rows += nl_cpu_kernel_set_library_isa(i) != 0;
+    ck_assert_int_eq(checked, nl_cpu_kernel_set_count() - 1 - library_rows);
+}
+END_TEST
+
+/* The AMX set (x86-64-v4-bf16-amx, where the binary holds the AVX512-BF16
+ * set): x86-64-v4-bf16's kernels with oneDNN's cap lifted to its tiles. It
+ * needs the tiles beyond that set's instructions, auto prefers it where it
+ * runs, and where the CPU (or Linux's permission) lacks them a run that
+ * names it is refused, naming what is missing. Its bf16 numbers are
+ * oneDNN's on tiles: they run only where an AMX CPU is lent. */
+START_TEST(test_amx_set)
+{
+    const nl_isa_mask tiles = NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
+    int amx = -1, bf16 = -1;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++) {
+        if (!strcmp(nl_cpu_kernel_set_name(i), "x86-64-v4-bf16-amx"))
+            amx = i;
+        if (!strcmp(nl_cpu_kernel_set_name(i), "x86-64-v4-bf16"))
+            bf16 = i;
+    }
+    ck_assert_msg((amx >= 0) == (bf16 >= 0), "the AMX set comes with the AVX512-BF16 set");
+    if (amx < 0) {
+        printf("no AVX512-BF16 set in this build: no AMX set\n");
+        return;
+    }
+    ck_assert(nl_cpu_kernel_set_library_isa(amx) == tiles);
+    ck_assert(nl_cpu_kernel_set_isa(amx) == (nl_cpu_kernel_set_isa(bf16) | tiles));
+    ck_assert_int_lt(amx, bf16); /* preferred */
+    nl_error err = {0};
+    if (!nl_cpu_kernel_set_runs_here(amx)) {
+        ck_assert_int_eq(nl_cpu_kernels_choose("x86-64-v4-bf16-amx", &err), NL_ERR_UNSUPPORTED);
+        char missing[128];
+        nl_isa_list(nl_cpu_kernel_set_isa(amx) & ~nl_isa_of_this_cpu(), missing, sizeof missing);
+        ck_assert_msg(strstr(err.msg, missing) && strstr(err.msg, "which this CPU lacks"), "%s",
+                      err.msg);
+        if ((nl_isa_of_this_cpu() & tiles) != tiles)
+            ck_assert_msg(strstr(err.msg, "amx_"), "%s", err.msg);
+        /* the command refuses it before writing anything */
+        tu_tmp_make("cpu-isa-amx");
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && NORMLAB_CPU_KERNELS=x86-64-v4-bf16-amx %s run "
+                 "%s/configs/synthetic-smoke.yaml --out refused > out.txt 2>&1",
+                 tu_tmp, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
+        ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+        char *out = tu_tmp_read("out.txt");
+        ck_assert_msg(strstr(out, missing), "%s", out);
+        free(out);
+        char path[512];
+        snprintf(path, sizeof path, "%s/refused", tu_tmp);
+        ck_assert_msg(access(path, F_OK) != 0, "the refused run wrote %s", path);
+        tu_tmp_remove();
+        ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
+        return;
+    }
+    ck_assert_int_eq(nl_cpu_kernels_choose("auto", &err), NL_OK);
+    ck_assert_str_eq(nl_cpu_kernels_name(), "x86-64-v4-bf16-amx");
+    nl_backend *be = NULL;
+    ck_assert_int_eq(nl_backend_open(NL_DEVICE_CPU, NULL, &be, &err), NL_OK);
+    ck_assert_str_eq(be->cpu_kernels, "x86-64-v4-bf16-amx");
+    ck_assert_ptr_nonnull(strstr(be->conv_library, "amx_bf16"));
+    nl_backend_close(be);
+    ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
 }
 END_TEST
 
@@ -502,6 +576,7 @@ int main(void)
     tcase_add_test(tc, test_openblas_core_pinned);
     tcase_add_test(tc, test_baseline_objects);
     tcase_add_test(tc, test_kernel_set_objects);
+    tcase_add_test(tc, test_amx_set);
     tcase_add_test(tc, test_winograd_same_bits_in_every_set);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -53,8 +53,10 @@ const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t
         snprintf(buf, size, "normlab");
     else if (choice == NL_CONV_LIBRARY_ONEDNN)
         snprintf(buf, size, "%s", onednn);
-    else /* the rule (nl_cpu_onednn_rule) is part of what fixes the bits: named */
-        snprintf(buf, size, "auto: %s where kernel >= %d, in_c >= %d, fp32/bf16 (avx512_bf16), else normlab",
-                 onednn, ONEDNN_MIN_KERNEL, ONEDNN_MIN_IN_C);
+    else /* the rule (nl_cpu_onednn_rule) is part of what fixes the bits: named,
+          * with the instructions oneDNN's bf16 runs on (the AMX set's tiles) */
+        snprintf(buf, size, "auto: %s where kernel >= %d, in_c >= %d, fp32/bf16 (%s), else normlab",
+                 onednn, ONEDNN_MIN_KERNEL, ONEDNN_MIN_IN_C,
+                 nl_cpu_kernels_isa() & NL_ISA_BIT(AMX_BF16) ? "amx_bf16" : "avx512_bf16");
     return buf;
 }

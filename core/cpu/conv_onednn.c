@@ -597,8 +597,11 @@ void nl_cpu_onednn_cap_instructions(void)
                                NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
     const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
     const bool bf16 = (isa & NL_ISA_BIT(AVX512BF16)) != 0;
-    const dnnl_cpu_isa_t cap = (isa & avx512) == avx512 ? (bf16 ? dnnl_cpu_isa_avx512_core_bf16
-                                                                : dnnl_cpu_isa_avx512_core)
+    const nl_isa_mask tiles = NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
+    const dnnl_cpu_isa_t avx512_cap = (isa & tiles) == tiles ? dnnl_cpu_isa_avx512_core_amx
+                                      : bf16                 ? dnnl_cpu_isa_avx512_core_bf16
+                                                             : dnnl_cpu_isa_avx512_core;
+    const dnnl_cpu_isa_t cap = (isa & avx512) == avx512 ? avx512_cap
                                : (isa & avx2) == avx2   ? dnnl_cpu_isa_avx2
                                                         : dnnl_cpu_isa_sse41;
     dnnl_set_max_cpu_isa(cap);

@@ -129,8 +129,12 @@ bool nl_cpu_kernels_pinned(void);
 int nl_cpu_kernel_set_count(void);
 const char *nl_cpu_kernel_set_name(int index);
 bool nl_cpu_kernel_set_runs_here(int index);
-/* the extensions a set was compiled to use (0 out of range) */
+/* the extensions a set needs (0 out of range): those its kernels were
+ * compiled to use, and those it lets a library run beyond them (the AMX
+ * set: x86-64-v4-bf16's kernels, oneDNN on AMX tiles) */
 nl_isa_mask nl_cpu_kernel_set_isa(int index);
+/* the part of that only a library runs (0: the set is its own compilation) */
+nl_isa_mask nl_cpu_kernel_set_library_isa(int index);
 /* the OpenBLAS core a set's runs load OpenBLAS with (OPENBLAS_CORETYPE,
  * set by cmd/main.c before OpenBLAS is loaded), NULL where OpenBLAS keeps
  * its own choice; and the core OpenBLAS runs in this process */
@@ -141,7 +145,7 @@ const nl_ops *nl_cpu_ops(void);
 /* what the chosen set's bf16 products (linear, conv2d) run: "vdpbf16ps"
  * in a set compiled with AVX512-BF16 (lowp.h), else "sgemm" */
 const char *nl_cpu_kernels_bf16_product(void);
-/* the extensions the chosen set was compiled to use */
+/* the extensions the chosen set needs (nl_cpu_kernel_set_isa) */
 nl_isa_mask nl_cpu_kernels_isa(void);
 /* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);

@@ -39,24 +39,34 @@ NL_CPU_KERNEL_SETS(NL_DECLARE_SET)
 typedef struct {
     const char *name;
     const nl_cpu_kernel_set *set;
+    /* what the row needs beyond its kernels' instructions: those of a
+     * library it lets run further (AMX: oneDNN's cap lifted to its tiles,
+     * conv_onednn.c), which also fix its bits */
+    nl_isa_mask beyond;
 } kernel_set_row;
 
 /* In the order auto prefers them. A native build's own kernels come first:
  * they are compiled for exactly this CPU (isa_guard.c refuses any other).
  * A portable build's come last: compiled for the x86-64 baseline, they run
  * anywhere. */
+#define NL_SET_BY_ID(id) &nl_cpu_kernels_##id
+#define NL_SET_OF(id) NL_SET_BY_ID(id)
 static const kernel_set_row kernel_sets[] = {
 #ifdef NL_CPU_NATIVE
-    {"native", &nl_cpu_kernels_of_build},
+    {"native", &nl_cpu_kernels_of_build, 0},
 #endif
-#define NL_SET_ROW(id, name) {name, &nl_cpu_kernels_##id},
+#ifdef NL_CPU_KERNEL_SET_AMX_BASE
+    {"x86-64-v4-bf16-amx", NL_SET_OF(NL_CPU_KERNEL_SET_AMX_BASE),
+     NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE)},
+#endif
+#define NL_SET_ROW(id, name) {name, &nl_cpu_kernels_##id, 0},
     NL_CPU_KERNEL_SETS(NL_SET_ROW)
 #undef NL_SET_ROW
 #ifndef NL_CPU_NATIVE
 #if defined(__x86_64__)
-    {"x86-64", &nl_cpu_kernels_of_build},
+    {"x86-64", &nl_cpu_kernels_of_build, 0},
 #else
-    {"portable", &nl_cpu_kernels_of_build},
+    {"portable", &nl_cpu_kernels_of_build, 0},
 #endif
 #endif
 };
@@ -69,15 +79,22 @@ const char *nl_cpu_kernel_set_name(int index)
     return index >= 0 && index < KERNEL_SET_COUNT ? kernel_sets[index].name : NULL;
 }
 
+nl_isa_mask nl_cpu_kernel_set_isa(int index)
+{
+    return index >= 0 && index < KERNEL_SET_COUNT
+               ? kernel_sets[index].set->needs | kernel_sets[index].beyond
+               : 0;
+}
+
+nl_isa_mask nl_cpu_kernel_set_library_isa(int index)
+{
+    return index >= 0 && index < KERNEL_SET_COUNT ? kernel_sets[index].beyond : 0;
+}
+
 bool nl_cpu_kernel_set_runs_here(int index)
 {
     return index >= 0 && index < KERNEL_SET_COUNT &&
-           (kernel_sets[index].set->needs & ~nl_isa_of_this_cpu()) == 0;
-}
-
-nl_isa_mask nl_cpu_kernel_set_isa(int index)
-{
-    return index >= 0 && index < KERNEL_SET_COUNT ? kernel_sets[index].set->needs : 0;
+           (nl_cpu_kernel_set_isa(index) & ~nl_isa_of_this_cpu()) == 0;
 }
 
 /* OpenBLAS picks its own kernels for the CPU it is loaded on, and they add a
@@ -199,7 +216,7 @@ nl_code nl_cpu_kernels_choose(const char *name, nl_error *err)
         if (!nl_cpu_kernel_set_runs_here(i)) {
             char missing[512];
             list_sets(names, sizeof names, true);
-            nl_isa_list(kernel_sets[i].set->needs & ~nl_isa_of_this_cpu(), missing,
+            nl_isa_list(nl_cpu_kernel_set_isa(i) & ~nl_isa_of_this_cpu(), missing,
                         sizeof missing);
             return nl_fail(err, NL_ERR_UNSUPPORTED,
                            "%s '%s' needs %s, which this CPU lacks; it runs: %s", source, name,
@@ -246,7 +263,7 @@ const char *nl_cpu_kernels_bf16_product(void)
     return kernel_sets[chosen_set()].set->needs & NL_ISA_BIT(AVX512BF16) ? "vdpbf16ps" : "sgemm";
 }
 
-nl_isa_mask nl_cpu_kernels_isa(void) { return kernel_sets[chosen_set()].set->needs; }
+nl_isa_mask nl_cpu_kernels_isa(void) { return nl_cpu_kernel_set_isa(chosen_set()); }
 
 /* how long the other processes' load is sampled when threads: 0 picks the
  * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */

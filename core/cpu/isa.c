@@ -10,6 +10,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 enum { EAX, EBX, ECX, EDX };
 
@@ -19,6 +21,23 @@ enum { EAX, EBX, ECX, EDX };
 #define XCR0_OPMASK (1u << 5)
 #define XCR0_ZMM_HI256 (1u << 6)
 #define XCR0_HI16_ZMM (1u << 7)
+#define XCR0_XTILECFG (1u << 17)
+#define XCR0_XTILEDATA (1u << 18)
+
+/* Linux 5.16 on: a process asks once for the AMX tile data state, which the
+ * kernel otherwise leaves out of its signal frames (the instructions fault
+ * without it). oneDNN asks too; asking twice is harmless. */
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static bool amx_permitted(void)
+{
+#if defined(__x86_64__) && defined(SYS_arch_prctl)
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+}
 
 static bool cpuid(unsigned leaf, unsigned subleaf, unsigned reg[4])
 {
@@ -61,10 +80,14 @@ static nl_isa_mask read_cpu(void)
         NL_ISA_BIT(AVX512CD) | NL_ISA_BIT(AVX512BW) | NL_ISA_BIT(AVX512VL) |
         NL_ISA_BIT(AVX512VBMI) | NL_ISA_BIT(AVX512VBMI2) | NL_ISA_BIT(AVX512VNNI) |
         NL_ISA_BIT(AVX512BITALG) | NL_ISA_BIT(AVX512VPOPCNTDQ) | NL_ISA_BIT(AVX512BF16);
+    const nl_isa_mask needs_tiles = NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
     if (!ymm)
         mask &= ~(needs_ymm | needs_zmm);
     if (!zmm)
         mask &= ~needs_zmm;
+    const unsigned tile_state = XCR0_XTILECFG | XCR0_XTILEDATA;
+    if ((mask & needs_tiles) && (!zmm || (xcr0 & tile_state) != tile_state || !amx_permitted()))
+        mask &= ~needs_tiles;
     return mask;
 }
 

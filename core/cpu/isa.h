@@ -57,7 +57,9 @@ typedef uint64_t nl_isa_mask;
     X(AVX512VNNI, "avx512_vnni", "avx512_vnni", 7, 0, ECX, 11)                                     \
     X(AVX512BITALG, "avx512_bitalg", "avx512_bitalg", 7, 0, ECX, 12)                               \
     X(AVX512VPOPCNTDQ, "avx512_vpopcntdq", "avx512_vpopcntdq", 7, 0, ECX, 14)                      \
-    X(AVX512BF16, "avx512_bf16", "avx512_bf16", 7, 1, EAX, 5)
+    X(AVX512BF16, "avx512_bf16", "avx512_bf16", 7, 1, EAX, 5)                                     \
+    X(AMX_BF16, "amx_bf16", "amx_bf16", 7, 0, EDX, 22)                                             \
+    X(AMX_TILE, "amx_tile", "amx_tile", 7, 0, EDX, 24)
 
 enum {
 #define NL_ISA_ENUM(id, name, cpuinfo, leaf, subleaf, reg, bit) NL_ISA_##id,
@@ -73,8 +75,9 @@ enum {
  * NL_ISA_FEATURES needs its NL_ISA_C_ macro here (NL_ISA_COMPILED names
  * them all, so a row without one does not compile). The rows are the
  * extensions a compiler uses on its own, in vector, bit-manipulation and
- * carry code; others (SHA, RDRAND, AMX, ...) appear only through
- * intrinsics, which normlab does not use. */
+ * carry code, and AMX's tiles, which normlab's own code never uses (oneDNN
+ * does, in the set that lifts its cap: cpu/host.c); others (SHA, RDRAND,
+ * ...) appear only through intrinsics, which normlab does not use. */
 #ifdef __SSE3__
 #define NL_ISA_C_SSE3 NL_ISA_BIT(SSE3)
 #else
@@ -235,13 +238,24 @@ enum {
 #else
 #define NL_ISA_C_AVX512BF16 0
 #endif
+#ifdef __AMX_BF16__
+#define NL_ISA_C_AMX_BF16 NL_ISA_BIT(AMX_BF16)
+#else
+#define NL_ISA_C_AMX_BF16 0
+#endif
+#ifdef __AMX_TILE__
+#define NL_ISA_C_AMX_TILE NL_ISA_BIT(AMX_TILE)
+#else
+#define NL_ISA_C_AMX_TILE 0
+#endif
 
 #define NL_ISA_OR_COMPILED(id, name, cpuinfo, leaf, subleaf, reg, bit) | NL_ISA_C_##id
 #define NL_ISA_COMPILED ((nl_isa_mask)0 NL_ISA_FEATURES(NL_ISA_OR_COMPILED))
 
 /* What this CPU has and its operating system saves the registers of (no
  * AVX without the YMM state enabled in XCR0, no AVX-512 without the opmask
- * and ZMM state); 0 on other architectures. */
+ * and ZMM state, no AMX without the tile state and Linux's permission for
+ * this process to use it); 0 on other architectures. */
 nl_isa_mask nl_isa_of_this_cpu(void);
 
 /* What the code compiled with the build's own flags (-march=native, or the
