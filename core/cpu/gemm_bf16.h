@@ -3,9 +3,10 @@
  * software model of that instruction, which runs on every CPU.
  *
  * C = A B + beta C, row-major, A m x k (k x m stored when trans_a), B k x n
- * (n x k when trans_b). A and B hold fp32 values already rounded to bf16
- * (core/base/precision.h: nl_round_bf16): packing keeps their high 16 bits,
- * rounding to nearest even, so it changes nothing for such values. beta 0
+ * (n x k when trans_b). A and B hold fp32 values, rounded to bf16 as
+ * packing reads them (core/base/precision.h: nl_round_bf16, ties to even,
+ * NaN kept quiet): values rounded already pack to the same bits, so a
+ * caller need not round its operands first (linear.c does not). beta 0
  * does not read C (a NaN there does not survive). Products accumulate in
  * fp32, two k a step, in an order fixed by k alone: results do not depend
  * on the thread count.

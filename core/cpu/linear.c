@@ -414,14 +414,27 @@ static bool lowp_split(nl_precision p, int n, int in, int out)
     return !nl_cpu_lowp_gemm_packs(p) && sgemm_in_shares(n, in, out);
 }
 
+/* An operand of a low-precision product as the product reads it: rounded
+ * into `copy` for sgemm, whose fp32 products are exact only on rounded
+ * values; where the product packs (lowp.h), as it is, since packing rounds
+ * each element to bf16 the same way (gemm_bf16.c: bf16_bits), so the bits
+ * are the same and a pass over the operand is saved. */
+static const float *product_operand(nl_precision p, const float *src, float *copy, size_t count)
+{
+    if (nl_cpu_lowp_gemm_packs(p))
+        return src;
+    nl_cpu_round_parallel(p, src, copy, count);
+    return copy;
+}
+
 static void lowp_forward(nl_backend *be, int n, int in, int out, const float *x,
                          const float *weight, const float *bias, float *y, void *workspace)
 {
     const nl_precision p = be->product_precision;
     lowp_parts r;
     lowp_layout(p, n, in, out, workspace, &r);
-    nl_cpu_round_parallel(p, x, r.x, (size_t)n * in);
-    nl_cpu_round_parallel(p, weight, r.weight, (size_t)out * in);
+    const float *x_op = product_operand(p, x, r.x, (size_t)n * in);
+    const float *weight_op = product_operand(p, weight, r.weight, (size_t)out * in);
     if (bias) {
         /* y starts at the rounded bias and the product adds to it in fp32 */
         nl_cpu_round(p, bias, r.bias, (size_t)out);
@@ -429,7 +442,7 @@ static void lowp_forward(nl_backend *be, int n, int in, int out, const float *x,
             memcpy(y + (size_t)i * out, r.bias, (size_t)out * sizeof *y);
     }
     const bool split = lowp_split(p, n, in, out);
-    NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, true, n, out, in, r.x, in, r.weight,
+    NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, true, n, out, in, x_op, in, weight_op,
                                           in, bias ? 1.0f : 0.0f, y, out, r.pack));
     nl_cpu_round_parallel(p, y, y, (size_t)n * out);
 }
@@ -503,24 +516,27 @@ static void lowp_backward(nl_backend *be, int n, int in, int out, const float *x
     const nl_precision p = be->product_precision;
     lowp_parts r;
     lowp_layout(p, n, in, out, workspace, &r);
-    nl_cpu_round_parallel(p, dy, r.dy, (size_t)n * out);
-    nl_cpu_round_parallel(p, x, r.x, (size_t)n * in);
+    /* the bias gradient sums the rounded dy, so it is rounded once for both
+     * where there is a bias */
+    const float *dy_op = dbias ? (nl_cpu_round_parallel(p, dy, r.dy, (size_t)n * out), r.dy)
+                               : product_operand(p, dy, r.dy, (size_t)n * out);
+    const float *x_op = product_operand(p, x, r.x, (size_t)n * in);
     const bool split = lowp_split(p, n, in, out);
     if (dx) {
-        nl_cpu_round_parallel(p, weight, r.weight, (size_t)out * in);
+        const float *weight_op = product_operand(p, weight, r.weight, (size_t)out * in);
         float *product = accumulate_dx ? r.dx : dx;
-        NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, false, n, in, out, r.dy, out,
-                                              r.weight, in, 0.0f, product, in, r.pack));
+        NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, false, n, in, out, dy_op, out,
+                                              weight_op, in, 0.0f, product, in, r.pack));
         if (accumulate_dx)
             nl_cpu_round_add(p, product, dx, (size_t)n * in);
         else
             nl_cpu_round_parallel(p, dx, dx, (size_t)n * in);
     }
-    NL_PARALLEL_CALL_IF(split, lowp_share(p, split, true, false, out, in, n, r.dy, out, r.x, in,
+    NL_PARALLEL_CALL_IF(split, lowp_share(p, split, true, false, out, in, n, dy_op, out, x_op, in,
                                           0.0f, dweight, in, r.pack));
     nl_cpu_round_parallel(p, dweight, dweight, (size_t)out * in);
     if (dbias) {
-        bias_grad(n, out, r.dy, dbias);
+        bias_grad(n, out, dy_op, dbias);
         nl_cpu_round(p, dbias, dbias, (size_t)out);
     }
 }

@@ -63,7 +63,9 @@ size_t nl_cpu_lowp_gemm_scratch(nl_precision precision, int m, int n, int k);
 /* Row-major C = A B + beta C with A (m x k) or its transpose when trans_a,
  * B (k x n) or its transpose when trans_b; A and B already rounded to
  * `precision`, so every product of two of their elements is exact in fp32
- * and the sums are fp32 sums. C is not rounded here (the caller adds the
+ * and the sums are fp32 sums. Where the product packs, packing rounds them
+ * (to bf16, as nl_round_bf16 does), so they may also be given unrounded,
+ * with the same result. C is not rounded here (the caller adds the
  * bias first or rounds afterwards). scratch: nl_cpu_lowp_gemm_scratch
  * bytes planned with the model's memory; NULL takes sgemm in any set. */
 void nl_cpu_lowp_gemm(nl_precision precision, bool trans_a, bool trans_b, int m, int n, int k,
