@@ -306,6 +306,52 @@ START_TEST(test_model_product)
 }
 END_TEST
 
+/* Operands given unrounded (linear passes them so: core/cpu/linear.c's
+ * product_operand) pack to the bits their bf16 rounding packs to: the same
+ * product, bit for bit, over every shape and transpose, with ties to even
+ * either way, values that carry into the next binade and a NaN among them. */
+START_TEST(test_model_rounds_operands)
+{
+    for (int s = 0; s < SHAPES; s++)
+        for (int t = 0; t < 4; t++) {
+            operands rounded = make_operands(shapes[s], t & 1, t >> 1 & 1, 300 + 10 * s + t);
+            operands raw = rounded;
+            const size_t a_size = (size_t)(raw.trans_a ? raw.k : raw.m) * raw.lda;
+            const size_t b_size = (size_t)(raw.trans_b ? raw.n : raw.k) * raw.ldb;
+            raw.a = malloc(a_size * sizeof *raw.a);
+            raw.b = malloc(b_size * sizeof *raw.b);
+            tu_fill_normal(raw.a, a_size, 900 + s, 0.0f, 1.0f);
+            tu_fill_normal(raw.b, b_size, 950 + s, 0.0f, 1.0f);
+            /* low halves at the tie, below and above it; a carry; a NaN */
+            static const uint32_t lows[] = {0x8000u, 0x7fffu, 0x8001u, 0xffffu};
+            for (size_t i = 0; i < a_size; i += 3)
+                raw.a[i] = nl_bits_float((nl_float_bits(raw.a[i]) & 0xffff0000u) | lows[i % 4]);
+            for (size_t i = 1; i < b_size; i += 5)
+                raw.b[i] = nl_bits_float((nl_float_bits(raw.b[i]) & 0xffff0000u) | lows[i % 4]);
+            raw.a[a_size / 2] = nl_bits_float(0x7f80a5a5u); /* a signalling NaN */
+            for (size_t i = 0; i < a_size; i++)
+                rounded.a[i] = nl_round_bf16(raw.a[i]);
+            for (size_t i = 0; i < b_size; i++)
+                rounded.b[i] = nl_round_bf16(raw.b[i]);
+            float *want = run(nl_cpu_gemm_bf16_model, &rounded, 1.0f, false);
+            float *got = run(nl_cpu_gemm_bf16_model, &raw, 1.0f, false);
+            ck_assert_msg(memcmp(want, got, (size_t)raw.m * raw.ldc * sizeof *got) == 0,
+                          "%dx%dx%d ta %d tb %d: unrounded operands change the product", raw.m,
+                          raw.n, raw.k, raw.trans_a, raw.trans_b);
+            if (nl_cpu_gemm_bf16_native_runs_here()) {
+                free(got);
+                got = run(native_or_fail, &raw, 1.0f, false);
+                ck_assert_msg(memcmp(want, got, (size_t)raw.m * raw.ldc * sizeof *got) == 0,
+                              "%dx%dx%d: the native product of unrounded operands", raw.m, raw.n,
+                              raw.k);
+            }
+            free(want), free(got);
+            free(raw.a), free(raw.b);
+            free_operands(&rounded);
+        }
+}
+END_TEST
+
 /* beta 0 does not read C: a NaN there is overwritten; k = 0 leaves beta C */
 START_TEST(test_model_beta_edges)
 {
@@ -1027,6 +1073,7 @@ int main(void)
     TCase *tc = tcase_create("gemm_bf16");
     tcase_add_test(tc, test_model_lane);
     tcase_add_test(tc, test_model_product);
+    tcase_add_test(tc, test_model_rounds_operands);
     tcase_add_test(tc, test_model_beta_edges);
     tcase_add_test(tc, test_native_declines_or_matches_lanes);
     tcase_add_test(tc, test_native_product_matches_model);
