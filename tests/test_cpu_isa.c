@@ -260,6 +260,24 @@ START_TEST(test_kernel_sets)
 }
 END_TEST
 
+/* `normlab run` under NORMLAB_CPU_KERNELS=set, in tu_tmp: exit 2, its
+ * message holding both texts, and no run directory written */
+static void refused_before_writing(const char *set, const char *text, const char *also)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && NORMLAB_CPU_KERNELS=%s %s run %s/configs/synthetic-smoke.yaml "
+             "--out refused > out.txt 2>&1",
+             tu_tmp, set, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+    char *out = tu_tmp_read("out.txt");
+    ck_assert_msg(strstr(out, text) && strstr(out, also), "%s", out);
+    free(out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/refused", tu_tmp);
+    ck_assert_msg(access(path, F_OK) != 0, "the refused run wrote %s", path);
+}
+
 /* NORMLAB_CPU_KERNELS for the command: a set by name runs and is recorded
  * in summary.json; an unknown one is refused before anything is written */
 START_TEST(test_command_line)
@@ -280,19 +298,8 @@ START_TEST(test_command_line)
         ck_assert_msg(strstr(summary, want), "summary.json lacks %s", want);
         free(summary);
     }
-    snprintf(cmd, sizeof cmd,
-             "cd %s && NORMLAB_CPU_KERNELS=avx9000 %s run %s/configs/synthetic-smoke.yaml "
-             "--out refused > out.txt 2>&1",
-             tu_tmp, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
-    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
-    char *out = tu_tmp_read("out.txt");
-    ck_assert_msg(strstr(out, "NORMLAB_CPU_KERNELS 'avx9000' is not one this normlab holds"), "%s",
-                  out);
-    ck_assert_msg(strstr(out, "accepted: auto"), "%s", out);
-    free(out);
-    char path[512];
-    snprintf(path, sizeof path, "%s/refused", tu_tmp);
-    ck_assert_msg(access(path, F_OK) != 0, "the refused run wrote %s", path);
+    refused_before_writing("avx9000", "NORMLAB_CPU_KERNELS 'avx9000' is not one this normlab holds",
+                           "accepted: auto");
     tu_tmp_remove();
 }
 END_TEST
@@ -458,18 +465,7 @@ START_TEST(test_amx_set)
             ck_assert_msg(strstr(err.msg, "amx_"), "%s", err.msg);
         /* the command refuses it before writing anything */
         tu_tmp_make("cpu-isa-amx");
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd,
-                 "cd %s && NORMLAB_CPU_KERNELS=x86-64-v4-bf16-amx %s run "
-                 "%s/configs/synthetic-smoke.yaml --out refused > out.txt 2>&1",
-                 tu_tmp, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
-        ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
-        char *out = tu_tmp_read("out.txt");
-        ck_assert_msg(strstr(out, missing), "%s", out);
-        free(out);
-        char path[512];
-        snprintf(path, sizeof path, "%s/refused", tu_tmp);
-        ck_assert_msg(access(path, F_OK) != 0, "the refused run wrote %s", path);
+        refused_before_writing("x86-64-v4-bf16-amx", missing, "which this CPU lacks");
         tu_tmp_remove();
         ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
         return;

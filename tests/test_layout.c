@@ -439,23 +439,9 @@ static nl_pool_kind pair_pool = NL_POOL_MAX; /* the CNN's pooling */
 
 static nl_model_spec model_spec(nl_placement placement, nl_norm_kind kind, nl_layout layout)
 {
-    nl_model_spec spec;
-    nl_model_spec_defaults(&spec);
-    spec.arch = pair_arch;
+    nl_model_spec spec = tu_small_image_spec(pair_arch, kind, placement);
     spec.pool = pair_pool;
-    spec.in_c = 1;
-    spec.in_h = 8;
-    spec.in_w = 8;
-    spec.classes = 5;
-    spec.n_widths = 2;
-    spec.widths[0] = 16;
-    spec.widths[1] = 32;
-    spec.activation = NL_ACT_RELU;
     spec.layout = layout;
-    nl_norm_spec_defaults(&spec.norm, kind);
-    spec.norm.placement = placement;
-    spec.norm.groups = 4;
-    spec.norm.virtual_batch = 3;
     return spec;
 }
 

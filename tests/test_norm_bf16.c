@@ -38,23 +38,9 @@
 
 static nl_model_spec cnn_spec(nl_norm_kind kind, nl_precision precision)
 {
-    nl_model_spec spec;
-    nl_model_spec_defaults(&spec);
-    spec.arch = NL_ARCH_CNN;
-    spec.in_c = 1;
-    spec.in_h = 8;
-    spec.in_w = 8;
-    spec.classes = 5;
-    spec.n_widths = 2;
-    spec.widths[0] = 16;
-    spec.widths[1] = 32;
-    spec.activation = NL_ACT_RELU;
+    nl_model_spec spec = tu_small_image_spec(NL_ARCH_CNN, kind, NL_PLACE_BEFORE);
     spec.layout = NL_LAYOUT_NCHW;
     spec.product_precision = precision;
-    nl_norm_spec_defaults(&spec.norm, kind);
-    spec.norm.placement = NL_PLACE_BEFORE;
-    spec.norm.groups = 4;
-    spec.norm.virtual_batch = 3;
     return spec;
 }
 

@@ -17,6 +17,7 @@
 #include "cpu/cpu.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "train/check.h"
 #include "train/device_data.h"
 #include "train/train.h"
@@ -756,4 +757,24 @@ void tu_blank_c_comments(char *s, bool blank_literals)
             p--;
         }
     }
+}
+
+nl_model_spec tu_small_image_spec(nl_arch arch, nl_norm_kind kind, nl_placement placement)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = arch;
+    spec.in_c = 1;
+    spec.in_h = 8;
+    spec.in_w = 8;
+    spec.classes = 5;
+    spec.n_widths = 2;
+    spec.widths[0] = 16;
+    spec.widths[1] = 32;
+    spec.activation = NL_ACT_RELU;
+    nl_norm_spec_defaults(&spec.norm, kind);
+    spec.norm.placement = placement;
+    spec.norm.groups = 4;
+    spec.norm.virtual_batch = 3;
+    return spec;
 }

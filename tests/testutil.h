@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "device/device.h"
+#include "model/spec.h"
 #include "train/train.h"
 
 /* a CPU backend with a fixed thread count (0: every core), opened once per
@@ -178,6 +179,11 @@ void tu_git(const char *args);
 void tu_git_head(char *hash, size_t size, int abbrev);
 /* removes tu_tmp (tests call it when they pass: a failing test leaves it to look at) */
 void tu_tmp_remove(void);
+
+/* A small image model for kind-by-kind comparisons: `arch` on 1 x 8 x 8
+ * images, 5 classes, two stages of widths 16 and 32 with ReLU, `kind` at
+ * `placement` with 4 groups and ghost batches of 3 where it reads them */
+nl_model_spec tu_small_image_spec(nl_arch arch, nl_norm_kind kind, nl_placement placement);
 
 struct nl_model;
 /* the model's mean loss per row (each sample holds m->rows_per_sample rows:
