@@ -286,7 +286,7 @@ START_TEST(test_planned_once)
     ck_assert_int_eq(nl_model_plans_assembled() - before, block ? 2 : 1);
     /* a held graph stays while others come and go */
     ck_assert_int_eq(nl_plan_graph(&spec, &bigger, &graph, &err), NL_OK);
-    for (int b = 1; b <= 40; b++) {
+    for (int b = 1; b <= 100; b++) {
         nl_plan_run other = run;
         other.train_batch = other.capacity = b;
         nl_model *g = NULL;

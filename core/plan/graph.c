@@ -9,9 +9,12 @@
 #include "arch/arch.h"
 #include "plan/plan.h"
 
-/* enough for a run's own graph and the alternatives its memory check plans
- * (each key's default); beyond it the oldest graph no one holds goes */
-enum { GRAPHS_KEPT = 16 };
+/* enough for a sweep's distinct models (its runs plan on threads of this
+ * process after its pre-check planned them: seeds share a graph) and the
+ * alternatives a memory check plans (each key's default); beyond it the
+ * oldest graph no one holds goes. A graph holds no tensors: its layers'
+ * descriptions, some kilobytes. */
+enum { GRAPHS_KEPT = 64 };
 
 /* what a graph was assembled for: the decided spec (its layout_key aside,
  * which names the decision, not the model) and the run's sizes */
