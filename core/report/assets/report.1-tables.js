@@ -131,11 +131,25 @@
   fit();
   window.addEventListener('resize', fit);
 
+  /* a table's rows shown: those no filter leaves out (a key's select,
+   * tr.filteredOut) and, in the runs table, whose run the curves' regular
+   * expression keeps (tr.unmatched, report.4-explore.js); its count says
+   * how many */
+  function showRows(table) {
+    var shown = 0, rows = table.tBodies[0].rows;
+    Array.prototype.forEach.call(rows, function (tr) {
+      tr.hidden = !!(tr.filteredOut || tr.unmatched);
+      if (!tr.hidden) shown++;
+    });
+    var count = document.getElementById(table.id + '-count');
+    if (count) count.textContent = shown + ' of ' + rows.length + ' rows shown';
+  }
+
   /* A filter box (data-for=GROUP) holds a select per key (data-key); the
    * tables of the group show the rows whose cell in that key's column (th
    * data-key) has the chosen value (td data-k). A group may have several
    * boxes (above the table over seeds and above the runs): they agree. */
-  function applyFilters(group) {
+  function applyFilters(group, restoring) {
     var want = [];
     var box = document.querySelector('.filters[data-for="' + group + '"]');
     Array.prototype.forEach.call(box.querySelectorAll('select'), function (s) {
@@ -149,20 +163,16 @@
         var k = th.getAttribute('data-key');
         if (k !== null) cols[k] = i;
       });
-      var shown = 0, rows = table.tBodies[0].rows;
-      Array.prototype.forEach.call(rows, function (tr) {
-        var keep = want.every(function (w) {
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
+        tr.filteredOut = !want.every(function (w) {
           if (!(w[0] in cols)) return true;
           var td = tr.cells[cols[w[0]]];
           return td && td.getAttribute('data-k') === w[1];
         });
-        tr.hidden = !keep;
-        if (keep) shown++;
       });
-      var count = document.getElementById(table.id + '-count');
-      if (count) count.textContent = shown + ' of ' + rows.length + ' rows shown';
+      showRows(table);
     });
-    (explorers[group] || []).forEach(function (e) { e.filter(want); });
+    (explorers[group] || []).forEach(function (e) { e.filter(want, restoring); });
   }
 
   Array.prototype.forEach.call(document.querySelectorAll('.filters select'), function (select) {
@@ -172,6 +182,7 @@
                                             select.getAttribute('data-key').replace(/["\\]/g, '\\$&') + '"]');
       Array.prototype.forEach.call(twins, function (t) { t.value = select.value; });
       applyFilters(group);
+      saveView();
     });
   });
 

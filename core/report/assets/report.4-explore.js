@@ -244,10 +244,14 @@
       svg.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
       /* the range drawn, in the values' units, for a reader of the page's DOM (the browser test) */
       if (d) {
+        svg.setAttribute('data-x0', d.x0);
+        svg.setAttribute('data-x1', d.x1);
         svg.setAttribute('data-y0', log.checked ? Math.pow(10, d.y0) : d.y0);
         svg.setAttribute('data-y1', log.checked ? Math.pow(10, d.y1) : d.y1);
       }
       if (!d) {
+        svg.removeAttribute('data-x0');
+        svg.removeAttribute('data-x1');
         svg.removeAttribute('data-y0');
         svg.removeAttribute('data-y1');
         node('text', { x: w / 2, y: h / 2, 'text-anchor': 'middle' }, svg).textContent =
@@ -399,6 +403,11 @@
         var n = match.filter(Boolean).length;
         reSays.textContent = n + ' of ' + data.runs.length + ' runs match';
       }
+      /* the runs table shows the runs it keeps, as the curves do (its
+       * count untouched while no expression has hidden a row) */
+      var was = boxes.some(function (b) { return b[2].unmatched; });
+      boxes.forEach(function (b) { b[2].unmatched = !match[b[0]]; });
+      if (runTable && (rx || was)) showRows(runTable);
     }
 
     /* the viewBox point under a mouse event */
@@ -530,9 +539,16 @@
       if (offs.length) put('off', offs.join(','));
       par.stateChoices(put);
       if (full) put('full', '1');
-      if (zoom) put('zoom', [zoom.x0, zoom.x1, zoom.y0, zoom.y1].join(','));
+      /* the zoom in the data's units, steps and values (a log scale's too),
+       * so that a link opens on it at any window width */
+      if (zoom) put('zoom', [zoom.x0, zoom.x1, unlog(zoom.y0), unlog(zoom.y1)].map(function (v) {
+        return +v.toPrecision(6);
+      }).join(','));
       par.stateRanges(put);
     };
+
+    /* a value on the y axis's scale, in the data's units */
+    function unlog(y) { return log.checked ? Math.pow(10, y) : y; }
 
     /* the view the fragment holds, where it names what this page has */
     function restore() {
@@ -553,11 +569,15 @@
       (param('off') || '').split(',').forEach(function (n) { if (+n >= 1 && +n <= off.length) off[+n - 1] = true; });
       par.restore(param, pick, key);
       full = param('full') === '1';
-      var z = (param('zoom') || '').split(',').map(Number);
+      var z = (param('zoom') || '').split(',').map(parseFloat);
+      if (log.checked && z.length === 4) z = [z[0], z[1], z[2] > 0 ? Math.log10(z[2]) : NaN, z[3] > 0 ? Math.log10(z[3]) : NaN];
       if (z.length === 4 && z.every(isFinite) && z[1] > z[0] && z[3] > z[2]) zoom = { x0: z[0], x1: z[1], y0: z[2], y1: z[3] };
     }
 
-    this.filter = function (want) {
+    /* the filters chosen (want: [key, value] pairs): the runs listed. A
+     * page opened on a fragment's filters (restoring) keeps its zoom and
+     * ranges; a filter chosen on the page clears them */
+    this.filter = function (want, restoring) {
       keep = data.runs.map(function (r) {
         return want.every(function (w) {
           if (w[0] === 'status') return r.s === w[1];
@@ -565,8 +585,10 @@
           return k < 0 || r.v[k] === w[1];
         });
       });
-      zoom = null;
-      par.clear();
+      if (!restoring) {
+        zoom = null;
+        par.clear();
+      }
       self.redraw();
       claims();
       saveView();

@@ -22,7 +22,12 @@
     var pc = node('svg', { 'class': 'pc', viewBox: '0 0 900 300', role: 'img' }, pcBox);
     var pcLegend = html('p', { 'class': 'pclegend' }, box);
     var brushed = data.runs.map(function () { return true; });
-    var brushes = {}; /* an axis's index: [lo, hi] in its pixels, the runs kept by dragging on it */
+    /* an axis's index: [lo, hi], the range dragged on it, in its data: a
+     * key's axis in its values' places (0 the first value, 1 the next, ...;
+     * [NaN, NaN] none), the metric's in its values. A link's range keeps
+     * the same runs whatever the metric's axis spans (the runs the filters
+     * list), at any window width */
+    var brushes = {};
     var count = html('p', { 'class': 'count' }, box);
 
     /* parallel coordinates: an axis per varied key but the seed, then the
@@ -30,24 +35,36 @@
      * in the dragged range (several axes: all of them); a click on an axis
      * clears its range. The curves above draw the runs kept. */
     var PH = 300, PT = 34, PB = PH - 16, pcAxes = [];
+    var axes = data.varied.filter(function (k) { return k !== data.seed; }).map(function (k) {
+      return { name: data.keys[k], key: k, values: distinctValues(data.runs, k).values };
+    });
+    /* the metric's axis as last drawn: [lo, hi] */
+    var span = [0, 1];
+    /* axis i's pixel of t, a place on a key's axis or a value on the
+     * metric's, and back */
+    function toPx(i, t) {
+      var a = axes[i];
+      if (!a) return PB - (t - span[0]) / (span[1] - span[0]) * (PB - PT);
+      return a.values.length === 1 ? (PT + PB) / 2 - t * (PB - PT) : PB - t / (a.values.length - 1) * (PB - PT);
+    }
+    function fromPx(i, y) {
+      var a = axes[i];
+      if (!a) return span[0] + (PB - y) / (PB - PT) * (span[1] - span[0]);
+      return a.values.length === 1 ? ((PT + PB) / 2 - y) / (PB - PT) : (PB - y) / (PB - PT) * (a.values.length - 1);
+    }
+    /* a dragged range's pixels, top and bottom */
+    function brushPx(i) { return [toPx(i, brushes[i][1]), toPx(i, brushes[i][0])]; }
     function pcDraw() {
       while (pc.firstChild) pc.removeChild(pc.firstChild);
       var m = +metric.value;
-      var axesKeys = data.varied.filter(function (k) { return k !== data.seed; });
       var values = data.runs.map(function (r) { return r.m[m]; });
       var finite = values.filter(function (v, i) { return listed(i) && v !== null && isFinite(v); });
       var lo = Math.min.apply(null, finite), hi = Math.max.apply(null, finite);
       if (!(hi > lo)) { lo = (isFinite(lo) ? lo : 0) - 0.5; hi = lo + 1; }
-      var n = axesKeys.length + 1, xs = [];
+      span = [lo, hi];
+      var n = axes.length + 1, xs = [];
       for (var i = 0; i < n; i++) xs.push(n === 1 ? 450 : 70 + i * 760 / (n - 1));
-      var axes = axesKeys.map(function (k) {
-        return { name: data.keys[k], key: k, values: distinctValues(data.runs, k).values };
-      });
-      function y(a, v) {
-        if (!a) return PB - (v - lo) / (hi - lo) * (PB - PT);
-        var i = a.values.indexOf(v);
-        return a.values.length === 1 ? (PT + PB) / 2 : PB - i / (a.values.length - 1) * (PB - PT);
-      }
+      function y(a, v) { return toPx(a ? axes.indexOf(a) : axes.length, a ? a.values.indexOf(v) : v); }
       pcAxes = [];
       data.runs.forEach(function (r, run) {
         if (!listed(run)) return;
@@ -73,8 +90,8 @@
         (a ? a.values : ticks(lo, hi, 5)).forEach(function (v) {
           node('text', { x: xs[i] + 5, y: y(a, v) + 4 }, g).textContent = a ? (v === '' ? '(not set)' : v) : fmt(v);
         });
-        if (brushes[i]) node('rect', { x: xs[i] - 9, y: brushes[i][0], width: 18, height: brushes[i][1] - brushes[i][0],
-                                       'class': 'brush' }, g);
+        var b = brushes[i] ? brushPx(i).map(function (p) { return Math.max(PT - 6, Math.min(PB + 6, p)); }) : null;
+        if (b && b[1] >= b[0]) node('rect', { x: xs[i] - 9, y: b[0], width: 18, height: b[1] - b[0], 'class': 'brush' }, g);
         var hit = node('rect', { x: xs[i] - 14, y: PT - 6, width: 28, height: PB - PT + 12, 'class': 'brusharea',
                                  'data-axis': i }, g);
         node('title', {}, hit).textContent = 'drag along the axis to keep the runs in a range; click to clear it';
@@ -101,8 +118,8 @@
       brushed = data.runs.map(function () { return true; });
       pcAxes.forEach(function (p) {
         var inside = Object.keys(brushes).every(function (i) {
-          var yy = p[1][+i];
-          return yy !== null && yy >= brushes[i][0] - 0.5 && yy <= brushes[i][1] + 0.5;
+          var yy = p[1][+i], b = brushPx(+i);
+          return yy !== null && yy >= b[0] - 0.5 && yy <= b[1] + 0.5;
         });
         brushed[p[0]] = inside;
         p[2].classList.toggle('dim', any && !inside);
@@ -126,7 +143,8 @@
     window.addEventListener('mousemove', function (ev) {
       if (!brushing) return;
       var y = Math.max(PT, Math.min(PB, pcAt(ev).y));
-      brushes[brushing.axis] = [Math.min(y, brushing.from), Math.max(y, brushing.from)];
+      brushes[brushing.axis] = [fromPx(brushing.axis, Math.max(y, brushing.from)),
+                                fromPx(brushing.axis, Math.min(y, brushing.from))];
       brushing.moved = Math.abs(y - brushing.from) >= 3;
       pcDraw();
     });
@@ -218,8 +236,16 @@
     };
     /* ... and the ranges dragged */
     this.stateRanges = function (put) {
-      var bs = Object.keys(brushes).map(function (i) { return i + ':' + brushes[i][0].toFixed(1) + ':' + brushes[i][1].toFixed(1); });
-      if (bs.length) put('ranges', bs.join(','));
+      Object.keys(brushes).forEach(function (i) {
+        var a = axes[+i], b = brushPx(+i);
+        if (!a) {
+          put('range.' + data.metrics[+metric.value], brushes[i].map(function (v) { return +v.toPrecision(6); }).join('..'));
+          return;
+        }
+        /* a key's range: the values it keeps, as the axis names them */
+        var kept = a.values.filter(function (v, j) { var p = toPx(+i, j); return p >= b[0] - 0.5 && p <= b[1] + 0.5; });
+        put('range.' + a.name, kept.map(function (v) { return v === '' ? '(not set)' : v; }).join('|'));
+      });
     };
     /* the view the fragment holds (param: a parameter's value, or null),
      * where it names what this page has */
@@ -227,10 +253,15 @@
       var m = param('metric');
       if (m !== null) pick(metric, String(data.metrics.indexOf(m)));
       pick(scKey, key(param('key')));
-      (param('ranges') || '').split(',').forEach(function (b) {
-        var r = b.split(':').map(Number);
-        if (r.length === 3 && r.every(isFinite) && r[2] >= r[1]) brushes[r[0]] = [r[1], r[2]];
+      axes.forEach(function (a, i) {
+        var r = param('range.' + a.name);
+        if (r === null) return;
+        var at = (r === '' ? [] : r.split('|')).map(function (v) { return a.values.indexOf(v === '(not set)' ? '' : v); });
+        if (at.indexOf(-1) >= 0) return; /* a value this page's runs do not have */
+        brushes[i] = at.length ? [Math.min.apply(null, at), Math.max.apply(null, at)] : [NaN, NaN];
       });
+      var mr = (param('range.' + data.metrics[+metric.value]) || '').split('..').map(parseFloat);
+      if (mr.length === 2 && mr.every(isFinite) && mr[1] >= mr[0]) brushes[axes.length] = mr;
     };
     this.brushed = function (run) { return brushed[run]; };
     this.clear = function () { brushes = {}; };

@@ -1,7 +1,11 @@
 /* normlab report's script: the page's start, a live page's reload, and
  * printing (report.1-tables.js says how the pieces make the page's script) */
 
+  /* a fragment's filters list their runs in the tables, curves and claims;
+   * its zoom and ranges stay */
+  var chosen = filterRestore();
   Array.prototype.forEach.call(document.querySelectorAll('.explore'), function (box) { new Explore(box); });
+  chosen.forEach(function (group) { applyFilters(group, true); });
 
   /* a table or figure wider than the screen says so: on a phone the
    * columns past the edge (the numbers, often) are otherwise out of sight */
