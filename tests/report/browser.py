@@ -1011,6 +1011,66 @@ def fresh(b, url, width=1280):
     load(b, url, width, 900)
 
 
+# the parallel coordinates' last axis (the metric's), as PC_AXIS
+PC_METRIC_AXIS = PC_AXIS.replace("document.querySelector('.explore svg.pc .brusharea')",
+                                 "Array.from(document.querySelectorAll('.explore svg.pc .brusharea')).pop()")
+
+
+def check_metric_range(b, url, v):
+    """a range dragged on the metric's axis is kept as the metric's values:
+    opened with a key's filter beside it, which changes what that axis
+    spans, the link keeps the runs whose value lies in the range"""
+    group = b.evaluate("document.querySelector('.explore').getAttribute('data-group')")
+    if b.evaluate("document.querySelectorAll('.explore svg.pc polyline').length") < 2:
+        skip("parallel coordinates of fewer than 2 runs: no range to drag on the metric's axis")
+        return
+    x, top, bottom = b.evaluate(PC_METRIC_AXIS)
+    mouse(b, "mousePressed", x, top + (bottom - top) * 0.2)
+    mouse(b, "mouseMoved", x, top + (bottom - top) * 0.7)
+    mouse(b, "mouseReleased", x, top + (bottom - top) * 0.7)
+    name = "%s.range.%s" % (group, v["metric"])
+    h = wait_hash(b, [urllib.parse.quote_plus(name)])
+    got = urllib.parse.parse_qs(h[len("#view&"):]).get(name, [""])[0].split("..")
+    check(len(got) == 2, "a range dragged on the %s axis is kept as its values (%s=%s)" % (v["metric"], name,
+                                                                                            "..".join(got)))
+    if len(got) != 2:
+        return
+    lo, hi = float(got[0]), float(got[1])
+    col = v["metrics"].index(v["metric"])
+    keys = [k for k in v["varied"] if k != v["seed"]]
+
+    def expect(fkey, fvalue):
+        """the runs a filter lists, and how many of them the range keeps at least and at most"""
+        listed = [m[col] for vals, m in zip(v["values"], v["finals"])
+                  if fkey is None or vals[v["keys"].index(fkey)] == fvalue]
+        finite = [m for m in listed if m is not None]
+        # half a pixel of the axis either way: runs on the range's ends may go either way
+        eps = 0.5 / 250 * ((max(finite) - min(finite)) if len(finite) > 1 else 1)
+        return (listed, sum(1 for m in finite if lo + eps <= m <= hi - eps),
+                sum(1 for m in finite if lo - eps <= m <= hi + eps))
+    # a filter that leaves runs both inside the range and outside it
+    fkey, fvalue = None, None
+    for k in keys + [v["seed"]]:
+        for option in (b.evaluate(FILTER_OPTIONS + "(%s)" % json.dumps(k)) if k else []):
+            listed, at_least, _ = expect(k, option[1:])
+            if 0 < at_least < len(listed) and fkey is None:
+                fkey, fvalue = k, option[1:]
+    if fkey is None:
+        skip("no key's filter leaves runs both inside and outside the range dragged on %s" % v["metric"])
+    listed, at_least, at_most = expect(fkey, fvalue)
+    link = url + h + ("&%s.filter.%s=%s" % (group, urllib.parse.quote_plus(fkey), urllib.parse.quote_plus(fvalue))
+                      if fkey else "")
+    fresh(b, link, 390)
+    count = b.evaluate(VIEWER)["count"]
+    m = re.match(r"(\d+) of \d+ runs drawn(; (\d+) of them within)?", count)
+    kept = int(m.group(3) or m.group(1)) if m else -1
+    check(m and int(m.group(1)) == len(listed) and at_least <= kept <= at_most,
+          "opened at 390 px%s, that link keeps the %d runs with %s in %g..%g (%d to %d of its %d runs): %s"
+          % (" with the filter %s=%s" % (fkey, fvalue) if fkey else "", kept, v["metric"], lo, hi, at_least, at_most,
+             len(listed), count))
+    fresh(b, url)
+
+
 def check_viewer(b, url):
     """the curves' view as a viewer (issue 93), from the page's first view"""
     if not b.evaluate("document.querySelectorAll('.explore').length"):
@@ -1024,6 +1084,7 @@ def check_viewer(b, url):
     check_multiples(b, v)
     check_scatter(b, v)
     check_fragment(b, url, v)
+    check_metric_range(b, url, v)
 
 
 def check_diverged(b, normlab, sweep, out_dir):
