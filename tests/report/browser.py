@@ -923,14 +923,19 @@ def check_fragment(b, url, v):
     want = []
     # a key's filter first (choosing one clears the zoom and the ranges): one
     # the first parallel axis (keys[0]'s) is not, so that a range on it keeps runs
-    fkey = next((k for k in keys[1:] + [v["seed"]] + keys[:1] if k and len(b.evaluate(FILTER_OPTIONS + "(%s)"
-                                                                                      % json.dumps(k))) >= 2), None)
+    # the runs it keeps 3 or more, so that with one switched off below the chart still draws (a
+    # sweep of seeds alone has one run a seed)
+    fkey, fvalue = None, None
+    for k in keys[1:] + [v["seed"]] + keys[:1]:
+        for option in (b.evaluate(FILTER_OPTIONS + "(%s)" % json.dumps(k)) if k else []):
+            col = v["keys"].index(k)
+            if fkey is None and sum(1 for vals in v["values"] if vals[col] == option[1:]) >= 3:
+                fkey, fvalue = k, option
     if fkey:
-        fvalue = b.evaluate(FILTER_OPTIONS + "(%s)" % json.dumps(fkey))[0]
         b.evaluate(SELECT + "(%s, %s)" % (json.dumps(fkey), json.dumps(fvalue)))
         want.append("%s.filter.%s=%s" % (group, fkey, fvalue[1:]))
     else:
-        skip("no key's filter with two values to keep in the fragment")
+        skip("no key's filter that keeps 3 runs or more to keep in the fragment")
     control(b, "smooth", "0.6")
     b.evaluate("document.querySelector('.explore .log').click()")
     if keys:
