@@ -26,7 +26,6 @@
     }, 50);
   }
 
-
   /* the keys' filters (a select per key above a section's tables,
    * report.1-tables.js) in the fragment: GROUP.filter.KEY=VALUE, the value
    * as the select names it, empty for the runs that do not set the key */
