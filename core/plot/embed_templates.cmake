@@ -2,7 +2,8 @@
 # array in a table of {name, text, len} rows, so an installed or copied
 # binary has them: the gnuplot templates of plots/ (the defaults below), and
 # normlab report's page assets (core/report/assets: NAME_PART NAME keeps the
-# extension in the name, report.css and report.js).
+# extension in the name, report.css and report.1-tables.js ...; the table is
+# sorted by name, the order the page runs the script's pieces in).
 # the defaults, VARIABLE=value, of what the caller does not set
 foreach(default GLOB=*.gp HEADER=plot/templates.h TYPE=pl_template TABLE=pl_builtin_templates
                 COUNT=pl_n_builtin_templates NAME_PART=NAME_WE)

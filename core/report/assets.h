@@ -1,5 +1,6 @@
-/* normlab report's page assets (core/report/assets: report.css, report.js),
- * built into the binary by core/plot/embed_templates.cmake. */
+/* normlab report's page assets (core/report/assets: report.css and
+ * the script's pieces report.N-PART.js, run in the order of their names),
+ * built into the binary by core/plot/embed_templates.cmake, sorted by name. */
 #ifndef NL_REPORT_ASSETS_H
 #define NL_REPORT_ASSETS_H
 

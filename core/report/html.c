@@ -157,9 +157,19 @@ void rp_page_head(rp_page *p, const char *title, int n_dirs)
                   "losses (each table says which). Click a column's header to sort by it.</p>\n");
 }
 
+/* the page's script: core/report/assets/report.*.js, in the order of their
+ * names (the build embeds them sorted: report.1-tables.js first), one
+ * function's body in pieces, so that they share its names and run once */
 void rp_page_tail(rp_page *p)
 {
-    nl_buf_printf(p->html, "</main>\n<script>\n%s</script>\n</body>\n</html>\n", asset("report.js"));
+    nl_buf_printf(p->html, "</main>\n<script>\n(function () {\n'use strict';\n");
+    for (int i = 0; i < nl_n_report_assets; i++) {
+        const char *name = nl_report_assets[i].name;
+        const size_t n = strlen(name);
+        if (n > 3 && !strcmp(name + n - 3, ".js"))
+            nl_buf_printf(p->html, "%s", nl_report_assets[i].text);
+    }
+    nl_buf_printf(p->html, "})();\n</script>\n</body>\n</html>\n");
 }
 
 void rp_warn(rp_source *s, rp_page *p, const char *fmt, ...)

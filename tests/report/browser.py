@@ -10,10 +10,12 @@ mouse (hover, a dragged zoom, a double-click) and its controls
 checks that each changes what is drawn; drives the view as a viewer
 (issue 93): the sweep's own metric first, a mean per key's value and
 over seeds with its band said, runs switched off from the runs table and
-the legend, a regular expression (a bad one said), a chart per curve side
-by side, the scatter of a final metric against a key, and the view's
-round trip through the URL's fragment (the page opened with it shows
-the same view); measures element boxes (no
+the legend, a regular expression (a bad one said; the runs table shows
+the rows it keeps, with a key's filter those both keep), a chart per
+curve side by side, the scatter of a final metric against a key, and the
+view's round trip through the URL's fragment (a key's filter, the zoom
+as steps and values, a dragged range as the values it keeps: the page
+opened with it at 1280 and at 390 px shows the same view); measures element boxes (no
 column of a table past its box at 1280 px, the first number of each row
 on the screen at 390 px, no config key or metric name broken mid-word
 there); then screenshots it at a laptop's and a
@@ -44,6 +46,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cdp  # noqa: E402
@@ -237,6 +240,23 @@ def _split_digits(s):
 SELECT = """(function (key, value) {
   var s = document.querySelector('.filters select[data-key="' + key + '"]');
   s.value = value; s.dispatchEvent(new Event('change'));
+})"""
+
+# the values of the first section's filter of key (the option's value
+# "=VALUE"), none without one
+FILTER_OPTIONS = """(function (key) {
+  var g = document.querySelector('.explore').getAttribute('data-group');
+  var s = Array.from(document.querySelectorAll('.filters[data-for="' + g + '"] select')).find(function (s) {
+    return s.getAttribute('data-key') === key; });
+  return s ? Array.from(s.options).map(function (o) { return o.value; }).filter(function (v) { return v !== '*'; }) : [];
+})"""
+
+# the value chosen in the first section's filter of key ("*": every value)
+FILTER_CHOSEN = """(function (key) {
+  var g = document.querySelector('.explore').getAttribute('data-group');
+  var s = Array.from(document.querySelectorAll('.filters[data-for="' + g + '"] select')).find(function (s) {
+    return s.getAttribute('data-key') === key; });
+  return s ? s.value : null;
 })"""
 
 ROWS = """(function (table, key) {
@@ -738,10 +758,36 @@ def check_grouping(b, v):
     check(b.evaluate(VIEWER)["lines"] == runs_drawn, "no mean: a curve per run again (%d)" % runs_drawn)
 
 
+# the first section's runs table: the runs of its rows shown, its rows,
+# and its count line
+RUNS_SHOWN = """(function () {
+  var box = document.querySelector('.explore'), g = box.getAttribute('data-group');
+  var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+  var t = document.getElementById(g + '-runtable'), c = document.getElementById(g + '-runtable-count');
+  if (!t) return null;
+  return { shown: Array.from(t.tBodies[0].rows).filter(function (tr) { return !tr.hidden; }).map(function (tr) {
+             var a = tr.cells[0].querySelector('a[href^="#' + g + '-run-"]');
+             return a ? data.runs[+a.getAttribute('href').split('-run-')[1] - 1].n : null; }).sort(),
+           rows: t.tBodies[0].rows.length, count: c ? c.textContent : null };
+})()"""
+
+
+def check_runs_table(b, want, what):
+    """the runs table shows the rows of the runs named in want, and says so"""
+    t = b.evaluate(RUNS_SHOWN)
+    if t is None:
+        return
+    want = sorted(want)
+    check(t["shown"] == want and (t["count"] is None or t["count"].startswith("%d of %d" % (len(want), t["rows"]))),
+          "%s: the runs table shows %d of its %d rows, those runs' (%s; %r)"
+          % (what, len(t["shown"]), t["rows"], ", ".join(t["shown"][:3]) + (" ..." if len(t["shown"]) > 3 else ""),
+             t["count"]))
+
+
 def check_toggles(b, v):
     """a run's box in the runs table and a legend entry switch curves off
-    and on; a regular expression on the names and keys narrows them; a
-    bad one says so"""
+    and on; a regular expression on the names and keys narrows them and
+    the runs table's rows, with a key's filter too; a bad one says so"""
     if not v["drawBoxes"]:
         skip("no runs table with boxes to switch runs")
         return
@@ -771,6 +817,7 @@ def check_toggles(b, v):
     check(r["lines"] <= 1 and r["count"].startswith("1 of") and r["reSays"].startswith("1 of"),
           "the regular expression ^%s$ keeps that run alone (%d curve; %s; %r)" % (name, r["lines"], r["count"],
                                                                                    r["reSays"]))
+    check_runs_table(b, [name], "the regular expression ^%s$" % name)
     keys = [k for k in v["varied"] if k != v["seed"]]
     if keys:
         col = v["keys"].index(keys[0])
@@ -780,12 +827,29 @@ def check_toggles(b, v):
         r = b.evaluate(VIEWER)
         check(r["count"].startswith("%d of" % want), "the regular expression on %s=%s keeps its %d runs (%s)"
               % (keys[0], value, want, r["count"]))
+        check_runs_table(b, [n for n, vals in zip(v["names"], v["values"]) if vals[col] == value],
+                         "the regular expression on %s=%s" % (keys[0], value))
+        # with a key's filter: the rows both keep, and the filter's alone once the expression is gone
+        other = next((k for k in keys[1:] + [v["seed"]] if k and "=" + v["values"][0][v["keys"].index(k)] in
+                      b.evaluate(FILTER_OPTIONS + "(%s)" % json.dumps(k))), None)
+        if other:
+            ocol = v["keys"].index(other)
+            ovalue = v["values"][0][ocol]
+            b.evaluate(SELECT + "(%s, %s)" % (json.dumps(other), json.dumps("=" + ovalue)))
+            check_runs_table(b, [n for n, vals in zip(v["names"], v["values"]) if vals[col] == value and
+                                 vals[ocol] == ovalue], "that expression and the filter %s=%s" % (other, ovalue))
+            type_regex(b, "")
+            check_runs_table(b, [n for n, vals in zip(v["names"], v["values"]) if vals[ocol] == ovalue],
+                             "the filter %s=%s alone" % (other, ovalue))
+            b.evaluate(SELECT + "(%s, '*')" % json.dumps(other))
     type_regex(b, "([")
     bad = b.evaluate(VIEWER)
     check(bad["reInvalid"] == "true" and "not a regular expression" in bad["reSays"] and bad["lines"] == before,
           "a bad regular expression says so (%r) and draws every run" % bad["reSays"])
+    check_runs_table(b, v["names"], "a bad regular expression")
     type_regex(b, "")
     check(b.evaluate(VIEWER)["lines"] == before, "an empty one draws every run again")
+    check_runs_table(b, v["names"], "an empty regular expression")
 
 
 def check_multiples(b, v):
@@ -839,11 +903,39 @@ def wait_hash(b, want_in, timeout=5.0):
         time.sleep(0.05)
 
 
+# the chart's range drawn, in the data's units (steps, values)
+CHART_RANGE = """(function () {
+  var svg = document.querySelector('.explore svg.chart');
+  return ['data-x0', 'data-x1', 'data-y0', 'data-y1'].map(function (a) { return +svg.getAttribute(a); });
+})()"""
+
+
+def close(a, b, rel=1e-5):
+    return len(a) == len(b) and all(abs(x - y) <= rel * max(abs(x), abs(y), 1e-12) for x, y in zip(a, b))
+
+
 def check_fragment(b, url, v):
-    """the view changed is written to the URL's fragment; the page opened
-    with that fragment shows the same view"""
+    """the view changed is written to the URL's fragment, its filters, zoom
+    and dragged ranges in the data's terms; the page opened with that
+    fragment, at a laptop's width and at a phone's, shows the same view"""
     group = b.evaluate("document.querySelector('.explore').getAttribute('data-group')")
     keys = [k for k in v["varied"] if k != v["seed"]]
+    want = []
+    # a key's filter first (choosing one clears the zoom and the ranges): one
+    # the first parallel axis (keys[0]'s) is not, so that a range on it keeps runs
+    # the runs it keeps 3 or more, so that with one switched off below the chart still draws (a
+    # sweep of seeds alone has one run a seed)
+    fkey, fvalue = None, None
+    for k in keys[1:] + [v["seed"]] + keys[:1]:
+        for option in (b.evaluate(FILTER_OPTIONS + "(%s)" % json.dumps(k)) if k else []):
+            col = v["keys"].index(k)
+            if fkey is None and sum(1 for vals in v["values"] if vals[col] == option[1:]) >= 3:
+                fkey, fvalue = k, option
+    if fkey:
+        b.evaluate(SELECT + "(%s, %s)" % (json.dumps(fkey), json.dumps(fvalue)))
+        want.append("%s.filter.%s=%s" % (group, fkey, fvalue[1:]))
+    else:
+        skip("no key's filter that keeps 3 runs or more to keep in the fragment")
     control(b, "smooth", "0.6")
     b.evaluate("document.querySelector('.explore .log').click()")
     if keys:
@@ -854,45 +946,134 @@ def check_fragment(b, url, v):
     others = [t for t in v["tags"] if t != v["tag"]]
     if others:
         explore_select(b, "tag", others[0])
-    want = [group + ".smooth=0.6", group + ".log=1", group + ".re=.", group + ".zoom="]
+    want += [group + ".smooth=0.6", group + ".log=1", group + ".re=.", group + ".zoom="]
     (x0, y0), (x1, y1) = b.evaluate(CHART_POINT + "(250, 80)"), b.evaluate(CHART_POINT + "(500, 220)")
     mouse(b, "mousePressed", x0, y0)
     mouse(b, "mouseMoved", x1, y1)
     mouse(b, "mouseReleased", x1, y1)
     # a range dragged on a parallel axis, after the zoom (it may leave no curve to zoom into)
+    axis = None
     if b.evaluate("document.querySelectorAll('.explore svg.pc polyline').length") >= 2:
         x, top, bottom = b.evaluate(PC_AXIS)
         mouse(b, "mousePressed", x, top)
         mouse(b, "mouseMoved", x, top + (bottom - top) * 0.45)
         mouse(b, "mouseReleased", x, top + (bottom - top) * 0.45)
-        want.append(group + ".ranges=")
-    h = wait_hash(b, want)
-    check(h.startswith("#view") and all(w in h for w in want), "the view is kept in the URL's fragment (%s)" % h[:160])
+        axis = keys[0] if keys else b.evaluate("document.querySelector('.explore .metric').selectedOptions[0].text")
+        want.append("%s.range.%s=" % (group, axis))
+    h = wait_hash(b, [urllib.parse.quote_plus(w, safe="=") for w in want])
+    params = urllib.parse.parse_qs(h[len("#view&"):], keep_blank_values=True)
+    check(h.startswith("#view") and all(w in urllib.parse.unquote_plus(h) for w in want),
+          "the view is kept in the URL's fragment (%s)" % urllib.parse.unquote_plus(h))
     saved = b.evaluate(VIEWER)
     saved_d = b.evaluate(DRAWN)
-    fresh(b, url + h)
-    back = b.evaluate(VIEWER)
-    back_d = b.evaluate(DRAWN)
-    same = [k for k in ("tag", "group", "smooth", "re", "metric", "sx", "lines", "means", "offNames", "count", "y0", "y1",
-                        "pcDim")
-            if back[k] != saved[k]]
-    check(not same and back_d["first"] == saved_d["first"] and back_d["xticks"] == saved_d["xticks"],
-          "opened with that fragment the page shows the same view (tag %s, %s, smoothing %s, regex %r, %d curves, "
-          "zoomed to steps %s ..., %d runs dimmed by a dragged range)%s" % (
-              back["tag"], back["group"] or "no mean", back["smooth"], back["re"], back["lines"], back_d["xticks"][:2],
-              back["pcDim"], "; differs: " + ", ".join("%s %r != %r" % (k, back[k], saved[k]) for k in same)
-              if same else ""))
-    said, asked = problems(b, url)
-    check(not said and not asked, "no console error opening the fragment%s" % ("; ".join(said + asked)))
+    saved_range = b.evaluate(CHART_RANGE)
+    saved_rows = b.evaluate(RUNS_SHOWN)
+    # the zoom as steps and values, the range as the key's values: the same at any width
+    zoom = [float(z) for z in params.get(group + ".zoom", ["nan"])[0].split(",")]
+    check(close(zoom, saved_range), "the zoom is kept as the data's range, steps and values (%s), not the screen's "
+          "(the chart draws %s)" % (zoom, ["%.6g" % r for r in saved_range]))
+    if axis and keys:
+        kept = params.get("%s.range.%s" % (group, axis), [""])[0].split("|")
+        values = {vals[v["keys"].index(axis)] or "(not set)" for vals in v["values"]}
+        check(kept != [""] and set(kept) <= values, "the range dragged on %s is kept as the values it keeps (%s of %s)"
+              % (axis, "|".join(kept), "|".join(sorted(values))))
+    for width in (1280, 390):
+        fresh(b, url + h, width)
+        back = b.evaluate(VIEWER)
+        back_d = b.evaluate(DRAWN)
+        back_range = b.evaluate(CHART_RANGE)
+        back_rows = b.evaluate(RUNS_SHOWN)
+        same = [k for k in ("tag", "group", "smooth", "re", "metric", "sx", "lines", "means", "offNames", "count",
+                            "pcDim") if back[k] != saved[k]]
+        if not close(back_range, saved_range):
+            same.append("range %s != %s" % (back_range, saved_range))
+        if back_rows != saved_rows:
+            same.append("runs table rows")
+        if fkey and b.evaluate(FILTER_CHOSEN + "(%s)" % json.dumps(fkey)) != fvalue:
+            same.append("the filter %s" % fkey)
+        # the paths themselves may move a tenth of a unit: the link's zoom has 6 digits
+        if width == 1280 and (back_d["xticks"] != saved_d["xticks"] or back_d["yticks"] != saved_d["yticks"]):
+            same.append("the axes' ticks %s %s != %s %s" % (back_d["xticks"][:3], back_d["yticks"][:3],
+                                                           saved_d["xticks"][:3], saved_d["yticks"][:3]))
+        check(not same, "opened at %d px with that fragment the page shows the same view (%s, tag %s, %s, smoothing "
+              "%s, regex %r, %d curves, zoomed to steps %.6g to %.6g, values %.4g to %.4g, %d runs dimmed by a dragged "
+              "range, %s rows of the runs table)%s" % (
+                  width, "filter %s=%s" % (fkey, fvalue[1:]) if fkey else "no filter", back["tag"],
+                  back["group"] or "no mean", back["smooth"], back["re"], back["lines"], back_range[0], back_range[1],
+                  back_range[2], back_range[3], back["pcDim"], len(back_rows["shown"]) if back_rows else "no",
+                  "; differs: " + ", ".join(k if " " in k else "%s %r != %r" % (k, back[k], saved[k]) for k in same)
+                  if same else ""))
+        said, asked = problems(b, url)
+        check(not said and not asked, "no console error opening the fragment at %d px%s" % (width, "; ".join(said + asked)))
     fresh(b, url)
 
 
-def fresh(b, url):
+def fresh(b, url, width=1280):
     """the page loaded anew (its first view, or the one url's fragment
     holds): a navigation that changes the fragment alone loads nothing"""
     b.send("Page.navigate", {"url": "about:blank"})
     time.sleep(0.3)
-    load(b, url, 1280, 900)
+    load(b, url, width, 900)
+
+
+# the parallel coordinates' last axis (the metric's), as PC_AXIS
+PC_METRIC_AXIS = PC_AXIS.replace("document.querySelector('.explore svg.pc .brusharea')",
+                                 "Array.from(document.querySelectorAll('.explore svg.pc .brusharea')).pop()")
+
+
+def check_metric_range(b, url, v):
+    """a range dragged on the metric's axis is kept as the metric's values:
+    opened with a key's filter beside it, which changes what that axis
+    spans, the link keeps the runs whose value lies in the range"""
+    group = b.evaluate("document.querySelector('.explore').getAttribute('data-group')")
+    if b.evaluate("document.querySelectorAll('.explore svg.pc polyline').length") < 2:
+        skip("parallel coordinates of fewer than 2 runs: no range to drag on the metric's axis")
+        return
+    x, top, bottom = b.evaluate(PC_METRIC_AXIS)
+    mouse(b, "mousePressed", x, top + (bottom - top) * 0.2)
+    mouse(b, "mouseMoved", x, top + (bottom - top) * 0.7)
+    mouse(b, "mouseReleased", x, top + (bottom - top) * 0.7)
+    name = "%s.range.%s" % (group, v["metric"])
+    h = wait_hash(b, [urllib.parse.quote_plus(name)])
+    got = urllib.parse.parse_qs(h[len("#view&"):]).get(name, [""])[0].split("..")
+    check(len(got) == 2, "a range dragged on the %s axis is kept as its values (%s=%s)" % (v["metric"], name,
+                                                                                            "..".join(got)))
+    if len(got) != 2:
+        return
+    lo, hi = float(got[0]), float(got[1])
+    col = v["metrics"].index(v["metric"])
+    keys = [k for k in v["varied"] if k != v["seed"]]
+
+    def expect(fkey, fvalue):
+        """the runs a filter lists, and how many of them the range keeps at least and at most"""
+        listed = [m[col] for vals, m in zip(v["values"], v["finals"])
+                  if fkey is None or vals[v["keys"].index(fkey)] == fvalue]
+        finite = [m for m in listed if m is not None]
+        # half a pixel of the axis either way: runs on the range's ends may go either way
+        eps = 0.5 / 250 * ((max(finite) - min(finite)) if len(finite) > 1 else 1)
+        return (listed, sum(1 for m in finite if lo + eps <= m <= hi - eps),
+                sum(1 for m in finite if lo - eps <= m <= hi + eps))
+    # a filter that leaves runs both inside the range and outside it
+    fkey, fvalue = None, None
+    for k in keys + [v["seed"]]:
+        for option in (b.evaluate(FILTER_OPTIONS + "(%s)" % json.dumps(k)) if k else []):
+            listed, at_least, _ = expect(k, option[1:])
+            if 0 < at_least < len(listed) and fkey is None:
+                fkey, fvalue = k, option[1:]
+    if fkey is None:
+        skip("no key's filter leaves runs both inside and outside the range dragged on %s" % v["metric"])
+    listed, at_least, at_most = expect(fkey, fvalue)
+    link = url + h + ("&%s.filter.%s=%s" % (group, urllib.parse.quote_plus(fkey), urllib.parse.quote_plus(fvalue))
+                      if fkey else "")
+    fresh(b, link, 390)
+    count = b.evaluate(VIEWER)["count"]
+    m = re.match(r"(\d+) of \d+ runs drawn(; (\d+) of them within)?", count)
+    kept = int(m.group(3) or m.group(1)) if m else -1
+    check(m and int(m.group(1)) == len(listed) and at_least <= kept <= at_most,
+          "opened at 390 px%s, that link keeps the %d runs with %s in %g..%g (%d to %d of its %d runs): %s"
+          % (" with the filter %s=%s" % (fkey, fvalue) if fkey else "", kept, v["metric"], lo, hi, at_least, at_most,
+             len(listed), count))
+    fresh(b, url)
 
 
 def check_viewer(b, url):
@@ -908,6 +1089,7 @@ def check_viewer(b, url):
     check_multiples(b, v)
     check_scatter(b, v)
     check_fragment(b, url, v)
+    check_metric_range(b, url, v)
 
 
 def check_diverged(b, normlab, sweep, out_dir):

@@ -1,0 +1,177 @@
+/* normlab report's script: the drawing's helpers (report.1-tables.js
+ * says how the pieces make the page's script) */
+  /* ---- the explorable curves (a section's .explore box and its JSON) ---- */
+  var SVG = 'http://www.w3.org/2000/svg';
+  var PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf',
+                 '#7f7f7f', '#bcbd22'];
+  var W = 900, H = 340, M = { l: 64, r: 16, t: 12, b: 34 };
+
+  function node(name, attrs, parent, ns) {
+    var e = ns === false ? document.createElement(name) : document.createElementNS(SVG, name);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+
+  function html(name, attrs, parent, text) {
+    var e = node(name, attrs, parent, false);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function fmt(v) {
+    if (v === null || !isFinite(v)) return String(v);
+    var a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : String(+v.toPrecision(4));
+  }
+
+  /* about n round ticks over [lo, hi] */
+  function ticks(lo, hi, n) {
+    if (!(hi > lo)) return [lo];
+    var step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n)));
+    var err = (hi - lo) / n / step;
+    step *= err >= 5 ? 10 : err >= 2 ? 5 : err >= 1.5 ? 2 : 1;
+    var out = [];
+    /* a span within rounding of its values (a constant, smoothed) has
+     * steps that do not move t: its first tick alone */
+    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9 && out.length < 100; t += step)
+      out.push(+t.toPrecision(12));
+    return out;
+  }
+
+  /* labelled ticks of a log axis over [lo, hi] (log10 of the values): the
+   * decades when there are 3 or more, else 1-2-5 or 1-2-3-5-7 within each
+   * decade, else (less than a factor of about 3) round linear values; the
+   * decades alone left one label on a curve over 0.3 to 3 */
+  function logTicks(lo, hi) {
+    var sets = [[1], [1, 2, 5], [1, 2, 3, 5, 7], [1, 2, 3, 4, 5, 6, 7, 8, 9]];
+    for (var s = 0; s < sets.length; s++) {
+      var out = [], every = s === 0 ? Math.max(1, Math.ceil((hi - lo) / 7)) : 1;
+      for (var d = Math.floor(lo); d <= Math.ceil(hi); d++) {
+        if (s === 0 && d % every) continue;
+        sets[s].forEach(function (m) {
+          var t = d + Math.log10(m);
+          if (t >= lo - 1e-9 && t <= hi + 1e-9) out.push(t);
+        });
+      }
+      if (out.length >= 3 && out.length <= 12) return out;
+    }
+    /* round linear values, finer until 3 fall inside: over 2.96 to 3.04 a
+     * step of 0.05 labelled 3 alone */
+    var lin = [];
+    for (var n = 4; n <= 12 && lin.length < 3; n++)
+      lin = ticks(Math.pow(10, lo), Math.pow(10, hi), n).filter(function (v) { return v > 0; });
+    return lin.map(function (v) { return Math.log10(v); });
+  }
+
+  /* the q-quantile of sorted numbers, interpolated */
+  function quantile(xs, q) {
+    var at = (xs.length - 1) * q, i = Math.floor(at);
+    return i + 1 < xs.length ? xs[i] + (xs[i + 1] - xs[i]) * (at - i) : xs[i];
+  }
+
+  /* how far a typical run's values reach, from the runs' lowest and
+   * highest values (sorted): the median run's span, or the spread of the
+   * runs' highest values below their median and of their lowest above it,
+   * whichever is wider. Halves that the outliers do not reach: up to half
+   * the runs may explode without moving it. */
+  function typicalSpan(lows, highs) {
+    var span = Math.max(quantile(highs, 0.5) - quantile(lows, 0.5), quantile(highs, 0.5) - quantile(highs, 0.25),
+                        quantile(lows, 0.75) - quantile(lows, 0.5));
+    return span > 0 ? span : Math.abs(quantile(highs, 0.5)) * 0.1 || 1;
+  }
+
+  /* the range the curves are drawn in by default, on the axis's scale (v):
+   * within 3 typical spans (typicalSpan) of the median run's lowest and
+   * highest values. A run that explodes to 1e33 is outside it; a run of a
+   * sweep of learning rates that trains worse is not. Returns [lo, hi], or
+   * null when too few runs tell. */
+  function robustRange(ls, v) {
+    var lows = [], highs = [];
+    ls.forEach(function (l) {
+      var lo = Infinity, hi = -Infinity;
+      l.y.forEach(function (y) {
+        var t = v(y);
+        if (t === null || !isFinite(t)) return;
+        lo = Math.min(lo, t); hi = Math.max(hi, t);
+      });
+      if (hi >= lo) { lows.push(lo); highs.push(hi); }
+    });
+    if (lows.length < 4) return null; /* too few to tell an outlier */
+    var num = function (a, b) { return a - b; };
+    lows.sort(num); highs.sort(num);
+    var span = typicalSpan(lows, highs);
+    return [quantile(lows, 0.5) - 3 * span, quantile(highs, 0.5) + 3 * span];
+  }
+
+  /* TensorBoard's smoothing: an exponential moving average, debiased so
+   * that its first points are not pulled towards zero */
+  function smooth(values, weight) {
+    var last = 0, n = 0;
+    return values.map(function (v) {
+      if (v === null || !isFinite(v) || weight === 0) return v;
+      last = last * weight + (1 - weight) * v;
+      n++;
+      return last / (weight === 1 ? 1 : 1 - Math.pow(weight, n));
+    });
+  }
+
+  /* a claim's cell as verdicts.csv writes it ("k=v, k2=8|16|32, k3=LO..HI")
+   * as conditions on a run's keys */
+  function cellTest(text, keys) {
+    var parts = text.split(/,\s*(?=[A-Za-z_][\w.\-]*=)/).map(function (p) {
+      var at = p.indexOf('=');
+      var key = keys.indexOf(p.slice(0, at).trim()), value = p.slice(at + 1).trim();
+      if (key < 0) return null; /* a key the runs do not vary: every run has it */
+      /* values a|b (a '|' outside brackets), each a value, a list-valued
+       * key's value ([channels, spatial], as the run holds it) or a list
+       * of values [a, b] */
+      if (/^\[.*\]$/.test(value) || value.indexOf('|') >= 0) {
+        var alternatives = value.split(/\s*\|\s*(?![^\[]*\])/);
+        return function (run) {
+          var v = run.v[key];
+          return alternatives.some(function (a) {
+            return a === v || (/^\[.*\]$/.test(a) && a.slice(1, -1).split(/\s*,\s*/).indexOf(v) >= 0);
+          });
+        };
+      }
+      var range = /^(-?[\d.eE+-]*?)\.\.(-?[\d.eE+-]*)$/.exec(value);
+      if (range) {
+        var lo = range[1] === '' ? -Infinity : +range[1], hi = range[2] === '' ? Infinity : +range[2];
+        return function (run) { var x = parseFloat(run.v[key]); return x >= lo && x <= hi; };
+      }
+      return function (run) { return run.v[key] === value; };
+    }).filter(Boolean);
+    return function (run) { return parts.every(function (f) { return f(run); }); };
+  }
+
+  /* the runs' varied keys, sorted: by value when every one is a number */
+  function distinctValues(runs, k) {
+    var vals = [];
+    runs.forEach(function (r) { if (vals.indexOf(r.v[k]) < 0) vals.push(r.v[k]); });
+    var numericKey = vals.every(function (v) { return v !== '' && isFinite(+v); });
+    vals.sort(numericKey ? function (a, b) { return a - b; } : undefined);
+    return { values: vals, numeric: numericKey };
+  }
+
+
+  /* the mean and the lowest and highest of each step's values, over the
+   * lines ls (a group's runs): [steps, means, lows, highs] */
+  function pool(ls) {
+    var at = {};
+    ls.forEach(function (l) {
+      l.x.forEach(function (x, i) {
+        var y = l.y[i];
+        if (y !== null && isFinite(y)) (at[x] = at[x] || []).push(y);
+      });
+    });
+    var xs = Object.keys(at).map(Number).sort(function (a, b) { return a - b; });
+    var mean = [], lo = [], hi = [];
+    xs.forEach(function (x) {
+      var ys = at[x];
+      mean.push(ys.reduce(function (a, b) { return a + b; }, 0) / ys.length);
+      lo.push(Math.min.apply(null, ys));
+      hi.push(Math.max.apply(null, ys));
+    });
+    return [xs, mean, lo, hi];
+  }

@@ -1,0 +1,618 @@
+/* normlab report's script: a section's explorable curves, from its JSON
+ * (report.1-tables.js says how the pieces make the page's script) */
+
+  function Explore(box) {
+    var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+    /* a curve whose steps are those of the curve d places before holds d
+     * in their place (curves.c) */
+    data.curves.forEach(function (c, i) { if (typeof c[1] === 'number') c[1] = data.curves[i - c[1]][1]; });
+    /* the units the numbers are in (the page's: % for errors and
+     * accuracies), named beside them: " %", " nats", or nothing */
+    function unitOf(list, i) { var u = (data[list] || [])[i]; return u ? (u === '%' ? ' %' : ' ' + u) : ''; }
+    function tagUnit(t) { return unitOf('tag_units', t === undefined ? +tag.value : t); }
+    function metricUnit(m) { return unitOf('units', m); }
+    var group = box.getAttribute('data-group');
+    function param(name) { return VIEW ? VIEW.get(group + '.' + name) : null; }
+    var self = this, keep = data.runs.map(function () { return true; });
+    /* the runs switched off (legend, runs table) and those the regular expression keeps */
+    var off = data.runs.map(function () { return false; });
+    var match = data.runs.map(function () { return true; });
+    function listed(run) { return keep[run] && match[run]; }
+    function shown(run) { return listed(run) && par.brushed(run) && !off[run]; }
+    var zoom = null, hovered = -1, full = false, outside = [];
+    /* the chart as wide as its box (up to 900 units), so that its labels
+     * keep their size on a phone instead of shrinking with a 900-wide view */
+    var W = width();
+    function width() { return Math.max(340, Math.min(900, Math.round(box.clientWidth || 900))); }
+    /* a colour per value of the key chosen to colour by (the first varied
+     * key but the seed, at first): the runs that share it share a colour */
+    var byKeys = data.varied.filter(function (k) { return k !== data.seed; });
+    var cells = [], cellOf = [];
+    function colourBy(k) {
+      cells = [];
+      cellOf = data.runs.map(function (run) {
+        var label = k === undefined ? 'all runs' : data.keys[k] + '=' + run.v[k];
+        if (cells.indexOf(label) < 0) cells.push(label);
+        return cells.indexOf(label);
+      });
+    }
+    colourBy(byKeys[0]);
+    function colour(run) { return PALETTE[cellOf[run] % PALETTE.length]; }
+
+    /* the groups a mean is drawn of: '' none (a curve per run), '~seed'
+     * the runs equal in every varied key but the seed, or a key's index:
+     * the runs sharing its value */
+    var groups = [], groupOf = [];
+    function grouping() { return groupBy.value; }
+    function regroup() {
+      var g = grouping(), keys = g === '~seed' ? byKeys : g === '' ? [] : [+g];
+      groups = [];
+      groupOf = data.runs.map(function (run) {
+        var label = keys.map(function (k) { return data.keys[k] + '=' + run.v[k]; }).join(', ') || 'all runs';
+        if (groups.indexOf(label) < 0) groups.push(label);
+        return groups.indexOf(label);
+      });
+    }
+
+    var controls = html('div', { 'class': 'controls' }, box);
+    var tagBox = html('label', {}, controls, 'curve ');
+    var tag = html('select', { 'class': 'tag' }, tagBox);
+    data.tags.forEach(function (t, i) { html('option', { value: i }, tag, t); });
+    /* the sweep's own metric (the one its tables lead with: a language
+     * model's loss, a classifier's error) first, as a curve: test/loss,
+     * test/error or, not logged, its complement test/accuracy */
+    var lead = data.lead || 'final_test_error';
+    function leadTag() {
+      var name = lead.replace(/^(final|best)_/, '').replace('_', '/');
+      var tries = [name, name.replace(/error$/, 'accuracy'), 'train/loss'];
+      for (var i = 0; i < tries.length; i++) if (data.tags.indexOf(tries[i]) >= 0) return data.tags.indexOf(tries[i]);
+      return 0;
+    }
+    tag.value = leadTag();
+    var smoothBox = html('label', {}, controls, 'smoothing ');
+    var smoothing = html('input', { type: 'range', min: 0, max: 0.99, step: 0.01, value: 0, 'class': 'smooth' },
+                         smoothBox);
+    var smoothText = html('output', {}, smoothBox, '0');
+    var logBox = html('label', {}, controls);
+    var log = html('input', { type: 'checkbox', 'class': 'log' }, logBox);
+    logBox.appendChild(document.createTextNode(' log scale'));
+    var byBox = html('label', {}, controls, 'colour by ');
+    var by = html('select', { 'class': 'by' }, byBox);
+    byKeys.forEach(function (k) { html('option', { value: k }, by, data.keys[k]); });
+    if (!byKeys.length) byBox.hidden = true;
+    var groupBox = html('label', {}, controls, 'mean of ');
+    var groupBy = html('select', { 'class': 'group' }, groupBox);
+    html('option', { value: '' }, groupBy, 'no mean: a curve per run');
+    if (data.seed >= 0 && data.varied.indexOf(data.seed) >= 0 && byKeys.length)
+      html('option', { value: '~seed' }, groupBy, 'the seeds of each cell (every key but ' + data.keys[data.seed] + ')');
+    data.varied.forEach(function (k) {
+      if (k !== data.seed) html('option', { value: k }, groupBy, 'the runs sharing their ' + data.keys[k]);
+    });
+    if (!data.varied.length) groupBox.hidden = true;
+    var reset = html('button', { type: 'button', 'class': 'reset' }, controls, 'zoom out');
+    var reBox = html('div', { 'class': 'controls' }, box);
+    var reLabel = html('label', {}, reBox, 'runs matching ');
+    var re = html('input', { type: 'text', 'class': 're', spellcheck: 'false', size: 28,
+                             placeholder: 'a regular expression',
+                             title: 'a regular expression, case-insensitive, tried on each run\'s name and each ' +
+                                    'key=value it has; empty: every run' }, reLabel);
+    var reSays = html('span', { 'class': 'resays', role: 'status', 'aria-live': 'polite' }, reBox);
+    re.setAttribute('aria-describedby', group + '-resays');
+    reSays.id = group + '-resays';
+    html('span', { 'class': 'small' }, reBox, 'Click a legend entry, or a run\'s box in the runs table, to switch ' +
+         'its curves off or on.');
+    var note = html('p', { 'class': 'groupnote' }, box);
+    var frame = html('div', { 'class': 'chartbox' }, box);
+    /* the runs left outside the default range, and the way to see them */
+    var away = html('p', { 'class': 'outliers', hidden: '' }, box);
+    var chart = node('svg', { 'class': 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img' }, frame);
+    var tip = html('div', { 'class': 'tip', hidden: '' }, frame);
+    var legend = html('div', { 'class': 'legend', role: 'group', 'aria-label': 'switch curves off or on' }, box);
+    html('p', { 'class': 'controls' }, box, 'Every curve, a chart each (click a name to draw it large above):');
+    var multiples = html('div', { 'class': 'multiples' }, box);
+    /* the tags some run logged a number of: a column left empty (a test
+     * split's grad_norm) gets no chart */
+    var logged = data.tags.map(function () { return false; });
+    data.curves.forEach(function (c) {
+      c[2].forEach(function (s) { logged[s[0]] = logged[s[0]] || s[1].some(function (y) { return y !== null; }); });
+    });
+    var smalls = data.tags.map(function (t, i) {
+      if (!logged[i]) return null;
+      var fig = html('div', { 'class': 'mini' }, multiples);
+      var cap = html('div', { 'class': 'minicap' }, fig);
+      var pick = html('button', { type: 'button', 'class': 'pick', title: 'draw ' + t + ' in the chart above' }, cap,
+                      t + (tagUnit(i) ? ' (' + tagUnit(i).trim() + ')' : ''));
+      pick.addEventListener('click', function () {
+        tag.value = i; zoom = null; full = false; draw(); saveView();
+        frame.scrollIntoView({ block: 'nearest' });
+      });
+      return node('svg', { 'class': 'minichart', viewBox: '0 0 300 190', role: 'img', 'aria-label': t + ' of the runs shown',
+                           'data-tag': t }, fig);
+    });
+
+    /* the drawn lines of tag t: per run shown that has it, its steps and
+     * values; grouped, per group its mean and the band of its runs */
+    var drawn = [], scale = null;
+    function lines(t) {
+      var w = +smoothing.value, out = [];
+      data.curves.forEach(function (c) {
+        if (!shown(c[0])) return;
+        c[2].forEach(function (series) {
+          if (series[0] !== t) return;
+          out.push({ run: c[0], x: c[1], y: smooth(series[1], w), raw: series[1], name: data.runs[c[0]].n,
+                     colour: colour(c[0]) });
+        });
+      });
+      if (grouping() === '') return out;
+      var members = groups.map(function () { return []; });
+      out.forEach(function (l) { members[groupOf[l.run]].push(l); });
+      var pooled = [];
+      members.forEach(function (ls, g) {
+        if (!ls.length) return;
+        var p = pool(ls), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw }; }));
+        pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p[0], y: p[1], lo: p[2], hi: p[3],
+                      raw: raw[1], name: groups[g], colour: PALETTE[g % PALETTE.length] });
+      });
+      return pooled;
+    }
+
+    /* a line that went wrong: of a run the sweep calls diverged, or one
+     * whose values end in NaN. The default range fits the others, were
+     * they only a few: a sweep of learning rates where most runs blow up
+     * to 1e22 draws the few that trained. */
+    function wrong(l) {
+      var runs = l.runs || [l.run];
+      if (runs.some(function (r) { return data.runs[r].s === 'diverged'; })) return true;
+      var last = l.raw[l.raw.length - 1];
+      return (last === null || !isFinite(last)) && l.raw.some(function (y) { return y !== null && isFinite(y); });
+    }
+
+    /* the range drawn: every point's when full, else the robust range's
+     * (robustRange) of the lines that did not go wrong, the lines with
+     * points beyond it listed (d.outside) */
+    function domain(ls) {
+      var v = function (y) { return y === null || !isFinite(y) || (log.checked && y <= 0) ? null
+                                                                                      : log.checked ? Math.log10(y) : y; };
+      var fence = null;
+      if (!full) {
+        var fine = ls.filter(function (l) { return !wrong(l); });
+        fence = robustRange(fine.length ? fine : ls, v);
+        if (!fence && fine.length && fine.length < ls.length) {
+          /* too few to tell outliers among: the range of the lines that went right */
+          fence = [Infinity, -Infinity];
+          fine.forEach(function (l) {
+            l.y.forEach(function (y) { var t = v(y); if (t !== null) { fence[0] = Math.min(fence[0], t); fence[1] = Math.max(fence[1], t); } });
+          });
+          if (!(fence[1] >= fence[0])) fence = null;
+        }
+      }
+      var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, out = [];
+      ls.forEach(function (l) {
+        var beyond = false;
+        l.x.forEach(function (x, i) {
+          var y = v(l.y[i]);
+          if (y === null) return;
+          x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+          if (fence && (y < fence[0] || y > fence[1])) { beyond = true; return; }
+          y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+        });
+        if (beyond) out.push(l);
+      });
+      if (!isFinite(x0) || !isFinite(y0)) return null;
+      if (x1 === x0) x1 = x0 + 1;
+      /* a constant (one learning rate, its smoothing's rounding aside): a
+       * band around it, not +-0.5 around 0.01 */
+      if (y1 - y0 <= Math.abs(y0) * 1e-9) { var h = Math.abs(y0) * 0.1 || 0.5; y0 -= h; y1 += h; }
+      var pad = (y1 - y0) * 0.04;
+      return { x0: x0, x1: x1, y0: y0 - pad, y1: y1 + pad, outside: out };
+    }
+
+    /* names the runs the range leaves out, with a button for the full range */
+    function awayDraw() {
+      while (away.firstChild) away.removeChild(away.firstChild);
+      var names = [], worst = [];
+      outside.forEach(function (l) {
+        var top = -Infinity, bottom = Infinity, at = names.indexOf(l.name);
+        l.y.forEach(function (y) { if (y !== null && isFinite(y)) { top = Math.max(top, y); bottom = Math.min(bottom, y); } });
+        if (at < 0) { names.push(l.name); worst.push([bottom, top]); return; }
+        worst[at] = [Math.min(worst[at][0], bottom), Math.max(worst[at][1], top)];
+      });
+      away.hidden = !names.length && !full;
+      if (away.hidden) return;
+      if (full) {
+        away.appendChild(document.createTextNode('The full range of every run. '));
+      } else {
+        worst = names.map(function (n, i) { return n + ' (' + fmt(worst[i][0]) + ' to ' + fmt(worst[i][1]) + tagUnit() + ')'; });
+        away.appendChild(document.createTextNode(names.length + (grouping() ? (names.length === 1 ? ' mean lies' : ' means lie')
+                                                                            : (names.length === 1 ? ' run lies' : ' runs lie')) +
+          ' outside the range drawn, which fits the others: ' + worst.slice(0, 8).join(', ') +
+          (worst.length > 8 ? ', ' : '. ')));
+        if (worst.length > 8) {
+          var more = html('details', { 'class': 'more' }, away);
+          html('summary', {}, more, 'and ' + (worst.length - 8) + ' more');
+          more.appendChild(document.createTextNode(worst.slice(8).join(', ') + '.'));
+        }
+      }
+      var b = html('button', { type: 'button', 'class': 'fullrange' }, away, full ? 'fit the typical runs' : 'show the full range');
+      b.addEventListener('click', function () { full = !full; zoom = null; draw(); saveView(); });
+    }
+
+    /* the lines ls of tag t in svg, w x h with margins m, over the domain
+     * d: axes, a band per group, a path per line. Returns the scale. */
+    function render(svg, ls, d, t, w, h, m, id) {
+      while (svg.firstChild) svg.removeChild(svg.firstChild);
+      svg.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
+      /* the range drawn, in the values' units, for a reader of the page's DOM (the browser test) */
+      if (d) {
+        svg.setAttribute('data-x0', d.x0);
+        svg.setAttribute('data-x1', d.x1);
+        svg.setAttribute('data-y0', log.checked ? Math.pow(10, d.y0) : d.y0);
+        svg.setAttribute('data-y1', log.checked ? Math.pow(10, d.y1) : d.y1);
+      }
+      if (!d) {
+        svg.removeAttribute('data-x0');
+        svg.removeAttribute('data-x1');
+        svg.removeAttribute('data-y0');
+        svg.removeAttribute('data-y1');
+        node('text', { x: w / 2, y: h / 2, 'text-anchor': 'middle' }, svg).textContent =
+          'no run shown has this curve' + (log.checked ? ' with values above zero' : '');
+        return null;
+      }
+      var s = {
+        d: d,
+        x: function (x) { return m.l + (x - d.x0) / (d.x1 - d.x0) * (w - m.l - m.r); },
+        y: function (y) { return h - m.b - (y - d.y0) / (d.y1 - d.y0) * (h - m.t - m.b); },
+        v: function (v) { return log.checked ? (v > 0 ? Math.log10(v) : NaN) : v; }
+      };
+      var small = w < 400, g = node('g', { 'class': 'axes' }, svg);
+      var yt = log.checked ? logTicks(d.y0, d.y1) : ticks(d.y0, d.y1, small ? 4 : 6);
+      yt.forEach(function (v) {
+        var y = s.y(v);
+        node('line', { x1: m.l, x2: w - m.r, y1: y, y2: y, 'class': 'grid' }, g);
+        node('text', { x: m.l - 6, y: y + 4, 'text-anchor': 'end' }, g).textContent = fmt(log.checked ? Math.pow(10, v) : v);
+      });
+      ticks(d.x0, d.x1, small ? 3 : Math.max(3, Math.round(w / 110))).forEach(function (v) {
+        var x = s.x(v);
+        node('line', { x1: x, x2: x, y1: m.t, y2: h - m.b, 'class': 'grid' }, g);
+        node('text', { x: x, y: h - m.b + 16, 'text-anchor': 'middle', 'class': 'xtick' }, g).textContent = fmt(v);
+      });
+      node('text', { x: w - m.r, y: h - 4, 'text-anchor': 'end' }, g).textContent = 'step';
+      if (!small)
+        node('text', { x: m.l + 4, y: m.t + 14, 'class': 'yname' }, g).textContent =
+          data.tags[t] + (tagUnit(t) ? ' (' + tagUnit(t).trim() + ')' : '');
+      node('rect', { x: m.l, y: m.t, width: w - m.l - m.r, height: h - m.t - m.b, 'class': 'frame' }, g);
+      var clip = group + '-clip-' + id;
+      node('rect', { x: m.l, y: m.t, width: w - m.l - m.r, height: h - m.t - m.b },
+           node('clipPath', { id: clip }, node('defs', {}, svg)));
+      var inner = node('g', { 'clip-path': 'url(#' + clip + ')' }, svg);
+      function at(x, y) {
+        var v = s.v(y);
+        return v === null || !isFinite(v) ? null : s.x(x).toFixed(1) + ' ' + s.y(v).toFixed(1);
+      }
+      ls.forEach(function (l) {
+        if (!l.lo) return;
+        /* the band: the lowest values forth, the highest back */
+        var lo = [], hi = [];
+        l.x.forEach(function (x, j) {
+          var a = at(x, l.lo[j]), b = at(x, l.hi[j]);
+          if (a && b) { lo.push(a); hi.unshift(b); }
+        });
+        if (lo.length) node('path', { d: 'M' + lo.concat(hi).join('L') + 'Z', fill: l.colour, 'class': 'spread' }, inner);
+      });
+      ls.forEach(function (l, i) {
+        var path = '', pen = 'M';
+        l.x.forEach(function (x, j) {
+          var p = at(x, l.y[j]);
+          if (!p) { pen = 'M'; return; }
+          path += pen + p;
+          pen = 'L';
+        });
+        l.path = node('path', { d: path, stroke: l.colour, 'class': l.lo ? 'line mean' : 'line', 'data-line': i }, inner);
+      });
+      return s;
+    }
+
+    function draw() {
+      W = width();
+      drawn = lines(+tag.value);
+      var d = domain(drawn);
+      outside = d ? d.outside : [];
+      awayDraw();
+      smoothText.textContent = (+smoothing.value).toFixed(2);
+      scale = render(chart, drawn, zoom || d, +tag.value, W, H, M, 'main');
+      hovered = -1;
+      noteDraw();
+      smalls.forEach(function (svg, t) {
+        if (!svg) return;
+        var ls = t === +tag.value ? drawn : lines(t);
+        render(svg, ls, domain(ls), t, 300, 190, { l: 48, r: 18, t: 8, b: 26 }, t);
+        svg.parentNode.classList.toggle('chosen', t === +tag.value);
+      });
+    }
+
+    /* what a curve is, said above the chart */
+    function noteDraw() {
+      var g = grouping();
+      if (g === '') { note.textContent = 'Each curve is one run.'; return; }
+      var sizes = drawn.map(function (l) { return l.runs.length; });
+      var few = Math.min.apply(null, sizes), many = Math.max.apply(null, sizes);
+      var n = !sizes.length ? 'no run' : few === many ? few + (few === 1 ? ' run' : ' runs') : few + ' to ' + many + ' runs';
+      note.textContent = (g === '~seed' ? 'Grouped by every key but ' + data.keys[data.seed] + ': each curve is the mean ' +
+                          'over the seeds of one cell (' + n + ')'
+                                        : 'Grouped by ' + data.keys[+g] + ': each curve is the mean of the runs shown ' +
+                          'that share its value (' + n + ', over the seeds and any other key shown)') +
+        '; the band spans their lowest to highest value at each step (min\u2013max).';
+    }
+
+    /* the legend: an entry per colour (a group's when grouped), a button
+     * that switches its runs' curves off, or on again */
+    function legendDraw() {
+      while (legend.firstChild) legend.removeChild(legend.firstChild);
+      var grouped = grouping() !== '', labels = grouped ? groups : cells, of = grouped ? groupOf : cellOf;
+      labels.forEach(function (label, c) {
+        var runs = [];
+        data.runs.forEach(function (r, run) { if (listed(run) && of[run] === c) runs.push(run); });
+        if (!runs.length) return;
+        var on = runs.filter(function (run) { return !off[run]; }).length;
+        var item = html('button', { type: 'button', 'class': 'item' + (on ? '' : ' off'), 'aria-pressed': on ? 'true' : 'false',
+                                    title: (on ? 'switch off' : 'switch on') + ' the curves of ' + label }, legend);
+        html('i', { style: 'background:' + PALETTE[c % PALETTE.length] }, item);
+        item.appendChild(document.createTextNode(label + ' (' + (on < runs.length ? on + ' of ' : '') + runs.length + ')'));
+        item.addEventListener('click', function () {
+          runs.forEach(function (run) { off[run] = on > 0; });
+          changed();
+        });
+      });
+    }
+
+    /* a box per row of the runs table: its run's curves drawn or not */
+    var runTable = document.getElementById(group + '-runtable'), boxes = [];
+    if (runTable) Array.prototype.forEach.call(runTable.tBodies[0].rows, function (tr) {
+      var a = tr.cells[0].querySelector('a[href^="#' + group + '-run-"]');
+      var run = a ? +a.getAttribute('href').slice(('#' + group + '-run-').length) - 1 : -1;
+      if (!(run >= 0 && run < data.runs.length)) return;
+      var cb = html('input', { type: 'checkbox', 'class': 'draw', checked: '', 'aria-label': 'draw ' + data.runs[run].n,
+                               title: 'draw this run\'s curves' });
+      tr.cells[0].insertBefore(cb, tr.cells[0].firstChild);
+      cb.addEventListener('change', function () { off[run] = !cb.checked; changed(); });
+      boxes.push([run, cb, tr]);
+    });
+    function boxesDraw() {
+      boxes.forEach(function (b) { b[1].checked = !off[b[0]]; b[2].classList.toggle('off', off[b[0]]); });
+    }
+
+    /* the runs the regular expression keeps: those whose name or a
+     * key=value matches it. One that does not compile says so and keeps
+     * every run. */
+    function refilter() {
+      var text = re.value, rx = null;
+      reSays.textContent = '';
+      re.removeAttribute('aria-invalid');
+      if (text !== '') {
+        try { rx = new RegExp(text, 'i'); } catch (e) {
+          rx = null;
+          re.setAttribute('aria-invalid', 'true');
+          reSays.textContent = 'not a regular expression (' + e.message.replace(/^Invalid regular expression: /, '') +
+                               '): every run is shown';
+        }
+      }
+      match = data.runs.map(function (r) {
+        return !rx || rx.test(r.n) || data.keys.some(function (k, i) { return rx.test(k + '=' + r.v[i]); });
+      });
+      if (rx) {
+        var n = match.filter(Boolean).length;
+        reSays.textContent = n + ' of ' + data.runs.length + ' runs match';
+      }
+      /* the runs table shows the runs it keeps, as the curves do (its
+       * count untouched while no expression has hidden a row) */
+      var was = boxes.some(function (b) { return b[2].unmatched; });
+      boxes.forEach(function (b) { b[2].unmatched = !match[b[0]]; });
+      if (runTable && (rx || was)) showRows(runTable);
+    }
+
+    /* the viewBox point under a mouse event */
+    function at(ev) {
+      var p = chart.createSVGPoint();
+      p.x = ev.clientX; p.y = ev.clientY;
+      return p.matrixTransform(chart.getScreenCTM().inverse());
+    }
+
+    /* the drawn point nearest to the mouse, within 40 units */
+    function nearest(p) {
+      var best = null, bestD = 40 * 40;
+      drawn.forEach(function (l, i) {
+        l.x.forEach(function (x, j) {
+          var y = scale.v(l.y[j]);
+          if (y === null || !isFinite(y)) return;
+          var dx = scale.x(x) - p.x, dy = scale.y(y) - p.y, dd = dx * dx + dy * dy;
+          if (dd < bestD) { bestD = dd; best = { line: i, point: j }; }
+        });
+      });
+      return best;
+    }
+
+    function hover(ev) {
+      if (!scale) return;
+      var p = at(ev), hit = nearest(p);
+      if (hovered >= 0 && drawn[hovered]) drawn[hovered].path.classList.remove('hot');
+      var mark = chart.querySelector('.mark');
+      if (mark) mark.parentNode.removeChild(mark);
+      if (!hit) { tip.hidden = true; hovered = -1; return; }
+      var l = drawn[hit.line], x = l.x[hit.point], y = l.y[hit.point], raw = l.raw[hit.point];
+      hovered = hit.line;
+      l.path.classList.add('hot');
+      l.path.parentNode.appendChild(l.path);
+      node('circle', { cx: scale.x(x), cy: scale.y(scale.v(y)), r: 4, 'class': 'mark', fill: l.colour }, chart);
+      tip.textContent = '';
+      html('strong', {}, tip, l.name);
+      tip.appendChild(document.createTextNode(' step ' + x + ': ' + data.tags[+tag.value] + ' ' +
+                                              (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
+                                              (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
+                                              (l.lo ? ' of ' + l.runs.length + ' runs, ' + fmt(l.lo[hit.point]) + ' to ' +
+                                                      fmt(l.hi[hit.point]) : '')));
+      tip.hidden = false;
+      var r = frame.getBoundingClientRect();
+      tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - tip.offsetWidth - 4) + 'px';
+      tip.style.top = (ev.clientY - r.top + 14) + 'px';
+    }
+
+    /* drag a box: zoom to it; double-click: zoom out */
+    var drag = null, band = null;
+    chart.addEventListener('mousedown', function (ev) {
+      if (!scale || ev.button !== 0) return;
+      drag = at(ev);
+      band = node('rect', { 'class': 'band', x: drag.x, y: drag.y, width: 0, height: 0 }, chart);
+      ev.preventDefault();
+    });
+    chart.addEventListener('mousemove', function (ev) {
+      if (!drag) return hover(ev);
+      var p = at(ev);
+      band.setAttribute('x', Math.min(p.x, drag.x)); band.setAttribute('width', Math.abs(p.x - drag.x));
+      band.setAttribute('y', Math.min(p.y, drag.y)); band.setAttribute('height', Math.abs(p.y - drag.y));
+    });
+    window.addEventListener('mouseup', function (ev) {
+      if (!drag) return;
+      var p = at(ev), s = scale, from = drag;
+      drag = null;
+      band.parentNode.removeChild(band);
+      if (Math.abs(p.x - from.x) < 6 || Math.abs(p.y - from.y) < 6) return;
+      function dx(x) { return s.d.x0 + (x - M.l) / (W - M.l - M.r) * (s.d.x1 - s.d.x0); }
+      function dy(y) { return s.d.y0 + (H - M.b - y) / (H - M.t - M.b) * (s.d.y1 - s.d.y0); }
+      zoom = { x0: dx(Math.min(p.x, from.x)), x1: dx(Math.max(p.x, from.x)), y0: dy(Math.max(p.y, from.y)),
+               y1: dy(Math.min(p.y, from.y)) };
+      draw();
+      saveView();
+    });
+    chart.addEventListener('mouseleave', function () { tip.hidden = true; });
+    function unzoom() { zoom = null; draw(); saveView(); }
+    chart.addEventListener('dblclick', unzoom);
+    reset.addEventListener('click', unzoom);
+    tag.addEventListener('change', function () { zoom = null; full = false; draw(); saveView(); });
+    var wide = W;
+    window.addEventListener('resize', function () { if (width() !== wide) { wide = width(); draw(); } });
+    smoothing.addEventListener('input', function () { draw(); saveView(); });
+    log.addEventListener('change', function () { zoom = null; draw(); saveView(); });
+    by.addEventListener('change', function () { colourBy(+by.value); changed(); });
+    groupBy.addEventListener('change', function () { regroup(); zoom = null; changed(); });
+    re.addEventListener('input', function () { refilter(); zoom = null; changed(); });
+    /* the runs switched off or on, or matched anew: every view redrawn */
+    function changed() { par.draw(); self.redraw(true); saveView(); }
+
+    /* the parallel coordinates and the scatter below (report.5-parallel.js),
+     * whose ranges dragged keep runs from the curves */
+    var par = new Parallel(box, data, {
+      listed: listed, shown: shown, off: function (run) { return off[run]; }, colour: colour, metricUnit: metricUnit,
+      lead: lead, byKeys: byKeys, changed: function () { self.redraw(true); saveView(); }
+    });
+
+
+    function claims() {
+      var table = document.getElementById(group + '-verdicttable');
+      if (!table) return;
+      var dimmed = 0, rows = table.tBodies[0].rows;
+      Array.prototype.forEach.call(rows, function (tr) {
+        var texts = (tr.getAttribute('data-cells') || '').split('\t').filter(Boolean);
+        var inside = !texts.length || texts.some(function (t) {
+          var test = cellTest(t, data.keys);
+          return data.runs.some(function (r, i) { return keep[i] && test(r); });
+        });
+        tr.classList.toggle('outside', !inside);
+        if (!inside) dimmed++;
+      });
+      var c = document.getElementById(group + '-verdicttable-count');
+      if (c) c.textContent = dimmed ? (rows.length - dimmed) + ' of ' + rows.length + ' claims concern the runs ' +
+                                      'shown; the others are dimmed' : '';
+    }
+
+    /* the view, into the URL's fragment's parameters p: what differs
+     * from the page's first view */
+    this.state = function (p) {
+      function put(name, value) { p.set(group + '.' + name, value); }
+      if (+tag.value !== leadTag()) put('tag', data.tags[+tag.value]);
+      if (+smoothing.value > 0) put('smooth', smoothing.value);
+      if (log.checked) put('log', '1');
+      if (byKeys.length && +by.value !== byKeys[0]) put('colour', data.keys[+by.value]);
+      if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
+      if (re.value !== '') put('re', re.value);
+      var offs = [];
+      off.forEach(function (o, run) { if (o) offs.push(run + 1); });
+      if (offs.length) put('off', offs.join(','));
+      par.stateChoices(put);
+      if (full) put('full', '1');
+      /* the zoom in the data's units, steps and values (a log scale's too),
+       * so that a link opens on it at any window width */
+      if (zoom) put('zoom', [zoom.x0, zoom.x1, unlog(zoom.y0), unlog(zoom.y1)].map(function (v) {
+        return +v.toPrecision(6);
+      }).join(','));
+      par.stateRanges(put);
+    };
+
+    /* a value on the y axis's scale, in the data's units */
+    function unlog(y) { return log.checked ? Math.pow(10, y) : y; }
+
+    /* the view the fragment holds, where it names what this page has */
+    function restore() {
+      function key(name) { var k = data.keys.indexOf(name); return k >= 0 ? String(k) : null; }
+      function pick(select, value) {
+        if (value !== null && Array.prototype.some.call(select.options, function (o) { return o.value === value; }))
+          select.value = value;
+      }
+      var t = param('tag');
+      if (t !== null && data.tags.indexOf(t) >= 0) tag.value = data.tags.indexOf(t);
+      var sm = parseFloat(param('smooth'));
+      if (sm >= 0 && sm <= 0.99) smoothing.value = sm;
+      log.checked = param('log') === '1';
+      pick(by, key(param('colour')));
+      if (byKeys.length) colourBy(+by.value);
+      pick(groupBy, param('mean') === '~seed' ? '~seed' : key(param('mean')));
+      if (param('re') !== null) re.value = param('re');
+      (param('off') || '').split(',').forEach(function (n) { if (+n >= 1 && +n <= off.length) off[+n - 1] = true; });
+      par.restore(param, pick, key);
+      full = param('full') === '1';
+      var z = (param('zoom') || '').split(',').map(parseFloat);
+      if (log.checked && z.length === 4) z = [z[0], z[1], z[2] > 0 ? Math.log10(z[2]) : NaN, z[3] > 0 ? Math.log10(z[3]) : NaN];
+      if (z.length === 4 && z.every(isFinite) && z[1] > z[0] && z[3] > z[2]) zoom = { x0: z[0], x1: z[1], y0: z[2], y1: z[3] };
+    }
+
+    /* the filters chosen (want: [key, value] pairs): the runs listed. A
+     * page opened on a fragment's filters (restoring) keeps its zoom and
+     * ranges; a filter chosen on the page clears them */
+    this.filter = function (want, restoring) {
+      keep = data.runs.map(function (r) {
+        return want.every(function (w) {
+          if (w[0] === 'status') return r.s === w[1];
+          var k = data.keys.indexOf(w[0]);
+          return k < 0 || r.v[k] === w[1];
+        });
+      });
+      if (!restoring) {
+        zoom = null;
+        par.clear();
+      }
+      self.redraw();
+      claims();
+      saveView();
+    };
+    this.redraw = function (fromPc) {
+      if (!fromPc) par.draw();
+      draw();
+      legendDraw();
+      boxesDraw();
+      par.scatter();
+      var n = 0, b = 0, o = 0;
+      data.runs.forEach(function (r, i) {
+        if (!listed(i)) return;
+        n++;
+        if (par.brushed(i)) b++;
+        if (off[i]) o++;
+      });
+      par.count.textContent = n + ' of ' + data.runs.length + ' runs drawn' +
+        (b < n ? '; ' + b + ' of them within the ranges dragged on the parallel coordinates' : '') +
+        (o ? '; ' + o + ' of them switched off' : '');
+    };
+    restore();
+    regroup();
+    refilter();
+    this.redraw();
+    (explorers[group] = explorers[group] || []).push(this);
+  }

@@ -1,0 +1,63 @@
+/* normlab report's script: the page's start, a live page's reload, and
+ * printing (report.1-tables.js says how the pieces make the page's script) */
+
+  /* a fragment's filters list their runs in the tables, curves and claims;
+   * its zoom and ranges stay */
+  var chosen = filterRestore();
+  Array.prototype.forEach.call(document.querySelectorAll('.explore'), function (box) { new Explore(box); });
+  chosen.forEach(function (group) { applyFilters(group, true); });
+
+  /* a table or figure wider than the screen says so: on a phone the
+   * columns past the edge (the numbers, often) are otherwise out of sight */
+  function markWide() {
+    Array.prototype.forEach.call(document.querySelectorAll('.scroll, .figscroll'), function (box) {
+      box.classList.toggle('wide', box.scrollWidth > box.clientWidth + 1);
+    });
+  }
+  window.addEventListener('resize', markWide);
+  markWide();
+
+  /* a link to a run's details opens them */
+  function openTarget() {
+    var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target && target.tagName === 'DETAILS') target.open = true;
+  }
+  window.addEventListener('hashchange', openTarget);
+  openTarget();
+
+  /* a live page (normlab report --watch) reloads itself while the sweep
+   * runs; the filters chosen and the place read survive the reload */
+  var memo = 'normlab-report:' + location.pathname;
+  var kept = null;
+  try { kept = JSON.parse(sessionStorage.getItem(memo) || 'null'); } catch (e) { kept = null; }
+  if (kept) {
+    sessionStorage.removeItem(memo);
+    Object.keys(kept.filters || {}).forEach(function (group) {
+      var any = null;
+      Object.keys(kept.filters[group]).forEach(function (key) {
+        var box = document.querySelectorAll('.filters[data-for="' + group + '"] select');
+        Array.prototype.forEach.call(box, function (s) {
+          if (s.getAttribute('data-key') === key) { s.value = kept.filters[group][key]; any = s; }
+        });
+      });
+      if (any) applyFilters(group);
+    });
+    window.scrollTo(0, kept.y || 0);
+  }
+  var live = +document.body.getAttribute('data-live');
+  if (live > 0) {
+    window.setTimeout(function () {
+      var filters = {};
+      Array.prototype.forEach.call(document.querySelectorAll('.filters select'), function (s) {
+        var group = s.closest('.filters').getAttribute('data-for');
+        (filters[group] = filters[group] || {})[s.getAttribute('data-key')] = s.value;
+      });
+      try { sessionStorage.setItem(memo, JSON.stringify({ filters: filters, y: window.scrollY })); } catch (e) {}
+      location.reload();
+    }, live * 1000);
+  }
+
+  /* printing shows every run's details */
+  window.addEventListener('beforeprint', function () {
+    Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
+  });
