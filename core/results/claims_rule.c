@@ -85,7 +85,12 @@ double nl_claim_rule_threshold(const nl_claim_set *set, const nl_claim *c)
         return c->paper_value;
     if (!r->has_fraction)
         return NAN;
-    const double none = c->effect == NL_EFFECT_RATIO ? 1 : 0;
+    /* no effect: 1 for a ratio; for a rate, the end the claim moves away
+     * from: 0 for rate(...) >= P (the paper's rate 1 read as at least F of
+     * it), 1 for rate(...) <= P (the paper's rate 0 read as at most 1 - F:
+     * a rate of 0 itself can never hold, the exact interval's upper end
+     * being above 0 at any number of seeds); 0 for the rest */
+    const double none = c->effect == NL_EFFECT_RATIO || (c->effect == NL_EFFECT_RATE && c->op == NL_EXPECT_LESS) ? 1 : 0;
     return none + r->fraction * (c->paper_value - none);
 }
 
