@@ -22,6 +22,7 @@ the rule, and its runs made 1000 times dearer move it off the top.
 import csv
 import fnmatch
 import glob
+import itertools
 import json
 import math
 import os
@@ -255,11 +256,15 @@ def schedule(root):
         power = cp.power_seeds(r)
         return (max(rule["min_seeds"], math.ceil(rule["margin"] * power)) if power else None), power
 
-    # open claims, grouped by original
+    # open claims, grouped by original; a claim a committed confirmation
+    # file keeps is scheduled by that file
+    covered = {(cp.confirm_order(name)[0], m.group(1)) for name, text in pending
+               for m in history.ID_RE.finditer(text)}
     groups, past_cap, no_number = {}, [], []
     for (base, claim), looks in sorted(cp.looks_by_claim(heads).items()):
         plan = plans.get((base, claim))
-        if plan is None or plan["verdict"] in ("holds", "does not hold") or plan["decided_by"]:
+        if plan is None or plan["verdict"] in ("holds", "does not hold") or plan["decided_by"] or \
+                (base, claim) in covered:
             continue
         _, look, r = looks[-1]
         n, power = n_of(r)
@@ -333,14 +338,17 @@ def pending_entry(root, name, text, verdicts, sweep):
     base, _ = cp.confirm_order(name)
     grid = grid_of(text)
     seeds = sorted(int(v) for v in grid.get("seed", []) if v.isdigit())
-    cell = {k: "[" + ", ".join(v) + "]" for k, v in grid.items() if k != "seed"}
+    keys = sorted(k for k in grid if k != "seed")
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
     per_seed = None
     looks = sorted((n for n in set(verdicts) if cp.confirm_order(n)[0] == base),
-                   key=lambda n: -cp.confirm_order(n)[1])
+                   key=lambda n: (-cp.confirm_order(n)[1], n))
     for look in looks:
-        runs = sweep(look).runs_of(cell)
-        if runs and all(k in sweep(look).columns for k in cell):
-            per_seed = sweep(look).cost_per_seed(runs)
+        # the latest look that ran every cell of the grid prices it
+        runs = [sweep(look).runs_of(c) for c in combos]
+        if all(runs):
+            costs = [sweep(look).cost_per_seed(r) for r in runs]
+            per_seed = sum(costs) if None not in costs else None
             break
     ids = [m.group(1) for m in history.ID_RE.finditer(text)]
     n = len(seeds)
@@ -519,6 +527,23 @@ def plant(tmp):
     w = schedule(tmp)
     if cheapest["name"] in [e["name"] for e in new_ones(w, "run")] and cheapest["n"] > 1:
         failures.append(f"cap_seeds {cheapest['n'] - 1}: {cheapest['name']} (n {cheapest['n']}) still scheduled")
+    # 4. a confirmation file committed for the cheapest one: listed at its
+    # own seeds, not yet run, and its claims no longer scheduled again
+    set_rule(tmp, cap_seeds=10 ** 9, budget_cpu_hours=10 ** 9)
+    x = schedule(tmp)
+    top = new_ones(x, "run")[0]
+    first, last = top["seeds"]
+    with open(os.path.join(tmp, "experiments", top["name"] + ".yaml"), "w") as f:
+        f.write(f"name: {top['name']}\ngrid:\n  seed: [{', '.join(str(i) for i in range(first, last + 1))}]\n"
+                "claims:\n" + "".join(f"  - id: {c[0]}\n" for c in top["claims"]))
+    y = schedule(tmp)
+    listed = [e for e in y["run"] + y["past_budget"] if e["name"] == top["name"]]
+    if len(listed) != 1 or not listed[0]["pending"] or listed[0]["seeds"] != top["seeds"]:
+        failures.append(f"a committed {top['name']}.yaml is not listed once, as not yet run, at seeds {first}-{last}")
+    again = [e["name"] for e in new_ones(y, "run", "past_budget", "past_cap") if e["base"] == top["base"]
+             and {c[0] for c in e["claims"]} & {c[0] for c in top["claims"]}]
+    if again:
+        failures.append(f"{top['name']}.yaml committed: its claims are scheduled again in {', '.join(again)}")
     return failures
 
 
