@@ -259,6 +259,21 @@ def rule_reproduces(r):
     return band is None or close(band, as_float(col(r, "within")))
 
 
+NEVER_RATE_RE = re.compile(r"^\s*rate\s*\(.*\)\s*(<=?\s*0(?:\.0*)?|>=?\s*1(?:\.0*)?)\s*$")
+
+
+def unholdable_rates(verdicts):
+    """(experiment, claim) of each headline rate claim that can never hold:
+    rate(...) <= 0 or >= 1, where the exact (Clopper-Pearson) interval's
+    far end stays short of the bound at any number of seeds"""
+    out = []
+    for name in sorted(verdicts):
+        for r in headline_rows(verdicts[name])[0]:
+            if NEVER_RATE_RE.match(col(r, "expect")):
+                out.append((name, r["claim"]))
+    return out
+
+
 def fitted_thresholds(verdicts):
     """(experiment, claim) of each headline claim marked †: its threshold
     lies within the interval's half-width of the effect, and no rule puts
