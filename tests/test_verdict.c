@@ -514,16 +514,28 @@ START_TEST(test_threshold_rule)
                                "     b: {k: y}, expect: a/b > 1.035}\n"
                                "  - {id: level, paper: \"no gap\", paper_value: 0, metric: e, a: {k: x}, b: {k: y},\n"
                                "     expect: a ~ b within 0.02}\n"
-                               "  - {id: counted, paper: p, metric: e, a: {k: x}, expect: count(a > 0.3) >= 2}\n";
+                               "  - {id: counted, paper: p, metric: e, a: {k: x}, expect: count(a > 0.3) >= 2}\n"
+                               "  - {id: trains, paper: \"never diverges\", paper_value: 0, metric: e, a: {k: x},\n"
+                               "     expect: rate(a diverged) <= 0.5}\n";
     ck_assert_msg(nl_claims_parse(good, "rule.yaml", &set, &err) == NL_OK, "%s", err.msg);
     ck_assert(set.rule.given && set.rule.fraction == 0.5 && set.power.seeds == 6 && set.claims[0].headline);
     ck_assert(fabs(nl_claim_rule_threshold(&set, &set.claims[1]) - 1.035) < 1e-12);
     ck_assert(isnan(nl_claim_rule_threshold(&set, &set.claims[3])) && nl_claim_is_count(&set.claims[3]));
+    /* a rate the paper states as 0, at most: from 1, half the way to 0 */
+    ck_assert(fabs(nl_claim_rule_threshold(&set, &set.claims[4]) - 0.5) < 1e-12);
+    /* the form read from 0 before (an unholdable <= 0) still parses, so that
+     * the history's versions that wrote it read as they did */
+    static char older[sizeof good + 8];
+    const char *at0 = strstr(good, "<= 0.5}");
+    snprintf(older, sizeof older, "%.*s<= 0}%s", (int)(at0 - good), good, at0 + strlen("<= 0.5}"));
+    ck_assert_msg(nl_claims_parse(older, "rule.yaml", &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert(set.claims[4].threshold == 0);
     static const struct {
         const char *from, *to, *want;
     } bad[] = {
         {"a > b by 0.053", "a > b by 0.2", "rules.yaml:4:5: claims[0].expect: 'a > b by 0.2' is not what threshold_rule: (line 1) derives from paper_value 0.106: threshold 0.053"},
         {"paper_value: 0.106, ", "", "rules.yaml:4:5: claims[0]: paper_value: is missing"},
+        {"rate(a diverged) <= 0.5", "rate(a diverged) <= 0.3", "claims[4].expect: 'rate(a diverged) <= 0.3' is not what threshold_rule: (line 1) derives from paper_value 0: threshold 0.5"},
         {"fraction: 0.5, band: 0.02, ", "", "rules.yaml:1:17: threshold_rule: the rule names no use of the paper's value"},
         {", reason: \"half the paper's gap\"", "", "threshold_rule: reason: is missing"},
         {"band: 0.02, ", "", "claims[2].expect: 'a ~ b within 0.02' is an equivalence (~), and threshold_rule: (line 1) gives no band:"},

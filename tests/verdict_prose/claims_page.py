@@ -217,6 +217,7 @@ def unmarked_tests(rows):
 
 FRACTION_RE = re.compile(r"^([0-9.]+) of the paper's effect")
 BAND_RE = re.compile(r"\bband ([0-9.]+) around the paper's value")
+RATE_AT_MOST_RE = re.compile(r"^\s*rate\s*\(.*\)\s*<=?\s*[0-9.]+\s*$")
 
 
 def close(x, y):
@@ -239,7 +240,9 @@ def rule_threshold(r):
     if not fraction:
         return None
     f = float(fraction.group(1))
-    if re.match(r"^\s*a\s*/\s*b\b", col(r, "expect")):
+    if re.match(r"^\s*a\s*/\s*b\b", col(r, "expect")) or RATE_AT_MOST_RE.match(col(r, "expect")):
+        # from 1: a ratio's no effect, and a rate at most P's (the paper's
+        # rate 0 as at most 1 - F; nl_claim_rule_threshold in core/results)
         return (1 + f * (pv - 1), None)
     return (f * pv, None)
 
@@ -254,6 +257,21 @@ def rule_reproduces(r):
     if not close(threshold, as_float(col(r, "threshold"))):
         return False
     return band is None or close(band, as_float(col(r, "within")))
+
+
+NEVER_RATE_RE = re.compile(r"^\s*rate\s*\(.*\)\s*(<=?\s*0(?:\.0*)?|>=?\s*1(?:\.0*)?)\s*$")
+
+
+def unholdable_rates(verdicts):
+    """(experiment, claim) of each headline rate claim that can never hold:
+    rate(...) <= 0 or >= 1, where the exact (Clopper-Pearson) interval's
+    far end stays short of the bound at any number of seeds"""
+    out = []
+    for name in sorted(verdicts):
+        for r in headline_rows(verdicts[name])[0]:
+            if NEVER_RATE_RE.match(col(r, "expect")):
+                out.append((name, r["claim"]))
+    return out
 
 
 def fitted_thresholds(verdicts):

@@ -465,13 +465,24 @@ def self_test():
              ({"x": [row("same", "0.2", band, "0.2", "0.05", "a ~ b within 0.05")]}, [("x", "same")]),
              # a ratio: the fraction of the paper's distance from 1
              ({"x": [row("ratio", "0.2", half, "-0.6", expect="a/b > 1")]}, []),
-             ({"x": [row("ratio", "0.2", half, "0.4", expect="a/b > 1")]}, [("x", "ratio")])]
+             ({"x": [row("ratio", "0.2", half, "0.4", expect="a/b > 1")]}, [("x", "ratio")]),
+             # a rate at most P: the fraction of the way from 1 to the paper's rate
+             ({"x": [row("rare", "0.5", half, "0", expect="rate(a diverged) <= 0.5")]}, []),
+             ({"x": [row("rare", "0.2", half, "0", expect="rate(a diverged) <= 0.2")]}, [("x", "rare")])]
     failures = 0
     for verdicts, want in cases:
         got = claims_page.fitted_thresholds(verdicts)
         if got != want:
             failures += 1
             print(f"render.py self-test: fitted_thresholds gave {got}, want {want} for {verdicts}", file=sys.stderr)
+    # a rate claim that can never hold is found, a holdable one is not
+    never = {"x": [row("zero", "0", half, "0", expect="rate(a diverged) <= 0"),
+                   row("one", "1", half, "1", expect="rate(a > 2.9) >= 1"),
+                   row("half", "0.5", half, "0", expect="rate(a diverged) <= 0.5"),
+                   row("low", "0.05", half, "0.1", expect="rate(a diverged) <= 0.05")]}
+    if claims_page.unholdable_rates(never) != [("x", "zero"), ("x", "one")]:
+        failures += 1
+        print(f"render.py self-test: unholdable_rates gave {claims_page.unholdable_rates(never)}", file=sys.stderr)
     failures += looks_self_test()
     failures += plan_ledger_self_test()
     failures += claims_page_self_test()
@@ -514,6 +525,10 @@ def main():
         problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
     if claims_page.read_looks(root) is None:
         problems.append(f"{claims_page.LOOKS_FILE}: missing; write it with: build/normlab verdict --looks results")
+    for name, claim in claims_page.unholdable_rates(verdicts):
+        problems.append(f"results/{name}/verdicts.csv: headline claim {claim} is a rate at most 0 or at least 1, "
+                        "which the exact (Clopper-Pearson) interval never reaches at any number of seeds: it can "
+                        "never hold; write the bound the paper allows (results/usage.md, threshold_rule)")
     for name, claim in claims_page.fitted_thresholds(verdicts):
         problems.append(f"results/{name}/verdicts.csv: headline claim {claim}'s threshold lies within its "
                         f"interval's half-width of the effect, and no threshold_rule puts it there (none is "

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 204
+fig_height = 248
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,13 +63,14 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "deepnorm-lm-lr0.01-confirm2: 1 claims, 95% intervals" font title_font
+set title "deepnorm-lm-lr0.01-confirm2: 2 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.362649,0.0694936,0.592438,0.942857,0,deepnorm-beats-post: nats (holds),-0.33 nats,0.02 nats,0.942857
+2,0.317867,0.0602898,0.672259,0.948718,1,deepnorm-trains-where-post-collapses: nats (does not hold),0.13 nats,0.52 nats,nan
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:1.5] reverse
+set yrange [0.5:2.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 336
+fig_height = 380
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,17 +63,18 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "xiong-warmup-confirm: 4 claims, 95% intervals" font title_font
+set title "xiong-warmup-confirm: 5 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.603448,0.0485199,0.939895,0.172414,2,post-no-warmup-stuck-at-top: % of seeds (inconclusive),40% of seeds,98% of seeds,nan
 2,0.51802,0.0584976,0.841876,0.944444,2,warmup-frees-post-at-top: nats (inconclusive),-0.51 nats,0.03 nats,0.944444
 3,0.431152,0.0522858,0.524925,0.845361,1,pre-warmup-not-needed: nats (does not hold),-0.82 nats,0.15 nats,0.845361
 4,0.415536,0.0911707,0.906298,0.538462,2,post-grad-norms-grow (inconclusive),-0.0007,0.0006,0.538462
+5,0.630631,0.0544125,0.953665,0.405405,2,post-stuck-where-pre-trains: nats (inconclusive),0.2 nats,0.94 nats,nan
 EOD
 $bands << EOD
 3,0.845361,0.103093
 EOD
-set yrange [0.5:4.5] reverse
+set yrange [0.5:5.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics

@@ -1,0 +1,594 @@
+"""schedule.py - the next looks, scheduled by the program (issue 92).
+
+usage: schedule.py ROOT            print the confirmations to run next
+       schedule.py ROOT --check    the same, after the checks below
+
+Reads the committed rule, experiments/schedule/rule.yaml (its comment states
+it), and prints each confirmation it schedules: the experiment, its claims,
+the fresh seeds, n, and the estimated CPU time of the cells the claims
+compare; then those past the budget and past the cap, each with its cost,
+and the claims power gives no number for. The inputs are committed files
+alone: results/looks.csv (`normlab verdict --looks results`), each look's
+results/NAME/verdicts.csv, summary.csv and runs/*/summary.json, and
+experiments/*.yaml (a confirmation file committed without runs); no clock,
+no machine.
+
+--check (test_schedule): the output on ROOT equals the output on `git
+archive HEAD` of those files, extracted to a temporary directory (the
+schedule is a function of the commit, not of the working tree); in a copy,
+a planted seeds_power on the cheapest confirmation's claim moves its n by
+the rule, and its runs made 1000 times dearer move it off the top.
+"""
+import csv
+import fnmatch
+import glob
+import itertools
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import claims_page as cp  # noqa: E402
+import history  # noqa: E402
+
+RULE_FILE = os.path.join("experiments", "schedule", "rule.yaml")
+RULE_KEYS = {"min_seeds": int, "margin": float, "cap_seeds": int, "budget_cpu_hours": float, "seed_block": int}
+# the committed files the schedule reads (for --check's archive)
+INPUTS = [RULE_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
+          "results/*/summary.csv", "results/*/runs/*/summary.json", "experiments/*.yaml",
+          "experiments/claims/*.yaml"]
+CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
+NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
+GRID_RE = re.compile(r"^grid:\s*\n((?:[ \t]+.*\n?)*)", re.M)
+GRID_LINE_RE = re.compile(r"^[ \t]+([A-Za-z_][A-Za-z0-9_.]*):\s*\[(.*)\]\s*(?:#.*)?$")
+
+
+class RuleError(Exception):
+    pass
+
+
+def read_rule(root):
+    """{key: value} of the rule file; every key of RULE_KEYS required, no other"""
+    path = os.path.join(root, RULE_FILE)
+    try:
+        text = open(path).read()
+    except OSError as e:
+        raise RuleError(f"{RULE_FILE}: {e.strerror}")
+    out = {}
+    for i, line in enumerate(text.split("\n"), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in RULE_KEYS or key in out:
+            raise RuleError(f"{RULE_FILE}:{i}: '{line}': expected one of {', '.join(RULE_KEYS)}, each once")
+        try:
+            out[key] = RULE_KEYS[key](value)
+        except ValueError:
+            raise RuleError(f"{RULE_FILE}:{i}: {key}: '{value}' is not a {RULE_KEYS[key].__name__}")
+        if out[key] <= 0:
+            raise RuleError(f"{RULE_FILE}:{i}: {key} must be above 0")
+    missing = [k for k in RULE_KEYS if k not in out]
+    if missing:
+        raise RuleError(f"{RULE_FILE}: missing {', '.join(missing)}")
+    return out
+
+
+def read_csv(path):
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return None
+
+
+def read_verdicts(root):
+    out = {}
+    results = os.path.join(root, "results")
+    for pattern in ("*/verdicts.csv", "*/*/verdicts.csv"):
+        for path in sorted(glob.glob(os.path.join(results, pattern))):
+            out[os.path.relpath(os.path.dirname(path), results)] = read_csv(path)
+    return out
+
+
+def parse_cell(text):
+    """{key: value} of a verdicts.csv cell ("k=v, k=v")"""
+    out = {}
+    for part in CELL_SPLIT.split(text.strip()):
+        k, sep, v = part.partition("=")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out
+
+
+def items(text):
+    """a list value's items ("[a, b]"); None for a scalar"""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return [w.strip().strip("'\"") for w in text[1:-1].split(",") if w.strip()]
+    return None
+
+
+def same_value(want, got):
+    """a selector's value against a run's: equal (numbers as numbers, a
+    list-valued key's lists item by item), or a list selector naming it"""
+    if want == got:
+        return True
+    w, g = items(want), items(got)
+    if w is not None and g is not None:
+        return len(w) == len(g) and all(same_value(x, y) for x, y in zip(w, g))
+    if w is not None:
+        return any(same_value(x, got) for x in w)
+    a, b = cp.as_float(want), cp.as_float(got)
+    return a is not None and b is not None and a == b
+
+
+class Sweep:
+    """a look's committed runs: summary.csv's rows with each run's CPU
+    seconds (summary.json's wall_s x threads)"""
+    def __init__(self, root, name):
+        self.name = name
+        self.rows = read_csv(os.path.join(root, "results", name, "summary.csv")) or []
+        self.columns = set(self.rows[0]) if self.rows else set()
+        self.cpu = {}
+        for r in self.rows:
+            try:
+                with open(os.path.join(root, "results", name, "runs", r["run"], "summary.json")) as f:
+                    s = json.load(f)
+            except (OSError, ValueError, KeyError):
+                continue
+            wall, threads = cp.as_float(s.get("wall_s")), cp.as_float(s.get("threads")) or 1
+            if wall:
+                self.cpu[r["run"]] = wall * threads
+
+    def runs_of(self, cell):
+        """the runs a cell's selectors pick (a key the grid does not vary is
+        every run's)"""
+        return {r["run"] for r in self.rows
+                if all(k not in self.columns or same_value(v, r.get(k, "")) for k, v in cell.items())}
+
+    def seeds_of(self, runs):
+        return {r.get("seed") for r in self.rows if r["run"] in runs}
+
+    def cost_per_seed(self, runs):
+        """CPU seconds per seed of these runs; None where one is unpriced"""
+        if not runs or any(run not in self.cpu for run in runs):
+            return None
+        return sum(self.cpu[run] for run in runs) / len(self.seeds_of(runs))
+
+    def max_seed(self):
+        return max((int(cp.as_float(r.get("seed")) or 0) for r in self.rows), default=0)
+
+
+def claim_cells(rows, r):
+    """the cells a verdicts.csv row compares: its a, b, c, d; a claim over
+    cells (each:) its cells' rows'"""
+    if cp.derived(r):
+        prefix = r["claim"] + "["
+        subs = [x for x in rows if x["claim"].startswith(prefix) and not cp.derived(x)]
+    else:
+        subs = [r]
+    cells = set()
+    for x in subs:
+        for k in ("a", "b", "c", "d"):
+            if cp.col(x, k):
+                cells.add(tuple(sorted(parse_cell(x[k]).items())))
+    return cells
+
+
+def fresh_start(max_seed, block):
+    return (max_seed // block + 1) * block + 1
+
+
+def grid_of(text):
+    """{key: [values]} of an experiment file's grid: (flow lists only)"""
+    m = GRID_RE.search(text)
+    out = {}
+    for line in (m.group(1).split("\n") if m else []):
+        g = GRID_LINE_RE.match(line)
+        if g:
+            out[g.group(1)] = [v.strip().strip("'\"") for v in g.group(2).split(",") if v.strip()]
+    return out
+
+
+def pending_files(root, verdicts):
+    """confirmation files committed without runs: [(name, text)]"""
+    out = []
+    for path in sorted(glob.glob(os.path.join(root, "experiments", "*.yaml"))):
+        text = open(path).read()
+        m = NAME_RE.search(text)
+        name = m.group(1) if m else os.path.basename(path)[:-5]
+        if cp.is_confirmation(name) and name not in verdicts and \
+                not os.path.exists(os.path.join(root, "results", name, "summary.csv")):
+            out.append((name, text))
+    return out
+
+
+def hours(seconds):
+    return seconds / 3600 if seconds is not None else None
+
+
+def schedule(root):
+    """the schedule as data: {"rule", "run": [...], "past_budget": [...],
+    "past_cap": [...], "no_number": [...], "unpriced": [...]}; each entry
+    {"name", "base", "claims": [(claim, n, power, look)], "n", "seeds":
+    (first, last), "cost_s", "per_seed_s", "cells", "pending"}"""
+    rule = read_rule(root)
+    verdicts = read_verdicts(root)
+    plans = cp.read_looks(root)
+    if plans is None:
+        raise RuleError(f"{cp.LOOKS_FILE}: missing (normlab verdict --looks results writes it)")
+    heads = []
+    for name in sorted(verdicts):
+        heads += [(name, r) for r in cp.headline_rows(verdicts[name])[0]]
+    sweeps = {}
+
+    def sweep(name):
+        if name not in sweeps:
+            sweeps[name] = Sweep(root, name)
+        return sweeps[name]
+
+    # every look's seeds (and a committed confirmation's) by original; the
+    # highest confirmation number by original
+    max_seed, top_order = {}, {}
+    for name in sorted(set(verdicts) | {os.path.basename(os.path.dirname(p)) for p in
+                                        glob.glob(os.path.join(root, "results", "*", "summary.csv"))}):
+        base, order = cp.confirm_order(name)
+        s = max([sweep(name).max_seed()] + [int(x) for r in verdicts.get(name) or []
+                                            for x in cp.row_seeds(r, verdicts[name]) if x.isdigit()])
+        max_seed[base] = max(max_seed.get(base, 0), s)
+        top_order[base] = max(top_order.get(base, 0), order)
+    pending = pending_files(root, verdicts)
+    for name, text in pending:
+        base, order = cp.confirm_order(name)
+        seeds = [int(v) for v in grid_of(text).get("seed", []) if v.isdigit()]
+        max_seed[base] = max([max_seed.get(base, 0)] + seeds)
+        top_order[base] = max(top_order.get(base, 0), order)
+
+    def n_of(r):
+        power = cp.power_seeds(r)
+        return (max(rule["min_seeds"], math.ceil(rule["margin"] * power)) if power else None), power
+
+    # open claims, grouped by original; a claim a committed confirmation
+    # file keeps is scheduled by that file
+    covered = {(cp.confirm_order(name)[0], m.group(1)) for name, text in pending
+               for m in history.ID_RE.finditer(text)}
+    groups, past_cap, no_number = {}, [], []
+    for (base, claim), looks in sorted(cp.looks_by_claim(heads).items()):
+        plan = plans.get((base, claim))
+        if plan is None or plan["verdict"] in ("holds", "does not hold") or plan["decided_by"] or \
+                (base, claim) in covered:
+            continue
+        _, look, r = looks[-1]
+        n, power = n_of(r)
+        item = {"claim": claim, "n": n, "power": power, "look": look,
+                "cells": {(look, c) for c in claim_cells(verdicts[look], r)}}
+        if n is None:
+            no_number.append(entry(base, [item], None, sweep, max_seed, top_order, rule))
+        elif n > rule["cap_seeds"]:
+            past_cap.append(entry(base, [item], n, sweep, max_seed, top_order, rule))
+        else:
+            groups.setdefault(base, []).append(item)
+    planned = [entry(base, items, max(i["n"] for i in items), sweep, max_seed, top_order, rule)
+               for base, items in sorted(groups.items())]
+    for name, text in pending:
+        planned.append(pending_entry(root, name, text, verdicts, sweep))
+    priced = sorted((e for e in planned if e["cost_s"] is not None),
+                    key=lambda e: (not e["pending"], e["cost_s"], e["name"]))
+    out = {"rule": rule, "run": [], "past_budget": [], "past_cap": sorted(past_cap, key=cost_key),
+           "no_number": no_number, "unpriced": [e for e in planned if e["cost_s"] is None]}
+    spent = 0.0
+    for e in priced:
+        if not out["past_budget"] and spent + e["cost_s"] <= rule["budget_cpu_hours"] * 3600:
+            spent += e["cost_s"]
+            out["run"].append(e)
+        else:
+            out["past_budget"].append(e)
+    out["spent_s"] = spent
+    return out
+
+
+def cost_key(e):
+    return (e["cost_s"] is None, e["cost_s"] or 0, e["name"])
+
+
+def entry(base, items, n, sweep, max_seed, top_order, rule):
+    """a confirmation of base keeping these claims at n seeds"""
+    cells = set()
+    for i in items:
+        cells |= i["cells"]
+    per_seed = cells_cost(cells, sweep)
+    first = fresh_start(max_seed.get(base, 0), rule["seed_block"])
+    order = top_order.get(base, 0) + 1
+    return {"name": base + "-confirm" + ("" if order == 1 else str(order)), "base": base,
+            "claims": [(i["claim"], i["n"], i["power"], i["look"]) for i in items], "n": n,
+            "seeds": (first, first + n - 1) if n else None, "per_seed_s": per_seed,
+            "cost_s": per_seed * n if per_seed is not None and n else None, "cells": len(cells), "pending": False}
+
+
+def cells_cost(cells, sweep):
+    """CPU seconds per seed of these cells, each (look, selectors) read from
+    its look's runs; one cell given by two looks counts once (the later
+    look's); None where a look has no runs to price"""
+    by_cell = {}
+    for look, cell in sorted(cells, key=lambda lc: (cp.confirm_order(lc[0])[1], lc[0])):
+        by_cell[cell] = look
+    by_look = {}
+    for cell, look in by_cell.items():
+        by_look.setdefault(look, set()).update(sweep(look).runs_of(dict(cell)))
+    total = 0.0
+    for look, runs in sorted(by_look.items()):
+        c = sweep(look).cost_per_seed(runs)
+        if c is None:
+            return None
+        total += c
+    return total if by_look else None
+
+
+def pending_entry(root, name, text, verdicts, sweep):
+    """a confirmation file committed without runs: its own seeds, priced at
+    its grid's cells in the latest look of its original that has them"""
+    base, _ = cp.confirm_order(name)
+    grid = grid_of(text)
+    seeds = sorted(int(v) for v in grid.get("seed", []) if v.isdigit())
+    keys = sorted(k for k in grid if k != "seed")
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    per_seed = None
+    looks = sorted((n for n in set(verdicts) if cp.confirm_order(n)[0] == base),
+                   key=lambda n: (-cp.confirm_order(n)[1], n))
+    for look in looks:
+        # the latest look that ran every cell of the grid prices it
+        runs = [sweep(look).runs_of(c) for c in combos]
+        if all(runs):
+            costs = [sweep(look).cost_per_seed(r) for r in runs]
+            per_seed = sum(costs) if None not in costs else None
+            break
+    ids = [m.group(1) for m in history.ID_RE.finditer(text)]
+    n = len(seeds)
+    return {"name": name, "base": base, "claims": [(c, n, None, None) for c in ids], "n": n,
+            "seeds": (seeds[0], seeds[-1]) if seeds else None, "per_seed_s": per_seed,
+            "cost_s": per_seed * n if per_seed is not None and n else None, "cells": None, "pending": True}
+
+
+def fmt_hours(seconds):
+    h = hours(seconds)
+    return "unpriced" if h is None else f"{h:.3f} CPU-hours"
+
+
+def describe(e):
+    seeds = f"seeds {e['seeds'][0]}-{e['seeds'][1]}" if e["seeds"] else "no seeds"
+    per = (f", {e['per_seed_s']:.1f} CPU-s per seed" if e["per_seed_s"] is not None else "")
+    cells = f" of {e['cells']} cells" if e["cells"] else ""
+    if e["n"] is None:
+        head = f"{e['name']}: no n" + (f"; {e['per_seed_s']:.1f} CPU-s per seed{cells}" if e["per_seed_s"] else "")
+    else:
+        head = (f"{e['name']}: {seeds}, n {e['n']}, {fmt_hours(e['cost_s'])}{cells}{per}"
+                + (" (committed, not yet run)" if e["pending"] else ""))
+    lines = [head]
+    for claim, n, power, look in e["claims"]:
+        if look is None:
+            lines.append(f"    {claim}")
+        elif power is None:
+            lines.append(f"    {claim}: power gives no number at its latest look, {look}")
+        else:
+            lines.append(f"    {claim}: power 0.8 asks {power} at its latest look, {look}; n {n}")
+    return lines
+
+
+def render(s):
+    rule = s["rule"]
+    out = [f"# The next confirmations by {RULE_FILE}: n = max({rule['min_seeds']}, ceil({rule['margin']:g} x the "
+           f"seeds power 0.8 asks at the claim's latest look)), at most {rule['cap_seeds']}; cheapest first within "
+           f"{rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the cells compared "
+           "(summary.json wall_s x threads)", ""]
+    sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of {rule['budget_cpu_hours']:g}), in this order"),
+                ("past_budget", "Past the budget"),
+                ("past_cap", f"Past the cap (n above {rule['cap_seeds']})"),
+                ("no_number", "No n (power gives no number at the latest look)"),
+                ("unpriced", "Not priced (no runs of the cells to price)")]
+    for key, title in sections:
+        out.append(f"## {title}: {len(s[key])}")
+        for i, e in enumerate(s[key], 1):
+            lines = describe(e)
+            out.append(f"{i}. {lines[0]}")
+            out += lines[1:]
+        out.append("")
+    return "\n".join(out)
+
+
+# ---- --check ----
+
+def git(root, *args, **kw):
+    return subprocess.run(["git", *history.SAFE, "-C", root, *args], capture_output=True,
+                          env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1"), **kw)
+
+
+def archive(root, dest):
+    """the committed inputs at HEAD, extracted into dest"""
+    tree = git(root, "ls-tree", "-r", "-z", "--name-only", "HEAD")
+    if tree.returncode != 0:
+        return tree.stderr.decode("utf-8", "replace")
+    paths = [p for p in tree.stdout.decode("utf-8", "replace").split("\0")
+             if p and any(fnmatch.fnmatchcase(p, pattern) for pattern in INPUTS)]
+    if not paths:
+        return "none of the inputs is committed"
+    p = git(root, "archive", "--format=tar", "HEAD", "--", *paths)
+    if p.returncode != 0:
+        return p.stderr.decode("utf-8", "replace")
+    t = subprocess.run(["tar", "-x", "-C", dest], input=p.stdout, capture_output=True)
+    return t.stderr.decode("utf-8", "replace") if t.returncode else None
+
+
+def check(root):
+    failures = []
+    here = render(schedule(root))
+    with tempfile.TemporaryDirectory() as tmp:
+        err = archive(root, tmp)
+        if err:
+            return [f"git archive HEAD: {err.strip()}"]
+        try:
+            there = render(schedule(tmp))
+        except RuleError as e:
+            return [f"on git archive HEAD: {e} (commit the rule and the inputs first)"]
+        if here != there:
+            dirty = [line[3:] for line in git(root, "status", "--porcelain", "--untracked-files=all", "--",
+                                               *INPUTS).stdout.decode().split("\n") if line.strip()]
+            failures.append("the schedule on the working tree differs from the one on git archive HEAD"
+                            + (f" (uncommitted inputs: {' '.join(dirty[:20])})" if dirty else "")
+                            + f":\n--- HEAD\n{there}\n--- working tree\n{here}")
+        failures += plant(tmp)
+    return failures
+
+
+def set_column(path, claim, column, value):
+    rows = read_csv(path)
+    with open(path, newline="") as f:
+        fields = next(csv.reader(f))
+    hit = False
+    for r in rows:
+        if r["claim"] == claim:
+            r[column] = value
+            hit = True
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return hit
+
+
+def set_rule(tmp, **values):
+    path = os.path.join(tmp, RULE_FILE)
+    with open(path) as f:
+        text = f.read()
+    for key, value in values.items():
+        text = re.sub(rf"^{key}:.*$", f"{key}: {value}", text, flags=re.M)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def new_ones(s, *keys):
+    return [e for k in keys for e in s[k] if not e["pending"]]
+
+
+def plant(tmp):
+    """changes planted in the copy must move the schedule: first the cap
+    and the budget opened wide, so that every priced open claim is scheduled"""
+    failures = []
+    set_rule(tmp, cap_seeds=10 ** 9, budget_cpu_hours=10 ** 9)
+    s = schedule(tmp)
+    rule = s["rule"]
+    scheduled = new_ones(s, "run")
+    if len(scheduled) < 2:
+        return [f"{len(scheduled)} confirmations scheduled with the cap and budget opened: nothing to order"]
+    first = scheduled[0]
+    if [e["cost_s"] for e in scheduled] != sorted(e["cost_s"] for e in scheduled):
+        failures.append("the confirmations are not cheapest first")
+    # 1. another seeds_power at the claim's latest look: its n by the rule
+    claim, n, power, look = first["claims"][0]
+    want_power = 3 * power + 7
+    want_n = max(rule["min_seeds"], math.ceil(rule["margin"] * want_power))
+    path = os.path.join(tmp, "results", look, "verdicts.csv")
+    set_column(path, claim, "seeds_needed", "")
+    if not set_column(path, claim, "seeds_power", str(want_power)):
+        failures.append(f"{look}/verdicts.csv: no row {claim}")
+    t = schedule(tmp)
+    got_n = {(e["name"], c): cn for e in new_ones(t, "run") for c, cn, _, _ in e["claims"]}.get((first["name"], claim))
+    if got_n != want_n:
+        failures.append(f"planted seeds_power {want_power} for {look}/{claim}: its n is {got_n}, not "
+                        f"max({rule['min_seeds']}, ceil({rule['margin']} x {want_power})) = {want_n}")
+    # 2. the cheapest confirmation's runs 1000 times dearer: no longer first
+    head = new_ones(t, "run")[0]
+    for lk in sorted({c[3] for c in head["claims"]}):
+        for path in glob.glob(os.path.join(tmp, "results", lk, "runs", "*", "summary.json")):
+            with open(path) as f:
+                j = json.load(f)
+            if cp.as_float(j.get("wall_s")):
+                j["wall_s"] = cp.as_float(j["wall_s"]) * 1000
+                with open(path, "w") as f:
+                    json.dump(j, f)
+    u = schedule(tmp)
+    if new_ones(u, "run")[0]["name"] == head["name"]:
+        failures.append(f"{head['name']}'s runs made 1000 times dearer, it is still first")
+    # 3. the rule's budget: just below the cheapest, nothing runs; the cap:
+    # below the cheapest one's n, it is past the cap
+    cheapest = new_ones(u, "run")[0]
+    set_rule(tmp, budget_cpu_hours=cheapest["cost_s"] / 3600 * 0.99)
+    v = schedule(tmp)
+    if new_ones(v, "run") or cheapest["name"] not in [e["name"] for e in new_ones(v, "past_budget")]:
+        failures.append(f"budget below {cheapest['name']}'s cost: it is not past the budget")
+    set_rule(tmp, budget_cpu_hours=10 ** 9, cap_seeds=max(1, cheapest["n"] - 1))
+    w = schedule(tmp)
+    if cheapest["name"] in [e["name"] for e in new_ones(w, "run")] and cheapest["n"] > 1:
+        failures.append(f"cap_seeds {cheapest['n'] - 1}: {cheapest['name']} (n {cheapest['n']}) still scheduled")
+    # 4. a confirmation file committed for the cheapest one: listed at its
+    # own seeds, not yet run, and its claims no longer scheduled again
+    set_rule(tmp, cap_seeds=10 ** 9, budget_cpu_hours=10 ** 9)
+    x = schedule(tmp)
+    top = new_ones(x, "run")[0]
+    first, last = top["seeds"]
+    with open(os.path.join(tmp, "experiments", top["name"] + ".yaml"), "w") as f:
+        f.write(f"name: {top['name']}\ngrid:\n  seed: [{', '.join(str(i) for i in range(first, last + 1))}]\n"
+                "claims:\n" + "".join(f"  - id: {c[0]}\n" for c in top["claims"]))
+    y = schedule(tmp)
+    listed = [e for e in y["run"] + y["past_budget"] if e["name"] == top["name"]]
+    if len(listed) != 1 or not listed[0]["pending"] or listed[0]["seeds"] != top["seeds"]:
+        failures.append(f"a committed {top['name']}.yaml is not listed once, as not yet run, at seeds {first}-{last}")
+    again = [e["name"] for e in new_ones(y, "run", "past_budget", "past_cap") if e["base"] == top["base"]
+             and {c[0] for c in e["claims"]} & {c[0] for c in top["claims"]}]
+    if again:
+        failures.append(f"{top['name']}.yaml committed: its claims are scheduled again in {', '.join(again)}")
+    return failures
+
+
+def self_test():
+    """the pieces the schedule is built of, on known inputs"""
+    failures = []
+    if fresh_start(372, 100) != 401 or fresh_start(400, 100) != 501 or fresh_start(0, 100) != 101:
+        failures.append("fresh_start: seeds above 372 start at 401, above 400 at 501, above none at 101")
+    if parse_cell("model.norm.placement=post, train.optimizer.lr=0.01") != \
+            {"model.norm.placement": "post", "train.optimizer.lr": "0.01"}:
+        failures.append("parse_cell")
+    if not same_value("0.010", "0.01") or same_value("post", "pre") or not same_value("[2, 4]", "4") or \
+            not same_value("[spatial]", '[spatial]') or same_value("[spatial]", "[batch, spatial]") or \
+            not same_value("[64, 64]", "[64,64]"):
+        failures.append("same_value")
+    g = grid_of("grid:\n  model.norm.placement: [post]\n  seed: [701, 702]\nplots:\n  - x\n")
+    if g != {"model.norm.placement": ["post"], "seed": ["701", "702"]}:
+        failures.append(f"grid_of: {g}")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "experiments", "schedule"))
+        with open(os.path.join(tmp, RULE_FILE), "w") as f:
+            f.write("min_seeds: 5\nmargin: 1.25\ncap_seeds: 64\nbudget_cpu_hours: 3\n")
+        try:
+            read_rule(tmp)
+            failures.append("a rule without seed_block was read")
+        except RuleError:
+            pass
+    return failures
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) not in (1, 2) or (len(args) == 2 and args[1] != "--check"):
+        sys.exit(__doc__.split("\n\n")[1])
+    root = args[0]
+    try:
+        if len(args) == 2:
+            failures = self_test() + check(root)
+            for f in failures:
+                print(f"schedule.py: {f}", file=sys.stderr)
+            if failures:
+                sys.exit(1)
+        print(render(schedule(root)))
+    except RuleError as e:
+        sys.exit(f"schedule.py: {e}")
+
+
+if __name__ == "__main__":
+    main()
