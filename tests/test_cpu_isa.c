@@ -260,16 +260,23 @@ START_TEST(test_kernel_sets)
 }
 END_TEST
 
-/* `normlab run` under NORMLAB_CPU_KERNELS=set, in tu_tmp: exit 2, its
- * message holding both texts, and no run directory written */
-static void refused_before_writing(const char *set, const char *text, const char *also)
+/* `normlab run` of the smoke config under NORMLAB_CPU_KERNELS=set in
+ * tu_tmp, into out_dir, with `extra` options; its output in out.txt */
+static int run_under_set(const char *set, const char *extra, const char *out_dir)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "cd %s && NORMLAB_CPU_KERNELS=%s %s run %s/configs/synthetic-smoke.yaml "
-             "--out refused > out.txt 2>&1",
-             tu_tmp, set, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
-    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+             "cd %s && NORMLAB_CPU_KERNELS=%s %s run %s/configs/synthetic-smoke.yaml %s --out %s "
+             "> out.txt 2>&1",
+             tu_tmp, set, NORMLAB_BINARY, NORMLAB_SOURCE_DIR, extra, out_dir);
+    return WEXITSTATUS(system(cmd));
+}
+
+/* that run refused: exit 2, its message holding both texts, and no run
+ * directory written */
+static void refused_before_writing(const char *set, const char *text, const char *also)
+{
+    ck_assert_int_eq(run_under_set(set, "", "refused"), 2);
     char *out = tu_tmp_read("out.txt");
     ck_assert_msg(strstr(out, text) && strstr(out, also), "%s", out);
     free(out);
@@ -285,13 +292,8 @@ START_TEST(test_command_line)
     tu_tmp_make("cpu-isa");
     const int last = nl_cpu_kernel_set_count() - 1;
     const char *set = nl_cpu_kernel_set_name(last);
-    char cmd[2048];
     if (nl_cpu_kernel_set_runs_here(last)) {
-        snprintf(cmd, sizeof cmd,
-                 "cd %s && NORMLAB_CPU_KERNELS=%s %s run %s/configs/synthetic-smoke.yaml "
-                 "--set train.steps=3 --out run > out.txt 2>&1",
-                 tu_tmp, set, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
-        ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
+        ck_assert_int_eq(run_under_set(set, "--set train.steps=3", "run"), 0);
         char *summary = tu_tmp_read("run/summary.json");
         char want[128];
         snprintf(want, sizeof want, "\"cpu_kernels\": \"%s\"", set);
