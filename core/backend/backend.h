@@ -42,7 +42,18 @@ typedef struct {
     /* the layouts of x (dx) and y (dy): 0 NCHW, B > 0 channel-blocked
      * (nl_shape.block); the CPU runs blocked ones on oneDNN alone */
     int in_block, out_block;
+    /* which operands the caller's memory holds as bf16 (NL_IO_BF16_*: x,
+     * y, dx, dy), the rest fp32: the plan's precision pass decides it
+     * (nl_shape.store), blocked operands of a bf16 convolution alone */
+    unsigned char io_bf16;
 } nl_conv_geom;
+
+/* The operands of a kernel its caller stores as bf16 (nl_conv_geom.io_bf16,
+ * nl_norm_geom.io_bf16): x read, y written (rounded to nearest even) and
+ * read back by a backward that reads y, dy read, dx written rounded (never
+ * added into). Set only where the plan's precision pass found every
+ * value already bf16, so a kernel computes the same numbers either way. */
+enum { NL_IO_BF16_X = 1, NL_IO_BF16_Y = 2, NL_IO_BF16_DX = 4, NL_IO_BF16_DY = 8 };
 
 typedef struct {
     nl_pool_kind kind;
@@ -83,6 +94,9 @@ typedef struct {
      * puts it, C a multiple of B (the plan's channel block, the CPU alone).
      * Last, so that a geometry written without it is plain. */
     int block;
+    /* the operands stored as bf16 (NL_IO_BF16_*; blocked geometries alone,
+     * 0: all fp32) */
+    unsigned char io_bf16;
 } nl_norm_geom;
 
 /* statistics groups (entries of save_mean/save_rstd) and values per group */

@@ -21,7 +21,15 @@ typedef struct {
      * blocked activation say so (nl_layer_vtable.takes_blocked); the
      * builder refuses the others. */
     int block;
+    /* how the activation is stored: 0 fp32; NL_STORE_BF16_DATA its values,
+     * NL_STORE_BF16_GRAD its gradient as bf16 (uint16 words, in the same
+     * layout), where the plan's precision pass (core/plan/precision.c)
+     * found every reader and writer of them rounding to bf16 anyway, so the
+     * stored values are the same numbers. Blocked activations alone. */
+    unsigned char store;
 } nl_shape;
+
+enum { NL_STORE_BF16_DATA = 1, NL_STORE_BF16_GRAD = 2 };
 
 static inline size_t nl_shape_per_sample(nl_shape s) { return (size_t)s.c * s.h * s.w; }
 static inline size_t nl_shape_count(nl_shape s) { return (size_t)s.n * nl_shape_per_sample(s); }
