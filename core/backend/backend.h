@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/shape.h"
 #include "base/names.h"
 #include "base/status.h"
 
@@ -54,6 +55,16 @@ typedef struct {
  * added into). Set only where the plan's precision pass found every
  * value already bf16, so a kernel computes the same numbers either way. */
 enum { NL_IO_BF16_X = 1, NL_IO_BF16_Y = 2, NL_IO_BF16_DX = 4, NL_IO_BF16_DY = 8 };
+
+/* the io_bf16 of a kernel whose input and output activations are stored
+ * as nl_shape.store says */
+static inline unsigned char nl_io_bf16_of(unsigned in_store, unsigned out_store)
+{
+    return (unsigned char)(((in_store & NL_STORE_BF16_DATA) ? NL_IO_BF16_X : 0) |
+                           ((in_store & NL_STORE_BF16_GRAD) ? NL_IO_BF16_DX : 0) |
+                           ((out_store & NL_STORE_BF16_DATA) ? NL_IO_BF16_Y : 0) |
+                           ((out_store & NL_STORE_BF16_GRAD) ? NL_IO_BF16_DY : 0));
+}
 
 typedef struct {
     nl_pool_kind kind;

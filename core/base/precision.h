@@ -56,6 +56,11 @@ NL_PRECISION_FN float nl_round_bf16(float x)
     return nl_bits_float(bits & 0xffff0000u);
 }
 
+/* bf16 storage (a word per value, the upper half of the fp32): the word
+ * of nl_round_bf16(x), and the value a word holds */
+NL_PRECISION_FN uint16_t nl_bf16_word(float x) { return (uint16_t)(nl_float_bits(nl_round_bf16(x)) >> 16); }
+NL_PRECISION_FN float nl_bf16_value(uint16_t word) { return nl_bits_float((uint32_t)word << 16); }
+
 /* IEEE half: 10 significand bits, exponents down to -14, then subnormals
  * in steps of 2^-24. */
 NL_PRECISION_FN float nl_round_fp16(float x)

@@ -2,6 +2,7 @@
  * activation is taken from its output, which the layer keeps anyway. */
 #include <math.h>
 
+#include "base/precision.h"
 #include "cpu/cpu.h"
 #include "backend/twins.h"
 
@@ -93,6 +94,25 @@ void nl_cpu_pass_gradient(nl_backend *be, size_t count, const float *src, float 
             dst[i] = src[i];
         );
     }
+}
+
+void nl_cpu_add_forward_bf16(nl_backend *be, size_t count, const uint16_t *a, const float *b,
+                             float *y)
+{
+    (void)be;
+    NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
+    for (size_t i = 0; i < count; i++)
+        y[i] = nl_bf16_value(a[i]) + b[i];
+    );
+}
+
+void nl_cpu_pass_gradient_bf16(nl_backend *be, size_t count, const float *src, uint16_t *dst)
+{
+    (void)be;
+    NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
+    for (size_t i = 0; i < count; i++)
+        dst[i] = nl_bf16_word(src[i]);
+    );
 }
 
 /* Loss scaling's unscale over the fixed parts of sum_squares, each

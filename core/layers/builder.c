@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "layers/builder.h"
+#include "model/spec.h"
 
 /* out of memory: the first error names it, later ones add nothing */
 static void fail_nomem(nl_builder *b)
@@ -141,6 +142,11 @@ static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
     }
     snprintf(a->name, sizeof a->name, "%s", name);
     a->shape = shape;
+    a->shape.store = 0;
+    if (b->bf16_data && nl_plan_stored_bf16(b->bf16_data, b->n_acts))
+        a->shape.store |= NL_STORE_BF16_DATA;
+    if (b->bf16_grad && nl_plan_stored_bf16(b->bf16_grad, b->n_acts))
+        a->shape.store |= NL_STORE_BF16_GRAD;
     b->acts[b->n_acts++] = a;
     return a;
 }

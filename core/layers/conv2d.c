@@ -11,6 +11,7 @@ typedef struct {
     nl_param *weight;
     nl_param *bias;
     nl_param_norm param_norm;
+    bool bf16; /* its products in bf16 (the backend's precision) */
 } conv_layer;
 
 static void conv_forward(nl_layer *self, const nl_pass *pass)
@@ -52,13 +53,29 @@ static void conv_flops(const nl_layer *self, nl_layer_flops *out)
     *out = (nl_layer_flops){.forward = product, .input_grad = product, .weight_grad = product};
 }
 
+/* A bf16 convolution's blocked operands are oneDNN's (the plan's layout
+ * pass gives the block only where oneDNN runs the precision), which reads
+ * its inputs rounded to bf16 and rounds what it writes: each side can be
+ * stored as bf16, and rounds. NCHW sides stay fp32 (normlab's own
+ * convolutions may run them). */
+static void conv_bf16_io(const nl_layer *self, unsigned *takes, unsigned *rounds)
+{
+    const conv_layer *l = (const conv_layer *)self;
+    *takes = 0;
+    if (l->bf16 && l->geom.in_block)
+        *takes |= NL_IO_BF16_X | NL_IO_BF16_DX;
+    if (l->bf16 && l->geom.out_block)
+        *takes |= NL_IO_BF16_Y | NL_IO_BF16_DY;
+    *rounds = *takes;
+}
+
 /* one per parameter normalizer: "conv2d", "conv2d+ws", ... */
 static const nl_layer_vtable conv_vtables[] = {
 #define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
     [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .flops = conv_flops,                    \
                             .forward = conv_forward,                                               \
                             .backward = conv_backward, .param_norm = conv_param_norm,             \
-                            .takes_blocked = true},
+                            .takes_blocked = true, .bf16_io = conv_bf16_io},
 #include "layers/param_norm_kinds.def"
 };
 
@@ -112,8 +129,17 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
     if (!nl_builder_window_fits(b, name, "a ", " kernel", kernel, kernel, stride, pad, g.in_h,
                                 g.in_w, &g.out_h, &g.out_w))
         return NULL;
+    /* the output first: the geometry says how the plan stores it */
+    nl_act *out = nl_builder_act(
+        b, name,
+        (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4,
+                   .block = g.out_block});
+    if (!out)
+        return NULL;
+    g.io_bf16 = nl_io_bf16_of(in->shape.store, out->shape.store);
     conv_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
+    l->bf16 = nl_builder_backend(b)->product_precision == NL_PRECISION_BF16;
     char pname[96];
     snprintf(pname, sizeof pname, "%s.weight", name);
     l->weight = nl_builder_param(b, pname, 4, (int[]){out_c, g.in_c, kernel, kernel}, false,
@@ -132,10 +158,6 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
     const int train_batch = nl_builder_train_batch(b);
     if (train_batch > 0 && train_batch < in->shape.n)
         nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, train_batch));
-    nl_act *out = nl_builder_act(
-        b, name,
-        (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4,
-                   .block = g.out_block});
     nl_layer_init(&l->base, &conv_vtables[nl_param_norm_kind_of(&l->param_norm)], name, in, NULL,
                   out);
     nl_builder_add(b, &l->base);

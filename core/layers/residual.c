@@ -47,7 +47,12 @@ static void add_forward(nl_layer *self, const nl_pass *pass)
         return;
     }
     if (!l->gain) {
-        be->ops->add_forward(be, count, self->in[0]->data, self->in[1]->data, self->out->data);
+        if (self->in[0]->shape.store & NL_STORE_BF16_DATA)
+            be->ops->add_forward_bf16(be, count, (const uint16_t *)self->in[0]->data,
+                                      self->in[1]->data, self->out->data);
+        else
+            be->ops->add_forward(be, count, self->in[0]->data, self->in[1]->data,
+                                 self->out->data);
         return;
     }
     /* SkipInit's gain is not an autocast product: fp32 under any
@@ -79,10 +84,26 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
         if (i == 1 && l->shortcut_scale)
             nl_layer_scale_backward(pass, self->out->shape, l->shortcut_scale, self->out->grad,
                                     self->in[1]->grad, self->accumulate_din[1]);
+        else if (i == 0 && (self->in[0]->shape.store & NL_STORE_BF16_GRAD))
+            be->ops->pass_gradient_bf16(be, count, self->out->grad,
+                                        (uint16_t *)self->in[0]->grad);
         else
             be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,
                                    self->accumulate_din[i]);
     }
+}
+
+/* nl_layer_vtable.bf16_io: the branch (the first input) read from bf16
+ * storage and its gradient written rounded to it, where the add is plain
+ * (no gain, no shortcut scale); it rounds neither itself. A probe that
+ * drops the branch turns the precision pass off. */
+static void add_bf16_io(const nl_layer *self, unsigned *takes, unsigned *rounds)
+{
+    const add_layer *l = (const add_layer *)self;
+    *rounds = 0;
+    *takes = !l->gain && !l->shortcut_scale && self->in[0]->shape.block
+                 ? NL_IO_BF16_X | NL_IO_BF16_DX
+                 : 0;
 }
 
 static void add_drop_branch(nl_layer *self, bool drop)
@@ -97,7 +118,8 @@ static const nl_layer_vtable add_vtable = {.kind = "residual_add",
                                            .drop_branch = add_drop_branch,
                                            /* element by element (the gain's gradient a
                                             * sum over all of them) */
-                                           .takes_blocked = true};
+                                           .takes_blocked = true,
+                                           .bf16_io = add_bf16_io};
 
 /* gain_name: SkipInit's learned gain on the branch; shortcut_scale != 1:
  * DeepNorm's constant on the shortcut (never both: no architecture asks) */

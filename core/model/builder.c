@@ -152,6 +152,12 @@ static nl_code allocate_states(nl_builder *b, nl_model *m, nl_error *err)
     return NL_OK;
 }
 
+/* bytes of one value of a's values or gradient (which: NL_STORE_BF16_*) */
+static size_t value_bytes(const nl_act *a, unsigned which)
+{
+    return (a->shape.store & which) ? sizeof(uint16_t) : sizeof(float);
+}
+
 /* the activations and their gradients; an alias shares its root's */
 static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
 {
@@ -160,9 +166,9 @@ static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
         nl_act *a = b->acts[i];
         if (a->alias_of)
             continue;
-        act_bytes += round_bytes(nl_shape_count(a->shape) * sizeof(float));
+        act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_DATA));
         if (a->needs_grad)
-            act_bytes += round_bytes(nl_shape_count(a->shape) * sizeof(float));
+            act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_GRAD));
     }
     nl_code rc;
     if ((rc = allocate(m, b->be, act_bytes, &m->act_arena, err)))
@@ -172,12 +178,11 @@ static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
         nl_act *a = b->acts[i];
         if (a->alias_of)
             continue;
-        size_t bytes = round_bytes(nl_shape_count(a->shape) * sizeof(float));
         a->data = (float *)cursor;
-        cursor += bytes;
+        cursor += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_DATA));
         if (a->needs_grad) {
             a->grad = (float *)cursor;
-            cursor += bytes;
+            cursor += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_GRAD));
         }
     }
     for (int i = 0; i < b->n_acts; i++) {
@@ -362,6 +367,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
                        capacity, train_batch);
     nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity, .train_batch = train_batch,
                     .seed = seed, .err = err, .channel_block = spec->channel_block,
+                    .bf16_data = spec->bf16_data, .bf16_grad = spec->bf16_grad,
                     .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m)

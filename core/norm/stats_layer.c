@@ -342,13 +342,29 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
     return true;
 }
 
+/* nl_layer_vtable.bf16_io: the blocked kernels read x and dy and write y
+ * and dx in bf16 storage on the fused path (norm_forward, _forward_act,
+ * _forward_eval, _backward, _backward_act); the training hooks, the
+ * synchronized and the frozen paths and the other points read fp32. It
+ * rounds none of them itself. */
+static void stats_bf16_io(const nl_layer *self, unsigned *takes, unsigned *rounds)
+{
+    const stats_layer *l = (const stats_layer *)self;
+    *rounds = 0;
+    *takes = l->geom.block && l->geom.stats_precision == NL_PRECISION_FP32 && l->fused &&
+                     !l->training && !l->spec.sync && !l->point.train_running &&
+                     !l->frozen_consts
+                 ? NL_IO_BF16_X | NL_IO_BF16_Y | NL_IO_BF16_DX | NL_IO_BF16_DY
+                 : 0;
+}
+
 /* the kind names `show` and the tests see; [blocked]: the same on a
  * channel-blocked input (the plan's channel block), the norm family's ops
  * taking the block in the geometry */
 #define STATS_VTABLE(name, blocked)                                                                \
     {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \
      .backward = stats_backward, .prepare = stats_prepare, .fuse_relu = stats_fuse_relu,          \
-     .takes_blocked = blocked}
+     .takes_blocked = blocked, .bf16_io = stats_bf16_io}
 static const nl_layer_vtable batchnorm_vtables[2] = {STATS_VTABLE("batchnorm", false),
                                                      STATS_VTABLE("batchnorm", true)};
 static const nl_layer_vtable groupnorm_vtables[2] = {STATS_VTABLE("groupnorm", false),
@@ -474,6 +490,8 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
         nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
     }
     nl_act *out = nl_builder_act(b, name, in->shape);
+    if (out)
+        l->geom.io_bf16 = nl_io_bf16_of(in->shape.store, out->shape.store);
     const int blocked = geom.block != 0;
     nl_layer_init(&l->base,
                   geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],

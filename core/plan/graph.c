@@ -17,7 +17,8 @@
 enum { GRAPHS_KEPT = 64 };
 
 /* what a graph was assembled for: the decided spec (its layout_key aside,
- * which names the decision, not the model) and the run's sizes */
+ * which names the decision, not the model, and its bf16 storage) and the
+ * run's sizes */
 typedef struct {
     nl_model_spec spec;
     int capacity, train_batch, threads;
@@ -43,6 +44,11 @@ static graph_key key_of(const nl_model_spec *spec, const nl_plan_run *run)
     memset(&key, 0, sizeof key);
     memcpy(&key.spec, spec, sizeof key.spec);
     key.spec.layout_key = 0;
+    /* the precision pass's storage changes no layer and only lowers the
+     * bytes: a graph planned with fp32 storage is the same graph (its bytes
+     * the bound), and the pass's own trial is the one the checks read */
+    memset(key.spec.bf16_data, 0, sizeof key.spec.bf16_data);
+    memset(key.spec.bf16_grad, 0, sizeof key.spec.bf16_grad);
     key.capacity = run->capacity > run->train_batch ? run->capacity : run->train_batch;
     key.train_batch = run->train_batch;
     key.threads = run->threads > 0 ? run->threads : 1;

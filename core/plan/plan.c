@@ -13,6 +13,8 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
     memcpy(&bare, model, sizeof bare);
     bare.channel_block = 0;
     bare.layout_key = 0;
+    memset(bare.bf16_data, 0, sizeof bare.bf16_data);
+    memset(bare.bf16_grad, 0, sizeof bare.bf16_grad);
     const struct {
         int precision, train_batch, device;
     } rest = {(int)run->precision, run->train_batch, (int)device};
@@ -35,20 +37,30 @@ nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_dev
     out->norm.freezable = run->freezable;
     nl_plan_fuse(out, run);
     const uint64_t key = layout_key(model, run, device);
-    if (model->layout == NL_LAYOUT_AUTO && model->layout_key == key)
-        return NL_OK; /* decided for this very run and device */
-    const nl_device_caps caps = nl_device_caps_of(device);
-    nl_code rc = nl_plan_layout(out, &caps, run, err);
-    out->layout_key = key;
-    return rc;
+    /* a layout decided for this very run and device is kept */
+    if (!(model->layout == NL_LAYOUT_AUTO && model->layout_key == key)) {
+        const nl_device_caps caps = nl_device_caps_of(device);
+        nl_code rc = nl_plan_layout(out, &caps, run, err);
+        out->layout_key = key;
+        if (rc != NL_OK)
+            return rc;
+    }
+    return nl_plan_precision(out, run, err);
 }
 
 void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, nl_buf *text)
 {
-    /* activations stay fp32 between layers; the products take the run's
-     * precision */
-    nl_buf_printf(text, "  plan: activations fp32 between layers, products in %s",
-                  nl_name_of(&nl_precision_names, planned->product_precision));
+    /* the products take the run's precision; the activations fp32 but
+     * where the precision pass stores them as bf16 */
+    int grads;
+    const int values = nl_plan_stored_count(planned, &grads);
+    if (values || grads)
+        nl_buf_printf(text, "  plan: activations bf16 where every reader and writer rounds "
+                            "them (%d values, %d gradients; the rest fp32), products in %s",
+                      values, grads, nl_name_of(&nl_precision_names, planned->product_precision));
+    else
+        nl_buf_printf(text, "  plan: activations fp32 between layers, products in %s",
+                      nl_name_of(&nl_precision_names, planned->product_precision));
     if (nl_arch_reads_key(nl_arch_info_of(planned->arch), "model.layout")) {
         const int block = planned->channel_block;
         nl_buf_printf(text, "; layout %s", block ? "blocked" : "nchw");
