@@ -347,7 +347,7 @@ void nl_cuda_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const floa
                                const float *running_mean, const float *running_var, float *y)
 {
     /* per-channel statistics, whatever geometry the kind trains with */
-    const nl_norm_geom per_channel = {g->n, g->c, g->hw, 0, true, g->eps, g->stats_precision, 0};
+    const nl_norm_geom per_channel = {g->n, g->c, g->hw, 0, true, g->eps, g->stats_precision, 0, 0};
     nl_cuda_norm_apply(be, &per_channel, x, running_mean, running_var, gamma, beta, y, NULL);
 }
 

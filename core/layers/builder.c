@@ -9,7 +9,6 @@
 
 #include "base/alloc.h"
 #include "layers/builder.h"
-#include "model/spec.h"
 
 /* out of memory: the first error names it, later ones add nothing */
 static void fail_nomem(nl_builder *b)
@@ -129,6 +128,14 @@ static bool shape_fits(nl_builder *b, const char *name, nl_shape shape)
     return true;
 }
 
+/* the plan stores the next activation as bf16 in `bits` (one per
+ * activation, b->stored_acts of them) */
+static bool stored(const nl_builder *b, const uint64_t *bits)
+{
+    const int k = b->n_acts;
+    return bits && k < b->stored_acts && (bits[k / 64] >> (k % 64) & 1);
+}
+
 static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
 {
     if (!shape_fits(b, name, shape))
@@ -142,11 +149,8 @@ static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
     }
     snprintf(a->name, sizeof a->name, "%s", name);
     a->shape = shape;
-    a->shape.store = 0;
-    if (b->bf16_data && nl_plan_stored_bf16(b->bf16_data, b->n_acts))
-        a->shape.store |= NL_STORE_BF16_DATA;
-    if (b->bf16_grad && nl_plan_stored_bf16(b->bf16_grad, b->n_acts))
-        a->shape.store |= NL_STORE_BF16_GRAD;
+    a->shape.store = (stored(b, b->bf16_data) ? NL_STORE_BF16_DATA : 0) |
+                     (stored(b, b->bf16_grad) ? NL_STORE_BF16_GRAD : 0);
     b->acts[b->n_acts++] = a;
     return a;
 }

@@ -39,9 +39,11 @@ struct nl_builder {
     size_t workspace;
     /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */
     int channel_block;
-    /* the activations stored as bf16, by the order they are made: the
-     * plan's (nl_model_spec.bf16_data, bf16_grad) */
+    /* the activations stored as bf16, a bit each in the order they are
+     * made, for the first stored_acts: the plan's (nl_model_spec.bf16_data,
+     * bf16_grad) */
     const uint64_t *bf16_data, *bf16_grad;
+    int stored_acts;
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can
      * finish without checking: never added to the lists, never freed. One

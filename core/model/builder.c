@@ -358,6 +358,22 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
     return out;
 }
 
+/* the model owns what the builder made (nl_model_free releases it); the
+ * builder keeps reading it while it plans */
+static void take_lists(nl_model *m, const nl_builder *b)
+{
+    m->layers = b->layers;
+    m->n_layers = b->n_layers;
+    m->acts = b->acts;
+    m->n_acts = b->n_acts;
+    m->params = b->params;
+    m->n_params = b->n_params;
+    m->states = b->states;
+    m->n_states = b->n_states;
+    m->counters = b->counters;
+    m->n_counters = b->n_counters;
+}
+
 nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
                           int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,
                           nl_model **out, nl_error *err)
@@ -365,9 +381,10 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
                        capacity, train_batch);
-    nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity, .train_batch = train_batch,
-                    .seed = seed, .err = err, .channel_block = spec->channel_block,
-                    .bf16_data = spec->bf16_data, .bf16_grad = spec->bf16_grad,
+    nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity,
+                    .train_batch = train_batch, .seed = seed, .err = err,
+                    .channel_block = spec->channel_block, .bf16_data = spec->bf16_data,
+                    .bf16_grad = spec->bf16_grad, .stored_acts = NL_PLAN_STORED_ACTS,
                     .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m)
@@ -388,18 +405,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
         input->needs_grad = 0; /* nothing upstream of the data */
         logits = construct(&b, input, ctx);
     }
-    /* the model owns what the builder made (nl_model_free releases it); the
-     * builder keeps reading it while it plans */
-    m->layers = b.layers;
-    m->n_layers = b.n_layers;
-    m->acts = b.acts;
-    m->n_acts = b.n_acts;
-    m->params = b.params;
-    m->n_params = b.n_params;
-    m->states = b.states;
-    m->n_states = b.n_states;
-    m->counters = b.counters;
-    m->n_counters = b.n_counters;
+    take_lists(m, &b);
     if (!logits || b.failed) {
         if (!b.failed)
             nl_builder_fail(&b, NL_ERR_CONFIG, "model: the architecture produced no output");
