@@ -5,8 +5,11 @@
 #define NL_CPU_NORM_BLOCKED_INTERNAL_H
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "backend/backend.h"
+#include "cpu/reduce.h"
 
 enum {
     LANES = 8,                       /* floats per vector */
@@ -15,6 +18,120 @@ enum {
     PIXEL_CHUNK = 32,                /* pixels per float partial: 8 per phase */
     PANEL = 512,                     /* channels of the per-channel stack arrays */
 };
+
+/* ---- operands stored as bf16 (nl_norm_geom.io_bf16) ----
+ * A bf16 operand is a uint16_t array with the fp32 array's element index,
+ * each word the upper half of an fp32; its pointer keeps the op's float *
+ * type and is only ever read through these helpers. Values are widened on
+ * load and rounded on store, in registers, so the arithmetic and the order
+ * of every sum are the fp32 kernel's. The helpers take `bf16` as a constant
+ * of the copy they are inlined into (one copy per case of the mask), so
+ * that no flag is tested in a loop. */
+typedef uint16_t io_h8 __attribute__((vector_size(16), aligned(2), may_alias));
+typedef uint32_t io_u8 __attribute__((vector_size(32)));
+
+/* element i of an operand, fp32 or bf16: its address */
+static inline __attribute__((always_inline)) const void *io_at(const void *p, size_t i, bool bf16)
+{
+    return bf16 ? (const void *)((const uint16_t *)p + i) : (const void *)((const float *)p + i);
+}
+static inline __attribute__((always_inline)) void *io_at_w(void *p, size_t i, bool bf16)
+{
+    return bf16 ? (void *)((uint16_t *)p + i) : (void *)((float *)p + i);
+}
+
+/* 8 values from element i: bf16 widened (zero-extended and shifted up 16
+ * bits: vpmovzxwd and vpslld where the set has AVX2) */
+static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t i, bool bf16)
+{
+    if (!bf16)
+        return nl_v8_load((const float *)p + i);
+    const uint16_t *h = (const uint16_t *)p + i;
+#if defined(__AVX2__)
+    return (nl_v8)_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)h)), 16);
+#else
+    return (nl_v8)(__builtin_convertvector(*(const io_h8 *)h, io_u8) << 16);
+#endif
+}
+
+/* v stored at element i: bf16 rounded to nearest, ties to even, a NaN kept
+ * a quiet NaN, bit for bit base/precision.h's nl_round_bf16 (its upper
+ * half). The NaN lanes are found and handled by arithmetic alone: a
+ * vector compare or select of 8 lanes, wider than SSE2's registers, is
+ * taken lane by lane in the baseline set. */
+static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, bool bf16)
+{
+    if (!bf16) {
+        nl_v8_store((float *)p + i, v);
+        return;
+    }
+    const io_u8 bits = (io_u8)v;
+    /* 1 in a NaN lane (|bits| above infinity's: the difference, of two
+     * values below 2^31, negative), which gets the quiet bit and no
+     * rounding increment */
+    const io_u8 nan = (0x7f800000u - (bits & 0x7fffffffu)) >> 31;
+    const io_u8 up = (0x7fffu + ((bits >> 16) & 1u)) & (nan - 1u);
+    const nl_v8i half = (nl_v8i)(((bits | (nan << 22)) + up) >> 16); /* below 2^16 */
+    uint16_t *h = (uint16_t *)p + i;
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    _mm_storeu_si128((__m128i *)h, _mm256_cvtepi32_epi16((__m256i)half));
+#elif defined(__AVX2__)
+    /* the halves packed within each 128-bit lane, then lanes' low quadwords */
+    const __m256i packed = _mm256_packus_epi32((__m256i)half, (__m256i)half);
+    _mm_storeu_si128((__m128i *)h, _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
+#else
+    *(io_h8 *)h = __builtin_convertvector(half, io_h8);
+#endif
+}
+
+/* one value (the shifts the sums are taken about) */
+static inline float io_get(const void *p, size_t i, bool bf16)
+{
+    if (!bf16)
+        return ((const float *)p)[i];
+    const uint32_t bits = (uint32_t)((const uint16_t *)p)[i] << 16;
+    float v;
+    __builtin_memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* the gradient g at element i: dy, or dy where y > 0 with y (a fused
+ * ReLU's output), each in its storage (io: the constant mask) */
+static inline __attribute__((always_inline)) nl_v8 io_dy_load(const void *dy, const void *y,
+                                                              size_t i, unsigned io)
+{
+    const nl_v8 g = io_load(dy, i, io & NL_IO_BF16_DY);
+    return y ? nl_v8_pass_where(g, io_load(y, i, io & NL_IO_BF16_Y)) : g;
+}
+
+/* CALL(mask) for the mask io holds of the bits a, b (c, d), each mask a
+ * constant: one copy per case */
+#define IO_CASES2(io, CALL, a, b)                                                                  \
+    switch ((io) & ((a) | (b))) {                                                                  \
+    case 0: CALL(0); break;                                                                        \
+    case (a): CALL(a); break;                                                                      \
+    case (b): CALL(b); break;                                                                      \
+    default: CALL((a) | (b)); break;                                                               \
+    }
+#define IO_CASES3(io, CALL, a, b, c)                                                               \
+    switch ((io) & ((a) | (b) | (c))) {                                                            \
+    case 0: CALL(0); break;                                                                        \
+    case (a): CALL(a); break;                                                                      \
+    case (b): CALL(b); break;                                                                      \
+    case (a) | (b): CALL((a) | (b)); break;                                                        \
+    case (c): CALL(c); break;                                                                      \
+    case (a) | (c): CALL((a) | (c)); break;                                                        \
+    case (b) | (c): CALL((b) | (c)); break;                                                        \
+    default: CALL((a) | (b) | (c)); break;                                                         \
+    }
+#define IO_CASES4(io, CALL, a, b, c, d)                                                            \
+    do {                                                                                           \
+        if ((io) & (d)) {                                                                          \
+            IO_CASES3(io, CALL##_WITH, a, b, c)                                                    \
+        } else {                                                                                   \
+            IO_CASES3(io, CALL, a, b, c)                                                           \
+        }                                                                                          \
+    } while (0)
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
