@@ -56,9 +56,10 @@ static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t
 
 /* v stored at element i: bf16 rounded to nearest, ties to even, a NaN kept
  * a quiet NaN, bit for bit base/precision.h's nl_round_bf16 (its upper
- * half). The NaN lanes are found and handled by arithmetic alone: a
- * vector compare or select of 8 lanes, wider than SSE2's registers, is
- * taken lane by lane in the baseline set. */
+ * half). The NaN lanes are handled by masks, not a select between two
+ * results, and found without AVX by arithmetic: a vector compare or
+ * select of 8 lanes, wider than SSE2's registers, is taken lane by lane
+ * there. */
 static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, bool bf16)
 {
     if (!bf16) {
@@ -66,12 +67,16 @@ static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl
         return;
     }
     const io_u8 bits = (io_u8)v;
-    /* 1 in a NaN lane (|bits| above infinity's: the difference, of two
-     * values below 2^31, negative), which gets the quiet bit and no
-     * rounding increment */
-    const io_u8 nan = (0x7f800000u - (bits & 0x7fffffffu)) >> 31;
-    const io_u8 up = (0x7fffu + ((bits >> 16) & 1u)) & (nan - 1u);
-    const nl_v8i half = (nl_v8i)(((bits | (nan << 22)) + up) >> 16); /* below 2^16 */
+    /* all ones in a NaN lane, which gets the quiet bit and no rounding
+     * increment: v unordered with itself, or without AVX |bits| above
+     * infinity's (the difference, of two values below 2^31, negative) */
+#if defined(__AVX__)
+    const io_u8 nan = (io_u8)_mm256_cmp_ps((__m256)v, (__m256)v, _CMP_UNORD_Q);
+#else
+    const io_u8 nan = -((0x7f800000u - (bits & 0x7fffffffu)) >> 31);
+#endif
+    const io_u8 up = (0x7fffu + ((bits >> 16) & 1u)) & ~nan;
+    const nl_v8i half = (nl_v8i)(((bits | (nan & 0x00400000u)) + up) >> 16); /* below 2^16 */
     uint16_t *h = (uint16_t *)p + i;
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     _mm_storeu_si128((__m128i *)h, _mm256_cvtepi32_epi16((__m256i)half));
