@@ -32,7 +32,14 @@
  * backward is norm_blocked_backward.c's. Vector code uses explicit
  * multiply-adds only: the kernels are compiled with -ffp-contract=fast,
  * and the copies specialized for B = 8 and B = 16 must not round
- * differently. */
+ * differently.
+ *
+ * Operands the caller stores as bf16 (nl_norm_geom.io_bf16: x, y, dx, dy)
+ * are widened where they are loaded and rounded to nearest even where
+ * they are stored, in registers (norm_blocked_internal.h): the results
+ * are the fp32 kernels' on the widened values, the bf16 outputs rounded,
+ * at half the memory traffic for those operands. The mask is a constant
+ * of each loop's copy. norm_stats and norm_apply take fp32 alone. */
 #include <assert.h>
 #include <math.h>
 
@@ -128,7 +135,6 @@ item_sums(const void *x, const void *dy, const void *y, int B, int hw, const flo
     }
 }
 
-/* one copy per case, so that no test on dy or y is left in the loop */
 /* one copy per case (and per mask of the operands stored as bf16), so
  * that no test on dy, y or a storage is left in the loop */
 static void item_value_sums(const void *x, int B, int hw, const float *shift, double *s1,
@@ -606,6 +612,7 @@ void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const floa
             sc[l] = (float)(rstd * gamma_at(gamma, c));
             of[l] = beta_at(beta, c);
         }
-        apply_item(x + item_at(&L, it), y + item_at(&L, it), NULL, nv, L.hw, m, sc, of, false, 0);
+        const size_t at = item_at(&L, it);
+        apply_item(x + at, y + at, NULL, nv, L.hw, m, sc, of, false, 0);
     });
 }

@@ -110,7 +110,8 @@ static inline __attribute__((always_inline)) nl_v8 io_dy_load(const void *dy, co
 }
 
 /* CALL(mask) for the mask io holds of the bits a, b (c, d), each mask a
- * constant: one copy per case */
+ * constant: one copy per case. IO_CASES4 also takes the caller's macro
+ * CALL##_WITH(mask), CALL(mask | d), for the masks with d. */
 #define IO_CASES2(io, CALL, a, b)                                                                  \
     switch ((io) & ((a) | (b))) {                                                                  \
     case 0: CALL(0); break;                                                                        \
