@@ -246,10 +246,11 @@ void nl_cpu_blocked_channel_totals(const layout *L, const nl_norm_geom *g, shift
 
 /* y = (x - mean_l) * scale_l + offset_l over one item of nv vectors a
  * pixel; with relu, y = relu(that + skip) (skip NULL: no add), rounded as
- * the add and ReLU ops round it (norm_forward_act) */
+ * the add and ReLU ops round it (norm_forward_act). pair (nv even): the
+ * vectors stored two at a time (io_store2) */
 static inline __attribute__((always_inline)) void
 apply_run(const void *x, void *y, const float *skip, int nv, int hw, const float *mean,
-          const float *scale, const float *offset, bool relu, unsigned io)
+          const float *scale, const float *offset, bool relu, unsigned io, bool pair)
 {
     nl_v8 m[VECTORS_MAX], s[VECTORS_MAX], o[VECTORS_MAX];
     for (int v = 0; v < nv; v++) {
@@ -258,17 +259,26 @@ apply_run(const void *x, void *y, const float *skip, int nv, int hw, const float
         o[v] = nl_v8_load(offset + v * LANES);
     }
     const size_t stride = (size_t)nv * LANES;
+    const int step = pair ? 2 : 1;
     for (int p = 0; p < hw; p++) {
         const size_t at = (size_t)p * stride;
-        for (int v = 0; v < nv; v++) {
-            const size_t k = at + (size_t)v * LANES;
-            nl_v8 val = nl_v8_fma(io_load(x, k, io & NL_IO_BF16_X) - m[v], s[v], o[v]);
-            if (relu) {
-                if (skip)
-                    val = val + nl_v8_load(skip + k);
-                val = nl_v8_relu(val);
+        for (int v = 0; v < nv; v += step) {
+            nl_v8 val[2];
+            for (int u = 0; u < step; u++) {
+                const size_t k = at + (size_t)(v + u) * LANES;
+                val[u] = nl_v8_fma(io_load(x, k, io & NL_IO_BF16_X) - m[v + u], s[v + u],
+                                   o[v + u]);
+                if (relu) {
+                    if (skip)
+                        val[u] = val[u] + nl_v8_load(skip + k);
+                    val[u] = nl_v8_relu(val[u]);
+                }
             }
-            io_store(y, k, val, io & NL_IO_BF16_Y);
+            const size_t k = at + (size_t)v * LANES;
+            if (pair)
+                io_store2(y, k, val[0], val[1], io & NL_IO_BF16_Y);
+            else
+                io_store(y, k, val[0], io & NL_IO_BF16_Y);
         }
     }
 }
@@ -283,11 +293,11 @@ apply_nv(const void *x, void *y, const float *skip, int nv, int hw, const float 
          const float *scale, const float *offset, bool relu, unsigned io, bool wide)
 {
     if (wide && nv == 1)
-        apply_run(x, y, skip, 1, hw, mean, scale, offset, relu, io);
+        apply_run(x, y, skip, 1, hw, mean, scale, offset, relu, io, false);
     else if (wide && nv == 2)
-        apply_run(x, y, skip, 2, hw, mean, scale, offset, relu, io);
+        apply_run(x, y, skip, 2, hw, mean, scale, offset, relu, io, io & NL_IO_BF16_Y);
     else
-        apply_run(x, y, skip, nv, hw, mean, scale, offset, relu, io);
+        apply_run(x, y, skip, nv, hw, mean, scale, offset, relu, io, false);
 }
 
 /* one item: x and y at the item's first value, in their storage */

@@ -15,11 +15,12 @@ enum { TILE = NL_NORM_BLOCKED_MAX_C }; /* (sample, channel) entries of the stack
 /* dx = a*g + (b*(x - mean) + k) over one item, g = dy (dy where y > 0 with
  * y), written or added; with dskip, g written or added there too; without
  * dx, dskip alone. io: the constant mask of the operands stored as bf16
- * (x, dy, y, dx; dskip stays fp32, dx is never added into as bf16). */
+ * (x, dy, y, dx; dskip stays fp32, dx is never added into as bf16). pair
+ * (nv even): dx stored two vectors at a time (io_store2). */
 static inline __attribute__((always_inline)) void
 dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int nv, int hw,
        const float *af, const float *bf, const float *kf, const float *mean, bool accumulate_dx,
-       bool accumulate_dskip, unsigned io)
+       bool accumulate_dskip, unsigned io, bool pair)
 {
     nl_v8 a[VECTORS_MAX], b[VECTORS_MAX], k[VECTORS_MAX], m[VECTORS_MAX];
     for (int v = 0; v < nv; v++) {
@@ -30,19 +31,28 @@ dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int
     }
     const bool x16 = io & NL_IO_BF16_X, dx16 = io & NL_IO_BF16_DX;
     const size_t stride = (size_t)nv * LANES;
+    const int step = pair ? 2 : 1;
     for (int p = 0; p < hw; p++) {
         const size_t at = (size_t)p * stride;
-        for (int v = 0; v < nv; v++) {
-            const size_t q = at + (size_t)v * LANES;
-            const nl_v8 gv = io_dy_load(dy, y, q, io);
-            if (dx) {
-                nl_v8 val = nl_v8_fma(a[v], gv, nl_v8_fma(b[v], io_load(x, q, x16) - m[v], k[v]));
-                if (!dx16 && accumulate_dx)
-                    val += nl_v8_load((const float *)dx + q);
-                io_store(dx, q, val, dx16);
+        for (int v = 0; v < nv; v += step) {
+            nl_v8 val[2];
+            for (int u = 0; u < step; u++) {
+                const int w = v + u;
+                const size_t q = at + (size_t)w * LANES;
+                const nl_v8 gv = io_dy_load(dy, y, q, io);
+                if (dx) {
+                    val[u] = nl_v8_fma(a[w], gv, nl_v8_fma(b[w], io_load(x, q, x16) - m[w], k[w]));
+                    if (!dx16 && accumulate_dx)
+                        val[u] += nl_v8_load((const float *)dx + q);
+                }
+                if (dskip)
+                    nl_v8_store(dskip + q, accumulate_dskip ? nl_v8_load(dskip + q) + gv : gv);
             }
-            if (dskip)
-                nl_v8_store(dskip + q, accumulate_dskip ? nl_v8_load(dskip + q) + gv : gv);
+            const size_t q = at + (size_t)v * LANES;
+            if (dx && pair)
+                io_store2(dx, q, val[0], val[1], dx16);
+            else if (dx)
+                io_store(dx, q, val[0], dx16);
         }
     }
 }
@@ -58,12 +68,14 @@ dx_nv(const void *x, const void *dy, const void *y, void *dx, float *dskip, int 
       bool accumulate_dskip, unsigned io, bool wide)
 {
     if (wide && nv == 1)
-        dx_run(x, dy, y, dx, dskip, 1, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, io);
+        dx_run(x, dy, y, dx, dskip, 1, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, io,
+               false);
     else if (wide && nv == 2)
-        dx_run(x, dy, y, dx, dskip, 2, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, io);
+        dx_run(x, dy, y, dx, dskip, 2, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, io,
+               io & NL_IO_BF16_DX);
     else
         dx_run(x, dy, y, dx, dskip, nv, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip,
-               io);
+               io, false);
 }
 
 /* one item, each operand at the item's first value in its storage; with y

@@ -54,18 +54,14 @@ static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t
 #endif
 }
 
-/* v stored at element i: bf16 rounded to nearest, ties to even, a NaN kept
- * a quiet NaN, bit for bit base/precision.h's nl_round_bf16 (its upper
- * half). The NaN lanes are handled by masks, not a select between two
- * results, and found without AVX by arithmetic: a vector compare or
- * select of 8 lanes, wider than SSE2's registers, is taken lane by lane
- * there. */
-static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, bool bf16)
+/* v's bf16 halves in the low 16 bits of each lane: rounded to nearest,
+ * ties to even, a NaN kept a quiet NaN, bit for bit base/precision.h's
+ * nl_round_bf16 (its upper half). The NaN lanes are handled by masks, not
+ * a select between two results, and found without AVX by arithmetic: a
+ * vector compare or select of 8 lanes, wider than SSE2's registers, is
+ * taken lane by lane there. */
+static inline __attribute__((always_inline)) nl_v8i io_bf16_halves(nl_v8 v)
 {
-    if (!bf16) {
-        nl_v8_store((float *)p + i, v);
-        return;
-    }
     const io_u8 bits = (io_u8)v;
     /* all ones in a NaN lane, which gets the quiet bit and no rounding
      * increment: v unordered with itself, or without AVX |bits| above
@@ -76,7 +72,17 @@ static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl
     const io_u8 nan = -((0x7f800000u - (bits & 0x7fffffffu)) >> 31);
 #endif
     const io_u8 up = (0x7fffu + ((bits >> 16) & 1u)) & ~nan;
-    const nl_v8i half = (nl_v8i)(((bits | (nan & 0x00400000u)) + up) >> 16); /* below 2^16 */
+    return (nl_v8i)(((bits | (nan & 0x00400000u)) + up) >> 16);
+}
+
+/* v stored at element i, bf16 rounded (io_bf16_halves) */
+static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, bool bf16)
+{
+    if (!bf16) {
+        nl_v8_store((float *)p + i, v);
+        return;
+    }
+    const nl_v8i half = io_bf16_halves(v);
     uint16_t *h = (uint16_t *)p + i;
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     _mm_storeu_si128((__m128i *)h, _mm256_cvtepi32_epi16((__m256i)half));
@@ -87,6 +93,25 @@ static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl
 #else
     *(io_h8 *)h = __builtin_convertvector(half, io_h8);
 #endif
+}
+
+/* v0 and v1 stored at elements i and i + 8. Under AVX2 alone, bf16 takes
+ * one pack and one permute for the two (each a shuffle, on the one port
+ * that also widens the loads: the apply pass's bottleneck on one core) */
+static inline __attribute__((always_inline)) void io_store2(void *p, size_t i, nl_v8 v0, nl_v8 v1,
+                                                            bool bf16)
+{
+#if defined(__AVX2__) && !(defined(__AVX512BW__) && defined(__AVX512VL__))
+    if (bf16) {
+        /* (v0 0-3, v1 0-3 | v0 4-7, v1 4-7), then its quadwords 0, 2, 1, 3 */
+        const __m256i packed =
+            _mm256_packus_epi32((__m256i)io_bf16_halves(v0), (__m256i)io_bf16_halves(v1));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), _mm256_permute4x64_epi64(packed, 0xd8));
+        return;
+    }
+#endif
+    io_store(p, i, v0, bf16);
+    io_store(p, i + LANES, v1, bf16);
 }
 
 /* one value (the shifts the sums are taken about) */
