@@ -32,7 +32,14 @@
  * backward is norm_blocked_backward.c's. Vector code uses explicit
  * multiply-adds only: the kernels are compiled with -ffp-contract=fast,
  * and the copies specialized for B = 8 and B = 16 must not round
- * differently. */
+ * differently.
+ *
+ * Operands the caller stores as bf16 (nl_norm_geom.io_bf16: x, y, dx, dy)
+ * are widened where they are loaded and rounded to nearest even where
+ * they are stored, in registers (norm_blocked_internal.h): the results
+ * are the fp32 kernels' on the widened values, the bf16 outputs rounded,
+ * at half the memory traffic for those operands. The mask is a constant
+ * of each loop's copy. norm_stats and norm_apply take fp32 alone. */
 #include <assert.h>
 #include <math.h>
 
@@ -47,13 +54,14 @@ enum { TILE = NL_NORM_BLOCKED_MAX_C }; /* (sample, channel) entries of the stack
 static inline float shift_of(const layout *L, const nl_norm_geom *g, shift_kind kind,
                              const float *x, const float *save_mean, int i, int c)
 {
+    const bool bf16 = g->io_bf16 & NL_IO_BF16_X;
     if (kind == SHIFT_MEAN)
         return save_mean[stat_of(L, i, c)];
     if (kind == SHIFT_PLANE)
-        return x[value_at(L, i, c, 0)];
+        return io_get(x, value_at(L, i, c, 0), bf16);
     if (L->groups == 0)
-        return x[value_at(L, 0, c, 0)];
-    return g->center ? x[value_at(L, i, c / L->cpg * L->cpg, 0)] : 0.0f;
+        return io_get(x, value_at(L, 0, c, 0), bf16);
+    return g->center ? io_get(x, value_at(L, i, c / L->cpg * L->cpg, 0), bf16) : 0.0f;
 }
 
 /* mean and biased variance from sums about shift over `count` values, as
@@ -70,18 +78,19 @@ static void moments_finish(float shift, double sum, double sum_sq, double count,
 /* ---- the sums pass ---- */
 
 /* one pixel's 8 lanes: (x - s) and its square, or with dy, g and
- * g * (x - s), g = dy (taken where y > 0 with y: a fused ReLU's output) */
+ * g * (x - s), g = dy (taken where y > 0 with y: a fused ReLU's output);
+ * io: the constant mask of the operands stored as bf16 */
 static inline __attribute__((always_inline)) void
-pixel_sums(const float *x, const float *dy, const float *y, size_t at, nl_v8 s, nl_v8 *a,
-           nl_v8 *b)
+pixel_sums(const void *x, const void *dy, const void *y, size_t at, nl_v8 s, nl_v8 *a,
+           nl_v8 *b, unsigned io)
 {
-    const nl_v8 d = nl_v8_load(x + at) - s;
+    const nl_v8 d = io_load(x, at, io & NL_IO_BF16_X) - s;
     if (!dy) {
         *a += d;
         *b = nl_v8_fma(d, d, *b);
         return;
     }
-    const nl_v8 gv = nl_dy_load(dy, y, at);
+    const nl_v8 gv = io_dy_load(dy, y, at, io);
     *a += gv;
     *b = nl_v8_fma(gv, d, *b);
 }
@@ -91,8 +100,8 @@ pixel_sums(const float *x, const float *dy, const float *y, size_t at, nl_v8 s, 
  * the second half reads the chunk (8 KiB) back from L1, and four phases of
  * two sums stay in registers. */
 static inline __attribute__((always_inline)) void
-item_sums(const float *x, const float *dy, const float *y, int B, int hw, const float *shift,
-          double *s1, double *s2)
+item_sums(const void *x, const void *dy, const void *y, int B, int hw, const float *shift,
+          double *s1, double *s2, unsigned io)
 {
     for (int l = 0; l < B; l++)
         s1[l] = s2[l] = 0.0;
@@ -105,18 +114,18 @@ item_sums(const float *x, const float *dy, const float *y, int B, int hw, const 
             size_t at = (size_t)p0 * stride + (size_t)l0;
             int p = p0;
             for (; p + 4 <= p1; p += 4, at += 4 * stride) {
-                pixel_sums(x, dy, y, at, s, &a0, &b0);
-                pixel_sums(x, dy, y, at + stride, s, &a1, &b1);
-                pixel_sums(x, dy, y, at + 2 * stride, s, &a2, &b2);
-                pixel_sums(x, dy, y, at + 3 * stride, s, &a3, &b3);
+                pixel_sums(x, dy, y, at, s, &a0, &b0, io);
+                pixel_sums(x, dy, y, at + stride, s, &a1, &b1, io);
+                pixel_sums(x, dy, y, at + 2 * stride, s, &a2, &b2, io);
+                pixel_sums(x, dy, y, at + 3 * stride, s, &a3, &b3, io);
             }
             /* the chunk's last pixels, each into its phase */
             if (p < p1)
-                pixel_sums(x, dy, y, at, s, &a0, &b0);
+                pixel_sums(x, dy, y, at, s, &a0, &b0, io);
             if (p + 1 < p1)
-                pixel_sums(x, dy, y, at + stride, s, &a1, &b1);
+                pixel_sums(x, dy, y, at + stride, s, &a1, &b1, io);
             if (p + 2 < p1)
-                pixel_sums(x, dy, y, at + 2 * stride, s, &a2, &b2);
+                pixel_sums(x, dy, y, at + 2 * stride, s, &a2, &b2, io);
             const nl_v8 t1 = (a0 + a1) + (a2 + a3), t2 = (b0 + b1) + (b2 + b3);
             for (int l = 0; l < LANES; l++) {
                 s1[l0 + l] += (double)t1[l];
@@ -126,23 +135,31 @@ item_sums(const float *x, const float *dy, const float *y, int B, int hw, const 
     }
 }
 
-/* one copy per case, so that no test on dy or y is left in the loop */
-static void item_value_sums(const float *x, int B, int hw, const float *shift, double *s1,
-                            double *s2)
+/* one copy per case (and per mask of the operands stored as bf16), so
+ * that no test on dy, y or a storage is left in the loop */
+static void item_value_sums(const void *x, int B, int hw, const float *shift, double *s1,
+                            double *s2, unsigned io)
 {
-    item_sums(x, NULL, NULL, B, hw, shift, s1, s2);
+    if (io & NL_IO_BF16_X)
+        item_sums(x, NULL, NULL, B, hw, shift, s1, s2, NL_IO_BF16_X);
+    else
+        item_sums(x, NULL, NULL, B, hw, shift, s1, s2, 0);
 }
 
-static void item_grad_sums(const float *x, const float *dy, int B, int hw, const float *shift,
-                           double *s1, double *s2)
+static void item_grad_sums(const void *x, const void *dy, int B, int hw, const float *shift,
+                           double *s1, double *s2, unsigned io)
 {
-    item_sums(x, dy, NULL, B, hw, shift, s1, s2);
+#define GRAD_SUMS(m) item_sums(x, dy, NULL, B, hw, shift, s1, s2, m)
+    IO_CASES2(io, GRAD_SUMS, NL_IO_BF16_X, NL_IO_BF16_DY)
+#undef GRAD_SUMS
 }
 
-static void item_grad_sums_masked(const float *x, const float *dy, const float *y, int B, int hw,
-                                  const float *shift, double *s1, double *s2)
+static void item_grad_sums_masked(const void *x, const void *dy, const void *y, int B, int hw,
+                                  const float *shift, double *s1, double *s2, unsigned io)
 {
-    item_sums(x, dy, y, B, hw, shift, s1, s2);
+#define GRAD_SUMS(m) item_sums(x, dy, y, B, hw, shift, s1, s2, m)
+    IO_CASES3(io, GRAD_SUMS, NL_IO_BF16_X, NL_IO_BF16_DY, NL_IO_BF16_Y)
+#undef GRAD_SUMS
 }
 
 /* The sums of the items of samples [i0, i1) and channel blocks [b0, b1)
@@ -155,6 +172,7 @@ void nl_cpu_blocked_tile_sums(const layout *L, const nl_norm_geom *g, shift_kind
 {
     const int bw = b1 - b0, width = bw * L->B;
     const long items = (long)(i1 - i0) * bw;
+    const unsigned io = g->io_bf16;
     NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
     for (long it = 0; it < items; it++) {
         const int i = i0 + (int)(it / bw), cb = b0 + (int)(it % bw);
@@ -164,11 +182,15 @@ void nl_cpu_blocked_tile_sums(const layout *L, const nl_norm_geom *g, shift_kind
         for (int l = 0; l < L->B; l++)
             shift[l] = shift_of(L, g, kind, x, save_mean, i, cb * L->B + l);
         if (!dy)
-            item_value_sums(x + at, L->B, L->hw, shift, s1, s2);
+            item_value_sums(io_at(x, at, io & NL_IO_BF16_X), L->B, L->hw, shift, s1, s2, io);
         else if (!y)
-            item_grad_sums(x + at, dy + at, L->B, L->hw, shift, s1, s2);
+            item_grad_sums(io_at(x, at, io & NL_IO_BF16_X), io_at(dy, at, io & NL_IO_BF16_DY),
+                           L->B, L->hw, shift, s1, s2, io);
         else
-            item_grad_sums_masked(x + at, dy + at, y + at, L->B, L->hw, shift, s1, s2);
+            item_grad_sums_masked(io_at(x, at, io & NL_IO_BF16_X),
+                                  io_at(dy, at, io & NL_IO_BF16_DY),
+                                  io_at(y, at, io & NL_IO_BF16_Y), L->B, L->hw, shift, s1, s2,
+                                  io);
         double *e = part + 2 * ((size_t)(i - i0) * width + (size_t)(cb - b0) * L->B);
         for (int l = 0; l < L->B; l++) {
             e[2 * l] = s1[l];
@@ -224,10 +246,11 @@ void nl_cpu_blocked_channel_totals(const layout *L, const nl_norm_geom *g, shift
 
 /* y = (x - mean_l) * scale_l + offset_l over one item of nv vectors a
  * pixel; with relu, y = relu(that + skip) (skip NULL: no add), rounded as
- * the add and ReLU ops round it (norm_forward_act) */
+ * the add and ReLU ops round it (norm_forward_act). pair (nv even): the
+ * vectors stored two at a time (io_store2) */
 static inline __attribute__((always_inline)) void
-apply_run(const float *x, float *y, const float *skip, int nv, int hw, const float *mean,
-          const float *scale, const float *offset, bool relu)
+apply_run(const void *x, void *y, const float *skip, int nv, int hw, const float *mean,
+          const float *scale, const float *offset, bool relu, unsigned io, bool pair)
 {
     nl_v8 m[VECTORS_MAX], s[VECTORS_MAX], o[VECTORS_MAX];
     for (int v = 0; v < nv; v++) {
@@ -236,49 +259,80 @@ apply_run(const float *x, float *y, const float *skip, int nv, int hw, const flo
         o[v] = nl_v8_load(offset + v * LANES);
     }
     const size_t stride = (size_t)nv * LANES;
+    const int step = pair ? 2 : 1;
     for (int p = 0; p < hw; p++) {
         const size_t at = (size_t)p * stride;
-        for (int v = 0; v < nv; v++) {
-            const size_t k = at + (size_t)v * LANES;
-            nl_v8 val = nl_v8_fma(nl_v8_load(x + k) - m[v], s[v], o[v]);
-            if (relu) {
-                if (skip)
-                    val = val + nl_v8_load(skip + k);
-                val = nl_v8_relu(val);
+        for (int v = 0; v < nv; v += step) {
+            nl_v8 val[2];
+            for (int u = 0; u < step; u++) {
+                const size_t k = at + (size_t)(v + u) * LANES;
+                val[u] = nl_v8_fma(io_load(x, k, io & NL_IO_BF16_X) - m[v + u], s[v + u],
+                                   o[v + u]);
+                if (relu) {
+                    if (skip)
+                        val[u] = val[u] + nl_v8_load(skip + k);
+                    val[u] = nl_v8_relu(val[u]);
+                }
             }
-            nl_v8_store(y + k, val);
+            const size_t k = at + (size_t)v * LANES;
+            if (pair)
+                io_store2(y, k, val[0], val[1], io & NL_IO_BF16_Y);
+            else
+                io_store(y, k, val[0], io & NL_IO_BF16_Y);
         }
     }
 }
 
-/* one copy per case and for B = 8 and 16, so that the vectors stay in
- * registers and no test is left in the loop */
-#define APPLY_CASES(skip_, relu_)                                                                  \
-    do {                                                                                           \
-        if (nv == 1)                                                                               \
-            apply_run(x, y, skip_, 1, hw, mean, scale, offset, relu_);                             \
-        else if (nv == 2)                                                                          \
-            apply_run(x, y, skip_, 2, hw, mean, scale, offset, relu_);                             \
-        else                                                                                       \
-            apply_run(x, y, skip_, nv, hw, mean, scale, offset, relu_);                            \
-    } while (0)
-
-static void apply_item(const float *x, float *y, const float *skip, int nv, int hw,
-                       const float *mean, const float *scale, const float *offset, bool relu)
+/* one copy per case and per mask of the operands stored as bf16 (x, y;
+ * skip stays fp32), so that no test is left in the loop; the main masks
+ * (both fp32, both bf16: `wide`) also one copy for B = 8 and one for 16,
+ * whose vectors stay in registers, the mixed ones the copy for any B
+ * alone, to bound the code */
+static inline __attribute__((always_inline)) void
+apply_nv(const void *x, void *y, const float *skip, int nv, int hw, const float *mean,
+         const float *scale, const float *offset, bool relu, unsigned io, bool wide)
 {
-    if (!relu)
-        APPLY_CASES(NULL, false);
-    else if (skip)
-        APPLY_CASES(skip, true);
+    if (wide && nv == 1)
+        apply_run(x, y, skip, 1, hw, mean, scale, offset, relu, io, false);
+    else if (wide && nv == 2)
+        apply_run(x, y, skip, 2, hw, mean, scale, offset, relu, io, io & NL_IO_BF16_Y);
     else
-        APPLY_CASES(NULL, true);
+        apply_run(x, y, skip, nv, hw, mean, scale, offset, relu, io, false);
+}
+
+/* one item: x and y at the item's first value, in their storage */
+static void apply_item(const void *x, void *y, const float *skip, int nv, int hw,
+                       const float *mean, const float *scale, const float *offset, bool relu,
+                       unsigned io)
+{
+#define APPLY(m)                                                                                   \
+    do {                                                                                           \
+        const bool wide = (m) == 0 || (m) == (NL_IO_BF16_X | NL_IO_BF16_Y);                        \
+        if (!relu)                                                                                 \
+            apply_nv(x, y, NULL, nv, hw, mean, scale, offset, false, m, wide);                     \
+        else if (skip)                                                                             \
+            apply_nv(x, y, skip, nv, hw, mean, scale, offset, true, m, wide);                      \
+        else                                                                                       \
+            apply_nv(x, y, NULL, nv, hw, mean, scale, offset, true, m, wide);                      \
+    } while (0)
+    IO_CASES2(io, APPLY, NL_IO_BF16_X, NL_IO_BF16_Y)
+#undef APPLY
+}
+
+/* item `at`'s apply: x and y where their storage puts the item */
+static void apply_item_at(const float *x, float *y, const float *skip, size_t at, int nv, int hw,
+                          const float *mean, const float *scale, const float *offset, bool relu,
+                          unsigned io)
+{
+    apply_item(io_at(x, at, io & NL_IO_BF16_X), io_at_w(y, at, io & NL_IO_BF16_Y),
+               skip ? skip + at : NULL, nv, hw, mean, scale, offset, relu, io);
 }
 
 /* the apply pass of every sample over channel blocks [b0, b1), with
  * per-channel coefficients indexed from channel b0 * B */
 static void apply_channels(const layout *L, int b0, int b1, const float *x, float *y,
                            const float *skip, bool relu, const float *mean, const float *scale,
-                           const float *offset)
+                           const float *offset, unsigned io)
 {
     const int bw = b1 - b0, nv = L->B / LANES;
     const long items = (long)L->n * bw;
@@ -286,8 +340,7 @@ static void apply_channels(const layout *L, int b0, int b1, const float *x, floa
     for (long it = 0; it < items; it++) {
         const int i = (int)(it / bw), cb = b0 + (int)(it % bw);
         const size_t at = item_at(L, (long)i * L->nb + cb), j0 = (size_t)(cb - b0) * L->B;
-        apply_item(x + at, y + at, skip ? skip + at : NULL, nv, L->hw, mean + j0, scale + j0,
-                   offset + j0, relu);
+        apply_item_at(x, y, skip, at, nv, L->hw, mean + j0, scale + j0, offset + j0, relu, io);
     });
 }
 
@@ -324,7 +377,8 @@ static void instance_running(const layout *L, const nl_norm_geom *g, const float
             for (int i = i0; i < i1; i++)
                 for (int j = 0; j < width; j++) {
                     const double *e = part + 2 * ((size_t)(i - i0) * width + (size_t)j);
-                    const float shift = x[value_at(L, i, b0 * L->B + j, 0)];
+                    const float shift = io_get(x, value_at(L, i, b0 * L->B + j, 0),
+                                               g->io_bf16 & NL_IO_BF16_X);
                     double mean, var;
                     moments_finish(shift, e[0], e[1], hw, true, &mean, &var);
                     mean_sum[j] += mean;
@@ -382,7 +436,7 @@ static void batch_forward(const layout *L, const nl_norm_geom *g, const float *x
                 update_running(running_mean, running_var, c, mean, var, count, momentum);
         }
         if (y)
-            apply_channels(L, b0, b1, x, y, skip, relu, cmean, cscale, coffset);
+            apply_channels(L, b0, b1, x, y, skip, relu, cmean, cscale, coffset, g->io_bf16);
     }
 }
 
@@ -443,7 +497,7 @@ static void group_forward(const layout *L, const nl_norm_geom *g, const float *x
                 of[l] = beta_at(beta, c);
             }
             const size_t at = item_at(L, (long)i * L->nb + cb);
-            apply_item(x + at, y + at, skip ? skip + at : NULL, nv, L->hw, m, sc, of, relu);
+            apply_item_at(x, y, skip, at, nv, L->hw, m, sc, of, relu, g->io_bf16);
         });
     }
 }
@@ -488,11 +542,14 @@ void nl_cpu_norm_blocked_forward_act(nl_backend *be, const nl_norm_geom *g, cons
             momentum);
 }
 
+/* norm_stats and norm_apply (the two steps of synchronized statistics)
+ * take fp32 operands only: the precision pass gives them no bf16 one */
 void nl_cpu_norm_blocked_stats(nl_backend *be, const nl_norm_geom *g, const float *x,
                                float *mean, float *var, float *running_mean, float *running_var,
                                const float *momentum)
 {
     (void)be;
+    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     if (g->groups == 0)
         batch_forward(&L, g, x, NULL, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, 0.0f,
@@ -507,7 +564,7 @@ void nl_cpu_norm_blocked_stats(nl_backend *be, const nl_norm_geom *g, const floa
  * statistics): batchnorm.c's forward_eval coefficients, a panel at a time */
 static void apply_given_channels(const layout *L, float eps, const float *x, const float *gamma,
                                  const float *beta, const float *mean, const float *var,
-                                 float *y, float *save_rstd)
+                                 float *y, float *save_rstd, unsigned io)
 {
     float cmean[PANEL], cscale[PANEL], coffset[PANEL];
     const int panel_blocks = PANEL / L->B;
@@ -522,7 +579,7 @@ static void apply_given_channels(const layout *L, float eps, const float *x, con
             if (save_rstd)
                 save_rstd[c] = (float)rstd;
         }
-        apply_channels(L, b0, b1, x, y, NULL, false, cmean, cscale, coffset);
+        apply_channels(L, b0, b1, x, y, NULL, false, cmean, cscale, coffset, io);
     }
 }
 
@@ -533,7 +590,8 @@ void nl_cpu_norm_blocked_forward_eval(nl_backend *be, const nl_norm_geom *g, con
 {
     (void)be;
     const layout L = layout_of(g);
-    apply_given_channels(&L, g->eps, x, gamma, beta, running_mean, running_var, y, NULL);
+    apply_given_channels(&L, g->eps, x, gamma, beta, running_mean, running_var, y, NULL,
+                         g->io_bf16);
 }
 
 void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
@@ -541,9 +599,10 @@ void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const floa
                                const float *beta, float *y, float *save_rstd)
 {
     (void)be;
+    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     if (g->groups == 0) {
-        apply_given_channels(&L, g->eps, x, gamma, beta, mean, var, y, save_rstd);
+        apply_given_channels(&L, g->eps, x, gamma, beta, mean, var, y, save_rstd, 0);
         return;
     }
     const long groups = nl_norm_stat_groups(g);
@@ -564,6 +623,6 @@ void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const floa
             of[l] = beta_at(beta, c);
         }
         const size_t at = item_at(&L, it);
-        apply_item(x + at, y + at, NULL, nv, L.hw, m, sc, of, false);
+        apply_item(x + at, y + at, NULL, nv, L.hw, m, sc, of, false, 0);
     });
 }

@@ -14,11 +14,13 @@ enum { TILE = NL_NORM_BLOCKED_MAX_C }; /* (sample, channel) entries of the stack
 
 /* dx = a*g + (b*(x - mean) + k) over one item, g = dy (dy where y > 0 with
  * y), written or added; with dskip, g written or added there too; without
- * dx, dskip alone */
+ * dx, dskip alone. io: the constant mask of the operands stored as bf16
+ * (x, dy, y, dx; dskip stays fp32, dx is never added into as bf16). pair
+ * (nv even): dx stored two vectors at a time (io_store2). */
 static inline __attribute__((always_inline)) void
-dx_run(const float *x, const float *dy, const float *y, float *dx, float *dskip, int nv, int hw,
+dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int nv, int hw,
        const float *af, const float *bf, const float *kf, const float *mean, bool accumulate_dx,
-       bool accumulate_dskip)
+       bool accumulate_dskip, unsigned io, bool pair)
 {
     nl_v8 a[VECTORS_MAX], b[VECTORS_MAX], k[VECTORS_MAX], m[VECTORS_MAX];
     for (int v = 0; v < nv; v++) {
@@ -27,49 +29,87 @@ dx_run(const float *x, const float *dy, const float *y, float *dx, float *dskip,
         k[v] = nl_v8_load(kf + v * LANES);
         m[v] = nl_v8_load(mean + v * LANES);
     }
+    const bool x16 = io & NL_IO_BF16_X, dx16 = io & NL_IO_BF16_DX;
     const size_t stride = (size_t)nv * LANES;
+    const int step = pair ? 2 : 1;
     for (int p = 0; p < hw; p++) {
         const size_t at = (size_t)p * stride;
-        for (int v = 0; v < nv; v++) {
-            const size_t q = at + (size_t)v * LANES;
-            const nl_v8 gv = nl_dy_load(dy, y, q);
-            if (dx) {
-                nl_v8 val = nl_v8_fma(a[v], gv, nl_v8_fma(b[v], nl_v8_load(x + q) - m[v], k[v]));
-                if (accumulate_dx)
-                    val += nl_v8_load(dx + q);
-                nl_v8_store(dx + q, val);
+        for (int v = 0; v < nv; v += step) {
+            nl_v8 val[2];
+            for (int u = 0; u < step; u++) {
+                const int w = v + u;
+                const size_t q = at + (size_t)w * LANES;
+                const nl_v8 gv = io_dy_load(dy, y, q, io);
+                if (dx) {
+                    val[u] = nl_v8_fma(a[w], gv, nl_v8_fma(b[w], io_load(x, q, x16) - m[w], k[w]));
+                    if (!dx16 && accumulate_dx)
+                        val[u] += nl_v8_load((const float *)dx + q);
+                }
+                if (dskip)
+                    nl_v8_store(dskip + q, accumulate_dskip ? nl_v8_load(dskip + q) + gv : gv);
             }
-            if (dskip)
-                nl_v8_store(dskip + q, accumulate_dskip ? nl_v8_load(dskip + q) + gv : gv);
+            const size_t q = at + (size_t)v * LANES;
+            if (dx && pair)
+                io_store2(dx, q, val[0], val[1], dx16);
+            else if (dx)
+                io_store(dx, q, val[0], dx16);
         }
     }
 }
 
-#define DX_CASES(y_, dx_, dskip_)                                                                  \
-    do {                                                                                           \
-        if (nv == 1)                                                                               \
-            dx_run(x, dy, y_, dx_, dskip_, 1, hw, af, bf, kf, mean, accumulate_dx,                 \
-                   accumulate_dskip);                                                              \
-        else if (nv == 2)                                                                          \
-            dx_run(x, dy, y_, dx_, dskip_, 2, hw, af, bf, kf, mean, accumulate_dx,                 \
-                   accumulate_dskip);                                                              \
-        else                                                                                       \
-            dx_run(x, dy, y_, dx_, dskip_, nv, hw, af, bf, kf, mean, accumulate_dx,                \
-                   accumulate_dskip);                                                              \
-    } while (0)
-
-static void dx_item(const float *x, const float *dy, const float *y, float *dx, float *dskip,
-                    int nv, int hw, const float *af, const float *bf, const float *kf,
-                    const float *mean, bool accumulate_dx, bool accumulate_dskip)
+/* one copy per case and per mask of the bf16 operands, so that no test is
+ * left in the loop; the main masks (all fp32, every operand bf16: `wide`)
+ * also one copy for B = 8 and one for 16, whose vectors stay in
+ * registers. Mixed masks take the copy for any B alone, to bound the code
+ * (each copy is another loop). */
+static inline __attribute__((always_inline)) void
+dx_nv(const void *x, const void *dy, const void *y, void *dx, float *dskip, int nv, int hw,
+      const float *af, const float *bf, const float *kf, const float *mean, bool accumulate_dx,
+      bool accumulate_dskip, unsigned io, bool wide)
 {
-    if (!y)
-        DX_CASES(NULL, dx, NULL);
-    else if (dx && dskip)
-        DX_CASES(y, dx, dskip);
-    else if (dx)
-        DX_CASES(y, dx, NULL);
+    if (wide && nv == 1)
+        dx_run(x, dy, y, dx, dskip, 1, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, io,
+               false);
+    else if (wide && nv == 2)
+        dx_run(x, dy, y, dx, dskip, 2, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, io,
+               io & NL_IO_BF16_DX);
     else
-        DX_CASES(y, NULL, dskip);
+        dx_run(x, dy, y, dx, dskip, nv, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip,
+               io, false);
+}
+
+/* one item, each operand at the item's first value in its storage; with y
+ * (a fused ReLU's output): dx and dskip, dx alone, or dskip alone (which
+ * reads neither x nor dx) */
+static void dx_item(const void *x, const void *dy, const void *y, void *dx, float *dskip, int nv,
+                    int hw, const float *af, const float *bf, const float *kf, const float *mean,
+                    bool accumulate_dx, bool accumulate_dskip, unsigned io)
+{
+    enum { X = NL_IO_BF16_X, Y = NL_IO_BF16_Y, DX = NL_IO_BF16_DX, DY = NL_IO_BF16_DY };
+#define DX_RUN(y_, dx_, dskip_, m, all)                                                            \
+    dx_nv(x, dy, y_, dx_, dskip_, nv, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, m,    \
+          (m) == 0 || (m) == (all))
+#define DX_PLAIN(m) DX_RUN(NULL, dx, NULL, m, X | DY | DX)
+#define DSKIP_ONLY(m) DX_RUN(y, NULL, dskip, m, DY | Y)
+#define DX_MASKED(m)                                                                               \
+    do {                                                                                           \
+        if (dskip)                                                                                 \
+            DX_RUN(y, dx, dskip, m, X | DY | DX | Y);                                              \
+        else                                                                                       \
+            DX_RUN(y, dx, NULL, m, X | DY | DX | Y);                                               \
+    } while (0)
+#define DX_MASKED_WITH(m) DX_MASKED((m) | Y)
+    if (!y)
+        IO_CASES3(io, DX_PLAIN, X, DY, DX)
+    else if (!dx)
+        IO_CASES2(io, DSKIP_ONLY, DY, Y)
+    else
+        IO_CASES4(io, DX_MASKED, X, DY, DX, Y);
+#undef DX_MASKED_WITH
+#undef DX_MASKED
+#undef DSKIP_ONLY
+#undef DX_PLAIN
+#undef DX_RUN
 }
 
 /* the workspace: the per-(sample, channel) sums (two doubles each), then
@@ -100,6 +140,7 @@ static void dx_pass(const layout *L, const nl_norm_geom *g, int i0, int i1, cons
 {
     const int c = L->c, nv = L->B / LANES;
     const long items = (long)(i1 - i0) * L->nb;
+    const unsigned io = g->io_bf16;
     NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
     for (long k = 0; k < items; k++) {
         const long it = (long)i0 * L->nb + k;
@@ -121,9 +162,10 @@ static void dx_pass(const layout *L, const nl_norm_geom *g, int i0, int i1, cons
             }
         }
         const size_t at = item_at(L, it);
-        dx_item(x + at, dy + at, y ? y + at : NULL, dx ? dx + at : NULL,
-                y && dskip ? dskip + at : NULL, nv, L->hw, af, bf, kf, mf, accumulate_dx,
-                accumulate_dskip);
+        dx_item(io_at(x, at, io & NL_IO_BF16_X), io_at(dy, at, io & NL_IO_BF16_DY),
+                y ? io_at(y, at, io & NL_IO_BF16_Y) : NULL,
+                dx ? io_at_w(dx, at, io & NL_IO_BF16_DX) : NULL, y && dskip ? dskip + at : NULL,
+                nv, L->hw, af, bf, kf, mf, accumulate_dx, accumulate_dskip, io);
     });
 }
 
@@ -182,6 +224,7 @@ static void backward(const nl_norm_geom *g, const float *x, const float *dy, con
                      float *dgamma, float *dbeta, void *workspace)
 {
     const layout L = layout_of(g);
+    assert(!(accumulate_dx && (g->io_bf16 & NL_IO_BF16_DX)) && "a bf16 dx is written, not added");
     const int c = L.c;
     double *part = workspace;
     float *coef = (float *)(part + 2 * (size_t)L.n * c);
@@ -236,7 +279,8 @@ void nl_cpu_norm_blocked_backward_act(nl_backend *be, const nl_norm_geom *g, con
              accumulate_dskip, dgamma, dbeta, workspace);
 }
 
-/* ---- the backward of batch statistics in two steps (norm_sync.c) ---- */
+/* ---- the backward of batch statistics in two steps (norm_sync.c) ----
+ * fp32 operands only: the precision pass gives these no bf16 one */
 
 void nl_cpu_norm_blocked_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
                                          const float *dy, const float *save_mean,
@@ -245,6 +289,7 @@ void nl_cpu_norm_blocked_backward_reduce(nl_backend *be, const nl_norm_geom *g, 
 {
     (void)be;
     assert(g->groups == 0);
+    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     double part[2 * TILE], total[2 * PANEL];
     const int panel_blocks = PANEL / L.B;
@@ -270,6 +315,7 @@ void nl_cpu_norm_blocked_backward_apply(nl_backend *be, const nl_norm_geom *g, c
 {
     (void)be;
     assert(g->groups == 0);
+    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     const long items = (long)L.n * L.nb;
     NL_PARALLEL_FOR_IF(items * L.hw * L.B >= NL_PARALLEL_MIN,

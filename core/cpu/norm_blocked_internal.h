@@ -5,8 +5,11 @@
 #define NL_CPU_NORM_BLOCKED_INTERNAL_H
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "backend/backend.h"
+#include "cpu/reduce.h"
 
 enum {
     LANES = 8,                       /* floats per vector */
@@ -15,6 +18,151 @@ enum {
     PIXEL_CHUNK = 32,                /* pixels per float partial: 8 per phase */
     PANEL = 512,                     /* channels of the per-channel stack arrays */
 };
+
+/* ---- operands stored as bf16 (nl_norm_geom.io_bf16) ----
+ * A bf16 operand is a uint16_t array with the fp32 array's element index,
+ * each word the upper half of an fp32; its pointer keeps the op's float *
+ * type and is only ever read through these helpers. Values are widened on
+ * load and rounded on store, in registers, so the arithmetic and the order
+ * of every sum are the fp32 kernel's. The helpers take `bf16` as a constant
+ * of the copy they are inlined into (one copy per case of the mask), so
+ * that no flag is tested in a loop. */
+typedef uint16_t io_h8 __attribute__((vector_size(16), aligned(2), may_alias));
+typedef uint32_t io_u8 __attribute__((vector_size(32)));
+
+/* element i of an operand, fp32 or bf16: its address */
+static inline __attribute__((always_inline)) const void *io_at(const void *p, size_t i, bool bf16)
+{
+    return bf16 ? (const void *)((const uint16_t *)p + i) : (const void *)((const float *)p + i);
+}
+static inline __attribute__((always_inline)) void *io_at_w(void *p, size_t i, bool bf16)
+{
+    return bf16 ? (void *)((uint16_t *)p + i) : (void *)((float *)p + i);
+}
+
+/* 8 values from element i: bf16 widened (zero-extended and shifted up 16
+ * bits: vpmovzxwd and vpslld where the set has AVX2) */
+static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t i, bool bf16)
+{
+    if (!bf16)
+        return nl_v8_load((const float *)p + i);
+    const uint16_t *h = (const uint16_t *)p + i;
+#if defined(__AVX2__)
+    return (nl_v8)_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)h)), 16);
+#else
+    return (nl_v8)(__builtin_convertvector(*(const io_h8 *)h, io_u8) << 16);
+#endif
+}
+
+/* v's bf16 halves in the low 16 bits of each lane: rounded to nearest,
+ * ties to even, a NaN kept a quiet NaN, bit for bit base/precision.h's
+ * nl_round_bf16 (its upper half). The NaN lanes are handled by masks, not
+ * a select between two results, and found without AVX by arithmetic: a
+ * vector compare or select of 8 lanes, wider than SSE2's registers, is
+ * taken lane by lane there. */
+static inline __attribute__((always_inline)) nl_v8i io_bf16_halves(nl_v8 v)
+{
+    const io_u8 bits = (io_u8)v;
+    /* all ones in a NaN lane, which gets the quiet bit and no rounding
+     * increment: v unordered with itself, or without AVX |bits| above
+     * infinity's (the difference, of two values below 2^31, negative) */
+#if defined(__AVX__)
+    const io_u8 nan = (io_u8)_mm256_cmp_ps((__m256)v, (__m256)v, _CMP_UNORD_Q);
+#else
+    const io_u8 nan = -((0x7f800000u - (bits & 0x7fffffffu)) >> 31);
+#endif
+    const io_u8 up = (0x7fffu + ((bits >> 16) & 1u)) & ~nan;
+    return (nl_v8i)(((bits | (nan & 0x00400000u)) + up) >> 16);
+}
+
+/* v stored at element i, bf16 rounded (io_bf16_halves) */
+static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, bool bf16)
+{
+    if (!bf16) {
+        nl_v8_store((float *)p + i, v);
+        return;
+    }
+    const nl_v8i half = io_bf16_halves(v);
+    uint16_t *h = (uint16_t *)p + i;
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    _mm_storeu_si128((__m128i *)h, _mm256_cvtepi32_epi16((__m256i)half));
+#elif defined(__AVX2__)
+    /* the halves packed within each 128-bit lane, then lanes' low quadwords */
+    const __m256i packed = _mm256_packus_epi32((__m256i)half, (__m256i)half);
+    _mm_storeu_si128((__m128i *)h, _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
+#else
+    *(io_h8 *)h = __builtin_convertvector(half, io_h8);
+#endif
+}
+
+/* v0 and v1 stored at elements i and i + 8. Under AVX2 alone, bf16 takes
+ * one pack and one permute for the two (each a shuffle, on the one port
+ * that also widens the loads: the apply pass's bottleneck on one core) */
+static inline __attribute__((always_inline)) void io_store2(void *p, size_t i, nl_v8 v0, nl_v8 v1,
+                                                            bool bf16)
+{
+#if defined(__AVX2__) && !(defined(__AVX512BW__) && defined(__AVX512VL__))
+    if (bf16) {
+        /* (v0 0-3, v1 0-3 | v0 4-7, v1 4-7), then its quadwords 0, 2, 1, 3 */
+        const __m256i packed =
+            _mm256_packus_epi32((__m256i)io_bf16_halves(v0), (__m256i)io_bf16_halves(v1));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), _mm256_permute4x64_epi64(packed, 0xd8));
+        return;
+    }
+#endif
+    io_store(p, i, v0, bf16);
+    io_store(p, i + LANES, v1, bf16);
+}
+
+/* one value (the shifts the sums are taken about) */
+static inline float io_get(const void *p, size_t i, bool bf16)
+{
+    if (!bf16)
+        return ((const float *)p)[i];
+    const uint32_t bits = (uint32_t)((const uint16_t *)p)[i] << 16;
+    float v;
+    __builtin_memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* the gradient g at element i: dy, or dy where y > 0 with y (a fused
+ * ReLU's output), each in its storage (io: the constant mask) */
+static inline __attribute__((always_inline)) nl_v8 io_dy_load(const void *dy, const void *y,
+                                                              size_t i, unsigned io)
+{
+    const nl_v8 g = io_load(dy, i, io & NL_IO_BF16_DY);
+    return y ? nl_v8_pass_where(g, io_load(y, i, io & NL_IO_BF16_Y)) : g;
+}
+
+/* CALL(mask) for the mask io holds of the bits a, b (c, d), each mask a
+ * constant: one copy per case. IO_CASES4 also takes the caller's macro
+ * CALL##_WITH(mask), CALL(mask | d), for the masks with d. */
+#define IO_CASES2(io, CALL, a, b)                                                                  \
+    switch ((io) & ((a) | (b))) {                                                                  \
+    case 0: CALL(0); break;                                                                        \
+    case (a): CALL(a); break;                                                                      \
+    case (b): CALL(b); break;                                                                      \
+    default: CALL((a) | (b)); break;                                                               \
+    }
+#define IO_CASES3(io, CALL, a, b, c)                                                               \
+    switch ((io) & ((a) | (b) | (c))) {                                                            \
+    case 0: CALL(0); break;                                                                        \
+    case (a): CALL(a); break;                                                                      \
+    case (b): CALL(b); break;                                                                      \
+    case (a) | (b): CALL((a) | (b)); break;                                                        \
+    case (c): CALL(c); break;                                                                      \
+    case (a) | (c): CALL((a) | (c)); break;                                                        \
+    case (b) | (c): CALL((b) | (c)); break;                                                        \
+    default: CALL((a) | (b) | (c)); break;                                                         \
+    }
+#define IO_CASES4(io, CALL, a, b, c, d)                                                            \
+    do {                                                                                           \
+        if ((io) & (d)) {                                                                          \
+            IO_CASES3(io, CALL##_WITH, a, b, c)                                                    \
+        } else {                                                                                   \
+            IO_CASES3(io, CALL, a, b, c)                                                           \
+        }                                                                                          \
+    } while (0)
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
