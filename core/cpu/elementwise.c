@@ -106,7 +106,7 @@ void nl_cpu_add_forward_bf16(nl_backend *be, size_t count, const uint16_t *a, co
     );
 }
 
-void nl_cpu_pass_gradient_bf16(nl_backend *be, size_t count, const float *src, uint16_t *dst)
+void nl_cpu_round_to_bf16(nl_backend *be, size_t count, const float *src, uint16_t *dst)
 {
     (void)be;
     NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,

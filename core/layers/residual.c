@@ -85,7 +85,7 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
             nl_layer_scale_backward(pass, self->out->shape, l->shortcut_scale, self->out->grad,
                                     self->in[1]->grad, self->accumulate_din[1]);
         else if (i == 0 && (self->in[0]->shape.store & NL_STORE_BF16_GRAD))
-            be->ops->pass_gradient_bf16(be, count, self->out->grad,
+            be->ops->round_to_bf16(be, count, self->out->grad,
                                         (uint16_t *)self->in[0]->grad);
         else
             be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,

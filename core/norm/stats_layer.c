@@ -121,15 +121,30 @@ static void running_for_point(stats_layer *l, nl_backend *be, const float **mean
     *var = l->point_running + c;
 }
 
-/* y = (x - mean_c) * rstd_c * gamma_c + beta_c from the running statistics */
-static void forward_running(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
+static void relu_epilogue(stats_layer *l, const nl_pass *pass, float *y);
+
+/* y = (x - mean_c) * rstd_c * gamma_c + beta_c from the running statistics.
+ * An output the plan stores as bf16 under a fused ReLU takes its epilogue
+ * here, in fp32 in the workspace before it is rounded, as the fused
+ * kernels do (true: the epilogue ran). */
+static bool forward_running(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
 {
     nl_backend *be = pass->be;
     const float *mean, *var;
     nl_norm_geom ge = *g;
     running_for_point(l, be, &mean, &var, &ge.eps);
+    const bool stored = l->relu && (g->io_bf16 & NL_IO_BF16_Y);
+    float *y = stored ? pass->workspace : l->base.out->data;
+    if (stored)
+        ge.io_bf16 &= (unsigned char)~NL_IO_BF16_Y;
     be->ops->norm_forward_eval(be, &ge, self_input(l), l->gamma ? l->gamma->data : NULL,
-                               l->beta ? l->beta->data : NULL, mean, var, l->base.out->data);
+                               l->beta ? l->beta->data : NULL, mean, var, y);
+    if (!stored)
+        return false;
+    relu_epilogue(l, pass, y);
+    be->ops->round_to_bf16(be, (size_t)pass->n * nl_shape_per_sample(l->base.out->shape), y,
+                           (uint16_t *)l->base.out->data);
+    return true;
 }
 
 /* The point's forward off the fused kernels: the centred statistics (and
@@ -156,10 +171,9 @@ static void forward_point(stats_layer *l, const nl_pass *pass, const nl_norm_geo
 /* The output's fused epilogue where the pass's kernels did not take it:
  * the residual add and the ReLU as their own ops would compute them, in
  * place (the same bits) */
-static void relu_after(stats_layer *l, const nl_pass *pass)
+static void relu_epilogue(stats_layer *l, const nl_pass *pass, float *y)
 {
     nl_backend *be = pass->be;
-    float *y = l->base.out->data;
     const size_t count = (size_t)pass->n * nl_shape_per_sample(l->base.out->shape);
     if (l->base.n_in > 1)
         be->ops->add_forward(be, count, y, l->base.in[1]->data, y);
@@ -175,10 +189,8 @@ static bool forward_pass(nl_layer *self, const nl_pass *pass)
     const float *beta = l->beta ? l->beta->data : NULL;
     const nl_norm_geom g = geom_at(l, pass->n);
     l->ran_frozen = uses_running(l, pass) && pass->mode == NL_MODE_RUNNING_STATS;
-    if (uses_running(l, pass)) {
-        forward_running(l, pass, &g);
-        return false;
-    }
+    if (uses_running(l, pass))
+        return forward_running(l, pass, &g);
     const bool update = updates_running(l, pass);
     float *running_mean = update ? l->running_mean->data : NULL;
     float *running_var = update ? l->running_var->data : NULL;
@@ -223,7 +235,7 @@ static bool forward_pass(nl_layer *self, const nl_pass *pass)
 static void stats_forward(nl_layer *self, const nl_pass *pass)
 {
     if (!forward_pass(self, pass) && ((stats_layer *)self)->relu)
-        relu_after((stats_layer *)self, pass);
+        relu_epilogue((stats_layer *)self, pass, self->out->data);
 }
 
 /* The gradient of y = (x - mean) * rstd * gamma + beta with the running
@@ -492,6 +504,10 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     nl_act *out = nl_builder_act(b, name, in->shape);
     if (out)
         l->geom.io_bf16 = nl_io_bf16_of(in->shape.store, out->shape.store);
+    /* an output stored as bf16 whose evaluation applies a fused ReLU after
+     * the running statistics' map: that map's fp32 result (forward_running) */
+    if (out && (out->shape.store & NL_STORE_BF16_DATA) && running_stats)
+        nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
     const int blocked = geom.block != 0;
     nl_layer_init(&l->base,
                   geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],
