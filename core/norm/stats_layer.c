@@ -382,6 +382,17 @@ static const nl_layer_vtable batchnorm_vtables[2] = {STATS_VTABLE("batchnorm", f
 static const nl_layer_vtable groupnorm_vtables[2] = {STATS_VTABLE("groupnorm", false),
                                                      STATS_VTABLE("groupnorm", true)};
 
+/* the kernels' bf16 operands as the plan stores the activations; an
+ * output stored as bf16 whose evaluation applies a fused ReLU after the
+ * running statistics' map needs that map's fp32 result (forward_running) */
+static void plan_storage(stats_layer *l, nl_builder *b, const nl_act *in, const nl_act *out,
+                         bool running_stats)
+{
+    l->geom.io_bf16 = nl_io_bf16_of(in->shape.store, out->shape.store);
+    if ((out->shape.store & NL_STORE_BF16_DATA) && running_stats)
+        nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
+}
+
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats)
 {
@@ -503,11 +514,7 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     }
     nl_act *out = nl_builder_act(b, name, in->shape);
     if (out)
-        l->geom.io_bf16 = nl_io_bf16_of(in->shape.store, out->shape.store);
-    /* an output stored as bf16 whose evaluation applies a fused ReLU after
-     * the running statistics' map: that map's fp32 result (forward_running) */
-    if (out && (out->shape.store & NL_STORE_BF16_DATA) && running_stats)
-        nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
+        plan_storage(l, b, in, out, running_stats);
     const int blocked = geom.block != 0;
     nl_layer_init(&l->base,
                   geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],
