@@ -55,6 +55,7 @@ bench() { # NAME BATCH CONFIG [--set ...]
     python3 "$root/experiments/bench/product_share.py" "$out/$name-b$batch-profile.txt" -- \
       "$normlab" run "$@" --set train.batch_size="$batch" --set train.steps="$steps" \
       --set train.log_every="$log" --set train.eval_every=1000000 --set train.eval_batch_size=128 \
+      --set train.precision="$precision" \
       --threads "$threads" --out "$out/.profile-run" > /dev/null ||
       echo "$name batch $batch profile: exit $?" | tee -a "$out/load.txt"
     rm -rf "$out/.profile-run"
