@@ -106,6 +106,16 @@ void nl_cpu_add_forward_bf16(nl_backend *be, size_t count, const uint16_t *a, co
     );
 }
 
+void nl_cpu_add_forward_bf16_both(nl_backend *be, size_t count, const uint16_t *a,
+                                  const uint16_t *b, float *y)
+{
+    (void)be;
+    NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
+    for (size_t i = 0; i < count; i++)
+        y[i] = nl_bf16_value(a[i]) + nl_bf16_value(b[i]);
+    );
+}
+
 void nl_cpu_round_to_bf16(nl_backend *be, size_t count, const float *src, uint16_t *dst)
 {
     (void)be;

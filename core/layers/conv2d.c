@@ -58,8 +58,9 @@ static void conv_flops(const nl_layer *self, nl_layer_flops *out)
  * its inputs rounded to bf16 and rounds what it writes: each side can be
  * stored as bf16, and rounds. NCHW sides stay fp32 (normlab's own
  * convolutions may run them). */
-static void conv_bf16_io(const nl_layer *self, unsigned *takes, unsigned *rounds)
+static void conv_bf16_io(const nl_layer *self, int input, unsigned *takes, unsigned *rounds)
 {
+    (void)input; /* its one */
     const conv_layer *l = (const conv_layer *)self;
     *takes = 0;
     if (l->bf16 && l->geom.in_block)

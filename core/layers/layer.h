@@ -106,13 +106,13 @@ typedef struct {
      * (nl_shape.block) as well as NCHW ones; the builder refuses a model
      * where a layer without it reads a blocked one */
     bool takes_blocked;
-    /* optional: the operands (NL_IO_BF16_*: its first input's value and
-     * gradient, its output's value and gradient) it keeps in bf16 storage
+    /* optional: the operands (NL_IO_BF16_*: X and DX its input in[input]'s
+     * value and gradient, Y and DY its output's) it keeps in bf16 storage
      * where the plan's precision pass gives them (nl_shape.store), into
      * *takes, and of those the ones it rounds to bf16 itself whatever the
      * storage, into *rounds (a bf16 product reads x and dy rounded and
      * writes y and dx rounded). NULL: none. Read on the planned graph. */
-    void (*bf16_io)(const nl_layer *self, unsigned *takes, unsigned *rounds);
+    void (*bf16_io)(const nl_layer *self, int input, unsigned *takes, unsigned *rounds);
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */

@@ -30,6 +30,21 @@ static int rows_of(const nl_layer *self, const nl_pass *pass)
     return pass->n * (int)nl_shape_per_sample(self->out->shape);
 }
 
+/* y = a + b, each input in its storage (the sum is the same either way
+ * round: one fp32 addition) */
+static void plain_add(nl_backend *be, size_t count, const nl_act *a, const nl_act *b, float *y)
+{
+    const bool a16 = a->shape.store & NL_STORE_BF16_DATA, b16 = b->shape.store & NL_STORE_BF16_DATA;
+    if (a16 && b16)
+        be->ops->add_forward_bf16_both(be, count, (const uint16_t *)a->data,
+                                       (const uint16_t *)b->data, y);
+    else if (a16 || b16)
+        be->ops->add_forward_bf16(be, count, (const uint16_t *)(a16 ? a : b)->data,
+                                  (a16 ? b : a)->data, y);
+    else
+        be->ops->add_forward(be, count, a->data, b->data, y);
+}
+
 static void add_forward(nl_layer *self, const nl_pass *pass)
 {
     const add_layer *l = (const add_layer *)self;
@@ -47,12 +62,7 @@ static void add_forward(nl_layer *self, const nl_pass *pass)
         return;
     }
     if (!l->gain) {
-        if (self->in[0]->shape.store & NL_STORE_BF16_DATA)
-            be->ops->add_forward_bf16(be, count, (const uint16_t *)self->in[0]->data,
-                                      self->in[1]->data, self->out->data);
-        else
-            be->ops->add_forward(be, count, self->in[0]->data, self->in[1]->data,
-                                 self->out->data);
+        plain_add(be, count, self->in[0], self->in[1], self->out->data);
         return;
     }
     /* SkipInit's gain is not an autocast product: fp32 under any
@@ -84,24 +94,23 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
         if (i == 1 && l->shortcut_scale)
             nl_layer_scale_backward(pass, self->out->shape, l->shortcut_scale, self->out->grad,
                                     self->in[1]->grad, self->accumulate_din[1]);
-        else if (i == 0 && (self->in[0]->shape.store & NL_STORE_BF16_GRAD))
-            be->ops->round_to_bf16(be, count, self->out->grad,
-                                        (uint16_t *)self->in[0]->grad);
+        else if (self->in[i]->shape.store & NL_STORE_BF16_GRAD)
+            be->ops->round_to_bf16(be, count, self->out->grad, (uint16_t *)self->in[i]->grad);
         else
             be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,
                                    self->accumulate_din[i]);
     }
 }
 
-/* nl_layer_vtable.bf16_io: the branch (the first input) read from bf16
- * storage and its gradient written rounded to it, where the add is plain
- * (no gain, no shortcut scale); it rounds neither itself. A probe that
- * drops the branch turns the precision pass off. */
-static void add_bf16_io(const nl_layer *self, unsigned *takes, unsigned *rounds)
+/* nl_layer_vtable.bf16_io: either input read from bf16 storage and its
+ * gradient written rounded to it, where the add is plain (no gain, no
+ * shortcut scale); the sum is fp32, and it rounds nothing itself. A probe
+ * that drops the branch turns the precision pass off. */
+static void add_bf16_io(const nl_layer *self, int input, unsigned *takes, unsigned *rounds)
 {
     const add_layer *l = (const add_layer *)self;
     *rounds = 0;
-    *takes = !l->gain && !l->shortcut_scale && self->in[0]->shape.block
+    *takes = !l->gain && !l->shortcut_scale && self->in[input]->shape.block
                  ? NL_IO_BF16_X | NL_IO_BF16_DX
                  : 0;
 }

@@ -357,13 +357,14 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
 /* nl_layer_vtable.bf16_io: the blocked kernels read x and dy and write y
  * and dx in bf16 storage on the fused path (norm_forward, _forward_act,
  * _forward_eval, _backward, _backward_act); the training hooks, the
- * synchronized and the frozen paths and the other points read fp32. It
- * rounds none of them itself. */
-static void stats_bf16_io(const nl_layer *self, unsigned *takes, unsigned *rounds)
+ * synchronized and the frozen paths and the other points read fp32, and
+ * so does a fused residual add's shortcut (in[1]). It rounds none of them
+ * itself. */
+static void stats_bf16_io(const nl_layer *self, int input, unsigned *takes, unsigned *rounds)
 {
     const stats_layer *l = (const stats_layer *)self;
     *rounds = 0;
-    *takes = l->geom.block && l->geom.stats_precision == NL_PRECISION_FP32 && l->fused &&
+    *takes = input == 0 && l->geom.block && l->geom.stats_precision == NL_PRECISION_FP32 && l->fused &&
                      !l->training && !l->spec.sync && !l->point.train_running &&
                      !l->frozen_consts
                  ? NL_IO_BF16_X | NL_IO_BF16_Y | NL_IO_BF16_DX | NL_IO_BF16_DY

@@ -28,11 +28,11 @@
 
 static void set_bit(uint64_t *bits, int k) { bits[k / 64] |= 1ull << (k % 64); }
 
-static void io_of(const nl_layer *l, unsigned *takes, unsigned *rounds)
+static void io_of(const nl_layer *l, int input, unsigned *takes, unsigned *rounds)
 {
     *takes = *rounds = 0;
     if (l->vt->bf16_io)
-        l->vt->bf16_io(l, takes, rounds);
+        l->vt->bf16_io(l, input, takes, rounds);
 }
 
 /* decides activation k of graph (t) into spec's bits */
@@ -56,9 +56,7 @@ static void decide(const nl_model *graph, int k, nl_model_spec *spec)
             if (l->in[j] != t)
                 continue;
             unsigned takes, rounds;
-            io_of(l, &takes, &rounds);
-            if (j > 0)
-                takes = rounds = 0; /* bf16_io speaks for the first input alone */
+            io_of(l, j, &takes, &rounds);
             readers_take &= takes;
             readers_round &= rounds;
             readers++;
@@ -68,7 +66,7 @@ static void decide(const nl_model *graph, int k, nl_model_spec *spec)
     if (!producer || !readers)
         return;
     unsigned p_takes, p_rounds;
-    io_of(producer, &p_takes, &p_rounds);
+    io_of(producer, 0, &p_takes, &p_rounds); /* Y and DY: its output's, whichever input */
     if ((p_takes & NL_IO_BF16_Y) && (readers_take & NL_IO_BF16_X) &&
         ((p_rounds & NL_IO_BF16_Y) || (readers_round & NL_IO_BF16_X)))
         set_bit(spec->bf16_data, k);
