@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "backend/shape.h"
+#include "norm_blocked_cases.h"
 #include "testutil.h"
 
 /* |blocked - plain| <= tol * (1 + |plain|). Forward outputs (y, the
@@ -129,13 +130,7 @@ static float *layout_copy(const shape *s, int b, const float *plain)
     return v;
 }
 
-/* affine: 0 none, 1 gamma and beta, 2 gamma only */
-typedef struct {
-    int groups;
-    bool center;
-    int affine;
-    bool running;
-} variant;
+typedef nb_variant variant;
 
 static nl_norm_geom geom_of(const shape *s, const variant *v, int b)
 {
@@ -287,16 +282,8 @@ static inputs make_inputs(const shape *s, uint64_t seed)
     in.ref_mean = malloc(stats * sizeof(float));
     in.ref_rstd = malloc(stats * sizeof(float));
     in.ref_var = malloc(stats * sizeof(float));
-    /* a mean away from 0, so that the shifts and the centring matter */
-    tu_fill_normal(in.x, count, seed, 0.75f, 2.0f);
-    tu_fill_normal(in.dy, count, seed + 1, 0.0f, 1.0f);
-    tu_fill_normal(in.skip, count, seed + 2, 0.0f, 1.0f);
-    tu_fill_normal(in.dx0, count, seed + 3, 0.0f, 1.0f);
-    tu_fill_normal(in.dskip0, count, seed + 4, 0.0f, 1.0f);
-    tu_fill_uniform(in.gamma, c, seed + 5, 0.5f, 1.5f);
-    tu_fill_uniform(in.beta, c, seed + 6, -0.5f, 0.5f);
-    tu_fill_normal(in.run_mean, c, seed + 7, 0.0f, 0.5f);
-    tu_fill_uniform(in.run_var, c, seed + 8, 0.5f, 2.0f);
+    nb_fill_inputs(seed, count, c, in.x, in.dy, in.skip, in.dx0, in.dskip0, in.gamma, in.beta,
+                   in.run_mean, in.run_var);
     return in;
 }
 
@@ -364,34 +351,6 @@ static void assert_same_bits(const results *want, const results *got, const char
     }
 }
 
-/* the variants a shape takes: batch statistics, and groups 1, 2, C/B
- * (for B = 16 and 8), C, centred or not; affine none, full, scale only
- * (not with batch statistics); running statistics for batch statistics
- * and centred instance statistics */
-static int variants_of(const shape *s, variant *out)
-{
-    int count = 0;
-    const int group_counts[] = {1, 2, s->c / 16, s->c / 8, s->c};
-    for (int affine = 0; affine < 3; affine++) {
-        if (affine < 2 && (long)s->n * s->hw > 1)
-            out[count++] = (variant){0, true, affine, affine == 1};
-        for (int gi = 0; gi < 5; gi++) {
-            const int groups = group_counts[gi];
-            bool seen = false;
-            for (int gj = 0; gj < gi; gj++)
-                seen |= group_counts[gj] == groups;
-            if (seen || s->c % groups != 0)
-                continue;
-            if (groups == s->c && s->hw == 1)
-                continue; /* instance statistics of one value: y is beta, dx 0 */
-            for (int center = 0; center < 2; center++)
-                out[count++] = (variant){groups, center, affine,
-                                         center && groups == s->c && affine != 2};
-        }
-    }
-    return count;
-}
-
 static void check_shape(const shape *s, uint64_t seed)
 {
     nl_backend *be = tu_cpu(2);
@@ -399,7 +358,7 @@ static void check_shape(const shape *s, uint64_t seed)
     omp_set_num_threads(2);
     inputs in = make_inputs(s, seed);
     variant vs[64];
-    const int nv = variants_of(s, vs);
+    const int nv = nb_variants_of(s->n, s->c, s->hw, vs);
     for (int k = 0; k < nv; k++) {
         const variant *v = &vs[k];
         make_refs(be, s, v, &in);

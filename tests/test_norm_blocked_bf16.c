@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "base/precision.h"
+#include "norm_blocked_cases.h"
 #include "testutil.h"
 
 enum { X = NL_IO_BF16_X, Y = NL_IO_BF16_Y, DX = NL_IO_BF16_DX, DY = NL_IO_BF16_DY };
@@ -37,13 +38,7 @@ typedef struct {
 static const shape shapes[] = {{1, 16, 1}, {3, 16, 5}, {2, 32, 33}, {5, 48, 9}, {1, 32, 70}};
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
 
-/* affine: 0 none, 1 gamma and beta, 2 gamma only */
-typedef struct {
-    int groups;
-    bool center;
-    int affine;
-    bool running;
-} variant;
+typedef nb_variant variant;
 
 static size_t value_count(const shape *s) { return (size_t)s->n * s->c * s->hw; }
 
@@ -148,16 +143,8 @@ static inputs make_inputs(const shape *s, uint64_t seed)
         *per_c[k] = malloc(c * sizeof(float));
     in.mean = malloc(stats * sizeof(float));
     in.rstd = malloc(stats * sizeof(float));
-    /* a mean away from 0, so that the shifts and the centring matter */
-    tu_fill_normal(in.x, count, seed, 0.75f, 2.0f);
-    tu_fill_normal(in.dy, count, seed + 1, 0.0f, 1.0f);
-    tu_fill_normal(in.skip, count, seed + 2, 0.0f, 1.0f);
-    tu_fill_normal(in.dx0, count, seed + 3, 0.0f, 1.0f);
-    tu_fill_normal(in.dskip0, count, seed + 4, 0.0f, 1.0f);
-    tu_fill_uniform(in.gamma, c, seed + 5, 0.5f, 1.5f);
-    tu_fill_uniform(in.beta, c, seed + 6, -0.5f, 0.5f);
-    tu_fill_normal(in.run_mean, c, seed + 7, 0.0f, 0.5f);
-    tu_fill_uniform(in.run_var, c, seed + 8, 0.5f, 2.0f);
+    nb_fill_inputs(seed, count, c, in.x, in.dy, in.skip, in.dx0, in.dskip0, in.gamma, in.beta,
+                   in.run_mean, in.run_var);
     round_all(in.x, count);
     round_all(in.dy, count);
     return in;
@@ -329,31 +316,6 @@ static void count_roundings(const results *r, size_t *values, size_t *up)
     }
 }
 
-/* batch statistics (centred), groups 1, 2, C/8 and C, centred or not;
- * affine none, full, scale only (not with batch statistics); running
- * statistics for batch statistics and centred instance statistics */
-static int variants_of(const shape *s, variant *out)
-{
-    int count = 0;
-    const int group_counts[] = {1, 2, s->c / 8, s->c};
-    for (int affine = 0; affine < 3; affine++) {
-        if (affine < 2 && (long)s->n * s->hw > 1)
-            out[count++] = (variant){0, true, affine, affine == 1};
-        for (int gi = 0; gi < 4; gi++) {
-            const int groups = group_counts[gi];
-            bool seen = false;
-            for (int gj = 0; gj < gi; gj++)
-                seen |= group_counts[gj] == groups;
-            if (seen || s->c % groups != 0 || (groups == s->c && s->hw == 1))
-                continue;
-            for (int center = 0; center < 2; center++)
-                out[count++] = (variant){groups, center, affine,
-                                         center && groups == s->c && affine != 2};
-        }
-    }
-    return count;
-}
-
 START_TEST(test_bf16_operands_match_fp32)
 {
     const shape *s = &shapes[_i];
@@ -362,7 +324,7 @@ START_TEST(test_bf16_operands_match_fp32)
     omp_set_num_threads(2);
     inputs in = make_inputs(s, 300 + 10 * (uint64_t)_i);
     variant vs[64];
-    const int nv = variants_of(s, vs);
+    const int nv = nb_variants_of(s->n, s->c, s->hw, vs);
     size_t values = 0, up = 0;
     for (int k = 0; k < nv; k++)
         for (int bi = 0; bi < 2; bi++) {
