@@ -6,7 +6,9 @@
  * in the ResNet (pre and post placement) and the CNN, the model the plan
  * stores so and the same model with every activation fp32 step bit for bit
  * alike: loss, logits, every parameter gradient and running statistic over
- * three steps, evaluation logits at the planned batch and a smaller one.
+ * three steps, evaluation logits at the planned batch and a smaller one;
+ * the memory check's estimate of the stored model is its bytes, fewer than
+ * the fp32 model's.
  * The pass stores something in the models whose normalizers take bf16
  * (batch, layer, group, instance norm and their kin), nothing where a probe
  * reads activations, and nothing outside bf16 and the blocked layout (the
@@ -91,6 +93,18 @@ static int check_kind(nl_arch arch, nl_norm_kind kind, nl_placement placement)
     }
     const int count = stored(m[0]);
     ck_assert_int_eq(stored(m[1]), 0);
+    /* the memory check's estimate is the build's bytes, bf16 storage in it,
+     * which takes less */
+    nl_model *graph = NULL;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_model_plan(&spec[0], 6, 6, 2, &graph, &err), NL_OK);
+    ck_assert_msg(graph->planned.total == (double)m[0]->device_bytes,
+                  "%s: planned %.0f bytes, built %zu", what, graph->planned.total,
+                  m[0]->device_bytes);
+    nl_model_free(graph);
+    if (count)
+        ck_assert_msg(m[0]->device_bytes < m[1]->device_bytes, "%s: %zu bytes stored bf16, %zu fp32",
+                      what, m[0]->device_bytes, m[1]->device_bytes);
     ck_assert_int_eq(m[0]->n_params, m[1]->n_params);
     const int n = 6;
     float x[6 * 8 * 8];

@@ -344,8 +344,10 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
         const nl_act *a = b->acts[i];
         if (a->alias_of)
             continue;
-        const double bytes = round_bytes_d(floats * a->shape.n * a->shape.c * a->shape.h * a->shape.w);
-        total += a->needs_grad ? 2 * bytes : bytes;
+        const double values = (double)a->shape.n * a->shape.c * a->shape.h * a->shape.w;
+        total += round_bytes_d((double)value_bytes(a, NL_STORE_BF16_DATA) * values);
+        if (a->needs_grad)
+            total += round_bytes_d((double)value_bytes(a, NL_STORE_BF16_GRAD) * values);
     }
     for (int i = 0; i < b->n_saved; i++)
         total += round_bytes_d((double)b->saved[i].bytes);
