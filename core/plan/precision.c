@@ -13,7 +13,10 @@
  * writes or every reader rounds what it reads; its gradient where its one
  * writer (a single reader: several add into an fp32 sum) and its producer
  * take it and either rounds it. The numbers are the fp32 storage's, bit for
- * bit (tests/test_precision_pass.c runs both); what changes is the bytes.
+ * bit (tests/test_precision_pass.c runs both), but for values below 2^-126:
+ * oneDNN's conversion of an fp32 operand (vcvtneps2bf16) flushes them to
+ * zero, where a normalizer's rounding into bf16 storage keeps them, as
+ * nl_round_bf16 and torch's conversion do. What changes is the bytes.
  *
  * Decided on the planned graph of the model (nl_plan_graph), so a new layer
  * kind needs only its bf16_io, and only for blocked activations: oneDNN
@@ -47,7 +50,6 @@ static void decide(const nl_model *graph, int k, nl_model_spec *spec)
     const nl_layer *producer = NULL;
     unsigned readers_take = ~0u, readers_round = ~0u;
     int readers = 0;
-    const nl_layer *reader = NULL;
     for (int li = 0; li < graph->n_layers; li++) {
         const nl_layer *l = graph->layers[li];
         if (l->out == t)
@@ -60,7 +62,6 @@ static void decide(const nl_model *graph, int k, nl_model_spec *spec)
             readers_take &= takes;
             readers_round &= rounds;
             readers++;
-            reader = l;
         }
     }
     if (!producer || !readers)
@@ -72,7 +73,7 @@ static void decide(const nl_model *graph, int k, nl_model_spec *spec)
         set_bit(spec->bf16_data, k);
     if (t->needs_grad && readers == 1 && (p_takes & NL_IO_BF16_DY) &&
         (readers_take & NL_IO_BF16_DX) &&
-        ((p_rounds & NL_IO_BF16_DY) || (readers_round & NL_IO_BF16_DX)) && reader)
+        ((p_rounds & NL_IO_BF16_DY) || (readers_round & NL_IO_BF16_DX)))
         set_bit(spec->bf16_grad, k);
 }
 
