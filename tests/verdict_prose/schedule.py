@@ -22,7 +22,6 @@ the rule, and its runs made 1000 times dearer move it off the top.
 import csv
 import fnmatch
 import glob
-import itertools
 import json
 import math
 import os
@@ -260,7 +259,8 @@ def schedule(root):
     covered = {(cp.confirm_order(name)[0], m.group(1)) for name, text in pending
                for m in history.ID_RE.finditer(text)}
     groups, past_cap, no_number = {}, [], []
-    for (base, claim), looks in sorted(cp.looks_by_claim(heads).items()):
+    looks_of = cp.looks_by_claim(heads)
+    for (base, claim), looks in sorted(looks_of.items()):
         plan = plans.get((base, claim))
         if plan is None or plan["verdict"] in ("holds", "does not hold") or plan["decided_by"] or \
                 (base, claim) in covered:
@@ -278,7 +278,7 @@ def schedule(root):
     planned = [entry(base, items, max(i["n"] for i in items), sweep, max_seed, top_order, rule)
                for base, items in sorted(groups.items())]
     for name, text in pending:
-        planned.append(pending_entry(root, name, text, verdicts, sweep))
+        planned.append(pending_entry(name, text, looks_of, verdicts, sweep))
     priced = sorted((e for e in planned if e["cost_s"] is not None),
                     key=lambda e: (not e["pending"], e["cost_s"], e["name"]))
     out = {"rule": rule, "run": [], "past_budget": [], "past_cap": sorted(past_cap, key=cost_key),
@@ -331,29 +331,28 @@ def cells_cost(cells, sweep):
     return total if by_look else None
 
 
-def pending_entry(root, name, text, verdicts, sweep):
-    """a confirmation file committed without runs: its own seeds, priced at
-    its grid's cells in the latest look of its original that has them"""
+def pending_entry(name, text, looks_of, verdicts, sweep):
+    """a confirmation file committed without runs: its own seeds, priced as
+    a scheduled one is, at the cells its claims compare in their latest
+    look (the grid's cartesian product would count cells its exclude:
+    drops, and cannot read a grid of nested lists)"""
     base, _ = cp.confirm_order(name)
-    grid = grid_of(text)
-    seeds = sorted(int(v) for v in grid.get("seed", []) if v.isdigit())
-    keys = sorted(k for k in grid if k != "seed")
-    combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-    per_seed = None
-    looks = sorted((n for n in set(verdicts) if cp.confirm_order(n)[0] == base),
-                   key=lambda n: (-cp.confirm_order(n)[1], n))
-    for look in looks:
-        # the latest look that ran every cell of the grid prices it
-        runs = [sweep(look).runs_of(c) for c in combos]
-        if all(runs):
-            costs = [sweep(look).cost_per_seed(r) for r in runs]
-            per_seed = sum(costs) if None not in costs else None
-            break
+    seeds = sorted(int(v) for v in grid_of(text).get("seed", []) if v.isdigit())
     ids = [m.group(1) for m in history.ID_RE.finditer(text)]
+    cells, unlooked = set(), False
+    for claim in ids:
+        looks = looks_of.get((base, claim))
+        if not looks:
+            unlooked = True
+            continue
+        _, look, r = looks[-1]
+        cells |= {(look, c) for c in claim_cells(verdicts[look], r)}
+    per_seed = None if unlooked or not cells else cells_cost(cells, sweep)
     n = len(seeds)
     return {"name": name, "base": base, "claims": [(c, n, None, None) for c in ids], "n": n,
             "seeds": (seeds[0], seeds[-1]) if seeds else None, "per_seed_s": per_seed,
-            "cost_s": per_seed * n if per_seed is not None and n else None, "cells": None, "pending": True}
+            "cost_s": per_seed * n if per_seed is not None and n else None,
+            "cells": len(cells) if per_seed is not None else None, "pending": True}
 
 
 def fmt_hours(seconds):
@@ -539,6 +538,9 @@ def plant(tmp):
     listed = [e for e in y["run"] + y["past_budget"] if e["name"] == top["name"]]
     if len(listed) != 1 or not listed[0]["pending"] or listed[0]["seeds"] != top["seeds"]:
         failures.append(f"a committed {top['name']}.yaml is not listed once, as not yet run, at seeds {first}-{last}")
+    elif listed[0]["cost_s"] is None or abs(listed[0]["cost_s"] - top["cost_s"]) > 1e-6 * top["cost_s"]:
+        failures.append(f"a committed {top['name']}.yaml is priced {listed[0]['cost_s']} CPU-s, not at its "
+                        f"claims' cells as scheduled ({top['cost_s']})")
     again = [e["name"] for e in new_ones(y, "run", "past_budget", "past_cap") if e["base"] == top["base"]
              and {c[0] for c in e["claims"]} & {c[0] for c in top["claims"]}]
     if again:
