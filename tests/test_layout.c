@@ -45,6 +45,7 @@
 #include "model/model.h"
 #include "norm/registry.h"
 #include "plan/plan.h"
+#include "sweep/sweep.h"
 #include "train/channel_moments.h"
 #include "testutil.h"
 
@@ -743,6 +744,56 @@ START_TEST(test_runs)
 END_TEST
 
 
+/* A run's record names the layout its host planned: read back as a record
+ * (a sweep comparing it, eval, init.from) on a host whose block it does not
+ * fit, it is planned again for this host, not refused. Widths of 4 and 12
+ * fit no block (8 or 16), so the record is one no host can run blocked and
+ * the check holds wherever it runs. */
+START_TEST(test_record_of_another_host)
+{
+    tu_tmp_make("layout-record");
+    const char *asked = "data:\n  dataset: synthetic\n  train_size: 128\n  test_size: 32\n"
+                        "model:\n  arch: resnet\n  widths: [4, 12]\n  norm:\n    type: batch\n"
+                        "train:\n  batch_size: 32\n  steps: 4\n  eval_every: 4\n";
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    ck_assert_ptr_nonnull(cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(asked, "asked.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
+                  err.msg);
+    char *resolved = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&resolved, &size);
+    ck_assert_int_eq(nl_config_write(cfg, mem, &err), NL_OK);
+    fclose(mem);
+    /* what a host with a block of 4 would have recorded: the layout its
+     * plan took in place of the auto asked */
+    char *auto_line = strstr(resolved, "  layout: auto\n");
+    ck_assert_msg(auto_line, "%s", resolved);
+    char recorded[8192];
+    snprintf(recorded, sizeof recorded, "%.*s  layout: blocked\n%s", (int)(auto_line - resolved),
+             resolved, auto_line + strlen("  layout: auto\n"));
+    tu_tmp_write("config.yaml", recorded);
+    char path[512];
+    snprintf(path, sizeof path, "%s/config.yaml", tu_tmp);
+    /* as a plan for this host it is refused, naming the key */
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_config_load(path, NULL, 0, cfg, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "model.layout"), "%s", err.msg);
+    /* as a record it is read, its layout left to this host's plan */
+    err = (nl_error){0};
+    ck_assert_msg(nl_config_load_record(path, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(cfg->model.layout, NL_LAYOUT_AUTO);
+    ck_assert_int_eq(cfg->model.widths[1], 12);
+    /* and a sweep takes the finished run as the run its experiment asks */
+    char why[512];
+    ck_assert_msg(nl_sweep_config_diff(path, resolved, why, sizeof why) == 0, "%s", why);
+    free(resolved);
+    free(cfg);
+    tu_tmp_remove();
+}
+END_TEST
+
+
 /* ---------------------------------------------------------------------- */
 /* every refusal of the blocked layout that results/usage.md documents,
  * through validate, the sweep's pre-check and run (issue 89) */
@@ -1032,6 +1083,7 @@ int main(void)
     tcase_add_test(models, test_models);
     tcase_add_test(models, test_refusals);
     tcase_add_test(models, test_runs);
+    tcase_add_test(models, test_record_of_another_host);
     tcase_add_test(models, test_commands_refuse_before_writing);
     suite_add_tcase(s, models);
     return tu_run_suite(s);

@@ -57,6 +57,12 @@ void nl_config_defaults(nl_config *cfg);
  * (YAML scalars or flow sequences, e.g. "model.widths=[32,64]"). */
 nl_code nl_config_load(const char *path, const char *const *overrides, int n_overrides,
                        nl_config *out, nl_error *err);
+/* A run's config.yaml as the record of what ran (a sweep comparing it,
+ * `eval`, init.from): the same, except that the choices the host that ran it
+ * made outside the run (model.layout's channel block) are planned again for
+ * this host instead of refused where its CPU differs. */
+nl_code nl_config_load_record(const char *path, const char *const *overrides, int n_overrides,
+                              nl_config *out, nl_error *err);
 /* The same from text in memory; `source` names it in errors. */
 nl_code nl_config_load_string(const char *text, const char *source, const char *const *overrides,
                               int n_overrides, nl_config *out, nl_error *err);

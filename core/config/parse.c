@@ -608,9 +608,29 @@ static nl_code load_file_keys(nl_config *out, const char *text, size_t length, c
     return code;
 }
 
+/* A run's config.yaml read as the record of what ran, not as a plan for this
+ * host: the enum keys outside the run (model.layout) are decisions of the
+ * host that ran it (a channel block of 8 on AVX2, 16 on AVX-512), so they go
+ * back to their defaults and this host's plan decides them again. Without
+ * this a run recorded blocked at widths of 8 could not be compared by a
+ * sweep, evaluated or fine-tuned from on a host whose block is 16. */
+static void unpin_host_choices(nl_config *cfg)
+{
+    nl_config *defaults = malloc(sizeof *defaults);
+    if (!defaults)
+        return; /* the record's own values: the validation then says what fails */
+    nl_config_defaults(defaults);
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if ((def->flags & NL_KF_OUTSIDE_RUN) && def->type == NL_KT_ENUM)
+            memcpy((char *)cfg + def->off, (const char *)defaults + def->off, def->size);
+    }
+    free(defaults);
+}
+
 static nl_code load_text(const char *text, size_t length, const char *source,
-                         const char *const *overrides, int n_overrides, nl_config *out,
-                         nl_error *err)
+                         const char *const *overrides, int n_overrides, bool record,
+                         nl_config *out, nl_error *err)
 {
     nl_config_defaults(out);
     snprintf(out->source, sizeof out->source, "%s", source);
@@ -627,6 +647,8 @@ static nl_code load_text(const char *text, size_t length, const char *source,
             length >= sizeof NL_CONFIG_RESOLVED_HEADER - 1 &&
                 !memcmp(text, NL_CONFIG_RESOLVED_HEADER, sizeof NL_CONFIG_RESOLVED_HEADER - 1),
             err);
+    if (!code && record)
+        unpin_host_choices(out);
     if (!code)
         code = nl_config_validate(out, err);
     return code;
@@ -636,11 +658,11 @@ nl_code nl_config_load_string(const char *text, const char *source, const char *
                               int n_overrides, nl_config *out, nl_error *err)
 {
     return load_text(text, strlen(text), source ? source : "<string>", overrides, n_overrides,
-                     out, err);
+                     false, out, err);
 }
 
-nl_code nl_config_load(const char *path, const char *const *overrides, int n_overrides,
-                       nl_config *out, nl_error *err)
+static nl_code load_path(const char *path, const char *const *overrides, int n_overrides,
+                         bool record, nl_config *out, nl_error *err)
 {
     /* a path that names nothing readable is bad input (exit 2), like a bad
      * key; only the OS failing a read of a real file is a run-time failure */
@@ -700,8 +722,20 @@ nl_code nl_config_load(const char *path, const char *const *overrides, int n_ove
         return nl_fail(err, NL_ERR_CONFIG, "%s: the file contains NUL bytes; is it really a "
                        "YAML config?", path);
     }
-    code = load_text(text, len, path, overrides, n_overrides, out, err);
+    code = load_text(text, len, path, overrides, n_overrides, record, out, err);
     free(text);
     return code;
+}
+
+nl_code nl_config_load(const char *path, const char *const *overrides, int n_overrides,
+                       nl_config *out, nl_error *err)
+{
+    return load_path(path, overrides, n_overrides, false, out, err);
+}
+
+nl_code nl_config_load_record(const char *path, const char *const *overrides, int n_overrides,
+                              nl_config *out, nl_error *err)
+{
+    return load_path(path, overrides, n_overrides, true, out, err);
 }
 

@@ -62,7 +62,7 @@ int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *
     nl_error err = {0};
     nl_flat saved = {0}, wanted = {0};
     int count = -1;
-    if (nl_config_load(saved_path, NULL, 0, cfg, &err) != NL_OK ||
+    if (nl_config_load_record(saved_path, NULL, 0, cfg, &err) != NL_OK ||
         nl_flat_from_config(cfg, &saved, NULL, &err) != NL_OK ||
         nl_flat_from_yaml(wanted_text, "wanted", &wanted, &err) != NL_OK) {
         snprintf(diff, size, "%s", err.msg);

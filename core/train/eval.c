@@ -118,10 +118,10 @@ static nl_code load_configs(eval_state *st, nl_error *err)
     st->data_cfg = calloc(1, sizeof *st->data_cfg);
     if (!st->run_cfg || !st->data_cfg)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    nl_code rc = nl_config_load(path, NULL, 0, st->run_cfg, err);
+    nl_code rc = nl_config_load_record(path, NULL, 0, st->run_cfg, err);
     if (rc == NL_OK &&
-        (rc = nl_config_load(path, st->override_ptrs, st->opt->n_data_overrides, st->data_cfg,
-                             err)) != NL_OK &&
+        (rc = nl_config_load_record(path, st->override_ptrs, st->opt->n_data_overrides,
+                                    st->data_cfg, err)) != NL_OK &&
         !strncmp(err->msg, "--set ", 6)) {
         /* the loader names an override by the option of `normlab run` */
         char msg[sizeof err->msg];

@@ -360,7 +360,7 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, nl_init_from_source
     nl_model *src = NULL;
     nl_final_model_info info = {0};
     nl_error why = {0};
-    nl_code rc = nl_config_load(path, NULL, 0, source_cfg, &why);
+    nl_code rc = nl_config_load_record(path, NULL, 0, source_cfg, &why);
     nl_model_spec source_spec;
     if (rc == NL_OK)
         rc = source_model_spec(source_cfg, &source_spec, &why);
