@@ -757,14 +757,7 @@ START_TEST(test_record_of_another_host)
                         "train:\n  batch_size: 32\n  steps: 4\n  eval_every: 4\n";
     nl_config *cfg = calloc(1, sizeof *cfg);
     ck_assert_ptr_nonnull(cfg);
-    nl_error err = {0};
-    ck_assert_msg(nl_config_load_string(asked, "asked.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
-                  err.msg);
-    char *resolved = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&resolved, &size);
-    ck_assert_int_eq(nl_config_write(cfg, mem, &err), NL_OK);
-    fclose(mem);
+    char *resolved = tu_resolved_config(asked, cfg);
     /* what a host with a block of 4 would have recorded: the layout its
      * plan took in place of the auto asked */
     char *auto_line = strstr(resolved, "  layout: auto\n");
@@ -776,7 +769,7 @@ START_TEST(test_record_of_another_host)
     char path[512];
     snprintf(path, sizeof path, "%s/config.yaml", tu_tmp);
     /* as a plan for this host it is refused, naming the key */
-    err = (nl_error){0};
+    nl_error err = {0};
     ck_assert_int_eq(nl_config_load(path, NULL, 0, cfg, &err), NL_ERR_CONFIG);
     ck_assert_msg(strstr(err.msg, "model.layout"), "%s", err.msg);
     /* as a record it is read, its layout left to this host's plan */

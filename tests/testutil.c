@@ -778,3 +778,17 @@ nl_model_spec tu_small_image_spec(nl_arch arch, nl_norm_kind kind, nl_placement 
     spec.norm.virtual_batch = 3;
     return spec;
 }
+
+char *tu_resolved_config(const char *yaml, nl_config *cfg)
+{
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(yaml, "config.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
+                  err.msg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(mem);
+    ck_assert_int_eq(nl_config_write(cfg, mem, &err), NL_OK);
+    fclose(mem);
+    return text;
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "device/device.h"
 #include "model/spec.h"
 #include "train/train.h"
@@ -184,6 +185,11 @@ void tu_tmp_remove(void);
  * images, 5 classes, two stages of widths 16 and 32 with ReLU, `kind` at
  * `placement` with 4 groups and ghost batches of 3 where it reads them */
 nl_model_spec tu_small_image_spec(nl_arch arch, nl_norm_kind kind, nl_placement placement);
+
+/* `yaml` loaded into cfg (failing the test with the loader's message) and
+ * written back as normlab resolves a config before it runs (model.layout
+ * still auto): the text, malloc'd */
+char *tu_resolved_config(const char *yaml, nl_config *cfg);
 
 struct nl_model;
 /* the model's mean loss per row (each sample holds m->rows_per_sample rows:
