@@ -324,7 +324,15 @@ int cmd_show(int argc, char **argv)
         return 1;
     nl_error err = {0};
     int status;
-    const bool loaded = nl_config_load(config_path, overrides, n_overrides, cfg, &err) == NL_OK;
+    bool loaded = nl_config_load(config_path, overrides, n_overrides, cfg, &err) == NL_OK;
+    /* a run another CPU planned (its block) is shown as this one plans its
+     * record, saying why: summary.json keeps the layout that ran */
+    nl_error replanned = {0};
+    if (!loaded && run_dir && nl_config_load_record(config_path, NULL, 0, cfg, &replanned) == NL_OK) {
+        loaded = true;
+        printf("note: this CPU cannot plan the run as it recorded it (%s); shown as planned here, "
+               "its layout as it ran is summary.json's\n", err.msg);
+    }
     if (run_dir && !params)
         print_run_status(target, loaded ? cfg : NULL);
     if (!loaded)

@@ -782,6 +782,25 @@ START_TEST(test_record_of_another_host)
     ck_assert_msg(nl_sweep_config_diff(path, resolved, why, sizeof why) == 0, "%s", why);
     free(resolved);
     free(cfg);
+    /* a finished run with that record: eval and show read it */
+    tu_tmp_write("asked.yaml", asked);
+    ck_assert_int_eq(tu_normlab("run asked.yaml --out run --threads 1 --set model.layout=nchw"), 0);
+    char *ran = tu_tmp_read("run/config.yaml");
+    char *nchw = strstr(ran, "  layout: nchw\n");
+    ck_assert_msg(nchw, "%s", ran);
+    snprintf(recorded, sizeof recorded, "%.*s  layout: blocked\n%s", (int)(nchw - ran), ran,
+             nchw + strlen("  layout: nchw\n"));
+    free(ran);
+    tu_tmp_write("run/config.yaml", recorded);
+    const struct {
+        const char *args, *says;
+    } readers[] = {{"eval run", "accuracy"}, {"show run", "this CPU cannot plan the run as it recorded"}};
+    for (size_t k = 0; k < sizeof readers / sizeof *readers; k++) {
+        const int rc = tu_normlab(readers[k].args);
+        char *out = tu_normlab_output();
+        ck_assert_msg(rc == 0 && strstr(out, readers[k].says), "%s: exit %d: %s", readers[k].args, rc, out);
+        free(out);
+    }
     tu_tmp_remove();
 }
 END_TEST
