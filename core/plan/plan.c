@@ -72,8 +72,8 @@ void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, 
                       : block ? "chosen by model.layout auto: the block saves more reorders "
                                 "than it adds"
                               : "chosen by model.layout auto: this device's convolutions take "
-                                "no block at this precision, or it adds as many reorders as "
-                                "it saves");
+                                "no block at this precision, a width is not a multiple of "
+                                "it, or it adds as many reorders as it saves");
     }
     nl_buf_printf(text, "\n");
 }
