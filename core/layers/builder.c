@@ -288,6 +288,13 @@ void nl_builder_workspace(nl_builder *b, size_t bytes)
         b->workspace = bytes;
 }
 
+void nl_layer_free(nl_layer *l)
+{
+    if (l && l->vt && l->vt->release)
+        l->vt->release(l);
+    free(l);
+}
+
 void nl_builder_add(nl_builder *b, nl_layer *layer)
 {
     /* the spare of a failed nl_builder_layer_alloc is the builder's own */
@@ -299,13 +306,13 @@ void nl_builder_add(nl_builder *b, nl_layer *layer)
         nl_builder_fail(b, NL_ERR_RUNTIME,
                         "layer %s: kind %s reports no FLOP count (nl_layer_vtable.flops)",
                         layer->name, layer->vt->kind);
-        free(layer);
+        nl_layer_free(layer);
         return;
     }
     /* a layer the list cannot take is freed here, as the model would */
     if (!reads_its_inputs(b, layer) ||
         !grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
-        free(layer);
+        nl_layer_free(layer);
         return;
     }
     b->layers[b->n_layers++] = layer;

@@ -113,6 +113,9 @@ typedef struct {
      * storage, into *rounds (a bf16 product reads x and dy rounded and
      * writes y and dx rounded). NULL: none. Read on the planned graph. */
     void (*bf16_io)(const nl_layer *self, int input, unsigned *takes, unsigned *rounds);
+    /* optional: frees what the layer allocated beyond its struct (a
+     * formula's programs), before the struct itself is freed */
+    void (*release)(nl_layer *self);
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
@@ -137,6 +140,9 @@ struct nl_layer {
      * "add+relu", or NULL; `show` names it after the kind */
     const char *fused;
 };
+
+/* frees a layer: its release hook, then its struct */
+void nl_layer_free(nl_layer *l);
 
 /* nl_layer_vtable.flops of a layer with no products: its output's values */
 void nl_layer_flops_values(const nl_layer *self, nl_layer_flops *out);

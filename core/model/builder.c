@@ -468,7 +468,7 @@ void nl_model_free(nl_model *m)
     for (int i = 0; i < m->n_states; i++)
         free(m->states[i]);
     for (int i = 0; i < m->n_layers; i++)
-        free(m->layers[i]);
+        nl_layer_free(m->layers[i]);
     free(m->acts);
     free(m->params);
     free(m->states);

@@ -60,6 +60,10 @@ const nl_norm_info nl_norm_row_batch = {
     .color = "#1f77b4", .build = nl_batchnorm, .bench_torch = true,
     .stats_set = nl_batch_set,
     .point = &(const nl_norm_point){.reduce = NL_REDUCE_BATCH, .center = true, .scale = NL_SCALE_STD},
+    .formula = {"weight * (x - running(mean(x, [batch]))) / sqrt(running(var(x, [batch])) + eps) + bias",
+                "weight * (x - running(mean(x, [batch, tokens]))) / sqrt(running(var(x, [batch, tokens])) + eps) + bias",
+                "weight * (x - running(mean(x, [batch, spatial]))) / sqrt(running(var(x, [batch, spatial])) + eps) + bias"},
+    .formula_params = "weight = 1 per channel, bias = 0 per channel",
 };
 
 /* batch renorm's buffers (per channel): the batch variance, the running
@@ -373,4 +377,8 @@ const nl_norm_info nl_norm_row_mean_only = {
     .tokens = true, .adds_layer = true, .color = "#c5b0d5", .build = nl_mean_only_batchnorm,
     .stats_set = nl_batch_set, .training = &mean_only_training,
     .point = &(const nl_norm_point){.reduce = NL_REDUCE_BATCH, .center = true, .scale = NL_SCALE_NONE},
+    .formula = {"x - running(mean(x, [batch])) + bias",
+                "x - running(mean(x, [batch, tokens])) + bias",
+                "x - running(mean(x, [batch, spatial])) + bias"},
+    .formula_params = "bias = 0 per channel",
 };

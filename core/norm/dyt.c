@@ -69,4 +69,8 @@ const nl_norm_info nl_norm_row_dyt = {
     .keys = NL_NORM_KEY_AFFINE | NL_NORM_KEY_ALPHA_INIT, .learned_shift = true,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
     .color = "#bcbd22", .build = nl_dyt,
+    .formula = {"weight * tanh(alpha * x) + bias",
+                "weight * tanh(alpha * x) + bias",
+                "weight * tanh(alpha * x) + bias"},
+    .formula_params = "alpha = 0.5, weight = 1 per channel, bias = 0 per channel",
 };

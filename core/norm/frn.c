@@ -94,4 +94,8 @@ const nl_norm_info nl_norm_row_frn = {
     .keys = NL_NORM_STATS_KEYS, .learned_shift = true, .center = false,
     .features = false, .images = true, .adds_layer = true,
     .color = "#17becf", .build = nl_frn, .stats_set = nl_plane_set,
+    .formula = {NULL,
+                NULL,
+                "max(weight * x / sqrt(mean(x^2, [spatial]) + eps) + bias, tau)"},
+    .formula_params = "weight = 1 per channel, bias = 0 per channel, tau = 0 per channel",
 };

@@ -35,4 +35,8 @@ const nl_norm_info nl_norm_row_instance = {
     .color = "#9467bd", .build = nl_instancenorm,
     .stats_set = nl_plane_set,
     .point = &(const nl_norm_point){.reduce = {0, 0, 1u << NL_AXIS_SPATIAL}, .center = true, .scale = NL_SCALE_STD},
+    .formula = {NULL,
+                NULL,
+                "weight * (x - mean(x, [spatial])) / sqrt(var(x, [spatial]) + eps) + bias"},
+    .formula_params = "weight = 1 per channel, bias = 0 per channel",
 };

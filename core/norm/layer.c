@@ -34,6 +34,10 @@ const nl_norm_info nl_norm_row_layer = {
     .color = "#2ca02c", .build = nl_layernorm, .bench_torch = true,
     .stats_set = nl_layer_set,
     .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
+    .formula = {"weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
+                "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
+                "weight * (x - mean(x, [channels, spatial])) / sqrt(var(x, [channels, spatial]) + eps) + bias"},
+    .formula_params = "weight = 1 per channel, bias = 0 per channel",
 };
 
 /* RMSNorm (Zhang & Sennrich 2019) over the same axes: y = x / sqrt(mean(x^2)
@@ -51,6 +55,10 @@ const nl_norm_info nl_norm_row_rms = {
     .color = "#d62728", .build = nl_rmsnorm, .bench_torch = true,
     .stats_set = nl_layer_set,
     .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = false, .scale = NL_SCALE_RMS},
+    .formula = {"weight * x / sqrt(mean(x^2, [channels]) + eps)",
+                "weight * x / sqrt(mean(x^2, [channels]) + eps)",
+                "weight * x / sqrt(mean(x^2, [channels, spatial]) + eps)"},
+    .formula_params = "weight = 1 per channel",
 };
 
 /* ScaleNorm (Nguyen & Salazar 2019, "Transformers without Tears"), as
@@ -119,4 +127,8 @@ const nl_norm_info nl_norm_row_scale = {
     .keys = NL_NORM_KEY_EPS, .learned_shift = false, .center = false,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
     .color = "#aec7e8", .build = nl_scalenorm, .stats_set = nl_layer_set,
+    .formula = {"scale * x / max(sqrt(sum(x^2, [channels])), eps)",
+                "scale * x / max(sqrt(sum(x^2, [channels])), eps)",
+                "scale * x / max(sqrt(sum(x^2, [channels, spatial])), eps)"},
+    .formula_params = "scale = 1",
 };

@@ -65,6 +65,8 @@ enum {
      * (train.log.switch_weights: a train.* key, listed with no model.norm
      * key in the docs' table) */
     NL_NORM_KEY_MIXTURE = 1u << 13,
+    /* a formula: model.norm.expr, model.norm.params, model.norm.name */
+    NL_NORM_KEY_FORMULA = 1u << 14,
 };
 /* the keys of a kind with statistics, and of one with running statistics */
 #define NL_NORM_STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE | NL_NORM_KEY_STATS_PRECISION)
@@ -160,6 +162,14 @@ typedef struct {
     /* `normlab bench --run --torch`'s PyTorch script has it
      * (experiments/bench/torch_run.py's NORMS) */
     bool bench_torch;
+    /* The kind as a formula (model.norm.type expr): its model.norm.expr on
+     * [0] feature vectors, [1] token sequences, [2] images (NULL where it
+     * does not accept the input), with affine, and its model.norm.params,
+     * whose names are the kind's own parameters' (weight, bias, alpha),
+     * and momentum / eps as the kind's. tests/test_norm_expr.c holds each
+     * to the built-in, forward and backward; NULL: no formula says it. */
+    const char *formula[3];
+    const char *formula_params;
 } nl_norm_info;
 
 /* The registry rows, one per line of norm/kinds.def, each defined in its

@@ -64,6 +64,12 @@ typedef struct {
     bool center;
     nl_norm_scale scale;
     nl_stats_source train_stats, eval_stats;
+    /* expr (core/norm/expr.c, norm/formula.h): the formula, its declared
+     * parameters ("gamma = 1 per channel, alpha = 0.5") and the name
+     * legends, tables and the report give it ("" : expr) */
+    char expr[1025];
+    char params[257];
+    char label[48];
 } nl_norm_spec;
 
 #endif

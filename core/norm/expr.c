@@ -1,0 +1,178 @@
+/* A normalizer written as a formula (model.norm.type expr, with
+ * model.norm.expr, model.norm.params and model.norm.name): the formula's
+ * programs (formula.h) planned on the layer's input when the model is
+ * built, its gradients derived there, and run by the CPU over the
+ * layer's activations. Its parameters are `<layer>.<name>` as declared,
+ * its running statistics `<layer>.running_mean` / `running_var` (then
+ * `running_mean1`, ... where a formula keeps several of a kind).
+ *
+ * The CUDA backend has no formula interpreter: a cuda run is refused at
+ * build, naming model.device. A channel-blocked input is reordered to
+ * NCHW before the layer (it does not say takes_blocked). */
+#include <stdio.h>
+#include <string.h>
+
+#include "norm/formula.h"
+#include "norm/norm.h"
+
+typedef struct {
+    nl_layer base;
+    nl_formula_plan *plan;
+    nl_norm_spec spec;
+    int n_params, n_running;
+    nl_param *params[NL_FORMULA_MAX_PARAMS];
+    nl_state *running[NL_FORMULA_MAX_RUNNING];
+    float *saved;
+    long batches_tracked;
+    /* the mode the last forward ran the programs in: its backward runs
+     * the same graph, reading what that forward kept */
+    nl_formula_mode last_mode;
+} expr_layer;
+
+/* the programs' mode for a pass: evaluation reads the running statistics
+ * where the formula keeps some (batch statistics otherwise, as a formula
+ * without running() means), training with frozen statistics too, its
+ * backward through them */
+static nl_formula_mode mode_of(const expr_layer *l, nl_mode mode)
+{
+    const bool running = l->n_running > 0;
+    switch (mode) {
+    case NL_MODE_TRAIN:
+    case NL_MODE_RECALIBRATE:
+        return running ? NL_FORMULA_TRAIN : NL_FORMULA_TRAIN_KEEP;
+    case NL_MODE_EVAL:
+    case NL_MODE_RUNNING_STATS:
+        return running ? NL_FORMULA_EVAL : NL_FORMULA_TRAIN_KEEP;
+    default:
+        return NL_FORMULA_TRAIN_KEEP;
+    }
+}
+
+static nl_formula_io io_of(expr_layer *l, const nl_pass *pass)
+{
+    nl_formula_io io = {.n = pass->n, .saved = l->saved, .workspace = pass->workspace};
+    for (int k = 0; k < l->n_params; k++) {
+        io.params[k] = l->params[k]->data;
+        io.dparams[k] = l->params[k]->grad;
+    }
+    for (int k = 0; k < l->n_running; k++)
+        io.running[k] = l->running[k]->data;
+    return io;
+}
+
+static void expr_forward(nl_layer *self, const nl_pass *pass)
+{
+    expr_layer *l = (expr_layer *)self;
+    nl_formula_io io = io_of(l, pass);
+    io.x = self->in[0]->data;
+    io.y = self->out->data;
+    l->last_mode = mode_of(l, pass->mode);
+    if (l->last_mode == NL_FORMULA_TRAIN)
+        io.momentum = nl_stats_next_momentum(
+            &l->spec, &l->batches_tracked,
+            pass->mode == NL_MODE_RECALIBRATE ? pass->recalibrated : -1);
+    nl_formula_forward(l->plan, l->last_mode, &io);
+}
+
+static void expr_backward(nl_layer *self, const nl_pass *pass)
+{
+    expr_layer *l = (expr_layer *)self;
+    nl_formula_io io = io_of(l, pass);
+    io.x = self->in[0]->data;
+    io.dy = self->out->grad;
+    io.dx = self->in[0]->grad;
+    io.accumulate_dx = self->accumulate_din[0];
+    nl_formula_backward(l->plan, l->last_mode, &io);
+}
+
+static void expr_release(nl_layer *self)
+{
+    nl_formula_plan_free(((expr_layer *)self)->plan);
+}
+
+static const nl_layer_vtable expr_vtable = {.kind = "expr",
+                                            .flops = nl_layer_flops_values,
+                                            .forward = expr_forward,
+                                            .backward = expr_backward,
+                                            .release = expr_release};
+
+nl_formula_input nl_norm_formula_input(nl_shape in, int groups, int n_capacity)
+{
+    return (nl_formula_input){.ndim = in.ndim, .n_capacity = n_capacity, .c = in.c,
+                              .p = in.ndim == 4 ? in.h * in.w : in.ndim == 3 ? in.h : 1,
+                              .groups = groups};
+}
+
+/* a running statistic's state name: running_mean, then running_mean1, ... */
+static void running_name(char *buf, size_t size, const char *layer, const char *what,
+                         const char *used[], int k)
+{
+    int same = 0;
+    for (int i = 0; i < k; i++)
+        same += !strcmp(used[i], what);
+    if (same)
+        snprintf(buf, size, "%s.%s%d", layer, what, same);
+    else
+        snprintf(buf, size, "%s.%s", layer, what);
+}
+
+static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    nl_backend *be = nl_builder_backend(b);
+    if (!nl_builder_has_kernels(b, name, "formula (model.norm.type expr)",
+                                be->device == NL_DEVICE_CPU))
+        return NULL;
+    nl_formula *f = NULL;
+    nl_error err = {0};
+    if (nl_formula_parse(spec->expr, spec->params, &f, &err)) {
+        nl_builder_fail(b, err.code, "layer %s: %s", name, err.msg);
+        nl_builder_key(b, err.key);
+        return NULL;
+    }
+    expr_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->spec = *spec;
+    const nl_formula_input input =
+        nl_norm_formula_input(in->shape, spec->groups, in->shape.n);
+    if (nl_formula_plan_make(f, input, spec->eps, &l->plan, &err)) {
+        nl_builder_fail(b, err.code, "layer %s: %s", name, err.msg);
+        nl_builder_key(b, err.key);
+        nl_formula_free(f);
+        return NULL;
+    }
+    char pname[96];
+    l->n_params = nl_formula_param_count(f);
+    for (int k = 0; k < l->n_params; k++) {
+        const nl_formula_param *p = nl_formula_param_at(f, k);
+        snprintf(pname, sizeof pname, "%s.%s", name, p->name);
+        l->params[k] = nl_builder_param(b, pname, 1, (int[]){p->per_channel ? input.c : 1}, true,
+                                        NL_FILL_CONSTANT, p->init);
+    }
+    nl_formula_free(f);
+    l->n_running = nl_formula_plan_running_count(l->plan);
+    const char *used[NL_FORMULA_MAX_RUNNING];
+    for (int k = 0; k < l->n_running; k++) {
+        size_t count;
+        float init;
+        nl_formula_plan_running_at(l->plan, k, &count, &init, &used[k]);
+        running_name(pname, sizeof pname, name, used[k], used, k);
+        l->running[k] = nl_builder_state(b, pname, count, init);
+    }
+    if (l->n_running)
+        nl_builder_counter(b, &l->batches_tracked);
+    nl_builder_saved(b, (void **)&l->saved,
+                     (nl_formula_plan_saved_floats(l->plan) + 1) * sizeof(float));
+    nl_builder_workspace(b, nl_formula_plan_workspace_bytes(l->plan));
+    nl_act *out = nl_builder_act(b, name, in->shape);
+    nl_layer_init(&l->base, &expr_vtable, name, in, NULL, out);
+    nl_builder_add(b, &l->base);
+    return out;
+}
+
+const nl_norm_info nl_norm_row_expr = {
+    {"expr", "a formula in the config (model.norm.expr, model.norm.params, model.norm.name): "
+             "its gradients derived, planned and checked like a built-in (CPU)"},
+    .keys = NL_NORM_KEY_EPS | NL_NORM_KEY_GROUPS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_FORMULA,
+    .learned_shift = false, .center = true, .running_stats = true, .running_stats_default = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#98df8a", .build = expr_norm, .groups_default = 1,
+};

@@ -1,0 +1,139 @@
+/* A normalizer written as a formula (model.norm.type expr): the text is
+ * parsed once into a small tree, lowered onto a layer's input into a graph
+ * of values (each with the axes it keeps: batch, channels or channel
+ * groups, positions), differentiated in reverse mode on that graph, and
+ * compiled into programs that run over the layer's activations.
+ *
+ * Only the input x, the output y and their gradients are activation-sized
+ * in memory. Every other value the size of x is recomputed row by row from
+ * x (and dy) and the small values (reductions, parameters, constants),
+ * which the programs keep: as the fused built-ins keep a mean and an rstd
+ * and recompute x_hat in their backward, so the formula costs the memory
+ * of a built-in and one pass over x per level of nested reductions.
+ *
+ * The vocabulary (configs/README.md documents it with examples):
+ *   x, eps, the parameters declared in model.norm.params, numbers
+ *   + - * /, ^ (or **) with a constant exponent, unary -
+ *   sqrt rsqrt exp log tanh sigmoid erf abs relu, min(a, b), max(a, b)
+ *   mean var std rms sum (u, [axes]) over batch, channels (in
+ *     model.norm.groups groups), spatial (images), tokens (sequences);
+ *     var is the biased variance (the one normalizers divide by)
+ *   running(r) around a reduction that includes batch: the batch's value
+ *     in training, the momentum average in evaluation (batch norm's
+ *     semantics: a var is kept unbiased, as PyTorch keeps running_var)
+ * Library code: errors are returned in nl_error with the key and the
+ * column within the text. */
+#ifndef NL_NORM_FORMULA_H
+#define NL_NORM_FORMULA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/status.h"
+
+/* the most characters of model.norm.expr, and of model.norm.params */
+#define NL_FORMULA_MAX_TEXT 1024
+#define NL_FORMULA_MAX_PARAMS_TEXT 256
+/* the most parameters one formula declares, and running statistics it keeps */
+#define NL_FORMULA_MAX_PARAMS 8
+#define NL_FORMULA_MAX_RUNNING 8
+/* the most nodes a formula's tree has (a formula past it is refused) */
+#define NL_FORMULA_MAX_TREE 256
+
+typedef struct {
+    char name[24];
+    bool per_channel; /* false: one scalar for the layer */
+    float init;
+} nl_formula_param;
+
+/* The functions and reductions, for `normlab list` and the messages */
+typedef struct {
+    const char *name;
+    int args; /* 1 or 2 values; a reduction: its value and an axis list */
+    bool reduction;
+    const char *help;
+} nl_formula_function;
+extern const nl_formula_function nl_formula_functions[];
+extern const int nl_formula_function_count;
+
+/* the parsed text, independent of any layer */
+typedef struct nl_formula nl_formula;
+
+/* Parses expr and params (model.norm.expr, model.norm.params: "gamma = 1
+ * per channel, alpha = 0.5", each a name, its starting value, and "per
+ * channel" for one value per channel, else one scalar for the layer). On error
+ * the message names the key and the 1-based column within its text. */
+nl_code nl_formula_parse(const char *expr, const char *params, nl_formula **out, nl_error *err);
+void nl_formula_free(nl_formula *f);
+int nl_formula_param_count(const nl_formula *f);
+const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i);
+/* does it keep running statistics (a running(...) anywhere) */
+bool nl_formula_has_running(const nl_formula *f);
+/* the formula as text normlab and PyTorch both read back the same
+ * (tests/formula_torch.py turns it into torch code) */
+const char *nl_formula_text(const nl_formula *f);
+
+/* ---- lowering onto a layer ---- */
+
+/* A layer's input as the formula sees it: three logical axes, batch (n
+ * samples), channels (c) and positions (p: an image's H*W, a sequence's
+ * T, 1 for feature vectors), and where they lie in memory. */
+typedef struct {
+    int ndim;           /* 2 features, 3 tokens, 4 images */
+    int n_capacity;     /* the planned batch */
+    int c, p, groups;   /* groups: model.norm.groups (1: all channels) */
+} nl_formula_input;
+
+typedef struct nl_formula_plan nl_formula_plan;
+
+/* The programs of one layer: its training forward and backward and its
+ * evaluation forward (and, where running statistics exist, the backward
+ * through them for training with frozen statistics). Sizes of the small
+ * values and of the row scratch are fixed here, so running allocates
+ * nothing. */
+nl_code nl_formula_plan_make(const nl_formula *f, nl_formula_input in, float eps,
+                             nl_formula_plan **out, nl_error *err);
+void nl_formula_plan_free(nl_formula_plan *p);
+/* floats of memory the plan's small values need for one layer, kept from
+ * forward to backward (saved) and scratch (workspace, bytes) */
+size_t nl_formula_plan_saved_floats(const nl_formula_plan *p);
+size_t nl_formula_plan_workspace_bytes(const nl_formula_plan *p);
+/* running statistics: count, and each one's size (floats) and start value */
+int nl_formula_plan_running_count(const nl_formula_plan *p);
+void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, float *init,
+                                const char **what);
+/* nodes in the derived programs, for `show` and the tests */
+int nl_formula_plan_ops(const nl_formula_plan *p, int *forward, int *backward);
+
+typedef enum {
+    NL_FORMULA_TRAIN,      /* batch reductions, running statistics updated (momentum) */
+    NL_FORMULA_TRAIN_KEEP, /* batch reductions, running statistics untouched */
+    NL_FORMULA_EVAL,       /* running statistics in place of running(...) */
+} nl_formula_mode;
+
+/* Everything one run of a program reads and writes (host memory: the CPU
+ * backend's). params[i] and dparams[i] per declared parameter; running[i]
+ * per running statistic. */
+typedef struct {
+    int n; /* this pass's batch, <= n_capacity */
+    const float *x;
+    float *y;
+    const float *dy;
+    float *dx;
+    bool accumulate_dx;
+    const float *params[NL_FORMULA_MAX_PARAMS];
+    float *dparams[NL_FORMULA_MAX_PARAMS];
+    float *running[NL_FORMULA_MAX_RUNNING];
+    float momentum;  /* this update's (nl_stats_next_momentum) */
+    float *saved;    /* nl_formula_plan_saved_floats */
+    void *workspace; /* nl_formula_plan_workspace_bytes */
+} nl_formula_io;
+
+/* y from x (the mode's program); in NL_FORMULA_TRAIN the running
+ * statistics take this batch */
+void nl_formula_forward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io);
+/* dx (written or added) and every dparams (written) from dy, after the
+ * forward of the same mode on the same x (it reads what that kept) */
+void nl_formula_backward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io);
+
+#endif

@@ -1,0 +1,552 @@
+/* model.norm.expr and model.norm.params as text: a recursive-descent
+ * parser into the formula's tree (formula_internal.h), every node with its
+ * column, so that an error names the key, the column and what is accepted
+ * there. Shapes are not known here: the planner checks them on the
+ * layer's input (formula_plan.c). */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/names.h"
+#include "norm/formula_internal.h"
+
+#define EXPR_KEY "model.norm.expr"
+#define PARAMS_KEY "model.norm.params"
+
+const nl_formula_function nl_formula_functions[] = {
+    {"sqrt", 1, false, "square root"},
+    {"rsqrt", 1, false, "1 / sqrt"},
+    {"exp", 1, false, "e to the power"},
+    {"log", 1, false, "natural logarithm"},
+    {"tanh", 1, false, "hyperbolic tangent"},
+    {"sigmoid", 1, false, "1 / (1 + exp(-u))"},
+    {"erf", 1, false, "the error function"},
+    {"abs", 1, false, "absolute value"},
+    {"relu", 1, false, "max(u, 0)"},
+    {"min", 2, false, "the smaller of two values (a tie's gradient split in half, as torch.minimum)"},
+    {"max", 2, false, "the larger of two values (as torch.maximum)"},
+    {"mean", 1, true, "mean over the axes"},
+    {"var", 1, true, "biased variance over the axes (two passes: mean((u - mean(u))^2))"},
+    {"std", 1, true, "sqrt(var)"},
+    {"rms", 1, true, "sqrt(mean(u^2))"},
+    {"sum", 1, true, "sum over the axes"},
+    {"running", 1, false,
+     "around a reduction over batch: the batch's value in training, the running average "
+     "(model.norm.momentum) in evaluation; a var kept unbiased as PyTorch's running_var"},
+};
+const int nl_formula_function_count =
+    (int)(sizeof nl_formula_functions / sizeof nl_formula_functions[0]);
+
+/* what each function's name means in the tree: the functions table
+ * above says what a user can write, this what it becomes */
+static const struct {
+    const char *name;
+    int op; /* nl_formula_op of an elementwise function, nl_formula_reduce of a reduction */
+} meanings[] = {
+    {"sqrt", FO_SQRT}, {"rsqrt", FO_RSQRT}, {"exp", FO_EXP},   {"log", FO_LOG},
+    {"tanh", FO_TANH}, {"sigmoid", FO_SIGMOID}, {"erf", FO_ERF}, {"abs", FO_ABS},
+    {"relu", FO_RELU}, {"min", FO_MIN},     {"max", FO_MAX},   {"mean", FR_MEAN},
+    {"var", FR_VAR},   {"std", FR_STD},     {"rms", FR_RMS},   {"sum", FR_SUM},
+};
+
+static int meaning_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof meanings / sizeof meanings[0]; i++)
+        if (!strcmp(meanings[i].name, name))
+            return meanings[i].op;
+    return -1;
+}
+
+typedef struct {
+    nl_formula *f;
+    const char *s;
+    int pos;
+    nl_error *err;
+    bool failed;
+    unsigned used_params;
+} parser;
+
+static int column(const parser *P) { return P->pos + 1; }
+
+static void skip_space(parser *P)
+{
+    while (P->s[P->pos] == ' ' || P->s[P->pos] == '\t' || P->s[P->pos] == '\n')
+        P->pos++;
+}
+
+static int fail_at(parser *P, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_at(parser *P, int col, const char *fmt, ...)
+{
+    if (P->failed)
+        return -1;
+    P->failed = true;
+    char what[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    nl_fail(P->err, NL_ERR_CONFIG, "%s, column %d: %s", EXPR_KEY, col, what);
+    nl_error_key(P->err, EXPR_KEY);
+    return -1;
+}
+
+static int add_node(parser *P, nl_formula_tree t)
+{
+    if (P->failed)
+        return -1;
+    if (P->f->count >= NL_FORMULA_MAX_TREE)
+        return fail_at(P, t.col,
+                       "the formula is past its size: at most %d numbers, names and operations",
+                       NL_FORMULA_MAX_TREE);
+    P->f->tree[P->f->count] = t;
+    return P->f->count++;
+}
+
+static bool read_name(parser *P, char *name, size_t size)
+{
+    const char *s = P->s;
+    if (!isalpha((unsigned char)s[P->pos]) && s[P->pos] != '_')
+        return false;
+    size_t len = 0;
+    while (isalnum((unsigned char)s[P->pos + len]) || s[P->pos + len] == '_')
+        len++;
+    snprintf(name, size, "%.*s", (int)len, s + P->pos);
+    P->pos += (int)len;
+    return true;
+}
+
+static bool read_number(const char *s, int *pos, float *value)
+{
+    const char *start = s + *pos;
+    if (!isdigit((unsigned char)start[0]) && !(start[0] == '.' && isdigit((unsigned char)start[1])))
+        return false;
+    char *end;
+    const double v = strtod(start, &end);
+    *value = (float)v;
+    *pos += (int)(end - start);
+    return true;
+}
+
+/* "x, eps, gamma, beta, and the functions sqrt, ..." for an unknown name */
+static const char *accepted_names(const nl_formula *f, char *buf, size_t size)
+{
+    size_t at = (size_t)snprintf(buf, size, "x, eps");
+    for (int i = 0; i < f->n_params && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, ", %s", f->params[i].name);
+    if (f->n_params == 0 && at < size)
+        at += (size_t)snprintf(buf + at, size - at, " (no parameters declared in %s)", PARAMS_KEY);
+    if (at < size)
+        at += (size_t)snprintf(buf + at, size - at, ", numbers, and the functions");
+    for (int i = 0; i < nl_formula_function_count && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s %s%s", i ? "," : "",
+                               nl_formula_functions[i].name,
+                               nl_formula_functions[i].reduction ? "(u, [axes])" : "(...)");
+    return buf;
+}
+
+static int parse_sum(parser *P);
+
+static unsigned parse_axes(parser *P)
+{
+    skip_space(P);
+    if (P->s[P->pos] != '[') {
+        fail_at(P, column(P),
+                "expected the axes as a list, e.g. [channels, spatial]; accepted axes: batch, "
+                "channels, spatial, tokens");
+        return 0;
+    }
+    P->pos++;
+    unsigned axes = 0;
+    for (;;) {
+        skip_space(P);
+        const int col = column(P);
+        char name[32];
+        if (!read_name(P, name, sizeof name)) {
+            fail_at(P, col, "expected an axis; accepted: batch, channels, spatial, tokens");
+            return 0;
+        }
+        const int axis = nl_name_lookup(&nl_norm_axis_names, name);
+        if (axis < 0) {
+            fail_at(P, col, "unknown axis '%s'; accepted: batch, channels, spatial, tokens", name);
+            return 0;
+        }
+        if (axes & (1u << axis)) {
+            fail_at(P, col, "axis '%s' named twice", name);
+            return 0;
+        }
+        axes |= 1u << axis;
+        skip_space(P);
+        if (P->s[P->pos] == ',') {
+            P->pos++;
+            continue;
+        }
+        if (P->s[P->pos] == ']') {
+            P->pos++;
+            return axes;
+        }
+        fail_at(P, column(P), "expected ',' or ']' in the axis list");
+        return 0;
+    }
+}
+
+static bool expect(parser *P, char c, const char *what)
+{
+    skip_space(P);
+    if (P->s[P->pos] == c) {
+        P->pos++;
+        return true;
+    }
+    fail_at(P, column(P), "expected %s", what);
+    return false;
+}
+
+static int parse_call(parser *P, const char *name, int col)
+{
+    int fn = -1;
+    for (int i = 0; i < nl_formula_function_count; i++)
+        if (!strcmp(nl_formula_functions[i].name, name))
+            fn = i;
+    P->pos++; /* '(' */
+    const nl_formula_function *def = &nl_formula_functions[fn];
+    const int a = parse_sum(P);
+    if (a < 0)
+        return -1;
+    if (def->reduction) {
+        if (!expect(P, ',', "',' and the axes to reduce over, e.g. mean(x, [channels, spatial])"))
+            return -1;
+        const unsigned axes = parse_axes(P);
+        if (P->failed || !expect(P, ')', "')' after the axes"))
+            return -1;
+        return add_node(P, (nl_formula_tree){.kind = FT_REDUCE, .reduce = (nl_formula_reduce)meaning_of(name),
+                                             .axes = axes, .a = a, .col = col});
+    }
+    if (!strcmp(name, "running")) {
+        if (!expect(P, ')', "')': running takes one reduction"))
+            return -1;
+        const nl_formula_tree *in = &P->f->tree[a];
+        if (in->kind != FT_REDUCE)
+            return fail_at(P, col,
+                           "running(...) takes a reduction over batch (mean, var, std, rms or "
+                           "sum with batch among its axes), e.g. running(var(x, [batch, "
+                           "spatial]))");
+        if (!(in->axes & (1u << NL_AXIS_BATCH)))
+            return fail_at(P, col,
+                           "running(...) around a reduction without the batch axis: running "
+                           "statistics average batch statistics over steps; add batch to its "
+                           "axes, or drop running");
+        if (P->f->n_running >= NL_FORMULA_MAX_RUNNING)
+            return fail_at(P, col, "at most %d running statistics", NL_FORMULA_MAX_RUNNING);
+        P->f->n_running++;
+        return add_node(P, (nl_formula_tree){.kind = FT_RUNNING, .a = a, .col = col});
+    }
+    if (def->args == 2) {
+        if (!expect(P, ',', "',' and a second value"))
+            return -1;
+        const int b = parse_sum(P);
+        if (b < 0 || !expect(P, ')', "')'"))
+            return -1;
+        return add_node(P, (nl_formula_tree){.kind = FT_BINARY,
+                                             .op = (nl_formula_op)meaning_of(name),
+                                             .a = a, .b = b, .col = col});
+    }
+    skip_space(P);
+    if (P->s[P->pos] == ',')
+        return fail_at(P, column(P), "%s takes one value", name);
+    if (!expect(P, ')', "')'"))
+        return -1;
+    return add_node(P, (nl_formula_tree){.kind = FT_UNARY, .op = (nl_formula_op)meaning_of(name), .a = a, .col = col});
+}
+
+static int parse_primary(parser *P)
+{
+    skip_space(P);
+    const int col = column(P);
+    const char c = P->s[P->pos];
+    float value;
+    if (read_number(P->s, &P->pos, &value)) {
+        if (!isfinite(value))
+            return fail_at(P, col, "the number is not finite in single precision");
+        return add_node(P, (nl_formula_tree){.kind = FT_NUM, .value = value, .col = col});
+    }
+    if (c == '(') {
+        P->pos++;
+        const int a = parse_sum(P);
+        if (a < 0 || !expect(P, ')', "')'"))
+            return -1;
+        return a;
+    }
+    char name[64];
+    if (!read_name(P, name, sizeof name)) {
+        if (c == '\0')
+            return fail_at(P, col, "the formula ends where a value is expected");
+        return fail_at(P, col, "unexpected '%c' where a value is expected (a number, a name, "
+                               "a function call or a parenthesis)", c);
+    }
+    skip_space(P);
+    const bool call = P->s[P->pos] == '(';
+    for (int i = 0; i < nl_formula_function_count; i++)
+        if (!strcmp(nl_formula_functions[i].name, name)) {
+            if (!call)
+                return fail_at(P, col, "%s is a function: write %s(...)", name, name);
+            return parse_call(P, name, col);
+        }
+    if (call) {
+        char buf[1024];
+        return fail_at(P, col, "unknown function '%s'; accepted: %s", name,
+                       accepted_names(P->f, buf, sizeof buf));
+    }
+    if (!strcmp(name, "x"))
+        return add_node(P, (nl_formula_tree){.kind = FT_X, .col = col});
+    if (!strcmp(name, "eps"))
+        return add_node(P, (nl_formula_tree){.kind = FT_EPS, .col = col});
+    for (int i = 0; i < P->f->n_params; i++)
+        if (!strcmp(P->f->params[i].name, name)) {
+            P->used_params |= 1u << i;
+            return add_node(P, (nl_formula_tree){.kind = FT_PARAM, .param = i, .col = col});
+        }
+    char buf[1024];
+    return fail_at(P, col, "unknown name '%s' (a parameter must be declared in %s); accepted: %s",
+                   name, PARAMS_KEY, accepted_names(P->f, buf, sizeof buf));
+}
+
+/* power binds tighter than unary minus, as in Python: -x^2 is -(x^2) */
+static int parse_power(parser *P)
+{
+    const int a = parse_primary(P);
+    if (a < 0)
+        return -1;
+    skip_space(P);
+    const char *s = P->s + P->pos;
+    const int op_len = s[0] == '^' ? 1 : (s[0] == '*' && s[1] == '*') ? 2 : 0;
+    if (!op_len)
+        return a;
+    P->pos += op_len;
+    skip_space(P);
+    const int col = column(P);
+    bool negative = false;
+    if (P->s[P->pos] == '-') {
+        negative = true;
+        P->pos++;
+    }
+    float value;
+    if (!read_number(P->s, &P->pos, &value) || !isfinite(value))
+        return fail_at(P, col, "the exponent must be a constant number (a power such as u^2, "
+                               "u^0.5 or u^-1); for a learned one write exp(p * log(u))");
+    return add_node(P, (nl_formula_tree){.kind = FT_POW, .a = a,
+                                         .value = negative ? -value : value, .col = col});
+}
+
+static int parse_unary(parser *P)
+{
+    skip_space(P);
+    if (P->s[P->pos] == '-') {
+        const int col = column(P);
+        P->pos++;
+        const int a = parse_unary(P);
+        if (a < 0)
+            return -1;
+        return add_node(P, (nl_formula_tree){.kind = FT_UNARY, .op = FO_NEG, .a = a, .col = col});
+    }
+    if (P->s[P->pos] == '+') {
+        P->pos++;
+        return parse_unary(P);
+    }
+    return parse_power(P);
+}
+
+static int parse_product(parser *P)
+{
+    int a = parse_unary(P);
+    while (a >= 0) {
+        skip_space(P);
+        const char c = P->s[P->pos];
+        if (!((c == '*' && P->s[P->pos + 1] != '*') || c == '/'))
+            return a;
+        const int col = column(P);
+        P->pos++;
+        const int b = parse_unary(P);
+        if (b < 0)
+            return -1;
+        a = add_node(P, (nl_formula_tree){.kind = FT_BINARY, .op = c == '*' ? FO_MUL : FO_DIV,
+                                          .a = a, .b = b, .col = col});
+    }
+    return a;
+}
+
+static int parse_sum(parser *P)
+{
+    int a = parse_product(P);
+    while (a >= 0) {
+        skip_space(P);
+        const char c = P->s[P->pos];
+        if (c != '+' && c != '-')
+            return a;
+        const int col = column(P);
+        P->pos++;
+        const int b = parse_product(P);
+        if (b < 0)
+            return -1;
+        a = add_node(P, (nl_formula_tree){.kind = FT_BINARY, .op = c == '+' ? FO_ADD : FO_SUB,
+                                          .a = a, .b = b, .col = col});
+    }
+    return a;
+}
+
+static nl_code params_fail(nl_error *err, int col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static nl_code params_fail(nl_error *err, int col, const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    nl_fail(err, NL_ERR_CONFIG, "%s, column %d: %s; the form: \"gamma = 1 per channel, beta = 0 "
+                                "per channel, alpha = 0.5\" (a name, its starting value, and per "
+                                "channel for one value per channel, else one for the layer)",
+            PARAMS_KEY, col, what);
+    nl_error_key(err, PARAMS_KEY);
+    return NL_ERR_CONFIG;
+}
+
+/* the names a parameter cannot take: the formula's own words */
+static bool reserved(const char *name)
+{
+    if (!strcmp(name, "x") || !strcmp(name, "eps"))
+        return true;
+    for (int i = 0; i < nl_formula_function_count; i++)
+        if (!strcmp(nl_formula_functions[i].name, name))
+            return true;
+    return nl_name_lookup(&nl_norm_axis_names, name) >= 0;
+}
+
+static nl_code parse_params(nl_formula *f, const char *text, int cols[NL_FORMULA_MAX_PARAMS],
+                            nl_error *err)
+{
+    parser P = {.f = f, .s = text};
+    skip_space(&P);
+    if (!text[P.pos])
+        return NL_OK;
+    for (;;) {
+        skip_space(&P);
+        const int col = column(&P);
+        char name[64];
+        if (!read_name(&P, name, sizeof name))
+            return params_fail(err, col, "expected a parameter's name");
+        if (strlen(name) >= sizeof f->params[0].name)
+            return params_fail(err, col, "the name '%s' is longer than %zu characters", name,
+                               sizeof f->params[0].name - 1);
+        if (reserved(name))
+            return params_fail(err, col, "'%s' is a word of the formula (x, eps, a function or "
+                                         "an axis), not a parameter name", name);
+        for (int i = 0; i < f->n_params; i++)
+            if (!strcmp(f->params[i].name, name))
+                return params_fail(err, col, "parameter '%s' declared twice", name);
+        if (f->n_params >= NL_FORMULA_MAX_PARAMS)
+            return params_fail(err, col, "at most %d parameters", NL_FORMULA_MAX_PARAMS);
+        skip_space(&P);
+        if (text[P.pos] != '=')
+            return params_fail(err, column(&P), "expected '=' and the starting value after '%s'",
+                               name);
+        P.pos++;
+        skip_space(&P);
+        const int value_col = column(&P);
+        bool negative = false;
+        if (text[P.pos] == '-') {
+            negative = true;
+            P.pos++;
+        }
+        float init;
+        if (!read_number(text, &P.pos, &init) || !isfinite(init))
+            return params_fail(err, value_col, "expected the starting value, a finite number");
+        skip_space(&P);
+        bool per_channel = false;
+        const int per_col = column(&P);
+        char word[32];
+        if (read_name(&P, word, sizeof word)) {
+            char what[32];
+            skip_space(&P);
+            const int what_col = column(&P);
+            if (strcmp(word, "per") || !read_name(&P, what, sizeof what))
+                return params_fail(err, per_col, "expected 'per channel' or nothing (a scalar) "
+                                                 "after the starting value");
+            if (strcmp(what, "channel"))
+                return params_fail(err, what_col, "a parameter is per channel or one scalar for "
+                                                  "the layer; '%s' is neither", what);
+            per_channel = true;
+        }
+        nl_formula_param *p = &f->params[f->n_params];
+        snprintf(p->name, sizeof p->name, "%s", name);
+        p->per_channel = per_channel;
+        p->init = negative ? -init : init;
+        cols[f->n_params++] = col;
+        skip_space(&P);
+        if (!text[P.pos])
+            return NL_OK;
+        if (text[P.pos] != ',')
+            return params_fail(err, column(&P), "expected ',' before the next parameter");
+        P.pos++;
+    }
+}
+
+nl_code nl_formula_parse(const char *expr, const char *params, nl_formula **out, nl_error *err)
+{
+    *out = NULL;
+    if (strlen(expr) > NL_FORMULA_MAX_TEXT)
+        return nl_fail(err, NL_ERR_CONFIG, "%s: the formula is past its size: at most %d "
+                                           "characters", EXPR_KEY, NL_FORMULA_MAX_TEXT),
+               nl_error_key(err, EXPR_KEY), NL_ERR_CONFIG;
+    nl_formula *f = calloc(1, sizeof *f);
+    if (!f)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory parsing %s", EXPR_KEY);
+    snprintf(f->text, sizeof f->text, "%s", expr);
+    int param_cols[NL_FORMULA_MAX_PARAMS];
+    nl_code rc = parse_params(f, params ? params : "", param_cols, err);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    parser P = {.f = f, .s = f->text, .err = err};
+    skip_space(&P);
+    if (!f->text[P.pos]) {
+        free(f);
+        nl_fail(err, NL_ERR_CONFIG, "%s is empty: model.norm.type expr takes the normalizer as a "
+                                    "formula, e.g. \"gamma * tanh(alpha * x) + beta\"", EXPR_KEY);
+        nl_error_key(err, EXPR_KEY);
+        return NL_ERR_CONFIG;
+    }
+    f->root = parse_sum(&P);
+    skip_space(&P);
+    if (!P.failed && f->text[P.pos])
+        fail_at(&P, column(&P), "unexpected '%c' after a complete formula (an operator missing?)",
+                f->text[P.pos]);
+    if (!P.failed) {
+        bool reads_x = false;
+        for (int i = 0; i < f->count; i++)
+            reads_x |= f->tree[i].kind == FT_X;
+        if (!reads_x)
+            fail_at(&P, 1, "the formula never reads x: a normalizer is a function of its input");
+    }
+    if (!P.failed)
+        for (int i = 0; i < f->n_params; i++)
+            if (!(P.used_params & (1u << i))) {
+                params_fail(err, param_cols[i], "parameter '%s' is declared but %s never uses it",
+                            f->params[i].name, EXPR_KEY);
+                P.failed = true;
+                break;
+            }
+    if (P.failed) {
+        free(f);
+        return err->code ? err->code : NL_ERR_CONFIG;
+    }
+    *out = f;
+    return NL_OK;
+}
+
+void nl_formula_free(nl_formula *f) { free(f); }
+int nl_formula_param_count(const nl_formula *f) { return f->n_params; }
+const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i) { return &f->params[i]; }
+bool nl_formula_has_running(const nl_formula *f) { return f->n_running > 0; }
+const char *nl_formula_text(const nl_formula *f) { return f->text; }

@@ -1,0 +1,849 @@
+/* A formula on a layer: the tree lowered onto the layer's input into a
+ * graph of values, each keeping some of the axes batch, channels (or
+ * channel groups) and positions; the backward derived on the same graph in
+ * reverse mode; and both compiled into programs of passes over the input's
+ * rows (formula_run.c runs them).
+ *
+ * Nodes are made once: a node asked for again is the same node (common
+ * subexpressions shared), and one of constants alone is folded into a
+ * constant, so the derived backward carries no 1 * g or g + 0.
+ *
+ * A value the size of the input (a row value) is never kept in memory: a
+ * pass recomputes it from the input's row, the output gradient's row and
+ * the small values, which are kept. A reduction of a row value ends a
+ * pass, so a formula costs one pass over the input per level of nested
+ * reductions, plus the one that writes the output. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/names.h"
+#include "norm/formula_internal.h"
+
+#define EXPR_KEY "model.norm.expr"
+/* the nodes one layer's graphs may hold (the tree's limit bounds a
+ * formula; its derivative stays well within this) */
+#define MAX_NODES 4096
+
+typedef struct {
+    nl_fgraph *g;
+    const nl_formula *f;
+    nl_formula_input in;
+    nl_fshape full;
+    float eps;
+    bool eval;
+    nl_error *err;
+    nl_frunning *running; /* the training graph records its running statistics */
+    int n_running;
+    bool failed;
+} lowering;
+
+/* ---- shapes ---- */
+
+static nl_fshape shape_max(nl_fshape a, nl_fshape b)
+{
+    return (nl_fshape){a.b > b.b ? a.b : b.b, a.c > b.c ? a.c : b.c, a.p > b.p ? a.p : b.p};
+}
+
+static nl_fshape shape_min(nl_fshape a, nl_fshape b)
+{
+    return (nl_fshape){a.b < b.b ? a.b : b.b, a.c < b.c ? a.c : b.c, a.p < b.p ? a.p : b.p};
+}
+
+static bool shape_eq(nl_fshape a, nl_fshape b) { return a.b == b.b && a.c == b.c && a.p == b.p; }
+
+/* ---- nodes ---- */
+
+static int node_make(nl_fgraph *g, nl_fnode n, bool *failed)
+{
+    for (int i = 0; i < g->count; i++) {
+        const nl_fnode *o = &g->nodes[i];
+        if (o->op == n.op && o->a == n.a && o->b == n.b && o->k == n.k &&
+            !memcmp(&o->v, &n.v, sizeof n.v) && shape_eq(o->s, n.s) && shape_eq(o->l, n.l) &&
+            shape_eq(o->t, n.t))
+            return i;
+    }
+    if (g->count >= MAX_NODES) {
+        *failed = true;
+        return 0;
+    }
+    if (g->count == g->cap) {
+        const int cap = g->cap ? 2 * g->cap : 64;
+        nl_fnode *grown = realloc(g->nodes, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            *failed = true;
+            return 0;
+        }
+        g->nodes = grown;
+        g->cap = cap;
+    }
+    g->nodes[g->count] = n;
+    return g->count++;
+}
+
+typedef struct {
+    nl_fgraph *g;
+    bool failed;
+} builder;
+
+static int constant(builder *B, float v)
+{
+    return node_make(B->g, (nl_fnode){.op = FO_CONST, .v = v, .a = -1, .b = -1, .k = -1}, &B->failed);
+}
+
+static bool is_const(const builder *B, int i, float v)
+{
+    const nl_fnode *n = &B->g->nodes[i];
+    return n->op == FO_CONST && n->v == v;
+}
+
+static float apply1(nl_formula_op op, float a, float v)
+{
+    switch (op) {
+    case FO_NEG: return -a;
+    case FO_POW: return powf(a, v);
+    case FO_SQRT: return sqrtf(a);
+    case FO_RSQRT: return 1.0f / sqrtf(a);
+    case FO_EXP: return expf(a);
+    case FO_LOG: return logf(a);
+    case FO_TANH: return tanhf(a);
+    case FO_SIGMOID: return 1.0f / (1.0f + expf(-a));
+    case FO_ERF: return erff(a);
+    case FO_ABS: return fabsf(a);
+    case FO_RELU: return a > 0 ? a : 0;
+    case FO_STEP: return a > 0 ? 1.0f : 0.0f;
+    case FO_SIGN: return (float)((a > 0) - (a < 0));
+    default: return a;
+    }
+}
+
+static float apply2(nl_formula_op op, float a, float b)
+{
+    switch (op) {
+    case FO_ADD: return a + b;
+    case FO_SUB: return a - b;
+    case FO_MUL: return a * b;
+    case FO_DIV: return a / b;
+    case FO_MIN: return fminf(a, b);
+    case FO_MAX: return fmaxf(a, b);
+    case FO_TAKES_MIN: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
+    default: return a;
+    }
+}
+
+static int unary(builder *B, nl_formula_op op, int a, float v)
+{
+    const nl_fnode *na = &B->g->nodes[a];
+    if (na->op == FO_CONST)
+        return constant(B, apply1(op, na->v, v));
+    if (op == FO_NEG && na->op == FO_NEG)
+        return na->a;
+    if (op == FO_POW) {
+        if (v == 1.0f)
+            return a;
+        if (v == 0.5f)
+            return unary(B, FO_SQRT, a, 0);
+        if (v == -0.5f)
+            return unary(B, FO_RSQRT, a, 0);
+    }
+    return node_make(B->g, (nl_fnode){.op = op, .s = na->s, .a = a, .b = -1, .v = v, .k = -1},
+                     &B->failed);
+}
+
+static int binary(builder *B, nl_formula_op op, int a, int b)
+{
+    const nl_fnode *na = &B->g->nodes[a], *nb = &B->g->nodes[b];
+    if (na->op == FO_CONST && nb->op == FO_CONST)
+        return constant(B, apply2(op, na->v, nb->v));
+    switch (op) {
+    case FO_ADD:
+        if (is_const(B, a, 0) && shape_eq(nb->s, shape_max(na->s, nb->s)))
+            return b;
+        if (is_const(B, b, 0))
+            return a;
+        if (nb->op == FO_NEG)
+            return binary(B, FO_SUB, a, nb->a);
+        break;
+    case FO_SUB:
+        if (is_const(B, b, 0))
+            return a;
+        if (is_const(B, a, 0))
+            return unary(B, FO_NEG, b, 0);
+        if (nb->op == FO_NEG)
+            return binary(B, FO_ADD, a, nb->a);
+        break;
+    case FO_MUL:
+        if (is_const(B, a, 1) && shape_eq(nb->s, shape_max(na->s, nb->s)))
+            return b;
+        if (is_const(B, b, 1))
+            return a;
+        if (is_const(B, a, -1))
+            return unary(B, FO_NEG, b, 0);
+        if (is_const(B, b, -1))
+            return unary(B, FO_NEG, a, 0);
+        break;
+    case FO_DIV:
+        if (is_const(B, b, 1))
+            return a;
+        break;
+    default:
+        break;
+    }
+    /* a commutative operation names its operands in one order, so that
+     * a * b and b * a are one node */
+    if ((op == FO_ADD || op == FO_MUL || op == FO_MIN || op == FO_MAX) && a > b) {
+        const int t = a;
+        a = b;
+        b = t;
+    }
+    return node_make(B->g, (nl_fnode){.op = op, .s = shape_max(na->s, nb->s), .a = a, .b = b,
+                                      .k = -1},
+                     &B->failed);
+}
+
+/* a reduction of node a, seen as a value of shape l, to shape t */
+static int reduction(builder *B, nl_formula_op op, int a, nl_fshape l, nl_fshape t)
+{
+    const nl_fshape s = shape_min(B->g->nodes[a].s, t);
+    return node_make(B->g, (nl_fnode){.op = op, .s = s, .l = l, .t = t, .a = a, .b = -1, .k = -1},
+                     &B->failed);
+}
+
+/* ---- lowering the tree onto the input ---- */
+
+static int lower_fail(lowering *L, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int lower_fail(lowering *L, int col, const char *fmt, ...)
+{
+    if (L->failed)
+        return 0;
+    L->failed = true;
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    nl_fail(L->err, NL_ERR_CONFIG, "%s, column %d: %s", EXPR_KEY, col, what);
+    nl_error_key(L->err, EXPR_KEY);
+    return 0;
+}
+
+static const char *input_text(int ndim)
+{
+    return ndim == 4 ? "images (N, C, H, W): batch, channels, spatial"
+           : ndim == 3 ? "token sequences (N, T, D): batch, channels, tokens"
+                       : "feature vectors (N, D): batch, channels";
+}
+
+/* the shape a reduction over `axes` leaves of a value of shape s */
+static nl_fshape reduced(const lowering *L, nl_fshape s, unsigned axes)
+{
+    if (axes & (1u << NL_AXIS_BATCH))
+        s.b = 0;
+    if (axes & (1u << NL_AXIS_CHANNELS)) {
+        const int grouped = L->in.groups <= 1 ? FC_ONE : L->in.groups >= L->in.c ? FC_ALL : FC_GROUPS;
+        if (s.c > grouped)
+            s.c = (unsigned char)grouped;
+    }
+    if (axes & ((1u << NL_AXIS_SPATIAL) | (1u << NL_AXIS_TOKENS)))
+        s.p = 0;
+    return s;
+}
+
+static int lower(lowering *L, builder *B, int t);
+
+static int lower_reduce(lowering *L, builder *B, const nl_formula_tree *t, int *mean_of_var)
+{
+    const unsigned has = (1u << NL_AXIS_BATCH) | (1u << NL_AXIS_CHANNELS) |
+                         (L->in.ndim == 4 ? 1u << NL_AXIS_SPATIAL
+                          : L->in.ndim == 3 ? 1u << NL_AXIS_TOKENS
+                                            : 0u);
+    if (t->axes & ~has) {
+        char lacking[64];
+        nl_name_set_text(&nl_norm_axis_names, t->axes & ~has, lacking, sizeof lacking);
+        return lower_fail(L, t->col, "the reduction names %s, but this layer's input, %s, has no "
+                                     "such axis", lacking, input_text(L->in.ndim));
+    }
+    const int u = lower(L, B, t->a);
+    if (L->failed || B->failed)
+        return 0;
+    const nl_fshape s = B->g->nodes[u].s;
+    const nl_fshape to = reduced(L, s, t->axes);
+    switch (t->reduce) {
+    case FR_SUM:
+        return reduction(B, FO_SUM, u, s, to);
+    case FR_MEAN:
+        return reduction(B, FO_MEAN, u, s, to);
+    case FR_RMS:
+        return unary(B, FO_SQRT, reduction(B, FO_MEAN, u, s, to), 0);
+    case FR_VAR:
+    case FR_STD: {
+        const int centred = binary(B, FO_SUB, u, reduction(B, FO_MEAN, u, s, to));
+        const int var = reduction(B, FO_MEAN, binary(B, FO_MUL, centred, centred),
+                                  B->g->nodes[centred].s, to);
+        if (mean_of_var)
+            *mean_of_var = var;
+        return t->reduce == FR_VAR ? var : unary(B, FO_SQRT, var, 0);
+    }
+    }
+    return 0;
+}
+
+static int lower(lowering *L, builder *B, int ti)
+{
+    if (L->failed || B->failed)
+        return 0;
+    const nl_formula_tree *t = &L->f->tree[ti];
+    switch (t->kind) {
+    case FT_NUM:
+        return constant(B, t->value);
+    case FT_EPS:
+        return constant(B, L->eps);
+    case FT_X:
+        return node_make(B->g, (nl_fnode){.op = FO_X, .s = L->full, .a = -1, .b = -1, .k = -1},
+                         &B->failed);
+    case FT_PARAM: {
+        const nl_fshape s = {0, L->f->params[t->param].per_channel ? L->full.c : FC_ONE, 0};
+        return node_make(B->g, (nl_fnode){.op = FO_PARAM, .s = s, .a = -1, .b = -1, .k = t->param},
+                         &B->failed);
+    }
+    case FT_UNARY:
+        return unary(B, t->op, lower(L, B, t->a), 0);
+    case FT_POW:
+        return unary(B, FO_POW, lower(L, B, t->a), t->value);
+    case FT_BINARY: {
+        const int a = lower(L, B, t->a), b = lower(L, B, t->b);
+        if (L->failed || B->failed)
+            return 0;
+        return binary(B, t->op, a, b);
+    }
+    case FT_REDUCE:
+        return lower_reduce(L, B, t, NULL);
+    case FT_RUNNING: {
+        const nl_formula_tree *r = &L->f->tree[t->a];
+        int mean_of_var = -1;
+        const int source = lower_reduce(L, B, r, &mean_of_var);
+        if (L->failed || B->failed)
+            return 0;
+        const int k = L->n_running++;
+        if (L->running)
+            L->running[k] = (nl_frunning){.source = source, .mean = mean_of_var,
+                                          .variance = r->reduce == FR_VAR};
+        if (!L->eval)
+            return source;
+        return node_make(B->g, (nl_fnode){.op = FO_STATE, .s = B->g->nodes[source].s, .a = -1,
+                                          .b = -1, .k = k},
+                         &B->failed);
+    }
+    }
+    return 0;
+}
+
+/* ---- the derivative ---- */
+
+/* g, the gradient of a value of shape l (g itself may be coarser: a value
+ * broadcast to l), summed to shape t: each axis where g is at least as
+ * fine as t is summed down to t; an axis where g is coarser than t stays,
+ * the sum's factor counting the values it stood for */
+static bool axis_needs_sum(int s, int l, int t)
+{
+    return s > t || (s == t && s < l) || (s < t && t < l);
+}
+
+static int sum_to(builder *B, int g, nl_fshape l, nl_fshape t)
+{
+    const nl_fshape s = B->g->nodes[g].s;
+    if (!axis_needs_sum(s.b, l.b, t.b) && !axis_needs_sum(s.c, l.c, t.c) &&
+        !axis_needs_sum(s.p, l.p, t.p))
+        return g;
+    return reduction(B, FO_SUM, g, l, t);
+}
+
+static void add_adjoint(builder *B, int *adj, int node, int contribution)
+{
+    adj[node] = adj[node] < 0 ? contribution : binary(B, FO_ADD, adj[node], contribution);
+}
+
+/* the gradient flowing from node i (gradient g) into its operands */
+static void propagate(builder *B, int *adj, int i)
+{
+    const nl_fnode n = B->g->nodes[i];
+    const int g = adj[i];
+    const nl_fshape ls = n.s;
+    int da = -1, db = -1;
+    switch (n.op) {
+    case FO_ADD:
+        da = g;
+        db = g;
+        break;
+    case FO_SUB:
+        da = g;
+        db = unary(B, FO_NEG, g, 0);
+        break;
+    case FO_MUL:
+        da = binary(B, FO_MUL, g, n.b);
+        db = binary(B, FO_MUL, g, n.a);
+        break;
+    case FO_DIV:
+        da = binary(B, FO_DIV, g, n.b);
+        db = unary(B, FO_NEG, binary(B, FO_DIV, binary(B, FO_MUL, g, i), n.b), 0);
+        break;
+    case FO_NEG:
+        da = unary(B, FO_NEG, g, 0);
+        break;
+    case FO_POW:
+        da = binary(B, FO_MUL, g,
+                    binary(B, FO_MUL, constant(B, n.v), unary(B, FO_POW, n.a, n.v - 1.0f)));
+        break;
+    case FO_SQRT: /* g / (2 sqrt(a)) */
+        da = binary(B, FO_DIV, binary(B, FO_MUL, g, constant(B, 0.5f)), i);
+        break;
+    case FO_RSQRT: /* -g rsqrt(a)^3 / 2 */
+        da = binary(B, FO_MUL, binary(B, FO_MUL, g, constant(B, -0.5f)),
+                    binary(B, FO_MUL, i, binary(B, FO_MUL, i, i)));
+        break;
+    case FO_EXP:
+        da = binary(B, FO_MUL, g, i);
+        break;
+    case FO_LOG:
+        da = binary(B, FO_DIV, g, n.a);
+        break;
+    case FO_TANH:
+        da = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), binary(B, FO_MUL, i, i)));
+        break;
+    case FO_SIGMOID:
+        da = binary(B, FO_MUL, g, binary(B, FO_MUL, i, binary(B, FO_SUB, constant(B, 1), i)));
+        break;
+    case FO_ERF: /* 2 / sqrt(pi) exp(-a^2) */
+        da = binary(B, FO_MUL, g,
+                    binary(B, FO_MUL, constant(B, 1.1283791670955126f),
+                           unary(B, FO_EXP, unary(B, FO_NEG, binary(B, FO_MUL, n.a, n.a), 0), 0)));
+        break;
+    case FO_ABS:
+        da = binary(B, FO_MUL, g, unary(B, FO_SIGN, n.a, 0));
+        break;
+    case FO_RELU:
+        da = binary(B, FO_MUL, g, unary(B, FO_STEP, n.a, 0));
+        break;
+    case FO_MIN:
+    case FO_MAX: {
+        /* max(a, b) = -min(-a, -b): a's share is TAKES_MIN(-a, -b) */
+        const int sa = n.op == FO_MIN ? binary(B, FO_TAKES_MIN, n.a, n.b)
+                                      : binary(B, FO_TAKES_MIN, unary(B, FO_NEG, n.a, 0),
+                                               unary(B, FO_NEG, n.b, 0));
+        da = binary(B, FO_MUL, g, sa);
+        db = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), sa));
+        break;
+    }
+    case FO_SUM:
+        da = g;
+        break;
+    case FO_MEAN:
+        da = binary(B, FO_MUL, g,
+                    node_make(B->g, (nl_fnode){.op = FO_INVCOUNT, .l = n.l, .t = n.t, .a = -1,
+                                               .b = -1, .k = -1},
+                              &B->failed));
+        break;
+    default:
+        return; /* leaves, and the derivatives' own operations (never differentiated) */
+    }
+    if (B->failed)
+        return;
+    /* each operand's gradient summed to its own shape (a sum's and a
+     * mean's input has the reduction's l) */
+    const nl_fshape la = n.op == FO_SUM || n.op == FO_MEAN ? n.l : ls;
+    if (da >= 0)
+        add_adjoint(B, adj, n.a, sum_to(B, da, la, B->g->nodes[n.a].s));
+    if (db >= 0 && !B->failed)
+        add_adjoint(B, adj, n.b, sum_to(B, db, ls, B->g->nodes[n.b].s));
+}
+
+/* ---- programs ---- */
+
+static bool is_row(const nl_fgraph *g, int i, nl_fshape full)
+{
+    return shape_eq(g->nodes[i].s, full) && g->nodes[i].op != FO_SUM && g->nodes[i].op != FO_MEAN;
+}
+
+/* held in memory (computed by a program): every small node but the
+ * parameters and running statistics, which the io holds */
+static bool is_held(const nl_fgraph *g, int i, nl_fshape full)
+{
+    const nl_formula_op op = g->nodes[i].op;
+    return !is_row(g, i, full) && op != FO_PARAM && op != FO_STATE && op != FO_X && op != FO_DY;
+}
+
+typedef struct {
+    int *level; /* small: the passes before it is known; row: the first pass that can compute it */
+    bool *needed;
+} schedule;
+
+static size_t small_count(nl_fshape s, const nl_formula_input *in)
+{
+    const size_t c = s.c == FC_ALL ? (size_t)in->c : s.c == FC_GROUPS ? (size_t)in->groups : 1;
+    return (s.b ? (size_t)in->n_capacity : 1) * c * (s.p ? (size_t)in->p : 1);
+}
+
+typedef struct {
+    nl_frow *rows;
+    int n, cap;
+    bool failed;
+} row_list;
+
+static void row_push(row_list *R, nl_frow r)
+{
+    if (R->n == R->cap) {
+        const int cap = R->cap ? 2 * R->cap : 64;
+        nl_frow *grown = realloc(R->rows, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            R->failed = true;
+            return;
+        }
+        R->rows = grown;
+        R->cap = cap;
+    }
+    R->rows[R->n++] = r;
+}
+
+/* does a small node of shape s vary along the row (the inner axis:
+ * positions for images, channels otherwise) */
+static bool varies_along_row(nl_fshape s, const nl_formula_input *in)
+{
+    return in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
+}
+
+typedef struct {
+    const nl_fgraph *g;
+    const nl_formula_input *in;
+    nl_fshape full;
+    int *reg;    /* per node: its register in this pass, -1 none */
+    int *gather; /* per node: the register its gathered row is in, -1 none */
+    int registers;
+    row_list *R;
+} pass_compiler;
+
+static nl_fopd operand(pass_compiler *C, int i);
+
+static int compile_row_node(pass_compiler *C, int i)
+{
+    if (C->reg[i] >= 0)
+        return C->reg[i];
+    const nl_fnode *n = &C->g->nodes[i];
+    const nl_fopd a = operand(C, n->a);
+    const nl_fopd b = n->b >= 0 ? operand(C, n->b) : (nl_fopd){OPD_NONE, -1};
+    const int dst = C->registers++;
+    row_push(C->R, (nl_frow){.kind = RI_OP, .op = n->op, .dst = dst, .a = a, .b = b, .v = n->v});
+    C->reg[i] = dst;
+    return dst;
+}
+
+static nl_fopd operand(pass_compiler *C, int i)
+{
+    const nl_fnode *n = &C->g->nodes[i];
+    if (n->op == FO_X)
+        return (nl_fopd){OPD_X, -1};
+    if (n->op == FO_DY)
+        return (nl_fopd){OPD_DY, -1};
+    if (is_row(C->g, i, C->full))
+        return (nl_fopd){OPD_REG, compile_row_node(C, i)};
+    if (!varies_along_row(n->s, C->in))
+        return (nl_fopd){OPD_SCALAR, i};
+    if (C->gather[i] < 0) {
+        C->gather[i] = C->registers++;
+        row_push(C->R, (nl_frow){.kind = RI_GATHER, .dst = C->gather[i], .node = i});
+    }
+    return (nl_fopd){OPD_REG, C->gather[i]};
+}
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+/* Compiles the program that computes `output` (stored to the layer's
+ * output or input gradient) and the `extra` small values (a backward's
+ * parameter gradients; a forward's running statistics' sources), given
+ * the nodes `known` already holds (a backward reads what its forward
+ * computed). */
+static bool compile(nl_fgraph *g, const nl_formula_input *in, nl_fshape full, int output,
+                    const int *extra, int n_extra, const bool *known, nl_fprogram *prog)
+{
+    const int N = g->count;
+    int *level = calloc((size_t)N, sizeof *level);
+    bool *needed = calloc((size_t)N, sizeof *needed);
+    if (!level || !needed) {
+        free(level), free(needed);
+        return false;
+    }
+    /* the nodes the outputs reach (operands have lower ids than their
+     * users, so one backward sweep marks them) */
+    needed[output] = true;
+    for (int e = 0; e < n_extra; e++)
+        if (extra[e] >= 0)
+            needed[extra[e]] = true;
+    for (int i = N - 1; i >= 0; i--) {
+        if (!needed[i] || (known && known[i]))
+            continue;
+        if (g->nodes[i].a >= 0)
+            needed[g->nodes[i].a] = true;
+        if (g->nodes[i].b >= 0)
+            needed[g->nodes[i].b] = true;
+    }
+    int passes = 0;
+    for (int i = 0; i < N; i++) {
+        level[i] = 0;
+        if (!needed[i] || (known && known[i]))
+            continue;
+        const nl_fnode *n = &g->nodes[i];
+        const int la = n->a >= 0 ? level[n->a] : 0, lb = n->b >= 0 ? level[n->b] : 0;
+        if ((n->op == FO_SUM || n->op == FO_MEAN) && is_row(g, n->a, full))
+            level[i] = la + 1; /* after the pass that reads its input */
+        else
+            level[i] = max_int(la, lb);
+    }
+    passes = level[output] + 1;
+    for (int e = 0; e < n_extra; e++)
+        if (extra[e] >= 0)
+            passes = max_int(passes, level[extra[e]]);
+    /* small nodes, by level then id */
+    prog->small = malloc((size_t)N * sizeof *prog->small);
+    prog->small_level = malloc((size_t)N * sizeof *prog->small_level);
+    prog->passes = calloc((size_t)passes, sizeof *prog->passes);
+    prog->n_small = 0;
+    prog->n_passes = passes;
+    bool ok = prog->small && prog->small_level && prog->passes;
+    for (int lv = 0; ok && lv <= passes; lv++)
+        for (int i = 0; i < N; i++)
+            if (needed[i] && !(known && known[i]) && is_held(g, i, full) && level[i] == lv &&
+                !((g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) &&
+                  is_row(g, g->nodes[i].a, full))) {
+                prog->small[prog->n_small] = i;
+                prog->small_level[prog->n_small++] = lv;
+            }
+    /* each pass: the reductions of row values it ends, and in the last
+     * the output's store (and row-shaped extras: none exist, a parameter
+     * gradient is summed to the parameter's shape) */
+    row_list R = {0};
+    int *reg = malloc((size_t)N * sizeof *reg), *gather = malloc((size_t)N * sizeof *gather);
+    ok = ok && reg && gather;
+    prog->registers = 0;
+    for (int p = 0; ok && p < passes; p++) {
+        for (int i = 0; i < N; i++)
+            reg[i] = gather[i] = -1;
+        pass_compiler C = {.g = g, .in = in, .full = full, .reg = reg, .gather = gather, .R = &R};
+        prog->passes[p].first = R.n;
+        for (int i = 0; i < N; i++) {
+            const nl_fnode *n = &g->nodes[i];
+            if (!needed[i] || (known && known[i]) || (n->op != FO_SUM && n->op != FO_MEAN) ||
+                !is_row(g, n->a, full) || level[i] != p + 1)
+                continue;
+            const nl_fopd a = operand(&C, n->a);
+            row_push(&R, (nl_frow){.kind = RI_REDUCE, .a = a, .node = i});
+        }
+        if (p == passes - 1)
+            row_push(&R, (nl_frow){.kind = RI_STORE, .a = operand(&C, output)});
+        prog->passes[p].count = R.n - prog->passes[p].first;
+        prog->passes[p].registers = C.registers;
+        prog->registers = max_int(prog->registers, C.registers);
+    }
+    ok = ok && !R.failed;
+    prog->rows = R.rows;
+    prog->n_rows = R.n;
+    prog->output = output;
+    free(reg), free(gather), free(level), free(needed);
+    return ok;
+}
+
+static void program_free(nl_fprogram *p)
+{
+    free(p->small), free(p->small_level), free(p->passes), free(p->rows);
+    memset(p, 0, sizeof *p);
+}
+
+static void graph_free(nl_fgraph *g)
+{
+    program_free(&g->forward);
+    program_free(&g->backward);
+    free(g->nodes), free(g->offset), free(g->in_saved), free(g->acc_offset);
+    memset(g, 0, sizeof *g);
+}
+
+/* one graph (training's, or evaluation's) with its programs; the
+ * training graph records the running statistics' sources */
+static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, bool eval,
+                          nl_fgraph *g, nl_formula_plan *plan, nl_error *err)
+{
+    const nl_fshape full = {1, in.c > 1 ? FC_ALL : FC_ONE, in.p > 1 ? 1 : 0};
+    lowering L = {.g = g, .f = f, .in = in, .full = full, .eps = eps, .eval = eval, .err = err,
+                  .running = eval ? NULL : plan->running};
+    builder B = {.g = g};
+    const int y = lower(&L, &B, f->root);
+    if (L.failed)
+        return err->code;
+    if (!eval)
+        plan->n_running = L.n_running;
+    if (!B.failed && !shape_eq(g->nodes[y].s, full)) {
+        nl_fshape s = g->nodes[y].s;
+        return lower_fail(&L, 1,
+                          "the formula's value keeps %s%s%s of the input's axes, but a "
+                          "normalizer's output has the input's shape (%s): a reduction is "
+                          "left unbroadcast against x",
+                          s.b ? "batch " : "", s.c == FC_ALL ? "channels " : s.c ? "groups " : "",
+                          s.p ? "positions" : "", input_text(in.ndim)),
+               err->code;
+    }
+    /* the backward: reverse mode from dy */
+    const int forward_nodes = B.failed ? 0 : g->count;
+    int dparam[NL_FORMULA_MAX_PARAMS];
+    int dx = -1;
+    int *adj = NULL;
+    if (!B.failed) {
+        const int dy = node_make(g, (nl_fnode){.op = FO_DY, .s = full, .a = -1, .b = -1, .k = -1},
+                                 &B.failed);
+        adj = malloc(MAX_NODES * sizeof *adj);
+        if (!adj)
+            B.failed = true;
+        for (int i = 0; adj && i < MAX_NODES; i++)
+            adj[i] = -1;
+        if (adj) {
+            adj[y] = dy;
+            for (int i = forward_nodes - 1; i >= 0 && !B.failed; i--)
+                if (adj[i] >= 0)
+                    propagate(&B, adj, i);
+        }
+        for (int i = 0; i < forward_nodes && adj; i++)
+            if (g->nodes[i].op == FO_X)
+                dx = adj[i];
+        for (int k = 0; k < f->n_params; k++) {
+            dparam[k] = -1;
+            for (int i = 0; i < forward_nodes && adj; i++)
+                if (g->nodes[i].op == FO_PARAM && g->nodes[i].k == k && adj[i] >= 0)
+                    dparam[k] = adj[i]; /* summed to the parameter's shape already */
+        }
+        if (dx < 0 && !B.failed)
+            dx = constant(&B, 0); /* x only through running statistics in evaluation */
+    }
+    free(adj);
+    if (B.failed)
+        return nl_fail(err, NL_ERR_CONFIG, "%s: the formula and its derivative are past their "
+                                           "size (%d values); write it shorter", EXPR_KEY, MAX_NODES),
+               nl_error_key(err, EXPR_KEY), NL_ERR_CONFIG;
+    /* the forward computes y and, in training, the running statistics' sources */
+    int sources[NL_FORMULA_MAX_RUNNING];
+    for (int k = 0; k < plan->n_running; k++)
+        sources[k] = eval ? -1 : plan->running[k].source;
+    bool *computed = calloc((size_t)g->count, sizeof *computed);
+    if (!computed || !compile(g, &in, full, y, sources, plan->n_running, NULL, &g->forward)) {
+        free(computed);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
+    }
+    for (int s = 0; s < g->forward.n_small; s++)
+        computed[g->forward.small[s]] = true;
+    const bool ok = compile(g, &in, full, dx, dparam, f->n_params, computed, &g->backward);
+    memcpy(g->backward.dparam, dparam, sizeof dparam);
+    /* memory: the forward's small values are saved for the backward */
+    g->offset = malloc((size_t)g->count * sizeof *g->offset);
+    g->in_saved = calloc((size_t)g->count, sizeof *g->in_saved);
+    g->acc_offset = malloc((size_t)g->count * sizeof *g->acc_offset);
+    if (!ok || !g->offset || !g->in_saved || !g->acc_offset) {
+        free(computed);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
+    }
+    size_t saved = 0, work = 0, acc = 0;
+    for (int i = 0; i < g->count; i++) {
+        g->offset[i] = g->acc_offset[i] = -1;
+        if (!is_held(g, i, full))
+            continue;
+        const size_t count = small_count(g->nodes[i].s, &in);
+        if (computed[i]) {
+            g->offset[i] = (long)saved;
+            g->in_saved[i] = true;
+            saved += count;
+        } else {
+            g->offset[i] = (long)work;
+            work += count;
+        }
+        if (g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) {
+            g->acc_offset[i] = (long)acc;
+            acc += count;
+        }
+    }
+    free(computed);
+    g->has_backward = true;
+    plan->registers = max_int(plan->registers, max_int(g->forward.registers, g->backward.registers));
+    if (saved > plan->saved_floats)
+        plan->saved_floats = saved;
+    if (work > plan->work_floats)
+        plan->work_floats = work;
+    if (acc > plan->acc_doubles)
+        plan->acc_doubles = acc;
+    return NL_OK;
+}
+
+nl_code nl_formula_plan_make(const nl_formula *f, nl_formula_input in, float eps,
+                             nl_formula_plan **out, nl_error *err)
+{
+    *out = NULL;
+    if (in.groups < 1)
+        in.groups = 1;
+    if (in.p < 1)
+        in.p = 1;
+    if (in.groups > 1 && in.c % in.groups != 0) {
+        nl_fail(err, NL_ERR_CONFIG, "model.norm.groups %d does not divide the layer's %d "
+                                    "channels, which the formula's reductions over channels "
+                                    "group", in.groups, in.c);
+        nl_error_key(err, "model.norm.groups");
+        return NL_ERR_CONFIG;
+    }
+    nl_formula_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
+    p->in = in;
+    p->n_params = f->n_params;
+    for (int k = 0; k < f->n_params; k++)
+        p->per_channel[k] = f->params[k].per_channel;
+    nl_code rc = make_graph(f, in, eps, false, &p->train, p, err);
+    if (!rc)
+        rc = make_graph(f, in, eps, true, &p->eval, p, err);
+    if (rc) {
+        nl_formula_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return NL_OK;
+}
+
+void nl_formula_plan_free(nl_formula_plan *p)
+{
+    if (!p)
+        return;
+    graph_free(&p->train);
+    graph_free(&p->eval);
+    free(p);
+}
+
+size_t nl_formula_plan_saved_floats(const nl_formula_plan *p) { return p->saved_floats; }
+static size_t aligned(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+size_t nl_formula_plan_workspace_bytes(const nl_formula_plan *p)
+{
+    return aligned(p->work_floats * sizeof(float)) + aligned(p->acc_doubles * sizeof(double)) +
+           (size_t)(p->registers + 1) * NL_FORMULA_SEGMENT * sizeof(float);
+}
+int nl_formula_plan_running_count(const nl_formula_plan *p) { return p->n_running; }
+
+void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, float *init,
+                                const char **what)
+{
+    const nl_frunning *r = &p->running[i];
+    const nl_fnode *n = &p->train.nodes[r->source];
+    *count = small_count(n->s, &p->in);
+    /* PyTorch's start: a mean at 0, a variance (and a deviation) at 1 */
+    const bool spread = r->variance || n->op == FO_SQRT;
+    *init = spread ? 1.0f : 0.0f;
+    *what = r->variance ? "running_var" : n->op == FO_SQRT ? "running_std" : "running_mean";
+}
+
+int nl_formula_plan_ops(const nl_formula_plan *p, int *forward, int *backward)
+{
+    *forward = p->train.forward.n_small + p->train.forward.n_rows;
+    *backward = p->train.backward.n_small + p->train.backward.n_rows;
+    return p->train.forward.n_passes;
+}

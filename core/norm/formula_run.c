@@ -1,0 +1,414 @@
+/* Runs a formula's programs (formula_plan.c) over a layer's activations:
+ * the small values between passes, and each pass row by row, a row
+ * being the input's values along its innermost axis (an image channel's
+ * pixels; a token's or feature vector's channels), cut into segments the
+ * row registers hold. Reductions add a row into double accumulators in a
+ * fixed order, so a run gives the same bits every time. Host memory: the
+ * CPU backend's. */
+#include <math.h>
+#include <string.h>
+
+#include "norm/formula_internal.h"
+
+typedef struct {
+    const nl_formula_plan *plan;
+    const nl_fgraph *g;
+    nl_formula_io *io;
+    float *small;   /* the workspace's small values */
+    double *acc;
+    float *regs;
+    int n;
+} runner;
+
+static int size_c(const nl_formula_input *in, int state)
+{
+    return state == FC_ALL ? in->c : state == FC_GROUPS ? in->groups : 1;
+}
+
+/* channel index ci of a value in channel state `from` as the index of a
+ * value in state `to` (the same or coarser) */
+static int map_c(const nl_formula_input *in, int ci, int from, int to)
+{
+    if (to == FC_ONE)
+        return 0;
+    if (to == from)
+        return ci;
+    return ci / (in->c / in->groups); /* all channels to their groups */
+}
+
+static size_t count_of(const runner *R, nl_fshape s)
+{
+    return (s.b ? (size_t)R->n : 1) * (size_t)size_c(&R->plan->in, s.c) *
+           (s.p ? (size_t)R->plan->in.p : 1);
+}
+
+/* where a value of shape s holds element (b, channel ci in state `from`, p) */
+static size_t index_of(const runner *R, nl_fshape s, int b, int ci, int from, int p)
+{
+    const nl_formula_input *in = &R->plan->in;
+    return (((size_t)(s.b ? b : 0) * (size_t)size_c(in, s.c) + (size_t)map_c(in, ci, from, s.c)) *
+            (s.p ? (size_t)in->p : 1)) +
+           (size_t)(s.p ? p : 0);
+}
+
+static float *values_of(const runner *R, int node)
+{
+    const nl_fnode *n = &R->g->nodes[node];
+    if (n->op == FO_PARAM)
+        return (float *)R->io->params[n->k];
+    if (n->op == FO_STATE)
+        return R->io->running[n->k];
+    return (R->g->in_saved[node] ? R->io->saved : R->small) + R->g->offset[node];
+}
+
+static double axis_size(const runner *R, int axis, int state)
+{
+    switch (axis) {
+    case 0: return state ? R->n : 1;
+    case 1: return size_c(&R->plan->in, state);
+    default: return state ? R->plan->in.p : 1;
+    }
+}
+
+/* what a reduction's sum is multiplied by: the values of l that each of
+ * its input's values stands for, and for a mean 1 / the values averaged */
+static double reduction_scale(const runner *R, const nl_fnode *n)
+{
+    const nl_fshape in = R->g->nodes[n->a].s;
+    const int s[3] = {in.b, in.c, in.p}, l[3] = {n->l.b, n->l.c, n->l.p},
+              t[3] = {n->t.b, n->t.c, n->t.p};
+    double factor = 1, count = 1;
+    for (int axis = 0; axis < 3; axis++) {
+        const double ls = axis_size(R, axis, l[axis]), ts = axis_size(R, axis, t[axis]);
+        factor *= ls / (s[axis] >= t[axis] ? axis_size(R, axis, s[axis]) : ts);
+        count *= ls / ts;
+    }
+    return n->op == FO_MEAN ? factor / count : factor;
+}
+
+static float apply(nl_formula_op op, float a, float b, float v)
+{
+    switch (op) {
+    case FO_ADD: return a + b;
+    case FO_SUB: return a - b;
+    case FO_MUL: return a * b;
+    case FO_DIV: return a / b;
+    case FO_NEG: return -a;
+    case FO_POW: return v == 2.0f ? a * a : v == -1.0f ? 1.0f / a : powf(a, v);
+    case FO_SQRT: return sqrtf(a);
+    case FO_RSQRT: return 1.0f / sqrtf(a);
+    case FO_EXP: return expf(a);
+    case FO_LOG: return logf(a);
+    case FO_TANH: return tanhf(a);
+    case FO_SIGMOID: return 1.0f / (1.0f + expf(-a));
+    case FO_ERF: return erff(a);
+    case FO_ABS: return fabsf(a);
+    case FO_RELU: return a > 0 ? a : 0.0f;
+    case FO_MIN: return fminf(a, b);
+    case FO_MAX: return fmaxf(a, b);
+    case FO_STEP: return a > 0 ? 1.0f : 0.0f;
+    case FO_SIGN: return (float)((a > 0) - (a < 0));
+    case FO_TAKES_MIN: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
+    default: return 0.0f;
+    }
+}
+
+/* one elementwise operation over m values; pa / pb NULL: the scalar sa / sb.
+ * The common operations have loops of their own, which the compiler
+ * vectorizes; the rest go through apply(). */
+static void row_op(nl_formula_op op, float v, float *d, const float *pa, float sa,
+                   const float *pb, float sb, int m)
+{
+#define ROW_LOOP(EXPR)                                                                             \
+    do {                                                                                           \
+        if (pa && pb)                                                                              \
+            for (int j = 0; j < m; j++) {                                                          \
+                const float a = pa[j], b = pb[j];                                                  \
+                d[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        else if (pa)                                                                               \
+            for (int j = 0; j < m; j++) {                                                          \
+                const float a = pa[j], b = sb;                                                     \
+                d[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        else if (pb)                                                                               \
+            for (int j = 0; j < m; j++) {                                                          \
+                const float a = sa, b = pb[j];                                                     \
+                d[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        else                                                                                       \
+            for (int j = 0; j < m; j++) {                                                          \
+                const float a = sa, b = sb;                                                        \
+                d[j] = (EXPR);                                                                     \
+            }                                                                                      \
+    } while (0)
+    switch (op) {
+    case FO_ADD: ROW_LOOP(a + b); break;
+    case FO_SUB: ROW_LOOP(a - b); break;
+    case FO_MUL: ROW_LOOP(a * b); break;
+    case FO_DIV: ROW_LOOP(a / b); break;
+    case FO_NEG: ROW_LOOP(((void)b, -a)); break;
+    case FO_SQRT: ROW_LOOP(((void)b, sqrtf(a))); break;
+    case FO_RELU: ROW_LOOP(((void)b, a > 0 ? a : 0.0f)); break;
+    case FO_STEP: ROW_LOOP(((void)b, a > 0 ? 1.0f : 0.0f)); break;
+    default: ROW_LOOP(apply(op, a, b, v)); break;
+    }
+#undef ROW_LOOP
+}
+
+/* the geometry of rows: how many, their length, and a row's (b, c, p) */
+typedef struct {
+    long rows;
+    int len;
+} rows_of;
+
+static rows_of rows_geometry(const runner *R)
+{
+    const nl_formula_input *in = &R->plan->in;
+    if (in->ndim == 4)
+        return (rows_of){(long)R->n * in->c, in->p};
+    return (rows_of){(long)R->n * in->p, in->c};
+}
+
+static void row_coords(const runner *R, long r, int *b, int *c, int *p)
+{
+    const nl_formula_input *in = &R->plan->in;
+    if (in->ndim == 4) {
+        *b = (int)(r / in->c);
+        *c = (int)(r % in->c);
+        *p = 0;
+    } else {
+        *b = (int)(r / in->p);
+        *p = (int)(r % in->p);
+        *c = 0;
+    }
+}
+
+/* operand o's values over segment [start, start + m) of row (b, c, p):
+ * a pointer, or NULL and the scalar in *s */
+static const float *operand_values(const runner *R, nl_fopd o, size_t offset, int b, int c, int p,
+                                   float *s)
+{
+    switch (o.kind) {
+    case OPD_X: return R->io->x + offset;
+    case OPD_DY: return R->io->dy + offset;
+    case OPD_REG: return R->regs + (size_t)o.index * NL_FORMULA_SEGMENT;
+    case OPD_SCALAR: {
+        const nl_fshape sh = R->g->nodes[o.index].s;
+        *s = values_of(R, o.index)[index_of(R, sh, b, c, FC_ALL, p)];
+        return NULL;
+    }
+    default: *s = 0; return NULL;
+    }
+}
+
+static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, float *out,
+                     bool accumulate)
+{
+    const nl_formula_input *in = &R->plan->in;
+    const rows_of geo = rows_geometry(R);
+    const nl_frow *code = prog->rows + pass->first;
+    for (int k = 0; k < pass->count; k++)
+        if (code[k].kind == RI_REDUCE) {
+            const nl_fnode *n = &R->g->nodes[code[k].node];
+            memset(R->acc + R->g->acc_offset[code[k].node], 0, count_of(R, n->s) * sizeof(double));
+        }
+    for (long r = 0; r < geo.rows; r++) {
+        int b, c0, p0;
+        row_coords(R, r, &b, &c0, &p0);
+        for (int start = 0; start < geo.len; start += NL_FORMULA_SEGMENT) {
+            const int m = geo.len - start < NL_FORMULA_SEGMENT ? geo.len - start : NL_FORMULA_SEGMENT;
+            const size_t offset = (size_t)r * geo.len + (size_t)start;
+            for (int k = 0; k < pass->count; k++) {
+                const nl_frow *I = &code[k];
+                float *dst = R->regs + (size_t)I->dst * NL_FORMULA_SEGMENT;
+                float sa = 0, sb = 0;
+                switch (I->kind) {
+                case RI_OP: {
+                    const float *pa = operand_values(R, I->a, offset, b, c0, p0, &sa);
+                    const float *pb = I->b.kind == OPD_NONE
+                                          ? NULL
+                                          : operand_values(R, I->b, offset, b, c0, p0, &sb);
+                    row_op(I->op, I->v, dst, pa, sa, pb, sb, m);
+                    break;
+                }
+                case RI_GATHER: {
+                    const nl_fshape s = R->g->nodes[I->node].s;
+                    const float *v = values_of(R, I->node);
+                    for (int j = 0; j < m; j++)
+                        dst[j] = in->ndim == 4
+                                     ? v[index_of(R, s, b, c0, FC_ALL, start + j)]
+                                     : v[index_of(R, s, b, start + j, FC_ALL, p0)];
+                    break;
+                }
+                case RI_REDUCE: {
+                    const nl_fshape s = R->g->nodes[I->node].s;
+                    double *acc = R->acc + R->g->acc_offset[I->node];
+                    const float *u = operand_values(R, I->a, offset, b, c0, p0, &sa);
+                    const bool along = in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
+                    if (along) {
+                        for (int j = 0; j < m; j++)
+                            acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
+                                              : index_of(R, s, b, start + j, FC_ALL, p0)] +=
+                                u ? u[j] : sa;
+                    } else {
+                        double sum = 0;
+                        if (u)
+                            for (int j = 0; j < m; j++)
+                                sum += u[j];
+                        else
+                            sum = (double)sa * m;
+                        acc[index_of(R, s, b, c0, FC_ALL, p0)] += sum;
+                    }
+                    break;
+                }
+                case RI_STORE: {
+                    const float *u = operand_values(R, I->a, offset, b, c0, p0, &sa);
+                    float *o = out + offset;
+                    if (accumulate)
+                        for (int j = 0; j < m; j++)
+                            o[j] += u ? u[j] : sa;
+                    else if (u)
+                        memcpy(o, u, (size_t)m * sizeof *o);
+                    else
+                        for (int j = 0; j < m; j++)
+                            o[j] = sa;
+                    break;
+                }
+                }
+            }
+        }
+    }
+    for (int k = 0; k < pass->count; k++)
+        if (code[k].kind == RI_REDUCE) {
+            const int node = code[k].node;
+            const nl_fnode *n = &R->g->nodes[node];
+            const double scale = reduction_scale(R, n);
+            const double *acc = R->acc + R->g->acc_offset[node];
+            float *v = values_of(R, node);
+            const size_t count = count_of(R, n->s);
+            for (size_t i = 0; i < count; i++)
+                v[i] = (float)(acc[i] * scale);
+        }
+}
+
+/* a small value from small operands, over its own elements */
+static void compute_small(runner *R, int node)
+{
+    const nl_fnode *n = &R->g->nodes[node];
+    const nl_formula_input *in = &R->plan->in;
+    float *v = values_of(R, node);
+    if (n->op == FO_CONST) {
+        v[0] = n->v;
+        return;
+    }
+    if (n->op == FO_INVCOUNT) {
+        double count = 1;
+        const int l[3] = {n->l.b, n->l.c, n->l.p}, t[3] = {n->t.b, n->t.c, n->t.p};
+        for (int axis = 0; axis < 3; axis++)
+            count *= axis_size(R, axis, l[axis]) / axis_size(R, axis, t[axis]);
+        v[0] = (float)(1.0 / count);
+        return;
+    }
+    const nl_fshape s = n->s;
+    if (n->op == FO_SUM || n->op == FO_MEAN) {
+        const nl_fshape is = R->g->nodes[n->a].s;
+        const float *u = values_of(R, n->a);
+        double *acc = R->acc + R->g->acc_offset[node];
+        const size_t count = count_of(R, s);
+        memset(acc, 0, count * sizeof *acc);
+        const int nb = is.b ? R->n : 1, nc = size_c(in, is.c), np = is.p ? in->p : 1;
+        for (int b = 0; b < nb; b++)
+            for (int c = 0; c < nc; c++)
+                for (int p = 0; p < np; p++)
+                    acc[index_of(R, s, b, c, is.c, p)] += u[index_of(R, is, b, c, is.c, p)];
+        const double scale = reduction_scale(R, n);
+        for (size_t i = 0; i < count; i++)
+            v[i] = (float)(acc[i] * scale);
+        return;
+    }
+    const int nb = s.b ? R->n : 1, nc = size_c(in, s.c), np = s.p ? in->p : 1;
+    const float *a = values_of(R, n->a);
+    const nl_fshape as = R->g->nodes[n->a].s;
+    const float *bv = n->b >= 0 ? values_of(R, n->b) : NULL;
+    const nl_fshape bs = n->b >= 0 ? R->g->nodes[n->b].s : as;
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < nc; c++)
+            for (int p = 0; p < np; p++)
+                v[index_of(R, s, b, c, s.c, p)] =
+                    apply(n->op, a[index_of(R, as, b, c, s.c, p)],
+                          bv ? bv[index_of(R, bs, b, c, s.c, p)] : 0.0f, n->v);
+}
+
+static void run_program(runner *R, const nl_fprogram *prog, float *out, bool accumulate)
+{
+    int next = 0;
+    for (int level = 0; level <= prog->n_passes; level++) {
+        while (next < prog->n_small && prog->small_level[next] == level)
+            compute_small(R, prog->small[next++]);
+        if (level < prog->n_passes)
+            run_pass(R, prog, &prog->passes[level], out, accumulate);
+    }
+}
+
+static runner runner_of(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io)
+{
+    runner R = {.plan = p, .g = mode == NL_FORMULA_EVAL ? &p->eval : &p->train, .io = io, .n = io->n};
+    char *w = io->workspace;
+    const size_t small_bytes = (p->work_floats * sizeof(float) + 63) & ~(size_t)63;
+    const size_t acc_bytes = (p->acc_doubles * sizeof(double) + 63) & ~(size_t)63;
+    R.small = (float *)w;
+    R.acc = (double *)(w + small_bytes);
+    R.regs = (float *)(w + small_bytes + acc_bytes);
+    return R;
+}
+
+void nl_formula_forward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io)
+{
+    runner R = runner_of(p, mode, io);
+    run_program(&R, &R.g->forward, io->y, false);
+    if (mode != NL_FORMULA_TRAIN)
+        return;
+    for (int k = 0; k < p->n_running; k++) {
+        const nl_frunning *rs = &p->running[k];
+        const nl_fnode *src = &R.g->nodes[rs->source];
+        double unbiased = 1;
+        if (rs->variance) {
+            const nl_fnode *mean = &R.g->nodes[rs->mean];
+            double count = 1;
+            const int l[3] = {mean->l.b, mean->l.c, mean->l.p}, t[3] = {mean->t.b, mean->t.c, mean->t.p};
+            for (int axis = 0; axis < 3; axis++)
+                count *= axis_size(&R, axis, l[axis]) / axis_size(&R, axis, t[axis]);
+            if (count > 1)
+                unbiased = count / (count - 1);
+        }
+        const float *v = values_of(&R, rs->source);
+        float *run = io->running[k];
+        const size_t count = count_of(&R, src->s);
+        const float m = io->momentum;
+        for (size_t i = 0; i < count; i++)
+            run[i] = (1.0f - m) * run[i] + m * (float)(v[i] * unbiased);
+    }
+}
+
+void nl_formula_backward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io)
+{
+    runner R = runner_of(p, mode, io);
+    const nl_fprogram *prog = &R.g->backward;
+    run_program(&R, prog, io->dx, io->accumulate_dx);
+    for (int k = 0; k < p->n_params; k++) {
+        float *d = io->dparams[k];
+        if (!d)
+            continue;
+        const int count = p->per_channel[k] ? p->in.c : 1;
+        const int node = prog->dparam[k];
+        if (node < 0) {
+            memset(d, 0, (size_t)count * sizeof *d);
+            continue;
+        }
+        const nl_fshape s = R.g->nodes[node].s;
+        const float *v = values_of(&R, node);
+        for (int c = 0; c < count; c++)
+            d[c] = v[index_of(&R, s, 0, c, p->per_channel[k] ? FC_ALL : FC_ONE, 0)];
+    }
+}

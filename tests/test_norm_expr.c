@@ -1,0 +1,226 @@
+// ctest-labels: kernels
+/* A normalizer written as a formula (model.norm.type expr): every registry
+ * row that carries its formula (norm/registry.h) computes, as expr, the
+ * built-in's outputs, input gradient, parameter gradients, running
+ * statistics and evaluation outputs to float rounding, on every input it
+ * accepts, on one thread and two; the derived gradients of formulas no
+ * built-in has agree with central differences; and bad formulas are
+ * refused at their column. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "model/model.h"
+#include "norm/formula.h"
+#include "norm/norm.h"
+#include "norm/registry.h"
+#include "norm_space.h"
+#include "testutil.h"
+
+#define TOL 2e-5
+#define STEPS 3
+enum { N = 3 };
+
+static void shape_of(int ndim, int *c, int *h, int *w)
+{
+    *c = ndim == 3 ? 4 : 6; /* tokens: T */
+    *h = ndim == 2 ? 1 : ndim == 3 ? 6 : 5;
+    *w = ndim == 4 ? 4 : 1;
+}
+
+typedef struct {
+    float *y, *dx, *y_eval;
+    float *grads[8], *running[4];
+    size_t grad_count[8], running_count[4];
+    char grad_name[8][80], running_name[4][80];
+    int n_grads, n_running;
+} outcome;
+
+static float *read_back(nl_backend *be, const float *src, size_t count)
+{
+    float *host = malloc(count * sizeof *host);
+    be->ops->download(be, host, src, count * sizeof *host);
+    return host;
+}
+
+/* parameters start from `from`'s values of the same name (the built-in's
+ * own starts, ScaleNorm's sqrt(C*H*W) among them, then drawn) */
+static outcome run_layer(nl_backend *be, const tu_norm_ctx *ctx, nl_model *from, nl_model **keep,
+                         const char *what)
+{
+    int c, h, w;
+    shape_of(ctx->ndim, &c, &h, &w);
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = c;
+    spec.in_h = h;
+    spec.in_w = w;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    tu_norm_ctx copy = *ctx;
+    ck_assert_msg(nl_model_build_graph(&spec, be, N, N, 1, tu_build_norm, &copy, &m, &err) == NL_OK,
+                  "%s: %s", what, err.msg);
+    const size_t count = (size_t)N * c * h * w;
+    float *x = malloc(count * sizeof *x), *dy = malloc(count * sizeof *dy);
+    outcome o = {0};
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        float *v = malloc(p->count * sizeof *v);
+        if (from) {
+            nl_param *q = nl_model_param(from, p->name);
+            ck_assert_msg(q && q->count == p->count, "%s: parameter %s is the built-in's", what,
+                          p->name);
+            be->ops->download(be, v, q->data, p->count * sizeof *v);
+        } else {
+            be->ops->download(be, v, p->data, p->count * sizeof *v);
+            for (size_t k = 0; k < p->count; k++) /* off the start, by a draw */
+                v[k] += 0.25f * sinf((float)(k + 1) * (float)(i + 3));
+        }
+        be->ops->upload(be, p->data, v, p->count * sizeof *v);
+        free(v);
+    }
+    for (int step = 0; step < STEPS; step++) {
+        tu_fill_normal(x, count, 100 + (uint64_t)step, 1.5f, 2.0f);
+        be->ops->upload(be, m->input->data, x, count * sizeof *x);
+        m->step = step;
+        nl_model_forward(m, N, NL_MODE_TRAIN);
+    }
+    o.y = read_back(be, m->logits->data, count);
+    tu_fill_normal(dy, count, 200, 0.0f, 1.0f);
+    nl_model_backward_from(m, N, dy);
+    o.dx = read_back(be, m->input->grad, count);
+    for (int i = 0; i < m->n_params && o.n_grads < 8; i++) {
+        snprintf(o.grad_name[o.n_grads], 80, "%s", m->params[i]->name);
+        o.grad_count[o.n_grads] = m->params[i]->count;
+        o.grads[o.n_grads++] = read_back(be, m->params[i]->grad, m->params[i]->count);
+    }
+    for (int i = 0; i < m->n_states && o.n_running < 4; i++) {
+        snprintf(o.running_name[o.n_running], 80, "%s", m->states[i]->name);
+        o.running_count[o.n_running] = m->states[i]->count;
+        o.running[o.n_running++] = read_back(be, m->states[i]->data, m->states[i]->count);
+    }
+    tu_fill_normal(x, count, 300, 1.5f, 2.0f);
+    be->ops->upload(be, m->input->data, x, count * sizeof *x);
+    nl_model_forward(m, N, NL_MODE_EVAL);
+    o.y_eval = read_back(be, m->logits->data, count);
+    free(x);
+    free(dy);
+    *keep = m;
+    return o;
+}
+
+static void outcome_free(outcome *o)
+{
+    free(o->y), free(o->dx), free(o->y_eval);
+    for (int i = 0; i < o->n_grads; i++)
+        free(o->grads[i]);
+    for (int i = 0; i < o->n_running; i++)
+        free(o->running[i]);
+}
+
+static const float *named(const outcome *o, const char *name, bool running)
+{
+    const int n = running ? o->n_running : o->n_grads;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(running ? o->running_name[i] : o->grad_name[i], name))
+            return running ? o->running[i] : o->grads[i];
+    return NULL;
+}
+
+/* the expr spec of `row` on ndim, from the built-in's */
+static nl_norm_spec expr_of(const nl_norm_info *row, const nl_norm_spec *builtin, int ndim)
+{
+    nl_norm_spec s = *builtin;
+    nl_norm_spec_defaults(&s, NL_NORM_EXPR);
+    s.eps = builtin->eps;
+    s.momentum = builtin->momentum;
+    s.cumulative = builtin->cumulative;
+    s.groups = (row->keys & NL_NORM_KEY_GROUPS) ? builtin->groups : 1;
+    snprintf(s.expr, sizeof s.expr, "%s", row->formula[nl_norm_layout_index(ndim)]);
+    snprintf(s.params, sizeof s.params, "%s", row->formula_params);
+    return s;
+}
+
+static int check_rows(nl_backend *be)
+{
+    int compared = 0;
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
+        if (!row->formula_params)
+            continue;
+        for (int ndim = 2; ndim <= 4; ndim++) {
+            const char *text = row->formula[nl_norm_layout_index(ndim)];
+            ck_assert_msg((text != NULL) == nl_norm_accepts(row, ndim),
+                          "%s: a formula on ndim %d exactly where the row accepts it",
+                          row->id.name, ndim);
+            if (!text)
+                continue;
+            tu_norm_ctx builtin = {.ndim = ndim};
+            nl_norm_spec_defaults(&builtin.norm, (nl_norm_kind)k);
+            builtin.norm.affine = true;
+            builtin.norm.groups = 2;
+            builtin.norm.momentum = 0.3f;
+            tu_norm_ctx expr = {.ndim = ndim, .norm = expr_of(row, &builtin.norm, ndim)};
+            char what[200];
+            snprintf(what, sizeof what, "%s as expr on ndim %d (%d threads)", row->id.name, ndim,
+                     be->threads);
+            nl_model *mb = NULL, *me = NULL;
+            outcome a = run_layer(be, &builtin, NULL, &mb, what);
+            outcome b = run_layer(be, &expr, mb, &me, what);
+            int c, h, w;
+            shape_of(ndim, &c, &h, &w);
+            const size_t count = (size_t)N * c * h * w;
+            char msg[320];
+            snprintf(msg, sizeof msg, "%s: forward (train)", what);
+            tu_assert_close(b.y, a.y, count, TOL, msg);
+            snprintf(msg, sizeof msg, "%s: dx", what);
+            tu_assert_close(b.dx, a.dx, count, TOL, msg);
+            ck_assert_msg(a.n_grads == b.n_grads, "%s: %d parameters, built-in %d", what,
+                          b.n_grads, a.n_grads);
+            for (int i = 0; i < a.n_grads; i++) {
+                const float *g = named(&b, a.grad_name[i], false);
+                ck_assert_msg(g != NULL, "%s: no parameter %s", what, a.grad_name[i]);
+                snprintf(msg, sizeof msg, "%s: gradient of %s", what, a.grad_name[i]);
+                tu_assert_close(g, a.grads[i], a.grad_count[i], TOL, msg);
+            }
+            /* the running statistics the formula keeps are the built-in's
+             * (mean-only batch norm also keeps a variance it never reads) */
+            for (int i = 0; i < b.n_running; i++) {
+                const float *r = named(&a, b.running_name[i], true);
+                ck_assert_msg(r != NULL, "%s: the built-in has no %s", what, b.running_name[i]);
+                snprintf(msg, sizeof msg, "%s: %s", what, b.running_name[i]);
+                tu_assert_close(b.running[i], r, b.running_count[i], TOL, msg);
+            }
+            ck_assert_msg(b.n_running > 0 || !nl_norm_keeps_running(&builtin.norm),
+                          "%s: the built-in keeps running statistics, the formula none", what);
+            snprintf(msg, sizeof msg, "%s: forward (eval)", what);
+            tu_assert_close(b.y_eval, a.y_eval, count, TOL, msg);
+            outcome_free(&a);
+            outcome_free(&b);
+            nl_model_free(mb);
+            nl_model_free(me);
+        }
+        compared++;
+    }
+    return compared;
+}
+
+START_TEST(test_builtins_as_formulas)
+{
+    /* batch, layer, group, instance, rms, dyt, frn, scale, mean-only */
+    ck_assert_int_ge(check_rows(tu_cpu(1)), 9);
+    ck_assert_int_ge(check_rows(tu_cpu(2)), 9);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("norm_expr");
+    TCase *tc = tcase_create("expr");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_builtins_as_formulas);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
