@@ -207,6 +207,135 @@ static int check_rows(nl_backend *be)
     return compared;
 }
 
+/* the case `c` of formula_goldens.nlfx ("case<i>"): its text's fields */
+typedef struct {
+    char expr[1025], params[257];
+    int ndim, groups;
+} golden_case;
+
+static golden_case golden_text(const tu_fixture *fx, const char *c)
+{
+    char name[64], text[1500];
+    snprintf(name, sizeof name, "%s.text", c);
+    tu_get_string(fx, name, text, sizeof text);
+    golden_case g = {0};
+    char *tab1 = strchr(text, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+    char *tab3 = tab2 ? strchr(tab2 + 1, '\t') : NULL;
+    ck_assert_msg(tab3 != NULL, "%s: text is expr, params, ndim, groups", name);
+    *tab1 = *tab2 = *tab3 = '\0';
+    snprintf(g.expr, sizeof g.expr, "%.1024s", text);
+    snprintf(g.params, sizeof g.params, "%.256s", tab1 + 1);
+    g.ndim = atoi(tab2 + 1);
+    g.groups = atoi(tab3 + 1);
+    return g;
+}
+
+/* PyTorch's autograd on the same text (tests/golden/formula_torch.py):
+ * one training step's output, input and parameter gradients and running
+ * statistics, then the evaluation output, for every built-in's formula
+ * and the formulas no built-in has */
+START_TEST(test_formulas_against_pytorch)
+{
+    tu_fixture *fx = tu_fixture_load("formula_goldens.nlfx");
+    int cases = 0;
+    char c[32];
+    for (;; cases++) {
+        snprintf(c, sizeof c, "case%d.text", cases);
+        if (!tu_find(fx, c))
+            break;
+    }
+    /* NL_FORMULA_CASES_ANY: a fixture of a few cases being tried out */
+    const bool any = getenv("NL_FORMULA_CASES_ANY") != NULL;
+    ck_assert_int_ge(cases, any ? 1 : 20);
+    /* every registry formula has its case: a changed formula asks for
+     * the goldens again */
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
+        for (int ndim = 2; ndim <= 4 && row->formula_params && !any; ndim++) {
+            const char *text = row->formula[nl_norm_layout_index(ndim)];
+            bool found = text == NULL;
+            for (int i = 0; i < cases && !found; i++) {
+                snprintf(c, sizeof c, "case%d", i);
+                const golden_case g = golden_text(fx, c);
+                found = g.ndim == ndim && !strcmp(g.expr, text) && !strcmp(g.params, row->formula_params);
+            }
+            ck_assert_msg(found, "%s on ndim %d: its formula has no PyTorch case; run "
+                                 "/usr/bin/python3 tests/golden/formula_torch.py",
+                          row->id.name, ndim);
+        }
+    }
+    nl_backend *be = tu_cpu(1);
+    for (int i = 0; i < cases; i++) {
+        snprintf(c, sizeof c, "case%d", i);
+        const golden_case g = golden_text(fx, c);
+        tu_norm_ctx ctx = {.ndim = g.ndim};
+        nl_norm_spec_defaults(&ctx.norm, NL_NORM_EXPR);
+        ctx.norm.eps = 1e-5f;
+        ctx.norm.momentum = 0.1f;
+        ctx.norm.groups = g.groups;
+        snprintf(ctx.norm.expr, sizeof ctx.norm.expr, "%s", g.expr);
+        snprintf(ctx.norm.params, sizeof ctx.norm.params, "%s", g.params);
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.in_c = g.ndim == 4 ? 6 : g.ndim == 3 ? 5 : 6;
+        spec.in_h = g.ndim == 4 ? 3 : g.ndim == 3 ? 6 : 1;
+        spec.in_w = g.ndim == 4 ? 4 : 1;
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build_graph(&spec, be, 6, 6, 1, tu_build_norm, &ctx, &m,
+                                           &err) == NL_OK,
+                      "%s (%s): %s", c, g.expr, err.msg);
+        const int n = 4; /* the fixture's batch, one below the planned capacity */
+        const size_t count = (size_t)n * spec.in_c * spec.in_h * spec.in_w;
+        be->ops->upload(be, m->input->data, tu_getf_in(fx, c, "x"), count * sizeof(float));
+        for (int k = 0; k < m->n_params; k++) {
+            char pname[96];
+            snprintf(pname, sizeof pname, "param.%s", strchr(m->params[k]->name, '.') + 1);
+            const tu_tensor *t = tu_get_in(fx, c, pname);
+            ck_assert_uint_eq(t->count, m->params[k]->count);
+            be->ops->upload(be, m->params[k]->data, t->data, t->count * sizeof(float));
+        }
+        nl_model_forward(m, n, NL_MODE_TRAIN);
+        char what[1300];
+        float *got = read_back(be, m->logits->data, count);
+        snprintf(what, sizeof what, "%s (%s): y", c, g.expr);
+        tu_assert_close(got, tu_getf_in(fx, c, "y"), count, 1e-5, what);
+        free(got);
+        nl_model_backward_from(m, n, tu_getf_in(fx, c, "dy"));
+        got = read_back(be, m->input->grad, count);
+        snprintf(what, sizeof what, "%s (%s): dx", c, g.expr);
+        tu_assert_close(got, tu_getf_in(fx, c, "dx"), count, 1e-5, what);
+        free(got);
+        for (int k = 0; k < m->n_params; k++) {
+            char pname[96];
+            snprintf(pname, sizeof pname, "dparam.%s", strchr(m->params[k]->name, '.') + 1);
+            got = read_back(be, m->params[k]->grad, m->params[k]->count);
+            snprintf(what, sizeof what, "%s (%s): %s", c, g.expr, pname);
+            tu_assert_close(got, tu_getf_in(fx, c, pname), m->params[k]->count, 1e-5, what);
+            free(got);
+        }
+        for (int k = 0; k < m->n_states; k++) {
+            char rname[32];
+            snprintf(rname, sizeof rname, "running%d", k);
+            const tu_tensor *t = tu_get_in(fx, c, rname);
+            ck_assert_uint_eq(t->count, m->states[k]->count);
+            got = read_back(be, m->states[k]->data, t->count);
+            snprintf(what, sizeof what, "%s (%s): %s", c, g.expr, m->states[k]->name);
+            tu_assert_close(got, t->data, t->count, 1e-5, what);
+            free(got);
+        }
+        be->ops->upload(be, m->input->data, tu_getf_in(fx, c, "x_eval"), count * sizeof(float));
+        nl_model_forward(m, n, NL_MODE_EVAL);
+        got = read_back(be, m->logits->data, count);
+        snprintf(what, sizeof what, "%s (%s): y (eval)", c, g.expr);
+        tu_assert_close(got, tu_getf_in(fx, c, "y_eval"), count, 1e-5, what);
+        free(got);
+        nl_model_free(m);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
 START_TEST(test_builtins_as_formulas)
 {
     /* batch, layer, group, instance, rms, dyt, frn, scale, mean-only */
@@ -221,6 +350,7 @@ int main(void)
     TCase *tc = tcase_create("expr");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_builtins_as_formulas);
+    tcase_add_test(tc, test_formulas_against_pytorch);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

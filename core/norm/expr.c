@@ -71,7 +71,7 @@ static void expr_forward(nl_layer *self, const nl_pass *pass)
         io.momentum = nl_stats_next_momentum(
             &l->spec, &l->batches_tracked,
             pass->mode == NL_MODE_RECALIBRATE ? pass->recalibrated : -1);
-    nl_formula_forward(l->plan, l->last_mode, &io);
+    pass->be->ops->formula_forward(pass->be, l->plan, l->last_mode, &io);
 }
 
 static void expr_backward(nl_layer *self, const nl_pass *pass)
@@ -82,7 +82,7 @@ static void expr_backward(nl_layer *self, const nl_pass *pass)
     io.dy = self->out->grad;
     io.dx = self->in[0]->grad;
     io.accumulate_dx = self->accumulate_din[0];
-    nl_formula_backward(l->plan, l->last_mode, &io);
+    pass->be->ops->formula_backward(pass->be, l->plan, l->last_mode, &io);
 }
 
 static void expr_release(nl_layer *self)
@@ -120,7 +120,7 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
 {
     nl_backend *be = nl_builder_backend(b);
     if (!nl_builder_has_kernels(b, name, "formula (model.norm.type expr)",
-                                be->device == NL_DEVICE_CPU))
+                                be->ops->formula_forward && be->ops->formula_backward))
         return NULL;
     nl_formula *f = NULL;
     nl_error err = {0};

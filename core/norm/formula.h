@@ -29,14 +29,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/formula_program.h"
 #include "base/status.h"
 
 /* the most characters of model.norm.expr, and of model.norm.params */
 #define NL_FORMULA_MAX_TEXT 1024
 #define NL_FORMULA_MAX_PARAMS_TEXT 256
-/* the most parameters one formula declares, and running statistics it keeps */
-#define NL_FORMULA_MAX_PARAMS 8
-#define NL_FORMULA_MAX_RUNNING 8
 /* the most nodes a formula's tree has (a formula past it is refused) */
 #define NL_FORMULA_MAX_TREE 256
 
@@ -75,16 +73,6 @@ const char *nl_formula_text(const nl_formula *f);
 
 /* ---- lowering onto a layer ---- */
 
-/* A layer's input as the formula sees it: three logical axes, batch (n
- * samples), channels (c) and positions (p: an image's H*W, a sequence's
- * T, 1 for feature vectors), and where they lie in memory. */
-typedef struct {
-    int ndim;           /* 2 features, 3 tokens, 4 images */
-    int n_capacity;     /* the planned batch */
-    int c, p, groups;   /* groups: model.norm.groups (1: all channels) */
-} nl_formula_input;
-
-typedef struct nl_formula_plan nl_formula_plan;
 
 /* The programs of one layer: its training forward and backward and its
  * evaluation forward (and, where running statistics exist, the backward
@@ -104,36 +92,5 @@ void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, 
                                 const char **what);
 /* nodes in the derived programs, for `show` and the tests */
 int nl_formula_plan_ops(const nl_formula_plan *p, int *forward, int *backward);
-
-typedef enum {
-    NL_FORMULA_TRAIN,      /* batch reductions, running statistics updated (momentum) */
-    NL_FORMULA_TRAIN_KEEP, /* batch reductions, running statistics untouched */
-    NL_FORMULA_EVAL,       /* running statistics in place of running(...) */
-} nl_formula_mode;
-
-/* Everything one run of a program reads and writes (host memory: the CPU
- * backend's). params[i] and dparams[i] per declared parameter; running[i]
- * per running statistic. */
-typedef struct {
-    int n; /* this pass's batch, <= n_capacity */
-    const float *x;
-    float *y;
-    const float *dy;
-    float *dx;
-    bool accumulate_dx;
-    const float *params[NL_FORMULA_MAX_PARAMS];
-    float *dparams[NL_FORMULA_MAX_PARAMS];
-    float *running[NL_FORMULA_MAX_RUNNING];
-    float momentum;  /* this update's (nl_stats_next_momentum) */
-    float *saved;    /* nl_formula_plan_saved_floats */
-    void *workspace; /* nl_formula_plan_workspace_bytes */
-} nl_formula_io;
-
-/* y from x (the mode's program); in NL_FORMULA_TRAIN the running
- * statistics take this batch */
-void nl_formula_forward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io);
-/* dx (written or added) and every dparams (written) from dy, after the
- * forward of the same mode on the same x (it reads what that kept) */
-void nl_formula_backward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io);
 
 #endif

@@ -275,7 +275,7 @@ static int lower_reduce(lowering *L, builder *B, const nl_formula_tree *t, int *
     case FR_MEAN:
         return reduction(B, FO_MEAN, u, s, to);
     case FR_RMS:
-        return unary(B, FO_SQRT, reduction(B, FO_MEAN, u, s, to), 0);
+        return unary(B, FO_SQRT, reduction(B, FO_MEAN, binary(B, FO_MUL, u, u), s, to), 0);
     case FR_VAR:
     case FR_STD: {
         const int centred = binary(B, FO_SUB, u, reduction(B, FO_MEAN, u, s, to));

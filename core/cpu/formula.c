@@ -1,4 +1,5 @@
-/* Runs a formula's programs (formula_plan.c) over a layer's activations:
+/* Runs a formula's programs (core/norm/formula_plan.c) over a layer's
+ * activations, as the CPU's formula_forward and formula_backward ops:
  * the small values between passes, and each pass row by row, a row
  * being the input's values along its innermost axis (an image channel's
  * pixels; a token's or feature vector's channels), cut into segments the
@@ -8,7 +9,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "norm/formula_internal.h"
+#include "backend/formula_program.h"
+#include "cpu/cpu.h"
 
 typedef struct {
     const nl_formula_plan *plan;
@@ -156,6 +158,21 @@ static void row_op(nl_formula_op op, float v, float *d, const float *pa, float s
 #undef ROW_LOOP
 }
 
+/* a segment's sum in double, in eight interleaved partial sums (a fixed
+ * order, so the same bits every run; one chain of dependent adds would
+ * leave the adder waiting) */
+static double row_sum(const float *u, int m)
+{
+    double part[8] = {0};
+    int j = 0;
+    for (; j + 8 <= m; j += 8)
+        for (int k = 0; k < 8; k++)
+            part[k] += u[j + k];
+    for (; j < m; j++)
+        part[j & 7] += u[j];
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 /* the geometry of rows: how many, their length, and a row's (b, c, p) */
 typedef struct {
     long rows;
@@ -252,12 +269,7 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
                                               : index_of(R, s, b, start + j, FC_ALL, p0)] +=
                                 u ? u[j] : sa;
                     } else {
-                        double sum = 0;
-                        if (u)
-                            for (int j = 0; j < m; j++)
-                                sum += u[j];
-                        else
-                            sum = (double)sa * m;
+                        const double sum = u ? row_sum(u, m) : (double)sa * m;
                         acc[index_of(R, s, b, c0, FC_ALL, p0)] += sum;
                     }
                     break;
@@ -363,8 +375,10 @@ static runner runner_of(const nl_formula_plan *p, nl_formula_mode mode, nl_formu
     return R;
 }
 
-void nl_formula_forward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io)
+void nl_cpu_formula_forward(nl_backend *be, const nl_formula_plan *p, nl_formula_mode mode,
+                            nl_formula_io *io)
 {
+    (void)be;
     runner R = runner_of(p, mode, io);
     run_program(&R, &R.g->forward, io->y, false);
     if (mode != NL_FORMULA_TRAIN)
@@ -391,8 +405,10 @@ void nl_formula_forward(const nl_formula_plan *p, nl_formula_mode mode, nl_formu
     }
 }
 
-void nl_formula_backward(const nl_formula_plan *p, nl_formula_mode mode, nl_formula_io *io)
+void nl_cpu_formula_backward(nl_backend *be, const nl_formula_plan *p, nl_formula_mode mode,
+                             nl_formula_io *io)
 {
+    (void)be;
     runner R = runner_of(p, mode, io);
     const nl_fprogram *prog = &R.g->backward;
     run_program(&R, prog, io->dx, io->accumulate_dx);

@@ -1,0 +1,197 @@
+/* A formula normalizer's programs (core/norm/formula_plan.c makes them
+ * from model.norm.expr, norm/formula.h): the graph of values on a layer's
+ * input, and the passes over its rows that compute the output, or the
+ * input and parameter gradients, from the small values the programs keep.
+ * The contract between the planner and the backends that run the programs
+ * (core/cpu/formula.c, through the formula_forward / formula_backward
+ * ops). */
+#ifndef NL_BACKEND_FORMULA_PROGRAM_H
+#define NL_BACKEND_FORMULA_PROGRAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* the operations of the value graph */
+typedef enum {
+    FO_CONST,
+    FO_X,
+    FO_DY,
+    FO_PARAM,
+    FO_STATE, /* a running statistic (evaluation) */
+    FO_ADD,
+    FO_SUB,
+    FO_MUL,
+    FO_DIV,
+    FO_NEG,
+    FO_POW, /* a constant exponent */
+    FO_SQRT,
+    FO_RSQRT,
+    FO_EXP,
+    FO_LOG,
+    FO_TANH,
+    FO_SIGMOID,
+    FO_ERF,
+    FO_ABS,
+    FO_RELU,
+    FO_MIN,
+    FO_MAX,
+    /* derivatives' own: 1 where a > 0; the sign of a; the share of d min
+     * (a, b) that a takes (1, 1/2 at a tie as torch.minimum, 0) */
+    FO_STEP,
+    FO_SIGN,
+    FO_TAKES_MIN,
+    FO_SUM,      /* a reduction: node.a over the axes node.t lacks */
+    FO_MEAN,
+    FO_INVCOUNT, /* 1 / the values one of a MEAN's outputs averages */
+    FO_COUNT
+} nl_formula_op;
+
+
+/* the most parameters one formula declares, and running statistics it keeps */
+#define NL_FORMULA_MAX_PARAMS 8
+#define NL_FORMULA_MAX_RUNNING 8
+
+/* A layer's input as the formula sees it: three logical axes, batch (n
+ * samples), channels (c) and positions (p: an image's H*W, a sequence's
+ * T, 1 for feature vectors), and where they lie in memory. */
+typedef struct {
+    int ndim;           /* 2 features, 3 tokens, 4 images */
+    int n_capacity;     /* the planned batch */
+    int c, p, groups;   /* groups: model.norm.groups (1: all channels) */
+} nl_formula_input;
+
+
+typedef enum {
+    NL_FORMULA_TRAIN,      /* batch reductions, running statistics updated (momentum) */
+    NL_FORMULA_TRAIN_KEEP, /* batch reductions, running statistics untouched */
+    NL_FORMULA_EVAL,       /* running statistics in place of running(...) */
+} nl_formula_mode;
+
+/* Everything one run of a program reads and writes (host memory: the CPU
+ * backend's). params[i] and dparams[i] per declared parameter; running[i]
+ * per running statistic. */
+typedef struct nl_formula_io {
+    int n; /* this pass's batch, <= n_capacity */
+    const float *x;
+    float *y;
+    const float *dy;
+    float *dx;
+    bool accumulate_dx;
+    const float *params[NL_FORMULA_MAX_PARAMS];
+    float *dparams[NL_FORMULA_MAX_PARAMS];
+    float *running[NL_FORMULA_MAX_RUNNING];
+    float momentum;  /* this update's (nl_stats_next_momentum) */
+    float *saved;    /* nl_formula_plan_saved_floats */
+    void *workspace; /* nl_formula_plan_workspace_bytes */
+} nl_formula_io;
+
+
+/* the axes a value keeps: batch and positions kept (1) or reduced (0);
+ * channels all (FC_ALL), in model.norm.groups groups (FC_GROUPS) or
+ * reduced (FC_ONE) */
+enum { FC_ONE, FC_GROUPS, FC_ALL };
+typedef struct {
+    unsigned char b, c, p;
+} nl_fshape;
+
+typedef struct {
+    nl_formula_op op;
+    nl_fshape s;
+    /* reductions: the input's shape as the sum sees it (l; a gradient's
+     * sum reads a value broadcast to l) and the shape asked for (t; the
+     * value is s, which is t or coarser where the input is) */
+    nl_fshape l, t;
+    int a, b;
+    float v; /* FO_CONST's value, FO_POW's exponent */
+    int k;   /* FO_PARAM's parameter, FO_STATE's running statistic */
+} nl_fnode;
+
+/* an operand of a row instruction */
+typedef enum {
+    OPD_NONE,
+    OPD_X,      /* the input's row */
+    OPD_DY,     /* the output gradient's row */
+    OPD_REG,    /* a row register */
+    OPD_SCALAR, /* a small value constant along the row */
+} nl_fopd_kind;
+
+typedef struct {
+    nl_fopd_kind kind;
+    int index; /* register, or small node */
+} nl_fopd;
+
+typedef enum {
+    RI_OP,     /* dst = op(a, b) */
+    RI_GATHER, /* dst = the small node's values along the row */
+    RI_REDUCE, /* accumulate a into reduction node `node` */
+    RI_STORE,  /* the output's row = a */
+} nl_frow_kind;
+
+typedef struct {
+    nl_frow_kind kind;
+    nl_formula_op op;
+    int dst;
+    nl_fopd a, b;
+    float v;
+    int node; /* RI_GATHER's small node, RI_REDUCE's reduction */
+} nl_frow;
+
+typedef struct {
+    int first, count; /* its row instructions */
+    int registers;
+} nl_fpass;
+
+/* a running statistic: the reduction training takes it from, and whether
+ * it is a variance (kept unbiased: count / (count - 1), count the values
+ * the variance's mean averages, that mean being node `mean`) */
+typedef struct {
+    int source, mean;
+    bool variance;
+} nl_frunning;
+
+typedef struct {
+    /* small nodes computed by this program, in order, each at its level
+     * (before pass `level`; level == passes: after the last) */
+    int *small, *small_level, n_small;
+    nl_fpass *passes;
+    int n_passes;
+    nl_frow *rows;
+    int n_rows;
+    int registers; /* the most any pass uses */
+    int output; /* the node stored (y or dx) */
+    /* backward: each parameter's gradient node (-1: zero) */
+    int dparam[NL_FORMULA_MAX_PARAMS];
+} nl_fprogram;
+
+typedef struct {
+    nl_fnode *nodes;
+    int count, cap;
+    /* where each small node's values live: saved (a forward's) or the
+     * workspace (a backward's own), at this float offset; -1: not held
+     * (a parameter, a running statistic, or a row value) */
+    long *offset;
+    bool *in_saved;
+    long *acc_offset; /* reductions: their accumulators (doubles) in the workspace */
+    nl_fprogram forward, backward;
+    bool has_backward;
+} nl_fgraph;
+
+typedef struct nl_formula_plan {
+    nl_formula_input in;
+    int n_params;
+    bool per_channel[NL_FORMULA_MAX_PARAMS];
+    nl_fgraph train, eval;
+    nl_frunning running[NL_FORMULA_MAX_RUNNING];
+    int n_running;
+    size_t saved_floats;
+    /* the workspace: the backward's small values (floats), then the
+     * reductions' accumulators (doubles), then the row registers, each
+     * part as large as the larger graph's */
+    size_t work_floats, acc_doubles;
+    int registers;
+} nl_formula_plan;
+
+/* the rows of a segment: the row interpreter's registers hold this many */
+#define NL_FORMULA_SEGMENT 256
+
+#endif
