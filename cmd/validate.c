@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "cmd.h"
+#include "device/device.h"
 #include "sweep/sweep.h"
 #include "config/config.h"
 #include "train/check.h"
@@ -59,6 +61,53 @@ typedef struct {
     int n_files;
 } validate_options;
 
+/* A formula normalizer's derived gradients against central differences on
+ * the shapes this model gives its layers: 0, or 1 when one is past the
+ * bound (a formula's kink, relu or abs or min at a sampled value, can
+ * do that; the message says so) */
+static int check_formula(const char *file, const nl_config *cfg)
+{
+    if (cfg->model.norm.kind != NL_NORM_EXPR)
+        return 0;
+    nl_error err = {0};
+    nl_backend *be = NULL;
+    const nl_backend_options opt = {.threads = 1};
+    nl_formula_check checks[16];
+    int n = 0;
+    if (nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) != NL_OK ||
+        nl_formula_gradcheck(&cfg->model, cfg->train.batch_size, be, checks, 16, &n, &err) != NL_OK) {
+        if (be)
+            nl_backend_close(be);
+        return nl_cmd_report("validate", &err);
+    }
+    nl_backend_close(be);
+    int status = 0;
+    for (int i = 0; i < n; i++) {
+        const nl_shape s = checks[i].in;
+        char shape[64];
+        if (s.ndim == 4)
+            snprintf(shape, sizeof shape, "%dx%dx%d", s.c, s.h, s.w);
+        else if (s.ndim == 3)
+            snprintf(shape, sizeof shape, "%d tokens x %d", s.h, s.c);
+        else
+            snprintf(shape, sizeof shape, "%d features", s.c);
+        const bool past = !(checks[i].worst <= NL_FORMULA_CHECK_BOUND);
+        printf("%s: model.norm.expr gradient check, layer %s (%s, batch 3): worst error %.2e in "
+               "d%s, bound %.0e%s\n",
+               file, checks[i].layer, shape, checks[i].worst, checks[i].worst_of,
+               NL_FORMULA_CHECK_BOUND, past ? ": PAST THE BOUND" : "");
+        if (past)
+            status = 1;
+    }
+    if (status)
+        fprintf(stderr, "normlab validate: %s: the derived gradients of model.norm.expr disagree "
+                        "with central differences past %.0e; where the formula has a kink "
+                        "(relu, abs, min, max) a sampled value near it can do this, otherwise "
+                        "it is a bug worth reporting with the formula\n",
+                file, NL_FORMULA_CHECK_BOUND);
+    return status;
+}
+
 /* one config (or experiment) file: its exit status */
 static int validate_file(const char *file, const validate_options *o, nl_config *cfg,
                          nl_text_memo *memo)
@@ -86,6 +135,9 @@ static int validate_file(const char *file, const validate_options *o, nl_config 
     for (int w = 0; w < cfg->n_warnings; w++)
         fprintf(stderr, "normlab validate: warning: %s\n", cfg->warnings[w]);
     if (!o->print) {
+        const int checked = check_formula(file, cfg);
+        if (checked)
+            return checked;
         printf("%s: ok\n", file);
         return 0;
     }
