@@ -344,6 +344,71 @@ START_TEST(test_builtins_as_formulas)
 }
 END_TEST
 
+/* Each bad formula is refused by validate and run with exit status 2, the
+ * file, the line of its key, the column within the formula and what is
+ * accepted there, and run writes nothing */
+START_TEST(test_bad_formulas_refused_at_their_column)
+{
+    static const struct {
+        const char *expr, *params, *key, *says;
+        int line, column;
+    } cases[] = {
+        {"weight * tanh(alpha * x) + bais", "alpha = 0.5, weight = 1 per channel", "model.norm.expr",
+         "unknown name 'bais'", 6, 28},
+        {"weight * x / sqrt(mean(x^2, [channels, tokens]) + eps)", "weight = 1 per channel",
+         "model.norm.expr", "has no such axis", 6, 19},
+        {"x - running(mean(x, [channels, spatial]))", "", "model.norm.expr",
+         "without the batch axis", 6, 5},
+        {"x * gamma", "gamma = 1 per channel, beta = 0", "model.norm.params",
+         "declared but model.norm.expr never uses it", 7, 24},
+        {"x * frobnicate(x)", "", "model.norm.expr", "unknown function 'frobnicate'", 6, 5},
+        {"mean(x, [channels, spatial])", "", "model.norm.expr", "a normalizer's output has the "
+         "input's shape", 6, 1},
+        {"x ^ y", "", "model.norm.expr", "the exponent must be a constant number", 6, 5},
+        {"(x - 1", "", "model.norm.expr", "expected ')'", 6, 7},
+        {"x * w", "w = one per channel", "model.norm.params", "expected the starting value", 7, 5},
+    };
+    tu_tmp_make("expr-bad");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof yaml,
+                 "data: {dataset: synthetic, shape: [3, 8, 8], classes: 4, train_size: 64, "
+                 "test_size: 32}\nmodel:\n  arch: cnn\n  widths: [8, 8]\n  norm:\n    expr: "
+                 "\"%s\"\n    params: \"%s\"\n    type: expr\ntrain: {batch_size: 8, steps: 2}\n",
+                 cases[i].expr, cases[i].params);
+        tu_tmp_write("bad.yaml", yaml);
+        const char *commands[2] = {"validate bad.yaml", "run bad.yaml --out written"};
+        for (int c = 0; c < 2; c++) {
+            const int status = tu_normlab(commands[c]);
+            char *out = tu_normlab_output();
+            char where[64], column[32];
+            snprintf(where, sizeof where, "bad.yaml:%d:", cases[i].line);
+            snprintf(column, sizeof column, "column %d:", cases[i].column);
+            ck_assert_msg(status == 2 && strstr(out, where) && strstr(out, cases[i].key) &&
+                              strstr(out, column) && strstr(out, cases[i].says),
+                          "%s on \"%s\": status %d, wanted 2, %s, %s, %s, '%s'; said: %s",
+                          commands[c], cases[i].expr, status, where, cases[i].key, column,
+                          cases[i].says, out);
+            free(out);
+        }
+        char path[512];
+        snprintf(path, sizeof path, "%s/written", tu_tmp);
+        FILE *f = fopen(path, "r");
+        ck_assert_msg(f == NULL, "run on \"%s\" wrote %s", cases[i].expr, path);
+    }
+}
+END_TEST
+
+/* configs/README.md's table of the built-ins as formulas, from their rows */
+START_TEST(test_readme_formula_table_is_generated)
+{
+    free(tu_check_generated_section(
+        NORMLAB_SOURCE_DIR "/configs/README.md",
+        "<!-- BEGIN FORMULA TABLE (generated; do not edit by hand) -->\n",
+        "<!-- END FORMULA TABLE -->", nl_norm_write_formula_table, "the formula table"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_expr");
@@ -351,6 +416,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_builtins_as_formulas);
     tcase_add_test(tc, test_formulas_against_pytorch);
+    tcase_add_test(tc, test_readme_formula_table_is_generated);
+    tcase_add_test(tc, test_bad_formulas_refused_at_their_column);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -101,6 +101,37 @@ void nl_norm_write_space_table(FILE *out)
     }
 }
 
+void nl_norm_write_formula_table(FILE *out)
+{
+    static const char *inputs[3] = {"feature vectors", "token sequences", "images"};
+    fprintf(out, "| built-in | input | `expr` | `params` |\n");
+    fprintf(out, "|---|---|---|---|\n");
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *r = rows[k];
+        if (!r->formula_params)
+            continue;
+        for (int i = 0; i < 3; i++) {
+            if (!r->formula[i])
+                continue;
+            /* inputs with the same formula share a row */
+            bool first = true;
+            for (int j = 0; j < i; j++)
+                first &= !(r->formula[j] && !strcmp(r->formula[j], r->formula[i]));
+            if (!first)
+                continue;
+            fprintf(out, "| `%s` | ", r->id.name);
+            bool any = false;
+            for (int j = i; j < 3; j++)
+                if (r->formula[j] && !strcmp(r->formula[j], r->formula[i])) {
+                    fprintf(out, "%s%s", any ? ", " : "", inputs[j]);
+                    any = true;
+                }
+            fprintf(out, " | `%s` | `%s` |\n", r->formula[i],
+                    r->formula_params[0] ? r->formula_params : "");
+        }
+    }
+}
+
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
 {
     memset(norm, 0, sizeof *norm);

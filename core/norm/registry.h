@@ -205,5 +205,8 @@ void nl_norm_write_table(FILE *out);
 /* configs/README.md's table of the built-ins that are points of the design
  * space, each with custom's keys that equal it (their rows' points) */
 void nl_norm_write_space_table(FILE *out);
+/* configs/README.md's table of the built-ins as formulas (model.norm.type
+ * expr), from their rows' formula fields */
+void nl_norm_write_formula_table(FILE *out);
 
 #endif
