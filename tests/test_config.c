@@ -407,7 +407,7 @@ typedef struct {
 static const bad_case bad_cases[] = {
     /* unknown keys */
     {"model:\n  norm:\n    tpye: batch\n", SRC ":3:5: model.norm.tpye: ",
-     "unknown key (did you mean 'type'?); accepted in model.norm: type | placement | reduce | "
+     "unknown key (did you mean 'type'?); accepted in model.norm: type | expr | params | name | placement | reduce | "
      "center | scale | train_stats | eval_stats | groups | eps | momentum | affine | "
      "track_running_stats"},
     {"seed: 1\nbatch_size: 64\n", SRC ":2:1: batch_size: ",
@@ -464,7 +464,7 @@ static const bad_case bad_cases[] = {
      "only)); accepted on features: none | batch | layer | group | rms | batch_renorm | ghost_batch | dyt | scale | mean_only | custom"},
     {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    groups: 4\n",
      SRC ":5:13: model.norm.groups: ",
-     "applies only when model.norm.type is group or custom or batch_channel and "
+     "applies only when model.norm.type is group or custom or batch_channel or expr and "
      "model.norm.placement is not none (or model.qk_norm is true) and model.norm.reduce includes "
      "channels (or model.norm.type is not custom), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
      "model.norm.type"},

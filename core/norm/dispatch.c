@@ -23,6 +23,8 @@ bool nl_norm_keeps_running(const nl_norm_spec *spec)
     const nl_norm_info *row = nl_norm_info_of(spec->kind);
     if (!row->running_stats)
         return false;
+    if (row->keeps_running)
+        return row->keeps_running(spec);
     if (row->keys & NL_NORM_KEY_EVAL_STATS)
         return spec->train_stats == NL_STATS_RUNNING || spec->eval_stats == NL_STATS_RUNNING;
     return !(row->keys & NL_NORM_KEY_TRACK_RUNNING_STATS) || spec->track_running_stats;

@@ -96,7 +96,7 @@ static const nl_layer_vtable expr_vtable = {.kind = "expr",
                                             .backward = expr_backward,
                                             .release = expr_release};
 
-nl_formula_input nl_norm_formula_input(nl_shape in, int groups, int n_capacity)
+static nl_formula_input nl_norm_formula_input(nl_shape in, int groups, int n_capacity)
 {
     return (nl_formula_input){.ndim = in.ndim, .n_capacity = n_capacity, .c = in.c,
                               .p = in.ndim == 4 ? in.h * in.w : in.ndim == 3 ? in.h : 1,
@@ -114,6 +114,42 @@ static void running_name(char *buf, size_t size, const char *layer, const char *
         snprintf(buf, size, "%s.%s%d", layer, what, same);
     else
         snprintf(buf, size, "%s.%s", layer, what);
+}
+
+/* running statistics exactly where the formula has a running(...) */
+static bool expr_keeps_running(const nl_norm_spec *spec)
+{
+    nl_formula *f = NULL;
+    nl_error err = {0};
+    if (nl_formula_parse(spec->expr, spec->params, &f, &err))
+        return false;
+    const bool running = nl_formula_has_running(f);
+    nl_formula_free(f);
+    return running;
+}
+
+/* the set a degenerate-set check reads: the formula's reduction over the
+ * fewest values (none where it has no reductions) */
+static void expr_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+{
+    *set = (nl_norm_set){0};
+    nl_formula *f = NULL;
+    nl_error err = {0};
+    if (nl_formula_parse(spec->expr, spec->params, &f, &err))
+        return; /* the builder says why */
+    const nl_formula_input input = nl_norm_formula_input(in, spec->groups, train_batch);
+    int col = 0;
+    unsigned axes = 0;
+    set->values = nl_formula_smallest_reduction(f, input.ndim, input.c, input.p, input.groups,
+                                                train_batch, &col, &axes);
+    nl_formula_free(f);
+    char given[64];
+    nl_name_set_text(&nl_norm_axis_names, axes, given, sizeof given);
+    set->key = "model.norm.expr";
+    snprintf(set->per, sizeof set->per, "reduction");
+    snprintf(set->counted, sizeof set->counted, "the reduction over %s at column %d", given, col);
+    snprintf(set->fix, sizeof set->fix,
+             "reduce over more axes, a larger batch (train.batch_size) or a wider layer");
 }
 
 static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
@@ -174,5 +210,10 @@ const nl_norm_info nl_norm_row_expr = {
     .keys = NL_NORM_KEY_EPS | NL_NORM_KEY_GROUPS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_FORMULA,
     .learned_shift = false, .center = true, .running_stats = true, .running_stats_default = true,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
-    .color = "#98df8a", .build = expr_norm, .groups_default = 1,
+    .color = "#c49c94", .build = expr_norm, .stats_set = expr_set, .groups_default = 1,
+    .keeps_running = expr_keeps_running,
+    /* a name other than bias: the row cannot say the formula learns a
+     * shift, so the layer before it keeps its own bias */
+    .example_expr = "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + shift",
+    .example_params = "weight = 1 per channel, shift = 0 per channel",
 };

@@ -71,6 +71,14 @@ bool nl_formula_has_running(const nl_formula *f);
  * (tests/formula_torch.py turns it into torch code) */
 const char *nl_formula_text(const nl_formula *f);
 
+/* The fewest values any of the formula's reductions takes on an input
+ * (train_batch samples of in), with that reduction's column and axes:
+ * the normalized set a degenerate-set check reads; 0 where the formula
+ * reduces over nothing it can count (no reductions, or an axis the input
+ * lacks, which lowering refuses) */
+long nl_formula_smallest_reduction(const nl_formula *f, int ndim, int c, int p, int groups,
+                                   int train_batch, int *col, unsigned *axes);
+
 /* ---- lowering onto a layer ---- */
 
 

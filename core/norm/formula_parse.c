@@ -545,6 +545,32 @@ nl_code nl_formula_parse(const char *expr, const char *params, nl_formula **out,
     return NL_OK;
 }
 
+long nl_formula_smallest_reduction(const nl_formula *f, int ndim, int c, int p, int groups,
+                                   int train_batch, int *col, unsigned *axes)
+{
+    long fewest = 0;
+    const unsigned positions = ndim == 4 ? 1u << NL_AXIS_SPATIAL : ndim == 3 ? 1u << NL_AXIS_TOKENS : 0;
+    for (int i = 0; i < f->count; i++) {
+        const nl_formula_tree *t = &f->tree[i];
+        const unsigned lacking = t->axes & ~((1u << NL_AXIS_BATCH) | (1u << NL_AXIS_CHANNELS) | positions);
+        if (t->kind != FT_REDUCE || lacking)
+            continue;
+        long values = 1;
+        if (t->axes & (1u << NL_AXIS_BATCH))
+            values *= train_batch;
+        if (t->axes & (1u << NL_AXIS_CHANNELS))
+            values *= groups > 1 && c % groups == 0 ? c / groups : c;
+        if (t->axes & positions)
+            values *= p;
+        if (fewest == 0 || values < fewest) {
+            fewest = values;
+            *col = t->col;
+            *axes = t->axes;
+        }
+    }
+    return fewest;
+}
+
 void nl_formula_free(nl_formula *f) { free(f); }
 int nl_formula_param_count(const nl_formula *f) { return f->n_params; }
 const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i) { return &f->params[i]; }

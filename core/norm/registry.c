@@ -170,6 +170,11 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
     norm->train_stats = NL_STATS_BATCH;
     norm->eval_stats = (nl_norm_info_of(kind)->keys & NL_NORM_KEY_EVAL_STATS) ? NL_STATS_BATCH
                                                                                : NL_STATS_RUNNING;
+    const nl_norm_info *row = nl_norm_info_of(kind);
+    if (row->example_expr) {
+        nl_copy_string(norm->expr, sizeof norm->expr, row->example_expr);
+        nl_copy_string(norm->params, sizeof norm->params, row->example_params);
+    }
 }
 
 bool nl_norm_accepts(const nl_norm_info *row, int ndim)

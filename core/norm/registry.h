@@ -170,6 +170,13 @@ typedef struct {
      * to the built-in, forward and backward; NULL: no formula says it. */
     const char *formula[3];
     const char *formula_params;
+    /* expr's own: the formula a spec built in code starts from
+     * (nl_norm_spec_defaults), so that every loop over the kinds builds
+     * one; a config gives its own (model.norm.expr has no default there) */
+    const char *example_expr, *example_params;
+    /* whether a spec of the kind keeps running statistics, where its keys
+     * alone do not say (expr: its formula does); NULL: the keys say */
+    bool (*keeps_running)(const nl_norm_spec *spec);
 } nl_norm_info;
 
 /* The registry rows, one per line of norm/kinds.def, each defined in its
