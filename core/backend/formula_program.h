@@ -58,6 +58,7 @@ typedef struct {
     int ndim;           /* 2 features, 3 tokens, 4 images */
     int n_capacity;     /* the planned batch */
     int c, p, groups;   /* groups: model.norm.groups (1: all channels) */
+    int threads;        /* the most threads a pass runs on (each its own registers) */
 } nl_formula_input;
 
 
@@ -72,6 +73,9 @@ typedef enum {
  * per running statistic. */
 typedef struct nl_formula_io {
     int n; /* this pass's batch, <= n_capacity */
+    /* images: the channel block of x, y, dx and dy (nl_shape.block: (N,
+     * C/B, HW, B)); 0: NCHW */
+    int block;
     const float *x;
     float *y;
     const float *dy;

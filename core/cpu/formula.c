@@ -11,6 +11,7 @@
 
 #include "backend/formula_program.h"
 #include "cpu/cpu.h"
+#include "cpu/vmath.h"
 
 typedef struct {
     const nl_formula_plan *plan;
@@ -115,6 +116,41 @@ static float apply(nl_formula_op op, float a, float b, float v)
     }
 }
 
+/* the elementary functions on a row, 8 floats at a time through vmath.h
+ * (glibc's scalar expf, tanhf and erff take many times longer); the tail
+ * goes through the same vectors, so a value's result does not depend on
+ * where in a row it falls */
+static inline nl_v8 v8_of(nl_formula_op op, nl_v8 x)
+{
+    const nl_v8 one = nl_v8_splat(1.0f);
+    switch (op) {
+    case FO_EXP: return nl_v8_exp(x);
+    case FO_TANH: return nl_v8_tanh(x);
+    case FO_SIGMOID: return one / (one + nl_v8_exp(-x));
+    default: { /* FO_ERF: sign(x) (1 - erfc(|x|)) */
+        const nl_v8i sign = nl_v8_sign_bits(x);
+        const nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
+        return (nl_v8)((nl_v8i)(one - nl_v8_erfc_nonneg(a)) | sign);
+    }
+    }
+}
+
+static bool row_elementary(nl_formula_op op, float *d, const float *a, int m)
+{
+    if (!a || (op != FO_EXP && op != FO_TANH && op != FO_SIGMOID && op != FO_ERF))
+        return false;
+    int j = 0;
+    for (; j + 8 <= m; j += 8)
+        nl_v8_store(d + j, v8_of(op, nl_v8_load(a + j)));
+    if (j < m) {
+        float t[8] = {0};
+        memcpy(t, a + j, (size_t)(m - j) * sizeof *t);
+        nl_v8_store(t, v8_of(op, nl_v8_load(t)));
+        memcpy(d + j, t, (size_t)(m - j) * sizeof *t);
+    }
+    return true;
+}
+
 /* one elementwise operation over m values; pa / pb NULL: the scalar sa / sb.
  * The common operations have loops of their own, which the compiler
  * vectorizes; the rest go through apply(). */
@@ -144,6 +180,8 @@ static void row_op(nl_formula_op op, float v, float *d, const float *pa, float s
                 d[j] = (EXPR);                                                                     \
             }                                                                                      \
     } while (0)
+    if (row_elementary(op, d, pa, m))
+        return;
     switch (op) {
     case FO_ADD: ROW_LOOP(a + b); break;
     case FO_SUB: ROW_LOOP(a - b); break;
@@ -203,13 +241,15 @@ static void row_coords(const runner *R, long r, int *b, int *c, int *p)
 
 /* operand o's values over segment [start, start + m) of row (b, c, p):
  * a pointer, or NULL and the scalar in *s */
-static const float *operand_values(const runner *R, nl_fopd o, size_t offset, int b, int c, int p,
-                                   float *s)
+static const float *operand_values(const runner *R, float *regs, nl_fopd o, size_t offset, int b,
+                                   int c, int p, float *s)
 {
     switch (o.kind) {
-    case OPD_X: return R->io->x + offset;
-    case OPD_DY: return R->io->dy + offset;
-    case OPD_REG: return R->regs + (size_t)o.index * NL_FORMULA_SEGMENT;
+    case OPD_X: return R->io->block ? regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT
+                                    : R->io->x + offset;
+    case OPD_DY: return R->io->block ? regs + (size_t)(R->plan->registers + 1) * NL_FORMULA_SEGMENT
+                                     : R->io->dy + offset;
+    case OPD_REG: return regs + (size_t)o.index * NL_FORMULA_SEGMENT;
     case OPD_SCALAR: {
         const nl_fshape sh = R->g->nodes[o.index].s;
         *s = values_of(R, o.index)[index_of(R, sh, b, c, FC_ALL, p)];
@@ -219,33 +259,54 @@ static const float *operand_values(const runner *R, nl_fopd o, size_t offset, in
     }
 }
 
-static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, float *out,
-                     bool accumulate)
+/* a reduction of a row value that does not keep the batch: one partial
+ * sum per sample (formula_plan.c plans them) */
+static bool partial_per_sample(const runner *R, int node)
+{
+    const nl_fnode *n = &R->g->nodes[node];
+    return !n->s.b;
+}
+
+/* one sample's rows of a pass, with this thread's registers */
+static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *code, float *regs,
+                       int b, float *out, bool accumulate)
 {
     const nl_formula_input *in = &R->plan->in;
     const rows_of geo = rows_geometry(R);
-    const nl_frow *code = prog->rows + pass->first;
-    for (int k = 0; k < pass->count; k++)
-        if (code[k].kind == RI_REDUCE) {
-            const nl_fnode *n = &R->g->nodes[code[k].node];
-            memset(R->acc + R->g->acc_offset[code[k].node], 0, count_of(R, n->s) * sizeof(double));
-        }
-    for (long r = 0; r < geo.rows; r++) {
-        int b, c0, p0;
-        row_coords(R, r, &b, &c0, &p0);
+    const long per_sample = geo.rows / R->n;
+    for (long r = (long)b * per_sample; r < (long)(b + 1) * per_sample; r++) {
+        int rb, c0, p0;
+        row_coords(R, r, &rb, &c0, &p0);
+        (void)rb; /* b itself */
         for (int start = 0; start < geo.len; start += NL_FORMULA_SEGMENT) {
             const int m = geo.len - start < NL_FORMULA_SEGMENT ? geo.len - start : NL_FORMULA_SEGMENT;
             const size_t offset = (size_t)r * geo.len + (size_t)start;
+            /* a channel-blocked image (N, C/B, HW, B): the row's values lie
+             * B apart; copied into two registers past the pass's own, and
+             * the output written back the same way */
+            const int block = R->io->block;
+            const size_t at = block ? ((((size_t)b * (in->c / block) + (size_t)(c0 / block)) *
+                                            (size_t)in->p + (size_t)start) *
+                                           (size_t)block + (size_t)(c0 % block))
+                                    : offset;
+            if (block) {
+                float *xr = regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT;
+                for (int j = 0; j < m; j++)
+                    xr[j] = R->io->x[at + (size_t)j * block];
+                if (R->io->dy)
+                    for (int j = 0; j < m; j++)
+                        xr[NL_FORMULA_SEGMENT + j] = R->io->dy[at + (size_t)j * block];
+            }
             for (int k = 0; k < pass->count; k++) {
                 const nl_frow *I = &code[k];
-                float *dst = R->regs + (size_t)I->dst * NL_FORMULA_SEGMENT;
+                float *dst = regs + (size_t)I->dst * NL_FORMULA_SEGMENT;
                 float sa = 0, sb = 0;
                 switch (I->kind) {
                 case RI_OP: {
-                    const float *pa = operand_values(R, I->a, offset, b, c0, p0, &sa);
+                    const float *pa = operand_values(R, regs, I->a, offset, b, c0, p0, &sa);
                     const float *pb = I->b.kind == OPD_NONE
                                           ? NULL
-                                          : operand_values(R, I->b, offset, b, c0, p0, &sb);
+                                          : operand_values(R, regs, I->b, offset, b, c0, p0, &sb);
                     row_op(I->op, I->v, dst, pa, sa, pb, sb, m);
                     break;
                 }
@@ -261,7 +322,9 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
                 case RI_REDUCE: {
                     const nl_fshape s = R->g->nodes[I->node].s;
                     double *acc = R->acc + R->g->acc_offset[I->node];
-                    const float *u = operand_values(R, I->a, offset, b, c0, p0, &sa);
+                    if (partial_per_sample(R, I->node))
+                        acc += (size_t)b * count_of(R, s);
+                    const float *u = operand_values(R, regs, I->a, offset, b, c0, p0, &sa);
                     const bool along = in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
                     if (along) {
                         for (int j = 0; j < m; j++)
@@ -269,13 +332,20 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
                                               : index_of(R, s, b, start + j, FC_ALL, p0)] +=
                                 u ? u[j] : sa;
                     } else {
-                        const double sum = u ? row_sum(u, m) : (double)sa * m;
-                        acc[index_of(R, s, b, c0, FC_ALL, p0)] += sum;
+                        acc[index_of(R, s, b, c0, FC_ALL, p0)] += u ? row_sum(u, m) : (double)sa * m;
                     }
                     break;
                 }
                 case RI_STORE: {
-                    const float *u = operand_values(R, I->a, offset, b, c0, p0, &sa);
+                    const float *u = operand_values(R, regs, I->a, offset, b, c0, p0, &sa);
+                    if (block) {
+                        float *o = out + at;
+                        for (int j = 0; j < m; j++) {
+                            const float v = u ? u[j] : sa;
+                            o[(size_t)j * block] = accumulate ? o[(size_t)j * block] + v : v;
+                        }
+                        break;
+                    }
                     float *o = out + offset;
                     if (accumulate)
                         for (int j = 0; j < m; j++)
@@ -291,14 +361,51 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
             }
         }
     }
+}
+
+/* One pass: its samples in parallel (each writes its own outputs, and its
+ * own partial sums of a reduction over the batch), then the reductions
+ * finished in sample order: the same bits on any number of threads. */
+static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, float *out,
+                     bool accumulate)
+{
+    const nl_frow *code = prog->rows + pass->first;
+    for (int k = 0; k < pass->count; k++)
+        if (code[k].kind == RI_REDUCE) {
+            const int node = code[k].node;
+            const size_t count = count_of(R, R->g->nodes[node].s);
+            memset(R->acc + R->g->acc_offset[node], 0,
+                   (partial_per_sample(R, node) ? (size_t)R->n : 1) * count * sizeof(double));
+        }
+    const rows_of geo = rows_geometry(R);
+    const size_t regs_per_thread = (size_t)(R->plan->registers + 2) * NL_FORMULA_SEGMENT;
+    const int planned = R->plan->in.threads > 1 ? R->plan->in.threads : 1;
+    const bool parallel = planned > 1 && R->n > 1 &&
+                          (size_t)geo.rows * (size_t)geo.len * (size_t)pass->count >= NL_PARALLEL_MIN;
+    if (parallel) {
+        _Pragma("omp parallel num_threads(planned)")
+        {
+            float *regs = R->regs + (size_t)omp_get_thread_num_safe() * regs_per_thread;
+            _Pragma("omp for schedule(static)")
+            for (int b = 0; b < R->n; b++)
+                run_sample(R, pass, code, regs, b, out, accumulate);
+        }
+    } else {
+        for (int b = 0; b < R->n; b++)
+            run_sample(R, pass, code, R->regs, b, out, accumulate);
+    }
     for (int k = 0; k < pass->count; k++)
         if (code[k].kind == RI_REDUCE) {
             const int node = code[k].node;
             const nl_fnode *n = &R->g->nodes[node];
             const double scale = reduction_scale(R, n);
-            const double *acc = R->acc + R->g->acc_offset[node];
+            double *acc = R->acc + R->g->acc_offset[node];
             float *v = values_of(R, node);
             const size_t count = count_of(R, n->s);
+            if (partial_per_sample(R, node))
+                for (int b = 1; b < R->n; b++)
+                    for (size_t i = 0; i < count; i++)
+                        acc[i] += acc[(size_t)b * count + i];
             for (size_t i = 0; i < count; i++)
                 v[i] = (float)(acc[i] * scale);
         }

@@ -7,8 +7,9 @@
  * `running_mean1`, ... where a formula keeps several of a kind).
  *
  * The CUDA backend has no formula interpreter: a cuda run is refused at
- * build, naming model.device. A channel-blocked input is reordered to
- * NCHW before the layer (it does not say takes_blocked). */
+ * build, naming model.device. A channel-blocked image is read in place:
+ * the programs run on the same rows in either layout, so the bits are
+ * NCHW's. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ typedef struct {
     nl_param *params[NL_FORMULA_MAX_PARAMS];
     nl_state *running[NL_FORMULA_MAX_RUNNING];
     float *saved;
+    int block; /* the input's channel block (nl_shape.block), 0: NCHW */
     long batches_tracked;
     /* the mode the last forward ran the programs in: its backward runs
      * the same graph, reading what that forward kept */
@@ -50,7 +52,8 @@ static nl_formula_mode mode_of(const expr_layer *l, nl_mode mode)
 
 static nl_formula_io io_of(expr_layer *l, const nl_pass *pass)
 {
-    nl_formula_io io = {.n = pass->n, .saved = l->saved, .workspace = pass->workspace};
+    nl_formula_io io = {.n = pass->n, .block = l->block, .saved = l->saved,
+                        .workspace = pass->workspace};
     for (int k = 0; k < l->n_params; k++) {
         io.params[k] = l->params[k]->data;
         io.dparams[k] = l->params[k]->grad;
@@ -94,7 +97,8 @@ static const nl_layer_vtable expr_vtable = {.kind = "expr",
                                             .flops = nl_layer_flops_values,
                                             .forward = expr_forward,
                                             .backward = expr_backward,
-                                            .release = expr_release};
+                                            .release = expr_release,
+                                            .takes_blocked = true};
 
 static nl_formula_input nl_norm_formula_input(nl_shape in, int groups, int n_capacity)
 {
@@ -167,8 +171,9 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
     }
     expr_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->spec = *spec;
-    const nl_formula_input input =
-        nl_norm_formula_input(in->shape, spec->groups, in->shape.n);
+    l->block = in->shape.block;
+    nl_formula_input input = nl_norm_formula_input(in->shape, spec->groups, in->shape.n);
+    input.threads = be->threads;
     if (nl_formula_plan_make(f, input, spec->eps, &l->plan, &err)) {
         nl_builder_fail(b, err.code, "layer %s: %s", name, err.msg);
         nl_builder_key(b, err.key);
@@ -208,12 +213,12 @@ const nl_norm_info nl_norm_row_expr = {
     {"expr", "a formula in the config (model.norm.expr, model.norm.params, model.norm.name): "
              "its gradients derived, planned and checked like a built-in (CPU)"},
     .keys = NL_NORM_KEY_EPS | NL_NORM_KEY_GROUPS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_FORMULA,
-    .learned_shift = false, .center = true, .running_stats = true, .running_stats_default = true,
+    .learned_shift = false, .center = false, .running_stats = true, .running_stats_default = true,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
     .color = "#c49c94", .build = expr_norm, .stats_set = expr_set, .groups_default = 1,
     .keeps_running = expr_keeps_running,
     /* a name other than bias: the row cannot say the formula learns a
      * shift, so the layer before it keeps its own bias */
-    .example_expr = "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + shift",
+    .example_expr = "weight * x / sqrt(mean(x^2, [batch, channels]) + eps) + shift",
     .example_params = "weight = 1 per channel, shift = 0 per channel",
 };

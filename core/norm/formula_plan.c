@@ -761,8 +761,13 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
             work += count;
         }
         if (g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) {
+            /* a pass runs its samples in parallel: a reduction over the
+             * batch of a row value keeps one partial sum per sample,
+             * added in sample order after the pass, so that the bits do
+             * not depend on the thread count */
+            const bool partial = is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
             g->acc_offset[i] = (long)acc;
-            acc += count;
+            acc += partial ? count * (size_t)in.n_capacity : count;
         }
     }
     free(computed);
@@ -825,7 +830,8 @@ static size_t aligned(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 size_t nl_formula_plan_workspace_bytes(const nl_formula_plan *p)
 {
     return aligned(p->work_floats * sizeof(float)) + aligned(p->acc_doubles * sizeof(double)) +
-           (size_t)(p->registers + 1) * NL_FORMULA_SEGMENT * sizeof(float);
+           (size_t)(p->registers + 2) * NL_FORMULA_SEGMENT * sizeof(float) *
+               (size_t)(p->in.threads > 1 ? p->in.threads : 1);
 }
 int nl_formula_plan_running_count(const nl_formula_plan *p) { return p->n_running; }
 

@@ -456,6 +456,32 @@ static size_t norm_axes_label(const nl_results *r, const nl_results_run *run, co
     return used < size ? used : size - 1;
 }
 
+/* A normalizer written as a formula (expr) is named by its
+ * model.norm.name, from the run's own config.yaml; false where the kind
+ * is not a formula or the run gives no name */
+static bool norm_formula_name(const nl_results *r, const nl_results_run *run, const char *type,
+                              char *buf, size_t size)
+{
+    const int kind = nl_name_lookup(&nl_norm_names, type);
+    if (kind < 0 || !(nl_norm_info_of((nl_norm_kind)kind)->keys & NL_NORM_KEY_FORMULA))
+        return false;
+    char path[1300], *text = NULL;
+    nl_error err = {0};
+    nl_flat own = {0};
+    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, run->dir);
+    const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
+                      nl_flat_from_yaml(text, path, &own, &err) == NL_OK;
+    free(text);
+    const char *name = have ? nl_flat_get(&own, "model.norm.name")
+                            : nl_results_value(r, run, "model.norm.name");
+    const bool named = name && name[0];
+    if (named)
+        snprintf(buf, size, "%s", name);
+    if (have)
+        nl_flat_free(&own);
+    return named;
+}
+
 void nl_results_label(const nl_results *r, const nl_results_run *run, const int *keys, int n, char *buf, size_t size)
 {
     size_t used = 0;
@@ -471,7 +497,11 @@ void nl_results_label(const nl_results *r, const nl_results_run *run, const int 
         if (!run->values[keys[i]][0])
             continue; /* a key that does not apply to the run (a group count without group norm) */
         if (!strcmp(key, "model.norm.type") || !strcmp(key, NL_RESULTS_DIRECTORY_KEY)) {
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", run->values[keys[i]]);
+            char formula[64];
+            const bool named = !strcmp(key, "model.norm.type") &&
+                               norm_formula_name(r, run, run->values[keys[i]], formula, sizeof formula);
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     named ? formula : run->values[keys[i]]);
             if (!strcmp(key, "model.norm.type") && used < size)
                 used += norm_axes_label(r, run, keys, n, run->values[keys[i]], buf + used, size - used);
         } else
