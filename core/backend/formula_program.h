@@ -195,6 +195,10 @@ typedef struct nl_formula_plan {
     int registers;
 } nl_formula_plan;
 
+/* the largest channel block a backend's layout has (AVX-512's 16): a
+ * blocked pass keeps three tiles of that many rows per thread */
+#define NL_FORMULA_MAX_BLOCK 16
+
 /* the rows of a segment: the row interpreter's registers hold this many */
 #define NL_FORMULA_SEGMENT 256
 

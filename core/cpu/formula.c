@@ -241,14 +241,12 @@ static void row_coords(const runner *R, long r, int *b, int *c, int *p)
 
 /* operand o's values over segment [start, start + m) of row (b, c, p):
  * a pointer, or NULL and the scalar in *s */
-static const float *operand_values(const runner *R, float *regs, nl_fopd o, size_t offset, int b,
-                                   int c, int p, float *s)
+static const float *operand_values(const runner *R, float *regs, nl_fopd o, const float *x,
+                                   const float *dy, int b, int c, int p, float *s)
 {
     switch (o.kind) {
-    case OPD_X: return R->io->block ? regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT
-                                    : R->io->x + offset;
-    case OPD_DY: return R->io->block ? regs + (size_t)(R->plan->registers + 1) * NL_FORMULA_SEGMENT
-                                     : R->io->dy + offset;
+    case OPD_X: return x;
+    case OPD_DY: return dy;
     case OPD_REG: return regs + (size_t)o.index * NL_FORMULA_SEGMENT;
     case OPD_SCALAR: {
         const nl_fshape sh = R->g->nodes[o.index].s;
@@ -267,11 +265,116 @@ static bool partial_per_sample(const runner *R, int node)
     return !n->s.b;
 }
 
+/* where one segment's rows of x and dy are, and where its output goes
+ * (contiguous, m values each) */
+typedef struct {
+    const float *x, *dy;
+    float *y;
+    bool accumulate;
+} segment_io;
+
+/* the pass's instructions over one segment [start, start + m) of row (b,
+ * c, p) (c: an image row's channel; p: a sequence row's token) */
+static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *code, float *regs,
+                        int b, int c0, int p0, int start, int m, const segment_io *io)
+{
+    const nl_formula_input *in = &R->plan->in;
+    for (int k = 0; k < pass->count; k++) {
+        const nl_frow *I = &code[k];
+        float *dst = regs + (size_t)I->dst * NL_FORMULA_SEGMENT;
+        float sa = 0, sb = 0;
+        switch (I->kind) {
+        case RI_OP: {
+            const float *pa = operand_values(R, regs, I->a, io->x, io->dy, b, c0, p0, &sa);
+            const float *pb = I->b.kind == OPD_NONE
+                                  ? NULL
+                                  : operand_values(R, regs, I->b, io->x, io->dy, b, c0, p0, &sb);
+            row_op(I->op, I->v, dst, pa, sa, pb, sb, m);
+            break;
+        }
+        case RI_GATHER: {
+            const nl_fshape s = R->g->nodes[I->node].s;
+            const float *v = values_of(R, I->node);
+            for (int j = 0; j < m; j++)
+                dst[j] = in->ndim == 4 ? v[index_of(R, s, b, c0, FC_ALL, start + j)]
+                                       : v[index_of(R, s, b, start + j, FC_ALL, p0)];
+            break;
+        }
+        case RI_REDUCE: {
+            const nl_fshape s = R->g->nodes[I->node].s;
+            double *acc = R->acc + R->g->acc_offset[I->node];
+            if (partial_per_sample(R, I->node))
+                acc += (size_t)b * count_of(R, s);
+            const float *u = operand_values(R, regs, I->a, io->x, io->dy, b, c0, p0, &sa);
+            const bool along = in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
+            if (along) {
+                for (int j = 0; j < m; j++)
+                    acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
+                                      : index_of(R, s, b, start + j, FC_ALL, p0)] += u ? u[j] : sa;
+            } else {
+                acc[index_of(R, s, b, c0, FC_ALL, p0)] += u ? row_sum(u, m) : (double)sa * m;
+            }
+            break;
+        }
+        case RI_STORE: {
+            const float *u = operand_values(R, regs, I->a, io->x, io->dy, b, c0, p0, &sa);
+            float *o = io->y;
+            if (io->accumulate)
+                for (int j = 0; j < m; j++)
+                    o[j] += u ? u[j] : sa;
+            else if (u)
+                memcpy(o, u, (size_t)m * sizeof *o);
+            else
+                for (int j = 0; j < m; j++)
+                    o[j] = sa;
+            break;
+        }
+        }
+    }
+}
+
 /* one sample's rows of a pass, with this thread's registers */
 static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *code, float *regs,
                        int b, float *out, bool accumulate)
 {
     const nl_formula_input *in = &R->plan->in;
+    const int block = R->io->block;
+    if (block) {
+        /* a channel-blocked image (N, C/B, HW, B): a segment of the block's
+         * B rows is turned into B contiguous rows (a transpose in the
+         * cache), run row by row, and the output turned back */
+        const int B = block, blocks = in->c / B;
+        float *xt = regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT;
+        float *dyt = xt + (size_t)B * NL_FORMULA_SEGMENT, *yt = dyt + (size_t)B * NL_FORMULA_SEGMENT;
+        bool stores = false;
+        for (int k = 0; k < pass->count; k++)
+            stores |= code[k].kind == RI_STORE;
+        for (int cb = 0; cb < blocks; cb++)
+            for (int start = 0; start < in->p; start += NL_FORMULA_SEGMENT) {
+                const int m = in->p - start < NL_FORMULA_SEGMENT ? in->p - start : NL_FORMULA_SEGMENT;
+                const size_t base = (((size_t)b * blocks + (size_t)cb) * (size_t)in->p + (size_t)start) * (size_t)B;
+                for (int p = 0; p < m; p++)
+                    for (int j = 0; j < B; j++)
+                        xt[(size_t)j * NL_FORMULA_SEGMENT + p] = R->io->x[base + (size_t)p * B + j];
+                if (R->io->dy)
+                    for (int p = 0; p < m; p++)
+                        for (int j = 0; j < B; j++)
+                            dyt[(size_t)j * NL_FORMULA_SEGMENT + p] = R->io->dy[base + (size_t)p * B + j];
+                for (int j = 0; j < B; j++) {
+                    const size_t row = (size_t)j * NL_FORMULA_SEGMENT;
+                    const segment_io io = {xt + row, R->io->dy ? dyt + row : NULL, yt + row, false};
+                    run_segment(R, pass, code, regs, b, cb * B + j, 0, start, m, &io);
+                }
+                if (stores)
+                    for (int p = 0; p < m; p++)
+                        for (int j = 0; j < B; j++) {
+                            float *o = out + base + (size_t)p * B + j;
+                            const float v = yt[(size_t)j * NL_FORMULA_SEGMENT + p];
+                            *o = accumulate ? *o + v : v;
+                        }
+            }
+        return;
+    }
     const rows_of geo = rows_geometry(R);
     const long per_sample = geo.rows / R->n;
     for (long r = (long)b * per_sample; r < (long)(b + 1) * per_sample; r++) {
@@ -281,84 +384,9 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
         for (int start = 0; start < geo.len; start += NL_FORMULA_SEGMENT) {
             const int m = geo.len - start < NL_FORMULA_SEGMENT ? geo.len - start : NL_FORMULA_SEGMENT;
             const size_t offset = (size_t)r * geo.len + (size_t)start;
-            /* a channel-blocked image (N, C/B, HW, B): the row's values lie
-             * B apart; copied into two registers past the pass's own, and
-             * the output written back the same way */
-            const int block = R->io->block;
-            const size_t at = block ? ((((size_t)b * (in->c / block) + (size_t)(c0 / block)) *
-                                            (size_t)in->p + (size_t)start) *
-                                           (size_t)block + (size_t)(c0 % block))
-                                    : offset;
-            if (block) {
-                float *xr = regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT;
-                for (int j = 0; j < m; j++)
-                    xr[j] = R->io->x[at + (size_t)j * block];
-                if (R->io->dy)
-                    for (int j = 0; j < m; j++)
-                        xr[NL_FORMULA_SEGMENT + j] = R->io->dy[at + (size_t)j * block];
-            }
-            for (int k = 0; k < pass->count; k++) {
-                const nl_frow *I = &code[k];
-                float *dst = regs + (size_t)I->dst * NL_FORMULA_SEGMENT;
-                float sa = 0, sb = 0;
-                switch (I->kind) {
-                case RI_OP: {
-                    const float *pa = operand_values(R, regs, I->a, offset, b, c0, p0, &sa);
-                    const float *pb = I->b.kind == OPD_NONE
-                                          ? NULL
-                                          : operand_values(R, regs, I->b, offset, b, c0, p0, &sb);
-                    row_op(I->op, I->v, dst, pa, sa, pb, sb, m);
-                    break;
-                }
-                case RI_GATHER: {
-                    const nl_fshape s = R->g->nodes[I->node].s;
-                    const float *v = values_of(R, I->node);
-                    for (int j = 0; j < m; j++)
-                        dst[j] = in->ndim == 4
-                                     ? v[index_of(R, s, b, c0, FC_ALL, start + j)]
-                                     : v[index_of(R, s, b, start + j, FC_ALL, p0)];
-                    break;
-                }
-                case RI_REDUCE: {
-                    const nl_fshape s = R->g->nodes[I->node].s;
-                    double *acc = R->acc + R->g->acc_offset[I->node];
-                    if (partial_per_sample(R, I->node))
-                        acc += (size_t)b * count_of(R, s);
-                    const float *u = operand_values(R, regs, I->a, offset, b, c0, p0, &sa);
-                    const bool along = in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
-                    if (along) {
-                        for (int j = 0; j < m; j++)
-                            acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
-                                              : index_of(R, s, b, start + j, FC_ALL, p0)] +=
-                                u ? u[j] : sa;
-                    } else {
-                        acc[index_of(R, s, b, c0, FC_ALL, p0)] += u ? row_sum(u, m) : (double)sa * m;
-                    }
-                    break;
-                }
-                case RI_STORE: {
-                    const float *u = operand_values(R, regs, I->a, offset, b, c0, p0, &sa);
-                    if (block) {
-                        float *o = out + at;
-                        for (int j = 0; j < m; j++) {
-                            const float v = u ? u[j] : sa;
-                            o[(size_t)j * block] = accumulate ? o[(size_t)j * block] + v : v;
-                        }
-                        break;
-                    }
-                    float *o = out + offset;
-                    if (accumulate)
-                        for (int j = 0; j < m; j++)
-                            o[j] += u ? u[j] : sa;
-                    else if (u)
-                        memcpy(o, u, (size_t)m * sizeof *o);
-                    else
-                        for (int j = 0; j < m; j++)
-                            o[j] = sa;
-                    break;
-                }
-                }
-            }
+            const segment_io io = {R->io->x + offset, R->io->dy ? R->io->dy + offset : NULL,
+                                   out ? out + offset : NULL, accumulate};
+            run_segment(R, pass, code, regs, b, c0, p0, start, m, &io);
         }
     }
 }
@@ -378,7 +406,8 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
                    (partial_per_sample(R, node) ? (size_t)R->n : 1) * count * sizeof(double));
         }
     const rows_of geo = rows_geometry(R);
-    const size_t regs_per_thread = (size_t)(R->plan->registers + 2) * NL_FORMULA_SEGMENT;
+    const size_t regs_per_thread =
+        (size_t)(R->plan->registers + 3 * NL_FORMULA_MAX_BLOCK) * NL_FORMULA_SEGMENT;
     const int planned = R->plan->in.threads > 1 ? R->plan->in.threads : 1;
     const bool parallel = planned > 1 && R->n > 1 &&
                           (size_t)geo.rows * (size_t)geo.len * (size_t)pass->count >= NL_PARALLEL_MIN;

@@ -830,7 +830,7 @@ static size_t aligned(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 size_t nl_formula_plan_workspace_bytes(const nl_formula_plan *p)
 {
     return aligned(p->work_floats * sizeof(float)) + aligned(p->acc_doubles * sizeof(double)) +
-           (size_t)(p->registers + 2) * NL_FORMULA_SEGMENT * sizeof(float) *
+           (size_t)(p->registers + 3 * NL_FORMULA_MAX_BLOCK) * NL_FORMULA_SEGMENT * sizeof(float) *
                (size_t)(p->in.threads > 1 ? p->in.threads : 1);
 }
 int nl_formula_plan_running_count(const nl_formula_plan *p) { return p->n_running; }

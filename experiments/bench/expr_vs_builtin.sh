@@ -30,8 +30,9 @@ timed() {
   local dir=$1
   shift
   rm -rf "$dir"
-  /usr/bin/time -f '%e %M' -o "$dir.time" "$normlab" run "$@" --out "$dir" > /dev/null 2>&1
-  cat "$dir.time"
+  /usr/bin/time -f '%e %M' -o "$dir.time" "$normlab" run "$@" --out "$dir" > "$dir.log" 2>&1 ||
+    { echo "failed: $normlab run $* (see $dir.log)" >&2; exit 1; }
+  tail -1 "$dir.time"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -47,9 +48,9 @@ for arch in cnn resnet lm; do
     for batch in 16 128; do
       row="$arch/$kind/$batch"
       [[ $row =~ $only ]] || continue
-      common=(--set "threads=$threads" --set "train.batch_size=$batch" --set "train.steps=$steps"
-        --set train.epochs=0 --set "train.eval_every=$steps" --set "train.log_every=$steps"
-        --set "model.norm.groups=4")
+      common=(--set "threads=$threads" --set "train.batch_size=$batch" --set "train.steps=$steps" ${LAYOUT:+--set model.layout=$LAYOUT}
+        --set "train.eval_every=$steps" --set "train.log_every=$steps")
+      [ "$kind" = group ] && common+=(--set model.norm.groups=4)
       [ "$arch" = lm ] && common+=(--set train.eval_batch_size=64)
       builtin=(--set "model.norm.type=$kind")
       expr=(--set model.norm.type=expr --set "model.norm.expr=\"$(formula "$kind" "$ndim")\""
@@ -63,7 +64,7 @@ for arch in cnn resnet lm; do
       f="$out/$arch-$kind-$batch.txt"
       bw=$(awk '{print $1}' "$f" | median); ew=$(awk '{print $3}' "$f" | median)
       bm=$(awk '{print $2}' "$f" | median); em=$(awk '{print $4}' "$f" | median)
-      ratios=$(awk '{printf "%s%.2f", NR > 1 ? " " : "", $3 / $1}' "$f")
+      ratios=$(awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $3 / $1}' "$f")
       printf '%-24s %10.2f %10.2f %7.2fx %12.1f %12.1f %7.2fx %s\n' "$row" "$bw" "$ew" \
         "$(echo "$ew / $bw" | bc -l)" "$(echo "$bm / 1024" | bc -l)" "$(echo "$em / 1024" | bc -l)" \
         "$(echo "$em / $bm" | bc -l)" "$ratios"
