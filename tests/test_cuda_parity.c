@@ -1116,7 +1116,9 @@ START_TEST(test_pool)
     };
     const int n = 3;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        nl_pool_geom g;
+        /* block 0: NCHW, the GPU's layout (a field left to the stack
+         * could send the CPU down its channel-blocked path) */
+        nl_pool_geom g = {0};
         g.kind = (nl_pool_kind)cases[t][0];
         g.c = cases[t][1];
         g.in_h = cases[t][2];
