@@ -321,6 +321,7 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
         return rc;
     }
     be->conv_library = nl_cpu_conv_library_record(conv, conv_records[conv], sizeof conv_records[conv]);
+    be->conv_kernels = nl_cpu_onednn_kernels(be->impl);
     be->ops = nl_cpu_ops();
     be->cpu_kernels = nl_cpu_kernels_name();
     be->products = nl_cpu_gemm_record();
