@@ -264,12 +264,20 @@ bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
 
 /* The block of the layout oneDNN's direct kernels take under the kernel
  * set's cap (nl_cpu_onednn_cap_instructions): nChw16c on AVX-512, nChw8c
- * on AVX2; none below, nor where oneDNN does not run the convolutions. */
+ * on AVX2; none below, nor where oneDNN does not run the convolutions.
+ * None for bf16 on the AMX set either: oneDNN 2.6's AMX convolutions
+ * (brgconv, jit:avx512_core_amx, forward and both backward) take only
+ * nhwc activations and refuse nChw16c, which then runs on the
+ * avx512_core_bf16 kernels, the AVX512-BF16 set's bits exactly; NCHW
+ * activations leave the layout to the primitive (nhwc there, reordered). */
 int nl_cpu_onednn_block(const nl_backend *be)
 {
     if (choice_of(be) == NL_CONV_LIBRARY_NORMLAB || !precision_runs(be))
         return 0;
     const nl_isa_mask isa = nl_cpu_kernels_isa();
+    const nl_isa_mask tiles = NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
+    if (bf16_of(be) && (isa & tiles) == tiles)
+        return 0;
     const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
                                NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
     const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
