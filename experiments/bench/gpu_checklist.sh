@@ -22,13 +22,13 @@ dest=$(cd "${OUT:?set OUT to the folder for the results}" && pwd) || exit 1
 # the device tool brings back only a few files: everything is written to
 # $out and packed into $dest/checklist.tar.gz after every step
 out=$(mktemp -d /tmp/nlgpu-out.XXXX)
-# SECTIONS picks parts (default all): parity sanitizers runs torch kernels;
+# SECTIONS picks parts (default all): parity sanitizers amx runs torch kernels;
 # PARITY_CASES (default: every case, cases.txt of the bundle) narrows the parity
 # suite, PARITY_JOBS (default 3) cases run side by side, PARITY_LIMIT_S
 # (default 200) the seconds they all may take;
 # SANITIZER_TOOLS, SANITIZER_CASES (default: every case, cases.txt of the bundle) and
 # SANITIZER_LIMIT_S (each tool's seconds) narrow the sanitizers
-sections=" ${SECTIONS:-parity sanitizers runs torch kernels} "
+sections=" ${SECTIONS:-parity sanitizers amx runs torch kernels} "
 want() { [[ $sections == *" $1 "* ]]; }
 pack() { tar -czf "$dest/checklist.tar.gz" -C "$out" . && cp "$out/steps.txt" "$dest/" 2>/dev/null; }
 bundle=$(realpath "${1:-.gpu/bundle.tar.xz}") || exit 1
@@ -130,10 +130,34 @@ unset OMP_NUM_THREADS CK_VERBOSITY
 summarize $(cd "$out" && ls {memcheck,synccheck,initcheck,racecheck}-*.txt 2>/dev/null)
 pack
 
+data="data.path=$G/data"
+
+# ---- the host CPU's AMX kernel set (the GPU machines' Xeons have AMX) ----
+# test_conv_onednn (its test_amx_tiles fails where the AMX set's bf16
+# convolutions miss the tiles, and says so where the CPU has none), then
+# the bench ResNet at batch 128 on one thread under the AMX set and the
+# AVX512-BF16 set, bf16 and fp32: the rates, the final losses (equal to
+# the last digit: no tiles) and the implementations oneDNN picked
+if want amx; then
+    CK_VERBOSITY=verbose step amx-test-conv-onednn 120 "$G/test_conv_onednn"
+    for set in x86-64-v4-bf16-amx x86-64-v4-bf16; do
+        for p in bf16 fp32; do
+            NORMLAB_CPU_KERNELS=$set timed "amx-$set-$p" 120 "$G/normlab" run \
+                configs/resnet-pre-layer.yaml --device cpu --threads 1 --out "$G/runs/amx-$set-$p" \
+                --force --quiet --set train.batch_size=128 --set train.steps=30 \
+                --set train.eval_every=1000000 --set train.precision=$p --set "$data"
+            mkdir -p "$out/runs/amx-$set-$p"
+            cp "$G/runs/amx-$set-$p/summary.json" "$out/runs/amx-$set-$p/" 2>/dev/null &&
+                note "  amx-$set-$p: $(grep -oE '"(samples_per_s|final_test_loss)": [^,]*|"conv_kernels": "[^"]*"' \
+                    "$out/runs/amx-$set-$p/summary.json" | tr '\n' ' ')"
+        done
+    done
+    pack
+fi
+
 # ---- normlab's training rate (one run at a time) ----
 # run NAME CONFIG BATCH STEPS [--set ...]: one `normlab run`, its summary kept
 # (the image configs read the bundle's Fashion-MNIST subset: $data)
-data="data.path=$G/data"
 run() {
     want runs || return 0
     local name=$1 config=$2 batch=$3 steps=$4
