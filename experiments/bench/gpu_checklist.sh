@@ -22,13 +22,13 @@ dest=$(cd "${OUT:?set OUT to the folder for the results}" && pwd) || exit 1
 # the device tool brings back only a few files: everything is written to
 # $out and packed into $dest/checklist.tar.gz after every step
 out=$(mktemp -d /tmp/nlgpu-out.XXXX)
-# SECTIONS picks parts (default all): parity sanitizers amx runs torch kernels;
+# SECTIONS picks parts (default all): parity sanitizers amx profile runs torch kernels;
 # PARITY_CASES (default: every case, cases.txt of the bundle) narrows the parity
 # suite, PARITY_JOBS (default 3) cases run side by side, PARITY_LIMIT_S
 # (default 200) the seconds they all may take;
 # SANITIZER_TOOLS, SANITIZER_CASES (default: every case, cases.txt of the bundle) and
 # SANITIZER_LIMIT_S (each tool's seconds) narrow the sanitizers
-sections=" ${SECTIONS:-parity sanitizers amx runs torch kernels} "
+sections=" ${SECTIONS:-parity sanitizers amx profile runs torch kernels} "
 want() { [[ $sections == *" $1 "* ]]; }
 pack() { tar -czf "$dest/checklist.tar.gz" -C "$out" . && cp "$out/steps.txt" "$dest/" 2>/dev/null; }
 bundle=$(realpath "${1:-.gpu/bundle.tar.xz}") || exit 1
@@ -153,6 +153,18 @@ if want amx; then
         done
     done
     pack
+fi
+
+# ---- the ResNet's step on the GPU, layer by layer ----
+# bench_layer_times waits for each layer's kernels (where the step's time
+# goes: convolutions, normalizers, launches), then the same convolutions
+# alone in PyTorch on cuDNN, autotuned (conv_ceiling_torch.py --device
+# cuda): which of normlab's would be faster on cuDNN
+if want profile; then
+    timed profile-resnet 120 "$G/bench_layer_times" configs/resnet-pre-layer.yaml \
+        --set device=cuda --set "$data" --batch 128 --steps 20
+    timed profile-resnet-cudnn 150 python3 experiments/bench/conv_ceiling_torch.py \
+        "$out/profile-resnet.txt" --device cuda
 fi
 
 # ---- normlab's training rate (one run at a time) ----
