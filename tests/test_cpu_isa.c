@@ -456,6 +456,7 @@ START_TEST(test_amx_set)
     }
     ck_assert(nl_cpu_kernel_set_library_isa(amx) == tiles);
     ck_assert(nl_cpu_kernel_set_isa(amx) == (nl_cpu_kernel_set_isa(bf16) | tiles));
+    ck_assert(!nl_cpu_kernel_set_automatic(amx) && nl_cpu_kernel_set_automatic(bf16));
     nl_error err = {0};
     ck_assert_int_eq(nl_cpu_kernels_choose("auto", &err), NL_OK);
     ck_assert_str_ne(nl_cpu_kernels_name(), "x86-64-v4-bf16-amx");

@@ -97,6 +97,11 @@ nl_isa_mask nl_cpu_kernel_set_library_isa(int index)
     return index >= 0 && index < KERNEL_SET_COUNT ? kernel_sets[index].beyond : 0;
 }
 
+bool nl_cpu_kernel_set_automatic(int index)
+{
+    return index >= 0 && index < KERNEL_SET_COUNT && !kernel_sets[index].by_name;
+}
+
 bool nl_cpu_kernel_set_runs_here(int index)
 {
     return index >= 0 && index < KERNEL_SET_COUNT &&
@@ -182,7 +187,7 @@ static int first_runnable(void)
 {
     int own = 0;
     for (int i = 0; i < KERNEL_SET_COUNT; i++) {
-        if (nl_cpu_kernel_set_runs_here(i) && !kernel_sets[i].by_name)
+        if (nl_cpu_kernel_set_runs_here(i) && nl_cpu_kernel_set_automatic(i))
             return i;
         if (kernel_sets[i].set == &nl_cpu_kernels_of_build)
             own = i;
