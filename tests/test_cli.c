@@ -362,6 +362,14 @@ START_TEST(test_conv_library_reruns)
     ck_assert_msg(strstr(summary, want), "%s not in %s", want, summary);
     /* every convolution its rule took ran there (the batches were planned) */
     ck_assert_msg(strstr(summary, "\"conv_library_fallbacks\": 0"), "%s", summary);
+    /* and the implementations oneDNN picked for them, "kind:instructions" each */
+    const char *kernels = strstr(summary, "\"conv_kernels\": \"");
+    if (onednn)
+        ck_assert_msg(kernels && kernels[17] != '"' && strchr(kernels + 17, ':') &&
+                          strchr(kernels + 17, ':') < strchr(kernels + 17, '"'),
+                      "%s", summary);
+    else
+        ck_assert_msg(!kernels, "%s", summary);
     free(summary);
     setenv("NORMLAB_CONV", "mkl", 1);
     ck_assert_int_eq(tu_normlab("run resnet.yaml --quiet --out c"), 2);

@@ -4,9 +4,12 @@
  * stride 1 and 2, 3x3 pad 1 stride 1 and 2, 7x7 stride 2 pad 3, odd
  * sizes and one input channel; at the planned batch and at a smaller one
  * (primitives created at their first use); bit-identical reruns; and
- * NORMLAB_CONV's choices and refusal. In a build without oneDNN the ops
- * must refuse, so that normlab's path runs. */
+ * NORMLAB_CONV's choices and refusal; the AMX set's order (Linux's tile
+ * state, then oneDNN's cap, then the first primitive), with the system
+ * calls stubbed, and on an AMX CPU its convolutions on the tiles. In a
+ * build without oneDNN the ops must refuse, so that normlab's path runs. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,8 @@ static nl_conv_geom geom_of(const conv_case *c)
 }
 
 #ifdef NORMLAB_HAVE_ONEDNN
+
+#include <oneapi/dnnl/dnnl.h>
 
 typedef struct {
     size_t x, w, y;
@@ -473,6 +478,143 @@ START_TEST(test_record)
     ck_assert_msg(!strncmp(buf, want, strlen(want)) && strstr(buf, ", else normlab"), "%s", buf);
 }
 END_TEST
+#ifdef NORMLAB_HAVE_ONEDNN
+/* ---- the AMX set ---- */
+
+/* what the stubbed system calls saw, in order */
+enum { LOG_MAX = 24 };
+static char sys_log[LOG_MAX][96];
+static int sys_calls;
+static long prctl_answer; /* the stubbed arch_prctl's: 0 granted, -1 refused */
+
+static void log_call(const char *fmt, ...)
+{
+    if (sys_calls >= LOG_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sys_log[sys_calls++], sizeof sys_log[0], fmt, ap);
+    va_end(ap);
+}
+
+static const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
+                                  NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL) |
+                                  NL_ISA_BIT(AVX512BF16);
+static nl_isa_mask isa_with_tiles(void)
+{
+    return avx512 | NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
+}
+static nl_isa_mask isa_without_tiles(void) { return avx512; }
+static long stub_arch_prctl(int code, unsigned long arg)
+{
+    log_call("arch_prctl %#x %lu", code, arg);
+    return prctl_answer;
+}
+static int stub_set_max_cpu_isa(int isa)
+{
+    log_call("cap %#x", isa);
+    return 0;
+}
+static void stub_primitive(const char *impl) { log_call("primitive %s", impl); }
+
+/* the first call the stubs saw that starts with prefix, -1 for none */
+static int first_call(const char *prefix)
+{
+    for (int i = 0; i < sys_calls; i++)
+        if (!strncmp(sys_log[i], prefix, strlen(prefix)))
+            return i;
+    return -1;
+}
+
+/* The AMX set's way onto the tiles on any CPU, the system calls stubbed: a
+ * kernel set with AMX asks Linux for the tile state (arch_prctl
+ * ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) before oneDNN's cap is lifted
+ * to avx512_core_amx, and both come before oneDNN makes its first
+ * primitive (which fixes the cap for the process); where Linux refuses,
+ * the cap stays at avx512_core_bf16; a set without AMX never asks. The
+ * primitives are real, on this CPU's own instructions. */
+START_TEST(test_amx_order)
+{
+    const struct {
+        nl_isa_mask (*isa)(void);
+        long answer;
+        bool asks;
+        int cap;
+    } runs[] = {
+        {isa_with_tiles, 0, true, dnnl_cpu_isa_avx512_core_amx},
+        {isa_with_tiles, -1, true, dnnl_cpu_isa_avx512_core_bf16},
+        {isa_without_tiles, 0, false, dnnl_cpu_isa_avx512_core_bf16},
+    };
+    const nl_conv_geom g = geom_of(&cases[2]);
+    nl_backend probe = {.product_precision = NL_PRECISION_FP32}; /* no state: a probe */
+    setenv("NORMLAB_CONV", "onednn", 1); /* a probe's choice is the environment's */
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        sys_calls = 0;
+        prctl_answer = runs[r].answer;
+        const nl_cpu_onednn_system stub = {runs[r].isa, stub_arch_prctl, stub_set_max_cpu_isa,
+                                           stub_primitive};
+        nl_cpu_onednn_system_set(&stub);
+        const size_t bytes = nl_cpu_onednn_conv_workspace(&probe, &g, 4);
+        nl_cpu_onednn_system_set(NULL);
+        char calls[LOG_MAX * 100] = "";
+        for (int i = 0; i < sys_calls; i++)
+            strcat(strcat(calls, "\n  "), sys_log[i]);
+        const int asked = first_call("arch_prctl"), capped = first_call("cap"),
+                  made = first_call("primitive");
+        ck_assert_msg(bytes > 0 && made >= 0, "run %zu: no primitive made:%s", r, calls);
+        if (runs[r].asks)
+            ck_assert_msg(asked >= 0 && asked < capped && !strcmp(sys_log[asked], "arch_prctl 0x1023 18"),
+                          "run %zu: the tile state not asked for before the cap:%s", r, calls);
+        else
+            ck_assert_msg(asked < 0, "run %zu: a set without AMX asked for the tiles:%s", r, calls);
+        char want[32];
+        snprintf(want, sizeof want, "cap %#x", runs[r].cap);
+        ck_assert_msg(capped >= 0 && capped < made && !strcmp(sys_log[capped], want),
+                      "run %zu: not %s before the first primitive:%s", r, want, calls);
+    }
+    unsetenv("NORMLAB_CONV");
+}
+END_TEST
+
+/* On a CPU with AMX (and Linux's permission for its tiles), the AMX set's
+ * bf16 convolutions run on the tiles: every implementation oneDNN picks
+ * for a ResNet stage's 3x3 convolution, in the layout the plan gives it
+ * (nl_cpu_onednn_block), forward and both backward, is an AMX one.
+ * Elsewhere it says why it did not try. */
+START_TEST(test_amx_tiles)
+{
+    int amx = -1;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
+        if (!strcmp(nl_cpu_kernel_set_name(i), "x86-64-v4-bf16-amx"))
+            amx = i;
+    if (amx < 0) {
+        printf("AMX tiles: not tried (this build holds no AMX kernel set)\n");
+        return;
+    }
+    if (!nl_cpu_kernel_set_runs_here(amx)) {
+        char missing[128];
+        nl_isa_list(nl_cpu_kernel_set_isa(amx) & ~nl_isa_of_this_cpu(), missing, sizeof missing);
+        printf("AMX tiles: not tried (this CPU, or Linux's permission, lacks %s)\n", missing);
+        return;
+    }
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_kernels_choose("x86-64-v4-bf16-amx", &err), NL_OK);
+    nl_backend *be = onednn_backend(2);
+    be->product_precision = NL_PRECISION_BF16;
+    nl_conv_geom g = {.in_c = 64, .in_h = 16, .in_w = 16, .out_c = 64, .out_h = 16, .out_w = 16,
+                      .kernel = 3, .stride = 1, .pad = 1};
+    g.in_block = g.out_block = nl_cpu_onednn_block(be);
+    ck_assert(nl_cpu_onednn_conv_workspace(be, &g, 8) > 0);
+    char names[512];
+    snprintf(names, sizeof names, "%s", be->conv_kernels);
+    for (char *name = strtok(names, ", "); name; name = strtok(NULL, ", "))
+        ck_assert_msg(strstr(name, "amx"), "not on the tiles: %s (all: %s)", name,
+                      be->conv_kernels);
+    nl_backend_close(be);
+    ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
+}
+END_TEST
+#endif
 
 static Suite *suite(void)
 {
@@ -487,6 +629,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_reruns_repeat);
     tcase_add_test(tc, test_rule);
     tcase_add_test(tc, test_bf16);
+    tcase_add_test(tc, test_amx_order);
+    tcase_add_test(tc, test_amx_tiles);
 #endif
     tcase_add_test(tc, test_choice);
     tcase_add_test(tc, test_record);

@@ -249,11 +249,25 @@ static void check_close_to_scale(twin t, double scale, double tol, const char *w
     free(c);
 }
 
+/* bit for bit; a failure names the first 4-byte word that differs, as a
+ * float and as bits, since a GPU run's log is often all that comes back */
 static void check_equal_bytes(twin t, const char *what)
 {
     gpu_sync_ok();
     void *g = fetch(t, 1), *c = fetch(t, 0);
-    ck_assert_msg(memcmp(g, c, t.bytes) == 0, "%s: GPU and CPU differ", what);
+    if (memcmp(g, c, t.bytes) != 0) {
+        size_t at = 0;
+        while (at + 4 <= t.bytes && !memcmp((char *)g + at, (char *)c + at, 4))
+            at += 4;
+        uint32_t gw = 0, cw = 0;
+        memcpy(&gw, (char *)g + at, t.bytes - at < 4 ? t.bytes - at : 4);
+        memcpy(&cw, (char *)c + at, t.bytes - at < 4 ? t.bytes - at : 4);
+        float gf, cf;
+        memcpy(&gf, &gw, 4);
+        memcpy(&cf, &cw, 4);
+        ck_abort_msg("%s: GPU and CPU differ, first at word %zu of %zu: GPU %a (0x%08x), CPU %a "
+                     "(0x%08x)", what, at / 4, t.bytes / 4, (double)gf, gw, (double)cf, cw);
+    }
     free(g);
     free(c);
 }
@@ -1116,7 +1130,9 @@ START_TEST(test_pool)
     };
     const int n = 3;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        nl_pool_geom g;
+        /* block 0: NCHW, the GPU's layout (a field left to the stack
+         * could send the CPU down its channel-blocked path) */
+        nl_pool_geom g = {0};
         g.kind = (nl_pool_kind)cases[t][0];
         g.c = cases[t][1];
         g.in_h = cases[t][2];

@@ -827,8 +827,11 @@ static int documented_block(nl_isa_mask needs)
  * fp32, and bf16 with AVX512-BF16 */
 static bool documented_precision(nl_isa_mask needs, nl_precision p)
 {
-    return p == NL_PRECISION_FP32 ||
-           (p == NL_PRECISION_BF16 && (needs & NL_ISA_BIT(AVX512BF16)));
+    /* the AMX set's bf16 convolutions are oneDNN's AMX kernels, which read
+     * nhwc: no block there */
+    const nl_isa_mask tiles = NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
+    return p == NL_PRECISION_FP32 || (p == NL_PRECISION_BF16 && (needs & NL_ISA_BIT(AVX512BF16)) &&
+                                      (needs & tiles) != tiles);
 }
 
 /* One config the blocked layout refuses (or, accepted, takes): lines added

@@ -273,6 +273,11 @@ struct nl_backend {
      * workspace, or a primitive oneDNN would not create): summary.json says
      * how many, so that the record does not claim more than ran */
     long conv_fallbacks;
+    /* the implementations oneDNN picked for the convolutions planned so far
+     * (cpu/conv_onednn.h's nl_cpu_onednn_kernels: "jit:avx512_core_bf16",
+     * "brg:avx512_core_amx_bf16", ...), which show whether the AMX set's
+     * ran on the tiles; NULL for a GPU or a build without oneDNN */
+    const char *conv_kernels;
     /* train.precision: the product ops (linear, conv2d, attention and the
      * recurrent cells' products) round their inputs, outputs and gradients
      * to it and accumulate in fp32; fp32 (0) rounds nothing. Set before

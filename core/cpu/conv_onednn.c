@@ -50,6 +50,14 @@ nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error
 
 void nl_cpu_onednn_close(nl_cpu_onednn *state) { (void)state; }
 
+const char *nl_cpu_onednn_kernels(const nl_cpu_onednn *state)
+{
+    (void)state;
+    return NULL;
+}
+
+void nl_cpu_onednn_system_set(const nl_cpu_onednn_system *sys) { (void)sys; }
+
 bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
 {
     (void)be;
@@ -100,6 +108,8 @@ bool nl_cpu_onednn_conv_backward(nl_backend *be, const nl_conv_geom *g, int n, c
 #else
 
 #include <dnnl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 const char *nl_cpu_onednn_version(void)
 {
@@ -151,13 +161,62 @@ typedef struct {
     port ports[PORT_COUNT];
 } conv_entry;
 
+/* room for every implementation name a state meets (a dozen or so) */
+enum { KERNELS_BYTES = 320, IMPL_BYTES = 64 };
+
 struct nl_cpu_onednn {
     nl_conv_library choice;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     conv_entry *entries;
     int count, capacity;
+    char kernels[KERNELS_BYTES]; /* nl_cpu_onednn_kernels */
 };
+
+/* ---- the system's side: the cap, the tiles, the primitives made ---- */
+
+/* Linux 5.16 on (arch/x86/include/uapi/asm/prctl.h): a process asks once for
+ * the AMX tile data state, which the kernel otherwise leaves out of its
+ * signal frames; asking again is harmless */
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static long real_arch_prctl(int code, unsigned long arg)
+{
+#if defined(__x86_64__) && defined(SYS_arch_prctl)
+    return syscall(SYS_arch_prctl, code, arg);
+#else
+    (void)code, (void)arg;
+    return -1;
+#endif
+}
+
+static int real_set_max_cpu_isa(int isa) { return (int)dnnl_set_max_cpu_isa((dnnl_cpu_isa_t)isa); }
+
+static const nl_cpu_onednn_system real_system = {nl_cpu_kernels_isa, real_arch_prctl,
+                                                 real_set_max_cpu_isa, NULL};
+static const nl_cpu_onednn_system *sys = &real_system;
+
+void nl_cpu_onednn_system_set(const nl_cpu_onednn_system *replacement)
+{
+    sys = replacement ? replacement : &real_system;
+}
+
+const char *nl_cpu_onednn_kernels(const nl_cpu_onednn *state)
+{
+    return state ? state->kernels : NULL;
+}
+
+/* adds name to the list unless it is there (a whole entry, not a part) */
+static void kernels_add(char *list, const char *name)
+{
+    const size_t len = strlen(name), used = strlen(list);
+    for (const char *at = strstr(list, name); at; at = strstr(at + 1, name))
+        if ((at == list || at[-1] == ' ') && (at[len] == ',' || at[len] == '\0'))
+            return;
+    if (used + len + 3 <= KERNELS_BYTES)
+        snprintf(list + used, KERNELS_BYTES - used, "%s%s", used ? ", " : "", name);
+}
 
 /* ---- the rule ---- */
 
@@ -205,12 +264,20 @@ bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)
 
 /* The block of the layout oneDNN's direct kernels take under the kernel
  * set's cap (nl_cpu_onednn_cap_instructions): nChw16c on AVX-512, nChw8c
- * on AVX2; none below, nor where oneDNN does not run the convolutions. */
+ * on AVX2; none below, nor where oneDNN does not run the convolutions.
+ * None for bf16 on the AMX set either: oneDNN 2.6's AMX convolutions
+ * (brgconv, jit:avx512_core_amx, forward and both backward) take only
+ * nhwc activations and refuse nChw16c, which then runs on the
+ * avx512_core_bf16 kernels, the AVX512-BF16 set's bits exactly; NCHW
+ * activations leave the layout to the primitive (nhwc there, reordered). */
 int nl_cpu_onednn_block(const nl_backend *be)
 {
     if (choice_of(be) == NL_CONV_LIBRARY_NORMLAB || !precision_runs(be))
         return 0;
     const nl_isa_mask isa = nl_cpu_kernels_isa();
+    const nl_isa_mask tiles = NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
+    if (bf16_of(be) && (isa & tiles) == tiles)
+        return 0;
     const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
                                NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
     const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
@@ -302,10 +369,28 @@ static dnnl_status_t user_scratchpad(dnnl_primitive_attr_t *attr, float sum)
     return st;
 }
 
+/* the implementation oneDNN picked for pd ("jit:avx512_core_bf16", ...),
+ * told to the system's observer */
+static void impl_of(const_dnnl_primitive_desc_t pd, char *out)
+{
+    const char *name = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success ||
+        !name)
+        name = "?";
+    snprintf(out, IMPL_BYTES, "%s", name);
+    if (sys->primitive)
+        sys->primitive(out);
+}
+
+/* the three primitive descriptors, and where impl is given the names of
+ * the implementations oneDNN picked for them (forward, backward data,
+ * backward weights); the cap comes first, as oneDNN takes it only before
+ * its first primitive */
 static dnnl_status_t pds_create(dnnl_engine_t engine, const nl_conv_geom *g, int n, bool bf16,
-                                conv_pds *p)
+                                conv_pds *p, char (*impl)[IMPL_BYTES])
 {
     *p = (conv_pds){0};
+    nl_cpu_onednn_cap_instructions();
     conv_descs d;
     dnnl_primitive_attr_t attr;
     dnnl_status_t st = describe(g, n, bf16 ? dnnl_bf16 : dnnl_f32, &d);
@@ -320,8 +405,14 @@ static dnnl_status_t pds_create(dnnl_engine_t engine, const nl_conv_geom *g, int
     if (st == dnnl_success)
         st = dnnl_primitive_desc_create(&p->bwd_weights, &d.bwd_weights, attr, engine, p->fwd);
     dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success)
+    if (st != dnnl_success) {
         pds_destroy(p);
+        return st;
+    }
+    char names[3][IMPL_BYTES];
+    const const_dnnl_primitive_desc_t made[3] = {p->fwd, p->bwd_data, p->bwd_weights};
+    for (int i = 0; i < 3; i++)
+        impl_of(made[i], impl ? impl[i] : names[i]);
     return st;
 }
 
@@ -528,11 +619,11 @@ static void entry_destroy(conv_entry *e)
 }
 
 static dnnl_status_t entry_create(dnnl_engine_t engine, const nl_conv_geom *g, int n, bool bf16,
-                                  conv_entry *e)
+                                  conv_entry *e, char (*impl)[IMPL_BYTES])
 {
     *e = (conv_entry){.g = *g, .n = n, .bf16 = bf16};
     conv_pds p;
-    dnnl_status_t st = pds_create(engine, g, n, bf16, &p);
+    dnnl_status_t st = pds_create(engine, g, n, bf16, &p, impl);
     if (st != dnnl_success)
         return st;
     e->bytes = layout(&p, g, n, e);
@@ -587,8 +678,13 @@ static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf16
     conv_entry *e = &s->entries[s->count++];
     /* one oneDNN would not create is kept as unfit, so that no later step
      * tries again (and allocates) */
-    if (entry_create(s->engine, g, n, bf16, e) != dnnl_success)
+    char impl[3][IMPL_BYTES];
+    if (entry_create(s->engine, g, n, bf16, e, impl) != dnnl_success) {
         *e = (conv_entry){.g = *g, .n = n, .bf16 = bf16, .unfit = true};
+        return e;
+    }
+    for (int i = 0; i < 3; i++)
+        kernels_add(s->kernels, impl[i]);
     return e;
 }
 
@@ -600,19 +696,26 @@ static conv_entry *add(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf16
  * refused): called before each first use, a probe backend's included. */
 void nl_cpu_onednn_cap_instructions(void)
 {
-    const nl_isa_mask isa = nl_cpu_kernels_isa();
+    const nl_isa_mask isa = sys->kernels_isa();
     const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
                                NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
     const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
     const bool bf16 = (isa & NL_ISA_BIT(AVX512BF16)) != 0;
     const nl_isa_mask tiles = NL_ISA_BIT(AMX_BF16) | NL_ISA_BIT(AMX_TILE);
-    const dnnl_cpu_isa_t avx512_cap = (isa & tiles) == tiles ? dnnl_cpu_isa_avx512_core_amx
-                                      : bf16                 ? dnnl_cpu_isa_avx512_core_bf16
-                                                             : dnnl_cpu_isa_avx512_core;
+    /* Linux's permission for the tile state, then the cap that lets oneDNN
+     * onto the tiles, both before its first primitive (pds_create calls
+     * this first). isa.c asked too, when it read the CPU; asked again where
+     * the cap is decided, a refusal keeps oneDNN below AMX. */
+    const bool amx = (isa & avx512) == avx512 && (isa & tiles) == tiles &&
+                     sys->arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    const dnnl_cpu_isa_t avx512_cap = amx    ? dnnl_cpu_isa_avx512_core_amx
+                                      : bf16 ? dnnl_cpu_isa_avx512_core_bf16
+                                             : dnnl_cpu_isa_avx512_core;
     const dnnl_cpu_isa_t cap = (isa & avx512) == avx512 ? avx512_cap
                                : (isa & avx2) == avx2   ? dnnl_cpu_isa_avx2
                                                         : dnnl_cpu_isa_sse41;
-    dnnl_set_max_cpu_isa(cap);
+    /* refused once oneDNN has picked a kernel: the first cap holds */
+    sys->set_max_cpu_isa((int)cap);
 }
 
 nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error *err)
@@ -659,7 +762,7 @@ static size_t probe_bytes(const nl_conv_geom *g, int n, bool bf16)
         return 0;
     conv_pds p;
     size_t bytes = 0;
-    if (pds_create(engine, g, n, bf16, &p) == dnnl_success) {
+    if (pds_create(engine, g, n, bf16, &p, NULL) == dnnl_success) {
         bytes = layout(&p, g, n, NULL);
         pds_destroy(&p);
     }

@@ -7,6 +7,7 @@
 #define NL_CPU_CONV_ONEDNN_H
 
 #include "backend/backend.h"
+#include "cpu/isa.h"
 
 /* NORMLAB_CONV: auto (the rule of nl_cpu_onednn_rule), normlab, onednn */
 typedef enum {
@@ -27,11 +28,31 @@ const char *nl_cpu_conv_library_name(nl_conv_library choice);
 bool nl_cpu_onednn_rule(const nl_conv_geom *g);
 /* "onednn 2.6.3" (the library loaded), NULL in a build without oneDNN */
 const char *nl_cpu_onednn_version(void);
-/* caps oneDNN's instructions at the chosen kernel set's (avx512_core, avx2,
- * sse41), so that a set, a library and a thread count fix the bits on every
- * CPU that runs the set; holds from the process's first use of oneDNN on,
- * so called before it (the backend's open, products.c's first sgemm) */
+/* caps oneDNN's instructions at the chosen kernel set's (avx512_core_amx,
+ * avx512_core_bf16, avx512_core, avx2, sse41), so that a set, a library and
+ * a thread count fix the bits on every CPU that runs the set; holds from
+ * the process's first use of oneDNN on, so called before it (the backend's
+ * open, products.c's first sgemm, every primitive's creation). In a set
+ * with AMX it first asks Linux for the tile state, without which the tiles
+ * fault; the cap stays below AMX where Linux refuses. */
 void nl_cpu_onednn_cap_instructions(void);
+
+/* The calls nl_cpu_onednn_cap_instructions and the primitives make, in
+ * their order: the chosen set's instructions (nl_cpu_kernels_isa); for a
+ * set with AMX, arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) (0:
+ * granted); dnnl_set_max_cpu_isa (a dnnl_cpu_isa_t; 0: taken); then each
+ * convolution primitive oneDNN makes, with the implementation it picked
+ * ("brg:avx512_core_amx_bf16", "jit:avx512_core_bf16", ...), where
+ * `primitive` is set. Tests put stubs in their place to follow that order
+ * on any CPU; NULL puts the real calls back. Set it before oneDNN's first
+ * use and not while other threads use it. */
+typedef struct {
+    nl_isa_mask (*kernels_isa)(void);
+    long (*arch_prctl)(int code, unsigned long arg);
+    int (*set_max_cpu_isa)(int isa);
+    void (*primitive)(const char *impl);
+} nl_cpu_onednn_system;
+void nl_cpu_onednn_system_set(const nl_cpu_onednn_system *sys);
 /* what a run with this choice records (summary.json's conv_library,
  * checkpoints, --version): "normlab", "onednn 2.6.3", or auto's "auto:
  * onednn 2.6.3 where ..." naming its rule; it fits NL_CONV_LIBRARY_RECORD_BYTES */
@@ -43,6 +64,13 @@ const char *nl_cpu_conv_library_record(nl_conv_library choice, char *buf, size_t
 typedef struct nl_cpu_onednn nl_cpu_onednn;
 nl_code nl_cpu_onednn_open(nl_conv_library choice, nl_cpu_onednn **out, nl_error *err);
 void nl_cpu_onednn_close(nl_cpu_onednn *state);
+/* The implementations oneDNN picked for the convolutions planned on this
+ * state so far (forward, backward data, backward weights: "jit:avx512_core",
+ * "brg:avx512_core_amx_bf16", ...), each name once, in the order first
+ * met, separated by ", " (be->conv_kernels, summary.json's conv_kernels):
+ * what shows whether the AMX set's convolutions ran on the tiles. "" where
+ * none was planned, NULL without a state. */
+const char *nl_cpu_onednn_kernels(const nl_cpu_onednn *state);
 
 /* Whether NORMLAB_CONV's choice (auto's rule, or onednn) gives geometry g
  * to oneDNN on backend be (a probe backend without state answers from

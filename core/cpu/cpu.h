@@ -129,6 +129,9 @@ bool nl_cpu_kernels_pinned(void);
 int nl_cpu_kernel_set_count(void);
 const char *nl_cpu_kernel_set_name(int index);
 bool nl_cpu_kernel_set_runs_here(int index);
+/* whether auto (and the MPI ranks' agreement) may take it: not the AMX set,
+ * which only a name takes */
+bool nl_cpu_kernel_set_automatic(int index);
 /* the extensions a set needs (0 out of range): those its kernels were
  * compiled to use, and those it lets a library run beyond them (the AMX
  * set: x86-64-v4-bf16's kernels, oneDNN on AMX tiles) */

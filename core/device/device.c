@@ -296,7 +296,7 @@ nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, 
     char uses[512] = "";
     size_t used = 0;
     for (int i = 0; i < sets; i++) {
-        if (common < 0 && sums[i] == ranks)
+        if (common < 0 && sums[i] == ranks && nl_cpu_kernel_set_automatic(i))
             common = i;
         if (sums[sets + i] > 0) {
             in_use++;

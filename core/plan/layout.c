@@ -56,8 +56,9 @@ static nl_code refuse_layout(const nl_model_spec *spec, const nl_device_caps *ca
     }
     if (blocked_precisions(caps, taken, sizeof taken)[0]) {
         nl_fail(err, NL_ERR_CONFIG,
-                "%s is not run by oneDNN's convolutions here, and model.layout blocked runs "
-                "every convolution on oneDNN; accepted with blocked here: %s, or model.layout "
+                "oneDNN's convolutions take no channel block at %s here (not run there, or, "
+                "under the AMX set, read as nhwc), and model.layout blocked runs every "
+                "convolution on oneDNN in the block; accepted with blocked here: %s, or model.layout "
                 "nchw or auto (normlab's convolutions take every precision); CPU kernel set %s",
                 nl_name_of(&nl_precision_names, spec->product_precision), taken, kernels);
         nl_error_key(err, "train.precision");

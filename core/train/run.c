@@ -352,6 +352,7 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     st->facts.products = be->products;
     st->facts.conv_library = be->conv_library;
     st->facts.conv_fallbacks = be->cpu_kernels ? &st->be->conv_fallbacks : NULL;
+    st->facts.conv_kernels = be->conv_kernels;
     st->facts.busy_cores = be->busy_cores;
     out->threads = be->threads;
     if ((rc = nl_run_model_plan(cfg, st->facts.device, &st->model_spec, err)))

@@ -57,6 +57,10 @@ static void put_machine(nl_json *j, const nl_run_facts *f)
      * path instead (an unplanned batch that did not fit): 0 where it ran all */
     if (f->conv_fallbacks)
         nl_json_int(j, NL_SUMMARY_CONV_LIBRARY_FALLBACKS, *f->conv_fallbacks);
+    /* and the implementations oneDNN picked for them ("brg:avx512_core_amx_bf16"
+     * where the AMX set's ran on the tiles), "" where none ran there */
+    if (f->conv_kernels)
+        nl_json_string(j, NL_SUMMARY_CONV_KERNELS, f->conv_kernels);
 }
 
 /* "nchw", or "blocked (nChw16c)" with the block the run used; false for a

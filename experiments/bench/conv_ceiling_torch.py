@@ -25,8 +25,15 @@ measured on a loaded host and times taken by the CPU clock do not mix. The
 step here leaves out the optimizer and the data, so the convolutions'
 share is the larger and the ceilings are lower bounds.
 
+With --device cuda (a CSV of bench_layer_times --set device=cuda) the
+convolutions run on the GPU, as PyTorch trains there: cuDNN, its algorithms
+autotuned (torch.backends.cudnn.benchmark), every call waited for before
+the clock is read, as bench_layer_times waits for each layer; no sgemm
+peak, so no shares.
+
     .venv-peer/bin/python experiments/bench/conv_ceiling_torch.py LAYERS.csv
         [--threads 1] [--reps 30] [--ratio MEASURED] [--bias] [--cpu-clock]
+        [--device cpu|cuda]
 """
 import argparse
 import csv
@@ -64,26 +71,27 @@ def batch_of(header):
     sys.exit("conv_ceiling_torch.py: the CSV's header names no batch")
 
 
-def time_conv(torch, row, n, reps, bias, clock):
+def time_conv(torch, row, n, reps, bias, clock, device):
     """the faster of NCHW and channels-last (inductor's layout for
     convolutions) by forward + backward: (forward µs, backward µs, layout)"""
     times = {}
     for layout in ("nchw", "channels_last"):
-        times[layout] = time_conv_in(torch, row, n, reps, bias, clock, layout)
+        times[layout] = time_conv_in(torch, row, n, reps, bias, clock, layout, device)
     best = min(times, key=lambda k: sum(times[k]))
     return times[best] + (best,)
 
 
-def time_conv_in(torch, row, n, reps, bias, clock, layout):
+def time_conv_in(torch, row, n, reps, bias, clock, layout, device):
     f = torch.nn.functional
     g = {k: int(row[k]) for k in ("in_c", "in_h", "in_w", "out_c", "kernel", "stride", "pad")}
     needs_dx = row["input_grad"] == "1"
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-    x = torch.randn(n, g["in_c"], g["in_h"], g["in_w"]).to(memory_format=fmt)
+    x = torch.randn(n, g["in_c"], g["in_h"], g["in_w"], device=device).to(memory_format=fmt)
     x.requires_grad_(needs_dx)
-    w = torch.randn(g["out_c"], g["in_c"], g["kernel"], g["kernel"]).to(memory_format=fmt)
+    w = torch.randn(g["out_c"], g["in_c"], g["kernel"], g["kernel"],
+                    device=device).to(memory_format=fmt)
     w.requires_grad_(True)
-    b = torch.zeros(g["out_c"], requires_grad=True) if bias else None
+    b = torch.zeros(g["out_c"], device=device, requires_grad=True) if bias else None
     fwd, bwd = [], []
     for r in range(reps + 3):
         t0 = clock()
@@ -113,16 +121,26 @@ def main():
     ap.add_argument("--cpu-clock", action="store_true",
                     help="time by the thread's CPU clock (one thread only), as bench_layer_times "
                          "--cpu-clock: what other processes took is left out")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where PyTorch runs the convolutions (cuda: cuDNN, autotuned)")
     args = ap.parse_args()
     try:
         import torch
     except ImportError:
         sys.exit("conv_ceiling_torch.py: no torch here (install the peer: python3 -m venv "
                  ".venv-peer && .venv-peer/bin/pip install -r experiments/bench/requirements-peer.txt)")
-    if args.cpu_clock and args.threads != 1:
-        sys.exit("conv_ceiling_torch.py: --cpu-clock needs --threads 1")
+    if args.cpu_clock and (args.threads != 1 or args.device != "cpu"):
+        sys.exit("conv_ceiling_torch.py: --cpu-clock needs --threads 1 and --device cpu")
     torch.set_num_threads(args.threads)
     clock = time.thread_time if args.cpu_clock else time.perf_counter
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("conv_ceiling_torch.py: --device cuda, but torch sees no GPU")
+        torch.backends.cudnn.benchmark = True
+
+        def clock():
+            torch.cuda.synchronize()
+            return time.perf_counter()
     header, rows = read_layers(args.layers)
     n, peak = batch_of(header), peak_of(header)
     convs = [r for r in rows if r["kind"].startswith("conv2d")]
@@ -131,7 +149,9 @@ def main():
     step_us = sum(float(r["forward_us"]) + float(r["backward_us"]) for r in rows)
     for line in header:
         print(f"# {line}")
-    print(f"# torch {torch.__version__}, {args.threads} thread(s), median of {args.reps} calls, "
+    where = (f"{torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}"
+             if args.device == "cuda" else f"{args.threads} thread(s)")
+    print(f"# torch {torch.__version__}, {where}, median of {args.reps} calls, "
           f"clock {'thread cpu' if args.cpu_clock else 'wall'}; batch {n}")
     print()
     print("| convolution | in → out, kernel/stride | normlab fwd + bwd µs | PyTorch fwd + bwd µs "
@@ -140,7 +160,7 @@ def main():
     total_nl = total_pt = total_flops = 0.0
     for r in convs:
         nl_f, nl_b = float(r["forward_us"]), float(r["backward_us"])
-        pt_f, pt_b, layout = time_conv(torch, r, n, args.reps, args.bias, clock)
+        pt_f, pt_b, layout = time_conv(torch, r, n, args.reps, args.bias, clock, args.device)
         flops = float(r["forward_flops"]) + float(r["backward_flops"])
         total_nl += nl_f + nl_b
         total_pt += pt_f + pt_b

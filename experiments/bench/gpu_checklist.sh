@@ -1,8 +1,9 @@
 #!/bin/bash
 # The CUDA checklist on a lent GPU machine, in one command that fits the
-# device tool's time: correctness first (the parity suite in full, alone,
-# then compute-sanitizer's four tools side by side, each over the quick
-# suite's check cases one at a time), then the timings one at a time: normlab's
+# device tool's time: correctness first (the parity suite's check cases,
+# one process each, a few side by side, then compute-sanitizer's four tools
+# side by side, each over the quick suite's check cases one at a time), then
+# the timings one at a time: normlab's
 # training rate with the step recorded as a CUDA graph or not and the
 # dataset resident or not, PyTorch's training step eager and in one CUDA
 # graph on the same models (torch_cuda_step.py), and the normalization
@@ -21,11 +22,13 @@ dest=$(cd "${OUT:?set OUT to the folder for the results}" && pwd) || exit 1
 # the device tool brings back only a few files: everything is written to
 # $out and packed into $dest/checklist.tar.gz after every step
 out=$(mktemp -d /tmp/nlgpu-out.XXXX)
-# SECTIONS picks parts (default all): parity sanitizers runs torch kernels;
-# PARITY_CASES runs only those check cases of the parity suite, one process each;
+# SECTIONS picks parts (default all): parity sanitizers amx profile runs torch kernels;
+# PARITY_CASES (default: every case, cases.txt of the bundle) narrows the parity
+# suite, PARITY_JOBS (default 3) cases run side by side, PARITY_LIMIT_S
+# (default 200) the seconds they all may take;
 # SANITIZER_TOOLS, SANITIZER_CASES (default: every case, cases.txt of the bundle) and
 # SANITIZER_LIMIT_S (each tool's seconds) narrow the sanitizers
-sections=" ${SECTIONS:-parity sanitizers runs torch kernels} "
+sections=" ${SECTIONS:-parity sanitizers amx profile runs torch kernels} "
 want() { [[ $sections == *" $1 "* ]]; }
 pack() { tar -czf "$dest/checklist.tar.gz" -C "$out" . && cp "$out/steps.txt" "$dest/" 2>/dev/null; }
 bundle=$(realpath "${1:-.gpu/bundle.tar.xz}") || exit 1
@@ -69,13 +72,36 @@ timed() {
 note "machine: $(head -3 "$out/machine.txt" | tail -1)"
 
 # ---- correctness (none of it is timed) ----
-# the parity suite alone (beside the sanitizers it ran past 240 s on an
-# H200), then the sanitizers side by side on the quick suite
+# one line per output file: check's totals or, for a process cut off by its
+# limit, how many tests had passed by then; the failures and the sanitizer's
+# summary
+summarize() {
+    local f totals
+    for f in "$@"; do
+        totals=$(grep -E '^[0-9]+%: Checks' "$out/$f")
+        [ -n "$totals" ] || totals="cut off: $(grep -c ':P:' "$out/$f") tests passed before"
+        note "${f%.txt}: $totals $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:' "$out/$f" | head -12 | tr '\n' ' ')"
+    done
+}
+# The parity suite one check case per process (in one process it took
+# more than 200 s on an H100: norms 108 s, training 66 s), PARITY_JOBS at a
+# time, before the sanitizers. Output is line-buffered (check prints each
+# test's result as it ends), so a case cut off by its limit still says
+# which of its tests passed. The coverage case is left out: it reads what
+# the other cases counted in the same process.
 export OMP_NUM_THREADS=4 CK_VERBOSITY=verbose
-if want parity && [ -n "${PARITY_CASES:-}" ]; then
-    for case in $PARITY_CASES; do CK_RUN_CASE=$case step "parity-$case" 240 "$G/test_cuda_parity"; done
-elif want parity; then
-    step parity 240 "$G/test_cuda_parity"
+lines=$(command -v stdbuf > /dev/null && echo "stdbuf -oL -eL")
+if want parity; then
+    plimit=${PARITY_LIMIT_S:-200} p0=$SECONDS
+    for case in ${PARITY_CASES:-$(cat "$G/cases.txt")}; do
+        while [ "$(jobs -rp | wc -l)" -ge "${PARITY_JOBS:-3}" ]; do wait -n; done
+        left=$((plimit - (SECONDS - p0)))
+        if [ "$left" -le 0 ]; then note "parity-$case: not started, $plimit s spent"; continue; fi
+        CK_RUN_CASE=$case step "parity-$case" "$left" $lines "$G/test_cuda_parity" &
+    done
+    wait
+    summarize $(cd "$out" && ls parity-*.txt 2>/dev/null)
+    pack
 fi
 # Each tool takes the suite's check cases one process at a time, so that a
 # tool cut off by its time still says which cases it found clean (the whole
@@ -101,15 +127,49 @@ elif want sanitizers; then
     note "sanitizers: compute-sanitizer not found"
 fi
 unset OMP_NUM_THREADS CK_VERBOSITY
-for f in $(cd "$out" && ls parity*.txt {memcheck,synccheck,initcheck,racecheck}-*.txt 2>/dev/null); do
-    note "${f%.txt}: $(grep -E '^[0-9]+%: Checks|ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:' "$out/$f" | head -12 | tr '\n' ' ')"
-done
+summarize $(cd "$out" && ls {memcheck,synccheck,initcheck,racecheck}-*.txt 2>/dev/null)
 pack
+
+data="data.path=$G/data"
+
+# ---- the host CPU's AMX kernel set (the GPU machines' Xeons have AMX) ----
+# test_conv_onednn (its test_amx_tiles fails where the AMX set's bf16
+# convolutions miss the tiles, and says so where the CPU has none), then
+# the bench ResNet at batch 128 on one thread under the AMX set and the
+# AVX512-BF16 set, bf16 and fp32: the rates, the final losses (equal to
+# the last digit: no tiles) and the implementations oneDNN picked
+if want amx; then
+    CK_VERBOSITY=verbose step amx-test-conv-onednn 120 "$G/test_conv_onednn"
+    for set in x86-64-v4-bf16-amx x86-64-v4-bf16; do
+        for p in bf16 fp32; do
+            NORMLAB_CPU_KERNELS=$set timed "amx-$set-$p" 120 "$G/normlab" run \
+                configs/resnet-pre-layer.yaml --device cpu --threads 1 --out "$G/runs/amx-$set-$p" \
+                --force --quiet --set train.batch_size=128 --set train.steps=30 \
+                --set train.eval_every=1000000 --set train.precision=$p --set "$data"
+            mkdir -p "$out/runs/amx-$set-$p"
+            cp "$G/runs/amx-$set-$p/summary.json" "$out/runs/amx-$set-$p/" 2>/dev/null &&
+                note "  amx-$set-$p: $(grep -oE '"(samples_per_s|final_test_loss)": [^,]*|"conv_kernels": "[^"]*"' \
+                    "$out/runs/amx-$set-$p/summary.json" | tr '\n' ' ')"
+        done
+    done
+    pack
+fi
+
+# ---- the ResNet's step on the GPU, layer by layer ----
+# bench_layer_times waits for each layer's kernels (where the step's time
+# goes: convolutions, normalizers, launches), then the same convolutions
+# alone in PyTorch on cuDNN, autotuned (conv_ceiling_torch.py --device
+# cuda): which of normlab's would be faster on cuDNN
+if want profile; then
+    timed profile-resnet 120 "$G/bench_layer_times" configs/resnet-pre-layer.yaml \
+        --set device=cuda --set "$data" --batch 128 --steps 20
+    timed profile-resnet-cudnn 150 python3 experiments/bench/conv_ceiling_torch.py \
+        "$out/profile-resnet.txt" --device cuda
+fi
 
 # ---- normlab's training rate (one run at a time) ----
 # run NAME CONFIG BATCH STEPS [--set ...]: one `normlab run`, its summary kept
 # (the image configs read the bundle's Fashion-MNIST subset: $data)
-data="data.path=$G/data"
 run() {
     want runs || return 0
     local name=$1 config=$2 batch=$3 steps=$4

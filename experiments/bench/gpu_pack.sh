@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/lib" "$stage/data" "$stage/configs"
-bins="normlab tests/test_cuda_parity bench_cuda_norm"
+bins="normlab tests/test_cuda_parity tests/test_conv_onednn bench_cuda_norm bench_layer_times"
 for b in $bins libnormlab_cuda.so; do cp "$build/$b" "$stage/"; done
 # every library the binaries load, except the C library and the loader
 # (the machine's own) and CUDA's (the machine's CUDA matches its driver)

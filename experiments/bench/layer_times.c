@@ -19,6 +19,11 @@
  *   build/bench_layer_times CONFIG [--set KEY=VALUE]... [--batch N] [--threads N]
  *                           [--steps K] > layers.csv
  *
+ * On a GPU (--set device=cuda) every layer's ops are waited for before the
+ * clock is read again (the backend's synchronize), so a row is the layer's
+ * kernels and launches; the whole steps, timed without those waits, show
+ * what the waits added. No sgemm peak is taken there.
+ *
  * With one thread on a shared host, pass --cpu-clock to time by the
  * thread's CPU clock (what other processes took is left out). */
 #define _POSIX_C_SOURCE 200809L
@@ -119,9 +124,20 @@ static void load_random_batch(nl_model *m, int n)
     free(targets);
 }
 
+/* waits for the ops queued on be (a GPU's; the CPU's have run already) */
+static void sync(nl_backend *be)
+{
+    nl_error err = {0};
+    if (be->ops->synchronize(be, &err) != NL_OK) {
+        fprintf(stderr, "bench_layer_times: %s\n", err.msg);
+        exit(1);
+    }
+}
+
 /* one training step's forward and backward with the clock read around
- * every layer (fwd[i], bwd[i] in microseconds); the loss's two ops are
- * timed as a row of their own at index n_layers */
+ * every layer (fwd[i], bwd[i] in microseconds; each layer's ops waited
+ * for); the loss's two ops are timed as a row of their own at index
+ * n_layers */
 static void timed_step(nl_model *m, int n, double *fwd, double *bwd)
 {
     nl_backend *be = m->be;
@@ -131,22 +147,27 @@ static void timed_step(nl_model *m, int n, double *fwd, double *bwd)
     const nl_pass pass = {.be = be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
                           .step = m->step, .scalars = m->scalars,
                           .scalars_host = m->scalars_host};
+    sync(be);
     for (int i = 0; i < L; i++) {
         const double t0 = now_us();
         m->layers[i]->vt->forward(m->layers[i], &pass);
+        sync(be);
         fwd[i] = now_us() - t0;
     }
     double t0 = now_us();
     be->ops->softmax_xent_forward(be, rows, m->spec.classes, m->logits->data, m->labels, m->probs,
                                   m->metrics);
+    sync(be);
     fwd[L] = now_us() - t0;
     t0 = now_us();
     be->ops->softmax_xent_backward(be, rows, m->spec.classes, m->probs, m->labels,
                                    m->logits->grad);
+    sync(be);
     bwd[L] = now_us() - t0;
     for (int i = L - 1; i >= 0; i--) {
         t0 = now_us();
         m->layers[i]->vt->backward(m->layers[i], &pass);
+        sync(be);
         bwd[i] = now_us() - t0;
     }
 }
@@ -197,12 +218,13 @@ int main(int argc, char **argv)
     nl_backend *be = NULL;
     nl_model *m = NULL;
     const nl_backend_options options = {.threads = threads};
-    if (nl_backend_open(NL_DEVICE_CPU, &options, &be, &err) != NL_OK ||
+    if (nl_backend_open(cfg->device, &options, &be, &err) != NL_OK ||
         nl_model_build(&spec, be, batch, batch, cfg->seed, &m, &err) != NL_OK) {
         fprintf(stderr, "bench_layer_times: %s\n", err.msg);
         return 2;
     }
-    const double peak = sgemm_peak_gflops();
+    const bool cpu = cfg->device == NL_DEVICE_CPU;
+    const double peak = cpu ? sgemm_peak_gflops() : 0.0;
     load_random_batch(m, batch);
 
     const int L = m->n_layers;
@@ -222,15 +244,22 @@ int main(int argc, char **argv)
         const double t0 = now_us();
         nl_model_forward(m, batch, NL_MODE_TRAIN);
         nl_model_backward(m, batch);
+        sync(be);
         whole[s] = now_us() - t0;
     }
 
     char kernels[256];
     printf("# config %s, batch %d, %d thread(s), %d steps (median per layer), clock %s\n", path,
            batch, threads, steps, step_clock == CLOCK_MONOTONIC ? "wall" : "thread cpu");
-    printf("# %s\n", nl_backend_cpu_kernels_description(kernels, sizeof kernels));
-    printf("# openblas core %s; sgemm 1024^3 peak %.1f GFLOP/s\n",
-           be->openblas_core ? be->openblas_core : "?", peak);
+    if (cpu) {
+        printf("# %s\n", nl_backend_cpu_kernels_description(kernels, sizeof kernels));
+        printf("# openblas core %s; sgemm 1024^3 peak %.1f GFLOP/s\n",
+               be->openblas_core ? be->openblas_core : "?", peak);
+    } else {
+        char gpu[256] = "?";
+        nl_backend_cuda_describe(gpu, sizeof gpu);
+        printf("# device %s (each layer's ops waited for before the clock is read)\n", gpu);
+    }
     printf("# whole forward+backward, median %.1f us\n", median(whole, steps));
     printf("layer,kind,forward_us,backward_us,forward_flops,backward_flops,"
            "in_c,in_h,in_w,out_c,out_h,out_w,kernel,stride,pad,input_grad\n");
