@@ -319,11 +319,12 @@ void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_so
 }
 
 /* a word as a POSIX shell reads it back: bare when it holds only bytes
- * no shell treats specially, else single-quoted (a quote as '\'') */
+ * no shell treats specially and does not start with '-', else
+ * single-quoted (a quote as '\'') */
 static void shell_word(nl_buf *b, const char *word)
 {
     static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
-    if (word[0] && strspn(word, plain) == strlen(word)) {
+    if (word[0] && word[0] != '-' && strspn(word, plain) == strlen(word)) {
         nl_buf_printf(b, "%s", word);
         return;
     }
@@ -331,6 +332,21 @@ static void shell_word(nl_buf *b, const char *word)
     for (const char *c = word; *c; c++)
         nl_buf_printf(b, "%s", *c == '\'' ? "'\\''" : (char[2]){*c, 0});
     nl_buf_printf(b, "'");
+}
+
+/* a path as one word that no command line takes for an option: a
+ * relative one starting with '-' is given as ./-... (normlab, like most
+ * commands, reads an operand starting with '-' as an unknown option) */
+static void shell_path(nl_buf *b, const char *path)
+{
+    if (path[0] != '-') {
+        shell_word(b, path);
+        return;
+    }
+    nl_buf dotted = {0};
+    nl_buf_printf(&dotted, "./%s", path);
+    shell_word(b, dotted.failed ? path : dotted.data);
+    nl_buf_free(&dotted);
 }
 
 bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out)
@@ -342,27 +358,28 @@ bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_b
         realpath(".", cwd_real))
         relative_path(cwd_real, exp_real, rel, sizeof rel);
     nl_buf_printf(out, "normlab sweep ");
-    shell_word(out, rel[0] ? rel : experiment && experiment[0] ? experiment : "EXPERIMENT");
+    shell_path(out, rel[0] ? rel : experiment && experiment[0] ? experiment : "EXPERIMENT");
     nl_buf_printf(out, " --out ");
-    shell_word(out, sweep_dir);
+    shell_path(out, sweep_dir);
     char record[1200], *text = NULL;
     nl_error ignored = {0};
     nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
     if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
         return false;
     const bool known = strstr(text, OPTIONS_HEAD) != NULL;
-    /* each option line: "--NAME VALUE", given back as two words */
+    /* each option line: "--NAME VALUE", given back as two words. Only the
+     * options this writer records, --set and --seeds: a record edited or
+     * made elsewhere with --out, --force, --shard... would make the pasted
+     * command do something else than resume this sweep */
     for (char *line = text; *line;) {
         const size_t len = strcspn(line, "\n");
         const bool more = line[len] == '\n';
         line[len] = '\0';
         char *space = strchr(line, ' ');
-        if (!strncmp(line, OPTION_MARK, 2) && space) {
+        if (space && (!strncmp(line, OPTION_MARK "set ", 6) || !strncmp(line, OPTION_MARK "seeds ", 8))) {
             *space = '\0';
             unescape_option(space + 1);
-            nl_buf_printf(out, " ");
-            shell_word(out, line);
-            nl_buf_printf(out, " ");
+            nl_buf_printf(out, " %s ", line); /* --set or --seeds */
             shell_word(out, space + 1);
         }
         line += len + more;
