@@ -947,6 +947,34 @@ START_TEST(test_kept_experiment)
 }
 END_TEST
 
+/* A sweep refused after it took its lock (here: the kept copy of the
+ * experiment is not the one it kept) leaves .lock as it found it (issue
+ * 101: it wrote its own pid there while saying nothing was written): the
+ * text another holder left, or no file where there was none. */
+START_TEST(test_refused_sweep_leaves_lock)
+{
+    tu_tmp_make("sweep-lock-refused");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: lk\nbase: base.yaml\ngrid: {seed: [1]}\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 0);
+    tu_tmp_write("sw/" NL_SWEEP_EXPERIMENT_COPY, "mine\n");
+    tu_tmp_write("sw/" NL_SWEEP_LOCK, "12345 elsewhere\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "is not the copy of its experiment file"), "%.2000s", out);
+    free(out);
+    char *lock = tu_tmp_read("sw/" NL_SWEEP_LOCK);
+    ck_assert_str_eq(lock, "12345 elsewhere\n");
+    free(lock);
+    char path[600];
+    snprintf(path, sizeof path, "%s/sw/" NL_SWEEP_LOCK, tu_tmp);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 2);
+    ck_assert_msg(!nl_path_exists(path), "a refused sweep left a %s it made", path);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- kill -9 and Ctrl-C ---- */
 
 /* runs long enough to be caught mid-sweep: a few hundred milliseconds each */
@@ -1207,6 +1235,7 @@ int main(void)
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 120);
     tcase_add_test(runs, test_sweep_runs_and_resumes);
+    tcase_add_test(runs, test_refused_sweep_leaves_lock);
     tcase_add_test(runs, test_failed_run_and_shards);
     tcase_add_test(runs, test_set_threads);
     tcase_add_test(runs, test_kill9_and_resume);

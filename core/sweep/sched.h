@@ -56,6 +56,7 @@ typedef struct {
     int diverged_before;
     int changed;               /* of them: NL_SWEEP_CHANGED */
     int lock_fd, shard_lock_fd;
+    bool lock_created, shard_lock_created; /* this sweep made the file (it was absent) */
 } nl_sweep_job;
 
 /* Reads every run directory of the plan under `dir` (trailing slashes are
