@@ -33,7 +33,7 @@ static bool kernel_agrees(const nl_host_facts *h, nl_isa_mask cpuid, const char 
     if (emulator || !h->flags[0])
         return true;
     *compared = true;
-    const nl_isa_mask kernel = nl_host_isa(h);
+    const nl_isa_mask kernel = nl_isa_of_cpuinfo_flags(h->flags);
     for (int f = 0; f < NL_ISA_COUNT; f++)
         if ((cpuid >> f & 1u) != (kernel >> f & 1u)) {
             snprintf(why, size, "%s: CPUID says %s, /proc/cpuinfo says %s", nl_isa_name(f),
@@ -50,7 +50,7 @@ static bool kernel_agrees(const nl_host_facts *h, nl_isa_mask cpuid, const char 
  * last one the host has, so that every recorded host has a gap. */
 static nl_isa_mask emulated_stand_in(const nl_host_facts *h)
 {
-    const nl_isa_mask has = nl_host_isa(h);
+    const nl_isa_mask has = nl_isa_of_cpuinfo_flags(h->flags);
     for (int f = NL_ISA_COUNT - 1; f >= 0; f--)
         if (has >> f & 1u)
             return has & ~((nl_isa_mask)1 << f);
@@ -73,7 +73,7 @@ static void kernel_rule_on_host(const char *name, const nl_host_facts *h, bool r
             printf("skipped on %s: CPUID is %s's, /proc/cpuinfo the host's (%s family %d model "
                    "%d); the model lacks the host's: %s\n",
                    name, emulator, h->vendor, h->family, h->model,
-                   nl_isa_list(nl_host_isa(h) & ~cpu, lacks, sizeof lacks));
+                   nl_isa_list(nl_isa_of_cpuinfo_flags(h->flags) & ~cpu, lacks, sizeof lacks));
         else if (!compared)
             printf("%s: no flags in /proc/cpuinfo: nothing to compare\n", name);
 #else
@@ -82,7 +82,7 @@ static void kernel_rule_on_host(const char *name, const nl_host_facts *h, bool r
         return;
     }
     /* natively on that host CPUID is what its kernel decoded */
-    if (!kernel_agrees(h, nl_host_isa(h), NULL, &compared, why, sizeof why) || !compared) {
+    if (!kernel_agrees(h, nl_isa_of_cpuinfo_flags(h->flags), NULL, &compared, why, sizeof why) || !compared) {
         printf("%s natively: %s\n", name, compared ? why : "not compared");
         (*failures)++;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "log/files.h"
 #include "log/host_facts.h"
 
@@ -31,6 +32,15 @@ static void copy_value(char *out, size_t size, const char *v)
     out[strcspn(out, "\n")] = '\0';
 }
 
+/* a count on the rest of the line; -1 when it is not one */
+static int field_int(const char *v)
+{
+    char text[32];
+    int n = -1;
+    copy_value(text, sizeof text, v);
+    return nl_parse_int(text, 0, 1 << 20, &n) ? n : -1;
+}
+
 /* /proc/cpuinfo: the first processor's identity and flags, every processor counted */
 static void parse_cpuinfo(FILE *f, nl_host_facts *h)
 {
@@ -49,11 +59,11 @@ static void parse_cpuinfo(FILE *f, nl_host_facts *h)
         if ((v = field(line, "vendor_id")))
             copy_value(h->vendor, sizeof h->vendor, v);
         else if ((v = field(line, "cpu family")))
-            h->family = atoi(v);
+            h->family = field_int(v);
         else if ((v = field(line, "model name")))
             copy_value(h->model_name, sizeof h->model_name, v);
         else if ((v = field(line, "model")))
-            h->model = atoi(v);
+            h->model = field_int(v);
         else if ((v = field(line, "flags"))) {
             snprintf(h->flags, sizeof h->flags, " %s", v);
             const size_t n = strcspn(h->flags, "\n");
@@ -63,22 +73,25 @@ static void parse_cpuinfo(FILE *f, nl_host_facts *h)
     free(line);
 }
 
-/* lscpu's "L2 cache: 1 MiB (2 instances)": one instance's size in KiB */
+/* lscpu's "L2 cache: 1 MiB (2 instances)": one instance's size in KiB;
+ * 0 when the line is not of that form */
 static int lscpu_cache_kib(const char *v)
 {
+    char text[128], *save = NULL;
+    copy_value(text, sizeof text, v);
+    const char *size_word = strtok_r(text, " ", &save), *unit = strtok_r(NULL, " ", &save);
+    const char *count = strtok_r(NULL, " ", &save);
     double size = 0;
-    char unit[8] = "";
     int instances = 1;
-    if (sscanf(v, "%lf %7s", &size, unit) != 2)
+    if (!size_word || !unit || !nl_parse_finite(size_word, &size) || size < 0)
         return 0;
-    const char *open = strchr(v, '(');
-    if (open && sscanf(open + 1, "%d", &instances) != 1)
-        instances = 1;
+    if (count && (count[0] != '(' || !nl_parse_int(count + 1, 1, 1 << 20, &instances)))
+        return 0;
     const double kib = !strcmp(unit, "KiB") ? size
                        : !strcmp(unit, "MiB") ? size * 1024
                        : !strcmp(unit, "GiB") ? size * 1024 * 1024
                                               : 0;
-    return instances > 0 ? (int)(kib / instances) : 0;
+    return (int)(kib / instances);
 }
 
 static void parse_lscpu(FILE *f, nl_host_facts *h)
@@ -169,13 +182,4 @@ bool nl_host_has_flag(const nl_host_facts *h, const char *flag)
     char padded[64];
     snprintf(padded, sizeof padded, " %s ", flag);
     return strstr(h->flags, padded) != NULL;
-}
-
-nl_isa_mask nl_host_isa(const nl_host_facts *h)
-{
-    nl_isa_mask mask = 0;
-    for (int f = 0; f < NL_ISA_COUNT; f++)
-        if (nl_host_has_flag(h, nl_isa_cpuinfo_flag(f)))
-            mask |= (nl_isa_mask)1 << f;
-    return mask;
 }

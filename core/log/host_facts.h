@@ -5,14 +5,14 @@
  * tests/fixtures/hosts holds them). Whatever reads such a fact reads it
  * through here, so a test can run the same reading against every recorded
  * host and not only the one it runs on. CPUID itself is nl_isa_of_this_cpu
- * (cpu/isa.h): a snapshot holds the kernel's decoding of it, the flags. */
+ * (cpu/isa.h): a snapshot holds the kernel's decoding of it, the flags
+ * (nl_isa_of_cpuinfo_flags turns them into its mask). */
 #ifndef NL_HOST_FACTS_H
 #define NL_HOST_FACTS_H
 
 #include <stdbool.h>
 
 #include "base/status.h"
-#include "cpu/isa.h"
 
 typedef struct {
     char vendor[32];      /* vendor_id: AuthenticAMD, GenuineIntel; "" unknown */
@@ -31,7 +31,5 @@ typedef struct {
 nl_code nl_host_facts_read(const char *snapshot, nl_host_facts *facts, nl_error *err);
 
 bool nl_host_has_flag(const nl_host_facts *facts, const char *flag);
-/* the extensions of cpu/isa.h whose flag the kernel shows */
-nl_isa_mask nl_host_isa(const nl_host_facts *facts);
 
 #endif
