@@ -39,40 +39,6 @@ static const nl_command commands[] = {
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
-void nl_cmd_put_text(FILE *stream, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
-            fprintf(stream, "\\x%02x", *p);
-        else
-            fputc(*p, stream);
-    }
-}
-
-int nl_cmd_report_to(FILE *stream, const char *command, const nl_error *err)
-{
-    fprintf(stream, "normlab %s: ", command);
-    nl_cmd_put_text(stream, err->msg[0] ? err->msg : nl_code_name(err->code));
-    fputc('\n', stream);
-    return nl_code_exit_status(err->code);
-}
-
-int nl_cmd_report(const char *command, const nl_error *err)
-{
-    return nl_cmd_report_to(stderr, command, err);
-}
-
-int nl_cmd_usage_error(const char *command, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "normlab %s: ", command);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'normlab %s --help'.\n", command);
-    return 2;
-}
-
 int nl_cmd_operand(const char *command, const char *arg, const char **operand, const char *what)
 {
     if (arg[0] == '-' && arg[1])

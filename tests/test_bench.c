@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "bench/fma_peak.h"
 #include "bench/run_records.h"
 #include "cpu/cpu.h"
@@ -942,6 +943,39 @@ END_TEST
 /* every option the help's synopsis names is one the parser knows (the
  * options are tables in cmd/bench_options.c): a flag is taken (the next
  * argument is the one refused), an option with a value asks for it */
+/* The machine columns on every host met (tests/fixtures/hosts) and this
+ * one: the model name as the kernel gives it, an extension in `isa`
+ * exactly where the kernel shows it, and the caches in order of level
+ * (a recording's from lscpu, one instance each). */
+static void machine_columns_on_host(const char *name, const nl_host_facts *h, bool recorded,
+                                    void *ctx)
+{
+    (void)ctx;
+    nl_bench_machine m;
+    nl_bench_machine_of_host(h, &m);
+    ck_assert_str_eq(m.cpu_model, h->model_name);
+    char isa[sizeof m.isa + 2];
+    snprintf(isa, sizeof isa, "+%s+", m.isa);
+    static const char *const shown[] = {"avx512f", "avx2", "fma", "sse4_2"};
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "+%s+", shown[i]);
+        ck_assert_msg((strstr(isa, want) != NULL) == nl_host_has_flag(h, shown[i]),
+                      "%s: isa '%s' and the kernel's %s disagree", name, m.isa, shown[i]);
+    }
+    if (recorded)
+        ck_assert_msg(m.l1d_kib > 0 && m.l1d_kib < m.l2_kib && m.l2_kib < m.l3_kib,
+                      "%s: caches %d, %d, %d KiB", name, m.l1d_kib, m.l2_kib, m.l3_kib);
+    printf("%s: %s, %s, caches %d/%d/%d KiB\n", name, m.cpu_model, m.isa, m.l1d_kib, m.l2_kib,
+           m.l3_kib);
+}
+
+START_TEST(test_machine_on_every_host)
+{
+    ck_assert_int_ge(tu_each_host(machine_columns_on_host, NULL), 2);
+}
+END_TEST
+
 START_TEST(test_help_options_parse)
 {
     snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
@@ -988,6 +1022,7 @@ int main(void)
     TCase *tc = tcase_create("bench");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_quick_csv);
+    tcase_add_test(tc, test_machine_on_every_host);
     tcase_add_test(tc, test_cnn_flops_and_usage);
     tcase_add_test(tc, test_help_options_parse);
     tcase_add_test(tc, test_lm_rows);

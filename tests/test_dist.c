@@ -3,12 +3,14 @@
  * that keeps steps from allocating, and a launch of several ranks in a
  * build without MPI (refused, nothing written). The runs over several
  * ranks are tests/test_mpi.c (label mpi). */
+#define _GNU_SOURCE /* fopencookie */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "dist/dist.h"
 #include "testutil.h"
 
@@ -138,11 +140,48 @@ START_TEST(test_sync_on_one_process)
 }
 END_TEST
 
+/* a stream like stderr (unbuffered) that records each write(2) it makes */
+struct writes {
+    int n;
+    char first[4096];
+};
+
+static ssize_t count_write(void *cookie, const char *buf, size_t size)
+{
+    struct writes *w = cookie;
+    if (w->n++ == 0)
+        snprintf(w->first, sizeof w->first, "%.*s", (int)size, buf);
+    return (ssize_t)size;
+}
+
+/* Every rank that fails says why in one line, written whole (one write:
+ * a pipe never splits it), so that mpirun, copying each rank's pipe as it
+ * reads it, cannot put another rank's line inside it (cluster_rank-lost
+ * read "rank 1 of 4: normlab run: rank 2 of 4: waited 5 s ..."). The
+ * message's control bytes are escaped in the same write. */
+START_TEST(test_rank_message_is_one_write)
+{
+    struct writes w = {0};
+    FILE *f = fopencookie(&w, "w", (cookie_io_functions_t){.write = count_write});
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(setvbuf(f, NULL, _IONBF, 0), 0);
+    nl_error err = {0};
+    nl_fail(&err, NL_ERR_RUNTIME, "waited 5 s in an MPI all-gather for the other ranks without an answer "
+            "(NORMLAB_MPI_TIMEOUT=5)\x1b[2J; every rank stops");
+    ck_assert_int_eq(nl_cmd_report_to(f, "run: rank 1 of 4", &err), 1);
+    fclose(f);
+    ck_assert_int_eq(w.n, 1);
+    ck_assert_str_eq(w.first, "normlab run: rank 1 of 4: waited 5 s in an MPI all-gather for the other ranks "
+                              "without an answer (NORMLAB_MPI_TIMEOUT=5)\\x1b[2J; every rank stops\n");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dist");
     TCase *tc = tcase_create("one process");
     tcase_add_test(tc, test_slices_cover_the_batch);
+    tcase_add_test(tc, test_rank_message_is_one_write);
     tcase_add_test(tc, test_one_rank_collectives);
     tcase_add_test(tc, test_launch_without_mpi_is_refused);
     tcase_add_test(tc, test_sync_on_one_process);

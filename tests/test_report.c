@@ -767,6 +767,46 @@ START_TEST(test_sweep_state)
 }
 END_TEST
 
+/* A sweep's experiment.txt that is a symbolic link (normlab writes the
+ * record itself, following no link) is not read: nothing of the file it
+ * points at reaches the page, which travels by mail, or stderr; both name
+ * the record as a link (issue 101: a line of the linked file was shown as
+ * the experiment's path). The kept copy as a link is not read either. */
+START_TEST(test_record_link_not_read)
+{
+    make_sweep("report-record-link");
+    tu_tmp_write("secret.txt", "SECRET-LINE-1\nSECRET-LINE-2\n");
+    char record[600], copy[600], secret[600];
+    snprintf(record, sizeof record, "%s/sw/" NL_SWEEP_EXPERIMENT_FILE, tu_tmp);
+    snprintf(copy, sizeof copy, "%s/sw/" NL_SWEEP_EXPERIMENT_COPY, tu_tmp);
+    snprintf(secret, sizeof secret, "%s/secret.txt", tu_tmp);
+    ck_assert_int_eq(unlink(record), 0);
+    ck_assert_int_eq(symlink(secret, record), 0);
+    ck_assert_int_eq(tu_normlab("report sw --out link.html"), 0);
+    char *out = tu_normlab_output(), *page = tu_tmp_read("link.html");
+    ck_assert_msg(!strstr(out, "SECRET") && !strstr(page, "SECRET"), "the linked file was shown:\n%.2000s", out);
+    ck_assert_msg(strstr(out, "is a symbolic link") && strstr(page, "is a symbolic link"),
+                  "the record is not named as a link:\n%.2000s", out);
+    free(out);
+    free(page);
+    /* the record a file again, the kept copy a link to the secret */
+    ck_assert_int_eq(unlink(record), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw -j 2"), 0);
+    ck_assert_int_eq(unlink(copy), 0);
+    ck_assert_int_eq(symlink(secret, copy), 0);
+    char exp[600];
+    snprintf(exp, sizeof exp, "%s/exp.yaml", tu_tmp);
+    ck_assert_int_eq(unlink(exp), 0);
+    ck_assert_int_eq(tu_normlab("report sw --out copy.html"), 0);
+    out = tu_normlab_output();
+    page = tu_tmp_read("copy.html");
+    ck_assert_msg(!strstr(out, "SECRET") && !strstr(page, "SECRET"), "the linked copy was shown:\n%.2000s", out);
+    free(out);
+    free(page);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* The table over seeds prints beside an interval its own centre, as
  * normlab table does (issue 83, 8): an error near 0 with two seeds far
  * above (summary.csv's errors planted so) has an arithmetic mean above its
@@ -1248,6 +1288,7 @@ int main(void)
     tcase_add_test(tc, test_experiment_elsewhere);
     tcase_add_test(tc, test_experiment_travels);
     tcase_add_test(tc, test_resume_command);
+    tcase_add_test(tc, test_record_link_not_read);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

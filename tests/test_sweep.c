@@ -835,6 +835,50 @@ START_TEST(test_resume_record)
 }
 END_TEST
 
+/* The resume command is built from the recorded --set and --seeds only: a
+ * record that also names --out, --force, --shard, --merge or
+ * --emit-sbatch (edited, or from another host) would otherwise paste as a
+ * sweep somewhere else (issue 101). And each word pastes as one argument
+ * that normlab does not take for an option: an experiment named
+ * -dash.yaml comes back as ./-dash.yaml. Pasted, with --dry-run, it plans
+ * the sweep it resumes. */
+START_TEST(test_resume_command_pastes)
+{
+    tu_tmp_make("sweep-paste");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("-dash.yaml", "name: dash\nbase: base.yaml\ngrid: {seed: [1, 2]}\n");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sw", tu_tmp);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    tu_tmp_write("sw/" NL_SWEEP_EXPERIMENT_FILE,
+                 "# normlab sweep: the experiment file this sweep was run from, relative to this directory\n"
+                 "../-dash.yaml\n"
+                 "# and the options it was started with that change its runs (its resume command repeats them)\n"
+                 "--out ../elsewhere\n--force yes\n--set train.steps=4\n--shard 1/2\n--merge now\n"
+                 "--emit-sbatch x\n--seeds 1\n--one-process yes\n");
+    char cwd[4096];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(tu_tmp), 0);
+    nl_buf cmd = {0};
+    const bool known = nl_sweep_resume_command("-dash.yaml", "sw", &cmd);
+    ck_assert_int_eq(chdir(cwd), 0);
+    ck_assert(known);
+    ck_assert_str_eq(cmd.data, "normlab sweep ./-dash.yaml --out sw --set train.steps=4 --seeds 1");
+    char pasted[1200];
+    snprintf(pasted, sizeof pasted, "%s --dry-run", cmd.data + strlen("normlab "));
+    const int status = tu_normlab(pasted);
+    char *out = tu_normlab_output();
+    ck_assert_msg(status == 0 && !strstr(out, "unknown option") && strstr(out, "seed-1"),
+                  "pasted '%s': exit %d\n%.2000s", pasted, status, out);
+    free(out);
+    nl_buf_free(&cmd);
+    char elsewhere[700];
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", tu_tmp);
+    ck_assert_msg(!nl_path_exists(elsewhere), "the pasted command wrote %s", elsewhere);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* The experiment's text kept beside the record (issue 93): written with its
  * hash; the file at the path read while its text is that, the kept copy
  * once it has changed or gone, the changed file where no copy is left; a
@@ -899,6 +943,34 @@ START_TEST(test_kept_experiment)
     free(kept);
     nl_sweep_experiment_source_of(dir, &src);
     ck_assert(src.copy_changed);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A sweep refused after it took its lock (here: the kept copy of the
+ * experiment is not the one it kept) leaves .lock as it found it (issue
+ * 101: it wrote its own pid there while saying nothing was written): the
+ * text another holder left, or no file where there was none. */
+START_TEST(test_refused_sweep_leaves_lock)
+{
+    tu_tmp_make("sweep-lock-refused");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: lk\nbase: base.yaml\ngrid: {seed: [1]}\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 0);
+    tu_tmp_write("sw/" NL_SWEEP_EXPERIMENT_COPY, "mine\n");
+    tu_tmp_write("sw/" NL_SWEEP_LOCK, "12345 elsewhere\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "is not the copy of its experiment file"), "%.2000s", out);
+    free(out);
+    char *lock = tu_tmp_read("sw/" NL_SWEEP_LOCK);
+    ck_assert_str_eq(lock, "12345 elsewhere\n");
+    free(lock);
+    char path[600];
+    snprintf(path, sizeof path, "%s/sw/" NL_SWEEP_LOCK, tu_tmp);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 2);
+    ck_assert_msg(!nl_path_exists(path), "a refused sweep left a %s it made", path);
     tu_tmp_remove();
 }
 END_TEST
@@ -1157,11 +1229,13 @@ int main(void)
     tcase_add_test(plan_case, test_bad_experiment_files);
     tcase_add_test(plan_case, test_default_sweep_name);
     tcase_add_test(plan_case, test_resume_record);
+    tcase_add_test(plan_case, test_resume_command_pastes);
     tcase_add_test(plan_case, test_kept_experiment);
     suite_add_tcase(s, plan_case);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 120);
     tcase_add_test(runs, test_sweep_runs_and_resumes);
+    tcase_add_test(runs, test_refused_sweep_leaves_lock);
     tcase_add_test(runs, test_failed_run_and_shards);
     tcase_add_test(runs, test_set_threads);
     tcase_add_test(runs, test_kill9_and_resume);

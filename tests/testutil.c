@@ -792,3 +792,49 @@ char *tu_resolved_config(const char *yaml, nl_config *cfg)
     fclose(mem);
     return text;
 }
+
+static int host_stem_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tu_each_host(tu_host_visit visit, void *ctx)
+{
+    const char *dir = NORMLAB_SOURCE_DIR "/tests/fixtures/hosts";
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "%s: no recorded hosts", dir);
+    char *stems[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const size_t len = strlen(e->d_name);
+        if (len > 8 && !strcmp(e->d_name + len - 8, ".cpuinfo") && n < 256) {
+            stems[n] = strdup(e->d_name);
+            stems[n++][len - 8] = '\0';
+        }
+    }
+    closedir(d);
+    ck_assert_msg(n > 0, "%s holds no STEM.cpuinfo", dir);
+    qsort(stems, (size_t)n, sizeof stems[0], host_stem_cmp);
+    nl_host_facts *facts = malloc(sizeof *facts);
+    ck_assert_ptr_nonnull(facts);
+    for (int i = 0; i < n; i++) {
+        char stem[4096];
+        snprintf(stem, sizeof stem, "%s/%s", dir, stems[i]);
+        nl_error err = {0};
+        ck_assert_msg(nl_host_facts_read(stem, facts, &err) == NL_OK, "%s", err.msg);
+        visit(stems[i], facts, true, ctx);
+        free(stems[i]);
+    }
+    nl_error err = {0};
+    ck_assert_int_eq(nl_host_facts_read(NULL, facts, &err), NL_OK);
+    visit("this machine", facts, false, ctx);
+    free(facts);
+    return n + 1;
+}
+
+const char *tu_emulator(void)
+{
+    const char *e = getenv("NORMLAB_TEST_EMULATOR");
+    return e && *e ? e : NULL;
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "log/host_facts.h"
 #include "config/config.h"
 #include "device/device.h"
 #include "model/spec.h"
@@ -125,6 +126,22 @@ void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, 
  * path that exec and sh -c both run. */
 const char *tu_normlab_binary(void);
 #define NORMLAB_BINARY tu_normlab_binary()
+
+/* ---- the hosts ----
+ * Every host the test command has met, as recorded in tests/fixtures/hosts
+ * (STEM.cpuinfo and STEM.lscpu, in name order), then this machine: visit
+ * gets its name (the stem, or "this machine"), its facts read through
+ * log/host_facts.h and whether it is a recording. A test that reads a fact
+ * of the host runs its reading for each, so that it holds on every host
+ * met and not only where it was written. A recording that does not read
+ * fails the test. Returns the number of hosts visited. */
+typedef void (*tu_host_visit)(const char *name, const nl_host_facts *facts, bool recorded,
+                              void *ctx);
+int tu_each_host(tu_host_visit visit, void *ctx);
+/* the emulator the harness that started this program names
+ * (NORMLAB_TEST_EMULATOR, exported by tests/portable/unit.sh, which starts
+ * qemu: "qemu-EPYC-Milan"); NULL natively. Never inferred from the CPU. */
+const char *tu_emulator(void);
 
 /* ---- the committed reproductions ----
  * Calls visit for every experiments/NAME.yaml whose sweep directory is

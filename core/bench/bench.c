@@ -683,81 +683,29 @@ extern char *openblas_get_corename(void);
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
 
-static void cpuinfo_field(const char *field, char *out, size_t size)
-{
-    out[0] = '\0';
-    FILE *f = nl_fopen_system("/proc/cpuinfo");
-    if (!f)
-        return;
-    char *line = NULL;
-    size_t cap = 0;
-    const size_t n = strlen(field);
-    while (getline(&line, &cap, f) > 0) {
-        if (strncmp(line, field, n) != 0 || (line[n] != ' ' && line[n] != '\t' && line[n] != ':'))
-            continue;
-        const char *v = strchr(line, ':');
-        if (!v)
-            continue;
-        v++;
-        while (*v == ' ')
-            v++;
-        nl_copy_string(out, size, v);
-        out[strcspn(out, "\n")] = '\0';
-        break;
-    }
-    free(line);
-    fclose(f);
-}
-
-/* the cache of `level` (1: data, 2, 3) of CPU 0 in KiB, from sysfs */
-static int cache_kib(int level)
-{
-    for (int index = 0; index < 8; index++) {
-        char path[128], text[32] = "";
-        int found_level = 0, kib = 0;
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", index);
-        FILE *f = nl_fopen_system(path);
-        if (!f)
-            break;
-        const bool ok = fscanf(f, "%d", &found_level) == 1;
-        fclose(f);
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", index);
-        if (!ok || found_level != level || !(f = nl_fopen_system(path)))
-            continue;
-        const bool typed = fscanf(f, "%31s", text) == 1;
-        fclose(f);
-        if (!typed || strcmp(text, "Instruction") == 0)
-            continue;
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", index);
-        if (!(f = nl_fopen_system(path)))
-            continue;
-        if (fscanf(f, "%dK", &kib) != 1)
-            kib = 0;
-        fclose(f);
-        return kib;
-    }
-    return 0;
-}
-
-void nl_bench_machine_describe(nl_bench_machine *m)
+void nl_bench_machine_of_host(const nl_host_facts *host, nl_bench_machine *m)
 {
     memset(m, 0, sizeof *m);
-    cpuinfo_field("model name", m->cpu_model, sizeof m->cpu_model);
-    char flags[4096];
-    cpuinfo_field("flags", flags, sizeof flags);
+    nl_copy_string(m->cpu_model, sizeof m->cpu_model, host->model_name);
     /* the extensions whose presence changes which kernels run fastest */
     static const char *const wanted[] = {"amx_tile", "avx512_bf16", "avx512_vnni", "avx512bw",
                                          "avx512vl", "avx512f", "avx2", "fma", "sse4_2"};
     size_t used = 0;
-    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
-        char padded[32];
-        snprintf(padded, sizeof padded, " %s ", wanted[i]);
-        char line[4100];
-        snprintf(line, sizeof line, " %s ", flags);
-        if (strstr(line, padded) && used < sizeof m->isa)
+    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
+        if (nl_host_has_flag(host, wanted[i]) && used < sizeof m->isa)
             used += (size_t)snprintf(m->isa + used, sizeof m->isa - used, "%s%s", used ? "+" : "",
                                      wanted[i]);
-    }
+    m->l1d_kib = host->l1d_kib;
+    m->l2_kib = host->l2_kib;
+    m->l3_kib = host->l3_kib;
+}
+
+void nl_bench_machine_describe(nl_bench_machine *m)
+{
+    nl_host_facts host;
+    nl_error err = {0};
+    (void)nl_host_facts_read(NULL, &host, &err); /* this machine: never fails */
+    nl_bench_machine_of_host(&host, m);
 #if defined(__AVX512F__)
     nl_copy_string(m->build_isa, sizeof m->build_isa, "avx512f");
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -769,9 +717,6 @@ void nl_bench_machine_describe(nl_bench_machine *m)
 #else
     nl_copy_string(m->build_isa, sizeof m->build_isa, "generic");
 #endif
-    m->l1d_kib = cache_kib(1);
-    m->l2_kib = cache_kib(2);
-    m->l3_kib = cache_kib(3);
     const char *core = openblas_get_corename();
     nl_copy_string(m->openblas_core, sizeof m->openblas_core, core ? core : "");
 }

@@ -21,6 +21,7 @@
 
 #include "backend/backend.h"
 #include "bench/fma_peak.h"
+#include "log/host_facts.h"
 #include "model/spec.h"
 
 #define NL_BENCH_MAX_REPS 1000
@@ -215,7 +216,10 @@ typedef struct {
     char openblas_core[64];  /* the kernel set OpenBLAS picked at run time */
 } nl_bench_machine;
 
+/* this machine; _of_host: what a row would say on the host `host` describes
+ * (its build_isa and openblas_core left empty: they are this binary's) */
 void nl_bench_machine_describe(nl_bench_machine *m);
+void nl_bench_machine_of_host(const nl_host_facts *host, nl_bench_machine *m);
 
 /* The machine's single-precision peaks as the bench measures them: the
  * core's FMA peak (fma_peak.h), what a share of peak divides by, and beside

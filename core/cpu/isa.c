@@ -127,6 +127,18 @@ const char *nl_isa_cpuinfo_flag(int feature)
     return feature >= 0 && feature < NL_ISA_COUNT ? features[feature].cpuinfo : "?";
 }
 
+nl_isa_mask nl_isa_of_cpuinfo_flags(const char *flags)
+{
+    nl_isa_mask mask = 0;
+    for (int f = 0; f < NL_ISA_COUNT; f++) {
+        char padded[64];
+        snprintf(padded, sizeof padded, " %s ", features[f].cpuinfo);
+        if (strstr(flags, padded))
+            mask |= (nl_isa_mask)1 << f;
+    }
+    return mask;
+}
+
 char *nl_isa_list(nl_isa_mask mask, char *buf, size_t size)
 {
     size_t used = 0;

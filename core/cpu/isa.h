@@ -266,6 +266,8 @@ extern const nl_isa_mask nl_isa_of_build;
 const char *nl_isa_name(int feature);
 /* The flag /proc/cpuinfo shows for it (its own decoding of CPUID). */
 const char *nl_isa_cpuinfo_flag(int feature);
+/* the extensions whose flag a /proc/cpuinfo flags line shows (" a b c ") */
+nl_isa_mask nl_isa_of_cpuinfo_flags(const char *flags);
 
 /* The names of the extensions in `mask`, separated by ", ", into buf (cut
  * to fit); returns buf. */

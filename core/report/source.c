@@ -114,7 +114,11 @@ static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_er
         nl_copy_string(s->experiment, sizeof s->experiment, s->from.read);
     } else if (!find_by_name(s, opt, why, sizeof why)) {
         s->experiment[0] = '\0';
-        if (s->from.recorded)
+        if (s->from.record_is_link)
+            snprintf(s->no_experiment, sizeof s->no_experiment, "%s/%s is a symbolic link, which normlab never "
+                     "writes there: not read (and no experiment file found by the sweep's name: %s): %s",
+                     s->res.dir, NL_SWEEP_EXPERIMENT_FILE, why, missing);
+        else if (s->from.recorded)
             snprintf(s->no_experiment, sizeof s->no_experiment, "experiment file %s (recorded in %s/%s) not found: "
                      "%s (the directory keeps no copy of its text, %s)", s->from.path, s->res.dir,
                      NL_SWEEP_EXPERIMENT_FILE, missing, NL_SWEEP_EXPERIMENT_COPY);

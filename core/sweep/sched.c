@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,51 +169,6 @@ nl_code nl_sweep_merge(nl_sweep_job *j, nl_sweep_counts *counts, nl_error *err)
         return nl_fail(err, NL_ERR_USAGE, "--merge: %s does not exist; nothing to merge", j->dir);
     count_states(j, counts);
     return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
-}
-
-/* ---- the sweep directory's locks ---- */
-
-/* one sweep of a directory at a time, or one per shard: an unsharded sweep
- * holds .lock exclusively, a shard holds it shared and its own shard lock
- * exclusively, a --claim worker holds it shared (flock: not inherited by
- * the runs, which are exec'd with the descriptors closed on exec) */
-static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
-{
-    char lock_path[1200], shard_path[1200];
-    const nl_shard shard = j->shard;
-    snprintf(lock_path, sizeof lock_path, "%s/" NL_SWEEP_LOCK, j->dir);
-    snprintf(shard_path, sizeof shard_path, "%s/" NL_SWEEP_LOCK "-shard-%d-of-%d", j->dir, shard.index, shard.count);
-    /* held, not followed: a link or a directory in a lock's place is
-     * refused, never written through, nor taken as no lock at all */
-    j->lock_fd = j->shard_lock_fd = -1;
-    nl_code rc = nl_open_write(lock_path, O_RDWR | O_CREAT, &j->lock_fd, err);
-    if (rc == NL_OK && shard.count > 1)
-        rc = nl_open_write(shard_path, O_RDWR | O_CREAT, &j->shard_lock_fd, err);
-    if (rc)
-        return rc;
-    const int whole_mode = shard.count > 1 || j->worker ? LOCK_SH : LOCK_EX;
-    const bool whole_busy = j->lock_fd >= 0 && flock(j->lock_fd, whole_mode | LOCK_NB) != 0 &&
-                            errno == EWOULDBLOCK;
-    const bool shard_busy = !whole_busy && j->shard_lock_fd >= 0 &&
-                            flock(j->shard_lock_fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    /* who holds it, for the next one refused (shared holders: the last to write) */
-    const int held_fd = shard.count > 1 ? j->shard_lock_fd : j->lock_fd;
-    if (!whole_busy && !shard_busy) {
-        if (held_fd >= 0)
-            nl_lock_holder_write(held_fd);
-        return NL_OK;
-    }
-    nl_run_writer holder = {0};
-    nl_lock_holder_read(shard_busy ? j->shard_lock_fd : j->lock_fd, &holder);
-    char who[200] = "";
-    if (holder.pid > 0)
-        snprintf(who, sizeof who, "pid %ld%s%s, ", holder.pid, holder.host[0] ? " on " : "",
-                 holder.host);
-    /* a directory in use, as a run directory another run writes: exit 2 */
-    return nl_fail(err, NL_ERR_USAGE, "another normlab sweep is running %s%s (%sit holds %s); "
-                   "nothing was written: wait for it", shard_busy ? "this shard of " :
-                   (shard.count > 1 ? "all of " : ""), j->dir, who,
-                   shard_busy ? shard_path : lock_path);
 }
 
 /* ---- the running sweep ---- */
@@ -797,19 +753,29 @@ static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
 {
     /* again (nl_sweep_prepare looked first): a link made since */
     nl_code rc = nl_tree_refuse_links(j->dir, err);
-    if (rc || (rc = nl_make_dirs(j->dir, err)) || (rc = lock_sweep_dir(j, err)))
+    if (rc || (rc = nl_make_dirs(j->dir, err)) || (rc = nl_sweep_lock_dir(j, err))) {
+        if (rc && j->lock_fd >= 0)
+            nl_sweep_unlock_refused(j); /* busy: another sweep's lock, its text untouched */
         return rc;
+    }
     char sub[1200];
     snprintf(sub, sizeof sub, "%s/" NL_SWEEP_CONFIGS_DIR, j->dir);
     rc = nl_make_dirs(sub, err);
     snprintf(sub, sizeof sub, "%s/" NL_SWEEP_RUNS_DIR, j->dir);
-    if (rc || (rc = nl_make_dirs(sub, err)))
-        return rc;
+    if (rc == NL_OK)
+        rc = nl_make_dirs(sub, err);
     /* where the experiment is (the directory may be named otherwise: --out),
      * and the options that changed its runs (--set): what resumes it */
-    if ((rc = nl_sweep_write_experiment_record(j->e, j->dir, err)))
+    if (rc == NL_OK)
+        rc = nl_sweep_write_experiment_record(j->e, j->dir, err);
+    if (rc == NL_OK)
+        rc = nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
+    if (rc != NL_OK) {
+        nl_sweep_unlock_refused(j);
         return rc;
-    return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
+    }
+    nl_sweep_announce_holder(j);
+    return NL_OK;
 }
 
 static nl_code sched_alloc(sched *s, nl_error *err)

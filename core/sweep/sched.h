@@ -56,6 +56,7 @@ typedef struct {
     int diverged_before;
     int changed;               /* of them: NL_SWEEP_CHANGED */
     int lock_fd, shard_lock_fd;
+    bool lock_created, shard_lock_created; /* this sweep made the file (it was absent) */
 } nl_sweep_job;
 
 /* Reads every run directory of the plan under `dir` (trailing slashes are
@@ -66,6 +67,15 @@ typedef struct {
 nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep_plan *p,
                          const char *dir, nl_shard shard, bool worker, bool force, nl_error *err);
 void nl_sweep_job_free(nl_sweep_job *j);
+
+/* The directory's locks (dirlock.c): an unsharded sweep holds .lock
+ * exclusively, a shard shares it and holds its shard lock, a --claim worker
+ * shares it; a busy one is NL_ERR_USAGE naming its holder. Who holds them
+ * is written by announce_holder once the sweep has passed every check;
+ * unlock_refused lets them go as they were found. */
+nl_code nl_sweep_lock_dir(nl_sweep_job *j, nl_error *err);
+void nl_sweep_announce_holder(const nl_sweep_job *j);
+void nl_sweep_unlock_refused(nl_sweep_job *j);
 
 /* <dir>/runs/<run's directory name> */
 void nl_sweep_run_dir(const nl_sweep_job *j, int run, char *out, size_t size);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/number.h"
@@ -101,6 +102,17 @@ static void relative_path(const char *from, const char *to, char *out, size_t si
 #define KEPT_HEAD "# its text is kept beside this record in " NL_SWEEP_EXPERIMENT_COPY ", whose FNV-1a 64-bit hash is "
 /* an option's line starts so; a path (relative or absolute) never does */
 #define OPTION_MARK "--"
+
+/* whether path is a symbolic link. The record and the kept copy are
+ * written by normlab alone, through its writer that follows no link: a
+ * link there is someone else's, and what it points at (any file of the
+ * reader's) is never read, so none of its lines reaches a page or a
+ * message that travels. */
+static bool is_link(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
 
 /* a line of the record holds one option: a value's line break and
  * backslash are escaped (\n, \\), and undone by unescape_option */
@@ -228,7 +240,7 @@ nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *swe
     /* the same record is left as it is: a sweep resumed writes nothing it need not */
     char *had = NULL;
     nl_error ignored = {0};
-    if (nl_path_exists(path) && nl_read_file_max(path, 64 * 1024, &had, NULL, &ignored) != NL_OK)
+    if (nl_path_exists(path) && (is_link(path) || nl_read_file_max(path, 64 * 1024, &had, NULL, &ignored) != NL_OK))
         had = NULL;
     const bool same = !b.failed && had && !strcmp(had, b.data);
     /* the copy before the record that names its hash: a sweep killed
@@ -242,15 +254,25 @@ nl_code nl_sweep_write_experiment_record(const nl_experiment *e, const char *swe
     return rc;
 }
 
+/* the record's text (caller frees): NULL when absent, unreadable or a link */
+static char *read_record(const char *sweep_dir)
+{
+    char record[1200], *text = NULL;
+    nl_error ignored = {0};
+    nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
+    if (!nl_path_exists(record) || is_link(record) ||
+        nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
+        return NULL;
+    return text;
+}
+
 /* the record's path lines (comments and options skipped): the relative
  * path, and the absolute one of records from before it was the only one;
  * the record's text into *text (caller frees) when text is not NULL */
 static int record_paths(const char *sweep_dir, char lines[2][PATH_MAX * 2], char **text_out)
 {
-    char record[1200], *text = NULL;
-    nl_error ignored = {0};
-    nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
-    if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
+    char *text = read_record(sweep_dir);
+    if (!text)
         return -1;
     int n = 0;
     for (const char *line = text; *line && n < 2;) {
@@ -291,6 +313,10 @@ bool nl_sweep_recorded_experiment(const char *sweep_dir, char *path, size_t size
 void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_source *out)
 {
     memset(out, 0, sizeof *out);
+    char record_path[1200];
+    nl_path_join(record_path, sizeof record_path, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
+    if ((out->record_is_link = is_link(record_path)))
+        return;
     if (!(out->recorded = nl_sweep_recorded_experiment(sweep_dir, out->path, sizeof out->path, &out->path_found)))
         return;
     char lines[2][PATH_MAX * 2] = {"", ""}, *record = NULL;
@@ -302,7 +328,7 @@ void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_so
         out->path_changed = !file_has_hash(out->path, kept);
     char copy[1200];
     nl_path_join(copy, sizeof copy, sweep_dir, NL_SWEEP_EXPERIMENT_COPY);
-    if (has_hash && nl_path_exists(copy)) {
+    if (has_hash && nl_path_exists(copy) && !is_link(copy)) {
         nl_copy_string(out->copy, sizeof out->copy, copy);
         out->copy_changed = !file_has_hash(copy, kept);
     }
@@ -319,11 +345,12 @@ void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_so
 }
 
 /* a word as a POSIX shell reads it back: bare when it holds only bytes
- * no shell treats specially, else single-quoted (a quote as '\'') */
+ * no shell treats specially and does not start with '-', else
+ * single-quoted (a quote as '\'') */
 static void shell_word(nl_buf *b, const char *word)
 {
     static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
-    if (word[0] && strspn(word, plain) == strlen(word)) {
+    if (word[0] && word[0] != '-' && strspn(word, plain) == strlen(word)) {
         nl_buf_printf(b, "%s", word);
         return;
     }
@@ -331,6 +358,21 @@ static void shell_word(nl_buf *b, const char *word)
     for (const char *c = word; *c; c++)
         nl_buf_printf(b, "%s", *c == '\'' ? "'\\''" : (char[2]){*c, 0});
     nl_buf_printf(b, "'");
+}
+
+/* a path as one word that no command line takes for an option: a
+ * relative one starting with '-' is given as ./-... (normlab, like most
+ * commands, reads an operand starting with '-' as an unknown option) */
+static void shell_path(nl_buf *b, const char *path)
+{
+    if (path[0] != '-') {
+        shell_word(b, path);
+        return;
+    }
+    nl_buf dotted = {0};
+    nl_buf_printf(&dotted, "./%s", path);
+    shell_word(b, dotted.failed ? path : dotted.data);
+    nl_buf_free(&dotted);
 }
 
 bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out)
@@ -342,27 +384,26 @@ bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_b
         realpath(".", cwd_real))
         relative_path(cwd_real, exp_real, rel, sizeof rel);
     nl_buf_printf(out, "normlab sweep ");
-    shell_word(out, rel[0] ? rel : experiment && experiment[0] ? experiment : "EXPERIMENT");
+    shell_path(out, rel[0] ? rel : experiment && experiment[0] ? experiment : "EXPERIMENT");
     nl_buf_printf(out, " --out ");
-    shell_word(out, sweep_dir);
-    char record[1200], *text = NULL;
-    nl_error ignored = {0};
-    nl_path_join(record, sizeof record, sweep_dir, NL_SWEEP_EXPERIMENT_FILE);
-    if (!nl_path_exists(record) || nl_read_file_max(record, 64 * 1024, &text, NULL, &ignored) != NL_OK)
+    shell_path(out, sweep_dir);
+    char *text = read_record(sweep_dir);
+    if (!text)
         return false;
     const bool known = strstr(text, OPTIONS_HEAD) != NULL;
-    /* each option line: "--NAME VALUE", given back as two words */
+    /* each option line: "--NAME VALUE", given back as two words. Only the
+     * options this writer records, --set and --seeds: a record edited or
+     * made elsewhere with --out, --force, --shard... would make the pasted
+     * command do something else than resume this sweep */
     for (char *line = text; *line;) {
         const size_t len = strcspn(line, "\n");
         const bool more = line[len] == '\n';
         line[len] = '\0';
         char *space = strchr(line, ' ');
-        if (!strncmp(line, OPTION_MARK, 2) && space) {
+        if (space && (!strncmp(line, OPTION_MARK "set ", 6) || !strncmp(line, OPTION_MARK "seeds ", 8))) {
             *space = '\0';
             unescape_option(space + 1);
-            nl_buf_printf(out, " ");
-            shell_word(out, line);
-            nl_buf_printf(out, " ");
+            nl_buf_printf(out, " %s ", line); /* --set or --seeds */
             shell_word(out, space + 1);
         }
         line += len + more;

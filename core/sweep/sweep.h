@@ -240,6 +240,7 @@ typedef enum {
 } nl_sweep_exp_from;
 
 typedef struct {
+    bool record_is_link;  /* the record is a symbolic link: not read (normlab never writes one) */
     bool recorded;        /* the directory has a record */
     char path[1024];      /* the recorded path (a relative one joined to the directory), there or not */
     bool path_found;      /* a file is at path */

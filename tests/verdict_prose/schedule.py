@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -51,13 +52,39 @@ class RuleError(Exception):
     pass
 
 
-def read_rule(root):
-    """{key: value} of the rule file; every key of RULE_KEYS required, no other"""
-    path = os.path.join(root, RULE_FILE)
+def read_rule_text(path):
+    """the rule file's text: a regular file (opened without waiting, so a
+    FIFO cannot hang the schedule) of UTF-8; else RuleError naming it and,
+    for a byte that is not UTF-8, its line"""
     try:
-        text = open(path).read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise RuleError(f"{RULE_FILE}: {e.strerror}")
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else \
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) \
+                else "not a file"
+            raise RuleError(f"{RULE_FILE}: {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            data = f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise RuleError(f"{RULE_FILE}:{line}: byte 0x{data[e.start]:02x} is not UTF-8 text")
+
+
+def read_rule(root):
+    """{key: value} of the rule file; every key of RULE_KEYS required, no
+    other, each a finite number above 0"""
+    text = read_rule_text(os.path.join(root, RULE_FILE))
     out = {}
     for i, line in enumerate(text.split("\n"), 1):
         line = line.split("#", 1)[0].strip()
@@ -71,6 +98,9 @@ def read_rule(root):
             out[key] = RULE_KEYS[key](value)
         except ValueError:
             raise RuleError(f"{RULE_FILE}:{i}: {key}: '{value}' is not a {RULE_KEYS[key].__name__}")
+        # nan, inf and 1e999 (read as inf) are floats no rule can mean
+        if not math.isfinite(out[key]):
+            raise RuleError(f"{RULE_FILE}:{i}: {key}: '{value}' is not a finite number")
         if out[key] <= 0:
             raise RuleError(f"{RULE_FILE}:{i}: {key} must be above 0")
     missing = [k for k in RULE_KEYS if k not in out]
@@ -572,6 +602,43 @@ def self_test():
             failures.append("a rule without seed_block was read")
         except RuleError:
             pass
+    failures += hostile_rules()
+    return failures
+
+
+def hostile_rules():
+    """each malformed rule file is refused by the program itself: exit 2,
+    rule.yaml named with the line where there is one, no traceback, no
+    wait (a FIFO in its place: 30 s and it counts as a hang)"""
+    good = "min_seeds: 5\nmargin: 1.25\ncap_seeds: 64\nbudget_cpu_hours: 3\nseed_block: 100\n"
+    cases = [(good.replace("1.25", bad).encode(), f"{RULE_FILE}:2:") for bad in ("nan", "inf", "1e999", "-inf")]
+    cases += [(good.replace(": 3", ": nan").encode(), f"{RULE_FILE}:4:"),
+              (good.replace(": 3", ": 1e999").encode(), f"{RULE_FILE}:4:"),
+              (good.encode().replace(b"cap_seeds", b"cap_s\xffeeds"), f"{RULE_FILE}:3:"),
+              (good.encode() + b"# \xc3(\n", f"{RULE_FILE}:6:"),
+              (None, f"{RULE_FILE}: a FIFO"), ("dir", f"{RULE_FILE}: a directory")]
+    failures = []
+    for content, want in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "experiments", "schedule"))
+            path = os.path.join(tmp, RULE_FILE)
+            if content is None:
+                os.mkfifo(path)
+            elif content == "dir":
+                os.mkdir(path)
+            else:
+                with open(path, "wb") as f:
+                    f.write(content)
+            try:
+                p = subprocess.run([sys.executable, os.path.abspath(__file__), tmp], capture_output=True,
+                                   timeout=30)
+            except subprocess.TimeoutExpired:
+                failures.append(f"hostile rule {content!r}: still running after 30 s")
+                continue
+            err = p.stderr.decode(errors="replace")
+            if p.returncode != 2 or want not in err or "Traceback" in err:
+                failures.append(f"hostile rule {content!r}: exit {p.returncode}, wanted 2 and '{want}': "
+                                f"{err.strip()[-300:]}")
     return failures
 
 
@@ -589,7 +656,9 @@ def main():
                 sys.exit(1)
         print(render(schedule(root)))
     except RuleError as e:
-        sys.exit(f"schedule.py: {e}")
+        # a malformed input, as normlab's bad input: exit 2
+        print(f"schedule.py: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
