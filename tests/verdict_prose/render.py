@@ -525,10 +525,6 @@ def main():
         problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
     if claims_page.read_looks(root) is None:
         problems.append(f"{claims_page.LOOKS_FILE}: missing; write it with: build/normlab verdict --looks results")
-    for name, claim in claims_page.unholdable_rates(verdicts):
-        problems.append(f"results/{name}/verdicts.csv: headline claim {claim} is a rate at most 0 or at least 1, "
-                        "which the exact (Clopper-Pearson) interval never reaches at any number of seeds: it can "
-                        "never hold; write the bound the paper allows (results/usage.md, threshold_rule)")
     for name, claim in claims_page.fitted_thresholds(verdicts):
         problems.append(f"results/{name}/verdicts.csv: headline claim {claim}'s threshold lies within its "
                         f"interval's half-width of the effect, and no threshold_rule puts it there (none is "
