@@ -17,7 +17,14 @@ no machine.
 archive HEAD` of those files, extracted to a temporary directory (the
 schedule is a function of the commit, not of the working tree); in a copy,
 a planted seeds_power on the cheapest confirmation's claim moves its n by
-the rule, and its runs made 1000 times dearer move it off the top.
+the rule, and its runs made 1000 times dearer move it off the top. And the
+schedule is the only way a confirmation enters (issue 103): each
+confirmation file committed while the rule was committed must be what the
+schedule, run with the code and inputs of the file's parent commit,
+printed within its budget (its claims, its grid's cells, its seeds, n);
+any other fails, and so does a grid changed after that commit. The
+comparison is first shown to refuse planted files (another name, a seed
+more, other seeds, a claim more or less, a cell more).
 """
 import csv
 import fnmatch
@@ -445,6 +452,189 @@ def check(root):
     return failures
 
 
+# ---- a confirmation enters only as the schedule printed it (issue 103) ----
+
+EXCLUDE_RE = re.compile(r"^exclude:\s*\n((?:[ \t]+.*\n?)*)", re.M)
+ENTRY_RE = re.compile(r"^\d+\. (\S+): seeds (\d+)-(\d+), n (\d+), .*? of (\d+) cells")
+CLAIM_LINE_RE = re.compile(r"^    ([^\s:]+)")
+# the schedule's own code and inputs, archived at a registration's parent
+PRINT_INPUTS = INPUTS + ["tests/verdict_prose/*.py", "tests/verdict_prose/*.tsv"]
+
+
+def flow_items(text):
+    """the top-level items of a flow list's inside ("[a, b], [c]" -> two)"""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return [x.strip("'\"") for x in out]
+
+
+def file_facts(text):
+    """what a confirmation file registers: (claim ids, seeds, cells): its
+    grid's cells (the product of its keys other than seed, less those its
+    exclude: drops), each a frozenset of (key, value)"""
+    grid = {}
+    m = GRID_RE.search(text)
+    for line in (m.group(1).split("\n") if m else []):
+        g = re.match(r"^[ \t]+([A-Za-z_][A-Za-z0-9_.]*):\s*\[(.*)\]\s*(?:#.*)?$", line)
+        if g:
+            grid[g.group(1)] = flow_items(g.group(2))
+    seeds = [int(v) for v in grid.pop("seed", []) if v.isdigit()]
+    excludes = []
+    m = EXCLUDE_RE.search(text)
+    for line in (m.group(1).split("\n") if m else []):
+        e = re.match(r"^[ \t]+-\s*\{(.*)\}\s*(?:#.*)?$", line)
+        if e:
+            excludes.append(dict((k.strip(), v.strip().strip("'\"")) for k, _, v in
+                                 (kv.partition(":") for kv in flow_items(e.group(1)))))
+    cells = [frozenset()]
+    for key, values in grid.items():
+        cells = [c | {(key, v)} for c in cells for v in values]
+    cells = [c for c in cells if not any(all(same_value(v, dict(c).get(k, "")) for k, v in ex.items())
+                                          for ex in excludes)]
+    ids = [m.group(1) for m in history.ID_RE.finditer(text)]
+    return ids, seeds, cells
+
+
+def printed_entries(text):
+    """{name: (claim ids, first seed, last seed, n, cells)} of the
+    confirmations a schedule's print runs within its budget"""
+    out, current, within = {}, None, False
+    for line in text.split("\n"):
+        if line.startswith("## "):
+            within = line.startswith("## Within the budget")
+            current = None
+            continue
+        m = ENTRY_RE.match(line)
+        if within and m:
+            current = m.group(1)
+            out[current] = ([], int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)))
+            continue
+        c = CLAIM_LINE_RE.match(line)
+        if within and current and c:
+            out[current][0].append(c.group(1))
+    return out
+
+
+def as_printed(name, text, printed):
+    """why a confirmation file is not what the print scheduled (None: it is)"""
+    if name not in printed:
+        return f"the schedule did not print {name} within its budget ({', '.join(sorted(printed)) or 'nothing'})"
+    claims, first, last, n, n_cells = printed[name]
+    ids, seeds, cells = file_facts(text)
+    why = []
+    if sorted(ids) != sorted(claims):
+        why.append(f"claims {', '.join(sorted(ids))}, printed {', '.join(sorted(claims))}")
+    if seeds != list(range(first, last + 1)):
+        why.append(f"seeds {seeds[:1]}..{seeds[-1:]} ({len(seeds)}), printed {first}-{last}")
+    if len(seeds) != n:
+        why.append(f"n {len(seeds)}, printed {n}")
+    if len(cells) != n_cells:
+        why.append(f"{len(cells)} cells, printed {n_cells}")
+    return "; ".join(why) or None
+
+
+_PRINTS = {}
+
+
+def print_at(root, commit):
+    """what `schedule.py .` printed at COMMIT (its own code, its committed
+    inputs); None where the rule was not there yet"""
+    if commit in _PRINTS:
+        return _PRINTS[commit]
+    out = None
+    if git(root, "cat-file", "-e", f"{commit}:{RULE_FILE}").returncode == 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = git(root, "ls-tree", "-r", "-z", "--name-only", commit).stdout.decode("utf-8", "replace")
+            paths = [p for p in tree.split("\0") if p and any(fnmatch.fnmatchcase(p, pat) for pat in PRINT_INPUTS)]
+            tar = git(root, "archive", "--format=tar", commit, "--", *paths)
+            subprocess.run(["tar", "-x", "-C", tmp], input=tar.stdout, capture_output=True)
+            p = subprocess.run([sys.executable, os.path.join(tmp, "tests", "verdict_prose", "schedule.py"), tmp],
+                               capture_output=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+            out = p.stdout.decode("utf-8", "replace") if p.returncode == 0 else \
+                f"(schedule.py failed there: {p.stderr.decode('utf-8', 'replace').strip()})"
+    _PRINTS[commit] = out
+    return out
+
+
+def registrations(root):
+    """each confirmation file committed while a rule was committed: as the
+    schedule at its parent commit printed it (its claims, cells, seeds, n,
+    read from the file as that commit added it; its seeds and cells as the
+    working tree has them too: a grid changed after the registration is
+    another sweep)"""
+    failures = []
+    tracked = git(root, "ls-files", "--", "experiments/*.yaml").stdout.decode().split()
+    for path in sorted(tracked):
+        name = os.path.basename(path)[:-5]
+        if not cp.is_confirmation(name):
+            continue
+        added = git(root, "log", "--diff-filter=A", "--format=%H", "--", path).stdout.decode().split()
+        if not added:
+            continue
+        commit = added[-1]
+        printed = print_at(root, commit + "^")
+        if printed is None:
+            continue
+        text = git(root, "show", f"{commit}:{path}").stdout.decode("utf-8", "replace")
+        why = as_printed(name, text, printed_entries(printed))
+        if why is None:
+            _, seeds, cells = file_facts(text)
+            _, now_seeds, now_cells = file_facts(open(os.path.join(root, path)).read())
+            if (now_seeds, sorted(map(sorted, now_cells))) != (seeds, sorted(map(sorted, cells))):
+                why = "its grid (seeds or cells) changed after its registration"
+        if why:
+            failures.append(f"{path} (committed in {commit[:9]}) is not what the schedule printed at its parent "
+                            f"commit: {why}")
+    return failures
+
+
+def registration_plants(root):
+    """the comparison fails on each planted difference from a print: an
+    unprinted name, a seed more, another first seed, a claim more or less,
+    a cell more; a file written as printed passes"""
+    failures = []
+    printed = {"x-confirm2": (["p", "q"], 701, 709, 9, 2)}
+    good = ("name: x-confirm2\ngrid:\n  model.norm.type: [batch, group, layer]\n  train.lr: [0.1]\n"
+            "  seed: [{seeds}]\nexclude:\n  - {{model.norm.type: layer}}\nclaims:\n  - id: p\n  - id: q\n")
+    seeds = ", ".join(str(i) for i in range(701, 710))
+    text = good.format(seeds=seeds)
+    if as_printed("x-confirm2", text, printed) is not None:
+        failures.append(f"a confirmation written as printed is refused: {as_printed('x-confirm2', text, printed)}")
+    plants = [("an unprinted name", "x-confirm3", text.replace("x-confirm2", "x-confirm3")),
+              ("a seed more", "x-confirm2", good.format(seeds=seeds + ", 710")),
+              ("other seeds", "x-confirm2", good.format(seeds=seeds.replace("701", "700"))),
+              ("a claim less", "x-confirm2", text.replace("  - id: q\n", "")),
+              ("a claim more", "x-confirm2", text + "  - id: r\n"),
+              ("a cell more", "x-confirm2", text.replace("  - {model.norm.type: layer}\n", ""))]
+    for what, name, planted in plants:
+        if as_printed(name, planted, printed) is None:
+            failures.append(f"a confirmation file with {what} than the print is accepted")
+    # and on this repository's print: the first confirmation it runs,
+    # written as printed, passes; with one seed more, it fails
+    here = printed_entries(render(schedule(root)))
+    for name, (claims, first, last, n, n_cells) in list(here.items())[:1]:
+        seeds = ", ".join(str(i) for i in range(first, last + 1))
+        sweep_cells = "".join(f"  k: [{', '.join(str(j) for j in range(n_cells))}]\n" for _ in [0])
+        text = f"name: {name}\ngrid:\n{sweep_cells}  seed: [{seeds}]\nclaims:\n" + \
+            "".join(f"  - id: {c}\n" for c in claims)
+        if as_printed(name, text, here) is not None:
+            failures.append(f"{name} written as this commit prints it is refused: {as_printed(name, text, here)}")
+        if as_printed(name, text.replace(f"{last}]", f"{last}, {last + 1}]"), here) is None:
+            failures.append(f"{name} with a seed more than this commit prints is accepted")
+    return failures
+
+
 def set_column(path, claim, column, value):
     rows = read_csv(path)
     with open(path, newline="") as f:
@@ -582,7 +772,7 @@ def main():
     root = args[0]
     try:
         if len(args) == 2:
-            failures = self_test() + check(root)
+            failures = self_test() + registration_plants(root) + check(root) + registrations(root)
             for f in failures:
                 print(f"schedule.py: {f}", file=sys.stderr)
             if failures:
