@@ -123,20 +123,32 @@ def seed_span(counts):
     return f"{lo}–{hi} seeds"
 
 
-def computed_cell(verdicts, names):
+def computed_cell(verdicts, names, plans=None):
     """the summary tables' "computed" value for a section's experiments:
-    their headline claims, decided and how, and their seeds (not units)"""
-    heads, seeds = [], []
+    each headline claim once (its original and its confirmations are one
+    claim), counted by its plan's verdict (results/looks.csv: plans, as
+    read_looks gives it), with the seeds of the look that decided it or,
+    undecided, of its latest look (issue 103: not every look's verdict)"""
+    looks = {}
     for name in names:
         rows = verdicts[name]
-        h, _ = headline_rows(rows)
-        heads += h
-        seeds += [seed_count(r, rows) for r in h]
-    if not heads:
+        for r in headline_rows(rows)[0]:
+            base, order = confirm_order(name)
+            looks.setdefault((base, r["claim"]), []).append((order, name, seed_count(r, rows), r))
+    if not looks:
         return ""
-    t = tally(heads)
+    t = {"holds": 0, "does not hold": 0}
+    seeds = []
+    for key, ls in looks.items():
+        ls.sort(key=lambda x: x[0])
+        plan = (plans or {}).get(key)
+        verdict = plan["verdict"] if plan else "undecided (no plan)"
+        if verdict in t:
+            t[verdict] += 1
+        by = [x for x in ls if plan and x[1] == plan["decided_by"]]
+        seeds.append((by or ls)[-1][2])
     decided = t["holds"] + t["does not hold"]
-    return (f"{decided} of {len(heads)} headline decided: {t['holds']} hold, "
+    return (f"{decided} of {len(looks)} headline decided under the plans: {t['holds']} hold, "
             f"{t['does not hold']} do not ({seed_span(seeds)})")
 
 
