@@ -503,6 +503,17 @@ def self_test():
         if got != want:
             failures += 1
             print(f"render.py self-test: computed_cell gave {got!r}, want {want!r}", file=sys.stderr)
+    # claims.md's second line (issue 103): a hold at 3 seeds with threshold 0
+    # is on few seeds and a direction only; by 0.1 (on 6 seeds) it is neither
+    for threshold, seeds, want in [("0", "1:1 2:1 3:1", (1, 1, 1, 1, 0)),
+                                   ("0.1", "1:1 2:1 3:1 4:1 5:1 6:1", (1, 0, 1, 0, 0))]:
+        r = dict(row("c", threshold), a_values=seeds, verdict="holds")
+        got = claims_page.decision_notes([("y-confirm", r)], {("y", "c"): {"verdict": "holds",
+                                                                          "decided_by": "y-confirm"}},
+                                         {"y-confirm": [r]}.get)
+        if got != want:
+            failures += 1
+            print(f"render.py self-test: decision_notes gave {got}, want {want}", file=sys.stderr)
     failures += looks_self_test()
     failures += plan_ledger_self_test()
     failures += claims_page_self_test()
