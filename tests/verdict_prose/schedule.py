@@ -339,7 +339,9 @@ def entry(base, items, n, sweep, max_seed, top_order, rule, base_looks=(), pilot
     return {"name": base + "-confirm" + ("" if order == 1 else str(order)), "base": base,
             "claims": [(i["claim"], i["n"], i["power"], i["look"], i["seeds"]) for i in items], "n": n,
             "seeds": (first, first + n - 1) if n else None, "per_seed_s": per_seed,
-            "cost_s": per_seed * n if per_seed is not None and n else None, "cells": len(cells), "pending": False,
+            "cost_s": per_seed * n if per_seed is not None and n else None,
+            # distinct cells: one given by two looks (an original's and its confirmation's) is one
+            "cells": len({c for _, c in cells}), "pending": False,
             "pilot": pilot, "priced_from": sorted(sources)}
 
 
@@ -397,7 +399,7 @@ def pending_entry(name, text, looks_of, verdicts, sweep, looks_by_base=None):
     return {"name": name, "base": base, "claims": [(c, n, None, None, None) for c in ids], "n": n,
             "seeds": (seeds[0], seeds[-1]) if seeds else None, "per_seed_s": per_seed,
             "cost_s": per_seed * n if per_seed is not None and n else None,
-            "cells": len(cells) if per_seed is not None else None, "pending": True,
+            "cells": len({c for _, c in cells}) if per_seed is not None else None, "pending": True,
             "pilot": bool(re.search(r"^plan:.*\bpilots:", text, re.M)), "priced_from": sorted(sources)}
 
 
