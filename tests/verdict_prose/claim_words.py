@@ -61,6 +61,10 @@ BAND_EXPECT_RE = re.compile(r"^(?P<lhs>.+?)\s*~\s*(?P<rhs>.+?)\s+within\s+(?P<w>
 SIDE_EXPECT_RE = re.compile(r"^(?P<lhs>.+?)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>.+?)(?:\s+by\s+(?P<by>[-+\d.eE]+))?\s*$")
 RATIO_RE = re.compile(r"\b[a-d]\s*/\s*[a-d]\b")
 SERIES_RE = re.compile(r"\bseries:\s*([\w.]+)")
+# a per-seed indicator, min(1, max(0, ...)): 0 or 1 per seed, so its mean
+# is a share of seeds and a difference of two is one of shares (issue 103:
+# DeepNorm's and Xiong's contrasts), whatever metric the inside reads
+INDICATOR_RE = re.compile(r"^\{?\s*(?:expr:\s*)?\"?\s*min\(\s*1\s*,\s*max\(\s*0\s*,")
 
 
 def is_rate(r):
@@ -79,7 +83,7 @@ def error_or_accuracy(text):
 def unit_of(r, spec=""):
     """the Unit of a row's effect (and of its paper_value and threshold)"""
     expect = col(r, "expect")
-    if is_rate(r):
+    if is_rate(r) or INDICATOR_RE.match(col(r, "metric")):
         return Unit("% of seeds", 100, "% of seeds")
     metric, column, b_metric = col(r, "metric"), col(r, "column"), col(r, "b_metric")
     if RATIO_RE.search(expect) or metric.startswith("rotation /"):
@@ -506,6 +510,10 @@ def self_test():
          ["wrong direction: a/b is 0.892", "below 1, no effect"]),
         (row("rate(a > 2.95 or diverged) >= 0.5", "0.25", "0.05", "0.45", "0.5", metric="final_test_loss"), no_rule,
          ["25% of seeds", "under the 50% of seeds"]),
+        # a difference of two shares of seeds (an indicator per seed), not nats (issue 103)
+        (row("a > b by 0.5", "0.19", "0.05", "0.33", "0.5",
+             metric="min(1, max(0, (2.95 - final_test_loss) * 1000000000))"), no_rule,
+         ["a above b by 19% of seeds", "the 50% of seeds the claim asks"]),
     ]
     out = []
     for r, fn, want in cases:

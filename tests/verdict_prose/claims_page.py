@@ -123,20 +123,32 @@ def seed_span(counts):
     return f"{lo}–{hi} seeds"
 
 
-def computed_cell(verdicts, names):
+def computed_cell(verdicts, names, plans=None):
     """the summary tables' "computed" value for a section's experiments:
-    their headline claims, decided and how, and their seeds (not units)"""
-    heads, seeds = [], []
+    each headline claim once (its original and its confirmations are one
+    claim), counted by its plan's verdict (results/looks.csv: plans, as
+    read_looks gives it), with the seeds of the look that decided it or,
+    undecided, of its latest look (issue 103: not every look's verdict)"""
+    looks = {}
     for name in names:
         rows = verdicts[name]
-        h, _ = headline_rows(rows)
-        heads += h
-        seeds += [seed_count(r, rows) for r in h]
-    if not heads:
+        for r in headline_rows(rows)[0]:
+            base, order = confirm_order(name)
+            looks.setdefault((base, r["claim"]), []).append((order, name, seed_count(r, rows), r))
+    if not looks:
         return ""
-    t = tally(heads)
+    t = {"holds": 0, "does not hold": 0}
+    seeds = []
+    for key, ls in looks.items():
+        ls.sort(key=lambda x: x[0])
+        plan = (plans or {}).get(key)
+        verdict = plan["verdict"] if plan else "undecided (no plan)"
+        if verdict in t:
+            t[verdict] += 1
+        by = [x for x in ls if plan and x[1] == plan["decided_by"]]
+        seeds.append((by or ls)[-1][2])
     decided = t["holds"] + t["does not hold"]
-    return (f"{decided} of {len(heads)} headline decided: {t['holds']} hold, "
+    return (f"{decided} of {len(looks)} headline decided under the plans: {t['holds']} hold, "
             f"{t['does not hold']} do not ({seed_span(seeds)})")
 
 
@@ -254,7 +266,13 @@ def rule_reproduces(r):
     if want is None:
         return False
     threshold, band = want
-    if not close(threshold, as_float(col(r, "threshold"))):
+    got = as_float(col(r, "threshold"))
+    if RATE_AT_MOST_RE.match(col(r, "expect")) and close(got, 0) and close(as_float(col(r, "paper_value")), 0):
+        # the paper's rate 0 as written, the rule's reading before issue 92
+        # (F x 0), which core/results still accepts: a claim frozen at its
+        # look keeps it (issue 103); it can only fail or stay undecided
+        return True
+    if not close(threshold, got):
         return False
     return band is None or close(band, as_float(col(r, "within")))
 
@@ -970,6 +988,52 @@ def headline_number(heads, plans):
             f"was declared. The other counts: [Summary](#summary).")
 
 
+SMALL_N = 5
+
+
+def is_direction_only(r, rows):
+    """the claim tests a direction with no minimum effect: its threshold (or
+    every cell's) is no effect, and it is no band and no rate"""
+    expect = col(r, "expect")
+    if "~" in expect or expect.startswith("rate(") or expect.startswith("count("):
+        return False
+    cells = [r] if not derived(r) else [x for x in rows if x["claim"].startswith(r["claim"] + "[")]
+    vals = [as_float(col(x, "threshold")) for x in cells]
+    return bool(vals) and all(v is not None and close(v, no_effect(x)) for v, x in zip(vals, cells))
+
+
+def decision_notes(heads, plans, rows_of):
+    """(decisions, on SMALL_N seeds or fewer, holds, holds that test a
+    direction only, claims that are a rate of 0 or 1): the decisions under
+    the plans, each read at its deciding look's row (issue 103)"""
+    decided = small = holds = direction = 0
+    for (base, claim), looks in looks_by_claim(heads).items():
+        plan = (plans or {}).get((base, claim))
+        if not plan or plan["verdict"] not in ("holds", "does not hold"):
+            continue
+        at = [(name, r) for _, name, r in looks if name == plan["decided_by"]]
+        if not at:
+            continue
+        name, r = at[0]
+        decided += 1
+        if seed_count(r, rows_of(name)) <= SMALL_N:
+            small += 1
+        if plan["verdict"] == "holds":
+            holds += 1
+            direction += is_direction_only(r, rows_of(name))
+    never = len({(confirm_order(name)[0], r["claim"]) for name, r in heads if NEVER_RATE_RE.match(col(r, "expect"))})
+    return decided, small, holds, direction, never
+
+
+def decision_line(heads, plans, rows_of):
+    """the page's second line: what the decisions rest on"""
+    decided, small, holds, direction, never = decision_notes(heads, plans, rows_of)
+    return (f"**{small} of the {decided} decisions rest on {SMALL_N} seeds or fewer** (at the look that "
+            f"decided them), **and {direction} of the {holds} holds test a direction only** (their threshold "
+            f"is no effect: any effect the claimed way counts). {never} claims are a rate of 0 or 1 as their "
+            f"paper states it, which the exact interval never reaches: they can fail, never hold.")
+
+
 def plan_cell(plan):
     """the plan's verdict of one claim, as looks.csv gives it"""
     if plan is None:
@@ -1205,6 +1269,8 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "# Claims and verdicts",
         "",
         headline_number(heads, plans),
+        "",
+        decision_line(heads, plans, verdicts.get),
         "",
         "Every reproduction's headline claims — the few its section's summary states, over which "
         "Holm's correction runs — with the paper's number each tests, the threshold, the seeds it had "

@@ -9,12 +9,20 @@ its words match that claim's verdict.
 
     python3 tests/verdict_prose/prose.py ROOT          # exit 1 on any finding
 
+A claim is cited by its id or by its words (issue 103): the id's words,
+three or more, in order ("the batch mean weight grows with batch" cites
+`batch-mean-weight-grows-with-batch`).
+
 What counts as stating an outcome (case-insensitive), and what it asks of
 the claims the sentence cites:
-  - "reproduced", "reproduces", "holds", "hold" (not after "do not"),
-    "confirmed", "confirms", a table cell "yes", "best": a claim that holds;
-  - "does not hold", "do not hold", "not reproduced", "does not reproduce",
-    a table cell "no": a claim that does not hold;
+  - "reproduced", "reproduces", "replicated", "replicates", "holds",
+    "hold" (not after "do not"), "confirmed", "confirms", "borne out",
+    "bears out", "upheld", "verified", a table cell "yes", "best": a claim
+    that holds;
+  - "does not hold", "do not hold", "not reproduced", "does not
+    reproduce", "not replicated", "does not replicate", "fails (failed) to
+    reproduce, replicate or hold", "refuted", "contradicted", "not borne
+    out", a table cell "no": a claim that does not hold;
   - "undecided", "inconclusive": an inconclusive claim;
   - "every seed", "in every seed", "K of N seeds": a cited claim whose seeds
     agree as many times as the sentence says (every seed: all of them);
@@ -40,11 +48,15 @@ in the same clause as the citation (clauses split at ';', '|', ', and',
 gn-batch-independent` holds, a later re-test, not counted under the plan",
 or "(`rms-lm/rms-as-ln`, post hoc, not counted under the plan)". A look
 said undecided needs no marker (it decides nothing against the plan). A
-claim with no pre-registered look yet has no plan verdict: its sentences
-are held to the cited sweep's verdict as before. The self-test plants
+claim with no pre-registered look yet is undecided under its plan (issue
+103): a post hoc look's decided verdict is said only with its status in
+its clause, "post hoc" or the marker. The self-test plants
 "reproduced" (or "not reproduced") beside every look whose decided verdict
 its plan does not give, from the committed results/looks.csv, and fails
-unless each is found, and unless the marker clears it.
+unless each is found, and unless the marker clears it; and the nine forms
+of issue 103 (the class above, the synonyms, a claim cited by its words,
+a summary cell, a synonym citing no claim) planted on known rows must each
+be found.
 A sentence with words of several kinds (one claim holds, another does not)
 passes when each cited claim matches one of its kinds and each kind is
 matched by one cited claim. Generated blocks (<!-- BEGIN VERDICTS -->),
@@ -60,10 +72,14 @@ import sys
 
 PAGES = ("README.md", "results/README.md", "results/reproductions.md")
 
+# a verdict word and its synonyms (issue 103: "replicates", "borne out")
+POSITIVE = (r"reproduced|reproduces|replicated|replicates|holds?|confirmed|confirms|best|borne out|bears out|"
+            r"upheld|verified")
 KINDS = {
-    "holds": re.compile(r"\b(reproduced|reproduces|holds?|confirmed|confirms|best)\b|\|\s*yes\s*(?=\|)", re.I),
-    "does not hold": re.compile(r"\b(does not hold|do not hold|not reproduced|does not reproduce)\b|\|\s*no\s*(?=\|)",
-                                re.I),
+    "holds": re.compile(r"\b(%s)\b|\|\s*yes\s*(?=\|)" % POSITIVE, re.I),
+    "does not hold": re.compile(r"\b(does not hold|do not hold|not reproduced|does not reproduce|not replicated|"
+                                r"does not replicate|fails to (?:reproduce|replicate|hold)|failed to (?:reproduce|"
+                                r"replicate|hold)|refuted|contradicted)\b|\|\s*no\s*(?=\|)", re.I),
     "inconclusive": re.compile(r"\b(undecided|inconclusive)\b", re.I),
 }
 # the marker of a look whose verdict the claim's plan does not count (a
@@ -72,7 +88,8 @@ KINDS = {
 NOT_COUNTED = re.compile(r"\bnot counted under the plan\b", re.I)
 PLAN_CLAUSE = re.compile(r"[;|]|, and |, but | — ")
 # "not reproduced" is the negative, not "reproduced"
-NEGATED = re.compile(r"\b(not|never)\s+(reproduced|reproduces|holds|confirmed|confirms)\b", re.I)
+NEGATED = re.compile(r"\b(not|never)\s+(reproduced|reproduces|replicated|replicates|holds|confirmed|confirms|"
+                     r"borne out|upheld|verified)\b", re.I)
 EVERY_SEED = re.compile(r"\bevery seed\b", re.I)
 K_OF_N = re.compile(r"\b(\d+) of (\d+) seeds\b", re.I)
 # "needs 43", "need 34, 394, 75", "needs 1,643": the seeds an undecided
@@ -112,12 +129,14 @@ def read_plans(root):
         return plans
     with f:
         for r in csv.DictReader(f):
-            if r["verdict"].startswith("undecided"):
-                continue
+            # a claim no pre-registered look has decided is undecided under
+            # its plan (issue 103): a post hoc look's "does not hold" is not
+            # its verdict, and is said only with its status beside it
+            verdict = "inconclusive" if r["verdict"].startswith("undecided") else r["verdict"]
             for look in r["looks"].split("; "):
                 m = re.match(r"[^\s:]+", look)
                 if m:
-                    plans[(m.group(0), r["claim"])] = (r["verdict"], r["decided_by"])
+                    plans[(m.group(0), r["claim"])] = (verdict, r["decided_by"])
     return plans
 
 
@@ -220,24 +239,68 @@ def counted(rows, plans, sentence, c):
     else the row's own verdict. Also (row, plan, clauses) for each row whose
     own verdict is decided, differs from its plan's and is not marked"""
     at = [m.start() for m in re.finditer(re.escape("`%s`" % c), sentence)]
+    at += [m.start() for m in WORDS_CITED.get(c, ())]
     clauses = [clause_at(sentence, i) for i in at]
     marked = bool(clauses) and all(NOT_COUNTED.search(x) for x in clauses)
+    # a look of a claim its plan has not decided: "post hoc" is its status too
+    undecided_marked = bool(clauses) and all(NOT_COUNTED.search(x) or SAYS_POST_HOC.search(x) for x in clauses)
     vs, unplanned = set(), []
     for r in verdict_rows(rows, c):
         plan = plans.get((r["_sweep"], r["claim"])) if plans else None
-        if plan is None:
+        if plan is None or r["verdict"] == "described":
             vs.add(r["verdict"])
             continue
         vs.add(plan[0])
         if r["verdict"] != plan[0]:
-            if marked or r["verdict"] == "inconclusive":
+            if marked or r["verdict"] in ("inconclusive", "described") or \
+                    (not plan[1] and undecided_marked):
                 vs.add(r["verdict"])
             else:
                 unplanned.append((r, plan, clauses))
     return vs, unplanned
 
 
+# a claim cited by its words (issue 103): its id's words, three or more, in
+# order with blanks or hyphens between, outside backticks ("the batch mean
+# weight grows with batch" is `batch-mean-weight-grows-with-batch`); set per
+# sentence by check_unit: {id: [match, ...]}
+WORDS_CITED = {}
+_WORD_IDS = {}
+
+
+def word_ids(rows):
+    """{first word: [(id, its words' pattern)]} of the ids of three words or more"""
+    key = id(rows)
+    if key not in _WORD_IDS:
+        out = {}
+        for cid in rows:
+            if "/" in cid or "[" in cid:
+                continue
+            words = [w for w in re.split(r"[-_.]", cid.lower()) if w]
+            if len(words) >= 3 and all(re.match(r"^[a-z0-9]+$", w) for w in words):
+                pattern = re.compile(r"\b" + r"[\s-]+".join(map(re.escape, words)) + r"\b", re.I)
+                out.setdefault(words[0], []).append((cid, pattern))
+        _WORD_IDS.clear()
+        _WORD_IDS[key] = out
+    return _WORD_IDS[key]
+
+
+def cited_by_words(sentence, rows):
+    """{id: [matches]} of the claims the sentence names by their words"""
+    plain = CITE.sub(lambda m: " " * len(m.group(0)), sentence)
+    present = set(re.findall(r"[a-z0-9]+", plain.lower()))
+    out = {}
+    for first in present:
+        for cid, pattern in word_ids(rows).get(first, ()):
+            found = list(pattern.finditer(plain))
+            if found:
+                out[cid] = found
+    return out
+
+
 def check_unit(path, line, sentence, rows, plans=None):
+    WORDS_CITED.clear()
+    WORDS_CITED.update(cited_by_words(sentence, rows))
     # an id's own words (`gn-swap-best-at-4`) are not the sentence's
     kinds = kinds_of(CITE.sub(" ", sentence))
     every = EVERY_SEED.search(sentence)
@@ -250,6 +313,7 @@ def check_unit(path, line, sentence, rows, plans=None):
     if not kinds and not every and not k_of_n and not ((needs or needs_cells) and CITE.search(sentence)):
         return []
     cited = [c for c in CITE.findall(sentence) if verdict_rows(rows, c)]
+    cited += [c for c in sorted(WORDS_CITED) if c not in cited and not any(x.endswith("/" + c) for x in cited)]
     where = "%s:%d" % (path, line)
     short = sentence if len(sentence) < 160 else sentence[:157] + "..."
     if not cited:
@@ -536,6 +600,47 @@ def self_test():
         if not ok:
             failures += 1
             print("self-test: %r gave %s, want %s" % (sentence, got or "nothing", want or "nothing"))
+    failures += nine_forms(row)
+    return failures
+
+
+def nine_forms(row):
+    """issue 103's nine planted sentences, each of which must be found: a
+    verdict word (or a synonym) beside a claim cited by id or by its words,
+    held to its plan, where a claim no pre-registered look has decided is
+    undecided whatever its post hoc look says; and the same claims said
+    right (or marked) pass"""
+    rows = {}
+    for r in (row("sw", "grows-with-batch", "does not hold"), row("sw", "level", "holds"),
+              row("sw", "held", "inconclusive"), row("sw-confirm", "held", "holds")):
+        rows.setdefault(r["claim"], []).append(r)
+        rows.setdefault(r["_sweep"] + "/" + r["claim"], []).append(r)
+    plans = {("sw", "grows-with-batch"): ("inconclusive", ""), ("sw", "level"): ("inconclusive", ""),
+             ("sw", "held"): ("holds", "sw-confirm"), ("sw-confirm", "held"): ("holds", "sw-confirm")}
+    forms = [
+        "`sw/grows-with-batch` does not hold.",                 # undecided under its plan: the class
+        "`sw/level` holds.",
+        "`sw/level` replicates here.",                           # synonyms
+        "`sw/level` is borne out.",
+        "`sw/level` was reproduced on these seeds.",
+        "`sw-confirm/held` fails to replicate.",                 # a negative synonym against a plan's hold
+        "The claim that grows with batch does not hold here.",   # cited by its words, no id
+        "| switchable | yes | `sw/level` |",                     # a summary row's cell
+        "The batch weight's growth is borne out.",               # a synonym that cites no claim
+    ]
+    failures = 0
+    for sentence in forms:
+        if not check_unit("planted", 1, sentence, rows, plans):
+            failures += 1
+            print("self-test: the planted %r passes" % sentence)
+    for sentence in ["`sw/grows-with-batch` (a post hoc look: undecided under its plan) does not hold.",
+                     "`sw/level` is undecided under its plan.", "`sw-confirm/held` holds.",
+                     "`sw/level` replicates here, a later re-test, not counted under the plan.",
+                     "The claim that grows with batch is undecided: no look its plan counts."]:
+        got = check_unit("planted", 1, sentence, rows, plans)
+        if got:
+            failures += 1
+            print("self-test: %r gave %s, want nothing" % (sentence, got))
     return failures
 
 

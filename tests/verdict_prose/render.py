@@ -209,6 +209,10 @@ def render_results(root, text, verdicts, problems):
 ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md|README\.md)?#(\d+)-[^)]*\)[^|]* \|.*\|$", re.M)
 
 
+# results/looks.csv, which the "computed" column counts by (main reads it)
+PLANS = {}
+
+
 def render_table(text, of_section, verdicts, problems, page):
     """the summary table's last column, 'computed', from the row's section"""
     lines = text.split("\n")
@@ -230,7 +234,7 @@ def render_table(text, of_section, verdicts, problems, page):
         if names is None:
             problems.append(f"{page}: the row for §{number} links a section results/README.md does not have")
             continue
-        value = claims_page.computed_cell(verdicts, names) or "no claims computed"
+        value = claims_page.computed_cell(verdicts, names, PLANS) or "no claims computed"
         most = claims_page.most_seeds(verdicts, names)
         for stated in claims_page.stated_seeds(cells[2:header_cells - 1]):
             if names and stated > most:
@@ -483,6 +487,33 @@ def self_test():
     if claims_page.unholdable_rates(never) != [("x", "zero"), ("x", "one")]:
         failures += 1
         print(f"render.py self-test: unholdable_rates gave {claims_page.unholdable_rates(never)}", file=sys.stderr)
+    # the paper's rate 0 as written (F x 0) is the rule's, not a fitted threshold (issue 103)
+    if claims_page.fitted_thresholds({"x": [row("never", "0", half, "0", expect="rate(a diverged) <= 0")]}):
+        failures += 1
+        print("render.py self-test: a rate at most 0 from the paper's rate 0 was called fitted", file=sys.stderr)
+    # the "computed" column counts each claim once, by its plan (issue 103):
+    # a post hoc look that holds and a confirmation left undecided are 0 of 1
+    looks = {"y": [dict(row("c", "0"), a_values="1:0.1 2:0.2 3:0.3", verdict="holds")],
+             "y-confirm": [dict(row("c", "0"), a_values="4:0.1 5:0.2 6:0.3 7:0.1", verdict="inconclusive")]}
+    for plans, want in [({("y", "c"): {"verdict": "inconclusive", "decided_by": "y-confirm"}},
+                         "0 of 1 headline decided under the plans: 0 hold, 0 do not (4 seeds)"),
+                        ({("y", "c"): {"verdict": "holds", "decided_by": "y"}},
+                         "1 of 1 headline decided under the plans: 1 hold, 0 do not (3 seeds)")]:
+        got = claims_page.computed_cell(looks, ["y", "y-confirm"], plans)
+        if got != want:
+            failures += 1
+            print(f"render.py self-test: computed_cell gave {got!r}, want {want!r}", file=sys.stderr)
+    # claims.md's second line (issue 103): a hold at 3 seeds with threshold 0
+    # is on few seeds and a direction only; by 0.1 (on 6 seeds) it is neither
+    for threshold, seeds, want in [("0", "1:1 2:1 3:1", (1, 1, 1, 1, 0)),
+                                   ("0.1", "1:1 2:1 3:1 4:1 5:1 6:1", (1, 0, 1, 0, 0))]:
+        r = dict(row("c", threshold), a_values=seeds, verdict="holds")
+        got = claims_page.decision_notes([("y-confirm", r)], {("y", "c"): {"verdict": "holds",
+                                                                          "decided_by": "y-confirm"}},
+                                         {"y-confirm": [r]}.get)
+        if got != want:
+            failures += 1
+            print(f"render.py self-test: decision_notes gave {got}, want {want}", file=sys.stderr)
     failures += looks_self_test()
     failures += plan_ledger_self_test()
     failures += claims_page_self_test()
@@ -503,6 +534,7 @@ def main():
         sys.exit(f"render.py: no results/*/verdicts.csv under {root}")
     problems = []
     pages = {}
+    PLANS.update(claims_page.read_looks(root) or {})
     path = os.path.join(root, "results", "README.md")
     old = open(path).read()
     new, of_section = render_results(root, old, verdicts, problems)
@@ -525,10 +557,6 @@ def main():
         problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
     if claims_page.read_looks(root) is None:
         problems.append(f"{claims_page.LOOKS_FILE}: missing; write it with: build/normlab verdict --looks results")
-    for name, claim in claims_page.unholdable_rates(verdicts):
-        problems.append(f"results/{name}/verdicts.csv: headline claim {claim} is a rate at most 0 or at least 1, "
-                        "which the exact (Clopper-Pearson) interval never reaches at any number of seeds: it can "
-                        "never hold; write the bound the paper allows (results/usage.md, threshold_rule)")
     for name, claim in claims_page.fitted_thresholds(verdicts):
         problems.append(f"results/{name}/verdicts.csv: headline claim {claim}'s threshold lies within its "
                         f"interval's half-width of the effect, and no threshold_rule puts it there (none is "

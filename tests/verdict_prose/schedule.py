@@ -4,10 +4,11 @@ usage: schedule.py ROOT            print the confirmations to run next
        schedule.py ROOT --check    the same, after the checks below
 
 Reads the committed rule, experiments/schedule/rule.yaml (its comment states
-it), and prints each confirmation it schedules: the experiment, its claims,
-the fresh seeds, n, and the estimated CPU time of the cells the claims
-compare; then those past the budget and past the cap, each with its cost,
-and the claims power gives no number for. The inputs are committed files
+it), and prints each look it schedules, a confirmation or a pilot: the
+experiment, its claims, the fresh seeds, n, the estimated CPU time of the
+cells the claims compare and the runs that price it (1-thread runs where
+there are, with their machine); then those past the budget, each with its
+cost. The inputs are committed files
 alone: results/looks.csv (`normlab verdict --looks results`), each look's
 results/NAME/verdicts.csv, summary.csv and runs/*/summary.json, and
 experiments/*.yaml (a confirmation file committed without runs); no clock,
@@ -17,7 +18,14 @@ no machine.
 archive HEAD` of those files, extracted to a temporary directory (the
 schedule is a function of the commit, not of the working tree); in a copy,
 a planted seeds_power on the cheapest confirmation's claim moves its n by
-the rule, and its runs made 1000 times dearer move it off the top.
+the rule, and its runs made 1000 times dearer move it off the top. And the
+schedule is the only way a confirmation enters (issue 103): each
+confirmation file committed while the rule was committed must be what the
+schedule, run with the code and inputs of the file's parent commit,
+printed within its budget (its claims, its grid's cells, its seeds, n);
+any other fails, and so does a grid changed after that commit. The
+comparison is first shown to refuse planted files (another name, a seed
+more, other seeds, a claim more or less, a cell more).
 """
 import csv
 import fnmatch
@@ -37,7 +45,8 @@ import claims_page as cp  # noqa: E402
 import history  # noqa: E402
 
 RULE_FILE = os.path.join("experiments", "schedule", "rule.yaml")
-RULE_KEYS = {"min_seeds": int, "margin": float, "cap_seeds": int, "budget_cpu_hours": float, "seed_block": int}
+RULE_KEYS = {"min_seeds": int, "margin": float, "min_pilot_seeds": int, "budget_cpu_hours": float,
+             "seed_block": int}
 # the committed files the schedule reads (for --check's archive)
 INPUTS = [RULE_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
           "results/*/summary.csv", "results/*/runs/*/summary.json", "experiments/*.yaml",
@@ -165,7 +174,7 @@ class Sweep:
         self.name = name
         self.rows = read_csv(os.path.join(root, "results", name, "summary.csv")) or []
         self.columns = set(self.rows[0]) if self.rows else set()
-        self.cpu = {}
+        self.cpu, self.one_thread, self.host = {}, {}, {}
         for r in self.rows:
             try:
                 with open(os.path.join(root, "results", name, "runs", r["run"], "summary.json")) as f:
@@ -175,6 +184,10 @@ class Sweep:
             wall, threads = cp.as_float(s.get("wall_s")), cp.as_float(s.get("threads")) or 1
             if wall:
                 self.cpu[r["run"]] = wall * threads
+                busy, usable = cp.as_float(s.get("busy_cores_at_start")), cp.as_float(s.get("usable_cores"))
+                # a 1-thread run that started with a core free: a price (issue 103)
+                self.one_thread[r["run"]] = threads == 1 and (busy is None or usable is None or busy < usable)
+                self.host[r["run"]] = f"{s.get('host') or '?'}, {s.get('cpu_kernels') or '?'} kernels"
 
     def runs_of(self, cell):
         """the runs a cell's selectors pick (a key the grid does not vary is
@@ -190,6 +203,9 @@ class Sweep:
         if not runs or any(run not in self.cpu for run in runs):
             return None
         return sum(self.cpu[run] for run in runs) / len(self.seeds_of(runs))
+
+    def priced_at_one_thread(self, runs):
+        return bool(runs) and all(self.one_thread.get(run) for run in runs)
 
     def max_seed(self):
         return max((int(cp.as_float(r.get("seed")) or 0) for r in self.rows), default=0)
@@ -245,9 +261,9 @@ def hours(seconds):
 
 def schedule(root):
     """the schedule as data: {"rule", "run": [...], "past_budget": [...],
-    "past_cap": [...], "no_number": [...], "unpriced": [...]}; each entry
-    {"name", "base", "claims": [(claim, n, power, look)], "n", "seeds":
-    (first, last), "cost_s", "per_seed_s", "cells", "pending"}"""
+    "unpriced": [...]}; each entry {"name", "base", "claims": [(claim, n,
+    power, look, its seeds)], "n", "seeds": (first, last), "cost_s",
+    "per_seed_s", "cells", "pending", "pilot", "priced_from"}"""
     rule = read_rule(root)
     verdicts = read_verdicts(root)
     plans = cp.read_looks(root)
@@ -284,11 +300,18 @@ def schedule(root):
         power = cp.power_seeds(r)
         return (max(rule["min_seeds"], math.ceil(rule["margin"] * power)) if power else None), power
 
+    looks_by_base = {}
+    for name in set(verdicts) | set(sweeps):
+        looks_by_base.setdefault(cp.confirm_order(name)[0], []).append(name)
+
     # open claims, grouped by original; a claim a committed confirmation
-    # file keeps is scheduled by that file
+    # file keeps is scheduled by that file. A claim whose latest look had
+    # fewer than min_pilot_seeds seeds, or whose power gives no number,
+    # gets a pilot of min_pilot_seeds first (its spread too loose to size
+    # n from); the rest a confirmation at n, uncapped: the budget decides
     covered = {(cp.confirm_order(name)[0], m.group(1)) for name, text in pending
                for m in history.ID_RE.finditer(text)}
-    groups, past_cap, no_number = {}, [], []
+    groups, pilots = {}, {}
     looks_of = cp.looks_by_claim(heads)
     for (base, claim), looks in sorted(looks_of.items()):
         plan = plans.get((base, claim))
@@ -297,22 +320,29 @@ def schedule(root):
             continue
         _, look, r = looks[-1]
         n, power = n_of(r)
-        item = {"claim": claim, "n": n, "power": power, "look": look,
+        seeds = cp.seed_count(r, verdicts[look])
+        item = {"claim": claim, "n": n, "power": power, "look": look, "seeds": seeds,
                 "cells": {(look, c) for c in claim_cells(verdicts[look], r)}}
-        if n is None:
-            no_number.append(entry(base, [item], None, sweep, max_seed, top_order, rule))
-        elif n > rule["cap_seeds"]:
-            past_cap.append(entry(base, [item], n, sweep, max_seed, top_order, rule))
+        if n is None or seeds < rule["min_pilot_seeds"]:
+            item["n"] = rule["min_pilot_seeds"]
+            pilots.setdefault(base, []).append(item)
         else:
             groups.setdefault(base, []).append(item)
-    planned = [entry(base, items, max(i["n"] for i in items), sweep, max_seed, top_order, rule)
-               for base, items in sorted(groups.items())]
+    planned = []
+    for base in sorted(set(groups) | set(pilots)):
+        for items, pilot in ((groups.get(base), False), (pilots.get(base), True)):
+            if items:
+                e = entry(base, items, max(i["n"] for i in items), sweep, max_seed, top_order, rule,
+                          looks_by_base.get(base, ()), pilot)
+                planned.append(e)
+                # a second entry of the same original takes the next name and seeds
+                top_order[base] = top_order.get(base, 0) + 1
+                max_seed[base] = e["seeds"][1]
     for name, text in pending:
-        planned.append(pending_entry(name, text, looks_of, verdicts, sweep))
+        planned.append(pending_entry(name, text, looks_of, verdicts, sweep, looks_by_base))
     priced = sorted((e for e in planned if e["cost_s"] is not None),
                     key=lambda e: (not e["pending"], e["cost_s"], e["name"]))
-    out = {"rule": rule, "run": [], "past_budget": [], "past_cap": sorted(past_cap, key=cost_key),
-           "no_number": no_number, "unpriced": [e for e in planned if e["cost_s"] is None]}
+    out = {"rule": rule, "run": [], "past_budget": [], "unpriced": [e for e in planned if e["cost_s"] is None]}
     spent = 0.0
     for e in priced:
         if not out["past_budget"] and spent + e["cost_s"] <= rule["budget_cpu_hours"] * 3600:
@@ -328,40 +358,56 @@ def cost_key(e):
     return (e["cost_s"] is None, e["cost_s"] or 0, e["name"])
 
 
-def entry(base, items, n, sweep, max_seed, top_order, rule):
-    """a confirmation of base keeping these claims at n seeds"""
+def entry(base, items, n, sweep, max_seed, top_order, rule, base_looks=(), pilot=False):
+    """a confirmation (or a pilot) of base keeping these claims at n seeds"""
     cells = set()
     for i in items:
         cells |= i["cells"]
-    per_seed = cells_cost(cells, sweep)
+    per_seed, sources = cells_cost(cells, sweep, base_looks)
     first = fresh_start(max_seed.get(base, 0), rule["seed_block"])
     order = top_order.get(base, 0) + 1
     return {"name": base + "-confirm" + ("" if order == 1 else str(order)), "base": base,
-            "claims": [(i["claim"], i["n"], i["power"], i["look"]) for i in items], "n": n,
+            "claims": [(i["claim"], i["n"], i["power"], i["look"], i["seeds"]) for i in items], "n": n,
             "seeds": (first, first + n - 1) if n else None, "per_seed_s": per_seed,
-            "cost_s": per_seed * n if per_seed is not None and n else None, "cells": len(cells), "pending": False}
+            "cost_s": per_seed * n if per_seed is not None and n else None,
+            # distinct cells: one given by two looks (an original's and its confirmation's) is one
+            "cells": len({c for _, c in cells}), "pending": False,
+            "pilot": pilot, "priced_from": sorted(sources)}
 
 
-def cells_cost(cells, sweep):
-    """CPU seconds per seed of these cells, each (look, selectors) read from
-    its look's runs; one cell given by two looks counts once (the later
-    look's); None where a look has no runs to price"""
+def cells_cost(cells, sweep, base_looks=()):
+    """(CPU seconds per seed of these cells, where each price came from):
+    each cell (look, selectors) priced from 1-thread runs (started with a
+    core free) of the latest of its original's looks that has them, else
+    from its own look's runs at wall_s x threads, said so (issue 103: a
+    loaded 2-thread look priced signal-propagation 20x too dear); one cell
+    given by two looks counts once (the later look's); cost None where a
+    look has no runs to price"""
     by_cell = {}
     for look, cell in sorted(cells, key=lambda lc: (cp.confirm_order(lc[0])[1], lc[0])):
         by_cell[cell] = look
-    by_look = {}
+    by_look, sources = {}, set()
     for cell, look in by_cell.items():
-        by_look.setdefault(look, set()).update(sweep(look).runs_of(dict(cell)))
+        chosen = look
+        for other in sorted(base_looks, key=lambda n: -cp.confirm_order(n)[1]):
+            if sweep(other).priced_at_one_thread(sweep(other).runs_of(dict(cell))):
+                chosen = other
+                break
+        runs = sweep(chosen).runs_of(dict(cell))
+        by_look.setdefault(chosen, set()).update(runs)
+        hosts = sorted({sweep(chosen).host.get(run, "?") for run in runs})
+        sources.add(f"{chosen} at 1 thread ({'; '.join(hosts)})" if sweep(chosen).priced_at_one_thread(runs)
+                    else f"{chosen}, no 1-thread run: wall x threads")
     total = 0.0
     for look, runs in sorted(by_look.items()):
         c = sweep(look).cost_per_seed(runs)
         if c is None:
-            return None
+            return None, sources
         total += c
-    return total if by_look else None
+    return (total if by_look else None), sources
 
 
-def pending_entry(name, text, looks_of, verdicts, sweep):
+def pending_entry(name, text, looks_of, verdicts, sweep, looks_by_base=None):
     """a confirmation file committed without runs: its own seeds, priced as
     a scheduled one is, at the cells its claims compare in their latest
     look (the grid's cartesian product would count cells its exclude:
@@ -377,12 +423,14 @@ def pending_entry(name, text, looks_of, verdicts, sweep):
             continue
         _, look, r = looks[-1]
         cells |= {(look, c) for c in claim_cells(verdicts[look], r)}
-    per_seed = None if unlooked or not cells else cells_cost(cells, sweep)
+    per_seed, sources = (None, set()) if unlooked or not cells else \
+        cells_cost(cells, sweep, (looks_by_base or {}).get(base, ()))
     n = len(seeds)
-    return {"name": name, "base": base, "claims": [(c, n, None, None) for c in ids], "n": n,
+    return {"name": name, "base": base, "claims": [(c, n, None, None, None) for c in ids], "n": n,
             "seeds": (seeds[0], seeds[-1]) if seeds else None, "per_seed_s": per_seed,
             "cost_s": per_seed * n if per_seed is not None and n else None,
-            "cells": len(cells) if per_seed is not None else None, "pending": True}
+            "cells": len({c for _, c in cells}) if per_seed is not None else None, "pending": True,
+            "pilot": bool(re.search(r"^plan:.*\bpilots:", text, re.M)), "priced_from": sorted(sources)}
 
 
 def fmt_hours(seconds):
@@ -394,32 +442,34 @@ def describe(e):
     seeds = f"seeds {e['seeds'][0]}-{e['seeds'][1]}" if e["seeds"] else "no seeds"
     per = (f", {e['per_seed_s']:.1f} CPU-s per seed" if e["per_seed_s"] is not None else "")
     cells = f" of {e['cells']} cells" if e["cells"] else ""
-    if e["n"] is None:
-        head = f"{e['name']}: no n" + (f"; {e['per_seed_s']:.1f} CPU-s per seed{cells}" if e["per_seed_s"] else "")
-    else:
-        head = (f"{e['name']}: {seeds}, n {e['n']}, {fmt_hours(e['cost_s'])}{cells}{per}"
-                + (" (committed, not yet run)" if e["pending"] else ""))
+    head = (f"{e['name']}: {seeds}, n {e['n']}, {fmt_hours(e['cost_s'])}{cells}{per}"
+            + (", a pilot" if e.get("pilot") else "") + (" (committed, not yet run)" if e["pending"] else ""))
     lines = [head]
-    for claim, n, power, look in e["claims"]:
+    for claim, n, power, look, had in e["claims"]:
         if look is None:
             lines.append(f"    {claim}")
         elif power is None:
-            lines.append(f"    {claim}: power gives no number at its latest look, {look}")
+            lines.append(f"    {claim}: power gives no number at its latest look, {look} ({had} seed{'s' * (had != 1)}); "
+                         f"a pilot of {n}")
+        elif e.get("pilot"):
+            lines.append(f"    {claim}: power 0.8 asks {power} at its latest look, {look}, from {had} seeds; "
+                         f"a pilot of {n}")
         else:
-            lines.append(f"    {claim}: power 0.8 asks {power} at its latest look, {look}; n {n}")
+            lines.append(f"    {claim}: power 0.8 asks {power} at its latest look, {look} ({had} seeds); n {n}")
+    if e.get("priced_from"):
+        lines.append(f"    priced from: {'; '.join(e['priced_from'])}")
     return lines
 
 
 def render(s):
     rule = s["rule"]
-    out = [f"# The next confirmations by {RULE_FILE}: n = max({rule['min_seeds']}, ceil({rule['margin']:g} x the "
-           f"seeds power 0.8 asks at the claim's latest look)), at most {rule['cap_seeds']}; cheapest first within "
-           f"{rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the cells compared "
-           "(summary.json wall_s x threads)", ""]
+    out = [f"# The next looks by {RULE_FILE}: a claim whose latest look had {rule['min_pilot_seeds']} seeds or "
+           f"more gets a confirmation at n = max({rule['min_seeds']}, ceil({rule['margin']:g} x the seeds power 0.8 "
+           f"asks at that look)), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}; "
+           f"cheapest first within {rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the "
+           "cells compared, from 1-thread runs where there are (summary.json wall_s x threads)", ""]
     sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of {rule['budget_cpu_hours']:g}), in this order"),
                 ("past_budget", "Past the budget"),
-                ("past_cap", f"Past the cap (n above {rule['cap_seeds']})"),
-                ("no_number", "No n (power gives no number at the latest look)"),
                 ("unpriced", "Not priced (no runs of the cells to price)")]
     for key, title in sections:
         out.append(f"## {title}: {len(s[key])}")
@@ -475,6 +525,189 @@ def check(root):
     return failures
 
 
+# ---- a confirmation enters only as the schedule printed it (issue 103) ----
+
+EXCLUDE_RE = re.compile(r"^exclude:\s*\n((?:[ \t]+.*\n?)*)", re.M)
+ENTRY_RE = re.compile(r"^\d+\. (\S+): seeds (\d+)-(\d+), n (\d+), .*? of (\d+) cells")
+CLAIM_LINE_RE = re.compile(r"^    (?!priced from:)([^\s:]+)")
+# the schedule's own code and inputs, archived at a registration's parent
+PRINT_INPUTS = INPUTS + ["tests/verdict_prose/*.py", "tests/verdict_prose/*.tsv"]
+
+
+def flow_items(text):
+    """the top-level items of a flow list's inside ("[a, b], [c]" -> two)"""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return [x.strip("'\"") for x in out]
+
+
+def file_facts(text):
+    """what a confirmation file registers: (claim ids, seeds, cells): its
+    grid's cells (the product of its keys other than seed, less those its
+    exclude: drops), each a frozenset of (key, value)"""
+    grid = {}
+    m = GRID_RE.search(text)
+    for line in (m.group(1).split("\n") if m else []):
+        g = re.match(r"^[ \t]+([A-Za-z_][A-Za-z0-9_.]*):\s*\[(.*)\]\s*(?:#.*)?$", line)
+        if g:
+            grid[g.group(1)] = flow_items(g.group(2))
+    seeds = [int(v) for v in grid.pop("seed", []) if v.isdigit()]
+    excludes = []
+    m = EXCLUDE_RE.search(text)
+    for line in (m.group(1).split("\n") if m else []):
+        e = re.match(r"^[ \t]+-\s*\{(.*)\}\s*(?:#.*)?$", line)
+        if e:
+            excludes.append(dict((k.strip(), v.strip().strip("'\"")) for k, _, v in
+                                 (kv.partition(":") for kv in flow_items(e.group(1)))))
+    cells = [frozenset()]
+    for key, values in grid.items():
+        cells = [c | {(key, v)} for c in cells for v in values]
+    cells = [c for c in cells if not any(all(same_value(v, dict(c).get(k, "")) for k, v in ex.items())
+                                          for ex in excludes)]
+    ids = [m.group(1) for m in history.ID_RE.finditer(text)]
+    return ids, seeds, cells
+
+
+def printed_entries(text):
+    """{name: (claim ids, first seed, last seed, n, cells)} of the
+    confirmations a schedule's print runs within its budget"""
+    out, current, within = {}, None, False
+    for line in text.split("\n"):
+        if line.startswith("## "):
+            within = line.startswith("## Within the budget")
+            current = None
+            continue
+        m = ENTRY_RE.match(line)
+        if within and m:
+            current = m.group(1)
+            out[current] = ([], int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)))
+            continue
+        c = CLAIM_LINE_RE.match(line)
+        if within and current and c:
+            out[current][0].append(c.group(1))
+    return out
+
+
+def as_printed(name, text, printed):
+    """why a confirmation file is not what the print scheduled (None: it is)"""
+    if name not in printed:
+        return f"the schedule did not print {name} within its budget ({', '.join(sorted(printed)) or 'nothing'})"
+    claims, first, last, n, n_cells = printed[name]
+    ids, seeds, cells = file_facts(text)
+    why = []
+    if sorted(ids) != sorted(claims):
+        why.append(f"claims {', '.join(sorted(ids))}, printed {', '.join(sorted(claims))}")
+    if seeds != list(range(first, last + 1)):
+        why.append(f"seeds {seeds[:1]}..{seeds[-1:]} ({len(seeds)}), printed {first}-{last}")
+    if len(seeds) != n:
+        why.append(f"n {len(seeds)}, printed {n}")
+    if len(cells) != n_cells:
+        why.append(f"{len(cells)} cells, printed {n_cells}")
+    return "; ".join(why) or None
+
+
+_PRINTS = {}
+
+
+def print_at(root, commit):
+    """what `schedule.py .` printed at COMMIT (its own code, its committed
+    inputs); None where the rule was not there yet"""
+    if commit in _PRINTS:
+        return _PRINTS[commit]
+    out = None
+    if git(root, "cat-file", "-e", f"{commit}:{RULE_FILE}").returncode == 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = git(root, "ls-tree", "-r", "-z", "--name-only", commit).stdout.decode("utf-8", "replace")
+            paths = [p for p in tree.split("\0") if p and any(fnmatch.fnmatchcase(p, pat) for pat in PRINT_INPUTS)]
+            tar = git(root, "archive", "--format=tar", commit, "--", *paths)
+            subprocess.run(["tar", "-x", "-C", tmp], input=tar.stdout, capture_output=True)
+            p = subprocess.run([sys.executable, os.path.join(tmp, "tests", "verdict_prose", "schedule.py"), tmp],
+                               capture_output=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+            out = p.stdout.decode("utf-8", "replace") if p.returncode == 0 else \
+                f"(schedule.py failed there: {p.stderr.decode('utf-8', 'replace').strip()})"
+    _PRINTS[commit] = out
+    return out
+
+
+def registrations(root):
+    """each confirmation file committed while a rule was committed: as the
+    schedule at its parent commit printed it (its claims, cells, seeds, n,
+    read from the file as that commit added it; its seeds and cells as the
+    working tree has them too: a grid changed after the registration is
+    another sweep)"""
+    failures = []
+    tracked = git(root, "ls-files", "--", "experiments/*.yaml").stdout.decode().split()
+    for path in sorted(tracked):
+        name = os.path.basename(path)[:-5]
+        if not cp.is_confirmation(name):
+            continue
+        added = git(root, "log", "--diff-filter=A", "--format=%H", "--", path).stdout.decode().split()
+        if not added:
+            continue
+        commit = added[-1]
+        printed = print_at(root, commit + "^")
+        if printed is None:
+            continue
+        text = git(root, "show", f"{commit}:{path}").stdout.decode("utf-8", "replace")
+        why = as_printed(name, text, printed_entries(printed))
+        if why is None:
+            _, seeds, cells = file_facts(text)
+            _, now_seeds, now_cells = file_facts(open(os.path.join(root, path)).read())
+            if (now_seeds, sorted(map(sorted, now_cells))) != (seeds, sorted(map(sorted, cells))):
+                why = "its grid (seeds or cells) changed after its registration"
+        if why:
+            failures.append(f"{path} (committed in {commit[:9]}) is not what the schedule printed at its parent "
+                            f"commit: {why}")
+    return failures
+
+
+def registration_plants(root):
+    """the comparison fails on each planted difference from a print: an
+    unprinted name, a seed more, another first seed, a claim more or less,
+    a cell more; a file written as printed passes"""
+    failures = []
+    printed = {"x-confirm2": (["p", "q"], 701, 709, 9, 2)}
+    good = ("name: x-confirm2\ngrid:\n  model.norm.type: [batch, group, layer]\n  train.lr: [0.1]\n"
+            "  seed: [{seeds}]\nexclude:\n  - {{model.norm.type: layer}}\nclaims:\n  - id: p\n  - id: q\n")
+    seeds = ", ".join(str(i) for i in range(701, 710))
+    text = good.format(seeds=seeds)
+    if as_printed("x-confirm2", text, printed) is not None:
+        failures.append(f"a confirmation written as printed is refused: {as_printed('x-confirm2', text, printed)}")
+    plants = [("an unprinted name", "x-confirm3", text.replace("x-confirm2", "x-confirm3")),
+              ("a seed more", "x-confirm2", good.format(seeds=seeds + ", 710")),
+              ("other seeds", "x-confirm2", good.format(seeds=seeds.replace("701", "700"))),
+              ("a claim less", "x-confirm2", text.replace("  - id: q\n", "")),
+              ("a claim more", "x-confirm2", text + "  - id: r\n"),
+              ("a cell more", "x-confirm2", text.replace("  - {model.norm.type: layer}\n", ""))]
+    for what, name, planted in plants:
+        if as_printed(name, planted, printed) is None:
+            failures.append(f"a confirmation file with {what} than the print is accepted")
+    # and on this repository's print: the first confirmation it runs,
+    # written as printed, passes; with one seed more, it fails
+    here = printed_entries(render(schedule(root)))
+    for name, (claims, first, last, n, n_cells) in list(here.items())[:1]:
+        seeds = ", ".join(str(i) for i in range(first, last + 1))
+        sweep_cells = "".join(f"  k: [{', '.join(str(j) for j in range(n_cells))}]\n" for _ in [0])
+        text = f"name: {name}\ngrid:\n{sweep_cells}  seed: [{seeds}]\nclaims:\n" + \
+            "".join(f"  - id: {c}\n" for c in claims)
+        if as_printed(name, text, here) is not None:
+            failures.append(f"{name} written as this commit prints it is refused: {as_printed(name, text, here)}")
+        if as_printed(name, text.replace(f"{last}]", f"{last}, {last + 1}]"), here) is None:
+            failures.append(f"{name} with a seed more than this commit prints is accepted")
+    return failures
+
+
 def set_column(path, claim, column, value):
     rows = read_csv(path)
     with open(path, newline="") as f:
@@ -505,21 +738,27 @@ def new_ones(s, *keys):
     return [e for k in keys for e in s[k] if not e["pending"]]
 
 
+def confirmations(s, *keys):
+    """the new confirmations (not the pilots) under keys"""
+    return [e for e in new_ones(s, *keys) if not e["pilot"]]
+
+
 def plant(tmp):
-    """changes planted in the copy must move the schedule: first the cap
-    and the budget opened wide, so that every priced open claim is scheduled"""
+    """changes planted in the copy must move the schedule: first the pilot
+    size at 1 and the budget opened wide, so that every priced open claim
+    gets a confirmation"""
     failures = []
-    set_rule(tmp, cap_seeds=10 ** 9, budget_cpu_hours=10 ** 9)
+    set_rule(tmp, min_pilot_seeds=1, budget_cpu_hours=10 ** 9)
     s = schedule(tmp)
     rule = s["rule"]
-    scheduled = new_ones(s, "run")
+    scheduled = confirmations(s, "run")
     if len(scheduled) < 2:
-        return [f"{len(scheduled)} confirmations scheduled with the cap and budget opened: nothing to order"]
+        return [f"{len(scheduled)} confirmations scheduled with the budget opened: nothing to order"]
     first = scheduled[0]
     if [e["cost_s"] for e in scheduled] != sorted(e["cost_s"] for e in scheduled):
         failures.append("the confirmations are not cheapest first")
     # 1. another seeds_power at the claim's latest look: its n by the rule
-    claim, n, power, look = first["claims"][0]
+    claim, n, power, look, _ = first["claims"][0]
     want_power = 3 * power + 7
     want_n = max(rule["min_seeds"], math.ceil(rule["margin"] * want_power))
     path = os.path.join(tmp, "results", look, "verdicts.csv")
@@ -527,13 +766,15 @@ def plant(tmp):
     if not set_column(path, claim, "seeds_power", str(want_power)):
         failures.append(f"{look}/verdicts.csv: no row {claim}")
     t = schedule(tmp)
-    got_n = {(e["name"], c): cn for e in new_ones(t, "run") for c, cn, _, _ in e["claims"]}.get((first["name"], claim))
+    got_n = {(e["name"], c): cn for e in confirmations(t, "run") for c, cn, _, _, _ in e["claims"]}.get((first["name"], claim))
     if got_n != want_n:
         failures.append(f"planted seeds_power {want_power} for {look}/{claim}: its n is {got_n}, not "
                         f"max({rule['min_seeds']}, ceil({rule['margin']} x {want_power})) = {want_n}")
     # 2. the cheapest confirmation's runs 1000 times dearer: no longer first
-    head = new_ones(t, "run")[0]
-    for lk in sorted({c[3] for c in head["claims"]}):
+    head = confirmations(t, "run")[0]
+    # every look of its original: a 1-thread price may come from any of them
+    looks = [d for d in os.listdir(os.path.join(tmp, "results")) if cp.confirm_order(d)[0] == head["base"]]
+    for lk in sorted(looks):
         for path in glob.glob(os.path.join(tmp, "results", lk, "runs", "*", "summary.json")):
             with open(path) as f:
                 j = json.load(f)
@@ -542,24 +783,30 @@ def plant(tmp):
                 with open(path, "w") as f:
                     json.dump(j, f)
     u = schedule(tmp)
-    if new_ones(u, "run")[0]["name"] == head["name"]:
+    if confirmations(u, "run")[0]["name"] == head["name"]:
         failures.append(f"{head['name']}'s runs made 1000 times dearer, it is still first")
-    # 3. the rule's budget: just below the cheapest, nothing runs; the cap:
-    # below the cheapest one's n, it is past the cap
-    cheapest = new_ones(u, "run")[0]
+    # 3. the rule's budget: just below the cheapest, it does not run
+    cheapest = confirmations(u, "run")[0]
     set_rule(tmp, budget_cpu_hours=cheapest["cost_s"] / 3600 * 0.99)
     v = schedule(tmp)
-    if new_ones(v, "run") or cheapest["name"] not in [e["name"] for e in new_ones(v, "past_budget")]:
+    if cheapest["name"] in [e["name"] for e in new_ones(v, "run")] or \
+            cheapest["name"] not in [e["name"] for e in new_ones(v, "past_budget")]:
         failures.append(f"budget below {cheapest['name']}'s cost: it is not past the budget")
-    set_rule(tmp, budget_cpu_hours=10 ** 9, cap_seeds=max(1, cheapest["n"] - 1))
+    # the pilot size: above the seeds of the cheapest one's latest look, its
+    # claims get a pilot of that many seeds instead of n
+    had = min(c[4] for c in cheapest["claims"])
+    set_rule(tmp, budget_cpu_hours=10 ** 9, min_pilot_seeds=had + 1)
     w = schedule(tmp)
-    if cheapest["name"] in [e["name"] for e in new_ones(w, "run")] and cheapest["n"] > 1:
-        failures.append(f"cap_seeds {cheapest['n'] - 1}: {cheapest['name']} (n {cheapest['n']}) still scheduled")
+    mine = [e for e in new_ones(w, "run") if e["base"] == cheapest["base"]
+            and {c[0] for c in e["claims"]} & {c[0] for c in cheapest["claims"]}]
+    if not mine or not any(e["pilot"] and e["n"] == had + 1 for e in mine):
+        failures.append(f"min_pilot_seeds {had + 1}: {cheapest['name']}'s claims (latest look {had} seeds) get no "
+                        f"pilot of {had + 1}")
     # 4. a confirmation file committed for the cheapest one: listed at its
     # own seeds, not yet run, and its claims no longer scheduled again
-    set_rule(tmp, cap_seeds=10 ** 9, budget_cpu_hours=10 ** 9)
+    set_rule(tmp, min_pilot_seeds=1, budget_cpu_hours=10 ** 9)
     x = schedule(tmp)
-    top = new_ones(x, "run")[0]
+    top = confirmations(x, "run")[0]
     first, last = top["seeds"]
     with open(os.path.join(tmp, "experiments", top["name"] + ".yaml"), "w") as f:
         f.write(f"name: {top['name']}\ngrid:\n  seed: [{', '.join(str(i) for i in range(first, last + 1))}]\n"
@@ -571,7 +818,7 @@ def plant(tmp):
     elif listed[0]["cost_s"] is None or abs(listed[0]["cost_s"] - top["cost_s"]) > 1e-6 * top["cost_s"]:
         failures.append(f"a committed {top['name']}.yaml is priced {listed[0]['cost_s']} CPU-s, not at its "
                         f"claims' cells as scheduled ({top['cost_s']})")
-    again = [e["name"] for e in new_ones(y, "run", "past_budget", "past_cap") if e["base"] == top["base"]
+    again = [e["name"] for e in new_ones(y, "run", "past_budget") if e["base"] == top["base"]
              and {c[0] for c in e["claims"]} & {c[0] for c in top["claims"]}]
     if again:
         failures.append(f"{top['name']}.yaml committed: its claims are scheduled again in {', '.join(again)}")
@@ -596,7 +843,7 @@ def self_test():
     with tempfile.TemporaryDirectory() as tmp:
         os.makedirs(os.path.join(tmp, "experiments", "schedule"))
         with open(os.path.join(tmp, RULE_FILE), "w") as f:
-            f.write("min_seeds: 5\nmargin: 1.25\ncap_seeds: 64\nbudget_cpu_hours: 3\n")
+            f.write("min_seeds: 5\nmargin: 1.25\nmin_pilot_seeds: 10\nbudget_cpu_hours: 3\n")
         try:
             read_rule(tmp)
             failures.append("a rule without seed_block was read")
@@ -649,7 +896,7 @@ def main():
     root = args[0]
     try:
         if len(args) == 2:
-            failures = self_test() + check(root)
+            failures = self_test() + registration_plants(root) + check(root) + registrations(root)
             for f in failures:
                 print(f"schedule.py: {f}", file=sys.stderr)
             if failures:

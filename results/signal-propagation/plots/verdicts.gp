@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 820
+fig_height = 864
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -63,32 +63,33 @@ axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
 zero_lw = 2                  # the tick at 0 on a row's axis
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
-set title "signal-propagation: 15 claims, 95% intervals" font title_font
+set title "signal-propagation: 16 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.934911,0.934911,0.934911,0.0574286,2,none-variance-grows-with-depth: ratio (inconclusive),-200 ratio,3300 ratio,0.0571429
-2,0.0462963,0.0462963,0.949074,0.509259,2,skipinit-trains-at-0.1: % of seeds (inconclusive),-5% of seeds,103% of seeds,0.0462963
-3,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=0.1]: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
-4,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=1]: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
-5,0.954545,0.0454545,0.954545,0.954545,2,none-diverges-above-0.01: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
-6,0.0500405,0.0500405,0.0500405,0.945205,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive),-6.9,0.4,0.945205
-7,0.0549439,0.0549439,0.0549439,0.948052,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive),-7.3,0.4,0.948052
-8,0.954545,0.0454545,0.954545,0.954545,2,normalized-variance-resets-at-transition: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
-9,0.5,0.5,0.5,0.5,3,none-variance-explodes: count (described),0.99 (count),1.01 (count),nan
-10,0.5,0.5,0.5,0.5,3,bn-variance-bounded: count (described),0.99 (count),1.01 (count),nan
-11,0.5,0.5,0.5,0.5,3,gn-variance-bounded: count (described),0.99 (count),1.01 (count),nan
-12,0.5,0.5,0.5,0.5,3,skipinit-flat: count (described),0.99 (count),1.01 (count),nan
-13,0.5,0.5,0.5,0.5,3,skipinit-behind-bn-at-0.1: count (described),0.99 (count),1.01 (count),nan
-14,0.953704,0.0509259,0.953704,0.490741,2,skipinit-diverges-at-1: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
-15,0.0462963,0.0462963,0.949074,0.509259,2,bn-does-not-diverge-at-1: % of seeds (inconclusive),-5% of seeds,103% of seeds,0.0462963
+2,0.0462963,0.0462963,0.949074,0.0462963,2,skipinit-trains-at-0.1: % of seeds (inconclusive),-5% of seeds,103% of seeds,0.0462963
+3,0.916667,0.104167,0.916667,0.0833333,2,skipinit-below-chance-at-0.1: % of seeds (inconclusive),-10% of seeds,110% of seeds,0.0833333
+4,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=0.1]: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
+5,0.953704,0.0509259,0.953704,0.490741,2,none-diverges-above-0.01[train.optimizer.lr=1]: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
+6,0.954545,0.0454545,0.954545,0.954545,2,none-diverges-above-0.01: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
+7,0.0500405,0.0500405,0.0500405,0.945205,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive),-6.9,0.4,0.945205
+8,0.0549439,0.0549439,0.0549439,0.948052,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive),-7.3,0.4,0.948052
+9,0.954545,0.0454545,0.954545,0.954545,2,normalized-variance-resets-at-transition: cells (inconclusive),-0.1 cells,2.1 cells,0.0454545
+10,0.5,0.5,0.5,0.5,3,none-variance-explodes: count (described),0.99 (count),1.01 (count),nan
+11,0.5,0.5,0.5,0.5,3,bn-variance-bounded: count (described),0.99 (count),1.01 (count),nan
+12,0.5,0.5,0.5,0.5,3,gn-variance-bounded: count (described),0.99 (count),1.01 (count),nan
+13,0.5,0.5,0.5,0.5,3,skipinit-flat: count (described),0.99 (count),1.01 (count),nan
+14,0.5,0.5,0.5,0.5,3,skipinit-behind-bn-at-0.1: count (described),0.99 (count),1.01 (count),nan
+15,0.953704,0.0509259,0.953704,0.490741,2,skipinit-diverges-at-1: % of seeds (inconclusive),-3% of seeds,105% of seeds,0.0277778
+16,0.0462963,0.0462963,0.949074,0.0462963,2,bn-does-not-diverge-at-1: % of seeds (inconclusive),-5% of seeds,103% of seeds,0.0462963
 EOD
 $bands << EOD
-9,0.5,0
 10,0.5,0
 11,0.5,0
 12,0.5,0
 13,0.5,0
+14,0.5,0
 EOD
-set yrange [0.5:15.5] reverse
+set yrange [0.5:16.5] reverse
 set xrange [-0.2:1.2]
 set bmargin 5
 unset xtics
