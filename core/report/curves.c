@@ -12,6 +12,7 @@
 #include "report/internal.h"
 #include "results/files.h"
 #include "results/metrics.h"
+#include "stats/stats.h"
 #include "tensorboard/scalars.h"
 
 /* the numbers (steps and values, 4 digits) the page embeds at most, over
@@ -311,6 +312,12 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
         tag_units[t] = rp_metric_unit(column ? column + 1 : c->tags[t]).value;
     }
     string_array(b, "tag_units", tag_units, c->n_tags);
+    /* the 0.975 quantiles of Student's t with 1, 2, ... n_runs - 1 degrees
+     * of freedom: a mean's 95 % interval over n runs, as the tables' */
+    nl_buf_printf(b, "\"t975\":[");
+    for (int df = 1; df < (s->res.n_runs > 2 ? s->res.n_runs : 2); df++)
+        nl_buf_printf(b, "%s%.5g", df > 1 ? "," : "", nl_stats_t_quantile(0.975, df));
+    nl_buf_printf(b, "],\n");
     nl_buf_printf(b, "\"kept\":%d}", c->kept);
 }
 

@@ -44,6 +44,8 @@
      * the runs sharing its value */
     var groups = [], groupOf = [];
     function grouping() { return groupBy.value; }
+    function bandKind() { return 'minmax'; }
+    function xName() { return 'step'; }
     function regroup() {
       var g = grouping(), keys = g === '~seed' ? byKeys : g === '' ? [] : [+g];
       groups = [];
@@ -149,9 +151,9 @@
       var pooled = [];
       members.forEach(function (ls, g) {
         if (!ls.length) return;
-        var p = pool(ls), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw }; }));
-        pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p[0], y: p[1], lo: p[2], hi: p[3],
-                      raw: raw[1], name: groups[g], colour: PALETTE[g % PALETTE.length] });
+        var p = pool(ls, bandKind(), data.t975), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
+        pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p.x, y: p.mean, lo: p.lo, hi: p.hi,
+                      n: p.n, ends: p.ends, raw: raw.mean, name: groups[g], colour: PALETTE[g % PALETTE.length] });
       });
       return pooled;
     }
@@ -309,6 +311,23 @@
         });
         l.path = node('path', { d: path, stroke: l.colour, 'class': l.lo ? 'line mean' : 'line', 'data-line': i }, inner);
       });
+      /* where a run leaves a mean (it ended sooner: diverged, stopped), a
+       * ring on the mean, its title naming the runs and how many are left */
+      ls.forEach(function (l, i) {
+        var at = {};
+        (l.ends || []).forEach(function (e) { (at[e[0]] = at[e[0]] || []).push(e[1]); });
+        Object.keys(at).forEach(function (x) {
+          var j = l.x.indexOf(+x), p = j >= 0 ? at_(l, j) : null;
+          if (!p) return;
+          var ring = node('circle', { cx: p[0], cy: p[1], r: w < 400 ? 2.5 : 3.5, stroke: l.colour, 'class': 'ends',
+                                      'data-line': i, 'data-x': x, 'data-runs': at[x].length }, inner);
+          node('title', {}, ring).textContent = endsText(l, j, at[x]);
+        });
+      });
+      function at_(l, j) {
+        var v = s.v(l.y[j]);
+        return v === null || !isFinite(v) ? null : [s.x(l.x[j]).toFixed(1), s.y(v).toFixed(1)];
+      }
       return s;
     }
 
@@ -337,11 +356,14 @@
       var sizes = drawn.map(function (l) { return l.runs.length; });
       var few = Math.min.apply(null, sizes), many = Math.max.apply(null, sizes);
       var n = !sizes.length ? 'no run' : few === many ? few + (few === 1 ? ' run' : ' runs') : few + ' to ' + many + ' runs';
+      var ring = drawn.some(function (l) { return l.ends.length; });
       note.textContent = (g === '~seed' ? 'Grouped by every key but ' + data.keys[data.seed] + ': each curve is the mean ' +
                           'over the seeds of one cell (' + n + ')'
                                         : 'Grouped by ' + data.keys[+g] + ': each curve is the mean of the runs shown ' +
                           'that share its value (' + n + ', over the seeds and any other key shown)') +
-        '; the band spans their lowest to highest value at each step (min\u2013max).';
+        '; at each ' + xName() + ' the mean and its band are of the runs that have a value there (the tip says how ' +
+        'many)' + (ring ? ', and a ring marks where a run ends sooner (diverged or stopped) and leaves the mean' : '') +
+        '; the band spans ' + BANDS[bandKind()] + '.';
     }
 
     /* the legend: an entry per colour (a group's when grouped), a button
@@ -448,12 +470,30 @@
       tip.appendChild(document.createTextNode(' step ' + x + ': ' + data.tags[+tag.value] + ' ' +
                                               (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
                                               (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
-                                              (l.lo ? ' of ' + l.runs.length + ' runs, ' + fmt(l.lo[hit.point]) + ' to ' +
-                                                      fmt(l.hi[hit.point]) : '')));
+                                              (l.lo ? ' ' + ofRuns(l, hit.point) + ', band ' + fmt(l.lo[hit.point]) +
+                                                      ' to ' + fmt(l.hi[hit.point]) : '')));
       tip.hidden = false;
       var r = frame.getBoundingClientRect();
       tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - tip.offsetWidth - 4) + 'px';
       tip.style.top = (ev.clientY - r.top + 14) + 'px';
+    }
+
+    /* how many runs a mean averages at its j-th point: "of 8 of the 14
+     * runs (6 ended sooner)" where fewer than its group's have a value there */
+    function ofRuns(l, j) {
+      var n = l.n[j], all = l.runs.length, ended = (l.ends || []).filter(function (e) { return e[0] < l.x[j]; }).length;
+      if (n === all) return 'of ' + n + (n === 1 ? ' run' : ' runs');
+      return 'of ' + n + ' of the ' + all + ' runs' + (ended ? ' (' + ended + ' ended sooner)' : '') +
+             (n < all - ended ? ' (' + (all - ended - n) + ' not yet logged)' : '');
+    }
+
+    /* a ring's title: the runs that end at the j-th point of mean l */
+    function endsText(l, j, runs) {
+      var names = runs.map(function (r) { return data.runs[r].n + (data.runs[r].s === 'diverged' ? ' (diverged)' : ''); });
+      var left = l.n[j] - runs.length;
+      return names.slice(0, 6).join(', ') + (names.length > 6 ? ' and ' + (names.length - 6) + ' more' : '') +
+             (runs.length === 1 ? ' ends' : ' end') + ' at ' + xName() + ' ' + fmt(l.x[j]) + '; the mean after it is of the ' +
+             left + (left === 1 ? ' run' : ' runs') + ' left';
     }
 
     /* drag a box: zoom to it; double-click: zoom out */
