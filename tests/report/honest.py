@@ -171,22 +171,31 @@ HOSTILE = [
 ]
 
 
+def open_link(b, link, timeout=20):
+    """the page loaded anew at link: its load finished, at that address
+    (a hung page raises TimeoutError)"""
+    b.send("Page.navigate", {"url": "about:blank"})
+    time.sleep(0.3)
+    b.events.clear()
+    b.send("Page.navigate", {"url": link})
+    end = time.monotonic() + timeout
+    while b.evaluate("location.href === %s && document.readyState === 'complete'" % json.dumps(link)) is not True:
+        if time.monotonic() > end:
+            raise TimeoutError("not loaded in %d s" % timeout)
+        time.sleep(0.1)
+
+
 def check_fragments(b, url, chromium):
     """each hostile fragment: the page loads, logs no error, says why an
     expression was not applied, draws, and its handlers work"""
     for frag, says in HOSTILE:
         name = frag if len(frag) < 40 else frag[:30] + "... (%d characters)" % len(frag)
         try:
-            b.send("Page.navigate", {"url": "about:blank"})
-            time.sleep(0.3)
-            b.events.clear()
-            b.send("Page.navigate", {"url": url + frag})
-            b.wait_event("Page.loadEventFired", timeout=20)
-            b.evaluate("document.readyState")
+            open_link(b, url + frag)
         except (TimeoutError, RuntimeError) as e:
             check(False, "%s: the page loads (%s)" % (name, str(e)[:100]))
             b.close()
-            b = cdp.Browser(chromium, timeout=60)
+            b = cdp.Browser(chromium, timeout=30)
             b.open_page()
             continue
         said, asked = browser.problems(b, url)
@@ -206,11 +215,31 @@ def check_fragments(b, url, chromium):
           window.dispatchEvent(new Event('beforeprint'));
           return Array.from(document.querySelectorAll('details')).every(function (d) { return d.open; });
         })()""")
-        check(got[0] > 0 and (says is None or says in got[1]) and opened and printed,
+        check((got[0] > 0 or "0 of" in got[1]) and (says is None or says in got[1]) and opened and printed,
               "%s: the curves are drawn (%d), %s a link opens a run's details (%s) and printing opens them all (%s)"
-              % (name, got[0], "the expression is said %s (%r)," % (says, got[1][:90]) if says else "",
+              % (name, got[0], "the expression is said %s (%r)," % (says, got[1][:160]) if says else got[1] + ",",
                  opened, printed))
+    check_typed(b, url)
     return b
+
+
+# typed into the box: refused with a reason, or applied
+TYPED = [("(a+)+$", False), ("(a|a)*x", False), ("(.*)*!", False), ("(\\w+\\s?)+$", False), ("(a)\\1", False),
+         (".*.*.*.*.*!", False), ("^type-none_lr-0\\.1_", True), ("batch|layer", True), ("lr-0\\.(1|3)_", True),
+         ("[ab]+c*", True), (".*batch.*seed-1$", True), ("seed-(1|2)$", True)]
+
+
+def check_typed(b, url):
+    """expressions typed: the hostile ones refused at once, saying why, the
+    page answering; the usual ones applied"""
+    open_link(b, url)
+    for text, applied in TYPED:
+        started = time.monotonic()
+        browser.type_regex(b, text)
+        says = b.evaluate("document.querySelector('.explore .resays').textContent")
+        took = time.monotonic() - started
+        ok = ("runs match" in says) if applied else ("not applied" in says or "not a regular expression" in says)
+        check(ok and took < 5, "typed %s: %s (%r)" % (text, "applied" if applied else "refused", says[:120]))
 
 
 def main():
@@ -221,7 +250,7 @@ def main():
     if not chromium:
         print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
         return browser.SKIP
-    b = cdp.Browser(chromium, timeout=120)
+    b = cdp.Browser(chromium, timeout=30)
     try:
         b.open_page()
         lr = page(normlab, "results/lr-tolerance", out_dir)
@@ -230,6 +259,7 @@ def main():
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
         fewer = check_means(b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
+        b = check_fragments(b, lr, chromium)
     finally:
         b.close()
     if failures:

@@ -216,3 +216,63 @@
     spans.forEach(function (s) { if (s.x[s.x.length - 1] < end) out.ends.push([s.x[s.x.length - 1], s.run]); });
     return out;
   }
+
+  /* why a regular expression is not run over the runs' names, or null: a
+   * filter's cost is bounded before it runs, since a test cannot be
+   * stopped once started ((.+)+! takes 15 s over three names). Refused: an
+   * expression over 1,000 characters (a filter needs no more; 200,000 of
+   * them overflow the engine); a back-reference; a repeated group that
+   * holds a repetition or an alternative ((a+)+, (a|a)*: exponential
+   * backtracking); and k unbounded repetitions where (L + 1)^k, L the
+   * longest text tried, passes 10^6 steps (.*.*.*.*! over names of 64
+   * characters: 40 ms a name) */
+  var RE_MAX = 1000, RE_STEPS = 1e6;
+  function riskyPattern(text, longest) {
+    if (text.length > RE_MAX) return 'longer than ' + RE_MAX.toLocaleString('en') + ' characters';
+    if (/\\[1-9]|\\k</.test(text)) return 'a back-reference can take time exponential in a name\u2019s length';
+    var open = [], unbounded = 0, i = 0, last = null; /* last: what a quantifier would repeat */
+    function quantifier(at) {
+      var c = text[at];
+      if (c === '*' || c === '+') return { len: 1, unbounded: true };
+      if (c === '?') return { len: 1, unbounded: false };
+      var m = c === '{' ? /^\{(\d+)(,(\d*))?\}/.exec(text.slice(at)) : null;
+      if (!m) return null;
+      return { len: m[0].length, unbounded: m[2] !== undefined && (m[3] === '' || +m[3] - +m[1] > 8) };
+    }
+    while (i < text.length) {
+      var c = text[i];
+      if (c === '\\') { last = { repeats: false }; i += 2; continue; }
+      if (c === '[') {
+        var j = i + 1;
+        if (text[j] === '^') j++;
+        if (text[j] === ']') j++;
+        while (j < text.length && text[j] !== ']') j += text[j] === '\\' ? 2 : 1;
+        last = { repeats: false }; i = j + 1; continue;
+      }
+      if (c === '(') { open.push({ repeats: false }); last = null; i++; continue; }
+      if (c === ')') { last = open.pop() || { repeats: false }; i++; continue; }
+      if (c === '|') { if (open.length) open[open.length - 1].repeats = true; last = null; i++; continue; }
+      var q = quantifier(i);
+      if (q && last) {
+        if (q.unbounded && last.repeats)
+          return 'a repeated group that holds a repetition or alternatives, as (a+)+ or (a|b)*, can take time ' +
+                 'exponential in a name\u2019s length (a character class, [ab]*, cannot)';
+        if (q.unbounded) {
+          unbounded++;
+          open.forEach(function (g) { g.repeats = true; });
+        } else if (last.repeats) {
+          open.forEach(function (g) { g.repeats = true; });
+        }
+        i += q.len;
+        if (text[i] === '?' || text[i] === '+') i++; /* lazy */
+        last = null;
+        continue;
+      }
+      last = { repeats: false };
+      i++;
+    }
+    if (unbounded > 1 && Math.pow(longest + 1, unbounded) > RE_STEPS)
+      return unbounded + ' unbounded repetitions over names of up to ' + longest + ' characters can take ' +
+             (longest + 1) + '^' + unbounded + ' steps a name';
+    return null;
+  }
