@@ -256,6 +256,7 @@ def main():
         lr = page(normlab, "results/lr-tolerance", out_dir)
         fewer = check_means(b, lr, r"^type-none_lr-0\.1_", "~seed", "lr-tolerance, lr 0.1 without normalization")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
+        check_range(b, lr)
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
         fewer = check_means(b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)

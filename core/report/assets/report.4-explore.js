@@ -163,16 +163,22 @@
      * they only a few: a sweep of learning rates where most runs blow up
      * to 1e22 draws the few that trained. */
     function wrong(l) {
+      /* a mean is of the runs present: wrong where every one of its runs diverged */
       var runs = l.runs || [l.run];
-      if (runs.some(function (r) { return data.runs[r].s === 'diverged'; })) return true;
+      if (runs.every(function (r) { return data.runs[r].s === 'diverged'; })) return true;
       var last = l.raw[l.raw.length - 1];
       return (last === null || !isFinite(last)) && l.raw.some(function (y) { return y !== null && isFinite(y); });
     }
 
     /* the range drawn: every point's when full, else the robust range's
      * (robustRange) of the lines that did not go wrong, the lines with
-     * points beyond it listed (d.outside) */
-    function domain(ls) {
+     * points beyond it listed (d.outside). A line that did not go wrong
+     * is drawn whole (the only runs that trained may be the few), save
+     * where its values rise past the robust range's top on a curve with no
+     * bound (a loss, a gradient's norm: a run that explodes without being
+     * called diverged); a percentage is bounded, and drawn whole. */
+    function domain(ls, t) {
+      var bounded = tagUnit(t) === ' %';
       var v = function (y) { return y === null || !isFinite(y) || (log.checked && y <= 0) ? null
                                                                                       : log.checked ? Math.log10(y) : y; };
       var fence = null;
@@ -190,12 +196,12 @@
       }
       var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, out = [];
       ls.forEach(function (l) {
-        var beyond = false;
+        var beyond = false, fine = !wrong(l);
         l.x.forEach(function (x, i) {
           var y = v(l.y[i]);
           if (y === null) return;
           x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-          if (fence && (y < fence[0] || y > fence[1])) { beyond = true; return; }
+          if (fence && (fine ? !bounded && y > fence[1] : y < fence[0] || y > fence[1])) { beyond = true; return; }
           y0 = Math.min(y0, y); y1 = Math.max(y1, y);
         });
         if (beyond) out.push(l);
@@ -227,7 +233,9 @@
         worst = names.map(function (n, i) { return n + ' (' + fmt(worst[i][0]) + ' to ' + fmt(worst[i][1]) + tagUnit() + ')'; });
         away.appendChild(document.createTextNode(names.length + (grouping() ? (names.length === 1 ? ' mean lies' : ' means lie')
                                                                             : (names.length === 1 ? ' run lies' : ' runs lie')) +
-          ' outside the range drawn, which fits the others: ' + worst.slice(0, 8).join(', ') +
+          ' outside the range drawn, which holds every run that did not diverge or end in NaN save where, on a ' +
+          'curve with no bound, its values rise more than 3 typical runs\u2019 spans above the median run\u2019s ' +
+          'highest: ' + worst.slice(0, 8).join(', ') +
           (worst.length > 8 ? ', ' : '. ')));
         if (worst.length > 8) {
           var more = html('details', { 'class': 'more' }, away);
@@ -334,7 +342,7 @@
     function draw() {
       W = width();
       drawn = lines(+tag.value);
-      var d = domain(drawn);
+      var d = domain(drawn, +tag.value);
       outside = d ? d.outside : [];
       awayDraw();
       smoothText.textContent = (+smoothing.value).toFixed(2);
@@ -344,7 +352,7 @@
       smalls.forEach(function (svg, t) {
         if (!svg) return;
         var ls = t === +tag.value ? drawn : lines(t);
-        render(svg, ls, domain(ls), t, 300, 190, { l: 48, r: 18, t: 8, b: 26 }, t);
+        render(svg, ls, domain(ls, t), t, 300, 190, { l: 48, r: 18, t: 8, b: 26 }, t);
         svg.parentNode.classList.toggle('chosen', t === +tag.value);
       });
     }
