@@ -94,8 +94,9 @@ def page(normlab, sweep, out_dir):
 
 def check_means(b, url, re_text, by, what):
     """each mean hovered where fewest of its runs are present: the tip says
-    how many and their mean; the runs that end sooner are marked"""
-    frag = "#view&s1.re=%s&s1.mean=%s" % (urllib.parse.quote(re_text, safe=""), urllib.parse.quote(by, safe=""))
+    how many and their mean; the runs that end sooner are marked (over
+    steps: the runs' steps differ where their batch sizes do)"""
+    frag = "#view&s1.re=%s&s1.mean=%s&s1.x=step" % (urllib.parse.quote(re_text, safe=""), urllib.parse.quote(by, safe=""))
     browser.fresh(b, url + frag)
     want = b.evaluate(EXPECTED + "(%s, %s)" % (json.dumps(re_text), json.dumps(by)))
     means = b.evaluate("document.querySelectorAll('.explore svg.chart path.line.mean').length")
@@ -160,6 +161,27 @@ def check_range(b, url):
     check(n > 0 and y0 <= lo and y1 >= hi, "lr-tolerance at lr 0.3: the default %s range %.3g to %.3g holds the %d runs "
           "that did not diverge (%.3g to %.3g)" % (tag, y0, y1, n, lo, hi))
     check("batch" not in away, "and names none of them outside it (%r)" % away[:160])
+
+
+def check_epochs(b, url, what):
+    """a sweep of batch sizes opens in epochs: each batch size's mean over
+    the same epochs; the x chosen is kept in the link"""
+    browser.fresh(b, url + "#view&s1.mean=train.batch_size")
+    x = b.evaluate("(document.querySelector('.explore .xaxis') || {}).value")
+    spans = []
+    for i in range(b.evaluate("document.querySelectorAll('.explore svg.chart path.line.mean').length")):
+        pts = b.evaluate(MEAN_POINTS + "(%d)" % i)
+        spans.append((round(pts[0][0], 2), round(pts[-1][0], 2)))
+    check(x == "epoch" and len(spans) > 1 and len(set(spans)) == 1,
+          "%s opens in epochs (%s): each of its %d batch sizes' means spans the same epochs (%s)"
+          % (what, x, len(spans), sorted(set(spans))))
+    browser.explore_select(b, "xaxis", "samples seen")
+    h = browser.wait_hash(b, ["s1.x=samples"])
+    open_link(b, url + h)
+    back = b.evaluate("[document.querySelector('.explore .xaxis').value, "
+                      "document.querySelector('.explore svg.chart .xname').textContent]")
+    check("s1.x=samples" in h and back == ["samples", "samples seen"],
+          "samples seen chosen is kept in the link (%s) and opened again (%s)" % (h, back))
 
 
 HOSTILE = [
@@ -260,6 +282,7 @@ def main():
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
         fewer = check_means(b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
+        check_epochs(b, cnn, "wu-he-batch-cnn")
         b = check_fragments(b, lr, chromium)
     finally:
         b.close()

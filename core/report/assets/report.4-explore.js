@@ -45,7 +45,6 @@
     var groups = [], groupOf = [];
     function grouping() { return groupBy.value; }
     function bandKind() { return 'minmax'; }
-    function xName() { return 'step'; }
     function regroup() {
       var g = grouping(), keys = g === '~seed' ? byKeys : g === '' ? [] : [+g];
       groups = [];
@@ -91,6 +90,44 @@
       if (k !== data.seed) html('option', { value: k }, groupBy, 'the runs sharing their ' + data.keys[k]);
     });
     if (!data.varied.length) groupBox.hidden = true;
+    /* the x the curves are drawn over: the step, a column the runs log
+     * rising (the epoch, the wall time: the page's JSON "axes", each
+     * curve's c[3]) or the samples seen (the step times the run's batch
+     * size). A sweep of batch sizes opens in epochs, else samples: its
+     * runs take different numbers of steps over the same data. */
+    var AXIS_NAMES = { step: ['steps', 'step'], epoch: ['epochs', 'epoch'], elapsed_s: ['wall time (s)', 'wall time (s)'],
+                       samples: ['samples seen', 'samples seen'] };
+    var xBox = html('label', {}, controls, 'x ');
+    var xSel = html('select', { 'class': 'xaxis' }, xBox);
+    html('option', { value: 'step' }, xSel, 'steps');
+    (data.axes || []).forEach(function (a) { html('option', { value: a }, xSel, (AXIS_NAMES[a] || [a])[0]); });
+    if (data.runs.length && data.runs.every(function (r) { return r.b > 0; }))
+      html('option', { value: 'samples' }, xSel, AXIS_NAMES.samples[0]);
+    if (xSel.options.length < 2) xBox.hidden = true;
+    function xDefault() {
+      var batch = data.varied.some(function (k) { return /(^|\.)batch_size$/.test(data.keys[k]); });
+      var has = function (a) { return Array.prototype.some.call(xSel.options, function (o) { return o.value === a; }); };
+      return batch && has('epoch') ? 'epoch' : batch && has('samples') ? 'samples' : 'step';
+    }
+    xSel.value = xDefault();
+    function xName() { var a = xSel.value; return (AXIS_NAMES[a] || [a, a])[1]; }
+    /* curve c's x on the axis chosen; null where it did not log that column */
+    function xOf(c) {
+      var a = xSel.value;
+      if (a === 'step') return c[1];
+      c.xs = c.xs || {};
+      if (!(a in c.xs)) {
+        if (a === 'samples') {
+          var b = data.runs[c[0]].b;
+          c.xs[a] = c[1].map(function (step) { return step * b; });
+        } else {
+          /* a column that is the step times one number comes as that number */
+          var id = data.axes.indexOf(a), got = (c[3] || []).filter(function (s) { return s[0] === id; })[0];
+          c.xs[a] = !got ? null : typeof got[1] === 'number' ? c[1].map(function (step) { return step * got[1]; }) : got[1];
+        }
+      }
+      return c.xs[a];
+    }
     var reset = html('button', { type: 'button', 'class': 'reset' }, controls, 'zoom out');
     var reBox = html('div', { 'class': 'controls' }, box);
     var reLabel = html('label', {}, reBox, 'runs matching ');
@@ -138,10 +175,11 @@
     function lines(t) {
       var w = +smoothing.value, out = [];
       data.curves.forEach(function (c) {
-        if (!shown(c[0])) return;
+        var xs = shown(c[0]) ? xOf(c) : null;
+        if (!xs) return;
         c[2].forEach(function (series) {
           if (series[0] !== t) return;
-          out.push({ run: c[0], x: c[1], y: smooth(series[1], w), raw: series[1], name: data.runs[c[0]].n,
+          out.push({ run: c[0], x: xs, steps: c[1], y: smooth(series[1], w), raw: series[1], name: data.runs[c[0]].n,
                      colour: colour(c[0]) });
         });
       });
@@ -286,7 +324,7 @@
         node('line', { x1: x, x2: x, y1: m.t, y2: h - m.b, 'class': 'grid' }, g);
         node('text', { x: x, y: h - m.b + 16, 'text-anchor': 'middle', 'class': 'xtick' }, g).textContent = fmt(v);
       });
-      node('text', { x: w - m.r, y: h - 4, 'text-anchor': 'end' }, g).textContent = 'step';
+      node('text', { x: w - m.r, y: h - 4, 'text-anchor': 'end', 'class': 'xname' }, g).textContent = xName();
       if (!small)
         node('text', { x: m.l + 4, y: m.t + 14, 'class': 'yname' }, g).textContent =
           data.tags[t] + (tagUnit(t) ? ' (' + tagUnit(t).trim() + ')' : '');
@@ -498,7 +536,9 @@
       node('circle', { cx: scale.x(x), cy: scale.y(scale.v(y)), r: 4, 'class': 'mark', fill: l.colour }, chart);
       tip.textContent = '';
       html('strong', {}, tip, l.name);
-      tip.appendChild(document.createTextNode(' step ' + x + ': ' + data.tags[+tag.value] + ' ' +
+      var step = xSel.value === 'step' ? '' : l.steps ? ' (step ' + l.steps[hit.point] + ')' : '';
+      tip.appendChild(document.createTextNode(' ' + xName() + ' ' + (xSel.value === 'step' ? x : fmt(x)) + step + ': ' +
+                                              data.tags[+tag.value] + ' ' +
                                               (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
                                               (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
                                               (l.lo ? ' ' + ofRuns(l, hit.point) + ', band ' + fmt(l.lo[hit.point]) +
@@ -559,6 +599,7 @@
     chart.addEventListener('dblclick', unzoom);
     reset.addEventListener('click', unzoom);
     tag.addEventListener('change', function () { zoom = null; full = false; draw(); saveView(); });
+    xSel.addEventListener('change', function () { zoom = null; draw(); saveView(); });
     var wide = W;
     window.addEventListener('resize', function () { if (width() !== wide) { wide = width(); draw(); } });
     smoothing.addEventListener('input', function () { draw(); saveView(); });
@@ -601,6 +642,7 @@
       function put(name, value) { p.set(group + '.' + name, value); }
       if (+tag.value !== leadTag()) put('tag', data.tags[+tag.value]);
       if (+smoothing.value > 0) put('smooth', smoothing.value);
+      if (xSel.value !== xDefault()) put('x', xSel.value);
       if (log.checked) put('log', '1');
       if (byKeys.length && +by.value !== byKeys[0]) put('colour', data.keys[+by.value]);
       if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
@@ -630,6 +672,7 @@
       }
       var t = param('tag');
       if (t !== null && data.tags.indexOf(t) >= 0) tag.value = data.tags.indexOf(t);
+      pick(xSel, param('x'));
       var sm = parseFloat(param('smooth'));
       if (sm >= 0 && sm <= 0.99) smoothing.value = sm;
       log.checked = param('log') === '1';
