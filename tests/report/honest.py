@@ -184,6 +184,69 @@ def check_epochs(b, url, what):
           "samples seen chosen is kept in the link (%s) and opened again (%s)" % (h, back))
 
 
+# the values at step x of the runs of the group the tip names (every
+# varied key but the seed), from the page's JSON
+VALUES_AT = """(function (label, x) {
+  var box = document.querySelector('.explore');
+  var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+  var t = +box.querySelector('.tag').value, keys = data.varied.filter(function (k) { return k !== data.seed; });
+  var out = [];
+  data.curves.forEach(function (c, i) {
+    if (typeof c[1] === 'number') c[1] = data.curves[i - c[1]][1];
+    var run = data.runs[c[0]];
+    if (keys.map(function (k) { return data.keys[k] + '=' + run.v[k]; }).join(', ') !== label) return;
+    c[2].forEach(function (s) {
+      var j = c[1].indexOf(x);
+      if (s[0] === t && j >= 0 && s[1][j] !== null) out.push(s[1][j]);
+    });
+  });
+  return [out, data.t975];
+})"""
+
+
+def band_tip(b):
+    """the first mean's last point hovered: its group, step, band"""
+    pts = b.evaluate(MEAN_POINTS + "(0)")
+    browser.mouse(b, "mouseMoved", pts[-1][1], pts[-1][2])
+    tip = b.evaluate(TIP)
+    m = re.search(r"^(.*?) step (\d+): .* band (-?[\d.e+-]+) to (-?[\d.e+-]+)", tip)
+    return (m.group(1), int(m.group(2)), float(m.group(3)), float(m.group(4))) if m else None, tip
+
+
+def check_band(b, url, what):
+    """grouped over seeds the band is the 95 % t-interval of the mean, the
+    tables' interval, said in the note; min-max chosen, the extremes"""
+    browser.fresh(b, url + "#view&s1.mean=~seed&s1.x=step")
+    kind, note = b.evaluate("[(document.querySelector('.explore .bandkind') || {}).value, "
+                            "document.querySelector('.explore .groupnote').textContent]")
+    got, tip = band_tip(b)
+    if not got:
+        check(False, "%s: the tip over a mean says its band (%r)" % (what, tip))
+        return
+    label, x, lo, hi = got
+    values, t975 = b.evaluate(VALUES_AT + "(%s, %d)" % (json.dumps(label), x))
+    n = len(values)
+    mean = sum(values) / n
+    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    half = t975[n - 2] * sd / n ** 0.5
+
+    def near(a, b_):
+        return abs(a - b_) <= 1e-3 * max(1, abs(b_))
+    # Student's t: 0.975 quantile at 97 degrees of freedom (tables: 1.9847)
+    check(len(t975) < 97 or abs(t975[96] - 1.9847) < 1e-3, "the page's t quantiles are Student's (97 df: %s)"
+          % (t975[96] if len(t975) > 96 else "-"))
+    check(kind == "ci" and "95 % t-interval" in note and near(lo, mean - half) and near(hi, mean + half),
+          "%s grouped over seeds: the band is the 95 %% t-interval of the mean by default (%s), said in the note; "
+          "at step %d %s: %.4g to %.4g over %d seeds (mean %.4g +- %.3g)" % (what, kind, x, label, lo, hi, n, mean, half))
+    browser.explore_select(b, "bandkind", "min\u2013max")
+    got, tip = band_tip(b)
+    check(got and near(got[2], min(values)) and near(got[3], max(values)) and "min\u2013max" in
+          b.evaluate("document.querySelector('.explore .groupnote').textContent") and "s1.band=minmax" in
+          browser.wait_hash(b, ["s1.band=minmax"]),
+          "min-max chosen: the band spans the extremes %.4g to %.4g (%r), kept in the link"
+          % (min(values), max(values), tip))
+
+
 HOSTILE = [
     ("#%", None),
     ("#view&s1.re=100%", None),
@@ -283,6 +346,7 @@ def main():
         fewer = check_means(b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
         check_epochs(b, cnn, "wu-he-batch-cnn")
+        check_band(b, page(normlab, "results/wu-he-batch-mlp-confirm2", out_dir), "wu-he-batch-mlp-confirm2")
         b = check_fragments(b, lr, chromium)
     finally:
         b.close()

@@ -44,7 +44,12 @@
      * the runs sharing its value */
     var groups = [], groupOf = [];
     function grouping() { return groupBy.value; }
-    function bandKind() { return 'minmax'; }
+    /* the band of a mean (BANDS): as chosen, else the 95 % interval of the
+     * mean where the view groups over seeds (what the tables report), the
+     * lowest to highest value where it groups by a key (its runs differ in
+     * other keys: no sample of one mean) */
+    var bandChosen = null;
+    function bandKind() { return bandChosen || (grouping() === '~seed' ? 'ci' : 'minmax'); }
     function regroup() {
       var g = grouping(), keys = g === '~seed' ? byKeys : g === '' ? [] : [+g];
       groups = [];
@@ -90,6 +95,12 @@
       if (k !== data.seed) html('option', { value: k }, groupBy, 'the runs sharing their ' + data.keys[k]);
     });
     if (!data.varied.length) groupBox.hidden = true;
+    var bandBox = html('label', {}, controls, 'band ');
+    var bandSel = html('select', { 'class': 'bandkind' }, bandBox);
+    html('option', { value: 'minmax' }, bandSel, 'min\u2013max');
+    html('option', { value: 'sd' }, bandSel, '\u00b11 sd');
+    html('option', { value: 'ci' }, bandSel, '95 % interval of the mean');
+    function bandShow() { bandSel.value = bandKind(); bandBox.hidden = grouping() === ''; }
     /* the x the curves are drawn over: the step, a column the runs log
      * rising (the epoch, the wall time: the page's JSON "axes", each
      * curve's c[3]) or the samples seen (the step times the run's batch
@@ -605,7 +616,8 @@
     smoothing.addEventListener('input', function () { draw(); saveView(); });
     log.addEventListener('change', function () { zoom = null; draw(); saveView(); });
     by.addEventListener('change', function () { colourBy(+by.value); changed(); });
-    groupBy.addEventListener('change', function () { regroup(); zoom = null; changed(); });
+    groupBy.addEventListener('change', function () { regroup(); bandShow(); zoom = null; changed(); });
+    bandSel.addEventListener('change', function () { bandChosen = bandSel.value; draw(); saveView(); });
     re.addEventListener('input', function () { refilter(); zoom = null; changed(); });
     /* the runs switched off or on, or matched anew: every view redrawn */
     function changed() { par.draw(); self.redraw(true); saveView(); }
@@ -646,6 +658,7 @@
       if (log.checked) put('log', '1');
       if (byKeys.length && +by.value !== byKeys[0]) put('colour', data.keys[+by.value]);
       if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
+      if (bandChosen) put('band', bandChosen);
       if (re.value !== '') put('re', re.value);
       var offs = [];
       off.forEach(function (o, run) { if (o) offs.push(run + 1); });
@@ -679,6 +692,7 @@
       pick(by, key(param('colour')));
       if (byKeys.length) colourBy(+by.value);
       pick(groupBy, param('mean') === '~seed' ? '~seed' : key(param('mean')));
+      if (BANDS.hasOwnProperty(param('band'))) bandChosen = param('band');
       if (param('re') !== null) re.value = param('re');
       (param('off') || '').split(',').forEach(function (n) { if (+n >= 1 && +n <= off.length) off[+n - 1] = true; });
       par.restore(param, pick, key);
@@ -726,6 +740,7 @@
     };
     restore();
     regroup();
+    bandShow();
     refilter();
     this.redraw();
     (explorers[group] = explorers[group] || []).push(this);
