@@ -247,6 +247,36 @@ def check_band(b, url, what):
           % (min(values), max(values), tip))
 
 
+# the means drawn: how many, their distinct colours, their distinct
+# (colour, style) pairs; the legend's height in px
+LOOKS = """(function () {
+  var p = Array.from(document.querySelectorAll('.explore svg.chart path.line.mean'));
+  var colours = {}, pairs = {};
+  p.forEach(function (e) { colours[e.getAttribute('stroke')] = 1;
+                           pairs[e.getAttribute('stroke') + '|' + (e.getAttribute('stroke-dasharray') || '')] = 1; });
+  return [p.length, Object.keys(colours).length, Object.keys(pairs).length,
+          document.querySelector('.explore .legend').getBoundingClientRect().height];
+})()"""
+
+
+def check_groups(b, url, what):
+    """36 means told apart: each its own colour and line style, a compact
+    legend; colouring by another key works while grouped"""
+    browser.fresh(b, url + "#view&s1.mean=~seed")
+    n, colours, pairs, tall = b.evaluate(LOOKS)
+    check(n > 10 and pairs == n and tall <= 150, "%s over seeds: each of the %d means has its own colour and line "
+          "style (%d distinct), the legend %.0f px tall (at most 150)" % (what, n, pairs, tall))
+    browser.explore_select(b, "by", "train.optimizer.lr")
+    n2, colours2, pairs2, _ = b.evaluate(LOOKS)
+    lrs = b.evaluate("""(function () { var box = document.querySelector('.explore');
+      var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+      var k = data.keys.indexOf('train.optimizer.lr'), seen = {};
+      data.runs.forEach(function (r) { seen[r.v[k]] = 1; });
+      return Object.keys(seen).length; })()""")
+    check(n2 == n and colours2 == lrs and pairs2 == n, "coloured by train.optimizer.lr while grouped: %d colours, one a "
+          "learning rate (%d), each mean still its own colour and style (%d)" % (colours2, lrs, pairs2))
+
+
 HOSTILE = [
     ("#%", None),
     ("#view&s1.re=100%", None),
@@ -342,6 +372,7 @@ def main():
         fewer = check_means(b, lr, r"^type-none_lr-0\.1_", "~seed", "lr-tolerance, lr 0.1 without normalization")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
         check_range(b, lr)
+        check_groups(b, lr, "lr-tolerance")
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
         fewer = check_means(b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)

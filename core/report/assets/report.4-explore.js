@@ -28,7 +28,9 @@
      * key but the seed, at first): the runs that share it share a colour */
     var byKeys = data.varied.filter(function (k) { return k !== data.seed; });
     var cells = [], cellOf = [];
+    var cellKey;
     function colourBy(k) {
+      cellKey = k;
       cells = [];
       cellOf = data.runs.map(function (run) {
         var label = k === undefined ? 'all runs' : data.keys[k] + '=' + run.v[k];
@@ -38,6 +40,24 @@
     }
     colourBy(byKeys[0]);
     function colour(run) { return PALETTE[cellOf[run] % PALETTE.length]; }
+    /* a line style per value of a second key: colour by one key and dash
+     * by another, 30-40 means (4 normalizers by 9 learning rates) are each
+     * told apart where 10 colours alone repeat */
+    var DASHES = ['', '7 3', '2 2.5', '9 3 2 3', '1 3', '12 5', '5 2 1 2 1 2', '3 5', '10 2 2 2 2 2'];
+    var dashKey = null, dashValues = [], dashOf = data.runs.map(function () { return 0; });
+    function dashBy(k) {
+      dashKey = k === '' || k === null || k === undefined || isNaN(+k) ? null : +k;
+      dashValues = dashKey === null ? [] : distinctValues(data.runs, dashKey).values;
+      dashOf = data.runs.map(function (r) { return dashKey === null ? 0 : dashValues.indexOf(r.v[dashKey]); });
+    }
+    /* at first: the next key with few enough values for a style each */
+    function dashDefault() {
+      var k = byKeys.filter(function (k) {
+        return k !== byKeys[0] && distinctValues(data.runs, k).values.length <= DASHES.length;
+      })[0];
+      return k === undefined ? '' : String(k);
+    }
+    function dash(run) { return DASHES[dashOf[run] % DASHES.length]; }
 
     /* the groups a mean is drawn of: '' none (a curve per run), '~seed'
      * the runs equal in every varied key but the seed, or a key's index:
@@ -86,6 +106,13 @@
     var by = html('select', { 'class': 'by' }, byBox);
     byKeys.forEach(function (k) { html('option', { value: k }, by, data.keys[k]); });
     if (!byKeys.length) byBox.hidden = true;
+    var dashBox = html('label', {}, controls, 'line style by ');
+    var dashSel = html('select', { 'class': 'dash' }, dashBox);
+    html('option', { value: '' }, dashSel, 'none');
+    byKeys.forEach(function (k) { html('option', { value: k }, dashSel, data.keys[k]); });
+    if (byKeys.length < 2) dashBox.hidden = true;
+    dashSel.value = dashDefault();
+    dashBy(dashSel.value);
     var groupBox = html('label', {}, controls, 'mean of ');
     var groupBy = html('select', { 'class': 'group' }, groupBox);
     html('option', { value: '' }, groupBy, 'no mean: a curve per run');
@@ -191,7 +218,7 @@
         c[2].forEach(function (series) {
           if (series[0] !== t) return;
           out.push({ run: c[0], x: xs, steps: c[1], y: smooth(series[1], w), raw: series[1], name: data.runs[c[0]].n,
-                     colour: colour(c[0]) });
+                     colour: colour(c[0]), dash: dash(c[0]) });
         });
       });
       if (grouping() === '') return out;
@@ -201,10 +228,20 @@
       members.forEach(function (ls, g) {
         if (!ls.length) return;
         var p = pool(ls, bandKind(), data.t975), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
+        var look = groupLook(ls.map(function (l) { return l.run; }), g);
         pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p.x, y: p.mean, lo: p.lo, hi: p.hi,
-                      n: p.n, ends: p.ends, raw: raw.mean, name: groups[g], colour: PALETTE[g % PALETTE.length] });
+                      n: p.n, ends: p.ends, raw: raw.mean, name: groups[g], colour: look.colour, dash: look.dash });
       });
       return pooled;
+    }
+
+    /* a mean's colour and style: its runs' where they share the key's
+     * value (colour by a key, grouped by it or over seeds), else its own */
+    function groupLook(runs, g) {
+      var c = cellOf[runs[0]], d = dashOf[runs[0]];
+      var oneC = runs.every(function (r) { return cellOf[r] === c; }), oneD = runs.every(function (r) { return dashOf[r] === d; });
+      return { colour: PALETTE[(oneC ? c : g) % PALETTE.length], dash: oneD ? DASHES[d % DASHES.length] : '',
+               cell: oneC ? c : -1, dashed: oneD ? d : -1 };
     }
 
     /* a line that went wrong: of a run the sweep calls diverged, or one
@@ -367,6 +404,7 @@
           pen = 'L';
         });
         l.path = node('path', { d: path, stroke: l.colour, 'class': l.lo ? 'line mean' : 'line', 'data-line': i }, inner);
+        if (l.dash) l.path.setAttribute('stroke-dasharray', l.dash);
       });
       /* where a run leaves a mean (it ended sooner: diverged, stopped), a
        * ring on the mean, its title naming the runs and how many are left */
@@ -425,23 +463,80 @@
 
     /* the legend: an entry per colour (a group's when grouped), a button
      * that switches its runs' curves off, or on again */
+    /* a short line in a colour and style, for the legend */
+    function swatch(colour, dashes, parent) {
+      var svg = node('svg', { width: 24, height: 8, 'class': 'swatch', 'aria-hidden': 'true' }, parent);
+      var line = node('line', { x1: 1, x2: 23, y1: 4, y2: 4, stroke: colour, 'stroke-width': 2 }, svg);
+      if (dashes) line.setAttribute('stroke-dasharray', dashes);
+      return svg;
+    }
+    /* a switch for the runs of one legend entry; its text, or "(n)" in the grid */
+    function legendItem(parent, label, runs, look, text) {
+      var on = runs.filter(function (run) { return !off[run]; }).length;
+      var item = html('button', { type: 'button', 'class': 'item' + (on ? '' : ' off'), 'aria-pressed': on ? 'true' : 'false',
+                                  title: (on ? 'switch off' : 'switch on') + ' the curves of ' + label }, parent);
+      if (look) swatch(look.colour, look.dash, item);
+      item.appendChild(document.createTextNode((text === undefined ? label + ' ' : text) + '(' +
+                                               (on < runs.length ? on + ' of ' : '') + runs.length + ')'));
+      if (text !== undefined) item.setAttribute('aria-label', label);
+      item.addEventListener('click', function () {
+        runs.forEach(function (run) { off[run] = on > 0; });
+        changed();
+      });
+    }
     function legendDraw() {
       while (legend.firstChild) legend.removeChild(legend.firstChild);
       var grouped = grouping() !== '', labels = grouped ? groups : cells, of = grouped ? groupOf : cellOf;
+      var entries = [];
       labels.forEach(function (label, c) {
         var runs = [];
         data.runs.forEach(function (r, run) { if (listed(run) && of[run] === c) runs.push(run); });
         if (!runs.length) return;
-        var on = runs.filter(function (run) { return !off[run]; }).length;
-        var item = html('button', { type: 'button', 'class': 'item' + (on ? '' : ' off'), 'aria-pressed': on ? 'true' : 'false',
-                                    title: (on ? 'switch off' : 'switch on') + ' the curves of ' + label }, legend);
-        html('i', { style: 'background:' + PALETTE[c % PALETTE.length] }, item);
-        item.appendChild(document.createTextNode(label + ' (' + (on < runs.length ? on + ' of ' : '') + runs.length + ')'));
-        item.addEventListener('click', function () {
-          runs.forEach(function (run) { off[run] = on > 0; });
-          changed();
+        entries.push({ label: label, runs: runs, look: grouped ? groupLook(runs, c)
+                                                              : { colour: PALETTE[c % PALETTE.length], dash: '' } });
+      });
+      if (grouped && legendGrid(entries)) return;
+      entries.forEach(function (e) { legendItem(legend, e.label, e.runs, e.look); });
+      if (!grouped && dashKey !== null)
+        dashValues.forEach(function (v, d) {
+          var key = html('span', { 'class': 'dashkey' }, legend);
+          swatch('#666', DASHES[d % DASHES.length], key);
+          key.appendChild(document.createTextNode(data.keys[dashKey] + '=' + v));
+        });
+    }
+    /* many means in little room: a grid, a row per colour's value and a
+     * column per style's, where each mean has its own colour and style */
+    function legendGrid(entries) {
+      var rows = [], cols = [], at = {};
+      var unique = dashKey !== null && entries.length > 1 && entries.every(function (e) {
+        var k = e.look.cell + ',' + e.look.dashed;
+        if (e.look.cell < 0 || e.look.dashed < 0 || at[k]) return false;
+        at[k] = e;
+        if (rows.indexOf(e.look.cell) < 0) rows.push(e.look.cell);
+        if (cols.indexOf(e.look.dashed) < 0) cols.push(e.look.dashed);
+        return true;
+      });
+      if (!unique) return false;
+      cols.sort(function (a, b) { return a - b; });
+      var box = html('div', { 'class': 'legendscroll' }, legend);
+      var table = html('table', { 'class': 'legendgrid' }, box), head = html('tr', {}, html('thead', {}, table));
+      html('th', { scope: 'col' }, head, cells[rows[0]].split('=')[0] + ' \\ ' + data.keys[dashKey]);
+      cols.forEach(function (d) {
+        var th = html('th', { scope: 'col' }, head);
+        swatch('#666', DASHES[d % DASHES.length], th);
+        th.appendChild(document.createTextNode(dashValues[d]));
+      });
+      var body = html('tbody', {}, table);
+      rows.forEach(function (c) {
+        var tr = html('tr', {}, body), th = html('th', { scope: 'row' }, tr);
+        swatch(PALETTE[c % PALETTE.length], '', th);
+        th.appendChild(document.createTextNode(cells[c].slice(cells[c].indexOf('=') + 1)));
+        cols.forEach(function (d) {
+          var td = html('td', {}, tr), e = at[c + ',' + d];
+          if (e) legendItem(td, e.label, e.runs, null, '');
         });
       });
+      return true;
     }
 
     /* a box per row of the runs table: its run's curves drawn or not */
@@ -615,7 +710,14 @@
     window.addEventListener('resize', function () { if (width() !== wide) { wide = width(); draw(); } });
     smoothing.addEventListener('input', function () { draw(); saveView(); });
     log.addEventListener('change', function () { zoom = null; draw(); saveView(); });
-    by.addEventListener('change', function () { colourBy(+by.value); changed(); });
+    by.addEventListener('change', function () {
+      var was = cellKey;
+      colourBy(+by.value);
+      /* the style's key the new colour's: the style takes the old one */
+      if (dashSel.value === by.value) { dashSel.value = String(was); dashBy(dashSel.value); }
+      changed();
+    });
+    dashSel.addEventListener('change', function () { dashBy(dashSel.value); changed(); });
     groupBy.addEventListener('change', function () { regroup(); bandShow(); zoom = null; changed(); });
     bandSel.addEventListener('change', function () { bandChosen = bandSel.value; draw(); saveView(); });
     re.addEventListener('input', function () { refilter(); zoom = null; changed(); });
@@ -657,6 +759,7 @@
       if (xSel.value !== xDefault()) put('x', xSel.value);
       if (log.checked) put('log', '1');
       if (byKeys.length && +by.value !== byKeys[0]) put('colour', data.keys[+by.value]);
+      if (dashSel.value !== dashDefault()) put('dash', dashSel.value === '' ? '' : data.keys[+dashSel.value]);
       if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
       if (bandChosen) put('band', bandChosen);
       if (re.value !== '') put('re', re.value);
@@ -691,6 +794,9 @@
       log.checked = param('log') === '1';
       pick(by, key(param('colour')));
       if (byKeys.length) colourBy(+by.value);
+      if (param('dash') === '') dashSel.value = '';
+      else pick(dashSel, key(param('dash')));
+      dashBy(dashSel.value);
       pick(groupBy, param('mean') === '~seed' ? '~seed' : key(param('mean')));
       if (BANDS.hasOwnProperty(param('band'))) bandChosen = param('band');
       if (param('re') !== null) re.value = param('re');
