@@ -277,6 +277,62 @@ def check_groups(b, url, what):
           "learning rate (%d), each mean still its own colour and style (%d)" % (colours2, lrs, pairs2))
 
 
+# the downloads a click starts, caught: [name, href, the SVG's text]
+CATCH = """(function () {
+  window.caught = [];
+  var blobs = {}, made = URL.createObjectURL;
+  URL.createObjectURL = function (b) { var u = made.call(URL, b); blobs[u] = b; return u; };
+  HTMLAnchorElement.prototype.click = function () {
+    var a = this, b = blobs[a.href];
+    (b ? b.text() : Promise.resolve(null)).then(function (t) { window.caught.push([a.download, a.href.slice(0, 40), t]); });
+  };
+})()"""
+
+
+def caught(b, n, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = b.evaluate("window.caught")
+        if len(got) >= n:
+            return got
+        time.sleep(0.1)
+    return b.evaluate("window.caught")
+
+
+def check_export(b, url, out_dir, what):
+    """the chart downloaded as SVG opens in Chromium as a figure whose axis
+    titles and legend are text; as PNG, an image"""
+    browser.fresh(b, url + "#view&s1.mean=~seed")
+    want = b.evaluate("""[Array.from(document.querySelectorAll('.explore .legend button.item')).map(function (e) {
+      return e.getAttribute('aria-label') || e.textContent; }),
+      document.querySelector('.explore svg.chart .xname').textContent,
+      document.querySelector('.explore svg.chart .yname').textContent,
+      document.querySelectorAll('.explore svg.chart path.line').length]""")
+    b.evaluate(CATCH)
+    b.evaluate("document.querySelector('.explore button.export[data-as=svg]').click()")
+    b.evaluate("document.querySelector('.explore button.export[data-as=png]').click()")
+    got = caught(b, 2)
+    svg = next((g for g in got if g[0].endswith(".svg")), None)
+    png = next((g for g in got if g[0].endswith(".png")), None)
+    if not svg or not svg[2]:
+        check(False, "%s: the SVG button downloads the chart (%s)" % (what, [g[:2] for g in got]))
+        return
+    path = os.path.join(out_dir, svg[0])
+    with open(path, "w") as f:
+        f.write(svg[2])
+    browser.fresh(b, "file://" + os.path.abspath(path))
+    texts, lines, root = b.evaluate("""[Array.from(document.querySelectorAll('text')).map(function (t) { return t.textContent; }),
+      document.querySelectorAll('path[stroke-dasharray], path[stroke]').length, document.documentElement.tagName]""")
+    labels = [w.strip() for w in want[0]]
+    missing = [label for label in labels if not any(t.startswith(label) for t in texts)]
+    check(root == "svg" and want[1] in texts and want[2] in texts and not missing and lines >= want[3],
+          "%s: %s opens in Chromium as SVG with its axis titles (%r, %r) and the %d legend entries as text%s, its %d "
+          "lines drawn" % (what, svg[0], want[1], want[2], len(labels), "; missing " + ", ".join(missing[:3]) if missing
+                           else "", lines))
+    check(png is not None and png[1].startswith("data:image/png"), "%s: the PNG button downloads an image (%s)"
+          % (what, png[:2] if png else None))
+
+
 HOSTILE = [
     ("#%", None),
     ("#view&s1.re=100%", None),
@@ -373,6 +429,7 @@ def main():
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
         check_range(b, lr)
         check_groups(b, lr, "lr-tolerance")
+        check_export(b, lr, out_dir, "lr-tolerance")
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
         fewer = check_means(b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)

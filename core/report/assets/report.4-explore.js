@@ -167,6 +167,35 @@
       return c.xs[a];
     }
     var reset = html('button', { type: 'button', 'class': 'reset' }, controls, 'zoom out');
+    /* the chart downloaded, with its axis titles and legend (report.7-export.js) */
+    ['SVG', 'PNG'].forEach(function (as) {
+      var b = html('button', { type: 'button', 'class': 'export', 'data-as': as.toLowerCase(),
+                               title: 'download this chart as ' + as + ', with its axis titles and legend' }, controls, as);
+      b.addEventListener('click', function () {
+        exportChart(chart, exportTitle(), exportEntries(), group + '-' + data.tags[+tag.value].replace(/[^\w.-]+/g, '-'),
+                    as === 'PNG');
+      });
+    });
+    function exportTitle() {
+      return data.tags[+tag.value] + (tagUnit() ? ' (' + tagUnit().trim() + ')' : '') + ' over ' + xName() +
+             (grouping() !== '' ? '; means, band ' + bandSel.options[bandSel.selectedIndex].text : '');
+    }
+    /* a legend entry per mean drawn, else per colour and per line style */
+    function exportEntries() {
+      if (grouping() !== '')
+        return drawn.map(function (l) { return [l.name + ' (' + l.runs.length + ')', l.colour, l.dash]; });
+      var seen = [], out = [];
+      drawn.forEach(function (l) {
+        if (seen.indexOf(cellOf[l.run]) >= 0) return;
+        seen.push(cellOf[l.run]);
+        out.push([cells[cellOf[l.run]], l.colour, '']);
+      });
+      dashValues.forEach(function (v, d) {
+        if (drawn.some(function (l) { return dashOf[l.run] === d; }))
+          out.push([data.keys[dashKey] + '=' + v, '#666', DASHES[d % DASHES.length]]);
+      });
+      return out;
+    }
     var reBox = html('div', { 'class': 'controls' }, box);
     var reLabel = html('label', {}, reBox, 'runs matching ');
     var re = html('input', { type: 'text', 'class': 're', spellcheck: 'false', size: 28,
