@@ -47,7 +47,7 @@ EXPECTED = """(function (re, by) {
     var steps = c[1];
     var run = data.runs[c[0]];
     if (!rx.test(run.n)) return;
-    var label = keys.map(function (k) { return data.keys[k] + '=' + run.v[k]; }).join(', ');
+    var label = keys.map(function (k) { return data.keys[k] + '=' + (run.v[k] === '' ? '(not set)' : run.v[k]); }).join(', ');
     c[2].forEach(function (s) {
       if (s[0] !== t) return;
       var pts = {}, xs = [];
@@ -194,7 +194,8 @@ VALUES_AT = """(function (label, x) {
   data.curves.forEach(function (c, i) {
     if (typeof c[1] === 'number') c[1] = data.curves[i - c[1]][1];
     var run = data.runs[c[0]];
-    if (keys.map(function (k) { return data.keys[k] + '=' + run.v[k]; }).join(', ') !== label) return;
+    if (keys.map(function (k) { return data.keys[k] + '=' + (run.v[k] === '' ? '(not set)' : run.v[k]); }).join(', ') !==
+        label) return;
     c[2].forEach(function (s) {
       var j = c[1].indexOf(x);
       if (s[0] === t && j >= 0 && s[1][j] !== null) out.push(s[1][j]);
@@ -333,6 +334,18 @@ def check_export(b, url, out_dir, what):
           % (what, png[:2] if png else None))
 
 
+def check_not_set(b, url, what):
+    """a run that does not set a varied key is labelled key=(not set), as
+    the filters name it, never a bare key="""
+    browser.fresh(b, url + "#view&s1.mean=~seed")
+    labels = b.evaluate("""Array.from(document.querySelectorAll('.explore .legend button.item')).map(function (e) {
+      return e.getAttribute('aria-label') || e.textContent; })""")
+    bare = [t for t in labels if re.search(r"=(,|\s|$)", t)]
+    check(labels and not bare and any("=(not set)" in t for t in labels),
+          "%s: the legend names a key a run does not set key=(not set) (%d entries%s)"
+          % (what, len(labels), "; bare: " + ", ".join(bare[:2]) if bare else ""))
+
+
 HOSTILE = [
     ("#%", None),
     ("#view&s1.re=100%", None),
@@ -435,6 +448,7 @@ def main():
         check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
         check_epochs(b, cnn, "wu-he-batch-cnn")
         check_band(b, page(normlab, "results/wu-he-batch-mlp-confirm2", out_dir), "wu-he-batch-mlp-confirm2")
+        check_not_set(b, page(normlab, "results/group-count-confirm", out_dir), "group-count-confirm")
         b = check_fragments(b, lr, chromium)
     finally:
         b.close()

@@ -27,13 +27,15 @@
     /* a colour per value of the key chosen to colour by (the first varied
      * key but the seed, at first): the runs that share it share a colour */
     var byKeys = data.varied.filter(function (k) { return k !== data.seed; });
+    /* a key's value as a label: a run that does not set the key, "(not set)" as the filters say */
+    function keyValue(k, v) { return data.keys[k] + '=' + (v === '' ? '(not set)' : v); }
     var cells = [], cellOf = [];
     var cellKey;
     function colourBy(k) {
       cellKey = k;
       cells = [];
       cellOf = data.runs.map(function (run) {
-        var label = k === undefined ? 'all runs' : data.keys[k] + '=' + run.v[k];
+        var label = k === undefined ? 'all runs' : keyValue(k, run.v[k]);
         if (cells.indexOf(label) < 0) cells.push(label);
         return cells.indexOf(label);
       });
@@ -74,7 +76,7 @@
       var g = grouping(), keys = g === '~seed' ? byKeys : g === '' ? [] : [+g];
       groups = [];
       groupOf = data.runs.map(function (run) {
-        var label = keys.map(function (k) { return data.keys[k] + '=' + run.v[k]; }).join(', ') || 'all runs';
+        var label = keys.map(function (k) { return keyValue(k, run.v[k]); }).join(', ') || 'all runs';
         if (groups.indexOf(label) < 0) groups.push(label);
         return groups.indexOf(label);
       });
@@ -192,7 +194,7 @@
       });
       dashValues.forEach(function (v, d) {
         if (drawn.some(function (l) { return dashOf[l.run] === d; }))
-          out.push([data.keys[dashKey] + '=' + v, '#666', DASHES[d % DASHES.length]]);
+          out.push([keyValue(dashKey, v), '#666', DASHES[d % DASHES.length]]);
       });
       return out;
     }
@@ -530,7 +532,7 @@
         dashValues.forEach(function (v, d) {
           var key = html('span', { 'class': 'dashkey' }, legend);
           swatch('#666', DASHES[d % DASHES.length], key);
-          key.appendChild(document.createTextNode(data.keys[dashKey] + '=' + v));
+          key.appendChild(document.createTextNode(keyValue(dashKey, v)));
         });
     }
     /* many means in little room: a grid, a row per colour's value and a
@@ -553,7 +555,7 @@
       cols.forEach(function (d) {
         var th = html('th', { scope: 'col' }, head);
         swatch('#666', DASHES[d % DASHES.length], th);
-        th.appendChild(document.createTextNode(dashValues[d]));
+        th.appendChild(document.createTextNode(dashValues[d] === '' ? '(not set)' : dashValues[d]));
       });
       var body = html('tbody', {}, table);
       rows.forEach(function (c) {
