@@ -97,7 +97,7 @@ def check_means(b, url, re_text, by, what):
     how many and their mean; the runs that end sooner are marked (over
     steps: the runs' steps differ where their batch sizes do)"""
     frag = "#view&s1.re=%s&s1.mean=%s&s1.x=step" % (urllib.parse.quote(re_text, safe=""), urllib.parse.quote(by, safe=""))
-    browser.fresh(b, url + frag)
+    open_link(b, url + frag)
     want = b.evaluate(EXPECTED + "(%s, %s)" % (json.dumps(re_text), json.dumps(by)))
     means = b.evaluate("document.querySelectorAll('.explore svg.chart path.line.mean').length")
     check(means == len(want), "%s: a mean per group (%d drawn, %d groups)" % (what, means, len(want)))
@@ -142,7 +142,7 @@ def check_means(b, url, re_text, by, what):
 def check_range(b, url):
     """lr-tolerance at lr 0.3: the default range holds every run that did
     not diverge, and names none of them outside it"""
-    browser.fresh(b, url + "#view&s1.filter.train.optimizer.lr=0.3")
+    open_link(b, url + "#view&s1.filter.train.optimizer.lr=0.3")
     got = b.evaluate("""(function () {
       var box = document.querySelector('.explore'), svg = box.querySelector('svg.chart');
       var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
@@ -166,7 +166,7 @@ def check_range(b, url):
 def check_epochs(b, url, what):
     """a sweep of batch sizes opens in epochs: each batch size's mean over
     the same epochs; the x chosen is kept in the link"""
-    browser.fresh(b, url + "#view&s1.mean=train.batch_size")
+    open_link(b, url + "#view&s1.mean=train.batch_size")
     x = b.evaluate("(document.querySelector('.explore .xaxis') || {}).value")
     spans = []
     for i in range(b.evaluate("document.querySelectorAll('.explore svg.chart path.line.mean').length")):
@@ -217,7 +217,7 @@ def band_tip(b):
 def check_band(b, url, what):
     """grouped over seeds the band is the 95 % t-interval of the mean, the
     tables' interval, said in the note; min-max chosen, the extremes"""
-    browser.fresh(b, url + "#view&s1.mean=~seed&s1.x=step")
+    open_link(b, url + "#view&s1.mean=~seed&s1.x=step")
     kind, note = b.evaluate("[(document.querySelector('.explore .bandkind') || {}).value, "
                             "document.querySelector('.explore .groupnote').textContent]")
     got, tip = band_tip(b)
@@ -263,7 +263,7 @@ LOOKS = """(function () {
 def check_groups(b, url, what):
     """36 means told apart: each its own colour and line style, a compact
     legend; colouring by another key works while grouped"""
-    browser.fresh(b, url + "#view&s1.mean=~seed")
+    open_link(b, url + "#view&s1.mean=~seed")
     n, colours, pairs, tall = b.evaluate(LOOKS)
     check(n > 10 and pairs == n and tall <= 150, "%s over seeds: each of the %d means has its own colour and line "
           "style (%d distinct), the legend %.0f px tall (at most 150)" % (what, n, pairs, tall))
@@ -303,7 +303,7 @@ def caught(b, n, timeout=10):
 def check_export(b, url, out_dir, what):
     """the chart downloaded as SVG opens in Chromium as a figure whose axis
     titles and legend are text; as PNG, an image"""
-    browser.fresh(b, url + "#view&s1.mean=~seed")
+    open_link(b, url + "#view&s1.mean=~seed")
     want = b.evaluate("""[Array.from(document.querySelectorAll('.explore .legend button.item')).map(function (e) {
       return e.getAttribute('aria-label') || e.textContent; }),
       document.querySelector('.explore svg.chart .xname').textContent,
@@ -321,7 +321,7 @@ def check_export(b, url, out_dir, what):
     path = os.path.join(out_dir, svg[0])
     with open(path, "w") as f:
         f.write(svg[2])
-    browser.fresh(b, "file://" + os.path.abspath(path))
+    open_link(b, "file://" + os.path.abspath(path))
     texts, lines, root = b.evaluate("""[Array.from(document.querySelectorAll('text')).map(function (t) { return t.textContent; }),
       document.querySelectorAll('path[stroke-dasharray], path[stroke]').length, document.documentElement.tagName]""")
     labels = [w.strip() for w in want[0]]
@@ -337,13 +337,34 @@ def check_export(b, url, out_dir, what):
 def check_not_set(b, url, what):
     """a run that does not set a varied key is labelled key=(not set), as
     the filters name it, never a bare key="""
-    browser.fresh(b, url + "#view&s1.mean=~seed")
+    open_link(b, url + "#view&s1.mean=~seed")
     labels = b.evaluate("""Array.from(document.querySelectorAll('.explore .legend button.item')).map(function (e) {
       return e.getAttribute('aria-label') || e.textContent; })""")
     bare = [t for t in labels if re.search(r"=(,|\s|$)", t)]
     check(labels and not bare and any("=(not set)" in t for t in labels),
           "%s: the legend names a key a run does not set key=(not set) (%d entries%s)"
           % (what, len(labels), "; bare: " + ", ".join(bare[:2]) if bare else ""))
+
+
+def check_over_cells(b, url, what):
+    """a claim over cells (its rows ID[...] each a cell) is dimmed by a
+    filter that keeps none of its cells' runs, as its rows are"""
+    open_link(b, url + "#view&s1.filter.model.norm.type=rms")
+    # each row's claim id: its first cell's own text, before the paper's words
+    rows = b.evaluate("""Array.from(document.querySelectorAll('table.verdicts tbody tr')).map(function (tr) {
+      return [tr.cells[0].firstChild.textContent.trim(), tr.classList.contains('outside')]; })""")
+    dimmed_of = dict(rows)
+    parents = {}
+    for name, dimmed in rows:
+        m = re.match(r"^(.+?)\[", name)
+        if m:
+            parents.setdefault(m.group(1), []).append(dimmed)
+    judged = [(p, all(kids), dimmed_of[p]) for p, kids in parents.items() if p in dimmed_of]
+    wrong = [p for p, want, got in judged if got != want]
+    check(judged and not wrong and any(want for _, want, _ in judged),
+          "%s with the filter model.norm.type=rms: each claim over cells is dimmed exactly when all its cells' rows are "
+          "(%d claims, %d dimmed%s)" % (what, len(judged), sum(1 for _, w, _ in judged if w),
+                                       "; wrong: " + ", ".join(wrong) if wrong else ""))
 
 
 HOSTILE = [
@@ -426,6 +447,16 @@ def check_typed(b, url):
         check(ok and took < 5, "typed %s: %s (%r)" % (text, "applied" if applied else "refused", says[:120]))
 
 
+def guarded(what, f, *args):
+    """f(*args); a page that cannot answer it (its script failed, an
+    element missing) fails that check alone"""
+    try:
+        return f(*args)
+    except (RuntimeError, TimeoutError, KeyError, TypeError, IndexError) as e:
+        check(False, "%s: the page could not be checked: %s" % (what, str(e)[:200]))
+        return None
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -438,17 +469,21 @@ def main():
     try:
         b.open_page()
         lr = page(normlab, "results/lr-tolerance", out_dir)
-        fewer = check_means(b, lr, r"^type-none_lr-0\.1_", "~seed", "lr-tolerance, lr 0.1 without normalization")
-        check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
-        check_range(b, lr)
-        check_groups(b, lr, "lr-tolerance")
-        check_export(b, lr, out_dir, "lr-tolerance")
+        fewer = guarded("means", check_means, b, lr, r"^type-none_lr-0\.1_", "~seed",
+                        "lr-tolerance, lr 0.1 without normalization")
+        check(fewer, "there, a mean is of fewer runs than its group's somewhere (%s means)" % fewer)
+        guarded("range", check_range, b, lr)
+        guarded("groups", check_groups, b, lr, "lr-tolerance")
+        guarded("export", check_export, b, lr, out_dir, "lr-tolerance")
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
-        fewer = check_means(b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
-        check(fewer > 0, "there, a mean is of fewer runs than its group's somewhere (%d means)" % fewer)
-        check_epochs(b, cnn, "wu-he-batch-cnn")
-        check_band(b, page(normlab, "results/wu-he-batch-mlp-confirm2", out_dir), "wu-he-batch-mlp-confirm2")
-        check_not_set(b, page(normlab, "results/group-count-confirm", out_dir), "group-count-confirm")
+        fewer = guarded("means", check_means, b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
+        check(fewer, "there, a mean is of fewer runs than its group's somewhere (%s means)" % fewer)
+        guarded("epochs", check_epochs, b, cnn, "wu-he-batch-cnn")
+        guarded("band", check_band, b, page(normlab, "results/wu-he-batch-mlp-confirm2", out_dir),
+                "wu-he-batch-mlp-confirm2")
+        guarded("not set", check_not_set, b, page(normlab, "results/group-count-confirm", out_dir),
+                "group-count-confirm")
+        guarded("over cells", check_over_cells, b, page(normlab, "results/ba-ln-lstm-kjv", out_dir), "ba-ln-lstm-kjv")
         b = check_fragments(b, lr, chromium)
     finally:
         b.close()
