@@ -367,6 +367,30 @@ def check_over_cells(b, url, what):
                                        "; wrong: " + ", ".join(wrong) if wrong else ""))
 
 
+# the tick labels of the small charts past their edges
+CLIPPED = """(function () {
+  var bad = [];
+  document.querySelectorAll('.explore svg.minichart').forEach(function (svg) {
+    var vb = svg.viewBox.baseVal;
+    svg.querySelectorAll('.axes text').forEach(function (t) {
+      var r = t.getBBox();
+      if (r.x < -0.5 || r.x + r.width > vb.width + 0.5) bad.push(svg.getAttribute('data-tag') + ' ' + t.textContent);
+    });
+  });
+  return bad;
+})()"""
+
+
+def check_small_labels(b, url, what):
+    """the small charts' tick labels within their edges, at the full range
+    (losses to 4e+35) linear and on a log scale"""
+    for frag in ("#view&s1.full=1", "#view&s1.full=1&s1.log=1"):
+        open_link(b, url + frag)
+        bad = b.evaluate(CLIPPED)
+        check(not bad, "%s %s: every small chart's tick labels inside it%s" % (what, frag, "; clipped: " +
+                                                                             ", ".join(bad[:4]) if bad else ""))
+
+
 HOSTILE = [
     ("#%", None),
     ("#view&s1.re=100%", None),
@@ -475,6 +499,7 @@ def main():
         guarded("range", check_range, b, lr)
         guarded("groups", check_groups, b, lr, "lr-tolerance")
         guarded("export", check_export, b, lr, out_dir, "lr-tolerance")
+        guarded("labels", check_small_labels, b, lr, "lr-tolerance")
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
         fewer = guarded("means", check_means, b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer, "there, a mean is of fewer runs than its group's somewhere (%s means)" % fewer)

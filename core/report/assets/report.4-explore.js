@@ -385,6 +385,17 @@
           'no run shown has this curve' + (log.checked ? ' with values above zero' : '');
         return null;
       }
+      /* a small chart's margins as wide as its tick labels (13 units a
+       * character's height, about 7.8 its width): 0.0001 and 1.5e+04 were
+       * clipped at its edges. The large chart keeps its margins, which the
+       * zoom's arithmetic uses. */
+      if (w < 400) {
+        var label = function (v) { return fmt(log.checked ? Math.pow(10, v) : v).length; };
+        var wide = (log.checked ? logTicks(d.y0, d.y1) : ticks(d.y0, d.y1, 4)).reduce(function (a, v) {
+          return Math.max(a, label(v)); }, 0);
+        var xt = ticks(d.x0, d.x1, 3), last = xt.length ? fmt(xt[xt.length - 1]).length : 0;
+        m = { l: Math.max(m.l, 8 + wide * 7.8), r: Math.max(m.r, last * 3.9 + 2), t: m.t, b: m.b };
+      }
       var s = {
         d: d,
         x: function (x) { return m.l + (x - d.x0) / (d.x1 - d.x0) * (w - m.l - m.r); },
