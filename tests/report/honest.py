@@ -391,6 +391,34 @@ def check_small_labels(b, url, what):
                                                                              ", ".join(bad[:4]) if bad else ""))
 
 
+def check_controls(b, url, what):
+    """at a phone's width every control of the curves' view ends inside
+    its box, and each select shows its choice whole (the "mean of" select
+    cut "the seeds of each cell (every key but seed)" short)"""
+    browser.load(b, "about:blank", 390, 900)
+    b.send("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 900, "deviceScaleFactor": 1, "mobile": True})
+    open_link(b, url + "#view&s1.mean=~seed")
+    past = b.evaluate("""(function () {
+      var box = document.querySelector('.explore'), right = box.getBoundingClientRect().right;
+      return Array.from(box.querySelectorAll('.controls select, .controls button, .controls input')).filter(function (e) {
+        return !e.closest('[hidden]') && e.getBoundingClientRect().right > right + 0.5; }).map(function (e) {
+        return e.className + ' ' + Math.round(e.getBoundingClientRect().right) + ' > ' + Math.round(right); });
+    })()""")
+    cut = b.evaluate("""(function () {
+      var ctx = document.createElement('canvas').getContext('2d');
+      return Array.from(document.querySelectorAll('.explore .controls select')).filter(function (s) {
+        if (s.closest('[hidden]') || s.selectedIndex < 0) return false;
+        ctx.font = getComputedStyle(s).font;
+        return ctx.measureText(s.options[s.selectedIndex].text).width + 20 > s.getBoundingClientRect().width;
+      }).map(function (s) { return s.options[s.selectedIndex].text; });
+    })()""")
+    b.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    check(not cut, "%s at 390 px: each select of the curves' view shows its choice whole%s"
+          % (what, "; cut: " + ", ".join(cut) if cut else ""))
+    check(not past, "%s at 390 px: every control of the curves' view inside its box%s" % (what, "; past it: " +
+                                                                                          ", ".join(past) if past else ""))
+
+
 HOSTILE = [
     ("#%", None),
     ("#view&s1.re=100%", None),
@@ -500,6 +528,7 @@ def main():
         guarded("groups", check_groups, b, lr, "lr-tolerance")
         guarded("export", check_export, b, lr, out_dir, "lr-tolerance")
         guarded("labels", check_small_labels, b, lr, "lr-tolerance")
+        guarded("controls", check_controls, b, lr, "lr-tolerance")
         cnn = page(normlab, "results/wu-he-batch-cnn", out_dir)
         fewer = guarded("means", check_means, b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer, "there, a mean is of fewer runs than its group's somewhere (%s means)" % fewer)
