@@ -419,6 +419,20 @@ def check_controls(b, url, what):
                                                                                           ", ".join(past) if past else ""))
 
 
+def check_paths(b, normlab, out_dir):
+    """a sweep given as dir/../dir: the page names it and its experiment
+    file read lexically, without "/../" """
+    url = "file://" + browser.make_report(normlab, "results/group-count-confirm/../group-count-confirm", out_dir,
+                                          "dotdot.html")[0]
+    open_link(b, url)
+    shown = b.evaluate("""[document.querySelector('section p.path').textContent,
+      (Array.from(document.querySelectorAll('p.small')).find(function (p) {
+        return /^Experiment file:/.test(p.textContent); }) || {}).textContent]""")
+    check(shown[0] == "results/group-count-confirm" and shown[1] and "/../" not in shown[1],
+          "a sweep given as results/group-count-confirm/../group-count-confirm is named %r, its experiment file %r"
+          % (shown[0], (shown[1] or "")[:80]))
+
+
 HOSTILE = [
     ("#%", None),
     ("#view&s1.re=100%", None),
@@ -537,6 +551,7 @@ def main():
                 "wu-he-batch-mlp-confirm2")
         guarded("not set", check_not_set, b, page(normlab, "results/group-count-confirm", out_dir),
                 "group-count-confirm")
+        guarded("paths", check_paths, b, normlab, out_dir)
         guarded("over cells", check_over_cells, b, page(normlab, "results/ba-ln-lstm-kjv", out_dir), "ba-ln-lstm-kjv")
         b = check_fragments(b, lr, chromium)
     finally:
