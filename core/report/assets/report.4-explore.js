@@ -520,7 +520,7 @@
       if (look) swatch(look.colour, look.dash, item);
       item.appendChild(document.createTextNode((text === undefined ? label + ' ' : text) + '(' +
                                                (on < runs.length ? on + ' of ' : '') + runs.length + ')'));
-      if (text !== undefined) item.setAttribute('aria-label', label);
+      if (text !== undefined) item.setAttribute('aria-label', label + ' (' + runs.length + ')');
       item.addEventListener('click', function () {
         runs.forEach(function (run) { off[run] = on > 0; });
         changed();
@@ -558,7 +558,10 @@
         if (cols.indexOf(e.look.dashed) < 0) cols.push(e.look.dashed);
         return true;
       });
-      if (!unique) return false;
+      /* a grid only where it is one: a key tied to another (a learning
+       * rate per batch size) would fill its diagonal alone */
+      if (!unique || rows.length < 2 || cols.length < 2 || entries.length <= Math.max(rows.length, cols.length))
+        return false;
       cols.sort(function (a, b) { return a - b; });
       var box = html('div', { 'class': 'legendscroll' }, legend);
       var table = html('table', { 'class': 'legendgrid' }, box), head = html('tr', {}, html('thead', {}, table));
