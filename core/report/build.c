@@ -112,7 +112,7 @@ static void section_head(rp_page *p, const rp_source *s, bool first)
     nl_buf_printf(p->html, "<section id=\"s%d\">\n<h2%s>", s->index, first ? " class=\"first\"" : "");
     rp_esc(p->html, s->name);
     nl_buf_printf(p->html, "</h2>\n<p class=\"path\">");
-    rp_esc(p->html, s->res.dir);
+    rp_esc_path(p->html, s->res.dir);
     nl_buf_printf(p->html, "</p>\n<p>%s: %d run%s, ", s->res.sweep ? "A sweep" : "A run", s->res.n_runs,
                   s->res.n_runs == 1 ? "" : "s");
     bool any = false;

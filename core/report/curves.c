@@ -12,18 +12,21 @@
 #include "report/internal.h"
 #include "results/files.h"
 #include "results/metrics.h"
+#include "stats/stats.h"
 #include "tensorboard/scalars.h"
 
-/* the numbers (steps and values, 4 digits) the page embeds at most, over
- * all curves: about 6 bytes each, less the steps a curve shares with one
- * before it (written once): wu-he-batch-mlp-confirm2's 588 runs keep 53
- * points a curve (21 at 56,000, the steps written every time) in a page of
- * 1.51 MB; 600 copies of wu-he-batch-mlp's runs 1.88 MB, under the 2 MB of
- * a page a mail carries */
+/* the numbers (steps, values and the wall times a curve may be drawn
+ * over, 4 digits) the page embeds at most, over all curves: about 6 bytes
+ * each, less the steps a curve shares with one before it (written once)
+ * and the epochs (a number per curve): wu-he-batch-mlp-confirm2's 588 runs
+ * keep 36 points a curve (53 without their wall times) in a page of 1.52
+ * MB; 600 copies of wu-he-batch-mlp's runs 1.77 MB, under the 2 MB of a
+ * page a mail carries */
 #define CURVE_BUDGET 100000
 #define CURVE_MAX_POINTS 1000 /* TensorBoard's default for a scalar */
 #define MAX_TAGS 64
 #define MAX_SPLITS 16
+#define MAX_AXES 8
 
 typedef struct {
     nl_csv_table t;
@@ -38,6 +41,8 @@ typedef struct {
     int n_tags;
     char splits[MAX_SPLITS][32];
     int n_splits;
+    char axes[MAX_AXES][96]; /* the columns a curve may be read over besides its step */
+    int n_axes;
     int kept; /* points per curve at most */
     int longest;
 } curves;
@@ -91,6 +96,56 @@ static int split_tags(curves *c, const run_curves *r, const char *split, int *co
     return n;
 }
 
+/* the value per step of column col over run r's rows when it is the step
+ * times one number (an epoch: the step over the steps an epoch takes), to
+ * the 4 decimals metrics.csv writes; NAN otherwise (the wall time) */
+static double per_step(const run_curves *r, int col, const int *rows, int n)
+{
+    const double last_step = nl_csv_num(r->t.rows[rows[n - 1]][r->step]);
+    if (!(last_step > 0))
+        return NAN;
+    const double ratio = nl_csv_num(r->t.rows[rows[n - 1]][col]) / last_step;
+    for (int j = 0; j < n; j++) {
+        const double v = nl_csv_num(r->t.rows[rows[j]][col]);
+        if (!(fabs(v - nl_csv_num(r->t.rows[rows[j]][r->step]) * ratio) <= 1e-4 + 1e-6 * fabs(v)))
+            return NAN;
+    }
+    return ratio;
+}
+
+/* the columns of run r's rows (n of them) that a curve may be drawn over
+ * instead of its step: no tag of the split, and rising over the rows
+ * (never falling, the last above the first: an epoch, the wall time; a
+ * constant learning rate is no axis); their column indexes and axis ids,
+ * and how many of them are no multiple of the step (written in full) */
+static int split_axes(curves *c, const run_curves *r, const char *split, const int *rows, int n, int *cols,
+                      int *axis_ids, int *in_full)
+{
+    *in_full = 0;
+    int found = 0;
+    char tag[160];
+    for (int col = 0; n > 1 && col < r->t.n_cols; col++) {
+        if (col == r->step || col == r->split || nl_tb_metric_tag(split, r->t.header[col], tag, sizeof tag))
+            continue;
+        double prev = nl_csv_num(r->t.rows[rows[0]][col]);
+        bool rising = isfinite(prev);
+        for (int j = 1; rising && j < n; j++) {
+            const double v = nl_csv_num(r->t.rows[rows[j]][col]);
+            rising = isfinite(v) && v >= prev;
+            prev = v;
+        }
+        if (!rising || !(prev > nl_csv_num(r->t.rows[rows[0]][col])))
+            continue;
+        const int id = find_or_add(c->axes, &c->n_axes, MAX_AXES, r->t.header[col]);
+        if (id >= 0) {
+            cols[found] = col;
+            axis_ids[found++] = id;
+            *in_full += !isfinite(per_step(r, col, rows, n));
+        }
+    }
+    return found;
+}
+
 /* every run's metrics.csv read; the tags and splits they hold */
 static nl_code read_all(const rp_source *s, curves *c, nl_error *err)
 {
@@ -124,7 +179,9 @@ static long numbers_at(curves *c, int k, int *rows)
         for (int sp = 0; c->runs[i].have && sp < c->n_splits; sp++) {
             const int n = split_rows(&c->runs[i], c->splits[sp], rows);
             const int n_tags = split_tags(c, &c->runs[i], c->splits[sp], cols, ids);
-            total += (long)(n < k ? n : k) * (1 + n_tags);
+            int in_full = 0;
+            split_axes(c, &c->runs[i], c->splits[sp], rows, n, cols, ids, &in_full);
+            total += (long)(n < k ? n : k) * (1 + n_tags + in_full);
         }
     return total;
 }
@@ -228,6 +285,24 @@ static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *fir
         }
         nl_buf_printf(b, "]]");
     }
+    /* then the axes it may be drawn over: [[axis, [values]], ...], or
+     * [axis, value per step] where each value is the step times one number */
+    int in_full = 0;
+    const int n_axes = split_axes(c, r, c->splits[sp], rows, n, cols, ids, &in_full);
+    nl_buf_printf(b, "],[");
+    for (int a = 0; a < n_axes; a++) {
+        const double ratio = per_step(r, cols[a], rows, n);
+        if (isfinite(ratio)) {
+            nl_buf_printf(b, "%s[%d,%.9g]", a ? "," : "", ids[a], ratio);
+            continue;
+        }
+        nl_buf_printf(b, "%s[%d,[", a ? "," : "", ids[a]);
+        for (int j = 0; j < n; j++) {
+            nl_buf_printf(b, "%s", j ? "," : "");
+            json_number(b, r->t.rows[rows[j]][cols[a]], 1);
+        }
+        nl_buf_printf(b, "]]");
+    }
     nl_buf_printf(b, "]]");
 }
 
@@ -251,6 +326,10 @@ static void runs_json(nl_buf *b, const rp_source *s, const int *metrics, int n_m
         nl_buf_json_string(b, pr->name);
         nl_buf_printf(b, ",");
         string_array(b, "v", (const char *const *)pr->values, s->res.n_keys);
+        /* its batch size, where its config says it: a curve over the samples seen */
+        const char *batch = s->runs[i].have_config ? nl_flat_get(&s->runs[i].config, "train.batch_size") : NULL;
+        if (batch && nl_csv_num(batch) > 0)
+            nl_buf_printf(b, "\"b\":%.0f,", nl_csv_num(batch));
         nl_buf_printf(b, "\"s\":\"%s\",\"m\":[", rp_status_name(&s->runs[i]));
         for (int m = 0; m < n_metrics; m++) {
             nl_buf_printf(b, "%s", m ? "," : "");
@@ -311,6 +390,16 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
         tag_units[t] = rp_metric_unit(column ? column + 1 : c->tags[t]).value;
     }
     string_array(b, "tag_units", tag_units, c->n_tags);
+    const char *axes[MAX_AXES];
+    for (int a = 0; a < c->n_axes; a++)
+        axes[a] = c->axes[a];
+    string_array(b, "axes", axes, c->n_axes);
+    /* the 0.975 quantiles of Student's t with 1, 2, ... n_runs - 1 degrees
+     * of freedom: a mean's 95 % interval over n runs, as the tables' */
+    nl_buf_printf(b, "\"t975\":[");
+    for (int df = 1; df < (s->res.n_runs > 2 ? s->res.n_runs : 2); df++)
+        nl_buf_printf(b, "%s%.5g", df > 1 ? "," : "", nl_stats_t_quantile(0.975, df));
+    nl_buf_printf(b, "],\n");
     nl_buf_printf(b, "\"kept\":%d}", c->kept);
 }
 

@@ -39,7 +39,7 @@ void rp_description(rp_page *p, const rp_source *s)
         line += len + (line[len] == '\n');
     }
     nl_buf_printf(p->html, "</p>\n<p class=\"small\">Experiment file: <code>");
-    rp_esc(p->html, s->experiment);
+    rp_esc_path(p->html, s->experiment);
     nl_buf_printf(p->html, "</code>");
     if (s->from.from == NL_SWEEP_EXP_KEPT) {
         /* which text: the one the sweep kept, not the file at its path */

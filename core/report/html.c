@@ -42,6 +42,36 @@ static void esc_n(nl_buf *b, const char *s, size_t n)
 
 void rp_esc(nl_buf *b, const char *s) { esc_n(b, s, strlen(s)); }
 
+void rp_esc_path(nl_buf *b, const char *path)
+{
+    /* its parts, "." dropped and "NAME/.." folded away; a leading ".." kept */
+    const char *parts[128];
+    size_t lens[128];
+    int n = 0;
+    const bool absolute = path[0] == '/';
+    for (const char *at = path; *at && n < 128;) {
+        const size_t len = strcspn(at, "/");
+        if ((len == 1 && at[0] == '.') || len == 0) {
+            /* nothing: "./" or "//" */
+        } else if (len == 2 && !strncmp(at, "..", 2) && n > 0 && !(lens[n - 1] == 2 && !strncmp(parts[n - 1], "..", 2))) {
+            n--;
+        } else {
+            parts[n] = at;
+            lens[n++] = len;
+        }
+        at += len + (at[len] == '/');
+    }
+    if (n == 128) { /* a path of more parts than any real one: as given */
+        rp_esc(b, path);
+        return;
+    }
+    nl_buf_printf(b, "%s", absolute ? "/" : n ? "" : ".");
+    for (int i = 0; i < n; i++) {
+        nl_buf_printf(b, "%s", i ? "/" : "");
+        esc_n(b, parts[i], lens[i]);
+    }
+}
+
 void rp_esc_name(nl_buf *b, const char *s)
 {
     while (*s) {

@@ -52,6 +52,10 @@ void rp_esc(nl_buf *b, const char *s);
  * opportunity (<wbr>) after each '.' and '_', so that a narrow column
  * breaks it between its parts, never inside one */
 void rp_esc_name(nl_buf *b, const char *s);
+/* a path as the page shows it: HTML-escaped, read lexically ("a/./b/../c"
+ * as "a/c"; "../" that leads it kept): a sweep given as dir/../dir, or an
+ * experiment found beside it as dir/../../experiments/x.yaml */
+void rp_esc_path(nl_buf *b, const char *path);
 /* a two-cell table row: a name (rp_esc_name; in <code> with `code`) and
  * its text (rp_esc) */
 void rp_name_row(nl_buf *b, const char *name, bool code, const char *text);

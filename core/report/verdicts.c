@@ -173,15 +173,34 @@ static void expect_cell(rp_page *p, const nl_csv_table *t, int r, const row_unit
     nl_buf_printf(p->html, "</td>");
 }
 
-static void verdict_row(rp_page *p, const nl_csv_table *t, int r, nl_claim *claim)
+/* the cells row r names, each followed by a tab; how many */
+static int row_cells(rp_page *p, const nl_csv_table *t, int r)
 {
-    const row_unit u = unit_of(t, r, claim);
-    nl_buf_printf(p->html, "<tr data-cells=\"");
+    int n = 0;
     for (int c = 0; c < NL_CELL_COUNT; c++) {
         const char *named = cell(t, r, nl_cell_names[c]);
         if (named[0]) {
             rp_esc(p->html, named);
             nl_buf_printf(p->html, "\t");
+            n++;
+        }
+    }
+    return n;
+}
+
+static void verdict_row(rp_page *p, const nl_csv_table *t, int r, nl_claim *claim)
+{
+    const row_unit u = unit_of(t, r, claim);
+    nl_buf_printf(p->html, "<tr data-cells=\"");
+    /* a claim over cells names none itself: its rows' cells (its
+     * "ID[...]" rows), so that a filter that keeps none of them dims it */
+    if (row_cells(p, t, r) == 0) {
+        const char *id = cell(t, r, "claim");
+        const size_t len = strlen(id);
+        for (int other = 0; len && other < t->n_rows; other++) {
+            const char *of = cell(t, other, "claim");
+            if (other != r && !strncmp(of, id, len) && of[len] == '[')
+                row_cells(p, t, other);
         }
     }
     nl_buf_printf(p->html, "\">");

@@ -10,7 +10,8 @@
  * min-max band; runs switched off or kept by a regular expression) and a
  * small chart per curve from the section's JSON; report.5-parallel.js
  * their parallel coordinates and a final metric against a key;
- * report.6-page.js starts them and reloads a live page. No library,
+ * report.6-page.js starts them and reloads a live page;
+ * report.7-export.js downloads a chart as SVG or PNG. No library,
  * nothing fetched. Built into the binary with report.css. */
   var explorers = {}; /* a section's id: its explore views, told of each filter */
 

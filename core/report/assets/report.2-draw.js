@@ -155,23 +155,124 @@
   }
 
 
-  /* the mean and the lowest and highest of each step's values, over the
-   * lines ls (a group's runs): [steps, means, lows, highs] */
-  function pool(ls) {
-    var at = {};
-    ls.forEach(function (l) {
-      l.x.forEach(function (x, i) {
-        var y = l.y[i];
-        if (y !== null && isFinite(y)) (at[x] = at[x] || []).push(y);
-      });
+  /* a line's points that hold a number, in the order of x */
+  function finitePoints(l) {
+    var xs = [], ys = [], sorted = true;
+    l.x.forEach(function (x, i) {
+      var y = l.y[i];
+      if (y === null || !isFinite(y)) return;
+      if (xs.length && x < xs[xs.length - 1]) sorted = false;
+      xs.push(x); ys.push(y);
     });
-    var xs = Object.keys(at).map(Number).sort(function (a, b) { return a - b; });
-    var mean = [], lo = [], hi = [];
+    if (!sorted) {
+      var order = xs.map(function (x, i) { return i; }).sort(function (a, b) { return xs[a] - xs[b]; });
+      xs = order.map(function (i) { return xs[i]; }); ys = order.map(function (i) { return ys[i]; });
+    }
+    return { x: xs, y: ys, run: l.run, at: 0 };
+  }
+
+  /* the bands a mean is drawn with: at each x the runs' lowest to highest
+   * value, their mean +- one standard deviation, or the 95 % t-interval of
+   * their mean (the tables' interval over seeds: t975[n - 2], the 0.975
+   * quantile of Student's t with n - 1 degrees of freedom, from the page's
+   * JSON) */
+  var BANDS = { minmax: 'their lowest to highest value (min\u2013max)',
+                sd: 'their mean \u00b1 one standard deviation (\u00b11 sd)',
+                ci: 'the 95 % t-interval of their mean (as the tables\u2019 intervals over seeds)' };
+
+  /* the mean and band of each x over the lines ls (a group's runs): at
+   * each x, of the runs present there, those whose numbers (the first to
+   * the last) span it, a run's value between two of its points read on
+   * the line between them. A run that ends sooner (diverged, stopped)
+   * leaves the mean where it ends, listed in ends ([x, run]) to be marked;
+   * no run's last value is carried on. Returns { x, mean, lo, hi, n, ends } */
+  function pool(ls, band, t975) {
+    var spans = ls.map(finitePoints).filter(function (s) { return s.x.length; });
+    var seen = {}, xs = [];
+    spans.forEach(function (s) { s.x.forEach(function (x) { if (!seen[x]) { seen[x] = true; xs.push(x); } }); });
+    xs.sort(function (a, b) { return a - b; });
+    var out = { x: xs, mean: [], lo: [], hi: [], n: [], ends: [] };
     xs.forEach(function (x) {
-      var ys = at[x];
-      mean.push(ys.reduce(function (a, b) { return a + b; }, 0) / ys.length);
-      lo.push(Math.min.apply(null, ys));
-      hi.push(Math.max.apply(null, ys));
+      var n = 0, sum = 0, squares = 0, lo = Infinity, hi = -Infinity, ys = [];
+      spans.forEach(function (s) {
+        var last = s.x.length - 1;
+        if (x < s.x[0] || x > s.x[last]) return;
+        while (s.at < last && s.x[s.at + 1] <= x) s.at++;
+        var y = s.x[s.at] === x || s.at === last ? s.y[s.at]
+              : s.y[s.at] + (s.y[s.at + 1] - s.y[s.at]) * (x - s.x[s.at]) / (s.x[s.at + 1] - s.x[s.at]);
+        ys.push(y);
+        n++; sum += y;
+        lo = Math.min(lo, y); hi = Math.max(hi, y);
+      });
+      var mean = sum / n;
+      ys.forEach(function (y) { squares += (y - mean) * (y - mean); });
+      var sd = n > 1 ? Math.sqrt(squares / (n - 1)) : 0;
+      var half = band === 'sd' ? sd : band === 'ci' ? (n > 1 ? (t975[n - 2] || 1.96) * sd / Math.sqrt(n) : 0) : null;
+      out.mean.push(mean); out.n.push(n);
+      out.lo.push(half === null ? lo : mean - half);
+      out.hi.push(half === null ? hi : mean + half);
     });
-    return [xs, mean, lo, hi];
+    var end = xs[xs.length - 1];
+    spans.forEach(function (s) { if (s.x[s.x.length - 1] < end) out.ends.push([s.x[s.x.length - 1], s.run]); });
+    return out;
+  }
+
+  /* why a regular expression is not run over the runs' names, or null: a
+   * filter's cost is bounded before it runs, since a test cannot be
+   * stopped once started ((.+)+! takes 15 s over three names). Refused: an
+   * expression over 1,000 characters (a filter needs no more; 200,000 of
+   * them overflow the engine); a back-reference; a repeated group that
+   * holds a repetition or an alternative ((a+)+, (a|a)*: exponential
+   * backtracking); and k unbounded repetitions where (L + 1)^k, L the
+   * longest text tried, passes 10^6 steps (.*.*.*.*! over names of 64
+   * characters: 40 ms a name) */
+  var RE_MAX = 1000, RE_STEPS = 1e6;
+  function riskyPattern(text, longest) {
+    if (text.length > RE_MAX) return 'longer than ' + RE_MAX.toLocaleString('en') + ' characters';
+    if (/\\[1-9]|\\k</.test(text)) return 'a back-reference can take time exponential in a name\u2019s length';
+    var open = [], unbounded = 0, i = 0, last = null; /* last: what a quantifier would repeat */
+    function quantifier(at) {
+      var c = text[at];
+      if (c === '*' || c === '+') return { len: 1, unbounded: true };
+      if (c === '?') return { len: 1, unbounded: false };
+      var m = c === '{' ? /^\{(\d+)(,(\d*))?\}/.exec(text.slice(at)) : null;
+      if (!m) return null;
+      return { len: m[0].length, unbounded: m[2] !== undefined && (m[3] === '' || +m[3] - +m[1] > 8) };
+    }
+    while (i < text.length) {
+      var c = text[i];
+      if (c === '\\') { last = { repeats: false }; i += 2; continue; }
+      if (c === '[') {
+        var j = i + 1;
+        if (text[j] === '^') j++;
+        if (text[j] === ']') j++;
+        while (j < text.length && text[j] !== ']') j += text[j] === '\\' ? 2 : 1;
+        last = { repeats: false }; i = j + 1; continue;
+      }
+      if (c === '(') { open.push({ repeats: false }); last = null; i++; continue; }
+      if (c === ')') { last = open.pop() || { repeats: false }; i++; continue; }
+      if (c === '|') { if (open.length) open[open.length - 1].repeats = true; last = null; i++; continue; }
+      var q = quantifier(i);
+      if (q && last) {
+        if (q.unbounded && last.repeats)
+          return 'a repeated group that holds a repetition or alternatives, as (a+)+ or (a|b)*, can take time ' +
+                 'exponential in a name\u2019s length (a character class, [ab]*, cannot)';
+        if (q.unbounded) {
+          unbounded++;
+          open.forEach(function (g) { g.repeats = true; });
+        } else if (last.repeats) {
+          open.forEach(function (g) { g.repeats = true; });
+        }
+        i += q.len;
+        if (text[i] === '?' || text[i] === '+') i++; /* lazy */
+        last = null;
+        continue;
+      }
+      last = { repeats: false };
+      i++;
+    }
+    if (unbounded > 1 && Math.pow(longest + 1, unbounded) > RE_STEPS)
+      return unbounded + ' unbounded repetitions over names of up to ' + longest + ' characters can take ' +
+             (longest + 1) + '^' + unbounded + ' steps a name';
+    return null;
   }

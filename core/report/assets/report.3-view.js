@@ -8,8 +8,16 @@
    * details), left alone. */
   var VIEW = (function () {
     var h = location.hash.slice(1);
-    return /^view(&|$)/.test(h) ? new URLSearchParams(h.slice(4)) : null;
+    /* a link is data: one that cannot be read is no view, never an error
+     * that stops the page's script */
+    try { return /^view(&|$)/.test(h) ? new URLSearchParams(h.slice(4)) : null; } catch (e) { return null; }
   })();
+
+  /* a fragment's text decoded, or as it stands where a percent sign
+   * starts no escape ("#%", "#view&s1.re=100%") */
+  function decoded(text) {
+    try { return decodeURIComponent(text); } catch (e) { return text; }
+  }
   var viewTimer = null;
   /* written a moment after the last change: a dragged slider would
    * otherwise replace the history entry at every step */

@@ -27,28 +27,56 @@
     /* a colour per value of the key chosen to colour by (the first varied
      * key but the seed, at first): the runs that share it share a colour */
     var byKeys = data.varied.filter(function (k) { return k !== data.seed; });
+    /* a key's value as a label: a run that does not set the key, "(not set)" as the filters say */
+    function keyValue(k, v) { return data.keys[k] + '=' + (v === '' ? '(not set)' : v); }
     var cells = [], cellOf = [];
+    var cellKey;
     function colourBy(k) {
+      cellKey = k;
       cells = [];
       cellOf = data.runs.map(function (run) {
-        var label = k === undefined ? 'all runs' : data.keys[k] + '=' + run.v[k];
+        var label = k === undefined ? 'all runs' : keyValue(k, run.v[k]);
         if (cells.indexOf(label) < 0) cells.push(label);
         return cells.indexOf(label);
       });
     }
     colourBy(byKeys[0]);
     function colour(run) { return PALETTE[cellOf[run] % PALETTE.length]; }
+    /* a line style per value of a second key: colour by one key and dash
+     * by another, 30-40 means (4 normalizers by 9 learning rates) are each
+     * told apart where 10 colours alone repeat */
+    var DASHES = ['', '7 3', '2 2.5', '9 3 2 3', '1 3', '12 5', '5 2 1 2 1 2', '3 5', '10 2 2 2 2 2'];
+    var dashKey = null, dashValues = [], dashOf = data.runs.map(function () { return 0; });
+    function dashBy(k) {
+      dashKey = k === '' || k === null || k === undefined || isNaN(+k) ? null : +k;
+      dashValues = dashKey === null ? [] : distinctValues(data.runs, dashKey).values;
+      dashOf = data.runs.map(function (r) { return dashKey === null ? 0 : dashValues.indexOf(r.v[dashKey]); });
+    }
+    /* at first: the next key with few enough values for a style each */
+    function dashDefault() {
+      var k = byKeys.filter(function (k) {
+        return k !== byKeys[0] && distinctValues(data.runs, k).values.length <= DASHES.length;
+      })[0];
+      return k === undefined ? '' : String(k);
+    }
+    function dash(run) { return DASHES[dashOf[run] % DASHES.length]; }
 
     /* the groups a mean is drawn of: '' none (a curve per run), '~seed'
      * the runs equal in every varied key but the seed, or a key's index:
      * the runs sharing its value */
     var groups = [], groupOf = [];
     function grouping() { return groupBy.value; }
+    /* the band of a mean (BANDS): as chosen, else the 95 % interval of the
+     * mean where the view groups over seeds (what the tables report), the
+     * lowest to highest value where it groups by a key (its runs differ in
+     * other keys: no sample of one mean) */
+    var bandChosen = null;
+    function bandKind() { return bandChosen || (grouping() === '~seed' ? 'ci' : 'minmax'); }
     function regroup() {
       var g = grouping(), keys = g === '~seed' ? byKeys : g === '' ? [] : [+g];
       groups = [];
       groupOf = data.runs.map(function (run) {
-        var label = keys.map(function (k) { return data.keys[k] + '=' + run.v[k]; }).join(', ') || 'all runs';
+        var label = keys.map(function (k) { return keyValue(k, run.v[k]); }).join(', ') || 'all runs';
         if (groups.indexOf(label) < 0) groups.push(label);
         return groups.indexOf(label);
       });
@@ -80,6 +108,13 @@
     var by = html('select', { 'class': 'by' }, byBox);
     byKeys.forEach(function (k) { html('option', { value: k }, by, data.keys[k]); });
     if (!byKeys.length) byBox.hidden = true;
+    var dashBox = html('label', {}, controls, 'line style by ');
+    var dashSel = html('select', { 'class': 'dash' }, dashBox);
+    html('option', { value: '' }, dashSel, 'none');
+    byKeys.forEach(function (k) { html('option', { value: k }, dashSel, data.keys[k]); });
+    if (byKeys.length < 2) dashBox.hidden = true;
+    dashSel.value = dashDefault();
+    dashBy(dashSel.value);
     var groupBox = html('label', {}, controls, 'mean of ');
     var groupBy = html('select', { 'class': 'group' }, groupBox);
     html('option', { value: '' }, groupBy, 'no mean: a curve per run');
@@ -89,7 +124,80 @@
       if (k !== data.seed) html('option', { value: k }, groupBy, 'the runs sharing their ' + data.keys[k]);
     });
     if (!data.varied.length) groupBox.hidden = true;
+    var bandBox = html('label', {}, controls, 'band ');
+    var bandSel = html('select', { 'class': 'bandkind' }, bandBox);
+    html('option', { value: 'minmax' }, bandSel, 'min\u2013max');
+    html('option', { value: 'sd' }, bandSel, '\u00b11 sd');
+    html('option', { value: 'ci' }, bandSel, '95 % interval of the mean');
+    function bandShow() { bandSel.value = bandKind(); bandBox.hidden = grouping() === ''; }
+    /* the x the curves are drawn over: the step, a column the runs log
+     * rising (the epoch, the wall time: the page's JSON "axes", each
+     * curve's c[3]) or the samples seen (the step times the run's batch
+     * size). A sweep of batch sizes opens in epochs, else samples: its
+     * runs take different numbers of steps over the same data. */
+    var AXIS_NAMES = { step: ['steps', 'step'], epoch: ['epochs', 'epoch'], elapsed_s: ['wall time (s)', 'wall time (s)'],
+                       samples: ['samples seen', 'samples seen'] };
+    var xBox = html('label', {}, controls, 'x ');
+    var xSel = html('select', { 'class': 'xaxis' }, xBox);
+    html('option', { value: 'step' }, xSel, 'steps');
+    (data.axes || []).forEach(function (a) { html('option', { value: a }, xSel, (AXIS_NAMES[a] || [a])[0]); });
+    if (data.runs.length && data.runs.every(function (r) { return r.b > 0; }))
+      html('option', { value: 'samples' }, xSel, AXIS_NAMES.samples[0]);
+    if (xSel.options.length < 2) xBox.hidden = true;
+    function xDefault() {
+      var batch = data.varied.some(function (k) { return /(^|\.)batch_size$/.test(data.keys[k]); });
+      var has = function (a) { return Array.prototype.some.call(xSel.options, function (o) { return o.value === a; }); };
+      return batch && has('epoch') ? 'epoch' : batch && has('samples') ? 'samples' : 'step';
+    }
+    xSel.value = xDefault();
+    function xName() { var a = xSel.value; return (AXIS_NAMES[a] || [a, a])[1]; }
+    /* curve c's x on the axis chosen; null where it did not log that column */
+    function xOf(c) {
+      var a = xSel.value;
+      if (a === 'step') return c[1];
+      c.xs = c.xs || {};
+      if (!(a in c.xs)) {
+        if (a === 'samples') {
+          var b = data.runs[c[0]].b;
+          c.xs[a] = c[1].map(function (step) { return step * b; });
+        } else {
+          /* a column that is the step times one number comes as that number */
+          var id = data.axes.indexOf(a), got = (c[3] || []).filter(function (s) { return s[0] === id; })[0];
+          c.xs[a] = !got ? null : typeof got[1] === 'number' ? c[1].map(function (step) { return step * got[1]; }) : got[1];
+        }
+      }
+      return c.xs[a];
+    }
     var reset = html('button', { type: 'button', 'class': 'reset' }, controls, 'zoom out');
+    /* the chart downloaded, with its axis titles and legend (report.7-export.js) */
+    ['SVG', 'PNG'].forEach(function (as) {
+      var b = html('button', { type: 'button', 'class': 'export', 'data-as': as.toLowerCase(),
+                               title: 'download this chart as ' + as + ', with its axis titles and legend' }, controls, as);
+      b.addEventListener('click', function () {
+        exportChart(chart, exportTitle(), exportEntries(), group + '-' + data.tags[+tag.value].replace(/[^\w.-]+/g, '-'),
+                    as === 'PNG');
+      });
+    });
+    function exportTitle() {
+      return data.tags[+tag.value] + (tagUnit() ? ' (' + tagUnit().trim() + ')' : '') + ' over ' + xName() +
+             (grouping() !== '' ? '; means, band ' + bandSel.options[bandSel.selectedIndex].text : '');
+    }
+    /* a legend entry per mean drawn, else per colour and per line style */
+    function exportEntries() {
+      if (grouping() !== '')
+        return drawn.map(function (l) { return [l.name + ' (' + l.runs.length + ')', l.colour, l.dash]; });
+      var seen = [], out = [];
+      drawn.forEach(function (l) {
+        if (seen.indexOf(cellOf[l.run]) >= 0) return;
+        seen.push(cellOf[l.run]);
+        out.push([cells[cellOf[l.run]], l.colour, '']);
+      });
+      dashValues.forEach(function (v, d) {
+        if (drawn.some(function (l) { return dashOf[l.run] === d; }))
+          out.push([keyValue(dashKey, v), '#666', DASHES[d % DASHES.length]]);
+      });
+      return out;
+    }
     var reBox = html('div', { 'class': 'controls' }, box);
     var reLabel = html('label', {}, reBox, 'runs matching ');
     var re = html('input', { type: 'text', 'class': 're', spellcheck: 'false', size: 28,
@@ -136,11 +244,12 @@
     function lines(t) {
       var w = +smoothing.value, out = [];
       data.curves.forEach(function (c) {
-        if (!shown(c[0])) return;
+        var xs = shown(c[0]) ? xOf(c) : null;
+        if (!xs) return;
         c[2].forEach(function (series) {
           if (series[0] !== t) return;
-          out.push({ run: c[0], x: c[1], y: smooth(series[1], w), raw: series[1], name: data.runs[c[0]].n,
-                     colour: colour(c[0]) });
+          out.push({ run: c[0], x: xs, steps: c[1], y: smooth(series[1], w), raw: series[1], name: data.runs[c[0]].n,
+                     colour: colour(c[0]), dash: dash(c[0]) });
         });
       });
       if (grouping() === '') return out;
@@ -149,11 +258,21 @@
       var pooled = [];
       members.forEach(function (ls, g) {
         if (!ls.length) return;
-        var p = pool(ls), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw }; }));
-        pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p[0], y: p[1], lo: p[2], hi: p[3],
-                      raw: raw[1], name: groups[g], colour: PALETTE[g % PALETTE.length] });
+        var p = pool(ls, bandKind(), data.t975), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
+        var look = groupLook(ls.map(function (l) { return l.run; }), g);
+        pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p.x, y: p.mean, lo: p.lo, hi: p.hi,
+                      n: p.n, ends: p.ends, raw: raw.mean, name: groups[g], colour: look.colour, dash: look.dash });
       });
       return pooled;
+    }
+
+    /* a mean's colour and style: its runs' where they share the key's
+     * value (colour by a key, grouped by it or over seeds), else its own */
+    function groupLook(runs, g) {
+      var c = cellOf[runs[0]], d = dashOf[runs[0]];
+      var oneC = runs.every(function (r) { return cellOf[r] === c; }), oneD = runs.every(function (r) { return dashOf[r] === d; });
+      return { colour: PALETTE[(oneC ? c : g) % PALETTE.length], dash: oneD ? DASHES[d % DASHES.length] : '',
+               cell: oneC ? c : -1, dashed: oneD ? d : -1 };
     }
 
     /* a line that went wrong: of a run the sweep calls diverged, or one
@@ -161,16 +280,22 @@
      * they only a few: a sweep of learning rates where most runs blow up
      * to 1e22 draws the few that trained. */
     function wrong(l) {
+      /* a mean is of the runs present: wrong where every one of its runs diverged */
       var runs = l.runs || [l.run];
-      if (runs.some(function (r) { return data.runs[r].s === 'diverged'; })) return true;
+      if (runs.every(function (r) { return data.runs[r].s === 'diverged'; })) return true;
       var last = l.raw[l.raw.length - 1];
       return (last === null || !isFinite(last)) && l.raw.some(function (y) { return y !== null && isFinite(y); });
     }
 
     /* the range drawn: every point's when full, else the robust range's
      * (robustRange) of the lines that did not go wrong, the lines with
-     * points beyond it listed (d.outside) */
-    function domain(ls) {
+     * points beyond it listed (d.outside). A line that did not go wrong
+     * is drawn whole (the only runs that trained may be the few), save
+     * where its values rise past the robust range's top on a curve with no
+     * bound (a loss, a gradient's norm: a run that explodes without being
+     * called diverged); a percentage is bounded, and drawn whole. */
+    function domain(ls, t) {
+      var bounded = tagUnit(t) === ' %';
       var v = function (y) { return y === null || !isFinite(y) || (log.checked && y <= 0) ? null
                                                                                       : log.checked ? Math.log10(y) : y; };
       var fence = null;
@@ -188,12 +313,12 @@
       }
       var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, out = [];
       ls.forEach(function (l) {
-        var beyond = false;
+        var beyond = false, fine = !wrong(l);
         l.x.forEach(function (x, i) {
           var y = v(l.y[i]);
           if (y === null) return;
           x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-          if (fence && (y < fence[0] || y > fence[1])) { beyond = true; return; }
+          if (fence && (fine ? !bounded && y > fence[1] : y < fence[0] || y > fence[1])) { beyond = true; return; }
           y0 = Math.min(y0, y); y1 = Math.max(y1, y);
         });
         if (beyond) out.push(l);
@@ -225,7 +350,9 @@
         worst = names.map(function (n, i) { return n + ' (' + fmt(worst[i][0]) + ' to ' + fmt(worst[i][1]) + tagUnit() + ')'; });
         away.appendChild(document.createTextNode(names.length + (grouping() ? (names.length === 1 ? ' mean lies' : ' means lie')
                                                                             : (names.length === 1 ? ' run lies' : ' runs lie')) +
-          ' outside the range drawn, which fits the others: ' + worst.slice(0, 8).join(', ') +
+          ' outside the range drawn, which holds every run that did not diverge or end in NaN save where, on a ' +
+          'curve with no bound, its values rise more than 3 typical runs\u2019 spans above the median run\u2019s ' +
+          'highest: ' + worst.slice(0, 8).join(', ') +
           (worst.length > 8 ? ', ' : '. ')));
         if (worst.length > 8) {
           var more = html('details', { 'class': 'more' }, away);
@@ -258,6 +385,17 @@
           'no run shown has this curve' + (log.checked ? ' with values above zero' : '');
         return null;
       }
+      /* a small chart's margins as wide as its tick labels (13 units a
+       * character's height, about 7.8 its width): 0.0001 and 1.5e+04 were
+       * clipped at its edges. The large chart keeps its margins, which the
+       * zoom's arithmetic uses. */
+      if (w < 400) {
+        var label = function (v) { return fmt(log.checked ? Math.pow(10, v) : v).length; };
+        var wide = (log.checked ? logTicks(d.y0, d.y1) : ticks(d.y0, d.y1, 4)).reduce(function (a, v) {
+          return Math.max(a, label(v)); }, 0);
+        var xt = ticks(d.x0, d.x1, 3), last = xt.length ? fmt(xt[xt.length - 1]).length : 0;
+        m = { l: Math.max(m.l, 8 + wide * 7.8), r: Math.max(m.r, last * 3.9 + 2), t: m.t, b: m.b };
+      }
       var s = {
         d: d,
         x: function (x) { return m.l + (x - d.x0) / (d.x1 - d.x0) * (w - m.l - m.r); },
@@ -276,7 +414,7 @@
         node('line', { x1: x, x2: x, y1: m.t, y2: h - m.b, 'class': 'grid' }, g);
         node('text', { x: x, y: h - m.b + 16, 'text-anchor': 'middle', 'class': 'xtick' }, g).textContent = fmt(v);
       });
-      node('text', { x: w - m.r, y: h - 4, 'text-anchor': 'end' }, g).textContent = 'step';
+      node('text', { x: w - m.r, y: h - 4, 'text-anchor': 'end', 'class': 'xname' }, g).textContent = xName();
       if (!small)
         node('text', { x: m.l + 4, y: m.t + 14, 'class': 'yname' }, g).textContent =
           data.tags[t] + (tagUnit(t) ? ' (' + tagUnit(t).trim() + ')' : '');
@@ -308,14 +446,32 @@
           pen = 'L';
         });
         l.path = node('path', { d: path, stroke: l.colour, 'class': l.lo ? 'line mean' : 'line', 'data-line': i }, inner);
+        if (l.dash) l.path.setAttribute('stroke-dasharray', l.dash);
       });
+      /* where a run leaves a mean (it ended sooner: diverged, stopped), a
+       * ring on the mean, its title naming the runs and how many are left */
+      ls.forEach(function (l, i) {
+        var at = {};
+        (l.ends || []).forEach(function (e) { (at[e[0]] = at[e[0]] || []).push(e[1]); });
+        Object.keys(at).forEach(function (x) {
+          var j = l.x.indexOf(+x), p = j >= 0 ? at_(l, j) : null;
+          if (!p) return;
+          var ring = node('circle', { cx: p[0], cy: p[1], r: w < 400 ? 2.5 : 3.5, stroke: l.colour, 'class': 'ends',
+                                      'data-line': i, 'data-x': x, 'data-runs': at[x].length }, inner);
+          node('title', {}, ring).textContent = endsText(l, j, at[x]);
+        });
+      });
+      function at_(l, j) {
+        var v = s.v(l.y[j]);
+        return v === null || !isFinite(v) ? null : [s.x(l.x[j]).toFixed(1), s.y(v).toFixed(1)];
+      }
       return s;
     }
 
     function draw() {
       W = width();
       drawn = lines(+tag.value);
-      var d = domain(drawn);
+      var d = domain(drawn, +tag.value);
       outside = d ? d.outside : [];
       awayDraw();
       smoothText.textContent = (+smoothing.value).toFixed(2);
@@ -325,7 +481,7 @@
       smalls.forEach(function (svg, t) {
         if (!svg) return;
         var ls = t === +tag.value ? drawn : lines(t);
-        render(svg, ls, domain(ls), t, 300, 190, { l: 48, r: 18, t: 8, b: 26 }, t);
+        render(svg, ls, domain(ls, t), t, 300, 190, { l: 48, r: 18, t: 8, b: 26 }, t);
         svg.parentNode.classList.toggle('chosen', t === +tag.value);
       });
     }
@@ -337,32 +493,95 @@
       var sizes = drawn.map(function (l) { return l.runs.length; });
       var few = Math.min.apply(null, sizes), many = Math.max.apply(null, sizes);
       var n = !sizes.length ? 'no run' : few === many ? few + (few === 1 ? ' run' : ' runs') : few + ' to ' + many + ' runs';
+      var ring = drawn.some(function (l) { return l.ends.length; });
       note.textContent = (g === '~seed' ? 'Grouped by every key but ' + data.keys[data.seed] + ': each curve is the mean ' +
                           'over the seeds of one cell (' + n + ')'
                                         : 'Grouped by ' + data.keys[+g] + ': each curve is the mean of the runs shown ' +
                           'that share its value (' + n + ', over the seeds and any other key shown)') +
-        '; the band spans their lowest to highest value at each step (min\u2013max).';
+        '; at each ' + xName() + ' the mean and its band are of the runs that have a value there (the tip says how ' +
+        'many)' + (ring ? ', and a ring marks where a run ends sooner (diverged or stopped) and leaves the mean' : '') +
+        '; the band spans ' + BANDS[bandKind()] + '.';
     }
 
     /* the legend: an entry per colour (a group's when grouped), a button
      * that switches its runs' curves off, or on again */
+    /* a short line in a colour and style, for the legend */
+    function swatch(colour, dashes, parent) {
+      var svg = node('svg', { width: 24, height: 8, 'class': 'swatch', 'aria-hidden': 'true' }, parent);
+      var line = node('line', { x1: 1, x2: 23, y1: 4, y2: 4, stroke: colour, 'stroke-width': 2 }, svg);
+      if (dashes) line.setAttribute('stroke-dasharray', dashes);
+      return svg;
+    }
+    /* a switch for the runs of one legend entry; its text, or "(n)" in the grid */
+    function legendItem(parent, label, runs, look, text) {
+      var on = runs.filter(function (run) { return !off[run]; }).length;
+      var item = html('button', { type: 'button', 'class': 'item' + (on ? '' : ' off'), 'aria-pressed': on ? 'true' : 'false',
+                                  title: (on ? 'switch off' : 'switch on') + ' the curves of ' + label }, parent);
+      if (look) swatch(look.colour, look.dash, item);
+      item.appendChild(document.createTextNode((text === undefined ? label + ' ' : text) + '(' +
+                                               (on < runs.length ? on + ' of ' : '') + runs.length + ')'));
+      if (text !== undefined) item.setAttribute('aria-label', label + ' (' + runs.length + ')');
+      item.addEventListener('click', function () {
+        runs.forEach(function (run) { off[run] = on > 0; });
+        changed();
+      });
+    }
     function legendDraw() {
       while (legend.firstChild) legend.removeChild(legend.firstChild);
       var grouped = grouping() !== '', labels = grouped ? groups : cells, of = grouped ? groupOf : cellOf;
+      var entries = [];
       labels.forEach(function (label, c) {
         var runs = [];
         data.runs.forEach(function (r, run) { if (listed(run) && of[run] === c) runs.push(run); });
         if (!runs.length) return;
-        var on = runs.filter(function (run) { return !off[run]; }).length;
-        var item = html('button', { type: 'button', 'class': 'item' + (on ? '' : ' off'), 'aria-pressed': on ? 'true' : 'false',
-                                    title: (on ? 'switch off' : 'switch on') + ' the curves of ' + label }, legend);
-        html('i', { style: 'background:' + PALETTE[c % PALETTE.length] }, item);
-        item.appendChild(document.createTextNode(label + ' (' + (on < runs.length ? on + ' of ' : '') + runs.length + ')'));
-        item.addEventListener('click', function () {
-          runs.forEach(function (run) { off[run] = on > 0; });
-          changed();
+        entries.push({ label: label, runs: runs, look: grouped ? groupLook(runs, c)
+                                                              : { colour: PALETTE[c % PALETTE.length], dash: '' } });
+      });
+      if (grouped && legendGrid(entries)) return;
+      entries.forEach(function (e) { legendItem(legend, e.label, e.runs, e.look); });
+      if (!grouped && dashKey !== null)
+        dashValues.forEach(function (v, d) {
+          var key = html('span', { 'class': 'dashkey' }, legend);
+          swatch('#666', DASHES[d % DASHES.length], key);
+          key.appendChild(document.createTextNode(keyValue(dashKey, v)));
+        });
+    }
+    /* many means in little room: a grid, a row per colour's value and a
+     * column per style's, where each mean has its own colour and style */
+    function legendGrid(entries) {
+      var rows = [], cols = [], at = {};
+      var unique = dashKey !== null && entries.length > 1 && entries.every(function (e) {
+        var k = e.look.cell + ',' + e.look.dashed;
+        if (e.look.cell < 0 || e.look.dashed < 0 || at[k]) return false;
+        at[k] = e;
+        if (rows.indexOf(e.look.cell) < 0) rows.push(e.look.cell);
+        if (cols.indexOf(e.look.dashed) < 0) cols.push(e.look.dashed);
+        return true;
+      });
+      /* a grid only where it is one: a key tied to another (a learning
+       * rate per batch size) would fill its diagonal alone */
+      if (!unique || rows.length < 2 || cols.length < 2 || entries.length <= Math.max(rows.length, cols.length))
+        return false;
+      cols.sort(function (a, b) { return a - b; });
+      var box = html('div', { 'class': 'legendscroll' }, legend);
+      var table = html('table', { 'class': 'legendgrid' }, box), head = html('tr', {}, html('thead', {}, table));
+      html('th', { scope: 'col' }, head, cells[rows[0]].split('=')[0] + ' \\ ' + data.keys[dashKey]);
+      cols.forEach(function (d) {
+        var th = html('th', { scope: 'col' }, head);
+        swatch('#666', DASHES[d % DASHES.length], th);
+        th.appendChild(document.createTextNode(dashValues[d] === '' ? '(not set)' : dashValues[d]));
+      });
+      var body = html('tbody', {}, table);
+      rows.forEach(function (c) {
+        var tr = html('tr', {}, body), th = html('th', { scope: 'row' }, tr);
+        swatch(PALETTE[c % PALETTE.length], '', th);
+        th.appendChild(document.createTextNode(cells[c].slice(cells[c].indexOf('=') + 1)));
+        cols.forEach(function (d) {
+          var td = html('td', {}, tr), e = at[c + ',' + d];
+          if (e) legendItem(td, e.label, e.runs, null, '');
         });
       });
+      return true;
     }
 
     /* a box per row of the runs table: its run's curves drawn or not */
@@ -384,21 +603,44 @@
     /* the runs the regular expression keeps: those whose name or a
      * key=value matches it. One that does not compile says so and keeps
      * every run. */
+    var longest = 0;
+    data.runs.forEach(function (r) {
+      longest = Math.max(longest, r.n.length);
+      data.keys.forEach(function (k, i) { longest = Math.max(longest, k.length + 1 + r.v[i].length); });
+    });
     function refilter() {
       var text = re.value, rx = null;
       reSays.textContent = '';
       re.removeAttribute('aria-invalid');
-      if (text !== '') {
+      function refuse(why) {
+        rx = null;
+        re.setAttribute('aria-invalid', 'true');
+        reSays.textContent = why + ': every run is shown';
+      }
+      var risk = text !== '' ? riskyPattern(text, longest) : null;
+      if (risk) refuse('not applied, ' + risk);
+      else if (text !== '') {
         try { rx = new RegExp(text, 'i'); } catch (e) {
-          rx = null;
-          re.setAttribute('aria-invalid', 'true');
-          reSays.textContent = 'not a regular expression (' + e.message.replace(/^Invalid regular expression: /, '') +
-                               '): every run is shown';
+          refuse('not a regular expression (' + e.message.replace(/^Invalid regular expression: /, '').slice(0, 120) + ')');
         }
       }
-      match = data.runs.map(function (r) {
-        return !rx || rx.test(r.n) || data.keys.some(function (k, i) { return rx.test(k + '=' + r.v[i]); });
-      });
+      /* a budget in time too, checked between names: what passes the
+       * rules above still stops after 0.3 s */
+      var started = Date.now(), tried = true;
+      try {
+        match = data.runs.map(function (r) {
+          if (!rx || !tried) return true;
+          if (Date.now() - started > 300) { tried = false; return true; }
+          return rx.test(r.n) || data.keys.some(function (k, i) { return rx.test(k + '=' + r.v[i]); });
+        });
+      } catch (e) {
+        match = data.runs.map(function () { return true; });
+        refuse('not applied, the browser could not run it (' + String(e.message).slice(0, 80) + ')');
+      }
+      if (rx && !tried) {
+        match = data.runs.map(function () { return true; });
+        refuse('not applied, it took over 0.3 s over the runs\u2019 names');
+      }
       if (rx) {
         var n = match.filter(Boolean).length;
         reSays.textContent = n + ' of ' + data.runs.length + ' runs match';
@@ -445,15 +687,35 @@
       node('circle', { cx: scale.x(x), cy: scale.y(scale.v(y)), r: 4, 'class': 'mark', fill: l.colour }, chart);
       tip.textContent = '';
       html('strong', {}, tip, l.name);
-      tip.appendChild(document.createTextNode(' step ' + x + ': ' + data.tags[+tag.value] + ' ' +
+      var step = xSel.value === 'step' ? '' : l.steps ? ' (step ' + l.steps[hit.point] + ')' : '';
+      tip.appendChild(document.createTextNode(' ' + xName() + ' ' + (xSel.value === 'step' ? x : fmt(x)) + step + ': ' +
+                                              data.tags[+tag.value] + ' ' +
                                               (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
                                               (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
-                                              (l.lo ? ' of ' + l.runs.length + ' runs, ' + fmt(l.lo[hit.point]) + ' to ' +
-                                                      fmt(l.hi[hit.point]) : '')));
+                                              (l.lo ? ' ' + ofRuns(l, hit.point) + ', band ' + fmt(l.lo[hit.point]) +
+                                                      ' to ' + fmt(l.hi[hit.point]) : '')));
       tip.hidden = false;
       var r = frame.getBoundingClientRect();
       tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - tip.offsetWidth - 4) + 'px';
       tip.style.top = (ev.clientY - r.top + 14) + 'px';
+    }
+
+    /* how many runs a mean averages at its j-th point: "of 8 of the 14
+     * runs (6 ended sooner)" where fewer than its group's have a value there */
+    function ofRuns(l, j) {
+      var n = l.n[j], all = l.runs.length, ended = (l.ends || []).filter(function (e) { return e[0] < l.x[j]; }).length;
+      if (n === all) return 'of ' + n + (n === 1 ? ' run' : ' runs');
+      return 'of ' + n + ' of the ' + all + ' runs' + (ended ? ' (' + ended + ' ended sooner)' : '') +
+             (n < all - ended ? ' (' + (all - ended - n) + ' not yet logged)' : '');
+    }
+
+    /* a ring's title: the runs that end at the j-th point of mean l */
+    function endsText(l, j, runs) {
+      var names = runs.map(function (r) { return data.runs[r].n + (data.runs[r].s === 'diverged' ? ' (diverged)' : ''); });
+      var left = l.n[j] - runs.length;
+      return names.slice(0, 6).join(', ') + (names.length > 6 ? ' and ' + (names.length - 6) + ' more' : '') +
+             (runs.length === 1 ? ' ends' : ' end') + ' at ' + xName() + ' ' + fmt(l.x[j]) + '; the mean after it is of the ' +
+             left + (left === 1 ? ' run' : ' runs') + ' left';
     }
 
     /* drag a box: zoom to it; double-click: zoom out */
@@ -488,12 +750,21 @@
     chart.addEventListener('dblclick', unzoom);
     reset.addEventListener('click', unzoom);
     tag.addEventListener('change', function () { zoom = null; full = false; draw(); saveView(); });
+    xSel.addEventListener('change', function () { zoom = null; draw(); saveView(); });
     var wide = W;
     window.addEventListener('resize', function () { if (width() !== wide) { wide = width(); draw(); } });
     smoothing.addEventListener('input', function () { draw(); saveView(); });
     log.addEventListener('change', function () { zoom = null; draw(); saveView(); });
-    by.addEventListener('change', function () { colourBy(+by.value); changed(); });
-    groupBy.addEventListener('change', function () { regroup(); zoom = null; changed(); });
+    by.addEventListener('change', function () {
+      var was = cellKey;
+      colourBy(+by.value);
+      /* the style's key the new colour's: the style takes the old one */
+      if (dashSel.value === by.value) { dashSel.value = String(was); dashBy(dashSel.value); }
+      changed();
+    });
+    dashSel.addEventListener('change', function () { dashBy(dashSel.value); changed(); });
+    groupBy.addEventListener('change', function () { regroup(); bandShow(); zoom = null; changed(); });
+    bandSel.addEventListener('change', function () { bandChosen = bandSel.value; draw(); saveView(); });
     re.addEventListener('input', function () { refilter(); zoom = null; changed(); });
     /* the runs switched off or on, or matched anew: every view redrawn */
     function changed() { par.draw(); self.redraw(true); saveView(); }
@@ -530,9 +801,12 @@
       function put(name, value) { p.set(group + '.' + name, value); }
       if (+tag.value !== leadTag()) put('tag', data.tags[+tag.value]);
       if (+smoothing.value > 0) put('smooth', smoothing.value);
+      if (xSel.value !== xDefault()) put('x', xSel.value);
       if (log.checked) put('log', '1');
       if (byKeys.length && +by.value !== byKeys[0]) put('colour', data.keys[+by.value]);
+      if (dashSel.value !== dashDefault()) put('dash', dashSel.value === '' ? '' : data.keys[+dashSel.value]);
       if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
+      if (bandChosen) put('band', bandChosen);
       if (re.value !== '') put('re', re.value);
       var offs = [];
       off.forEach(function (o, run) { if (o) offs.push(run + 1); });
@@ -559,12 +833,17 @@
       }
       var t = param('tag');
       if (t !== null && data.tags.indexOf(t) >= 0) tag.value = data.tags.indexOf(t);
+      pick(xSel, param('x'));
       var sm = parseFloat(param('smooth'));
       if (sm >= 0 && sm <= 0.99) smoothing.value = sm;
       log.checked = param('log') === '1';
       pick(by, key(param('colour')));
       if (byKeys.length) colourBy(+by.value);
+      if (param('dash') === '') dashSel.value = '';
+      else pick(dashSel, key(param('dash')));
+      dashBy(dashSel.value);
       pick(groupBy, param('mean') === '~seed' ? '~seed' : key(param('mean')));
+      if (BANDS.hasOwnProperty(param('band'))) bandChosen = param('band');
       if (param('re') !== null) re.value = param('re');
       (param('off') || '').split(',').forEach(function (n) { if (+n >= 1 && +n <= off.length) off[+n - 1] = true; });
       par.restore(param, pick, key);
@@ -612,6 +891,7 @@
     };
     restore();
     regroup();
+    bandShow();
     refilter();
     this.redraw();
     (explorers[group] = explorers[group] || []).push(this);

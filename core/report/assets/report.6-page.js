@@ -1,6 +1,19 @@
 /* normlab report's script: the page's start, a live page's reload, and
  * printing (report.1-tables.js says how the pieces make the page's script) */
 
+  /* a link to a run's details opens them; printing shows every run's
+   * details: both before the curves are drawn, so that nothing a view
+   * does can keep them from working */
+  function openTarget() {
+    var target = document.getElementById(decoded(location.hash.slice(1)));
+    if (target && target.tagName === 'DETAILS') target.open = true;
+  }
+  window.addEventListener('hashchange', openTarget);
+  openTarget();
+  window.addEventListener('beforeprint', function () {
+    Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
+  });
+
   /* a fragment's filters list their runs in the tables, curves and claims;
    * its zoom and ranges stay */
   var chosen = filterRestore();
@@ -17,13 +30,6 @@
   window.addEventListener('resize', markWide);
   markWide();
 
-  /* a link to a run's details opens them */
-  function openTarget() {
-    var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
-    if (target && target.tagName === 'DETAILS') target.open = true;
-  }
-  window.addEventListener('hashchange', openTarget);
-  openTarget();
 
   /* a live page (normlab report --watch) reloads itself while the sweep
    * runs; the filters chosen and the place read survive the reload */
@@ -57,7 +63,3 @@
     }, live * 1000);
   }
 
-  /* printing shows every run's details */
-  window.addEventListener('beforeprint', function () {
-    Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
-  });
