@@ -24,16 +24,7 @@
 
 nl_act *tu_build_norm(nl_builder *b, nl_act *input, void *ctx)
 {
-    tu_norm_ctx *c = ctx;
-    input->needs_grad = 1;
-    nl_act *x = input;
-    if (c->ndim == 2)
-        x = nl_flatten(b, "flat", input);
-    else if (c->ndim == 3) /* (N, T, D) arrives as (N, T, D, 1) */
-        x = nl_view(b, "tokens", input,
-                    (nl_shape){.n = input->shape.n, .c = input->shape.h, .h = input->shape.c,
-                               .w = 1, .ndim = 3});
-    return nl_norm(b, "norm", x, &c->norm);
+    return nl_norm_graph(b, input, ctx);
 }
 
 /* the layer after its steps: what the comparison reads back */

@@ -4,16 +4,14 @@
 #ifndef NL_TEST_NORM_SPACE_H
 #define NL_TEST_NORM_SPACE_H
 
+#include "arch/arch.h"
 #include "backend/backend.h"
 #include "model/model.h"
 
 /* one normalizer layer (model.norm as `norm`) on an input of ndim 2
  * (flattened), 3 ((N, T, D) given as (N, T, D, 1)) or 4, named "norm": the
  * graph builder of the equivalence check and of test_norm_golden */
-typedef struct {
-    nl_norm_spec norm;
-    int ndim;
-} tu_norm_ctx;
+typedef nl_norm_graph_ctx tu_norm_ctx; /* arch/arch.h's nl_norm_graph */
 nl_act *tu_build_norm(nl_builder *b, nl_act *input, void *ctx);
 
 /* Every normalizer whose registry row has a point (norm/registry.h) against

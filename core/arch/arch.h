@@ -64,6 +64,16 @@ nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capa
                              int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
                              nl_model **out, nl_error *err);
 
+/* One normalizer layer (`norm`, named "norm") on an input of ndim 2
+ * (flattened), 3 ((N, T, D) given as (N, T, D, 1)) or 4: a graph for
+ * nl_model_build_graph that the checks and the tests build a normalizer
+ * alone with (ctx: an nl_norm_graph_ctx) */
+typedef struct {
+    nl_norm_spec norm;
+    int ndim;
+} nl_norm_graph_ctx;
+nl_act *nl_norm_graph(nl_builder *b, nl_act *input, void *ctx);
+
 /* The finite-difference check of a formula normalizer (model.norm.type
  * expr, formula_check.c): for each distinct input shape of the model's
  * expr layers (its channels and positions, a batch of 3), central

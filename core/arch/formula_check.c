@@ -16,14 +16,9 @@
 /* entries sampled per tensor: central differences cost two forwards each */
 #define SAMPLES 24
 
-typedef struct {
-    nl_norm_spec norm;
-    int ndim;
-} one_layer;
-
-static nl_act *build_one(nl_builder *b, nl_act *input, void *ctx)
+nl_act *nl_norm_graph(nl_builder *b, nl_act *input, void *ctx)
 {
-    one_layer *c = ctx;
+    const nl_norm_graph_ctx *c = ctx;
     input->needs_grad = 1;
     nl_act *x = input;
     if (c->ndim == 2)
@@ -99,12 +94,12 @@ static nl_code check_shape(const nl_model_spec *model, nl_shape in, nl_backend *
     const int n = 3;
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);
-    one_layer ctx = {.norm = model->norm, .ndim = in.ndim};
+    nl_norm_graph_ctx ctx = {.norm = model->norm, .ndim = in.ndim};
     spec.in_c = in.ndim == 3 ? in.h : in.c;
     spec.in_h = in.ndim == 3 ? in.c : in.ndim == 4 ? in.h : 1;
     spec.in_w = in.ndim == 4 ? in.w : 1;
     nl_model *m = NULL;
-    nl_code rc = nl_model_build_graph(&spec, be, n, n, 7, build_one, &ctx, &m, err);
+    nl_code rc = nl_model_build_graph(&spec, be, n, n, 7, nl_norm_graph, &ctx, &m, err);
     if (rc)
         return rc;
     const size_t count = (size_t)n * spec.in_c * spec.in_h * spec.in_w;

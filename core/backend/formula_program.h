@@ -8,6 +8,7 @@
 #ifndef NL_BACKEND_FORMULA_PROGRAM_H
 #define NL_BACKEND_FORMULA_PROGRAM_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -76,6 +77,16 @@ typedef struct nl_formula_io {
     /* images: the channel block of x, y, dx and dy (nl_shape.block: (N,
      * C/B, HW, B)); 0: NCHW */
     int block;
+    /* a ReLU fused into the layer (nl_layer_vtable.fuse_relu): the forward
+     * stores max(y, 0); the backward reads y (the stored output) and takes
+     * dy where it is > 0 */
+    bool relu;
+    /* with relu, a residual add fused before it: the forward stores
+     * max(y + skip, 0), the backward writes (or adds) its masked dy into
+     * dskip */
+    const float *skip;
+    float *dskip;
+    bool accumulate_dskip;
     const float *x;
     float *y;
     const float *dy;
@@ -195,9 +206,42 @@ typedef struct nl_formula_plan {
     int registers;
 } nl_formula_plan;
 
+/* An elementwise operation on scalars (v: FO_POW's exponent): the
+ * planner folds constants with it and the CPU computes small values with
+ * it, so the two agree on every operation's meaning */
+static inline float nl_formula_apply(nl_formula_op op, float a, float b, float v)
+{
+    switch (op) {
+    case FO_ADD: return a + b;
+    case FO_SUB: return a - b;
+    case FO_MUL: return a * b;
+    case FO_DIV: return a / b;
+    case FO_NEG: return -a;
+    case FO_POW: return v == 2.0f ? a * a : v == -1.0f ? 1.0f / a : powf(a, v);
+    case FO_SQRT: return sqrtf(a);
+    case FO_RSQRT: return 1.0f / sqrtf(a);
+    case FO_EXP: return expf(a);
+    case FO_LOG: return logf(a);
+    case FO_TANH: return tanhf(a);
+    case FO_SIGMOID: return 1.0f / (1.0f + expf(-a));
+    case FO_ERF: return erff(a);
+    case FO_ABS: return fabsf(a);
+    case FO_RELU: return a > 0 ? a : 0.0f;
+    case FO_MIN: return fminf(a, b);
+    case FO_MAX: return fmaxf(a, b);
+    case FO_STEP: return a > 0 ? 1.0f : 0.0f;
+    case FO_SIGN: return (float)((a > 0) - (a < 0));
+    case FO_TAKES_MIN: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
+    default: return 0.0f;
+    }
+}
+
 /* the largest channel block a backend's layout has (AVX-512's 16): a
  * blocked pass keeps three tiles of that many rows per thread */
 #define NL_FORMULA_MAX_BLOCK 16
+/* the tiles a thread keeps past its registers: x, dy, y (a blocked pass's
+ * transposed rows) and the output it writes back */
+#define NL_FORMULA_TILES 4
 
 /* the rows of a segment: the row interpreter's registers hold this many */
 #define NL_FORMULA_SEGMENT 256

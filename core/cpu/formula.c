@@ -89,33 +89,6 @@ static double reduction_scale(const runner *R, const nl_fnode *n)
     return n->op == FO_MEAN ? factor / count : factor;
 }
 
-static float apply(nl_formula_op op, float a, float b, float v)
-{
-    switch (op) {
-    case FO_ADD: return a + b;
-    case FO_SUB: return a - b;
-    case FO_MUL: return a * b;
-    case FO_DIV: return a / b;
-    case FO_NEG: return -a;
-    case FO_POW: return v == 2.0f ? a * a : v == -1.0f ? 1.0f / a : powf(a, v);
-    case FO_SQRT: return sqrtf(a);
-    case FO_RSQRT: return 1.0f / sqrtf(a);
-    case FO_EXP: return expf(a);
-    case FO_LOG: return logf(a);
-    case FO_TANH: return tanhf(a);
-    case FO_SIGMOID: return 1.0f / (1.0f + expf(-a));
-    case FO_ERF: return erff(a);
-    case FO_ABS: return fabsf(a);
-    case FO_RELU: return a > 0 ? a : 0.0f;
-    case FO_MIN: return fminf(a, b);
-    case FO_MAX: return fmaxf(a, b);
-    case FO_STEP: return a > 0 ? 1.0f : 0.0f;
-    case FO_SIGN: return (float)((a > 0) - (a < 0));
-    case FO_TAKES_MIN: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
-    default: return 0.0f;
-    }
-}
-
 /* the elementary functions on a row, 8 floats at a time through vmath.h
  * (glibc's scalar expf, tanhf and erff take many times longer); the tail
  * goes through the same vectors, so a value's result does not depend on
@@ -153,7 +126,7 @@ static bool row_elementary(nl_formula_op op, float *d, const float *a, int m)
 
 /* one elementwise operation over m values; pa / pb NULL: the scalar sa / sb.
  * The common operations have loops of their own, which the compiler
- * vectorizes; the rest go through apply(). */
+ * vectorizes; the rest go through nl_formula_apply(). */
 static void row_op(nl_formula_op op, float v, float *d, const float *pa, float sa,
                    const float *pb, float sb, int m)
 {
@@ -191,7 +164,7 @@ static void row_op(nl_formula_op op, float v, float *d, const float *pa, float s
     case FO_SQRT: ROW_LOOP(((void)b, sqrtf(a))); break;
     case FO_RELU: ROW_LOOP(((void)b, a > 0 ? a : 0.0f)); break;
     case FO_STEP: ROW_LOOP(((void)b, a > 0 ? 1.0f : 0.0f)); break;
-    default: ROW_LOOP(apply(op, a, b, v)); break;
+    default: ROW_LOOP(nl_formula_apply(op, a, b, v)); break;
     }
 #undef ROW_LOOP
 }
@@ -271,6 +244,8 @@ typedef struct {
     const float *x, *dy;
     float *y;
     bool accumulate;
+    bool relu;         /* the stored values max(v, 0): a fused ReLU's forward */
+    const float *skip; /* and a fused residual add's: max(v + skip, 0) */
 } segment_io;
 
 /* the pass's instructions over one segment [start, start + m) of row (b,
@@ -319,7 +294,12 @@ static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *co
         case RI_STORE: {
             const float *u = operand_values(R, regs, I->a, io->x, io->dy, b, c0, p0, &sa);
             float *o = io->y;
-            if (io->accumulate)
+            if (io->relu) {
+                for (int j = 0; j < m; j++) {
+                    const float v = (u ? u[j] : sa) + (io->skip ? io->skip[j] : 0.0f);
+                    o[j] = v > 0 ? v : 0.0f;
+                }
+            } else if (io->accumulate)
                 for (int j = 0; j < m; j++)
                     o[j] += u ? u[j] : sa;
             else if (u)
@@ -335,7 +315,7 @@ static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *co
 
 /* one sample's rows of a pass, with this thread's registers */
 static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *code, float *regs,
-                       int b, float *out, bool accumulate)
+                       int b, float *out, bool accumulate, bool first_pass)
 {
     const nl_formula_input *in = &R->plan->in;
     const int block = R->io->block;
@@ -346,6 +326,7 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
         const int B = block, blocks = in->c / B;
         float *xt = regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT;
         float *dyt = xt + (size_t)B * NL_FORMULA_SEGMENT, *yt = dyt + (size_t)B * NL_FORMULA_SEGMENT;
+        const bool masked = R->io->relu && R->io->dy; /* a fused ReLU's backward */
         bool stores = false;
         for (int k = 0; k < pass->count; k++)
             stores |= code[k].kind == RI_STORE;
@@ -358,11 +339,24 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
                         xt[(size_t)j * NL_FORMULA_SEGMENT + p] = R->io->x[base + (size_t)p * B + j];
                 if (R->io->dy)
                     for (int p = 0; p < m; p++)
+                        for (int j = 0; j < B; j++) {
+                            const size_t i = base + (size_t)p * B + j;
+                            const float g = masked ? (R->io->y[i] > 0 ? R->io->dy[i] : 0.0f)
+                                                   : R->io->dy[i];
+                            dyt[(size_t)j * NL_FORMULA_SEGMENT + p] = g;
+                            if (masked && R->io->dskip && first_pass)
+                                R->io->dskip[i] = R->io->accumulate_dskip ? R->io->dskip[i] + g : g;
+                        }
+                float *skipt = yt + (size_t)B * NL_FORMULA_SEGMENT;
+                if (R->io->skip && !R->io->dy)
+                    for (int p = 0; p < m; p++)
                         for (int j = 0; j < B; j++)
-                            dyt[(size_t)j * NL_FORMULA_SEGMENT + p] = R->io->dy[base + (size_t)p * B + j];
+                            skipt[(size_t)j * NL_FORMULA_SEGMENT + p] = R->io->skip[base + (size_t)p * B + j];
                 for (int j = 0; j < B; j++) {
                     const size_t row = (size_t)j * NL_FORMULA_SEGMENT;
-                    const segment_io io = {xt + row, R->io->dy ? dyt + row : NULL, yt + row, false};
+                    const segment_io io = {xt + row, R->io->dy ? dyt + row : NULL, yt + row, false,
+                                           R->io->relu && !R->io->dy,
+                                           R->io->skip && !R->io->dy ? skipt + row : NULL};
                     run_segment(R, pass, code, regs, b, cb * B + j, 0, start, m, &io);
                 }
                 if (stores)
@@ -384,8 +378,22 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
         for (int start = 0; start < geo.len; start += NL_FORMULA_SEGMENT) {
             const int m = geo.len - start < NL_FORMULA_SEGMENT ? geo.len - start : NL_FORMULA_SEGMENT;
             const size_t offset = (size_t)r * geo.len + (size_t)start;
-            const segment_io io = {R->io->x + offset, R->io->dy ? R->io->dy + offset : NULL,
-                                   out ? out + offset : NULL, accumulate};
+            const float *dy = R->io->dy ? R->io->dy + offset : NULL;
+            if (dy && R->io->relu) { /* a fused ReLU's backward: dy where y > 0 */
+                float *masked = regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT;
+                const float *y = R->io->y + offset;
+                for (int j = 0; j < m; j++)
+                    masked[j] = y[j] > 0 ? dy[j] : 0.0f;
+                dy = masked;
+                if (R->io->dskip && first_pass) { /* the fused add's other input */
+                    float *ds = R->io->dskip + offset;
+                    for (int j = 0; j < m; j++)
+                        ds[j] = R->io->accumulate_dskip ? ds[j] + masked[j] : masked[j];
+                }
+            }
+            const segment_io io = {R->io->x + offset, dy, out ? out + offset : NULL, accumulate,
+                                   R->io->relu && !R->io->dy,
+                                   R->io->skip && !R->io->dy ? R->io->skip + offset : NULL};
             run_segment(R, pass, code, regs, b, c0, p0, start, m, &io);
         }
     }
@@ -397,6 +405,8 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
 static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, float *out,
                      bool accumulate)
 {
+    /* a fused add's gradient is written once, in the first pass */
+    const bool first_pass = pass == prog->passes;
     const nl_frow *code = prog->rows + pass->first;
     for (int k = 0; k < pass->count; k++)
         if (code[k].kind == RI_REDUCE) {
@@ -407,7 +417,7 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
         }
     const rows_of geo = rows_geometry(R);
     const size_t regs_per_thread =
-        (size_t)(R->plan->registers + 3 * NL_FORMULA_MAX_BLOCK) * NL_FORMULA_SEGMENT;
+        (size_t)(R->plan->registers + NL_FORMULA_TILES * NL_FORMULA_MAX_BLOCK) * NL_FORMULA_SEGMENT;
     const int planned = R->plan->in.threads > 1 ? R->plan->in.threads : 1;
     const bool parallel = planned > 1 && R->n > 1 &&
                           (size_t)geo.rows * (size_t)geo.len * (size_t)pass->count >= NL_PARALLEL_MIN;
@@ -417,11 +427,11 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
             float *regs = R->regs + (size_t)omp_get_thread_num_safe() * regs_per_thread;
             _Pragma("omp for schedule(static)")
             for (int b = 0; b < R->n; b++)
-                run_sample(R, pass, code, regs, b, out, accumulate);
+                run_sample(R, pass, code, regs, b, out, accumulate, first_pass);
         }
     } else {
         for (int b = 0; b < R->n; b++)
-            run_sample(R, pass, code, R->regs, b, out, accumulate);
+            run_sample(R, pass, code, R->regs, b, out, accumulate, first_pass);
     }
     for (int k = 0; k < pass->count; k++)
         if (code[k].kind == RI_REDUCE) {
@@ -484,7 +494,7 @@ static void compute_small(runner *R, int node)
         for (int c = 0; c < nc; c++)
             for (int p = 0; p < np; p++)
                 v[index_of(R, s, b, c, s.c, p)] =
-                    apply(n->op, a[index_of(R, as, b, c, s.c, p)],
+                    nl_formula_apply(n->op, a[index_of(R, as, b, c, s.c, p)],
                           bv ? bv[index_of(R, bs, b, c, s.c, p)] : 0.0f, n->v);
 }
 

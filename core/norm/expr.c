@@ -25,6 +25,7 @@ typedef struct {
     nl_state *running[NL_FORMULA_MAX_RUNNING];
     float *saved;
     int block; /* the input's channel block (nl_shape.block), 0: NCHW */
+    bool relu; /* a fused ReLU (expr_fuse_relu) */
     long batches_tracked;
     /* the mode the last forward ran the programs in: its backward runs
      * the same graph, reading what that forward kept */
@@ -52,7 +53,7 @@ static nl_formula_mode mode_of(const expr_layer *l, nl_mode mode)
 
 static nl_formula_io io_of(expr_layer *l, const nl_pass *pass)
 {
-    nl_formula_io io = {.n = pass->n, .block = l->block, .saved = l->saved,
+    nl_formula_io io = {.n = pass->n, .block = l->block, .relu = l->relu, .saved = l->saved,
                         .workspace = pass->workspace};
     for (int k = 0; k < l->n_params; k++) {
         io.params[k] = l->params[k]->data;
@@ -69,6 +70,7 @@ static void expr_forward(nl_layer *self, const nl_pass *pass)
     nl_formula_io io = io_of(l, pass);
     io.x = self->in[0]->data;
     io.y = self->out->data;
+    io.skip = self->n_in == 2 ? self->in[1]->data : NULL;
     l->last_mode = mode_of(l, pass->mode);
     if (l->last_mode == NL_FORMULA_TRAIN)
         io.momentum = nl_stats_next_momentum(
@@ -83,9 +85,31 @@ static void expr_backward(nl_layer *self, const nl_pass *pass)
     nl_formula_io io = io_of(l, pass);
     io.x = self->in[0]->data;
     io.dy = self->out->grad;
+    io.y = self->out->data; /* a fused ReLU's mask */
+    if (self->n_in == 2) {
+        io.dskip = self->in[1]->grad;
+        io.accumulate_dskip = self->accumulate_din[1];
+    }
     io.dx = self->in[0]->grad;
     io.accumulate_dx = self->accumulate_din[0];
     pass->be->ops->formula_backward(pass->be, l->plan, l->last_mode, &io);
+}
+
+/* nl_layer_vtable.fuse_relu: the ReLU after the formula (and the residual
+ * add before that ReLU), applied as its output is stored; the backward
+ * takes dy where the output is > 0 and hands that to the add's other
+ * input too */
+static bool expr_fuse_relu(nl_layer *self, nl_act *skip)
+{
+    expr_layer *l = (expr_layer *)self;
+    if (l->relu || self->n_in != 1)
+        return false;
+    l->relu = true;
+    if (skip) {
+        self->in[1] = skip;
+        self->n_in = 2;
+    }
+    return true;
 }
 
 static void expr_release(nl_layer *self)
@@ -98,6 +122,7 @@ static const nl_layer_vtable expr_vtable = {.kind = "expr",
                                             .forward = expr_forward,
                                             .backward = expr_backward,
                                             .release = expr_release,
+                                            .fuse_relu = expr_fuse_relu,
                                             .takes_blocked = true};
 
 static nl_formula_input nl_norm_formula_input(nl_shape in, int groups, int n_capacity)

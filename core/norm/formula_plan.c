@@ -98,45 +98,11 @@ static bool is_const(const builder *B, int i, float v)
     return n->op == FO_CONST && n->v == v;
 }
 
-static float apply1(nl_formula_op op, float a, float v)
-{
-    switch (op) {
-    case FO_NEG: return -a;
-    case FO_POW: return powf(a, v);
-    case FO_SQRT: return sqrtf(a);
-    case FO_RSQRT: return 1.0f / sqrtf(a);
-    case FO_EXP: return expf(a);
-    case FO_LOG: return logf(a);
-    case FO_TANH: return tanhf(a);
-    case FO_SIGMOID: return 1.0f / (1.0f + expf(-a));
-    case FO_ERF: return erff(a);
-    case FO_ABS: return fabsf(a);
-    case FO_RELU: return a > 0 ? a : 0;
-    case FO_STEP: return a > 0 ? 1.0f : 0.0f;
-    case FO_SIGN: return (float)((a > 0) - (a < 0));
-    default: return a;
-    }
-}
-
-static float apply2(nl_formula_op op, float a, float b)
-{
-    switch (op) {
-    case FO_ADD: return a + b;
-    case FO_SUB: return a - b;
-    case FO_MUL: return a * b;
-    case FO_DIV: return a / b;
-    case FO_MIN: return fminf(a, b);
-    case FO_MAX: return fmaxf(a, b);
-    case FO_TAKES_MIN: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
-    default: return a;
-    }
-}
-
 static int unary(builder *B, nl_formula_op op, int a, float v)
 {
     const nl_fnode *na = &B->g->nodes[a];
     if (na->op == FO_CONST)
-        return constant(B, apply1(op, na->v, v));
+        return constant(B, nl_formula_apply(op, na->v, 0.0f, v));
     if (op == FO_NEG && na->op == FO_NEG)
         return na->a;
     if (op == FO_POW) {
@@ -155,7 +121,7 @@ static int binary(builder *B, nl_formula_op op, int a, int b)
 {
     const nl_fnode *na = &B->g->nodes[a], *nb = &B->g->nodes[b];
     if (na->op == FO_CONST && nb->op == FO_CONST)
-        return constant(B, apply2(op, na->v, nb->v));
+        return constant(B, nl_formula_apply(op, na->v, nb->v, 0.0f));
     switch (op) {
     case FO_ADD:
         if (is_const(B, a, 0) && shape_eq(nb->s, shape_max(na->s, nb->s)))
@@ -830,7 +796,7 @@ static size_t aligned(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 size_t nl_formula_plan_workspace_bytes(const nl_formula_plan *p)
 {
     return aligned(p->work_floats * sizeof(float)) + aligned(p->acc_doubles * sizeof(double)) +
-           (size_t)(p->registers + 3 * NL_FORMULA_MAX_BLOCK) * NL_FORMULA_SEGMENT * sizeof(float) *
+           (size_t)(p->registers + NL_FORMULA_TILES * NL_FORMULA_MAX_BLOCK) * NL_FORMULA_SEGMENT * sizeof(float) *
                (size_t)(p->in.threads > 1 ? p->in.threads : 1);
 }
 int nl_formula_plan_running_count(const nl_formula_plan *p) { return p->n_running; }

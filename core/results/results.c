@@ -418,6 +418,19 @@ static const char *short_key(const nl_results *r, const char *key)
     }
 }
 
+/* the run's own config.yaml as keys (false where it cannot be read: the
+ * shared values stand in) */
+static bool run_own_config(const nl_results_run *run, nl_flat *own)
+{
+    char path[1300], *text = NULL;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, run->dir);
+    const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
+                      nl_flat_from_yaml(text, path, own, &err) == NL_OK;
+    free(text);
+    return have;
+}
+
 /* A normalizer whose row is a point given by keys (custom) is named by
  * them too: "custom reduce=[batch, spatial], center=false, scale=rms", the
  * axes keys (those the schema rules on for NL_NORM_KEY_AXES) that the
@@ -429,13 +442,8 @@ static size_t norm_axes_label(const nl_results *r, const nl_results_run *run, co
     const int kind = nl_name_lookup(&nl_norm_names, type);
     if (kind < 0 || !(nl_norm_info_of((nl_norm_kind)kind)->keys & NL_NORM_KEY_AXES))
         return 0;
-    char path[1300], *text = NULL;
-    nl_error err = {0};
     nl_flat own = {0};
-    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, run->dir);
-    const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
-                      nl_flat_from_yaml(text, path, &own, &err) == NL_OK;
-    free(text);
+    const bool have = run_own_config(run, &own);
     size_t used = 0;
     for (int d = 0; d < nl_config_schema_count && used < size; d++) {
         const nl_key_def *def = &nl_config_schema[d];
@@ -465,13 +473,8 @@ static bool norm_formula_name(const nl_results *r, const nl_results_run *run, co
     const int kind = nl_name_lookup(&nl_norm_names, type);
     if (kind < 0 || !(nl_norm_info_of((nl_norm_kind)kind)->keys & NL_NORM_KEY_FORMULA))
         return false;
-    char path[1300], *text = NULL;
-    nl_error err = {0};
     nl_flat own = {0};
-    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, run->dir);
-    const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
-                      nl_flat_from_yaml(text, path, &own, &err) == NL_OK;
-    free(text);
+    const bool have = run_own_config(run, &own);
     const char *name = have ? nl_flat_get(&own, "model.norm.name")
                             : nl_results_value(r, run, "model.norm.name");
     const bool named = name && name[0];
