@@ -857,11 +857,11 @@ def hostile_rules():
     """each malformed rule file is refused by the program itself: exit 2,
     rule.yaml named with the line where there is one, no traceback, no
     wait (a FIFO in its place: 30 s and it counts as a hang)"""
-    good = "min_seeds: 5\nmargin: 1.25\ncap_seeds: 64\nbudget_cpu_hours: 3\nseed_block: 100\n"
+    good = "min_seeds: 5\nmargin: 1.25\nmin_pilot_seeds: 10\nbudget_cpu_hours: 3\nseed_block: 100\n"
     cases = [(good.replace("1.25", bad).encode(), f"{RULE_FILE}:2:") for bad in ("nan", "inf", "1e999", "-inf")]
     cases += [(good.replace(": 3", ": nan").encode(), f"{RULE_FILE}:4:"),
               (good.replace(": 3", ": 1e999").encode(), f"{RULE_FILE}:4:"),
-              (good.encode().replace(b"cap_seeds", b"cap_s\xffeeds"), f"{RULE_FILE}:3:"),
+              (good.encode().replace(b"min_pilot_seeds", b"min_pilot_s\xffeeds"), f"{RULE_FILE}:3:"),
               (good.encode() + b"# \xc3(\n", f"{RULE_FILE}:6:"),
               (None, f"{RULE_FILE}: a FIFO"), ("dir", f"{RULE_FILE}: a directory")]
     failures = []
