@@ -330,66 +330,67 @@ static void add_adjoint(builder *B, int *adj, int node, int contribution)
     adj[node] = adj[node] < 0 ? contribution : binary(B, FO_ADD, adj[node], contribution);
 }
 
-/* the gradient flowing from node i (gradient g) into its operands */
-static void propagate(builder *B, int *adj, int i)
+/* The gradients node i (value of shape n.s, gradient g) sends its
+ * operands, before they are summed to the operands' shapes: *da and *db
+ * (-1: none). False for a node that sends none (a leaf, or one of the
+ * derivatives' own operations, never differentiated). */
+static bool local_gradients(builder *B, int i, int g, int *da, int *db)
 {
     const nl_fnode n = B->g->nodes[i];
-    const int g = adj[i];
-    const nl_fshape ls = n.s;
-    int da = -1, db = -1;
     switch (n.op) {
     case FO_ADD:
-        da = g;
-        db = g;
+    case FO_SUM: /* a sum's input: no second operand */
+        *da = g;
+        *db = g;
         break;
     case FO_SUB:
-        da = g;
-        db = unary(B, FO_NEG, g, 0);
+        *da = g;
+        *db = unary(B, FO_NEG, g, 0);
         break;
     case FO_MUL:
-        da = binary(B, FO_MUL, g, n.b);
-        db = binary(B, FO_MUL, g, n.a);
+        *da = binary(B, FO_MUL, g, n.b);
+        *db = binary(B, FO_MUL, g, n.a);
         break;
     case FO_DIV:
-        da = binary(B, FO_DIV, g, n.b);
-        db = unary(B, FO_NEG, binary(B, FO_DIV, binary(B, FO_MUL, g, i), n.b), 0);
+        *da = binary(B, FO_DIV, g, n.b);
+        *db = unary(B, FO_NEG, binary(B, FO_DIV, binary(B, FO_MUL, g, i), n.b), 0);
         break;
     case FO_NEG:
-        da = unary(B, FO_NEG, g, 0);
+        *da = unary(B, FO_NEG, g, 0);
         break;
     case FO_POW:
-        da = binary(B, FO_MUL, g,
+        *da = binary(B, FO_MUL, g,
                     binary(B, FO_MUL, constant(B, n.v), unary(B, FO_POW, n.a, n.v - 1.0f)));
         break;
     case FO_SQRT: /* g / (2 sqrt(a)) */
-        da = binary(B, FO_DIV, binary(B, FO_MUL, g, constant(B, 0.5f)), i);
+        *da = binary(B, FO_DIV, binary(B, FO_MUL, g, constant(B, 0.5f)), i);
         break;
     case FO_RSQRT: /* -g rsqrt(a)^3 / 2 */
-        da = binary(B, FO_MUL, binary(B, FO_MUL, g, constant(B, -0.5f)),
+        *da = binary(B, FO_MUL, binary(B, FO_MUL, g, constant(B, -0.5f)),
                     binary(B, FO_MUL, i, binary(B, FO_MUL, i, i)));
         break;
     case FO_EXP:
-        da = binary(B, FO_MUL, g, i);
+        *da = binary(B, FO_MUL, g, i);
         break;
     case FO_LOG:
-        da = binary(B, FO_DIV, g, n.a);
+        *da = binary(B, FO_DIV, g, n.a);
         break;
     case FO_TANH:
-        da = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), binary(B, FO_MUL, i, i)));
+        *da = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), binary(B, FO_MUL, i, i)));
         break;
     case FO_SIGMOID:
-        da = binary(B, FO_MUL, g, binary(B, FO_MUL, i, binary(B, FO_SUB, constant(B, 1), i)));
+        *da = binary(B, FO_MUL, g, binary(B, FO_MUL, i, binary(B, FO_SUB, constant(B, 1), i)));
         break;
     case FO_ERF: /* 2 / sqrt(pi) exp(-a^2) */
-        da = binary(B, FO_MUL, g,
+        *da = binary(B, FO_MUL, g,
                     binary(B, FO_MUL, constant(B, 1.1283791670955126f),
                            unary(B, FO_EXP, unary(B, FO_NEG, binary(B, FO_MUL, n.a, n.a), 0), 0)));
         break;
     case FO_ABS:
-        da = binary(B, FO_MUL, g, unary(B, FO_SIGN, n.a, 0));
+        *da = binary(B, FO_MUL, g, unary(B, FO_SIGN, n.a, 0));
         break;
     case FO_RELU:
-        da = binary(B, FO_MUL, g, unary(B, FO_STEP, n.a, 0));
+        *da = binary(B, FO_MUL, g, unary(B, FO_STEP, n.a, 0));
         break;
     case FO_MIN:
     case FO_MAX: {
@@ -397,31 +398,37 @@ static void propagate(builder *B, int *adj, int i)
         const int sa = n.op == FO_MIN ? binary(B, FO_TAKES_MIN, n.a, n.b)
                                       : binary(B, FO_TAKES_MIN, unary(B, FO_NEG, n.a, 0),
                                                unary(B, FO_NEG, n.b, 0));
-        da = binary(B, FO_MUL, g, sa);
-        db = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), sa));
+        *da = binary(B, FO_MUL, g, sa);
+        *db = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), sa));
         break;
     }
-    case FO_SUM:
-        da = g;
-        break;
     case FO_MEAN:
-        da = binary(B, FO_MUL, g,
+        *da = binary(B, FO_MUL, g,
                     node_make(B->g, (nl_fnode){.op = FO_INVCOUNT, .l = n.l, .t = n.t, .a = -1,
                                                .b = -1, .k = -1},
                               &B->failed));
         break;
     default:
-        return; /* leaves, and the derivatives' own operations (never differentiated) */
+        return false;
     }
+    return true;
+}
+
+/* the gradient flowing from node i into its operands, each summed to its
+ * own shape (a sum's and a mean's input has the reduction's l) */
+static void propagate(builder *B, int *adj, int i)
+{
+    const nl_fnode n = B->g->nodes[i];
+    int da = -1, db = -1;
+    if (!local_gradients(B, i, adj[i], &da, &db))
+        return;
     if (B->failed)
         return;
-    /* each operand's gradient summed to its own shape (a sum's and a
-     * mean's input has the reduction's l) */
-    const nl_fshape la = n.op == FO_SUM || n.op == FO_MEAN ? n.l : ls;
+    const nl_fshape la = n.op == FO_SUM || n.op == FO_MEAN ? n.l : n.s;
     if (da >= 0)
         add_adjoint(B, adj, n.a, sum_to(B, da, la, B->g->nodes[n.a].s));
-    if (db >= 0 && !B->failed)
-        add_adjoint(B, adj, n.b, sum_to(B, db, ls, B->g->nodes[n.b].s));
+    if (db >= 0 && n.b >= 0 && !B->failed)
+        add_adjoint(B, adj, n.b, sum_to(B, db, n.s, B->g->nodes[n.b].s));
 }
 
 /* ---- programs ---- */
@@ -523,6 +530,80 @@ static nl_fopd operand(pass_compiler *C, int i)
 
 static int max_int(int a, int b) { return a > b ? a : b; }
 
+/* A reduction whose input is a row value: a pass accumulates it */
+static bool reduces_rows(const nl_fgraph *g, int i, nl_fshape full)
+{
+    const nl_fnode *n = &g->nodes[i];
+    return (n->op == FO_SUM || n->op == FO_MEAN) && is_row(g, n->a, full);
+}
+
+/* The nodes a program computes (reached from the output and the extras,
+ * not already known) into needed, and each one's level into level: a
+ * small node's, the passes before it is known; a row node's, the first
+ * pass that can compute it. Returns the passes the program takes. */
+static int schedule_nodes(const nl_fgraph *g, nl_fshape full, int output, const int *extra,
+                          int n_extra, const bool *known, bool *needed, int *level)
+{
+    const int N = g->count;
+    /* operands have lower ids than their users: one backward sweep marks them */
+    needed[output] = true;
+    for (int e = 0; e < n_extra; e++)
+        if (extra[e] >= 0)
+            needed[extra[e]] = true;
+    for (int i = N - 1; i >= 0; i--) {
+        if (!needed[i] || (known && known[i]))
+            continue;
+        if (g->nodes[i].a >= 0)
+            needed[g->nodes[i].a] = true;
+        if (g->nodes[i].b >= 0)
+            needed[g->nodes[i].b] = true;
+    }
+    for (int i = 0; i < N; i++) {
+        level[i] = 0;
+        if (!needed[i] || (known && known[i]))
+            continue;
+        const nl_fnode *n = &g->nodes[i];
+        const int la = n->a >= 0 ? level[n->a] : 0, lb = n->b >= 0 ? level[n->b] : 0;
+        level[i] = reduces_rows(g, i, full) ? la + 1 /* after the pass that reads its input */
+                                            : max_int(la, lb);
+    }
+    int passes = level[output] + 1;
+    for (int e = 0; e < n_extra; e++)
+        if (extra[e] >= 0)
+            passes = max_int(passes, level[extra[e]]);
+    return passes;
+}
+
+/* each pass's row instructions: the reductions of row values it ends, and
+ * in the last the output's store */
+static bool compile_passes(const nl_fgraph *g, const nl_formula_input *in, nl_fshape full,
+                           int output, const bool *computed, const int *level, nl_fprogram *prog)
+{
+    const int N = g->count;
+    row_list R = {0};
+    int *reg = malloc((size_t)N * sizeof *reg), *gather = malloc((size_t)N * sizeof *gather);
+    bool ok = reg && gather;
+    prog->registers = 0;
+    for (int p = 0; ok && p < prog->n_passes; p++) {
+        for (int i = 0; i < N; i++)
+            reg[i] = gather[i] = -1;
+        pass_compiler C = {.g = g, .in = in, .full = full, .reg = reg, .gather = gather, .R = &R};
+        prog->passes[p].first = R.n;
+        for (int i = 0; i < N; i++)
+            if (computed[i] && reduces_rows(g, i, full) && level[i] == p + 1)
+                row_push(&R, (nl_frow){.kind = RI_REDUCE, .a = operand(&C, g->nodes[i].a), .node = i});
+        if (p == prog->n_passes - 1)
+            row_push(&R, (nl_frow){.kind = RI_STORE, .a = operand(&C, output)});
+        prog->passes[p].count = R.n - prog->passes[p].first;
+        prog->passes[p].registers = C.registers;
+        prog->registers = max_int(prog->registers, C.registers);
+    }
+    prog->rows = R.rows;
+    prog->n_rows = R.n;
+    free(reg), free(gather);
+    return ok && !R.failed;
+}
+
 /* Compiles the program that computes `output` (stored to the layer's
  * output or input gradient) and the `extra` small values (a backward's
  * parameter gradients; a forward's running statistics' sources), given
@@ -538,82 +619,25 @@ static bool compile(nl_fgraph *g, const nl_formula_input *in, nl_fshape full, in
         free(level), free(needed);
         return false;
     }
-    /* the nodes the outputs reach (operands have lower ids than their
-     * users, so one backward sweep marks them) */
-    needed[output] = true;
-    for (int e = 0; e < n_extra; e++)
-        if (extra[e] >= 0)
-            needed[extra[e]] = true;
-    for (int i = N - 1; i >= 0; i--) {
-        if (!needed[i] || (known && known[i]))
-            continue;
-        if (g->nodes[i].a >= 0)
-            needed[g->nodes[i].a] = true;
-        if (g->nodes[i].b >= 0)
-            needed[g->nodes[i].b] = true;
-    }
-    int passes = 0;
-    for (int i = 0; i < N; i++) {
-        level[i] = 0;
-        if (!needed[i] || (known && known[i]))
-            continue;
-        const nl_fnode *n = &g->nodes[i];
-        const int la = n->a >= 0 ? level[n->a] : 0, lb = n->b >= 0 ? level[n->b] : 0;
-        if ((n->op == FO_SUM || n->op == FO_MEAN) && is_row(g, n->a, full))
-            level[i] = la + 1; /* after the pass that reads its input */
-        else
-            level[i] = max_int(la, lb);
-    }
-    passes = level[output] + 1;
-    for (int e = 0; e < n_extra; e++)
-        if (extra[e] >= 0)
-            passes = max_int(passes, level[extra[e]]);
-    /* small nodes, by level then id */
+    const int passes = schedule_nodes(g, full, output, extra, n_extra, known, needed, level);
+    for (int i = 0; i < N; i++) /* what this program computes */
+        needed[i] = needed[i] && !(known && known[i]);
     prog->small = malloc((size_t)N * sizeof *prog->small);
     prog->small_level = malloc((size_t)N * sizeof *prog->small_level);
     prog->passes = calloc((size_t)passes, sizeof *prog->passes);
     prog->n_small = 0;
     prog->n_passes = passes;
+    prog->output = output;
     bool ok = prog->small && prog->small_level && prog->passes;
+    /* the small nodes, by level then id */
     for (int lv = 0; ok && lv <= passes; lv++)
         for (int i = 0; i < N; i++)
-            if (needed[i] && !(known && known[i]) && is_held(g, i, full) && level[i] == lv &&
-                !((g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) &&
-                  is_row(g, g->nodes[i].a, full))) {
+            if (needed[i] && is_held(g, i, full) && level[i] == lv && !reduces_rows(g, i, full)) {
                 prog->small[prog->n_small] = i;
                 prog->small_level[prog->n_small++] = lv;
             }
-    /* each pass: the reductions of row values it ends, and in the last
-     * the output's store (and row-shaped extras: none exist, a parameter
-     * gradient is summed to the parameter's shape) */
-    row_list R = {0};
-    int *reg = malloc((size_t)N * sizeof *reg), *gather = malloc((size_t)N * sizeof *gather);
-    ok = ok && reg && gather;
-    prog->registers = 0;
-    for (int p = 0; ok && p < passes; p++) {
-        for (int i = 0; i < N; i++)
-            reg[i] = gather[i] = -1;
-        pass_compiler C = {.g = g, .in = in, .full = full, .reg = reg, .gather = gather, .R = &R};
-        prog->passes[p].first = R.n;
-        for (int i = 0; i < N; i++) {
-            const nl_fnode *n = &g->nodes[i];
-            if (!needed[i] || (known && known[i]) || (n->op != FO_SUM && n->op != FO_MEAN) ||
-                !is_row(g, n->a, full) || level[i] != p + 1)
-                continue;
-            const nl_fopd a = operand(&C, n->a);
-            row_push(&R, (nl_frow){.kind = RI_REDUCE, .a = a, .node = i});
-        }
-        if (p == passes - 1)
-            row_push(&R, (nl_frow){.kind = RI_STORE, .a = operand(&C, output)});
-        prog->passes[p].count = R.n - prog->passes[p].first;
-        prog->passes[p].registers = C.registers;
-        prog->registers = max_int(prog->registers, C.registers);
-    }
-    ok = ok && !R.failed;
-    prog->rows = R.rows;
-    prog->n_rows = R.n;
-    prog->output = output;
-    free(reg), free(gather), free(level), free(needed);
+    ok = ok && compile_passes(g, in, full, output, needed, level, prog);
+    free(level), free(needed);
     return ok;
 }
 
@@ -629,6 +653,81 @@ static void graph_free(nl_fgraph *g)
     program_free(&g->backward);
     free(g->nodes), free(g->offset), free(g->in_saved), free(g->acc_offset);
     memset(g, 0, sizeof *g);
+}
+
+/* The backward by reverse mode from dy over the forward's nodes: *dx (a
+ * constant 0 where x reaches the output only through running statistics)
+ * and each parameter's gradient (-1: none); false when the graph is past
+ * its size */
+static bool derive(builder *B, const nl_formula *f, int y, nl_fshape full, int *dx, int *dparam)
+{
+    nl_fgraph *g = B->g;
+    const int forward_nodes = g->count;
+    const int dy = node_make(g, (nl_fnode){.op = FO_DY, .s = full, .a = -1, .b = -1, .k = -1},
+                             &B->failed);
+    int *adj = malloc(MAX_NODES * sizeof *adj);
+    if (!adj || B->failed) {
+        free(adj);
+        return false;
+    }
+    for (int i = 0; i < MAX_NODES; i++)
+        adj[i] = -1;
+    adj[y] = dy;
+    for (int i = forward_nodes - 1; i >= 0 && !B->failed; i--)
+        if (adj[i] >= 0)
+            propagate(B, adj, i);
+    *dx = -1;
+    for (int k = 0; k < f->n_params; k++)
+        dparam[k] = -1;
+    for (int i = 0; i < forward_nodes; i++) {
+        if (g->nodes[i].op == FO_X)
+            *dx = adj[i];
+        else if (g->nodes[i].op == FO_PARAM && adj[i] >= 0)
+            dparam[g->nodes[i].k] = adj[i]; /* summed to the parameter's shape already */
+    }
+    free(adj);
+    if (*dx < 0 && !B->failed)
+        *dx = constant(B, 0);
+    return !B->failed;
+}
+
+/* where each held node's values live: a value the forward computes in
+ * saved (the backward reads it), the backward's own in the workspace; and
+ * each reduction's accumulators. A pass runs its samples in parallel, so
+ * a reduction over the batch of a row value keeps one partial sum per
+ * sample, added in sample order after the pass: the bits do not depend
+ * on the thread count. */
+static bool place_values(nl_fgraph *g, nl_fshape full, const nl_formula_input *in,
+                         const bool *computed, nl_formula_plan *plan)
+{
+    g->offset = malloc((size_t)g->count * sizeof *g->offset);
+    g->in_saved = calloc((size_t)g->count, sizeof *g->in_saved);
+    g->acc_offset = malloc((size_t)g->count * sizeof *g->acc_offset);
+    if (!g->offset || !g->in_saved || !g->acc_offset)
+        return false;
+    size_t saved = 0, work = 0, acc = 0;
+    for (int i = 0; i < g->count; i++) {
+        g->offset[i] = g->acc_offset[i] = -1;
+        if (!is_held(g, i, full))
+            continue;
+        const size_t count = small_count(g->nodes[i].s, in);
+        g->in_saved[i] = computed[i];
+        g->offset[i] = (long)(computed[i] ? saved : work);
+        *(computed[i] ? &saved : &work) += count;
+        if (g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) {
+            const bool partial = is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
+            g->acc_offset[i] = (long)acc;
+            acc += partial ? count * (size_t)in->n_capacity : count;
+        }
+    }
+    plan->registers = max_int(plan->registers, max_int(g->forward.registers, g->backward.registers));
+    if (saved > plan->saved_floats)
+        plan->saved_floats = saved;
+    if (work > plan->work_floats)
+        plan->work_floats = work;
+    if (acc > plan->acc_doubles)
+        plan->acc_doubles = acc;
+    return true;
 }
 
 /* one graph (training's, or evaluation's) with its programs; the
@@ -655,39 +754,8 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
                           s.p ? "positions" : "", input_text(in.ndim)),
                err->code;
     }
-    /* the backward: reverse mode from dy */
-    const int forward_nodes = B.failed ? 0 : g->count;
-    int dparam[NL_FORMULA_MAX_PARAMS];
-    int dx = -1;
-    int *adj = NULL;
-    if (!B.failed) {
-        const int dy = node_make(g, (nl_fnode){.op = FO_DY, .s = full, .a = -1, .b = -1, .k = -1},
-                                 &B.failed);
-        adj = malloc(MAX_NODES * sizeof *adj);
-        if (!adj)
-            B.failed = true;
-        for (int i = 0; adj && i < MAX_NODES; i++)
-            adj[i] = -1;
-        if (adj) {
-            adj[y] = dy;
-            for (int i = forward_nodes - 1; i >= 0 && !B.failed; i--)
-                if (adj[i] >= 0)
-                    propagate(&B, adj, i);
-        }
-        for (int i = 0; i < forward_nodes && adj; i++)
-            if (g->nodes[i].op == FO_X)
-                dx = adj[i];
-        for (int k = 0; k < f->n_params; k++) {
-            dparam[k] = -1;
-            for (int i = 0; i < forward_nodes && adj; i++)
-                if (g->nodes[i].op == FO_PARAM && g->nodes[i].k == k && adj[i] >= 0)
-                    dparam[k] = adj[i]; /* summed to the parameter's shape already */
-        }
-        if (dx < 0 && !B.failed)
-            dx = constant(&B, 0); /* x only through running statistics in evaluation */
-    }
-    free(adj);
-    if (B.failed)
+    int dx = -1, dparam[NL_FORMULA_MAX_PARAMS];
+    if (B.failed || !derive(&B, f, y, full, &dx, dparam))
         return nl_fail(err, NL_ERR_CONFIG, "%s: the formula and its derivative are past their "
                                            "size (%d values); write it shorter", EXPR_KEY, MAX_NODES),
                nl_error_key(err, EXPR_KEY), NL_ERR_CONFIG;
@@ -696,55 +764,16 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
     for (int k = 0; k < plan->n_running; k++)
         sources[k] = eval ? -1 : plan->running[k].source;
     bool *computed = calloc((size_t)g->count, sizeof *computed);
-    if (!computed || !compile(g, &in, full, y, sources, plan->n_running, NULL, &g->forward)) {
-        free(computed);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
-    }
-    for (int s = 0; s < g->forward.n_small; s++)
+    bool ok = computed && compile(g, &in, full, y, sources, plan->n_running, NULL, &g->forward);
+    for (int s = 0; ok && s < g->forward.n_small; s++)
         computed[g->forward.small[s]] = true;
-    const bool ok = compile(g, &in, full, dx, dparam, f->n_params, computed, &g->backward);
+    ok = ok && compile(g, &in, full, dx, dparam, f->n_params, computed, &g->backward);
     memcpy(g->backward.dparam, dparam, sizeof dparam);
-    /* memory: the forward's small values are saved for the backward */
-    g->offset = malloc((size_t)g->count * sizeof *g->offset);
-    g->in_saved = calloc((size_t)g->count, sizeof *g->in_saved);
-    g->acc_offset = malloc((size_t)g->count * sizeof *g->acc_offset);
-    if (!ok || !g->offset || !g->in_saved || !g->acc_offset) {
-        free(computed);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
-    }
-    size_t saved = 0, work = 0, acc = 0;
-    for (int i = 0; i < g->count; i++) {
-        g->offset[i] = g->acc_offset[i] = -1;
-        if (!is_held(g, i, full))
-            continue;
-        const size_t count = small_count(g->nodes[i].s, &in);
-        if (computed[i]) {
-            g->offset[i] = (long)saved;
-            g->in_saved[i] = true;
-            saved += count;
-        } else {
-            g->offset[i] = (long)work;
-            work += count;
-        }
-        if (g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) {
-            /* a pass runs its samples in parallel: a reduction over the
-             * batch of a row value keeps one partial sum per sample,
-             * added in sample order after the pass, so that the bits do
-             * not depend on the thread count */
-            const bool partial = is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
-            g->acc_offset[i] = (long)acc;
-            acc += partial ? count * (size_t)in.n_capacity : count;
-        }
-    }
+    ok = ok && place_values(g, full, &in, computed, plan);
     free(computed);
+    if (!ok)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
     g->has_backward = true;
-    plan->registers = max_int(plan->registers, max_int(g->forward.registers, g->backward.registers));
-    if (saved > plan->saved_floats)
-        plan->saved_floats = saved;
-    if (work > plan->work_floats)
-        plan->work_floats = work;
-    if (acc > plan->acc_doubles)
-        plan->acc_doubles = acc;
     return NL_OK;
 }
 
