@@ -288,6 +288,18 @@ void nl_builder_workspace(nl_builder *b, size_t bytes)
         b->workspace = bytes;
 }
 
+bool nl_layer_take_relu(nl_layer *l, bool *relu, nl_act *skip)
+{
+    if (*relu || l->n_in != 1)
+        return false;
+    *relu = true;
+    if (skip) {
+        l->in[1] = skip;
+        l->n_in = 2;
+    }
+    return true;
+}
+
 void nl_layer_free(nl_layer *l)
 {
     if (l && l->vt && l->vt->release)

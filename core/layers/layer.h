@@ -141,6 +141,11 @@ struct nl_layer {
     const char *fused;
 };
 
+/* The common body of nl_layer_vtable.fuse_relu for a layer of one input
+ * that applies the ReLU itself: false when it already took one (or has a
+ * second input); else *relu set, and skip, when given, its second input */
+bool nl_layer_take_relu(nl_layer *l, bool *relu, nl_act *skip);
+
 /* frees a layer: its release hook, then its struct */
 void nl_layer_free(nl_layer *l);
 

@@ -101,15 +101,7 @@ static void expr_backward(nl_layer *self, const nl_pass *pass)
  * input too */
 static bool expr_fuse_relu(nl_layer *self, nl_act *skip)
 {
-    expr_layer *l = (expr_layer *)self;
-    if (l->relu || self->n_in != 1)
-        return false;
-    l->relu = true;
-    if (skip) {
-        self->in[1] = skip;
-        self->n_in = 2;
-    }
-    return true;
+    return nl_layer_take_relu(self, &((expr_layer *)self)->relu, skip);
 }
 
 static void expr_release(nl_layer *self)

@@ -343,15 +343,7 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
  * ops in place around the others) */
 static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
 {
-    stats_layer *l = (stats_layer *)self;
-    if (l->relu || self->n_in != 1)
-        return false;
-    l->relu = true;
-    if (skip) {
-        self->in[1] = skip;
-        self->n_in = 2;
-    }
-    return true;
+    return nl_layer_take_relu(self, &((stats_layer *)self)->relu, skip);
 }
 
 /* nl_layer_vtable.bf16_io: the blocked kernels read x and dy and write y
