@@ -231,7 +231,7 @@ const nl_norm_info nl_norm_row_expr = {
              "its gradients derived, planned and checked like a built-in (CPU)"},
     .keys = NL_NORM_KEY_EPS | NL_NORM_KEY_GROUPS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_FORMULA,
     .learned_shift = false, .center = false, .running_stats = true, .running_stats_default = true,
-    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true, .cpu_only = true,
     .color = "#c49c94", .build = expr_norm, .stats_set = expr_set, .groups_default = 1,
     .keeps_running = expr_keeps_running,
     /* a name other than bias: the row cannot say the formula learns a
