@@ -75,20 +75,25 @@ note "machine: $(head -3 "$out/machine.txt" | tail -1)"
 # one line per output file: check's totals or, for a process cut off by its
 # limit, how many tests had passed by then; the failures and the sanitizer's
 # summary
+# check prints a test's result only when its whole case ends, so a case
+# cut off by its limit is read from the TAP log each test is written to as
+# it ends (NAME.tap beside NAME.txt)
 summarize() {
-    local f totals
+    local f tap totals
     for f in "$@"; do
+        tap="$out/${f%.txt}.tap"
         totals=$(grep -E '^[0-9]+%: Checks' "$out/$f")
-        [ -n "$totals" ] || totals="cut off: $(grep -c ':P:' "$out/$f") tests passed before"
-        note "${f%.txt}: $totals $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:' "$out/$f" | head -12 | tr '\n' ' ')"
+        [ -n "$totals" ] || totals="cut off: $(grep -c '^ok' "$tap" 2>/dev/null) tests passed before, $(grep -c '^not ok' "$tap" 2>/dev/null) failed; the last to end: $(tail -1 "$tap" 2>/dev/null | sed 's/.*://')"
+        note "${f%.txt}: $totals $(grep -hE 'ERROR SUMMARY|RACECHECK SUMMARY|:[EF]:|^not ok' "$out/$f" "$tap" 2>/dev/null | head -12 | tr '\n' ' ')"
     done
 }
 # The parity suite one check case per process (in one process it took
 # more than 200 s on an H100: norms 108 s, training 66 s), PARITY_JOBS at a
-# time, before the sanitizers. Output is line-buffered (check prints each
-# test's result as it ends), so a case cut off by its limit still says
-# which of its tests passed. The coverage case is left out: it reads what
-# the other cases counted in the same process.
+# time, before the sanitizers. check prints its results only when a case
+# ends (on an H100 on 11-28 four cases cut off at 170 s printed nothing), so
+# each test is logged as TAP as it ends and a case cut off by its limit
+# still says which of its tests passed. The coverage case is left out: it
+# reads what the other cases counted in the same process.
 export OMP_NUM_THREADS=4 CK_VERBOSITY=verbose
 lines=$(command -v stdbuf > /dev/null && echo "stdbuf -oL -eL")
 if want parity; then
@@ -97,7 +102,8 @@ if want parity; then
         while [ "$(jobs -rp | wc -l)" -ge "${PARITY_JOBS:-3}" ]; do wait -n; done
         left=$((plimit - (SECONDS - p0)))
         if [ "$left" -le 0 ]; then note "parity-$case: not started, $plimit s spent"; continue; fi
-        CK_RUN_CASE=$case step "parity-$case" "$left" $lines "$G/test_cuda_parity" &
+        CK_RUN_CASE=$case CK_TAP_LOG_FILE_NAME="$out/parity-$case.tap" \
+            step "parity-$case" "$left" $lines "$G/test_cuda_parity" &
     done
     wait
     summarize $(cd "$out" && ls parity-*.txt 2>/dev/null)
@@ -112,7 +118,8 @@ sanitize() {
     for case in $cases; do
         local left=$((limit - (SECONDS - t0)))
         if [ "$left" -le 0 ]; then note "$tool-$case: not started, $limit s spent"; continue; fi
-        CK_FORK=no NL_PARITY_QUICK=1 CK_RUN_CASE=$case step "$tool-$case" "$left" \
+        CK_FORK=no NL_PARITY_QUICK=1 CK_RUN_CASE=$case CK_TAP_LOG_FILE_NAME="$out/$tool-$case.tap" \
+            step "$tool-$case" "$left" \
             "$sanitizer" --tool "$tool" --print-limit 40 "$G/test_cuda_parity"
     done
 }
