@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/kinds.h"
 #include "base/ident.h"
 #include "base/names.h"
 #include "base/rng.h"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "arch/kinds.h"
 #include "log/host_facts.h"
 #include "config/config.h"
 #include "device/device.h"

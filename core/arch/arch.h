@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "arch/kinds.h"
 #include "layers/layer.h"
 #include "model/model.h"
 #include "model/spec.h"

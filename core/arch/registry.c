@@ -141,6 +141,8 @@ static const nl_arch_info rows[] = {
                         .build = nl_arch_build_rnn_lm},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_ARCH_COUNT, "one table row per nl_arch");
+/* nl_model_spec_defaults starts a spec at architecture 0 */
+_Static_assert(NL_ARCH_MLP == 0, "mlp is the first line of arch/kinds.def");
 _Static_assert(offsetof(nl_arch_info, id) == 0, "nl_arch_names reads the rows as name entries");
 _Static_assert(NL_PLACE_COUNT <= 32, "placements are bits of an unsigned");
 _Static_assert(NL_ARCH_COUNT <= 32, "the schema's when masks hold an architecture per bit");

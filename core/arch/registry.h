@@ -7,7 +7,7 @@
  * iterate these rows; no other file lists architectures.
  *
  * Adding an architecture:
- *   1. core/base/names.h: its NL_ARCH_* value, before NL_ARCH_COUNT;
+ *   1. core/arch/kinds.def: its line at the end (the NL_ARCH_* value);
  *   2. core/arch/registry.c: its row; core/arch/registry.h: its builder's
  *      prototype (below, with the others);
  *   3. core/arch/<name>.c: the builder, from the parts in core/arch/parts.h;
@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "arch/kinds.h"
 #include "base/names.h"
 #include "layers/layer.h"
 #include "model/spec.h"

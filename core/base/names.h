@@ -2,14 +2,12 @@
  * has one table; the parser, `normlab list`, the resolved config and the
  * CSV writers all read these tables, so a name exists in exactly one place.
  * The ground floor's enums are here with their tables; a kind listed by a
- * floor above (norm/kinds.h, data/kinds.h) has its enum and table there,
+ * floor above (norm/kinds.h, data/kinds.h, arch/kinds.h) has its enum and table there,
  * since this floor reads none above it. */
 #ifndef NL_NAMES_H
 #define NL_NAMES_H
 
 #include <stddef.h>
-
-typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_MIXER, NL_ARCH_RNN, NL_ARCH_RNN_LM, NL_ARCH_COUNT } nl_arch;
 
 typedef enum {
     NL_PLACE_BEFORE, /* Linear/Conv -> Norm -> Act (Ioffe & Szegedy) */
@@ -107,7 +105,6 @@ typedef struct {
 } nl_name_table;
 #define NL_NAME_BY_POINTER ((size_t)-1)
 
-extern const nl_name_table nl_arch_names; /* the rows of core/arch/registry.c */
 extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_gelu_names;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "arch/kinds.h"
 #include "backend/backend.h"
 #include "bench/fma_peak.h"
 #include "log/host_facts.h"

@@ -53,7 +53,10 @@ typedef struct {
 } nl_norm_noise_spec;
 
 typedef struct {
-    nl_arch arch;
+    /* an nl_arch (arch/kinds.h), held as an int so that the spec, which
+     * every layer and check reads, does not rebuild with the list of
+     * architectures */
+    int arch;
     int in_c, in_h, in_w; /* input image (mlp flattens it) */
     int classes;
     int widths[NL_MAX_WIDTHS]; /* mlp: hidden widths; cnn/resnet: channels per stage */

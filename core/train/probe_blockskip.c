@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/kinds.h"
 #include "base/alloc.h"
 #include "train/evaluate.h"
 #include "train/probe.h"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/kinds.h"
 #include "base/alloc.h"
 #include "dist/dist.h"
 #include "train/probe.h"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/kinds.h"
 #include "dist/dist.h"
 #include "norm/norm.h"
 #include "norm/registry.h"
