@@ -12,6 +12,7 @@
 
 #include "arch/arch.h"
 #include "config/config.h"
+#include "norm/formula.h"
 #include "config/flat.h"
 #include "config/schema.h"
 #include "config/yamldoc.h"
@@ -453,6 +454,21 @@ static const bad_case bad_cases[] = {
      * to add eps to, none has no scale or shift */
     {"model:\n  norm:\n    type: dyt\n    eps: 0.001\n", SRC ":4:10: model.norm.eps: ",
      ", but model.norm.type is 'dyt' (" SRC ":3:11); remove eps or change model.norm.type"},
+    /* a formula takes the kind's keys its text reads, and refuses the
+     * others as a built-in does */
+    {"model:\n  norm:\n    type: expr\n    expr: \"x / sqrt(var(x, [channels]) + 1e-5)\"\n"
+     "    eps: 0.001\n",
+     SRC ":5:10: model.norm.eps: ",
+     ", but model.norm.expr is '\"x / sqrt(var(x, [channels]) + 1e-5)\"' (" SRC ":4:11): a "
+     "formula adds eps where its text names it, and this one does not; remove eps or change "
+     "model.norm.expr"},
+    {"model:\n  norm:\n    type: expr\n    expr: \"x / sqrt(var(x, [batch]) + eps)\"\n"
+     "    momentum: 0.2\n",
+     SRC ":5:15: model.norm.momentum: ",
+     "and model.norm.expr reads running (or model.norm.type is not expr), but model.norm.expr is "
+     "'\"x / sqrt(var(x, [batch]) + eps)\"' (" SRC ":4:11): momentum moves the statistics a "
+     "formula keeps with running(...), and this one has none; remove momentum or change "
+     "model.norm.expr"},
     {"model:\n  norm:\n    type: none\n    affine: false\n", SRC ":4:13: model.norm.affine: ",
      ", but model.norm.type is 'none' (" SRC ":3:11); remove affine or change model.norm.type"},
     /* switchable (core/norm/switchable.c): images only, no groups, no
@@ -466,7 +482,8 @@ static const bad_case bad_cases[] = {
      SRC ":5:13: model.norm.groups: ",
      "applies only when model.norm.type is group or custom or batch_channel or expr and "
      "model.norm.placement is not none (or model.qk_norm is true) and model.norm.reduce includes "
-     "channels (or model.norm.type is not custom), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
+     "channels (or model.norm.type is not custom) and model.norm.expr reads channels (or "
+     "model.norm.type is not expr), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
      "model.norm.type"},
     {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    stats_precision: bf16\n",
      SRC ":5:22: model.norm.stats_precision: ",
@@ -856,6 +873,24 @@ START_TEST(test_bad_config)
 }
 END_TEST
 
+/* a formula that names eps, running(...) and channels takes the keys
+ * the bad cases refuse where it does not */
+START_TEST(test_formula_keys_read)
+{
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    const char *yaml = "model:\n  norm:\n    type: expr\n"
+                       "    expr: \"x / sqrt(running(var(x, [batch, channels])) + eps)\"\n"
+                       "    eps: 0.001\n    momentum: 0.2\n    groups: 2\n";
+    ck_assert_msg(nl_config_load_string(yaml, SRC, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_float_eq(cfg->model.norm.eps, 0.001f);
+    ck_assert_int_eq(cfg->model.norm.groups, 2);
+    free(cfg);
+    ck_assert(nl_formula_reads("1e-5 * eps", "eps") && !nl_formula_reads("1e-5 + x", "e"));
+    ck_assert(!nl_formula_reads("epsilon * x", "eps") && nl_formula_reads("mean(x, [channels])", "channels"));
+}
+END_TEST
+
 /* the same through files, with the path in the message */
 static const struct {
     const char *file, *fragment;
@@ -1237,7 +1272,7 @@ static char *write_commented_form(const nl_config *cfg)
     size_t size = 0;
     FILE *out = open_memstream(&text, &size);
     ck_assert_ptr_nonnull(out);
-    char prev[8][48], cur[8][48], value[2048], when[256];
+    char prev[8][48], cur[8][48], value[2048], when[768];
     int n_prev = 0;
     fprintf(out, "# normlab resolved config%s%s: every key, defaults filled in\n", cfg->source[0] ? " of " : "",
             cfg->source);
@@ -1583,6 +1618,7 @@ int main(void)
     tcase_add_test(tc, test_full_config);
     tcase_add_test(tc, test_good_variants);
     tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_test(tc, test_formula_keys_read);
     tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(tc, test_io_errors);
     tcase_add_test(tc, test_deep_nesting);

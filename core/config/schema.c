@@ -13,6 +13,7 @@
 
 #include "arch/registry.h"
 #include "data/registry.h"
+#include "norm/formula.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 
@@ -254,6 +255,7 @@ static nl_key_when resolve_condition(const char *ruled, const nl_key_when *w)
 {
     nl_key_when r = {.key = w->key, .mask = w->mask, .or_key = w->or_key, .or_mask = w->or_mask};
     r.lacks = w->lacks;
+    r.reads = w->reads;
     r.why = w->why;
     if (w->or_norm_without) {
         r.or_key = "model.norm.type";
@@ -315,9 +317,17 @@ static bool key_holds(const char *key, unsigned mask, bool lacks, const nl_confi
     }
 }
 
+/* whether the string key's text names the word (a formula reads it) */
+static bool key_reads(const char *key, const char *word, const nl_config *cfg)
+{
+    const nl_key_def *on = nl_schema_find(key);
+    return on && on->type == NL_KT_STRING &&
+           nl_formula_reads((const char *)nl_schema_cfield(cfg, on), word);
+}
+
 bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
 {
-    return key_holds(w->key, w->mask, w->lacks, cfg) ||
+    return (w->reads ? key_reads(w->key, w->reads, cfg) : key_holds(w->key, w->mask, w->lacks, cfg)) ||
            (w->or_key && key_holds(w->or_key, w->or_mask, false, cfg));
 }
 
@@ -371,7 +381,10 @@ static void key_condition_text(const char *key, unsigned mask, bool lacks, char 
 
 const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size)
 {
-    key_condition_text(w->key, w->mask, w->lacks, buf, size);
+    if (w->reads)
+        snprintf(buf, size, "%s reads %s", w->key, w->reads);
+    else
+        key_condition_text(w->key, w->mask, w->lacks, buf, size);
     if (w->or_key) {
         const size_t used = strlen(buf);
         if (used + 6 < size) {

@@ -95,6 +95,10 @@ typedef struct {
      * normalizers whose rows lack all these NL_NORM_KEY_* bits (a custom
      * normalizer's axes decide it; every other kind is its own point) */
     unsigned or_norm_without;
+    /* instead of `mask`: the string key (model.norm.expr) names this word
+     * (nl_formula_reads), with or_norm_without NL_NORM_KEY_FORMULA so that
+     * only a formula's text can make the key meaningless */
+    const char *reads;
     /* why the rule holds, said when a key is refused by it ("" or NULL:
      * the condition says enough) */
     const char *why;

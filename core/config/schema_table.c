@@ -72,18 +72,25 @@ static const nl_key_when pre_placed[] = {
  * (or_norm_without, or the default of the key it reads): only a custom
  * normalizer's axes can make the key meaningless. */
 #define NORM_PLACED_CONDITION                                                                          {.key = "model.norm.placement",                                                                     .mask = ((1u << NL_PLACE_COUNT) - 1u) & ~NL_KEY_BIT(NL_PLACE_NONE),                              .or_key = "model.qk_norm", .or_mask = NL_KEY_BIT(1)}
+/* A formula (model.norm.type expr) reads the kind's keys only where its
+ * text names them: a key it never reads is refused as a built-in's is */
+#define FORMULA_READS(word, reason)                                                                    \
+    {.key = "model.norm.expr", .reads = word, .or_norm_without = NL_NORM_KEY_FORMULA, .why = reason}
 /* the group count splits the channels the statistics reduce over */
 static const nl_key_when norm_groups_reduced[] = {
     NORM_PLACED_CONDITION,
     {.key = "model.norm.reduce", .mask = BIT(NL_AXIS_CHANNELS), .or_norm_without = NL_NORM_KEY_AXES,
      .why = "the groups split the channels the statistics reduce over, and this reduction "
             "takes none"},
+    FORMULA_READS("channels", "the groups split the channels a reduction takes, and this formula "
+                              "reduces over no channels"),
     {.key = NULL}};
 /* eps guards a division */
 static const nl_key_when norm_divides[] = {
     NORM_PLACED_CONDITION,
     {.key = "model.norm.scale", .mask = BIT(NL_SCALE_STD) | BIT(NL_SCALE_RMS),
      .why = "eps keeps the divisor off 0, and scale none divides by nothing"},
+    FORMULA_READS("eps", "a formula adds eps where its text names it, and this one does not"),
     {.key = NULL}};
 /* running statistics are kept per channel: a statistic over channels is
  * one sample's own, with no per-channel average to keep */
@@ -102,7 +109,10 @@ static const nl_key_when norm_running_kept[] = {
      .or_key = "model.norm.train_stats", .or_mask = BIT(NL_STATS_RUNNING),
      .why = "momentum moves running statistics, which are kept only where training or "
             "evaluation takes them"},
+    FORMULA_READS("running", "momentum moves the statistics a formula keeps with running(...), and "
+                             "this one has none"),
     {.key = NULL}};
+#undef FORMULA_READS
 #undef NORM_PLACED_CONDITION
 /* dropout's placement: p 0 builds no dropout layer */
 static const nl_key_when dropout_on[] = {{.key = "model.dropout.p"}, {.key = NULL}};

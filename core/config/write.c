@@ -83,7 +83,7 @@ void nl_config_write_key_table(FILE *out)
     if (!d)
         return;
     nl_config_defaults(d);
-    char value[2048], acc[512], when[256];
+    char value[2048], acc[512], when[768];
     fprintf(out, "| key | type | default | accepted | meaning |\n");
     fprintf(out, "|---|---|---|---|---|\n");
     for (int i = 0; i < nl_config_schema_count; i++) {

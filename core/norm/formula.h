@@ -65,6 +65,12 @@ nl_code nl_formula_parse(const char *expr, const char *params, nl_formula **out,
 void nl_formula_free(nl_formula *f);
 int nl_formula_param_count(const nl_formula *f);
 const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i);
+/* Whether the formula's text names `word` (a name, function or axis:
+ * eps, running, channels) anywhere: what the config asks before it takes
+ * a key the formula may not read (model.norm.eps, momentum, groups).
+ * Read from the text alone, so that it answers for a formula that does
+ * not parse too (the build reports that). */
+bool nl_formula_reads(const char *expr, const char *word);
 /* does it keep running statistics (a running(...) anywhere) */
 bool nl_formula_has_running(const nl_formula *f);
 /* the formula as text normlab and PyTorch both read back the same

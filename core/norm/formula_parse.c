@@ -117,6 +117,29 @@ static bool read_name(parser *P, char *name, size_t size)
     return true;
 }
 
+bool nl_formula_reads(const char *expr, const char *word)
+{
+    const size_t want = strlen(word);
+    for (size_t i = 0; expr && expr[i];) {
+        const unsigned char c = (unsigned char)expr[i];
+        size_t len = 0;
+        if (isalpha(c) || c == '_') {
+            while (isalnum((unsigned char)expr[i + len]) || expr[i + len] == '_')
+                len++;
+            if (len == want && !strncmp(expr + i, word, want))
+                return true;
+        } else if (isdigit(c) || c == '.') {
+            /* a number, its exponent's letter included (1e-5) */
+            while (isalnum((unsigned char)expr[i + len]) || expr[i + len] == '.')
+                len++;
+        } else {
+            len = 1;
+        }
+        i += len;
+    }
+    return false;
+}
+
 static bool read_number(const char *s, int *pos, float *value)
 {
     const char *start = s + *pos;
