@@ -16,11 +16,28 @@
 #include "base/names.h"
 #include "config/config.h"
 #include "config/schema.h"
+#include "norm/formula.h"
+#include "norm/registry.h"
 
 typedef struct {
     char key[96];
     char value[256];
 } sr_setting;
+
+/* a formula (model.norm.expr) that parses and names `word`: an axis in a
+ * reduction, running(...) around a batch one, or a value */
+static const char *sr_formula_reading(const char *word)
+{
+    static char text[128];
+    if (!strcmp(word, "running"))
+        snprintf(text, sizeof text, "x - running(mean(x, [batch]))");
+    else if (!strcmp(word, "channels") || !strcmp(word, "batch"))
+        snprintf(text, sizeof text, "x - mean(x, [%s])", word);
+    else
+        snprintf(text, sizeof text, "x * %s", word);
+    ck_assert_msg(nl_formula_reads(text, word), "the test formula '%s' does not name %s", text, word);
+    return text;
+}
 
 /* sets the governing key of w to a value under which w holds (`hold`) or
  * fails; the choices of an enum or bool are tried from `from` on; returns
@@ -72,7 +89,19 @@ static int sr_set_condition(const nl_key_when *w, nl_config *cfg, bool hold, int
     /* a number or string: set (a value its own check takes) or not */
     switch (on->type) {
     case NL_KT_STRING:
-        snprintf(nl_schema_field(cfg, on), on->size, "%s", hold ? "x" : "");
+        if (w->reads) {
+            /* a formula that names the word, or one that does not on a
+             * normalizer that is a formula (elsewhere the text is not read) */
+            snprintf(nl_schema_field(cfg, on), on->size, "%s", hold ? sr_formula_reading(w->reads) : "x");
+            if (!hold) {
+                const unsigned formulas = nl_norm_kinds_with_keys(NL_NORM_KEY_FORMULA);
+                int kind = 0;
+                while (kind < NL_NORM_COUNT && !(formulas & (1u << kind)))
+                    kind++;
+                memcpy(nl_schema_field(cfg, nl_schema_find("model.norm.type")), &kind, sizeof kind);
+            }
+        } else
+            snprintf(nl_schema_field(cfg, on), on->size, "%s", hold ? "x" : "");
         break;
     case NL_KT_FLOAT: {
         float f = 0.0f;
@@ -114,8 +143,14 @@ static bool sr_make_apply_from(const nl_key_def *def, const nl_key_when *conds, 
     if (i == n)
         return nl_schema_applies(def, cfg);
     const nl_key_def *on = nl_schema_find(conds[i].key);
+    /* a formula's text (model.norm.expr) holds for every normalizer but
+     * the formula it fails on: its key is not made to apply, which would
+     * make the normalizer the formula and leave the rule's other
+     * normalizer-bound keys (custom's scale, reduce) unwritten */
+    const bool governing_applies = !conds[i].reads;
     for (int next = 0; (next = sr_set_condition(&conds[i], cfg, true, next)) > 0;)
-        if (sr_make_apply(on, cfg, depth + 1) && nl_schema_condition_holds(&conds[i], cfg) &&
+        if ((!governing_applies || sr_make_apply(on, cfg, depth + 1)) &&
+            nl_schema_condition_holds(&conds[i], cfg) &&
             sr_make_apply_from(def, conds, n, i + 1, cfg, depth))
             return true;
     return false;
