@@ -6,7 +6,8 @@ sweep's page:
 - dark: the page's ground is dark and its ink light; the tables' header,
   striped and hovered rows and the curves' charts (ground, axis labels,
   grid) are too, each text at least 4.5:1 against what it is drawn on
-  (WCAG AA), body text 7:1; gnuplot's figures, which paint their own
+  (WCAG AA), body text 7:1, the legend's line-style swatches in its ink;
+  gnuplot's figures, which paint their own
   white ground, are inverted;
 - light: the same page as before, white, the figures as drawn;
 - print keeps paper's colours under a dark setting.
@@ -47,6 +48,9 @@ COLOURS = """(function () {
     out.chart = { ground: ground(chart), label: label ? css(label, 'fill') : null,
                   grid: grid ? css(grid, 'stroke') : null };
   }
+  var dash = document.querySelector('.explore .legend .dashkey line, .explore table.legendgrid th line');
+  if (dash) out.dash = { stroke: css(dash, 'stroke'), ink: css(dash.closest('.dashkey, th'), 'color'),
+                         ground: ground(dash.closest('.dashkey, th')) };
   out.figures = [].map.call(document.querySelectorAll('.svgbox > svg'),
                             function (s) { return getComputedStyle(s).filter; });
   return out;
@@ -93,6 +97,10 @@ def check_dark(c):
                                                                                          chart["ground"]))
         check(chart["grid"] and contrast(chart["grid"], chart["ground"]) < contrast(chart["label"], chart["ground"]),
               "dark: a chart's grid is fainter than its labels (%s)" % chart["grid"])
+    dash = c.get("dash")
+    check(dash is not None and dash["stroke"] == dash["ink"] and contrast(dash["stroke"], dash["ground"]) >= 4.5,
+          "dark: the legend's line-style swatches are drawn in its ink (%s; ink %s on %s)"
+          % (dash and dash["stroke"], dash and dash["ink"], dash and dash["ground"]))
     check(c["figures"] and all("invert" in f for f in c["figures"]),
           "dark: each of gnuplot's %d figures is inverted (%s)" % (len(c["figures"]), sorted(set(c["figures"]))))
 

@@ -545,7 +545,7 @@
       if (!grouped && dashKey !== null)
         dashValues.forEach(function (v, d) {
           var key = html('span', { 'class': 'dashkey' }, legend);
-          swatch('#666', DASHES[d % DASHES.length], key);
+          swatch('currentColor', DASHES[d % DASHES.length], key);
           key.appendChild(document.createTextNode(keyValue(dashKey, v)));
         });
     }
@@ -571,7 +571,7 @@
       html('th', { scope: 'col' }, head, cells[rows[0]].split('=')[0] + ' \\ ' + data.keys[dashKey]);
       cols.forEach(function (d) {
         var th = html('th', { scope: 'col' }, head);
-        swatch('#666', DASHES[d % DASHES.length], th);
+        swatch('currentColor', DASHES[d % DASHES.length], th);
         th.appendChild(document.createTextNode(dashValues[d] === '' ? '(not set)' : dashValues[d]));
       });
       var body = html('tbody', {}, table);
