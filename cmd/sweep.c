@@ -15,6 +15,7 @@
 #include "sweep/slurm.h"
 #include "sweep/sweep.h"
 #include "sweep_cmd.h"
+#include "results/run_result.h"
 #include "results/rundir.h"
 #include "train/checkpoint.h"
 
@@ -324,6 +325,7 @@ static void dry_run_line(const nl_sweep_job *j, int i)
 {
     char overrides[2048], detail[700] = "", run_dir[1200];
     nl_sweep_run_overrides(j->e, j->p, &j->p->runs[i], overrides, sizeof overrides);
+    nl_sweep_run_dir(j, i, run_dir, sizeof run_dir);
     const char *what = "run";
     switch (j->action[i]) {
     case NL_SWEEP_SKIP:
@@ -332,7 +334,9 @@ static void dry_run_line(const nl_sweep_job *j, int i)
         break;
     case NL_SWEEP_RERUN:
         what = "rerun";
-        snprintf(detail, sizeof detail, " (%s)", j->results[i].state == NL_SWEEP_FAILED ? "failed" : "unfinished");
+        /* the word the report's page gives the run's state: interrupted,
+         * failed, killed or pending, one word for one state */
+        snprintf(detail, sizeof detail, " (%s)", nl_run_phase_name(nl_run_phase_read(run_dir)));
         break;
     case NL_SWEEP_FORCE:
         what = "rerun";
@@ -345,7 +349,6 @@ static void dry_run_line(const nl_sweep_job *j, int i)
     default:
         break;
     }
-    nl_sweep_run_dir(j, i, run_dir, sizeof run_dir);
     nl_run_writer w;
     if (j->action[i] != NL_SWEEP_SKIP && nl_run_dir_busy(run_dir, &w)) {
         what = "wait";

@@ -723,7 +723,8 @@ START_TEST(test_sweep_state)
     ck_assert_int_eq(tu_normlab("report sw --out done.html"), 0);
     char *page = tu_tmp_read("done.html");
     ck_assert_msg(strstr(page, "<p class=\"state state-finished\" role=\"status\">The sweep finished: 4 of 4 runs "
-                               "finished.</p>"), "the finished sweep's page does not say so");
+                               "finished.</p>") && !strstr(page, "started with"),
+                  "the finished sweep's page does not say so, or names options its sweep was not started with");
     free(page);
 
     const pid_t holder = hold_sweep_lock("sw");
@@ -1266,6 +1267,11 @@ START_TEST(test_resume_command)
     char *page = tu_tmp_read("done.html");
     ck_assert_msg(strstr(page, "The sweep finished: 8 of 8 runs finished.</p>") && !strstr(page, "class=\"resume\""),
                   "the resumed sweep's page does not say it finished");
+    /* and what ran: the --set options over the file's settings, by its
+     * description (whose text may say other values) and in its grid */
+    ck_assert_msg(strstr(page, "The sweep was started with <code>--set train.steps=1500 --set ") &&
+                      strstr(page, "<tr><td>started with</td><td>--set train.steps=1500 --set "),
+                  "the finished page does not say the --set options its sweep ran with");
     free(page);
     tu_tmp_remove();
 }

@@ -17,6 +17,7 @@
 #include "config/flat.h"
 #include "log/files.h"
 #include "results/files.h"
+#include "results/run_result.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
 #include "train/run.h"
@@ -1157,6 +1158,26 @@ START_TEST(test_interrupt)
     }
     ck_assert_int_ge(ok, 1);
     ck_assert_int_lt(ok, 14);
+    /* the dry run names each unfinished run's state in the report page's
+     * word for it (a run stopped by Ctrl-C is interrupted, not failed) */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run"), 0);
+    char *plan = tu_normlab_output();
+    for (int i = 0; i < 14; i++) {
+        char dir[600], want[64];
+        snprintf(dir, sizeof dir, "%s/results/slow/runs/%.150s", tu_tmp, rows[i].run);
+        const nl_run_phase phase = nl_run_phase_read(dir);
+        if (phase == NL_PHASE_OK || !nl_path_exists(dir))
+            continue; /* finished, or never started (planned as "run") */
+        snprintf(want, sizeof want, "rerun (%s)", nl_run_phase_name(phase));
+        char name[200];
+        snprintf(name, sizeof name, "%.150s ", rows[i].run); /* seed-1, not seed-10 */
+        const char *line = strstr(plan, name);
+        ck_assert_msg(line, "%s is not in the dry run:\n%.3000s", rows[i].run, plan);
+        const char *end = strchr(line, '\n');
+        ck_assert_msg(strstr(line, want) && (!end || strstr(line, want) < end), "%s: not '%s':\n%.3000s",
+                      rows[i].run, want, plan);
+    }
+    free(plan);
     tu_tmp_remove();
 }
 END_TEST

@@ -49,6 +49,16 @@ void rp_description(rp_page *p, const rp_source *s)
     }
     nl_buf_printf(p->html, "</p>\n");
     free(text);
+    /* a sweep started with --set ran other settings than its file's text
+     * says ("2 epochs" where it ran 3): the page says what ran */
+    nl_buf opts = {0};
+    if (s->res.sweep && nl_sweep_recorded_options(s->res.dir, &opts) > 0 && !opts.failed) {
+        nl_buf_printf(p->html, "<p class=\"small started-with\">The sweep was started with <code>");
+        rp_esc(p->html, opts.data + (opts.data[0] == ' '));
+        nl_buf_printf(p->html, "</code>: where the description above says otherwise, its runs ran these "
+                      "(each run's config below is what it ran).</p>\n");
+    }
+    nl_buf_free(&opts);
 }
 
 static void grid_row(rp_page *p, const char *key, const char *what)
@@ -94,6 +104,11 @@ void rp_grid(rp_page *p, const rp_source *s)
                   "</th><th>values</th></tr></thead>\n<tbody>\n", s->index);
     if (s->have_exp) {
         experiment_grid(p, &s->exp);
+        /* the options the sweep was started with, over the file's settings */
+        nl_buf opts = {0};
+        if (nl_sweep_recorded_options(s->res.dir, &opts) > 0 && !opts.failed)
+            rp_name_row(p->html, "started with", false, opts.data + (opts.data[0] == ' '));
+        nl_buf_free(&opts);
     } else {
         /* without the file: the values summary.csv holds */
         for (int k = 0; k < s->res.n_keys; k++) {

@@ -375,6 +375,37 @@ static void shell_path(nl_buf *b, const char *path)
     nl_buf_free(&dotted);
 }
 
+/* each option line of the record's text (cut up in place): "--NAME VALUE",
+ * given to each as its name and value. Only the options this writer
+ * records, --set and --seeds: a record edited or made elsewhere with --out,
+ * --force, --shard... would make a pasted command do something else than
+ * resume this sweep, and a page say the sweep ran with what it did not */
+static int record_options(char *text, void (*each)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    int n = 0;
+    for (char *line = text; *line;) {
+        const size_t len = strcspn(line, "\n");
+        const bool more = line[len] == '\n';
+        line[len] = '\0';
+        char *space = strchr(line, ' ');
+        if (space && (!strncmp(line, OPTION_MARK "set ", 6) || !strncmp(line, OPTION_MARK "seeds ", 8))) {
+            *space = '\0';
+            unescape_option(space + 1);
+            each(ctx, line, space + 1);
+            n++;
+        }
+        line += len + more;
+    }
+    return n;
+}
+
+/* an option given back as two words, its value quoted for the shell */
+static void resume_word(void *ctx, const char *name, const char *value)
+{
+    nl_buf_printf(ctx, " %s ", name); /* --set or --seeds */
+    shell_word(ctx, value);
+}
+
 bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out)
 {
     /* "sw/../exp.yaml" (the record's path joined to the directory's) reads
@@ -391,25 +422,19 @@ bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_b
     if (!text)
         return false;
     const bool known = strstr(text, OPTIONS_HEAD) != NULL;
-    /* each option line: "--NAME VALUE", given back as two words. Only the
-     * options this writer records, --set and --seeds: a record edited or
-     * made elsewhere with --out, --force, --shard... would make the pasted
-     * command do something else than resume this sweep */
-    for (char *line = text; *line;) {
-        const size_t len = strcspn(line, "\n");
-        const bool more = line[len] == '\n';
-        line[len] = '\0';
-        char *space = strchr(line, ' ');
-        if (space && (!strncmp(line, OPTION_MARK "set ", 6) || !strncmp(line, OPTION_MARK "seeds ", 8))) {
-            *space = '\0';
-            unescape_option(space + 1);
-            nl_buf_printf(out, " %s ", line); /* --set or --seeds */
-            shell_word(out, space + 1);
-        }
-        line += len + more;
-    }
+    record_options(text, resume_word, out);
     free(text);
     return known;
+}
+
+int nl_sweep_recorded_options(const char *sweep_dir, nl_buf *out)
+{
+    char *text = read_record(sweep_dir);
+    if (!text)
+        return 0;
+    const int n = record_options(text, resume_word, out);
+    free(text);
+    return n;
 }
 
 /* "name.tmp.<pid>" of a writer that is no longer alive on this machine */

@@ -261,6 +261,11 @@ void nl_sweep_experiment_source_of(const char *sweep_dir, nl_sweep_experiment_so
  * older than the options' (or none at all), whose sweep may have been
  * started with --set options the command then lacks */
 bool nl_sweep_resume_command(const char *experiment, const char *sweep_dir, nl_buf *out);
+/* The options the sweep in sweep_dir was started with that change its runs,
+ * as its record holds them, appended to out as its resume command gives
+ * them (" --set KEY=VALUE --seeds N", quoted for the shell); returns their
+ * count (0: none, or no record) */
+int nl_sweep_recorded_options(const char *sweep_dir, nl_buf *out);
 
 /* Removes the temporary files (name.tmp.<pid>, see nl_write_atomic) in
  * `dir` whose writer is no longer alive on this machine: what a kill -9

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tensorboard/export.h"
+#include "config/schema.h"
 #include "results/files.h"
 #include "results/metrics.h"
 #include "results/results.h"
@@ -77,7 +78,10 @@ static nl_code hparams_of(const nl_results *r, sweep_hparams *h, nl_error *err)
                 values[set++] = values[i];
         h->values[h->n] = values;
         h->key[h->n] = k;
-        h->hp[h->n] = (nl_tb_hparam){r->keys[k], type_of(values, set), values, set};
+        /* the key table's line on the key: the dashboard shows it over the
+         * column, so a reader need not look the key up */
+        const nl_key_def *def = nl_schema_find(r->keys[k]);
+        h->hp[h->n] = (nl_tb_hparam){r->keys[k], type_of(values, set), values, set, def ? def->doc : NULL};
         h->n++;
     }
     return NL_OK;

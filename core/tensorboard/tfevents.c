@@ -321,9 +321,11 @@ void nl_tb_experiment_event(nl_tb_bytes *b, double wall_time, const nl_tb_hparam
     const size_t experiment = pb_open(b, 2);
     pb_double(b, 3, wall_time); /* time_created_secs */
     for (int i = 0; i < n_hparams; i++) {
-        /* HParamInfo: name 1, type 4, domain_discrete 5 (ListValue: values 1) */
+        /* HParamInfo: name 1, description 3, type 4, domain_discrete 5 (ListValue: values 1) */
         const size_t info = pb_open(b, 4);
         pb_string(b, 1, hparams[i].name);
+        if (hparams[i].description && hparams[i].description[0])
+            pb_string(b, 3, hparams[i].description);
         pb_varint(b, 4, (uint64_t)hparams[i].type);
         const size_t domain = pb_open(b, 5);
         for (int v = 0; v < hparams[i].n_values; v++)

@@ -44,6 +44,8 @@ typedef struct {
     nl_tb_hp_type type;
     const char *const *values; /* the domain: its distinct values, as text */
     int n_values;
+    /* what the key does, as the dashboard's tooltip shows it; NULL: none */
+    const char *description;
 } nl_tb_hparam;
 
 /* the experiment: its hyperparameters (with their domains) and the scalar

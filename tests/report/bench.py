@@ -5,7 +5,8 @@ sweep's runs to N (many.py), makes its page with each normlab given, and
 times, median of ROUNDS fresh loads: the load (navigation to the load
 event), and each interaction with the layout it causes (a smoothing
 step, a keystroke in the expression box, the log switch, a mean over
-seeds, the x axis where the page has one).
+seeds, the x axis where the page has one), and where the page draws its
+small charts a task after the large one, their time apart.
 
     tests/report/bench.py SWEEP N OUT_DIR NORMLAB [NORMLAB ...] [--rounds R]
 
@@ -29,6 +30,12 @@ INTERACT = """(function () {
     f();
     document.body.getBoundingClientRect();
     out[name] = performance.now() - t;
+    /* the small charts, where the page draws them a task later */
+    if (!box.drawPending) return;
+    t = performance.now();
+    box.drawPending();
+    document.body.getBoundingClientRect();
+    out[name + ' (small charts after)'] = performance.now() - t;
   }
   function set(sel, v, ev) { var e = box.querySelector(sel); if (!e) return false; e.value = v;
                              e.dispatchEvent(new Event(ev)); return true; }

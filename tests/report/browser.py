@@ -639,6 +639,7 @@ def check_explore(b):
 # the first section's explore box: its state and what it draws
 VIEWER = """(function () {
   var box = document.querySelector('.explore');
+  if (box.drawPending) box.drawPending();  // the small charts are drawn a task after the large one
   var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
   function text(sel) { var e = box.querySelector(sel); return e ? e.textContent : null; }
   function chosen(sel) { var s = box.querySelector(sel); return s && s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : null; }

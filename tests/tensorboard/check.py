@@ -172,6 +172,11 @@ def check_hparams(sweep, logdir):
     names = [h.name for h in experiment.hparam_infos]
     check(sorted(names) == sorted(varied), "the HParams experiment's hyperparameters are the varied keys but "
           "the seed: %s" % names)
+    # each hyperparameter's description is the key table's line on it, as
+    # the config reference gives it (the dashboard shows it over the column)
+    undescribed = [h.name for h in experiment.hparam_infos if not h.description]
+    check(not undescribed, "each HParams hyperparameter carries its key's description%s"
+          % (" (none on %s)" % undescribed if undescribed else ": %s" % experiment.hparam_infos[0].description))
     cells = {}
     for row in rows:
         cells.setdefault(tuple(row[k] for k in varied), []).append(float(row["final_test_accuracy"]))

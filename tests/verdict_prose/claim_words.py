@@ -433,12 +433,33 @@ def span_said(lo, hi, unit, sign):
     return text + ("" if unit.short.startswith("%") else " ") + unit.short
 
 
+def cells_held(r, unit, rows, threshold_fn):
+    """': each a − b lies below 0 (...): `cell` [lo, hi] unit, ...' for the
+    cells of r that hold, the reason said once where every cell's is the
+    same but for its interval, else each cell's in full; "" without cells"""
+    said = []
+    for c in cell_rows(r, rows):
+        if c["verdict"] != "holds":
+            continue
+        why = holds_why(c, unit_of(c), rows, threshold_fn)
+        lo, hi = as_float(col(c, "lo")), as_float(col(c, "hi"))
+        span = span_said(lo, hi, unit_of(c), is_difference(c)) if lo is not None and hi is not None else None
+        said.append((cell_name(c), why, span))
+    if not said:
+        return ""
+    shared = {why.replace(" " + span, "", 1) for _, why, span in said if span and span in why}
+    if len(shared) == 1 and all(span and span in why for _, why, span in said):
+        return f": each {shared.pop()}: " + ", ".join(f"`{name}` {span}" for name, _, span in said)
+    return ": " + "; ".join(f"`{name}` {why}" for name, why, _ in said)
+
+
 def holds_why(r, unit, rows, threshold_fn):
     """words for a row that holds, as why_not's for one that does not (issue
     93: no bare "holds"): its interval against the threshold, from the
-    row's own lo, hi and threshold; a claim over cells: its cells' counts"""
+    row's own lo, hi and threshold; a claim over cells: its cells' counts,
+    then what the cells that hold hold (issue 102: counts alone do not say)"""
     if derived(r):
-        return cells_said(r)
+        return cells_said(r) + cells_held(r, unit, rows, threshold_fn)
     expect = col(r, "expect")
     lo, hi, t = as_float(col(r, "lo")), as_float(col(r, "hi")), as_float(col(r, "threshold"))
     if lo is None or hi is None:
@@ -552,4 +573,13 @@ def self_test():
     if cells_said(over) != "3 of 5 cells hold, 2 undecided" or "hold" in effect_text(over, unit_of(over), [over]):
         out.append(f"claim_words self-test: a claim over cells with 3 of 5 holding said {cells_said(over)!r}, "
                    f"effect {effect_text(over, unit_of(over), [over])!r}")
+    # one that holds says what its cells hold: the shared reason once, then each cell's interval (issue 102)
+    held = dict(row("a < b", "", "", "", "0"), method="intersection-union: 2 hold, 0 do not, of 2", verdict="holds")
+    cells = [dict(row("a < b", "-0.02", "-0.03", "-0.01", "0"), claim="x[w=8]", verdict="holds"),
+             dict(row("a < b", "-0.04", "-0.05", "-0.02", "0"), claim="x[w=16]", verdict="holds")]
+    got = holds_why(held, unit_of(held), [held] + cells, no_rule)
+    want = ("2 of 2 cells hold: each a − b lies below 0, no effect (the claim asks the direction): "
+            "`w=8` [−3, −1] points of error, `w=16` [−5, −2] points of error")
+    if got != want:
+        out.append(f"claim_words self-test: a claim over cells that holds said {got!r}, by hand {want!r}")
     return out

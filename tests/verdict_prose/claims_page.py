@@ -422,7 +422,7 @@ def verdict_text(r, n, cost=None):
     seeds = f"{n} seed" + ("s" if n != 1 else "")
     need, least, hours = seeds_to_decide(r, n, cost)
     if hours is not None:
-        return f"undecided at {seeds} (needs {least}{need}, about {hours:.2g} CPU-hours more)"
+        return f"undecided at {seeds} (needs {least}{need}, about {hours_text(hours)} CPU-hours more)"
     return f"undecided at {seeds}" + (f" (needs {least}{need})" if need else "")
 
 
@@ -474,9 +474,11 @@ def band_hours(band):
 
 def hours_text(h):
     """CPU-hours to two significant figures, in words a reader reads (no exponent)"""
-    if h < 100:
-        return f"{h:.2g}"
-    return f"{round(h, 1 - int(math.floor(math.log10(h)))):,.0f}"
+    if h <= 0:
+        return "0"
+    digits = 1 - int(math.floor(math.log10(h)))
+    text = f"{round(h, digits):,.{max(digits, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def cost_ledger(undecided):
@@ -1357,12 +1359,20 @@ def table_cells(line):
     return [c.strip() for c in CELL_SPLIT_RE.split(line.strip().strip("|"))]
 
 
+# a claim over cells that holds and says no more than its counts ("holds:
+# 2 of 2 cells hold" at the verdict's end or before a later look's "; ")
+COUNTS_ONLY_HOLDS_RE = re.compile(r"\bholds: \d+ of \d+ cells hold(?:, \d+ [a-z ]+)*(?=;|$)")
+EXP_HOURS_RE = re.compile(r"\d[eE][+−-]?\d+ CPU-hours")
+
+
 def page_problems(text):
     """what the generated page lacks of issue 93, each a line: an experiment's
     section without its links to its sweep directory, its verdicts.csv, its
     looks and its write-up; a row whose verdict is a bare "holds"; a claim
-    over cells whose verdict does not lead with itself and its cells' counts"""
-    out = []
+    over cells whose verdict does not lead with itself and its cells' counts,
+    or that holds and gives only its counts; CPU-hours in e-notation"""
+    out = [f"results/claims.md: CPU-hours in e-notation, {m.group(0)!r} (a reader reads plain decimals)"
+           for m in EXP_HOURS_RE.finditer(text)]
     body = re.split(r"(?:^|\n)## Experiments\n", text, maxsplit=1)
     if len(body) != 2:
         return ["results/claims.md: no \"## Experiments\" section"]
@@ -1392,6 +1402,9 @@ def page_problems(text):
             if BARE_HOLDS_RE.search(verdict):
                 out.append(f"results/claims.md, {name}, {claim}: a bare \"holds\" (the row does not say why): "
                            f"{verdict!r}")
+            if COUNTS_ONLY_HOLDS_RE.search(verdict):
+                out.append(f"results/claims.md, {name}, {claim}: a claim over cells that holds gives only its "
+                           f"counts (not what its cells hold): {verdict!r}")
             effect = next((c for h, c in zip(header, cells) if h.startswith("effect")), "")
             if "cells (counts)" in effect and not CELLS_VERDICT_RE.match(verdict):
                 out.append(f"results/claims.md, {name}, {claim}: a claim over cells whose verdict does not lead "

@@ -19,6 +19,14 @@
     return e;
   }
 
+  /* a short line in a colour and style, for a legend */
+  function swatch(colour, dashes, parent) {
+    var svg = node('svg', { width: 24, height: 8, 'class': 'swatch', 'aria-hidden': 'true' }, parent);
+    var line = node('line', { x1: 1, x2: 23, y1: 4, y2: 4, stroke: colour, 'stroke-width': 2 }, svg);
+    if (dashes) line.setAttribute('stroke-dasharray', dashes);
+    return svg;
+  }
+
   function fmt(v) {
     if (v === null || !isFinite(v)) return String(v);
     var a = Math.abs(v);

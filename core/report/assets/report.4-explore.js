@@ -217,7 +217,7 @@
     var tip = html('div', { 'class': 'tip', hidden: '' }, frame);
     var legend = html('div', { 'class': 'legend', role: 'group', 'aria-label': 'switch curves off or on' }, box);
     html('p', { 'class': 'controls' }, box, 'Every curve, a chart each (click a name to draw it large above):');
-    var multiples = html('div', { 'class': 'multiples' }, box);
+    var multiples = html('div', { 'class': 'multiples' }, box), smallsDue = null; /* their redraw, when due */
     /* the tags some run logged a number of: a column left empty (a test
      * split's grad_norm) gets no chart */
     var logged = data.tags.map(function () { return false; });
@@ -478,6 +478,14 @@
       scale = render(chart, drawn, zoom || d, +tag.value, W, H, M, 'main');
       hovered = -1;
       noteDraw();
+      /* the small charts after the large one, in a task of their own: an interaction answers with the chart
+       * it changed, a newer one drops an older one's not yet drawn (half a keystroke's time at 1,000 runs) */
+      clearTimeout(smallsDue);
+      smallsDue = setTimeout(smallsDraw, 0);
+    }
+    function smallsDraw() {
+      clearTimeout(smallsDue);
+      smallsDue = null;
       smalls.forEach(function (svg, t) {
         if (!svg) return;
         var ls = t === +tag.value ? drawn : lines(t);
@@ -485,6 +493,8 @@
         svg.parentNode.classList.toggle('chosen', t === +tag.value);
       });
     }
+    /* printing and a reader of the page's DOM (the browser tests) draw what is due now */
+    box.drawPending = function () { if (smallsDue !== null) smallsDraw(); };
 
     /* what a curve is, said above the chart */
     function noteDraw() {
@@ -505,13 +515,6 @@
 
     /* the legend: an entry per colour (a group's when grouped), a button
      * that switches its runs' curves off, or on again */
-    /* a short line in a colour and style, for the legend */
-    function swatch(colour, dashes, parent) {
-      var svg = node('svg', { width: 24, height: 8, 'class': 'swatch', 'aria-hidden': 'true' }, parent);
-      var line = node('line', { x1: 1, x2: 23, y1: 4, y2: 4, stroke: colour, 'stroke-width': 2 }, svg);
-      if (dashes) line.setAttribute('stroke-dasharray', dashes);
-      return svg;
-    }
     /* a switch for the runs of one legend entry; its text, or "(n)" in the grid */
     function legendItem(parent, label, runs, look, text) {
       var on = runs.filter(function (run) { return !off[run]; }).length;
@@ -542,7 +545,7 @@
       if (!grouped && dashKey !== null)
         dashValues.forEach(function (v, d) {
           var key = html('span', { 'class': 'dashkey' }, legend);
-          swatch('#666', DASHES[d % DASHES.length], key);
+          swatch('currentColor', DASHES[d % DASHES.length], key);
           key.appendChild(document.createTextNode(keyValue(dashKey, v)));
         });
     }
@@ -568,7 +571,7 @@
       html('th', { scope: 'col' }, head, cells[rows[0]].split('=')[0] + ' \\ ' + data.keys[dashKey]);
       cols.forEach(function (d) {
         var th = html('th', { scope: 'col' }, head);
-        swatch('#666', DASHES[d % DASHES.length], th);
+        swatch('currentColor', DASHES[d % DASHES.length], th);
         th.appendChild(document.createTextNode(dashValues[d] === '' ? '(not set)' : dashValues[d]));
       });
       var body = html('tbody', {}, table);
@@ -775,7 +778,6 @@
       listed: listed, shown: shown, off: function (run) { return off[run]; }, colour: colour, metricUnit: metricUnit,
       lead: lead, byKeys: byKeys, changed: function () { self.redraw(true); saveView(); }
     });
-
 
     function claims() {
       var table = document.getElementById(group + '-verdicttable');

@@ -12,6 +12,7 @@
   openTarget();
   window.addEventListener('beforeprint', function () {
     Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
+    Array.prototype.forEach.call(document.querySelectorAll('.explore'), function (b) { if (b.drawPending) b.drawPending(); });
   });
 
   /* a fragment's filters list their runs in the tables, curves and claims;
