@@ -35,6 +35,8 @@ struct nl_builder {
     int n_saved, cap_saved;
     long **counters;
     int n_counters, cap_counters;
+    nl_norm_site *norm_sites;
+    int n_norm_sites, cap_norm_sites;
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
     size_t workspace;
     /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */

@@ -204,6 +204,15 @@ nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float 
 /* a layer's host-side count that training advances (batch norm's batches
  * tracked): part of the training state a checkpoint keeps */
 void nl_builder_counter(nl_builder *b, long *counter);
+/* A normalizer's place in the graph: its layer's name and input, which
+ * the questions the planned graph answers at another batch read (the
+ * evaluation-statistics rule, arch/arch.h: nl_model_eval_batch_degenerate) */
+typedef struct {
+    char name[96];
+    nl_shape in;
+} nl_norm_site;
+/* records a normalizer layer named `name` on `in` (norm/dispatch.c) */
+void nl_builder_norm_site(nl_builder *b, const char *name, nl_shape in);
 /* per-layer device memory that lives through forward and backward */
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes);
 /* per-layer device memory holding constant data (a fixed permutation):
