@@ -103,8 +103,9 @@ typedef struct {
      * calls it. */
     bool (*fuse_relu)(nl_layer *self, nl_act *skip);
     /* its forward and backward read and write channel-blocked activations
-     * (nl_shape.block) as well as NCHW ones; the builder refuses a model
-     * where a layer without it reads a blocked one */
+     * (nl_shape.block) as well as NCHW ones; before a layer without it the
+     * builder inserts a reorder to NCHW for each blocked input, and its
+     * output is NCHW (layers/builder.c) */
     bool takes_blocked;
     /* optional: the operands (NL_IO_BF16_*: X and DX its input in[input]'s
      * value and gradient, Y and DY its output's) it keeps in bf16 storage
