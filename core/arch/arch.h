@@ -33,7 +33,8 @@ nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, 
                        uint64_t seed, nl_model **out, nl_error *err);
 /* Builds the layer graph without allocating anything: checks that the spec
  * makes a valid model at this training batch size (group counts, image sizes,
- * batch norm's N*H*W > 1, instance norm on features). */
+ * batch norm's N*H*W > 1, instance norm on features), keeping nothing. A
+ * run's checks read the kept graph instead (nl_plan_graph, plan/plan.h). */
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
 /* Whether evaluation in batches of `batch` leaves some normalized set one
  * value, where the normalizer evaluates with the statistics of the batch

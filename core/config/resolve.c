@@ -277,7 +277,7 @@ static void derive(nl_config *cfg)
     if (!nl_dataset_kind_is_tokens(d->kind) && d->n_classes_subset > 0)
         m->classes = d->n_classes_subset;
     /* the model is checked at the precision it will run in: what blocked
-     * convolutions take depends on it (nl_model_check's probe) */
+     * convolutions take depends on it (the planned graph's probe, nl_plan_graph) */
     m->product_precision = cfg->train.precision;
 }
 

@@ -16,7 +16,7 @@ typedef struct {
 
 struct nl_builder {
     nl_backend *be;
-    bool plan_only; /* nl_model_check: shapes and errors, no memory */
+    bool plan_only; /* nl_model_plan, nl_model_check: shapes and errors, no memory */
     int capacity;   /* the largest batch */
     int train_batch;
     uint64_t seed;
