@@ -8,6 +8,7 @@
 #include "bench_cmd.h"
 #include "cmd.h"
 #include "int_options.h"
+#include "plan/plan.h"
 
 void bench_usage(FILE *out)
 {
@@ -186,8 +187,21 @@ bool bench_kernel_model(const bench_options *o, int ndim)
     return false;
 }
 
-/* The lm's (or vit's) options, checked by building the model on paper
- * (nl_model_check) for each normalizer before anything runs or is written.
+/* whether spec plans at `batch` (the graph kept with the process's other
+ * planned graphs, nl_plan_graph), else err says why */
+static bool bench_plans(const nl_model_spec *spec, int batch, nl_error *err)
+{
+    const nl_plan_run run = {.precision = spec->product_precision, .train_batch = batch,
+                             .capacity = batch, .threads = 1};
+    nl_model *graph = NULL;
+    if (nl_plan_graph(spec, &run, &graph, err) != NL_OK)
+        return false;
+    nl_plan_graph_done(graph);
+    return true;
+}
+
+/* The lm's (or vit's) options, checked by planning the model's graph
+ * (bench_plans) for each normalizer before anything runs or is written.
  * Without --norm, the normalizers the model takes (into takes); a named one
  * it refuses is an error. */
 static int check_transformer(bench_options *o, nl_arch arch, bool any_norm, bool *takes)
@@ -200,7 +214,7 @@ static int check_transformer(bench_options *o, nl_arch arch, bool any_norm, bool
             continue;
         nl_model_spec spec;
         bench_transformer_spec(o, arch, k, &spec);
-        if (nl_model_check(&spec, 1, &err) == NL_OK)
+        if (bench_plans(&spec, 1, &err))
             continue;
         if (!any_norm) {
             takes[k] = false;
@@ -428,7 +442,7 @@ static int check_rnn_models(const bench_options *o)
                         bench_rnn_case(o, (nl_rnn_cell)c, (nl_norm_kind)k, o->hiddens[h]);
                     nl_bench_rnn_spec(&rnn, &spec);
                     nl_error err = {0};
-                    if (nl_model_check(&spec, rnn_batches[bi], &err) != NL_OK)
+                    if (!bench_plans(&spec, rnn_batches[bi], &err))
                         return nl_cmd_usage_error(
                             "bench", "--model %s --norm %s (hidden %d, layers %d, %d steps, "
                             "batch %d): %s", nl_name_of(&nl_rnn_cell_names, c),

@@ -26,7 +26,9 @@
 #include "device/device.h"
 #include "model/model.h"
 #include "norm/registry.h"
+#include "plan/plan.h"
 #include "results/files.h"
+#include "train/run_model.h"
 
 #include "bench_run.h"
 
@@ -144,13 +146,17 @@ static void describe_output(session *b)
     nl_bench_describe_setting(b->out.setting, sizeof b->out.setting);
     b->out.per_step = b->per_step;
     b->out.step_flops = NAN;
-    nl_model *m = NULL;
+    /* the graph the config's validation planned, which the runs build */
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    nl_model *graph = NULL;
     nl_error err = {0};
-    if (nl_model_plan(&cfg->model, batch, batch, 1, &m, &err) == NL_OK) {
+    if (nl_plan_graph(&spec, &run, &graph, &err) == NL_OK) {
         nl_step_flops f;
-        nl_model_flops(m, batch, &f);
+        nl_model_flops(graph, batch, &f);
         b->out.step_flops = f.forward + f.backward;
-        nl_model_free(m);
+        nl_plan_graph_done(graph);
     }
     /* the peak at the threads the runs take: --threads, else every usable
      * core (a run on a busy machine may take fewer: its rows divide by the

@@ -209,15 +209,17 @@ static void describe_model(const char *what, const nl_config *cfg, nl_backend *b
     nl_plan_describe(&cfg->model, &m->spec, text);
     nl_model_summary(m, text);
     /* a run with train.trace keeps ReLU and max pooling apart, so its
-     * activations are those of the unfused model (planned for the training
-     * batch alone: only the names are needed) */
+     * activations are those of the unfused model: its planned graph for
+     * the training batch alone (only the names are needed, no memory) */
     nl_model *traced = NULL;
     nl_model_spec unfused = cfg->model;
     unfused.fuse_relu_pool = false;
     unfused.fuse_norm_relu = false;
+    const nl_plan_run traced_run = {.precision = be->product_precision,
+                                    .train_batch = train->batch_size,
+                                    .capacity = train->batch_size, .threads = 1};
     /* token models take no trace (nl_run_check) */
-    if (nl_model_spec_tokens(&cfg->model) ||
-        nl_model_build(&unfused, be, train->batch_size, train->batch_size, cfg->seed, &traced, &err) != NL_OK)
+    if (nl_model_spec_tokens(&cfg->model) || nl_plan_graph(&unfused, &traced_run, &traced, &err) != NL_OK)
         traced = NULL;
     const nl_model *names = traced ? traced : m;
     if (!nl_model_spec_tokens(&cfg->model)) {
@@ -242,7 +244,7 @@ static void describe_model(const char *what, const nl_config *cfg, nl_backend *b
             cfg->data.vocab == NL_VOCAB_CHARS)
             nl_buf_printf(text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
     }
-    nl_model_free(traced);
+    nl_plan_graph_done(traced);
 }
 
 static int show_model(const char *what, const nl_config *cfg, bool params)

@@ -33,6 +33,7 @@
 #include "norm/registry.h"
 #include "plan/plan.h"
 #include "train/check.h"
+#include "train/run.h"
 #include "train/run_model.h"
 #include "testutil.h"
 
@@ -305,6 +306,51 @@ START_TEST(test_planned_once)
 }
 END_TEST
 
+/* A run whose normalizer evaluates with its batch's statistics, at an
+ * evaluation batch below training's: the evaluation-statistics rule reads
+ * the planned graph, so validation, the run's check and the run plan its
+ * model once and allocate it once. */
+START_TEST(test_run_assembled_once)
+{
+    static const char *const text =
+        "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: %d\n"
+        "model:\n  arch: mlp\n  widths: [16, 16]\n"
+        "  norm: {type: batch, track_running_stats: false}\n"
+        "train:\n  batch_size: 16\n  eval_batch_size: 8\n  steps: 2\n  eval_every: 2\n";
+    char yaml[512];
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    nl_plan_graphs_release();
+    int plans = nl_model_plans_assembled(), allocations = nl_model_allocations(),
+        recipes = nl_model_recipes_run();
+    snprintf(yaml, sizeof yaml, text, 32);
+    ck_assert_msg(nl_config_load_string(yaml, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    tu_tmp_make("planned-run");
+    const nl_run_options opt = {.out_dir = tu_tmp, .force = true, .threads = 1, .device = -1};
+    nl_run_outcome out;
+    ck_assert_msg(nl_run(cfg, &opt, &out, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(nl_model_plans_assembled() - plans, 1);
+    ck_assert_int_eq(nl_model_allocations() - allocations, 1);
+    /* the plan's recipe and the build's: nl_model_build assembles again */
+    ck_assert_int_eq(nl_model_recipes_run() - recipes, 2);
+    /* a last evaluation batch of one sample: the run's check refuses it
+     * from the same graph */
+    nl_plan_graphs_release();
+    plans = nl_model_plans_assembled();
+    allocations = nl_model_allocations();
+    snprintf(yaml, sizeof yaml, text, 33);
+    ck_assert_msg(nl_config_load_string(yaml, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    nl_run_plan plan;
+    ck_assert_int_eq(nl_run_check(cfg, -1, false, NULL, &plan, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "layer ") && strstr(err.msg, "normalizes over one value"), "%s",
+                  err.msg);
+    ck_assert_int_eq(nl_model_plans_assembled() - plans, 1);
+    ck_assert_int_eq(nl_model_allocations() - allocations, 0);
+    nl_plan_graphs_release();
+    free(cfg);
+}
+END_TEST
+
 START_TEST(test_recorded_layout)
 {
     static const char *const user =
@@ -373,6 +419,7 @@ int main(void)
     tcase_add_test(tc, test_graph_reads_its_layouts);
     tcase_add_test(tc, test_fusion_pass);
     tcase_add_test(tc, test_planned_once);
+    tcase_add_test(tc, test_run_assembled_once);
     tcase_add_test(tc, test_recorded_layout);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

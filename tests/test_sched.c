@@ -15,8 +15,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "cpu/cpu.h"
 #include "log/files.h"
+#include "model/model.h"
+#include "plan/plan.h"
 #include "sweep/sched.h"
 #include "train/run.h"
 #include "testutil.h"
@@ -365,7 +368,16 @@ static void threads_match_processes(void)
     free(r.seq.data);
     thread_runner tr = {false, 0};
     snprintf(dir, sizeof dir, "%s/results/threads", tu_tmp);
+    nl_plan_graphs_release();
+    const int plans = nl_model_plans_assembled(), allocations = nl_model_allocations(),
+              recipes = nl_model_recipes_run();
     out = execute_two(&f, dir, run_as_thread, &tr, &r);
+    /* the two runs plan one model (the same graph: only the data differ)
+     * and the one that trains allocates it; the recipe runs for the plan
+     * and again for the build (nl_model_build) */
+    ck_assert_int_eq(nl_model_plans_assembled() - plans, 1);
+    ck_assert_int_eq(nl_model_allocations() - allocations, 1);
+    ck_assert_int_eq(nl_model_recipes_run() - recipes, 2);
     ck_assert_msg(strstr(r.seq.data, "FINISHED train_size-32:ok") &&
                       strstr(r.seq.data, "FAILED train_size-64:failed") &&
                       strstr(r.seq.data, "(exit status 2)"),

@@ -57,9 +57,15 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
     return row->build(b, spec, input);
 }
 
+/* every run of an architecture's recipe, plan-only or built */
+static _Atomic int recipes_run;
+
+int nl_model_recipes_run(void) { return recipes_run; }
+
 /* the spec's architecture as a graph for the builder */
 static nl_act *spec_graph(nl_builder *b, nl_act *input, void *spec)
 {
+    recipes_run++;
     return nl_arch_build(b, (const nl_model_spec *)spec, input);
 }
 
@@ -91,22 +97,33 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
                              spec_graph, (void *)spec, true, NULL, err);
 }
 
-bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *layer, size_t size,
+/* The sets of each normalizer layer of the graph, counted at `batch` as
+ * nl_norm_at counts them at the training batch: the first set of one
+ * value decides, as the first refusal of a model checked at that batch
+ * would. The architectures normalize with the spec's model.norm. */
+bool nl_model_eval_batch_degenerate(const nl_model *graph, int batch, char *layer, size_t size,
                                     const char **why)
 {
-    *why = nl_norm_eval_batch_stats_key(&spec->norm);
-    nl_error err = {0};
-    /* only a set made small by the batch: the sets' own error names
-     * train.batch_size, the kind's other keys (a ghost batch's virtual
-     * batch) have errors of their own */
-    if (!*why || batch < 1 || nl_model_check(spec, batch, &err) == NL_OK || strcmp(err.key, "train.batch_size"))
+    const nl_norm_spec *norm = &graph->spec.norm;
+    *why = nl_norm_eval_batch_stats_key(norm);
+    const nl_norm_info *info = nl_norm_info_of(norm->kind);
+    if (!*why || batch < 1 || !info->stats_set)
         return false;
-    const char *msg = strncmp(err.msg, "model: ", 7) ? err.msg : err.msg + 7;
-    if (!strncmp(msg, "layer ", 6))
-        snprintf(layer, size, "%.*s", (int)strcspn(msg, ":"), msg);
-    else
-        snprintf(layer, size, "the model");
-    return true;
+    for (int i = 0; i < graph->n_norm_sites; i++) {
+        const nl_norm_site *site = &graph->norm_sites[i];
+        nl_norm_set set;
+        info->stats_set(site->in, norm, batch, &set);
+        if (set.values != 1)
+            continue;
+        /* only a set made small by the batch: the sets' own error names
+         * train.batch_size, the kind's other keys (a ghost batch's virtual
+         * batch) have errors of their own */
+        if (!set.key || strcmp(set.key, "train.batch_size"))
+            return false;
+        snprintf(layer, size, "layer %s", site->name);
+        return true;
+    }
+    return false;
 }
 
 nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,

@@ -33,17 +33,19 @@ nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, 
                        uint64_t seed, nl_model **out, nl_error *err);
 /* Builds the layer graph without allocating anything: checks that the spec
  * makes a valid model at this training batch size (group counts, image sizes,
- * batch norm's N*H*W > 1, instance norm on features). */
+ * batch norm's N*H*W > 1, instance norm on features), keeping nothing. A
+ * run's checks read the kept graph instead (nl_plan_graph, plan/plan.h). */
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
 /* Whether evaluation in batches of `batch` leaves some normalized set one
  * value, where the normalizer evaluates with the statistics of the batch
  * it is given (model.norm.eval_stats batch, track_running_stats false):
- * the model checked at that batch, as training is at train.batch_size,
- * through the normalizer registry's sets. Then *why is the key that makes
- * evaluation take batch statistics and layer names the layer ("layer
- * norm1", or "the model"); false for anything else, also a spec the check
- * refuses for another reason. */
-bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *layer, size_t size,
+ * read from the planned graph of the run (nl_plan_graph, plan/plan.h),
+ * its normalizer layers' sets counted at that batch as training's are at
+ * train.batch_size (the normalizer registry's sets), with no assembly of
+ * its own. Then *why is the key that makes evaluation take batch
+ * statistics and layer names the layer ("layer norm1"); false for
+ * anything else, also a set of one that another key makes so. */
+bool nl_model_eval_batch_degenerate(const nl_model *graph, int batch, char *layer, size_t size,
                                     const char **why);
 /* nl_model_check at the real batch sizes, keeping the graph: layers,
  * activations (nl_model_act finds them) and parameters with their shapes,
@@ -55,6 +57,10 @@ nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, 
 /* how many plan-only assemblies (nl_model_check, nl_model_plan) this
  * process made: the test that a run is planned once counts them */
 int nl_model_plans_assembled(void);
+/* how many times this process ran an architecture's recipe (its row's
+ * build function), for a plan or a build: a run's plan and its build run
+ * it once each, until the build allocates the planned graph */
+int nl_model_recipes_run(void);
 
 /* Builds any graph through the same planner: `construct` adds layers after
  * the (N, in_c, in_h, in_w) input and returns the output. There is no loss:

@@ -6,7 +6,8 @@
  *
  * Order of a load: defaults, the file, the overrides, then resolve (derived
  * defaults such as the run name and the placement for resnet) and validate
- * (cross-key checks, nl_model_check). The first error wins. */
+ * (cross-key checks, the model's planned graph: nl_plan_graph). The first
+ * error wins. */
 #include "config/config.h"
 
 #include <string.h>

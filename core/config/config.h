@@ -66,8 +66,9 @@ nl_code nl_config_load_record(const char *path, const char *const *overrides, in
 /* The same from text in memory; `source` names it in errors. */
 nl_code nl_config_load_string(const char *text, const char *source, const char *const *overrides,
                               int n_overrides, nl_config *out, nl_error *err);
-/* Cross-key checks (also run by the loaders): builds the model graph without
- * memory (nl_model_check) and points any error at the key that caused it. */
+/* Cross-key checks (also run by the loaders): plans the model's graph without
+ * memory (nl_plan_graph, kept for the run) and points any error at the key
+ * that caused it. */
 nl_code nl_config_validate(nl_config *cfg, nl_error *err);
 
 /* Screens YAML text before libyaml builds a document from it, reading

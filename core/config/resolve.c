@@ -277,7 +277,7 @@ static void derive(nl_config *cfg)
     if (!nl_dataset_kind_is_tokens(d->kind) && d->n_classes_subset > 0)
         m->classes = d->n_classes_subset;
     /* the model is checked at the precision it will run in: what blocked
-     * convolutions take depends on it (nl_model_check's probe) */
+     * convolutions take depends on it (the planned graph's probe, nl_plan_graph) */
     m->product_precision = cfg->train.precision;
 }
 
@@ -443,7 +443,7 @@ static const char *strip_model(const char *msg)
  * it is for training. Else each test sample is normalized to beta alone
  * and the evaluation is at chance (PyTorch refuses BatchNorm with one
  * value per channel when it takes batch statistics). */
-static nl_code check_eval_batch(nl_config *cfg, nl_error *err)
+static nl_code check_eval_batch(nl_config *cfg, const nl_model *graph, nl_error *err)
 {
     const nl_norm_spec *norm = &cfg->model.norm;
     const int eval_batch = cfg->train.eval_batch_size;
@@ -451,7 +451,7 @@ static nl_code check_eval_batch(nl_config *cfg, nl_error *err)
     const char *why = NULL;
     /* a batch at least training's has sets at least training's */
     if (eval_batch >= cfg->train.batch_size ||
-        !nl_model_eval_batch_degenerate(&cfg->model, eval_batch, layer, sizeof layer, &why))
+        !nl_model_eval_batch_degenerate(graph, eval_batch, layer, sizeof layer, &why))
         return NL_OK;
     const bool running_fix = !strcmp(why, "model.norm.eval_stats");
     return nl_cfg_key_fail(cfg, err, "train.eval_batch_size",
@@ -490,12 +490,11 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
     nl_model_spec planned;
     const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
     nl_code rc = nl_plan_model(&cfg->model, &run, cfg->device, &planned, &model_err);
+    nl_model *graph = NULL;
     if (rc == NL_OK) {
         cfg->model.channel_block = planned.channel_block;
         cfg->model.layout_key = planned.layout_key;
-        nl_model *graph = NULL;
         rc = nl_plan_graph(&planned, &run, &graph, &model_err);
-        nl_plan_graph_done(graph);
     }
     if (rc != NL_OK) {
         const char *key = model_err.key[0] ? model_err.key : "model";
@@ -511,7 +510,9 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
         nl_error_key(err, key);
         return code;
     }
-    return check_eval_batch(cfg, err);
+    rc = check_eval_batch(cfg, graph, err);
+    nl_plan_graph_done(graph);
+    return rc;
 }
 
 nl_code nl_config_validate(nl_config *cfg, nl_error *err)

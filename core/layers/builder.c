@@ -236,6 +236,16 @@ void nl_builder_counter(nl_builder *b, long *counter)
         b->counters[b->n_counters++] = counter;
 }
 
+void nl_builder_norm_site(nl_builder *b, const char *name, nl_shape in)
+{
+    if (!grow(b, (void **)&b->norm_sites, &b->cap_norm_sites, b->n_norm_sites + 1,
+              sizeof *b->norm_sites))
+        return;
+    nl_norm_site *site = &b->norm_sites[b->n_norm_sites++];
+    snprintf(site->name, sizeof site->name, "%s", name);
+    site->in = in;
+}
+
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes)
 {
     if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))

@@ -16,7 +16,7 @@ typedef struct {
 
 struct nl_builder {
     nl_backend *be;
-    bool plan_only; /* nl_model_check: shapes and errors, no memory */
+    bool plan_only; /* nl_model_plan, nl_model_check: shapes and errors, no memory */
     int capacity;   /* the largest batch */
     int train_batch;
     uint64_t seed;
@@ -35,6 +35,8 @@ struct nl_builder {
     int n_saved, cap_saved;
     long **counters;
     int n_counters, cap_counters;
+    nl_norm_site *norm_sites;
+    int n_norm_sites, cap_norm_sites;
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
     size_t workspace;
     /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */

@@ -103,8 +103,9 @@ typedef struct {
      * calls it. */
     bool (*fuse_relu)(nl_layer *self, nl_act *skip);
     /* its forward and backward read and write channel-blocked activations
-     * (nl_shape.block) as well as NCHW ones; the builder refuses a model
-     * where a layer without it reads a blocked one */
+     * (nl_shape.block) as well as NCHW ones; before a layer without it the
+     * builder inserts a reorder to NCHW for each blocked input, and its
+     * output is NCHW (layers/builder.c) */
     bool takes_blocked;
     /* optional: the operands (NL_IO_BF16_*: X and DX its input in[input]'s
      * value and gradient, Y and DY its output's) it keeps in bf16 storage
@@ -204,6 +205,15 @@ nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float 
 /* a layer's host-side count that training advances (batch norm's batches
  * tracked): part of the training state a checkpoint keeps */
 void nl_builder_counter(nl_builder *b, long *counter);
+/* A normalizer's place in the graph: its layer's name and input, which
+ * the questions the planned graph answers at another batch read (the
+ * evaluation-statistics rule, arch/arch.h: nl_model_eval_batch_degenerate) */
+typedef struct {
+    char name[96];
+    nl_shape in;
+} nl_norm_site;
+/* records a normalizer layer named `name` on `in` (norm/dispatch.c) */
+void nl_builder_norm_site(nl_builder *b, const char *name, nl_shape in);
 /* per-layer device memory that lives through forward and backward */
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes);
 /* per-layer device memory holding constant data (a fixed permutation):

@@ -374,7 +374,14 @@ static void take_lists(nl_model *m, const nl_builder *b)
     m->n_states = b->n_states;
     m->counters = b->counters;
     m->n_counters = b->n_counters;
+    m->norm_sites = b->norm_sites;
+    m->n_norm_sites = b->n_norm_sites;
 }
+
+/* every model allocated (nl_model_allocations) */
+static _Atomic int allocations;
+
+int nl_model_allocations(void) { return allocations; }
 
 nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
                           int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,
@@ -438,6 +445,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
             nl_model_free(m);
         return NL_OK;
     }
+    allocations++;
     nl_code rc = plan_and_allocate(&b, m, seed, err);
     free(b.saved);
     if (rc != NL_OK) {
@@ -474,6 +482,7 @@ void nl_model_free(nl_model *m)
     free(m->states);
     free(m->layers);
     free(m->counters);
+    free(m->norm_sites);
     free(m->host_staging);
     free(m->scalars_host);
     free(m);

@@ -45,6 +45,9 @@ typedef struct nl_model {
     int n_states;
     long **counters; /* host counts inside layers (nl_builder_counter) */
     int n_counters;
+    /* the normalizer layers, in the order they were added (nl_builder_norm_site) */
+    nl_norm_site *norm_sites;
+    int n_norm_sites;
 
     /* (N, C, H, W) batch, uploaded by nl_model_load_batch; for token models
      * (nl_model_spec_tokens, arch/arch.h) (N, T) int32 token ids in its
@@ -115,6 +118,9 @@ typedef nl_act *(*nl_graph_fn)(nl_builder *b, nl_act *input, void *ctx);
 nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
                           int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,
                           nl_model **out, nl_error *err);
+/* how many models this process allocated (nl_model_assemble not plan-only):
+ * the test that a run builds its model once counts them */
+int nl_model_allocations(void);
 /* host output gradient (n samples) -> backward through all layers */
 void nl_model_backward_from(nl_model *m, int n, const float *output_grad);
 

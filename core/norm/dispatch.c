@@ -112,6 +112,7 @@ nl_act *nl_norm_at(nl_builder *b, const char *name, nl_act *in, const nl_norm_sp
     }
     if (!sets_hold_more_than_one(b, name, in->shape, spec, size_key, size_hint))
         return NULL;
+    nl_builder_norm_site(b, name, in->shape);
     return info->build(b, name, in, spec);
 }
 

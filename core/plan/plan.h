@@ -100,10 +100,16 @@ nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_dev
 
 /* The planned graph of a spec decided by nl_plan_model: its layers, shapes
  * and planned bytes without memory, for the run's capacity, train batch and
- * threads. Assembled once per process for each spec and run (graph.c keeps
- * them), so that the layout pass's trial, `validate`, the sweep's pre-check
- * and the run's checks read one graph; the build then allocates the model
- * it describes. *graph is held until nl_plan_graph_done (a held graph is
+ * threads, assembled with the CPU probe backend. Assembled once per process
+ * for each spec and run (graph.c keeps them), so that the layout pass's
+ * trial, `validate`, the sweep's pre-check, the run's checks, the
+ * evaluation-statistics rule (nl_model_eval_batch_degenerate), the bench
+ * commands and `show`'s traceable names read one graph (`show`'s table and
+ * parameter offsets still come from a built model). The build does not
+ * allocate this graph: nl_model_build (arch/arch.h) runs the architecture's
+ * recipe again with the run's backend, to the same layers in the same order
+ * (tests/test_model_plan.c holds both and the counts of each).
+ * *graph is held until nl_plan_graph_done (a held graph is
  * never dropped from the cache); the caller never frees it. A sweep's runs
  * plan on their own threads: the cache is shared under a lock, and a
  * graph is read only (its layers' planned shapes). */

@@ -142,14 +142,15 @@ static nl_code check_schedule(const nl_config *cfg, const nl_run_plan *plan, nl_
  * prediction says nothing of it. Train-mode evaluation drops its short
  * batch; token windows are many values per sample. The arithmetic of one
  * process: ranks split each batch between them. */
-static nl_code check_eval_last_batch(const nl_config *cfg, const nl_run_plan *plan, nl_error *err)
+static nl_code check_eval_last_batch(const nl_config *cfg, const nl_run_plan *plan,
+                                      const nl_model *graph, nl_error *err)
 {
     const long test_n = plan->data.test_n;
     const int batch = cfg->train.eval_batch_size;
     char layer[128], where[800];
     const char *why = NULL;
     if (plan->tokens || test_n <= batch || test_n % batch != 1 ||
-        !nl_model_eval_batch_degenerate(&cfg->model, 1, layer, sizeof layer, &why))
+        !nl_model_eval_batch_degenerate(graph, 1, layer, sizeof layer, &why))
         return NL_OK;
     /* the nearest batch size of 2 or more that leaves no last batch of 1;
      * one past the split holds it whole, so the search ends */
@@ -423,7 +424,7 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
     if (rc == NL_OK)
         rc = check_schedule(cfg, plan, err);
     if (rc == NL_OK)
-        rc = check_eval_last_batch(cfg, plan, err);
+        rc = check_eval_last_batch(cfg, plan, graph, err);
     /* freezing and recalibration need running statistics and a step to freeze at */
     if (rc == NL_OK &&
         (rc = nl_train_check_stats(graph, &cfg->train, plan->total_steps, &model_err)) != NL_OK)

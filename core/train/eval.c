@@ -18,6 +18,7 @@
 #include "data/tokens.h"
 #include "device/device.h"
 #include "norm/registry.h"
+#include "plan/plan.h"
 #include "log/files.h"
 #include "model/fold.h"
 #include "model/model.h"
@@ -143,6 +144,24 @@ static const char *any_context_archs(char *buf, size_t size)
     return buf;
 }
 
+/* nl_model_eval_batch_degenerate on the run's planned graph (the one its
+ * check and build read); false where the run's model does not plan here */
+static bool eval_batch_degenerate(const nl_config *cfg, int batch, char *layer, size_t size,
+                                  const char **why)
+{
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    nl_model *graph = NULL;
+    nl_error err = {0};
+    *why = NULL;
+    if (nl_plan_graph(&spec, &run, &graph, &err) != NL_OK)
+        return false;
+    const bool degenerate = nl_model_eval_batch_degenerate(graph, batch, layer, size, why);
+    nl_plan_graph_done(graph);
+    return degenerate;
+}
+
 /* --context and --batch-stats fit the run's model */
 static nl_code check_options(const eval_state *st, nl_error *err)
 {
@@ -174,7 +193,7 @@ static nl_code check_options(const eval_state *st, nl_error *err)
     char layer[128];
     const char *why = NULL;
     if (!opt->batch_stats && opt->batch > 0 && opt->batch < st->run_cfg->train.batch_size &&
-        nl_model_eval_batch_degenerate(model, opt->batch, layer, sizeof layer, &why))
+        eval_batch_degenerate(st->run_cfg, opt->batch, layer, sizeof layer, &why))
         return nl_fail(err, NL_ERR_USAGE, "--batch %d leaves %s of %s one value per normalized set: its %s "
                        "normalizes with the statistics of the batch it is given (%s %s), and with one value "
                        "nothing of the sample is left (an evaluation at chance); use --batch 2 or more",
@@ -285,7 +304,7 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     char layer[128];
     const char *why = NULL;
     if (!st->opt->batch_stats && !out->tokens && st->split_samples > batch && st->split_samples % batch == 1 &&
-        nl_model_eval_batch_degenerate(&cfg->model, 1, layer, sizeof layer, &why))
+        eval_batch_degenerate(cfg, 1, layer, sizeof layer, &why))
         return nl_fail(err, NL_ERR_USAGE, "batches of %ld leave the last of the %ld test samples alone in its "
                        "batch, which %s of %s normalizes over one value (%s %s: the statistics of the batch "
                        "it is given); give --batch N that leaves a last batch of 2 or more", batch,
