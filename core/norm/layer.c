@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "layers/same_shape.h"
 #include "norm/norm.h"
 
 /* layer, rms and scale norm: one set per sample (per token on token sequences)
@@ -115,10 +116,7 @@ static nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const n
     nl_builder_saved(b, (void **)&l->save_norm, (size_t)rows * sizeof(float));
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->scalenorm_backward_workspace(be, rows));
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &scalenorm_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &scalenorm_vtable, name, in);
 }
 
 const nl_norm_info nl_norm_row_scale = {
