@@ -55,6 +55,9 @@ void nl_cmd_run_command_line(const nl_sweep_run_desc *run, nl_sweep_command *out
 /* usage error: prints the message and a pointer to --help, returns 2 */
 int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* --device's value (a name of nl_device_names) into *device: 0, or the
+ * exit status of the usage error it printed, naming the accepted devices */
+int nl_cmd_device_arg(const char *command, const char *text, int *device);
 /* A word of the command line that no option of the command took: an
  * unknown option ("-x") or a second operand is a usage error (returns 2;
  * "one WHAT at a time ('first' and 'second')"); else it becomes *operand

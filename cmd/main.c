@@ -94,6 +94,16 @@ int nl_cmd_int_arg(const char *command, const char *option, const char *text, in
     return rc;
 }
 
+int nl_cmd_device_arg(const char *command, const char *text, int *device)
+{
+    *device = nl_name_lookup(&nl_device_names, text);
+    if (*device >= 0)
+        return 0;
+    char choices[64];
+    return nl_cmd_usage_error(command, "--device: '%s' is not a device; accepted: %s", text,
+                              nl_name_choices(&nl_device_names, choices, sizeof choices));
+}
+
 double nl_cmd_now(void)
 {
     struct timespec ts;
