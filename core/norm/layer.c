@@ -35,10 +35,7 @@ const nl_norm_info nl_norm_row_layer = {
     .color = "#2ca02c", .build = nl_layernorm, .bench_torch = true,
     .stats_set = nl_layer_set,
     .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
-    .formula = {"weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
-                "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
-                "weight * (x - mean(x, [channels, spatial])) / sqrt(var(x, [channels, spatial]) + eps) + bias"},
-    .formula_params = "weight = 1 per channel, bias = 0 per channel",
+    NL_NORM_SAMPLE_STD_FORMULA,
 };
 
 /* RMSNorm (Zhang & Sennrich 2019) over the same axes: y = x / sqrt(mean(x^2)
