@@ -17,26 +17,15 @@ typedef struct {
     const char *summary;
 } nl_command;
 
-int cmd_bench(int argc, char **argv);
+/* each subcommand's entry point (commands.def) */
+#define NL_COMMAND(name, summary) int cmd_##name(int argc, char **argv);
+#include "commands.def"
 /* `normlab bench --run`: real runs of a config, end to end (cmd/bench_run.c) */
 int nl_cmd_bench_run(int argc, char **argv);
 /* the threading knobs that change bench numbers (OMP_*, GOMP_SPINCOUNT,
  * OPENBLAS_NUM_THREADS), as "default" or "VAR=value+...", for the CSV rows
  * of both bench modes (cmd/bench.c) */
 void nl_bench_describe_setting(char *buf, size_t size);
-int cmd_eval(int argc, char **argv);
-int cmd_list(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_validate(int argc, char **argv);
-int cmd_sweep(int argc, char **argv);
-int cmd_table(int argc, char **argv);
-int cmd_verdict(int argc, char **argv);
-int cmd_reproduce(int argc, char **argv);
-int cmd_plot(int argc, char **argv);
-int cmd_compare(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_export(int argc, char **argv);
 
 /* prints "normlab <cmd>: <message>" on stderr and returns the exit status */
 int nl_cmd_report(const char *command, const nl_error *err);
