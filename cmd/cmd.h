@@ -17,26 +17,15 @@ typedef struct {
     const char *summary;
 } nl_command;
 
-int cmd_bench(int argc, char **argv);
+/* each subcommand's entry point (commands.def) */
+#define NL_COMMAND(name, summary) int cmd_##name(int argc, char **argv);
+#include "commands.def"
 /* `normlab bench --run`: real runs of a config, end to end (cmd/bench_run.c) */
 int nl_cmd_bench_run(int argc, char **argv);
 /* the threading knobs that change bench numbers (OMP_*, GOMP_SPINCOUNT,
  * OPENBLAS_NUM_THREADS), as "default" or "VAR=value+...", for the CSV rows
  * of both bench modes (cmd/bench.c) */
 void nl_bench_describe_setting(char *buf, size_t size);
-int cmd_eval(int argc, char **argv);
-int cmd_list(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_validate(int argc, char **argv);
-int cmd_sweep(int argc, char **argv);
-int cmd_table(int argc, char **argv);
-int cmd_verdict(int argc, char **argv);
-int cmd_reproduce(int argc, char **argv);
-int cmd_plot(int argc, char **argv);
-int cmd_compare(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_export(int argc, char **argv);
 
 /* prints "normlab <cmd>: <message>" on stderr and returns the exit status */
 int nl_cmd_report(const char *command, const nl_error *err);
@@ -55,6 +44,9 @@ void nl_cmd_run_command_line(const nl_sweep_run_desc *run, nl_sweep_command *out
 /* usage error: prints the message and a pointer to --help, returns 2 */
 int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* --device's value (a name of nl_device_names) into *device: 0, or the
+ * exit status of the usage error it printed, naming the accepted devices */
+int nl_cmd_device_arg(const char *command, const char *text, int *device);
 /* A word of the command line that no option of the command took: an
  * unknown option ("-x") or a second operand is a usage error (returns 2;
  * "one WHAT at a time ('first' and 'second')"); else it becomes *operand

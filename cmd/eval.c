@@ -112,13 +112,8 @@ static int take_valued(const char *opt, const char *v, eval_args *a)
         const int rc = nl_cmd_int_arg("eval", opt, v, &a->threads);
         if (rc)
             return rc;
-    } else {
-        a->device = nl_name_lookup(&nl_device_names, v);
-        if (a->device < 0) {
-            char choices[64];
-            return nl_cmd_usage_error("eval", "--device: '%s' is not a device; accepted: %s", v,
-                                      nl_name_choices(&nl_device_names, choices, sizeof choices));
-        }
+    } else if (nl_cmd_device_arg("eval", v, &a->device)) {
+        return 2;
     }
     return -1;
 }

@@ -22,20 +22,8 @@
 #include "version_git.h"
 
 static const nl_command commands[] = {
-    {"run", cmd_run, "train one model from a YAML config"},
-    {"validate", cmd_validate, "check configs without training (--print shows the resolved config)"},
-    {"eval", cmd_eval, "evaluate a finished run's final model, on its test split or other data; --fold-bn"},
-    {"show", cmd_show, "print the model a config builds, or a run directory's status and model"},
-    {"list", cmd_list, "print the architectures, normalizers, placements, datasets and more"},
-    {"sweep", cmd_sweep, "run every configuration of an experiment file, resumably, N at a time"},
-    {"table", cmd_table, "mean, spread and 95% intervals over seeds per cell; paired differences"},
-    {"reproduce", cmd_reproduce, "run an experiment's sweep, then print the verdicts on its claims"},
-    {"verdict", cmd_verdict, "check an experiment's declared claims against its runs: holds, does not hold, inconclusive"},
-    {"plot", cmd_plot, "write gnuplot scripts for a run or sweep directory and render them"},
-    {"compare", cmd_compare, "the curves of several run or sweep directories in one figure"},
-    {"export", cmd_export, "a sweep's or run's results as another tool's files: TensorBoard's event files"},
-    {"report", cmd_report, "one self-contained HTML page of sweeps and runs: tables, plots, verdicts, configs"},
-    {"bench", cmd_bench, "measure kernels and training throughput against sgemm and copy rates"},
+#define NL_COMMAND(name, summary) {#name, cmd_##name, summary},
+#include "commands.def"
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
@@ -92,6 +80,16 @@ int nl_cmd_int_arg(const char *command, const char *option, const char *text, in
     if (!rc)
         *out = (int)v;
     return rc;
+}
+
+int nl_cmd_device_arg(const char *command, const char *text, int *device)
+{
+    *device = nl_name_lookup(&nl_device_names, text);
+    if (*device >= 0)
+        return 0;
+    char choices[64];
+    return nl_cmd_usage_error(command, "--device: '%s' is not a device; accepted: %s", text,
+                              nl_name_choices(&nl_device_names, choices, sizeof choices));
 }
 
 double nl_cmd_now(void)

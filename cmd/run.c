@@ -289,13 +289,8 @@ static int take_valued_option(const char *opt, const char *v, const char *next, 
             return nl_cmd_usage_error("run", "too many --set options (at most 256)");
         snprintf(a->threads_set, sizeof a->threads_set, "threads=%d", t);
         a->overrides[a->n_overrides++] = a->threads_set;
-    } else {
-        a->device = nl_name_lookup(&nl_device_names, v);
-        if (a->device < 0) {
-            char choices[64];
-            return nl_cmd_usage_error("run", "--device: '%s' is not a device; accepted: %s", v,
-                                      nl_name_choices(&nl_device_names, choices, sizeof choices));
-        }
+    } else if (nl_cmd_device_arg("run", v, &a->device)) {
+        return 2;
     }
     return -1;
 }

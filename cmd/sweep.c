@@ -141,6 +141,14 @@ typedef struct {
     const nl_sweep_job *job;
 } sweep_display;
 
+/* the events that are one run's line, each with its own words */
+static void (*const run_line[])(printer *pr, const nl_sweep_event *ev) = {
+    [NL_SWEEP_EV_FINISHED] = show_finished,
+    [NL_SWEEP_EV_FAILED] = show_failed,
+    [NL_SWEEP_EV_WAITING] = show_waiting,
+    [NL_SWEEP_EV_TAKEN] = show_taken,
+};
+
 static void on_event(void *ctx, const nl_sweep_event *ev)
 {
     sweep_display *d = ctx;
@@ -161,16 +169,10 @@ static void on_event(void *ctx, const nl_sweep_event *ev)
         show_progress(pr, p, NULL, false);
         break;
     case NL_SWEEP_EV_FINISHED:
-        show_finished(pr, ev);
-        break;
     case NL_SWEEP_EV_FAILED:
-        show_failed(pr, ev);
-        break;
     case NL_SWEEP_EV_WAITING:
-        show_waiting(pr, ev);
-        break;
     case NL_SWEEP_EV_TAKEN:
-        show_taken(pr, ev);
+        run_line[ev->kind](pr, ev);
         break;
     case NL_SWEEP_EV_INTERRUPTED:
         clear_bar(pr);

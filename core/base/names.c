@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TABLE(var, label, array)                                                                   \
-    const nl_name_table var = {label, array, (int)(sizeof array / sizeof array[0]), 0}
+#include "base/name_table.h"
 
 static const nl_name_entry placement_entries[] = {
     [NL_PLACE_BEFORE] = {"before", "mlp/cnn: Linear/Conv -> Norm -> Activation (Ioffe & Szegedy)"},
@@ -15,94 +14,80 @@ static const nl_name_entry placement_entries[] = {
     [NL_PLACE_NONE] = {"none", "lm: x + f(x), no normalizer in or after the blocks (QK-norm still applies)"},
     [NL_PLACE_IN_CELL] = {"in_cell", "rnn: on the recurrent cell's input and recurrent projections and its cell state, per step"},
 };
-_Static_assert(sizeof placement_entries / sizeof placement_entries[0] == NL_PLACE_COUNT, "placement table");
-TABLE(nl_placement_names, "placement", placement_entries);
+NL_NAME_TABLE(nl_placement_names, "placement", placement_entries, NL_PLACE_COUNT);
 
 static const nl_name_entry activation_entries[] = {
     [NL_ACT_RELU] = {"relu", "max(0, x)"},
     [NL_ACT_SIGMOID] = {"sigmoid", "1 / (1 + exp(-x))"},
     [NL_ACT_TANH] = {"tanh", "hyperbolic tangent"},
 };
-_Static_assert(sizeof activation_entries / sizeof activation_entries[0] == NL_ACT_COUNT, "activation table");
-TABLE(nl_activation_names, "activation", activation_entries);
+NL_NAME_TABLE(nl_activation_names, "activation", activation_entries, NL_ACT_COUNT);
 
 static const nl_name_entry dropout_placement_entries[] = {
     [NL_DROPOUT_BEFORE_NORM] = {"before_norm", "in every block, right before the normalizer"},
     [NL_DROPOUT_AFTER_NORM] = {"after_norm", "at the end of every block (after norm and activation), so it feeds the next block's normalizer"},
     [NL_DROPOUT_AFTER_LAST_NORM] = {"after_last_norm", "after the last block only, before the classifier: no normalizer sees it (Li et al. 2019)"},
 };
-_Static_assert(sizeof dropout_placement_entries / sizeof dropout_placement_entries[0] == NL_DROPOUT_COUNT, "dropout placement table");
-TABLE(nl_dropout_placement_names, "dropout placement", dropout_placement_entries);
+NL_NAME_TABLE(nl_dropout_placement_names, "dropout placement", dropout_placement_entries, NL_DROPOUT_COUNT);
 
 static const nl_name_entry noise_distribution_entries[] = {
     [NL_NOISE_NONE] = {"none", "no noise after the normalizers"},
     [NL_NOISE_GAUSSIAN] = {"gaussian", "normal, with the given mean and std"},
     [NL_NOISE_UNIFORM] = {"uniform", "uniform, with the given mean and std (half-width std * sqrt(3))"},
 };
-_Static_assert(sizeof noise_distribution_entries / sizeof noise_distribution_entries[0] == NL_NOISE_COUNT, "noise distribution table");
-TABLE(nl_noise_distribution_names, "noise distribution", noise_distribution_entries);
+NL_NAME_TABLE(nl_noise_distribution_names, "noise distribution", noise_distribution_entries, NL_NOISE_COUNT);
 
 static const nl_name_entry gelu_entries[] = {
     [NL_GELU_ERF] = {"erf", "x * Phi(x) with the exact normal CDF (torch.nn.GELU())"},
     [NL_GELU_TANH] = {"tanh", "the tanh approximation (torch.nn.GELU(approximate='tanh'))"},
 };
-_Static_assert(sizeof gelu_entries / sizeof gelu_entries[0] == NL_GELU_COUNT, "gelu table");
-TABLE(nl_gelu_names, "gelu", gelu_entries);
+NL_NAME_TABLE(nl_gelu_names, "gelu", gelu_entries, NL_GELU_COUNT);
 
 static const nl_name_entry pool_entries[] = {
     [NL_POOL_MAX] = {"max", "2x2 max pooling, stride 2"},
     [NL_POOL_AVG] = {"avg", "2x2 average pooling, stride 2"},
 };
-_Static_assert(sizeof pool_entries / sizeof pool_entries[0] == NL_POOL_COUNT, "pool table");
-TABLE(nl_pool_names, "pooling", pool_entries);
+NL_NAME_TABLE(nl_pool_names, "pooling", pool_entries, NL_POOL_COUNT);
 
 
 static const nl_name_entry token_pool_entries[] = {
     [NL_TOKEN_POOL_CLS] = {"cls", "a learned class token prepended to the patches; the classifier reads its output"},
     [NL_TOKEN_POOL_MEAN] = {"mean", "the classifier reads the mean over the tokens"},
 };
-_Static_assert(sizeof token_pool_entries / sizeof token_pool_entries[0] == NL_TOKEN_POOL_COUNT,
-               "token pool table");
-TABLE(nl_token_pool_names, "token pooling", token_pool_entries);
+NL_NAME_TABLE(nl_token_pool_names, "token pooling", token_pool_entries, NL_TOKEN_POOL_COUNT);
 
 static const nl_name_entry rnn_cell_entries[] = {
     [NL_RNN_LSTM] = {"lstm", "long short-term memory: gates i, f, g, o and a cell state (torch.nn.LSTM)"},
     [NL_RNN_GRU] = {"gru", "gated recurrent unit: gates r, z, n (torch.nn.GRU)"},
 };
-_Static_assert(sizeof rnn_cell_entries / sizeof rnn_cell_entries[0] == NL_RNN_COUNT,
-               "rnn cell table");
-TABLE(nl_rnn_cell_names, "recurrent cell", rnn_cell_entries);
+NL_NAME_TABLE(nl_rnn_cell_names, "recurrent cell", rnn_cell_entries, NL_RNN_COUNT);
 
 static const nl_name_entry precision_entries[] = {
     [NL_PRECISION_FP32] = {"fp32", "IEEE single precision: 24-bit significand, 8-bit exponent"},
     [NL_PRECISION_BF16] = {"bf16", "bfloat16: 8-bit significand, fp32's 8-bit exponent (range of fp32, 3 decimal digits)"},
     [NL_PRECISION_FP16] = {"fp16", "IEEE half precision: 11-bit significand, 5-bit exponent (largest 65504, subnormals below 6.1e-5)"},
 };
-_Static_assert(sizeof precision_entries / sizeof precision_entries[0] == NL_PRECISION_COUNT, "precision table");
-TABLE(nl_precision_names, "precision", precision_entries);
+NL_NAME_TABLE(nl_precision_names, "precision", precision_entries, NL_PRECISION_COUNT);
 
 static const nl_name_entry schedule_entries[] = {
     [NL_SCHED_CONSTANT] = {"constant", "lr stays at its base value"},
     [NL_SCHED_STEP] = {"step", "lr multiplied by gamma at each milestone step"},
     [NL_SCHED_COSINE] = {"cosine", "lr follows half a cosine from base to min_lr over the run"},
 };
-_Static_assert(sizeof schedule_entries / sizeof schedule_entries[0] == NL_SCHED_COUNT, "schedule table");
-TABLE(nl_schedule_names, "schedule", schedule_entries);
+NL_NAME_TABLE(nl_schedule_names, "schedule", schedule_entries, NL_SCHED_COUNT);
 
 
 static const nl_name_entry vocab_entries[] = {
     [NL_VOCAB_BYTES] = {"bytes", "one token per byte: 256 tokens"},
     [NL_VOCAB_CHARS] = {"chars", "one token per distinct byte of the file, in byte order"},
 };
-_Static_assert(sizeof vocab_entries / sizeof vocab_entries[0] == NL_VOCAB_COUNT, "vocab table");
-TABLE(nl_vocab_names, "vocabulary", vocab_entries);
+NL_NAME_TABLE(nl_vocab_names, "vocabulary", vocab_entries, NL_VOCAB_COUNT);
 
 static const nl_name_entry device_entries[] = {
     [NL_DEVICE_CPU] = {"cpu", "OpenBLAS + OpenMP kernels"},
     [NL_DEVICE_CUDA] = {"cuda", "NVIDIA GPU: cuBLAS + normlab's own kernels"},
 };
-_Static_assert(sizeof device_entries / sizeof device_entries[0] == NL_DEVICE_COUNT, "device table");
-TABLE(nl_device_names, "device", device_entries);
+NL_NAME_TABLE(nl_device_names, "device", device_entries, NL_DEVICE_COUNT);
 
 static const nl_name_entry init_entries[] = {
     [NL_INIT_AUTO] = {"auto", "He for relu layers, Xavier for sigmoid/tanh layers"},
@@ -110,8 +95,7 @@ static const nl_name_entry init_entries[] = {
     [NL_INIT_XAVIER] = {"xavier", "Glorot normal, std = gain * sqrt(2 / (fan_in + fan_out))"},
     [NL_INIT_GAUSSIAN] = {"gaussian", "normal with a fixed std (model.init_std)"},
 };
-_Static_assert(sizeof init_entries / sizeof init_entries[0] == NL_INIT_COUNT, "init table");
-TABLE(nl_init_names, "initialization", init_entries);
+NL_NAME_TABLE(nl_init_names, "initialization", init_entries, NL_INIT_COUNT);
 
 static const nl_name_entry norm_axis_entries[] = {
     [NL_AXIS_BATCH] = {"batch", "across the samples of the batch"},
@@ -120,18 +104,14 @@ static const nl_name_entry norm_axis_entries[] = {
     [NL_AXIS_SPATIAL] = {"spatial", "across an image's H x W pixels"},
     [NL_AXIS_TOKENS] = {"tokens", "across a sequence's T tokens"},
 };
-_Static_assert(sizeof norm_axis_entries / sizeof norm_axis_entries[0] == NL_AXIS_COUNT,
-               "axis table");
-TABLE(nl_norm_axis_names, "axis", norm_axis_entries);
+NL_NAME_TABLE(nl_norm_axis_names, "axis", norm_axis_entries, NL_AXIS_COUNT);
 
 static const nl_name_entry norm_scale_entries[] = {
     [NL_SCALE_STD] = {"std", "divide by the standard deviation: sqrt(E[(x - mean)^2] + eps)"},
     [NL_SCALE_RMS] = {"rms", "divide by the root mean square: sqrt(E[x^2] + eps)"},
     [NL_SCALE_NONE] = {"none", "divide by nothing (no eps)"},
 };
-_Static_assert(sizeof norm_scale_entries / sizeof norm_scale_entries[0] == NL_SCALE_COUNT,
-               "scale table");
-TABLE(nl_norm_scale_names, "scale", norm_scale_entries);
+NL_NAME_TABLE(nl_norm_scale_names, "scale", norm_scale_entries, NL_SCALE_COUNT);
 
 static const nl_name_entry stats_source_entries[] = {
     [NL_STATS_BATCH] = {"batch", "the statistics of the values being normalized (this batch's; "
@@ -139,9 +119,7 @@ static const nl_name_entry stats_source_entries[] = {
     [NL_STATS_RUNNING] = {"running", "the running averages of the batch statistics (model.norm."
                                      "momentum), updated by each training batch first"},
 };
-_Static_assert(sizeof stats_source_entries / sizeof stats_source_entries[0] == NL_STATS_COUNT,
-               "statistics source table");
-TABLE(nl_stats_source_names, "statistics source", stats_source_entries);
+NL_NAME_TABLE(nl_stats_source_names, "statistics source", stats_source_entries, NL_STATS_COUNT);
 
 const char *nl_name_set_text(const nl_name_table *table, unsigned bits, char *buf, size_t size)
 {

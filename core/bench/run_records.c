@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/name_table.h"
 #include "base/number.h"
 #include "log/files.h"
 #include "results/metrics.h"
@@ -18,9 +19,7 @@ static const nl_name_entry torch_mode_entries[] = {
     [NL_TORCH_MAX_AUTOTUNE] = {"max-autotune", "torch.compile(mode='max-autotune'), compiled before the clock starts"},
     [NL_TORCH_BEST] = {"best", "each of the above (a compiled mode left out where it does not compile), the fastest per round"},
 };
-_Static_assert(sizeof torch_mode_entries / sizeof torch_mode_entries[0] == NL_TORCH_MODE_COUNT,
-               "torch mode table");
-const nl_name_table nl_torch_mode_names = {"torch mode", torch_mode_entries, NL_TORCH_MODE_COUNT, 0};
+NL_NAME_TABLE(nl_torch_mode_names, "torch mode", torch_mode_entries, NL_TORCH_MODE_COUNT);
 
 typedef struct {
     long step;

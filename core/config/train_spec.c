@@ -2,26 +2,22 @@
 
 #include <string.h>
 
+#include "base/name_table.h"
+
 static const nl_name_entry device_data_entries[] = {
     [NL_DEVICE_DATA_AUTO] = {"auto", "on the GPU when the dataset fits in 3/4 of its free memory, "
                                      "else from host memory"},
     [NL_DEVICE_DATA_ON] = {"on", "on the GPU; a dataset that does not fit is an error"},
     [NL_DEVICE_DATA_OFF] = {"off", "every batch uploaded from host memory"},
 };
-_Static_assert(sizeof device_data_entries / sizeof device_data_entries[0] == NL_DEVICE_DATA_COUNT,
-               "device_data table");
-const nl_name_table nl_device_data_names = {"device data", device_data_entries,
-                                            NL_DEVICE_DATA_COUNT, 0};
+NL_NAME_TABLE(nl_device_data_names, "device data", device_data_entries, NL_DEVICE_DATA_COUNT);
 
 static const nl_name_entry cuda_graph_entries[] = {
     [NL_CUDA_GRAPH_OFF] = {"off", "every step's kernels launched one by one"},
     [NL_CUDA_GRAPH_AUTO] = {"auto", "device cuda, one process: the step recorded once as a CUDA "
                                     "graph and replayed"},
 };
-_Static_assert(sizeof cuda_graph_entries / sizeof cuda_graph_entries[0] == NL_CUDA_GRAPH_COUNT,
-               "cuda_graph table");
-const nl_name_table nl_cuda_graph_names = {"cuda graph mode", cuda_graph_entries,
-                                           NL_CUDA_GRAPH_COUNT, 0};
+NL_NAME_TABLE(nl_cuda_graph_names, "cuda graph mode", cuda_graph_entries, NL_CUDA_GRAPH_COUNT);
 
 static const nl_name_entry bn_policy_entries[] = {
     [NL_BN_POLICY_KEEP] = {"keep", "the source's running statistics, updated as training goes"},
@@ -36,10 +32,7 @@ static const nl_name_entry bn_policy_entries[] = {
                                                "(model.norm.type group): gamma and beta carried "
                                                "over, the statistics dropped"},
 };
-_Static_assert(sizeof bn_policy_entries / sizeof bn_policy_entries[0] == NL_BN_POLICY_COUNT,
-               "bn_policy table");
-const nl_name_table nl_bn_policy_names = {"batch norm policy", bn_policy_entries,
-                                          NL_BN_POLICY_COUNT, 0};
+NL_NAME_TABLE(nl_bn_policy_names, "batch norm policy", bn_policy_entries, NL_BN_POLICY_COUNT);
 
 static const nl_name_entry trace_mode_entries[] = {
     [NL_TRACE_EVAL] = {"eval", "between steps, on the first train.trace.samples test images in "
@@ -47,10 +40,7 @@ static const nl_name_entry trace_mode_entries[] = {
     [NL_TRACE_TRAIN] = {"train", "in the traced step, on its own training batch as its forward "
                                  "computed it (batch statistics, noise, dropout)"},
 };
-_Static_assert(sizeof trace_mode_entries / sizeof trace_mode_entries[0] == NL_TRACE_MODE_COUNT,
-               "trace mode table");
-const nl_name_table nl_trace_mode_names = {"trace mode", trace_mode_entries, NL_TRACE_MODE_COUNT,
-                                           0};
+NL_NAME_TABLE(nl_trace_mode_names, "trace mode", trace_mode_entries, NL_TRACE_MODE_COUNT);
 
 void nl_loss_scale_spec_defaults(nl_loss_scale_spec *spec)
 {

@@ -2,6 +2,7 @@
  * output, so no input is kept; and GELU, exact or tanh form, whose backward
  * reads the layer's input. */
 #include "layers/layer.h"
+#include "layers/same_shape.h"
 
 typedef struct {
     nl_layer base;
@@ -51,10 +52,7 @@ static nl_act *add_activation(nl_builder *b, const char *name, nl_act *in, bool 
     activation_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->gelu = gelu;
     l->kind = kind;
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &vtables[gelu], name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &vtables[gelu], name, in);
 }
 
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind)

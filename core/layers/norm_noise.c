@@ -10,6 +10,7 @@
 #include "base/counter_rng.h"
 #include "base/rng.h"
 #include "layers/layer.h"
+#include "layers/same_shape.h"
 
 typedef struct {
     nl_layer base;
@@ -95,8 +96,5 @@ nl_act *nl_norm_noise(nl_builder *b, const char *name, nl_act *in, nl_noise_dist
     l->channels = in->shape.c;
     l->plane = nl_shape_plane(in->shape);
     l->slots = nl_builder_scalars(b, 2 * l->channels);
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &noise_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &noise_vtable, name, in);
 }

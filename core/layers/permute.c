@@ -7,6 +7,7 @@
 
 #include "base/rng.h"
 #include "layers/layer.h"
+#include "layers/same_shape.h"
 
 typedef struct {
     nl_layer base;
@@ -60,8 +61,5 @@ nl_act *nl_permute_values(nl_builder *b, const char *name, nl_act *in, uint64_t 
         for (size_t k = 0; k < values; k++)
             l->host_index[i * values + k] = (int32_t)(i * values) + order[k];
     nl_builder_constant(b, (void **)&l->index, l->host_index, total * sizeof(int32_t));
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &permute_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &permute_vtable, name, in);
 }

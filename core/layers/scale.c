@@ -5,6 +5,7 @@
  * s * x does. The residual add's shortcut factor (DeepNorm) goes through
  * the same two functions. */
 #include "layers/layer.h"
+#include "layers/same_shape.h"
 
 typedef struct {
     nl_layer base;
@@ -66,8 +67,5 @@ nl_act *nl_scale_layer(nl_builder *b, const char *name, nl_act *in, float factor
     l->factor_host[0] = factor;
     l->factor_host[1] = 0.0f;
     nl_builder_constant(b, &l->factor, l->factor_host, sizeof l->factor_host);
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &scale_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &scale_vtable, name, in);
 }

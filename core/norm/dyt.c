@@ -5,6 +5,7 @@
  * learned shift (the registry row), so the layer before it has no bias. */
 #include <stdio.h>
 
+#include "layers/same_shape.h"
 #include "norm/norm.h"
 
 typedef struct {
@@ -57,10 +58,7 @@ static nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm
     }
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->dyt_backward_workspace(be, l->c));
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &dyt_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &dyt_vtable, name, in);
 }
 
 const nl_norm_info nl_norm_row_dyt = {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "layers/same_shape.h"
 #include "norm/formula.h"
 #include "norm/norm.h"
 
@@ -220,10 +221,7 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
     nl_builder_saved(b, (void **)&l->saved,
                      (nl_formula_plan_saved_floats(l->plan) + 1) * sizeof(float));
     nl_builder_workspace(b, nl_formula_plan_workspace_bytes(l->plan));
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &expr_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &expr_vtable, name, in);
 }
 
 const nl_norm_info nl_norm_row_expr = {

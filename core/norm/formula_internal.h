@@ -6,6 +6,12 @@
 
 #include "norm/formula.h"
 
+/* The first error of a pass over the formula (its parse, its lowering onto
+ * a layer): NL_ERR_CONFIG naming model.norm.expr and the 1-based column;
+ * *failed set, and a later error of the pass dropped. */
+void nl_formula_fail(nl_error *err, bool *failed, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* the tree's reductions */
 typedef enum { FR_MEAN, FR_VAR, FR_STD, FR_RMS, FR_SUM } nl_formula_reduce;
 

@@ -76,21 +76,23 @@ static void skip_space(parser *P)
         P->pos++;
 }
 
-static int fail_at(parser *P, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail_at(parser *P, int col, const char *fmt, ...)
+void nl_formula_fail(nl_error *err, bool *failed, int col, const char *fmt, ...)
 {
-    if (P->failed)
-        return -1;
-    P->failed = true;
-    char what[1536];
+    /* the prefix goes on this pass's message, never on an earlier one */
+    const bool first = !*failed && err->code == NL_OK;
+    *failed = true;
+    if (!first)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    nl_vfail(err, NL_ERR_CONFIG, fmt, ap);
     va_end(ap);
-    nl_fail(P->err, NL_ERR_CONFIG, "%s, column %d: %s", EXPR_KEY, col, what);
-    nl_error_key(P->err, EXPR_KEY);
-    return -1;
+    nl_error_prefix(err, "%s, column %d: ", EXPR_KEY, col);
+    nl_error_key(err, EXPR_KEY);
 }
+
+/* the parser's error at a column (its functions then return -1) */
+#define fail_at(P, col, ...) nl_formula_fail((P)->err, &(P)->failed, (col), __VA_ARGS__)
 
 static int add_node(parser *P, nl_formula_tree t)
 {
@@ -99,7 +101,7 @@ static int add_node(parser *P, nl_formula_tree t)
     if (P->f->count >= NL_FORMULA_MAX_TREE)
         return fail_at(P, t.col,
                        "the formula is past its size: at most %d numbers, names and operations",
-                       NL_FORMULA_MAX_TREE);
+                       NL_FORMULA_MAX_TREE), -1;
     P->f->tree[P->f->count] = t;
     return P->f->count++;
 }
@@ -253,14 +255,14 @@ static int parse_call(parser *P, const char *name, int col)
             return fail_at(P, col,
                            "running(...) takes a reduction over batch (mean, var, std, rms or "
                            "sum with batch among its axes), e.g. running(var(x, [batch, "
-                           "spatial]))");
+                           "spatial]))"), -1;
         if (!(in->axes & (1u << NL_AXIS_BATCH)))
             return fail_at(P, col,
                            "running(...) around a reduction without the batch axis: running "
                            "statistics average batch statistics over steps; add batch to its "
-                           "axes, or drop running");
+                           "axes, or drop running"), -1;
         if (P->f->n_running >= NL_FORMULA_MAX_RUNNING)
-            return fail_at(P, col, "at most %d running statistics", NL_FORMULA_MAX_RUNNING);
+            return fail_at(P, col, "at most %d running statistics", NL_FORMULA_MAX_RUNNING), -1;
         P->f->n_running++;
         return add_node(P, (nl_formula_tree){.kind = FT_RUNNING, .a = a, .col = col});
     }
@@ -276,7 +278,7 @@ static int parse_call(parser *P, const char *name, int col)
     }
     skip_space(P);
     if (P->s[P->pos] == ',')
-        return fail_at(P, column(P), "%s takes one value", name);
+        return fail_at(P, column(P), "%s takes one value", name), -1;
     if (!expect(P, ')', "')'"))
         return -1;
     return add_node(P, (nl_formula_tree){.kind = FT_UNARY, .op = (nl_formula_op)meaning_of(name), .a = a, .col = col});
@@ -290,7 +292,7 @@ static int parse_primary(parser *P)
     float value;
     if (read_number(P->s, &P->pos, &value)) {
         if (!isfinite(value))
-            return fail_at(P, col, "the number is not finite in single precision");
+            return fail_at(P, col, "the number is not finite in single precision"), -1;
         return add_node(P, (nl_formula_tree){.kind = FT_NUM, .value = value, .col = col});
     }
     if (c == '(') {
@@ -303,22 +305,22 @@ static int parse_primary(parser *P)
     char name[64];
     if (!read_name(P, name, sizeof name)) {
         if (c == '\0')
-            return fail_at(P, col, "the formula ends where a value is expected");
+            return fail_at(P, col, "the formula ends where a value is expected"), -1;
         return fail_at(P, col, "unexpected '%c' where a value is expected (a number, a name, "
-                               "a function call or a parenthesis)", c);
+                               "a function call or a parenthesis)", c), -1;
     }
     skip_space(P);
     const bool call = P->s[P->pos] == '(';
     for (int i = 0; i < nl_formula_function_count; i++)
         if (!strcmp(nl_formula_functions[i].name, name)) {
             if (!call)
-                return fail_at(P, col, "%s is a function: write %s(...)", name, name);
+                return fail_at(P, col, "%s is a function: write %s(...)", name, name), -1;
             return parse_call(P, name, col);
         }
     if (call) {
         char buf[1024];
         return fail_at(P, col, "unknown function '%s'; accepted: %s", name,
-                       accepted_names(P->f, buf, sizeof buf));
+                       accepted_names(P->f, buf, sizeof buf)), -1;
     }
     if (!strcmp(name, "x"))
         return add_node(P, (nl_formula_tree){.kind = FT_X, .col = col});
@@ -331,7 +333,7 @@ static int parse_primary(parser *P)
         }
     char buf[1024];
     return fail_at(P, col, "unknown name '%s' (a parameter must be declared in %s); accepted: %s",
-                   name, PARAMS_KEY, accepted_names(P->f, buf, sizeof buf));
+                   name, PARAMS_KEY, accepted_names(P->f, buf, sizeof buf)), -1;
 }
 
 /* power binds tighter than unary minus, as in Python: -x^2 is -(x^2) */
@@ -356,7 +358,7 @@ static int parse_power(parser *P)
     float value;
     if (!read_number(P->s, &P->pos, &value) || !isfinite(value))
         return fail_at(P, col, "the exponent must be a constant number (a power such as u^2, "
-                               "u^0.5 or u^-1); for a learned one write exp(p * log(u))");
+                               "u^0.5 or u^-1); for a learned one write exp(p * log(u))"), -1;
     return add_node(P, (nl_formula_tree){.kind = FT_POW, .a = a,
                                          .value = negative ? -value : value, .col = col});
 }

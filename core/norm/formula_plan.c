@@ -178,22 +178,6 @@ static int reduction(builder *B, nl_formula_op op, int a, nl_fshape l, nl_fshape
 
 /* ---- lowering the tree onto the input ---- */
 
-static int lower_fail(lowering *L, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int lower_fail(lowering *L, int col, const char *fmt, ...)
-{
-    if (L->failed)
-        return 0;
-    L->failed = true;
-    char what[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    nl_fail(L->err, NL_ERR_CONFIG, "%s, column %d: %s", EXPR_KEY, col, what);
-    nl_error_key(L->err, EXPR_KEY);
-    return 0;
-}
-
 static const char *input_text(int ndim)
 {
     return ndim == 4 ? "images (N, C, H, W): batch, channels, spatial"
@@ -227,8 +211,9 @@ static int lower_reduce(lowering *L, builder *B, const nl_formula_tree *t, int *
     if (t->axes & ~has) {
         char lacking[64];
         nl_name_set_text(&nl_norm_axis_names, t->axes & ~has, lacking, sizeof lacking);
-        return lower_fail(L, t->col, "the reduction names %s, but this layer's input, %s, has no "
-                                     "such axis", lacking, input_text(L->in.ndim));
+        nl_formula_fail(L->err, &L->failed, t->col, "the reduction names %s, but this layer's "
+                        "input, %s, has no such axis", lacking, input_text(L->in.ndim));
+        return 0;
     }
     const int u = lower(L, B, t->a);
     if (L->failed || B->failed)
@@ -746,13 +731,13 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
         plan->n_running = L.n_running;
     if (!B.failed && !shape_eq(g->nodes[y].s, full)) {
         nl_fshape s = g->nodes[y].s;
-        return lower_fail(&L, 1,
-                          "the formula's value keeps %s%s%s of the input's axes, but a "
-                          "normalizer's output has the input's shape (%s): a reduction is "
-                          "left unbroadcast against x",
-                          s.b ? "batch " : "", s.c == FC_ALL ? "channels " : s.c ? "groups " : "",
-                          s.p ? "positions" : "", input_text(in.ndim)),
-               err->code;
+        nl_formula_fail(err, &L.failed, 1,
+                        "the formula's value keeps %s%s%s of the input's axes, but a "
+                        "normalizer's output has the input's shape (%s): a reduction is "
+                        "left unbroadcast against x",
+                        s.b ? "batch " : "", s.c == FC_ALL ? "channels " : s.c ? "groups " : "",
+                        s.p ? "positions" : "", input_text(in.ndim));
+        return err->code;
     }
     int dx = -1, dparam[NL_FORMULA_MAX_PARAMS];
     if (B.failed || !derive(&B, f, y, full, &dx, dparam))

@@ -10,6 +10,7 @@
  * normalized set, nl_plane_set). */
 #include <stdio.h>
 
+#include "layers/same_shape.h"
 #include "norm/norm.h"
 #include "norm/registry.h"
 
@@ -81,10 +82,7 @@ static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm
     /* the norm's scratch first, then the TLU's dx on a 256-byte boundary */
     l->grad_offset = (be->ops->norm_backward_workspace(be, &l->geom) + 255) / 256 * 256;
     nl_builder_workspace(b, l->grad_offset + nl_shape_count(in->shape) * sizeof(float));
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &frn_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &frn_vtable, name, in);
 }
 
 const nl_norm_info nl_norm_row_frn = {

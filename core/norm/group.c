@@ -85,8 +85,5 @@ const nl_norm_info nl_norm_row_group = {
     .color = "#ff7f0e", .build = nl_groupnorm, .bench_torch = true,
     .stats_set = nl_group_set,
     .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
-    .formula = {"weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
-                "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
-                "weight * (x - mean(x, [channels, spatial])) / sqrt(var(x, [channels, spatial]) + eps) + bias"},
-    .formula_params = "weight = 1 per channel, bias = 0 per channel",
+    NL_NORM_SAMPLE_STD_FORMULA,
 };

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "layers/same_shape.h"
 #include "norm/norm.h"
 
 /* layer, rms and scale norm: one set per sample (per token on token sequences)
@@ -34,10 +35,7 @@ const nl_norm_info nl_norm_row_layer = {
     .color = "#2ca02c", .build = nl_layernorm, .bench_torch = true,
     .stats_set = nl_layer_set,
     .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
-    .formula = {"weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
-                "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
-                "weight * (x - mean(x, [channels, spatial])) / sqrt(var(x, [channels, spatial]) + eps) + bias"},
-    .formula_params = "weight = 1 per channel, bias = 0 per channel",
+    NL_NORM_SAMPLE_STD_FORMULA,
 };
 
 /* RMSNorm (Zhang & Sennrich 2019) over the same axes: y = x / sqrt(mean(x^2)
@@ -115,10 +113,7 @@ static nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const n
     nl_builder_saved(b, (void **)&l->save_norm, (size_t)rows * sizeof(float));
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->scalenorm_backward_workspace(be, rows));
-    nl_act *out = nl_builder_act(b, name, in->shape);
-    nl_layer_init(&l->base, &scalenorm_vtable, name, in, NULL, out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return nl_layer_add_same_shape(b, &l->base, &scalenorm_vtable, name, in);
 }
 
 const nl_norm_info nl_norm_row_scale = {

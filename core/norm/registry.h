@@ -183,6 +183,16 @@ typedef struct {
     bool (*keeps_running)(const nl_norm_spec *spec);
 } nl_norm_info;
 
+/* Layer and group norm as a formula, one text for both: each sample's
+ * channels (a group of them, model.norm.groups; layer norm's one group)
+ * and positions standardized, then the per-channel affine map. */
+#define NL_NORM_SAMPLE_STD_FORMULA                                                             \
+    .formula = {"weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",   \
+                "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",   \
+                "weight * (x - mean(x, [channels, spatial])) / sqrt(var(x, [channels, "         \
+                "spatial]) + eps) + bias"},                                                     \
+    .formula_params = "weight = 1 per channel, bias = 0 per channel"
+
 /* The registry rows, one per line of norm/kinds.def, each defined in its
  * kind's file beside the builder it names */
 #define NL_NORM_KIND(suffix, row) extern const nl_norm_info row;

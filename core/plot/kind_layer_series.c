@@ -39,26 +39,19 @@ typedef struct {
 } series_text;
 
 /* the figure's words, per series (those the kinds draw) */
+static const series_text texts[NL_SERIES_COUNT] = {
+    [NL_SERIES_WEIGHT_NORM] = {"Weight norm per layer over training", "||w|| (L2, before the step)"},
+    [NL_SERIES_UPDATE_RATIO] = {"Update-to-weight ratio per layer over training", "||w_after - w_before|| / ||w_before||"},
+    [NL_SERIES_EFFECTIVE_LR] = {"Effective learning rate of the scale-invariant weights over training", "effective learning rate ||dw|| / ||w||"},
+    [NL_SERIES_SIGMA_ESTIMATE] = {"Spectral normalization: sigma estimate and exact value per layer", "sigma of the weight (estimate u^T W v; exact)"},
+    [NL_SERIES_VARIANCE_SHIFT] = {"Variance shift per batch norm over training", "running variance / test-time input variance"},
+};
+
 static series_text text_of(int series)
 {
-    switch (series) {
-    case NL_SERIES_WEIGHT_NORM:
-        return (series_text){"Weight norm per layer over training", "||w|| (L2, before the step)"};
-    case NL_SERIES_UPDATE_RATIO:
-        return (series_text){"Update-to-weight ratio per layer over training",
-                             "||w_after - w_before|| / ||w_before||"};
-    case NL_SERIES_EFFECTIVE_LR:
-        return (series_text){"Effective learning rate of the scale-invariant weights over training",
-                             "effective learning rate ||dw|| / ||w||"};
-    case NL_SERIES_SIGMA_ESTIMATE:
-        return (series_text){"Spectral normalization: sigma estimate and exact value per layer",
-                             "sigma of the weight (estimate u^T W v; exact)"};
-    case NL_SERIES_VARIANCE_SHIFT:
-        return (series_text){"Variance shift per batch norm over training",
-                             "running variance / test-time input variance"};
-    default:
-        return (series_text){"Per-layer series over training", "value"};
-    }
+    if (series >= 0 && series < NL_SERIES_COUNT && texts[series].title)
+        return texts[series];
+    return (series_text){"Per-layer series over training", "value"};
 }
 
 typedef struct {

@@ -1,12 +1,13 @@
 /* The series kinds' names (series.h), from results/series_kinds.def. */
 #include "results/series.h"
 
+#include "base/name_table.h"
+
 static const nl_name_entry series_entries[] = {
 #define NL_SERIES_KIND(id, name, help) [NL_SERIES_##id] = {name, help},
 #include "results/series_kinds.def"
 };
-_Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
-const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};
+NL_NAME_TABLE(nl_series_names, "series", series_entries, NL_SERIES_COUNT);
 
 const char *const nl_series_columns[NL_SERIES_COLUMN_COUNT] = {
     [NL_SERIES_COL_STEP] = "step",  [NL_SERIES_COL_SERIES] = "series", [NL_SERIES_COL_LAYER] = "layer",
