@@ -1,6 +1,6 @@
 // ctest-labels: kernels
 /* The channel-blocked normalizers (core/cpu/norm_blocked.c) with operands
- * stored as bf16 (nl_norm_geom.io_bf16: x, y, dx, dy as uint16_t upper
+ * stored as bf16 (nl_norm_geom.io: x, y, dx, dy as uint16_t upper
  * halves of fp32) compute, bit for bit, what the fp32 kernels compute on
  * the widened values with the bf16 outputs then rounded to nearest even
  * (base/precision.h's nl_round_bf16): the conversions happen at the loads
@@ -28,7 +28,19 @@
 #include "norm_blocked_cases.h"
 #include "testutil.h"
 
-enum { X = NL_IO_BF16_X, Y = NL_IO_BF16_Y, DX = NL_IO_BF16_DX, DY = NL_IO_BF16_DY };
+enum {
+    X = NL_IO_MASK(NL_IO_X),
+    Y = NL_IO_MASK(NL_IO_Y),
+    DX = NL_IO_MASK(NL_IO_DX),
+    DY = NL_IO_MASK(NL_IO_DY)
+};
+
+/* g's operands in mask stored as bf16, the rest fp32 */
+static void set_io(nl_norm_geom *g, unsigned mask)
+{
+    for (int k = 0; k < NL_IO_OPERANDS; k++)
+        g->io[k] = (unsigned char)(mask & NL_IO_MASK(k) ? NL_STORAGE_BF16 : NL_STORAGE_FP32);
+}
 
 typedef struct {
     int n, c, hw;
@@ -119,10 +131,11 @@ typedef struct {
 
 static nl_norm_geom geom_of(const shape *s, const variant *v, int b, unsigned io)
 {
-    return (nl_norm_geom){.n = s->n, .c = s->c, .hw = s->hw, .groups = v->groups,
-                          .center = v->center, .eps = 1e-5f,
-                          .stats_precision = NL_PRECISION_FP32, .block = b,
-                          .io_bf16 = (unsigned char)io};
+    nl_norm_geom g = {.n = s->n, .c = s->c, .hw = s->hw, .groups = v->groups,
+                      .center = v->center, .eps = 1e-5f,
+                      .stats_precision = NL_PRECISION_FP32, .block = b};
+    set_io(&g, io);
+    return g;
 }
 
 static void round_all(float *v, size_t count)
@@ -383,7 +396,7 @@ START_TEST(test_bf16_special_values)
     nl_norm_geom g = {.n = 1, .c = B, .hw = hw, .center = true, .eps = 0.0f,
                       .stats_precision = NL_PRECISION_FP32, .block = B};
     be->ops->norm_forward_eval(be, &g, x, NULL, NULL, mean, var, y);
-    g.io_bf16 = Y;
+    set_io(&g, Y);
     be->ops->norm_forward_eval(be, &g, x, NULL, NULL, mean, var, (float *)h);
     for (size_t k = 0; k < count; k++) {
         const uint32_t want = nl_float_bits(nl_round_bf16(y[k])) >> 16;
@@ -393,9 +406,9 @@ START_TEST(test_bf16_special_values)
     /* the rounded halves read back */
     for (size_t k = 0; k < count; k++)
         x[k] = widen(h[k]);
-    g.io_bf16 = 0;
+    set_io(&g, 0);
     be->ops->norm_forward_eval(be, &g, x, NULL, NULL, mean, var, y);
-    g.io_bf16 = X;
+    set_io(&g, X);
     be->ops->norm_forward_eval(be, &g, (const float *)h, NULL, NULL, mean, var, y16);
     for (size_t k = 0; k < count; k++)
         ck_assert_msg(nl_float_bits(y16[k]) == nl_float_bits(y[k]), "load of %04x: %08x, want %08x",

@@ -59,7 +59,7 @@ static int stored(const nl_model *m)
 {
     int count = 0;
     for (int i = 0; i < m->n_acts; i++)
-        count += m->acts[i]->shape.store != 0;
+        count += m->acts[i]->shape.value_store || m->acts[i]->shape.grad_store;
     return count;
 }
 
@@ -83,8 +83,8 @@ static int check_kind(nl_arch arch, nl_norm_kind kind, nl_placement placement)
     if (!planned(&asked, &run6, &spec[0]))
         return 0;
     spec[1] = spec[0];
-    memset(spec[1].bf16_data, 0, sizeof spec[1].bf16_data);
-    memset(spec[1].bf16_grad, 0, sizeof spec[1].bf16_grad);
+    memset(spec[1].value_store, 0, sizeof spec[1].value_store);
+    memset(spec[1].grad_store, 0, sizeof spec[1].grad_store);
     nl_model *m[2] = {NULL, NULL};
     for (int s = 0; s < 2; s++) {
         nl_error err = {0};

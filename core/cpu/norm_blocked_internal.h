@@ -19,7 +19,28 @@ enum {
     PANEL = 512,                     /* channels of the per-channel stack arrays */
 };
 
-/* ---- operands stored as bf16 (nl_norm_geom.io_bf16) ----
+/* ---- operands in 16-bit storage (nl_norm_geom.io) ----
+ * The kernels take a constant word per copy: the mask of the operands
+ * stored narrow (IO_X ...), all of them in the one 16-bit type of the
+ * plan's precision pass. */
+enum {
+    IO_X = 1u << NL_IO_X,
+    IO_Y = 1u << NL_IO_Y,
+    IO_DX = 1u << NL_IO_DX,
+    IO_DY = 1u << NL_IO_DY,
+};
+
+/* the kernels' word of g's operand storage */
+static inline unsigned io_word(const nl_norm_geom *g)
+{
+    const unsigned mask = nl_io_narrow(g->io);
+    for (int k = 0; k < NL_IO_OPERANDS; k++)
+        assert((g->io[k] == NL_STORAGE_FP32 || g->io[k] == NL_STORAGE_BF16) &&
+               "the blocked kernels' 16-bit operands are bf16");
+    return mask;
+}
+
+/* ---- operands stored as bf16 ----
  * A bf16 operand is a uint16_t array with the fp32 array's element index,
  * each word the upper half of an fp32; its pointer keeps the op's float *
  * type and is only ever read through these helpers. Values are widened on
@@ -60,7 +81,7 @@ static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t
  * a select between two results, and found without AVX by arithmetic: a
  * vector compare or select of 8 lanes, wider than SSE2's registers, is
  * taken lane by lane there. */
-static inline __attribute__((always_inline)) nl_v8i io_bf16_halves(nl_v8 v)
+static inline __attribute__((always_inline)) nl_v8i bf16_halves(nl_v8 v)
 {
     const io_u8 bits = (io_u8)v;
     /* all ones in a NaN lane, which gets the quiet bit and no rounding
@@ -75,14 +96,14 @@ static inline __attribute__((always_inline)) nl_v8i io_bf16_halves(nl_v8 v)
     return (nl_v8i)(((bits | (nan & 0x00400000u)) + up) >> 16);
 }
 
-/* v stored at element i, bf16 rounded (io_bf16_halves) */
+/* v stored at element i, bf16 rounded (bf16_halves) */
 static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, bool bf16)
 {
     if (!bf16) {
         nl_v8_store((float *)p + i, v);
         return;
     }
-    const nl_v8i half = io_bf16_halves(v);
+    const nl_v8i half = bf16_halves(v);
     uint16_t *h = (uint16_t *)p + i;
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     _mm_storeu_si128((__m128i *)h, _mm256_cvtepi32_epi16((__m256i)half));
@@ -105,7 +126,7 @@ static inline __attribute__((always_inline)) void io_store2(void *p, size_t i, n
     if (bf16) {
         /* (v0 0-3, v1 0-3 | v0 4-7, v1 4-7), then its quadwords 0, 2, 1, 3 */
         const __m256i packed =
-            _mm256_packus_epi32((__m256i)io_bf16_halves(v0), (__m256i)io_bf16_halves(v1));
+            _mm256_packus_epi32((__m256i)bf16_halves(v0), (__m256i)bf16_halves(v1));
         _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), _mm256_permute4x64_epi64(packed, 0xd8));
         return;
     }
@@ -130,8 +151,8 @@ static inline float io_get(const void *p, size_t i, bool bf16)
 static inline __attribute__((always_inline)) nl_v8 io_dy_load(const void *dy, const void *y,
                                                               size_t i, unsigned io)
 {
-    const nl_v8 g = io_load(dy, i, io & NL_IO_BF16_DY);
-    return y ? nl_v8_pass_where(g, io_load(y, i, io & NL_IO_BF16_Y)) : g;
+    const nl_v8 g = io_load(dy, i, io & IO_DY);
+    return y ? nl_v8_pass_where(g, io_load(y, i, io & IO_Y)) : g;
 }
 
 /* CALL(mask) for the mask io holds of the bits a, b (c, d), each mask a
