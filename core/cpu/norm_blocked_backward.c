@@ -14,8 +14,8 @@ enum { TILE = NL_NORM_BLOCKED_MAX_C }; /* (sample, channel) entries of the stack
 
 /* dx = a*g + (b*(x - mean) + k) over one item, g = dy (dy where y > 0 with
  * y), written or added; with dskip, g written or added there too; without
- * dx, dskip alone. io: the constant mask of the operands stored as bf16
- * (x, dy, y, dx; dskip stays fp32, dx is never added into as bf16). pair
+ * dx, dskip alone. io: the constant word of the operands' storage
+ * (x, dy, y, dx; dskip stays fp32, a 16-bit dx is never added into). pair
  * (nv even): dx stored two vectors at a time (io_store2). */
 static inline __attribute__((always_inline)) void
 dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int nv, int hw,
@@ -29,7 +29,7 @@ dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int
         k[v] = nl_v8_load(kf + v * LANES);
         m[v] = nl_v8_load(mean + v * LANES);
     }
-    const bool x16 = io & IO_X, dx16 = io & IO_DX;
+    const unsigned x16 = IO_ST(io, IO_X), dx16 = IO_ST(io, IO_DX);
     const size_t stride = (size_t)nv * LANES;
     const int step = pair ? 2 : 1;
     for (int p = 0; p < hw; p++) {
@@ -57,8 +57,8 @@ dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int
     }
 }
 
-/* one copy per case and per mask of the bf16 operands, so that no test is
- * left in the loop; the main masks (all fp32, every operand bf16: `wide`)
+/* one copy per case and per word of the 16-bit operands, so that no test
+ * is left in the loop; the main masks (all fp32, every operand 16-bit: `wide`)
  * also one copy for B = 8 and one for 16, whose vectors stay in
  * registers. Mixed masks take the copy for any B alone, to bound the code
  * (each copy is another loop). */
@@ -88,7 +88,7 @@ static void dx_item(const void *x, const void *dy, const void *y, void *dx, floa
     enum { X = IO_X, Y = IO_Y, DX = IO_DX, DY = IO_DY };
 #define DX_RUN(y_, dx_, dskip_, m, all)                                                            \
     dx_nv(x, dy, y_, dx_, dskip_, nv, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, m,    \
-          (m) == 0 || (m) == (all))
+          IO_MASK_OF(m) == 0 || IO_MASK_OF(m) == (all))
 #define DX_PLAIN(m) DX_RUN(NULL, dx, NULL, m, X | DY | DX)
 #define DSKIP_ONLY(m) DX_RUN(y, NULL, dskip, m, DY | Y)
 #define DX_MASKED(m)                                                                               \
@@ -100,9 +100,9 @@ static void dx_item(const void *x, const void *dy, const void *y, void *dx, floa
     } while (0)
 #define DX_MASKED_WITH(m) DX_MASKED((m) | Y)
     if (!y)
-        IO_CASES3(io, DX_PLAIN, X, DY, DX)
+        IO_CASES3(io, DX_PLAIN, X, DY, DX);
     else if (!dx)
-        IO_CASES2(io, DSKIP_ONLY, DY, Y)
+        IO_CASES2(io, DSKIP_ONLY, DY, Y);
     else
         IO_CASES4(io, DX_MASKED, X, DY, DX, Y);
 #undef DX_MASKED_WITH
@@ -224,7 +224,7 @@ static void backward(const nl_norm_geom *g, const float *x, const float *dy, con
                      float *dgamma, float *dbeta, void *workspace)
 {
     const layout L = layout_of(g);
-    assert(!(accumulate_dx && (io_word(g) & IO_DX)) && "a bf16 dx is written, not added");
+    assert(!(accumulate_dx && (io_word(g) & IO_DX)) && "a 16-bit dx is written, not added");
     const int c = L.c;
     double *part = workspace;
     float *coef = (float *)(part + 2 * (size_t)L.n * c);
