@@ -88,7 +88,7 @@ typedef struct {
 
 static nl_norm_geom geom_of(const norm_bench *b)
 {
-    return (nl_norm_geom){b->n, b->c, b->hw, b->groups, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+    return (nl_norm_geom){b->n, b->c, b->hw, b->groups, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
 }
 
 static void run_forward(const norm_bench *b)
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
         const size_t stats = (size_t)n * c; /* enough for any group count */
         b.save_mean = dev_alloc(be, stats * sizeof(float));
         b.save_rstd = dev_alloc(be, stats * sizeof(float));
-        const nl_norm_geom widest = {n, c, hw, 1, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+        const nl_norm_geom widest = {n, c, hw, 1, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
         b.workspace = dev_alloc(be, be->ops->norm_backward_workspace(be, &widest));
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             b.groups = kinds[k].groups < 0 ? c : kinds[k].groups;

@@ -964,7 +964,7 @@ START_TEST(test_conv2d)
         const conv_case cc = cases[t];
         if (cc.large && quick())
             continue;
-        nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, 0};
+        nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, {0}};
         g.out_h = (cc.h + 2 * cc.p - cc.k) / cc.s + 1;
         g.out_w = (cc.w + 2 * cc.p - cc.k) / cc.s + 1;
         const size_t in_n = (size_t)cc.n * cc.in_c * cc.h * cc.w;
@@ -1036,7 +1036,7 @@ START_TEST(test_precision_conv2d)
         for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
             const nl_precision p = precisions[pi];
             const conv_case cc = cases[t];
-            nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, 0};
+            nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, {0}};
             g.out_h = (cc.h + 2 * cc.p - cc.k) / cc.s + 1;
             g.out_w = (cc.w + 2 * cc.p - cc.k) / cc.s + 1;
             const size_t in_n = (size_t)cc.n * cc.in_c * cc.h * cc.w;
@@ -1974,7 +1974,7 @@ START_TEST(test_groupnorm)
         void *ws[2];
         for (int b = 0; b < 2; b++) {
             nl_error err = {0};
-            const nl_norm_geom widest = {sh->n, sh->c, sh->hw, 1, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+            const nl_norm_geom widest = {sh->n, sh->c, sh->hw, 1, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
             size_t bytes = be_of(b)->ops->norm_backward_workspace(be_of(b), &widest);
             ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes, &ws[b], &err) == NL_OK, "%s",
                           err.msg);

@@ -208,7 +208,7 @@ START_TEST(test_cpu_paths_match_reference)
         be->threads = threads;
         omp_set_num_threads(threads);
         for (int affine = 0; affine < 3; affine++) {
-            const nl_norm_geom batch = {s->n, s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+            const nl_norm_geom batch = {s->n, s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
             if ((long)s->n * s->hw > 1 && affine < 2) {
                 check(be, s, &in, batch, affine, affine, threads);
                 check_split(be, s, &in, batch, affine, affine, threads);
@@ -219,7 +219,7 @@ START_TEST(test_cpu_paths_match_reference)
                     continue; /* no middle count; instance statistics of one value */
                 const bool instance_running = gi == 2 && affine == 1;
                 for (int center = 0; center < 2; center++) {
-                    const nl_norm_geom g = {s->n, s->c, s->hw, groups, center, 1e-5f, NL_PRECISION_FP32, 0, 0};
+                    const nl_norm_geom g = {s->n, s->c, s->hw, groups, center, 1e-5f, NL_PRECISION_FP32, 0, {0}};
                     check(be, s, &in, g, affine, center && instance_running, threads);
                     check_split(be, s, &in, g, affine, center && instance_running, threads);
                 }
@@ -260,7 +260,7 @@ START_TEST(test_backward_split_matches_whole_batch)
     tu_fill_normal(dy, count, 700 + _i, 0.0f, 1.0f);
     tu_fill_normal(dx0, count, 800 + _i, 0.0f, 1.0f);
     tu_fill_uniform(gamma, (size_t)s->c, 900 + _i, 0.5f, 1.5f);
-    const nl_norm_geom whole = {s->n, s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+    const nl_norm_geom whole = {s->n, s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
     nl_norm_reference_forward(&whole, x, gamma, NULL, y, mean, rstd, NULL, NULL, 0.0f);
     const int cut = s->n / 3 > 0 ? s->n / 3 : 1; /* uneven slices */
     const int rows[2] = {cut, s->n - cut};
@@ -280,7 +280,7 @@ START_TEST(test_backward_split_matches_whole_batch)
             for (int by_ops = 0; by_ops < 2; by_ops++) {
                 memcpy(got, dx0, count * sizeof(float));
                 for (int k = 0; k < 2; k++) {
-                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
                     const size_t at = k ? (size_t)rows[0] * plane_floats : 0;
                     if (by_ops)
                         be->ops->norm_backward_reduce(be, &slice, x + at, dy + at, mean, rstd,
@@ -293,7 +293,7 @@ START_TEST(test_backward_split_matches_whole_batch)
                     for (int j = 0; j < 2; j++)
                         total[j][ch] = sums[0][j][ch] + sums[1][j][ch];
                 for (int k = 0; k < 2; k++) {
-                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
                     const size_t at = k ? (size_t)rows[0] * plane_floats : 0;
                     const double values = (double)s->n * s->hw;
                     if (by_ops)
@@ -454,7 +454,7 @@ START_TEST(test_reference_by_hand)
 {
     const float x[2] = {1.0f, 3.0f};
     float y[2], mean, rstd, rm = 0.0f, rv = 1.0f;
-    const nl_norm_geom batch = {2, 1, 1, 0, true, 0.0f, NL_PRECISION_FP32, 0, 0};
+    const nl_norm_geom batch = {2, 1, 1, 0, true, 0.0f, NL_PRECISION_FP32, 0, {0}};
     nl_norm_reference_forward(&batch, x, NULL, NULL, y, &mean, &rstd, &rm, &rv, 0.1f);
     ck_assert_float_eq_tol(mean, 2.0f, 1e-7f);
     ck_assert_float_eq_tol(rstd, 1.0f, 1e-7f);
@@ -462,7 +462,7 @@ START_TEST(test_reference_by_hand)
     ck_assert_float_eq_tol(rm, 0.2f, 1e-7f);
     ck_assert_float_eq_tol(rv, 0.9f + 0.1f * 2.0f, 1e-7f);
     const float x2[2] = {3.0f, 4.0f};
-    const nl_norm_geom rms = {1, 2, 1, 1, false, 0.0f, NL_PRECISION_FP32, 0, 0};
+    const nl_norm_geom rms = {1, 2, 1, 1, false, 0.0f, NL_PRECISION_FP32, 0, {0}};
     nl_norm_reference_forward(&rms, x2, NULL, NULL, y, &mean, &rstd, NULL, NULL, 0.0f);
     ck_assert_float_eq(mean, 0.0f);
     ck_assert_float_eq_tol(rstd, 1.0f / sqrtf(12.5f), 1e-7f);

@@ -103,7 +103,7 @@ typedef struct {
 
 static nl_norm_geom geom_of(const norm_case *k)
 {
-    return (nl_norm_geom){k->n, k->c, k->hw, k->groups, true, 1e-5f, NL_PRECISION_FP32, 0, 0};
+    return (nl_norm_geom){k->n, k->c, k->hw, k->groups, true, 1e-5f, NL_PRECISION_FP32, 0, {0}};
 }
 
 /* the backward of case k, batch or group norm */

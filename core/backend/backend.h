@@ -44,27 +44,34 @@ typedef struct {
     /* the layouts of x (dx) and y (dy): 0 NCHW, B > 0 channel-blocked
      * (nl_shape.block); the CPU runs blocked ones on oneDNN alone */
     int in_block, out_block;
-    /* which operands the caller's memory holds as bf16 (NL_IO_BF16_*: x,
-     * y, dx, dy), the rest fp32: the plan's precision pass decides it
-     * (nl_shape.store), blocked operands of a bf16 convolution alone */
-    unsigned char io_bf16;
+    /* the storage type (nl_storage) of each operand in the caller's memory
+     * (io[NL_IO_X] ...): the plan's precision pass decides it (nl_shape's
+     * value_store, grad_store), blocked operands of a bf16 convolution
+     * alone; all zero: fp32 */
+    unsigned char io[NL_IO_OPERANDS];
 } nl_conv_geom;
 
-/* The operands of a kernel its caller stores as bf16 (nl_conv_geom.io_bf16,
- * nl_norm_geom.io_bf16): x read, y written (rounded to nearest even) and
- * read back by a backward that reads y, dy read, dx written rounded (never
- * added into). Set only where the plan's precision pass found every
- * value already bf16, so a kernel computes the same numbers either way. */
-enum { NL_IO_BF16_X = 1, NL_IO_BF16_Y = 2, NL_IO_BF16_DX = 4, NL_IO_BF16_DY = 8 };
-
-/* the io_bf16 of a kernel whose input and output activations are stored
- * as nl_shape.store says */
-static inline unsigned char nl_io_bf16_of(unsigned in_store, unsigned out_store)
+/* The storage types of a kernel's operands (nl_conv_geom.io,
+ * nl_norm_geom.io): x read, y written (rounded to nearest even) and read
+ * back by a backward that reads y, dy read, dx written rounded (never
+ * added into). Other than fp32 only where the plan's precision pass found
+ * every value already of the type, so a kernel computes the same numbers
+ * either way. */
+static inline void nl_io_of(unsigned char io[NL_IO_OPERANDS], nl_shape in, nl_shape out)
 {
-    return (unsigned char)(((in_store & NL_STORE_BF16_DATA) ? NL_IO_BF16_X : 0) |
-                           ((in_store & NL_STORE_BF16_GRAD) ? NL_IO_BF16_DX : 0) |
-                           ((out_store & NL_STORE_BF16_DATA) ? NL_IO_BF16_Y : 0) |
-                           ((out_store & NL_STORE_BF16_GRAD) ? NL_IO_BF16_DY : 0));
+    io[NL_IO_X] = in.value_store;
+    io[NL_IO_DX] = in.grad_store;
+    io[NL_IO_Y] = out.value_store;
+    io[NL_IO_DY] = out.grad_store;
+}
+
+/* the operands of io stored other than as fp32, a mask of NL_IO_MASK bits */
+static inline unsigned nl_io_narrow(const unsigned char io[NL_IO_OPERANDS])
+{
+    unsigned mask = 0;
+    for (int k = 0; k < NL_IO_OPERANDS; k++)
+        mask |= io[k] != NL_STORAGE_FP32 ? NL_IO_MASK(k) : 0u;
+    return mask;
 }
 
 typedef struct {
@@ -106,9 +113,9 @@ typedef struct {
      * puts it, C a multiple of B (the plan's channel block, the CPU alone).
      * Last, so that a geometry written without it is plain. */
     int block;
-    /* the operands stored as bf16 (NL_IO_BF16_*; blocked geometries alone,
-     * 0: all fp32) */
-    unsigned char io_bf16;
+    /* each operand's storage type (nl_storage; blocked geometries alone,
+     * all zero: fp32) */
+    unsigned char io[NL_IO_OPERANDS];
 } nl_norm_geom;
 
 /* statistics groups (entries of save_mean/save_rstd) and values per group */

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "base/storage.h"
+
 typedef struct {
     int n; /* capacity: the largest batch the model was planned for */
     int c, h, w;
@@ -21,15 +23,18 @@ typedef struct {
      * blocked activation say so (nl_layer_vtable.takes_blocked); the
      * builder refuses the others. */
     int block;
-    /* how the activation is stored: 0 fp32; NL_STORE_BF16_DATA its values,
-     * NL_STORE_BF16_GRAD its gradient as bf16 (uint16 words, in the same
-     * layout), where the plan's precision pass (core/plan/precision.c)
-     * found every reader and writer of them rounding to bf16 anyway, so the
+    /* the storage type (nl_storage, base/storage.h) of its values and of
+     * its gradient: fp32 (0), or a 16-bit type (words in the same layout)
+     * where the plan's precision pass (core/plan/precision.c) found every
+     * reader and writer of them rounding to that type anyway, so the
      * stored values are the same numbers. Blocked activations alone. */
-    unsigned char store;
+    unsigned char value_store, grad_store;
 } nl_shape;
 
-enum { NL_STORE_BF16_DATA = 1, NL_STORE_BF16_GRAD = 2 };
+/* a kernel's operands, the index of each one's storage type in its
+ * geometry's io (backend.h) */
+enum { NL_IO_X, NL_IO_Y, NL_IO_DX, NL_IO_DY, NL_IO_OPERANDS };
+#define NL_IO_MASK(k) (1u << (k))
 
 static inline size_t nl_shape_per_sample(nl_shape s) { return (size_t)s.c * s.h * s.w; }
 static inline size_t nl_shape_count(nl_shape s) { return (size_t)s.n * nl_shape_per_sample(s); }

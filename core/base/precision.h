@@ -96,6 +96,30 @@ NL_PRECISION_FN float nl_round_to(nl_precision precision, float x)
     }
 }
 
+/* fp16 storage (a word per value, IEEE binary16): the word of
+ * nl_round_fp16(x), and the value a word holds. A NaN keeps its sign and
+ * the top 9 bits of its payload, quieted, as F16C's vcvtps2ph does. */
+NL_PRECISION_FN uint16_t nl_fp16_word(float x)
+{
+    const uint32_t bits = nl_float_bits(nl_round_fp16(x));
+    const uint32_t sign = (bits >> 16) & 0x8000u, mag = bits & 0x7fffffffu;
+    if (mag >= 0x7f800000u) /* inf, or a NaN (quiet after nl_round_fp16) */
+        return (uint16_t)(sign | 0x7c00u | (mag > 0x7f800000u ? 0x0200u | ((mag >> 13) & 0x3ffu) : 0u));
+    if (mag < 0x38800000u) /* below 2^-14: a multiple of 2^-24, exactly */
+        return (uint16_t)(sign | (uint32_t)(nl_bits_float(mag) * 16777216.0f));
+    return (uint16_t)(sign | (((mag >> 23) - 112u) << 10) | ((mag >> 13) & 0x3ffu));
+}
+NL_PRECISION_FN float nl_fp16_value(uint16_t word)
+{
+    const uint32_t sign = (uint32_t)(word & 0x8000u) << 16, exp = (word >> 10) & 0x1fu,
+                   frac = word & 0x3ffu;
+    if (exp == 0) /* zero or subnormal: frac * 2^-24, exactly */
+        return nl_bits_float(sign | nl_float_bits((float)frac * 5.9604644775390625e-8f));
+    if (exp == 31)
+        return nl_bits_float(sign | 0x7f800000u | (frac << 13));
+    return nl_bits_float(sign | ((exp + 112u) << 23) | (frac << 13));
+}
+
 /* the largest finite value of the format */
 NL_PRECISION_FN float nl_precision_max(nl_precision precision)
 {

@@ -357,9 +357,9 @@ void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const f
         nl_cpu_onednn_conv_forward(be, g, n, x, weight, bias, y, workspace, workspace_bytes))
         return;
     if (blocked(g)) {
-        /* bf16 storage holds half the bytes: its words in pairs, NaN either way */
+        /* 16-bit storage holds half the bytes: its words in pairs, NaN either way */
         const size_t values = (size_t)n * g->out_c * g->out_h * g->out_w;
-        blocked_refused(be, y, (g->io_bf16 & NL_IO_BF16_Y) ? values / 2 : values);
+        blocked_refused(be, y, values * nl_storage_bytes(g->io[NL_IO_Y]) / sizeof(float));
         return;
     }
     if (winograd_for(be, g)) {

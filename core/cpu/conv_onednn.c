@@ -223,10 +223,13 @@ static dnnl_format_tag_t activation_tag(int block)
 
 /* ---- descriptors ---- */
 
+/* storage: its nl_storage, of which a convolution takes bf16 alone
+ * (layers/conv2d.c, conv_storage_io) */
 static void plain_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
-                     dnnl_format_tag_t tag, bool bf16)
+                     dnnl_format_tag_t tag, unsigned storage)
 {
-    dnnl_memory_desc_init_by_tag(md, ndims, dims, bf16 ? dnnl_bf16 : dnnl_f32, tag);
+    dnnl_memory_desc_init_by_tag(md, ndims, dims, storage == NL_STORAGE_BF16 ? dnnl_bf16 : dnnl_f32,
+                                 tag);
 }
 
 /* the three operation descriptors of g at batch n, every layout left to
@@ -393,7 +396,7 @@ static const dnnl_memory_desc_t *port_md(const conv_pds *p, int k)
 
 /* the caller's layout of port k's tensor: NCHW or channel-blocked
  * activations (the geometry's blocks) in fp32 or, where the plan stores
- * them so (io_bf16), bf16, which a bf16 primitive then reads or writes in
+ * them so (io), their storage type, which a bf16 primitive then reads or writes in
  * place; OIHW weights, a bias vector */
 static void port_plain(const nl_conv_geom *g, int n, int k, dnnl_memory_desc_t *md)
 {
@@ -401,16 +404,16 @@ static void port_plain(const nl_conv_geom *g, int n, int k, dnnl_memory_desc_t *
     const dnnl_dims_t y = {n, g->out_c, g->out_h, g->out_w};
     const dnnl_dims_t w = {g->out_c, g->in_c, g->kernel, g->kernel};
     const dnnl_dims_t b = {g->out_c};
-    const unsigned io = g->io_bf16;
+    const unsigned char *io = g->io;
     switch (k) {
-    case F_X: case W_X: plain_md(md, 4, x, activation_tag(g->in_block), io & NL_IO_BF16_X); break;
-    case D_DX: plain_md(md, 4, x, activation_tag(g->in_block), io & NL_IO_BF16_DX); break;
-    case F_Y: plain_md(md, 4, y, activation_tag(g->out_block), io & NL_IO_BF16_Y); break;
+    case F_X: case W_X: plain_md(md, 4, x, activation_tag(g->in_block), io[NL_IO_X]); break;
+    case D_DX: plain_md(md, 4, x, activation_tag(g->in_block), io[NL_IO_DX]); break;
+    case F_Y: plain_md(md, 4, y, activation_tag(g->out_block), io[NL_IO_Y]); break;
     case D_DY: case W_DY:
-        plain_md(md, 4, y, activation_tag(g->out_block), io & NL_IO_BF16_DY);
+        plain_md(md, 4, y, activation_tag(g->out_block), io[NL_IO_DY]);
         break;
-    case F_W: case D_W: case W_DW: plain_md(md, 4, w, dnnl_oihw, false); break;
-    default: plain_md(md, 1, b, dnnl_a, false); break;
+    case F_W: case D_W: case W_DW: plain_md(md, 4, w, dnnl_oihw, NL_STORAGE_FP32); break;
+    default: plain_md(md, 1, b, dnnl_a, NL_STORAGE_FP32); break;
     }
 }
 
@@ -579,7 +582,7 @@ static bool same_geom(const nl_conv_geom *a, const nl_conv_geom *b)
            a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w &&
            a->kernel == b->kernel && a->stride == b->stride && a->pad == b->pad &&
            a->in_block == b->in_block && a->out_block == b->out_block &&
-           a->io_bf16 == b->io_bf16;
+           memcmp(a->io, b->io, sizeof a->io) == 0;
 }
 
 static conv_entry *find(nl_cpu_onednn *s, const nl_conv_geom *g, int n, bool bf16)

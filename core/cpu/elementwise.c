@@ -1,5 +1,6 @@
 /* Activations, residual add and gradient passing. The derivative of each
  * activation is taken from its output, which the layer keeps anyway. */
+#include <assert.h>
 #include <math.h>
 
 #include "base/precision.h"
@@ -96,33 +97,55 @@ void nl_cpu_pass_gradient(nl_backend *be, size_t count, const float *src, float 
     }
 }
 
-void nl_cpu_add_forward_bf16(nl_backend *be, size_t count, const uint16_t *a, const float *b,
-                             float *y)
+/* element i of p in storage type t (a constant where inlined into a case
+ * of STORED_CASES): the table's scalar conversions, which the compiler
+ * vectorizes for the 16-bit rows */
+static inline __attribute__((always_inline)) float stored_value(unsigned t, const void *p, size_t i)
 {
-    (void)be;
+    return t == NL_STORAGE_FP32 ? ((const float *)p)[i]
+           : t == NL_STORAGE_BF16 ? nl_bf16_value(((const uint16_t *)p)[i])
+                                  : nl_fp16_value(((const uint16_t *)p)[i]);
+}
+
+static inline __attribute__((always_inline)) void add_stored(size_t count, unsigned ta,
+                                                             const void *a, unsigned tb,
+                                                             const void *b, float *y)
+{
     NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
     for (size_t i = 0; i < count; i++)
-        y[i] = nl_bf16_value(a[i]) + b[i];
+        y[i] = stored_value(ta, a, i) + stored_value(tb, b, i);
     );
 }
 
-void nl_cpu_add_forward_bf16_both(nl_backend *be, size_t count, const uint16_t *a,
-                                  const uint16_t *b, float *y)
+void nl_cpu_add_forward_stored(nl_backend *be, size_t count, unsigned ta, const void *a,
+                               unsigned tb, const void *b, float *y)
 {
     (void)be;
-    NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
-    for (size_t i = 0; i < count; i++)
-        y[i] = nl_bf16_value(a[i]) + nl_bf16_value(b[i]);
-    );
+    assert(ta < NL_STORAGE_COUNT && tb < NL_STORAGE_COUNT);
+    /* one copy per pair of types, so that no type is tested in the loop */
+    for (unsigned i = 0; i < NL_STORAGE_COUNT; i++)
+        for (unsigned j = 0; j < NL_STORAGE_COUNT; j++)
+            if (ta == i && tb == j)
+                add_stored(count, i, a, j, b, y);
 }
 
-void nl_cpu_round_to_bf16(nl_backend *be, size_t count, const float *src, uint16_t *dst)
+void nl_cpu_round_to_storage(nl_backend *be, unsigned type, size_t count, const float *src,
+                             void *dst)
 {
     (void)be;
-    NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
-    for (size_t i = 0; i < count; i++)
-        dst[i] = nl_bf16_word(src[i]);
-    );
+    assert(type < NL_STORAGE_COUNT && nl_storage_table[type].word && "a 16-bit type");
+    uint16_t *w = dst;
+    if (type == NL_STORAGE_BF16) {
+        NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
+        for (size_t i = 0; i < count; i++)
+            w[i] = nl_bf16_word(src[i]);
+        );
+    } else {
+        NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
+        for (size_t i = 0; i < count; i++)
+            w[i] = nl_fp16_word(src[i]);
+        );
+    }
 }
 
 /* Loss scaling's unscale over the fixed parts of sum_squares, each

@@ -34,10 +34,10 @@
  * and the copies specialized for B = 8 and B = 16 must not round
  * differently.
  *
- * Operands the caller stores as bf16 (nl_norm_geom.io_bf16: x, y, dx, dy)
+ * Operands the caller stores as bf16 or fp16 (nl_norm_geom.io: x, y, dx, dy)
  * are widened where they are loaded and rounded to nearest even where
  * they are stored, in registers (norm_blocked_internal.h): the results
- * are the fp32 kernels' on the widened values, the bf16 outputs rounded,
+ * are the fp32 kernels' on the widened values, the 16-bit outputs rounded,
  * at half the memory traffic for those operands. The mask is a constant
  * of each loop's copy. norm_stats and norm_apply take fp32 alone. */
 #include <assert.h>
@@ -54,14 +54,14 @@ enum { TILE = NL_NORM_BLOCKED_MAX_C }; /* (sample, channel) entries of the stack
 static inline float shift_of(const layout *L, const nl_norm_geom *g, shift_kind kind,
                              const float *x, const float *save_mean, int i, int c)
 {
-    const bool bf16 = g->io_bf16 & NL_IO_BF16_X;
+    const unsigned st = IO_ST(io_word(g), IO_X);
     if (kind == SHIFT_MEAN)
         return save_mean[stat_of(L, i, c)];
     if (kind == SHIFT_PLANE)
-        return io_get(x, value_at(L, i, c, 0), bf16);
+        return io_get(x, value_at(L, i, c, 0), st);
     if (L->groups == 0)
-        return io_get(x, value_at(L, 0, c, 0), bf16);
-    return g->center ? io_get(x, value_at(L, i, c / L->cpg * L->cpg, 0), bf16) : 0.0f;
+        return io_get(x, value_at(L, 0, c, 0), st);
+    return g->center ? io_get(x, value_at(L, i, c / L->cpg * L->cpg, 0), st) : 0.0f;
 }
 
 /* mean and biased variance from sums about shift over `count` values, as
@@ -79,12 +79,12 @@ static void moments_finish(float shift, double sum, double sum_sq, double count,
 
 /* one pixel's 8 lanes: (x - s) and its square, or with dy, g and
  * g * (x - s), g = dy (taken where y > 0 with y: a fused ReLU's output);
- * io: the constant mask of the operands stored as bf16 */
+ * io: the constant word of the operands' storage (io_word) */
 static inline __attribute__((always_inline)) void
 pixel_sums(const void *x, const void *dy, const void *y, size_t at, nl_v8 s, nl_v8 *a,
            nl_v8 *b, unsigned io)
 {
-    const nl_v8 d = io_load(x, at, io & NL_IO_BF16_X) - s;
+    const nl_v8 d = io_load(x, at, IO_ST(io, IO_X)) - s;
     if (!dy) {
         *a += d;
         *b = nl_v8_fma(d, d, *b);
@@ -135,13 +135,15 @@ item_sums(const void *x, const void *dy, const void *y, int B, int hw, const flo
     }
 }
 
-/* one copy per case (and per mask of the operands stored as bf16), so
+/* one copy per case (and per word of the operands' storage), so
  * that no test on dy, y or a storage is left in the loop */
 static void item_value_sums(const void *x, int B, int hw, const float *shift, double *s1,
                             double *s2, unsigned io)
 {
-    if (io & NL_IO_BF16_X)
-        item_sums(x, NULL, NULL, B, hw, shift, s1, s2, NL_IO_BF16_X);
+    if (io & IO_X && io & IO_FP16)
+        item_sums(x, NULL, NULL, B, hw, shift, s1, s2, IO_X | IO_FP16);
+    else if (io & IO_X)
+        item_sums(x, NULL, NULL, B, hw, shift, s1, s2, IO_X);
     else
         item_sums(x, NULL, NULL, B, hw, shift, s1, s2, 0);
 }
@@ -150,7 +152,7 @@ static void item_grad_sums(const void *x, const void *dy, int B, int hw, const f
                            double *s1, double *s2, unsigned io)
 {
 #define GRAD_SUMS(m) item_sums(x, dy, NULL, B, hw, shift, s1, s2, m)
-    IO_CASES2(io, GRAD_SUMS, NL_IO_BF16_X, NL_IO_BF16_DY)
+    IO_CASES2(io, GRAD_SUMS, IO_X, IO_DY);
 #undef GRAD_SUMS
 }
 
@@ -158,7 +160,7 @@ static void item_grad_sums_masked(const void *x, const void *dy, const void *y, 
                                   const float *shift, double *s1, double *s2, unsigned io)
 {
 #define GRAD_SUMS(m) item_sums(x, dy, y, B, hw, shift, s1, s2, m)
-    IO_CASES3(io, GRAD_SUMS, NL_IO_BF16_X, NL_IO_BF16_DY, NL_IO_BF16_Y)
+    IO_CASES3(io, GRAD_SUMS, IO_X, IO_DY, IO_Y);
 #undef GRAD_SUMS
 }
 
@@ -172,7 +174,7 @@ void nl_cpu_blocked_tile_sums(const layout *L, const nl_norm_geom *g, shift_kind
 {
     const int bw = b1 - b0, width = bw * L->B;
     const long items = (long)(i1 - i0) * bw;
-    const unsigned io = g->io_bf16;
+    const unsigned io = io_word(g);
     NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
     for (long it = 0; it < items; it++) {
         const int i = i0 + (int)(it / bw), cb = b0 + (int)(it % bw);
@@ -182,14 +184,14 @@ void nl_cpu_blocked_tile_sums(const layout *L, const nl_norm_geom *g, shift_kind
         for (int l = 0; l < L->B; l++)
             shift[l] = shift_of(L, g, kind, x, save_mean, i, cb * L->B + l);
         if (!dy)
-            item_value_sums(io_at(x, at, io & NL_IO_BF16_X), L->B, L->hw, shift, s1, s2, io);
+            item_value_sums(io_at(x, at, io & IO_X), L->B, L->hw, shift, s1, s2, io);
         else if (!y)
-            item_grad_sums(io_at(x, at, io & NL_IO_BF16_X), io_at(dy, at, io & NL_IO_BF16_DY),
+            item_grad_sums(io_at(x, at, io & IO_X), io_at(dy, at, io & IO_DY),
                            L->B, L->hw, shift, s1, s2, io);
         else
-            item_grad_sums_masked(io_at(x, at, io & NL_IO_BF16_X),
-                                  io_at(dy, at, io & NL_IO_BF16_DY),
-                                  io_at(y, at, io & NL_IO_BF16_Y), L->B, L->hw, shift, s1, s2,
+            item_grad_sums_masked(io_at(x, at, io & IO_X),
+                                  io_at(dy, at, io & IO_DY),
+                                  io_at(y, at, io & IO_Y), L->B, L->hw, shift, s1, s2,
                                   io);
         double *e = part + 2 * ((size_t)(i - i0) * width + (size_t)(cb - b0) * L->B);
         for (int l = 0; l < L->B; l++) {
@@ -266,7 +268,7 @@ apply_run(const void *x, void *y, const float *skip, int nv, int hw, const float
             nl_v8 val[2];
             for (int u = 0; u < step; u++) {
                 const size_t k = at + (size_t)(v + u) * LANES;
-                val[u] = nl_v8_fma(io_load(x, k, io & NL_IO_BF16_X) - m[v + u], s[v + u],
+                val[u] = nl_v8_fma(io_load(x, k, IO_ST(io, IO_X)) - m[v + u], s[v + u],
                                    o[v + u]);
                 if (relu) {
                     if (skip)
@@ -276,16 +278,16 @@ apply_run(const void *x, void *y, const float *skip, int nv, int hw, const float
             }
             const size_t k = at + (size_t)v * LANES;
             if (pair)
-                io_store2(y, k, val[0], val[1], io & NL_IO_BF16_Y);
+                io_store2(y, k, val[0], val[1], IO_ST(io, IO_Y));
             else
-                io_store(y, k, val[0], io & NL_IO_BF16_Y);
+                io_store(y, k, val[0], IO_ST(io, IO_Y));
         }
     }
 }
 
-/* one copy per case and per mask of the operands stored as bf16 (x, y;
+/* one copy per case and per word of the operands' storage (x, y;
  * skip stays fp32), so that no test is left in the loop; the main masks
- * (both fp32, both bf16: `wide`) also one copy for B = 8 and one for 16,
+ * (both fp32, both 16-bit: `wide`) also one copy for B = 8 and one for 16,
  * whose vectors stay in registers, the mixed ones the copy for any B
  * alone, to bound the code */
 static inline __attribute__((always_inline)) void
@@ -295,7 +297,7 @@ apply_nv(const void *x, void *y, const float *skip, int nv, int hw, const float 
     if (wide && nv == 1)
         apply_run(x, y, skip, 1, hw, mean, scale, offset, relu, io, false);
     else if (wide && nv == 2)
-        apply_run(x, y, skip, 2, hw, mean, scale, offset, relu, io, io & NL_IO_BF16_Y);
+        apply_run(x, y, skip, 2, hw, mean, scale, offset, relu, io, io & IO_Y);
     else
         apply_run(x, y, skip, nv, hw, mean, scale, offset, relu, io, false);
 }
@@ -307,7 +309,7 @@ static void apply_item(const void *x, void *y, const float *skip, int nv, int hw
 {
 #define APPLY(m)                                                                                   \
     do {                                                                                           \
-        const bool wide = (m) == 0 || (m) == (NL_IO_BF16_X | NL_IO_BF16_Y);                        \
+        const bool wide = IO_MASK_OF(m) == 0 || IO_MASK_OF(m) == (IO_X | IO_Y);                        \
         if (!relu)                                                                                 \
             apply_nv(x, y, NULL, nv, hw, mean, scale, offset, false, m, wide);                     \
         else if (skip)                                                                             \
@@ -315,7 +317,7 @@ static void apply_item(const void *x, void *y, const float *skip, int nv, int hw
         else                                                                                       \
             apply_nv(x, y, NULL, nv, hw, mean, scale, offset, true, m, wide);                      \
     } while (0)
-    IO_CASES2(io, APPLY, NL_IO_BF16_X, NL_IO_BF16_Y)
+    IO_CASES2(io, APPLY, IO_X, IO_Y);
 #undef APPLY
 }
 
@@ -324,7 +326,7 @@ static void apply_item_at(const float *x, float *y, const float *skip, size_t at
                           const float *mean, const float *scale, const float *offset, bool relu,
                           unsigned io)
 {
-    apply_item(io_at(x, at, io & NL_IO_BF16_X), io_at_w(y, at, io & NL_IO_BF16_Y),
+    apply_item(io_at(x, at, io & IO_X), io_at_w(y, at, io & IO_Y),
                skip ? skip + at : NULL, nv, hw, mean, scale, offset, relu, io);
 }
 
@@ -378,7 +380,7 @@ static void instance_running(const layout *L, const nl_norm_geom *g, const float
                 for (int j = 0; j < width; j++) {
                     const double *e = part + 2 * ((size_t)(i - i0) * width + (size_t)j);
                     const float shift = io_get(x, value_at(L, i, b0 * L->B + j, 0),
-                                               g->io_bf16 & NL_IO_BF16_X);
+                                               IO_ST(io_word(g), IO_X));
                     double mean, var;
                     moments_finish(shift, e[0], e[1], hw, true, &mean, &var);
                     mean_sum[j] += mean;
@@ -436,7 +438,7 @@ static void batch_forward(const layout *L, const nl_norm_geom *g, const float *x
                 update_running(running_mean, running_var, c, mean, var, count, momentum);
         }
         if (y)
-            apply_channels(L, b0, b1, x, y, skip, relu, cmean, cscale, coffset, g->io_bf16);
+            apply_channels(L, b0, b1, x, y, skip, relu, cmean, cscale, coffset, io_word(g));
     }
 }
 
@@ -497,7 +499,7 @@ static void group_forward(const layout *L, const nl_norm_geom *g, const float *x
                 of[l] = beta_at(beta, c);
             }
             const size_t at = item_at(L, (long)i * L->nb + cb);
-            apply_item_at(x, y, skip, at, nv, L->hw, m, sc, of, relu, g->io_bf16);
+            apply_item_at(x, y, skip, at, nv, L->hw, m, sc, of, relu, io_word(g));
         });
     }
 }
@@ -549,7 +551,7 @@ void nl_cpu_norm_blocked_stats(nl_backend *be, const nl_norm_geom *g, const floa
                                const float *momentum)
 {
     (void)be;
-    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
+    assert(nl_io_narrow(g->io) == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     if (g->groups == 0)
         batch_forward(&L, g, x, NULL, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, 0.0f,
@@ -591,7 +593,7 @@ void nl_cpu_norm_blocked_forward_eval(nl_backend *be, const nl_norm_geom *g, con
     (void)be;
     const layout L = layout_of(g);
     apply_given_channels(&L, g->eps, x, gamma, beta, running_mean, running_var, y, NULL,
-                         g->io_bf16);
+                         io_word(g));
 }
 
 void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
@@ -599,7 +601,7 @@ void nl_cpu_norm_blocked_apply(nl_backend *be, const nl_norm_geom *g, const floa
                                const float *beta, float *y, float *save_rstd)
 {
     (void)be;
-    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
+    assert(nl_io_narrow(g->io) == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     if (g->groups == 0) {
         apply_given_channels(&L, g->eps, x, gamma, beta, mean, var, y, save_rstd, 0);

@@ -4,7 +4,7 @@
  * geometry with a block here before any other branch. The arguments and
  * the semantics are the ops' (backend_ops.def); only where a value lies
  * differs. B is a multiple of 8 of at most 64 (8 and 16 in use).
- * nl_norm_geom.io_bf16 may mark x, y, dx and dy as stored in bf16 (the
+ * nl_norm_geom.io may mark x, y, dx and dy as stored in bf16 (the
  * pointers then hold uint16_t, same index; dx so marked is never
  * accumulated), except for norm_stats, norm_apply, norm_backward_reduce
  * and norm_backward_apply, which take fp32 operands alone.

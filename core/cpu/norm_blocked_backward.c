@@ -14,8 +14,8 @@ enum { TILE = NL_NORM_BLOCKED_MAX_C }; /* (sample, channel) entries of the stack
 
 /* dx = a*g + (b*(x - mean) + k) over one item, g = dy (dy where y > 0 with
  * y), written or added; with dskip, g written or added there too; without
- * dx, dskip alone. io: the constant mask of the operands stored as bf16
- * (x, dy, y, dx; dskip stays fp32, dx is never added into as bf16). pair
+ * dx, dskip alone. io: the constant word of the operands' storage
+ * (x, dy, y, dx; dskip stays fp32, a 16-bit dx is never added into). pair
  * (nv even): dx stored two vectors at a time (io_store2). */
 static inline __attribute__((always_inline)) void
 dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int nv, int hw,
@@ -29,7 +29,7 @@ dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int
         k[v] = nl_v8_load(kf + v * LANES);
         m[v] = nl_v8_load(mean + v * LANES);
     }
-    const bool x16 = io & NL_IO_BF16_X, dx16 = io & NL_IO_BF16_DX;
+    const unsigned x16 = IO_ST(io, IO_X), dx16 = IO_ST(io, IO_DX);
     const size_t stride = (size_t)nv * LANES;
     const int step = pair ? 2 : 1;
     for (int p = 0; p < hw; p++) {
@@ -57,8 +57,8 @@ dx_run(const void *x, const void *dy, const void *y, void *dx, float *dskip, int
     }
 }
 
-/* one copy per case and per mask of the bf16 operands, so that no test is
- * left in the loop; the main masks (all fp32, every operand bf16: `wide`)
+/* one copy per case and per word of the 16-bit operands, so that no test
+ * is left in the loop; the main masks (all fp32, every operand 16-bit: `wide`)
  * also one copy for B = 8 and one for 16, whose vectors stay in
  * registers. Mixed masks take the copy for any B alone, to bound the code
  * (each copy is another loop). */
@@ -72,7 +72,7 @@ dx_nv(const void *x, const void *dy, const void *y, void *dx, float *dskip, int 
                false);
     else if (wide && nv == 2)
         dx_run(x, dy, y, dx, dskip, 2, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, io,
-               io & NL_IO_BF16_DX);
+               io & IO_DX);
     else
         dx_run(x, dy, y, dx, dskip, nv, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip,
                io, false);
@@ -85,10 +85,10 @@ static void dx_item(const void *x, const void *dy, const void *y, void *dx, floa
                     int hw, const float *af, const float *bf, const float *kf, const float *mean,
                     bool accumulate_dx, bool accumulate_dskip, unsigned io)
 {
-    enum { X = NL_IO_BF16_X, Y = NL_IO_BF16_Y, DX = NL_IO_BF16_DX, DY = NL_IO_BF16_DY };
+    enum { X = IO_X, Y = IO_Y, DX = IO_DX, DY = IO_DY };
 #define DX_RUN(y_, dx_, dskip_, m, all)                                                            \
     dx_nv(x, dy, y_, dx_, dskip_, nv, hw, af, bf, kf, mean, accumulate_dx, accumulate_dskip, m,    \
-          (m) == 0 || (m) == (all))
+          IO_MASK_OF(m) == 0 || IO_MASK_OF(m) == (all))
 #define DX_PLAIN(m) DX_RUN(NULL, dx, NULL, m, X | DY | DX)
 #define DSKIP_ONLY(m) DX_RUN(y, NULL, dskip, m, DY | Y)
 #define DX_MASKED(m)                                                                               \
@@ -100,9 +100,9 @@ static void dx_item(const void *x, const void *dy, const void *y, void *dx, floa
     } while (0)
 #define DX_MASKED_WITH(m) DX_MASKED((m) | Y)
     if (!y)
-        IO_CASES3(io, DX_PLAIN, X, DY, DX)
+        IO_CASES3(io, DX_PLAIN, X, DY, DX);
     else if (!dx)
-        IO_CASES2(io, DSKIP_ONLY, DY, Y)
+        IO_CASES2(io, DSKIP_ONLY, DY, Y);
     else
         IO_CASES4(io, DX_MASKED, X, DY, DX, Y);
 #undef DX_MASKED_WITH
@@ -140,7 +140,7 @@ static void dx_pass(const layout *L, const nl_norm_geom *g, int i0, int i1, cons
 {
     const int c = L->c, nv = L->B / LANES;
     const long items = (long)(i1 - i0) * L->nb;
-    const unsigned io = g->io_bf16;
+    const unsigned io = io_word(g);
     NL_PARALLEL_FOR_IF(items * L->hw * L->B >= NL_PARALLEL_MIN,
     for (long k = 0; k < items; k++) {
         const long it = (long)i0 * L->nb + k;
@@ -162,9 +162,9 @@ static void dx_pass(const layout *L, const nl_norm_geom *g, int i0, int i1, cons
             }
         }
         const size_t at = item_at(L, it);
-        dx_item(io_at(x, at, io & NL_IO_BF16_X), io_at(dy, at, io & NL_IO_BF16_DY),
-                y ? io_at(y, at, io & NL_IO_BF16_Y) : NULL,
-                dx ? io_at_w(dx, at, io & NL_IO_BF16_DX) : NULL, y && dskip ? dskip + at : NULL,
+        dx_item(io_at(x, at, io & IO_X), io_at(dy, at, io & IO_DY),
+                y ? io_at(y, at, io & IO_Y) : NULL,
+                dx ? io_at_w(dx, at, io & IO_DX) : NULL, y && dskip ? dskip + at : NULL,
                 nv, L->hw, af, bf, kf, mf, accumulate_dx, accumulate_dskip, io);
     });
 }
@@ -224,7 +224,7 @@ static void backward(const nl_norm_geom *g, const float *x, const float *dy, con
                      float *dgamma, float *dbeta, void *workspace)
 {
     const layout L = layout_of(g);
-    assert(!(accumulate_dx && (g->io_bf16 & NL_IO_BF16_DX)) && "a bf16 dx is written, not added");
+    assert(!(accumulate_dx && (io_word(g) & IO_DX)) && "a 16-bit dx is written, not added");
     const int c = L.c;
     double *part = workspace;
     float *coef = (float *)(part + 2 * (size_t)L.n * c);
@@ -289,7 +289,7 @@ void nl_cpu_norm_blocked_backward_reduce(nl_backend *be, const nl_norm_geom *g, 
 {
     (void)be;
     assert(g->groups == 0);
-    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
+    assert(nl_io_narrow(g->io) == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     double part[2 * TILE], total[2 * PANEL];
     const int panel_blocks = PANEL / L.B;
@@ -315,7 +315,7 @@ void nl_cpu_norm_blocked_backward_apply(nl_backend *be, const nl_norm_geom *g, c
 {
     (void)be;
     assert(g->groups == 0);
-    assert(g->io_bf16 == 0 && "synchronized statistics take fp32 operands");
+    assert(nl_io_narrow(g->io) == 0 && "synchronized statistics take fp32 operands");
     const layout L = layout_of(g);
     const long items = (long)L.n * L.nb;
     NL_PARALLEL_FOR_IF(items * L.hw * L.B >= NL_PARALLEL_MIN,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "base/precision.h"
 #include "cpu/reduce.h"
 
 enum {
@@ -19,14 +20,50 @@ enum {
     PANEL = 512,                     /* channels of the per-channel stack arrays */
 };
 
-/* ---- operands stored as bf16 (nl_norm_geom.io_bf16) ----
+/* ---- operands in 16-bit storage (nl_norm_geom.io) ----
+ * The kernels take a constant word per copy: the mask of the operands
+ * stored narrow (IO_X ...), all of them in the one 16-bit type of the
+ * plan's precision pass, IO_FP16 set where that is fp16 (else bf16). */
+enum {
+    IO_X = 1u << NL_IO_X,
+    IO_Y = 1u << NL_IO_Y,
+    IO_DX = 1u << NL_IO_DX,
+    IO_DY = 1u << NL_IO_DY,
+    IO_OPERANDS = IO_X | IO_Y | IO_DX | IO_DY,
+    IO_FP16 = 1u << NL_IO_OPERANDS,
+};
+
+/* the kernels' word of g's operand storage */
+static inline unsigned io_word(const nl_norm_geom *g)
+{
+    const unsigned mask = nl_io_narrow(g->io);
+    bool fp16 = false;
+    for (int k = 0; k < NL_IO_OPERANDS; k++) {
+        assert(g->io[k] < NL_STORAGE_COUNT && "a row of base/storage.def");
+        fp16 |= g->io[k] == NL_STORAGE_FP16;
+        assert((g->io[k] == NL_STORAGE_FP32 || !fp16 || g->io[k] == NL_STORAGE_FP16) &&
+               "one 16-bit type per kernel");
+    }
+    return mask | (fp16 ? IO_FP16 : 0u);
+}
+
+/* the storage type (nl_storage) of the operand `bit` under word io */
+#define IO_ST(io, bit)                                                                             \
+    ((io) & (bit) ? ((io) & IO_FP16 ? NL_STORAGE_FP16 : NL_STORAGE_BF16) : NL_STORAGE_FP32)
+
+/* ---- operands stored as bf16 or fp16 ----
  * A bf16 operand is a uint16_t array with the fp32 array's element index,
  * each word the upper half of an fp32; its pointer keeps the op's float *
  * type and is only ever read through these helpers. Values are widened on
  * load and rounded on store, in registers, so the arithmetic and the order
- * of every sum are the fp32 kernel's. The helpers take `bf16` as a constant
- * of the copy they are inlined into (one copy per case of the mask), so
- * that no flag is tested in a loop. */
+ * of every sum are the fp32 kernel's. The helpers take the storage type
+ * `st` as a constant of the copy they are inlined into (one copy per case
+ * of the word), so that no flag is tested in a loop. An fp16 operand is a
+ * uint16_t array of IEEE halves, converted by F16C (vcvtph2ps, vcvtps2ph
+ * rounding to nearest even: every AVX2 host, the x86-64-v3 sets and up)
+ * or, in the x86-64 set, lane by lane by base/precision.h's scalar
+ * reference, nl_fp16_value and nl_fp16_word, which F16C matches bit for
+ * bit (NaNs quieted, their payload's top bits kept). */
 typedef uint16_t io_h8 __attribute__((vector_size(16), aligned(2), may_alias));
 typedef uint32_t io_u8 __attribute__((vector_size(32)));
 
@@ -41,12 +78,22 @@ static inline __attribute__((always_inline)) void *io_at_w(void *p, size_t i, bo
 }
 
 /* 8 values from element i: bf16 widened (zero-extended and shifted up 16
- * bits: vpmovzxwd and vpslld where the set has AVX2) */
-static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t i, bool bf16)
+ * bits: vpmovzxwd and vpslld where the set has AVX2), fp16 converted */
+static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t i, unsigned st)
 {
-    if (!bf16)
+    if (st == NL_STORAGE_FP32)
         return nl_v8_load((const float *)p + i);
     const uint16_t *h = (const uint16_t *)p + i;
+    if (st == NL_STORAGE_FP16) {
+#if defined(__F16C__)
+        return (nl_v8)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+#else
+        nl_v8 v;
+        for (int l = 0; l < LANES; l++)
+            v[l] = nl_fp16_value(h[l]);
+        return v;
+#endif
+    }
 #if defined(__AVX2__)
     return (nl_v8)_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)h)), 16);
 #else
@@ -60,7 +107,7 @@ static inline __attribute__((always_inline)) nl_v8 io_load(const void *p, size_t
  * a select between two results, and found without AVX by arithmetic: a
  * vector compare or select of 8 lanes, wider than SSE2's registers, is
  * taken lane by lane there. */
-static inline __attribute__((always_inline)) nl_v8i io_bf16_halves(nl_v8 v)
+static inline __attribute__((always_inline)) nl_v8i bf16_halves(nl_v8 v)
 {
     const io_u8 bits = (io_u8)v;
     /* all ones in a NaN lane, which gets the quiet bit and no rounding
@@ -75,15 +122,24 @@ static inline __attribute__((always_inline)) nl_v8i io_bf16_halves(nl_v8 v)
     return (nl_v8i)(((bits | (nan & 0x00400000u)) + up) >> 16);
 }
 
-/* v stored at element i, bf16 rounded (io_bf16_halves) */
-static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, bool bf16)
+/* v stored at element i, rounded to the storage (bf16_halves for bf16) */
+static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl_v8 v, unsigned st)
 {
-    if (!bf16) {
+    if (st == NL_STORAGE_FP32) {
         nl_v8_store((float *)p + i, v);
         return;
     }
-    const nl_v8i half = io_bf16_halves(v);
     uint16_t *h = (uint16_t *)p + i;
+    if (st == NL_STORAGE_FP16) {
+#if defined(__F16C__)
+        _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph((__m256)v, _MM_FROUND_TO_NEAREST_INT));
+#else
+        for (int l = 0; l < LANES; l++)
+            h[l] = nl_fp16_word(v[l]);
+#endif
+        return;
+    }
+    const nl_v8i half = bf16_halves(v);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     _mm_storeu_si128((__m128i *)h, _mm256_cvtepi32_epi16((__m256i)half));
 #elif defined(__AVX2__)
@@ -99,30 +155,28 @@ static inline __attribute__((always_inline)) void io_store(void *p, size_t i, nl
  * one pack and one permute for the two (each a shuffle, on the one port
  * that also widens the loads: the apply pass's bottleneck on one core) */
 static inline __attribute__((always_inline)) void io_store2(void *p, size_t i, nl_v8 v0, nl_v8 v1,
-                                                            bool bf16)
+                                                            unsigned st)
 {
 #if defined(__AVX2__) && !(defined(__AVX512BW__) && defined(__AVX512VL__))
-    if (bf16) {
+    if (st == NL_STORAGE_BF16) {
         /* (v0 0-3, v1 0-3 | v0 4-7, v1 4-7), then its quadwords 0, 2, 1, 3 */
         const __m256i packed =
-            _mm256_packus_epi32((__m256i)io_bf16_halves(v0), (__m256i)io_bf16_halves(v1));
+            _mm256_packus_epi32((__m256i)bf16_halves(v0), (__m256i)bf16_halves(v1));
         _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), _mm256_permute4x64_epi64(packed, 0xd8));
         return;
     }
 #endif
-    io_store(p, i, v0, bf16);
-    io_store(p, i + LANES, v1, bf16);
+    io_store(p, i, v0, st);
+    io_store(p, i + LANES, v1, st);
 }
 
 /* one value (the shifts the sums are taken about) */
-static inline float io_get(const void *p, size_t i, bool bf16)
+static inline float io_get(const void *p, size_t i, unsigned st)
 {
-    if (!bf16)
+    if (st == NL_STORAGE_FP32)
         return ((const float *)p)[i];
-    const uint32_t bits = (uint32_t)((const uint16_t *)p)[i] << 16;
-    float v;
-    __builtin_memcpy(&v, &bits, sizeof v);
-    return v;
+    const uint16_t h = ((const uint16_t *)p)[i];
+    return st == NL_STORAGE_FP16 ? nl_fp16_value(h) : nl_bf16_value(h);
 }
 
 /* the gradient g at element i: dy, or dy where y > 0 with y (a fused
@@ -130,39 +184,60 @@ static inline float io_get(const void *p, size_t i, bool bf16)
 static inline __attribute__((always_inline)) nl_v8 io_dy_load(const void *dy, const void *y,
                                                               size_t i, unsigned io)
 {
-    const nl_v8 g = io_load(dy, i, io & NL_IO_BF16_DY);
-    return y ? nl_v8_pass_where(g, io_load(y, i, io & NL_IO_BF16_Y)) : g;
+    const nl_v8 g = io_load(dy, i, IO_ST(io, IO_DY));
+    return y ? nl_v8_pass_where(g, io_load(y, i, IO_ST(io, IO_Y))) : g;
 }
 
-/* CALL(mask) for the mask io holds of the bits a, b (c, d), each mask a
- * constant: one copy per case. IO_CASES4 also takes the caller's macro
- * CALL##_WITH(mask), CALL(mask | d), for the masks with d. */
-#define IO_CASES2(io, CALL, a, b)                                                                  \
+/* CALL(word) for the mask io holds of the bits a, b (c, d) with io's
+ * IO_FP16, each word a constant: one copy per case and per 16-bit type.
+ * IO_CASES4 also takes the caller's macro CALL##_WITH(word), CALL(word |
+ * d), for the masks with d. */
+#define IO_CASES2_OF(io, CALL, a, b, t)                                                            \
     switch ((io) & ((a) | (b))) {                                                                  \
-    case 0: CALL(0); break;                                                                        \
-    case (a): CALL(a); break;                                                                      \
-    case (b): CALL(b); break;                                                                      \
-    default: CALL((a) | (b)); break;                                                               \
+    case 0: CALL(t); break;                                                                        \
+    case (a): CALL((a) | (t)); break;                                                              \
+    case (b): CALL((b) | (t)); break;                                                              \
+    default: CALL((a) | (b) | (t)); break;                                                         \
     }
-#define IO_CASES3(io, CALL, a, b, c)                                                               \
+#define IO_CASES3_OF(io, CALL, a, b, c, t)                                                         \
     switch ((io) & ((a) | (b) | (c))) {                                                            \
-    case 0: CALL(0); break;                                                                        \
-    case (a): CALL(a); break;                                                                      \
-    case (b): CALL(b); break;                                                                      \
-    case (a) | (b): CALL((a) | (b)); break;                                                        \
-    case (c): CALL(c); break;                                                                      \
-    case (a) | (c): CALL((a) | (c)); break;                                                        \
-    case (b) | (c): CALL((b) | (c)); break;                                                        \
-    default: CALL((a) | (b) | (c)); break;                                                         \
+    case 0: CALL(t); break;                                                                        \
+    case (a): CALL((a) | (t)); break;                                                              \
+    case (b): CALL((b) | (t)); break;                                                              \
+    case (a) | (b): CALL((a) | (b) | (t)); break;                                                  \
+    case (c): CALL((c) | (t)); break;                                                              \
+    case (a) | (c): CALL((a) | (c) | (t)); break;                                                  \
+    case (b) | (c): CALL((b) | (c) | (t)); break;                                                  \
+    default: CALL((a) | (b) | (c) | (t)); break;                                                   \
     }
+#define IO_CASES2(io, CALL, a, b)                                                                  \
+    do {                                                                                           \
+        if ((io) & IO_FP16) {                                                                      \
+            IO_CASES2_OF(io, CALL, a, b, IO_FP16)                                                  \
+        } else {                                                                                   \
+            IO_CASES2_OF(io, CALL, a, b, 0)                                                        \
+        }                                                                                          \
+    } while (0)
+#define IO_CASES3(io, CALL, a, b, c)                                                               \
+    do {                                                                                           \
+        if ((io) & IO_FP16) {                                                                      \
+            IO_CASES3_OF(io, CALL, a, b, c, IO_FP16)                                               \
+        } else {                                                                                   \
+            IO_CASES3_OF(io, CALL, a, b, c, 0)                                                     \
+        }                                                                                          \
+    } while (0)
 #define IO_CASES4(io, CALL, a, b, c, d)                                                            \
     do {                                                                                           \
         if ((io) & (d)) {                                                                          \
-            IO_CASES3(io, CALL##_WITH, a, b, c)                                                    \
+            IO_CASES3(io, CALL##_WITH, a, b, c);                                                    \
         } else {                                                                                   \
-            IO_CASES3(io, CALL, a, b, c)                                                           \
+            IO_CASES3(io, CALL, a, b, c);                                                           \
         }                                                                                          \
     } while (0)
+
+/* the operands' mask of a word, its type bit dropped (the copies' choice
+ * of a wide loop compares masks) */
+#define IO_MASK_OF(m) ((m) & IO_OPERANDS)
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }

@@ -130,10 +130,12 @@ static bool shape_fits(nl_builder *b, const char *name, nl_shape shape)
 
 /* the plan stores the next activation as bf16 in `bits` (one per
  * activation, b->stored_acts of them) */
-static bool stored(const nl_builder *b, const uint64_t *bits)
+/* the storage type the plan gives the activation made next (fp32 past
+ * the plan's stored_acts, or without a plan) */
+static unsigned char stored(const nl_builder *b, const unsigned char *types)
 {
     const int k = b->n_acts;
-    return bits && k < b->stored_acts && (bits[k / 64] >> (k % 64) & 1);
+    return types && k < b->stored_acts ? types[k] : NL_STORAGE_FP32;
 }
 
 static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
@@ -149,8 +151,8 @@ static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
     }
     snprintf(a->name, sizeof a->name, "%s", name);
     a->shape = shape;
-    a->shape.store = (stored(b, b->bf16_data) ? NL_STORE_BF16_DATA : 0) |
-                     (stored(b, b->bf16_grad) ? NL_STORE_BF16_GRAD : 0);
+    a->shape.value_store = stored(b, b->value_store);
+    a->shape.grad_store = stored(b, b->grad_store);
     b->acts[b->n_acts++] = a;
     return a;
 }

@@ -41,10 +41,10 @@ struct nl_builder {
     size_t workspace;
     /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */
     int channel_block;
-    /* the activations stored as bf16, a bit each in the order they are
-     * made, for the first stored_acts: the plan's (nl_model_spec.bf16_data,
-     * bf16_grad) */
-    const uint64_t *bf16_data, *bf16_grad;
+    /* the storage type of each activation's values and gradient, in the
+     * order they are made, for the first stored_acts: the plan's
+     * (nl_model_spec.value_store, grad_store) */
+    const unsigned char *value_store, *grad_store;
     int stored_acts;
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can

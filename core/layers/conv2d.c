@@ -57,16 +57,18 @@ static void conv_flops(const nl_layer *self, nl_layer_flops *out)
  * pass gives the block only where oneDNN runs the precision), which reads
  * its inputs rounded to bf16 and rounds what it writes: each side can be
  * stored as bf16, and rounds. NCHW sides stay fp32 (normlab's own
- * convolutions may run them). */
-static void conv_bf16_io(const nl_layer *self, int input, unsigned *takes, unsigned *rounds)
+ * convolutions may run them), and so does any other type. */
+static void conv_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
+                            unsigned *rounds)
 {
     (void)input; /* its one */
     const conv_layer *l = (const conv_layer *)self;
+    const bool bf16 = l->bf16 && type == NL_STORAGE_BF16;
     *takes = 0;
-    if (l->bf16 && l->geom.in_block)
-        *takes |= NL_IO_BF16_X | NL_IO_BF16_DX;
-    if (l->bf16 && l->geom.out_block)
-        *takes |= NL_IO_BF16_Y | NL_IO_BF16_DY;
+    if (bf16 && l->geom.in_block)
+        *takes |= NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX);
+    if (bf16 && l->geom.out_block)
+        *takes |= NL_IO_MASK(NL_IO_Y) | NL_IO_MASK(NL_IO_DY);
     *rounds = *takes;
 }
 
@@ -76,7 +78,7 @@ static const nl_layer_vtable conv_vtables[] = {
     [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .flops = conv_flops,                    \
                             .forward = conv_forward,                                               \
                             .backward = conv_backward, .param_norm = conv_param_norm,             \
-                            .takes_blocked = true, .bf16_io = conv_bf16_io},
+                            .takes_blocked = true, .storage_io = conv_storage_io},
 #include "layers/param_norm_kinds.def"
 };
 
@@ -137,7 +139,7 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                    .block = g.out_block});
     if (!out)
         return NULL;
-    g.io_bf16 = nl_io_bf16_of(in->shape.store, out->shape.store);
+    nl_io_of(g.io, in->shape, out->shape);
     conv_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
     l->bf16 = nl_builder_backend(b)->product_precision == NL_PRECISION_BF16;

@@ -107,13 +107,15 @@ typedef struct {
      * builder inserts a reorder to NCHW for each blocked input, and its
      * output is NCHW (layers/builder.c) */
     bool takes_blocked;
-    /* optional: the operands (NL_IO_BF16_*: X and DX its input in[input]'s
-     * value and gradient, Y and DY its output's) it keeps in bf16 storage
-     * where the plan's precision pass gives them (nl_shape.store), into
-     * *takes, and of those the ones it rounds to bf16 itself whatever the
-     * storage, into *rounds (a bf16 product reads x and dy rounded and
-     * writes y and dx rounded). NULL: none. Read on the planned graph. */
-    void (*bf16_io)(const nl_layer *self, int input, unsigned *takes, unsigned *rounds);
+    /* optional: the operands (NL_IO_MASK(NL_IO_X) ...: X and DX its input
+     * in[input]'s value and gradient, Y and DY its output's) it keeps in
+     * the 16-bit storage type `type` where the plan's precision pass gives
+     * them (nl_shape's value_store, grad_store), into *takes, and of those
+     * the ones it rounds to that type itself whatever the storage, into
+     * *rounds (a bf16 product reads x and dy rounded to bf16 and writes y
+     * and dx rounded). NULL: none. Read on the planned graph. */
+    void (*storage_io)(const nl_layer *self, int input, nl_storage type, unsigned *takes,
+                       unsigned *rounds);
     /* optional: frees what the layer allocated beyond its struct (a
      * formula's programs), before the struct itself is freed */
     void (*release)(nl_layer *self);

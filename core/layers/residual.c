@@ -30,17 +30,12 @@ static int rows_of(const nl_layer *self, const nl_pass *pass)
     return pass->n * (int)nl_shape_per_sample(self->out->shape);
 }
 
-/* y = a + b, each input in its storage (the sum is the same either way
- * round: one fp32 addition) */
+/* y = a + b, each input in its storage (one fp32 addition either way) */
 static void plain_add(nl_backend *be, size_t count, const nl_act *a, const nl_act *b, float *y)
 {
-    const bool a16 = a->shape.store & NL_STORE_BF16_DATA, b16 = b->shape.store & NL_STORE_BF16_DATA;
-    if (a16 && b16)
-        be->ops->add_forward_bf16_both(be, count, (const uint16_t *)a->data,
-                                       (const uint16_t *)b->data, y);
-    else if (a16 || b16)
-        be->ops->add_forward_bf16(be, count, (const uint16_t *)(a16 ? a : b)->data,
-                                  (a16 ? b : a)->data, y);
+    if (a->shape.value_store || b->shape.value_store)
+        be->ops->add_forward_stored(be, count, a->shape.value_store, a->data,
+                                    b->shape.value_store, b->data, y);
     else
         be->ops->add_forward(be, count, a->data, b->data, y);
 }
@@ -94,24 +89,27 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
         if (i == 1 && l->shortcut_scale)
             nl_layer_scale_backward(pass, self->out->shape, l->shortcut_scale, self->out->grad,
                                     self->in[1]->grad, self->accumulate_din[1]);
-        else if (self->in[i]->shape.store & NL_STORE_BF16_GRAD)
-            be->ops->round_to_bf16(be, count, self->out->grad, (uint16_t *)self->in[i]->grad);
+        else if (self->in[i]->shape.grad_store)
+            be->ops->round_to_storage(be, self->in[i]->shape.grad_store, count, self->out->grad,
+                                      self->in[i]->grad);
         else
             be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,
                                    self->accumulate_din[i]);
     }
 }
 
-/* nl_layer_vtable.bf16_io: either input read from bf16 storage and its
- * gradient written rounded to it, where the add is plain (no gain, no
+/* nl_layer_vtable.storage_io: either input read from 16-bit storage and
+ * its gradient written rounded to it, where the add is plain (no gain, no
  * shortcut scale); the sum is fp32, and it rounds nothing itself. A probe
  * that drops the branch turns the precision pass off. */
-static void add_bf16_io(const nl_layer *self, int input, unsigned *takes, unsigned *rounds)
+static void add_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
+                           unsigned *rounds)
 {
+    (void)type; /* add_forward_stored and round_to_storage take every row */
     const add_layer *l = (const add_layer *)self;
     *rounds = 0;
     *takes = !l->gain && !l->shortcut_scale && self->in[input]->shape.block
-                 ? NL_IO_BF16_X | NL_IO_BF16_DX
+                 ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX)
                  : 0;
 }
 
@@ -128,7 +126,7 @@ static const nl_layer_vtable add_vtable = {.kind = "residual_add",
                                            /* element by element (the gain's gradient a
                                             * sum over all of them) */
                                            .takes_blocked = true,
-                                           .bf16_io = add_bf16_io};
+                                           .storage_io = add_storage_io};
 
 /* gain_name: SkipInit's learned gain on the branch; shortcut_scale != 1:
  * DeepNorm's constant on the shortcut (never both: no architecture asks) */

@@ -152,10 +152,10 @@ static nl_code allocate_states(nl_builder *b, nl_model *m, nl_error *err)
     return NL_OK;
 }
 
-/* bytes of one value of a's values or gradient (which: NL_STORE_BF16_*) */
-static size_t value_bytes(const nl_act *a, unsigned which)
+/* bytes of one value of a's values or gradient (their storage type) */
+static size_t value_bytes(const nl_act *a, bool grad)
 {
-    return (a->shape.store & which) ? sizeof(uint16_t) : sizeof(float);
+    return nl_storage_bytes(grad ? a->shape.grad_store : a->shape.value_store);
 }
 
 /* the activations and their gradients; an alias shares its root's */
@@ -166,9 +166,9 @@ static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
         nl_act *a = b->acts[i];
         if (a->alias_of)
             continue;
-        act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_DATA));
+        act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, false));
         if (a->needs_grad)
-            act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_GRAD));
+            act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, true));
     }
     nl_code rc;
     if ((rc = allocate(m, b->be, act_bytes, &m->act_arena, err)))
@@ -179,10 +179,10 @@ static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
         if (a->alias_of)
             continue;
         a->data = (float *)cursor;
-        cursor += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_DATA));
+        cursor += round_bytes(nl_shape_count(a->shape) * value_bytes(a, false));
         if (a->needs_grad) {
             a->grad = (float *)cursor;
-            cursor += round_bytes(nl_shape_count(a->shape) * value_bytes(a, NL_STORE_BF16_GRAD));
+            cursor += round_bytes(nl_shape_count(a->shape) * value_bytes(a, true));
         }
     }
     for (int i = 0; i < b->n_acts; i++) {
@@ -345,9 +345,9 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
         if (a->alias_of)
             continue;
         const double values = (double)a->shape.n * a->shape.c * a->shape.h * a->shape.w;
-        total += round_bytes_d((double)value_bytes(a, NL_STORE_BF16_DATA) * values);
+        total += round_bytes_d((double)value_bytes(a, false) * values);
         if (a->needs_grad)
-            total += round_bytes_d((double)value_bytes(a, NL_STORE_BF16_GRAD) * values);
+            total += round_bytes_d((double)value_bytes(a, true) * values);
     }
     for (int i = 0; i < b->n_saved; i++)
         total += round_bytes_d((double)b->saved[i].bytes);
@@ -392,8 +392,8 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
                        capacity, train_batch);
     nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity,
                     .train_batch = train_batch, .seed = seed, .err = err,
-                    .channel_block = spec->channel_block, .bf16_data = spec->bf16_data,
-                    .bf16_grad = spec->bf16_grad, .stored_acts = NL_PLAN_STORED_ACTS,
+                    .channel_block = spec->channel_block, .value_store = spec->value_store,
+                    .grad_store = spec->grad_store, .stored_acts = NL_PLAN_STORED_ACTS,
                     .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m)

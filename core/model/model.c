@@ -322,17 +322,20 @@ static const char *layout_text(nl_shape s, char *buf, size_t size)
     return buf;
 }
 
-/* how the plan's precision pass stores an output (nl_shape.store): its
- * values and its gradient, fp32 unless bf16 */
-static const char *stored_text(nl_shape s)
+/* how the plan's precision pass stores an output (nl_shape's value_store,
+ * grad_store): the one type, or value/gradient where they differ */
+static const char *stored_text(nl_shape s, char *buf, size_t size)
 {
-    static const char *const texts[4] = {"fp32", "bf16/fp32", "fp32/bf16", "bf16"};
-    return texts[s.store & (NL_STORE_BF16_DATA | NL_STORE_BF16_GRAD)];
+    if (s.value_store == s.grad_store)
+        return nl_storage_table[s.value_store].name;
+    snprintf(buf, size, "%s/%s", nl_storage_table[s.value_store].name,
+             nl_storage_table[s.grad_store].name);
+    return buf;
 }
 
 void nl_model_summary(const nl_model *m, nl_buf *out)
 {
-    char shape[64], kind[96], layout[16];
+    char shape[64], kind[96], layout[16], stored[16];
     /* columns as wide as their longest entry (a ResNet's layer names) */
     int name_w = (int)strlen("layer"), kind_w = (int)strlen("kind");
     for (int i = 0; i < m->n_layers; i++) {
@@ -341,17 +344,17 @@ void nl_model_summary(const nl_model *m, nl_buf *out)
         name_w = nw > name_w ? nw : name_w;
         kind_w = kw > kind_w ? kw : kind_w;
     }
-    /* the stored column where the plan stores some activation as bf16
-     * (value/gradient) */
+    /* the stored column where the plan stores some activation other than
+     * as fp32 */
     bool stores = false;
     for (int i = 0; i < m->n_acts; i++)
-        stores |= m->acts[i]->shape.store != 0;
+        stores |= m->acts[i]->shape.value_store || m->acts[i]->shape.grad_store;
     nl_buf_printf(out, "  %-*s %-*s %-20s %-8s %10s%s\n", name_w, "layer", kind_w, "kind", "output",
                   "layout", "parameters", stores ? "  stored" : "");
     nl_buf_printf(out, "  %-*s %-*s %-20s %-8s %10s%s%s\n", name_w, "input", kind_w, "",
                   shape_text(m->input->shape, shape, sizeof shape),
                   layout_text(m->input->shape, layout, sizeof layout), "", stores ? "  " : "",
-                  stores ? stored_text(m->input->shape) : "");
+                  stores ? stored_text(m->input->shape, stored, sizeof stored) : "");
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
         size_t params = 0;
@@ -362,7 +365,7 @@ void nl_model_summary(const nl_model *m, nl_buf *out)
         nl_buf_printf(out, "  %-*s %-*s %-20s %-8s %10zu%s%s\n", name_w, l->name, kind_w,
                       kind_text(l, kind, sizeof kind), shape_text(l->out->shape, shape, sizeof shape),
                       layout_text(l->out->shape, layout, sizeof layout), params,
-                      stores ? "  " : "", stores ? stored_text(l->out->shape) : "");
+                      stores ? "  " : "", stores ? stored_text(l->out->shape, stored, sizeof stored) : "");
     }
     size_t norm_params = 0, running = 0;
     for (int k = 0; k < m->n_params; k++)

@@ -31,14 +31,9 @@
  * the config asks (model.layout); auto: the plan's layout pass
  * (core/plan/layout.c) chooses one of the others. nchw stays value 0: a
  * run recorded before the key applied ran so (NL_KF_REPLAY_FIRST). */
-/* the activations the precision pass can give bf16 storage (spec.bf16_data) */
+/* the activations the precision pass can store other than as fp32
+ * (spec.value_store) */
 #define NL_PLAN_STORED_ACTS 512
-
-/* bit k of a spec's bf16_data or bf16_grad */
-static inline bool nl_plan_stored_bf16(const uint64_t *bits, int k)
-{
-    return k >= 0 && k < NL_PLAN_STORED_ACTS && (bits[k / 64] >> (k % 64) & 1);
-}
 
 typedef enum { NL_LAYOUT_NCHW, NL_LAYOUT_BLOCKED, NL_LAYOUT_AUTO, NL_LAYOUT_COUNT } nl_layout;
 
@@ -81,11 +76,12 @@ typedef struct {
      * same keeps the decision without another trial build; 0: not planned */
     uint64_t layout_key;
     /* the plan's precision pass (core/plan/precision.c): activation k (in
-     * the order the builder makes them) keeps its values (bf16_data) or its
-     * gradient (bf16_grad) as bf16 where bit k is set, the same numbers as
-     * fp32 storage would hold. All zero but under train.precision bf16 on
-     * the blocked layout; activations past NL_PLAN_STORED_ACTS stay fp32. */
-    uint64_t bf16_data[NL_PLAN_STORED_ACTS / 64], bf16_grad[NL_PLAN_STORED_ACTS / 64];
+     * the order the builder makes them) keeps its values (value_store[k])
+     * and its gradient (grad_store[k]) in that storage type (nl_storage),
+     * the same numbers as fp32 storage would hold. All zero (fp32) but
+     * under a low train.precision on the blocked layout; activations past
+     * NL_PLAN_STORED_ACTS stay fp32. */
+    unsigned char value_store[NL_PLAN_STORED_ACTS], grad_store[NL_PLAN_STORED_ACTS];
     nl_norm_spec norm;
     nl_norm_noise_spec norm_noise;
     int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */

@@ -133,17 +133,18 @@ static bool forward_running(stats_layer *l, const nl_pass *pass, const nl_norm_g
     const float *mean, *var;
     nl_norm_geom ge = *g;
     running_for_point(l, be, &mean, &var, &ge.eps);
-    const bool stored = l->relu && (g->io_bf16 & NL_IO_BF16_Y);
+    const bool stored = l->relu && g->io[NL_IO_Y] != NL_STORAGE_FP32;
     float *y = stored ? pass->workspace : l->base.out->data;
     if (stored)
-        ge.io_bf16 &= (unsigned char)~NL_IO_BF16_Y;
+        ge.io[NL_IO_Y] = NL_STORAGE_FP32;
     be->ops->norm_forward_eval(be, &ge, self_input(l), l->gamma ? l->gamma->data : NULL,
                                l->beta ? l->beta->data : NULL, mean, var, y);
     if (!stored)
         return false;
     relu_epilogue(l, pass, y);
-    be->ops->round_to_bf16(be, (size_t)pass->n * nl_shape_per_sample(l->base.out->shape), y,
-                           (uint16_t *)l->base.out->data);
+    be->ops->round_to_storage(be, g->io[NL_IO_Y],
+                              (size_t)pass->n * nl_shape_per_sample(l->base.out->shape), y,
+                              l->base.out->data);
     return true;
 }
 
@@ -346,20 +347,23 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
     return nl_layer_take_relu(self, &((stats_layer *)self)->relu, skip);
 }
 
-/* nl_layer_vtable.bf16_io: the blocked kernels read x and dy and write y
- * and dx in bf16 storage on the fused path (norm_forward, _forward_act,
+/* nl_layer_vtable.storage_io: the blocked kernels read x and dy and write
+ * y and dx in any 16-bit storage on the fused path (norm_forward, _forward_act,
  * _forward_eval, _backward, _backward_act); the training hooks, the
  * synchronized and the frozen paths and the other points read fp32, and
  * so does a fused residual add's shortcut (in[1]). It rounds none of them
  * itself. */
-static void stats_bf16_io(const nl_layer *self, int input, unsigned *takes, unsigned *rounds)
+static void stats_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
+                             unsigned *rounds)
 {
+    (void)type; /* the blocked kernels convert every row of the table */
     const stats_layer *l = (const stats_layer *)self;
     *rounds = 0;
     *takes = input == 0 && l->geom.block && l->geom.stats_precision == NL_PRECISION_FP32 && l->fused &&
                      !l->training && !l->spec.sync && !l->point.train_running &&
                      !l->frozen_consts
-                 ? NL_IO_BF16_X | NL_IO_BF16_Y | NL_IO_BF16_DX | NL_IO_BF16_DY
+                 ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_Y) | NL_IO_MASK(NL_IO_DX) |
+                       NL_IO_MASK(NL_IO_DY)
                  : 0;
 }
 
@@ -369,20 +373,20 @@ static void stats_bf16_io(const nl_layer *self, int input, unsigned *takes, unsi
 #define STATS_VTABLE(name, blocked)                                                                \
     {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \
      .backward = stats_backward, .prepare = stats_prepare, .fuse_relu = stats_fuse_relu,          \
-     .takes_blocked = blocked, .bf16_io = stats_bf16_io}
+     .takes_blocked = blocked, .storage_io = stats_storage_io}
 static const nl_layer_vtable batchnorm_vtables[2] = {STATS_VTABLE("batchnorm", false),
                                                      STATS_VTABLE("batchnorm", true)};
 static const nl_layer_vtable groupnorm_vtables[2] = {STATS_VTABLE("groupnorm", false),
                                                      STATS_VTABLE("groupnorm", true)};
 
-/* the kernels' bf16 operands as the plan stores the activations; an
- * output stored as bf16 whose evaluation applies a fused ReLU after the
+/* the kernels' operand storage as the plan stores the activations; an
+ * output stored narrow whose evaluation applies a fused ReLU after the
  * running statistics' map needs that map's fp32 result (forward_running) */
 static void plan_storage(stats_layer *l, nl_builder *b, const nl_act *in, const nl_act *out,
                          bool running_stats)
 {
-    l->geom.io_bf16 = nl_io_bf16_of(in->shape.store, out->shape.store);
-    if ((out->shape.store & NL_STORE_BF16_DATA) && running_stats)
+    nl_io_of(l->geom.io, in->shape, out->shape);
+    if (out->shape.value_store != NL_STORAGE_FP32 && running_stats)
         nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
 }
 

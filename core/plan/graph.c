@@ -47,8 +47,8 @@ static graph_key key_of(const nl_model_spec *spec, const nl_plan_run *run)
     /* the precision pass's storage changes no layer and only lowers the
      * bytes: a graph planned with fp32 storage is the same graph (its bytes
      * the bound), and the pass's own trial is the one the checks read */
-    memset(key.spec.bf16_data, 0, sizeof key.spec.bf16_data);
-    memset(key.spec.bf16_grad, 0, sizeof key.spec.bf16_grad);
+    memset(key.spec.value_store, 0, sizeof key.spec.value_store);
+    memset(key.spec.grad_store, 0, sizeof key.spec.grad_store);
     key.capacity = run->capacity > run->train_batch ? run->capacity : run->train_batch;
     key.train_batch = run->train_batch;
     key.threads = run->threads > 0 ? run->threads : 1;

@@ -13,8 +13,8 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
     memcpy(&bare, model, sizeof bare);
     bare.channel_block = 0;
     bare.layout_key = 0;
-    memset(bare.bf16_data, 0, sizeof bare.bf16_data);
-    memset(bare.bf16_grad, 0, sizeof bare.bf16_grad);
+    memset(bare.value_store, 0, sizeof bare.value_store);
+    memset(bare.grad_store, 0, sizeof bare.grad_store);
     const struct {
         int precision, train_batch, device;
     } rest = {(int)run->precision, run->train_batch, (int)device};
@@ -51,12 +51,14 @@ nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_dev
 void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, nl_buf *text)
 {
     /* the products take the run's precision; the activations fp32 but
-     * where the precision pass stores them as bf16 */
+     * where the precision pass stores them in the type the products round
+     * to */
     int grads;
     const int values = nl_plan_stored_count(planned, &grads);
     if (values || grads)
-        nl_buf_printf(text, "  plan: activations bf16 where every reader and writer rounds "
+        nl_buf_printf(text, "  plan: activations %s where every reader and writer rounds "
                             "them (%d values, %d gradients; the rest fp32), products in %s",
+                      nl_storage_table[nl_storage_of_precision(planned->product_precision)].name,
                       values, grads, nl_name_of(&nl_precision_names, planned->product_precision));
     else
         nl_buf_printf(text, "  plan: activations fp32 between layers, products in %s",

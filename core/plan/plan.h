@@ -8,10 +8,11 @@
  *             convolutions take one and it saves more reorders than it adds;
  *             the builder inserts a reorder layer before any layer that
  *             cannot read the block (layers/reorder.c)
- *   precision.c  which activations keep their values or gradients as
- *             bf16 between layers (train.precision bf16, the blocked
- *             layout): where every reader and writer rounds them to bf16
- *             anyway, the same numbers in half the bytes
+ *   precision.c  which activations keep their values or gradients in
+ *             a 16-bit storage type between layers (the type a low
+ *             train.precision rounds to, the blocked layout): where every
+ *             reader and writer rounds them to it anyway, the same
+ *             numbers in half the bytes
  *
  * `validate`, the sweep's pre-check, the run's checks, the build, `show`
  * and every surface that rebuilds a run's model (eval, init.from, the final
@@ -73,12 +74,13 @@ nl_code nl_normlab_fuse_check(nl_error *err);
 nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl_plan_run *run,
                        nl_error *err);
 
-/* The precision pass: spec->bf16_data and bf16_grad decided on the planned
- * graph of the spec (its layout decided) for `run`; all zero but for a bf16
- * run on the blocked layout without a probe that reads activations. */
+/* The precision pass: spec->value_store and grad_store decided on the
+ * planned graph of the spec (its layout decided) for `run`; all fp32 but
+ * for a low-precision run on the blocked layout without a probe that
+ * reads activations. */
 nl_code nl_plan_precision(nl_model_spec *spec, const nl_plan_run *run, nl_error *err);
-/* the activations whose values the spec stores as bf16, and in *grads
- * those whose gradients */
+/* the activations whose values the spec stores other than as fp32, and
+ * in *grads those whose gradients */
 int nl_plan_stored_count(const nl_model_spec *spec, int *grads);
 
 /* What a run's resolved config records of the plan's decisions, so that

@@ -1,5 +1,7 @@
 /* The precision pass (plan.h): which activations keep their values or
- * their gradients as bf16 between layers under train.precision bf16.
+ * their gradients in a 16-bit storage type (base/storage.h) between layers:
+ * the type train.precision's products round to, the walk below in bf16's
+ * terms.
  *
  * A bf16 convolution reads its operands rounded to bf16 and rounds what it
  * writes; with fp32 activations around it, oneDNN converts each operand on
@@ -9,7 +11,7 @@
  * and takes those passes away, and the normalizer beside the convolution
  * reads and writes half the bytes. So a tensor's values are stored as bf16
  * where its producer and every reader take bf16 storage (the layers say
- * so: nl_layer_vtable.bf16_io) and either the producer rounds what it
+ * so: nl_layer_vtable.storage_io) and either the producer rounds what it
  * writes or every reader rounds what it reads; its gradient where its one
  * writer (a single reader: several add into an fp32 sum) and its producer
  * take it and either rounds it. The numbers are the fp32 storage's, bit for
@@ -19,7 +21,7 @@
  * nl_round_bf16 and torch's conversion do. What changes is the bytes.
  *
  * Decided on the planned graph of the model (nl_plan_graph), so a new layer
- * kind needs only its bf16_io, and only for blocked activations: oneDNN
+ * kind needs only its storage_io, and only for blocked activations: oneDNN
  * runs every convolution that reads or writes one (layout.c), and the
  * blocked normalizers are the kernels with bf16 operands. Off where a probe
  * reads activations (a trace, signal propagation, block removal): they
@@ -29,17 +31,17 @@
 #include "arch/arch.h"
 #include "plan/plan.h"
 
-static void set_bit(uint64_t *bits, int k) { bits[k / 64] |= 1ull << (k % 64); }
-
-static void io_of(const nl_layer *l, int input, unsigned *takes, unsigned *rounds)
+static void io_of(const nl_layer *l, int input, nl_storage type, unsigned *takes,
+                  unsigned *rounds)
 {
     *takes = *rounds = 0;
-    if (l->vt->bf16_io)
-        l->vt->bf16_io(l, input, takes, rounds);
+    if (l->vt->storage_io)
+        l->vt->storage_io(l, input, type, takes, rounds);
 }
 
-/* decides activation k of graph (t) into spec's bits */
-static void decide(const nl_model *graph, int k, nl_model_spec *spec)
+/* decides activation k of graph (t) into spec's storage, stored in type
+ * or fp32 */
+static void decide(const nl_model *graph, int k, nl_storage type, nl_model_spec *spec)
 {
     const nl_act *t = graph->acts[k];
     if (!t->shape.block || t == graph->input || t == graph->logits || t->alias_of)
@@ -58,7 +60,7 @@ static void decide(const nl_model *graph, int k, nl_model_spec *spec)
             if (l->in[j] != t)
                 continue;
             unsigned takes, rounds;
-            io_of(l, j, &takes, &rounds);
+            io_of(l, j, type, &takes, &rounds);
             readers_take &= takes;
             readers_round &= rounds;
             readers++;
@@ -67,21 +69,23 @@ static void decide(const nl_model *graph, int k, nl_model_spec *spec)
     if (!producer || !readers)
         return;
     unsigned p_takes, p_rounds;
-    io_of(producer, 0, &p_takes, &p_rounds); /* Y and DY: its output's, whichever input */
-    if ((p_takes & NL_IO_BF16_Y) && (readers_take & NL_IO_BF16_X) &&
-        ((p_rounds & NL_IO_BF16_Y) || (readers_round & NL_IO_BF16_X)))
-        set_bit(spec->bf16_data, k);
-    if (t->needs_grad && readers == 1 && (p_takes & NL_IO_BF16_DY) &&
-        (readers_take & NL_IO_BF16_DX) &&
-        ((p_rounds & NL_IO_BF16_DY) || (readers_round & NL_IO_BF16_DX)))
-        set_bit(spec->bf16_grad, k);
+    io_of(producer, 0, type, &p_takes, &p_rounds); /* Y and DY: its output's, whichever input */
+    const unsigned X = NL_IO_MASK(NL_IO_X), Y = NL_IO_MASK(NL_IO_Y), DX = NL_IO_MASK(NL_IO_DX),
+                   DY = NL_IO_MASK(NL_IO_DY);
+    if ((p_takes & Y) && (readers_take & X) && ((p_rounds & Y) || (readers_round & X)))
+        spec->value_store[k] = (unsigned char)type;
+    if (t->needs_grad && readers == 1 && (p_takes & DY) && (readers_take & DX) &&
+        ((p_rounds & DY) || (readers_round & DX)))
+        spec->grad_store[k] = (unsigned char)type;
 }
 
 nl_code nl_plan_precision(nl_model_spec *spec, const nl_plan_run *run, nl_error *err)
 {
-    memset(spec->bf16_data, 0, sizeof spec->bf16_data);
-    memset(spec->bf16_grad, 0, sizeof spec->bf16_grad);
-    if (spec->product_precision != NL_PRECISION_BF16 || !spec->channel_block ||
+    memset(spec->value_store, 0, sizeof spec->value_store);
+    memset(spec->grad_store, 0, sizeof spec->grad_store);
+    /* the storage type the precision's products round to (none for fp32) */
+    const nl_storage type = nl_storage_of_precision(spec->product_precision);
+    if (type == NL_STORAGE_FP32 || !spec->channel_block ||
         run->traces_activation || run->observes_adds)
         return NL_OK;
     nl_model *graph = NULL;
@@ -90,7 +94,7 @@ nl_code nl_plan_precision(nl_model_spec *spec, const nl_plan_run *run, nl_error 
         return rc;
     const int n = graph->n_acts < NL_PLAN_STORED_ACTS ? graph->n_acts : NL_PLAN_STORED_ACTS;
     for (int k = 0; k < n; k++)
-        decide(graph, k, spec);
+        decide(graph, k, type, spec);
     nl_plan_graph_done(graph);
     return NL_OK;
 }
@@ -100,8 +104,8 @@ int nl_plan_stored_count(const nl_model_spec *spec, int *grads)
     int values = 0;
     *grads = 0;
     for (int k = 0; k < NL_PLAN_STORED_ACTS; k++) {
-        values += nl_plan_stored_bf16(spec->bf16_data, k);
-        *grads += nl_plan_stored_bf16(spec->bf16_grad, k);
+        values += spec->value_store[k] != NL_STORAGE_FP32;
+        *grads += spec->grad_store[k] != NL_STORAGE_FP32;
     }
     return values;
 }

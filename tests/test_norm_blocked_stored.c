@@ -1,24 +1,26 @@
 // ctest-labels: kernels
 /* The channel-blocked normalizers (core/cpu/norm_blocked.c) with operands
- * stored as bf16 (nl_norm_geom.io_bf16: x, y, dx, dy as uint16_t upper
- * halves of fp32) compute, bit for bit, what the fp32 kernels compute on
- * the widened values with the bf16 outputs then rounded to nearest even
- * (base/precision.h's nl_round_bf16): the conversions happen at the loads
- * and stores alone. For B = 8 and 16, batch statistics and per-sample
+ * in a 16-bit storage type, each row of base/storage.def with conversions
+ * in turn (bf16, fp16; nl_norm_geom.io: x, y, dx, dy as uint16_t words)
+ * compute, bit for bit, what the fp32 kernels compute on the widened values
+ * with the 16-bit outputs then rounded to nearest even (the table's scalar
+ * reference, base/precision.h): the conversions happen at the loads and
+ * stores alone. For B = 8 and 16, batch statistics and per-sample
  * groups (layer, group, instance; centred and RMS), affine none, full and
  * scale only, shapes with odd n and hw and more than one chunk of pixels,
- * every op the precision pass gives bf16 operands (norm_forward,
+ * every op the precision pass gives 16-bit operands (norm_forward,
  * norm_forward_eval, norm_forward_act with and without the residual add,
  * norm_backward, norm_backward_act; dx written and accumulated, dskip
- * written, accumulated, or alone) runs once in fp32 on bf16-exact inputs
- * and once under each of the 16 masks (DX never with an accumulated dx),
- * and every output must match: y and dx after rounding where the mask
- * stores them as bf16, the statistics, the running statistics, dgamma,
- * dbeta and dskip exactly. The fp32 outputs are checked to round
- * differently from truncation in many places, so that a store that
- * truncated would fail. And special values (ties, NaN, infinities, the
- * largest finite values, subnormals, -0) pass through a store and a load
- * as nl_round_bf16 rounds them. */
+ * written, accumulated, or alone) runs once in fp32 on inputs exact in the
+ * type and once under each of the 16 masks (DX never with an accumulated
+ * dx), and every output must match: y and dx after rounding where the mask
+ * stores them, the statistics, the running statistics, dgamma, dbeta and
+ * dskip exactly. The fp32 outputs are checked to round differently from
+ * truncation in many places, so that a store that truncated would fail.
+ * And special values (ties, NaN, infinities, the largest finite values,
+ * subnormals, -0, fp16's range edges) pass through a store and a load as
+ * the scalar reference converts them. Each kernel set runs it (F16C in
+ * x86-64-v3 and up, the scalar lanes in x86-64). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,39 @@
 #include "norm_blocked_cases.h"
 #include "testutil.h"
 
-enum { X = NL_IO_BF16_X, Y = NL_IO_BF16_Y, DX = NL_IO_BF16_DX, DY = NL_IO_BF16_DY };
+enum {
+    X = NL_IO_MASK(NL_IO_X),
+    Y = NL_IO_MASK(NL_IO_Y),
+    DX = NL_IO_MASK(NL_IO_DX),
+    DY = NL_IO_MASK(NL_IO_DY)
+};
+
+/* the 16-bit storage type under test: each test runs once per row of
+ * base/storage.def with conversions (16-bit types) */
+static nl_storage type;
+
+static void set_type(int k)
+{
+    int seen = 0;
+    for (int t = 0; t < NL_STORAGE_COUNT; t++)
+        if (nl_storage_table[t].word && seen++ == k)
+            type = (nl_storage)t;
+}
+
+static int narrow_types(void)
+{
+    int n = 0;
+    for (int t = 0; t < NL_STORAGE_COUNT; t++)
+        n += nl_storage_table[t].word != NULL;
+    return n;
+}
+
+/* g's operands in mask stored in the type under test, the rest fp32 */
+static void set_io(nl_norm_geom *g, unsigned mask)
+{
+    for (int k = 0; k < NL_IO_OPERANDS; k++)
+        g->io[k] = (unsigned char)(mask & NL_IO_MASK(k) ? type : NL_STORAGE_FP32);
+}
 
 typedef struct {
     int n, c, hw;
@@ -42,11 +76,12 @@ typedef nb_variant variant;
 
 static size_t value_count(const shape *s) { return (size_t)s->n * s->c * s->hw; }
 
-static uint16_t upper_half(float v) { return (uint16_t)(nl_float_bits(v) >> 16); }
-static float widen(uint16_t h) { return nl_bits_float((uint32_t)h << 16); }
+static uint16_t word_of(float v) { return nl_storage_table[type].word(v); }
+static float widen(uint16_t h) { return nl_storage_table[type].value(h); }
+static float round_to_type(float v) { return nl_round_to(nl_storage_table[type].rounds, v); }
 
-/* an operand as the kernel reads it: a float copy, or (bf16) the upper
- * halves of values already bf16-exact */
+/* an operand as the kernel reads it: a float copy, or (16-bit) the words
+ * of values already exact in the type */
 static void *stored(const float *v, size_t count, bool bf16)
 {
     if (!bf16) {
@@ -56,14 +91,15 @@ static void *stored(const float *v, size_t count, bool bf16)
     }
     uint16_t *h = malloc(count * sizeof(uint16_t));
     for (size_t k = 0; k < count; k++) {
-        if (nl_float_bits(v[k]) & 0xffffu) /* check records every assert: slow */
-            ck_abort_msg("input [%zu] %.9g is not bf16-exact", k, (double)v[k]);
-        h[k] = upper_half(v[k]);
+        h[k] = word_of(v[k]);
+        if (nl_float_bits(widen(h[k])) != nl_float_bits(v[k])) /* ck records every assert */
+            ck_abort_msg("input [%zu] %.9g is not %s-exact", k, (double)v[k],
+                         nl_storage_table[type].name);
     }
     return h;
 }
 
-/* an output as fp32 values, widened where it is stored as bf16 */
+/* an output as fp32 values, widened where it is stored 16-bit */
 static void widened(const void *p, size_t count, bool bf16, float *out)
 {
     if (!bf16)
@@ -74,7 +110,7 @@ static void widened(const void *p, size_t count, bool bf16, float *out)
 }
 
 /* every output of one run, one after the other; round: the io bit that
- * stores the output as bf16 (0: always fp32) */
+ * stores the output 16-bit (0: always fp32) */
 enum { MAX_OUTPUTS = 64 };
 typedef struct {
     const char *name[MAX_OUTPUTS];
@@ -100,7 +136,7 @@ static void emit(results *r, const char *name, unsigned round, const float *v, s
     r->used += len;
 }
 
-/* an output stored as bf16 where io has its bit */
+/* an output stored 16-bit where io has its bit */
 static void emit_stored(results *r, const char *name, unsigned bit, unsigned io, const void *p,
                         size_t len)
 {
@@ -110,7 +146,7 @@ static void emit_stored(results *r, const char *name, unsigned bit, unsigned io,
     free(v);
 }
 
-/* the inputs, in the blocked layout, every value x, dy and y take bf16-exact */
+/* the inputs, in the blocked layout, every value x, dy and y take exact in the type */
 typedef struct {
     float *x, *dy, *skip, *dx0, *dskip0, *gamma, *beta, *run_mean, *run_var;
     float *mean, *rstd; /* the statistics the backward takes: the fp32 forward's */
@@ -119,16 +155,17 @@ typedef struct {
 
 static nl_norm_geom geom_of(const shape *s, const variant *v, int b, unsigned io)
 {
-    return (nl_norm_geom){.n = s->n, .c = s->c, .hw = s->hw, .groups = v->groups,
-                          .center = v->center, .eps = 1e-5f,
-                          .stats_precision = NL_PRECISION_FP32, .block = b,
-                          .io_bf16 = (unsigned char)io};
+    nl_norm_geom g = {.n = s->n, .c = s->c, .hw = s->hw, .groups = v->groups,
+                      .center = v->center, .eps = 1e-5f,
+                      .stats_precision = NL_PRECISION_FP32, .block = b};
+    set_io(&g, io);
+    return g;
 }
 
 static void round_all(float *v, size_t count)
 {
     for (size_t k = 0; k < count; k++)
-        v[k] = nl_round_bf16(v[k]);
+        v[k] = round_to_type(v[k]);
 }
 
 static inputs make_inputs(const shape *s, uint64_t seed)
@@ -278,8 +315,8 @@ static void run_backwards(nl_backend *be, const shape *s, const variant *vr, int
         free(all[k]);
 }
 
-/* the bf16 run against the fp32 one: entry by entry, the fp32 value
- * rounded where io stores the output as bf16, the same bits */
+/* the 16-bit run against the fp32 one: entry by entry, the fp32 value
+ * rounded where io stores the output 16-bit, the same bits */
 static void assert_matches(const results *want, const results *got, unsigned io,
                            const char *context)
 {
@@ -290,12 +327,11 @@ static void assert_matches(const results *want, const results *got, unsigned io,
         const float *a = want->data + want->at[k], *b = got->data + got->at[k];
         const bool rounded = (want->round[k] & io) != 0;
         for (size_t q = 0; q < want->len[k]; q++) {
-            const float expect = rounded ? nl_round_bf16(a[q]) : a[q];
-            const uint32_t eb = rounded ? nl_float_bits(expect) & 0xffff0000u
-                                        : nl_float_bits(expect);
+            const uint32_t eb = rounded ? nl_float_bits(widen(word_of(a[q])))
+                                        : nl_float_bits(a[q]);
             if (eb != nl_float_bits(b[q])) /* check records every assert: slow */
-                ck_abort_msg("%s io %u: %s [%zu]: got %.9g (%08x), want %.9g (%08x)", context,
-                             io, want->name[k], q, (double)b[q], nl_float_bits(b[q]),
+                ck_abort_msg("%s %s io %u: %s [%zu]: got %.9g (%08x), want %.9g (%08x)", context,
+                             nl_storage_table[type].name, io, want->name[k], q, (double)b[q], nl_float_bits(b[q]),
                              (double)nl_bits_float(eb), eb);
         }
     }
@@ -311,14 +347,17 @@ static void count_roundings(const results *r, size_t *values, size_t *up)
         for (size_t q = 0; q < r->len[k]; q++) {
             const float v = r->data[r->at[k] + q];
             *values += 1;
-            *up += (nl_float_bits(nl_round_bf16(v)) >> 16) != (nl_float_bits(v) >> 16);
+            /* truncation keeps bf16's upper half, fp16's top 10 significand bits */
+            const uint32_t kept = type == NL_STORAGE_BF16 ? 0xffff0000u : 0xffffe000u;
+            *up += nl_float_bits(round_to_type(v)) != (nl_float_bits(v) & kept);
         }
     }
 }
 
-START_TEST(test_bf16_operands_match_fp32)
+START_TEST(test_stored_operands_match_fp32)
 {
-    const shape *s = &shapes[_i];
+    set_type(_i / N_SHAPES);
+    const shape *s = &shapes[_i % N_SHAPES];
     nl_backend *be = tu_cpu(2);
     be->threads = 2;
     omp_set_num_threads(2);
@@ -354,20 +393,26 @@ START_TEST(test_bf16_operands_match_fp32)
 }
 END_TEST
 
-/* special values through a bf16 store and load: norm_forward_eval with
+/* special values through a 16-bit store and load: norm_forward_eval with
  * mean 0, variance 1, eps 0 and no affine passes x through (x - 0) * 1 + 0,
  * so y under {Y} is nearly x rounded by the kernel's store and y under {X}
  * x widened by its load, lane by lane; each against the fp32 run, rounded
- * by nl_round_bf16 */
-START_TEST(test_bf16_special_values)
+ * by the table's scalar reference */
+START_TEST(test_stored_special_values)
 {
+    set_type(_i);
     static const uint32_t bits[] = {
         0x3f808000u, 0x3f818000u, 0xbf808000u, 0xbf818000u, /* ties, to even */
         0x3f808001u, 0x3f807fffu, 0x7f7fffffu, 0xff7fffffu, /* to infinity */
         0x7f7f7fffu, 0x7f800000u, 0xff800000u, 0x7fc00000u, /* infinities, a quiet NaN */
         0x7f800001u, 0xffa5a5a5u, 0x7fbfffffu,              /* signalling NaNs */
         0x00000001u, 0x0000ffffu, 0x00008000u, 0x00018000u, 0x807fffffu, /* subnormals */
-        0x80000000u, 0x00000000u, 0x3f800000u, 0x4b7fffffu};
+        0x80000000u, 0x00000000u, 0x3f800000u, 0x4b7fffffu,
+        /* fp16: 65504, below and at the tie above it, 2^-24, ties at
+         * 2^-25 and 3 * 2^-25, the smallest normal and largest subnormal,
+         * ties of 1's last significand bit */
+        0x477fe000u, 0x477fefffu, 0x477ff000u, 0x33800000u, 0x33000000u, 0x33c00000u,
+        0x38800000u, 0x387fc000u, 0x3f801000u, 0x3f803000u, 0xc7800000u};
     enum { COUNT = sizeof bits / sizeof bits[0], B = 8 };
     const int hw = (COUNT + B - 1) / B;
     const size_t count = (size_t)B * hw;
@@ -383,19 +428,19 @@ START_TEST(test_bf16_special_values)
     nl_norm_geom g = {.n = 1, .c = B, .hw = hw, .center = true, .eps = 0.0f,
                       .stats_precision = NL_PRECISION_FP32, .block = B};
     be->ops->norm_forward_eval(be, &g, x, NULL, NULL, mean, var, y);
-    g.io_bf16 = Y;
+    set_io(&g, Y);
     be->ops->norm_forward_eval(be, &g, x, NULL, NULL, mean, var, (float *)h);
     for (size_t k = 0; k < count; k++) {
-        const uint32_t want = nl_float_bits(nl_round_bf16(y[k])) >> 16;
+        const uint16_t want = word_of(y[k]);
         ck_assert_msg(h[k] == want, "store of %08x (y %08x): %04x, want %04x", nl_float_bits(x[k]),
                       nl_float_bits(y[k]), h[k], want);
     }
     /* the rounded halves read back */
     for (size_t k = 0; k < count; k++)
         x[k] = widen(h[k]);
-    g.io_bf16 = 0;
+    set_io(&g, 0);
     be->ops->norm_forward_eval(be, &g, x, NULL, NULL, mean, var, y);
-    g.io_bf16 = X;
+    set_io(&g, X);
     be->ops->norm_forward_eval(be, &g, (const float *)h, NULL, NULL, mean, var, y16);
     for (size_t k = 0; k < count; k++)
         ck_assert_msg(nl_float_bits(y16[k]) == nl_float_bits(y[k]), "load of %04x: %08x, want %08x",
@@ -409,10 +454,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("norm_blocked_bf16");
+    Suite *s = suite_create("norm_blocked_stored");
     TCase *tc = tcase_create("cpu");
-    tcase_add_loop_test(tc, test_bf16_operands_match_fp32, 0, N_SHAPES);
-    tcase_add_test(tc, test_bf16_special_values);
+    tcase_add_loop_test(tc, test_stored_operands_match_fp32, 0, N_SHAPES * narrow_types());
+    tcase_add_loop_test(tc, test_stored_special_values, 0, narrow_types());
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
