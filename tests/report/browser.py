@@ -61,6 +61,14 @@ def check(ok, what):
         failures.append(what)
 
 
+def exit_status():
+    """the script's exit status from the failures its checks recorded"""
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    return 0
+
+
 def make_report(normlab, sweep, out_dir, name="report.html", extra=()):
     os.makedirs(out_dir, exist_ok=True)
     page = os.path.join(out_dir, name)
@@ -1262,10 +1270,7 @@ def main():
     finally:
         b.close()
     print("browser checks: %.1f s" % (time.monotonic() - started))
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == "__main__":

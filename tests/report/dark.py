@@ -23,7 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser  # noqa: E402
 import cdp  # noqa: E402
-from browser import check, failures  # noqa: E402
+from browser import check  # noqa: E402
 
 # the computed colours that matter, as [r, g, b] (a transparent background
 # is the nearest painted ancestor's)
@@ -139,10 +139,7 @@ def main():
         check_light(colours(b, url, "dark", "print"), "print under a dark setting")
     finally:
         b.close()
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    return 0
+    return browser.exit_status()
 
 
 if __name__ == "__main__":
