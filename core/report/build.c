@@ -179,6 +179,8 @@ static nl_code write_page(rp_page *p, rp_source *src, const char *const *dirs, i
     rp_page_head(p, title, n_dirs);
     toc(p, src, n_dirs);
     nl_code rc = n_dirs > 1 ? rp_compare_figure(p, dirs, n_dirs, err) : NL_OK;
+    if (rc == NL_OK && n_dirs > 1)
+        rc = rp_curves_together(p, src, n_dirs, err);
     for (int i = 0; i < n_dirs && rc == NL_OK; i++)
         rc = section(p, &src[i], i == 0 && n_dirs == 1, err);
     rp_page_tail(p);

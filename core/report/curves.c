@@ -146,18 +146,115 @@ static int split_axes(curves *c, const run_curves *r, const char *split, const i
     return found;
 }
 
-/* every run's metrics.csv read; the tags and splits they hold */
-static nl_code read_all(const rp_source *s, curves *c, nl_error *err)
+/* the runs one explorer shows: one directory's, or (normlab report A B)
+ * those of every directory given, each keyed by its directory (the key
+ * "sweep" first, valued by the directory's name) and named by it and its
+ * own name, so that two sweeps' runs of one name stay apart */
+typedef struct {
+    rp_source *src;
+    int n_src;
+    bool together;
+    int n_runs;
+    int *src_of, *run_of; /* a run's directory, and its index there */
+    const char *keys[256];
+    int n_keys;
+    int (*key_at)[256]; /* per directory: its index of keys[k]; -1 where it has none */
+    char (*labels)[176]; /* per directory: the value of its key "sweep" */
+} view;
+
+#define SWEEP_KEY "sweep"
+
+static void view_free(view *v)
 {
-    c->n_runs = s->res.n_runs;
-    c->runs = calloc((size_t)c->n_runs, sizeof *c->runs);
+    free(v->src_of);
+    free(v->run_of);
+    free(v->key_at);
+    free(v->labels);
+}
+
+static nl_code view_init(view *v, rp_source *src, int n_src, bool together, nl_error *err)
+{
+    memset(v, 0, sizeof *v);
+    if (n_src < 1 || n_src > NL_REPORT_MAX_DIRS)
+        return nl_fail(err, NL_ERR_USAGE, "give 1 to %d directories (got %d)", NL_REPORT_MAX_DIRS, n_src);
+    v->src = src;
+    v->n_src = n_src;
+    v->together = together;
+    for (int i = 0; i < n_src; i++)
+        v->n_runs += src[i].res.n_runs;
+    v->src_of = malloc(((size_t)v->n_runs + 1) * sizeof *v->src_of);
+    v->run_of = malloc(((size_t)v->n_runs + 1) * sizeof *v->run_of);
+    v->key_at = malloc((size_t)n_src * sizeof *v->key_at);
+    v->labels = calloc((size_t)n_src, sizeof *v->labels);
+    if (!v->src_of || !v->run_of || !v->key_at || !v->labels) {
+        view_free(v);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading the curves");
+    }
+    for (int i = 0, at = 0; i < n_src; i++)
+        for (int r = 0; r < src[i].res.n_runs; r++, at++) {
+            v->src_of[at] = i;
+            v->run_of[at] = r;
+        }
+    if (together)
+        v->keys[v->n_keys++] = SWEEP_KEY;
+    /* every directory's keys, in the order they first come */
+    for (int i = 0; i < n_src; i++)
+        for (int k = 0; k < src[i].res.n_keys; k++) {
+            int u = 0;
+            while (u < v->n_keys && strcmp(v->keys[u], src[i].res.keys[k]))
+                u++;
+            if (u == v->n_keys && v->n_keys < 256)
+                v->keys[v->n_keys++] = src[i].res.keys[k];
+        }
+    for (int i = 0; i < n_src; i++) {
+        for (int u = 0; u < v->n_keys; u++) {
+            v->key_at[i][u] = -1;
+            for (int k = 0; k < src[i].res.n_keys && v->key_at[i][u] < 0; k++)
+                if (!strcmp(v->keys[u], src[i].res.keys[k]) && !(together && u == 0))
+                    v->key_at[i][u] = k;
+        }
+        /* two directories of one name (a sweep and its copy) told apart by their place */
+        int same = 0;
+        for (int j = 0; j < i; j++)
+            same += !strcmp(src[j].name, src[i].name);
+        if (same)
+            snprintf(v->labels[i], sizeof v->labels[i], "%s (%d)", src[i].name, i + 1);
+        else
+            nl_copy_string(v->labels[i], sizeof v->labels[i], src[i].name);
+    }
+    return NL_OK;
+}
+
+static const rp_run *view_run(const view *v, int run) { return &v->src[v->src_of[run]].runs[v->run_of[run]]; }
+
+/* run's value of key k: its directory's name for the key "sweep"; where
+ * its directory does not vary the key, the value its config.yaml gives
+ * ("" where it gives none: not set) */
+static const char *view_value(const view *v, int run, int k)
+{
+    const int i = v->src_of[run];
+    if (v->together && k == 0)
+        return v->labels[i];
+    const int at = v->key_at[i][k];
+    if (at >= 0)
+        return v->src[i].res.runs[v->run_of[run]].values[at];
+    const rp_run *r = view_run(v, run);
+    const char *set = r->have_config ? nl_flat_get(&r->config, v->keys[k]) : NULL;
+    return set ? set : "";
+}
+
+/* every run's metrics.csv read; the tags and splits they hold */
+static nl_code read_all(const view *v, curves *c, nl_error *err)
+{
+    c->n_runs = v->n_runs;
+    c->runs = calloc((size_t)c->n_runs + 1, sizeof *c->runs);
     if (!c->runs)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory reading the curves");
     for (int i = 0; i < c->n_runs; i++) {
         run_curves *r = &c->runs[i];
         char path[1300];
         nl_error ignored = {0}; /* a run without metrics.csv has no curves: the runs table says why */
-        nl_path_join(path, sizeof path, s->res.runs[i].dir, NL_RUN_METRICS_FILE);
+        nl_path_join(path, sizeof path, v->src[v->src_of[i]].res.runs[v->run_of[i]].dir, NL_RUN_METRICS_FILE);
         r->have = nl_path_exists(path) && nl_csv_table_read(path, &r->t, &ignored) == NL_OK;
         r->step = r->have ? nl_metrics_col(&r->t, NL_METRICS_STEP) : -1;
         r->split = r->have ? nl_metrics_col(&r->t, NL_METRICS_SPLIT) : -1;
@@ -316,60 +413,130 @@ static void string_array(nl_buf *b, const char *name, const char *const *items, 
     nl_buf_printf(b, "],\n");
 }
 
+/* "l": the values of run's keys that read otherwise than the value the
+ * filters match (a formula normalizer's model.norm.type "expr" reads as
+ * its name, as the figures' labels name it), {"key index": "text"} */
+static void shown_json(nl_buf *b, const view *v, int run)
+{
+    const rp_source *s = &v->src[v->src_of[run]];
+    const nl_results_run *pr = &s->res.runs[v->run_of[run]];
+    bool any = false;
+    for (int k = 0; k < v->n_keys; k++) {
+        char name[160];
+        if (strcmp(v->keys[k], "model.norm.type") ||
+            !nl_results_norm_formula_name(&s->res, pr, view_value(v, run, k), name, sizeof name))
+            continue;
+        nl_buf_printf(b, "%s\"%d\":", any ? "," : "\"l\":{", k);
+        nl_buf_json_string(b, name);
+        any = true;
+    }
+    if (any)
+        nl_buf_printf(b, "},");
+}
+
 /* "runs": name, key values, status and summary metrics of each run */
-static void runs_json(nl_buf *b, const rp_source *s, const int *metrics, int n_metrics)
+static void runs_json(nl_buf *b, const view *v, const int *metrics, int n_metrics)
 {
     nl_buf_printf(b, "\"runs\":[");
-    for (int i = 0; i < s->res.n_runs; i++) {
-        const nl_results_run *pr = &s->res.runs[i];
+    for (int i = 0; i < v->n_runs; i++) {
+        const nl_results_run *pr = &v->src[v->src_of[i]].res.runs[v->run_of[i]];
+        const rp_run *run = view_run(v, i);
         nl_buf_printf(b, "%s\n{\"n\":", i ? "," : "");
-        nl_buf_json_string(b, pr->name);
-        nl_buf_printf(b, ",");
-        string_array(b, "v", (const char *const *)pr->values, s->res.n_keys);
+        if (v->together) {
+            char name[400];
+            snprintf(name, sizeof name, "%s/%s", v->labels[v->src_of[i]], pr->name);
+            nl_buf_json_string(b, name);
+        } else
+            nl_buf_json_string(b, pr->name);
+        nl_buf_printf(b, ",\"v\":[");
+        for (int k = 0; k < v->n_keys; k++) {
+            nl_buf_printf(b, "%s", k ? "," : "");
+            nl_buf_json_string(b, view_value(v, i, k));
+        }
+        nl_buf_printf(b, "],\n");
+        shown_json(b, v, i);
         /* its batch size, where its config says it: a curve over the samples seen */
-        const char *batch = s->runs[i].have_config ? nl_flat_get(&s->runs[i].config, "train.batch_size") : NULL;
+        const char *batch = run->have_config ? nl_flat_get(&run->config, "train.batch_size") : NULL;
         if (batch && nl_csv_num(batch) > 0)
             nl_buf_printf(b, "\"b\":%.0f,", nl_csv_num(batch));
-        nl_buf_printf(b, "\"s\":\"%s\",\"m\":[", rp_status_name(&s->runs[i]));
+        nl_buf_printf(b, "\"s\":\"%s\",\"m\":[", rp_status_name(run));
         for (int m = 0; m < n_metrics; m++) {
             nl_buf_printf(b, "%s", m ? "," : "");
-            json_number(b, s->runs[i].result.metrics[metrics[m]],
-                        rp_metric_unit(nl_sweep_metric_names[metrics[m]]).scale);
+            json_number(b, run->result.metrics[metrics[m]], rp_metric_unit(nl_sweep_metric_names[metrics[m]]).scale);
         }
         nl_buf_printf(b, "]}");
     }
     nl_buf_printf(b, "],\n");
 }
 
-/* the section's data, as report.js reads it */
-static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
+/* the keys with at least two values over the view's runs (a directory's
+ * alone: rp_filter_keys' keys) */
+static int varied_keys(const view *v, int *out)
 {
-    const char *keys[256], *tags[MAX_TAGS], *metrics[NL_SWEEP_N_METRICS];
+    int n = 0;
+    for (int k = 0; k < v->n_keys; k++)
+        for (int i = 1; i < v->n_runs; i++)
+            if (strcmp(view_value(v, i, k), view_value(v, 0, k))) {
+                out[n++] = k;
+                break;
+            }
+    return n;
+}
+
+/* the summary metrics some run of the view has a value of
+ * (nl_sweep_metric_names' indexes) */
+static int view_metrics(const view *v, int *out)
+{
+    int n = 0;
+    for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
+        bool any = false;
+        for (int i = 0; i < v->n_runs && !any; i++)
+            any = view_run(v, i)->result.metrics[m][0] != '\0';
+        if (any)
+            out[n++] = m;
+    }
+    return n;
+}
+
+/* the view's seed key: the first directory's that varies its seeds */
+static int view_seed(const view *v)
+{
+    for (int i = 0; i < v->n_src; i++) {
+        const int at = v->src[i].res.seed_key;
+        for (int k = 0; at >= 0 && k < v->n_keys; k++)
+            if (v->key_at[i][k] == at)
+                return k;
+    }
+    return -1;
+}
+
+/* the section's data, as report.js reads it */
+static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
+{
+    const char *tags[MAX_TAGS], *metrics[NL_SWEEP_N_METRICS];
     int metric_ids[NL_SWEEP_N_METRICS], varied[256];
-    const int n_keys = s->res.n_keys < 256 ? s->res.n_keys : 256;
-    for (int k = 0; k < n_keys; k++)
-        keys[k] = s->res.keys[k];
-    const int n_metrics = rp_run_metrics(s, metric_ids);
+    const int n_metrics = view_metrics(v, metric_ids);
     for (int m = 0; m < n_metrics; m++)
         metrics[m] = nl_sweep_metric_names[metric_ids[m]];
-    const int n_varied = rp_filter_keys(&s->res, varied);
+    const int n_varied = varied_keys(v, varied);
     nl_buf_printf(b, "{");
-    string_array(b, "keys", keys, n_keys);
+    string_array(b, "keys", v->keys, v->n_keys);
     nl_buf_printf(b, "\"varied\":[");
     for (int k = 0; k < n_varied; k++)
         nl_buf_printf(b, "%s%d", k ? "," : "", varied[k]);
-    nl_buf_printf(b, "],\n\"seed\":%d,\n", s->res.seed_key);
+    nl_buf_printf(b, "],\n\"seed\":%d,\n", view_seed(v));
     string_array(b, "metrics", metrics, n_metrics);
     /* each metric's unit, as "m" holds it ("%": percent; "" unnamed) */
     const char *units[NL_SWEEP_N_METRICS];
     for (int m = 0; m < n_metrics; m++)
         units[m] = rp_metric_unit(metrics[m]).value;
     string_array(b, "units", units, n_metrics);
-    /* the metric the page's views start on: the one the tables lead with */
+    /* the metric the page's views start on: the one the tables lead with
+     * (the first directory's, where several are explored together) */
     nl_buf_printf(b, "\"lead\":");
-    nl_buf_json_string(b, rp_primary_metric(s));
+    nl_buf_json_string(b, rp_primary_metric(&v->src[0]));
     nl_buf_printf(b, ",\n");
-    runs_json(b, s, metric_ids, n_metrics);
+    runs_json(b, v, metric_ids, n_metrics);
     nl_buf_printf(b, "\"curves\":[");
     bool first = true;
     last_steps last = {0};
@@ -397,34 +564,35 @@ static void data_json(nl_buf *b, const rp_source *s, curves *c, int *rows)
     /* the 0.975 quantiles of Student's t with 1, 2, ... n_runs - 1 degrees
      * of freedom: a mean's 95 % interval over n runs, as the tables' */
     nl_buf_printf(b, "\"t975\":[");
-    for (int df = 1; df < (s->res.n_runs > 2 ? s->res.n_runs : 2); df++)
+    for (int df = 1; df < (v->n_runs > 2 ? v->n_runs : 2); df++)
         nl_buf_printf(b, "%s%.5g", df > 1 ? "," : "", nl_stats_t_quantile(0.975, df));
     nl_buf_printf(b, "],\n");
     nl_buf_printf(b, "\"kept\":%d}", c->kept);
 }
 
-nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err)
+/* the explorer of view v: its heading and hint (said by intro, which gets
+ * whether long curves were sampled down and to how many points), its box
+ * and its data, under the ids GROUP-explore and GROUP-data */
+static nl_code explorer(rp_page *p, const view *v, const char *group,
+                        void (*intro)(rp_page *, const view *, const char *, const curves *), nl_error *err)
 {
     curves c = {0};
-    nl_code rc = read_all(s, &c, err);
+    nl_code rc = read_all(v, &c, err);
     int *rows = rc == NL_OK ? malloc(((size_t)c.longest + 1) * sizeof *rows) : NULL;
     if (rc == NL_OK && !rows)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory reading the curves");
     if (rc == NL_OK) {
         choose_kept(&c, rows);
         nl_buf json = {0};
-        data_json(&json, s, &c, rows);
-        nl_buf_printf(p->html, "<h3 id=\"s%d-explore\">Explore the curves</h3>\n<p class=\"hint\">Every run's "
-                      "<code>metrics.csv</code>, drawn here: hover for the run, step and value; drag a box to zoom, "
-                      "double-click to zoom out. The filters above narrow the curves, the parallel coordinates "
-                      "and the claims. ", s->index);
+        data_json(&json, v, &c, rows);
+        intro(p, v, group, &c);
         if (c.kept < c.longest)
             nl_buf_printf(p->html, "Long curves are sampled down to %d points each, as TensorBoard samples its "
                           "scalars (a uniform sample, the last point kept). ", c.kept);
-        nl_buf_printf(p->html, "</p>\n<div class=\"explore\" data-group=\"s%d\" data-source=\"s%d-data\"></div>\n",
-                      s->index, s->index);
+        nl_buf_printf(p->html, "</p>\n<div class=\"explore\" data-group=\"%s\" data-source=\"%s-data\"></div>\n",
+                      group, group);
         char id[32];
-        snprintf(id, sizeof id, "s%d-data", s->index);
+        snprintf(id, sizeof id, "%s-data", group);
         rp_script_json(p->html, id, &json);
         if (json.failed)
             rc = nl_fail(err, NL_ERR_NOMEM, "out of memory writing the curves");
@@ -434,5 +602,54 @@ nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err)
     for (int i = 0; i < c.n_runs; i++)
         nl_csv_table_free(&c.runs[i].t);
     free(c.runs);
+    return rc;
+}
+
+static void section_intro(rp_page *p, const view *v, const char *group, const curves *c)
+{
+    (void)v;
+    (void)c;
+    nl_buf_printf(p->html, "<h3 id=\"%s-explore\">Explore the curves</h3>\n<p class=\"hint\">Every run's "
+                  "<code>metrics.csv</code>, drawn here: hover for the run, step and value; drag a box to zoom, "
+                  "double-click to zoom out. The filters above narrow the curves, the parallel coordinates "
+                  "and the claims. ", group);
+}
+
+nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err)
+{
+    view v;
+    nl_code rc = view_init(&v, s, 1, false, err);
+    if (rc)
+        return rc;
+    char group[16];
+    snprintf(group, sizeof group, "s%d", s->index);
+    rc = explorer(p, &v, group, section_intro, err);
+    view_free(&v);
+    return rc;
+}
+
+static void together_intro(rp_page *p, const view *v, const char *group, const curves *c)
+{
+    (void)c;
+    nl_buf_printf(p->html, "<h3 id=\"%s-explore\">Explore the curves of all %d directories</h3>\n<p class=\"hint\">"
+                  "Every run of every directory below in one view, each keyed by its directory as by any key of "
+                  "its config: <code>" SWEEP_KEY "</code>, its name (", group, v->n_src);
+    for (int i = 0; i < v->n_src; i++) {
+        nl_buf_printf(p->html, "%s<code>", i == 0 ? "" : i + 1 < v->n_src ? ", " : " and ");
+        rp_esc(p->html, v->labels[i]);
+        nl_buf_printf(p->html, "</code>");
+    }
+    nl_buf_printf(p->html, "): colour, group, style and match by it. A run is named by its directory and its own "
+                  "name. A key a directory does not vary is its runs' value in their config.yaml. ");
+}
+
+nl_code rp_curves_together(rp_page *p, rp_source *src, int n, nl_error *err)
+{
+    view v;
+    nl_code rc = view_init(&v, src, n, true, err);
+    if (rc)
+        return rc;
+    rc = explorer(p, &v, "c", together_intro, err);
+    view_free(&v);
     return rc;
 }

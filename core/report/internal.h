@@ -113,6 +113,10 @@ void rp_remove_tree(const char *path);
 /* ---- curves.c ---- */
 /* every run's metrics.csv as data the page's script draws */
 nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err);
+/* the runs of the n directories src in one explorer (normlab report A B),
+ * each run keyed by its directory (the key "sweep"): the view's ids are
+ * c-explore and c-data, its fragment's names c.NAME */
+nl_code rp_curves_together(rp_page *p, rp_source *src, int n, nl_error *err);
 
 /* ---- verdicts.c ---- */
 nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err);

@@ -464,11 +464,8 @@ static size_t norm_axes_label(const nl_results *r, const nl_results_run *run, co
     return used < size ? used : size - 1;
 }
 
-/* A normalizer written as a formula (expr) is named by its
- * model.norm.name, from the run's own config.yaml; false where the kind
- * is not a formula or the run gives no name */
-static bool norm_formula_name(const nl_results *r, const nl_results_run *run, const char *type,
-                              char *buf, size_t size)
+bool nl_results_norm_formula_name(const nl_results *r, const nl_results_run *run, const char *type, char *buf,
+                                  size_t size)
 {
     const int kind = nl_name_lookup(&nl_norm_names, type);
     if (kind < 0 || !(nl_norm_info_of((nl_norm_kind)kind)->keys & NL_NORM_KEY_FORMULA))
@@ -502,7 +499,7 @@ void nl_results_label(const nl_results *r, const nl_results_run *run, const int 
         if (!strcmp(key, "model.norm.type") || !strcmp(key, NL_RESULTS_DIRECTORY_KEY)) {
             char formula[64];
             const bool named = !strcmp(key, "model.norm.type") &&
-                               norm_formula_name(r, run, run->values[keys[i]], formula, sizeof formula);
+                               nl_results_norm_formula_name(r, run, run->values[keys[i]], formula, sizeof formula);
             used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
                                      named ? formula : run->values[keys[i]]);
             if (!strcmp(key, "model.norm.type") && used < size)

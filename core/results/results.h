@@ -108,6 +108,12 @@ bool nl_results_determined(const nl_results *r, int key, const int *others, int 
  * `fixed` (x axes), without those determined by the others (a derived
  * learning rate next to the batch size it scales with). */
 int nl_results_group_keys(const nl_results *r, const int *fixed, int n_fixed, int *out);
+/* A normalizer written as a formula (model.norm.type `type` a formula
+ * kind, expr) is named by its model.norm.name, from the run's own
+ * config.yaml: the name into buf. False where the kind is not a formula
+ * or the run gives no name (then "expr" is all there is to show). */
+bool nl_results_norm_formula_name(const nl_results *r, const nl_results_run *run, const char *type, char *buf,
+                                  size_t size);
 /* "type=batch, batch_size=8" for run `run` over keys; "all runs" when none */
 void nl_results_label(const nl_results *r, const nl_results_run *run, const int *keys, int n, char *buf, size_t size);
 /* groups: runs with equal values of `keys` share an id; labels[id]; returns

@@ -124,6 +124,11 @@
     });
   }
 
+  /* a run's key values as its files give them, which the filters and the
+   * claims' cells match (run.k where run.v shows another text: a formula
+   * normalizer's name for "expr", Explore's start) */
+  function given(run) { return run.k || run.v; }
+
   /* a claim's cell as verdicts.csv writes it ("k=v, k2=8|16|32, k3=LO..HI")
    * as conditions on a run's keys */
   function cellTest(text, keys) {
@@ -137,7 +142,7 @@
       if (/^\[.*\]$/.test(value) || value.indexOf('|') >= 0) {
         var alternatives = value.split(/\s*\|\s*(?![^\[]*\])/);
         return function (run) {
-          var v = run.v[key];
+          var v = given(run)[key];
           return alternatives.some(function (a) {
             return a === v || (/^\[.*\]$/.test(a) && a.slice(1, -1).split(/\s*,\s*/).indexOf(v) >= 0);
           });
@@ -146,9 +151,9 @@
       var range = /^(-?[\d.eE+-]*?)\.\.(-?[\d.eE+-]*)$/.exec(value);
       if (range) {
         var lo = range[1] === '' ? -Infinity : +range[1], hi = range[2] === '' ? Infinity : +range[2];
-        return function (run) { var x = parseFloat(run.v[key]); return x >= lo && x <= hi; };
+        return function (run) { var x = parseFloat(given(run)[key]); return x >= lo && x <= hi; };
       }
-      return function (run) { return run.v[key] === value; };
+      return function (run) { return given(run)[key] === value; };
     }).filter(Boolean);
     return function (run) { return parts.every(function (f) { return f(run); }); };
   }

@@ -6,6 +6,15 @@
     /* a curve whose steps are those of the curve d places before holds d
      * in their place (curves.c) */
     data.curves.forEach(function (c, i) { if (typeof c[1] === 'number') c[1] = data.curves[i - c[1]][1]; });
+    /* a value shown otherwise than the filters match it (run.l: a formula
+     * normalizer's model.norm.type "expr" by its name, as the figures'
+     * labels): the text in v, everywhere the view names it, the file's
+     * value in k (given(), report.2-draw.js) */
+    data.runs.forEach(function (r) {
+      if (!r.l) return;
+      r.k = r.v.slice();
+      Object.keys(r.l).forEach(function (k) { r.v[+k] = r.l[k]; });
+    });
     /* the units the numbers are in (the page's: % for errors and
      * accuracies), named beside them: " %", " nats", or nothing */
     function unitOf(list, i) { var u = (data[list] || [])[i]; return u ? (u === '%' ? ' %' : ' ' + u) : ''; }
@@ -609,7 +618,9 @@
     var longest = 0;
     data.runs.forEach(function (r) {
       longest = Math.max(longest, r.n.length);
-      data.keys.forEach(function (k, i) { longest = Math.max(longest, k.length + 1 + r.v[i].length); });
+      data.keys.forEach(function (k, i) {
+        longest = Math.max(longest, k.length + 1 + Math.max(r.v[i].length, given(r)[i].length));
+      });
     });
     function refilter() {
       var text = re.value, rx = null;
@@ -634,7 +645,9 @@
         match = data.runs.map(function (r) {
           if (!rx || !tried) return true;
           if (Date.now() - started > 300) { tried = false; return true; }
-          return rx.test(r.n) || data.keys.some(function (k, i) { return rx.test(k + '=' + r.v[i]); });
+          return rx.test(r.n) || data.keys.some(function (k, i) {
+            return rx.test(k + '=' + r.v[i]) || (r.k && r.k[i] !== r.v[i] && rx.test(k + '=' + r.k[i]));
+          });
         });
       } catch (e) {
         match = data.runs.map(function () { return true; });
@@ -863,7 +876,7 @@
         return want.every(function (w) {
           if (w[0] === 'status') return r.s === w[1];
           var k = data.keys.indexOf(w[0]);
-          return k < 0 || r.v[k] === w[1];
+          return k < 0 || given(r)[k] === w[1];
         });
       });
       if (!restoring) {
