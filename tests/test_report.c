@@ -1277,6 +1277,34 @@ START_TEST(test_resume_command)
 }
 END_TEST
 
+/* A formula normalizer (model.norm.type expr) is shown by the name the
+ * figures' labels give it (its model.norm.name) in the table over seeds,
+ * the runs table and the curves' data, its filter still matching "expr":
+ * the page said "expr" for every formula (issue 102) */
+START_TEST(test_formula_name)
+{
+    tu_tmp_make("report-formula");
+    tu_tmp_write("exp.yaml", "name: fx\nbase:\n"
+                 "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 128, test_size: 32}\n"
+                 "  model:\n    arch: mlp\n    widths: [16]\n"
+                 "    norm: {expr: \"x / sqrt(var(x, [channels]) + 1e-5)\", name: rms-ish}\n"
+                 "  train: {batch_size: 32, steps: 8, eval_every: 4, log_every: 4, optimizer: {lr: 0.1}}\n"
+                 "grid:\n  model.norm.type: [layer, expr]\n  seed: [1, 2]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out fx -j 2"), 0);
+    ck_assert_int_eq(tu_normlab("report fx --out fx.html --experiment exp.yaml"), 0);
+    char *page = tu_tmp_read("fx.html");
+    /* a row over seeds and two runs; "expr" shown nowhere as a key's value */
+    ck_assert_int_eq(count(page, "<td data-k=\"expr\">rms-ish</td>"), 3);
+    ck_assert_int_eq(count(page, "<td data-k=\"expr\">expr</td>"), 0);
+    ck_assert_int_eq(count(page, "<td data-k=\"layer\">layer</td>"), 3);
+    /* the curves' data: the runs' values as the filters match them, and the name shown */
+    ck_assert_int_eq(count(page, "\"v\":[\"expr\","), 2);
+    ck_assert_int_eq(count(page, "\"l\":{\"0\":\"rms-ish\"}"), 2);
+    free(page);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("report");
@@ -1295,6 +1323,7 @@ int main(void)
     tcase_add_test(tc, test_experiment_travels);
     tcase_add_test(tc, test_resume_command);
     tcase_add_test(tc, test_record_link_not_read);
+    tcase_add_test(tc, test_formula_name);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -76,12 +76,18 @@ static void key_header(rp_page *p, const char *key)
     nl_buf_printf(p->html, "</th>");
 }
 
-static void key_cell(rp_page *p, const char *value)
+/* a key's cell: the value the filters match (data-k), shown as the
+ * figures' labels name it (a formula normalizer's model.norm.type "expr"
+ * by its model.norm.name) where run, one of the row's runs, says */
+static void key_cell(rp_page *p, const rp_source *s, const nl_results_run *run, const char *key, const char *value)
 {
+    char name[160];
+    const bool named = run && !strcmp(key, "model.norm.type") &&
+                       nl_results_norm_formula_name(&s->res, run, value, name, sizeof name);
     nl_buf_printf(p->html, "<td data-k=\"");
     rp_esc(p->html, value);
     nl_buf_printf(p->html, "\">");
-    rp_esc(p->html, value[0] ? value : "–");
+    rp_esc(p->html, named ? name : value[0] ? value : "–");
     nl_buf_printf(p->html, "</td>");
 }
 
@@ -229,6 +235,21 @@ static void cells_header(rp_page *p, const nl_csv_table *t, int n_keys, const ch
     nl_buf_printf(p->html, "</tr></thead>\n");
 }
 
+/* a run of the cell in row r of t (its first n_keys keys' values), NULL none */
+static const nl_results_run *cell_run(const rp_source *s, const nl_csv_table *t, int r, int n_keys)
+{
+    for (int i = 0; i < s->res.n_runs; i++) {
+        bool same = true;
+        for (int k = 0; k < n_keys && same; k++) {
+            const char *v = nl_results_value(&s->res, &s->res.runs[i], t->header[1 + k]);
+            same = !strcmp(v ? v : "", t->rows[r][1 + k]);
+        }
+        if (same)
+            return &s->res.runs[i];
+    }
+    return NULL;
+}
+
 nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
 {
     const char *metrics[2];
@@ -258,8 +279,9 @@ nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
         nl_buf_printf(p->html, "<tbody>\n");
         for (int r = 0; r < t[0].n_rows; r++) {
             nl_buf_printf(p->html, "<tr>");
+            const nl_results_run *run = cell_run(s, &t[0], r, n_keys);
             for (int k = 0; k < n_keys; k++)
-                key_cell(p, t[0].rows[r][1 + k]);
+                key_cell(p, s, run, t[0].header[1 + k], t[0].rows[r][1 + k]);
             number_cell(p, "n", t[0].rows[r][n_keys + 1]);
             number_cell(p, "diverged", t[0].rows[r][n_keys + 2]);
             /* the tables of two metrics hold the same cells in the same order */
@@ -345,7 +367,7 @@ void rp_runs_table(rp_page *p, const rp_source *s)
         rp_esc(p->html, s->res.runs[i].name);
         nl_buf_printf(p->html, "</a></td>");
         for (int k = 0; k < s->res.n_keys; k++)
-            key_cell(p, s->res.runs[i].values[k]);
+            key_cell(p, s, &s->res.runs[i], s->res.keys[k], s->res.runs[i].values[k]);
         status_cell(p, r);
         for (int m = 0; m < n_metrics; m++)
             number_cell(p, nl_sweep_metric_names[metrics[m]], r->result.metrics[metrics[m]]);
