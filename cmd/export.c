@@ -1,23 +1,60 @@
 /* normlab export FORMAT DIR --out DEST: results in another tool's format,
  * one row per format. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/names.h"
 #include "cmd.h"
+#include "sweep/sweep.h"
 #include "tensorboard/export.h"
+#include "verdict/verdict.h"
 
 typedef struct {
     const char *dir, *out;
     bool force;
 } export_args;
 
+/* a sweep's experiment as the HParams dashboard names it: its name and
+ * description from its experiment file (the one the sweep recorded, else
+ * its kept copy, else the one in experiments/ that names it, as normlab
+ * report finds it). Nothing where none is found or it does not load:
+ * the export goes on without them (a run directory has no experiment). */
+static void experiment_about(const char *dir, char *name, size_t name_size, nl_buf *description)
+{
+    nl_sweep_experiment_source from;
+    nl_sweep_experiment_source_of(dir, &from);
+    char found[1200];
+    nl_error ignored = {0};
+    const char *path = from.from != NL_SWEEP_EXP_NONE ? from.read
+                       : nl_verdict_find_experiment(dir, "experiments", found, sizeof found, &ignored) == NL_OK
+                           ? found
+                           : NULL;
+    char *text = NULL;
+    if (!path || nl_read_file_max(path, NL_READ_TEXT_MAX, &text, NULL, &ignored) != NL_OK)
+        return;
+    nl_experiment exp;
+    /* the kept copy is read as the file it was: its base need not be there */
+    if (nl_experiment_parse_text(text, from.from == NL_SWEEP_EXP_KEPT ? from.path : path, false, &exp, &ignored) ==
+        NL_OK) {
+        nl_copy_string(name, name_size, exp.name);
+        nl_experiment_description(text, description);
+        nl_experiment_free(&exp);
+    }
+    free(text);
+}
+
 static int export_tensorboard(const export_args *a)
 {
     nl_tb_export_report rep;
     nl_error err = {0};
     const double started = nl_cmd_now();
-    const nl_code rc = nl_tb_export(a->dir, a->out, a->force, &rep, &err);
+    char name[128] = "";
+    nl_buf description = {0};
+    experiment_about(a->dir, name, sizeof name, &description);
+    const nl_tb_about about = {name, description.failed ? NULL : description.data};
+    const nl_code rc = nl_tb_export(a->dir, a->out, a->force, &about, &rep, &err);
+    nl_buf_free(&description);
     for (const char *w = rep.notes.data ? rep.notes.data : ""; *w;) {
         const size_t len = strcspn(w, "\n");
         fprintf(stderr, "normlab export: warning: %.*s\n", (int)len, w);
@@ -40,7 +77,9 @@ static const struct {
      "event files TensorBoard reads: per run the scalars of metrics.csv (SPLIT/COLUMN: train/loss,\n"
      "                test/accuracy, train/lr, ...) and series.csv (SERIES/LAYER/NAME) at their steps,\n"
      "                and a sweep's varied keys as the HParams dashboard's hyperparameters (a\n"
-     "                session per run, grouped by the runs that differ in the seed alone)"},
+     "                session per run, grouped by the runs that differ in the seed alone), its\n"
+     "                experiment named and described as its experiment file does (its name:, its\n"
+     "                leading comment)"},
 };
 enum { N_FORMATS = sizeof formats / sizeof formats[0] };
 

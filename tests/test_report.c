@@ -1108,7 +1108,7 @@ START_TEST(test_event_framing)
     nl_tb_bytes b = {0};
     nl_tb_version_event(&b, 1.5);
     nl_tb_scalar_event(&b, 2.0, 7, "train/loss", 0.25f);
-    nl_tb_experiment_event(&b, 3.0, NULL, 0, NULL, 0);
+    nl_tb_experiment_event(&b, 3.0, NULL, NULL, 0, NULL, 0);
     ck_assert(!b.failed);
     size_t bad;
     ck_assert_int_eq(records(b.data, b.len, &bad), 3);
@@ -1277,6 +1277,64 @@ START_TEST(test_resume_command)
 }
 END_TEST
 
+/* whether data holds the n bytes at want */
+static bool holds(const char *data, size_t len, const char *want, size_t n)
+{
+    for (size_t i = 0; i + n <= len; i++)
+        if (!memcmp(data + i, want, n))
+            return true;
+    return false;
+}
+
+/* whether data holds protobuf string field `field` with text: its tag,
+ * length and bytes */
+static bool has_string_field(const char *data, size_t len, int field, const char *text)
+{
+    char want[1024];
+    size_t n = 0, value = strlen(text);
+    want[n++] = (char)(field << 3 | 2);
+    do {
+        want[n++] = (char)((value & 0x7f) | (value > 0x7f ? 0x80 : 0));
+        value >>= 7;
+    } while (value);
+    ck_assert_uint_lt(n + strlen(text), sizeof want);
+    memcpy(want + n, text, strlen(text));
+    return holds(data, len, want, n + strlen(text));
+}
+
+/* The HParams plugin's experiment carries the sweep's name and its
+ * experiment file's description (its leading comment, a paragraph each):
+ * TensorBoard's HParams dashboard named no experiment before (issue 102).
+ * Read back from the event file it is in (the first run's), as its
+ * Experiment message's description (field 1) and name (field 6). */
+START_TEST(test_hparams_description)
+{
+    make_sweep("report-hparams");
+    ck_assert_int_eq(tu_normlab("export tensorboard sw --out tb"), 0);
+    int with_experiment = 0;
+    static const char *const runs[] = {"type-none_seed-1", "type-none_seed-2", "type-batch_seed-1",
+                                       "type-batch_seed-2"};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        const char *run = runs[r];
+        char path[600], *text = NULL;
+        size_t len = 0;
+        nl_error err = {0};
+        snprintf(path, sizeof path, "%s/tb/%s/%s", tu_tmp, run, NL_TB_RUN_FILE);
+        ck_assert_msg(nl_read_file(path, &text, &len, &err) == NL_OK, "%s", err.msg);
+        if (holds(text, len, "_hparams_/experiment", 20)) {
+            with_experiment++;
+            ck_assert_msg(has_string_field(text, len, 1, "A report test: no normalization against batch norm, two "
+                                                         "seeds.\n\nA second paragraph of the description."),
+                          "the HParams experiment carries no description in %s", path);
+            ck_assert_msg(has_string_field(text, len, 6, "sw"), "the HParams experiment is not named in %s", path);
+        }
+        free(text);
+    }
+    ck_assert_int_eq(with_experiment, 1);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* A formula normalizer (model.norm.type expr) is shown by the name the
  * figures' labels give it (its model.norm.name) in the table over seeds,
  * the runs table and the curves' data, its filter still matching "expr":
@@ -1323,6 +1381,7 @@ int main(void)
     tcase_add_test(tc, test_experiment_travels);
     tcase_add_test(tc, test_resume_command);
     tcase_add_test(tc, test_record_link_not_read);
+    tcase_add_test(tc, test_hparams_description);
     tcase_add_test(tc, test_formula_name);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

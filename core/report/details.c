@@ -23,22 +23,26 @@ void rp_description(rp_page *p, const rp_source *s)
     nl_error ignored = {0};
     if (nl_read_file_max(s->experiment, NL_READ_TEXT_MAX, &text, NULL, &ignored) != NL_OK)
         return;
-    nl_buf_printf(p->html, "<h3 id=\"s%d-description\">Description</h3>\n<p class=\"description\">", s->index);
-    /* the leading comment lines, their "# " taken off; a line of "#" alone
-     * ends a paragraph */
-    for (const char *line = text; *line == '#';) {
-        const size_t len = strcspn(line, "\n");
-        const char *body = line + 1 + (line[1] == ' ');
-        const int body_len = (int)(len - (size_t)(body - line));
-        char piece[1024];
-        snprintf(piece, sizeof piece, "%.*s ", body_len, body);
-        if (body_len > 0)
-            rp_esc(p->html, piece);
-        else
-            nl_buf_printf(p->html, "</p>\n<p class=\"description\">");
-        line += len + (line[len] == '\n');
+    nl_buf_printf(p->html, "<h3 id=\"s%d-description\">Description</h3>\n", s->index);
+    /* the file's leading comment, a paragraph each (as TensorBoard's HParams dashboard has it) */
+    nl_buf about = {0};
+    nl_experiment_description(text, &about);
+    for (const char *at = about.data ? about.data : ""; *at;) {
+        const char *end = strstr(at, "\n\n");
+        const size_t len = end ? (size_t)(end - at) : strlen(at);
+        char *piece = strndup(at, len);
+        if (!piece)
+            p->html->failed = true;
+        nl_buf_printf(p->html, "<p class=\"description\">");
+        rp_esc(p->html, piece ? piece : "");
+        nl_buf_printf(p->html, "</p>\n");
+        free(piece);
+        at += len + (end ? 2 : 0);
     }
-    nl_buf_printf(p->html, "</p>\n<p class=\"small\">Experiment file: <code>");
+    if (about.failed)
+        p->html->failed = true;
+    nl_buf_free(&about);
+    nl_buf_printf(p->html, "<p class=\"small\">Experiment file: <code>");
     rp_esc_path(p->html, s->experiment);
     nl_buf_printf(p->html, "</code>");
     if (s->from.from == NL_SWEEP_EXP_KEPT) {

@@ -116,6 +116,11 @@ static inline nl_code nl_experiment_parse(const char *text, const char *path, nl
     return nl_experiment_parse_text(text, path, true, out, err);
 }
 void nl_experiment_free(nl_experiment *e);
+/* An experiment file's description (its text given): the leading comment
+ * lines, "# " taken off, a paragraph's lines joined by spaces and a line
+ * of "#" alone ending it; paragraphs apart by a blank line. Appended to
+ * out; nothing where the file starts with no comment. */
+void nl_experiment_description(const char *text, nl_buf *out);
 /* a --set KEY=VALUE from the command line: a fixed setting for every run,
  * replacing the file's set: value of KEY; a grid or derived key is refused */
 nl_code nl_experiment_set(nl_experiment *e, const char *assignment, nl_error *err);

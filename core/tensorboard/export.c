@@ -48,6 +48,7 @@ typedef struct {
      * finds it in any run, and a file at the logdir's root would be a run
      * of its own, named "." */
     bool experiment_written;
+    const nl_tb_about *about; /* the experiment's name and description: the caller's */
 } sweep_hparams;
 
 /* a key's type: numbers, booleans, or text, by every value it takes */
@@ -156,7 +157,7 @@ static void add_session(const nl_results *r, const nl_results_run *run, const nl
                         sweep_hparams *h, nl_tb_bytes *b)
 {
     if (!h->experiment_written) {
-        nl_tb_experiment_event(b, (double)time(NULL), h->hp, h->n, h->metric_ptrs, h->n_metrics);
+        nl_tb_experiment_event(b, (double)time(NULL), h->about, h->hp, h->n, h->metric_ptrs, h->n_metrics);
         h->experiment_written = true;
     }
     const char *values[MAX_HPARAMS];
@@ -231,10 +232,12 @@ static nl_code check_logdir(const char *logdir, bool force, nl_error *err)
     return NL_OK;
 }
 
-static nl_code export_sweep(const nl_results *r, const target *t, nl_tb_export_report *rep, nl_error *err)
+static nl_code export_sweep(const nl_results *r, const nl_tb_about *about, const target *t, nl_tb_export_report *rep,
+                            nl_error *err)
 {
     sweep_hparams h;
     memset(&h, 0, sizeof h);
+    h.about = about;
     nl_code rc = r->sweep ? hparams_of(r, &h, err) : NL_OK;
     for (int i = 0; i < r->n_runs && rc == NL_OK && r->sweep; i++)
         add_metric_tags(r->runs[i].dir, &h);
@@ -244,7 +247,8 @@ static nl_code export_sweep(const nl_results *r, const target *t, nl_tb_export_r
     return rc;
 }
 
-nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_export_report *rep, nl_error *err)
+nl_code nl_tb_export(const char *dir, const char *logdir, bool force, const nl_tb_about *about,
+                     nl_tb_export_report *rep, nl_error *err)
 {
     memset(rep, 0, sizeof *rep);
     nl_results r;
@@ -260,7 +264,7 @@ nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_expo
     if (rc == NL_OK && !t.set)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
     if (rc == NL_OK)
-        rc = export_sweep(&r, &t, rep, err);
+        rc = export_sweep(&r, about, &t, rep, err);
     if (rc == NL_OK)
         rc = nl_outset_commit(t.set, NULL, err);
     nl_outset_end(t.set);

@@ -31,7 +31,11 @@ typedef struct {
  * LOGDIR/NL_TB_RUN_FILE an older normlab wrote. A directory that is no
  * sweep or run, or a sweep without runs, is NL_ERR_USAGE. The files are one
  * output set (nl_outset): all written or none, a directory, FIFO or link
- * where one goes (or a file where a directory goes) NL_ERR_USAGE. */
-nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_export_report *rep, nl_error *err);
+ * where one goes (or a file where a directory goes) NL_ERR_USAGE. A
+ * sweep's experiment is named and described by about (NULL: neither),
+ * which the caller reads from the sweep's experiment file: reading one is
+ * core/sweep's, a folder above this one. */
+nl_code nl_tb_export(const char *dir, const char *logdir, bool force, const nl_tb_about *about,
+                     nl_tb_export_report *rep, nl_error *err);
 
 #endif

@@ -314,11 +314,14 @@ static void hparams_close(nl_tb_bytes *b, const hp_marks *m)
     record_close(b, m->record);
 }
 
-void nl_tb_experiment_event(nl_tb_bytes *b, double wall_time, const nl_tb_hparam *hparams, int n_hparams,
-                            const char *const *metric_tags, int n_metrics)
+void nl_tb_experiment_event(nl_tb_bytes *b, double wall_time, const nl_tb_about *about, const nl_tb_hparam *hparams,
+                            int n_hparams, const char *const *metric_tags, int n_metrics)
 {
     const hp_marks m = hparams_open(b, wall_time, "_hparams_/experiment");
     const size_t experiment = pb_open(b, 2);
+    /* Experiment: description 1, time_created_secs 3, name 6 */
+    if (about && about->description && about->description[0])
+        pb_string(b, 1, about->description);
     pb_double(b, 3, wall_time); /* time_created_secs */
     for (int i = 0; i < n_hparams; i++) {
         /* HParamInfo: name 1, description 3, type 4, domain_discrete 5 (ListValue: values 1) */
@@ -343,6 +346,8 @@ void nl_tb_experiment_event(nl_tb_bytes *b, double wall_time, const nl_tb_hparam
         pb_string(b, 3, metric_tags[i]);
         pb_close(b, info);
     }
+    if (about && about->name && about->name[0])
+        pb_string(b, 6, about->name);
     pb_close(b, experiment);
     hparams_close(b, &m);
 }

@@ -48,10 +48,17 @@ typedef struct {
     const char *description;
 } nl_tb_hparam;
 
-/* the experiment: its hyperparameters (with their domains) and the scalar
- * tags that are its metrics */
-void nl_tb_experiment_event(nl_tb_bytes *b, double wall_time, const nl_tb_hparam *hparams, int n_hparams,
-                            const char *const *metric_tags, int n_metrics);
+/* the experiment as the HParams plugin names it (api.proto Experiment's
+ * name and description, markdown); NULL or "": none */
+typedef struct {
+    const char *name, *description;
+} nl_tb_about;
+
+/* the experiment: its name and description (about: NULL none), its
+ * hyperparameters (with their domains) and the scalar tags that are its
+ * metrics */
+void nl_tb_experiment_event(nl_tb_bytes *b, double wall_time, const nl_tb_about *about, const nl_tb_hparam *hparams,
+                            int n_hparams, const char *const *metric_tags, int n_metrics);
 /* one session (a run): its value of each hyperparameter (values[i] of
  * hparams[i]; "" leaves it out), its group (the runs that differ in the
  * seed alone) and start */

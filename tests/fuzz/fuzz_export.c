@@ -136,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *before = fuzz_sweep_list(&s);
     nl_tb_export_report rep;
     nl_error err = {0};
-    const nl_code rc = nl_tb_export(dir, s.out, force, &rep, &err);
+    const nl_code rc = nl_tb_export(dir, s.out, force, NULL, &rep, &err);
     char *after = fuzz_sweep_list(&s);
     /* only LOGDIR changes; a refusal changes nothing where LOGDIR held a file */
     static const char *const out_only[] = {"root/out", NULL};

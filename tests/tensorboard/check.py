@@ -177,6 +177,18 @@ def check_hparams(sweep, logdir):
     undescribed = [h.name for h in experiment.hparam_infos if not h.description]
     check(not undescribed, "each HParams hyperparameter carries its key's description%s"
           % (" (none on %s)" % undescribed if undescribed else ": %s" % experiment.hparam_infos[0].description))
+    # the experiment itself is named and described as its file is: its
+    # name: and its leading comment, a paragraph's lines joined
+    with open(os.path.join(ROOT, "experiments", os.path.basename(sweep) + ".yaml")) as f:
+        comment = []
+        for line in f:
+            if not line.startswith("#"):
+                break
+            comment.append(line[1:].strip())
+    first = " ".join(comment[:comment.index("")] if "" in comment else comment)
+    check(experiment.name == os.path.basename(sweep) and experiment.description.startswith(first),
+          "the HParams experiment is named %r and described by its file's comment: %r"
+          % (experiment.name, experiment.description[:100]))
     cells = {}
     for row in rows:
         cells.setdefault(tuple(row[k] for k in varied), []).append(float(row["final_test_accuracy"]))
