@@ -631,9 +631,13 @@ nl_code rp_curves(rp_page *p, rp_source *s, nl_error *err)
 static void together_intro(rp_page *p, const view *v, const char *group, const curves *c)
 {
     (void)c;
-    nl_buf_printf(p->html, "<h3 id=\"%s-explore\">Explore the curves of all %d directories</h3>\n<p class=\"hint\">"
-                  "Every run of every directory below in one view, each keyed by its directory as by any key of "
-                  "its config: <code>" SWEEP_KEY "</code>, its name (", group, v->n_src);
+    nl_buf_printf(p->html, "<h3 id=\"%s-explore\">Explore the curves of ", group);
+    if (v->n_src == 2)
+        nl_buf_printf(p->html, "both directories");
+    else
+        nl_buf_printf(p->html, "all %d directories", v->n_src);
+    nl_buf_printf(p->html, "</h3>\n<p class=\"hint\">Every run of every directory below in one view, each keyed by "
+                  "its directory as by any key of its config: <code>" SWEEP_KEY "</code>, its name (");
     for (int i = 0; i < v->n_src; i++) {
         nl_buf_printf(p->html, "%s<code>", i == 0 ? "" : i + 1 < v->n_src ? ", " : " and ");
         rp_esc(p->html, v->labels[i]);
