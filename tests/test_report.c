@@ -1355,6 +1355,8 @@ START_TEST(test_formula_name)
     ck_assert_int_eq(count(page, "<td data-k=\"expr\">rms-ish</td>"), 3);
     ck_assert_int_eq(count(page, "<td data-k=\"expr\">expr</td>"), 0);
     ck_assert_int_eq(count(page, "<td data-k=\"layer\">layer</td>"), 3);
+    /* the filters above the table and above the runs: the name, choosing "expr" */
+    ck_assert_int_eq(count(page, "<option value=\"=expr\">rms-ish</option>"), 2);
     /* the curves' data: the runs' values as the filters match them, and the name shown */
     ck_assert_int_eq(count(page, "\"v\":[\"expr\","), 2);
     ck_assert_int_eq(count(page, "\"l\":{\"0\":\"rms-ish\"}"), 2);

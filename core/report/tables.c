@@ -21,11 +21,33 @@ int rp_filter_keys(const nl_results *r, int *keys)
     return n;
 }
 
-/* a select of the distinct values among `values` (n of them) */
-static void select_box(rp_page *p, const char *key, const char *label, const char *const *values, int n)
+/* how a value of key k of s reads where it names a formula normalizer
+ * (model.norm.type expr): the name its runs give it (nl_results_label's),
+ * when they all give one; else NULL, the value as it is */
+static const char *formula_name(const rp_source *s, int k, const char *value, char *buf, size_t size)
+{
+    if (!s || k < 0 || strcmp(s->res.keys[k], "model.norm.type"))
+        return NULL;
+    bool named = false;
+    for (int i = 0; i < s->res.n_runs; i++) {
+        char name[160];
+        if (strcmp(s->res.runs[i].values[k], value))
+            continue;
+        if (!nl_results_norm_formula_name(&s->res, &s->res.runs[i], value, name, sizeof name) ||
+            (named && strcmp(name, buf)))
+            return NULL;
+        nl_copy_string(buf, size, name);
+        named = true;
+    }
+    return named ? buf : NULL;
+}
+
+/* a select of the distinct values among `values` (n of them) of key k of
+ * s (k -1: no key of s, the status) */
+static void select_box(rp_page *p, const rp_source *s, int k, const char *key, const char *const *values, int n)
 {
     nl_buf_printf(p->html, "<label>");
-    rp_esc_name(p->html, label);
+    rp_esc_name(p->html, key);
     nl_buf_printf(p->html, " <select data-key=\"");
     rp_esc(p->html, key);
     nl_buf_printf(p->html, "\"><option value=\"*\">all</option>");
@@ -33,7 +55,9 @@ static void select_box(rp_page *p, const char *key, const char *label, const cha
         nl_buf_printf(p->html, "<option value=\"=");
         rp_esc(p->html, values[i]);
         nl_buf_printf(p->html, "\">");
-        rp_esc(p->html, values[i][0] ? values[i] : "(not set)");
+        char name[160];
+        const char *named = formula_name(s, k, values[i], name, sizeof name);
+        rp_esc(p->html, named ? named : values[i][0] ? values[i] : "(not set)");
         nl_buf_printf(p->html, "</option>");
     }
     nl_buf_printf(p->html, "</select></label>\n");
@@ -59,10 +83,10 @@ void rp_filters(rp_page *p, const rp_source *s)
     for (int i = 0; i < n; i++) {
         const char *values[256];
         const int n_values = nl_results_distinct(&s->res, keys[i], values, 256);
-        select_box(p, s->res.keys[keys[i]], s->res.keys[keys[i]], values, n_values);
+        select_box(p, s, keys[i], s->res.keys[keys[i]], values, n_values);
     }
     if (n_status > 1)
-        select_box(p, "status", "status", statuses, n_status);
+        select_box(p, s, -1, "status", statuses, n_status);
     nl_buf_printf(p->html, "</div>\n");
 }
 
