@@ -651,9 +651,10 @@ void pl_series_free(pl_series_file *f)
 }
 
 nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
-                       int *runs, nl_error *err)
+                       const char *kind, const char *why, nl_error *err)
 {
     nl_code rc = NL_OK;
+    int runs = 0;
     for (int pass = 0; pass < passes; pass++)
         for (int i = 0; rc == NL_OK && i < r->n_runs; i++) {
             const int variant = g->group_of[i];
@@ -663,8 +664,8 @@ nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_se
             bool used = false;
             if (file.found)
                 rc = read(ctx, &(pl_series_run){i, variant, pass, &file}, &used, err);
-            *runs += used;
+            runs += used;
             pl_series_free(&file);
         }
-    return rc;
+    return rc == NL_OK && runs == 0 ? pl_not_applicable(err, kind, why) : rc;
 }

@@ -124,9 +124,10 @@ typedef struct {
 typedef nl_code (*pl_series_reader)(void *ctx, const pl_series_run *run, bool *used, nl_error *err);
 /* every run of a variant (g->group_of >= 0) that has a series.csv, handed
  * to read, `passes` times over (a layer's series: its names on pass 0, then
- * the values); *runs counts the runs read used. Stops at read's error. */
+ * the values). Stops at read's error; when read used no run, the kind's
+ * refusal (pl_not_applicable) saying why. */
 nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
-                       int *runs, nl_error *err);
+                       const char *kind, const char *why, nl_error *err);
 
 /* ---- layout ---- */
 typedef struct {

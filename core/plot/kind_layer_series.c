@@ -64,7 +64,6 @@ typedef struct {
     char (*names)[NL_SERIES_NAME_MAX];
     int n_layers;
     curve *curves; /* [variant * MAX_LAYERS + layer] */
-    int runs;
     double lo, hi, last_step;
     double *equilibrium; /* per variant: sqrt(2 lr wd), NaN where it does not apply; NULL: none */
 } layer_fig;
@@ -310,17 +309,13 @@ static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec,
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pl_series_each(r, &f.g, 2, read_series, &f, &f.runs, err)))
+    char why[300];
+    snprintf(why, sizeof why, "no run has %s in its series.csv (set %s: true%s)", metric, k->probe_key,
+             f.series == NL_SERIES_EFFECTIVE_LR ? ", with a batch-statistics normalizer"
+             : f.series == NL_SERIES_SIGMA_ESTIMATE ? ", with model.param_norm.type: spectral"
+                                                    : "");
+    if ((rc = pl_series_each(r, &f.g, 2, read_series, &f, kind, why, err)))
         goto done;
-    if (f.runs == 0) {
-        char why[300];
-        snprintf(why, sizeof why, "no run has %s in its series.csv (set %s: true%s)", metric, k->probe_key,
-                 f.series == NL_SERIES_EFFECTIVE_LR ? ", with a batch-statistics normalizer"
-                 : f.series == NL_SERIES_SIGMA_ESTIMATE ? ", with model.param_norm.type: spectral"
-                                                        : "");
-        rc = pl_not_applicable(err, kind, why);
-        goto done;
-    }
     char no_equilibrium[400] = "";
     if (f.series == NL_SERIES_EFFECTIVE_LR) {
         if (!(f.equilibrium = malloc((size_t)f.g.n * sizeof *f.equilibrium))) {

@@ -23,7 +23,7 @@ typedef struct {
     grouping g;
     int series[STATS]; /* NL_SERIES_* drawn */
     char (*names)[NL_SERIES_NAME_MAX];
-    int n_sites, runs;
+    int n_sites;
     agg *cells; /* [(stat * groups + variant) * MAX_SITES + site] */
 } sigprop_fig;
 
@@ -175,13 +175,11 @@ nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_
     }
     for (int k = 0; k < STATS * f.g.n * MAX_SITES; k++)
         pl_agg_init(&f.cells[k]);
-    if ((rc = pl_series_each(r, &f.g, 2, read_sites, &f, &f.runs, err)))
+    if ((rc = pl_series_each(r, &f.g, 2, read_sites, &f, "signal_propagation",
+                             "no run has signal propagation rows in its series.csv (set "
+                             "train.log.signal_propagation: true)",
+                             err)))
         goto done;
-    if (f.runs == 0) {
-        rc = pl_not_applicable(err, "signal_propagation", "no run has signal propagation rows in "
-                               "its series.csv (set train.log.signal_propagation: true)");
-        goto done;
-    }
     double lo[STATS], hi[STATS];
     site_csv(&f, &data, lo, hi);
     char file[128];

@@ -26,7 +26,7 @@ typedef struct {
     curve *curves; /* [variant * TERMS + term] */
     int panel_of[MAX_PANELS], n_panels; /* the variants drawn */
     double panel_last[MAX_PANELS];      /* each one's last step: its x range */
-    int runs, variants_with_data;
+    int variants_with_data;
 } switch_fig;
 
 /* a run's rows of the six series into its variant's curves */
@@ -149,14 +149,11 @@ nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_scri
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pl_series_each(r, &f.g, 1, read_weights, &f, &f.runs, err)))
+    if ((rc = pl_series_each(r, &f.g, 1, read_weights, &f, "switch_weights",
+                             "no run has switchable weights in its series.csv (set "
+                             "model.norm.type: switchable and train.log.switch_weights: true)",
+                             err)))
         goto done;
-    if (f.runs == 0) {
-        rc = pl_not_applicable(err, "switch_weights", "no run has switchable weights in its "
-                               "series.csv (set model.norm.type: switchable and "
-                               "train.log.switch_weights: true)");
-        goto done;
-    }
     weights_csv(&f, &data);
     char file[128];
     if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)
