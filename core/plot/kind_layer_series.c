@@ -154,29 +154,19 @@ static nl_code read_series(void *ctx, const pl_series_run *run, bool *used, nl_e
 
 static void series_csv(layer_fig *f, nl_buf *data)
 {
-    f->lo = INFINITY;
-    f->hi = -INFINITY;
-    f->last_step = 0;
+    pl_span span = PL_SPAN_EMPTY;
     nl_buf_printf(data, "variant,label,layer,name,step,mean,min,max,n\n");
     for (int id = 0; id < f->g.n; id++)
         for (int l = 0; l < f->n_layers; l++) {
-            curve *c = &f->curves[id * MAX_LAYERS + l];
-            pl_sort_curve(c);
-            for (int j = 0; j < c->n; j++) {
-                const agg *a = &c->p[j].a;
-                char lab[256], nm[NL_SERIES_NAME_MAX], m[32], mn[32], mx[32];
-                if (!a->n)
-                    continue;
-                f->lo = fmin(f->lo, a->min);
-                f->hi = fmax(f->hi, a->max);
-                f->last_step = fmax(f->last_step, c->p[j].step);
-                nl_buf_printf(data, "%d,%s,%d,%s,%.0f,%s,%s,%s,%d\n", id,
-                              pl_cell_text(f->g.labels[id], lab, sizeof lab), l,
-                              pl_cell_text(f->names[l], nm, sizeof nm), c->p[j].step,
-                              pl_fmt_num(m, sizeof m, pl_agg_mean(a)), pl_fmt_num(mn, sizeof mn, a->min),
-                              pl_fmt_num(mx, sizeof mx, a->max), a->n);
-            }
+            char lab[256], nm[NL_SERIES_NAME_MAX], lead[400];
+            snprintf(lead, sizeof lead, "%d,%s,%d,%s,", id,
+                     pl_cell_text(f->g.labels[id], lab, sizeof lab), l,
+                     pl_cell_text(f->names[l], nm, sizeof nm));
+            pl_curve_rows(&f->curves[id * MAX_LAYERS + l], lead, data, &span);
         }
+    f->lo = span.lo;
+    f->hi = span.hi;
+    f->last_step = span.last_step;
 }
 
 /* the lines of one panel: a variant's line per layer (by_layer) or every

@@ -130,15 +130,9 @@ static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, con
             nl_buf_printf(&s->gp, "set autoscale y\n");
         }
         pl_panel_key(s, stat);
-        nl_buf_printf(&s->gp, "plot ");
-        for (int id = 0; id < f->g.n; id++)
-            nl_buf_printf(&s->gp, "%s\"%s\" using (strcol(\"stat\") eq \"%s\" && "
-                          "column(\"variant\") == %d ? column(\"depth\") : NaN):(column(\"mean\")):"
-                          "(column(\"min\")):(column(\"max\")) with yerrorlines lw series_lw "
-                          "pt series_pt ps series_ps lc rgb \"%s\" title %s",
-                          id ? ", \\\n  " : "", file, stat_names[stat], id, pl_color_of(&f->g, id),
-                          pl_q(f->g.labels[id], q, sizeof q));
-        nl_buf_printf(&s->gp, "\n");
+        char where[64];
+        snprintf(where, sizeof where, "strcol(\"stat\") eq \"%s\" && ", stat_names[stat]);
+        pl_plot_variants(s, &f->g, file, where, "depth", PL_Y_WITH_BARS);
         pl_after_panel(s, stat);
     }
     return pl_finish_panels(s, err);
