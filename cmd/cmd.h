@@ -81,7 +81,8 @@ typedef struct {
 
 /* A command line's table: options (ended by a NULL name) and where the
  * other words go, the one operand (operand) or up to max_operands
- * (operands, n_operands); what names them in the usage errors */
+ * (operands, n_operands); what names them in the usage errors, missing is
+ * the error for none (NULL: none is fine) */
 typedef struct {
     const char *command;
     void (*usage)(FILE *out);
@@ -90,14 +91,14 @@ typedef struct {
     const char **operand;
     const char **operands;
     int *n_operands, max_operands;
-    const char *what;
+    const char *what, *missing;
 } nl_cmd_line;
 
 /* -h or --help printed the usage on stdout */
 #define NL_CMD_HELP (-1)
 /* Takes argv[1..] word by word, in order, by line's table: 0, NL_CMD_HELP,
  * or the exit status of the usage error it printed (an unknown option, a
- * missing value, an operand too many, a value take refused). */
+ * missing value, an operand too many, a value take refused, no operand). */
 int nl_cmd_walk(const nl_cmd_line *line, int argc, char **argv);
 /* monotonic seconds, for progress displays */
 double nl_cmd_now(void);

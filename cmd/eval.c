@@ -130,13 +130,10 @@ static int parse_args(int argc, char **argv, eval_args *a)
         {0},
     };
     const nl_cmd_line line = {.command = "eval", .usage = usage, .options = options, .ctx = a,
-                              .operand = &a->run_dir, .what = "run directory"};
+                              .operand = &a->run_dir, .what = "run directory",
+                              .missing = "no run directory given"};
     const int status = nl_cmd_walk(&line, argc, argv);
-    if (status)
-        return status == NL_CMD_HELP ? 0 : status;
-    if (!a->run_dir)
-        return nl_cmd_usage_error("eval", "no run directory given");
-    return -1;
+    return status == NL_CMD_HELP ? 0 : status ? status : -1;
 }
 
 /* evaluates and records; the exit status */

@@ -41,5 +41,6 @@ int nl_cmd_walk(const nl_cmd_line *line, int argc, char **argv)
         if (status)
             return status;
     }
-    return 0;
+    const bool none = line->operands ? *line->n_operands == 0 : !*line->operand;
+    return line->missing && none ? nl_cmd_usage_error(line->command, "%s", line->missing) : 0;
 }

@@ -76,12 +76,11 @@ static int parse_args(int argc, char **argv, report_args *a)
     };
     const nl_cmd_line line = {.command = "report", .usage = usage, .options = options, .ctx = a,
                               .operands = a->dirs, .n_operands = &a->n_dirs,
-                              .max_operands = NL_REPORT_MAX_DIRS, .what = "directories"};
+                              .max_operands = NL_REPORT_MAX_DIRS, .what = "directories",
+                              .missing = "no sweep or run directory given"};
     const int status = nl_cmd_walk(&line, argc, argv);
     if (status)
         return status == NL_CMD_HELP ? 0 : status;
-    if (!a->n_dirs)
-        return nl_cmd_usage_error("report", "no sweep or run directory given");
     if (!a->out && a->n_dirs > 1)
         return nl_cmd_usage_error("report", "several directories: give --out FILE (where the page goes)");
     if (a->interval && !a->watch)

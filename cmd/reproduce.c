@@ -73,12 +73,11 @@ static int parse_args(int argc, char **argv, reproduce_args *a)
         {0},
     };
     const nl_cmd_line line = {.command = "reproduce", .usage = usage, .options = options,
-                              .operand = &a->name, .what = "experiment"};
+                              .operand = &a->name, .what = "experiment",
+                              .missing = "no experiment named (e.g. normlab reproduce ba-ln-lstm)"};
     const int status = nl_cmd_walk(&line, argc, argv);
     if (status)
         return status;
-    if (!a->name)
-        return nl_cmd_usage_error("reproduce", "no experiment named (e.g. normlab reproduce ba-ln-lstm)");
     return 0;
 }
 

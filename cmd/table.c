@@ -82,12 +82,10 @@ int cmd_table(int argc, char **argv)
         {0},
     };
     const nl_cmd_line line = {.command = "table", .usage = usage, .options = options, .ctx = &t,
-                              .operand = &dir, .what = "directory"};
+                              .operand = &dir, .what = "directory", .missing = "no sweep directory given"};
     const int walked = nl_cmd_walk(&line, argc, argv);
     if (walked)
         return walked == NL_CMD_HELP ? 0 : walked;
-    if (!dir)
-        return nl_cmd_usage_error("table", "no sweep directory given");
     nl_buf md = {0}, csv = {0}, notes = {0};
     nl_error err = {0};
     int status = 0;
