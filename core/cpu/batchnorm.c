@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "cpu/apply_planes.h"
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
@@ -511,17 +512,7 @@ void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float e
             });
             continue;
         }
-        const long planes = (long)n * width;
-        NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
-        for (long plane = 0; plane < planes; plane++) {
-            const int i = (int)(plane / width), j = (int)(plane % width);
-            const float *xp = x + ((size_t)i * c + c0 + j) * hw;
-            float *yp = y + ((size_t)i * c + c0 + j) * hw;
-            const float m = mean[j], sc = scale[j], sh = shift[j];
-            _Pragma("omp simd")
-            for (int k = 0; k < hw; k++)
-                yp[k] = (xp[k] - m) * sc + sh;
-        });
+        nl_apply_planes(n, c, hw, c0, width, mean, scale, shift, x, y);
     }
 }
 
