@@ -5,6 +5,7 @@
 #define NL_CMD_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -65,6 +66,40 @@ int nl_cmd_take_set(const char *command, int argc, char **argv, int *i, const ch
                     int max);
 /* true for -h and --help */
 int nl_cmd_is_help(const char *arg);
+
+/* An option of a command's table: a switch sets *flag; any other takes
+ * the next word, stored in *text and then handed to take, which refuses
+ * it with the exit status of the usage error it printed (0: taken). */
+typedef struct {
+    const char *name;
+    bool *flag;
+    const char **text;
+    int (*take)(void *ctx, const char *option, const char *value);
+    const char *needs; /* what the error for a missing value names; NULL: "a value" */
+    bool nonempty;     /* an empty word is a missing value */
+} nl_cmd_option;
+
+/* A command line's table: options (ended by a NULL name) and where the
+ * other words go, the one operand (operand) or up to max_operands
+ * (operands, n_operands); what names them in the usage errors, missing is
+ * the error for none (NULL: none is fine) */
+typedef struct {
+    const char *command;
+    void (*usage)(FILE *out);
+    const nl_cmd_option *options;
+    void *ctx; /* for the options' take */
+    const char **operand;
+    const char **operands;
+    int *n_operands, max_operands;
+    const char *what, *missing;
+} nl_cmd_line;
+
+/* -h or --help printed the usage on stdout */
+#define NL_CMD_HELP (-1)
+/* Takes argv[1..] word by word, in order, by line's table: 0, NL_CMD_HELP,
+ * or the exit status of the usage error it printed (an unknown option, a
+ * missing value, an operand too many, a value take refused, no operand). */
+int nl_cmd_walk(const nl_cmd_line *line, int argc, char **argv);
 /* monotonic seconds, for progress displays */
 double nl_cmd_now(void);
 /* redraws the progress line on a terminal: a bar and `text`, fitted to the

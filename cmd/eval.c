@@ -87,9 +87,10 @@ static bool plain_name(const char *s)
     return true;
 }
 
-/* one option with its value into a: -1 when taken, else the exit status */
-static int take_valued(const char *opt, const char *v, eval_args *a)
+/* one option with its value into a: 0 when taken, else the exit status */
+static int take_valued(void *ctx, const char *opt, const char *v)
 {
+    eval_args *a = ctx;
     if (strcmp(opt, "--data") == 0) {
         if (!strchr(v, '='))
             return nl_cmd_usage_error("eval", "--data takes KEY=VALUE, e.g. --data dataset=mnist; "
@@ -105,46 +106,34 @@ static int take_valued(const char *opt, const char *v, eval_args *a)
                                       RECORD_NAME_MAX);
         a->name = v;
     } else if (strcmp(opt, "--context") == 0 || strcmp(opt, "--batch") == 0) {
-        const int rc = nl_cmd_int_arg("eval", opt, v, strcmp(opt, "--context") == 0 ? &a->context : &a->batch);
-        if (rc)
-            return rc;
+        return nl_cmd_int_arg("eval", opt, v, strcmp(opt, "--context") == 0 ? &a->context : &a->batch);
     } else if (strcmp(opt, "--threads") == 0) {
-        const int rc = nl_cmd_int_arg("eval", opt, v, &a->threads);
-        if (rc)
-            return rc;
+        return nl_cmd_int_arg("eval", opt, v, &a->threads);
     } else if (nl_cmd_device_arg("eval", v, &a->device)) {
         return 2;
     }
-    return -1;
+    return 0;
 }
 
 /* -1 when the command line asks for an evaluation, else the exit status */
 static int parse_args(int argc, char **argv, eval_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (nl_cmd_is_help(arg)) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(arg, "--fold-bn") == 0) {
-            a->fold_bn = true;
-        } else if (strcmp(arg, "--batch-stats") == 0) {
-            a->batch_stats = true;
-        } else if (strcmp(arg, "--data") == 0 || strcmp(arg, "--name") == 0 ||
-                   strcmp(arg, "--context") == 0 || strcmp(arg, "--batch") == 0 ||
-                   strcmp(arg, "--threads") == 0 || strcmp(arg, "--device") == 0) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("eval", "%s needs a value", arg);
-            const int status = take_valued(arg, argv[++i], a);
-            if (status >= 0)
-                return status;
-        } else if (nl_cmd_operand("eval", arg, &a->run_dir, "run directory")) {
-            return 2;
-        }
-    }
-    if (!a->run_dir)
-        return nl_cmd_usage_error("eval", "no run directory given");
-    return -1;
+    const nl_cmd_option options[] = {
+        {.name = "--fold-bn", .flag = &a->fold_bn},
+        {.name = "--batch-stats", .flag = &a->batch_stats},
+        {.name = "--data", .take = take_valued},
+        {.name = "--name", .take = take_valued},
+        {.name = "--context", .take = take_valued},
+        {.name = "--batch", .take = take_valued},
+        {.name = "--threads", .take = take_valued},
+        {.name = "--device", .take = take_valued},
+        {0},
+    };
+    const nl_cmd_line line = {.command = "eval", .usage = usage, .options = options, .ctx = a,
+                              .operand = &a->run_dir, .what = "run directory",
+                              .missing = "no run directory given"};
+    const int status = nl_cmd_walk(&line, argc, argv);
+    return status == NL_CMD_HELP ? 0 : status ? status : -1;
 }
 
 /* evaluates and records; the exit status */

@@ -59,33 +59,29 @@ typedef struct {
     int interval; /* --watch's seconds; 0: not given */
 } report_args;
 
+static int take_interval(void *ctx, const char *option, const char *value)
+{
+    return nl_cmd_int_arg("report", option, value, &((report_args *)ctx)->interval);
+}
+
 /* -1: go on; else the exit status */
 static int parse_args(int argc, char **argv, report_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (nl_cmd_is_help(s)) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(s, "--force") || !strcmp(s, "--watch")) {
-            *(!strcmp(s, "--force") ? &a->force : &a->watch) = true;
-        } else if (!strcmp(s, "--interval")) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("report", "--interval needs a number of seconds");
-            const int bad = nl_cmd_int_arg("report", "--interval", argv[++i], &a->interval);
-            if (bad)
-                return bad;
-        } else if (!strcmp(s, "--out") || !strcmp(s, "--experiment")) {
-            if (i + 1 >= argc || !argv[i + 1][0])
-                return nl_cmd_usage_error("report", "%s needs a file name", s);
-            *(!strcmp(s, "--out") ? &a->out : &a->experiment) = argv[++i];
-        } else if (nl_cmd_operands("report", s, a->dirs, &a->n_dirs, NL_REPORT_MAX_DIRS,
-                                   "directories")) {
-            return 2;
-        }
-    }
-    if (!a->n_dirs)
-        return nl_cmd_usage_error("report", "no sweep or run directory given");
+    const nl_cmd_option options[] = {
+        {.name = "--force", .flag = &a->force},
+        {.name = "--watch", .flag = &a->watch},
+        {.name = "--interval", .take = take_interval, .needs = "a number of seconds"},
+        {.name = "--out", .text = &a->out, .needs = "a file name", .nonempty = true},
+        {.name = "--experiment", .text = &a->experiment, .needs = "a file name", .nonempty = true},
+        {0},
+    };
+    const nl_cmd_line line = {.command = "report", .usage = usage, .options = options, .ctx = a,
+                              .operands = a->dirs, .n_operands = &a->n_dirs,
+                              .max_operands = NL_REPORT_MAX_DIRS, .what = "directories",
+                              .missing = "no sweep or run directory given"};
+    const int status = nl_cmd_walk(&line, argc, argv);
+    if (status)
+        return status == NL_CMD_HELP ? 0 : status;
     if (!a->out && a->n_dirs > 1)
         return nl_cmd_usage_error("report", "several directories: give --out FILE (where the page goes)");
     if (a->interval && !a->watch)

@@ -52,32 +52,32 @@ typedef struct {
     bool quick, no_registration;
 } reproduce_args;
 
+/* sweep checks --seeds and -j again; checked here so that a bad one names
+ * reproduce and never becomes part of the output directory's name */
+static int check_count(void *ctx, const char *option, const char *value)
+{
+    (void)ctx;
+    int n;
+    return nl_cmd_int_arg("reproduce", option, value, &n) ? 2 : 0;
+}
+
+/* 0 to go on, NL_CMD_HELP, or the exit status */
 static int parse_args(int argc, char **argv, reproduce_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (nl_cmd_is_help(s)) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(s, "--quick")) {
-            a->quick = true;
-        } else if (!strcmp(s, "--no-registration")) {
-            a->no_registration = true;
-        } else if (!strcmp(s, "--seeds") || !strcmp(s, "--out") || !strcmp(s, "-j")) {
-            if (i + 1 >= argc || (!strcmp(s, "--out") && !argv[i + 1][0]))
-                return nl_cmd_usage_error("reproduce", "%s needs a value", s);
-            *(!strcmp(s, "--seeds") ? &a->seeds : !strcmp(s, "--out") ? &a->out : &a->jobs) = argv[++i];
-            /* sweep checks them again; checked here so that a bad one names
-             * reproduce and never becomes part of the output directory's name */
-            int n;
-            if (strcmp(s, "--out") && nl_cmd_int_arg("reproduce", s, argv[i], &n))
-                return 2;
-        } else if (nl_cmd_operand("reproduce", s, &a->name, "experiment")) {
-            return 2;
-        }
-    }
-    if (!a->name)
-        return nl_cmd_usage_error("reproduce", "no experiment named (e.g. normlab reproduce ba-ln-lstm)");
+    const nl_cmd_option options[] = {
+        {.name = "--quick", .flag = &a->quick},
+        {.name = "--no-registration", .flag = &a->no_registration},
+        {.name = "--seeds", .text = &a->seeds, .take = check_count},
+        {.name = "-j", .text = &a->jobs, .take = check_count},
+        {.name = "--out", .text = &a->out, .nonempty = true},
+        {0},
+    };
+    const nl_cmd_line line = {.command = "reproduce", .usage = usage, .options = options,
+                              .operand = &a->name, .what = "experiment",
+                              .missing = "no experiment named (e.g. normlab reproduce ba-ln-lstm)"};
+    const int status = nl_cmd_walk(&line, argc, argv);
+    if (status)
+        return status;
     return 0;
 }
 

@@ -34,59 +34,65 @@ static void usage(FILE *out)
             "directory, FIFO or link at --csv FILE (replaced only when a regular file).\n");
 }
 
+typedef struct {
+    nl_table_spec spec;
+    const char *csv_path;
+    char pair_key[256], pair_a[256], pair_b[256];
+} table_args;
+
+/* --by, --pair or --csv's value into t: 0, or the exit status */
+static int take_value(void *ctx, const char *option, const char *v)
+{
+    table_args *t = ctx;
+    if (!strcmp(option, "--by")) {
+        if (t->spec.n_by == 32)
+            return nl_cmd_usage_error("table", "too many --by keys (at most 32)");
+        t->spec.by[t->spec.n_by++] = v;
+    } else if (!strcmp(option, "--csv")) {
+        if (!v[0])
+            return nl_cmd_usage_error("table", "--csv needs a file name, got ''");
+        t->csv_path = v;
+    } else {
+        const char *eq = strchr(v, '='), *comma = eq ? strchr(eq, ',') : NULL;
+        if (!eq || !comma || eq == v || comma == eq + 1 || !comma[1] || strchr(comma + 1, ',') ||
+            strlen(v) >= sizeof t->pair_key)
+            return nl_cmd_usage_error("table", "--pair takes KEY=A,B, e.g. --pair "
+                                      "model.norm.type=batch,group; got '%s'", v);
+        snprintf(t->pair_key, sizeof t->pair_key, "%.*s", (int)(eq - v), v);
+        snprintf(t->pair_a, sizeof t->pair_a, "%.*s", (int)(comma - eq - 1), eq + 1);
+        snprintf(t->pair_b, sizeof t->pair_b, "%s", comma + 1);
+        if (!strcmp(t->pair_a, t->pair_b))
+            return nl_cmd_usage_error("table", "--pair: A and B are both '%s'", t->pair_a);
+        t->spec.pair_key = t->pair_key;
+        t->spec.pair_a = t->pair_a;
+        t->spec.pair_b = t->pair_b;
+    }
+    return 0;
+}
+
 int cmd_table(int argc, char **argv)
 {
-    nl_table_spec spec = {.metric = NULL}; /* the directory's primary metric */
-    const char *dir = NULL, *csv_path = NULL;
-    char pair_key[256], pair_a[256], pair_b[256];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (nl_cmd_is_help(a)) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--by") || !strcmp(a, "--metric") || !strcmp(a, "--pair") ||
-                   !strcmp(a, "--csv")) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("table", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--by")) {
-                if (spec.n_by == 32)
-                    return nl_cmd_usage_error("table", "too many --by keys (at most 32)");
-                spec.by[spec.n_by++] = v;
-            } else if (!strcmp(a, "--metric")) {
-                spec.metric = v;
-            } else if (!strcmp(a, "--csv")) {
-                if (!v[0])
-                    return nl_cmd_usage_error("table", "--csv needs a file name, got ''");
-                csv_path = v;
-            } else {
-                const char *eq = strchr(v, '='), *comma = eq ? strchr(eq, ',') : NULL;
-                if (!eq || !comma || eq == v || comma == eq + 1 || !comma[1] || strchr(comma + 1, ',') ||
-                    strlen(v) >= sizeof pair_key)
-                    return nl_cmd_usage_error("table", "--pair takes KEY=A,B, e.g. --pair "
-                                              "model.norm.type=batch,group; got '%s'", v);
-                snprintf(pair_key, sizeof pair_key, "%.*s", (int)(eq - v), v);
-                snprintf(pair_a, sizeof pair_a, "%.*s", (int)(comma - eq - 1), eq + 1);
-                snprintf(pair_b, sizeof pair_b, "%s", comma + 1);
-                if (!strcmp(pair_a, pair_b))
-                    return nl_cmd_usage_error("table", "--pair: A and B are both '%s'", pair_a);
-                spec.pair_key = pair_key;
-                spec.pair_a = pair_a;
-                spec.pair_b = pair_b;
-            }
-        } else if (nl_cmd_operand("table", a, &dir, "directory")) {
-            return 2;
-        }
-    }
-    if (!dir)
-        return nl_cmd_usage_error("table", "no sweep directory given");
+    table_args t = {.spec = {.metric = NULL}}; /* the directory's primary metric */
+    const char *dir = NULL;
+    const nl_cmd_option options[] = {
+        {.name = "--by", .take = take_value},
+        {.name = "--metric", .text = &t.spec.metric},
+        {.name = "--pair", .take = take_value},
+        {.name = "--csv", .take = take_value},
+        {0},
+    };
+    const nl_cmd_line line = {.command = "table", .usage = usage, .options = options, .ctx = &t,
+                              .operand = &dir, .what = "directory", .missing = "no sweep directory given"};
+    const int walked = nl_cmd_walk(&line, argc, argv);
+    if (walked)
+        return walked == NL_CMD_HELP ? 0 : walked;
     nl_buf md = {0}, csv = {0}, notes = {0};
     nl_error err = {0};
     int status = 0;
-    if (nl_table_write(dir, &spec, &md, csv_path ? &csv : NULL, &notes, &err) != NL_OK) {
+    if (nl_table_write(dir, &t.spec, &md, t.csv_path ? &csv : NULL, &notes, &err) != NL_OK) {
         status = nl_cmd_report("table", &err);
-    } else if (csv_path && (nl_output_check(csv_path, true, NULL, &err) != NL_OK || /* a FIFO, a link: exit 2 */
-                            nl_write_atomic(csv_path, csv.data, csv.len, &err) != NL_OK)) {
+    } else if (t.csv_path && (nl_output_check(t.csv_path, true, NULL, &err) != NL_OK || /* a FIFO, a link: exit 2 */
+                              nl_write_atomic(t.csv_path, csv.data, csv.len, &err) != NL_OK)) {
         status = nl_cmd_report("table", &err);
     } else {
         /* what the table leaves out or pools, where it cannot be missed */

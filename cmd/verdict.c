@@ -99,15 +99,11 @@ typedef struct {
     nl_verdict_options opt;
 } verdict_args;
 
-static int parse_value(const char *flag, const char *v, verdict_args *a)
+/* --seed's or --level's value into the options */
+static int take_number(void *ctx, const char *flag, const char *v)
 {
-    if (!strcmp(flag, "--out")) {
-        a->out_dir = v;
-    } else if (!strcmp(flag, "--experiment")) {
-        a->experiment = v;
-    } else if (!strcmp(flag, "--withdrawn")) {
-        a->withdrawn = v;
-    } else if (!strcmp(flag, "--seed")) {
+    verdict_args *a = ctx;
+    if (!strcmp(flag, "--seed")) {
         long long s;
         const int rc = nl_cmd_ll_arg("verdict", flag, v, &s);
         if (rc)
@@ -122,31 +118,28 @@ static int parse_value(const char *flag, const char *v, verdict_args *a)
     return 0;
 }
 
+/* 0 to go on, NL_CMD_HELP, or the exit status */
 static int parse_args(int argc, char **argv, verdict_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (nl_cmd_is_help(s)) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(s, "--force")) {
-            a->force = true;
-        } else if (!strcmp(s, "--looks")) {
-            a->looks = true;
-        } else if (!strcmp(s, "--no-registration")) {
-            a->opt.registration = false;
-        } else if (!strcmp(s, "--out") || !strcmp(s, "--seed") || !strcmp(s, "--level") ||
-                   !strcmp(s, "--experiment") || !strcmp(s, "--withdrawn")) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("verdict", "%s needs a value", s);
-            const int bad = parse_value(s, argv[++i], a);
-            if (bad)
-                return bad;
-        } else if (nl_cmd_operands("verdict", s, a->dirs, &a->n_dirs, MAX_SWEEPS,
-                                   "sweep directories")) {
-            return 2;
-        }
-    }
+    bool no_registration = false;
+    const nl_cmd_option options[] = {
+        {.name = "--force", .flag = &a->force},
+        {.name = "--looks", .flag = &a->looks},
+        {.name = "--no-registration", .flag = &no_registration},
+        {.name = "--out", .text = &a->out_dir},
+        {.name = "--experiment", .text = &a->experiment},
+        {.name = "--withdrawn", .text = &a->withdrawn},
+        {.name = "--seed", .take = take_number},
+        {.name = "--level", .take = take_number},
+        {0},
+    };
+    const nl_cmd_line line = {.command = "verdict", .usage = usage, .options = options, .ctx = a,
+                              .operands = a->dirs, .n_operands = &a->n_dirs,
+                              .max_operands = MAX_SWEEPS, .what = "sweep directories"};
+    const int status = nl_cmd_walk(&line, argc, argv);
+    if (status)
+        return status;
+    a->opt.registration = !no_registration;
     if (a->withdrawn && (a->n_dirs || a->experiment))
         return nl_cmd_usage_error("verdict", "--withdrawn lists a results directory's withdrawn runs; it takes no "
                                   "sweep directory or --experiment");

@@ -108,26 +108,25 @@ void nl_yaml_flow_text(yaml_document_t *doc, yaml_node_t *n, nl_buf *b)
             quoted(b, s);
         break;
     }
-    case YAML_SEQUENCE_NODE: {
-        nl_buf_printf(b, "[");
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-            if (it != n->data.sequence.items.start)
-                nl_buf_printf(b, ", ");
-            nl_yaml_flow_text(doc, yaml_document_get_node(doc, *it), b);
-        }
-        nl_buf_printf(b, "]");
-        break;
-    }
+    case YAML_SEQUENCE_NODE:
     case YAML_MAPPING_NODE: {
-        nl_buf_printf(b, "{");
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-            if (p != n->data.mapping.pairs.start)
+        /* one list between brackets either way; a mapping's items are its
+         * pairs, each "key: value" */
+        const bool map = n->type == YAML_MAPPING_NODE;
+        const yaml_node_pair_t *pairs = map ? n->data.mapping.pairs.start : NULL;
+        const yaml_node_item_t *items = map ? NULL : n->data.sequence.items.start;
+        const long count = map ? n->data.mapping.pairs.top - pairs : n->data.sequence.items.top - items;
+        nl_buf_printf(b, map ? "{" : "[");
+        for (long i = 0; i < count; i++) {
+            if (i)
                 nl_buf_printf(b, ", ");
-            nl_yaml_flow_text(doc, yaml_document_get_node(doc, p->key), b);
-            nl_buf_printf(b, ": ");
-            nl_yaml_flow_text(doc, yaml_document_get_node(doc, p->value), b);
+            if (map) {
+                nl_yaml_flow_text(doc, yaml_document_get_node(doc, pairs[i].key), b);
+                nl_buf_printf(b, ": ");
+            }
+            nl_yaml_flow_text(doc, yaml_document_get_node(doc, map ? pairs[i].value : items[i]), b);
         }
-        nl_buf_printf(b, "}");
+        nl_buf_printf(b, map ? "}" : "]");
         break;
     }
     default:

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "cpu/apply_planes.h"
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
@@ -33,6 +34,21 @@ static int channel_tile(int c, int hw)
     while (cb > 1 && c / cb < 8)
         cb /= 2;
     return cb;
+}
+
+/* a thread's share of the channel tiles of (n, c, hw) data: tiles of cb
+ * channels, this thread's range [first, last) of them, and the strides its
+ * walk takes (values per channel, floats per sample) */
+typedef struct {
+    size_t count, plane_stride;
+    int cb, first, last;
+} bn_share;
+
+static bn_share share_of(int n, int c, int hw)
+{
+    bn_share t = {(size_t)n * hw, (size_t)c * hw, channel_tile(c, hw), 0, 0};
+    nl_thread_range((c + t.cb - 1) / t.cb, &t.first, &t.last);
+    return t;
 }
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
@@ -123,30 +139,26 @@ static void forward_spatial_share(int n, int c, int hw, float eps, const float *
                                   float *save_mean, float *save_rstd, float *running_mean,
                                   float *running_var, float momentum, const float *skip, bool relu)
 {
-    const size_t count = (size_t)n * hw;
-    const size_t plane_stride = (size_t)c * hw;
-    const int cb = channel_tile(c, hw), blocks = (c + cb - 1) / cb;
+    const bn_share t = share_of(n, c, hw);
     {
-        int first, last;
-        nl_thread_range(blocks, &first, &last);
         bn_block cur, next;
-        if (first < last) {
-            block_begin(&next, first, cb, c, hw, x);
+        if (t.first < t.last) {
+            block_begin(&next, t.first, t.cb, c, hw, x);
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < next.width; j++)
-                    nl_sum_shifted_moments(x + i * plane_stride + (size_t)(next.c0 + j) * hw,
+                    nl_sum_shifted_moments(x + i * t.plane_stride + (size_t)(next.c0 + j) * hw,
                                            (size_t)hw, next.shift[j], &next.sum[j],
                                            &next.sum_sq[j]);
         }
-        for (int blk = first; blk < last; blk++) {
+        for (int blk = t.first; blk < t.last; blk++) {
             cur = next;
-            block_finish_stats(&cur, count, eps, gamma, beta, save_mean, save_rstd,
+            block_finish_stats(&cur, t.count, eps, gamma, beta, save_mean, save_rstd,
                                running_mean, running_var, momentum);
-            const bool more = blk + 1 < last;
+            const bool more = blk + 1 < t.last;
             if (more)
-                block_begin(&next, blk + 1, cb, c, hw, x);
+                block_begin(&next, blk + 1, t.cb, c, hw, x);
             for (int i = 0; i < n; i++) {
-                const size_t sample = i * plane_stride;
+                const size_t sample = i * t.plane_stride;
                 int j = 0;
                 for (; more && j < cur.width && j < next.width; j++) {
                     const size_t at = sample + (size_t)(cur.c0 + j) * hw;
@@ -511,17 +523,7 @@ void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float e
             });
             continue;
         }
-        const long planes = (long)n * width;
-        NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
-        for (long plane = 0; plane < planes; plane++) {
-            const int i = (int)(plane / width), j = (int)(plane % width);
-            const float *xp = x + ((size_t)i * c + c0 + j) * hw;
-            float *yp = y + ((size_t)i * c + c0 + j) * hw;
-            const float m = mean[j], sc = scale[j], sh = shift[j];
-            _Pragma("omp simd")
-            for (int k = 0; k < hw; k++)
-                yp[k] = (xp[k] - m) * sc + sh;
-        });
+        nl_apply_planes(n, c, hw, c0, width, mean, scale, shift, x, y);
     }
 }
 
@@ -568,19 +570,15 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
                                    float *dgamma, float *dbeta, const float *y, float *dskip,
                                    bool accumulate_dskip)
 {
-    const size_t count = (size_t)n * hw;
-    const size_t plane_stride = (size_t)c * hw;
-    const int cb = channel_tile(c, hw), blocks = (c + cb - 1) / cb;
+    const bn_share t = share_of(n, c, hw);
     {
-        int first, last;
-        nl_thread_range(blocks, &first, &last);
         bn_grad_block cur, next;
-        if (first < last) {
-            grad_block_begin(&next, first, cb, c);
+        if (t.first < t.last) {
+            grad_block_begin(&next, t.first, t.cb, c);
             for (int i = 0; i < n; i++)
-                grad_block_sum_runs(&next, 0, i * plane_stride, hw, x, dy, y, save_mean);
+                grad_block_sum_runs(&next, 0, i * t.plane_stride, hw, x, dy, y, save_mean);
         }
-        for (int blk = first; blk < last; blk++) {
+        for (int blk = t.first; blk < t.last; blk++) {
             cur = next;
             float af[CHANNEL_TILE_MAX], bf[CHANNEL_TILE_MAX], kf[CHANNEL_TILE_MAX];
             for (int j = 0; j < cur.width; j++) {
@@ -594,14 +592,14 @@ static void backward_spatial_share(int n, int c, int hw, const float *x, const f
                  * folded; centring first keeps precision when |mean| >> std */
                 const double a = gamma_at(gamma, ch) * rstd;
                 af[j] = (float)a;
-                bf[j] = (float)(-a * rstd * (sum_dy_xhat / (double)count));
-                kf[j] = (float)(-a * (cur.sum_dy[j] / (double)count));
+                bf[j] = (float)(-a * rstd * (sum_dy_xhat / (double)t.count));
+                kf[j] = (float)(-a * (cur.sum_dy[j] / (double)t.count));
             }
-            const bool more = blk + 1 < last;
+            const bool more = blk + 1 < t.last;
             if (more)
-                grad_block_begin(&next, blk + 1, cb, c);
+                grad_block_begin(&next, blk + 1, t.cb, c);
             for (int i = 0; i < n; i++) {
-                const size_t sample = i * plane_stride;
+                const size_t sample = i * t.plane_stride;
                 int j = 0;
                 for (; dx && more && j < cur.width && j < next.width; j++) {
                     const size_t at = sample + (size_t)(cur.c0 + j) * hw;

@@ -218,88 +218,76 @@ typedef struct {
     uint32_t *a_packed, *b_packed;
 } product;
 
-/* element (row, depth) of A and (depth, column) of B; 0 past k (an odd
- * k's last pair) or past the matrix (a ragged tile's padding) */
-static inline uint32_t a_at(const product *g, int row, int depth)
-{
-    if (row >= g->m || depth >= g->k)
-        return 0;
-    return bf16_bits(g->trans_a ? g->a[(size_t)depth * g->lda + row]
-                                : g->a[(size_t)row * g->lda + depth]);
-}
-
-static inline uint32_t b_at(const product *g, int depth, int col)
-{
-    if (col >= g->n || depth >= g->k)
-        return 0;
-    return bf16_bits(g->trans_b ? g->b[(size_t)col * g->ldb + depth]
-                                : g->b[(size_t)depth * g->ldb + col]);
-}
-
 static inline uint32_t pair_bits(float even_k, float odd_k)
 {
     return bf16_bits(even_k) | bf16_bits(odd_k) << 16;
 }
 
-/* Rows t*8 .. t*8+8 of A as [pair][row]: the row's even k low, odd k
+/* An operand as lines of k depths, A's rows or B's columns: line l's
+ * depth d at src[l * ld + d] where the depths are contiguous (A as
+ * stored, B transposed), else at src[d * ld + l]. */
+typedef struct {
+    const float *src;
+    int ld, lines;
+    bool depths_contiguous;
+} lines_of;
+
+/* line l's depth d; 0 past k (an odd k's last pair) or past the lines (a
+ * ragged tile's padding) */
+static inline uint32_t line_at(const lines_of *o, int k, int l, int d)
+{
+    if (l >= o->lines || d >= k)
+        return 0;
+    return bf16_bits(o->depths_contiguous ? o->src[(size_t)l * o->ld + d]
+                                          : o->src[(size_t)d * o->ld + l]);
+}
+
+/* Lines line0 .. line0+width as [pair][line]: the line's even k low, odd k
  * high. Packing is a pass over both operands per call, as long as the
  * multiply itself where one side of the product is narrow (a 128-column
  * dx over 512 inputs), so whole tiles go through loops without bounds
- * checks that the compiler turns into vector code; the ragged edges go
- * element by element. */
-static void pack_a_tile(const product *g, int t)
+ * checks that the compiler turns into vector code (width a constant once
+ * inlined); the ragged edges go element by element. */
+static inline __attribute__((always_inline)) void pack_lines(const lines_of *o, int k, int line0,
+                                                             int width, uint32_t *dst)
 {
-    const size_t pairs = pair_count(g->k), whole_pairs = (size_t)g->k / 2;
-    uint32_t *dst = g->a_packed + (size_t)t * TILE_ROWS * pairs;
-    const int row0 = t * TILE_ROWS;
+    const size_t pairs = pair_count(k), whole_pairs = (size_t)k / 2;
     size_t p = 0;
-    if (row0 + TILE_ROWS <= g->m && !g->trans_a) {
-        for (int r = 0; r < TILE_ROWS; r++) {
-            const float *src = g->a + (size_t)(row0 + r) * g->lda;
+    if (line0 + width <= o->lines && o->depths_contiguous) {
+        for (int r = 0; r < width; r++) {
+            const float *src = o->src + (size_t)(line0 + r) * o->ld;
             for (size_t q = 0; q < whole_pairs; q++)
-                dst[q * TILE_ROWS + r] = pair_bits(src[2 * q], src[2 * q + 1]);
+                dst[q * width + r] = pair_bits(src[2 * q], src[2 * q + 1]);
         }
         p = whole_pairs;
-    } else if (row0 + TILE_ROWS <= g->m) {
+    } else if (line0 + width <= o->lines) {
         for (; p < whole_pairs; p++) {
-            const float *even = g->a + 2 * p * g->lda + row0, *odd = even + g->lda;
-            for (int r = 0; r < TILE_ROWS; r++)
-                dst[p * TILE_ROWS + r] = pair_bits(even[r], odd[r]);
+            const float *even = o->src + 2 * p * o->ld + line0, *odd = even + o->ld;
+            for (int r = 0; r < width; r++)
+                dst[p * width + r] = pair_bits(even[r], odd[r]);
         }
     }
     for (; p < pairs; p++)
-        for (int r = 0; r < TILE_ROWS; r++) {
-            const int row = row0 + r, depth = (int)(2 * p);
-            dst[p * TILE_ROWS + r] = a_at(g, row, depth) | a_at(g, row, depth + 1) << 16;
+        for (int r = 0; r < width; r++) {
+            const int l = line0 + r, depth = (int)(2 * p);
+            dst[p * width + r] = line_at(o, k, l, depth) | line_at(o, k, l, depth + 1) << 16;
         }
 }
 
-/* columns q*32 .. q*32+32 of B as [pair][column], the same halves */
+/* rows t*8 .. t*8+8 of A */
+static void pack_a_tile(const product *g, int t)
+{
+    const lines_of rows = {g->a, g->lda, g->m, !g->trans_a};
+    pack_lines(&rows, g->k, t * TILE_ROWS, TILE_ROWS,
+               g->a_packed + (size_t)t * TILE_ROWS * pair_count(g->k));
+}
+
+/* columns q*32 .. q*32+32 of B */
 static void pack_b_panel(const product *g, int q)
 {
-    const size_t pairs = pair_count(g->k), whole_pairs = (size_t)g->k / 2;
-    uint32_t *dst = g->b_packed + (size_t)q * TILE_COLS * pairs;
-    const int col0 = q * TILE_COLS;
-    size_t p = 0;
-    if (col0 + TILE_COLS <= g->n && g->trans_b) {
-        for (int j = 0; j < TILE_COLS; j++) {
-            const float *src = g->b + (size_t)(col0 + j) * g->ldb;
-            for (size_t d = 0; d < whole_pairs; d++)
-                dst[d * TILE_COLS + j] = pair_bits(src[2 * d], src[2 * d + 1]);
-        }
-        p = whole_pairs;
-    } else if (col0 + TILE_COLS <= g->n) {
-        for (; p < whole_pairs; p++) {
-            const float *even = g->b + 2 * p * g->ldb + col0, *odd = even + g->ldb;
-            for (int j = 0; j < TILE_COLS; j++)
-                dst[p * TILE_COLS + j] = pair_bits(even[j], odd[j]);
-        }
-    }
-    for (; p < pairs; p++)
-        for (int j = 0; j < TILE_COLS; j++) {
-            const int col = col0 + j, depth = (int)(2 * p);
-            dst[p * TILE_COLS + j] = b_at(g, depth, col) | b_at(g, depth + 1, col) << 16;
-        }
+    const lines_of cols = {g->b, g->ldb, g->n, g->trans_b};
+    pack_lines(&cols, g->k, q * TILE_COLS, TILE_COLS,
+               g->b_packed + (size_t)q * TILE_COLS * pair_count(g->k));
 }
 
 /* output tile i: row tiles vary fastest, so a thread's run of tiles

@@ -46,6 +46,21 @@ static void block_finish(block_stats *st, size_t count, bool center, float eps)
     st->rstd = 1.0 / sqrt(var + (double)eps);
 }
 
+/* a thread's share of the (sample, group) blocks of (n, c, hw) data: cpg
+ * channels and `block` values each, this thread's range [first, last) */
+typedef struct {
+    int cpg;
+    size_t block;
+    int first, last;
+} gn_share;
+
+static inline gn_share share_of(int n, int c, int hw, int groups)
+{
+    gn_share t = {c / groups, (size_t)(c / groups) * hw, 0, 0};
+    nl_thread_range(n * groups, &t.first, &t.last);
+    return t;
+}
+
 /* Images: each thread takes a contiguous range of (sample, group) blocks and,
  * as BatchNorm does with its channel blocks, normalizes block b in the loop
  * that sums block b+1, so that reading the next block overlaps writing this
@@ -58,38 +73,34 @@ forward_spatial_share(int n, int c, int hw, int groups, bool center, float eps,
                                   float *save_mean, float *save_rstd, const float *skip,
                                   bool relu)
 {
-    const int cpg = c / groups;
-    const size_t block = (size_t)cpg * hw;
-    const int blocks = n * groups;
+    const gn_share t = share_of(n, c, hw, groups);
     {
-        int first, last;
-        nl_thread_range(blocks, &first, &last);
         block_stats cur, next;
-        if (first < last) {
-            block_sums(&next, x + (size_t)first * block, cpg, hw, center);
-            block_finish(&next, block, center, eps);
+        if (t.first < t.last) {
+            block_sums(&next, x + (size_t)t.first * t.block, t.cpg, hw, center);
+            block_finish(&next, t.block, center, eps);
         }
-        for (int b = first; b < last; b++) {
+        for (int b = t.first; b < t.last; b++) {
             cur = next;
             save_mean[b] = cur.mean;
             save_rstd[b] = (float)cur.rstd;
-            const bool more = b + 1 < last;
-            const float *xb = x + (size_t)b * block;
-            float *yb = y + (size_t)b * block;
-            const float *skb = skip ? skip + (size_t)b * block : NULL;
+            const bool more = b + 1 < t.last;
+            const float *xb = x + (size_t)b * t.block;
+            float *yb = y + (size_t)b * t.block;
+            const float *skb = skip ? skip + (size_t)b * t.block : NULL;
             if (more) {
-                next.shift = center ? xb[block] : 0.0f;
+                next.shift = center ? xb[t.block] : 0.0f;
                 next.sum = next.sum_sq = 0.0;
             }
             const int g = b % groups;
-            for (int j = 0; j < cpg; j++) {
-                const int ch = g * cpg + j;
+            for (int j = 0; j < t.cpg; j++) {
+                const int ch = g * t.cpg + j;
                 const float scale = (float)(cur.rstd * gamma_at(gamma, ch)), offset = beta_at(beta, ch);
                 const float *xp = xb + (size_t)j * hw;
                 float *yp = yb + (size_t)j * hw;
                 const float *skp = skb ? skb + (size_t)j * hw : NULL;
                 if (more) {
-                    nl_moments_normalizing_act(xp + block, (size_t)hw, next.shift, &next.sum,
+                    nl_moments_normalizing_act(xp + t.block, (size_t)hw, next.shift, &next.sum,
                                                &next.sum_sq, xp, yp, cur.mean, scale, offset,
                                                NULL, NULL, skp, relu);
                 } else if (!relu) {
@@ -107,7 +118,7 @@ forward_spatial_share(int n, int c, int hw, int groups, bool center, float eps,
                 }
             }
             if (more)
-                block_finish(&next, block, center, eps);
+                block_finish(&next, t.block, center, eps);
         }
     }
 }
@@ -221,51 +232,48 @@ backward_spatial_share(int n, int c, int hw, int groups, bool center, const floa
                                    double *partial, const float *y, float *dskip,
                                    bool accumulate_dskip)
 {
-    const int cpg = c / groups;
-    const size_t block = (size_t)cpg * hw;
-    const int blocks = n * groups;
+    const gn_share t = share_of(n, c, hw, groups);
     {
-        int first, last;
-        nl_thread_range(blocks, &first, &last);
-        if (first < last)
-            block_gradient_sums(x + (size_t)first * block, dy + (size_t)first * block,
-                                y ? y + (size_t)first * block : NULL, cpg, hw, save_mean[first],
-                                save_rstd[first], partial + (size_t)first * cpg * 2);
-        for (int b = first; b < last; b++) {
+        if (t.first < t.last)
+            block_gradient_sums(x + (size_t)t.first * t.block, dy + (size_t)t.first * t.block,
+                                y ? y + (size_t)t.first * t.block : NULL, t.cpg, hw,
+                                save_mean[t.first], save_rstd[t.first],
+                                partial + (size_t)t.first * t.cpg * 2);
+        for (int b = t.first; b < t.last; b++) {
             const int g = b % groups;
-            const double *part = partial + (size_t)b * cpg * 2; /* b * cpg = i * c + g * cpg */
+            const double *part = partial + (size_t)b * t.cpg * 2; /* b * cpg = i * c + g * cpg */
             const double rstd = save_rstd[b];
             double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-            for (int j = 0; j < cpg; j++) {
-                const double gm = gamma_at(gamma, g * cpg + j);
+            for (int j = 0; j < t.cpg; j++) {
+                const double gm = gamma_at(gamma, g * t.cpg + j);
                 sum_dxhat += gm * part[2 * j];
                 sum_dxhat_xhat += gm * part[2 * j + 1];
             }
-            const bool more = b + 1 < last;
-            const float *xb = x + (size_t)b * block, *dyb = dy + (size_t)b * block;
-            const float *yb = y ? y + (size_t)b * block : NULL;
-            float *dsb = dskip ? dskip + (size_t)b * block : NULL;
+            const bool more = b + 1 < t.last;
+            const float *xb = x + (size_t)b * t.block, *dyb = dy + (size_t)b * t.block;
+            const float *yb = y ? y + (size_t)b * t.block : NULL;
+            float *dsb = dskip ? dskip + (size_t)b * t.block : NULL;
             if (!dx) {
                 if (more)
-                    block_gradient_sums(xb + block, dyb + block, yb ? yb + block : NULL, cpg, hw,
-                                        save_mean[b + 1], save_rstd[b + 1],
-                                        partial + (size_t)(b + 1) * cpg * 2);
+                    block_gradient_sums(xb + t.block, dyb + t.block, yb ? yb + t.block : NULL,
+                                        t.cpg, hw, save_mean[b + 1], save_rstd[b + 1],
+                                        partial + (size_t)(b + 1) * t.cpg * 2);
                 continue;
             }
             const float mean_f = save_mean[b];
-            const float bf = (float)(-rstd * rstd * sum_dxhat_xhat / (double)block);
-            const float kf = center ? (float)(-rstd * sum_dxhat / (double)block) : 0.0f;
-            float *dxb = dx + (size_t)b * block;
-            double *part_next = partial + (size_t)(b + 1) * cpg * 2;
-            for (int j = 0; j < cpg; j++) {
-                const float af = (float)(rstd * gamma_at(gamma, g * cpg + j));
+            const float bf = (float)(-rstd * rstd * sum_dxhat_xhat / (double)t.block);
+            const float kf = center ? (float)(-rstd * sum_dxhat / (double)t.block) : 0.0f;
+            float *dxb = dx + (size_t)b * t.block;
+            double *part_next = partial + (size_t)(b + 1) * t.cpg * 2;
+            for (int j = 0; j < t.cpg; j++) {
+                const float af = (float)(rstd * gamma_at(gamma, g * t.cpg + j));
                 const float *xp = xb + (size_t)j * hw, *dyp = dyb + (size_t)j * hw;
                 const float *yp = yb ? yb + (size_t)j * hw : NULL;
                 float *dxp = dxb + (size_t)j * hw;
                 float *dsp = dsb ? dsb + (size_t)j * hw : NULL;
                 if (more) {
                     double s_dy = 0.0, s_dy_xc = 0.0;
-                    nl_dy_moments_writing_act(xp + block, dyp + block, yp ? yp + block : NULL,
+                    nl_dy_moments_writing_act(xp + t.block, dyp + t.block, yp ? yp + t.block : NULL,
                                               (size_t)hw, save_mean[b + 1], &s_dy, &s_dy_xc, xp,
                                               dyp, yp, dxp, dsp, accumulate_dx, accumulate_dskip,
                                               af, bf, mean_f, kf);

@@ -57,6 +57,7 @@
 #include <math.h>
 
 #include "base/precision.h"
+#include "cpu/apply_planes.h"
 #include "cpu/cpu.h"
 #include "cpu/norm_lowp.h"
 #include "cpu/reduce.h"
@@ -229,17 +230,7 @@ static void apply_channels(const nl_norm_geom *g, const float *x, const float *m
             scale[j] = rstd * gamma_at(gamma, c0 + j);
             shift[j] = beta_at(beta, c0 + j);
         }
-        const long planes = (long)n * width;
-        NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
-        for (long plane = 0; plane < planes; plane++) {
-            const int i = (int)(plane / width), j = (int)(plane % width);
-            const float *xp = x + ((size_t)i * c + c0 + j) * hw;
-            float *yp = y + ((size_t)i * c + c0 + j) * hw;
-            const float mj = m[j], sc = scale[j], sh = shift[j];
-            _Pragma("omp simd")
-            for (int k = 0; k < hw; k++)
-                yp[k] = nl_fmaf(xp[k] - mj, sc, sh);
-        });
+        nl_apply_planes(n, c, hw, c0, width, m, scale, shift, x, y);
     }
 }
 

@@ -185,6 +185,16 @@ static void dyt_plane_backward(const float *x, const float *dy, float *dx, bool 
  * order whatever the span, so nothing depends on the thread count. */
 enum { FEATURE_BLOCK = 256 };
 
+/* each of `vecs` vectors' three float accumulators into the double totals
+ * of its 8 features, tot[feature][k] as the sums are laid out */
+static inline void add_lanes(double (*tot)[3], nl_v8 (*acc)[3], int vecs)
+{
+    for (int v = 0; v < vecs; v++)
+        for (int k = 0; k < 3; k++)
+            for (int l = 0; l < 8; l++)
+                tot[v * 8 + l][k] += acc[v][k][l];
+}
+
 static void dyt_features_block(int n, int c, int b0, int width, const float *x, const float *dy,
                                const float *gamma, float alpha, float *dx, bool accumulate,
                                double *sums)
@@ -194,7 +204,7 @@ static void dyt_features_block(int n, int c, int b0, int width, const float *x, 
     float gb[FEATURE_BLOCK];
     for (int j = 0; j < vecs * 8; j++)
         gb[j] = j >= width ? 0.0f : gamma ? gamma[b0 + j] : 1.0f;
-    double tot[3][FEATURE_BLOCK] = {{0}};
+    double tot[FEATURE_BLOCK][3] = {{0}};
     for (int i0 = 0; i0 < n; i0 += ROWS) {
         const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
         nl_v8 acc[FEATURE_BLOCK / 8][3];
@@ -218,14 +228,9 @@ static void dyt_features_block(int n, int c, int b0, int width, const float *x, 
                 put_tail_dx(dx ? dx + j : NULL, ob, tail);
             }
         }
-        for (int v = 0; v < vecs; v++)
-            for (int k = 0; k < 3; k++)
-                for (int l = 0; l < 8; l++)
-                    tot[k][v * 8 + l] += acc[v][k][l];
+        add_lanes(tot, acc, vecs);
     }
-    for (int j = 0; j < width; j++)
-        for (int k = 0; k < 3; k++)
-            sums[(size_t)(b0 + j) * 3 + k] = tot[k][j];
+    memcpy(sums + (size_t)b0 * 3, tot, (size_t)width * sizeof *tot);
 }
 
 static void dyt_features_share(int n, int c, const float *x, const float *dy, const float *gamma,
@@ -262,7 +267,7 @@ static void dyt_backward_blocked(int n, int c, int hw, int block, const float *x
                 g[l] = gamma ? gamma[cb * block + v * 8 + l] : 1.0f;
             scale[v] = nl_v8_load(g) * va;
         }
-        double tot[3][NL_MAX_CHANNEL_BLOCK] = {{0}};
+        double tot[NL_MAX_CHANNEL_BLOCK][3] = {{0}};
         for (int i = 0; i < n; i++) {
             const size_t item = ((size_t)i * blocks + cb) * hw * block;
             for (int q0 = 0; q0 < hw; q0 += ROWS) {
@@ -277,15 +282,10 @@ static void dyt_backward_blocked(int n, int c, int hw, int block, const float *x
                         if (dx)
                             store_dx(dx, j, d, accumulate);
                     }
-                for (int v = 0; v < nv; v++)
-                    for (int k = 0; k < 3; k++)
-                        for (int l = 0; l < 8; l++)
-                            tot[k][v * 8 + l] += acc[v][k][l];
+                add_lanes(tot, acc, nv);
             }
         }
-        for (int l = 0; l < block; l++)
-            for (int k = 0; k < 3; k++)
-                sums[(size_t)(cb * block + l) * 3 + k] = tot[k][l];
+        memcpy(sums + (size_t)cb * block * 3, tot, (size_t)block * sizeof *tot);
     });
 }
 

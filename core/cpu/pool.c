@@ -357,23 +357,32 @@ static void avg_2x2(const nl_pool_geom *g, const float *xp, float *yp)
     }
 }
 
+/* output (oh, ow)'s window clipped to the input: rows [h_lo, h_hi), columns
+ * [w_lo, w_hi), walked row by row, each from its first
+ * column, as every windowed loop here walks it */
+typedef struct {
+    int h_lo, h_hi, w_lo, w_hi;
+} window_span;
+
+static inline window_span window_of(const nl_pool_geom *g, int oh, int ow)
+{
+    const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
+    const int h1 = h0 + g->kernel_h, w1 = w0 + g->kernel_w;
+    return (window_span){h0 > 0 ? h0 : 0, h1 < g->in_h ? h1 : g->in_h, w0 > 0 ? w0 : 0,
+                         w1 < g->in_w ? w1 : g->in_w};
+}
+
 static void pool_general(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am,
                          size_t base)
 {
     const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
     for (int oh = 0; oh < g->out_h; oh++) {
         for (int ow = 0; ow < g->out_w; ow++) {
-            const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
+            const window_span win = window_of(g, oh, ow);
             float best = -FLT_MAX, sum = 0.0f;
             int best_at = -1;
-            for (int kh = 0; kh < g->kernel_h; kh++) {
-                const int ih = h0 + kh;
-                if (ih < 0 || ih >= g->in_h)
-                    continue;
-                for (int kw = 0; kw < g->kernel_w; kw++) {
-                    const int iw = w0 + kw;
-                    if (iw < 0 || iw >= g->in_w)
-                        continue;
+            for (int ih = win.h_lo; ih < win.h_hi; ih++) {
+                for (int iw = win.w_lo; iw < win.w_hi; iw++) {
                     float v = xp[ih * g->in_w + iw];
                     if (g->relu_input)
                         v = relu_s(v);
@@ -604,20 +613,6 @@ static void max_2x2_backward_blocked(const nl_pool_geom *g, int n, const float *
     });
 }
 
-/* output (oh, ow)'s window clipped to the input: rows [h_lo, h_hi), columns
- * [w_lo, w_hi), walked in pool_general's order */
-typedef struct {
-    int h_lo, h_hi, w_lo, w_hi;
-} window_span;
-
-static inline window_span window_of(const nl_pool_geom *g, int oh, int ow)
-{
-    const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
-    const int h1 = h0 + g->kernel_h, w1 = w0 + g->kernel_w;
-    return (window_span){h0 > 0 ? h0 : 0, h1 < g->in_h ? h1 : g->in_h, w0 > 0 ? w0 : 0,
-                         w1 < g->in_w ? w1 : g->in_w};
-}
-
 /* Windowed pooling from a channel-blocked x into a channel-blocked y (both
  * (N, C/B, HW, B)): pool_general's walk over each window, the B channels
  * of a pixel side by side, so each output has the bits it has from NCHW
@@ -797,17 +792,10 @@ void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const fl
         for (int oh = 0; oh < g->out_h; oh++) {
             for (int ow = 0; ow < g->out_w; ow++) {
                 const float d = dyp[oh * g->out_w + ow] * inv_area;
-                const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
-                for (int kh = 0; kh < g->kernel_h; kh++) {
-                    const int ih = h0 + kh;
-                    if (ih < 0 || ih >= g->in_h)
-                        continue;
-                    for (int kw = 0; kw < g->kernel_w; kw++) {
-                        const int iw = w0 + kw;
-                        if (iw >= 0 && iw < g->in_w)
-                            dxp[ih * g->in_w + iw] += d;
-                    }
-                }
+                const window_span win = window_of(g, oh, ow);
+                for (int ih = win.h_lo; ih < win.h_hi; ih++)
+                    for (int iw = win.w_lo; iw < win.w_hi; iw++)
+                        dxp[ih * g->in_w + iw] += d;
             }
         }
     });

@@ -200,35 +200,21 @@ static inline double nl_v8_total(nl_v8 a)
     return (double)((a[0] + a[4]) + (a[2] + a[6])) + (double)((a[1] + a[5]) + (a[3] + a[7]));
 }
 
-/* The loops below share one shape: chunks of up to NL_CHUNK values, 32 at
- * a time into four accumulators, then 8 at a time, then one by one; each
- * chunk's float total goes into a double. */
-
-/* sum of x[0..n) */
-static inline double nl_sum(const float *x, size_t n)
+/* one vector's term of nl_chunked_total: v itself, or (v - s)^2 */
+static inline __attribute__((always_inline)) nl_v8 nl_chunk_term(nl_v8 v, nl_v8 s, bool squared)
 {
-    double total = 0.0;
-    size_t i = 0;
-    while (i + 8 <= n) {
-        const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
-        nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (; i + 32 <= end; i += 32) {
-            a0 += nl_v8_load(x + i);
-            a1 += nl_v8_load(x + i + 8);
-            a2 += nl_v8_load(x + i + 16);
-            a3 += nl_v8_load(x + i + 24);
-        }
-        for (; i + 8 <= end; i += 8)
-            a0 += nl_v8_load(x + i);
-        total += nl_v8_total((a0 + a1) + (a2 + a3));
-    }
-    for (; i < n; i++)
-        total += x[i];
-    return total;
+    if (!squared)
+        return v;
+    const nl_v8 d = v - s;
+    return d * d;
 }
 
-/* sum of (x - shift)^2 over x[0..n) */
-static inline double nl_sum_sq_dev(const float *x, size_t n, float shift)
+/* The sum of x[0..n), or with squared of (x - shift)^2: chunks of up to
+ * NL_CHUNK values, 32 at a time into four accumulators, then 8 at a time,
+ * then one by one; each chunk's float total goes into a double. Inlined
+ * with squared a constant, each its own loop. */
+static inline __attribute__((always_inline)) double nl_chunked_total(const float *x, size_t n,
+                                                                     float shift, bool squared)
 {
     const nl_v8 s = nl_v8_splat(shift);
     double total = 0.0;
@@ -237,24 +223,36 @@ static inline double nl_sum_sq_dev(const float *x, size_t n, float shift)
         const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
         nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
         for (; i + 32 <= end; i += 32) {
-            const nl_v8 d0 = nl_v8_load(x + i) - s, d1 = nl_v8_load(x + i + 8) - s;
-            const nl_v8 d2 = nl_v8_load(x + i + 16) - s, d3 = nl_v8_load(x + i + 24) - s;
-            a0 += d0 * d0;
-            a1 += d1 * d1;
-            a2 += d2 * d2;
-            a3 += d3 * d3;
+            a0 += nl_chunk_term(nl_v8_load(x + i), s, squared);
+            a1 += nl_chunk_term(nl_v8_load(x + i + 8), s, squared);
+            a2 += nl_chunk_term(nl_v8_load(x + i + 16), s, squared);
+            a3 += nl_chunk_term(nl_v8_load(x + i + 24), s, squared);
         }
-        for (; i + 8 <= end; i += 8) {
-            const nl_v8 d = nl_v8_load(x + i) - s;
-            a0 += d * d;
-        }
+        for (; i + 8 <= end; i += 8)
+            a0 += nl_chunk_term(nl_v8_load(x + i), s, squared);
         total += nl_v8_total((a0 + a1) + (a2 + a3));
     }
     for (; i < n; i++) {
-        const double d = (double)x[i] - shift;
-        total += d * d;
+        if (squared) {
+            const double d = (double)x[i] - shift;
+            total += d * d;
+        } else {
+            total += x[i];
+        }
     }
     return total;
+}
+
+/* sum of x[0..n) */
+static inline double nl_sum(const float *x, size_t n)
+{
+    return nl_chunked_total(x, n, 0.0f, false);
+}
+
+/* sum of (x - shift)^2 over x[0..n) */
+static inline double nl_sum_sq_dev(const float *x, size_t n, float shift)
+{
+    return nl_chunked_total(x, n, shift, true);
 }
 
 /* one vector's share of nl_moment_lanes_normalizing's sums about shift */

@@ -37,7 +37,8 @@ static const long long NL_CONV_WS_FLOATS = 1LL << 25; /* 128 MiB per chunk, at l
 
 typedef struct {
     long long R, P, chunk;
-    size_t col_floats; /* rounded to 64 floats */
+    size_t col_floats;            /* rounded to 64 floats */
+    size_t in_stride, out_stride; /* x's and y's floats per sample */
 } conv_layout;
 
 static conv_layout layout_of(const nl_conv_geom *g, int n)
@@ -53,6 +54,8 @@ static conv_layout layout_of(const nl_conv_geom *g, int n)
         chunk = n > 0 ? n : 1;
     l.chunk = chunk;
     l.col_floats = (size_t)((chunk * l.R * l.P + 63) / 64 * 64);
+    l.in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+    l.out_stride = (size_t)g->out_c * l.P;
     return l;
 }
 
@@ -133,6 +136,17 @@ __global__ void __launch_bounds__(256)
                          __ldg(dy + ((size_t)i * out_c + co) * P + p));
 }
 
+/* along one axis: the output whose kernel tap `tap` reads input `in`, or -1
+ * where none does (between strides, or past either edge) */
+__device__ __forceinline__ int tap_output(int in, int tap, int pad, int s, int outs)
+{
+    const int t = in + pad - tap;
+    if (t < 0 || t % s != 0)
+        return -1;
+    const int o = t / s;
+    return o < outs ? o : -1;
+}
+
 /* dx_i[c][ih][iw] (+)= sum over (kh, kw) of the dcol entries taken from it
  * (under a low PREC: the sum from 0, rounded, then added) */
 template <int PREC>
@@ -152,18 +166,12 @@ __global__ void __launch_bounds__(256)
         const int i = (int)(t / d.in_c);
         float acc = accumulate && PREC == NL_PRECISION_FP32 ? dx[e] : 0.0f;
         for (int kh = 0; kh < d.k; kh++) {
-            const int th = ih + d.pad - kh;
-            if (th < 0 || th % d.s != 0)
-                continue;
-            const int oh = th / d.s;
-            if (oh >= d.out_h)
+            const int oh = tap_output(ih, kh, d.pad, d.s, d.out_h);
+            if (oh < 0)
                 continue;
             for (int kw = 0; kw < d.k; kw++) {
-                const int tw = iw + d.pad - kw;
-                if (tw < 0 || tw % d.s != 0)
-                    continue;
-                const int ow = tw / d.s;
-                if (ow >= d.out_w)
+                const int ow = tap_output(iw, kw, d.pad, d.s, d.out_w);
+                if (ow < 0)
                     continue;
                 const size_t r = ((size_t)c * d.k + kh) * d.k + kw;
                 acc += __ldg(dcol + r * K + (size_t)i * P + (size_t)oh * d.out_w + ow);
@@ -236,6 +244,26 @@ static void im2col(nl_cuda *cu, const ConvDims &d, const conv_layout &l, int b, 
     NL_CU_LAUNCHED(cu, "im2col_kernel");
 }
 
+/* b samples of dy regrouped into dyT (regroup_kernel) */
+template <class Out>
+static void regroup(nl_cuda *cu, const conv_layout &l, int out_c, int b, const float *dy, Out *dyT)
+{
+    regroup_kernel<Out><<<planes_grid(l.P, out_c, b), 256, 0, cu->stream>>>(b, out_c, (int)l.P,
+                                                                            dy, dyT);
+    NL_CU_LAUNCHED(cu, "regroup_kernel");
+}
+
+/* b samples of y set to the bias (bias_planes_kernel), which the product
+ * then adds to */
+template <int PREC>
+static void bias_planes(nl_cuda *cu, const conv_layout &l, int out_c, int b, const float *bias,
+                        float *y)
+{
+    bias_planes_kernel<PREC><<<planes_grid(l.P, out_c, b), 256, 0, cu->stream>>>(b, out_c,
+                                                                                (int)l.P, bias, y);
+    NL_CU_LAUNCHED(cu, "bias_planes_kernel");
+}
+
 /* ---- low precision: the same GEMMs on 16-bit operands ---- */
 
 template <int PREC, class Half>
@@ -245,24 +273,19 @@ static void conv2d_forward_lowp(nl_cuda *cu, const nl_conv_geom *g, int n, const
     const nl_precision p = (nl_precision)PREC;
     const conv_layout l = layout_of(g, n);
     const ConvDims d = dims_of(g);
-    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
-    const size_t out_stride = (size_t)g->out_c * l.P;
     Half *col = (Half *)workspace;
     void *w16 = (char *)workspace + dyT_end_bytes(g, l);
     nl_cuda_lowp_convert(cu, p, (size_t)g->out_c * l.R, weight, w16);
     for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
         const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
-        float *yc = y + (size_t)i0 * out_stride;
-        if (bias) {
-            bias_planes_kernel<PREC><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
-                b, g->out_c, (int)l.P, bias, yc);
-            NL_CU_LAUNCHED(cu, "bias_planes_kernel");
-        }
-        im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
+        float *yc = y + (size_t)i0 * l.out_stride;
+        if (bias)
+            bias_planes<PREC>(cu, l, g->out_c, b, bias, yc);
+        im2col(cu, d, l, b, x + (size_t)i0 * l.in_stride, col);
         nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_N, CUBLAS_OP_N, (int)l.P, g->out_c, (int)l.R, col,
                           (int)(b * l.P), l.P, w16, (int)l.R, 0, bias ? 1.0f : 0.0f, yc,
-                          (int)l.P, (long long)out_stride, b);
-        nl_cuda_lowp_round(cu, p, (size_t)b * out_stride, yc);
+                          (int)l.P, (long long)l.out_stride, b);
+        nl_cuda_lowp_round(cu, p, (size_t)b * l.out_stride, yc);
     }
 }
 
@@ -274,8 +297,6 @@ static void conv2d_backward_lowp(nl_cuda *cu, const nl_conv_geom *g, int n, cons
     const nl_precision p = (nl_precision)PREC;
     const conv_layout l = layout_of(g, n);
     const ConvDims d = dims_of(g);
-    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
-    const size_t out_stride = (size_t)g->out_c * l.P;
     Half *col = (Half *)workspace;
     float *dcol = (float *)workspace; /* after the dW GEMM has read col */
     Half *dyT = (Half *)((float *)workspace + l.col_floats);
@@ -285,19 +306,17 @@ static void conv2d_backward_lowp(nl_cuda *cu, const nl_conv_geom *g, int n, cons
     for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
         const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
         const int K = (int)((long long)b * l.P);
-        im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
-        regroup_kernel<Half><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
-            b, g->out_c, (int)l.P, dy + (size_t)i0 * out_stride, dyT);
-        NL_CU_LAUNCHED(cu, "regroup_kernel");
+        im2col(cu, d, l, b, x + (size_t)i0 * l.in_stride, col);
+        regroup(cu, l, g->out_c, b, dy + (size_t)i0 * l.out_stride, dyT);
         nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_T, CUBLAS_OP_N, (int)l.R, g->out_c, K, col, K, 0, dyT,
                           K, 0, i0 == 0 ? 0.0f : 1.0f, dweight, (int)l.R, 0, 1);
         if (!dx)
             continue;
         nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_N, CUBLAS_OP_T, K, (int)l.R, g->out_c, dyT, K, 0, w16,
                           (int)l.R, 0, 0.0f, dcol, K, 0, 1);
-        const long long total = (long long)b * in_stride;
+        const long long total = (long long)b * l.in_stride;
         col2im_kernel<PREC><<<nl_cuda_grid(cu, (size_t)total, 256), 256, 0, cu->stream>>>(
-            d, b, dcol, dx + (size_t)i0 * in_stride, accumulate_dx ? 1 : 0);
+            d, b, dcol, dx + (size_t)i0 * l.in_stride, accumulate_dx ? 1 : 0);
         NL_CU_LAUNCHED(cu, "col2im_kernel");
     }
     nl_cuda_lowp_round(cu, p, (size_t)g->out_c * l.R, dweight);
@@ -326,26 +345,21 @@ void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
     const conv_layout l = layout_of(g, n);
     const ConvDims d = dims_of(g);
     const bool pointwise = g->kernel == 1 && g->stride == 1 && g->pad == 0;
-    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
-    const size_t out_stride = (size_t)g->out_c * l.P;
     float *col = (float *)workspace;
     const float one = 1.0f, zero = 0.0f;
     for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
         const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
-        float *yc = y + (size_t)i0 * out_stride;
-        if (bias) {
-            bias_planes_kernel<NL_PRECISION_FP32><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
-                b, g->out_c, (int)l.P, bias, yc);
-            NL_CU_LAUNCHED(cu, "bias_planes_kernel");
-        }
+        float *yc = y + (size_t)i0 * l.out_stride;
+        if (bias)
+            bias_planes<NL_PRECISION_FP32>(cu, l, g->out_c, b, bias, yc);
         const float *A;
         long long lda, stride_a;
         if (pointwise) {
-            A = x + (size_t)i0 * in_stride;
+            A = x + (size_t)i0 * l.in_stride;
             lda = l.P;
-            stride_a = (long long)in_stride;
+            stride_a = (long long)l.in_stride;
         } else {
-            im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
+            im2col(cu, d, l, b, x + (size_t)i0 * l.in_stride, col);
             A = col;
             lda = (long long)b * l.P;
             stride_a = l.P;
@@ -353,7 +367,7 @@ void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
         NL_CUBLAS(cu, cublasSgemmStridedBatched(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)l.P,
                                                 g->out_c, (int)l.R, &one, A, (int)lda, stride_a,
                                                 weight, (int)l.R, 0, bias ? &one : &zero, yc,
-                                                (int)l.P, (long long)out_stride, b));
+                                                (int)l.P, (long long)l.out_stride, b));
     }
 }
 
@@ -373,18 +387,14 @@ void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const
             cu, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias, workspace);
     const conv_layout l = layout_of(g, n);
     const ConvDims d = dims_of(g);
-    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
-    const size_t out_stride = (size_t)g->out_c * l.P;
     float *col = (float *)workspace;
     float *dyT = col + l.col_floats;
     const float one = 1.0f, zero = 0.0f;
     for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
         const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
         const int K = (int)((long long)b * l.P);
-        im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
-        regroup_kernel<float><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
-            b, g->out_c, (int)l.P, dy + (size_t)i0 * out_stride, dyT);
-        NL_CU_LAUNCHED(cu, "regroup_kernel");
+        im2col(cu, d, l, b, x + (size_t)i0 * l.in_stride, col);
+        regroup(cu, l, g->out_c, b, dy + (size_t)i0 * l.out_stride, dyT);
         /* dW (out_c x R) (+)= dyT col^T; column-major: dW^T = col dyT^T */
         NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)l.R, g->out_c, K,
                                   &one, col, K, dyT, K, i0 == 0 ? &zero : &one, dweight,
@@ -394,9 +404,9 @@ void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const
         /* dcol (R x K) = W^T dyT; column-major: dcol^T = dyT^T W */
         NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_T, K, (int)l.R, g->out_c,
                                   &one, dyT, K, weight, (int)l.R, &zero, col, K));
-        const long long total = (long long)b * in_stride;
+        const long long total = (long long)b * l.in_stride;
         col2im_kernel<NL_PRECISION_FP32><<<nl_cuda_grid(cu, (size_t)total, 256), 256, 0, cu->stream>>>(
-            d, b, col, dx + (size_t)i0 * in_stride, accumulate_dx ? 1 : 0);
+            d, b, col, dx + (size_t)i0 * l.in_stride, accumulate_dx ? 1 : 0);
         NL_CU_LAUNCHED(cu, "col2im_kernel");
     }
     if (dbias) {

@@ -319,12 +319,9 @@ void nl_cuda_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, f
                         float *var, float *running_mean, float *running_var,
                         const float *momentum)
 {
-    nl_cuda_norm_fwd_args a = norm_args(g, x);
-    a.save_mean = mean;
+    nl_cuda_norm_fwd_args a = forward_args(g, x, NULL, NULL, NULL, mean, NULL, running_mean,
+                                           running_var, momentum);
     a.save_var = var;
-    a.running_mean = running_mean;
-    a.running_var = running_var;
-    a.momentum = momentum;
     norm_run(be, g, &a);
 }
 
@@ -332,11 +329,8 @@ void nl_cuda_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
                         const float *mean, const float *var, const float *gamma,
                         const float *beta, float *y, float *save_rstd)
 {
-    nl_cuda_norm_fwd_args a = norm_args(g, x);
-    a.gamma = gamma;
-    a.beta = beta;
-    a.y = y;
-    a.save_rstd = save_rstd;
+    nl_cuda_norm_fwd_args a =
+        forward_args(g, x, gamma, beta, y, NULL, save_rstd, NULL, NULL, NULL);
     a.eval_mean = mean;
     a.eval_var = var;
     norm_run(be, g, &a);
@@ -536,30 +530,31 @@ static long env_long(const char *name, long fallback)
     return (end && *end == '\0' && x >= 0) ? x : fallback;
 }
 
-#define OPEN_CHECK(call)                                                                           \
+/* in nl_cuda_backend_open: where `failed`, the open fails with `status`,
+ * naming the call and saying why (evaluated only then) */
+#define OPEN_FAIL_IF(failed, status, call, why)                                                    \
     do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
+        if (failed) {                                                                              \
             char name_[96];                                                                        \
-            call_name(#call, name_, sizeof name_);                                                 \
-            fail(err, e_ == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_RUNTIME,             \
-                 "opening the CUDA backend on %s: %s failed: %s", r.prop.name, name_,              \
-                 cudaGetErrorString(e_));                                                          \
+            call_name(call, name_, sizeof name_);                                                  \
+            fail(err, status, "opening the CUDA backend on %s: %s failed: %s", r.prop.name, name_, \
+                 why);                                                                             \
             destroy(cu);                                                                           \
             return err ? err->code : NL_ERR_RUNTIME;                                               \
         }                                                                                          \
     } while (0)
+#define OPEN_CHECK(call)                                                                           \
+    do {                                                                                           \
+        const cudaError_t e_ = (call);                                                             \
+        OPEN_FAIL_IF(e_ != cudaSuccess,                                                            \
+                     e_ == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_RUNTIME, #call,       \
+                     cudaGetErrorString(e_));                                                      \
+    } while (0)
 #define OPEN_CHECK_CUBLAS(call)                                                                    \
     do {                                                                                           \
-        cublasStatus_t s_ = (call);                                                                \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                         \
-            char name_[96];                                                                        \
-            call_name(#call, name_, sizeof name_);                                                 \
-            fail(err, NL_ERR_RUNTIME, "opening the CUDA backend on %s: %s failed: %s",             \
-                 r.prop.name, name_, cublasGetStatusString(s_));                                   \
-            destroy(cu);                                                                           \
-            return err ? err->code : NL_ERR_RUNTIME;                                               \
-        }                                                                                          \
+        const cublasStatus_t s_ = (call);                                                          \
+        OPEN_FAIL_IF(s_ != CUBLAS_STATUS_SUCCESS, NL_ERR_RUNTIME, #call,                           \
+                     cublasGetStatusString(s_));                                                   \
     } while (0)
 
 extern "C" nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error *err)

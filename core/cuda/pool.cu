@@ -23,6 +23,17 @@ struct PoolDims {
     int relu_input;
 };
 
+/* element e of a walk over planes of rows x cols, row-major: its column,
+ * row and plane (the forward walks the outputs, the backward the inputs) */
+__device__ inline void plane_pos(long long e, int cols, int rows, int *col, int *row,
+                                 long long *plane)
+{
+    const long long t = e / cols;
+    *col = (int)(e % cols);
+    *row = (int)(t % rows);
+    *plane = t / rows;
+}
+
 __global__ void __launch_bounds__(256)
     pool_forward_kernel(PoolDims g, long long total, const float *__restrict__ x,
                         float *__restrict__ y, int32_t *__restrict__ argmax)
@@ -30,10 +41,9 @@ __global__ void __launch_bounds__(256)
     const size_t in_plane = (size_t)g.in_h * g.in_w;
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
          e += (long long)gridDim.x * blockDim.x) {
-        const int ow = (int)(e % g.out_w);
-        const long long t = e / g.out_w;
-        const int oh = (int)(t % g.out_h);
-        const long long pl = t / g.out_h;
+        int ow, oh;
+        long long pl;
+        plane_pos(e, g.out_w, g.out_h, &ow, &oh, &pl);
         const float *xp = x + pl * in_plane;
         const int h0 = oh * g.s - g.pad, w0 = ow * g.s - g.pad;
         float best = -FLT_MAX, sum = 0.0f;
@@ -72,10 +82,9 @@ __global__ void __launch_bounds__(256)
     const size_t in_plane = (size_t)g.in_h * g.in_w, out_plane = (size_t)g.out_h * g.out_w;
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
          e += (long long)gridDim.x * blockDim.x) {
-        const int iw = (int)(e % g.in_w);
-        const long long t = e / g.in_w;
-        const int ih = (int)(t % g.in_h);
-        const long long pl = t / g.in_h;
+        int iw, ih;
+        long long pl;
+        plane_pos(e, g.in_w, g.in_h, &iw, &ih, &pl);
         /* outputs whose window [o*s - pad, o*s - pad + k) holds ih (iw) */
         const int ah = ih + g.pad - g.kh + 1, aw = iw + g.pad - g.kw + 1;
         const int oh_lo = ah <= 0 ? 0 : (ah + g.s - 1) / g.s;

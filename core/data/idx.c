@@ -389,6 +389,25 @@ static nl_code check_end(idx_reader *r, nl_error *err)
 #define IDX_CHUNK 256
 #define IDX_PIXELS ((size_t)IDX_SIDE * IDX_SIDE)
 
+/* bytes into buf, all of them, or the error for a file that ends before
+ * what its header promises (what: "60000 labels"); where the data ends is
+ * told in units of `unit` bytes counted from `first` after `ends` */
+static nl_code read_promised(idx_reader *r, const char *path, const char *what, unsigned char *buf,
+                             size_t bytes, size_t unit, long first, const char *ends, nl_error *err)
+{
+    size_t got;
+    nl_code rc = rd_read(r, buf, bytes, &got, err);
+    if (rc != NL_OK || got == bytes)
+        return rc;
+    if (rd_cut_off(r))
+        return nl_fail(err, NL_ERR_DATA,
+                       "%s: truncated: the header promises %s but the gzip stream is cut off "
+                       "before their end",
+                       path, what);
+    return nl_fail(err, NL_ERR_DATA, "%s: truncated: the header promises %s but %s %ld", path, what,
+                   ends, first + (long)(got / unit));
+}
+
 /* the first n labels into out->y, in reads of the whole buffer; promised:
  * the count the header gives (for the messages) */
 static nl_code read_labels(idx_reader *rl, const char *lbl_path, uint32_t promised, long n,
@@ -396,21 +415,12 @@ static nl_code read_labels(idx_reader *rl, const char *lbl_path, uint32_t promis
 {
     const size_t bufsize = IDX_CHUNK * IDX_PIXELS;
     for (long i0 = 0; i0 < n; i0 += (long)bufsize) {
-        size_t k = (size_t)(n - i0) < bufsize ? (size_t)(n - i0) : bufsize, got;
-        nl_code rc = rd_read(rl, buf, k, &got, err);
+        size_t k = (size_t)(n - i0) < bufsize ? (size_t)(n - i0) : bufsize;
+        char what[32];
+        snprintf(what, sizeof what, "%u labels", promised);
+        nl_code rc = read_promised(rl, lbl_path, what, buf, k, 1, i0, "the file ends after", err);
         if (rc != NL_OK)
             return rc;
-        if (got < k) {
-            if (rd_cut_off(rl))
-                return nl_fail(err, NL_ERR_DATA,
-                               "%s: truncated: the header promises %u labels but the gzip stream "
-                               "is cut off before their end",
-                               lbl_path, promised);
-            return nl_fail(err, NL_ERR_DATA,
-                           "%s: truncated: the header promises %u labels but the file ends "
-                           "after %ld",
-                           lbl_path, promised, i0 + (long)got);
-        }
         for (size_t j = 0; j < k; j++) {
             if (buf[j] >= IDX_CLASSES)
                 return nl_fail(err, NL_ERR_DATA,
@@ -428,21 +438,13 @@ static nl_code read_images(idx_reader *ri, const char *img_path, uint32_t promis
 {
     for (long i0 = 0; i0 < n; i0 += IDX_CHUNK) {
         long k = n - i0 < IDX_CHUNK ? n - i0 : IDX_CHUNK;
-        size_t bytes = (size_t)k * IDX_PIXELS, got;
-        nl_code rc = rd_read(ri, buf, bytes, &got, err);
+        size_t bytes = (size_t)k * IDX_PIXELS;
+        char what[64];
+        snprintf(what, sizeof what, "%u images of %dx%d", promised, IDX_SIDE, IDX_SIDE);
+        nl_code rc = read_promised(ri, img_path, what, buf, bytes, IDX_PIXELS, i0,
+                                   "the data ends inside image", err);
         if (rc != NL_OK)
             return rc;
-        if (got < bytes) {
-            if (rd_cut_off(ri))
-                return nl_fail(err, NL_ERR_DATA,
-                               "%s: truncated: the header promises %u images of %dx%d but the "
-                               "gzip stream is cut off before their end",
-                               img_path, promised, IDX_SIDE, IDX_SIDE);
-            return nl_fail(err, NL_ERR_DATA,
-                           "%s: truncated: the header promises %u images of %dx%d but the "
-                           "data ends inside image %ld",
-                           img_path, promised, IDX_SIDE, IDX_SIDE, i0 + (long)(got / IDX_PIXELS));
-        }
         float *dst = out->x + (size_t)i0 * IDX_PIXELS;
         for (size_t j = 0; j < bytes; j++)
             dst[j] = (float)buf[j] * (1.0f / 255.0f);

@@ -293,11 +293,17 @@ void nl_dist_broadcast(nl_dist *d, void *buf, size_t bytes)
 #endif
 }
 
+/* every rank's `bytes` of values for a reduction in place: NULL where
+ * there is nothing to reduce (one rank) or the gather failed (the error
+ * kept for nl_dist_status), values left as they are */
+static const void *others_too(nl_dist *d, const void *values, size_t bytes)
+{
+    return d && d->size > 1 ? nl_dist_allgather(d, values, bytes) : NULL;
+}
+
 void nl_dist_sum(nl_dist *d, double *values, size_t count)
 {
-    if (!d || d->size == 1)
-        return;
-    const double *all = nl_dist_allgather(d, values, count * sizeof *values);
+    const double *all = others_too(d, values, count * sizeof *values);
     if (!all)
         return;
     for (size_t i = 0; i < count; i++) {
@@ -310,9 +316,7 @@ void nl_dist_sum(nl_dist *d, double *values, size_t count)
 
 void nl_dist_mean_floats(nl_dist *d, float *values, size_t count)
 {
-    if (!d || d->size == 1)
-        return;
-    const float *all = nl_dist_allgather(d, values, count * sizeof *values);
+    const float *all = others_too(d, values, count * sizeof *values);
     if (!all)
         return;
     /* rank by rank over a block of values, which vectorizes, where a sum

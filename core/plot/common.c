@@ -209,18 +209,23 @@ layout pl_open_bars_plot(pl_script *s, const nl_results *r, const char *title, i
     return L;
 }
 
-void pl_plot_variants_with_bars(pl_script *s, const grouping *g, const char *file,
-                                const char *x_column)
+void pl_plot_variants(pl_script *s, const grouping *g, const char *file, const char *where,
+                      const char *x_column, const char *y)
 {
     char q[2048];
     nl_buf_printf(&s->gp, "plot ");
     for (int id = 0; id < g->n; id++)
-        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"%s\") : NaN):"
-                      "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines "
-                      "lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
-                      id ? ", \\\n  " : "", file, id, x_column, pl_color_of(g, id),
+        nl_buf_printf(&s->gp, "%s\"%s\" using (%scolumn(\"variant\") == %d ? column(\"%s\") : NaN):"
+                      "%s lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
+                      id ? ", \\\n  " : "", file, where, id, x_column, y, pl_color_of(g, id),
                       pl_q(g->labels[id], q, sizeof q));
     nl_buf_printf(&s->gp, "\n");
+}
+
+void pl_plot_variants_with_bars(pl_script *s, const grouping *g, const char *file,
+                                const char *x_column)
+{
+    pl_plot_variants(s, g, file, "", x_column, PL_Y_WITH_BARS);
 }
 
 void pl_footnote(pl_script *s, const layout *L, const char *text)
@@ -581,6 +586,26 @@ void pl_sort_curve(curve *c)
         qsort(c->p, (size_t)c->n, sizeof *c->p, pl_cmp_point);
 }
 
+bool pl_curve_rows(curve *c, const char *lead, nl_buf *data, pl_span *span)
+{
+    bool any = false;
+    pl_sort_curve(c);
+    for (int j = 0; j < c->n; j++) {
+        const agg *a = &c->p[j].a;
+        char m[32], mn[32], mx[32];
+        if (!a->n)
+            continue;
+        any = true;
+        span->lo = fmin(span->lo, a->min);
+        span->hi = fmax(span->hi, a->max);
+        span->last_step = fmax(span->last_step, c->p[j].step);
+        nl_buf_printf(data, "%s%.0f,%s,%s,%s,%d\n", lead, c->p[j].step,
+                      pl_fmt_num(m, sizeof m, pl_agg_mean(a)), pl_fmt_num(mn, sizeof mn, a->min),
+                      pl_fmt_num(mx, sizeof mx, a->max), a->n);
+    }
+    return any;
+}
+
 /* ---- final metrics per (series, x value) ---- */
 
 /* aggregates metric m of the finished runs by series id and x index */
@@ -651,9 +676,10 @@ void pl_series_free(pl_series_file *f)
 }
 
 nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
-                       int *runs, nl_error *err)
+                       const char *kind, const char *why, nl_error *err)
 {
     nl_code rc = NL_OK;
+    int runs = 0;
     for (int pass = 0; pass < passes; pass++)
         for (int i = 0; rc == NL_OK && i < r->n_runs; i++) {
             const int variant = g->group_of[i];
@@ -663,8 +689,8 @@ nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_se
             bool used = false;
             if (file.found)
                 rc = read(ctx, &(pl_series_run){i, variant, pass, &file}, &used, err);
-            *runs += used;
+            runs += used;
             pl_series_free(&file);
         }
-    return rc;
+    return rc == NL_OK && runs == 0 ? pl_not_applicable(err, kind, why) : rc;
 }

@@ -79,6 +79,17 @@ nl_code pl_curve_add(curve *c, double step, double value, nl_error *err);
 int pl_cmp_point(const void *a, const void *b); /* by step */
 void pl_sort_curve(curve *c);                   /* its points by step */
 
+/* what a kind's curves span: the lowest min and highest max of their
+ * points, and their last step */
+typedef struct {
+    double lo, hi, last_step;
+} pl_span;
+#define PL_SPAN_EMPTY ((pl_span){INFINITY, -INFINITY, 0})
+/* c sorted, and a data-file row per point that has values: `lead` (the
+ * row's first cells, each with its comma), then step,mean,min,max,n; the
+ * points widen *span. Whether it wrote a row. */
+bool pl_curve_rows(curve *c, const char *lead, nl_buf *data, pl_span *span);
+
 /* final metrics per (series, x value) */
 typedef struct {
     agg a;
@@ -124,9 +135,10 @@ typedef struct {
 typedef nl_code (*pl_series_reader)(void *ctx, const pl_series_run *run, bool *used, nl_error *err);
 /* every run of a variant (g->group_of >= 0) that has a series.csv, handed
  * to read, `passes` times over (a layer's series: its names on pass 0, then
- * the values); *runs counts the runs read used. Stops at read's error. */
+ * the values). Stops at read's error; when read used no run, the kind's
+ * refusal (pl_not_applicable) saying why. */
 nl_code pl_series_each(const nl_results *r, const grouping *g, int passes, pl_series_reader read, void *ctx,
-                       int *runs, nl_error *err);
+                       const char *kind, const char *why, nl_error *err);
 
 /* ---- layout ---- */
 typedef struct {
@@ -153,10 +165,18 @@ void pl_footnote(pl_script *s, const layout *L, const char *text);
  * block and the spread note as its footnote */
 layout pl_open_bars_plot(pl_script *s, const nl_results *r, const char *title, int width,
                          int height);
-/* the plot command for a data file of one row per (variant, x) with mean,
- * min and max columns: a line with bars per variant, x read from x_column */
+/* the plot command for a data file of rows per variant: a line per variant
+ * in its colour and with its label, of the rows where `where` holds (a
+ * condition ending in "&& ", or "") and the row's variant is the line's,
+ * x read from x_column, `y` what follows the x ("(column(\"mean\")) with
+ * linespoints") */
+void pl_plot_variants(pl_script *s, const grouping *g, const char *file, const char *where,
+                      const char *x_column, const char *y);
+/* the same for rows with mean, min and max columns: a line with bars per
+ * variant */
 void pl_plot_variants_with_bars(pl_script *s, const grouping *g, const char *file,
                                 const char *x_column);
+#define PL_Y_WITH_BARS "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines"
 /* the legend to the right of the plot, entries left-aligned with their samples first */
 void pl_key_outside(pl_script *s);
 /* The bottom of a loss axis for values from lo to hi: 0 where lo is under

@@ -82,29 +82,18 @@ static nl_code read_logits(const nl_results *r, logit_fig *f, nl_error *err)
 
 static void logits_csv(logit_fig *f, nl_buf *data)
 {
-    f->lo = INFINITY;
-    f->hi = -INFINITY;
-    f->last_step = 0;
+    pl_span span = PL_SPAN_EMPTY;
     nl_buf_printf(data, "panel,variant,label,step,mean,min,max,n\n");
     for (int p = 0; p < f->n_panels; p++)
         for (int id = 0; id < f->g.n; id++) {
-            curve *c = &f->curves[p * f->g.n + id];
-            pl_sort_curve(c);
-            for (int j = 0; j < c->n; j++) {
-                const agg *a = &c->p[j].a;
-                char lab[256], m[32], mn[32], mx[32];
-                if (!a->n)
-                    continue;
-                f->lo = fmin(f->lo, a->min);
-                f->hi = fmax(f->hi, a->max);
-                f->last_step = fmax(f->last_step, c->p[j].step);
-                nl_buf_printf(data, "%d,%d,%s,%.0f,%s,%s,%s,%d\n", p, id,
-                              pl_cell_text(f->g.labels[id], lab, sizeof lab), c->p[j].step,
-                              pl_fmt_num(m, sizeof m, pl_agg_mean(a)),
-                              pl_fmt_num(mn, sizeof mn, a->min), pl_fmt_num(mx, sizeof mx, a->max),
-                              a->n);
-            }
+            char lab[256], lead[320];
+            snprintf(lead, sizeof lead, "%d,%d,%s,", p, id,
+                     pl_cell_text(f->g.labels[id], lab, sizeof lab));
+            pl_curve_rows(&f->curves[p * f->g.n + id], lead, data, &span);
         }
+    f->lo = span.lo;
+    f->hi = span.hi;
+    f->last_step = span.last_step;
 }
 
 static nl_code draw(const nl_results *r, logit_fig *f, pl_script *s, const char *file,
@@ -144,14 +133,9 @@ static nl_code draw(const nl_results *r, logit_fig *f, pl_script *s, const char 
             snprintf(ptitle, sizeof ptitle, "%s = %s", r->keys[f->panel_key], f->panel_text[p]);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(ptitle, q, sizeof q));
         pl_panel_key(s, p);
-        nl_buf_printf(&s->gp, "plot ");
-        for (int id = 0; id < f->g.n; id++)
-            nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"panel\") == %d && column(\"variant\") == %d ? "
-                          "column(\"step\") : NaN):(column(\"mean\")) with linespoints lw series_lw "
-                          "pt series_pt ps series_ps lc rgb \"%s\" title %s",
-                          id ? ", \\\n  " : "", file, p, id, pl_color_of(&f->g, id),
-                          pl_q(f->g.labels[id], q, sizeof q));
-        nl_buf_printf(&s->gp, "\n");
+        char where[48];
+        snprintf(where, sizeof where, "column(\"panel\") == %d && ", p);
+        pl_plot_variants(s, &f->g, file, where, "step", "(column(\"mean\")) with linespoints");
         pl_after_panel(s, p);
     }
     return pl_finish_panels(s, err);

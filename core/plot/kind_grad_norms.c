@@ -70,16 +70,13 @@ nl_code pl_grad_norms(const nl_results *r, const nl_plot_spec *spec, pl_script *
     }
     for (int k = 0; k < g.n * MAX_LAYERS; k++)
         pl_agg_init(&cells[k]);
-    int runs = 0;
     norms n = {cells, names, 0};
-    if ((rc = pl_series_each(r, &g, 2, read_norms, &n, &runs, err)))
+    if ((rc = pl_series_each(r, &g, 2, read_norms, &n, "grad_norms",
+                             "no run has gradient norms at step 0 in its series.csv (set "
+                             "train.log.grad_norms: true)",
+                             err)))
         goto done;
     const int n_layers = n.n_layers;
-    if (runs == 0) {
-        rc = pl_not_applicable(err, "grad_norms", "no run has gradient norms at step 0 in its "
-                               "series.csv (set train.log.grad_norms: true)");
-        goto done;
-    }
     nl_buf_printf(&data, "variant,label,layer,name,mean,min,max,n\n");
     double lo = INFINITY, hi = 0.0;
     for (int id = 0; id < g.n; id++)

@@ -33,7 +33,6 @@ enum { N_PANELS = sizeof panels / sizeof panels[0] };
 typedef struct {
     grouping g;
     curve *curves; /* [variant * QUANTITIES + quantity] */
-    int runs;
     char grid[200]; /* the step sizes as the first run with the probe logged them */
     double last_step;
 } landscape_fig;
@@ -209,13 +208,11 @@ nl_code pl_landscape(const nl_results *r, const nl_plot_spec *spec, pl_script *s
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pl_series_each(r, &f.g, 1, read_run, &f, &f.runs, err)))
+    if ((rc = pl_series_each(r, &f.g, 1, read_run, &f, kind,
+                             "no run has the landscape probe's rows in its series.csv (set "
+                             "train.log.landscape.every)",
+                             err)))
         goto done;
-    if (f.runs == 0) {
-        rc = pl_not_applicable(err, kind, "no run has the landscape probe's rows in its series.csv "
-                               "(set train.log.landscape.every)");
-        goto done;
-    }
     if ((rc = landscape_csv(&f, &data, lo, hi, err)))
         goto done;
     char file[128];

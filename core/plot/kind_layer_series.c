@@ -64,7 +64,6 @@ typedef struct {
     char (*names)[NL_SERIES_NAME_MAX];
     int n_layers;
     curve *curves; /* [variant * MAX_LAYERS + layer] */
-    int runs;
     double lo, hi, last_step;
     double *equilibrium; /* per variant: sqrt(2 lr wd), NaN where it does not apply; NULL: none */
 } layer_fig;
@@ -155,29 +154,19 @@ static nl_code read_series(void *ctx, const pl_series_run *run, bool *used, nl_e
 
 static void series_csv(layer_fig *f, nl_buf *data)
 {
-    f->lo = INFINITY;
-    f->hi = -INFINITY;
-    f->last_step = 0;
+    pl_span span = PL_SPAN_EMPTY;
     nl_buf_printf(data, "variant,label,layer,name,step,mean,min,max,n\n");
     for (int id = 0; id < f->g.n; id++)
         for (int l = 0; l < f->n_layers; l++) {
-            curve *c = &f->curves[id * MAX_LAYERS + l];
-            pl_sort_curve(c);
-            for (int j = 0; j < c->n; j++) {
-                const agg *a = &c->p[j].a;
-                char lab[256], nm[NL_SERIES_NAME_MAX], m[32], mn[32], mx[32];
-                if (!a->n)
-                    continue;
-                f->lo = fmin(f->lo, a->min);
-                f->hi = fmax(f->hi, a->max);
-                f->last_step = fmax(f->last_step, c->p[j].step);
-                nl_buf_printf(data, "%d,%s,%d,%s,%.0f,%s,%s,%s,%d\n", id,
-                              pl_cell_text(f->g.labels[id], lab, sizeof lab), l,
-                              pl_cell_text(f->names[l], nm, sizeof nm), c->p[j].step,
-                              pl_fmt_num(m, sizeof m, pl_agg_mean(a)), pl_fmt_num(mn, sizeof mn, a->min),
-                              pl_fmt_num(mx, sizeof mx, a->max), a->n);
-            }
+            char lab[256], nm[NL_SERIES_NAME_MAX], lead[400];
+            snprintf(lead, sizeof lead, "%d,%s,%d,%s,", id,
+                     pl_cell_text(f->g.labels[id], lab, sizeof lab), l,
+                     pl_cell_text(f->names[l], nm, sizeof nm));
+            pl_curve_rows(&f->curves[id * MAX_LAYERS + l], lead, data, &span);
         }
+    f->lo = span.lo;
+    f->hi = span.hi;
+    f->last_step = span.last_step;
 }
 
 /* the lines of one panel: a variant's line per layer (by_layer) or every
@@ -310,17 +299,13 @@ static nl_code write_layer_series(const nl_results *r, const nl_plot_spec *spec,
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pl_series_each(r, &f.g, 2, read_series, &f, &f.runs, err)))
+    char why[300];
+    snprintf(why, sizeof why, "no run has %s in its series.csv (set %s: true%s)", metric, k->probe_key,
+             f.series == NL_SERIES_EFFECTIVE_LR ? ", with a batch-statistics normalizer"
+             : f.series == NL_SERIES_SIGMA_ESTIMATE ? ", with model.param_norm.type: spectral"
+                                                    : "");
+    if ((rc = pl_series_each(r, &f.g, 2, read_series, &f, kind, why, err)))
         goto done;
-    if (f.runs == 0) {
-        char why[300];
-        snprintf(why, sizeof why, "no run has %s in its series.csv (set %s: true%s)", metric, k->probe_key,
-                 f.series == NL_SERIES_EFFECTIVE_LR ? ", with a batch-statistics normalizer"
-                 : f.series == NL_SERIES_SIGMA_ESTIMATE ? ", with model.param_norm.type: spectral"
-                                                        : "");
-        rc = pl_not_applicable(err, kind, why);
-        goto done;
-    }
     char no_equilibrium[400] = "";
     if (f.series == NL_SERIES_EFFECTIVE_LR) {
         if (!(f.equilibrium = malloc((size_t)f.g.n * sizeof *f.equilibrium))) {

@@ -95,16 +95,11 @@ static nl_code draw_profile(const profile_kind *k, const nl_results *r, const nl
     }
     for (int k = 0; k < g.n * MAX_STEPS; k++)
         pl_agg_init(&cells[k]);
-    int runs = 0;
     profile p = {k, cells, 0, ""};
-    if ((rc = pl_series_each(r, &g, 1, read_run, &p, &runs, err)))
+    if ((rc = pl_series_each(r, &g, 1, read_run, &p, k->kind, k->missing, err)))
         goto done;
     const int steps = p.steps;
     const char *layer = p.layer;
-    if (runs == 0) {
-        rc = pl_not_applicable(err, k->kind, k->missing);
-        goto done;
-    }
     nl_buf_printf(&data, "variant,label,%s,mean,min,max,n\n", k->x_column);
     for (int id = 0; id < g.n; id++)
         for (int t = 0; t < steps; t++) {

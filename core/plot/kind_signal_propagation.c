@@ -23,7 +23,7 @@ typedef struct {
     grouping g;
     int series[STATS]; /* NL_SERIES_* drawn */
     char (*names)[NL_SERIES_NAME_MAX];
-    int n_sites, runs;
+    int n_sites;
     agg *cells; /* [(stat * groups + variant) * MAX_SITES + site] */
 } sigprop_fig;
 
@@ -130,15 +130,9 @@ static nl_code draw(const nl_results *r, const sigprop_fig *f, pl_script *s, con
             nl_buf_printf(&s->gp, "set autoscale y\n");
         }
         pl_panel_key(s, stat);
-        nl_buf_printf(&s->gp, "plot ");
-        for (int id = 0; id < f->g.n; id++)
-            nl_buf_printf(&s->gp, "%s\"%s\" using (strcol(\"stat\") eq \"%s\" && "
-                          "column(\"variant\") == %d ? column(\"depth\") : NaN):(column(\"mean\")):"
-                          "(column(\"min\")):(column(\"max\")) with yerrorlines lw series_lw "
-                          "pt series_pt ps series_ps lc rgb \"%s\" title %s",
-                          id ? ", \\\n  " : "", file, stat_names[stat], id, pl_color_of(&f->g, id),
-                          pl_q(f->g.labels[id], q, sizeof q));
-        nl_buf_printf(&s->gp, "\n");
+        char where[64];
+        snprintf(where, sizeof where, "strcol(\"stat\") eq \"%s\" && ", stat_names[stat]);
+        pl_plot_variants(s, &f->g, file, where, "depth", PL_Y_WITH_BARS);
         pl_after_panel(s, stat);
     }
     return pl_finish_panels(s, err);
@@ -175,13 +169,11 @@ nl_code pl_signal_propagation(const nl_results *r, const nl_plot_spec *spec, pl_
     }
     for (int k = 0; k < STATS * f.g.n * MAX_SITES; k++)
         pl_agg_init(&f.cells[k]);
-    if ((rc = pl_series_each(r, &f.g, 2, read_sites, &f, &f.runs, err)))
+    if ((rc = pl_series_each(r, &f.g, 2, read_sites, &f, "signal_propagation",
+                             "no run has signal propagation rows in its series.csv (set "
+                             "train.log.signal_propagation: true)",
+                             err)))
         goto done;
-    if (f.runs == 0) {
-        rc = pl_not_applicable(err, "signal_propagation", "no run has signal propagation rows in "
-                               "its series.csv (set train.log.signal_propagation: true)");
-        goto done;
-    }
     double lo[STATS], hi[STATS];
     site_csv(&f, &data, lo, hi);
     char file[128];

@@ -26,7 +26,7 @@ typedef struct {
     curve *curves; /* [variant * TERMS + term] */
     int panel_of[MAX_PANELS], n_panels; /* the variants drawn */
     double panel_last[MAX_PANELS];      /* each one's last step: its x range */
-    int runs, variants_with_data;
+    int variants_with_data;
 } switch_fig;
 
 /* a run's rows of the six series into its variant's curves */
@@ -57,27 +57,16 @@ static void weights_csv(switch_fig *f, nl_buf *data)
     nl_buf_printf(data, "variant,label,term,statistic,step,mean,min,max,n\n");
     for (int id = 0; id < f->g.n; id++) {
         bool any = false;
-        double last = 0;
+        pl_span span = PL_SPAN_EMPTY; /* this variant's: its panel's steps */
         for (int t = 0; t < TERMS; t++) {
-            curve *c = &f->curves[id * TERMS + t];
-            pl_sort_curve(c);
-            for (int j = 0; j < c->n; j++) {
-                const agg *a = &c->p[j].a;
-                char lab[256], m[32], mn[32], mx[32];
-                if (!a->n)
-                    continue;
-                any = true;
-                last = fmax(last, c->p[j].step);
-                nl_buf_printf(data, "%d,%s,%d,%s,%.0f,%s,%s,%s,%d\n", id,
-                              pl_cell_text(f->g.labels[id], lab, sizeof lab), t, term_names[t],
-                              c->p[j].step, pl_fmt_num(m, sizeof m, pl_agg_mean(a)),
-                              pl_fmt_num(mn, sizeof mn, a->min), pl_fmt_num(mx, sizeof mx, a->max),
-                              a->n);
-            }
+            char lab[256], lead[320];
+            snprintf(lead, sizeof lead, "%d,%s,%d,%s,", id,
+                     pl_cell_text(f->g.labels[id], lab, sizeof lab), t, term_names[t]);
+            any |= pl_curve_rows(&f->curves[id * TERMS + t], lead, data, &span);
         }
         f->variants_with_data += any;
         if (any && f->n_panels < MAX_PANELS) {
-            f->panel_last[f->n_panels] = last;
+            f->panel_last[f->n_panels] = span.last_step;
             f->panel_of[f->n_panels++] = id;
         }
     }
@@ -149,14 +138,11 @@ nl_code pl_switch_weights(const nl_results *r, const nl_plot_spec *spec, pl_scri
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pl_series_each(r, &f.g, 1, read_weights, &f, &f.runs, err)))
+    if ((rc = pl_series_each(r, &f.g, 1, read_weights, &f, "switch_weights",
+                             "no run has switchable weights in its series.csv (set "
+                             "model.norm.type: switchable and train.log.switch_weights: true)",
+                             err)))
         goto done;
-    if (f.runs == 0) {
-        rc = pl_not_applicable(err, "switch_weights", "no run has switchable weights in its "
-                               "series.csv (set model.norm.type: switchable and "
-                               "train.log.switch_weights: true)");
-        goto done;
-    }
     weights_csv(&f, &data);
     char file[128];
     if ((rc = pl_write_kind_data(s, &data, file, sizeof file, err)) == NL_OK)

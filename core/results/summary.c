@@ -97,31 +97,14 @@ static const char *json_string_end(const char *p)
     return NULL;
 }
 
-static const char *json_object_end(const char *p, int depth);
+static const char *json_container_end(const char *p, int depth, char close);
 
 static const char *json_value_end(const char *p, int depth)
 {
     if (*p == '"')
         return json_string_end(p);
-    if (*p == '{')
-        return depth < 4 ? json_object_end(p, depth + 1) : NULL;
-    if (*p == '[') {
-        if (depth >= 4)
-            return NULL;
-        p = json_space(p + 1);
-        if (*p == ']')
-            return p + 1;
-        for (;;) {
-            if (!(p = json_value_end(p, depth + 1)))
-                return NULL;
-            p = json_space(p);
-            if (*p == ']')
-                return p + 1;
-            if (*p++ != ',')
-                return NULL;
-            p = json_space(p);
-        }
-    }
+    if (*p == '{' || *p == '[')
+        return depth < 4 ? json_container_end(p, depth + 1, *p == '{' ? '}' : ']') : NULL;
     static const char *const words[] = {"true", "false", "null"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (!strncmp(p, words[i], strlen(words[i])))
@@ -131,22 +114,26 @@ static const char *json_value_end(const char *p, int depth)
     return end == p ? NULL : end;
 }
 
-/* past an object starting at its brace; NULL when it is not whole */
-static const char *json_object_end(const char *p, int depth)
+/* past an object or array starting at its bracket, close its closing
+ * bracket (an object's items are "key": value); NULL when it is not whole */
+static const char *json_container_end(const char *p, int depth, char close)
 {
     p = json_space(p + 1);
-    if (*p == '}')
+    if (*p == close)
         return p + 1;
     for (;;) {
-        if (*p != '"' || !(p = json_string_end(p)))
+        if (close == '}') {
+            if (*p != '"' || !(p = json_string_end(p)))
+                return NULL;
+            p = json_space(p);
+            if (*p++ != ':')
+                return NULL;
+            p = json_space(p);
+        }
+        if (!(p = json_value_end(p, depth)))
             return NULL;
         p = json_space(p);
-        if (*p++ != ':')
-            return NULL;
-        if (!(p = json_value_end(json_space(p), depth)))
-            return NULL;
-        p = json_space(p);
-        if (*p == '}')
+        if (*p == close)
             return p + 1;
         if (*p++ != ',')
             return NULL;
@@ -157,7 +144,7 @@ static const char *json_object_end(const char *p, int depth)
 bool nl_summary_json_whole(const char *json)
 {
     const char *p = json_space(json);
-    if (*p != '{' || !(p = json_object_end(p, 0)))
+    if (*p != '{' || !(p = json_container_end(p, 0, '}')))
         return false;
     return *json_space(p) == '\0';
 }
