@@ -261,7 +261,7 @@ static int show_model(const char *what, const nl_config *cfg, bool params)
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
     nl_model *m = NULL;
-    if (nl_model_build(&spec, be, nl_run_capacity(cfg), train->batch_size, cfg->seed, &m, &err) !=
+    if (nl_model_create(&spec, be, nl_run_capacity(cfg), train->batch_size, cfg->seed, &m, &err) !=
         NL_OK) {
         nl_backend_close(be);
         return nl_cmd_report("show", &err);

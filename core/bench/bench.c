@@ -353,7 +353,7 @@ nl_code nl_bench_model_layers(nl_backend *be, const nl_model_spec *spec, int n,
                               nl_bench_layer_case *out, int max, int *count, nl_error *err)
 {
     nl_model *m = NULL;
-    nl_code rc = nl_model_build(spec, be, n, n, BENCH_SEED, &m, err);
+    nl_code rc = nl_model_create(spec, be, n, n, BENCH_SEED, &m, err);
     if (rc != NL_OK)
         return rc;
     *count = 0;
@@ -540,7 +540,7 @@ static nl_code build_bench_model(nl_backend *be, const nl_model_spec *spec, int 
     nl_model_spec with_batch = *spec;
     if (with_batch.norm.virtual_batch == 0)
         with_batch.norm.virtual_batch = bench_virtual_batch(batch);
-    return nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, m, err);
+    return nl_model_create(&with_batch, be, batch, batch, BENCH_SEED, m, err);
 }
 
 void nl_bench_lm_defaults(nl_bench_lm_case *lc)
