@@ -135,16 +135,6 @@ static bool shape_fits(nl_builder *b, const char *name, nl_shape shape)
     return true;
 }
 
-/* the plan stores the next activation as bf16 in `bits` (one per
- * activation, b->stored_acts of them) */
-/* the storage type the plan gives the activation made next (fp32 past
- * the plan's stored_acts, or without a plan) */
-static unsigned char stored(const nl_builder *b, const unsigned char *types)
-{
-    const int k = b->n_acts;
-    return types && k < b->stored_acts ? types[k] : NL_STORAGE_FP32;
-}
-
 static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
 {
     if (!shape_fits(b, name, shape))
@@ -158,8 +148,6 @@ static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
     }
     snprintf(a->name, sizeof a->name, "%s", name);
     a->shape = shape;
-    a->shape.value_store = stored(b, b->value_store);
-    a->shape.grad_store = stored(b, b->grad_store);
     b->acts[b->n_acts++] = a;
     return a;
 }

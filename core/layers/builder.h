@@ -74,11 +74,6 @@ struct nl_builder {
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
     /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */
     int channel_block;
-    /* the storage type of each activation's values and gradient, in the
-     * order they are made, for the first stored_acts: the plan's
-     * (nl_model_spec.value_store, grad_store) */
-    const unsigned char *value_store, *grad_store;
-    int stored_acts;
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can
      * finish without checking: never added to the lists, never freed. One

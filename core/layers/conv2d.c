@@ -162,7 +162,6 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                    .block = g.out_block});
     if (!out)
         return NULL;
-    nl_io_of(g.io, in->shape, out->shape);
     conv_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
     l->bf16 = nl_builder_product_precision(b) == NL_PRECISION_BF16;

@@ -118,8 +118,8 @@ typedef struct {
                        unsigned *rounds);
     /* optional: takes the storage types the plan's precision pass set on
      * its input's and output's nodes into what it hands its kernels (its
-     * geometry's io): the pass calls it after setting them (plan/precision.c,
-     * nl_plan_store_graph) */
+     * geometry's io), called after they are set (model/model.h:
+     * nl_model_type_nodes) */
     void (*typed)(nl_layer *self);
     /* optional: frees what the layer allocated beyond its struct (a
      * formula's programs), before the struct itself is freed */

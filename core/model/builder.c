@@ -2,6 +2,7 @@
  * (layers/builder.c) planned and allocated in a handful of arenas. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/alloc.h"
 #include "base/rng.h"
@@ -402,6 +403,21 @@ static void take_lists(nl_model *m, nl_builder *b)
     b->needs = (nl_graph_needs){0};
 }
 
+void nl_model_type_nodes(nl_model *graph, const nl_model_spec *spec)
+{
+    for (int k = 0; k < graph->n_acts; k++) {
+        nl_shape *s = &graph->acts[k]->shape;
+        const bool planned = k < NL_PLAN_STORED_ACTS;
+        s->value_store = planned ? spec->value_store[k] : NL_STORAGE_FP32;
+        s->grad_store = planned ? spec->grad_store[k] : NL_STORAGE_FP32;
+    }
+    for (int i = 0; i < graph->n_layers; i++)
+        if (graph->layers[i]->vt->typed)
+            graph->layers[i]->vt->typed(graph->layers[i]);
+    memcpy(graph->spec.value_store, spec->value_store, sizeof spec->value_store);
+    memcpy(graph->spec.grad_store, spec->grad_store, sizeof spec->grad_store);
+}
+
 /* every model allocated (nl_model_allocations) */
 static _Atomic int allocations;
 
@@ -418,9 +434,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *si
                        capacity, train_batch);
     nl_builder b = {.capacity = capacity, .train_batch = train_batch,
                     .precision = spec->product_precision, .err = err,
-                    .channel_block = spec->channel_block, .value_store = spec->value_store,
-                    .grad_store = spec->grad_store, .stored_acts = NL_PLAN_STORED_ACTS,
-                    .n_scalars = NL_OPTIM_SCALARS};
+                    .channel_block = spec->channel_block, .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (m && !(m->needs = nl_calloc(1, sizeof *m->needs))) {
         free(m);
@@ -461,6 +475,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *si
     m->input = input;
     m->logits = logits;
     m->rows_per_sample = nl_shape_rows_per_sample(logits->shape);
+    nl_model_type_nodes(m, spec);
     if (sizer)
         m->planned = planned_bytes(m, sizer);
     /* the graph is kept (without memory) only when asked for */

@@ -124,6 +124,13 @@ typedef nl_act *(*nl_graph_fn)(nl_builder *b, nl_act *input, void *ctx);
 nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *sizer, int capacity,
                           int train_batch, nl_graph_fn construct, void *ctx, bool with_loss,
                           nl_model **out, nl_error *err);
+/* The storage types the plan's precision pass decided (spec's value_store,
+ * grad_store: the activations by the order they were made, fp32 past
+ * them) set on the graph's nodes, and each layer's kernels handed its own
+ * (nl_layer_vtable.typed); the graph's spec records them. The assembly
+ * types a graph as its spec says; a graph kept for a spec with fp32
+ * storage is typed again for a decided one (plan/precision.c). */
+void nl_model_type_nodes(nl_model *graph, const nl_model_spec *spec);
 /* A planned graph allocated on `be`, the one device it runs on: the
  * device answers what the layers asked of it (kernels present, workspace
  * and saved bytes), the arenas are allocated, the parameters drawn from

@@ -516,10 +516,8 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
         nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
     }
     nl_act *out = nl_builder_act(b, name, in->shape);
-    if (out) {
-        nl_io_of(l->geom.io, in->shape, out->shape);
+    if (out)
         nl_builder_workspace_asked(b, stored_output_workspace, l);
-    }
     const int blocked = geom.block != 0;
     nl_layer_init(&l->base,
                   geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],

@@ -128,7 +128,7 @@ nl_code nl_plan_graph_take(const nl_model_spec *spec, const nl_plan_run *run, nl
         if (rc != NL_OK)
             return rc;
     }
-    nl_plan_store_graph(taken, spec);
+    nl_model_type_nodes(taken, spec);
     taken->spec = *spec;
     *graph = taken;
     return NL_OK;

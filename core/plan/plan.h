@@ -79,12 +79,6 @@ nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl
  * for a low-precision run on the blocked layout without a probe that
  * reads activations. */
 nl_code nl_plan_precision(nl_model_spec *spec, const nl_plan_run *run, nl_error *err);
-/* The precision pass's decision set on a graph's nodes: each activation's
- * value and gradient storage types as `spec` (decided by nl_plan_precision)
- * gives them, and each layer's kernels handed them (nl_layer_vtable.typed).
- * A graph planned for the spec with fp32 storage (nl_plan_graph keeps one
- * per model, whatever its storage) becomes the graph of the decided spec. */
-void nl_plan_store_graph(nl_model *graph, const nl_model_spec *spec);
 /* the activations whose values the spec stores other than as fp32, and
  * in *grads those whose gradients */
 int nl_plan_stored_count(const nl_model_spec *spec, int *grads);
@@ -126,7 +120,7 @@ void nl_plan_graph_done(nl_model *graph);
 /* The graph a run allocates (nl_model_alloc): the planned graph of the
  * spec and run, taken out of the kept ones (the one its checks read) or,
  * where none is kept or another reader holds it, assembled; its nodes
- * typed as the spec's storage decides (nl_plan_store_graph). The caller
+ * typed as the spec's storage decides (nl_model_type_nodes). The caller
  * owns it. */
 nl_code nl_plan_graph_take(const nl_model_spec *spec, const nl_plan_run *run, nl_model **graph,
                            nl_error *err);

@@ -99,21 +99,6 @@ nl_code nl_plan_precision(nl_model_spec *spec, const nl_plan_run *run, nl_error 
     return NL_OK;
 }
 
-void nl_plan_store_graph(nl_model *graph, const nl_model_spec *spec)
-{
-    for (int k = 0; k < graph->n_acts; k++) {
-        nl_shape *s = &graph->acts[k]->shape;
-        const bool planned = k < NL_PLAN_STORED_ACTS;
-        s->value_store = planned ? spec->value_store[k] : NL_STORAGE_FP32;
-        s->grad_store = planned ? spec->grad_store[k] : NL_STORAGE_FP32;
-    }
-    for (int i = 0; i < graph->n_layers; i++)
-        if (graph->layers[i]->vt->typed)
-            graph->layers[i]->vt->typed(graph->layers[i]);
-    memcpy(graph->spec.value_store, spec->value_store, sizeof spec->value_store);
-    memcpy(graph->spec.grad_store, spec->grad_store, sizeof spec->grad_store);
-}
-
 int nl_plan_stored_count(const nl_model_spec *spec, int *grads)
 {
     int values = 0;
