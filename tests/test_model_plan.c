@@ -27,6 +27,7 @@
 
 #include "arch/arch.h"
 #include "arch/registry.h"
+#include "bench/bench.h"
 #include "config/config.h"
 #include "device/device.h"
 #include "model/model.h"
@@ -351,6 +352,39 @@ START_TEST(test_run_assembled_once)
 }
 END_TEST
 
+/* The bench's timed step (normlab bench's "the step alone") allocates the
+ * graph its options' check planned: one recipe run and one allocation,
+ * ghost batch norm's bench virtual batch included (nl_bench_spec_at) */
+START_TEST(test_bench_assembled_once)
+{
+    static const char *const text =
+        "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
+        "model:\n  arch: mlp\n  widths: [16, 16]\n  norm: {type: ghost_batch, virtual_batch: 4}\n"
+        "train:\n  batch_size: 16\n  steps: 2\n";
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    nl_model_spec spec, at_batch;
+    nl_run_model_spec(cfg, &spec);
+    nl_plan_graphs_release();
+    const int recipes = nl_model_recipes_run(), allocations = nl_model_allocations();
+    nl_bench_spec_at(&spec, 16, &at_batch);
+    ck_assert_int_eq(at_batch.norm.virtual_batch, 4);
+    const nl_plan_run run = nl_bench_plan_run(&at_batch, 16);
+    nl_model *graph = NULL;
+    ck_assert_msg(nl_plan_graph(&at_batch, &run, &graph, &err) == NL_OK, "%s", err.msg);
+    nl_plan_graph_done(graph);
+    const nl_bench_timing t = {.reps = 1, .rep_s = 0.0};
+    nl_bench_train_result res;
+    ck_assert_msg(nl_bench_train(tu_cpu(1), &spec, 16, 0.01f, &t, &res, &err) == NL_OK, "%s",
+                  err.msg);
+    ck_assert_int_eq(nl_model_recipes_run() - recipes, 1);
+    ck_assert_int_eq(nl_model_allocations() - allocations, 1);
+    nl_plan_graphs_release();
+    free(cfg);
+}
+END_TEST
+
 START_TEST(test_recorded_layout)
 {
     static const char *const user =
@@ -420,6 +454,7 @@ int main(void)
     tcase_add_test(tc, test_fusion_pass);
     tcase_add_test(tc, test_planned_once);
     tcase_add_test(tc, test_run_assembled_once);
+    tcase_add_test(tc, test_bench_assembled_once);
     tcase_add_test(tc, test_recorded_layout);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
