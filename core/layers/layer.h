@@ -183,6 +183,7 @@ typedef struct nl_param {
     nl_fill fill;
     float std;
     const struct nl_param *fill_rows_of; /* NL_FILL_ROW_NORMS */
+    size_t offset;   /* floats into the parameter arenas: planned with the graph */
     float *data;     /* device */
     float *grad;     /* device, same layout as data */
     float *velocity; /* device, optimizer state */

@@ -40,6 +40,25 @@ static void plan_gradient_accumulation(nl_model *m)
     }
 }
 
+/* each parameter's place in the arenas, decayed parameters first (so that
+ * excluding the others is a split of an arena), planned with the graph */
+static void plan_parameter_offsets(nl_model *m)
+{
+    size_t offset = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            m->decay_floats = offset;
+        for (int i = 0; i < m->n_params; i++) {
+            nl_param *p = m->params[i];
+            if ((pass == 0) != !p->is_norm_or_bias)
+                continue;
+            p->offset = offset;
+            offset += round_floats(p->count);
+        }
+    }
+    m->param_floats = offset;
+}
+
 static nl_code allocate(nl_model *m, nl_backend *be, size_t bytes, void **out, nl_error *err)
 {
     if (bytes == 0) {
@@ -78,16 +97,7 @@ static nl_code fill_row_norms(nl_backend *be, const nl_param *p, float *host, nl
 static nl_code allocate_parameters(nl_model *m, nl_error *err)
 {
     nl_backend *be = m->be;
-    size_t decay_floats = 0, total_floats = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < m->n_params; i++)
-            if ((pass == 0) == !m->params[i]->is_norm_or_bias)
-                total_floats += round_floats(m->params[i]->count);
-    for (int i = 0; i < m->n_params; i++)
-        if (!m->params[i]->is_norm_or_bias)
-            decay_floats += round_floats(m->params[i]->count);
-    m->param_floats = total_floats;
-    m->decay_floats = decay_floats;
+    const size_t total_floats = m->param_floats;
     const size_t optim_floats = total_floats * (size_t)m->spec.optimizer_state_slots;
     nl_code rc;
     if ((rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->param_arena, err)) ||
@@ -102,17 +112,11 @@ static nl_code allocate_parameters(nl_model *m, nl_error *err)
     if (!m->scalars_host)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for %d per-step scalars", m->n_scalars);
     nl_model_upload_scalars(m);
-    size_t offset = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < m->n_params; i++) {
-            nl_param *p = m->params[i];
-            if ((pass == 0) != !p->is_norm_or_bias)
-                continue;
-            p->data = m->param_arena + offset;
-            p->grad = m->grad_arena + offset;
-            p->velocity = m->optim_arena + offset;
-            offset += round_floats(p->count);
-        }
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        p->data = m->param_arena + p->offset;
+        p->grad = m->grad_arena + p->offset;
+        p->velocity = m->optim_arena + p->offset;
     }
     if (total_floats) {
         /* padding between parameters stays zero so whole-arena ops are harmless */
@@ -471,6 +475,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *si
         return nl_fail(err, NL_ERR_RUNTIME, "model: logits have the wrong shape");
     }
     plan_gradient_accumulation(m);
+    plan_parameter_offsets(m);
     m->n_scalars = b.n_scalars;
     m->input = input;
     m->logits = logits;
