@@ -238,16 +238,24 @@ START_TEST(test_fusion_pass)
 }
 END_TEST
 
+/* a config from its text (c.yaml), validated */
+static nl_config *loaded(const char *text)
+{
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    return cfg;
+}
+
 START_TEST(test_planned_once)
 {
     static const char *const text =
         "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
         "model:\n  arch: cnn\n  widths: [16, 32]\n"
         "train:\n  batch_size: 16\n  eval_batch_size: 32\n  steps: 2\n";
-    nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
     const int before = nl_model_plans_assembled();
-    ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    nl_config *cfg = loaded(text);
     const int block = nl_device_caps_of(NL_DEVICE_CPU).channel_block[NL_PRECISION_FP32];
     ck_assert_int_eq(cfg->model.channel_block, block);
     ck_assert(cfg->model.layout_key != 0);
@@ -361,9 +369,8 @@ START_TEST(test_bench_assembled_once)
         "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
         "model:\n  arch: mlp\n  widths: [16, 16]\n  norm: {type: ghost_batch, virtual_batch: 4}\n"
         "train:\n  batch_size: 16\n  steps: 2\n";
-    nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
-    ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    nl_config *cfg = loaded(text);
     nl_model_spec spec, at_batch;
     nl_run_model_spec(cfg, &spec);
     nl_plan_graphs_release();
