@@ -188,13 +188,15 @@ bool bench_kernel_model(const bench_options *o, int ndim)
 }
 
 /* whether spec plans at `batch` (the graph kept with the process's other
- * planned graphs, nl_plan_graph), else err says why */
+ * planned graphs, nl_plan_graph, which the timed step allocates), else err
+ * says why */
 static bool bench_plans(const nl_model_spec *spec, int batch, nl_error *err)
 {
-    const nl_plan_run run = {.precision = spec->product_precision, .train_batch = batch,
-                             .capacity = batch, .threads = 1};
+    nl_model_spec at_batch;
+    nl_bench_spec_at(spec, batch, &at_batch);
+    const nl_plan_run run = nl_bench_plan_run(&at_batch, batch);
     nl_model *graph = NULL;
-    if (nl_plan_graph(spec, &run, &graph, err) != NL_OK)
+    if (nl_plan_graph(&at_batch, &run, &graph, err) != NL_OK)
         return false;
     nl_plan_graph_done(graph);
     return true;

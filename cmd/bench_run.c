@@ -146,10 +146,11 @@ static void describe_output(session *b)
     nl_bench_describe_setting(b->out.setting, sizeof b->out.setting);
     b->out.per_step = b->per_step;
     b->out.step_flops = NAN;
-    /* the graph the config's validation planned, which the runs build */
-    nl_model_spec spec;
-    nl_run_model_spec(cfg, &spec);
-    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    /* the graph the step alone allocates (nl_bench_train), planned once */
+    nl_model_spec run_spec, spec;
+    nl_run_model_spec(cfg, &run_spec);
+    nl_bench_spec_at(&run_spec, batch, &spec);
+    const nl_plan_run run = nl_bench_plan_run(&spec, batch);
     nl_model *graph = NULL;
     nl_error err = {0};
     if (nl_plan_graph(&spec, &run, &graph, &err) == NL_OK) {

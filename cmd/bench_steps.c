@@ -128,11 +128,11 @@ static nl_code time_eval_pair(nl_backend *be, const nl_model_spec *spec, int n,
      * of 1 that a deployed MLP runs: built for batches of up to 2, as normlab
      * eval builds for the run's own training batch, and timed at n */
     const int built_for = n < 2 ? 2 : n;
-    nl_code rc = nl_model_build(spec, be, built_for, built_for, 1, &m, err);
+    nl_code rc = nl_model_create(spec, be, built_for, built_for, 1, &m, err);
     if (rc == NL_OK)
         rc = nl_fold_bn_spec(m, &folded_spec, n_folded, err);
     if (rc == NL_OK)
-        rc = nl_model_build(&folded_spec, be, built_for, built_for, 1, &f, err);
+        rc = nl_model_create(&folded_spec, be, built_for, built_for, 1, &f, err);
     if (rc == NL_OK)
         rc = nl_fold_bn_weights(m, f, err);
     int pool_batches = 16;

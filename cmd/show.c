@@ -188,12 +188,12 @@ static void print_params(const nl_model *m, nl_buf *text)
         nl_buf_printf(text, "%s,", p->name);
         for (int d = 0; d < p->ndim; d++)
             nl_buf_printf(text, "%s%d", d ? "x" : "", p->dims[d]);
-        nl_buf_printf(text, ",%td,%d\n", p->data - m->param_arena, !p->is_norm_or_bias);
+        nl_buf_printf(text, ",%zu,%d\n", p->offset, !p->is_norm_or_bias);
     }
 }
 
 /* the model's layers, totals and the activation names a trace accepts */
-static void describe_model(const char *what, const nl_config *cfg, nl_backend *be,
+static void describe_model(const char *what, const nl_config *cfg,
                            const nl_model *m, nl_buf *text)
 {
     const nl_train_spec *train = &cfg->train;
@@ -215,7 +215,7 @@ static void describe_model(const char *what, const nl_config *cfg, nl_backend *b
     nl_model_spec unfused = cfg->model;
     unfused.fuse_relu_pool = false;
     unfused.fuse_norm_relu = false;
-    const nl_plan_run traced_run = {.precision = be->product_precision,
+    const nl_plan_run traced_run = {.precision = train->precision,
                                     .train_batch = train->batch_size,
                                     .capacity = train->batch_size, .threads = 1};
     /* token models take no trace (nl_run_check) */
@@ -250,27 +250,19 @@ static void describe_model(const char *what, const nl_config *cfg, nl_backend *b
 static int show_model(const char *what, const nl_config *cfg, bool params)
 {
     nl_error err = {0};
-    nl_backend *be = NULL;
-    const nl_backend_options one_thread = {.threads = 1};
-    if (nl_backend_open(NL_DEVICE_CPU, &one_thread, &be, &err) != NL_OK)
-        return nl_cmd_report("show", &err);
-    const nl_train_spec *train = &cfg->train;
-    be->product_precision = train->precision; /* its workspaces count in the memory shown */
-    /* the model a run of cfg builds: its fusions, as NORMLAB_FUSE and the
-     * probes leave them */
+    /* the graph a run of cfg plans (its fusions, as NORMLAB_FUSE and the
+     * probes leave them), which validation planned: no memory, no backend */
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
+    const nl_plan_run run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
     nl_model *m = NULL;
-    if (nl_model_build(&spec, be, nl_run_capacity(cfg), train->batch_size, cfg->seed, &m, &err) !=
-        NL_OK) {
-        nl_backend_close(be);
+    if (nl_plan_graph(&spec, &run, &m, &err) != NL_OK)
         return nl_cmd_report("show", &err);
-    }
     nl_buf text = {0};
     if (params)
         print_params(m, &text);
     else
-        describe_model(what, cfg, be, m, &text);
+        describe_model(what, cfg, m, &text);
     int status = 0;
     if (text.failed) {
         fprintf(stderr, "normlab show: out of memory\n");
@@ -279,8 +271,7 @@ static int show_model(const char *what, const nl_config *cfg, bool params)
         nl_cmd_put_text(stdout, text.data);
     }
     nl_buf_free(&text);
-    nl_model_free(m);
-    nl_backend_close(be);
+    nl_plan_graph_done(m);
     return status;
 }
 

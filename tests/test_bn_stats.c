@@ -188,7 +188,7 @@ static void train_config(const nl_config *cfg, float *stats, size_t n_stats, flo
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
     nl_model *m = NULL;
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(2), nl_run_capacity(cfg), cfg->train.batch_size,
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(2), nl_run_capacity(cfg), cfg->train.batch_size,
                                  cfg->seed, &m, &err) == NL_OK, "%s", err.msg);
     nl_train_sink sink = {.metric = ignore_metric};
     ck_assert_msg(nl_train(m, &ds, &cfg->train, cfg->seed, &sink, NULL, result, &err) == NL_OK,

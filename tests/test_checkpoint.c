@@ -558,7 +558,7 @@ START_TEST(test_format4_fixture_reads)
     nl_model_spec spec;
     nl_run_model_spec(&cfg, &spec);
     nl_model *m = NULL;
-    ck_assert_msg(nl_model_build(&spec, be, cfg.train.eval_batch_size, cfg.train.batch_size,
+    ck_assert_msg(nl_model_create(&spec, be, cfg.train.eval_batch_size, cfg.train.batch_size,
                                  cfg.seed, &m, &err) == NL_OK, "%s", err.msg);
     char *text = NULL;
     nl_flat flat = {0};

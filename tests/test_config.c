@@ -1040,7 +1040,7 @@ START_TEST(test_model_plan_matches_build)
         nl_model *plan = NULL, *built = NULL;
         ck_assert_int_eq(nl_model_plan(&cfg->model, capacity, cfg->train.batch_size, be->threads,
                                        &plan, &err), NL_OK);
-        ck_assert_int_eq(nl_model_build(&cfg->model, be, capacity, cfg->train.batch_size, 1,
+        ck_assert_int_eq(nl_model_create(&cfg->model, be, capacity, cfg->train.batch_size, 1,
                                         &built, &err), NL_OK);
         ck_assert_msg(plan->planned.total == (double)built->device_bytes,
                       "case %zu: planned %.0f bytes, built %zu", i, plan->planned.total,

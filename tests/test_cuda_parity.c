@@ -593,7 +593,7 @@ START_TEST(test_optimizer_rows)
         spec.widths[0] = 8;
         spec.optimizer_state_slots = row->state_slots;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, be_of(b), 4, 4, 1, &m[b], &err) == NL_OK, "%s",
+        ck_assert_msg(nl_model_create(&spec, be_of(b), 4, 4, 1, &m[b], &err) == NL_OK, "%s",
                       err.msg);
     }
     const size_t n = m[0]->param_floats;
@@ -2439,7 +2439,7 @@ static void train_kept(nl_backend *be, const train_case *tc, double *loss, doubl
     train_spec(tc, &spec);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
     for (int i = 0; tc->smooth && i < m->n_params; i++)
         if (strstr(m->params[i]->name, ".tau")) {
             float *below = malloc(m->params[i]->count * sizeof *below);
@@ -2639,7 +2639,7 @@ START_TEST(test_kinds_on_the_gpu)
     train_spec(&tc, &spec);
     nl_model *m = NULL;
     nl_error err = {0};
-    const nl_code rc = nl_model_build(&spec, gpu_be, BATCH, BATCH, 7, &m, &err);
+    const nl_code rc = nl_model_create(&spec, gpu_be, BATCH, BATCH, 7, &m, &err);
     nl_model_free(m);
     if (nl_norm_info_of(kind)->cpu_only)
         ck_assert_msg(rc == NL_ERR_UNSUPPORTED && !strcmp(err.key, "device"),
@@ -2714,7 +2714,7 @@ START_TEST(test_sigprop_parity)
     for (int b = 0; b < 2; b++) {
         nl_error err = {0};
         m[b] = NULL;
-        ck_assert_msg(nl_model_build(&spec, be_of(b), SP_BATCH, SP_BATCH, 9, &m[b], &err) ==
+        ck_assert_msg(nl_model_create(&spec, be_of(b), SP_BATCH, SP_BATCH, 9, &m[b], &err) ==
                           NL_OK, "%s", err.msg);
         ck_assert_msg(nl_sigprop_open(&probe[b], m[b], SP_BATCH, &err) == NL_OK, "%s", err.msg);
         nl_sigprop_measure(&probe[b], m[b], &split, SP_BATCH, SP_BATCHES);
@@ -2774,7 +2774,7 @@ START_TEST(test_varshift_parity)
     for (int b = 0; b < 2; b++) {
         nl_error err = {0};
         m[b] = NULL;
-        ck_assert_msg(nl_model_build(&spec, be_of(b), VS_BATCH, VS_BATCH, 9, &m[b], &err) ==
+        ck_assert_msg(nl_model_create(&spec, be_of(b), VS_BATCH, VS_BATCH, 9, &m[b], &err) ==
                           NL_OK, "%s", err.msg);
         ck_assert_msg(nl_varshift_open(&probe[b], m[b], &err) == NL_OK, "%s", err.msg);
         nl_varshift_begin(&probe[b]);
@@ -2913,7 +2913,7 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double eva
     spec.optimizer_state_slots = nl_optim_info_of(lc->optim)->state_slots;
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, LM_BATCH, LM_BATCH, 11, &m, &err) == NL_OK, "%s",
+    ck_assert_msg(nl_model_create(&spec, be, LM_BATCH, LM_BATCH, 11, &m, &err) == NL_OK, "%s",
                   err.msg);
     nl_optim_spec optim;
     nl_optim_spec_defaults(&optim, lc->optim);
@@ -3438,7 +3438,7 @@ static void churn(nl_backend *be, thread_run *tr)
     int32_t sent[WORDS], back[WORDS];
     for (long round = 0; atomic_load(&tr->share->training) > 0; round++) {
         nl_model *m = NULL;
-        if (nl_model_build(&spec, be, nl_run_capacity(cfg), cfg->train.batch_size,
+        if (nl_model_create(&spec, be, nl_run_capacity(cfg), cfg->train.batch_size,
                            cfg->seed + (uint64_t)round, &m, &tr->err) != NL_OK)
             break;
         nl_model_free(m);
@@ -3785,7 +3785,7 @@ START_TEST(test_rnn_norm_gradients)
         nl_norm_spec_defaults(&spec.norm, kind);
         spec.norm.placement = NL_PLACE_IN_CELL;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, be_of(b), N, N, 1, &m[b], &err) == NL_OK, "%s",
+        ck_assert_msg(nl_model_create(&spec, be_of(b), N, N, 1, &m[b], &err) == NL_OK, "%s",
                       err.msg);
     }
     const size_t floats = m[0]->param_floats;

@@ -138,7 +138,7 @@ static nl_model *build(const nl_model_spec *spec)
 {
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(spec, tu_cpu(1), N, N, 9, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(spec, tu_cpu(1), N, N, 9, &m, &err) == NL_OK, "%s", err.msg);
     float x[N * IN];
     int32_t labels[N];
     tu_fill_normal(x, N * IN, 4, 0.0f, 1.0f);
@@ -275,7 +275,7 @@ START_TEST(test_variance_shift_is_the_direct_ratio)
     mlp_spec(&spec, 0.5f, NL_DROPOUT_BEFORE_NORM);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), TEST, N, 9, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), TEST, N, 9, &m, &err) == NL_OK, "%s", err.msg);
     /* running statistics away from their start: training forwards with dropout */
     float x[TEST * IN];
     int32_t labels[TEST] = {0};

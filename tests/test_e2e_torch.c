@@ -64,7 +64,7 @@ START_TEST(test_e2e)
         nl_optim_info_of(adamw ? NL_OPTIM_ADAMW : NL_OPTIM_SGD)->state_slots;
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s", err.msg);
     /* every normlab parameter exists in PyTorch's model under the same name */
     int matched = 0;
     for (int i = 0; i < m->n_params; i++) {

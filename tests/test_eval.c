@@ -110,7 +110,7 @@ static nl_code fold_matches(nl_backend *be, const nl_model_spec *spec, const cha
 {
     nl_model *m = NULL, *folded = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s: %s", what,
+    ck_assert_msg(nl_model_create(spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s: %s", what,
                   err.msg);
     randomize(m, 11);
     nl_model_spec folded_spec;
@@ -120,7 +120,7 @@ static nl_code fold_matches(nl_backend *be, const nl_model_spec *spec, const cha
         nl_model_free(m);
         return rc;
     }
-    ck_assert_msg(nl_model_build(&folded_spec, be, BATCH, BATCH, 8, &folded, &err) == NL_OK,
+    ck_assert_msg(nl_model_create(&folded_spec, be, BATCH, BATCH, 8, &folded, &err) == NL_OK,
                   "%s folded: %s", what, err.msg);
     ck_assert_msg(nl_fold_bn_weights(m, folded, &err) == NL_OK, "%s: %s", what, err.msg);
     /* nothing of a batch norm is left to run */
@@ -242,7 +242,7 @@ START_TEST(test_fold_variants)
         }
         nl_model *m = NULL;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s",
+        ck_assert_msg(nl_model_create(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s",
                       err.msg);
         nl_model_spec folded;
         ck_assert_int_eq(nl_fold_bn_spec(m, &folded, &n, &err), NL_ERR_USAGE);

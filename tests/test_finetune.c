@@ -73,7 +73,7 @@ static nl_model *finetune_model(nl_backend *be, const nl_config *cfg)
     nl_run_model_spec(cfg, &spec);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, cfg->train.eval_batch_size, cfg->train.batch_size,
+    ck_assert_msg(nl_model_create(&spec, be, cfg->train.eval_batch_size, cfg->train.batch_size,
                                  cfg->seed, &m, &err) == NL_OK, "%s", err.msg);
     char note[1400];
     ck_assert_msg(nl_init_from_load(cfg, m, NULL, note, sizeof note, &err) == NL_OK, "%s", err.msg);
@@ -677,7 +677,7 @@ START_TEST(test_new_head_is_fresh)
     nl_run_model_spec(cfg, &spec);
     nl_model *fresh = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, cfg->train.eval_batch_size, cfg->train.batch_size,
+    ck_assert_msg(nl_model_create(&spec, be, cfg->train.eval_batch_size, cfg->train.batch_size,
                                  cfg->seed, &fresh, &err) == NL_OK, "%s", err.msg);
     const char *head = NULL;
     for (int i = 0; i < m->n_layers; i++)

@@ -215,7 +215,7 @@ static void check_model_pair(nl_arch arch, nl_placement placement, nl_norm_kind 
     for (int f = 0; f < 2; f++) {
         spec.fuse_norm_relu = spec.fuse_residual_add = f == 1;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, be, 6, 6, 11, &m[f], &err) == NL_OK, "%s: %s", what,
+        ck_assert_msg(nl_model_create(&spec, be, 6, 6, 11, &m[f], &err) == NL_OK, "%s: %s", what,
                       err.msg);
     }
     ck_assert_int_eq(m[0]->n_params, m[1]->n_params);
@@ -307,7 +307,7 @@ START_TEST(test_fused_gradients)
         nl_model_spec spec = model_spec(NL_ARCH_RESNET, NL_PLACE_POST, kinds[q]);
         nl_model *m = NULL;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, be, 5, 5, 5, &m, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_model_create(&spec, be, 5, 5, 5, &m, &err) == NL_OK, "%s", err.msg);
         ck_assert_int_eq(count_kind(m, "activation"), 0);
         const int n = 5;
         float x[5 * 2 * 8 * 6];
@@ -373,7 +373,7 @@ static nl_model *run_model(const char *text, const char *const *sets, int n_sets
     nl_model_spec spec;
     nl_run_model_spec(&cfg, &spec);
     nl_model *m = NULL;
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), cfg.train.batch_size, cfg.train.batch_size,
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), cfg.train.batch_size, cfg.train.batch_size,
                                  cfg.seed, &m, &err) == NL_OK, "%s", err.msg);
     return m;
 }

@@ -424,7 +424,7 @@ static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
              param_norm ? "+" : "", param_norm ? nl_name_of(&nl_param_norm_names, param_norm) : "");
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, n, n, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    ck_assert_msg(nl_model_create(&spec, be, n, n, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
     const size_t in_count = (size_t)n * spec.in_c * spec.in_h * spec.in_w;
     float x[5 * 2 * 8 * 6];
     int32_t labels[5] = {1, 4, 0, 2, 4};

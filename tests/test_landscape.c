@@ -41,7 +41,7 @@ static nl_model *build_mlp(nl_norm_kind norm, float dropout_p)
     nl_norm_spec_defaults(&spec.norm, norm);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 5, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), N, N, 5, &m, &err) == NL_OK, "%s", err.msg);
     float x[N * IN];
     int32_t labels[N];
     tu_fill_normal(x, N * IN, 4, 0.5f, 2.0f);
@@ -258,7 +258,7 @@ static snapshot train_config(const char *text, long every, series_seen *seen)
     nl_dataset ds = {0};
     ck_assert_msg(nl_dataset_load(&cfg->data, &ds, &err) == NL_OK, "%s", err.msg);
     nl_model *m = NULL;
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), nl_run_capacity(cfg), cfg->train.batch_size,
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), nl_run_capacity(cfg), cfg->train.batch_size,
                                  cfg->seed, &m, &err) == NL_OK, "%s", err.msg);
     nl_train_sink sink = {.ctx = seen, .metric = keep_nothing, .series = count_series};
     nl_train_result result;
@@ -308,7 +308,7 @@ START_TEST(test_probe_only_observes)
                   err.msg);
     nl_run_model_spec(cfg, &spec);
     nl_model *shape = NULL;
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), nl_run_capacity(cfg), cfg->train.batch_size,
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), nl_run_capacity(cfg), cfg->train.batch_size,
                                  cfg->seed, &shape, &err) == NL_OK, "%s", err.msg);
     ck_assert_msg(shape->state_floats > 0, "no running statistics to compare");
     assert_same(&without, &with, shape, "the run with the probe");

@@ -513,7 +513,7 @@ static bool check_pair(nl_backend *be, nl_placement placement, nl_norm_kind kind
         /* what the layout pass decides for blocked on this backend */
         spec.channel_block = l ? be->ops->conv_block(be) : 0;
         nl_error err = {0};
-        const nl_code rc = nl_model_build(&spec, be, 6, 6, 11, &m[l], &err);
+        const nl_code rc = nl_model_create(&spec, be, 6, 6, 11, &m[l], &err);
         ck_assert_msg(rc == NL_OK, "%s: %s", what, err.msg);
     }
     ck_assert_int_eq(blocked_acts(m[0]), 0);

@@ -74,8 +74,8 @@ static void fixture_open(fixture *f, file_kind kind)
     f->be = tu_cpu(1);
     nl_model_spec spec;
     nl_run_model_spec(&f->cfg, &spec);
-    ck_assert_msg(nl_model_build(&spec, f->be, 8, 8, 1, &f->written, &err) == NL_OK, "%s", err.msg);
-    ck_assert_msg(nl_model_build(&spec, f->be, 8, 8, 2, &f->reader, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, f->be, 8, 8, 1, &f->written, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, f->be, 8, 8, 2, &f->reader, &err) == NL_OK, "%s", err.msg);
     /* values of their own in every array, so that a load would show */
     for (int which = 0; which < 2; which++) {
         nl_model *m = which ? f->reader : f->written;

@@ -124,7 +124,7 @@ static bool attempt_build(const nl_model_spec *spec, const char *what, long k)
     nl_model *m = NULL;
     nl_error err = {0};
     nl_alloc_fail_after(k);
-    const nl_code rc = nl_model_build(spec, be, CAPACITY, TRAIN_BATCH, 1, &m, &err);
+    const nl_code rc = nl_model_create(spec, be, CAPACITY, TRAIN_BATCH, 1, &m, &err);
     const bool failed = nl_alloc_failed();
     nl_alloc_fail_after(0);
     if (!failed) {

@@ -27,6 +27,7 @@
 
 #include "arch/arch.h"
 #include "arch/registry.h"
+#include "bench/bench.h"
 #include "config/config.h"
 #include "device/device.h"
 #include "model/model.h"
@@ -237,16 +238,24 @@ START_TEST(test_fusion_pass)
 }
 END_TEST
 
+/* a config from its text (c.yaml), validated */
+static nl_config *loaded(const char *text)
+{
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    return cfg;
+}
+
 START_TEST(test_planned_once)
 {
     static const char *const text =
         "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
         "model:\n  arch: cnn\n  widths: [16, 32]\n"
         "train:\n  batch_size: 16\n  eval_batch_size: 32\n  steps: 2\n";
-    nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
     const int before = nl_model_plans_assembled();
-    ck_assert_msg(nl_config_load_string(text, "c.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    nl_config *cfg = loaded(text);
     const int block = nl_device_caps_of(NL_DEVICE_CPU).channel_block[NL_PRECISION_FP32];
     ck_assert_int_eq(cfg->model.channel_block, block);
     ck_assert(cfg->model.layout_key != 0);
@@ -265,7 +274,7 @@ START_TEST(test_planned_once)
     ck_assert_int_eq(nl_model_plans_assembled() - before, 1);
     /* the build allocates what the plan counted */
     nl_model *m = NULL;
-    ck_assert_int_eq(nl_model_build(&spec, tu_cpu(run.threads), run.capacity, run.train_batch, 1,
+    ck_assert_int_eq(nl_model_create(&spec, tu_cpu(run.threads), run.capacity, run.train_batch, 1,
                                     &m, &err),
                      NL_OK);
     ck_assert_int_eq(m->n_layers, graph->n_layers);
@@ -331,8 +340,8 @@ START_TEST(test_run_assembled_once)
     ck_assert_msg(nl_run(cfg, &opt, &out, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(nl_model_plans_assembled() - plans, 1);
     ck_assert_int_eq(nl_model_allocations() - allocations, 1);
-    /* the plan's recipe and the build's: nl_model_build assembles again */
-    ck_assert_int_eq(nl_model_recipes_run() - recipes, 2);
+    /* the run allocates the graph its checks read: the recipe ran once */
+    ck_assert_int_eq(nl_model_recipes_run() - recipes, 1);
     /* a last evaluation batch of one sample: the run's check refuses it
      * from the same graph */
     nl_plan_graphs_release();
@@ -346,6 +355,38 @@ START_TEST(test_run_assembled_once)
                   err.msg);
     ck_assert_int_eq(nl_model_plans_assembled() - plans, 1);
     ck_assert_int_eq(nl_model_allocations() - allocations, 0);
+    nl_plan_graphs_release();
+    free(cfg);
+}
+END_TEST
+
+/* The bench's timed step (normlab bench's "the step alone") allocates the
+ * graph its options' check planned: one recipe run and one allocation,
+ * ghost batch norm's bench virtual batch included (nl_bench_spec_at) */
+START_TEST(test_bench_assembled_once)
+{
+    static const char *const text =
+        "data:\n  dataset: synthetic\n  train_size: 64\n  test_size: 32\n"
+        "model:\n  arch: mlp\n  widths: [16, 16]\n  norm: {type: ghost_batch, virtual_batch: 4}\n"
+        "train:\n  batch_size: 16\n  steps: 2\n";
+    nl_error err = {0};
+    nl_config *cfg = loaded(text);
+    nl_model_spec spec, at_batch;
+    nl_run_model_spec(cfg, &spec);
+    nl_plan_graphs_release();
+    const int recipes = nl_model_recipes_run(), allocations = nl_model_allocations();
+    nl_bench_spec_at(&spec, 16, &at_batch);
+    ck_assert_int_eq(at_batch.norm.virtual_batch, 4);
+    const nl_plan_run run = nl_bench_plan_run(&at_batch, 16);
+    nl_model *graph = NULL;
+    ck_assert_msg(nl_plan_graph(&at_batch, &run, &graph, &err) == NL_OK, "%s", err.msg);
+    nl_plan_graph_done(graph);
+    const nl_bench_timing t = {.reps = 1, .rep_s = 0.0};
+    nl_bench_train_result res;
+    ck_assert_msg(nl_bench_train(tu_cpu(1), &spec, 16, 0.01f, &t, &res, &err) == NL_OK, "%s",
+                  err.msg);
+    ck_assert_int_eq(nl_model_recipes_run() - recipes, 1);
+    ck_assert_int_eq(nl_model_allocations() - allocations, 1);
     nl_plan_graphs_release();
     free(cfg);
 }
@@ -420,6 +461,7 @@ int main(void)
     tcase_add_test(tc, test_fusion_pass);
     tcase_add_test(tc, test_planned_once);
     tcase_add_test(tc, test_run_assembled_once);
+    tcase_add_test(tc, test_bench_assembled_once);
     tcase_add_test(tc, test_recorded_layout);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -84,7 +84,7 @@ static bool check_kind(nl_norm_kind kind, double *worst_loss, double *worst_grad
     for (int p = 0; p < 2; p++) {
         nl_model_spec spec = cnn_spec(kind, precisions[p]);
         nl_error err = {0};
-        if (nl_model_build(&spec, backend_at(precisions[p]), 6, 6, 11, &m[p], &err) != NL_OK) {
+        if (nl_model_create(&spec, backend_at(precisions[p]), 6, 6, 11, &m[p], &err) != NL_OK) {
             ck_assert_msg(p == 0, "%s: fp32 builds, bf16 does not: %s", name, err.msg);
             return false;
         }

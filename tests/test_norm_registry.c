@@ -62,7 +62,7 @@ START_TEST(test_builder_follows_rows)
             spec.norm.track_running_stats = r->running_stats;
             nl_model *m = NULL;
             nl_error err = {0};
-            ck_assert_msg(nl_model_build(&spec, tu_cpu(2), 4, 4, 1, &m, &err) == NL_OK, "%s: %s",
+            ck_assert_msg(nl_model_create(&spec, tu_cpu(2), 4, 4, 1, &m, &err) == NL_OK, "%s: %s",
                           r->id.name, err.msg);
             const char *first = images ? "conv1.bias" : "fc1.bias";
             /* a gamma, or the kind's own learned scalars (DyT's alpha,

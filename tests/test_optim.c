@@ -40,7 +40,7 @@ static nl_model *golden_model(nl_optim_kind kind)
     spec.optimizer_state_slots = nl_optim_info_of(kind)->state_slots;
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(2), 4, 4, 1, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(2), 4, 4, 1, &m, &err) == NL_OK, "%s", err.msg);
     return m;
 }
 

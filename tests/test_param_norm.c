@@ -213,8 +213,8 @@ START_TEST(test_initial_weight_is_v)
         wn.param_norm.kind = NL_PARAM_NORM_WEIGHT;
         nl_model *mp = NULL, *mw = NULL;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&plain, be, BATCH, BATCH, 11, &mp, &err) == NL_OK, "%s", err.msg);
-        ck_assert_msg(nl_model_build(&wn, be, BATCH, BATCH, 11, &mw, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_model_create(&plain, be, BATCH, BATCH, 11, &mp, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_model_create(&wn, be, BATCH, BATCH, 11, &mw, &err) == NL_OK, "%s", err.msg);
         size_t gains = 0;
         for (int i = 0; i < mw->n_params; i++) {
             const nl_param *g = mw->params[i];
@@ -304,7 +304,7 @@ START_TEST(test_every_arch_accepts_the_key)
             small_spec((nl_arch)a, &spec);
             spec.param_norm.kind = (nl_param_norm_kind)k;
             nl_model *m = NULL;
-            ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 3, &m, &err) == NL_OK,
+            ck_assert_msg(nl_model_create(&spec, be, BATCH, BATCH, 3, &m, &err) == NL_OK,
                           "%s, %s: %s", r->id.name, kind, err.msg);
             int weight_layers = 0;
             for (int i = 0; i < m->n_layers; i++)
@@ -334,8 +334,8 @@ START_TEST(test_weight_standardization_spelling)
     new_spelling.param_norm = (nl_param_norm_spec){.kind = NL_PARAM_NORM_STANDARDIZATION, .eps = 1e-3f};
     nl_model *mo = NULL, *mn = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&old, be, BATCH, BATCH, 9, &mo, &err) == NL_OK, "%s", err.msg);
-    ck_assert_msg(nl_model_build(&new_spelling, be, BATCH, BATCH, 9, &mn, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&old, be, BATCH, BATCH, 9, &mo, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&new_spelling, be, BATCH, BATCH, 9, &mn, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(layers_with_suffix(mo, "+ws"), layers_with_suffix(mn, "+ws"));
     ck_assert_int_gt(layers_with_suffix(mo, "+ws"), 0);
     float x[BATCH * 3 * 8 * 8], lo[BATCH * 5], ln[BATCH * 5];
@@ -348,7 +348,7 @@ START_TEST(test_weight_standardization_spelling)
 
     old.param_norm.kind = NL_PARAM_NORM_WEIGHT;
     nl_model *m = NULL;
-    ck_assert_int_eq(nl_model_build(&old, be, BATCH, BATCH, 9, &m, &err), NL_ERR_CONFIG);
+    ck_assert_int_eq(nl_model_create(&old, be, BATCH, BATCH, 9, &m, &err), NL_ERR_CONFIG);
     ck_assert_msg(strstr(err.msg, "model.weight_standardization") &&
                       strstr(err.msg, "model.param_norm.type weight"), "%s", err.msg);
     ck_assert_str_eq(err.key, "model.param_norm.type");
@@ -367,7 +367,7 @@ START_TEST(test_fold_refused)
         spec.param_norm.kind = (nl_param_norm_kind)k;
         nl_model *m = NULL;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_model_create(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
         nl_model_spec folded;
         int n = 0;
         ck_assert_int_eq(nl_fold_bn_spec(m, &folded, &n, &err), NL_ERR_USAGE);
@@ -397,7 +397,7 @@ START_TEST(test_data_init)
         spec.param_norm = (nl_param_norm_spec){.kind = NL_PARAM_NORM_WEIGHT, .data_init = true};
         nl_model *m = NULL;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, be, N, N, 13, &m, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_model_create(&spec, be, N, N, 13, &m, &err) == NL_OK, "%s", err.msg);
         float x[N * 3 * 8 * 8];
         int32_t labels[N] = {0};
         tu_fill_normal(x, sizeof x / sizeof x[0], 21, 0.5f, 2.0f);
@@ -538,11 +538,11 @@ START_TEST(test_spectral_state_carried)
                   err.msg);
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
-    ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed, &fresh, &err) == NL_OK, "%s",
+    ck_assert_msg(nl_model_create(&spec, be, 16, 16, cfg->seed, &fresh, &err) == NL_OK, "%s",
                   err.msg);
     snprintf(cfg->init_from, sizeof cfg->init_from, "%s/src", tu_tmp);
     ck_assert_msg(nl_init_from_check(cfg, 0, NULL, &err) == NL_OK, "%s", err.msg);
-    ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed + 1, &ft, &err) == NL_OK, "%s",
+    ck_assert_msg(nl_model_create(&spec, be, 16, 16, cfg->seed + 1, &ft, &err) == NL_OK, "%s",
                   err.msg);
     char note[1400];
     ck_assert_msg(nl_init_from_load(cfg, ft, NULL, note, sizeof note, &err) == NL_OK, "%s", err.msg);

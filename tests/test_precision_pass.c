@@ -88,7 +88,7 @@ static int check_kind(nl_arch arch, nl_norm_kind kind, nl_placement placement)
     nl_model *m[2] = {NULL, NULL};
     for (int s = 0; s < 2; s++) {
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec[s], bf16_backend(), 6, 6, 11, &m[s], &err) == NL_OK,
+        ck_assert_msg(nl_model_create(&spec[s], bf16_backend(), 6, 6, 11, &m[s], &err) == NL_OK,
                       "%s: %s", what, err.msg);
     }
     const int count = stored(m[0]);

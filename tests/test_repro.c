@@ -31,7 +31,7 @@ static void train(nl_backend *be, nl_arch arch, nl_norm_kind norm, uint64_t seed
     const int batch = 16;
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, batch, batch, seed, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, be, batch, batch, seed, &m, &err) == NL_OK, "%s", err.msg);
     float x[16 * 144];
     int32_t y[16];
     nl_optim_spec sgd;

@@ -356,7 +356,7 @@ START_TEST(test_architectures_build_and_train)
             nl_model *m = NULL;
             nl_error err = {0};
             const int n = 4;
-            ck_assert_msg(nl_model_build(&spec, tu_cpu(2), n, n, 3, &m, &err) == NL_OK, "%s %s: %s",
+            ck_assert_msg(nl_model_create(&spec, tu_cpu(2), n, n, 3, &m, &err) == NL_OK, "%s %s: %s",
                           nl_name_of(&nl_arch_names, spec.arch),
                           nl_name_of(&nl_rnn_cell_names, c), err.msg);
             const int rows = m->rows_per_sample;
@@ -426,7 +426,7 @@ START_TEST(test_bf16_train_step)
                 rows[r].norm == NL_NORM_NONE ? NL_PLACE_NONE : NL_PLACE_IN_CELL;
             be->product_precision = k ? NL_PRECISION_BF16 : NL_PRECISION_FP32;
             nl_error err = {0};
-            ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m[k], &err) == NL_OK, "%s",
+            ck_assert_msg(nl_model_create(&spec, be, N, N, 5, &m[k], &err) == NL_OK, "%s",
                           err.msg);
         }
         const char *what = nl_name_of(&nl_rnn_cell_names, rows[r].cell);
@@ -499,7 +499,7 @@ START_TEST(test_permuted_pixels)
         spec.permute_pixels = true;
         nl_model *m = NULL;
         nl_error err = {0};
-        ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, seed, &m, &err) == NL_OK, "%s",
+        ck_assert_msg(nl_model_create(&spec, tu_cpu(1), N, N, seed, &m, &err) == NL_OK, "%s",
                       err.msg);
         nl_model_load_batch(m, images, labels, N);
         nl_model_forward(m, N, NL_MODE_TRAIN);
@@ -763,7 +763,7 @@ START_TEST(test_in_cell_architectures)
                 char what[96];
                 snprintf(what, sizeof what, "%s %s %s", nl_name_of(&nl_arch_names, spec.arch),
                          nl_name_of(&nl_rnn_cell_names, c), nl_name_of(&nl_norm_names, kinds[k]));
-                ck_assert_msg(nl_model_build(&spec, tu_cpu(2), n, n, 3, &m, &err) == NL_OK,
+                ck_assert_msg(nl_model_create(&spec, tu_cpu(2), n, n, 3, &m, &err) == NL_OK,
                               "%s: %s", what, err.msg);
                 char gain[64];
                 snprintf(gain, sizeof gain, "%s.l1.norm_hh.weight",
@@ -837,14 +837,14 @@ START_TEST(test_bn_lstm_past_trained_length)
     nl_error err = {0};
     nl_model *trained = NULL, *reused = NULL, *by_hand = NULL;
     spec.context = T;
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &trained, &err) == NL_OK, "%s",
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), N, N, 3, &trained, &err) == NL_OK, "%s",
                   err.msg);
     spec.context = 2 * T;
     spec.norm.stat_steps = T;
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &reused, &err) == NL_OK, "%s",
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), N, N, 3, &reused, &err) == NL_OK, "%s",
                   err.msg);
     spec.norm.stat_steps = 0;
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &by_hand, &err) == NL_OK, "%s",
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), N, N, 3, &by_hand, &err) == NL_OK, "%s",
                   err.msg);
     ck_assert_uint_eq(reused->state_floats, trained->state_floats);
     ck_assert_uint_eq(by_hand->n_states, trained->n_states);
@@ -918,7 +918,7 @@ START_TEST(test_step_norm_probe)
     spec.classes = CLASSES;
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), N, N, 3, &m, &err) == NL_OK, "%s", err.msg);
     nl_stepnorm probe;
     ck_assert_msg(nl_stepnorm_open(&probe, m, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(probe.n_layers, 1);

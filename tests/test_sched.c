@@ -372,12 +372,15 @@ static void threads_match_processes(void)
     const int plans = nl_model_plans_assembled(), allocations = nl_model_allocations(),
               recipes = nl_model_recipes_run();
     out = execute_two(&f, dir, run_as_thread, &tr, &r);
-    /* the two runs plan one model (the same graph: only the data differ)
-     * and the one that trains allocates it; the recipe runs for the plan
-     * and again for the build (nl_model_build) */
-    ck_assert_int_eq(nl_model_plans_assembled() - plans, 1);
+    /* the two runs are one model (only the data differ): the one that
+     * trains takes the planned graph and allocates it, its model then, so
+     * the other run's check plans its own when it comes after (the threads
+     * decide the order); every recipe run is a plan's, at most one for each
+     * run, and one allocation for the one that trains */
+    const int planned = nl_model_plans_assembled() - plans;
+    ck_assert_msg(planned == 1 || planned == 2, "%d plans for two runs", planned);
     ck_assert_int_eq(nl_model_allocations() - allocations, 1);
-    ck_assert_int_eq(nl_model_recipes_run() - recipes, 2);
+    ck_assert_int_eq(nl_model_recipes_run() - recipes, planned);
     ck_assert_msg(strstr(r.seq.data, "FINISHED train_size-32:ok") &&
                       strstr(r.seq.data, "FAILED train_size-64:failed") &&
                       strstr(r.seq.data, "(exit status 2)"),

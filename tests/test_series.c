@@ -45,7 +45,7 @@ static nl_model *build_lm(bool tie, bool qk_norm)
     spec.init_std = 0.3f;
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(2), N, N, 7, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(2), N, N, 7, &m, &err) == NL_OK, "%s", err.msg);
     int32_t tokens[N * T], targets[N * T];
     nl_rng rng;
     nl_rng_seed(&rng, 3, NL_STREAM_TEST);

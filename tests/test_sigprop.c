@@ -43,7 +43,7 @@ static nl_model *build(const nl_model_spec *spec, int n)
 {
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(spec, tu_cpu(1), n, n, 9, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(spec, tu_cpu(1), n, n, 9, &m, &err) == NL_OK, "%s", err.msg);
     return m;
 }
 

@@ -189,7 +189,7 @@ static nl_model *case_build(const tu_fixture *fx, const char *c, const nl_model_
     nl_model *m = NULL;
     nl_error err = {0};
     nl_backend *be = tu_cpu(2);
-    ck_assert_msg(nl_model_build(spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s: %s", c,
+    ck_assert_msg(nl_model_create(spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s: %s", c,
                   err.msg);
     char key[200];
     for (int i = 0; i < m->n_params; i++) {

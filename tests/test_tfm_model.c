@@ -75,7 +75,7 @@ static void check_lm_spec(const nl_model_spec *spec, const char *what)
     nl_backend *be = tu_cpu(2);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    ck_assert_msg(nl_model_create(spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
     int32_t tokens[N * T], targets[N * T];
     batch(tokens, targets, 21);
     nl_model_load_tokens(m, tokens, targets, N);
@@ -162,7 +162,7 @@ static void check_vit_spec(const nl_model_spec *spec, const char *what)
     nl_backend *be = tu_cpu(2);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    ck_assert_msg(nl_model_create(spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
     const int32_t labels[N] = {0, 3, 4};
     image_gradcheck(m, what, labels, 22);
 }
@@ -231,8 +231,8 @@ START_TEST(test_deepnorm_init)
             const float beta = powf(8.0f * (float)layers, -0.25f);
             nl_model *a = NULL, *b = NULL;
             nl_error err = {0};
-            ck_assert(nl_model_build(&plain, tu_cpu(1), N, N, 5, &a, &err) == NL_OK);
-            ck_assert(nl_model_build(&deep, tu_cpu(1), N, N, 5, &b, &err) == NL_OK);
+            ck_assert(nl_model_create(&plain, tu_cpu(1), N, N, 5, &a, &err) == NL_OK);
+            ck_assert(nl_model_create(&deep, tu_cpu(1), N, N, 5, &b, &err) == NL_OK);
             ck_assert_int_eq(a->n_params, b->n_params);
             int shrunk = 0;
             for (int i = 0; i < a->n_params; i++) {
@@ -287,7 +287,7 @@ static void check_mixer(nl_norm_kind kind, nl_placement placement, int token_mlp
              token_mlp_width);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    ck_assert_msg(nl_model_create(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
     const nl_param *fc1 = nl_model_param(m, "blocks.1.mlp_tokens.fc1.weight");
     ck_assert_msg(fc1 && fc1->dims[0] == (token_mlp_width ? token_mlp_width : spec.d_model / 2) &&
                       fc1->dims[1] == (SIDE / 2) * (SIDE / 2),
@@ -385,7 +385,7 @@ START_TEST(test_lm_needs_token_kernels)
     lm_spec(&spec, NL_NORM_LAYER, NL_PLACE_PRE, false, true);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_int_eq(nl_model_build(&spec, &be, N, N, 5, &m, &err), NL_ERR_UNSUPPORTED);
+    ck_assert_int_eq(nl_model_create(&spec, &be, N, N, 5, &m, &err), NL_ERR_UNSUPPORTED);
     ck_assert_msg(strstr(err.msg, "partial backend has no attention kernels"), "%s", err.msg);
     ck_assert_ptr_null(m);
 }
@@ -399,7 +399,7 @@ START_TEST(test_lm_causal_and_mean_over_tokens)
     lm_spec(&spec, NL_NORM_LAYER, NL_PLACE_PRE, true, true);
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(2), N, N, 5, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(2), N, N, 5, &m, &err) == NL_OK, "%s", err.msg);
     int32_t tokens[N * T], targets[N * T];
     batch(tokens, targets, 31);
     nl_model_load_tokens(m, tokens, targets, N);

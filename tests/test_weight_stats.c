@@ -36,7 +36,7 @@ static nl_model *build_mlp(nl_norm_kind norm)
     spec.norm.virtual_batch = N / 2; /* read by ghost batch norm alone */
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 5, &m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_create(&spec, tu_cpu(1), N, N, 5, &m, &err) == NL_OK, "%s", err.msg);
     float x[N * IN];
     int32_t labels[N];
     tu_fill_normal(x, N * IN, 4, 0.0f, 1.0f);

@@ -616,7 +616,7 @@ int tu_train_rows_try(nl_backend *be, const char *config_text, tu_train_variant 
     counted.ops = &ops;
     counted_ops = be->ops;
     counted_gathers = 0;
-    if (nl_model_build(&spec, &counted, nl_run_capacity(cfg), cfg->train.batch_size, cfg->seed,
+    if (nl_model_create(&spec, &counted, nl_run_capacity(cfg), cfg->train.batch_size, cfg->seed,
                        &m, err) != NL_OK)
         goto done;
     if (resident) {

@@ -57,7 +57,7 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
     return row->build(b, spec, input);
 }
 
-/* every run of an architecture's recipe, plan-only or built */
+/* every run of an architecture's recipe */
 static _Atomic int recipes_run;
 
 int nl_model_recipes_run(void) { return recipes_run; }
@@ -69,22 +69,28 @@ static nl_act *spec_graph(nl_builder *b, nl_act *input, void *spec)
     return nl_arch_build(b, (const nl_model_spec *)spec, input);
 }
 
-nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
-                       uint64_t seed, nl_model **out, nl_error *err)
+nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                        uint64_t seed, nl_model **out, nl_error *err)
 {
-    return nl_model_assemble(spec, nl_model_spec_tokens(spec), be, false, capacity, train_batch, seed,
-                             spec_graph, (void *)spec, true, out, err);
+    nl_model *graph = NULL;
+    *out = NULL;
+    nl_code rc = nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, capacity, train_batch,
+                                   spec_graph, (void *)spec, true, &graph, err);
+    return rc == NL_OK ? nl_model_alloc(graph, be, seed, out, err) : rc;
 }
 
 nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
                              int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
                              nl_model **out, nl_error *err)
 {
-    return nl_model_assemble(spec, nl_model_spec_tokens(spec), be, false, capacity, train_batch, seed,
-                             construct, ctx, false, out, err);
+    nl_model *graph = NULL;
+    *out = NULL;
+    nl_code rc = nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, capacity, train_batch,
+                                   construct, ctx, false, &graph, err);
+    return rc == NL_OK ? nl_model_alloc(graph, be, seed, out, err) : rc;
 }
 
-/* nl_model_check's and nl_model_plan's: every plan-only assembly */
+/* nl_model_check's and nl_model_plan's: every assembly that allocates nothing */
 static _Atomic int plans_assembled;
 
 int nl_model_plans_assembled(void) { return plans_assembled; }
@@ -92,8 +98,7 @@ int nl_model_plans_assembled(void) { return plans_assembled; }
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
 {
     plans_assembled++;
-    nl_backend probe = nl_backend_probe(1, spec->product_precision);
-    return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, train_batch, train_batch, 0,
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, train_batch, train_batch,
                              spec_graph, (void *)spec, true, NULL, err);
 }
 
@@ -131,8 +136,9 @@ nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, 
 {
     *out = NULL;
     plans_assembled++;
-    /* some CPU kernels keep a workspace per thread */
+    /* the bytes as the CPU would allocate them: some of its kernels keep
+     * a workspace per thread */
     nl_backend probe = nl_backend_probe(threads, spec->product_precision);
-    return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, capacity, train_batch, 0,
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, capacity, train_batch,
                              spec_graph, (void *)spec, true, out, err);
 }

@@ -1,6 +1,6 @@
 /* Architectures built from a spec (the rows of core/arch/registry.c, one
  * builder file each). They sit above the layers and the builder:
- * nl_model_build, nl_model_check, nl_model_plan and nl_model_build_graph
+ * nl_model_create, nl_model_check, nl_model_plan and nl_model_build_graph
  * (arch.c) hand the model's planner (model/model.h) the spec's
  * architecture as its graph, or the caller's graph on its input. */
 #ifndef NL_ARCH_H
@@ -26,11 +26,14 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input);
  * `activation_follows` is false for the classifier */
 float nl_arch_init_std(const nl_model_spec *spec, int fan_in, int fan_out, bool activation_follows);
 
-/* Builds the model for batches of up to `capacity` samples; `train_batch`
- * is the training batch size (BatchNorm needs N*H*W > 1 there). Parameters
- * are initialized from `seed`. */
-nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
-                       uint64_t seed, nl_model **out, nl_error *err);
+/* The model for batches of up to `capacity` samples, `train_batch` the
+ * training batch size (BatchNorm needs N*H*W > 1 there), its parameters
+ * drawn from `seed`: the spec's graph assembled (the recipe run once) and
+ * allocated on `be` (nl_model_alloc), for a model no planned graph is
+ * kept for (a run's own takes its planned one: plan/plan.h,
+ * nl_plan_graph_take). */
+nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                        uint64_t seed, nl_model **out, nl_error *err);
 /* Builds the layer graph without allocating anything: checks that the spec
  * makes a valid model at this training batch size (group counts, image sizes,
  * batch norm's N*H*W > 1, instance norm on features), keeping nothing. A
@@ -49,17 +52,18 @@ bool nl_model_eval_batch_degenerate(const nl_model *graph, int batch, char *laye
                                     const char **why);
 /* nl_model_check at the real batch sizes, keeping the graph: layers,
  * activations (nl_model_act finds them) and parameters with their shapes,
- * and in planned the bytes nl_model_build would allocate. No memory is taken
- * for tensors (their pointers are NULL, and there is no backend); `threads`
- * host threads size the per-thread workspaces. Free it with nl_model_free. */
+ * and in planned the bytes it would take on the CPU (`threads` host threads
+ * size the per-thread workspaces). No memory is taken for tensors (their
+ * pointers are NULL, and there is no backend): nl_model_alloc allocates
+ * it on the run's device, which sizes it then. Free it with nl_model_free. */
 nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
                       nl_model **out, nl_error *err);
 /* how many plan-only assemblies (nl_model_check, nl_model_plan) this
  * process made: the test that a run is planned once counts them */
 int nl_model_plans_assembled(void);
 /* how many times this process ran an architecture's recipe (its row's
- * build function), for a plan or a build: a run's plan and its build run
- * it once each, until the build allocates the planned graph */
+ * build function): once per distinct model, the planned graph being the
+ * one a run allocates */
 int nl_model_recipes_run(void);
 
 /* Builds any graph through the same planner: `construct` adds layers after

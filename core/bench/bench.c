@@ -19,6 +19,7 @@
 #include "norm/norm.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
+#include "plan/plan.h"
 #include "backend/rnn_layout.h"
 
 #define BENCH_SEED 20240501u
@@ -353,7 +354,7 @@ nl_code nl_bench_model_layers(nl_backend *be, const nl_model_spec *spec, int n,
                               nl_bench_layer_case *out, int max, int *count, nl_error *err)
 {
     nl_model *m = NULL;
-    nl_code rc = nl_model_build(spec, be, n, n, BENCH_SEED, &m, err);
+    nl_code rc = nl_model_create(spec, be, n, n, BENCH_SEED, &m, err);
     if (rc != NL_OK)
         return rc;
     *count = 0;
@@ -532,15 +533,30 @@ static nl_code time_training(train_ctx *c, const nl_bench_timing *t, nl_bench_tr
     return rc;
 }
 
-/* the model a training bench times, for batches of `batch` (ghost batch
- * norm gets the bench's virtual batch unless the spec names one) */
+void nl_bench_spec_at(const nl_model_spec *spec, int batch, nl_model_spec *out)
+{
+    *out = *spec;
+    if (out->norm.virtual_batch == 0)
+        out->norm.virtual_batch = bench_virtual_batch(batch);
+}
+
+nl_plan_run nl_bench_plan_run(const nl_model_spec *spec, int batch)
+{
+    return (nl_plan_run){.precision = spec->product_precision, .train_batch = batch,
+                         .capacity = batch, .threads = 1};
+}
+
+/* the model a training bench times, for batches of `batch`: the graph its
+ * options' check planned (nl_bench_spec_at, nl_bench_plan_run), allocated */
 static nl_code build_bench_model(nl_backend *be, const nl_model_spec *spec, int batch,
                                  nl_model **m, nl_error *err)
 {
-    nl_model_spec with_batch = *spec;
-    if (with_batch.norm.virtual_batch == 0)
-        with_batch.norm.virtual_batch = bench_virtual_batch(batch);
-    return nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, m, err);
+    nl_model_spec at_batch;
+    nl_bench_spec_at(spec, batch, &at_batch);
+    const nl_plan_run run = nl_bench_plan_run(&at_batch, batch);
+    nl_model *graph = NULL;
+    nl_code rc = nl_plan_graph_take(&at_batch, &run, &graph, err);
+    return rc == NL_OK ? nl_model_alloc(graph, be, BENCH_SEED, m, err) : rc;
 }
 
 void nl_bench_lm_defaults(nl_bench_lm_case *lc)

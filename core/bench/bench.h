@@ -24,6 +24,7 @@
 #include "bench/fma_peak.h"
 #include "log/host_facts.h"
 #include "model/spec.h"
+#include "plan/plan.h"
 
 #define NL_BENCH_MAX_REPS 1000
 
@@ -162,6 +163,12 @@ typedef struct {
  * call. */
 nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
                        const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err);
+/* The model a training bench times at `batch` (spec with ghost batch
+ * norm's bench virtual batch where it names none) and the run it is
+ * planned for: the options' checks plan that graph (nl_plan_graph) and
+ * the timed step allocates it, so the recipe runs once. */
+void nl_bench_spec_at(const nl_model_spec *spec, int batch, nl_model_spec *out);
+nl_plan_run nl_bench_plan_run(const nl_model_spec *spec, int batch);
 
 /* the LM bench model: a decoder-only transformer (arch lm) over random
  * token windows; tied embeddings, GELU erf, MLP ratio 4, the normalizer at

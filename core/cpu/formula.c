@@ -250,6 +250,31 @@ typedef struct {
 
 /* the pass's instructions over one segment [start, start + m) of row (b,
  * c, p) (c: an image row's channel; p: a sequence row's token) */
+/* o = relu(u + skip), u a row or (NULL) the value sa, skip a row or none;
+ * each pointer tested outside its loop: a load the compiler makes masked on
+ * it would read address 0 with its lanes off, which the hardware allows
+ * and an emulator (qemu) faults. Adding no skip is adding 0, which only
+ * turns -0 into +0, and the ReLU writes +0 for both. */
+static void store_relu(float *o, const float *u, float sa, const float *skip, int m)
+{
+    if (u && skip)
+        for (int j = 0; j < m; j++) {
+            const float v = u[j] + skip[j];
+            o[j] = v > 0 ? v : 0.0f;
+        }
+    else if (u)
+        for (int j = 0; j < m; j++)
+            o[j] = u[j] > 0 ? u[j] : 0.0f;
+    else if (skip)
+        for (int j = 0; j < m; j++) {
+            const float v = sa + skip[j];
+            o[j] = v > 0 ? v : 0.0f;
+        }
+    else
+        for (int j = 0; j < m; j++)
+            o[j] = sa > 0 ? sa : 0.0f;
+}
+
 static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *code, float *regs,
                         int b, int c0, int p0, int start, int m, const segment_io *io)
 {
@@ -283,9 +308,15 @@ static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *co
             const float *u = operand_values(R, regs, I->a, io->x, io->dy, b, c0, p0, &sa);
             const bool along = in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
             if (along) {
-                for (int j = 0; j < m; j++)
+                /* u tested outside the loops: a load the compiler makes
+                 * masked on u would read address 0 with its lanes off,
+                 * which the hardware allows and an emulator (qemu) faults */
+                for (int j = 0; j < m && u; j++)
                     acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
-                                      : index_of(R, s, b, start + j, FC_ALL, p0)] += u ? u[j] : sa;
+                                      : index_of(R, s, b, start + j, FC_ALL, p0)] += u[j];
+                for (int j = 0; j < m && !u; j++)
+                    acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
+                                      : index_of(R, s, b, start + j, FC_ALL, p0)] += sa;
             } else {
                 acc[index_of(R, s, b, c0, FC_ALL, p0)] += u ? row_sum(u, m) : (double)sa * m;
             }
@@ -294,14 +325,14 @@ static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *co
         case RI_STORE: {
             const float *u = operand_values(R, regs, I->a, io->x, io->dy, b, c0, p0, &sa);
             float *o = io->y;
-            if (io->relu) {
-                for (int j = 0; j < m; j++) {
-                    const float v = (u ? u[j] : sa) + (io->skip ? io->skip[j] : 0.0f);
-                    o[j] = v > 0 ? v : 0.0f;
-                }
-            } else if (io->accumulate)
+            if (io->relu)
+                store_relu(o, u, sa, io->skip, m);
+            else if (io->accumulate && u)
                 for (int j = 0; j < m; j++)
-                    o[j] += u ? u[j] : sa;
+                    o[j] += u[j];
+            else if (io->accumulate)
+                for (int j = 0; j < m; j++)
+                    o[j] += sa;
             else if (u)
                 memcpy(o, u, (size_t)m * sizeof *o);
             else

@@ -60,10 +60,10 @@ nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_acti
     return add_activation(b, name, in, false, (int)kind);
 }
 
+static bool has_gelu(const nl_ops *o) { return o->gelu_forward && o->gelu_backward; }
+
 nl_act *nl_gelu_layer(nl_builder *b, const char *name, nl_act *in, nl_gelu_kind kind)
 {
-    const nl_ops *o = nl_builder_backend(b)->ops;
-    if (!nl_builder_has_kernels(b, name, "GELU", o->gelu_forward && o->gelu_backward))
-        return NULL;
+    nl_builder_needs_kernels(b, name, "GELU", has_gelu);
     return add_activation(b, name, in, true, (int)kind);
 }

@@ -77,13 +77,25 @@ static bool head_layout(nl_act *a, int t, int d, int heads)
            (a->shape.h == t * heads && a->shape.c * heads == d);
 }
 
+static bool has_attention(const nl_ops *o)
+{
+    return o->attention_forward && o->attention_backward;
+}
+
+/* the device's own scratch for the op, then three of v's size after it
+ * (at scratch_offset) */
+static size_t attention_workspace(nl_backend *be, void *what)
+{
+    attention_layer *l = what;
+    const size_t op_bytes = be->ops->attention_workspace(be, &l->geom);
+    l->scratch_offset = (op_bytes + 255) / 256 * 256;
+    return l->scratch_offset + 3 * nl_shape_count(l->base.in[2]->shape) * sizeof(float);
+}
+
 nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_act *v,
                      int heads, bool bidirectional)
 {
-    nl_backend *be = nl_builder_backend(b);
-    if (!nl_builder_has_kernels(b, name, "attention",
-                                be->ops->attention_forward && be->ops->attention_backward))
-        return NULL;
+    nl_builder_needs_kernels(b, name, "attention", has_attention);
     const int t = v->shape.h, d = v->shape.c;
     if (v->shape.ndim != 3 || heads < 1 || d % heads != 0 || !head_layout(q, t, d, heads) ||
         !head_layout(k, t, d, heads)) {
@@ -102,9 +114,7 @@ nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_a
                              .bidirectional = bidirectional};
     nl_builder_saved(b, (void **)&l->probs, (size_t)v->shape.n * heads * t * t * sizeof(float));
     nl_builder_saved(b, (void **)&l->max_logit, sizeof(float));
-    const size_t op_bytes = be->ops->attention_workspace(be, &l->geom);
-    l->scratch_offset = (op_bytes + 255) / 256 * 256;
-    nl_builder_workspace(b, l->scratch_offset + 3 * nl_shape_count(v->shape) * sizeof(float));
+    nl_builder_workspace_asked(b, attention_workspace, l);
     nl_act *out = nl_builder_act(b, name, v->shape);
     nl_layer_init3(&l->base, &attention_vtable, name, q, k, v, out);
     nl_builder_add(b, &l->base);

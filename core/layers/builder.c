@@ -65,20 +65,27 @@ bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, c
     return false;
 }
 
-bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present)
+void nl_builder_needs_kernels(nl_builder *b, const char *name, const char *family,
+                              nl_device_has has)
 {
-    if (present)
-        return true;
-    nl_builder_fail(b, NL_ERR_UNSUPPORTED,
-                    "layer %s: the %s backend has no %s kernels yet; use device: cpu", name,
-                    b->be->ops->name, family);
-    nl_builder_key(b, "device");
-    return false;
+    nl_graph_needs *n = &b->needs;
+    if (!grow(b, (void **)&n->kernels, &n->cap_kernels, n->n_kernels + 1, sizeof *n->kernels))
+        return;
+    nl_kernel_need *need = &n->kernels[n->n_kernels++];
+    snprintf(need->layer, sizeof need->layer, "%s", name);
+    need->family = family;
+    need->has = has;
 }
-nl_backend *nl_builder_backend(nl_builder *b) { return b->be; }
+
+nl_precision nl_builder_product_precision(nl_builder *b) { return b->precision; }
 int nl_builder_train_batch(nl_builder *b) { return b->train_batch; }
 
-uint64_t nl_builder_seed(nl_builder *b) { return b->seed; }
+void nl_builder_seeded(nl_builder *b, uint64_t *slot)
+{
+    nl_graph_needs *n = &b->needs;
+    if (grow(b, (void **)&n->seeds, &n->cap_seeds, n->n_seeds + 1, sizeof *n->seeds))
+        n->seeds[n->n_seeds++] = slot;
+}
 
 void *nl_builder_layer_alloc(nl_builder *b, size_t bytes)
 {
@@ -128,16 +135,6 @@ static bool shape_fits(nl_builder *b, const char *name, nl_shape shape)
     return true;
 }
 
-/* the plan stores the next activation as bf16 in `bits` (one per
- * activation, b->stored_acts of them) */
-/* the storage type the plan gives the activation made next (fp32 past
- * the plan's stored_acts, or without a plan) */
-static unsigned char stored(const nl_builder *b, const unsigned char *types)
-{
-    const int k = b->n_acts;
-    return types && k < b->stored_acts ? types[k] : NL_STORAGE_FP32;
-}
-
 static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
 {
     if (!shape_fits(b, name, shape))
@@ -151,8 +148,6 @@ static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
     }
     snprintf(a->name, sizeof a->name, "%s", name);
     a->shape = shape;
-    a->shape.value_store = stored(b, b->value_store);
-    a->shape.grad_store = stored(b, b->grad_store);
     b->acts[b->n_acts++] = a;
     return a;
 }
@@ -248,18 +243,63 @@ void nl_builder_norm_site(nl_builder *b, const char *name, nl_shape in)
     site->in = in;
 }
 
+static void add_saved(nl_builder *b, nl_saved_request request)
+{
+    nl_graph_needs *n = &b->needs;
+    if (grow(b, (void **)&n->saved, &n->cap_saved, n->n_saved + 1, sizeof *n->saved))
+        n->saved[n->n_saved++] = request;
+}
+
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes)
 {
-    if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
-        return;
-    b->saved[b->n_saved++] = (nl_saved_request){slot, bytes, NULL};
+    add_saved(b, (nl_saved_request){.slot = slot, .bytes = bytes});
 }
 
 void nl_builder_constant(nl_builder *b, void **slot, const void *host, size_t bytes)
 {
-    if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
-        return;
-    b->saved[b->n_saved++] = (nl_saved_request){slot, bytes, host};
+    add_saved(b, (nl_saved_request){.slot = slot, .bytes = bytes, .initial = host});
+}
+
+void nl_builder_saved_asked(nl_builder *b, void **slot, nl_device_bytes ask, void *what)
+{
+    add_saved(b, (nl_saved_request){.slot = slot, .ask = ask, .what = what});
+}
+
+void nl_builder_workspace_asked(nl_builder *b, nl_device_bytes ask, void *what)
+{
+    nl_graph_needs *n = &b->needs;
+    if (grow(b, (void **)&n->workspaces, &n->cap_workspaces, n->n_workspaces + 1,
+             sizeof *n->workspaces))
+        n->workspaces[n->n_workspaces++] = (nl_workspace_request){ask, what};
+}
+
+static size_t norm_backward_bytes(nl_backend *be, void *geom)
+{
+    return be->ops->norm_backward_workspace(be, geom);
+}
+
+static size_t norm_point_bytes(nl_backend *be, void *geom)
+{
+    return be->ops->norm_backward_point_workspace(be, geom);
+}
+
+void nl_builder_norm_workspace(nl_builder *b, const nl_norm_geom *geom)
+{
+    nl_builder_workspace_asked(b, norm_backward_bytes, (void *)geom);
+}
+
+void nl_builder_norm_point_workspace(nl_builder *b, const nl_norm_geom *geom)
+{
+    nl_builder_workspace_asked(b, norm_point_bytes, (void *)geom);
+}
+
+void nl_graph_needs_release(nl_graph_needs *needs)
+{
+    free(needs->saved);
+    free(needs->workspaces);
+    free(needs->kernels);
+    free(needs->seeds);
+    *needs = (nl_graph_needs){0};
 }
 
 int nl_builder_scalars(nl_builder *b, int count)
@@ -296,8 +336,8 @@ static bool reads_its_inputs(nl_builder *b, nl_layer *l)
 
 void nl_builder_workspace(nl_builder *b, size_t bytes)
 {
-    if (bytes > b->workspace)
-        b->workspace = bytes;
+    if (bytes > b->needs.workspace)
+        b->needs.workspace = bytes;
 }
 
 bool nl_layer_take_relu(nl_layer *l, bool *relu, nl_act *skip)

@@ -7,19 +7,54 @@
 
 #include "layers/layer.h"
 
-/* a layer's buffer in the saved arena (nl_builder_saved, nl_builder_constant) */
+/* a layer's buffer in the saved arena (nl_builder_saved, nl_builder_constant,
+ * nl_builder_saved_asked) */
 typedef struct {
     void **slot;
     size_t bytes;
     const void *initial; /* host bytes uploaded once allocated (nl_builder_constant); NULL: none */
+    /* its bytes the device decides (nl_builder_saved_asked): asked of the
+     * device the graph is allocated on; NULL: `bytes` */
+    nl_device_bytes ask;
+    void *what;
 } nl_saved_request;
 
+/* a workspace the device decides (nl_builder_workspace_asked) */
+typedef struct {
+    nl_device_bytes ask;
+    void *what;
+} nl_workspace_request;
+
+/* kernels a layer needs of the device (nl_builder_needs_kernels) */
+typedef struct {
+    char layer[64];
+    const char *family;
+    nl_device_has has;
+} nl_kernel_need;
+
+/* What a graph asks of the device it is allocated on, kept with the graph
+ * (nl_model.needs) from its assembly to its allocation: the saved buffers,
+ * the workspaces and kernels the device sizes and answers for, and the
+ * slots the model's seed goes into. */
+typedef struct nl_graph_needs {
+    nl_saved_request *saved;
+    int n_saved, cap_saved;
+    nl_workspace_request *workspaces;
+    int n_workspaces, cap_workspaces;
+    nl_kernel_need *kernels;
+    int n_kernels, cap_kernels;
+    uint64_t **seeds;
+    int n_seeds, cap_seeds;
+    size_t workspace; /* the largest workspace of a size the layer fixes itself */
+} nl_graph_needs;
+
+/* frees the lists (not the struct) */
+void nl_graph_needs_release(nl_graph_needs *needs);
+
 struct nl_builder {
-    nl_backend *be;
-    bool plan_only; /* nl_model_plan, nl_model_check: shapes and errors, no memory */
     int capacity;   /* the largest batch */
     int train_batch;
-    uint64_t seed;
+    nl_precision precision; /* the products' (nl_model_spec.product_precision) */
     nl_error *err;
     bool failed;
 
@@ -31,21 +66,14 @@ struct nl_builder {
     int n_states, cap_states;
     nl_layer **layers;
     int n_layers, cap_layers;
-    nl_saved_request *saved;
-    int n_saved, cap_saved;
+    nl_graph_needs needs;
     long **counters;
     int n_counters, cap_counters;
     nl_norm_site *norm_sites;
     int n_norm_sites, cap_norm_sites;
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
-    size_t workspace;
     /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */
     int channel_block;
-    /* the storage type of each activation's values and gradient, in the
-     * order they are made, for the first stored_acts: the plan's
-     * (nl_model_spec.value_store, grad_store) */
-    const unsigned char *value_store, *grad_store;
-    int stored_acts;
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can
      * finish without checking: never added to the lists, never freed. One

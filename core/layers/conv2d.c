@@ -11,8 +11,25 @@ typedef struct {
     nl_param *weight;
     nl_param *bias;
     nl_param_norm param_norm;
-    bool bf16; /* its products in bf16 (the backend's precision) */
+    bool bf16; /* its products in bf16 (the model's product precision) */
+    int capacity, train_batch; /* the batches its kernels are planned for */
 } conv_layer;
+
+/* its kernels' scratch at the capacity and at the training batch, when
+ * the model holds more (an evaluation's): a device that plans per batch
+ * (the CPU's oneDNN primitives) plans both, so that no training step
+ * creates them */
+static size_t conv_workspace(nl_backend *be, void *what)
+{
+    const conv_layer *l = what;
+    size_t bytes = be->ops->conv2d_workspace(be, &l->geom, l->capacity);
+    if (l->train_batch > 0 && l->train_batch < l->capacity) {
+        const size_t at_train = be->ops->conv2d_workspace(be, &l->geom, l->train_batch);
+        if (at_train > bytes)
+            bytes = at_train;
+    }
+    return bytes;
+}
 
 static void conv_forward(nl_layer *self, const nl_pass *pass)
 {
@@ -72,13 +89,19 @@ static void conv_storage_io(const nl_layer *self, int input, nl_storage type, un
     *rounds = *takes;
 }
 
+static void conv_typed(nl_layer *self)
+{
+    nl_io_of(((conv_layer *)self)->geom.io, self->in[0]->shape, self->out->shape);
+}
+
 /* one per parameter normalizer: "conv2d", "conv2d+ws", ... */
 static const nl_layer_vtable conv_vtables[] = {
 #define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
     [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .flops = conv_flops,                    \
                             .forward = conv_forward,                                               \
                             .backward = conv_backward, .param_norm = conv_param_norm,             \
-                            .takes_blocked = true, .storage_io = conv_storage_io},
+                            .takes_blocked = true, .storage_io = conv_storage_io,               \
+                            .typed = conv_typed},
 #include "layers/param_norm_kinds.def"
 };
 
@@ -139,10 +162,11 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                    .block = g.out_block});
     if (!out)
         return NULL;
-    nl_io_of(g.io, in->shape, out->shape);
     conv_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
-    l->bf16 = nl_builder_backend(b)->product_precision == NL_PRECISION_BF16;
+    l->bf16 = nl_builder_product_precision(b) == NL_PRECISION_BF16;
+    l->capacity = in->shape.n;
+    l->train_batch = nl_builder_train_batch(b);
     char pname[96];
     snprintf(pname, sizeof pname, "%s.weight", name);
     l->weight = nl_builder_param(b, pname, 4, (int[]){out_c, g.in_c, kernel, kernel}, false,
@@ -153,14 +177,7 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
     }
     nl_param_norm_plan(b, &l->param_norm, l->weight, out_c, g.in_c * kernel * kernel,
                        param_norm);
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, in->shape.n));
-    /* a backend that plans per batch (the CPU's oneDNN primitives) plans the
-     * training batch too, when the model holds more (an evaluation's), so
-     * that no training step creates them */
-    const int train_batch = nl_builder_train_batch(b);
-    if (train_batch > 0 && train_batch < in->shape.n)
-        nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, train_batch));
+    nl_builder_workspace_asked(b, conv_workspace, l);
     nl_layer_init(&l->base, &conv_vtables[nl_param_norm_kind_of(&l->param_norm)], name, in, NULL,
                   out);
     nl_builder_add(b, &l->base);

@@ -86,7 +86,7 @@ nl_act *nl_dropout(nl_builder *b, const char *name, nl_act *in, float p)
     l->scale = 1.0f / (1.0f - p);
     l->keep_threshold = (uint32_t)llround((1.0 - (double)p) * (double)(1u << NL_COUNTER_BITS));
     l->stream = nl_counter_stream_of(name);
-    l->seed = nl_builder_seed(b);
+    nl_builder_seeded(b, &l->seed);
     l->key_slot = nl_builder_scalars(b, 2);
     nl_builder_saved(b, (void **)&l->mask, nl_shape_count(in->shape) * sizeof(uint8_t));
     nl_act *out = nl_builder_act(b, name, in->shape);

@@ -29,6 +29,18 @@ static void embedding_backward(nl_layer *self, const nl_pass *pass)
                                       l->positions ? l->positions->grad : NULL, pass->workspace);
 }
 
+static bool has_embedding(const nl_ops *o)
+{
+    return o->embedding_forward && o->embedding_backward;
+}
+
+/* the table gradient's scratch over the batch's token rows */
+static size_t embedding_workspace(nl_backend *be, void *what)
+{
+    const embedding_layer *l = what;
+    return be->ops->embedding_backward_workspace(be, l->base.in[0]->shape.n, l->t, l->vocab);
+}
+
 static const nl_layer_vtable embedding_vtable = {.kind = "embedding",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = embedding_forward,
@@ -38,15 +50,7 @@ nl_act *nl_embedding(nl_builder *b, const char *token_name, const char *pos_name
                      nl_act *tokens, int vocab, int d, float std, bool accumulate_table,
                      nl_param **table)
 {
-    nl_backend *be = nl_builder_backend(b);
-    if (!be->ops->embedding_forward || !be->ops->embedding_backward) {
-        nl_builder_fail(b, NL_ERR_UNSUPPORTED,
-                        "layer %s: the %s backend has no embedding kernels yet; train token "
-                        "models with device: cpu",
-                        token_name, be->ops->name);
-        nl_builder_key(b, "device");
-        return NULL;
-    }
+    nl_builder_needs_kernels(b, token_name, "embedding", has_embedding);
     const int t = tokens->shape.h;
     embedding_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->vocab = vocab;
@@ -62,7 +66,7 @@ nl_act *nl_embedding(nl_builder *b, const char *token_name, const char *pos_name
     }
     if (table)
         *table = l->table;
-    nl_builder_workspace(b, be->ops->embedding_backward_workspace(be, tokens->shape.n, t, vocab));
+    nl_builder_workspace_asked(b, embedding_workspace, l);
     nl_act *out =
         nl_builder_act(b, token_name, (nl_shape){.n = tokens->shape.n, .c = d, .h = t, .w = 1, .ndim = 3});
     nl_layer_init(&l->base, &embedding_vtable, token_name, tokens, NULL, out);

@@ -116,6 +116,11 @@ typedef struct {
      * and dx rounded). NULL: none. Read on the planned graph. */
     void (*storage_io)(const nl_layer *self, int input, nl_storage type, unsigned *takes,
                        unsigned *rounds);
+    /* optional: takes the storage types the plan's precision pass set on
+     * its input's and output's nodes into what it hands its kernels (its
+     * geometry's io), called after they are set (model/model.h:
+     * nl_model_type_nodes) */
+    void (*typed)(nl_layer *self);
     /* optional: frees what the layer allocated beyond its struct (a
      * formula's programs), before the struct itself is freed */
     void (*release)(nl_layer *self);
@@ -178,6 +183,7 @@ typedef struct nl_param {
     nl_fill fill;
     float std;
     const struct nl_param *fill_rows_of; /* NL_FILL_ROW_NORMS */
+    size_t offset;   /* floats into the parameter arenas: planned with the graph */
     float *data;     /* device */
     float *grad;     /* device, same layout as data */
     float *velocity; /* device, optimizer state */
@@ -218,6 +224,28 @@ typedef struct {
 void nl_builder_norm_site(nl_builder *b, const char *name, nl_shape in);
 /* per-layer device memory that lives through forward and backward */
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes);
+/* What the device a graph is allocated on decides for a layer: the bytes
+ * one of its kernels needs (a workspace, a saved buffer), asked of that
+ * device when the graph is allocated (nl_model_alloc) with the layer's own
+ * description `what` (its geometry, in its struct, which lives as long as
+ * the graph), never at assembly: the planned graph is the device's to
+ * size. A layer may keep what it needs of the answer (an offset into the
+ * scratch): the allocation's device answers last. A plan's byte count
+ * asks the CPU probe. */
+typedef size_t (*nl_device_bytes)(nl_backend *be, void *what);
+/* whether a device's ops have a family of kernels */
+typedef bool (*nl_device_has)(const nl_ops *ops);
+void nl_builder_saved_asked(nl_builder *b, void **slot, nl_device_bytes ask, void *what);
+void nl_builder_workspace_asked(nl_builder *b, nl_device_bytes ask, void *what);
+/* the device's normalizer backward scratch for `geom` (in the layer's
+ * struct), and its scratch for a backward through a fixed point */
+void nl_builder_norm_workspace(nl_builder *b, const nl_norm_geom *geom);
+void nl_builder_norm_point_workspace(nl_builder *b, const nl_norm_geom *geom);
+/* the device the graph is allocated on must have `family`'s kernels
+ * ("GELU") for layer `name`: else the allocation fails for the device
+ * key, naming the device, the layer and the family */
+void nl_builder_needs_kernels(nl_builder *b, const char *name, const char *family,
+                              nl_device_has has);
 /* per-layer device memory holding constant data (a fixed permutation):
  * `bytes` of `host`, which must live until the model is built, uploaded
  * once when the memory is allocated */
@@ -233,11 +261,13 @@ int nl_builder_channel_block(nl_builder *b);
 /* takes ownership of a layer allocated with nl_builder_layer_alloc */
 void nl_builder_add(nl_builder *b, nl_layer *layer);
 void *nl_builder_layer_alloc(nl_builder *b, size_t bytes);
-nl_backend *nl_builder_backend(nl_builder *b);
+/* the precision of the model's products (nl_model_spec.product_precision) */
+nl_precision nl_builder_product_precision(nl_builder *b);
 /* the batch size training will use (for BatchNorm's N*H*W > 1 check) */
 int nl_builder_train_batch(nl_builder *b);
-/* the seed the model's random draws derive from (initialization, dropout) */
-uint64_t nl_builder_seed(nl_builder *b);
+/* *slot receives the seed the model's random draws derive from
+ * (initialization, dropout) when the graph is allocated with it */
+void nl_builder_seeded(nl_builder *b, uint64_t *slot);
 /* records a build error naming the layer; returns the code */
 nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -246,9 +276,6 @@ bool nl_builder_failed(const nl_builder *b);
 void nl_builder_key(nl_builder *b, const char *key);
 /* names the second key (see nl_error.with_key) */
 void nl_builder_with_key(nl_builder *b, const char *key);
-/* `present`, or else false and the build failed for the device key: the
- * backend has no kernels of `family` ("GELU") for layer `name` yet */
-bool nl_builder_has_kernels(nl_builder *b, const char *name, const char *family, bool present);
 /* the output size of a kernel_h x kernel_w window at `stride` over an
  * in_h x in_w input padded by `pad`; false, and the build failed for
  * model.widths, when the window does not fit ("<lead>KxK<noun> does not

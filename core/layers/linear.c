@@ -66,12 +66,18 @@ static const nl_layer_vtable linear_tied_vtable = {.kind = "linear(tied)",
                                                    .forward = linear_forward,
                                                    .backward = linear_backward};
 
+/* its product's scratch over the batch's rows */
+static size_t linear_workspace(nl_backend *be, void *what)
+{
+    const linear_layer *l = what;
+    return be->ops->linear_workspace(be, l->base.in[0]->shape.n * l->rows_per_sample,
+                                     l->in_features, l->out_features);
+}
+
 /* the workspace and the output, (N, out) or (N, T, out) as the input */
 static nl_act *linear_finish(nl_builder *b, linear_layer *l, const char *name, nl_act *in)
 {
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->linear_workspace(be, in->shape.n * l->rows_per_sample,
-                                                      l->in_features, l->out_features));
+    nl_builder_workspace_asked(b, linear_workspace, l);
     nl_shape shape = in->shape;
     shape.c = l->out_features;
     if (shape.ndim == 2)

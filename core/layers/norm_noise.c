@@ -91,7 +91,7 @@ nl_act *nl_norm_noise(nl_builder *b, const char *name, nl_act *in, nl_noise_dist
     l->scale_mean = scale_mean, l->scale_std = scale_std;
     l->shift_mean = shift_mean, l->shift_std = shift_std;
     l->stream = nl_counter_stream_of(name);
-    l->seed = nl_builder_seed(b);
+    nl_builder_seeded(b, &l->seed);
     l->rows = nl_shape_rows_per_sample(in->shape);
     l->channels = in->shape.c;
     l->plane = nl_shape_plane(in->shape);

@@ -118,6 +118,14 @@ static void add_drop_branch(nl_layer *self, bool drop)
     ((add_layer *)self)->branch_dropped = drop;
 }
 
+/* the gain's product over every value of the batch */
+static size_t gain_workspace(nl_backend *be, void *what)
+{
+    const add_layer *l = what;
+    const nl_shape s = l->base.in[0]->shape;
+    return be->ops->linear_workspace(be, s.n * (int)nl_shape_per_sample(s), 1, 1);
+}
+
 static const nl_layer_vtable add_vtable = {.kind = "residual_add",
                                            .flops = nl_layer_flops_values,
                                            .forward = add_forward,
@@ -158,9 +166,7 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
          * normalization parameters are */
         l->gain = nl_builder_param(b, gain_name, 1, (int[]){1}, true, NL_FILL_CONSTANT,
                                    gain_init);
-        nl_backend *be = nl_builder_backend(b);
-        const int rows = a->shape.n * (int)nl_shape_per_sample(a->shape);
-        nl_builder_workspace(b, be->ops->linear_workspace(be, rows, 1, 1));
+        nl_builder_workspace_asked(b, gain_workspace, l);
     } else if (shortcut_scale != 1.0f) {
         l->shortcut_host[0] = shortcut_scale;
         l->shortcut_host[1] = 0.0f;

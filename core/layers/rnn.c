@@ -116,13 +116,26 @@ static nl_act *sequence_output(nl_builder *b, const char *name, int n, int t, in
     return nl_builder_act(b, name, shape);
 }
 
+/* the device's kernels keep the steps' states (saved) and a scratch */
+static size_t rnn_saved(nl_backend *be, void *what)
+{
+    const rnn_layer *l = what;
+    return be->ops->rnn_saved_bytes(be, l->cell, l->base.in[0]->shape.n, l->t, l->hidden);
+}
+
+static size_t rnn_workspace(nl_backend *be, void *what)
+{
+    const rnn_layer *l = what;
+    return be->ops->rnn_workspace(be, l->cell, l->base.in[0]->shape.n, l->t, l->in_features,
+                                  l->hidden);
+}
+
 nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, nl_rnn_cell cell,
                      int hidden, bool last_only)
 {
     char name[64];
     if (!sequence_input(b, module, index, in, name, sizeof name))
         return NULL;
-    nl_backend *be = nl_builder_backend(b);
     rnn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->cell = cell;
     l->t = in->shape.h;
@@ -134,8 +147,8 @@ nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, n
     l->b_ih = rnn_param(b, name, "bias_ih", gates, 0, bound);
     l->b_hh = rnn_param(b, name, "bias_hh", gates, 0, bound);
     const int n = in->shape.n;
-    nl_builder_saved(b, &l->saved, be->ops->rnn_saved_bytes(be, cell, n, l->t, hidden));
-    nl_builder_workspace(b, be->ops->rnn_workspace(be, cell, n, l->t, l->in_features, hidden));
+    nl_builder_saved_asked(b, &l->saved, rnn_saved, l);
+    nl_builder_workspace_asked(b, rnn_workspace, l);
     nl_act *out = sequence_output(b, name, n, l->t, hidden, last_only);
     nl_layer_init(&l->base, &rnn_vtables[cell], name, in, NULL, out);
     nl_builder_add(b, &l->base);
@@ -499,6 +512,34 @@ static void side_build(nl_builder *b, rnn_norm_layer *l, const char *name, int k
     }
 }
 
+/* the cell's scratch: its layout around the device's product and
+ * normalizer workspaces */
+static size_t rnn_norm_workspace(nl_backend *be, void *what)
+{
+    const rnn_norm_layer *l = what;
+    const nl_rnn_norm_dims d = dims_at(l, l->dims.n);
+    const int n = d.n, t = d.t, hidden = d.hidden;
+    const int gates = nl_rnn_gate_count(d.cell) * hidden;
+    const size_t linear = be->ops->linear_workspace(be, n * t, l->in_features, gates);
+    const size_t step_linear = be->ops->linear_workspace(be, n, hidden, gates);
+    size_t norm_bytes = 0;
+    for (int k = 0; k < SIDES; k++) {
+        if (!l->side[k].width)
+            continue;
+        const nl_norm_geom g = side_geom(l, k, l->norm.per_step ? n : n * t);
+        const size_t bytes = be->ops->norm_backward_workspace(be, &g);
+        norm_bytes = bytes > norm_bytes ? bytes : norm_bytes;
+    }
+    /* the backward's products take their workspace from the norm scratch;
+     * fp32's backward needs none */
+    if (be->product_precision != NL_PRECISION_FP32) {
+        const size_t products = nl_rnn_lowp_product_bytes(be, n, t, l->in_features, hidden, gates);
+        norm_bytes = products > norm_bytes ? products : norm_bytes;
+    }
+    return nl_rnn_norm_work_layout(&d, linear > step_linear ? linear : step_linear, norm_bytes,
+                                   NULL, NULL);
+}
+
 nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *in,
                           nl_rnn_cell cell, int hidden, bool last_only,
                           const nl_rnn_cell_norm *norm)
@@ -506,7 +547,6 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
     char name[64];
     if (!sequence_input(b, module, index, in, name, sizeof name))
         return NULL;
-    nl_backend *be = nl_builder_backend(b);
     rnn_norm_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     const int n = in->shape.n, t = in->shape.h;
     const int gates = nl_rnn_gate_count(cell) * hidden;
@@ -528,24 +568,7 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
     }
     const nl_rnn_norm_dims d = dims_at(l, n);
     nl_builder_saved(b, &l->saved, nl_rnn_norm_saved_layout(&d, NULL, NULL));
-    const size_t linear = be->ops->linear_workspace(be, n * t, l->in_features, gates);
-    const size_t step_linear = be->ops->linear_workspace(be, n, hidden, gates);
-    size_t norm_bytes = 0;
-    for (int k = 0; k < SIDES; k++) {
-        if (!l->side[k].width)
-            continue;
-        const nl_norm_geom g = side_geom(l, k, norm->per_step ? n : n * t);
-        const size_t bytes = be->ops->norm_backward_workspace(be, &g);
-        norm_bytes = bytes > norm_bytes ? bytes : norm_bytes;
-    }
-    /* the backward's products take their workspace from the norm scratch;
-     * fp32's backward needs none */
-    if (be->product_precision != NL_PRECISION_FP32) {
-        const size_t products = nl_rnn_lowp_product_bytes(be, n, t, l->in_features, hidden, gates);
-        norm_bytes = products > norm_bytes ? products : norm_bytes;
-    }
-    nl_builder_workspace(b, nl_rnn_norm_work_layout(&d, linear > step_linear ? linear : step_linear,
-                                                    norm_bytes, NULL, NULL));
+    nl_builder_workspace_asked(b, rnn_norm_workspace, l);
     nl_act *out = sequence_output(b, name, n, t, hidden, last_only);
     nl_layer_init(&l->base, &rnn_norm_vtables[cell], name, in, NULL, out);
     if (norm->per_step)

@@ -48,6 +48,20 @@ static nl_norm_geom vector_geom(int len)
                           .eps = 1e-24f / (float)len};
 }
 
+/* the power iteration's products' scratch, the largest of its three */
+static size_t sn_workspace(nl_backend *be, void *what)
+{
+    const nl_param_norm *pn = what;
+    const int units = pn->units, fan_in = pn->fan_in;
+    const size_t ws[] = {be->ops->linear_workspace(be, 1, fan_in, units),
+                         be->ops->linear_workspace(be, 1, units, 1),
+                         be->ops->linear_workspace(be, 1, units * fan_in, 1)};
+    size_t bytes = 0;
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+        bytes = ws[i] > bytes ? ws[i] : bytes;
+    return bytes;
+}
+
 static void sn_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight,
                     const nl_param_norm_spec *spec)
 {
@@ -81,12 +95,7 @@ static void sn_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight,
     nl_builder_constant(b, (void **)&pn->constants, pn->host_constants,
                         sizeof pn->host_constants);
 
-    nl_backend *be = nl_builder_backend(b);
-    const size_t ws[] = {be->ops->linear_workspace(be, 1, fan_in, units),
-                         be->ops->linear_workspace(be, 1, units, 1),
-                         be->ops->linear_workspace(be, 1, units * fan_in, 1)};
-    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-        nl_builder_workspace(b, ws[i]);
+    nl_builder_workspace_asked(b, sn_workspace, pn);
 }
 
 /* dst = raw / ||raw|| (torch's normalize), len floats */

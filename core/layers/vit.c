@@ -5,15 +5,17 @@
 
 #include "layers/layer.h"
 
-/* the ViT's ops are one family: a backend has all of them or none */
-static bool vit_ops_ok(nl_builder *b, const char *name)
+/* the ViT's ops are one family: a device has all of them or none */
+static bool has_vit(const nl_ops *o)
 {
-    const nl_ops *o = nl_builder_backend(b)->ops;
-    return nl_builder_has_kernels(
-        b, name, "ViT",
-        o->patchify_forward && o->patchify_backward && o->pos_add_forward &&
-            o->pos_add_backward && o->cls_prepend_forward && o->cls_prepend_backward &&
-            o->token_pool_forward && o->token_pool_backward);
+    return o->patchify_forward && o->patchify_backward && o->pos_add_forward &&
+           o->pos_add_backward && o->cls_prepend_forward && o->cls_prepend_backward &&
+           o->token_pool_forward && o->token_pool_backward;
+}
+
+static void vit_ops_needed(nl_builder *b, const char *name)
+{
+    nl_builder_needs_kernels(b, name, "ViT", has_vit);
 }
 
 /* ---- patchify: (N, C, H, W) -> (N, T, C*p*p) ---- */
@@ -46,8 +48,7 @@ static const nl_layer_vtable patchify_vtable = {.kind = "patchify",
 
 nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch)
 {
-    if (!vit_ops_ok(b, name))
-        return NULL;
+    vit_ops_needed(b, name);
     const nl_shape s = in->shape;
     if (patch < 1 || s.h % patch != 0 || s.w % patch != 0) {
         char accepted[256];
@@ -115,8 +116,7 @@ static const nl_layer_vtable token_param_vtables[2] = {
 static nl_act *token_param(nl_builder *b, const char *name, const char *param_name, nl_act *in,
                            bool prepend, const int *dims, int ndim, float std)
 {
-    if (!vit_ops_ok(b, name))
-        return NULL;
+    vit_ops_needed(b, name);
     token_param_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->param = nl_builder_param(b, param_name, ndim, dims, false, NL_FILL_NORMAL, std);
     l->prepend = prepend;
@@ -170,8 +170,7 @@ static const nl_layer_vtable token_pool_vtable = {.kind = "token_pool",
 
 nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_token_pool kind)
 {
-    if (!vit_ops_ok(b, name))
-        return NULL;
+    vit_ops_needed(b, name);
     token_pool_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->kind = kind;
     nl_act *out =

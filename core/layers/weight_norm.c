@@ -42,8 +42,7 @@ static void wn_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight,
     pn->host_constants[WN_SHIFT] = 0.0f;
     nl_builder_constant(b, (void **)&pn->constants, pn->host_constants,
                         sizeof pn->host_constants);
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->norm_backward_workspace(be, &pn->geom));
+    nl_builder_norm_workspace(b, &pn->geom);
 }
 
 static void wn_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight)

@@ -17,8 +17,7 @@ static void ws_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight,
     nl_builder_saved(b, (void **)&pn->grad, weights);
     nl_builder_saved(b, (void **)&pn->save_mean, (size_t)pn->units * sizeof(float));
     nl_builder_saved(b, (void **)&pn->save_rstd, (size_t)pn->units * sizeof(float));
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->norm_backward_workspace(be, &pn->geom));
+    nl_builder_norm_workspace(b, &pn->geom);
 }
 
 static void ws_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight)

@@ -2,6 +2,7 @@
  * (layers/builder.c) planned and allocated in a handful of arenas. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/alloc.h"
 #include "base/rng.h"
@@ -25,18 +26,37 @@ static double round_bytes_d(double n) { return ceil(n / 64) * 64; }
 /* The planner's backward bookkeeping: backward runs layers in reverse, so
  * the last consumer of a tensor writes its gradient and earlier consumers add
  * to it. */
-static void plan_gradient_accumulation(nl_builder *b)
+static void plan_gradient_accumulation(nl_model *m)
 {
-    for (int i = 0; i < b->n_acts; i++)
-        b->acts[i]->consumers = 0;
-    for (int li = b->n_layers - 1; li >= 0; li--) {
-        nl_layer *l = b->layers[li];
+    for (int i = 0; i < m->n_acts; i++)
+        m->acts[i]->consumers = 0;
+    for (int li = m->n_layers - 1; li >= 0; li--) {
+        nl_layer *l = m->layers[li];
         for (int k = 0; k < l->n_in; k++) {
             nl_act *r = root_of(l->in[k]);
             l->accumulate_din[k] = r->consumers > 0;
             r->consumers++;
         }
     }
+}
+
+/* each parameter's place in the arenas, decayed parameters first (so that
+ * excluding the others is a split of an arena), planned with the graph */
+static void plan_parameter_offsets(nl_model *m)
+{
+    size_t offset = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            m->decay_floats = offset;
+        for (int i = 0; i < m->n_params; i++) {
+            nl_param *p = m->params[i];
+            if ((pass == 0) != !p->is_norm_or_bias)
+                continue;
+            p->offset = offset;
+            offset += round_floats(p->count);
+        }
+    }
+    m->param_floats = offset;
 }
 
 static nl_code allocate(nl_model *m, nl_backend *be, size_t bytes, void **out, nl_error *err)
@@ -74,19 +94,10 @@ static nl_code fill_row_norms(nl_backend *be, const nl_param *p, float *host, nl
 /* the parameters' value, gradient and optimizer-state arenas (decayed
  * parameters first, so that excluding the others is a split of an arena),
  * the clipping slots and the per-step scalars, all zero */
-static nl_code allocate_parameters(nl_builder *b, nl_model *m, nl_error *err)
+static nl_code allocate_parameters(nl_model *m, nl_error *err)
 {
-    nl_backend *be = b->be;
-    size_t decay_floats = 0, total_floats = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < b->n_params; i++)
-            if ((pass == 0) == !b->params[i]->is_norm_or_bias)
-                total_floats += round_floats(b->params[i]->count);
-    for (int i = 0; i < b->n_params; i++)
-        if (!b->params[i]->is_norm_or_bias)
-            decay_floats += round_floats(b->params[i]->count);
-    m->param_floats = total_floats;
-    m->decay_floats = decay_floats;
+    nl_backend *be = m->be;
+    const size_t total_floats = m->param_floats;
     const size_t optim_floats = total_floats * (size_t)m->spec.optimizer_state_slots;
     nl_code rc;
     if ((rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->param_arena, err)) ||
@@ -101,17 +112,11 @@ static nl_code allocate_parameters(nl_builder *b, nl_model *m, nl_error *err)
     if (!m->scalars_host)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for %d per-step scalars", m->n_scalars);
     nl_model_upload_scalars(m);
-    size_t offset = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < b->n_params; i++) {
-            nl_param *p = b->params[i];
-            if ((pass == 0) != !p->is_norm_or_bias)
-                continue;
-            p->data = m->param_arena + offset;
-            p->grad = m->grad_arena + offset;
-            p->velocity = m->optim_arena + offset;
-            offset += round_floats(p->count);
-        }
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        p->data = m->param_arena + p->offset;
+        p->grad = m->grad_arena + p->offset;
+        p->velocity = m->optim_arena + p->offset;
     }
     if (total_floats) {
         /* padding between parameters stays zero so whole-arena ops are harmless */
@@ -127,12 +132,12 @@ static nl_code allocate_parameters(nl_builder *b, nl_model *m, nl_error *err)
 }
 
 /* the running statistics' arena, each at its initial value */
-static nl_code allocate_states(nl_builder *b, nl_model *m, nl_error *err)
+static nl_code allocate_states(nl_model *m, nl_error *err)
 {
-    nl_backend *be = b->be;
+    nl_backend *be = m->be;
     size_t state_floats = 0;
-    for (int i = 0; i < b->n_states; i++)
-        state_floats += round_floats(b->states[i]->count);
+    for (int i = 0; i < m->n_states; i++)
+        state_floats += round_floats(m->states[i]->count);
     m->state_floats = state_floats;
     nl_code rc;
     if ((rc = allocate(m, be, state_floats * sizeof(float), (void **)&m->state_arena, err)))
@@ -143,8 +148,8 @@ static nl_code allocate_states(nl_builder *b, nl_model *m, nl_error *err)
     if (state_floats)
         be->ops->fill(be, m->state_arena, 0.0f, state_floats);
     size_t offset = 0;
-    for (int i = 0; i < b->n_states; i++) {
-        nl_state *s = b->states[i];
+    for (int i = 0; i < m->n_states; i++) {
+        nl_state *s = m->states[i];
         s->data = m->state_arena + offset;
         offset += round_floats(s->count);
         be->ops->fill(be, s->data, s->init_value, s->count);
@@ -159,11 +164,11 @@ static size_t value_bytes(const nl_act *a, bool grad)
 }
 
 /* the activations and their gradients; an alias shares its root's */
-static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
+static nl_code allocate_activations(nl_model *m, nl_error *err)
 {
     size_t act_bytes = 0;
-    for (int i = 0; i < b->n_acts; i++) {
-        nl_act *a = b->acts[i];
+    for (int i = 0; i < m->n_acts; i++) {
+        nl_act *a = m->acts[i];
         if (a->alias_of)
             continue;
         act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, false));
@@ -171,11 +176,11 @@ static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
             act_bytes += round_bytes(nl_shape_count(a->shape) * value_bytes(a, true));
     }
     nl_code rc;
-    if ((rc = allocate(m, b->be, act_bytes, &m->act_arena, err)))
+    if ((rc = allocate(m, m->be, act_bytes, &m->act_arena, err)))
         return rc;
     char *cursor = m->act_arena;
-    for (int i = 0; i < b->n_acts; i++) {
-        nl_act *a = b->acts[i];
+    for (int i = 0; i < m->n_acts; i++) {
+        nl_act *a = m->acts[i];
         if (a->alias_of)
             continue;
         a->data = (float *)cursor;
@@ -185,8 +190,8 @@ static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
             cursor += round_bytes(nl_shape_count(a->shape) * value_bytes(a, true));
         }
     }
-    for (int i = 0; i < b->n_acts; i++) {
-        nl_act *a = b->acts[i];
+    for (int i = 0; i < m->n_acts; i++) {
+        nl_act *a = m->acts[i];
         if (a->alias_of) {
             a->data = a->alias_of->data;
             a->grad = a->alias_of->grad;
@@ -195,11 +200,14 @@ static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
     return NL_OK;
 }
 
+static size_t workspace_bytes(const nl_model *m, nl_backend *be);
+
 /* one arena for the layers' saved buffers (constants uploaded), then the
  * labels, probabilities and metrics; then the workspace */
-static nl_code allocate_saved_and_workspace(nl_builder *b, nl_model *m, nl_error *err)
+static nl_code allocate_saved_and_workspace(nl_model *m, nl_error *err)
 {
-    nl_backend *be = b->be;
+    nl_backend *be = m->be;
+    const nl_graph_needs *b = m->needs;
     const int classes = m->spec.classes;
     size_t saved_bytes = 0;
     for (int i = 0; i < b->n_saved; i++)
@@ -226,8 +234,8 @@ static nl_code allocate_saved_and_workspace(nl_builder *b, nl_model *m, nl_error
     m->metrics = (double *)cursor;
     nl_model_reset_metrics(m);
 
-    m->workspace_bytes = b->workspace;
-    return allocate(m, be, b->workspace, &m->workspace, err);
+    m->workspace_bytes = workspace_bytes(m, be);
+    return allocate(m, be, m->workspace_bytes, &m->workspace, err);
 }
 
 /* host[0..count) of a parameter's initial values; NL_FILL_ROW_NORMS draws
@@ -273,24 +281,24 @@ static void draw_unit_direction(const nl_state *s, nl_rng *rng, float *host)
 
 /* initial values, drawn on the host from the seed in one stream: the
  * parameters in order, then the unit-normal states */
-static nl_code initialize_values(nl_builder *b, uint64_t seed, nl_error *err)
+static nl_code initialize_values(nl_model *m, uint64_t seed, nl_error *err)
 {
-    nl_backend *be = b->be;
+    nl_backend *be = m->be;
     size_t largest = 0;
-    for (int i = 0; i < b->n_params; i++)
-        if (b->params[i]->count > largest)
-            largest = b->params[i]->count;
-    for (int i = 0; i < b->n_states; i++)
-        if (b->states[i]->unit_normal && b->states[i]->count > largest)
-            largest = b->states[i]->count;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->count > largest)
+            largest = m->params[i]->count;
+    for (int i = 0; i < m->n_states; i++)
+        if (m->states[i]->unit_normal && m->states[i]->count > largest)
+            largest = m->states[i]->count;
     float *host = nl_malloc((largest ? largest : 1) * sizeof *host);
     if (!host)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory initializing parameters");
     nl_rng rng;
     nl_rng_seed(&rng, seed, NL_STREAM_INIT);
     nl_code rc;
-    for (int i = 0; i < b->n_params; i++) {
-        nl_param *p = b->params[i];
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
         draw_param_values(p, &rng, host);
         if (p->fill == NL_FILL_ROW_NORMS && (rc = fill_row_norms(be, p, host, err))) {
             free(host);
@@ -298,8 +306,8 @@ static nl_code initialize_values(nl_builder *b, uint64_t seed, nl_error *err)
         }
         be->ops->upload(be, p->data, host, p->count * sizeof *host);
     }
-    for (int i = 0; i < b->n_states; i++) {
-        nl_state *s = b->states[i];
+    for (int i = 0; i < m->n_states; i++) {
+        nl_state *s = m->states[i];
         if (!s->unit_normal)
             continue;
         draw_unit_direction(s, &rng, host);
@@ -312,36 +320,56 @@ static nl_code initialize_values(nl_builder *b, uint64_t seed, nl_error *err)
 
 /* every arena of the model, in the order planned_bytes counts them, then
  * the initial values */
-static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_error *err)
+static nl_code plan_and_allocate(nl_model *m, uint64_t seed, nl_error *err)
 {
     nl_code rc;
-    if ((rc = allocate_parameters(b, m, err)) || (rc = allocate_states(b, m, err)) ||
-        (rc = allocate_activations(b, m, err)) || (rc = allocate_saved_and_workspace(b, m, err)))
+    if ((rc = allocate_parameters(m, err)) || (rc = allocate_states(m, err)) ||
+        (rc = allocate_activations(m, err)) || (rc = allocate_saved_and_workspace(m, err)))
         return rc;
-    return initialize_values(b, seed, err);
+    return initialize_values(m, seed, err);
 }
 
-/* What plan_and_allocate would take, in double so that an impossible model
- * gives a huge number rather than a wrapped one; the test that builds a
- * model checks the two agree. */
-static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
+/* a saved buffer's bytes on `be`: its own, or the device's answer */
+static size_t saved_bytes_on(const nl_saved_request *r, nl_backend *be)
+{
+    return r->ask ? r->ask(be, r->what) : r->bytes;
+}
+
+/* the shared scratch on `be`: the largest of the layers' own sizes and
+ * the device's answers */
+static size_t workspace_bytes(const nl_model *m, nl_backend *be)
+{
+    const nl_graph_needs *n = m->needs;
+    size_t bytes = n->workspace;
+    for (int i = 0; i < n->n_workspaces; i++) {
+        const size_t asked = n->workspaces[i].ask(be, n->workspaces[i].what);
+        if (asked > bytes)
+            bytes = asked;
+    }
+    return bytes;
+}
+
+/* What plan_and_allocate would take on `be`, in double so that an
+ * impossible model gives a huge number rather than a wrapped one; the test
+ * that builds a model checks the two agree. */
+static nl_model_bytes planned_bytes(const nl_model *m, nl_backend *be)
 {
     nl_model_bytes out = {0};
     const double floats = (double)sizeof(float);
-    for (int i = 0; i < b->n_params; i++) {
+    for (int i = 0; i < m->n_params; i++) {
         double count = 1;
-        for (int d = 0; d < b->params[i]->ndim; d++)
-            count *= b->params[i]->dims[d];
+        for (int d = 0; d < m->params[i]->ndim; d++)
+            count *= m->params[i]->dims[d];
         /* value, gradient, optimizer state */
         out.parameters += (2 + m->spec.optimizer_state_slots) * floats * (double)round_floats_d(count);
     }
     /* the clipping slots and the per-step scalars are allocated alone, unrounded */
     double total = out.parameters + (double)(NL_CLIP_SLOTS * sizeof(double)) +
-                   (double)b->n_scalars * sizeof(float);
-    for (int i = 0; i < b->n_states; i++)
-        total += floats * round_floats_d((double)b->states[i]->count);
-    for (int i = 0; i < b->n_acts; i++) {
-        const nl_act *a = b->acts[i];
+                   (double)m->n_scalars * sizeof(float);
+    for (int i = 0; i < m->n_states; i++)
+        total += floats * round_floats_d((double)m->states[i]->count);
+    for (int i = 0; i < m->n_acts; i++) {
+        const nl_act *a = m->acts[i];
         if (a->alias_of)
             continue;
         const double values = (double)a->shape.n * a->shape.c * a->shape.h * a->shape.w;
@@ -349,20 +377,19 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
         if (a->needs_grad)
             total += round_bytes_d((double)value_bytes(a, true) * values);
     }
-    for (int i = 0; i < b->n_saved; i++)
-        total += round_bytes_d((double)b->saved[i].bytes);
+    for (int i = 0; i < m->needs->n_saved; i++)
+        total += round_bytes_d((double)saved_bytes_on(&m->needs->saved[i], be));
     const double rows = (double)m->capacity * m->rows_per_sample;
     total += round_bytes_d(rows * sizeof(int32_t));
     total += round_bytes_d(floats * rows * m->spec.classes);
     total += round_bytes_d(2 * sizeof(double));
-    total += (double)b->workspace;
+    total += (double)workspace_bytes(m, be);
     out.total = total;
     return out;
 }
 
-/* the model owns what the builder made (nl_model_free releases it); the
- * builder keeps reading it while it plans */
-static void take_lists(nl_model *m, const nl_builder *b)
+/* the model owns what the builder made (nl_model_free releases it) */
+static void take_lists(nl_model *m, nl_builder *b)
 {
     m->layers = b->layers;
     m->n_layers = b->n_layers;
@@ -376,6 +403,23 @@ static void take_lists(nl_model *m, const nl_builder *b)
     m->n_counters = b->n_counters;
     m->norm_sites = b->norm_sites;
     m->n_norm_sites = b->n_norm_sites;
+    *m->needs = b->needs;
+    b->needs = (nl_graph_needs){0};
+}
+
+void nl_model_type_nodes(nl_model *graph, const nl_model_spec *spec)
+{
+    for (int k = 0; k < graph->n_acts; k++) {
+        nl_shape *s = &graph->acts[k]->shape;
+        const bool planned = k < NL_PLAN_STORED_ACTS;
+        s->value_store = planned ? spec->value_store[k] : NL_STORAGE_FP32;
+        s->grad_store = planned ? spec->grad_store[k] : NL_STORAGE_FP32;
+    }
+    for (int i = 0; i < graph->n_layers; i++)
+        if (graph->layers[i]->vt->typed)
+            graph->layers[i]->vt->typed(graph->layers[i]);
+    memcpy(graph->spec.value_store, spec->value_store, sizeof spec->value_store);
+    memcpy(graph->spec.grad_store, spec->grad_store, sizeof spec->grad_store);
 }
 
 /* every model allocated (nl_model_allocations) */
@@ -383,22 +427,25 @@ static _Atomic int allocations;
 
 int nl_model_allocations(void) { return allocations; }
 
-nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
-                          int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,
+nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *sizer, int capacity,
+                          int train_batch, nl_graph_fn construct, void *ctx, bool with_loss,
                           nl_model **out, nl_error *err)
 {
+    if (out)
+        *out = NULL;
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
                        capacity, train_batch);
-    nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity,
-                    .train_batch = train_batch, .seed = seed, .err = err,
-                    .channel_block = spec->channel_block, .value_store = spec->value_store,
-                    .grad_store = spec->grad_store, .stored_acts = NL_PLAN_STORED_ACTS,
-                    .n_scalars = NL_OPTIM_SCALARS};
+    nl_builder b = {.capacity = capacity, .train_batch = train_batch,
+                    .precision = spec->product_precision, .err = err,
+                    .channel_block = spec->channel_block, .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
+    if (m && !(m->needs = nl_calloc(1, sizeof *m->needs))) {
+        free(m);
+        m = NULL;
+    }
     if (!m)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory building the model");
-    m->be = be;
     m->spec = *spec;
     m->capacity = capacity;
     m->train_batch = train_batch;
@@ -418,41 +465,82 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be
     if (!logits || b.failed) {
         if (!b.failed)
             nl_builder_fail(&b, NL_ERR_CONFIG, "model: the architecture produced no output");
-        free(b.saved);
         nl_model_free(m);
         return err ? err->code : NL_ERR_CONFIG;
     }
     m->has_loss = with_loss;
     const int logits_ndim = tokens ? 3 : 2;
     if (m->has_loss && (logits->shape.ndim != logits_ndim || logits->shape.c != spec->classes)) {
-        free(b.saved);
         nl_model_free(m);
         return nl_fail(err, NL_ERR_RUNTIME, "model: logits have the wrong shape");
     }
-    plan_gradient_accumulation(&b);
+    plan_gradient_accumulation(m);
+    plan_parameter_offsets(m);
     m->n_scalars = b.n_scalars;
     m->input = input;
     m->logits = logits;
     m->rows_per_sample = nl_shape_rows_per_sample(logits->shape);
-    if (plan_only) {
-        /* the graph is kept (without memory) only when asked for */
-        m->planned = planned_bytes(&b, m);
-        m->be = NULL;
-        free(b.saved);
-        if (out)
-            *out = m;
-        else
-            nl_model_free(m);
-        return NL_OK;
-    }
-    allocations++;
-    nl_code rc = plan_and_allocate(&b, m, seed, err);
-    free(b.saved);
-    if (rc != NL_OK) {
+    nl_model_type_nodes(m, spec);
+    if (sizer)
+        m->planned = planned_bytes(m, sizer);
+    /* the graph is kept (without memory) only when asked for */
+    if (out)
+        *out = m;
+    else
         nl_model_free(m);
+    return NL_OK;
+}
+
+/* the first kernel family a layer needs that `be` lacks: an error for the
+ * device key */
+static nl_code check_kernels(const nl_model *graph, const nl_backend *be, nl_error *err)
+{
+    const nl_graph_needs *n = graph->needs;
+    for (int i = 0; i < n->n_kernels; i++) {
+        if (n->kernels[i].has(be->ops))
+            continue;
+        nl_code rc = nl_fail(err, NL_ERR_UNSUPPORTED,
+                             "layer %s: the %s backend has no %s kernels yet; use device: cpu",
+                             n->kernels[i].layer, be->ops->name, n->kernels[i].family);
+        nl_error_key(err, "device");
         return rc;
     }
-    *out = m;
+    return NL_OK;
+}
+
+nl_code nl_model_alloc(nl_model *graph, nl_backend *be, uint64_t seed, nl_model **out,
+                       nl_error *err)
+{
+    *out = NULL;
+    if (graph->be) {
+        nl_model_free(graph);
+        return nl_fail(err, NL_ERR_RUNTIME, "model: a graph is allocated once");
+    }
+    nl_code rc = check_kernels(graph, be, err);
+    if (rc != NL_OK) {
+        nl_model_free(graph);
+        return rc;
+    }
+    nl_graph_needs *n = graph->needs;
+    for (int i = 0; i < n->n_seeds; i++)
+        *n->seeds[i] = seed;
+    /* what the device decides, asked once: the bytes allocated are the
+     * bytes planned on it */
+    for (int i = 0; i < n->n_saved; i++) {
+        n->saved[i].bytes = saved_bytes_on(&n->saved[i], be);
+        n->saved[i].ask = NULL;
+    }
+    n->workspace = workspace_bytes(graph, be);
+    n->n_workspaces = 0;
+    graph->be = be;
+    graph->planned = planned_bytes(graph, be);
+    allocations++;
+    rc = plan_and_allocate(graph, seed, err);
+    if (rc != NL_OK) {
+        nl_model_free(graph);
+        return rc;
+    }
+    *out = graph;
     return NL_OK;
 }
 
@@ -485,5 +573,8 @@ void nl_model_free(nl_model *m)
     free(m->norm_sites);
     free(m->host_staging);
     free(m->scalars_host);
+    if (m->needs)
+        nl_graph_needs_release(m->needs);
+    free(m->needs);
     free(m);
 }

@@ -375,5 +375,5 @@ void nl_model_summary(const nl_model *m, nl_buf *out)
     nl_buf_printf(out, "  %zu parameters (%zu in normalizers and biases), %zu running statistics\n",
                   nl_model_param_total(m), norm_params, running);
     nl_buf_printf(out, "  %.2f MFLOP per sample forward; %.1f MB planned for batches of up to %d\n",
-                  nl_model_forward_flops(m) / 1e6, (double)m->device_bytes / 1e6, m->capacity);
+                  nl_model_forward_flops(m) / 1e6, m->planned.total / 1e6, m->capacity);
 }

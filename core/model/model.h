@@ -94,31 +94,51 @@ typedef struct nl_model {
     /* gradients staged for the all-reduce, running statistics for the
      * broadcast: the larger of param_floats and state_floats */
     float *host_staging;
-    nl_model_bytes planned; /* nl_model_plan: what nl_model_build would allocate */
+    /* what the graph takes: as the plan's sizer would allocate it
+     * (nl_model_plan: the CPU probe), then as its device allocates it */
+    nl_model_bytes planned;
+    /* what the graph asks of the device it is allocated on (layers/builder.h) */
+    struct nl_graph_needs *needs;
     /* the dataset resident on the backend (core/train/device_data.h), which
      * the training loop gathers batches from; NULL: batches come from host
      * memory. Not owned. */
     const struct nl_device_data *device_data;
 } nl_model;
 
-/* frees a model nl_model_build or nl_model_plan (arch/arch.h) made */
+/* frees a model or a planned graph (arch/arch.h: nl_model_plan) */
 void nl_model_free(nl_model *m);
 
 /* a graph for the planner: `construct` adds layers after the input and
  * returns the output (nl_model_build_graph, arch/arch.h) */
 typedef nl_act *(*nl_graph_fn)(nl_builder *b, nl_act *input, void *ctx);
-/* What every build goes through (core/model/builder.c): `construct` adds the
- * layers after an input of token ids (N, T) where `tokens`, else of images
- * (N, C, H, W); with_loss adds the softmax cross-entropy (the logits must be
- * (N, classes), (N, T, classes) for tokens); plan_only keeps shapes and the
- * byte plan, allocating nothing (out NULL: just the check). The builder
- * knows no architecture: nl_model_build, nl_model_check, nl_model_plan and
- * nl_model_build_graph (arch/arch.h) pass the spec's as `construct`,
- * or the caller's graph, and whether its architecture reads tokens. */
-nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
-                          int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,
+/* What every graph goes through (core/model/builder.c): `construct` adds
+ * the layers after an input of token ids (N, T) where `tokens`, else of
+ * images (N, C, H, W); with_loss adds the softmax cross-entropy (the logits
+ * must be (N, classes), (N, T, classes) for tokens). The graph keeps its
+ * shapes and what it asks of a device (nl_model.needs), with no memory
+ * and no device: `sizer`, when given, sizes its bytes (planned) as that
+ * device would allocate them (out NULL: just the check). The builder
+ * knows no architecture: nl_model_check, nl_model_plan and
+ * nl_model_build_graph (arch/arch.h) pass the spec's as `construct`, or
+ * the caller's graph, and whether its architecture reads tokens. */
+nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *sizer, int capacity,
+                          int train_batch, nl_graph_fn construct, void *ctx, bool with_loss,
                           nl_model **out, nl_error *err);
-/* how many models this process allocated (nl_model_assemble not plan-only):
+/* The storage types the plan's precision pass decided (spec's value_store,
+ * grad_store: the activations by the order they were made, fp32 past
+ * them) set on the graph's nodes, and each layer's kernels handed its own
+ * (nl_layer_vtable.typed); the graph's spec records them. The assembly
+ * types a graph as its spec says; a graph kept for a spec with fp32
+ * storage is typed again for a decided one (plan/precision.c). */
+void nl_model_type_nodes(nl_model *graph, const nl_model_spec *spec);
+/* A planned graph allocated on `be`, the one device it runs on: the
+ * device answers what the layers asked of it (kernels present, workspace
+ * and saved bytes), the arenas are allocated, the parameters drawn from
+ * `seed`. The graph becomes the model (*out is graph): it is the caller's
+ * to free; on an error it is freed. */
+nl_code nl_model_alloc(nl_model *graph, nl_backend *be, uint64_t seed, nl_model **out,
+                       nl_error *err);
+/* how many models this process allocated (nl_model_alloc):
  * the test that a run builds its model once counts them */
 int nl_model_allocations(void);
 /* host output gradient (n samples) -> backward through all layers */

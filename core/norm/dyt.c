@@ -16,6 +16,12 @@ typedef struct {
     nl_param *alpha, *gamma, *beta;
 } dyt_layer;
 
+/* the alpha gradient's per-channel scratch */
+static size_t dyt_workspace(nl_backend *be, void *what)
+{
+    return be->ops->dyt_backward_workspace(be, ((const dyt_layer *)what)->c);
+}
+
 static void dyt_forward(nl_layer *self, const nl_pass *pass)
 {
     dyt_layer *l = (dyt_layer *)self;
@@ -56,8 +62,7 @@ static nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm
         snprintf(pname, sizeof pname, "%s.bias", name);
         l->beta = nl_builder_param(b, pname, 1, (int[]){l->c}, true, NL_FILL_ZEROS, 0.0f);
     }
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->dyt_backward_workspace(be, l->c));
+    nl_builder_workspace_asked(b, dyt_workspace, l);
     return nl_layer_add_same_shape(b, &l->base, &dyt_vtable, name, in);
 }
 

@@ -174,12 +174,19 @@ static void expr_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_
              "reduce over more axes, a larger batch (train.batch_size) or a wider layer");
 }
 
+static bool has_formula(const nl_ops *o) { return o->formula_forward && o->formula_backward; }
+
+/* the programs' scratch, registers for each of the device's threads */
+static size_t expr_workspace(nl_backend *be, void *what)
+{
+    expr_layer *l = what;
+    nl_formula_plan_set_threads(l->plan, be->threads);
+    return nl_formula_plan_workspace_bytes(l->plan);
+}
+
 static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    nl_backend *be = nl_builder_backend(b);
-    if (!nl_builder_has_kernels(b, name, "formula (model.norm.type expr)",
-                                be->ops->formula_forward && be->ops->formula_backward))
-        return NULL;
+    nl_builder_needs_kernels(b, name, "formula (model.norm.type expr)", has_formula);
     nl_formula *f = NULL;
     nl_error err = {0};
     if (nl_formula_parse(spec->expr, spec->params, &f, &err)) {
@@ -191,7 +198,6 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
     l->spec = *spec;
     l->block = in->shape.block;
     nl_formula_input input = nl_norm_formula_input(in->shape, spec->groups, in->shape.n);
-    input.threads = be->threads;
     if (nl_formula_plan_make(f, input, spec->eps, &l->plan, &err)) {
         nl_builder_fail(b, err.code, "layer %s: %s", name, err.msg);
         nl_builder_key(b, err.key);
@@ -220,7 +226,7 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
         nl_builder_counter(b, &l->batches_tracked);
     nl_builder_saved(b, (void **)&l->saved,
                      (nl_formula_plan_saved_floats(l->plan) + 1) * sizeof(float));
-    nl_builder_workspace(b, nl_formula_plan_workspace_bytes(l->plan));
+    nl_builder_workspace_asked(b, expr_workspace, l);
     return nl_layer_add_same_shape(b, &l->base, &expr_vtable, name, in);
 }
 

@@ -100,6 +100,9 @@ void nl_formula_plan_free(nl_formula_plan *p);
  * forward to backward (saved) and scratch (workspace, bytes) */
 size_t nl_formula_plan_saved_floats(const nl_formula_plan *p);
 size_t nl_formula_plan_workspace_bytes(const nl_formula_plan *p);
+/* the host threads the programs run on, each with its own registers in
+ * the workspace: the device's count, set when the layer is allocated */
+void nl_formula_plan_set_threads(nl_formula_plan *p, int threads);
 /* running statistics: count, and each one's size (floats) and start value */
 int nl_formula_plan_running_count(const nl_formula_plan *p);
 void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, float *init,

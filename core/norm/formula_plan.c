@@ -814,6 +814,7 @@ size_t nl_formula_plan_workspace_bytes(const nl_formula_plan *p)
                (size_t)(p->in.threads > 1 ? p->in.threads : 1);
 }
 int nl_formula_plan_running_count(const nl_formula_plan *p) { return p->n_running; }
+void nl_formula_plan_set_threads(nl_formula_plan *p, int threads) { p->in.threads = threads; }
 
 void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, float *init,
                                 const char **what)

@@ -22,6 +22,14 @@ typedef struct {
     size_t grad_offset; /* bytes into the workspace where the TLU's dx goes */
 } frn_layer;
 
+/* the norm's scratch first, then the TLU's dx on a 256-byte boundary */
+static size_t frn_workspace(nl_backend *be, void *what)
+{
+    frn_layer *l = what;
+    l->grad_offset = (be->ops->norm_backward_workspace(be, &l->geom) + 255) / 256 * 256;
+    return l->grad_offset + nl_shape_count(l->base.in[0]->shape) * sizeof(float);
+}
+
 static void frn_forward(nl_layer *self, const nl_pass *pass)
 {
     frn_layer *l = (frn_layer *)self;
@@ -78,10 +86,7 @@ static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm
     const size_t stats = (size_t)in->shape.n * channels * sizeof(float);
     nl_builder_saved(b, (void **)&l->save_mean, stats);
     nl_builder_saved(b, (void **)&l->save_rstd, stats);
-    nl_backend *be = nl_builder_backend(b);
-    /* the norm's scratch first, then the TLU's dx on a 256-byte boundary */
-    l->grad_offset = (be->ops->norm_backward_workspace(be, &l->geom) + 255) / 256 * 256;
-    nl_builder_workspace(b, l->grad_offset + nl_shape_count(in->shape) * sizeof(float));
+    nl_builder_workspace_asked(b, frn_workspace, l);
     return nl_layer_add_same_shape(b, &l->base, &frn_vtable, name, in);
 }
 

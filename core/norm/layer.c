@@ -74,6 +74,13 @@ typedef struct {
     float *save_norm; /* each row's norm, unclamped */
 } scalenorm_layer;
 
+/* the gain gradient's scratch over the batch's rows */
+static size_t scalenorm_workspace(nl_backend *be, void *what)
+{
+    const scalenorm_layer *l = what;
+    return be->ops->scalenorm_backward_workspace(be, l->base.in[0]->shape.n * l->rows_per_sample);
+}
+
 static void scalenorm_forward(nl_layer *self, const nl_pass *pass)
 {
     scalenorm_layer *l = (scalenorm_layer *)self;
@@ -111,8 +118,7 @@ static nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const n
                                sqrtf((float)l->d));
     const int rows = in->shape.n * l->rows_per_sample;
     nl_builder_saved(b, (void **)&l->save_norm, (size_t)rows * sizeof(float));
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->scalenorm_backward_workspace(be, rows));
+    nl_builder_workspace_asked(b, scalenorm_workspace, l);
     return nl_layer_add_same_shape(b, &l->base, &scalenorm_vtable, name, in);
 }
 

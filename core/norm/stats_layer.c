@@ -370,24 +370,31 @@ static void stats_storage_io(const nl_layer *self, int input, nl_storage type, u
 /* the kind names `show` and the tests see; [blocked]: the same on a
  * channel-blocked input (the plan's channel block), the norm family's ops
  * taking the block in the geometry */
+/* the kernels' operand storage as the plan's precision pass stores the
+ * activations */
+static void stats_typed(nl_layer *self)
+{
+    nl_io_of(((stats_layer *)self)->geom.io, self->in[0]->shape, self->out->shape);
+}
+
 #define STATS_VTABLE(name, blocked)                                                                \
     {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \
      .backward = stats_backward, .prepare = stats_prepare, .fuse_relu = stats_fuse_relu,          \
-     .takes_blocked = blocked, .storage_io = stats_storage_io}
+     .takes_blocked = blocked, .storage_io = stats_storage_io, .typed = stats_typed}
 static const nl_layer_vtable batchnorm_vtables[2] = {STATS_VTABLE("batchnorm", false),
                                                      STATS_VTABLE("batchnorm", true)};
 static const nl_layer_vtable groupnorm_vtables[2] = {STATS_VTABLE("groupnorm", false),
                                                      STATS_VTABLE("groupnorm", true)};
 
-/* the kernels' operand storage as the plan stores the activations; an
- * output stored narrow whose evaluation applies a fused ReLU after the
+/* an output stored narrow whose evaluation applies a fused ReLU after the
  * running statistics' map needs that map's fp32 result (forward_running) */
-static void plan_storage(stats_layer *l, nl_builder *b, const nl_act *in, const nl_act *out,
-                         bool running_stats)
+static size_t stored_output_workspace(nl_backend *be, void *what)
 {
-    nl_io_of(l->geom.io, in->shape, out->shape);
-    if (out->shape.value_store != NL_STORAGE_FP32 && running_stats)
-        nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
+    (void)be;
+    const stats_layer *l = what;
+    if (l->base.out->shape.value_store == NL_STORAGE_FP32 || !l->running_mean)
+        return 0;
+    return nl_shape_count(l->base.in[0]->shape) * sizeof(float);
 }
 
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
@@ -492,26 +499,25 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
         l->sync.exchange = trailing + state_doubles;
         l->sync.host = (float *)(l->sync.exchange + 2 * (size_t)channels + 1);
     }
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->norm_backward_workspace(be, &l->geom));
+    nl_builder_norm_workspace(b, &l->geom);
     if (!l->fused || l->point.train_running) { /* train_running: its batch statistics' landing */
         nl_builder_saved(b, (void **)&l->save_shift, stats);
         nl_builder_saved(b, (void **)&l->save_var, stats);
-        nl_builder_workspace(b, be->ops->norm_backward_point_workspace(be, &l->geom));
+        nl_builder_norm_point_workspace(b, &l->geom);
     }
     if (running_stats && !(l->point.center && l->point.scale == NL_SCALE_STD))
         nl_builder_saved(b, (void **)&l->point_running, 2 * (size_t)channels * sizeof(float));
     if (running_stats && (spec->freezable || l->point.train_running)) {
         nl_builder_saved(b, (void **)&l->frozen_consts, 3 * (size_t)channels * sizeof(float));
-        nl_norm_geom per_channel = l->geom;
-        per_channel.groups = 0;
-        nl_builder_workspace(b, be->ops->norm_backward_workspace(be, &per_channel));
+        l->per_channel_geom = l->geom;
+        l->per_channel_geom.groups = 0;
+        nl_builder_norm_workspace(b, &l->per_channel_geom);
         /* dx before it is added to a gradient already there */
         nl_builder_workspace(b, nl_shape_count(in->shape) * sizeof(float));
     }
     nl_act *out = nl_builder_act(b, name, in->shape);
     if (out)
-        plan_storage(l, b, in, out, running_stats);
+        nl_builder_workspace_asked(b, stored_output_workspace, l);
     const int blocked = geom.block != 0;
     nl_layer_init(&l->base,
                   geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],

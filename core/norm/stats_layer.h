@@ -63,6 +63,8 @@ struct nl_stats_layer {
     nl_norm_spec spec;
     const struct nl_stats_training *training; /* the row's; NULL: one set per pass */
     nl_norm_geom geom; /* n is the planned capacity; each pass sets its own */
+    /* the geometry of the backward through frozen per-channel statistics */
+    nl_norm_geom per_channel_geom;
     int rows_per_sample; /* token sequences: each token is a row (a sample of the norm ops) */
     nl_param *gamma, *beta;
     nl_state *running_mean, *running_var;

@@ -59,6 +59,13 @@ typedef struct {
     bool batch_term;
 } switch_layer;
 
+/* the mixing weights' gradient scratch */
+static size_t switch_workspace(nl_backend *be, void *what)
+{
+    const switch_layer *l = what;
+    return be->ops->switch_backward_workspace(be, l->base.in[0]->shape.n, l->c);
+}
+
 /* the pass takes the batch term from the running statistics */
 static bool uses_running(const switch_layer *l, const nl_pass *pass)
 {
@@ -196,8 +203,7 @@ static nl_act *switch_norm(nl_builder *b, const char *name, nl_act *in, const nl
     }
     l->scalars = nl_builder_scalars(b, 1);
     plan_buffers(l, b, in->shape.n);
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->switch_backward_workspace(be, in->shape.n, l->c));
+    nl_builder_workspace_asked(b, switch_workspace, l);
     nl_act *out = nl_builder_act(b, name, in->shape);
     nl_layer_init(&l->base, &switch_vtable, name, in, NULL, out);
     l->base.per_rank = "batch statistics over each rank's own slice of the batch";

@@ -107,6 +107,33 @@ nl_code nl_plan_graph(const nl_model_spec *spec, const nl_plan_run *run, nl_mode
     return rc;
 }
 
+nl_code nl_plan_graph_take(const nl_model_spec *spec, const nl_plan_run *run, nl_model **graph,
+                           nl_error *err)
+{
+    *graph = NULL;
+    const graph_key key = key_of(spec, run);
+    nl_model *taken = NULL;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < n_kept; i++)
+        if (!memcmp(&kept[i].key, &key, sizeof key) && !kept[i].holders) {
+            taken = kept[i].graph;
+            kept[i] = kept[--n_kept];
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+    /* not planned in this process, or read by another run planning now */
+    if (!taken) {
+        nl_code rc =
+            nl_model_plan(&key.spec, key.capacity, key.train_batch, key.threads, &taken, err);
+        if (rc != NL_OK)
+            return rc;
+    }
+    nl_model_type_nodes(taken, spec);
+    taken->spec = *spec;
+    *graph = taken;
+    return NL_OK;
+}
+
 void nl_plan_graph_done(nl_model *graph)
 {
     pthread_mutex_lock(&lock);

@@ -101,23 +101,29 @@ nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_dev
                       nl_model_spec *out, nl_error *err);
 
 /* The planned graph of a spec decided by nl_plan_model: its layers, shapes
- * and planned bytes without memory, for the run's capacity, train batch and
- * threads, assembled with the CPU probe backend. Assembled once per process
- * for each spec and run (graph.c keeps them), so that the layout pass's
- * trial, `validate`, the sweep's pre-check, the run's checks, the
- * evaluation-statistics rule (nl_model_eval_batch_degenerate), the bench
- * commands and `show`'s traceable names read one graph (`show`'s table and
- * parameter offsets still come from a built model). The build does not
- * allocate this graph: nl_model_build (arch/arch.h) runs the architecture's
- * recipe again with the run's backend, to the same layers in the same order
- * (tests/test_model_plan.c holds both and the counts of each).
- * *graph is held until nl_plan_graph_done (a held graph is
+ * and what it asks of a device, without memory, for the run's capacity,
+ * train batch and threads, its bytes as the CPU probe sizes them.
+ * Assembled once per process for each spec and run (graph.c keeps them),
+ * so that the layout pass's trial, `validate`, the sweep's pre-check, the
+ * run's checks, the evaluation-statistics rule
+ * (nl_model_eval_batch_degenerate), the bench commands and `show`'s
+ * traceable names read one graph, and the run allocates it
+ * (nl_plan_graph_take, then nl_model_alloc on the run's device, which
+ * answers for its kernels and sizes; tests/test_model_plan.c counts the
+ * recipe runs and allocations). *graph is held until nl_plan_graph_done (a held graph is
  * never dropped from the cache); the caller never frees it. A sweep's runs
  * plan on their own threads: the cache is shared under a lock, and a
  * graph is read only (its layers' planned shapes). */
 nl_code nl_plan_graph(const nl_model_spec *spec, const nl_plan_run *run, nl_model **graph,
                       nl_error *err);
 void nl_plan_graph_done(nl_model *graph);
+/* The graph a run allocates (nl_model_alloc): the planned graph of the
+ * spec and run, taken out of the kept ones (the one its checks read) or,
+ * where none is kept or another reader holds it, assembled; its nodes
+ * typed as the spec's storage decides (nl_model_type_nodes). The caller
+ * owns it. */
+nl_code nl_plan_graph_take(const nl_model_spec *spec, const nl_plan_run *run, nl_model **graph,
+                           nl_error *err);
 /* drops every graph not held (a process that plans many configs, or a
  * leak check at exit) */
 void nl_plan_graphs_release(void);

@@ -321,7 +321,7 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     nl_model *folded = NULL;
     rc = nl_fold_bn_spec(st->model, &folded_spec, &out->folded_layers, err);
     if (rc == NL_OK)
-        rc = nl_model_build(&folded_spec, st->be, capacity, cfg->train.batch_size, cfg->seed,
+        rc = nl_model_create(&folded_spec, st->be, capacity, cfg->train.batch_size, cfg->seed,
                             &folded, err);
     if (rc == NL_OK)
         rc = nl_fold_bn_weights(st->model, folded, err);

@@ -264,7 +264,7 @@ nl_code nl_final_model_load_spec(const char *dir, const nl_config *cfg, const nl
     nl_buf keys = {0};
     nl_code rc = nl_checkpoint_config(cfg, cfg->device, &text, &flat, &keys, err);
     if (rc == NL_OK)
-        rc = nl_model_build(spec, be, capacity, cfg->train.batch_size, cfg->seed, out, err);
+        rc = nl_model_create(spec, be, capacity, cfg->train.batch_size, cfg->seed, out, err);
     if (rc == NL_OK)
         rc = nl_final_model_read(dir, &flat, *out, info, err);
     free(text);

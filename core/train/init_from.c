@@ -78,7 +78,7 @@ static nl_code check_carry(const nl_config *cfg, int vocab, nl_error *err)
     /* the arrays do not depend on the batch: planned for the training one
      * alone, not the (often larger) evaluation batch */
     if (rc == NL_OK)
-        rc = nl_model_build(&spec, be, cfg->train.batch_size, cfg->train.batch_size, cfg->seed,
+        rc = nl_model_create(&spec, be, cfg->train.batch_size, cfg->train.batch_size, cfg->seed,
                             &m, err);
     char note[1400];
     if (rc == NL_OK)

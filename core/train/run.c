@@ -363,9 +363,13 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     int capacity = (cfg->train.eval_batch_size + st->facts.ranks - 1) / st->facts.ranks;
     if (capacity < st->facts.rank_batch)
         capacity = st->facts.rank_batch;
-    nl_model *model = NULL;
-    if ((rc = nl_model_build(&st->model_spec, st->be, capacity, st->facts.rank_batch, cfg->seed,
-                             &model, err)))
+    /* the graph the run's checks read, allocated on the run's device */
+    nl_plan_run plan_run = nl_config_plan_run(cfg, nl_normlab_fuse_off());
+    plan_run.capacity = capacity;
+    plan_run.train_batch = st->facts.rank_batch;
+    nl_model *graph = NULL, *model = NULL;
+    if ((rc = nl_plan_graph_take(&st->model_spec, &plan_run, &graph, err)) ||
+        (rc = nl_model_alloc(graph, st->be, cfg->seed, &model, err)))
         return rc;
     st->model = model;
     /* a checkpoint found later replaces these weights, as any initialization */

@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     nl_model *m = NULL;
     const nl_backend_options options = {.threads = threads};
     if (nl_backend_open(cfg->device, &options, &be, &err) != NL_OK ||
-        nl_model_build(&spec, be, batch, batch, cfg->seed, &m, &err) != NL_OK) {
+        nl_model_create(&spec, be, batch, batch, cfg->seed, &m, &err) != NL_OK) {
         fprintf(stderr, "bench_layer_times: %s\n", err.msg);
         return 2;
     }

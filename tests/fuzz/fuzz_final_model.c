@@ -56,7 +56,7 @@ static void setup(void)
     nl_run_model_spec(&run.cfg, &spec);
     const nl_train_spec *t = &run.cfg.train;
     const int capacity = t->eval_batch_size > t->batch_size ? t->eval_batch_size : t->batch_size;
-    FUZZ_REQUIRE(nl_model_build(&spec, run.be, capacity, t->batch_size, run.cfg.seed, &run.model, &err) == NL_OK,
+    FUZZ_REQUIRE(nl_model_create(&spec, run.be, capacity, t->batch_size, run.cfg.seed, &run.model, &err) == NL_OK,
                  "model: %s", err.msg);
     char *text = NULL;
     nl_buf keys = {0};

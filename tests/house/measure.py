@@ -43,6 +43,15 @@ read as the identifier before the parameter list of a top-level statement
 with a body) is named with its definitions; one defined nowhere in core/ or
 cmd/ is not this check's.
 
+A layer or the builder decides no layout and no storage type: in core/layers/
+and core/norm/ (the reorder layer itself, layers/reorder.c, aside) no
+function sets an activation's storage type (an assignment to value_store or
+grad_store), inserts a layout conversion (a call of nl_reorder_to_nchw) or
+sets a layout to a constant (an assignment of a number to a field ending
+in "block"). The plan's passes decide these (core/plan/) and the layers
+receive them; a line 'layout FILE FUNCTION # reason' excuses one function
+while it is worked off.
+
 --check ALLOWED (test_house): exits 1 naming every long function, cycle or
 declaration defined elsewhere that ALLOWED does not list, so the house does
 not grow back while the listed ones are worked off (a file over 900 lines
@@ -350,6 +359,30 @@ def foreign_internal_includes():
     return out
 
 
+DECIDERS = ("core/layers/", "core/norm/")
+DECISIONS = (
+    (re.compile(r"\b(value_store|grad_store)\s*=(?!=)"), "sets a storage type"),
+    (re.compile(r"\bnl_reorder_to_nchw\s*\("), "inserts a layout conversion"),
+    (re.compile(r"\b\w*block\s*=(?!=)\s*\d"), "sets a layout"),
+)
+
+
+def layout_decisions():
+    """(file, line, function, what) of each place a layer or the builder
+    decides a layout or a storage type (DECISIONS)"""
+    out = []
+    for rel in sources((".c",)):
+        if not rel.startswith(DECIDERS) or rel == "core/layers/reorder.c":
+            continue
+        code = code_only(open(os.path.join(ROOT, rel), errors="replace").read())
+        defined = [(offset, name) for kind, name, offset, _ in top_level(code) if kind == "defined"]
+        for pattern, what in DECISIONS:
+            for m in pattern.finditer(code):
+                inside = [name for offset, name in defined if offset <= m.start()]
+                out.append((rel, code.count("\n", 0, m.start()) + 1, inside[-1] if inside else "?", what))
+    return sorted(set(out))
+
+
 FILES_H = "core/results/files.h"
 
 
@@ -477,7 +510,7 @@ def stray_summary_names():
 
 
 def read_allowed(path):
-    functions, cycles, folders, declared = set(), [], [], set()
+    functions, cycles, folders, declared, layouts = set(), [], [], set(), set()
     for line in open(path):
         words = line.split("#")[0].split()
         if not words:
@@ -496,15 +529,23 @@ def read_allowed(path):
                 sys.exit("%s: '%s': a function defined in another folder than its header's is allowed "
                          "only with its reason after '#'" % (path, line.strip()))
             declared.add((words[1], words[2]))
+        elif words[0] == "layout" and len(words) == 3:
+            if "#" not in line or not line.split("#", 1)[1].strip():
+                sys.exit("%s: '%s': a layer deciding a layout or storage type is allowed only "
+                         "with its reason after '#'" % (path, line.strip()))
+            layouts.add((words[1], words[2]))
         else:
             sys.exit("%s: '%s': expected 'function FILE NAME', 'cycle MODULE MODULE...', "
-                     "'folders FOLDER FOLDER... # reason' or 'declared HEADER FUNCTION # reason'"
+                     "'folders FOLDER FOLDER... # reason', 'declared HEADER FUNCTION # reason' or "
+                     "'layout FILE FUNCTION # reason'"
                      % (path, line.strip()))
-    return functions, cycles, folders, declared
+    return functions, cycles, folders, declared, layouts
 
 
 def check(path, limit):
-    allowed_functions, allowed_cycles, allowed_folders, allowed_declared = read_allowed(path)
+    allowed_functions, allowed_cycles, allowed_folders, allowed_declared, allowed_layouts = \
+        read_allowed(path)
+    decisions = layout_decisions()
     foreign = foreign_definitions()
     fns = long_functions(limit)
     cycles = include_cycles()
@@ -527,6 +568,11 @@ def check(path, limit):
             % (rel, line, name) for rel, line, name in stray_column_names()]
     new += ["%s:%d: spells '%s', a summary.json key or summary.csv column: use its macro in %s"
             % (rel, line, name, SUMMARY_KEYS_H) for rel, line, name in stray_summary_names()]
+    new += ["%s:%d: %s %s, which the plan's passes decide (core/plan/): the layers receive it"
+            % (rel, line, name, what) for rel, line, name, what in decisions
+            if (rel, name) not in allowed_layouts]
+    for rel, name in sorted(allowed_layouts - {(rel, name) for rel, _, name, _ in decisions}):
+        print("%s: layout %s %s decides nothing now: delete its line" % (path, rel, name))
     present = {(rel, name) for _, rel, name in fns}
     for rel, name in sorted(allowed_functions - present):
         print("%s: function %s %s is no longer over %d lines: delete its line" % (path, rel, name, limit))
@@ -583,6 +629,10 @@ def main():
     print("metrics.csv and series.csv columns looked up by name outside core/results/: %d" % len(columns))
     for rel, line, name in columns:
         print("  %s:%d  %s" % (rel, line, name))
+    decisions = layout_decisions()
+    print("layouts and storage types a layer or the builder decides: %d" % len(decisions))
+    for rel, line, name, what in decisions:
+        print("  %s:%d  %s  %s" % (rel, line, name, what))
     keys = stray_summary_names()
     print("summary.json keys and summary.csv columns spelled outside core/results/: %d" % len(keys))
     for rel, line, name in keys:

@@ -12,7 +12,11 @@ within the rule.
   fails, named with its definition; one defined in core/base/ does not, nor
   one whose only other definition is static. A 'declared' line of the
   allowed list excuses it with a reason, not without one, and a line for a
-  function its folder defines is named as no longer needed."""
+  function its folder defines is named as no longer needed.
+- A layer that sets a storage type, inserts a layout conversion or sets a
+  layout to a constant fails, named with its function; one reading the
+  plan's decisions does not. A 'layout' line excuses one with a reason,
+  not without."""
 import os
 import shutil
 import subprocess
@@ -57,6 +61,35 @@ def lines_of(n):
     return "".join("/* line %d */\n" % (i + 1) for i in range(n))
 
 
+def expect_layout_rule(tmp, tree):
+    """a layer that sets a storage type, inserts a layout conversion or
+    sets a layout fails, named with its function; the reorder layer itself
+    and a layer that reads the plan's decision do not"""
+    plant(tree, "core/layers/planted_layout.c", "/* planted */\n"
+          "void nl_planted_stores(nl_act *out)\n{\n    out->shape.value_store = 1;\n}\n\n"
+          "nl_act *nl_planted_reorders(nl_builder *b, nl_act *in)\n{\n"
+          "    return nl_reorder_to_nchw(b, \"x\", in);\n}\n\n"
+          "void nl_planted_nchw(nl_shape *s)\n{\n    s->block = 0;\n}\n\n"
+          "int nl_planted_reads(nl_builder *b, nl_shape *s)\n{\n"
+          "    s->block = nl_builder_channel_block(b);\n    return s->value_store == 0;\n}\n")
+    rc, out = measure(tree, ALLOWED)
+    expect("a layer deciding a layout or storage type fails (exit 1)", rc == 1, out)
+    for line, name, what in ((4, "nl_planted_stores", "sets a storage type"),
+                             (9, "nl_planted_reorders", "inserts a layout conversion"),
+                             (14, "nl_planted_nchw", "sets a layout")):
+        expect("%s is named at line %d: %s" % (name, line, what),
+               "core/layers/planted_layout.c:%d: %s %s" % (line, name, what) in out, out)
+    expect("a layer reading the plan's block and storage is within the rule",
+           "nl_planted_reads" not in out, out)
+    excused = ["layout core/layers/planted_layout.c %s # planted: its reason" % name
+               for name in ("nl_planted_stores", "nl_planted_reorders", "nl_planted_nchw")]
+    rc, out = measure(tree, allowed_with(tmp, excused))
+    expect("'layout' lines with their reasons excuse them (exit 0)", rc == 0, out)
+    rc, out = measure(tree, allowed_with(tmp, ["layout core/layers/planted_layout.c nl_planted_nchw"]))
+    expect("a 'layout' line without a reason is refused (exit 1)", rc == 1 and "reason" in out, out)
+    os.remove(os.path.join(tree, "core/layers/planted_layout.c"))
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         tree = os.path.join(tmp, "tree")
@@ -64,6 +97,7 @@ def main():
             shutil.copytree(os.path.join(ROOT, top), os.path.join(tree, top))
         rc, out = measure(tree, ALLOWED)
         expect("the copy of the checkout passes as the checkout does (exit 0)", rc == 0, out)
+        expect_layout_rule(tmp, tree)
 
         plant(tree, "core/base/planted_long.c", lines_of(901))
         plant(tree, "core/base/planted_fits.h", lines_of(900))
