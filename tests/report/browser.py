@@ -55,6 +55,23 @@ SKIP = 77
 failures = []
 
 
+def chromium_or_say_skipped():
+    """Chromium's path, or None after saying the test is skipped without it"""
+    chromium = cdp.find_chromium()
+    if not chromium:
+        print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
+    return chromium
+
+
+def page_test_args(doc):
+    """a page test's command line (NORMLAB OUT_DIR) and Chromium's path;
+    None when there is no Chromium (the test is skipped)"""
+    if len(sys.argv) != 3:
+        sys.exit(doc)
+    chromium = chromium_or_say_skipped()
+    return (sys.argv[1], sys.argv[2], chromium) if chromium else None
+
+
 def check(ok, what):
     print(("ok:     " if ok else "FAILED: ") + what)
     if not ok:
@@ -1256,9 +1273,8 @@ def main():
     if "--shots" in args:
         shots = [tuple(int(x) for x in re.split("[x+]", s + "+0")[:3])
                  for s in args[args.index("--shots") + 1].split(",")]
-    chromium = cdp.find_chromium()
+    chromium = chromium_or_say_skipped()
     if not chromium:
-        print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
         return SKIP
     started = time.monotonic()
     b = cdp.Browser(chromium, timeout=120)

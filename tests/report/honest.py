@@ -556,13 +556,10 @@ def guarded(what, f, *args):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    normlab, out_dir = sys.argv[1:]
-    chromium = cdp.find_chromium()
-    if not chromium:
-        print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
+    args = browser.page_test_args(__doc__)
+    if not args:
         return browser.SKIP
+    normlab, out_dir, chromium = args
     b = cdp.Browser(chromium, timeout=30)
     try:
         b.open_page()

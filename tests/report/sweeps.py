@@ -297,9 +297,8 @@ def main():
     print("%d committed sweeps; the cover of their %d features is %d: %s; measuring %d%s" % (
         len(sweeps), len(wanted), len(chosen), ", ".join(chosen), len(pick),
         " (not covered: %d features)" % len(left) if left else ""))
-    chromium = cdp.find_chromium()
+    chromium = browser.chromium_or_say_skipped()
     if not chromium:
-        print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
         return browser.SKIP
     pages = args[args.index("--pages") + 1] if "--pages" in args else None
     tally = Tally()

@@ -70,13 +70,10 @@ def type_regex(b, text):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    normlab, out_dir = sys.argv[1:]
-    chromium = cdp.find_chromium()
-    if not chromium:
-        print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
+    args = browser.page_test_args(__doc__)
+    if not args:
         return browser.SKIP
+    normlab, out_dir, chromium = args
     os.makedirs(out_dir, exist_ok=True)
     dirs = [many.copy_sweep(source, os.path.join(out_dir, name), n) for name, source, n in SWEEPS]
     sizes = {name: n for name, _, n in SWEEPS}
