@@ -536,10 +536,11 @@ def plan_ceiling(ledger):
     return affordable, reach, percent(reach, ledger["claims"])
 
 
-def plan_cost_lines(ledger):
+def plan_cost_lines(ledger, stopped=None):
     """the summary's lines on the claims undecided under their plans: what
-    their first confirmations would cost, those whose deciding look ran
-    undecided, and the share the affordable confirmations could reach"""
+    their first confirmations would cost, those the schedule stops (stopped:
+    stopped_claims), those whose deciding look ran undecided, and the share
+    the affordable confirmations could reach"""
     claims, decided, final = ledger["claims"], ledger["decided"], ledger["final"]
     to_confirm = ledger["to_confirm"]
     undecided = claims - decided
@@ -552,6 +553,12 @@ def plan_cost_lines(ledger):
                      "([preregistration.md](preregistration.md)); CPU-hours: n seeds of the latest look's whole "
                      "sweep at its committed runs' wall time × threads:")
         lines += cost_ledger(to_confirm)
+        if stopped:
+            lines.append(f"    - of them, {len(stopped)} the schedule gives no look "
+                         f"({', '.join(f'`{c}`' for _, c in sorted(stopped))}): a look of the rule's pilot size "
+                         "gave power no number, and another pilot of that size cannot give one "
+                         "([rule.yaml](../experiments/schedule/rule.yaml)); under their plans they stay undecided, "
+                         "with no pre-registered look (*not schedulable* in [Looks and plans](#looks-and-plans))")
     if final:
         lines.append(f"  - {len(final)} were undecided at their deciding look, which has run: under a "
                      "first-confirmation plan that verdict is final, and a later look does not count "
@@ -1036,8 +1043,23 @@ def decision_line(heads, plans, rows_of):
             f"paper states it, which the exact interval never reaches: they can fail, never hold.")
 
 
-def plan_cell(plan):
-    """the plan's verdict of one claim, as looks.csv gives it"""
+def stopped_claims(root):
+    """{(base, claim): (latest look, its seeds)} of the open claims the
+    schedule (schedule.py, by experiments/schedule/rule.yaml) gives no
+    further look: a look of the rule's pilot size or more gave power no
+    number (issue 103); {} where the schedule cannot be read here (no rule
+    or no looks.csv: a scratch root)"""
+    import schedule  # imports this module: imported on use
+    try:
+        s = schedule.schedule(root)
+    except schedule.RuleError:
+        return {}
+    return {(x["base"], x["claim"]): (x["look"], x["seeds"]) for x in s["stopped"]}
+
+
+def plan_cell(plan, stopped=None):
+    """the plan's verdict of one claim, as looks.csv gives it; stopped:
+    (look, seeds) where the schedule gives the claim no further look"""
     if plan is None:
         return "no plan"
     by = f" at `{plan['decided_by']}`" if plan["decided_by"] else ""
@@ -1045,10 +1067,12 @@ def plan_cell(plan):
     final = ("; *final*: a first confirmation's verdict, a later look does not count"
              if plan["decided_by"] and plan.get("plan") == "first-confirmation"
              and plan["verdict"] not in ("holds", "does not hold") else "")
-    return cell(f"{plan['verdict']}{by}{late}{final}")
+    stop = (f"; *not schedulable*: power gives no number at `{stopped[0]}` ({stopped[1]} seeds, a pilot's size), "
+            "so the schedule gives it no look and it stays undecided" if stopped else "")
+    return cell(f"{plan['verdict']}{by}{late}{final}{stop}")
 
 
-def first_look_section(heads, plans=None):
+def first_look_section(heads, plans=None, stopped=None):
     """the page's "Looks and plans": per claim (counted once) its looks, the
     look that decides it by the first pre-registered look, the latest
     look's verdict, and its plan's verdict as looks.csv gives it"""
@@ -1078,7 +1102,7 @@ def first_look_section(heads, plans=None):
             anchor(first[1]) if first else "no pre-registered look",
             first[2]["verdict"] if first else "undecided",
             f"{latest[2]['verdict']} (`{latest[1]}`)",
-            plan_cell((plans or {}).get((base, claim)))]) + " |")
+            plan_cell((plans or {}).get((base, claim)), (stopped or {}).get((base, claim)))]) + " |")
     return lines
 
 
@@ -1254,6 +1278,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
     first_decided, claims_once, ft, no_first = shares["first"]
     first_share = percent(first_decided, claims_once)
     plans = read_looks(root)
+    stopped = stopped_claims(root) if plans is not None else {}
     reproduced = reproductions_rows(root)
     notes = {"near": 0}
     body, costs = [], {}
@@ -1320,7 +1345,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "arithmetic from the paper's number gives (†).",
     ]
     if plans is not None:
-        lines += plan_cost_lines(plan_ledger(heads, plans, costs))
+        lines += plan_cost_lines(plan_ledger(heads, plans, costs), stopped)
     if legacy:
         lines.append(f"- {legacy} experiments mark no headline claim (verdicts of before issue 68): "
                      "all their claims but the summaries after cells are counted.")
@@ -1329,7 +1354,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         runs = sum(as_count(r["withdrawn"]) or 0 for r in withdrawn)
         lines.append(f"- {len(withdrawn)} sweeps had committed runs withdrawn ({runs} runs): "
                      "[Withdrawn runs](#withdrawn-runs).")
-    lines += [""] + first_look_section(heads, plans)
+    lines += [""] + first_look_section(heads, plans, stopped)
     lines += [""] + withdrawn_section(withdrawn)
     lines += ["", "## Experiments"] + body
     return "\n".join(lines) + "\n"

@@ -8,7 +8,9 @@ it), and prints each look it schedules, a confirmation or a pilot: the
 experiment, its claims, the fresh seeds, n, the estimated CPU time of the
 cells the claims compare and the runs that price it (1-thread runs where
 there are, with their machine); then those past the budget, each with its
-cost. The inputs are committed files
+cost; then the claims it stops (issue 103): power gave no number at a
+latest look of the pilot size or more, so no further pilot, with the
+verdict their plans give them. The inputs are committed files
 alone: results/looks.csv (`normlab verdict --looks results`), each look's
 results/NAME/verdicts.csv, summary.csv and runs/*/summary.json, and
 experiments/*.yaml (a confirmation file committed without runs); no clock,
@@ -18,7 +20,9 @@ no machine.
 archive HEAD` of those files, extracted to a temporary directory (the
 schedule is a function of the commit, not of the working tree); in a copy,
 a planted seeds_power on the cheapest confirmation's claim moves its n by
-the rule, and its runs made 1000 times dearer move it off the top. And the
+the rule, and its runs made 1000 times dearer move it off the top; a claim made to give
+power no number at a look of the pilot size is stopped, and with the
+pilot size one above that look's seeds gets a pilot again. And the
 schedule is the only way a confirmation enters (issue 103): each
 confirmation file committed while the rule was committed must be what the
 schedule, run with the code and inputs of the file's parent commit,
@@ -308,10 +312,14 @@ def schedule(root):
     # file keeps is scheduled by that file. A claim whose latest look had
     # fewer than min_pilot_seeds seeds, or whose power gives no number,
     # gets a pilot of min_pilot_seeds first (its spread too loose to size
-    # n from); the rest a confirmation at n, uncapped: the budget decides
+    # n from); the rest a confirmation at n, uncapped: the budget decides.
+    # The stop (issue 103): a claim whose latest look already had
+    # min_pilot_seeds seeds or more and gave power no number gets nothing:
+    # a pilot is for an effect-size estimate, and one the pilot's size
+    # could not give is not given by another of that size
     covered = {(cp.confirm_order(name)[0], m.group(1)) for name, text in pending
                for m in history.ID_RE.finditer(text)}
-    groups, pilots = {}, {}
+    groups, pilots, stopped = {}, {}, []
     looks_of = cp.looks_by_claim(heads)
     for (base, claim), looks in sorted(looks_of.items()):
         plan = plans.get((base, claim))
@@ -323,7 +331,10 @@ def schedule(root):
         seeds = cp.seed_count(r, verdicts[look])
         item = {"claim": claim, "n": n, "power": power, "look": look, "seeds": seeds,
                 "cells": {(look, c) for c in claim_cells(verdicts[look], r)}}
-        if n is None or seeds < rule["min_pilot_seeds"]:
+        if n is None and seeds >= rule["min_pilot_seeds"]:
+            stopped.append({"base": base, "claim": claim, "look": look, "seeds": seeds,
+                            "plan": plan.get("plan") or "?", "verdict": plan["verdict"]})
+        elif n is None or seeds < rule["min_pilot_seeds"]:
             item["n"] = rule["min_pilot_seeds"]
             pilots.setdefault(base, []).append(item)
         else:
@@ -342,7 +353,8 @@ def schedule(root):
         planned.append(pending_entry(name, text, looks_of, verdicts, sweep, looks_by_base))
     priced = sorted((e for e in planned if e["cost_s"] is not None),
                     key=lambda e: (not e["pending"], e["cost_s"], e["name"]))
-    out = {"rule": rule, "run": [], "past_budget": [], "unpriced": [e for e in planned if e["cost_s"] is None]}
+    out = {"rule": rule, "run": [], "past_budget": [], "unpriced": [e for e in planned if e["cost_s"] is None],
+           "stopped": stopped}
     spent = 0.0
     for e in priced:
         if not out["past_budget"] and spent + e["cost_s"] <= rule["budget_cpu_hours"] * 3600:
@@ -465,7 +477,8 @@ def render(s):
     rule = s["rule"]
     out = [f"# The next looks by {RULE_FILE}: a claim whose latest look had {rule['min_pilot_seeds']} seeds or "
            f"more gets a confirmation at n = max({rule['min_seeds']}, ceil({rule['margin']:g} x the seeds power 0.8 "
-           f"asks at that look)), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}; "
+           f"asks at that look)), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}, "
+           f"but none where a look of {rule['min_pilot_seeds']} seeds or more already gave power no number; "
            f"cheapest first within {rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the "
            "cells compared, from 1-thread runs where there are (summary.json wall_s x threads)", ""]
     sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of {rule['budget_cpu_hours']:g}), in this order"),
@@ -478,6 +491,14 @@ def render(s):
             out.append(f"{i}. {lines[0]}")
             out += lines[1:]
         out.append("")
+    out.append(f"## Not schedulable: a pilot gave power no number: {len(s['stopped'])}")
+    for i, x in enumerate(s["stopped"], 1):
+        out.append(f"{i}. {x['claim']} ({x['base']}): power gives no number at its latest look, {x['look']} "
+                   f"({x['seeds']} seeds, at least the pilot size); another pilot of "
+                   f"{rule['min_pilot_seeds']} cannot give one, so the rule schedules it no look")
+        out.append(f"    under its plan ({x['plan']}): {x['verdict']}, and it stays so while the rule and its "
+                   "claim stand (only a new claim, with its own id, can be scheduled)")
+    out.append("")
     return "\n".join(out)
 
 
@@ -822,6 +843,41 @@ def plant(tmp):
              and {c[0] for c in e["claims"]} & {c[0] for c in top["claims"]}]
     if again:
         failures.append(f"{top['name']}.yaml committed: its claims are scheduled again in {', '.join(again)}")
+    return failures + stop_plant(tmp, y)
+
+
+def stop_plant(tmp, s):
+    """the stop (issue 103): a claim of a scheduled confirmation (not a
+    committed file's), its latest look made to give power no number, gets
+    no pilot and no confirmation while that look had min_pilot_seeds seeds
+    or more, and is listed as not schedulable with its plan's verdict; with
+    the pilot size one above that look's seeds it gets a pilot again"""
+    mine = confirmations(s, "run", "past_budget")
+    if not mine:
+        return ["no confirmation scheduled to plant a claim without a number on"]
+    claim, _, _, look, had = mine[0]["claims"][0]
+    path = os.path.join(tmp, "results", look, "verdicts.csv")
+    set_column(path, claim, "seeds_needed", "")
+    set_column(path, claim, "seeds_power", "")
+    set_rule(tmp, min_pilot_seeds=had)
+    t = schedule(tmp)
+    failures = []
+    entries = [e["name"] for e in t["run"] + t["past_budget"] + t["unpriced"]
+               if e["base"] == mine[0]["base"] and claim in [c[0] for c in e["claims"]]]
+    stopped = [x for x in t["stopped"] if (x["base"], x["claim"]) == (mine[0]["base"], claim)]
+    if entries or len(stopped) != 1:
+        failures.append(f"{look}/{claim}, power without a number at {had} seeds (the pilot size): scheduled in "
+                        f"{', '.join(entries) or 'nothing'}, listed {len(stopped)} times as not schedulable")
+    elif f"{claim} ({mine[0]['base']}): power gives no number" not in render(t).split(
+            "## Not schedulable: a pilot gave power no number: ")[-1]:
+        failures.append(f"{claim} is not printed under 'Not schedulable: a pilot gave power no number'")
+    set_rule(tmp, min_pilot_seeds=had + 1)
+    u = schedule(tmp)
+    pilot = [e for e in new_ones(u, "run", "past_budget", "unpriced") if e["pilot"] and e["n"] == had + 1
+             and e["base"] == mine[0]["base"] and claim in [c[0] for c in e["claims"]]]
+    if not pilot or any(x["claim"] == claim and x["base"] == mine[0]["base"] for x in u["stopped"]):
+        failures.append(f"{look}/{claim}, power without a number at {had} seeds, below a pilot size of {had + 1}: "
+                        "no pilot of that size")
     return failures
 
 
