@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/rng.h"
 #include "bench_cmd.h"
 #include "model/fold.h"

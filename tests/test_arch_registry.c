@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "arch/registry.h"
 #include "config/config.h"
 #include "config/schema.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "config/config.h"
 #include "model/model.h"
 #include "norm/norm.h"

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/rng.h"
 #include "config/config.h"
 #include "cpu/cpu.h"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "config/config.h"
 #include "norm/formula.h"
 #include "config/flat.h"

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/counter_rng.h"
 #include "base/precision.h"
 #include "base/rng.h"

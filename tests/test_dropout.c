@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/counter_rng.h"
 #include "log/files.h"
 #include "model/model.h"

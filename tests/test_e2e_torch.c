@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"

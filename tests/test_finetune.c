@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "config/config.h"
 #include "log/files.h"
 #include "model/model.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "arch/registry.h"
 #include "bench/bench.h"
 #include "model/model.h"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/rng.h"
 #include "model/model.h"
 #include "norm/norm.h"

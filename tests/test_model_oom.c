@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/alloc.h"
 #include "model/model.h"
 #include "norm/registry.h"

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/names.h"
 #include "model/model.h"
 #include "norm/norm.h"

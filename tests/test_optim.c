@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "config/config.h"
 #include "model/model.h"
 #include "optim/optim.h"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "arch/registry.h"
 #include "config/config.h"
 #include "model/data_init.h"

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "arch/registry.h"
 #include "model/model.h"
 #include "norm/registry.h"

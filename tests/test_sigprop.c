@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "log/files.h"
 #include "model/model.h"
 #include "norm/registry.h"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "arch/registry.h"
 #include "cpu/cpu.h"
 #include "model/model.h"

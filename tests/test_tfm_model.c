@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/rng.h"
 #include "config/config.h"
 #include "log/files.h"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "base/rng.h"
 #include "cpu/cpu.h"
 #include "log/files.h"

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "arch/registry.h"
-#include "device/device.h"
 #include "model/model.h"
 #include "norm/registry.h"
 
@@ -62,21 +61,10 @@ static _Atomic int recipes_run;
 
 int nl_model_recipes_run(void) { return recipes_run; }
 
-/* the spec's architecture as a graph for the builder */
-static nl_act *spec_graph(nl_builder *b, nl_act *input, void *spec)
+nl_act *nl_arch_recipe(nl_builder *b, nl_act *input, void *spec)
 {
     recipes_run++;
     return nl_arch_build(b, (const nl_model_spec *)spec, input);
-}
-
-nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
-                        uint64_t seed, nl_model **out, nl_error *err)
-{
-    nl_model *graph = NULL;
-    *out = NULL;
-    nl_code rc = nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, capacity, train_batch,
-                                   spec_graph, (void *)spec, true, &graph, err);
-    return rc == NL_OK ? nl_model_alloc(graph, be, seed, out, err) : rc;
 }
 
 nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
@@ -88,18 +76,6 @@ nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capa
     nl_code rc = nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, capacity, train_batch,
                                    construct, ctx, false, &graph, err);
     return rc == NL_OK ? nl_model_alloc(graph, be, seed, out, err) : rc;
-}
-
-/* nl_model_check's and nl_model_plan's: every assembly that allocates nothing */
-static _Atomic int plans_assembled;
-
-int nl_model_plans_assembled(void) { return plans_assembled; }
-
-nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
-{
-    plans_assembled++;
-    return nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, train_batch, train_batch,
-                             spec_graph, (void *)spec, true, NULL, err);
 }
 
 /* The sets of each normalizer layer of the graph, counted at `batch` as
@@ -129,16 +105,4 @@ bool nl_model_eval_batch_degenerate(const nl_model *graph, int batch, char *laye
         return true;
     }
     return false;
-}
-
-nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
-                      nl_model **out, nl_error *err)
-{
-    *out = NULL;
-    plans_assembled++;
-    /* the bytes as the CPU would allocate them: some of its kernels keep
-     * a workspace per thread */
-    nl_backend probe = nl_backend_probe(threads, spec->product_precision);
-    return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, capacity, train_batch,
-                             spec_graph, (void *)spec, true, out, err);
 }

@@ -1,8 +1,8 @@
 /* Architectures built from a spec (the rows of core/arch/registry.c, one
  * builder file each). They sit above the layers and the builder:
- * nl_model_create, nl_model_check, nl_model_plan and nl_model_build_graph
- * (arch.c) hand the model's planner (model/model.h) the spec's
- * architecture as its graph, or the caller's graph on its input. */
+ * nl_arch_recipe hands the model's planner (model/model.h) the spec's
+ * architecture as its graph (plan/graph.c assembles it), and
+ * nl_model_build_graph the caller's graph on its input. */
 #ifndef NL_ARCH_H
 #define NL_ARCH_H
 
@@ -21,24 +21,15 @@ nl_placement nl_model_spec_default_placement(const nl_model_spec *spec);
 
 /* adds the layers of spec's architecture after `input`; returns the logits */
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input);
+/* the recipe as a graph for nl_model_assemble (ctx: the spec), counted by
+ * nl_model_recipes_run: the plan (plan/graph.c) assembles every model's
+ * graph from it */
+nl_act *nl_arch_recipe(nl_builder *b, nl_act *input, void *spec);
 
 /* standard deviation of a weight's initial values under the spec's rule;
  * `activation_follows` is false for the classifier */
 float nl_arch_init_std(const nl_model_spec *spec, int fan_in, int fan_out, bool activation_follows);
 
-/* The model for batches of up to `capacity` samples, `train_batch` the
- * training batch size (BatchNorm needs N*H*W > 1 there), its parameters
- * drawn from `seed`: the spec's graph assembled (the recipe run once) and
- * allocated on `be` (nl_model_alloc), for a model no planned graph is
- * kept for (a run's own takes its planned one: plan/plan.h,
- * nl_plan_graph_take). */
-nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
-                        uint64_t seed, nl_model **out, nl_error *err);
-/* Builds the layer graph without allocating anything: checks that the spec
- * makes a valid model at this training batch size (group counts, image sizes,
- * batch norm's N*H*W > 1, instance norm on features), keeping nothing. A
- * run's checks read the kept graph instead (nl_plan_graph, plan/plan.h). */
-nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
 /* Whether evaluation in batches of `batch` leaves some normalized set one
  * value, where the normalizer evaluates with the statistics of the batch
  * it is given (model.norm.eval_stats batch, track_running_stats false):
@@ -50,17 +41,6 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
  * anything else, also a set of one that another key makes so. */
 bool nl_model_eval_batch_degenerate(const nl_model *graph, int batch, char *layer, size_t size,
                                     const char **why);
-/* nl_model_check at the real batch sizes, keeping the graph: layers,
- * activations (nl_model_act finds them) and parameters with their shapes,
- * and in planned the bytes it would take on the CPU (`threads` host threads
- * size the per-thread workspaces). No memory is taken for tensors (their
- * pointers are NULL, and there is no backend): nl_model_alloc allocates
- * it on the run's device, which sizes it then. Free it with nl_model_free. */
-nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
-                      nl_model **out, nl_error *err);
-/* how many plan-only assemblies (nl_model_check, nl_model_plan) this
- * process made: the test that a run is planned once counts them */
-int nl_model_plans_assembled(void);
 /* how many times this process ran an architecture's recipe (its row's
  * build function): once per distinct model, the planned graph being the
  * one a run allocates */

@@ -154,7 +154,9 @@ nl_code nl_formula_gradcheck(const nl_model_spec *spec, int train_batch, nl_back
 {
     *n_checks = 0;
     nl_model *plan = NULL;
-    nl_code rc = nl_model_plan(spec, train_batch, train_batch, 1, &plan, err);
+    /* the expr layers' input shapes, which no pass of the plan changes */
+    nl_code rc = nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, train_batch,
+                                   train_batch, nl_arch_recipe, (void *)spec, true, &plan, err);
     if (rc)
         return rc;
     for (int i = 0; i < plan->n_layers && !rc; i++) {

@@ -7,7 +7,48 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "device/device.h"
 #include "plan/plan.h"
+
+/* the recipe, then the passes that rewrite its graph */
+static nl_act *planned_recipe(nl_builder *b, nl_act *input, void *spec)
+{
+    return nl_arch_recipe(b, input, spec);
+}
+
+nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                        uint64_t seed, nl_model **out, nl_error *err)
+{
+    nl_model *graph = NULL;
+    *out = NULL;
+    nl_code rc = nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, capacity, train_batch,
+                                   planned_recipe, (void *)spec, true, &graph, err);
+    return rc == NL_OK ? nl_model_alloc(graph, be, seed, out, err) : rc;
+}
+
+/* nl_model_check's and nl_model_plan's: every assembly that allocates nothing */
+static _Atomic int plans_assembled;
+
+int nl_model_plans_assembled(void) { return plans_assembled; }
+
+nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
+{
+    plans_assembled++;
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, train_batch, train_batch,
+                             planned_recipe, (void *)spec, true, NULL, err);
+}
+
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
+                      nl_model **out, nl_error *err)
+{
+    *out = NULL;
+    plans_assembled++;
+    /* the bytes as the CPU would allocate them: some of its kernels keep
+     * a workspace per thread */
+    nl_backend probe = nl_backend_probe(threads, spec->product_precision);
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, capacity, train_batch,
+                             planned_recipe, (void *)spec, true, out, err);
+}
 
 /* enough for a sweep's distinct models (its runs plan on threads of this
  * process after its pre-check planned them: seeds share a graph) and the

@@ -128,4 +128,34 @@ nl_code nl_plan_graph_take(const nl_model_spec *spec, const nl_plan_run *run, nl
  * leak check at exit) */
 void nl_plan_graphs_release(void);
 
+/* The spec's graph as every reader gets it: the architecture's recipe
+ * (arch/arch.h: nl_arch_recipe) assembled by the builder and then
+ * rewritten by the plan's passes on the graph, so that a model created
+ * outside the kept graphs (eval --fold-bn, the final model, init.from,
+ * the bench, the tests) is the graph a run allocates. */
+/* The model for batches of up to `capacity` samples, `train_batch` the
+ * training batch size (BatchNorm needs N*H*W > 1 there), its parameters
+ * drawn from `seed`: the spec's graph assembled (the recipe run once) and
+ * allocated on `be` (nl_model_alloc), for a model no planned graph is
+ * kept for (a run's own takes its planned one: plan/plan.h,
+ * nl_plan_graph_take). */
+nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                        uint64_t seed, nl_model **out, nl_error *err);
+/* Builds the layer graph without allocating anything: checks that the spec
+ * makes a valid model at this training batch size (group counts, image sizes,
+ * batch norm's N*H*W > 1, instance norm on features), keeping nothing. A
+ * run's checks read the kept graph instead (nl_plan_graph, plan/plan.h). */
+nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
+/* nl_model_check at the real batch sizes, keeping the graph: layers,
+ * activations (nl_model_act finds them) and parameters with their shapes,
+ * and in planned the bytes it would take on the CPU (`threads` host threads
+ * size the per-thread workspaces). No memory is taken for tensors (their
+ * pointers are NULL, and there is no backend): nl_model_alloc allocates
+ * it on the run's device, which sizes it then. Free it with nl_model_free. */
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
+                      nl_model **out, nl_error *err);
+/* how many plan-only assemblies (nl_model_check, nl_model_plan) this
+ * process made: the test that a run is planned once counts them */
+int nl_model_plans_assembled(void);
+
 #endif

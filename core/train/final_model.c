@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "log/files.h"
 #include "results/files.h"
 #include "results/rundir.h"

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "arch/arch.h"
+#include "plan/plan.h"
 #include "results/files.h"
 #include "train/run_model.h"
 #include "data/tokens.h"
