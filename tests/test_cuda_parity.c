@@ -2641,9 +2641,22 @@ START_TEST(test_kinds_on_the_gpu)
     nl_model *m = NULL;
     nl_error err = {0};
     const nl_code rc = nl_model_create(&spec, gpu_be, BATCH, BATCH, 7, &m, &err);
+    /* the plan for the GPU asks the GPU's backend, not the CPU's: what it
+     * sizes is what the GPU allocates, and what it lacks is refused */
+    nl_model *plan = NULL;
+    nl_error plan_err = {0};
+    const nl_code planned =
+        nl_model_plan_on(&spec, NL_DEVICE_CUDA, BATCH, BATCH, 1, &plan, &plan_err);
+    ck_assert_int_eq(planned, rc);
+    if (rc == NL_OK)
+        ck_assert_msg(plan->planned.total == m->planned.total,
+                      "%s: planned for the GPU %.0f bytes, the GPU allocated %.0f",
+                      nl_name_of(&nl_norm_names, kind), plan->planned.total, m->planned.total);
+    nl_model_free(plan);
     nl_model_free(m);
     if (nl_norm_info_of(kind)->cpu_only)
-        ck_assert_msg(rc == NL_ERR_UNSUPPORTED && !strcmp(err.key, "device"),
+        ck_assert_msg(rc == NL_ERR_UNSUPPORTED && !strcmp(err.key, "device") &&
+                          !strcmp(plan_err.key, "device"),
                       "%s is marked cpu_only, but the GPU built it (%d: %s)",
                       nl_name_of(&nl_norm_names, kind), rc, err.msg);
     else

@@ -257,7 +257,8 @@ nl_plan_run nl_config_plan_run(const nl_config *cfg, bool fuse_off)
                          .traces_activation = t->trace.activation[0] != '\0',
                          .observes_adds = t->log_signal_propagation ||
                                           t->log_probe[NL_PROBE_LOG_blockskip],
-                         .fuse_off = fuse_off};
+                         .fuse_off = fuse_off,
+                         .device = cfg->device};
 }
 
 /* ---- validation ---- */

@@ -414,6 +414,11 @@ void nl_cuda_norm_backward_act(nl_backend *be, const nl_norm_geom *g, const floa
 
 static const nl_ops cuda_ops = make_ops();
 
+/* the ops table without a device: a plan asks it its shapes and
+ * workspaces (device/device.h: nl_backend_probe), which these kernels
+ * compute from the geometry alone */
+extern "C" const nl_ops *nl_cuda_backend_ops(void) { return &cuda_ops; }
+
 /* ------------------------------------------------------------------------ */
 /* discovery                                                                 */
 

@@ -21,6 +21,7 @@ typedef struct {
     nl_code (*open)(int threads, nl_backend **out, nl_error *err);
     void (*close)(nl_backend *be);
     int (*describe)(char *buf, size_t size);
+    const nl_ops *(*ops)(void);
     const char *why; /* when they are missing: why */
 } cuda_entries;
 
@@ -79,12 +80,14 @@ static void load_cuda_module(void)
     *(void **)&cuda_module.open = dlsym(handle, "nl_cuda_backend_open");
     *(void **)&cuda_module.close = dlsym(handle, "nl_cuda_backend_close");
     *(void **)&cuda_module.describe = dlsym(handle, "nl_cuda_backend_describe");
-    if (!cuda_module.open || !cuda_module.close || !cuda_module.describe) {
+    *(void **)&cuda_module.ops = dlsym(handle, "nl_cuda_backend_ops");
+    if (!cuda_module.open || !cuda_module.close || !cuda_module.describe || !cuda_module.ops) {
         snprintf(cuda_module_why, sizeof cuda_module_why,
                  "its module lacks the backend's entry points (from another build?)");
         cuda_module.open = NULL;
         cuda_module.close = NULL;
         cuda_module.describe = NULL;
+        cuda_module.ops = NULL;
     }
 }
 
@@ -101,10 +104,12 @@ static bool cuda_backend(cuda_entries *e)
 nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error *err);
 void nl_cuda_backend_close(nl_backend *be);
 int nl_cuda_backend_describe(char *buf, size_t size);
+const nl_ops *nl_cuda_backend_ops(void);
 
 static bool cuda_backend(cuda_entries *e)
 {
-    *e = (cuda_entries){nl_cuda_backend_open, nl_cuda_backend_close, nl_cuda_backend_describe, ""};
+    *e = (cuda_entries){nl_cuda_backend_open, nl_cuda_backend_close, nl_cuda_backend_describe,
+                        nl_cuda_backend_ops, ""};
     return true;
 }
 #endif
@@ -204,15 +209,32 @@ nl_backend nl_backend_probe(int threads, nl_precision precision)
                         .threads = threads > 0 ? threads : 1, .product_precision = precision};
 }
 
+bool nl_backend_probe_on(nl_device device, int threads, nl_precision precision, nl_backend *out)
+{
+    *out = nl_backend_probe(threads, precision);
+    if (device == NL_DEVICE_CPU)
+        return true;
+#ifdef NORMLAB_HAVE_CUDA
+    /* the CUDA kernels size their workspaces from the geometry too: its
+     * table answers without a device or a context */
+    cuda_entries cuda;
+    if (cuda_backend(&cuda)) {
+        out->ops = cuda.ops();
+        out->device = NL_DEVICE_CUDA;
+        return true;
+    }
+#endif
+    return false;
+}
+
 nl_device_caps nl_device_caps_of(nl_device device)
 {
     nl_device_caps caps = {.device = device};
-    /* the CUDA backend keeps NCHW (cuDNN's NHWC would be its own block) */
-    if (device != NL_DEVICE_CPU)
-        return caps;
     for (int p = 0; p < NL_PRECISION_COUNT; p++) {
-        nl_backend probe = nl_backend_probe(1, (nl_precision)p);
-        caps.channel_block[p] = probe.ops->conv_block(&probe);
+        nl_backend probe;
+        /* a device this build cannot open runs nothing here: no block */
+        if (nl_backend_probe_on(device, 1, (nl_precision)p, &probe))
+            caps.channel_block[p] = probe.ops->conv_block(&probe);
     }
     return caps;
 }

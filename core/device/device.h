@@ -24,10 +24,15 @@ void nl_backend_close(nl_backend *be);
  * channel block): for planning a model's memory without opening a device.
  * It allocates nothing and must not run ops or be closed. */
 nl_backend nl_backend_probe(int threads, nl_precision precision);
+/* The probe of `device`'s own backend (the CUDA one's ops table, loaded
+ * but not opened), so that a plan for a device is sized by its kernels;
+ * false, with the CPU's probe in *out, where this build cannot open the
+ * device (a run there is refused when it opens it). */
+bool nl_backend_probe_on(nl_device device, int threads, nl_precision precision, nl_backend *out);
 
 /* What a device offers the model's plan (core/plan), declared by its
- * backend from the build, the kernel set and NORMLAB_CONV, never measured,
- * and without opening the device. */
+ * backend (its probe: nl_backend_probe_on) from the build, the kernel set
+ * and NORMLAB_CONV, never measured, and without opening the device. */
 typedef struct {
     nl_device device;
     /* the channel block its convolutions take at each product precision

@@ -422,6 +422,23 @@ void nl_model_type_nodes(nl_model *graph, const nl_model_spec *spec)
     memcpy(graph->spec.grad_store, spec->grad_store, sizeof spec->grad_store);
 }
 
+/* the first kernel family a layer needs that `be` lacks: an error for the
+ * device key */
+static nl_code check_kernels(const nl_model *graph, const nl_backend *be, nl_error *err)
+{
+    const nl_graph_needs *n = graph->needs;
+    for (int i = 0; i < n->n_kernels; i++) {
+        if (n->kernels[i].has(be->ops))
+            continue;
+        nl_code rc = nl_fail(err, NL_ERR_UNSUPPORTED,
+                             "layer %s: the %s backend has no %s kernels yet; use device: cpu",
+                             n->kernels[i].layer, be->ops->name, n->kernels[i].family);
+        nl_error_key(err, "device");
+        return rc;
+    }
+    return NL_OK;
+}
+
 /* every model allocated (nl_model_allocations) */
 static _Atomic int allocations;
 
@@ -481,30 +498,20 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *si
     m->logits = logits;
     m->rows_per_sample = nl_shape_rows_per_sample(logits->shape);
     nl_model_type_nodes(m, spec);
-    if (sizer)
+    if (sizer) {
+        /* a device without a layer's kernels cannot size it, nor run it */
+        nl_code rc = check_kernels(m, sizer, err);
+        if (rc != NL_OK) {
+            nl_model_free(m);
+            return rc;
+        }
         m->planned = planned_bytes(m, sizer);
+    }
     /* the graph is kept (without memory) only when asked for */
     if (out)
         *out = m;
     else
         nl_model_free(m);
-    return NL_OK;
-}
-
-/* the first kernel family a layer needs that `be` lacks: an error for the
- * device key */
-static nl_code check_kernels(const nl_model *graph, const nl_backend *be, nl_error *err)
-{
-    const nl_graph_needs *n = graph->needs;
-    for (int i = 0; i < n->n_kernels; i++) {
-        if (n->kernels[i].has(be->ops))
-            continue;
-        nl_code rc = nl_fail(err, NL_ERR_UNSUPPORTED,
-                             "layer %s: the %s backend has no %s kernels yet; use device: cpu",
-                             n->kernels[i].layer, be->ops->name, n->kernels[i].family);
-        nl_error_key(err, "device");
-        return rc;
-    }
     return NL_OK;
 }
 

@@ -94,8 +94,9 @@ typedef struct nl_model {
     /* gradients staged for the all-reduce, running statistics for the
      * broadcast: the larger of param_floats and state_floats */
     float *host_staging;
-    /* what the graph takes: as the plan's sizer would allocate it
-     * (nl_model_plan: the CPU probe), then as its device allocates it */
+    /* what the graph takes: as the plan's sizer would allocate it (the
+     * probe of the run's device: plan/plan.h, nl_model_plan_on), then as
+     * its device allocates it */
     nl_model_bytes planned;
     /* what the graph asks of the device it is allocated on (layers/builder.h) */
     struct nl_graph_needs *needs;
@@ -105,7 +106,7 @@ typedef struct nl_model {
     const struct nl_device_data *device_data;
 } nl_model;
 
-/* frees a model or a planned graph (arch/arch.h: nl_model_plan) */
+/* frees a model or a planned graph (plan/plan.h: nl_model_plan) */
 void nl_model_free(nl_model *m);
 
 /* a graph for the planner: `construct` adds layers after the input and
@@ -117,8 +118,9 @@ typedef nl_act *(*nl_graph_fn)(nl_builder *b, nl_act *input, void *ctx);
  * must be (N, classes), (N, T, classes) for tokens). The graph keeps its
  * shapes and what it asks of a device (nl_model.needs), with no memory
  * and no device: `sizer`, when given, sizes its bytes (planned) as that
- * device would allocate them (out NULL: just the check). The builder
- * knows no architecture: nl_model_check, nl_model_plan and
+ * device would allocate them, a layer whose kernels it lacks refused with
+ * the device key (out NULL: just the check). The builder
+ * knows no architecture: nl_model_check, nl_model_plan (plan/plan.h) and
  * nl_model_build_graph (arch/arch.h) pass the spec's as `construct`, or
  * the caller's graph, and whether its architecture reads tokens. */
 nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *sizer, int capacity,

@@ -38,16 +38,23 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
                              planned_recipe, (void *)spec, true, NULL, err);
 }
 
-nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
-                      nl_model **out, nl_error *err)
+nl_code nl_model_plan_on(const nl_model_spec *spec, nl_device device, int capacity,
+                         int train_batch, int threads, nl_model **out, nl_error *err)
 {
     *out = NULL;
     plans_assembled++;
-    /* the bytes as the CPU would allocate them: some of its kernels keep
-     * a workspace per thread */
-    nl_backend probe = nl_backend_probe(threads, spec->product_precision);
+    /* the bytes as the device would allocate them (some of the CPU's
+     * kernels keep a workspace per thread) */
+    nl_backend probe;
+    nl_backend_probe_on(device, threads, spec->product_precision, &probe);
     return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, capacity, train_batch,
                              planned_recipe, (void *)spec, true, out, err);
+}
+
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
+                      nl_model **out, nl_error *err)
+{
+    return nl_model_plan_on(spec, NL_DEVICE_CPU, capacity, train_batch, threads, out, err);
 }
 
 /* enough for a sweep's distinct models (its runs plan on threads of this
@@ -63,6 +70,7 @@ enum { GRAPHS_KEPT = 64 };
 typedef struct {
     nl_model_spec spec;
     int capacity, train_batch, threads;
+    nl_device device;
 } graph_key;
 
 typedef struct {
@@ -93,6 +101,7 @@ static graph_key key_of(const nl_model_spec *spec, const nl_plan_run *run)
     key.capacity = run->capacity > run->train_batch ? run->capacity : run->train_batch;
     key.train_batch = run->train_batch;
     key.threads = run->threads > 0 ? run->threads : 1;
+    key.device = run->device;
     return key;
 }
 
@@ -130,7 +139,8 @@ nl_code nl_plan_graph(const nl_model_spec *spec, const nl_plan_run *run, nl_mode
             return NL_OK;
         }
     nl_model *made = NULL;
-    nl_code rc = nl_model_plan(&key.spec, key.capacity, key.train_batch, key.threads, &made, err);
+    nl_code rc = nl_model_plan_on(&key.spec, key.device, key.capacity, key.train_batch, key.threads,
+                                  &made, err);
     if (rc == NL_OK) {
         make_room();
         if (n_kept < GRAPHS_KEPT) {
@@ -165,7 +175,8 @@ nl_code nl_plan_graph_take(const nl_model_spec *spec, const nl_plan_run *run, nl
     /* not planned in this process, or read by another run planning now */
     if (!taken) {
         nl_code rc =
-            nl_model_plan(&key.spec, key.capacity, key.train_batch, key.threads, &taken, err);
+            nl_model_plan_on(&key.spec, key.device, key.capacity, key.train_batch, key.threads,
+                             &taken, err);
         if (rc != NL_OK)
             return rc;
     }

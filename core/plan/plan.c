@@ -29,9 +29,13 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
     return h ? h : 1;
 }
 
-nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_device device,
+nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *asked, nl_device device,
                       nl_model_spec *out, nl_error *err)
 {
+    /* the passes' trial graphs are the device's */
+    nl_plan_run on_device = *asked;
+    on_device.device = device;
+    const nl_plan_run *run = &on_device;
     *out = *model;
     out->product_precision = run->precision;
     out->norm.freezable = run->freezable;

@@ -47,6 +47,9 @@ typedef struct {
      * (signal propagation, block removal) */
     bool observes_adds;
     bool fuse_off; /* NORMLAB_FUSE=0: the unfused model */
+    /* the device the run allocates the graph on: its backend sizes the
+     * planned bytes and answers for the kernels the graph needs */
+    nl_device device;
 } nl_plan_run;
 
 /* model.layout's values (nl_layout) */
@@ -102,7 +105,8 @@ nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *run, nl_dev
 
 /* The planned graph of a spec decided by nl_plan_model: its layers, shapes
  * and what it asks of a device, without memory, for the run's capacity,
- * train batch and threads, its bytes as the CPU probe sizes them.
+ * train batch, threads and device, its bytes as that device's probe sizes
+ * them (nl_model_plan_on).
  * Assembled once per process for each spec and run (graph.c keeps them),
  * so that the layout pass's trial, `validate`, the sweep's pre-check, the
  * run's checks, the evaluation-statistics rule
@@ -154,6 +158,12 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
  * it on the run's device, which sizes it then. Free it with nl_model_free. */
 nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
                       nl_model **out, nl_error *err);
+/* nl_model_plan for `device`: its bytes as that device's backend sizes
+ * them, and a layer whose kernels it lacks refused with the device key
+ * (the CPU's sizes where this build cannot open the device, whose run is
+ * refused when it opens it) */
+nl_code nl_model_plan_on(const nl_model_spec *spec, nl_device device, int capacity,
+                         int train_batch, int threads, nl_model **out, nl_error *err);
 /* how many plan-only assemblies (nl_model_check, nl_model_plan) this
  * process made: the test that a run is planned once counts them */
 int nl_model_plans_assembled(void);
