@@ -14,6 +14,10 @@
 #include "verdict/registered.h"
 #include "verdict/verdict.h"
 
+/* reproduce runs a sweep and reads its verdict: every seed its grid can
+ * list must be a seed the verdict reads */
+_Static_assert(NL_VERDICT_MAX_SEEDS >= NL_SWEEP_MAX_VALUES, "the verdict reads every seed");
+
 /* --quick: every run this many steps, into a directory of its own: the
  * pipeline end to end in minutes, its verdicts about short runs */
 #define QUICK_STEPS 30

@@ -8,7 +8,7 @@
 #include "verdict/verdict.h"
 
 #define VD_MAX_OTHERS 8
-#define VD_MAX_SEEDS 256
+#define VD_MAX_SEEDS NL_VERDICT_MAX_SEEDS
 
 typedef struct {
     const nl_claim_set *set;

@@ -16,6 +16,7 @@
 
 #include "base/grow.h"
 #include "base/number.h"
+#include "verdict/verdict.h"
 #include "log/files.h"
 #include "verdict/git.h"
 #include "results/summary_keys.h"
@@ -779,9 +780,9 @@ void nl_first_runs_close(nl_first_runs *f)
 /* "1-3, 5" of "1 2 3 5" where every seed is a number, else the list as it is */
 static void rg_seed_ranges(const char *seeds, char *out, size_t size)
 {
-    long long v[256];
+    long long v[NL_VERDICT_MAX_SEEDS];
     int n = 0;
-    for (const char *p = seeds + strspn(seeds, " "); *p && n < 256;) {
+    for (const char *p = seeds + strspn(seeds, " "); *p && n < NL_VERDICT_MAX_SEEDS;) {
         const size_t len = strcspn(p, " ");
         char token[32] = "";
         if (len < sizeof token)

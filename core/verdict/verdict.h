@@ -52,8 +52,13 @@ extern const char *const nl_family_names[NL_FAMILY_COUNT];
 #define NL_VERDICT_BOOT_MIN_N 10
 /* the power seeds are chosen for */
 #define NL_VERDICT_POWER 0.8
-/* the room a row's per-seed value list takes: 256 seeds of 36 bytes */
-#define NL_VERDICT_VALUES_SIZE (256 * 36)
+/* the most seeds a row reads: as many as a sweep's grid can list
+ * (sweep/sweep.h: NL_SWEEP_MAX_VALUES), so that any n the schedule prints
+ * can be read (experiments/schedule/rule.yaml: n has no cap) */
+#define NL_VERDICT_MAX_SEEDS 1000
+/* the room a row's per-seed value list takes: NL_VERDICT_MAX_SEEDS seeds
+ * of 36 bytes */
+#define NL_VERDICT_VALUES_SIZE (NL_VERDICT_MAX_SEEDS * 36)
 
 /* the method column's forms that say a row is no mean effect, spelled here
  * once: decide.c writes them and readers (normlab report) tell a row's
@@ -72,7 +77,7 @@ typedef struct {
     const nl_claim *claim;
     char a_label[512], b_label[512], c_label[512], d_label[512];
     int n;                   /* paired seeds (the seeds of a for a value or rate claim) */
-    /* "seed:value ..." of every seed (up to VD_MAX_SEEDS, 256, each at most
+    /* "seed:value ..." of every seed (up to NL_VERDICT_MAX_SEEDS, each at most
      * a 20-digit seed and a %.6g value: 36 bytes) */
     char a_values[NL_VERDICT_VALUES_SIZE], b_values[NL_VERDICT_VALUES_SIZE], c_values[NL_VERDICT_VALUES_SIZE],
         d_values[NL_VERDICT_VALUES_SIZE];
