@@ -16,7 +16,6 @@
 
 #include "base/grow.h"
 #include "base/number.h"
-#include "verdict/verdict.h"
 #include "log/files.h"
 #include "verdict/git.h"
 #include "results/summary_keys.h"
@@ -780,21 +779,27 @@ void nl_first_runs_close(nl_first_runs *f)
 /* "1-3, 5" of "1 2 3 5" where every seed is a number, else the list as it is */
 static void rg_seed_ranges(const char *seeds, char *out, size_t size)
 {
-    long long v[NL_VERDICT_MAX_SEEDS];
+    /* every seed: a list has fewer than one per two characters */
+    long long *v = malloc((strlen(seeds) / 2 + 1) * sizeof *v);
+    if (!v) {
+        nl_copy_string(out, size, seeds);
+        return;
+    }
     int n = 0;
-    for (const char *p = seeds + strspn(seeds, " "); *p && n < NL_VERDICT_MAX_SEEDS;) {
+    for (const char *p = seeds + strspn(seeds, " "); *p;) {
         const size_t len = strcspn(p, " ");
         char token[32] = "";
         if (len < sizeof token)
             memcpy(token, p, len);
         if (len >= sizeof token || !nl_parse_ll(token, 0, LLONG_MAX, &v[n])) {
             nl_copy_string(out, size, seeds);
+            free(v);
             return;
         }
         n++;
         p += len + strspn(p + len, " ");
     }
-    for (int i = 1; i < n; i++) /* a few seeds: insertion sort */
+    for (int i = 1; i < n; i++) /* at most a grid's seeds: insertion sort */
         for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
             const long long t = v[j];
             v[j] = v[j - 1];
@@ -811,6 +816,7 @@ static void rg_seed_ranges(const char *seeds, char *out, size_t size)
             rg_add(out, size, "%s%lld", i ? ", " : "", v[i]);
         i = j + 1;
     }
+    free(v);
 }
 
 nl_registration nl_registration_of_runs(nl_registry *reg, int claim_index, const char *commits,
