@@ -20,7 +20,7 @@ typedef struct {
     /* the shortcut's factor alpha: the device constant {alpha, 0}
      * (NULL: 1), uploaded from shortcut_host */
     void *shortcut_scale;
-    float shortcut_host[2];
+    float shortcut_host[2]; /* {0, 0} where alpha is 1 */
     /* a probe removes the block: y = alpha * shortcut (drop_branch) */
     bool branch_dropped;
 } add_layer;
@@ -175,6 +175,12 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
     nl_layer_init(&l->base, &add_vtable, name, a, shortcut, out);
     nl_builder_add(b, &l->base);
     return out;
+}
+
+bool nl_layer_is_plain_add(const nl_layer *l)
+{
+    const add_layer *a = (const add_layer *)l;
+    return l->vt == &add_vtable && !a->gain && a->shortcut_host[0] == 0.0f;
 }
 
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut)
