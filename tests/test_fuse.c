@@ -1,6 +1,6 @@
 // ctest-labels: kernels
 /* A ReLU, and a post-activation block's residual add, fused into the
- * normalizer before them (nl_builder_fuse_relu, norm_forward_act /
+ * normalizer before them (plan/fuse.c's pass on the graph, norm_forward_act /
  * norm_backward_act; issue 84):
  *   - the ops: norm_forward_act and norm_backward_act write what
  *     norm_forward, add_forward and the ReLU (then the ReLU's backward,
@@ -14,6 +14,8 @@
  *     logits, loss, gradients, running statistics and eval outputs, bit for
  *     bit, over a few steps; where the kind's layer can take a ReLU
  *     (nl_layer_vtable.fuse_relu) the fused model has fewer layers;
+ *   - the pass folds on the graph under each flag alone (relu, add+relu,
+ *     relu+maxpool counted) and leaves the recipe's layers with it off;
  *   - finite differences through the fused layers (a ResNet with ReLU);
  *   - whole training runs (nl_train) of a CNN and a ResNet log the same
  *     rows with NORMLAB_FUSE=0 and without;
@@ -296,6 +298,64 @@ START_TEST(test_models)
 }
 END_TEST
 
+/* the layers of a planned graph whose fused field is `what` */
+static int count_fused(const nl_model *m, const char *what)
+{
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        n += m->layers[i]->fused && strcmp(m->layers[i]->fused, what) == 0;
+    return n;
+}
+
+static nl_model *planned(const nl_model_spec *spec)
+{
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_plan(spec, 6, 6, 1, &m, &err) == NL_OK, "%s", err.msg);
+    return m;
+}
+
+/* the recipe builds every ReLU, add and pooling apart and the fusion pass
+ * folds them on the graph, each under its own flag: a post-activation
+ * ResNet's blocks end in one normalizer+add+relu each (with act1's
+ * normalizer+relu), a CNN stage's ReLU goes into its max pooling; with the
+ * flags off the separate layers stay, named as the recipe named them */
+START_TEST(test_graph_folds)
+{
+    nl_model_spec spec = model_spec(NL_ARCH_RESNET, NL_PLACE_POST, NL_NORM_BATCH);
+    spec.blocks_per_stage = 1;
+    nl_model *m = planned(&spec);
+    const int blocks = spec.n_widths * spec.blocks_per_stage;
+    ck_assert_int_eq(count_fused(m, "add+relu"), blocks);
+    ck_assert_int_eq(count_fused(m, "relu"), blocks + 1); /* each act1 and the stem's */
+    ck_assert_int_eq(count_kind(m, "residual_add") + count_kind(m, "activation"), 0);
+    nl_model_free(m);
+    spec.fuse_residual_add = false;
+    m = planned(&spec);
+    ck_assert_int_eq(count_fused(m, "add+relu"), 0);
+    ck_assert_int_eq(count_kind(m, "residual_add"), blocks);
+    ck_assert_int_eq(count_kind(m, "activation"), blocks); /* each relu(add) */
+    nl_model_free(m);
+    spec.fuse_norm_relu = false;
+    m = planned(&spec);
+    ck_assert_int_eq(count_fused(m, "relu") + count_fused(m, "add+relu"), 0);
+    ck_assert_int_eq(count_kind(m, "activation"), 2 * blocks + 1);
+    nl_model_free(m);
+
+    spec = model_spec(NL_ARCH_CNN, NL_PLACE_BEFORE, NL_NORM_BATCH);
+    spec.pool = NL_POOL_MAX;
+    m = planned(&spec);
+    ck_assert_int_eq(count_kind(m, "relu+maxpool"), spec.n_widths);
+    ck_assert_int_eq(count_kind(m, "activation") + count_fused(m, "relu"), 0);
+    nl_model_free(m);
+    spec.fuse_relu_pool = false;
+    m = planned(&spec);
+    ck_assert_int_eq(count_kind(m, "relu+maxpool"), 0);
+    ck_assert_int_eq(count_fused(m, "relu"), spec.n_widths); /* the normalizers take them */
+    nl_model_free(m);
+}
+END_TEST
+
 /* finite differences through the fused layers: a post-activation ResNet
  * with batch norm and ReLU, every parameter (points near a kink cost at
  * most the floor) */
@@ -496,6 +556,7 @@ int main(void)
     suite_add_tcase(s, ops);
     TCase *models = tcase_create("models");
     tcase_add_test(models, test_models);
+    tcase_add_test(models, test_graph_folds);
     tcase_add_test(models, test_fused_gradients);
     tcase_add_loop_test(models, test_runs_repeat_unfused, 0,
                         (int)(sizeof run_configs / sizeof run_configs[0]));

@@ -11,13 +11,6 @@ nl_act *nl_arch_build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *inpu
         return NULL;
     nl_act *x = input;
     const bool feeds_norm = spec->norm.placement != NL_PLACE_AFTER;
-    /* relu then max pooling, nothing between them: one layer saves a pass
-     * over the largest activations in each direction; a dropout at the
-     * block's end sits between them */
-    const bool dropout_at_end = spec->dropout_p > 0.0f &&
-                                spec->dropout_placement != NL_DROPOUT_BEFORE_NORM;
-    const bool fuse_relu_pool = spec->fuse_relu_pool && feeds_norm && !dropout_at_end &&
-                                spec->activation == NL_ACT_RELU && spec->pool == NL_POOL_MAX;
     int index = 0;
     for (int s = 0; s < spec->n_widths && x; s++) {
         for (int j = 0; j < spec->convs_per_stage && x; j++) {
@@ -27,14 +20,13 @@ nl_act *nl_arch_build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *inpu
             x = nl_arch_conv(b, spec, name, x, spec->widths[s], 3, 1, feeds_norm);
             const bool last = j == spec->convs_per_stage - 1;
             const bool last_block = last && s == spec->n_widths - 1;
-            x = nl_arch_norm_and_act(b, spec, x, index, fuse_relu_pool && last, last_block);
+            x = nl_arch_norm_and_act(b, spec, x, index, last_block);
         }
         if (!x)
             break;
         char name[32];
         snprintf(name, sizeof name, "pool%d", s + 1);
-        x = fuse_relu_pool ? nl_relu_maxpool2d(b, name, x, 2, 2, 0)
-                           : nl_pool2d(b, name, x, spec->pool, 2, 2, 0);
+        x = nl_pool2d(b, name, x, spec->pool, 2, 2, 0);
     }
     return nl_arch_classifier(b, spec, x);
 }

@@ -22,7 +22,7 @@ nl_act *nl_arch_build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *inpu
         const int width = spec->widths[i];
         x = nl_linear_pn(b, name, x, width, nl_arch_layer_bias(spec, feeds_norm), NL_FILL_NORMAL,
                          nl_arch_init_std(spec, x->shape.c, width, true), param_norm);
-        x = nl_arch_norm_and_act(b, spec, x, i + 1, false, i == spec->n_widths - 1);
+        x = nl_arch_norm_and_act(b, spec, x, i + 1, i == spec->n_widths - 1);
     }
     return nl_arch_classifier(b, spec, x);
 }

@@ -94,13 +94,7 @@ nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name,
 
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
 {
-    if (!in)
-        return NULL;
-    /* a ReLU right after a normalizer: the normalizer's own pass writes it */
-    nl_act *fused = spec->fuse_norm_relu && spec->activation == NL_ACT_RELU
-                        ? nl_builder_fuse_relu(b, name, in, NULL)
-                        : NULL;
-    return fused ? fused : nl_activation_layer(b, name, in, spec->activation);
+    return in ? nl_activation_layer(b, name, in, spec->activation) : NULL;
 }
 
 nl_act *nl_arch_add_act(nl_builder *b, const nl_model_spec *spec, const char *add_name,
@@ -108,12 +102,7 @@ nl_act *nl_arch_add_act(nl_builder *b, const nl_model_spec *spec, const char *ad
 {
     if (!branch || !shortcut)
         return NULL;
-    nl_act *fused = spec->fuse_norm_relu && spec->fuse_residual_add &&
-                            spec->activation == NL_ACT_RELU
-                        ? nl_builder_fuse_relu(b, act_name, branch, shortcut)
-                        : NULL;
-    return fused ? fused
-                 : nl_arch_act(b, spec, act_name, nl_residual_add(b, add_name, branch, shortcut));
+    return nl_arch_act(b, spec, act_name, nl_residual_add(b, add_name, branch, shortcut));
 }
 
 nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in)
@@ -139,7 +128,7 @@ static nl_act *dropout_at(nl_builder *b, const nl_model_spec *spec, nl_act *x, i
 }
 
 nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
-                             bool relu_in_pool, bool last_block)
+                             bool last_block)
 {
     char norm_name[32], act_name[32];
     snprintf(norm_name, sizeof norm_name, "norm%d", index);
@@ -148,8 +137,6 @@ nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x
     const bool before_norm = drop == NL_DROPOUT_BEFORE_NORM;
     const bool at_end = drop == NL_DROPOUT_AFTER_NORM ||
                         (drop == NL_DROPOUT_AFTER_LAST_NORM && last_block);
-    if (relu_in_pool)
-        return nl_arch_norm(b, spec, norm_name, dropout_at(b, spec, x, index, before_norm));
     nl_act *y;
     if (spec->norm.placement == NL_PLACE_AFTER)
         y = nl_arch_norm(b, spec, norm_name,

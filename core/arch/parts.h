@@ -31,14 +31,12 @@ nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name,
  * `<name>_noise` when there is one; a layer too small for it is blamed on
  * the architecture row's size key */
 nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
-/* the spec's activation; a ReLU right after a normalizer is fused into
- * it where spec->fuse_norm_relu says (nl_builder_fuse_relu) */
+/* the spec's activation, a layer of its own (the fusion pass, plan/fuse.c,
+ * may fold it into the layer before or after it) */
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
-/* act(branch + shortcut) with a plain residual add, a post-activation
- * block's end: fused into the normalizer that writes branch,
- * relu(norm(x) + shortcut) in one layer named act_name, where
- * spec->fuse_residual_add allows; else the residual add add_name and the
- * activation act_name */
+/* act(branch + shortcut), a post-activation block's end: the plain
+ * residual add add_name and the activation act_name (the fusion pass may
+ * fold both into the normalizer that writes branch) */
 nl_act *nl_arch_add_act(nl_builder *b, const nl_model_spec *spec, const char *add_name,
                         const char *act_name, nl_act *branch, nl_act *shortcut);
 /* flatten (unless already (N, D)) and the linear classifier to spec->classes */
@@ -46,10 +44,9 @@ nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in)
 /* a weight layer's output -> norm<index> and act<index> in the order the
  * placement says (before or after), with dropout drop<index> where
  * model.dropout puts one (last_block: this is the last block before the
- * classifier); relu_in_pool: the activation is left to a fused ReLU +
- * pooling layer (only with no dropout at the block's end) */
+ * classifier) */
 nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
-                             bool relu_in_pool, bool last_block);
+                             bool last_block);
 
 /* ---- transformer blocks of d_model-wide tokens (lm, vit) ---- */
 

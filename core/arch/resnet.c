@@ -49,7 +49,7 @@ static nl_act *basic_block_post(nl_builder *b, const nl_model_spec *spec, const 
                      nl_arch_conv(b, spec, part(prefix, "conv2").s, y, width, 3, 1, true));
     if (!y || !shortcut)
         return NULL;
-    if (!spec->skip_init) /* relu(norm2 + shortcut), fused where the spec allows */
+    if (!spec->skip_init) /* relu(norm2 + shortcut) */
         return nl_arch_add_act(b, spec, part(prefix, "add").s, part(prefix, "act2").s, y,
                                shortcut);
     return nl_arch_act(b, spec, part(prefix, "act2").s,

@@ -60,6 +60,11 @@ nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_acti
     return add_activation(b, name, in, false, (int)kind);
 }
 
+bool nl_layer_is_relu(const nl_layer *l)
+{
+    return l->vt == &vtables[0] && ((const activation_layer *)l)->kind == NL_ACT_RELU;
+}
+
 static bool has_gelu(const nl_ops *o) { return o->gelu_forward && o->gelu_backward; }
 
 nl_act *nl_gelu_layer(nl_builder *b, const char *name, nl_act *in, nl_gelu_kind kind)

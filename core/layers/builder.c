@@ -382,31 +382,6 @@ void nl_builder_add(nl_builder *b, nl_layer *layer)
     b->layers[b->n_layers++] = layer;
 }
 
-nl_act *nl_builder_fuse_relu(nl_builder *b, const char *name, nl_act *in, nl_act *skip)
-{
-    if (b->failed || b->n_layers == 0 || !in || in->alias_of)
-        return NULL;
-    nl_layer *last = b->layers[b->n_layers - 1];
-    if (last->out != in || !last->vt->fuse_relu)
-        return NULL;
-    for (int i = 0; i < b->n_acts; i++)
-        if (b->acts[i]->alias_of == in)
-            return NULL; /* a view of it may be read */
-    for (int i = 0; i < b->n_layers; i++)
-        for (int k = 0; k < b->layers[i]->n_in; k++)
-            if (b->layers[i]->in[k] == in)
-                return NULL;
-    if (skip && (skip == in || skip->shape.ndim != in->shape.ndim || skip->shape.n != in->shape.n ||
-                 skip->shape.c != in->shape.c || skip->shape.h != in->shape.h ||
-                 skip->shape.w != in->shape.w || skip->shape.block != in->shape.block))
-        return NULL;
-    if (!last->vt->fuse_relu(last, skip))
-        return NULL;
-    last->fused = skip ? "add+relu" : "relu";
-    snprintf(in->name, sizeof in->name, "%s", name);
-    return in;
-}
-
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
                    nl_act *in1, nl_act *out)
 {

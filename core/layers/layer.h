@@ -99,8 +99,8 @@ typedef struct {
      * then relu(f(x)), or with skip relu(f(x) + skip) (a residual add fused
      * too, skip its second input), its backward taking dy where the output
      * is > 0 and passing that to skip; the same bits as the separate
-     * layers. false: it cannot (nothing changed). nl_builder_fuse_relu
-     * calls it. */
+     * layers. false: it cannot (nothing changed). The fusion pass
+     * (plan/fuse.c) calls it. */
     bool (*fuse_relu)(nl_layer *self, nl_act *skip);
     /* its forward and backward read and write channel-blocked activations
      * (nl_shape.block) as well as NCHW ones; before a layer without it the
@@ -144,7 +144,7 @@ struct nl_layer {
      * rounding. Set by the layer's builder; a checkpoint resumes on
      * another rank count only when no layer sets it (train/resume.c). */
     const char *per_rank;
-    /* what nl_builder_fuse_relu took into this layer's passes: "relu",
+    /* what the fusion pass (plan/fuse.c) took into this layer's passes: "relu",
      * "add+relu", or NULL; `show` names it after the kind */
     const char *fused;
 };
@@ -284,14 +284,14 @@ bool nl_builder_window_fits(nl_builder *b, const char *name, const char *lead, c
                             int kernel_h, int kernel_w, int stride, int pad, int in_h, int in_w,
                             int *out_h, int *out_w);
 
-/* A ReLU named `name` on `in` (and with skip, the residual add in + skip
- * before it) fused into the layer that writes `in`: where that layer is
- * the last one added, no layer reads `in` yet, its kind can take the
- * ReLU (nl_layer_vtable.fuse_relu) and skip has in's shape, `in` becomes
- * the ReLU's output, renamed `name`, and is returned; NULL otherwise
- * (nothing changed: build the separate layers). No memory is planned
- * for the fusion: the model has one tensor (and gradient) fewer. */
-nl_act *nl_builder_fuse_relu(nl_builder *b, const char *name, nl_act *in, nl_act *skip);
+/* What the fusion pass (plan/fuse.c) asks of a layer it may fold: a ReLU
+ * activation layer; a residual add with neither gain nor shortcut factor;
+ * and a max pooling taking the ReLU before it into its own pass (the kind
+ * becomes relu+maxpool, nl_relu_maxpool2d's layer; false, nothing changed,
+ * for any other layer). */
+bool nl_layer_is_relu(const nl_layer *l);
+bool nl_layer_is_plain_add(const nl_layer *l);
+bool nl_layer_take_relu_input(nl_layer *l);
 
 /* a layer reading its inputs: nl_layer_init sets vt, name, inputs, output */
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,

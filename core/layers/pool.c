@@ -79,6 +79,16 @@ nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kerne
     return make_pool(b, name, in, NL_POOL_MAX, kernel, kernel, stride, pad, true, false);
 }
 
+bool nl_layer_take_relu_input(nl_layer *self)
+{
+    pool_layer *l = (pool_layer *)self;
+    if (self->vt != &pool_vtable || l->geom.kind != NL_POOL_MAX)
+        return false;
+    l->geom.relu_input = true;
+    self->vt = &relu_pool_vtable;
+    return true;
+}
+
 nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in)
 {
     return make_pool(b, name, in, NL_POOL_AVG, in->shape.h, in->shape.w, 1, 0, false, true);

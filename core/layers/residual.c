@@ -21,6 +21,7 @@ typedef struct {
      * (NULL: 1), uploaded from shortcut_host */
     void *shortcut_scale;
     float shortcut_host[2];
+    bool plain; /* neither gain nor factor: y = a + shortcut */
     /* a probe removes the block: y = alpha * shortcut (drop_branch) */
     bool branch_dropped;
 } add_layer;
@@ -160,6 +161,7 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
         return NULL;
     }
     add_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->plain = !gain_name && shortcut_scale == 1.0f;
     nl_act *out = nl_builder_act(b, name, a->shape);
     if (gain_name) {
         /* a gain, like a normalizer's, is left out of weight decay when
@@ -175,6 +177,12 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
     nl_layer_init(&l->base, &add_vtable, name, a, shortcut, out);
     nl_builder_add(b, &l->base);
     return out;
+}
+
+bool nl_layer_is_plain_add(const nl_layer *l)
+{
+    const add_layer *a = (const add_layer *)l;
+    return l->vt == &add_vtable && a->plain;
 }
 
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut)

@@ -87,13 +87,14 @@ typedef struct {
     int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */
     nl_init_kind init;
     float init_std;       /* init: gaussian */
-    /* cnn: a stage's last ReLU and its max pooling built as one layer
-     * (nl_relu_maxpool2d: the same numbers, no ReLU output tensor). Default
+    /* a ReLU read only by the max pooling after it folded into that
+     * pooling by the fusion pass (plan/fuse.c; the kind relu+maxpool: the
+     * same numbers, no ReLU output tensor). Default
      * true; off where every activation must stay a tensor of its own, as for
      * tracing one. Not a config key. */
     bool fuse_relu_pool;
     /* a ReLU after a normalizer fused into the normalizer's layer (its
-     * apply pass and backward; nl_builder_fuse_relu): the same numbers,
+     * apply pass and backward, by the fusion pass): the same numbers,
      * no pre-activation tensor. fuse_residual_add: the residual add before
      * a post-activation block's last ReLU fused into the normalizer before
      * it too, y = relu(norm(x) + shortcut) (resnet, without skip_init).

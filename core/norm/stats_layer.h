@@ -89,7 +89,7 @@ struct nl_stats_layer {
     /* the running statistics as the point takes them (per channel: shift,
      * then variance), when that is not the running statistics themselves */
     float *point_running;
-    /* a ReLU fused into the layer (nl_builder_fuse_relu): the output is
+    /* a ReLU fused into the layer (the fusion pass, plan/fuse.c): the output is
      * relu(norm(x)), or with a second input relu(norm(x) + in[1]) (a
      * residual add fused too), and the backward takes dy where it is > 0 */
     bool relu;

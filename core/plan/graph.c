@@ -13,7 +13,9 @@
 /* the recipe, then the passes that rewrite its graph */
 static nl_act *planned_recipe(nl_builder *b, nl_act *input, void *spec)
 {
-    return nl_arch_recipe(b, input, spec);
+    nl_act *out = nl_arch_recipe(b, input, spec);
+    out = nl_plan_fuse_graph(b, spec, out);
+    return out;
 }
 
 nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,

@@ -3,7 +3,8 @@
  * passes over the model spec, each in a file of its own:
  *
  *   fuse.c    which ReLUs and residual adds fold into the layer before them
- *             (and a stage's ReLU into its max pooling)
+ *             (and a stage's ReLU into its max pooling): flags on the spec,
+ *             then the folds on the recipe's graph (nl_plan_fuse_graph)
  *   layout.c  the activations' layout: a channel block wherever the device's
  *             convolutions take one and it saves more reorders than it adds;
  *             the builder inserts a reorder layer before any layer that
@@ -59,6 +60,16 @@ extern const nl_name_table nl_layout_names;
  * observes what they fold away or NORMLAB_FUSE=0 asks for the unfused model
  * (the same numbers either way). */
 void nl_plan_fuse(nl_model_spec *spec, const nl_plan_run *run);
+
+/* The fusion pass on the recipe's graph, before it is planned: each ReLU
+ * layer folded where the spec's flags allow and the graph lets it (the
+ * tensor it takes away read by nothing else): into the max pooling after
+ * it (fuse_relu_pool), with the plain residual add before it into the
+ * normalizer before that (fuse_residual_add), or into the normalizer
+ * before it (fuse_norm_relu); the layer that takes it renamed nothing, the
+ * folded tensor's writer's output takes the ReLU's name. Returns `result`,
+ * the graph's output, or what replaced it. */
+nl_act *nl_plan_fuse_graph(nl_builder *b, const nl_model_spec *spec, nl_act *result);
 
 /* NORMLAB_FUSE is 0 (or off): no ReLU or residual add fused into a normalizer */
 bool nl_normlab_fuse_off(void);
