@@ -72,8 +72,6 @@ struct nl_builder {
     nl_norm_site *norm_sites;
     int n_norm_sites, cap_norm_sites;
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
-    /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */
-    int channel_block;
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can
      * finish without checking: never added to the lists, never freed. One

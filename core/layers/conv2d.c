@@ -91,7 +91,10 @@ static void conv_storage_io(const nl_layer *self, int input, nl_storage type, un
 
 static void conv_typed(nl_layer *self)
 {
-    nl_io_of(((conv_layer *)self)->geom.io, self->in[0]->shape, self->out->shape);
+    conv_layer *l = (conv_layer *)self;
+    l->geom.in_block = self->in[0]->shape.block;
+    l->geom.out_block = self->out->shape.block;
+    nl_io_of(l->geom.io, self->in[0]->shape, self->out->shape);
 }
 
 /* one per parameter normalizer: "conv2d", "conv2d+ws", ... */
@@ -138,28 +141,17 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                         name);
         return NULL;
     }
-    /* with the plan's channel block every convolution writes it */
+    /* the blocks its sides are stored in the plan's layout pass decides
+     * on the graph (conv_typed) */
     nl_conv_geom g = {
         .in_c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w, .out_c = out_c,
-        .kernel = kernel, .stride = stride, .pad = pad, .in_block = in->shape.block,
-        .out_block = nl_builder_channel_block(b),
+        .kernel = kernel, .stride = stride, .pad = pad,
     };
-    if (g.out_block && out_c % g.out_block) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: the channel-blocked layout needs channels in multiples of %d "
-                        "(this CPU's block), not %d",
-                        name, g.out_block, out_c);
-        nl_builder_key(b, "model.widths");
-        return NULL;
-    }
     if (!nl_builder_window_fits(b, name, "a ", " kernel", kernel, kernel, stride, pad, g.in_h,
                                 g.in_w, &g.out_h, &g.out_w))
         return NULL;
-    /* the output first: the geometry says how the plan stores it */
     nl_act *out = nl_builder_act(
-        b, name,
-        (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4,
-                   .block = g.out_block});
+        b, name, (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4});
     if (!out)
         return NULL;
     conv_layer *l = nl_builder_layer_alloc(b, sizeof *l);

@@ -141,17 +141,8 @@ static const nl_layer_vtable add_vtable = {.kind = "residual_add",
 static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
                          const char *gain_name, float gain_init, float shortcut_scale)
 {
-    /* a branch through a layer that cannot read the channel block comes
-     * back NCHW (the builder's reorder): the blocked side joins it there */
-    if (a->shape.block != shortcut->shape.block) {
-        char nchw[sizeof a->name + 8];
-        nl_act **blocked = a->shape.block ? &a : &shortcut;
-        snprintf(nchw, sizeof nchw, "%s.nchw", name);
-        if (!(*blocked = nl_reorder_to_nchw(b, nchw, *blocked)))
-            return NULL;
-    }
     if (a->shape.c != shortcut->shape.c || a->shape.h != shortcut->shape.h ||
-        a->shape.w != shortcut->shape.w || a->shape.block != shortcut->shape.block) {
+        a->shape.w != shortcut->shape.w) {
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: residual add of %s (%dx%dx%d) and %s (%dx%dx%d) needs equal "
                         "shapes",

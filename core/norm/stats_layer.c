@@ -374,17 +374,28 @@ static void stats_storage_io(const nl_layer *self, int input, nl_storage type, u
  * activations */
 static void stats_typed(nl_layer *self)
 {
-    nl_io_of(((stats_layer *)self)->geom.io, self->in[0]->shape, self->out->shape);
+    stats_layer *l = (stats_layer *)self;
+    l->geom.block = self->in[0]->shape.block;
+    l->per_channel_geom.block = l->geom.block;
+    nl_io_of(l->geom.io, self->in[0]->shape, self->out->shape);
 }
 
-#define STATS_VTABLE(name, blocked)                                                                \
+/* the blocked kernels keep fp32 statistics alone: the layout pass reads
+ * stats_precision (nl_norm_layer_stats_precision) and hands another
+ * precision NCHW */
+#define STATS_VTABLE(name)                                                                         \
     {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \
      .backward = stats_backward, .prepare = stats_prepare, .fuse_relu = stats_fuse_relu,          \
-     .takes_blocked = blocked, .storage_io = stats_storage_io, .typed = stats_typed}
-static const nl_layer_vtable batchnorm_vtables[2] = {STATS_VTABLE("batchnorm", false),
-                                                     STATS_VTABLE("batchnorm", true)};
-static const nl_layer_vtable groupnorm_vtables[2] = {STATS_VTABLE("groupnorm", false),
-                                                     STATS_VTABLE("groupnorm", true)};
+     .takes_blocked = true, .storage_io = stats_storage_io, .typed = stats_typed}
+static const nl_layer_vtable batchnorm_vtable = STATS_VTABLE("batchnorm");
+static const nl_layer_vtable groupnorm_vtable = STATS_VTABLE("groupnorm");
+
+nl_precision nl_norm_layer_stats_precision(const nl_layer *layer)
+{
+    if (layer->vt == &batchnorm_vtable || layer->vt == &groupnorm_vtable)
+        return ((const stats_layer *)layer)->geom.stats_precision;
+    return nl_frn_stats_precision(layer);
+}
 
 /* an output stored narrow whose evaluation applies a fused ReLU after the
  * running statistics' map needs that map's fp32 result (forward_running) */
@@ -441,23 +452,11 @@ static void plan_params(stats_layer *l, nl_builder *b, const char *name, int cha
     }
 }
 
-nl_act *nl_norm_readable(nl_builder *b, nl_act *in, nl_precision precision)
-{
-    if (!in->shape.block || precision == NL_PRECISION_FP32)
-        return in;
-    char name[sizeof in->name];
-    snprintf(name, sizeof name, "%.*s.nchw", (int)sizeof name - 6, in->name);
-    return nl_reorder_to_nchw(b, name, in);
-}
-
 nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                              nl_norm_geom geom, bool running_stats, const nl_stats_point *point)
 {
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
-    if (!(in = nl_norm_readable(b, in, geom.stats_precision)))
-        return NULL;
-    geom.block = in->shape.block;
     /* sync: the host buffers live with the layer, after the training
      * hooks' state (both whole doubles, so each starts aligned) */
     const size_t host_bytes = spec->sync ? (2 * (size_t)channels + 1) * sizeof(double) +
@@ -518,10 +517,8 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     nl_act *out = nl_builder_act(b, name, in->shape);
     if (out)
         nl_builder_workspace_asked(b, stored_output_workspace, l);
-    const int blocked = geom.block != 0;
-    nl_layer_init(&l->base,
-                  geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],
-                  name, in, NULL, out);
+    nl_layer_init(&l->base, geom.groups == 0 ? &batchnorm_vtable : &groupnorm_vtable, name, in,
+                  NULL, out);
     if (geom.groups == 0 && !spec->sync)
         l->base.per_rank = "batch statistics over each rank's own slice of the batch";
     nl_builder_add(b, &l->base);
