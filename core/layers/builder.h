@@ -1,7 +1,8 @@
 /* The builder's state behind layers/layer.h's nl_builder: what the layer
  * constructors declare through its calls (layers/builder.c), which the
  * model's planner (model/builder.c) then plans and allocates. Layers use
- * the calls; only the planner reads the fields. */
+ * the calls; only the planner and the plan's layout pass (plan/layout.c),
+ * which inserts reorders into the lists, read the fields. */
 #ifndef NL_LAYERS_BUILDER_H
 #define NL_LAYERS_BUILDER_H
 

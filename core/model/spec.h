@@ -68,7 +68,8 @@ typedef struct {
     /* cnn, resnet: the activations' layout as the config asks it (auto
      * included); channel_block is what the plan's layout pass decided
      * (core/plan/layout.c): 0 NCHW, B > 0 the channels in blocks of B
-     * wherever a layer reads them so. The builder reads channel_block alone. */
+     * wherever a layer reads them so. The layout pass on the graph
+     * (nl_plan_layout_graph) reads channel_block alone. */
     nl_layout layout;
     int channel_block;
     /* what channel_block was decided for (the spec, precision, batch and

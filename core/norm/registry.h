@@ -12,9 +12,9 @@
  *      builder the row names; the kind's arithmetic goes through the
  *      backend ops, and an op it needs of its own is a line in
  *      backend_ops.def with its kernels in core/cpu and core/cuda;
- *   3. the layout: its layer reads NCHW and the builder puts a reorder
- *      layer before it wherever the plan gave the model a channel block
- *      (core/plan/layout.c), which costs a pass each way and may make
+ *   3. the layout: its layer reads NCHW and the plan's layout pass puts a
+ *      reorder layer before it wherever the plan gave the model a channel
+ *      block (core/plan/layout.c), which costs a pass each way and may make
  *      auto keep a model NCHW; to read the block in place, its kernels
  *      index planes through nl_plane_of (backend/shape.h), a CPU_ONLY
  *      <op>_blocked twin where an op's shared form cannot, and its vtable
