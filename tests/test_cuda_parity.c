@@ -2665,6 +2665,25 @@ START_TEST(test_kinds_on_the_gpu)
 }
 END_TEST
 
+/* each backend answers for its own kernels (backend_ops.def: runs): both
+ * run every family on NCHW fp32, and the GPU neither a channel block nor a
+ * 16-bit storage between layers */
+START_TEST(test_device_answers)
+{
+    for (int f = 0; f < NL_OP_FAMILY_COUNT; f++)
+        for (int s = 0; s < NL_STORAGE_COUNT; s++)
+            for (int b = 0; b < 2; b++) {
+                nl_backend *be = be_of(b);
+                const bool fp32 = s == NL_STORAGE_FP32;
+                ck_assert_int_eq(be->ops->runs(be, (nl_op_family)f, 0, (nl_storage)s), fp32);
+                if (be->device == NL_DEVICE_CUDA) {
+                    ck_assert(!be->ops->runs(be, (nl_op_family)f, 8, (nl_storage)s));
+                    ck_assert(!be->ops->runs(be, (nl_op_family)f, 16, (nl_storage)s));
+                }
+            }
+}
+END_TEST
+
 START_TEST(test_training_parity)
 {
     check_training_parity(&smooth_cases[_i]);
@@ -3935,6 +3954,7 @@ int main(void)
     tcase_add_test(ops, test_pool);
     tcase_add_test(ops, test_loss);
     tcase_add_loop_test(ops, test_kinds_on_the_gpu, 0, NL_NORM_COUNT);
+    tcase_add_test(ops, test_device_answers);
     suite_add_tcase(s, ops);
 
     TCase *norms = tcase_create("norms"); /* each test opens its own backend (planner mode) */

@@ -87,6 +87,48 @@ START_TEST(test_caps)
 }
 END_TEST
 
+/* each device answers for its own kernels (backend_ops.def: runs): NCHW
+ * fp32 everywhere; a block on the CPU alone, the convolutions' own, with
+ * 16-bit storage where its kernels convert it (the statistics
+ * normalizers and the add: every storage row; the convolutions: the
+ * type their products round to); the GPU none */
+START_TEST(test_device_answers)
+{
+    for (int p = 0; p < NL_PRECISION_COUNT; p++) {
+        nl_backend cpu, gpu;
+        ck_assert(nl_backend_probe_on(NL_DEVICE_CPU, 1, (nl_precision)p, &cpu));
+        const bool gpu_built = nl_backend_probe_on(NL_DEVICE_CUDA, 1, (nl_precision)p, &gpu);
+        const int block = cpu.ops->conv_block(&cpu);
+        const nl_storage rounded = nl_storage_of_precision((nl_precision)p);
+        for (int f = 0; f < NL_OP_FAMILY_COUNT; f++)
+            for (int s = 0; s < NL_STORAGE_COUNT; s++) {
+                const nl_op_family family = (nl_op_family)f;
+                const nl_storage storage = (nl_storage)s;
+                const bool fp32 = storage == NL_STORAGE_FP32;
+                ck_assert_int_eq(cpu.ops->runs(&cpu, family, 0, storage), fp32);
+                if (gpu_built) {
+                    ck_assert_int_eq(gpu.ops->runs(&gpu, family, 0, storage), fp32);
+                    ck_assert(!gpu.ops->runs(&gpu, family, 16, storage));
+                    ck_assert(!gpu.ops->runs(&gpu, family, 8, storage));
+                }
+                if (!block)
+                    continue;
+                bool expected = fp32 && family != NL_OP_FAMILY_NONE;
+                if (family == NL_OP_FAMILY_NORM || family == NL_OP_FAMILY_ADD)
+                    expected = true;
+                if (family == NL_OP_FAMILY_CONV)
+                    expected = fp32 || storage == rounded;
+                ck_assert_msg(cpu.ops->runs(&cpu, family, block, storage) == expected,
+                              "family %d, block %d, storage %s at %s", f, block,
+                              nl_storage_table[s].name, nl_name_of(&nl_precision_names, p));
+                /* the convolutions read their own block alone */
+                if (family == NL_OP_FAMILY_CONV)
+                    ck_assert(!cpu.ops->runs(&cpu, family, block == 16 ? 8 : 16, storage));
+            }
+    }
+}
+END_TEST
+
 START_TEST(test_layout_decisions)
 {
     const int two[] = {16, 32}, one[] = {16}, odd[] = {16, 24};
@@ -540,6 +582,7 @@ int main(void)
     TCase *tc = tcase_create("plan");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_caps);
+    tcase_add_test(tc, test_device_answers);
     tcase_add_test(tc, test_layout_decisions);
     tcase_add_test(tc, test_graph_reads_its_layouts);
     tcase_add_test(tc, test_layout_pass_reorders);

@@ -243,6 +243,15 @@ typedef struct {
     ((block) ? (be)->ops->op##_blocked((be), (block), __VA_ARGS__)                                 \
              : (be)->ops->op((be), __VA_ARGS__))
 
+/* A layer kind's kernels as a device is asked about them (backend_ops.def:
+ * runs): one row of backend/op_families.def each */
+typedef enum {
+#define NL_OP_FAMILY(ID, name, ops) NL_OP_FAMILY_##ID,
+#include "backend/op_families.def"
+#undef NL_OP_FAMILY
+    NL_OP_FAMILY_COUNT
+} nl_op_family;
+
 /* The ops table: `name` ("cpu", "cuda"), then one function pointer per op
  * of backend_ops.def, where each is documented. */
 typedef struct nl_ops {

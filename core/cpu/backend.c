@@ -118,6 +118,39 @@ nl_code nl_cpu_synchronize(nl_backend *be, nl_error *err)
     return NL_OK;
 }
 
+/* The CPU's blocked kernels take any block (the plan gives the one its
+ * convolutions read: conv_block); oneDNN's convolutions read their own
+ * block alone, and of the 16-bit storage types only the one their
+ * products round to (bf16: oneDNN runs no fp16 convolution here). The
+ * statistics normalizers' blocked kernels and the plain add convert every
+ * row of the storage table on the way in and out; the other families read
+ * fp32. */
+bool nl_cpu_runs(nl_backend *be, nl_op_family family, int block, nl_storage storage)
+{
+    if (!block)
+        return storage == NL_STORAGE_FP32;
+    switch (family) {
+    case NL_OP_FAMILY_NONE:
+        return false;
+    case NL_OP_FAMILY_CONV:
+        return block == nl_cpu_conv_block(be) &&
+               (storage == NL_STORAGE_FP32 ||
+                storage == nl_storage_of_precision(be->product_precision));
+    case NL_OP_FAMILY_NORM:
+    case NL_OP_FAMILY_ADD:
+        return true;
+    case NL_OP_FAMILY_POOL:
+    case NL_OP_FAMILY_ELEMENTWISE:
+    case NL_OP_FAMILY_REORDER:
+    case NL_OP_FAMILY_POINT_NORM:
+    case NL_OP_FAMILY_SWITCH:
+    case NL_OP_FAMILY_FORMULA:
+    case NL_OP_FAMILY_COUNT:
+        break;
+    }
+    return storage == NL_STORAGE_FP32;
+}
+
 static const nl_ops cpu_ops = {
     .name = "cpu",
 #define NL_OP(backends, ret, op, params) NL_OP_IF(NL_OP_ON_CPU_##backends, .op = nl_cpu_##op, )

@@ -412,6 +412,14 @@ void nl_cuda_norm_backward_act(nl_backend *be, const nl_norm_geom *g, const floa
                           dbeta, workspace);
 }
 
+/* the CUDA kernels read NCHW fp32 alone (cuDNN's NHWC would be a layout of
+ * its own, not the CPU's channel block) */
+bool nl_cuda_runs(nl_backend *be, nl_op_family family, int block, nl_storage storage)
+{
+    (void)be, (void)family;
+    return block == 0 && storage == NL_STORAGE_FP32;
+}
+
 static const nl_ops cuda_ops = make_ops();
 
 /* the ops table without a device: a plan asks it its shapes and
