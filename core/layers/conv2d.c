@@ -70,22 +70,20 @@ static void conv_flops(const nl_layer *self, nl_layer_flops *out)
     *out = (nl_layer_flops){.forward = product, .input_grad = product, .weight_grad = product};
 }
 
-/* A bf16 convolution's blocked operands are oneDNN's (the plan's layout
- * pass gives the block only where oneDNN runs the precision), which reads
- * its inputs rounded to bf16 and rounds what it writes: each side can be
- * stored as bf16, and rounds. NCHW sides stay fp32 (normlab's own
- * convolutions may run them), and so does any other type. */
+/* A bf16 convolution reads its inputs rounded to bf16 and rounds what it
+ * writes: each side can be stored in 16 bits, and rounds, where its device
+ * runs convolutions on that storage at that side's layout (the plan's
+ * precision pass asks: backend_ops.def runs; on the CPU oneDNN's blocked
+ * operands in the type its products round to, never an NCHW side, which
+ * normlab's own convolutions may run). */
 static void conv_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
                             unsigned *rounds)
 {
-    (void)input; /* its one */
+    (void)input, (void)type; /* its one input; the device answers for the type */
     const conv_layer *l = (const conv_layer *)self;
-    const bool bf16 = l->bf16 && type == NL_STORAGE_BF16;
-    *takes = 0;
-    if (bf16 && l->geom.in_block)
-        *takes |= NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX);
-    if (bf16 && l->geom.out_block)
-        *takes |= NL_IO_MASK(NL_IO_Y) | NL_IO_MASK(NL_IO_DY);
+    *takes = l->bf16 ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX) | NL_IO_MASK(NL_IO_Y) |
+                           NL_IO_MASK(NL_IO_DY)
+                     : 0;
     *rounds = *takes;
 }
 
@@ -103,7 +101,7 @@ static const nl_layer_vtable conv_vtables[] = {
     [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .flops = conv_flops,                    \
                             .forward = conv_forward,                                               \
                             .backward = conv_backward, .param_norm = conv_param_norm,             \
-                            .takes_blocked = true, .storage_io = conv_storage_io,               \
+                            .family = NL_OP_FAMILY_CONV, .storage_io = conv_storage_io,               \
                             .typed = conv_typed},
 #include "layers/param_norm_kinds.def"
 };

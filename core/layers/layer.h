@@ -102,11 +102,18 @@ typedef struct {
      * layers. false: it cannot (nothing changed). nl_builder_fuse_relu
      * calls it. */
     bool (*fuse_relu)(nl_layer *self, nl_act *skip);
-    /* its forward and backward read and write channel-blocked activations
-     * (nl_shape.block) as well as NCHW ones, its output in its input's
-     * layout; before a layer without it the plan's layout pass inserts a
-     * reorder to NCHW for each blocked input (plan/layout.c) */
-    bool takes_blocked;
+    /* the kernels its forward and backward run (backend/op_families.def),
+     * as the device it is planned for is asked whether they read and
+     * write channel-blocked activations (nl_shape.block) and which storage
+     * types (backend_ops.def: runs): where its device runs its family on
+     * the block, its output keeps its input's layout; before any other
+     * layer the plan's layout pass inserts a reorder to NCHW for each
+     * blocked input (plan/layout.c). NONE (0): NCHW fp32 alone. */
+    nl_op_family family;
+    /* optional: the family of this layer where its options choose other
+     * kernels than its kind's (a normalizer whose statistics are kept in a
+     * low precision runs the NCHW-only norm_lowp ops); NULL: family */
+    nl_op_family (*family_of)(const nl_layer *self);
     /* its output is NCHW whatever its input's layout (a global pooling's
      * (N, C, 1, 1), the same bytes in either) */
     bool writes_nchw;
@@ -130,6 +137,9 @@ typedef struct {
     void (*release)(nl_layer *self);
 } nl_layer_vtable;
 
+/* the family of l's kernels (nl_layer_vtable.family, .family_of) */
+static inline nl_op_family nl_layer_family(const struct nl_layer *l);
+
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
 
 struct nl_layer {
@@ -152,6 +162,11 @@ struct nl_layer {
      * "add+relu", or NULL; `show` names it after the kind */
     const char *fused;
 };
+
+static inline nl_op_family nl_layer_family(const nl_layer *l)
+{
+    return l->vt->family_of ? l->vt->family_of(l) : l->vt->family;
+}
 
 /* The common body of nl_layer_vtable.fuse_relu for a layer of one input
  * that applies the ReLU itself: false when it already took one (or has a

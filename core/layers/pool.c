@@ -36,20 +36,20 @@ static const nl_layer_vtable pool_vtable = {.kind = "pool2d",
                                             .flops = nl_layer_flops_values,
                                             .forward = pool_forward,
                                             .backward = pool_backward,
-                                            .takes_blocked = true,
+                                            .family = NL_OP_FAMILY_POOL,
                                             .typed = pool_typed};
 static const nl_layer_vtable global_pool_vtable = {.kind = "pool2d",
                                                    .flops = nl_layer_flops_values,
                                                    .forward = pool_forward,
                                                    .backward = pool_backward,
-                                                   .takes_blocked = true,
+                                                   .family = NL_OP_FAMILY_POOL,
                                                    .writes_nchw = true,
                                                    .typed = pool_typed};
 static const nl_layer_vtable relu_pool_vtable = {.kind = "relu+maxpool",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = pool_forward,
                                                  .backward = pool_backward,
-                                                 .takes_blocked = true,
+                                                 .family = NL_OP_FAMILY_POOL,
                                                  .typed = pool_typed};
 
 static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,

@@ -26,7 +26,7 @@ static const nl_layer_vtable reorder_vtable = {.kind = "reorder",
                                                .flops = nl_layer_flops_values,
                                                .forward = reorder_forward,
                                                .backward = reorder_backward,
-                                               .takes_blocked = true};
+                                               .family = NL_OP_FAMILY_REORDER};
 
 nl_act *nl_reorder_to_nchw(nl_builder *b, const char *name, nl_act *in)
 {

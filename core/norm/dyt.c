@@ -47,7 +47,7 @@ static const nl_layer_vtable dyt_vtable = {.kind = "dyt",
                                            .flops = nl_layer_flops_values,
                                            .forward = dyt_forward,
                                            .backward = dyt_backward,
-                                           .takes_blocked = true,
+                                           .family = NL_OP_FAMILY_POINT_NORM,
                                            .typed = dyt_typed};
 
 static nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)

@@ -122,7 +122,7 @@ static const nl_layer_vtable expr_vtable = {.kind = "expr",
                                             .backward = expr_backward,
                                             .release = expr_release,
                                             .fuse_relu = expr_fuse_relu,
-                                            .takes_blocked = true,
+                                            .family = NL_OP_FAMILY_FORMULA,
                                             .typed = expr_typed};
 
 static nl_formula_input nl_norm_formula_input(nl_shape in, int groups, int n_capacity)

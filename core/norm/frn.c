@@ -64,11 +64,21 @@ static void frn_typed(nl_layer *self)
     ((frn_layer *)self)->geom.block = self->in[0]->shape.block;
 }
 
+/* nl_layer_vtable.family_of: its mean square in a low precision runs the
+ * norm_lowp ops */
+static nl_op_family frn_family(const nl_layer *self)
+{
+    return ((const frn_layer *)self)->geom.stats_precision == NL_PRECISION_FP32
+               ? NL_OP_FAMILY_POINT_NORM
+               : NL_OP_FAMILY_NORM_LOWP;
+}
+
 static const nl_layer_vtable frn_vtable = {.kind = "frn",
                                            .flops = nl_layer_flops_values,
                                            .forward = frn_forward,
                                            .backward = frn_backward,
-                                           .takes_blocked = true,
+                                           .family = NL_OP_FAMILY_POINT_NORM,
+                                           .family_of = frn_family,
                                            .typed = frn_typed};
 
 nl_precision nl_frn_stats_precision(const nl_layer *layer)

@@ -18,7 +18,9 @@
  *      auto keep a model NCHW; to read the block in place, its kernels
  *      index planes through nl_plane_of (backend/shape.h), a CPU_ONLY
  *      <op>_blocked twin where an op's shared form cannot, and its vtable
- *      says .takes_blocked (tests/test_layout compares every kind's
+ *      names its .family (backend/op_families.def), whose blocked kernels
+ *      the CPU's answer (cpu/backend.c: nl_cpu_runs) then covers
+ *      (tests/test_layout compares every kind's
  *      blocked model with its NCHW one);
  *   4. its tests and docs: goldens against PyTorch in
  *      tests/golden/make_goldens.py's norm section (test_norm_golden asks

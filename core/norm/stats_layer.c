@@ -347,8 +347,9 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
     return nl_layer_take_relu(self, &((stats_layer *)self)->relu, skip);
 }
 
-/* nl_layer_vtable.storage_io: the blocked kernels read x and dy and write
- * y and dx in any 16-bit storage on the fused path (norm_forward, _forward_act,
+/* nl_layer_vtable.storage_io: its kernels read x and dy and write y and dx
+ * in 16-bit storage, where its device runs them so, on the fused path
+ * (norm_forward, _forward_act,
  * _forward_eval, _backward, _backward_act); the training hooks, the
  * synchronized and the frozen paths and the other points read fp32, and
  * so does a fused residual add's shortcut (in[1]). It rounds none of them
@@ -356,12 +357,11 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
 static void stats_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
                              unsigned *rounds)
 {
-    (void)type; /* the blocked kernels convert every row of the table */
+    (void)type; /* its device answers for the type (backend_ops.def: runs) */
     const stats_layer *l = (const stats_layer *)self;
     *rounds = 0;
-    *takes = input == 0 && l->geom.block && l->geom.stats_precision == NL_PRECISION_FP32 && l->fused &&
-                     !l->training && !l->spec.sync && !l->point.train_running &&
-                     !l->frozen_consts
+    *takes = input == 0 && l->fused && !l->training && !l->spec.sync &&
+                     !l->point.train_running && !l->frozen_consts
                  ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_Y) | NL_IO_MASK(NL_IO_DX) |
                        NL_IO_MASK(NL_IO_DY)
                  : 0;
@@ -380,13 +380,19 @@ static void stats_typed(nl_layer *self)
     nl_io_of(l->geom.io, self->in[0]->shape, self->out->shape);
 }
 
-/* the blocked kernels keep fp32 statistics alone: the layout pass reads
- * stats_precision (nl_norm_layer_stats_precision) and hands another
- * precision NCHW */
+/* nl_layer_vtable.family_of: statistics in a low precision run the
+ * norm_lowp ops */
+static nl_op_family stats_family(const nl_layer *self)
+{
+    return ((const stats_layer *)self)->geom.stats_precision == NL_PRECISION_FP32
+               ? NL_OP_FAMILY_NORM
+               : NL_OP_FAMILY_NORM_LOWP;
+}
+
 #define STATS_VTABLE(name)                                                                         \
     {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \
      .backward = stats_backward, .prepare = stats_prepare, .fuse_relu = stats_fuse_relu,          \
-     .takes_blocked = true, .storage_io = stats_storage_io, .typed = stats_typed}
+     .family = NL_OP_FAMILY_NORM, .family_of = stats_family, .storage_io = stats_storage_io, .typed = stats_typed}
 static const nl_layer_vtable batchnorm_vtable = STATS_VTABLE("batchnorm");
 static const nl_layer_vtable groupnorm_vtable = STATS_VTABLE("groupnorm");
 

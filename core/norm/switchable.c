@@ -149,7 +149,7 @@ static const nl_layer_vtable switch_vtable = {.kind = "switchnorm",
                                               .forward = switch_forward,
                                               .backward = switch_backward,
                                               .prepare = switch_prepare,
-                                              .takes_blocked = true,
+                                              .family = NL_OP_FAMILY_SWITCH,
                                               .typed = switch_typed};
 
 bool nl_switch_layer_logits(const nl_layer *layer, const float *logits[2])

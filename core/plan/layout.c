@@ -162,13 +162,13 @@ nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl
     return NL_OK;
 }
 
-/* Whether layer l reads and writes the channel block: what its kind says
- * (takes_blocked), but the blocked normalizer kernels keep fp32 statistics
- * alone, so a normalizer with another model.norm.stats_precision reads
- * NCHW. */
-static bool reads_block(const nl_layer *l)
+/* Whether layer l reads and writes the channel block: the answer of the
+ * device the spec was planned for, asked of its probe, for the family of
+ * kernels l runs (a normalizer with low-precision statistics runs other
+ * kernels than one with fp32 statistics) */
+static bool reads_block(const nl_layer *l, nl_backend *device, int block)
 {
-    return l->vt->takes_blocked && nl_norm_layer_stats_precision(l) == NL_PRECISION_FP32;
+    return device->ops->runs(device, nl_layer_family(l), block, NL_STORAGE_FP32);
 }
 
 /* Where a reorder's activation goes among the graph's: after the output of
@@ -240,6 +240,8 @@ bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
     /* the recipe built every activation NCHW */
     if (!block || b->failed)
         return !b->failed;
+    nl_backend device;
+    nl_backend_probe_on(spec->device, 1, spec->product_precision, &device);
     int next = 0; /* the activations before acts[next] are walked */
     for (int i = 0; i < b->n_layers; i++) {
         nl_layer *l = b->layers[i];
@@ -258,7 +260,7 @@ bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
                 return false;
             }
             l->out->shape.block = block;
-        } else if (!reads_block(l)) {
+        } else if (!reads_block(l, &device, block)) {
             /* a reorder before it for each blocked input; its output NCHW */
             const bool before_output = reorder_before_output(l);
             int at = act_index(b, l->out) + !before_output;
