@@ -88,7 +88,8 @@ START_TEST(test_caps)
 END_TEST
 
 /* each device answers for its own kernels (backend_ops.def: runs): NCHW
- * fp32 everywhere; a block on the CPU alone, the convolutions' own, with
+ * fp32 everywhere; a block on the CPU alone (its convolutions' own for them,
+ * none for low-precision statistics), with
  * 16-bit storage where its kernels convert it (the statistics
  * normalizers and the add: every storage row; the convolutions: the
  * type their products round to); the GPU none */
@@ -113,7 +114,9 @@ START_TEST(test_device_answers)
                 }
                 if (!block)
                     continue;
-                bool expected = fp32 && family != NL_OP_FAMILY_NONE;
+                /* the blocked normalizers keep fp32 statistics alone */
+                bool expected = fp32 && family != NL_OP_FAMILY_NONE &&
+                                family != NL_OP_FAMILY_NORM_LOWP;
                 if (family == NL_OP_FAMILY_NORM || family == NL_OP_FAMILY_ADD)
                     expected = true;
                 if (family == NL_OP_FAMILY_CONV)
@@ -195,17 +198,23 @@ START_TEST(test_layout_decisions)
 }
 END_TEST
 
-/* every layer of the graph reads what it can: a layer without
- * takes_blocked never gets a blocked input, and every reorder layer sits
- * in front of one */
+/* every layer of the graph reads what it can: a layer whose kernels its
+ * device (the CPU's, where the block is) does not run on the block never
+ * gets a blocked input, and every reorder layer sits in front of one */
 static void assert_layouts_read(const nl_model *m, const char *what)
 {
     int blocked = 0;
+    nl_backend cpu = nl_backend_probe(1, m->spec.product_precision);
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
         for (int k = 0; k < l->n_in; k++) {
             blocked += l->in[k]->shape.block != 0;
-            ck_assert_msg(l->vt->takes_blocked || !l->in[k]->shape.block,
+            const int block = l->in[k]->shape.block;
+            /* a convolution reads the plan's block, chosen as its own (the
+             * graphs here are planned at a block this host may not have) */
+            const bool conv = nl_layer_family(l) == NL_OP_FAMILY_CONV;
+            ck_assert_msg(!block || (conv && block == m->spec.channel_block) ||
+                              cpu.ops->runs(&cpu, nl_layer_family(l), block, NL_STORAGE_FP32),
                           "%s: layer %s (%s) reads a blocked %s", what, l->name, l->vt->kind,
                           l->in[k]->name);
         }
@@ -246,6 +255,90 @@ START_TEST(test_graph_reads_its_layouts)
         }
     }
     ck_assert_int_gt(graphs, 10);
+}
+END_TEST
+
+static int act_at(const nl_model *m, const char *name)
+{
+    for (int k = 0; k < m->n_acts; k++)
+        if (!strcmp(m->acts[k]->name, name))
+            return k;
+    ck_abort_msg("no activation %s", name);
+    return -1;
+}
+
+static int layer_at(const nl_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i]->name, name))
+            return i;
+    ck_abort_msg("no layer %s", name);
+    return -1;
+}
+
+/* the reorder layer just before layers[before], from `from` (blocked) to
+ * the activation `name` (NCHW) */
+static const nl_act *reorder_before(const nl_model *m, int before, const char *from,
+                                    const char *name)
+{
+    ck_assert_int_ge(before, 1);
+    const nl_layer *r = m->layers[before - 1];
+    ck_assert_msg(!strcmp(r->vt->kind, "reorder"), "%s before %s, not a reorder", r->name,
+                  m->layers[before]->name);
+    ck_assert_str_eq(r->in[0]->name, from);
+    ck_assert_int_eq(r->in[0]->shape.block, 16);
+    ck_assert_str_eq(r->out->name, name);
+    ck_assert_int_eq(r->out->shape.block, 0);
+    return r->out;
+}
+
+/* The layout pass inserts the reorders on the planned graph, each
+ * activation where the builder declared it (the precision pass indexes
+ * them in that order): before the classifier's flatten of the blocked
+ * image, before each normalizer that cannot read the block (statistics in
+ * bf16) ahead of its output, and before a layer without takes_blocked (a
+ * dropout) after its output. */
+START_TEST(test_layout_pass_reorders)
+{
+    const int widths[] = {16, 32};
+    for (int variant = 0; variant < 3; variant++) {
+        nl_model_spec spec = image_spec(NL_ARCH_CNN, 2, widths);
+        nl_norm_spec_defaults(&spec.norm, NL_NORM_BATCH);
+        spec.norm.placement = nl_model_spec_default_placement(&spec);
+        if (variant == 1)
+            spec.norm.stats_precision = NL_PRECISION_BF16;
+        if (variant == 2)
+            spec.dropout_p = 0.1f;
+        spec.channel_block = 16;
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_plan(&spec, 8, 8, 1, &m, &err) == NL_OK, "%s", err.msg);
+        ck_assert_int_eq(m->acts[act_at(m, "conv1")]->shape.block, 16);
+        if (variant == 0) {
+            const int flat = act_at(m, "flatten");
+            const nl_act *copy =
+                reorder_before(m, layer_at(m, "classifier"), "pool2", "pool2.nchw");
+            ck_assert_ptr_eq(m->acts[flat]->alias_of, copy);
+            ck_assert_ptr_eq(m->acts[flat - 1], copy);
+            ck_assert_int_eq(m->acts[act_at(m, "norm1")]->shape.block, 16);
+        }
+        for (int s = 1; variant == 1 && s <= 2; s++) {
+            char conv[16], norm[16], nchw[24];
+            snprintf(conv, sizeof conv, "conv%d", s);
+            snprintf(norm, sizeof norm, "norm%d", s);
+            snprintf(nchw, sizeof nchw, "conv%d.nchw", s);
+            const int li = layer_at(m, norm);
+            ck_assert_ptr_eq(m->layers[li]->in[0], reorder_before(m, li, conv, nchw));
+            ck_assert_int_eq(act_at(m, nchw) + 1, act_at(m, norm));
+            ck_assert_int_eq(m->layers[li]->out->shape.block, 0);
+        }
+        if (variant == 2) {
+            const int li = layer_at(m, "drop1");
+            ck_assert_ptr_eq(m->layers[li]->in[0], reorder_before(m, li, "act1", "act1.nchw"));
+            ck_assert_int_eq(act_at(m, "drop1") + 1, act_at(m, "act1.nchw"));
+        }
+        nl_model_free(m);
+    }
 }
 END_TEST
 
@@ -501,6 +594,7 @@ int main(void)
     tcase_add_test(tc, test_device_answers);
     tcase_add_test(tc, test_layout_decisions);
     tcase_add_test(tc, test_graph_reads_its_layouts);
+    tcase_add_test(tc, test_layout_pass_reorders);
     tcase_add_test(tc, test_fusion_pass);
     tcase_add_test(tc, test_planned_once);
     tcase_add_test(tc, test_run_assembled_once);

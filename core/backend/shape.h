@@ -20,8 +20,9 @@ typedef struct {
     /* images only: 0 is NCHW; B > 0 the channel-blocked layout of oneDNN's
      * convolutions (nChw16c for B = 16), (N, C/B, H, W, B), c a multiple of
      * B (the plan's channel block: core/plan/layout.c), indexed by nl_plane_of. Layers that read a
-     * blocked activation say so (nl_layer_vtable.takes_blocked); the
-     * builder refuses the others. */
+     * blocked activation run a family of kernels their device runs on the
+     * block (nl_layer_vtable.family, backend_ops.def: runs); the layout
+     * pass reorders a blocked input of any other to NCHW. */
     int block;
     /* the storage type (nl_storage, base/storage.h) of its values and of
      * its gradient: fp32 (0), or a 16-bit type (words in the same layout)

@@ -131,6 +131,7 @@ bool nl_cpu_runs(nl_backend *be, nl_op_family family, int block, nl_storage stor
         return storage == NL_STORAGE_FP32;
     switch (family) {
     case NL_OP_FAMILY_NONE:
+    case NL_OP_FAMILY_NORM_LOWP: /* the blocked kernels keep fp32 statistics alone */
         return false;
     case NL_OP_FAMILY_CONV:
         return block == nl_cpu_conv_block(be) &&
@@ -145,6 +146,7 @@ bool nl_cpu_runs(nl_backend *be, nl_op_family family, int block, nl_storage stor
     case NL_OP_FAMILY_POINT_NORM:
     case NL_OP_FAMILY_SWITCH:
     case NL_OP_FAMILY_FORMULA:
+    case NL_OP_FAMILY_SAMPLE_ROWS:
     case NL_OP_FAMILY_COUNT:
         break;
     }

@@ -42,9 +42,9 @@ static void activation_backward(nl_layer *self, const nl_pass *pass)
  * so any layout */
 static const nl_layer_vtable vtables[2] = {
     {.kind = "activation", .flops = nl_layer_flops_values, .forward = activation_forward,
-     .backward = activation_backward, .takes_blocked = true},
+     .backward = activation_backward, .family = NL_OP_FAMILY_ELEMENTWISE},
     {.kind = "gelu", .flops = nl_layer_flops_values, .forward = activation_forward,
-     .backward = activation_backward, .takes_blocked = true},
+     .backward = activation_backward, .family = NL_OP_FAMILY_ELEMENTWISE},
 };
 
 static nl_act *add_activation(nl_builder *b, const char *name, nl_act *in, bool gelu, int kind)

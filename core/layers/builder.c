@@ -162,13 +162,6 @@ nl_act *nl_builder_act(nl_builder *b, const char *name, nl_shape shape)
 
 nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape shape)
 {
-    /* a view in another layout (a flattened image) sees NCHW values */
-    if (of->shape.block && shape.block != of->shape.block) {
-        char nchw_name[sizeof of->name];
-        snprintf(nchw_name, sizeof nchw_name, "%.*s.nchw", (int)sizeof nchw_name - 6, of->name);
-        if (!(of = nl_reorder_to_nchw(b, nchw_name, of)))
-            return NULL;
-    }
     nl_act *a = new_act(b, name, shape);
     if (a) {
         while (of->alias_of)
@@ -309,31 +302,6 @@ int nl_builder_scalars(nl_builder *b, int count)
     return first;
 }
 
-int nl_builder_channel_block(nl_builder *b) { return b->channel_block; }
-
-/* A layer that does not read the channel-blocked layout is handed NCHW: a
- * reorder layer in front of it for each blocked input (the plan chose the
- * block knowing it costs these: core/plan/layout.c), and its output, which
- * its constructor may have shaped after a blocked input, NCHW. */
-static bool reads_its_inputs(nl_builder *b, nl_layer *l)
-{
-    if (l->vt->takes_blocked)
-        return true;
-    for (int k = 0; k < l->n_in; k++) {
-        if (!l->in[k] || !l->in[k]->shape.block)
-            continue;
-        char name[sizeof l->in[k]->name];
-        snprintf(name, sizeof name, "%.*s.nchw", (int)sizeof name - 6, l->in[k]->name);
-        nl_act *nchw = nl_reorder_to_nchw(b, name, l->in[k]);
-        if (!nchw)
-            return false;
-        l->in[k] = nchw;
-    }
-    if (l->out)
-        l->out->shape.block = 0;
-    return !b->failed;
-}
-
 void nl_builder_workspace(nl_builder *b, size_t bytes)
 {
     if (bytes > b->needs.workspace)
@@ -374,8 +342,7 @@ void nl_builder_add(nl_builder *b, nl_layer *layer)
         return;
     }
     /* a layer the list cannot take is freed here, as the model would */
-    if (!reads_its_inputs(b, layer) ||
-        !grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
+    if (!grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
         nl_layer_free(layer);
         return;
     }

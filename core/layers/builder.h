@@ -1,7 +1,8 @@
 /* The builder's state behind layers/layer.h's nl_builder: what the layer
  * constructors declare through its calls (layers/builder.c), which the
  * model's planner (model/builder.c) then plans and allocates. Layers use
- * the calls; only the planner reads the fields. */
+ * the calls; only the planner and the plan's layout pass (plan/layout.c),
+ * which inserts reorders into the lists, read the fields. */
 #ifndef NL_LAYERS_BUILDER_H
 #define NL_LAYERS_BUILDER_H
 
@@ -72,8 +73,6 @@ struct nl_builder {
     nl_norm_site *norm_sites;
     int n_norm_sites, cap_norm_sites;
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
-    /* the channel block convolutions write: the plan's (nl_model_spec.channel_block) */
-    int channel_block;
     bool out_of_memory;
     /* What a constructor gets when its allocation fails, so that it can
      * finish without checking: never added to the lists, never freed. One

@@ -70,28 +70,29 @@ static void conv_flops(const nl_layer *self, nl_layer_flops *out)
     *out = (nl_layer_flops){.forward = product, .input_grad = product, .weight_grad = product};
 }
 
-/* A bf16 convolution's blocked operands are oneDNN's (the plan's layout
- * pass gives the block only where oneDNN runs the precision), which reads
- * its inputs rounded to bf16 and rounds what it writes: each side can be
- * stored as bf16, and rounds. NCHW sides stay fp32 (normlab's own
- * convolutions may run them), and so does any other type. */
+/* A bf16 convolution reads its inputs rounded to bf16 and rounds what it
+ * writes: each side can be stored in 16 bits, and rounds, where its device
+ * runs convolutions on that storage at that side's layout (the plan's
+ * precision pass asks: backend_ops.def runs; on the CPU oneDNN's blocked
+ * operands in the type its products round to, never an NCHW side, which
+ * normlab's own convolutions may run). */
 static void conv_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
                             unsigned *rounds)
 {
-    (void)input; /* its one */
+    (void)input, (void)type; /* its one input; the device answers for the type */
     const conv_layer *l = (const conv_layer *)self;
-    const bool bf16 = l->bf16 && type == NL_STORAGE_BF16;
-    *takes = 0;
-    if (bf16 && l->geom.in_block)
-        *takes |= NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX);
-    if (bf16 && l->geom.out_block)
-        *takes |= NL_IO_MASK(NL_IO_Y) | NL_IO_MASK(NL_IO_DY);
+    *takes = l->bf16 ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX) | NL_IO_MASK(NL_IO_Y) |
+                           NL_IO_MASK(NL_IO_DY)
+                     : 0;
     *rounds = *takes;
 }
 
 static void conv_typed(nl_layer *self)
 {
-    nl_io_of(((conv_layer *)self)->geom.io, self->in[0]->shape, self->out->shape);
+    conv_layer *l = (conv_layer *)self;
+    l->geom.in_block = self->in[0]->shape.block;
+    l->geom.out_block = self->out->shape.block;
+    nl_io_of(l->geom.io, self->in[0]->shape, self->out->shape);
 }
 
 /* one per parameter normalizer: "conv2d", "conv2d+ws", ... */
@@ -100,7 +101,7 @@ static const nl_layer_vtable conv_vtables[] = {
     [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .flops = conv_flops,                    \
                             .forward = conv_forward,                                               \
                             .backward = conv_backward, .param_norm = conv_param_norm,             \
-                            .takes_blocked = true, .storage_io = conv_storage_io,               \
+                            .family = NL_OP_FAMILY_CONV, .storage_io = conv_storage_io,               \
                             .typed = conv_typed},
 #include "layers/param_norm_kinds.def"
 };
@@ -138,28 +139,17 @@ nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int
                         name);
         return NULL;
     }
-    /* with the plan's channel block every convolution writes it */
+    /* the blocks its sides are stored in the plan's layout pass decides
+     * on the graph (conv_typed) */
     nl_conv_geom g = {
         .in_c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w, .out_c = out_c,
-        .kernel = kernel, .stride = stride, .pad = pad, .in_block = in->shape.block,
-        .out_block = nl_builder_channel_block(b),
+        .kernel = kernel, .stride = stride, .pad = pad,
     };
-    if (g.out_block && out_c % g.out_block) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: the channel-blocked layout needs channels in multiples of %d "
-                        "(this CPU's block), not %d",
-                        name, g.out_block, out_c);
-        nl_builder_key(b, "model.widths");
-        return NULL;
-    }
     if (!nl_builder_window_fits(b, name, "a ", " kernel", kernel, kernel, stride, pad, g.in_h,
                                 g.in_w, &g.out_h, &g.out_w))
         return NULL;
-    /* the output first: the geometry says how the plan stores it */
     nl_act *out = nl_builder_act(
-        b, name,
-        (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4,
-                   .block = g.out_block});
+        b, name, (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4});
     if (!out)
         return NULL;
     conv_layer *l = nl_builder_layer_alloc(b, sizeof *l);

@@ -102,11 +102,21 @@ typedef struct {
      * layers. false: it cannot (nothing changed). The fusion pass
      * (plan/fuse.c) calls it. */
     bool (*fuse_relu)(nl_layer *self, nl_act *skip);
-    /* its forward and backward read and write channel-blocked activations
-     * (nl_shape.block) as well as NCHW ones; before a layer without it the
-     * builder inserts a reorder to NCHW for each blocked input, and its
-     * output is NCHW (layers/builder.c) */
-    bool takes_blocked;
+    /* the kernels its forward and backward run (backend/op_families.def),
+     * as the device it is planned for is asked whether they read and
+     * write channel-blocked activations (nl_shape.block) and which storage
+     * types (backend_ops.def: runs): where its device runs its family on
+     * the block, its output keeps its input's layout; before any other
+     * layer the plan's layout pass inserts a reorder to NCHW for each
+     * blocked input (plan/layout.c). NONE (0): NCHW fp32 alone. */
+    nl_op_family family;
+    /* optional: the family of this layer where its options choose other
+     * kernels than its kind's (a normalizer whose statistics are kept in a
+     * low precision runs the NCHW-only norm_lowp ops); NULL: family */
+    nl_op_family (*family_of)(const nl_layer *self);
+    /* its output is NCHW whatever its input's layout (a global pooling's
+     * (N, C, 1, 1), the same bytes in either) */
+    bool writes_nchw;
     /* optional: the operands (NL_IO_MASK(NL_IO_X) ...: X and DX its input
      * in[input]'s value and gradient, Y and DY its output's) it keeps in
      * the 16-bit storage type `type` where the plan's precision pass gives
@@ -116,15 +126,19 @@ typedef struct {
      * and dx rounded). NULL: none. Read on the planned graph. */
     void (*storage_io)(const nl_layer *self, int input, nl_storage type, unsigned *takes,
                        unsigned *rounds);
-    /* optional: takes the storage types the plan's precision pass set on
-     * its input's and output's nodes into what it hands its kernels (its
-     * geometry's io), called after they are set (model/model.h:
-     * nl_model_type_nodes) */
+    /* optional: takes the layouts the plan's layout pass set on its
+     * input's and output's nodes (nl_shape.block) and the storage types
+     * its precision pass set into what it hands its kernels (its
+     * geometry's block and io), called after they are set (model/model.h:
+     * nl_model_type_nodes); the constructor builds on NCHW nodes */
     void (*typed)(nl_layer *self);
     /* optional: frees what the layer allocated beyond its struct (a
      * formula's programs), before the struct itself is freed */
     void (*release)(nl_layer *self);
 } nl_layer_vtable;
+
+/* the family of l's kernels (nl_layer_vtable.family, .family_of) */
+static inline nl_op_family nl_layer_family(const struct nl_layer *l);
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
 
@@ -148,6 +162,11 @@ struct nl_layer {
      * "add+relu", or NULL; `show` names it after the kind */
     const char *fused;
 };
+
+static inline nl_op_family nl_layer_family(const nl_layer *l)
+{
+    return l->vt->family_of ? l->vt->family_of(l) : l->vt->family;
+}
 
 /* The common body of nl_layer_vtable.fuse_relu for a layer of one input
  * that applies the ReLU itself: false when it already took one (or has a
@@ -205,7 +224,8 @@ typedef struct nl_builder nl_builder;
 
 /* ---- the builder API used by layer constructors ---- */
 nl_act *nl_builder_act(nl_builder *b, const char *name, nl_shape shape);
-/* flatten: the same storage seen as (N, C*H*W) */
+/* flatten: the same storage seen as (N, C*H*W) (of a blocked image, its
+ * NCHW copy: the layout pass reorders it) */
 nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape shape);
 nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int *dims,
                            bool is_norm_or_bias, nl_fill fill, float std);
@@ -255,9 +275,6 @@ void nl_builder_constant(nl_builder *b, void **slot, const void *host, size_t by
 int nl_builder_scalars(nl_builder *b, int count);
 /* shared scratch: the largest request wins */
 void nl_builder_workspace(nl_builder *b, size_t bytes);
-/* The channel block the convolutions write: the plan's layout pass decided
- * it (nl_model_spec.channel_block; 0: NCHW). */
-int nl_builder_channel_block(nl_builder *b);
 /* takes ownership of a layer allocated with nl_builder_layer_alloc */
 void nl_builder_add(nl_builder *b, nl_layer *layer);
 void *nl_builder_layer_alloc(nl_builder *b, size_t bytes);
@@ -329,8 +346,8 @@ nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kerne
                           int pad);
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
 nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
-/* a channel-blocked image as NCHW (layers/reorder.c): the builder's own,
- * before a layer or view that cannot read the block */
+/* a channel-blocked image as NCHW (layers/reorder.c): the layout pass's
+ * own (plan/layout.c), before a layer or view that cannot read the block */
 nl_act *nl_reorder_to_nchw(nl_builder *b, const char *name, nl_act *in);
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);
 /* y = a + shortcut_scale * shortcut, a constant factor (DeepNorm's alpha,

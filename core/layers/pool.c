@@ -24,18 +24,33 @@ static void pool_backward(nl_layer *self, const nl_pass *pass)
                                  self->in[0]->grad, self->accumulate_din[0]);
 }
 
+/* the layout the plan's layout pass gave its input */
+static void pool_typed(nl_layer *self)
+{
+    ((pool_layer *)self)->geom.block = self->in[0]->shape.block;
+}
+
 /* every pooling reads a channel-blocked input: a window's output keeps the
  * block, the global average's (N, C, 1, 1) is the same in either layout */
 static const nl_layer_vtable pool_vtable = {.kind = "pool2d",
                                             .flops = nl_layer_flops_values,
                                             .forward = pool_forward,
                                             .backward = pool_backward,
-                                            .takes_blocked = true};
+                                            .family = NL_OP_FAMILY_POOL,
+                                            .typed = pool_typed};
+static const nl_layer_vtable global_pool_vtable = {.kind = "pool2d",
+                                                   .flops = nl_layer_flops_values,
+                                                   .forward = pool_forward,
+                                                   .backward = pool_backward,
+                                                   .family = NL_OP_FAMILY_POOL,
+                                                   .writes_nchw = true,
+                                                   .typed = pool_typed};
 static const nl_layer_vtable relu_pool_vtable = {.kind = "relu+maxpool",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = pool_forward,
                                                  .backward = pool_backward,
-                                                 .takes_blocked = true};
+                                                 .family = NL_OP_FAMILY_POOL,
+                                                 .typed = pool_typed};
 
 static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,
                          int kernel_h, int kernel_w, int stride, int pad, bool relu_input,
@@ -48,20 +63,19 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
     nl_pool_geom g = {
         .kind = kind, .c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w,
         .kernel_h = kernel_h, .kernel_w = kernel_w, .stride = stride, .pad = pad,
-        .relu_input = relu_input, .block = in->shape.block,
+        .relu_input = relu_input,
     };
     if (!nl_builder_window_fits(b, name, "", " pooling", kernel_h, kernel_w, stride, pad, g.in_h,
                                 g.in_w, &g.out_h, &g.out_w))
         return NULL;
     pool_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = g;
-    nl_shape out_shape = {.n = in->shape.n, .c = g.c, .h = g.out_h, .w = g.out_w, .ndim = 4,
-                          .block = global ? 0 : g.block};
+    nl_shape out_shape = {.n = in->shape.n, .c = g.c, .h = g.out_h, .w = g.out_w, .ndim = 4};
     if (kind == NL_POOL_MAX)
         nl_builder_saved(b, (void **)&l->argmax, nl_shape_count(out_shape) * sizeof(int32_t));
     nl_act *out = nl_builder_act(b, name, out_shape);
     nl_layer_init(&l->base,
-                  relu_input ? &relu_pool_vtable : &pool_vtable,
+                  relu_input ? &relu_pool_vtable : global ? &global_pool_vtable : &pool_vtable,
                   name, in, NULL, out);
     nl_builder_add(b, &l->base);
     return out;

@@ -1,7 +1,8 @@
 /* The reorder layer: a channel-blocked image (nl_shape.block) as NCHW, for
- * a layer that cannot read the block. The builder puts one in front of such
- * a layer (nl_builder_add) where the plan's layout pass gave the model a
- * block (core/plan/layout.c); no architecture builds one itself. */
+ * a layer that cannot read the block. The plan's layout pass puts one in
+ * front of such a layer on the assembled graph where it gave the model a
+ * block (core/plan/layout.c: nl_plan_layout_graph); no architecture builds
+ * one itself. */
 #include "layers/layer.h"
 
 static void reorder_forward(nl_layer *self, const nl_pass *pass)
@@ -25,7 +26,7 @@ static const nl_layer_vtable reorder_vtable = {.kind = "reorder",
                                                .flops = nl_layer_flops_values,
                                                .forward = reorder_forward,
                                                .backward = reorder_backward,
-                                               .takes_blocked = true};
+                                               .family = NL_OP_FAMILY_REORDER};
 
 nl_act *nl_reorder_to_nchw(nl_builder *b, const char *name, nl_act *in)
 {

@@ -101,17 +101,16 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
 
 /* nl_layer_vtable.storage_io: either input read from 16-bit storage and
  * its gradient written rounded to it, where the add is plain (no gain, no
- * shortcut scale); the sum is fp32, and it rounds nothing itself. A probe
+ * shortcut scale) and its device runs the add on that storage; the sum is
+ * fp32, and it rounds nothing itself. A probe
  * that drops the branch turns the precision pass off. */
 static void add_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
                            unsigned *rounds)
 {
-    (void)type; /* add_forward_stored and round_to_storage take every row */
+    (void)input, (void)type; /* either input; its device answers for the type (runs) */
     const add_layer *l = (const add_layer *)self;
     *rounds = 0;
-    *takes = !l->gain && !l->shortcut_scale && self->in[input]->shape.block
-                 ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX)
-                 : 0;
+    *takes = !l->gain && !l->shortcut_scale ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX) : 0;
 }
 
 static void add_drop_branch(nl_layer *self, bool drop)
@@ -134,7 +133,7 @@ static const nl_layer_vtable add_vtable = {.kind = "residual_add",
                                            .drop_branch = add_drop_branch,
                                            /* element by element (the gain's gradient a
                                             * sum over all of them) */
-                                           .takes_blocked = true,
+                                           .family = NL_OP_FAMILY_ADD,
                                            .storage_io = add_storage_io};
 
 /* gain_name: SkipInit's learned gain on the branch; shortcut_scale != 1:
@@ -142,17 +141,8 @@ static const nl_layer_vtable add_vtable = {.kind = "residual_add",
 static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
                          const char *gain_name, float gain_init, float shortcut_scale)
 {
-    /* a branch through a layer that cannot read the channel block comes
-     * back NCHW (the builder's reorder): the blocked side joins it there */
-    if (a->shape.block != shortcut->shape.block) {
-        char nchw[sizeof a->name + 8];
-        nl_act **blocked = a->shape.block ? &a : &shortcut;
-        snprintf(nchw, sizeof nchw, "%s.nchw", name);
-        if (!(*blocked = nl_reorder_to_nchw(b, nchw, *blocked)))
-            return NULL;
-    }
     if (a->shape.c != shortcut->shape.c || a->shape.h != shortcut->shape.h ||
-        a->shape.w != shortcut->shape.w || a->shape.block != shortcut->shape.block) {
+        a->shape.w != shortcut->shape.w) {
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: residual add of %s (%dx%dx%d) and %s (%dx%dx%d) needs equal "
                         "shapes",

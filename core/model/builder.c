@@ -455,7 +455,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *si
                        capacity, train_batch);
     nl_builder b = {.capacity = capacity, .train_batch = train_batch,
                     .precision = spec->product_precision, .err = err,
-                    .channel_block = spec->channel_block, .n_scalars = NL_OPTIM_SCALARS};
+                    .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (m && !(m->needs = nl_calloc(1, sizeof *m->needs))) {
         free(m);

@@ -68,9 +68,14 @@ typedef struct {
     /* cnn, resnet: the activations' layout as the config asks it (auto
      * included); channel_block is what the plan's layout pass decided
      * (core/plan/layout.c): 0 NCHW, B > 0 the channels in blocks of B
-     * wherever a layer reads them so. The builder reads channel_block alone. */
+     * wherever a layer reads them so. The layout pass on the graph
+     * (nl_plan_layout_graph) reads channel_block alone. */
     nl_layout layout;
     int channel_block;
+    /* the device the plan decided for (nl_plan_model): the layout and
+     * precision passes ask its backend which layers read the block and
+     * which storage types (backend_ops.def: runs) */
+    nl_device device;
     /* what channel_block was decided for (the spec, precision, batch and
      * device, hashed by core/plan/plan.c): a spec planned again for the
      * same keeps the decision without another trial build; 0: not planned */

@@ -40,18 +40,21 @@ static void dyt_backward(nl_layer *self, const nl_pass *pass)
                     l->alpha->grad, pass->workspace);
 }
 
+/* the layout the plan's layout pass gave its input */
+static void dyt_typed(nl_layer *self) { ((dyt_layer *)self)->block = self->in[0]->shape.block; }
+
 static const nl_layer_vtable dyt_vtable = {.kind = "dyt",
                                            .flops = nl_layer_flops_values,
                                            .forward = dyt_forward,
                                            .backward = dyt_backward,
-                                           .takes_blocked = true};
+                                           .family = NL_OP_FAMILY_POINT_NORM,
+                                           .typed = dyt_typed};
 
 static nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     dyt_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->c = in->shape.c;
     l->hw = nl_shape_plane(in->shape);
-    l->block = in->shape.block;
     l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     char pname[96];
     snprintf(pname, sizeof pname, "%s.alpha", name);

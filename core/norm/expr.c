@@ -110,13 +110,20 @@ static void expr_release(nl_layer *self)
     nl_formula_plan_free(((expr_layer *)self)->plan);
 }
 
+/* the layout the plan's layout pass gave its input */
+static void expr_typed(nl_layer *self)
+{
+    ((expr_layer *)self)->block = self->in[0]->shape.block;
+}
+
 static const nl_layer_vtable expr_vtable = {.kind = "expr",
                                             .flops = nl_layer_flops_values,
                                             .forward = expr_forward,
                                             .backward = expr_backward,
                                             .release = expr_release,
                                             .fuse_relu = expr_fuse_relu,
-                                            .takes_blocked = true};
+                                            .family = NL_OP_FAMILY_FORMULA,
+                                            .typed = expr_typed};
 
 static nl_formula_input nl_norm_formula_input(nl_shape in, int groups, int n_capacity)
 {
@@ -196,7 +203,6 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
     }
     expr_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->spec = *spec;
-    l->block = in->shape.block;
     nl_formula_input input = nl_norm_formula_input(in->shape, spec->groups, in->shape.n);
     if (nl_formula_plan_make(f, input, spec->eps, &l->plan, &err)) {
         nl_builder_fail(b, err.code, "layer %s: %s", name, err.msg);

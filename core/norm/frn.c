@@ -58,22 +58,42 @@ static void frn_backward(nl_layer *self, const nl_pass *pass)
                            l->beta ? l->beta->grad : NULL, pass->workspace);
 }
 
+/* the layout the plan's layout pass gave its input */
+static void frn_typed(nl_layer *self)
+{
+    ((frn_layer *)self)->geom.block = self->in[0]->shape.block;
+}
+
+/* nl_layer_vtable.family_of: its mean square in a low precision runs the
+ * norm_lowp ops */
+static nl_op_family frn_family(const nl_layer *self)
+{
+    return ((const frn_layer *)self)->geom.stats_precision == NL_PRECISION_FP32
+               ? NL_OP_FAMILY_POINT_NORM
+               : NL_OP_FAMILY_NORM_LOWP;
+}
+
 static const nl_layer_vtable frn_vtable = {.kind = "frn",
                                            .flops = nl_layer_flops_values,
                                            .forward = frn_forward,
                                            .backward = frn_backward,
-                                           .takes_blocked = true};
+                                           .family = NL_OP_FAMILY_POINT_NORM,
+                                           .family_of = frn_family,
+                                           .typed = frn_typed};
+
+nl_precision nl_frn_stats_precision(const nl_layer *layer)
+{
+    return layer->vt == &frn_vtable ? ((const frn_layer *)layer)->geom.stats_precision
+                                    : NL_PRECISION_FP32;
+}
 
 static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int channels = in->shape.c;
-    if (!(in = nl_norm_readable(b, in, spec->stats_precision)))
-        return NULL;
     frn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = (nl_norm_geom){.n = in->shape.n, .c = channels, .hw = in->shape.h * in->shape.w,
                              .groups = channels, .center = false, .eps = spec->eps,
-                             .stats_precision = spec->stats_precision,
-                             .block = in->shape.block};
+                             .stats_precision = spec->stats_precision};
     char pname[96];
     if (spec->affine) {
         snprintf(pname, sizeof pname, "%s.weight", name);

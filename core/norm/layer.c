@@ -104,7 +104,7 @@ static const nl_layer_vtable scalenorm_vtable = {.kind = "scalenorm",
                                                  .flops = nl_layer_flops_values,
                                                  .forward = scalenorm_forward,
                                                  .backward = scalenorm_backward,
-                                                 .takes_blocked = true};
+                                                 .family = NL_OP_FAMILY_SAMPLE_ROWS};
 
 static nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {

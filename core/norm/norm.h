@@ -33,11 +33,13 @@ nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_
 
 /* stats_layer.c: the layer of every normalizer with statistics, on the
  * geometry its kind computes them over (n is taken from the input) */
-/* `in` as a normalizer taking its statistics in `precision` reads it: the
- * blocked kernels (nl_shape.block) keep fp32 statistics alone, so another
- * precision reads a blocked input through a reorder layer (NULL after a
- * build error) */
-nl_act *nl_norm_readable(nl_builder *b, nl_act *in, nl_precision precision);
+/* the precision a normalizer layer takes its statistics in
+ * (model.norm.stats_precision): a layer of nl_stats_norm_layer's or FRN's
+ * (nl_frn_stats_precision); fp32 for any other layer. The blocked kernels
+ * (nl_shape.block) keep fp32 statistics alone: the layout pass hands
+ * another precision NCHW (plan/layout.c) */
+nl_precision nl_norm_layer_stats_precision(const nl_layer *layer);
+nl_precision nl_frn_stats_precision(const nl_layer *layer);
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats);
 /* the same at a point of the design space (norm/custom.c); NULL: the

@@ -12,13 +12,15 @@
  *      builder the row names; the kind's arithmetic goes through the
  *      backend ops, and an op it needs of its own is a line in
  *      backend_ops.def with its kernels in core/cpu and core/cuda;
- *   3. the layout: its layer reads NCHW and the builder puts a reorder
- *      layer before it wherever the plan gave the model a channel block
- *      (core/plan/layout.c), which costs a pass each way and may make
+ *   3. the layout: its layer reads NCHW and the plan's layout pass puts a
+ *      reorder layer before it wherever the plan gave the model a channel
+ *      block (core/plan/layout.c), which costs a pass each way and may make
  *      auto keep a model NCHW; to read the block in place, its kernels
  *      index planes through nl_plane_of (backend/shape.h), a CPU_ONLY
  *      <op>_blocked twin where an op's shared form cannot, and its vtable
- *      says .takes_blocked (tests/test_layout compares every kind's
+ *      names its .family (backend/op_families.def), whose blocked kernels
+ *      the CPU's answer (cpu/backend.c: nl_cpu_runs) then covers
+ *      (tests/test_layout compares every kind's
  *      blocked model with its NCHW one);
  *   4. its tests and docs: goldens against PyTorch in
  *      tests/golden/make_goldens.py's norm section (test_norm_golden asks

@@ -347,8 +347,9 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
     return nl_layer_take_relu(self, &((stats_layer *)self)->relu, skip);
 }
 
-/* nl_layer_vtable.storage_io: the blocked kernels read x and dy and write
- * y and dx in any 16-bit storage on the fused path (norm_forward, _forward_act,
+/* nl_layer_vtable.storage_io: its kernels read x and dy and write y and dx
+ * in 16-bit storage, where its device runs them so, on the fused path
+ * (norm_forward, _forward_act,
  * _forward_eval, _backward, _backward_act); the training hooks, the
  * synchronized and the frozen paths and the other points read fp32, and
  * so does a fused residual add's shortcut (in[1]). It rounds none of them
@@ -356,12 +357,11 @@ static bool stats_fuse_relu(nl_layer *self, nl_act *skip)
 static void stats_storage_io(const nl_layer *self, int input, nl_storage type, unsigned *takes,
                              unsigned *rounds)
 {
-    (void)type; /* the blocked kernels convert every row of the table */
+    (void)type; /* its device answers for the type (backend_ops.def: runs) */
     const stats_layer *l = (const stats_layer *)self;
     *rounds = 0;
-    *takes = input == 0 && l->geom.block && l->geom.stats_precision == NL_PRECISION_FP32 && l->fused &&
-                     !l->training && !l->spec.sync && !l->point.train_running &&
-                     !l->frozen_consts
+    *takes = input == 0 && l->fused && !l->training && !l->spec.sync &&
+                     !l->point.train_running && !l->frozen_consts
                  ? NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_Y) | NL_IO_MASK(NL_IO_DX) |
                        NL_IO_MASK(NL_IO_DY)
                  : 0;
@@ -374,17 +374,34 @@ static void stats_storage_io(const nl_layer *self, int input, nl_storage type, u
  * activations */
 static void stats_typed(nl_layer *self)
 {
-    nl_io_of(((stats_layer *)self)->geom.io, self->in[0]->shape, self->out->shape);
+    stats_layer *l = (stats_layer *)self;
+    l->geom.block = self->in[0]->shape.block;
+    l->per_channel_geom.block = l->geom.block;
+    nl_io_of(l->geom.io, self->in[0]->shape, self->out->shape);
 }
 
-#define STATS_VTABLE(name, blocked)                                                                \
+/* nl_layer_vtable.family_of: statistics in a low precision run the
+ * norm_lowp ops */
+static nl_op_family stats_family(const nl_layer *self)
+{
+    return ((const stats_layer *)self)->geom.stats_precision == NL_PRECISION_FP32
+               ? NL_OP_FAMILY_NORM
+               : NL_OP_FAMILY_NORM_LOWP;
+}
+
+#define STATS_VTABLE(name)                                                                         \
     {.kind = name, .flops = nl_layer_flops_values, .forward = stats_forward,                      \
      .backward = stats_backward, .prepare = stats_prepare, .fuse_relu = stats_fuse_relu,          \
-     .takes_blocked = blocked, .storage_io = stats_storage_io, .typed = stats_typed}
-static const nl_layer_vtable batchnorm_vtables[2] = {STATS_VTABLE("batchnorm", false),
-                                                     STATS_VTABLE("batchnorm", true)};
-static const nl_layer_vtable groupnorm_vtables[2] = {STATS_VTABLE("groupnorm", false),
-                                                     STATS_VTABLE("groupnorm", true)};
+     .family = NL_OP_FAMILY_NORM, .family_of = stats_family, .storage_io = stats_storage_io, .typed = stats_typed}
+static const nl_layer_vtable batchnorm_vtable = STATS_VTABLE("batchnorm");
+static const nl_layer_vtable groupnorm_vtable = STATS_VTABLE("groupnorm");
+
+nl_precision nl_norm_layer_stats_precision(const nl_layer *layer)
+{
+    if (layer->vt == &batchnorm_vtable || layer->vt == &groupnorm_vtable)
+        return ((const stats_layer *)layer)->geom.stats_precision;
+    return nl_frn_stats_precision(layer);
+}
 
 /* an output stored narrow whose evaluation applies a fused ReLU after the
  * running statistics' map needs that map's fp32 result (forward_running) */
@@ -441,23 +458,11 @@ static void plan_params(stats_layer *l, nl_builder *b, const char *name, int cha
     }
 }
 
-nl_act *nl_norm_readable(nl_builder *b, nl_act *in, nl_precision precision)
-{
-    if (!in->shape.block || precision == NL_PRECISION_FP32)
-        return in;
-    char name[sizeof in->name];
-    snprintf(name, sizeof name, "%.*s.nchw", (int)sizeof name - 6, in->name);
-    return nl_reorder_to_nchw(b, name, in);
-}
-
 nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                              nl_norm_geom geom, bool running_stats, const nl_stats_point *point)
 {
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
-    if (!(in = nl_norm_readable(b, in, geom.stats_precision)))
-        return NULL;
-    geom.block = in->shape.block;
     /* sync: the host buffers live with the layer, after the training
      * hooks' state (both whole doubles, so each starts aligned) */
     const size_t host_bytes = spec->sync ? (2 * (size_t)channels + 1) * sizeof(double) +
@@ -518,10 +523,8 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     nl_act *out = nl_builder_act(b, name, in->shape);
     if (out)
         nl_builder_workspace_asked(b, stored_output_workspace, l);
-    const int blocked = geom.block != 0;
-    nl_layer_init(&l->base,
-                  geom.groups == 0 ? &batchnorm_vtables[blocked] : &groupnorm_vtables[blocked],
-                  name, in, NULL, out);
+    nl_layer_init(&l->base, geom.groups == 0 ? &batchnorm_vtable : &groupnorm_vtable, name, in,
+                  NULL, out);
     if (geom.groups == 0 && !spec->sync)
         l->base.per_rank = "batch statistics over each rank's own slice of the batch";
     nl_builder_add(b, &l->base);

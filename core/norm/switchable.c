@@ -138,12 +138,19 @@ static void switch_backward(nl_layer *self, const nl_pass *pass)
     be->ops->copy(be, l->var_weight->grad, l->dlogits + SWITCH_TERMS, SWITCH_TERMS);
 }
 
+/* the layout the plan's layout pass gave its input */
+static void switch_typed(nl_layer *self)
+{
+    ((switch_layer *)self)->block = self->in[0]->shape.block;
+}
+
 static const nl_layer_vtable switch_vtable = {.kind = "switchnorm",
                                               .flops = nl_layer_flops_values,
                                               .forward = switch_forward,
                                               .backward = switch_backward,
                                               .prepare = switch_prepare,
-                                              .takes_blocked = true};
+                                              .family = NL_OP_FAMILY_SWITCH,
+                                              .typed = switch_typed};
 
 bool nl_switch_layer_logits(const nl_layer *layer, const float *logits[2])
 {
@@ -186,7 +193,6 @@ static nl_act *switch_norm(nl_builder *b, const char *name, nl_act *in, const nl
     l->spec = *spec;
     l->c = in->shape.c;
     l->hw = nl_shape_plane(in->shape);
-    l->block = in->shape.block;
     if (spec->affine) {
         l->gamma = param_of(b, name, "weight", l->c, NL_FILL_ONES);
         l->beta = param_of(b, name, "bias", l->c, NL_FILL_ZEROS);

@@ -13,9 +13,11 @@
 /* the recipe, then the passes that rewrite its graph */
 static nl_act *planned_recipe(nl_builder *b, nl_act *input, void *spec)
 {
-    nl_act *out = nl_arch_recipe(b, input, spec);
-    out = nl_plan_fuse_graph(b, spec, out);
-    return out;
+    /* the fusions on the recipe's NCHW graph, then the layouts */
+    nl_act *logits = nl_plan_fuse_graph(b, spec, nl_arch_recipe(b, input, spec));
+    if (logits && !nl_plan_layout_graph(b, spec))
+        return NULL;
+    return logits;
 }
 
 nl_code nl_model_create(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,

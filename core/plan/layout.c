@@ -1,8 +1,8 @@
 /* The layout pass (plan.h): where the activations keep the channel block
  * the device's convolutions run in. A block pays where convolutions read
  * it straight from the layers before them; each layer that cannot read it
- * gets a reorder layer in front (the builder inserts it: layers/reorder.c),
- * one pass over an activation in each direction. auto takes the block when
+ * gets a reorder layer in front (inserted on the graph: nl_plan_layout_graph,
+ * layers/reorder.c), one pass over an activation in each direction. auto takes the block when
  * the reorders it saves the convolutions outnumber the ones it adds,
  * counted on the planned graph of the blocked model itself (block_pays), so a new
  * layer or architecture needs no rule here. */
@@ -12,6 +12,8 @@
 #include "arch/arch.h"
 #include "arch/registry.h"
 #include "device/device.h"
+#include "layers/builder.h"
+#include "norm/norm.h"
 #include "plan/plan.h"
 
 /* model.layout's values */
@@ -158,6 +160,140 @@ nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl
     if (block && widths_fit(spec, block, NULL) && block_pays(spec, block, run))
         spec->channel_block = block;
     return NL_OK;
+}
+
+/* Whether layer l reads and writes the channel block: the answer of the
+ * device the spec was planned for, asked of its probe, for the family of
+ * kernels l runs (a normalizer with low-precision statistics runs other
+ * kernels than one with fp32 statistics) */
+static bool reads_block(const nl_layer *l, nl_backend *device, int block)
+{
+    return device->ops->runs(device, nl_layer_family(l), block, NL_STORAGE_FP32);
+}
+
+/* Where a reorder's activation goes among the graph's: after the output of
+ * the layer it feeds (the recipe declared that output before the layer
+ * was added), but for a layer that takes an input of its own making
+ * before declaring its output: a normalizer with low-precision statistics,
+ * and a layer joining two inputs (a residual add). The precision pass and
+ * the memory plan read the activations in this order. */
+static bool reorder_before_output(const nl_layer *l)
+{
+    return l->n_in > 1 || nl_norm_layer_stats_precision(l) != NL_PRECISION_FP32;
+}
+
+static int act_index(const nl_builder *b, const nl_act *a)
+{
+    for (int k = 0; k < b->n_acts; k++)
+        if (b->acts[k] == a)
+            return k;
+    return b->n_acts;
+}
+
+/* `in` as NCHW through a reorder layer named `name`, its activation placed
+ * at acts[at] and its layer at layers[before]; NULL after a build error */
+static nl_act *insert_reorder(nl_builder *b, nl_act *in, const char *name, int at, int before)
+{
+    const int n_acts = b->n_acts, n_layers = b->n_layers;
+    nl_act *out = nl_reorder_to_nchw(b, name, in);
+    if (!out || b->failed || b->n_acts != n_acts + 1 || b->n_layers != n_layers + 1)
+        return NULL;
+    memmove(&b->acts[at + 1], &b->acts[at], (size_t)(n_acts - at) * sizeof *b->acts);
+    b->acts[at] = out;
+    nl_layer *reorder = b->layers[n_layers];
+    memmove(&b->layers[before + 1], &b->layers[before],
+            (size_t)(n_layers - before) * sizeof *b->layers);
+    b->layers[before] = reorder;
+    return out;
+}
+
+/* "<of>.nchw", the name of a reorder of one activation */
+static void nchw_name(char *name, size_t size, const char *of)
+{
+    snprintf(name, size, "%.*s.nchw", (int)size - 6, of);
+}
+
+/* each view declared from acts[*next] up to acts[end] that sees a blocked
+ * image (a flatten) reads its NCHW copy, reordered before layers[*at];
+ * false after a build error */
+static bool reorder_views(nl_builder *b, int *next, int end, int *at)
+{
+    for (; *next < end; (*next)++) {
+        nl_act *view = b->acts[*next];
+        if (!view->alias_of || !view->alias_of->shape.block)
+            continue;
+        char name[sizeof view->name];
+        nchw_name(name, sizeof name, view->alias_of->name);
+        nl_act *nchw = insert_reorder(b, view->alias_of, name, *next, *at);
+        if (!nchw)
+            return false;
+        view->alias_of = nchw;
+        view->needs_grad = nchw->needs_grad;
+        (*next)++, (*at)++, end++;
+    }
+    return true;
+}
+
+bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
+{
+    const int block = spec->channel_block;
+    /* the recipe built every activation NCHW */
+    if (!block || b->failed)
+        return !b->failed;
+    nl_backend device;
+    nl_backend_probe_on(spec->device, 1, spec->product_precision, &device);
+    int next = 0; /* the activations before acts[next] are walked */
+    for (int i = 0; i < b->n_layers; i++) {
+        nl_layer *l = b->layers[i];
+        if (!reorder_views(b, &next, act_index(b, l->out), &i))
+            return false;
+        int after = 0; /* reorders placed after its output */
+        nl_conv_geom conv;
+        if (nl_conv2d_geom_of(l, &conv)) {
+            /* every convolution writes the block */
+            if (conv.out_c % block) {
+                nl_builder_fail(b, NL_ERR_CONFIG,
+                                "layer %s: the channel-blocked layout needs channels in "
+                                "multiples of %d (this CPU's block), not %d",
+                                l->name, block, conv.out_c);
+                nl_builder_key(b, "model.widths");
+                return false;
+            }
+            l->out->shape.block = block;
+        } else if (!reads_block(l, &device, block)) {
+            /* a reorder before it for each blocked input; its output NCHW */
+            const bool before_output = reorder_before_output(l);
+            int at = act_index(b, l->out) + !before_output;
+            for (int k = 0; k < l->n_in; k++) {
+                if (!l->in[k] || !l->in[k]->shape.block)
+                    continue;
+                char name[sizeof l->in[k]->name];
+                nchw_name(name, sizeof name, l->in[k]->name);
+                if (!(l->in[k] = insert_reorder(b, l->in[k], name, at++, i++)))
+                    return false;
+                after += !before_output;
+            }
+        } else {
+            /* two sides in different layouts (a branch through a layer that
+             * could not read the block came back NCHW): the blocked side
+             * joins the other as NCHW */
+            if (l->n_in == 2 && l->in[0]->shape.block != l->in[1]->shape.block) {
+                char name[sizeof l->name + 8];
+                snprintf(name, sizeof name, "%s.nchw", l->name);
+                nl_act **blocked = l->in[0]->shape.block ? &l->in[0] : &l->in[1];
+                if (!(*blocked = insert_reorder(b, *blocked, name, act_index(b, l->out), i++)))
+                    return false;
+            }
+            if (!l->vt->writes_nchw)
+                l->out->shape.block = l->in[0]->shape.block;
+        }
+        /* past its output and the reorders placed after it */
+        const int past = act_index(b, l->out) + 1 + after;
+        if (next < past)
+            next = past;
+    }
+    int end = b->n_layers;
+    return reorder_views(b, &next, b->n_acts, &end);
 }
 
 void nl_plan_record(nl_model_spec *recorded, const nl_model_spec *planned)

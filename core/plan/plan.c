@@ -13,6 +13,7 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
     memcpy(&bare, model, sizeof bare);
     bare.channel_block = 0;
     bare.layout_key = 0;
+    bare.device = NL_DEVICE_CPU; /* hashed on its own below */
     memset(bare.value_store, 0, sizeof bare.value_store);
     memset(bare.grad_store, 0, sizeof bare.grad_store);
     const struct {
@@ -37,6 +38,7 @@ nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *asked, nl_d
     on_device.device = device;
     const nl_plan_run *run = &on_device;
     *out = *model;
+    out->device = device;
     out->product_precision = run->precision;
     out->norm.freezable = run->freezable;
     nl_plan_fuse(out, run);

@@ -7,8 +7,8 @@
  *             then the folds on the recipe's graph (nl_plan_fuse_graph)
  *   layout.c  the activations' layout: a channel block wherever the device's
  *             convolutions take one and it saves more reorders than it adds;
- *             the builder inserts a reorder layer before any layer that
- *             cannot read the block (layers/reorder.c)
+ *             a pass on the graph inserts a reorder layer before any layer
+ *             that cannot read the block (layers/reorder.c)
  *   precision.c  which activations keep their values or gradients in
  *             a 16-bit storage type between layers (the type a low
  *             train.precision rounds to, the blocked layout): where every
@@ -87,6 +87,16 @@ nl_code nl_normlab_fuse_check(nl_error *err);
  * read when the block is taken. */
 nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl_plan_run *run,
                        nl_error *err);
+
+/* The layout pass on the graph the recipe built with every activation
+ * NCHW (plan/graph.c runs it on every model's): with spec->channel_block,
+ * every convolution writes the block, a layer that reads it keeps its
+ * input's on its output, and a reorder layer to NCHW goes before each
+ * layer that cannot read it, before each view of a blocked image (a
+ * flatten) and on the blocked side of a residual add whose sides differ;
+ * the layers take the layouts into their geometry when typed
+ * (nl_model_type_nodes). false after a build error (recorded in b). */
+bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec);
 
 /* The precision pass: spec->value_store and grad_store decided on the
  * planned graph of the spec (its layout decided) for `run`; all fp32 but

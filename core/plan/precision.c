@@ -31,17 +31,28 @@
 #include "arch/arch.h"
 #include "plan/plan.h"
 
-static void io_of(const nl_layer *l, int input, nl_storage type, unsigned *takes,
-                  unsigned *rounds)
+/* what layer l keeps in `type` of its input's and output's operands: what
+ * its options allow (storage_io), where its device runs its kernels on
+ * that storage at the blocked side's layout */
+static void io_of(const nl_layer *l, int input, nl_storage type, nl_backend *device,
+                  unsigned *takes, unsigned *rounds)
 {
     *takes = *rounds = 0;
     if (l->vt->storage_io)
         l->vt->storage_io(l, input, type, takes, rounds);
+    const nl_op_family family = nl_layer_family(l);
+    const unsigned X = NL_IO_MASK(NL_IO_X) | NL_IO_MASK(NL_IO_DX),
+                   Y = NL_IO_MASK(NL_IO_Y) | NL_IO_MASK(NL_IO_DY);
+    if (!l->in[input] || !device->ops->runs(device, family, l->in[input]->shape.block, type))
+        *takes &= ~X;
+    if (!l->out || !device->ops->runs(device, family, l->out->shape.block, type))
+        *takes &= ~Y;
 }
 
 /* decides activation k of graph (t) into spec's storage, stored in type
  * or fp32 */
-static void decide(const nl_model *graph, int k, nl_storage type, nl_model_spec *spec)
+static void decide(const nl_model *graph, int k, nl_storage type, nl_backend *device,
+                   nl_model_spec *spec)
 {
     const nl_act *t = graph->acts[k];
     if (!t->shape.block || t == graph->input || t == graph->logits || t->alias_of)
@@ -60,7 +71,7 @@ static void decide(const nl_model *graph, int k, nl_storage type, nl_model_spec 
             if (l->in[j] != t)
                 continue;
             unsigned takes, rounds;
-            io_of(l, j, type, &takes, &rounds);
+            io_of(l, j, type, device, &takes, &rounds);
             readers_take &= takes;
             readers_round &= rounds;
             readers++;
@@ -69,7 +80,7 @@ static void decide(const nl_model *graph, int k, nl_storage type, nl_model_spec 
     if (!producer || !readers)
         return;
     unsigned p_takes, p_rounds;
-    io_of(producer, 0, type, &p_takes, &p_rounds); /* Y and DY: its output's, whichever input */
+    io_of(producer, 0, type, device, &p_takes, &p_rounds); /* Y and DY: its output's, whichever input */
     const unsigned X = NL_IO_MASK(NL_IO_X), Y = NL_IO_MASK(NL_IO_Y), DX = NL_IO_MASK(NL_IO_DX),
                    DY = NL_IO_MASK(NL_IO_DY);
     if ((p_takes & Y) && (readers_take & X) && ((p_rounds & Y) || (readers_round & X)))
@@ -92,9 +103,11 @@ nl_code nl_plan_precision(nl_model_spec *spec, const nl_plan_run *run, nl_error 
     nl_code rc = nl_plan_graph(spec, run, &graph, err);
     if (rc != NL_OK)
         return rc;
+    nl_backend device;
+    nl_backend_probe_on(run->device, 1, spec->product_precision, &device);
     const int n = graph->n_acts < NL_PLAN_STORED_ACTS ? graph->n_acts : NL_PLAN_STORED_ACTS;
     for (int k = 0; k < n; k++)
-        decide(graph, k, type, spec);
+        decide(graph, k, type, &device, spec);
     nl_plan_graph_done(graph);
     return NL_OK;
 }
