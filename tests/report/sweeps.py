@@ -229,13 +229,15 @@ def quantile(xs, q):
 
 def blown(y0, y1, lows, highs):
     """the range spans more than 20 typical spans of a run: the median
-    run's, or the spread of the runs' highest values below their median and
-    of their lowest above it, whichever is wider (spreads that up to half
-    the runs exploding do not move)"""
+    run's, the spread of the runs' highest values below their median and
+    of their lowest above it, or the span of nine runs in ten, whichever is
+    wider (spreads that up to a tenth of the runs exploding do not move;
+    the last where most runs stop after a point, as in a sweep where most
+    diverge at once and the rest train)"""
     if len(lows) < 4:
         return False
     typical = max(quantile(highs, 0.5) - quantile(lows, 0.5), quantile(highs, 0.5) - quantile(highs, 0.25),
-                  quantile(lows, 0.75) - quantile(lows, 0.5))
+                  quantile(lows, 0.75) - quantile(lows, 0.5), quantile(highs, 0.9) - quantile(lows, 0.1))
     if not typical > 0:
         typical = abs(quantile(highs, 0.5)) * 0.1 or 1
     return (y1 - y0) > 20 * typical

@@ -434,7 +434,12 @@
       var inner = node('g', { 'clip-path': 'url(#' + clip + ')' }, svg);
       function at(x, y) {
         var v = s.v(y);
-        return v === null || !isFinite(v) ? null : s.x(x).toFixed(1) + ' ' + s.y(v).toFixed(1);
+        if (v === null || !isFinite(v)) return null;
+        /* a value far off the chart (a diverged run's loss) still draws
+         * toward its edge: a coordinate past 1e6 px would print in the
+         * exponent form a path cannot read */
+        var px = Math.max(-1e6, Math.min(1e6, s.x(x))), py = Math.max(-1e6, Math.min(1e6, s.y(v)));
+        return px.toFixed(1) + ' ' + py.toFixed(1);
       }
       ls.forEach(function (l) {
         if (!l.lo) return;
