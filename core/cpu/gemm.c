@@ -17,46 +17,37 @@
 
 enum { TILE_ROWS = 6, TILE_COLS = 16 };
 
+/* The tile's six rows, each spelled once: FOR_EACH_ROW(STEP) expands STEP
+ * for k = 0 .. 5, so each row's accumulators are named variables the
+ * compiler keeps in registers. */
+#define FOR_EACH_ROW(STEP) STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5)
+#define ROW_START(k)               \
+    const float *a##k = a_rows[k]; \
+    nl_v8 l##k = {0}, h##k = {0};
+#define ROW_FMA(k)                             \
+    {                                          \
+        const nl_v8 g = nl_v8_splat(a##k[ai]); \
+        l##k = nl_v8_fma(g, lo, l##k);         \
+        h##k = nl_v8_fma(g, hi, h##k);         \
+    }
+#define ROW_STORE(k) nl_v8_store(out[k], l##k), nl_v8_store(out[k] + 8, h##k);
+
 /* out[k][0..16) = sum_d a_k[d * a_step] * b[d * ldb + 0..16), for the six
  * rows k: twelve accumulators, enough independent chains to keep both FMA
  * units busy through their latency */
 static inline void tile_6x16(int depth, const float *const a_rows[TILE_ROWS], size_t a_step,
                              const float *b, size_t ldb, float out[TILE_ROWS][TILE_COLS])
 {
-    const float *a0 = a_rows[0], *a1 = a_rows[1], *a2 = a_rows[2];
-    const float *a3 = a_rows[3], *a4 = a_rows[4], *a5 = a_rows[5];
-    nl_v8 l0 = {0}, h0 = {0}, l1 = {0}, h1 = {0}, l2 = {0}, h2 = {0};
-    nl_v8 l3 = {0}, h3 = {0}, l4 = {0}, h4 = {0}, l5 = {0}, h5 = {0};
+    _Static_assert(TILE_ROWS == 6, "FOR_EACH_ROW names each row of the tile");
+    FOR_EACH_ROW(ROW_START)
     size_t ai = 0;
     for (int d = 0; d < depth; d++, ai += a_step, b += ldb) {
         nl_v8 lo = nl_v8_load(b), hi = nl_v8_load(b + 8);
         NL_IN_REGISTER(lo);
         NL_IN_REGISTER(hi);
-        nl_v8 g = nl_v8_splat(a0[ai]);
-        l0 = nl_v8_fma(g, lo, l0);
-        h0 = nl_v8_fma(g, hi, h0);
-        g = nl_v8_splat(a1[ai]);
-        l1 = nl_v8_fma(g, lo, l1);
-        h1 = nl_v8_fma(g, hi, h1);
-        g = nl_v8_splat(a2[ai]);
-        l2 = nl_v8_fma(g, lo, l2);
-        h2 = nl_v8_fma(g, hi, h2);
-        g = nl_v8_splat(a3[ai]);
-        l3 = nl_v8_fma(g, lo, l3);
-        h3 = nl_v8_fma(g, hi, h3);
-        g = nl_v8_splat(a4[ai]);
-        l4 = nl_v8_fma(g, lo, l4);
-        h4 = nl_v8_fma(g, hi, h4);
-        g = nl_v8_splat(a5[ai]);
-        l5 = nl_v8_fma(g, lo, l5);
-        h5 = nl_v8_fma(g, hi, h5);
+        FOR_EACH_ROW(ROW_FMA)
     }
-    nl_v8_store(out[0], l0), nl_v8_store(out[0] + 8, h0);
-    nl_v8_store(out[1], l1), nl_v8_store(out[1] + 8, h1);
-    nl_v8_store(out[2], l2), nl_v8_store(out[2] + 8, h2);
-    nl_v8_store(out[3], l3), nl_v8_store(out[3] + 8, h3);
-    nl_v8_store(out[4], l4), nl_v8_store(out[4] + 8, h4);
-    nl_v8_store(out[5], l5), nl_v8_store(out[5] + 8, h5);
+    FOR_EACH_ROW(ROW_STORE)
 }
 
 /* the same sums for one column, for a ragged right edge */
