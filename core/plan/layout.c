@@ -11,6 +11,7 @@
 
 #include "arch/arch.h"
 #include "arch/registry.h"
+#include "base/name_table.h"
 #include "device/device.h"
 #include "layers/builder.h"
 #include "norm/norm.h"
@@ -26,9 +27,7 @@ static const nl_name_entry layout_entries[] = {
                                 "and it saves more reorders than it adds, else nchw (the plan's "
                                 "layout pass decides; the resolved config records which)"},
 };
-_Static_assert(sizeof layout_entries / sizeof layout_entries[0] == NL_LAYOUT_COUNT, "layout table");
-const nl_name_table nl_layout_names = {"layout", layout_entries,
-                                       (int)(sizeof layout_entries / sizeof layout_entries[0]), 0};
+NL_NAME_TABLE(nl_layout_names, "layout", layout_entries, NL_LAYOUT_COUNT);
 
 /* "fp32 | bf16": the precisions at which the device's convolutions take a block */
 static const char *blocked_precisions(const nl_device_caps *caps, char *buf, size_t size)
