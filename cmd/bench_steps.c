@@ -239,14 +239,57 @@ static void emit_transformer_row(bench_output *out, const bench_options *o, cons
     bench_emit_csv(out, &r);
 }
 
-/* The lm's and the vit's grid of normalizers and batches: a timed training step, a printed
- * line and a CSV row each. The vit's sample is an image; the lm's CSV row counts tokens, since
- * a token is the LM's sample: one prediction and its loss. */
+/* the lm's description up to its placement; its shape label into shape */
+static void lm_description(const bench_options *o, char *shape, size_t size)
+{
+    const nl_bench_lm_case *lc = &o->lm;
+    snprintf(shape, size, "d%d-h%d-L%d-T%d-V%d", lc->d_model, lc->heads, lc->layers,
+             lc->context, lc->vocab);
+    printf("lm training step (nl_model_load_tokens, forward, backward, nl_adamw_step: lr %g,\n"
+           "  PyTorch's defaults) on random windows of %d token ids with random targets:\n"
+           "  d_model %d, %d heads, %d layers, vocabulary %d, tied embeddings, GELU erf, MLP\n"
+           "  ratio 4, ",
+           LM_LR, lc->context, lc->d_model, lc->heads, lc->layers, lc->vocab);
+}
+
+/* the vit's description up to its placement; its shape label into shape */
+static void vit_description(const bench_options *o, char *shape, size_t size)
+{
+    const nl_bench_lm_case *lc = &o->lm;
+    snprintf(shape, size, "d%d-h%d-L%d-P%d", lc->d_model, lc->heads, lc->layers, o->patch);
+    printf("vit training step (nl_model_load_batch, forward, backward, nl_adamw_step: lr %g,\n"
+           "  PyTorch's defaults) on random N(0,1) 1x28x28 images in %dx%d patches, a class\n"
+           "  token, 10 random classes: d_model %d, %d heads, %d layers, GELU erf, MLP ratio 4,\n"
+           "  ",
+           LM_LR, o->patch, o->patch, lc->d_model, lc->heads, lc->layers);
+}
+
+/* The lm's and the vit's grid of normalizers and batches, under the
+ * architecture's description and the columns: a timed training step, a
+ * printed line and a CSV row each. The vit's sample is an image; the lm's
+ * CSV row counts tokens, since a token is the LM's sample: one prediction
+ * and its loss. */
 static void bench_transformer_grid(bench_output *out, const bench_options *o, nl_backend *be,
-                                   const nl_bench_timing *t, nl_arch arch, const char *shape,
-                                   const char *placement)
+                                   nl_arch arch)
 {
     const bool lm = arch == NL_ARCH_LM;
+    const nl_bench_timing timing = bench_timing(o, BENCH_TRAINING_STEPS);
+    const nl_bench_timing *t = &timing;
+    const char *placement = nl_name_of(&nl_placement_names, o->lm.placement);
+    char shape[96];
+    if (lm)
+        lm_description(o, shape, sizeof shape);
+    else
+        vit_description(o, shape, sizeof shape);
+    printf("placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
+           placement, t->reps, t->rep_s, t->warmup);
+    /* the columns as each row prints them: the lm's rates, then both's */
+    if (lm)
+        printf("  %-10s %5s %11s %10s", "norm", "batch", "tokens/s", "windows/s");
+    else
+        printf("  %-10s %5s %11s", "norm", "batch", "images/s");
+    printf(" %9s %9s %8s %11s %8s %6s\n", "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s",
+           "share");
     const char *model = nl_arch_info_of(arch)->id.name;
     int n_batches;
     const int *batches = transformer_batches(o, &n_batches);
@@ -287,39 +330,12 @@ static void bench_transformer_grid(bench_output *out, const bench_options *o, nl
 
 void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be)
 {
-    const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
-    const nl_bench_lm_case *lc = &o->lm;
-    const char *placement = nl_name_of(&nl_placement_names, lc->placement);
-    char shape[96];
-    snprintf(shape, sizeof shape, "d%d-h%d-L%d-T%d-V%d", lc->d_model, lc->heads, lc->layers,
-             lc->context, lc->vocab);
-    printf("lm training step (nl_model_load_tokens, forward, backward, nl_adamw_step: lr %g,\n"
-           "  PyTorch's defaults) on random windows of %d token ids with random targets:\n"
-           "  d_model %d, %d heads, %d layers, vocabulary %d, tied embeddings, GELU erf, MLP\n"
-           "  ratio 4, placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
-           LM_LR, lc->context, lc->d_model, lc->heads, lc->layers, lc->vocab, placement, t.reps,
-           t.rep_s, t.warmup);
-    printf("  %-10s %5s %11s %10s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "tokens/s",
-           "windows/s", "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    bench_transformer_grid(out, o, be, &t, NL_ARCH_LM, shape, placement);
+    bench_transformer_grid(out, o, be, NL_ARCH_LM);
 }
 
 void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *be)
 {
-    const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
-    const nl_bench_lm_case *lc = &o->lm;
-    const char *placement = nl_name_of(&nl_placement_names, lc->placement);
-    char shape[96];
-    snprintf(shape, sizeof shape, "d%d-h%d-L%d-P%d", lc->d_model, lc->heads, lc->layers, o->patch);
-    printf("vit training step (nl_model_load_batch, forward, backward, nl_adamw_step: lr %g,\n"
-           "  PyTorch's defaults) on random N(0,1) 1x28x28 images in %dx%d patches, a class\n"
-           "  token, 10 random classes: d_model %d, %d heads, %d layers, GELU erf, MLP ratio 4,\n"
-           "  placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
-           LM_LR, o->patch, o->patch, lc->d_model, lc->heads, lc->layers, placement, t.reps,
-           t.rep_s, t.warmup);
-    printf("  %-10s %5s %11s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "images/s",
-           "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
-    bench_transformer_grid(out, o, be, &t, NL_ARCH_VIT, shape, placement);
+    bench_transformer_grid(out, o, be, NL_ARCH_VIT);
 }
 
 /* the recurrent cells' training step, on the grid of hidden sizes and batches */
