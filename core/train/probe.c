@@ -84,6 +84,12 @@ void nl_probes_close(nl_probes *p)
     p->n = 0;
 }
 
+bool nl_probe_due_at_evaluations(const void *self, const nl_probe_env *env, const nl_probe_at *at)
+{
+    (void)self, (void)env;
+    return at->point == NL_PROBE_BETWEEN_STEPS && at->evaluating;
+}
+
 bool nl_probes_due(const nl_probes *p, const nl_probe_at *at)
 {
     for (int i = 0; i < p->n; i++)

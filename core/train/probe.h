@@ -86,6 +86,11 @@ typedef struct {
     void (*close)(void *self, nl_model *m); /* also after a failed open */
 } nl_probe_kind;
 
+/* a row's due for a probe that measures at the evaluations (a pass over
+ * the evaluation split of its own, between steps, where one was just
+ * taken) */
+bool nl_probe_due_at_evaluations(const void *self, const nl_probe_env *env, const nl_probe_at *at);
+
 /* the rows, nl_probe_<name>, each defined in its probe's file */
 #define NL_PROBE(name) extern const nl_probe_kind nl_probe_##name;
 #include "config/probes.def"

@@ -106,12 +106,6 @@ static nl_code blockskip_check(const nl_probe_plan *plan, nl_error *err)
     return check_model(plan->graph, err);
 }
 
-static bool blockskip_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
-{
-    (void)self, (void)env;
-    return at->point == NL_PROBE_BETWEEN_STEPS && at->evaluating;
-}
-
 static nl_code blockskip_observe(void *self, const nl_probe_env *env, const nl_probe_at *at,
                                  nl_error *err)
 {
@@ -148,5 +142,6 @@ static void blockskip_close(void *self, nl_model *m)
 static const nl_series_kind blockskip_series[] = {NL_SERIES_BLOCK_SKIP, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_blockskip = {
-    NL_PROBE_LOG_SWITCH(blockskip), blockskip_series, blockskip_check,
-    sizeof(nl_blockskip), blockskip_open, blockskip_due, blockskip_observe, blockskip_emit, blockskip_close};
+    NL_PROBE_LOG_SWITCH(blockskip), blockskip_series, blockskip_check, sizeof(nl_blockskip),
+    blockskip_open, nl_probe_due_at_evaluations, blockskip_observe, blockskip_emit,
+    blockskip_close};

@@ -132,12 +132,6 @@ static nl_code stepnorm_check(const nl_probe_plan *plan, nl_error *err)
     return check_model(plan->graph, err);
 }
 
-static bool stepnorm_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
-{
-    (void)self, (void)env;
-    return at->point == NL_PROBE_BETWEEN_STEPS && at->evaluating;
-}
-
 static nl_code stepnorm_observe(void *self, const nl_probe_env *env, const nl_probe_at *at,
                                 nl_error *err)
 {
@@ -176,4 +170,5 @@ static const nl_series_kind stepnorm_series[] = {NL_SERIES_STEP_NORM, NL_SERIES_
 
 const nl_probe_kind nl_probe_stepnorm = {
     NL_PROBE_LOG_SWITCH(stepnorm), stepnorm_series, stepnorm_check, sizeof(nl_stepnorm),
-    stepnorm_open, stepnorm_due, stepnorm_observe, stepnorm_emit, stepnorm_close};
+    stepnorm_open, nl_probe_due_at_evaluations, stepnorm_observe, stepnorm_emit,
+    stepnorm_close};

@@ -166,12 +166,6 @@ static nl_code varshift_check(const nl_probe_plan *plan, nl_error *err)
     return check_model(plan->graph, err);
 }
 
-static bool varshift_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
-{
-    (void)self, (void)env;
-    return at->point == NL_PROBE_BETWEEN_STEPS && at->evaluating;
-}
-
 static nl_code varshift_observe(void *self, const nl_probe_env *env, const nl_probe_at *at,
                                 nl_error *err)
 {
@@ -208,5 +202,6 @@ static void varshift_close(void *self, nl_model *m)
 static const nl_series_kind varshift_series[] = {NL_SERIES_VARIANCE_SHIFT, NL_SERIES_COUNT};
 
 const nl_probe_kind nl_probe_varshift = {
-    NL_PROBE_LOG_SWITCH(varshift), varshift_series, varshift_check,
-    sizeof(nl_varshift), varshift_open, varshift_due, varshift_observe, varshift_emit, varshift_close};
+    NL_PROBE_LOG_SWITCH(varshift), varshift_series, varshift_check, sizeof(nl_varshift),
+    varshift_open, nl_probe_due_at_evaluations, varshift_observe, varshift_emit,
+    varshift_close};
