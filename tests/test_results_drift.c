@@ -36,6 +36,10 @@ static const char *const not_results[] = {
     "wall_s",     "train_s",     "samples_per_s", "tokens_per_s", "started_at",
     "finished_at", "host",       "command",       "git_commit",   "normlab_version",
     "usable_cores", "busy_cores_at_start", "dataset",
+    /* where the source run lay on the machine that ran it: the rerun starts
+     * from the source trained again in its own directory, whose bits are
+     * compared apart (cannot_repeat) */
+    "init_from",
 };
 /* metrics.csv's columns that are the clock's */
 static const char *const clock_columns[] = {"elapsed_s"};
