@@ -178,6 +178,9 @@ class Sweep:
         self.name = name
         self.rows = read_csv(os.path.join(root, "results", name, "summary.csv")) or []
         self.columns = set(self.rows[0]) if self.rows else set()
+        # summary.csv: run, the keys the grid varies, then status and the metrics
+        header = list(self.rows[0]) if self.rows else []
+        self.grid_keys = set(header[1:header.index("status")] if "status" in header else header[1:])
         self.cpu, self.one_thread, self.host = {}, {}, {}
         for r in self.rows:
             try:
@@ -203,10 +206,20 @@ class Sweep:
         return {r.get("seed") for r in self.rows if r["run"] in runs}
 
     def cost_per_seed(self, runs):
-        """CPU seconds per seed of these runs; None where one is unpriced"""
+        """CPU seconds of one seed of every configuration these runs hold
+        (a configuration: a run's grid values but its seed), each
+        configuration's mean over its seeds; None where one is unpriced.
+        Dividing the runs' total by the seeds they span would charge a look
+        whose cells have 1 seed and some 3 a third of a seed for each 1-seed
+        cell (stats-precision-lm: 1,067 CPU-s a seed against 2,678)."""
         if not runs or any(run not in self.cpu for run in runs):
             return None
-        return sum(self.cpu[run] for run in runs) / len(self.seeds_of(runs))
+        by_config = {}
+        for r in self.rows:
+            if r["run"] in runs:
+                config = tuple(sorted((k, v) for k, v in r.items() if k in self.grid_keys and k != "seed"))
+                by_config.setdefault(config, []).append(self.cpu[r["run"]])
+        return sum(sum(c) / len(c) for c in by_config.values())
 
     def priced_at_one_thread(self, runs):
         return bool(runs) and all(self.one_thread.get(run) for run in runs)
@@ -905,8 +918,32 @@ def self_test():
             failures.append("a rule without seed_block was read")
         except RuleError:
             pass
+    failures += uneven_seeds_price()
     failures += hostile_rules()
     return failures
+
+
+def uneven_seeds_price():
+    """a look whose configurations have 1 seed and 3: a seed of it costs one
+    run of each configuration (its mean over its seeds), not the runs'
+    total over the seeds they span"""
+    with tempfile.TemporaryDirectory() as tmp:
+        look = os.path.join(tmp, "results", "uneven")
+        runs = [("w-1_seed-1", 1, 1, 100.0), ("w-2_seed-1", 2, 1, 10.0), ("w-2_seed-2", 2, 2, 30.0),
+                ("w-2_seed-3", 2, 3, 20.0)]
+        for run, _, _, wall in runs:
+            os.makedirs(os.path.join(look, "runs", run))
+            with open(os.path.join(look, "runs", run, "summary.json"), "w") as f:
+                json.dump({"wall_s": wall, "threads": 1}, f)
+        with open(os.path.join(look, "summary.csv"), "w") as f:
+            f.write("run,model.width,seed,status,final_test_loss,wall_s\n")
+            f.writelines(f"{run},{w},{seed},ok,1.0,{wall}\n" for run, w, seed, wall in runs)
+        sweep = Sweep(tmp, "uneven")
+        got = sweep.cost_per_seed({r[0] for r in runs})
+        if got != 120.0:
+            return [f"a seed of a look with 1 and 3 seeds a configuration: {got} CPU-s, want 120 "
+                    "(100 for the 1-seed configuration, the mean 20 for the other)"]
+    return []
 
 
 def hostile_rules():
