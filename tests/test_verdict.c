@@ -541,6 +541,7 @@ START_TEST(test_threshold_rule)
         {"band: 0.02, ", "", "claims[2].expect: 'a ~ b within 0.02' is an equivalence (~), and threshold_rule: (line 1) gives no band:"},
         {"expect: count(a > 0.3) >= 2", "headline: true, expect: count(a > 0.3) >= 2", "claims[3].headline: a count"},
         {"seeds: 6", "seeds: 2", "power.seeds"},
+        {"seeds: 6", "seeds: 1001", "power.seeds: 1001 is out of range; accepted: an integer from 3 to 1000"},
         {"from: \"pilot sd 0.02\"", "", "power: needs seeds: and from:"},
         {"threshold_rule: {fraction: 0.5, band: 0.02, reason: \"half the paper's gap\"}", "",
          "claims[0].headline: a headline claim needs the experiment's threshold_rule:"},
