@@ -51,8 +51,12 @@ import history  # noqa: E402
 RULE_FILE = os.path.join("experiments", "schedule", "rule.yaml")
 RULE_KEYS = {"min_seeds": int, "margin": float, "min_pilot_seeds": int, "budget_cpu_hours": float,
              "seed_block": int}
+# the most seeds one sweep's grid lists and power: can name: an n above it
+# cannot be registered as one sweep
+MAX_SEEDS_FILE = os.path.join("core", "results", "claims.h")
+MAX_SEEDS_RE = re.compile(r"^#define NL_CLAIM_MAX_SEEDS (\d+)", re.M)
 # the committed files the schedule reads (for --check's archive)
-INPUTS = [RULE_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
+INPUTS = [RULE_FILE, MAX_SEEDS_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
           "results/*/summary.csv", "results/*/runs/*/summary.json", "experiments/*.yaml",
           "experiments/claims/*.yaml"]
 CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
@@ -376,7 +380,19 @@ def schedule(root):
         else:
             out["past_budget"].append(e)
     out["spent_s"] = spent
+    out["max_seeds"] = read_max_seeds(root)
     return out
+
+
+def read_max_seeds(root):
+    """NL_CLAIM_MAX_SEEDS of core/results/claims.h; None where the file
+    (an older commit's archive) does not define it"""
+    try:
+        with open(os.path.join(root, MAX_SEEDS_FILE)) as f:
+            m = MAX_SEEDS_RE.search(f.read())
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
 
 
 def cost_key(e):
@@ -463,7 +479,7 @@ def fmt_hours(seconds):
     return "unpriced" if h is None else f"{h:.3f} CPU-hours"
 
 
-def describe(e):
+def describe(e, max_seeds=None):
     seeds = f"seeds {e['seeds'][0]}-{e['seeds'][1]}" if e["seeds"] else "no seeds"
     per = (f", {e['per_seed_s']:.1f} CPU-s per seed" if e["per_seed_s"] is not None else "")
     cells = f" of {e['cells']} cells" if e["cells"] else ""
@@ -483,6 +499,9 @@ def describe(e):
             lines.append(f"    {claim}: power 0.8 asks {power} at its latest look, {look} ({had} seeds); n {n}")
     if e.get("priced_from"):
         lines.append(f"    priced from: {'; '.join(e['priced_from'])}")
+    if max_seeds and e["n"] > max_seeds:
+        lines.append(f"    note: n is above the {max_seeds:,} seeds one sweep's grid lists ({MAX_SEEDS_FILE}: "
+                     "NL_CLAIM_MAX_SEEDS): normlab cannot run it as one sweep")
     return lines
 
 
@@ -500,7 +519,7 @@ def render(s):
     for key, title in sections:
         out.append(f"## {title}: {len(s[key])}")
         for i, e in enumerate(s[key], 1):
-            lines = describe(e)
+            lines = describe(e, s.get("max_seeds"))
             out.append(f"{i}. {lines[0]}")
             out += lines[1:]
         out.append("")
@@ -563,7 +582,7 @@ def check(root):
 
 EXCLUDE_RE = re.compile(r"^exclude:\s*\n((?:[ \t]+.*\n?)*)", re.M)
 ENTRY_RE = re.compile(r"^\d+\. (\S+): seeds (\d+)-(\d+), n (\d+), .*? of (\d+) cells")
-CLAIM_LINE_RE = re.compile(r"^    (?!priced from:)([^\s:]+)")
+CLAIM_LINE_RE = re.compile(r"^    (?!priced from:|note:)([^\s:]+)")
 # the schedule's own code and inputs, archived at a registration's parent
 PRINT_INPUTS = INPUTS + ["tests/verdict_prose/*.py", "tests/verdict_prose/*.tsv"]
 
@@ -919,6 +938,12 @@ def self_test():
         except RuleError:
             pass
     failures += uneven_seeds_price()
+    big = {"name": "x-confirm2", "seeds": (101, 1300), "n": 1200, "cost_s": 3600.0, "cells": 2, "per_seed_s": 3.0,
+           "pending": False, "claims": [("p", 1200, 960, "x", 10)], "priced_from": []}
+    lines = describe(big, 1000)
+    if not lines[-1].startswith("    note: n is above the 1,000 seeds") or CLAIM_LINE_RE.match(lines[-1]) or \
+            any(x.startswith("    note:") for x in describe(dict(big, n=1000), 1000)):
+        failures.append(f"an n above the seeds a grid lists is not noted as such (or the note reads as a claim): {lines}")
     failures += hostile_rules()
     return failures
 
