@@ -185,7 +185,7 @@ class Sweep:
         # summary.csv: run, the keys the grid varies, then status and the metrics
         header = list(self.rows[0]) if self.rows else []
         self.grid_keys = set(header[1:header.index("status")] if "status" in header else header[1:])
-        self.cpu, self.one_thread, self.host = {}, {}, {}
+        self.cpu, self.one_thread, self.host, self.day = {}, {}, {}, {}
         for r in self.rows:
             try:
                 with open(os.path.join(root, "results", name, "runs", r["run"], "summary.json")) as f:
@@ -199,6 +199,8 @@ class Sweep:
                 # a 1-thread run that started with a core free: a price (issue 103)
                 self.one_thread[r["run"]] = threads == 1 and (busy is None or usable is None or busy < usable)
                 self.host[r["run"]] = f"{s.get('host') or '?'}, {s.get('cpu_kernels') or '?'} kernels"
+                # the day it ran: a price from an older engine says so
+                self.day[r["run"]] = str(s.get("started_at") or "")[:10]
 
     def runs_of(self, cell):
         """the runs a cell's selectors pick (a key the grid does not vary is
@@ -437,6 +439,9 @@ def cells_cost(cells, sweep, base_looks=()):
         runs = sweep(chosen).runs_of(dict(cell))
         by_look.setdefault(chosen, set()).update(runs)
         hosts = sorted({sweep(chosen).host.get(run, "?") for run in runs})
+        days = sorted(d for d in {sweep(chosen).day.get(run, "") for run in runs} if d)
+        if days:
+            hosts.append(f"run {days[0]}" if len(days) == 1 else f"run {days[0]} to {days[-1]}")
         sources.add(f"{chosen} at 1 thread ({'; '.join(hosts)})" if sweep(chosen).priced_at_one_thread(runs)
                     else f"{chosen}, no 1-thread run: wall x threads")
     total = 0.0
