@@ -12,8 +12,10 @@
  * table of core/results/files.h: no tracked file there is one the table says
  * is never kept (locks, markers, logs, temporaries, final models), none is a
  * symbolic link, every tracked figure is linked from a tracked page, and
- * results/.gitignore is the one the table generates. Each check also runs on
- * a planted listing, so that a checker that stopped seeing fails here. */
+ * results/.gitignore is the one the table generates, and no run names its
+ * init.from source by the committing machine's absolute path. Each check
+ * also runs on a planted listing, so that a checker that stopped seeing
+ * fails here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +395,62 @@ START_TEST(test_committed_sweeps_keep_their_experiment)
 }
 END_TEST
 
+/* A line of `git grep -n` output ("PATH:LINE:TEXT") where a run names its
+ * init.from source by an absolute path: config.yaml's `from:` under init:
+ * or summary.json's "init_from". normlab writes the absolute path (so that a
+ * config names its source wherever it is read), but a committed run's path
+ * is the committing machine's: in any other checkout the sweep reads the
+ * run as another plan and trains it again (test_committed_sweeps_plan_no_run
+ * fails there, not here). A committed source is named relative to the
+ * directory the sweep ran in, as finetune-shift's runs are. */
+static bool names_a_machine_path(const char *line)
+{
+    const char *text = strchr(line, ':');
+    text = text ? strchr(text + 1, ':') : NULL;
+    if (!text)
+        return false;
+    text++;
+    while (*text == ' ')
+        text++;
+    const char *value = !strncmp(text, "from:", 5) ? text + 5 : !strncmp(text, "\"init_from\":", 12) ? text + 12 : NULL;
+    if (!value)
+        return false;
+    while (*value == ' ' || *value == '"')
+        value++;
+    return *value == '/';
+}
+
+START_TEST(test_committed_runs_name_no_machine_path)
+{
+    nl_buf listing = git_listing("grep -n -e '^ *from: ' -e '\"init_from\": ' -- 'results/**/config.yaml' "
+                                 "'results/**/summary.json' || true");
+    int bad = 0;
+    for (char *line = listing.data; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        if (names_a_machine_path(line) && bad++ < 5)
+            fprintf(stderr, "%s\n", line);
+        line = end ? end + 1 : NULL;
+    }
+    ck_assert_msg(bad == 0, "%d committed run files name their init.from source by this machine's absolute path "
+                  "(the first listed above): write it relative to the directory the sweep ran in", bad);
+    free(listing.data);
+    /* planted: both files' forms found; relative, empty and other keys not */
+    static const char *const found[] = {"results/x/runs/r/config.yaml:91:  from: \"/work/c/results/p/runs/s\"",
+                                        "results/x/runs/r/config.yaml:91:  from: /work/c/results/p",
+                                        "results/x/runs/r/summary.json:46:  \"init_from\": \"/work/c/results/p\","};
+    static const char *const passed[] = {"results/x/runs/r/config.yaml:91:  from: \"results/p/runs/s\"",
+                                         "results/x/runs/r/config.yaml:91:  from: \"\"",
+                                         "results/x/runs/r/summary.json:46:  \"init_from\": \"results/p\",",
+                                         "results/x/runs/r/summary.json:47:  \"data_dir\": \"/usr/share\","};
+    for (size_t i = 0; i < sizeof found / sizeof found[0]; i++)
+        ck_assert_msg(names_a_machine_path(found[i]), "not found: %s", found[i]);
+    for (size_t i = 0; i < sizeof passed / sizeof passed[0]; i++)
+        ck_assert_msg(!names_a_machine_path(passed[i]), "found: %s", passed[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_sweeps");
@@ -407,6 +465,7 @@ int main(void)
     tcase_add_test(evidence, test_committed_figures_are_linked);
     tcase_add_test(evidence, test_results_gitignore_is_generated);
     tcase_add_test(evidence, test_committed_sweeps_keep_their_experiment);
+    tcase_add_test(evidence, test_committed_runs_name_no_machine_path);
     suite_add_tcase(s, evidence);
     return tu_run_suite(s);
 }

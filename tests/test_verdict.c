@@ -541,6 +541,7 @@ START_TEST(test_threshold_rule)
         {"band: 0.02, ", "", "claims[2].expect: 'a ~ b within 0.02' is an equivalence (~), and threshold_rule: (line 1) gives no band:"},
         {"expect: count(a > 0.3) >= 2", "headline: true, expect: count(a > 0.3) >= 2", "claims[3].headline: a count"},
         {"seeds: 6", "seeds: 2", "power.seeds"},
+        {"seeds: 6", "seeds: 1001", "power.seeds: 1001 is out of range; accepted: an integer from 3 to 1000"},
         {"from: \"pilot sd 0.02\"", "", "power: needs seeds: and from:"},
         {"threshold_rule: {fraction: 0.5, band: 0.02, reason: \"half the paper's gap\"}", "",
          "claims[0].headline: a headline claim needs the experiment's threshold_rule:"},
@@ -587,6 +588,17 @@ START_TEST(test_expression_parser)
     char why[256];
     ck_assert(nl_expr_parse("x + nothing", &e, why, sizeof why));
     ck_assert(isnan(nl_expr_eval(&e, test_lookup, NULL)));
+    /* a share: min(1, max(0, X)) in either order; nothing else */
+    static const struct {
+        const char *text;
+        bool share;
+    } shares[] = {{"min(1, max(0, (x - 2.95) * 1e9))", true}, {"min(max(x, 0), 1)", true},
+                  {"min(2, max(0, x))", false},  {"max(0, min(1, x))", false},
+                  {"min(1, max(0.5, x))", false}, {"min(1, x)", false}, {"x", false}};
+    for (size_t i = 0; i < sizeof shares / sizeof shares[0]; i++) {
+        ck_assert_msg(nl_expr_parse(shares[i].text, &e, why, sizeof why), "%s: %s", shares[i].text, why);
+        ck_assert_msg(nl_expr_is_share(&e) == shares[i].share, "%s", shares[i].text);
+    }
 }
 END_TEST
 
@@ -908,7 +920,10 @@ START_TEST(test_units_on_screen_and_forest)
                  "  - {id: often, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
                  "     scope: {train.batch_size: 2}, expect: rate(a > 0.3) >= 0.05}\n"
                  "  - {id: times, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
-                 "     b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: a/b > 2}\n",
+                 "     b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: a/b > 2}\n"
+                 "  - {id: stuck, paper: p, metric: {expr: \"min(1, max(0, (final_test_error - 0.3) * 1e9))\"},\n"
+                 "     a: {model.norm.type: batch}, b: {model.norm.type: group}, scope: {train.batch_size: 2},\n"
+                 "     expect: a > b by 0.5}\n",
                  &set, &r);
     nl_buf text = {0};
     nl_verdict_text(&r, &text);
@@ -928,6 +943,12 @@ START_TEST(test_units_on_screen_and_forest)
     snprintf(want, sizeof want, "%.2f%% of seeds  [%.2f, %.2f]%% of seeds", 100 * o->effect, 100 * o->lo, 100 * o->hi);
     ck_assert_msg(strstr(screen_line(text.data, "often", line, sizeof line), want), "no '%s' in %s", want, line);
     ck_assert_msg(strstr(screen_line(text.data, "times", line, sizeof line), " ratio  ["), "%s", line);
+    /* a per-seed indicator's difference is one of shares of seeds, whatever unit the inside reads */
+    const nl_verdict *st = find_verdict(&r, "stuck");
+    snprintf(want, sizeof want, "%.2f%% of seeds  [%.2f, %.2f]%% of seeds", 100 * st->effect, 100 * st->lo,
+             100 * st->hi);
+    ck_assert_msg(strstr(screen_line(text.data, "stuck", line, sizeof line), want) && !strstr(line, "points"),
+                  "no '%s' in %s", want, line);
     ck_assert_msg(strstr(text.data, "units: each effect and interval in its claim's unit"), "%s", text.data);
     nl_buf_free(&text);
     /* verdicts.csv keeps the fractions */

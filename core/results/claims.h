@@ -24,6 +24,10 @@
 #define NL_CLAIM_MAX_VARS 4
 #define NL_CLAIM_MAX_EACH 3
 #define NL_CLAIM_MAX_SOURCE_KEYS 8
+/* the most seeds a claim can be read at: as many as a sweep's grid can list
+ * (sweep/sweep.h: NL_SWEEP_MAX_VALUES), so that power: can name any n the
+ * schedule prints (experiments/schedule/rule.yaml: n has no cap) */
+#define NL_CLAIM_MAX_SEEDS 1000
 
 /* a selector's value: one value, any of a list, or a numeric range */
 typedef enum { NL_SELECT_VALUE, NL_SELECT_LIST, NL_SELECT_RANGE } nl_select_kind;

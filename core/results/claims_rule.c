@@ -6,6 +6,9 @@
 #include "results/claims.h"
 #include "results/claims_internal.h"
 
+#define CL_STRING_OF(x) #x
+#define CL_STRING(x) CL_STRING_OF(x)
+
 nl_code cl_read_rule(parser *P, yaml_node_t *n)
 {
     static const char *const keys[] = {"fraction", "band", "reason"};
@@ -53,12 +56,13 @@ nl_code cl_read_power(parser *P, yaml_node_t *n)
                                        "headline claims need for power 0.8, and the spread it was computed from)");
     w->line = nl_yaml_line(n);
     w->column = nl_yaml_column(n);
-    const nl_yaml_range seeds = {.has_lo = true, .lo = 3, .has_hi = true, .hi = 256};
+    const nl_yaml_range seeds = {.has_lo = true, .lo = 3, .has_hi = true, .hi = NL_CLAIM_MAX_SEEDS};
     for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
         yaml_node_t *k = nl_yaml_key(P->y, n, i), *v = nl_yaml_value(P->y, n, i);
         long long seeds_n = 0;
         if (!strcmp(nl_yaml_scalar(k), "seeds")) {
-            rc = nl_yaml_read_int(P->y, v, "power.seeds", &seeds, "an integer from 3 to 256", 256, &seeds_n);
+            rc = nl_yaml_read_int(P->y, v, "power.seeds", &seeds, "an integer from 3 to " CL_STRING(NL_CLAIM_MAX_SEEDS),
+                                  NL_CLAIM_MAX_SEEDS, &seeds_n);
             w->seeds = (int)seeds_n;
         } else if (!strcmp(nl_yaml_scalar(k), "from")) {
             rc = cl_read_text(P, v, "power.from", w->from, sizeof w->from);

@@ -258,3 +258,25 @@ bool nl_expr_uses(const nl_expr *e, const char *name)
             return true;
     return false;
 }
+
+static bool is_call(const nl_expr *e, int i, const char *function)
+{
+    return i >= 0 && e->nodes[i].op == OP_FUNC2 && !strcmp(functions[e->nodes[i].name].name, function);
+}
+
+static bool is_number(const nl_expr *e, int i, double value)
+{
+    return i >= 0 && e->nodes[i].op == OP_NUMBER && e->nodes[i].value == value;
+}
+
+/* min(1, max(0, X)) in either argument order */
+bool nl_expr_is_share(const nl_expr *e)
+{
+    if (!e->n || !is_call(e, e->root, "min"))
+        return false;
+    const nl_expr_node *m = &e->nodes[e->root];
+    const int clamp = is_number(e, m->left, 1) ? m->right : is_number(e, m->right, 1) ? m->left : -1;
+    if (!is_call(e, clamp, "max"))
+        return false;
+    return is_number(e, e->nodes[clamp].left, 0) || is_number(e, e->nodes[clamp].right, 0);
+}

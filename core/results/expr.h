@@ -45,4 +45,10 @@ double nl_expr_eval(const nl_expr *e, nl_expr_lookup lookup, void *ctx);
 /* whether e uses the name */
 bool nl_expr_uses(const nl_expr *e, const char *name);
 
+/* whether e is min(1, max(0, X)): a per-seed value between 0 and 1 (an
+ * event's indicator where X is steep), so a mean of it is a share of
+ * seeds and a difference of two is one of shares, whatever unit X's
+ * names carry */
+bool nl_expr_is_share(const nl_expr *e);
+
 #endif

@@ -71,7 +71,8 @@ nl_effect_unit nl_effect_unit_of(const char *method, const char *metric, const n
     if (starts(method, NL_VERDICT_METHOD_COUNT) || effect == NL_EFFECT_COUNT) {
         u.kind = NL_UNIT_COUNT;
         nl_copy_string(u.unit, sizeof u.unit, "count");
-    } else if (effect == NL_EFFECT_RATE) {
+    } else if (effect == NL_EFFECT_RATE || (claim && claim->metric.is_expr && nl_expr_is_share(&claim->metric_expr) &&
+                                            (effect == NL_EFFECT_VALUE || effect == NL_EFFECT_DIFFERENCE))) {
         u.kind = NL_UNIT_RATE;
         u.scale = 100;
         nl_copy_string(u.unit, sizeof u.unit, "% of seeds");

@@ -52,10 +52,8 @@ extern const char *const nl_family_names[NL_FAMILY_COUNT];
 #define NL_VERDICT_BOOT_MIN_N 10
 /* the power seeds are chosen for */
 #define NL_VERDICT_POWER 0.8
-/* the most seeds a row reads: as many as a sweep's grid can list
- * (sweep/sweep.h: NL_SWEEP_MAX_VALUES), so that any n the schedule prints
- * can be read (experiments/schedule/rule.yaml: n has no cap) */
-#define NL_VERDICT_MAX_SEEDS 1000
+/* the most seeds a row reads (results/claims.h) */
+#define NL_VERDICT_MAX_SEEDS NL_CLAIM_MAX_SEEDS
 /* the room a row's per-seed value list takes: NL_VERDICT_MAX_SEEDS seeds
  * of 36 bytes */
 #define NL_VERDICT_VALUES_SIZE (NL_VERDICT_MAX_SEEDS * 36)

@@ -51,8 +51,12 @@ import history  # noqa: E402
 RULE_FILE = os.path.join("experiments", "schedule", "rule.yaml")
 RULE_KEYS = {"min_seeds": int, "margin": float, "min_pilot_seeds": int, "budget_cpu_hours": float,
              "seed_block": int}
+# the most seeds one sweep's grid lists and power: can name: an n above it
+# cannot be registered as one sweep
+MAX_SEEDS_FILE = os.path.join("core", "results", "claims.h")
+MAX_SEEDS_RE = re.compile(r"^#define NL_CLAIM_MAX_SEEDS (\d+)", re.M)
 # the committed files the schedule reads (for --check's archive)
-INPUTS = [RULE_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
+INPUTS = [RULE_FILE, MAX_SEEDS_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
           "results/*/summary.csv", "results/*/runs/*/summary.json", "experiments/*.yaml",
           "experiments/claims/*.yaml"]
 CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
@@ -178,7 +182,10 @@ class Sweep:
         self.name = name
         self.rows = read_csv(os.path.join(root, "results", name, "summary.csv")) or []
         self.columns = set(self.rows[0]) if self.rows else set()
-        self.cpu, self.one_thread, self.host = {}, {}, {}
+        # summary.csv: run, the keys the grid varies, then status and the metrics
+        header = list(self.rows[0]) if self.rows else []
+        self.grid_keys = set(header[1:header.index("status")] if "status" in header else header[1:])
+        self.cpu, self.one_thread, self.host, self.day = {}, {}, {}, {}
         for r in self.rows:
             try:
                 with open(os.path.join(root, "results", name, "runs", r["run"], "summary.json")) as f:
@@ -192,6 +199,8 @@ class Sweep:
                 # a 1-thread run that started with a core free: a price (issue 103)
                 self.one_thread[r["run"]] = threads == 1 and (busy is None or usable is None or busy < usable)
                 self.host[r["run"]] = f"{s.get('host') or '?'}, {s.get('cpu_kernels') or '?'} kernels"
+                # the day it ran: a price from an older engine says so
+                self.day[r["run"]] = str(s.get("started_at") or "")[:10]
 
     def runs_of(self, cell):
         """the runs a cell's selectors pick (a key the grid does not vary is
@@ -203,10 +212,20 @@ class Sweep:
         return {r.get("seed") for r in self.rows if r["run"] in runs}
 
     def cost_per_seed(self, runs):
-        """CPU seconds per seed of these runs; None where one is unpriced"""
+        """CPU seconds of one seed of every configuration these runs hold
+        (a configuration: a run's grid values but its seed), each
+        configuration's mean over its seeds; None where one is unpriced.
+        Dividing the runs' total by the seeds they span would charge a look
+        whose cells have 1 seed and some 3 a third of a seed for each 1-seed
+        cell (stats-precision-lm: 1,067 CPU-s a seed against 2,678)."""
         if not runs or any(run not in self.cpu for run in runs):
             return None
-        return sum(self.cpu[run] for run in runs) / len(self.seeds_of(runs))
+        by_config = {}
+        for r in self.rows:
+            if r["run"] in runs:
+                config = tuple(sorted((k, v) for k, v in r.items() if k in self.grid_keys and k != "seed"))
+                by_config.setdefault(config, []).append(self.cpu[r["run"]])
+        return sum(sum(c) / len(c) for c in by_config.values())
 
     def priced_at_one_thread(self, runs):
         return bool(runs) and all(self.one_thread.get(run) for run in runs)
@@ -363,7 +382,19 @@ def schedule(root):
         else:
             out["past_budget"].append(e)
     out["spent_s"] = spent
+    out["max_seeds"] = read_max_seeds(root)
     return out
+
+
+def read_max_seeds(root):
+    """NL_CLAIM_MAX_SEEDS of core/results/claims.h; None where the file
+    (an older commit's archive) does not define it"""
+    try:
+        with open(os.path.join(root, MAX_SEEDS_FILE)) as f:
+            m = MAX_SEEDS_RE.search(f.read())
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
 
 
 def cost_key(e):
@@ -408,6 +439,9 @@ def cells_cost(cells, sweep, base_looks=()):
         runs = sweep(chosen).runs_of(dict(cell))
         by_look.setdefault(chosen, set()).update(runs)
         hosts = sorted({sweep(chosen).host.get(run, "?") for run in runs})
+        days = sorted(d for d in {sweep(chosen).day.get(run, "") for run in runs} if d)
+        if days:
+            hosts.append(f"run {days[0]}" if len(days) == 1 else f"run {days[0]} to {days[-1]}")
         sources.add(f"{chosen} at 1 thread ({'; '.join(hosts)})" if sweep(chosen).priced_at_one_thread(runs)
                     else f"{chosen}, no 1-thread run: wall x threads")
     total = 0.0
@@ -450,7 +484,7 @@ def fmt_hours(seconds):
     return "unpriced" if h is None else f"{h:.3f} CPU-hours"
 
 
-def describe(e):
+def describe(e, max_seeds=None):
     seeds = f"seeds {e['seeds'][0]}-{e['seeds'][1]}" if e["seeds"] else "no seeds"
     per = (f", {e['per_seed_s']:.1f} CPU-s per seed" if e["per_seed_s"] is not None else "")
     cells = f" of {e['cells']} cells" if e["cells"] else ""
@@ -470,6 +504,9 @@ def describe(e):
             lines.append(f"    {claim}: power 0.8 asks {power} at its latest look, {look} ({had} seeds); n {n}")
     if e.get("priced_from"):
         lines.append(f"    priced from: {'; '.join(e['priced_from'])}")
+    if max_seeds and e["n"] > max_seeds:
+        lines.append(f"    note: n is above the {max_seeds:,} seeds one sweep's grid lists ({MAX_SEEDS_FILE}: "
+                     "NL_CLAIM_MAX_SEEDS): normlab cannot run it as one sweep")
     return lines
 
 
@@ -487,7 +524,7 @@ def render(s):
     for key, title in sections:
         out.append(f"## {title}: {len(s[key])}")
         for i, e in enumerate(s[key], 1):
-            lines = describe(e)
+            lines = describe(e, s.get("max_seeds"))
             out.append(f"{i}. {lines[0]}")
             out += lines[1:]
         out.append("")
@@ -550,7 +587,7 @@ def check(root):
 
 EXCLUDE_RE = re.compile(r"^exclude:\s*\n((?:[ \t]+.*\n?)*)", re.M)
 ENTRY_RE = re.compile(r"^\d+\. (\S+): seeds (\d+)-(\d+), n (\d+), .*? of (\d+) cells")
-CLAIM_LINE_RE = re.compile(r"^    (?!priced from:)([^\s:]+)")
+CLAIM_LINE_RE = re.compile(r"^    (?!priced from:|note:)([^\s:]+)")
 # the schedule's own code and inputs, archived at a registration's parent
 PRINT_INPUTS = INPUTS + ["tests/verdict_prose/*.py", "tests/verdict_prose/*.tsv"]
 
@@ -905,8 +942,38 @@ def self_test():
             failures.append("a rule without seed_block was read")
         except RuleError:
             pass
+    failures += uneven_seeds_price()
+    big = {"name": "x-confirm2", "seeds": (101, 1300), "n": 1200, "cost_s": 3600.0, "cells": 2, "per_seed_s": 3.0,
+           "pending": False, "claims": [("p", 1200, 960, "x", 10)], "priced_from": []}
+    lines = describe(big, 1000)
+    if not lines[-1].startswith("    note: n is above the 1,000 seeds") or CLAIM_LINE_RE.match(lines[-1]) or \
+            any(x.startswith("    note:") for x in describe(dict(big, n=1000), 1000)):
+        failures.append(f"an n above the seeds a grid lists is not noted as such (or the note reads as a claim): {lines}")
     failures += hostile_rules()
     return failures
+
+
+def uneven_seeds_price():
+    """a look whose configurations have 1 seed and 3: a seed of it costs one
+    run of each configuration (its mean over its seeds), not the runs'
+    total over the seeds they span"""
+    with tempfile.TemporaryDirectory() as tmp:
+        look = os.path.join(tmp, "results", "uneven")
+        runs = [("w-1_seed-1", 1, 1, 100.0), ("w-2_seed-1", 2, 1, 10.0), ("w-2_seed-2", 2, 2, 30.0),
+                ("w-2_seed-3", 2, 3, 20.0)]
+        for run, _, _, wall in runs:
+            os.makedirs(os.path.join(look, "runs", run))
+            with open(os.path.join(look, "runs", run, "summary.json"), "w") as f:
+                json.dump({"wall_s": wall, "threads": 1}, f)
+        with open(os.path.join(look, "summary.csv"), "w") as f:
+            f.write("run,model.width,seed,status,final_test_loss,wall_s\n")
+            f.writelines(f"{run},{w},{seed},ok,1.0,{wall}\n" for run, w, seed, wall in runs)
+        sweep = Sweep(tmp, "uneven")
+        got = sweep.cost_per_seed({r[0] for r in runs})
+        if got != 120.0:
+            return [f"a seed of a look with 1 and 3 seeds a configuration: {got} CPU-s, want 120 "
+                    "(100 for the 1-seed configuration, the mean 20 for the other)"]
+    return []
 
 
 def hostile_rules():
