@@ -33,6 +33,7 @@ more, other seeds, a claim more or less, a cell more).
 """
 import csv
 import fnmatch
+import concurrent.futures
 import glob
 import json
 import math
@@ -706,14 +707,19 @@ def registrations(root):
     another sweep)"""
     failures = []
     tracked = git(root, "ls-files", "--", "experiments/*.yaml").stdout.decode().split()
+    added_in = {}
     for path in sorted(tracked):
-        name = os.path.basename(path)[:-5]
-        if not cp.is_confirmation(name):
+        if not cp.is_confirmation(os.path.basename(path)[:-5]):
             continue
         added = git(root, "log", "--diff-filter=A", "--format=%H", "--", path).stdout.decode().split()
-        if not added:
-            continue
-        commit = added[-1]
+        if added:
+            added_in[path] = added[-1]
+    # each print is its own process on its own archive: one per core, as
+    # every registration adds one to recompute
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(lambda commit: print_at(root, commit + "^"), sorted(set(added_in.values()))))
+    for path, commit in added_in.items():
+        name = os.path.basename(path)[:-5]
         printed = print_at(root, commit + "^")
         if printed is None:
             continue
