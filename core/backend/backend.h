@@ -294,6 +294,13 @@ struct nl_backend {
      * "brg:avx512_core_amx_bf16", ...), which show whether the AMX set's
      * ran on the tiles; NULL for a GPU or a build without oneDNN */
     const char *conv_kernels;
+    /* the formula layers' passes (norm/expr.c, norm/formula_compile.h):
+     * layers whose passes run native code, of them those loaded from the
+     * cache, layers left to the interpreter and why (the first reason),
+     * and the time compiling and loading took */
+    int formula_compiled, formula_cached, formula_interpreted;
+    double formula_compile_ms;
+    char formula_why[320];
     /* train.precision: the product ops (linear, conv2d, attention and the
      * recurrent cells' products) round their inputs, outputs and gradients
      * to it and accumulate in fp32; fp32 (0) rounds nothing. Set before

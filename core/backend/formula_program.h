@@ -151,9 +151,36 @@ typedef struct {
     int node; /* RI_GATHER's small node, RI_REDUCE's reduction */
 } nl_frow;
 
+/* ---- a pass compiled to native code (core/norm/formula_compile.c) ----
+ * One call runs one sample's rows of a pass, as the interpreter's
+ * run_sample does, with the same operations in the same order. The fields
+ * are also the text of the struct the generated source declares, so the
+ * two cannot disagree. vals[k] / accs[k]: the values (and, for a
+ * reduction, the accumulators) of the pass's k-th referenced small node
+ * (nl_fpass.slot_node). elementary: the kernel set's own exp, tanh,
+ * sigmoid and erf over a row (the interpreter's), so that a compiled pass
+ * gives its bits. */
+#define NL_FPASS_MAX_SLOTS 32
+#define NL_FPASS_ARGS_FIELDS                                                                       \
+    int b, relu, accumulate, first_pass, accumulate_dskip;                                         \
+    const float *x, *dy, *y, *skip;                                                                \
+    float *out, *dskip, *regs;                                                                     \
+    const float *vals[NL_FPASS_MAX_SLOTS];                                                         \
+    double *accs[NL_FPASS_MAX_SLOTS];                                                              \
+    void (*elementary)(int op, float *d, const float *a, int m);
+typedef struct nl_fpass_args {
+    NL_FPASS_ARGS_FIELDS
+} nl_fpass_args;
+typedef void (*nl_fpass_fn)(const nl_fpass_args *args);
+
 typedef struct {
     int first, count; /* its row instructions */
     int registers;
+    /* its native code (NULL: the interpreter runs it), for the channel
+     * block nl_formula_plan.compiled_block, and the small nodes it reads */
+    nl_fpass_fn compiled;
+    int n_slots;
+    int slot_node[NL_FPASS_MAX_SLOTS];
 } nl_fpass;
 
 /* a running statistic: the reduction training takes it from, and whether
@@ -204,6 +231,10 @@ typedef struct nl_formula_plan {
      * part as large as the larger graph's */
     size_t work_floats, acc_doubles;
     int registers;
+    /* the passes' native code (formula_compile.c): the channel block it
+     * was generated for, and the loaded object (NULL: interpreted) */
+    int compiled_block;
+    void *compiled_object;
 } nl_formula_plan;
 
 /* An elementwise operation on scalars (v: FO_POW's exponent): the

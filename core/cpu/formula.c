@@ -430,6 +430,31 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
     }
 }
 
+/* the kernel set's elementary functions over a row, for compiled passes:
+ * the interpreter's own code, so that both give the same bits */
+static void elementary_row(int op, float *d, const float *a, int m)
+{
+    row_elementary((nl_formula_op)op, d, a, m);
+}
+
+/* a compiled pass's arguments but the sample and its thread's registers */
+static nl_fpass_args compiled_args(const runner *R, const nl_fpass *pass, float *out,
+                                   bool accumulate, bool first_pass)
+{
+    const nl_formula_io *io = R->io;
+    nl_fpass_args A = {.relu = io->relu, .accumulate = accumulate, .first_pass = first_pass,
+                       .accumulate_dskip = io->accumulate_dskip, .x = io->x, .dy = io->dy,
+                       .y = io->y, .skip = io->skip, .out = out, .dskip = io->dskip,
+                       .elementary = elementary_row};
+    for (int k = 0; k < pass->n_slots; k++) {
+        const int node = pass->slot_node[k];
+        const nl_formula_op op = R->g->nodes[node].op;
+        A.vals[k] = values_of(R, node);
+        A.accs[k] = op == FO_SUM || op == FO_MEAN ? R->acc + R->g->acc_offset[node] : NULL;
+    }
+    return A;
+}
+
 /* One pass: its samples in parallel (each writes its own outputs, and its
  * own partial sums of a reduction over the batch), then the reductions
  * finished in sample order: the same bits on any number of threads. */
@@ -452,17 +477,35 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
     const int planned = R->plan->in.threads > 1 ? R->plan->in.threads : 1;
     const bool parallel = planned > 1 && R->n > 1 &&
                           (size_t)geo.rows * (size_t)geo.len * (size_t)pass->count >= NL_PARALLEL_MIN;
+    /* native code where the pass was compiled for this layout */
+    const bool native = pass->compiled && R->io->block == R->plan->compiled_block;
+    const nl_fpass_args base = native ? compiled_args(R, pass, out, accumulate, first_pass)
+                                      : (nl_fpass_args){0};
     if (parallel) {
         _Pragma("omp parallel num_threads(planned)")
         {
             float *regs = R->regs + (size_t)omp_get_thread_num_safe() * regs_per_thread;
+            nl_fpass_args A = base;
+            A.regs = regs;
             _Pragma("omp for schedule(static)")
-            for (int b = 0; b < R->n; b++)
-                run_sample(R, pass, code, regs, b, out, accumulate, first_pass);
+            for (int b = 0; b < R->n; b++) {
+                if (native) {
+                    A.b = b;
+                    pass->compiled(&A);
+                } else
+                    run_sample(R, pass, code, regs, b, out, accumulate, first_pass);
+            }
         }
     } else {
-        for (int b = 0; b < R->n; b++)
-            run_sample(R, pass, code, R->regs, b, out, accumulate, first_pass);
+        nl_fpass_args A = base;
+        A.regs = R->regs;
+        for (int b = 0; b < R->n; b++) {
+            if (native) {
+                A.b = b;
+                pass->compiled(&A);
+            } else
+                run_sample(R, pass, code, R->regs, b, out, accumulate, first_pass);
+        }
     }
     for (int k = 0; k < pass->count; k++)
         if (code[k].kind == RI_REDUCE) {

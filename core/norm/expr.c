@@ -15,6 +15,7 @@
 
 #include "layers/same_shape.h"
 #include "norm/formula.h"
+#include "norm/formula_compile.h"
 #include "norm/norm.h"
 
 typedef struct {
@@ -27,6 +28,7 @@ typedef struct {
     float *saved;
     int block; /* the input's channel block (nl_shape.block), 0: NCHW */
     bool relu; /* a fused ReLU (expr_fuse_relu) */
+    bool compile_tried; /* its passes compiled, or left to the interpreter */
     long batches_tracked;
     /* the mode the last forward ran the programs in: its backward runs
      * the same graph, reading what that forward kept */
@@ -183,11 +185,27 @@ static void expr_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_
 
 static bool has_formula(const nl_ops *o) { return o->formula_forward && o->formula_backward; }
 
-/* the programs' scratch, registers for each of the device's threads */
+/* the programs' scratch, registers for each of the device's threads; and,
+ * the layer's layout and the device's kernel set known, its passes
+ * compiled to native code (the interpreter where that cannot be had) */
 static size_t expr_workspace(nl_backend *be, void *what)
 {
     expr_layer *l = what;
     nl_formula_plan_set_threads(l->plan, be->threads);
+    if (be->cpu_kernels && !l->compile_tried) {
+        l->compile_tried = true;
+        nl_formula_compile_result res;
+        const nl_formula_compile_options opt = {.kernel_set = be->cpu_kernels};
+        nl_formula_compile(l->plan, l->block, &opt, &res);
+        be->formula_compile_ms += res.ms;
+        if (res.compiled) {
+            be->formula_compiled++;
+            be->formula_cached += res.from_cache;
+        } else
+            be->formula_interpreted++;
+        if (res.why[0] && !be->formula_why[0])
+            snprintf(be->formula_why, sizeof be->formula_why, "%s", res.why);
+    }
     return nl_formula_plan_workspace_bytes(l->plan);
 }
 
@@ -196,6 +214,11 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
     nl_builder_needs_kernels(b, name, "formula (model.norm.type expr)", has_formula);
     nl_formula *f = NULL;
     nl_error err = {0};
+    bool interpret;
+    if (nl_formula_mode_from_env(&interpret, &err)) {
+        nl_builder_fail(b, err.code, "%s", err.msg);
+        return NULL;
+    }
     if (nl_formula_parse(spec->expr, spec->params, &f, &err)) {
         nl_builder_fail(b, err.code, "layer %s: %s", name, err.msg);
         nl_builder_key(b, err.key);

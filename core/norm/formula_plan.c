@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/names.h"
+#include "norm/formula_compile.h"
 #include "norm/formula_internal.h"
 
 #define EXPR_KEY "model.norm.expr"
@@ -799,6 +800,7 @@ void nl_formula_plan_free(nl_formula_plan *p)
 {
     if (!p)
         return;
+    nl_formula_compiled_release(p);
     graph_free(&p->train);
     graph_free(&p->eval);
     free(p);

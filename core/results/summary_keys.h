@@ -51,6 +51,7 @@
 #define NL_SUMMARY_CONV_LIBRARY "conv_library"
 #define NL_SUMMARY_CONV_LIBRARY_FALLBACKS "conv_library_fallbacks"
 #define NL_SUMMARY_CONV_KERNELS "conv_kernels"
+#define NL_SUMMARY_FORMULA_KERNELS "formula_kernels"
 #define NL_SUMMARY_CPU "cpu"
 #define NL_SUMMARY_PRECISION "precision"
 #define NL_SUMMARY_LAYOUT "layout"

@@ -29,6 +29,7 @@
 #include "train/ranks.h"
 #include "train/resume.h"
 #include "train/run_summary.h"
+#include "norm/formula_compile.h"
 
 nl_run_status nl_run_dir_status(const char *dir)
 {
@@ -372,6 +373,9 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
         (rc = nl_model_alloc(graph, st->be, cfg->seed, &model, err)))
         return rc;
     st->model = model;
+    nl_formula_kernels_record(st->be, st->facts.formula_kernels, sizeof st->facts.formula_kernels);
+    if (st->be->formula_interpreted && st->root)
+        note(st->opt, "formula: interpreted (%s)", st->be->formula_why);
     /* a checkpoint found later replaces these weights, as any initialization */
     char init_note[1400];
     if ((rc = nl_init_from_load(cfg, model, &st->facts.init_source, init_note, sizeof init_note,

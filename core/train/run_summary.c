@@ -61,6 +61,10 @@ static void put_machine(nl_json *j, const nl_run_facts *f)
      * where the AMX set's ran on the tiles), "" where none ran there */
     if (f->conv_kernels)
         nl_json_string(j, NL_SUMMARY_CONV_KERNELS, f->conv_kernels);
+    /* and whether the formula layers ran native code or the interpreter
+     * (the same bits either way), absent without formula layers */
+    if (f->formula_kernels[0])
+        nl_json_string(j, NL_SUMMARY_FORMULA_KERNELS, f->formula_kernels);
 }
 
 /* "nchw", or "blocked (nChw16c)" with the block the run used; false for a

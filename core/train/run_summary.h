@@ -28,6 +28,9 @@ typedef struct {
     const char *conv_library;  /* the convolutions' library (cpu/conv_onednn.h), NULL on a GPU */
     const long *conv_fallbacks; /* of those, how many ran on normlab's path (be->conv_fallbacks), NULL on a GPU */
     const char *conv_kernels;   /* oneDNN's implementations of them (be->conv_kernels), NULL on a GPU */
+    /* how the formula layers' passes ran: "compiled", "interpreted: why",
+     * or both with counts (norm/formula_compile.h); "" without formulas */
+    char formula_kernels[400];
     int ranks, rank_batch;
     double exchange_s; /* rank 0: seconds in the ranks' exchanges while training (0 on one) */
 } nl_run_facts;

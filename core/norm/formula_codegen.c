@@ -1,0 +1,556 @@
+/* The C source of a formula plan's passes (formula_compile.h): for each
+ * pass one function that runs one sample's rows exactly as the row
+ * interpreter (core/cpu/formula.c) does, specialized on the layer's shape
+ * and channel block, with the elementwise chain of a segment fused into
+ * one loop the compiler vectorizes. It is generated from the plan's IR
+ * alone: values are register and node indices, constants are printed as
+ * their bits.
+ *
+ * Bits: every operation is the interpreter's, written the same way and
+ * compiled without contraction, so each rounds once as it does there.
+ * The elementary functions on rows (exp, tanh, sigmoid, erf) are the
+ * running kernel set's own, called through the arguments, and split a
+ * segment's loop into stages around them. A reduction of a row adds in the
+ * interpreter's order: eight interleaved partial sums in double per
+ * segment, joined as a tree, then added to the accumulator. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "norm/formula_compile.h"
+
+#define STR_(...) #__VA_ARGS__
+#define STR(...) STR_(__VA_ARGS__)
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+} text;
+
+static void put(text *t, const char *fmt, ...)
+{
+    if (t->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        const int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = true;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 16384;
+        while (cap - t->len <= (size_t)n)
+            cap *= 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) {
+            t->failed = true;
+            return;
+        }
+        t->buf = b;
+        t->cap = cap;
+    }
+}
+
+/* a float constant as its bits: exact, and the same for NaN and infinities */
+static void put_float(text *t, float v)
+{
+    unsigned u;
+    memcpy(&u, &v, sizeof u);
+    put(t, "fb(0x%08xu)", u);
+}
+
+typedef struct {
+    const nl_formula_plan *p;
+    const nl_fgraph *g;
+    int block;
+    int C, P, G;
+} gen;
+
+static int size_c(const gen *G, int state) { return state == FC_ALL ? G->C : state == FC_GROUPS ? G->G : 1; }
+
+/* index_of(s, b, ci, FC_ALL, p) of formula.c as C text, ci and p given as text */
+static void put_index(text *t, const gen *G, nl_fshape s, const char *ci, const char *pos)
+{
+    const int sc = size_c(G, s.c), pp = s.p ? G->P : 1;
+    put(t, "((size_t)(");
+    if (s.b)
+        put(t, "(size_t)A->b * %d + ", sc);
+    if (s.c == FC_ONE)
+        put(t, "0");
+    else if (s.c == FC_ALL)
+        put(t, "(size_t)(%s)", ci);
+    else
+        put(t, "(size_t)((%s) / %d)", ci, G->C / G->G);
+    put(t, ") * %d", pp);
+    if (s.p)
+        put(t, " + (size_t)(%s)", pos);
+    put(t, ")");
+}
+
+static bool is_elementary(nl_formula_op op)
+{
+    return op == FO_EXP || op == FO_TANH || op == FO_SIGMOID || op == FO_ERF;
+}
+
+/* an instruction that runs as the kernel set's row function, between stages */
+static bool calls_row_function(const nl_frow *I)
+{
+    return I->kind == RI_OP && is_elementary(I->op) && I->a.kind != OPD_SCALAR &&
+           I->a.kind != OPD_NONE;
+}
+
+/* the operation on scalars, as nl_formula_apply() computes it */
+static bool put_op(text *t, nl_formula_op op, const char *a, const char *b, float v)
+{
+    switch (op) {
+    case FO_ADD: put(t, "(%s + %s)", a, b); return true;
+    case FO_SUB: put(t, "(%s - %s)", a, b); return true;
+    case FO_MUL: put(t, "(%s * %s)", a, b); return true;
+    case FO_DIV: put(t, "(%s / %s)", a, b); return true;
+    case FO_NEG: put(t, "(-%s)", a); return true;
+    case FO_POW:
+        if (v == 2.0f)
+            put(t, "(%s * %s)", a, a);
+        else if (v == -1.0f)
+            put(t, "(1.0f / %s)", a);
+        else {
+            put(t, "powf(%s, ", a);
+            put_float(t, v);
+            put(t, ")");
+        }
+        return true;
+    case FO_SQRT: put(t, "sqrtf(%s)", a); return true;
+    case FO_RSQRT: put(t, "(1.0f / sqrtf(%s))", a); return true;
+    case FO_EXP: put(t, "expf(%s)", a); return true;
+    case FO_LOG: put(t, "logf(%s)", a); return true;
+    case FO_TANH: put(t, "tanhf(%s)", a); return true;
+    case FO_SIGMOID: put(t, "(1.0f / (1.0f + expf(-%s)))", a); return true;
+    case FO_ERF: put(t, "erff(%s)", a); return true;
+    case FO_ABS: put(t, "fabsf(%s)", a); return true;
+    case FO_RELU: put(t, "(%s > 0 ? %s : 0.0f)", a, a); return true;
+    case FO_MIN: put(t, "fminf(%s, %s)", a, b); return true;
+    case FO_MAX: put(t, "fmaxf(%s, %s)", a, b); return true;
+    case FO_STEP: put(t, "(%s > 0 ? 1.0f : 0.0f)", a); return true;
+    case FO_SIGN: put(t, "(float)((%s > 0) - (%s < 0))", a, a); return true;
+    case FO_TAKES_MIN: put(t, "(%s < %s ? 1.0f : %s == %s ? 0.5f : 0.0f)", a, b, a, b); return true;
+    default: return false;
+    }
+}
+
+typedef struct {
+    const nl_fpass *pass;
+    const nl_frow *code;
+    int *producer; /* per register: its instruction */
+    int *stage;    /* per instruction */
+    bool *buffered; /* per instruction: its value also kept in its register's row */
+    int slot_of[NL_FPASS_MAX_SLOTS];
+    int n_slots;
+} pass_info;
+
+static int slot(pass_info *P, int node)
+{
+    for (int k = 0; k < P->n_slots; k++)
+        if (P->slot_of[k] == node)
+            return k;
+    if (P->n_slots == NL_FPASS_MAX_SLOTS)
+        return -1;
+    P->slot_of[P->n_slots] = node;
+    return P->n_slots++;
+}
+
+/* operand o of instruction k as C text in a stage's loop (jj: the lane) */
+static void operand_text(char *buf, size_t size, const pass_info *P, int k, nl_fopd o)
+{
+    switch (o.kind) {
+    case OPD_X: snprintf(buf, size, "x[jj]"); break;
+    case OPD_DY: snprintf(buf, size, "dy[jj]"); break;
+    case OPD_SCALAR: snprintf(buf, size, "s%d", o.index); break;
+    case OPD_REG: {
+        const int from = P->producer[o.index];
+        if (P->stage[from] == P->stage[k] && !calls_row_function(&P->code[from]))
+            snprintf(buf, size, "t%d", from);
+        else
+            snprintf(buf, size, "R%d[jj]", o.index);
+        break;
+    }
+    default: snprintf(buf, size, "0.0f"); break;
+    }
+}
+
+static bool reduces_along(const gen *G, nl_fshape s)
+{
+    return G->p->in.ndim == 4 ? s.p != 0 : s.c != FC_ONE;
+}
+
+/* the row's coordinates as text: an image row is channel c0 with its
+ * positions along it; a token or feature row is token p0 with its channels */
+static const char *lane_ci(const gen *G) { return G->p->in.ndim == 4 ? "c0" : "start + jj"; }
+static const char *lane_pos(const gen *G) { return G->p->in.ndim == 4 ? "start + jj" : "p0"; }
+
+/* the accumulator of reduction `node` (slot k) for this sample */
+static void put_acc(text *t, const gen *G, int k, nl_fshape s)
+{
+    if (!s.b) /* partial sums per sample (formula.c's partial_per_sample) */
+        put(t, "(A->accs[%d] + (size_t)A->b * %zu)", k,
+            (size_t)size_c(G, s.c) * (size_t)(s.p ? G->P : 1));
+    else
+        put(t, "A->accs[%d]", k);
+}
+
+/* one pass's row function: the instructions over segment [start, start + m)
+ * of a row; mode: the store's (0 copy, 1 add, 2 ReLU, 3 ReLU of the sum with
+ * skip) */
+static bool put_row_function(text *t, const gen *G, pass_info *P, const char *name)
+{
+    const nl_fpass *pass = P->pass;
+    const nl_frow *code = P->code;
+    const nl_fgraph *g = G->g;
+    /* stages: a new one after each row-function call */
+    int stages = 0;
+    for (int k = 0; k < pass->count; k++) {
+        if (calls_row_function(&code[k]))
+            P->stage[k] = ++stages, stages++;
+        else
+            P->stage[k] = stages;
+    }
+    for (int k = 0; k < pass->count; k++) {
+        P->buffered[k] = calls_row_function(&code[k]);
+        if (code[k].kind == RI_OP || code[k].kind == RI_GATHER) {
+            if (code[k].dst < 0 || code[k].dst >= pass->registers)
+                return false;
+            P->producer[code[k].dst] = k;
+        }
+    }
+    for (int k = 0; k < pass->count; k++) {
+        const nl_fopd ops[2] = {code[k].a, code[k].b};
+        for (int i = 0; i < 2; i++) {
+            if (code[k].kind == RI_GATHER || (i == 1 && code[k].kind != RI_OP))
+                continue;
+            if (ops[i].kind != OPD_REG)
+                continue;
+            const int from = P->producer[ops[i].index];
+            if (from < 0 || from >= k)
+                return false; /* read before it is written: not the planner's code */
+            if (P->stage[from] != P->stage[k] || calls_row_function(&code[k]))
+                P->buffered[from] = true;
+        }
+    }
+    put(t, "static inline __attribute__((always_inline)) void %s(const args *A, int c0, int p0, "
+           "int start, int m, const float *restrict x, const float *restrict dy, float *o, "
+           "const float *skip, const int mode)\n{\n", name);
+    put(t, "    (void)c0; (void)p0; (void)start; (void)x; (void)dy; (void)o; (void)skip; (void)mode;\n");
+    /* the registers' rows, for values crossing a stage */
+    for (int r = 0; r < pass->registers; r++)
+        put(t, "    float *const R%d = A->regs + %d; (void)R%d;\n", r, r * NL_FORMULA_SEGMENT, r);
+    /* the scalars along the row */
+    bool *scalar_done = calloc((size_t)g->count, sizeof *scalar_done);
+    if (!scalar_done)
+        return false;
+    for (int k = 0; k < pass->count; k++) {
+        const nl_fopd ops[2] = {code[k].a, code[k].b};
+        for (int i = 0; i < 2; i++) {
+            if (code[k].kind == RI_GATHER || ops[i].kind != OPD_SCALAR || scalar_done[ops[i].index])
+                continue;
+            const int node = ops[i].index, sl = slot(P, node);
+            if (sl < 0) {
+                free(scalar_done);
+                return false;
+            }
+            scalar_done[node] = true;
+            put(t, "    const float s%d = A->vals[%d][", node, sl);
+            put_index(t, G, g->nodes[node].s, "c0", "p0");
+            put(t, "];\n");
+        }
+    }
+    free(scalar_done);
+    char a[48], b[48];
+    for (int st = 0; st <= stages; st++) {
+        int first = -1, last = -1;
+        bool parts = false;
+        for (int k = 0; k < pass->count; k++)
+            if (P->stage[k] == st) {
+                if (first < 0)
+                    first = k;
+                last = k;
+            }
+        if (first < 0)
+            continue;
+        if (calls_row_function(&code[first])) {
+            const nl_frow *I = &code[first];
+            if (I->a.kind == OPD_REG)
+                snprintf(a, sizeof a, "R%d", I->a.index); /* the operand's row */
+            else
+                snprintf(a, sizeof a, "%s", I->a.kind == OPD_X ? "x" : "dy");
+            put(t, "    A->elementary(%d, R%d, %s, m);\n", (int)I->op, I->dst, a);
+            continue;
+        }
+        for (int k = first; k <= last; k++)
+            if (code[k].kind == RI_REDUCE && code[k].a.kind != OPD_SCALAR &&
+                !reduces_along(G, g->nodes[code[k].node].s))
+                parts = true;
+        put(t, "    {\n");
+        for (int k = first; k <= last; k++)
+            if (code[k].kind == RI_REDUCE && code[k].a.kind != OPD_SCALAR &&
+                !reduces_along(G, g->nodes[code[k].node].s))
+                put(t, "        double part%d[8] = {0};\n", k);
+        /* the loop: lanes in eights where partial sums take lane j & 7 */
+        const char *loops[2] = {"        int j = 0;\n        for (; j + 8 <= m; j += 8)\n"
+                                "        for (int q = 0; q < 8; q++) {\n"
+                                "        const int jj = j + q;\n",
+                                "        for (int q = 0; j + q < m; q++) {\n"
+                                "        const int jj = j + q;\n"};
+        for (int copy = 0; copy < (parts ? 2 : 1); copy++) {
+            put(t, "%s", parts ? loops[copy] : "        for (int jj = 0; jj < m; jj++) {\n");
+            for (int k = first; k <= last; k++) {
+                const nl_frow *I = &code[k];
+                switch (I->kind) {
+                case RI_OP:
+                    operand_text(a, sizeof a, P, k, I->a);
+                    operand_text(b, sizeof b, P, k, I->b);
+                    put(t, "            const float t%d = ", k);
+                    if (!put_op(t, I->op, a, b, I->v))
+                        return false;
+                    put(t, ";\n");
+                    if (P->buffered[k])
+                        put(t, "            R%d[jj] = t%d;\n", I->dst, k);
+                    break;
+                case RI_GATHER: {
+                    const int sl = slot(P, I->node);
+                    if (sl < 0)
+                        return false;
+                    put(t, "            const float t%d = A->vals[%d][", k, sl);
+                    put_index(t, G, g->nodes[I->node].s, lane_ci(G), lane_pos(G));
+                    put(t, "];\n");
+                    if (P->buffered[k])
+                        put(t, "            R%d[jj] = t%d;\n", I->dst, k);
+                    break;
+                }
+                case RI_REDUCE: {
+                    const nl_fshape s = g->nodes[I->node].s;
+                    const int sl = slot(P, I->node);
+                    if (sl < 0)
+                        return false;
+                    operand_text(a, sizeof a, P, k, I->a);
+                    if (I->a.kind == OPD_SCALAR && !reduces_along(G, s))
+                        break; /* after the loop: sa * m */
+                    if (reduces_along(G, s)) {
+                        put(t, "            ");
+                        put_acc(t, G, sl, s);
+                        put(t, "[");
+                        put_index(t, G, s, lane_ci(G), lane_pos(G));
+                        put(t, "] += %s;\n", a);
+                    } else
+                        put(t, "            part%d[%s] += %s;\n", k, copy ? "(j + q) & 7" : "q", a);
+                    break;
+                }
+                case RI_STORE:
+                    operand_text(a, sizeof a, P, k, I->a);
+                    put(t, "            { const float u = %s;\n"
+                           "              if (mode == 0) o[jj] = u;\n"
+                           "              else if (mode == 1) o[jj] += u;\n"
+                           "              else if (mode == 2) o[jj] = u > 0 ? u : 0.0f;\n"
+                           "              else { const float v = u + skip[jj]; o[jj] = v > 0 ? v : 0.0f; } }\n",
+                        a);
+                    break;
+                }
+            }
+            put(t, "        }\n");
+        }
+        for (int k = first; k <= last; k++) {
+            const nl_frow *I = &code[k];
+            if (I->kind != RI_REDUCE)
+                continue;
+            const nl_fshape s = g->nodes[I->node].s;
+            if (reduces_along(G, s))
+                continue;
+            const int sl = slot(P, I->node);
+            put(t, "        ");
+            put_acc(t, G, sl, s);
+            put(t, "[");
+            put_index(t, G, s, "c0", "p0");
+            if (I->a.kind == OPD_SCALAR)
+                put(t, "] += (double)s%d * m;\n", I->a.index);
+            else
+                put(t, "] += ((part%d[0] + part%d[1]) + (part%d[2] + part%d[3])) + "
+                       "((part%d[4] + part%d[5]) + (part%d[6] + part%d[7]));\n",
+                    k, k, k, k, k, k, k, k);
+        }
+        put(t, "    }\n");
+    }
+    put(t, "}\n\n");
+    return true;
+}
+
+/* the pass's entry: one sample's rows, as formula.c's run_sample */
+static void put_sample_function(text *t, const gen *G, const char *row, const char *name,
+                                bool stores, bool backward)
+{
+    const nl_formula_input *in = &G->p->in;
+    const int SEG = NL_FORMULA_SEGMENT;
+    const int scratch = G->p->registers * SEG; /* the tiles past the registers */
+    put(t, "void %s(const args *A)\n{\n", name);
+    put(t, "    const int b = A->b;\n    const int masked = A->relu && A->dy;\n");
+    if (G->block) {
+        const int B = G->block, blocks = G->C / B;
+        put(t, "    float *xt = A->regs + %d, *dyt = xt + %d, *yt = dyt + %d, *skipt = yt + %d;\n",
+            scratch, B * SEG, B * SEG, B * SEG);
+        put(t, "    for (int cb = 0; cb < %d; cb++)\n"
+               "    for (int start = 0; start < %d; start += %d) {\n"
+               "        const int m = %d - start < %d ? %d - start : %d;\n"
+               "        const size_t base = (((size_t)b * %d + (size_t)cb) * %d + (size_t)start) * %d;\n",
+            blocks, G->P, SEG, G->P, SEG, G->P, SEG, blocks, G->P, B);
+        put(t, "        for (int p = 0; p < m; p++)\n"
+               "            for (int j = 0; j < %d; j++)\n"
+               "                xt[j * %d + p] = A->x[base + (size_t)p * %d + j];\n", B, SEG, B);
+        put(t, "        if (A->dy) {\n"
+               "            for (int p = 0; p < m; p++)\n"
+               "                for (int j = 0; j < %d; j++) {\n"
+               "                    const size_t i = base + (size_t)p * %d + j;\n"
+               "                    const float g = masked ? (A->y[i] > 0 ? A->dy[i] : 0.0f) : A->dy[i];\n"
+               "                    dyt[j * %d + p] = g;\n"
+               "                    if (masked && A->dskip && A->first_pass)\n"
+               "                        A->dskip[i] = A->accumulate_dskip ? A->dskip[i] + g : g;\n"
+               "                }\n"
+               "        }\n", B, B, SEG);
+        put(t, "        if (A->skip && !A->dy)\n"
+               "            for (int p = 0; p < m; p++)\n"
+               "                for (int j = 0; j < %d; j++)\n"
+               "                    skipt[j * %d + p] = A->skip[base + (size_t)p * %d + j];\n", B, SEG, B);
+        /* the store's modes only where the pass stores: ReLU and the add
+         * are a forward's, an accumulated store a backward's (blocked: in
+         * the write-back) */
+        put(t, "        const int mode = A->relu && !A->dy ? (A->skip ? 3 : 2) : 0;\n"
+               "        for (int j = 0; j < %d; j++) {\n"
+               "            const int row = j * %d;\n"
+               "            const float *dyr = A->dy ? dyt + row : 0;\n", B, SEG);
+        if (stores && !backward)
+            put(t, "            if (mode == 2) %s(A, cb * %d + j, 0, start, m, xt + row, dyr, yt + row, 0, 2);\n"
+                   "            else if (mode == 3) %s(A, cb * %d + j, 0, start, m, xt + row, dyr, yt + row, skipt + row, 3);\n"
+                   "            else ", row, B, row, B);
+        else
+            put(t, "            (void)mode;\n            ");
+        put(t, "%s(A, cb * %d + j, 0, start, m, xt + row, dyr, yt + row, 0, 0);\n"
+               "        }\n", row, B);
+        if (stores)
+            put(t, "        for (int p = 0; p < m; p++)\n"
+                   "            for (int j = 0; j < %d; j++) {\n"
+                   "                float *o = A->out + base + (size_t)p * %d + j;\n"
+                   "                const float v = yt[j * %d + p];\n"
+                   "                *o = A->accumulate ? *o + v : v;\n"
+                   "            }\n", B, B, SEG);
+        put(t, "    }\n}\n\n");
+        return;
+    }
+    const bool image = in->ndim == 4;
+    const int per_sample = image ? G->C : G->P, len = image ? G->P : G->C;
+    put(t, "    for (long r = (long)b * %d; r < (long)(b + 1) * %d; r++) {\n", per_sample, per_sample);
+    if (image)
+        put(t, "        const int c0 = (int)(r %% %d), p0 = 0;\n", G->C);
+    else
+        put(t, "        const int c0 = 0, p0 = (int)(r %% %d);\n", G->P);
+    put(t, "        for (int start = 0; start < %d; start += %d) {\n"
+           "            const int m = %d - start < %d ? %d - start : %d;\n"
+           "            const size_t offset = (size_t)r * %d + (size_t)start;\n"
+           "            const float *dy = A->dy ? A->dy + offset : 0;\n"
+           "            if (dy && A->relu) {\n"
+           "                float *mk = A->regs + %d;\n"
+           "                const float *y = A->y + offset;\n"
+           "                for (int j = 0; j < m; j++)\n"
+           "                    mk[j] = y[j] > 0 ? dy[j] : 0.0f;\n"
+           "                dy = mk;\n"
+           "                if (A->dskip && A->first_pass) {\n"
+           "                    float *ds = A->dskip + offset;\n"
+           "                    for (int j = 0; j < m; j++)\n"
+           "                        ds[j] = A->accumulate_dskip ? ds[j] + mk[j] : mk[j];\n"
+           "                }\n"
+           "            }\n"
+           "            float *o = A->out ? A->out + offset : 0;\n"
+           "            const float *x = A->x + offset;\n"
+           "            const float *skip = A->skip && !A->dy ? A->skip + offset : 0;\n"
+           "            (void)skip; (void)o;\n",
+        len, SEG, len, SEG, len, SEG, len, scratch);
+    if (stores && !backward)
+        put(t, "            if (A->relu && !A->dy && skip) %s(A, c0, p0, start, m, x, dy, o, skip, 3);\n"
+               "            else if (A->relu && !A->dy) %s(A, c0, p0, start, m, x, dy, o, 0, 2);\n"
+               "            else ", row, row);
+    else if (stores)
+        put(t, "            if (A->accumulate) %s(A, c0, p0, start, m, x, dy, o, 0, 1);\n"
+               "            else ", row);
+    else
+        put(t, "            ");
+    put(t, "%s(A, c0, p0, start, m, x, dy, o, 0, 0);\n"
+           "        }\n    }\n}\n\n", row);
+}
+
+char *nl_formula_codegen(nl_formula_plan *p, int block, const char *key)
+{
+    gen G = {.p = p, .block = block, .C = p->in.c, .P = p->in.p, .G = p->in.groups > 0 ? p->in.groups : 1};
+    text t = {0};
+    put(&t, "/* generated by normlab from a formula plan's IR (core/norm/formula_codegen.c) */\n"
+            "#include <math.h>\n#include <stddef.h>\n#include <string.h>\n"
+            "typedef struct { " STR(NL_FPASS_ARGS_FIELDS) " } args;\n"
+            "static inline float fb(unsigned u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
+            "const char nl_formula_object_key[] = \"%s\";\n\n", key);
+    const nl_fgraph *graphs[2] = {&p->train, &p->eval};
+    for (int gi = 0; gi < 2 && !t.failed; gi++) {
+        G.g = graphs[gi];
+        const nl_fprogram *progs[2] = {&G.g->forward, G.g->has_backward ? &G.g->backward : NULL};
+        for (int pi = 0; pi < 2; pi++) {
+            if (!progs[pi])
+                continue;
+            for (int si = 0; si < progs[pi]->n_passes; si++) {
+                nl_fpass *pass = &progs[pi]->passes[si];
+                pass->n_slots = -1;
+                /* the evaluation graph runs only where running statistics
+                 * exist (expr.c's mode_of: the training graph otherwise) */
+                if (gi == 1 && p->n_running == 0)
+                    continue;
+                pass->n_slots = 0;
+                pass_info P = {.pass = pass, .code = progs[pi]->rows + pass->first};
+                const int regs = pass->registers > 0 ? pass->registers : 1;
+                P.producer = malloc((size_t)regs * sizeof *P.producer);
+                P.stage = calloc((size_t)pass->count + 1, sizeof *P.stage);
+                P.buffered = calloc((size_t)pass->count + 1, sizeof *P.buffered);
+                if (!P.producer || !P.stage || !P.buffered) {
+                    free(P.producer), free(P.stage), free(P.buffered);
+                    free(t.buf);
+                    return NULL;
+                }
+                for (int r = 0; r < regs; r++)
+                    P.producer[r] = -1;
+                char row[48], name[48];
+                snprintf(row, sizeof row, "row_g%dp%ds%d", gi, pi, si);
+                snprintf(name, sizeof name, "nl_fp_g%dp%ds%d", gi, pi, si);
+                const size_t mark = t.len;
+                bool stores = false;
+                for (int k = 0; k < pass->count; k++)
+                    stores |= P.code[k].kind == RI_STORE;
+                if (put_row_function(&t, &G, &P, row)) {
+                    put_sample_function(&t, &G, row, name, stores, pi == 1);
+                    pass->n_slots = P.n_slots;
+                    memcpy(pass->slot_node, P.slot_of, sizeof P.slot_of);
+                } else {
+                    /* a pass the generator cannot express stays interpreted */
+                    t.len = mark;
+                    if (t.buf)
+                        t.buf[t.len] = 0;
+                    pass->n_slots = -1;
+                }
+                free(P.producer), free(P.stage), free(P.buffered);
+            }
+        }
+    }
+    if (t.failed) {
+        free(t.buf);
+        return NULL;
+    }
+    return t.buf;
+}
