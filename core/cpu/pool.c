@@ -4,7 +4,7 @@
  * checks, forward and backward; everything else takes the general ones.
  *
  * relu_input pools relu(x): each candidate is clamped exactly as the ReLU
- * layer does (x <= 0 ? +0 : x, NaN kept) before the same comparisons, so the outputs and
+ * layer does (x > 0 ? x : 0) before the same comparisons, so the outputs and
  * gradients are those of ReLU followed by max pooling, bit for bit (but for
  * overlapping windows adding to an existing gradient: there each window's
  * share is added in turn, not their sum), while the input is read once and
@@ -45,9 +45,15 @@ typedef int32_t v8i_u __attribute__((vector_size(32), aligned(4), may_alias));
         at = ((index) & take_) | (at & ~take_);                                                    \
     } while (0)
 
-/* relu as the ReLU layer computes it, lane by lane: v <= 0 ? +0 : v (a
- * NaN stays NaN, as in torch.relu) */
-static inline v8f relu_v(v8f v) { return (v8f)((v8i)v & ~(v <= (v8f){0})); }
+/* relu as the ReLU layer computes it, lane by lane */
+static inline v8f relu_v(v8f v)
+{
+#if defined(__AVX__)
+    return (v8f)_mm256_max_ps((__m256)v, _mm256_setzero_ps()); /* v > 0 ? v : 0 */
+#else
+    return (v8f)((v8i)v & (v > (v8f){0}));
+#endif
+}
 
 /* a > b ? a : b, for values that are not NaN */
 static inline v8f max_v(v8f a, v8f b)
@@ -163,7 +169,7 @@ static inline void max_2x2_narrow_row(const float *r0, const float *r1, int w,
 }
 #endif
 
-static inline float relu_s(float v) { return v <= 0.0f ? 0.0f : v; }
+static inline float relu_s(float v) { return v > 0.0f ? v : 0.0f; }
 
 static inline __attribute__((always_inline)) void
 max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t base, bool relu)

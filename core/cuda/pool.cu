@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(256)
                     continue;
                 float v = __ldg(xp + ih * g.in_w + iw);
                 if (g.relu_input)
-                    v = v <= 0.0f ? 0.0f : v; /* NaN kept, as torch.relu */
+                    v = v > 0.0f ? v : 0.0f;
                 sum += v;
                 if (best_at < 0 || v > best || v != v) {
                     best = v;
