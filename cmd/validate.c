@@ -1,4 +1,5 @@
 /* normlab validate: checks configs without training. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ static int check_formula(const char *file, const nl_config *cfg)
     }
     nl_backend_close(be);
     int status = 0;
+    bool nonfinite = false;
     for (int i = 0; i < n; i++) {
         const nl_shape s = checks[i].in;
         char shape[64];
@@ -92,14 +94,26 @@ static int check_formula(const char *file, const nl_config *cfg)
         else
             snprintf(shape, sizeof shape, "%d features", s.c);
         const bool past = !(checks[i].worst <= NL_FORMULA_CHECK_BOUND);
-        printf("%s: model.norm.expr gradient check, layer %s (%s, batch 3): worst error %.2e in "
-               "d%s, bound %.0e%s\n",
-               file, checks[i].layer, shape, checks[i].worst, checks[i].worst_of,
-               NL_FORMULA_CHECK_BOUND, past ? ": PAST THE BOUND" : "");
+        if (checks[i].nonfinite[0]) {
+            printf("%s: model.norm.expr gradient check, layer %s (%s, batch 3): %s is not "
+                   "finite (NaN or infinity): FAILED\n",
+                   file, checks[i].layer, shape, checks[i].nonfinite);
+            nonfinite = true;
+        } else {
+            printf("%s: model.norm.expr gradient check, layer %s (%s, batch 3): worst error "
+                   "%.2e in d%s, bound %.0e%s\n",
+                   file, checks[i].layer, shape, fabs(checks[i].worst), checks[i].worst_of,
+                   NL_FORMULA_CHECK_BOUND, past ? ": PAST THE BOUND" : "");
+        }
         if (past)
             status = 1;
     }
-    if (status)
+    if (nonfinite)
+        fprintf(stderr, "normlab validate: %s: model.norm.expr gives values that are not finite "
+                        "(NaN or infinity) on the check's input; in training that ends the run "
+                        "diverged\n",
+                file);
+    else if (status)
         fprintf(stderr, "normlab validate: %s: the derived gradients of model.norm.expr disagree "
                         "with central differences past %.0e; where the formula has a kink "
                         "(relu, abs, min, max) a sampled value near it can do this, otherwise "

@@ -12,12 +12,14 @@
 
 #include "arch/arch.h"
 #include "plan/plan.h"
+#include "base/ident.h"
 #include "config/config.h"
 #include "norm/formula.h"
 #include "config/flat.h"
 #include "config/schema.h"
 #include "config/yamldoc.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
@@ -534,6 +536,26 @@ static const bad_case bad_cases[] = {
      "expected true or false, got '1'"},
     {"name: [a]\n", SRC ":1:7: name: ", "expected a string, got a list"},
     {"name: \"my run\"\n", SRC ":1:7: name: ", "\"my run\" is not a valid run name"},
+    /* a formula's name labels legends, tables and CSV cells: its documented
+     * characters only (issue 118: "=1+2" reached summary.csv as a
+     * spreadsheet formula, a control byte the SVG and the page), and no
+     * built-in normalizer's name (its curves joined that normalizer's) */
+    {"model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: \"=1+2\"\n",
+     SRC ":5:11: model.norm.name: ",
+     "\"=1+2\" is not a normalizer's name (it labels legends, tables and CSV cells); accepted: "
+     "a name of 1 to 47 " NL_IDENT_ACCEPTED ", and no built-in normalizer's name"},
+    {"model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: \"@SUM(A1)\"\n",
+     SRC ":5:11: model.norm.name: ", "is not a normalizer's name"},
+    {"model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: \"a\\eb\"\n",
+     SRC ":5:11: model.norm.name: ", "is not a normalizer's name"},
+    {"model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: -x\n",
+     SRC ":5:11: model.norm.name: ", "is not a normalizer's name"},
+    {"model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: layer\n",
+     SRC ":5:11: model.norm.name: ",
+     "'layer' is the built-in normalizer layer's name: its curves, table rows and legend entries "
+     "would be taken for that normalizer's; accepted: a name of 1 to 47 "},
+    {"model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: Batch_Renorm\n",
+     SRC ":5:11: model.norm.name: ", "is the built-in normalizer batch_renorm's name"},
     {"model:\n  bias: yes\n", SRC ":2:9: model.bias: ",
      "'yes' is not a bias setting; accepted: auto | true | false"},
     {"? [a]\n: 1\n", SRC ":1:3: ", "keys must be names, got a list"},
@@ -889,6 +911,42 @@ START_TEST(test_formula_keys_read)
     free(cfg);
     ck_assert(nl_formula_reads("1e-5 * eps", "eps") && !nl_formula_reads("1e-5 + x", "e"));
     ck_assert(!nl_formula_reads("epsilon * x", "eps") && nl_formula_reads("mean(x, [channels])", "channels"));
+}
+END_TEST
+
+/* model.norm.name takes its documented characters, and the formula kind's
+ * own name; every built-in normalizer's name, from the registry, is refused
+ * (issue 118) */
+START_TEST(test_formula_name_characters)
+{
+    const char *good[] = {"my-norm.v2", "expr", "x_1", "Batch2", "layer.norm"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        nl_config *cfg = cfg_new();
+        nl_error err = {0};
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, "model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: %s\n",
+                 good[i]);
+        ck_assert_msg(nl_config_load_string(yaml, SRC, NULL, 0, cfg, &err) == NL_OK, "%s: %s",
+                      good[i], err.msg);
+        ck_assert_str_eq(cfg->model.norm.label, good[i]);
+        free(cfg);
+    }
+    int refused = 0;
+    for (int k = 0; k < nl_norm_names.count; k++) {
+        if (nl_norm_info_of((nl_norm_kind)k)->keys & NL_NORM_KEY_FORMULA)
+            continue;
+        nl_config *cfg = cfg_new();
+        nl_error err = {0};
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, "model:\n  norm:\n    type: expr\n    expr: \"x\"\n    name: %s\n",
+                 nl_name_entry_at(&nl_norm_names, k)->name);
+        ck_assert_msg(nl_config_load_string(yaml, SRC, NULL, 0, cfg, &err) == NL_ERR_CONFIG &&
+                          strstr(err.msg, "is the built-in normalizer"),
+                      "name %s: %s", nl_name_entry_at(&nl_norm_names, k)->name, err.msg);
+        refused++;
+        free(cfg);
+    }
+    ck_assert_int_ge(refused, 10);
 }
 END_TEST
 
@@ -1620,6 +1678,7 @@ int main(void)
     tcase_add_test(tc, test_good_variants);
     tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, test_formula_keys_read);
+    tcase_add_test(tc, test_formula_name_characters);
     tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(tc, test_io_errors);
     tcase_add_test(tc, test_deep_nesting);

@@ -345,6 +345,62 @@ START_TEST(test_values_equal)
     ck_assert(!nl_values_equal("[1000000]", "[1000001]"));
     ck_assert(nl_values_equal("+7", "7"));
     ck_assert(nl_values_equal("1", "1.0"));
+    /* compared whole, whatever their length (issue 118: values equal for
+     * their first 511 bytes were one), quoted or not, alone, in a list,
+     * and in a config's diff (a sweep's "is this run the finished one") */
+    const size_t lengths[] = {511, 1023, 2047, 5000};
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        const size_t n = lengths[k] + 8;
+        char *a = malloc(n + 3), *b = malloc(n + 3), *qa = malloc(n + 5), *la = malloc(n + 5),
+             *lb = malloc(n + 5);
+        ck_assert(a && b && qa && la && lb);
+        memset(a, 'x', n);
+        a[n] = '\0';
+        memcpy(b, a, n + 1);
+        b[lengths[k] + 1] = 'y'; /* past byte 511, 1023, 2047 */
+        snprintf(qa, n + 5, "\"%s\"", a);
+        snprintf(la, n + 5, "[%s]", a);
+        snprintf(lb, n + 5, "[%s]", b);
+        ck_assert_msg(!nl_values_equal(a, b), "two values differing at byte %zu are one",
+                      lengths[k] + 1);
+        ck_assert_msg(!nl_values_equal(qa, b) && nl_values_equal(qa, a),
+                      "a quoted value of %zu bytes", n);
+        ck_assert_msg(!nl_values_equal(la, lb) && nl_values_equal(la, la),
+                      "lists differing at byte %zu", lengths[k] + 1);
+        nl_flat old = {0}, now = {0};
+        nl_error err = {0};
+        ck_assert(nl_flat_set(&old, "model.norm.expr", a, &err) == NL_OK);
+        ck_assert(nl_flat_set(&now, "model.norm.expr", b, &err) == NL_OK);
+        char diff[256];
+        ck_assert_int_eq(nl_flat_diff(&old, &now, NULL, nl_values_equal, diff, sizeof diff), 1);
+        nl_flat_free(&old), nl_flat_free(&now);
+        free(a), free(b), free(qa), free(la), free(lb);
+    }
+}
+END_TEST
+
+/* two grid values equal for their first 511 bytes are two values, each its
+ * own runs (issue 118: refused as one value given twice) */
+START_TEST(test_long_grid_values)
+{
+    tu_tmp_make("sweep");
+    /* the formula's terms are few (at most 256); its spaces make it long */
+    char formula[700], other[800];
+    memset(formula, ' ', 600);
+    formula[0] = 'x';
+    formula[600] = '\0';
+    snprintf(other, sizeof other, "%s+ 1", formula);
+    snprintf(formula + 600, sizeof formula - 600, "+ 2");
+    char text[2400];
+    snprintf(text, sizeof text,
+             "base: base.yaml\nset: {model.norm.type: expr}\ngrid:\n  model.norm.expr: [\"%s\", "
+             "\"%s\"]\n", formula, other);
+    nl_experiment *e = parse(text);
+    nl_sweep_plan p;
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 2);
+    drop(e, &p);
+    tu_tmp_remove();
 }
 END_TEST
 
@@ -1247,6 +1303,7 @@ int main(void)
     tcase_add_test(plan_case, test_grid_key_that_does_not_apply);
     tcase_add_test(plan_case, test_shards_partition);
     tcase_add_test(plan_case, test_values_equal);
+    tcase_add_test(plan_case, test_long_grid_values);
     tcase_add_test(plan_case, test_bad_experiment_files);
     tcase_add_test(plan_case, test_default_sweep_name);
     tcase_add_test(plan_case, test_resume_record);

@@ -73,8 +73,13 @@ nl_act *nl_norm_graph(nl_builder *b, nl_act *input, void *ctx);
 typedef struct {
     char layer[64]; /* the first layer of the shape */
     nl_shape in;
-    double worst;      /* max |fd - derived| / max |derived| over the samples */
+    double worst;      /* max |fd - derived| / max |derived| over the samples;
+                        * NaN where a value was not finite */
     char worst_of[32]; /* x, or the parameter */
+    /* "" or the first value found not finite (NaN or infinity): "the
+     * output", "the derived gradient dx", "the central difference of dx"
+     * (issue 118: a NaN error read as none) */
+    char nonfinite[64];
 } nl_formula_check;
 /* the bound `normlab validate` holds the worst error to: central
  * differences in float at a step of 1e-2 leave errors of about 1e-3 */

@@ -41,11 +41,22 @@ static double objective(nl_model *m, nl_backend *be, int n, const float *r, floa
     return s;
 }
 
+/* the first of count values not finite, or -1 */
+static long first_nonfinite(const float *v, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(v[i]))
+            return (long)i;
+    return -1;
+}
+
 /* the worst error of one tensor's sampled entries: max |fd - analytic|
- * over max(|analytic|) of the sample, the project's normalized error */
+ * over max(|analytic|) of the sample, the project's normalized error; a
+ * value not finite (a derived gradient anywhere in the tensor, a central
+ * difference at a sample) makes it NaN and says which in *nonfinite */
 static double check_tensor(nl_model *m, nl_backend *be, int n, float *values, const float *grad,
                            size_t count, const float *r, float *y, size_t y_count,
-                           uint64_t seed)
+                           uint64_t seed, const char *name, char *nonfinite, size_t nonfinite_size)
 {
     nl_rng rng;
     nl_rng_seed(&rng, seed, NL_STREAM_TEST);
@@ -59,6 +70,11 @@ static double check_tensor(nl_model *m, nl_backend *be, int n, float *values, co
     }
     be->ops->download(be, host, values, count * sizeof *host);
     be->ops->download(be, g, grad, count * sizeof *g);
+    if (first_nonfinite(g, count) >= 0) {
+        snprintf(nonfinite, nonfinite_size, "the derived gradient d%s", name);
+        free(host), free(g);
+        return NAN;
+    }
     double diff[SAMPLES], an[SAMPLES];
     for (int s = 0; s < samples; s++) {
         const size_t i = count <= SAMPLES ? (size_t)s : nl_rng_below(&rng, (uint32_t)count);
@@ -78,6 +94,11 @@ static double check_tensor(nl_model *m, nl_backend *be, int n, float *values, co
             scale = fabs(an[s]);
     }
     for (int s = 0; s < samples; s++) {
+        if (!isfinite(diff[s])) {
+            snprintf(nonfinite, nonfinite_size, "the central difference of d%s", name);
+            worst = NAN;
+            break;
+        }
         const double e = fabs(diff[s] - an[s]) / (scale > 1e-6 ? scale : 1e-6);
         if (e > worst)
             worst = e;
@@ -133,14 +154,25 @@ static nl_code check_shape(const nl_model_spec *model, nl_shape in, nl_backend *
     objective(m, be, n, r, y, count);
     nl_model_backward_from(m, n, r);
     out->in = in;
-    out->worst = check_tensor(m, be, n, m->input->data, m->input->grad, count, r, y, count, 21);
+    out->nonfinite[0] = '\0';
     snprintf(out->worst_of, sizeof out->worst_of, "x");
-    for (int k = 0; k < m->n_params; k++) {
+    if (first_nonfinite(y, count) >= 0) {
+        /* nothing to compare: the formula's output itself is not finite */
+        snprintf(out->nonfinite, sizeof out->nonfinite, "the output");
+        out->worst = NAN;
+    } else {
+        out->worst = check_tensor(m, be, n, m->input->data, m->input->grad, count, r, y, count,
+                                  21, "x", out->nonfinite, sizeof out->nonfinite);
+    }
+    /* a NaN stays the worst: `e > worst` is false for it */
+    for (int k = 0; k < m->n_params && !isnan(out->worst); k++) {
         nl_param *p = m->params[k];
-        const double e = check_tensor(m, be, n, p->data, p->grad, p->count, r, y, count, 31 + k);
-        if (e > out->worst) {
+        const char *name = strchr(p->name, '.') + 1;
+        const double e = check_tensor(m, be, n, p->data, p->grad, p->count, r, y, count, 31 + k,
+                                      name, out->nonfinite, sizeof out->nonfinite);
+        if (isnan(e) || e > out->worst) {
             out->worst = e;
-            snprintf(out->worst_of, sizeof out->worst_of, "%s", strchr(p->name, '.') + 1);
+            snprintf(out->worst_of, sizeof out->worst_of, "%s", name);
         }
     }
     free(x), free(r), free(y);

@@ -263,11 +263,19 @@ static bool integer_text(const char *s, long long *value)
     return nl_parse_ll(s, LLONG_MIN, LLONG_MAX, value);
 }
 
-static bool scalars_equal(const char *a, const char *b)
+/* a's unquoted text, whole, in a buffer the caller frees (NULL: out of
+ * memory): unquoting never lengthens a text */
+static char *unquoted(const char *text)
 {
-    char ua[512], ub[512];
-    nl_unquote(a, ua, sizeof ua);
-    nl_unquote(b, ub, sizeof ub);
+    const size_t size = strlen(text) + 1;
+    char *buf = malloc(size);
+    if (buf)
+        nl_unquote(text, buf, size);
+    return buf;
+}
+
+static bool plain_scalars_equal(const char *ua, const char *ub)
+{
     /* integers (seeds, sizes, steps) exactly: the float tolerance below
      * took seed 1000000 for 1000001 */
     long long i, j;
@@ -288,6 +296,17 @@ static bool scalars_equal(const char *a, const char *b)
         if (!strcasecmp(ua, bools[i]) || !strcasecmp(ub, bools[i]))
             return strcasecmp(ua, ub) == 0;
     return strcmp(ua, ub) == 0;
+}
+
+/* compared whole, whatever their length (issue 118: a fixed buffer took two
+ * formulas equal for 511 bytes for one); out of memory, only the same text
+ * is the same value */
+static bool scalars_equal(const char *a, const char *b)
+{
+    char *ua = unquoted(a), *ub = unquoted(b);
+    const bool same = ua && ub ? plain_scalars_equal(ua, ub) : strcmp(a, b) == 0;
+    free(ua), free(ub);
+    return same;
 }
 
 /* the next top-level item of a flow list's inside; returns its length */
@@ -330,11 +349,9 @@ static void trim(const char *s, size_t len, char *out, size_t size)
     out[len] = '\0';
 }
 
-bool nl_values_equal(const char *a, const char *b)
+/* ta and tb trimmed, in buffers of their own this may write into */
+static bool trimmed_equal(char *ta, char *tb)
 {
-    char ta[2048], tb[2048];
-    trim(a, strlen(a), ta, sizeof ta);
-    trim(b, strlen(b), tb, sizeof tb);
     const size_t la = strlen(ta), lb = strlen(tb);
     const bool list_a = la >= 2 && ta[0] == '[' && ta[la - 1] == ']';
     const bool list_b = lb >= 2 && tb[0] == '[' && tb[lb - 1] == ']';
@@ -343,19 +360,34 @@ bool nl_values_equal(const char *a, const char *b)
     if (!list_a)
         return scalars_equal(ta, tb);
     ta[la - 1] = tb[lb - 1] = '\0';
-    const char *pa = ta + 1, *pb = tb + 1;
+    char *pa = ta + 1, *pb = tb + 1;
     for (;;) {
-        char ia[1024], ib[1024];
         const size_t na = item_length(pa), nb = item_length(pb);
-        trim(pa, na, ia, sizeof ia);
-        trim(pb, nb, ib, sizeof ib);
-        if (!nl_values_equal(ia, ib))
+        const bool last_a = !pa[na], last_b = !pb[nb];
+        pa[na] = pb[nb] = '\0'; /* each item a string of its own */
+        if (!nl_values_equal(pa, pb))
             return false;
-        if (!pa[na] || !pb[nb])
-            return !pa[na] && !pb[nb];
+        if (last_a || last_b)
+            return last_a && last_b;
         pa += na + 1;
         pb += nb + 1;
     }
+}
+
+bool nl_values_equal(const char *a, const char *b)
+{
+    const size_t na = strlen(a), nb = strlen(b);
+    char *ta = malloc(na + 1), *tb = malloc(nb + 1);
+    bool same;
+    if (ta && tb) {
+        trim(a, na, ta, na + 1);
+        trim(b, nb, tb, nb + 1);
+        same = trimmed_equal(ta, tb);
+    } else {
+        same = strcmp(a, b) == 0;
+    }
+    free(ta), free(tb);
+    return same;
 }
 
 bool nl_flat_key_outside_run(const char *key)

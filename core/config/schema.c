@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arch/registry.h"
 #include "data/registry.h"
@@ -167,6 +168,10 @@ const char *nl_schema_accepted(const nl_key_def *def, char *buf, size_t size)
                      "a name of 1 to %zu letters, digits and . _ - + = , @ (not starting with . "
                      "or -)",
                      def->size - 1);
+        else if (def->flags & NL_KF_NORM_LABEL)
+            snprintf(buf, size,
+                     "a name of 1 to %zu %s, and no built-in normalizer's name",
+                     def->size - 1, NL_IDENT_ACCEPTED);
         else
             snprintf(buf, size, "a string of up to %zu bytes", def->size - 1);
         return buf;
@@ -609,6 +614,26 @@ bool nl_schema_check_string(const nl_key_def *def, const char *s, char *msg, siz
         snprintf(msg, size, "%s is not a valid run name (it names the run directory); accepted: %s",
                  nl_format_string(s, val, sizeof val), nl_schema_accepted(def, acc, sizeof acc));
         return false;
+    }
+    if ((def->flags & NL_KF_NORM_LABEL) && s[0]) {
+        if (!nl_ident_ok(s)) {
+            snprintf(msg, size, "%s is not a normalizer's name (it labels legends, tables and CSV "
+                     "cells); accepted: %s", nl_format_string(s, val, sizeof val),
+                     nl_schema_accepted(def, acc, sizeof acc));
+            return false;
+        }
+        /* the built-ins from the registry: a formula is the kind whose row
+         * has NL_NORM_KEY_FORMULA, and takes its own kind's name */
+        for (int k = 0; k < nl_norm_names.count; k++) {
+            const char *builtin = nl_name_entry_at(&nl_norm_names, k)->name;
+            if (!(nl_norm_info_of((nl_norm_kind)k)->keys & NL_NORM_KEY_FORMULA) &&
+                !strcasecmp(s, builtin)) {
+                snprintf(msg, size, "'%s' is the built-in normalizer %s's name: its curves, "
+                         "table rows and legend entries would be taken for that normalizer's; "
+                         "accepted: %s", s, builtin, nl_schema_accepted(def, acc, sizeof acc));
+                return false;
+            }
+        }
     }
     return true;
 }

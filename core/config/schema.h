@@ -64,6 +64,10 @@ enum {
      * applied leaves out: that run had the first value (value 0), and
      * replays so, where a user's file without the key gets the default */
     NL_KF_REPLAY_FIRST = 1 << 11,
+    /* a normalizer's name in legends, tables and CSV cells
+     * (model.norm.name): an identifier (nl_ident_ok), and no built-in
+     * normalizer's name, whose curves it would join; "" is not given */
+    NL_KF_NORM_LABEL = 1 << 12,
 };
 
 /* the bit of enum value v (bool: 1 true) in a condition's mask */

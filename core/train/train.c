@@ -147,6 +147,13 @@ typedef struct {
      * request rode in the step's gradient exchange: no collective of its own) */
     bool ranks_stopping;
     nl_held_affine held; /* init.bn_freeze_affine */
+    /* a formula normalizer (model.norm.type expr) in the model: a NaN or
+     * infinity it gives can leave the loss finite (a fused ReLU after it
+     * writes 0 for it, the gradient through it does not), so the
+     * parameters are checked after each step (each row where steps are
+     * not dated) and one not finite ends the run diverged (issue 118) */
+    bool checks_params;
+    char nonfinite_param[80]; /* the first parameter found not finite */
 } trainer;
 
 void nl_train_result_start(nl_train_result *out)
@@ -216,6 +223,8 @@ static nl_code trainer_open(trainer *t)
     t->predictions_per_step = (double)spec->batch_size * m->rows_per_sample;
     t->clips = spec->clip_grad_norm > 0.0f;
     t->dates_each_step = m->be->device == NL_DEVICE_CPU && nl_dist_size(m->dist) == 1;
+    for (int i = 0; i < m->n_layers; i++)
+        t->checks_params |= strcmp(m->layers[i]->vt->kind, "expr") == 0;
     if (rc == NL_OK)
         rc = nl_held_affine_open(&t->held, m, spec, t->err);
     if (rc == NL_OK)
@@ -481,6 +490,29 @@ static bool step_diverged(trainer *t)
     return loss_diverged(t->step_loss, t->spec->diverge_loss);
 }
 
+/* the first parameter holding a value that is not finite, its name in
+ * t->nonfinite_param: true when there is one */
+static bool params_nonfinite(trainer *t)
+{
+    nl_model *m = t->m;
+    float chunk[4096];
+    for (int k = 0; k < m->n_params; k++) {
+        const nl_param *p = m->params[k];
+        for (size_t at = 0; at < p->count; at += sizeof chunk / sizeof chunk[0]) {
+            const size_t n = p->count - at < sizeof chunk / sizeof chunk[0]
+                                 ? p->count - at
+                                 : sizeof chunk / sizeof chunk[0];
+            m->be->ops->download(m->be, chunk, p->data + at, n * sizeof chunk[0]);
+            for (size_t i = 0; i < n; i++)
+                if (!isfinite(chunk[i])) {
+                    snprintf(t->nonfinite_param, sizeof t->nonfinite_param, "%s", p->name);
+                    return true;
+                }
+        }
+    }
+    return false;
+}
+
 /* whether a probe is due inside the step `at` describes (it then runs
  * directly, not replayed) */
 static bool probes_due_in_step(const trainer *t, nl_probe_at *at)
@@ -541,6 +573,8 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     s->window_steps++;
     s->train_s += now_s() - t0;
     *diverged_now = t->dates_each_step && step_diverged(t);
+    if (t->dates_each_step && !*diverged_now && t->checks_params)
+        *diverged_now = params_nonfinite(t);
     return NL_OK;
 }
 
@@ -552,7 +586,17 @@ static void divergence_reason(trainer *t, double loss, long window_first, bool d
     const long step = t->state.step;
     const double bound = t->spec->diverge_loss, step_loss = t->step_loss;
     const double shown = isnan(loss) ? fabs(loss) : loss; /* "nan", not "-nan" */
-    if (diverged_now && !isfinite(step_loss))
+    if (t->nonfinite_param[0] && diverged_now)
+        snprintf(out->reason, sizeof out->reason,
+                 "parameter %.60s not finite after step %ld, the first so; the loss (%g) "
+                 "stayed finite: a formula value was not",
+                 t->nonfinite_param, step, isnan(step_loss) ? fabs(step_loss) : step_loss);
+    else if (t->nonfinite_param[0])
+        snprintf(out->reason, sizeof out->reason,
+                 "parameter %.60s not finite at step %ld, first so in steps %ld to %ld; the "
+                 "loss (%g) stayed finite: a formula value was not",
+                 t->nonfinite_param, step, window_first, step, shown);
+    else if (diverged_now && !isfinite(step_loss))
         snprintf(out->reason, sizeof out->reason,
                  "training loss %g at step %ld, the first step whose loss was not finite",
                  isnan(step_loss) ? fabs(step_loss) : step_loss, step);
@@ -594,7 +638,10 @@ static nl_code log_window(trainer *t, bool diverged_now, bool *evaluate)
     if (rc)
         return rc;
     s->final_train_loss = loss;
-    if (diverged_now || loss_diverged(loss, t->spec->diverge_loss)) {
+    /* where steps are not dated, the parameters at the row */
+    const bool params_bad = !diverged_now && !loss_diverged(loss, t->spec->diverge_loss) &&
+                            t->checks_params && !t->dates_each_step && params_nonfinite(t);
+    if (diverged_now || params_bad || loss_diverged(loss, t->spec->diverge_loss)) {
         t->out->status = NL_RUN_DIVERGED;
         divergence_reason(t, loss, window_first, diverged_now);
         *evaluate = true;

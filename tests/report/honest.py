@@ -14,7 +14,8 @@ Chromium on the committed sweeps the issue names:
   in a task of their own after it;
 - a link is data: the page opened with each hostile or malformed fragment
   (a bare "%", an expression ending in "%", nested quantifiers that take
-  exponential time, 200,000 characters of expression) loads, logs no
+  exponential time, bounded ones nested as (a{1,9}){1,9}$ or ((.?){8}){8}!,
+  200,000 characters of expression) loads, logs no
   error, says why an expression was not applied, draws its curves, opens
   a run's details from a link and every run's details for printing.
 
@@ -442,6 +443,11 @@ HOSTILE = [
     ("#view&s1.re=(a%2B)%2B%24", "not applied"),
     ("#view&s1.re=(.%2B)%2B!", "not applied"),
     ("#view&s1.re=" + "a" * 200000, "not applied"),
+    # nested bounded repetitions (issue 118: each froze the page past 60 s
+    # in V8; the last on ordinary run names)
+    ("#view&s1.re=" + urllib.parse.quote("(a{1,9}){1,9}$", safe=""), "not applied"),
+    ("#view&s1.re=" + urllib.parse.quote("((a?){8}){8}$", safe=""), "not applied"),
+    ("#view&s1.re=" + urllib.parse.quote("((.?){8}){8}!", safe=""), "not applied"),
 ]
 
 
@@ -500,7 +506,12 @@ def check_fragments(b, url, chromium):
 # typed into the box: refused with a reason, or applied
 TYPED = [("(a+)+$", False), ("(a|a)*x", False), ("(.*)*!", False), ("(\\w+\\s?)+$", False), ("(a)\\1", False),
          (".*.*.*.*.*!", False), ("^type-none_lr-0\\.1_", True), ("batch|layer", True), ("lr-0\\.(1|3)_", True),
-         ("[ab]+c*", True), (".*batch.*seed-1$", True), ("seed-(1|2)$", True)]
+         ("[ab]+c*", True), (".*batch.*seed-1$", True), ("seed-(1|2)$", True),
+         # issue 118: a group holding a repetition, repeated a bounded number
+         # of times, and choices that multiply past the bound without one
+         ("(a{1,9}){1,9}$", False), ("(a{0,8}){0,8}!", False), ("((a?){8}){8}$", False),
+         ("((.?){8}){8}!", False), ("(.*){9}!", False), (".?" * 30 + "!", False),
+         ("(a|a)" * 30 + "!", False), ("seed-(1|2)?$", True)]
 
 
 def check_typed(b, url):

@@ -234,58 +234,71 @@
    * filter's cost is bounded before it runs, since a test cannot be
    * stopped once started ((.+)+! takes 15 s over three names). Refused: an
    * expression over 1,000 characters (a filter needs no more; 200,000 of
-   * them overflow the engine); a back-reference; a repeated group that
-   * holds a repetition or an alternative ((a+)+, (a|a)*: exponential
-   * backtracking); and k unbounded repetitions where (L + 1)^k, L the
-   * longest text tried, passes 10^6 steps (.*.*.*.*! over names of 64
-   * characters: 40 ms a name) */
+   * them overflow the engine); a back-reference; a group that holds a
+   * repetition or an alternative, repeated more than once, bounded or not
+   * ((a+)+, (a|a)*, (a{1,9}){1,9}, ((a?){8}){8}, (.*){9}: a backtracking
+   * engine tries every way to split a name between the repeats, exponential
+   * in its length, issue 118); and an expression whose choices multiply
+   * past 10^6 ways over the longest text tried, L: each repetition
+   * choosing among min(its bound, L) + 1 counts, each group or the whole
+   * among its alternatives (.*.*.*.*! over names of 64 characters: 40 ms
+   * a name; .?.?...! thirty times over: 2^30) */
   var RE_MAX = 1000, RE_STEPS = 1e6;
   function riskyPattern(text, longest) {
     if (text.length > RE_MAX) return 'longer than ' + RE_MAX.toLocaleString('en') + ' characters';
     if (/\\[1-9]|\\k</.test(text)) return 'a back-reference can take time exponential in a name\u2019s length';
-    var open = [], unbounded = 0, i = 0, last = null; /* last: what a quantifier would repeat */
+    /* open: the groups around i, each { holds: a repetition or an
+     * alternative inside, alts: its alternatives }; last: what a
+     * quantifier would repeat (a group popped, or an atom) */
+    var open = [], i = 0, last = null, ways = 1, alts = 1;
     function quantifier(at) {
       var c = text[at];
-      if (c === '*' || c === '+') return { len: 1, unbounded: true };
-      if (c === '?') return { len: 1, unbounded: false };
+      if (c === '*' || c === '+') return { len: 1, max: Infinity };
+      if (c === '?') return { len: 1, max: 1 };
       var m = c === '{' ? /^\{(\d+)(,(\d*))?\}/.exec(text.slice(at)) : null;
       if (!m) return null;
-      return { len: m[0].length, unbounded: m[2] !== undefined && (m[3] === '' || +m[3] - +m[1] > 8) };
+      return { len: m[0].length, max: m[2] === undefined ? +m[1] : m[3] === '' ? Infinity : +m[3] };
     }
     while (i < text.length) {
       var c = text[i];
-      if (c === '\\') { last = { repeats: false }; i += 2; continue; }
+      if (c === '\\') { last = { holds: false }; i += 2; continue; }
       if (c === '[') {
         var j = i + 1;
         if (text[j] === '^') j++;
         if (text[j] === ']') j++;
         while (j < text.length && text[j] !== ']') j += text[j] === '\\' ? 2 : 1;
-        last = { repeats: false }; i = j + 1; continue;
+        last = { holds: false }; i = j + 1; continue;
       }
-      if (c === '(') { open.push({ repeats: false }); last = null; i++; continue; }
-      if (c === ')') { last = open.pop() || { repeats: false }; i++; continue; }
-      if (c === '|') { if (open.length) open[open.length - 1].repeats = true; last = null; i++; continue; }
+      if (c === '(') { open.push({ holds: false, alts: 1 }); last = null; i++; continue; }
+      if (c === ')') {
+        last = open.pop() || { holds: false, alts: 1 };
+        ways *= last.alts || 1;
+        i++; continue;
+      }
+      if (c === '|') {
+        if (open.length) { open[open.length - 1].holds = true; open[open.length - 1].alts++; }
+        else alts++;
+        last = null; i++; continue;
+      }
       var q = quantifier(i);
       if (q && last) {
-        if (q.unbounded && last.repeats)
-          return 'a repeated group that holds a repetition or alternatives, as (a+)+ or (a|b)*, can take time ' +
-                 'exponential in a name\u2019s length (a character class, [ab]*, cannot)';
-        if (q.unbounded) {
-          unbounded++;
-          open.forEach(function (g) { g.repeats = true; });
-        } else if (last.repeats) {
-          open.forEach(function (g) { g.repeats = true; });
-        }
+        if (q.max > 1 && last.holds)
+          return 'a group that holds a repetition or alternatives, repeated, as (a+)+, (a|b)*, ' +
+                 '(a{1,9}){1,9} or ((a?){8}){8}, can take time exponential in a name\u2019s length ' +
+                 '(a character class, [ab]*, cannot)';
+        ways *= Math.min(q.max, longest) + 1;
+        open.forEach(function (g) { g.holds = true; });
         i += q.len;
         if (text[i] === '?' || text[i] === '+') i++; /* lazy */
         last = null;
+        if (ways * alts > RE_STEPS) break;
         continue;
       }
-      last = { repeats: false };
+      last = { holds: false };
       i++;
     }
-    if (unbounded > 1 && Math.pow(longest + 1, unbounded) > RE_STEPS)
-      return unbounded + ' unbounded repetitions over names of up to ' + longest + ' characters can take ' +
-             (longest + 1) + '^' + unbounded + ' steps a name';
+    if (ways * alts > RE_STEPS)
+      return 'its repetitions and alternatives over names of up to ' + longest + ' characters can take over ' +
+             RE_STEPS.toLocaleString('en') + ' ways a name';
     return null;
   }
