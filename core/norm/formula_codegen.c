@@ -166,19 +166,41 @@ static int slot(pass_info *P, int node)
     return P->n_slots++;
 }
 
-/* operand o of instruction k as C text in a stage's loop (jj: the lane) */
-static void operand_text(char *buf, size_t size, const pass_info *P, int k, nl_fopd o)
+/* How a layout names a lane's values: the row layout runs lane jj of a
+ * segment of a row; the channel-blocked layout lane j of a block at one
+ * position (the block's channels side by side in memory, so that its
+ * loops are the vector width and need no transpose). */
+typedef struct {
+    bool blocked;
+    const char *x, *dy; /* the lane's input and output gradient */
+    const char *lane;   /* the lane's index in a register's row */
+    const char *ci, *pos; /* the lane's channel and position */
+    const char *scalar_ci, *scalar_pos; /* a row scalar's */
+} lanes;
+
+static lanes lanes_of(const gen *G)
+{
+    if (G->block)
+        return (lanes){true, "xp[j]", "dyv[j]", "j", "c0b + j", "start + p", "c0b + j", "0"};
+    const bool image = G->p->in.ndim == 4;
+    return (lanes){false, "x[jj]", "dy[jj]", "jj", image ? "c0" : "start + jj",
+                   image ? "start + jj" : "p0", "c0", "p0"};
+}
+
+/* operand o of instruction k as C text in a stage's loop */
+static void operand_text(char *buf, size_t size, const pass_info *P, const lanes *L, int k,
+                         nl_fopd o)
 {
     switch (o.kind) {
-    case OPD_X: snprintf(buf, size, "x[jj]"); break;
-    case OPD_DY: snprintf(buf, size, "dy[jj]"); break;
-    case OPD_SCALAR: snprintf(buf, size, "s%d", o.index); break;
+    case OPD_X: snprintf(buf, size, "%s", L->x); break;
+    case OPD_DY: snprintf(buf, size, "%s", L->dy); break;
+    case OPD_SCALAR: snprintf(buf, size, L->blocked ? "s%d[j]" : "s%d", o.index); break;
     case OPD_REG: {
         const int from = P->producer[o.index];
         if (P->stage[from] == P->stage[k] && !calls_row_function(&P->code[from]))
             snprintf(buf, size, "t%d", from);
         else
-            snprintf(buf, size, "R%d[jj]", o.index);
+            snprintf(buf, size, "R%d[%s]", o.index, L->lane);
         break;
     }
     default: snprintf(buf, size, "0.0f"); break;
@@ -190,10 +212,12 @@ static bool reduces_along(const gen *G, nl_fshape s)
     return G->p->in.ndim == 4 ? s.p != 0 : s.c != FC_ONE;
 }
 
-/* the row's coordinates as text: an image row is channel c0 with its
- * positions along it; a token or feature row is token p0 with its channels */
-static const char *lane_ci(const gen *G) { return G->p->in.ndim == 4 ? "c0" : "start + jj"; }
-static const char *lane_pos(const gen *G) { return G->p->in.ndim == 4 ? "start + jj" : "p0"; }
+/* a reduction that keeps eight partial sums per row (formula.c's row_sum) */
+static bool has_parts(const gen *G, const nl_frow *I)
+{
+    return I->kind == RI_REDUCE && I->a.kind != OPD_SCALAR &&
+           !reduces_along(G, G->g->nodes[I->node].s);
+}
 
 /* the accumulator of reduction `node` (slot k) for this sample */
 static void put_acc(text *t, const gen *G, int k, nl_fshape s)
@@ -205,21 +229,19 @@ static void put_acc(text *t, const gen *G, int k, nl_fshape s)
         put(t, "A->accs[%d]", k);
 }
 
-/* one pass's row function: the instructions over segment [start, start + m)
- * of a row; mode: the store's (0 copy, 1 add, 2 ReLU, 3 ReLU of the sum with
- * skip) */
-static bool put_row_function(text *t, const gen *G, pass_info *P, const char *name)
+/* the stages of a pass (a new one after each row-function call), each
+ * instruction's producer, and which values cross a stage in their
+ * register's row; false where the code is not what the planner makes */
+static bool analyze(pass_info *P, int *stages)
 {
     const nl_fpass *pass = P->pass;
     const nl_frow *code = P->code;
-    const nl_fgraph *g = G->g;
-    /* stages: a new one after each row-function call */
-    int stages = 0;
+    *stages = 0;
     for (int k = 0; k < pass->count; k++) {
         if (calls_row_function(&code[k]))
-            P->stage[k] = ++stages, stages++;
+            P->stage[k] = ++*stages, ++*stages;
         else
-            P->stage[k] = stages;
+            P->stage[k] = *stages;
     }
     for (int k = 0; k < pass->count; k++) {
         P->buffered[k] = calls_row_function(&code[k]);
@@ -238,11 +260,181 @@ static bool put_row_function(text *t, const gen *G, pass_info *P, const char *na
                 continue;
             const int from = P->producer[ops[i].index];
             if (from < 0 || from >= k)
-                return false; /* read before it is written: not the planner's code */
+                return false; /* read before it is written */
             if (P->stage[from] != P->stage[k] || calls_row_function(&code[k]))
                 P->buffered[from] = true;
         }
     }
+    return true;
+}
+
+/* the row scalars (small values constant along a row, or per lane of a
+ * block: `width` of them) */
+static bool put_scalars(text *t, const gen *G, pass_info *P, const lanes *L, const char *indent)
+{
+    const nl_frow *code = P->code;
+    bool *done = calloc((size_t)G->g->count, sizeof *done);
+    if (!done)
+        return false;
+    for (int k = 0; k < P->pass->count; k++) {
+        const nl_fopd ops[2] = {code[k].a, code[k].b};
+        for (int i = 0; i < 2; i++) {
+            if (code[k].kind == RI_GATHER || ops[i].kind != OPD_SCALAR || done[ops[i].index])
+                continue;
+            const int node = ops[i].index, sl = slot(P, node);
+            if (sl < 0) {
+                free(done);
+                return false;
+            }
+            done[node] = true;
+            if (L->blocked) {
+                put(t, "%sfloat s%d[%d];\n%sfor (int j = 0; j < %d; j++)\n%s    s%d[j] = A->vals[%d][",
+                    indent, node, G->block, indent, G->block, indent, node, sl);
+                put_index(t, G, G->g->nodes[node].s, L->scalar_ci, L->scalar_pos);
+                put(t, "];\n");
+            } else {
+                put(t, "%sconst float s%d = A->vals[%d][", indent, node, sl);
+                put_index(t, G, G->g->nodes[node].s, L->scalar_ci, L->scalar_pos);
+                put(t, "];\n");
+            }
+        }
+    }
+    free(done);
+    return true;
+}
+
+/* instruction k's statement in a stage's loop body; part: the partial
+ * sum's index text */
+static bool put_instruction(text *t, const gen *G, pass_info *P, const lanes *L, int k,
+                            const char *part)
+{
+    const nl_frow *I = &P->code[k];
+    char a[48], b[48];
+    switch (I->kind) {
+    case RI_OP:
+        operand_text(a, sizeof a, P, L, k, I->a);
+        operand_text(b, sizeof b, P, L, k, I->b);
+        put(t, "            const float t%d = ", k);
+        if (!put_op(t, I->op, a, b, I->v))
+            return false;
+        put(t, ";\n");
+        if (P->buffered[k])
+            put(t, "            R%d[%s] = t%d;\n", I->dst, L->lane, k);
+        return true;
+    case RI_GATHER: {
+        const int sl = slot(P, I->node);
+        if (sl < 0)
+            return false;
+        put(t, "            const float t%d = A->vals[%d][", k, sl);
+        put_index(t, G, G->g->nodes[I->node].s, L->ci, L->pos);
+        put(t, "];\n");
+        if (P->buffered[k])
+            put(t, "            R%d[%s] = t%d;\n", I->dst, L->lane, k);
+        return true;
+    }
+    case RI_REDUCE: {
+        const nl_fshape s = G->g->nodes[I->node].s;
+        const int sl = slot(P, I->node);
+        if (sl < 0)
+            return false;
+        operand_text(a, sizeof a, P, L, k, I->a);
+        if (reduces_along(G, s)) {
+            put(t, "            ");
+            put_acc(t, G, sl, s);
+            put(t, "[");
+            put_index(t, G, s, L->ci, L->pos);
+            put(t, "] += %s;\n", a);
+        } else if (I->a.kind != OPD_SCALAR)
+            put(t, "            part%d%s += %s;\n", k, part, a);
+        /* a scalar's sum over the row: after the loop, sa * m */
+        return true;
+    }
+    case RI_STORE: {
+        operand_text(a, sizeof a, P, L, k, I->a);
+        const char *o = L->blocked ? "A->out[at + j]" : "o[jj]";
+        const char *skip = L->blocked ? "A->skip[at + j]" : "skip[jj]";
+        put(t, "            { const float u = %s;\n"
+               "              if (mode == 0) %s = u;\n"
+               "              else if (mode == 1) %s += u;\n"
+               "              else if (mode == 2) %s = u > 0 ? u : 0.0f;\n"
+               "              else { const float v = u + %s; %s = v > 0 ? v : 0.0f; } }\n",
+            a, o, o, o, skip, o);
+        return true;
+    }
+    }
+    return false;
+}
+
+/* the row sums a stage's partial sums make, added to their accumulators */
+static void put_reduction_ends(text *t, const gen *G, pass_info *P, const lanes *L, int first,
+                               int last, const char *indent)
+{
+    for (int k = first; k <= last; k++) {
+        const nl_frow *I = &P->code[k];
+        if (I->kind != RI_REDUCE)
+            continue;
+        const nl_fshape s = G->g->nodes[I->node].s;
+        if (reduces_along(G, s))
+            continue;
+        const int sl = slot(P, I->node);
+        if (L->blocked)
+            put(t, "%sfor (int j = 0; j < %d; j++)\n%s    ", indent, G->block, indent);
+        else
+            put(t, "%s", indent);
+        put_acc(t, G, sl, s);
+        put(t, "[");
+        put_index(t, G, s, L->scalar_ci, L->scalar_pos);
+        if (I->a.kind == OPD_SCALAR)
+            put(t, "] += (double)s%d%s * m;\n", I->a.index, L->blocked ? "[j]" : "");
+        else if (L->blocked)
+            put(t, "] += ((part%d[0][j] + part%d[1][j]) + (part%d[2][j] + part%d[3][j])) + "
+                   "((part%d[4][j] + part%d[5][j]) + (part%d[6][j] + part%d[7][j]));\n",
+                k, k, k, k, k, k, k, k);
+        else
+            put(t, "] += ((part%d[0] + part%d[1]) + (part%d[2] + part%d[3])) + "
+                   "((part%d[4] + part%d[5]) + (part%d[6] + part%d[7]));\n",
+                k, k, k, k, k, k, k, k);
+    }
+}
+
+/* one stage's instructions [first, last] */
+static bool stage_bounds(const pass_info *P, int st, int *first, int *last)
+{
+    *first = *last = -1;
+    for (int k = 0; k < P->pass->count; k++)
+        if (P->stage[k] == st) {
+            if (*first < 0)
+                *first = k;
+            *last = k;
+        }
+    return *first >= 0;
+}
+
+/* a row-function call between stages: over a segment (m values) of a row,
+ * or a block's lanes at one position */
+static void put_row_call(text *t, const lanes *L, const nl_frow *I, const char *n, const char *indent)
+{
+    char a[48];
+    if (I->a.kind == OPD_REG)
+        snprintf(a, sizeof a, "R%d", I->a.index);
+    else if (L->blocked)
+        snprintf(a, sizeof a, "%s", I->a.kind == OPD_X ? "xp" : "dyv");
+    else
+        snprintf(a, sizeof a, "%s", I->a.kind == OPD_X ? "x" : "dy");
+    put(t, "%sA->elementary(%d, R%d, %s, %s);\n", indent, (int)I->op, I->dst, a, n);
+}
+
+/* the row layout's function: the instructions over segment [start, start
+ * + m) of a row; mode: the store's (0 copy, 1 add, 2 ReLU, 3 ReLU of the
+ * sum with skip) */
+static bool put_row_function(text *t, const gen *G, pass_info *P, const char *name)
+{
+    const nl_fpass *pass = P->pass;
+    const nl_frow *code = P->code;
+    const lanes L = lanes_of(G);
+    int stages;
+    if (!analyze(P, &stages))
+        return false;
     put(t, "static inline __attribute__((always_inline)) void %s(const args *A, int c0, int p0, "
            "int start, int m, const float *restrict x, const float *restrict dy, float *o, "
            "const float *skip, const int mode)\n{\n", name);
@@ -250,56 +442,22 @@ static bool put_row_function(text *t, const gen *G, pass_info *P, const char *na
     /* the registers' rows, for values crossing a stage */
     for (int r = 0; r < pass->registers; r++)
         put(t, "    float *const R%d = A->regs + %d; (void)R%d;\n", r, r * NL_FORMULA_SEGMENT, r);
-    /* the scalars along the row */
-    bool *scalar_done = calloc((size_t)g->count, sizeof *scalar_done);
-    if (!scalar_done)
+    if (!put_scalars(t, G, P, &L, "    "))
         return false;
-    for (int k = 0; k < pass->count; k++) {
-        const nl_fopd ops[2] = {code[k].a, code[k].b};
-        for (int i = 0; i < 2; i++) {
-            if (code[k].kind == RI_GATHER || ops[i].kind != OPD_SCALAR || scalar_done[ops[i].index])
-                continue;
-            const int node = ops[i].index, sl = slot(P, node);
-            if (sl < 0) {
-                free(scalar_done);
-                return false;
-            }
-            scalar_done[node] = true;
-            put(t, "    const float s%d = A->vals[%d][", node, sl);
-            put_index(t, G, g->nodes[node].s, "c0", "p0");
-            put(t, "];\n");
-        }
-    }
-    free(scalar_done);
-    char a[48], b[48];
     for (int st = 0; st <= stages; st++) {
-        int first = -1, last = -1;
-        bool parts = false;
-        for (int k = 0; k < pass->count; k++)
-            if (P->stage[k] == st) {
-                if (first < 0)
-                    first = k;
-                last = k;
-            }
-        if (first < 0)
+        int first, last;
+        if (!stage_bounds(P, st, &first, &last))
             continue;
         if (calls_row_function(&code[first])) {
-            const nl_frow *I = &code[first];
-            if (I->a.kind == OPD_REG)
-                snprintf(a, sizeof a, "R%d", I->a.index); /* the operand's row */
-            else
-                snprintf(a, sizeof a, "%s", I->a.kind == OPD_X ? "x" : "dy");
-            put(t, "    A->elementary(%d, R%d, %s, m);\n", (int)I->op, I->dst, a);
+            put_row_call(t, &L, &code[first], "m", "    ");
             continue;
         }
+        bool parts = false;
         for (int k = first; k <= last; k++)
-            if (code[k].kind == RI_REDUCE && code[k].a.kind != OPD_SCALAR &&
-                !reduces_along(G, g->nodes[code[k].node].s))
-                parts = true;
+            parts |= has_parts(G, &code[k]);
         put(t, "    {\n");
         for (int k = first; k <= last; k++)
-            if (code[k].kind == RI_REDUCE && code[k].a.kind != OPD_SCALAR &&
-                !reduces_along(G, g->nodes[code[k].node].s))
+            if (has_parts(G, &code[k]))
                 put(t, "        double part%d[8] = {0};\n", k);
         /* the loop: lanes in eights where partial sums take lane j & 7 */
         const char *loops[2] = {"        int j = 0;\n        for (; j + 8 <= m; j += 8)\n"
@@ -309,83 +467,78 @@ static bool put_row_function(text *t, const gen *G, pass_info *P, const char *na
                                 "        const int jj = j + q;\n"};
         for (int copy = 0; copy < (parts ? 2 : 1); copy++) {
             put(t, "%s", parts ? loops[copy] : "        for (int jj = 0; jj < m; jj++) {\n");
-            for (int k = first; k <= last; k++) {
-                const nl_frow *I = &code[k];
-                switch (I->kind) {
-                case RI_OP:
-                    operand_text(a, sizeof a, P, k, I->a);
-                    operand_text(b, sizeof b, P, k, I->b);
-                    put(t, "            const float t%d = ", k);
-                    if (!put_op(t, I->op, a, b, I->v))
-                        return false;
-                    put(t, ";\n");
-                    if (P->buffered[k])
-                        put(t, "            R%d[jj] = t%d;\n", I->dst, k);
-                    break;
-                case RI_GATHER: {
-                    const int sl = slot(P, I->node);
-                    if (sl < 0)
-                        return false;
-                    put(t, "            const float t%d = A->vals[%d][", k, sl);
-                    put_index(t, G, g->nodes[I->node].s, lane_ci(G), lane_pos(G));
-                    put(t, "];\n");
-                    if (P->buffered[k])
-                        put(t, "            R%d[jj] = t%d;\n", I->dst, k);
-                    break;
-                }
-                case RI_REDUCE: {
-                    const nl_fshape s = g->nodes[I->node].s;
-                    const int sl = slot(P, I->node);
-                    if (sl < 0)
-                        return false;
-                    operand_text(a, sizeof a, P, k, I->a);
-                    if (I->a.kind == OPD_SCALAR && !reduces_along(G, s))
-                        break; /* after the loop: sa * m */
-                    if (reduces_along(G, s)) {
-                        put(t, "            ");
-                        put_acc(t, G, sl, s);
-                        put(t, "[");
-                        put_index(t, G, s, lane_ci(G), lane_pos(G));
-                        put(t, "] += %s;\n", a);
-                    } else
-                        put(t, "            part%d[%s] += %s;\n", k, copy ? "(j + q) & 7" : "q", a);
-                    break;
-                }
-                case RI_STORE:
-                    operand_text(a, sizeof a, P, k, I->a);
-                    put(t, "            { const float u = %s;\n"
-                           "              if (mode == 0) o[jj] = u;\n"
-                           "              else if (mode == 1) o[jj] += u;\n"
-                           "              else if (mode == 2) o[jj] = u > 0 ? u : 0.0f;\n"
-                           "              else { const float v = u + skip[jj]; o[jj] = v > 0 ? v : 0.0f; } }\n",
-                        a);
-                    break;
-                }
-            }
+            for (int k = first; k <= last; k++)
+                if (!put_instruction(t, G, P, &L, k, copy ? "[(j + q) & 7]" : "[q]"))
+                    return false;
             put(t, "        }\n");
         }
-        for (int k = first; k <= last; k++) {
-            const nl_frow *I = &code[k];
-            if (I->kind != RI_REDUCE)
-                continue;
-            const nl_fshape s = g->nodes[I->node].s;
-            if (reduces_along(G, s))
-                continue;
-            const int sl = slot(P, I->node);
-            put(t, "        ");
-            put_acc(t, G, sl, s);
-            put(t, "[");
-            put_index(t, G, s, "c0", "p0");
-            if (I->a.kind == OPD_SCALAR)
-                put(t, "] += (double)s%d * m;\n", I->a.index);
-            else
-                put(t, "] += ((part%d[0] + part%d[1]) + (part%d[2] + part%d[3])) + "
-                       "((part%d[4] + part%d[5]) + (part%d[6] + part%d[7]));\n",
-                    k, k, k, k, k, k, k, k);
-        }
+        put_reduction_ends(t, G, P, &L, first, last, "        ");
         put(t, "    }\n");
     }
     put(t, "}\n\n");
+    return true;
+}
+
+/* the channel-blocked layout's function, whole: one sample's blocks,
+ * segment by segment (the interpreter's, so that reductions add in its
+ * order), position by position, the block's channels the lanes */
+static bool put_blocked_function(text *t, const gen *G, pass_info *P, const char *name)
+{
+    const nl_fpass *pass = P->pass;
+    const nl_frow *code = P->code;
+    const lanes L = lanes_of(G);
+    const int B = G->block, blocks = G->C / B, SEG = NL_FORMULA_SEGMENT;
+    int stages;
+    if (!analyze(P, &stages))
+        return false;
+    bool reads_dy = false;
+    for (int k = 0; k < pass->count; k++)
+        reads_dy |= code[k].a.kind == OPD_DY || (code[k].kind == RI_OP && code[k].b.kind == OPD_DY);
+    put(t, "static inline __attribute__((always_inline)) void %s(const args *A, const int mode)\n{\n"
+           "    const int b = A->b;\n    const int masked = A->relu && A->dy;\n    (void)masked;\n", name);
+    for (int r = 0; r < pass->registers; r++)
+        put(t, "    float *const R%d = A->regs + %d; (void)R%d;\n", r, r * B, r);
+    put(t, "    for (int cb = 0; cb < %d; cb++) {\n        const int c0b = cb * %d;\n", blocks, B);
+    if (!put_scalars(t, G, P, &L, "        "))
+        return false;
+    put(t, "        for (int start = 0; start < %d; start += %d) {\n"
+           "            const int m = %d - start < %d ? %d - start : %d;\n"
+           "            const size_t base = (((size_t)b * %d + (size_t)cb) * %d + (size_t)start) * %d;\n",
+        G->P, SEG, G->P, SEG, G->P, SEG, blocks, G->P, B);
+    for (int k = 0; k < pass->count; k++)
+        if (has_parts(G, &code[k]))
+            put(t, "            double part%d[8][%d] = {{0}};\n", k, B);
+    put(t, "            for (int p = 0; p < m; p++) {\n"
+           "            const size_t at = base + (size_t)p * %d;\n"
+           "            const float *xp = A->x + at; (void)xp;\n"
+           "            float dyv[%d]; (void)dyv;\n"
+           "            if (A->dy)\n"
+           "                for (int j = 0; j < %d; j++) {\n"
+           "                    const float g = masked ? (A->y[at + j] > 0 ? A->dy[at + j] : 0.0f) : A->dy[at + j];\n"
+           "                    dyv[j] = g;\n"
+           "                    if (masked && A->dskip && A->first_pass)\n"
+           "                        A->dskip[at + j] = A->accumulate_dskip ? A->dskip[at + j] + g : g;\n"
+           "                }\n", B, B, B);
+    (void)reads_dy;
+    for (int st = 0; st <= stages; st++) {
+        int first, last;
+        if (!stage_bounds(P, st, &first, &last))
+            continue;
+        if (calls_row_function(&code[first])) {
+            char n[16];
+            snprintf(n, sizeof n, "%d", B);
+            put_row_call(t, &L, &code[first], n, "            ");
+            continue;
+        }
+        put(t, "            for (int j = 0; j < %d; j++) {\n", B);
+        for (int k = first; k <= last; k++)
+            if (!put_instruction(t, G, P, &L, k, "[p & 7][j]"))
+                return false;
+        put(t, "            }\n");
+    }
+    put(t, "            }\n");
+    put_reduction_ends(t, G, P, &L, 0, pass->count - 1, "            ");
+    put(t, "        }\n    }\n}\n\n");
     return true;
 }
 
@@ -397,56 +550,20 @@ static void put_sample_function(text *t, const gen *G, const char *row, const ch
     const int SEG = NL_FORMULA_SEGMENT;
     const int scratch = G->p->registers * SEG; /* the tiles past the registers */
     put(t, "void %s(const args *A)\n{\n", name);
-    put(t, "    const int b = A->b;\n    const int masked = A->relu && A->dy;\n");
+    if (!G->block)
+        put(t, "    const int b = A->b;\n    const int masked = A->relu && A->dy;\n");
     if (G->block) {
-        const int B = G->block, blocks = G->C / B;
-        put(t, "    float *xt = A->regs + %d, *dyt = xt + %d, *yt = dyt + %d, *skipt = yt + %d;\n",
-            scratch, B * SEG, B * SEG, B * SEG);
-        put(t, "    for (int cb = 0; cb < %d; cb++)\n"
-               "    for (int start = 0; start < %d; start += %d) {\n"
-               "        const int m = %d - start < %d ? %d - start : %d;\n"
-               "        const size_t base = (((size_t)b * %d + (size_t)cb) * %d + (size_t)start) * %d;\n",
-            blocks, G->P, SEG, G->P, SEG, G->P, SEG, blocks, G->P, B);
-        put(t, "        for (int p = 0; p < m; p++)\n"
-               "            for (int j = 0; j < %d; j++)\n"
-               "                xt[j * %d + p] = A->x[base + (size_t)p * %d + j];\n", B, SEG, B);
-        put(t, "        if (A->dy) {\n"
-               "            for (int p = 0; p < m; p++)\n"
-               "                for (int j = 0; j < %d; j++) {\n"
-               "                    const size_t i = base + (size_t)p * %d + j;\n"
-               "                    const float g = masked ? (A->y[i] > 0 ? A->dy[i] : 0.0f) : A->dy[i];\n"
-               "                    dyt[j * %d + p] = g;\n"
-               "                    if (masked && A->dskip && A->first_pass)\n"
-               "                        A->dskip[i] = A->accumulate_dskip ? A->dskip[i] + g : g;\n"
-               "                }\n"
-               "        }\n", B, B, SEG);
-        put(t, "        if (A->skip && !A->dy)\n"
-               "            for (int p = 0; p < m; p++)\n"
-               "                for (int j = 0; j < %d; j++)\n"
-               "                    skipt[j * %d + p] = A->skip[base + (size_t)p * %d + j];\n", B, SEG, B);
         /* the store's modes only where the pass stores: ReLU and the add
-         * are a forward's, an accumulated store a backward's (blocked: in
-         * the write-back) */
-        put(t, "        const int mode = A->relu && !A->dy ? (A->skip ? 3 : 2) : 0;\n"
-               "        for (int j = 0; j < %d; j++) {\n"
-               "            const int row = j * %d;\n"
-               "            const float *dyr = A->dy ? dyt + row : 0;\n", B, SEG);
+         * are a forward's, an accumulated store a backward's */
         if (stores && !backward)
-            put(t, "            if (mode == 2) %s(A, cb * %d + j, 0, start, m, xt + row, dyr, yt + row, 0, 2);\n"
-                   "            else if (mode == 3) %s(A, cb * %d + j, 0, start, m, xt + row, dyr, yt + row, skipt + row, 3);\n"
-                   "            else ", row, B, row, B);
+            put(t, "    if (A->relu && A->skip) %s(A, 3);\n"
+                   "    else if (A->relu) %s(A, 2);\n"
+                   "    else %s(A, 0);\n", row, row, row);
+        else if (stores)
+            put(t, "    if (A->accumulate) %s(A, 1);\n    else %s(A, 0);\n", row, row);
         else
-            put(t, "            (void)mode;\n            ");
-        put(t, "%s(A, cb * %d + j, 0, start, m, xt + row, dyr, yt + row, 0, 0);\n"
-               "        }\n", row, B);
-        if (stores)
-            put(t, "        for (int p = 0; p < m; p++)\n"
-                   "            for (int j = 0; j < %d; j++) {\n"
-                   "                float *o = A->out + base + (size_t)p * %d + j;\n"
-                   "                const float v = yt[j * %d + p];\n"
-                   "                *o = A->accumulate ? *o + v : v;\n"
-                   "            }\n", B, B, SEG);
-        put(t, "    }\n}\n\n");
+            put(t, "    %s(A, 0);\n", row);
+        put(t, "}\n\n");
         return;
     }
     const bool image = in->ndim == 4;
@@ -533,7 +650,7 @@ char *nl_formula_codegen(nl_formula_plan *p, int block, const char *key)
                 bool stores = false;
                 for (int k = 0; k < pass->count; k++)
                     stores |= P.code[k].kind == RI_STORE;
-                if (put_row_function(&t, &G, &P, row)) {
+                if (block ? put_blocked_function(&t, &G, &P, row) : put_row_function(&t, &G, &P, row)) {
                     put_sample_function(&t, &G, row, name, stores, pi == 1);
                     pass->n_slots = P.n_slots;
                     memcpy(pass->slot_node, P.slot_of, sizeof P.slot_of);

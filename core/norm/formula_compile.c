@@ -374,7 +374,7 @@ static bool compile_entry(const char *cc, const char *march, const char *dir, co
     argv[argc++] = c_path;
     argv[argc] = NULL;
     const bool ok = run_compiler(argv, log_path, why, size);
-    unlink(c_path);
+    if (!getenv("NL_KEEP_C")) unlink(c_path);
     unlink(log_path);
     if (!ok) {
         unlink(so_path);
