@@ -5,7 +5,11 @@
 # the CNN, the ResNet and the LM, at batch 16 and 128, one thread, the two
 # sides alternated ROUNDS times. Prints, per row, the median wall time and
 # peak memory (GNU time's maximum resident set) of each side and their
-# ratios expr / built-in, with the spread of the wall ratio over the rounds.
+# ratios expr / built-in, with the spread of the wall ratio over the rounds;
+# and the same formula left to the interpreter (NORMLAB_FORMULA=interpret),
+# its median wall time and ratio to the built-in beside them. The formula's
+# compiled objects go to a cache of this run's own (OUT_DIR/cache), so the
+# first round of each shape includes its compilation.
 #   experiments/bench/expr_vs_builtin.sh [OUT_DIR]
 # Environment: NORMLAB (build/normlab), ROUNDS (3), STEPS (60), THREADS (1),
 # ONLY (a regular expression over "arch/norm/batch" rows).
@@ -20,6 +24,8 @@ out=${1:-$(mktemp -d /tmp/nl-expr-bench.XXXXXX)}
 mkdir -p "$out"
 . experiments/bench/machine.sh
 describe_machine "$normlab" "$threads" > "$out/machine.txt" 2>&1 || true
+cc --version | head -1 >> "$out/machine.txt" 2>&1 || true
+export XDG_CACHE_HOME="$out/cache"
 
 # the formula of kind $1 on inputs of ndim $2, and its parameters
 formula() { "$normlab" list --formulas | awk -F'\t' -v k="$1" -v d="$2" '$1 == k && $2 == d { print $4 }'; }
@@ -37,7 +43,7 @@ timed() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-printf '%-24s %10s %10s %8s %12s %12s %8s %s\n' row builtin_s expr_s time builtin_MiB expr_MiB memory "time ratios (rounds)"
+printf '%-24s %10s %10s %8s %12s %12s %8s %10s %8s %s\n' row builtin_s expr_s time builtin_MiB expr_MiB memory interp_s interp "time ratios (rounds)"
 for arch in cnn resnet lm; do
   case $arch in
     cnn) config=configs/quickstart-cnn.yaml ndim=4 extra=() ;;
@@ -59,15 +65,17 @@ for arch in cnn resnet lm; do
       for r in $(seq "$rounds"); do
         a=$(timed "$out/run-b" "$config" "${common[@]}" "${builtin[@]}")
         b=$(timed "$out/run-e" "$config" "${common[@]}" "${expr[@]}")
-        echo "$a $b" >> "$out/$arch-$kind-$batch.txt"
+        c=$(NORMLAB_FORMULA=interpret timed "$out/run-i" "$config" "${common[@]}" "${expr[@]}")
+        echo "$a $b $c" >> "$out/$arch-$kind-$batch.txt"
       done
       f="$out/$arch-$kind-$batch.txt"
       bw=$(awk '{print $1}' "$f" | median); ew=$(awk '{print $3}' "$f" | median)
       bm=$(awk '{print $2}' "$f" | median); em=$(awk '{print $4}' "$f" | median)
+      iw=$(awk '{print $5}' "$f" | median)
       ratios=$(awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $3 / $1}' "$f")
-      printf '%-24s %10.2f %10.2f %7.2fx %12.1f %12.1f %7.2fx %s\n' "$row" "$bw" "$ew" \
+      printf '%-24s %10.2f %10.2f %7.2fx %12.1f %12.1f %7.2fx %10.2f %7.2fx %s\n' "$row" "$bw" "$ew" \
         "$(echo "$ew / $bw" | bc -l)" "$(echo "$bm / 1024" | bc -l)" "$(echo "$em / 1024" | bc -l)" \
-        "$(echo "$em / $bm" | bc -l)" "$ratios"
+        "$(echo "$em / $bm" | bc -l)" "$iw" "$(echo "$iw / $bw" | bc -l)" "$ratios"
     done
   done
 done | tee "$out/table.txt"
