@@ -374,12 +374,17 @@ static bool compile_entry(const char *cc, const char *march, const char *dir, co
     argv[argc++] = c_path;
     argv[argc] = NULL;
     const bool ok = run_compiler(argv, log_path, why, size);
-    if (!getenv("NL_KEEP_C")) unlink(c_path);
     unlink(log_path);
     if (!ok) {
+        unlink(c_path);
         unlink(so_path);
         return false;
     }
+    /* the source stays beside its object, for a reader (never loaded) */
+    char c_final[4300];
+    snprintf(c_final, sizeof c_final, "%s/%s.c", dir, key);
+    if (rename(c_path, c_final) != 0)
+        unlink(c_path);
     /* the object's sum, then both under their names: a reader that finds
      * the object before its sum compiles again */
     size_t len = 0;
