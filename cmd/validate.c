@@ -21,11 +21,18 @@ static void usage(FILE *out)
                  "the memory the model and the data need against the machine's, and init.from's\n"
                  "source (a finished run whose final model fits the model, not the directory\n"
                  "the run would write). It reads no samples and trains nothing.\n\n"
+                 "A formula normalizer (model.norm.type expr) is also checked: its derived\n"
+                 "gradients against central differences, on each distinct input shape the\n"
+                 "model gives its layers (batch 3, random input), one line per shape with\n"
+                 "the worst error and the bound; an error past the bound, or a value that is\n"
+                 "not finite, fails the check (a kink, relu abs min max at a sampled value,\n"
+                 "can put a right gradient past it: the message says so).\n\n"
                  "  --set KEY=VALUE  apply an override to every config (repeatable)\n"
                  "  --out DIR        check as 'normlab run --out DIR' (or 'normlab sweep --out\n"
                  "                   DIR') would; default: results/NAME, where they write\n"
                  "  --print          print the resolved config (defaults filled in) as YAML\n\n"
-                 "Exit status: 0 all valid, 2 at least one is not.\n");
+                 "Exit status: 0 all valid, 2 at least one is not, 1 a formula's gradient\n"
+                 "check failed (and none is invalid).\n");
 }
 
 static int validate_experiment(const char *path, const char *out_dir)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/sha256.h"
+#include "log/files.h"
 #include "norm/formula_compile.h"
 
 extern char **environ;
@@ -92,7 +93,8 @@ static bool private_dir(const char *path, char *why, size_t size)
 {
     struct stat st;
     if (lstat(path, &st) != 0) {
-        if (errno != ENOENT || mkdir(path, 0700) != 0 || lstat(path, &st) != 0) {
+        /* lint: the cache directory itself, checked private below */
+        if (errno != ENOENT || mkdir(path, 0700) != 0 || lstat(path, &st) != 0) { /* lint: private cache */
             snprintf(why, size, "cannot make the formula cache %.160s: %.80s", path, strerror(errno));
             return false;
         }
@@ -142,7 +144,7 @@ static bool cache_dir(const nl_formula_compile_options *opt, char *dir, size_t s
     for (char *s = dir + 1; *s; s++)
         if (*s == '/') {
             *s = 0;
-            if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST) { /* lint: mkdir -p of the cache's parents, no link followed */
                 snprintf(why, why_size, "cannot make %.160s for the formula cache: %.80s", dir, strerror(errno));
                 *s = '/';
                 return false;
@@ -232,10 +234,11 @@ static void *load_entry(const char *dir, const char *key, char *why, size_t size
     snprintf(path, sizeof path, "%s/%s.so", dir, key);
     snprintf(sum_path, sizeof sum_path, "%s/%s.sum", dir, key);
     why[0] = 0;
-    const int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno != ENOENT)
-            snprintf(why, size, "cannot open %.160s: %.80s", path, strerror(errno));
+    int fd = -1;
+    nl_error open_err = {0};
+    if (nl_open_regular(path, true, &fd, &open_err) != NL_OK || fd < 0) {
+        if (open_err.msg[0])
+            snprintf(why, size, "%.300s", open_err.msg);
         return NULL;
     }
     size_t len = 0, sum_len = 0;
@@ -244,7 +247,10 @@ static void *load_entry(const char *dir, const char *key, char *why, size_t size
         close(fd);
         return NULL;
     }
-    const int sfd = open(sum_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int sfd = -1;
+    nl_error sum_err = {0};
+    if (nl_open_regular(sum_path, true, &sfd, &sum_err) != NL_OK)
+        sfd = -1;
     char *sum = sfd >= 0 ? read_private_file(sfd, sum_path, &sum_len, why, size) : NULL;
     if (sfd >= 0)
         close(sfd);
@@ -313,8 +319,9 @@ static bool run_compiler(char *const argv[], const char *log_path, char *why, si
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         char first[200] = "";
-        FILE *f = fopen(log_path, "r");
-        if (f) {
+        FILE *f = NULL;
+        nl_error log_err = {0};
+        if (nl_fopen_regular(log_path, true, &f, &log_err) == NL_OK && f) {
             if (!fgets(first, sizeof first, f))
                 first[0] = 0;
             fclose(f);
@@ -328,7 +335,7 @@ static bool run_compiler(char *const argv[], const char *log_path, char *why, si
 
 static bool write_file(const char *path, const void *data, size_t n)
 {
-    const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600); /* lint: a new file in the private cache */
     if (fd < 0)
         return false;
     const char *p = data;
@@ -383,12 +390,17 @@ static bool compile_entry(const char *cc, const char *march, const char *dir, co
     /* the source stays beside its object, for a reader (never loaded) */
     char c_final[4300];
     snprintf(c_final, sizeof c_final, "%s/%s.c", dir, key);
-    if (rename(c_path, c_final) != 0)
+    if (rename(c_path, c_final) != 0) /* lint: within the private cache */
         unlink(c_path);
     /* the object's sum, then both under their names: a reader that finds
      * the object before its sum compiles again */
     size_t len = 0;
-    const int fd = open(so_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = -1;
+    nl_error so_err = {0};
+    if (nl_open_regular(so_path, false, &fd, &so_err) != NL_OK) {
+        snprintf(why, size, "%.300s", so_err.msg);
+        fd = -1;
+    }
     char *bytes = fd >= 0 ? read_private_file(fd, so_path, &len, why, size) : NULL;
     if (fd >= 0)
         close(fd);
@@ -400,8 +412,8 @@ static bool compile_entry(const char *cc, const char *march, const char *dir, co
     nl_sha256_hex(bytes, len, sum);
     free(bytes);
     sum[64] = '\n';
-    if (!write_file(sum_tmp, sum, 65) || rename(so_path, so_final) != 0 ||
-        rename(sum_tmp, sum_final) != 0) {
+    if (!write_file(sum_tmp, sum, 65) || rename(so_path, so_final) != 0 || /* lint: within the private cache */
+        rename(sum_tmp, sum_final) != 0) { /* lint: within the private cache */
         snprintf(why, size, "cannot write the formula cache entry %.160s: %.80s", so_final, strerror(errno));
         unlink(so_path);
         unlink(sum_tmp);
