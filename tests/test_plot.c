@@ -1769,10 +1769,11 @@ START_TEST(test_committed_scripts_current)
     tu_tmp_make("plot-committed");
     scripts_check c = {0};
     tu_committed_sweep_dirs(visit_committed_plots, &c);
-    /* every committed one compares more than 100; the default suite's
-     * sample (tu_committed_sample) at least one a sweep with plots */
-    ck_assert_msg(c.sweeps >= 1 && c.compared >= c.sweeps && (!tu_committed_all() || c.compared > 100),
-                  "only %d committed scripts and CSVs compared, of %d sweeps", c.compared, c.sweeps);
+    /* every committed sweep has more than 100 to compare; the default
+     * suite's sample (tu_committed_sample) some */
+    printf("committed scripts: %d files of %d sweeps compared\n", c.compared, c.sweeps);
+    ck_assert_msg(c.compared > (tu_committed_all() ? 100 : 0), "only %d committed scripts and CSVs compared, of %d "
+                  "sweeps", c.compared, c.sweeps);
     ck_assert_msg(!c.stale.len, "%d sweeps, %d files compared; not what normlab plot writes now (each file as "
                   "written now is left in the scratch directory named, to copy over it; its figure, where one "
                   "is committed, drawn again from it: cd DIR/plots && gnuplot NAME.gp):\n%s", c.sweeps, c.compared,
