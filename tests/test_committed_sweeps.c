@@ -15,7 +15,11 @@
  * results/.gitignore is the one the table generates, and no run names its
  * init.from source by the committing machine's absolute path. Each check
  * also runs on a planted listing, so that a checker that stopped seeing
- * fails here. */
+ * fails here.
+ *
+ * The dry runs read the default suite's seeded sample of the committed
+ * sweeps (tu_committed_sample, which a case here holds to its rule);
+ * test_committed_sweeps_all (label long) every one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +67,17 @@ END_TEST
 
 /* the output of `git ARGS` in the source tree, whole: a listing asked for
  * with -z holds NULs, so it is read byte by byte, not as a string */
+static nl_buf command_output(const char *cmd);
 static nl_buf git_listing(const char *args)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "git -C '%s' %s", NORMLAB_SOURCE_DIR, args);
+    return command_output(cmd);
+}
+
+/* the output of the shell command `cmd`, whole; fails the test when it does */
+static nl_buf command_output(const char *cmd)
+{
     FILE *p = popen(cmd, "r");
     ck_assert_msg(p, "%s", cmd);
     nl_buf b = {0};
@@ -451,6 +462,48 @@ START_TEST(test_committed_runs_name_no_machine_path)
 }
 END_TEST
 
+/* ---- the sample the default suite reads (issue 115) ---- */
+
+/* tu_committed_sample: TU_SAMPLE_COUNT sweeps (results/ holds more small
+ * ones than that), none over TU_SAMPLE_MAX_RUNS runs, in the seeded hash's
+ * order, and the very list tests/committed_sample.py (the Python tests'
+ * sampler) draws */
+START_TEST(test_committed_sample_is_the_rule)
+{
+    char names[TU_SAMPLE_COUNT][256];
+    const int n = tu_committed_sample(names);
+    ck_assert_int_eq(n, TU_SAMPLE_COUNT);
+    for (int i = 0; i < n; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/results/%.255s/summary.csv", NORMLAB_SOURCE_DIR, names[i]);
+        char *text = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
+        int lines = 0;
+        for (const char *c = text; *c; c++)
+            lines += *c == '\n';
+        free(text);
+        ck_assert_msg(lines - 1 <= TU_SAMPLE_MAX_RUNS, "%s: %d runs in the sample", names[i], lines - 1);
+        if (i > 0)
+            ck_assert_msg(tu_sample_hash(TU_SAMPLE_SEED, names[i - 1]) < tu_sample_hash(TU_SAMPLE_SEED, names[i]),
+                          "%s before %s", names[i - 1], names[i]);
+    }
+    /* FNV-1a 64 of "issue-115/a", computed by hand from its definition */
+    uint64_t h = 14695981039346656037ULL;
+    for (const char *c = "issue-115/a"; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    ck_assert(tu_sample_hash("issue-115", "a") == h && tu_sample_hash("issue-115", "b") != h);
+    nl_buf python = command_output("python3 '" NORMLAB_SOURCE_DIR "/tests/committed_sample.py' '" NORMLAB_SOURCE_DIR "'");
+    nl_buf mine = {0};
+    for (int i = 0; i < n; i++)
+        nl_buf_printf(&mine, "%s\n", names[i]);
+    ck_assert_msg(python.data && !strcmp(python.data, mine.data), "tests/committed_sample.py draws\n%s\nthe C "
+                  "sampler\n%s", python.data ? python.data : "(nothing)", mine.data);
+    nl_buf_free(&mine);
+    free(python.data);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_sweeps");
@@ -466,6 +519,7 @@ int main(void)
     tcase_add_test(evidence, test_results_gitignore_is_generated);
     tcase_add_test(evidence, test_committed_sweeps_keep_their_experiment);
     tcase_add_test(evidence, test_committed_runs_name_no_machine_path);
+    tcase_add_test(evidence, test_committed_sample_is_the_rule);
     suite_add_tcase(s, evidence);
     return tu_run_suite(s);
 }

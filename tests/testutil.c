@@ -395,12 +395,137 @@ static int tu_dry_run(const char *experiment, char *dir, size_t dir_size, nl_buf
     return pclose(p);
 }
 
+/* the committed sweep names of results/ (a summary.csv that .gitignore
+ * does not name), sorted, malloc'd, into names; how many */
+static int tu_committed_names(char ***names)
+{
+    char *gitignore = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK,
+                  "%s", err.msg);
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
+    ck_assert(d);
+    int count = 0, cap = 0;
+    *names = NULL;
+    for (struct dirent *e; (e = readdir(d));) {
+        char rel[600], summary[1300];
+        snprintf(rel, sizeof rel, "results/%s", e->d_name);
+        snprintf(summary, sizeof summary, "%s/%s/summary.csv", NORMLAB_SOURCE_DIR, rel);
+        if (e->d_name[0] == '.' || !nl_path_exists(summary) || tu_gitignored(gitignore, rel))
+            continue;
+        if (count == cap) {
+            cap = cap ? 2 * cap : 256;
+            *names = realloc(*names, (size_t)cap * sizeof **names);
+            ck_assert(*names);
+        }
+        (*names)[count++] = strdup(e->d_name);
+    }
+    closedir(d);
+    free(gitignore);
+    qsort(*names, (size_t)count, sizeof **names, tu_compare_names);
+    return count;
+}
+
+uint64_t tu_sample_hash(const char *seed, const char *name)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const char *s = seed; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h = (h ^ (unsigned char)'/') * 1099511628211ULL;
+    for (const char *s = name; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+bool tu_committed_all(void)
+{
+    const char *all = getenv("NL_COMMITTED_SWEEPS");
+    return all && !strcmp(all, "all");
+}
+
+typedef struct {
+    uint64_t hash;
+    const char *name;
+} tu_hashed_name;
+
+static int tu_compare_hashed(const void *a, const void *b)
+{
+    const tu_hashed_name *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash ? 1 : strcmp(x->name, y->name);
+}
+
+/* the runs results/NAME/summary.csv lists (its lines but the header) */
+static int tu_summary_runs(const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/results/%s/summary.csv", NORMLAB_SOURCE_DIR, name);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "%s", path);
+    int lines = 0, c, last = '\n';
+    while ((c = fgetc(f)) != EOF) {
+        lines += c == '\n';
+        last = c;
+    }
+    fclose(f);
+    return lines + (last != '\n') - 1;
+}
+
+int tu_committed_sample(char names[][256])
+{
+    char **all = NULL;
+    const int count = tu_committed_names(&all);
+    tu_hashed_name *order = calloc((size_t)count + 1, sizeof *order);
+    ck_assert(order);
+    for (int i = 0; i < count; i++)
+        order[i] = (tu_hashed_name){tu_sample_hash(TU_SAMPLE_SEED, all[i]), all[i]};
+    qsort(order, (size_t)count, sizeof *order, tu_compare_hashed);
+    int n = 0;
+    for (int i = 0; i < count && n < TU_SAMPLE_COUNT; i++)
+        if (tu_summary_runs(order[i].name) <= TU_SAMPLE_MAX_RUNS)
+            nl_copy_string(names[n++], 256, order[i].name);
+    free(order);
+    for (int i = 0; i < count; i++)
+        free(all[i]);
+    free(all);
+    return n;
+}
+
+/* the names this run reads: all of them or the sample, sorted; how many */
+static int tu_chosen_names(char ***names)
+{
+    if (tu_committed_all())
+        return tu_committed_names(names);
+    char sample[TU_SAMPLE_COUNT][256];
+    const int n = tu_committed_sample(sample);
+    *names = calloc((size_t)n + 1, sizeof **names);
+    ck_assert(*names);
+    for (int i = 0; i < n; i++)
+        (*names)[i] = strdup(sample[i]);
+    qsort(*names, (size_t)n, sizeof **names, tu_compare_names);
+    printf("the committed sweeps' seeded sample (%d of them; NL_COMMITTED_SWEEPS=all reads every one):", n);
+    for (int i = 0; i < n; i++)
+        printf(" %s", (*names)[i]);
+    printf("\n");
+    fflush(stdout);
+    return n;
+}
+
+static bool tu_name_listed(char **names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
 int tu_committed_sweeps(tu_sweep_visit visit, void *ctx)
 {
     char *gitignore = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK,
                   "%s", err.msg);
+    char **chosen = NULL;
+    const int n_chosen = tu_chosen_names(&chosen);
     DIR *d = opendir(NORMLAB_SOURCE_DIR "/experiments");
     ck_assert(d);
     char *names[512];
@@ -409,6 +534,12 @@ int tu_committed_sweeps(tu_sweep_visit visit, void *ctx)
     while ((e = readdir(d))) {
         const size_t len = strlen(e->d_name);
         if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+            continue;
+        /* the sample's experiments only: experiments/NAME.yaml writes
+         * results/NAME (a dry run of each would read every sweep) */
+        char stem[256];
+        snprintf(stem, sizeof stem, "%.*s", (int)(len - 5), e->d_name);
+        if (!tu_committed_all() && !tu_name_listed(chosen, n_chosen, stem))
             continue;
         ck_assert_int_lt(count, 512);
         names[count++] = strdup(e->d_name);
@@ -430,33 +561,28 @@ int tu_committed_sweeps(tu_sweep_visit visit, void *ctx)
         nl_buf_free(&output);
         free(names[i]);
     }
+    /* every sampled sweep has its experiment */
+    ck_assert_msg(tu_committed_all() || visited == n_chosen, "%d of the %d sampled sweeps have an "
+                  "experiments/NAME.yaml whose dry run names results/NAME", visited, n_chosen);
+    for (int i = 0; i < n_chosen; i++)
+        free(chosen[i]);
+    free(chosen);
     free(gitignore);
     return visited;
 }
 
 int tu_committed_sweep_dirs(tu_dir_visit visit, void *ctx)
 {
-    char *gitignore = NULL;
-    nl_error err = {0};
-    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK,
-                  "%s", err.msg);
-    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
-    ck_assert(d);
-    int visited = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char rel[600], dir[1200], summary[1300];
-        snprintf(rel, sizeof rel, "results/%s", e->d_name);
-        snprintf(dir, sizeof dir, "%s/%s", NORMLAB_SOURCE_DIR, rel);
-        nl_path_join(summary, sizeof summary, dir, "summary.csv");
-        if (e->d_name[0] == '.' || !nl_path_exists(summary) || tu_gitignored(gitignore, rel))
-            continue;
+    char **names = NULL;
+    const int n = tu_chosen_names(&names);
+    for (int i = 0; i < n; i++) {
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, names[i]);
         visit(dir, ctx);
-        visited++;
+        free(names[i]);
     }
-    closedir(d);
-    free(gitignore);
-    return visited;
+    free(names);
+    return n;
 }
 
 void tu_git(const char *args)

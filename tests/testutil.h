@@ -159,9 +159,30 @@ int tu_committed_sweeps(tu_sweep_visit visit, void *ctx);
 
 /* Calls visit for every committed sweep directory under results/ (a
  * summary.csv that .gitignore does not name), with its absolute path; in
- * directory order, without a dry run. Returns how many it visited. */
+ * name order, without a dry run. Returns how many it visited. */
 typedef void (*tu_dir_visit)(const char *dir, void *ctx);
 int tu_committed_sweep_dirs(tu_dir_visit visit, void *ctx);
+
+/* ---- the sample of them the default suite reads (issue 115) ----
+ * Both visits above go over every committed sweep only where the
+ * environment says NL_COMMITTED_SWEEPS=all (the tests' NAME_all entries,
+ * label long); otherwise over a fixed, seeded sample, so that the default
+ * suite's time does not grow with results/: the committed sweep names
+ * ordered by the FNV-1a 64-bit hash of TU_SAMPLE_SEED "/" NAME, and of
+ * them the first TU_SAMPLE_COUNT whose summary.csv lists at most
+ * TU_SAMPLE_MAX_RUNS runs. The list is derived from results/ each time,
+ * never kept; tests/committed_sample.py draws the same one (test_committed_sweeps
+ * compares the two). */
+#define TU_SAMPLE_SEED "issue-115"
+#define TU_SAMPLE_COUNT 8
+#define TU_SAMPLE_MAX_RUNS 400
+/* whether this run reads every committed sweep (NL_COMMITTED_SWEEPS=all) */
+bool tu_committed_all(void);
+/* the sample's names (results/NAME), in its order, into names (each up
+ * to 256 bytes); returns how many (at most TU_SAMPLE_COUNT) */
+int tu_committed_sample(char names[][256]);
+/* FNV-1a 64 of seed "/" name: the sample's order */
+uint64_t tu_sample_hash(const char *seed, const char *name);
 
 /* C source text with its comments blanked (newlines kept, so line numbers
  * hold); string and character literals kept whole, or with their insides

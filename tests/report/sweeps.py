@@ -28,9 +28,13 @@ most features not yet covered (fewer runs first, then the name), where a
 sweep's features are its claim kinds (verdicts.csv's method, its numbers
 and details cut), its plot kinds (its experiment file's plots), its
 metrics (summary.csv's columns after status, metrics.csv's) and its size
-(smallest, largest); --fast N the first N sweeps of that cover.
+(smallest, largest); --fast N the first N sweeps of that cover (which
+holds the largest sweep: its time grows with the evidence); --seeded N
+(test_report_sweeps, the default suite) the first N sweeps of the seeded
+sample the default suite reads (tests/committed_sample.py: a fixed number,
+none of more than its MAX_RUNS runs, issue 115).
 
-    tests/report/sweeps.py NORMLAB OUT_DIR (--all | --sample | --fast N) [--pages DIR]
+    tests/report/sweeps.py NORMLAB OUT_DIR (--all | --sample | --fast N | --seeded N) [--pages DIR]
 
 --pages DIR measures the pages already in DIR (NAME.html) instead of
 making them (to measure an older build's pages). Run from the
@@ -46,6 +50,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser  # noqa: E402
 import cdp  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import committed_sample  # noqa: E402
 
 RESULTS = "results"
 
@@ -288,17 +294,25 @@ def main():
         sys.exit(__doc__)
     normlab, out_dir = args[0], args[1]
     sweeps = committed_sweeps()
-    chosen, info, wanted = cover(sweeps)
-    if "--all" in args:
-        pick = sweeps
-    elif "--sample" in args:
-        pick = chosen
+    if "--seeded" in args:
+        pick = committed_sample.sample(".")[:int(args[args.index("--seeded") + 1])]
+        print("%d committed sweeps; measuring %d of their seeded sample (tests/committed_sample.py): %s" % (
+            len(sweeps), len(pick), ", ".join(pick)))
     else:
-        pick = chosen[:int(args[args.index("--fast") + 1])]
-    left = wanted - set().union(*(info[s][1] for s in pick))
-    print("%d committed sweeps; the cover of their %d features is %d: %s; measuring %d%s" % (
-        len(sweeps), len(wanted), len(chosen), ", ".join(chosen), len(pick),
-        " (not covered: %d features)" % len(left) if left else ""))
+        chosen, info, wanted = cover(sweeps)
+        if "--all" in args:
+            pick = sweeps
+        elif "--sample" in args:
+            pick = chosen
+        else:
+            pick = chosen[:int(args[args.index("--fast") + 1])]
+        left = wanted - set().union(*(info[s][1] for s in pick))
+        print("%d committed sweeps; the cover of their %d features is %d: %s; measuring %d%s" % (
+            len(sweeps), len(wanted), len(chosen), ", ".join(chosen), len(pick),
+            " (not covered: %d features)" % len(left) if left else ""))
+    if not pick:
+        print("no committed sweep chosen")
+        return 1
     chromium = browser.chromium_or_say_skipped()
     if not chromium:
         return browser.SKIP

@@ -1,7 +1,9 @@
 """schedule.py - the next looks, scheduled by the program (issue 92).
 
-usage: schedule.py ROOT            print the confirmations to run next
-       schedule.py ROOT --check    the same, after the checks below
+usage: schedule.py ROOT                  print the confirmations to run next
+       schedule.py ROOT --check          the same, after the checks below
+       schedule.py ROOT --check --all    the same, every registration's print computed again
+       schedule.py ROOT --record         write experiments/schedule/prints.tsv
 
 Reads the committed rule, experiments/schedule/rule.yaml (its comment states
 it), and prints each look it schedules, a confirmation or a pilot: the
@@ -30,11 +32,22 @@ printed within its budget (its claims, its grid's cells, its seeds, n);
 any other fails, and so does a grid changed after that commit. The
 comparison is first shown to refuse planted files (another name, a seed
 more, other seeds, a claim more or less, a cell more).
+
+The prints at the registrations' parents are kept in a committed record,
+experiments/schedule/prints.tsv, keyed by the SHA-256 of each print's inputs
+(the schedule's code and the files it reads at that commit, path and blob):
+--check computes only the prints whose key the record lacks (issue 115: one
+print more per registration had made the check 901 s on a busy machine);
+--check --all computes every one and fails where the record differs from it
+(test_schedule_all, label long); --record writes the record, keeping the
+entries whose key it has. A registration is compared with its print alike,
+recorded or computed.
 """
 import csv
 import fnmatch
 import concurrent.futures
 import glob
+import hashlib
 import json
 import math
 import os
@@ -677,6 +690,7 @@ def as_printed(name, text, printed):
 
 
 _PRINTS = {}
+FAILED_THERE = "(schedule.py failed there:"
 
 
 def print_at(root, commit):
@@ -694,18 +708,13 @@ def print_at(root, commit):
             p = subprocess.run([sys.executable, os.path.join(tmp, "tests", "verdict_prose", "schedule.py"), tmp],
                                capture_output=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
             out = p.stdout.decode("utf-8", "replace") if p.returncode == 0 else \
-                f"(schedule.py failed there: {p.stderr.decode('utf-8', 'replace').strip()})"
+                f"{FAILED_THERE} {p.stderr.decode('utf-8', 'replace').strip()})"
     _PRINTS[commit] = out
     return out
 
 
-def registrations(root):
-    """each confirmation file committed while a rule was committed: as the
-    schedule at its parent commit printed it (its claims, cells, seeds, n,
-    read from the file as that commit added it; its seeds and cells as the
-    working tree has them too: a grid changed after the registration is
-    another sweep)"""
-    failures = []
+def registered_files(root):
+    """{experiments/NAME.yaml: the commit that added it} for each confirmation file"""
     tracked = git(root, "ls-files", "--", "experiments/*.yaml").stdout.decode().split()
     added_in = {}
     for path in sorted(tracked):
@@ -714,17 +723,117 @@ def registrations(root):
         added = git(root, "log", "--diff-filter=A", "--format=%H", "--", path).stdout.decode().split()
         if added:
             added_in[path] = added[-1]
-    # each print is its own process on its own archive: one per core, as
-    # every registration adds one to recompute
-    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(lambda commit: print_at(root, commit + "^"), sorted(set(added_in.values()))))
-    for path, commit in added_in.items():
-        name = os.path.basename(path)[:-5]
-        printed = print_at(root, commit + "^")
-        if printed is None:
+    return added_in
+
+
+# ---- the record of the prints already computed (issue 115) ----
+# A print is a function of its inputs at its commit (PRINT_INPUTS: the
+# schedule's code and the files it reads), so it is kept in a committed
+# record keyed by the SHA-256 of those inputs (each path and its blob):
+# the default suite recomputes only a print whose key is not in the record
+# (a new registration, or a history rewritten under it), and the label
+# long (test_schedule_all: --check --all) recomputes every print and fails
+# on a record entry that is not what it computes. Written by --record.
+
+PRINTS_FILE = os.path.join("experiments", "schedule", "prints.tsv")
+PRINTS_HEAD = ("# the schedule's prints at each registration's parent commit, as the entries it runs within its budget\n"
+               "# (tests/verdict_prose/schedule.py --record writes it; --check reads it, --check --all recomputes it)\n"
+               "# inputs_sha256\tcommit\tentries: {name: [claims, first seed, last seed, n, cells]}\n")
+_PRINT_INPUTS_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in PRINT_INPUTS))
+
+
+def inputs_key(root, commit):
+    """the SHA-256 of the print's inputs at COMMIT: each path PRINT_INPUTS
+    names, with its blob, in path order"""
+    tree = git(root, "ls-tree", "-r", "-z", "--full-tree", commit)
+    if tree.returncode != 0:
+        return None
+    h = hashlib.sha256()
+    rows = []
+    for e in tree.stdout.decode("utf-8", "replace").split("\0"):
+        meta, _, path = e.partition("\t")
+        if path and _PRINT_INPUTS_RE.match(path):
+            rows.append(f"{path}\0{meta.split()[2]}\n")
+    for row in sorted(rows):
+        h.update(row.encode())
+    return h.hexdigest()
+
+
+def read_prints(root):
+    """{inputs_sha256: (commit, entries as printed_entries gives them)}"""
+    out = {}
+    try:
+        with open(os.path.join(root, PRINTS_FILE)) as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        return out
+    for number, line in enumerate(lines, 1):
+        if not line or line.startswith("#"):
             continue
+        parts = line.split("\t")
+        try:
+            entries = {k: tuple(v) for k, v in json.loads(parts[2]).items()}
+        except (IndexError, ValueError, AttributeError, TypeError):
+            raise RuleError(f"{PRINTS_FILE}:{number}: not KEY<tab>COMMIT<tab>JSON")
+        out[parts[0]] = (parts[1], entries)
+    return out
+
+
+def prints_text(prints):
+    return PRINTS_HEAD + "".join(f"{key}\t{commit}\t{json.dumps(entries, sort_keys=True)}\n"
+                                 for key, (commit, entries) in sorted(prints.items(), key=lambda kv: kv[1][0]))
+
+
+def printed_at(root, parents, record, recompute_all, say=True):
+    """{parent commit: (entries, whether the print failed there)}, from the record
+    where its key is there (unless recompute_all), else printed again (one
+    process per core); and the failures: with recompute_all, each record
+    entry that is not what the print gives now"""
+    keys = {c: inputs_key(root, c) for c in parents}
+    todo = sorted(c for c in parents if recompute_all or keys[c] not in record)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(lambda commit: print_at(root, commit), todo))
+    out, failures, fresh = {}, [], 0
+    for c in parents:
+        if c not in todo:
+            out[c] = (record[keys[c]][1], False)
+            continue
+        printed = print_at(root, c)
+        if printed is None:
+            out[c] = (None, False)
+            continue
+        fresh += 1
+        entries = printed_entries(printed)
+        out[c] = (entries, printed.startswith(FAILED_THERE))
+        if keys[c] in record and record[keys[c]][1] != entries:
+            failures.append(f"{PRINTS_FILE}: the entry for {c[:9]} ({keys[c][:12]}) is not what the schedule prints "
+                            f"there: recorded {record[keys[c]][1]}, printed {entries}")
+    if say:
+        print(f"schedule.py: {len(parents)} registration prints, {len(parents) - fresh} from {PRINTS_FILE}, "
+              f"{fresh} printed again" + ("" if recompute_all else " (not in the record: schedule.py . --record)"
+                                          if fresh else ""), file=sys.stderr)
+    return out, failures
+
+
+def registrations(root, recompute_all=False, say=True):
+    """each confirmation file committed while a rule was committed: as the
+    schedule at its parent commit printed it (its claims, cells, seeds, n,
+    read from the file as that commit added it; its seeds and cells as the
+    working tree has them too: a grid changed after the registration is
+    another sweep). The prints come from the record where it has them."""
+    added_in = registered_files(root)
+    parents = sorted({commit + "^" for commit in added_in.values()
+                      if git(root, "cat-file", "-e", f"{commit}^:{RULE_FILE}").returncode == 0})
+    prints, failures = printed_at(root, parents, read_prints(root), recompute_all, say)
+    for path, commit in added_in.items():
+        if commit + "^" not in prints:
+            continue
+        entries, _ = prints[commit + "^"]
+        if entries is None:
+            continue
+        name = os.path.basename(path)[:-5]
         text = git(root, "show", f"{commit}:{path}").stdout.decode("utf-8", "replace")
-        why = as_printed(name, text, printed_entries(printed))
+        why = as_printed(name, text, entries)
         if why is None:
             _, seeds, cells = file_facts(text)
             _, now_seeds, now_cells = file_facts(open(os.path.join(root, path)).read())
@@ -733,6 +842,83 @@ def registrations(root):
         if why:
             failures.append(f"{path} (committed in {commit[:9]}) is not what the schedule printed at its parent "
                             f"commit: {why}")
+    return failures
+
+
+def record_prints(root, say=True):
+    """the record written again: every registration's print, kept where the
+    record has its key, printed where not"""
+    added_in = registered_files(root)
+    parents = sorted({commit + "^" for commit in added_in.values()
+                      if git(root, "cat-file", "-e", f"{commit}^:{RULE_FILE}").returncode == 0})
+    record = read_prints(root)
+    prints, _ = printed_at(root, parents, record, False, say)
+    out = {}
+    for c in parents:
+        entries, broken = prints[c]
+        if entries is not None and not broken:
+            out[inputs_key(root, c)] = (git(root, "rev-parse", c).stdout.decode().strip(), entries)
+    with open(os.path.join(root, PRINTS_FILE), "w") as f:
+        f.write(prints_text(out))
+    return len(out)
+
+
+def record_self_test(root):
+    """the record end to end, in a scratch repository whose schedule.py
+    prints a fixed schedule: a registration as printed passes, recorded or
+    not; one off the print (a seed more) fails through the record as
+    without it; a record entry that is not the print is found by --all; a
+    changed input is a new key (printed again), a changed other file is not"""
+    failures = []
+    printed = ("## Within the budget\n1. x-confirm2: seeds 101-105, n 5, 0.1 CPU-hours of 2 cells\n"
+               "    p: 0.1\n## Past the budget\n")
+    grid = "name: x-confirm2\ngrid:\n  k: [a, b]\n  seed: [{seeds}]\nclaims:\n  - id: p\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        def commit(files, message):
+            for path, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(tmp, path)), exist_ok=True)
+                with open(os.path.join(tmp, path), "w") as f:
+                    f.write(text)
+            for args in (["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false",
+                                         "commit", "-q", "-m", message]):
+                git(tmp, *args, check=True)
+        git(tmp, "init", "-q", check=True)
+        commit({RULE_FILE: "min_seeds: 5\n", "README": "a\n",
+                "tests/verdict_prose/schedule.py": f"print({printed!r})\n"}, "rule")
+        commit({"experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105")}, "registered")
+        unrecorded = registrations(tmp, say=False)
+        record_prints(tmp, say=False)
+        for what, got in (("without a record", unrecorded), ("recorded", registrations(tmp, say=False))):
+            if got:
+                failures.append(f"record self-test: a registration as printed fails {what}: {got}")
+        record = read_prints(tmp)
+        key = inputs_key(tmp, "HEAD~1")
+        if list(record) != [key]:
+            failures.append(f"record self-test: recorded {list(record)}, want the parent's inputs' hash {key}")
+        base = git(tmp, "rev-parse", "HEAD~1").stdout.decode().strip()
+        commit({"README": "b\n"}, "not an input")
+        if inputs_key(tmp, "HEAD~1") != inputs_key(tmp, "HEAD"):
+            failures.append("record self-test: a file the print does not read changed its inputs' hash")
+        commit({"results/looks.csv": "claim\n"}, "an input")
+        if inputs_key(tmp, "HEAD~1") == inputs_key(tmp, "HEAD"):
+            failures.append("record self-test: a changed input kept its inputs' hash")
+        # off the print: registered again on the same parent with a seed
+        # more, the record kept: it fails through the record
+        git(tmp, "reset", "-q", "--hard", base, check=True)
+        with open(os.path.join(tmp, PRINTS_FILE), "w") as f:
+            f.write(prints_text(record))
+        commit({"experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105, 106")}, "a seed more")
+        got = registrations(tmp, say=False)
+        if read_prints(tmp) != record or not any("x-confirm2" in f and "seeds" in f for f in got):
+            failures.append(f"record self-test: a registration with a seed more than its recorded print passes: {got}")
+        # a record that lies (its entry says 6 seeds): --check trusts it,
+        # --all prints again and finds it
+        lie = {key: (record[key][0], {"x-confirm2": (["p"], 101, 106, 6, 2)})}
+        with open(os.path.join(tmp, PRINTS_FILE), "w") as f:
+            f.write(prints_text(lie))
+        if registrations(tmp, say=False) or not any("is not what the schedule prints there" in f
+                                         for f in registrations(tmp, recompute_all=True, say=False)):
+            failures.append("record self-test: --check --all does not find a record entry that is not the print")
     return failures
 
 
@@ -1020,12 +1206,16 @@ def hostile_rules():
 
 def main():
     args = sys.argv[1:]
-    if len(args) not in (1, 2) or (len(args) == 2 and args[1] != "--check"):
+    if len(args) not in (1, 2, 3) or args[1:] not in ([], ["--check"], ["--check", "--all"], ["--record"]):
         sys.exit(__doc__.split("\n\n")[1])
     root = args[0]
     try:
-        if len(args) == 2:
-            failures = self_test() + registration_plants(root) + check(root) + registrations(root)
+        if args[1:] == ["--record"]:
+            print(f"{PRINTS_FILE}: {record_prints(root)} prints")
+            return
+        if len(args) >= 2:
+            failures = self_test() + record_self_test(root) + registration_plants(root) + check(root) + \
+                registrations(root, recompute_all=args[2:] == ["--all"])
             for f in failures:
                 print(f"schedule.py: {f}", file=sys.stderr)
             if failures:
