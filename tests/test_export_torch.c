@@ -11,7 +11,8 @@
  * With --torch (ctest test_export_torch_pytorch): several formulas (layer
  * norm's, batch norm's with running(), a cumulative batch norm on images,
  * EvoNorm-S0 with groups, one of abs/relu/min/max/log/exp with a scalar
- * parameter named lambda, running std and rms with groups) are exported
+ * parameter named lambda, running std and rms with groups, EvoNorm-B0, a
+ * running statistic per channel group) are exported
  * and run by normlab on every input kind they accept: three training
  * steps, a backward, an evaluation pass. tests/export_torch/check.py runs
  * the exported module on the same inputs and parameters and compares the
@@ -181,6 +182,13 @@ static const torch_case cases[] = {
      "tanh(x) * running(std(x, [batch, spatial])) + sum(x, [channels, spatial]) / 50 - "
      "running(rms(x, [batch, spatial])) * s",
      "s = 1.5", "    groups: 3\n    momentum: 0.3\n", true, {4, 0, 0}},
+    /* EvoNorm-B0 (timm's EvoNorm2dB0 form), and a running statistic per
+     * channel group */
+    {"evonorm-b0",
+     "weight * x / max(sqrt(running(var(x, [batch, spatial])) + eps), v * x + sqrt(var(x, [spatial]) + eps)) + bias",
+     "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", "", true, {4, 0, 0}},
+    {"group-running", "w * (x - running(mean(x, [batch, channels, spatial]))) / running(rms(x, [batch, channels, spatial]))",
+     "w = 1 per channel", "    groups: 2\n", true, {4, 0, 0}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 

@@ -7,7 +7,8 @@ normlab's starting values; with normlab's parameters, three training
 forwards on normlab's inputs give its output, the backward of its dy gives
 its input and parameter gradients, the buffers hold its running statistics,
 and eval() gives its evaluation output, each to float tolerance. Then a
-fresh module trains: a few SGD steps of a regression reduce the loss.
+fresh module trains: 30 SGD steps of a regression take at least 1 % off
+the loss.
 Exit 0 when all agree, 1 otherwise, 77 without torch."""
 import importlib.util
 import inspect
@@ -121,7 +122,7 @@ def check(directory, case, worst):
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        if not (all(math.isfinite(v) for v in losses) and losses[-1] < 0.95 * losses[0]):
+        if not (all(math.isfinite(v) for v in losses) and losses[-1] < 0.99 * losses[0]):
             failures.append("%s: 30 SGD steps took the loss from %.5g to %.5g" % (what, losses[0], losses[-1]))
         else:
             print("%s: trains, loss %.4f -> %.4f in 30 SGD steps" % (what, losses[0], losses[-1]))
