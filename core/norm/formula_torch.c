@@ -612,22 +612,22 @@ static const char *const update_method =
 static const char *const forward_head =
     "\n    def forward(self, x):\n"
     "        kind = x.dim()\n"
+    "        if kind not in (2, 3, 4):\n"
+    "            raise ValueError(\"the input is (N, C), (N, T, C) or (N, C, H, W), not %d-dimensional\" % kind)\n"
+    "        n = x.shape[0]\n"
+    "        c = x.shape[2] if kind == 3 else x.shape[1]\n"
+    "        if c != self.num_channels:\n"
+    "            raise ValueError(\"the input has %d channels, the module %d\" % (c, self.num_channels))\n"
     "        g = self._nl_g\n"
     "        if kind == 2:\n"
-    "            n, c = x.shape\n"
     "            p = 1\n"
     "            x4 = x.reshape(n, g, c // g, 1)\n"
     "        elif kind == 3:\n"
-    "            n, p, c = x.shape\n"
+    "            p = x.shape[1]\n"
     "            x4 = x.transpose(1, 2).reshape(n, g, c // g, p)\n"
-    "        elif kind == 4:\n"
-    "            n, c, h, w = x.shape\n"
-    "            p = h * w\n"
-    "            x4 = x.reshape(n, g, c // g, p)\n"
     "        else:\n"
-    "            raise ValueError(\"the input is (N, C), (N, T, C) or (N, C, H, W), not %d-dimensional\" % kind)\n"
-    "        if c != self.num_channels:\n"
-    "            raise ValueError(\"the input has %d channels, the module %d\" % (c, self.num_channels))\n";
+    "            p = x.shape[2] * x.shape[3]\n"
+    "            x4 = x.reshape(n, g, c // g, p)\n";
 
 /* _nl_update where running statistics are kept, and forward: the input
  * viewed as (N, G, C/G, P), the parameters' views, the body, the output
