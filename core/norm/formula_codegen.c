@@ -491,9 +491,6 @@ static bool put_blocked_function(text *t, const gen *G, pass_info *P, const char
     int stages;
     if (!analyze(P, &stages))
         return false;
-    bool reads_dy = false;
-    for (int k = 0; k < pass->count; k++)
-        reads_dy |= code[k].a.kind == OPD_DY || (code[k].kind == RI_OP && code[k].b.kind == OPD_DY);
     put(t, "static inline __attribute__((always_inline)) void %s(const args *A, const int mode)\n{\n"
            "    const int b = A->b;\n    const int masked = A->relu && A->dy;\n    (void)masked;\n", name);
     for (int r = 0; r < pass->registers; r++)
@@ -531,7 +528,6 @@ static bool put_blocked_function(text *t, const gen *G, pass_info *P, const char
            "            } else if (A->dy)\n"
            "                LANES for (int j = 0; j < %d; j++)\n"
            "                    dyv[j] = A->dy[at + j];\n", B, B, B, B, B, B);
-    (void)reads_dy;
     for (int st = 0; st <= stages; st++) {
         int first, last;
         if (!stage_bounds(P, st, &first, &last))

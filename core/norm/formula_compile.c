@@ -508,6 +508,21 @@ void nl_formula_compile(nl_formula_plan *p, int block, const nl_formula_compile_
     p->compiled_object = handle;
     res->compiled = true;
     res->ms = now_ms() - start;
+    /* a pass the generator could not express (more small values than a
+     * pass's slots) runs on the interpreter: the record says so */
+    int passes = 0, native = 0;
+    const nl_fgraph *graphs[2] = {&p->train, &p->eval};
+    for (int gi = 0; gi < (p->n_running ? 2 : 1); gi++) {
+        const nl_fprogram *progs[2] = {&graphs[gi]->forward, graphs[gi]->has_backward ? &graphs[gi]->backward : NULL};
+        for (int pi = 0; pi < 2; pi++)
+            for (int si = 0; progs[pi] && si < progs[pi]->n_passes; si++) {
+                passes++;
+                native += progs[pi]->passes[si].compiled != NULL;
+            }
+    }
+    if (native < passes)
+        snprintf(res->why, sizeof res->why, "%d of %d passes interpreted (more small values than a "
+                 "compiled pass takes, %d)", passes - native, passes, NL_FPASS_MAX_SLOTS);
 }
 
 void nl_formula_compiled_release(nl_formula_plan *p)
@@ -524,7 +539,9 @@ void nl_formula_kernels_record(const nl_backend *be, char *buf, size_t size)
     buf[0] = 0;
     if (!be->formula_compiled && !be->formula_interpreted)
         return;
-    if (!be->formula_interpreted)
+    if (!be->formula_interpreted && be->formula_why[0])
+        snprintf(buf, size, "compiled (%s)", be->formula_why);
+    else if (!be->formula_interpreted)
         snprintf(buf, size, "compiled");
     else if (!be->formula_compiled)
         snprintf(buf, size, "interpreted: %s", be->formula_why);
