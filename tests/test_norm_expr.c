@@ -470,6 +470,52 @@ START_TEST(test_readme_formula_table_is_generated)
 }
 END_TEST
 
+/* a byte string that is valid UTF-8 */
+static bool valid_utf8(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        const int len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        if (!len)
+            return false;
+        for (int i = 1; i < len; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+        p += len;
+    }
+    return true;
+}
+
+/* issue 118 #8: a message quotes a whole character (a multi-byte one
+ * whole, a control byte escaped), and a value that keeps none of the
+ * input's axes says so */
+START_TEST(test_messages_quote_whole_characters)
+{
+    static const struct {
+        const char *expr, *quoted;
+    } cases[] = {
+        {"x + \xc3\xa9", "'\xc3\xa9'"},          /* an e acute where a value is expected */
+        {"x \xe2\x88\x92 1", "'\xe2\x88\x92'"}, /* a minus sign after a whole formula */
+        {"x + \x01", "'\\x01'"},
+        {"x + \xff", "'\\xFF'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nl_formula *f = NULL;
+        nl_error err = {0};
+        ck_assert_int_eq(nl_formula_parse(cases[i].expr, "", &f, &err), NL_ERR_CONFIG);
+        ck_assert_msg(strstr(err.msg, cases[i].quoted), "case %zu: %s", i, err.msg);
+        ck_assert_msg(valid_utf8(err.msg), "case %zu: not UTF-8: %s", i, err.msg);
+    }
+    nl_formula *f = NULL;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_formula_parse("mean(x, [batch, channels, spatial])", "", &f, &err), NL_OK);
+    nl_formula_plan *p = NULL;
+    const nl_formula_input in = {.ndim = 4, .n_capacity = 2, .c = 4, .p = 9, .groups = 1};
+    ck_assert_int_eq(nl_formula_plan_make(f, in, 1e-5f, &p, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "keeps none of the input's axes"), "%s", err.msg);
+    nl_formula_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_expr");
@@ -480,6 +526,7 @@ int main(void)
     tcase_add_test(tc, test_readme_formula_table_is_generated);
     tcase_add_test(tc, test_bad_formulas_refused_at_their_column);
     tcase_add_test(tc, test_nonfinite_formulas_diverge);
+    tcase_add_test(tc, test_messages_quote_whole_characters);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

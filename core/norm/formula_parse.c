@@ -70,6 +70,25 @@ typedef struct {
 
 static int column(const parser *P) { return P->pos + 1; }
 
+/* the character at s as a message quotes it: a whole UTF-8 sequence, or
+ * \xNN for a control byte or a byte no valid sequence starts with, so
+ * that the message stays valid UTF-8 */
+static const char *quoted_char(const char *s, char out[16])
+{
+    const unsigned char c = (unsigned char)s[0];
+    const int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool whole = len > 0 && !(len == 1 && (c < 0x20 || c == 0x7F));
+    for (int i = 1; whole && i < len; i++)
+        whole = ((unsigned char)s[i] & 0xC0) == 0x80;
+    if (!whole) {
+        snprintf(out, 16, "\\x%02X", c);
+        return out;
+    }
+    memcpy(out, s, (size_t)len);
+    out[len] = 0;
+    return out;
+}
+
 static void skip_space(parser *P)
 {
     while (P->s[P->pos] == ' ' || P->s[P->pos] == '\t' || P->s[P->pos] == '\n')
@@ -306,8 +325,9 @@ static int parse_primary(parser *P)
     if (!read_name(P, name, sizeof name)) {
         if (c == '\0')
             return fail_at(P, col, "the formula ends where a value is expected"), -1;
-        return fail_at(P, col, "unexpected '%c' where a value is expected (a number, a name, "
-                               "a function call or a parenthesis)", c), -1;
+        char q[16];
+        return fail_at(P, col, "unexpected '%s' where a value is expected (a number, a name, "
+                               "a function call or a parenthesis)", quoted_char(P->s + P->pos, q)), -1;
     }
     skip_space(P);
     const bool call = P->s[P->pos] == '(';
@@ -545,8 +565,11 @@ nl_code nl_formula_parse(const char *expr, const char *params, nl_formula **out,
     f->root = parse_sum(&P);
     skip_space(&P);
     if (!P.failed && f->text[P.pos])
-        fail_at(&P, column(&P), "unexpected '%c' after a complete formula (an operator missing?)",
-                f->text[P.pos]);
+    {
+        char q[16];
+        fail_at(&P, column(&P), "unexpected '%s' after a complete formula (an operator missing?)",
+                quoted_char(f->text + P.pos, q));
+    }
     if (!P.failed) {
         bool reads_x = false;
         for (int i = 0; i < f->count; i++)

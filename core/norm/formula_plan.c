@@ -737,7 +737,7 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
                         "normalizer's output has the input's shape (%s): a reduction is "
                         "left unbroadcast against x",
                         s.b ? "batch " : "", s.c == FC_ALL ? "channels " : s.c ? "groups " : "",
-                        s.p ? "positions" : "", input_text(in.ndim));
+                        s.p ? "positions" : !s.b && !s.c ? "none" : "", input_text(in.ndim));
         return err->code;
     }
     int dx = -1, dparam[NL_FORMULA_MAX_PARAMS];
