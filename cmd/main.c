@@ -381,7 +381,8 @@ int main(int argc, char **argv)
      * before any command reads or writes anything */
     nl_error kernels_err = {0};
     if (nl_cpu_kernels_choose(NULL, &kernels_err) != NL_OK ||
-        nl_cpu_gemm_choose(NULL, &kernels_err) != NL_OK)
+        nl_cpu_gemm_choose(NULL, &kernels_err) != NL_OK ||
+        nl_cpu_openblas_core_check(NULL, 0, &kernels_err) != NL_OK)
         return nl_cmd_report(argc > 1 ? argv[1] : "", &kernels_err);
     /* so does NORMLAB_CONV the convolutions' library */
     nl_conv_library conv;

@@ -410,6 +410,43 @@ START_TEST(test_openblas_core_pinned)
 }
 END_TEST
 
+/* issue 118 #6: an OPENBLAS_CORETYPE whose kernels need instructions the
+ * CPU lacks is refused before anything runs (its first product would die
+ * of SIGILL with summary.json left "running"): against a planted AVX2 CPU,
+ * and against this one through normlab where a core beyond it exists */
+START_TEST(test_openblas_core_beyond_the_cpu_refused)
+{
+    const nl_isa_mask avx2_cpu = NL_ISA_BIT(SSE3) | NL_ISA_BIT(SSSE3) | NL_ISA_BIT(SSE4_1) |
+                                 NL_ISA_BIT(SSE4_2) | NL_ISA_BIT(AVX) | NL_ISA_BIT(AVX2) |
+                                 NL_ISA_BIT(FMA);
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_openblas_core_check("SkylakeX", avx2_cpu, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "avx512f") && strstr(err.msg, "Haswell") &&
+                      !strstr(err.msg, "SkylakeX,") && strstr(err.msg, "unset it"),
+                  "%s", err.msg);
+    ck_assert_int_eq(nl_cpu_openblas_core_check("haswell", avx2_cpu, &err), NL_OK);
+    ck_assert_int_eq(nl_cpu_openblas_core_check("NotACore", avx2_cpu, &err), NL_OK);
+    ck_assert_int_eq(nl_cpu_openblas_core_check("", avx2_cpu, &err), NL_OK);
+    static const char *const beyond[] = {"SapphireRapids", "Cooperlake", "SkylakeX", "Haswell", "SandyBridge"};
+    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
+        nl_error here = {0};
+        if (nl_cpu_openblas_core_check(beyond[i], 0, &here) == NL_OK)
+            continue;
+        tu_tmp_make("openblas-core");
+        char cmd[1400], out[4096];
+        snprintf(cmd, sizeof cmd, "cd %s && OPENBLAS_CORETYPE=%s %s run %s/configs/quickstart-cnn.yaml --out r 2>&1; echo \"exit $?\"",
+                 tu_tmp, beyond[i], NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
+        command_output(cmd, out, sizeof out);
+        ck_assert_msg(strstr(out, "exit 2") && strstr(out, "OPENBLAS_CORETYPE"), "%s", out);
+        char path[600];
+        snprintf(path, sizeof path, "%s/r", tu_tmp);
+        ck_assert_msg(access(path, F_OK) != 0, "a refused core wrote %s", path);
+        tu_tmp_remove();
+        break;
+    }
+}
+END_TEST
+
 /* The code before isa_guard.c's check (the check itself and isa.c's CPUID)
  * must run on any x86-64 CPU: no VEX or EVEX encoded instruction, which is
  * what -march=native would let the compiler use. */
@@ -606,6 +643,7 @@ int main(void)
     tcase_add_test(tc, test_command_line);
     tcase_add_test(tc, test_binary_sees_this_cpu);
     tcase_add_test(tc, test_openblas_core_pinned);
+    tcase_add_test(tc, test_openblas_core_beyond_the_cpu_refused);
     tcase_add_test(tc, test_baseline_objects);
     tcase_add_test(tc, test_kernel_set_objects);
     tcase_add_test(tc, test_amx_set);

@@ -143,6 +143,12 @@ nl_isa_mask nl_cpu_kernel_set_library_isa(int index);
  * its own choice; and the core OpenBLAS runs in this process */
 const char *nl_cpu_kernel_set_openblas_core(int index);
 const char *nl_cpu_openblas_core(void);
+/* OPENBLAS_CORETYPE (NULL: the environment's) against the instructions of
+ * a CPU (`cpu`; 0: this one): a core of OpenBLAS's whose kernels need
+ * instructions the CPU lacks is refused (NL_ERR_USAGE, naming them and the
+ * cores it runs), before its first product would die of SIGILL; a core
+ * name this table does not know is left to OpenBLAS */
+nl_code nl_cpu_openblas_core_check(const char *core, nl_isa_mask cpu, nl_error *err);
 /* the chosen set's ops: what a backend opened now would run */
 const nl_ops *nl_cpu_ops(void);
 /* what the chosen set's bf16 products (linear, conv2d) run: "vdpbf16ps"

@@ -138,6 +138,65 @@ const char *nl_cpu_kernel_set_openblas_core(int index)
 
 const char *nl_cpu_openblas_core(void) { return openblas_get_corename(); }
 
+/* OpenBLAS's x86-64 cores by the names OPENBLAS_CORETYPE takes, each with
+ * the instructions its kernels execute (OpenBLAS's kernel/x86_64 files
+ * per core: SSE3 for the oldest, AVX for Sandy Bridge and Bulldozer, AVX2
+ * and FMA from Haswell and Zen, AVX-512 from Skylake-X, AVX512-BF16 from
+ * Cooper Lake) */
+#define AVX512_CORE (NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512CD) | NL_ISA_BIT(AVX512BW) | \
+                     NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL))
+static const struct {
+    const char *name;
+    nl_isa_mask needs;
+} openblas_cores[] = {
+    {"Prescott", NL_ISA_BIT(SSE3)},      {"Core2", NL_ISA_BIT(SSSE3)},
+    {"Penryn", NL_ISA_BIT(SSE4_1)},      {"Dunnington", NL_ISA_BIT(SSE4_1)},
+    {"Nehalem", NL_ISA_BIT(SSE4_2)},     {"Atom", NL_ISA_BIT(SSSE3)},
+    {"Opteron", 0},                      {"Opteron_SSE3", NL_ISA_BIT(SSE3)},
+    {"Barcelona", NL_ISA_BIT(SSE3)},     {"Bobcat", NL_ISA_BIT(SSSE3)},
+    {"Nano", NL_ISA_BIT(SSSE3)},         {"SandyBridge", NL_ISA_BIT(AVX)},
+    {"Bulldozer", NL_ISA_BIT(AVX)},      {"Piledriver", NL_ISA_BIT(AVX) | NL_ISA_BIT(FMA)},
+    {"Steamroller", NL_ISA_BIT(AVX) | NL_ISA_BIT(FMA)},
+    {"Excavator", NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA)},
+    {"Haswell", NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA)}, {"Zen", NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA)},
+    {"SkylakeX", AVX512_CORE},           {"Cooperlake", AVX512_CORE | NL_ISA_BIT(AVX512BF16)},
+    {"SapphireRapids", AVX512_CORE | NL_ISA_BIT(AVX512BF16)},
+};
+
+nl_code nl_cpu_openblas_core_check(const char *core, nl_isa_mask cpu, nl_error *err)
+{
+    if (!core)
+        core = getenv("OPENBLAS_CORETYPE");
+    if (!core || !*core)
+        return NL_OK;
+    if (!cpu)
+        cpu = nl_isa_of_this_cpu();
+    const int n = (int)(sizeof openblas_cores / sizeof openblas_cores[0]);
+    int found = -1;
+    for (int i = 0; i < n; i++)
+        if (!strcasecmp(core, openblas_cores[i].name))
+            found = i;
+    if (found < 0 || (openblas_cores[found].needs & ~cpu) == 0)
+        return NL_OK;
+    char lacks[256] = "", runs[512] = "";
+    size_t used = 0;
+    const nl_isa_mask missing = openblas_cores[found].needs & ~cpu;
+    for (int f = 0; f < 64 && used < sizeof lacks; f++)
+        if (missing & ((nl_isa_mask)1 << f))
+            used += (size_t)snprintf(lacks + used, sizeof lacks - used, "%s%s", used ? ", " : "",
+                                     nl_isa_name(f));
+    used = 0;
+    for (int i = 0; i < n && used < sizeof runs; i++)
+        if ((openblas_cores[i].needs & ~cpu) == 0)
+            used += (size_t)snprintf(runs + used, sizeof runs - used, "%s%s", used ? ", " : "",
+                                     openblas_cores[i].name);
+    return nl_fail(err, NL_ERR_USAGE,
+                   "OPENBLAS_CORETYPE=%s: OpenBLAS's %s kernels need %s, which this CPU lacks "
+                   "(its products would die of SIGILL); accepted here: %s, or unset it (normlab "
+                   "pins the kernel set's core)",
+                   core, openblas_cores[found].name, lacks, runs);
+}
+
 static int chosen_set(void);
 
 /* OpenBLAS chose its core when it was loaded, before any caller could ask:
