@@ -48,6 +48,8 @@ static void usage_experiment_file(FILE *out)
           "  derived:                             # KEY = base_value * (x / base_at)^power, x the\n"
           "    train.optimizer.lr:                # value of scale_with (power: 1, round: false\n"
           "      {scale_with: train.batch_size, base_value: 0.02, base_at: 32}  # by default)\n"
+          "  formulas:                            # formula normalizers, named once: then in the\n"
+          "    pono: {expr: \"x / rms(x, [channels])\"}  # grid, model.norm.type: [batch, pono]\n"
           "  exclude:                             # skip the runs matching every key of an entry,\n"
           "    - {model.norm.type: instance, model.arch: mlp}  # compared with the resolved config\n"
           "  threads: 0                           # per run; 0: cores / jobs\n"

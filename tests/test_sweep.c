@@ -404,6 +404,83 @@ START_TEST(test_long_grid_values)
 }
 END_TEST
 
+/* ---- formulas: named once, listed in a grid beside the built-ins (issue 114) ---- */
+
+#define FORMULAS                                                                                      \
+    "formulas:\n"                                                                                     \
+    "  bin: {expr: \"weight * (x - mean(x, [batch])) / sqrt(var(x, [batch]) + eps) + bias\",\n"       \
+    "        params: \"weight = 1 per channel, bias = 0 per channel\"}\n"                             \
+    "  pono: {expr: \"(x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps)\"}\n"
+
+START_TEST(test_formulas_in_grid)
+{
+    tu_tmp_make("sweep-formulas");
+    nl_experiment *e = parse("name: two-formulas\nbase: base.yaml\n" FORMULAS
+                             "grid:\n  model.norm.type: [batch, group, bin, pono]\n");
+    ck_assert_int_eq(e->n_formulas, 2);
+    nl_sweep_plan p;
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 4);
+    /* named by the formula's name, as a built-in by its own: never its text */
+    static const char *const dirs[] = {"type-batch", "type-group", "type-bin", "type-pono"};
+    static const char *const types[] = {"batch", "group", "expr", "expr"};
+    char v[512];
+    for (int i = 0; i < 4; i++) {
+        ck_assert_str_eq(p.runs[i].dir, dirs[i]);
+        ck_assert_str_eq(flat_value(&p.runs[i], "model.norm.type", v, sizeof v), types[i]);
+        ck_assert_str_eq(flat_value(&p.runs[i], "name", v, sizeof v), dirs[i]);
+        /* the summary's column holds the name the grid gives */
+        ck_assert_str_eq(nl_sweep_run_value(e, &p, &p.runs[i], 0), dirs[i] + strlen("type-"));
+    }
+    ck_assert_str_eq(flat_value(&p.runs[2], "model.norm.name", v, sizeof v), "bin");
+    ck_assert_str_eq(flat_value(&p.runs[3], "model.norm.name", v, sizeof v), "pono");
+    ck_assert_msg(strstr(flat_value(&p.runs[2], "model.norm.expr", v, sizeof v), "mean(x, [batch])"), "%s", v);
+    ck_assert_msg(strstr(flat_value(&p.runs[2], "model.norm.params", v, sizeof v), "bias = 0 per channel"), "%s", v);
+    ck_assert_msg(strstr(flat_value(&p.runs[3], "model.norm.expr", v, sizeof v), "[channels]"), "%s", v);
+    ck_assert_msg(!strstr(p.runs[0].config_text, "expr:"), "%s", p.runs[0].config_text);
+    drop(e, &p);
+
+    /* the same run as the three keys written out: the resolved config, byte for byte */
+    e = parse("base: base.yaml\n" FORMULAS "set: {model.norm.type: bin}\ngrid: {seed: [1]}\n");
+    plan(e, &p);
+    nl_experiment *e2 = parse("base: base.yaml\nset:\n  model.norm.type: expr\n  model.norm.name: bin\n"
+                              "  model.norm.expr: \"weight * (x - mean(x, [batch])) / sqrt(var(x, [batch]) + eps) + bias\"\n"
+                              "  model.norm.params: \"weight = 1 per channel, bias = 0 per channel\"\n"
+                              "grid: {seed: [1]}\n");
+    nl_sweep_plan p2;
+    plan(e2, &p2);
+    ck_assert_str_eq(p.runs[0].config_text, p2.runs[0].config_text);
+    drop(e2, &p2);
+    drop(e, &p);
+
+    /* the base's model.norm.type may name one; an exclusion may name one */
+    e = parse("base:\n  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+              "  model: {arch: mlp, widths: [16], norm: {type: pono}}\n  train: {batch_size: 16, steps: 30}\n"
+              FORMULAS "grid: {seed: [1, 2]}\n");
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 2);
+    ck_assert_str_eq(flat_value(&p.runs[1], "model.norm.type", v, sizeof v), "expr");
+    ck_assert_str_eq(flat_value(&p.runs[1], "model.norm.name", v, sizeof v), "pono");
+    drop(e, &p);
+    e = parse("base: base.yaml\n" FORMULAS "grid:\n  model.norm.type: [batch, bin, pono]\n"
+              "exclude:\n  - {model.norm.type: pono}\n");
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 2);
+    ck_assert_int_eq(p.n_excluded, 1);
+    ck_assert_str_eq(p.runs[1].dir, "type-bin");
+    drop(e, &p);
+
+    /* --dry-run lists the runs by the formulas' names */
+    tu_tmp_write("exp.yaml", "base: base.yaml\n" FORMULAS "grid:\n  model.norm.type: [batch, group, bin, pono]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "4 runs") && strstr(out, "type-bin") && strstr(out, "type-pono") &&
+                  strstr(out, "model.norm.type=bin") && !strstr(out, "mean(x"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- bad experiment files: exit 2, the file, line and column, what is wrong ---- */
 
 typedef struct {
@@ -476,6 +553,31 @@ START_TEST(test_bad_experiment_files)
          {"bad.yaml:3:30:", "'a b' is not a file name"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: curves, name: \"c1`x`\"}]\n",
          {"bad.yaml:3:30:", "'c1`x`' is not a file name"}},
+        /* formulas: (issue 114): a name that is a built-in's (from the registry) or no name, an
+         * unknown normalizer, a formula's unknown key or missing expr, its keys also given by hand */
+        {"base: base.yaml\nformulas:\n  batch: {expr: \"x\"}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:3:3:", "'batch' is the built-in normalizer batch's name", "accepted: a name of " NL_IDENT_ACCEPTED}},
+        {"base: base.yaml\nformulas:\n  Expr: {expr: \"x\"}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:3:3:", "built-in normalizer expr's name", "batch | "}},
+        {"base: base.yaml\nformulas:\n  \"a b\": {expr: \"x\"}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:3:3:", "'a b' is not a valid formula name", "accepted: " NL_IDENT_ACCEPTED}},
+        {"base: base.yaml\nformulas:\n  bin: {expr: \"x\"}\ngrid:\n  model.norm.type: [batch, bni]\n",
+         {"bad.yaml:5:28:", "'bni' is neither a built-in normalizer nor a formula", "batch | layer | group"}},
+        {"base: base.yaml\nformulas:\n  bin: {expr: \"x\"}\n  pono: {expr: \"x\"}\nset: {model.norm.type: Pono}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:5:24:", "'Pono' is neither", "bin, pono (formulas)"}},
+        {"base: base.yaml\nformulas:\n  bin: {expr: \"x\", param: \"a = 1\"}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:3:20:", "unknown key 'param'", "did you mean 'params'"}},
+        {"base: base.yaml\nformulas:\n  bin: {params: \"a = 1\"}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:3:8:", "expr: is missing"}},
+        {"base: base.yaml\nformulas:\n  bin: [x]\ngrid: {seed: [1]}\n",
+         {"bad.yaml:3:8:", "expected a formula"}},
+        {"base: base.yaml\nformulas:\n  bin: {expr: \"x\"}\ngrid:\n  model.norm.type: [batch, bin]\n  model.norm.expr: [\"x\"]\n",
+         {"bad.yaml:6:3:", "model.norm.expr is given here", "formula 'bin' (line 5)"}},
+        {"base: base.yaml\nformulas:\n  bin: {expr: \"x\"}\nset: {model.norm.name: b2}\ngrid:\n  model.norm.type: [batch, bin]\n",
+         {"bad.yaml:4:7:", "model.norm.name is given here"}},
+        /* a formula the config module refuses: pointed at where formulas: gives it, naming the run */
+        {"base: base.yaml\nformulas:\n  bin: {expr: \"weight * x\"}\ngrid:\n  model.norm.type: [batch, bin]\n",
+         {"bad.yaml:3:15:", "run type-bin", "weight"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nclaims:\n  - {id: \"a b\", paper: p, metric: final_test_error, a: {}, "
          "expect: a < 1}\n", {"bad.yaml:4:10:", "'a b' is not a claim id", "accepted: " NL_IDENT_ACCEPTED}},
     };
@@ -1304,6 +1406,7 @@ int main(void)
     tcase_add_test(plan_case, test_shards_partition);
     tcase_add_test(plan_case, test_values_equal);
     tcase_add_test(plan_case, test_long_grid_values);
+    tcase_add_test(plan_case, test_formulas_in_grid);
     tcase_add_test(plan_case, test_bad_experiment_files);
     tcase_add_test(plan_case, test_default_sweep_name);
     tcase_add_test(plan_case, test_resume_record);

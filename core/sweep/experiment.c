@@ -16,24 +16,13 @@
 #include "config/flat.h"
 #include "config/yamldoc.h"
 #include "log/files.h"
+#include "sweep/experiment_parser.h"
 #include "sweep/sweep.h"
 #include "results/claims.h"
 
-typedef struct {
-    const char *path;
-    const char *text;
-    nl_yaml_doc y;
-    nl_experiment *e;
-    nl_error *err;
-    bool base_unchecked; /* a sweep's kept copy: its base file may not be there */
-} parser;
+typedef nl_experiment_parser parser;
 
-static nl_sweep_pos pos_of(const yaml_node_t *n)
-{
-    return (nl_sweep_pos){nl_yaml_line(n), nl_yaml_column(n)};
-}
-
-static char *flow_text(parser *P, yaml_node_t *n)
+char *nl_experiment_flow_text(parser *P, yaml_node_t *n)
 {
     nl_buf b = {0};
     nl_yaml_flow_text(&P->y.doc, n, &b);
@@ -137,7 +126,7 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
 {
     nl_experiment *e = P->e;
     char d[128];
-    e->base_pos = pos_of(n);
+    e->base_pos = nl_experiment_pos_of(n);
     if (n->type == YAML_SCALAR_NODE && !nl_yaml_is_null(n)) {
         const char *s = nl_yaml_scalar(n);
         if (s[0] == '/') {
@@ -203,9 +192,9 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
 static nl_code read_setting(parser *P, yaml_node_t *k, yaml_node_t *v, nl_sweep_setting *s)
 {
     nl_copy_string(s->key, sizeof s->key, nl_yaml_scalar(k));
-    s->pos = pos_of(k);
-    s->value_pos = pos_of(v);
-    if (!(s->value = flow_text(P, v)))
+    s->pos = nl_experiment_pos_of(k);
+    s->value_pos = nl_experiment_pos_of(v);
+    if (!(s->value = nl_experiment_flow_text(P, v)))
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     return NL_OK;
 }
@@ -272,7 +261,7 @@ static nl_code parse_grid(parser *P, yaml_node_t *n)
                            "(and %ld runs in all)", nv, NL_SWEEP_MAX_VALUES, NL_SWEEP_MAX_COMBOS);
         nl_sweep_axis *a = &e->axes[e->n_axes++];
         nl_copy_string(a->key, sizeof a->key, nl_yaml_scalar(k));
-        a->pos = pos_of(k);
+        a->pos = nl_experiment_pos_of(k);
         a->values = calloc((size_t)nv, sizeof *a->values);
         a->value_pos = calloc((size_t)nv, sizeof *a->value_pos);
         if (!a->values || !a->value_pos)
@@ -281,9 +270,9 @@ static nl_code parse_grid(parser *P, yaml_node_t *n)
             yaml_node_t *item = nl_yaml_node(&P->y, v->data.sequence.items.start[i]);
             if (nl_yaml_is_null(item))
                 return nl_yaml_fail(&P->y, item, nl_yaml_scalar(k), "value %d is empty", i + 1);
-            if (!(a->values[i] = flow_text(P, item)))
+            if (!(a->values[i] = nl_experiment_flow_text(P, item)))
                 return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
-            a->value_pos[i] = pos_of(item);
+            a->value_pos[i] = nl_experiment_pos_of(item);
             a->n++;
             for (int j = 0; j < i; j++)
                 if (nl_values_equal(a->values[j], a->values[i]))
@@ -377,7 +366,7 @@ static nl_code parse_derived(parser *P, yaml_node_t *n)
         snprintf(label, sizeof label, "derived %s", key);
         nl_sweep_derived *d = &e->derived[e->n_derived++];
         nl_copy_string(d->key, sizeof d->key, key);
-        d->pos = pos_of(k);
+        d->pos = nl_experiment_pos_of(k);
         if ((rc = parse_rule(P, v, label, d)))
             return rc;
     }
@@ -412,7 +401,7 @@ static nl_code parse_exclude(parser *P, yaml_node_t *n)
         if (nk == 0)
             return nl_yaml_fail(&P->y, m, "exclude", "an empty entry would exclude every run");
         nl_sweep_exclusion *x = &e->excludes[e->n_excludes++];
-        x->pos = pos_of(m);
+        x->pos = nl_experiment_pos_of(m);
         x->items = calloc((size_t)nk, sizeof *x->items);
         if (!x->items)
             return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
@@ -441,7 +430,7 @@ static nl_code parse_plot_where(parser *P, yaml_node_t *v, nl_sweep_plot *pl)
         yaml_node_t *k = nl_yaml_node(&P->y, p->key), *value = nl_yaml_node(&P->y, p->value);
         if ((rc = check_config_key(P, k, "plots: where", true)))
             return rc;
-        char *text = flow_text(P, value), msg[512];
+        char *text = nl_experiment_flow_text(P, value), msg[512];
         if (!text)
             return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
         const int at = pl->spec.where.n;
@@ -449,7 +438,7 @@ static nl_code parse_plot_where(parser *P, yaml_node_t *v, nl_sweep_plot *pl)
         free(text);
         if (!added)
             return nl_yaml_fail(&P->y, k, "plots: where", "%s", msg);
-        pl->where_pos[at] = pos_of(k);
+        pl->where_pos[at] = nl_experiment_pos_of(k);
     }
     return NL_OK;
 }
@@ -476,7 +465,7 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
         if (rc)
             return rc;
         nl_sweep_plot *pl = &e->plots[e->n_plots++];
-        pl->pos = pos_of(m);
+        pl->pos = nl_experiment_pos_of(m);
         nl_plot_spec_init(&pl->spec, NL_PLOT_CURVES);
         bool have_kind = false;
         for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
@@ -635,11 +624,12 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         return nl_fail(P->err, NL_ERR_CONFIG, "%s: the experiment file is empty; it needs at least "
                        "base: and grid:", P->path);
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
-                                    "exclude:, threads:, plots:, claims:, threshold_rule:, power:, plan:)")))
+                                    "exclude:, threads:, plots:, claims:, threshold_rule:, power:, plan:, "
+                                    "formulas:)")))
         return rc;
     /* claims:, threshold_rule:, power: and plan: are results/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
-                                      "plots", "claims", "threshold_rule", "power", "plan"};
+                                      "plots", "claims", "threshold_rule", "power", "plan", "formulas"};
     enum { N_TOP = sizeof top / sizeof top[0] };
     yaml_node_t *found[N_TOP] = {0};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
@@ -669,12 +659,14 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
                             "file relative to the experiment file, or an inline mapping)");
     if ((rc = parse_base(P, found[1])))
         return rc;
+    if (found[12] && !nl_yaml_is_null(found[12]) && (rc = nl_experiment_parse_formulas(P, found[12])))
+        return rc;
     if (found[2] && !nl_yaml_is_null(found[2]) && (rc = parse_set(P, found[2])))
         return rc;
     if (!found[3])
         return nl_yaml_fail(&P->y, root, NULL, "grid: is missing; give at least one key with a list of values "
                             "(e.g. grid: {seed: [1, 2, 3]})");
-    if ((rc = parse_grid(P, found[3])))
+    if ((rc = parse_grid(P, found[3])) || (rc = nl_experiment_check_formula_uses(P)))
         return rc;
     if (found[4] && !nl_yaml_is_null(found[4]) && (rc = parse_derived(P, found[4])))
         return rc;
@@ -892,6 +884,12 @@ void nl_experiment_free(nl_experiment *e)
     free(e->excludes);
     free(e->plots);
     free(e->claims);
+    for (int i = 0; i < e->n_formulas; i++) {
+        free(e->formulas[i].expr);
+        free(e->formulas[i].params);
+    }
+    free(e->formulas);
+    free(e->base_formula_text);
     char path[1024];
     memcpy(path, e->path, sizeof path);
     memset(e, 0, sizeof *e);

@@ -32,6 +32,9 @@ typedef struct {
 static nl_code load_with(const nl_experiment *e, const char *const *overrides, int n, nl_config *cfg,
                          nl_error *err)
 {
+    if (e->base_formula_text) /* a base whose model.norm.type names a formula */
+        return nl_config_load_string(e->base_formula_text, e->base_text ? e->path : e->base_path, overrides, n,
+                                     cfg, err);
     if (e->base_text)
         return nl_config_load_string(e->base_text, e->path, overrides, n, cfg, err);
     return nl_config_load(e->base_path, overrides, n, cfg, err);
@@ -120,9 +123,18 @@ static nl_code format_derived(const nl_sweep_derived *d, const nl_flat *flat, ch
     return NL_OK;
 }
 
-static bool entry_matches(const nl_sweep_exclusion *x, const nl_flat *flat)
+static bool entry_matches(const nl_experiment *e, const nl_sweep_exclusion *x, const nl_flat *flat)
 {
     for (int i = 0; i < x->n; i++) {
+        /* a formula's name: the runs of type expr it names */
+        const nl_sweep_formula *f = !strcmp(x->items[i].key, "model.norm.type")
+                                        ? nl_experiment_formula(e, x->items[i].value) : NULL;
+        if (f) {
+            const char *type = nl_flat_get(flat, "model.norm.type"), *name = nl_flat_get(flat, "model.norm.name");
+            if (!type || !name || !nl_values_equal(type, "expr") || !nl_values_equal(name, f->name))
+                return false;
+            continue;
+        }
         nl_flat want = {0};
         nl_error err = {0};
         if (nl_flat_overlay(&want, x->items[i].key, x->items[i].value, &err) != NL_OK) {
@@ -269,6 +281,47 @@ static void override_text(const nl_experiment *e, const char *key, const char *v
     snprintf(out, size, "%s=\"%.*s/%.*s\"", key, (int)(slash - e->path), e->path, (int)len, path);
 }
 
+/* A model.norm.type value that names a formula of formulas: (the grid's
+ * choice, else set:'s, else the base's) becomes type expr, and the
+ * formula's expr, params and name follow the run's name as overrides
+ * written where the formula was (so a formula the config module refuses is
+ * pointed at in formulas:). Returns the new count; n unchanged without
+ * formulas. */
+static int formula_overrides(const nl_experiment *e, override_list *o, const int *choice, int n)
+{
+    if (!e->n_formulas)
+        return n;
+    int at = -1; /* the override of model.norm.type */
+    const nl_sweep_formula *f = NULL;
+    for (int i = 0; i < e->n_sets; i++)
+        if (!strcmp(e->sets[i].key, "model.norm.type"))
+            at = i, f = nl_experiment_formula(e, e->sets[i].value);
+    for (int a = 0; a < e->n_axes; a++)
+        if (!strcmp(e->axes[a].key, "model.norm.type"))
+            at = e->n_sets + a, f = nl_experiment_formula(e, e->axes[a].values[choice[a]]);
+    if (at < 0 && e->base_formula)
+        f = &e->formulas[e->base_formula - 1];
+    if (!f)
+        return n;
+    if (at >= 0) {
+        snprintf(o->texts[at], sizeof o->texts[at], "model.norm.type=expr");
+    } else { /* the base's: replaced */
+        snprintf(o->texts[n], sizeof o->texts[n], "model.norm.type=expr");
+        o->override_keys[n] = "model.norm.type";
+        o->override_pos[n++] = f->pos;
+    }
+    snprintf(o->texts[n], sizeof o->texts[n], "model.norm.expr=%s", f->expr);
+    o->override_keys[n] = "model.norm.expr";
+    o->override_pos[n++] = f->expr_pos;
+    snprintf(o->texts[n], sizeof o->texts[n], "model.norm.params=%s", f->params ? f->params : "\"\"");
+    o->override_keys[n] = "model.norm.params";
+    o->override_pos[n++] = f->params ? f->params_pos : f->pos;
+    snprintf(o->texts[n], sizeof o->texts[n], "model.norm.name=%s", f->name);
+    o->override_keys[n] = "model.norm.name";
+    o->override_pos[n++] = f->pos;
+    return n;
+}
+
 /* the overrides of one combination, into o: the set: values, the grid's
  * choices and the run's name; returns how many */
 static int combo_overrides(const nl_experiment *e, override_list *o, const int *choice, const char *dir)
@@ -290,6 +343,7 @@ static int combo_overrides(const nl_experiment *e, override_list *o, const int *
     o->override_keys[n] = "name";
     o->override_pos[n] = (nl_sweep_pos){0, 0};
     n++;
+    n = formula_overrides(e, o, choice, n);
     for (int i = 0; i < n; i++)
         o->overrides[i] = o->texts[i];
     return n;
@@ -445,7 +499,7 @@ static nl_code builder_init(plan_builder *b, long combos)
         nl_copy_string(out->columns[a], sizeof out->columns[a], e->axes[a].key);
     for (int d = 0; d < e->n_derived; d++)
         nl_copy_string(out->columns[e->n_axes + d], sizeof out->columns[0], e->derived[d].key);
-    const int max_overrides = e->n_sets + e->n_axes + e->n_derived + 1;
+    const int max_overrides = e->n_sets + e->n_axes + e->n_derived + 1 + 4;
     b->o.e = e;
     b->o.overrides = calloc((size_t)max_overrides, sizeof *b->o.overrides);
     b->o.override_pos = calloc((size_t)max_overrides, sizeof *b->o.override_pos);
@@ -545,7 +599,7 @@ static nl_code combo_exclude(plan_builder *b, combo *k, bool *excluded)
     const nl_experiment *e = b->e;
     int excluded_by = -1;
     for (int x = 0; x < e->n_excludes && excluded_by < 0; x++)
-        if (entry_matches(&e->excludes[x], &k->flat))
+        if (entry_matches(e, &e->excludes[x], &k->flat))
             excluded_by = x;
     nl_flat_free(&k->flat);
     *excluded = excluded_by >= 0;

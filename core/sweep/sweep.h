@@ -58,6 +58,16 @@ typedef struct {
     nl_sweep_pos pos;
 } nl_sweep_exclusion;
 
+/* one entry of `formulas:`: a formula normalizer named once, that a grid,
+ * set: or base value of model.norm.type names like a built-in */
+#define NL_SWEEP_MAX_FORMULAS 64
+typedef struct {
+    char name[48];        /* model.norm.name's size */
+    char *expr;           /* YAML flow text */
+    char *params;         /* YAML flow text; NULL where none is given */
+    nl_sweep_pos pos, expr_pos, params_pos;
+} nl_sweep_formula;
+
 typedef struct {
     nl_plot_spec spec;
     nl_sweep_pos pos;
@@ -79,6 +89,14 @@ typedef struct {
     int n_derived;
     nl_sweep_exclusion *excludes;
     int n_excludes;
+    /* formulas: (none in most files); base_formula: 1 + the formula the
+     * base config's model.norm.type names, 0: none */
+    nl_sweep_formula *formulas;
+    int n_formulas;
+    int base_formula;
+    /* ... and then the base config's text with that value replaced by
+     * expr, which the plan loads instead (NULL: the base as it is) */
+    char *base_formula_text;
     int threads;          /* per run; 0: cores / jobs */
     /* the sweep's directory when its caller knows it before planning ("":
      * not known): the plan's check refuses a run whose init.from is the
@@ -116,6 +134,9 @@ static inline nl_code nl_experiment_parse(const char *text, const char *path, nl
     return nl_experiment_parse_text(text, path, true, out, err);
 }
 void nl_experiment_free(nl_experiment *e);
+/* the formula of formulas: that a model.norm.type value (YAML flow text)
+ * names, or NULL */
+const nl_sweep_formula *nl_experiment_formula(const nl_experiment *e, const char *value);
 /* An experiment file's description (its text given): the leading comment
  * lines, "# " taken off, a paragraph's lines joined by spaces and a line
  * of "#" alone ending it; paragraphs apart by a blank line. Appended to
