@@ -435,6 +435,47 @@ static bool compiler_identity(const char *cc, char *out, size_t size, char *why,
     return true;
 }
 
+/* p's source for `block`, and its key: a SHA-256 of the source (without
+ * its key), the flags, the compiler and the kernel set; NULL when out of
+ * memory */
+static char *keyed_source(nl_formula_plan *p, int block, const char *march, const char *identity,
+                          const char *set, char key[65])
+{
+    char *source = nl_formula_codegen(p, block, "");
+    if (!source)
+        return NULL;
+    const size_t size = strlen(source) + strlen(identity) + strlen(set) + 1024;
+    char *keyed = malloc(size);
+    if (keyed) {
+        snprintf(keyed, size, "%s\n%s %s\n%s\n%s\n", source, FIXED_FLAGS, march, identity, set);
+        nl_sha256_hex(keyed, strlen(keyed), key);
+    }
+    free(source);
+    if (!keyed)
+        return NULL;
+    free(keyed);
+    return nl_formula_codegen(p, block, key);
+}
+
+/* the passes that run native code, of *passes the layer runs (the
+ * evaluation graph's only where running statistics exist) */
+static int native_passes(const nl_formula_plan *p, int *passes)
+{
+    int native = 0;
+    *passes = 0;
+    const nl_fgraph *graphs[2] = {&p->train, &p->eval};
+    for (int gi = 0; gi < (p->n_running ? 2 : 1); gi++) {
+        const nl_fprogram *progs[2] = {&graphs[gi]->forward,
+                                       graphs[gi]->has_backward ? &graphs[gi]->backward : NULL};
+        for (int pi = 0; pi < 2; pi++)
+            for (int si = 0; progs[pi] && si < progs[pi]->n_passes; si++) {
+                ++*passes;
+                native += progs[pi]->passes[si].compiled != NULL;
+            }
+    }
+    return native;
+}
+
 void nl_formula_compile(nl_formula_plan *p, int block, const nl_formula_compile_options *opt,
                         nl_formula_compile_result *res)
 {
@@ -458,25 +499,7 @@ void nl_formula_compile(nl_formula_plan *p, int block, const nl_formula_compile_
     if (!compiler_identity(cc, identity, sizeof identity, res->why, sizeof res->why) ||
         !cache_dir(opt, dir, sizeof dir, res->why, sizeof res->why))
         return;
-    /* the key: the source (without its key), the flags, the compiler, the set */
-    char *source = nl_formula_codegen(p, block, "");
-    if (!source) {
-        snprintf(res->why, sizeof res->why, "out of memory generating the formula's code");
-        return;
-    }
-    const size_t n = strlen(source);
-    char *keyed = malloc(n + sizeof identity + 1024);
-    if (!keyed) {
-        free(source);
-        snprintf(res->why, sizeof res->why, "out of memory generating the formula's code");
-        return;
-    }
-    snprintf(keyed, n + sizeof identity + 1024, "%s\n%s %s\n%s\n%s\n", source, FIXED_FLAGS, march,
-             identity, set);
-    nl_sha256_hex(keyed, strlen(keyed), res->key);
-    free(keyed);
-    free(source);
-    source = nl_formula_codegen(p, block, res->key);
+    char *source = keyed_source(p, block, march, identity, set, res->key);
     if (!source) {
         snprintf(res->why, sizeof res->why, "out of memory generating the formula's code");
         return;
@@ -510,16 +533,8 @@ void nl_formula_compile(nl_formula_plan *p, int block, const nl_formula_compile_
     res->ms = now_ms() - start;
     /* a pass the generator could not express (more small values than a
      * pass's slots) runs on the interpreter: the record says so */
-    int passes = 0, native = 0;
-    const nl_fgraph *graphs[2] = {&p->train, &p->eval};
-    for (int gi = 0; gi < (p->n_running ? 2 : 1); gi++) {
-        const nl_fprogram *progs[2] = {&graphs[gi]->forward, graphs[gi]->has_backward ? &graphs[gi]->backward : NULL};
-        for (int pi = 0; pi < 2; pi++)
-            for (int si = 0; progs[pi] && si < progs[pi]->n_passes; si++) {
-                passes++;
-                native += progs[pi]->passes[si].compiled != NULL;
-            }
-    }
+    int passes = 0;
+    const int native = native_passes(p, &passes);
     if (native < passes)
         snprintf(res->why, sizeof res->why, "%d of %d passes interpreted (more small values than a "
                  "compiled pass takes, %d)", passes - native, passes, NL_FPASS_MAX_SLOTS);
