@@ -516,6 +516,36 @@ START_TEST(test_messages_quote_whole_characters)
 }
 END_TEST
 
+/* issue 114: every function word of the vocabulary (the table `normlab
+ * list` prints) has a derivative rule: a formula using it plans its
+ * backward, where a word without one is an error naming the operation,
+ * never a silent zero gradient */
+START_TEST(test_every_word_has_a_derivative)
+{
+    const nl_formula_input in = {.ndim = 2, .n_capacity = 4, .c = 8, .p = 1, .groups = 1};
+    for (int i = 0; i < nl_formula_function_count; i++) {
+        const nl_formula_function *w = &nl_formula_functions[i];
+        char expr[160];
+        if (!strcmp(w->name, "running"))
+            snprintf(expr, sizeof expr, "x - running(mean(x, [batch]))");
+        else if (w->reduction)
+            snprintf(expr, sizeof expr, "x - %s(x, [channels])", w->name);
+        else if (w->args == 2)
+            snprintf(expr, sizeof expr, "%s(x, 0.5 * x)", w->name);
+        else
+            snprintf(expr, sizeof expr, "x * %s(x * x + 1)", w->name);
+        nl_formula *f = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_formula_parse(expr, "", &f, &err) == NL_OK, "%s: %s", expr, err.msg);
+        nl_formula_plan *p = NULL;
+        ck_assert_msg(nl_formula_plan_make(f, in, 1e-5f, &p, &err) == NL_OK, "%s: %s", expr, err.msg);
+        ck_assert_msg(p->train.has_backward && p->train.backward.output >= 0, "%s: no backward", expr);
+        nl_formula_plan_free(p);
+        nl_formula_free(f);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_expr");
@@ -527,6 +557,7 @@ int main(void)
     tcase_add_test(tc, test_bad_formulas_refused_at_their_column);
     tcase_add_test(tc, test_nonfinite_formulas_diverge);
     tcase_add_test(tc, test_messages_quote_whole_characters);
+    tcase_add_test(tc, test_every_word_has_a_derivative);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

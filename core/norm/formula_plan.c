@@ -86,6 +86,9 @@ static int node_make(nl_fgraph *g, nl_fnode n, bool *failed)
 typedef struct {
     nl_fgraph *g;
     bool failed;
+    /* an operation of the formula without a derivative rule (-1: none):
+     * an error, never a silent zero gradient */
+    int no_rule;
 } builder;
 
 static int constant(builder *B, float v)
@@ -406,8 +409,13 @@ static void propagate(builder *B, int *adj, int i)
 {
     const nl_fnode n = B->g->nodes[i];
     int da = -1, db = -1;
-    if (!local_gradients(B, i, adj[i], &da, &db))
+    if (!local_gradients(B, i, adj[i], &da, &db)) {
+        if (n.a >= 0) { /* an operation with operands and no rule */
+            B->no_rule = (int)n.op;
+            B->failed = true;
+        }
         return;
+    }
     if (B->failed)
         return;
     const nl_fshape la = n.op == FO_SUM || n.op == FO_MEAN ? n.l : n.s;
@@ -724,7 +732,7 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
     const nl_fshape full = {1, in.c > 1 ? FC_ALL : FC_ONE, in.p > 1 ? 1 : 0};
     lowering L = {.g = g, .f = f, .in = in, .full = full, .eps = eps, .eval = eval, .err = err,
                   .running = eval ? NULL : plan->running};
-    builder B = {.g = g};
+    builder B = {.g = g, .no_rule = -1};
     const int y = lower(&L, &B, f->root);
     if (L.failed)
         return err->code;
@@ -741,7 +749,14 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
         return err->code;
     }
     int dx = -1, dparam[NL_FORMULA_MAX_PARAMS];
-    if (B.failed || !derive(&B, f, y, full, &dx, dparam))
+    const bool derived = !B.failed && derive(&B, f, y, full, &dx, dparam);
+    if (!derived && B.no_rule >= 0)
+        return nl_fail(err, NL_ERR_UNSUPPORTED, "%s: operation %d of the formula has no "
+                                                "derivative rule, so it cannot be trained (a "
+                                                "bug in normlab: report it with the formula)",
+                       EXPR_KEY, B.no_rule),
+               nl_error_key(err, EXPR_KEY), NL_ERR_UNSUPPORTED;
+    if (!derived)
         return nl_fail(err, NL_ERR_CONFIG, "%s: the formula and its derivative are past their "
                                            "size (%d values); write it shorter", EXPR_KEY, MAX_NODES),
                nl_error_key(err, EXPR_KEY), NL_ERR_CONFIG;
