@@ -53,7 +53,7 @@ static void usage(FILE *out)
             "  config.yaml   the resolved config (defaults filled in, overrides applied)\n"
             "  metrics.csv   step,epoch,split,loss,accuracy,lr,elapsed_s (split: train, test,\n"
             "                test_trainmode)\n"
-            "  summary.json  status (ok, diverged, failed), final and best metrics, timing\n"
+            "  summary.json  status (ok, diverged, failed, stopped), final and best metrics, timing\n"
             "  trace.csv     activation percentiles, when train.trace is set\n\n"
             "options:\n"
             "  --set KEY=VALUE  override a config key, e.g. --set model.norm.type=group (repeatable)\n"
@@ -65,7 +65,10 @@ static void usage(FILE *out)
             "                   eval records go), or start an unfinished one over instead of\n"
             "                   resuming its checkpoint (never a directory normlab did not\n"
             "                   make, nor one another process is writing)\n"
-            "  --quiet          no progress output\n\n"
+            "  --quiet          no progress output\n"
+            "  --pause-at-step N, --pause-at-epoch N\n"
+            "                   a sweep's stop rule (stop:) waits there: a checkpoint, and the\n"
+            "                   run ends as stopped; run again without it, it goes on bit for bit\n\n"
             "The run directory is normlab's (it holds .normlab-run) and has one writer: --out\n"
             "into a non-empty directory normlab did not make, or one another run is writing,\n"
             "is refused (exit status 2) and nothing is written.\n"
@@ -144,6 +147,8 @@ typedef struct {
     const char *overrides[256]; /* --set, and --threads as threads=N */
     int n_overrides, device;     /* device: -1 for the config's */
     bool force, quiet;
+    long pause_at;               /* a sweep's stop rule: --pause-at-step N or --pause-at-epoch N */
+    bool pause_in_epochs;
     char threads_set[32];
     char command[2048];          /* the command line, recorded in the run */
 } run_args;
@@ -219,6 +224,12 @@ void nl_cmd_run_command_line(const nl_sweep_run_desc *run, nl_sweep_command *out
     words[n++] = threads;
     if (run->force)
         words[n++] = "--force";
+    char pause[24];
+    if (run->pause_at > 0) {
+        snprintf(pause, sizeof pause, "%ld", run->pause_at);
+        words[n++] = run->pause_in_epochs ? "--pause-at-epoch" : "--pause-at-step";
+        words[n++] = pause;
+    }
     memset(out, 0, sizeof *out);
     size_t used = 0;
     for (int i = 0; i < n && used + strlen(words[i]) + 1 <= sizeof out->text; i++) {
@@ -251,6 +262,8 @@ int nl_cmd_run_in_thread(void *ctx, const nl_sweep_run_desc *run, int log_fd, at
     a->device = -1;
     a->force = run->force;
     a->quiet = run->quiet;
+    a->pause_at = run->pause_at;
+    a->pause_in_epochs = run->pause_in_epochs;
     snprintf(a->threads_set, sizeof a->threads_set, "threads=%d", run->threads);
     a->overrides[a->n_overrides++] = a->threads_set;
     nl_sweep_command line;
@@ -289,6 +302,15 @@ static int take_valued_option(const char *opt, const char *v, const char *next, 
             return nl_cmd_usage_error("run", "too many --set options (at most 256)");
         snprintf(a->threads_set, sizeof a->threads_set, "threads=%d", t);
         a->overrides[a->n_overrides++] = a->threads_set;
+    } else if (strcmp(opt, "--pause-at-step") == 0 || strcmp(opt, "--pause-at-epoch") == 0) {
+        int n;
+        const int rc = nl_cmd_int_arg("run", opt, v, &n);
+        if (rc)
+            return rc;
+        if (n < 1)
+            return nl_cmd_usage_error("run", "%s %s: accepted: an integer >= 1", opt, v);
+        a->pause_at = n;
+        a->pause_in_epochs = opt[11] == 'e';
     } else if (nl_cmd_device_arg("run", v, &a->device)) {
         return 2;
     }
@@ -306,7 +328,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             usage(stdout);
             return 0;
         } else if (strcmp(arg, "--set") == 0 || strcmp(arg, "--out") == 0 ||
-                   strcmp(arg, "--threads") == 0 || strcmp(arg, "--device") == 0) {
+                   strcmp(arg, "--threads") == 0 || strcmp(arg, "--device") == 0 ||
+                   strcmp(arg, "--pause-at-step") == 0 || strcmp(arg, "--pause-at-epoch") == 0) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("run", "%s needs a value", arg);
             const char *v = argv[++i];
@@ -415,6 +438,7 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
         .out_dir = a->out_dir, .force = a->force, .device = a->device,
         .command_line = a->command, .progress = show_progress, .note = show_note, .ctx = &ps,
         .stop = io->stop, .dist = dist, .data_share = io->data_share, .output = &tensorboard_sink,
+        .pause_at = a->pause_at, .pause_in_epochs = a->pause_in_epochs,
     };
     nl_run_outcome out;
     nl_code rc = nl_run(cfg, &opt, &out, &err);

@@ -35,7 +35,7 @@ const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
 const char *nl_run_phase_name(nl_run_phase p)
 {
     static const char *const names[NL_PHASE_COUNT] = {"ok", "diverged", "failed", "interrupted", "killed",
-                                                      "running", "pending"};
+                                                      "running", "pending", "stopped"};
     return p >= 0 && p < NL_PHASE_COUNT ? names[p] : "pending";
 }
 
@@ -45,6 +45,8 @@ nl_run_phase nl_run_phase_read(const char *run_dir)
     nl_sweep_read_result(run_dir, &r);
     if (r.state == NL_SWEEP_OK || r.state == NL_SWEEP_DIVERGED)
         return r.state == NL_SWEEP_OK ? NL_PHASE_OK : NL_PHASE_DIVERGED;
+    if (r.state == NL_SWEEP_STOPPED)
+        return NL_PHASE_STOPPED;
     if (r.state == NL_SWEEP_FAILED)
         return strncmp(r.reason, NL_RUN_INTERRUPTED_REASON, strlen(NL_RUN_INTERRUPTED_REASON)) ? NL_PHASE_FAILED
                                                                                              : NL_PHASE_INTERRUPTED;
@@ -79,6 +81,8 @@ const char *nl_sweep_state_name(nl_sweep_state s)
         return "diverged";
     case NL_SWEEP_FAILED:
         return "failed";
+    case NL_SWEEP_STOPPED:
+        return "stopped";
     default:
         return "pending";
     }
@@ -101,6 +105,7 @@ void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out)
     out->state = verdict == NL_SUMMARY_OK         ? NL_SWEEP_OK
                  : verdict == NL_SUMMARY_DIVERGED ? NL_SWEEP_DIVERGED
                  : verdict == NL_SUMMARY_FAILED   ? NL_SWEEP_FAILED
+                 : verdict == NL_SUMMARY_STOPPED  ? NL_SWEEP_STOPPED
                                                   : NL_SWEEP_PENDING;
     nl_json_flat_get(json, NL_SUMMARY_STARTED_AT, out->started_at, sizeof out->started_at);
     nl_json_flat_get(json, NL_SUMMARY_REASON, out->reason, sizeof out->reason);

@@ -14,6 +14,7 @@ typedef enum {
     NL_SWEEP_OK,
     NL_SWEEP_DIVERGED,
     NL_SWEEP_FAILED,
+    NL_SWEEP_STOPPED, /* ended early by the sweep's stop rule (sweep/stop.h): no result */
     NL_SWEEP_STATE_COUNT /* arrays indexed by a state (a count per state) */
 } nl_sweep_state;
 
@@ -32,6 +33,7 @@ typedef enum {
     NL_PHASE_KILLED,
     NL_PHASE_RUNNING,
     NL_PHASE_PENDING,
+    NL_PHASE_STOPPED, /* by the sweep's stop rule: it can go on (--resume-stopped) */
     NL_PHASE_COUNT
 } nl_run_phase;
 nl_run_phase nl_run_phase_read(const char *run_dir);

@@ -14,6 +14,7 @@ static const nl_name_entry status_entries[] = {
     [NL_RUN_OK] = {"ok", "finished"},
     [NL_RUN_DIVERGED] = {"diverged", "stopped: the loss became NaN/inf or exceeded train.diverge_loss"},
     [NL_RUN_FAILED] = {"failed", "stopped by an error or an interruption"},
+    [NL_RUN_STOPPED] = {"stopped", "stopped early by the sweep's stop rule; it can go on (--resume-stopped)"},
 };
 _Static_assert(sizeof status_entries / sizeof status_entries[0] == NL_RUN_STATUS_COUNT, "status");
 static const nl_name_table status_names = {"run status", status_entries, NL_RUN_STATUS_COUNT, 0};
@@ -29,6 +30,7 @@ static const struct {
     {NL_RUN_OK, NL_SUMMARY_OK},
     {NL_RUN_DIVERGED, NL_SUMMARY_DIVERGED},
     {NL_RUN_FAILED, NL_SUMMARY_FAILED},
+    {NL_RUN_STOPPED, NL_SUMMARY_STOPPED},
 };
 enum { N_STATUSES = sizeof statuses / sizeof statuses[0] };
 _Static_assert((int)N_STATUSES == (int)NL_RUN_STATUS_COUNT, "a run status without a verdict");

@@ -15,6 +15,8 @@ typedef enum {
     NL_RUN_OK,
     NL_RUN_DIVERGED,    /* a result: the loss became NaN/inf or exceeded the bound */
     NL_RUN_FAILED,      /* an error or an interruption: a sweep runs it again */
+    NL_RUN_STOPPED,     /* a sweep's stop rule (sweep/stop.h) ended it at a check point, with a
+                         * checkpoint there: no result, not finished; it can go on */
     NL_RUN_STATUS_COUNT
 } nl_run_status;
 
@@ -32,6 +34,7 @@ typedef enum {
     NL_SUMMARY_OK,
     NL_SUMMARY_DIVERGED,
     NL_SUMMARY_FAILED,
+    NL_SUMMARY_STOPPED,
     NL_SUMMARY_VERDICT_COUNT
 } nl_summary_verdict;
 

@@ -69,6 +69,22 @@
 #define NL_SUMMARY_INIT_FROM "init_from"
 #define NL_SUMMARY_INIT_FROM_MODEL_FNV1A64 "init_from_model_fnv1a64"
 #define NL_SUMMARY_INIT_FROM_STEP "init_from_step"
+/* a run the sweep's stop rule stopped (status stopped; sweep/stop.h): the
+ * rule, its metric, mode and unit, the check point (in that unit) and its
+ * step, the run's value there (asha: at the rung; median: its best so
+ * far), the threshold it missed (asha: the worst value that went on;
+ * median: the median of the others' running averages), how many runs it
+ * was compared with, and (asha) how many went on */
+#define NL_SUMMARY_STOP_RULE "stop_rule"
+#define NL_SUMMARY_STOP_METRIC "stop_metric"
+#define NL_SUMMARY_STOP_MODE "stop_mode"
+#define NL_SUMMARY_STOP_UNIT "stop_unit"
+#define NL_SUMMARY_STOP_POINT "stop_point"
+#define NL_SUMMARY_STOP_STEP "stop_step"
+#define NL_SUMMARY_STOP_VALUE "stop_value"
+#define NL_SUMMARY_STOP_THRESHOLD "stop_threshold"
+#define NL_SUMMARY_STOP_COMPARED "stop_compared"
+#define NL_SUMMARY_STOP_KEPT "stop_kept"
 /* the PyTorch peer's summary.json (experiments/bench/torch_run.py) only:
  * its compilation's seconds, null eager */
 #define NL_SUMMARY_PEER_COMPILE_S "compile_s"

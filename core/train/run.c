@@ -40,6 +40,8 @@ nl_run_status nl_run_dir_status(const char *dir)
         return NL_RUN_DIVERGED;
     case NL_SUMMARY_FAILED:
         return NL_RUN_FAILED;
+    case NL_SUMMARY_STOPPED:
+        return NL_RUN_STOPPED;
     default: /* none, torn, or written at the start */
         return NL_RUN_RUNNING;
     }
@@ -544,10 +546,10 @@ static nl_code run_train(run_state *st, nl_run_outcome *out, nl_error *err)
     const nl_train_state *resume =
         st->resume.found == NL_CHECKPOINT_LOADED ? &st->resume.state : NULL;
     nl_train_sink sink = {st, sink_metric, sink_trace, sink_progress, sink_checkpoint, resume,
-                          sink_series};
+                          sink_series, st->opt->pause_at, st->opt->pause_in_epochs};
     if (!st->root)
         sink = (nl_train_sink){st, sink_metric_elsewhere, sink_trace_elsewhere, NULL,
-                               sink_checkpoint, resume, NULL};
+                               sink_checkpoint, resume, NULL, st->opt->pause_at, st->opt->pause_in_epochs};
     return st->plan.tokens ? nl_train_tokens(st->model, st->token_data, &cfg->train, cfg->seed,
                                              &sink, st->opt->stop, &out->result, err)
                            : nl_train(st->model, st->data, &cfg->train, cfg->seed, &sink,

@@ -33,6 +33,11 @@ typedef struct {
      * TensorBoard events (train.log.tensorboard) are written by the one
      * cmd/run.c adds, not by training */
     const nl_output_sink *output;
+    /* > 0: a sweep's stop rule waits for the run at this step (or, where
+     * pause_in_epochs, at the end of this epoch): a checkpoint there, and
+     * the run ends stopped, to go on from it (nl_train_sink.pause_at) */
+    long pause_at;
+    bool pause_in_epochs;
 } nl_run_options;
 
 typedef struct {

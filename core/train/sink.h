@@ -50,6 +50,11 @@ typedef struct {
     /* train.log.*: a value of a series; may be NULL when the spec logs
      * no series */
     nl_series_fn series;
+    /* > 0: a sweep's stop rule (sweep/stop.h) waits at this step, or at the
+     * end of this epoch where pause_in_epochs: the run takes a checkpoint
+     * there and ends as stopped, to go on from it bit for bit */
+    long pause_at;
+    bool pause_in_epochs;
 } nl_train_sink;
 
 /* A row of metrics.csv or series.csv as the run directory's file holds

@@ -402,6 +402,25 @@ static nl_code checkpoint_due(trainer *t)
     return t->sink->checkpoint(t->sink->ctx, &t->state, t->err);
 }
 
+/* The sweep's stop rule waits here (nl_train_sink.pause_at): a checkpoint
+ * at the step, unless the run went on from one there, and the run ends
+ * stopped; started again, it resumes as an uninterrupted run goes on. */
+static bool paused(trainer *t, nl_code *rc)
+{
+    const nl_train_sink *k = t->sink;
+    const long at = k->pause_in_epochs ? k->pause_at * t->per_epoch : k->pause_at;
+    if (k->pause_at <= 0 || t->state.step != at)
+        return false;
+    if (k->checkpoint && at != t->resumed_at) {
+        trainer_capture(t);
+        *rc = k->checkpoint(k->ctx, &t->state, t->err);
+    }
+    t->out->status = NL_RUN_STOPPED;
+    snprintf(t->out->reason, sizeof t->out->reason, "paused at step %ld of %ld (%s %ld) for the sweep's "
+             "stop rule", at, t->total, k->pause_in_epochs ? "epoch" : "step", k->pause_at);
+    return true;
+}
+
 /* A signal reaches the ranks at different moments: one process stops at
  * the signal, ranks at the step after any of them saw one, or some would
  * wait for the others forever. */
@@ -667,6 +686,8 @@ static nl_code run_steps(trainer *t)
         if (t->out->status != NL_RUN_RUNNING || t->state.step >= t->total)
             return NL_OK;
         if ((rc = checkpoint_due(t)))
+            return rc;
+        if (paused(t, &rc))
             return rc;
         if (interrupted(t))
             return NL_OK;
