@@ -625,11 +625,11 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
                        "base: and grid:", P->path);
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
                                     "exclude:, threads:, plots:, claims:, threshold_rule:, power:, plan:, "
-                                    "formulas:)")))
+                                    "formulas:, stop:)")))
         return rc;
     /* claims:, threshold_rule:, power: and plan: are results/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
-                                      "plots", "claims", "threshold_rule", "power", "plan", "formulas"};
+                                      "plots", "claims", "threshold_rule", "power", "plan", "formulas", "stop"};
     enum { N_TOP = sizeof top / sizeof top[0] };
     yaml_node_t *found[N_TOP] = {0};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
@@ -675,6 +675,8 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     if (found[6] && (rc = parse_int(P, found[6], "threads", 0, NL_CONFIG_MAX_THREADS, &e->threads)))
         return rc;
     if (found[7] && !nl_yaml_is_null(found[7]) && ((rc = parse_plots(P, found[7])) || (rc = check_plots_apply(P))))
+        return rc;
+    if (found[13] && !nl_yaml_is_null(found[13]) && (rc = nl_experiment_parse_stop(P, found[13])))
         return rc;
     return NL_OK;
 }

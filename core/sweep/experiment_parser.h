@@ -28,6 +28,8 @@ char *nl_experiment_flow_text(nl_experiment_parser *P, yaml_node_t *n);
 
 /* formulas: (experiment_formulas.c), read after base: and before set: */
 nl_code nl_experiment_parse_formulas(nl_experiment_parser *P, yaml_node_t *n);
+/* stop: (stop_parse.c), the early stopping rule (sweep/stop.h) */
+nl_code nl_experiment_parse_stop(nl_experiment_parser *P, yaml_node_t *n);
 /* once the grid is read: every model.norm.type value of set: and grid: a
  * built-in or a formula; a formula chosen (there or in the base) without
  * model.norm.expr, params or name given by hand */

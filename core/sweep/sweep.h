@@ -68,6 +68,24 @@ typedef struct {
     nl_sweep_pos pos, expr_pos, params_pos;
 } nl_sweep_formula;
 
+/* `stop:`, early stopping (sweep/stop.h): the rule, its metric and its
+ * check points; rule NL_STOP_NONE where the file has no stop: */
+typedef enum { NL_STOP_NONE, NL_STOP_MEDIAN, NL_STOP_ASHA } nl_stop_rule;
+typedef enum { NL_STOP_STEPS, NL_STOP_EPOCHS } nl_stop_unit;
+
+typedef struct {
+    nl_stop_rule rule;
+    char metric[32];     /* a metrics.csv series: test_error, test_accuracy, test_loss, train_loss */
+    bool maximize;       /* mode: max */
+    nl_stop_unit unit;   /* the check points' unit: the runs' own (train.steps or train.epochs) */
+    bool unit_given;
+    long min_resource;   /* asha: the first rung; rungs min_resource * eta^k below a run's length */
+    int eta;             /* asha: >= 2 */
+    long grace, every;   /* median: check points grace, grace + every, ... below a run's length */
+    int min_runs;        /* median: fewer other runs at a point stop nothing (3) */
+    nl_sweep_pos pos, unit_pos, first_pos; /* stop:, unit:, min_resource: or grace: */
+} nl_stop_spec;
+
 typedef struct {
     nl_plot_spec spec;
     nl_sweep_pos pos;
@@ -116,6 +134,7 @@ typedef struct {
     /* claims:, threshold_rule:, power: and source: (n 0 without claims:),
      * read from the same parse as the sections above */
     nl_claim_set *claims;
+    nl_stop_spec stop;    /* stop: (rule NL_STOP_NONE: none) */
 } nl_experiment;
 
 /* Reads and checks an experiment file: unknown keys (with did-you-mean),
