@@ -13,6 +13,7 @@
 #include "plot/plot.h"
 #include "sweep/sched.h"
 #include "sweep/slurm.h"
+#include "sweep/stop.h"
 #include "sweep/sweep.h"
 #include "sweep_cmd.h"
 #include "results/run_result.h"
@@ -100,7 +101,7 @@ static void show_finished(printer *pr, const nl_sweep_event *ev)
     char event[2048], acc[64] = "", wall[32];
     if (r->metrics[1][0])
         snprintf(acc, sizeof acc, ", test accuracy %.2f%%", 100.0 * atof(r->metrics[1]));
-    const bool why = r->state == NL_SWEEP_DIVERGED && r->reason[0];
+    const bool why = (r->state == NL_SWEEP_DIVERGED || r->state == NL_SWEEP_STOPPED) && r->reason[0];
     snprintf(event, sizeof event, "%s: %s%s%s%s in %s", ev->name, nl_sweep_state_name(r->state),
              why ? " (" : "", why ? r->reason : "", why ? ")" : acc,
              nl_cmd_duration(wall, sizeof wall, ev->took_s));
@@ -506,7 +507,9 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
                                        .run_in_thread = a->one_process ? nl_cmd_run_in_thread : NULL,
                                        .thread_ctx = share, .on_event = on_event, .ctx = &d};
     nl_sweep_outcome out;
-    const nl_code rc = nl_sweep_execute(j, &opt, &out, &err);
+    const nl_code rc = j->e->stop.rule != NL_STOP_NONE || a->resume_stopped
+                           ? nl_stop_execute(j, &opt, a->resume_stopped, &out, &err)
+                           : nl_sweep_execute(j, &opt, &out, &err);
     nl_data_share_free(share);
     clear_bar(&d.pr);
     if (rc != NL_OK)
@@ -526,8 +529,11 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
         }
     }
     char elapsed[32];
-    fprintf(stderr, "normlab sweep: %s: %d ok, %d diverged, %d failed, %d pending, in %s\n", j->dir,
-            c->n[NL_SWEEP_OK], c->n[NL_SWEEP_DIVERGED], c->n[NL_SWEEP_FAILED], c->n[NL_SWEEP_PENDING],
+    char stopped[48] = "";
+    if (c->n[NL_SWEEP_STOPPED])
+        snprintf(stopped, sizeof stopped, ", %d stopped", c->n[NL_SWEEP_STOPPED]);
+    fprintf(stderr, "normlab sweep: %s: %d ok, %d diverged, %d failed, %d pending%s, in %s\n", j->dir,
+            c->n[NL_SWEEP_OK], c->n[NL_SWEEP_DIVERGED], c->n[NL_SWEEP_FAILED], c->n[NL_SWEEP_PENDING], stopped,
             nl_cmd_duration(elapsed, sizeof elapsed, out.elapsed_s));
     printf("%s/summary.csv%s\n", j->dir, where);
     /* the whole command, --set's included: one typed without them plans
@@ -610,6 +616,14 @@ int cmd_sweep(int argc, char **argv)
     nl_copy_string(e.out_dir, sizeof e.out_dir, dir);
     nl_sweep_plan p;
     if (nl_sweep_plan_build(&e, &p, &err) != NL_OK) {
+        nl_experiment_free(&e);
+        return nl_cmd_report("sweep", &err);
+    }
+    if (nl_stop_check_plan(&e, &p, &err) != NL_OK ||
+        (e.stop.rule != NL_STOP_NONE && a.emit_sbatch &&
+         nl_fail(&err, NL_ERR_USAGE, "%s:%d:%d: stop: decides over every run of the sweep at once; accepted: "
+                 "a sweep on one host (without --emit-sbatch)", e.path, e.stop.pos.line, e.stop.pos.column))) {
+        nl_sweep_plan_free(&p);
         nl_experiment_free(&e);
         return nl_cmd_report("sweep", &err);
     }

@@ -14,6 +14,7 @@ typedef struct {
     bool jobs_given; /* -j given: with --emit-sbatch it is the array's throttle */
     int seeds; /* --seeds N; 0: the file's */
     bool dry_run, merge, force, shard_auto, claim, emit_sbatch, one_process;
+    bool resume_stopped; /* go on with the runs the stop rule stopped (stop:) */
     int array_tasks, array_throttle, cpus_per_task;
     /* --time, --mem, --partition, --account, --qos (NULL: not given) */
     const char *slurm_options[5];

@@ -14,6 +14,7 @@ static void usage_synopsis(FILE *out)
 {
     fputs("usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N|auto] [--claim] [--dry-run]\n"
           "                     [--merge] [--set KEY=VALUE]... [--out DIR] [--force]\n"
+          "                     [--resume-stopped]\n"
           "       normlab sweep EXPERIMENT.yaml --emit-sbatch [--array-tasks N] [--array-throttle N]\n"
           "                     [--cpus-per-task C] [--time T] [--mem M] [--partition P]\n"
           "                     [--account A] [--qos Q] [--out DIR]\n\n"
@@ -243,6 +244,8 @@ int sweep_parse_arg(int argc, char **argv, int *i, sweep_args *a)
         a->merge = true;
     } else if (!strcmp(arg, "--force")) {
         a->force = true;
+    } else if (!strcmp(arg, "--resume-stopped")) {
+        a->resume_stopped = true;
     } else {
         return nl_cmd_operand("sweep", arg, &a->path, "experiment file");
     }
@@ -257,6 +260,10 @@ int sweep_check_args(sweep_args *a)
         return nl_cmd_usage_error("sweep", "no experiment file given");
     if (a->merge && a->dry_run)
         return nl_cmd_usage_error("sweep", "--merge and --dry-run do not go together");
+    if (a->resume_stopped && (a->merge || a->dry_run || a->claim || a->emit_sbatch || a->shard_auto ||
+                              a->shard.count > 1))
+        return nl_cmd_usage_error("sweep", "--resume-stopped runs the stopped runs from one scheduler; it "
+                                  "does not go with --merge, --dry-run, --claim, --shard or --emit-sbatch");
     if (a->claim && (a->merge || a->dry_run || a->shard_auto || a->shard.count > 1))
         return nl_cmd_usage_error("sweep", "--claim does not go with %s: claim workers share all the runs",
                                   a->merge ? "--merge" : a->dry_run ? "--dry-run" : "--shard");

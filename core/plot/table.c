@@ -714,12 +714,17 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *asked, nl_buf *md, 
             goto done;
         }
     }
-    int finished = 0;
-    for (int i = 0; i < r.n_runs; i++)
+    int finished = 0, stopped = 0;
+    for (int i = 0; i < r.n_runs; i++) {
         finished += nl_results_run_finished(&r.runs[i]);
+        stopped += !strcmp(r.runs[i].status, nl_sweep_state_name(NL_SWEEP_STOPPED));
+    }
     const bool percent = is_fraction(spec->metric);
-    nl_buf_printf(md, "%s%s per cell in %s (%d of %d runs finished; failed and unfinished runs left out):\n\n",
-                  spec->metric, percent ? " (%)" : "", dir, finished, r.n_runs);
+    char early[96] = "";
+    if (stopped) /* by the sweep's stop rule: no result, never a finished run */
+        snprintf(early, sizeof early, ", %d stopped early by the sweep's stop rule", stopped);
+    nl_buf_printf(md, "%s%s per cell in %s (%d of %d runs finished%s; failed and unfinished runs left out):"
+                  "\n\n", spec->metric, percent ? " (%)" : "", dir, finished, r.n_runs, early);
     /* rows of summary.csv the table could not read: said, not dropped */
     for (const char *w = r.warnings; *w;) {
         const size_t len = strcspn(w, "\n");

@@ -126,6 +126,7 @@ nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep
 void nl_sweep_job_free(nl_sweep_job *j)
 {
     free(j->results);
+    free(j->pause_at);
     free(j->action);
     free(j->why);
     free(j->seen);
@@ -286,6 +287,8 @@ static void command_of(sched *s, int run, run_command *c)
     nl_sweep_run_dir(s->j, run, c->run.out_dir, sizeof c->run.out_dir);
     c->run.threads = s->threads;
     c->run.force = s->j->action[run] == NL_SWEEP_FORCE;
+    c->run.pause_at = s->j->pause_at ? s->j->pause_at[run] : 0;
+    c->run.pause_in_epochs = s->j->pause_in_epochs;
     c->run.quiet = true;
     s->opt->command_line(&c->run, &c->line);
 }
@@ -753,7 +756,9 @@ static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
 {
     /* again (nl_sweep_prepare looked first): a link made since */
     nl_code rc = nl_tree_refuse_links(j->dir, err);
-    if (rc || (rc = nl_make_dirs(j->dir, err)) || (rc = nl_sweep_lock_dir(j, err))) {
+    /* the stop rule's passes (sweep/stop.h) hold the lock from the first */
+    const bool held = j->lock_fd >= 0;
+    if (rc || (rc = nl_make_dirs(j->dir, err)) || (!held && (rc = nl_sweep_lock_dir(j, err)))) {
         if (rc && j->lock_fd >= 0)
             nl_sweep_unlock_refused(j); /* busy: another sweep's lock, its text untouched */
         return rc;

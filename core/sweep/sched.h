@@ -57,6 +57,10 @@ typedef struct {
     int changed;               /* of them: NL_SWEEP_CHANGED */
     int lock_fd, shard_lock_fd;
     bool lock_created, shard_lock_created; /* this sweep made the file (it was absent) */
+    /* the stop rule's passes (sweep/stop.h): per run, where it pauses (0:
+     * it runs to its end; NULL: no run pauses), in epochs or steps */
+    long *pause_at;
+    bool pause_in_epochs;
 } nl_sweep_job;
 
 /* Reads every run directory of the plan under `dir` (trailing slashes are
@@ -87,7 +91,7 @@ void nl_sweep_clean_temps(const nl_sweep_job *j, bool runs_of_all);
 
 /* how many runs are in each state (indexed by nl_sweep_state) */
 typedef struct {
-    int n[4];
+    int n[NL_SWEEP_STATE_COUNT];
 } nl_sweep_counts;
 
 /* --merge: summary.csv rebuilt from the run directories, running nothing.
@@ -151,6 +155,8 @@ typedef struct {
     char out_dir[1200];     /* its run directory */
     int threads;            /* CPU threads: the config's threads key */
     bool force;             /* start over instead of resuming (NL_SWEEP_FORCE) */
+    long pause_at;          /* > 0: pause there for the stop rule (sweep/stop.h) */
+    bool pause_in_epochs;   /* ... pause_at is an epoch, else a step */
     bool quiet;             /* no progress output */
 } nl_sweep_run_desc;
 
