@@ -21,7 +21,8 @@ static void usage_synopsis(FILE *out)
           "Runs every configuration of an experiment file, each as its own `normlab run`\n"
           "process, and gathers the results in the sweep directory (default results/<name>/):\n"
           "  summary.csv         a row per run: the varied keys, status (ok, diverged, failed,\n"
-          "                      pending) and the final metrics; rebuilt after every run\n"
+          "                      pending, stopped) and the final metrics; rebuilt after\n"
+          "                      every run\n"
           "  configs/<run>.yaml  the resolved config of each run\n"
           "  runs/<run>/         the run directories (config.yaml, metrics.csv, summary.json,\n"
           "                      stderr.txt: what the run printed)\n"
@@ -61,10 +62,31 @@ static void usage_experiment_file(FILE *out)
           "  claims:                              # what the paper says, for normlab verdict\n"
           "    - {id: bn-collapses, paper: \"...\", metric: final_test_error, a: {model.norm.type: batch},\n"
           "       b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: a > b by 0.05}\n"
+          "  stop: {rule: asha, metric: test_error, min_resource: 1, eta: 3}  # early stopping\n"
           "Every run's config is base + set + grid + derived, through the same checks as\n"
           "`normlab run`; all of them are checked before the first run starts (so a grid\n"
           "holds at most 100000 runs, and a key at most 1000 values). A run\n"
           "directory is named after its grid values: type-batch_batch_size-8_seed-1.\n\n",
+          out);
+}
+
+static void usage_stop(FILE *out)
+{
+    fputs("Early stopping, stop: (not with claims:, --shard, --claim or --emit-sbatch):\n"
+          "  rule: asha      rungs at min_resource * eta^k (min_resource 1, eta >= 2, default\n"
+          "                  3) below a run's length; of the n runs at a rung the best\n"
+          "                  floor(n/eta) go on (at least one), the others are stopped\n"
+          "  rule: median    at grace, grace+every, ... (1, 1): a run whose best value so far\n"
+          "                  is worse than the median of the other runs' running averages\n"
+          "                  there (given min_runs of them, default 3) is stopped\n"
+          "  metric: test_error | test_accuracy | test_loss | train_loss (as last logged at\n"
+          "                  or before the point); mode: min | max (max for test_accuracy);\n"
+          "                  unit: steps | epochs, the one the runs' length is given in\n"
+          "A point is decided once every run has reached it (each waits there, paused with\n"
+          "a checkpoint), so -j and the order runs finish in change nothing. A stopped\n"
+          "run's summary.json says stopped with the rule's numbers (stop_value,\n"
+          "stop_threshold, stop_compared, ...); --resume-stopped finishes the stopped runs,\n"
+          "bit for bit as if never stopped.\n\n",
           out);
 }
 
@@ -108,6 +130,8 @@ static void usage_options(FILE *out)
             "                   e.g. --set train.steps=20 --out /tmp/try to try an experiment);\n"
             "                   --set threads=N is the file's top-level threads: N\n"
             "  --seeds N        the grid's seed: values become 1..N (more seeds for a claim)\n"
+            "  --resume-stopped go on with the runs stop: stopped, each to its end, running\n"
+            "                   nothing else\n"
             "  --force          re-run finished runs whose saved config differs from the\n"
             "                   experiment's (without it, that is an error), and start over\n"
             "                   interrupted ones whose checkpoint is of another config\n"
@@ -133,6 +157,7 @@ static void usage(FILE *out)
 {
     usage_synopsis(out);
     usage_experiment_file(out);
+    usage_stop(out);
     usage_options(out);
     usage_reruns(out);
 }

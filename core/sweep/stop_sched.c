@@ -113,7 +113,7 @@ static void load_run(stopper *t, int i)
 /* the rule's numbers appended to a stopped run's summary.json */
 static nl_code record_stop(stopper *t, int i, nl_error *err)
 {
-    char dir[1200], path[1300], *json = NULL, probe[8];
+    char dir[1200], path[1300], *json = NULL, probe[32];
     nl_sweep_run_dir(t->j, i, dir, sizeof dir);
     if (nl_summary_read(dir, &json) != NL_SUMMARY_STOPPED || !json ||
         nl_json_flat_get(json, NL_SUMMARY_STOP_RULE, probe, sizeof probe)) {
