@@ -119,10 +119,10 @@ START_TEST(test_asha_81_runs)
     int order[N81];
     for (int i = 0; i < N81; i++)
         order[i] = (i * 37 + 11) % N81;
+    nl_stop_curve scratch[N81];
     for (int i = 0; i < N81; i++) {
-        fill81(&c2[i], runs2, order[i], 81);
-        runs2[i].step = c2[i].step;
-        runs2[i].value = c2[i].value;
+        fill81(&c2[i], scratch, order[i], 81);
+        runs2[i] = scratch[order[i]];
     }
     nl_stop_decide(&s, points, RUNGS, runs2, N81, d2);
     for (int i = 0; i < N81; i++)
