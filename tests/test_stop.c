@@ -220,14 +220,14 @@ START_TEST(test_bad_stop_sections)
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nstop: {rule: median, metric: test_f1}\n",
          {"bad.yaml:3:30:", "stop.metric", "accepted: test_error | test_accuracy | test_loss | train_loss"}},
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nstop: {rule: median, metric: test_loss, eta: 3}\n",
-         {"bad.yaml:3:40:", "stop.eta", "not a key of rule median"}},
+         {"bad.yaml:3:41:", "stop.eta", "not a key of rule median"}},
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nstop: {rule: asha, metric: test_loss, rungs: [1]}\n",
-         {"bad.yaml:3:38:", "unknown key 'rungs'", "min_resource"}},
+         {"bad.yaml:3:39:", "unknown key 'rungs'", "min_resource"}},
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nstop: {rule: asha, metric: test_loss, unit: epochs}\n",
-         {"bad.yaml:3:44:", "stop.unit: epochs, but run seed-1 trains for train.steps: 30"}},
+         {"bad.yaml:3:45:", "stop.unit: epochs, but run seed-1 trains for train.steps: 30"}},
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nstop: {rule: asha}\n", {"bad.yaml:3:7:", "metric: is missing"}},
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nstop: {rule: asha, metric: test_loss, mode: lowest}\n",
-         {"bad.yaml:3:44:", "stop.mode", "accepted: min | max"}},
+         {"bad.yaml:3:45:", "stop.mode", "accepted: min | max"}},
         {"base: base.yaml\ngrid:\n  model.norm.type: [none, layer]\n  seed: [1, 2]\n"
          "stop: {rule: asha, metric: test_loss, min_resource: 10}\nclaims:\n  - {id: ln-better, paper: p, "
          "metric: final_test_error, a: {model.norm.type: layer}, b: {model.norm.type: none}, expect: a < b}\n",
