@@ -375,6 +375,10 @@ static void print_dry_run(const nl_sweep_job *j)
             printf(" %s=%s", e->sets[i].key, e->sets[i].value);
         printf("\n");
     }
+    if (e->stop.rule != NL_STOP_NONE)
+        printf("stop: %s on %s (%s, in %s): the runs pause at its check points; a stopped run stays "
+               "stopped (--resume-stopped goes on with it)\n", nl_stop_rule_name(e->stop.rule), e->stop.metric,
+               e->stop.maximize ? "max" : "min", e->stop.unit == NL_STOP_EPOCHS ? "epochs" : "steps");
     for (int i = 0; i < p->n_runs; i++)
         if (nl_shard_has(j->shard, i))
             dry_run_line(j, i);
