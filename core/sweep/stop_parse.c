@@ -52,7 +52,7 @@ static nl_code stop_key(parser *P, nl_stop_spec *s, yaml_node_t *k, yaml_node_t 
     const char *key = nl_yaml_scalar(k);
     char label[48];
     snprintf(label, sizeof label, "stop.%s", key);
-    int c;
+    int c = 0;
     long x;
     nl_code rc = NL_OK;
     const bool asha_only = !strcmp(key, "min_resource") || !strcmp(key, "eta");
@@ -105,7 +105,7 @@ static nl_code stop_rule(parser *P, yaml_node_t *n, nl_stop_spec *s)
     static const char *const rules[] = {"median", "asha"};
     for (int i = 0; i < nl_yaml_count(n); i++)
         if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), "rule")) {
-            int c;
+            int c = 0;
             nl_code rc = read_choice(P, nl_yaml_value(&P->y, n, i), "stop.rule", rules, 2,
                                      "median | asha", &c);
             s->rule = c ? NL_STOP_ASHA : NL_STOP_MEDIAN;
