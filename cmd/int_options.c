@@ -37,6 +37,10 @@ const nl_cmd_int_option nl_cmd_int_options[] = {
     {"eval", "--batch", 1, EVAL_MAX_SIZE},
     {"eval", "--threads", 0, NL_CONFIG_MAX_THREADS},
     {"run", "--threads", 0, NL_CONFIG_MAX_THREADS},
+    /* where a sweep's stop rule holds a run (sweep/stop.h); one at or past
+     * the run's end is never reached */
+    {"run", "--pause-at-step", 1, INT_MAX},
+    {"run", "--pause-at-epoch", 1, INT_MAX},
     {"sweep", "-j", 1, SWEEP_MAX_JOBS},
     {"sweep", "--jobs", 1, SWEEP_MAX_JOBS},
     {"sweep", "--array-tasks", 1, NL_SBATCH_MAX_TASKS},

@@ -307,8 +307,6 @@ static int take_valued_option(const char *opt, const char *v, const char *next, 
         const int rc = nl_cmd_int_arg("run", opt, v, &n);
         if (rc)
             return rc;
-        if (n < 1)
-            return nl_cmd_usage_error("run", "%s %s: accepted: an integer >= 1", opt, v);
         a->pause_at = n;
         a->pause_in_epochs = opt[11] == 'e';
     } else if (nl_cmd_device_arg("run", v, &a->device)) {

@@ -416,8 +416,11 @@ static bool paused(trainer *t, nl_code *rc)
         *rc = k->checkpoint(k->ctx, &t->state, t->err);
     }
     t->out->status = NL_RUN_STOPPED;
-    snprintf(t->out->reason, sizeof t->out->reason, "paused at step %ld of %ld (%s %ld) for the sweep's "
-             "stop rule", at, t->total, k->pause_in_epochs ? "epoch" : "step", k->pause_at);
+    char epoch[48] = "";
+    if (k->pause_in_epochs)
+        snprintf(epoch, sizeof epoch, " (epoch %ld)", k->pause_at);
+    snprintf(t->out->reason, sizeof t->out->reason, "paused at step %ld of %ld%s for the sweep's stop rule", at,
+             t->total, epoch);
     return true;
 }
 
