@@ -1,10 +1,12 @@
 /* An experiment file's stop: (stop.h): read with the file, checked against
  * the plan before anything is written. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "base/number.h"
 #include "config/flat.h"
 #include "config/yamldoc.h"
 #include "sweep/experiment_parser.h"
@@ -151,9 +153,13 @@ nl_code nl_stop_run_length(const nl_sweep_run *r, nl_stop_unit *unit, long *leng
     if (rc)
         return rc;
     const char *steps = nl_flat_get(&f, "train.steps"), *epochs = nl_flat_get(&f, "train.epochs");
-    const long st = steps ? atol(steps) : 0, ep = epochs ? atol(epochs) : 0;
+    long long st = 0, ep = 0;
+    if (steps && !nl_parse_ll(steps, 0, LONG_MAX, &st))
+        st = 0;
+    if (epochs && !nl_parse_ll(epochs, 0, LONG_MAX, &ep))
+        ep = 0;
     *unit = st > 0 ? NL_STOP_STEPS : NL_STOP_EPOCHS;
-    *length = st > 0 ? st : ep;
+    *length = (long)(st > 0 ? st : ep);
     nl_flat_free(&f);
     return NL_OK;
 }

@@ -3,11 +3,13 @@
  * there; between passes the points every run has reached are decided from
  * the runs' metrics.csv, and each stop is recorded in the run's
  * summary.json. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "log/files.h"
 #include "results/files.h"
 #include "results/summary.h"
@@ -65,17 +67,25 @@ static void read_curve(const char *run_dir, const nl_stop_spec *s, series *c, lo
     int line_no = 0;
     for (char *line = text, *end; (end = strchr(line, '\n')); line = end + 1) {
         *end = '\0';
-        long step;
+        /* the step by the one checked parser (a sign, junk or an overflow is no row) */
+        char *comma = strchr(line, ',');
+        long long step = -1;
+        if (comma) {
+            *comma = '\0';
+            if (!nl_parse_ll(line, 0, LONG_MAX, &step))
+                step = -1;
+        }
         double epoch, l, a = NAN;
         char split[32];
-        const int got = line_no++ ? sscanf(line, "%ld,%lf,%31[^,],%lf,%lf", &step, &epoch, split, &l, &a) : 0;
-        if (got < 4 || step < 0)
+        const int got = line_no++ && step >= 0
+                            ? 1 + sscanf(comma + 1, "%lf,%31[^,],%lf,%lf", &epoch, split, &l, &a) : 0;
+        if (got < 4)
             continue;
-        *last_step = step > *last_step ? step : *last_step;
+        *last_step = (long)step > *last_step ? (long)step : *last_step;
         if (epoch >= 1.0)
             *per_epoch = lround((double)step / epoch);
         if (!strcmp(split, train ? "train" : "test") && (loss || got == 5) &&
-            !push(c, step, loss ? l : error ? 1.0 - a : a))
+            !push(c, (long)step, loss ? l : error ? 1.0 - a : a))
             break;
     }
     free(text);
@@ -94,8 +104,10 @@ static void load_run(stopper *t, int i)
     const bool summed = v == NL_SUMMARY_OK || v == NL_SUMMARY_DIVERGED || v == NL_SUMMARY_STOPPED ||
                         v == NL_SUMMARY_FAILED;
     long reach = last;
-    if (summed && json && nl_json_flat_get(json, NL_SUMMARY_STEPS, value, sizeof value))
-        reach = atol(value);
+    long long steps;
+    if (summed && json && nl_json_flat_get(json, NL_SUMMARY_STEPS, value, sizeof value) &&
+        nl_parse_ll(value, 0, LONG_MAX, &steps))
+        reach = (long)steps;
     double epochs = 0.0;
     if (summed && json && nl_json_flat_get(json, NL_SUMMARY_EPOCHS, value, sizeof value))
         epochs = atof(value);
