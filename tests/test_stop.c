@@ -315,6 +315,10 @@ START_TEST(test_sweep_stops_and_resumes)
         n_stopped++;
         json_value(json, NL_SUMMARY_STOP_RULE, v, sizeof v);
         ck_assert_str_eq(v, "asha");
+        char why[256];
+        json_value(json, NL_SUMMARY_REASON, why, sizeof why);
+        ck_assert_msg(strstr(why, "stopped by asha at the rung at step 10: test_loss ") &&
+                      strstr(why, "not among the best 1 of the 3 runs there"), "%s", why);
         json_value(json, NL_SUMMARY_STOP_STEP, v, sizeof v);
         ck_assert_str_eq(v, "10");
         json_value(json, NL_SUMMARY_STOP_COMPARED, v, sizeof v);
@@ -377,6 +381,98 @@ START_TEST(test_sweep_stops_and_resumes)
 }
 END_TEST
 
+/* the test rows of a run's metrics.csv (relative to tu_tmp) as a curve of
+ * its test loss */
+static int read_test_losses(const char *run_dir, long *step, double *loss, int max)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
+    char *m = tu_tmp_read(path);
+    int n = 0;
+    for (char *line = strchr(m, '\n'); line && line[1] && n < max; line = strchr(line + 1, '\n')) {
+        char split[16];
+        double l;
+        long st;
+        if (sscanf(line + 1, "%ld,%*[^,],%15[^,],%lf", &st, split, &l) == 3 && !strcmp(split, "test")) {
+            step[n] = st;
+            loss[n++] = l;
+        }
+    }
+    free(m);
+    return n;
+}
+
+/* the median rule in epochs over runs of several learning rates: the runs
+ * it stops, paused at epoch boundaries while the others catch up, are
+ * exactly those the rule stops on the whole curves of the same runs never
+ * stopped; and each goes on to the same bits */
+START_TEST(test_median_in_epochs_matches_whole_curves)
+{
+    tu_tmp_make("stop-median");
+    /* 256 samples in batches of 16: 16 steps an epoch, an evaluation at each end */
+    tu_tmp_write("base.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+                              "model: {arch: mlp, widths: [16]}\n"
+                              "train: {batch_size: 16, epochs: 3, eval_every: 8, log_every: 8}\n");
+    const char *grid = "base: base.yaml\nthreads: 1\ngrid:\n  train.optimizer.lr: [0.0005, 0.002, 0.01, 0.05, 0.2]\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sstop: {rule: median, metric: test_loss, unit: epochs, grace: 1, every: 1}\n",
+             grid);
+    tu_tmp_write("exp.yaml", text);
+    tu_tmp_write("ref.yaml", grid);
+    ck_assert_int_eq(tu_normlab("sweep ref.yaml -j 2 --out ref"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out stopped"), 0);
+    char *csv = tu_tmp_read("ref/summary.csv");
+    char names[5][64];
+    int n = 0;
+    for (char *line = strchr(csv, '\n'); line && line[1] && n < 5; line = strchr(line + 1, '\n'))
+        sscanf(line + 1, "%63[^,]", names[n++]);
+    free(csv);
+    ck_assert_int_eq(n, 5);
+    const nl_stop_spec spec = {.rule = NL_STOP_MEDIAN, .unit = NL_STOP_EPOCHS, .grace = 1, .every = 1,
+                               .min_runs = 3};
+    long points[NL_STOP_MAX_POINTS], steps[5][16];
+    double losses[5][16];
+    const int n_points = nl_stop_points(&spec, 3, points);
+    ck_assert_int_eq(n_points, 2);
+    nl_stop_curve runs[5];
+    nl_stop_decision d[5];
+    for (int i = 0; i < 5; i++) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "ref/runs/%s", names[i]);
+        const int k = read_test_losses(dir, steps[i], losses[i], 16);
+        runs[i] = (nl_stop_curve){.n = k, .step = steps[i], .value = losses[i], .reach = 48, .per_point = 16,
+                                  .ended = true};
+    }
+    ck_assert_int_eq(nl_stop_decide(&spec, points, n_points, runs, 5, d), n_points);
+    int stopped = 0;
+    for (int i = 0; i < 5; i++) {
+        char *json = run_file("stopped", names[i], NL_RUN_SUMMARY_FILE, NULL), v[64];
+        json_value(json, NL_SUMMARY_STATUS, v, sizeof v);
+        ck_assert_msg(!strcmp(v, d[i].point >= 0 ? "stopped" : "ok"), "%s: %s, the rule says %d", names[i], v,
+                      d[i].point);
+        if (d[i].point >= 0) {
+            stopped++;
+            json_value(json, NL_SUMMARY_STOP_STEP, v, sizeof v);
+            ck_assert_int_eq(atol(v), 16 * points[d[i].point]);
+            json_value(json, NL_SUMMARY_STOP_THRESHOLD, v, sizeof v);
+            ck_assert(fabs(atof(v) - d[i].threshold) <= 1e-6 * fabs(d[i].threshold));
+        }
+        free(json);
+    }
+    ck_assert_msg(stopped > 0, "the rule stopped no run: the test decides nothing");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --resume-stopped --out stopped"), 0);
+    for (int i = 0; i < 5; i++) {
+        size_t la, lb;
+        char *a = run_file("stopped", names[i], NL_FINAL_MODEL_FILE, &la);
+        char *b = run_file("ref", names[i], NL_FINAL_MODEL_FILE, &lb);
+        ck_assert_msg(la == lb && !memcmp(a, b, la), "%s: the final model differs", names[i]);
+        free(a);
+        free(b);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stop");
@@ -389,6 +485,7 @@ int main(void)
     tcase_set_timeout(runs, 120);
     tcase_add_test(runs, test_bad_stop_sections);
     tcase_add_test(runs, test_sweep_stops_and_resumes);
+    tcase_add_test(runs, test_median_in_epochs_matches_whole_curves);
     suite_add_tcase(s, runs);
     return tu_run_suite(s);
 }

@@ -122,6 +122,34 @@ static void load_run(stopper *t, int i)
                                  .ended = v == NL_SUMMARY_OK || v == NL_SUMMARY_DIVERGED};
 }
 
+/* the summary's text with its reason (the pause's) saying why the rule
+ * stopped the run */
+static void put_reason(nl_buf *b, const char *json, const stopper *t, int i)
+{
+    const char *key = "\"" NL_SUMMARY_REASON "\": \"";
+    const char *at = strstr(json, key), *end = at ? strchr(at + strlen(key), '"') : NULL;
+    if (!end) {
+        nl_buf_printf(b, "%s", json);
+        return;
+    }
+    const nl_stop_decision *d = &t->dec[i];
+    const nl_stop_spec *s = t->s;
+    char why[400];
+    if (s->rule == NL_STOP_ASHA)
+        snprintf(why, sizeof why, "stopped by asha at the rung at %s %ld: %s %.6g, not among the best %d of the "
+                 "%d runs there (the worst of them %.6g)", s->unit == NL_STOP_EPOCHS ? "epoch" : "step",
+                 t->points[d->point], s->metric, d->value, d->kept, d->compared, d->threshold);
+    else
+        snprintf(why, sizeof why, "stopped by the median rule at %s %ld: best %s so far %.6g, worse than the "
+                 "median %.6g of the running averages of the %d other runs there",
+                 s->unit == NL_STOP_EPOCHS ? "epoch" : "step", t->points[d->point], s->metric, d->value,
+                 d->threshold, d->compared);
+    nl_buf_printf(b, "%.*s", (int)(at - json), json);
+    nl_buf_printf(b, "\"%s\": ", NL_SUMMARY_REASON);
+    nl_buf_json_string(b, why);
+    nl_buf_printf(b, "%s", end + 1);
+}
+
 /* the rule's numbers appended to a stopped run's summary.json */
 static nl_code record_stop(stopper *t, int i, nl_error *err)
 {
@@ -138,7 +166,7 @@ static nl_code record_stop(stopper *t, int i, nl_error *err)
     char *close = strrchr(json, '}');
     *close = '\0';
     nl_buf b = {0};
-    nl_buf_printf(&b, "%s", json);
+    put_reason(&b, json, t, i);
     while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
         b.data[--b.len] = '\0';
     const char *skeys[] = {NL_SUMMARY_STOP_RULE, NL_SUMMARY_STOP_METRIC, NL_SUMMARY_STOP_MODE, NL_SUMMARY_STOP_UNIT};
