@@ -245,8 +245,14 @@ static int plan_pass(stopper *t, const nl_sweep_action *first, long *progress, n
 {
     nl_sweep_job *j = t->j;
     const int n = j->p->n_runs;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         load_run(t, i);
+        if (first && first[i] == NL_SWEEP_FORCE) {
+            /* --force starts it over: what its directory holds is another config's */
+            t->runs[i] = (nl_stop_curve){.per_point = t->runs[i].per_point};
+            j->results[i].state = NL_SWEEP_PENDING;
+        }
+    }
     const int decided = nl_stop_decide(t->s, t->points, t->n_points, t->runs, n, t->dec);
     int to_run = 0;
     *progress = decided;
@@ -303,8 +309,9 @@ nl_code nl_stop_execute(nl_sweep_job *j, const nl_sweep_exec_options *opt, bool 
 {
     memset(out, 0, sizeof *out);
     if (j->shard.count > 1 || j->worker)
-        return nl_fail(err, NL_ERR_USAGE, "%s: stop: decides at check points over every run of the sweep, "
-                       "which one scheduler holds; accepted: a sweep without --shard or --claim", j->e->path);
+        return nl_fail(err, NL_ERR_USAGE, "%s:%d:%d: stop: decides at check points over every run of the "
+                       "sweep, which one scheduler holds; accepted: a sweep without --shard or --claim",
+                       j->e->path, j->e->stop.pos.line, j->e->stop.pos.column);
     double elapsed = 0.0;
     if (resume_stopped) {
         plan_resume(j);
