@@ -483,8 +483,11 @@ static int merge_sweep(nl_sweep_job *j, const sweep_args *a)
     int status = 0;
     if (c.n[NL_SWEEP_OK] + c.n[NL_SWEEP_DIVERGED] > 0)
         status = make_plots(j->e, j->dir, where, sizeof where);
-    printf("%s/summary.csv: %d runs: %d ok, %d diverged, %d failed, %d pending%s\n", j->dir, j->p->n_runs,
-           c.n[NL_SWEEP_OK], c.n[NL_SWEEP_DIVERGED], c.n[NL_SWEEP_FAILED], c.n[NL_SWEEP_PENDING], where);
+    char stopped[48] = "";
+    if (c.n[NL_SWEEP_STOPPED])
+        snprintf(stopped, sizeof stopped, ", %d stopped", c.n[NL_SWEEP_STOPPED]);
+    printf("%s/summary.csv: %d runs: %d ok, %d diverged, %d failed, %d pending%s%s\n", j->dir, j->p->n_runs,
+           c.n[NL_SWEEP_OK], c.n[NL_SWEEP_DIVERGED], c.n[NL_SWEEP_FAILED], c.n[NL_SWEEP_PENDING], stopped, where);
     report_unfinished(j, c.n[NL_SWEEP_PENDING]);
     report_slurm_jobs(j->dir, a, c.n[NL_SWEEP_PENDING], false);
     return status;

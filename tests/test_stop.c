@@ -473,6 +473,38 @@ START_TEST(test_median_in_epochs_matches_whole_curves)
 }
 END_TEST
 
+/* a verdict counts a stopped run as no result: the cell's seed left out,
+ * and said (a sweep with claims: refuses stop:, so the status is written
+ * here by hand, as a copied run directory could bring it) */
+START_TEST(test_verdict_leaves_stopped_runs_out)
+{
+    tu_tmp_make("stop-verdict");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "base: base.yaml\nthreads: 1\ngrid:\n  model.norm.type: [none, layer]\n"
+                             "  seed: [1, 2, 3]\nclaims:\n  - {id: ln-better, paper: p, metric: final_test_error, "
+                             "a: {model.norm.type: layer}, b: {model.norm.type: none}, expect: a < b}\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out s"), 0);
+    char *json = tu_tmp_read("s/runs/type-layer_seed-2/summary.json");
+    char *at = strstr(json, "\"status\": \"ok\"");
+    ck_assert_ptr_nonnull(at);
+    char *edited = malloc(strlen(json) + 8);
+    snprintf(edited, strlen(json) + 8, "%.*s\"status\": \"stopped\"%s", (int)(at - json), json,
+             at + strlen("\"status\": \"ok\""));
+    tu_tmp_write("s/runs/type-layer_seed-2/summary.json", edited);
+    free(json);
+    free(edited);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --merge --out s"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "5 ok, 0 diverged, 0 failed, 0 pending, 1 stopped"), "%.2000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("verdict s --experiment exp.yaml --no-registration --out v"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "seed 2: a's run is stopped") && strstr(out, "(n = 2"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stop");
@@ -486,6 +518,7 @@ int main(void)
     tcase_add_test(runs, test_bad_stop_sections);
     tcase_add_test(runs, test_sweep_stops_and_resumes);
     tcase_add_test(runs, test_median_in_epochs_matches_whole_curves);
+    tcase_add_test(runs, test_verdict_leaves_stopped_runs_out);
     suite_add_tcase(s, runs);
     return tu_run_suite(s);
 }
