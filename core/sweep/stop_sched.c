@@ -28,6 +28,7 @@ typedef struct {
     long points[NL_STOP_MAX_POINTS];
     int n_points;
     series *curves;
+    long *length;          /* each run's, in the rule's unit */
     nl_stop_curve *runs;
     nl_stop_decision *dec;
 } stopper;
@@ -208,6 +209,7 @@ static void stopper_free(stopper *t)
         free(t->curves[i].value);
     }
     free(t->curves);
+    free(t->length);
     free(t->runs);
     free(t->dec);
 }
@@ -219,10 +221,11 @@ static nl_code stopper_open(stopper *t, nl_sweep_job *j, nl_error *err)
     const size_t n = j->p->n_runs > 0 ? (size_t)j->p->n_runs : 1;
     t->curves = calloc(n, sizeof *t->curves);
     t->runs = calloc(n, sizeof *t->runs);
+    t->length = calloc(n, sizeof *t->length);
     t->dec = calloc(n, sizeof *t->dec);
     if (!j->pause_at)
         j->pause_at = calloc(n, sizeof *j->pause_at);
-    if (!t->curves || !t->runs || !t->dec || !j->pause_at)
+    if (!t->curves || !t->runs || !t->length || !t->dec || !j->pause_at)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     long longest = 0;
     for (int i = 0; i < j->p->n_runs; i++) {
@@ -231,6 +234,7 @@ static nl_code stopper_open(stopper *t, nl_sweep_job *j, nl_error *err)
         nl_code rc = nl_stop_run_length(&j->p->runs[i], &unit, &length, err);
         if (rc)
             return rc;
+        t->length[i] = length;
         longest = length > longest ? length : longest;
     }
     t->n_points = nl_stop_points(t->s, longest, t->points);
@@ -272,7 +276,8 @@ static int plan_pass(stopper *t, const nl_sweep_action *first, long *progress, n
                 j->action[i] = NL_SWEEP_SKIP; /* there: it waits for the others */
                 continue;
             }
-            j->pause_at[i] = at;
+            /* a shorter run ends before the point (and is left out of it) */
+            j->pause_at[i] = at < t->length[i] ? at : 0;
         }
         j->action[i] = first && first[i] == NL_SWEEP_FORCE ? NL_SWEEP_FORCE : NL_SWEEP_RERUN;
         to_run++;

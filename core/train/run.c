@@ -264,6 +264,25 @@ static nl_code place_data(const nl_config *cfg, const nl_run_options *opt, bool 
     return NL_OK;
 }
 
+/* A pause a sweep's stop rule asks for (--pause-at-step, --pause-at-epoch)
+ * is inside the run, in the unit its length is given in; one it would never
+ * reach is refused, as every input that cannot take effect */
+static nl_code check_pause(const nl_config *cfg, const nl_run_options *opt, long total, nl_error *err)
+{
+    const nl_train_spec *t = &cfg->train;
+    if (opt->pause_at <= 0)
+        return NL_OK;
+    if (opt->pause_in_epochs && (t->steps > 0 || t->epochs <= 0))
+        return nl_fail(err, NL_ERR_USAGE, "--pause-at-epoch %ld: the run's length is train.steps: %ld, not "
+                       "epochs; accepted: --pause-at-step", opt->pause_at, t->steps);
+    const long last = opt->pause_in_epochs ? t->epochs - 1 : total - 1;
+    if (opt->pause_at > last)
+        return nl_fail(err, NL_ERR_USAGE, "--pause-at-%s %ld: at or past the run's end (%s %ld); accepted: an "
+                       "integer in [1, %ld]", opt->pause_in_epochs ? "epoch" : "step", opt->pause_at,
+                       opt->pause_in_epochs ? "train.epochs:" : "step", last + 1, last);
+    return NL_OK;
+}
+
 /* the checks that need no directory, then the directory claimed (not yet
  * locked): nothing is written before both */
 static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
@@ -283,6 +302,8 @@ static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
         snprintf(st->dir, sizeof st->dir, "results/%s", cfg->name);
     snprintf(out->dir, sizeof out->dir, "%s", st->dir);
     rc = nl_run_check_into(cfg, opt->device, true, st->dir, NULL, &st->plan, err);
+    if (rc == NL_OK)
+        rc = check_pause(cfg, opt, st->plan.total_steps, err);
     if (rc == NL_OK)
         rc = nl_ranks_split_batch(cfg, st->facts.ranks, &st->facts.rank_batch, err);
     if (rc)
