@@ -377,6 +377,23 @@ START_TEST(test_sweep_stops_and_resumes)
         free(ma);
         free(mb);
     }
+    /* another config: refused, then --force starts every run over under the
+     * rule, deciding on the new curves alone, as a fresh sweep of it does */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --set train.optimizer.lr=0.07 --out stopped"), 2);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --set train.optimizer.lr=0.07 --force -j 2 --out stopped"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --set train.optimizer.lr=0.07 -j 2 --out fresh"), 0);
+    for (int i = 0; i < 3; i++) {
+        char *a = run_file("stopped", runs[i], NL_RUN_SUMMARY_FILE, NULL);
+        char *b = run_file("fresh", runs[i], NL_RUN_SUMMARY_FILE, NULL), va[64], vb[64];
+        json_value(a, NL_SUMMARY_STATUS, va, sizeof va);
+        json_value(b, NL_SUMMARY_STATUS, vb, sizeof vb);
+        ck_assert_str_eq(va, vb);
+        json_value(a, NL_SUMMARY_FINAL_TEST_LOSS, va, sizeof va);
+        json_value(b, NL_SUMMARY_FINAL_TEST_LOSS, vb, sizeof vb);
+        ck_assert_str_eq(va, vb);
+        free(a);
+        free(b);
+    }
     tu_tmp_remove();
 }
 END_TEST
