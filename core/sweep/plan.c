@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/flat.h"
+#include "config/norm_label.h"
 #include "config/schema.h"
 #include "results/files.h"
 #include "sweep/plan_names.h"
@@ -453,6 +454,7 @@ typedef struct {
     int *runs_with_axis;  /* per axis: the runs it applies to */
     long coinciding;      /* combinations that are another run once inapplicable grid keys are left out */
     nl_text_memo text_memo; /* a grid over one corpus reads it once, not once a run */
+    nl_sweep_formula_names formulas; /* one name, one formula */
 } plan_builder;
 
 /* one combination of the grid on its way to being a run */
@@ -526,6 +528,7 @@ static void builder_free(plan_builder *b)
     free(b->runs_with_axis);
     nl_sweep_labels_free(b->e, b->labels);
     nl_flat_free(&b->base);
+    nl_sweep_formula_names_free(&b->formulas);
 }
 
 /* combination `index`: its grid choices, name, label and overrides */
@@ -726,7 +729,12 @@ static nl_code combo_add_run(plan_builder *b, combo *k)
     for (int a = 0; a < e->n_axes; a++)
         b->runs_with_axis[a] += b->choice[a] >= 0;
     note_left_out(e, b->choice, b->dropped, b->cfg, k->dir, b->notes, &b->n_notes);
+    const nl_sweep_override_at at = {b->o.override_keys, b->o.override_pos, k->n};
+    nl_code rc = nl_sweep_formula_names_check(&b->formulas, e, b->cfg, k->dir, &at, b->err);
+    if (rc)
+        return rc;
     nl_sweep_run *r = &out->runs[out->n_runs++];
+    nl_norm_label_of_config(b->cfg, r->norm, sizeof r->norm);
     r->index = out->n_runs - 1;
     r->combo = k->index;
     nl_copy_string(r->dir, sizeof r->dir, k->dir);

@@ -1,7 +1,8 @@
 /* The run directories' names (plan_names.h): each grid value as a
  * "key-value" label, the key cut to the fewest dotted components that tell
- * it from the other keys, and a name too long for a directory cut short
- * with a hash of the whole. */
+ * it from the other keys (a formula's text, model.norm.expr, by the
+ * formula's default name instead), and a name too long for a directory cut
+ * short with a hash of the whole. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "config/flat.h"
+#include "config/norm_label.h"
 #include "sweep/plan_names.h"
 
 #define MAX_DIR_NAME 120
@@ -101,8 +103,15 @@ nl_code nl_sweep_labels_make(const nl_experiment *e, char ****labels_out, nl_err
             free(plain), free(order), free(clash);
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
         }
+        /* a formula by its name, never its text: a grid of formulas gives
+         * them none (one name for two is refused), so the name is the
+         * default, "expr-1a2b3c4d" (config/norm_label.h) */
+        const bool formula = !strcmp(ax->key, "model.norm.expr");
         for (int v = 0; v < ax->n; v++) {
-            sanitize(ax->values[v], plain[v], sizeof plain[v]);
+            if (formula)
+                nl_norm_default_label(ax->values[v], plain[v], sizeof plain[v]);
+            else
+                sanitize(ax->values[v], plain[v], sizeof plain[v]);
             order[v] = (label_ref){plain[v], v};
         }
         qsort(order, (size_t)ax->n, sizeof *order, compare_text);
@@ -114,9 +123,10 @@ nl_code nl_sweep_labels_make(const nl_experiment *e, char ****labels_out, nl_err
             if (!labels[a][v])
                 code = nl_fail(err, NL_ERR_NOMEM, "out of memory");
             else if (clash[v])
-                snprintf(labels[a][v], 320, "%s-%s-v%d", keypart, plain[v], v + 1);
+                snprintf(labels[a][v], 320, "%s%s%s-v%d", formula ? "" : keypart, formula ? "" : "-", plain[v],
+                         v + 1);
             else
-                snprintf(labels[a][v], 320, "%s-%s", keypart, plain[v]);
+                snprintf(labels[a][v], 320, "%s%s%s", formula ? "" : keypart, formula ? "" : "-", plain[v]);
         }
         free(plain), free(order), free(clash);
         if (code)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "base/status.h"
+#include "config/config.h"
 #include "sweep/sweep.h"
 
 /* labels[a][v]: "key-value" for each value of each axis (freed with
@@ -15,5 +16,32 @@ void nl_sweep_labels_free(const nl_experiment *e, char ***labels);
 /* the directory name of the run choosing value choice[a] of each axis a
  * (-1: an axis that does not apply to it) */
 void nl_sweep_dir_name(const nl_experiment *e, char ***labels, const int *choice, char *out, size_t size);
+
+/* ---- one name, one formula (plan_formulas.c) ---- */
+
+/* where a run's overrides were written (line 0: nowhere) */
+typedef struct {
+    char *const *keys;
+    const nl_sweep_pos *pos;
+    int n;
+} nl_sweep_override_at;
+typedef struct {
+    char label[48];
+    char dir[160];
+    char *expr;
+    char where[1100]; /* file:line:column of its name, text or type */
+} nl_sweep_formula_seen;
+/* the formulas planned so far, one per name */
+typedef struct {
+    nl_sweep_formula_seen *items;
+    int n;
+} nl_sweep_formula_names;
+/* run `dir` of cfg: its formula (if it has one) is the one of that name,
+ * or the first of it; another formula under a name taken is an
+ * NL_ERR_CONFIG at the run's name, text or type (its overrides `at`) */
+nl_code nl_sweep_formula_names_check(nl_sweep_formula_names *seen, const nl_experiment *e,
+                                     const nl_config *cfg, const char *dir, const nl_sweep_override_at *at,
+                                     nl_error *err);
+void nl_sweep_formula_names_free(nl_sweep_formula_names *seen);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "base/number.h"
 #include "config/flat.h"
+#include "config/norm_label.h"
 #include "log/files.h"
 #include "results/files.h"
 #include "sweep/sweep.h"
@@ -37,7 +38,12 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
         for (int c = 0; c < p->n_columns; c++) {
             char plain[1024];
             nl_buf_printf(b, ",");
-            nl_buf_csv_field(b, nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain));
+            nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain);
+            /* a formula by its one name, never "expr" or its text (issue 114) */
+            const bool formula = plain[0] && nl_norm_label_is_formula(r->norm) &&
+                                 (!strcmp(p->columns[c], "model.norm.type") ||
+                                  !strcmp(p->columns[c], "model.norm.expr"));
+            nl_buf_csv_field(b, formula ? r->norm : plain);
         }
         nl_buf_printf(b, ",%s", nl_sweep_state_name(results[i].state));
         for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {

@@ -162,6 +162,7 @@ typedef struct {
     int *choice;        /* value index per axis; -1: the key does not apply to this run */
     char **derived;     /* value text per derived key */
     char *config_text;  /* the resolved config (YAML) */
+    char norm[48];      /* its normalizer's one name (config/norm_label.h): summary.csv's */
 } nl_sweep_run;
 
 typedef struct {
