@@ -1,13 +1,13 @@
-/* One name, one formula, in a sweep's plan (plan_names.h, issue 114):
- * every planned run's normalizer by its one name (config/norm_label.h),
- * and two formulas of a sweep refused under one name (a grid giving two
- * formulas the model.norm.name the base gives, a formulas: entry named as
- * the base's formula): their tables, legends and claims would take them
- * for one normalizer. */
+/* One name, one formula, in a sweep's plan (plan_names.h, issue 114): two
+ * formulas of a sweep under one name (config/norm_label.h; equal but for
+ * case too) are refused, a grid giving two texts the model.norm.name the
+ * base gives, a formulas: entry named as the base's formula: their tables,
+ * legends and claims would take them for one normalizer. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/names.h"
 #include "config/config.h"
@@ -76,7 +76,7 @@ nl_code nl_sweep_formula_names_check(nl_sweep_formula_names *seen, const nl_expe
     where_named(e, cfg, at, &key, here, sizeof here);
     for (int i = 0; i < seen->n; i++) {
         const nl_sweep_formula_seen *s = &seen->items[i];
-        if (strcmp(s->label, label))
+        if (strcasecmp(s->label, label)) /* "Bin" and "bin" would read as one */
             continue;
         if (same_formula(s->expr, cfg->model.norm.expr))
             return NL_OK;
