@@ -174,6 +174,9 @@ START_TEST(test_named_in_the_base)
     ck_assert_msg(nl_path_exists(path), "%s", path);
     char *summary = tu_tmp_read("fb/summary.csv");
     ck_assert_msg(count(summary, ",rms-ish,") == 2 && !strstr(summary, ",expr,"), "%s", summary);
+    char *plan = output_of("sweep exp.yaml --out fb --dry-run", 0);
+    ck_assert_msg(count(plan, "model.norm.type=rms-ish") == 2 && !strstr(plan, "model.norm.type=expr"), "%s", plan);
+    free(plan);
     /* the summary as a sweep before issue 114 wrote it */
     for (char *p = summary; (p = strstr(p, ",rms-ish,"));) {
         memcpy(p, ",expr,", 6);
@@ -230,6 +233,9 @@ START_TEST(test_unnamed_formulas)
     char *summary = tu_tmp_read("fu/summary.csv");
     ck_assert_msg(strstr(summary, ",expr-b36cc85c,") && !strstr(summary, "sqrt"), "%s", summary);
     free(summary);
+    char *plan = output_of("sweep exp.yaml --out fu --dry-run", 0);
+    ck_assert_msg(strstr(plan, "model.norm.expr=expr-755b7972") && !strstr(plan, "sqrt"), "%s", plan);
+    free(plan);
     char *out = output_of("table fu", 0);
     ck_assert_msg(strstr(out, "expr-b36cc85c") && strstr(out, "expr-755b7972") && !strstr(out, "sqrt"), "%s", out);
     free(out);

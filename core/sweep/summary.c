@@ -19,6 +19,15 @@
 #include "results/files.h"
 #include "sweep/sweep.h"
 
+const char *nl_sweep_run_formula(const nl_sweep_plan *p, const nl_sweep_run *r, int column, const char *value)
+{
+    /* a formula by its one name, never "expr" or its text (issue 114) */
+    const bool named = value[0] && nl_norm_label_is_formula(r->norm) &&
+                       (!strcmp(p->columns[column], "model.norm.type") ||
+                        !strcmp(p->columns[column], "model.norm.expr"));
+    return named ? r->norm : value;
+}
+
 nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
                               const nl_sweep_result *results, nl_buf *b, nl_error *err)
 {
@@ -39,11 +48,7 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
             char plain[1024];
             nl_buf_printf(b, ",");
             nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain);
-            /* a formula by its one name, never "expr" or its text (issue 114) */
-            const bool formula = plain[0] && nl_norm_label_is_formula(r->norm) &&
-                                 (!strcmp(p->columns[c], "model.norm.type") ||
-                                  !strcmp(p->columns[c], "model.norm.expr"));
-            nl_buf_csv_field(b, formula ? r->norm : plain);
+            nl_buf_csv_field(b, nl_sweep_run_formula(p, r, c, plain));
         }
         nl_buf_printf(b, ",%s", nl_sweep_state_name(results[i].state));
         for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
