@@ -250,6 +250,26 @@ START_TEST(test_unnamed_formulas)
 }
 END_TEST
 
+/* an exclude: entry names a formula by its one name, the base's as a formulas: one */
+START_TEST(test_exclude_by_name)
+{
+    tu_tmp_make("formula-names");
+    tu_tmp_write("exp.yaml", "name: fx\nbase:\n"
+                 "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 128, test_size: 32}\n"
+                 "  model: {arch: mlp, widths: [16], norm: {expr: \"" RMS "\", name: rms-ish}}\n"
+                 "  train: {batch_size: 16, steps: 8}\n"
+                 "formulas:\n  pono: {expr: \"" PONO "\"}\n"
+                 "grid:\n  model.norm.type: [batch, expr, pono]\n  seed: [1, 2]\n"
+                 "exclude:\n  - {model.norm.type: rms-ish, seed: 2}\n  - {model.norm.type: pono, seed: 1}\n");
+    char *plan = output_of("sweep exp.yaml --out fx --dry-run", 0);
+    ck_assert_msg(strstr(plan, "4 runs") && strstr(plan, "type-expr_seed-1") && !strstr(plan, "type-expr_seed-2 ") &&
+                  strstr(plan, "type-pono_seed-2") && !strstr(plan, "type-pono_seed-1 ") &&
+                  !strstr(plan, "matches no run"), "%s", plan);
+    free(plan);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("formula_names");
@@ -258,6 +278,7 @@ int main(void)
     tcase_add_test(tc, test_two_formulas_and_built_ins);
     tcase_add_test(tc, test_named_in_the_base);
     tcase_add_test(tc, test_unnamed_formulas);
+    tcase_add_test(tc, test_exclude_by_name);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -124,15 +124,16 @@ static nl_code format_derived(const nl_sweep_derived *d, const nl_flat *flat, ch
     return NL_OK;
 }
 
-static bool entry_matches(const nl_experiment *e, const nl_sweep_exclusion *x, const nl_flat *flat)
+static bool entry_matches(const nl_sweep_exclusion *x, const nl_flat *flat)
 {
     for (int i = 0; i < x->n; i++) {
-        /* a formula's name: the runs of type expr it names */
-        const nl_sweep_formula *f = !strcmp(x->items[i].key, "model.norm.type")
-                                        ? nl_experiment_formula(e, x->items[i].value) : NULL;
-        if (f) {
-            const char *type = nl_flat_get(flat, "model.norm.type"), *name = nl_flat_get(flat, "model.norm.name");
-            if (!type || !name || !nl_values_equal(type, "expr") || !nl_values_equal(name, f->name))
+        /* a formula's name (of formulas:, or a config's model.norm.name): the
+         * runs whose formula goes by it (config/norm_label.h) */
+        const char *value = x->items[i].value;
+        if (!strcmp(x->items[i].key, "model.norm.type") && nl_norm_label_is_formula(value) &&
+            !nl_norm_type_is_formula(value)) {
+            char label[NL_NORM_LABEL_SIZE];
+            if (!nl_norm_label_of(flat, label, sizeof label) || !nl_values_equal(label, value))
                 return false;
             continue;
         }
@@ -602,7 +603,7 @@ static nl_code combo_exclude(plan_builder *b, combo *k, bool *excluded)
     const nl_experiment *e = b->e;
     int excluded_by = -1;
     for (int x = 0; x < e->n_excludes && excluded_by < 0; x++)
-        if (entry_matches(e, &e->excludes[x], &k->flat))
+        if (entry_matches(&e->excludes[x], &k->flat))
             excluded_by = x;
     nl_flat_free(&k->flat);
     *excluded = excluded_by >= 0;
