@@ -153,10 +153,10 @@ START_TEST(test_two_formulas_and_built_ins)
 END_TEST
 
 /* A formula the base config names (model.norm.type: [batch, expr]), as the
- * committed evonorm-b0-cnn: its directory stays type-expr (the grid's
- * value; committed sweeps resume), every reader names it; a summary.csv
- * from before (the cell "expr") reads the same, and a claim selects it by
- * its name or by expr */
+ * committed evonorm-b0-cnn: its directories type-rms-ish, every reader
+ * names it; a sweep run before (directories type-expr, the cell "expr" in
+ * summary.csv) resumes under its names and reads the same, and a claim
+ * selects the formula by its name or by expr */
 START_TEST(test_named_in_the_base)
 {
     tu_tmp_make("formula-names");
@@ -169,10 +169,20 @@ START_TEST(test_named_in_the_base)
              "grid:\n  model.norm.type: [batch, expr]\n  seed: [1, 2]\n");
     tu_tmp_write("exp.yaml", text);
     free(output_of("sweep exp.yaml --out fb -j 2", 0));
-    char path[1200];
-    snprintf(path, sizeof path, "%s/fb/runs/type-expr_seed-2/summary.json", tu_tmp);
+    char path[1200], old[1200];
+    snprintf(path, sizeof path, "%s/fb/runs/type-rms-ish_seed-2/summary.json", tu_tmp);
     ck_assert_msg(nl_path_exists(path), "%s", path);
+    /* the directories as a sweep before issue 114 named them: they resume as they are */
+    for (int seed = 1; seed <= 2; seed++) {
+        snprintf(path, sizeof path, "%s/fb/runs/type-rms-ish_seed-%d", tu_tmp, seed);
+        snprintf(old, sizeof old, "%s/fb/runs/type-expr_seed-%d", tu_tmp, seed);
+        ck_assert_int_eq(rename(path, old), 0);
+    }
+    free(output_of("sweep exp.yaml --out fb", 0));
     char *summary = tu_tmp_read("fb/summary.csv");
+    ck_assert_msg(strstr(summary, "type-expr_seed-1,rms-ish,1,ok") && !strstr(summary, "type-rms-ish"), "%s", summary);
+    free(summary);
+    summary = tu_tmp_read("fb/summary.csv");
     ck_assert_msg(count(summary, ",rms-ish,") == 2 && !strstr(summary, ",expr,"), "%s", summary);
     char *plan = output_of("sweep exp.yaml --out fb --dry-run", 0);
     ck_assert_msg(count(plan, "model.norm.type=rms-ish") == 2 && !strstr(plan, "model.norm.type=expr"), "%s", plan);
@@ -262,7 +272,7 @@ START_TEST(test_exclude_by_name)
                  "grid:\n  model.norm.type: [batch, expr, pono]\n  seed: [1, 2]\n"
                  "exclude:\n  - {model.norm.type: rms-ish, seed: 2}\n  - {model.norm.type: pono, seed: 1}\n");
     char *plan = output_of("sweep exp.yaml --out fx --dry-run", 0);
-    ck_assert_msg(strstr(plan, "4 runs") && strstr(plan, "type-expr_seed-1") && !strstr(plan, "type-expr_seed-2 ") &&
+    ck_assert_msg(strstr(plan, "4 runs") && strstr(plan, "type-rms-ish_seed-1") && !strstr(plan, "type-rms-ish_seed-2 ") &&
                   strstr(plan, "type-pono_seed-2") && !strstr(plan, "type-pono_seed-1 ") &&
                   !strstr(plan, "matches no run"), "%s", plan);
     free(plan);

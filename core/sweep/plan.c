@@ -515,7 +515,9 @@ static nl_code builder_init(plan_builder *b, long combos)
         !b->choice || !b->runs_with_axis)
         return nl_fail(b->err, NL_ERR_NOMEM, "out of memory");
     nl_code rc = nl_sweep_labels_make(e, &b->labels, b->err);
-    return rc ? rc : base_flat(e, &b->base, b->err);
+    if (!rc && !(rc = base_flat(e, &b->base, b->err)))
+        nl_sweep_labels_name_formula(e, &b->base, b->labels);
+    return rc;
 }
 
 static void builder_free(plan_builder *b)

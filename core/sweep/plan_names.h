@@ -7,12 +7,20 @@
 
 #include "base/status.h"
 #include "config/config.h"
+#include "config/flat.h"
 #include "sweep/sweep.h"
 
 /* labels[a][v]: "key-value" for each value of each axis (freed with
  * nl_sweep_labels_free) */
 nl_code nl_sweep_labels_make(const nl_experiment *e, char ****labels_out, nl_error *err);
 void nl_sweep_labels_free(const nl_experiment *e, char ***labels);
+/* a model.norm.type value of the formula kind (expr) labelled by the
+ * formula's one name (set:'s or the base's model.norm.name, else its
+ * default): "type-evonorm-b0"; left "type-expr" where the sweep's run
+ * directories already have it (a sweep run before issue 114 resumes), where
+ * a grid of texts or names tells the formulas apart, or where the name
+ * clashes with another value's */
+void nl_sweep_labels_name_formula(const nl_experiment *e, const nl_flat *base, char ***labels);
 /* the directory name of the run choosing value choice[a] of each axis a
  * (-1: an axis that does not apply to it) */
 void nl_sweep_dir_name(const nl_experiment *e, char ***labels, const int *choice, char *out, size_t size);
