@@ -260,6 +260,33 @@ START_TEST(test_unnamed_formulas)
 }
 END_TEST
 
+/* normlab compare of two runs of two formulas: the legend names each by
+ * its one name, never its text */
+START_TEST(test_compare_runs)
+{
+    tu_tmp_make("formula-names");
+    static const char data[] = "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 128, test_size: 32}\n"
+                               "train: {batch_size: 16, steps: 8, eval_every: 4, log_every: 4}\n";
+    tu_tmp_write("a.yaml", "model: {arch: mlp, widths: [16], norm: {type: expr, expr: \"" RMS "\", name: rms-ish}}\n");
+    tu_tmp_write("b.yaml", "model: {arch: mlp, widths: [16], norm: {type: expr, expr: \"" PONO "\"}}\n");
+    char *a = tu_tmp_read("a.yaml"), *b = tu_tmp_read("b.yaml"), text[1024];
+    snprintf(text, sizeof text, "%s%s", data, a);
+    tu_tmp_write("a.yaml", text);
+    snprintf(text, sizeof text, "%s%s", data, b);
+    tu_tmp_write("b.yaml", text);
+    free(a);
+    free(b);
+    free(output_of("run a.yaml --out ra", 0));
+    free(output_of("run b.yaml --out rb", 0));
+    free(output_of("compare ra rb --out cmp", 0));
+    char *gp = tu_tmp_read("cmp/compare.gp");
+    ck_assert_msg(strstr(gp, "title \"rms-ish\"") && strstr(gp, "title \"expr-755b7972\"") && !strstr(gp, "sqrt"),
+                  "%.4000s", gp);
+    free(gp);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* an exclude: entry names a formula by its one name, the base's as a formulas: one */
 START_TEST(test_exclude_by_name)
 {
@@ -289,6 +316,7 @@ int main(void)
     tcase_add_test(tc, test_named_in_the_base);
     tcase_add_test(tc, test_unnamed_formulas);
     tcase_add_test(tc, test_exclude_by_name);
+    tcase_add_test(tc, test_compare_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
