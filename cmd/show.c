@@ -8,10 +8,12 @@
 #include "arch/registry.h"
 #include "cmd.h"
 #include "config/config.h"
+#include "config/norm_label.h"
 #include "data/registry.h"
 #include "device/device.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "norm/kinds.h"
 #include "plan/plan.h"
 #include "results/files.h"
 #include "results/run_result.h"
@@ -205,6 +207,14 @@ static void describe_model(const char *what, const nl_config *cfg,
     nl_buf_printf(text, "  %s: %s; model.norm.placement %s (accepted: %s)\n", arch->id.name,
                   arch->id.help, nl_name_of(&nl_placement_names, cfg->model.norm.placement),
                   nl_arch_placements_text(arch, " | ", placements, sizeof placements));
+    /* the normalizer by the one name tables, legends and claims give it */
+    char norm[NL_NORM_LABEL_SIZE];
+    nl_norm_label_of_config(cfg, norm, sizeof norm);
+    if (nl_norm_type_is_formula(nl_name_of(&nl_norm_names, cfg->model.norm.kind)))
+        nl_buf_printf(text, "  normalizer: %s, a formula (model.norm.type %s): %s\n", norm,
+                      nl_name_of(&nl_norm_names, cfg->model.norm.kind), cfg->model.norm.expr);
+    else
+        nl_buf_printf(text, "  normalizer: %s\n", norm);
     /* what the plan's passes decided, before the table shows it */
     nl_plan_describe(&cfg->model, &m->spec, text);
     nl_model_summary(m, text);

@@ -66,7 +66,10 @@ static void usage_experiment_file(FILE *out)
           "Every run's config is base + set + grid + derived, through the same checks as\n"
           "`normlab run`; all of them are checked before the first run starts (so a grid\n"
           "holds at most 100000 runs, and a key at most 1000 values). A run\n"
-          "directory is named after its grid values: type-batch_batch_size-8_seed-1.\n\n",
+          "directory is named after its grid values: type-batch_batch_size-8_seed-1.\n"
+          "A formula goes by one name everywhere (directories, summary.csv, table,\n"
+          "claims, legends): its formulas: key or model.norm.name, else expr-<hash of its\n"
+          "text>; two formulas of a sweep under one name are refused.\n\n",
           out);
 }
 

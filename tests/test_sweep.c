@@ -578,6 +578,18 @@ START_TEST(test_bad_experiment_files)
         /* a formula the config module refuses: pointed at where formulas: gives it, naming the run */
         {"base: base.yaml\nformulas:\n  bin: {expr: \"weight * x\"}\ngrid:\n  model.norm.type: [batch, bin]\n",
          {"bad.yaml:3:15:", "run type-bin", "weight"}},
+        /* one name, one formula (issue 114): a grid giving two texts set:'s name, a formulas: key
+         * that the base gives another text; refused at the name, both runs and texts named */
+        {"base: base.yaml\nset: {model.norm.type: expr, model.norm.name: mine}\ngrid:\n  model.norm.expr: "
+         "[\"x / sqrt(var(x, [channels]) + eps)\", \"(x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps)\"]\n",
+         {"bad.yaml:2:47: model.norm.name: run expr-755b7972: the name 'mine' is already another formula's, "
+          "run expr-b36cc85c's (bad.yaml:2:47)", "a name of its own for each formula"}},
+        {"base:\n  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+         "  model: {arch: mlp, widths: [16], norm: {expr: \"x / sqrt(var(x, [channels]) + eps)\", name: bin}}\n"
+         "  train: {batch_size: 16, steps: 30}\nformulas:\n  bin: {expr: \"x - mean(x, [channels])\"}\n"
+         "grid:\n  model.norm.type: [bin, expr]\n",
+         {"bad.yaml:3:", "run type-expr: the name 'bin' is already another formula's, run type-bin's (bad.yaml:6:3)",
+          "\"x - mean(x, [channels])\" and \"x / sqrt(var(x, [channels]) + eps)\""}},
         {"base: base.yaml\ngrid: {seed: [1]}\nclaims:\n  - {id: \"a b\", paper: p, metric: final_test_error, a: {}, "
          "expect: a < 1}\n", {"bad.yaml:4:10:", "'a b' is not a claim id", "accepted: " NL_IDENT_ACCEPTED}},
     };

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "config/norm_label.h"
 #include "model/spec.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
@@ -99,9 +100,15 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
         *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         return false;
     }
+    /* a formula's keys by its one name (config/norm_label.h), never its text */
+    const bool formula = nl_results_formula_text_key(key) || !strcmp(key, "model.norm.type");
+    char (*named)[NL_NORM_LABEL_SIZE] = formula ? calloc((size_t)M->n_runs, sizeof *named) : NULL;
     int n_classes = 0;
     for (int i = 0; i < M->n_runs; i++) {
         const char *v = raw_value(M, i, key);
+        if (v && named && M->config[i].n > 0 && nl_norm_label_of(&M->config[i], named[i], sizeof named[i]) &&
+            nl_norm_label_is_formula(named[i]))
+            v = named[i];
         first[i] = v;
         if (!v)
             continue;
@@ -120,10 +127,12 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
         if (!out[i]) {
             *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
             free(first);
+            free(named);
             return false;
         }
     }
     free(first);
+    free(named);
     return differs;
 }
 

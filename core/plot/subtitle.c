@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arch/registry.h"
+#include "config/norm_label.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "plot/internal.h"
@@ -152,12 +153,17 @@ static void size_part(const nl_results *r, const nl_arch_info *arch, subtitle_pa
 static void norm_part(const nl_results *r, bool blocks, subtitle_part *p)
 {
     const char *norm = cfg(r, "model.norm.type");
+    char label[NL_NORM_LABEL_SIZE];
     if (!varied(r, "model.norm.type")) {
         if (!strcmp(norm, "none"))
             add(p, ", no norm");
         else if (!strcmp(norm, "group") && !varied(r, "model.norm.groups"))
             add(p, ", group norm (%s groups)", cfg(r, "model.norm.groups"));
-        else
+        else if (nl_norm_type_is_formula(norm)) { /* by its one name, or the legend's where it varies */
+            if (!varied(r, "model.norm.expr") && !varied(r, "model.norm.name") &&
+                nl_norm_label_of(&r->config, label, sizeof label))
+                add(p, ", %s norm", label);
+        } else
             add(p, ", %s norm", norm);
     }
     if (!varied(r, "model.norm.placement") && strcmp(norm, "none"))

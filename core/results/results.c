@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/ident.h"
+#include "config/norm_label.h"
 #include "config/schema.h"
 #include "log/files.h"
 #include "norm/registry.h"
@@ -268,6 +269,7 @@ nl_code nl_results_load(const char *dir, nl_results *r, nl_error *err)
     for (int k = 0; k < r->n_keys; k++)
         if (nl_results_is_seed_key(r->keys[k]))
             r->seed_key = k;
+    nl_results_name_formulas(r);
     load_config(r);
     return NL_OK;
 }
@@ -467,19 +469,17 @@ static size_t norm_axes_label(const nl_results *r, const nl_results_run *run, co
 bool nl_results_norm_formula_name(const nl_results *r, const nl_results_run *run, const char *type, char *buf,
                                   size_t size)
 {
-    const int kind = nl_name_lookup(&nl_norm_names, type);
-    if (kind < 0 || !(nl_norm_info_of((nl_norm_kind)kind)->keys & NL_NORM_KEY_FORMULA))
+    if (!nl_norm_type_is_formula(type))
         return false;
     nl_flat own = {0};
-    const bool have = run_own_config(run, &own);
-    const char *name = have ? nl_flat_get(&own, "model.norm.name")
-                            : nl_results_value(r, run, "model.norm.name");
-    const bool named = name && name[0];
-    if (named)
-        snprintf(buf, size, "%s", name);
-    if (have)
+    if (run_own_config(run, &own)) {
+        nl_norm_label_of(&own, buf, size);
         nl_flat_free(&own);
-    return named;
+    } else {
+        nl_norm_label(type, nl_results_value(r, run, "model.norm.name"), nl_results_value(r, run, "model.norm.expr"),
+                      buf, size);
+    }
+    return true;
 }
 
 void nl_results_label(const nl_results *r, const nl_results_run *run, const int *keys, int n, char *buf, size_t size)
@@ -496,7 +496,15 @@ void nl_results_label(const nl_results *r, const nl_results_run *run, const int 
         const char *key = r->keys[keys[i]];
         if (!run->values[keys[i]][0])
             continue; /* a key that does not apply to the run (a group count without group norm) */
-        if (!strcmp(key, "model.norm.type") || !strcmp(key, NL_RESULTS_DIRECTORY_KEY)) {
+        if (nl_results_formula_text_key(key)) { /* the formula's name, once (formula_names.c) */
+            bool shown = false;
+            for (int j = 0; j < n; j++)
+                shown |= j != i && (!strcmp(r->keys[keys[j]], "model.norm.type") ||
+                                    (j < i && nl_results_formula_text_key(r->keys[keys[j]]))) &&
+                         !strcmp(run->values[keys[j]], run->values[keys[i]]);
+            if (!shown)
+                used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", run->values[keys[i]]);
+        } else if (!strcmp(key, "model.norm.type") || !strcmp(key, NL_RESULTS_DIRECTORY_KEY)) {
             char formula[64];
             const bool named = !strcmp(key, "model.norm.type") &&
                                nl_results_norm_formula_name(r, run, run->values[keys[i]], formula, sizeof formula);
@@ -620,12 +628,14 @@ static void own_values_among(char *const *own, int n, const bool *kept, char *bu
 static nl_code keep_matching(const nl_results *all, const char *key, const char *want, bool *kept, int w,
                              const char *where_text, nl_error *err)
 {
-    /* a varied key is summary.csv's column; any other, each run's config.yaml */
-    char **own = nl_results_key(all, key) < 0 ? config_values(all, key) : NULL;
-    bool anyone = nl_results_key(all, key) >= 0;
+    /* a varied key is summary.csv's column; any other, each run's config.yaml,
+     * as is a formula's text, whose column holds the formula's name */
+    const bool column = nl_results_key(all, key) >= 0 && !nl_results_formula_text_key(key);
+    char **own = !column ? config_values(all, key) : NULL;
+    bool anyone = column;
     for (int i = 0; own && i < all->n_runs; i++)
         anyone |= own[i] != NULL;
-    if (nl_results_key(all, key) < 0 && !own)
+    if (!column && !own)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     if (!anyone) {
         char keys[1024] = "";
@@ -645,7 +655,10 @@ static nl_code keep_matching(const nl_results *all, const char *key, const char 
     for (int i = 0; i < all->n_runs; i++) {
         /* a run without the key does not have the value asked for */
         const char *v = own ? own[i] : nl_results_value(all, &all->runs[i], key);
-        kept[i] = kept[i] && v && nl_values_equal(v, want);
+        /* a formula's name is also its kind's: model.norm.type=expr keeps every formula */
+        kept[i] = kept[i] && v &&
+                  (nl_values_equal(v, want) || (!strcmp(key, "model.norm.type") && nl_norm_type_is_formula(want) &&
+                                                nl_norm_label_is_formula(v)));
         n_kept += kept[i];
     }
     free_values(own, all->n_runs);

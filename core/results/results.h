@@ -108,10 +108,21 @@ bool nl_results_determined(const nl_results *r, int key, const int *others, int 
  * `fixed` (x axes), without those determined by the others (a derived
  * learning rate next to the batch size it scales with). */
 int nl_results_group_keys(const nl_results *r, const int *fixed, int n_fixed, int *out);
+/* A sweep's formula normalizers by their one name (config/norm_label.h):
+ * the cells of model.norm.type (the formula kind's), model.norm.expr and
+ * model.norm.name hold each formula run's name (formula_names.c);
+ * nl_results_load does it. */
+void nl_results_name_formulas(nl_results *r);
+/* model.norm.expr or name: a formula's text, whose cell holds its name
+ * once loaded (a filter on it reads the runs' config.yaml) */
+bool nl_results_formula_text_key(const char *key);
+/* the one name of the formula of the run in run_dir (its config.yaml);
+ * false where it cannot be read or the run has no formula */
+bool nl_results_run_norm_label(const char *run_dir, char *label, size_t size);
 /* A normalizer written as a formula (model.norm.type `type` a formula
- * kind, expr) is named by its model.norm.name, from the run's own
- * config.yaml: the name into buf. False where the kind is not a formula
- * or the run gives no name (then "expr" is all there is to show). */
+ * kind, expr) is named by its one name (config/norm_label.h), from the
+ * run's own config.yaml: the name into buf. False where the kind is not a
+ * formula, or where the value is already the name (a loaded sweep's). */
 bool nl_results_norm_formula_name(const nl_results *r, const nl_results_run *run, const char *type, char *buf,
                                   size_t size);
 /* "type=batch, batch_size=8" for run `run` over keys; "all runs" when none */

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/flat.h"
+#include "config/norm_label.h"
 #include "config/schema.h"
 #include "results/files.h"
 #include "sweep/plan_names.h"
@@ -123,15 +124,16 @@ static nl_code format_derived(const nl_sweep_derived *d, const nl_flat *flat, ch
     return NL_OK;
 }
 
-static bool entry_matches(const nl_experiment *e, const nl_sweep_exclusion *x, const nl_flat *flat)
+static bool entry_matches(const nl_sweep_exclusion *x, const nl_flat *flat)
 {
     for (int i = 0; i < x->n; i++) {
-        /* a formula's name: the runs of type expr it names */
-        const nl_sweep_formula *f = !strcmp(x->items[i].key, "model.norm.type")
-                                        ? nl_experiment_formula(e, x->items[i].value) : NULL;
-        if (f) {
-            const char *type = nl_flat_get(flat, "model.norm.type"), *name = nl_flat_get(flat, "model.norm.name");
-            if (!type || !name || !nl_values_equal(type, "expr") || !nl_values_equal(name, f->name))
+        /* a formula's name (of formulas:, or a config's model.norm.name): the
+         * runs whose formula goes by it (config/norm_label.h) */
+        const char *value = x->items[i].value;
+        if (!strcmp(x->items[i].key, "model.norm.type") && nl_norm_label_is_formula(value) &&
+            !nl_norm_type_is_formula(value)) {
+            char label[NL_NORM_LABEL_SIZE];
+            if (!nl_norm_label_of(flat, label, sizeof label) || !nl_values_equal(label, value))
                 return false;
             continue;
         }
@@ -453,6 +455,7 @@ typedef struct {
     int *runs_with_axis;  /* per axis: the runs it applies to */
     long coinciding;      /* combinations that are another run once inapplicable grid keys are left out */
     nl_text_memo text_memo; /* a grid over one corpus reads it once, not once a run */
+    nl_sweep_formula_names formulas; /* one name, one formula */
 } plan_builder;
 
 /* one combination of the grid on its way to being a run */
@@ -512,7 +515,9 @@ static nl_code builder_init(plan_builder *b, long combos)
         !b->choice || !b->runs_with_axis)
         return nl_fail(b->err, NL_ERR_NOMEM, "out of memory");
     nl_code rc = nl_sweep_labels_make(e, &b->labels, b->err);
-    return rc ? rc : base_flat(e, &b->base, b->err);
+    if (!rc && !(rc = base_flat(e, &b->base, b->err)))
+        nl_sweep_labels_name_formula(e, &b->base, b->labels);
+    return rc;
 }
 
 static void builder_free(plan_builder *b)
@@ -526,6 +531,7 @@ static void builder_free(plan_builder *b)
     free(b->runs_with_axis);
     nl_sweep_labels_free(b->e, b->labels);
     nl_flat_free(&b->base);
+    nl_sweep_formula_names_free(&b->formulas);
 }
 
 /* combination `index`: its grid choices, name, label and overrides */
@@ -599,7 +605,7 @@ static nl_code combo_exclude(plan_builder *b, combo *k, bool *excluded)
     const nl_experiment *e = b->e;
     int excluded_by = -1;
     for (int x = 0; x < e->n_excludes && excluded_by < 0; x++)
-        if (entry_matches(e, &e->excludes[x], &k->flat))
+        if (entry_matches(&e->excludes[x], &k->flat))
             excluded_by = x;
     nl_flat_free(&k->flat);
     *excluded = excluded_by >= 0;
@@ -726,7 +732,12 @@ static nl_code combo_add_run(plan_builder *b, combo *k)
     for (int a = 0; a < e->n_axes; a++)
         b->runs_with_axis[a] += b->choice[a] >= 0;
     note_left_out(e, b->choice, b->dropped, b->cfg, k->dir, b->notes, &b->n_notes);
+    const nl_sweep_override_at at = {b->o.override_keys, b->o.override_pos, k->n};
+    nl_code rc = nl_sweep_formula_names_check(&b->formulas, e, b->cfg, k->dir, &at, b->err);
+    if (rc)
+        return rc;
     nl_sweep_run *r = &out->runs[out->n_runs++];
+    nl_norm_label_of_config(b->cfg, r->norm, sizeof r->norm);
     r->index = out->n_runs - 1;
     r->combo = k->index;
     nl_copy_string(r->dir, sizeof r->dir, k->dir);

@@ -1,14 +1,19 @@
 /* The run directories' names (plan_names.h): each grid value as a
  * "key-value" label, the key cut to the fewest dotted components that tell
- * it from the other keys, and a name too long for a directory cut short
- * with a hash of the whole. */
+ * it from the other keys (a formula's text, model.norm.expr, by the
+ * formula's default name instead), and a name too long for a directory cut
+ * short with a hash of the whole. */
 #include <ctype.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/flat.h"
+#include "config/norm_label.h"
+#include "results/files.h"
 #include "sweep/plan_names.h"
 
 #define MAX_DIR_NAME 120
@@ -101,8 +106,15 @@ nl_code nl_sweep_labels_make(const nl_experiment *e, char ****labels_out, nl_err
             free(plain), free(order), free(clash);
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
         }
+        /* a formula by its name, never its text: a grid of formulas gives
+         * them none (one name for two is refused), so the name is the
+         * default, "expr-1a2b3c4d" (config/norm_label.h) */
+        const bool formula = !strcmp(ax->key, "model.norm.expr");
         for (int v = 0; v < ax->n; v++) {
-            sanitize(ax->values[v], plain[v], sizeof plain[v]);
+            if (formula)
+                nl_norm_default_label(ax->values[v], plain[v], sizeof plain[v]);
+            else
+                sanitize(ax->values[v], plain[v], sizeof plain[v]);
             order[v] = (label_ref){plain[v], v};
         }
         qsort(order, (size_t)ax->n, sizeof *order, compare_text);
@@ -114,15 +126,67 @@ nl_code nl_sweep_labels_make(const nl_experiment *e, char ****labels_out, nl_err
             if (!labels[a][v])
                 code = nl_fail(err, NL_ERR_NOMEM, "out of memory");
             else if (clash[v])
-                snprintf(labels[a][v], 320, "%s-%s-v%d", keypart, plain[v], v + 1);
+                snprintf(labels[a][v], 320, "%s%s%s-v%d", formula ? "" : keypart, formula ? "" : "-", plain[v],
+                         v + 1);
             else
-                snprintf(labels[a][v], 320, "%s-%s", keypart, plain[v]);
+                snprintf(labels[a][v], 320, "%s%s%s", formula ? "" : keypart, formula ? "" : "-", plain[v]);
         }
         free(plain), free(order), free(clash);
         if (code)
             return code;
     }
     return NL_OK;
+}
+
+/* does a run directory of the sweep's (out_dir/runs) hold `label` among
+ * the labels its name joins: a sweep started before names its runs so */
+static bool runs_named_with(const nl_experiment *e, const char *label)
+{
+    char runs[1200];
+    snprintf(runs, sizeof runs, "%s/" NL_SWEEP_RUNS_DIR, e->out_dir);
+    DIR *d = e->out_dir[0] ? opendir(runs) : NULL;
+    bool found = false;
+    const size_t len = strlen(label);
+    for (struct dirent *ent; d && !found && (ent = readdir(d));)
+        for (const char *p = ent->d_name; !found && (p = strstr(p, label)); p += len)
+            found = (p == ent->d_name || p[-1] == '_') && (!p[len] || p[len] == '_');
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* the setting of key by set:, else by the base config (NULL: neither) */
+static const char *given(const nl_experiment *e, const nl_flat *base, const char *key)
+{
+    for (int i = e->n_sets - 1; i >= 0; i--)
+        if (!strcmp(e->sets[i].key, key))
+            return e->sets[i].value;
+    return nl_flat_get(base, key);
+}
+
+void nl_sweep_labels_name_formula(const nl_experiment *e, const nl_flat *base, char ***labels)
+{
+    int axis = -1;
+    for (int a = 0; a < e->n_axes; a++) {
+        if (!strcmp(e->axes[a].key, "model.norm.expr") || !strcmp(e->axes[a].key, "model.norm.name"))
+            return; /* that axis's labels tell the formulas apart */
+        if (!strcmp(e->axes[a].key, "model.norm.type"))
+            axis = a;
+    }
+    for (int v = 0; axis >= 0 && v < e->axes[axis].n; v++) {
+        if (!nl_norm_type_is_formula(e->axes[axis].values[v]))
+            continue;
+        char name[NL_NORM_LABEL_SIZE], label[320];
+        nl_norm_label(e->axes[axis].values[v], given(e, base, "model.norm.name"), given(e, base, "model.norm.expr"),
+                      name, sizeof name);
+        const char *dash = strrchr(labels[axis][v], '-');
+        snprintf(label, sizeof label, "%.*s-%s", dash ? (int)(dash - labels[axis][v]) : 0, labels[axis][v], name);
+        bool taken = runs_named_with(e, labels[axis][v]); /* the old name stays where the sweep has it */
+        for (int w = 0; w < e->axes[axis].n && !taken; w++)
+            taken = w != v && !strcasecmp(labels[axis][w], label);
+        if (!taken)
+            snprintf(labels[axis][v], 320, "%s", label);
+    }
 }
 
 void nl_sweep_labels_free(const nl_experiment *e, char ***labels)

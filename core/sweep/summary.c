@@ -14,9 +14,19 @@
 
 #include "base/number.h"
 #include "config/flat.h"
+#include "config/norm_label.h"
 #include "log/files.h"
 #include "results/files.h"
 #include "sweep/sweep.h"
+
+const char *nl_sweep_run_formula(const nl_sweep_plan *p, const nl_sweep_run *r, int column, const char *value)
+{
+    /* a formula by its one name, never "expr" or its text (issue 114) */
+    const bool named = value[0] && nl_norm_label_is_formula(r->norm) &&
+                       (!strcmp(p->columns[column], "model.norm.type") ||
+                        !strcmp(p->columns[column], "model.norm.expr"));
+    return named ? r->norm : value;
+}
 
 nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
                               const nl_sweep_result *results, nl_buf *b, nl_error *err)
@@ -37,7 +47,8 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
         for (int c = 0; c < p->n_columns; c++) {
             char plain[1024];
             nl_buf_printf(b, ",");
-            nl_buf_csv_field(b, nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain));
+            nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain);
+            nl_buf_csv_field(b, nl_sweep_run_formula(p, r, c, plain));
         }
         nl_buf_printf(b, ",%s", nl_sweep_state_name(results[i].state));
         for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {

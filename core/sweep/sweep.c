@@ -31,7 +31,7 @@ void nl_sweep_run_overrides(const nl_experiment *e, const nl_sweep_plan *p, cons
     for (int c = 0; c < p->n_columns && used < size - 1; c++)
         if (c >= e->n_axes || r->choice[c] >= 0)
             used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? " " : "", p->columns[c],
-                                     nl_sweep_run_value(e, p, r, c));
+                                     nl_sweep_run_formula(p, r, c, nl_sweep_run_value(e, p, r, c)));
 }
 
 nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err)

@@ -181,6 +181,7 @@ typedef struct {
     int *choice;        /* value index per axis; -1: the key does not apply to this run */
     char **derived;     /* value text per derived key */
     char *config_text;  /* the resolved config (YAML) */
+    char norm[48];      /* its normalizer's one name (config/norm_label.h): summary.csv's */
 } nl_sweep_run;
 
 typedef struct {
@@ -223,7 +224,11 @@ void nl_sweep_plan_free(nl_sweep_plan *p);
 /* value text of column c (nl_sweep_plan.columns) for a run */
 const char *nl_sweep_run_value(const nl_experiment *e, const nl_sweep_plan *p,
                                const nl_sweep_run *r, int column);
-/* "model.norm.type=batch train.batch_size=8 ..." (grid, then derived) */
+/* column c's value (its text, value) as summary.csv and --dry-run show it:
+ * a formula by its one name (r->norm), never "expr" or its text */
+const char *nl_sweep_run_formula(const nl_sweep_plan *p, const nl_sweep_run *r, int column, const char *value);
+/* "model.norm.type=batch train.batch_size=8 ..." (grid, then derived; a
+ * formula by its one name) */
 void nl_sweep_run_overrides(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
                             char *buf, size_t size);
 

@@ -31,24 +31,25 @@ nl_code vd_claim_fail(const vd_ctx *C, const nl_claim *c, int line, int column, 
 
 static bool row_matches(const vd_source *s, int row, const nl_claim_select *sel, int n)
 {
-    for (int i = 0; i < n; i++) {
-        const int col = vd_source_key_col(s, sel[i].key);
-        if (col < 0 || !nl_claim_select_matches(&sel[i], s->t.rows[row][col]))
+    for (int i = 0; i < n; i++)
+        if (!vd_source_matches(s, row, &sel[i]))
             return false;
-    }
     return true;
 }
 
-/* "v1, v2, ..." of a key column, each once, into have */
+/* "v1, v2, ..." of a key column, each once, into have (a normalizer by its
+ * one name) */
 static void key_values(const vd_source *s, int col, char *have, size_t size)
 {
     have[0] = '\0';
+    const bool norm = s->norm && col == vd_source_key_col(s, "model.norm.type");
     for (int r = 0; r < s->t.n_rows && strlen(have) + 40 < size; r++) {
+        const char *v = norm ? s->norm[r] : s->t.rows[r][col];
         bool earlier = false;
         for (int q = 0; q < r && !earlier; q++)
-            earlier = !strcmp(s->t.rows[q][col], s->t.rows[r][col]);
+            earlier = !strcmp(norm ? s->norm[q] : s->t.rows[q][col], v);
         if (!earlier)
-            snprintf(have + strlen(have), size - strlen(have), "%s%s", have[0] ? ", " : "", s->t.rows[r][col]);
+            snprintf(have + strlen(have), size - strlen(have), "%s%s", have[0] ? ", " : "", v);
     }
 }
 
@@ -68,7 +69,7 @@ static nl_code check_selectors(const vd_ctx *C, const nl_claim *c, const vd_sour
         }
         bool found = false;
         for (int r = 0; r < s->t.n_rows && !found; r++)
-            found = nl_claim_select_matches(&sel[i], s->t.rows[r][col]);
+            found = vd_source_matches(s, r, &sel[i]);
         if (!found) {
             key_values(s, col, have, sizeof have);
             char shown[256];

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/flat.h"
+#include "config/norm_label.h"
 #include "results/files.h"
 #include "results/run_result.h"
 #include "results/summary_keys.h"
@@ -39,6 +40,37 @@ bool vd_source_run_file(const vd_source *s, int row, const char *file, char *out
 void vd_source_close(vd_source *s)
 {
     nl_csv_table_free(&s->t);
+    free(s->norm);
+    s->norm = NULL;
+}
+
+bool vd_source_matches(const vd_source *s, int row, const nl_claim_select *sel)
+{
+    const int col = vd_source_key_col(s, sel->key);
+    if (col < 0)
+        return false;
+    const char *have = s->t.rows[row][col];
+    if (nl_claim_select_matches(sel, have))
+        return true;
+    if (strcmp(sel->key, "model.norm.type"))
+        return false;
+    return (s->norm && s->norm[row][0] && nl_claim_select_matches(sel, s->norm[row])) ||
+           (nl_norm_label_is_formula(have) && nl_claim_select_matches(sel, nl_norm_formula_type()));
+}
+
+/* each row's normalizer by its one name: a formula's from its run's
+ * config.yaml where the row holds its kind's name */
+static void name_formulas(vd_source *s)
+{
+    const int col = vd_source_key_col(s, "model.norm.type");
+    if (col < 0 || s->kind == NL_SOURCE_TABLE || !(s->norm = calloc((size_t)s->t.n_rows + 1, sizeof *s->norm)))
+        return;
+    for (int r = 0; r < s->t.n_rows; r++) {
+        char dir[1400];
+        if (!nl_norm_type_is_formula(s->t.rows[r][col]) || !vd_source_run_file(s, r, ".", dir, sizeof dir) ||
+            !nl_results_run_norm_label(dir, s->norm[r], sizeof s->norm[r]))
+            nl_copy_string(s->norm[r], sizeof s->norm[r], s->t.rows[r][col]);
+    }
 }
 
 static void find_seed(vd_source *s)
@@ -338,5 +370,6 @@ nl_code vd_source_open(vd_source *s, const char *dir, const nl_claim_source *src
         return rc;
     }
     find_seed(s);
+    name_formulas(s);
     return NL_OK;
 }

@@ -20,6 +20,9 @@ typedef struct {
     /* when its runs were first committed (verdict/registered.h); NULL:
      * not looked up (no registration asked for) */
     struct nl_first_runs *first_runs;
+    /* each row's normalizer by its one name (config/norm_label.h), where
+     * model.norm.type is a key; NULL otherwise */
+    char (*norm)[48];
 } vd_source;
 
 /* Opens `dir` as `src` says (NULL or NL_SOURCE_SWEEP: its summary.csv).
@@ -40,5 +43,9 @@ bool vd_source_run_file(const vd_source *s, int row, const char *file, char *out
 
 /* summary.csv's key column of `key` (between run and status), or -1 */
 int vd_source_key_col(const vd_source *s, const char *key);
+/* does row's value of sel's key match it: a formula's model.norm.type
+ * by its one name and by its kind's name (expr), whichever the summary
+ * holds (one written before issue 114 holds expr) */
+bool vd_source_matches(const vd_source *s, int row, const nl_claim_select *sel);
 
 #endif
