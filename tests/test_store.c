@@ -133,7 +133,7 @@ static void check_metrics_bits(sqlite3 *db, const char *run, const char *csv_pat
     int n = snprintf(sql, sizeof sql, "SELECT ");
     for (int c = 0; c < t.n_cols; c++)
         n += snprintf(sql + n, sizeof sql - (size_t)n, "%s\"%s\"", c ? ", " : "", t.header[c]);
-    snprintf(sql + n, sizeof sql - (size_t)n, " FROM metrics WHERE run = ? ORDER BY row");
+    snprintf(sql + n, sizeof sql - (size_t)n, " FROM run_metrics WHERE run = ? ORDER BY row");
     sqlite3_stmt *st;
     ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);

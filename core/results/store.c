@@ -248,7 +248,7 @@ static nl_code read_metrics(nl_store *s, const char *run, char **text, size_t *l
     }
     sqlite3_finalize(st);
     if (!rows)
-        return query_blob(s, "SELECT body FROM files WHERE run = ? AND path = ?", run, NL_RUN_METRICS_FILE, text,
+        return query_blob(s, "SELECT body FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?", run, NL_RUN_METRICS_FILE, text,
                           len, err);
     if (!rc && b.failed)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -273,7 +273,7 @@ nl_code nl_store_read(nl_store *s, const char *run, const char *file, char **tex
         return query_blob(s, "SELECT summary FROM runs WHERE run = ?", run, NULL, text, len, err);
     if (!strcmp(file, NL_RUN_METRICS_FILE))
         return read_metrics(s, run, text, len, err);
-    return query_blob(s, "SELECT body FROM files WHERE run = ? AND path = ?", run, file, text, len, err);
+    return query_blob(s, "SELECT body FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?", run, file, text, len, err);
 }
 
 /* the count `sql` gives for run (and file) */
@@ -301,7 +301,7 @@ bool nl_store_has(nl_store *s, const char *run, const char *file)
     if (!strcmp(file, NL_RUN_METRICS_FILE) &&
         query_count(s, "SELECT count(*) FROM runs WHERE run = ? AND metrics_header IS NOT NULL", run, NULL) > 0)
         return true;
-    return query_count(s, "SELECT count(*) FROM files WHERE run = ? AND path = ?", run, file) > 0;
+    return query_count(s, "SELECT count(*) FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?", run, file) > 0;
 }
 
 bool nl_store_has_run(nl_store *s, const char *run)
@@ -339,7 +339,8 @@ nl_code nl_store_each_file(nl_store *s, const char *run, nl_store_visit visit, v
                     "SELECT path FROM (SELECT '" NL_RUN_CONFIG_FILE "' AS path FROM runs WHERE run = ?1 AND config "
                     "IS NOT NULL UNION ALL SELECT '" NL_RUN_SUMMARY_FILE "' FROM runs WHERE run = ?1 AND summary "
                     "IS NOT NULL UNION ALL SELECT '" NL_RUN_METRICS_FILE "' FROM runs WHERE run = ?1 AND "
-                    "metrics_header IS NOT NULL UNION ALL SELECT path FROM files WHERE run = ?1) ORDER BY path",
+                    "metrics_header IS NOT NULL UNION ALL SELECT path FROM files WHERE run_id = (SELECT id FROM runs "
+                    "WHERE run = ?1)) ORDER BY path",
                     run, visit, ctx, err);
 }
 

@@ -16,15 +16,16 @@
  * The schema (NL_STORE_SCHEMA_VERSION), readable by the sqlite3 shell,
  * pandas and DuckDB without normlab:
  *   normlab_pack(key, value): schema_version, kind, runs, normlab_version
- *   runs(run, status, config, summary, metrics_header, metrics_format):
+ *   runs(id, run, status, config, summary, metrics_header, metrics_format):
  *     config.yaml's and summary.json's text; metrics.csv's header line and
  *     each column's format (g: the shortest text that reads back as the
  *     value, fN: N decimals, t: the text, or a number whose shortest text
  *     the cell is), NULL where metrics.csv is kept
  *     whole in files
- *   metrics(run, row, step, epoch, split, loss, accuracy, lr, elapsed_s,
- *     grad_norm): metrics.csv's rows, numbers as the REAL the text reads as
- *   files(run, path, body): every other file of the run (series.csv,
+ *   metrics(run_id, row, step, epoch, split, loss, accuracy, lr, elapsed_s,
+ *     grad_norm): metrics.csv's rows, numbers as the REAL the text reads
+ *     as; the view run_metrics adds the run's name
+ *   files(run_id, path, body): every other file of the run (series.csv,
  *     trace.csv, eval/..., a final model), byte for byte */
 #ifndef NL_RESULTS_STORE_H
 #define NL_RESULTS_STORE_H

@@ -70,14 +70,14 @@ bool nl_store_layout_parse(const char *header, const char *format, nl_store_metr
     return l->n_cols > 0;
 }
 
-/* SELECT "a", "b", ... FROM metrics WHERE run = ? ORDER BY row */
+/* SELECT "a", "b", ... FROM metrics WHERE run_id = (run's id) ORDER BY row */
 static void rows_sql(const nl_store_metrics_layout *l, char *sql, size_t size)
 {
     size_t n = (size_t)snprintf(sql, size, "SELECT ");
     for (int i = 0; i < l->n_cols && n < size; i++)
         n += (size_t)snprintf(sql + n, size - n, "%s\"%s\"", i ? ", " : "", nl_metrics_columns[l->col[i]]);
     if (n < size)
-        snprintf(sql + n, size - n, " FROM metrics WHERE run = ? ORDER BY row");
+        snprintf(sql + n, size - n, " FROM metrics WHERE run_id = (SELECT id FROM runs WHERE run = ?) ORDER BY row");
 }
 
 nl_code nl_store_metrics_text(nl_store *s, const char *run, const char *header, const char *format, nl_buf *out,

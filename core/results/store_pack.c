@@ -137,21 +137,23 @@ typedef struct {
 
 static const char *const schema_sql =
     "CREATE TABLE normlab_pack(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE runs(run TEXT PRIMARY KEY, status TEXT, config TEXT, summary TEXT, metrics_header TEXT, "
-    "metrics_format TEXT);"
-    "CREATE TABLE files(run TEXT NOT NULL, path TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (run, path)) "
-    "WITHOUT ROWID;";
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, run TEXT NOT NULL UNIQUE, status TEXT, config TEXT, summary TEXT, "
+    "metrics_header TEXT, metrics_format TEXT);"
+    "CREATE TABLE files(run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL, body BLOB NOT NULL, "
+    "PRIMARY KEY (run_id, path)) WITHOUT ROWID;";
 
 /* the metrics table: run, row, then metrics.csv's columns (step an
  * INTEGER, split TEXT, the others REAL) */
 static void metrics_schema(char *sql, size_t size)
 {
-    size_t n = (size_t)snprintf(sql, size, "CREATE TABLE metrics(run TEXT NOT NULL, row INTEGER NOT NULL");
+    size_t n = (size_t)snprintf(sql, size, "CREATE TABLE metrics(run_id INTEGER NOT NULL REFERENCES runs(id), "
+                                           "row INTEGER NOT NULL");
     for (int c = 0; c < NL_METRICS_COLUMN_COUNT && n < size; c++)
         n += (size_t)snprintf(sql + n, size - n, ", \"%s\" %s", nl_metrics_columns[c],
                               c == NL_METRICS_STEP ? "INTEGER" : c == NL_METRICS_SPLIT ? "TEXT" : "REAL");
     if (n < size)
-        snprintf(sql + n, size - n, ", PRIMARY KEY (run, row)) WITHOUT ROWID");
+        snprintf(sql + n, size - n, ", PRIMARY KEY (run_id, row)) WITHOUT ROWID; CREATE VIEW run_metrics AS "
+                 "SELECT runs.run, metrics.* FROM metrics JOIN runs ON runs.id = metrics.run_id");
 }
 
 static nl_code writer_begin(pack_writer *w, nl_error *err)
@@ -166,7 +168,7 @@ static nl_code writer_begin(pack_writer *w, nl_error *err)
     if (sqlite3_open_v2(w->path, &w->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK || /* lint: the temporary made above */
         sqlite3_exec(w->db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN", NULL, NULL, NULL) ||
         sqlite3_exec(w->db, schema_sql, NULL, NULL, NULL) || sqlite3_exec(w->db, metrics, NULL, NULL, NULL) ||
-        sqlite3_prepare_v2(w->db, "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)", -1, &w->run, NULL) ||
+        sqlite3_prepare_v2(w->db, "INSERT INTO runs VALUES (NULL, ?, ?, ?, ?, ?, ?)", -1, &w->run, NULL) ||
         sqlite3_prepare_v2(w->db, insert, -1, &w->metric, NULL) ||
         sqlite3_prepare_v2(w->db, "INSERT INTO files VALUES (?, ?, ?)", -1, &w->file, NULL))
         return nl_store_sql_fail(err, w->path, w->db, "cannot write it");
@@ -294,12 +296,12 @@ static bool shortest_number(const char *cell)
     return !strcmp(again, cell);
 }
 
-static nl_code insert_metric_rows(pack_writer *w, const char *run, const metrics_cells *m, nl_error *err)
+static nl_code insert_metric_rows(pack_writer *w, sqlite3_int64 run, const metrics_cells *m, nl_error *err)
 {
     const int n = m->l.n_cols;
     nl_code rc = NL_OK;
     for (int r = 1; r <= m->n_rows && !rc; r++) {
-        sqlite3_bind_text(w->metric, 1, run, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(w->metric, 1, run);
         sqlite3_bind_int(w->metric, 2, r);
         for (int c = 0; c < n; c++) {
             const char *cell = m->cells[r * n + c];
@@ -316,7 +318,8 @@ static nl_code insert_metric_rows(pack_writer *w, const char *run, const metrics
 
 /* the runs row of `run` (config, summary, metrics' header and format when
  * the table keeps its rows: *rows_kept) and its metrics rows */
-static nl_code insert_run(pack_writer *w, const char *run_dir, const char *run, bool *rows_kept, nl_error *err)
+static nl_code insert_run(pack_writer *w, const char *run_dir, const char *run, sqlite3_int64 *id, bool *rows_kept,
+                          nl_error *err)
 {
     char *config = NULL, *summary = NULL, *metrics = NULL, format[128];
     size_t config_len = 0, summary_len = 0, metrics_len = 0;
@@ -338,8 +341,9 @@ static nl_code insert_run(pack_writer *w, const char *run_dir, const char *run, 
         sqlite3_bind_text(w->run, 6, format, -1, SQLITE_STATIC);
     }
     nl_code rc = step_done(w, w->run, err);
+    *id = sqlite3_last_insert_rowid(w->db);
     if (!rc && *rows_kept)
-        rc = insert_metric_rows(w, run, &m, err);
+        rc = insert_metric_rows(w, *id, &m, err);
     free(m.text);
     free(m.cells);
     free(config);
@@ -353,7 +357,8 @@ static nl_code pack_run(pack_writer *w, const char *run_dir, const char *run, co
                         nl_store_pack_report *rep, nl_error *err)
 {
     bool rows_kept;
-    nl_code rc = insert_run(w, run_dir, run, &rows_kept, err);
+    sqlite3_int64 id;
+    nl_code rc = insert_run(w, run_dir, run, &id, &rows_kept, err);
     for (int i = 0; !rc && i < fl->n; i++) {
         const char *rel = fl->paths[i];
         if (!strcmp(rel, NL_RUN_CONFIG_FILE) || !strcmp(rel, NL_RUN_SUMMARY_FILE) ||
@@ -364,7 +369,7 @@ static nl_code pack_run(pack_writer *w, const char *run_dir, const char *run, co
         snprintf(path, sizeof path, "%s/%s", run_dir, rel);
         if ((rc = nl_read_file(path, &body, &len, err)))
             break;
-        sqlite3_bind_text(w->file, 1, run, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(w->file, 1, id);
         sqlite3_bind_text(w->file, 2, rel, -1, SQLITE_STATIC);
         sqlite3_bind_blob64(w->file, 3, body, len, SQLITE_STATIC);
         rc = step_done(w, w->file, err);
@@ -488,7 +493,9 @@ static nl_code write_pack(const pack_job *j, const char *tmp, nl_store_pack_repo
         rc = pack_run(&w, run_dir, j->runs.paths[i], &j->files[i], rep, err);
         rep->runs += !rc;
     }
-    if (!rc && sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    /* VACUUM: every page filled again, the smallest file */
+    if (!rc && (sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK ||
+                sqlite3_exec(w.db, "VACUUM", NULL, NULL, NULL) != SQLITE_OK))
         rc = nl_store_sql_fail(err, tmp, w.db, "cannot write it");
     writer_end(&w);
     return rc;
