@@ -64,7 +64,7 @@ static void keep_output(const char *args, int want, const char *keep)
 }
 
 /* every reader's output on s, into files with suffix `tag` */
-static void read_all(const char *tag, const char *first_run, const char *by)
+static void read_all(const char *tag, const char *first_run, const char *second_run, const char *by)
 {
     char args[600], keep[64];
     snprintf(args, sizeof args, "table s --by %s", by);
@@ -80,6 +80,13 @@ static void read_all(const char *tag, const char *first_run, const char *by)
     snprintf(keep, sizeof keep, "plot-out.%s", tag);
     keep_output(args, 0, keep);
     ck_assert_int_eq(sh("mv s/plots plots.%s", tag), 0);
+    snprintf(args, sizeof args, "compare s/runs/%s s/runs/%s --out c", first_run, second_run);
+    snprintf(keep, sizeof keep, "compare-out.%s", tag);
+    keep_output(args, 0, keep);
+    ck_assert_int_eq(sh("mv c compare.%s", tag), 0);
+    /* the page, but for its line saying when it was written */
+    keep_output("report s --out r.html", 0, "report-out");
+    ck_assert_int_eq(sh("grep -v 'class=\"meta\"' r.html > report.%s && rm r.html", tag), 0);
 }
 
 static void same_tree(const char *a, const char *b)
@@ -88,17 +95,18 @@ static void same_tree(const char *a, const char *b)
                   tu_tmp_read("diff.txt"));
 }
 
-static void pack_and_compare(const char *sweep, const char *first_run, const char *by)
+static void pack_and_compare(const char *sweep, const char *first_run, const char *second_run, const char *by)
 {
     tu_tmp_make("store");
     copy_sweep(sweep);
     ck_assert_int_eq(sh("cp -r s/runs runs.before"), 0);
-    read_all("dirs", first_run, by);
+    read_all("dirs", first_run, second_run, by);
     keep_output("pack s", 0, "pack-out");
     ck_assert(!exists("s/runs") && exists("s/runs.sqlite"));
     ck_assert_int_ne(sh("ls -a s | grep -q '\\.tmp\\.'"), 0); /* no temporary left */
-    read_all("pack", first_run, by);
-    static const char *const outputs[] = {"table", "verdict-out", "show", "plot-out", "verdict", "plots"};
+    read_all("pack", first_run, second_run, by);
+    static const char *const outputs[] = {"table",   "verdict-out", "show",        "plot-out", "verdict",
+                                          "plots",   "compare-out", "compare",     "report"};
     for (size_t i = 0; i < sizeof outputs / sizeof *outputs; i++) {
         char a[64], b[64];
         snprintf(a, sizeof a, "%s.dirs", outputs[i]);
@@ -112,13 +120,14 @@ static void pack_and_compare(const char *sweep, const char *first_run, const cha
 
 START_TEST(test_pack_trace_sweep)
 {
-    pack_and_compare("ioffe-fig1", "type-none_seed-1", "model.norm.type");
+    pack_and_compare("ioffe-fig1", "type-none_seed-1", "type-batch_seed-1", "model.norm.type");
 }
 END_TEST
 
 START_TEST(test_pack_series_sweep)
 {
-    pack_and_compare("signal-propagation-confirm", "type-none_skip_init-false_lr-0.01_seed-101", "model.norm.type");
+    pack_and_compare("signal-propagation-confirm", "type-none_skip_init-false_lr-0.01_seed-101",
+                     "type-none_skip_init-false_lr-0.01_seed-102", "model.norm.type");
 }
 END_TEST
 
@@ -286,6 +295,26 @@ START_TEST(test_pack_refuses_and_resumes)
 }
 END_TEST
 
+/* the sweep run again on its packed directory finds every run finished with
+ * its recorded config: nothing trained, summary.csv the same */
+START_TEST(test_sweep_on_pack)
+{
+    tu_tmp_make("store-sweep");
+    copy_sweep("signal-propagation-confirm");
+    ck_assert_int_eq(sh("cp s/summary.csv summary.before"), 0);
+    keep_output("pack s", 0, "pack-out");
+    char args[1200];
+    snprintf(args, sizeof args, "sweep %s/experiments/signal-propagation-confirm.yaml --out s -j 1",
+             NORMLAB_SOURCE_DIR);
+    keep_output(args, 0, "sweep-out");
+    char *out = tu_tmp_read("sweep-out");
+    ck_assert_msg(strstr(out, "0 to run (5 finished before)"), "%s", out);
+    free(out);
+    same_tree("summary.before", "s/summary.csv");
+    tu_tmp_remove();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store");
@@ -296,6 +325,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_pack_keeps_bits);
     tcase_add_test(tc, test_bad_packs);
     tcase_add_test(tc, test_pack_refuses_and_resumes);
+    tcase_add_test(tc, test_sweep_on_pack);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -249,6 +249,18 @@ nl_code nl_results_load(const char *dir, nl_results *r, nl_error *err)
         r->dir[--len] = '\0';
     char path[1200];
     nl_code rc;
+    bool packed = false; /* a run inside a packed sweep (results/store.h) */
+    if (!nl_is_dir(r->dir) && (rc = nl_run_pack_check(r->dir, &packed, err)))
+        return rc;
+    if (packed) {
+        if ((rc = load_single(r->dir, r, err))) {
+            nl_results_free(r);
+            return rc;
+        }
+        r->seed_key = -1;
+        load_config(r);
+        return NL_OK;
+    }
     if (!nl_is_dir(r->dir))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a directory", r->dir);
     nl_path_join(path, sizeof path, r->dir, NL_SWEEP_SUMMARY_FILE);
