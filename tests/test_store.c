@@ -280,6 +280,16 @@ START_TEST(test_pack_refuses_and_resumes)
     ck_assert_int_ne(sh("ls -a s | grep -q '\\.tmp\\.'"), 0);
     ck_assert_int_eq(sh("rm -r s/runs && cp -r runs.before s/runs"), 0);
     refused("pack no-such-dir", "not a sweep directory");
+    /* a directory, a FIFO, a link where the pack goes: refused, the runs kept */
+    static const char *const in_place[] = {"mkdir s/runs.sqlite", "mkfifo s/runs.sqlite",
+                                           "ln -s ../elsewhere.sqlite s/runs.sqlite"};
+    for (size_t i = 0; i < sizeof in_place / sizeof *in_place; i++) {
+        ck_assert_int_eq(sh("%s", in_place[i]), 0);
+        refused("pack s", "runs.sqlite");
+        same_tree("runs.before", "s/runs");
+        ck_assert(!exists("elsewhere.sqlite"));
+        ck_assert_int_eq(sh("rm -r s/runs.sqlite"), 0);
+    }
     /* killed after the rename: the directories still there are the pack's,
      * checked and removed by packing again */
     keep_output("pack s", 0, "pack-out");
