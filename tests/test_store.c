@@ -325,6 +325,50 @@ START_TEST(test_sweep_on_pack)
 }
 END_TEST
 
+static const char *const small_experiment =
+    "name: sw\n"
+    "base:\n"
+    "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 128, test_size: 32}\n"
+    "  model: {arch: mlp, widths: [8]}\n"
+    "  train: {batch_size: 32, steps: 12, eval_every: 6, log_every: 3, optimizer: {lr: 0.1}}\n"
+    "threads: 1\n"
+    "grid:\n"
+    "  model.norm.type: [none, batch]\n"
+    "  seed: [1, 2]\n";
+
+/* a local sweep keeps its final models: packed (byte for byte, as every
+ * file), init.from a run inside the pack starts from the same model as
+ * from its directory; eval, which records into the run's directory, is
+ * refused there */
+START_TEST(test_init_from_a_packed_run)
+{
+    tu_tmp_make("store-init");
+    tu_tmp_write("exp.yaml", small_experiment);
+    keep_output("sweep exp.yaml --out sw -j 2", 0, "sweep-out");
+    ck_assert(exists("sw/runs/type-batch_seed-1/final.nlck"));
+    ck_assert_int_eq(sh("cp -r sw/runs runs.before"), 0);
+    tu_tmp_write("ft.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 128, test_size: 32}\n"
+                            "model: {arch: mlp, widths: [8], norm: {type: batch}}\n"
+                            "train: {batch_size: 32, steps: 6, eval_every: 6, log_every: 3}\n");
+    keep_output("run ft.yaml --set init.from=runs.before/type-batch_seed-1 --out ft-dirs --quiet --threads 1", 0,
+                "ft-dirs-out");
+    keep_output("pack sw", 0, "pack-out");
+    keep_output("run ft.yaml --set init.from=sw/runs/type-batch_seed-1 --out ft-pack --quiet --threads 1", 0,
+                "ft-pack-out");
+    char *a = tu_metrics_without_time("ft-dirs"), *b = tu_metrics_without_time("ft-pack");
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    refused("eval sw/runs/type-batch_seed-1 --threads 1", "packed sweep");
+    ck_assert(!exists("sw/runs"));
+    keep_output("export csv sw --out back", 0, "export-out");
+    /* every file back but the writers' markers: live state, left out */
+    ck_assert_int_eq(sh("rm runs.before/*/.normlab-run"), 0);
+    same_tree("runs.before", "back");
+    tu_tmp_remove();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store");
@@ -336,6 +380,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bad_packs);
     tcase_add_test(tc, test_pack_refuses_and_resumes);
     tcase_add_test(tc, test_sweep_on_pack);
+    tcase_add_test(tc, test_init_from_a_packed_run);
     suite_add_tcase(s, tc);
     return s;
 }
