@@ -12,9 +12,10 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: normlab pack SWEEP_DIR\n\n"
             "Puts a finished sweep's run directories (SWEEP_DIR/runs/RUN/) into one SQLite file,\n"
-            "SWEEP_DIR/" NL_SWEEP_PACK ", then removes them. table, verdict, plot, show, compare and\n"
-            "report read the packed sweep as they read its directories (a run by its old path,\n"
-            "SWEEP_DIR/runs/RUN); `normlab export csv SWEEP_DIR --out DIR` writes the run\n"
+            "SWEEP_DIR/" NL_SWEEP_PACK ", then removes them. table, verdict, plot, show, compare,\n"
+            "report, export tensorboard, init.from and a sweep run again read the packed sweep as\n"
+            "they read its directories (a run by its old path, SWEEP_DIR/runs/RUN); eval refuses a\n"
+            "run inside it. `normlab export csv SWEEP_DIR --out DIR` writes the run\n"
             "directories back, file for file. The file opens without normlab (the sqlite3 shell,\n"
             "pandas, DuckDB): tables runs (config, summary), metrics (metrics.csv's rows),\n"
             "files (every other file), normlab_pack (schema_version); results/usage.md says more.\n\n"
