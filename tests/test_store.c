@@ -290,9 +290,20 @@ START_TEST(test_pack_refuses_and_resumes)
         ck_assert(!exists("elsewhere.sqlite"));
         ck_assert_int_eq(sh("rm -r s/runs.sqlite"), 0);
     }
+    /* killed before the rename: its temporary, of a process gone, removed by
+     * the next pack; the sweep's lock it made for itself removed too */
+    const pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    ck_assert_int_gt(gone, 0);
+    waitpid(gone, NULL, 0);
+    char stale[64];
+    snprintf(stale, sizeof stale, "s/runs.sqlite.tmp.%ld", (long)gone);
+    tu_tmp_write(stale, "half a pack");
     /* killed after the rename: the directories still there are the pack's,
      * checked and removed by packing again */
     keep_output("pack s", 0, "pack-out");
+    ck_assert(!exists(stale) && !exists("s/.lock"));
     ck_assert_int_eq(sh("cp -r runs.before s/runs"), 0);
     keep_output("pack s", 0, "pack-again");
     ck_assert(!exists("s/runs"));

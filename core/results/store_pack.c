@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,23 +617,56 @@ static nl_code publish(const pack_job *j, const char *tmp, const char *path, nl_
 
 /* the sweep's lock, held while packing: no sweep runs meanwhile; -1 when
  * the sweep never made one */
-static nl_code lock_sweep(const char *sweep, int *fd, nl_error *err)
+static nl_code lock_sweep(const char *sweep, int *fd, bool *created, nl_error *err)
 {
     char path[1200];
     nl_path_join(path, sizeof path, sweep, NL_SWEEP_LOCK);
-    *fd = -1;
-    if (!nl_path_exists(path))
-        return NL_OK;
-    nl_code rc = nl_open_write(path, O_RDWR, fd, err);
-    if (rc)
+    *created = !nl_path_exists(path);
+    nl_code rc = nl_open_write(path, O_RDWR | O_CREAT, fd, err);
+    if (rc) {
+        *fd = -1;
         return rc;
+    }
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
         close(*fd);
         *fd = -1;
-        return nl_fail(err, NL_ERR_USAGE, "a normlab sweep is running %s (it holds %s); nothing was packed: "
-                       "pack it once it has finished", sweep, path);
+        return nl_fail(err, NL_ERR_USAGE, "a normlab sweep or pack is running %s (it holds %s); nothing was "
+                       "packed: pack it once it has finished", sweep, path);
     }
     return NL_OK;
+}
+
+/* the lock let go, and removed where this pack made it */
+static void unlock_sweep(const char *sweep, int fd, bool created)
+{
+    char path[1200];
+    nl_path_join(path, sizeof path, sweep, NL_SWEEP_LOCK);
+    if (fd >= 0 && created)
+        unlink(path);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* the temporaries of packs killed before their rename (PACK.tmp.PID of a
+ * process gone): removed, under the sweep's lock */
+static void remove_stale_temps(const char *sweep)
+{
+    file_list names;
+    nl_error ignored = {0};
+    if (dir_entries(sweep, &names, &ignored))
+        return;
+    static const char prefix[] = NL_SWEEP_PACK ".tmp.";
+    for (int i = 0; i < names.n; i++) {
+        const char *name = names.paths[i];
+        char *end;
+        const long pid = strncmp(name, prefix, sizeof prefix - 1) ? 0 : strtol(name + sizeof prefix - 1, &end, 10);
+        if (pid > 0 && !*end && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            char path[1400];
+            nl_path_join(path, sizeof path, sweep, name);
+            unlink(path);
+        }
+    }
+    file_list_free(&names);
 }
 
 static nl_code pack_new(pack_job *j, nl_store_pack_report *rep, nl_error *err)
@@ -673,9 +707,11 @@ nl_code nl_store_pack(const char *sweep_dir, nl_store_pack_report *rep, nl_error
                                                  : "%s is not a sweep directory (no runs/ in it); nothing was written",
                        j.sweep);
     int lock_fd;
-    nl_code rc = lock_sweep(j.sweep, &lock_fd, err);
+    bool lock_created;
+    nl_code rc = lock_sweep(j.sweep, &lock_fd, &lock_created, err);
     if (rc)
         return rc;
+    remove_stale_temps(j.sweep);
     if (packed) { /* a pack killed between its rename and the last removal */
         char path[1200];
         nl_store_path(j.sweep, path, sizeof path);
@@ -689,8 +725,7 @@ nl_code nl_store_pack(const char *sweep_dir, nl_store_pack_report *rep, nl_error
     } else {
         rc = pack_new(&j, rep, err);
     }
-    if (lock_fd >= 0)
-        close(lock_fd);
+    unlock_sweep(j.sweep, lock_fd, lock_created);
     job_free(&j);
     return rc;
 }
