@@ -184,15 +184,6 @@ nl_code nl_store_open(const char *sweep_dir, nl_store **store, nl_error *err)
     return NL_OK;
 }
 
-void nl_store_close_all(void)
-{
-    for (int i = 0; i < STORE_CACHE; i++)
-        if (open_stores[i]) {
-            nl_store_free(open_stores[i]);
-            open_stores[i] = NULL;
-        }
-}
-
 /* ---- a run's files ---- */
 
 /* the bytes of column 0 of `sql`'s one row bound to run (and file): into

@@ -44,10 +44,9 @@ typedef struct nl_store nl_store;
 /* Opens SWEEP_DIR's pack read-only and checks it: a regular file (not a
  * link), whole (its pages all there), SQLite, normlab's kind and a schema
  * this normlab reads. NL_ERR_DATA naming the file and what is wrong. The
- * handle is kept for the process (later calls for the same sweep return it);
- * nl_store_close_all drops them. */
+ * handle is kept for the process (later calls for the same sweep return it;
+ * a pack is written once, so it stays true). */
 nl_code nl_store_open(const char *sweep_dir, nl_store **store, nl_error *err);
-void nl_store_close_all(void);
 /* whether SWEEP_DIR has a pack (a file at its name, whatever it holds) */
 bool nl_store_present(const char *sweep_dir);
 /* the pack's path */
