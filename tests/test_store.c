@@ -87,6 +87,10 @@ static void read_all(const char *tag, const char *first_run, const char *second_
     /* the page, but for its line saying when it was written */
     keep_output("report s --out r.html", 0, "report-out");
     ck_assert_int_eq(sh("grep -v 'class=\"meta\"' r.html > report.%s && rm r.html", tag), 0);
+    /* one run's page: its curves from the run's own metrics.csv */
+    snprintf(args, sizeof args, "report s/runs/%s --out r.html", first_run);
+    keep_output(args, 0, "report-run-out");
+    ck_assert_int_eq(sh("grep -v 'class=\"meta\"' r.html > report-run.%s && rm r.html", tag), 0);
 }
 
 static void same_tree(const char *a, const char *b)
@@ -106,7 +110,7 @@ static void pack_and_compare(const char *sweep, const char *first_run, const cha
     ck_assert_int_ne(sh("ls -a s | grep -q '\\.tmp\\.'"), 0); /* no temporary left */
     read_all("pack", first_run, second_run, by);
     static const char *const outputs[] = {"table",   "verdict-out", "show",        "plot-out", "verdict",
-                                          "plots",   "compare-out", "compare",     "report"};
+                                          "plots",   "compare-out", "compare",     "report",   "report-run"};
     for (size_t i = 0; i < sizeof outputs / sizeof *outputs; i++) {
         char a[64], b[64];
         snprintf(a, sizeof a, "%s.dirs", outputs[i]);
