@@ -135,7 +135,7 @@ nl_code nl_store_open_path(const char *path, const char *sweep_dir, nl_store **o
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     nl_copy_string(s->sweep, sizeof s->sweep, sweep_dir);
     nl_copy_string(s->path, sizeof s->path, path);
-    char uri[2600];
+    char uri[4 * sizeof s->path]; /* every byte escaped, three for one */
     store_uri(s->path, uri, sizeof uri);
     nl_code rc = check_file(s->path, err);
     if (!rc && sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK)

@@ -45,7 +45,8 @@ typedef struct nl_store nl_store;
  * link), whole (its pages all there), SQLite, normlab's kind and a schema
  * this normlab reads. NL_ERR_DATA naming the file and what is wrong. The
  * handle is kept for the process (later calls for the same sweep return it;
- * a pack is written once, so it stays true). */
+ * a pack is written once, so it stays true); the 16 most recent are kept,
+ * so a caller uses it before it opens another sweep's. */
 nl_code nl_store_open(const char *sweep_dir, nl_store **store, nl_error *err);
 /* whether SWEEP_DIR has a pack (a file at its name, whatever it holds) */
 bool nl_store_present(const char *sweep_dir);
