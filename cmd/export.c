@@ -11,6 +11,7 @@
 #include "norm/formula_torch.h"
 #include "results/files.h"
 #include "results/rundir.h"
+#include "results/store.h"
 #include "sweep/sweep.h"
 #include "tensorboard/export.h"
 #include "verdict/verdict.h"
@@ -148,6 +149,25 @@ static int export_torch(const export_args *a)
     return rc ? nl_cmd_report("export", &err) : 0;
 }
 
+/* a packed sweep's runs as the run directories they were (results/store.h) */
+static int export_csv(const export_args *a)
+{
+    nl_error err = {0};
+    if (a->force)
+        return nl_cmd_usage_error("export", "export csv writes a new directory: --force does not apply");
+    if (!nl_store_present(a->dir)) {
+        fprintf(stderr, "normlab export: %s is not a packed sweep (no " NL_SWEEP_PACK " in it): its run "
+                        "directories are the CSV files already\n", a->dir);
+        return 2;
+    }
+    int runs = 0;
+    const double started = nl_cmd_now();
+    if (nl_store_export(a->dir, a->out, &runs, &err))
+        return nl_cmd_report("export", &err);
+    printf("%s: %d run director%s in %.2f s\n", a->out, runs, runs == 1 ? "y" : "ies", nl_cmd_now() - started);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*run)(const export_args *a);
@@ -161,6 +181,10 @@ static const struct {
      "                session per run, grouped by the runs that differ in the seed alone), its\n"
      "                experiment named and described as its experiment file does (its name:, its\n"
      "                leading comment)"},
+    {"csv", export_csv, false, "SWEEP --out DIR",
+     "a packed sweep's runs (normlab pack) written back as the run directories they were:\n"
+     "                DIR/RUN/config.yaml, metrics.csv, summary.json and every other file, byte for\n"
+     "                byte; DIR must not exist or be empty (it stands for SWEEP/runs)"},
     {"torch", export_torch, true, "CONFIG_OR_RUN [--out FILE] [--force]",
      "a config's or run directory's formula normalizer (model.norm.type: expr) as one\n"
      "                self-contained Python file (torch alone): an nn.Module named after\n"

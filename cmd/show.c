@@ -18,6 +18,7 @@
 #include "results/files.h"
 #include "results/run_result.h"
 #include "results/rundir.h"
+#include "results/store.h"
 #include "results/summary.h"
 #include "results/summary_keys.h"
 #include "train/check.h"
@@ -285,6 +286,17 @@ static int show_model(const char *what, const nl_config *cfg, bool params)
     return status;
 }
 
+/* the config.yaml of a run inside a packed sweep */
+static nl_code load_packed(const char *run_dir, const char *config_path, nl_config *cfg, nl_error *err)
+{
+    char *text = NULL;
+    nl_code rc = nl_run_file_read(run_dir, NL_RUN_CONFIG_FILE, &text, NULL, err);
+    if (!rc)
+        rc = nl_config_load_string(text, config_path, NULL, 0, cfg, err);
+    free(text);
+    return rc;
+}
+
 int cmd_show(int argc, char **argv)
 {
     const char *target = NULL, *overrides[256];
@@ -309,17 +321,21 @@ int cmd_show(int argc, char **argv)
         return nl_cmd_usage_error("show", "no config file or run directory given");
     char config_path[1200];
     snprintf(config_path, sizeof config_path, "%s", target);
-    const bool run_dir = nl_is_dir(target);
+    bool packed; /* a run of a packed sweep (results/store.h) */
+    nl_error pack_err = {0};
+    if (nl_run_pack_check(target, &packed, &pack_err))
+        return nl_cmd_report("show", &pack_err);
+    const bool run_dir = nl_is_dir(target) || packed;
     if (run_dir) {
         if (n_overrides)
             return nl_cmd_usage_error("show", "--set applies to a config, not to a run directory");
         nl_path_join(config_path, sizeof config_path, target, NL_RUN_CONFIG_FILE);
-        if (!nl_path_exists(config_path)) {
+        if (!nl_run_file_exists(target, NL_RUN_CONFIG_FILE)) {
             fprintf(stderr, "normlab show: %s is not a run directory (it has no config.yaml)\n", target);
             return 2;
         }
         nl_error err = {0};
-        if (nl_run_dir_check_files(target, &err))
+        if (!packed && nl_run_dir_check_files(target, &err))
             return nl_cmd_report("show", &err);
     }
     nl_config *cfg = calloc(1, sizeof *cfg);
@@ -327,11 +343,12 @@ int cmd_show(int argc, char **argv)
         return 1;
     nl_error err = {0};
     int status;
-    bool loaded = nl_config_load(config_path, overrides, n_overrides, cfg, &err) == NL_OK;
+    bool loaded = packed ? load_packed(target, config_path, cfg, &err) == NL_OK
+                         : nl_config_load(config_path, overrides, n_overrides, cfg, &err) == NL_OK;
     /* a run another CPU planned (its block) is shown as this one plans its
      * record, saying why: summary.json keeps the layout that ran */
     nl_error replanned = {0};
-    if (!loaded && run_dir && nl_config_load_record(config_path, NULL, 0, cfg, &replanned) == NL_OK) {
+    if (!loaded && run_dir && !packed && nl_config_load_record(config_path, NULL, 0, cfg, &replanned) == NL_OK) {
         loaded = true;
         printf("note: this CPU cannot plan the run as it recorded it (%s); shown as planned here, "
                "its layout as it ran is summary.json's\n", err.msg);

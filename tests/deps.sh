@@ -13,7 +13,7 @@
 # need besides: Slurm's daemons and client, munge, and the tools that make
 # the cluster's hosts (their first test, slurm_deps, runs it).
 set -eu
-packages="cmake make gcc git pkg-config libyaml-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user g++ python3 python3-venv chromium"
+packages="cmake make gcc git pkg-config libyaml-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev libsqlite3-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user g++ python3 python3-venv chromium"
 [ "${1:-}" = slurm ] && packages="slurmctld slurmd munge slurm-client iproute2 util-linux"
 missing=""
 for p in $packages; do

@@ -90,6 +90,8 @@ static const writer writers[] = {
     {"table", "table sw --csv t.csv", {"t.csv"}, {NULL}, NULL},
     {"reproduce", NULL, {NULL}, {NULL}, "a sweep, then verdict's set (tested here as verdict)"},
     {"bench", NULL, {NULL}, {NULL}, "one --csv file of rows"},
+    {"pack", NULL, {NULL}, {NULL}, "one file, SWEEP/runs.sqlite, a temporary renamed into place, then the run "
+     "directories removed; a link, directory or FIFO at its path, an unfinished run, kill -9: test_store"},
 };
 enum { N_WRITERS = sizeof writers / sizeof writers[0] };
 

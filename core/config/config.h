@@ -63,6 +63,8 @@ nl_code nl_config_load(const char *path, const char *const *overrides, int n_ove
  * this host instead of refused where its CPU differs. */
 nl_code nl_config_load_record(const char *path, const char *const *overrides, int n_overrides,
                               nl_config *out, nl_error *err);
+/* a record's text in memory (a run inside a packed sweep: results/store.h) */
+nl_code nl_config_load_record_string(const char *text, const char *source, nl_config *out, nl_error *err);
 /* The same from text in memory; `source` names it in errors. */
 nl_code nl_config_load_string(const char *text, const char *source, const char *const *overrides,
                               int n_overrides, nl_config *out, nl_error *err);

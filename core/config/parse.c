@@ -739,3 +739,8 @@ nl_code nl_config_load_record(const char *path, const char *const *overrides, in
     return load_path(path, overrides, n_overrides, true, out, err);
 }
 
+nl_code nl_config_load_record_string(const char *text, const char *source, nl_config *out, nl_error *err)
+{
+    return load_text(text, strlen(text), source, NULL, 0, true, out, err);
+}
+

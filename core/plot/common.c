@@ -9,6 +9,7 @@
 #include "results/files.h"
 #include "results/run_result.h"
 #include "results/series.h"
+#include "results/store.h"
 #include "results/summary_keys.h"
 
 /* ---- small helpers ---- */
@@ -655,9 +656,9 @@ nl_code pl_series_read(const nl_results_run *run, pl_series_file *f, nl_error *e
     memset(f, 0, sizeof *f);
     char path[1300];
     snprintf(path, sizeof path, "%s/" NL_RUN_SERIES_FILE, run->dir);
-    if (!nl_path_exists(path))
+    if (!nl_run_file_exists(run->dir, NL_RUN_SERIES_FILE))
         return NL_OK;
-    nl_code rc = nl_csv_table_read(path, &f->t, err);
+    nl_code rc = nl_run_csv_read(run->dir, NL_RUN_SERIES_FILE, &f->t, err);
     if (rc)
         return rc;
     f->step = nl_series_col(&f->t, NL_SERIES_COL_STEP);

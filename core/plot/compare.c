@@ -19,6 +19,7 @@
 #include "plot/plot.h"
 #include "results/files.h"
 #include "results/rundir.h"
+#include "results/store.h"
 
 /* marks an output directory as compare's: it may be written again */
 #define COMPARE_MARKER ".normlab-compare"
@@ -81,7 +82,7 @@ static nl_code load_run_configs(merge *M, nl_error *err)
         char path[1300], *text = NULL;
         nl_error ignored = {0};
         snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, M->run[i]->dir);
-        if (nl_read_file(path, &text, NULL, &ignored) != NL_OK)
+        if (nl_run_file_read(M->run[i]->dir, NL_RUN_CONFIG_FILE, &text, NULL, &ignored) != NL_OK)
             continue;
         if (nl_flat_from_yaml(text, path, &M->config[i], &ignored) != NL_OK)
             nl_flat_free(&M->config[i]);

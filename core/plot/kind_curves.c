@@ -9,6 +9,7 @@
 #include "results/files.h"
 #include "results/metrics.h"
 #include "results/run_result.h"
+#include "results/store.h"
 
 static double curve_value(const char *metric, double loss, double accuracy)
 {
@@ -26,7 +27,7 @@ static nl_code add_metrics(const nl_results_run *run, const char *split, const c
     char path[1300];
     snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, run->dir);
     nl_csv_table t;
-    nl_code rc = nl_csv_table_read(path, &t, err);
+    nl_code rc = nl_run_csv_read(run->dir, NL_RUN_METRICS_FILE, &t, err);
     if (rc)
         return rc;
     const int c_step = nl_metrics_col(&t, NL_METRICS_STEP), c_epoch = nl_metrics_col(&t, NL_METRICS_EPOCH),
@@ -166,7 +167,9 @@ static nl_code read_curves(curves_fig *f, nl_error *err)
          * header yet (normlab report --watch reads a running sweep): no rows,
          * as before the file is made; a finished run's empty file is an error */
         struct stat st;
-        if (stat(path, &st) != 0 || (st.st_size == 0 && !nl_results_run_finished(&r->runs[i])))
+        const bool packed = nl_run_packed(r->runs[i].dir, NULL, 0, NULL, 0);
+        if (packed ? !nl_run_file_exists(r->runs[i].dir, NL_RUN_METRICS_FILE)
+                   : stat(path, &st) != 0 || (st.st_size == 0 && !nl_results_run_finished(&r->runs[i])))
             continue;
         nl_code rc = add_metrics(&r->runs[i], f->split, f->metric, &f->left[id], &f->right[id], err);
         if (rc)

@@ -8,6 +8,7 @@
 #include "plot/common.h"
 #include "results/files.h"
 #include "results/metrics.h"
+#include "results/store.h"
 
 #define MAX_PERCENTILES 16
 
@@ -31,10 +32,10 @@ static nl_code read_traces(const nl_results *r, const grouping *g, curve *curves
         const int id = g->group_of[i];
         char path[1300];
         snprintf(path, sizeof path, "%s/" NL_RUN_TRACE_FILE, r->runs[i].dir);
-        if (id < 0 || !nl_path_exists(path))
+        if (id < 0 || !nl_run_file_exists(r->runs[i].dir, NL_RUN_TRACE_FILE))
             continue;
         nl_csv_table t;
-        nl_code rc = nl_csv_table_read(path, &t, err);
+        nl_code rc = nl_run_csv_read(r->runs[i].dir, NL_RUN_TRACE_FILE, &t, err);
         if (rc)
             return rc;
         /* a column's name goes into the script and its data file's header:

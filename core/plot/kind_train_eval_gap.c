@@ -7,6 +7,7 @@
 #include "plot/common.h"
 #include "results/files.h"
 #include "results/metrics.h"
+#include "results/store.h"
 
 static bool is_batch_norm(const nl_results *r, const nl_results_run *run)
 {
@@ -23,7 +24,7 @@ static nl_code single_run(const nl_results *r, pl_script *s, nl_error *err)
     char path[1300];
     snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, r->runs[0].dir);
     nl_csv_table t;
-    if ((rc = nl_csv_table_read(path, &t, err)))
+    if ((rc = nl_run_csv_read(r->runs[0].dir, NL_RUN_METRICS_FILE, &t, err)))
         return rc;
     const int c_split = nl_metrics_col(&t, NL_METRICS_SPLIT), c_step = nl_metrics_col(&t, NL_METRICS_STEP);
     bool have = false;

@@ -175,6 +175,15 @@ static nl_code write_plots(const char *dir, const nl_plot_spec *specs, int n_spe
         free(templates);
         return rc;
     }
+    if (!plots_dir && !r->sweep && !nl_is_dir(dir)) {
+        nl_results_free(r);
+        free(r);
+        pl_templates_free(templates);
+        free(templates);
+        return nl_fail(err, NL_ERR_USAGE, "%s is a run inside a packed sweep: plot writes into a run's "
+                       "directory; plot the sweep, or `normlab compare %s --out DIR`, or `normlab export csv` "
+                       "the sweep first", dir, dir);
+    }
     nl_results_check_run_files(r);
     nl_copy_string(rep->warnings, sizeof rep->warnings, r->warnings);
     if (plots_dir)

@@ -6,6 +6,7 @@
 
 #include "base/ident.h"
 #include "plot/script.h"
+#include "results/store.h"
 #include "results/table.h"
 
 /* Gnuplot substitutes `...` in double-quoted strings with a shell command's
@@ -151,7 +152,13 @@ const char *pl_every_complete(const char *path, char *buf, size_t size)
     buf[0] = '\0';
     nl_csv_table t;
     nl_error ignored = {0};
-    if (nl_csv_table_read(path, &t, &ignored) != NL_OK)
+    /* a run's file, from its directory or its sweep's pack (results/store.h) */
+    char dir[1300];
+    nl_copy_string(dir, sizeof dir, path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    if ((slash ? nl_run_csv_read(dir, slash + 1, &t, &ignored) : nl_csv_table_read(path, &t, &ignored)) != NL_OK)
         return buf;
     /* gnuplot counts the data lines from 0 after the header (line 1) */
     if (t.cut_line >= 3 && t.blank_lines == 0)

@@ -12,6 +12,7 @@
 #include "report/internal.h"
 #include "results/files.h"
 #include "results/metrics.h"
+#include "results/store.h"
 #include "stats/stats.h"
 #include "tensorboard/scalars.h"
 
@@ -254,8 +255,10 @@ static nl_code read_all(const view *v, curves *c, nl_error *err)
         run_curves *r = &c->runs[i];
         char path[1300];
         nl_error ignored = {0}; /* a run without metrics.csv has no curves: the runs table says why */
-        nl_path_join(path, sizeof path, v->src[v->src_of[i]].res.runs[v->run_of[i]].dir, NL_RUN_METRICS_FILE);
-        r->have = nl_path_exists(path) && nl_csv_table_read(path, &r->t, &ignored) == NL_OK;
+        const char *run_dir = v->src[v->src_of[i]].res.runs[v->run_of[i]].dir;
+        nl_path_join(path, sizeof path, run_dir, NL_RUN_METRICS_FILE);
+        r->have = nl_run_file_exists(run_dir, NL_RUN_METRICS_FILE) &&
+                  nl_run_csv_read(run_dir, NL_RUN_METRICS_FILE, &r->t, &ignored) == NL_OK;
         r->step = r->have ? nl_metrics_col(&r->t, NL_METRICS_STEP) : -1;
         r->split = r->have ? nl_metrics_col(&r->t, NL_METRICS_SPLIT) : -1;
         r->have = r->have && r->step >= 0 && r->split >= 0;

@@ -13,6 +13,7 @@
 #include "plot/plot.h"
 #include "report/internal.h"
 #include "results/files.h"
+#include "results/store.h"
 
 void rp_remove_tree(const char *path)
 {
@@ -36,6 +37,26 @@ void rp_remove_tree(const char *path)
     rmdir(path);
 }
 
+/* a run inside a packed sweep (results/store.h): its metrics.csv and
+ * trace.csv written out of the pack into the private directory `base` */
+static nl_code stage_packed(const char *run_dir, const char *base, nl_error *err)
+{
+    static const char *const files[] = {NL_RUN_METRICS_FILE, NL_RUN_TRACE_FILE};
+    nl_code rc = NL_OK;
+    for (size_t f = 0; !rc && f < sizeof files / sizeof files[0]; f++) {
+        char path[1200], *text = NULL;
+        size_t len = 0;
+        nl_path_join(path, sizeof path, base, files[f]);
+        if (!nl_run_file_exists(run_dir, files[f]))
+            continue;
+        rc = nl_run_file_read(run_dir, files[f], &text, &len, err);
+        if (!rc)
+            rc = nl_write_atomic(path, text, len, err);
+        free(text);
+    }
+    return rc;
+}
+
 /* T/sN/plots, made; a single run's scripts read ../metrics.csv and
  * ../trace.csv, linked there to the run's own */
 static nl_code stage(rp_page *p, const rp_source *s, char *plots, size_t size, nl_error *err)
@@ -46,6 +67,8 @@ static nl_code stage(rp_page *p, const rp_source *s, char *plots, size_t size, n
     nl_code rc = nl_make_dirs(plots, err);
     if (rc || s->res.sweep)
         return rc;
+    if (nl_run_packed(s->res.runs[0].dir, NULL, 0, NULL, 0))
+        return stage_packed(s->res.runs[0].dir, base, err);
     char run[PATH_MAX];
     if (!realpath(s->res.runs[0].dir, run))
         return nl_fail(err, NL_ERR_IO, "cannot resolve %s: %s", s->res.runs[0].dir, strerror(errno));

@@ -8,6 +8,7 @@
 
 #include "report/internal.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "results/summary.h"
 #include "results/summary_keys.h"
 #include "verdict/verdict.h"
@@ -53,8 +54,9 @@ static void read_run(const nl_results_run *pr, rp_run *r)
     char path[1300], *text = NULL;
     nl_error ignored = {0};
     snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, pr->dir);
-    if (nl_path_exists(path) && nl_read_file_max(path, NL_READ_TEXT_MAX, &text, NULL, &ignored) == NL_OK) {
-        r->have_config = nl_flat_from_yaml(text, path, &r->config, &ignored) == NL_OK;
+    if (nl_run_file_exists(pr->dir, NL_RUN_CONFIG_FILE) &&
+        nl_run_file_read(pr->dir, NL_RUN_CONFIG_FILE, &text, NULL, &ignored) == NL_OK) {
+        r->have_config = strlen(text) <= NL_READ_TEXT_MAX && nl_flat_from_yaml(text, path, &r->config, &ignored) == NL_OK;
         free(text);
     }
 }

@@ -32,6 +32,8 @@
 /* a sweep directory's table of its runs, a row each, and their directories */
 #define NL_SWEEP_SUMMARY_FILE "summary.csv"
 #define NL_SWEEP_RUNS_DIR "runs"
+/* a finished sweep's runs/ packed into one SQLite file (results/store.h) */
+#define NL_SWEEP_PACK "runs.sqlite"
 /* the config a sweep hands each of its runs: configs/RUN.yaml, written
  * again before every start of the run; the run's own config.yaml is the
  * record of what it ran */
@@ -130,7 +132,8 @@ typedef enum {
     X(NL_EVAL_DIR "/*.json", NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
     X(NL_SWEEP_EXPERIMENT_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                \
     X(NL_SWEEP_EXPERIMENT_COPY, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                \
-    X(NL_SWEEP_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)
+    X(NL_SWEEP_SUMMARY_FILE, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)                                    \
+    X(NL_SWEEP_PACK, NL_FILE_EVIDENCE, NL_KEEP_BY_CLASS)
 
 typedef struct {
     const char *glob;

@@ -17,6 +17,7 @@
 #include "results/files.h"
 #include "results/run_result.h"
 #include "results/rundir.h"
+#include "results/store.h"
 
 /* ---- the run directory's file table (results/files.h) ---- */
 
@@ -118,7 +119,7 @@ static void load_config(nl_results *r)
         char path[1300], *text = NULL;
         nl_error err = {0};
         snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, r->runs[i].dir);
-        if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+        if (nl_run_file_read(r->runs[i].dir, NL_RUN_CONFIG_FILE, &text, NULL, &err) != NL_OK)
             continue;
         if (nl_flat_from_yaml(text, path, &r->config, &err) == NL_OK)
             r->have_config = true;
@@ -249,11 +250,28 @@ nl_code nl_results_load(const char *dir, nl_results *r, nl_error *err)
         r->dir[--len] = '\0';
     char path[1200];
     nl_code rc;
+    bool packed = false; /* a run inside a packed sweep (results/store.h) */
+    if (!nl_is_dir(r->dir) && (rc = nl_run_pack_check(r->dir, &packed, err)))
+        return rc;
+    if (packed) {
+        if ((rc = load_single(r->dir, r, err))) {
+            nl_results_free(r);
+            return rc;
+        }
+        r->seed_key = -1;
+        load_config(r);
+        return NL_OK;
+    }
     if (!nl_is_dir(r->dir))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a directory", r->dir);
     nl_path_join(path, sizeof path, r->dir, NL_SWEEP_SUMMARY_FILE);
     if (nl_path_exists(path)) {
-        rc = load_sweep(r->dir, r, err);
+        nl_store *pack;
+        /* a pack that cannot be read is refused here, not read as runs
+         * without results */
+        rc = nl_store_present(r->dir) ? nl_store_open(r->dir, &pack, err) : NL_OK;
+        if (!rc)
+            rc = load_sweep(r->dir, r, err);
     } else {
         nl_path_join(path, sizeof path, r->dir, NL_RUN_METRICS_FILE);
         if (!nl_path_exists(path))
@@ -291,7 +309,8 @@ void nl_results_check_run_files(nl_results *r)
             snprintf(path, sizeof path, "%s/%s", r->runs[i].dir, files[f]);
             nl_csv_table t;
             nl_error ignored = {0};
-            if (!nl_path_exists(path) || nl_csv_table_read(path, &t, &ignored) != NL_OK)
+            if (!nl_run_file_exists(r->runs[i].dir, files[f]) ||
+                nl_run_csv_read(r->runs[i].dir, files[f], &t, &ignored) != NL_OK)
                 continue; /* a missing file is the plots' to report */
             if (nl_csv_table_problem(&t, path, problem, sizeof problem)[0])
                 nl_results_warn(r, problem);
@@ -427,7 +446,7 @@ static bool run_own_config(const nl_results_run *run, nl_flat *own)
     char path[1300], *text = NULL;
     nl_error err = {0};
     snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, run->dir);
-    const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
+    const bool have = nl_run_file_read(run->dir, NL_RUN_CONFIG_FILE, &text, NULL, &err) == NL_OK &&
                       nl_flat_from_yaml(text, path, own, &err) == NL_OK;
     free(text);
     return have;
@@ -590,7 +609,7 @@ static char **config_values(const nl_results *r, const char *key)
         nl_error ignored = {0};
         nl_flat flat = {0};
         snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, r->runs[i].dir);
-        if (nl_read_file(path, &text, NULL, &ignored) == NL_OK &&
+        if (nl_run_file_read(r->runs[i].dir, NL_RUN_CONFIG_FILE, &text, NULL, &ignored) == NL_OK &&
             nl_flat_from_yaml(text, path, &flat, &ignored) == NL_OK) {
             const char *value = nl_flat_get(&flat, key);
             v[i] = value ? strdup(value) : NULL;

@@ -13,6 +13,7 @@
 #include "log/files.h"
 #include "results/files.h"
 #include "results/rundir.h"
+#include "results/store.h"
 #include "results/summary.h"
 
 const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
@@ -55,7 +56,7 @@ nl_run_phase nl_run_phase_read(const char *run_dir)
     char metrics[1200];
     struct stat st;
     nl_path_join(metrics, sizeof metrics, run_dir, NL_RUN_METRICS_FILE);
-    const bool logged = stat(metrics, &st) == 0 && st.st_size > 0;
+    const bool logged = (stat(metrics, &st) == 0 && st.st_size > 0) || nl_run_packed(run_dir, NULL, 0, NULL, 0);
     if (nl_summary_read(run_dir, NULL) != NL_SUMMARY_RUNNING && !logged)
         return NL_PHASE_PENDING;
     nl_run_writer w;
@@ -138,10 +139,9 @@ void nl_read_run_progress(const char *run_dir, nl_run_progress *p)
 {
     *p = (nl_run_progress){.last_step = -1, .last_train_loss = NAN, .last_test_step = -1,
                            .last_test_accuracy = NAN};
-    char path[1200], *text = NULL;
-    nl_path_join(path, sizeof path, run_dir, NL_RUN_METRICS_FILE);
+    char *text = NULL;
     nl_error err = {0};
-    if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+    if (nl_run_file_read(run_dir, NL_RUN_METRICS_FILE, &text, NULL, &err) != NL_OK)
         return;
     /* step,epoch,split,loss,accuracy,...: the rows normlab writes, one a line */
     int line_no = 0;

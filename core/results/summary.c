@@ -7,6 +7,7 @@
 #include "base/names.h"
 #include "log/files.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "results/summary_keys.h"
 
 static const nl_name_entry status_entries[] = {
@@ -54,13 +55,13 @@ nl_summary_verdict nl_summary_read(const char *dir, char **json)
 {
     if (json)
         *json = NULL;
-    char path[1200], *text = NULL, status[32];
-    nl_path_join(path, sizeof path, dir, NL_RUN_SUMMARY_FILE);
-    if (!nl_path_exists(path))
+    char *text = NULL, status[32];
+    /* the run's directory, or its sweep's pack (results/store.h) */
+    if (!nl_run_file_exists(dir, NL_RUN_SUMMARY_FILE))
         return NL_SUMMARY_ABSENT;
     nl_error ignored = {0};
     /* a file there that cannot be read holds no result either */
-    if (nl_read_file(path, &text, NULL, &ignored) != NL_OK)
+    if (nl_run_file_read(dir, NL_RUN_SUMMARY_FILE, &text, NULL, &ignored) != NL_OK)
         return NL_SUMMARY_TORN;
     nl_summary_verdict verdict = NL_SUMMARY_TORN;
     /* a status is read only out of a whole file: the first lines of one

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "config/flat.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "sweep/sweep.h"
 
 const char *nl_sweep_run_value(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
@@ -53,6 +54,24 @@ nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err)
     return NL_OK;
 }
 
+/* a run's config.yaml as its record: from its directory, or from its
+ * sweep's pack (results/store.h) where the directory is packed */
+static nl_code load_saved(const char *saved_path, nl_config *cfg, nl_error *err)
+{
+    char run_dir[1500], *text = NULL;
+    nl_copy_string(run_dir, sizeof run_dir, saved_path);
+    char *slash = strrchr(run_dir, '/');
+    if (slash)
+        *slash = '\0';
+    if (!slash || !nl_run_packed(run_dir, NULL, 0, NULL, 0))
+        return nl_config_load_record(saved_path, NULL, 0, cfg, err);
+    nl_code rc = nl_run_file_read(run_dir, NL_RUN_CONFIG_FILE, &text, NULL, err);
+    if (!rc)
+        rc = nl_config_load_record_string(text, saved_path, cfg, err);
+    free(text);
+    return rc;
+}
+
 int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size)
 {
     diff[0] = '\0';
@@ -62,7 +81,7 @@ int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *
     nl_error err = {0};
     nl_flat saved = {0}, wanted = {0};
     int count = -1;
-    if (nl_config_load_record(saved_path, NULL, 0, cfg, &err) != NL_OK ||
+    if (load_saved(saved_path, cfg, &err) != NL_OK ||
         nl_flat_from_config(cfg, &saved, NULL, &err) != NL_OK ||
         nl_flat_from_yaml(wanted_text, "wanted", &wanted, &err) != NL_OK) {
         snprintf(diff, size, "%s", err.msg);

@@ -14,6 +14,7 @@
 #include "results/metrics.h"
 #include "results/results.h"
 #include "results/run_result.h"
+#include "results/store.h"
 #include "results/summary.h"
 #include "tensorboard/scalars.h"
 
@@ -101,7 +102,8 @@ static void add_metric_tags(const char *run_dir, sweep_hparams *h)
     nl_path_join(path, sizeof path, run_dir, NL_RUN_METRICS_FILE);
     nl_csv_table t;
     nl_error ignored = {0};
-    if (!nl_path_exists(path) || nl_csv_table_read(path, &t, &ignored) != NL_OK)
+    if (!nl_run_file_exists(run_dir, NL_RUN_METRICS_FILE) ||
+        nl_run_csv_read(run_dir, NL_RUN_METRICS_FILE, &t, &ignored) != NL_OK)
         return;
     const int split = nl_metrics_col(&t, NL_METRICS_SPLIT);
     for (int r = 0; r < t.n_rows && split >= 0; r++)
@@ -183,7 +185,7 @@ static nl_code export_run(const nl_results *r, int i, sweep_hparams *h, const ta
     nl_sweep_read_result(run->dir, &res);
     char metrics[1300];
     nl_path_join(metrics, sizeof metrics, run->dir, NL_RUN_METRICS_FILE);
-    if (!nl_path_exists(metrics)) {
+    if (!nl_run_file_exists(run->dir, NL_RUN_METRICS_FILE)) {
         nl_buf_printf(&rep->notes, "%s: no metrics.csv (not started): left out\n", run->dir);
         return NL_OK;
     }

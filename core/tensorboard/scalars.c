@@ -9,6 +9,7 @@
 #include "results/files.h"
 #include "results/metrics.h"
 #include "results/series.h"
+#include "results/store.h"
 #include "results/table.h"
 #include "tensorboard/scalars.h"
 
@@ -49,9 +50,9 @@ static nl_code read_rows(const char *dir, const char *file, csv_rows *f, nl_buf 
     memset(f, 0, sizeof *f);
     char path[1300], problem[1600];
     nl_path_join(path, sizeof path, dir, file);
-    if (!nl_path_exists(path))
+    if (!nl_run_file_exists(dir, file))
         return NL_OK;
-    nl_code rc = nl_csv_table_read(path, &f->t, err);
+    nl_code rc = nl_run_csv_read(dir, file, &f->t, err);
     if (rc)
         return rc;
     if (notes && nl_csv_table_problem(&f->t, path, problem, sizeof problem)[0])

@@ -23,6 +23,7 @@
 #include "model/fold.h"
 #include "model/model.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "train/check.h"
 #include "train/run_model.h"
 #include "train/final_model.h"
@@ -69,6 +70,10 @@ static nl_code check_finished(const char *dir, eval_state *st, nl_eval_result *o
     nl_code rc = nl_final_model_check_run(dir, err);
     if (rc)
         return rc;
+    if (nl_run_packed(dir, NULL, 0, NULL, 0))
+        return nl_fail(err, NL_ERR_USAGE, "%s is a run of a packed sweep: eval records its result in the run's "
+                       "directory (eval/), and a pack is written once; `normlab export csv` the sweep into a "
+                       "directory and evaluate the run there", dir);
     nl_final_run_summary summary;
     nl_final_model_summary(dir, &summary);
     snprintf(st->trained_on, sizeof st->trained_on, "%s", summary.device);

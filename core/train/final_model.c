@@ -10,6 +10,7 @@
 #include "log/files.h"
 #include "results/files.h"
 #include "results/rundir.h"
+#include "results/store.h"
 #include "results/summary.h"
 #include "train/run_model.h"
 #include "train/checkpoint.h"
@@ -180,8 +181,14 @@ nl_code nl_final_model_read(const char *dir, const nl_flat *config, nl_model *m,
     nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
     char *text = NULL;
     size_t len = 0;
-    bool absent;
-    nl_code rc = nl_checkpoint_read_regular(path, &text, &len, &absent, err);
+    bool absent = false;
+    nl_code rc;
+    if (nl_run_packed(dir, NULL, 0, NULL, 0)) { /* a run of a packed sweep (results/store.h) */
+        absent = !nl_run_file_exists(dir, NL_FINAL_MODEL_FILE);
+        rc = absent ? NL_OK : nl_run_file_read(dir, NL_FINAL_MODEL_FILE, &text, &len, err);
+    } else {
+        rc = nl_checkpoint_read_regular(path, &text, &len, &absent, err);
+    }
     if (rc)
         return rc;
     if (absent)
@@ -203,14 +210,17 @@ nl_code nl_final_model_check_run(const char *dir, nl_error *err)
 {
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_RUN_CONFIG_FILE);
-    if (!nl_is_dir(dir) || !nl_path_exists(path) || !nl_run_dir_is_normlab(dir))
-        return nl_fail(err, NL_ERR_USAGE, "%s is not a run directory (normlab run writes one: "
-                       "config.yaml, summary.json, metrics.csv)", dir);
-    nl_code rc = nl_run_dir_check_files(dir, err);
+    bool packed; /* a run of a packed sweep (results/store.h): written once, read only */
+    nl_code rc = nl_run_pack_check(dir, &packed, err);
     if (rc)
         return rc;
+    if (!packed && (!nl_is_dir(dir) || !nl_path_exists(path) || !nl_run_dir_is_normlab(dir)))
+        return nl_fail(err, NL_ERR_USAGE, "%s is not a run directory (normlab run writes one: "
+                       "config.yaml, summary.json, metrics.csv)", dir);
+    if (!packed && (rc = nl_run_dir_check_files(dir, err)))
+        return rc;
     nl_run_writer w;
-    if (nl_run_dir_busy(dir, &w))
+    if (!packed && nl_run_dir_busy(dir, &w))
         return nl_fail(err, NL_ERR_USAGE, "%s is still being written (pid %ld): use it once the "
                        "run has finished", dir, w.pid);
     const nl_summary_verdict verdict = nl_summary_read(dir, NULL);
@@ -225,8 +235,7 @@ nl_code nl_final_model_check_run(const char *dir, nl_error *err)
                        "final model; the command that started it resumes it", dir,
                        verdict == NL_SUMMARY_ABSENT ? "no summary.json" : "status ",
                        verdict == NL_SUMMARY_ABSENT ? "" : nl_summary_verdict_name(verdict));
-    nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
-    if (!nl_path_exists(path))
+    if (!nl_run_file_exists(dir, NL_FINAL_MODEL_FILE))
         return nl_fail(err, NL_ERR_USAGE, "%s has no final model (%s): the run finished before "
                        "normlab kept one (run it again with --force)", dir, NL_FINAL_MODEL_FILE);
     return NL_OK;

@@ -8,6 +8,7 @@
 #include "arch/arch.h"
 #include "plan/plan.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "train/run_model.h"
 #include "data/tokens.h"
 #include "device/device.h"
@@ -334,17 +335,31 @@ static nl_code source_model_spec(const nl_config *source_cfg, nl_model_spec *spe
 static nl_code identify(const nl_config *cfg, const nl_final_model_info *info,
                         nl_init_from_source *source, nl_error *err)
 {
-    char path[1100], *bytes = NULL;
+    char *bytes = NULL;
     size_t len = 0;
-    nl_path_join(path, sizeof path, cfg->init_from, NL_FINAL_MODEL_FILE);
     nl_error why = {0};
-    if (nl_read_file(path, &bytes, &len, &why) != NL_OK)
+    /* from the run's directory, or its sweep's pack (results/store.h) */
+    if (nl_run_file_read(cfg->init_from, NL_FINAL_MODEL_FILE, &bytes, &len, &why) != NL_OK)
         return nl_config_key_error(cfg, err, why.code, "init.from", "%s", why.msg);
     nl_copy_string(source->path, sizeof source->path, cfg->init_from);
     source->model_hash = nl_checkpoint_hash(bytes, len);
     source->step = (long long)info->step;
     free(bytes);
     return NL_OK;
+}
+
+/* the source run's config.yaml as its record: from its directory, or from
+ * its sweep's pack (results/store.h) */
+static nl_code load_source_config(const char *dir, const char *path, nl_config *cfg, nl_error *err)
+{
+    if (!nl_run_packed(dir, NULL, 0, NULL, 0))
+        return nl_config_load_record(path, NULL, 0, cfg, err);
+    char *text = NULL;
+    nl_code rc = nl_run_file_read(dir, NL_RUN_CONFIG_FILE, &text, NULL, err);
+    if (!rc)
+        rc = nl_config_load_record_string(text, path, cfg, err);
+    free(text);
+    return rc;
 }
 
 nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, nl_init_from_source *source,
@@ -361,7 +376,7 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, nl_init_from_source
     nl_model *src = NULL;
     nl_final_model_info info = {0};
     nl_error why = {0};
-    nl_code rc = nl_config_load_record(path, NULL, 0, source_cfg, &why);
+    nl_code rc = load_source_config(cfg->init_from, path, source_cfg, &why);
     nl_model_spec source_spec;
     if (rc == NL_OK)
         rc = source_model_spec(source_cfg, &source_spec, &why);

@@ -66,10 +66,8 @@ static double file_metric(const vd_source *s, int row, const nl_claim_metric *m,
 {
     char path[2400];
     nl_csv_table t;
-    nl_error ignored = {0};
     *has_column = false;
-    if (!vd_source_run_file(s, row, m->file, path, sizeof path) || !nl_path_exists(path) ||
-        nl_csv_table_read(path, &t, &ignored) != NL_OK)
+    if (!vd_source_run_csv(s, row, m->file, path, sizeof path, &t))
         return NAN;
     const int col = nl_csv_table_col(&t, m->name), row_col = sl && sl->has_row ? nl_csv_table_col(&t, sl->row.key) : 0;
     const int step_col = m->has_reach ? nl_metrics_col(&t, NL_METRICS_STEP) : 0;
@@ -102,11 +100,9 @@ static double file_metric(const vd_source *s, int row, const nl_claim_metric *m,
 
 double vd_json_value(const vd_source *s, int row, const char *key, char *text, size_t size)
 {
-    char path[2400], *json = NULL, value[256];
-    nl_error ignored = {0};
+    char path[2400], *json, value[256];
     text[0] = '\0';
-    if (!vd_source_run_file(s, row, NL_RUN_SUMMARY_FILE, path, sizeof path) ||
-        nl_read_file(path, &json, NULL, &ignored) != NL_OK)
+    if (!(json = vd_source_run_read(s, row, NL_RUN_SUMMARY_FILE, path, sizeof path)))
         return NAN;
     const bool found = nl_json_flat_get(json, key, value, sizeof value);
     free(json);
@@ -121,12 +117,11 @@ double vd_json_value(const vd_source *s, int row, const char *key, char *text, s
 /* a number of the run's config.yaml (a key the sweep does not vary) */
 static double config_value(const vd_source *s, int row, const char *key)
 {
-    char path[2400], *text = NULL;
+    char path[2400], *text;
     nl_error ignored = {0};
     nl_flat flat = {0};
     double v = NAN;
-    if (vd_source_run_file(s, row, NL_RUN_CONFIG_FILE, path, sizeof path) &&
-        nl_read_file_max(path, NL_READ_TEXT_MAX, &text, NULL, &ignored) == NL_OK &&
+    if ((text = vd_source_run_read(s, row, NL_RUN_CONFIG_FILE, path, sizeof path)) &&
         nl_flat_from_yaml(text, path, &flat, &ignored) == NL_OK) {
         const char *value = nl_flat_get(&flat, key);
         v = value ? nl_csv_num(value) : NAN;
@@ -264,9 +259,7 @@ static nl_code check_where(const vd_ctx *C, const nl_claim *c, const vd_source *
     for (int r = 0; r < s->t.n_rows; r++) {
         char path[2400];
         nl_csv_table t;
-        nl_error ignored = {0};
-        if (!vd_source_run_file(s, r, m->file, path, sizeof path) || !nl_path_exists(path) ||
-            nl_csv_table_read(path, &t, &ignored) != NL_OK)
+        if (!vd_source_run_csv(s, r, m->file, path, sizeof path, &t))
             continue;
         int where_col[NL_CLAIM_MAX_SELECT];
         bool ok = true;
@@ -368,9 +361,7 @@ int vd_row_values(const vd_ctx *C, const nl_claim *c, const vd_source *s, const 
     for (int i = 0; m && i < n_rows; i++) {
         char path[2400];
         nl_csv_table t;
-        nl_error ignored = {0};
-        if (!vd_source_run_file(s, rows[i], m->file, path, sizeof path) || !nl_path_exists(path) ||
-            nl_csv_table_read(path, &t, &ignored) != NL_OK)
+        if (!vd_source_run_csv(s, rows[i], m->file, path, sizeof path, &t))
             continue;
         int where_col[NL_CLAIM_MAX_SELECT];
         const int col = nl_csv_table_col(&t, c->each_row);

@@ -12,6 +12,7 @@
 #include "config/norm_label.h"
 #include "results/files.h"
 #include "results/run_result.h"
+#include "results/store.h"
 #include "results/summary_keys.h"
 
 int vd_source_key_col(const vd_source *s, const char *key)
@@ -35,6 +36,30 @@ bool vd_source_run_file(const vd_source *s, int row, const char *file, char *out
         return false;
     snprintf(out, size, "%s/%s%s/%s", s->dir, s->kind == NL_SOURCE_SWEEP ? NL_SWEEP_RUNS_DIR "/" : "", s->t.rows[row][0], file);
     return true;
+}
+
+char *vd_source_run_read(const vd_source *s, int row, const char *file, char *path, size_t size)
+{
+    char dir[2400], *text = NULL;
+    nl_error ignored = {0};
+    if (!vd_source_run_file(s, row, file, path, size) || !vd_source_run_file(s, row, "", dir, sizeof dir))
+        return NULL;
+    dir[strlen(dir) - 1] = '\0'; /* the '/' before "" */
+    if (nl_run_file_read(dir, file, &text, NULL, &ignored) != NL_OK || strlen(text) > NL_READ_TEXT_MAX) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+bool vd_source_run_csv(const vd_source *s, int row, const char *file, char *path, size_t size, nl_csv_table *t)
+{
+    char dir[2400];
+    nl_error ignored = {0};
+    if (!vd_source_run_file(s, row, file, path, size) || !vd_source_run_file(s, row, "", dir, sizeof dir))
+        return false;
+    dir[strlen(dir) - 1] = '\0'; /* the '/' before "" */
+    return nl_run_file_exists(dir, file) && nl_run_csv_read(dir, file, t, &ignored) == NL_OK;
 }
 
 void vd_source_close(vd_source *s)
@@ -88,7 +113,9 @@ static nl_code open_sweep(vd_source *s, nl_error *err)
     if (!nl_path_exists(path))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a sweep directory (no summary.csv); a directory of other "
                        "files is read by a claims file's source: (results/usage.md, \"Claims and verdicts\")", s->dir);
-    return nl_sweep_summary_read(s->dir, &s->t, &s->status_col, err);
+    nl_store *pack; /* a packed sweep whose pack cannot be read: refused, not read as runs without files */
+    const nl_code rc = nl_store_present(s->dir) ? nl_store_open(s->dir, &pack, err) : NL_OK;
+    return rc ? rc : nl_sweep_summary_read(s->dir, &s->t, &s->status_col, err);
 }
 
 /* ---- building a table ---- */

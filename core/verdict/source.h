@@ -40,6 +40,11 @@ const char *vd_source_seed(const vd_source *s, int row);
 /* the path of `file` in row's run directory; false for a table's rows,
  * which have none */
 bool vd_source_run_file(const vd_source *s, int row, const char *file, char *out, size_t size);
+/* that file's text (malloc'd; NULL when unread), from the run's directory
+ * or its sweep's pack (results/store.h); *path as vd_source_run_file's */
+/* the same for a CSV file, read into *t (false: none read) */
+bool vd_source_run_csv(const vd_source *s, int row, const char *file, char *path, size_t size, nl_csv_table *t);
+char *vd_source_run_read(const vd_source *s, int row, const char *file, char *path, size_t size);
 
 /* summary.csv's key column of `key` (between run and status), or -1 */
 int vd_source_key_col(const vd_source *s, const char *key);

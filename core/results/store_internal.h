@@ -1,0 +1,46 @@
+/* What store.c (reading a pack) and store_pack.c (writing one) share. */
+#ifndef NL_RESULTS_STORE_INTERNAL_H
+#define NL_RESULTS_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "log/files.h"
+#include "results/metrics.h"
+
+/* results/store.h's handle (a typedef repeated: C11 allows it) */
+typedef struct nl_store nl_store;
+
+struct nl_store {
+    char sweep[1024];
+    char path[1200];
+    sqlite3 *db;
+};
+
+/* opens and checks the pack at `path` (of sweep `sweep_dir`), not kept
+ * for the process: nl_store_free closes it */
+nl_code nl_store_open_path(const char *path, const char *sweep_dir, nl_store **out, nl_error *err);
+void nl_store_free(nl_store *s);
+/* NL_ERR_DATA naming the pack and what SQLite says, after `what` */
+nl_code nl_store_sql_fail(nl_error *err, const char *path, sqlite3 *db, const char *what);
+
+/* metrics.csv as the metrics table keeps it: the header's columns (their
+ * index in nl_metrics_columns) and each one's format, one letter and a
+ * count: g (the shortest text reading back as the number), f (that many
+ * decimals), t (the text) */
+typedef struct {
+    int n_cols;
+    int col[NL_METRICS_COLUMN_COUNT];
+    char kind[NL_METRICS_COLUMN_COUNT];
+    int decimals[NL_METRICS_COLUMN_COUNT];
+} nl_store_metrics_layout;
+
+/* a cell's text of `value` in format kind/decimals */
+void nl_store_format_number(char *buf, size_t size, char kind, int decimals, double value);
+/* the layout as runs.metrics_format spells it ("g,f4,t,...") and back */
+void nl_store_layout_text(const nl_store_metrics_layout *l, char *buf, size_t size);
+bool nl_store_layout_parse(const char *header, const char *format, nl_store_metrics_layout *l);
+/* metrics.csv's text again from the metrics rows of `run` */
+nl_code nl_store_metrics_text(nl_store *s, const char *run, const char *header, const char *format, nl_buf *out,
+                              nl_error *err);
+
+#endif
