@@ -67,6 +67,20 @@ struct nl_formula {
     int n_running;
 };
 
+/* ---- the graph compiled into programs (formula_passes.c) ---- */
+/* a value the size of the input (recomputed row by row, never held) */
+bool nl_fgraph_is_row(const nl_fgraph *g, int i, nl_fshape full);
+/* held in memory by a program: a small node but the parameters and
+ * running statistics (the io holds them) */
+bool nl_fgraph_is_held(const nl_fgraph *g, int i, nl_fshape full);
+/* the floats a small value of shape s has on the input */
+size_t nl_fshape_count(nl_fshape s, const nl_formula_input *in);
+/* the program that computes `output` and the `extra` small values, given
+ * the nodes `known` already holds (NULL: none); false when out of memory */
+bool nl_fgraph_compile(nl_fgraph *g, const nl_formula_input *in, nl_fshape full, int output,
+                       const int *extra, int n_extra, const bool *known, nl_fprogram *prog);
+void nl_fprogram_free(nl_fprogram *p);
+
 /* The formula of row `word`: which 0, 1 its derivative by that value
  * operand, 2 its body; parsed by the parser of model.norm.expr with the
  * row's bound names and the internal words. *out NULL where the row has

@@ -494,227 +494,12 @@ static void resolve_words(nl_fgraph *g, int *y, int *dx, int *dparam, int n_para
     }
 }
 
-/* ---- programs ---- */
-
-static bool is_row(const nl_fgraph *g, int i, nl_fshape full)
-{
-    return shape_eq(g->nodes[i].s, full) && g->nodes[i].op != FO_SUM && g->nodes[i].op != FO_MEAN;
-}
-
-/* held in memory (computed by a program): every small node but the
- * parameters and running statistics, which the io holds */
-static bool is_held(const nl_fgraph *g, int i, nl_fshape full)
-{
-    const nl_formula_op op = g->nodes[i].op;
-    return !is_row(g, i, full) && op != FO_PARAM && op != FO_STATE && op != FO_X && op != FO_DY &&
-           op != FO_WORD;
-}
-
-typedef struct {
-    int *level; /* small: the passes before it is known; row: the first pass that can compute it */
-    bool *needed;
-} schedule;
-
-static size_t small_count(nl_fshape s, const nl_formula_input *in)
-{
-    const size_t c = s.c == FC_ALL ? (size_t)in->c : s.c == FC_GROUPS ? (size_t)in->groups : 1;
-    return (s.b ? (size_t)in->n_capacity : 1) * c * (s.p ? (size_t)in->p : 1);
-}
-
-typedef struct {
-    nl_frow *rows;
-    int n, cap;
-    bool failed;
-} row_list;
-
-static void row_push(row_list *R, nl_frow r)
-{
-    if (R->n == R->cap) {
-        const int cap = R->cap ? 2 * R->cap : 64;
-        nl_frow *grown = realloc(R->rows, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            R->failed = true;
-            return;
-        }
-        R->rows = grown;
-        R->cap = cap;
-    }
-    R->rows[R->n++] = r;
-}
-
-/* does a small node of shape s vary along the row (the inner axis:
- * positions for images, channels otherwise) */
-static bool varies_along_row(nl_fshape s, const nl_formula_input *in)
-{
-    return in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
-}
-
-typedef struct {
-    const nl_fgraph *g;
-    const nl_formula_input *in;
-    nl_fshape full;
-    int *reg;    /* per node: its register in this pass, -1 none */
-    int *gather; /* per node: the register its gathered row is in, -1 none */
-    int registers;
-    row_list *R;
-} pass_compiler;
-
-static nl_fopd operand(pass_compiler *C, int i);
-
-static int compile_row_node(pass_compiler *C, int i)
-{
-    if (C->reg[i] >= 0)
-        return C->reg[i];
-    const nl_fnode *n = &C->g->nodes[i];
-    const nl_fopd a = operand(C, n->a);
-    const nl_fopd b = n->b >= 0 ? operand(C, n->b) : (nl_fopd){OPD_NONE, -1};
-    const int dst = C->registers++;
-    row_push(C->R, (nl_frow){.kind = RI_OP, .op = n->op, .dst = dst, .a = a, .b = b, .v = n->v});
-    C->reg[i] = dst;
-    return dst;
-}
-
-static nl_fopd operand(pass_compiler *C, int i)
-{
-    const nl_fnode *n = &C->g->nodes[i];
-    if (n->op == FO_X)
-        return (nl_fopd){OPD_X, -1};
-    if (n->op == FO_DY)
-        return (nl_fopd){OPD_DY, -1};
-    if (is_row(C->g, i, C->full))
-        return (nl_fopd){OPD_REG, compile_row_node(C, i)};
-    if (!varies_along_row(n->s, C->in))
-        return (nl_fopd){OPD_SCALAR, i};
-    if (C->gather[i] < 0) {
-        C->gather[i] = C->registers++;
-        row_push(C->R, (nl_frow){.kind = RI_GATHER, .dst = C->gather[i], .node = i});
-    }
-    return (nl_fopd){OPD_REG, C->gather[i]};
-}
-
 static int max_int(int a, int b) { return a > b ? a : b; }
-
-/* A reduction whose input is a row value: a pass accumulates it */
-static bool reduces_rows(const nl_fgraph *g, int i, nl_fshape full)
-{
-    const nl_fnode *n = &g->nodes[i];
-    return (n->op == FO_SUM || n->op == FO_MEAN) && is_row(g, n->a, full);
-}
-
-/* The nodes a program computes (reached from the output and the extras,
- * not already known) into needed, and each one's level into level: a
- * small node's, the passes before it is known; a row node's, the first
- * pass that can compute it. Returns the passes the program takes. */
-static int schedule_nodes(const nl_fgraph *g, nl_fshape full, int output, const int *extra,
-                          int n_extra, const bool *known, bool *needed, int *level)
-{
-    const int N = g->count;
-    /* operands have lower ids than their users: one backward sweep marks them */
-    needed[output] = true;
-    for (int e = 0; e < n_extra; e++)
-        if (extra[e] >= 0)
-            needed[extra[e]] = true;
-    for (int i = N - 1; i >= 0; i--) {
-        if (!needed[i] || (known && known[i]))
-            continue;
-        if (g->nodes[i].a >= 0)
-            needed[g->nodes[i].a] = true;
-        if (g->nodes[i].b >= 0)
-            needed[g->nodes[i].b] = true;
-    }
-    for (int i = 0; i < N; i++) {
-        level[i] = 0;
-        if (!needed[i] || (known && known[i]))
-            continue;
-        const nl_fnode *n = &g->nodes[i];
-        const int la = n->a >= 0 ? level[n->a] : 0, lb = n->b >= 0 ? level[n->b] : 0;
-        level[i] = reduces_rows(g, i, full) ? la + 1 /* after the pass that reads its input */
-                                            : max_int(la, lb);
-    }
-    int passes = level[output] + 1;
-    for (int e = 0; e < n_extra; e++)
-        if (extra[e] >= 0)
-            passes = max_int(passes, level[extra[e]]);
-    return passes;
-}
-
-/* each pass's row instructions: the reductions of row values it ends, and
- * in the last the output's store */
-static bool compile_passes(const nl_fgraph *g, const nl_formula_input *in, nl_fshape full,
-                           int output, const bool *computed, const int *level, nl_fprogram *prog)
-{
-    const int N = g->count;
-    row_list R = {0};
-    int *reg = malloc((size_t)N * sizeof *reg), *gather = malloc((size_t)N * sizeof *gather);
-    bool ok = reg && gather;
-    prog->registers = 0;
-    for (int p = 0; ok && p < prog->n_passes; p++) {
-        for (int i = 0; i < N; i++)
-            reg[i] = gather[i] = -1;
-        pass_compiler C = {.g = g, .in = in, .full = full, .reg = reg, .gather = gather, .R = &R};
-        prog->passes[p].first = R.n;
-        for (int i = 0; i < N; i++)
-            if (computed[i] && reduces_rows(g, i, full) && level[i] == p + 1)
-                row_push(&R, (nl_frow){.kind = RI_REDUCE, .a = operand(&C, g->nodes[i].a), .node = i});
-        if (p == prog->n_passes - 1)
-            row_push(&R, (nl_frow){.kind = RI_STORE, .a = operand(&C, output)});
-        prog->passes[p].count = R.n - prog->passes[p].first;
-        prog->passes[p].registers = C.registers;
-        prog->registers = max_int(prog->registers, C.registers);
-    }
-    prog->rows = R.rows;
-    prog->n_rows = R.n;
-    free(reg), free(gather);
-    return ok && !R.failed;
-}
-
-/* Compiles the program that computes `output` (stored to the layer's
- * output or input gradient) and the `extra` small values (a backward's
- * parameter gradients; a forward's running statistics' sources), given
- * the nodes `known` already holds (a backward reads what its forward
- * computed). */
-static bool compile(nl_fgraph *g, const nl_formula_input *in, nl_fshape full, int output,
-                    const int *extra, int n_extra, const bool *known, nl_fprogram *prog)
-{
-    const int N = g->count;
-    int *level = calloc((size_t)N, sizeof *level);
-    bool *needed = calloc((size_t)N, sizeof *needed);
-    if (!level || !needed) {
-        free(level), free(needed);
-        return false;
-    }
-    const int passes = schedule_nodes(g, full, output, extra, n_extra, known, needed, level);
-    for (int i = 0; i < N; i++) /* what this program computes */
-        needed[i] = needed[i] && !(known && known[i]);
-    prog->small = malloc((size_t)N * sizeof *prog->small);
-    prog->small_level = malloc((size_t)N * sizeof *prog->small_level);
-    prog->passes = calloc((size_t)passes, sizeof *prog->passes);
-    prog->n_small = 0;
-    prog->n_passes = passes;
-    prog->output = output;
-    bool ok = prog->small && prog->small_level && prog->passes;
-    /* the small nodes, by level then id */
-    for (int lv = 0; ok && lv <= passes; lv++)
-        for (int i = 0; i < N; i++)
-            if (needed[i] && is_held(g, i, full) && level[i] == lv && !reduces_rows(g, i, full)) {
-                prog->small[prog->n_small] = i;
-                prog->small_level[prog->n_small++] = lv;
-            }
-    ok = ok && compile_passes(g, in, full, output, needed, level, prog);
-    free(level), free(needed);
-    return ok;
-}
-
-static void program_free(nl_fprogram *p)
-{
-    free(p->small), free(p->small_level), free(p->passes), free(p->rows);
-    memset(p, 0, sizeof *p);
-}
 
 static void graph_free(nl_fgraph *g)
 {
-    program_free(&g->forward);
-    program_free(&g->backward);
+    nl_fprogram_free(&g->forward);
+    nl_fprogram_free(&g->backward);
     free(g->nodes), free(g->offset), free(g->in_saved), free(g->acc_offset);
     memset(g, 0, sizeof *g);
 }
@@ -773,14 +558,14 @@ static bool place_values(nl_fgraph *g, nl_fshape full, const nl_formula_input *i
     size_t saved = 0, work = 0, acc = 0;
     for (int i = 0; i < g->count; i++) {
         g->offset[i] = g->acc_offset[i] = -1;
-        if (!is_held(g, i, full))
+        if (!nl_fgraph_is_held(g, i, full))
             continue;
-        const size_t count = small_count(g->nodes[i].s, in);
+        const size_t count = nl_fshape_count(g->nodes[i].s, in);
         g->in_saved[i] = computed[i];
         g->offset[i] = (long)(computed[i] ? saved : work);
         *(computed[i] ? &saved : &work) += count;
         if (g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) {
-            const bool partial = is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
+            const bool partial = nl_fgraph_is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
             g->acc_offset[i] = (long)acc;
             acc += partial ? count * (size_t)in->n_capacity : count;
         }
@@ -859,10 +644,10 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
     for (int k = 0; k < plan->n_running; k++)
         sources[k] = eval ? -1 : plan->running[k].source;
     bool *computed = calloc((size_t)g->count, sizeof *computed);
-    bool ok = computed && compile(g, &in, full, y, sources, plan->n_running, NULL, &g->forward);
+    bool ok = computed && nl_fgraph_compile(g, &in, full, y, sources, plan->n_running, NULL, &g->forward);
     for (int s = 0; ok && s < g->forward.n_small; s++)
         computed[g->forward.small[s]] = true;
-    ok = ok && compile(g, &in, full, dx, dparam, f->n_params, computed, &g->backward);
+    ok = ok && nl_fgraph_compile(g, &in, full, dx, dparam, f->n_params, computed, &g->backward);
     memcpy(g->backward.dparam, dparam, sizeof dparam);
     ok = ok && place_values(g, full, &in, computed, plan);
     free(computed);
@@ -932,7 +717,7 @@ void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, 
 {
     const nl_frunning *r = &p->running[i];
     const nl_fnode *n = &p->train.nodes[r->source];
-    *count = small_count(n->s, &p->in);
+    *count = nl_fshape_count(n->s, &p->in);
     /* PyTorch's start: a mean at 0, a variance (and a deviation) at 1 */
     const bool spread = r->variance || n->op == FO_SQRT;
     *init = spread ? 1.0f : 0.0f;
