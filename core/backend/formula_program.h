@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/formula_types.h"
+
 /* the operations of the value graph */
 typedef enum {
     FO_CONST,
@@ -62,12 +64,6 @@ typedef struct {
     int threads;        /* the most threads a pass runs on (each its own registers) */
 } nl_formula_input;
 
-
-typedef enum {
-    NL_FORMULA_TRAIN,      /* batch reductions, running statistics updated (momentum) */
-    NL_FORMULA_TRAIN_KEEP, /* batch reductions, running statistics untouched */
-    NL_FORMULA_EVAL,       /* running statistics in place of running(...) */
-} nl_formula_mode;
 
 /* Everything one run of a program reads and writes (host memory: the CPU
  * backend's). params[i] and dparams[i] per declared parameter; running[i]

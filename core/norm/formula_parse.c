@@ -240,27 +240,6 @@ static bool constant_value(const nl_formula *f, int i, float *v)
     return false;
 }
 
-static int parse_running(parser *P, int a, int col)
-{
-    if (!expect(P, ')', "')': running takes one reduction"))
-        return -1;
-    const nl_formula_tree *in = &P->f->tree[a];
-    if (in->kind != FT_REDUCE)
-        return fail_at(P, col,
-                       "running(...) takes a reduction over batch (mean, var, std, rms or "
-                       "sum with batch among its axes), e.g. running(var(x, [batch, "
-                       "spatial]))"), -1;
-    if (!(in->axes & (1u << NL_AXIS_BATCH)))
-        return fail_at(P, col,
-                       "running(...) around a reduction without the batch axis: running "
-                       "statistics average batch statistics over steps; add batch to its "
-                       "axes, or drop running"), -1;
-    if (P->f->n_running >= NL_FORMULA_MAX_RUNNING)
-        return fail_at(P, col, "at most %d running statistics", NL_FORMULA_MAX_RUNNING), -1;
-    P->f->n_running++;
-    return add_node(P, (nl_formula_tree){.kind = FT_RUNNING, .a = a, .col = col});
-}
-
 /* a function's operands after its first: values, then constant numbers */
 static bool parse_operands(parser *P, const nl_formula_word *w, nl_formula_tree *call)
 {
@@ -321,8 +300,26 @@ static int parse_call(parser *P, int word, int col)
                                              .reduce = reduce_kind(w->name), .axes = axes,
                                              .a = a, .col = col});
     }
-    if (w->kind == NL_WORD_RUNNING)
-        return parse_running(P, a, col);
+    const char *name = w->name;
+    if (!strcmp(name, "running")) {
+        if (!expect(P, ')', "')': running takes one reduction"))
+            return -1;
+        const nl_formula_tree *in = &P->f->tree[a];
+        if (in->kind != FT_REDUCE)
+            return fail_at(P, col,
+                           "running(...) takes a reduction over batch (mean, var, std, rms or "
+                           "sum with batch among its axes), e.g. running(var(x, [batch, "
+                           "spatial]))"), -1;
+        if (!(in->axes & (1u << NL_AXIS_BATCH)))
+            return fail_at(P, col,
+                           "running(...) around a reduction without the batch axis: running "
+                           "statistics average batch statistics over steps; add batch to its "
+                           "axes, or drop running"), -1;
+        if (P->f->n_running >= NL_FORMULA_MAX_RUNNING)
+            return fail_at(P, col, "at most %d running statistics", NL_FORMULA_MAX_RUNNING), -1;
+        P->f->n_running++;
+        return add_node(P, (nl_formula_tree){.kind = FT_RUNNING, .a = a, .col = col});
+    }
     call.a = a;
     if (!parse_operands(P, w, &call))
         return -1;

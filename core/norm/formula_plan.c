@@ -606,13 +606,19 @@ static nl_code lower_and_derive(lowering *L, nl_fgraph *g, nl_formula_plan *plan
     const bool derived = !B.failed && derive(L, &B, f, *y, L->full, dx, dparam);
     if (L->failed) /* a row of the vocabulary that does not parse */
         return err->code;
-    if (!derived && B.no_rule >= 0)
-        return nl_fail(err, NL_ERR_UNSUPPORTED, "%s: operation %d of the formula has no "
-                                                "derivative in the vocabulary, so it cannot be "
-                                                "trained (a bug in normlab: report it with the "
-                                                "formula)",
-                       EXPR_KEY, B.no_rule),
+    if (!derived && B.no_rule >= 0) {
+        char what[48];
+        snprintf(what, sizeof what, "operation %d", B.no_rule);
+        for (int w = 0; w < nl_formula_word_count; w++)
+            if (nl_formula_words[w].op == B.no_rule)
+                snprintf(what, sizeof what, "'%s'", nl_formula_words[w].name);
+        return nl_fail(err, NL_ERR_UNSUPPORTED, "%s: %s of the formula has no derivative in the "
+                                                "vocabulary (core/norm/formula_words.c), so it "
+                                                "cannot be trained (a bug in normlab: report it "
+                                                "with the formula)",
+                       EXPR_KEY, what),
                nl_error_key(err, EXPR_KEY), NL_ERR_UNSUPPORTED;
+    }
     if (!derived)
         return nl_fail(err, NL_ERR_CONFIG, "%s: the formula and its derivative are past their "
                                            "size (%d values); write it shorter", EXPR_KEY, MAX_NODES),

@@ -115,6 +115,9 @@ def run_case(expr, params_text, ndim, groups, seed):
               "log": torch.log, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "erf": torch.erf,
               "abs": torch.abs, "relu": torch.relu, "min": lambda a, b: torch.minimum(torch.as_tensor(a), torch.as_tensor(b)),
               "max": lambda a, b: torch.maximum(torch.as_tensor(a), torch.as_tensor(b)),
+              "softplus": torch.nn.functional.softplus,
+              "clamp": lambda u, lo, hi: torch.clamp(torch.as_tensor(u), lo, hi),
+              "detach": lambda u: torch.as_tensor(u).detach(),
               "running": running}
         for kind in ("mean", "var", "std", "rms", "sum"):
             ns[kind] = reduce(kind)
