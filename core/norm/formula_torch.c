@@ -4,7 +4,7 @@
  * numbers it), each value held as (N, G, C/G, P). What the text of the
  * formula said reaches the file only through the tree: names the parser
  * accepted ([A-Za-z_][A-Za-z0-9_]*, made safe below), numbers printed
- * from their floats, and the words of this file's own tables. */
+ * from their floats, and the words of the vocabulary (formula_words.c). */
 #include "norm/formula_torch.h"
 
 #include <ctype.h>
