@@ -44,6 +44,9 @@ static const struct {
     {"evonorm-b0", "weight * x / max(sqrt(running(var(x, [batch, spatial])) + eps), v * x + sqrt(var(x, [spatial]) + eps)) + bias",
      "weight = 1 per channel, bias = 0 per channel, v = 1 per channel"},
     {"dyt", "weight * tanh(alpha * x) + bias", "weight = 1 per channel, bias = 0 per channel, alpha = 0.5"},
+    {"max-scaled", "x / (amax(abs(x), [channels, spatial]) + eps) + amin(x, [batch, spatial]) * 0.1 "
+                   "+ amax(x * x, [batch, spatial]) * 0.01 - amax(x, [batch]) * 0.001",
+     ""},
     {"functions", "max(x, 0.5 * x) - min(x, -1) + erf(x) * relu(x) + log(1 + exp(-abs(x))) + rsqrt(x^2 + 1) "
                   "- x ^ -1 * 0.01 + sum(x, [channels]) * 0.001",
      ""},

@@ -225,8 +225,9 @@ END_TEST
 /* central differences over every row a user can write */
 START_TEST(test_every_row_against_central_differences)
 {
-    int checked = 0;
+    int checked = 0, internal = 0;
     for (int i = 0; i < nl_formula_word_count; i++) {
+        internal += nl_formula_words[i].kind == NL_WORD_INTERNAL;
         const nl_formula_word *w = &nl_formula_words[i];
         char expr[160];
         if (!exercise(w, false, expr, sizeof expr))
@@ -245,7 +246,7 @@ START_TEST(test_every_row_against_central_differences)
         check_row(w, expr);
         checked++;
     }
-    ck_assert_int_ge(checked, nl_formula_word_count - 4); /* all but the internal rows */
+    ck_assert_int_eq(checked, nl_formula_word_count - internal); /* all but the internal rows */
 }
 END_TEST
 
@@ -326,12 +327,47 @@ START_TEST(test_detach_stops_the_gradient)
 }
 END_TEST
 
+/* amax and amin over values that tie: the gradient split evenly among
+ * the tied values (torch.amax's, torch.amin's), none to the others */
+START_TEST(test_amax_ties_split_evenly)
+{
+    static const char *const exprs[2] = {"x * 0 + amax(x, [channels])", "x * 0 + amin(x, [channels])"};
+    for (int e = 0; e < 2; e++) {
+        runner r;
+        nl_error err = {0};
+        ck_assert_msg(runner_make(&r, exprs[e], &err), "%s", err.msg);
+        float x[COUNT], dy[COUNT], y[COUNT], dx[COUNT];
+        for (int i = 0; i < COUNT; i++) { /* per sample: three of six channels tie */
+            const float top = e == 0 ? 2.0f : -2.0f;
+            x[i] = i % C < 3 ? top : 0.25f * (float)(i % C) - 0.5f;
+            dy[i] = 1.0f + 0.5f * (float)i;
+        }
+        run(&r, x, y, dy, dx);
+        for (int b = 0; b < N; b++) {
+            float total = 0;
+            for (int c = 0; c < C; c++)
+                total += dy[b * C + c];
+            for (int c = 0; c < C; c++) {
+                ck_assert_float_eq(y[b * C + c], e == 0 ? 2.0f : -2.0f);
+                const float want = c < 3 ? total / 3 : 0.0f;
+                ck_assert_msg(fabsf(dx[b * C + c] - want) <= 1e-5f * fabsf(total),
+                              "%s: sample %d channel %d: dx %g, want %g", exprs[e], b, c,
+                              dx[b * C + c], want);
+            }
+        }
+        runner_free(&r);
+    }
+}
+END_TEST
+
 /* the exporter writes each new word as its row's PyTorch text */
 START_TEST(test_new_words_exported)
 {
     nl_formula *f = NULL;
     nl_error err = {0};
-    ck_assert_int_eq(nl_formula_parse("softplus(x) + clamp(x, -3, 2.5) * detach(x)", "", &f, &err),
+    ck_assert_int_eq(nl_formula_parse("softplus(x) + clamp(x, -3, 2.5) * detach(x) - "
+                                      "amax(x, [channels]) + amin(x, [batch])",
+                                      "", &f, &err),
                      NL_OK);
     nl_buf out = {0};
     const nl_formula_torch_spec spec = {.name = "words", .eps = 1e-5f, .momentum = 0.1f,
@@ -339,7 +375,9 @@ START_TEST(test_new_words_exported)
     ck_assert_int_eq(nl_formula_torch(f, &spec, &out, NULL, 0, &err), NL_OK);
     ck_assert_msg(strstr(out.data, "torch.nn.functional.softplus(x4)") &&
                       strstr(out.data, "torch.clamp(x4, -3.0, 2.5)") &&
-                      strstr(out.data, "x4.detach()"),
+                      strstr(out.data, "x4.detach()") &&
+                      strstr(out.data, "torch.amax(x4, dim=_nl_dims(kind, (\"channels\",)), keepdim=True)") &&
+                      strstr(out.data, "torch.amin(x4, dim=_nl_dims(kind, (\"batch\",)), keepdim=True)"),
                   "%s", out.data);
     nl_buf_free(&out);
     nl_formula_free(f);
@@ -367,6 +405,7 @@ int main(void)
     tcase_add_test(tc, test_softplus_as_torch);
     tcase_add_test(tc, test_clamp_ends_and_range);
     tcase_add_test(tc, test_detach_stops_the_gradient);
+    tcase_add_test(tc, test_amax_ties_split_evenly);
     tcase_add_test(tc, test_new_words_exported);
     tcase_add_test(tc, test_readme_words_table_is_generated);
     suite_add_tcase(s, tc);

@@ -43,8 +43,10 @@ typedef enum {
     FO_STEP,
     FO_SIGN,
     FO_TAKES_MIN,
+    FO_EQ, /* derivatives' own: 1 where a == b (amax's ties) */
     FO_SUM,      /* a reduction: node.a over the axes node.t lacks */
     FO_MEAN,
+    FO_AMAX,     /* a reduction: the largest of node.a's values (accumulated by max) */
     FO_INVCOUNT, /* 1 / the values one of a MEAN's outputs averages */
     FO_COUNT
 } nl_formula_op;
@@ -259,8 +261,15 @@ static inline float nl_formula_apply(nl_formula_op op, float a, float b, float v
     case FO_STEP: return a > 0 ? 1.0f : 0.0f;
     case FO_SIGN: return (float)((a > 0) - (a < 0));
     case FO_TAKES_MIN: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
+    case FO_EQ: return a == b ? 1.0f : 0.0f;
     default: return 0.0f;
     }
+}
+
+/* a reduction (its values accumulate over a pass, by + or by max) */
+static inline bool nl_formula_is_reduction(nl_formula_op op)
+{
+    return op == FO_SUM || op == FO_MEAN || op == FO_AMAX;
 }
 
 /* the largest channel block a backend's layout has (AVX-512's 16): a

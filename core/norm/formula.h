@@ -17,7 +17,7 @@
  *   the function words of nl_formula_words (below): sqrt rsqrt exp log tanh
  *     sigmoid erf abs relu softplus detach, min(a, b), max(a, b),
  *     clamp(u, lo, hi)
- *   mean var std rms sum (u, [axes]) over batch, channels (in
+ *   mean var std rms sum amax amin (u, [axes]) over batch, channels (in
  *     model.norm.groups groups), spatial (images), tokens (sequences);
  *     var is the biased variance (the one normalizers divide by)
  *   running(r) around a reduction that includes batch: the batch's value

@@ -12,7 +12,7 @@ static bool shape_eq(nl_fshape a, nl_fshape b) { return a.b == b.b && a.c == b.c
 
 bool nl_fgraph_is_row(const nl_fgraph *g, int i, nl_fshape full)
 {
-    return shape_eq(g->nodes[i].s, full) && g->nodes[i].op != FO_SUM && g->nodes[i].op != FO_MEAN;
+    return shape_eq(g->nodes[i].s, full) && !nl_formula_is_reduction(g->nodes[i].op);
 }
 
 /* held in memory (computed by a program): every small node but the
@@ -112,7 +112,7 @@ static int max_int(int a, int b) { return a > b ? a : b; }
 static bool reduces_rows(const nl_fgraph *g, int i, nl_fshape full)
 {
     const nl_fnode *n = &g->nodes[i];
-    return (n->op == FO_SUM || n->op == FO_MEAN) && nl_fgraph_is_row(g, n->a, full);
+    return nl_formula_is_reduction(n->op) && nl_fgraph_is_row(g, n->a, full);
 }
 
 /* The nodes a program computes (reached from the output and the extras,

@@ -299,6 +299,11 @@ static int lower_call(lowering *L, builder *B, const nl_formula_tree *t)
                                           .a = -1, .b = -1, .k = -1},
                          &B->failed);
     }
+    if (w->op >= 0 && nl_formula_is_reduction((nl_formula_op)w->op)) {
+        /* ties(v): v summed as the differentiated reduction sums (l to t) */
+        const nl_fnode *m = &B->g->nodes[L->diff_node];
+        return reduction(B, (nl_formula_op)w->op, env[0], m->l, m->t);
+    }
     if (w->op >= 0)
         return values == 1 ? unary(B, (nl_formula_op)w->op, env[0], 0)
                            : binary(B, (nl_formula_op)w->op, env[0], env[1]);
@@ -463,7 +468,7 @@ static void propagate(lowering *L, builder *B, int *adj, int i)
             return;
         if (B->g->nodes[dk].op == FO_CONST && B->g->nodes[dk].v == 0.0f)
             continue;
-        const nl_fshape l = k == 0 && (n.op == FO_SUM || n.op == FO_MEAN) ? n.l : n.s;
+        const nl_fshape l = k == 0 && nl_formula_is_reduction(n.op) ? n.l : n.s;
         add_adjoint(B, adj, env[k], sum_to(B, dk, l, B->g->nodes[env[k]].s));
     }
 }
@@ -564,7 +569,7 @@ static bool place_values(nl_fgraph *g, nl_fshape full, const nl_formula_input *i
         g->in_saved[i] = computed[i];
         g->offset[i] = (long)(computed[i] ? saved : work);
         *(computed[i] ? &saved : &work) += count;
-        if (g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) {
+        if (nl_formula_is_reduction(g->nodes[i].op)) {
             const bool partial = nl_fgraph_is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
             g->acc_offset[i] = (long)acc;
             acc += partial ? count * (size_t)in->n_capacity : count;

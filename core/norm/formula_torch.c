@@ -256,39 +256,50 @@ static void emit_running(gen *G, int i, int depth)
     nl_buf_printf(G->out, "v%d = %s\n", i, b);
 }
 
-/* a function word: its row's PyTorch text, {name} replaced by its operand
- * of that name (a tensor, or a constant number) */
-static void emit_call(gen *G, int i, int depth)
+/* a word's row's PyTorch text, {name} replaced by its operand of that
+ * name (a tensor, or a constant number), {axes} by a reduction's dims */
+static void put_torch(gen *G, const nl_formula_word *w, const int *nodes, const float *consts,
+                      const char *axes)
 {
-    const nl_formula_tree *t = &G->f->tree[i];
-    const nl_formula_word *w = &nl_formula_words[t->word];
     const int n = nl_formula_word_operands(w), values = n - w->constants;
-    const int nodes[2] = {t->a, t->b};
-    for (int k = 0; k < values; k++)
-        emit(G, nodes[k], depth);
-    indent(G, depth);
-    nl_buf_printf(G->out, "v%d = ", i);
     for (const char *s = w->torch; *s;) {
         const char *close = *s == '{' ? strchr(s, '}') : NULL;
         if (!close) {
             nl_buf_printf(G->out, "%c", *s++);
             continue;
         }
-        char arg[80] = "";
+        const size_t len = (size_t)(close - s - 1);
+        char arg[160] = "";
+        if (len == 4 && !strncmp(s + 1, "axes", 4))
+            snprintf(arg, sizeof arg, "%s", axes);
         for (int k = 0; k < n; k++) {
             char name[16];
             nl_formula_word_operand(w, k, name, sizeof name);
-            if (strlen(name) != (size_t)(close - s - 1) || strncmp(name, s + 1, strlen(name)))
+            if (strlen(name) != len || strncmp(name, s + 1, len))
                 continue;
             if (k < values)
                 tensor(G, nodes[k], arg, sizeof arg);
             else
-                number(arg, sizeof arg, t->consts[k - values]);
+                number(arg, sizeof arg, consts[k - values]);
         }
         nl_buf_printf(G->out, "%s", arg);
         s = close + 1;
     }
     nl_buf_printf(G->out, "\n");
+}
+
+/* a function word, its operands first */
+static void emit_call(gen *G, int i, int depth)
+{
+    const nl_formula_tree *t = &G->f->tree[i];
+    const nl_formula_word *w = &nl_formula_words[t->word];
+    const int values = nl_formula_word_operands(w) - w->constants;
+    const int nodes[2] = {t->a, t->b};
+    for (int k = 0; k < values; k++)
+        emit(G, nodes[k], depth);
+    indent(G, depth);
+    nl_buf_printf(G->out, "v%d = ", i);
+    put_torch(G, w, nodes, t->consts, "");
 }
 
 /* Statements computing node i (its operands first) at `depth` */
@@ -322,9 +333,11 @@ static void emit(gen *G, int i, int depth)
         emit(G, t->a, depth);
         char axes[96];
         axes_tuple(t->axes, axes, sizeof axes);
+        char dims[128];
+        snprintf(dims, sizeof dims, "_nl_dims(kind, %s)", axes);
         indent(G, depth);
-        nl_buf_printf(G->out, "v%d = _nl_%s(%s, _nl_dims(kind, %s))\n", i, nl_formula_words[t->word].name,
-                      tensor(G, t->a, a, sizeof a), axes);
+        nl_buf_printf(G->out, "v%d = ", i);
+        put_torch(G, &nl_formula_words[t->word], (const int[2]){t->a, -1}, NULL, dims);
         return;
     }
     case FT_RUNNING:

@@ -78,6 +78,14 @@ const nl_formula_word nl_formula_words[] = {
      "_nl_rms({u}, {axes})"},
     {"sum", NL_WORD_REDUCTION, "u", 0, "sum over the axes", FO_SUM, NULL, {"g"},
      "_nl_sum({u}, {axes})"},
+    {"amax", NL_WORD_REDUCTION, "u", 0,
+     "the largest value over the axes; its gradient split evenly among the values that tie "
+     "for it (as torch.amax); a NaN is passed over, not propagated",
+     FO_AMAX, NULL, {"g * eq(u, y) / ties(eq(u, y))"},
+     "torch.amax({u}, dim={axes}, keepdim=True)"},
+    {"amin", NL_WORD_REDUCTION, "u", 0,
+     "the smallest value over the axes (its gradient as amax's, as torch.amin)", -1,
+     "-amax(-u, [axes])", {NULL}, "torch.amin({u}, dim={axes}, keepdim=True)"},
     /* the planner lowers running(...) itself: in training the batch's
      * value (its gradient the reduction's), in evaluation a statistic */
     {"running", NL_WORD_RUNNING, "u", 0,
@@ -91,6 +99,12 @@ const nl_formula_word nl_formula_words[] = {
     {"takes_min", NL_WORD_INTERNAL, "u v", 0,
      "the share of d min(u, v) u takes: 1, 1/2 at a tie (as torch.minimum), 0", FO_TAKES_MIN,
      NULL, {"0", "0"}, NULL},
+    {"eq", NL_WORD_INTERNAL, "u v", 0, "1 where u == v, else 0", FO_EQ, NULL, {"0", "0"}, NULL},
+    /* after the user's sum in the table, so that a sum is differentiated as
+     * sum's row says */
+    {"ties", NL_WORD_INTERNAL, "u", 0,
+     "u summed over the axes of the reduction differentiated (an amax's ties counted)", FO_SUM,
+     NULL, {"g"}, NULL},
     {"invcount", NL_WORD_INTERNAL, "", 0,
      "1 / the count of values the differentiated mean averages", FO_INVCOUNT, NULL, {NULL}, NULL},
 };

@@ -102,6 +102,10 @@ def run_case(expr, params_text, ndim, groups, seed):
                     return u.var(dim=dims, unbiased=False, keepdim=True)
                 if kind == "std":
                     return u.var(dim=dims, unbiased=False, keepdim=True).sqrt()
+                if kind == "amax":
+                    return torch.amax(u, dim=dims, keepdim=True)
+                if kind == "amin":
+                    return torch.amin(u, dim=dims, keepdim=True)
                 return (u * u).mean(dim=dims, keepdim=True).sqrt()
             return f
 
@@ -119,7 +123,7 @@ def run_case(expr, params_text, ndim, groups, seed):
               "clamp": lambda u, lo, hi: torch.clamp(torch.as_tensor(u), lo, hi),
               "detach": lambda u: torch.as_tensor(u).detach(),
               "running": running}
-        for kind in ("mean", "var", "std", "rms", "sum"):
+        for kind in ("mean", "var", "std", "rms", "sum", "amax", "amin"):
             ns[kind] = reduce(kind)
         for name, t in param_tensors.items():
             ns[name] = t
