@@ -215,6 +215,11 @@ static bool check_formula(const char *label, const char *expr_text, const char *
     for (int s = 0; s < p->train.forward.n_passes; s++)
         native += p->train.forward.passes[s].compiled != NULL;
     ck_assert_msg(native > 0, "%s on input %d: no pass runs native code", label, ii);
+    /* and the backward's (its own operations: a derivative's eq, ties) */
+    native = 0;
+    for (int s = 0; s < p->train.backward.n_passes; s++)
+        native += p->train.backward.passes[s].compiled != NULL;
+    ck_assert_msg(native == p->train.backward.n_passes, "%s on input %d: %d of %d backward passes run native code", label, ii, native, p->train.backward.n_passes);
     run_all(be, p, &in, block, compiled);
     char where[256];
     for (int v = 0; v < 4; v++)

@@ -141,6 +141,7 @@ static bool put_op(text *t, nl_formula_op op, const char *a, const char *b, floa
     case FO_STEP: put(t, "(%s > 0 ? 1.0f : 0.0f)", a); return true;
     case FO_SIGN: put(t, "(float)((%s > 0) - (%s < 0))", a, a); return true;
     case FO_TAKES_MIN: put(t, "(%s < %s ? 1.0f : %s == %s ? 0.5f : 0.0f)", a, b, a, b); return true;
+    case FO_EQ: put(t, "(%s == %s ? 1.0f : 0.0f)", a, b); return true;
     default: return false;
     }
 }
