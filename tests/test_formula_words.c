@@ -324,6 +324,34 @@ START_TEST(test_detach_stops_the_gradient)
         ck_assert_float_eq(dx[i], dy[i] * x[i]); /* d(x * c)/dx with c = x held */
     }
     runner_free(&r);
+    /* which `normlab validate`'s central differences cannot check */
+    nl_formula *f = NULL;
+    ck_assert_int_eq(nl_formula_parse("softplus(x) + 2 * detach(x * x)", "", &f, &err), NL_OK);
+    ck_assert_str_eq(nl_formula_stops_gradient(f), "detach");
+    nl_formula_free(f);
+    ck_assert_int_eq(nl_formula_parse("softplus(x) + clamp(x, 0, 1)", "", &f, &err), NL_OK);
+    ck_assert_ptr_null(nl_formula_stops_gradient(f));
+    nl_formula_free(f);
+}
+END_TEST
+
+/* `normlab validate` on a formula with detach: its gradient check says it
+ * does not apply (rather than failing a stop-gradient against central
+ * differences), and the rest of the formula still validates */
+START_TEST(test_validate_with_detach)
+{
+    tu_tmp_make("words-validate");
+    tu_tmp_write("d.yaml",
+                 "data: {dataset: synthetic, shape: [3, 8, 8], classes: 4, train_size: 64, "
+                 "test_size: 32}\nmodel:\n  arch: cnn\n  widths: [8, 8]\n  norm:\n    type: expr\n"
+                 "    expr: \"w * softplus(x - amax(x, [channels, spatial])) + detach(sigmoid(x))\"\n"
+                 "    params: \"w = 1 per channel\"\ntrain: {batch_size: 8, steps: 2}\n");
+    const int status = tu_normlab("validate d.yaml");
+    char *out = tu_normlab_output();
+    ck_assert_msg(status == 0 && strstr(out, "not applicable: the formula's detach(...)"),
+                  "status %d: %s", status, out);
+    free(out);
+    tu_tmp_remove();
 }
 END_TEST
 
@@ -406,6 +434,7 @@ int main(void)
     tcase_add_test(tc, test_clamp_ends_and_range);
     tcase_add_test(tc, test_detach_stops_the_gradient);
     tcase_add_test(tc, test_amax_ties_split_evenly);
+    tcase_add_test(tc, test_validate_with_detach);
     tcase_add_test(tc, test_new_words_exported);
     tcase_add_test(tc, test_readme_words_table_is_generated);
     suite_add_tcase(s, tc);

@@ -120,6 +120,10 @@ const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i);
  * Read from the text alone, so that it answers for a formula that does
  * not parse too (the build reports that). */
 bool nl_formula_reads(const char *expr, const char *word);
+/* the first word of the formula whose derivative its row declares 0
+ * while its value varies (detach: a stop-gradient), or NULL: where one is,
+ * the derived gradients differ from central differences by design */
+const char *nl_formula_stops_gradient(const nl_formula *f);
 /* does it keep running statistics (a running(...) anywhere) */
 bool nl_formula_has_running(const nl_formula *f);
 /* the formula as text normlab and PyTorch both read back the same

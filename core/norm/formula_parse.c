@@ -697,4 +697,20 @@ void nl_formula_free(nl_formula *f) { free(f); }
 int nl_formula_param_count(const nl_formula *f) { return f->n_params; }
 const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i) { return &f->params[i]; }
 bool nl_formula_has_running(const nl_formula *f) { return f->n_running > 0; }
+
+const char *nl_formula_stops_gradient(const nl_formula *f)
+{
+    for (int i = 0; i < f->count; i++) {
+        if (f->tree[i].kind != FT_CALL)
+            continue;
+        const nl_formula_word *w = &nl_formula_words[f->tree[i].word];
+        const int values = nl_formula_word_operands(w) - w->constants;
+        bool zero = values > 0 && w->body;
+        for (int k = 0; k < values; k++)
+            zero = zero && w->grad[k] && !strcmp(w->grad[k], "0");
+        if (zero)
+            return w->name;
+    }
+    return NULL;
+}
 const char *nl_formula_text(const nl_formula *f) { return f->text; }
