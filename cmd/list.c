@@ -18,13 +18,14 @@
 static void print_formula_words(void)
 {
     printf("model.norm.expr (type expr): a formula of x, eps, the parameters of "
-           "model.norm.params and numbers, with + - * / ^ and\n");
-    for (int i = 0; i < nl_formula_function_count; i++) {
-        const nl_formula_function *f = &nl_formula_functions[i];
+           "model.norm.params and numbers, with\n");
+    for (int i = 0; i < nl_formula_word_count; i++) { /* the vocabulary's rows */
+        const nl_formula_word *w = &nl_formula_words[i];
+        if (w->kind == NL_WORD_INTERNAL)
+            continue;
         char call[40];
-        snprintf(call, sizeof call, "%s(%s)", f->name,
-                 f->reduction ? "u, [axes]" : f->args == 2 ? "a, b" : "u");
-        printf("  %-16s %s\n", call, f->help);
+        nl_formula_word_usage(w, call, sizeof call);
+        printf("  %-18s %s\n", call, w->help);
     }
     printf("  axes: batch, channels (in model.norm.groups groups), spatial (images), tokens "
            "(sequences)\n\n");

@@ -100,6 +100,11 @@ static int check_formula(const char *file, const nl_config *cfg)
             snprintf(shape, sizeof shape, "%d tokens x %d", s.h, s.c);
         else
             snprintf(shape, sizeof shape, "%d features", s.c);
+        if (checks[i].skipped[0]) { /* nothing compared (detach) */
+            printf("%s: model.norm.expr gradient check, layer %s (%s): not applicable: %s\n",
+                   file, checks[i].layer, shape, checks[i].skipped);
+            continue;
+        }
         const bool past = !(checks[i].worst <= NL_FORMULA_CHECK_BOUND);
         if (checks[i].nonfinite[0]) {
             printf("%s: model.norm.expr gradient check, layer %s (%s, batch 3): %s is not "

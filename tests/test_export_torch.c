@@ -12,7 +12,8 @@
  * norm's, batch norm's with running(), a cumulative batch norm on images,
  * EvoNorm-S0 with groups, one of abs/relu/min/max/log/exp with a scalar
  * parameter named lambda, running std and rms with groups, EvoNorm-B0, a
- * running statistic per channel group) are exported
+ * running statistic per channel group, softplus, clamp, detach, amax and amin) are
+ * exported
  * and run by normlab on every input kind they accept: three training
  * steps, a backward, an evaluation pass. tests/export_torch/check.py runs
  * the exported module on the same inputs and parameters and compares the
@@ -189,6 +190,12 @@ static const torch_case cases[] = {
      "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", "", true, {4, 0, 0}},
     {"group-running", "w * (x - running(mean(x, [batch, channels, spatial]))) / running(rms(x, [batch, channels, spatial]))",
      "w = 1 per channel", "    groups: 2\n", true, {4, 0, 0}},
+    /* issue 114's words: softplus (torch.nn.functional.softplus), clamp
+     * (torch.clamp: its gradient inside the range), detach (no gradient
+     * through tanh(x) here, as torch's .detach()) */
+    {"new-words", "softplus(w * x) - clamp(x, -1, 1.5) * detach(tanh(x)) + x * w - "
+                  "amax(x, [channels]) * 0.5 + amin(x, [batch]) * 0.25",
+     "w = 1.5 per channel", "", false, {2, 3, 4}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 

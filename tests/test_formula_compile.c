@@ -44,6 +44,9 @@ static const struct {
     {"evonorm-b0", "weight * x / max(sqrt(running(var(x, [batch, spatial])) + eps), v * x + sqrt(var(x, [spatial]) + eps)) + bias",
      "weight = 1 per channel, bias = 0 per channel, v = 1 per channel"},
     {"dyt", "weight * tanh(alpha * x) + bias", "weight = 1 per channel, bias = 0 per channel, alpha = 0.5"},
+    {"max-scaled", "x / (amax(abs(x), [channels, spatial]) + eps) + amin(x, [batch, spatial]) * 0.1 "
+                   "+ amax(x * x, [batch, spatial]) * 0.01 - amax(x, [batch]) * 0.001",
+     ""},
     {"functions", "max(x, 0.5 * x) - min(x, -1) + erf(x) * relu(x) + log(1 + exp(-abs(x))) + rsqrt(x^2 + 1) "
                   "- x ^ -1 * 0.01 + sum(x, [channels]) * 0.001",
      ""},
@@ -211,7 +214,13 @@ static bool check_formula(const char *label, const char *expr_text, const char *
     int native = 0;
     for (int s = 0; s < p->train.forward.n_passes; s++)
         native += p->train.forward.passes[s].compiled != NULL;
-    ck_assert_msg(native > 0, "%s on input %d: no pass runs native code", label, ii);
+    ck_assert_msg(native == p->train.forward.n_passes, "%s on input %d: %d of %d forward passes "
+                  "run native code", label, ii, native, p->train.forward.n_passes);
+    /* and the backward's (its own operations: a derivative's eq, ties) */
+    native = 0;
+    for (int s = 0; s < p->train.backward.n_passes; s++)
+        native += p->train.backward.passes[s].compiled != NULL;
+    ck_assert_msg(native == p->train.backward.n_passes, "%s on input %d: %d of %d backward passes run native code", label, ii, native, p->train.backward.n_passes);
     run_all(be, p, &in, block, compiled);
     char where[256];
     for (int v = 0; v < 4; v++)

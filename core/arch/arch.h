@@ -80,6 +80,10 @@ typedef struct {
      * output", "the derived gradient dx", "the central difference of dx"
      * (issue 118: a NaN error read as none) */
     char nonfinite[64];
+    /* "" or why the check does not apply (a stop-gradient such as detach
+     * makes the derived gradients differ from central differences by
+     * design); nothing was compared */
+    char skipped[160];
 } nl_formula_check;
 /* the bound `normlab validate` holds the worst error to: central
  * differences in float at a step of 1e-2 leave errors of about 1e-3 */

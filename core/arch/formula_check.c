@@ -11,6 +11,7 @@
 
 #include "arch/arch.h"
 #include "base/rng.h"
+#include "norm/formula.h"
 #include "norm/norm.h"
 
 /* entries sampled per tensor: central differences cost two forwards each */
@@ -185,6 +186,12 @@ nl_code nl_formula_gradcheck(const nl_model_spec *spec, int train_batch, nl_back
                              nl_error *err)
 {
     *n_checks = 0;
+    /* a stop-gradient's derivative is 0 by its row, not the value's */
+    const char *stop = NULL;
+    nl_formula *f = NULL;
+    nl_error parse_err = {0};
+    if (nl_formula_parse(spec->norm.expr, spec->norm.params, &f, &parse_err) == NL_OK)
+        stop = nl_formula_stops_gradient(f);
     nl_model *plan = NULL;
     /* the expr layers' input shapes, which no pass of the plan changes */
     nl_code rc = nl_model_assemble(spec, nl_model_spec_tokens(spec), NULL, train_batch,
@@ -204,8 +211,17 @@ nl_code nl_formula_gradcheck(const nl_model_spec *spec, int train_batch, nl_back
             continue;
         nl_formula_check *c = &checks[(*n_checks)++];
         snprintf(c->layer, sizeof c->layer, "%s", l->name);
+        if (stop) {
+            memset(c, 0, sizeof *c);
+            snprintf(c->layer, sizeof c->layer, "%s", l->name);
+            c->in = s;
+            snprintf(c->skipped, sizeof c->skipped, "the formula's %s(...) has no gradient by "
+                     "design, which central differences cannot see", stop);
+            continue;
+        }
         rc = check_shape(spec, s, be, c, err);
     }
+    nl_formula_free(f);
     nl_model_free(plan);
     return rc;
 }

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/formula_program.h"
+#include "backend/formula_types.h"
 #include "backend/shape.h"
 #include "base/names.h"
 #include "base/status.h"

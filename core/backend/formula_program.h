@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/formula_types.h"
+
 /* the operations of the value graph */
 typedef enum {
     FO_CONST,
@@ -41,8 +43,10 @@ typedef enum {
     FO_STEP,
     FO_SIGN,
     FO_TAKES_MIN,
+    FO_EQ, /* derivatives' own: 1 where a == b (amax's ties) */
     FO_SUM,      /* a reduction: node.a over the axes node.t lacks */
     FO_MEAN,
+    FO_AMAX,     /* a reduction: the largest of node.a's values (accumulated by max) */
     FO_INVCOUNT, /* 1 / the values one of a MEAN's outputs averages */
     FO_COUNT
 } nl_formula_op;
@@ -62,12 +66,6 @@ typedef struct {
     int threads;        /* the most threads a pass runs on (each its own registers) */
 } nl_formula_input;
 
-
-typedef enum {
-    NL_FORMULA_TRAIN,      /* batch reductions, running statistics updated (momentum) */
-    NL_FORMULA_TRAIN_KEEP, /* batch reductions, running statistics untouched */
-    NL_FORMULA_EVAL,       /* running statistics in place of running(...) */
-} nl_formula_mode;
 
 /* Everything one run of a program reads and writes (host memory: the CPU
  * backend's). params[i] and dparams[i] per declared parameter; running[i]
@@ -263,8 +261,15 @@ static inline float nl_formula_apply(nl_formula_op op, float a, float b, float v
     case FO_STEP: return a > 0 ? 1.0f : 0.0f;
     case FO_SIGN: return (float)((a > 0) - (a < 0));
     case FO_TAKES_MIN: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
+    case FO_EQ: return a == b ? 1.0f : 0.0f;
     default: return 0.0f;
     }
+}
+
+/* a reduction (its values accumulate over a pass, by + or by max) */
+static inline bool nl_formula_is_reduction(nl_formula_op op)
+{
+    return op == FO_SUM || op == FO_MEAN || op == FO_AMAX;
 }
 
 /* the largest channel block a backend's layout has (AVX-512's 16): a

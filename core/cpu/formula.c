@@ -86,7 +86,8 @@ static double reduction_scale(const runner *R, const nl_fnode *n)
         factor *= ls / (s[axis] >= t[axis] ? axis_size(R, axis, s[axis]) : ts);
         count *= ls / ts;
     }
-    return n->op == FO_MEAN ? factor / count : factor;
+    /* a max is the same over copies of a value: no factor */
+    return n->op == FO_AMAX ? 1.0 : n->op == FO_MEAN ? factor / count : factor;
 }
 
 /* the elementary functions on a row, 8 floats at a time through vmath.h
@@ -182,6 +183,21 @@ static double row_sum(const float *u, int m)
     for (; j < m; j++)
         part[j & 7] += u[j];
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+/* a segment's largest value (an amax's; any order gives its bits) */
+static double row_max(const float *u, int m)
+{
+    double best = -INFINITY;
+    for (int j = 0; j < m; j++)
+        best = fmax(best, (double)u[j]);
+    return best;
+}
+
+/* a reduction's accumulator taking one more value: added, or (amax) the larger kept */
+static inline void accumulate_into(double *acc, double v, bool max)
+{
+    *acc = max ? fmax(*acc, v) : *acc + v;
 }
 
 /* the geometry of rows: how many, their length, and a row's (b, c, p) */
@@ -307,16 +323,20 @@ static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *co
                 acc += (size_t)b * count_of(R, s);
             const float *u = operand_values(R, regs, I->a, io->x, io->dy, b, c0, p0, &sa);
             const bool along = in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
+            const bool max = R->g->nodes[I->node].op == FO_AMAX;
             if (along) {
                 /* u tested outside the loops: a load the compiler makes
                  * masked on u would read address 0 with its lanes off,
                  * which the hardware allows and an emulator (qemu) faults */
-                for (int j = 0; j < m && u; j++)
+                for (int j = 0; j < m && u && !max; j++)
                     acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
                                       : index_of(R, s, b, start + j, FC_ALL, p0)] += u[j];
-                for (int j = 0; j < m && !u; j++)
-                    acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
-                                      : index_of(R, s, b, start + j, FC_ALL, p0)] += sa;
+                for (int j = 0; j < m && (!u || max); j++)
+                    accumulate_into(&acc[in->ndim == 4 ? index_of(R, s, b, c0, FC_ALL, start + j)
+                                                       : index_of(R, s, b, start + j, FC_ALL, p0)],
+                                    u ? u[j] : sa, max);
+            } else if (max) {
+                accumulate_into(&acc[index_of(R, s, b, c0, FC_ALL, p0)], u ? row_max(u, m) : sa, true);
             } else {
                 acc[index_of(R, s, b, c0, FC_ALL, p0)] += u ? row_sum(u, m) : (double)sa * m;
             }
@@ -450,7 +470,7 @@ static nl_fpass_args compiled_args(const runner *R, const nl_fpass *pass, float 
         const int node = pass->slot_node[k];
         const nl_formula_op op = R->g->nodes[node].op;
         A.vals[k] = values_of(R, node);
-        A.accs[k] = op == FO_SUM || op == FO_MEAN ? R->acc + R->g->acc_offset[node] : NULL;
+        A.accs[k] = nl_formula_is_reduction(op) ? R->acc + R->g->acc_offset[node] : NULL;
     }
     return A;
 }
@@ -468,8 +488,13 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
         if (code[k].kind == RI_REDUCE) {
             const int node = code[k].node;
             const size_t count = count_of(R, R->g->nodes[node].s);
-            memset(R->acc + R->g->acc_offset[node], 0,
-                   (partial_per_sample(R, node) ? (size_t)R->n : 1) * count * sizeof(double));
+            const size_t all = (partial_per_sample(R, node) ? (size_t)R->n : 1) * count;
+            double *acc = R->acc + R->g->acc_offset[node];
+            if (R->g->nodes[node].op == FO_AMAX) /* a max starts below every value */
+                for (size_t i = 0; i < all; i++)
+                    acc[i] = -INFINITY;
+            else
+                memset(acc, 0, all * sizeof(double));
         }
     const rows_of geo = rows_geometry(R);
     const size_t regs_per_thread =
@@ -518,7 +543,7 @@ static void run_pass(runner *R, const nl_fprogram *prog, const nl_fpass *pass, f
             if (partial_per_sample(R, node))
                 for (int b = 1; b < R->n; b++)
                     for (size_t i = 0; i < count; i++)
-                        acc[i] += acc[(size_t)b * count + i];
+                        accumulate_into(&acc[i], acc[(size_t)b * count + i], n->op == FO_AMAX);
             for (size_t i = 0; i < count; i++)
                 v[i] = (float)(acc[i] * scale);
         }
@@ -543,17 +568,20 @@ static void compute_small(runner *R, int node)
         return;
     }
     const nl_fshape s = n->s;
-    if (n->op == FO_SUM || n->op == FO_MEAN) {
+    if (nl_formula_is_reduction(n->op)) {
         const nl_fshape is = R->g->nodes[n->a].s;
         const float *u = values_of(R, n->a);
         double *acc = R->acc + R->g->acc_offset[node];
         const size_t count = count_of(R, s);
-        memset(acc, 0, count * sizeof *acc);
+        const bool max = n->op == FO_AMAX;
+        for (size_t i = 0; i < count; i++)
+            acc[i] = max ? -INFINITY : 0.0;
         const int nb = is.b ? R->n : 1, nc = size_c(in, is.c), np = is.p ? in->p : 1;
         for (int b = 0; b < nb; b++)
             for (int c = 0; c < nc; c++)
                 for (int p = 0; p < np; p++)
-                    acc[index_of(R, s, b, c, is.c, p)] += u[index_of(R, is, b, c, is.c, p)];
+                    accumulate_into(&acc[index_of(R, s, b, c, is.c, p)],
+                                    u[index_of(R, is, b, c, is.c, p)], max);
         const double scale = reduction_scale(R, n);
         for (size_t i = 0; i < count; i++)
             v[i] = (float)(acc[i] * scale);

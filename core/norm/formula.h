@@ -14,8 +14,10 @@
  * The vocabulary (configs/README.md documents it with examples):
  *   x, eps, the parameters declared in model.norm.params, numbers
  *   + - * /, ^ (or **) with a constant exponent, unary -
- *   sqrt rsqrt exp log tanh sigmoid erf abs relu, min(a, b), max(a, b)
- *   mean var std rms sum (u, [axes]) over batch, channels (in
+ *   the function words of nl_formula_words (below): sqrt rsqrt exp log tanh
+ *     sigmoid erf abs relu softplus detach, min(a, b), max(a, b),
+ *     clamp(u, lo, hi)
+ *   mean var std rms sum amax amin (u, [axes]) over batch, channels (in
  *     model.norm.groups groups), spatial (images), tokens (sequences);
  *     var is the biased variance (the one normalizers divide by)
  *   running(r) around a reduction that includes batch: the batch's value
@@ -28,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "backend/formula_program.h"
 #include "base/status.h"
@@ -44,15 +47,61 @@ typedef struct {
     float init;
 } nl_formula_param;
 
-/* The functions and reductions, for `normlab list` and the messages */
+/* The vocabulary, one row per word (core/norm/formula_words.c): what the
+ * parser accepts, `normlab list` and configs/README.md print, the planner
+ * differentiates and the exporter writes as PyTorch all read these rows.
+ *
+ * A row's value is an operation of the programs (op) or, for a composite
+ * word, a body in the formula grammar over its operands. Its derivative is
+ * data in the same grammar, one formula per value operand, parsed by the
+ * same parser and instantiated by the planner (PyTorch's derivatives.yaml),
+ * naming:
+ *   u, v (or the row's own operand names)  the operands
+ *   g     the gradient arriving at the word's value
+ *   y     the word's own value
+ *   p     a power's constant exponent
+ *   axes  (in an axis list) the axes the call reduces over
+ * and the internal words (rows of kind NL_WORD_INTERNAL), which only
+ * derivatives and bodies may call. A composite without a derivative is
+ * differentiated through its body; one with a derivative (clamp, detach)
+ * has that derivative in place of its body's. */
+typedef enum {
+    NL_WORD_FUNCTION,  /* name(u) or name(u, v, ...) */
+    NL_WORD_REDUCTION, /* name(u, [axes]) */
+    NL_WORD_RUNNING,   /* running(r): lowered by the planner itself */
+    NL_WORD_OPERATOR,  /* + - * / ^ and unary -: written as symbols */
+    NL_WORD_INTERNAL,  /* derivatives' own operations, not offered to users */
+} nl_formula_word_kind;
+
+#define NL_WORD_MAX_OPERANDS 3
+
 typedef struct {
-    const char *name;
-    int args; /* 1 or 2 values; a reduction: its value and an axis list */
-    bool reduction;
+    const char *name; /* an operator's symbol */
+    nl_formula_word_kind kind;
+    /* the operands' names, space-separated ("u v"), values first; the
+     * last `constants` of them must be constant numbers (clamp's lo hi) */
+    const char *operands;
+    int constants;
     const char *help;
-} nl_formula_function;
-extern const nl_formula_function nl_formula_functions[];
-extern const int nl_formula_function_count;
+    int op;              /* the nl_formula_op it lowers to; -1: a composite */
+    const char *body;    /* a composite's value, over its operands */
+    const char *grad[2]; /* d/d each value operand, in the formula grammar */
+    /* the word in PyTorch: {u}, {v}, ... stand for the operands (a tensor,
+     * or a constant number), {axes} for a reduction's dims */
+    const char *torch;
+} nl_formula_word;
+extern const nl_formula_word nl_formula_words[];
+extern const int nl_formula_word_count;
+/* the row of a name of `kind`s a user may write (internal ones too when
+ * `internal`), or -1 */
+int nl_formula_word_find(const char *name, bool internal);
+/* a row's operands: how many, and the i-th's name (into buf) */
+int nl_formula_word_operands(const nl_formula_word *w);
+const char *nl_formula_word_operand(const nl_formula_word *w, int i, char *buf, size_t size);
+/* how a user writes the word: sqrt(u), clamp(u, lo, hi), mean(u, [axes]) */
+void nl_formula_word_usage(const nl_formula_word *w, char *buf, size_t size);
+/* the grammar table of configs/README.md (generated from the rows) */
+void nl_formula_write_words_table(FILE *out);
 
 /* the parsed text, independent of any layer */
 typedef struct nl_formula nl_formula;
@@ -71,6 +120,10 @@ const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i);
  * Read from the text alone, so that it answers for a formula that does
  * not parse too (the build reports that). */
 bool nl_formula_reads(const char *expr, const char *word);
+/* the first word of the formula whose derivative its row declares 0
+ * while its value varies (detach: a stop-gradient), or NULL: where one is,
+ * the derived gradients differ from central differences by design */
+const char *nl_formula_stops_gradient(const nl_formula *f);
 /* does it keep running statistics (a running(...) anywhere) */
 bool nl_formula_has_running(const nl_formula *f);
 /* the formula as text normlab and PyTorch both read back the same

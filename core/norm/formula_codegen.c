@@ -141,6 +141,7 @@ static bool put_op(text *t, nl_formula_op op, const char *a, const char *b, floa
     case FO_STEP: put(t, "(%s > 0 ? 1.0f : 0.0f)", a); return true;
     case FO_SIGN: put(t, "(float)((%s > 0) - (%s < 0))", a, a); return true;
     case FO_TAKES_MIN: put(t, "(%s < %s ? 1.0f : %s == %s ? 0.5f : 0.0f)", a, b, a, b); return true;
+    case FO_EQ: put(t, "(%s == %s ? 1.0f : 0.0f)", a, b); return true;
     default: return false;
     }
 }
@@ -212,10 +213,17 @@ static bool reduces_along(const gen *G, nl_fshape s)
     return G->p->in.ndim == 4 ? s.p != 0 : s.c != FC_ONE;
 }
 
+/* an amax: its accumulator keeps the larger value, in any order (the
+ * interpreter's bits whatever the order), so it keeps no partial sums */
+static bool is_max(const gen *G, const nl_frow *I)
+{
+    return I->kind == RI_REDUCE && G->g->nodes[I->node].op == FO_AMAX;
+}
+
 /* a reduction that keeps eight partial sums per row (formula.c's row_sum) */
 static bool has_parts(const gen *G, const nl_frow *I)
 {
-    return I->kind == RI_REDUCE && I->a.kind != OPD_SCALAR &&
+    return I->kind == RI_REDUCE && I->a.kind != OPD_SCALAR && !is_max(G, I) &&
            !reduces_along(G, G->g->nodes[I->node].s);
 }
 
@@ -338,7 +346,14 @@ static bool put_instruction(text *t, const gen *G, pass_info *P, const lanes *L,
         if (sl < 0)
             return false;
         operand_text(a, sizeof a, P, L, k, I->a);
-        if (reduces_along(G, s)) {
+        if (is_max(G, I)) { /* the accumulator of this lane's value */
+            const bool along = reduces_along(G, s);
+            put(t, "            { double *q = &");
+            put_acc(t, G, sl, s);
+            put(t, "[");
+            put_index(t, G, s, along ? L->ci : L->scalar_ci, along ? L->pos : L->scalar_pos);
+            put(t, "]; *q = fmax(*q, (double)(%s)); }\n", a);
+        } else if (reduces_along(G, s)) {
             put(t, "            ");
             put_acc(t, G, sl, s);
             put(t, "[");
@@ -374,7 +389,7 @@ static void put_reduction_ends(text *t, const gen *G, pass_info *P, const lanes 
         if (I->kind != RI_REDUCE)
             continue;
         const nl_fshape s = G->g->nodes[I->node].s;
-        if (reduces_along(G, s))
+        if (reduces_along(G, s) || is_max(G, I))
             continue;
         const int sl = slot(P, I->node);
         if (L->blocked)

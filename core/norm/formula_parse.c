@@ -15,48 +15,11 @@
 #define EXPR_KEY "model.norm.expr"
 #define PARAMS_KEY "model.norm.params"
 
-const nl_formula_function nl_formula_functions[] = {
-    {"sqrt", 1, false, "square root"},
-    {"rsqrt", 1, false, "1 / sqrt"},
-    {"exp", 1, false, "e to the power"},
-    {"log", 1, false, "natural logarithm"},
-    {"tanh", 1, false, "hyperbolic tangent"},
-    {"sigmoid", 1, false, "1 / (1 + exp(-u))"},
-    {"erf", 1, false, "the error function"},
-    {"abs", 1, false, "absolute value"},
-    {"relu", 1, false, "max(u, 0)"},
-    {"min", 2, false, "the smaller of two values (a tie's gradient split in half, as torch.minimum)"},
-    {"max", 2, false, "the larger of two values (as torch.maximum)"},
-    {"mean", 1, true, "mean over the axes"},
-    {"var", 1, true, "biased variance over the axes (two passes: mean((u - mean(u))^2))"},
-    {"std", 1, true, "sqrt(var)"},
-    {"rms", 1, true, "sqrt(mean(u^2))"},
-    {"sum", 1, true, "sum over the axes"},
-    {"running", 1, false,
-     "around a reduction over batch: the batch's value in training, the running average "
-     "(model.norm.momentum) in evaluation; a var kept unbiased as PyTorch's running_var"},
-};
-const int nl_formula_function_count =
-    (int)(sizeof nl_formula_functions / sizeof nl_formula_functions[0]);
-
-/* what each function's name means in the tree: the functions table
- * above says what a user can write, this what it becomes */
-static const struct {
-    const char *name;
-    int op; /* nl_formula_op of an elementwise function, nl_formula_reduce of a reduction */
-} meanings[] = {
-    {"sqrt", FO_SQRT}, {"rsqrt", FO_RSQRT}, {"exp", FO_EXP},   {"log", FO_LOG},
-    {"tanh", FO_TANH}, {"sigmoid", FO_SIGMOID}, {"erf", FO_ERF}, {"abs", FO_ABS},
-    {"relu", FO_RELU}, {"min", FO_MIN},     {"max", FO_MAX},   {"mean", FR_MEAN},
-    {"var", FR_VAR},   {"std", FR_STD},     {"rms", FR_RMS},   {"sum", FR_SUM},
-};
-
-static int meaning_of(const char *name)
+/* what a running statistic of each reduction keeps (formula_internal.h) */
+static nl_formula_reduce reduce_kind(const char *name)
 {
-    for (size_t i = 0; i < sizeof meanings / sizeof meanings[0]; i++)
-        if (!strcmp(meanings[i].name, name))
-            return meanings[i].op;
-    return -1;
+    return !strcmp(name, "var") ? FR_VAR : !strcmp(name, "std") ? FR_STD
+           : !strcmp(name, "rms") ? FR_RMS : !strcmp(name, "sum") ? FR_SUM : FR_MEAN;
 }
 
 typedef struct {
@@ -66,6 +29,9 @@ typedef struct {
     nl_error *err;
     bool failed;
     unsigned used_params;
+    /* a word's formula (derivative or body): the row whose names it binds;
+     * NULL for model.norm.expr */
+    const nl_formula_word *word;
 } parser;
 
 static int column(const parser *P) { return P->pos + 1; }
@@ -183,10 +149,13 @@ static const char *accepted_names(const nl_formula *f, char *buf, size_t size)
         at += (size_t)snprintf(buf + at, size - at, " (no parameters declared in %s)", PARAMS_KEY);
     if (at < size)
         at += (size_t)snprintf(buf + at, size - at, ", numbers, and the functions");
-    for (int i = 0; i < nl_formula_function_count && at < size; i++)
-        at += (size_t)snprintf(buf + at, size - at, "%s %s%s", i ? "," : "",
-                               nl_formula_functions[i].name,
-                               nl_formula_functions[i].reduction ? "(u, [axes])" : "(...)");
+    for (int i = 0, n = 0; i < nl_formula_word_count && at < size; i++) {
+        const nl_formula_word *w = &nl_formula_words[i];
+        if (w->kind == NL_WORD_OPERATOR || w->kind == NL_WORD_INTERNAL)
+            continue;
+        at += (size_t)snprintf(buf + at, size - at, "%s %s%s", n++ ? "," : "", w->name,
+                               w->kind == NL_WORD_REDUCTION ? "(u, [axes])" : "(...)");
+    }
     return buf;
 }
 
@@ -209,6 +178,16 @@ static unsigned parse_axes(parser *P)
         char name[32];
         if (!read_name(P, name, sizeof name)) {
             fail_at(P, col, "expected an axis; accepted: batch, channels, spatial, tokens");
+            return 0;
+        }
+        if (P->word && !strcmp(name, "axes")) { /* a word's formula: the call's axes */
+            axes |= NL_FORMULA_CALL_AXES;
+            skip_space(P);
+            if (P->s[P->pos] == ']') {
+                P->pos++;
+                return axes;
+            }
+            fail_at(P, column(P), "expected ']' after axes");
             return 0;
         }
         const int axis = nl_name_lookup(&nl_norm_axis_names, name);
@@ -246,26 +225,82 @@ static bool expect(parser *P, char c, const char *what)
     return false;
 }
 
-static int parse_call(parser *P, const char *name, int col)
+/* a constant operand's value: a number, or a negated one */
+static bool constant_value(const nl_formula *f, int i, float *v)
 {
-    int fn = -1;
-    for (int i = 0; i < nl_formula_function_count; i++)
-        if (!strcmp(nl_formula_functions[i].name, name))
-            fn = i;
+    const nl_formula_tree *t = &f->tree[i];
+    if (t->kind == FT_NUM) {
+        *v = t->value;
+        return true;
+    }
+    if (t->kind == FT_UNARY && t->op == FO_NEG && constant_value(f, t->a, v)) {
+        *v = -*v;
+        return true;
+    }
+    return false;
+}
+
+/* a function's operands after its first: values, then constant numbers */
+static bool parse_operands(parser *P, const nl_formula_word *w, nl_formula_tree *call)
+{
+    const int n = nl_formula_word_operands(w), values = n - w->constants;
+    for (int k = 1; k < n; k++) {
+        char name[16], what[64];
+        nl_formula_word_operand(w, k, name, sizeof name);
+        snprintf(what, sizeof what, n == 2 ? "',' and a second value" : "',' and %s", name);
+        if (!expect(P, ',', what))
+            return false;
+        skip_space(P);
+        const int col = column(P);
+        const int v = parse_sum(P);
+        if (v < 0)
+            return false;
+        if (k < values) {
+            call->b = v;
+        } else if (!constant_value(P->f, v, &call->consts[k - values])) {
+            fail_at(P, col, "%s's %s must be a constant number, e.g. %s", w->name, name,
+                    "clamp(x, -3, 3)");
+            return false;
+        }
+    }
+    skip_space(P);
+    if (n == 1 && P->s[P->pos] == ',')
+        return fail_at(P, column(P), "%s takes one value", w->name), false;
+    if (!expect(P, ')', "')'"))
+        return false;
+    /* two constants are a range: clamp's lo, hi */
+    if (w->constants == 2 && call->consts[0] > call->consts[1]) {
+        char lo[16], hi[16];
+        fail_at(P, call->col, "%s's %s (%g) is above its %s (%g): the range is empty; write "
+                "%s <= %s", w->name, nl_formula_word_operand(w, n - 2, lo, sizeof lo),
+                (double)call->consts[0], nl_formula_word_operand(w, n - 1, hi, sizeof hi),
+                (double)call->consts[1], lo, hi);
+        return false;
+    }
+    return true;
+}
+
+static int parse_call(parser *P, int word, int col)
+{
+    const nl_formula_word *w = &nl_formula_words[word];
     P->pos++; /* '(' */
-    const nl_formula_function *def = &nl_formula_functions[fn];
+    nl_formula_tree call = {.kind = FT_CALL, .word = word, .a = -1, .b = -1, .col = col};
+    if (nl_formula_word_operands(w) == 0)
+        return expect(P, ')', "')'") ? add_node(P, call) : -1;
     const int a = parse_sum(P);
     if (a < 0)
         return -1;
-    if (def->reduction) {
+    if (w->kind == NL_WORD_REDUCTION) {
         if (!expect(P, ',', "',' and the axes to reduce over, e.g. mean(x, [channels, spatial])"))
             return -1;
         const unsigned axes = parse_axes(P);
         if (P->failed || !expect(P, ')', "')' after the axes"))
             return -1;
-        return add_node(P, (nl_formula_tree){.kind = FT_REDUCE, .reduce = (nl_formula_reduce)meaning_of(name),
-                                             .axes = axes, .a = a, .col = col});
+        return add_node(P, (nl_formula_tree){.kind = FT_REDUCE, .word = word,
+                                             .reduce = reduce_kind(w->name), .axes = axes,
+                                             .a = a, .col = col});
     }
+    const char *name = w->name;
     if (!strcmp(name, "running")) {
         if (!expect(P, ')', "')': running takes one reduction"))
             return -1;
@@ -285,22 +320,24 @@ static int parse_call(parser *P, const char *name, int col)
         P->f->n_running++;
         return add_node(P, (nl_formula_tree){.kind = FT_RUNNING, .a = a, .col = col});
     }
-    if (def->args == 2) {
-        if (!expect(P, ',', "',' and a second value"))
-            return -1;
-        const int b = parse_sum(P);
-        if (b < 0 || !expect(P, ')', "')'"))
-            return -1;
-        return add_node(P, (nl_formula_tree){.kind = FT_BINARY,
-                                             .op = (nl_formula_op)meaning_of(name),
-                                             .a = a, .b = b, .col = col});
-    }
-    skip_space(P);
-    if (P->s[P->pos] == ',')
-        return fail_at(P, column(P), "%s takes one value", name), -1;
-    if (!expect(P, ')', "')'"))
+    call.a = a;
+    if (!parse_operands(P, w, &call))
         return -1;
-    return add_node(P, (nl_formula_tree){.kind = FT_UNARY, .op = (nl_formula_op)meaning_of(name), .a = a, .col = col});
+    return add_node(P, call);
+}
+
+/* in a word's formula, a name it binds (an operand, g, y, p), or -1 */
+static int bound_name(const parser *P, const char *name)
+{
+    if (!P->word)
+        return -1;
+    for (int i = 0; i < nl_formula_word_operands(P->word); i++) {
+        char op[16];
+        if (!strcmp(nl_formula_word_operand(P->word, i, op, sizeof op), name))
+            return i;
+    }
+    return !strcmp(name, "g") ? NL_WVAR_G : !strcmp(name, "y") ? NL_WVAR_Y
+           : !strcmp(name, "p") ? NL_WVAR_P : -1;
 }
 
 static int parse_primary(parser *P)
@@ -331,18 +368,21 @@ static int parse_primary(parser *P)
     }
     skip_space(P);
     const bool call = P->s[P->pos] == '(';
-    for (int i = 0; i < nl_formula_function_count; i++)
-        if (!strcmp(nl_formula_functions[i].name, name)) {
-            if (!call)
-                return fail_at(P, col, "%s is a function: write %s(...)", name, name), -1;
-            return parse_call(P, name, col);
-        }
+    const int bound = bound_name(P, name);
+    if (bound >= 0 && !call)
+        return add_node(P, (nl_formula_tree){.kind = FT_VAR, .param = bound, .col = col});
+    const int word = nl_formula_word_find(name, P->word != NULL);
+    if (word >= 0) {
+        if (!call)
+            return fail_at(P, col, "%s is a function: write %s(...)", name, name), -1;
+        return parse_call(P, word, col);
+    }
     if (call) {
         char buf[1024];
         return fail_at(P, col, "unknown function '%s'; accepted: %s", name,
                        accepted_names(P->f, buf, sizeof buf)), -1;
     }
-    if (!strcmp(name, "x"))
+    if (!strcmp(name, "x") && !P->word)
         return add_node(P, (nl_formula_tree){.kind = FT_X, .col = col});
     if (!strcmp(name, "eps"))
         return add_node(P, (nl_formula_tree){.kind = FT_EPS, .col = col});
@@ -374,6 +414,13 @@ static int parse_power(parser *P)
     if (P->s[P->pos] == '-') {
         negative = true;
         P->pos++;
+    }
+    if (P->word && !negative && P->s[P->pos] == '(') {
+        /* a word's formula: a constant expression of p, e.g. u ^ (p - 1) */
+        const int e = parse_primary(P);
+        if (e < 0)
+            return -1;
+        return add_node(P, (nl_formula_tree){.kind = FT_POW, .a = a, .exponent = e, .col = col});
     }
     float value;
     if (!read_number(P->s, &P->pos, &value) || !isfinite(value))
@@ -461,9 +508,8 @@ static bool reserved(const char *name)
 {
     if (!strcmp(name, "x") || !strcmp(name, "eps"))
         return true;
-    for (int i = 0; i < nl_formula_function_count; i++)
-        if (!strcmp(nl_formula_functions[i].name, name))
-            return true;
+    if (nl_formula_word_find(name, false) >= 0)
+        return true;
     return nl_name_lookup(&nl_norm_axis_names, name) >= 0;
 }
 
@@ -593,6 +639,34 @@ nl_code nl_formula_parse(const char *expr, const char *params, nl_formula **out,
     return NL_OK;
 }
 
+nl_code nl_formula_parse_word(int word, int which, nl_formula **out, nl_error *err)
+{
+    const nl_formula_word *w = &nl_formula_words[word];
+    const char *text = which == 2 ? w->body : w->grad[which];
+    *out = NULL;
+    if (!text)
+        return NL_OK;
+    nl_formula *f = calloc(1, sizeof *f);
+    if (!f)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory parsing %s's formula", w->name);
+    snprintf(f->text, sizeof f->text, "%s", text);
+    nl_error mine = {0};
+    parser P = {.f = f, .s = f->text, .err = &mine, .word = w};
+    f->root = parse_sum(&P);
+    skip_space(&P);
+    if (!P.failed && f->text[P.pos])
+        fail_at(&P, column(&P), "unexpected text after a complete formula");
+    if (P.failed) {
+        free(f);
+        /* the table's bug, not the user's formula: named by its row */
+        return nl_fail(err, NL_ERR_UNSUPPORTED, "the formula vocabulary's row '%s' "
+                       "(core/norm/formula_words.c): its %s \"%s\" does not parse: %s",
+                       w->name, which == 2 ? "value" : "derivative", text, mine.msg);
+    }
+    *out = f;
+    return NL_OK;
+}
+
 long nl_formula_smallest_reduction(const nl_formula *f, int ndim, int c, int p, int groups,
                                    int train_batch, int *col, unsigned *axes)
 {
@@ -623,4 +697,20 @@ void nl_formula_free(nl_formula *f) { free(f); }
 int nl_formula_param_count(const nl_formula *f) { return f->n_params; }
 const nl_formula_param *nl_formula_param_at(const nl_formula *f, int i) { return &f->params[i]; }
 bool nl_formula_has_running(const nl_formula *f) { return f->n_running > 0; }
+
+const char *nl_formula_stops_gradient(const nl_formula *f)
+{
+    for (int i = 0; i < f->count; i++) {
+        if (f->tree[i].kind != FT_CALL)
+            continue;
+        const nl_formula_word *w = &nl_formula_words[f->tree[i].word];
+        const int values = nl_formula_word_operands(w) - w->constants;
+        bool zero = values > 0 && w->body;
+        for (int k = 0; k < values; k++)
+            zero = zero && w->grad[k] && !strcmp(w->grad[k], "0");
+        if (zero)
+            return w->name;
+    }
+    return NULL;
+}
 const char *nl_formula_text(const nl_formula *f) { return f->text; }

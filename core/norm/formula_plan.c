@@ -38,6 +38,22 @@ typedef struct {
     nl_frunning *running; /* the training graph records its running statistics */
     int n_running;
     bool failed;
+    /* lowering a word's formula (its body, a derivative): the nodes its
+     * bound names stand for (formula_internal.h, NL_WVAR_*), p's value,
+     * the call's axes, and the node differentiated (invcount's mean) */
+    const int *env;
+    float p;
+    unsigned call_axes;
+    int diff_node;
+    /* each row's derivatives and body (3 per row), parsed once per graph */
+    nl_formula **parsed;
+    /* the calls of words with their own derivative (FO_WORD's k): the
+     * row, and its operands' nodes */
+    struct {
+        int word;
+        int args[NL_WORD_MAX_OPERANDS];
+    } calls[NL_FORMULA_MAX_TREE];
+    int n_calls;
 } lowering;
 
 /* ---- shapes ---- */
@@ -182,6 +198,9 @@ static int reduction(builder *B, nl_formula_op op, int a, nl_fshape l, nl_fshape
 
 /* ---- lowering the tree onto the input ---- */
 
+/* the env initializers below list every bound name */
+_Static_assert(NL_WVAR_COUNT == 6, "a word's bound names: three operands, g, y, p");
+
 static const char *input_text(int ndim)
 {
     return ndim == 4 ? "images (N, C, H, W): batch, channels, spatial"
@@ -206,15 +225,40 @@ static nl_fshape reduced(const lowering *L, nl_fshape s, unsigned axes)
 
 static int lower(lowering *L, builder *B, int t);
 
+/* row `word`'s formula `which` (formula_internal.h), parsed on first use;
+ * NULL where the row has none, or (L failed) it does not parse */
+static const nl_formula *word_formula(lowering *L, int word, int which)
+{
+    nl_formula **slot = &L->parsed[3 * word + which];
+    if (!*slot && nl_formula_parse_word(word, which, slot, L->err) != NL_OK)
+        L->failed = true;
+    return *slot;
+}
+
+/* a word's formula lowered with its names bound to env's nodes, and
+ * [axes] to `axes` */
+static int lower_word(lowering *L, builder *B, const nl_formula *wf, const int *env,
+                      unsigned axes)
+{
+    const nl_formula *f = L->f;
+    const int *outer = L->env;
+    const unsigned outer_axes = L->call_axes;
+    L->f = wf, L->env = env, L->call_axes = axes;
+    const int r = lower(L, B, wf->root);
+    L->f = f, L->env = outer, L->call_axes = outer_axes;
+    return r;
+}
+
 static int lower_reduce(lowering *L, builder *B, const nl_formula_tree *t, int *mean_of_var)
 {
     const unsigned has = (1u << NL_AXIS_BATCH) | (1u << NL_AXIS_CHANNELS) |
                          (L->in.ndim == 4 ? 1u << NL_AXIS_SPATIAL
                           : L->in.ndim == 3 ? 1u << NL_AXIS_TOKENS
                                             : 0u);
-    if (t->axes & ~has) {
+    const unsigned axes = t->axes & NL_FORMULA_CALL_AXES ? L->call_axes : t->axes;
+    if (axes & ~has) {
         char lacking[64];
-        nl_name_set_text(&nl_norm_axis_names, t->axes & ~has, lacking, sizeof lacking);
+        nl_name_set_text(&nl_norm_axis_names, axes & ~has, lacking, sizeof lacking);
         nl_formula_fail(L->err, &L->failed, t->col, "the reduction names %s, but this layer's "
                         "input, %s, has no such axis", lacking, input_text(L->in.ndim));
         return 0;
@@ -222,26 +266,63 @@ static int lower_reduce(lowering *L, builder *B, const nl_formula_tree *t, int *
     const int u = lower(L, B, t->a);
     if (L->failed || B->failed)
         return 0;
+    const nl_formula_word *w = &nl_formula_words[t->word];
     const nl_fshape s = B->g->nodes[u].s;
-    const nl_fshape to = reduced(L, s, t->axes);
-    switch (t->reduce) {
-    case FR_SUM:
-        return reduction(B, FO_SUM, u, s, to);
-    case FR_MEAN:
-        return reduction(B, FO_MEAN, u, s, to);
-    case FR_RMS:
-        return unary(B, FO_SQRT, reduction(B, FO_MEAN, binary(B, FO_MUL, u, u), s, to), 0);
-    case FR_VAR:
-    case FR_STD: {
-        const int centred = binary(B, FO_SUB, u, reduction(B, FO_MEAN, u, s, to));
-        const int var = reduction(B, FO_MEAN, binary(B, FO_MUL, centred, centred),
-                                  B->g->nodes[centred].s, to);
-        if (mean_of_var)
-            *mean_of_var = var;
-        return t->reduce == FR_VAR ? var : unary(B, FO_SQRT, var, 0);
+    if (w->op >= 0)
+        return reduction(B, (nl_formula_op)w->op, u, s, reduced(L, s, axes));
+    const nl_formula *body = word_formula(L, t->word, 2);
+    const int env[NL_WVAR_COUNT] = {u, -1, -1, -1, -1, -1};
+    const int r = body ? lower_word(L, B, body, env, axes) : 0;
+    /* a running variance is kept unbiased by the count its mean averages */
+    if (mean_of_var && !L->failed && !B->failed && (t->reduce == FR_VAR || t->reduce == FR_STD))
+        *mean_of_var = t->reduce == FR_VAR ? r : B->g->nodes[r].a;
+    return r;
+}
+
+/* a function word: its operation on its operands, or its body over them
+ * (with a stand-in that names the call where the row has a derivative of
+ * its own) */
+static int lower_call(lowering *L, builder *B, const nl_formula_tree *t)
+{
+    const nl_formula_word *w = &nl_formula_words[t->word];
+    const int n = nl_formula_word_operands(w), values = n - w->constants;
+    int env[NL_WVAR_COUNT] = {-1, -1, -1, -1, -1, -1};
+    if (values > 0)
+        env[0] = lower(L, B, t->a);
+    if (values > 1)
+        env[1] = lower(L, B, t->b);
+    if (L->failed || B->failed)
+        return 0;
+    if (w->op >= 0 && values == 0) { /* invcount(): of the mean differentiated */
+        const nl_fnode *m = &B->g->nodes[L->diff_node];
+        return node_make(B->g, (nl_fnode){.op = (nl_formula_op)w->op, .l = m->l, .t = m->t,
+                                          .a = -1, .b = -1, .k = -1},
+                         &B->failed);
     }
+    if (w->op >= 0 && nl_formula_is_reduction((nl_formula_op)w->op)) {
+        /* ties(v): v summed as the differentiated reduction sums (l to t) */
+        const nl_fnode *m = &B->g->nodes[L->diff_node];
+        return reduction(B, (nl_formula_op)w->op, env[0], m->l, m->t);
     }
-    return 0;
+    if (w->op >= 0)
+        return values == 1 ? unary(B, (nl_formula_op)w->op, env[0], 0)
+                           : binary(B, (nl_formula_op)w->op, env[0], env[1]);
+    for (int k = values; k < n; k++)
+        env[k] = constant(B, t->consts[k - values]);
+    const nl_formula *body = word_formula(L, t->word, 2);
+    const int value = body ? lower_word(L, B, body, env, 0) : 0;
+    if (!w->grad[0] || L->failed || B->failed || B->g->nodes[value].op == FO_CONST)
+        return value;
+    if (L->n_calls >= NL_FORMULA_MAX_TREE) {
+        B->failed = true;
+        return 0;
+    }
+    const int k = L->n_calls++;
+    L->calls[k].word = t->word;
+    memcpy(L->calls[k].args, env, sizeof L->calls[k].args);
+    return node_make(B->g, (nl_fnode){.op = FO_WORD, .s = B->g->nodes[value].s, .a = value,
+                                      .b = -1, .k = k},
+                     &B->failed);
 }
 
 static int lower(lowering *L, builder *B, int ti)
@@ -264,8 +345,23 @@ static int lower(lowering *L, builder *B, int ti)
     }
     case FT_UNARY:
         return unary(B, t->op, lower(L, B, t->a), 0);
-    case FT_POW:
-        return unary(B, FO_POW, lower(L, B, t->a), t->value);
+    case FT_CALL:
+        return lower_call(L, B, t);
+    case FT_VAR:
+        return t->param == NL_WVAR_P ? constant(B, L->p) : L->env[t->param];
+    case FT_POW: {
+        const int a = lower(L, B, t->a);
+        if (!t->exponent)
+            return unary(B, FO_POW, a, t->value);
+        /* a word's formula: an exponent of constants and p */
+        const int e = lower(L, B, t->exponent);
+        if (L->failed || B->failed)
+            return 0;
+        if (B->g->nodes[e].op != FO_CONST)
+            return nl_formula_fail(L->err, &L->failed, t->col, "an exponent that is not "
+                                   "constant in a word's formula"), 0;
+        return unary(B, FO_POW, a, B->g->nodes[e].v);
+    }
     case FT_BINARY: {
         const int a = lower(L, B, t->a), b = lower(L, B, t->b);
         if (L->failed || B->failed)
@@ -319,332 +415,96 @@ static void add_adjoint(builder *B, int *adj, int node, int contribution)
     adj[node] = adj[node] < 0 ? contribution : binary(B, FO_ADD, adj[node], contribution);
 }
 
-/* The gradients node i (value of shape n.s, gradient g) sends its
- * operands, before they are summed to the operands' shapes: *da and *db
- * (-1: none). False for a node that sends none (a leaf, or one of the
- * derivatives' own operations, never differentiated). */
-static bool local_gradients(builder *B, int i, int g, int *da, int *db)
+/* The row that differentiates node i, with its operands' nodes (into
+ * env) and its value (*y); -1 for a node no row makes (a leaf, or an
+ * operation without a row: an error where it has operands) */
+static int rule_of(const lowering *L, const nl_fgraph *g, int i, int *env, int *y)
+{
+    const nl_fnode *n = &g->nodes[i];
+    if (n->op == FO_WORD) {
+        memcpy(env, L->calls[n->k].args, sizeof L->calls[n->k].args);
+        *y = n->a;
+        return L->calls[n->k].word;
+    }
+    env[0] = n->a;
+    env[1] = n->b;
+    *y = i;
+    for (int w = 0; w < nl_formula_word_count; w++)
+        if (nl_formula_words[w].op == (int)n->op)
+            return w;
+    return -1;
+}
+
+/* the gradient flowing from node i into its operands: each value
+ * operand's derivative, the row's formula instantiated on i's operands,
+ * value and gradient, summed to the operand's shape (a sum's and a mean's
+ * input has the reduction's l); a derivative that is the constant 0
+ * (detach's) sends nothing */
+static void propagate(lowering *L, builder *B, int *adj, int i)
 {
     const nl_fnode n = B->g->nodes[i];
-    switch (n.op) {
-    case FO_ADD:
-    case FO_SUM: /* a sum's input: no second operand */
-        *da = g;
-        *db = g;
-        break;
-    case FO_SUB:
-        *da = g;
-        *db = unary(B, FO_NEG, g, 0);
-        break;
-    case FO_MUL:
-        *da = binary(B, FO_MUL, g, n.b);
-        *db = binary(B, FO_MUL, g, n.a);
-        break;
-    case FO_DIV:
-        *da = binary(B, FO_DIV, g, n.b);
-        *db = unary(B, FO_NEG, binary(B, FO_DIV, binary(B, FO_MUL, g, i), n.b), 0);
-        break;
-    case FO_NEG:
-        *da = unary(B, FO_NEG, g, 0);
-        break;
-    case FO_POW:
-        *da = binary(B, FO_MUL, g,
-                    binary(B, FO_MUL, constant(B, n.v), unary(B, FO_POW, n.a, n.v - 1.0f)));
-        break;
-    case FO_SQRT: /* g / (2 sqrt(a)) */
-        *da = binary(B, FO_DIV, binary(B, FO_MUL, g, constant(B, 0.5f)), i);
-        break;
-    case FO_RSQRT: /* -g rsqrt(a)^3 / 2 */
-        *da = binary(B, FO_MUL, binary(B, FO_MUL, g, constant(B, -0.5f)),
-                    binary(B, FO_MUL, i, binary(B, FO_MUL, i, i)));
-        break;
-    case FO_EXP:
-        *da = binary(B, FO_MUL, g, i);
-        break;
-    case FO_LOG:
-        *da = binary(B, FO_DIV, g, n.a);
-        break;
-    case FO_TANH:
-        *da = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), binary(B, FO_MUL, i, i)));
-        break;
-    case FO_SIGMOID:
-        *da = binary(B, FO_MUL, g, binary(B, FO_MUL, i, binary(B, FO_SUB, constant(B, 1), i)));
-        break;
-    case FO_ERF: /* 2 / sqrt(pi) exp(-a^2) */
-        *da = binary(B, FO_MUL, g,
-                    binary(B, FO_MUL, constant(B, 1.1283791670955126f),
-                           unary(B, FO_EXP, unary(B, FO_NEG, binary(B, FO_MUL, n.a, n.a), 0), 0)));
-        break;
-    case FO_ABS:
-        *da = binary(B, FO_MUL, g, unary(B, FO_SIGN, n.a, 0));
-        break;
-    case FO_RELU:
-        *da = binary(B, FO_MUL, g, unary(B, FO_STEP, n.a, 0));
-        break;
-    case FO_MIN:
-    case FO_MAX: {
-        /* max(a, b) = -min(-a, -b): a's share is TAKES_MIN(-a, -b) */
-        const int sa = n.op == FO_MIN ? binary(B, FO_TAKES_MIN, n.a, n.b)
-                                      : binary(B, FO_TAKES_MIN, unary(B, FO_NEG, n.a, 0),
-                                               unary(B, FO_NEG, n.b, 0));
-        *da = binary(B, FO_MUL, g, sa);
-        *db = binary(B, FO_MUL, g, binary(B, FO_SUB, constant(B, 1), sa));
-        break;
+    int env[NL_WVAR_COUNT] = {-1, -1, -1, -1, -1, -1};
+    int y;
+    const int wi = rule_of(L, B->g, i, env, &y);
+    const nl_formula_word *w = wi >= 0 ? &nl_formula_words[wi] : NULL;
+    const int values = w ? nl_formula_word_operands(w) - w->constants : 0;
+    env[NL_WVAR_G] = adj[i];
+    env[NL_WVAR_Y] = y;
+    L->p = n.v;
+    L->diff_node = i;
+    if (!w && n.a >= 0) { /* an operation with operands and no row */
+        B->no_rule = (int)n.op;
+        B->failed = true;
     }
-    case FO_MEAN:
-        *da = binary(B, FO_MUL, g,
-                    node_make(B->g, (nl_fnode){.op = FO_INVCOUNT, .l = n.l, .t = n.t, .a = -1,
-                                               .b = -1, .k = -1},
-                              &B->failed));
-        break;
-    default:
-        return false;
-    }
-    return true;
-}
-
-/* the gradient flowing from node i into its operands, each summed to its
- * own shape (a sum's and a mean's input has the reduction's l) */
-static void propagate(builder *B, int *adj, int i)
-{
-    const nl_fnode n = B->g->nodes[i];
-    int da = -1, db = -1;
-    if (!local_gradients(B, i, adj[i], &da, &db)) {
-        if (n.a >= 0) { /* an operation with operands and no rule */
-            B->no_rule = (int)n.op;
-            B->failed = true;
-        }
-        return;
-    }
-    if (B->failed)
-        return;
-    const nl_fshape la = n.op == FO_SUM || n.op == FO_MEAN ? n.l : n.s;
-    if (da >= 0)
-        add_adjoint(B, adj, n.a, sum_to(B, da, la, B->g->nodes[n.a].s));
-    if (db >= 0 && n.b >= 0 && !B->failed)
-        add_adjoint(B, adj, n.b, sum_to(B, db, n.s, B->g->nodes[n.b].s));
-}
-
-/* ---- programs ---- */
-
-static bool is_row(const nl_fgraph *g, int i, nl_fshape full)
-{
-    return shape_eq(g->nodes[i].s, full) && g->nodes[i].op != FO_SUM && g->nodes[i].op != FO_MEAN;
-}
-
-/* held in memory (computed by a program): every small node but the
- * parameters and running statistics, which the io holds */
-static bool is_held(const nl_fgraph *g, int i, nl_fshape full)
-{
-    const nl_formula_op op = g->nodes[i].op;
-    return !is_row(g, i, full) && op != FO_PARAM && op != FO_STATE && op != FO_X && op != FO_DY;
-}
-
-typedef struct {
-    int *level; /* small: the passes before it is known; row: the first pass that can compute it */
-    bool *needed;
-} schedule;
-
-static size_t small_count(nl_fshape s, const nl_formula_input *in)
-{
-    const size_t c = s.c == FC_ALL ? (size_t)in->c : s.c == FC_GROUPS ? (size_t)in->groups : 1;
-    return (s.b ? (size_t)in->n_capacity : 1) * c * (s.p ? (size_t)in->p : 1);
-}
-
-typedef struct {
-    nl_frow *rows;
-    int n, cap;
-    bool failed;
-} row_list;
-
-static void row_push(row_list *R, nl_frow r)
-{
-    if (R->n == R->cap) {
-        const int cap = R->cap ? 2 * R->cap : 64;
-        nl_frow *grown = realloc(R->rows, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            R->failed = true;
+    for (int k = 0; k < values && !B->failed && !L->failed; k++) {
+        const nl_formula *d = word_formula(L, wi, k);
+        if (!d) { /* a row without this derivative: never a silent zero */
+            if (!L->failed)
+                B->no_rule = (int)n.op, B->failed = true;
             return;
         }
-        R->rows = grown;
-        R->cap = cap;
+        const int dk = lower_word(L, B, d, env, 0);
+        if (B->failed || L->failed)
+            return;
+        if (B->g->nodes[dk].op == FO_CONST && B->g->nodes[dk].v == 0.0f)
+            continue;
+        const nl_fshape l = k == 0 && nl_formula_is_reduction(n.op) ? n.l : n.s;
+        add_adjoint(B, adj, env[k], sum_to(B, dk, l, B->g->nodes[env[k]].s));
     }
-    R->rows[R->n++] = r;
 }
 
-/* does a small node of shape s vary along the row (the inner axis:
- * positions for images, channels otherwise) */
-static bool varies_along_row(nl_fshape s, const nl_formula_input *in)
+/* Every use of a word's stand-in (FO_WORD) made a use of its value, once
+ * the derivative has read the stand-ins: the programs never see one */
+static int resolved(const nl_fgraph *g, int i)
 {
-    return in->ndim == 4 ? s.p != 0 : s.c != FC_ONE;
+    while (i >= 0 && g->nodes[i].op == FO_WORD)
+        i = g->nodes[i].a;
+    return i;
 }
 
-typedef struct {
-    const nl_fgraph *g;
-    const nl_formula_input *in;
-    nl_fshape full;
-    int *reg;    /* per node: its register in this pass, -1 none */
-    int *gather; /* per node: the register its gathered row is in, -1 none */
-    int registers;
-    row_list *R;
-} pass_compiler;
-
-static nl_fopd operand(pass_compiler *C, int i);
-
-static int compile_row_node(pass_compiler *C, int i)
+static void resolve_words(nl_fgraph *g, int *y, int *dx, int *dparam, int n_params,
+                          nl_frunning *running, int n_running)
 {
-    if (C->reg[i] >= 0)
-        return C->reg[i];
-    const nl_fnode *n = &C->g->nodes[i];
-    const nl_fopd a = operand(C, n->a);
-    const nl_fopd b = n->b >= 0 ? operand(C, n->b) : (nl_fopd){OPD_NONE, -1};
-    const int dst = C->registers++;
-    row_push(C->R, (nl_frow){.kind = RI_OP, .op = n->op, .dst = dst, .a = a, .b = b, .v = n->v});
-    C->reg[i] = dst;
-    return dst;
-}
-
-static nl_fopd operand(pass_compiler *C, int i)
-{
-    const nl_fnode *n = &C->g->nodes[i];
-    if (n->op == FO_X)
-        return (nl_fopd){OPD_X, -1};
-    if (n->op == FO_DY)
-        return (nl_fopd){OPD_DY, -1};
-    if (is_row(C->g, i, C->full))
-        return (nl_fopd){OPD_REG, compile_row_node(C, i)};
-    if (!varies_along_row(n->s, C->in))
-        return (nl_fopd){OPD_SCALAR, i};
-    if (C->gather[i] < 0) {
-        C->gather[i] = C->registers++;
-        row_push(C->R, (nl_frow){.kind = RI_GATHER, .dst = C->gather[i], .node = i});
+    for (int i = 0; i < g->count; i++) {
+        g->nodes[i].a = resolved(g, g->nodes[i].a);
+        g->nodes[i].b = resolved(g, g->nodes[i].b);
     }
-    return (nl_fopd){OPD_REG, C->gather[i]};
+    *y = resolved(g, *y);
+    *dx = resolved(g, *dx);
+    for (int k = 0; k < n_params; k++)
+        dparam[k] = resolved(g, dparam[k]);
+    for (int k = 0; running && k < n_running; k++) {
+        running[k].source = resolved(g, running[k].source);
+        running[k].mean = resolved(g, running[k].mean);
+    }
 }
 
 static int max_int(int a, int b) { return a > b ? a : b; }
 
-/* A reduction whose input is a row value: a pass accumulates it */
-static bool reduces_rows(const nl_fgraph *g, int i, nl_fshape full)
-{
-    const nl_fnode *n = &g->nodes[i];
-    return (n->op == FO_SUM || n->op == FO_MEAN) && is_row(g, n->a, full);
-}
-
-/* The nodes a program computes (reached from the output and the extras,
- * not already known) into needed, and each one's level into level: a
- * small node's, the passes before it is known; a row node's, the first
- * pass that can compute it. Returns the passes the program takes. */
-static int schedule_nodes(const nl_fgraph *g, nl_fshape full, int output, const int *extra,
-                          int n_extra, const bool *known, bool *needed, int *level)
-{
-    const int N = g->count;
-    /* operands have lower ids than their users: one backward sweep marks them */
-    needed[output] = true;
-    for (int e = 0; e < n_extra; e++)
-        if (extra[e] >= 0)
-            needed[extra[e]] = true;
-    for (int i = N - 1; i >= 0; i--) {
-        if (!needed[i] || (known && known[i]))
-            continue;
-        if (g->nodes[i].a >= 0)
-            needed[g->nodes[i].a] = true;
-        if (g->nodes[i].b >= 0)
-            needed[g->nodes[i].b] = true;
-    }
-    for (int i = 0; i < N; i++) {
-        level[i] = 0;
-        if (!needed[i] || (known && known[i]))
-            continue;
-        const nl_fnode *n = &g->nodes[i];
-        const int la = n->a >= 0 ? level[n->a] : 0, lb = n->b >= 0 ? level[n->b] : 0;
-        level[i] = reduces_rows(g, i, full) ? la + 1 /* after the pass that reads its input */
-                                            : max_int(la, lb);
-    }
-    int passes = level[output] + 1;
-    for (int e = 0; e < n_extra; e++)
-        if (extra[e] >= 0)
-            passes = max_int(passes, level[extra[e]]);
-    return passes;
-}
-
-/* each pass's row instructions: the reductions of row values it ends, and
- * in the last the output's store */
-static bool compile_passes(const nl_fgraph *g, const nl_formula_input *in, nl_fshape full,
-                           int output, const bool *computed, const int *level, nl_fprogram *prog)
-{
-    const int N = g->count;
-    row_list R = {0};
-    int *reg = malloc((size_t)N * sizeof *reg), *gather = malloc((size_t)N * sizeof *gather);
-    bool ok = reg && gather;
-    prog->registers = 0;
-    for (int p = 0; ok && p < prog->n_passes; p++) {
-        for (int i = 0; i < N; i++)
-            reg[i] = gather[i] = -1;
-        pass_compiler C = {.g = g, .in = in, .full = full, .reg = reg, .gather = gather, .R = &R};
-        prog->passes[p].first = R.n;
-        for (int i = 0; i < N; i++)
-            if (computed[i] && reduces_rows(g, i, full) && level[i] == p + 1)
-                row_push(&R, (nl_frow){.kind = RI_REDUCE, .a = operand(&C, g->nodes[i].a), .node = i});
-        if (p == prog->n_passes - 1)
-            row_push(&R, (nl_frow){.kind = RI_STORE, .a = operand(&C, output)});
-        prog->passes[p].count = R.n - prog->passes[p].first;
-        prog->passes[p].registers = C.registers;
-        prog->registers = max_int(prog->registers, C.registers);
-    }
-    prog->rows = R.rows;
-    prog->n_rows = R.n;
-    free(reg), free(gather);
-    return ok && !R.failed;
-}
-
-/* Compiles the program that computes `output` (stored to the layer's
- * output or input gradient) and the `extra` small values (a backward's
- * parameter gradients; a forward's running statistics' sources), given
- * the nodes `known` already holds (a backward reads what its forward
- * computed). */
-static bool compile(nl_fgraph *g, const nl_formula_input *in, nl_fshape full, int output,
-                    const int *extra, int n_extra, const bool *known, nl_fprogram *prog)
-{
-    const int N = g->count;
-    int *level = calloc((size_t)N, sizeof *level);
-    bool *needed = calloc((size_t)N, sizeof *needed);
-    if (!level || !needed) {
-        free(level), free(needed);
-        return false;
-    }
-    const int passes = schedule_nodes(g, full, output, extra, n_extra, known, needed, level);
-    for (int i = 0; i < N; i++) /* what this program computes */
-        needed[i] = needed[i] && !(known && known[i]);
-    prog->small = malloc((size_t)N * sizeof *prog->small);
-    prog->small_level = malloc((size_t)N * sizeof *prog->small_level);
-    prog->passes = calloc((size_t)passes, sizeof *prog->passes);
-    prog->n_small = 0;
-    prog->n_passes = passes;
-    prog->output = output;
-    bool ok = prog->small && prog->small_level && prog->passes;
-    /* the small nodes, by level then id */
-    for (int lv = 0; ok && lv <= passes; lv++)
-        for (int i = 0; i < N; i++)
-            if (needed[i] && is_held(g, i, full) && level[i] == lv && !reduces_rows(g, i, full)) {
-                prog->small[prog->n_small] = i;
-                prog->small_level[prog->n_small++] = lv;
-            }
-    ok = ok && compile_passes(g, in, full, output, needed, level, prog);
-    free(level), free(needed);
-    return ok;
-}
-
-static void program_free(nl_fprogram *p)
-{
-    free(p->small), free(p->small_level), free(p->passes), free(p->rows);
-    memset(p, 0, sizeof *p);
-}
-
 static void graph_free(nl_fgraph *g)
 {
-    program_free(&g->forward);
-    program_free(&g->backward);
+    nl_fprogram_free(&g->forward);
+    nl_fprogram_free(&g->backward);
     free(g->nodes), free(g->offset), free(g->in_saved), free(g->acc_offset);
     memset(g, 0, sizeof *g);
 }
@@ -653,7 +513,8 @@ static void graph_free(nl_fgraph *g)
  * constant 0 where x reaches the output only through running statistics)
  * and each parameter's gradient (-1: none); false when the graph is past
  * its size */
-static bool derive(builder *B, const nl_formula *f, int y, nl_fshape full, int *dx, int *dparam)
+static bool derive(lowering *L, builder *B, const nl_formula *f, int y, nl_fshape full, int *dx,
+                   int *dparam)
 {
     nl_fgraph *g = B->g;
     const int forward_nodes = g->count;
@@ -667,9 +528,9 @@ static bool derive(builder *B, const nl_formula *f, int y, nl_fshape full, int *
     for (int i = 0; i < MAX_NODES; i++)
         adj[i] = -1;
     adj[y] = dy;
-    for (int i = forward_nodes - 1; i >= 0 && !B->failed; i--)
+    for (int i = forward_nodes - 1; i >= 0 && !B->failed && !L->failed; i--)
         if (adj[i] >= 0)
-            propagate(B, adj, i);
+            propagate(L, B, adj, i);
     *dx = -1;
     for (int k = 0; k < f->n_params; k++)
         dparam[k] = -1;
@@ -702,14 +563,14 @@ static bool place_values(nl_fgraph *g, nl_fshape full, const nl_formula_input *i
     size_t saved = 0, work = 0, acc = 0;
     for (int i = 0; i < g->count; i++) {
         g->offset[i] = g->acc_offset[i] = -1;
-        if (!is_held(g, i, full))
+        if (!nl_fgraph_is_held(g, i, full))
             continue;
-        const size_t count = small_count(g->nodes[i].s, in);
+        const size_t count = nl_fshape_count(g->nodes[i].s, in);
         g->in_saved[i] = computed[i];
         g->offset[i] = (long)(computed[i] ? saved : work);
         *(computed[i] ? &saved : &work) += count;
-        if (g->nodes[i].op == FO_SUM || g->nodes[i].op == FO_MEAN) {
-            const bool partial = is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
+        if (nl_formula_is_reduction(g->nodes[i].op)) {
+            const bool partial = nl_fgraph_is_row(g, g->nodes[i].a, full) && !g->nodes[i].s.b;
             g->acc_offset[i] = (long)acc;
             acc += partial ? count * (size_t)in->n_capacity : count;
         }
@@ -724,6 +585,53 @@ static bool place_values(nl_fgraph *g, nl_fshape full, const nl_formula_input *i
     return true;
 }
 
+/* the graph's forward (*y) and backward (*dx, dparam), its words' stand-ins
+ * resolved */
+static nl_code lower_and_derive(lowering *L, nl_fgraph *g, nl_formula_plan *plan, int *y,
+                                int *dx, int *dparam)
+{
+    const nl_formula *f = L->f;
+    nl_error *err = L->err;
+    builder B = {.g = g, .no_rule = -1};
+    *y = lower(L, &B, f->root);
+    if (L->failed)
+        return err->code;
+    if (!L->eval)
+        plan->n_running = L->n_running;
+    if (!B.failed && !shape_eq(g->nodes[*y].s, L->full)) {
+        nl_fshape s = g->nodes[*y].s;
+        nl_formula_fail(err, &L->failed, 1,
+                        "the formula's value keeps %s%s%s of the input's axes, but a "
+                        "normalizer's output has the input's shape (%s): a reduction is "
+                        "left unbroadcast against x",
+                        s.b ? "batch " : "", s.c == FC_ALL ? "channels " : s.c ? "groups " : "",
+                        s.p ? "positions" : !s.b && !s.c ? "none" : "", input_text(L->in.ndim));
+        return err->code;
+    }
+    const bool derived = !B.failed && derive(L, &B, f, *y, L->full, dx, dparam);
+    if (L->failed) /* a row of the vocabulary that does not parse */
+        return err->code;
+    if (!derived && B.no_rule >= 0) {
+        char what[48];
+        snprintf(what, sizeof what, "operation %d", B.no_rule);
+        for (int w = 0; w < nl_formula_word_count; w++)
+            if (nl_formula_words[w].op == B.no_rule)
+                snprintf(what, sizeof what, "'%s'", nl_formula_words[w].name);
+        return nl_fail(err, NL_ERR_UNSUPPORTED, "%s: %s of the formula has no derivative in the "
+                                                "vocabulary (core/norm/formula_words.c), so it "
+                                                "cannot be trained (a bug in normlab: report it "
+                                                "with the formula)",
+                       EXPR_KEY, what),
+               nl_error_key(err, EXPR_KEY), NL_ERR_UNSUPPORTED;
+    }
+    if (!derived)
+        return nl_fail(err, NL_ERR_CONFIG, "%s: the formula and its derivative are past their "
+                                           "size (%d values); write it shorter", EXPR_KEY, MAX_NODES),
+               nl_error_key(err, EXPR_KEY), NL_ERR_CONFIG;
+    resolve_words(g, y, dx, dparam, f->n_params, L->running, L->n_running);
+    return NL_OK;
+}
+
 /* one graph (training's, or evaluation's) with its programs; the
  * training graph records the running statistics' sources */
 static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, bool eval,
@@ -732,43 +640,25 @@ static nl_code make_graph(const nl_formula *f, nl_formula_input in, float eps, b
     const nl_fshape full = {1, in.c > 1 ? FC_ALL : FC_ONE, in.p > 1 ? 1 : 0};
     lowering L = {.g = g, .f = f, .in = in, .full = full, .eps = eps, .eval = eval, .err = err,
                   .running = eval ? NULL : plan->running};
-    builder B = {.g = g, .no_rule = -1};
-    const int y = lower(&L, &B, f->root);
-    if (L.failed)
-        return err->code;
-    if (!eval)
-        plan->n_running = L.n_running;
-    if (!B.failed && !shape_eq(g->nodes[y].s, full)) {
-        nl_fshape s = g->nodes[y].s;
-        nl_formula_fail(err, &L.failed, 1,
-                        "the formula's value keeps %s%s%s of the input's axes, but a "
-                        "normalizer's output has the input's shape (%s): a reduction is "
-                        "left unbroadcast against x",
-                        s.b ? "batch " : "", s.c == FC_ALL ? "channels " : s.c ? "groups " : "",
-                        s.p ? "positions" : !s.b && !s.c ? "none" : "", input_text(in.ndim));
-        return err->code;
-    }
-    int dx = -1, dparam[NL_FORMULA_MAX_PARAMS];
-    const bool derived = !B.failed && derive(&B, f, y, full, &dx, dparam);
-    if (!derived && B.no_rule >= 0)
-        return nl_fail(err, NL_ERR_UNSUPPORTED, "%s: operation %d of the formula has no "
-                                                "derivative rule, so it cannot be trained (a "
-                                                "bug in normlab: report it with the formula)",
-                       EXPR_KEY, B.no_rule),
-               nl_error_key(err, EXPR_KEY), NL_ERR_UNSUPPORTED;
-    if (!derived)
-        return nl_fail(err, NL_ERR_CONFIG, "%s: the formula and its derivative are past their "
-                                           "size (%d values); write it shorter", EXPR_KEY, MAX_NODES),
-               nl_error_key(err, EXPR_KEY), NL_ERR_CONFIG;
+    L.parsed = calloc((size_t)nl_formula_word_count * 3, sizeof *L.parsed);
+    if (!L.parsed)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
+    int y, dx = -1, dparam[NL_FORMULA_MAX_PARAMS];
+    const nl_code rc = lower_and_derive(&L, g, plan, &y, &dx, dparam);
+    for (int i = 0; i < nl_formula_word_count * 3; i++)
+        nl_formula_free(L.parsed[i]);
+    free(L.parsed);
+    if (rc)
+        return rc;
     /* the forward computes y and, in training, the running statistics' sources */
     int sources[NL_FORMULA_MAX_RUNNING];
     for (int k = 0; k < plan->n_running; k++)
         sources[k] = eval ? -1 : plan->running[k].source;
     bool *computed = calloc((size_t)g->count, sizeof *computed);
-    bool ok = computed && compile(g, &in, full, y, sources, plan->n_running, NULL, &g->forward);
+    bool ok = computed && nl_fgraph_compile(g, &in, full, y, sources, plan->n_running, NULL, &g->forward);
     for (int s = 0; ok && s < g->forward.n_small; s++)
         computed[g->forward.small[s]] = true;
-    ok = ok && compile(g, &in, full, dx, dparam, f->n_params, computed, &g->backward);
+    ok = ok && nl_fgraph_compile(g, &in, full, dx, dparam, f->n_params, computed, &g->backward);
     memcpy(g->backward.dparam, dparam, sizeof dparam);
     ok = ok && place_values(g, full, &in, computed, plan);
     free(computed);
@@ -838,7 +728,7 @@ void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, 
 {
     const nl_frunning *r = &p->running[i];
     const nl_fnode *n = &p->train.nodes[r->source];
-    *count = small_count(n->s, &p->in);
+    *count = nl_fshape_count(n->s, &p->in);
     /* PyTorch's start: a mean at 0, a variance (and a deviation) at 1 */
     const bool spread = r->variance || n->op == FO_SQRT;
     *init = spread ? 1.0f : 0.0f;

@@ -4,7 +4,7 @@
  * numbers it), each value held as (N, G, C/G, P). What the text of the
  * formula said reaches the file only through the tree: names the parser
  * accepted ([A-Za-z_][A-Za-z0-9_]*, made safe below), numbers printed
- * from their floats, and the words of this file's own tables. */
+ * from their floats, and the words of the vocabulary (formula_words.c). */
 #include "norm/formula_torch.h"
 
 #include <ctype.h>
@@ -38,20 +38,6 @@ typedef struct {
     bool channel_groups; /* some reduction over channels: groups matter */
     bool positions;      /* a running statistic keeps the positions */
 } gen;
-
-static const char *const fn_torch[] = {
-    [FO_SQRT] = "torch.sqrt", [FO_RSQRT] = "torch.rsqrt", [FO_EXP] = "torch.exp",
-    [FO_LOG] = "torch.log",   [FO_TANH] = "torch.tanh",   [FO_SIGMOID] = "torch.sigmoid",
-    [FO_ERF] = "torch.erf",   [FO_ABS] = "torch.abs",     [FO_RELU] = "torch.relu",
-    [FO_MIN] = "torch.minimum", [FO_MAX] = "torch.maximum",
-};
-static const char *const fn_word[] = {
-    [FO_SQRT] = "sqrt", [FO_RSQRT] = "rsqrt", [FO_EXP] = "exp",       [FO_LOG] = "log",
-    [FO_TANH] = "tanh", [FO_SIGMOID] = "sigmoid", [FO_ERF] = "erf",   [FO_ABS] = "abs",
-    [FO_RELU] = "relu", [FO_MIN] = "min",     [FO_MAX] = "max",
-};
-static const char *const reduce_word[] = {[FR_MEAN] = "mean", [FR_VAR] = "var", [FR_STD] = "std",
-                                          [FR_RMS] = "rms", [FR_SUM] = "sum"};
 
 /* Python's keywords, nn.Module's attributes, and the module's own: a
  * parameter of one of these names gets a '_' appended */
@@ -128,6 +114,12 @@ static void shapes(gen *G)
             break;
         case FT_BINARY:
             s = broadcast(G->s[t->a], G->s[t->b]);
+            break;
+        case FT_CALL: /* its values broadcast (constants are scalars) */
+            s = t->a >= 0 ? G->s[t->a] : s;
+            s = t->b >= 0 ? broadcast(s, G->s[t->b]) : s;
+            break;
+        case FT_VAR:
             break;
         case FT_REDUCE:
             s = G->s[t->a];
@@ -211,11 +203,6 @@ static void emit_binary(gen *G, int i, int depth)
     emit(G, t->a, depth);
     emit(G, t->b, depth);
     indent(G, depth);
-    if (t->op == FO_MIN || t->op == FO_MAX) {
-        nl_buf_printf(G->out, "v%d = %s(%s, %s)\n", i, fn_torch[t->op],
-                      tensor(G, t->a, a, sizeof a), tensor(G, t->b, b, sizeof b));
-        return;
-    }
     const char op = t->op == FO_ADD ? '+' : t->op == FO_SUB ? '-' : t->op == FO_MUL ? '*' : '/';
     /* two literals: the left one a tensor, so that x / 0 is inf as in normlab */
     const bool both = is_literal(&G->f->tree[t->a]) && is_literal(&G->f->tree[t->b]);
@@ -269,6 +256,52 @@ static void emit_running(gen *G, int i, int depth)
     nl_buf_printf(G->out, "v%d = %s\n", i, b);
 }
 
+/* a word's row's PyTorch text, {name} replaced by its operand of that
+ * name (a tensor, or a constant number), {axes} by a reduction's dims */
+static void put_torch(gen *G, const nl_formula_word *w, const int *nodes, const float *consts,
+                      const char *axes)
+{
+    const int n = nl_formula_word_operands(w), values = n - w->constants;
+    for (const char *s = w->torch; *s;) {
+        const char *close = *s == '{' ? strchr(s, '}') : NULL;
+        if (!close) {
+            nl_buf_printf(G->out, "%c", *s++);
+            continue;
+        }
+        const size_t len = (size_t)(close - s - 1);
+        char arg[160] = "";
+        if (len == 4 && !strncmp(s + 1, "axes", 4))
+            snprintf(arg, sizeof arg, "%s", axes);
+        for (int k = 0; k < n; k++) {
+            char name[16];
+            nl_formula_word_operand(w, k, name, sizeof name);
+            if (strlen(name) != len || strncmp(name, s + 1, len))
+                continue;
+            if (k < values)
+                tensor(G, nodes[k], arg, sizeof arg);
+            else
+                number(arg, sizeof arg, consts[k - values]);
+        }
+        nl_buf_printf(G->out, "%s", arg);
+        s = close + 1;
+    }
+    nl_buf_printf(G->out, "\n");
+}
+
+/* a function word, its operands first */
+static void emit_call(gen *G, int i, int depth)
+{
+    const nl_formula_tree *t = &G->f->tree[i];
+    const nl_formula_word *w = &nl_formula_words[t->word];
+    const int values = nl_formula_word_operands(w) - w->constants;
+    const int nodes[2] = {t->a, t->b};
+    for (int k = 0; k < values; k++)
+        emit(G, nodes[k], depth);
+    indent(G, depth);
+    nl_buf_printf(G->out, "v%d = ", i);
+    put_torch(G, w, nodes, t->consts, "");
+}
+
 /* Statements computing node i (its operands first) at `depth` */
 static void emit(gen *G, int i, int depth)
 {
@@ -283,10 +316,7 @@ static void emit(gen *G, int i, int depth)
     case FT_UNARY:
         emit(G, t->a, depth);
         indent(G, depth);
-        if (t->op == FO_NEG)
-            nl_buf_printf(G->out, "v%d = -%s\n", i, tensor(G, t->a, a, sizeof a));
-        else
-            nl_buf_printf(G->out, "v%d = %s(%s)\n", i, fn_torch[t->op], tensor(G, t->a, a, sizeof a));
+        nl_buf_printf(G->out, "v%d = -%s\n", i, tensor(G, t->a, a, sizeof a));
         return;
     case FT_POW: {
         emit(G, t->a, depth);
@@ -303,13 +333,20 @@ static void emit(gen *G, int i, int depth)
         emit(G, t->a, depth);
         char axes[96];
         axes_tuple(t->axes, axes, sizeof axes);
+        char dims[128];
+        snprintf(dims, sizeof dims, "_nl_dims(kind, %s)", axes);
         indent(G, depth);
-        nl_buf_printf(G->out, "v%d = _nl_%s(%s, _nl_dims(kind, %s))\n", i, reduce_word[t->reduce],
-                      tensor(G, t->a, a, sizeof a), axes);
+        nl_buf_printf(G->out, "v%d = ", i);
+        put_torch(G, &nl_formula_words[t->word], (const int[2]){t->a, -1}, NULL, dims);
         return;
     }
     case FT_RUNNING:
         emit_running(G, i, depth);
+        return;
+    case FT_CALL:
+        emit_call(G, i, depth);
+        return;
+    case FT_VAR:
         return;
     }
 }
@@ -334,37 +371,40 @@ static void print_tree(const gen *G, int i, nl_buf *out, bool bare)
     case FT_PARAM:
         nl_buf_printf(out, "%s", G->f->params[t->param].name);
         return;
-    case FT_UNARY:
-        if (t->op == FO_NEG) {
-            nl_buf_printf(out, "-");
-            const bool paren = G->f->tree[t->a].kind == FT_BINARY || G->f->tree[t->a].kind == FT_POW;
-            nl_buf_printf(out, paren ? "(" : "");
-            print_tree(G, t->a, out, false);
-            nl_buf_printf(out, paren ? ")" : "");
-        } else {
-            nl_buf_printf(out, "%s(", fn_word[t->op]);
+    case FT_UNARY: {
+        nl_buf_printf(out, "-");
+        const bool paren = G->f->tree[t->a].kind == FT_BINARY || G->f->tree[t->a].kind == FT_POW;
+        nl_buf_printf(out, paren ? "(" : "");
+        print_tree(G, t->a, out, false);
+        nl_buf_printf(out, paren ? ")" : "");
+        return;
+    }
+    case FT_CALL: {
+        const nl_formula_word *w = &nl_formula_words[t->word];
+        const int values = nl_formula_word_operands(w) - w->constants;
+        nl_buf_printf(out, "%s(", w->name);
+        if (values > 0)
             print_tree(G, t->a, out, true);
-            nl_buf_printf(out, ")");
+        if (values > 1) {
+            nl_buf_printf(out, ", ");
+            print_tree(G, t->b, out, true);
         }
+        for (int k = 0; k < w->constants; k++)
+            nl_buf_printf(out, ", %s", number(num, sizeof num, t->consts[k]));
+        nl_buf_printf(out, ")");
+        return;
+    }
+    case FT_VAR:
         return;
     case FT_POW: {
         const nl_formula_tree *a = &G->f->tree[t->a];
-        const bool paren = a->kind == FT_POW || (a->kind == FT_UNARY && a->op == FO_NEG) ||
-                           (a->kind == FT_BINARY && a->op != FO_MIN && a->op != FO_MAX);
+        const bool paren = a->kind == FT_POW || a->kind == FT_UNARY || a->kind == FT_BINARY;
         nl_buf_printf(out, paren ? "(" : "");
         print_tree(G, t->a, out, false);
         nl_buf_printf(out, paren ? ")^%s" : "^%s", number(num, sizeof num, t->value));
         return;
     }
     case FT_BINARY:
-        if (t->op == FO_MIN || t->op == FO_MAX) {
-            nl_buf_printf(out, "%s(", fn_word[t->op]);
-            print_tree(G, t->a, out, true);
-            nl_buf_printf(out, ", ");
-            print_tree(G, t->b, out, true);
-            nl_buf_printf(out, ")");
-            return;
-        }
         nl_buf_printf(out, bare ? "" : "(");
         print_tree(G, t->a, out, false);
         nl_buf_printf(out, " %c ", t->op == FO_ADD ? '+' : t->op == FO_SUB ? '-' : t->op == FO_MUL ? '*' : '/');
@@ -372,7 +412,7 @@ static void print_tree(const gen *G, int i, nl_buf *out, bool bare)
         nl_buf_printf(out, bare ? "" : ")");
         return;
     case FT_REDUCE: {
-        nl_buf_printf(out, "%s(", reduce_word[t->reduce]);
+        nl_buf_printf(out, "%s(", nl_formula_words[t->word].name);
         print_tree(G, t->a, out, true);
         char axes[96];
         nl_name_set_text(&nl_norm_axis_names, t->axes, axes, sizeof axes);
@@ -529,7 +569,7 @@ static void write_docstring(const gen *G, const char *cls)
         const nl_formula_tree *r = &f->tree[f->tree[G->running_node[k]].a];
         char axes[96];
         nl_name_set_text(&nl_norm_axis_names, r->axes, axes, sizeof axes);
-        nl_buf_printf(out, "\n    %s: %s over %s, starts at %s%s", G->running_name[k], reduce_word[r->reduce],
+        nl_buf_printf(out, "\n    %s: %s over %s, starts at %s%s", G->running_name[k], nl_formula_words[r->word].name,
                       axes, running_start(G, k), r->reduce == FR_VAR ? ", kept unbiased" : "");
     }
     nl_buf_printf(out, "\n\n%s(num_channels%s%s). Input: (N, C) features, (N, T, C) token\n"

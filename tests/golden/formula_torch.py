@@ -102,6 +102,10 @@ def run_case(expr, params_text, ndim, groups, seed):
                     return u.var(dim=dims, unbiased=False, keepdim=True)
                 if kind == "std":
                     return u.var(dim=dims, unbiased=False, keepdim=True).sqrt()
+                if kind == "amax":
+                    return torch.amax(u, dim=dims, keepdim=True)
+                if kind == "amin":
+                    return torch.amin(u, dim=dims, keepdim=True)
                 return (u * u).mean(dim=dims, keepdim=True).sqrt()
             return f
 
@@ -115,8 +119,11 @@ def run_case(expr, params_text, ndim, groups, seed):
               "log": torch.log, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "erf": torch.erf,
               "abs": torch.abs, "relu": torch.relu, "min": lambda a, b: torch.minimum(torch.as_tensor(a), torch.as_tensor(b)),
               "max": lambda a, b: torch.maximum(torch.as_tensor(a), torch.as_tensor(b)),
+              "softplus": torch.nn.functional.softplus,
+              "clamp": lambda u, lo, hi: torch.clamp(torch.as_tensor(u), lo, hi),
+              "detach": lambda u: torch.as_tensor(u).detach(),
               "running": running}
-        for kind in ("mean", "var", "std", "rms", "sum"):
+        for kind in ("mean", "var", "std", "rms", "sum", "amax", "amin"):
             ns[kind] = reduce(kind)
         for name, t in param_tensors.items():
             ns[name] = t
