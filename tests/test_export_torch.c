@@ -189,6 +189,12 @@ static const torch_case cases[] = {
      "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", "", true, {4, 0, 0}},
     {"group-running", "w * (x - running(mean(x, [batch, channels, spatial]))) / running(rms(x, [batch, channels, spatial]))",
      "w = 1 per channel", "    groups: 2\n", true, {4, 0, 0}},
+    /* PowerNorm's running quadratic mean (its buffer starts at 1), and
+     * starts given by init= (issue 114) */
+    {"power-mean", "weight * x / sqrt(running(mean(x^2, [batch])) + eps) + bias",
+     "weight = 1 per channel, bias = 0 per channel", "", false, {2, 3, 0}},
+    {"running-init", "(x - running(mean(x, [batch]), init=0.5)) / sqrt(running(var(x, [batch]), init=2) + eps)",
+     "", "", false, {2, 3, 0}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 

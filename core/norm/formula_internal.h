@@ -24,7 +24,7 @@ typedef enum {
     FT_BINARY, /* op, a, b */
     FT_POW,   /* a ^ value */
     FT_REDUCE, /* reduce over axes (bits 1u << NL_AXIS_*), a */
-    FT_RUNNING, /* a */
+    FT_RUNNING, /* a; value: the statistic's start (init_given: written as init=) */
 } nl_formula_tree_kind;
 
 typedef struct {
@@ -36,6 +36,7 @@ typedef struct {
     float value;
     int param;
     int col; /* 1-based, in model.norm.expr */
+    bool init_given; /* FT_RUNNING: running(r, init=value) */
 } nl_formula_tree;
 
 struct nl_formula {
@@ -46,5 +47,12 @@ struct nl_formula {
     int n_params;
     int n_running;
 };
+
+/* A running statistic's start where running(r) names none (the node r,
+ * a reduction): 1 for a spread (var, std, rms) and for a mean or sum of
+ * squares or magnitudes (u^p with p even, u * u, abs(u)), as PyTorch
+ * starts running_var and PowerNorm its running quadratic mean; 0 for
+ * any other mean or sum, as PyTorch starts running_mean. */
+float nl_formula_running_default(const nl_formula *f, int r);
 
 #endif
