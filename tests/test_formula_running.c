@@ -4,7 +4,7 @@
  * PyTorch's running_var), at 0 where r is any other mean or sum (as
  * running_mean), and at V where the formula says running(r, init=V). A
  * fresh model's evaluation output divides by that start (a mean of squares
- * started at 0 divided by sqrt(eps): 3.6e6 nats of test loss at step 0 of
+ * started at 0 divided by sqrt(eps): 2.8e6 nats of test loss at step 0 of
  * results/power-mean-lm), the exported PyTorch module's buffers start
  * there, bad init= spellings are refused at their column (exit 2, nothing
  * written), and a finished run's saved statistics, not the start, are what
