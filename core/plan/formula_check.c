@@ -8,13 +8,17 @@
  * (NL_MODE_TRAIN_FROZEN), so repeated forwards see one function.
  *
  * A sample's difference quotient is Richardson-extrapolated from steps h
- * and 2h, (4 D(h) - D(2h)) / 3, which leaves float rounding (about 2e-4
- * of the largest gradient) where a plain central difference at h leaves
- * its curvature (1e-3 to 1e-2). A sample past the bound is then looked at
- * with a step of h / 4: where the quotient changes with the step past the
- * bound, or the one-sided quotients disagree by ten bounds with the
+ * and 2h, (4 D(h) - D(2h)) / 3, which leaves float rounding (1e-5 to 6e-4
+ * of the largest gradient on the committed and registry formulas) where a
+ * plain central difference at h leaves its curvature (1e-3 to 1e-2). A
+ * sample past the bound is then looked at with a step of h / 4: where the
+ * quotient changes with the step past the bound, or the one-sided
+ * quotients disagree past noise by as much at h / 4 as at h with the
  * derived gradient between them, a tie of relu, abs, min or max lies
- * within the step (a kink): counted apart, never as an error. */
+ * within the step (a kink): counted apart, never as an error. A fused
+ * ReLU's outputs near its tie are left out of the projection (its kink is
+ * not the formula's), and the formula unfused must be finite too (the
+ * fused ReLU writes 0 for a NaN). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
