@@ -13,7 +13,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "model/model.h"
@@ -244,16 +247,65 @@ START_TEST(test_runs_refuse_and_restore)
 }
 END_TEST
 
+/* whether `rel` under the test's directory holds `text` */
+static bool file_has(const char *rel, const char *text)
+{
+    char path[1200], buf[8192];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, rel);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+/* A run killed after a checkpoint resumes with the running statistic the
+ * checkpoint kept, not its start: its evaluations, which divide by that
+ * statistic, and every other row are the uninterrupted run's */
+START_TEST(test_resume_restores_the_statistic)
+{
+    tu_tmp_make("formula-resume");
+    tu_tmp_write("pm.yaml",
+                 "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, "
+                 "test_size: 128}\nmodel:\n  arch: cnn\n  widths: [8, 16]\n  norm:\n    type: expr\n"
+                 "    expr: \"weight * x / sqrt(running(mean(x^2, [batch, spatial])) + eps) + bias\"\n"
+                 "    params: \"weight = 1 per channel, bias = 0 per channel\"\n"
+                 "train: {batch_size: 16, steps: 600, eval_every: 100, log_every: 50, "
+                 "checkpoint_every: 50, optimizer: {lr: 0.05, momentum: 0.9}}\nthreads: 1\n");
+    ck_assert_int_eq(tu_normlab("run pm.yaml --out ref --quiet"), 0);
+    const pid_t pid = tu_normlab_start("run pm.yaml --out cut --quiet", "cut.txt", "cut.txt");
+    const time_t t0 = time(NULL);
+    while (!(file_has("cut/metrics.csv", "\n250,") && file_has("cut/checkpoint.nlck", "")) &&
+           time(NULL) - t0 < 300)
+        usleep(2000);
+    int status;
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFSIGNALED(status), "the run ended before the kill");
+    ck_assert_int_eq(tu_normlab("run pm.yaml --out cut"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "resuming"), "the run did not resume: %s", out);
+    free(out);
+    char *want = tu_metrics_without_time("ref"), *got = tu_metrics_without_time("cut");
+    ck_assert_msg(!strcmp(want, got), "resumed:\n%s\nuninterrupted:\n%s", got, want);
+    free(want), free(got);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("formula_running");
     TCase *tc = tcase_create("running");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_start_values_by_reduction);
     tcase_add_test(tc, test_bad_init_refused_at_its_column);
     tcase_add_test(tc, test_fresh_model_evaluates_with_the_start);
     tcase_add_test(tc, test_export_starts_the_buffers_alike);
     tcase_add_test(tc, test_runs_refuse_and_restore);
+    tcase_add_test(tc, test_resume_restores_the_statistic);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
