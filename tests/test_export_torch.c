@@ -196,6 +196,12 @@ static const torch_case cases[] = {
     {"new-words", "softplus(w * x) - clamp(x, -1, 1.5) * detach(tanh(x)) + x * w - "
                   "amax(x, [channels]) * 0.5 + amin(x, [batch]) * 0.25",
      "w = 1.5 per channel", "", false, {2, 3, 4}},
+    /* PowerNorm's running quadratic mean (its buffer starts at 1), and
+     * starts given by init= (issue 114) */
+    {"power-mean", "weight * x / sqrt(running(mean(x^2, [batch])) + eps) + bias",
+     "weight = 1 per channel, bias = 0 per channel", "", false, {2, 3, 0}},
+    {"running-init", "(x - running(mean(x, [batch]), init=0.5)) / sqrt(running(var(x, [batch]), init=2) + eps)",
+     "", "", false, {2, 3, 0}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 

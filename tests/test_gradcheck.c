@@ -16,7 +16,10 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "config/config.h"
+#include "plan/formula_check.h"
 #include "plan/plan.h"
+#include "train/run_model.h"
 #include "base/rng.h"
 #include "model/model.h"
 #include "norm/norm.h"
@@ -486,6 +489,190 @@ START_TEST(test_models)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------- */
+/* validate's check of a formula normalizer (arch.h: nl_formula_gradcheck) */
+
+static const char *const formula_data_mlp =
+    "data: {dataset: synthetic, shape: [6], classes: 3, train_size: 64, test_size: 32}\n"
+    "model:\n  arch: mlp\n  widths: [8]\n";
+static const char *const formula_data_cnn =
+    "data: {dataset: synthetic, shape: [3, 6, 6], classes: 3, train_size: 64, test_size: 32}\n"
+    "model:\n  arch: cnn\n  widths: [16, 16]\n  pool: avg\n";
+static const char *const formula_data_resnet =
+    "data: {dataset: synthetic, shape: [3, 6, 6], classes: 3, train_size: 64, test_size: 32}\n"
+    "model:\n  arch: resnet\n  widths: [16]\n";
+
+/* the formula on a model's planned graph, checked (with `hooks`): the
+ * count of sites, into checks */
+static int formula_sites(const char *data, const char *extra, const char *expr, const char *params,
+                         const nl_formula_check_hooks *hooks, nl_formula_check *checks,
+                         const nl_model **planned_out)
+{
+    char yaml[2048];
+    /* the ResNet post-activation (its last ReLU and add fused); the MLP
+     * with hooks' inputs after its ReLU (none fused: the formula's own
+     * kinks alone), else before it */
+    const char *placement = strstr(data, "resnet") ? "    placement: post\n"
+                            : hooks && hooks->x    ? "    placement: after\n"
+                                                   : "";
+    snprintf(yaml, sizeof yaml, "%s%s  norm:\n%s    type: expr\n    expr: \"%s\"\n    params: \"%s\"\n"
+             "train: {batch_size: 8, steps: 2}\n",
+             data, extra, placement, expr, params);
+    nl_config *cfg = malloc(sizeof *cfg);
+    free(tu_resolved_config(yaml, cfg));
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    const nl_plan_run run = nl_config_plan_run(cfg, false);
+    free(cfg);
+    nl_model *graph = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_plan_graph(&spec, &run, &graph, &err) == NL_OK, "%s: %s", expr, err.msg);
+    int n = 0;
+    ck_assert_msg(nl_formula_gradcheck(graph, tu_cpu(1), hooks, checks, 16, &n, &err) == NL_OK,
+                  "%s: %s", expr, err.msg);
+    ck_assert_int_ge(n, 1);
+    if (planned_out)
+        *planned_out = graph;
+    else
+        nl_plan_graph_done(graph);
+    return n;
+}
+
+/* every site of the model's expr layers: shape, layout and fusion as the plan gives them */
+static void assert_sites_as_planned(const nl_model *graph, const nl_formula_check *checks, int n)
+{
+    for (int i = 0; i < graph->n_layers; i++) {
+        const nl_layer *l = graph->layers[i];
+        if (strcmp(l->vt->kind, "expr"))
+            continue;
+        bool found = false;
+        for (int k = 0; k < n && !found; k++)
+            found = checks[k].in.c == l->in[0]->shape.c && checks[k].in.h == l->in[0]->shape.h &&
+                    checks[k].in.block == l->in[0]->shape.block &&
+                    !strcmp(checks[k].fused, l->fused ? l->fused : "");
+        ck_assert_msg(found, "layer %s (block %d, fused %s) has no site checked", l->name,
+                      l->in[0]->shape.block, l->fused ? l->fused : "nothing");
+    }
+}
+
+/* one model's sites: right gradients within the bound, a planted 1 %
+ * error in every derivative (either sign) past it, a site with `fused`
+ * and (block > 0) one in that channel block, each as the plan gives it */
+static void check_formula_case(const char *data, const char *extra, const char *expr,
+                               const char *params, const char *fused, int block)
+{
+    nl_formula_check checks[16];
+    const nl_model *graph = NULL;
+    const int n = formula_sites(data, extra, expr, params, NULL, checks, &graph);
+    assert_sites_as_planned(graph, checks, n);
+    nl_plan_graph_done((nl_model *)graph);
+    bool has_fused = false, has_block = block == 0;
+    for (int k = 0; k < n; k++) {
+        has_fused |= !strcmp(checks[k].fused, fused);
+        has_block |= checks[k].in.block == block;
+        ck_assert_msg(checks[k].worst <= NL_FORMULA_CHECK_BOUND,
+                      "%s, site %d (block %d, fused '%s'): worst %.3g in d%s, bound %g", expr, k,
+                      checks[k].in.block, checks[k].fused, checks[k].worst, checks[k].worst_of,
+                      NL_FORMULA_CHECK_BOUND);
+    }
+    ck_assert_msg(has_fused && has_block, "%s: no site with '%s' fused (%d) or in blocks of %d (%d)",
+                  expr, fused, has_fused, block, has_block);
+    for (int sign = -1; sign <= 1; sign += 2) {
+        const nl_formula_check_hooks planted = {.planted_error = 0.01 * sign};
+        const int m = formula_sites(data, extra, expr, params, &planted, checks, NULL);
+        for (int k = 0; k < m; k++)
+            ck_assert_msg(checks[k].worst > NL_FORMULA_CHECK_BOUND,
+                          "%s, site %d: a planted %+d %% error gives %.3g, within the bound", expr, k,
+                          sign, checks[k].worst);
+    }
+}
+
+/* Right gradients pass the bound at every site; the same with a planted
+ * 1 % error in every derivative fail it; each site is checked as the plan
+ * gives it: a fused ReLU (the norm before its ReLU), a fused residual add
+ * and ReLU (the post-activation ResNet), the channel-blocked layout where
+ * this CPU has one */
+START_TEST(test_formula_check_holds_a_one_percent_error)
+{
+    static const char *const ln = "weight * (x - mean(x, [channels, spatial])) / sqrt(var(x, "
+                                  "[channels, spatial]) + eps) + bias";
+    static const char *const affine = "weight = 1 per channel, bias = 0 per channel";
+    check_formula_case(formula_data_mlp, "", "weight * x / sqrt(mean(x^2, [channels]) + eps) + bias",
+                       affine, "relu", 0);
+    check_formula_case(formula_data_mlp, "", "x / sqrt(running(var(x, [batch])) + eps) * g", "g = 1.5",
+                       "relu", 0);
+    check_formula_case(formula_data_cnn, "  layout: nchw\n", ln, affine, "relu", 0);
+    check_formula_case(formula_data_cnn, "  layout: nchw\n",
+                       "weight * x * sigmoid(v * x) / sqrt(var(x, [channels, spatial]) + eps) + bias",
+                       "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", "relu", 0);
+    check_formula_case(formula_data_resnet, "", "weight * x / sqrt(mean(x^2, [batch, spatial]) + eps) + bias",
+                       affine, "add+relu", 0);
+    const int block = nl_device_caps_of(NL_DEVICE_CPU).channel_block[NL_PRECISION_FP32];
+    if (block) {
+        check_formula_case(formula_data_cnn, "  layout: blocked\n", ln, affine, "relu", block);
+        check_formula_case(formula_data_resnet, "  layout: blocked\n",
+                           "weight * x / sqrt(running(mean(x^2, [batch, spatial])) + eps) + bias", affine,
+                           "add+relu", block);
+    } else {
+        fprintf(stderr, "no channel block on this CPU: the blocked sites are not checked\n");
+    }
+}
+END_TEST
+
+/* A right gradient at a kink (inputs within the step of relu's and abs's
+ * ties, and on them) is reported as a kink, not an error; a planted 1 %
+ * error there still fails on the samples away from the kinks */
+START_TEST(test_formula_check_reports_kinks)
+{
+    static const float x[] = {0.0f, 0.004f, -0.003f, 1.25f, -0.75f, 0.0025f, 2.0f, -1.5f, 0.5f,
+                              -0.002f, 0.75f, -2.5f, 0.001f};
+    const nl_formula_check_hooks at_ties = {.x = x, .x_count = sizeof x / sizeof x[0]};
+    static const char *const formulas[] = {"x + relu(x) * w", "w * abs(x) + x", "max(x, 0) * w + x"};
+    for (size_t f = 0; f < sizeof formulas / sizeof formulas[0]; f++) {
+        nl_formula_check checks[16];
+        const int n = formula_sites(formula_data_mlp, "", formulas[f], "w = 2", &at_ties, checks, NULL);
+        int kinks = 0;
+        for (int k = 0; k < n; k++) {
+            kinks += checks[k].kinks;
+            ck_assert_msg(checks[k].worst <= NL_FORMULA_CHECK_BOUND, "%s: worst %.3g in d%s (%d kinks)",
+                          formulas[f], checks[k].worst, checks[k].worst_of, checks[k].kinks);
+        }
+        ck_assert_msg(kinks > 0, "%s: no sample at its kink", formulas[f]);
+        nl_formula_check_hooks planted = at_ties;
+        planted.planted_error = 0.01;
+        const int m = formula_sites(formula_data_mlp, "", formulas[f], "w = 2", &planted, checks, NULL);
+        for (int k = 0; k < m; k++)
+            ck_assert_msg(checks[k].worst > NL_FORMULA_CHECK_BOUND, "%s: a planted 1 %% error at "
+                          "kinks gives %.3g", formulas[f], checks[k].worst);
+    }
+}
+END_TEST
+
+/* `normlab validate` prints each site's layout and fusion and exits 0 for
+ * right gradients; its --help documents the check and its exit status */
+START_TEST(test_validate_prints_the_sites)
+{
+    tu_tmp_make("formula-check");
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%s  norm:\n    type: expr\n    placement: before\n    expr: \"weight * "
+             "x / sqrt(var(x, [spatial]) + eps)\"\n    params: \"weight = 1 per channel\"\ntrain: "
+             "{batch_size: 8, steps: 2}\n", formula_data_cnn);
+    tu_tmp_write("f.yaml", yaml);
+    ck_assert_int_eq(tu_normlab("validate f.yaml"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "gradient check, layer ") && strstr(out, "fused ReLU") &&
+                      strstr(out, "bound 4e-03") && strstr(out, "f.yaml: ok"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("validate --help"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "kink") && strstr(out, "layout") &&
+                      strstr(out, "error in a derivative is past it") && strstr(out, "Exit status: 0 all valid"),
+                  "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -500,5 +687,11 @@ int main(void)
     TCase *models = tcase_create("models");
     tcase_add_test(models, test_models);
     suite_add_tcase(s, models);
+    TCase *formula = tcase_create("formula");
+    tcase_set_timeout(formula, 300);
+    tcase_add_test(formula, test_formula_check_holds_a_one_percent_error);
+    tcase_add_test(formula, test_formula_check_reports_kinks);
+    tcase_add_test(formula, test_validate_prints_the_sites);
+    suite_add_tcase(s, formula);
     return tu_run_suite(s);
 }

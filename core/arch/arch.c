@@ -9,6 +9,7 @@
 
 #include "arch/registry.h"
 #include "model/model.h"
+#include "norm/norm.h"
 #include "norm/registry.h"
 
 bool nl_model_spec_tokens(const nl_model_spec *spec)
@@ -105,4 +106,19 @@ bool nl_model_eval_batch_degenerate(const nl_model *graph, int batch, char *laye
         return true;
     }
     return false;
+}
+
+/* one normalizer layer on an input of ndim 2, 3 or 4 (arch.h) */
+nl_act *nl_norm_graph(nl_builder *b, nl_act *input, void *ctx)
+{
+    const nl_norm_graph_ctx *c = ctx;
+    input->needs_grad = 1;
+    nl_act *x = input;
+    if (c->ndim == 2)
+        x = nl_flatten(b, "flat", input);
+    else if (c->ndim == 3) /* (N, T, D) arrives as (N, T, D, 1) */
+        x = nl_view(b, "tokens", input,
+                    (nl_shape){.n = input->shape.n, .c = input->shape.h, .h = input->shape.c,
+                               .w = 1, .ndim = 3});
+    return nl_norm(b, "norm", x, &c->norm);
 }

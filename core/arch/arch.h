@@ -65,31 +65,4 @@ typedef struct {
 } nl_norm_graph_ctx;
 nl_act *nl_norm_graph(nl_builder *b, nl_act *input, void *ctx);
 
-/* The finite-difference check of a formula normalizer (model.norm.type
- * expr, formula_check.c): for each distinct input shape of the model's
- * expr layers (its channels and positions, a batch of 3), central
- * differences of a random projection of the output against the derived
- * gradients of the input and every parameter, at sampled entries. */
-typedef struct {
-    char layer[64]; /* the first layer of the shape */
-    nl_shape in;
-    double worst;      /* max |fd - derived| / max |derived| over the samples;
-                        * NaN where a value was not finite */
-    char worst_of[32]; /* x, or the parameter */
-    /* "" or the first value found not finite (NaN or infinity): "the
-     * output", "the derived gradient dx", "the central difference of dx"
-     * (issue 118: a NaN error read as none) */
-    char nonfinite[64];
-    /* "" or why the check does not apply (a stop-gradient such as detach
-     * makes the derived gradients differ from central differences by
-     * design); nothing was compared */
-    char skipped[160];
-} nl_formula_check;
-/* the bound `normlab validate` holds the worst error to: central
- * differences in float at a step of 1e-2 leave errors of about 1e-3 */
-#define NL_FORMULA_CHECK_BOUND 2e-2
-nl_code nl_formula_gradcheck(const nl_model_spec *spec, int train_batch, nl_backend *be,
-                             nl_formula_check *checks, int max_checks, int *n_checks,
-                             nl_error *err);
-
 #endif

@@ -181,12 +181,14 @@ typedef struct {
     int slot_node[NL_FPASS_MAX_SLOTS];
 } nl_fpass;
 
-/* a running statistic: the reduction training takes it from, and whether
+/* a running statistic: the reduction training takes it from, whether
  * it is a variance (kept unbiased: count / (count - 1), count the values
- * the variance's mean averages, that mean being node `mean`) */
+ * the variance's mean averages, that mean being node `mean`), and its
+ * start (nl_formula_running_default, or running(r, init=V)) */
 typedef struct {
     int source, mean;
     bool variance;
+    float init;
 } nl_frunning;
 
 typedef struct {

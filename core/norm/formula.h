@@ -22,7 +22,9 @@
  *     var is the biased variance (the one normalizers divide by)
  *   running(r) around a reduction that includes batch: the batch's value
  *     in training, the momentum average in evaluation (batch norm's
- *     semantics: a var is kept unbiased, as PyTorch keeps running_var)
+ *     semantics: a var is kept unbiased, as PyTorch keeps running_var);
+ *     it starts at 1 for a spread or a mean of squares, at 0 for another
+ *     mean (nl_formula_running_default), or at V: running(r, init=V)
  * Library code: errors are returned in nl_error with the key and the
  * column within the text. */
 #ifndef NL_NORM_FORMULA_H

@@ -39,7 +39,7 @@ typedef enum {
     FT_BINARY, /* op, a, b: + - * / */
     FT_POW,   /* a ^ value (or ^ the constant tree `exponent`, in a word's formula) */
     FT_REDUCE, /* word (a reduction), reduce, over axes (bits 1u << NL_AXIS_*), a */
-    FT_RUNNING, /* a */
+    FT_RUNNING, /* a; value: the statistic's start (init_given: written as init=) */
     FT_CALL,  /* word (a function): its values a (and b), its constants consts[] */
     FT_VAR,   /* in a word's formula: the bound name param (an operand, NL_WVAR_*) */
 } nl_formula_tree_kind;
@@ -56,6 +56,7 @@ typedef struct {
     float consts[2]; /* FT_CALL: its constant operands (clamp's lo, hi) */
     int exponent;    /* FT_POW in a word's formula: the exponent's tree (0: value) */
     int col; /* 1-based, in model.norm.expr */
+    bool init_given; /* FT_RUNNING: running(r, init=value) */
 } nl_formula_tree;
 
 struct nl_formula {
@@ -86,5 +87,12 @@ void nl_fprogram_free(nl_fprogram *p);
  * row's bound names and the internal words. *out NULL where the row has
  * no such formula. An error is a bug of the table, named by its row. */
 nl_code nl_formula_parse_word(int word, int which, nl_formula **out, nl_error *err);
+
+/* A running statistic's start where running(r) names none (the node r,
+ * a reduction): 1 for a spread (var, std, rms) and for a mean or sum of
+ * squares or magnitudes (u^p with p even, u * u, abs(u)), as PyTorch
+ * starts running_var and PowerNorm its running quadratic mean; 0 for
+ * any other mean or sum, as PyTorch starts running_mean. */
+float nl_formula_running_default(const nl_formula *f, int r);
 
 #endif

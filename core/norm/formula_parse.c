@@ -225,6 +225,91 @@ static bool expect(parser *P, char c, const char *what)
     return false;
 }
 
+/* whether trees a and b are the same expression (u * u squares u) */
+static bool same_tree(const nl_formula *f, int a, int b)
+{
+    if (a == b)
+        return true;
+    const nl_formula_tree *s = &f->tree[a], *t = &f->tree[b];
+    if (s->kind != t->kind || s->op != t->op || s->reduce != t->reduce || s->axes != t->axes ||
+        s->value != t->value || s->param != t->param)
+        return false;
+    if (s->word != t->word || s->consts[0] != t->consts[0] || s->consts[1] != t->consts[1] ||
+        s->exponent != t->exponent)
+        return false;
+    const bool has_a = s->kind == FT_UNARY || s->kind == FT_BINARY || s->kind == FT_POW ||
+                       s->kind == FT_REDUCE || s->kind == FT_RUNNING || s->kind == FT_CALL;
+    if (has_a && (s->a < 0) != (t->a < 0))
+        return false;
+    if (has_a && s->a >= 0 && !same_tree(f, s->a, t->a))
+        return false;
+    const bool has_b = s->kind == FT_BINARY || (s->kind == FT_CALL && s->b >= 0);
+    return !has_b || (t->b >= 0 && same_tree(f, s->b, t->b));
+}
+
+float nl_formula_running_default(const nl_formula *f, int r)
+{
+    const nl_formula_tree *t = &f->tree[r];
+    if (t->reduce == FR_VAR || t->reduce == FR_STD || t->reduce == FR_RMS)
+        return 1.0f;
+    const nl_formula_tree *u = &f->tree[t->a];
+    const bool even_power = u->kind == FT_POW && u->value > 0 && fmodf(u->value, 2.0f) == 0;
+    const bool square = u->kind == FT_BINARY && u->op == FO_MUL && same_tree(f, u->a, u->b);
+    const bool magnitude = u->kind == FT_CALL && !strcmp(nl_formula_words[u->word].name, "abs");
+    return even_power || square || magnitude ? 1.0f : 0.0f;
+}
+
+/* running(r) or running(r, init=V): r parsed, the parser after it */
+static int parse_running(parser *P, int a, int col)
+{
+    const nl_formula_tree *in = &P->f->tree[a];
+    if (in->kind != FT_REDUCE)
+        return fail_at(P, col,
+                       "running(...) takes a reduction over batch (mean, var, std, rms or "
+                       "sum with batch among its axes), e.g. running(var(x, [batch, "
+                       "spatial]))"), -1;
+    if (!(in->axes & (1u << NL_AXIS_BATCH)))
+        return fail_at(P, col,
+                       "running(...) around a reduction without the batch axis: running "
+                       "statistics average batch statistics over steps; add batch to its "
+                       "axes, or drop running"), -1;
+    nl_formula_tree t = {.kind = FT_RUNNING, .a = a, .col = col,
+                         .value = nl_formula_running_default(P->f, a)};
+    skip_space(P);
+    if (P->s[P->pos] == ',') {
+        P->pos++;
+        skip_space(P);
+        const int kcol = column(P);
+        char key[32];
+        if (!read_name(P, key, sizeof key) || strcmp(key, "init"))
+            return fail_at(P, kcol, "running(...) takes one keyword after its reduction, init "
+                                    "(its start value), e.g. running(mean(x^2, [batch]), "
+                                    "init=1)"), -1;
+        if (!expect(P, '=', "'=' and a number after init, e.g. init=1"))
+            return -1;
+        skip_space(P);
+        const int vcol = column(P);
+        const bool minus = P->s[P->pos] == '-';
+        P->pos += minus;
+        if (!read_number(P->s, &P->pos, &t.value) || !isfinite(t.value))
+            return fail_at(P, vcol, "init takes a finite number (the running statistic's "
+                                    "start), e.g. init=1 or init=0"), -1;
+        t.value = minus ? -t.value : t.value;
+        if (t.value < 0 && nl_formula_running_default(P->f, a) == 1.0f)
+            return fail_at(P, vcol, "init=%g: a running %s is never negative; accepted: a "
+                                    "number 0 or above", t.value,
+                           in->reduce == FR_VAR ? "variance" : in->reduce == FR_MEAN || in->reduce == FR_SUM
+                                                                ? "mean of squares" : "deviation"), -1;
+        t.init_given = true;
+    }
+    if (!expect(P, ')', "')' (or ', init=' and a start value): running takes one reduction"))
+        return -1;
+    if (P->f->n_running >= NL_FORMULA_MAX_RUNNING)
+        return fail_at(P, col, "at most %d running statistics", NL_FORMULA_MAX_RUNNING), -1;
+    P->f->n_running++;
+    return add_node(P, t);
+}
+
 /* a constant operand's value: a number, or a negated one */
 static bool constant_value(const nl_formula *f, int i, float *v)
 {
@@ -300,26 +385,8 @@ static int parse_call(parser *P, int word, int col)
                                              .reduce = reduce_kind(w->name), .axes = axes,
                                              .a = a, .col = col});
     }
-    const char *name = w->name;
-    if (!strcmp(name, "running")) {
-        if (!expect(P, ')', "')': running takes one reduction"))
-            return -1;
-        const nl_formula_tree *in = &P->f->tree[a];
-        if (in->kind != FT_REDUCE)
-            return fail_at(P, col,
-                           "running(...) takes a reduction over batch (mean, var, std, rms or "
-                           "sum with batch among its axes), e.g. running(var(x, [batch, "
-                           "spatial]))"), -1;
-        if (!(in->axes & (1u << NL_AXIS_BATCH)))
-            return fail_at(P, col,
-                           "running(...) around a reduction without the batch axis: running "
-                           "statistics average batch statistics over steps; add batch to its "
-                           "axes, or drop running"), -1;
-        if (P->f->n_running >= NL_FORMULA_MAX_RUNNING)
-            return fail_at(P, col, "at most %d running statistics", NL_FORMULA_MAX_RUNNING), -1;
-        P->f->n_running++;
-        return add_node(P, (nl_formula_tree){.kind = FT_RUNNING, .a = a, .col = col});
-    }
+    if (!strcmp(w->name, "running"))
+        return parse_running(P, a, col);
     call.a = a;
     if (!parse_operands(P, w, &call))
         return -1;

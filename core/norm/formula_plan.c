@@ -379,7 +379,7 @@ static int lower(lowering *L, builder *B, int ti)
         const int k = L->n_running++;
         if (L->running)
             L->running[k] = (nl_frunning){.source = source, .mean = mean_of_var,
-                                          .variance = r->reduce == FR_VAR};
+                                          .variance = r->reduce == FR_VAR, .init = t->value};
         if (!L->eval)
             return source;
         return node_make(B->g, (nl_fnode){.op = FO_STATE, .s = B->g->nodes[source].s, .a = -1,
@@ -729,9 +729,9 @@ void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, 
     const nl_frunning *r = &p->running[i];
     const nl_fnode *n = &p->train.nodes[r->source];
     *count = nl_fshape_count(n->s, &p->in);
-    /* PyTorch's start: a mean at 0, a variance (and a deviation) at 1 */
-    const bool spread = r->variance || n->op == FO_SQRT;
-    *init = spread ? 1.0f : 0.0f;
+    /* the parser's start: PyTorch's (a mean at 0, a variance at 1), a
+     * mean of squares at 1, or the formula's init= */
+    *init = r->init;
     *what = r->variance ? "running_var" : n->op == FO_SQRT ? "running_std" : "running_mean";
 }
 

@@ -422,7 +422,7 @@ static void print_tree(const gen *G, int i, nl_buf *out, bool bare)
     case FT_RUNNING:
         nl_buf_printf(out, "running(");
         print_tree(G, t->a, out, true);
-        nl_buf_printf(out, ")");
+        nl_buf_printf(out, t->init_given ? ", init=%s)" : ")", number(num, sizeof num, t->value));
         return;
     }
 }
@@ -470,10 +470,10 @@ static void buffer_count(const gen *G, int k, char *buf, size_t size)
              s.p ? " * num_positions" : "");
 }
 
-static const char *running_start(const gen *G, int k)
+/* the buffer's start: normlab's (the parser's rule, or the formula's init=) */
+static const char *running_start(const gen *G, int k, char *buf, size_t size)
 {
-    const nl_formula_tree *r = &G->f->tree[G->f->tree[G->running_node[k]].a];
-    return r->reduce == FR_MEAN || r->reduce == FR_SUM ? "0.0" : "1.0";
+    return number(buf, size, G->f->tree[G->running_node[k]].value);
 }
 
 static const char *const helpers =
@@ -567,10 +567,11 @@ static void write_docstring(const gen *G, const char *cls)
                            "by the momentum; the buffer in evaluation):");
     for (int k = 0; k < G->n_running; k++) {
         const nl_formula_tree *r = &f->tree[f->tree[G->running_node[k]].a];
-        char axes[96];
+        char axes[96], start[48];
         nl_name_set_text(&nl_norm_axis_names, r->axes, axes, sizeof axes);
         nl_buf_printf(out, "\n    %s: %s over %s, starts at %s%s", G->running_name[k], nl_formula_words[r->word].name,
-                      axes, running_start(G, k), r->reduce == FR_VAR ? ", kept unbiased" : "");
+                      axes, running_start(G, k, start, sizeof start),
+                      r->reduce == FR_VAR ? ", kept unbiased" : "");
     }
     nl_buf_printf(out, "\n\n%s(num_channels%s%s). Input: (N, C) features, (N, T, C) token\n"
                        "sequences or (N, C, H, W) images; the output has the input's shape.%s\n\"\"\"\n",
@@ -624,10 +625,10 @@ static void write_init(const gen *G, const char *cls)
         nl_buf_printf(out, "        self.%s = nn.Parameter(torch.full((%s,), %s))\n", G->param_attr[k],
                       f->params[k].per_channel ? "num_channels" : "1", number(num, sizeof num, f->params[k].init));
     for (int k = 0; k < G->n_running; k++) {
-        char count[64];
+        char count[64], start[48];
         buffer_count(G, k, count, sizeof count);
         nl_buf_printf(out, "        self.register_buffer(\"%s\", torch.full((%s,), %s))\n", G->running_name[k],
-                      count, running_start(G, k));
+                      count, running_start(G, k, start, sizeof start));
     }
     if (G->n_running)
         nl_buf_printf(out, "        self.register_buffer(\"num_batches_tracked\", torch.tensor(0, dtype=torch.long))\n");

@@ -90,7 +90,8 @@ const nl_formula_word nl_formula_words[] = {
      * value (its gradient the reduction's), in evaluation a statistic */
     {"running", NL_WORD_RUNNING, "u", 0,
      "around a reduction over batch: the batch's value in training, the running average "
-     "(model.norm.momentum) in evaluation; a var kept unbiased as PyTorch's running_var",
+     "(model.norm.momentum) in evaluation; a var kept unbiased as PyTorch's running_var; "
+     "starts at 1 for a spread or a mean of squares, else 0, or at running(u, init=V)",
      -1, NULL, {"g"}, NULL},
     /* derivatives' own operations: a derivative of theirs is 0 wherever
      * one exists (a step's, a sign's) */

@@ -37,8 +37,9 @@ EXTRA = [
      "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", 4, 2),
     # DyT with erf in place of tanh
     ("weight * erf(alpha * x) + bias", "alpha = 0.5, weight = 1 per channel, bias = 0 per channel", 3, 1),
-    # a power (quadratic) mean over the batch with running statistics
-    ("weight * x / sqrt(running(mean(x^2, [batch, tokens])) + eps) + bias",
+    # a power (quadratic) mean over the batch with running statistics, its
+    # start given (init=0; without it a mean of squares starts at 1)
+    ("weight * x / sqrt(running(mean(x^2, [batch, tokens]), init=0) + eps) + bias",
      "weight = 1 per channel, bias = 0 per channel", 3, 1),
     # nGPT-style: each token onto the sphere, a learned per-channel scale
     ("weight * x / sqrt(sum(x^2, [channels]) + eps)", "weight = 8 per channel", 3, 1),
@@ -109,7 +110,7 @@ def run_case(expr, params_text, ndim, groups, seed):
                 return (u * u).mean(dim=dims, keepdim=True).sqrt()
             return f
 
-        def running(r):
+        def running(r, init=None):
             k = calls[0]
             calls[0] += 1
             return running_values[k] if eval_mode else r
@@ -139,7 +140,7 @@ def run_case(expr, params_text, ndim, groups, seed):
     # training: record each running(...)'s batch value, in call order
     recorded = []
 
-    def record_running(r):
+    def record_running(r, init=None):
         recorded.append(r.detach())
         return r
 
@@ -148,17 +149,16 @@ def run_case(expr, params_text, ndim, groups, seed):
     y = eval(text, {"__builtins__": {}}, ns)  # noqa: S307 (our own cases)
     y = y.expand(N, G, C // G, P)
     y.backward(as4(dy_ncp))
-    # the running statistics after one update from PyTorch's start: a mean
-    # (and a sum) at 0, a spread at 1, a variance kept unbiased
+    # the running statistics after one update from normlab's start (a mean
+    # and a sum at 0, a spread or a mean of squares at 1, or init=), a
+    # variance kept unbiased
     updated = []
-    tree_kinds = running_kinds(expr)
-    for r, kind in zip(recorded, tree_kinds):
+    for r, (kind, start) in zip(recorded, running_kinds(expr)):
         count = 1
         full = (N, G, C // G, P)
         for d in range(4):
             if r.shape[d] == 1 and full[d] > 1:
                 count *= full[d]
-        start = 1.0 if kind in ("var", "std", "rms") else 0.0
         value = r * (count / (count - 1) if kind == "var" and count > 1 else 1.0)
         updated.append((1 - MOMENTUM) * start + MOMENTUM * value)
     running_values.extend(updated)
@@ -183,16 +183,53 @@ def run_case(expr, params_text, ndim, groups, seed):
     return out
 
 
+def top_level(text, sep):
+    """text split at sep outside parentheses and brackets"""
+    parts, depth, last = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += 1 if ch in "([" else -1 if ch in ")]" else 0
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[last:i].strip())
+            last = i + len(sep)
+    return parts + [text[last:].strip()]
+
+
+def inside(text, at):
+    """the text between the parenthesis at `at` and its match"""
+    depth = 0
+    for i in range(at, len(text)):
+        depth += 1 if text[i] == "(" else -1 if text[i] == ")" else 0
+        if depth == 0:
+            return text[at + 1:i]
+    raise ValueError("unbalanced: " + text)
+
+
 def running_kinds(expr):
-    """the reduction inside each running(...), in the order of the text"""
+    """each running(...)'s reduction and start, in the order of the text:
+    init= where given; else 1 for var, std, rms and for a mean or sum of
+    u^2 (an even power), u * u or abs(u); else 0 (core/norm/formula_parse.c,
+    nl_formula_running_default)"""
     kinds = []
     at = 0
     while True:
         at = expr.find("running(", at)
         if at < 0:
             return kinds
-        rest = expr[at + len("running("):].lstrip()
-        kinds.append(rest.split("(")[0].strip())
+        args = top_level(inside(expr, at + len("running")), ",")
+        kind = args[0].split("(")[0].strip()
+        if len(args) > 1:
+            start = float(args[1].split("=")[1])
+        elif kind in ("var", "std", "rms"):
+            start = 1.0
+        else:
+            u = top_level(inside(args[0], len(kind)), ",")[0]
+            power = top_level(u, "^")
+            product = top_level(u, "*")
+            squared = len(power) == 2 and float(power[1]) > 0 and float(power[1]) % 2 == 0
+            square = len(product) == 2 and product[0] == product[1]
+            magnitude = u.startswith("abs(") and inside(u, 3) == u[4:-1]
+            start = 1.0 if squared or square or magnitude else 0.0
+        kinds.append((kind, start))
         at += 1
 
 
