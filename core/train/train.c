@@ -148,8 +148,8 @@ typedef struct {
     bool ranks_stopping;
     nl_held_affine held; /* init.bn_freeze_affine */
     /* a formula normalizer (model.norm.type expr) in the model: a NaN or
-     * infinity it gives can leave the loss finite (a fused ReLU after it
-     * writes 0 for it, the gradient through it does not), so the
+     * infinity it gives can leave the loss finite (a ReLU after it writes
+     * 0 for an infinity below 0, the gradient through it does not), so the
      * parameters are checked after each step (each row where steps are
      * not dated) and one not finite ends the run diverged (issue 118) */
     bool checks_params;
