@@ -170,9 +170,12 @@
           var b = data.runs[c[0]].b;
           c.xs[a] = c[1].map(function (step) { return step * b; });
         } else {
-          /* a column that is the step times one number comes as that number */
+          /* a column that is the step times one number comes as that
+           * number, and the step over a whole number (an epoch's steps)
+           * as that too: divided, runs that end at an epoch end there */
           var id = data.axes.indexOf(a), got = (c[3] || []).filter(function (s) { return s[0] === id; })[0];
-          c.xs[a] = !got ? null : typeof got[1] === 'number' ? c[1].map(function (step) { return step * got[1]; }) : got[1];
+          c.xs[a] = !got ? null : got.length > 2 ? c[1].map(function (step) { return step / got[2]; })
+            : typeof got[1] === 'number' ? c[1].map(function (step) { return step * got[1]; }) : got[1];
         }
       }
       return c.xs[a];
