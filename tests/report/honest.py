@@ -24,6 +24,7 @@ Chromium on the committed sweeps the issue names:
 Run from the repository root. Exit 0 passed, 1 failed, 77 skipped (no
 Chromium)."""
 import json
+import math
 import os
 import re
 import sys
@@ -204,7 +205,7 @@ VALUES_AT = """(function (label, x) {
       if (s[0] === t && j >= 0 && s[1][j] !== null) out.push(s[1][j]);
     });
   });
-  return [out, data.t975];
+  return [out, data.t975, (data.tag_units || [])[t] || ''];
 })"""
 
 
@@ -228,20 +229,35 @@ def check_band(b, url, what):
         check(False, "%s: the tip over a mean says its band (%r)" % (what, tip))
         return
     label, x, lo, hi = got
-    values, t975 = b.evaluate(VALUES_AT + "(%s, %d)" % (json.dumps(label), x))
+    values, t975, unit = b.evaluate(VALUES_AT + "(%s, %d)" % (json.dumps(label), x))
     n = len(values)
     mean = sum(values) / n
-    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    # the tables' interval (nl_stats_t_interval_within): a percentage's on
+    # the logit scale, a loss's on the log scale, clipped where a value lies
+    # on a bound (issue 118: the band was the plain one, labelled as theirs)
+    top = 100.0 if unit == "%" else math.inf
+    scale = "logit" if unit == "%" else "log" if unit in ("nats", "bits") else "linear"
+    if scale != "linear" and any(v <= 0 or v >= top for v in values):
+        scale = "clipped"
+    to = {"logit": lambda v: math.log(v / 100) - math.log1p(-v / 100), "log": math.log}.get(scale, lambda v: v)
+    back = {"logit": lambda v: 100 / (1 + math.exp(-v)), "log": math.exp}.get(scale, lambda v: v)
+    vs = [to(v) for v in values]
+    m = sum(vs) / n
+    sd = (sum((v - m) ** 2 for v in vs) / (n - 1)) ** 0.5
     half = t975[n - 2] * sd / n ** 0.5
+    want_lo, want_hi = back(m - half), back(m + half)
+    if scale == "clipped":
+        want_lo, want_hi = max(want_lo, 0.0), min(want_hi, top)
 
     def near(a, b_):
         return abs(a - b_) <= 1e-3 * max(1, abs(b_))
     # Student's t: 0.975 quantile at 97 degrees of freedom (tables: 1.9847)
     check(len(t975) < 97 or abs(t975[96] - 1.9847) < 1e-3, "the page's t quantiles are Student's (97 df: %s)"
           % (t975[96] if len(t975) > 96 else "-"))
-    check(kind == "ci" and "95 % t-interval" in note and near(lo, mean - half) and near(hi, mean + half),
-          "%s grouped over seeds: the band is the 95 %% t-interval of the mean by default (%s), said in the note; "
-          "at step %d %s: %.4g to %.4g over %d seeds (mean %.4g +- %.3g)" % (what, kind, x, label, lo, hi, n, mean, half))
+    check(kind == "ci" and "95 % t-interval" in note and "tables" in note and near(lo, want_lo) and near(hi, want_hi),
+          "%s grouped over seeds: the band is the 95 %% t-interval of the mean as the tables take it (%s scale) by "
+          "default (%s), said in the note; at step %d %s: %.4g to %.4g over %d seeds, wanted %.4g to %.4g (mean %.4g)"
+          % (what, scale, kind, x, label, lo, hi, n, want_lo, want_hi, mean))
     browser.explore_select(b, "bandkind", "min\u2013max")
     got, tip = band_tip(b)
     check(got and near(got[2], min(values)) and near(got[3], max(values)) and "min\u2013max" in

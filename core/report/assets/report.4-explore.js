@@ -270,7 +270,7 @@
       var pooled = [];
       members.forEach(function (ls, g) {
         if (!ls.length) return;
-        var p = pool(ls, bandKind(), data.t975), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
+        var p = pool(ls, bandKind(), data.t975, (data.tag_units || [])[t]), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
         var look = groupLook(ls.map(function (l) { return l.run; }), g);
         pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p.x, y: p.mean, lo: p.lo, hi: p.hi,
                       n: p.n, ends: p.ends, raw: raw.mean, name: groups[g], colour: look.colour, dash: look.dash });
@@ -716,8 +716,9 @@
                                               data.tags[+tag.value] + ' ' +
                                               (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
                                               (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
-                                              (l.lo ? ' ' + ofRuns(l, hit.point) + ', band ' + fmt(l.lo[hit.point]) +
-                                                      ' to ' + fmt(l.hi[hit.point]) : '')));
+                                              (l.lo ? ' ' + ofRuns(l, hit.point) + (l.lo[hit.point] === null ? ', no band' :
+                                                      ', band ' + fmt(l.lo[hit.point]) + ' to ' + fmt(l.hi[hit.point]))
+                                                    : '')));
       tip.hidden = false;
       var r = frame.getBoundingClientRect();
       tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - tip.offsetWidth - 4) + 'px';
