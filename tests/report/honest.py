@@ -167,6 +167,30 @@ def check_range(b, url):
     check("batch" not in away, "and names none of them outside it (%r)" % away[:160])
 
 
+def check_outside_true(b, url, what):
+    """every run the note says lies outside the range drawn has a value
+    outside it (issue 118: on a percentage chart it named 91 of 91 runs
+    that the range held)"""
+    open_link(b, url + "#view")
+    got = b.evaluate("""(function () {
+      var box = document.querySelector('.explore'), svg = box.querySelector('svg.chart');
+      var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+      var t = +box.querySelector('.tag').value, y0 = +svg.getAttribute('data-y0'), y1 = +svg.getAttribute('data-y1');
+      var away = box.querySelector('.outliers'), said = away.hidden ? '' : away.textContent, wrong = [], named = 0;
+      data.curves.forEach(function (c) {
+        var name = data.runs[c[0]].n;
+        if (said.indexOf(name + ' (') < 0) return;
+        named++;
+        c[2].forEach(function (s) {
+          if (s[0] === t && !s[1].some(function (y) { return y !== null && (y < y0 || y > y1); })) wrong.push(name);
+        });
+      });
+      return [named, wrong.slice(0, 3), data.tags[t]];
+    })()""")
+    check(not got[1], "%s: the %d runs named outside the %s range drawn each lie outside it (not: %s)"
+          % (what, got[0], got[2], got[1]))
+
+
 def check_epochs(b, url, what):
     """a sweep of batch sizes opens in epochs: each batch size's mean over
     the same epochs; the x chosen is kept in the link"""
@@ -179,6 +203,15 @@ def check_epochs(b, url, what):
     check(x == "epoch" and len(spans) > 1 and len(set(spans)) == 1,
           "%s opens in epochs (%s): each of its %d batch sizes' means spans the same epochs (%s)"
           % (what, x, len(spans), sorted(set(spans))))
+    # a mean pooling batch sizes, in epochs: runs that end together end
+    # together, exactly (issue 118: 4 decimals times the step put them at
+    # 2.9999999985 and 3.0000000015, and rang 'ended sooner' on 15 of 18)
+    open_link(b, url + "#view&s1.mean=model.norm.type&s1.x=epoch")
+    ends = b.evaluate("[Array.from(document.querySelectorAll('.explore svg.chart .ends')).reduce(function (a, c) "
+                      "{ return a + +c.getAttribute('data-runs'); }, 0), "
+                      "document.querySelectorAll('.explore svg.chart path.line.mean').length]")
+    check(ends[1] > 1 and ends[0] == 0, "%s in epochs by normalizer: no run of its %d means ends sooner (%d rings' runs)"
+          % (what, ends[1], ends[0]))
     browser.explore_select(b, "xaxis", "samples seen")
     h = browser.wait_hash(b, ["s1.x=samples"])
     open_link(b, url + h)
@@ -608,6 +641,8 @@ def main():
                 "wu-he-batch-mlp-confirm2")
         guarded("not set", check_not_set, b, page(normlab, "results/group-count-confirm", out_dir),
                 "group-count-confirm")
+        guarded("outside", check_outside_true, b, page(normlab, "results/lr-tolerance-cnn-confirm3", out_dir),
+                "lr-tolerance-cnn-confirm3")
         guarded("paths", check_paths, b, normlab, out_dir)
         guarded("over cells", check_over_cells, b, page(normlab, "results/ba-ln-lstm-kjv", out_dir), "ba-ln-lstm-kjv")
         b = check_fragments(b, lr, chromium)

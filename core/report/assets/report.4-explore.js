@@ -323,25 +323,30 @@
           if (!(fence[1] >= fence[0])) fence = null;
         }
       }
-      var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, out = [];
+      var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
       ls.forEach(function (l) {
-        var beyond = false, fine = !wrong(l);
+        var fine = !wrong(l);
         l.x.forEach(function (x, i) {
           var y = v(l.y[i]);
           if (y === null) return;
           x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-          if (fence && (fine ? !bounded && y > fence[1] : y < fence[0] || y > fence[1])) { beyond = true; return; }
+          if (fence && (fine ? !bounded && y > fence[1] : y < fence[0] || y > fence[1])) return;
           y0 = Math.min(y0, y); y1 = Math.max(y1, y);
         });
-        if (beyond) out.push(l);
       });
       if (!isFinite(x0) || !isFinite(y0)) return null;
       if (x1 === x0) x1 = x0 + 1;
       /* a constant (one learning rate, its smoothing's rounding aside): a
        * band around it, not +-0.5 around 0.01 */
       if (y1 - y0 <= Math.abs(y0) * 1e-9) { var h = Math.abs(y0) * 0.1 || 0.5; y0 -= h; y1 += h; }
-      var pad = (y1 - y0) * 0.04;
-      return { x0: x0, x1: x1, y0: y0 - pad, y1: y1 + pad, outside: out };
+      var pad = (y1 - y0) * 0.04, lo = y0 - pad, hi = y1 + pad;
+      /* the lines said to lie outside: those with a point outside the range
+       * drawn, not those the fence left out of it but the others' points
+       * keep in (issue 118: a percentage chart named 91 of 91 runs) */
+      var out = ls.filter(function (l) {
+        return l.y.some(function (y) { var t = v(y); return t !== null && (t < lo || t > hi); });
+      });
+      return { x0: x0, x1: x1, y0: lo, y1: hi, outside: out };
     }
 
     /* names the runs the range leaves out, with a button for the full range */
