@@ -255,11 +255,20 @@ static void visit_verdicts(const char *dir, void *ctx)
     nl_csv_table_free(&t);
 }
 
+/* every committed verdicts.csv, not the sample: reading them is cheap */
 START_TEST(test_committed_verdicts_in_range)
 {
     int intervals = 0;
-    tu_committed_sweep_dirs(visit_verdicts, &intervals);
-    ck_assert_int_ge(intervals, 1);
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
+    ck_assert(d != NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, e->d_name);
+        if (e->d_name[0] != '.' && nl_is_dir(dir))
+            visit_verdicts(dir, &intervals);
+    }
+    closedir(d);
+    ck_assert_int_ge(intervals, 100);
 }
 END_TEST
 
