@@ -167,6 +167,18 @@ def check_range(b, url):
     check("batch" not in away, "and names none of them outside it (%r)" % away[:160])
 
 
+def check_no_band_of_one(b, url, what):
+    """a mean of one run has no band (issue 118: a zero-width one was drawn
+    and tipped): one seed's runs by normalizer over steps, where only the
+    smallest batch's run reaches the last steps"""
+    open_link(b, url + "#view&s1.re=_seed-1%24&s1.mean=model.norm.type&s1.x=step&s1.band=ci")
+    pts = b.evaluate(MEAN_POINTS + "(0)")
+    browser.mouse(b, "mouseMoved", pts[-1][1], pts[-1][2])
+    tip = b.evaluate(TIP)
+    check(" of 1 of " in tip and "no band" in tip and " band " not in tip.replace("no band", ""),
+          "%s: the last point of a mean of one run says it has no band (%r)" % (what, tip[:200]))
+
+
 def check_outside_true(b, url, what):
     """every run the note says lies outside the range drawn has a value
     outside it (issue 118: on a percentage chart it named 91 of 91 runs
@@ -637,6 +649,7 @@ def main():
         fewer = guarded("means", check_means, b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer, "there, a mean is of fewer runs than its group's somewhere (%s means)" % fewer)
         guarded("epochs", check_epochs, b, cnn, "wu-he-batch-cnn")
+        guarded("no band of one", check_no_band_of_one, b, cnn, "wu-he-batch-cnn")
         guarded("band", check_band, b, page(normlab, "results/wu-he-batch-mlp-confirm2", out_dir),
                 "wu-he-batch-mlp-confirm2")
         guarded("not set", check_not_set, b, page(normlab, "results/group-count-confirm", out_dir),
