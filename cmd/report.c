@@ -157,6 +157,10 @@ static void catch_stop_signals(void)
         sigaddset(&sa.sa_mask, stop_signals[i]);
     for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
         sigaction(stop_signals[i], &sa, NULL);
+    /* held back by whoever started the watch (a mask outlives exec): let
+     * in, so that one that came before is taken now and the waits between
+     * pages end on one */
+    sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 }
 
 /* waits `seconds`, or less when a stop signal comes. The signals are held
@@ -200,13 +204,17 @@ static int watch(const report_args *a, const char *out, nl_report_options opt)
                     break;
                 return nl_cmd_report("report", &err);
             }
-            const int status = stop_signal ? 0 : write_page(a->force || written, &opt, out, &rep);
+            const bool writes = !stop_signal;
+            const int status = writes ? write_page(a->force || written, &opt, out, &rep) : 0;
             nl_report_free(&rep);
+            /* a signal that came while the page was written finds it
+             * written: the stopped page replaces it (issue 118: it was
+             * refused as a file that exists, and the live page stayed) */
+            written = written || (writes && status == 0);
             if (stop_signal)
                 break;
             if (status || !running)
                 return status;
-            written = true;
         }
         last = stamp;
         wait_unless_stopped(interval);

@@ -17,6 +17,7 @@
 #include "log/files.h"
 #include "plot/plot.h"
 #include "results/run_result.h"
+#include "results/table.h"
 #include "testutil.h"
 
 static bool is_fraction(const char *metric)
@@ -212,6 +213,65 @@ START_TEST(test_committed_forests_per_claim)
 }
 END_TEST
 
+/* a committed sweep's verdicts.csv: every mean effect's interval of an
+ * accuracy or error (a fraction) inside what the effect can take, [0, 1]
+ * for a value against a number and [-1, 1] for a difference of two
+ * (issue 118: finetune-shift-confirm's studentized bootstrap printed
+ * -107.27 to 5.94 points of error); ctx counts the intervals checked */
+static void visit_verdicts(const char *dir, void *ctx)
+{
+    char path[1300];
+    snprintf(path, sizeof path, "%s/verdicts.csv", dir);
+    char *text = NULL;
+    nl_error err = {0};
+    if (!nl_path_exists(path))
+        return;
+    ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
+    nl_csv_table t;
+    ck_assert_msg(nl_csv_table_parse(text, path, &t, &err) == NL_OK, "%s", err.msg);
+    free(text);
+    const int c_claim = nl_csv_table_col(&t, "claim"), c_metric = nl_csv_table_col(&t, "metric"),
+              c_b_metric = nl_csv_table_col(&t, "b_metric"), c_b = nl_csv_table_col(&t, "b"),
+              c_c = nl_csv_table_col(&t, "c"), c_expect = nl_csv_table_col(&t, "expect"),
+              c_method = nl_csv_table_col(&t, "method"), c_lo = nl_csv_table_col(&t, "lo"),
+              c_hi = nl_csv_table_col(&t, "hi");
+    ck_assert_msg(c_claim >= 0 && c_metric >= 0 && c_b_metric >= 0 && c_b >= 0 && c_c >= 0 && c_expect >= 0 &&
+                      c_method >= 0 && c_lo >= 0 && c_hi >= 0, "%s: a column is missing", path);
+    for (int r = 0; r < t.n_rows; r++) {
+        const char *const *row = (const char *const *)t.rows[r];
+        const char *metric = row[c_metric], *b_metric = row[c_b_metric], *method = row[c_method];
+        /* a mean's interval (t or bootstrap) of a metric named alone, a
+         * plain value or difference (no expression of the cells) */
+        if ((strncmp(method, "t;", 2) && strncmp(method, "studentized", 11)) || !is_fraction(metric) ||
+            strpbrk(metric, " -+*/(") || (b_metric[0] && (!is_fraction(b_metric) || strpbrk(b_metric, " -+*/("))) ||
+            row[c_c][0] || strncmp(row[c_expect], "a ", 2))
+            continue;
+        const bool difference = row[c_b][0] != 0;
+        const double lo = strtod(row[c_lo], NULL), hi = strtod(row[c_hi], NULL), min = difference ? -1 : 0;
+        ck_assert_msg(lo >= min && hi <= 1, "%s: %s's interval %g to %g lies outside %g to 1", path, row[c_claim], lo,
+                      hi, min);
+        (*(int *)ctx)++;
+    }
+    nl_csv_table_free(&t);
+}
+
+/* every committed verdicts.csv, not the sample: reading them is cheap */
+START_TEST(test_committed_verdicts_in_range)
+{
+    int intervals = 0;
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
+    ck_assert(d != NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, e->d_name);
+        if (e->d_name[0] != '.' && nl_is_dir(dir))
+            visit_verdicts(dir, &intervals);
+    }
+    closedir(d);
+    ck_assert_int_ge(intervals, 100);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("committed_intervals");
@@ -220,6 +280,7 @@ int main(void)
     tcase_add_test(tc, test_committed_tables_in_range);
     tcase_add_test(tc, test_committed_pages_in_range);
     tcase_add_test(tc, test_committed_forests_per_claim);
+    tcase_add_test(tc, test_committed_verdicts_in_range);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

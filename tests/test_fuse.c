@@ -120,6 +120,68 @@ static void check_ops(nl_backend *be, nl_norm_geom g, bool skip, bool accumulate
         free(all[i]);
 }
 
+/* A NaN before a ReLU stays NaN, as torch.relu keeps it (issue 118: the
+ * ReLU wrote 0 for it, so that a normalizer giving NaN trained to "ok"
+ * at chance): the activation op, and the normalizers' fused ReLU, which
+ * still write what the ops in turn write; finite values as before
+ * (x <= 0 gives +0, -0 included), and the backward passes dy where y is
+ * NaN (torch's threshold_backward) */
+START_TEST(test_relu_keeps_nan)
+{
+    nl_backend *be = tu_cpu(1);
+    const nl_ops *o = be->ops;
+    enum { N = 37 }; /* vectors and a tail */
+    float x[N], y[N], dy[N], dx[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(i % 7) - 3.0f;
+        dy[i] = 0.5f + (float)i;
+    }
+    x[3] = NAN, x[8] = -NAN, x[20] = -0.0f, x[35] = INFINITY, x[36] = -INFINITY;
+    o->activation_forward(be, NL_ACT_RELU, N, x, y);
+    for (int i = 0; i < N; i++) {
+        const float want = isnan(x[i]) ? x[i] : x[i] > 0 ? x[i] : 0.0f;
+        ck_assert_msg(memcmp(&y[i], &want, sizeof want) == 0, "relu(%g) is %g, wanted %g", x[i],
+                      y[i], want);
+    }
+    o->activation_backward(be, NL_ACT_RELU, N, y, dy, dx, false);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(dx[i] == (isnan(y[i]) || y[i] > 0 ? dy[i] : 0.0f),
+                      "relu's backward at y %g: %g", y[i], dx[i]);
+    /* fused: a NaN in the skip reaches y; batch statistics of images, a
+     * per-sample group, features */
+    const nl_norm_geom geoms[] = {
+        {.n = 4, .c = 16, .hw = 196, .groups = 0, .center = true, .eps = 1e-5f},
+        {.n = 3, .c = 6, .hw = 35, .groups = 3, .center = true, .eps = 1e-5f},
+        {.n = 7, .c = 12, .hw = 1, .groups = 0, .center = true, .eps = 1e-5f},
+    };
+    for (size_t k = 0; k < sizeof geoms / sizeof geoms[0]; k++) {
+        const nl_norm_geom g = geoms[k];
+        const size_t count = (size_t)g.n * g.c * g.hw;
+        const size_t stats = (size_t)nl_norm_stat_groups(&g);
+        float *xs = floats(count), *sk = floats(count), *gamma = floats((size_t)g.c),
+              *beta = floats((size_t)g.c), *y1 = floats(count), *y2 = floats(count),
+              *m = floats(stats), *r = floats(stats);
+        tu_fill_normal(xs, count, 3, 0.3f, 1.2f);
+        tu_fill_normal(sk, count, 4, 0.0f, 1.0f);
+        for (int c = 0; c < g.c; c++)
+            gamma[c] = 1.0f;
+        for (size_t i = 0; i < count; i += 5)
+            sk[i] = NAN;
+        const float momentum = 0.1f;
+        o->norm_forward_act(be, &g, xs, gamma, beta, sk, y1, m, r, NULL, NULL, &momentum);
+        o->norm_forward(be, &g, xs, gamma, beta, y2, m, r, NULL, NULL, &momentum);
+        o->add_forward(be, count, y2, sk, y2);
+        o->activation_forward(be, NL_ACT_RELU, count, y2, y2);
+        for (size_t i = 0; i < count; i += 5)
+            ck_assert_msg(isnan(y1[i]), "geometry %zu: relu(norm(x) + NaN) at %zu is %g", k, i,
+                          y1[i]);
+        ck_assert_msg(same_bits(y1, y2, count, "relu with NaN"), "geometry %zu: fused and in "
+                      "turn differ", k);
+        free(xs), free(sk), free(gamma), free(beta), free(y1), free(y2), free(m), free(r);
+    }
+}
+END_TEST
+
 START_TEST(test_ops)
 {
     /* batch statistics of images: pipelined channel blocks (c 6, 16 and
@@ -553,6 +615,7 @@ int main(void)
     Suite *s = suite_create("fuse");
     TCase *ops = tcase_create("ops");
     tcase_add_test(ops, test_ops);
+    tcase_add_test(ops, test_relu_keeps_nan);
     suite_add_tcase(s, ops);
     TCase *models = tcase_create("models");
     tcase_add_test(models, test_models);

@@ -155,7 +155,7 @@ END_TEST
 
 /* The fused layer must give the numbers of ReLU then max pooling exactly,
  * including where the goldens' random normals rarely go: exact zeros, ties,
- * all-negative windows, NaN (which normlab's ReLU maps to 0), signed zeros
+ * all-negative windows, NaN (which the ReLU keeps, as torch.relu), signed zeros
  * in dy, and a gradient added to one already there. The reference is the
  * two separate ops (which the goldens check against PyTorch). */
 static void check_fused_exact(nl_backend *be, int n, int c, int h, int w, int kernel, int stride,
@@ -200,7 +200,7 @@ static void check_fused_exact(nl_backend *be, int n, int c, int h, int w, int ke
                  kernel, stride, pad, accumulate);
         ck_assert_msg(memcmp(y, y_ref, out_n * sizeof *y) == 0, "%s: forward differs", what);
         for (size_t o = 0; o < out_n; o++)
-            ck_assert_msg(y[o] > 0.0f ? am[o] == am_ref[o] : am[o] == -1,
+            ck_assert_msg(y[o] <= 0.0f ? am[o] == -1 : am[o] == am_ref[o], /* NaN: its index */
                           "%s: argmax %zu is %d (unfused %d, y %g)", what, o, am[o], am_ref[o],
                           y[o]);
         /* overlapping windows adding to a gradient: the fused backward adds
@@ -248,8 +248,8 @@ static void reference_max_2x2(int planes, int h, int w, bool relu, const float *
                     const int32_t i = (int32_t)((size_t)p * h * w + (size_t)(2 * oh + k / 2) * w +
                                                 2 * ow + k % 2);
                     float v = x[i];
-                    if (relu)
-                        v = v > 0.0f ? v : 0.0f;
+                    if (relu) /* NaN kept, as torch.relu (issue 118) */
+                        v = v <= 0.0f ? 0.0f : v;
                     if (k == 0 || v > best || v != v) {
                         best = v;
                         at = i;
@@ -257,7 +257,7 @@ static void reference_max_2x2(int planes, int h, int w, bool relu, const float *
                 }
                 const size_t o = ((size_t)p * oh_n + oh) * ow_n + ow;
                 y[o] = best;
-                argmax[o] = relu && !(best > 0.0f) ? -1 : at;
+                argmax[o] = relu && best <= 0.0f ? -1 : at; /* NaN: its index */
             }
 }
 

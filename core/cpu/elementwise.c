@@ -15,7 +15,7 @@ void nl_cpu_activation_forward(nl_backend *be, nl_activation kind, size_t count,
     case NL_ACT_RELU:
         NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+            y[i] = x[i] <= 0.0f ? 0.0f : x[i]; /* NaN stays NaN, as in torch.relu */
         );
         break;
     case NL_ACT_SIGMOID:
@@ -45,12 +45,12 @@ void nl_cpu_activation_backward(nl_backend *be, nl_activation kind, size_t count
         if (accumulate_dx) {
             NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
             for (size_t i = 0; i < count; i++)
-                dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+                dx[i] += y[i] <= 0.0f ? 0.0f : dy[i];
             );
         } else {
             NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
             for (size_t i = 0; i < count; i++)
-                dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+                dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
             );
         }
         break;

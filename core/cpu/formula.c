@@ -270,25 +270,26 @@ typedef struct {
  * each pointer tested outside its loop: a load the compiler makes masked on
  * it would read address 0 with its lanes off, which the hardware allows
  * and an emulator (qemu) faults. Adding no skip is adding 0, which only
- * turns -0 into +0, and the ReLU writes +0 for both. */
+ * turns -0 into +0, and the ReLU writes +0 for both; it keeps a NaN, as
+ * torch.relu and the ReLU layer do (issue 118). */
 static void store_relu(float *o, const float *u, float sa, const float *skip, int m)
 {
     if (u && skip)
         for (int j = 0; j < m; j++) {
             const float v = u[j] + skip[j];
-            o[j] = v > 0 ? v : 0.0f;
+            o[j] = v <= 0 ? 0.0f : v;
         }
     else if (u)
         for (int j = 0; j < m; j++)
-            o[j] = u[j] > 0 ? u[j] : 0.0f;
+            o[j] = u[j] <= 0 ? 0.0f : u[j];
     else if (skip)
         for (int j = 0; j < m; j++) {
             const float v = sa + skip[j];
-            o[j] = v > 0 ? v : 0.0f;
+            o[j] = v <= 0 ? 0.0f : v;
         }
     else
         for (int j = 0; j < m; j++)
-            o[j] = sa > 0 ? sa : 0.0f;
+            o[j] = sa <= 0 ? 0.0f : sa;
 }
 
 static void run_segment(const runner *R, const nl_fpass *pass, const nl_frow *code, float *regs,
@@ -392,7 +393,7 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
                     for (int p = 0; p < m; p++)
                         for (int j = 0; j < B; j++) {
                             const size_t i = base + (size_t)p * B + j;
-                            const float g = masked ? (R->io->y[i] > 0 ? R->io->dy[i] : 0.0f)
+                            const float g = masked ? (R->io->y[i] <= 0 ? 0.0f : R->io->dy[i])
                                                    : R->io->dy[i];
                             dyt[(size_t)j * NL_FORMULA_SEGMENT + p] = g;
                             if (masked && R->io->dskip && first_pass)
@@ -430,11 +431,11 @@ static void run_sample(const runner *R, const nl_fpass *pass, const nl_frow *cod
             const int m = geo.len - start < NL_FORMULA_SEGMENT ? geo.len - start : NL_FORMULA_SEGMENT;
             const size_t offset = (size_t)r * geo.len + (size_t)start;
             const float *dy = R->io->dy ? R->io->dy + offset : NULL;
-            if (dy && R->io->relu) { /* a fused ReLU's backward: dy where y > 0 */
+            if (dy && R->io->relu) { /* a fused ReLU's backward: dy where y > 0 or NaN */
                 float *masked = regs + (size_t)R->plan->registers * NL_FORMULA_SEGMENT;
                 const float *y = R->io->y + offset;
                 for (int j = 0; j < m; j++)
-                    masked[j] = y[j] > 0 ? dy[j] : 0.0f;
+                    masked[j] = y[j] <= 0 ? 0.0f : dy[j];
                 dy = masked;
                 if (R->io->dskip && first_pass) { /* the fused add's other input */
                     float *ds = R->io->dskip + offset;

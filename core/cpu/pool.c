@@ -4,13 +4,14 @@
  * checks, forward and backward; everything else takes the general ones.
  *
  * relu_input pools relu(x): each candidate is clamped exactly as the ReLU
- * layer does (x > 0 ? x : 0) before the same comparisons, so the outputs and
+ * layer does (x <= 0 ? +0 : x, NaN kept) before the same comparisons, so the outputs and
  * gradients are those of ReLU followed by max pooling, bit for bit (but for
  * overlapping windows adding to an existing gradient: there each window's
  * share is added in turn, not their sum), while the input is read once and
  * no ReLU output is stored. An output of 0 passes no gradient
  * (ReLU's derivative there is 0 whichever input was the maximum), and its
- * argmax is -1. */
+ * argmax is -1; a NaN, which the ReLU keeps, passes it (torch's
+ * threshold_backward), so that a NaN reaches the loss (issue 118). */
 #include <float.h>
 #include <string.h>
 
@@ -45,15 +46,9 @@ typedef int32_t v8i_u __attribute__((vector_size(32), aligned(4), may_alias));
         at = ((index) & take_) | (at & ~take_);                                                    \
     } while (0)
 
-/* relu as the ReLU layer computes it, lane by lane */
-static inline v8f relu_v(v8f v)
-{
-#if defined(__AVX__)
-    return (v8f)_mm256_max_ps((__m256)v, _mm256_setzero_ps()); /* v > 0 ? v : 0 */
-#else
-    return (v8f)((v8i)v & (v > (v8f){0}));
-#endif
-}
+/* relu as the ReLU layer computes it, lane by lane: v <= 0 ? +0 : v (a
+ * NaN stays NaN, as in torch.relu) */
+static inline v8f relu_v(v8f v) { return (v8f)((v8i)v & ~(v <= (v8f){0})); }
 
 /* a > b ? a : b, for values that are not NaN */
 static inline v8f max_v(v8f a, v8f b)
@@ -62,6 +57,29 @@ static inline v8f max_v(v8f a, v8f b)
     return (v8f)_mm256_max_ps((__m256)a, (__m256)b);
 #else
     return (v8f)(((v8i)a & (a > b)) | ((v8i)b & ~(a > b)));
+#endif
+}
+
+/* the lanes where a or b is NaN */
+static inline v8i unordered_v(v8f a, v8f b)
+{
+#if defined(__AVX__)
+    return (v8i)_mm256_cmp_ps((__m256)a, (__m256)b, _CMP_UNORD_Q);
+#else
+    return (a != a) | (b != b);
+#endif
+}
+
+/* whether any lane of a mask is set */
+static inline bool any_v(v8i mask)
+{
+#if defined(__AVX__)
+    return !_mm256_testz_si256((__m256i)mask, (__m256i)mask);
+#else
+    int any = 0;
+    for (int k = 0; k < 8; k++)
+        any |= mask[k];
+    return any != 0;
 #endif
 }
 
@@ -103,13 +121,23 @@ static inline window_max max_2x2_windows(v8f a_lo, v8f a_hi, v8f b_lo, v8f b_hi,
     v8f best = evens_in_lane(a_lo, a_hi);
     v8f a1 = odds_in_lane(a_lo, a_hi), b0 = evens_in_lane(b_lo, b_hi), b1 = odds_in_lane(b_lo, b_hi);
     if (relu) {
-        /* clamped, nothing is NaN: the maximum first, then the first
-         * candidate equal to it, instead of three compare-and-select steps
-         * that must also watch for NaN */
         const v8f a0 = relu_v(best);
         a1 = relu_v(a1);
         b0 = relu_v(b0);
         b1 = relu_v(b1);
+        /* a NaN kept by the ReLU (issue 118): the comparisons of the
+         * unfused pool, which keep it; its gradient passes to it */
+        if (any_v(unordered_v(a0, a1) | unordered_v(b0, b1))) {
+            best = a0;
+            v8i at = i0;
+            TAKE_V(a1, i0 + 1);
+            TAKE_V(b0, i0 + w);
+            TAKE_V(b1, i0 + (w + 1));
+            return (window_max){best, at | (v8i)(best <= (v8f){0})}; /* NaN: not -1 */
+        }
+        /* no NaN: the maximum first, then the first candidate equal to it,
+         * instead of three compare-and-select steps that must also watch
+         * for NaN */
         best = max_v(max_v(a0, a1), max_v(b0, b1));
         v8i at = i0 + (w + 1);
         at = select_v(b0 == best, i0 + w, at);
@@ -169,7 +197,7 @@ static inline void max_2x2_narrow_row(const float *r0, const float *r1, int w,
 }
 #endif
 
-static inline float relu_s(float v) { return v > 0.0f ? v : 0.0f; }
+static inline float relu_s(float v) { return v <= 0.0f ? 0.0f : v; }
 
 static inline __attribute__((always_inline)) void
 max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t base, bool relu)
@@ -217,7 +245,7 @@ max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t b
             TAKE_IF_GREATER(c2, i0 + w);
             TAKE_IF_GREATER(c3, i0 + w + 1);
             yr[ow] = best;
-            ar[ow] = relu && !(best > 0.0f) ? -1 : at;
+            ar[ow] = relu && best <= 0.0f ? -1 : at; /* NaN: not -1 */
         }
     }
 }
@@ -396,7 +424,7 @@ static void pool_general(const nl_pool_geom *g, const float *xp, float *yp, int3
             const size_t o = (size_t)oh * g->out_w + ow;
             if (g->kind == NL_POOL_MAX) {
                 yp[o] = best;
-                am[o] = g->relu_input && !(best > 0.0f) ? -1 : (int32_t)(base + (size_t)best_at);
+                am[o] = g->relu_input && best <= 0.0f ? -1 : (int32_t)(base + (size_t)best_at);
             } else {
                 yp[o] = sum * inv_area;
             }
@@ -544,7 +572,7 @@ max_2x2_lanes_blocked(const float *x, int block, bool relu, int32_t a0, int32_t 
         TAKE_IF_GREATER(v2, a2 + l);
         TAKE_IF_GREATER(v3, a3 + l);
         yo[l] = best;
-        ao[l] = relu && !(best > 0.0f) ? -1 : at;
+        ao[l] = relu && best <= 0.0f ? -1 : at; /* NaN: not -1 */
     }
 }
 
@@ -661,7 +689,7 @@ static void window_forward_blocked(const nl_pool_geom *g, int n, const float *x,
                     }
                     ys[o + l] = best[l];
                     argmax[(size_t)s * out_slab + o + l] =
-                        g->relu_input && !(best[l] > 0.0f)
+                        g->relu_input && best[l] <= 0.0f
                             ? -1
                             : (int32_t)((size_t)s * in_slab + (size_t)best_at[l]);
                 }

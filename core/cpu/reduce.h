@@ -62,18 +62,20 @@ static inline nl_v8 nl_v8_splat(float x) { return (nl_v8){x, x, x, x, x, x, x, x
 
 /* ---- a ReLU (and a residual add before it) fused into a normalizer's
  * apply pass and its backward (backend_ops.def, norm_forward_act): the
- * same bits as the activation ops, x > 0 ? x : 0 (NaN and -0 give +0)
- * and y > 0 ? dy : 0 ---- */
+ * same bits as the activation ops, x <= 0 ? +0 : x (-0 gives +0; NaN stays
+ * NaN, as torch.relu keeps it, so that a NaN before a ReLU reaches the
+ * loss and the run ends diverged: issue 118) and y <= 0 ? +0 : dy (torch's
+ * threshold_backward) ---- */
 typedef int nl_v8i __attribute__((vector_size(32)));
 
-static inline nl_v8 nl_v8_relu(nl_v8 v) { return (nl_v8)((nl_v8i)v & (v > (nl_v8){0})); }
-/* dy where y > 0, else +0 */
+static inline nl_v8 nl_v8_relu(nl_v8 v) { return (nl_v8)((nl_v8i)v & ~(v <= (nl_v8){0})); }
+/* dy where y > 0 or is NaN, else +0 */
 static inline nl_v8 nl_v8_pass_where(nl_v8 dy, nl_v8 y)
 {
-    return (nl_v8)((nl_v8i)dy & (y > (nl_v8){0}));
+    return (nl_v8)((nl_v8i)dy & ~(y <= (nl_v8){0}));
 }
-static inline float nl_relu1(float v) { return v > 0.0f ? v : 0.0f; }
-static inline float nl_pass_where1(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
+static inline float nl_relu1(float v) { return v <= 0.0f ? 0.0f : v; }
+static inline float nl_pass_where1(float dy, float y) { return y <= 0.0f ? 0.0f : dy; }
 
 /* the sum of the 8 lanes, pairwise in a fixed order */
 static inline float nl_v8_sum(nl_v8 a)

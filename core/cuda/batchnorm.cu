@@ -92,7 +92,7 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
         if (a.relu) { /* the fused residual add and ReLU, rounded as their ops */
             if (a.skip)
                 t = t + __ldg(a.skip + o);
-            t = t > 0.0f ? t : 0.0f;
+            t = t <= 0.0f ? 0.0f : t; /* NaN kept, as torch.relu */
         }
         a.y[o] = t;
     }
@@ -125,7 +125,7 @@ __device__ __forceinline__ Vec<V> bn_masked_vec(Vec<V> dv, const float *y, long 
     const Vec<V> yv = ld<V>(y, off);
 #pragma unroll
     for (int e = 0; e < V; e++)
-        dv.v[e] = yv.v[e] > 0.0f ? dv.v[e] : 0.0f;
+        dv.v[e] = yv.v[e] <= 0.0f ? 0.0f : dv.v[e];
     return dv;
 }
 

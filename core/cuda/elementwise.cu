@@ -90,7 +90,7 @@ template <int KIND> struct Act {
     __device__ static float value(float v)
     {
         if (KIND == NL_ACT_RELU)
-            return v > 0.0f ? v : 0.0f;
+            return v <= 0.0f ? 0.0f : v; /* NaN kept, as torch.relu */
         if (KIND == NL_ACT_SIGMOID)
             return 1.0f / (1.0f + expf(-v));
         return tanhf(v);
@@ -99,7 +99,7 @@ template <int KIND> struct Act {
     __device__ static float grad(float yy, float g, float old, int accumulate)
     {
         if (KIND == NL_ACT_RELU) {
-            const float t = yy > 0.0f ? g : 0.0f;
+            const float t = yy <= 0.0f ? 0.0f : g;
             return accumulate ? old + t : t;
         }
         if (KIND == NL_ACT_SIGMOID)

@@ -140,7 +140,7 @@ __device__ __forceinline__ void apply_range(const nl_cuda_norm_fwd_args &p, cons
 #pragma unroll
                 for (int e = 0; e < V; e++) {
                     const float t = p.skip ? o.v[e] + sk.v[e] : o.v[e];
-                    o.v[e] = t > 0.0f ? t : 0.0f;
+                    o.v[e] = t <= 0.0f ? 0.0f : t; /* NaN kept, as torch.relu */
                 }
             }
             st<V>(p.y, off[u], o);

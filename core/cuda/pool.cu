@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(256)
                     continue;
                 float v = __ldg(xp + ih * g.in_w + iw);
                 if (g.relu_input)
-                    v = v > 0.0f ? v : 0.0f;
+                    v = v <= 0.0f ? 0.0f : v; /* NaN kept, as torch.relu */
                 sum += v;
                 if (best_at < 0 || v > best || v != v) {
                     best = v;
@@ -68,7 +68,7 @@ __global__ void __launch_bounds__(256)
         }
         if (g.kind == NL_POOL_MAX) {
             y[e] = best;
-            argmax[e] = g.relu_input && !(best > 0.0f) ? -1 : (int32_t)(pl * in_plane + best_at);
+            argmax[e] = g.relu_input && best <= 0.0f ? -1 : (int32_t)(pl * in_plane + best_at);
         } else {
             y[e] = sum * g.inv_area;
         }

@@ -371,8 +371,8 @@ static bool put_instruction(text *t, const gen *G, pass_info *P, const lanes *L,
         put(t, "            { const float u = %s;\n"
                "              if (mode == 0) %s = u;\n"
                "              else if (mode == 1) %s += u;\n"
-               "              else if (mode == 2) %s = u > 0 ? u : 0.0f;\n"
-               "              else { const float v = u + %s; %s = v > 0 ? v : 0.0f; } }\n",
+               "              else if (mode == 2) %s = u <= 0 ? 0.0f : u;\n"
+               "              else { const float v = u + %s; %s = v <= 0 ? 0.0f : v; } }\n",
             a, o, o, o, skip, o);
         return true;
     }
@@ -530,7 +530,7 @@ static bool put_blocked_function(text *t, const gen *G, pass_info *P, const char
            "            if (A->dy && masked) {\n"
            "                const float *restrict yq = A->y + at, *restrict dq = A->dy + at;\n"
            "                LANES for (int j = 0; j < %d; j++)\n"
-           "                    dyv[j] = yq[j] > 0 ? dq[j] : 0.0f;\n"
+           "                    dyv[j] = yq[j] <= 0 ? 0.0f : dq[j];\n"
            "                if (A->dskip && A->first_pass) {\n"
            "                    float *restrict sq = A->dskip + at;\n"
            "                    if (A->accumulate_dskip)\n"
@@ -604,7 +604,7 @@ static void put_sample_function(text *t, const gen *G, const char *row, const ch
            "                float *mk = A->regs + %d;\n"
            "                const float *y = A->y + offset;\n"
            "                for (int j = 0; j < m; j++)\n"
-           "                    mk[j] = y[j] > 0 ? dy[j] : 0.0f;\n"
+           "                    mk[j] = y[j] <= 0 ? 0.0f : dy[j];\n"
            "                dy = mk;\n"
            "                if (A->dskip && A->first_pass) {\n"
            "                    float *ds = A->dskip + offset;\n"

@@ -114,6 +114,39 @@ static double per_step(const run_curves *r, int col, const int *rows, int n)
     return ratio;
 }
 
+/* whether every one of run r's rows (n) holds step / per in column col,
+ * to the 4 decimals metrics.csv writes */
+static bool steps_over(const run_curves *r, int col, const int *rows, int n, double per)
+{
+    for (int j = 0; j < n; j++) {
+        const double v = nl_csv_num(r->t.rows[rows[j]][col]);
+        if (!(fabs(v - nl_csv_num(r->t.rows[rows[j]][r->step]) / per) <= 0.5e-4 + 1e-9 * fabs(v)))
+            return false;
+    }
+    return true;
+}
+
+/* The whole number of steps per unit of column col when its values are
+ * the step over one (an epoch: the step over the batches an epoch takes,
+ * step x batch / training-set size where the batch divides it), the one
+ * the rows' 4 decimals allow and no neighbour does; 0 otherwise. The page
+ * divides the step by it, so runs that end at one epoch end at the same x
+ * (issue 118: the ratio from the last row's 4 decimals, times the step,
+ * put runs of other batch sizes at 2.99999 and 3.00002 epochs) */
+static long steps_per_unit(const run_curves *r, int col, const int *rows, int n)
+{
+    const double last = nl_csv_num(r->t.rows[rows[n - 1]][col]);
+    const double steps = nl_csv_num(r->t.rows[rows[n - 1]][r->step]);
+    if (!(last > 0) || !(steps > 0) || !(steps / last < 1e9))
+        return 0;
+    const long per = lround(steps / last);
+    if (per < 1 || !steps_over(r, col, rows, n, (double)per))
+        return 0;
+    if (steps_over(r, col, rows, n, (double)(per + 1)) || (per > 1 && steps_over(r, col, rows, n, (double)(per - 1))))
+        return 0; /* the decimals do not pin it */
+    return per;
+}
+
 /* the columns of run r's rows (n of them) that a curve may be drawn over
  * instead of its step: no tag of the split, and rising over the rows
  * (never falling, the last above the first: an epoch, the wall time; a
@@ -386,12 +419,19 @@ static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *fir
         nl_buf_printf(b, "]]");
     }
     /* then the axes it may be drawn over: [[axis, [values]], ...], or
-     * [axis, value per step] where each value is the step times one number */
+     * [axis, value per step] where each value is the step times one number,
+     * [axis, value per step, steps per unit] where it is the step over a
+     * whole number (steps_per_unit) */
     int in_full = 0;
     const int n_axes = split_axes(c, r, c->splits[sp], rows, n, cols, ids, &in_full);
     nl_buf_printf(b, "],[");
     for (int a = 0; a < n_axes; a++) {
         const double ratio = per_step(r, cols[a], rows, n);
+        const long per = isfinite(ratio) ? steps_per_unit(r, cols[a], rows, n) : 0;
+        if (per > 0) { /* [axis, the ratio, the steps per unit the page divides by] */
+            nl_buf_printf(b, "%s[%d,%.9g,%ld]", a ? "," : "", ids[a], ratio, per);
+            continue;
+        }
         if (isfinite(ratio)) {
             nl_buf_printf(b, "%s[%d,%.9g]", a ? "," : "", ids[a], ratio);
             continue;

@@ -148,12 +148,15 @@ typedef struct {
     bool ranks_stopping;
     nl_held_affine held; /* init.bn_freeze_affine */
     /* a formula normalizer (model.norm.type expr) in the model: a NaN or
-     * infinity it gives can leave the loss finite (a fused ReLU after it
-     * writes 0 for it, the gradient through it does not), so the
+     * infinity it gives can leave the loss finite (a ReLU after it writes
+     * 0 for an infinity below 0, the gradient through it does not), so the
      * parameters are checked after each step (each row where steps are
      * not dated) and one not finite ends the run diverged (issue 118) */
     bool checks_params;
     char nonfinite_param[80]; /* the first parameter found not finite */
+    /* the first layer whose output was not finite at the step whose loss
+     * first was not (dated steps): where a NaN or infinity appeared */
+    char nonfinite_layer[96];
 } trainer;
 
 void nl_train_result_start(nl_train_result *out)
@@ -535,6 +538,34 @@ static bool params_nonfinite(trainer *t)
     return false;
 }
 
+/* The first layer, in forward order, whose output for the step's `mine`
+ * samples holds a value that is not finite, named in t->nonfinite_layer
+ * (with what is fused into it). The ReLU and max pooling keep a NaN, as
+ * torch's do, so one a normalizer gives reaches the loss at the step it
+ * appears; looked for only then, so a finite run pays nothing (issue
+ * 118). Outputs kept in a 16-bit storage type are passed over. */
+static void find_nonfinite_layer(trainer *t, int mine)
+{
+    nl_model *m = t->m;
+    float chunk[4096];
+    for (int k = 0; k < m->n_layers; k++) {
+        const nl_layer *l = m->layers[k];
+        if (!l->out || !l->out->data || l->out->shape.value_store)
+            continue;
+        const size_t count = (size_t)mine * nl_shape_per_sample(l->out->shape);
+        for (size_t at = 0; at < count; at += sizeof chunk / sizeof chunk[0]) {
+            const size_t n = count - at < sizeof chunk / sizeof chunk[0] ? count - at : sizeof chunk / sizeof chunk[0];
+            m->be->ops->download(m->be, chunk, l->out->data + at, n * sizeof chunk[0]);
+            for (size_t i = 0; i < n; i++)
+                if (!isfinite(chunk[i])) {
+                    snprintf(t->nonfinite_layer, sizeof t->nonfinite_layer, "%.60s%s%.16s%s", l->name,
+                             l->fused ? " (" : "", l->fused ? l->fused : "", l->fused ? " fused)" : "");
+                    return;
+                }
+        }
+    }
+}
+
 /* whether a probe is due inside the step `at` describes (it then runs
  * directly, not replayed) */
 static bool probes_due_in_step(const trainer *t, nl_probe_at *at)
@@ -595,6 +626,8 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     s->window_steps++;
     s->train_s += now_s() - t0;
     *diverged_now = t->dates_each_step && step_diverged(t);
+    if (*diverged_now && !isfinite(t->step_loss))
+        find_nonfinite_layer(t, mine);
     if (t->dates_each_step && !*diverged_now && t->checks_params)
         *diverged_now = params_nonfinite(t);
     return NL_OK;
@@ -620,8 +653,9 @@ static void divergence_reason(trainer *t, double loss, long window_first, bool d
                  t->nonfinite_param, step, window_first, step, shown);
     else if (diverged_now && !isfinite(step_loss))
         snprintf(out->reason, sizeof out->reason,
-                 "training loss %g at step %ld, the first step whose loss was not finite",
-                 isnan(step_loss) ? fabs(step_loss) : step_loss, step);
+                 "training loss %g at step %ld, the first step whose loss was not finite%s%s",
+                 isnan(step_loss) ? fabs(step_loss) : step_loss, step,
+                 t->nonfinite_layer[0] ? "; first not finite in the output of layer " : "", t->nonfinite_layer);
     else if (diverged_now)
         snprintf(out->reason, sizeof out->reason,
                  "training loss %g at step %ld, the first step whose loss exceeded "

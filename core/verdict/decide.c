@@ -7,9 +7,11 @@
  * (intersection-union), and the verdict once Holm's correction has run. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "stats/stats.h"
 #include "verdict/internal.h"
+#include "verdict/unit.h"
 
 /* one-sided p of mean(x) beyond t (greater: above), and its Monte Carlo error where bootstrapped */
 static double side_p(const double *x, int n, double t, bool greater, const nl_verdict_options *opt, double *mc)
@@ -73,6 +75,49 @@ static bool too_few(int n, nl_verdict *v)
     return true;
 }
 
+/* The range a mean effect can take where its metric is bounded: an
+ * accuracy or error (held as a fraction, shown in percent or points,
+ * nl_metric_unit_of) is in [0, 1], a difference of two in [-1, 1]; false
+ * for any other metric or effect, or when a seed's effect lies outside the
+ * range (then the metric is not such a fraction) */
+static bool bounded_range(const nl_claim *c, const double *x, int n, double *min, double *max)
+{
+    if (c->metric.is_expr || nl_metric_unit_of(c->metric.name).scale != 100)
+        return false;
+    if (c->effect == NL_EFFECT_VALUE)
+        *min = 0, *max = 1;
+    else if (c->effect == NL_EFFECT_DIFFERENCE &&
+             (!c->has_b_metric || (!c->b_metric.is_expr && nl_metric_unit_of(c->b_metric.name).scale == 100)))
+        *min = -1, *max = 1;
+    else
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!(x[i] >= *min && x[i] <= *max))
+            return false;
+    return true;
+}
+
+/* An interval of a bounded effect (bounded_range) that reaches past the
+ * range (the t interval's or bootstrap's ends are the mean plus or minus a
+ * multiple of a spread, which knows no bound) is cut to it, and the note
+ * says so: the true mean lies in the range, so the cut interval covers it
+ * wherever the whole one does (the same coverage), and it never prints an
+ * error below 0 or a difference below -100 points (issue 118). The p's
+ * and the verdict are the whole interval's, unchanged. */
+static void clip_to_range(const nl_claim *c, const double *x, int n, nl_verdict *v)
+{
+    double min, max;
+    if (!bounded_range(c, x, n, &min, &max) || (v->lo >= min && v->hi <= max))
+        return;
+    const size_t used = strlen(v->note);
+    snprintf(v->note + used, sizeof v->note - used,
+             "%sthe interval (%.4g to %.4g) reached past the values the effect can take; cut to "
+             "%g to %g, which covers wherever the whole interval does",
+             used ? "; " : "", v->lo, v->hi, fmax(v->lo, min), fmin(v->hi, max));
+    v->lo = fmax(v->lo, min);
+    v->hi = fmin(v->hi, max);
+}
+
 void vd_decide_mean(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, nl_verdict *v)
 {
     nl_stats_mean_sd(x, n, &v->effect, &v->sd);
@@ -97,6 +142,7 @@ void vd_decide_mean(const nl_claim *c, const double *x, int n, const nl_verdict_
                  (unsigned long long)opt->seed);
     }
     expect_p(c, x, n, opt, v);
+    clip_to_range(c, x, n, v);
 }
 
 void vd_decide_rate(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, nl_verdict *v)

@@ -18,6 +18,7 @@ Run from the repository root. Exit 0 passed, 1 failed, 77 skipped (no
 Chromium)."""
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -105,6 +106,31 @@ def check_dark(c):
           "dark: each of gnuplot's %d figures is inverted (%s)" % (len(c["figures"]), sorted(set(c["figures"]))))
 
 
+# the chart's SVG export caught as its download would be: the file's text
+EXPORT = """(new Promise(function (done) {
+  var made = URL.createObjectURL, blobs = {};
+  URL.createObjectURL = function (b) { var u = made.call(URL, b); blobs[u] = b; return u; };
+  HTMLAnchorElement.prototype.click = function () { var b = blobs[this.href]; if (b) b.text().then(done); };
+  document.querySelector('.explore button.export[data-as=svg]').click();
+  setTimeout(function () { done(null); }, 5000);
+}))"""
+
+
+def check_export_ink(b):
+    """a chart exported from a dark page takes the light scheme's ink for the
+    file's white ground (issue 118: its axis labels came out light on white,
+    its grid dark)"""
+    svg = b.evaluate(EXPORT)
+    check(bool(svg), "dark: the chart's SVG export is caught")
+    if not svg:
+        return
+    fills = [tuple(int(v) for v in m) for m in
+             re.findall(r'<text[^>]*style="[^"]*fill: ?rgb\((\d+), ?(\d+), ?(\d+)\)', svg)]
+    faint = [f for f in fills if contrast(f, (255, 255, 255)) < 4.5]
+    check(fills and not faint, "dark: the exported chart's %d styled labels are 4.5:1 on its white ground (faint: %s)"
+          % (len(fills), sorted(set(faint))[:3]))
+
+
 def check_light(c, what):
     body = c["body"]
     check(luminance(body["ground"]) > 0.95 and contrast(body["ink"], body["ground"]) >= 7,
@@ -129,6 +155,7 @@ def main():
         dark = colours(b, url, "dark")
         print(json.dumps(dark))
         check_dark(dark)
+        check_export_ink(b)
         said, asked = browser.problems(b, url)
         check(not said and not asked, "dark: no console error (%s) and no request outside the file (%s)"
               % (said[:3], asked[:3]))

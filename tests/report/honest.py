@@ -24,6 +24,7 @@ Chromium on the committed sweeps the issue names:
 Run from the repository root. Exit 0 passed, 1 failed, 77 skipped (no
 Chromium)."""
 import json
+import math
 import os
 import re
 import sys
@@ -166,6 +167,42 @@ def check_range(b, url):
     check("batch" not in away, "and names none of them outside it (%r)" % away[:160])
 
 
+def check_no_band_of_one(b, url, what):
+    """a mean of one run has no band (issue 118: a zero-width one was drawn
+    and tipped): one seed's runs by normalizer over steps, where only the
+    smallest batch's run reaches the last steps"""
+    open_link(b, url + "#view&s1.re=_seed-1%24&s1.mean=model.norm.type&s1.x=step&s1.band=ci")
+    pts = b.evaluate(MEAN_POINTS + "(0)")
+    browser.mouse(b, "mouseMoved", pts[-1][1], pts[-1][2])
+    tip = b.evaluate(TIP)
+    check(" of 1 of " in tip and "no band" in tip and " band " not in tip.replace("no band", ""),
+          "%s: the last point of a mean of one run says it has no band (%r)" % (what, tip[:200]))
+
+
+def check_outside_true(b, url, what):
+    """every run the note says lies outside the range drawn has a value
+    outside it (issue 118: on a percentage chart it named 91 of 91 runs
+    that the range held)"""
+    open_link(b, url + "#view")
+    got = b.evaluate("""(function () {
+      var box = document.querySelector('.explore'), svg = box.querySelector('svg.chart');
+      var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+      var t = +box.querySelector('.tag').value, y0 = +svg.getAttribute('data-y0'), y1 = +svg.getAttribute('data-y1');
+      var away = box.querySelector('.outliers'), said = away.hidden ? '' : away.textContent, wrong = [], named = 0;
+      data.curves.forEach(function (c) {
+        var name = data.runs[c[0]].n;
+        if (said.indexOf(name + ' (') < 0) return;
+        named++;
+        c[2].forEach(function (s) {
+          if (s[0] === t && !s[1].some(function (y) { return y !== null && (y < y0 || y > y1); })) wrong.push(name);
+        });
+      });
+      return [named, wrong.slice(0, 3), data.tags[t]];
+    })()""")
+    check(not got[1], "%s: the %d runs named outside the %s range drawn each lie outside it (not: %s)"
+          % (what, got[0], got[2], got[1]))
+
+
 def check_epochs(b, url, what):
     """a sweep of batch sizes opens in epochs: each batch size's mean over
     the same epochs; the x chosen is kept in the link"""
@@ -178,6 +215,15 @@ def check_epochs(b, url, what):
     check(x == "epoch" and len(spans) > 1 and len(set(spans)) == 1,
           "%s opens in epochs (%s): each of its %d batch sizes' means spans the same epochs (%s)"
           % (what, x, len(spans), sorted(set(spans))))
+    # a mean pooling batch sizes, in epochs: runs that end together end
+    # together, exactly (issue 118: 4 decimals times the step put them at
+    # 2.9999999985 and 3.0000000015, and rang 'ended sooner' on 15 of 18)
+    open_link(b, url + "#view&s1.mean=model.norm.type&s1.x=epoch")
+    ends = b.evaluate("[Array.from(document.querySelectorAll('.explore svg.chart .ends')).reduce(function (a, c) "
+                      "{ return a + +c.getAttribute('data-runs'); }, 0), "
+                      "document.querySelectorAll('.explore svg.chart path.line.mean').length]")
+    check(ends[1] > 1 and ends[0] == 0, "%s in epochs by normalizer: no run of its %d means ends sooner (%d rings' runs)"
+          % (what, ends[1], ends[0]))
     browser.explore_select(b, "xaxis", "samples seen")
     h = browser.wait_hash(b, ["s1.x=samples"])
     open_link(b, url + h)
@@ -204,7 +250,7 @@ VALUES_AT = """(function (label, x) {
       if (s[0] === t && j >= 0 && s[1][j] !== null) out.push(s[1][j]);
     });
   });
-  return [out, data.t975];
+  return [out, data.t975, (data.tag_units || [])[t] || ''];
 })"""
 
 
@@ -228,20 +274,35 @@ def check_band(b, url, what):
         check(False, "%s: the tip over a mean says its band (%r)" % (what, tip))
         return
     label, x, lo, hi = got
-    values, t975 = b.evaluate(VALUES_AT + "(%s, %d)" % (json.dumps(label), x))
+    values, t975, unit = b.evaluate(VALUES_AT + "(%s, %d)" % (json.dumps(label), x))
     n = len(values)
     mean = sum(values) / n
-    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    # the tables' interval (nl_stats_t_interval_within): a percentage's on
+    # the logit scale, a loss's on the log scale, clipped where a value lies
+    # on a bound (issue 118: the band was the plain one, labelled as theirs)
+    top = 100.0 if unit == "%" else math.inf
+    scale = "logit" if unit == "%" else "log" if unit in ("nats", "bits") else "linear"
+    if scale != "linear" and any(v <= 0 or v >= top for v in values):
+        scale = "clipped"
+    to = {"logit": lambda v: math.log(v / 100) - math.log1p(-v / 100), "log": math.log}.get(scale, lambda v: v)
+    back = {"logit": lambda v: 100 / (1 + math.exp(-v)), "log": math.exp}.get(scale, lambda v: v)
+    vs = [to(v) for v in values]
+    m = sum(vs) / n
+    sd = (sum((v - m) ** 2 for v in vs) / (n - 1)) ** 0.5
     half = t975[n - 2] * sd / n ** 0.5
+    want_lo, want_hi = back(m - half), back(m + half)
+    if scale == "clipped":
+        want_lo, want_hi = max(want_lo, 0.0), min(want_hi, top)
 
     def near(a, b_):
         return abs(a - b_) <= 1e-3 * max(1, abs(b_))
     # Student's t: 0.975 quantile at 97 degrees of freedom (tables: 1.9847)
     check(len(t975) < 97 or abs(t975[96] - 1.9847) < 1e-3, "the page's t quantiles are Student's (97 df: %s)"
           % (t975[96] if len(t975) > 96 else "-"))
-    check(kind == "ci" and "95 % t-interval" in note and near(lo, mean - half) and near(hi, mean + half),
-          "%s grouped over seeds: the band is the 95 %% t-interval of the mean by default (%s), said in the note; "
-          "at step %d %s: %.4g to %.4g over %d seeds (mean %.4g +- %.3g)" % (what, kind, x, label, lo, hi, n, mean, half))
+    check(kind == "ci" and "95 % t-interval" in note and "tables" in note and near(lo, want_lo) and near(hi, want_hi),
+          "%s grouped over seeds: the band is the 95 %% t-interval of the mean as the tables take it (%s scale) by "
+          "default (%s), said in the note; at step %d %s: %.4g to %.4g over %d seeds, wanted %.4g to %.4g (mean %.4g)"
+          % (what, scale, kind, x, label, lo, hi, n, want_lo, want_hi, mean))
     browser.explore_select(b, "bandkind", "min\u2013max")
     got, tip = band_tip(b)
     check(got and near(got[2], min(values)) and near(got[3], max(values)) and "min\u2013max" in
@@ -588,10 +649,13 @@ def main():
         fewer = guarded("means", check_means, b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer, "there, a mean is of fewer runs than its group's somewhere (%s means)" % fewer)
         guarded("epochs", check_epochs, b, cnn, "wu-he-batch-cnn")
+        guarded("no band of one", check_no_band_of_one, b, cnn, "wu-he-batch-cnn")
         guarded("band", check_band, b, page(normlab, "results/wu-he-batch-mlp-confirm2", out_dir),
                 "wu-he-batch-mlp-confirm2")
         guarded("not set", check_not_set, b, page(normlab, "results/group-count-confirm", out_dir),
                 "group-count-confirm")
+        guarded("outside", check_outside_true, b, page(normlab, "results/lr-tolerance-cnn-confirm3", out_dir),
+                "lr-tolerance-cnn-confirm3")
         guarded("paths", check_paths, b, normlab, out_dir)
         guarded("over cells", check_over_cells, b, page(normlab, "results/ba-ln-lstm-kjv", out_dir), "ba-ln-lstm-kjv")
         b = check_fragments(b, lr, chromium)

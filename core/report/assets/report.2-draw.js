@@ -191,15 +191,19 @@
    * JSON) */
   var BANDS = { minmax: 'their lowest to highest value (min\u2013max)',
                 sd: 'their mean \u00b1 one standard deviation (\u00b11 sd)',
-                ci: 'the 95 % t-interval of their mean (as the tables\u2019 intervals over seeds)' };
+                ci: 'the 95 % t-interval of their mean as the tables\u2019 intervals over seeds take it: on the logit ' +
+                    'scale for a percentage, the log scale for a loss, clipped to the range where a run lies on its ' +
+                    'edge; none over one run' };
 
   /* the mean and band of each x over the lines ls (a group's runs): at
    * each x, of the runs present there, those whose numbers (the first to
    * the last) span it, a run's value between two of its points read on
    * the line between them. A run that ends sooner (diverged, stopped)
    * leaves the mean where it ends, listed in ends ([x, run]) to be marked;
-   * no run's last value is carried on. Returns { x, mean, lo, hi, n, ends } */
-  function pool(ls, band, t975) {
+   * no run's last value is carried on. unit: the values' ('%': a
+   * percentage, 'nats' or 'bits': a loss), for the t-interval's scale
+   * (ciHalf). Returns { x, mean, lo, hi, n, ends } */
+  function pool(ls, band, t975, unit) {
     var spans = ls.map(finitePoints).filter(function (s) { return s.x.length; });
     var seen = {}, xs = [];
     spans.forEach(function (s) { s.x.forEach(function (x) { if (!seen[x]) { seen[x] = true; xs.push(x); } }); });
@@ -220,14 +224,41 @@
       var mean = sum / n;
       ys.forEach(function (y) { squares += (y - mean) * (y - mean); });
       var sd = n > 1 ? Math.sqrt(squares / (n - 1)) : 0;
-      var half = band === 'sd' ? sd : band === 'ci' ? (n > 1 ? (t975[n - 2] || 1.96) * sd / Math.sqrt(n) : 0) : null;
       out.mean.push(mean); out.n.push(n);
-      out.lo.push(half === null ? lo : mean - half);
-      out.hi.push(half === null ? hi : mean + half);
+      if (band === 'ci') {
+        var ci = tInterval(ys, t975, unit);
+        out.lo.push(ci[0]); out.hi.push(ci[1]);
+        return;
+      }
+      out.lo.push(band === 'sd' ? mean - sd : lo);
+      out.hi.push(band === 'sd' ? mean + sd : hi);
     });
     var end = xs[xs.length - 1];
     spans.forEach(function (s) { if (s.x[s.x.length - 1] < end) out.ends.push([s.x[s.x.length - 1], s.run]); });
     return out;
+  }
+
+  /* the 95 % t-interval of the mean of ys as the tables take it
+   * (nl_stats_t_interval_within): a percentage's on the logit scale of
+   * [0, 100], a loss's on the log scale, back-transformed; where a value
+   * lies on a bound, the plain one clipped to the range; [null, null] for
+   * fewer than two values (no interval, no zero-width band) */
+  function tInterval(ys, t975, unit) {
+    var n = ys.length;
+    if (n < 2) return [null, null];
+    var top = unit === '%' ? 100 : Infinity, bounded = unit === '%' || unit === 'nats' || unit === 'bits';
+    var scale = !bounded ? 'linear' : top === 100 ? 'logit' : 'log';
+    if (bounded && ys.some(function (y) { return y <= 0 || y >= top; })) scale = 'clipped';
+    var to = scale === 'logit' ? function (y) { return Math.log(y / 100) - Math.log1p(-y / 100); }
+           : scale === 'log' ? Math.log : function (y) { return y; };
+    var from = scale === 'logit' ? function (v) { return 100 / (1 + Math.exp(-v)); }
+             : scale === 'log' ? Math.exp : function (v) { return v; };
+    var vs = ys.map(to), m = vs.reduce(function (a, v) { return a + v; }, 0) / n;
+    var ss = vs.reduce(function (a, v) { return a + (v - m) * (v - m); }, 0);
+    var half = (t975[n - 2] || 1.96) * Math.sqrt(ss / (n - 1) / n);
+    var lo = from(m - half), hi = from(m + half);
+    if (scale === 'clipped') { lo = Math.max(lo, 0); hi = Math.min(hi, top); }
+    return [lo, hi];
   }
 
   /* why a regular expression is not run over the runs' names, or null: a

@@ -170,9 +170,12 @@
           var b = data.runs[c[0]].b;
           c.xs[a] = c[1].map(function (step) { return step * b; });
         } else {
-          /* a column that is the step times one number comes as that number */
+          /* a column that is the step times one number comes as that
+           * number, and the step over a whole number (an epoch's steps)
+           * as that too: divided, runs that end at an epoch end there */
           var id = data.axes.indexOf(a), got = (c[3] || []).filter(function (s) { return s[0] === id; })[0];
-          c.xs[a] = !got ? null : typeof got[1] === 'number' ? c[1].map(function (step) { return step * got[1]; }) : got[1];
+          c.xs[a] = !got ? null : got.length > 2 ? c[1].map(function (step) { return step / got[2]; })
+            : typeof got[1] === 'number' ? c[1].map(function (step) { return step * got[1]; }) : got[1];
         }
       }
       return c.xs[a];
@@ -267,7 +270,7 @@
       var pooled = [];
       members.forEach(function (ls, g) {
         if (!ls.length) return;
-        var p = pool(ls, bandKind(), data.t975), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
+        var p = pool(ls, bandKind(), data.t975, (data.tag_units || [])[t]), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
         var look = groupLook(ls.map(function (l) { return l.run; }), g);
         pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p.x, y: p.mean, lo: p.lo, hi: p.hi,
                       n: p.n, ends: p.ends, raw: raw.mean, name: groups[g], colour: look.colour, dash: look.dash });
@@ -320,25 +323,30 @@
           if (!(fence[1] >= fence[0])) fence = null;
         }
       }
-      var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, out = [];
+      var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
       ls.forEach(function (l) {
-        var beyond = false, fine = !wrong(l);
+        var fine = !wrong(l);
         l.x.forEach(function (x, i) {
           var y = v(l.y[i]);
           if (y === null) return;
           x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-          if (fence && (fine ? !bounded && y > fence[1] : y < fence[0] || y > fence[1])) { beyond = true; return; }
+          if (fence && (fine ? !bounded && y > fence[1] : y < fence[0] || y > fence[1])) return;
           y0 = Math.min(y0, y); y1 = Math.max(y1, y);
         });
-        if (beyond) out.push(l);
       });
       if (!isFinite(x0) || !isFinite(y0)) return null;
       if (x1 === x0) x1 = x0 + 1;
       /* a constant (one learning rate, its smoothing's rounding aside): a
        * band around it, not +-0.5 around 0.01 */
       if (y1 - y0 <= Math.abs(y0) * 1e-9) { var h = Math.abs(y0) * 0.1 || 0.5; y0 -= h; y1 += h; }
-      var pad = (y1 - y0) * 0.04;
-      return { x0: x0, x1: x1, y0: y0 - pad, y1: y1 + pad, outside: out };
+      var pad = (y1 - y0) * 0.04, lo = y0 - pad, hi = y1 + pad;
+      /* the lines said to lie outside: those with a point outside the range
+       * drawn, not those the fence left out of it but the others' points
+       * keep in (issue 118: a percentage chart named 91 of 91 runs) */
+      var out = ls.filter(function (l) {
+        return l.y.some(function (y) { var t = v(y); return t !== null && (t < lo || t > hi); });
+      });
+      return { x0: x0, x1: x1, y0: lo, y1: hi, outside: out };
     }
 
     /* names the runs the range leaves out, with a button for the full range */
@@ -713,8 +721,9 @@
                                               data.tags[+tag.value] + ' ' +
                                               (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
                                               (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
-                                              (l.lo ? ' ' + ofRuns(l, hit.point) + ', band ' + fmt(l.lo[hit.point]) +
-                                                      ' to ' + fmt(l.hi[hit.point]) : '')));
+                                              (l.lo ? ' ' + ofRuns(l, hit.point) + (l.lo[hit.point] === null ? ', no band' :
+                                                      ', band ' + fmt(l.lo[hit.point]) + ' to ' + fmt(l.hi[hit.point]))
+                                                    : '')));
       tip.hidden = false;
       var r = frame.getBoundingClientRect();
       tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - tip.offsetWidth - 4) + 'px';

@@ -15,11 +15,16 @@
   function chartSvgText(chart, title, entries) {
     var vb = chart.viewBox.baseVal, w = vb.width, h = vb.height;
     var clone = chart.cloneNode(true), from = chart.querySelectorAll('*'), to = clone.querySelectorAll('*');
+    /* the light scheme's ink for the file's white ground, also from a dark
+     * page (issue 118: a dark page's light labels and dark grid came along) */
+    var root = document.documentElement;
+    root.classList.add('export-ink');
     for (var i = 0; i < from.length; i++) {
       var cs = window.getComputedStyle(from[i]), style = '';
       exportProperties().forEach(function (p) { style += p + ':' + cs.getPropertyValue(p) + ';'; });
       to[i].setAttribute('style', style);
     }
+    root.classList.remove('export-ink');
     /* the hover's ring and a box being dragged are no part of the figure */
     Array.prototype.forEach.call(clone.querySelectorAll('.mark, rect.band'), function (e) { e.parentNode.removeChild(e); });
     Array.prototype.forEach.call(clone.querySelectorAll('[class]'), function (e) { e.removeAttribute('class'); });

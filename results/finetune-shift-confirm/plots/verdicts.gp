@@ -79,7 +79,7 @@ $claims << EOD
 12,0.559042,0.318853,0.925069,0.0833333,1,freeze-fixes[data.per_class=1000;train.batch_size=4]: points (does not hold),-1 points,11 points,0.0833333
 13,0.781855,0.630739,0.950763,0.0537634,1,freeze-fixes[data.per_class=1000;train.batch_size=32]: points (does not hold),-0.5 points,8.8 points,0.0537634
 14,0.208955,0.0597015,0.358209,0.955224,1,freeze-fixes: cells (does not hold),-0.4 cells,6.3 cells,0.0597015
-15,0.798511,0.0909301,0.899538,0.857143,2,gn-swap-fixes-few-shot-small-batch: points (inconclusive),-120 points,20 points,0.857143
+15,0.783012,0.0769231,0.89181,0.846154,2,gn-swap-fixes-few-shot-small-batch: points (inconclusive),-110 points,20 points,0.846154
 EOD
 $bands << EOD
 EOD
