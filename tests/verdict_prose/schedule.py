@@ -26,12 +26,21 @@ the rule, and its runs made 1000 times dearer move it off the top; a claim made 
 power no number at a look of the pilot size is stopped, and with the
 pilot size one above that look's seeds gets a pilot again. And the
 schedule is the only way a confirmation enters (issue 103): each
-confirmation file committed while the rule was committed must be what the
-schedule, run with the code and inputs of the file's parent commit,
-printed within its budget (its claims, its grid's cells, its seeds, n);
-any other fails, and so does a grid changed after that commit. The
-comparison is first shown to refuse planted files (another name, a seed
-more, other seeds, a claim more or less, a cell more).
+confirmation file committed while the rule was committed, and whatever its
+name each file that repeats another experiment's claims word for word on
+the same base: (issue 116), must be what the schedule, run with the code
+and inputs of the file's parent commit, printed within its budget: its
+claims, its seeds, n, its pilot flag (declared in a plan's pilots: or not)
+and its cells themselves, not their count (the cells its claims' latest
+looks compare, read from their verdicts.csv at that commit, each a cell of
+the grid with its set:, and each grid cell one of them); any other fails,
+and so does a grid changed after that commit, and a commit that registers
+a look of the print but not its first (a file committed, not yet run,
+aside) unless experiments/schedule/skipped.tsv puts that skip on the
+record. The comparison is first shown to refuse planted files (another
+name, a seed more, other seeds, a claim more or less, a cell more, other
+cells as many, a cell set: moves, a pilot flag the print does not give, a
+skipped first look, a copy under another name).
 
 The prints at the registrations' parents are kept in a committed record,
 experiments/schedule/prints.tsv, keyed by the SHA-256 of each print's inputs
