@@ -890,12 +890,34 @@ def looks_by_claim(heads):
     return out
 
 
+# the sweeps a plan of experiments/ declares pilots (pilots:), set by
+# render(): a pilot is no look of its claim (issue 116)
+PILOTS = set()
+PILOTS_RE = re.compile(r"^plan:.*?\bpilots:\s*\[([^\]]*)\]", re.M)
+
+
+def read_pilots(root):
+    out = set()
+    for d in ("experiments", os.path.join("experiments", "claims")):
+        try:
+            names = sorted(os.listdir(os.path.join(root, d)))
+        except OSError:
+            continue
+        for f in names:
+            if f.endswith(".yaml"):
+                with open(os.path.join(root, d, f)) as fh:
+                    for m in PILOTS_RE.finditer(fh.read()):
+                        out |= {x.strip() for x in m.group(1).split(",") if x.strip()}
+    return out
+
+
 def first_registered_look(looks):
     """the first of a claim's looks whose claim was in the repository before
-    its runs (registration "pre-registered", as verdicts.csv says it); None
+    its runs (registration "pre-registered", as verdicts.csv says it), a
+    declared pilot never (issue 116: it sizes n, it decides nothing); None
     where no look was"""
     for look in looks:
-        if registration_kind(look[2]) == "pre-registered":
+        if registration_kind(look[2]) == "pre-registered" and look[1] not in PILOTS:
             return look
     return None
 
@@ -1082,7 +1104,8 @@ def first_look_section(heads, plans=None, stopped=None):
              "STATS.md, \"Looks\": a claim re-tested because its last test was undecided, keeping the latest "
              "verdict, is optional stopping. Here each headline claim, counted once, is decided by its first look "
              "whose claim was in the repository before its runs (registration *pre-registered*): the original "
-             "sweep where its claim was, else its first pre-registered confirmation. A claim without such a look "
+             "sweep where its claim was, else its first pre-registered confirmation, never a pilot declared in "
+             "a plan's `pilots:` (marked *a pilot* among its looks). A claim without such a look "
              "is undecided by this rule. Its looks are the original and its confirmations on this page "
              "(NAME-confirm, NAME-confirm2, ...: the program's rule, `nl_look_base` in core/verdict/looks.c), in "
              "order; withdrawn sweeps ([Withdrawn runs](#withdrawn-runs)) are not among them. The last column is "
@@ -1097,7 +1120,8 @@ def first_look_section(heads, plans=None, stopped=None):
              "|---|---|---|---|---|---|"]
     for (base, claim), looks in sorted(looks_by_claim(heads).items()):
         first = first_registered_look(looks)
-        seen = "; ".join(f"`{name}` {registration_kind(r)}: {r['verdict']}" for _, name, r in looks)
+        seen = "; ".join(f"`{name}` {registration_kind(r)}{', a pilot' if name in PILOTS else ''}: {r['verdict']}"
+                         for _, name, r in looks)
         latest = looks[-1]
         lines.append("| " + " | ".join([
             f"`{cell(claim)}` ({anchor(looks[0][1])})", cell(seen),
@@ -1261,6 +1285,8 @@ def render(verdicts, results_text, sections, of_section, root="."):
     t = tally(r for _, r in heads)
     decided = t["holds"] + t["does not hold"]
     HISTORY["hist"] = history.History(root)
+    PILOTS.clear()
+    PILOTS.update(read_pilots(root))
     HISTORY["discarded"] = history.read_discarded(root)
     kinds = {"pre-registered": 0, "post hoc": 0, "unknown": 0}
     for _, r in heads:

@@ -631,7 +631,7 @@ def main():
     if failures or problems:
         print(f"frozen.py: {len(failures) + len(problems)} problem(s)")
         return 1
-    print(f"frozen.py: {checked} claims read as at their first look, and the self-test's plants were found")
+    print(f"frozen.py: {checked} claims read as when their first run started, and the self-test's plants were found")
     return 0
 
 
