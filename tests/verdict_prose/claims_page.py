@@ -893,10 +893,20 @@ def looks_by_claim(heads):
 # the sweeps a plan of experiments/ declares pilots (pilots:), set by
 # render(): a pilot is no look of its claim (issue 116)
 PILOTS = set()
-PILOTS_RE = re.compile(r"^plan:.*?\bpilots:\s*\[([^\]]*)\]", re.M)
+# plan's pilots: list ("plan: {kind: first-confirmation, pilots: [a, b]}")
+PILOTS_RE = re.compile(r",?\s*pilots:\s*\[([^\]]*)\]")
+PLAN_RE = re.compile(r"^plan:.*?(?=^[A-Za-z_]|\Z)", re.M | re.S)
+
+
+def pilots_of(text):
+    """the sweeps an experiment file's plan declares pilots"""
+    m = PLAN_RE.search(text or "")
+    p = PILOTS_RE.search(m.group(0)) if m else None
+    return {x.strip() for x in p.group(1).split(",") if x.strip()} if p else set()
 
 
 def read_pilots(root):
+    """the sweeps the plans of experiments/ (and experiments/claims/) declare pilots"""
     out = set()
     for d in ("experiments", os.path.join("experiments", "claims")):
         try:
@@ -906,8 +916,7 @@ def read_pilots(root):
         for f in names:
             if f.endswith(".yaml"):
                 with open(os.path.join(root, d, f)) as fh:
-                    for m in PILOTS_RE.finditer(fh.read()):
-                        out |= {x.strip() for x in m.group(1).split(",") if x.strip()}
+                    out |= pilots_of(fh.read())
     return out
 
 

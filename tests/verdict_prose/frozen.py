@@ -59,7 +59,6 @@ CLAIMS_RE = re.compile(r"^claims:[ \t]*(?:#.*)?\n", re.M)
 TOP_KEY_RE = re.compile(r"^[A-Za-z_]")
 START_RE = re.compile(r"^  - (?:\{\s*)?id:\s*([^\s,#}]+)")
 STARTED_RE = re.compile(r'"started_at"\s*:\s*"([^"]+)"')
-PILOTS_RE = re.compile(r",?\s*pilots:\s*\[([^\]]*)\]")
 FILE_KEYS = ("base", "grid", "threshold_rule", "plan")
 RECORD = "experiments/claim_changes.tsv"
 
@@ -207,15 +206,8 @@ def top_blocks(text):
             out[key].append(line)
     blocks = {k: "\n".join(v) for k, v in out.items()}
     if "plan" in blocks:
-        blocks["plan"] = PILOTS_RE.sub("", blocks["plan"])
+        blocks["plan"] = cp.PILOTS_RE.sub("", blocks["plan"])
     return blocks
-
-
-def pilots_of(text):
-    """the sweeps a file's plan declares pilots"""
-    m = re.search(r"^plan:.*?(?=^[A-Za-z_]|\Z)", text or "", re.M | re.S)
-    p = PILOTS_RE.search(m.group(0)) if m else None
-    return {x.strip() for x in p.group(1).split(",") if x.strip()} if p else set()
 
 
 def in_force(versions, times, t):
@@ -304,7 +296,7 @@ class Ctx:
                 text = open(os.path.join(root, path)).read()
             except OSError:
                 continue
-            self.current[name_of(text, path)] = (path, claims_of(text), top_blocks(text), pilots_of(text))
+            self.current[name_of(text, path)] = (path, claims_of(text), top_blocks(text), cp.pilots_of(text))
 
     def family_start(self, base):
         """when the first run of the base or any of its confirmations started"""
@@ -399,7 +391,7 @@ def check_pilots(ctx, problems):
     declared = {}
     for path in ever_files(ctx.h.root):
         for commit, text in ctx.h.file_versions(path):
-            for sweep in pilots_of(text):
+            for sweep in cp.pilots_of(text):
                 t = ctx.times.get(commit)
                 if t is not None:
                     declared[sweep] = min(t, declared.get(sweep, t))

@@ -79,7 +79,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page as cp  # noqa: E402
-import frozen  # noqa: E402
 
 PAGES = ("README.md", "results/README.md", "results/reproductions.md")
 
@@ -296,16 +295,6 @@ def plan_of_claim(plans, r):
         if claim == r["claim"] and cp.confirm_order(sweep)[0] == base:
             return plan
     return None
-
-
-def read_pilots(root):
-    """the sweeps a plan of experiments/ declares pilots (pilots:)"""
-    out = set()
-    for path in glob.glob(os.path.join(root, "experiments", "*.yaml")) + \
-            glob.glob(os.path.join(root, "experiments", "claims", "*.yaml")):
-        with open(path) as f:
-            out |= frozen.pilots_of(f.read())
-    return out
 
 
 # a claim cited by its words (issue 103): its id's words, three or more, in
@@ -537,7 +526,7 @@ def check(root):
     rows = read_verdicts(root)
     plans = read_plans(root)
     PILOTS.clear()
-    PILOTS.update(read_pilots(root))
+    PILOTS.update(cp.read_pilots(root))
     discarded = read_discarded(root)
     problems = []
     for page in PAGES:
@@ -740,7 +729,7 @@ def main():
     if self_test():
         return 1
     root = sys.argv[1] if len(sys.argv) > 1 else "."
-    PILOTS.update(read_pilots(root))
+    PILOTS.update(cp.read_pilots(root))
     if not PILOTS:
         print("self-test: no plan of experiments/ declares a pilot (pilots:), so the pilot plants test nothing")
         return 1

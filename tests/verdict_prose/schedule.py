@@ -842,7 +842,7 @@ def declared_pilot(root, commit, path, name):
     base = cp.confirm_order(name)[0]
     for p in (path, f"experiments/{base}.yaml", f"experiments/claims/{base}.yaml"):
         shown = git(root, "show", f"{commit}:{p}")
-        if shown.returncode == 0 and name in frozen.pilots_of(shown.stdout.decode("utf-8", "replace")):
+        if shown.returncode == 0 and name in cp.pilots_of(shown.stdout.decode("utf-8", "replace")):
             return True
     return False
 
