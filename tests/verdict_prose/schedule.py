@@ -1096,6 +1096,33 @@ def record_self_test(root):
         if registrations(tmp, say=False) or not any("is not what the schedule prints there" in f
                                          for f in registrations(tmp, recompute_all=True, say=False)):
             failures.append("record self-test: --check --all does not find a record entry that is not the print")
+        failures += end_to_end_plants(tmp, commit, base, grid)
+    return failures
+
+
+def end_to_end_plants(tmp, commit, base, grid):
+    """issue 116, through the history: the same look under another name
+    (x-again repeating x-confirm2's claims on its base) is a registration
+    the print did not make; a commit registering the print's second look
+    and not its first is a skip, off the record"""
+    failures = []
+    git(tmp, "reset", "-q", "--hard", base, check=True)
+    if os.path.exists(os.path.join(tmp, PRINTS_FILE)):
+        os.remove(os.path.join(tmp, PRINTS_FILE))
+    commit({"experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105")}, "registered")
+    commit({"experiments/x-again.yaml": grid.format(seeds="101, 102, 103, 104, 105").replace(
+        "name: x-confirm2", "name: x-again")}, "the same look under another name")
+    got = registrations(tmp, say=False)
+    if not any("x-again" in f and "did not print x-again" in f for f in got):
+        failures.append(f"record self-test: a look registered again under another name passes: {got}")
+    git(tmp, "reset", "-q", "--hard", base, check=True)
+    two = ("## Within the budget\n1. a-confirm: seeds 101-105, n 5, 0.1 CPU-hours of 2 cells\n    q: 0.1\n"
+           "2. x-confirm2: seeds 101-105, n 5, 0.1 CPU-hours of 2 cells\n    p: 0.1\n## Past the budget\n")
+    commit({"tests/verdict_prose/schedule.py": f"print({two!r})\n"}, "a print of two looks")
+    commit({"experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105")}, "the second registered")
+    got = registrations(tmp, say=False)
+    if not any("and not a-confirm, the first look the print runs" in f for f in got):
+        failures.append(f"record self-test: a registration skipping the print's first look passes: {got}")
     return failures
 
 
