@@ -381,6 +381,32 @@ def plan_ledger_self_test():
     return failures
 
 
+def split_self_test():
+    """the claims pages' split (issue 116) on known text: a page over
+    PAGE_LIMIT bytes fails, one at it passes; each link resolves from its
+    own page (an anchor of an experiment's section its page, another the
+    summary's, a path rebased)"""
+    failures = 0
+    limit = claims_page.PAGE_LIMIT
+    if not claims_page.size_problems({"results/claims/x.md": "é" * (limit // 2) + "x"}) or \
+            claims_page.size_problems({"results/claims/x.md": "x" * limit}):
+        failures += 1
+        print(f"render.py self-test: a page of {limit + 1:,} bytes passes, or one of {limit:,} fails", file=sys.stderr)
+    # the split keeps each link resolving from its own page: an anchor of an
+    # experiment's section its page, another the summary's, a path rebased
+    whole = ("# C\n\n## Looks and plans\n\n[a](#x) [b](x/verdicts.csv)\n\n## Experiments\n\n### x\n\n"
+             "[c](#looks-and-plans) [d](x/) [e](../README.md) [f](#y)\n\n### y\n\n[g](#x)\n")
+    got = claims_page.split(whole, {})
+    want = {"results/claims.md": ["](claims/x.md)", "](x/verdicts.csv)", "](claims/x.md): no claims"],
+            "results/claims/x.md": ["](../claims.md#looks-and-plans)", "](../x/)", "](../../README.md)", "](y.md)"],
+            "results/claims/y.md": ["](x.md)"]}
+    if sorted(got) != sorted(want) or any(w not in got[p] for p, ws in want.items() for w in ws) or \
+            "### x" in got["results/claims.md"]:
+        failures += 1
+        print(f"render.py self-test: the split pages are {got}", file=sys.stderr)
+    return failures
+
+
 def claims_page_self_test():
     """issue 93's page checks on a section generated from planted rows: the
     section as generated passes; a bare "holds", a section without its
@@ -440,24 +466,7 @@ def claims_page_self_test():
     if "3 of 5 cells hold, 2 undecided (intersection-union)" not in got or "effect" in got or "agree" in got:
         failures += 1
         print(f"render.py self-test: the line of a claim over cells with 3 of 5 holding is {got!r}", file=sys.stderr)
-    # a claims page over PAGE_LIMIT bytes fails, one at it passes (issue 116)
-    limit = claims_page.PAGE_LIMIT
-    if not claims_page.size_problems({"results/claims/x.md": "é" * (limit // 2) + "x"}) or \
-            claims_page.size_problems({"results/claims/x.md": "x" * limit}):
-        failures += 1
-        print(f"render.py self-test: a page of {limit + 1:,} bytes passes, or one of {limit:,} fails", file=sys.stderr)
-    # the split keeps each link resolving from its own page: an anchor of an
-    # experiment's section its page, another the summary's, a path rebased
-    whole = ("# C\n\n## Looks and plans\n\n[a](#x) [b](x/verdicts.csv)\n\n## Experiments\n\n### x\n\n"
-             "[c](#looks-and-plans) [d](x/) [e](../README.md) [f](#y)\n\n### y\n\n[g](#x)\n")
-    got = claims_page.split(whole, {})
-    want = {"results/claims.md": ["](claims/x.md)", "](x/verdicts.csv)", "](claims/x.md): no claims"],
-            "results/claims/x.md": ["](../claims.md#looks-and-plans)", "](../x/)", "](../../README.md)", "](y.md)"],
-            "results/claims/y.md": ["](x.md)"]}
-    if sorted(got) != sorted(want) or any(w not in got[p] for p, ws in want.items() for w in ws) or \
-            "### x" in got["results/claims.md"]:
-        failures += 1
-        print(f"render.py self-test: the split pages are {got}", file=sys.stderr)
+    failures += split_self_test()
     with tempfile.TemporaryDirectory() as root:
         os.makedirs(os.path.join(root, "results", "x"))
         with open(os.path.join(root, "results", "README.md"), "w") as f:
