@@ -309,24 +309,28 @@ class Ctx:
 
 
 def recorded_change(ctx, name, cid, versions, was, now):
-    """None when NOW is WAS changed only as RECORD says (one field's
-    rewording by a named commit of this file), else why not"""
-    for commit, change, _ in ctx.record.get((name, cid), []):
-        if change == "withdrawn":
-            continue
+    """None when NOW is WAS changed only as RECORD says (each line one
+    field's rewording by a named commit of this file, in the file's order),
+    else why not"""
+    recs = [(c, ch) for c, ch, _ in ctx.record.get((name, cid), []) if ch != "withdrawn"]
+    if not recs:
+        return "no change of it is on the record"
+    order = {c: i for i, (c, _) in enumerate(versions)}
+    current = was
+    recs.sort(key=lambda r: order.get(r[0], -1))
+    for commit, change in recs:
         ctx.used.add((name, cid, commit))
-        at = [text for c, text in versions if c == commit]
-        if not at:
+        if commit not in order:
             return f"{RECORD} names {commit[:9]}, which did not change this file"
-        made = claims_of(at[0]).get(cid)
-        if made != now:
-            return f"it reads otherwise than {RECORD}'s {commit[:9]} left it"
+        made = claims_of(versions[order[commit]][1]).get(cid)
         key = f"    {change}:"
-        if len(made) != len(was) or any(a != b and not (a.startswith(key) and b.startswith(key))
-                                         for a, b in zip(was, made)):
+        if made is None or len(made) != len(current) or any(
+                a != b and not (a.startswith(key) and b.startswith(key)) for a, b in zip(current, made)):
             return f"{commit[:9]} changed more than the {change}: field {RECORD} names"
-        return None
-    return "no change of it is on the record"
+        current = made
+    if current != now:
+        return f"it reads otherwise than {RECORD}'s {recs[-1][0][:9]} left it"
+    return None
 
 
 def removed_by(versions, cid, commit):
