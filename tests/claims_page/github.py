@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""results/claims.md as GitHub shows a markdown file (test_claims_github,
+"""results/claims.md and its experiments' pages, results/claims/NAME.md
+(issue 116), as GitHub shows a markdown file (test_claims_github,
 issue 93): a researcher forwards the page's link, and its reader should see
 each claim's verdict without scrolling a table sideways, and each
 experiment's evidence a click away.
@@ -15,7 +16,8 @@ column, and loaded in headless Chromium (tests/report/cdp.py). Checked:
 
 - in every table with a verdict column, the right edge of its rightmost
   such column (the header and every row) lies inside the 1012 px column;
-- every experiment's section (### NAME under ## Experiments) has its
+- every experiment's page (joined, as a ### NAME section under
+  ## Experiments, its links rebased to results/: claims_page.joined) has its
   evidence line with links to its sweep directory and its verdicts.csv,
   and every relative link of those lines names a file or directory that
   exists, every #anchor a heading of the page;
@@ -35,6 +37,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "report"))
 import cdp  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "verdict_prose"))
+import claims_page  # noqa: E402
 
 SKIP = 77
 COLUMN = 1012
@@ -252,8 +256,10 @@ def main():
         sys.exit(__doc__)
     repo = args[0]
     results = os.path.join(repo, "results")
-    with open(os.path.join(results, "claims.md"), encoding="utf-8") as f:
-        md = f.read()
+    # the summary and every experiment's page (issue 116), joined as the one
+    # page they replace: each table is measured as GitHub shows its page,
+    # each evidence link rebased to results/ from its own page
+    md = claims_page.joined(repo)
     chromium = cdp.find_chromium()
     if not chromium:
         print("skip: no Chromium (tests/deps.sh installs it)")

@@ -1,5 +1,7 @@
 """claims_page.py - results/claims.md, the reproductions' headline claims in
-one page (issue 68), and the figures the summary tables' "computed" column
+one page (issue 68), written split (issue 116: a summary, results/claims.md,
+and each experiment's evidence on its own page, results/claims/NAME.md:
+split() below), and the figures the summary tables' "computed" column
 takes from the same rows. Imported by render.py, which writes and checks it.
 
 A claim's row comes from results/NAME/verdicts.csv as `normlab verdict`
@@ -888,12 +890,43 @@ def looks_by_claim(heads):
     return out
 
 
+# the sweeps a plan of experiments/ declares pilots (pilots:), set by
+# render(): a pilot is no look of its claim (issue 116)
+PILOTS = set()
+# plan's pilots: list ("plan: {kind: first-confirmation, pilots: [a, b]}")
+PILOTS_RE = re.compile(r",?\s*pilots:\s*\[([^\]]*)\]")
+PLAN_RE = re.compile(r"^plan:.*?(?=^[A-Za-z_]|\Z)", re.M | re.S)
+
+
+def pilots_of(text):
+    """the sweeps an experiment file's plan declares pilots"""
+    m = PLAN_RE.search(text or "")
+    p = PILOTS_RE.search(m.group(0)) if m else None
+    return {x.strip() for x in p.group(1).split(",") if x.strip()} if p else set()
+
+
+def read_pilots(root):
+    """the sweeps the plans of experiments/ (and experiments/claims/) declare pilots"""
+    out = set()
+    for d in ("experiments", os.path.join("experiments", "claims")):
+        try:
+            names = sorted(os.listdir(os.path.join(root, d)))
+        except OSError:
+            continue
+        for f in names:
+            if f.endswith(".yaml"):
+                with open(os.path.join(root, d, f)) as fh:
+                    out |= pilots_of(fh.read())
+    return out
+
+
 def first_registered_look(looks):
     """the first of a claim's looks whose claim was in the repository before
-    its runs (registration "pre-registered", as verdicts.csv says it); None
+    its runs (registration "pre-registered", as verdicts.csv says it), a
+    declared pilot never (issue 116: it sizes n, it decides nothing); None
     where no look was"""
     for look in looks:
-        if registration_kind(look[2]) == "pre-registered":
+        if registration_kind(look[2]) == "pre-registered" and look[1] not in PILOTS:
             return look
     return None
 
@@ -1080,7 +1113,8 @@ def first_look_section(heads, plans=None, stopped=None):
              "STATS.md, \"Looks\": a claim re-tested because its last test was undecided, keeping the latest "
              "verdict, is optional stopping. Here each headline claim, counted once, is decided by its first look "
              "whose claim was in the repository before its runs (registration *pre-registered*): the original "
-             "sweep where its claim was, else its first pre-registered confirmation. A claim without such a look "
+             "sweep where its claim was, else its first pre-registered confirmation, never a pilot declared in "
+             "a plan's `pilots:` (marked *a pilot* among its looks). A claim without such a look "
              "is undecided by this rule. Its looks are the original and its confirmations on this page "
              "(NAME-confirm, NAME-confirm2, ...: the program's rule, `nl_look_base` in core/verdict/looks.c), in "
              "order; withdrawn sweeps ([Withdrawn runs](#withdrawn-runs)) are not among them. The last column is "
@@ -1095,7 +1129,8 @@ def first_look_section(heads, plans=None, stopped=None):
              "|---|---|---|---|---|---|"]
     for (base, claim), looks in sorted(looks_by_claim(heads).items()):
         first = first_registered_look(looks)
-        seen = "; ".join(f"`{name}` {registration_kind(r)}: {r['verdict']}" for _, name, r in looks)
+        seen = "; ".join(f"`{name}` {registration_kind(r)}{', a pilot' if name in PILOTS else ''}: {r['verdict']}"
+                         for _, name, r in looks)
         latest = looks[-1]
         lines.append("| " + " | ".join([
             f"`{cell(claim)}` ({anchor(looks[0][1])})", cell(seen),
@@ -1259,6 +1294,8 @@ def render(verdicts, results_text, sections, of_section, root="."):
     t = tally(r for _, r in heads)
     decided = t["holds"] + t["does not hold"]
     HISTORY["hist"] = history.History(root)
+    PILOTS.clear()
+    PILOTS.update(read_pilots(root))
     HISTORY["discarded"] = history.read_discarded(root)
     kinds = {"pre-registered": 0, "post hoc": 0, "unknown": 0}
     for _, r in heads:
@@ -1476,3 +1513,100 @@ def link_problems(root, page, text):
             if frag not in anchors[rel]:
                 out.append(f"{page}: the link ({target}): {rel} has no heading with the anchor #{frag}")
     return out
+
+
+# ---- the page split (issue 116): results/claims.md grew past what GitHub
+# renders (1 MB) within a week; it keeps the summary (the legend, the
+# counts, every claim with its verdict under Looks and plans, withdrawn
+# runs, and an index of the experiments), each experiment's evidence a page
+# of its own, results/claims/NAME.md; every link rebased to its page ----
+
+PAGE = os.path.join("results", "claims.md")
+PAGES_DIR = os.path.join("results", "claims")
+PAGE_LIMIT = 500_000  # bytes: half of what GitHub renders of a file
+GENERATED = ("<!-- generated from results/*/verdicts.csv by tests/verdict_prose/render.py; do not edit: "
+             "python3 tests/verdict_prose/render.py . --write -->")
+
+
+def experiment_page(name):
+    """the path (from the repository's root) of an experiment's page"""
+    return os.path.join(PAGES_DIR, name + ".md")
+
+
+def relink(text, page, slugs, origin=PAGE):
+    """TEXT's relative links, written for ORIGIN, rewritten for PAGE: a
+    path from its folder, an anchor of an experiment's section (SLUGS:
+    {anchor: name}) its page, any other anchor the summary's"""
+    here = os.path.dirname(page)
+
+    def fix(m):
+        target = m.group(1)
+        if "://" in target or target.startswith("mailto:"):
+            return m.group(0)
+        path, _, frag = target.partition("#")
+        if not path and frag in slugs:
+            dest, frag = experiment_page(slugs[frag]), ""
+        elif not path:
+            dest = origin
+        else:
+            dest = os.path.normpath(os.path.join(os.path.dirname(origin), path))
+        rel = os.path.relpath(dest, here) + ("/" if path.endswith("/") else "")
+        if dest == page:
+            rel = "" if frag else os.path.basename(page)
+        return "](" + rel + ("#" + frag if frag else "") + ")"
+    return LINK_TARGET_RE.sub(fix, text)
+
+
+def split(text, verdicts):
+    """{path from the root: text} of the claims pages: the summary
+    results/claims.md (all but the experiments' sections, which an index
+    replaces) and each experiment's page"""
+    head, _, body = text.partition("\n## Experiments\n")
+    sections = [s for s in re.split(r"\n(?=### )", body) if s.startswith("### ")]
+    names = [s[4:s.index("\n")].strip() for s in sections]
+    slugs = {slug(n): n for n in names}
+    index = ["", "## Experiments", "",
+             "Each experiment's claims, with their evidence (its sweep, its verdicts.csv, its looks, its "
+             "write-up), on a page of its own; its headline claims' verdicts here, each look counted as a row:", ""]
+    for name in names:
+        t = tally(headline_rows(verdicts.get(name) or [])[0])
+        counts = ", ".join(f"{v} {k}" for k, v in t.items() if v)
+        index.append(f"- [{name}]({os.path.relpath(experiment_page(name), 'results')}): {counts or 'no claims'}")
+    pages = {PAGE: relink(head, PAGE, slugs) + "\n" + "\n".join(index) + "\n"}
+    for name, section in zip(names, sections):
+        page = experiment_page(name)
+        up = os.path.relpath(PAGE, os.path.dirname(page))
+        lines = section.rstrip("\n").split("\n")
+        pages[page] = "\n".join([GENERATED, "", f"# {name}", "",
+                                 f"One experiment of [Claims and verdicts]({up}) (how to read a row: "
+                                 f"[its legend]({up}#how-to-read-a-row); every claim's looks and plans: "
+                                 f"[Looks and plans]({up}#looks-and-plans))."]
+                                + [relink(x, page, slugs) for x in lines[1:]]) + "\n"
+    return pages
+
+
+def joined(root):
+    """the pages as one text with the links of the single page it replaced
+    (the summary, then ## Experiments and each experiment's page as a ###
+    section, its links rebased to results/): what tests/claims_page/github.py
+    measures, table by table, as GitHub shows each page"""
+    with open(os.path.join(root, PAGE), encoding="utf-8") as f:
+        summary = f.read()
+    head = summary.split("\n## Experiments\n")[0]
+    out = [head, "", "## Experiments"]
+    names = sorted(os.path.relpath(os.path.join(d, f), os.path.join(root, PAGES_DIR))[:-3]
+                   for d, _, fs in os.walk(os.path.join(root, PAGES_DIR)) for f in fs if f.endswith(".md"))
+    slugs = {}
+    for name in names:
+        page = experiment_page(name)
+        with open(os.path.join(root, page), encoding="utf-8") as f:
+            text = f.read()
+        body = text.split(f"\n# {name}\n", 1)[-1].split("\n", 3)[-1]
+        out += ["", f"### {name}"] + [relink(x, PAGE, slugs, origin=page) for x in body.rstrip("\n").split("\n")]
+    return "\n".join(out) + "\n"
+
+
+def size_problems(pages):
+    """each page over PAGE_LIMIT bytes"""
+    return [f"{p}: {len(t.encode()):,} bytes, over the {PAGE_LIMIT:,} a claims page may have (GitHub renders "
+            "1 MB of a file): split it further" for p, t in sorted(pages.items()) if len(t.encode()) > PAGE_LIMIT]

@@ -57,6 +57,13 @@ unless each is found, and unless the marker clears it; and the nine forms
 of issue 103 (the class above, the synonyms, a claim cited by its words,
 a summary cell, a synonym citing no claim) planted on known rows must each
 be found.
+A pilot (a sweep a plan of experiments/ declares in its pilots:) is no
+look of its claim's plan (issue 116): its decided verdict, where the plan
+has not decided alike, is cited only with "a pilot, not counted under the
+plan" in its clause (the plain marker does not do), never as the claim's;
+the self-test plants "reproduced" (or "not reproduced") beside each such
+pilot row and fails unless each is found and only the pilot's marker
+clears it.
 A sentence with words of several kinds (one claim holds, another does not)
 passes when each cited claim matches one of its kinds and each kind is
 matched by one cited claim. Generated blocks (<!-- BEGIN VERDICTS -->),
@@ -69,6 +76,9 @@ import glob
 import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import claims_page as cp  # noqa: E402
 
 PAGES = ("README.md", "results/README.md", "results/reproductions.md")
 
@@ -86,6 +96,13 @@ KINDS = {
 # later re-test after the plan's deciding look, or the post hoc pilot before
 # it): "a later re-test, not counted under the plan" (issue 92)
 NOT_COUNTED = re.compile(r"\bnot counted under the plan\b", re.I)
+# a pilot's verdict (a look declared a pilot in a plan's pilots:, which the
+# plan never counts) is cited only with this marker in its clause, never
+# as the claim's (issue 116)
+PILOT_MARK = re.compile(r"\ba pilot, not counted under the plan\b", re.I)
+PILOT = "a pilot"
+# the sweeps the experiment files' plans declare pilots, set by check()
+PILOTS = set()
 PLAN_CLAUSE = re.compile(r"[;|]|, and |, but | — ")
 # "not reproduced" is the negative, not "reproduced"
 NEGATED = re.compile(r"\b(not|never)\s+(reproduced|reproduces|replicated|replicates|holds|confirmed|confirms|"
@@ -247,6 +264,16 @@ def counted(rows, plans, sentence, c):
     vs, unplanned = set(), []
     for r in verdict_rows(rows, c):
         plan = plans.get((r["_sweep"], r["claim"])) if plans else None
+        if r["_sweep"] in PILOTS and r["verdict"] in ("holds", "does not hold"):
+            claim_plan = plan_of_claim(plans, r)
+            vs.add(claim_plan[0] if claim_plan else "inconclusive")
+            # the pilot's words are the claim's where its plan decided alike
+            if clauses and all(PILOT_MARK.search(x) for x in clauses) or \
+                    (claim_plan and claim_plan[1] and claim_plan[0] == r["verdict"]):
+                vs.add(r["verdict"])
+            else:
+                unplanned.append((r, (claim_plan[0] if claim_plan else "undecided", PILOT), clauses))
+            continue
         if plan is None or r["verdict"] == "described":
             vs.add(r["verdict"])
             continue
@@ -258,6 +285,16 @@ def counted(rows, plans, sentence, c):
             else:
                 unplanned.append((r, plan, clauses))
     return vs, unplanned
+
+
+def plan_of_claim(plans, r):
+    """the plan's (verdict, deciding look) of the claim row R is a look of:
+    a look of the same original in results/looks.csv (a pilot is in none)"""
+    base = cp.confirm_order(r["_sweep"])[0]
+    for (sweep, claim), plan in sorted((plans or {}).items()):
+        if claim == r["claim"] and cp.confirm_order(sweep)[0] == base:
+            return plan
+    return None
 
 
 # a claim cited by its words (issue 103): its id's words, three or more, in
@@ -330,6 +367,11 @@ def check_unit(path, line, sentence, rows, plans=None):
         if (r["_sweep"], r["verdict"]) in said[c]:
             return
         said[c].add((r["_sweep"], r["verdict"]))
+        if plan[1] == PILOT:
+            problems.append("%s: `%s` is %s under its plan; %s is a pilot (declared in a plan's pilots:) and its %s "
+                            "is never the claim's verdict: cite it with \"a pilot, not counted under the plan\" "
+                            "in its clause: %s" % (where, c, plan[0], r["_sweep"], r["verdict"], short))
+            return
         problems.append("%s: `%s` is %s under its plan (results/looks.csv: %s decides it); %s's %s is a look the "
                         "plan does not count: say the plan's verdict, or mark the look \"not counted under the "
                         "plan\" in its clause: %s" % (where, c, plan[0], plan[1] or "no look", r["_sweep"],
@@ -483,6 +525,8 @@ def read_discarded(root):
 def check(root):
     rows = read_verdicts(root)
     plans = read_plans(root)
+    PILOTS.clear()
+    PILOTS.update(cp.read_pilots(root))
     discarded = read_discarded(root)
     problems = []
     for page in PAGES:
@@ -650,6 +694,20 @@ def planted(rows, plans):
     must be found, and the marker must clear it: the failures"""
     failures = 0
     word = {"holds": "reproduced", "does not hold": "not reproduced"}
+    # a pilot's decided verdict said as the claim's (issue 116): found;
+    # with the pilot's marker: cleared; with the plain marker: still found
+    for key, rs in sorted(rows.items()):
+        for r in rs:
+            plan = plan_of_claim(plans, r)
+            if "/" not in key or r["_sweep"] not in PILOTS or r["verdict"] not in word or \
+                    (plan and plan[1] and plan[0] == r["verdict"]):
+                continue
+            sentence = "It is %s here, at the seeds it took (`%s`)." % (word[r["verdict"]], key)
+            for said, want in ((sentence, True), (sentence[:-1] + ", not counted under the plan.", True),
+                               (sentence[:-1] + ", a pilot, not counted under the plan.", False)):
+                if any("is a pilot" in g for g in check_unit("planted", 1, said, rows, plans)) != want:
+                    failures += 1
+                    print("self-test: planted %r %s, but %s is a pilot" % (said, "passes" if want else "fails", key))
     for (sweep, claim), (verdict, _) in sorted(plans.items()):
         for r in rows.get(sweep + "/" + claim, []):
             if r["_sweep"] != sweep or r["verdict"] not in word or r["verdict"] == verdict:
@@ -671,6 +729,10 @@ def main():
     if self_test():
         return 1
     root = sys.argv[1] if len(sys.argv) > 1 else "."
+    PILOTS.update(cp.read_pilots(root))
+    if not PILOTS:
+        print("self-test: no plan of experiments/ declares a pilot (pilots:), so the pilot plants test nothing")
+        return 1
     if planted(read_verdicts(root), read_plans(root)):
         return 1
     problems = check(root)

@@ -37,7 +37,13 @@ What is generated:
     the threshold, as a "does not hold" does), a claim over cells leads
     with its verdict and its cells' counts, and every link of the page
     resolves: the check fails otherwise (issue 93; the self-test plants
-    each fault).
+    each fault). The page is written split (issue 116: it grew past what
+    GitHub renders): results/claims.md keeps all but the experiments'
+    sections, which an index of their headline verdicts replaces, and each
+    experiment's section is its own page, results/claims/NAME.md, every
+    link rebased to its page (claims_page.split); a page over
+    claims_page.PAGE_LIMIT (500 KB) fails, and so does a file under
+    results/claims/ that is no experiment's page (--write removes it).
 Every quote of a paper in experiments/ is the paper's text
 (tests/verdict_prose/paper_quotes.tsv, quotes.py) or marked (paraphrase),
 and every claim's paper_value follows from its quote: a number of it, a
@@ -375,6 +381,32 @@ def plan_ledger_self_test():
     return failures
 
 
+def split_self_test():
+    """the claims pages' split (issue 116) on known text: a page over
+    PAGE_LIMIT bytes fails, one at it passes; each link resolves from its
+    own page (an anchor of an experiment's section its page, another the
+    summary's, a path rebased)"""
+    failures = 0
+    limit = claims_page.PAGE_LIMIT
+    if not claims_page.size_problems({"results/claims/x.md": "é" * (limit // 2) + "x"}) or \
+            claims_page.size_problems({"results/claims/x.md": "x" * limit}):
+        failures += 1
+        print(f"render.py self-test: a page of {limit + 1:,} bytes passes, or one of {limit:,} fails", file=sys.stderr)
+    # the split keeps each link resolving from its own page: an anchor of an
+    # experiment's section its page, another the summary's, a path rebased
+    whole = ("# C\n\n## Looks and plans\n\n[a](#x) [b](x/verdicts.csv)\n\n## Experiments\n\n### x\n\n"
+             "[c](#looks-and-plans) [d](x/) [e](../README.md) [f](#y)\n\n### y\n\n[g](#x)\n")
+    got = claims_page.split(whole, {})
+    want = {"results/claims.md": ["](claims/x.md)", "](x/verdicts.csv)", "](claims/x.md): no claims"],
+            "results/claims/x.md": ["](../claims.md#looks-and-plans)", "](../x/)", "](../../README.md)", "](y.md)"],
+            "results/claims/y.md": ["](x.md)"]}
+    if sorted(got) != sorted(want) or any(w not in got[p] for p, ws in want.items() for w in ws) or \
+            "### x" in got["results/claims.md"]:
+        failures += 1
+        print(f"render.py self-test: the split pages are {got}", file=sys.stderr)
+    return failures
+
+
 def claims_page_self_test():
     """issue 93's page checks on a section generated from planted rows: the
     section as generated passes; a bare "holds", a section without its
@@ -434,6 +466,7 @@ def claims_page_self_test():
     if "3 of 5 cells hold, 2 undecided (intersection-union)" not in got or "effect" in got or "agree" in got:
         failures += 1
         print(f"render.py self-test: the line of a claim over cells with 3 of 5 holding is {got!r}", file=sys.stderr)
+    failures += split_self_test()
     with tempfile.TemporaryDirectory() as root:
         os.makedirs(os.path.join(root, "results", "x"))
         with open(os.path.join(root, "results", "README.md"), "w") as f:
@@ -544,15 +577,23 @@ def main():
         path = os.path.join(root, page)
         old = open(path).read()
         pages[path] = (old, render_table(old, of_section, verdicts, problems, page))
-    path = os.path.join(root, "results", "claims.md")
-    try:
-        old = open(path).read()
-    except FileNotFoundError:
-        old = None
-    pages[path] = (old, claims_page.render(verdicts, new, sections, of_section, root))
-    # the page leads to its evidence, says why each claim holds, and its links resolve (issue 93)
-    problems += claims_page.page_problems(pages[path][1])
-    problems += claims_page.link_problems(root, os.path.join("results", "claims.md"), pages[path][1])
+    whole = claims_page.render(verdicts, new, sections, of_section, root)
+    # the page leads to its evidence, says why each claim holds (issue 93)
+    problems += claims_page.page_problems(whole)
+    # split into the summary and a page per experiment (issue 116), each
+    # under PAGE_LIMIT, each link resolving from its own page
+    split = claims_page.split(whole, verdicts)
+    problems += claims_page.size_problems(split)
+    for page, text in split.items():
+        path = os.path.join(root, page)
+        try:
+            old = open(path).read()
+        except FileNotFoundError:
+            old = None
+        pages[path] = (old, text)
+        problems += claims_page.link_problems(root, page, text)
+    extra = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(root, claims_page.PAGES_DIR)) for f in fs
+             if os.path.relpath(os.path.join(d, f), root) not in split]
     if claims_page.read_withdrawn(root) is None:
         problems.append(f"{claims_page.WITHDRAWN_FILE}: missing; write it with: build/normlab verdict --withdrawn results")
     if claims_page.read_looks(root) is None:
@@ -571,8 +612,11 @@ def main():
     stale = [p for p, (o, n) in pages.items() if o != n]
     if mode == "--write":
         for p in stale:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
             with open(p, "w") as f:
                 f.write(pages[p][1])
+        for p in extra:
+            os.remove(p)
         print(f"render.py: {len(stale)} page(s) rewritten, {len(verdicts)} experiments' verdicts")
         sys.exit(1 if problems else 0)
     for p in stale:
@@ -582,7 +626,10 @@ def main():
             continue
         print(f"{os.path.relpath(p, root)}: its computed verdicts differ from results/*/verdicts.csv; "
               f"regenerate with: python3 tests/verdict_prose/render.py . --write", file=sys.stderr)
-    sys.exit(1 if problems or stale else 0)
+    for p in extra:
+        print(f"{os.path.relpath(p, root)}: no experiment's claims page (render.py . --write removes it)",
+              file=sys.stderr)
+    sys.exit(1 if problems or stale or extra else 0)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,21 @@ the rule, and its runs made 1000 times dearer move it off the top; a claim made 
 power no number at a look of the pilot size is stopped, and with the
 pilot size one above that look's seeds gets a pilot again. And the
 schedule is the only way a confirmation enters (issue 103): each
-confirmation file committed while the rule was committed must be what the
-schedule, run with the code and inputs of the file's parent commit,
-printed within its budget (its claims, its grid's cells, its seeds, n);
-any other fails, and so does a grid changed after that commit. The
-comparison is first shown to refuse planted files (another name, a seed
-more, other seeds, a claim more or less, a cell more).
+confirmation file committed while the rule was committed, and whatever its
+name each file that repeats another experiment's claims word for word on
+the same base: (issue 116), must be what the schedule, run with the code
+and inputs of the file's parent commit, printed within its budget: its
+claims, its seeds, n, its pilot flag (declared in a plan's pilots: or not)
+and its cells themselves, not their count (the cells its claims' latest
+looks compare, read from their verdicts.csv at that commit, each a cell of
+the grid with its set:, and each grid cell one of them); any other fails,
+and so does a grid changed after that commit, and a commit that registers
+a look of the print but not its first (a file committed, not yet run,
+aside) unless experiments/schedule/skipped.tsv puts that skip on the
+record. The comparison is first shown to refuse planted files (another
+name, a seed more, other seeds, a claim more or less, a cell more, other
+cells as many, a cell set: moves, a pilot flag the print does not give, a
+skipped first look, a copy under another name).
 
 The prints at the registrations' parents are kept in a committed record,
 experiments/schedule/prints.tsv, keyed by the SHA-256 of each print's inputs
@@ -60,6 +69,7 @@ import tempfile
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page as cp  # noqa: E402
+import frozen  # noqa: E402
 import history  # noqa: E402
 
 RULE_FILE = os.path.join("experiments", "schedule", "rule.yaml")
@@ -602,6 +612,11 @@ def check(root):
 EXCLUDE_RE = re.compile(r"^exclude:\s*\n((?:[ \t]+.*\n?)*)", re.M)
 ENTRY_RE = re.compile(r"^\d+\. (\S+): seeds (\d+)-(\d+), n (\d+), .*? of (\d+) cells")
 CLAIM_LINE_RE = re.compile(r"^    (?!priced from:|note:)([^\s:]+)")
+LOOK_RE = re.compile(r"at its latest look, ([^\s,()]+)")
+# the fields of a printed entry, in the record's order (issue 116: cells,
+# pilot and the looks the cells come from compared, not counts alone)
+ENTRY = ("claims", "first", "last", "n", "cells", "pilot", "looks", "pending", "position")
+SET_RE = re.compile(r"^set:\s*\{(.*)\}\s*(?:#.*)?$", re.M)
 # the schedule's own code and inputs, archived at a registration's parent
 PRINT_INPUTS = INPUTS + ["tests/verdict_prose/*.py", "tests/verdict_prose/*.tsv"]
 
@@ -652,8 +667,11 @@ def file_facts(text):
 
 
 def printed_entries(text):
-    """{name: (claim ids, first seed, last seed, n, cells)} of the
-    confirmations a schedule's print runs within its budget"""
+    """{name: [claim ids, first seed, last seed, n, cells, pilot, {claim: its
+    latest look}, pending, position]} of the looks a schedule's print runs
+    within its budget (ENTRY: the fields by name), position 1 the first it
+    runs; pilot where the entry says so (", a pilot", or a claim's "a
+    pilot of N"); pending: a file committed, not yet run"""
     out, current, within = {}, None, False
     for line in text.split("\n"):
         if line.startswith("## "):
@@ -663,19 +681,59 @@ def printed_entries(text):
         m = ENTRY_RE.match(line)
         if within and m:
             current = m.group(1)
-            out[current] = ([], int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)))
+            out[current] = [[], int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)),
+                            ", a pilot" in line, {}, "(committed, not yet run)" in line, len(out) + 1]
             continue
         c = CLAIM_LINE_RE.match(line)
         if within and current and c:
-            out[current][0].append(c.group(1))
-    return out
+            e = out[current]
+            e[0].append(c.group(1))
+            look = LOOK_RE.search(line)
+            if look:
+                e[6][c.group(1)] = look.group(1)
+            e[5] = e[5] or bool(re.search(r"; a pilot of \d+$", line))
+    return {k: tuple(v) for k, v in out.items()}
 
 
-def as_printed(name, text, printed):
-    """why a confirmation file is not what the print scheduled (None: it is)"""
+def set_of(text):
+    """{key: value} of an experiment file's set: (a flow map on one line)"""
+    m = SET_RE.search(text)
+    return dict((k.strip(), v.strip().strip("'\"")) for k, _, v in
+                (kv.partition(":") for kv in flow_items(m.group(1)))) if m else {}
+
+
+def cells_differ(text, printed_cells):
+    """why the cells a file's grid runs (its set: beside each) are not the
+    cells the print compares (None: each printed cell is a cell of the grid
+    and each grid cell a printed one, on every key both name); a cell
+    selector the file names nowhere is its base config's, not read here"""
+    _, _, cells = file_facts(text)
+    fixed = set_of(text)
+    runs = [dict(fixed, **dict(c)) for c in cells]
+
+    def matches(run, cell):
+        # an empty value is a key the look's runs leave unset (a dropout
+        # placement at p 0, which the sweep runs once): it selects nothing
+        return all(same_value(v, run[k]) for k, v in cell if k in run and v != "")
+    unrun = [c for c in printed_cells if not any(matches(r, c) for r in runs)]
+    unprinted = [r for r in runs if not any(matches(r, c) for c in printed_cells)]
+    why = []
+    if unrun:
+        why.append("printed cells it does not run: " + "; ".join(", ".join(f"{k}={v}" for k, v in c)
+                                                                 for c in sorted(unrun)))
+    if unprinted:
+        why.append("cells it runs that the print does not compare: " + "; ".join(
+            ", ".join(f"{k}={v}" for k, v in sorted(r.items())) for r in unprinted))
+    return "; ".join(why) or None
+
+
+def as_printed(name, text, printed, printed_cells=None, declared_pilot=None):
+    """why a confirmation file is not what the print scheduled (None: it
+    is): its claims, seeds, n, cells (the printed cells themselves where
+    known, not their count alone) and pilot flag (where known) as printed"""
     if name not in printed:
         return f"the schedule did not print {name} within its budget ({', '.join(sorted(printed)) or 'nothing'})"
-    claims, first, last, n, n_cells = printed[name]
+    claims, first, last, n, n_cells, pilot = printed[name][:6]
     ids, seeds, cells = file_facts(text)
     why = []
     if sorted(ids) != sorted(claims):
@@ -686,7 +744,36 @@ def as_printed(name, text, printed):
         why.append(f"n {len(seeds)}, printed {n}")
     if len(cells) != n_cells:
         why.append(f"{len(cells)} cells, printed {n_cells}")
-    return "; ".join(why) or None
+    if printed_cells is not None:
+        why.append(cells_differ(text, printed_cells))
+    if declared_pilot is not None and declared_pilot != pilot:
+        why.append("declared a pilot, printed a confirmation" if declared_pilot else
+                   "printed a pilot, not declared one in a plan's pilots:")
+    return "; ".join(w for w in why if w) or None
+
+
+_VERDICTS_AT = {}
+
+
+def printed_cells(root, commit, entry):
+    """the cells a printed entry compares, from its claims' latest looks'
+    verdicts.csv at COMMIT (claim_cells, as the schedule priced them); None
+    where a claim names no look there (a pending file's, a record's stub)"""
+    cells = set()
+    for claim in entry[0]:
+        look = entry[6].get(claim)
+        if look is None:
+            return None
+        if (commit, look) not in _VERDICTS_AT:
+            p = git(root, "show", f"{commit}:results/{look}/verdicts.csv")
+            _VERDICTS_AT[(commit, look)] = list(csv.DictReader(p.stdout.decode("utf-8", "replace").splitlines())) \
+                if p.returncode == 0 else None
+        rows = _VERDICTS_AT[(commit, look)]
+        heads = [r for r in cp.headline_rows(rows)[0] if r["claim"] == claim] if rows else []
+        if not heads:
+            return None
+        cells |= claim_cells(rows, heads[0])
+    return cells
 
 
 _PRINTS = {}
@@ -714,16 +801,93 @@ def print_at(root, commit):
 
 
 def registered_files(root):
-    """{experiments/NAME.yaml: the commit that added it} for each confirmation file"""
+    """{experiments/NAME.yaml: the commit that added it} for each file that
+    registers a look: a confirmation, and whatever its name any file that
+    repeats another experiment's claims (the same id, word for word) on
+    the same base: (issue 116: the same look under another name)"""
     tracked = git(root, "ls-files", "--", "experiments/*.yaml").stdout.decode().split()
+    texts = {}
+    for path in tracked:
+        try:
+            texts[path] = open(os.path.join(root, path)).read()
+        except OSError:
+            continue
     added_in = {}
-    for path in sorted(tracked):
-        if not cp.is_confirmation(os.path.basename(path)[:-5]):
+    for path in sorted(texts):
+        if not cp.is_confirmation(os.path.basename(path)[:-5]) and not repeats(path, texts):
             continue
         added = git(root, "log", "--diff-filter=A", "--format=%H", "--", path).stdout.decode().split()
         if added:
             added_in[path] = added[-1]
     return added_in
+
+
+def repeats(path, texts):
+    """another experiment (not PATH's original or its confirmation) whose
+    base: PATH's is and that has one of PATH's claims word for word"""
+    name = frozen.name_of(texts[path], path)
+    claims, base = frozen.claims_of(texts[path]), frozen.top_blocks(texts[path]).get("base")
+    for other, text in texts.items():
+        if other == path or cp.confirm_order(frozen.name_of(text, other))[0] == cp.confirm_order(name)[0]:
+            continue
+        theirs = frozen.claims_of(text)
+        if frozen.top_blocks(text).get("base") == base and any(theirs.get(c) == f for c, f in claims.items()):
+            return other
+    return None
+
+
+def declared_pilot(root, commit, path, name):
+    """NAME is declared a pilot at COMMIT: in its own file's plan or its
+    original's (pilots:)"""
+    base = cp.confirm_order(name)[0]
+    for p in (path, f"experiments/{base}.yaml", f"experiments/claims/{base}.yaml"):
+        shown = git(root, "show", f"{commit}:{p}")
+        if shown.returncode == 0 and name in cp.pilots_of(shown.stdout.decode("utf-8", "replace")):
+            return True
+    return False
+
+
+SKIPS_FILE = os.path.join("experiments", "schedule", "skipped.tsv")
+
+
+def read_skips(root):
+    """{(commit, the look it skipped): reason} of SKIPS_FILE: a commit that
+    registered a look past the print's first, on the record (issue 116):
+    it stays a look, and the check names it rather than failing it"""
+    out = {}
+    try:
+        lines = open(os.path.join(root, SKIPS_FILE)).read().split("\n")
+    except OSError:
+        return out
+    for number, line in enumerate(lines, 1):
+        if not line or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 4 or not re.fullmatch(r"[0-9a-f]{40}", cols[0]) or not cols[3].strip():
+            raise RuleError(f"{SKIPS_FILE}:{number}: not COMMIT<tab>REGISTERED<tab>SKIPPED<tab>REASON")
+        out[(cols[0], cols[2])] = cols[3]
+    return out
+
+
+def skip_failures(skips, found):
+    """FOUND: {(commit, skipped look): why}; the failures: each skip not on
+    the record, and each record line no skip of the history matches"""
+    out = [f"{c[:9]} {why} within its budget: the print is run in its order (or the skip is put on the record, "
+           f"{SKIPS_FILE})" for (c, _), why in sorted(found.items()) if (c, _) not in skips]
+    out += [f"{SKIPS_FILE}: {c[:9]} skipping {look} is on the record, but the history holds no such skip"
+            for c, look in sorted(skips) if (c, look) not in found]
+    return out
+
+
+def skipped(entries, names):
+    """why a commit registering NAMES skips the first look its parent's
+    print runs within its budget (a file committed, not yet run, aside: it
+    is registered already); None where it does not"""
+    todo = sorted((e[8], k) for k, e in entries.items() if not e[7])
+    if not todo or todo[0][1] in names or not names & set(entries):
+        return None
+    return todo[0][1], (f"registers {', '.join(sorted(names & set(entries)))} and not {todo[0][1]}, the first "
+                        "look the print runs")
 
 
 # ---- the record of the prints already computed (issue 115) ----
@@ -738,7 +902,8 @@ def registered_files(root):
 PRINTS_FILE = os.path.join("experiments", "schedule", "prints.tsv")
 PRINTS_HEAD = ("# the schedule's prints at each registration's parent commit, as the entries it runs within its budget\n"
                "# (tests/verdict_prose/schedule.py --record writes it; --check reads it, --check --all recomputes it)\n"
-               "# inputs_sha256\tcommit\tentries: {name: [claims, first seed, last seed, n, cells]}\n")
+               "# inputs_sha256\tcommit\tentries: {name: [claims, first seed, last seed, n, cells, pilot, "
+               "{claim: latest look}, pending, position]}\n")
 _PRINT_INPUTS_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in PRINT_INPUTS))
 
 
@@ -775,7 +940,8 @@ def read_prints(root):
             entries = {k: tuple(v) for k, v in json.loads(parts[2]).items()}
         except (IndexError, ValueError, AttributeError, TypeError):
             raise RuleError(f"{PRINTS_FILE}:{number}: not KEY<tab>COMMIT<tab>JSON")
-        out[parts[0]] = (parts[1], entries)
+        if all(len(v) == len(ENTRY) for v in entries.values()):
+            out[parts[0]] = (parts[1], entries)  # an entry of an older shape is printed again
     return out
 
 
@@ -825,6 +991,16 @@ def registrations(root, recompute_all=False, say=True):
     parents = sorted({commit + "^" for commit in added_in.values()
                       if git(root, "cat-file", "-e", f"{commit}^:{RULE_FILE}").returncode == 0})
     prints, failures = printed_at(root, parents, read_prints(root), recompute_all, say)
+    by_commit = {}
+    for path, commit in added_in.items():
+        by_commit.setdefault(commit, set()).add(os.path.basename(path)[:-5])
+    found = {}
+    for commit, names in sorted(by_commit.items()):
+        entries = prints.get(commit + "^", (None,))[0]
+        skip = skipped(entries, names) if entries else None
+        if skip:
+            found[(commit, skip[0])] = skip[1]
+    failures += skip_failures(read_skips(root), found)
     for path, commit in added_in.items():
         if commit + "^" not in prints:
             continue
@@ -833,7 +1009,8 @@ def registrations(root, recompute_all=False, say=True):
             continue
         name = os.path.basename(path)[:-5]
         text = git(root, "show", f"{commit}:{path}").stdout.decode("utf-8", "replace")
-        why = as_printed(name, text, entries)
+        cells = printed_cells(root, commit + "^", entries[name]) if name in entries else None
+        why = as_printed(name, text, entries, cells, declared_pilot(root, commit, path, name))
         if why is None:
             _, seeds, cells = file_facts(text)
             _, now_seeds, now_cells = file_facts(open(os.path.join(root, path)).read())
@@ -913,12 +1090,39 @@ def record_self_test(root):
             failures.append(f"record self-test: a registration with a seed more than its recorded print passes: {got}")
         # a record that lies (its entry says 6 seeds): --check trusts it,
         # --all prints again and finds it
-        lie = {key: (record[key][0], {"x-confirm2": (["p"], 101, 106, 6, 2)})}
+        lie = {key: (record[key][0], {"x-confirm2": (["p"], 101, 106, 6, 2, False, {}, False, 1)})}
         with open(os.path.join(tmp, PRINTS_FILE), "w") as f:
             f.write(prints_text(lie))
         if registrations(tmp, say=False) or not any("is not what the schedule prints there" in f
                                          for f in registrations(tmp, recompute_all=True, say=False)):
             failures.append("record self-test: --check --all does not find a record entry that is not the print")
+        failures += end_to_end_plants(tmp, commit, base, grid)
+    return failures
+
+
+def end_to_end_plants(tmp, commit, base, grid):
+    """issue 116, through the history: the same look under another name
+    (x-again repeating x-confirm2's claims on its base) is a registration
+    the print did not make; a commit registering the print's second look
+    and not its first is a skip, off the record"""
+    failures = []
+    git(tmp, "reset", "-q", "--hard", base, check=True)
+    if os.path.exists(os.path.join(tmp, PRINTS_FILE)):
+        os.remove(os.path.join(tmp, PRINTS_FILE))
+    commit({"experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105")}, "registered")
+    commit({"experiments/x-again.yaml": grid.format(seeds="101, 102, 103, 104, 105").replace(
+        "name: x-confirm2", "name: x-again")}, "the same look under another name")
+    got = registrations(tmp, say=False)
+    if not any("x-again" in f and "did not print x-again" in f for f in got):
+        failures.append(f"record self-test: a look registered again under another name passes: {got}")
+    git(tmp, "reset", "-q", "--hard", base, check=True)
+    two = ("## Within the budget\n1. a-confirm: seeds 101-105, n 5, 0.1 CPU-hours of 2 cells\n    q: 0.1\n"
+           "2. x-confirm2: seeds 101-105, n 5, 0.1 CPU-hours of 2 cells\n    p: 0.1\n## Past the budget\n")
+    commit({"tests/verdict_prose/schedule.py": f"print({two!r})\n"}, "a print of two looks")
+    commit({"experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105")}, "the second registered")
+    got = registrations(tmp, say=False)
+    if not any("and not a-confirm, the first look the print runs" in f for f in got):
+        failures.append(f"record self-test: a registration skipping the print's first look passes: {got}")
     return failures
 
 
@@ -927,13 +1131,15 @@ def registration_plants(root):
     unprinted name, a seed more, another first seed, a claim more or less,
     a cell more; a file written as printed passes"""
     failures = []
-    printed = {"x-confirm2": (["p", "q"], 701, 709, 9, 2)}
+    printed = {"x-confirm2": (["p", "q"], 701, 709, 9, 2, False, {}, False, 1)}
+    cells = {(("model.norm.type", "batch"), ("train.lr", "0.1")), (("model.norm.type", "group"), ("train.lr", "0.1"))}
     good = ("name: x-confirm2\ngrid:\n  model.norm.type: [batch, group, layer]\n  train.lr: [0.1]\n"
             "  seed: [{seeds}]\nexclude:\n  - {{model.norm.type: layer}}\nclaims:\n  - id: p\n  - id: q\n")
     seeds = ", ".join(str(i) for i in range(701, 710))
     text = good.format(seeds=seeds)
-    if as_printed("x-confirm2", text, printed) is not None:
-        failures.append(f"a confirmation written as printed is refused: {as_printed('x-confirm2', text, printed)}")
+    if as_printed("x-confirm2", text, printed, cells, False) is not None:
+        failures.append("a confirmation written as printed is refused: "
+                        f"{as_printed('x-confirm2', text, printed, cells, False)}")
     plants = [("an unprinted name", "x-confirm3", text.replace("x-confirm2", "x-confirm3")),
               ("a seed more", "x-confirm2", good.format(seeds=seeds + ", 710")),
               ("other seeds", "x-confirm2", good.format(seeds=seeds.replace("701", "700"))),
@@ -943,6 +1149,7 @@ def registration_plants(root):
     for what, name, planted in plants:
         if as_printed(name, planted, printed) is None:
             failures.append(f"a confirmation file with {what} than the print is accepted")
+    failures += exact_plants(text, printed, cells)
     # and on this repository's print: the first confirmation it runs,
     # written as printed, passes; with one seed more, it fails
     here = printed_entries(render(schedule(root)))
@@ -955,6 +1162,48 @@ def registration_plants(root):
             failures.append(f"{name} written as this commit prints it is refused: {as_printed(name, text, here)}")
         if as_printed(name, text.replace(f"{last}]", f"{last}, {last + 1}]"), here) is None:
             failures.append(f"{name} with a seed more than this commit prints is accepted")
+    return failures
+
+
+def exact_plants(text, printed, cells):
+    """issue 116: what a count cannot see is refused too: other cells of
+    the same number, a cell set: moves, a pilot flag other than the
+    print's; a commit that registers the print's second look and not its
+    first; the same look under another name (a file repeating an
+    experiment's claims on its base:)"""
+    failures = []
+    for what, planted, pilot in [
+            ("other cells, as many", text.replace("[batch, group, layer]", "[batch, instance, layer]"), False),
+            ("a cell its set: moves", text.replace("  train.lr: [0.1]\n", "").replace(
+                "grid:", "set: {train.lr: 0.2}\ngrid:"), False),
+            ("a pilot flag the print does not give", text, True)]:
+        if as_printed("x-confirm2", planted, printed, cells, pilot) is None:
+            failures.append(f"a confirmation file with {what} than the print is accepted")
+    if as_printed("x-confirm2", text, dict(printed, **{"x-confirm2": printed["x-confirm2"][:5] + (True,)
+                                                        + printed["x-confirm2"][6:]}), cells, False) is None:
+        failures.append("a confirmation of a printed pilot, not declared one, is accepted")
+    two = {"a-confirm": (["p"], 101, 110, 10, 1, False, {}, False, 1),
+           "b-confirm2": (["q"], 201, 210, 10, 1, False, {}, False, 2)}
+    if skipped(two, {"b-confirm2"}) is None:
+        failures.append("a commit registering the print's second look and not its first is accepted")
+    c = "0" * 40
+    if not skip_failures({}, {(c, "a-confirm"): "skips"}) or skip_failures({(c, "a-confirm"): "why"},
+                                                                          {(c, "a-confirm"): "skips"}) or \
+            not skip_failures({(c, "a-confirm"): "why"}, {}):
+        failures.append("a skip is not failed off the record, or failed on it, or a record line of no skip passes")
+    if skipped(two, {"a-confirm", "b-confirm2"}) or skipped(two, {"a-confirm"}) or \
+            skipped(dict(two, **{"a-confirm": two["a-confirm"][:7] + (True, 1)}), {"b-confirm2"}):
+        failures.append("the print's first look, or the next after a committed one, is refused as a skip")
+    x = "name: x\nbase: ../configs/c.yaml\nclaims:\n  - id: p\n    metric: m\n    expect: a < b\n"
+    again = x.replace("name: x", "name: x-again")
+    texts = {"experiments/x.yaml": x, "experiments/x-again.yaml": again}
+    if repeats("experiments/x-again.yaml", texts) != "experiments/x.yaml" or \
+            repeats("experiments/x-again.yaml", dict(texts, **{"experiments/x.yaml": x.replace("c.yaml", "d.yaml")})) \
+            or repeats("experiments/x-again.yaml", dict(texts, **{"experiments/x.yaml": x.replace("a < b", "a > b")})) \
+            or repeats("experiments/x-confirm.yaml", {"experiments/x.yaml": x,
+                                                      "experiments/x-confirm.yaml": again.replace("-again", "-confirm")}):
+        failures.append("a file repeating an experiment's claims on its base under another name is not a "
+                        "registration (or another base, another claim, or its own confirmation is taken for one)")
     return failures
 
 
