@@ -3408,6 +3408,14 @@ static const char *const recorded_configs[] = {
     "model: {arch: mlp, widths: [16, 12], norm: {type: batch}, dropout: {p: 0.4, placement:\n"
     "        before_norm}, norm_noise: {distribution: uniform}}\n"
     "train: {batch_size: 16, eval_batch_size: 16, steps: 14, eval_every: 5, log_every: 2}\n",
+    /* a formula's running statistics with a cumulative momentum, which the
+     * layer's prepare writes into the step's scalars */
+    "data: {dataset: synthetic, train_size: 60, test_size: 20, shape: [3, 8, 8]}\n"
+    "model: {arch: cnn, widths: [4, 8], norm: {type: expr, momentum: cumulative,\n"
+    "        expr: 'weight * (x - running(mean(x, [batch, spatial]))) /\n"
+    "               sqrt(running(var(x, [batch, spatial])) + eps) + bias',\n"
+    "        params: 'weight = 1 per channel, bias = 0 per channel'}}\n"
+    "train: {batch_size: 8, eval_batch_size: 16, steps: 12, eval_every: 5, log_every: 4}\n",
 };
 
 START_TEST(test_recorded_training)
