@@ -3934,6 +3934,8 @@ static const struct {
      "", 3, 2, 12, 5, 1},
 };
 
+enum { FORMULA_CASES = sizeof formula_cases / sizeof formula_cases[0] };
+
 typedef struct {
     nl_formula_plan *plan;
     int n_params, n_running;
@@ -4061,9 +4063,15 @@ static void formula_check(formula_twins *t, bool exact, const char *where)
 
 START_TEST(test_formula_programs)
 {
+    /* the second half of the cases' runs: every pass by blocks of samples */
+    if (_i >= FORMULA_CASES)
+        setenv("NORMLAB_CUDA_FORMULA_BLOCKS", "1", 1);
+    else
+        unsetenv("NORMLAB_CUDA_FORMULA_BLOCKS");
+    const int fc = _i % FORMULA_CASES;
     open_gpu();
     formula_twins t = {0};
-    formula_twins_make(&t, _i);
+    formula_twins_make(&t, fc);
     const nl_formula_mode modes[3] = {NL_FORMULA_TRAIN, NL_FORMULA_TRAIN_KEEP, NL_FORMULA_EVAL};
     char where[256];
     for (int fused = 0; fused < 2; fused++)
@@ -4079,9 +4087,10 @@ START_TEST(test_formula_programs)
             }
             for (int b = 0; b < 2; b++)
                 formula_run(&t, b, modes[mi], fused);
-            snprintf(where, sizeof where, "%s, mode %d, %s", formula_cases[_i].name, mi,
-                     fused ? "ReLU and add fused, accumulated" : "plain");
-            formula_check(&t, formula_cases[_i].exact, where);
+            snprintf(where, sizeof where, "%s, mode %d, %s%s", formula_cases[fc].name, mi,
+                     fused ? "ReLU and add fused, accumulated" : "plain",
+                     _i >= FORMULA_CASES ? ", every pass by blocks" : "");
+            formula_check(&t, formula_cases[fc].exact, where);
             /* the GPU again from the same inputs: the same bits (its
              * running statistics put back after) */
             float *kept[NL_FORMULA_MAX_RUNNING];
@@ -4104,6 +4113,7 @@ START_TEST(test_formula_programs)
         }
     formula_twins_free(&t);
     close_gpu();
+    unsetenv("NORMLAB_CUDA_FORMULA_BLOCKS");
 }
 END_TEST
 
@@ -4245,8 +4255,7 @@ int main(void)
 
     TCase *formula = tcase_create("formula"); /* each test opens its own backend */
     tcase_set_timeout(formula, 600);
-    tcase_add_loop_test(formula, test_formula_programs, 0,
-                        (int)(sizeof formula_cases / sizeof formula_cases[0]));
+    tcase_add_loop_test(formula, test_formula_programs, 0, 2 * FORMULA_CASES);
     tcase_add_test(formula, test_formula_refuses_a_block);
     tcase_add_loop_test(formula, test_formula_training, 0,
                         (int)(sizeof formula_train_cases / sizeof formula_train_cases[0]));

@@ -15,6 +15,10 @@
  *   the CPU's bits; the elementary functions (exp, tanh, sigmoid, erf) are
  *   the device's expf and the like, where the CPU has its vector kernels,
  *   a few ulps apart (the parity test's tolerance).
+ * - A pass without reductions whose registers fit a thread's array (most
+ *   formulas' last pass, which writes y or dx) is a thread per value
+ *   instead, over the whole batch; nothing crosses values, so the bits
+ *   are the same (NORMLAB_CUDA_FORMULA_BLOCKS=1 runs it by blocks too).
  * - A small value (between passes) is a kernel over its elements, each
  *   reduction element summing its inputs serially in the interpreter's
  *   loop order.
@@ -105,17 +109,26 @@ typedef struct {
     size_t regs_per_block;
 } pass_args;
 
-/* where the block is: its sample, row and segment */
+/* where the block (or an elementwise pass's thread) is: its sample, row
+ * and segment (an element: a segment of one value) */
 typedef struct {
     int b, c0, p0, start, m;
     size_t offset; /* the segment's first value in x, y, dy */
-    float *regs;
+    float *regs;   /* register k's value j at regs[k * stride + j] */
+    int stride;
 } seg_at;
 
 /* the fused ReLU's backward: dy where the stored output is > 0 */
 __device__ static inline float dy_at(const pass_args &A, size_t i)
 {
     return A.relu ? (A.y[i] > 0 ? A.dy[i] : 0.0f) : A.dy[i];
+}
+
+/* the fused add's other input's gradient at i (the first pass writes it) */
+__device__ static inline void write_dskip(const pass_args &A, size_t i)
+{
+    const float g = dy_at(A, i);
+    A.dskip[i] = A.accumulate_dskip ? A.dskip[i] + g : g;
 }
 
 /* operand o's value k of the segment; *scalar: constant along the row */
@@ -125,7 +138,7 @@ __device__ static float operand(const pass_args &A, const seg_at &S, nl_fopd o, 
     switch (o.kind) {
     case OPD_X: return A.x[S.offset + k];
     case OPD_DY: return dy_at(A, S.offset + k);
-    case OPD_REG: return S.regs[(size_t)o.index * SEG + k];
+    case OPD_REG: return S.regs[(size_t)o.index * S.stride + k];
     case OPD_SCALAR: {
         *scalar = true;
         const nl_fshape sh = A.g.nodes[o.index].s;
@@ -184,9 +197,9 @@ __device__ static void reduce_segment(const pass_args &A, const seg_at &S, const
             ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
-__device__ static void store_value(const pass_args &A, const seg_at &S, float u)
+__device__ static void store_value(const pass_args &A, const seg_at &S, int k, float u)
 {
-    const size_t i = S.offset + threadIdx.x;
+    const size_t i = S.offset + k;
     float *o = A.out + i;
     if (A.relu && !A.dy) { /* a fused ReLU (and residual add) */
         const float v = A.skip ? u + A.skip[i] : u;
@@ -207,20 +220,20 @@ __device__ static void run_segment(const pass_args &A, const seg_at &S, double *
             if (mine) {
                 const float a = operand(A, S, I->a, j, &scalar);
                 const float b = I->b.kind == OPD_NONE ? 0.0f : operand(A, S, I->b, j, &scalar);
-                S.regs[(size_t)I->dst * SEG + j] = nl_formula_apply(I->op, a, b, I->v);
+                S.regs[(size_t)I->dst * S.stride + j] = nl_formula_apply(I->op, a, b, I->v);
             }
             break;
         case RI_GATHER:
             if (mine) {
                 const nl_fshape s = A.g.nodes[I->node].s;
-                S.regs[(size_t)I->dst * SEG + j] =
+                S.regs[(size_t)I->dst * S.stride + j] =
                     values_of(A.g, A.m, I->node)[along_index(A, S, s, j)];
             }
             break;
         case RI_REDUCE: reduce_segment(A, S, I, part); break;
         case RI_STORE:
             if (mine)
-                store_value(A, S, operand(A, S, I->a, j, &scalar));
+                store_value(A, S, j, operand(A, S, I->a, j, &scalar));
             break;
         }
     }
@@ -234,6 +247,7 @@ __global__ void formula_pass_kernel(pass_args A)
     seg_at S;
     S.b = blockIdx.x;
     S.regs = A.m.regs + (size_t)S.b * A.regs_per_block;
+    S.stride = SEG;
     const int j = threadIdx.x;
     for (int r = 0; r < rows; r++) {
         S.c0 = images ? r : 0;
@@ -243,12 +257,51 @@ __global__ void formula_pass_kernel(pass_args A)
             S.offset = ((size_t)S.b * rows + (size_t)r) * (size_t)len + (size_t)S.start;
             if (A.dy && A.relu && A.dskip && A.first_pass && j < S.m) {
                 /* the fused add's other input, written once */
-                const size_t i = S.offset + j;
-                const float g = dy_at(A, i);
-                A.dskip[i] = A.accumulate_dskip ? A.dskip[i] + g : g;
+                write_dskip(A, S.offset + j);
             }
             run_segment(A, S, part);
             __syncthreads(); /* the registers are the next segment's */
+        }
+    }
+}
+
+/* A pass without reductions, whose registers fit a thread's own array:
+ * nothing crosses elements, so a thread per element runs the program on
+ * its value alone (the same operations, so the same bits), over the whole
+ * batch at once */
+enum { ELEMENTWISE_REGISTERS = 128 };
+
+__global__ void formula_elementwise_kernel(pass_args A)
+{
+    float regs[ELEMENTWISE_REGISTERS];
+    const bool images = A.d.ndim == 4;
+    const int rows = images ? A.d.c : A.d.p, len = images ? A.d.p : A.d.c;
+    const size_t total = (size_t)A.d.n * rows * len;
+    seg_at S;
+    S.m = 1;
+    S.regs = regs;
+    S.stride = 1;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total;
+         e += (size_t)gridDim.x * blockDim.x) {
+        const size_t row = e / len;
+        S.b = (int)(row / rows);
+        S.c0 = images ? (int)(row % rows) : 0;
+        S.p0 = images ? 0 : (int)(row % rows);
+        S.start = (int)(e % len);
+        S.offset = e;
+        if (A.dy && A.relu && A.dskip && A.first_pass)
+            write_dskip(A, e);
+        for (int k = 0; k < A.count; k++) {
+            const nl_frow *I = &A.code[k];
+            bool scalar;
+            if (I->kind == RI_OP) {
+                const float a = operand(A, S, I->a, 0, &scalar);
+                const float b = I->b.kind == OPD_NONE ? 0.0f : operand(A, S, I->b, 0, &scalar);
+                regs[I->dst] = nl_formula_apply(I->op, a, b, I->v);
+            } else if (I->kind == RI_GATHER)
+                regs[I->dst] = values_of(A.g, A.m, I->node)[along_index(A, S, A.g.nodes[I->node].s, 0)];
+            else if (I->kind == RI_STORE)
+                store_value(A, S, 0, operand(A, S, I->a, 0, &scalar));
         }
     }
 }
@@ -449,6 +502,15 @@ static void run_pass(runner *R, int prog, const nl_fpass *pass, float *out, bool
     A.accumulate_dskip = R->io->accumulate_dskip;
     A.first_pass = pass == P->passes;
     A.regs_per_block = (size_t)(R->plan->registers + NL_FORMULA_TILES * NL_FORMULA_MAX_BLOCK) * SEG;
+    bool reduces = false;
+    for (int k = 0; k < pass->count; k++)
+        reduces |= code[k].kind == RI_REDUCE;
+    if (!reduces && pass->registers <= ELEMENTWISE_REGISTERS && !cu->formula_blocks) {
+        const size_t total = (size_t)R->d.n * (size_t)R->d.c * (size_t)R->d.p;
+        formula_elementwise_kernel<<<grid_for(R, total), 256, 0, cu->stream>>>(A);
+        NL_CU_LAUNCHED(cu, "formula_elementwise_kernel");
+        return;
+    }
     formula_pass_kernel<<<R->d.n, SEG, 0, cu->stream>>>(A);
     NL_CU_LAUNCHED(cu, "formula_pass_kernel");
     for (int k = 0; k < pass->count; k++)
