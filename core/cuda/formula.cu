@@ -200,6 +200,8 @@ __device__ static void reduce_segment(const pass_args &A, const seg_at &S, const
 __device__ static void store_value(const pass_args &A, const seg_at &S, int k, float u)
 {
     const size_t i = S.offset + k;
+    if (!A.out) /* no gradient asked of the input (the CPU's NULL row) */
+        return;
     float *o = A.out + i;
     if (A.relu && !A.dy) { /* a fused ReLU (and residual add) */
         const float v = A.skip ? u + A.skip[i] : u;
