@@ -270,8 +270,10 @@ __global__ void formula_pass_kernel(pass_args A)
 /* A pass without reductions, whose registers fit a thread's own array:
  * nothing crosses elements, so a thread per element runs the program on
  * its value alone (the same operations, so the same bits), over the whole
- * batch at once */
-enum { ELEMENTWISE_REGISTERS = 128 };
+ * batch at once. 64 registers: 256 bytes of local memory a thread, which
+ * the driver reserves for every thread a GPU keeps resident (~70 MB on an
+ * H100); a longer pass runs by blocks. */
+enum { ELEMENTWISE_REGISTERS = 64 };
 
 __global__ void formula_elementwise_kernel(pass_args A)
 {
