@@ -35,8 +35,8 @@ typedef struct {
     bool compile_tried; /* its passes compiled, or left to the interpreter */
     long batches_tracked;
     int scalars;         /* its per-step scalar: the momentum (with running statistics) */
-    void *image;         /* the plan's image (nl_formula_plan_image), host and device */
-    const void *program;
+    void *image;         /* the plan's image (nl_formula_plan_image) on the host */
+    const void *program; /* the same on the device (a constant), for a GPU */
     /* the mode the last forward ran the programs in: its backward runs
      * the same graph, reading what that forward kept */
     nl_formula_mode last_mode;
@@ -283,6 +283,7 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
     if (!l->image) {
         nl_builder_fail(b, NL_ERR_NOMEM, "layer %s: out of memory", name);
         nl_formula_plan_free(l->plan);
+        l->plan = NULL;
         return NULL;
     }
     nl_formula_plan_image(l->plan, l->image);
