@@ -24,6 +24,10 @@
  * The threads case: runs training at once on threads of this process, each
  * on its own backend, give the rows they give alone.
  *
+ * The formula case: a formula normalizer's programs (model.norm.type
+ * expr) on the GPU against the CPU's row interpreter, op by op for six
+ * formulas in every mode, then in whole models.
+ *
  * The coverage case, last: every op that both backends implement was
  * reached on both by the cases before it, counted through the op list
  * (a new op needs no case of its own when a registry row's training
@@ -48,6 +52,7 @@
 #include "base/rng.h"
 #include "config/config.h"
 #include "model/model.h"
+#include "norm/formula.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "norm_space.h"
@@ -2364,6 +2369,9 @@ typedef struct {
      * and they are recalibrated over 3 batches before the evaluation */
     int freeze_after;
     bool smooth; /* FRN's thresholds start far below every value (see add_smooth_cases) */
+    int steps;   /* 0: STEPS */
+    /* model.norm.type expr: the formula and its parameters (NULL: the row's example) */
+    const char *expr, *expr_params;
 } train_case;
 
 enum { BATCH = 16, STEPS = 100 };
@@ -2430,6 +2438,10 @@ static void train_spec(const train_case *tc, nl_model_spec *out)
     spec.weight_standardization = tc->weight_standardization;
     spec.param_norm.kind = tc->param_norm;
     spec.norm.freezable = tc->freeze_after > 0;
+    if (tc->expr) {
+        snprintf(spec.norm.expr, sizeof spec.norm.expr, "%s", tc->expr);
+        snprintf(spec.norm.params, sizeof spec.norm.params, "%s", tc->expr_params);
+    }
     *out = spec;
 }
 
@@ -2457,7 +2469,7 @@ static void train_kept(nl_backend *be, const train_case *tc, double *loss, doubl
     nl_optim_spec_defaults(&optim, tc->optim);
     if (tc->optim == NL_OPTIM_SGD)
         optim.weight_decay = 1e-4f;
-    for (int step = 0; step < STEPS; step++) {
+    for (int step = 0; step < (tc->steps ? tc->steps : STEPS); step++) {
         tu_fill_normal(x, BATCH * per, 5000 + step, 0.0f, 1.0f);
         teacher_labels(x, BATCH, per, y);
         nl_model_reset_metrics(m);
@@ -2606,10 +2618,11 @@ static const train_case image_token_cases[] = {
 static void check_training_parity(const train_case *tc)
 {
     double lc[STEPS], lg[STEPS], ec, eg;
+    const int steps = tc->steps ? tc->steps : STEPS;
     nl_model *mc = NULL, *mg = NULL;
     train_kept(cpu_be, tc, lc, &ec, &mc);
     train_kept(gpu_be, tc, lg, &eg, &mg);
-    for (int s = 0; s < STEPS; s++)
+    for (int s = 0; s < steps; s++)
         ck_assert_msg(fabs(lg[s] - lc[s]) <= 1e-3 * fabs(lc[s]),
                       "arch %d norm %d: step %d loss %.9g on the GPU, %.9g on the CPU", tc->arch,
                       tc->norm, s, lg[s], lc[s]);
@@ -2620,7 +2633,7 @@ static void check_training_parity(const train_case *tc)
                   tc->arch, tc->norm, eg, ec_same, ec);
     nl_model_free(mc);
     nl_model_free(mg);
-    for (int s = 0; s < STEPS; s++)
+    for (int s = 0; s < steps; s++)
         ck_assert_msg(isfinite(lg[s]), "arch %d norm %d: step %d loss %g", tc->arch, tc->norm, s,
                       lg[s]);
 }
@@ -3395,6 +3408,14 @@ static const char *const recorded_configs[] = {
     "model: {arch: mlp, widths: [16, 12], norm: {type: batch}, dropout: {p: 0.4, placement:\n"
     "        before_norm}, norm_noise: {distribution: uniform}}\n"
     "train: {batch_size: 16, eval_batch_size: 16, steps: 14, eval_every: 5, log_every: 2}\n",
+    /* a formula's running statistics with a cumulative momentum, which the
+     * layer's prepare writes into the step's scalars */
+    "data: {dataset: synthetic, train_size: 60, test_size: 20, shape: [3, 8, 8]}\n"
+    "model: {arch: cnn, widths: [4, 8], norm: {type: expr, momentum: cumulative,\n"
+    "        expr: 'weight * (x - running(mean(x, [batch, spatial]))) /\n"
+    "               sqrt(running(var(x, [batch, spatial])) + eps) + bias',\n"
+    "        params: 'weight = 1 per channel, bias = 0 per channel'}}\n"
+    "train: {batch_size: 8, eval_batch_size: 16, steps: 12, eval_every: 5, log_every: 4}\n",
 };
 
 START_TEST(test_recorded_training)
@@ -3877,6 +3898,271 @@ START_TEST(test_rnn_norm_training)
 }
 END_TEST
 
+/* ---- a formula normalizer's programs (model.norm.type expr) ----
+ * The GPU's program runner (core/cuda/formula.cu) against the CPU's row
+ * interpreter, from one plan: forward and backward in training (running
+ * statistics updated), training with them kept, and evaluation, plain and
+ * with a fused ReLU and residual add (dx then accumulated); images over
+ * more than one segment of a row, token sequences whose rows are grouped
+ * channels, feature vectors. The sums are the interpreter's in its order,
+ * so a formula of + - * / sqrt min max abs and squares gives the CPU's
+ * bits (exact); exp, tanh, sigmoid and erf are the device's own against
+ * the CPU's vector kernels, a few ulps apart, so within 1e-5 of the
+ * largest value. The running statistics' update, (1 - m) r + m v, is one
+ * FMA where the CPU's kernel set contracts it (core/cpu is built with
+ * -ffp-contract=fast) and two roundings on the GPU (--fmad=false): within
+ * 1e-6, and each mode starts from the CPU's. The GPU repeats its bits. */
+static const struct {
+    const char *name, *expr, *params;
+    int ndim, n, c, p, groups;
+    bool exact;
+} formula_cases[] = {
+    {"batch", "weight * (x - running(mean(x, [batch, spatial]))) / "
+              "sqrt(running(var(x, [batch, spatial])) + eps) + bias",
+     "weight = 1 per channel, bias = 0 per channel", 4, 3, 6, 300, 1, true},
+    {"layer, grouped tokens", "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
+     "weight = 1 per channel, bias = 0 per channel", 3, 3, 20, 7, 4, true},
+    {"rms, running", "weight * x / sqrt(running(mean(x^2, [batch])) + eps)", "weight = 1 per channel",
+     2, 6, 24, 1, 1, true},
+    {"min, max, abs", "max(x, 0.5 * x) - min(x, -1) + w * abs(x - mean(x, [spatial])) / "
+                      "(mean(abs(x - mean(x, [batch, spatial])), [batch, spatial]) + eps)",
+     "w = 0.5 per channel", 4, 2, 4, 49, 1, true},
+    {"evonorm-s0, groups", "weight * x * sigmoid(v * x) / sqrt(var(x, [channels, spatial]) + eps) + bias",
+     "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", 4, 2, 8, 30, 4},
+    {"functions, tokens", "max(x, 0.5 * x) - min(x, -1) + erf(x) * relu(x) + log(1 + exp(-abs(x))) + "
+                          "rsqrt(x^2 + 1) + tanh(x) * sum(x, [channels, tokens]) * 0.01",
+     "", 3, 2, 12, 5, 1},
+};
+
+enum { FORMULA_CASES = sizeof formula_cases / sizeof formula_cases[0] };
+
+typedef struct {
+    nl_formula_plan *plan;
+    int n_params, n_running;
+    size_t count, param_count[NL_FORMULA_MAX_PARAMS], running_count[NL_FORMULA_MAX_RUNNING];
+    twin x, dy, skip, y, dx, dskip, momentum, image;
+    twin params[NL_FORMULA_MAX_PARAMS], dparams[NL_FORMULA_MAX_PARAMS];
+    twin running[NL_FORMULA_MAX_RUNNING];
+    void *saved[2], *workspace[2];
+} formula_twins;
+
+static void formula_twins_make(formula_twins *t, int i)
+{
+    nl_formula *f = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_formula_parse(formula_cases[i].expr, formula_cases[i].params, &f, &err) == NL_OK,
+                  "%s: %s", formula_cases[i].name, err.msg);
+    const nl_formula_input in = {.ndim = formula_cases[i].ndim, .n_capacity = formula_cases[i].n,
+                                 .c = formula_cases[i].c, .p = formula_cases[i].p,
+                                 .groups = formula_cases[i].groups};
+    ck_assert_msg(nl_formula_plan_make(f, in, 1e-5f, &t->plan, &err) == NL_OK, "%s: %s",
+                  formula_cases[i].name, err.msg);
+    t->n_params = nl_formula_param_count(f);
+    t->n_running = nl_formula_plan_running_count(t->plan);
+    t->count = (size_t)in.n_capacity * (size_t)in.c * (size_t)in.p;
+    t->x = twin_normal(t->count, 300 + (uint64_t)i, 0.3f, 1.2f);
+    t->dy = twin_normal(t->count, 301, 0, 1);
+    t->skip = twin_normal(t->count, 302, 0, 1);
+    t->y = twin_empty(t->count);
+    t->dx = twin_empty(t->count);
+    t->dskip = twin_empty(t->count);
+    t->momentum = twin_const(1, 0.1f);
+    for (int k = 0; k < t->n_params; k++) {
+        const nl_formula_param *fp = nl_formula_param_at(f, k);
+        t->param_count[k] = fp->per_channel ? (size_t)in.c : 1;
+        t->params[k] = twin_normal(t->param_count[k], 310 + (uint64_t)k, fp->init, 0.2f);
+        t->dparams[k] = twin_empty(t->param_count[k]);
+    }
+    for (int k = 0; k < t->n_running; k++) {
+        float init;
+        const char *what;
+        nl_formula_plan_running_at(t->plan, k, &t->running_count[k], &init, &what);
+        t->running[k] = twin_normal(t->running_count[k], 320 + (uint64_t)k, 1.0f, 0.2f);
+    }
+    nl_formula_free(f);
+    const size_t image_bytes = nl_formula_image_layout(t->plan).bytes;
+    void *image = malloc(image_bytes);
+    ck_assert(image != NULL);
+    nl_formula_plan_image(t->plan, image);
+    t->image = twin_new(image, image_bytes);
+    free(image);
+    for (int b = 0; b < 2; b++) {
+        nl_formula_plan_set_threads(t->plan, b ? in.n_capacity : 1);
+        t->saved[b] = alloc_workspace(b, (nl_formula_plan_saved_floats(t->plan) + 1) * sizeof(float));
+        t->workspace[b] = alloc_workspace(b, nl_formula_plan_workspace_bytes(t->plan));
+    }
+}
+
+static void formula_twins_free(formula_twins *t)
+{
+    twin *all[] = {&t->x, &t->dy, &t->skip, &t->y, &t->dx, &t->dskip, &t->momentum, &t->image};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        twin_free(all[k]);
+    for (int k = 0; k < t->n_params; k++)
+        twin_free(&t->params[k]), twin_free(&t->dparams[k]);
+    for (int k = 0; k < t->n_running; k++)
+        twin_free(&t->running[k]);
+    for (int b = 0; b < 2; b++) {
+        be_of(b)->ops->release(be_of(b), t->saved[b]);
+        be_of(b)->ops->release(be_of(b), t->workspace[b]);
+    }
+    nl_formula_plan_free(t->plan);
+}
+
+/* one forward and backward on backend b; fused: a ReLU and residual add,
+ * dx and dskip accumulated */
+static void formula_run(formula_twins *t, int b, nl_formula_mode mode, bool fused)
+{
+    nl_backend *be = be_of(b);
+    nl_formula_plan_set_threads(t->plan, b ? t->plan->in.n_capacity : 1);
+    nl_formula_io io = {.n = t->plan->in.n_capacity, .relu = fused, .skip = fused ? F(t->skip, b) : NULL,
+                        .x = F(t->x, b), .y = F(t->y, b), .momentum = 0.1f,
+                        .momentum_at = F(t->momentum, b), .saved = t->saved[b],
+                        .workspace = t->workspace[b], .program = t->image.d[b]};
+    for (int k = 0; k < t->n_params; k++) {
+        io.params[k] = F(t->params[k], b);
+        io.dparams[k] = F(t->dparams[k], b);
+    }
+    for (int k = 0; k < t->n_running; k++)
+        io.running[k] = F(t->running[k], b);
+    be->ops->formula_forward(be, t->plan, mode, &io);
+    io.dy = F(t->dy, b);
+    io.dx = F(t->dx, b);
+    io.accumulate_dx = fused;
+    io.dskip = fused ? F(t->dskip, b) : NULL;
+    io.accumulate_dskip = fused;
+    be->ops->formula_backward(be, t->plan, mode, &io);
+}
+
+static void formula_compare(twin t, bool exact, const char *what)
+{
+    if (exact)
+        check_equal_floats(t, what);
+    else
+        check_close(t, 1e-5, what);
+}
+
+static void formula_check(formula_twins *t, bool exact, const char *where)
+{
+    char what[256];
+    const twin *outs[] = {&t->y, &t->dx, &t->dskip};
+    const char *names[] = {"y", "dx", "dskip"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(what, sizeof what, "%s: %s", where, names[k]);
+        formula_compare(*outs[k], exact, what);
+    }
+    for (int k = 0; k < t->n_params; k++) {
+        snprintf(what, sizeof what, "%s: dparam %d", where, k);
+        formula_compare(t->dparams[k], exact, what);
+    }
+    for (int k = 0; k < t->n_running; k++) {
+        snprintf(what, sizeof what, "%s: running %d", where, k);
+        check_close(t->running[k], 1e-6, what);
+    }
+}
+
+START_TEST(test_formula_programs)
+{
+    /* the second half of the cases' runs: every pass by blocks of samples */
+    if (_i >= FORMULA_CASES)
+        setenv("NORMLAB_CUDA_FORMULA_BLOCKS", "1", 1);
+    else
+        unsetenv("NORMLAB_CUDA_FORMULA_BLOCKS");
+    const int fc = _i % FORMULA_CASES;
+    open_gpu();
+    formula_twins t = {0};
+    formula_twins_make(&t, fc);
+    const nl_formula_mode modes[3] = {NL_FORMULA_TRAIN, NL_FORMULA_TRAIN_KEEP, NL_FORMULA_EVAL};
+    char where[256];
+    for (int fused = 0; fused < 2; fused++)
+        for (int mi = 0; mi < 3; mi++) {
+            /* the same starting values on both: outputs a fused run adds
+             * to, and the CPU's running statistics */
+            twin_copy(t.dx, t.dy);
+            twin_copy(t.dskip, t.skip);
+            for (int k = 0; k < t.n_running; k++) {
+                float *cpu = fetch(t.running[k], 0);
+                upload_to(1, t.running[k], cpu);
+                free(cpu);
+            }
+            for (int b = 0; b < 2; b++)
+                formula_run(&t, b, modes[mi], fused);
+            snprintf(where, sizeof where, "%s, mode %d, %s%s", formula_cases[fc].name, mi,
+                     fused ? "ReLU and add fused, accumulated" : "plain",
+                     _i >= FORMULA_CASES ? ", every pass by blocks" : "");
+            formula_check(&t, formula_cases[fc].exact, where);
+            /* the GPU again from the same inputs: the same bits (its
+             * running statistics put back after) */
+            float *kept[NL_FORMULA_MAX_RUNNING];
+            for (int k = 0; k < t.n_running; k++)
+                kept[k] = fetch(t.running[k], 1);
+            void *y = snapshot(t.y);
+            twin_copy(t.dx, t.dy);
+            twin_copy(t.dskip, t.skip);
+            formula_run(&t, 1, modes[mi], fused);
+            check_repeat(t.y, y, where);
+            void *dx = fetch(t.dx, 1);
+            twin_copy(t.dx, t.dy);
+            twin_copy(t.dskip, t.skip);
+            formula_run(&t, 1, modes[mi], fused);
+            check_repeat(t.dx, dx, where);
+            for (int k = 0; k < t.n_running; k++) {
+                upload_to(1, t.running[k], kept[k]);
+                free(kept[k]);
+            }
+        }
+    formula_twins_free(&t);
+    close_gpu();
+    unsetenv("NORMLAB_CUDA_FORMULA_BLOCKS");
+}
+END_TEST
+
+/* formula layers in whole models, a few steps on each backend (the
+ * training cases' bounds): the plan's image uploaded as a constant, the
+ * workspace sized for the GPU, the momentum through the step's scalars,
+ * a ReLU fused after the formula (and a residual add before it) */
+static const train_case formula_train_cases[] = {
+    {NL_ARCH_CNN, NL_NORM_EXPR, NL_PLACE_BEFORE, NL_ACT_RELU, NL_POOL_AVG, .optim = NL_OPTIM_SGD,
+     .steps = 4, .expr = "weight * (x - running(mean(x, [batch, spatial]))) / "
+                         "sqrt(running(var(x, [batch, spatial])) + eps) + bias",
+     .expr_params = "weight = 1 per channel, bias = 0 per channel"},
+    {NL_ARCH_RESNET, NL_NORM_EXPR, NL_PLACE_POST, NL_ACT_RELU, NL_POOL_AVG, .optim = NL_OPTIM_SGD,
+     .steps = 3, .expr = "weight * x * sigmoid(v * x) / sqrt(var(x, [channels, spatial]) + eps) + bias",
+     .expr_params = "weight = 1 per channel, bias = 0 per channel, v = 1 per channel"},
+};
+
+START_TEST(test_formula_training)
+{
+    open_gpu();
+    check_training_parity(&formula_train_cases[_i]);
+    close_gpu();
+}
+END_TEST
+
+/* a channel-blocked input is refused by the GPU (it has no such layout),
+ * as an error synchronize reports, nothing written */
+START_TEST(test_formula_refuses_a_block)
+{
+    open_gpu();
+    formula_twins t = {0};
+    formula_twins_make(&t, 0);
+    nl_formula_io io = {.n = 1, .block = 8, .x = F(t.x, 1), .y = F(t.y, 1),
+                        .momentum_at = F(t.momentum, 1), .saved = t.saved[1],
+                        .workspace = t.workspace[1], .program = t.image.d[1]};
+    void *before = snapshot(t.y);
+    gpu_be->ops->formula_forward(gpu_be, t.plan, NL_FORMULA_TRAIN_KEEP, &io);
+    nl_error err = {0};
+    ck_assert_int_eq(gpu_be->ops->synchronize(gpu_be, &err), NL_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "channel-blocked") != NULL, "%s", err.msg);
+    void *after = fetch(t.y, 1);
+    ck_assert_msg(memcmp(before, after, t.y.bytes) == 0, "the refused forward wrote y");
+    free(before);
+    free(after);
+    formula_twins_free(&t);
+    close_gpu();
+}
+END_TEST
+
 /* Every op both backends implement was called on both by the cases that
  * ran before this one in this process (its tests' forks included): a CUDA
  * op no parity case reaches is named. Run on the whole suite: with
@@ -3966,6 +4252,14 @@ int main(void)
     tcase_add_test(norms, test_norm_space);
     tcase_add_test(norms, test_switch_norms);
     suite_add_tcase(s, norms);
+
+    TCase *formula = tcase_create("formula"); /* each test opens its own backend */
+    tcase_set_timeout(formula, 600);
+    tcase_add_loop_test(formula, test_formula_programs, 0, 2 * FORMULA_CASES);
+    tcase_add_test(formula, test_formula_refuses_a_block);
+    tcase_add_loop_test(formula, test_formula_training, 0,
+                        (int)(sizeof formula_train_cases / sizeof formula_train_cases[0]));
+    suite_add_tcase(s, formula);
 
     TCase *tokens = tcase_create("tokens");
     tcase_add_checked_fixture(tokens, open_gpu, close_gpu);

@@ -3,8 +3,8 @@
  * input, and the passes over its rows that compute the output, or the
  * input and parameter gradients, from the small values the programs keep.
  * The contract between the planner and the backends that run the programs
- * (core/cpu/formula.c, through the formula_forward / formula_backward
- * ops). */
+ * (core/cpu/formula.c and core/cuda/formula.cu, through the
+ * formula_forward / formula_backward ops). */
 #ifndef NL_BACKEND_FORMULA_PROGRAM_H
 #define NL_BACKEND_FORMULA_PROGRAM_H
 
@@ -94,8 +94,16 @@ typedef struct nl_formula_io {
     float *dparams[NL_FORMULA_MAX_PARAMS];
     float *running[NL_FORMULA_MAX_RUNNING];
     float momentum;  /* this update's (nl_stats_next_momentum) */
+    /* the same momentum in the device's per-step scalars (nl_pass.scalars):
+     * a GPU's kernels read it there, so a step replayed from a CUDA graph
+     * updates with its own momentum */
+    const float *momentum_at;
     float *saved;    /* nl_formula_plan_saved_floats */
     void *workspace; /* nl_formula_plan_workspace_bytes */
+    /* the plan's arrays on the device, as nl_formula_image_layout lays
+     * them out (nl_formula_plan_image writes them): what a GPU's kernels
+     * read the programs from; the CPU reads the plan itself */
+    const void *program;
 } nl_formula_io;
 
 
@@ -237,10 +245,19 @@ typedef struct nl_formula_plan {
     void *compiled_object;
 } nl_formula_plan;
 
+/* a function both a CUDA kernel and the host may call (nvcc); plain C
+ * elsewhere */
+#ifdef __CUDACC__
+#define NL_FORMULA_HD __host__ __device__
+#else
+#define NL_FORMULA_HD
+#endif
+
 /* An elementwise operation on scalars (v: FO_POW's exponent): the
- * planner folds constants with it and the CPU computes small values with
- * it, so the two agree on every operation's meaning */
-static inline float nl_formula_apply(nl_formula_op op, float a, float b, float v)
+ * planner folds constants with it, the CPU computes small values with it
+ * and the GPU everything (core/cuda/formula.cu), so all agree on every
+ * operation's meaning */
+static inline NL_FORMULA_HD float nl_formula_apply(nl_formula_op op, float a, float b, float v)
 {
     switch (op) {
     case FO_ADD: return a + b;
@@ -283,5 +300,44 @@ static inline bool nl_formula_is_reduction(nl_formula_op op)
 
 /* the rows of a segment: the row interpreter's registers hold this many */
 #define NL_FORMULA_SEGMENT 256
+
+/* ---- the plan on a GPU ----
+ * The arrays a device's kernels read, laid end to end in one buffer
+ * (uploaded once, nl_builder_constant): for the training graph and then
+ * evaluation's, its nodes, offset, in_saved and acc_offset (count each),
+ * then its forward's and its backward's row instructions; each array at a
+ * 16-byte boundary. Byte offsets into the buffer. */
+typedef struct {
+    size_t nodes, offset, in_saved, acc_offset, rows[2]; /* rows: forward, backward */
+} nl_fgraph_image;
+typedef struct {
+    nl_fgraph_image graph[2]; /* train, eval */
+    size_t bytes;
+} nl_formula_image;
+
+static inline size_t nl_formula_image_next(size_t *at, size_t bytes)
+{
+    const size_t here = *at;
+    *at = (here + bytes + 15) & ~(size_t)15;
+    return here;
+}
+
+static inline nl_formula_image nl_formula_image_layout(const nl_formula_plan *p)
+{
+    nl_formula_image im;
+    size_t at = 0;
+    for (int k = 0; k < 2; k++) {
+        const nl_fgraph *g = k ? &p->eval : &p->train;
+        const size_t count = (size_t)(g->count > 0 ? g->count : 0);
+        im.graph[k].nodes = nl_formula_image_next(&at, count * sizeof(nl_fnode));
+        im.graph[k].offset = nl_formula_image_next(&at, count * sizeof(long));
+        im.graph[k].in_saved = nl_formula_image_next(&at, count * sizeof(bool));
+        im.graph[k].acc_offset = nl_formula_image_next(&at, count * sizeof(long));
+        im.graph[k].rows[0] = nl_formula_image_next(&at, (size_t)g->forward.n_rows * sizeof(nl_frow));
+        im.graph[k].rows[1] = nl_formula_image_next(&at, (size_t)g->backward.n_rows * sizeof(nl_frow));
+    }
+    im.bytes = at > 0 ? at : 16;
+    return im;
+}
 
 #endif

@@ -622,6 +622,7 @@ extern "C" nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error 
     if (cu->smem_budget > budget)
         cu->smem_budget = budget;
     cu->force_splits = (int)env_long("NORMLAB_CUDA_NORM_SPLITS", 0);
+    cu->formula_blocks = env_long("NORMLAB_CUDA_FORMULA_BLOCKS", 0) != 0;
     OPEN_CHECK(nl_cuda_batchnorm_setup(budget));
     OPEN_CHECK(nl_cuda_groupnorm_setup(budget));
 

@@ -24,7 +24,10 @@
  *                                 (1: the fused path, whole groups per
  *                                 block; clamped to what the scratch holds)
  *   NORMLAB_CUDA_NORM_SMEM=<bytes> shared-memory budget of the fused path for
- *                                 keeping a group on chip (0: re-read it) */
+ *                                 keeping a group on chip (0: re-read it)
+ *   NORMLAB_CUDA_FORMULA_BLOCKS=1 a formula's passes without reductions run
+ *                                 as the others do, a block per sample
+ *                                 (formula.cu), not a thread per value */
 #ifndef NL_CUDA_COMMON_H
 #define NL_CUDA_COMMON_H
 
@@ -51,6 +54,7 @@ typedef struct nl_cuda {
     size_t smem_optin;     /* largest dynamic shared memory a block may ask for */
     size_t smem_budget;    /* fused normalization path: bytes of a group kept on chip */
     int force_splits;      /* NORMLAB_CUDA_NORM_SPLITS, 0 = automatic */
+    bool formula_blocks;   /* NORMLAB_CUDA_FORMULA_BLOCKS */
     cudaStream_t stream;
     cublasHandle_t cublas;
     void *cublas_ws;

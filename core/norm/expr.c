@@ -6,11 +6,15 @@
  * its running statistics `<layer>.running_mean` / `running_var` (then
  * `running_mean1`, ... where a formula keeps several of a kind).
  *
- * The CUDA backend has no formula interpreter: a cuda run is refused at
- * build, naming model.device. A channel-blocked image is read in place:
- * the programs run on the same rows in either layout, so the bits are
- * NCHW's. */
+ * Both backends run the programs: the GPU (core/cuda/formula.cu) reads
+ * them from the plan's image, uploaded once as the layer's constant, and
+ * the running statistics' momentum from the per-step scalars, which the
+ * layer's prepare writes (so a step replayed from a CUDA graph has its
+ * own); its workspace holds registers for each sample (a block each). A
+ * channel-blocked image is read in place by the CPU: the programs run on
+ * the same rows in either layout, so the bits are NCHW's. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "layers/same_shape.h"
@@ -30,6 +34,9 @@ typedef struct {
     bool relu; /* a fused ReLU (expr_fuse_relu) */
     bool compile_tried; /* its passes compiled, or left to the interpreter */
     long batches_tracked;
+    int scalars;         /* its per-step scalar: the momentum (with running statistics) */
+    void *image;         /* the plan's image (nl_formula_plan_image) on the host */
+    const void *program; /* the same on the device (a constant), for a GPU */
     /* the mode the last forward ran the programs in: its backward runs
      * the same graph, reading what that forward kept */
     nl_formula_mode last_mode;
@@ -57,7 +64,7 @@ static nl_formula_mode mode_of(const expr_layer *l, nl_mode mode)
 static nl_formula_io io_of(expr_layer *l, const nl_pass *pass)
 {
     nl_formula_io io = {.n = pass->n, .block = l->block, .relu = l->relu, .saved = l->saved,
-                        .workspace = pass->workspace};
+                        .workspace = pass->workspace, .program = l->program};
     for (int k = 0; k < l->n_params; k++) {
         io.params[k] = l->params[k]->data;
         io.dparams[k] = l->params[k]->grad;
@@ -65,6 +72,18 @@ static nl_formula_io io_of(expr_layer *l, const nl_pass *pass)
     for (int k = 0; k < l->n_running; k++)
         io.running[k] = l->running[k]->data;
     return io;
+}
+
+/* the host half of the forward: the batches-tracked count and this
+ * pass's momentum, into the per-step scalars (a replayed step runs this,
+ * not the forward) */
+static void expr_prepare(nl_layer *self, const nl_pass *pass)
+{
+    expr_layer *l = (expr_layer *)self;
+    if (mode_of(l, pass->mode) == NL_FORMULA_TRAIN)
+        pass->scalars_host[l->scalars] = nl_stats_next_momentum(
+            &l->spec, &l->batches_tracked,
+            pass->mode == NL_MODE_RECALIBRATE ? pass->recalibrated : -1);
 }
 
 static void expr_forward(nl_layer *self, const nl_pass *pass)
@@ -75,10 +94,10 @@ static void expr_forward(nl_layer *self, const nl_pass *pass)
     io.y = self->out->data;
     io.skip = self->n_in == 2 ? self->in[1]->data : NULL;
     l->last_mode = mode_of(l, pass->mode);
-    if (l->last_mode == NL_FORMULA_TRAIN)
-        io.momentum = nl_stats_next_momentum(
-            &l->spec, &l->batches_tracked,
-            pass->mode == NL_MODE_RECALIBRATE ? pass->recalibrated : -1);
+    if (l->last_mode == NL_FORMULA_TRAIN) {
+        io.momentum = pass->scalars_host[l->scalars];
+        io.momentum_at = pass->scalars + l->scalars;
+    }
     pass->be->ops->formula_forward(pass->be, l->plan, l->last_mode, &io);
 }
 
@@ -110,6 +129,7 @@ static bool expr_fuse_relu(nl_layer *self, nl_act *skip)
 static void expr_release(nl_layer *self)
 {
     nl_formula_plan_free(((expr_layer *)self)->plan);
+    free(((expr_layer *)self)->image);
 }
 
 /* the layout the plan's layout pass gave its input */
@@ -122,6 +142,7 @@ static const nl_layer_vtable expr_vtable = {.kind = "expr",
                                             .flops = nl_layer_flops_values,
                                             .forward = expr_forward,
                                             .backward = expr_backward,
+                                            .prepare = expr_prepare,
                                             .release = expr_release,
                                             .fuse_relu = expr_fuse_relu,
                                             .family = NL_OP_FAMILY_FORMULA,
@@ -185,13 +206,15 @@ static void expr_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_
 
 static bool has_formula(const nl_ops *o) { return o->formula_forward && o->formula_backward; }
 
-/* the programs' scratch, registers for each of the device's threads; and,
+/* the programs' scratch, registers for each of the device's threads (a
+ * GPU's: each sample of the batch, a block each); and,
  * the layer's layout and the device's kernel set known, its passes
  * compiled to native code (the interpreter where that cannot be had) */
 static size_t expr_workspace(nl_backend *be, void *what)
 {
     expr_layer *l = what;
-    nl_formula_plan_set_threads(l->plan, be->threads);
+    nl_formula_plan_set_threads(l->plan, be->device == NL_DEVICE_CUDA ? l->plan->in.n_capacity
+                                                                       : be->threads);
     if (be->cpu_kernels && !l->compile_tried) {
         l->compile_tried = true;
         nl_formula_compile_result res;
@@ -251,8 +274,20 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
         running_name(pname, sizeof pname, name, used[k], used, k);
         l->running[k] = nl_builder_state(b, pname, count, init);
     }
-    if (l->n_running)
+    if (l->n_running) {
         nl_builder_counter(b, &l->batches_tracked);
+        l->scalars = nl_builder_scalars(b, 1);
+    }
+    const size_t image_bytes = nl_formula_image_layout(l->plan).bytes;
+    l->image = malloc(image_bytes);
+    if (!l->image) {
+        nl_builder_fail(b, NL_ERR_NOMEM, "layer %s: out of memory", name);
+        nl_formula_plan_free(l->plan);
+        l->plan = NULL;
+        return NULL;
+    }
+    nl_formula_plan_image(l->plan, l->image);
+    nl_builder_constant(b, (void **)&l->program, l->image, image_bytes);
     nl_builder_saved(b, (void **)&l->saved,
                      (nl_formula_plan_saved_floats(l->plan) + 1) * sizeof(float));
     nl_builder_workspace_asked(b, expr_workspace, l);
@@ -261,10 +296,10 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
 
 const nl_norm_info nl_norm_row_expr = {
     {"expr", "a formula in the config (model.norm.expr, model.norm.params, model.norm.name): "
-             "its gradients derived, planned and checked like a built-in (CPU)"},
+             "its gradients derived, planned and checked like a built-in"},
     .keys = NL_NORM_KEY_EPS | NL_NORM_KEY_GROUPS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_FORMULA,
     .learned_shift = false, .center = false, .running_stats = true, .running_stats_default = true,
-    .features = true, .images = true, .tokens = true, .adds_layer = true, .cpu_only = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
     .color = "#c49c94", .build = expr_norm, .stats_set = expr_set, .groups_default = 1,
     .keeps_running = expr_keeps_running,
     /* a name other than bias: the row cannot say the formula learns a

@@ -164,5 +164,8 @@ void nl_formula_plan_running_at(const nl_formula_plan *p, int i, size_t *count, 
                                 const char **what);
 /* nodes in the derived programs, for `show` and the tests */
 int nl_formula_plan_ops(const nl_formula_plan *p, int *forward, int *backward);
+/* the plan's arrays as a GPU reads them (formula_program.h's
+ * nl_formula_image_layout(p).bytes of them) written into out */
+void nl_formula_plan_image(const nl_formula_plan *p, void *out);
 
 #endif

@@ -145,9 +145,10 @@ typedef struct {
      * N*T tokens */
     bool tokens;
     bool adds_layer;             /* false only for the identity: nothing to run or time */
-    /* its kernels are CPU_ONLY ops (expr's formula programs): a GPU build
-     * is refused naming the device; test_cuda_parity holds the flag to what
-     * the GPU backend does and trains the other kinds on it */
+    /* its kernels are CPU_ONLY ops (none today: expr's formula programs
+     * were): a GPU build is refused naming the device; test_cuda_parity
+     * holds the flag to what the GPU backend does and trains the other
+     * kinds on it */
     bool cpu_only;
     /* plots: "#rrggbb", the next of matplotlib's tab10 (then tab20) per kind,
      * grey for none, so a normalizer keeps its colour across every plot */

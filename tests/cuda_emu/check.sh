@@ -2,7 +2,7 @@
 # The default suite's look at the CUDA backend on a machine without a GPU
 # (CTest's cuda_emu): core/cuda compiled as C++ against the emulated GPU
 # (run.sh), a few parity cases (the ops, the dataset resident on the device,
-# the step recorded as a graph) and a sweep through the command line
+# the step recorded as a graph, formula normalizers) and a sweep through the command line
 # (sweep_check.sh). Where no CUDA toolkit is installed, nothing else compiles
 # core/cuda; the full parity suite is `tests/cuda_emu/run.sh` (~20 min).
 #   tests/cuda_emu/check.sh BUILD_DIR
@@ -19,7 +19,7 @@ for tool in g++ python3; do
     command -v "$tool" > /dev/null || { echo "skipped: $tool is not installed"; exit 77; }
 done
 NL_PARITY_QUICK=1 CK_RUN_CASE=ops "$E/run.sh" "$B"
-for c in resident recorded; do
+for c in resident recorded formula; do
     (cd "$B" && NL_PARITY_QUICK=1 CK_RUN_CASE=$c CK_FORK=no ./test_cuda_parity)
 done
 "$E/sweep_check.sh" "$B"

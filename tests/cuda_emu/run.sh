@@ -4,7 +4,7 @@
 # build dependencies; no CUDA toolkit and no GPU needed.
 #   tests/cuda_emu/run.sh [build-dir]     (default /tmp/normlab-cuda-emu)
 # The environment passes through: EMU_SMS (the emulated SM count, default 2),
-# NL_PARITY_QUICK=1 (leave out the large shapes), CK_RUN_CASE=ops|norms|tokens|training|resident|recorded|threads|precision|...
+# NL_PARITY_QUICK=1 (leave out the large shapes), CK_RUN_CASE=ops|norms|formula|tokens|training|resident|recorded|threads|precision|...
 set -e
 E=$(cd "$(dirname "$0")" && pwd)
 R=$(cd "$E/../.." && pwd)
