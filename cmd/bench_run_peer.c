@@ -70,7 +70,10 @@ const char *bench_run_torch_refusal(const nl_config *cfg, char *buf, size_t size
     }
     const nl_norm_kind k = m->norm.kind;
     const nl_norm_info *norm_row = nl_norm_info_of(k);
-    if (!norm_row->bench_torch) {
+    /* a formula: the script mirrors EvoNorm-B0's and S0's by timm's modules
+     * (experiments/bench/evonorm_formulas.py), and its --check refuses any
+     * other formula, naming those */
+    if (!norm_row->bench_torch && k != NL_NORM_EXPR) {
         snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors %s)", norm,
                  join_picked(&nl_norm_names, norm_mirrored, NULL, names, sizeof names));
         return buf;
