@@ -7,7 +7,8 @@
  * architecture without norm -> activation pairs), by the config with the
  * file, line and accepted values and nothing written, and by the builder
  * for a spec made without a config; a replaced model trains and its
- * formulas pass validate's gradient check on the run's own graph. */
+ * formulas pass validate's gradient check on the run's own graph; the
+ * PyTorch export is the formula layer alone either way. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,29 @@ START_TEST(test_replaced_model_trains)
 }
 END_TEST
 
+/* `normlab export torch` writes the formula layer alone: the same module
+ * whether the activation after it is kept or replaced */
+START_TEST(test_export_unaffected)
+{
+    tu_tmp_make("norm-activation-export");
+    char text[2048];
+    snprintf(text, sizeof text, evo_config, "cnn", "expr", "before");
+    tu_tmp_write("replace.yaml", text);
+    char *at = strstr(text, "activation: replace");
+    memcpy(at, "activation: keep   ", strlen("activation: keep   "));
+    tu_tmp_write("keep.yaml", text);
+    ck_assert_msg(tu_normlab("export torch replace.yaml --out replace.py") == 0, "%s",
+                  tu_normlab_output());
+    ck_assert_msg(tu_normlab("export torch keep.yaml --out keep.py") == 0, "%s",
+                  tu_normlab_output());
+    char *replaced = tu_tmp_read("replace.py"), *kept = tu_tmp_read("keep.py");
+    ck_assert_msg(strstr(replaced, "class ") && strstr(replaced, "sigmoid"), "%s", replaced);
+    ck_assert_str_eq(replaced, kept);
+    free(replaced);
+    free(kept);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_activation");
@@ -271,6 +295,7 @@ int main(void)
     tcase_add_test(tc, test_builder_refuses_replace);
     tcase_add_test(tc, test_config_refuses_replace);
     tcase_add_test(tc, test_replaced_model_trains);
+    tcase_add_test(tc, test_export_unaffected);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
