@@ -74,7 +74,8 @@ const char *bench_run_torch_refusal(const nl_config *cfg, char *buf, size_t size
      * (experiments/bench/evonorm_formulas.py), and its --check refuses any
      * other formula, naming those */
     if (!norm_row->bench_torch && k != NL_NORM_EXPR) {
-        snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors %s)", norm,
+        snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors %s, and expr "
+                 "where it is EvoNorm-B0's or S0's formula)", norm,
                  join_picked(&nl_norm_names, norm_mirrored, NULL, names, sizeof names));
         return buf;
     }

@@ -247,6 +247,10 @@ def check(cfg):
              "model.norm.type: expr (this script mirrors the formulas of "
              "configs/expr/evonorm-b0.yaml and evonorm-s0.yaml, by timm's EvoNorm2dB0 and "
              "EvoNorm2dS0, on the cnn and resnet)")
+        import importlib.util
+        need(importlib.util.find_spec("timm") is not None,
+             "model.norm.type: expr as EvoNorm needs timm, which %s lacks (a venv of its own: "
+             "experiments/bench/evonorm_vs_timm.sh's PYTHON)" % sys.executable)
     else:
         need(norm in NORMS, "model.norm.type: %s (this script mirrors %s, and expr as "
              "EvoNorm-B0/S0)" % (norm, ", ".join(NORMS)))
