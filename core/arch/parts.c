@@ -16,6 +16,7 @@
 
 #include "arch/registry.h"
 #include "norm/norm.h"
+#include "norm/registry.h"
 
 bool nl_arch_layer_bias(const nl_model_spec *spec, bool feeds_norm)
 {
@@ -106,7 +107,7 @@ static bool formula_replaces_act(nl_builder *b, const nl_model_spec *spec, bool 
     if (spec->norm.activation != NL_NORM_ACT_REPLACE)
         return false;
     const char *why = NULL;
-    if (spec->norm.kind != NL_NORM_EXPR)
+    if (!(nl_norm_info_of(spec->norm.kind)->keys & NL_NORM_KEY_FORMULA))
         why = "a formula (model.norm.type expr) can take an activation's place, and this "
               "normalizer is a built-in";
     else if (spec->norm.placement == NL_PLACE_AFTER)
