@@ -70,8 +70,12 @@ const char *bench_run_torch_refusal(const nl_config *cfg, char *buf, size_t size
     }
     const nl_norm_kind k = m->norm.kind;
     const nl_norm_info *norm_row = nl_norm_info_of(k);
-    if (!norm_row->bench_torch) {
-        snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors %s)", norm,
+    /* a formula: the script mirrors EvoNorm-B0's and S0's by timm's modules
+     * (experiments/bench/evonorm_formulas.py), and its --check refuses any
+     * other formula, naming those */
+    if (!norm_row->bench_torch && !(norm_row->keys & NL_NORM_KEY_FORMULA)) {
+        snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors %s, and expr "
+                 "where it is EvoNorm-B0's or S0's formula)", norm,
                  join_picked(&nl_norm_names, norm_mirrored, NULL, names, sizeof names));
         return buf;
     }

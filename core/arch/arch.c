@@ -54,6 +54,17 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
         nl_builder_key(b, "model.arch");
         return NULL;
     }
+    /* a formula in the activation's place: only where the builder makes
+     * norm -> activation pairs (nl_arch_norm_act, parts.c) */
+    if (spec->norm.activation == NL_NORM_ACT_REPLACE &&
+        !nl_arch_reads_key(row, "model.norm.activation")) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "model.norm.activation replace: arch '%s' puts no activation after its "
+                        "normalizers to replace; accepted: keep",
+                        row->id.name);
+        nl_builder_key(b, "model.norm.activation");
+        return NULL;
+    }
     return row->build(b, spec, input);
 }
 

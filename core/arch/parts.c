@@ -16,6 +16,7 @@
 
 #include "arch/registry.h"
 #include "norm/norm.h"
+#include "norm/registry.h"
 
 bool nl_arch_layer_bias(const nl_model_spec *spec, bool feeds_norm)
 {
@@ -97,6 +98,40 @@ nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, 
     return in ? nl_activation_layer(b, name, in, spec->activation) : NULL;
 }
 
+/* whether a formula normalizer takes the place of the activation after it
+ * (model.norm.activation replace); the config refuses the key elsewhere,
+ * and a spec built without a config is refused here, naming the key */
+static bool formula_replaces_act(nl_builder *b, const nl_model_spec *spec, bool *ok)
+{
+    *ok = true;
+    if (spec->norm.activation != NL_NORM_ACT_REPLACE)
+        return false;
+    const char *why = NULL;
+    if (!(nl_norm_info_of(spec->norm.kind)->keys & NL_NORM_KEY_FORMULA))
+        why = "a formula (model.norm.type expr) can take an activation's place, and this "
+              "normalizer is a built-in";
+    else if (spec->norm.placement == NL_PLACE_AFTER)
+        why = "at placement after the activation comes before the normalizer, so none "
+              "follows it to be replaced";
+    if (!why)
+        return true;
+    *ok = false;
+    nl_builder_fail(b, NL_ERR_CONFIG, "model.norm.activation replace: %s; use keep", why);
+    nl_builder_key(b, "model.norm.activation");
+    return false;
+}
+
+nl_act *nl_arch_norm_act(nl_builder *b, const nl_model_spec *spec, const char *norm_name,
+                         const char *act_name, nl_act *in)
+{
+    bool ok;
+    const bool replaced = formula_replaces_act(b, spec, &ok);
+    if (!ok)
+        return NULL;
+    nl_act *y = nl_arch_norm(b, spec, norm_name, in);
+    return replaced ? y : nl_arch_act(b, spec, act_name, y);
+}
+
 nl_act *nl_arch_add_act(nl_builder *b, const nl_model_spec *spec, const char *add_name,
                         const char *act_name, nl_act *branch, nl_act *shortcut)
 {
@@ -138,12 +173,17 @@ nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x
     const bool at_end = drop == NL_DROPOUT_AFTER_NORM ||
                         (drop == NL_DROPOUT_AFTER_LAST_NORM && last_block);
     nl_act *y;
-    if (spec->norm.placement == NL_PLACE_AFTER)
-        y = nl_arch_norm(b, spec, norm_name,
-                         dropout_at(b, spec, nl_arch_act(b, spec, act_name, x), index, before_norm));
-    else
-        y = nl_arch_act(b, spec, act_name,
-                        nl_arch_norm(b, spec, norm_name, dropout_at(b, spec, x, index, before_norm)));
+    if (spec->norm.placement == NL_PLACE_AFTER) {
+        bool ok;
+        formula_replaces_act(b, spec, &ok); /* refused there: no pair to replace */
+        y = !ok ? NULL
+                : nl_arch_norm(b, spec, norm_name,
+                               dropout_at(b, spec, nl_arch_act(b, spec, act_name, x), index,
+                                          before_norm));
+    } else {
+        y = nl_arch_norm_act(b, spec, norm_name, act_name,
+                             dropout_at(b, spec, x, index, before_norm));
+    }
     return dropout_at(b, spec, y, index, at_end);
 }
 

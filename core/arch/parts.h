@@ -34,6 +34,12 @@ nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name,
 /* the spec's activation, a layer of its own (the fusion pass, plan/fuse.c,
  * may fold it into the layer before or after it) */
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
+/* a norm -> activation pair: the normalizer norm_name, then the
+ * activation act_name, or none where a formula takes its place
+ * (model.norm.activation replace; NULL and the error recorded where that
+ * cannot apply: a built-in, placement after) */
+nl_act *nl_arch_norm_act(nl_builder *b, const nl_model_spec *spec, const char *norm_name,
+                         const char *act_name, nl_act *in);
 /* act(branch + shortcut), a post-activation block's end: the plain
  * residual add add_name and the activation act_name (the fusion pass may
  * fold both into the normalizer that writes branch) */

@@ -16,6 +16,9 @@
 #define WIDTHS_KEYS "model.widths", "model.activation"
 /* the keys the mlp and cnn blocks read (nl_arch_norm_and_act in parts.c) */
 #define DROPOUT_KEYS "model.dropout.p", "model.dropout.placement"
+/* the key of the norm -> activation pairs (nl_arch_norm_act in parts.c):
+ * a formula normalizer in the activation's place */
+#define NORM_ACT_KEY "model.norm.activation"
 /* the key of nl_arch_norm's noise (parts.c), for the architectures whose
  * every normalizer goes through it */
 #define NOISE_KEY "model.norm_noise.distribution"
@@ -39,7 +42,7 @@ static const nl_arch_info rows[] = {
                      .inputs = NL_ARCH_IN_FEATURES | NL_ARCH_IN_IMAGES,
                      .placements = WIDTHS_PLACEMENTS, .default_placement = NL_PLACE_BEFORE,
                      .norm_ndim = 2, WIDTHS_SIZE,
-                     .keys = {WIDTHS_KEYS, DROPOUT_KEYS, NOISE_KEY, PARAM_NORM_KEY},
+                     .keys = {WIDTHS_KEYS, DROPOUT_KEYS, NOISE_KEY, PARAM_NORM_KEY, NORM_ACT_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = PLACE(NL_PLACE_BEFORE), .build = nl_arch_build_mlp},
     [NL_ARCH_CNN] = {{"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
@@ -49,7 +52,7 @@ static const nl_arch_info rows[] = {
                      .inputs = NL_ARCH_IN_IMAGES, .placements = WIDTHS_PLACEMENTS,
                      .default_placement = NL_PLACE_BEFORE, .norm_ndim = 4, WIDTHS_SIZE,
                      .keys = {WIDTHS_KEYS, "model.pool", "model.convs_per_stage", DROPOUT_KEYS,
-                              NOISE_KEY, PARAM_NORM_KEY, "model.layout"},
+                              NOISE_KEY, PARAM_NORM_KEY, "model.layout", NORM_ACT_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = PLACE(NL_PLACE_BEFORE), .build = nl_arch_build_cnn},
     [NL_ARCH_RESNET] = {{"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
@@ -63,7 +66,8 @@ static const nl_arch_info rows[] = {
                         .default_placement = NL_PLACE_POST, .norm_ndim = 4,
                         WIDTHS_SIZE,
                         .keys = {WIDTHS_KEYS, "model.blocks_per_stage", "model.stem_width",
-                                 NOISE_KEY, PARAM_NORM_KEY, "model.skip_init", "model.layout"},
+                                 NOISE_KEY, PARAM_NORM_KEY, "model.skip_init", "model.layout",
+                                 NORM_ACT_KEY},
                         .summary_keys = WIDTHS_SUMMARY,
                         .bench_torch = PLACE(NL_PLACE_POST) | PLACE(NL_PLACE_PRE),
                         .build = nl_arch_build_resnet},

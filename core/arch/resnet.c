@@ -5,7 +5,12 @@
  *   pre:  norm-act-conv-norm-act-conv, add shortcut (He et al. 2016), with
  *         a final norm-act before pooling;
  *   with model.skip_init the add takes alpha * branch (De & Smith 2020);
- * then global average pool and the classifier. */
+ * then global average pool and the classifier. Each norm-act pair (the
+ * stem's, a block's, the final one) is nl_arch_norm_act: a formula with
+ * model.norm.activation replace stands alone there (EvoNorm's
+ * normalization-activation layer); post's norm2 and shortcut norm, which
+ * feed the add, are the formula too, and the activation after the add
+ * stays (timm's EvoNorm ResNets keep theirs too). */
 #include <stdio.h>
 
 #include "arch/parts.h"
@@ -43,8 +48,7 @@ static nl_act *basic_block_post(nl_builder *b, const nl_model_spec *spec, const 
             b, spec, part(prefix, "shortcut.norm").s,
             nl_arch_conv(b, spec, part(prefix, "shortcut.conv").s, x, width, 1, stride, true));
     nl_act *y = nl_arch_conv(b, spec, part(prefix, "conv1").s, x, width, 3, stride, true);
-    y = nl_arch_act(b, spec, part(prefix, "act1").s,
-                    nl_arch_norm(b, spec, part(prefix, "norm1").s, y));
+    y = nl_arch_norm_act(b, spec, part(prefix, "norm1").s, part(prefix, "act1").s, y);
     y = nl_arch_norm(b, spec, part(prefix, "norm2").s,
                      nl_arch_conv(b, spec, part(prefix, "conv2").s, y, width, 3, 1, true));
     if (!y || !shortcut)
@@ -59,16 +63,14 @@ static nl_act *basic_block_post(nl_builder *b, const nl_model_spec *spec, const 
 static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const char *prefix,
                                nl_act *x, int width, int stride)
 {
-    nl_act *pre = nl_arch_act(b, spec, part(prefix, "act1").s,
-                              nl_arch_norm(b, spec, part(prefix, "norm1").s, x));
+    nl_act *pre = nl_arch_norm_act(b, spec, part(prefix, "norm1").s, part(prefix, "act1").s, x);
     nl_act *shortcut = x;
     /* He et al. 2016: a projection takes the pre-activated input */
     if (pre && (stride != 1 || x->shape.c != width))
         shortcut =
             nl_arch_conv(b, spec, part(prefix, "shortcut.conv").s, pre, width, 1, stride, false);
     nl_act *y = nl_arch_conv(b, spec, part(prefix, "conv1").s, pre, width, 3, stride, true);
-    y = nl_arch_act(b, spec, part(prefix, "act2").s,
-                    nl_arch_norm(b, spec, part(prefix, "norm2").s, y));
+    y = nl_arch_norm_act(b, spec, part(prefix, "norm2").s, part(prefix, "act2").s, y);
     y = nl_arch_conv(b, spec, part(prefix, "conv2").s, y, width, 3, 1, false);
     if (!y || !shortcut)
         return NULL;
@@ -84,7 +86,7 @@ nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *i
     /* pre-activation: the stem output feeds the first block's normalizer */
     nl_act *x = nl_arch_conv(b, spec, "stem.conv", input, stem, 3, 1, true);
     if (!pre)
-        x = nl_arch_act(b, spec, "stem.act", nl_arch_norm(b, spec, "stem.norm", x));
+        x = nl_arch_norm_act(b, spec, "stem.norm", "stem.act", x);
     for (int s = 0; s < spec->n_widths && x; s++) {
         for (int k = 0; k < spec->blocks_per_stage && x; k++) {
             char prefix[64];
@@ -95,7 +97,7 @@ nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *i
         }
     }
     if (pre)
-        x = nl_arch_act(b, spec, "final.act", nl_arch_norm(b, spec, "final.norm", x));
+        x = nl_arch_norm_act(b, spec, "final.norm", "final.act", x);
     if (!x)
         return NULL;
     return nl_arch_classifier(b, spec, nl_global_avgpool(b, "pool", x));

@@ -23,6 +23,12 @@ static const nl_name_entry activation_entries[] = {
 };
 NL_NAME_TABLE(nl_activation_names, "activation", activation_entries, NL_ACT_COUNT);
 
+static const nl_name_entry norm_activation_entries[] = {
+    [NL_NORM_ACT_KEEP] = {"keep", "the activation follows the formula normalizer as it follows any other"},
+    [NL_NORM_ACT_REPLACE] = {"replace", "the formula is a normalization-activation layer (EvoNorm): no activation after it where the architecture puts one after a normalizer"},
+};
+NL_NAME_TABLE(nl_norm_activation_names, "normalizer activation", norm_activation_entries, NL_NORM_ACT_COUNT);
+
 static const nl_name_entry dropout_placement_entries[] = {
     [NL_DROPOUT_BEFORE_NORM] = {"before_norm", "in every block, right before the normalizer"},
     [NL_DROPOUT_AFTER_NORM] = {"after_norm", "at the end of every block (after norm and activation), so it feeds the next block's normalizer"},

@@ -22,6 +22,12 @@ typedef enum {
 
 typedef enum { NL_ACT_RELU, NL_ACT_SIGMOID, NL_ACT_TANH, NL_ACT_COUNT } nl_activation;
 
+/* model.norm.activation: whether a formula normalizer (model.norm.type
+ * expr) keeps the activation after it, or takes its place as a
+ * normalization-activation layer (EvoNorm, Liu et al. 2020): no
+ * activation after each normalizer of a norm -> activation pair */
+typedef enum { NL_NORM_ACT_KEEP, NL_NORM_ACT_REPLACE, NL_NORM_ACT_COUNT } nl_norm_activation;
+
 /* GELU: PyTorch's exact form x * Phi(x), or its approximate='tanh' */
 typedef enum { NL_GELU_ERF, NL_GELU_TANH, NL_GELU_COUNT } nl_gelu_kind;
 
@@ -122,6 +128,7 @@ extern const nl_name_table nl_residual_scale_names; /* the rows of core/arch/res
 extern const nl_name_table nl_norm_axis_names;
 extern const nl_name_table nl_norm_scale_names;
 extern const nl_name_table nl_stats_source_names;
+extern const nl_name_table nl_norm_activation_names;
 
 /* a set of names (bit v: name v) as "[a, b]" */
 const char *nl_name_set_text(const nl_name_table *table, unsigned bits, char *buf, size_t size);

@@ -67,6 +67,19 @@ static const nl_key_when post_placed[] = {
     {.key = "model.norm.placement", .mask = BIT(NL_PLACE_POST)}, {.key = NULL}};
 static const nl_key_when pre_placed[] = {
     {.key = "model.norm.placement", .mask = BIT(NL_PLACE_PRE)}, {.key = NULL}};
+/* a formula in the activation's place (model.norm.activation): the
+ * architectures that build norm -> activation pairs list the key in their
+ * rows (mlp, cnn, resnet: the rule's when_key), the normalizer is a
+ * formula, and it comes first in the pairs */
+static const nl_key_when norm_act_pairs[] = {
+    {.key = "model.norm.type", .norm_keys = NL_NORM_KEY_FORMULA,
+     .why = "a formula (model.norm.type expr) can take an activation's place; a built-in "
+            "keeps the activation after it"},
+    {.key = "model.norm.placement",
+     .mask = BIT(NL_PLACE_BEFORE) | BIT(NL_PLACE_POST) | BIT(NL_PLACE_PRE),
+     .why = "at placement after the activation comes before the normalizer, so no activation "
+            "follows it to be replaced (EvoNorm takes the place of a norm -> activation pair)"},
+    {.key = NULL}};
 /* The design space's rules (model.norm.type custom, norm/custom.c). A
  * rule on a key every kind reads holds for the kinds without the axes
  * (or_norm_without, or the default of the key it reads): only a custom

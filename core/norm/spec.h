@@ -13,6 +13,10 @@
 typedef struct {
     nl_norm_kind kind;
     nl_placement placement;
+    /* expr in a norm -> activation pair (mlp, cnn, resnet): keep the
+     * activation after the formula, or build none there (the formula is a
+     * normalization-activation layer, model.norm.activation replace) */
+    nl_norm_activation activation;
     /* lm, vit at placement pre: LayerNorm Scaling (Sun et al. 2025), the
      * output of block l's normalizers (l = 1 for the first block) times
      * 1 / sqrt(l); QK-norm's and the final norm are left as they are */

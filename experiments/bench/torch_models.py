@@ -30,10 +30,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import make_goldens  # noqa: E402  (sets one thread on import: torch_run sets its own after)
+sys.path.insert(0, HERE)
+from evonorm_formulas import evonorm_of  # noqa: E402
 
 # a normalizer with a learned shift makes the layer before it drop its bias
 # (model.bias auto, core/arch/parts.c's nl_arch_layer_bias)
-SHIFT = {"none": False, "batch": True, "layer": True, "group": True, "rms": False}
+SHIFT = {"none": False, "batch": True, "layer": True, "group": True, "rms": False,
+         "expr": False}  # a formula's declared bias is not a learned shift to the builder
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 # core/arch/rnn.c: the permuted task's one pixel order
 PERMUTE_PIXELS_SEED = 1234
@@ -56,6 +59,10 @@ class Spec:
         self.init = get(cfg, "model.init", "auto")
         self.init_std_value = get(cfg, "model.init_std", 0.01)
         self.activation = get(cfg, "model.activation", "relu")
+        # a formula in a norm -> activation pair's place (core/arch/parts.c
+        # nl_arch_norm_act): timm's EvoNorm module, no activation after it
+        self.evonorm = evonorm_of(cfg, get)
+        self.replace_act = get(cfg, "model.norm.activation", "keep") == "replace"
         bias = get(cfg, "model.bias", "auto")
         self.bias = None if bias == "auto" else bool(bias)
 
@@ -90,6 +97,12 @@ class Spec:
         resnet's), on images or feature vectors"""
         if self.norm == "none":
             return nn.Identity()
+        if self.evonorm:
+            import timm.layers  # noqa: E402  (only the EvoNorm rows need timm)
+            cls = getattr(timm.layers, self.evonorm)
+            if self.evonorm == "EvoNorm2dB0":
+                return cls(c, apply_act=True, momentum=self.momentum, eps=self.eps)
+            return cls(c, groups=self.groups, apply_act=True, eps=self.eps)
         if self.norm == "batch":
             cls = nn.BatchNorm2d if image else nn.BatchNorm1d
             return cls(c, eps=self.eps, momentum=self.momentum, affine=self.affine,
@@ -103,6 +116,11 @@ class Spec:
 
     def act(self):
         return ACTIVATIONS[self.activation]()
+
+    def pair_act(self):
+        """the activation of a norm -> activation pair: none where the
+        formula takes its place (model.norm.activation replace)"""
+        return nn.Identity() if self.replace_act else self.act()
 
     def conv(self, in_c, out_c, kernel, stride, feeds_norm):
         """nl_arch_conv: padding kernel / 2, He or Glorot normal, bias 0"""
@@ -136,7 +154,7 @@ def build_mlp(s, in_shape, classes):
     prev = int(math.prod(in_shape))
     for i, w in enumerate(s.get(s.cfg, "model.widths"), 1):
         fc = s.linear(prev, w, s.layer_bias(True), s.init_std(prev, w, True))
-        layers += [("fc%d" % i, fc), ("norm%d" % i, s.norm_module(w, False)), ("act%d" % i, s.act())]
+        layers += [("fc%d" % i, fc), ("norm%d" % i, s.norm_module(w, False)), ("act%d" % i, s.pair_act())]
         prev = w
     layers.append(("classifier", s.classifier(prev, classes)))
     return nn.Sequential(collections.OrderedDict(layers))
@@ -150,7 +168,7 @@ def build_cnn(s, in_shape, classes):
         for _ in range(s.get(s.cfg, "model.convs_per_stage", 1)):
             index += 1
             layers += [("conv%d" % index, s.conv(prev, w, 3, 1, True)),
-                       ("norm%d" % index, s.norm_module(w, True)), ("act%d" % index, s.act())]
+                       ("norm%d" % index, s.norm_module(w, True)), ("act%d" % index, s.pair_act())]
             prev = w
         layers.append(("pool%d" % stage, pool(2)))
         h, w_ = h // 2, w_ // 2
@@ -171,10 +189,10 @@ class BasicBlock(nn.Module):
         project = stride != 1 or in_c != width
         if pre:
             self.norm1 = s.norm_module(in_c, True)
-            self.act1 = s.act()
+            self.act1 = s.pair_act()
             self.conv1 = s.conv(in_c, width, 3, stride, True)
             self.norm2 = s.norm_module(width, True)
-            self.act2 = s.act()
+            self.act2 = s.pair_act()
             self.conv2 = s.conv(width, width, 3, 1, False)
             if project:
                 self.shortcut = nn.Module()
@@ -182,7 +200,7 @@ class BasicBlock(nn.Module):
         else:
             self.conv1 = s.conv(in_c, width, 3, stride, True)
             self.norm1 = s.norm_module(width, True)
-            self.act1 = s.act()
+            self.act1 = s.pair_act()
             self.conv2 = s.conv(width, width, 3, 1, True)
             self.norm2 = s.norm_module(width, True)
             self.act2 = s.act()
@@ -212,7 +230,7 @@ class ResNet(nn.Module):
         self.stem.conv = s.conv(in_shape[0], stem, 3, 1, True)
         if not self.pre:
             self.stem.norm = s.norm_module(stem, True)
-            self.stem.act = s.act()
+            self.stem.act = s.pair_act()
         self.stages = []
         prev = stem
         for i, width in enumerate(widths, 1):
@@ -226,7 +244,7 @@ class ResNet(nn.Module):
         if self.pre:
             self.final = nn.Module()
             self.final.norm = s.norm_module(prev, True)
-            self.final.act = s.act()
+            self.final.act = s.pair_act()
         self.classifier = s.classifier(prev, classes)
 
     def forward(self, x):

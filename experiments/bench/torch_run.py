@@ -62,7 +62,13 @@ What it mirrors (and refuses, exit 2, anything else):
   per-step recurrent batch norm is refused); the normalizer none, batch,
   layer (GroupNorm(1, C) on images), group or rms (the goldens' torch-op
   RMSNorm), with its eps and momentum; model.bias as normlab's auto rule
-  (no bias before a normalizer with a learned shift) or as given.
+  (no bias before a normalizer with a learned shift) or as given; and a
+  formula (model.norm.type expr) where it is EvoNorm-B0's or S0's
+  (experiments/bench/evonorm_formulas.py), on the cnn and resnet, as timm's
+  EvoNorm2dB0 / EvoNorm2dS0 (timm needed then) with the config's eps,
+  momentum and groups, and no activation after it in each norm ->
+  activation pair under model.norm.activation: replace (the ReLU after a
+  post-activation block's add stays, as normlab's).
 - training: SGD (momentum, dampening, nesterov, weight decay) or AdamW
   (betas, eps, weight decay), decay_norm_and_bias, clip_grad_norm, the
   constant, step or cosine schedule with linear warmup (normlab's formula,
@@ -235,7 +241,19 @@ def check(cfg):
     need(arch in ARCHS, "model.arch: %s (this script mirrors %s)" % (arch, ", ".join(ARCHS)))
     row = ARCHS[arch]
     norm = get(cfg, "model.norm.type")
-    need(norm in NORMS, "model.norm.type: %s (this script mirrors %s)" % (norm, ", ".join(NORMS)))
+    if norm == "expr":  # a formula: the two timm mirrors, on images (torch_models.EVONORMS)
+        from evonorm_formulas import evonorm_of
+        need(evonorm_of(cfg, get) and arch in ("cnn", "resnet"),
+             "model.norm.type: expr (this script mirrors the formulas of "
+             "configs/expr/evonorm-b0.yaml and evonorm-s0.yaml, by timm's EvoNorm2dB0 and "
+             "EvoNorm2dS0, on the cnn and resnet)")
+        import importlib.util
+        need(importlib.util.find_spec("timm") is not None,
+             "model.norm.type: expr as EvoNorm needs timm, which %s lacks (a venv of its own: "
+             "experiments/bench/evonorm_vs_timm.sh's PYTHON)" % sys.executable)
+    else:
+        need(norm in NORMS, "model.norm.type: %s (this script mirrors %s, and expr as "
+             "EvoNorm-B0/S0)" % (norm, ", ".join(NORMS)))
     need(get(cfg, "device", "cpu") == "cpu", "device: %s (the CPU only)" % get(cfg, "device"))
     ds = get(cfg, "data.dataset")
     need(ds in DATASETS, "data.dataset: %s (this script mirrors %s)" % (ds, ", ".join(DATASETS)))
