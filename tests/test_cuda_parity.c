@@ -3928,10 +3928,10 @@ static const struct {
                       "(mean(abs(x - mean(x, [batch, spatial])), [batch, spatial]) + eps)",
      "w = 0.5 per channel", 4, 2, 4, 49, 1, true},
     {"evonorm-s0, groups", "weight * x * sigmoid(v * x) / sqrt(var(x, [channels, spatial]) + eps) + bias",
-     "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", 4, 2, 8, 30, 4},
+     "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", 4, 2, 8, 30, 4, false},
     {"functions, tokens", "max(x, 0.5 * x) - min(x, -1) + erf(x) * relu(x) + log(1 + exp(-abs(x))) + "
                           "rsqrt(x^2 + 1) + tanh(x) * sum(x, [channels, tokens]) * 0.01",
-     "", 3, 2, 12, 5, 1},
+     "", 3, 2, 12, 5, 1, false},
 };
 
 enum { FORMULA_CASES = sizeof formula_cases / sizeof formula_cases[0] };
@@ -4048,15 +4048,15 @@ static void formula_check(formula_twins *t, bool exact, const char *where)
     const twin *outs[] = {&t->y, &t->dx, &t->dskip};
     const char *names[] = {"y", "dx", "dskip"};
     for (int k = 0; k < 3; k++) {
-        snprintf(what, sizeof what, "%s: %s", where, names[k]);
+        snprintf(what, sizeof what, "%.200s: %s", where, names[k]);
         formula_compare(*outs[k], exact, what);
     }
     for (int k = 0; k < t->n_params; k++) {
-        snprintf(what, sizeof what, "%s: dparam %d", where, k);
+        snprintf(what, sizeof what, "%.200s: dparam %d", where, k);
         formula_compare(t->dparams[k], exact, what);
     }
     for (int k = 0; k < t->n_running; k++) {
-        snprintf(what, sizeof what, "%s: running %d", where, k);
+        snprintf(what, sizeof what, "%.200s: running %d", where, k);
         check_close(t->running[k], 1e-6, what);
     }
 }

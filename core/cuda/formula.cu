@@ -33,6 +33,7 @@
 #include <math.h>
 
 #include "cuda/cuda_common.h"
+#include "backend/formula_program.h"
 
 enum { SEG = NL_FORMULA_SEGMENT };
 
