@@ -3,6 +3,7 @@
 #include "results/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/number.h"
 #include "results/files.h"
 #include "results/store_internal.h"
 
@@ -93,7 +95,11 @@ static nl_code check_pack(sqlite3 *db, const char *path, nl_error *err)
     if (!query_text(db, "PRAGMA page_count", page_count, sizeof page_count) ||
         !query_text(db, "PRAGMA page_size", page_size, sizeof page_size) || stat(path, &st) != 0)
         return nl_store_sql_fail(err, path, db, "cannot read its size");
-    const long long want = atoll(page_count) * atoll(page_size);
+    long long pages = 0, page_bytes = 0;
+    if (!nl_parse_ll(page_count, 0, LLONG_MAX / 65536, &pages) ||
+        !nl_parse_ll(page_size, 1, 65536, &page_bytes))
+        return nl_store_sql_fail(err, path, db, "cannot read its size");
+    const long long want = pages * page_bytes;
     if ((long long)st.st_size < want)
         return nl_fail(err, NL_ERR_DATA, "%s is cut short: %lld bytes of its %lld (a copy that stopped part "
                        "way?); nothing was read from it", path, (long long)st.st_size, want);
@@ -106,12 +112,11 @@ static nl_code check_pack(sqlite3 *db, const char *path, nl_error *err)
                        "normlab_pack table saying '" NL_STORE_KIND "')", path);
     if (!query_text(db, "SELECT value FROM normlab_pack WHERE key = 'schema_version'", value, sizeof value))
         return nl_fail(err, NL_ERR_DATA, "%s: its normlab_pack table has no schema_version", path);
-    char *end;
-    const long version = strtol(value, &end, 10);
-    if (end == value || *end || version < 1)
+    long long version = 0;
+    if (!nl_parse_ll(value, 1, LLONG_MAX, &version))
         return nl_fail(err, NL_ERR_DATA, "%s: schema_version '%s' is not a version", path, value);
     if (version > NL_STORE_SCHEMA_VERSION)
-        return nl_fail(err, NL_ERR_DATA, "%s is a pack of schema %ld, newer than this normlab reads (%d): "
+        return nl_fail(err, NL_ERR_DATA, "%s is a pack of schema %lld, newer than this normlab reads (%d): "
                        "read it with the normlab that wrote it", path, version, NL_STORE_SCHEMA_VERSION);
     return NL_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "results/store.h"
 #include "results/store_internal.h"
 
@@ -61,7 +62,13 @@ bool nl_store_layout_parse(const char *header, const char *format, nl_store_metr
                 return false;
         l->col[l->n_cols] = c;
         l->kind[l->n_cols] = f[0];
-        l->decimals[l->n_cols] = f[0] == 'f' ? atoi(f + 1) : 0;
+        char decimals[8] = "0";
+        if (f[0] == 'f' && (fn < 2 || fn - 1 >= sizeof decimals))
+            return false;
+        if (f[0] == 'f')
+            snprintf(decimals, sizeof decimals, "%.*s", (int)(fn - 1), f + 1);
+        if (!nl_parse_int(decimals, 0, 99, &l->decimals[l->n_cols]))
+            return false;
         h += hn + (h[hn] == ',');
         f += fn + (f[fn] == ',');
         if ((!*h) != (!*f))

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/ident.h"
+#include "base/number.h"
 #include "results/files.h"
 #include "results/results.h"
 #include "results/rundir.h"
@@ -658,9 +660,10 @@ static void remove_stale_temps(const char *sweep)
     static const char prefix[] = NL_SWEEP_PACK ".tmp.";
     for (int i = 0; i < names.n; i++) {
         const char *name = names.paths[i];
-        char *end;
-        const long pid = strncmp(name, prefix, sizeof prefix - 1) ? 0 : strtol(name + sizeof prefix - 1, &end, 10);
-        if (pid > 0 && !*end && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+        int pid = 0;
+        const bool temporary = !strncmp(name, prefix, sizeof prefix - 1) &&
+                               nl_parse_int(name + sizeof prefix - 1, 1, INT_MAX, &pid);
+        if (temporary && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
             char path[1400];
             nl_path_join(path, sizeof path, sweep, name);
             unlink(path);
