@@ -32,6 +32,7 @@
  * workspace. */
 #include <math.h>
 
+#include "backend/formula_program.h"
 #include "cuda/cuda_common.h"
 
 enum { SEG = NL_FORMULA_SEGMENT };
