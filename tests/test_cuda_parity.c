@@ -3911,27 +3911,38 @@ END_TEST
  * largest value. The running statistics' update, (1 - m) r + m v, is one
  * FMA where the CPU's kernel set contracts it (core/cpu is built with
  * -ffp-contract=fast) and two roundings on the GPU (--fmad=false): within
- * 1e-6, and each mode starts from the CPU's. The GPU repeats its bits. */
+ * 1e-6, and each mode starts from the CPU's. The GPU repeats its bits.
+ * amax and amin (accumulated by max, from -infinity, a NaN passed over)
+ * reduce along rows and across them, per sample and over the batch, and
+ * of small values; nan_x puts a NaN in x, which an amax passes over. The
+ * residual a fused add takes holds a NaN in every case, which the fused
+ * ReLU keeps (issue 118) and whose backward passes dy through. */
 static const struct {
     const char *name, *expr, *params;
     int ndim, n, c, p, groups;
-    bool exact;
+    bool exact, nan_x;
 } formula_cases[] = {
     {"batch", "weight * (x - running(mean(x, [batch, spatial]))) / "
               "sqrt(running(var(x, [batch, spatial])) + eps) + bias",
-     "weight = 1 per channel, bias = 0 per channel", 4, 3, 6, 300, 1, true},
+     "weight = 1 per channel, bias = 0 per channel", 4, 3, 6, 300, 1, true, false},
     {"layer, grouped tokens", "weight * (x - mean(x, [channels])) / sqrt(var(x, [channels]) + eps) + bias",
-     "weight = 1 per channel, bias = 0 per channel", 3, 3, 20, 7, 4, true},
+     "weight = 1 per channel, bias = 0 per channel", 3, 3, 20, 7, 4, true, false},
     {"rms, running", "weight * x / sqrt(running(mean(x^2, [batch])) + eps)", "weight = 1 per channel",
-     2, 6, 24, 1, 1, true},
+     2, 6, 24, 1, 1, true, false},
     {"min, max, abs", "max(x, 0.5 * x) - min(x, -1) + w * abs(x - mean(x, [spatial])) / "
                       "(mean(abs(x - mean(x, [batch, spatial])), [batch, spatial]) + eps)",
-     "w = 0.5 per channel", 4, 2, 4, 49, 1, true},
+     "w = 0.5 per channel", 4, 2, 4, 49, 1, true, false},
     {"evonorm-s0, groups", "weight * x * sigmoid(v * x) / sqrt(var(x, [channels, spatial]) + eps) + bias",
-     "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", 4, 2, 8, 30, 4, false},
+     "weight = 1 per channel, bias = 0 per channel, v = 1 per channel", 4, 2, 8, 30, 4, false, false},
     {"functions, tokens", "max(x, 0.5 * x) - min(x, -1) + erf(x) * relu(x) + log(1 + exp(-abs(x))) + "
                           "rsqrt(x^2 + 1) + tanh(x) * sum(x, [channels, tokens]) * 0.01",
-     "", 3, 2, 12, 5, 1, false},
+     "", 3, 2, 12, 5, 1, false, false},
+    {"amax over channels", "(x - amax(x, [channels, spatial])) * w", "w = 1 per channel",
+     4, 3, 6, 300, 1, true, true},
+    {"amax over batch, tokens", "x / (amax(abs(x), [batch, tokens]) + eps)", "", 3, 3, 20, 7, 4,
+     true, true},
+    {"amax, amin of small values", "x * w - amax(x, [batch]) + amin(mean(x, [spatial]), [channels])",
+     "w = 1 per channel", 4, 2, 4, 49, 1, true, false},
 };
 
 enum { FORMULA_CASES = sizeof formula_cases / sizeof formula_cases[0] };
@@ -3945,6 +3956,19 @@ typedef struct {
     twin running[NL_FORMULA_MAX_RUNNING];
     void *saved[2], *workspace[2];
 } formula_twins;
+
+/* normal values, one of them (at < n) a NaN */
+static twin twin_normal_nan(size_t n, uint64_t seed, float mean, float std, size_t at)
+{
+    float *h = malloc(n * sizeof *h);
+    ck_assert(h != NULL);
+    tu_fill_normal(h, n, seed, mean, std);
+    if (at < n)
+        h[at] = NAN;
+    twin t = twin_new(h, n * sizeof *h);
+    free(h);
+    return t;
+}
 
 static void formula_twins_make(formula_twins *t, int i)
 {
@@ -3960,9 +3984,10 @@ static void formula_twins_make(formula_twins *t, int i)
     t->n_params = nl_formula_param_count(f);
     t->n_running = nl_formula_plan_running_count(t->plan);
     t->count = (size_t)in.n_capacity * (size_t)in.c * (size_t)in.p;
-    t->x = twin_normal(t->count, 300 + (uint64_t)i, 0.3f, 1.2f);
+    t->x = twin_normal_nan(t->count, 300 + (uint64_t)i, 0.3f, 1.2f,
+                           formula_cases[i].nan_x ? t->count / 3 + 1 : t->count);
     t->dy = twin_normal(t->count, 301, 0, 1);
-    t->skip = twin_normal(t->count, 302, 0, 1);
+    t->skip = twin_normal_nan(t->count, 302, 0, 1, t->count / 2);
     t->y = twin_empty(t->count);
     t->dx = twin_empty(t->count);
     t->dskip = twin_empty(t->count);
@@ -4034,12 +4059,25 @@ static void formula_run(formula_twins *t, int b, nl_formula_mode mode, bool fuse
     be->ops->formula_backward(be, t->plan, mode, &io);
 }
 
+/* exact: bit for bit (NaN where the CPU has NaN); else within 1e-5 of the
+ * largest value, the NaNs where the CPU's are */
 static void formula_compare(twin t, bool exact, const char *what)
 {
-    if (exact)
+    if (exact) {
         check_equal_floats(t, what);
-    else
-        check_close(t, 1e-5, what);
+        return;
+    }
+    gpu_sync_ok();
+    float *g = fetch(t, 1), *c = fetch(t, 0);
+    for (size_t i = 0; i < t.bytes / sizeof(float); i++) {
+        ck_assert_msg(isnan(g[i]) == isnan(c[i]), "%s: element %zu: GPU %g, CPU %g", what, i,
+                      (double)g[i], (double)c[i]);
+        if (isnan(c[i]))
+            g[i] = c[i] = 0;
+    }
+    tu_assert_close(g, c, t.bytes / sizeof(float), 1e-5, what);
+    free(g);
+    free(c);
 }
 
 static void formula_check(formula_twins *t, bool exact, const char *where)

@@ -8,6 +8,7 @@
  * gradients. And the cache refuses what it must: a link, a directory
  * others may write, planted, truncated and foreign objects, no compiler. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,46 @@ static void overwrite(const char *path, const char *bytes, size_t n)
     fclose(f);
 }
 
+/* the word relu keeps a NaN in native code as the interpreter does (as
+ * torch.relu, issue 118), +0 for every value <= 0: images in blocks of 8 */
+START_TEST(test_compiled_relu_keeps_nan)
+{
+    tu_tmp_make("formula-relu");
+    snprintf(cache, sizeof cache, "%s/cache", tu_tmp);
+    nl_formula *f = NULL;
+    nl_formula_plan *p = small_plan("weight * relu(x)", &f);
+    const size_t count = 2 * 16 * 9;
+    float x[2 * 16 * 9], y[2][2 * 16 * 9], weight[16];
+    for (size_t i = 0; i < count; i++)
+        x[i] = i % 4 == 0 ? NAN : i % 4 == 1 ? -0.0f : i % 4 == 2 ? -0.5f * (float)i : 0.25f * (float)i;
+    for (int c = 0; c < 16; c++)
+        weight[c] = 1;
+    void *work = aligned_alloc(64, (nl_formula_plan_workspace_bytes(p) + 63) & ~(size_t)63);
+    float *saved = malloc((nl_formula_plan_saved_floats(p) + 1) * sizeof(float));
+    ck_assert(work && saved);
+    nl_backend *be = tu_cpu(1);
+    for (int k = 0; k < 2; k++) { /* interpreted, then native */
+        if (k) {
+            const nl_formula_compile_result res = compile_in(p, cache, NULL);
+            ck_assert_msg(res.compiled && p->train.forward.passes[0].compiled, "%s", res.why);
+        }
+        nl_formula_io io = {.n = 2, .block = 8, .x = x, .y = y[k], .momentum = 0.1f,
+                            .saved = saved, .workspace = work};
+        io.params[0] = weight;
+        be->ops->formula_forward(be, p, NL_FORMULA_TRAIN, &io);
+        for (size_t i = 0; i < count; i++)
+            ck_assert_msg(isnan(x[i]) ? isnan(y[k][i])
+                          : x[i] <= 0 ? y[k][i] == 0 && !signbit(y[k][i])
+                                      : y[k][i] == x[i],
+                          "%s: relu(%g) = %g", k ? "native" : "interpreted", x[i], y[k][i]);
+    }
+    free(work), free(saved);
+    nl_formula_plan_free(p);
+    nl_formula_free(f);
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_cache_loads_its_own_and_refuses_the_rest)
 {
     tu_tmp_make("formula-cache");
@@ -445,6 +486,7 @@ static Suite *suite(void)
     tcase_set_timeout(cache_case, 300);
     tcase_add_test(cache_case, test_cache_loads_its_own_and_refuses_the_rest);
     tcase_add_test(cache_case, test_sha256_known_answers);
+    tcase_add_test(cache_case, test_compiled_relu_keeps_nan);
     suite_add_tcase(s, cache_case);
     return s;
 }

@@ -388,6 +388,32 @@ START_TEST(test_amax_ties_split_evenly)
 }
 END_TEST
 
+/* relu keeps a NaN, as torch.relu does (issue 118), and writes +0 for
+ * every value <= 0, -0 included: nl_formula_apply (the planner's constants,
+ * the CPU's small values, every GPU value) and the interpreter's rows */
+START_TEST(test_relu_keeps_nan)
+{
+    ck_assert(isnan(nl_formula_apply(FO_RELU, NAN, 0, 0)));
+    const float zero = nl_formula_apply(FO_RELU, -0.0f, 0, 0);
+    ck_assert(zero == 0 && !signbit(zero));
+    ck_assert_float_eq(nl_formula_apply(FO_RELU, 1.5f, 0, 0), 1.5f);
+    ck_assert_float_eq(nl_formula_apply(FO_RELU, -INFINITY, 0, 0), 0.0f);
+    runner r;
+    nl_error err = {0};
+    ck_assert_msg(runner_make(&r, "relu(x)", &err), "%s", err.msg);
+    float x[COUNT], y[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        x[i] = i % 4 == 0 ? NAN : i % 4 == 1 ? -0.0f : i % 4 == 2 ? -0.5f * (float)i : 0.25f * (float)i;
+    run(&r, x, y, NULL, NULL);
+    for (int i = 0; i < COUNT; i++)
+        ck_assert_msg(isnan(x[i]) ? isnan(y[i])
+                      : x[i] <= 0 ? y[i] == 0 && !signbit(y[i])
+                                  : y[i] == x[i],
+                      "relu(%g) = %g", x[i], y[i]);
+    runner_free(&r);
+}
+END_TEST
+
 /* the exporter writes each new word as its row's PyTorch text */
 START_TEST(test_new_words_exported)
 {
@@ -434,6 +460,7 @@ int main(void)
     tcase_add_test(tc, test_clamp_ends_and_range);
     tcase_add_test(tc, test_detach_stops_the_gradient);
     tcase_add_test(tc, test_amax_ties_split_evenly);
+    tcase_add_test(tc, test_relu_keeps_nan);
     tcase_add_test(tc, test_validate_with_detach);
     tcase_add_test(tc, test_new_words_exported);
     tcase_add_test(tc, test_readme_words_table_is_generated);

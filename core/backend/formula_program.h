@@ -274,7 +274,7 @@ static inline NL_FORMULA_HD float nl_formula_apply(nl_formula_op op, float a, fl
     case FO_SIGMOID: return 1.0f / (1.0f + expf(-a));
     case FO_ERF: return erff(a);
     case FO_ABS: return fabsf(a);
-    case FO_RELU: return a > 0 ? a : 0.0f;
+    case FO_RELU: return a <= 0 ? 0.0f : a; /* a NaN kept, as torch.relu */
     case FO_MIN: return fminf(a, b);
     case FO_MAX: return fmaxf(a, b);
     case FO_STEP: return a > 0 ? 1.0f : 0.0f;

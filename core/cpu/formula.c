@@ -163,7 +163,7 @@ static void row_op(nl_formula_op op, float v, float *d, const float *pa, float s
     case FO_DIV: ROW_LOOP(a / b); break;
     case FO_NEG: ROW_LOOP(((void)b, -a)); break;
     case FO_SQRT: ROW_LOOP(((void)b, sqrtf(a))); break;
-    case FO_RELU: ROW_LOOP(((void)b, a > 0 ? a : 0.0f)); break;
+    case FO_RELU: ROW_LOOP(((void)b, a <= 0 ? 0.0f : a)); break; /* a NaN kept */
     case FO_STEP: ROW_LOOP(((void)b, a > 0 ? 1.0f : 0.0f)); break;
     default: ROW_LOOP(nl_formula_apply(op, a, b, v)); break;
     }

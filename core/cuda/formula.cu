@@ -11,10 +11,14 @@
  *   does: a segment's sum in eight interleaved partial sums combined in
  *   the same tree, a sum along the row value by value, each accumulator in
  *   row order; one partial per sample where the reduction drops the
- *   batch, added in sample order after the pass. The sums are therefore
- *   the CPU's bits; the elementary functions (exp, tanh, sigmoid, erf) are
- *   the device's expf and the like, where the CPU has its vector kernels,
- *   a few ulps apart (the parity test's tolerance).
+ *   batch, added in sample order after the pass. An amax keeps the
+ *   larger value instead (from -infinity, a NaN passed over: fmax, as the
+ *   CPU). The sums are therefore the CPU's bits; the elementary
+ *   functions (exp, tanh, sigmoid, erf) are the device's expf and the
+ *   like, where the CPU has its vector kernels, a few ulps apart (the
+ *   parity test's tolerance).
+ * - A fused ReLU writes y <= 0 ? +0 : y, a NaN kept, and its backward
+ *   passes dy except where y <= 0, as the CPU's (issue 118).
  * - A pass without reductions whose registers fit a thread's array (most
  *   formulas' last pass, which writes y or dx) is a thread per value
  *   instead, over the whole batch; nothing crosses values, so the bits
@@ -119,10 +123,18 @@ typedef struct {
     int stride;
 } seg_at;
 
-/* the fused ReLU's backward: dy where the stored output is > 0 */
+/* the fused ReLU's backward: dy where the stored output is > 0 or NaN
+ * (the CPU's rule, torch's threshold_backward: 0 where y <= 0) */
 __device__ static inline float dy_at(const pass_args &A, size_t i)
 {
-    return A.relu ? (A.y[i] > 0 ? A.dy[i] : 0.0f) : A.dy[i];
+    return A.relu ? (A.y[i] <= 0 ? 0.0f : A.dy[i]) : A.dy[i];
+}
+
+/* an amax's accumulator taking one more value: the larger kept, a NaN
+ * passed over (C's fmax, as the CPU's accumulate_into) */
+__host__ __device__ static inline double max_into(double acc, double v)
+{
+    return fmax(acc, v);
 }
 
 /* the fused add's other input's gradient at i (the first pass writes it) */
@@ -167,6 +179,7 @@ __device__ static void reduce_segment(const pass_args &A, const seg_at &S, const
         acc += (size_t)S.b * count_of(A.d, s);
     __syncthreads(); /* the operand's register row, whole */
     const bool along = A.d.ndim == 4 ? s.p != 0 : s.c != FC_ONE;
+    const bool max = A.g.nodes[I->node].op == FO_AMAX;
     bool scalar;
     if (along) {
         /* values meeting in one accumulator (a group of a token's
@@ -174,28 +187,36 @@ __device__ static void reduce_segment(const pass_args &A, const seg_at &S, const
          * order, as the interpreter's loop does */
         if (j < S.m && (j == 0 || along_index(A, S, s, j - 1) != along_index(A, S, s, j))) {
             const size_t at = along_index(A, S, s, j);
-            for (int k = j; k < S.m && along_index(A, S, s, k) == at; k++)
-                acc[at] += (double)operand(A, S, I->a, k, &scalar);
+            for (int k = j; k < S.m && along_index(A, S, s, k) == at; k++) {
+                const double v = operand(A, S, I->a, k, &scalar);
+                acc[at] = max ? max_into(acc[at], v) : acc[at] + v;
+            }
         }
         return;
     }
     const float first = operand(A, S, I->a, 0, &scalar);
-    if (scalar) {
+    double *at = &acc[index_of(A.d, s, S.b, S.c0, FC_ALL, S.p0)];
+    if (scalar) { /* constant along the row: its sum is m of it, its max itself */
         if (j == 0)
-            acc[index_of(A.d, s, S.b, S.c0, FC_ALL, S.p0)] += (double)first * S.m;
+            *at = max ? max_into(*at, first) : *at + (double)first * S.m;
         return;
     }
-    /* the interpreter's row_sum: eight interleaved partial sums */
+    /* the interpreter's row_sum: eight interleaved partial sums (an
+     * amax's eight partial maxima: the same value in any order) */
     if (j < 8) {
-        double t = 0;
-        for (int k = j; k < S.m; k += 8)
-            t += operand(A, S, I->a, k, &scalar);
+        double t = max ? -INFINITY : 0.0;
+        for (int k = j; k < S.m; k += 8) {
+            const double v = operand(A, S, I->a, k, &scalar);
+            t = max ? max_into(t, v) : t + v;
+        }
         part[j] = t;
     }
     __syncthreads();
-    if (j == 0)
-        acc[index_of(A.d, s, S.b, S.c0, FC_ALL, S.p0)] +=
-            ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    if (j == 0 && max)
+        *at = max_into(*at, max_into(max_into(max_into(part[0], part[1]), max_into(part[2], part[3])),
+                                     max_into(max_into(part[4], part[5]), max_into(part[6], part[7]))));
+    else if (j == 0)
+        *at += ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
 __device__ static void store_value(const pass_args &A, const seg_at &S, int k, float u)
@@ -204,9 +225,9 @@ __device__ static void store_value(const pass_args &A, const seg_at &S, int k, f
     if (!A.out) /* no gradient asked of the input (the CPU's NULL row) */
         return;
     float *o = A.out + i;
-    if (A.relu && !A.dy) { /* a fused ReLU (and residual add) */
+    if (A.relu && !A.dy) { /* a fused ReLU (and residual add); a NaN kept, as the CPU's */
         const float v = A.skip ? u + A.skip[i] : u;
-        *o = v > 0 ? v : 0.0f;
+        *o = v <= 0 ? 0.0f : v;
     } else
         *o = A.accumulate ? *o + u : u;
 }
@@ -312,16 +333,26 @@ __global__ void formula_elementwise_kernel(pass_args A)
 }
 
 /* a pass's reduction finished: the samples' partial sums added in sample
- * order, times the reduction's scale, into its float values */
-__global__ void formula_finish_kernel(double *acc, float *v, size_t count, int slabs, double scale)
+ * order (an amax's partial maxima kept by max), times the reduction's
+ * scale, into its float values */
+__global__ void formula_finish_kernel(double *acc, float *v, size_t count, int slabs, double scale,
+                                      int max)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count;
          i += (size_t)gridDim.x * blockDim.x) {
         double s = acc[i];
         for (int b = 1; b < slabs; b++)
-            s += acc[(size_t)b * count + i];
+            s = max ? max_into(s, acc[(size_t)b * count + i]) : s + acc[(size_t)b * count + i];
         v[i] = (float)(s * scale);
     }
+}
+
+/* an amax's accumulators before a pass: below every value */
+__global__ void formula_fill_kernel(double *acc, size_t count, double v)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count;
+         i += (size_t)gridDim.x * blockDim.x)
+        acc[i] = v;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -337,8 +368,9 @@ typedef struct {
     double scale; /* a reduction's */
 } small_args;
 
-/* an elementwise small value, or (FO_SUM, FO_MEAN) a reduction of one:
- * output element e sums its inputs in the interpreter's (b, c, p) order */
+/* an elementwise small value, or (FO_SUM, FO_MEAN, FO_AMAX) a reduction
+ * of one: output element e sums its inputs in the interpreter's (b, c, p)
+ * order (an amax keeps the largest, from -infinity, a NaN passed over) */
 __global__ void formula_small_kernel(small_args A)
 {
     const fdims &d = A.d;
@@ -351,7 +383,8 @@ __global__ void formula_small_kernel(small_args A)
             A.out[e] = A.v;
             continue;
         }
-        if (A.op != FO_SUM && A.op != FO_MEAN) {
+        const bool max = A.op == FO_AMAX;
+        if (A.op != FO_SUM && A.op != FO_MEAN && !max) {
             A.out[e] = nl_formula_apply(A.op, A.a[index_of(d, A.as, b, c, A.s.c, p)],
                                         A.b ? A.b[index_of(d, A.bs, b, c, A.s.c, p)] : 0.0f, A.v);
             continue;
@@ -364,11 +397,13 @@ __global__ void formula_small_kernel(small_args A)
             c0 = c, c1 = c + 1;
         else if (A.s.c == FC_GROUPS) /* channels into their group */
             c0 = c * (d.c / d.groups), c1 = c0 + d.c / d.groups;
-        double acc = 0;
+        double acc = max ? -INFINITY : 0.0;
         for (int ib = b0; ib < b1; ib++)
             for (int ic = c0; ic < c1; ic++)
-                for (int ip = p0; ip < p1; ip++)
-                    acc += A.a[index_of(d, A.as, ib, ic, A.as.c, ip)];
+                for (int ip = p0; ip < p1; ip++) {
+                    const double u = A.a[index_of(d, A.as, ib, ic, A.as.c, ip)];
+                    acc = max ? max_into(acc, u) : acc + u;
+                }
         A.out[e] = (float)(acc * A.scale);
     }
 }
@@ -426,7 +461,8 @@ static double reduction_scale(const runner *R, const nl_fnode *n)
         factor *= ls / (s[axis] >= t[axis] ? axis_size(R, axis, s[axis]) : ts);
         count *= ls / ts;
     }
-    return n->op == FO_MEAN ? factor / count : factor;
+    /* a max is the same over copies of a value: no factor */
+    return n->op == FO_AMAX ? 1.0 : n->op == FO_MEAN ? factor / count : factor;
 }
 
 static double averaged(const runner *R, const nl_fnode *n)
@@ -465,7 +501,7 @@ static void compute_small(runner *R, int node)
     }
     A.a = values_of(R->host, R->m, n->a);
     A.as = R->g->nodes[n->a].s;
-    if (n->op == FO_SUM || n->op == FO_MEAN)
+    if (nl_formula_is_reduction(n->op))
         A.scale = reduction_scale(R, n);
     else if (n->b >= 0) {
         A.b = values_of(R->host, R->m, n->b);
@@ -486,9 +522,13 @@ static void run_pass(runner *R, int prog, const nl_fpass *pass, float *out, bool
         if (code[k].kind == RI_REDUCE) {
             const int node = code[k].node;
             const size_t slabs = R->g->nodes[node].s.b ? 1 : (size_t)R->d.n;
-            NL_CU(cu, cudaMemsetAsync(R->m.acc + R->g->acc_offset[node], 0,
-                                      slabs * count_of(R->d, R->g->nodes[node].s) * sizeof(double),
-                                      cu->stream));
+            const size_t all = slabs * count_of(R->d, R->g->nodes[node].s);
+            double *acc = R->m.acc + R->g->acc_offset[node];
+            if (R->g->nodes[node].op == FO_AMAX) { /* a max starts below every value */
+                formula_fill_kernel<<<grid_for(R, all), 256, 0, cu->stream>>>(acc, all, -INFINITY);
+                NL_CU_LAUNCHED(cu, "formula_fill_kernel");
+            } else
+                NL_CU(cu, cudaMemsetAsync(acc, 0, all * sizeof(double), cu->stream));
         }
     pass_args A;
     A.g = R->dev;
@@ -525,7 +565,7 @@ static void run_pass(runner *R, int prog, const nl_fpass *pass, float *out, bool
             const size_t count = count_of(R->d, n->s);
             formula_finish_kernel<<<grid_for(R, count), 256, 0, cu->stream>>>(
                 R->m.acc + R->g->acc_offset[node], values_of(R->host, R->m, node), count,
-                n->s.b ? 1 : R->d.n, reduction_scale(R, n));
+                n->s.b ? 1 : R->d.n, reduction_scale(R, n), n->op == FO_AMAX);
             NL_CU_LAUNCHED(cu, "formula_finish_kernel");
         }
 }

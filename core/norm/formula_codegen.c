@@ -135,7 +135,7 @@ static bool put_op(text *t, nl_formula_op op, const char *a, const char *b, floa
     case FO_SIGMOID: put(t, "(1.0f / (1.0f + expf(-%s)))", a); return true;
     case FO_ERF: put(t, "erff(%s)", a); return true;
     case FO_ABS: put(t, "fabsf(%s)", a); return true;
-    case FO_RELU: put(t, "(%s > 0 ? %s : 0.0f)", a, a); return true;
+    case FO_RELU: put(t, "(%s <= 0 ? 0.0f : %s)", a, a); return true; /* a NaN kept */
     case FO_MIN: put(t, "fminf(%s, %s)", a, b); return true;
     case FO_MAX: put(t, "fmaxf(%s, %s)", a, b); return true;
     case FO_STEP: put(t, "(%s > 0 ? 1.0f : 0.0f)", a); return true;

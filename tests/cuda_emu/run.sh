@@ -70,8 +70,8 @@ for g in plot_templates report_assets; do
 done
 wait_all
 g++ -fopenmp -pthread -o "$B/test_cuda_parity" $objs $core_objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
-    -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lz -lm
+    -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lsqlite3 -lz -lm
 # the command-line program on the emulated GPU, for sweep_check.sh
 g++ -fopenmp -pthread -o "$B/normlab" $cmd_objs $core_objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
-    -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs yaml-0.1) -lz -lm
+    -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs yaml-0.1) -lsqlite3 -lz -lm
 cd "$B" && CK_FORK=no ./test_cuda_parity
