@@ -291,6 +291,50 @@ static inline bool nl_formula_is_reduction(nl_formula_op op)
     return op == FO_SUM || op == FO_MEAN || op == FO_AMAX;
 }
 
+/* The sizes behind a reduction, on the host (the CPU's interpreter and
+ * the GPU's walk over a program compute their scales here, so the two
+ * agree): the values axis (0 batch, 1 channels, 2 positions) has in a
+ * value that keeps it as `state` (nl_fshape's b, c or p), on a batch of
+ * `batch` */
+static inline double nl_formula_axis_size(const nl_formula_input *in, int batch, int axis, int state)
+{
+    switch (axis) {
+    case 0: return state ? batch : 1;
+    case 1: return state == FC_ALL ? in->c : state == FC_GROUPS ? in->groups : 1;
+    default: return state ? in->p : 1;
+    }
+}
+
+/* the values of the reduction node n's input (as it sees it, l) that one
+ * of its outputs (t) takes in: a MEAN's count */
+static inline double nl_formula_averaged(const nl_formula_input *in, int batch, const nl_fnode *n)
+{
+    double count = 1;
+    const int l[3] = {n->l.b, n->l.c, n->l.p}, t[3] = {n->t.b, n->t.c, n->t.p};
+    for (int axis = 0; axis < 3; axis++)
+        count *= nl_formula_axis_size(in, batch, axis, l[axis]) /
+                 nl_formula_axis_size(in, batch, axis, t[axis]);
+    return count;
+}
+
+/* what the reduction node n's sum is multiplied by (its input of shape
+ * `from`): the values of l each of its input's values stands for, and for
+ * a mean 1 / the values averaged; a max is the same over copies of a
+ * value, so none */
+static inline double nl_formula_reduction_scale(const nl_formula_input *in, int batch,
+                                                const nl_fnode *n, nl_fshape from)
+{
+    const int s[3] = {from.b, from.c, from.p}, l[3] = {n->l.b, n->l.c, n->l.p},
+              t[3] = {n->t.b, n->t.c, n->t.p};
+    double factor = 1;
+    for (int axis = 0; axis < 3; axis++) {
+        const double ls = nl_formula_axis_size(in, batch, axis, l[axis]),
+                     ts = nl_formula_axis_size(in, batch, axis, t[axis]);
+        factor *= ls / (s[axis] >= t[axis] ? nl_formula_axis_size(in, batch, axis, s[axis]) : ts);
+    }
+    return n->op == FO_AMAX ? 1.0 : n->op == FO_MEAN ? factor / nl_formula_averaged(in, batch, n) : factor;
+}
+
 /* the largest channel block a backend's layout has (AVX-512's 16): a
  * blocked pass keeps three tiles of that many rows per thread */
 #define NL_FORMULA_MAX_BLOCK 16

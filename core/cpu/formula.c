@@ -64,30 +64,9 @@ static float *values_of(const runner *R, int node)
     return (R->g->in_saved[node] ? R->io->saved : R->small) + R->g->offset[node];
 }
 
-static double axis_size(const runner *R, int axis, int state)
-{
-    switch (axis) {
-    case 0: return state ? R->n : 1;
-    case 1: return size_c(&R->plan->in, state);
-    default: return state ? R->plan->in.p : 1;
-    }
-}
-
-/* what a reduction's sum is multiplied by: the values of l that each of
- * its input's values stands for, and for a mean 1 / the values averaged */
 static double reduction_scale(const runner *R, const nl_fnode *n)
 {
-    const nl_fshape in = R->g->nodes[n->a].s;
-    const int s[3] = {in.b, in.c, in.p}, l[3] = {n->l.b, n->l.c, n->l.p},
-              t[3] = {n->t.b, n->t.c, n->t.p};
-    double factor = 1, count = 1;
-    for (int axis = 0; axis < 3; axis++) {
-        const double ls = axis_size(R, axis, l[axis]), ts = axis_size(R, axis, t[axis]);
-        factor *= ls / (s[axis] >= t[axis] ? axis_size(R, axis, s[axis]) : ts);
-        count *= ls / ts;
-    }
-    /* a max is the same over copies of a value: no factor */
-    return n->op == FO_AMAX ? 1.0 : n->op == FO_MEAN ? factor / count : factor;
+    return nl_formula_reduction_scale(&R->plan->in, R->n, n, R->g->nodes[n->a].s);
 }
 
 /* the elementary functions on a row, 8 floats at a time through vmath.h
@@ -561,11 +540,7 @@ static void compute_small(runner *R, int node)
         return;
     }
     if (n->op == FO_INVCOUNT) {
-        double count = 1;
-        const int l[3] = {n->l.b, n->l.c, n->l.p}, t[3] = {n->t.b, n->t.c, n->t.p};
-        for (int axis = 0; axis < 3; axis++)
-            count *= axis_size(R, axis, l[axis]) / axis_size(R, axis, t[axis]);
-        v[0] = (float)(1.0 / count);
+        v[0] = (float)(1.0 / nl_formula_averaged(in, R->n, n));
         return;
     }
     const nl_fshape s = n->s;
@@ -637,11 +612,7 @@ void nl_cpu_formula_forward(nl_backend *be, const nl_formula_plan *p, nl_formula
         const nl_fnode *src = &R.g->nodes[rs->source];
         double unbiased = 1;
         if (rs->variance) {
-            const nl_fnode *mean = &R.g->nodes[rs->mean];
-            double count = 1;
-            const int l[3] = {mean->l.b, mean->l.c, mean->l.p}, t[3] = {mean->t.b, mean->t.c, mean->t.p};
-            for (int axis = 0; axis < 3; axis++)
-                count *= axis_size(&R, axis, l[axis]) / axis_size(&R, axis, t[axis]);
+            const double count = nl_formula_averaged(&p->in, R.n, &R.g->nodes[rs->mean]);
             if (count > 1)
                 unbiased = count / (count - 1);
         }

@@ -440,38 +440,15 @@ typedef struct {
     const nl_formula_io *io;
 } runner;
 
-static double axis_size(const runner *R, int axis, int state)
-{
-    switch (axis) {
-    case 0: return state ? R->d.n : 1;
-    case 1: return size_c(R->d, state);
-    default: return state ? R->d.p : 1;
-    }
-}
-
-/* the interpreter's reduction_scale, and the values a reduction averages */
+/* the interpreter's scales (formula_program.h), on this walk's batch */
 static double reduction_scale(const runner *R, const nl_fnode *n)
 {
-    const nl_fshape in = R->g->nodes[n->a].s;
-    const int s[3] = {in.b, in.c, in.p}, l[3] = {n->l.b, n->l.c, n->l.p},
-              t[3] = {n->t.b, n->t.c, n->t.p};
-    double factor = 1, count = 1;
-    for (int axis = 0; axis < 3; axis++) {
-        const double ls = axis_size(R, axis, l[axis]), ts = axis_size(R, axis, t[axis]);
-        factor *= ls / (s[axis] >= t[axis] ? axis_size(R, axis, s[axis]) : ts);
-        count *= ls / ts;
-    }
-    /* a max is the same over copies of a value: no factor */
-    return n->op == FO_AMAX ? 1.0 : n->op == FO_MEAN ? factor / count : factor;
+    return nl_formula_reduction_scale(&R->plan->in, R->d.n, n, R->g->nodes[n->a].s);
 }
 
 static double averaged(const runner *R, const nl_fnode *n)
 {
-    double count = 1;
-    const int l[3] = {n->l.b, n->l.c, n->l.p}, t[3] = {n->t.b, n->t.c, n->t.p};
-    for (int axis = 0; axis < 3; axis++)
-        count *= axis_size(R, axis, l[axis]) / axis_size(R, axis, t[axis]);
-    return count;
+    return nl_formula_averaged(&R->plan->in, R->d.n, n);
 }
 
 static unsigned grid_for(const runner *R, size_t count)
