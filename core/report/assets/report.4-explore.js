@@ -621,8 +621,11 @@
       cb.addEventListener('change', function () { off[run] = !cb.checked; changed(); });
       boxes.push([run, cb, tr]);
     });
+    /* the boxes ticked as the runs are drawn: a property each, no node of
+     * the table changed (report.css dims a row by its box), so that a
+     * legend click does not re-lay a table of 4,000 rows (issue 118) */
     function boxesDraw() {
-      boxes.forEach(function (b) { b[1].checked = !off[b[0]]; b[2].classList.toggle('off', off[b[0]]); });
+      boxes.forEach(function (b) { if (b[1].checked === off[b[0]]) b[1].checked = !off[b[0]]; });
     }
 
     /* the runs the regular expression keeps: those whose name or a
