@@ -813,6 +813,24 @@ def check_runs_table(b, want, what):
              t["count"]))
 
 
+# a click on the first legend entry, the runs table's DOM watched: its
+# mutations, its rows shown switched off (their cells in the muted ink)
+# and whether every cell keeps opacity 1
+LEGEND_TOUCHES = """(function () {
+  var table = document.querySelector('table[id$="-runtable"]'), seen = 0;
+  var watch = new MutationObserver(function (ms) { seen += ms.length; });
+  watch.observe(table, { subtree: true, attributes: true, childList: true, characterData: true });
+  document.querySelector('.explore .legend button.item').click();
+  seen += watch.takeRecords().length;
+  watch.disconnect();
+  var rows = Array.from(table.tBodies[0].rows), ink = getComputedStyle(table.tBodies[0]).color;
+  return { mutations: seen,
+           dimmed: rows.filter(function (tr) { var c = tr.querySelector('input.draw');
+             return c && !c.checked && getComputedStyle(tr.cells[1] || tr.cells[0]).color !== ink; }).length,
+           opaque: rows.every(function (tr) { return getComputedStyle(tr.cells[0]).opacity === '1'; }) };
+})()"""
+
+
 def check_toggles(b, v):
     """a run's box in the runs table and a legend entry switch curves off
     and on; a regular expression on the names and keys narrows them and
@@ -832,12 +850,18 @@ def check_toggles(b, v):
     if v["legend"]:
         label, _ = v["legend"][0]
         n = int(re.search(r"\((\d+)\)$", label).group(1))
-        b.evaluate("document.querySelector('.explore .legend button.item').click()")
+        touched = b.evaluate(LEGEND_TOUCHES)
         leg = b.evaluate(VIEWER)
         check(leg["lines"] <= before - 1 and leg["legend"][0][1] == "false" and
               sum(not c for c in leg["drawBoxes"]) == n,
               "a click on the legend's %s switches its %d runs off (%d curves; their boxes unticked)"
               % (label, n, leg["lines"]))
+        # issue 118: a legend click re-laid the runs table (122-170 s at 4,000
+        # runs): a class per row switched, its cells' opacity a layer each
+        check(touched["mutations"] == 0 and touched["dimmed"] == n and touched["opaque"],
+              "the legend click changes none of the runs table's nodes (%d mutations), its %d rows shown off by "
+              "their unticked boxes (%d dimmed, cells' opacity 1: %s)"
+              % (touched["mutations"], n, touched["dimmed"], touched["opaque"]))
         b.evaluate("document.querySelector('.explore .legend button.item').click()")
         check(b.evaluate(VIEWER)["lines"] == before, "a second click switches them on again")
     name = v["names"][0]

@@ -8,6 +8,10 @@ Chromium on the committed sweeps the issue names:
   the mean (lr-tolerance's lr 0.1 without normalization, 14 seeds of
   which some diverge; wu-he-batch-cnn by normalizer, batch sizes 2 to 64
   over different steps);
+- a mean is of the runs that logged a value at its x unless "between"
+  is chosen (s1.points=between), and its tip says how many runs lie
+  between two logged points there, the nearest logged steps, and whether
+  they are left out or read on the line between them (issue 118);
 - the default range holds every run that did not diverge (lr-tolerance
   at lr 0.3: 14 batch-norm runs near 80 % beside 25 near chance);
 - an interaction answers with the large chart, the small charts redrawn
@@ -36,8 +40,9 @@ import browser  # noqa: E402
 import cdp  # noqa: E402
 from browser import check, failures  # noqa: E402
 
-# per mean line drawn: for each of its group's x, the runs present there
-# (whose numbers span it) and their mean where each logged that x; the
+# per mean line drawn: for each of its group's x, the runs that logged
+# that x and their mean, and the runs present there (whose numbers span
+# it, between two logged points or on one); the
 # groups as the page's "mean of" select makes them (a key's value, or
 # every varied key but the seed), over the runs the expression keeps
 EXPECTED = """(function (re, by) {
@@ -67,8 +72,9 @@ EXPECTED = """(function (re, by) {
     out[label] = { size: rs.length, ends: rs.filter(function (r) { return r.last < end; }).length, at: {} };
     Object.keys(at).forEach(function (x) {
       var here = rs.filter(function (r) { return r.first <= +x && +x <= r.last; });
-      var exact = here.every(function (r) { return r.pts[x] !== undefined; });
-      out[label].at[x] = [here.length, exact ? here.reduce(function (a, r) { return a + r.pts[x]; }, 0) / here.length : null];
+      var logged = here.filter(function (r) { return r.pts[x] !== undefined; });
+      out[label].at[x] = [logged.length, logged.reduce(function (a, r) { return a + r.pts[x]; }, 0) / logged.length,
+                          here.length];
     });
   });
   return out;
@@ -132,15 +138,61 @@ def check_means(b, url, re_text, by, what):
             check(False, "%s: the tip names a group and step the runs have (%r)" % (what, tip))
             continue
         fewer += e[0] < want[label]["size"]
-        ok = n == e[0] and (e[1] is None or abs(mean - e[1]) <= 1e-3 * max(1, abs(e[1])))
-        check(ok, "%s: at step %s %s's mean is of the %d of its %d runs with a value there (%s; tip %r)"
-              % (what, x, label, e[0], want[label]["size"], "mean %.4g" % e[1] if e[1] is not None else "", tip))
+        ok = n == e[0] and abs(mean - e[1]) <= 1e-3 * max(1, abs(e[1]))
+        check(ok, "%s: at step %s %s's mean is of the %d of its %d runs that logged a value there (mean %.4g; tip %r)"
+              % (what, x, label, e[0], want[label]["size"], e[1], tip))
     ends = sum(g["ends"] for g in want.values())
     rings = b.evaluate("Array.from(document.querySelectorAll('.explore svg.chart .ends')).reduce(function (a, c) "
                        "{ return a + +c.getAttribute('data-runs'); }, 0)")
     check(rings == ends, "%s: each of the %d runs that end sooner is marked where it leaves its mean (%d rings' runs)"
           % (what, ends, rings))
     return fewer
+
+
+def check_between(b, url, what):
+    """a mean's point where some of its runs lie between two of their
+    logged points (test curves logged every few hundred steps, at steps
+    that differ with the batch size): by default the mean is of the runs
+    that logged it and the tip says how many more lie between logged
+    points, the nearest logged steps and that they are left out; chosen
+    "between" (s1.points=between), the mean is of every run present and
+    the tip says which values were read on the line between two logged
+    points (issue 118: such values were tipped as logged)"""
+    by = "model.norm.type"
+    for points, frag in (("logged", ""), ("between", "&s1.points=between")):
+        open_link(b, url + "#view&s1.mean=%s&s1.x=step%s" % (by, frag))
+        want = b.evaluate(EXPECTED + "(%s, %s)" % (json.dumps(""), json.dumps(by)))
+        pts = b.evaluate(MEAN_POINTS + "(0)")
+        browser.mouse(b, "mouseMoved", pts[len(pts) // 2][1], pts[len(pts) // 2][2])
+        g = want.get(b.evaluate(TIP).split(" step ")[0])
+        hit = None
+        for x, cx, cy in pts if g else []:
+            e = g["at"].get("%.10g" % round(x))
+            if e and e[2] > e[0]:
+                hit = (cx, cy, e)
+                break
+        if hit is None:
+            check(False, "%s (%s): a mean's point where some runs lie between logged points" % (what, points))
+            continue
+        browser.mouse(b, "mouseMoved", hit[0], hit[1])
+        tip = b.evaluate(TIP)
+        m = re.search(r" step (\d+): \S+ mean (-?[\d.e+-]+)[^ ]* (?:%|nats|)\s*of (\d+)", tip)
+        near = re.search(r"(\d+) runs? between logged points \(the nearest at step (\d+) and (\d+)\), (left out|read on "
+                         r"the line between them)", tip)
+        x = int(m.group(1)) if m else -1
+        n = int(m.group(3)) if m else -1
+        e = hit[2]
+        if points == "logged":
+            ok = n == e[0] and near and int(near.group(1)) == e[2] - e[0] and near.group(4) == "left out"
+        else:
+            ok = n == e[2] and near and int(near.group(1)) == e[2] - e[0] and near.group(4).startswith("read on")
+        ok = bool(ok) and int(near.group(2)) < x < int(near.group(3))
+        check(ok, "%s (%s): at step %d, %d of the %d runs present logged a value; the tip says the %d others lie "
+              "between logged points, the nearest logged steps around it, and %s (%r)"
+              % (what, points, x, e[0], e[2], e[2] - e[0], "the mean is of the %d" % (e[0] if points == "logged" else e[2]),
+                 tip[:300]))
+    check(b.evaluate("document.querySelector('.explore select.points').value") == "between",
+          "%s: the link's s1.points=between chooses the interpolated mean" % what)
 
 
 def check_range(b, url):
@@ -649,6 +701,7 @@ def main():
         fewer = guarded("means", check_means, b, cnn, "", "model.norm.type", "wu-he-batch-cnn by normalizer")
         check(fewer, "there, a mean is of fewer runs than its group's somewhere (%s means)" % fewer)
         guarded("epochs", check_epochs, b, cnn, "wu-he-batch-cnn")
+        guarded("between", check_between, b, cnn, "wu-he-batch-cnn")
         guarded("no band of one", check_no_band_of_one, b, cnn, "wu-he-batch-cnn")
         guarded("band", check_band, b, page(normlab, "results/wu-he-batch-mlp-confirm2", out_dir),
                 "wu-he-batch-mlp-confirm2")

@@ -197,26 +197,35 @@
 
   /* the mean and band of each x over the lines ls (a group's runs): at
    * each x, of the runs present there, those whose numbers (the first to
-   * the last) span it, a run's value between two of its points read on
-   * the line between them. A run that ends sooner (diverged, stopped)
-   * leaves the mean where it ends, listed in ends ([x, run]) to be marked;
-   * no run's last value is carried on. unit: the values' ('%': a
-   * percentage, 'nats' or 'bits': a loss), for the t-interval's scale
-   * (ciHalf). Returns { x, mean, lo, hi, n, ends } */
-  function pool(ls, band, t975, unit) {
+   * the last) span it; a run's value between two of its points read on
+   * the line between them, or, logged (the points chosen: logged only),
+   * the run left out of that x. A run that ends sooner (diverged,
+   * stopped) leaves the mean where it ends, listed in ends ([x, run]) to
+   * be marked; no run's last value is carried on. unit: the values' ('%':
+   * a percentage, 'nats' or 'bits': a loss), for the t-interval's scale
+   * (ciHalf). Returns { x, mean, lo, hi, n, ends, gap }: gap[j] null where
+   * every run present logged x, else [the runs present that did not, the
+   * nearest x logged before it and after it among them] (issue 118: a
+   * value drawn between two evaluations read as logged) */
+  function pool(ls, band, t975, unit, logged) {
     var spans = ls.map(finitePoints).filter(function (s) { return s.x.length; });
     var seen = {}, xs = [];
     spans.forEach(function (s) { s.x.forEach(function (x) { if (!seen[x]) { seen[x] = true; xs.push(x); } }); });
     xs.sort(function (a, b) { return a - b; });
-    var out = { x: xs, mean: [], lo: [], hi: [], n: [], ends: [] };
+    var out = { x: xs, mean: [], lo: [], hi: [], n: [], ends: [], gap: [] };
     xs.forEach(function (x) {
-      var n = 0, sum = 0, squares = 0, lo = Infinity, hi = -Infinity, ys = [];
+      var n = 0, sum = 0, squares = 0, lo = Infinity, hi = -Infinity, ys = [], gap = null;
       spans.forEach(function (s) {
         var last = s.x.length - 1;
         if (x < s.x[0] || x > s.x[last]) return;
         while (s.at < last && s.x[s.at + 1] <= x) s.at++;
-        var y = s.x[s.at] === x || s.at === last ? s.y[s.at]
-              : s.y[s.at] + (s.y[s.at + 1] - s.y[s.at]) * (x - s.x[s.at]) / (s.x[s.at + 1] - s.x[s.at]);
+        var exact = s.x[s.at] === x || s.at === last;
+        if (!exact) {
+          gap = gap || [0, -Infinity, Infinity];
+          gap[0]++; gap[1] = Math.max(gap[1], s.x[s.at]); gap[2] = Math.min(gap[2], s.x[s.at + 1]);
+          if (logged) return;
+        }
+        var y = exact ? s.y[s.at] : s.y[s.at] + (s.y[s.at + 1] - s.y[s.at]) * (x - s.x[s.at]) / (s.x[s.at + 1] - s.x[s.at]);
         ys.push(y);
         n++; sum += y;
         lo = Math.min(lo, y); hi = Math.max(hi, y);
@@ -224,7 +233,7 @@
       var mean = sum / n;
       ys.forEach(function (y) { squares += (y - mean) * (y - mean); });
       var sd = n > 1 ? Math.sqrt(squares / (n - 1)) : 0;
-      out.mean.push(mean); out.n.push(n);
+      out.mean.push(mean); out.n.push(n); out.gap.push(gap);
       if (band === 'ci') {
         var ci = tInterval(ys, t975, unit);
         out.lo.push(ci[0]); out.hi.push(ci[1]);

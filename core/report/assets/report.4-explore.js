@@ -138,7 +138,14 @@
     html('option', { value: 'minmax' }, bandSel, 'min\u2013max');
     html('option', { value: 'sd' }, bandSel, '\u00b11 sd');
     html('option', { value: 'ci' }, bandSel, '95 % interval of the mean');
-    function bandShow() { bandSel.value = bandKind(); bandBox.hidden = grouping() === ''; }
+    /* a mean's points: at each x the runs that logged it (the default), or
+     * with them the runs between two of their logged points, each read on
+     * the line between them (issue 118: such values were tipped as logged) */
+    var pointsBox = html('label', {}, controls, 'mean over ');
+    var points = html('select', { 'class': 'points' }, pointsBox);
+    html('option', { value: 'logged' }, points, 'logged points only');
+    html('option', { value: 'between' }, points, 'logged points and between them (interpolated)');
+    function bandShow() { bandSel.value = bandKind(); bandBox.hidden = pointsBox.hidden = grouping() === ''; }
     /* the x the curves are drawn over: the step, a column the runs log
      * rising (the epoch, the wall time: the page's JSON "axes", each
      * curve's c[3]) or the samples seen (the step times the run's batch
@@ -270,10 +277,13 @@
       var pooled = [];
       members.forEach(function (ls, g) {
         if (!ls.length) return;
-        var p = pool(ls, bandKind(), data.t975, (data.tag_units || [])[t]), raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }));
+        var only = points.value === 'logged';
+        var p = pool(ls, bandKind(), data.t975, (data.tag_units || [])[t], only);
+        var raw = pool(ls.map(function (l) { return { x: l.x, y: l.raw, run: l.run }; }), undefined, undefined, undefined, only);
         var look = groupLook(ls.map(function (l) { return l.run; }), g);
         pooled.push({ group: g, runs: ls.map(function (l) { return l.run; }), x: p.x, y: p.mean, lo: p.lo, hi: p.hi,
-                      n: p.n, ends: p.ends, raw: raw.mean, name: groups[g], colour: look.colour, dash: look.dash });
+                      n: p.n, ends: p.ends, gap: p.gap, logged: only, raw: raw.mean, name: groups[g], colour: look.colour,
+                      dash: look.dash });
       });
       return pooled;
     }
@@ -530,8 +540,10 @@
                           'over the seeds of one cell (' + n + ')'
                                         : 'Grouped by ' + data.keys[+g] + ': each curve is the mean of the runs shown ' +
                           'that share its value (' + n + ', over the seeds and any other key shown)') +
-        '; at each ' + xName() + ' the mean and its band are of the runs that have a value there (the tip says how ' +
-        'many)' + (ring ? ', and a ring marks where a run ends sooner (diverged or stopped) and leaves the mean' : '') +
+        '; at each ' + xName() + ' the mean and its band are of the runs that ' +
+        (points.value === 'logged' ? 'logged a value there' : 'logged a value there or lie between two of their logged ' +
+                                     'points (read on the line between them)') + ' (the tip says how many)' +
+        (ring ? ', and a ring marks where a run ends sooner (diverged or stopped) and leaves the mean' : '') +
         '; the band spans ' + BANDS[bandKind()] + '.';
     }
 
@@ -621,8 +633,11 @@
       cb.addEventListener('change', function () { off[run] = !cb.checked; changed(); });
       boxes.push([run, cb, tr]);
     });
+    /* the boxes ticked as the runs are drawn: a property each, no node of
+     * the table changed (report.css dims a row by its box), so that a
+     * legend click does not re-lay a table of 4,000 rows (issue 118) */
     function boxesDraw() {
-      boxes.forEach(function (b) { b[1].checked = !off[b[0]]; b[2].classList.toggle('off', off[b[0]]); });
+      boxes.forEach(function (b) { if (b[1].checked === off[b[0]]) b[1].checked = !off[b[0]]; });
     }
 
     /* the runs the regular expression keeps: those whose name or a
@@ -722,7 +737,8 @@
                                               (l.lo ? 'mean ' : '') + fmt(y) + tagUnit() +
                                               (+smoothing.value > 0 ? ' (smoothed; ' + fmt(raw) + tagUnit() + ' as logged)' : '') +
                                               (l.lo ? ' ' + ofRuns(l, hit.point) + (l.lo[hit.point] === null ? ', no band' :
-                                                      ', band ' + fmt(l.lo[hit.point]) + ' to ' + fmt(l.hi[hit.point]))
+                                                      ', band ' + fmt(l.lo[hit.point]) + ' to ' + fmt(l.hi[hit.point])) +
+                                                      gapText(l, hit.point)
                                                     : '')));
       tip.hidden = false;
       var r = frame.getBoundingClientRect();
@@ -734,9 +750,21 @@
      * runs (6 ended sooner)" where fewer than its group's have a value there */
     function ofRuns(l, j) {
       var n = l.n[j], all = l.runs.length, ended = (l.ends || []).filter(function (e) { return e[0] < l.x[j]; }).length;
+      var between = l.logged && l.gap[j] ? l.gap[j][0] : 0, yet = all - ended - n - between;
       if (n === all) return 'of ' + n + (n === 1 ? ' run' : ' runs');
       return 'of ' + n + ' of the ' + all + ' runs' + (ended ? ' (' + ended + ' ended sooner)' : '') +
-             (n < all - ended ? ' (' + (all - ended - n) + ' not yet logged)' : '');
+             (yet > 0 ? ' (' + yet + ' not yet logged)' : '');
+    }
+
+    /* the runs of mean l present at its j-th point that logged no value
+     * there: "between logged points", the nearest logged before and after,
+     * left out of the mean or read on the line between their points */
+    function gapText(l, j) {
+      var g = l.gap && l.gap[j];
+      if (!g) return '';
+      function x(v) { return xSel.value === 'step' ? String(v) : fmt(v); }
+      return '; ' + g[0] + (g[0] === 1 ? ' run' : ' runs') + ' between logged points (the nearest at ' + xName() + ' ' +
+             x(g[1]) + ' and ' + x(g[2]) + ')' + (l.logged ? ', left out' : ', read on the line between them');
     }
 
     /* a ring's title: the runs that end at the j-th point of mean l */
@@ -795,6 +823,7 @@
     dashSel.addEventListener('change', function () { dashBy(dashSel.value); changed(); });
     groupBy.addEventListener('change', function () { regroup(); bandShow(); zoom = null; changed(); });
     bandSel.addEventListener('change', function () { bandChosen = bandSel.value; draw(); saveView(); });
+    points.addEventListener('change', function () { draw(); saveView(); });
     re.addEventListener('input', function () { refilter(); zoom = null; changed(); });
     /* the runs switched off or on, or matched anew: every view redrawn */
     function changed() { par.draw(); self.redraw(true); saveView(); }
@@ -836,6 +865,7 @@
       if (dashSel.value !== dashDefault()) put('dash', dashSel.value === '' ? '' : data.keys[+dashSel.value]);
       if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
       if (bandChosen) put('band', bandChosen);
+      if (points.value !== 'logged') put('points', points.value);
       if (re.value !== '') put('re', re.value);
       var offs = [];
       off.forEach(function (o, run) { if (o) offs.push(run + 1); });
@@ -873,6 +903,7 @@
       dashBy(dashSel.value);
       pick(groupBy, param('mean') === '~seed' ? '~seed' : key(param('mean')));
       if (BANDS.hasOwnProperty(param('band'))) bandChosen = param('band');
+      pick(points, param('points'));
       if (param('re') !== null) re.value = param('re');
       (param('off') || '').split(',').forEach(function (n) { if (+n >= 1 && +n <= off.length) off[+n - 1] = true; });
       par.restore(param, pick, key);
