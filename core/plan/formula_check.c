@@ -358,10 +358,11 @@ static void fill(nl_model *m, nl_backend *be, const nl_formula_check_hooks *hook
     }
 }
 
-/* A fused ReLU writes 0 for a NaN of the formula (and its backward masks
- * the gradient there), which a run still meets in its parameters: the
- * formula alone, unfused, on the same input, must give finite values and
- * derived gradients too. "" or what was not finite into nonfinite. */
+/* A fused ReLU keeps a NaN but writes 0 for the formula's -infinity (and
+ * its backward masks the gradient there), so the fused site can look
+ * finite where the formula is not (-exp(100 * x)): the formula alone,
+ * unfused, on the same input, must give finite values and derived
+ * gradients too. "" or what was not finite into nonfinite. */
 static nl_code finite_unfused(const nl_model *planned, const nl_layer *l, nl_backend *be,
                               const nl_formula_check_hooks *hooks, char *nonfinite, size_t size,
                               nl_error *err)
