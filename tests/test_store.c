@@ -6,7 +6,6 @@
  * export csv giving the tree back; and the bad inputs (a pack cut short,
  * not SQLite, of a newer schema, a link; an unfinished sweep; a pack killed
  * after its rename) refused with nothing written or lost. */
-#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,74 +134,43 @@ START_TEST(test_pack_series_sweep)
 }
 END_TEST
 
-/* every cell of every metrics.csv, against the metrics table's value: the
- * double its text reads as, bit for bit (text columns as text) */
-static void check_metrics_bits(sqlite3 *db, const char *run, const char *csv_path)
+/* a run's value of `sql` (one integer) */
+static long long query_int(sqlite3 *db, const char *sql)
 {
-    nl_csv_table t;
-    nl_error err = {0};
-    ck_assert_msg(nl_csv_table_read(csv_path, &t, &err) == NL_OK, "%s", err.msg);
-    char sql[600];
-    int n = snprintf(sql, sizeof sql, "SELECT ");
-    for (int c = 0; c < t.n_cols; c++)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, "%s\"%s\"", c ? ", " : "", t.header[c]);
-    snprintf(sql + n, sizeof sql - (size_t)n, " FROM run_metrics WHERE run = ? ORDER BY row");
     sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-    int r = 0;
-    for (; sqlite3_step(st) == SQLITE_ROW; r++)
-        for (int c = 0; c < t.n_cols; c++) {
-            const char *cell = t.rows[r][c];
-            char *end;
-            const double want = strtod(cell, &end);
-            if (sqlite3_column_type(st, c) == SQLITE_TEXT) {
-                ck_assert_str_eq((const char *)sqlite3_column_text(st, c), cell);
-                continue;
-            }
-            ck_assert_msg(end != cell && !*end, "%s row %d: '%s' packed as a number", csv_path, r + 1, cell);
-            const double got = sqlite3_column_double(st, c);
-            ck_assert_msg(!memcmp(&got, &want, sizeof got), "%s row %d column %s: %.17g packed, %.17g in the file",
-                          csv_path, r + 1, t.header[c], got, want);
-        }
-    ck_assert_int_eq(r, t.n_rows);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    const long long v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    nl_csv_table_free(&t);
+    return v;
 }
 
-START_TEST(test_pack_keeps_bits)
+START_TEST(test_pack_keeps_bytes)
 {
     tu_tmp_make("store-bits");
     copy_sweep("ioffe-fig1");
-    /* one run's metrics.csv the table cannot give back from numbers (two
-     * decimals' counts in a column, CRLF): kept whole; and an eval record */
-    ck_assert_int_eq(sh("cp -r s/runs runs.before && cd s/runs/type-none_seed-2 && "
+    /* one run's metrics.csv edited (two decimals' counts in a column, CRLF)
+     * and an eval record added: every byte back all the same */
+    ck_assert_int_eq(sh("cd s/runs/type-none_seed-2 && "
                         "sed -i '3s/,0\\.01,/,0.0100,/; 4s/$/\\r/' metrics.csv && mkdir eval && "
-                        "printf 'name,x\\nfold,1\\n' > eval/evals.csv && cd ../../.. && rm -r runs.before && "
-                        "cp -r s/runs runs.before"), 0);
+                        "printf 'name,x\\nfold,1\\n' > eval/evals.csv && cd ../../.. && cp -r s/runs runs.before"), 0);
     keep_output("pack s", 0, "pack-out");
     char path[1200];
     snprintf(path, sizeof path, "%s/s/runs.sqlite", tu_tmp);
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT run FROM runs WHERE metrics_header IS NOT NULL", -1, &st, NULL),
-                     SQLITE_OK);
-    int runs = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *run = (const char *)sqlite3_column_text(st, 0);
-        char csv[1400];
-        snprintf(csv, sizeof csv, "%s/runs.before/%s/metrics.csv", tu_tmp, run);
-        check_metrics_bits(db, run, csv);
-        runs++;
-    }
-    sqlite3_finalize(st);
-    ck_assert_int_eq(runs, 5); /* 6 runs, the edited one kept whole */
-    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM files WHERE path = 'metrics.csv'", -1, &st, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(st, 0), 1);
-    sqlite3_finalize(st);
+    ck_assert_int_eq(query_int(db, "SELECT count(*) FROM runs WHERE config IS NOT NULL AND summary IS NOT NULL AND "
+                                   "metrics IS NOT NULL"),
+                     6);
+    /* compact: each run's texts deflated against the first run's (a
+     * quarter of a config's or summary's text is far more than a seed and
+     * a name's worth); a file of files deflated as an SQLite Archive keeps
+     * it where that is shorter, else kept as it is */
+    ck_assert(query_int(db, "SELECT sum(length(config)) * 4 < sum(config_size) FROM runs"));
+    ck_assert(query_int(db, "SELECT sum(length(summary)) * 4 < sum(summary_size) FROM runs"));
+    ck_assert(query_int(db, "SELECT sum(length(metrics)) * 2 < sum(metrics_size) FROM runs"));
+    ck_assert(query_int(db, "SELECT length(body) = size FROM files WHERE path = 'eval/evals.csv'"));
+    ck_assert(query_int(db, "SELECT count(*) FROM dictionaries") == 3);
     sqlite3_close(db);
     keep_output("export csv s --out back", 0, "export-out");
     same_tree("runs.before", "back");
@@ -259,7 +227,7 @@ START_TEST(test_bad_packs)
     refused("table s", "not a normlab sweep's pack");
     /* a newer schema */
     ck_assert_int_eq(sh("cp good.sqlite s/runs.sqlite"), 0);
-    set_schema_version("2");
+    set_schema_version("3");
     refused("table s", "newer than this normlab reads");
     refused("show s/runs/type-none_skip_init-false_lr-0.01_seed-101", "newer than this normlab reads");
     /* a link */
@@ -267,6 +235,143 @@ START_TEST(test_bad_packs)
     refused("table s", "is a symbolic link");
     ck_assert_int_eq(sh("rm s/runs.sqlite && cp good.sqlite s/runs.sqlite"), 0);
     keep_output("table s --by model.norm.type", 0, "table-again");
+    /* a compressed value changed: refused naming it, as a damaged pack */
+    const char *run = "type-none_skip_init-false_lr-0.01_seed-101";
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE runs SET summary = substr(summary, 1, length(summary) - 3) WHERE run = '%s'",
+             run);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    char args[300];
+    snprintf(args, sizeof args, "show s/runs/%s", run);
+    refused(args, "is damaged");
+    refused("export csv s --out back", "is damaged");
+    ck_assert(!exists("back"));
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the file `rel` under tu_tmp bound as a blob (text: its bytes) */
+static void bind_file(sqlite3_stmt *st, int at, const char *rel)
+{
+    char *body = tu_tmp_read(rel);
+    sqlite3_bind_blob(st, at, body, (int)strlen(body), SQLITE_TRANSIENT);
+    free(body);
+}
+
+/* run `id`'s metrics.csv into schema 1's runs columns and metrics rows,
+ * every cell as its text */
+static void metrics_rows_v1(sqlite3 *db, int id, const char *name)
+{
+    char path[1400];
+    snprintf(path, sizeof path, "%s/runs.before/%s/metrics.csv", tu_tmp, name);
+    nl_csv_table t;
+    nl_error err = {0};
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    char header[400] = "", format[100] = "", sql[800];
+    for (int c = 0; c < t.n_cols; c++) {
+        snprintf(header + strlen(header), sizeof header - strlen(header), "%s%s", c ? "," : "", t.header[c]);
+        snprintf(format + strlen(format), sizeof format - strlen(format), "%st", c ? "," : "");
+    }
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE runs SET metrics_header = ?, metrics_format = ? WHERE id = ?", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, header, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, format, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, id);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    int n = snprintf(sql, sizeof sql, "INSERT INTO metrics(run_id, row");
+    for (int c = 0; c < t.n_cols; c++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", \"%s\"", t.header[c]);
+    n += snprintf(sql + n, sizeof sql - (size_t)n, ") VALUES (?, ?");
+    for (int c = 0; c < t.n_cols; c++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", ?");
+    snprintf(sql + n, sizeof sql - (size_t)n, ")");
+    for (int r = 0; r < t.n_rows; r++) {
+        ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_int(st, 1, id);
+        sqlite3_bind_int(st, 2, r + 1);
+        for (int c = 0; c < t.n_cols; c++)
+            sqlite3_bind_text(st, 3 + c, t.rows[r][c], -1, SQLITE_TRANSIENT);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+    }
+    nl_csv_table_free(&t);
+}
+
+/* a pack of schema 1, as the first normlab pack wrote it (config and
+ * summary as text, metrics.csv as rows or whole in files), read as it was */
+START_TEST(test_reads_schema_1)
+{
+    tu_tmp_make("store-v1");
+    copy_sweep("signal-propagation-confirm");
+    ck_assert_int_eq(sh("mv s/runs runs.before && ls runs.before > names.txt"), 0);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/s/runs.sqlite", tu_tmp);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "CREATE TABLE normlab_pack(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "INSERT INTO normlab_pack VALUES ('schema_version', '1'), ('kind', 'normlab sweep runs');"
+                     "CREATE TABLE runs(id INTEGER PRIMARY KEY, run TEXT NOT NULL UNIQUE, status TEXT, config TEXT, "
+                     "summary TEXT, metrics_header TEXT, metrics_format TEXT);"
+                     "CREATE TABLE files(run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL, body BLOB "
+                     "NOT NULL, PRIMARY KEY (run_id, path)) WITHOUT ROWID;"
+                     /* columns without a type, so that a cell bound as text stays text */
+                     "CREATE TABLE metrics(run_id INTEGER NOT NULL, row INTEGER NOT NULL, step, epoch, split, loss, "
+                     "accuracy, lr, elapsed_s, grad_norm, PRIMARY KEY (run_id, row)) WITHOUT ROWID;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    char *names = tu_tmp_read("names.txt");
+    int id = 0;
+    char *names_save = NULL;
+    for (char *name = strtok_r(names, "\n", &names_save); name; name = strtok_r(NULL, "\n", &names_save)) {
+        char rel[600];
+        sqlite3_stmt *st;
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO runs VALUES (?, ?, 'ok', ?, ?, NULL, NULL)", -1, &st,
+                                            NULL),
+                         SQLITE_OK);
+        sqlite3_bind_int(st, 1, ++id);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        snprintf(rel, sizeof rel, "runs.before/%s/config.yaml", name);
+        char *config = tu_tmp_read(rel);
+        sqlite3_bind_text(st, 3, config, -1, SQLITE_TRANSIENT);
+        snprintf(rel, sizeof rel, "runs.before/%s/summary.json", name);
+        char *summary = tu_tmp_read(rel);
+        sqlite3_bind_text(st, 4, summary, -1, SQLITE_TRANSIENT);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+        free(config);
+        free(summary);
+        /* the first run's metrics.csv as rows (each cell its text: format
+         * t), every other run's whole among its files */
+        if (id == 1)
+            metrics_rows_v1(db, id, name);
+        snprintf(rel, sizeof rel, "files-%d.txt", id);
+        ck_assert_int_eq(sh("cd runs.before/%s && find . -type f ! -name config.yaml ! -name summary.json %s| "
+                            "sed 's|^\\./||' | sort > ../../%s", name, id == 1 ? "! -name metrics.csv " : "", rel),
+                         0);
+        char *files = tu_tmp_read(rel), *save = NULL;
+        for (char *file = strtok_r(files, "\n", &save); file; file = strtok_r(NULL, "\n", &save)) {
+            ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO files VALUES (?, ?, ?)", -1, &st, NULL), SQLITE_OK);
+            sqlite3_bind_int(st, 1, id);
+            sqlite3_bind_text(st, 2, file, -1, SQLITE_TRANSIENT);
+            snprintf(rel, sizeof rel, "runs.before/%s/%s", name, file);
+            bind_file(st, 3, rel);
+            ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+            sqlite3_finalize(st);
+        }
+        free(files);
+    }
+    free(names);
+    sqlite3_close(db);
+    keep_output("table s --by model.norm.type", 0, "table-out");
+    keep_output("export csv s --out back", 0, "export-out");
+    same_tree("runs.before", "back");
     tu_tmp_remove();
 }
 END_TEST
@@ -391,8 +496,9 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_pack_trace_sweep);
     tcase_add_test(tc, test_pack_series_sweep);
-    tcase_add_test(tc, test_pack_keeps_bits);
+    tcase_add_test(tc, test_pack_keeps_bytes);
     tcase_add_test(tc, test_bad_packs);
+    tcase_add_test(tc, test_reads_schema_1);
     tcase_add_test(tc, test_pack_refuses_and_resumes);
     tcase_add_test(tc, test_sweep_on_pack);
     tcase_add_test(tc, test_init_from_a_packed_run);

@@ -88,7 +88,7 @@ static bool query_text(sqlite3 *db, const char *sql, char *buf, size_t size)
 /* whole (every page there: a copy cut short is refused before a read of
  * its missing pages), sound by SQLite's quick check, and normlab's pack of
  * a schema this normlab reads */
-static nl_code check_pack(sqlite3 *db, const char *path, nl_error *err)
+static nl_code check_pack(sqlite3 *db, const char *path, int *schema, nl_error *err)
 {
     char page_count[32], page_size[32], value[256];
     struct stat st;
@@ -118,6 +118,7 @@ static nl_code check_pack(sqlite3 *db, const char *path, nl_error *err)
     if (version > NL_STORE_SCHEMA_VERSION)
         return nl_fail(err, NL_ERR_DATA, "%s is a pack of schema %lld, newer than this normlab reads (%d): "
                        "read it with the normlab that wrote it", path, version, NL_STORE_SCHEMA_VERSION);
+    *schema = (int)version;
     return NL_OK;
 }
 
@@ -133,6 +134,44 @@ static void store_uri(const char *path, char *uri, size_t size)
     snprintf(uri + n, size - n, "?immutable=1");
 }
 
+/* every run's three texts inflated once (tens of milliseconds for
+ * thousands of runs): a pack whose compressed bytes were changed is
+ * refused before any reader takes a value from it, as one cut short is */
+static nl_code check_texts(nl_store *s, nl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT run, config, config_size, summary, summary_size, metrics, metrics_size "
+                           "FROM runs", -1, &st, NULL) != SQLITE_OK)
+        return nl_store_sql_fail(err, s->path, s->db, "cannot read its runs");
+    static const char *const names[] = {NL_RUN_CONFIG_FILE, NL_RUN_SUMMARY_FILE, NL_RUN_METRICS_FILE};
+    nl_code rc = NL_OK;
+    int step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+        for (int k = 0; k < 3 && !rc; k++) {
+            const int at = 1 + 2 * k;
+            if (sqlite3_column_type(st, at) == SQLITE_NULL)
+                continue;
+            const void *dict = NULL;
+            size_t dict_len = 0;
+            char what[1600], *text = NULL;
+            const sqlite3_int64 size = sqlite3_column_int64(st, at + 1);
+            snprintf(what, sizeof what, "%s: %s of run %s", s->path, names[k], (const char *)sqlite3_column_text(st, 0));
+            if (sqlite3_column_type(st, at + 1) != SQLITE_INTEGER || size < 0)
+                rc = nl_fail(err, NL_ERR_DATA, "%s: its recorded size is not a size (a normlab pack is written "
+                             "whole; this one was changed since)", what);
+            if (!rc)
+                rc = nl_store_dictionary(s, names[k], &dict, &dict_len, err);
+            if (!rc)
+                rc = nl_store_inflate(sqlite3_column_blob(st, at), (size_t)sqlite3_column_bytes(st, at), dict,
+                                      dict_len, (size_t)size, &text, what, err);
+            free(text);
+        }
+    if (!rc && step != SQLITE_DONE)
+        rc = nl_store_sql_fail(err, s->path, s->db, "cannot read its runs");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 nl_code nl_store_open_path(const char *path, const char *sweep_dir, nl_store **out, nl_error *err)
 {
     nl_store *s = calloc(1, sizeof *s);
@@ -146,7 +185,9 @@ nl_code nl_store_open_path(const char *path, const char *sweep_dir, nl_store **o
     if (!rc && sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
         rc = nl_store_sql_fail(err, s->path, s->db, "cannot open it");
     if (!rc)
-        rc = check_pack(s->db, s->path, err);
+        rc = check_pack(s->db, s->path, &s->schema, err);
+    if (!rc && s->schema >= 2)
+        rc = check_texts(s, err);
     if (rc) {
         nl_store_free(s);
         return rc;
@@ -159,6 +200,8 @@ void nl_store_free(nl_store *s)
 {
     if (s) {
         sqlite3_close(s->db);
+        for (int k = 0; k < 3; k++)
+            free(s->dict[k]);
         free(s);
     }
 }
@@ -191,10 +234,14 @@ nl_code nl_store_open(const char *sweep_dir, nl_store **store, nl_error *err)
 
 /* ---- a run's files ---- */
 
-/* the bytes of column 0 of `sql`'s one row bound to run (and file): into
- * *text; NL_ERR_IO when there is no row or the value is NULL */
-static nl_code query_blob(nl_store *s, const char *sql, const char *run, const char *file, char **text,
-                          size_t *len, nl_error *err)
+/* the value of `sql`'s one row bound to run (and file) into *text: column
+ * 0 as it is, or, where the row has a size in column 1 (schema 2), column
+ * 0 inflated to it against `dict_file`'s dictionary (a run's config and
+ * summary) or against none (files: there the bytes as they are where they
+ * are as long as the size); NL_ERR_IO when there is no row or the value is
+ * NULL */
+static nl_code query_blob(nl_store *s, const char *sql, const char *dict_file, const char *run, const char *file,
+                          char **text, size_t *len, nl_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -207,7 +254,22 @@ static nl_code query_blob(nl_store *s, const char *sql, const char *run, const c
     if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         const void *data = sqlite3_column_blob(st, 0);
         const size_t n = (size_t)sqlite3_column_bytes(st, 0);
-        if (!(*text = malloc(n + 1))) {
+        const bool sized = sqlite3_column_count(st) > 1;
+        const sqlite3_int64 size = sized ? sqlite3_column_int64(st, 1) : (sqlite3_int64)n;
+        char what[1600];
+        snprintf(what, sizeof what, "%s: %s of run %s", s->path, file ? file : dict_file, run);
+        if (size < 0 || (sized && sqlite3_column_type(st, 1) != SQLITE_INTEGER)) {
+            rc = nl_fail(err, NL_ERR_DATA, "%s: its recorded size is not a size (a normlab pack is written "
+                         "whole; this one was changed since)", what);
+        } else if (sized && (dict_file || (size_t)size != n)) {
+            const void *dict = NULL;
+            size_t dict_len = 0;
+            rc = dict_file ? nl_store_dictionary(s, dict_file, &dict, &dict_len, err) : NL_OK;
+            if (!rc)
+                rc = nl_store_inflate(data, n, dict, dict_len, (size_t)size, text, what, err);
+            if (!rc && len)
+                *len = (size_t)size;
+        } else if (!(*text = malloc(n + 1))) {
             rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         } else {
             if (n)
@@ -217,8 +279,8 @@ static nl_code query_blob(nl_store *s, const char *sql, const char *run, const c
                 *len = n;
         }
     } else if (step == SQLITE_ROW || step == SQLITE_DONE) {
-        rc = nl_fail(err, NL_ERR_IO, "%s/" NL_SWEEP_RUNS_DIR "/%s/%s: no such file in %s", s->sweep, run, file,
-                     s->path);
+        rc = nl_fail(err, NL_ERR_IO, "%s/" NL_SWEEP_RUNS_DIR "/%s/%s: no such file in %s", s->sweep, run,
+                     file ? file : dict_file, s->path);
     } else {
         rc = nl_store_sql_fail(err, s->path, s->db, "cannot read it");
     }
@@ -226,7 +288,44 @@ static nl_code query_blob(nl_store *s, const char *sql, const char *run, const c
     return rc;
 }
 
-/* metrics.csv: made again from its rows, or kept whole in files */
+/* a row of files: its body, inflated where it is compressed (schema 2) */
+static nl_code read_file_row(nl_store *s, const char *run, const char *file, char **text, size_t *len,
+                             nl_error *err)
+{
+    return query_blob(s,
+                      s->schema < 2 ? "SELECT body FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?"
+                                    : "SELECT body, size FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?",
+                      NULL, run, file, text, len, err);
+}
+
+nl_code nl_store_dictionary(nl_store *s, const char *name, const void **dict, size_t *len, nl_error *err)
+{
+    const int k = !strcmp(name, NL_RUN_CONFIG_FILE) ? 0 : !strcmp(name, NL_RUN_SUMMARY_FILE) ? 1 : 2;
+    if (!s->dict_read[k]) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT body FROM dictionaries WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+            return nl_store_sql_fail(err, s->path, s->db, "cannot read its dictionaries");
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        nl_code rc = NL_OK;
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            const size_t n = (size_t)sqlite3_column_bytes(st, 0);
+            if (!(s->dict[k] = malloc(n ? n : 1)))
+                rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            else if (n)
+                memcpy(s->dict[k], sqlite3_column_blob(st, 0), n);
+            s->dict_len[k] = n;
+        }
+        sqlite3_finalize(st);
+        if (rc)
+            return rc;
+        s->dict_read[k] = true;
+    }
+    *dict = s->dict[k];
+    *len = s->dict_len[k];
+    return NL_OK;
+}
+
+/* schema 1's metrics.csv: made again from its rows, or kept whole in files */
 static nl_code read_metrics(nl_store *s, const char *run, char **text, size_t *len, nl_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -244,8 +343,7 @@ static nl_code read_metrics(nl_store *s, const char *run, char **text, size_t *l
     }
     sqlite3_finalize(st);
     if (!rows)
-        return query_blob(s, "SELECT body FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?", run, NL_RUN_METRICS_FILE, text,
-                          len, err);
+        return read_file_row(s, run, NL_RUN_METRICS_FILE, text, len, err);
     if (!rc && b.failed)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
     if (rc) {
@@ -263,13 +361,18 @@ static nl_code read_metrics(nl_store *s, const char *run, char **text, size_t *l
 nl_code nl_store_read(nl_store *s, const char *run, const char *file, char **text, size_t *len, nl_error *err)
 {
     *text = NULL;
+    const bool v1 = s->schema < 2;
     if (!strcmp(file, NL_RUN_CONFIG_FILE))
-        return query_blob(s, "SELECT config FROM runs WHERE run = ?", run, NULL, text, len, err);
+        return query_blob(s, v1 ? "SELECT config FROM runs WHERE run = ?" : "SELECT config, config_size FROM runs WHERE run = ?",
+                          NL_RUN_CONFIG_FILE, run, NULL, text, len, err);
     if (!strcmp(file, NL_RUN_SUMMARY_FILE))
-        return query_blob(s, "SELECT summary FROM runs WHERE run = ?", run, NULL, text, len, err);
+        return query_blob(s, v1 ? "SELECT summary FROM runs WHERE run = ?" : "SELECT summary, summary_size FROM runs WHERE run = ?",
+                          NL_RUN_SUMMARY_FILE, run, NULL, text, len, err);
     if (!strcmp(file, NL_RUN_METRICS_FILE))
-        return read_metrics(s, run, text, len, err);
-    return query_blob(s, "SELECT body FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?", run, file, text, len, err);
+        return v1 ? read_metrics(s, run, text, len, err)
+                  : query_blob(s, "SELECT metrics, metrics_size FROM runs WHERE run = ?", NL_RUN_METRICS_FILE, run,
+                               NULL, text, len, err);
+    return read_file_row(s, run, file, text, len, err);
 }
 
 /* the count `sql` gives for run (and file) */
@@ -295,7 +398,9 @@ bool nl_store_has(nl_store *s, const char *run, const char *file)
     if (!strcmp(file, NL_RUN_SUMMARY_FILE))
         return query_count(s, "SELECT count(*) FROM runs WHERE run = ? AND summary IS NOT NULL", run, NULL) > 0;
     if (!strcmp(file, NL_RUN_METRICS_FILE) &&
-        query_count(s, "SELECT count(*) FROM runs WHERE run = ? AND metrics_header IS NOT NULL", run, NULL) > 0)
+        query_count(s, s->schema < 2 ? "SELECT count(*) FROM runs WHERE run = ? AND metrics_header IS NOT NULL"
+                                     : "SELECT count(*) FROM runs WHERE run = ? AND metrics IS NOT NULL",
+                    run, NULL) > 0)
         return true;
     return query_count(s, "SELECT count(*) FROM files WHERE run_id = (SELECT id FROM runs WHERE run = ?) AND path = ?", run, file) > 0;
 }
@@ -332,11 +437,17 @@ nl_code nl_store_each_run(nl_store *s, nl_store_visit visit, void *ctx, nl_error
 nl_code nl_store_each_file(nl_store *s, const char *run, nl_store_visit visit, void *ctx, nl_error *err)
 {
     return each_row(s,
-                    "SELECT path FROM (SELECT '" NL_RUN_CONFIG_FILE "' AS path FROM runs WHERE run = ?1 AND config "
-                    "IS NOT NULL UNION ALL SELECT '" NL_RUN_SUMMARY_FILE "' FROM runs WHERE run = ?1 AND summary "
-                    "IS NOT NULL UNION ALL SELECT '" NL_RUN_METRICS_FILE "' FROM runs WHERE run = ?1 AND "
-                    "metrics_header IS NOT NULL UNION ALL SELECT path FROM files WHERE run_id = (SELECT id FROM runs "
-                    "WHERE run = ?1)) ORDER BY path",
+                    s->schema < 2
+                        ? "SELECT path FROM (SELECT '" NL_RUN_CONFIG_FILE "' AS path FROM runs WHERE run = ?1 AND "
+                          "config IS NOT NULL UNION ALL SELECT '" NL_RUN_SUMMARY_FILE "' FROM runs WHERE run = ?1 AND "
+                          "summary IS NOT NULL UNION ALL SELECT '" NL_RUN_METRICS_FILE "' FROM runs WHERE run = ?1 AND "
+                          "metrics_header IS NOT NULL UNION ALL SELECT path FROM files WHERE run_id = (SELECT id FROM "
+                          "runs WHERE run = ?1)) ORDER BY path"
+                        : "SELECT path FROM (SELECT '" NL_RUN_CONFIG_FILE "' AS path FROM runs WHERE run = ?1 AND "
+                          "config IS NOT NULL UNION ALL SELECT '" NL_RUN_SUMMARY_FILE "' FROM runs WHERE run = ?1 AND "
+                          "summary IS NOT NULL UNION ALL SELECT '" NL_RUN_METRICS_FILE "' FROM runs WHERE run = ?1 AND "
+                          "metrics IS NOT NULL UNION ALL SELECT path FROM files WHERE run_id = (SELECT id FROM runs "
+                          "WHERE run = ?1)) ORDER BY path",
                     run, visit, ctx, err);
 }
 

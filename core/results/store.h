@@ -13,20 +13,25 @@
  * pack and removes them. `normlab export csv SWEEP --out DIR` writes the
  * run directories back.
  *
- * The schema (NL_STORE_SCHEMA_VERSION), readable by the sqlite3 shell,
- * pandas and DuckDB without normlab:
+ * The schema (NL_STORE_SCHEMA_VERSION 2; packs of schema 1 are read too),
+ * opened without normlab by the sqlite3 shell, pandas and DuckDB:
  *   normlab_pack(key, value): schema_version, kind, runs, normlab_version
- *   runs(id, run, status, config, summary, metrics_header, metrics_format):
- *     config.yaml's and summary.json's text; metrics.csv's header line and
- *     each column's format (g: the shortest text that reads back as the
- *     value, fN: N decimals, t: the text, or a number whose shortest text
- *     the cell is), NULL where metrics.csv is kept
- *     whole in files
- *   metrics(run_id, row, step, epoch, split, loss, accuracy, lr, elapsed_s,
- *     grad_norm): metrics.csv's rows, numbers as the REAL the text reads
- *     as; the view run_metrics adds the run's name
- *   files(run_id, path, body): every other file of the run (series.csv,
- *     trace.csv, eval/..., a final model), byte for byte */
+ *   dictionaries(name, body): 'config.yaml', 'summary.json' and
+ *     'metrics.csv', the sweep's first run's files, which every run's copy
+ *     is deflated against (a zlib preset dictionary: a resolved config
+ *     differs from its neighbour's in a seed and a name, so it packs into
+ *     tens of bytes)
+ *   runs(id, run, status, config, config_size, summary, summary_size,
+ *     metrics, metrics_size): the run's status as summary.json gives it;
+ *     config.yaml, summary.json and metrics.csv, each a zlib stream against
+ *     the dictionary of its name with its length (NULL where the run had no
+ *     such file). Python: zlib.decompressobj(zdict=body).decompress(blob)
+ *   files(run_id, path, size, body): every other file of the run (series.csv,
+ *     trace.csv, eval/..., a final model), as an SQLite Archive keeps a file:
+ *     a zlib stream where that is shorter than size, else the bytes (the
+ *     shell's sqlar_uncompress(body, size) reads either)
+ * Schema 1 kept config and summary as TEXT, metrics.csv's rows as numbers
+ * in a metrics table, and files without size. */
 #ifndef NL_RESULTS_STORE_H
 #define NL_RESULTS_STORE_H
 
@@ -36,7 +41,7 @@
 #include "base/status.h"
 #include "results/table.h"
 
-#define NL_STORE_SCHEMA_VERSION 1
+#define NL_STORE_SCHEMA_VERSION 2
 #define NL_STORE_KIND "normlab sweep runs"
 
 typedef struct nl_store nl_store;

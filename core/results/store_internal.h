@@ -3,6 +3,8 @@
 #define NL_RESULTS_STORE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "log/files.h"
 #include "results/metrics.h"
@@ -14,7 +16,28 @@ struct nl_store {
     char sweep[1024];
     char path[1200];
     sqlite3 *db;
+    int schema; /* the pack's schema_version */
+    /* schema 2's dictionaries (config.yaml's, summary.json's, metrics.csv's),
+     * read once */
+    bool dict_read[3];
+    unsigned char *dict[3];
+    size_t dict_len[3];
 };
+
+/* the dictionary of `name` (NL_RUN_CONFIG_FILE, NL_RUN_SUMMARY_FILE or
+ * NL_RUN_METRICS_FILE); an
+ * empty one (NULL, 0) where the pack has none */
+nl_code nl_store_dictionary(nl_store *s, const char *name, const void **dict, size_t *len, nl_error *err);
+
+/* ---- the compressed values of schema 2 (store_zip.c) ---- */
+/* the zlib stream of `data` deflated against `dict` (NULL: none), malloc'd */
+nl_code nl_store_deflate(const void *data, size_t len, const void *dict, size_t dict_len, unsigned char **out,
+                         size_t *out_len, nl_error *err);
+/* the `size` bytes a zlib stream inflates to (against `dict` where the
+ * stream asks for one), malloc'd and NUL-ended; NL_ERR_DATA naming `what`
+ * when it is not a whole stream of exactly that length */
+nl_code nl_store_inflate(const void *data, size_t len, const void *dict, size_t dict_len, size_t size, char **out,
+                         const char *what, nl_error *err);
 
 /* opens and checks the pack at `path` (of sweep `sweep_dir`), not kept
  * for the process: nl_store_free closes it */
@@ -23,7 +46,7 @@ void nl_store_free(nl_store *s);
 /* NL_ERR_DATA naming the pack and what SQLite says, after `what` */
 nl_code nl_store_sql_fail(nl_error *err, const char *path, sqlite3 *db, const char *what);
 
-/* metrics.csv as the metrics table keeps it: the header's columns (their
+/* metrics.csv as schema 1's metrics table keeps it: the header's columns (their
  * index in nl_metrics_columns) and each one's format, one letter and a
  * count: g (the shortest text reading back as the number), f (that many
  * decimals), t (the text) */

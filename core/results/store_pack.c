@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,48 +131,34 @@ static nl_code check_run(const char *run_dir, nl_error *err)
 
 /* ---- writing ---- */
 
+/* the run texts a runs row keeps, each deflated against the sweep's first
+ * run's text of the same name (its dictionary) */
+static const char *const run_texts[] = {NL_RUN_CONFIG_FILE, NL_RUN_SUMMARY_FILE, NL_RUN_METRICS_FILE};
+#define RUN_TEXTS ((int)(sizeof run_texts / sizeof *run_texts))
+
 typedef struct {
     sqlite3 *db;
     const char *path;
-    sqlite3_stmt *run, *metric, *file;
+    sqlite3_stmt *run, *file;
+    char *dict[RUN_TEXTS]; /* the first run's texts */
+    size_t dict_len[RUN_TEXTS];
 } pack_writer;
 
 static const char *const schema_sql =
     "CREATE TABLE normlab_pack(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE runs(id INTEGER PRIMARY KEY, run TEXT NOT NULL UNIQUE, status TEXT, config TEXT, summary TEXT, "
-    "metrics_header TEXT, metrics_format TEXT);"
-    "CREATE TABLE files(run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL, body BLOB NOT NULL, "
-    "PRIMARY KEY (run_id, path)) WITHOUT ROWID;";
-
-/* the metrics table: run, row, then metrics.csv's columns (step an
- * INTEGER, split TEXT, the others REAL) */
-static void metrics_schema(char *sql, size_t size)
-{
-    size_t n = (size_t)snprintf(sql, size, "CREATE TABLE metrics(run_id INTEGER NOT NULL REFERENCES runs(id), "
-                                           "row INTEGER NOT NULL");
-    for (int c = 0; c < NL_METRICS_COLUMN_COUNT && n < size; c++)
-        n += (size_t)snprintf(sql + n, size - n, ", \"%s\" %s", nl_metrics_columns[c],
-                              c == NL_METRICS_STEP ? "INTEGER" : c == NL_METRICS_SPLIT ? "TEXT" : "REAL");
-    if (n < size)
-        snprintf(sql + n, size - n, ", PRIMARY KEY (run_id, row)) WITHOUT ROWID; CREATE VIEW run_metrics AS "
-                 "SELECT runs.run, metrics.* FROM metrics JOIN runs ON runs.id = metrics.run_id");
-}
+    "CREATE TABLE dictionaries(name TEXT PRIMARY KEY, body BLOB NOT NULL);"
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, run TEXT NOT NULL UNIQUE, status TEXT, config BLOB, "
+    "config_size INTEGER, summary BLOB, summary_size INTEGER, metrics BLOB, metrics_size INTEGER);"
+    "CREATE TABLE files(run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL, size INTEGER NOT NULL, "
+    "body BLOB NOT NULL, PRIMARY KEY (run_id, path)) WITHOUT ROWID;";
 
 static nl_code writer_begin(pack_writer *w, nl_error *err)
 {
-    char metrics[600], insert[600];
-    metrics_schema(metrics, sizeof metrics);
-    size_t n = (size_t)snprintf(insert, sizeof insert, "INSERT INTO metrics VALUES (?, ?");
-    for (int c = 0; c < NL_METRICS_COLUMN_COUNT && n < sizeof insert; c++)
-        n += (size_t)snprintf(insert + n, sizeof insert - n, ", ?");
-    if (n < sizeof insert)
-        snprintf(insert + n, sizeof insert - n, ")");
     if (sqlite3_open_v2(w->path, &w->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK || /* lint: the temporary made above */
         sqlite3_exec(w->db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN", NULL, NULL, NULL) ||
-        sqlite3_exec(w->db, schema_sql, NULL, NULL, NULL) || sqlite3_exec(w->db, metrics, NULL, NULL, NULL) ||
-        sqlite3_prepare_v2(w->db, "INSERT INTO runs VALUES (NULL, ?, ?, ?, ?, ?, ?)", -1, &w->run, NULL) ||
-        sqlite3_prepare_v2(w->db, insert, -1, &w->metric, NULL) ||
-        sqlite3_prepare_v2(w->db, "INSERT INTO files VALUES (?, ?, ?)", -1, &w->file, NULL))
+        sqlite3_exec(w->db, schema_sql, NULL, NULL, NULL) ||
+        sqlite3_prepare_v2(w->db, "INSERT INTO runs VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &w->run, NULL) ||
+        sqlite3_prepare_v2(w->db, "INSERT INTO files VALUES (?, ?, ?, ?)", -1, &w->file, NULL))
         return nl_store_sql_fail(err, w->path, w->db, "cannot write it");
     return NL_OK;
 }
@@ -181,11 +166,11 @@ static nl_code writer_begin(pack_writer *w, nl_error *err)
 static void writer_end(pack_writer *w)
 {
     sqlite3_finalize(w->run);
-    sqlite3_finalize(w->metric);
     sqlite3_finalize(w->file);
     sqlite3_close(w->db);
-    w->db = NULL;
-    w->run = w->metric = w->file = NULL;
+    for (int k = 0; k < RUN_TEXTS; k++)
+        free(w->dict[k]);
+    *w = (pack_writer){.path = w->path};
 }
 
 static nl_code step_done(pack_writer *w, sqlite3_stmt *st, nl_error *err)
@@ -196,186 +181,96 @@ static nl_code step_done(pack_writer *w, sqlite3_stmt *st, nl_error *err)
     return r == SQLITE_DONE ? NL_OK : nl_store_sql_fail(err, w->path, w->db, "cannot write it");
 }
 
-/* metrics.csv split into cells (its text copied, each cell NUL-ended) */
-typedef struct {
-    char *text;
-    char **cells; /* rows x n_cols, the header's first */
-    int n_rows;
-    nl_store_metrics_layout l;
-} metrics_cells;
-
-/* the cells of a metrics.csv the table keeps: lines ending in '\n', no
- * quotes or carriage returns, a header of known columns, every row as wide */
-static bool split_metrics(const char *text, size_t len, metrics_cells *m)
+/* the sweep's dictionaries: the first run's texts (an empty one where it
+ * has no such file), which the other runs' differ least from */
+static nl_code writer_dictionaries(pack_writer *w, const char *first_run_dir, nl_error *err)
 {
-    memset(m, 0, sizeof *m);
-    if (!len || text[len - 1] != '\n' || strlen(text) != len || strpbrk(text, "\"\r"))
-        return false;
-    const size_t header_len = strcspn(text, "\n");
-    int n_cols = 1, n_lines = 0;
-    for (size_t i = 0; i < header_len; i++)
-        n_cols += text[i] == ',';
-    for (size_t i = 0; i < len; i++)
-        n_lines += text[i] == '\n';
-    if (n_cols > NL_METRICS_COLUMN_COUNT || !(m->text = strdup(text)) ||
-        !(m->cells = malloc((size_t)n_lines * (size_t)n_cols * sizeof *m->cells)))
-        return false;
-    int k = 0, line_cols = 0;
-    m->cells[k++] = m->text;
-    for (char *p = m->text; *p; p++) {
-        if (*p != ',' && *p != '\n')
-            continue;
-        line_cols++;
-        if (*p == '\n' && line_cols != n_cols)
-            return false;
-        if (*p == '\n')
-            line_cols = 0;
-        *p = '\0';
-        if (p[1] && k < n_lines * n_cols)
-            m->cells[k++] = p + 1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(w->db, "INSERT INTO dictionaries VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return nl_store_sql_fail(err, w->path, w->db, "cannot write it");
     }
-    m->n_rows = n_lines - 1;
-    m->l.n_cols = n_cols;
-    return k == n_lines * n_cols;
-}
-
-/* the format that gives each cell of column c back from its number */
-static void column_format(metrics_cells *m, int c)
-{
-    const int n = m->l.n_cols;
-    char kind = 'g';
-    int decimals = -1;
-    for (int pass = 0; pass < 2; pass++, kind = 'f') {
-        bool all = true;
-        for (int r = 1; r <= m->n_rows && all; r++) {
-            const char *cell = m->cells[r * n + c], *dot = strchr(cell, '.');
-            char *end, again[64];
-            const double v = strtod(cell, &end);
-            if (kind == 'f' && decimals < 0)
-                decimals = dot ? (int)strlen(dot + 1) : 0;
-            if (end == cell || *end || !isfinite(v) || (kind == 'f' && strpbrk(cell, "eE ")) ||
-                (kind == 'f' && (dot ? (int)strlen(dot + 1) : 0) != decimals)) {
-                all = false;
-                break;
-            }
-            nl_store_format_number(again, sizeof again, kind, decimals, v);
-            all = !strcmp(again, cell);
-        }
-        if (all) {
-            m->l.kind[c] = kind;
-            m->l.decimals[c] = kind == 'f' ? decimals : 0;
-            return;
-        }
-    }
-    m->l.kind[c] = 't';
-}
-
-/* the layout of m's header: known columns, none twice */
-static bool metrics_layout(metrics_cells *m)
-{
-    for (int c = 0; c < m->l.n_cols; c++) {
-        m->l.col[c] = -1;
-        for (int k = 0; k < NL_METRICS_COLUMN_COUNT; k++)
-            if (!strcmp(m->cells[c], nl_metrics_columns[k]))
-                m->l.col[c] = k;
-        for (int j = 0; j < c; j++)
-            if (m->l.col[j] == m->l.col[c])
-                return false;
-        if (m->l.col[c] < 0)
-            return false;
-        column_format(m, c);
-    }
-    return true;
-}
-
-/* a finite number whose shortest text is `cell` */
-static bool shortest_number(const char *cell)
-{
-    char *end, again[64];
-    const double v = strtod(cell, &end);
-    if (end == cell || *end || !isfinite(v))
-        return false;
-    nl_store_format_number(again, sizeof again, 'g', 0, v);
-    return !strcmp(again, cell);
-}
-
-static nl_code insert_metric_rows(pack_writer *w, sqlite3_int64 run, const metrics_cells *m, nl_error *err)
-{
-    const int n = m->l.n_cols;
     nl_code rc = NL_OK;
-    for (int r = 1; r <= m->n_rows && !rc; r++) {
-        sqlite3_bind_int64(w->metric, 1, run);
-        sqlite3_bind_int(w->metric, 2, r);
-        for (int c = 0; c < n; c++) {
-            const char *cell = m->cells[r * n + c];
-            const int at = 3 + m->l.col[c];
-            if (m->l.kind[c] != 't' || shortest_number(cell))
-                sqlite3_bind_double(w->metric, at, strtod(cell, NULL));
-            else /* nan, or a number printed otherwise: its text */
-                sqlite3_bind_text(w->metric, at, cell, -1, SQLITE_STATIC);
-        }
-        rc = step_done(w, w->metric, err);
+    for (int k = 0; k < RUN_TEXTS && !rc; k++) {
+        nl_error ignored = {0};
+        if (first_run_dir)
+            nl_run_file_read(first_run_dir, run_texts[k], &w->dict[k], &w->dict_len[k], &ignored);
+        sqlite3_bind_text(st, 1, run_texts[k], -1, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 2, w->dict[k] ? w->dict[k] : "", w->dict_len[k], SQLITE_STATIC);
+        rc = step_done(w, st, err);
     }
+    sqlite3_finalize(st);
     return rc;
 }
 
-/* the runs row of `run` (config, summary, metrics' header and format when
- * the table keeps its rows: *rows_kept) and its metrics rows */
-static nl_code insert_run(pack_writer *w, const char *run_dir, const char *run, sqlite3_int64 *id, bool *rows_kept,
-                          nl_error *err)
+/* the runs row of `run`: its three texts deflated, each with its length */
+static nl_code insert_run(pack_writer *w, const char *run_dir, const char *run, sqlite3_int64 *id, nl_error *err)
 {
-    char *config = NULL, *summary = NULL, *metrics = NULL, format[128];
-    size_t config_len = 0, summary_len = 0, metrics_len = 0;
-    nl_error ignored = {0};
-    nl_run_file_read(run_dir, NL_RUN_CONFIG_FILE, &config, &config_len, &ignored);
-    nl_run_file_read(run_dir, NL_RUN_SUMMARY_FILE, &summary, &summary_len, &ignored);
-    nl_run_file_read(run_dir, NL_RUN_METRICS_FILE, &metrics, &metrics_len, &ignored);
-    metrics_cells m = {0};
-    *rows_kept = metrics && split_metrics(metrics, metrics_len, &m) && metrics_layout(&m);
+    char *text[RUN_TEXTS] = {0};
+    unsigned char *packed[RUN_TEXTS] = {0};
+    nl_code rc = NL_OK;
     sqlite3_bind_text(w->run, 1, run, -1, SQLITE_STATIC);
     sqlite3_bind_text(w->run, 2, nl_summary_verdict_name(nl_summary_read(run_dir, NULL)), -1, SQLITE_TRANSIENT);
-    if (config)
-        sqlite3_bind_text(w->run, 3, config, (int)config_len, SQLITE_STATIC);
-    if (summary)
-        sqlite3_bind_text(w->run, 4, summary, (int)summary_len, SQLITE_STATIC);
-    if (*rows_kept) {
-        nl_store_layout_text(&m.l, format, sizeof format);
-        sqlite3_bind_text(w->run, 5, metrics, (int)strcspn(metrics, "\n"), SQLITE_STATIC);
-        sqlite3_bind_text(w->run, 6, format, -1, SQLITE_STATIC);
+    for (int k = 0; k < RUN_TEXTS && !rc; k++) {
+        size_t len = 0, packed_len = 0;
+        nl_error ignored = {0};
+        if (nl_run_file_read(run_dir, run_texts[k], &text[k], &len, &ignored) != NL_OK)
+            continue; /* NULL: the run has no such file */
+        rc = nl_store_deflate(text[k], len, w->dict[k], w->dict_len[k], &packed[k], &packed_len, err);
+        if (!rc) {
+            sqlite3_bind_blob64(w->run, 3 + 2 * k, packed[k], packed_len, SQLITE_STATIC);
+            sqlite3_bind_int64(w->run, 4 + 2 * k, (sqlite3_int64)len);
+        }
     }
-    nl_code rc = step_done(w, w->run, err);
+    if (!rc)
+        rc = step_done(w, w->run, err);
+    sqlite3_clear_bindings(w->run); /* the deflated bytes are freed below */
     *id = sqlite3_last_insert_rowid(w->db);
-    if (!rc && *rows_kept)
-        rc = insert_metric_rows(w, *id, &m, err);
-    free(m.text);
-    free(m.cells);
-    free(config);
-    free(summary);
-    free(metrics);
+    for (int k = 0; k < RUN_TEXTS; k++) {
+        free(text[k]);
+        free(packed[k]);
+    }
     return rc;
+}
+
+/* whether `rel` is one of the texts a runs row keeps */
+static bool run_text(const char *rel)
+{
+    for (int k = 0; k < RUN_TEXTS; k++)
+        if (!strcmp(rel, run_texts[k]))
+            return true;
+    return false;
 }
 
 /* run `run`: its runs row and every other file into files */
 static nl_code pack_run(pack_writer *w, const char *run_dir, const char *run, const file_list *fl,
                         nl_store_pack_report *rep, nl_error *err)
 {
-    bool rows_kept;
     sqlite3_int64 id;
-    nl_code rc = insert_run(w, run_dir, run, &id, &rows_kept, err);
+    nl_code rc = insert_run(w, run_dir, run, &id, err);
     for (int i = 0; !rc && i < fl->n; i++) {
         const char *rel = fl->paths[i];
-        if (!strcmp(rel, NL_RUN_CONFIG_FILE) || !strcmp(rel, NL_RUN_SUMMARY_FILE) ||
-            (rows_kept && !strcmp(rel, NL_RUN_METRICS_FILE)))
+        if (run_text(rel))
             continue;
         char path[2000], *body = NULL;
         size_t len = 0;
         snprintf(path, sizeof path, "%s/%s", run_dir, rel);
         if ((rc = nl_read_file(path, &body, &len, err)))
             break;
-        sqlite3_bind_int64(w->file, 1, id);
-        sqlite3_bind_text(w->file, 2, rel, -1, SQLITE_STATIC);
-        sqlite3_bind_blob64(w->file, 3, body, len, SQLITE_STATIC);
-        rc = step_done(w, w->file, err);
+        /* deflated where that is shorter, as an SQLite Archive keeps a file */
+        unsigned char *packed = NULL;
+        size_t packed_len = 0;
+        rc = nl_store_deflate(body, len, NULL, 0, &packed, &packed_len, err);
+        const bool deflated = !rc && packed_len < len;
+        if (!rc) {
+            sqlite3_bind_int64(w->file, 1, id);
+            sqlite3_bind_text(w->file, 2, rel, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(w->file, 3, (sqlite3_int64)len);
+            sqlite3_bind_blob64(w->file, 4, deflated ? (const void *)packed : (const void *)body,
+                                deflated ? packed_len : len, SQLITE_STATIC);
+            rc = step_done(w, w->file, err);
+        }
+        free(packed);
         free(body);
     }
     rep->files += fl->n;
@@ -490,6 +385,11 @@ static nl_code write_pack(const pack_job *j, const char *tmp, nl_store_pack_repo
         rc = insert_meta(&w, "runs", count, err);
     if (!rc)
         rc = insert_meta(&w, "normlab_version", NORMLAB_VERSION, err);
+    char first_run[1400];
+    if (j->runs.n)
+        run_dir_of(j, 0, first_run, sizeof first_run);
+    if (!rc)
+        rc = writer_dictionaries(&w, j->runs.n ? first_run : NULL, err);
     for (int i = 0; !rc && i < j->runs.n; i++) {
         char run_dir[1400];
         run_dir_of(j, i, run_dir, sizeof run_dir);
