@@ -46,8 +46,8 @@ void nl_store_free(nl_store *s);
 /* NL_ERR_DATA naming the pack and what SQLite says, after `what` */
 nl_code nl_store_sql_fail(nl_error *err, const char *path, sqlite3 *db, const char *what);
 
-/* metrics.csv as schema 1's metrics table keeps it: the header's columns (their
- * index in nl_metrics_columns) and each one's format, one letter and a
+/* schema 1's metrics table: each column of metrics.csv's header (its
+ * index in nl_metrics_columns) and its print format, one letter and a
  * count: g (the shortest text reading back as the number), f (that many
  * decimals), t (the text) */
 typedef struct {
@@ -57,11 +57,6 @@ typedef struct {
     int decimals[NL_METRICS_COLUMN_COUNT];
 } nl_store_metrics_layout;
 
-/* a cell's text of `value` in format kind/decimals */
-void nl_store_format_number(char *buf, size_t size, char kind, int decimals, double value);
-/* the layout as runs.metrics_format spells it ("g,f4,t,...") and back */
-void nl_store_layout_text(const nl_store_metrics_layout *l, char *buf, size_t size);
-bool nl_store_layout_parse(const char *header, const char *format, nl_store_metrics_layout *l);
 /* metrics.csv's text again from the metrics rows of `run` */
 nl_code nl_store_metrics_text(nl_store *s, const char *run, const char *header, const char *format, nl_buf *out,
                               nl_error *err);

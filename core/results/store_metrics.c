@@ -1,6 +1,6 @@
-/* metrics.csv as a pack's metrics table keeps it (store_internal.h): each
- * column's format, found when packing so that the text comes back byte for
- * byte from the numbers, and the text made again from the rows. */
+/* metrics.csv as a pack of schema 1 kept it (store_internal.h): the text
+ * made again from the metrics table's rows in each column's recorded
+ * format. Schema 2 keeps the text itself. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,8 @@
 #include "results/store.h"
 #include "results/store_internal.h"
 
-void nl_store_format_number(char *buf, size_t size, char kind, int decimals, double value)
+/* a cell's text of `value` in format kind/decimals */
+static void format_number(char *buf, size_t size, char kind, int decimals, double value)
 {
     if (kind == 'f') {
         snprintf(buf, size, "%.*f", decimals, value);
@@ -24,18 +25,6 @@ void nl_store_format_number(char *buf, size_t size, char kind, int decimals, dou
     }
 }
 
-void nl_store_layout_text(const nl_store_metrics_layout *l, char *buf, size_t size)
-{
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < l->n_cols && n < size; i++) {
-        if (l->kind[i] == 'f')
-            n += (size_t)snprintf(buf + n, size - n, "%sf%d", i ? "," : "", l->decimals[i]);
-        else
-            n += (size_t)snprintf(buf + n, size - n, "%s%c", i ? "," : "", l->kind[i]);
-    }
-}
-
 /* the index of `name` (n bytes) in nl_metrics_columns; -1 none */
 static int column_index(const char *name, size_t n)
 {
@@ -45,7 +34,8 @@ static int column_index(const char *name, size_t n)
     return -1;
 }
 
-bool nl_store_layout_parse(const char *header, const char *format, nl_store_metrics_layout *l)
+/* the layout as runs.metrics_format spells it ("g,f4,t,...") */
+static bool layout_parse(const char *header, const char *format, nl_store_metrics_layout *l)
 {
     memset(l, 0, sizeof *l);
     if (!header || !format)
@@ -91,7 +81,7 @@ nl_code nl_store_metrics_text(nl_store *s, const char *run, const char *header, 
                               nl_error *err)
 {
     nl_store_metrics_layout l;
-    if (!nl_store_layout_parse(header, format, &l))
+    if (!layout_parse(header, format, &l))
         return nl_fail(err, NL_ERR_DATA, "%s: run %s: metrics_header '%s' and metrics_format '%s' do not "
                        "describe a metrics.csv", s->path, run, header ? header : "", format ? format : "");
     char sql[512];
@@ -113,7 +103,7 @@ nl_code nl_store_metrics_text(nl_store *s, const char *run, const char *header, 
             } else if (sqlite3_column_type(st, i) == SQLITE_NULL) {
                 text = "";
             } else {
-                nl_store_format_number(cell, sizeof cell, l.kind[i] == 't' ? 'g' : l.kind[i], l.decimals[i],
+                format_number(cell, sizeof cell, l.kind[i] == 't' ? 'g' : l.kind[i], l.decimals[i],
                                        sqlite3_column_double(st, i));
             }
             nl_buf_printf(out, "%s%s", i ? "," : "", text);
