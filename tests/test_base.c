@@ -7,6 +7,7 @@
 #include "base/ident.h"
 #include "base/names.h"
 #include "base/rng.h"
+#include "base/sha1.h"
 #include "optim/optim.h"
 #include "testutil.h"
 
@@ -14,6 +15,24 @@
 #define REF0 3480080598u
 #define REF1 712901361u
 #define REFZ -0.32276353925944845
+
+/* SHA-1's known answers (FIPS 180-2's examples, a message crossing the
+ * padding's block edge) and git's blob ids (`git hash-object`) */
+START_TEST(test_sha1_and_git_blob_ids)
+{
+    char hex[41];
+    nl_sha1_hex2("abc", 3, "", 0, hex);
+    ck_assert_str_eq(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    nl_sha1_hex2("abcdbcdecdefdefgefghfghighijhi", 30, "jkijkljklmklmnlmnomnopnopq", 26, hex);
+    ck_assert_str_eq(hex, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    nl_sha1_hex2("", 0, "", 0, hex);
+    ck_assert_str_eq(hex, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    nl_git_blob_id("", 0, hex);
+    ck_assert_str_eq(hex, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    nl_git_blob_id("hello\n", 6, hex);
+    ck_assert_str_eq(hex, "ce013625030ba8dba906f756967f9e9ca394464a");
+}
+END_TEST
 
 START_TEST(test_det_log)
 {
@@ -145,6 +164,7 @@ int main(void)
     Suite *s = suite_create("base");
     TCase *tc = tcase_create("base");
     tcase_add_test(tc, test_det_log);
+    tcase_add_test(tc, test_sha1_and_git_blob_ids);
     tcase_add_test(tc, test_rng_reference_values);
     tcase_add_test(tc, test_rng_distribution);
     tcase_add_test(tc, test_names);

@@ -222,6 +222,53 @@ END_TEST
 /* normlab verdict --withdrawn: the list written, a second time refused
  * without --force (exit 2, the file as it was), outside git exit 2 and
  * nothing written */
+/* a sweep packed (normlab pack: its runs into SWEEP/runs.sqlite, the
+ * directories removed) withdraws nothing: its runs are in the pack, byte
+ * for byte; a pack whose copy of a run differs from the bytes removed
+ * withdraws that run */
+START_TEST(test_packed_is_no_withdrawal)
+{
+    tu_tmp_make("withdrawn-pack");
+    git("init -q");
+    tu_tmp_write("exp.yaml", "name: sw\n"
+                             "base:\n"
+                             "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 64, test_size: 16}\n"
+                             "  model: {arch: mlp, widths: [8]}\n"
+                             "  train: {batch_size: 32, steps: 4, eval_every: 4, log_every: 2}\n"
+                             "threads: 1\n"
+                             "grid:\n"
+                             "  model.norm.type: [none, batch]\n"
+                             "  seed: [1, 2]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out results/sw -j 1"), 0);
+    commit("c1", NULL, 0);
+    ck_assert_int_eq(tu_normlab("pack results/sw"), 0);
+    char c2[64];
+    commit("c2", c2, sizeof c2);
+    nl_withdrawals w = find();
+    ck_assert_int_eq(withdrawn(&w), 0);
+    ck_assert_int_eq(w.n, 1);
+    ck_assert_int_eq(w.w[0].runs, 4);
+    ck_assert_int_eq(w.w[0].renamed, 4);
+    nl_withdrawals_free(&w);
+    /* the pack made again from one run changed: that run is withdrawn */
+    ck_assert_int_eq(tu_normlab("export csv results/sw --out back"), 0);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sed -i '$s/,[^,]*$/,9.99/' back/type-none_seed-1/metrics.csv && "
+             "rm results/sw/runs.sqlite && mv back results/sw/runs", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tu_normlab("pack results/sw"), 0);
+    /* read by a new process: this one keeps the pack it opened */
+    ck_assert_int_eq(tu_normlab("verdict --withdrawn results"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "withdrawn: sw: 1 of its committed runs"), "%s", out);
+    free(out);
+    char *csv = tu_tmp_read("results/" NL_WITHDRAWN_FILE);
+    ck_assert_msg(strstr(csv, c2), "%s", csv);
+    free(csv);
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_cli)
 {
     make_sweeps();
@@ -271,6 +318,7 @@ int main(void)
     tcase_add_test(tc, test_renamed_and_moved);
     tcase_add_test(tc, test_hostile_config_runs_nothing);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_packed_is_no_withdrawal);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -137,12 +137,14 @@ static void lk_source_pathspec(const nl_claim_source *source, const char *name, 
 
 /* the first commit that added runs of sweep `name` (under h's parent)
  * into runs, "" none; *in_git false where it is in no git checkout. A
- * sweep's runs are under its runs/; where h->source is a claims file's
+ * sweep's runs are under its runs/ or in its pack (runs.sqlite); where h->source is a claims file's
  * source:, where that reads them too (a pilot may still be a sweep) */
 static nl_code lk_runs_added(lk_history *h, const char *name, lk_commit runs, bool *in_git, nl_error *err)
 {
-    char pathspec[PATH_MAX + 64], sourced[PATH_MAX + 320] = "";
+    char pathspec[PATH_MAX + 64], packed[PATH_MAX + 64], sourced[PATH_MAX + 320] = "";
     snprintf(pathspec, sizeof pathspec, "%s/%s", name, NL_SWEEP_RUNS_DIR);
+    /* or its pack, where its runs were committed packed */
+    snprintf(packed, sizeof packed, "%s/%s", name, NL_SWEEP_PACK);
     const bool other = h->source && h->source->kind != NL_SOURCE_SWEEP && h->source->pattern[0];
     if (other)
         lk_source_pathspec(h->source, name, sourced, sizeof sourced);
@@ -154,7 +156,7 @@ static nl_code lk_runs_added(lk_history *h, const char *name, lk_commit runs, bo
             return NL_OK;
         }
     const char *const first[] = {"log", "--no-renames", "--diff-filter=A", "--format=%H", "--reverse", "--",
-                                 pathspec, other ? sourced : NULL, NULL};
+                                 pathspec, packed, other ? sourced : NULL, NULL};
     nl_git_answer a;
     runs[0] = '\0';
     nl_code rc = lk_git(h->parent, first, &a, err);

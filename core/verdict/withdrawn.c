@@ -11,7 +11,9 @@
 
 #include "base/grow.h"
 #include "base/number.h"
+#include "base/sha1.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "results/table.h"
 #include "verdict/git.h"
 #include "verdict/looks.h"
@@ -220,10 +222,41 @@ static void wd_add_dir(char *dirs, size_t size, const char *dir)
         snprintf(dirs + used, size - used, "%s%s", used ? " " : "", dir);
 }
 
+/* whether the sweep's pack (normlab pack: its runs in one file) holds
+ * run file f with the very bytes removed: a packed run is not withdrawn */
+static bool wd_packed(const wd_ctx *C, const wd_file *f)
+{
+    char sweep[PATH_MAX], run_dir[PATH_MAX], dir[2 * PATH_MAX + 2];
+    wd_sweep_of(f->path, sweep, sizeof sweep);
+    snprintf(dir, sizeof dir, "%s/%s", C->dir, sweep);
+    if (!nl_store_present(dir))
+        return false;
+    wd_run_of(f->path, run_dir, sizeof run_dir);
+    const char *run = strrchr(run_dir, '/') + 1;
+    nl_store *store;
+    char *text = NULL, id[41];
+    size_t len = 0;
+    nl_error ignored = {0};
+    if (nl_store_open(dir, &store, &ignored) != NL_OK ||
+        nl_store_read(store, run, strrchr(f->path, '/') + 1, &text, &len, &ignored) != NL_OK)
+        return false;
+    nl_git_blob_id(text, len, id);
+    free(text);
+    return !strcmp(id, f->blob);
+}
+
 /* one run of removal w, whose removed files are files[from .. to - 1] (of
- * that run only): renamed, elsewhere or gone */
+ * that run only): renamed (or packed), elsewhere or gone */
 static void wd_count_run(const wd_ctx *C, const wd_file *files, int from, int to, nl_withdrawal *w)
 {
+    bool packed = true;
+    for (int i = from; i < to && packed; i++)
+        packed = wd_packed(C, &files[i]);
+    if (packed) {
+        w->runs++;
+        w->renamed++;
+        return;
+    }
     bool same = false;
     char other[256] = "";
     for (int i = from; i < to; i++) {

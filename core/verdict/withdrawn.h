@@ -26,8 +26,9 @@ typedef struct {
     char sweep[256];  /* the sweep's directory under the results directory: deepnorm-lm, bench/NAME */
     int runs;         /* run directories whose summary.json or metrics.csv it removed */
     /* of them: runs whose data stayed in the sweep under another name (an
-     * identical file added there by the same commit, or there now); these
-     * are renames, not withdrawals */
+     * identical file added there by the same commit, or there now) or in
+     * its pack (normlab pack: the same bytes in SWEEP/runs.sqlite now);
+     * these are renames, not withdrawals */
     int renamed;
     /* of them: runs whose data is in another directory (added there by the
      * same commit: moved; or there now: restored), and those directories
