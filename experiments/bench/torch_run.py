@@ -505,6 +505,19 @@ def make_optimizer(cfg, torch, model):
                            nesterov=bool(o.get("nesterov", False)), fused=True)
 
 
+def read_config(path):
+    """the config file's text; a run's config.yaml of a packed sweep by its
+    old path too (SWEEP/runs/RUN/config.yaml, in SWEEP/runs.sqlite: tests/packs.py)"""
+    if not os.path.exists(path):
+        sys.path.insert(0, os.path.join(HERE, "..", "..", "tests"))
+        import packs
+        data = packs.read_path(path)
+        if data is not None:
+            return packs.as_text(data)
+    with open(path) as f:
+        return f.read()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("config", nargs="?")
@@ -549,8 +562,7 @@ def main():
     if a.config == "-":  # normlab bench --run pipes the resolved config for --check
         cfg = yaml.safe_load(sys.stdin)
     else:
-        with open(a.config) as f:
-            cfg = yaml.safe_load(f)
+        cfg = yaml.safe_load(read_config(a.config))
     if a.data_path and not get(cfg, "data.path"):
         cfg["data"]["path"] = a.data_path
     if a.sizes:

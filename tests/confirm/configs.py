@@ -5,7 +5,8 @@ on seeds no earlier look of its claims used (issue 81).
 A confirmation (experiments/NAME-confirm.yaml, NAME-confirm2.yaml, ...)
 repeats NAME's claims on fresh seeds; its verdicts mean something only if
 its runs train NAME's configuration. For each committed confirmation with
-runs, its first run's resolved config (runs/RUN/config.yaml) must equal one
+runs, its first run's resolved config (runs/RUN/config.yaml, in the run
+directory or the sweep's pack, runs.sqlite: tests/packs.py) must equal one
 of NAME's runs' on every key both give a value (the seed, the run's name and
 the thread count aside). Keys one side leaves out or comments (inapplicable
 keys, logging keys added later) are not compared, so a config format change
@@ -21,20 +22,31 @@ seeds) fails.
     python3 tests/confirm/configs.py ROOT          # exit 1 on any finding
 """
 import csv
+import io
 import os
 import sys
 
 # a confirmation's name, as the claims page reads it (NAME-confirm, NAME-confirm2)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "verdict_prose"))
 from claims_page import CONFIRM_RE as CONFIRM, confirm_order  # noqa: E402
+# a sweep's runs, in their directories or packed
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import packs  # noqa: E402
 # what legitimately differs between an original's run and its confirmation's
 IGNORED = {"name", "seed", "threads"}
 
 
-def resolved(path):
-    """dotted key -> value of a resolved config.yaml's uncommented lines"""
+def config_of(sweep, run):
+    """RUN's config.yaml (bytes) of SWEEP, from its directory or the pack;
+    None where it has none"""
+    return packs.read_run_file(sweep, run, "config.yaml")
+
+
+def resolved(data):
+    """dotted key -> value of a resolved config.yaml's uncommented lines
+    (its bytes, read as open() reads the file)"""
     out, stack = {}, []
-    with open(path) as f:
+    with io.TextIOWrapper(io.BytesIO(data)) as f:
         for line in f:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -53,15 +65,20 @@ def differing(a, b):
     return sorted(k for k in set(a) & set(b) if k not in IGNORED and a[k] != b[k])
 
 
-def check_pair(confirm_runs, original_runs):
-    """findings for one confirmation: its first run against the closest of the original's"""
-    first = sorted(os.listdir(confirm_runs))[0]
-    mine = resolved(os.path.join(confirm_runs, first, "config.yaml"))
+def check_pair(confirm, original):
+    """findings for one confirmation (its sweep directory): its first run
+    against the closest of the original's"""
+    confirm_runs, original_runs = os.path.join(confirm, "runs"), os.path.join(original, "runs")
+    first = packs.run_names(confirm)[0]
+    mine = config_of(confirm, first)
+    if mine is None:
+        raise FileNotFoundError(f"{confirm_runs}/{first}/config.yaml: no such file")
+    mine = resolved(mine)
     best = None
-    for run in sorted(os.listdir(original_runs)):
-        path = os.path.join(original_runs, run, "config.yaml")
-        if os.path.exists(path):
-            diff = differing(mine, resolved(path))
+    for run in packs.run_names(original):
+        theirs = config_of(original, run)
+        if theirs is not None:
+            diff = differing(mine, resolved(theirs))
             if best is None or len(diff) < len(best[1]):
                 best = (run, diff)
     if best is None:
@@ -69,7 +86,7 @@ def check_pair(confirm_runs, original_runs):
     run, diff = best
     if not diff:
         return []
-    theirs = resolved(os.path.join(original_runs, run, "config.yaml"))
+    theirs = resolved(config_of(original, run))
     what = "; ".join(f"{k}: {theirs[k]} there, {mine[k]} here" for k in diff)
     return [f"{confirm_runs}/{first}: trains another configuration than its original's closest run "
             f"({original_runs}/{run}): {what}"]
@@ -110,14 +127,14 @@ def check(root):
     problems, checked = [], 0
     for name in sorted(os.listdir(results)):
         m = CONFIRM.match(name)
-        runs = os.path.join(results, name, "runs")
-        original = os.path.join(results, m.group(1), "runs") if m else None
-        if not m or not os.path.isdir(runs) or not os.listdir(runs):
+        sweep = os.path.join(results, name)
+        original = os.path.join(results, m.group(1)) if m else None
+        if not m or not packs.run_names(sweep):
             continue
-        if not os.path.isdir(original):
+        if not packs.has_runs(original):
             problems.append(f"results/{name}: a confirmation of {m.group(1)}, which has no committed runs")
             continue
-        problems += check_pair(runs, original)
+        problems += check_pair(sweep, original)
         checked += 1
     return problems + reused_seeds(results, sorted(os.listdir(results))), checked
 
@@ -128,8 +145,8 @@ def self_test():
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         def write(sweep, run, text):
-            os.makedirs(os.path.join(tmp, sweep, run))
-            with open(os.path.join(tmp, sweep, run, "config.yaml"), "w") as f:
+            os.makedirs(os.path.join(tmp, sweep, "runs", run))
+            with open(os.path.join(tmp, sweep, "runs", run, "config.yaml"), "w") as f:
                 f.write(text)
         write("orig", "a", "name: a\nseed: 1\nmodel:\n  init: gaussian\n  init_std: 0.01\n  # activation: relu\n")
         write("same", "b", "name: b\nseed: 101\nthreads: 2\nmodel:\n  init: gaussian\n  # init_std: 0.01\n"
@@ -148,6 +165,15 @@ def self_test():
             if bool(got) != want or (want and "model.init: gaussian there, auto here" not in got[0]):
                 failures += 1
                 print(f"self-test: {sweep} gave {got or 'nothing'}")
+        # the same, each sweep packed (runs.sqlite, schema 2 and 1): the same findings
+        unpacked = {s: check_pair(os.path.join(tmp, s), os.path.join(tmp, "orig")) for s in ("same", "unset")}
+        for sweep, schema in (("orig", 1), ("same", 2), ("unset", 2)):
+            packs.write_pack(os.path.join(tmp, sweep), schema)
+        for sweep in ("same", "unset"):
+            got = check_pair(os.path.join(tmp, sweep), os.path.join(tmp, "orig"))
+            if got != unpacked[sweep]:
+                failures += 1
+                print(f"self-test: {sweep} packed gave {got or 'nothing'}, not {unpacked[sweep] or 'nothing'}")
     return failures
 
 

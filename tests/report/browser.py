@@ -1150,7 +1150,8 @@ def check_diverged(b, normlab, sweep, out_dir):
     to 1e22, their status diverged, many.py): the chart's default range
     fits the runs that trained, not 0 to 1e22"""
     import many
-    n = len(os.listdir(os.path.join(sweep, "runs")))
+    from many import packs
+    n = len(packs.run_names(sweep))  # its run directories or its pack
     bad = many.diverge(many.copy_sweep(sweep, os.path.join(out_dir, "diverged"), n), 0.75)
     experiment = os.path.join("experiments", os.path.basename(os.path.normpath(sweep)) + ".yaml")
     extra = ["--experiment", experiment] if os.path.exists(experiment) else []

@@ -2,7 +2,9 @@
 speed checks of normlab report and normlab export tensorboard): its runs
 copied until there are N, each copy a seed of its own (run name, seed in
 summary.csv, summary.json and config.yaml), so the copies are more seeds
-of the same cells, as a longer sweep of the same grid would be.
+of the same cells, as a longer sweep of the same grid would be. The
+source's runs are read from their directories or its pack (runs.sqlite,
+tests/packs.py); the copy is run directories.
 
     tests/report/many.py SOURCE_SWEEP DEST N"""
 import csv
@@ -10,6 +12,9 @@ import os
 import re
 import shutil
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import packs  # noqa: E402
 
 
 def copy_sweep(source, dest, n):
@@ -25,7 +30,7 @@ def copy_sweep(source, dest, n):
     for i in range(n):
         row = list(body[i % len(body)])
         copy = i // len(body)  # 0 for the originals
-        src = os.path.join(source, "runs", row[0])
+        src = row[0]
         seed = None
         if seed_col >= 0:
             seed = int(row[seed_col]) + copy * (max(seeds) - min(seeds) + 1)
@@ -35,7 +40,7 @@ def copy_sweep(source, dest, n):
             name = "%s_copy-%d" % (row[0], copy)
         row[0] = name
         run = os.path.join(dest, "runs", name)
-        shutil.copytree(src, run)
+        packs.export_run(source, src, run)
         if seed is not None:
             for file, pattern, repl in (("config.yaml", r"(?m)^seed: \d+$", "seed: %d" % seed),
                                         ("config.yaml", r'(?m)^name: ".*"$', 'name: "%s"' % name),

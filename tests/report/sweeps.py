@@ -40,6 +40,7 @@ none of more than its MAX_RUNS runs, issue 115).
 making them (to measure an older build's pages). Run from the
 repository root. Exit 0 passed, 1 failed, 77 skipped (no Chromium)."""
 import csv
+import io
 import os
 import re
 import statistics
@@ -52,6 +53,7 @@ import browser  # noqa: E402
 import cdp  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import committed_sample  # noqa: E402
+import packs  # noqa: E402
 
 RESULTS = "results"
 
@@ -112,12 +114,11 @@ def features(sweep):
                 if row.get("metric"):
                     out.add("metric:" + row["metric"])
     out.update("plot:" + k for k in plot_kinds(experiment_of(sweep)))
-    run_dirs = sorted(os.listdir(os.path.join(base, "runs"))) if os.path.isdir(os.path.join(base, "runs")) else []
-    for run in run_dirs:
-        metrics = os.path.join(base, "runs", run, "metrics.csv")
-        if os.path.exists(metrics):
-            with open(metrics) as f:
-                out.update("metric:" + c for c in f.readline().strip().split(",") if c not in ("step", "split"))
+    for run in packs.run_names(base):  # its run directories or its pack
+        metrics = packs.read_run_text(base, run, "metrics.csv")
+        if metrics is not None:
+            out.update("metric:" + c for c in io.StringIO(metrics).readline().strip().split(",")
+                       if c not in ("step", "split"))
             break
     return runs, out
 

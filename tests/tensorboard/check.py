@@ -20,12 +20,16 @@ TensorBoard from PyPI (.venv-tb, tests/tensorboard/requirements.txt):
   - TensorBoard's runs are the sweep's run directories, none named "."
     (the HParams experiment once had an event file at the logdir's root).
 
+A committed sweep's runs are read from their directories or its pack
+(runs.sqlite: tests/packs.py), each by its path SWEEP/runs/RUN.
+
     tests/tensorboard/check.py NORMLAB WORK_DIR
 
 Run from the repository root. Exit 0 passed, 1 failed, 77 skipped (no
 .venv-tb: tests/deps.sh makes it)."""
 import csv
 import glob
+import io
 import math
 import os
 import shutil
@@ -34,6 +38,9 @@ import struct
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import packs  # noqa: E402
 
 ROOT = os.getcwd()
 VENV_PYTHON = os.path.join(ROOT, ".venv-tb", "bin", "python")
@@ -66,11 +73,25 @@ def number(text):
         return None
 
 
+def run_file_text(run_dir, name):
+    """the text of RUN_DIR's file NAME as open(newline="") reads it: from
+    the directory, or a packed sweep's run by its path; None where neither
+    has it"""
+    return packs.as_text(packs.read_path(os.path.join(run_dir, name)), newline="")
+
+
+def run_names(sweep):
+    """the names of SWEEP's runs (glob's runs/*: no hidden entry)"""
+    return [r for r in packs.run_names(sweep) if not r.startswith(".")]
+
+
 def expected_scalars(run_dir):
     """{tag: [(step, float32 value), ...]} in file order"""
     want = {}
-    with open(os.path.join(run_dir, "metrics.csv"), newline="") as f:
-        lines = f.read().split("\n")
+    text = run_file_text(run_dir, "metrics.csv")
+    if text is None:
+        raise FileNotFoundError(os.path.join(run_dir, "metrics.csv"))
+    lines = text.split("\n")
     # a last line cut short is no row (normlab leaves it out too)
     for row in csv.DictReader(lines[:-1] if lines[-1] else lines):
         for column, text in row.items():
@@ -79,9 +100,9 @@ def expected_scalars(run_dir):
             v = number(text or "")
             if v is not None:
                 want.setdefault("%s/%s" % (row["split"], column), []).append((int(row["step"]), f32(v)))
-    series = os.path.join(run_dir, "series.csv")
-    if os.path.exists(series):
-        with open(series, newline="") as f:
+    series = run_file_text(run_dir, "series.csv")
+    if series is not None:
+        with io.StringIO(series, newline="") as f:
             for row in csv.DictReader(f):
                 v = number(row["value"])
                 if v is not None:
@@ -131,7 +152,7 @@ def export(normlab, sweep, out):
 
 def check_sweep_scalars(normlab, sweep, out):
     export(normlab, sweep, out)
-    runs = sorted(glob.glob(os.path.join(sweep, "runs", "*")))
+    runs = [os.path.join(sweep, "runs", r) for r in run_names(sweep)]
     bad = [(r, why) for r in runs for why in [compare_run(os.path.join(out, os.path.basename(r)), r)] if why]
     n = sum(len(v) for r in runs for v in expected_scalars(r).values())
     check(not bad, "%s: each of %d runs' %d scalars read back equal to the CSVs'%s" % (
@@ -270,7 +291,7 @@ def runs_listed(sweep, logdir, what):
     mux.AddRunsFromDirectory(logdir)
     mux.Reload()
     listed = sorted(mux.Runs())
-    runs = sorted(os.path.basename(r) for r in glob.glob(os.path.join(sweep, "runs", "*")))
+    runs = run_names(sweep)
     at_root = [f for f in os.listdir(logdir) if os.path.isfile(os.path.join(logdir, f))]
     check(listed == runs and not at_root, "%s: TensorBoard lists %d runs for %d run directories, none named "
           "\".\", no file at the logdir's root%s" % (what, len(listed), len(runs), "" if listed == runs and not at_root

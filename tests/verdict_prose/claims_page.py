@@ -26,9 +26,14 @@ import json
 import math
 import os
 import re
+import sqlite3
+import sys
 
 import claim_words as words
 import history
+# a sweep's runs, in their directories or packed (tests/packs.py)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import packs  # noqa: E402
 
 STATS_RULE = ("a threshold comes from the paper's own number (its figure or table, quoted with "
               "the claim) by a rule stated once per experiment, never from the runs that decide it")
@@ -361,8 +366,9 @@ def registration_kind(r):
 
 def seed_cost(root, name):
     """CPU seconds of one seed of a sweep: its runs' wall time times their
-    threads, over its seeds (from the committed summary.json files); None
-    where the directory is not a sweep"""
+    threads, over its seeds (from the committed summary.json files, in the
+    run directories or the sweep's pack); None where the directory is not a
+    sweep"""
     summary = os.path.join(root, "results", name, "summary.csv")
     if not os.path.exists(summary):
         return None
@@ -370,9 +376,11 @@ def seed_cost(root, name):
     with open(summary, newline="") as f:
         for row in csv.DictReader(f):
             try:
-                with open(os.path.join(root, "results", name, "runs", row["run"], "summary.json")) as j:
-                    s = json.load(j)
-            except (OSError, ValueError, KeyError):
+                text = packs.read_run_text(os.path.join(root, "results", name), row["run"], packs.SUMMARY)
+                if text is None:
+                    continue
+                s = json.loads(text)
+            except (OSError, ValueError, KeyError, packs.PackError, sqlite3.Error):
                 continue
             wall, threads = as_float(s.get("wall_s")), as_float(s.get("threads")) or 1
             if wall:

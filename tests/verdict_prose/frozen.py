@@ -7,8 +7,9 @@ usage: frozen.py ROOT    list every claim changed after its first run
 A claim's fields (every line of its entry in an experiment or claims file,
 comments aside, its quoted paper: text included) are fixed from its base's
 first run: the earliest started_at (summary.json) of any run ever committed
-to a sweep of the base (NAME, NAME-confirm, NAME-confirm2, ...), whatever
-the order of the commits (issue 116: a claim reworded after its runs ran
+to a sweep of the base (NAME, NAME-confirm, NAME-confirm2, ...), in its run
+directories or packed (runs.sqlite, tests/packs.py), whatever the order of
+the commits (issue 116: a claim reworded after its runs ran
 and before the commit that added them is changed after its first run). The
 version in force then is the file's last commit made at or before that time;
 a claim added later is frozen in the commit that added it (post hoc by
@@ -42,6 +43,7 @@ checks nothing.
 import os
 import datetime
 import re
+import sqlite3
 import subprocess
 import sys
 
@@ -49,11 +51,13 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page as cp  # noqa: E402
 import history  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import packs  # noqa: E402
 
 FROM = "897eaae90b9d1403218f2723846dace05a07e008"
 FILES = ["experiments/*.yaml", "experiments/claims/*.yaml"]
 LOOK_FILES = ["results/*/runs/*/summary.json", "results/*/*/runs/*/summary.json", "results/*/verdicts.csv",
-              "results/*/*/verdicts.csv"]
+              "results/*/*/verdicts.csv", "results/*/runs.sqlite", "results/*/*/runs.sqlite"]
 NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
 CLAIMS_RE = re.compile(r"^claims:[ \t]*(?:#.*)?\n", re.M)
 TOP_KEY_RE = re.compile(r"^[A-Za-z_]")
@@ -158,6 +162,22 @@ def blobs(root, ids):
     return dict(zip(ids, history.split_batch(batch or "", len(ids))))
 
 
+def pack_summaries(root, ids):
+    """{blob id of a runs.sqlite: [the text of each of its runs' summary.json]}
+    (a pack that cannot be read: none)"""
+    ids = sorted(set(i for i in ids if i))
+    out = {}
+    for i in ids:
+        data = history.git_bytes(root, "cat-file", "blob", i)
+        try:
+            runs = packs.read_pack_blob_runs(data or b"", [packs.SUMMARY])
+        except (packs.PackError, sqlite3.DatabaseError):
+            runs = {}
+        out[i] = [f[packs.SUMMARY].decode("utf-8", "replace") for _, f in sorted(runs.items())
+                  if packs.SUMMARY in f]
+    return out
+
+
 def preload_versions(h, paths):
     """fill History's file_versions for every path of PATHS from one walk
     (oldest first, '' where a commit deletes the file) where it would take
@@ -175,16 +195,20 @@ def run_starts(h, times):
     """{sweep: when its first run started}: the earliest started_at of any
     run ever committed to it, whichever commit added it (a run committed
     later than another may have started first; a sweep with a verdicts.csv
-    and no runs: that commit's time)"""
+    and no runs: that commit's time); a pack (runs.sqlite) stands for the
+    summary.json files of its runs, added by the commit that added it"""
     added = raw_log(h.root, "--diff-filter=A", "--", *LOOK_FILES)
     text = blobs(h.root, [b for _, b, p in added if p.endswith("summary.json")])
+    packed = pack_summaries(h.root, [b for _, b, p in added if p.endswith(history.PACK_SUFFIX)])
     out = {}
     for c, blob, p in added:
-        m = STARTED_RE.search(text.get(blob, "")) if p.endswith("summary.json") else None
-        t = (m and epoch(m.group(1))) or times.get(c)
-        if t is not None:
-            sweep = sweep_of(p)
-            out[sweep] = min(t, out.get(sweep, t))
+        summaries = (packed.get(blob) or [""]) if p.endswith(history.PACK_SUFFIX) else [text.get(blob, "")]
+        for summary in summaries:
+            m = STARTED_RE.search(summary) if p.endswith(("summary.json", history.PACK_SUFFIX)) else None
+            t = (m and epoch(m.group(1))) or times.get(c)
+            if t is not None:
+                sweep = sweep_of(p)
+                out[sweep] = min(t, out.get(sweep, t))
     return out
 
 
@@ -481,28 +505,38 @@ def record(rows):
     return "experiment\tclaim\tcommit\tchange\treason\n" + "".join("\t".join(r) + "\treason\n" for r in rows)
 
 
-def history_steps(window=False):
+def history_steps(window=False, packed=False):
     """the scratch history: (time, {path: text, None to delete, or a
     function of the commits so far}) per commit. The claims are written
     (the freeze's FROM), edited before any run, run (started at T0+200,
     committed at T0+300), given a comment and a new claim, confirmed (x-confirm)
     and piloted (x-confirm2, declared in x's plan before its runs); two's
     paper: is reworded on the record, three withdrawn on it. WINDOW: one's
-    paper: reworded after the runs started, before their commit"""
+    paper: reworded after the runs started, before their commit. PACKED:
+    x's and the pilot's runs committed packed (runs.sqlite, schema 2 and 1),
+    the confirmation's packed last (its pack added, its run directories
+    removed)"""
     R = "results/{}/runs/r1/summary.json"
+    P = "results/{}/runs.sqlite"
+
+    def runs(name, t, schema=packs.SCHEMA):
+        return {P.format(name): packs.pack_bytes({"r1": {packs.SUMMARY: summary(t)}}, schema)} if packed else \
+            {R.format(name): summary(t)}
     steps = [(T0, {"experiments/x.yaml": x_file(one=("a < 2", "c"))}),
              (T0 + 100, {"experiments/x.yaml": x_file(looser=False)}),
-             (T0 + 300, {R.format("x"): summary(T0 + 200)}),
+             (T0 + 300, runs("x", T0 + 200)),
              (T0 + 400, {"experiments/x.yaml": x_file(one=("a < 1", "a comment, changed"))}),
              (T0 + 500, {"experiments/x-confirm.yaml": x_file("x-confirm")}),
              (T0 + 550, {"experiments/x.yaml": x_file(pilots="x-confirm2", one=("a < 1", "a comment, changed")),
                          "experiments/x-confirm2.yaml": x_file("x-confirm2")}),
-             (T0 + 700, {R.format("x-confirm"): summary(T0 + 580), R.format("x-confirm2"): summary(T0 + 590)}),
+             (T0 + 700, {R.format("x-confirm"): summary(T0 + 580), **runs("x-confirm2", T0 + 590, 1)}),
              (T0 + 800, {"experiments/x.yaml": x_file(pilots="x-confirm2", one=("a < 1", "a comment, changed"),
                                                       two="P: two, reworded")}),
              (T0 + 900, {"experiments/x.yaml": x_file(pilots="x-confirm2", one=("a < 1", "a comment, changed"),
                                                       two="P: two, reworded", three=False)}),
              (T0 + 1000, {RECORD: lambda c: record([("x", "two", c[7], "paper"), ("x", "three", c[8], "withdrawn")])})]
+    if packed:
+        steps.append((T0 + 1100, {R.format("x-confirm"): None, **runs("x-confirm", T0 + 580)}))
     if window:
         steps.insert(2, (T0 + 250, {"experiments/x.yaml": x_file(looser=False)}))
         for _, files in steps[2:]:
@@ -527,7 +561,7 @@ def build(root, steps):
                 os.remove(full)
                 continue
             os.makedirs(os.path.dirname(full), exist_ok=True)
-            with open(full, "w") as f:
+            with open(full, "wb" if isinstance(text, bytes) else "w") as f:
                 f.write(text(commits) if callable(text) else text)
         git("add", "-A")
         git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "step", t=t)
@@ -580,36 +614,41 @@ def self_test():
     file-level key changed after its first run, in the original and in a
     confirmation, a claim gone, a pilot declared after its runs, a record
     that does not say what the history did, and a paper: reworded after the
-    runs started but before the commit that added them (no window)"""
+    runs started but before the commit that added them (no window). The
+    same histories with runs committed packed (runs.sqlite) and a look's
+    run directories packed later: the same answers"""
     import tempfile
     global FROM
     saved, failures = FROM, []
     try:
-        with tempfile.TemporaryDirectory() as root:
-            commits = build(root, history_steps())
-            FROM = commits[0]
-            problems, checked = check(root)
-            if problems or checked != 5:
-                failures.append(f"frozen.py self-test: the clean history gave {problems}, {checked} claims "
-                                "checked (want none, 5)")
-            for what, says, path, text in plants(commits):
-                full = os.path.join(root, path)
-                old = open(full).read()
-                if text is None:
-                    os.remove(full)
-                else:
+        for packed in (False, True):
+            with tempfile.TemporaryDirectory() as root:
+                said = " (runs committed packed)" if packed else ""
+                commits = build(root, history_steps(packed=packed))
+                FROM = commits[0]
+                problems, checked = check(root)
+                if problems or checked != 5:
+                    failures.append(f"frozen.py self-test: the clean history{said} gave {problems}, {checked} "
+                                    "claims checked (want none, 5)")
+                for what, says, path, text in plants(commits):
+                    full = os.path.join(root, path)
+                    old = open(full).read()
+                    if text is None:
+                        os.remove(full)
+                    else:
+                        with open(full, "w") as f:
+                            f.write(text)
+                    if not any(says in p for p in check(root)[0]):
+                        failures.append(f"frozen.py self-test: {what} after the first run{said} was not found "
+                                        f"(no finding says '{says}')")
                     with open(full, "w") as f:
-                        f.write(text)
-                if not any(says in p for p in check(root)[0]):
-                    failures.append(f"frozen.py self-test: {what} after the first run was not found "
-                                    f"(no finding says '{says}')")
-                with open(full, "w") as f:
-                    f.write(old)
-        with tempfile.TemporaryDirectory() as root:
-            FROM = build(root, history_steps(window=True))[0]
-            if not any("claim one changed" in p for p in check(root)[0] or []):
-                failures.append("frozen.py self-test: a paper: reworded after the runs started, before "
-                                "their commit, was not found")
+                        f.write(old)
+        for packed in (False, True):
+            with tempfile.TemporaryDirectory() as root:
+                FROM = build(root, history_steps(window=True, packed=packed))[0]
+                if not any("claim one changed" in p for p in check(root)[0] or []):
+                    failures.append("frozen.py self-test: a paper: reworded after the runs started, before "
+                                    "their commit%s, was not found" % (" (packed)" if packed else ""))
     finally:
         FROM = saved
     return failures

@@ -31,7 +31,9 @@ ID_RE = re.compile(r"^  - (?:\{\s*)?id:\s*([^\s,#}]+)", re.M)
 EXPECT_RE = re.compile(r"^\s+expect:\s*(.*?)\s*$", re.M)
 
 
-def git(root, *args, stdin=None):
+def git_bytes(root, *args, stdin=None):
+    """git's output as bytes (a blob as it is: a pack, runs.sqlite); None
+    where it fails"""
     env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_EXTERNAL_DIFF="",
                GIT_PAGER="cat")
     try:
@@ -39,7 +41,28 @@ def git(root, *args, stdin=None):
                            timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return p.stdout.decode("utf-8", "replace") if p.returncode == 0 else None
+    return p.stdout if p.returncode == 0 else None
+
+
+def git(root, *args, stdin=None):
+    out = git_bytes(root, *args, stdin=stdin)
+    return out.decode("utf-8", "replace") if out is not None else None
+
+
+# where a sweep's runs are committed: its run directories' summary.json, or
+# the one file `normlab pack` puts them in (tests/packs.py), whichever came
+# first (a sweep packed later keeps its runs' first commit)
+RUN_FILES = ["results/*/runs/*/summary.json", "results/*/*/runs/*/summary.json",
+             "results/*/runs.sqlite", "results/*/*/runs.sqlite"]
+PACK_SUFFIX = "/runs.sqlite"
+
+
+def sweep_of_run_file(path):
+    """the sweep (NAME or GROUP/NAME under results/) of a path RUN_FILES
+    names: results/NAME/runs/RUN/summary.json or results/NAME/runs.sqlite"""
+    if "/runs/" in path:
+        return path.split("/runs/", 1)[0][len("results/"):]
+    return path[len("results/"):-len(PACK_SUFFIX)] if path.endswith(PACK_SUFFIX) else None
 
 
 def claim_expects(text):
@@ -65,16 +88,17 @@ class History:
         self._files = {}
         if not self.ok:
             return
-        # the first commit that added each sweep's runs (one walk, oldest last)
-        log = git(root, "log", "--diff-filter=A", "--format=@%H", "--name-only", "--",
-                  "results/*/runs/*/summary.json", "results/*/*/runs/*/summary.json") or ""
+        # the first commit that added each sweep's runs, as directories or
+        # packed (one walk, oldest last)
+        log = git(root, "log", "--diff-filter=A", "--format=@%H", "--name-only", "--", *RUN_FILES) or ""
         commit = None
         for line in log.split("\n"):
             if line.startswith("@"):
                 commit = line[1:]
             elif line.strip() and commit:
-                sweep = line.split("/runs/", 1)[0][len("results/"):]
-                self.first_runs[sweep] = commit  # later lines are older commits
+                sweep = sweep_of_run_file(line)
+                if sweep is not None:
+                    self.first_runs[sweep] = commit  # later lines are older commits
 
     def file_versions(self, path):
         """[(commit, text)] of a tracked file, oldest first (text '' where
@@ -192,6 +216,14 @@ def self_test():
         commit("experiments/x-confirm.yaml", claim.format("a > b", "a > b by 1"), "registered")
         fixed = commit("experiments/x-confirm.yaml", "set: {x: 1}\n" + claim.format("a > b", "a > b by 1"), "fix")
         runs = commit("results/x-confirm/runs/r1/summary.json", "{}", "confirm runs")
+        first_x = History(root).first_runs.get("x")
+        # x packed later (runs.sqlite added, its run directories removed):
+        # its runs' first commit stays; y committed packed: its pack's
+        run("rm", "-q", "results/x/runs/r1/summary.json")
+        commit("results/x/runs.sqlite", "a pack", "x packed")
+        commit("experiments/y.yaml", claim.format("a > b by 0.3", "a > b by 1"), "y's claims")
+        y_runs = commit("results/y/runs.sqlite", "a pack", "y's runs, packed")
+        y_loosened = commit("experiments/y.yaml", claim.format("a > b", "a > b by 1"), "y loosened")
         with open(os.path.join(root, ".git", "config"), "a") as f:
             f.write(f"[log]\n\tshowSignature = true\n[gpg]\n\tprogram = sh -c 'touch {spy}'\n"
                     f"[core]\n\thooksPath = {root}/hooks\n")
@@ -204,6 +236,12 @@ def self_test():
             failures.append(f"history.py self-test: changed_before_runs gave {got}, want [{fixed}]")
         if h.changed_before_runs("experiments/x-confirm.yaml", [fixed[:12]]) != [fixed]:
             failures.append("history.py self-test: a change at the runs' own commit was missed")
+        if not first_x or h.first_runs.get("x") != first_x or h.first_runs.get("y") != y_runs:
+            failures.append(f"history.py self-test: first_runs {h.first_runs}: x's must stay {first_x} when packed "
+                            f"later, y's (committed packed) {y_runs}")
+        got = h.changes_after_runs("y", "experiments/y.yaml")
+        if got != {"sooner": [(y_loosened, "a > b by 0.3", "a > b")]}:
+            failures.append(f"history.py self-test: changes_after_runs of a sweep committed packed gave {got}")
         if os.path.exists(spy):
             os.remove(spy)
             failures.append("history.py self-test: the repository's gpg.program ran")

@@ -14,9 +14,9 @@ cost; then the claims it stops (issue 103): power gave no number at a
 latest look of the pilot size or more, so no further pilot, with the
 verdict their plans give them. The inputs are committed files
 alone: results/looks.csv (`normlab verdict --looks results`), each look's
-results/NAME/verdicts.csv, summary.csv and runs/*/summary.json, and
-experiments/*.yaml (a confirmation file committed without runs); no clock,
-no machine.
+results/NAME/verdicts.csv, summary.csv and runs/*/summary.json (or, a
+sweep packed, runs.sqlite: tests/packs.py), and experiments/*.yaml (a
+confirmation file committed without runs); no clock, no machine.
 
 --check (test_schedule): the output on ROOT equals the output on `git
 archive HEAD` of those files, extracted to a temporary directory (the
@@ -61,6 +61,7 @@ import json
 import math
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -71,6 +72,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page as cp  # noqa: E402
 import frozen  # noqa: E402
 import history  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import packs  # noqa: E402
 
 RULE_FILE = os.path.join("experiments", "schedule", "rule.yaml")
 RULE_KEYS = {"min_seeds": int, "margin": float, "min_pilot_seeds": int, "budget_cpu_hours": float,
@@ -81,7 +84,7 @@ MAX_SEEDS_FILE = os.path.join("core", "results", "claims.h")
 MAX_SEEDS_RE = re.compile(r"^#define NL_CLAIM_MAX_SEEDS (\d+)", re.M)
 # the committed files the schedule reads (for --check's archive)
 INPUTS = [RULE_FILE, MAX_SEEDS_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
-          "results/*/summary.csv", "results/*/runs/*/summary.json", "experiments/*.yaml",
+          "results/*/summary.csv", "results/*/runs/*/summary.json", "results/*/runs.sqlite", "experiments/*.yaml",
           "experiments/claims/*.yaml"]
 CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
 NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
@@ -201,7 +204,7 @@ def same_value(want, got):
 
 class Sweep:
     """a look's committed runs: summary.csv's rows with each run's CPU
-    seconds (summary.json's wall_s x threads)"""
+    seconds (summary.json's wall_s x threads; run directories or a pack)"""
     def __init__(self, root, name):
         self.name = name
         self.rows = read_csv(os.path.join(root, "results", name, "summary.csv")) or []
@@ -212,9 +215,11 @@ class Sweep:
         self.cpu, self.one_thread, self.host, self.day = {}, {}, {}, {}
         for r in self.rows:
             try:
-                with open(os.path.join(root, "results", name, "runs", r["run"], "summary.json")) as f:
-                    s = json.load(f)
-            except (OSError, ValueError, KeyError):
+                text = packs.read_run_text(os.path.join(root, "results", name), r["run"], packs.SUMMARY)
+                if text is None:
+                    continue
+                s = json.loads(text)
+            except (OSError, ValueError, KeyError, packs.PackError, sqlite3.Error):
                 continue
             wall, threads = cp.as_float(s.get("wall_s")), cp.as_float(s.get("threads")) or 1
             if wall:
@@ -618,7 +623,8 @@ LOOK_RE = re.compile(r"at its latest look, ([^\s,()]+)")
 ENTRY = ("claims", "first", "last", "n", "cells", "pilot", "looks", "pending", "position")
 SET_RE = re.compile(r"^set:\s*\{(.*)\}\s*(?:#.*)?$", re.M)
 # the schedule's own code and inputs, archived at a registration's parent
-PRINT_INPUTS = INPUTS + ["tests/verdict_prose/*.py", "tests/verdict_prose/*.tsv"]
+# (tests/packs.py: its reader of packed sweeps)
+PRINT_INPUTS = INPUTS + ["tests/verdict_prose/*.py", "tests/verdict_prose/*.tsv", "tests/packs.py"]
 
 
 def flow_items(text):
@@ -1274,6 +1280,7 @@ def plant(tmp):
     # every look of its original: a 1-thread price may come from any of them
     looks = [d for d in os.listdir(os.path.join(tmp, "results")) if cp.confirm_order(d)[0] == head["base"]]
     for lk in sorted(looks):
+        packs.unpack(os.path.join(tmp, "results", lk))  # a packed look's runs as files to edit
         for path in glob.glob(os.path.join(tmp, "results", lk, "runs", "*", "summary.json")):
             with open(path) as f:
                 j = json.load(f)
@@ -1397,7 +1404,7 @@ def self_test():
 def uneven_seeds_price():
     """a look whose configurations have 1 seed and 3: a seed of it costs one
     run of each configuration (its mean over its seeds), not the runs'
-    total over the seeds they span"""
+    total over the seeds they span; from its run directories or its pack"""
     with tempfile.TemporaryDirectory() as tmp:
         look = os.path.join(tmp, "results", "uneven")
         runs = [("w-1_seed-1", 1, 1, 100.0), ("w-2_seed-1", 2, 1, 10.0), ("w-2_seed-2", 2, 2, 30.0),
@@ -1414,6 +1421,11 @@ def uneven_seeds_price():
         if got != 120.0:
             return [f"a seed of a look with 1 and 3 seeds a configuration: {got} CPU-s, want 120 "
                     "(100 for the 1-seed configuration, the mean 20 for the other)"]
+        # the same look packed (runs.sqlite): priced alike
+        packs.write_pack(look)
+        got = Sweep(tmp, "uneven").cost_per_seed({r[0] for r in runs})
+        if got != 120.0:
+            return [f"a seed of the same look packed: {got} CPU-s, want 120 as from its run directories"]
     return []
 
 
