@@ -26,6 +26,7 @@
 
 #include "log/files.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
 
@@ -431,10 +432,61 @@ static bool names_a_machine_path(const char *line)
     return *value == '/';
 }
 
+/* the lines of a packed sweep's config.yaml and summary.json files as
+ * `git grep -n` prints them ("SWEEP/runs/RUN/FILE:LINE:TEXT"): git greps
+ * no text inside a pack's compressed values */
+typedef struct {
+    nl_store *store;
+    const char *sweep;
+    nl_buf *out;
+} pack_grep;
+
+static int grep_packed_run(const char *run, void *ctx)
+{
+    pack_grep *g = ctx;
+    static const char *const files[] = {"config.yaml", "summary.json"};
+    for (size_t f = 0; f < 2; f++) {
+        char *text = NULL;
+        nl_error err = {0};
+        if (nl_store_read(g->store, run, files[f], &text, NULL, &err) != NL_OK)
+            continue;
+        int n = 1;
+        for (char *line = text; line && *line; n++) {
+            char *end = strchr(line, '\n');
+            if (end)
+                *end = '\0';
+            nl_buf_printf(g->out, "%s/runs/%s/%s:%d:%s\n", g->sweep, run, files[f], n, line);
+            line = end ? end + 1 : NULL;
+        }
+        free(text);
+    }
+    return 0;
+}
+
+static void grep_packs(nl_buf *out)
+{
+    nl_buf packs = git_listing("ls-files -- 'results/**/" NL_SWEEP_PACK "'");
+    for (char *line = packs.data; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        char sweep[1200], dir[1400];
+        snprintf(sweep, sizeof sweep, "%.*s", (int)(strlen(line) - strlen("/" NL_SWEEP_PACK)), line);
+        snprintf(dir, sizeof dir, "%s/%s", NORMLAB_SOURCE_DIR, sweep);
+        pack_grep g = {.sweep = sweep, .out = out};
+        nl_error err = {0};
+        ck_assert_msg(nl_store_open(dir, &g.store, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_store_each_run(g.store, grep_packed_run, &g, &err) == NL_OK, "%s", err.msg);
+        line = end ? end + 1 : NULL;
+    }
+    free(packs.data);
+}
+
 START_TEST(test_committed_runs_name_no_machine_path)
 {
     nl_buf listing = git_listing("grep -n -e '^ *from: ' -e '\"init_from\": ' -- 'results/**/config.yaml' "
                                  "'results/**/summary.json' || true");
+    grep_packs(&listing);
     int bad = 0;
     for (char *line = listing.data; line && *line;) {
         char *end = strchr(line, '\n');

@@ -27,6 +27,7 @@
 #include "cpu/conv_onednn.h"
 #include "cpu/cpu.h"
 #include "log/files.h"
+#include "results/store.h"
 #include "testutil.h"
 
 /* summary.json keys that say when, where and how fast a run ran, not what
@@ -80,11 +81,32 @@ typedef struct {
     int count;
 } pick_list;
 
+/* RUN_DIR/FILE's text, the run a directory or inside a packed sweep */
 static char *read_text(const char *path)
 {
-    char *text = NULL;
+    char dir[1500], *text = NULL;
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    ck_assert(slash);
+    *slash = '\0';
     nl_error err = {0};
-    return nl_read_file(path, &text, NULL, &err) == NL_OK ? text : NULL;
+    return nl_run_file_read(dir, slash + 1, &text, NULL, &err) == NL_OK ? text : NULL;
+}
+
+/* a run's config.yaml as a file `normlab run` reads: its own, or for a
+ * run inside a packed sweep its text written out into tu_tmp */
+static void config_file(const pick *p, const char *run_dir, char *out, size_t size)
+{
+    snprintf(out, size, "%s/config.yaml", run_dir);
+    if (nl_is_dir(run_dir))
+        return;
+    char *config = read_text(out);
+    ck_assert_msg(config, "%s: unreadable", out);
+    char name[700];
+    snprintf(name, sizeof name, "%s.%s.config.yaml", p->experiment, p->run);
+    tu_tmp_write(name, config);
+    free(config);
+    snprintf(out, size, "%s/%s", tu_tmp, name);
 }
 
 static bool json_get(const char *json, const char *key, char *value, size_t size)
@@ -545,10 +567,9 @@ static const char *cannot_repeat(const pick *p, const char *config, char *start,
         snprintf(path, sizeof path, "%s/%s/final.nlck", NORMLAB_SOURCE_DIR, from);
         if (nl_path_exists(path))
             return NULL;
-        snprintf(path, sizeof path, "%s/%s/config.yaml", NORMLAB_SOURCE_DIR, from);
-        const bool has_config = nl_path_exists(path);
-        snprintf(path, sizeof path, "%s/%s/summary.json", NORMLAB_SOURCE_DIR, from);
-        if (has_config && nl_path_exists(path) && strstr(from, "/runs/")) {
+        snprintf(path, sizeof path, "%s/%s", NORMLAB_SOURCE_DIR, from);
+        if (nl_run_file_exists(path, "config.yaml") && nl_run_file_exists(path, "summary.json") &&
+            strstr(from, "/runs/")) {
             snprintf(start, start_size, "%s", from);
             return NULL;
         }
@@ -568,17 +589,18 @@ typedef struct {
 static int rerun(const pick *p, const char *run_dir, const char *start_model, nl_buf *report,
                  double *seconds)
 {
-    char command[8192], out[1400], start[1500] = "";
+    char command[8192], out[1400], start[1500] = "", config[1600];
     snprintf(out, sizeof out, "%s/%s.%s", tu_tmp, p->experiment, p->run);
+    config_file(p, run_dir, config, sizeof config);
     if (start_model) /* the start model trained again (cannot_repeat) */
         snprintf(start, sizeof start, " --set 'init.from=%s'", start_model);
     snprintf(command, sizeof command,
              "cd '%s' && NORMLAB_CPU_KERNELS='%s' NORMLAB_GEMM='%s' NORMLAB_CONV=%s %s%s%s'%s' run "
-             "'%s/config.yaml'%s --out '%s' --quiet --threads %d >'%s.log' 2>&1",
+             "'%s'%s --out '%s' --quiet --threads %d >'%s.log' 2>&1",
              NORMLAB_SOURCE_DIR, p->kernels[0] ? p->kernels : "auto", p->products,
              conv_choice_names[conv_choice_of(p)],
              p->openblas_core[0] ? "OPENBLAS_CORETYPE='" : "env -u OPENBLAS_CORETYPE ",
-             p->openblas_core, p->openblas_core[0] ? "' " : "", NORMLAB_BINARY, run_dir, start,
+             p->openblas_core, p->openblas_core[0] ? "' " : "", NORMLAB_BINARY, config, start,
              out, p->threads, out);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
