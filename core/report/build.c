@@ -143,11 +143,14 @@ static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
         rc = parts[k](p, s, err);
     if (rc == NL_OK) {
         rp_filters(p, s);
-        rp_runs_table(p, s);
-        rp_provenance(p, s);
-        rp_configs(p, s);
-        nl_buf_printf(p->html, "</section>\n");
+        rc = rp_runs_table(p, s, err);
     }
+    if (rc == NL_OK) {
+        rp_provenance(p, s);
+        rc = rp_configs(p, s, err);
+    }
+    if (rc == NL_OK)
+        nl_buf_printf(p->html, "</section>\n");
     p->out->n_runs += s->res.n_runs;
     for (int i = 0; i < s->res.n_runs; i++)
         p->out->n_finished += rp_run_finished(&s->runs[i]);

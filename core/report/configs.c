@@ -132,7 +132,7 @@ static void run_details(rp_page *p, const rp_source *s, int i, const config_key 
     nl_buf_printf(p->html, ".</p></details>\n");
 }
 
-void rp_configs(rp_page *p, const rp_source *s)
+nl_code rp_configs(rp_page *p, const rp_source *s, nl_error *err)
 {
     config_key *keys = NULL;
     const int n_keys = config_keys(s, &keys);
@@ -146,8 +146,28 @@ void rp_configs(rp_page *p, const rp_source *s)
                   s->index);
     bool shared_prov[PROV_COUNT];
     prov_shared(s, shared_prov);
+    /* a big sweep's details are made by the page's script from a block of
+     * their HTML deflated: a run's when a link asks for it, every run's
+     * when the button below is pressed (rp_lazy) */
+    const bool lazy = rp_lazy(s);
+    nl_buf *page = p->html, details = {0};
+    if (lazy) {
+        nl_buf_printf(p->html, "<div class=\"lazy-details\" id=\"s%d-details\" data-rows=\"s%d-details-rows\">"
+                      "<p class=\"small\">%d runs: a run's details open here when its name in the runs table is "
+                      "followed. <button type=\"button\" class=\"all-details\">List every run's details</button>"
+                      "</p></div>\n", s->index, s->index, s->res.n_runs);
+        p->html = &details;
+    }
     for (int i = 0; i < s->res.n_runs; i++)
         run_details(p, s, i, keys, n_keys, n_shared, shared_prov);
+    p->html = page;
+    nl_code rc = NL_OK;
+    if (lazy) {
+        char id[32];
+        snprintf(id, sizeof id, "s%d-details-rows", s->index);
+        rc = rp_script_deflated(p->html, id, &details, err);
+    }
+    nl_buf_free(&details);
     nl_buf_printf(p->html, "<details id=\"s%d-shared\"><summary>The settings every run shares (%d)</summary>\n",
                   s->index, n_shared);
     nl_buf_printf(p->html, "<div class=\"scroll\"><table class=\"kv\"><tbody>\n");
@@ -156,4 +176,5 @@ void rp_configs(rp_page *p, const rp_source *s)
             key_value_row(p, keys[k].key, keys[k].shared);
     nl_buf_printf(p->html, "</tbody></table></div></details>\n");
     free(keys);
+    return rc;
 }

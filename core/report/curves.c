@@ -610,7 +610,8 @@ static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
     for (int df = 1; df < (v->n_runs > 2 ? v->n_runs : 2); df++)
         nl_buf_printf(b, "%s%.5g", df > 1 ? "," : "", nl_stats_t_quantile(0.975, df));
     nl_buf_printf(b, "],\n");
-    nl_buf_printf(b, "\"kept\":%d}", c->kept);
+    /* a big sweep (rp_lazy's): its view starts on the means over seeds */
+    nl_buf_printf(b, "\"kept\":%d,\"big\":%s}", c->kept, v->n_runs > RP_LAZY_RUNS ? "true" : "false");
 }
 
 /* the explorer of view v: its heading and hint (said by intro, which gets

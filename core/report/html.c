@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "base/ident.h"
 #include "report/assets.h"
@@ -101,6 +102,47 @@ void rp_script_json(nl_buf *html, const char *id, const nl_buf *json)
     for (const char *lt; (lt = strchr(s, '<')); s = lt + 1)
         nl_buf_printf(html, "%.*s\\u003c", (int)(lt - s), s);
     nl_buf_printf(html, "%s</script>\n", s);
+}
+
+bool rp_lazy(const rp_source *s)
+{
+    return s->res.n_runs > RP_LAZY_RUNS;
+}
+
+nl_code rp_script_deflated(nl_buf *html, const char *id, const nl_buf *content, nl_error *err)
+{
+    const char *text = content->data ? content->data : "";
+    const uLong len = (uLong)content->len;
+    uLongf packed_len = compressBound(len);
+    unsigned char *packed = malloc(packed_len ? packed_len : 1);
+    if (!packed || content->failed)
+        return free(packed), nl_fail(err, NL_ERR_NOMEM, "out of memory writing the page");
+    /* zlib's format (RFC 1950): DecompressionStream('deflate') reads it */
+    if (compress2(packed, &packed_len, (const Bytef *)text, len, 6) != Z_OK) {
+        free(packed);
+        return nl_fail(err, NL_ERR_NOMEM, "cannot compress %lu bytes of the page", (unsigned long)len);
+    }
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    nl_buf_printf(html, "<script type=\"application/octet-stream\" id=\"%s\" data-bytes=\"%lu\">", id,
+                  (unsigned long)len);
+    char quad[77];
+    size_t q = 0;
+    for (uLongf i = 0; i < packed_len; i += 3) {
+        const unsigned v = (unsigned)packed[i] << 16 | (i + 1 < packed_len ? (unsigned)packed[i + 1] << 8 : 0) |
+                           (i + 2 < packed_len ? packed[i + 2] : 0);
+        quad[q++] = b64[v >> 18 & 63];
+        quad[q++] = b64[v >> 12 & 63];
+        quad[q++] = i + 1 < packed_len ? b64[v >> 6 & 63] : '=';
+        quad[q++] = i + 2 < packed_len ? b64[v & 63] : '=';
+        if (q == 76 || i + 3 >= packed_len) {
+            quad[q] = '\0';
+            nl_buf_printf(html, "%s", quad);
+            q = 0;
+        }
+    }
+    nl_buf_printf(html, "</script>\n");
+    free(packed);
+    return NL_OK;
 }
 
 bool rp_is_fraction(const char *metric)

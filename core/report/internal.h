@@ -62,6 +62,17 @@ void rp_name_row(nl_buf *b, const char *name, bool code, const char *text);
 /* a JSON text as the page's data block <script type="application/json" id=ID>,
  * every "<" written \u003c so that no string in it can end the block */
 void rp_script_json(nl_buf *html, const char *id, const nl_buf *json);
+/* A sweep of more than RP_LAZY_RUNS runs gets a page that opens fast
+ * (issue 115): its runs table's rows and each run's details are written
+ * deflated (rp_script_deflated), and the page's script makes them when
+ * they are asked for, the table a page of rows at a time; a smaller
+ * sweep's are the page's own HTML, as ever */
+#define RP_LAZY_RUNS 1000
+bool rp_lazy(const rp_source *s);
+/* content deflated (zlib's format) and base64'd, as the page's block
+ * <script type="application/octet-stream" id=ID data-bytes=LENGTH>, which
+ * the page's script inflates with DecompressionStream('deflate') */
+nl_code rp_script_deflated(nl_buf *html, const char *id, const nl_buf *content, nl_error *err);
 /* a number of a summary metric as the page shows it: percent for
  * accuracies and errors ("15.60"), else %.4g; "" for an empty value */
 const char *rp_metric_text(const char *metric, const char *value, char *buf, size_t size);
@@ -100,7 +111,7 @@ int rp_run_metrics(const rp_source *s, int *out);
 const char *rp_primary_metric(const rp_source *s);
 void rp_filters(rp_page *p, const rp_source *s);
 nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err);
-void rp_runs_table(rp_page *p, const rp_source *s);
+nl_code rp_runs_table(rp_page *p, const rp_source *s, nl_error *err);
 
 /* ---- figures.c ---- */
 nl_code rp_figures(rp_page *p, rp_source *s, nl_error *err);
@@ -125,6 +136,6 @@ nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err);
 void rp_description(rp_page *p, const rp_source *s);
 void rp_grid(rp_page *p, const rp_source *s);
 void rp_provenance(rp_page *p, const rp_source *s);
-void rp_configs(rp_page *p, const rp_source *s);
+nl_code rp_configs(rp_page *p, const rp_source *s, nl_error *err);
 
 #endif

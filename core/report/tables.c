@@ -374,16 +374,25 @@ static void runs_header(rp_page *p, const rp_source *s, const int *metrics, int 
     nl_buf_printf(p->html, "</tr></thead>\n");
 }
 
-void rp_runs_table(rp_page *p, const rp_source *s)
+nl_code rp_runs_table(rp_page *p, const rp_source *s, nl_error *err)
 {
     int metrics[NL_SWEEP_N_METRICS];
     const int n_metrics = rp_run_metrics(s, metrics);
+    const bool lazy = rp_lazy(s);
     nl_buf_printf(p->html, "<h3 id=\"s%d-runs\">Runs</h3>\n<p class=\"hint\">Every run, its status from its "
                   "summary.json. <span class=\"count\" id=\"s%d-runtable-count\"></span></p>\n"
-                  "<div class=\"scroll\"><table class=\"sortable\" id=\"s%d-runtable\" data-group=\"s%d\">\n",
+                  "<div class=\"scroll\"><table class=\"sortable\" id=\"s%d-runtable\" data-group=\"s%d\"",
                   s->index, s->index, s->index, s->index);
+    /* a big sweep's rows are made by the page's script from a block of
+     * their HTML deflated, when the table is read (rp_lazy) */
+    if (lazy)
+        nl_buf_printf(p->html, " data-rows=\"s%d-runtable-rows\" data-n=\"%d\"", s->index, s->res.n_runs);
+    nl_buf_printf(p->html, ">\n");
     runs_header(p, s, metrics, n_metrics);
     nl_buf_printf(p->html, "<tbody>\n");
+    nl_buf *page = p->html, rows = {0};
+    if (lazy)
+        p->html = &rows;
     for (int i = 0; i < s->res.n_runs; i++) {
         const rp_run *r = &s->runs[i];
         nl_buf_printf(p->html, "<tr class=\"run-%s\"><td class=\"name\"><a href=\"#s%d-run-%d\">",
@@ -397,5 +406,14 @@ void rp_runs_table(rp_page *p, const rp_source *s)
             number_cell(p, nl_sweep_metric_names[metrics[m]], r->result.metrics[metrics[m]]);
         nl_buf_printf(p->html, "</tr>\n");
     }
+    p->html = page;
     nl_buf_printf(p->html, "</tbody></table></div>\n");
+    nl_code rc = NL_OK;
+    if (lazy) {
+        char id[32];
+        snprintf(id, sizeof id, "s%d-runtable-rows", s->index);
+        rc = rp_script_deflated(p->html, id, &rows, err);
+    }
+    nl_buf_free(&rows);
+    return rc;
 }

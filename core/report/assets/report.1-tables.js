@@ -14,6 +14,106 @@
  * report.7-export.js downloads a chart as SVG or PNG. No library,
  * nothing fetched. Built into the binary with report.css. */
   var explorers = {}; /* a section's id: its explore views, told of each filter */
+  var wanted = {}; /* a section's id: the keys' values its filters keep, [[key, value], ...] */
+
+  /* ---- a big sweep's rows and details, made when asked for (issue 115) ----
+   * A sweep of over a thousand runs (core/report's rp_lazy) writes its
+   * runs table's rows and its runs' details as blocks of their HTML,
+   * deflated and base64'd (rp_script_deflated): inflated here by the
+   * browser's DecompressionStream and parsed into an inert template,
+   * never laid out, when the table comes near the screen, a column is
+   * sorted, or a link asks for a run's details. The table lays out a page
+   * of its rows at a time (those the filters keep, in its order). */
+  var PAGE_ROWS = 100;
+  var inflating = {}, inflatedNow = {}; /* a block's promise, and its elements once made */
+  /* a promise of block id's elements, parsed from its inflated text */
+  function inflated(id) {
+    if (!inflating[id]) {
+      var text = atob(document.getElementById(id).textContent.trim()), bytes = new Uint8Array(text.length);
+      for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+      var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+      inflating[id] = new Response(stream).text().then(function (html) {
+        var t = document.createElement('template');
+        t.innerHTML = html;
+        return (inflatedNow[id] = Array.prototype.slice.call(t.content.children));
+      });
+    }
+    return inflating[id];
+  }
+
+  /* a table's rows: a big sweep's runs table's made ones (none before), in their order */
+  function rowsOf(table) { return table.lazy ? table.lazy.rows : table.tBodies[0].rows; }
+
+  /* a row's cells named for the phone's cards (data-h), its long names
+   * breakable: a big sweep's rows when they are first laid out */
+  function readyRow(table, tr) {
+    if (tr.ready) return;
+    tr.ready = true;
+    var head = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(tr.cells, function (td, col) {
+      td.setAttribute('data-h', head[col] ? head[col].textContent.trim() : '');
+    });
+    breakable(tr);
+  }
+
+  /* a big sweep's runs table: its first rows that no filter leaves out laid
+   * out, a page more or all at a button's press */
+  function layRows(table, shown) {
+    var lazy = table.lazy, body = table.tBodies[0], laid = [];
+    for (var i = 0; i < lazy.rows.length && laid.length < lazy.limit; i++)
+      if (!lazy.rows[i].hidden) laid.push(lazy.rows[i]);
+    laid.forEach(function (tr) { readyRow(table, tr); });
+    body.replaceChildren.apply(body, laid);
+    var count = document.getElementById(table.id + '-count');
+    if (count) count.textContent = laid.length + ' of ' + lazy.rows.length + ' rows shown' +
+      (shown > laid.length ? ' (' + shown + ' match: the first ' + laid.length + ' in this order)' : '');
+    lazy.more.hidden = shown <= laid.length;
+    lazy.more.querySelector('.page').textContent = 'Show ' + Math.min(PAGE_ROWS, shown - laid.length) + ' more';
+    lazy.more.querySelector('.all').textContent = 'Show all ' + shown;
+    lazy.shown = shown;
+    fit();
+  }
+
+  /* a big sweep's runs table's rows made: a promise, kept */
+  function makeRows(table) {
+    var lazy = table.lazy;
+    if (!lazy.made) lazy.made = inflated(table.getAttribute('data-rows')).then(function (rows) {
+      lazy.rows = rows;
+      foldConstant(table);
+      lazy.hooks.forEach(function (f) { f(rows); });
+      filterTable(table, wanted[table.getAttribute('data-group')] || []);
+      return rows;
+    });
+    return lazy.made;
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll('table[data-rows]'), function (table) {
+    var lazy = table.lazy = { rows: [], limit: PAGE_ROWS, hooks: [], made: null, shown: 0 };
+    var box = table.closest('.scroll') || table;
+    lazy.more = html('p', { 'class': 'more-rows', hidden: '' }, null);
+    box.parentNode.insertBefore(lazy.more, box.nextSibling);
+    html('button', { type: 'button', 'class': 'page' }, lazy.more).addEventListener('click', function () {
+      lazy.limit += PAGE_ROWS;
+      layRows(table, lazy.shown);
+    });
+    lazy.more.appendChild(document.createTextNode(' '));
+    html('button', { type: 'button', 'class': 'all' }, lazy.more).addEventListener('click', function () {
+      lazy.limit = lazy.rows.length;
+      layRows(table, lazy.shown);
+    });
+    var count = document.getElementById(table.id + '-count');
+    if (count) count.textContent = table.getAttribute('data-n') + ' rows, made when the table is read';
+    /* made when the table comes within a screen of the view, before it is seen */
+    if (window.IntersectionObserver) {
+      var seen = new IntersectionObserver(function (entries) {
+        if (entries.some(function (e) { return e.isIntersecting; })) {
+          seen.disconnect();
+          makeRows(table);
+        }
+      }, { rootMargin: '100% 0px' });
+      seen.observe(box);
+    } else makeRows(table);
+  });
 
   /* a cell's sort key: its data-v number when it has one (NaN sorts last),
    * a number written as text (a key's value, 0.03) by value, else its text:
@@ -44,7 +144,7 @@
     });
     th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
     var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
+    var rows = Array.prototype.slice.call(rowsOf(table));
     rows.sort(function (a, b) {
       var x = sortKey(a.cells[col]), y = sortKey(b.cells[col]);
       /* missing values last either way */
@@ -52,7 +152,10 @@
       var c = compare(x, y);
       return ascending ? c : -c;
     });
-    rows.forEach(function (r) { body.appendChild(r); });
+    if (table.lazy) {
+      table.lazy.rows = rows;
+      layRows(table, table.lazy.shown);
+    } else rows.forEach(function (r) { body.appendChild(r); });
   }
 
   /* long names may break after their _ and . (final_test_error, model.norm.type), and
@@ -76,7 +179,7 @@
    * sweep of 20 columns they pushed the last ones past the page's edge and
    * squeezed the run names onto seven lines. Filter keys stay. */
   function foldConstant(table) {
-    var head = table.tHead.rows[0], rows = table.tBodies[0].rows, same = [];
+    var head = table.tHead.rows[0], rows = rowsOf(table), same = [];
     if (rows.length < 2) return;
     Array.prototype.forEach.call(head.cells, function (th, col) {
       if (col === 0 || th.hasAttribute('data-key')) return;
@@ -110,10 +213,15 @@
       button.title = 'sort by this column';
       while (th.firstChild) button.appendChild(th.firstChild);
       th.appendChild(button);
-      button.addEventListener('click', function () { sortBy(table, col, th); });
+      /* the column's place when clicked: a big sweep's constant columns
+       * are folded when its rows are made */
+      button.addEventListener('click', function () {
+        if (table.lazy) makeRows(table).then(function () { if (th.parentNode) sortBy(table, th.cellIndex, th); });
+        else sortBy(table, th.cellIndex, th);
+      });
     });
     /* on a phone a row becomes a card, each value after its column's name */
-    Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
+    if (!table.lazy) Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
       Array.prototype.forEach.call(tr.cells, function (td, col) { td.setAttribute('data-h', names[col] || ''); });
     });
   });
@@ -137,13 +245,35 @@
    * expression keeps (tr.unmatched, report.4-explore.js); its count says
    * how many */
   function showRows(table) {
-    var shown = 0, rows = table.tBodies[0].rows;
+    var shown = 0, rows = rowsOf(table);
     Array.prototype.forEach.call(rows, function (tr) {
       tr.hidden = !!(tr.filteredOut || tr.unmatched);
       if (!tr.hidden) shown++;
     });
+    if (table.lazy) {
+      if (table.lazy.made) layRows(table, shown);
+      return;
+    }
     var count = document.getElementById(table.id + '-count');
     if (count) count.textContent = shown + ' of ' + rows.length + ' rows shown';
+  }
+
+  /* the rows of table whose cell in each key's column has the value want
+   * keeps ([[key, value], ...]) shown, the others filtered out */
+  function filterTable(table, want) {
+    var cols = {};
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+      var k = th.getAttribute('data-key');
+      if (k !== null) cols[k] = i;
+    });
+    Array.prototype.forEach.call(rowsOf(table), function (tr) {
+      tr.filteredOut = !want.every(function (w) {
+        if (!(w[0] in cols)) return true;
+        var td = tr.cells[cols[w[0]]];
+        return td && td.getAttribute('data-k') === w[1];
+      });
+    });
+    showRows(table);
   }
 
   /* A filter box (data-for=GROUP) holds a select per key (data-key); the
@@ -157,22 +287,9 @@
       /* '*' is every value; a value is '=' and the key's text ('=' alone: not set) */
       if (s.value !== '*') want.push([s.getAttribute('data-key'), s.value.slice(1)]);
     });
+    wanted[group] = want;
     var tables = document.querySelectorAll('table[data-group="' + group + '"]');
-    Array.prototype.forEach.call(tables, function (table) {
-      var cols = {};
-      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
-        var k = th.getAttribute('data-key');
-        if (k !== null) cols[k] = i;
-      });
-      Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
-        tr.filteredOut = !want.every(function (w) {
-          if (!(w[0] in cols)) return true;
-          var td = tr.cells[cols[w[0]]];
-          return td && td.getAttribute('data-k') === w[1];
-        });
-      });
-      showRows(table);
-    });
+    Array.prototype.forEach.call(tables, function (table) { filterTable(table, want); });
     (explorers[group] || []).forEach(function (e) { e.filter(want, restoring); });
   }
 

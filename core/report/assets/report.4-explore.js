@@ -133,6 +133,11 @@
       if (k !== data.seed) html('option', { value: k }, groupBy, 'the runs sharing their ' + data.keys[k]);
     });
     if (!data.varied.length) groupBox.hidden = true;
+    /* a big sweep's view starts on the means over seeds, a curve and its
+     * interval per cell, as its table over seeds does: thousands of runs'
+     * curves drawn one over another say less and take longer (issue 115) */
+    var groupDefault = data.big && groupBy.querySelector('option[value="~seed"]') ? '~seed' : '';
+    groupBy.value = groupDefault;
     var bandBox = html('label', {}, controls, 'band ');
     var bandSel = html('select', { 'class': 'bandkind' }, bandBox);
     html('option', { value: 'minmax' }, bandSel, 'min\u2013max');
@@ -623,16 +628,26 @@
 
     /* a box per row of the runs table: its run's curves drawn or not */
     var runTable = document.getElementById(group + '-runtable'), boxes = [];
-    if (runTable) Array.prototype.forEach.call(runTable.tBodies[0].rows, function (tr) {
-      var a = tr.cells[0].querySelector('a[href^="#' + group + '-run-"]');
-      var run = a ? +a.getAttribute('href').slice(('#' + group + '-run-').length) - 1 : -1;
-      if (!(run >= 0 && run < data.runs.length)) return;
-      var cb = html('input', { type: 'checkbox', 'class': 'draw', checked: '', 'aria-label': 'draw ' + data.runs[run].n,
-                               title: 'draw this run\'s curves' });
-      tr.cells[0].insertBefore(cb, tr.cells[0].firstChild);
-      cb.addEventListener('change', function () { off[run] = !cb.checked; changed(); });
-      boxes.push([run, cb, tr]);
+    function addBoxes(rows) {
+      Array.prototype.forEach.call(rows, function (tr) {
+        var a = tr.cells[0].querySelector('a[href^="#' + group + '-run-"]');
+        var run = a ? +a.getAttribute('href').slice(('#' + group + '-run-').length) - 1 : -1;
+        if (!(run >= 0 && run < data.runs.length)) return;
+        var cb = html('input', { type: 'checkbox', 'class': 'draw', checked: '', 'aria-label': 'draw ' + data.runs[run].n,
+                                 title: 'draw this run\'s curves' });
+        tr.cells[0].insertBefore(cb, tr.cells[0].firstChild);
+        cb.addEventListener('change', function () { off[run] = !cb.checked; changed(); });
+        boxes.push([run, cb, tr]);
+      });
+    }
+    /* a big sweep's rows are made later (report.1-tables.js): their boxes
+     * then, ticked and matched as the view stands */
+    if (runTable && runTable.lazy) runTable.lazy.hooks.push(function (rows) {
+      addBoxes(rows);
+      boxesDraw();
+      boxes.forEach(function (b) { b[2].unmatched = !!match && !match[b[0]]; });
     });
+    else if (runTable) addBoxes(runTable.tBodies[0].rows);
     /* the boxes ticked as the runs are drawn: a property each, no node of
      * the table changed (report.css dims a row by its box), so that a
      * legend click does not re-lay a table of 4,000 rows (issue 118) */
@@ -863,7 +878,8 @@
       if (log.checked) put('log', '1');
       if (byKeys.length && +by.value !== byKeys[0]) put('colour', data.keys[+by.value]);
       if (dashSel.value !== dashDefault()) put('dash', dashSel.value === '' ? '' : data.keys[+dashSel.value]);
-      if (grouping() !== '') put('mean', grouping() === '~seed' ? '~seed' : data.keys[+grouping()]);
+      if (grouping() !== groupDefault)
+        put('mean', grouping() === '~seed' || grouping() === '' ? grouping() : data.keys[+grouping()]);
       if (bandChosen) put('band', bandChosen);
       if (points.value !== 'logged') put('points', points.value);
       if (re.value !== '') put('re', re.value);
@@ -901,7 +917,7 @@
       if (param('dash') === '') dashSel.value = '';
       else pick(dashSel, key(param('dash')));
       dashBy(dashSel.value);
-      pick(groupBy, param('mean') === '~seed' ? '~seed' : key(param('mean')));
+      pick(groupBy, param('mean') === '~seed' || param('mean') === '' ? param('mean') : key(param('mean')));
       if (BANDS.hasOwnProperty(param('band'))) bandChosen = param('band');
       pick(points, param('points'));
       if (param('re') !== null) re.value = param('re');

@@ -5,12 +5,53 @@
    * details: both before the curves are drawn, so that nothing a view
    * does can keep them from working */
   function openTarget() {
-    var target = document.getElementById(decoded(location.hash.slice(1)));
+    var id = decoded(location.hash.slice(1)), target = document.getElementById(id);
     if (target && target.tagName === 'DETAILS') target.open = true;
+    /* a big sweep's run's details are made when its link is followed
+     * (report.1-tables.js, issue 115) */
+    var m = target ? null : /^(s\d+)-run-\d+$/.exec(id), box = m && document.getElementById(m[1] + '-details');
+    if (box) placeDetails(box, id).then(function (d) {
+      if (!d || decoded(location.hash.slice(1)) !== id) return;
+      d.open = true;
+      d.scrollIntoView();
+    });
   }
+
+  /* a big sweep's box of run details: the one of id (every one: id null)
+   * put in its place among those already there, in the runs' order; a
+   * promise of it */
+  function placeDetails(box, id) {
+    return inflated(box.getAttribute('data-rows')).then(function (all) {
+      if (id === null) {
+        var every = document.createDocumentFragment();
+        all.forEach(function (d) { every.appendChild(d); });
+        box.appendChild(every);
+        return null;
+      }
+      all.forEach(function (d, i) {
+        d.runIndex = i;
+        if (d.id !== id || d.parentNode === box) return;
+        var after = Array.prototype.find.call(box.children, function (e) { return e.runIndex > i; });
+        box.insertBefore(d, after || null);
+      });
+      return document.getElementById(id);
+    });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('.lazy-details'), function (box) {
+    var all = box.querySelector('button.all-details');
+    all.addEventListener('click', function () {
+      all.disabled = true;
+      placeDetails(box, null).then(function () { all.parentNode.hidden = true; });
+    });
+  });
   window.addEventListener('hashchange', openTarget);
   openTarget();
   window.addEventListener('beforeprint', function () {
+    /* a big sweep's details, where they are made already (printing waits for nothing) */
+    Array.prototype.forEach.call(document.querySelectorAll('.lazy-details'), function (box) {
+      var all = inflatedNow[box.getAttribute('data-rows')];
+      if (all) all.forEach(function (d) { box.appendChild(d); });
+    });
     Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
     Array.prototype.forEach.call(document.querySelectorAll('.explore'), function (b) { if (b.drawPending) b.drawPending(); });
   });
