@@ -44,6 +44,14 @@ typedef struct {
     int n_files, cap_files;
     wd_file *head; /* HEAD's, by object id */
     int n_head, cap_head;
+    /* HEAD's packed sweeps (SWEEP/runs.sqlite), and their runs' evidence
+     * files by object id, made when a removal first looks (packed[] and
+     * its strings owned here) */
+    char **packs;
+    int n_packs, cap_packs;
+    bool packed_read;
+    wd_file *packed;
+    int n_packed, cap_packed;
 } wd_ctx;
 
 static nl_code wd_nomem(nl_error *err) { return nl_fail(err, NL_ERR_NOMEM, "withdrawn runs: out of memory"); }
@@ -174,6 +182,16 @@ static nl_code wd_parse_tree(wd_ctx *C, nl_error *err)
     char *at = C->tree_text;
     for (char *line; rc == NL_OK && (line = wd_line(&at));) {
         char *tab = strchr(line, '\t');
+        const size_t len = tab ? strlen(tab + 1) : 0;
+        if (len > strlen("/" NL_SWEEP_PACK) && !strcmp(tab + 1 + len - strlen("/" NL_SWEEP_PACK), "/" NL_SWEEP_PACK)) {
+            tab[1 + len - strlen("/" NL_SWEEP_PACK)] = '\0';
+            char **grown = nl_grow(C->packs, C->n_packs, &C->cap_packs, sizeof *grown, 64);
+            if (!grown)
+                return wd_nomem(err);
+            C->packs = grown;
+            C->packs[C->n_packs++] = tab + 1;
+            continue;
+        }
         if (!tab || !wd_run_file(tab + 1))
             continue;
         *tab = '\0';
@@ -201,14 +219,18 @@ static void wd_run_of(const char *path, char *out, size_t size)
 }
 
 /* where removed file f's bytes are: an identical file the same commit
- * added, else one at HEAD; NULL: nowhere */
+ * added, else one at HEAD, a file or a packed run's; NULL: nowhere */
 static const wd_file *wd_copy_of(const wd_ctx *C, const wd_file *f)
 {
     for (int i = 0; i < C->n_files; i++)
         if (C->files[i].commit == f->commit && C->files[i].status == 'A' && !strcmp(C->files[i].blob, f->blob))
             return &C->files[i];
     const wd_file key = {.blob = f->blob};
-    return C->n_head ? bsearch(&key, C->head, (size_t)C->n_head, sizeof *C->head, wd_by_blob) : NULL;
+    const wd_file *at_head =
+        C->n_head ? bsearch(&key, C->head, (size_t)C->n_head, sizeof *C->head, wd_by_blob) : NULL;
+    if (at_head || !C->n_packed)
+        return at_head;
+    return bsearch(&key, C->packed, (size_t)C->n_packed, sizeof *C->packed, wd_by_blob);
 }
 
 /* "A B" with dir added where it is not there yet (cut short where full) */
@@ -222,41 +244,65 @@ static void wd_add_dir(char *dirs, size_t size, const char *dir)
         snprintf(dirs + used, size - used, "%s%s", used ? " " : "", dir);
 }
 
-/* whether the sweep's pack (normlab pack: its runs in one file) holds
- * run file f with the very bytes removed: a packed run is not withdrawn */
-static bool wd_packed(const wd_ctx *C, const wd_file *f)
-{
-    char sweep[PATH_MAX], run_dir[PATH_MAX], dir[2 * PATH_MAX + 2];
-    wd_sweep_of(f->path, sweep, sizeof sweep);
-    snprintf(dir, sizeof dir, "%s/%s", C->dir, sweep);
-    if (!nl_store_present(dir))
-        return false;
-    wd_run_of(f->path, run_dir, sizeof run_dir);
-    const char *run = strrchr(run_dir, '/') + 1;
+/* run `run` of a pack: its evidence files' object ids into C->packed */
+typedef struct {
+    wd_ctx *C;
     nl_store *store;
-    char *text = NULL, id[41];
-    size_t len = 0;
-    nl_error ignored = {0};
-    if (nl_store_open(dir, &store, &ignored) != NL_OK ||
-        nl_store_read(store, run, strrchr(f->path, '/') + 1, &text, &len, &ignored) != NL_OK)
-        return false;
-    nl_git_blob_id(text, len, id);
-    free(text);
-    return !strcmp(id, f->blob);
+    const char *sweep;
+    nl_code rc;
+    nl_error *err;
+} wd_pack_walk;
+
+static int wd_pack_run(const char *run, void *ctx)
+{
+    wd_pack_walk *pw = ctx;
+    static const char *const evidence[] = {NL_RUN_SUMMARY_FILE, NL_RUN_METRICS_FILE};
+    for (size_t i = 0; pw->rc == NL_OK && i < sizeof evidence / sizeof evidence[0]; i++) {
+        char *text = NULL, id[41], path[PATH_MAX];
+        size_t len = 0;
+        nl_error absent = {0};
+        if (nl_store_read(pw->store, run, evidence[i], &text, &len, &absent) != NL_OK)
+            continue;
+        nl_git_blob_id(text, len, id);
+        free(text);
+        snprintf(path, sizeof path, "%s/" NL_SWEEP_RUNS_DIR "/%s/%s", pw->sweep, run, evidence[i]);
+        char *blob = strdup(id), *kept = strdup(path);
+        pw->rc = blob && kept ? wd_push(&pw->C->packed, &pw->C->n_packed, &pw->C->cap_packed,
+                                        (wd_file){.commit = -1, .blob = blob, .path = kept}, pw->err)
+                              : wd_nomem(pw->err);
+        if (pw->rc) {
+            free(blob);
+            free(kept);
+        }
+    }
+    return pw->rc != NL_OK;
+}
+
+/* the object ids of the evidence in HEAD's packs (normlab pack: a sweep's
+ * runs in one file), as `git ls-tree` gives them for files: a run packed,
+ * or moved into a packed sweep, is where its bytes are */
+static nl_code wd_read_packs(wd_ctx *C, nl_error *err)
+{
+    C->packed_read = true;
+    nl_code rc = NL_OK;
+    for (int i = 0; rc == NL_OK && i < C->n_packs; i++) {
+        char dir[2 * PATH_MAX + 2];
+        snprintf(dir, sizeof dir, "%s/%s", C->dir, C->packs[i]);
+        wd_pack_walk pw = {.C = C, .sweep = C->packs[i], .err = err};
+        if ((rc = nl_store_open(dir, &pw.store, err)) == NL_OK)
+            rc = nl_store_each_run(pw.store, wd_pack_run, &pw, err);
+        if (rc == NL_OK)
+            rc = pw.rc;
+    }
+    if (rc == NL_OK && C->n_packed)
+        qsort(C->packed, (size_t)C->n_packed, sizeof *C->packed, wd_by_blob);
+    return rc;
 }
 
 /* one run of removal w, whose removed files are files[from .. to - 1] (of
  * that run only): renamed (or packed), elsewhere or gone */
 static void wd_count_run(const wd_ctx *C, const wd_file *files, int from, int to, nl_withdrawal *w)
 {
-    bool packed = true;
-    for (int i = from; i < to && packed; i++)
-        packed = wd_packed(C, &files[i]);
-    if (packed) {
-        w->runs++;
-        w->renamed++;
-        return;
-    }
     bool same = false;
     char other[256] = "";
     for (int i = from; i < to; i++) {
@@ -356,6 +402,8 @@ static nl_code wd_removals(wd_ctx *C, nl_withdrawals *out, nl_error *err)
             rc = wd_push(&removed, &n, &cap, C->files[i], err);
     if (n)
         qsort(removed, (size_t)n, sizeof *removed, wd_removed_order);
+    if (rc == NL_OK && n && C->n_packs && !C->packed_read)
+        rc = wd_read_packs(C, err);
     for (int i = 0; rc == NL_OK && i < n;) {
         int end = i;
         while (end < n && wd_same_removal(&removed[i], &removed[end]))
@@ -420,6 +468,12 @@ nl_code nl_withdrawals_find(const char *results_dir, nl_withdrawals *out, nl_err
     free(C.commits);
     free(C.files);
     free(C.head);
+    for (int i = 0; i < C.n_packed; i++) {
+        free((char *)C.packed[i].blob);
+        free((char *)C.packed[i].path);
+    }
+    free(C.packed);
+    free(C.packs);
     if (rc)
         nl_withdrawals_free(out);
     return rc;
