@@ -14,6 +14,7 @@
 #include "config/flat.h"
 #include "config/norm_label.h"
 #include "results/files.h"
+#include "results/store.h"
 #include "sweep/plan_names.h"
 
 #define MAX_DIR_NAME 120
@@ -138,20 +139,49 @@ nl_code nl_sweep_labels_make(const nl_experiment *e, char ****labels_out, nl_err
     return NL_OK;
 }
 
-/* does a run directory of the sweep's (out_dir/runs) hold `label` among
- * the labels its name joins: a sweep started before names its runs so */
+/* whether run name `name` holds `label` among the labels it joins */
+static bool name_has_label(const char *name, const char *label)
+{
+    const size_t len = strlen(label);
+    for (const char *p = name; (p = strstr(p, label)); p += len)
+        if ((p == name || p[-1] == '_') && (!p[len] || p[len] == '_'))
+            return true;
+    return false;
+}
+
+typedef struct {
+    const char *label;
+    bool found;
+} label_search;
+
+static int visit_packed_run(const char *run, void *ctx)
+{
+    label_search *ls = ctx;
+    ls->found = name_has_label(run, ls->label);
+    return ls->found; /* stops at the first */
+}
+
+/* does a run of the sweep's (a directory of out_dir/runs, or a run its pack
+ * holds) hold `label` among the labels its name joins: a sweep started
+ * before names its runs so */
 static bool runs_named_with(const nl_experiment *e, const char *label)
 {
     char runs[1200];
     snprintf(runs, sizeof runs, "%s/" NL_SWEEP_RUNS_DIR, e->out_dir);
     DIR *d = e->out_dir[0] ? opendir(runs) : NULL;
     bool found = false;
-    const size_t len = strlen(label);
     for (struct dirent *ent; d && !found && (ent = readdir(d));)
-        for (const char *p = ent->d_name; !found && (p = strstr(p, label)); p += len)
-            found = (p == ent->d_name || p[-1] == '_') && (!p[len] || p[len] == '_');
+        found = name_has_label(ent->d_name, label);
     if (d)
         closedir(d);
+    nl_store *store;
+    nl_error ignored = {0};
+    if (!found && e->out_dir[0] && nl_store_present(e->out_dir) &&
+        nl_store_open(e->out_dir, &store, &ignored) == NL_OK) {
+        label_search ls = {.label = label};
+        nl_store_each_run(store, visit_packed_run, &ls, &ignored);
+        found = ls.found;
+    }
     return found;
 }
 
