@@ -88,6 +88,8 @@ static const command_row commands[] = {
     {"bench", NULL, "measures kernels; reads no results"},
     /* on a copy, SWP: packing removes the run directories the others read */
     {"pack", "pack SWP", NULL},
+    {"search", NULL, "reads a search file and its own --out's candidates.csv, not a sweep: hostile "
+     "text, NUL bytes and ids that are no paths in those, test_search_boundary below"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -491,6 +493,117 @@ START_TEST(test_export_follows_no_link)
 }
 END_TEST
 
+/* ---- normlab search: its search file and the record it reads back ---- */
+
+static const char search_file[] =
+    "base:\n"
+    "  data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32}\n"
+    "  model: {arch: cnn, widths: [4, 8], norm: {groups: 2}}\n"
+    "  train: {batch_size: 8, log_every: 2, optimizer: {lr: 0.05}}\n"
+    "start: [\"x\", \"x - mean(x, [batch, spatial])\"]\n"
+    "seed: 1\npopulation: 2\ngenerations: 1\nhurdle: {steps: 2, min_accuracy: 0}\n";
+
+/* `normlab search ARGS` exits with want (-1: 0 or 2), runs nothing,
+ * prints no escape byte and creates nothing outside S */
+static void search_once(const char *args, int want, const char *tag)
+{
+    file_list before = {0}, after = {0};
+    list_tree(tu_tmp, "", &before);
+    const int status = tu_normlab(args);
+    char *log = tu_normlab_output();
+    list_tree(tu_tmp, "", &after);
+    ck_assert_msg(want < 0 ? status == 0 || status == 2 : status == want, "%s [%s]: exit %d\n%s", args, tag,
+                  status, log);
+    ck_assert_msg(access("PWNED", F_OK) != 0, "%s [%s]: a hostile string ran a command", args, tag);
+    ck_assert_msg(!strchr(log, '\x1b'), "%s [%s]: printed a file's escape byte\n%s", args, tag, log);
+    for (int i = 0; i < after.n; i++)
+        ck_assert_msg(listed(&before, after.paths[i]) || !strncmp(after.paths[i], "S/", 2),
+                      "%s [%s]: created %s, outside its output directory", args, tag, after.paths[i]);
+    list_free(&before);
+    list_free(&after);
+    free(log);
+}
+
+/* S/candidates.csv as the first search wrote it, with cell `col` of row
+ * `row` (1-based, every row where 0) replaced by `cell` */
+static void rewrite_record(const char *whole, int col, int row, const char *cell)
+{
+    nl_csv_table t;
+    nl_error err = {0};
+    ck_assert_msg(nl_csv_table_parse(whole, "candidates.csv", &t, &err) == NL_OK, "%s", err.msg);
+    char path[512];
+    snprintf(path, sizeof path, "%s/S/candidates.csv", tu_tmp);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int c = 0; c < t.n_cols; c++)
+        csv_put(f, t.header[c], c == t.n_cols - 1);
+    for (int r = 0; r < t.n_rows; r++)
+        for (int c = 0; c < t.n_cols; c++)
+            csv_put(f, c == col && (row == 0 || row == r + 1) ? (cell ? cell : hostile[r % N_HOSTILE])
+                                                              : t.rows[r][c],
+                    c == t.n_cols - 1);
+    fclose(f);
+    nl_csv_table_free(&t);
+}
+
+/* hostile text in the reasons a search reads back (printed per candidate)
+ * and ids that would be paths: refused or printed clean, nothing run,
+ * nothing created outside its --out; a NUL byte in its search file or its
+ * record: refused, nothing written */
+START_TEST(test_search_boundary)
+{
+    tu_tmp_make("boundary-search");
+    tu_tmp_write("s.yaml", search_file);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out S --quiet"), 0);
+    char *whole = tu_tmp_read("S/candidates.csv");
+    /* column 9: reason; every row's a hostile string, read back and printed */
+    rewrite_record(whole, 9, 0, NULL);
+    search_once("search s.yaml --out S", 0, "hostile reasons");
+    nl_csv_table t;
+    nl_error err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/S/candidates.csv", tu_tmp);
+    ck_assert_msg(nl_csv_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(t.n_bad == 0 && t.n_rows > 2, "candidates.csv does not read back whole: %s", t.bad_why);
+    nl_csv_table_free(&t);
+    /* an id, a parent or an expr that would make a path: refused (2) */
+    static const char *const bad[][2] = {{"0", "../../esc"}, {"0", "/tmp/normlab-abs"}, {"2", "../x"},
+                                         {"4", "`touch PWNED`"}, {"0", "2\n3"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char tag[64];
+        snprintf(tag, sizeof tag, "bad record cell %zu", i);
+        rewrite_record(whole, bad[i][0][0] - '0', 2, bad[i][1]);
+        search_once("search s.yaml --out S", 2, tag);
+        ck_assert_msg(access("/tmp/normlab-abs", F_OK) != 0, "an absolute id was written");
+    }
+    /* a NUL byte in the record, then in the search file: refused, the
+     * record left as it was */
+    rewrite_record(whole, 9, 0, "");
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    static const char nul_row[] = "9\0,1,,start,x,,,,hurdle,r,\n";
+    fwrite(nul_row, 1, sizeof nul_row - 1, f);
+    fclose(f);
+    char *kept = tu_tmp_read("S/candidates.csv");
+    search_once("search s.yaml --out S", 2, "NUL in the record");
+    char *now = tu_tmp_read("S/candidates.csv");
+    ck_assert_msg(!strcmp(now, kept), "a refused search changed its record");
+    free(now), free(kept);
+    snprintf(path, sizeof path, "%s/nul.yaml", tu_tmp);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fwrite(search_file, 1, 10, f);
+    fwrite("\0", 1, 1, f);
+    fputs(search_file + 10, f);
+    fclose(f);
+    search_once("search nul.yaml --out S/never", 2, "NUL in the search file");
+    snprintf(path, sizeof path, "%s/S/never", tu_tmp);
+    ck_assert_msg(access(path, F_OK) != 0, "a refused search file wrote S/never");
+    free(whole);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- the escaping functions on the same strings ---- */
 
 START_TEST(test_escapers)
@@ -559,6 +672,7 @@ int main(void)
     tcase_add_test(tc, test_hostile_trace_columns);
     tcase_add_test(tc, test_run_names_never_become_paths);
     tcase_add_test(tc, test_export_follows_no_link);
+    tcase_add_test(tc, test_search_boundary);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

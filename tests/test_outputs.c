@@ -92,6 +92,9 @@ static const writer writers[] = {
     {"bench", NULL, {NULL}, {NULL}, "one --csv file of rows"},
     {"pack", NULL, {NULL}, {NULL}, "one file, SWEEP/runs.sqlite, a temporary renamed into place, then the run "
      "directories removed; a link, directory or FIFO at its path, an unfinished run, kill -9: test_store"},
+    {"search", NULL, {NULL}, {NULL}, "its --out: candidates.csv, a row appended per candidate and read back "
+     "to go on (test_search), and hurdle/cID runs; a link, directory or FIFO in its place, files it did "
+     "not write: test_search_outputs below"},
 };
 enum { N_WRITERS = sizeof writers / sizeof writers[0] };
 
@@ -453,6 +456,124 @@ START_TEST(test_every_command_has_a_row)
 }
 END_TEST
 
+/* ---- normlab search: a record appended to, and runs of its own ---- */
+
+static const char *const search_file =
+    "base:\n"
+    "  data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32}\n"
+    "  model: {arch: cnn, widths: [4, 8], norm: {groups: 2}}\n"
+    "  train: {batch_size: 8, log_every: 2, optimizer: {lr: 0.05}}\n"
+    "start: [\"x\", {expr: \"gamma * (x - mean(x, [batch, spatial]))\", params: \"gamma = 1 per channel\"}]\n"
+    "seed: 4\npopulation: 2\ngenerations: 1\nhurdle: {steps: 4, min_accuracy: 0, time_limit: 120}\n";
+
+#define SEARCH "search s.yaml --out srch --quiet"
+#define RECORD "srch/candidates.csv"
+
+/* `normlab ARGS` refuses (exit 2) naming `named`, leaves the record at
+ * `rel` as `record` (NULL: absent) and no temporary anywhere */
+static void search_refused(const char *args, const char *named, const char *rel, const char *record,
+                           const char *what)
+{
+    const int status = tu_normlab(args);
+    char *out = tu_normlab_output();
+    ck_assert_msg(status == 2, "search, %s: exit %d, not 2: %s", what, status, out);
+    ck_assert_msg(strstr(out, named), "search, %s: the message does not name %s: %s", what, named, out);
+    free(out);
+    char path[1200];
+    abs_path(path, sizeof path, rel);
+    struct stat st;
+    if (!record) {
+        ck_assert_msg(lstat(path, &st) != 0, "search, %s: %s was made", what, rel);
+    } else {
+        ck_assert_msg(lstat(path, &st) == 0 && S_ISREG(st.st_mode), "search, %s: %s is gone", what, rel);
+        char *now = tu_tmp_read(rel);
+        ck_assert_msg(!strcmp(now, record), "search, %s: %s was rewritten:\n%.300s", what, rel, now);
+        free(now);
+    }
+    assert_no_temporaries(tu_tmp, what);
+}
+
+/* Its record and its run directories in the way of something else, or
+ * something of the user's where it writes: refused before its first
+ * write (exit 2, naming the path), its record as it was; then the search
+ * goes on as it would have */
+START_TEST(test_search_outputs)
+{
+    tu_tmp_make("outputs-search");
+    tu_tmp_write("s.yaml", search_file);
+    ck_assert_msg(tu_normlab(SEARCH) == 0, "%s", tu_normlab_output());
+    char *record = tu_tmp_read(RECORD);
+    /* a directory, a FIFO, a link at candidates.csv */
+    for (int kind = 0; kind < N_KINDS; kind++) {
+        char what[200];
+        snprintf(what, sizeof what, "%s at %s", kind_names[kind], RECORD);
+        put_in_the_way(RECORD, kind);
+        const int status = tu_normlab(SEARCH);
+        char *out = tu_normlab_output();
+        ck_assert_msg(status == 2 && strstr(out, RECORD), "search, %s: exit %d: %s", what, status, out);
+        free(out);
+        assert_no_temporaries(tu_tmp, what);
+        take_away(RECORD, kind);
+        tu_tmp_write(RECORD, record);
+    }
+    /* its output directory a file, then a FIFO; its runs' directory a link */
+    char srch[1200], aside[1300], hurdle[1200];
+    abs_path(srch, sizeof srch, "srch");
+    snprintf(aside, sizeof aside, "%s.aside", srch);
+    for (int kind = 0; kind < 2; kind++) {
+        ck_assert_int_eq(rename(srch, aside), 0);
+        if (kind)
+            ck_assert_int_eq(mkfifo(srch, 0666), 0);
+        else
+            tu_tmp_write("srch", "a file of the user's\n");
+        const int status = tu_normlab(SEARCH);
+        char *out = tu_normlab_output();
+        ck_assert_msg(status == 2 && strstr(out, "srch"), "search, %s at srch: exit %d: %s",
+                      kind ? "a FIFO" : "a file", status, out);
+        free(out);
+        ck_assert_int_eq(unlink(srch), 0);
+        ck_assert_int_eq(rename(aside, srch), 0);
+    }
+    abs_path(hurdle, sizeof hurdle, "srch/hurdle");
+    snprintf(aside, sizeof aside, "%s/hurdle.aside", tu_tmp);
+    ck_assert_int_eq(rename(hurdle, aside), 0);
+    ck_assert_int_eq(symlink(aside, hurdle), 0);
+    search_refused(SEARCH, "srch/hurdle", RECORD, record, "a link at srch/hurdle");
+    ck_assert_int_eq(unlink(hurdle), 0);
+    ck_assert_int_eq(rename(aside, hurdle), 0);
+    /* the record cut back to its first candidate: the runs of later ones
+     * are no leftover of this search's, and nothing replaces them */
+    char c3[1200];
+    abs_path(c3, sizeof c3, "srch/hurdle/c3");
+    ck_assert_msg(nl_path_exists(c3), "the fixture's search ran no hurdle for candidate 3");
+    const char *second = strchr(strchr(record, '\n') + 1, '\n') + 1;
+    char *cut = strndup(record, (size_t)(second - record));
+    tu_tmp_write(RECORD, cut);
+    search_refused(SEARCH, "srch/hurdle/c", RECORD, cut, "runs past the record");
+    tu_tmp_write(RECORD, record);
+    free(cut);
+    /* a new --out holding a file of the user's where a run's log goes */
+    char fresh[1200];
+    abs_path(fresh, sizeof fresh, "fresh");
+    ck_assert_int_eq(mkdir(fresh, 0777), 0);
+    abs_path(fresh, sizeof fresh, "fresh/hurdle");
+    ck_assert_int_eq(mkdir(fresh, 0777), 0);
+    tu_tmp_write("fresh/hurdle/c1.log", "the user's\n");
+    search_refused("search s.yaml --out fresh --quiet", "fresh/hurdle/c1.log", "fresh/candidates.csv", NULL,
+                   "a log of the user's");
+    char *log = tu_tmp_read("fresh/hurdle/c1.log");
+    ck_assert_str_eq(log, "the user's\n");
+    free(log);
+    /* nothing in the way: it reads its whole record back, and adds nothing */
+    ck_assert_msg(tu_normlab(SEARCH) == 0, "%s", tu_normlab_output());
+    char *again = tu_tmp_read(RECORD);
+    ck_assert_str_eq(again, record);
+    free(again);
+    free(record);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- the primitive ---- */
 
 static void file_text(const char *rel, const char *want)
@@ -546,6 +667,7 @@ int main(void)
     tcase_add_loop_test(tc, test_every_output_fails_alone, 0, N_WRITERS);
     tcase_add_test(tc, test_failed_set_leaves_no_directory);
     tcase_add_test(tc, test_every_written_file_has_a_row);
+    tcase_add_test(tc, test_search_outputs);
     tcase_add_test(tc, test_outset);
     tcase_add_test(tc, test_make_dirs_refuses_a_file);
     suite_add_tcase(s, tc);

@@ -30,6 +30,7 @@ enum {
     NL_STREAM_FEW_SHOT = 52,
     NL_STREAM_TEST = 100,
     NL_STREAM_BOOTSTRAP = 200, /* normlab verdict's resamples of seeds */
+    NL_STREAM_SEARCH = 300,    /* normlab search's parents and mutations (core/search) */
 };
 
 void nl_rng_seed(nl_rng *rng, uint64_t seed, uint64_t stream);

@@ -699,3 +699,33 @@ const char *nl_yaml_suggest_path(const char *path, const char *const *paths, int
     }
     return nl_yaml_same_leaf(leaf_of(path), path, paths, count, buf, size);
 }
+
+char *nl_yaml_node_text(const char *text, const yaml_node_t *n)
+{
+    const size_t len = strlen(text);
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    size_t line = 0, column = 0;
+    bool keep = false;
+    for (size_t i = 0; i < len; i++) {
+        const char c = text[i];
+        if (((unsigned char)c & 0xC0) != 0x80) {
+            /* a character starts here; its continuation bytes follow its fate */
+            const bool after_start = line > n->start_mark.line ||
+                                     (line == n->start_mark.line && column >= n->start_mark.column);
+            const bool before_end = line < n->end_mark.line ||
+                                    (line == n->end_mark.line && column < n->end_mark.column);
+            keep = after_start && before_end;
+            if (c == '\n') {
+                line++;
+                column = 0;
+            } else {
+                column++;
+            }
+        }
+        out[i] = c == '\n' || c == '\r' || keep ? c : ' ';
+    }
+    out[len] = '\0';
+    return out;
+}

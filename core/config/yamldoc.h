@@ -65,6 +65,12 @@ nl_code nl_yaml_fail(const nl_yaml_doc *d, const yaml_node_t *n, const char *key
 nl_code nl_yaml_check_mapping(const nl_yaml_doc *d, const yaml_node_t *n, const char *key,
                               const char *what);
 
+/* `text` with every character outside node n blanked (line breaks kept):
+ * a mapping inside a larger file (an experiment's or a search's inline
+ * base:) as a config of its own whose errors name the larger file's lines
+ * and columns. malloc'd; NULL when out of memory. */
+char *nl_yaml_node_text(const char *text, const yaml_node_t *n);
+
 /* ---- did-you-mean ---- */
 
 /* nl_closest_name, and for longer names up to two edits ("widht" -> "widths") */

@@ -91,6 +91,9 @@ typedef struct {
     /* the word in PyTorch: {u}, {v}, ... stand for the operands (a tensor,
      * or a constant number), {axes} for a reduction's dims */
     const char *torch;
+    /* its two value operands commute (u + v, u * v, min, max): the
+     * canonical form of a formula orders them (norm/formula_edit.h) */
+    bool commutative;
 } nl_formula_word;
 extern const nl_formula_word nl_formula_words[];
 extern const int nl_formula_word_count;

@@ -159,31 +159,9 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
     /* the inline config: the experiment text with everything outside the
      * mapping blanked, so the config module's messages point into the
      * experiment file at the right line and column */
-    const size_t len = strlen(P->text);
-    char *text = malloc(len + 1);
+    char *text = nl_yaml_node_text(P->text, n);
     if (!text)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
-    size_t line = 0, column = 0;
-    bool keep = false;
-    for (size_t i = 0; i < len; i++) {
-        const char c = P->text[i];
-        if (((unsigned char)c & 0xC0) != 0x80) {
-            /* a character starts here; its continuation bytes follow its fate */
-            const bool after_start = line > n->start_mark.line ||
-                                     (line == n->start_mark.line && column >= n->start_mark.column);
-            const bool before_end = line < n->end_mark.line ||
-                                    (line == n->end_mark.line && column < n->end_mark.column);
-            keep = after_start && before_end;
-            if (c == '\n') {
-                line++;
-                column = 0;
-            } else {
-                column++;
-            }
-        }
-        text[i] = c == '\n' || c == '\r' || keep ? c : ' ';
-    }
-    text[len] = '\0';
     e->base_text = text;
     return NL_OK;
 }

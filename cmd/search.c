@@ -1,0 +1,146 @@
+/* normlab search: an evolutionary search over formula normalizers
+ * (core/search/search.h, issue 117). Parses the command line, prints a line
+ * per candidate decided and, at the end, the funnel and the best. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "norm/formula_edit.h"
+#include "search/search.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab search SEARCH.yaml [--out DIR] [--quiet]\n\n"
+            "Evolves formula normalizers (model.norm.type expr) on one base model, as\n"
+            "EvoNorm's search did: from the start formulas, each generation makes\n"
+            "`population` children, each a mutation of a parent drawn by a tournament of\n"
+            "two among the best `population` candidates of the earlier generations that\n"
+            "passed the hurdle (the start formulas while none has). The mutations edit the\n"
+            "parsed formula's tree, with words from the formula's vocabulary:\n");
+    for (int m = 0; m < nl_formula_mutation_count; m++)
+        fprintf(out, "  %-14s %s\n", nl_formula_mutations[m].name, nl_formula_mutations[m].help);
+    fprintf(out, "\nEach candidate is rejected at the first of these stages it fails, cheapest first:\n");
+    for (int s = 0; s < NL_STAGE_COUNT; s++)
+        fprintf(out, "  %-14s %s\n", nl_search_stages[s].name, nl_search_stages[s].help);
+    fprintf(out,
+            "The numerics probe runs the formula's programs forward and backward on fixed\n"
+            "tensors shaped as the model's first normalizer's input (16 positions at most),\n"
+            "at input scales 1, 0.01 and 100 and at batches 8 and 2; the hurdle trains the\n"
+            "base config for hurdle.steps steps with `normlab run` in a child process (one\n"
+            "thread, killed past hurdle.time_limit) and requires hurdle.min_accuracy.\n\n"
+            "The search file (configs/README.md, \"Searching for a normalizer\"):\n"
+            "  base: CONFIG.yaml or an inline config   the model, data and training\n"
+            "  start: [\"x\", {expr: ..., params: ...}] the first generation\n"
+            "  seed: 1\n"
+            "  population: 16\n"
+            "  generations: 10   (or candidates: N, the start formulas included)\n"
+            "  hurdle: {steps: 100, min_accuracy: 0.2, time_limit: 600}\n\n"
+            "Every candidate is a row of DIR/candidates.csv (id, generation, parents,\n"
+            "operator, expr, params, canonical_hash, behaviour_hash, stage, reason,\n"
+            "hurdle_accuracy), written as it is decided; the hurdle runs are in\n"
+            "DIR/hurdle/cID (their configs cID.yaml, their output cID.log). Run the same\n"
+            "command again to go on after a kill: the search reads the file and makes the\n"
+            "same candidates it would have made. It replaces nothing it did not write: a\n"
+            "link in DIR, a candidates.csv not a search's, or a hurdle file or run past\n"
+            "the rows of candidates.csv is refused before anything is written.\n\n"
+            "  --out DIR   where it records (default: results/NAME, NAME the file's name)\n"
+            "  --quiet     no line per candidate\n\n"
+            "Exit status: 0 the budget is spent, 2 a bad search file or DIR refused\n"
+            "(nothing written), 1 a failure at run time.\n");
+}
+
+typedef struct {
+    const char *file, *out_dir;
+    bool quiet;
+} search_args;
+
+static void on_candidate(void *ctx, const nl_search_candidate *c, bool resumed)
+{
+    const search_args *a = ctx;
+    if (a->quiet)
+        return;
+    fprintf(stderr, "c%-5ld gen %-3d %-13s %-10s %s%s: ", c->id, c->generation,
+            c->mutation < 0 ? "start" : nl_formula_mutations[c->mutation].name,
+            nl_search_stages[c->stage].name, resumed ? "(recorded) " : "", c->expr);
+    nl_cmd_put_text(stderr, c->reason);
+    fputc('\n', stderr);
+}
+
+static void print_outcome(const nl_search_result *r, const char *out_dir)
+{
+    fprintf(stderr, "normlab search: %ld candidates (%ld read back from %s/candidates.csv):", r->n,
+            r->resumed, out_dir);
+    for (int s = 0; s < NL_STAGE_COUNT; s++)
+        fprintf(stderr, "%s %ld %s", s ? "," : "", r->stage_counts[s], nl_search_stages[s].name);
+    fputc('\n', stderr);
+    if (r->cheap_decided)
+        fprintf(stderr, "normlab search: the stages before the hurdle took %.1f ms a candidate (%.0f "
+                "an hour); %ld hurdle runs took %.1f s each\n", 1e3 * r->cheap_s / (double)r->cheap_decided,
+                3600.0 * (double)r->cheap_decided / (r->cheap_s > 0 ? r->cheap_s : 1e-9), r->hurdle_runs,
+                r->hurdle_runs ? r->hurdle_s / (double)r->hurdle_runs : 0.0);
+    long best[5];
+    const int n = nl_search_best(r, best, 5);
+    if (n == 0)
+        printf("no candidate passed the hurdle\n");
+    for (int i = 0; i < n; i++) {
+        const nl_search_candidate *c = &r->candidates[best[i] - 1];
+        printf("%d. c%ld  accuracy %.4f  expr: %s%s%s\n", i + 1, c->id, c->accuracy, c->expr,
+               c->params[0] ? "  params: " : "", c->params);
+    }
+}
+
+/* results/NAME for search file DIR/NAME.yaml */
+static void default_out(const char *file, char *out, size_t size)
+{
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    const char *dot = strrchr(base, '.');
+    snprintf(out, size, "results/%.*s", (int)(dot ? dot - base : (long)strlen(base)), base);
+}
+
+int cmd_search(int argc, char **argv)
+{
+    search_args a = {0};
+    const nl_cmd_option options[] = {
+        {.name = "--out", .text = &a.out_dir, .needs = "a directory", .nonempty = true},
+        {.name = "--quiet", .flag = &a.quiet},
+        {0},
+    };
+    const nl_cmd_line line = {.command = "search", .usage = usage, .options = options, .ctx = &a,
+                              .operand = &a.file, .what = "search file",
+                              .missing = "no search file given"};
+    const int walked = nl_cmd_walk(&line, argc, argv);
+    if (walked)
+        return walked == NL_CMD_HELP ? 0 : walked;
+    char out[1024], exe[PATH_MAX];
+    if (!a.out_dir)
+        default_out(a.file, out, sizeof out);
+    const ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (exe_len < 0) {
+        fprintf(stderr, "normlab search: cannot find the normlab binary (/proc/self/exe): %s\n", strerror(errno));
+        return 1;
+    }
+    exe[exe_len] = '\0';
+    nl_search_spec s;
+    nl_error err = {0};
+    int status = 0;
+    if (nl_search_load(a.file, &s, &err) != NL_OK) {
+        status = nl_cmd_report("search", &err);
+    } else {
+        const nl_search_options opt = {.exe = exe, .out_dir = a.out_dir ? a.out_dir : out,
+                                       .on_candidate = on_candidate, .ctx = &a};
+        nl_search_result r;
+        if (nl_search_run(&s, &opt, &r, &err) != NL_OK)
+            status = nl_cmd_report("search", &err);
+        else
+            print_outcome(&r, opt.out_dir);
+        nl_search_result_free(&r);
+    }
+    nl_search_spec_free(&s);
+    return status;
+}

@@ -1,0 +1,34 @@
+/* The search's base config with a candidate's formula in it (internal.h):
+ * the formula goes in as the overrides a `normlab run --set` would give,
+ * so that the config module checks and plans it as it does a user's. */
+#include <stdio.h>
+#include <string.h>
+
+#include "search/internal.h"
+
+/* key="text": a YAML double-quoted scalar; the formula grammar has no
+ * quote or backslash, and a text with one never parsed to get here */
+static void quoted(char *buf, size_t size, const char *key, const char *text)
+{
+    snprintf(buf, size, "%s=\"%s\"", key, text);
+}
+
+nl_code nl_search_load_config(const nl_search_spec *s, const char *expr, const char *params,
+                              nl_config *cfg, nl_error *err)
+{
+    char local[2][NL_FORMULA_MAX_TEXT + 64];
+    quoted(local[0], sizeof local[0], "model.norm.expr", expr);
+    quoted(local[1], sizeof local[1], "model.norm.params", params);
+    const char *overrides[] = {"model.norm.type=expr", local[0], local[1]};
+    if (s->base_text)
+        return nl_config_load_string(s->base_text, s->path, overrides, 3, cfg, err);
+    return nl_config_load(s->base_path, overrides, 3, cfg, err);
+}
+
+nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg, nl_error *err)
+{
+    cfg->train.steps = s->hurdle_steps;
+    cfg->train.epochs = 0;
+    snprintf(cfg->name, sizeof cfg->name, "c%ld", id);
+    return nl_config_validate(cfg, err);
+}

@@ -1,0 +1,271 @@
+/* The search file (search.h): parsed with the YAML walker the configs and
+ * experiments share (config/yamldoc.h), strictly: an unknown key, a wrong
+ * type, a value out of range, an empty start population, a budget of zero
+ * and a start formula that does not parse or plan on the base model are
+ * errors naming file:line:column, the key and what is accepted. Checked
+ * whole before the search writes anything. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/yamldoc.h"
+#include "log/files.h"
+#include "norm/formula.h"
+#include "search/internal.h"
+
+typedef struct {
+    nl_yaml_doc y;
+    nl_search_spec *s;
+    nl_error *err;
+    const yaml_node_t *hurdle_node; /* for the hurdle config's message */
+} parser;
+
+static const char *const top_keys[] = {"base", "start", "seed", "population", "generations",
+                                       "candidates", "hurdle"};
+static const char *const hurdle_keys[] = {"steps", "min_accuracy", "time_limit"};
+
+static nl_code read_long(parser *P, const yaml_node_t *n, const char *key, long long lo, long long hi,
+                         long long *out)
+{
+    char accepted[96];
+    snprintf(accepted, sizeof accepted, "an integer in [%lld, %lld]", lo, hi);
+    const nl_yaml_range range = {.has_lo = true, .has_hi = true, .lo = (double)lo, .hi = (double)hi};
+    return nl_yaml_read_int(&P->y, n, key, &range, accepted, hi, out);
+}
+
+static nl_code parse_base(parser *P, const char *path, yaml_node_t *n)
+{
+    nl_search_spec *s = P->s;
+    char d[128];
+    if (n->type == YAML_MAPPING_NODE) {
+        /* an inline config: its errors point into the search file */
+        if (!(s->base_text = nl_yaml_node_text(s->text, n)))
+            return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+        return NL_OK;
+    }
+    if (n->type != YAML_SCALAR_NODE || nl_yaml_is_null(n))
+        return nl_yaml_fail(&P->y, n, "base", "expected a config file name or an inline config (a "
+                            "mapping of model:, data:, train:), got %s", nl_yaml_describe(n, d, sizeof d));
+    const char *name = nl_yaml_scalar(n), *slash = strrchr(path, '/');
+    if (name[0] == '/' || !slash)
+        snprintf(s->base_path, sizeof s->base_path, "%s", name);
+    else
+        snprintf(s->base_path, sizeof s->base_path, "%.*s/%s", (int)(slash - path), path, name);
+    struct stat st;
+    if (stat(s->base_path, &st) != 0 || !S_ISREG(st.st_mode))
+        return nl_yaml_fail(&P->y, n, "base", "%s is not a config file (a relative base is read "
+                            "relative to the search file); accepted: a config file or an inline "
+                            "config", s->base_path);
+    return NL_OK;
+}
+
+/* one start formula: "TEXT" or {expr: "TEXT", params: "..."} */
+static nl_code parse_start_item(parser *P, yaml_node_t *n, const char *label, nl_search_start *st)
+{
+    static const char *const keys[] = {"expr", "params"};
+    const char *text = NULL, *params = "";
+    nl_code rc;
+    if (n->type == YAML_MAPPING_NODE) {
+        if ((rc = nl_yaml_check_mapping(&P->y, n, label, "a formula {expr: \"...\"[, params: \"...\"]}")))
+            return rc;
+        for (int i = 0; i < nl_yaml_count(n); i++) {
+            yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+            const bool is_expr = !strcmp(nl_yaml_scalar(k), "expr");
+            if (!is_expr && strcmp(nl_yaml_scalar(k), "params"))
+                return nl_yaml_unknown_key(&P->y, k, label, keys, 2);
+            if ((rc = nl_yaml_read_string(&P->y, v, label, "a string", is_expr ? &text : &params)))
+                return rc;
+        }
+        if (!text)
+            return nl_yaml_fail(&P->y, n, label, "expr: is missing; a start formula is \"TEXT\" or "
+                                "{expr: \"TEXT\", params: \"gamma = 1 per channel\"}");
+    } else if ((rc = nl_yaml_read_string(&P->y, n, label, "a formula (\"x\", \"gamma * x + beta\") "
+                                         "or {expr: ..., params: ...}", &text))) {
+        return rc;
+    }
+    if (strlen(text) > NL_FORMULA_MAX_TEXT || strlen(params) > NL_FORMULA_MAX_PARAMS_TEXT)
+        return nl_yaml_fail(&P->y, n, label, "past its size: at most %d characters of formula and "
+                            "%d of params", NL_FORMULA_MAX_TEXT, NL_FORMULA_MAX_PARAMS_TEXT);
+    nl_formula *f = NULL;
+    nl_error ferr = {0};
+    if (nl_formula_parse(text, params, &f, &ferr) != NL_OK)
+        return nl_yaml_fail(&P->y, n, label, "%s", ferr.msg);
+    nl_formula_free(f);
+    snprintf(st->expr, sizeof st->expr, "%s", text);
+    snprintf(st->params, sizeof st->params, "%s", params);
+    st->line = nl_yaml_line(n);
+    st->column = nl_yaml_column(n);
+    return NL_OK;
+}
+
+static nl_code parse_start(parser *P, yaml_node_t *n)
+{
+    char d[128], label[32];
+    if (n->type != YAML_SEQUENCE_NODE)
+        return nl_yaml_fail(&P->y, n, "start", "expected a list of formulas (e.g. [\"x\"]), got %s",
+                            nl_yaml_describe(n, d, sizeof d));
+    const int count = nl_yaml_count(n);
+    if (count == 0)
+        return nl_yaml_fail(&P->y, n, "start", "the start population is empty; accepted: 1 to %d "
+                            "formulas (\"x\" is the model without a normalizer)", NL_SEARCH_MAX_START);
+    if (count > NL_SEARCH_MAX_START)
+        return nl_yaml_fail(&P->y, n, "start", "%d formulas; accepted: 1 to %d", count, NL_SEARCH_MAX_START);
+    for (int i = 0; i < count; i++) {
+        snprintf(label, sizeof label, "start[%d]", i + 1);
+        nl_code rc = parse_start_item(P, nl_yaml_item(&P->y, n, i), label, &P->s->start[i]);
+        if (rc)
+            return rc;
+        P->s->n_start++;
+    }
+    return NL_OK;
+}
+
+static nl_code parse_hurdle(parser *P, yaml_node_t *n)
+{
+    nl_search_spec *s = P->s;
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "hurdle", "a mapping {steps: N, min_accuracy: A"
+                                       "[, time_limit: SECONDS]}");
+    if (rc)
+        return rc;
+    P->hurdle_node = n;
+    const nl_yaml_range unit = {.has_lo = true, .has_hi = true, .lo = 0, .hi = 1};
+    const nl_yaml_range positive = {.has_lo = true, .lo_open = true, .lo = 0, .has_hi = true, .hi = 86400};
+    for (int i = 0; i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        const char *key = nl_yaml_scalar(k);
+        long long steps;
+        if (!strcmp(key, "steps")) {
+            if (!(rc = read_long(P, v, "hurdle.steps", 1, 1000000, &steps)))
+                s->hurdle_steps = (long)steps;
+        } else if (!strcmp(key, "min_accuracy")) {
+            rc = nl_yaml_read_number(&P->y, v, "hurdle.min_accuracy", &unit, "a test accuracy in [0, 1]",
+                                     &s->min_accuracy);
+        } else if (!strcmp(key, "time_limit")) {
+            rc = nl_yaml_read_number(&P->y, v, "hurdle.time_limit", &positive, "seconds in (0, 86400]",
+                                     &s->time_limit_s);
+        } else {
+            rc = nl_yaml_unknown_key(&P->y, k, "hurdle", hurdle_keys, 3);
+        }
+        if (rc)
+            return rc;
+    }
+    if (s->hurdle_steps == 0 || isnan(s->min_accuracy))
+        return nl_yaml_fail(&P->y, n, "hurdle", "%s is missing; the hurdle is {steps: N, min_accuracy: A"
+                            "[, time_limit: SECONDS]}", s->hurdle_steps ? "min_accuracy" : "steps");
+    return NL_OK;
+}
+
+/* one top-level key; *seen_base and the budget's nodes for the checks after */
+static nl_code parse_key(parser *P, const char *path, yaml_node_t *k, yaml_node_t *v)
+{
+    nl_search_spec *s = P->s;
+    const char *key = nl_yaml_scalar(k);
+    long long value;
+    nl_code rc;
+    if (!strcmp(key, "base"))
+        return parse_base(P, path, v);
+    if (!strcmp(key, "start"))
+        return parse_start(P, v);
+    if (!strcmp(key, "hurdle"))
+        return parse_hurdle(P, v);
+    if (!strcmp(key, "seed")) {
+        if (!(rc = read_long(P, v, "seed", 0, (long long)1 << 53, &value)))
+            s->seed = (uint64_t)value;
+        return rc;
+    }
+    const bool population = !strcmp(key, "population"), generations = !strcmp(key, "generations");
+    if (population || generations || !strcmp(key, "candidates")) {
+        /* 1 is the least: a budget of zero decides nothing */
+        if ((rc = read_long(P, v, key, 1, population ? 10000 : NL_SEARCH_MAX_CANDIDATES, &value)))
+            return rc;
+        if (population)
+            s->population = (int)value;
+        else if (generations)
+            s->generations = (int)value;
+        else
+            s->candidates = (long)value;
+        return NL_OK;
+    }
+    return nl_yaml_unknown_key(&P->y, k, NULL, top_keys, (int)(sizeof top_keys / sizeof top_keys[0]));
+}
+
+long nl_search_budget(const nl_search_spec *s)
+{
+    const long budget = s->candidates ? s->candidates
+                                      : s->n_start + (long)s->population * s->generations;
+    return budget < NL_SEARCH_MAX_CANDIDATES ? budget : NL_SEARCH_MAX_CANDIDATES;
+}
+
+/* what the keys together must say: a base, a budget, a hurdle; each
+ * start formula planned on the base, and the hurdle run's config valid */
+static nl_code check_whole(parser *P, yaml_node_t *root)
+{
+    nl_search_spec *s = P->s;
+    const char *missing = !s->base_text && !s->base_path[0] ? "base" : !s->n_start ? "start"
+                          : !s->population ? "population" : !s->hurdle_steps ? "hurdle" : NULL;
+    if (missing)
+        return nl_yaml_fail(&P->y, root, missing, "missing; a search file gives base:, start:, "
+                            "population:, generations: (or candidates:) and hurdle:");
+    if (!s->generations && !s->candidates)
+        return nl_yaml_fail(&P->y, root, "generations", "missing: the budget is generations: N "
+                            "(population children each) or candidates: N");
+    nl_config *cfg = malloc(sizeof *cfg);
+    if (!cfg)
+        return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = NL_OK;
+    for (int i = 0; i < s->n_start && !rc; i++) {
+        nl_error cerr = {0};
+        char label[32];
+        snprintf(label, sizeof label, "start[%d]", i + 1);
+        if (nl_search_load_config(s, s->start[i].expr, s->start[i].params, cfg, &cerr) != NL_OK)
+            rc = nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: %s: the base model does not take it: %s",
+                         s->path, s->start[i].line, s->start[i].column, label, cerr.msg);
+        else if (i == 0 && nl_search_hurdle_config(s, 1, cfg, &cerr) != NL_OK)
+            rc = nl_yaml_fail(&P->y, P->hurdle_node, "hurdle", "the base config trained for %ld steps "
+                              "is no run normlab takes: %s", s->hurdle_steps, cerr.msg);
+    }
+    free(cfg);
+    return rc;
+}
+
+nl_code nl_search_load(const char *path, nl_search_spec *s, nl_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->min_accuracy = NAN;
+    s->time_limit_s = 600;
+    s->seed = 1;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    size_t len = 0;
+    nl_code rc = nl_read_file_max(path, NL_READ_TEXT_MAX, &s->text, &len, err);
+    if (rc == NL_ERR_IO)
+        err->code = rc = NL_ERR_USAGE; /* a missing search file is a usage error: exit 2 */
+    if (rc)
+        return rc;
+    if (strlen(s->text) != len)
+        return nl_fail(err, NL_ERR_CONFIG, "%s: the file contains a NUL byte; is it a YAML file?", path);
+    parser P = {.s = s, .err = err};
+    if ((rc = nl_yaml_doc_load(&P.y, s->text, len, path, NULL, err)))
+        return rc;
+    yaml_node_t *root = nl_yaml_root(&P.y);
+    if (!root)
+        rc = nl_fail(err, NL_ERR_CONFIG, "%s: the search file is empty; it gives base:, start:, "
+                     "population:, generations: and hurdle:", path);
+    else
+        rc = nl_yaml_check_mapping(&P.y, root, NULL, "a mapping of base:, start:, seed:, population:, "
+                                   "generations:, candidates:, hurdle:");
+    for (int i = 0; !rc && i < nl_yaml_count(root); i++)
+        rc = parse_key(&P, path, nl_yaml_key(&P.y, root, i), nl_yaml_value(&P.y, root, i));
+    if (!rc)
+        rc = check_whole(&P, root);
+    nl_yaml_doc_free(&P.y);
+    return rc;
+}
+
+void nl_search_spec_free(nl_search_spec *s)
+{
+    free(s->text);
+    free(s->base_text);
+    s->text = s->base_text = NULL;
+}

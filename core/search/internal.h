@@ -1,0 +1,82 @@
+/* What the files of core/search share: the base config with a candidate's
+ * formula, the numerics probe and the hurdle run. Internal to core/search. */
+#ifndef NL_SEARCH_INTERNAL_H
+#define NL_SEARCH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "backend/backend.h"
+#include "config/config.h"
+#include "log/files.h"
+#include "search/search.h"
+
+/* The base config with the formula as its normalizer (model.norm.type
+ * expr, model.norm.expr and .params as overrides), loaded and validated as
+ * `normlab run` loads a config, which plans the model with it: a shape or
+ * an axis the model's input lacks is refused here, with the config
+ * module's message. */
+nl_code nl_search_load_config(const nl_search_spec *s, const char *expr, const char *params,
+                              nl_config *cfg, nl_error *err);
+/* cfg made a hurdle run of candidate `id`: hurdle_steps steps, named
+ * after the candidate, validated again */
+nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg, nl_error *err);
+
+/* ---- the numerics probe (probe.c) ---- */
+
+typedef struct {
+    nl_formula_input in; /* the base model's first formula site, cut down (probe.c) */
+    float eps;
+    unsigned axes; /* the axes its input has (bits 1u << NL_AXIS_*) */
+    nl_backend *be;
+} nl_search_probe;
+
+/* the probe's input from the planned model of cfg (a formula normalizer) */
+nl_code nl_search_probe_open(const nl_config *cfg, nl_search_probe *p, nl_error *err);
+void nl_search_probe_close(nl_search_probe *p);
+/* Forward and backward at several input scales and a tiny batch on fixed
+ * tensors. *ok false with why in reason when a value is not finite or a
+ * gradient past its bound; else the hash of the rounded outputs and
+ * gradients into behaviour (16 hex digits). An error only for a plan the
+ * probe cannot make or memory. */
+nl_code nl_search_probe_run(const nl_search_probe *p, const nl_formula *f, bool *ok, char *reason,
+                            size_t size, char behaviour[17], nl_error *err);
+
+/* ---- the hurdle (hurdle.c) ---- */
+
+/* The hurdle run of candidate c: cfg (nl_search_hurdle_config's) written
+ * into OUT/hurdle/cID.yaml and trained by `normlab run` as a child with the
+ * spec's time limit, in OUT/hurdle/cID (its output in OUT/hurdle/cID.log).
+ * Those paths are the search's own: where one exists it is what a search
+ * killed during this candidate's hurdle left (leftover true: it starts
+ * over), else it is refused (NL_ERR_USAGE), never replaced. c->stage
+ * becomes passed or hurdle, with c->accuracy and c->reason; a crash, a
+ * hang past the limit or a divergence is the candidate's rejection, never
+ * the search's error. An error only where nothing could be started or
+ * written, or a path is refused. */
+nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, const nl_config *cfg,
+                         nl_search_candidate *c, bool leftover, nl_error *err);
+/* Refuses (NL_ERR_USAGE, nothing written) an OUT/hurdle that holds a
+ * candidate's file or directory (cID, cID.yaml, cID.log) the search would
+ * write and did not leave: one of an id past `first`, the first candidate
+ * this search decides, or any at all where it has no candidates.csv
+ * (first 0). Names of another form are left alone. */
+nl_code nl_search_hurdle_check(const char *out_dir, long first, nl_error *err);
+
+/* ---- candidates.csv (records.c) ---- */
+
+/* Reads OUT/candidates.csv at path, a file a search wrote before: its
+ * whole rows into *rows (n of them, malloc'd) and into *bytes the length
+ * of the header and those rows (a cut last line is not counted); -1 and
+ * no rows when there is no file. A file that is not a search's:
+ * NL_ERR_DATA. Writes nothing. */
+nl_code nl_search_records_read(const char *path, nl_search_candidate **rows, long *n, off_t *bytes,
+                               nl_error *err);
+/* Opens it for appending: a new file with its header (bytes <= 0), or the
+ * one read, cut back to its first `bytes`. */
+nl_code nl_search_records_open(const char *path, off_t bytes, nl_csv *csv, nl_error *err);
+/* appends candidate c's row */
+nl_code nl_search_record(nl_csv *csv, const nl_search_candidate *c, nl_error *err);
+
+#endif

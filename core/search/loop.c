@@ -1,0 +1,448 @@
+/* The search's loop (search.h): candidates made one at a time, in id
+ * order, each decided before the next is made. The start formulas are
+ * generation 0; every later generation has `population` children, each a
+ * mutation (a row of nl_formula_mutations, drawn) of a parent drawn by a
+ * tournament of two from the pool: the best `population` candidates of the
+ * earlier generations that passed the hurdle (the start formulas while
+ * none has). Every draw comes from one generator seeded by the file's
+ * seed, and the draws never depend on time or on anything but the
+ * outcomes recorded in candidates.csv, so a search that goes on from the
+ * file makes the candidates the uninterrupted one made. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "norm/formula_edit.h"
+#include "results/files.h"
+#include "search/internal.h"
+
+const nl_search_stage_row nl_search_stages[NL_STAGE_COUNT] = {
+    [NL_STAGE_DUPLICATE] = {"duplicate", "its canonical form is an earlier candidate's"},
+    [NL_STAGE_PLAN] = {"plan", "the base model does not plan with it (a shape, an axis, a set "
+                               "too small to normalize)"},
+    [NL_STAGE_NUMERICS] = {"numerics", "the probe found a value that is not finite or a "
+                                       "gradient past its bound"},
+    [NL_STAGE_EQUIVALENT] = {"equivalent", "its outputs and gradients on the probe's tensors "
+                                           "are an earlier candidate's"},
+    [NL_STAGE_HURDLE] = {"hurdle", "its short training run crashed, hung, diverged or stayed "
+                                   "under the accuracy floor"},
+    [NL_STAGE_PASSED] = {"passed", "it passed the hurdle"},
+};
+
+/* the draws a child may take before the search gives up on the pool */
+#define CHILD_TRIES 64
+
+/* hashes as the record writes them (16 hex digits, compared as text: a
+ * digest is no number to read back), each with the first candidate that
+ * had it (open addressing) */
+typedef struct {
+    char (*keys)[17];
+    long *ids;
+    size_t cap;
+} hash_set;
+
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static size_t set_slot(const hash_set *h, const char *key)
+{
+    size_t i = text_hash(key) % h->cap;
+    while (h->ids[i] && strcmp(h->keys[i], key))
+        i = (i + 1) % h->cap;
+    return i;
+}
+
+static long set_find(const hash_set *h, const char *key)
+{
+    return h->ids[set_slot(h, key)];
+}
+
+static void set_add(hash_set *h, const char *key, long id)
+{
+    const size_t i = set_slot(h, key);
+    if (!h->ids[i]) {
+        snprintf(h->keys[i], sizeof h->keys[i], "%s", key);
+        h->ids[i] = id;
+    }
+}
+
+typedef struct {
+    const nl_search_spec *s;
+    const nl_search_options *opt;
+    nl_search_result *r;
+    nl_search_probe probe;
+    nl_config *cfg;
+    nl_rng rng;
+    nl_formula_mutate_options mopt;
+    hash_set canonical, behaviour;
+    nl_csv csv;
+    nl_search_candidate *recorded;
+    long n_recorded;
+    long leftover_id; /* the candidate a killed search was deciding; 0: none */
+    int lock_fd;      /* OUT/.lock, held while the search runs; -1: none */
+    long *pool;
+    int n_pool, pool_generation;
+} search;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* a better parent: passed with the higher accuracy, then the earlier */
+static bool better(const nl_search_candidate *a, const nl_search_candidate *b)
+{
+    const bool pa = a->stage == NL_STAGE_PASSED, pb = b->stage == NL_STAGE_PASSED;
+    if (pa != pb)
+        return pa;
+    if (pa && a->accuracy != b->accuracy)
+        return a->accuracy > b->accuracy;
+    return a->id < b->id;
+}
+
+static const nl_search_result *sort_ctx;
+static int by_rank(const void *x, const void *y)
+{
+    const nl_search_candidate *a = &sort_ctx->candidates[*(const long *)x - 1];
+    const nl_search_candidate *b = &sort_ctx->candidates[*(const long *)y - 1];
+    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+int nl_search_best(const nl_search_result *r, long *ids, int max)
+{
+    long *all = malloc((size_t)(r->n ? r->n : 1) * sizeof *all);
+    int n = 0;
+    for (long i = 0; all && i < r->n; i++)
+        if (r->candidates[i].stage == NL_STAGE_PASSED)
+            all[n++] = r->candidates[i].id;
+    sort_ctx = r;
+    if (all)
+        qsort(all, (size_t)n, sizeof *all, by_rank);
+    n = n < max ? n : max;
+    for (int i = 0; all && i < n; i++)
+        ids[i] = all[i];
+    free(all);
+    return all ? n : 0;
+}
+
+/* the parents generation g draws from: the best `population` of the
+ * passed candidates before it, else the start formulas */
+static void make_pool(search *S, int g)
+{
+    const int kept = nl_search_best(S->r, S->pool, S->s->population);
+    long earlier = 0;
+    for (int i = 0; i < kept; i++)
+        if (S->r->candidates[S->pool[i] - 1].generation < g)
+            S->pool[earlier++] = S->pool[i];
+    S->n_pool = (int)earlier;
+    for (int i = 0; S->n_pool == 0 && i < S->s->n_start; i++)
+        S->pool[i] = i + 1;
+    if (S->n_pool == 0)
+        S->n_pool = S->s->n_start;
+    S->pool_generation = g;
+}
+
+static long tournament(search *S)
+{
+    const long a = S->pool[nl_rng_below(&S->rng, (uint32_t)S->n_pool)];
+    const long b = S->pool[nl_rng_below(&S->rng, (uint32_t)S->n_pool)];
+    return better(&S->r->candidates[a - 1], &S->r->candidates[b - 1]) ? a : b;
+}
+
+static nl_formula *parsed(const nl_search_candidate *c)
+{
+    nl_formula *f = NULL;
+    nl_error err = {0};
+    return nl_formula_parse(c->expr, c->params, &f, &err) == NL_OK ? f : NULL;
+}
+
+/* one draw of a child: its parents and mutation into c, its text printed
+ * from the mutant's tree; false when the mutation found no site */
+static bool try_child(search *S, nl_search_candidate *c, nl_error *err)
+{
+    const long a = tournament(S), b = tournament(S);
+    const int m = (int)nl_rng_below(&S->rng, (uint32_t)nl_formula_mutation_count);
+    const bool two = nl_formula_mutations[m].two_parents;
+    nl_formula *fa = parsed(&S->r->candidates[a - 1]), *fb = two ? parsed(&S->r->candidates[b - 1]) : NULL;
+    nl_formula *child = NULL;
+    nl_error merr = {0};
+    bool made = fa && (!two || fb) &&
+                nl_formula_mutate(m, fa, fb, &S->rng, &S->mopt, &child, &merr) == NL_OK;
+    if (made && nl_formula_print(child, c->expr, sizeof c->expr, c->params, sizeof c->params, err))
+        made = false;
+    c->parents[0] = a;
+    c->parents[1] = two ? b : 0;
+    c->mutation = m;
+    nl_formula_free(fa);
+    nl_formula_free(fb);
+    nl_formula_free(child);
+    return made;
+}
+
+/* candidate id (after the start formulas): generation, parents, text */
+static nl_code make_child(search *S, long id, nl_search_candidate *c, nl_error *err)
+{
+    const int g = 1 + (int)((id - S->s->n_start - 1) / S->s->population);
+    if (g != S->pool_generation)
+        make_pool(S, g);
+    c->generation = g;
+    for (int tries = 0; tries < CHILD_TRIES; tries++)
+        if (try_child(S, c, err))
+            return NL_OK;
+    return nl_fail(err, NL_ERR_RUNTIME, "candidate %ld: no mutation of the pool's formulas gave a "
+                   "formula within the limits in %d draws", id, CHILD_TRIES);
+}
+
+/* one line a row: a message's line breaks as spaces */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r')
+            *s = ' ';
+}
+
+static void set_reason(nl_search_candidate *c, nl_search_stage stage, const char *text)
+{
+    c->stage = stage;
+    nl_copy_string(c->reason, sizeof c->reason, text);
+    one_line(c->reason);
+}
+
+/* the canonical form's hash into c; false (c rejected) when it is not new */
+static bool new_form(search *S, nl_search_candidate *c, const nl_formula *f)
+{
+    char canonical[4 * NL_FORMULA_MAX_TEXT], reason[128];
+    nl_error e = {0};
+    if (nl_formula_canonical(f, canonical, sizeof canonical, &e)) {
+        set_reason(c, NL_STAGE_PLAN, e.msg);
+        return false;
+    }
+    snprintf(c->canonical, sizeof c->canonical, "%016llx", (unsigned long long)text_hash(canonical));
+    const long seen = set_find(&S->canonical, c->canonical);
+    if (seen) {
+        snprintf(reason, sizeof reason, "the canonical form of candidate %ld", seen);
+        set_reason(c, NL_STAGE_DUPLICATE, reason);
+        return false;
+    }
+    set_add(&S->canonical, c->canonical, c->id);
+    return true;
+}
+
+/* the probe and the behaviour's hash; false (c rejected) unless both pass */
+static bool new_behaviour(search *S, nl_search_candidate *c, const nl_formula *f, nl_error *err)
+{
+    char reason[512];
+    bool ok = false;
+    if (nl_search_probe_run(&S->probe, f, &ok, reason, sizeof reason, c->behaviour, err) || !ok) {
+        set_reason(c, NL_STAGE_NUMERICS, reason);
+        return false;
+    }
+    const long same = set_find(&S->behaviour, c->behaviour);
+    if (same) {
+        snprintf(reason, sizeof reason, "the outputs and gradients of candidate %ld on the probe's "
+                 "tensors", same);
+        set_reason(c, NL_STAGE_EQUIVALENT, reason);
+        return false;
+    }
+    set_add(&S->behaviour, c->behaviour, c->id);
+    return true;
+}
+
+/* the stages before the hurdle, cheapest first; true when c got through */
+static bool cheap_stages(search *S, nl_search_candidate *c, nl_error *err)
+{
+    nl_formula *f = parsed(c);
+    nl_error e = {0};
+    bool through = false;
+    if (!f)
+        set_reason(c, NL_STAGE_PLAN, "the printed formula does not parse");
+    else if (!new_form(S, c, f))
+        through = false;
+    else if (nl_search_load_config(S->s, c->expr, c->params, S->cfg, &e))
+        set_reason(c, NL_STAGE_PLAN, e.msg);
+    else
+        through = new_behaviour(S, c, f, err);
+    nl_formula_free(f);
+    return through;
+}
+
+/* c decided: the cheap stages, then the hurdle */
+static nl_code decide(search *S, nl_search_candidate *c, nl_error *err)
+{
+    const double t0 = now_s();
+    const bool through = cheap_stages(S, c, err);
+    if (err->code)
+        return err->code;
+    S->r->cheap_s += now_s() - t0;
+    S->r->cheap_decided++;
+    if (!through)
+        return NL_OK;
+    nl_error e = {0};
+    if (nl_search_hurdle_config(S->s, c->id, S->cfg, &e)) {
+        set_reason(c, NL_STAGE_HURDLE, e.msg);
+        return NL_OK;
+    }
+    const double t1 = now_s();
+    const nl_code rc = nl_search_hurdle(S->s, S->opt, S->cfg, c, c->id == S->leftover_id, err);
+    S->r->hurdle_s += now_s() - t1;
+    S->r->hurdle_runs++;
+    one_line(c->reason);
+    return rc;
+}
+
+/* candidate id's text and lineage: a start formula, or a child */
+static nl_code make(search *S, long id, nl_search_candidate *c, nl_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->id = id;
+    c->accuracy = NAN;
+    if (id > S->s->n_start)
+        return make_child(S, id, c, err);
+    const nl_search_start *st = &S->s->start[id - 1];
+    nl_formula *f = NULL;
+    c->mutation = -1;
+    /* the text printed from its tree, as every candidate's is */
+    nl_code rc = nl_formula_parse(st->expr, st->params, &f, err);
+    if (!rc)
+        rc = nl_formula_print(f, c->expr, sizeof c->expr, c->params, sizeof c->params, err);
+    nl_formula_free(f);
+    return rc;
+}
+
+/* a recorded row in c's place: the same candidate, or the file is another search's */
+static nl_code take_recorded(search *S, nl_search_candidate *c, nl_error *err)
+{
+    const nl_search_candidate *rec = &S->recorded[c->id - 1];
+    if (strcmp(rec->expr, c->expr) || strcmp(rec->params, c->params) || rec->mutation != c->mutation ||
+        rec->parents[0] != c->parents[0] || rec->parents[1] != c->parents[1] ||
+        rec->generation != c->generation)
+        return nl_fail(err, NL_ERR_DATA, "%s/candidates.csv was written by another search: its candidate "
+                       "%ld is \"%s\", this search's is \"%s\" (another search file, seed or budget); give "
+                       "another --out", S->opt->out_dir, c->id, rec->expr, c->expr);
+    *c = *rec;
+    if (c->canonical[0])
+        set_add(&S->canonical, c->canonical, c->id);
+    if (c->behaviour[0])
+        set_add(&S->behaviour, c->behaviour, c->id);
+    return NL_OK;
+}
+
+/* OUT's lock, held for the search: a second search on the same OUT would
+ * append to the one record the first is writing */
+static nl_code lock_out(search *S, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, S->opt->out_dir, NL_SWEEP_LOCK);
+    nl_code rc = nl_open_write(path, O_RDWR | O_CREAT, &S->lock_fd, err);
+    if (rc) {
+        S->lock_fd = -1;
+        return rc;
+    }
+    if (flock(S->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        close(S->lock_fd);
+        S->lock_fd = -1;
+        return nl_fail(err, NL_ERR_USAGE, "a normlab search is running in %s (it holds %s); nothing was written: "
+                       "wait for it, or give another --out", S->opt->out_dir, path);
+    }
+    return NL_OK;
+}
+
+static nl_code open_search(search *S, nl_error *err)
+{
+    const nl_search_spec *s = S->s;
+    const long budget = nl_search_budget(s);
+    char path[1100];
+    nl_rng_seed(&S->rng, s->seed, NL_STREAM_SEARCH);
+    S->canonical.cap = S->behaviour.cap = (size_t)budget * 2 + 1;
+    S->canonical.keys = calloc(S->canonical.cap, sizeof *S->canonical.keys);
+    S->canonical.ids = calloc(S->canonical.cap, sizeof(long));
+    S->behaviour.keys = calloc(S->behaviour.cap, sizeof *S->behaviour.keys);
+    S->behaviour.ids = calloc(S->behaviour.cap, sizeof(long));
+    S->r->candidates = calloc((size_t)budget, sizeof *S->r->candidates);
+    S->pool = calloc((size_t)(s->population > s->n_start ? s->population : s->n_start), sizeof *S->pool);
+    S->cfg = malloc(sizeof *S->cfg);
+    if (!S->canonical.keys || !S->canonical.ids || !S->behaviour.keys || !S->behaviour.ids ||
+        !S->r->candidates || !S->pool || !S->cfg)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for a search of %ld candidates", budget);
+    nl_code rc = nl_search_load_config(s, s->start[0].expr, s->start[0].params, S->cfg, err);
+    if (!rc)
+        rc = nl_search_probe_open(S->cfg, &S->probe, err);
+    S->mopt.axes = S->probe.axes;
+    /* everything refused before the first write: a link anywhere in OUT,
+     * a candidates.csv not a search's, a hurdle file this search did not
+     * leave */
+    if (!rc)
+        rc = nl_tree_refuse_links(S->opt->out_dir, err);
+    nl_path_join(path, sizeof path, S->opt->out_dir, "candidates.csv");
+    off_t bytes = -1;
+    if (!rc)
+        rc = nl_search_records_read(path, &S->recorded, &S->n_recorded, &bytes, err);
+    /* the one candidate whose hurdle files a killed search may have left */
+    S->leftover_id = bytes >= 0 ? S->n_recorded + 1 : 0;
+    if (!rc)
+        rc = nl_search_hurdle_check(S->opt->out_dir, S->leftover_id, err);
+    if (!rc)
+        rc = nl_make_dirs(S->opt->out_dir, err);
+    if (!rc)
+        rc = lock_out(S, err);
+    if (!rc)
+        rc = nl_search_records_open(path, bytes, &S->csv, err);
+    return rc;
+}
+
+static void close_search(search *S)
+{
+    nl_error ignored = {0};
+    if (S->csv.open)
+        nl_csv_close(&S->csv, &ignored);
+    nl_search_probe_close(&S->probe);
+    free(S->canonical.keys), free(S->canonical.ids), free(S->behaviour.keys), free(S->behaviour.ids);
+    free(S->pool), free(S->cfg), free(S->recorded);
+    if (S->lock_fd >= 0)
+        close(S->lock_fd);
+}
+
+nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
+                      nl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    search S = {.s = s, .opt = opt, .r = r, .pool_generation = -1, .lock_fd = -1};
+    nl_code rc = open_search(&S, err);
+    const long budget = nl_search_budget(s);
+    for (long id = 1; !rc && id <= budget; id++) {
+        nl_search_candidate *c = &r->candidates[id - 1];
+        if ((rc = make(&S, id, c, err)))
+            break;
+        const bool resumed = id <= S.n_recorded;
+        rc = resumed ? take_recorded(&S, c, err) : decide(&S, c, err);
+        if (!rc && !resumed)
+            rc = nl_search_record(&S.csv, c, err);
+        if (rc)
+            break;
+        r->n = id;
+        r->resumed += resumed;
+        r->stage_counts[c->stage]++;
+        if (opt->on_candidate)
+            opt->on_candidate(opt->ctx, c, resumed);
+    }
+    close_search(&S);
+    return rc;
+}
+
+void nl_search_result_free(nl_search_result *r)
+{
+    free(r->candidates);
+    memset(r, 0, sizeof *r);
+}

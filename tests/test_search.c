@@ -1,0 +1,470 @@
+// ctest-labels: cpu
+/* normlab search (issue 117): the formula printer gives back the tree it
+ * printed, over every registry formula (configs/expr and the built-ins'
+ * rows) and random mutants; every mutation row gives formulas the parser
+ * accepts within the limits, the same ones for the same seed; the
+ * canonical form is blind to the order of commutative operands and to
+ * nothing else; the numerics probe rejects log(x) and x * 0 / 0, and its
+ * behaviour hash finds a formula written twice; bad search files exit 2 at
+ * file:line:column with nothing written; a tiny search on synthetic data
+ * runs, records, and goes on from a cut candidates.csv to the same file. */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "norm/formula_edit.h"
+#include "norm/formula_internal.h"
+#include "norm/registry.h"
+#include "search/internal.h"
+#include "testutil.h"
+
+/* parses, failing the test with the parser's message */
+static nl_formula *parse_ok(const char *expr, const char *params)
+{
+    nl_formula *f = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_formula_parse(expr, params, &f, &err) == NL_OK, "'%s' [%s]: %s", expr, params,
+                  err.msg);
+    return f;
+}
+
+/* print(f) parses back to f's tree and parameters */
+static void assert_round_trip(const nl_formula *f, const char *what)
+{
+    char expr[NL_FORMULA_MAX_TEXT + 1], params[NL_FORMULA_MAX_PARAMS_TEXT + 1];
+    nl_error err = {0};
+    ck_assert_msg(nl_formula_print(f, expr, sizeof expr, params, sizeof params, &err) == NL_OK,
+                  "%s: %s", what, err.msg);
+    nl_formula *g = parse_ok(expr, params);
+    ck_assert_msg(nl_formula_same(f, g), "%s: printed as '%s' [%s], which parses to another tree",
+                  what, expr, params);
+    nl_formula_free(g);
+}
+
+/* every formula of the registry: the configs in configs/expr and the built-ins' rows */
+static int registry_formulas(char exprs[][NL_FORMULA_MAX_TEXT + 1], char params[][NL_FORMULA_MAX_PARAMS_TEXT + 1],
+                             int max)
+{
+    int n = 0;
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/configs/expr");
+    ck_assert(d);
+    nl_config *cfg = malloc(sizeof *cfg);
+    for (struct dirent *e; (e = readdir(d)) && n < max;) {
+        if (!strstr(e->d_name, ".yaml"))
+            continue;
+        char path[1024];
+        nl_error err = {0};
+        snprintf(path, sizeof path, "%s/configs/expr/%s", NORMLAB_SOURCE_DIR, e->d_name);
+        ck_assert_msg(nl_config_load(path, NULL, 0, cfg, &err) == NL_OK, "%s: %s", path, err.msg);
+        snprintf(exprs[n], sizeof exprs[n], "%s", cfg->model.norm.expr);
+        snprintf(params[n++], sizeof params[0], "%s", cfg->model.norm.params);
+    }
+    closedir(d);
+    free(cfg);
+    ck_assert_int_ge(n, 5);
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        for (int j = 0; j < 3 && n < max; j++) {
+            const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
+            if (!row->formula[j])
+                continue;
+            snprintf(exprs[n], sizeof exprs[n], "%s", row->formula[j]);
+            snprintf(params[n++], sizeof params[0], "%s", row->formula_params ? row->formula_params : "");
+        }
+    return n;
+}
+
+enum { MAX_FORMULAS = 64 };
+static char reg_expr[MAX_FORMULAS][NL_FORMULA_MAX_TEXT + 1];
+static char reg_params[MAX_FORMULAS][NL_FORMULA_MAX_PARAMS_TEXT + 1];
+
+START_TEST(test_print_round_trip)
+{
+    const int n = registry_formulas(reg_expr, reg_params, MAX_FORMULAS);
+    for (int i = 0; i < n; i++) {
+        nl_formula *f = parse_ok(reg_expr[i], reg_params[i]);
+        assert_round_trip(f, reg_expr[i]);
+        nl_formula_free(f);
+    }
+    /* the grammar's corners: precedence, unary minus, powers, constants */
+    static const char *const corners[] = {
+        "x - (x - 1)", "(x - 1) - x", "x / (x / 2)", "-x^2", "(-x)^2", "(x * 2)^-0.5",
+        "-(-x)", "x - -x", "clamp(x, -3, 2.5)", "1e-05 + x", "running(var(x, [batch]), init=2) * x",
+        "min(x, eps) * (x + 1) / (x * 3)", "x ^ 3 ^ 1"};
+    for (size_t i = 0; i < sizeof corners / sizeof corners[0]; i++) {
+        nl_formula *f = NULL;
+        nl_error err = {0};
+        if (nl_formula_parse(corners[i], "", &f, &err) != NL_OK)
+            continue; /* a text the grammar refuses (x ^ 3 ^ 1) has no tree to print */
+        assert_round_trip(f, corners[i]);
+        nl_formula_free(f);
+    }
+}
+END_TEST
+
+/* the mutant's tree within the limits, and its text what the printer
+ * gives of it (its own tree) */
+static void assert_within_limits(const nl_formula *f, const char *what)
+{
+    ck_assert_msg(f->count <= NL_FORMULA_MAX_TREE && strlen(f->text) <= NL_FORMULA_MAX_TEXT, "%s", what);
+    assert_round_trip(f, what);
+}
+
+/* n mutants of every registry formula by every row from one seed, their texts joined */
+static char *mutants(uint64_t seed, int per_row, int n_formulas)
+{
+    size_t size = 1 << 20, used = 0;
+    char *all = malloc(size);
+    all[0] = '\0';
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_SEARCH);
+    const nl_formula_mutate_options opt = {.axes = (1u << NL_AXIS_BATCH) | (1u << NL_AXIS_CHANNELS) |
+                                                   (1u << NL_AXIS_SPATIAL)};
+    for (int i = 0; i < n_formulas; i++) {
+        nl_formula *parent = parse_ok(reg_expr[i], reg_params[i]);
+        nl_formula *other = parse_ok(reg_expr[(i + 1) % n_formulas], reg_params[(i + 1) % n_formulas]);
+        for (int m = 0; m < nl_formula_mutation_count; m++)
+            for (int k = 0; k < per_row; k++) {
+                nl_formula *child = NULL;
+                nl_error err = {0};
+                const nl_code rc = nl_formula_mutate(m, parent, other, &rng, &opt, &child, &err);
+                ck_assert_msg(rc == NL_OK || rc == NL_ERR_UNSUPPORTED, "%s", err.msg);
+                if (rc)
+                    continue;
+                assert_within_limits(child, nl_formula_mutations[m].name);
+                used += (size_t)snprintf(all + used, size - used, "%s|%s\n", child->text,
+                                         nl_formula_param_count(child) ? child->params[0].name : "");
+                ck_assert(used < size);
+                nl_formula_free(child);
+            }
+        nl_formula_free(parent);
+        nl_formula_free(other);
+    }
+    return all;
+}
+
+START_TEST(test_mutations)
+{
+    const int n = registry_formulas(reg_expr, reg_params, MAX_FORMULAS);
+    char *a = mutants(5, 4, n), *b = mutants(5, 4, n), *c = mutants(6, 4, n);
+    ck_assert_str_eq(a, b); /* the same draws, the same mutants */
+    ck_assert_str_ne(a, c);
+    /* every row applies somewhere, and the mutants are many different formulas */
+    int lines = 0;
+    for (const char *p = a; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_ge(lines, n * nl_formula_mutation_count * 2);
+    free(a), free(b), free(c);
+    /* from x alone, each row that has a site there gives a formula; the
+     * statistic a normalizer needs comes from insert_binary */
+    nl_formula *x = parse_ok("x", "");
+    nl_rng rng;
+    nl_rng_seed(&rng, 1, NL_STREAM_SEARCH);
+    bool reduced = false;
+    for (int k = 0; k < 40; k++) {
+        nl_formula *child = NULL;
+        nl_error err = {0};
+        if (nl_formula_mutate(3, x, NULL, &rng, NULL, &child, &err) == NL_OK) {
+            ck_assert_str_eq(nl_formula_mutations[3].name, "insert_binary");
+            reduced |= strstr(child->text, "(x, [") != NULL;
+            nl_formula_free(child);
+        }
+    }
+    ck_assert(reduced);
+    nl_error err = {0};
+    nl_formula *none = NULL;
+    ck_assert_int_eq(nl_formula_mutate(4, x, NULL, &rng, NULL, &none, &err), NL_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "no site"), "%s", err.msg);
+    nl_formula_free(x);
+}
+END_TEST
+
+/* the declarations of the parameters expr reads: gamma (a gain), beta (a shift) */
+static const char *params_for(const char *expr, char *buf, size_t size)
+{
+    const bool gamma = nl_formula_reads(expr, "gamma"), beta = nl_formula_reads(expr, "beta");
+    snprintf(buf, size, "%s%s%s", gamma ? "gamma = 1 per channel" : "", gamma && beta ? ", " : "",
+             beta ? "beta = 0 per channel" : "");
+    return buf;
+}
+
+static void canonical_of(const char *expr, char *out, size_t size)
+{
+    char params[128];
+    nl_formula *f = parse_ok(expr, params_for(expr, params, sizeof params));
+    nl_error err = {0};
+    ck_assert_msg(nl_formula_canonical(f, out, size, &err) == NL_OK, "%s", err.msg);
+    nl_formula_free(f);
+}
+
+START_TEST(test_canonical)
+{
+    char a[4096], b[4096];
+    static const char *const same[][2] = {
+        {"x * gamma", "gamma * x"},
+        {"min(x, beta) + gamma", "gamma + min(beta, x)"},
+        {"(x - mean(x, [batch])) * gamma", "gamma * (x - mean(x, [batch]))"},
+        {"x / sqrt(var(x, [batch]) + eps)", "x / sqrt(eps + var(x, [batch]))"},
+    };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        canonical_of(same[i][0], a, sizeof a);
+        canonical_of(same[i][1], b, sizeof b);
+        ck_assert_msg(!strcmp(a, b), "'%s' and '%s': %s vs %s", same[i][0], same[i][1], a, b);
+    }
+    static const char *const differ[][2] = {
+        {"x - gamma", "gamma - x"},   {"x / gamma", "gamma / x"},
+        {"mean(x, [batch])", "mean(x, [channels])"}, {"x * gamma", "x + gamma"},
+        {"var(x, [batch])", "running(var(x, [batch]))"}};
+    for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
+        canonical_of(differ[i][0], a, sizeof a);
+        canonical_of(differ[i][1], b, sizeof b);
+        ck_assert_msg(strcmp(a, b), "'%s' and '%s' share %s", differ[i][0], differ[i][1], a);
+    }
+    /* a parameter's start is part of it */
+    nl_formula *one = parse_ok("x * gamma", "gamma = 1 per channel");
+    nl_formula *two = parse_ok("x * gamma", "gamma = 2 per channel");
+    nl_error err = {0};
+    ck_assert(nl_formula_canonical(one, a, sizeof a, &err) == NL_OK);
+    ck_assert(nl_formula_canonical(two, b, sizeof b, &err) == NL_OK);
+    ck_assert_str_ne(a, b);
+    nl_formula_free(one);
+    nl_formula_free(two);
+}
+END_TEST
+
+/* a small CNN on synthetic images: the base of the probe's and the search's tests */
+#define BASE_CNN                                                                                   \
+    "  data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32}\n"  \
+    "  model: {arch: cnn, widths: [4, 8], norm: {groups: 2}}\n"                                    \
+    "  train: {batch_size: 8, log_every: 2, optimizer: {lr: 0.05}}\n"
+
+/* the probe of a search file's base, its first start formula planned */
+static void probe_open(nl_search_spec *s, nl_search_probe *p)
+{
+    tu_tmp_write("probe.yaml", "base:\n" BASE_CNN "start: [\"x\"]\npopulation: 2\ngenerations: 1\n"
+                               "hurdle: {steps: 2, min_accuracy: 0}\n");
+    char path[512];
+    snprintf(path, sizeof path, "%s/probe.yaml", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_search_load(path, s, &err) == NL_OK, "%s", err.msg);
+    nl_config *cfg = malloc(sizeof *cfg);
+    ck_assert(nl_search_load_config(s, "x", "", cfg, &err) == NL_OK);
+    ck_assert_msg(nl_search_probe_open(cfg, p, &err) == NL_OK, "%s", err.msg);
+    free(cfg);
+}
+
+/* the probe's verdict on a formula: ok, and its behaviour hash or reason */
+static bool probe(const nl_search_probe *p, const char *expr, char *out, size_t size)
+{
+    char params[128], hash[17];
+    nl_formula *f = parse_ok(expr, params_for(expr, params, sizeof params));
+    bool ok = false;
+    nl_error err = {0};
+    ck_assert(nl_search_probe_run(p, f, &ok, out, size, hash, &err) == NL_OK);
+    if (ok)
+        snprintf(out, size, "%s", hash);
+    nl_formula_free(f);
+    return ok;
+}
+
+START_TEST(test_probe)
+{
+    tu_tmp_make("search-probe");
+    nl_search_spec s;
+    nl_search_probe p;
+    probe_open(&s, &p);
+    ck_assert_int_eq(p.in.ndim, 4);
+    ck_assert_int_eq(p.in.c, 4);
+    ck_assert_int_eq(p.in.p, 16);
+    char a[512], b[512];
+    static const char *const unsound[] = {"log(x)", "x * 0 / 0", "exp(exp(x))",
+                                          "x / (x - x)", "x / var(x, [batch, channels, spatial])^2"};
+    for (size_t i = 0; i < sizeof unsound / sizeof unsound[0]; i++) {
+        ck_assert_msg(!probe(&p, unsound[i], a, sizeof a), "%s passed the probe", unsound[i]);
+        ck_assert_msg(strstr(a, "not finite") || strstr(a, "past the bound"), "%s: %s", unsound[i], a);
+    }
+    /* the same function written twice has one behaviour; others differ */
+    static const char *const same[][2] = {
+        {"x - mean(x, [batch, spatial])", "(x - mean(x, [batch, spatial])) * 1"},
+        {"x - mean(x, [batch, spatial])", "-(mean(x, [spatial, batch]) - x)"},
+        {"gamma * x / sqrt(var(x, [channels, spatial]) + eps)",
+         "x * gamma * rsqrt(eps + var(x, [spatial, channels]))"}};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        ck_assert_msg(probe(&p, same[i][0], a, sizeof a), "%s: %s", same[i][0], a);
+        ck_assert_msg(probe(&p, same[i][1], b, sizeof b), "%s: %s", same[i][1], b);
+        ck_assert_msg(!strcmp(a, b), "'%s' and '%s' behave differently", same[i][0], same[i][1]);
+    }
+    static const char *const differ[][2] = {
+        {"x - mean(x, [batch, spatial])", "x - mean(x, [channels, spatial])"},
+        {"x", "gamma * x"}, {"x", "2 * x"},
+        {"x / sqrt(var(x, [batch, spatial]) + eps)", "x / sqrt(running(var(x, [batch, spatial])) + eps)"}};
+    for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
+        ck_assert(probe(&p, differ[i][0], a, sizeof a));
+        ck_assert(probe(&p, differ[i][1], b, sizeof b));
+        ck_assert_msg(strcmp(a, b), "'%s' and '%s' share a behaviour", differ[i][0], differ[i][1]);
+    }
+    nl_search_probe_close(&p);
+    nl_search_spec_free(&s);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a search file refused: exit 2, the message naming file:line:column and
+ * `want`, and no output directory */
+static void refused(const char *text, const char *where, const char *want)
+{
+    tu_tmp_write("bad.yaml", text);
+    ck_assert_int_eq(tu_normlab("search bad.yaml --out never"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, where) && strstr(out, want), "wanted '%s' and '%s' in: %s", where, want, out);
+    free(out);
+    struct stat st;
+    char never[512];
+    snprintf(never, sizeof never, "%s/never", tu_tmp);
+    ck_assert_msg(stat(never, &st) != 0, "a refused search wrote %s", never);
+}
+
+#define GOOD_REST "seed: 1\npopulation: 2\ngenerations: 1\nhurdle: {steps: 2, min_accuracy: 0.2}\n"
+
+START_TEST(test_bad_files)
+{
+    tu_tmp_make("search-bad");
+    refused("base:\n" BASE_CNN "start: [\"x\", \"x * foo(x)\"]\n" GOOD_REST, "bad.yaml:5:14: start[2]",
+            "unknown function 'foo'; accepted: x, eps");
+    refused("base:\n" BASE_CNN "start: [\"x ~ 2\"]\n" GOOD_REST, "bad.yaml:5:9: start[1]", "unexpected '~'");
+    refused("base:\n" BASE_CNN "start: []\n" GOOD_REST, "bad.yaml:5:8: start", "the start population is empty");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\nseed: 1\npopulation: 2\ngenerations: 0\n"
+            "hurdle: {steps: 2, min_accuracy: 0.2}\n", "bad.yaml:8:14: generations", "an integer in [1, ");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "candidates: 0\n", "bad.yaml:10:13: candidates",
+            "an integer in [1, ");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\nseed: 1\npopulation: 2\ngenerations: 1\n"
+            "hurdle: {steps: 2, min_accuracy: 1.5}\n", "bad.yaml:9:34: hurdle.min_accuracy", "[0, 1]");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "mutations: 3\n", "bad.yaml:10:1", "unknown key 'mutations'");
+    /* a formula the model cannot take: tokens on images */
+    refused("base:\n" BASE_CNN "start: [\"x - mean(x, [tokens])\"]\n" GOOD_REST, "bad.yaml:5:9: start[1]",
+            "tokens");
+    tu_tmp_remove();
+}
+END_TEST
+
+static const char *const tiny_search =
+    "base:\n" BASE_CNN
+    "start: [\"x\", {expr: \"gamma * (x - mean(x, [batch, spatial]))\", params: \"gamma = 1 per channel\"}]\n"
+    "seed: 4\n"
+    "population: 3\n"
+    "generations: 3\n"
+    "hurdle: {steps: 4, min_accuracy: 0.3, time_limit: 120}\n";
+
+START_TEST(test_search_resumes)
+{
+    tu_tmp_make("search-run");
+    tu_tmp_write("s.yaml", tiny_search);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out whole --quiet"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "11 candidates"), "%s", out);
+    free(out);
+    char *whole = tu_tmp_read("whole/candidates.csv");
+    int lines = 0;
+    for (const char *p = whole; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(lines, 12);
+    ck_assert(strstr(whole, ",passed,"));
+    ck_assert(strstr(whole, "\n1,0,,start,x,,"));
+    /* cut after 5 candidates, in the middle of the sixth's row (a search
+     * killed while writing): it goes on to the same file */
+    const char *cut = whole;
+    for (int i = 0; i < 6; i++)
+        cut = strchr(cut, '\n') + 1;
+    char *part = strndup(whole, (size_t)(cut - whole) + 7);
+    char mk[600];
+    snprintf(mk, sizeof mk, "mkdir -p %s/cut", tu_tmp);
+    ck_assert_int_eq(system(mk), 0);
+    tu_tmp_write("cut/candidates.csv", part);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out cut"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "(5 read back"), "%s", out);
+    free(out);
+    char *resumed = tu_tmp_read("cut/candidates.csv");
+    ck_assert_str_eq(resumed, whole);
+    /* done: a third run reads everything and decides nothing */
+    ck_assert_int_eq(tu_normlab("search s.yaml --out cut --quiet"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "(11 read back"), "%s", out);
+    free(out);
+    /* a search running in the directory (its lock held): refused, the
+     * record untouched */
+    char lock[600];
+    snprintf(lock, sizeof lock, "%s/cut/.lock", tu_tmp);
+    const int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    ck_assert(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out cut --quiet"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "a normlab search is running in cut"), "%s", out);
+    free(out);
+    close(fd);
+    char *after = tu_tmp_read("cut/candidates.csv");
+    ck_assert_str_eq(after, whole);
+    free(after);
+    /* another seed in the same directory is another search: refused */
+    tu_tmp_write("s2.yaml", "base:\n" BASE_CNN "start: [\"x\", \"x - mean(x, [batch])\"]\nseed: 5\n"
+                            "population: 3\ngenerations: 3\nhurdle: {steps: 4, min_accuracy: 0.3}\n");
+    ck_assert_int_eq(tu_normlab("search s2.yaml --out cut --quiet"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "written by another search"), "%s", out);
+    free(out);
+    free(part), free(whole), free(resumed);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* each cheap stage rejects with its reason in a real search's record: the
+ * same formula written twice (a duplicate by its canonical form, another
+ * by its behaviour), log(x) by the probe */
+START_TEST(test_search_stages)
+{
+    tu_tmp_make("search-stages");
+    tu_tmp_write("s.yaml", "base:\n" BASE_CNN
+                           "start: [\"x - mean(x, [batch, spatial])\", \"(x - mean(x, [batch, spatial])) * 1\",\n"
+                           "        \"log(x)\", \"x - mean(x, [spatial, batch])\"]\n"
+                           "candidates: 4\npopulation: 2\nhurdle: {steps: 2, min_accuracy: 0}\n");
+    ck_assert_int_eq(tu_normlab("search s.yaml --out o --quiet"), 0);
+    char *csv = tu_tmp_read("o/candidates.csv");
+    static const char *const rows[] = {
+        "\n1,0,,start,\"x - mean(x, [batch, spatial])\",,",
+        ",passed,test accuracy ",
+        "\n2,0,,start,\"(x - mean(x, [batch, spatial])) * 1\",,",
+        ",equivalent,the outputs and gradients of candidate 1 on the probe's tensors,",
+        "\n3,0,,start,log(x),,",
+        ",numerics,\"the output is not finite (NaN or infinity) at batch 8, input scale 1\",",
+        "\n4,0,,start,\"x - mean(x, [batch, spatial])\",,",
+        ",,duplicate,the canonical form of candidate 1,\n"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        ck_assert_msg(strstr(csv, rows[i]), "no '%s' in:\n%s", rows[i], csv);
+    free(csv);
+    tu_tmp_remove();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("search");
+    TCase *tc = tcase_create("search");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_print_round_trip);
+    tcase_add_test(tc, test_mutations);
+    tcase_add_test(tc, test_canonical);
+    tcase_add_test(tc, test_probe);
+    tcase_add_test(tc, test_bad_files);
+    tcase_add_test(tc, test_search_resumes);
+    tcase_add_test(tc, test_search_stages);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite()); }
