@@ -4,7 +4,8 @@
  * table by the column whose header is clicked and filters a section's
  * tables, curves and claims by the values of its varied keys;
  * report.2-draw.js the drawing's helpers (SVG nodes, ticks, ranges,
- * smoothing, a claim's cells); report.3-view.js keeps the view in the
+ * smoothing, a claim's cells); report.2-match.js the runs filter's
+ * regular expressions, matched in linear time; report.3-view.js keeps the view in the
  * URL's fragment; report.4-explore.js draws the runs' curves (hover,
  * smoothing, zoom, log scale; a mean over seeds or a key's runs with a
  * min-max band; runs switched off or kept by a regular expression) and a

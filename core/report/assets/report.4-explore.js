@@ -227,7 +227,7 @@
     var re = html('input', { type: 'text', 'class': 're', spellcheck: 'false', size: 28,
                              placeholder: 'a regular expression',
                              title: 'a regular expression, case-insensitive, tried on each run\'s name and each ' +
-                                    'key=value it has; empty: every run' }, reLabel);
+                                    'key=value it has (no back-references or lookaround); empty: every run' }, reLabel);
     var reSays = html('span', { 'class': 'resays', role: 'status', 'aria-live': 'polite' }, reBox);
     re.setAttribute('aria-describedby', group + '-resays');
     reSays.id = group + '-resays';
@@ -656,51 +656,43 @@
     }
 
     /* the runs the regular expression keeps: those whose name or a
-     * key=value matches it. One that does not compile says so and keeps
-     * every run. */
-    var longest = 0;
-    data.runs.forEach(function (r) {
-      longest = Math.max(longest, r.n.length);
-      data.keys.forEach(function (k, i) {
-        longest = Math.max(longest, k.length + 1 + Math.max(r.v[i].length, given(r)[i].length));
-      });
-    });
+     * key=value matches it, by the page's own matcher (report.2-match.js:
+     * linear in a text's length whatever the expression, so that none,
+     * typed or from a link, can freeze the page), each text tried once;
+     * one that does not compile, or that the filter does not match, says
+     * so and keeps every run, as does one that would take over RE_BUDGET
+     * steps over the runs (counted inside a match, so it stops one) */
+    var RE_BUDGET = 3e7; /* about 0.3 s */
     function refilter() {
-      var text = re.value, rx = null;
+      var text = re.value, m = text !== '' ? compileFilter(text) : null;
       reSays.textContent = '';
       re.removeAttribute('aria-invalid');
       function refuse(why) {
-        rx = null;
+        m = null;
+        match = data.runs.map(function () { return true; });
         re.setAttribute('aria-invalid', 'true');
         reSays.textContent = why + ': every run is shown';
       }
-      var risk = text !== '' ? riskyPattern(text, longest) : null;
-      if (risk) refuse('not applied, ' + risk);
-      else if (text !== '') {
-        try { rx = new RegExp(text, 'i'); } catch (e) {
-          refuse('not a regular expression (' + e.message.replace(/^Invalid regular expression: /, '').slice(0, 120) + ')');
-        }
-      }
-      /* a budget in time too, checked between names: what passes the
-       * rules above still stops after 0.3 s */
-      var started = Date.now(), tried = true;
-      try {
+      if (m && m.error) refuse('not a regular expression (' + m.error + ')');
+      else if (m && m.unsupported) refuse('not applied, ' + m.unsupported + ' is not supported here');
+      else {
+        var seen = new Map(), spent = false;
+        if (m) m.left = RE_BUDGET;
+        var tried = function (t) {
+          if (spent) return false;
+          if (!seen.has(t)) seen.set(t, m.test(t));
+          if (seen.get(t) === null) spent = true;
+          return seen.get(t) === true;
+        };
         match = data.runs.map(function (r) {
-          if (!rx || !tried) return true;
-          if (Date.now() - started > 300) { tried = false; return true; }
-          return rx.test(r.n) || data.keys.some(function (k, i) {
-            return rx.test(k + '=' + r.v[i]) || (r.k && r.k[i] !== r.v[i] && rx.test(k + '=' + r.k[i]));
+          return !m || tried(r.n) || data.keys.some(function (k, i) {
+            return tried(k + '=' + r.v[i]) || (r.k && r.k[i] !== r.v[i] && tried(k + '=' + r.k[i]));
           });
         });
-      } catch (e) {
-        match = data.runs.map(function () { return true; });
-        refuse('not applied, the browser could not run it (' + String(e.message).slice(0, 80) + ')');
+        if (spent) refuse('not applied, it takes over ' + RE_BUDGET.toLocaleString('en') + ' steps over the runs\u2019 ' +
+                          'names and values (its automaton has ' + m.states.toLocaleString('en') + ' states)');
       }
-      if (rx && !tried) {
-        match = data.runs.map(function () { return true; });
-        refuse('not applied, it took over 0.3 s over the runs\u2019 names');
-      }
-      if (rx) {
+      if (m) {
         var n = match.filter(Boolean).length;
         reSays.textContent = n + ' of ' + data.runs.length + ' runs match';
       }
@@ -708,7 +700,7 @@
        * count untouched while no expression has hidden a row) */
       var was = boxes.some(function (b) { return b[2].unmatched; });
       boxes.forEach(function (b) { b[2].unmatched = !match[b[0]]; });
-      if (runTable && (rx || was)) showRows(runTable);
+      if (runTable && (m || was)) showRows(runTable);
     }
 
     /* the viewBox point under a mouse event */
