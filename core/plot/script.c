@@ -13,8 +13,10 @@
  * output before it parses them (and control bytes end or split the
  * command), so those are written as octal escapes, which gnuplot turns back
  * into the character only after substitution; '"' and '\\' are escaped, and
- * bytes that are not well-formed UTF-8 become '?' (the SVG terminal would
- * write them into XML that no browser reads). */
+ * bytes that are not well-formed UTF-8 become '?', as do control bytes
+ * other than a tab (a directory's name may hold them): the SVG terminal
+ * writes a string's bytes into XML, which has no way to hold those (issue
+ * 118; tests/svg_xml.py parses every SVG normlab writes). */
 const char *pl_q(const char *s, char *buf, size_t size)
 {
     size_t k = 0;
@@ -30,6 +32,8 @@ const char *pl_q(const char *s, char *buf, size_t size)
         } else if (c == '\n') { /* a label's line break, as gnuplot writes it */
             buf[k++] = '\\';
             buf[k++] = 'n';
+        } else if (c < 0x20 && c != '\t') {
+            buf[k++] = '?';
         } else if (c == '`' || c < 0x20 || c == 0x7f) {
             k += (size_t)snprintf(buf + k, size - k, "\\%03o", c);
         } else if (n == 0) {
