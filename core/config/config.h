@@ -92,6 +92,8 @@ nl_code nl_yaml_screen(const char *text, size_t length, const char *source, cons
  * NORMLAB_FUSE, which the caller reads */
 nl_plan_run nl_config_plan_run(const nl_config *cfg, bool fuse_off);
 nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err);
+/* the same text into a malloc'd, NUL-ended buffer (*len its length) */
+nl_code nl_config_text(const nl_config *cfg, char **text, size_t *len, nl_error *err);
 
 /* "file:line:col" of a key, or NULL when it took its default */
 const nl_config_origin *nl_config_origin_of(const nl_config *cfg, const char *key);

@@ -225,11 +225,7 @@ nl_code nl_flat_from_config(const nl_config *cfg, nl_flat *out, char **text_out,
     memset(out, 0, sizeof *out);
     char *text = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    nl_code rc = nl_config_write(cfg, mem, err);
-    fclose(mem);
+    nl_code rc = nl_config_text(cfg, &text, &len, err);
     if (rc == NL_OK)
         rc = nl_flat_from_yaml(text, "resolved config", out, err);
     if (rc == NL_OK && text_out)

@@ -118,3 +118,21 @@ void nl_config_write_key_table(FILE *out)
     }
     free(d);
 }
+
+nl_code nl_config_text(const nl_config *cfg, char **text, size_t *len, nl_error *err)
+{
+    *text = NULL;
+    *len = 0;
+    FILE *mem = open_memstream(text, len);
+    if (!mem)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = nl_config_write(cfg, mem, err);
+    if (fclose(mem) != 0 && !rc)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    if (rc) {
+        free(*text);
+        *text = NULL;
+        *len = 0;
+    }
+    return rc;
+}

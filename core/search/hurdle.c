@@ -27,12 +27,7 @@ static nl_code write_config(const nl_config *cfg, const char *path, nl_error *er
 {
     char *text = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    nl_code rc = nl_config_write(cfg, mem, err);
-    if (fclose(mem) != 0 && !rc)
-        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = nl_config_text(cfg, &text, &len, err);
     if (!rc)
         rc = nl_write_atomic(path, text, len, err);
     free(text);
