@@ -11,8 +11,11 @@ speed:
 - at load the page holds few elements (the runs table's rows and the
   runs' details are made when asked for, not at load) and the runs
   table none of its rows;
-- it loads without a console error, draws its curves and has its table
-  over seeds;
+- it loads without a console error, draws its curves, the means over
+  seeds, and has its table over seeds;
+- the means' train/loss axis fits the runs that did not diverge, though
+  every cell holds a run whose loss reached 1e30 before it diverged (the
+  means were fenced by the means: lr-tolerance-confirm2's drawn to 1e33);
 - scrolled to, the runs table makes its rows and lays out a page of them,
   its count says so, a click on a column's header sorts all 5,000 (the
   first row laid is the smallest), a key's filter keeps its runs (each
@@ -54,6 +57,16 @@ MAX_BYTES = 3_000_000
 # out), nor a curve per run in the large chart and the small ones (6 per
 # run): there, the means over seeds
 MAX_ELEMENTS = 35000
+# the curves' chart on train/loss: its highest labelled tick
+TRAIN_LOSS_TOP = r"""(function () {
+  var box = document.querySelector('.explore'), tag = box.querySelector('.tag');
+  var o = Array.from(tag.options).find(function (o) { return /^train\/loss/.test(o.text); });
+  if (!o) return null;
+  tag.value = o.value; tag.dispatchEvent(new Event('change'));
+  var ticks = Array.from(box.querySelectorAll('svg.chart .axes text:not(.xtick)'))
+    .map(function (t) { return parseFloat(t.textContent); }).filter(isFinite);
+  return ticks.length ? Math.max.apply(null, ticks) : null;
+})()"""
 MAX_CHART = 1000
 
 METRICS = ["final_test_loss", "final_test_accuracy", "final_test_error", "best_test_accuracy", "final_train_loss",
@@ -71,7 +84,8 @@ def make_sweep(out):
             for s in range(SEEDS):
                 seed = 1000 + s
                 name = "type-%s_lr-%s_seed-%d" % (norm, lr, seed)
-                diverged = norm == "none" and float(lr) >= 0.3 and rng.random() < 0.7
+                # and the first seed of every cell, as every cell of lr-tolerance-confirm2 holds one
+                diverged = (norm == "none" and float(lr) >= 0.3 and rng.random() < 0.7) or s == 0
                 base = 0.2 + 0.1 * abs(math.log10(float(lr)) + 1) + (0.05 if norm == "none" else 0)
                 err = 0.9 if diverged else min(0.9, base + rng.gauss(0, 0.02))
                 loss = 1e5 if diverged else 0.4 + 2 * err + rng.gauss(0, 0.03)
@@ -98,6 +112,8 @@ def make_sweep(out):
                 with open(os.path.join(run, "metrics.csv"), "w") as f:
                     f.write("step,epoch,split,loss,accuracy,lr,elapsed_s\n")
                     f.write("0,0.0000,test,2.30,0.1,%s,0.05\n" % lr)
+                    # a diverged run's loss before its end, as lr-tolerance-confirm2's reach 1e33
+                    f.write("10,0.0640,train,%s,0.1,%s,0.06\n" % ("1e30" if diverged else "%.2f" % (loss * 0.9), lr))
                     for step in range(20, steps + 1, 20):
                         frac = step / 312
                         f.write("%d,%.4f,train,%.4f,%.4f,%s,%.3f\n" % (
@@ -229,6 +245,9 @@ def main():
               "at most %d)" % (drawn, chart, MAX_CHART))
         group = b.evaluate("document.querySelector('.explore select.group').value")
         check(group == "~seed", "the curves' view starts on the means over seeds (%r)" % group)
+        top = b.evaluate(TRAIN_LOSS_TOP)
+        check(top is not None and top < 100, "the means' train/loss axis fits the runs that did not diverge, "
+              "though most means hold a run at 1e30 before it diverged (top tick %s)" % top)
         cells = b.evaluate("document.querySelectorAll('#s1-cells tbody tr').length")
         check(cells == len(NORMS) * len(RATES), "the table over seeds has a row per cell (%d)" % cells)
         check_runs_table(b)

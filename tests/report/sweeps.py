@@ -15,8 +15,10 @@ headless Chromium:
   - the curve chart on a log scale: at least 3 labelled ticks, every tag;
   - no curve chart's default range blown up by one run: its span at most
     20 typical spans (the median of the runs' highest values less the
-    median of their lowest), and every run with a point outside it named
-    on the page, with a button that shows the full range;
+    median of their lowest), the view the page opens on (a big sweep's
+    means over seeds) and a curve per run, and in the latter every run
+    with a point outside it named on the page, with a button that shows
+    the full range;
   - the parallel coordinates: no axis name past the figure's edge, and a
     colour legend;
   - every figure's caption says more than the plot's name.
@@ -32,9 +34,9 @@ metrics (summary.csv's columns after status, metrics.csv's) and its size
 holds the largest sweep: its time grows with the evidence); --seeded N
 (test_report_sweeps, the default suite) the first N sweeps of the seeded
 sample the default suite reads (tests/committed_sample.py: a fixed number,
-none of more than its MAX_RUNS runs, issue 115).
+none of more than its MAX_RUNS runs, issue 115); --only A,B the named sweeps.
 
-    tests/report/sweeps.py NORMLAB OUT_DIR (--all | --sample | --fast N | --seeded N) [--pages DIR]
+    tests/report/sweeps.py NORMLAB OUT_DIR (--all | --sample | --fast N | --seeded N | --only A,B) [--pages DIR]
 
 --pages DIR measures the pages already in DIR (NAME.html) instead of
 making them (to measure an older build's pages). Run from the
@@ -153,6 +155,17 @@ CHARTS = r"""(function () {
       return Array.from(chart.querySelectorAll('.axes text:not(.xtick)')).map(function (t) { return t.textContent; })
         .filter(function (t) { return t !== 'step'; });
     }
+    /* the range the page opens on (a big sweep's: the means over seeds),
+     * then the runs' own view, where every run outside is to be named */
+    var group = box.querySelector('select.group'), opening = {};
+    function range() {
+      var ticks = yticks().map(parseFloat).filter(isFinite);
+      return [chart.hasAttribute('data-y0') ? +chart.getAttribute('data-y0') : Math.min.apply(null, ticks),
+              chart.hasAttribute('data-y1') ? +chart.getAttribute('data-y1') : Math.max.apply(null, ticks)];
+    }
+    Array.from(tag.options).forEach(function (o) { set(tag, o.value); opening[o.value] = range(); });
+    var grouped = group && group.value !== '' ? group.value : null;
+    if (grouped !== null) set(group, '');
     var out = [];
     Array.from(tag.options).forEach(function (o) {
       set(tag, o.value);
@@ -166,9 +179,7 @@ CHARTS = r"""(function () {
           values[c[0]] = (values[c[0]] || []).concat(f);
         });
       });
-      var ticks = yticks().map(parseFloat).filter(isFinite);
-      var y0 = chart.hasAttribute('data-y0') ? +chart.getAttribute('data-y0') : Math.min.apply(null, ticks);
-      var y1 = chart.hasAttribute('data-y1') ? +chart.getAttribute('data-y1') : Math.max.apply(null, ticks);
+      var y0 = range()[0], y1 = range()[1];
       var away = box.querySelector('.outliers'), said = away && !away.hidden ? away.textContent : '';
       var outside = Object.keys(values).filter(function (r) {
         var span = (y1 - y0) * 1e-6;
@@ -187,8 +198,10 @@ CHARTS = r"""(function () {
       var drawn = chart.querySelectorAll('path.line').length;
       linear.push(drawn ? yticks().length : null);
       log.checked = false; log.dispatchEvent(new Event('change'));
+      linear.push(grouped !== null ? opening[o.value] : null);
       out.push(linear);
     });
+    if (grouped !== null) set(group, grouped);
     set(tag, tag.options[0].value);
     return out;
   });
@@ -262,7 +275,10 @@ def measure(b, sweep, url, tally):
     tally.check(sweep, not split, "a name broken mid-word at 1280 px",
                 "%d of %d names: %s" % (len(split), seen, "; ".join(sorted(set(split))[:3])))
     for box in b.evaluate(CHARTS):
-        for tag, y0, y1, lows, highs, outside, unnamed, button, full_ok, log_ticks in box:
+        for tag, y0, y1, lows, highs, outside, unnamed, button, full_ok, log_ticks, opening in box:
+            if opening is not None and None not in opening:  # the means the page opens on
+                tally.check(sweep, not blown(opening[0], opening[1], lows, highs), "a blown-up curve axis",
+                            "%s drawn over %.4g to %.4g, the means the page opens on" % (tag, opening[0], opening[1]))
             tally.check(sweep, log_ticks is None or log_ticks >= 3, "a log axis with fewer than 3 labelled ticks",
                         "%s: %s" % (tag, log_ticks))
             if y0 is None or y1 is None:  # nothing drawn: no range to judge
@@ -295,7 +311,12 @@ def main():
         sys.exit(__doc__)
     normlab, out_dir = args[0], args[1]
     sweeps = committed_sweeps()
-    if "--seeded" in args:
+    if "--only" in args:  # to look at named pages again, as a failure named them
+        pick = args[args.index("--only") + 1].split(",")
+        unknown = [s for s in pick if s not in sweeps]
+        if unknown:
+            sys.exit("not committed sweeps: " + ", ".join(unknown))
+    elif "--seeded" in args:
         pick = committed_sample.sample(".")[:int(args[args.index("--seeded") + 1])]
         print("%d committed sweeps; measuring %d of their seeded sample (tests/committed_sample.py): %s" % (
             len(sweeps), len(pick), ", ".join(pick)))

@@ -277,9 +277,10 @@
         });
       });
       if (grouping() === '') return out;
+      var pooled = [];
+      pooled.runLines = out;
       var members = groups.map(function () { return []; });
       out.forEach(function (l) { members[groupOf[l.run]].push(l); });
-      var pooled = [];
       members.forEach(function (ls, g) {
         if (!ls.length) return;
         var only = points.value === 'logged';
@@ -327,9 +328,14 @@
                                                                                       : log.checked ? Math.log10(y) : y; };
       var fence = null;
       if (!full) {
-        var fine = ls.filter(function (l) { return !wrong(l); });
-        fence = robustRange(fine.length ? fine : ls, v);
-        if (!fence && fine.length && fine.length < ls.length) {
+        /* means are fenced by their runs': a mean takes a diverged run's
+         * values until it leaves (1e33 on a loss before its NaN), and on
+         * lr-tolerance-confirm2, which opens on the means over seeds, every
+         * cell held such a run (its loss drawn to 1.2e33) */
+        var runs = ls.runLines || ls;
+        var fine = runs.filter(function (l) { return !wrong(l); });
+        fence = robustRange(fine.length ? fine : runs, v);
+        if (!fence && fine.length && fine.length < runs.length) {
           /* too few to tell outliers among: the range of the lines that went right */
           fence = [Infinity, -Infinity];
           fine.forEach(function (l) {
@@ -340,7 +346,7 @@
       }
       var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
       ls.forEach(function (l) {
-        var fine = !wrong(l);
+        var fine = !wrong(l) && !(l.runs && l.runs.some(function (r) { return data.runs[r].s === 'diverged'; }));
         l.x.forEach(function (x, i) {
           var y = v(l.y[i]);
           if (y === null) return;
