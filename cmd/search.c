@@ -106,9 +106,13 @@ static void print_funnel(const nl_search_result *r)
             printf("%12.3f\n", in ? 1e3 * r->stage_s[s] / (double)in : 0.0);
     }
     const long rejected = r->n - r->stage_counts[NL_STAGE_HURDLE];
-    printf("rejected before the hurdle: %ld of %ld (%.1f%%); %.3f ms a candidate, %.0f candidates an "
-           "hour on one thread\n", rejected, r->n, 100.0 * (double)rejected / (double)(r->n ? r->n : 1),
-           1e3 * r->cheap_s / (double)(r->cheap_decided ? r->cheap_decided : 1),
+    const long distinct = r->n - r->stage_counts[NL_STAGE_DUPLICATE];
+    printf("rejected before the hurdle: %ld of %ld (%.1f%%; of the %ld distinct, %.1f%%); %.3f ms a "
+           "candidate, the slowest %.1f ms (%.1f ms of CPU time); %.0f candidates an hour on one thread\n", rejected, r->n,
+           100.0 * (double)rejected / (double)(r->n ? r->n : 1), distinct,
+           100.0 * (double)(rejected - r->stage_counts[NL_STAGE_DUPLICATE]) / (double)(distinct ? distinct : 1),
+           1e3 * r->cheap_s / (double)(r->cheap_decided ? r->cheap_decided : 1), 1e3 * r->cheap_max_s,
+           1e3 * r->cheap_max_cpu_s,
            3600.0 * (double)r->cheap_decided / (r->cheap_s > 0 ? r->cheap_s : 1e-9));
 }
 

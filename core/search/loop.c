@@ -106,6 +106,15 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* this thread's CPU time: a candidate's own cost, which the wall clock of
+ * a machine shared with other work overstates whenever it is preempted */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* the parents generation g draws from: the best `population` of the
  * passed candidates before it (nl_search_best's order), else the start
  * formulas */
@@ -248,7 +257,7 @@ static bool plans(search *S, nl_search_candidate *c)
     bool ok = true;
     for (int m = 0; ok && m < S->s->n_models; m++)
         if (nl_search_load_on(S->s, &S->s->models[m], c->expr, c->params, S->cfg, &e)) {
-            snprintf(reason, sizeof reason, "%s: %s", S->s->models[m].label, e.msg);
+            snprintf(reason, sizeof reason, "%s: %.500s", S->s->models[m].label, e.msg);
             set_reason(c, NL_STAGE_PLAN, reason);
             ok = false;
         }
@@ -286,7 +295,7 @@ static nl_code rank(search *S, nl_search_candidate *c, nl_error *err)
         if (nl_search_load_on(S->s, &S->s->models[m], c->expr, c->params, S->cfg, &e) ||
             nl_search_rank_config(c->id, m, S->cfg, &e)) {
             c->stage = NL_STAGE_RANK;
-            snprintf(c->reason, sizeof c->reason, "%s: %s", S->s->models[m].label, e.msg);
+            snprintf(c->reason, sizeof c->reason, "%s: %.400s", S->s->models[m].label, e.msg);
             break;
         }
         const nl_code rc = nl_search_rank(S->s, S->opt, m, S->cfg, c, c->id == S->leftover_id, err);
@@ -300,11 +309,15 @@ static nl_code rank(search *S, nl_search_candidate *c, nl_error *err)
  * funnel stops before the hurdle: c left at stage hurdle, not run) */
 static nl_code decide(search *S, nl_search_candidate *c, nl_error *err)
 {
-    const double t0 = now_s();
+    const double t0 = now_s(), cpu0 = cpu_s();
     const bool through = cheap_stages(S, c, err);
     if (err->code)
         return err->code;
-    S->r->cheap_s += now_s() - t0;
+    const double took = now_s() - t0;
+    S->r->cheap_s += took;
+    const double cpu = cpu_s() - cpu0;
+    S->r->cheap_max_s = took > S->r->cheap_max_s ? took : S->r->cheap_max_s;
+    S->r->cheap_max_cpu_s = cpu > S->r->cheap_max_cpu_s ? cpu : S->r->cheap_max_cpu_s;
     S->r->cheap_decided++;
     if (!through)
         return NL_OK;

@@ -140,6 +140,8 @@ typedef struct {
     long stage_counts[NL_STAGE_COUNT];
     double cheap_s;              /* this process's time in the stages before the hurdle */
     long cheap_decided;          /* candidates this process decided before the hurdle */
+    double cheap_max_s;          /* the slowest of them, wall time */
+    double cheap_max_cpu_s;      /* the slowest of them in this thread's CPU time */
     double hurdle_s;
     long hurdle_runs;
     /* this process's time in each stage before the hurdle and the
