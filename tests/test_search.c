@@ -686,6 +686,33 @@ START_TEST(test_search_resumes)
     free(out);
     char *resumed = tu_tmp_read("cut/candidates.csv");
     ck_assert_str_eq(resumed, whole);
+    /* killed during a ranking run: the whole directory as a search leaves
+     * it, the record cut before the last candidate that passed and every
+     * run after it gone, its own runs (hurdle and ranking) left half
+     * done; the search runs them again, to the same file */
+    long last = 0;
+    for (const char *p = strstr(whole, ",passed,"); p; p = strstr(p + 1, ",passed,")) {
+        const char *row = p;
+        while (row > whole && row[-1] != '\n')
+            row--;
+        last = strtol(row, NULL, 10);
+    }
+    ck_assert_int_gt(last, 2);
+    const char *at = whole;
+    for (long i = 0; i < last; i++)
+        at = strchr(at, '\n') + 1;
+    char sh[2048];
+    snprintf(sh, sizeof sh, "cd %s && cp -r whole killed && rm -f killed/.lock && "
+             "for f in killed/hurdle/c* killed/rank/c*; do n=${f##*/c}; n=${n%%%%[-.]*}; "
+             "[ \"$n\" -gt %ld ] && rm -rf \"$f\"; done; rm -f killed/rank/c%ld-m2.log && "
+             "echo half > killed/hurdle/c%ld.log", tu_tmp, last, last, last);
+    ck_assert_int_eq(system(sh), 0);
+    char *killed = strndup(whole, (size_t)(at - whole));
+    tu_tmp_write("killed/candidates.csv", killed);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out killed --quiet"), 0);
+    char *again = tu_tmp_read("killed/candidates.csv");
+    ck_assert_str_eq(again, whole);
+    free(again), free(killed);
     /* done: a third run reads everything and decides nothing */
     ck_assert_int_eq(tu_normlab("search s.yaml --out cut --quiet"), 0);
     out = tu_normlab_output();
