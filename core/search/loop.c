@@ -23,8 +23,8 @@
 
 const nl_search_stage_row nl_search_stages[NL_STAGE_COUNT] = {
     [NL_STAGE_DUPLICATE] = {"duplicate", "its canonical form is an earlier candidate's"},
-    [NL_STAGE_PLAN] = {"plan", "the base model does not plan with it (a shape, an axis, a set "
-                               "too small to normalize)"},
+    [NL_STAGE_PLAN] = {"plan", "the base or one of rank.models does not plan with it (a shape, an "
+                               "axis, a set too small to normalize)"},
     [NL_STAGE_NUMERICS] = {"numerics", "the probe found a value that is not finite or a "
                                        "gradient past its bound"},
     [NL_STAGE_DEGENERATE] = {"degenerate", "a degeneracy check (reject:) found it no normalizer "

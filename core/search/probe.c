@@ -423,8 +423,8 @@ const nl_search_check nl_search_checks[] = {
      true, check_affine},
     {"elementwise", "each output element reads its own input element alone: an activation, no "
                     "statistic (DyT is one)", true, check_elementwise},
-    {"unnormalized", "the output's size follows the input's (x + mean(x, [batch]), x * rms(x, [spatial])): "
-                     "within 10 times from input scale 1 to 0.01 and 100 it is not (mean-only BN's grows)",
+    {"unnormalized", "the output's largest more than 10 times larger or smaller at input scale 0.01 or "
+                     "100 than at 1 (x + mean(x, [batch]), mean-only BN)",
      true, check_unnormalized},
     {"scale", "the output changes when x is multiplied by 100 (EvoNorm-S0's does): off unless asked",
      false, check_scale},

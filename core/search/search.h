@@ -1,11 +1,13 @@
 /* `normlab search SEARCH.yaml` (issue 117): an evolutionary search over
- * formula normalizers on one base model. A population of formulas is
- * evolved from a start population by the mutation operators of the
- * formula's tree (norm/formula_edit.h); each candidate goes through the
- * rejections cheapest first (a canonical form seen before, the plan of the
- * base model with it, a numerics probe, functional equivalence with an
- * earlier candidate) and then a short training run of the base config, the
- * hurdle. Every candidate is a row of OUT/candidates.csv, written as it is
+ * formula normalizers. A population of formulas is evolved from a start
+ * population by the mutation operators of the formula's tree
+ * (norm/formula_edit.h); each candidate goes through the rejections
+ * cheapest first (a canonical form seen before, the plan of the base and
+ * of every ranking model with it, a numerics probe, the degeneracy checks,
+ * functional equivalence with an earlier candidate), then a short training
+ * run of the base config, the hurdle, and a training run on each of the K
+ * ranking models, whose accuracies are its scores; parents are drawn by
+ * Pareto tournament over them. Every candidate is a row of OUT/candidates.csv, written as it is
  * decided, so that a search killed at any point goes on from the file and
  * ends with the file an uninterrupted one writes (draws from the seed
  * alone, outcomes read back from the rows). Library code: nothing printed,
