@@ -477,7 +477,7 @@ START_TEST(test_funnel)
     tu_tmp_make("search-funnel");
     tu_tmp_write("f.yaml", "base:\n" BASE_CNN "start: [\"x\"]\nseed: 3\npopulation: 2\ngenerations: 1\n"
                            "hurdle: {steps: 2, min_accuracy: 0}\n");
-    ck_assert_int_eq(tu_normlab("search f.yaml --funnel 300"), 0);
+    ck_assert_int_eq(tu_normlab("search f.yaml --funnel 300 --quiet"), 0);
     char *out = tu_normlab_output();
     const char *line = strstr(out, "rejected before the hurdle: ");
     ck_assert_msg(line, "%s", out);
@@ -485,6 +485,11 @@ START_TEST(test_funnel)
     ck_assert_int_eq(sscanf(line, "rejected before the hurdle: %ld of %ld", &rejected, &total), 2);
     ck_assert_int_eq(total, 300);
     ck_assert_msg(rejected * 10 >= total * 9, "%ld of %ld rejected:\n%s", rejected, total, out);
+    /* and not by the duplicates alone: 90 % of the distinct formulas too */
+    long distinct = 0;
+    double share = 0;
+    ck_assert_int_eq(sscanf(strstr(line, "; of the "), "; of the %ld distinct, %lf%%", &distinct, &share), 2);
+    ck_assert_msg(distinct > 100 && share >= 90, "%ld distinct, %g%% rejected:\n%s", distinct, share, out);
     for (int st = 0; st < NL_STAGE_HURDLE; st++)
         ck_assert_msg(strstr(out, nl_search_stages[st].name), "no %s in:\n%s", nl_search_stages[st].name, out);
     free(out);
