@@ -7,6 +7,7 @@
 
 #include "bench/bench.h"
 #include "config/config.h"
+#include "search/search.h"
 #include "sweep/slurm.h"
 #include "sweep/sweep.h"
 
@@ -56,6 +57,8 @@ const nl_cmd_int_option nl_cmd_int_options[] = {
     {"verdict", "--seed", 0, LLONG_MAX},
     /* report --watch's seconds between looks at the sweep (and the page's reloads) */
     {"report", "--interval", 1, 3600},
+    /* search --funnel's random formulas (a row each in memory) */
+    {"search", "--funnel", 1, NL_SEARCH_MAX_CANDIDATES},
 };
 const int nl_cmd_n_int_options = (int)(sizeof nl_cmd_int_options / sizeof nl_cmd_int_options[0]);
 

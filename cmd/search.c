@@ -9,28 +9,36 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "int_options.h"
 #include "norm/formula_edit.h"
 #include "search/search.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab search SEARCH.yaml [--out DIR] [--quiet]\n\n"
-            "Evolves formula normalizers (model.norm.type expr) on one base model, as\n"
-            "EvoNorm's search did: from the start formulas, each generation makes\n"
-            "`population` children, each a mutation of a parent drawn by a tournament of\n"
-            "two among the best `population` candidates of the earlier generations that\n"
-            "passed the hurdle (the start formulas while none has). The mutations edit the\n"
-            "parsed formula's tree, with words from the formula's vocabulary:\n");
+            "usage: normlab search SEARCH.yaml [--out DIR] [--quiet]\n"
+            "       normlab search SEARCH.yaml --funnel N\n\n"
+            "Evolves formula normalizers (model.norm.type expr) on a base model, ranked\n"
+            "on K models, as EvoNorm's search did: from the start formulas, each generation makes\n"
+            "`population` children, each a mutation of a parent drawn by a Pareto\n"
+            "tournament (T = `tournament` members drawn, one of those no other drawn one\n"
+            "dominates on the scores drawn) among the best `population` candidates of the\n"
+            "earlier generations that passed (the start formulas while none has). The\n"
+            "mutations edit the parsed formula's tree, with words from the vocabulary:\n");
     for (int m = 0; m < nl_formula_mutation_count; m++)
         fprintf(out, "  %-14s %s\n", nl_formula_mutations[m].name, nl_formula_mutations[m].help);
     fprintf(out, "\nEach candidate is rejected at the first of these stages it fails, cheapest first:\n");
     for (int s = 0; s < NL_STAGE_COUNT; s++)
         fprintf(out, "  %-14s %s\n", nl_search_stages[s].name, nl_search_stages[s].help);
+    fprintf(out, "\nThe degeneracy checks (reject: [...] names those applied; * by default):\n");
+    for (int i = 0; i < nl_search_check_count; i++)
+        fprintf(out, "  %-12s %s %s\n", nl_search_checks[i].name, nl_search_checks[i].by_default ? "*" : " ",
+                nl_search_checks[i].help);
     fprintf(out,
-            "The numerics probe runs the formula's programs forward and backward on fixed\n"
+            "\nThe numerics probe runs the formula's programs forward and backward on fixed\n"
             "tensors shaped as the model's first normalizer's input (16 positions at most),\n"
-            "at input scales 1, 0.01 and 100 and at batches 8 and 2; the hurdle trains the\n"
+            "at input scales 1, 0.01 and 100 and at batches 8 and 2, and on an input\n"
+            "centred along every axis (each mean 0); the hurdle trains the\n"
             "base config for hurdle.steps steps with `normlab run` in a child process (one\n"
             "thread, killed past hurdle.time_limit) and requires hurdle.min_accuracy.\n\n"
             "The search file (configs/README.md, \"Searching for a normalizer\"):\n"
@@ -39,25 +47,39 @@ static void usage(FILE *out)
             "  seed: 1\n"
             "  population: 16\n"
             "  generations: 10   (or candidates: N, the start formulas included)\n"
-            "  hurdle: {steps: 100, min_accuracy: 0.2, time_limit: 600}\n\n"
+            "  hurdle: {steps: 100, min_accuracy: 0.2, time_limit: 600}\n"
+            "  rank: {models: [A.yaml, B.yaml], time_limit: 600}   optional: K models\n"
+            "  tournament: 2\n"
+            "  reject: [affine, elementwise]   the checks applied (default: the * rows)\n\n"
             "Every candidate is a row of DIR/candidates.csv (id, generation, parents,\n"
             "operator, expr, params, canonical_hash, behaviour_hash, stage, reason,\n"
-            "hurdle_accuracy), written as it is decided; the hurdle runs are in\n"
-            "DIR/hurdle/cID (their configs cID.yaml, their output cID.log). Run the same\n"
-            "command again to go on after a kill: the search reads the file and makes the\n"
+            "hurdle_accuracy, scores), written as it is decided; the hurdle runs are in\n"
+            "DIR/hurdle/cID, the ranking runs in DIR/rank/cID-mK (their configs .yaml,\n"
+            "their output .log). Run the same command again to go on after a kill: the\n"
+            "search reads the file and makes the\n"
             "same candidates it would have made. It replaces nothing it did not write: a\n"
             "link in DIR, a candidates.csv not a search's, or a hurdle file or run past\n"
             "the rows of candidates.csv is refused before anything is written.\n\n"
-            "  --out DIR   where it records (default: results/NAME, NAME the file's name)\n"
-            "  --quiet     no line per candidate\n\n"
+            "  --out DIR     where it records (default: results/NAME, NAME the file's name)\n"
+            "  --quiet       no line per candidate\n"
+            "  --funnel N    no search: N random formulas (the start formulas, each edited\n"
+            "                by 1 to 4 drawn mutations) through the stages before the hurdle,\n"
+            "                and how many each stage rejected and its time; nothing written\n\n"
             "Exit status: 0 the budget is spent, 2 a bad search file or DIR refused\n"
             "(nothing written), 1 a failure at run time.\n");
 }
 
 typedef struct {
-    const char *file, *out_dir;
+    const char *file, *out_dir, *funnel_text;
     bool quiet;
+    long long funnel;
 } search_args;
+
+static int take_funnel(void *ctx, const char *option, const char *value)
+{
+    search_args *a = ctx;
+    return nl_cmd_ll_arg("search", option, value, &a->funnel);
+}
 
 static void on_candidate(void *ctx, const nl_search_candidate *c, bool resumed)
 {
@@ -71,7 +93,31 @@ static void on_candidate(void *ctx, const nl_search_candidate *c, bool resumed)
     fputc('\n', stderr);
 }
 
-static void print_outcome(const nl_search_result *r, const char *out_dir)
+/* the funnel: each stage's rejections and time */
+static void print_funnel(const nl_search_result *r)
+{
+    printf("%-11s %9s %9s %7s %12s\n", "stage", "entered", "rejected", "share", "ms each");
+    for (int s = 0; s < NL_STAGE_HURDLE; s++) {
+        const long in = r->stage_entered[s];
+        printf("%-11s %9ld %9ld %6.1f%% ", nl_search_stages[s].name, in, r->stage_counts[s],
+               100.0 * (double)r->stage_counts[s] / (double)(r->n ? r->n : 1));
+        if (s == NL_STAGE_DEGENERATE || s == NL_STAGE_EQUIVALENT)
+            printf("%12s\n", s == NL_STAGE_DEGENERATE ? "(in numerics)" : "-");
+        else
+            printf("%12.3f\n", in ? 1e3 * r->stage_s[s] / (double)in : 0.0);
+    }
+    const long rejected = r->n - r->stage_counts[NL_STAGE_HURDLE];
+    const long distinct = r->n - r->stage_counts[NL_STAGE_DUPLICATE];
+    printf("rejected before the hurdle: %ld of %ld (%.1f%%; of the %ld distinct, %.1f%%); %.3f ms a "
+           "candidate, the slowest %.1f ms (%.1f ms of CPU time); %.0f candidates an hour on one thread\n", rejected, r->n,
+           100.0 * (double)rejected / (double)(r->n ? r->n : 1), distinct,
+           100.0 * (double)(rejected - r->stage_counts[NL_STAGE_DUPLICATE]) / (double)(distinct ? distinct : 1),
+           1e3 * r->cheap_s / (double)(r->cheap_decided ? r->cheap_decided : 1), 1e3 * r->cheap_max_s,
+           1e3 * r->cheap_max_cpu_s,
+           3600.0 * (double)r->cheap_decided / (r->cheap_s > 0 ? r->cheap_s : 1e-9));
+}
+
+static void print_outcome(const nl_search_spec *s, const nl_search_result *r, const char *out_dir)
 {
     fprintf(stderr, "normlab search: %ld candidates (%ld read back from %s/candidates.csv):", r->n,
             r->resumed, out_dir);
@@ -84,13 +130,15 @@ static void print_outcome(const nl_search_result *r, const char *out_dir)
                 3600.0 * (double)r->cheap_decided / (r->cheap_s > 0 ? r->cheap_s : 1e-9), r->hurdle_runs,
                 r->hurdle_runs ? r->hurdle_s / (double)r->hurdle_runs : 0.0);
     long best[5];
-    const int n = nl_search_best(r, best, 5);
+    const int n = nl_search_best(s, r, best, 5);
     if (n == 0)
-        printf("no candidate passed the hurdle\n");
+        printf("no candidate passed\n");
     for (int i = 0; i < n; i++) {
         const nl_search_candidate *c = &r->candidates[best[i] - 1];
-        printf("%d. c%ld  accuracy %.4f  expr: %s%s%s\n", i + 1, c->id, c->accuracy, c->expr,
-               c->params[0] ? "  params: " : "", c->params);
+        printf("%d. c%ld  hurdle %.4f", i + 1, c->id, c->accuracy);
+        for (int m = 0; m < s->n_models; m++)
+            printf("  %s %.4f", s->models[m].label, c->scores[m]);
+        printf("  expr: %s%s%s\n", c->expr, c->params[0] ? "  params: " : "", c->params);
     }
 }
 
@@ -109,6 +157,7 @@ int cmd_search(int argc, char **argv)
     const nl_cmd_option options[] = {
         {.name = "--out", .text = &a.out_dir, .needs = "a directory", .nonempty = true},
         {.name = "--quiet", .flag = &a.quiet},
+        {.name = "--funnel", .text = &a.funnel_text, .take = take_funnel, .needs = "a number of formulas"},
         {0},
     };
     const nl_cmd_line line = {.command = "search", .usage = usage, .options = options, .ctx = &a,
@@ -133,12 +182,15 @@ int cmd_search(int argc, char **argv)
         status = nl_cmd_report("search", &err);
     } else {
         const nl_search_options opt = {.exe = exe, .out_dir = a.out_dir ? a.out_dir : out,
+                                       .funnel = (long)a.funnel,
                                        .on_candidate = on_candidate, .ctx = &a};
         nl_search_result r;
         if (nl_search_run(&s, &opt, &r, &err) != NL_OK)
             status = nl_cmd_report("search", &err);
+        else if (a.funnel)
+            print_funnel(&r);
         else
-            print_outcome(&r, opt.out_dir);
+            print_outcome(&s, &r, opt.out_dir);
         nl_search_result_free(&r);
     }
     nl_search_spec_free(&s);

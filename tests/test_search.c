@@ -244,11 +244,23 @@ END_TEST
     "  model: {arch: cnn, widths: [4, 8], norm: {groups: 2}}\n"                                    \
     "  train: {batch_size: 8, log_every: 2, optimizer: {lr: 0.05}}\n"
 
-/* the probe of a search file's base, its first start formula planned */
-static void probe_open(nl_search_spec *s, nl_search_probe *p)
+/* a small MLP on the same data: feature vectors, where only batch and
+ * channels are axes */
+#define MLP_DATA "data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32}\n"
+#define MLP_MODEL "model: {arch: mlp, widths: [8], norm: {groups: 2}}\n"
+#define MLP_TRAIN "train: {batch_size: 8, log_every: 2, optimizer: {lr: 0.05}}\n"
+#define BASE_MLP "  " MLP_DATA "  " MLP_MODEL "  " MLP_TRAIN
+/* the same as a config file of its own */
+#define MLP_FILE MLP_DATA MLP_MODEL MLP_TRAIN
+
+/* the probe of a search file's base (BASE_CNN or BASE_MLP), its first
+ * start formula planned */
+static void probe_open_on(nl_search_spec *s, nl_search_probe *p, const char *base)
 {
-    tu_tmp_write("probe.yaml", "base:\n" BASE_CNN "start: [\"x\"]\npopulation: 2\ngenerations: 1\n"
-                               "hurdle: {steps: 2, min_accuracy: 0}\n");
+    char text[2048];
+    snprintf(text, sizeof text, "base:\n%sstart: [\"x\"]\npopulation: 2\ngenerations: 1\n"
+             "hurdle: {steps: 2, min_accuracy: 0}\n", base);
+    tu_tmp_write("probe.yaml", text);
     char path[512];
     snprintf(path, sizeof path, "%s/probe.yaml", tu_tmp);
     nl_error err = {0};
@@ -259,18 +271,32 @@ static void probe_open(nl_search_spec *s, nl_search_probe *p)
     free(cfg);
 }
 
-/* the probe's verdict on a formula: ok, and its behaviour hash or reason */
-static bool probe(const nl_search_probe *p, const char *expr, char *out, size_t size)
+static void probe_open(nl_search_spec *s, nl_search_probe *p)
 {
-    char params[128], hash[17];
-    nl_formula *f = parse_ok(expr, params_for(expr, params, sizeof params));
-    bool ok = false;
+    probe_open_on(s, p, BASE_CNN);
+}
+
+/* the probe's stage for a formula with its params under `checks`: its
+ * behaviour hash (passed) or reason into out */
+static nl_search_stage probe_checks(const nl_search_probe *p, const char *expr, const char *params,
+                                    unsigned checks, char *out, size_t size)
+{
+    char hash[17];
+    nl_formula *f = parse_ok(expr, params);
+    nl_search_stage stage;
     nl_error err = {0};
-    ck_assert(nl_search_probe_run(p, f, &ok, out, size, hash, &err) == NL_OK);
-    if (ok)
+    ck_assert(nl_search_probe_run(p, f, checks, &stage, out, size, hash, &err) == NL_OK);
+    if (stage == NL_STAGE_PASSED)
         snprintf(out, size, "%s", hash);
     nl_formula_free(f);
-    return ok;
+    return stage;
+}
+
+/* the numerics probe's verdict alone: ok, and its behaviour hash or reason */
+static bool probe(const nl_search_probe *p, const char *expr, char *out, size_t size)
+{
+    char params[128];
+    return probe_checks(p, expr, params_for(expr, params, sizeof params), 0, out, size) == NL_STAGE_PASSED;
 }
 
 START_TEST(test_probe)
@@ -289,6 +315,15 @@ START_TEST(test_probe)
         ck_assert_msg(!probe(&p, unsound[i], a, sizeof a), "%s passed the probe", unsound[i]);
         ck_assert_msg(strstr(a, "not finite") || strstr(a, "past the bound"), "%s: %s", unsound[i], a);
     }
+    /* a division by a mean or a sum: sound on x (its mean is 0.5), not on
+     * an input centred along every axis, as activations are */
+    static const char *const by_mean[] = {"x / mean(x, [batch, spatial])", "x / sum(x, [batch, channels, spatial])",
+                                          "x / mean(x, [spatial])"};
+    for (size_t i = 0; i < sizeof by_mean / sizeof by_mean[0]; i++) {
+        ck_assert_msg(!probe(&p, by_mean[i], a, sizeof a), "%s passed the probe", by_mean[i]);
+        ck_assert_msg(strstr(a, "an input of mean 0 along every axis"), "%s: %s", by_mean[i], a);
+    }
+    ck_assert_msg(probe(&p, "x / amax(x, [channels, spatial])", a, sizeof a), "%s", a);
     /* the same function written twice has one behaviour; others differ */
     static const char *const same[][2] = {
         {"x - mean(x, [batch, spatial])", "(x - mean(x, [batch, spatial])) * 1"},
@@ -312,6 +347,203 @@ START_TEST(test_probe)
     nl_search_probe_close(&p);
     nl_search_spec_free(&s);
     tu_tmp_remove();
+}
+END_TEST
+
+/* the default degeneracy checks, and all of them */
+static unsigned all_checks(void)
+{
+    return (1u << nl_search_check_count) - 1;
+}
+
+static int check_row(const char *name)
+{
+    for (int i = 0; i < nl_search_check_count; i++)
+        if (!strcmp(nl_search_checks[i].name, name))
+            return i;
+    ck_abort_msg("no degeneracy check %s", name);
+    return -1;
+}
+
+/* The rejections are honest: every built-in's formula for the input (the
+ * registry's rows) and EvoNorm-B0 and -S0 (configs/expr) get through the
+ * numerics probe and every default check, on images and on feature
+ * vectors; DyT, an elementwise map, is what `elementwise` names and
+ * nothing else rejects it; of the opt-in `scale`, the scale-invariant
+ * ones pass and EvoNorm-S0 (x * sigmoid(v * x)) and mean-only do not. */
+START_TEST(test_known_good)
+{
+    tu_tmp_make("search-good");
+    static const char *const bases[] = {BASE_CNN, BASE_MLP};
+    const int input[] = {2, 0}; /* the registry's formula for images, feature vectors */
+    const unsigned by_default = nl_search_checks_default(), scale = 1u << check_row("scale");
+    ck_assert(!(by_default & scale));
+    for (int b = 0; b < 2; b++) {
+        nl_search_spec s;
+        nl_search_probe p;
+        probe_open_on(&s, &p, bases[b]);
+        char out[512];
+        int tried = 0;
+        for (int k = 0; k < NL_NORM_COUNT; k++) {
+            const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
+            const char *expr = row->formula[input[b]], *params = row->formula_params ? row->formula_params : "";
+            if (!expr)
+                continue;
+            tried++;
+            /* DyT is an elementwise map; mean-only BN leaves the size of its input */
+            const char *named = !strcmp(row->id.name, "dyt") ? "elementwise"
+                                : !strcmp(row->id.name, "mean_only") ? "unnormalized" : NULL;
+            const nl_search_stage st = probe_checks(&p, expr, params, by_default, out, sizeof out);
+            if (named) {
+                ck_assert_msg(st == NL_STAGE_DEGENERATE && !strncmp(out, named, strlen(named)), "%s: %s", expr, out);
+                const unsigned rest = by_default & ~(1u << check_row(named));
+                ck_assert_msg(probe_checks(&p, expr, params, rest, out, sizeof out) == NL_STAGE_PASSED,
+                              "%s: %s", expr, out);
+                continue;
+            }
+            ck_assert_msg(st == NL_STAGE_PASSED, "%s (%s) on base %d: %s", row->id.name, expr, b, out);
+            ck_assert_msg(probe_checks(&p, expr, params, all_checks(), out, sizeof out) == NL_STAGE_PASSED,
+                          "%s: scale: %s", expr, out);
+        }
+        ck_assert_int_ge(tried, 5);
+        nl_search_probe_close(&p);
+        nl_search_spec_free(&s);
+    }
+    /* EvoNorm's two, from their configs, on their images */
+    nl_search_spec s;
+    nl_search_probe p;
+    probe_open(&s, &p);
+    static const char *const evonorm[] = {"evonorm-b0", "evonorm-s0"};
+    nl_config *cfg = malloc(sizeof *cfg);
+    for (int i = 0; i < 2; i++) {
+        char path[1024], out[512];
+        nl_error err = {0};
+        snprintf(path, sizeof path, "%s/configs/expr/%s.yaml", NORMLAB_SOURCE_DIR, evonorm[i]);
+        ck_assert_msg(nl_config_load(path, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(probe_checks(&p, cfg->model.norm.expr, cfg->model.norm.params, nl_search_checks_default(),
+                                   out, sizeof out) == NL_STAGE_PASSED, "%s: %s", evonorm[i], out);
+        const nl_search_stage st = probe_checks(&p, cfg->model.norm.expr, cfg->model.norm.params,
+                                                all_checks(), out, sizeof out);
+        ck_assert_msg(i == 0 ? st == NL_STAGE_PASSED : st == NL_STAGE_DEGENERATE && !strncmp(out, "scale: ", 7),
+                      "%s: %s", evonorm[i], out);
+    }
+    free(cfg);
+    nl_search_probe_close(&p);
+    nl_search_spec_free(&s);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* each default check rejects what it names, with its name first */
+START_TEST(test_degenerate)
+{
+    tu_tmp_make("search-degenerate");
+    nl_search_spec s;
+    nl_search_probe p;
+    probe_open(&s, &p);
+    static const char *const cases[][2] = {
+        {"0 * x + mean(x, [batch, spatial])", "collapsed"},
+        {"x * 0 + 1", "collapsed"},
+        {"detach(x - mean(x, [batch, spatial]))", "no_gradient"},
+        {"x", "affine"},
+        {"gamma * x + beta", "affine"},
+        {"2 * x - 1", "affine"},
+        {"tanh(x)", "elementwise"},
+        {"x * sigmoid(gamma * x)", "elementwise"},
+        {"relu(x) + beta", "elementwise"},
+    };
+    char out[512], params[128], want[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *expr = cases[i][0];
+        snprintf(want, sizeof want, "%s: ", cases[i][1]);
+        const nl_search_stage st = probe_checks(&p, expr, params_for(expr, params, sizeof params),
+                                                nl_search_checks_default(), out, sizeof out);
+        ck_assert_msg(st == NL_STAGE_DEGENERATE && !strncmp(out, want, strlen(want)), "%s: wanted %s, "
+                      "got stage %d: %s", expr, cases[i][1], (int)st, out);
+        /* and the numerics alone let it through: the check, not the probe, rejects it */
+        ck_assert_msg(probe(&p, expr, out, sizeof out), "%s: %s", expr, out);
+    }
+    nl_search_probe_close(&p);
+    nl_search_spec_free(&s);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* --funnel: random formulas through the cheap stages, each stage's
+ * count printed, at least 90 % rejected before the hurdle (the issue's
+ * mark, for this seed), nothing written */
+START_TEST(test_funnel)
+{
+    tu_tmp_make("search-funnel");
+    tu_tmp_write("f.yaml", "base:\n" BASE_CNN "start: [\"x\"]\nseed: 3\npopulation: 2\ngenerations: 1\n"
+                           "hurdle: {steps: 2, min_accuracy: 0}\n");
+    ck_assert_int_eq(tu_normlab("search f.yaml --funnel 300 --quiet"), 0);
+    char *out = tu_normlab_output();
+    const char *line = strstr(out, "rejected before the hurdle: ");
+    ck_assert_msg(line, "%s", out);
+    long rejected = 0, total = 0;
+    ck_assert_int_eq(sscanf(line, "rejected before the hurdle: %ld of %ld", &rejected, &total), 2);
+    ck_assert_int_eq(total, 300);
+    ck_assert_msg(rejected * 10 >= total * 9, "%ld of %ld rejected:\n%s", rejected, total, out);
+    /* and not by the duplicates alone: 90 % of the distinct formulas too */
+    long distinct = 0;
+    double share = 0;
+    ck_assert_int_eq(sscanf(strstr(line, "; of the "), "; of the %ld distinct, %lf%%", &distinct, &share), 2);
+    ck_assert_msg(distinct > 100 && share >= 90, "%ld distinct, %g%% rejected:\n%s", distinct, share, out);
+    for (int st = 0; st < NL_STAGE_HURDLE; st++)
+        ck_assert_msg(strstr(out, nl_search_stages[st].name), "no %s in:\n%s", nl_search_stages[st].name, out);
+    free(out);
+    struct stat sb;
+    char results[600];
+    snprintf(results, sizeof results, "%s/results", tu_tmp);
+    ck_assert_msg(stat(results, &sb) != 0, "the funnel wrote %s", results);
+    ck_assert_int_eq(tu_normlab("search f.yaml --funnel 0"), 2);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* Pareto selection over two scores: the order of nl_search_best (front,
+ * then mean, then id), and the tournament: never a dominated candidate
+ * when T covers the pool, each non-dominated one drawn, a candidate that
+ * did not pass never drawn against one that did */
+START_TEST(test_pareto)
+{
+    nl_search_spec s = {.n_models = 2, .tournament = 6};
+    static const double scores[][2] = {{0.9, 0.3}, {0.2, 0.9}, {0.5, 0.5}, {0.4, 0.4}, {0.95, 0.05}, {0, 0}};
+    nl_search_candidate c[6];
+    nl_search_result r = {.candidates = c, .n = 6};
+    for (int i = 0; i < 6; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].id = i + 1;
+        c[i].stage = i < 5 ? NL_STAGE_PASSED : NL_STAGE_HURDLE;
+        c[i].scores[0] = scores[i][0], c[i].scores[1] = scores[i][1];
+    }
+    long best[6];
+    ck_assert_int_eq(nl_search_best(&s, &r, best, 6), 5);
+    static const long order[] = {1, 2, 3, 5, 4}; /* D (4) is C's dominated; C and E tie on the mean */
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(best[i] == order[i], "place %d: c%ld, wanted c%ld", i + 1, best[i], order[i]);
+    const long pool[] = {1, 2, 3, 4, 5, 6};
+    nl_rng rng;
+    nl_rng_seed(&rng, 9, NL_STREAM_SEARCH);
+    int drawn[7] = {0};
+    for (int k = 0; k < 2000; k++)
+        drawn[nl_search_tournament(&s, &r, pool, 6, &rng)]++;
+    ck_assert_int_eq(drawn[4], 0);
+    ck_assert_int_eq(drawn[6], 0);
+    for (int id = 1; id <= 5; id++)
+        if (id != 4)
+            ck_assert_msg(drawn[id] > 300, "c%d drawn %d times of 2000", id, drawn[id]);
+    /* T = 2: D wins against E (neither dominates), never against C */
+    s.tournament = 2;
+    const long two[] = {3, 4};
+    for (int k = 0; k < 200; k++)
+        ck_assert_int_eq(nl_search_tournament(&s, &r, two, 2, &rng), 3);
+    const long other[] = {4, 5};
+    memset(drawn, 0, sizeof drawn);
+    for (int k = 0; k < 200; k++)
+        drawn[nl_search_tournament(&s, &r, other, 2, &rng)]++;
+    ck_assert(drawn[4] > 0 && drawn[5] > 0);
 }
 END_TEST
 
@@ -349,22 +581,84 @@ START_TEST(test_bad_files)
     /* a formula the model cannot take: tokens on images */
     refused("base:\n" BASE_CNN "start: [\"x - mean(x, [tokens])\"]\n" GOOD_REST, "bad.yaml:5:9: start[1]",
             "tokens");
+    /* a formula one of the ranking models cannot run on: spatial on the MLP */
+    tu_tmp_write("mlp.yaml", MLP_FILE);
+    refused("base:\n" BASE_CNN "start: [\"x\", \"x - mean(x, [batch, spatial])\"]\n" GOOD_REST
+            "rank: {models: [mlp.yaml]}\n", "bad.yaml:5:14: start[2]: rank.models[1] (bad.yaml:10:17)",
+            "spatial");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "rank: {models: []}\n", "bad.yaml:10:16: rank.models",
+            "expected 1 to 8 models");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "rank: {time_limit: 5}\n", "bad.yaml:10:7: rank",
+            "models: is missing");
+    char accepted[512] = "accepted: ";
+    for (int i = 0; i < nl_search_check_count; i++)
+        snprintf(accepted + strlen(accepted), sizeof accepted - strlen(accepted), "%s%s", i ? ", " : "",
+                 nl_search_checks[i].name);
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "reject: [affine, constant]\n",
+            "bad.yaml:10:18: reject: 'constant' is no degeneracy check", accepted);
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "tournament: 0\n", "bad.yaml:10:13: tournament",
+            "an integer in [1, 64]");
+    /* hurdles no candidate can pass */
+    refused("base:\n" BASE_CNN "start: [\"x\"]\nseed: 1\npopulation: 2\ngenerations: 1\n"
+            "hurdle: {steps: 0, min_accuracy: 0.2}\n", "bad.yaml:9:17: hurdle.steps", "an integer in [1, ");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\nseed: 1\npopulation: 2\ngenerations: 1\n"
+            "hurdle: {steps: 2, min_accuracy: 0.2, time_limit: 0}\n", "bad.yaml:9:51: hurdle.time_limit",
+            "seconds in (0, 86400]");
     tu_tmp_remove();
 }
 END_TEST
 
+/* ranked on two models: the MLP from its file, a wider CNN inline; the
+ * start formulas plan on both */
 static const char *const tiny_search =
     "base:\n" BASE_CNN
-    "start: [\"x\", {expr: \"gamma * (x - mean(x, [batch, spatial]))\", params: \"gamma = 1 per channel\"}]\n"
+    "start: [\"x\", {expr: \"gamma * (x - mean(x, [batch])) / sqrt(var(x, [batch]) + eps)\",\n"
+    "         params: \"gamma = 1 per channel\"}]\n"
     "seed: 4\n"
     "population: 3\n"
     "generations: 3\n"
-    "hurdle: {steps: 4, min_accuracy: 0.3, time_limit: 120}\n";
+    "hurdle: {steps: 4, min_accuracy: 0.1, time_limit: 120}\n"
+    "rank:\n"
+    "  models:\n"
+    "  - mlp.yaml\n"
+    "  - {data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32},\n"
+    "     model: {arch: cnn, widths: [8, 8], norm: {groups: 2}}, train: {batch_size: 8, steps: 6}}\n"
+    "  time_limit: 120\n"
+    "tournament: 3\n";
+
+/* every row of a candidates.csv: passed ones scored on both models,
+ * those rejected by a ranking run naming its model; returns how many passed */
+static int check_scores(const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s/candidates.csv", tu_tmp, dir);
+    nl_search_candidate *rows = NULL;
+    long n = 0;
+    off_t bytes = 0;
+    nl_error err = {0};
+    ck_assert_msg(nl_search_records_read(path, &rows, &n, &bytes, &err) == NL_OK, "%s", err.msg);
+    int passed = 0;
+    for (long i = 0; i < n; i++) {
+        const nl_search_candidate *c = &rows[i];
+        if (c->stage == NL_STAGE_PASSED) {
+            passed++;
+            ck_assert_msg(!isnan(c->scores[0]) && !isnan(c->scores[1]) && isnan(c->scores[2]),
+                          "c%ld passed without two scores", c->id);
+        }
+        if (c->stage == NL_STAGE_RANK)
+            ck_assert_msg(!strncmp(c->reason, "rank.models[", 12), "c%ld: %s", c->id, c->reason);
+        if (c->stage < NL_STAGE_RANK)
+            ck_assert_msg(isnan(c->scores[0]), "c%ld scored before the ranking", c->id);
+    }
+    free(rows);
+    return passed;
+}
 
 START_TEST(test_search_resumes)
 {
     tu_tmp_make("search-run");
     tu_tmp_write("s.yaml", tiny_search);
+    tu_tmp_write("mlp.yaml", MLP_FILE);
     ck_assert_int_eq(tu_normlab("search s.yaml --out whole --quiet"), 0);
     char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "11 candidates"), "%s", out);
@@ -376,6 +670,11 @@ START_TEST(test_search_resumes)
     ck_assert_int_eq(lines, 12);
     ck_assert(strstr(whole, ",passed,"));
     ck_assert(strstr(whole, "\n1,0,,start,x,,"));
+    ck_assert_int_ge(check_scores("whole"), 1);
+    char rank_dir[600];
+    snprintf(rank_dir, sizeof rank_dir, "%s/whole/rank", tu_tmp);
+    struct stat rank_st;
+    ck_assert_msg(stat(rank_dir, &rank_st) == 0, "no %s", rank_dir);
     /* cut after 5 candidates, in the middle of the sixth's row (a search
      * killed while writing): it goes on to the same file */
     const char *cut = whole;
@@ -392,6 +691,33 @@ START_TEST(test_search_resumes)
     free(out);
     char *resumed = tu_tmp_read("cut/candidates.csv");
     ck_assert_str_eq(resumed, whole);
+    /* killed during a ranking run: the whole directory as a search leaves
+     * it, the record cut before the last candidate that passed and every
+     * run after it gone, its own runs (hurdle and ranking) left half
+     * done; the search runs them again, to the same file */
+    long last = 0;
+    for (const char *p = strstr(whole, ",passed,"); p; p = strstr(p + 1, ",passed,")) {
+        const char *row = p;
+        while (row > whole && row[-1] != '\n')
+            row--;
+        last = strtol(row, NULL, 10);
+    }
+    ck_assert_int_gt(last, 2);
+    const char *at = whole;
+    for (long i = 0; i < last; i++)
+        at = strchr(at, '\n') + 1;
+    char sh[2048];
+    snprintf(sh, sizeof sh, "cd %s && cp -r whole killed && rm -f killed/.lock && "
+             "for f in killed/hurdle/c* killed/rank/c*; do n=${f##*/c}; n=${n%%%%[-.]*}; "
+             "[ \"$n\" -gt %ld ] && rm -rf \"$f\"; done; rm -f killed/rank/c%ld-m2.log && "
+             "echo half > killed/hurdle/c%ld.log", tu_tmp, last, last, last);
+    ck_assert_int_eq(system(sh), 0);
+    char *killed = strndup(whole, (size_t)(at - whole));
+    tu_tmp_write("killed/candidates.csv", killed);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out killed --quiet"), 0);
+    char *again = tu_tmp_read("killed/candidates.csv");
+    ck_assert_str_eq(again, whole);
+    free(again), free(killed);
     /* done: a third run reads everything and decides nothing */
     ck_assert_int_eq(tu_normlab("search s.yaml --out cut --quiet"), 0);
     out = tu_normlab_output();
@@ -430,22 +756,56 @@ START_TEST(test_search_stages)
 {
     tu_tmp_make("search-stages");
     tu_tmp_write("s.yaml", "base:\n" BASE_CNN
-                           "start: [\"x - mean(x, [batch, spatial])\", \"(x - mean(x, [batch, spatial])) * 1\",\n"
-                           "        \"log(x)\", \"x - mean(x, [spatial, batch])\"]\n"
-                           "candidates: 4\npopulation: 2\nhurdle: {steps: 2, min_accuracy: 0}\n");
+                           "start: [\"x / rms(x, [batch, spatial])\", \"(x / rms(x, [batch, spatial])) * 1\",\n"
+                           "        \"log(x)\", \"x / rms(x, [spatial, batch])\", \"x + mean(x, [batch])\"]\n"
+                           "candidates: 5\npopulation: 2\nhurdle: {steps: 2, min_accuracy: 0}\n");
     ck_assert_int_eq(tu_normlab("search s.yaml --out o --quiet"), 0);
     char *csv = tu_tmp_read("o/candidates.csv");
     static const char *const rows[] = {
-        "\n1,0,,start,\"x - mean(x, [batch, spatial])\",,",
+        "\n1,0,,start,\"x / rms(x, [batch, spatial])\",,",
         ",passed,test accuracy ",
-        "\n2,0,,start,\"(x - mean(x, [batch, spatial])) * 1\",,",
+        "\n2,0,,start,\"x / rms(x, [batch, spatial]) * 1\",,",
         ",equivalent,the outputs and gradients of candidate 1 on the probe's tensors,",
         "\n3,0,,start,log(x),,",
         ",numerics,\"the output is not finite (NaN or infinity) at batch 8, input scale 1\",",
-        "\n4,0,,start,\"x - mean(x, [batch, spatial])\",,",
-        ",,duplicate,the canonical form of candidate 1,\n"};
+        "\n4,0,,start,\"x / rms(x, [batch, spatial])\",,",
+        ",,duplicate,the canonical form of candidate 1,,\n",
+        "\n5,0,,start,\"x + mean(x, [batch])\",,",
+        ",degenerate,unnormalized: the output's size follows the input's"};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         ck_assert_msg(strstr(csv, rows[i]), "no '%s' in:\n%s", rows[i], csv);
+    free(csv);
+    /* a hurdle run past its time limit, one that diverges, a ranking run
+     * past its limit: each the candidate's rejection with its reason, and
+     * the search goes on to its budget (exit 0) */
+    static const char *const runs[][3] = {
+        {"hurdle: {steps: 2000, min_accuracy: 0, time_limit: 0.001}\n", "1,0,,start,", ",hurdle,the run went past the time limit of 0.001s and was killed,"},
+        {"hurdle: {steps: 4, min_accuracy: 0}\nrank: {models: [mlp.yaml], time_limit: 0.001}\n", "1,0,,start,",
+         ",rank,rank.models[1]: the run went past the time limit of 0.001s and was killed,"},
+    };
+    tu_tmp_write("mlp.yaml", MLP_FILE);
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char text[2048], dir[32], path[64];
+        snprintf(text, sizeof text, "base:\n" BASE_CNN "start: [\"x / rms(x, [batch])\", \"x / rms(x, [channels])\"]\n"
+                 "candidates: 2\npopulation: 2\n%s", runs[i][0]);
+        tu_tmp_write("r.yaml", text);
+        snprintf(dir, sizeof dir, "r%zu", i);
+        char cmd[96];
+        snprintf(cmd, sizeof cmd, "search r.yaml --out %s --quiet", dir);
+        ck_assert_int_eq(tu_normlab(cmd), 0);
+        snprintf(path, sizeof path, "%s/candidates.csv", dir);
+        csv = tu_tmp_read(path);
+        ck_assert_msg(strstr(csv, runs[i][2]) && strstr(csv, "\n2,0,,start,"), "no '%s' in:\n%s", runs[i][2], csv);
+        free(csv);
+    }
+    tu_tmp_write("d.yaml", "base:\n  data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32}\n"
+                           "  model: {arch: cnn, widths: [4, 8], norm: {groups: 2}}\n"
+                           "  train: {batch_size: 8, optimizer: {lr: 1e30}}\n"
+                           "start: [\"x / rms(x, [batch])\"]\ncandidates: 1\npopulation: 2\n"
+                           "hurdle: {steps: 4, min_accuracy: 0}\n");
+    ck_assert_int_eq(tu_normlab("search d.yaml --out d --quiet"), 0);
+    csv = tu_tmp_read("d/candidates.csv");
+    ck_assert_msg(strstr(csv, ",hurdle,\"the run diverged: training loss "), "%s", csv);
     free(csv);
     tu_tmp_remove();
 }
@@ -460,6 +820,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_mutations);
     tcase_add_test(tc, test_canonical);
     tcase_add_test(tc, test_probe);
+    tcase_add_test(tc, test_known_good);
+    tcase_add_test(tc, test_degenerate);
+    tcase_add_test(tc, test_funnel);
+    tcase_add_test(tc, test_pareto);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_search_resumes);
     tcase_add_test(tc, test_search_stages);

@@ -16,13 +16,19 @@ static void quoted(char *buf, size_t size, const char *key, const char *text)
 nl_code nl_search_load_config(const nl_search_spec *s, const char *expr, const char *params,
                               nl_config *cfg, nl_error *err)
 {
+    return nl_search_load_on(s, &s->base, expr, params, cfg, err);
+}
+
+nl_code nl_search_load_on(const nl_search_spec *s, const nl_search_model *m, const char *expr,
+                          const char *params, nl_config *cfg, nl_error *err)
+{
     char local[2][NL_FORMULA_MAX_TEXT + 64];
     quoted(local[0], sizeof local[0], "model.norm.expr", expr);
     quoted(local[1], sizeof local[1], "model.norm.params", params);
     const char *overrides[] = {"model.norm.type=expr", local[0], local[1]};
-    if (s->base_text)
-        return nl_config_load_string(s->base_text, s->path, overrides, 3, cfg, err);
-    return nl_config_load(s->base_path, overrides, 3, cfg, err);
+    if (m->text)
+        return nl_config_load_string(m->text, s->path, overrides, 3, cfg, err);
+    return nl_config_load(m->path, overrides, 3, cfg, err);
 }
 
 nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg, nl_error *err)
@@ -30,5 +36,11 @@ nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg
     cfg->train.steps = s->hurdle_steps;
     cfg->train.epochs = 0;
     snprintf(cfg->name, sizeof cfg->name, "c%ld", id);
+    return nl_config_validate(cfg, err);
+}
+
+nl_code nl_search_rank_config(long id, int k, nl_config *cfg, nl_error *err)
+{
+    snprintf(cfg->name, sizeof cfg->name, "c%ld-m%d", id, k + 1);
     return nl_config_validate(cfg, err);
 }

@@ -23,8 +23,9 @@ typedef struct {
 } parser;
 
 static const char *const top_keys[] = {"base", "start", "seed", "population", "generations",
-                                       "candidates", "hurdle"};
+                                       "candidates", "hurdle", "rank", "tournament", "reject"};
 static const char *const hurdle_keys[] = {"steps", "min_accuracy", "time_limit"};
+static const char *const rank_keys[] = {"models", "time_limit"};
 
 static nl_code read_long(parser *P, const yaml_node_t *n, const char *key, long long lo, long long hi,
                          long long *out)
@@ -35,29 +36,94 @@ static nl_code read_long(parser *P, const yaml_node_t *n, const char *key, long 
     return nl_yaml_read_int(&P->y, n, key, &range, accepted, hi, out);
 }
 
-static nl_code parse_base(parser *P, const char *path, yaml_node_t *n)
+/* a model: a config file (relative to the search file) or an inline
+ * config, whose errors point into the search file */
+static nl_code parse_model(parser *P, const char *path, yaml_node_t *n, const char *label,
+                           nl_search_model *m)
 {
-    nl_search_spec *s = P->s;
     char d[128];
+    snprintf(m->label, sizeof m->label, "%s", label);
+    m->line = nl_yaml_line(n);
+    m->column = nl_yaml_column(n);
     if (n->type == YAML_MAPPING_NODE) {
-        /* an inline config: its errors point into the search file */
-        if (!(s->base_text = nl_yaml_node_text(s->text, n)))
+        if (!(m->text = nl_yaml_node_text(P->s->text, n)))
             return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
         return NL_OK;
     }
     if (n->type != YAML_SCALAR_NODE || nl_yaml_is_null(n))
-        return nl_yaml_fail(&P->y, n, "base", "expected a config file name or an inline config (a "
+        return nl_yaml_fail(&P->y, n, label, "expected a config file name or an inline config (a "
                             "mapping of model:, data:, train:), got %s", nl_yaml_describe(n, d, sizeof d));
     const char *name = nl_yaml_scalar(n), *slash = strrchr(path, '/');
     if (name[0] == '/' || !slash)
-        snprintf(s->base_path, sizeof s->base_path, "%s", name);
+        snprintf(m->path, sizeof m->path, "%s", name);
     else
-        snprintf(s->base_path, sizeof s->base_path, "%.*s/%s", (int)(slash - path), path, name);
+        snprintf(m->path, sizeof m->path, "%.*s/%s", (int)(slash - path), path, name);
     struct stat st;
-    if (stat(s->base_path, &st) != 0 || !S_ISREG(st.st_mode))
-        return nl_yaml_fail(&P->y, n, "base", "%s is not a config file (a relative base is read "
+    if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode))
+        return nl_yaml_fail(&P->y, n, label, "%s is not a config file (a relative one is read "
                             "relative to the search file); accepted: a config file or an inline "
-                            "config", s->base_path);
+                            "config", m->path);
+    return NL_OK;
+}
+
+/* rank: {models: [CONFIG, ...], time_limit: SECONDS} */
+static nl_code parse_rank(parser *P, const char *path, yaml_node_t *n)
+{
+    nl_search_spec *s = P->s;
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "rank", "a mapping {models: [CONFIG, ...]"
+                                       "[, time_limit: SECONDS]}");
+    const nl_yaml_range positive = {.has_lo = true, .lo_open = true, .lo = 0, .has_hi = true, .hi = 86400};
+    char d[128], label[32];
+    for (int i = 0; !rc && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        const char *key = nl_yaml_scalar(k);
+        if (!strcmp(key, "time_limit")) {
+            rc = nl_yaml_read_number(&P->y, v, "rank.time_limit", &positive, "seconds in (0, 86400]",
+                                     &s->rank_time_limit_s);
+        } else if (strcmp(key, "models")) {
+            rc = nl_yaml_unknown_key(&P->y, k, "rank", rank_keys, 2);
+        } else if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) == 0 ||
+                   nl_yaml_count(v) > NL_SEARCH_MAX_MODELS) {
+            rc = nl_yaml_fail(&P->y, v, "rank.models", "expected 1 to %d models (each a config file or "
+                              "an inline config), got %s", NL_SEARCH_MAX_MODELS,
+                              v->type == YAML_SEQUENCE_NODE ? (snprintf(d, sizeof d, "%d", nl_yaml_count(v)), d)
+                                                            : nl_yaml_describe(v, d, sizeof d));
+        } else {
+            for (int m = 0; !rc && m < nl_yaml_count(v); m++) {
+                snprintf(label, sizeof label, "rank.models[%d]", m + 1);
+                rc = parse_model(P, path, nl_yaml_item(&P->y, v, m), label, &s->models[m]);
+                s->n_models += !rc;
+            }
+        }
+    }
+    if (!rc && s->n_models == 0)
+        rc = nl_yaml_fail(&P->y, n, "rank", "models: is missing; rank is {models: [CONFIG, ...]"
+                          "[, time_limit: SECONDS]}");
+    return rc;
+}
+
+/* reject: [ROW, ...]: the degeneracy checks applied, by name */
+static nl_code parse_reject(parser *P, yaml_node_t *n)
+{
+    const char *names[32];
+    char d[128], list[512];
+    for (int i = 0; i < nl_search_check_count && i < 32; i++)
+        names[i] = nl_search_checks[i].name;
+    nl_yaml_join(names, nl_search_check_count, ", ", list, sizeof list);
+    if (n->type != YAML_SEQUENCE_NODE)
+        return nl_yaml_fail(&P->y, n, "reject", "expected a list of degeneracy checks (of %s; [] for "
+                            "none), got %s", list, nl_yaml_describe(n, d, sizeof d));
+    P->s->checks = 0;
+    for (int i = 0; i < nl_yaml_count(n); i++) {
+        yaml_node_t *item = nl_yaml_item(&P->y, n, i);
+        int row = -1;
+        for (int k = 0; item->type == YAML_SCALAR_NODE && k < nl_search_check_count; k++)
+            row = strcmp(nl_yaml_scalar(item), nl_search_checks[k].name) ? row : k;
+        if (row < 0)
+            return nl_yaml_fail(&P->y, item, "reject", "%s is no degeneracy check; accepted: %s",
+                                nl_yaml_describe(item, d, sizeof d), list);
+        P->s->checks |= 1u << row;
+    }
     return NL_OK;
 }
 
@@ -165,7 +231,16 @@ static nl_code parse_key(parser *P, const char *path, yaml_node_t *k, yaml_node_
     long long value;
     nl_code rc;
     if (!strcmp(key, "base"))
-        return parse_base(P, path, v);
+        return parse_model(P, path, v, "base", &s->base);
+    if (!strcmp(key, "rank"))
+        return parse_rank(P, path, v);
+    if (!strcmp(key, "reject"))
+        return parse_reject(P, v);
+    if (!strcmp(key, "tournament")) {
+        if (!(rc = read_long(P, v, "tournament", 1, 64, &value)))
+            s->tournament = (int)value;
+        return rc;
+    }
     if (!strcmp(key, "start"))
         return parse_start(P, v);
     if (!strcmp(key, "hurdle"))
@@ -203,7 +278,7 @@ long nl_search_budget(const nl_search_spec *s)
 static nl_code check_whole(parser *P, yaml_node_t *root)
 {
     nl_search_spec *s = P->s;
-    const char *missing = !s->base_text && !s->base_path[0] ? "base" : !s->n_start ? "start"
+    const char *missing = !s->base.text && !s->base.path[0] ? "base" : !s->n_start ? "start"
                           : !s->population ? "population" : !s->hurdle_steps ? "hurdle" : NULL;
     if (missing)
         return nl_yaml_fail(&P->y, root, missing, "missing; a search file gives base:, start:, "
@@ -225,6 +300,16 @@ static nl_code check_whole(parser *P, yaml_node_t *root)
         else if (i == 0 && nl_search_hurdle_config(s, 1, cfg, &cerr) != NL_OK)
             rc = nl_yaml_fail(&P->y, P->hurdle_node, "hurdle", "the base config trained for %ld steps "
                               "is no run normlab takes: %s", s->hurdle_steps, cerr.msg);
+        /* a model the formula cannot run on: refused where the formula is given */
+        for (int m = 0; !rc && m < s->n_models; m++) {
+            if (nl_search_load_on(s, &s->models[m], s->start[i].expr, s->start[i].params, cfg, &cerr))
+                rc = nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: %s: %s (%s:%d:%d) does not take it: %s",
+                             s->path, s->start[i].line, s->start[i].column, label, s->models[m].label,
+                             s->path, s->models[m].line, s->models[m].column, cerr.msg);
+            else if (i == 0 && (cerr.code = nl_search_rank_config(1, m, cfg, &cerr)))
+                rc = nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: %s: no run normlab takes: %s", s->path,
+                             s->models[m].line, s->models[m].column, s->models[m].label, cerr.msg);
+        }
     }
     free(cfg);
     return rc;
@@ -235,6 +320,9 @@ nl_code nl_search_load(const char *path, nl_search_spec *s, nl_error *err)
     memset(s, 0, sizeof *s);
     s->min_accuracy = NAN;
     s->time_limit_s = 600;
+    s->rank_time_limit_s = 600;
+    s->tournament = 2;
+    s->checks = nl_search_checks_default();
     s->seed = 1;
     snprintf(s->path, sizeof s->path, "%s", path);
     size_t len = 0;
@@ -254,7 +342,7 @@ nl_code nl_search_load(const char *path, nl_search_spec *s, nl_error *err)
                      "population:, generations: and hurdle:", path);
     else
         rc = nl_yaml_check_mapping(&P.y, root, NULL, "a mapping of base:, start:, seed:, population:, "
-                                   "generations:, candidates:, hurdle:");
+                                   "generations:, candidates:, hurdle:, rank:, tournament:, reject:");
     for (int i = 0; !rc && i < nl_yaml_count(root); i++)
         rc = parse_key(&P, path, nl_yaml_key(&P.y, root, i), nl_yaml_value(&P.y, root, i));
     if (!rc)
@@ -266,6 +354,10 @@ nl_code nl_search_load(const char *path, nl_search_spec *s, nl_error *err)
 void nl_search_spec_free(nl_search_spec *s)
 {
     free(s->text);
-    free(s->base_text);
-    s->text = s->base_text = NULL;
+    free(s->base.text);
+    s->text = s->base.text = NULL;
+    for (int m = 0; m < s->n_models; m++) {
+        free(s->models[m].text);
+        s->models[m].text = NULL;
+    }
 }

@@ -5,6 +5,7 @@
  * The run's outcome is read from its summary.json through results/. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static nl_code write_config(const nl_config *cfg, const char *path, nl_error *er
 
 /* runs `normlab run` on the config into dir, its output into log_path;
  * *end how it ended (killed past the time limit: *late) */
-static nl_code run_child(const nl_search_spec *s, const char *exe, const char *config, const char *dir,
+static nl_code run_child(double time_limit, const char *exe, const char *config, const char *dir,
                          const char *log_path, bool leftover, nl_proc_end *end, bool *late, nl_error *err)
 {
     int fd;
@@ -55,7 +56,7 @@ static nl_code run_child(const nl_search_spec *s, const char *exe, const char *c
     if (rc)
         return rc;
     *late = false;
-    if ((rc = nl_proc_wait(&p, s->time_limit_s, end, err)) == NL_OK && !end->ended) {
+    if ((rc = nl_proc_wait(&p, time_limit, end, err)) == NL_OK && !end->ended) {
         *late = true;
         nl_proc_signal(&p, SIGKILL);
         rc = nl_proc_wait(&p, -1, end, err);
@@ -63,54 +64,51 @@ static nl_code run_child(const nl_search_spec *s, const char *exe, const char *c
     return rc;
 }
 
-/* the candidate's verdict from the finished child and its run directory */
-static void judge(const nl_search_spec *s, const char *dir, const nl_proc_end *end, bool late,
-                  nl_search_candidate *c)
+/* the finished child's test accuracy into *accuracy (its text into
+ * value), or NaN and why there is none into reason */
+static void outcome(const char *dir, const nl_proc_end *end, bool late, double time_limit,
+                    double *accuracy, char value[256], char *reason, size_t size)
 {
-    char *json = NULL, value[256] = "", how[64];
+    char *json = NULL, how[64];
     const nl_summary_verdict v = late ? NL_SUMMARY_ABSENT : nl_summary_read(dir, &json);
+    value[0] = '\0';
     if (json)
-        nl_json_flat_get(json, NL_SUMMARY_REASON, value, sizeof value);
-    c->stage = NL_STAGE_HURDLE;
+        nl_json_flat_get(json, NL_SUMMARY_REASON, value, 256);
     nl_proc_describe(end, how, sizeof how);
-    if (late) {
-        snprintf(c->reason, sizeof c->reason, "the run went past the time limit of %gs and was "
-                 "killed", s->time_limit_s);
-    } else if (v == NL_SUMMARY_DIVERGED) {
-        snprintf(c->reason, sizeof c->reason, "the run diverged: %s", value);
-    } else if (v != NL_SUMMARY_OK) {
-        snprintf(c->reason, sizeof c->reason, "the run failed (%s, summary %s)%s%s", how,
-                 nl_summary_verdict_name(v), value[0] ? ": " : "", value);
-    } else if (!nl_json_flat_get(json, NL_SUMMARY_FINAL_TEST_ACCURACY, value, sizeof value) ||
-               !nl_parse_finite(value, &c->accuracy)) {
-        snprintf(c->reason, sizeof c->reason, "the run recorded no test accuracy");
-    } else if (c->accuracy < s->min_accuracy) {
-        snprintf(c->reason, sizeof c->reason, "test accuracy %s after %ld steps, below the floor %g",
-                 value, s->hurdle_steps, s->min_accuracy);
-    } else {
-        c->stage = NL_STAGE_PASSED;
-        snprintf(c->reason, sizeof c->reason, "test accuracy %s after %ld steps", value, s->hurdle_steps);
-    }
+    *accuracy = NAN;
+    if (late)
+        snprintf(reason, size, "the run went past the time limit of %gs and was killed", time_limit);
+    else if (v == NL_SUMMARY_DIVERGED)
+        snprintf(reason, size, "the run diverged: %s", value);
+    else if (v != NL_SUMMARY_OK)
+        snprintf(reason, size, "the run failed (%s, summary %s)%s%s", how, nl_summary_verdict_name(v),
+                 value[0] ? ": " : "", value);
+    else if (!nl_json_flat_get(json, NL_SUMMARY_FINAL_TEST_ACCURACY, value, 256) ||
+             !nl_parse_finite(value, accuracy))
+        snprintf(reason, size, "the run recorded no test accuracy"), *accuracy = NAN;
     free(json);
 }
 
 /* The run a killed search left in dir: its process got SIGTERM when the
  * search died and may still be writing its summary; the new run would be
  * refused while it holds the directory. Waited for, up to the time limit. */
-static void wait_for_leftover(const nl_search_spec *s, const char *dir)
+static void wait_for_leftover(double time_limit, const char *dir)
 {
     const struct timespec tick = {0, 100 * 1000 * 1000};
-    for (double waited = 0; waited < s->time_limit_s && nl_run_phase_read(dir) == NL_PHASE_RUNNING;
+    for (double waited = 0; waited < time_limit && nl_run_phase_read(dir) == NL_PHASE_RUNNING;
          waited += 0.1)
         nanosleep(&tick, NULL);
 }
 
-/* the id of a hurdle entry: cID, cID.yaml or cID.log; 0 for another name */
+/* the id of a run's entry: cID or cID-mK (a ranking run), each bare, .yaml
+ * or .log; 0 for another name */
 static long entry_id(const char *name)
 {
     char digits[24];
     const size_t n = strspn(name + (name[0] == 'c'), "0123456789");
     const char *tail = name + 1 + n;
+    if (tail[0] == '-' && tail[1] == 'm' && strspn(tail + 2, "0123456789") > 0)
+        tail += 2 + strspn(tail + 2, "0123456789");
     long long id;
     if (name[0] != 'c' || n == 0 || n >= sizeof digits ||
         (tail[0] && strcmp(tail, ".yaml") && strcmp(tail, ".log")))
@@ -120,34 +118,43 @@ static long entry_id(const char *name)
     return nl_parse_ll(digits, 1, NL_SEARCH_MAX_CANDIDATES, &id) ? (long)id : 0;
 }
 
+/* where the runs are: the hurdle's and the ranking's */
+static const char *const run_dirs[] = {"hurdle", "rank"};
+
 nl_code nl_search_hurdle_check(const char *out_dir, long first, nl_error *err)
 {
-    char root[1100];
-    snprintf(root, sizeof root, "%s/hurdle", out_dir);
-    DIR *d = opendir(root);
-    if (!d)
-        return NL_OK; /* none yet (anything else there: nl_make_dirs refuses it) */
     nl_code rc = NL_OK;
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        const long id = entry_id(e->d_name);
-        if (id > 0 && (first == 0 || id > first))
-            rc = nl_fail(err, NL_ERR_USAGE, "%s/%s exists, but %s/candidates.csv %s: it is not this "
-                         "search's, and the search would write there; nothing was written: give "
-                         "another --out, or move it", root, e->d_name, out_dir,
-                         first ? "records no candidate that left it" : "does not exist");
+    for (size_t k = 0; !rc && k < sizeof run_dirs / sizeof run_dirs[0]; k++) {
+        char root[1100];
+        snprintf(root, sizeof root, "%s/%s", out_dir, run_dirs[k]);
+        DIR *d = opendir(root);
+        if (!d)
+            continue; /* none yet (anything else there: nl_make_dirs refuses it) */
+        for (struct dirent *e; !rc && (e = readdir(d));) {
+            const long id = entry_id(e->d_name);
+            if (id > 0 && (first == 0 || id > first))
+                rc = nl_fail(err, NL_ERR_USAGE, "%s/%s exists, but %s/candidates.csv %s: it is not "
+                             "this search's, and the search would write there; nothing was written: "
+                             "give another --out, or move it", root, e->d_name, out_dir,
+                             first ? "records no candidate that left it" : "does not exist");
+        }
+        closedir(d);
     }
-    closedir(d);
     return rc;
 }
 
-nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, const nl_config *cfg,
-                         nl_search_candidate *c, bool leftover, nl_error *err)
+/* one run of the search: cfg written into OUT/SUB/NAME.yaml and trained
+ * into OUT/SUB/NAME (its output NAME.log); its test accuracy or NaN and
+ * why into reason */
+static nl_code child(const nl_search_options *opt, const char *sub, const char *name, const nl_config *cfg,
+                     double time_limit, bool leftover, double *accuracy, char value[256], char *reason,
+                     size_t size, nl_error *err)
 {
     char root[1100], dir[1200], config[1200], log_path[1200];
-    snprintf(root, sizeof root, "%s/hurdle", opt->out_dir);
-    snprintf(dir, sizeof dir, "%s/c%ld", root, c->id);
-    snprintf(config, sizeof config, "%s/c%ld.yaml", root, c->id);
-    snprintf(log_path, sizeof log_path, "%s/c%ld.log", root, c->id);
+    snprintf(root, sizeof root, "%s/%s", opt->out_dir, sub);
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    snprintf(config, sizeof config, "%s/%s.yaml", root, name);
+    snprintf(log_path, sizeof log_path, "%s/%s.log", root, name);
     nl_code rc = nl_make_dirs(root, err);
     struct stat st;
     const char *const paths[] = {dir, config, log_path};
@@ -158,12 +165,46 @@ nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, 
     if (!rc)
         rc = write_config(cfg, config, err);
     if (!rc && leftover && nl_path_exists(dir))
-        wait_for_leftover(s, dir);
+        wait_for_leftover(time_limit, dir);
     nl_proc_end end = {0};
     bool late = false;
     if (!rc)
-        rc = run_child(s, opt->exe, config, dir, log_path, leftover, &end, &late, err);
+        rc = run_child(time_limit, opt->exe, config, dir, log_path, leftover, &end, &late, err);
     if (!rc)
-        judge(s, dir, &end, late, c);
+        outcome(dir, &end, late, time_limit, accuracy, value, reason, size);
+    return rc;
+}
+
+nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, const nl_config *cfg,
+                         nl_search_candidate *c, bool leftover, nl_error *err)
+{
+    char name[32], value[256];
+    snprintf(name, sizeof name, "c%ld", c->id);
+    const nl_code rc = child(opt, "hurdle", name, cfg, s->time_limit_s, leftover, &c->accuracy, value,
+                             c->reason, sizeof c->reason, err);
+    c->stage = NL_STAGE_HURDLE;
+    if (rc || isnan(c->accuracy))
+        return rc;
+    if (c->accuracy < s->min_accuracy) {
+        snprintf(c->reason, sizeof c->reason, "test accuracy %s after %ld steps, below the floor %g",
+                 value, s->hurdle_steps, s->min_accuracy);
+    } else {
+        c->stage = NL_STAGE_PASSED;
+        snprintf(c->reason, sizeof c->reason, "test accuracy %s after %ld steps", value, s->hurdle_steps);
+    }
+    return NL_OK;
+}
+
+nl_code nl_search_rank(const nl_search_spec *s, const nl_search_options *opt, int k, const nl_config *cfg,
+                       nl_search_candidate *c, bool leftover, nl_error *err)
+{
+    char name[48], value[256], why[400];
+    snprintf(name, sizeof name, "c%ld-m%d", c->id, k + 1);
+    const nl_code rc = child(opt, "rank", name, cfg, s->rank_time_limit_s, leftover, &c->scores[k], value,
+                             why, sizeof why, err);
+    if (!rc && isnan(c->scores[k])) {
+        c->stage = NL_STAGE_RANK;
+        snprintf(c->reason, sizeof c->reason, "%s: %s", s->models[k].label, why);
+    }
     return rc;
 }

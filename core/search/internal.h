@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "backend/backend.h"
+#include "base/rng.h"
 #include "config/config.h"
 #include "log/files.h"
 #include "search/search.h"
@@ -19,9 +20,15 @@
  * module's message. */
 nl_code nl_search_load_config(const nl_search_spec *s, const char *expr, const char *params,
                               nl_config *cfg, nl_error *err);
+/* the same on model m (the base or one of rank.models) */
+nl_code nl_search_load_on(const nl_search_spec *s, const nl_search_model *m, const char *expr,
+                          const char *params, nl_config *cfg, nl_error *err);
 /* cfg made a hurdle run of candidate `id`: hurdle_steps steps, named
  * after the candidate, validated again */
 nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg, nl_error *err);
+/* cfg (rank.models[k] with the formula) made candidate `id`'s ranking
+ * run on it: trained as its config says, named cID-mK (K = k + 1) */
+nl_code nl_search_rank_config(long id, int k, nl_config *cfg, nl_error *err);
 
 /* ---- the numerics probe (probe.c) ---- */
 
@@ -36,12 +43,16 @@ typedef struct {
 nl_code nl_search_probe_open(const nl_config *cfg, nl_search_probe *p, nl_error *err);
 void nl_search_probe_close(nl_search_probe *p);
 /* Forward and backward at several input scales and a tiny batch on fixed
- * tensors. *ok false with why in reason when a value is not finite or a
- * gradient past its bound; else the hash of the rounded outputs and
- * gradients into behaviour (16 hex digits). An error only for a plan the
- * probe cannot make or memory. */
-nl_code nl_search_probe_run(const nl_search_probe *p, const nl_formula *f, bool *ok, char *reason,
-                            size_t size, char behaviour[17], nl_error *err);
+ * tensors. *stage NL_STAGE_NUMERICS with why in reason when a value is
+ * not finite or a gradient past its bound; else the hash of the rounded
+ * outputs and gradients into behaviour (16 hex digits), and the
+ * degeneracy checks of `checks` (bits: rows of nl_search_checks) in
+ * order: *stage NL_STAGE_DEGENERATE with the row's name and why at the
+ * first that finds the formula degenerate, else NL_STAGE_PASSED. An error
+ * only for memory. */
+nl_code nl_search_probe_run(const nl_search_probe *p, const nl_formula *f, unsigned checks,
+                            nl_search_stage *stage, char *reason, size_t size, char behaviour[17],
+                            nl_error *err);
 
 /* ---- the hurdle (hurdle.c) ---- */
 
@@ -57,12 +68,30 @@ nl_code nl_search_probe_run(const nl_search_probe *p, const nl_formula *f, bool 
  * written, or a path is refused. */
 nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, const nl_config *cfg,
                          nl_search_candidate *c, bool leftover, nl_error *err);
-/* Refuses (NL_ERR_USAGE, nothing written) an OUT/hurdle that holds a
- * candidate's file or directory (cID, cID.yaml, cID.log) the search would
+/* The ranking run of candidate c on rank.models[k], as the hurdle's but
+ * in OUT/rank/cID-mK with rank.time_limit: c->scores[k] its test
+ * accuracy, or c->stage NL_STAGE_RANK with the model and why in
+ * c->reason */
+nl_code nl_search_rank(const nl_search_spec *s, const nl_search_options *opt, int k, const nl_config *cfg,
+                       nl_search_candidate *c, bool leftover, nl_error *err);
+/* Refuses (NL_ERR_USAGE, nothing written) an OUT/hurdle or OUT/rank that
+ * holds a candidate's file or directory (cID or cID-mK, bare, .yaml or
+ * .log) the search would
  * write and did not leave: one of an id past `first`, the first candidate
  * this search decides, or any at all where it has no candidates.csv
  * (first 0). Names of another form are left alone. */
 nl_code nl_search_hurdle_check(const char *out_dir, long first, nl_error *err);
+
+/* ---- selection (select.c) ---- */
+
+/* ids[0..n) (passed candidates of r) ordered best first, as
+ * nl_search_best orders them; returns min(n, max), the first kept */
+int nl_search_rank_ids(const nl_search_spec *s, const nl_search_result *r, long *ids, int n, int max);
+/* A parent drawn by a Pareto tournament: T = s->tournament distinct
+ * members of the pool drawn (all of it when smaller), the ones no other
+ * drawn member dominates kept, one of them drawn. */
+long nl_search_tournament(const nl_search_spec *s, const nl_search_result *r, const long *pool, int n_pool,
+                          nl_rng *rng);
 
 /* ---- candidates.csv (records.c) ---- */
 

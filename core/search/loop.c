@@ -23,19 +23,24 @@
 
 const nl_search_stage_row nl_search_stages[NL_STAGE_COUNT] = {
     [NL_STAGE_DUPLICATE] = {"duplicate", "its canonical form is an earlier candidate's"},
-    [NL_STAGE_PLAN] = {"plan", "the base model does not plan with it (a shape, an axis, a set "
-                               "too small to normalize)"},
+    [NL_STAGE_PLAN] = {"plan", "the base or one of rank.models does not plan with it (a shape, an "
+                               "axis, a set too small to normalize)"},
     [NL_STAGE_NUMERICS] = {"numerics", "the probe found a value that is not finite or a "
                                        "gradient past its bound"},
+    [NL_STAGE_DEGENERATE] = {"degenerate", "a degeneracy check (reject:) found it no normalizer "
+                                           "however it trains"},
     [NL_STAGE_EQUIVALENT] = {"equivalent", "its outputs and gradients on the probe's tensors "
                                            "are an earlier candidate's"},
     [NL_STAGE_HURDLE] = {"hurdle", "its short training run crashed, hung, diverged or stayed "
                                    "under the accuracy floor"},
-    [NL_STAGE_PASSED] = {"passed", "it passed the hurdle"},
+    [NL_STAGE_RANK] = {"rank", "its training run on one of rank.models crashed, hung or diverged"},
+    [NL_STAGE_PASSED] = {"passed", "it passed the hurdle and was trained on every rank.models"},
 };
 
 /* the draws a child may take before the search gives up on the pool */
 #define CHILD_TRIES 64
+/* the most edits of the funnel's random formulas */
+#define RANDOM_EDITS 4
 
 /* hashes as the record writes them (16 hex digits, compared as text: a
  * digest is no number to read back), each with the first candidate that
@@ -90,7 +95,7 @@ typedef struct {
     long n_recorded;
     long leftover_id; /* the candidate a killed search was deciding; 0: none */
     int lock_fd;      /* OUT/.lock, held while the search runs; -1: none */
-    long *pool;
+    long *pool, *all; /* all: room for every candidate's id */
     int n_pool, pool_generation;
 } search;
 
@@ -101,52 +106,27 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* a better parent: passed with the higher accuracy, then the earlier */
-static bool better(const nl_search_candidate *a, const nl_search_candidate *b)
+/* this thread's CPU time: a candidate's own cost, which the wall clock of
+ * a machine shared with other work overstates whenever it is preempted */
+static double cpu_s(void)
 {
-    const bool pa = a->stage == NL_STAGE_PASSED, pb = b->stage == NL_STAGE_PASSED;
-    if (pa != pb)
-        return pa;
-    if (pa && a->accuracy != b->accuracy)
-        return a->accuracy > b->accuracy;
-    return a->id < b->id;
-}
-
-static const nl_search_result *sort_ctx;
-static int by_rank(const void *x, const void *y)
-{
-    const nl_search_candidate *a = &sort_ctx->candidates[*(const long *)x - 1];
-    const nl_search_candidate *b = &sort_ctx->candidates[*(const long *)y - 1];
-    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
-int nl_search_best(const nl_search_result *r, long *ids, int max)
-{
-    long *all = malloc((size_t)(r->n ? r->n : 1) * sizeof *all);
-    int n = 0;
-    for (long i = 0; all && i < r->n; i++)
-        if (r->candidates[i].stage == NL_STAGE_PASSED)
-            all[n++] = r->candidates[i].id;
-    sort_ctx = r;
-    if (all)
-        qsort(all, (size_t)n, sizeof *all, by_rank);
-    n = n < max ? n : max;
-    for (int i = 0; all && i < n; i++)
-        ids[i] = all[i];
-    free(all);
-    return all ? n : 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* the parents generation g draws from: the best `population` of the
- * passed candidates before it, else the start formulas */
+ * passed candidates before it (nl_search_best's order), else the start
+ * formulas */
 static void make_pool(search *S, int g)
 {
-    const int kept = nl_search_best(S->r, S->pool, S->s->population);
-    long earlier = 0;
-    for (int i = 0; i < kept; i++)
-        if (S->r->candidates[S->pool[i] - 1].generation < g)
-            S->pool[earlier++] = S->pool[i];
-    S->n_pool = (int)earlier;
+    int earlier = 0;
+    for (long i = 0; i < S->r->n; i++)
+        if (S->r->candidates[i].stage == NL_STAGE_PASSED && S->r->candidates[i].generation < g)
+            S->all[earlier++] = S->r->candidates[i].id;
+    const int kept = nl_search_rank_ids(S->s, S->r, S->all, earlier, S->s->population);
+    memcpy(S->pool, S->all, (size_t)kept * sizeof *S->pool);
+    S->n_pool = kept;
     for (int i = 0; S->n_pool == 0 && i < S->s->n_start; i++)
         S->pool[i] = i + 1;
     if (S->n_pool == 0)
@@ -156,9 +136,7 @@ static void make_pool(search *S, int g)
 
 static long tournament(search *S)
 {
-    const long a = S->pool[nl_rng_below(&S->rng, (uint32_t)S->n_pool)];
-    const long b = S->pool[nl_rng_below(&S->rng, (uint32_t)S->n_pool)];
-    return better(&S->r->candidates[a - 1], &S->r->candidates[b - 1]) ? a : b;
+    return nl_search_tournament(S->s, S->r, S->pool, S->n_pool, &S->rng);
 }
 
 static nl_formula *parsed(const nl_search_candidate *c)
@@ -240,15 +218,23 @@ static bool new_form(search *S, nl_search_candidate *c, const nl_formula *f)
     return true;
 }
 
-/* the probe and the behaviour's hash; false (c rejected) unless both pass */
+/* the probe (numerics, then the degeneracy checks) and the behaviour's
+ * hash; false (c rejected) unless all pass and the behaviour is new */
 static bool new_behaviour(search *S, nl_search_candidate *c, const nl_formula *f, nl_error *err)
 {
     char reason[512];
-    bool ok = false;
-    if (nl_search_probe_run(&S->probe, f, &ok, reason, sizeof reason, c->behaviour, err) || !ok) {
-        set_reason(c, NL_STAGE_NUMERICS, reason);
+    nl_search_stage stage;
+    const double t0 = now_s();
+    const nl_code rc = nl_search_probe_run(&S->probe, f, S->s->checks, &stage, reason, sizeof reason,
+                                           c->behaviour, err);
+    S->r->stage_s[NL_STAGE_NUMERICS] += now_s() - t0;
+    S->r->stage_entered[NL_STAGE_NUMERICS]++;
+    S->r->stage_entered[NL_STAGE_DEGENERATE] += stage != NL_STAGE_NUMERICS;
+    if (rc || stage != NL_STAGE_PASSED) {
+        set_reason(c, stage, reason);
         return false;
     }
+    S->r->stage_entered[NL_STAGE_EQUIVALENT]++;
     const long same = set_find(&S->behaviour, c->behaviour);
     if (same) {
         snprintf(reason, sizeof reason, "the outputs and gradients of candidate %ld on the probe's "
@@ -260,54 +246,148 @@ static bool new_behaviour(search *S, nl_search_candidate *c, const nl_formula *f
     return true;
 }
 
+/* the base and every rank.models plan with it; false (c rejected) when
+ * one does not, naming it. S->cfg is left the base's. */
+static bool plans(search *S, nl_search_candidate *c)
+{
+    char reason[600];
+    nl_error e = {0};
+    const double t0 = now_s();
+    S->r->stage_entered[NL_STAGE_PLAN]++;
+    bool ok = true;
+    for (int m = 0; ok && m < S->s->n_models; m++)
+        if (nl_search_load_on(S->s, &S->s->models[m], c->expr, c->params, S->cfg, &e)) {
+            snprintf(reason, sizeof reason, "%s: %.500s", S->s->models[m].label, e.msg);
+            set_reason(c, NL_STAGE_PLAN, reason);
+            ok = false;
+        }
+    if (ok && nl_search_load_config(S->s, c->expr, c->params, S->cfg, &e)) {
+        set_reason(c, NL_STAGE_PLAN, e.msg);
+        ok = false;
+    }
+    S->r->stage_s[NL_STAGE_PLAN] += now_s() - t0;
+    return ok;
+}
+
 /* the stages before the hurdle, cheapest first; true when c got through */
 static bool cheap_stages(search *S, nl_search_candidate *c, nl_error *err)
 {
+    const double t0 = now_s();
+    S->r->stage_entered[NL_STAGE_DUPLICATE]++;
     nl_formula *f = parsed(c);
-    nl_error e = {0};
     bool through = false;
     if (!f)
         set_reason(c, NL_STAGE_PLAN, "the printed formula does not parse");
-    else if (!new_form(S, c, f))
-        through = false;
-    else if (nl_search_load_config(S->s, c->expr, c->params, S->cfg, &e))
-        set_reason(c, NL_STAGE_PLAN, e.msg);
-    else
+    const bool fresh = f && new_form(S, c, f);
+    S->r->stage_s[NL_STAGE_DUPLICATE] += now_s() - t0;
+    if (fresh && plans(S, c))
         through = new_behaviour(S, c, f, err);
     nl_formula_free(f);
     return through;
 }
 
-/* c decided: the cheap stages, then the hurdle */
+/* each rank.models run of c, which passed the hurdle; c->stage passed
+ * with its scores, or rank at the first model whose run failed */
+static nl_code rank(search *S, nl_search_candidate *c, nl_error *err)
+{
+    for (int m = 0; m < S->s->n_models && c->stage == NL_STAGE_PASSED; m++) {
+        nl_error e = {0};
+        if (nl_search_load_on(S->s, &S->s->models[m], c->expr, c->params, S->cfg, &e) ||
+            nl_search_rank_config(c->id, m, S->cfg, &e)) {
+            c->stage = NL_STAGE_RANK;
+            snprintf(c->reason, sizeof c->reason, "%s: %.400s", S->s->models[m].label, e.msg);
+            break;
+        }
+        const nl_code rc = nl_search_rank(S->s, S->opt, m, S->cfg, c, c->id == S->leftover_id, err);
+        if (rc)
+            return rc;
+    }
+    return NL_OK;
+}
+
+/* c decided: the cheap stages, then the hurdle and the ranking runs (the
+ * funnel stops before the hurdle: c left at stage hurdle, not run) */
 static nl_code decide(search *S, nl_search_candidate *c, nl_error *err)
 {
-    const double t0 = now_s();
+    const double t0 = now_s(), cpu0 = cpu_s();
     const bool through = cheap_stages(S, c, err);
     if (err->code)
         return err->code;
-    S->r->cheap_s += now_s() - t0;
+    const double took = now_s() - t0;
+    S->r->cheap_s += took;
+    const double cpu = cpu_s() - cpu0;
+    S->r->cheap_max_s = took > S->r->cheap_max_s ? took : S->r->cheap_max_s;
+    S->r->cheap_max_cpu_s = cpu > S->r->cheap_max_cpu_s ? cpu : S->r->cheap_max_cpu_s;
     S->r->cheap_decided++;
     if (!through)
         return NL_OK;
+    if (S->opt->funnel) {
+        set_reason(c, NL_STAGE_HURDLE, "through the stages before the hurdle (the funnel runs no hurdle)");
+        return NL_OK;
+    }
     nl_error e = {0};
     if (nl_search_hurdle_config(S->s, c->id, S->cfg, &e)) {
         set_reason(c, NL_STAGE_HURDLE, e.msg);
         return NL_OK;
     }
     const double t1 = now_s();
-    const nl_code rc = nl_search_hurdle(S->s, S->opt, S->cfg, c, c->id == S->leftover_id, err);
+    nl_code rc = nl_search_hurdle(S->s, S->opt, S->cfg, c, c->id == S->leftover_id, err);
     S->r->hurdle_s += now_s() - t1;
     S->r->hurdle_runs++;
+    if (!rc)
+        rc = rank(S, c, err);
     one_line(c->reason);
     return rc;
 }
 
-/* candidate id's text and lineage: a start formula, or a child */
+/* A funnel's random formula: a start formula drawn, edited by 1 to
+ * RANDOM_EDITS mutations drawn one after another (a crossover's second
+ * parent another start formula drawn), as EvoNorm's search starts from
+ * random layers; parents[0] the start formula, mutation the last edit */
+static nl_code make_random(search *S, nl_search_candidate *c, nl_error *err)
+{
+    const uint32_t n_start = (uint32_t)S->s->n_start;
+    c->parents[0] = 1 + (long)nl_rng_below(&S->rng, n_start);
+    nl_search_candidate start = {0}; /* a candidate's room for a start formula's text */
+    snprintf(start.expr, sizeof start.expr, "%s", S->s->start[c->parents[0] - 1].expr);
+    snprintf(start.params, sizeof start.params, "%s", S->s->start[c->parents[0] - 1].params);
+    nl_formula *f = parsed(&start);
+    const int edits = 1 + (int)nl_rng_below(&S->rng, RANDOM_EDITS);
+    for (int e = 0; f && e < edits; e++)
+        for (int tries = 0; tries < CHILD_TRIES; tries++) {
+            const int m = (int)nl_rng_below(&S->rng, (uint32_t)nl_formula_mutation_count);
+            const nl_search_start *o = &S->s->start[nl_rng_below(&S->rng, n_start)];
+            nl_formula *other = NULL, *child = NULL;
+            nl_error ignored = {0};
+            if (nl_formula_mutations[m].two_parents &&
+                nl_formula_parse(o->expr, o->params, &other, &ignored) != NL_OK)
+                continue;
+            const nl_code rc = nl_formula_mutate(m, f, other, &S->rng, &S->mopt, &child, &ignored);
+            nl_formula_free(other);
+            if (rc == NL_OK) {
+                nl_formula_free(f);
+                f = child;
+                c->mutation = m;
+                break;
+            }
+        }
+    nl_code rc = f ? nl_formula_print(f, c->expr, sizeof c->expr, c->params, sizeof c->params, err)
+                   : nl_fail(err, NL_ERR_RUNTIME, "a start formula does not parse");
+    nl_formula_free(f);
+    return rc;
+}
+
+/* candidate id's text and lineage: a start formula, or a child (the
+ * funnel's: a random formula) */
 static nl_code make(search *S, long id, nl_search_candidate *c, nl_error *err)
 {
     memset(c, 0, sizeof *c);
     c->id = id;
     c->accuracy = NAN;
+    for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++)
+        c->scores[m] = NAN;
+    if (S->opt->funnel)
+        return make_random(S, c, err);
     if (id > S->s->n_start)
         return make_child(S, id, c, err);
     const nl_search_start *st = &S->s->start[id - 1];
@@ -359,10 +439,16 @@ static nl_code lock_out(search *S, nl_error *err)
     return NL_OK;
 }
 
+/* the candidates this process decides: the search's budget, or the funnel's */
+static long budget_of(const search *S)
+{
+    return S->opt->funnel ? S->opt->funnel : nl_search_budget(S->s);
+}
+
 static nl_code open_search(search *S, nl_error *err)
 {
     const nl_search_spec *s = S->s;
-    const long budget = nl_search_budget(s);
+    const long budget = budget_of(S);
     char path[1100];
     nl_rng_seed(&S->rng, s->seed, NL_STREAM_SEARCH);
     S->canonical.cap = S->behaviour.cap = (size_t)budget * 2 + 1;
@@ -372,19 +458,21 @@ static nl_code open_search(search *S, nl_error *err)
     S->behaviour.ids = calloc(S->behaviour.cap, sizeof(long));
     S->r->candidates = calloc((size_t)budget, sizeof *S->r->candidates);
     S->pool = calloc((size_t)(s->population > s->n_start ? s->population : s->n_start), sizeof *S->pool);
+    S->all = calloc((size_t)budget, sizeof *S->all);
     S->cfg = malloc(sizeof *S->cfg);
     if (!S->canonical.keys || !S->canonical.ids || !S->behaviour.keys || !S->behaviour.ids ||
-        !S->r->candidates || !S->pool || !S->cfg)
+        !S->r->candidates || !S->pool || !S->all || !S->cfg)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for a search of %ld candidates", budget);
     nl_code rc = nl_search_load_config(s, s->start[0].expr, s->start[0].params, S->cfg, err);
     if (!rc)
         rc = nl_search_probe_open(S->cfg, &S->probe, err);
     S->mopt.axes = S->probe.axes;
+    if (rc || S->opt->funnel)
+        return rc; /* the funnel writes nothing */
     /* everything refused before the first write: a link anywhere in OUT,
      * a candidates.csv not a search's, a hurdle file this search did not
      * leave */
-    if (!rc)
-        rc = nl_tree_refuse_links(S->opt->out_dir, err);
+    rc = nl_tree_refuse_links(S->opt->out_dir, err);
     nl_path_join(path, sizeof path, S->opt->out_dir, "candidates.csv");
     off_t bytes = -1;
     if (!rc)
@@ -409,7 +497,7 @@ static void close_search(search *S)
         nl_csv_close(&S->csv, &ignored);
     nl_search_probe_close(&S->probe);
     free(S->canonical.keys), free(S->canonical.ids), free(S->behaviour.keys), free(S->behaviour.ids);
-    free(S->pool), free(S->cfg), free(S->recorded);
+    free(S->pool), free(S->all), free(S->cfg), free(S->recorded);
     if (S->lock_fd >= 0)
         close(S->lock_fd);
 }
@@ -420,14 +508,14 @@ nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_
     memset(r, 0, sizeof *r);
     search S = {.s = s, .opt = opt, .r = r, .pool_generation = -1, .lock_fd = -1};
     nl_code rc = open_search(&S, err);
-    const long budget = nl_search_budget(s);
+    const long budget = budget_of(&S);
     for (long id = 1; !rc && id <= budget; id++) {
         nl_search_candidate *c = &r->candidates[id - 1];
         if ((rc = make(&S, id, c, err)))
             break;
         const bool resumed = id <= S.n_recorded;
         rc = resumed ? take_recorded(&S, c, err) : decide(&S, c, err);
-        if (!rc && !resumed)
+        if (!rc && !resumed && !opt->funnel)
             rc = nl_search_record(&S.csv, c, err);
         if (rc)
             break;

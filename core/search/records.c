@@ -20,7 +20,7 @@
 
 static const char *const columns[] = {"id", "generation", "parents", "operator", "expr", "params",
                                       "canonical_hash", "behaviour_hash", "stage", "reason",
-                                      "hurdle_accuracy"};
+                                      "hurdle_accuracy", "scores"};
 enum { N_COLUMNS = (int)(sizeof columns / sizeof columns[0]) };
 
 static const char *mutation_name(int m)
@@ -28,9 +28,41 @@ static const char *mutation_name(int m)
     return m < 0 ? "start" : nl_formula_mutations[m].name;
 }
 
+/* the scores cell: each rank.models accuracy in order, "none" where its
+ * run gave none, space-separated; "" when no model was run */
+static void scores_cell(const nl_search_candidate *c, char *out, size_t size)
+{
+    int last = -1;
+    for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++)
+        last = isnan(c->scores[m]) ? last : m;
+    size_t used = 0;
+    out[0] = '\0';
+    for (int m = 0; m <= last && used < size; m++) {
+        char v[32] = "none";
+        if (!isnan(c->scores[m]))
+            nl_fmt_float(v, sizeof v, c->scores[m]);
+        used += (size_t)snprintf(out + used, size - used, "%s%s", m ? " " : "", v);
+    }
+}
+
+static bool read_scores(const char *cell, double *scores)
+{
+    char buf[NL_SEARCH_MAX_MODELS * 32];
+    for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++)
+        scores[m] = NAN;
+    if (strlen(cell) >= sizeof buf)
+        return false;
+    memcpy(buf, cell, strlen(cell) + 1);
+    int m = 0;
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save), m++)
+        if (m >= NL_SEARCH_MAX_MODELS || (strcmp(t, "none") && !nl_parse_finite(t, &scores[m])))
+            return false;
+    return true;
+}
+
 nl_code nl_search_record(nl_csv *csv, const nl_search_candidate *c, nl_error *err)
 {
-    char id[24], generation[16], parents[48], accuracy[32];
+    char id[24], generation[16], parents[48], accuracy[32], scores[NL_SEARCH_MAX_MODELS * 32];
     snprintf(id, sizeof id, "%ld", c->id);
     snprintf(generation, sizeof generation, "%d", c->generation);
     if (c->parents[1])
@@ -43,9 +75,10 @@ nl_code nl_search_record(nl_csv *csv, const nl_search_candidate *c, nl_error *er
         accuracy[0] = '\0';
     else
         nl_fmt_float(accuracy, sizeof accuracy, c->accuracy);
+    scores_cell(c, scores, sizeof scores);
     const char *fields[N_COLUMNS] = {id, generation, parents, mutation_name(c->mutation), c->expr,
                                      c->params, c->canonical, c->behaviour,
-                                     nl_search_stages[c->stage].name, c->reason, accuracy};
+                                     nl_search_stages[c->stage].name, c->reason, accuracy, scores};
     return nl_csv_row(csv, fields, err);
 }
 
@@ -100,6 +133,7 @@ static bool read_row(char **cells, nl_search_candidate *c)
     snprintf(c->reason, sizeof c->reason, "%s", cells[9]);
     c->accuracy = NAN;
     ok = ok && (!cells[10][0] || nl_parse_finite(cells[10], &c->accuracy));
+    ok = ok && read_scores(cells[11], c->scores);
     return ok && c->mutation > -2 && c->stage < NL_STAGE_COUNT;
 }
 

@@ -1,11 +1,13 @@
 /* `normlab search SEARCH.yaml` (issue 117): an evolutionary search over
- * formula normalizers on one base model. A population of formulas is
- * evolved from a start population by the mutation operators of the
- * formula's tree (norm/formula_edit.h); each candidate goes through the
- * rejections cheapest first (a canonical form seen before, the plan of the
- * base model with it, a numerics probe, functional equivalence with an
- * earlier candidate) and then a short training run of the base config, the
- * hurdle. Every candidate is a row of OUT/candidates.csv, written as it is
+ * formula normalizers. A population of formulas is evolved from a start
+ * population by the mutation operators of the formula's tree
+ * (norm/formula_edit.h); each candidate goes through the rejections
+ * cheapest first (a canonical form seen before, the plan of the base and
+ * of every ranking model with it, a numerics probe, the degeneracy checks,
+ * functional equivalence with an earlier candidate), then a short training
+ * run of the base config, the hurdle, and a training run on each of the K
+ * ranking models, whose accuracies are its scores; parents are drawn by
+ * Pareto tournament over them. Every candidate is a row of OUT/candidates.csv, written as it is
  * decided, so that a search killed at any point goes on from the file and
  * ends with the file an uninterrupted one writes (draws from the seed
  * alone, outcomes read back from the rows). Library code: nothing printed,
@@ -20,6 +22,8 @@
 #include "norm/formula.h"
 
 #define NL_SEARCH_MAX_START 64
+/* the most models a survivor is ranked on (rank.models) */
+#define NL_SEARCH_MAX_MODELS 8
 /* the most candidates one search decides (a row each in memory) */
 #define NL_SEARCH_MAX_CANDIDATES 100000
 
@@ -29,12 +33,25 @@ typedef struct {
     int line, column; /* where the search file gives it */
 } nl_search_start;
 
-/* a search file, checked: every start formula parses and plans on the base */
+/* a model of the search: the base, or one of rank.models */
+typedef struct {
+    char *text;       /* an inline config: the file's text outside it blanked; else NULL */
+    char path[1024];  /* a config file (relative to the search file's directory) */
+    char label[32];   /* base, rank.models[K] */
+    int line, column; /* where the search file gives it */
+} nl_search_model;
+
+/* a search file, checked: every start formula parses and plans on the
+ * base and on every model it is ranked on */
 typedef struct {
     char path[1024];
     char *text;            /* the file's text */
-    char *base_text;       /* an inline base: the file's text outside it blanked; else NULL */
-    char base_path[1024];  /* a base file (relative to the search file's directory) */
+    nl_search_model base;  /* the probe's shapes and the hurdle's run */
+    nl_search_model models[NL_SEARCH_MAX_MODELS]; /* rank.models: each survivor trained on each */
+    int n_models;          /* K; 0: ranked by the hurdle's accuracy alone */
+    double rank_time_limit_s; /* a ranking run past it is killed and the candidate rejected */
+    int tournament;        /* T: candidates a parent's tournament samples */
+    unsigned checks;       /* the degeneracy checks applied (bits: rows of nl_search_checks) */
     nl_search_start start[NL_SEARCH_MAX_START];
     int n_start;
     uint64_t seed;
@@ -61,8 +78,10 @@ typedef enum {
     NL_STAGE_DUPLICATE,
     NL_STAGE_PLAN,
     NL_STAGE_NUMERICS,
+    NL_STAGE_DEGENERATE,
     NL_STAGE_EQUIVALENT,
     NL_STAGE_HURDLE,
+    NL_STAGE_RANK,
     NL_STAGE_PASSED,
     NL_STAGE_COUNT
 } nl_search_stage;
@@ -71,6 +90,22 @@ typedef struct {
     const char *help;
 } nl_search_stage_row;
 extern const nl_search_stage_row nl_search_stages[NL_STAGE_COUNT];
+
+/* The degeneracy checks (probe.c), one row each, run on the numerics
+ * probe's tensors in the order of the table: a formula that is no
+ * normalizer however it trains. `reject:` in the search file names the
+ * rows applied; by_default the rows applied without it. */
+struct nl_search_sample;
+typedef struct {
+    const char *name;
+    const char *help;
+    bool by_default;
+    /* why into why ("" when the candidate is not degenerate this way) */
+    void (*check)(struct nl_search_sample *b, char *why, size_t size);
+} nl_search_check;
+extern const nl_search_check nl_search_checks[];
+extern const int nl_search_check_count;
+unsigned nl_search_checks_default(void);
 
 typedef struct {
     long id;         /* 1, 2, ... in the order decided */
@@ -84,11 +119,17 @@ typedef struct {
     nl_search_stage stage;
     char reason[512];
     double accuracy; /* the hurdle run's test accuracy; NaN: none */
+    /* each rank.models run's test accuracy, in the file's order; NaN: none */
+    double scores[NL_SEARCH_MAX_MODELS];
 } nl_search_candidate;
 
 typedef struct {
     const char *exe;     /* the normlab binary the hurdle runs start */
     const char *out_dir; /* candidates.csv and the hurdle runs' directories */
+    /* > 0: the funnel, no search: this many random formulas (the start
+     * formulas each edited by 1 to 4 drawn mutations) through the stages
+     * before the hurdle, timed; nothing written, out_dir unused */
+    long funnel;
     /* after each candidate is decided (resumed: read from the file) */
     void (*on_candidate)(void *ctx, const nl_search_candidate *c, bool resumed);
     void *ctx;
@@ -101,15 +142,27 @@ typedef struct {
     long stage_counts[NL_STAGE_COUNT];
     double cheap_s;              /* this process's time in the stages before the hurdle */
     long cheap_decided;          /* candidates this process decided before the hurdle */
+    double cheap_max_s;          /* the slowest of them, wall time */
+    double cheap_max_cpu_s;      /* the slowest of them in this thread's CPU time */
     double hurdle_s;
     long hurdle_runs;
+    /* this process's time in each stage before the hurdle and the
+     * candidates that entered it (the probe's time is numerics': one
+     * probe runs the numerics and the degeneracy checks) */
+    double stage_s[NL_STAGE_COUNT];
+    long stage_entered[NL_STAGE_COUNT];
 } nl_search_result;
 
 nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
                       nl_error *err);
 void nl_search_result_free(nl_search_result *r);
-/* the passed candidates by hurdle accuracy, best first (ties: the earlier
- * id), into ids; returns how many (at most max) */
-int nl_search_best(const nl_search_result *r, long *ids, int max);
+/* the passed candidates best first into ids: by Pareto front over their
+ * scores (each rank.models accuracy; without rank, the hurdle's), then
+ * the higher mean score, then the earlier id; returns how many (at most
+ * max) */
+int nl_search_best(const nl_search_spec *s, const nl_search_result *r, long *ids, int max);
+/* candidate c's k-th score (k < nl_search_score_count) */
+int nl_search_score_count(const nl_search_spec *s);
+double nl_search_score(const nl_search_spec *s, const nl_search_candidate *c, int k);
 
 #endif
