@@ -649,6 +649,29 @@ START_TEST(test_escapers)
         /* identifiers: none of these is one */
         ck_assert_msg(!nl_ident_ok(s), "'%s' passed as an identifier", s);
     }
+    /* a spreadsheet's formula never starts a CSV cell (OWASP's CSV
+     * injection guidance), a number stays a number, and every text reads
+     * back as it was, the guard's own "'" included */
+    static const struct {
+        const char *text, *cell;
+    } guarded[] = {
+        {"=1+2", "'=1+2"},           {"@SUM(A1)", "'@SUM(A1)"}, {"+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"},
+        {"-:10674.9", "'-:10674.9"}, {"-", "'-"},               {"\tx", "'\tx"},
+        {"'=x", "''=x"},             {"''", "'''"},             {"'a", "'a"},
+        {"-0.053", "-0.053"},        {"+1e-05", "+1e-05"},      {"-inf", "-inf"},
+        {"a=b", "a=b"},              {"", ""},
+    };
+    for (size_t g = 0; g < sizeof guarded / sizeof guarded[0]; g++) {
+        char csv[64], line[80];
+        nl_csv_field_text(guarded[g].text, csv, sizeof csv);
+        ck_assert_str_eq(csv, guarded[g].cell);
+        snprintf(line, sizeof line, "a,b\n%s,1\n", csv);
+        nl_csv_table t;
+        nl_error err = {0};
+        ck_assert_int_eq(nl_csv_table_parse(line, "t.csv", &t, &err), NL_OK);
+        ck_assert_str_eq(t.rows[0][0], guarded[g].text);
+        nl_csv_table_free(&t);
+    }
     ck_assert(nl_ident_ok("ln-2.5-points") && nl_ident_ok("type-none_seed-1"));
     ck_assert(!nl_ident_ok("..") && !nl_ident_ok(".") && !nl_ident_ok("") && !nl_ident_ok("-x"));
     /* overlong, surrogate and cut-short sequences are not UTF-8 */

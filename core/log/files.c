@@ -544,6 +544,31 @@ static bool row_put(nl_csv *csv, const char *s, size_t n)
     return true;
 }
 
+/* the characters that start a formula in a spreadsheet, and the guard's own */
+#define CSV_FORMULA_START "=+-@\t\r"
+#define CSV_GUARDED "=+-@\t\r'"
+
+/* a number a spreadsheet reads as one ("-0.053", "+1e-05", "-inf") */
+static bool csv_number(const char *s)
+{
+    char *end;
+    (void)strtod(s, &end);
+    return end != s && *end == '\0';
+}
+
+static bool csv_needs_guard(const char *s)
+{
+    if (s[0] && strchr(CSV_FORMULA_START, s[0]))
+        return !csv_number(s);
+    return s[0] == '\'' && s[1] && strchr(CSV_GUARDED, s[1]);
+}
+
+void nl_csv_unguard(char *field)
+{
+    if (field[0] == '\'' && field[1] && strchr(CSV_GUARDED, field[1]))
+        memmove(field, field + 1, strlen(field));
+}
+
 size_t nl_csv_field_text(const char *s, char *out, size_t size)
 {
     size_t n = 0;
@@ -551,6 +576,8 @@ size_t nl_csv_field_text(const char *s, char *out, size_t size)
     const bool quoted = strpbrk(s, ",\"\n\r") != NULL;
     if (quoted)
         PUT('"');
+    if (csv_needs_guard(s))
+        PUT('\'');
     while (*s) {
         const int len = nl_utf8_len(s);
         if (!len) { /* a CSV is text: a byte that is not UTF-8 is written as U+FFFD */

@@ -210,9 +210,16 @@ nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, i
 nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_error *err);
 /* The one CSV escaping of a field, for every CSV normlab writes: quoted
  * (a '"' doubled) when it holds a comma, a quote or a line break, as is
- * otherwise; bytes that are not UTF-8 become U+FFFD. Writes at most size bytes with the terminating NUL; returns
- * the field's length (>= size: cut short, as snprintf). */
+ * otherwise; bytes that are not UTF-8 become U+FFFD. A text a spreadsheet
+ * would take for a formula (its first character one of = + - @, a tab or
+ * a carriage return, and not a number) starts with a "'", as OWASP's CSV
+ * injection guidance says, and so does a text starting with "'" before
+ * one of those or another "'", so that nl_csv_unguard gives every text
+ * back. Writes at most size bytes with the terminating NUL; returns the
+ * field's length (>= size: cut short, as snprintf). */
 size_t nl_csv_field_text(const char *s, char *out, size_t size);
+/* a field as read, less the "'" nl_csv_field_text put before it (in place) */
+void nl_csv_unguard(char *field);
 /* the same appended to b */
 void nl_buf_csv_field(nl_buf *b, const char *s);
 /* values are preformatted fields; quoted when they need it */

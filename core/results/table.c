@@ -93,6 +93,7 @@ static int split_record(const char **p, char ***fields_out)
             }
             fields = grown;
         }
+        nl_csv_unguard(field); /* the text normlab wrote, without its formula guard */
         fields[n++] = field;
         if (*s == ',') {
             s++;
