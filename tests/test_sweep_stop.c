@@ -3,7 +3,8 @@
  * run again, stops exactly the runs successive halving prescribes, each
  * with the rule's numbers, computed here on its own from a sweep of the
  * same 81 runs without stop:; --resume-stopped, killed too, then finishes
- * them with the never-stopped runs' results. test_stop.c holds the rules as pure
+ * them with the never-stopped runs' results. A claim's cells are stopped
+ * only where the claim names the rule. test_stop.c holds the rules as pure
  * functions, the median rule in a sweep and the bad stop: sections. */
 #include <math.h>
 #include <signal.h>
@@ -278,12 +279,63 @@ START_TEST(test_asha_81_runs_through_sweep)
 }
 END_TEST
 
+/* a claim's cells are stopped only where the claim names the rule, as its
+ * registration: a claim that does not, or names another rule, or names one
+ * in a file without stop:, is refused (exit 2, nothing written); claims
+ * that name it get their stopped seeds left out of the verdict, said */
+START_TEST(test_claims_name_the_rule)
+{
+    tu_tmp_make("sweep-stop-claims");
+    tu_tmp_write("base.yaml", base_config);
+    const char *grid = "base: base.yaml\nthreads: 1\ngrid:\n  model.norm.type: [none, layer]\n  seed: [1, 2, 3]\n";
+    const char *rule = "stop: {rule: asha, metric: test_loss, min_resource: 9, eta: 3}\n";
+    static const struct {
+        bool has_rule;
+        const char *claim_stop, *want[2];
+    } bad[] = {
+        {true, "", {"exp.yaml:6:7: stop: claim 'ln-better' (line 8) does not name the rule",
+                    "accepted: stop: asha in every claim, registered before its runs, or no stop:"}},
+        {true, ", stop: median", {"exp.yaml:8:", "claims[0].stop: 'median' is not the file's stop rule; accepted: asha"}},
+        {false, ", stop: asha", {"exp.yaml:7:", "claims[0].stop: 'asha' names a stop rule, but the file has no stop:"}},
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%sclaims:\n  - {id: ln-better, paper: p, metric: final_test_error, "
+                 "a: {model.norm.type: layer}, b: {model.norm.type: none}, expect: a < b%s}\n", grid,
+                 bad[i].has_rule ? rule : "", bad[i].claim_stop);
+        tu_tmp_write("exp.yaml", text);
+        ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 2);
+        char *out = tu_normlab_output();
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(strstr(out, bad[i].want[k]), "case %zu: '%s' not in:\n%.2000s", i, bad[i].want[k], out);
+        free(out);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/s", tu_tmp);
+        ck_assert_msg(!nl_path_exists(path), "case %zu wrote %s", i, path);
+    }
+    /* named: 6 runs -> 2 at step 9 -> 1 at step 27 */
+    snprintf(text, sizeof text, "%s%sclaims:\n  - {id: ln-better, paper: p, metric: final_test_error, "
+             "a: {model.norm.type: layer}, b: {model.norm.type: none}, expect: a < b, stop: asha}\n", grid, rule);
+    tu_tmp_write("exp.yaml", text);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out s"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "1 ok, 0 diverged, 0 failed, 0 pending, 5 stopped"), "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("verdict s --experiment exp.yaml --no-registration --out v"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "run is stopped") && strstr(out, "ln-better"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweep_stop");
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_asha_81_runs_through_sweep);
+    tcase_add_test(tc, test_claims_name_the_rule);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
