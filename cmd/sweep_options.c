@@ -75,7 +75,9 @@ static void usage_experiment_file(FILE *out)
 
 static void usage_stop(FILE *out)
 {
-    fputs("Early stopping, stop: (not with claims:, --shard, --claim or --emit-sbatch):\n"
+    fputs("Early stopping, stop: (not with --shard, --claim or --emit-sbatch; with claims:,\n"
+          "each claim names the rule, stop: asha, registered before its runs: a claim's\n"
+          "cells are never stopped otherwise):\n"
           "  rule: asha      rungs at min_resource * eta^k (min_resource 1, eta >= 2, default\n"
           "                  3) below a run's length; of the n runs at a rung the best\n"
           "                  floor(n/eta) go on (at least one), the others are stopped\n"

@@ -200,6 +200,17 @@ START_TEST(test_parts_compared)
     ck_registration(ask(reg, 0, c1), NL_REG_POST_HOC, "metric was 'final_test_error'");
     ck_registration(ask(reg, 1, c1), NL_REG_POST_HOC, "each: was absent");
     nl_registry_close(reg);
+    /* a stop rule named after the runs (sweep/stop.h): the rule would have
+     * chosen which seeds its cells keep, which the registration never let it */
+    tu_tmp_write("exp.yaml", "name: t\nclaims:\n"
+                             "  - {id: one, paper: p, metric: final_test_error, a: {model.norm.type: batch, "
+                             "train.lr: 0.1}, b: {model.norm.type: group}, expect: a > b, stop: asha}\n"
+                             "  - {id: two, paper: p, metric: final_test_error, a: {model.norm.type: batch}, "
+                             "b: {model.norm.type: group}, scope: {train.batch_size: [2, 4]}, expect: a > b}\n");
+    reg = open_file("exp.yaml");
+    ck_registration(ask(reg, 0, c1), NL_REG_POST_HOC, "stop was '(none)'");
+    ck_registration(ask(reg, 1, c1), NL_REG_PRE, "");
+    nl_registry_close(reg);
     tu_tmp_remove();
 }
 END_TEST

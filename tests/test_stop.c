@@ -231,7 +231,7 @@ START_TEST(test_bad_stop_sections)
         {"base: base.yaml\ngrid:\n  model.norm.type: [none, layer]\n  seed: [1, 2]\n"
          "stop: {rule: asha, metric: test_loss, min_resource: 10}\nclaims:\n  - {id: ln-better, paper: p, "
          "metric: final_test_error, a: {model.norm.type: layer}, b: {model.norm.type: none}, expect: a < b}\n",
-         {"bad.yaml:5:7:", "stop: the file has claims: (line 7)", "never stopped early"}},
+         {"bad.yaml:5:7:", "stop: claim 'ln-better' (line 7) does not name the rule", "accepted: stop: asha in every claim"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_tmp_write("bad.yaml", cases[i].text);

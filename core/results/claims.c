@@ -431,7 +431,7 @@ const nl_claim_plan *nl_claim_plan_of(const nl_claim_set *set, const nl_claim *c
 
 static const char *const claim_keys[] = {"id",       "paper", "metric", "a",    "b",        "scope",
                                          "each",     "expect", "b_metric", "c", "d", "vars", "each_row", "cells",
-                                         "pair_by", "paper_value", "headline", "plan"};
+                                         "pair_by", "paper_value", "headline", "plan", "stop"};
 enum { N_CLAIM_KEYS = sizeof claim_keys / sizeof claim_keys[0] };
 
 static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v, const char *label)
@@ -487,6 +487,11 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
         return nl_yaml_read_bool(P->y, v, label, &c->headline);
     case 17:
         return read_plan(P, v, label, &c->plan);
+    case 18:
+        /* the rule's name; the sweep checks it is the file's stop: rule */
+        c->stop_line = nl_yaml_line(v);
+        c->stop_column = nl_yaml_column(v);
+        return cl_read_text(P, v, label, c->stop, sizeof c->stop);
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
@@ -575,7 +580,7 @@ static nl_code read_claim_keys(parser *P, yaml_node_t *n, const char *key, nl_cl
         if (!value_of(P, n, claim_keys[required[r]]))
             return nl_yaml_fail(P->y, n, key, "%s: is missing; a claim needs id:, paper:, metric:, a: and "
                                 "expect: (b:, c:, d:, scope:, each:, each_row:, cells:, b_metric:, vars:, "
-                                "paper_value:, headline: are optional)", claim_keys[required[r]]);
+                                "paper_value:, headline:, plan:, stop: are optional)", claim_keys[required[r]]);
     return NL_OK;
 }
 

@@ -175,6 +175,11 @@ typedef struct {
     int count_k;
     /* its own plan:, or (plan.kind NL_PLAN_NONE) the file's (nl_claim_plan_of) */
     nl_claim_plan plan;
+    /* stop: the sweep's stop rule (sweep/stop.h) the claim was registered
+     * under, by name ("" none): only then may the rule stop its cells, and a
+     * rule named after the runs makes the claim post hoc */
+    char stop[16];
+    int stop_line, stop_column;
     /* positions (1-based) for errors: the claim, its keys */
     int line, column, each_line, each_column, expect_line, expect_column;
 } nl_claim;

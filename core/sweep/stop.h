@@ -69,8 +69,10 @@ int nl_stop_decide(const nl_stop_spec *s, const long *points, int n_points, cons
 
 /* The spec against the plan, before anything is written (exit 2, naming
  * file:line:column): a check point below every run's length, a unit the
- * runs' length is given in, and no claims: in the file (a claim's cells
- * are never stopped). Sets the unit where stop: gives none. */
+ * runs' length is given in, and every claim of the file naming the rule
+ * (a claim's cells are never stopped unless its registration says so);
+ * a claim naming a rule the file does not have is refused too, with or
+ * without stop:. Sets the unit where stop: gives none. */
 nl_code nl_stop_check_plan(nl_experiment *e, const nl_sweep_plan *p, nl_error *err);
 
 /* a run's length and its unit: train.steps, or train.epochs, of its config */

@@ -196,19 +196,46 @@ static nl_code check_lengths(nl_experiment *e, const nl_sweep_plan *p, nl_error 
     return NL_OK;
 }
 
+/* Each claim that names a stop rule names the file's. With stop:, every
+ * claim must name it: a claim's cells are never stopped early unless its
+ * registration says they may be (a stopped seed is chosen by its outcome,
+ * so the claim is decided on the seeds the rule kept). Exempting the cells
+ * instead would quietly take most of a sweep out of the rule, since claims
+ * span its grid. */
+static nl_code check_claims(const nl_experiment *e, nl_error *err)
+{
+    const nl_stop_spec *s = &e->stop;
+    const char *rule = nl_stop_rule_name(s->rule);
+    for (int i = 0; e->claims && i < e->claims->n; i++) {
+        const nl_claim *c = &e->claims->claims[i];
+        if (c->stop[0] && s->rule == NL_STOP_NONE)
+            return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: claims[%d].stop: '%s' names a stop rule, but the file "
+                           "has no stop:; accepted: a claim's stop: naming the file's stop: rule (median | asha)",
+                           e->path, c->stop_line, c->stop_column, i, c->stop);
+        if (c->stop[0] && strcmp(c->stop, rule))
+            return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: claims[%d].stop: '%s' is not the file's stop rule; "
+                           "accepted: %s", e->path, c->stop_line, c->stop_column, i, c->stop, rule);
+        if (s->rule != NL_STOP_NONE && !c->stop[0])
+            return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: stop: claim '%s' (line %d) does not name the rule, and "
+                           "a claim's cells are never stopped early unless its registration says they may be (a "
+                           "stopped seed is chosen by its outcome); accepted: stop: %s in every claim, registered "
+                           "before its runs, or no stop:", e->path, s->pos.line, s->pos.column, c->id, c->line,
+                           rule);
+    }
+    return NL_OK;
+}
+
 nl_code nl_stop_check_plan(nl_experiment *e, const nl_sweep_plan *p, nl_error *err)
 {
     const nl_stop_spec *s = &e->stop;
-    if (s->rule == NL_STOP_NONE)
-        return NL_OK;
-    /* a claim's cells are never stopped early, and a registration cannot
-     * name a stop rule yet: a stopped cell would leave its claim with the
-     * seeds the rule kept, chosen by the outcome */
-    if (e->claims && (e->claims->n > 0 || e->claims->plan.kind != NL_PLAN_NONE))
-        return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: stop: the file has claims: (line %d), whose runs are "
-                       "the cells of registered claims, never stopped early (a stopped seed is chosen by its "
-                       "outcome); accepted: stop: in an experiment file without claims:, plan: or a "
-                       "registration", e->path, s->pos.line, s->pos.column,
-                       e->claims->n > 0 ? e->claims->claims[0].line : e->claims->plan.line);
+    nl_code rc = check_claims(e, err);
+    if (rc || s->rule == NL_STOP_NONE)
+        return rc;
+    /* a plan of looks with no claim to name the rule */
+    if (e->claims && e->claims->n == 0 && e->claims->plan.kind != NL_PLAN_NONE)
+        return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: stop: the file has plan: (line %d), a plan of looks at "
+                       "claims whose cells are never stopped early; accepted: stop: in a file whose claims each "
+                       "name the rule (stop: %s), or without plan:", e->path, s->pos.line, s->pos.column,
+                       e->claims->plan.line, nl_stop_rule_name(s->rule));
     return check_lengths(e, p, err);
 }

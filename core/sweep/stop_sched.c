@@ -15,6 +15,7 @@
 #include "results/summary.h"
 #include "results/summary_keys.h"
 #include "sweep/stop.h"
+#include "train/checkpoint.h"
 
 typedef struct {
     long *step;
@@ -92,8 +93,12 @@ static void read_curve(const char *run_dir, const nl_stop_spec *s, series *c, lo
     free(text);
 }
 
-/* run i's curve: where it got (a summary's steps; else its last row) and
- * whether it ended there */
+/* run i's curve: where it got and whether it ended there. Only a summary
+ * that says paused (stopped) or ended tells its steps: a run killed or
+ * interrupted on its way (a summary that says running or failed, or none)
+ * goes on from its checkpoint, so it got as far as that (the rows it logged
+ * past it are logged again); killed as it paused, between its checkpoint
+ * and its summary, it is at the point and still has to say so. */
 static void load_run(stopper *t, int i)
 {
     char dir[1200], *json = NULL, value[64];
@@ -102,15 +107,15 @@ static void load_run(stopper *t, int i)
     long last = 0, per_epoch = 0;
     read_curve(dir, t->s, &t->curves[i], &last, &per_epoch);
     const nl_summary_verdict v = nl_summary_read(dir, &json);
-    const bool summed = v == NL_SUMMARY_OK || v == NL_SUMMARY_DIVERGED || v == NL_SUMMARY_STOPPED ||
-                        v == NL_SUMMARY_FAILED;
-    long reach = last;
+    const bool settled = v == NL_SUMMARY_OK || v == NL_SUMMARY_DIVERGED || v == NL_SUMMARY_STOPPED;
+    long reach = settled ? last : nl_checkpoint_step(dir);
     long long steps;
-    if (summed && json && nl_json_flat_get(json, NL_SUMMARY_STEPS, value, sizeof value) &&
+    if (settled && json && nl_json_flat_get(json, NL_SUMMARY_STEPS, value, sizeof value) &&
         nl_parse_ll(value, 0, LONG_MAX, &steps))
         reach = (long)steps;
+    reach = reach > 0 ? reach : 0;
     double epochs = 0.0;
-    if (summed && json && nl_json_flat_get(json, NL_SUMMARY_EPOCHS, value, sizeof value))
+    if (settled && json && nl_json_flat_get(json, NL_SUMMARY_EPOCHS, value, sizeof value))
         epochs = atof(value);
     if (epochs >= 1.0 && reach > 0)
         per_epoch = lround((double)reach / epochs);
@@ -263,16 +268,22 @@ static int plan_pass(stopper *t, const nl_sweep_action *first, long *progress, n
     for (int i = 0; i < n && *rc == NL_OK; i++) {
         const nl_sweep_state st = j->results[i].state;
         j->pause_at[i] = 0;
-        *progress += t->runs[i].reach;
+        /* a run that says where it is, paused or ended, is a step on */
+        *progress += t->runs[i].reach + (st == NL_SWEEP_OK || st == NL_SWEEP_DIVERGED || st == NL_SWEEP_STOPPED);
         if (t->dec[i].point >= 0 && (*rc = record_stop(t, i, err)) != NL_OK)
             break;
-        if (st == NL_SWEEP_OK || st == NL_SWEEP_DIVERGED || t->dec[i].point >= 0) {
+        if (st == NL_SWEEP_OK || st == NL_SWEEP_DIVERGED || (t->dec[i].point >= 0 && st == NL_SWEEP_STOPPED)) {
             j->action[i] = NL_SWEEP_SKIP;
             continue;
         }
-        if (decided < t->n_points) {
-            const long at = t->points[decided];
-            if (t->runs[i].reach >= at * (t->runs[i].per_point > 0 ? t->runs[i].per_point : 1)) {
+        /* at its point and not paused there (killed between its checkpoint
+         * and its summary): it goes on from the checkpoint and pauses at
+         * once, so that its summary can hold the rule's numbers */
+        const long at = t->dec[i].point >= 0 ? t->points[t->dec[i].point]
+                        : decided < t->n_points ? t->points[decided] : 0;
+        if (at > 0) {
+            if (t->runs[i].reach >= at * (t->runs[i].per_point > 0 ? t->runs[i].per_point : 1) &&
+                st == NL_SWEEP_STOPPED) {
                 j->action[i] = NL_SWEEP_SKIP; /* there: it waits for the others */
                 continue;
             }
@@ -285,16 +296,22 @@ static int plan_pass(stopper *t, const nl_sweep_action *first, long *progress, n
     return to_run;
 }
 
-/* --resume-stopped: every stopped run goes on to its end, the others wait */
-static int plan_resume(nl_sweep_job *j)
+/* --resume-stopped: every stopped run goes on to its end, the others wait;
+ * so does one the rule stopped that was killed on its way there (its
+ * summary says running, its checkpoint is at the point) */
+static int plan_resume(stopper *t)
 {
+    nl_sweep_job *j = t->j;
+    for (int i = 0; i < j->p->n_runs; i++)
+        load_run(t, i);
+    nl_stop_decide(t->s, t->points, t->n_points, t->runs, j->p->n_runs, t->dec);
     int to_run = 0;
     for (int i = 0; i < j->p->n_runs; i++) {
-        char dir[1200];
-        nl_sweep_run_dir(j, i, dir, sizeof dir);
-        nl_sweep_read_result(dir, &j->results[i]);
-        const bool go = j->results[i].state == NL_SWEEP_STOPPED;
+        const nl_sweep_state st = j->results[i].state;
+        const bool go = st == NL_SWEEP_STOPPED ||
+                        (t->dec[i].point >= 0 && st != NL_SWEEP_OK && st != NL_SWEEP_DIVERGED);
         j->action[i] = go ? NL_SWEEP_RERUN : NL_SWEEP_SKIP;
+        j->pause_at[i] = 0;
         to_run += go;
     }
     return to_run;
@@ -318,12 +335,14 @@ nl_code nl_stop_execute(nl_sweep_job *j, const nl_sweep_exec_options *opt, bool 
                        "sweep, which one scheduler holds; accepted: a sweep without --shard or --claim",
                        j->e->path, j->e->stop.pos.line, j->e->stop.pos.column);
     double elapsed = 0.0;
-    if (resume_stopped) {
-        plan_resume(j);
-        return one_pass(j, opt, out, &elapsed, err);
-    }
     stopper t;
     nl_code rc = stopper_open(&t, j, err);
+    if (rc == NL_OK && resume_stopped) {
+        plan_resume(&t);
+        rc = one_pass(j, opt, out, &elapsed, err);
+        stopper_free(&t);
+        return rc;
+    }
     nl_sweep_action *first = rc == NL_OK ? malloc((size_t)(j->p->n_runs + 1) * sizeof *first) : NULL;
     if (rc == NL_OK && !first)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");

@@ -514,6 +514,12 @@ static bool rg_claim_same(const nl_claim *now, const nl_claim *then, char *why, 
         rg_say(why, size, "within was %g", then->within);
         return false;
     }
+    /* a stop rule lets the outcome choose which seeds a cell keeps: one
+     * named after the runs is not the registration's */
+    if (strcmp(now->stop, then->stop)) {
+        rg_say(why, size, "stop was '%s'", then->stop[0] ? then->stop : "(none)");
+        return false;
+    }
     return rg_metrics_same(now, then, why, size) && rg_cells_same(now, then, why, size) &&
            rg_grouping_same(now, then, why, size);
 }
