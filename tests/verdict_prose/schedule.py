@@ -85,7 +85,8 @@ MAX_SEEDS_RE = re.compile(r"^#define NL_CLAIM_MAX_SEEDS (\d+)", re.M)
 # the committed files the schedule reads (for --check's archive)
 INPUTS = [RULE_FILE, MAX_SEEDS_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
           "results/*/summary.csv", "results/*/runs/*/summary.json", "results/*/runs.sqlite", "experiments/*.yaml",
-          "experiments/claims/*.yaml"]
+          "experiments/claims/*.yaml", "results/*/*/summary.json", "results/*/*/config.yaml"]
+SOURCE_RE = re.compile(r"^source:\s*\n\s+runs:\s*[\"']?([^\"'\n]+)[\"']?\s*\n\s+keys:\s*\[(.*)\]", re.M)
 CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
 NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
 GRID_RE = re.compile(r"^grid:\s*\n((?:[ \t]+.*\n?)*)", re.M)
@@ -213,23 +214,58 @@ class Sweep:
         header = list(self.rows[0]) if self.rows else []
         self.grid_keys = set(header[1:header.index("status")] if "status" in header else header[1:])
         self.cpu, self.one_thread, self.host, self.day = {}, {}, {}, {}
+        self.source = not self.rows and self.read_source(root, name)
         for r in self.rows:
             try:
-                text = packs.read_run_text(os.path.join(root, "results", name), r["run"], packs.SUMMARY)
+                text = packs.read_run_text(os.path.join(root, "results", name), r["run"], packs.SUMMARY) \
+                    if not self.source else open(os.path.join(root, "results", name, r["run"], "summary.json")).read()
                 if text is None:
                     continue
                 s = json.loads(text)
             except (OSError, ValueError, KeyError, packs.PackError, sqlite3.Error):
                 continue
             wall, threads = cp.as_float(s.get("wall_s")), cp.as_float(s.get("threads")) or 1
+            # an MPI run holds its threads on each of its ranks for its wall
+            # time (issue 116: sync-bn-mpi's look was left unpriced)
+            ranks = cp.as_float(s.get("ranks")) or 1
             if wall:
-                self.cpu[r["run"]] = wall * threads
+                self.cpu[r["run"]] = wall * threads * ranks
                 busy, usable = cp.as_float(s.get("busy_cores_at_start")), cp.as_float(s.get("usable_cores"))
                 # a 1-thread run that started with a core free: a price (issue 103)
                 self.one_thread[r["run"]] = threads == 1 and (busy is None or usable is None or busy < usable)
                 self.host[r["run"]] = f"{s.get('host') or '?'}, {s.get('cpu_kernels') or '?'} kernels"
                 # the day it ran: a price from an older engine says so
                 self.day[r["run"]] = str(s.get("started_at") or "")[:10]
+
+    def read_source(self, root, name):
+        """a look whose runs a script made (a claims file's source: runs
+        and keys, results/usage.md): its rows from the run directories the
+        pattern names, each key from summary.json or the resolved
+        config.yaml; False where the look has no such file"""
+        text = None
+        for path in (os.path.join(root, "experiments", "claims", name + ".yaml"),
+                     os.path.join(root, "experiments", name + ".yaml")):
+            if os.path.exists(path):
+                text = open(path).read()
+                break
+        m = SOURCE_RE.search(text or "")
+        if not m:
+            return False
+        keys = [k.strip() for k in m.group(2).split(",") if k.strip()]
+        for run in sorted(glob.glob(os.path.join(root, "results", name, m.group(1)))):
+            try:
+                summary = json.load(open(os.path.join(run, "summary.json")))
+                config = open(os.path.join(run, "config.yaml")).read()
+            except (OSError, ValueError):
+                continue
+            row = {"run": os.path.basename(run)}
+            for k in keys:
+                value = summary.get(k) if k in summary else config_value(config, k)
+                row[k] = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            self.rows.append(row)
+        self.columns = set(keys) | {"run"}
+        self.grid_keys = set(keys)
+        return True
 
     def runs_of(self, cell):
         """the runs a cell's selectors pick (a key the grid does not vary is
@@ -261,6 +297,21 @@ class Sweep:
 
     def max_seed(self):
         return max((int(cp.as_float(r.get("seed")) or 0) for r in self.rows), default=0)
+
+
+def config_value(text, key):
+    """KEY (dotted) of a resolved config.yaml's nested blocks, as written;
+    None where it is not there"""
+    parts, depth, path = key.split("."), {}, []
+    for line in text.split("\n"):
+        m = re.match(r"^( *)([A-Za-z_][A-Za-z0-9_]*):\s*(.*?)\s*(?:#.*)?$", line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        level = len(m.group(1)) // 2
+        path = path[:level] + [m.group(2)]
+        if path == parts and m.group(3):
+            return m.group(3).strip("'\"")
+    return None
 
 
 def claim_cells(rows, r):
@@ -546,7 +597,7 @@ def render(s):
            f"asks at that look)), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}, "
            f"but none where a look of {rule['min_pilot_seeds']} seeds or more already gave power no number; "
            f"cheapest first within {rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the "
-           "cells compared, from 1-thread runs where there are (summary.json wall_s x threads)", ""]
+           "cells compared, from 1-thread runs where there are (summary.json wall_s x threads x ranks)", ""]
     sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of {rule['budget_cpu_hours']:g}), in this order"),
                 ("past_budget", "Past the budget"),
                 ("unpriced", "Not priced (no runs of the cells to price)")]
@@ -1391,6 +1442,7 @@ def self_test():
         except RuleError:
             pass
     failures += uneven_seeds_price()
+    failures += source_look_price()
     big = {"name": "x-confirm2", "seeds": (101, 1300), "n": 1200, "cost_s": 3600.0, "cells": 2, "per_seed_s": 3.0,
            "pending": False, "claims": [("p", 1200, 960, "x", 10)], "priced_from": []}
     lines = describe(big, 1000)
@@ -1426,6 +1478,32 @@ def uneven_seeds_price():
         got = Sweep(tmp, "uneven").cost_per_seed({r[0] for r in runs})
         if got != 120.0:
             return [f"a seed of the same look packed: {got} CPU-s, want 120 as from its run directories"]
+    return []
+
+
+def source_look_price():
+    """a look a script made over MPI (a claims file's source:, no
+    summary.csv; issue 116: sync-bn-mpi's was printed unpriced): its runs
+    are its run directories, their keys from summary.json and config.yaml,
+    and an MPI run costs its wall time on each rank (4 ranks of 1 thread
+    for 10 s: 40 CPU-s); a cell of the look is priced, not left out"""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "experiments", "claims"))
+        with open(os.path.join(tmp, "experiments", "claims", "mpi.yaml"), "w") as f:
+            f.write('name: mpi\nsource:\n  runs: "*-seed*"\n  keys: [model.norm.sync, ranks, seed]\nclaims:\n')
+        for run, sync, ranks, wall in (("a-seed1", "false", 4, 10.0), ("b-seed1", "true", 4, 20.0),
+                                       ("c-seed1", "false", 1, 3.0), ("notes", "false", 4, 99.0)):
+            os.makedirs(os.path.join(tmp, "results", "mpi", run))
+            with open(os.path.join(tmp, "results", "mpi", run, "summary.json"), "w") as f:
+                json.dump({"wall_s": wall, "threads": 1, "ranks": ranks, "seed": 1}, f)
+            with open(os.path.join(tmp, "results", "mpi", run, "config.yaml"), "w") as f:
+                f.write(f"seed: 1\nmodel:\n  norm:\n    type: batch\n    sync: {sync}\n")
+        sweep = Sweep(tmp, "mpi")
+        runs = sweep.runs_of({"model.norm.sync": "false", "ranks": "4"})
+        got = sweep.cost_per_seed(runs)
+        if runs != {"a-seed1"} or got != 40.0:
+            return [f"an MPI look's cell (sync false, 4 ranks): runs {sorted(runs)}, {got} CPU-s a seed; "
+                    "want a-seed1 alone at 4 ranks x 10 s = 40"]
     return []
 
 
