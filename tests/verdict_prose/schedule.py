@@ -72,6 +72,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page as cp  # noqa: E402
 import frozen  # noqa: E402
 import history  # noqa: E402
+import rounds  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import packs  # noqa: E402
 
@@ -85,7 +86,7 @@ MAX_SEEDS_RE = re.compile(r"^#define NL_CLAIM_MAX_SEEDS (\d+)", re.M)
 # the committed files the schedule reads (for --check's archive)
 INPUTS = [RULE_FILE, MAX_SEEDS_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
           "results/*/summary.csv", "results/*/runs/*/summary.json", "results/*/runs.sqlite", "experiments/*.yaml",
-          "experiments/claims/*.yaml", "results/*/*/summary.json", "results/*/*/config.yaml"]
+          "experiments/claims/*.yaml", "results/*/*/summary.json", "results/*/*/config.yaml", rounds.ROUNDS_FILE]
 SOURCE_RE = re.compile(r"^source:\s*\n\s+runs:\s*[\"']?([^\"'\n]+)[\"']?\s*\n\s+keys:\s*\[(.*)\]", re.M)
 CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
 NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
@@ -453,15 +454,30 @@ def schedule(root):
     priced = sorted((e for e in planned if e["cost_s"] is not None),
                     key=lambda e: (not e["pending"], e["cost_s"], e["name"]))
     out = {"rule": rule, "run": [], "past_budget": [], "unpriced": [e for e in planned if e["cost_s"] is None],
-           "stopped": stopped}
+           "stopped": stopped, "round": None}
+    # the budget is the round's (issue 116): what its looks' runs cost is
+    # spent; a look registered and not yet run is priced below, first
+    budget = rule["budget_cpu_hours"] * 3600
+    try:
+        recorded = rounds.read_rounds(root)
+    except rounds.RoundsError as e:
+        raise RuleError(str(e))
+    if recorded is not None:
+        done_s, unrun = rounds.spent(recorded[-1], sweep)
+        out["round"] = {"round": recorded[-1]["round"], "looks": recorded[-1]["looks"], "done_s": done_s,
+                        "unrun": unrun}
+        budget -= done_s
     spent = 0.0
     for e in priced:
-        if not out["past_budget"] and spent + e["cost_s"] <= rule["budget_cpu_hours"] * 3600:
+        if not out["past_budget"] and spent + e["cost_s"] <= budget:
             spent += e["cost_s"]
             out["run"].append(e)
         else:
             out["past_budget"].append(e)
     out["spent_s"] = spent
+    if out["round"] is not None:
+        r = out["round"]
+        r["over"] = bool(r["looks"]) and not r["unrun"] and not out["run"]
     out["max_seeds"] = read_max_seeds(root)
     return out
 
@@ -598,7 +614,19 @@ def render(s):
            f"but none where a look of {rule['min_pilot_seeds']} seeds or more already gave power no number; "
            f"cheapest first within {rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the "
            "cells compared, from 1-thread runs where there are (summary.json wall_s x threads x ranks)", ""]
-    sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of {rule['budget_cpu_hours']:g}), in this order"),
+    r = s.get("round")
+    if r is not None:
+        out.append(f"Round {r['round']} ({rounds.ROUNDS_FILE}): {rule['budget_cpu_hours']:g} CPU-hours a round; "
+                   f"its looks' runs spent {fmt_hours(r['done_s'])} (summary.json wall_s x threads x ranks"
+                   + (f" of {', '.join(x for x in r['looks'] if x not in r['unrun'])}" if len(r['looks']) > len(r['unrun'])
+                      else "") + ")" + (f"; not yet run: {', '.join(r['unrun'])}" if r["unrun"] else "")
+                   + (". The round is over by the rule: its looks have run and nothing more fits; "
+                      f"{rounds.ROUNDS_FILE} records its end and starts round {r['round'] + 1}" if r["over"] else ""))
+        out.append("")
+    left = rule["budget_cpu_hours"] - (r["done_s"] / 3600 if r else 0)
+    sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of "
+                 + (f"{left:.3f} left of the round's {rule['budget_cpu_hours']:g}" if r
+                    else f"{rule['budget_cpu_hours']:g}") + "), in this order"),
                 ("past_budget", "Past the budget"),
                 ("unpriced", "Not priced (no runs of the cells to price)")]
     for key, title in sections:
@@ -1079,6 +1107,14 @@ def registrations(root, recompute_all=False, say=True):
     return failures
 
 
+def rounds_check(root):
+    """the rounds' record held to the history (rounds.py): each round's
+    looks the registrations committed in it, each change to the rule or
+    its print's code listed, an open round over by the rule ended"""
+    r = schedule(root).get("round")
+    return rounds.history_failures(root, registered_files(root), bool(r and r["over"]))
+
+
 def record_prints(root, say=True):
     """the record written again: every registration's print, kept where the
     record has its key, printed where not"""
@@ -1154,6 +1190,37 @@ def record_self_test(root):
                                          for f in registrations(tmp, recompute_all=True, say=False)):
             failures.append("record self-test: --check --all does not find a record entry that is not the print")
         failures += end_to_end_plants(tmp, commit, base, grid)
+        failures += rounds_history_plants(tmp, commit, base, grid)
+    return failures
+
+
+def rounds_history_plants(tmp, commit, base, grid):
+    """the rounds' record against a scratch history (issue 116): a round
+    listing the look registered in it and the rule change made in it (by
+    "this") passes; a registration it does not list, a rule change it does
+    not list, and an open round the print calls over each fail"""
+    failures = []
+    git(tmp, "reset", "-q", "--hard", base, check=True)
+    start = git(tmp, "rev-parse", "HEAD").stdout.decode().strip()
+    head = f"1\tstart\t{start}\tplanted\n"
+    commit({rounds.ROUNDS_FILE: head + "1\tlook\tx-confirm2\tplanted\n",
+            "experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105")}, "registered")
+    if rounds.history_failures(tmp, registered_files(tmp), False):
+        failures.append(f"rounds: a round listing its one registration fails: "
+                        f"{rounds.history_failures(tmp, registered_files(tmp), False)}")
+    commit({RULE_FILE: "min_seeds: 6\n"}, "a rule change, unlisted")
+    if not any("not listed as a change" in f for f in rounds.history_failures(tmp, registered_files(tmp), False)):
+        failures.append("rounds: a rule change in the round, not listed, passes")
+    commit({rounds.ROUNDS_FILE: head + "1\tlook\tx-confirm2\tplanted\n1\tchange\tthis\tplanted\n",
+            RULE_FILE: "min_seeds: 7\n"}, "a rule change, listed by this")
+    got = [f for f in rounds.history_failures(tmp, registered_files(tmp), False) if "HEAD~1" not in f]
+    if [f for f in got if "not listed as a change" not in f] or len(got) != 1:
+        failures.append(f"rounds: a change listed as this is not taken, or the unlisted one is lost: {got}")
+    commit({rounds.ROUNDS_FILE: head + "1\tchange\tthis\tplanted\n"}, "its look dropped from the record")
+    if not any("lists looks none" in f for f in rounds.history_failures(tmp, registered_files(tmp), False)):
+        failures.append("rounds: a registration the round does not list passes")
+    if not any("is over by the rule" in f for f in rounds.history_failures(tmp, registered_files(tmp), True)):
+        failures.append("rounds: an open round the print calls over passes without its end")
     return failures
 
 
@@ -1379,7 +1446,34 @@ def plant(tmp):
              and {c[0] for c in e["claims"]} & {c[0] for c in top["claims"]}]
     if again:
         failures.append(f"{top['name']}.yaml committed: its claims are scheduled again in {', '.join(again)}")
-    return failures + stop_plant(tmp, y)
+    return failures + stop_plant(tmp, y) + round_plant(tmp)
+
+
+def round_plant(tmp):
+    """the budget is the round's (issue 116): a look with runs listed in
+    the open round spends its runs' CPU seconds (summary.json) from it, so
+    the budget left is less by that much, and a round whose budget its
+    looks have spent schedules nothing new"""
+    set_rule(tmp, min_pilot_seeds=1, budget_cpu_hours=10 ** 6)
+    path = os.path.join(tmp, rounds.ROUNDS_FILE)
+    if not os.path.exists(path):
+        return [f"{rounds.ROUNDS_FILE}: not in the archive"]
+    before = schedule(tmp)
+    look = "finetune-shift-confirm"
+    cost = sum(Sweep(tmp, look).cpu.values())
+    n = before["round"]["round"]
+    with open(path, "a") as f:
+        f.write(f"{n}\tlook\t{look}\tplanted\n")
+    after = schedule(tmp)
+    failures = []
+    if abs(after["round"]["done_s"] - before["round"]["done_s"] - cost) > 1e-6 * max(cost, 1) or not cost:
+        failures.append(f"{look} listed in round {n}: its runs' {cost:.1f} CPU-s are not spent from the round "
+                        f"({before['round']['done_s']:.1f} -> {after['round']['done_s']:.1f})")
+    set_rule(tmp, budget_cpu_hours=(after["round"]["done_s"] + 1) / 3600)
+    spent_out = schedule(tmp)
+    if new_ones(spent_out, "run"):
+        failures.append(f"a round whose looks spent its budget still schedules {new_ones(spent_out, 'run')[0]['name']}")
+    return failures
 
 
 def stop_plant(tmp, s):
@@ -1554,7 +1648,7 @@ def main():
             return
         if len(args) >= 2:
             failures = self_test() + record_self_test(root) + registration_plants(root) + check(root) + \
-                registrations(root, recompute_all=args[2:] == ["--all"])
+                registrations(root, recompute_all=args[2:] == ["--all"]) + rounds_check(root)
             for f in failures:
                 print(f"schedule.py: {f}", file=sys.stderr)
             if failures:
