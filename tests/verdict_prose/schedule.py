@@ -1277,7 +1277,7 @@ def registration_plants(root):
     # and on this repository's print: the first confirmation it runs,
     # written as printed, passes; with one seed more, it fails
     here = printed_entries(render(schedule(root)))
-    for name, (claims, first, last, n, n_cells) in list(here.items())[:1]:
+    for name, (claims, first, last, n, n_cells, *_) in list(here.items())[:1]:
         seeds = ", ".join(str(i) for i in range(first, last + 1))
         sweep_cells = "".join(f"  k: [{', '.join(str(j) for j in range(n_cells))}]\n" for _ in [0])
         text = f"name: {name}\ngrid:\n{sweep_cells}  seed: [{seeds}]\nclaims:\n" + \
