@@ -86,7 +86,7 @@ MAX_SEEDS_RE = re.compile(r"^#define NL_CLAIM_MAX_SEEDS (\d+)", re.M)
 # the committed files the schedule reads (for --check's archive)
 INPUTS = [RULE_FILE, MAX_SEEDS_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
           "results/*/summary.csv", "results/*/runs/*/summary.json", "results/*/runs.sqlite", "experiments/*.yaml",
-          "experiments/claims/*.yaml", "results/*/*/summary.json", "results/*/*/config.yaml", rounds.ROUNDS_FILE]
+          "experiments/claims/*.yaml", rounds.ROUNDS_FILE]
 SOURCE_RE = re.compile(r"^source:\s*\n\s+runs:\s*[\"']?([^\"'\n]+)[\"']?\s*\n\s+keys:\s*\[(.*)\]", re.M)
 CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
 NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
@@ -347,9 +347,12 @@ def grid_of(text):
 
 
 def pending_files(root, verdicts):
-    """confirmation files committed without runs: [(name, text)]"""
+    """confirmation files committed without runs: [(name, text)]; a
+    claims file (experiments/claims/, a look a script makes: issue 116's
+    MPI pilot) as an experiment file"""
     out = []
-    for path in sorted(glob.glob(os.path.join(root, "experiments", "*.yaml"))):
+    for path in sorted(glob.glob(os.path.join(root, "experiments", "*.yaml")) +
+                       glob.glob(os.path.join(root, "experiments", "claims", "*.yaml"))):
         text = open(path).read()
         m = NAME_RE.search(text)
         name = m.group(1) if m else os.path.basename(path)[:-5]
@@ -654,13 +657,41 @@ def git(root, *args, **kw):
                           env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1"), **kw)
 
 
+def source_run_files(root, commit, tree):
+    """the run files (summary.json, config.yaml) of the looks a script made
+    (a claims file's source:, which Sweep.read_source prices) among the
+    paths of COMMIT's TREE: named by each claims file's own runs pattern,
+    so no list of them is kept here"""
+    out = []
+    for path in tree:
+        if not (fnmatch.fnmatchcase(path, "experiments/claims/*.yaml") or
+                fnmatch.fnmatchcase(path, "experiments/*.yaml")) or path.count("/") > 2:
+            continue
+        text = git(root, "show", f"{commit}:{path}").stdout.decode("utf-8", "replace")
+        m, name = SOURCE_RE.search(text), NAME_RE.search(text)
+        if m and name:
+            pats = [f"results/{name.group(1)}/{m.group(1)}/{f}" for f in ("summary.json", "config.yaml")]
+            out += [p for p in tree if any(fnmatch.fnmatchcase(p, pat) and p.count("/") == pat.count("/")
+                                           for pat in pats)]
+    return out
+
+
+def input_paths(root, commit, patterns):
+    """the paths of COMMIT that PATTERNS name, and its source looks' run
+    files where its schedule reads them (issue 116: Sweep.read_source)"""
+    tree = [p for p in git(root, "ls-tree", "-r", "-z", "--name-only", commit).stdout.decode(
+        "utf-8", "replace").split("\0") if p]
+    paths = [p for p in tree if any(fnmatch.fnmatchcase(p, pattern) for pattern in patterns)]
+    code = git(root, "show", f"{commit}:tests/verdict_prose/schedule.py").stdout.decode("utf-8", "replace")
+    return paths + (source_run_files(root, commit, tree) if "def read_source(" in code else [])
+
+
 def archive(root, dest):
     """the committed inputs at HEAD, extracted into dest"""
     tree = git(root, "ls-tree", "-r", "-z", "--name-only", "HEAD")
     if tree.returncode != 0:
         return tree.stderr.decode("utf-8", "replace")
-    paths = [p for p in tree.stdout.decode("utf-8", "replace").split("\0")
-             if p and any(fnmatch.fnmatchcase(p, pattern) for pattern in INPUTS)]
+    paths = input_paths(root, "HEAD", INPUTS)
     if not paths:
         return "none of the inputs is committed"
     p = git(root, "archive", "--format=tar", "HEAD", "--", *paths)
@@ -873,8 +904,7 @@ def print_at(root, commit):
     out = None
     if git(root, "cat-file", "-e", f"{commit}:{RULE_FILE}").returncode == 0:
         with tempfile.TemporaryDirectory() as tmp:
-            tree = git(root, "ls-tree", "-r", "-z", "--name-only", commit).stdout.decode("utf-8", "replace")
-            paths = [p for p in tree.split("\0") if p and any(fnmatch.fnmatchcase(p, pat) for pat in PRINT_INPUTS)]
+            paths = input_paths(root, commit, PRINT_INPUTS)
             tar = git(root, "archive", "--format=tar", commit, "--", *paths)
             subprocess.run(["tar", "-x", "-C", tmp], input=tar.stdout, capture_output=True)
             p = subprocess.run([sys.executable, os.path.join(tmp, "tests", "verdict_prose", "schedule.py"), tmp],
@@ -992,6 +1022,11 @@ PRINTS_HEAD = ("# the schedule's prints at each registration's parent commit, as
 _PRINT_INPUTS_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in PRINT_INPUTS))
 
 
+def inputs_key_reads_sources(root, commit):
+    return "def read_source(" in git(root, "show", f"{commit}:tests/verdict_prose/schedule.py").stdout.decode(
+        "utf-8", "replace")
+
+
 def inputs_key(root, commit):
     """the SHA-256 of the print's inputs at COMMIT: each path PRINT_INPUTS
     names, with its blob, in path order"""
@@ -1000,9 +1035,12 @@ def inputs_key(root, commit):
         return None
     h = hashlib.sha256()
     rows = []
+    # a source look's run files are inputs only where the commit's own
+    # schedule reads them, so an older commit's key stays what it was
+    sources = set(input_paths(root, commit, [])) if inputs_key_reads_sources(root, commit) else set()
     for e in tree.stdout.decode("utf-8", "replace").split("\0"):
         meta, _, path = e.partition("\t")
-        if path and _PRINT_INPUTS_RE.match(path):
+        if path and (_PRINT_INPUTS_RE.match(path) or path in sources):
             rows.append(f"{path}\0{meta.split()[2]}\n")
     for row in sorted(rows):
         h.update(row.encode())
