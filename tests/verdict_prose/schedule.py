@@ -613,7 +613,8 @@ def render(s):
     rule = s["rule"]
     out = [f"# The next looks by {RULE_FILE}: a claim whose latest look had {rule['min_pilot_seeds']} seeds or "
            f"more gets a confirmation at n = max({rule['min_seeds']}, ceil({rule['margin']:g} x the seeds power 0.8 "
-           f"asks at that look)), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}, "
+           f"asks at that look)) (a claim over cells: the seeds that decide it either way, every cell holding or "
+           f"one not), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}, "
            f"but none where a look of {rule['min_pilot_seeds']} seeds or more already gave power no number; "
            f"cheapest first within {rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the "
            "cells compared, from 1-thread runs where there are (summary.json wall_s x threads x ranks)", ""]
