@@ -72,6 +72,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import claims_page as cp  # noqa: E402
 import frozen  # noqa: E402
 import history  # noqa: E402
+import rounds  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import packs  # noqa: E402
 
@@ -85,7 +86,8 @@ MAX_SEEDS_RE = re.compile(r"^#define NL_CLAIM_MAX_SEEDS (\d+)", re.M)
 # the committed files the schedule reads (for --check's archive)
 INPUTS = [RULE_FILE, MAX_SEEDS_FILE, "results/looks.csv", "results/*/verdicts.csv", "results/*/*/verdicts.csv",
           "results/*/summary.csv", "results/*/runs/*/summary.json", "results/*/runs.sqlite", "experiments/*.yaml",
-          "experiments/claims/*.yaml"]
+          "experiments/claims/*.yaml", rounds.ROUNDS_FILE]
+SOURCE_RE = re.compile(r"^source:\s*\n\s+runs:\s*[\"']?([^\"'\n]+)[\"']?\s*\n\s+keys:\s*\[(.*)\]", re.M)
 CELL_SPLIT = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.]*=)")
 NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
 GRID_RE = re.compile(r"^grid:\s*\n((?:[ \t]+.*\n?)*)", re.M)
@@ -213,23 +215,58 @@ class Sweep:
         header = list(self.rows[0]) if self.rows else []
         self.grid_keys = set(header[1:header.index("status")] if "status" in header else header[1:])
         self.cpu, self.one_thread, self.host, self.day = {}, {}, {}, {}
+        self.source = not self.rows and self.read_source(root, name)
         for r in self.rows:
             try:
-                text = packs.read_run_text(os.path.join(root, "results", name), r["run"], packs.SUMMARY)
+                text = packs.read_run_text(os.path.join(root, "results", name), r["run"], packs.SUMMARY) \
+                    if not self.source else open(os.path.join(root, "results", name, r["run"], "summary.json")).read()
                 if text is None:
                     continue
                 s = json.loads(text)
             except (OSError, ValueError, KeyError, packs.PackError, sqlite3.Error):
                 continue
             wall, threads = cp.as_float(s.get("wall_s")), cp.as_float(s.get("threads")) or 1
+            # an MPI run holds its threads on each of its ranks for its wall
+            # time (issue 116: sync-bn-mpi's look was left unpriced)
+            ranks = cp.as_float(s.get("ranks")) or 1
             if wall:
-                self.cpu[r["run"]] = wall * threads
+                self.cpu[r["run"]] = wall * threads * ranks
                 busy, usable = cp.as_float(s.get("busy_cores_at_start")), cp.as_float(s.get("usable_cores"))
                 # a 1-thread run that started with a core free: a price (issue 103)
                 self.one_thread[r["run"]] = threads == 1 and (busy is None or usable is None or busy < usable)
                 self.host[r["run"]] = f"{s.get('host') or '?'}, {s.get('cpu_kernels') or '?'} kernels"
                 # the day it ran: a price from an older engine says so
                 self.day[r["run"]] = str(s.get("started_at") or "")[:10]
+
+    def read_source(self, root, name):
+        """a look whose runs a script made (a claims file's source: runs
+        and keys, results/usage.md): its rows from the run directories the
+        pattern names, each key from summary.json or the resolved
+        config.yaml; False where the look has no such file"""
+        text = None
+        for path in (os.path.join(root, "experiments", "claims", name + ".yaml"),
+                     os.path.join(root, "experiments", name + ".yaml")):
+            if os.path.exists(path):
+                text = open(path).read()
+                break
+        m = SOURCE_RE.search(text or "")
+        if not m:
+            return False
+        keys = [k.strip() for k in m.group(2).split(",") if k.strip()]
+        for run in sorted(glob.glob(os.path.join(root, "results", name, m.group(1)))):
+            try:
+                summary = json.load(open(os.path.join(run, "summary.json")))
+                config = open(os.path.join(run, "config.yaml")).read()
+            except (OSError, ValueError):
+                continue
+            row = {"run": os.path.basename(run)}
+            for k in keys:
+                value = summary.get(k) if k in summary else config_value(config, k)
+                row[k] = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            self.rows.append(row)
+        self.columns = set(keys) | {"run"}
+        self.grid_keys = set(keys)
+        return True
 
     def runs_of(self, cell):
         """the runs a cell's selectors pick (a key the grid does not vary is
@@ -261,6 +298,21 @@ class Sweep:
 
     def max_seed(self):
         return max((int(cp.as_float(r.get("seed")) or 0) for r in self.rows), default=0)
+
+
+def config_value(text, key):
+    """KEY (dotted) of a resolved config.yaml's nested blocks, as written;
+    None where it is not there"""
+    parts, depth, path = key.split("."), {}, []
+    for line in text.split("\n"):
+        m = re.match(r"^( *)([A-Za-z_][A-Za-z0-9_]*):\s*(.*?)\s*(?:#.*)?$", line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        level = len(m.group(1)) // 2
+        path = path[:level] + [m.group(2)]
+        if path == parts and m.group(3):
+            return m.group(3).strip("'\"")
+    return None
 
 
 def claim_cells(rows, r):
@@ -295,9 +347,12 @@ def grid_of(text):
 
 
 def pending_files(root, verdicts):
-    """confirmation files committed without runs: [(name, text)]"""
+    """confirmation files committed without runs: [(name, text)]; a
+    claims file (experiments/claims/, a look a script makes: issue 116's
+    MPI pilot) as an experiment file"""
     out = []
-    for path in sorted(glob.glob(os.path.join(root, "experiments", "*.yaml"))):
+    for path in sorted(glob.glob(os.path.join(root, "experiments", "*.yaml")) +
+                       glob.glob(os.path.join(root, "experiments", "claims", "*.yaml"))):
         text = open(path).read()
         m = NAME_RE.search(text)
         name = m.group(1) if m else os.path.basename(path)[:-5]
@@ -402,15 +457,30 @@ def schedule(root):
     priced = sorted((e for e in planned if e["cost_s"] is not None),
                     key=lambda e: (not e["pending"], e["cost_s"], e["name"]))
     out = {"rule": rule, "run": [], "past_budget": [], "unpriced": [e for e in planned if e["cost_s"] is None],
-           "stopped": stopped}
+           "stopped": stopped, "round": None}
+    # the budget is the round's (issue 116): what its looks' runs cost is
+    # spent; a look registered and not yet run is priced below, first
+    budget = rule["budget_cpu_hours"] * 3600
+    try:
+        recorded = rounds.read_rounds(root)
+    except rounds.RoundsError as e:
+        raise RuleError(str(e))
+    if recorded is not None:
+        done_s, unrun = rounds.spent(recorded[-1], sweep)
+        out["round"] = {"round": recorded[-1]["round"], "looks": recorded[-1]["looks"], "done_s": done_s,
+                        "unrun": unrun}
+        budget -= done_s
     spent = 0.0
     for e in priced:
-        if not out["past_budget"] and spent + e["cost_s"] <= rule["budget_cpu_hours"] * 3600:
+        if not out["past_budget"] and spent + e["cost_s"] <= budget:
             spent += e["cost_s"]
             out["run"].append(e)
         else:
             out["past_budget"].append(e)
     out["spent_s"] = spent
+    if out["round"] is not None:
+        r = out["round"]
+        r["over"] = bool(r["looks"]) and not r["unrun"] and not out["run"]
     out["max_seeds"] = read_max_seeds(root)
     return out
 
@@ -543,11 +613,24 @@ def render(s):
     rule = s["rule"]
     out = [f"# The next looks by {RULE_FILE}: a claim whose latest look had {rule['min_pilot_seeds']} seeds or "
            f"more gets a confirmation at n = max({rule['min_seeds']}, ceil({rule['margin']:g} x the seeds power 0.8 "
-           f"asks at that look)), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}, "
+           f"asks at that look)) (a claim over cells: the seeds that decide it either way, every cell holding or "
+           f"one not), uncapped; one with fewer, or no number, a pilot of {rule['min_pilot_seeds']}, "
            f"but none where a look of {rule['min_pilot_seeds']} seeds or more already gave power no number; "
            f"cheapest first within {rule['budget_cpu_hours']:g} CPU-hours; cost = n x CPU seconds per seed of the "
-           "cells compared, from 1-thread runs where there are (summary.json wall_s x threads)", ""]
-    sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of {rule['budget_cpu_hours']:g}), in this order"),
+           "cells compared, from 1-thread runs where there are (summary.json wall_s x threads x ranks)", ""]
+    r = s.get("round")
+    if r is not None:
+        out.append(f"Round {r['round']} ({rounds.ROUNDS_FILE}): {rule['budget_cpu_hours']:g} CPU-hours a round; "
+                   f"its looks' runs spent {fmt_hours(r['done_s'])} (summary.json wall_s x threads x ranks"
+                   + (f" of {', '.join(x for x in r['looks'] if x not in r['unrun'])}" if len(r['looks']) > len(r['unrun'])
+                      else "") + ")" + (f"; not yet run: {', '.join(r['unrun'])}" if r["unrun"] else "")
+                   + (". The round is over by the rule: its looks have run and nothing more fits; "
+                      f"{rounds.ROUNDS_FILE} records its end and starts round {r['round'] + 1}" if r["over"] else ""))
+        out.append("")
+    left = rule["budget_cpu_hours"] - (r["done_s"] / 3600 if r else 0)
+    sections = [("run", f"Within the budget ({fmt_hours(s['spent_s'])} of "
+                 + (f"{left:.3f} left of the round's {rule['budget_cpu_hours']:g}" if r
+                    else f"{rule['budget_cpu_hours']:g}") + "), in this order"),
                 ("past_budget", "Past the budget"),
                 ("unpriced", "Not priced (no runs of the cells to price)")]
     for key, title in sections:
@@ -575,13 +658,41 @@ def git(root, *args, **kw):
                           env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1"), **kw)
 
 
+def source_run_files(root, commit, tree):
+    """the run files (summary.json, config.yaml) of the looks a script made
+    (a claims file's source:, which Sweep.read_source prices) among the
+    paths of COMMIT's TREE: named by each claims file's own runs pattern,
+    so no list of them is kept here"""
+    out = []
+    for path in tree:
+        if not (fnmatch.fnmatchcase(path, "experiments/claims/*.yaml") or
+                fnmatch.fnmatchcase(path, "experiments/*.yaml")) or path.count("/") > 2:
+            continue
+        text = git(root, "show", f"{commit}:{path}").stdout.decode("utf-8", "replace")
+        m, name = SOURCE_RE.search(text), NAME_RE.search(text)
+        if m and name:
+            pats = [f"results/{name.group(1)}/{m.group(1)}/{f}" for f in ("summary.json", "config.yaml")]
+            out += [p for p in tree if any(fnmatch.fnmatchcase(p, pat) and p.count("/") == pat.count("/")
+                                           for pat in pats)]
+    return out
+
+
+def input_paths(root, commit, patterns):
+    """the paths of COMMIT that PATTERNS name, and its source looks' run
+    files where its schedule reads them (issue 116: Sweep.read_source)"""
+    tree = [p for p in git(root, "ls-tree", "-r", "-z", "--name-only", commit).stdout.decode(
+        "utf-8", "replace").split("\0") if p]
+    paths = [p for p in tree if any(fnmatch.fnmatchcase(p, pattern) for pattern in patterns)]
+    code = git(root, "show", f"{commit}:tests/verdict_prose/schedule.py").stdout.decode("utf-8", "replace")
+    return paths + (source_run_files(root, commit, tree) if "def read_source(" in code else [])
+
+
 def archive(root, dest):
     """the committed inputs at HEAD, extracted into dest"""
     tree = git(root, "ls-tree", "-r", "-z", "--name-only", "HEAD")
     if tree.returncode != 0:
         return tree.stderr.decode("utf-8", "replace")
-    paths = [p for p in tree.stdout.decode("utf-8", "replace").split("\0")
-             if p and any(fnmatch.fnmatchcase(p, pattern) for pattern in INPUTS)]
+    paths = input_paths(root, "HEAD", INPUTS)
     if not paths:
         return "none of the inputs is committed"
     p = git(root, "archive", "--format=tar", "HEAD", "--", *paths)
@@ -794,8 +905,7 @@ def print_at(root, commit):
     out = None
     if git(root, "cat-file", "-e", f"{commit}:{RULE_FILE}").returncode == 0:
         with tempfile.TemporaryDirectory() as tmp:
-            tree = git(root, "ls-tree", "-r", "-z", "--name-only", commit).stdout.decode("utf-8", "replace")
-            paths = [p for p in tree.split("\0") if p and any(fnmatch.fnmatchcase(p, pat) for pat in PRINT_INPUTS)]
+            paths = input_paths(root, commit, PRINT_INPUTS)
             tar = git(root, "archive", "--format=tar", commit, "--", *paths)
             subprocess.run(["tar", "-x", "-C", tmp], input=tar.stdout, capture_output=True)
             p = subprocess.run([sys.executable, os.path.join(tmp, "tests", "verdict_prose", "schedule.py"), tmp],
@@ -913,6 +1023,11 @@ PRINTS_HEAD = ("# the schedule's prints at each registration's parent commit, as
 _PRINT_INPUTS_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in PRINT_INPUTS))
 
 
+def inputs_key_reads_sources(root, commit):
+    return "def read_source(" in git(root, "show", f"{commit}:tests/verdict_prose/schedule.py").stdout.decode(
+        "utf-8", "replace")
+
+
 def inputs_key(root, commit):
     """the SHA-256 of the print's inputs at COMMIT: each path PRINT_INPUTS
     names, with its blob, in path order"""
@@ -921,9 +1036,12 @@ def inputs_key(root, commit):
         return None
     h = hashlib.sha256()
     rows = []
+    # a source look's run files are inputs only where the commit's own
+    # schedule reads them, so an older commit's key stays what it was
+    sources = set(input_paths(root, commit, [])) if inputs_key_reads_sources(root, commit) else set()
     for e in tree.stdout.decode("utf-8", "replace").split("\0"):
         meta, _, path = e.partition("\t")
-        if path and _PRINT_INPUTS_RE.match(path):
+        if path and (_PRINT_INPUTS_RE.match(path) or path in sources):
             rows.append(f"{path}\0{meta.split()[2]}\n")
     for row in sorted(rows):
         h.update(row.encode())
@@ -1028,6 +1146,14 @@ def registrations(root, recompute_all=False, say=True):
     return failures
 
 
+def rounds_check(root):
+    """the rounds' record held to the history (rounds.py): each round's
+    looks the registrations committed in it, each change to the rule or
+    its print's code listed, an open round over by the rule ended"""
+    r = schedule(root).get("round")
+    return rounds.history_failures(root, registered_files(root), bool(r and r["over"]))
+
+
 def record_prints(root, say=True):
     """the record written again: every registration's print, kept where the
     record has its key, printed where not"""
@@ -1103,6 +1229,37 @@ def record_self_test(root):
                                          for f in registrations(tmp, recompute_all=True, say=False)):
             failures.append("record self-test: --check --all does not find a record entry that is not the print")
         failures += end_to_end_plants(tmp, commit, base, grid)
+        failures += rounds_history_plants(tmp, commit, base, grid)
+    return failures
+
+
+def rounds_history_plants(tmp, commit, base, grid):
+    """the rounds' record against a scratch history (issue 116): a round
+    listing the look registered in it and the rule change made in it (by
+    "this") passes; a registration it does not list, a rule change it does
+    not list, and an open round the print calls over each fail"""
+    failures = []
+    git(tmp, "reset", "-q", "--hard", base, check=True)
+    start = git(tmp, "rev-parse", "HEAD").stdout.decode().strip()
+    head = f"1\tstart\t{start}\tplanted\n"
+    commit({rounds.ROUNDS_FILE: head + "1\tlook\tx-confirm2\tplanted\n",
+            "experiments/x-confirm2.yaml": grid.format(seeds="101, 102, 103, 104, 105")}, "registered")
+    if rounds.history_failures(tmp, registered_files(tmp), False):
+        failures.append(f"rounds: a round listing its one registration fails: "
+                        f"{rounds.history_failures(tmp, registered_files(tmp), False)}")
+    commit({RULE_FILE: "min_seeds: 6\n"}, "a rule change, unlisted")
+    if not any("not listed as a change" in f for f in rounds.history_failures(tmp, registered_files(tmp), False)):
+        failures.append("rounds: a rule change in the round, not listed, passes")
+    commit({rounds.ROUNDS_FILE: head + "1\tlook\tx-confirm2\tplanted\n1\tchange\tthis\tplanted\n",
+            RULE_FILE: "min_seeds: 7\n"}, "a rule change, listed by this")
+    got = [f for f in rounds.history_failures(tmp, registered_files(tmp), False) if "HEAD~1" not in f]
+    if [f for f in got if "not listed as a change" not in f] or len(got) != 1:
+        failures.append(f"rounds: a change listed as this is not taken, or the unlisted one is lost: {got}")
+    commit({rounds.ROUNDS_FILE: head + "1\tchange\tthis\tplanted\n"}, "its look dropped from the record")
+    if not any("lists looks none" in f for f in rounds.history_failures(tmp, registered_files(tmp), False)):
+        failures.append("rounds: a registration the round does not list passes")
+    if not any("is over by the rule" in f for f in rounds.history_failures(tmp, registered_files(tmp), True)):
+        failures.append("rounds: an open round the print calls over passes without its end")
     return failures
 
 
@@ -1159,7 +1316,7 @@ def registration_plants(root):
     # and on this repository's print: the first confirmation it runs,
     # written as printed, passes; with one seed more, it fails
     here = printed_entries(render(schedule(root)))
-    for name, (claims, first, last, n, n_cells) in list(here.items())[:1]:
+    for name, (claims, first, last, n, n_cells, *_) in list(here.items())[:1]:
         seeds = ", ".join(str(i) for i in range(first, last + 1))
         sweep_cells = "".join(f"  k: [{', '.join(str(j) for j in range(n_cells))}]\n" for _ in [0])
         text = f"name: {name}\ngrid:\n{sweep_cells}  seed: [{seeds}]\nclaims:\n" + \
@@ -1328,7 +1485,34 @@ def plant(tmp):
              and {c[0] for c in e["claims"]} & {c[0] for c in top["claims"]}]
     if again:
         failures.append(f"{top['name']}.yaml committed: its claims are scheduled again in {', '.join(again)}")
-    return failures + stop_plant(tmp, y)
+    return failures + stop_plant(tmp, y) + round_plant(tmp)
+
+
+def round_plant(tmp):
+    """the budget is the round's (issue 116): a look with runs listed in
+    the open round spends its runs' CPU seconds (summary.json) from it, so
+    the budget left is less by that much, and a round whose budget its
+    looks have spent schedules nothing new"""
+    set_rule(tmp, min_pilot_seeds=1, budget_cpu_hours=10 ** 6)
+    path = os.path.join(tmp, rounds.ROUNDS_FILE)
+    if not os.path.exists(path):
+        return [f"{rounds.ROUNDS_FILE}: not in the archive"]
+    before = schedule(tmp)
+    look = "finetune-shift-confirm"
+    cost = sum(Sweep(tmp, look).cpu.values())
+    n = before["round"]["round"]
+    with open(path, "a") as f:
+        f.write(f"{n}\tlook\t{look}\tplanted\n")
+    after = schedule(tmp)
+    failures = []
+    if abs(after["round"]["done_s"] - before["round"]["done_s"] - cost) > 1e-6 * max(cost, 1) or not cost:
+        failures.append(f"{look} listed in round {n}: its runs' {cost:.1f} CPU-s are not spent from the round "
+                        f"({before['round']['done_s']:.1f} -> {after['round']['done_s']:.1f})")
+    set_rule(tmp, budget_cpu_hours=(after["round"]["done_s"] + 1) / 3600)
+    spent_out = schedule(tmp)
+    if new_ones(spent_out, "run"):
+        failures.append(f"a round whose looks spent its budget still schedules {new_ones(spent_out, 'run')[0]['name']}")
+    return failures
 
 
 def stop_plant(tmp, s):
@@ -1391,6 +1575,7 @@ def self_test():
         except RuleError:
             pass
     failures += uneven_seeds_price()
+    failures += source_look_price()
     big = {"name": "x-confirm2", "seeds": (101, 1300), "n": 1200, "cost_s": 3600.0, "cells": 2, "per_seed_s": 3.0,
            "pending": False, "claims": [("p", 1200, 960, "x", 10)], "priced_from": []}
     lines = describe(big, 1000)
@@ -1426,6 +1611,32 @@ def uneven_seeds_price():
         got = Sweep(tmp, "uneven").cost_per_seed({r[0] for r in runs})
         if got != 120.0:
             return [f"a seed of the same look packed: {got} CPU-s, want 120 as from its run directories"]
+    return []
+
+
+def source_look_price():
+    """a look a script made over MPI (a claims file's source:, no
+    summary.csv; issue 116: sync-bn-mpi's was printed unpriced): its runs
+    are its run directories, their keys from summary.json and config.yaml,
+    and an MPI run costs its wall time on each rank (4 ranks of 1 thread
+    for 10 s: 40 CPU-s); a cell of the look is priced, not left out"""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "experiments", "claims"))
+        with open(os.path.join(tmp, "experiments", "claims", "mpi.yaml"), "w") as f:
+            f.write('name: mpi\nsource:\n  runs: "*-seed*"\n  keys: [model.norm.sync, ranks, seed]\nclaims:\n')
+        for run, sync, ranks, wall in (("a-seed1", "false", 4, 10.0), ("b-seed1", "true", 4, 20.0),
+                                       ("c-seed1", "false", 1, 3.0), ("notes", "false", 4, 99.0)):
+            os.makedirs(os.path.join(tmp, "results", "mpi", run))
+            with open(os.path.join(tmp, "results", "mpi", run, "summary.json"), "w") as f:
+                json.dump({"wall_s": wall, "threads": 1, "ranks": ranks, "seed": 1}, f)
+            with open(os.path.join(tmp, "results", "mpi", run, "config.yaml"), "w") as f:
+                f.write(f"seed: 1\nmodel:\n  norm:\n    type: batch\n    sync: {sync}\n")
+        sweep = Sweep(tmp, "mpi")
+        runs = sweep.runs_of({"model.norm.sync": "false", "ranks": "4"})
+        got = sweep.cost_per_seed(runs)
+        if runs != {"a-seed1"} or got != 40.0:
+            return [f"an MPI look's cell (sync false, 4 ranks): runs {sorted(runs)}, {got} CPU-s a seed; "
+                    "want a-seed1 alone at 4 ranks x 10 s = 40"]
     return []
 
 
@@ -1476,7 +1687,7 @@ def main():
             return
         if len(args) >= 2:
             failures = self_test() + record_self_test(root) + registration_plants(root) + check(root) + \
-                registrations(root, recompute_all=args[2:] == ["--all"])
+                registrations(root, recompute_all=args[2:] == ["--all"]) + rounds_check(root)
             for f in failures:
                 print(f"schedule.py: {f}", file=sys.stderr)
             if failures:
