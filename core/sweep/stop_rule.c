@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/halving.h"
 #include "sweep/stop.h"
 
 const char *nl_stop_rule_name(nl_stop_rule r)
@@ -14,11 +15,7 @@ int nl_stop_points(const nl_stop_spec *s, long length, long *points)
 {
     int n = 0;
     if (s->rule == NL_STOP_ASHA) {
-        for (long r = s->min_resource; r > 0 && r < length && n < NL_STOP_MAX_POINTS; r *= s->eta) {
-            points[n++] = r;
-            if (r > length / s->eta)
-                break; /* the next would pass the length (or overflow) */
-        }
+        n = nl_halving_rungs(s->min_resource, s->eta, length, points, NL_STOP_MAX_POINTS);
     } else if (s->rule == NL_STOP_MEDIAN) {
         for (long r = s->grace; r > 0 && r < length && n < NL_STOP_MAX_POINTS; r += s->every)
             points[n++] = r;
@@ -97,9 +94,7 @@ static void asha_point(const nl_stop_spec *s, const nl_stop_curve *runs, const i
         v[at[i]] = value_at(&runs[at[i]], step_of(&runs[at[i]], point));
     }
     rank(&(rank_ctx){s, v}, idx, m);
-    int keep = m / s->eta;
-    if (keep < 1)
-        keep = 1; /* the best goes on: a sweep finishes a run */
+    const int keep = nl_halving_keep(m, s->eta); /* the best goes on: a sweep finishes a run */
     const double cutoff = v[idx[keep - 1]];
     for (int r = keep; r < m; r++)
         out[idx[r]] = (nl_stop_decision){.point = k, .value = v[idx[r]], .threshold = cutoff,
