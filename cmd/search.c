@@ -49,13 +49,18 @@ static void usage(FILE *out)
             "  generations: 10   (or candidates: N, the start formulas included)\n"
             "  hurdle: {steps: 100, min_accuracy: 0.2, time_limit: 600}\n"
             "  rank: {models: [A.yaml, B.yaml], time_limit: 600}   optional: K models\n"
+            "    rungs: {min_steps: 100, eta: 3, max_steps: 900}  optional, in rank:\n"
+            "      successive halving over each generation's survivors of the hurdle: all\n"
+            "      trained min_steps on every model, the best 1/eta (Pareto order) eta times\n"
+            "      longer, ..., up to max_steps; a later rung ranks first\n"
             "  tournament: 2\n"
             "  reject: [affine, elementwise]   the checks applied (default: the * rows)\n\n"
             "Every candidate is a row of DIR/candidates.csv (id, generation, parents,\n"
             "operator, expr, params, canonical_hash, behaviour_hash, stage, reason,\n"
-            "hurdle_accuracy, scores), written as it is decided; the hurdle runs are in\n"
-            "DIR/hurdle/cID, the ranking runs in DIR/rank/cID-mK (their configs .yaml,\n"
-            "their output .log). Run the same command again to go on after a kill: the\n"
+            "hurdle_accuracy, scores, rung, rung_scores), written as it is decided (with\n"
+            "rungs, a generation's once it is halved); the hurdle runs are in DIR/hurdle/cID,\n"
+            "the ranking runs in DIR/rank/cID-mK or, at a rung, cID-mK-sSTEPS (their configs\n"
+            ".yaml, their output .log). Run the same command again to go on after a kill: the\n"
             "search reads the file and makes the\n"
             "same candidates it would have made. It replaces nothing it did not write: a\n"
             "link in DIR, a candidates.csv not a search's, or a hurdle file or run past\n"
@@ -136,6 +141,8 @@ static void print_outcome(const nl_search_spec *s, const nl_search_result *r, co
     for (int i = 0; i < n; i++) {
         const nl_search_candidate *c = &r->candidates[best[i] - 1];
         printf("%d. c%ld  hurdle %.4f", i + 1, c->id, c->accuracy);
+        if (c->rung >= 0)
+            printf("  at %ld steps", c->rung_steps[c->rung]);
         for (int m = 0; m < s->n_models; m++)
             printf("  %s %.4f", s->models[m].label, c->scores[m]);
         printf("  expr: %s%s%s\n", c->expr, c->params[0] ? "  params: " : "", c->params);

@@ -769,7 +769,7 @@ START_TEST(test_search_stages)
         "\n3,0,,start,log(x),,",
         ",numerics,\"the output is not finite (NaN or infinity) at batch 8, input scale 1\",",
         "\n4,0,,start,\"x / rms(x, [batch, spatial])\",,",
-        ",,duplicate,the canonical form of candidate 1,,\n",
+        ",,duplicate,the canonical form of candidate 1,,,,\n",
         "\n5,0,,start,\"x + mean(x, [batch])\",,",
         ",degenerate,unnormalized: the output's size follows the input's"};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)

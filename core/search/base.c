@@ -39,8 +39,14 @@ nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg
     return nl_config_validate(cfg, err);
 }
 
-nl_code nl_search_rank_config(long id, int k, nl_config *cfg, nl_error *err)
+nl_code nl_search_rank_config(long id, int k, long steps, nl_config *cfg, nl_error *err)
 {
+    if (steps > 0) {
+        cfg->train.steps = steps;
+        cfg->train.epochs = 0;
+        snprintf(cfg->name, sizeof cfg->name, "c%ld-m%d-s%ld", id, k + 1, steps);
+        return nl_config_validate(cfg, err);
+    }
     snprintf(cfg->name, sizeof cfg->name, "c%ld-m%d", id, k + 1);
     return nl_config_validate(cfg, err);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/halving.h"
 #include "config/yamldoc.h"
 #include "log/files.h"
 #include "norm/formula.h"
@@ -25,7 +26,8 @@ typedef struct {
 static const char *const top_keys[] = {"base", "start", "seed", "population", "generations",
                                        "candidates", "hurdle", "rank", "tournament", "reject"};
 static const char *const hurdle_keys[] = {"steps", "min_accuracy", "time_limit"};
-static const char *const rank_keys[] = {"models", "time_limit"};
+static const char *const rank_keys[] = {"models", "rungs", "time_limit"};
+static const char *const rung_keys[] = {"min_steps", "eta", "max_steps"};
 
 static nl_code read_long(parser *P, const yaml_node_t *n, const char *key, long long lo, long long hi,
                          long long *out)
@@ -66,12 +68,50 @@ static nl_code parse_model(parser *P, const char *path, yaml_node_t *n, const ch
     return NL_OK;
 }
 
-/* rank: {models: [CONFIG, ...], time_limit: SECONDS} */
+/* rank.rungs: {min_steps: S, eta: E, max_steps: M}: the rungs S * E^k
+ * below M, then M, as a sweep's asha cuts (base/halving.h) */
+static nl_code parse_rungs(parser *P, yaml_node_t *n)
+{
+    nl_search_spec *s = P->s;
+    const char *form = "a mapping {min_steps: S, eta: E, max_steps: M}";
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "rank.rungs", form);
+    long long v[3] = {0, 3, 0}; /* min_steps, eta (3 unless given), max_steps */
+    static const long long lo[3] = {1, 2, 1}, hi[3] = {1000000, 100, 1000000};
+    for (int i = 0; !rc && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i);
+        const char *key = nl_yaml_scalar(k);
+        int row = 0;
+        while (row < 3 && strcmp(key, rung_keys[row]))
+            row++;
+        char label[32];
+        snprintf(label, sizeof label, "rank.rungs.%s", key);
+        rc = row == 3 ? nl_yaml_unknown_key(&P->y, k, "rank.rungs", rung_keys, 3)
+                      : read_long(P, nl_yaml_value(&P->y, n, i), label, lo[row], hi[row], &v[row]);
+    }
+    if (!rc && (!v[0] || !v[2]))
+        rc = nl_yaml_fail(&P->y, n, "rank.rungs", "%s is missing; accepted: %s", !v[0] ? "min_steps"
+                          : "max_steps", form);
+    if (!rc && v[2] < v[0])
+        rc = nl_yaml_fail(&P->y, n, "rank.rungs", "max_steps %lld is under min_steps %lld; accepted: "
+                          "max_steps >= min_steps", v[2], v[0]);
+    if (rc)
+        return rc;
+    s->eta = (int)v[1];
+    s->n_rungs = nl_halving_rungs((long)v[0], s->eta, (long)v[2], s->rung_steps, NL_SEARCH_MAX_RUNGS);
+    if (s->n_rungs == NL_SEARCH_MAX_RUNGS)
+        return nl_yaml_fail(&P->y, n, "rank.rungs", "more than %d rungs (min_steps * eta^k up to "
+                            "max_steps); accepted: at most %d, a larger min_steps or eta",
+                            NL_SEARCH_MAX_RUNGS, NL_SEARCH_MAX_RUNGS);
+    s->rung_steps[s->n_rungs++] = (long)v[2];
+    return NL_OK;
+}
+
+/* rank: {models: [CONFIG, ...], rungs: {...}, time_limit: SECONDS} */
 static nl_code parse_rank(parser *P, const char *path, yaml_node_t *n)
 {
     nl_search_spec *s = P->s;
     nl_code rc = nl_yaml_check_mapping(&P->y, n, "rank", "a mapping {models: [CONFIG, ...]"
-                                       "[, time_limit: SECONDS]}");
+                                       "[, rungs: {min_steps: S, eta: E, max_steps: M}][, time_limit: SECONDS]}");
     const nl_yaml_range positive = {.has_lo = true, .lo_open = true, .lo = 0, .has_hi = true, .hi = 86400};
     char d[128], label[32];
     for (int i = 0; !rc && i < nl_yaml_count(n); i++) {
@@ -80,8 +120,10 @@ static nl_code parse_rank(parser *P, const char *path, yaml_node_t *n)
         if (!strcmp(key, "time_limit")) {
             rc = nl_yaml_read_number(&P->y, v, "rank.time_limit", &positive, "seconds in (0, 86400]",
                                      &s->rank_time_limit_s);
+        } else if (!strcmp(key, "rungs")) {
+            rc = parse_rungs(P, v);
         } else if (strcmp(key, "models")) {
-            rc = nl_yaml_unknown_key(&P->y, k, "rank", rank_keys, 2);
+            rc = nl_yaml_unknown_key(&P->y, k, "rank", rank_keys, 3);
         } else if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) == 0 ||
                    nl_yaml_count(v) > NL_SEARCH_MAX_MODELS) {
             rc = nl_yaml_fail(&P->y, v, "rank.models", "expected 1 to %d models (each a config file or "
@@ -306,7 +348,8 @@ static nl_code check_whole(parser *P, yaml_node_t *root)
                 rc = nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: %s: %s (%s:%d:%d) does not take it: %s",
                              s->path, s->start[i].line, s->start[i].column, label, s->models[m].label,
                              s->path, s->models[m].line, s->models[m].column, cerr.msg);
-            else if (i == 0 && (cerr.code = nl_search_rank_config(1, m, cfg, &cerr)))
+            else if (i == 0 && (cerr.code = nl_search_rank_config(1, m, s->n_rungs ? s->rung_steps[s->n_rungs - 1] : 0,
+                                                                    cfg, &cerr)))
                 rc = nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: %s: no run normlab takes: %s", s->path,
                              s->models[m].line, s->models[m].column, s->models[m].label, cerr.msg);
         }

@@ -100,15 +100,18 @@ static void wait_for_leftover(double time_limit, const char *dir)
         nanosleep(&tick, NULL);
 }
 
-/* the id of a run's entry: cID or cID-mK (a ranking run), each bare, .yaml
- * or .log; 0 for another name */
+/* the id of a run's entry: cID, cID-mK (a ranking run) or cID-mK-sSTEPS
+ * (a rung's), each bare, .yaml or .log; 0 for another name */
 static long entry_id(const char *name)
 {
     char digits[24];
     const size_t n = strspn(name + (name[0] == 'c'), "0123456789");
     const char *tail = name + 1 + n;
-    if (tail[0] == '-' && tail[1] == 'm' && strspn(tail + 2, "0123456789") > 0)
+    if (tail[0] == '-' && tail[1] == 'm' && strspn(tail + 2, "0123456789") > 0) {
         tail += 2 + strspn(tail + 2, "0123456789");
+        if (tail[0] == '-' && tail[1] == 's' && strspn(tail + 2, "0123456789") > 0)
+            tail += 2 + strspn(tail + 2, "0123456789");
+    }
     long long id;
     if (name[0] != 'c' || n == 0 || n >= sizeof digits ||
         (tail[0] && strcmp(tail, ".yaml") && strcmp(tail, ".log")))
@@ -121,7 +124,7 @@ static long entry_id(const char *name)
 /* where the runs are: the hurdle's and the ranking's */
 static const char *const run_dirs[] = {"hurdle", "rank"};
 
-nl_code nl_search_hurdle_check(const char *out_dir, long first, nl_error *err)
+nl_code nl_search_hurdle_check(const char *out_dir, long last, nl_error *err)
 {
     nl_code rc = NL_OK;
     for (size_t k = 0; !rc && k < sizeof run_dirs / sizeof run_dirs[0]; k++) {
@@ -132,11 +135,11 @@ nl_code nl_search_hurdle_check(const char *out_dir, long first, nl_error *err)
             continue; /* none yet (anything else there: nl_make_dirs refuses it) */
         for (struct dirent *e; !rc && (e = readdir(d));) {
             const long id = entry_id(e->d_name);
-            if (id > 0 && (first == 0 || id > first))
+            if (id > 0 && (last == 0 || id > last))
                 rc = nl_fail(err, NL_ERR_USAGE, "%s/%s exists, but %s/candidates.csv %s: it is not "
                              "this search's, and the search would write there; nothing was written: "
                              "give another --out, or move it", root, e->d_name, out_dir,
-                             first ? "records no candidate that left it" : "does not exist");
+                             last ? "records no candidate that left it" : "does not exist");
         }
         closedir(d);
     }
@@ -198,13 +201,14 @@ nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, 
 nl_code nl_search_rank(const nl_search_spec *s, const nl_search_options *opt, int k, const nl_config *cfg,
                        nl_search_candidate *c, bool leftover, nl_error *err)
 {
-    char name[48], value[256], why[400];
-    snprintf(name, sizeof name, "c%ld-m%d", c->id, k + 1);
-    const nl_code rc = child(opt, "rank", name, cfg, s->rank_time_limit_s, leftover, &c->scores[k], value,
-                             why, sizeof why, err);
+    char value[256], why[400], at[48] = "";
+    const nl_code rc = child(opt, "rank", cfg->name, cfg, s->rank_time_limit_s, leftover, &c->scores[k],
+                             value, why, sizeof why, err);
+    if (s->n_rungs)
+        snprintf(at, sizeof at, " at %ld steps", cfg->train.steps);
     if (!rc && isnan(c->scores[k])) {
         c->stage = NL_STAGE_RANK;
-        snprintf(c->reason, sizeof c->reason, "%s: %s", s->models[k].label, why);
+        snprintf(c->reason, sizeof c->reason, "%s%s: %s", s->models[k].label, at, why);
     }
     return rc;
 }

@@ -27,8 +27,10 @@ nl_code nl_search_load_on(const nl_search_spec *s, const nl_search_model *m, con
  * after the candidate, validated again */
 nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg, nl_error *err);
 /* cfg (rank.models[k] with the formula) made candidate `id`'s ranking
- * run on it: trained as its config says, named cID-mK (K = k + 1) */
-nl_code nl_search_rank_config(long id, int k, nl_config *cfg, nl_error *err);
+ * run on it: trained as its config says, named cID-mK (K = k + 1); with
+ * steps > 0 (a rung of rank.rungs) trained that many steps, named
+ * cID-mK-sSTEPS */
+nl_code nl_search_rank_config(long id, int k, long steps, nl_config *cfg, nl_error *err);
 
 /* ---- the numerics probe (probe.c) ---- */
 
@@ -69,18 +71,19 @@ nl_code nl_search_probe_run(const nl_search_probe *p, const nl_formula *f, unsig
 nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, const nl_config *cfg,
                          nl_search_candidate *c, bool leftover, nl_error *err);
 /* The ranking run of candidate c on rank.models[k], as the hurdle's but
- * in OUT/rank/cID-mK with rank.time_limit: c->scores[k] its test
- * accuracy, or c->stage NL_STAGE_RANK with the model and why in
+ * in OUT/rank/NAME (cfg's name: cID-mK, or cID-mK-sSTEPS at a rung) with
+ * rank.time_limit: c->scores[k] its test accuracy, or c->stage
+ * NL_STAGE_RANK with the model (and the rung's steps) and why in
  * c->reason */
 nl_code nl_search_rank(const nl_search_spec *s, const nl_search_options *opt, int k, const nl_config *cfg,
                        nl_search_candidate *c, bool leftover, nl_error *err);
 /* Refuses (NL_ERR_USAGE, nothing written) an OUT/hurdle or OUT/rank that
- * holds a candidate's file or directory (cID or cID-mK, bare, .yaml or
- * .log) the search would
- * write and did not leave: one of an id past `first`, the first candidate
- * this search decides, or any at all where it has no candidates.csv
- * (first 0). Names of another form are left alone. */
-nl_code nl_search_hurdle_check(const char *out_dir, long first, nl_error *err);
+ * holds a candidate's file or directory (cID, cID-mK or cID-mK-sSTEPS,
+ * bare, .yaml or .log) the search would write and did not leave: one of
+ * an id past `last`, the last candidate a killed search may have left
+ * runs of, or any at all where it has no candidates.csv (last 0). Names
+ * of another form are left alone. */
+nl_code nl_search_hurdle_check(const char *out_dir, long last, nl_error *err);
 
 /* ---- selection (select.c) ---- */
 
@@ -105,6 +108,10 @@ nl_code nl_search_records_read(const char *path, nl_search_candidate **rows, lon
 /* Opens it for appending: a new file with its header (bytes <= 0), or the
  * one read, cut back to its first `bytes`. */
 nl_code nl_search_records_open(const char *path, off_t bytes, nl_csv *csv, nl_error *err);
+/* The length of the header and the first `rows` rows of the file at
+ * path (a record that a search with rank.rungs cuts back to its last whole
+ * generation) */
+nl_code nl_search_records_bytes(const char *path, long rows, off_t *bytes, nl_error *err);
 /* appends candidate c's row */
 nl_code nl_search_record(nl_csv *csv, const nl_search_candidate *c, nl_error *err);
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/halving.h"
 #include "norm/formula_edit.h"
 #include "results/files.h"
 #include "search/internal.h"
@@ -93,7 +94,9 @@ typedef struct {
     nl_csv csv;
     nl_search_candidate *recorded;
     long n_recorded;
-    long leftover_id; /* the candidate a killed search was deciding; 0: none */
+    /* the candidates a killed search was deciding, whose runs it may have
+     * left (one, or with rank.rungs the generation it was halving); 0: none */
+    long leftover_first, leftover_last;
     int lock_fd;      /* OUT/.lock, held while the search runs; -1: none */
     long *pool, *all; /* all: room for every candidate's id */
     int n_pool, pool_generation;
@@ -113,6 +116,32 @@ static double cpu_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* successive halving over each generation (rank.rungs); never in the funnel */
+static bool halving(const search *S)
+{
+    return S->s->n_rungs > 0 && !S->opt->funnel;
+}
+
+/* the first and the last id of candidate id's generation: the start
+ * formulas, or `population` children (the last cut short by the budget) */
+static long generation_first(const search *S, long id)
+{
+    const long n_start = S->s->n_start, pop = S->s->population;
+    return id <= n_start ? 1 : n_start + (id - n_start - 1) / pop * pop + 1;
+}
+
+static long generation_last(const search *S, long id, long budget)
+{
+    const long n_start = S->s->n_start, pop = S->s->population;
+    const long last = id <= n_start ? n_start : generation_first(S, id) + pop - 1;
+    return last < budget ? last : budget;
+}
+
+static bool leftover(const search *S, long id)
+{
+    return S->leftover_first && id >= S->leftover_first && id <= S->leftover_last;
 }
 
 /* the parents generation g draws from: the best `population` of the
@@ -286,23 +315,67 @@ static bool cheap_stages(search *S, nl_search_candidate *c, nl_error *err)
     return through;
 }
 
-/* each rank.models run of c, which passed the hurdle; c->stage passed
- * with its scores, or rank at the first model whose run failed */
-static nl_code rank(search *S, nl_search_candidate *c, nl_error *err)
+/* each rank.models run of c, which passed the hurdle (steps > 0: a
+ * rung's, that many steps); c->stage passed with its scores, or rank at
+ * the first model whose run failed */
+static nl_code rank(search *S, nl_search_candidate *c, long steps, nl_error *err)
 {
     for (int m = 0; m < S->s->n_models && c->stage == NL_STAGE_PASSED; m++) {
         nl_error e = {0};
         if (nl_search_load_on(S->s, &S->s->models[m], c->expr, c->params, S->cfg, &e) ||
-            nl_search_rank_config(c->id, m, S->cfg, &e)) {
+            nl_search_rank_config(c->id, m, steps, S->cfg, &e)) {
             c->stage = NL_STAGE_RANK;
             snprintf(c->reason, sizeof c->reason, "%s: %.400s", S->s->models[m].label, e.msg);
             break;
         }
-        const nl_code rc = nl_search_rank(S->s, S->opt, m, S->cfg, c, c->id == S->leftover_id, err);
+        const nl_code rc = nl_search_rank(S->s, S->opt, m, S->cfg, c, leftover(S, c->id), err);
         if (rc)
             return rc;
     }
     return NL_OK;
+}
+
+static int by_id(const void *x, const void *y)
+{
+    const long a = *(const long *)x, b = *(const long *)y;
+    return (a > b) - (a < b);
+}
+
+/* Successive halving over the candidates first..last (a generation) that
+ * passed the hurdle: each trained on every model at rung 0's steps; of the
+ * m that passed every run, the best nl_halving_keep(m, eta) by the Pareto
+ * order go on to the next rung, and so on to the last; each candidate's
+ * rung and scores at each rung recorded in it. The runs go in id order,
+ * so that a search started again runs them as the uninterrupted one did. */
+static nl_code halve(search *S, long first, long last, nl_error *err)
+{
+    nl_search_candidate *all = S->r->candidates;
+    long *set = malloc((size_t)(last - first + 1) * sizeof *set);
+    if (!set)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    int m = 0;
+    for (long id = first; id <= last; id++)
+        if (all[id - 1].stage == NL_STAGE_PASSED)
+            set[m++] = id;
+    nl_code rc = NL_OK;
+    for (int r = 0; !rc && r < S->s->n_rungs && m > 0; r++) {
+        int kept = 0;
+        for (int i = 0; !rc && i < m; i++) {
+            nl_search_candidate *c = &all[set[i] - 1];
+            c->rung = r;
+            c->rung_steps[r] = S->s->rung_steps[r];
+            rc = rank(S, c, S->s->rung_steps[r], err);
+            memcpy(c->rung_scores[r], c->scores, sizeof c->scores);
+            if (c->stage == NL_STAGE_PASSED)
+                set[kept++] = set[i];
+        }
+        if (rc || r + 1 == S->s->n_rungs)
+            break;
+        m = nl_search_rank_ids(S->s, S->r, set, kept, nl_halving_keep(kept, S->s->eta));
+        qsort(set, (size_t)m, sizeof *set, by_id);
+    }
+    free(set);
+    return rc;
 }
 
 /* c decided: the cheap stages, then the hurdle and the ranking runs (the
@@ -331,11 +404,11 @@ static nl_code decide(search *S, nl_search_candidate *c, nl_error *err)
         return NL_OK;
     }
     const double t1 = now_s();
-    nl_code rc = nl_search_hurdle(S->s, S->opt, S->cfg, c, c->id == S->leftover_id, err);
+    nl_code rc = nl_search_hurdle(S->s, S->opt, S->cfg, c, leftover(S, c->id), err);
     S->r->hurdle_s += now_s() - t1;
     S->r->hurdle_runs++;
-    if (!rc)
-        rc = rank(S, c, err);
+    if (!rc && !halving(S))
+        rc = rank(S, c, 0, err); /* with rungs: once its generation is decided (halve) */
     one_line(c->reason);
     return rc;
 }
@@ -384,8 +457,12 @@ static nl_code make(search *S, long id, nl_search_candidate *c, nl_error *err)
     memset(c, 0, sizeof *c);
     c->id = id;
     c->accuracy = NAN;
-    for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++)
+    c->rung = -1;
+    for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++) {
         c->scores[m] = NAN;
+        for (int r = 0; r < NL_SEARCH_MAX_RUNGS; r++)
+            c->rung_scores[r][m] = NAN;
+    }
     if (S->opt->funnel)
         return make_random(S, c, err);
     if (id > S->s->n_start)
@@ -477,10 +554,21 @@ static nl_code open_search(search *S, nl_error *err)
     off_t bytes = -1;
     if (!rc)
         rc = nl_search_records_read(path, &S->recorded, &S->n_recorded, &bytes, err);
-    /* the one candidate whose hurdle files a killed search may have left */
-    S->leftover_id = bytes >= 0 ? S->n_recorded + 1 : 0;
+    /* with rank.rungs a generation's rows are written together, once it
+     * is halved: rows of a generation a killed search was writing are cut
+     * off, and the generation decided again */
+    if (!rc && bytes > 0 && halving(S) && S->n_recorded > 0) {
+        const long whole = generation_first(S, S->n_recorded + 1) - 1;
+        if (whole < S->n_recorded && !(rc = nl_search_records_bytes(path, whole, &bytes, err)))
+            S->n_recorded = whole;
+    }
+    /* the candidates whose run files a killed search may have left: the one
+     * it was deciding, or the generation it was halving */
+    S->leftover_first = bytes >= 0 ? S->n_recorded + 1 : 0;
+    S->leftover_last = !S->leftover_first ? 0 : halving(S) ? generation_last(S, S->leftover_first, budget)
+                                                           : S->leftover_first;
     if (!rc)
-        rc = nl_search_hurdle_check(S->opt->out_dir, S->leftover_id, err);
+        rc = nl_search_hurdle_check(S->opt->out_dir, S->leftover_last, err);
     if (!rc)
         rc = nl_make_dirs(S->opt->out_dir, err);
     if (!rc)
@@ -502,6 +590,23 @@ static void close_search(search *S)
         close(S->lock_fd);
 }
 
+/* candidates first..last decided: their rows written (not the funnel's,
+ * nor those read back), counted and reported */
+static nl_code settle(search *S, long first, long last, bool resumed, nl_error *err)
+{
+    for (long id = first; id <= last; id++) {
+        const nl_search_candidate *c = &S->r->candidates[id - 1];
+        const nl_code rc = resumed || S->opt->funnel ? NL_OK : nl_search_record(&S->csv, c, err);
+        if (rc)
+            return rc;
+        S->r->resumed += resumed;
+        S->r->stage_counts[c->stage]++;
+        if (S->opt->on_candidate)
+            S->opt->on_candidate(S->opt->ctx, c, resumed);
+    }
+    return NL_OK;
+}
+
 nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
                       nl_error *err)
 {
@@ -515,15 +620,14 @@ nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_
             break;
         const bool resumed = id <= S.n_recorded;
         rc = resumed ? take_recorded(&S, c, err) : decide(&S, c, err);
-        if (!rc && !resumed && !opt->funnel)
-            rc = nl_search_record(&S.csv, c, err);
         if (rc)
             break;
         r->n = id;
-        r->resumed += resumed;
-        r->stage_counts[c->stage]++;
-        if (opt->on_candidate)
-            opt->on_candidate(opt->ctx, c, resumed);
+        /* with rank.rungs, a generation's rows wait for its halving */
+        if (resumed || !halving(&S))
+            rc = settle(&S, id, id, resumed, err);
+        else if (id == generation_last(&S, id, budget) && !(rc = halve(&S, generation_first(&S, id), id, err)))
+            rc = settle(&S, generation_first(&S, id), id, false, err);
     }
     close_search(&S);
     return rc;

@@ -20,8 +20,10 @@
 
 static const char *const columns[] = {"id", "generation", "parents", "operator", "expr", "params",
                                       "canonical_hash", "behaviour_hash", "stage", "reason",
-                                      "hurdle_accuracy", "scores"};
+                                      "hurdle_accuracy", "scores", "rung", "rung_scores"};
 enum { N_COLUMNS = (int)(sizeof columns / sizeof columns[0]) };
+/* the columns of a record written before rank.rungs (no rung, rung_scores) */
+enum { N_COLUMNS_BEFORE_RUNGS = 12 };
 
 static const char *mutation_name(int m)
 {
@@ -30,19 +32,65 @@ static const char *mutation_name(int m)
 
 /* the scores cell: each rank.models accuracy in order, "none" where its
  * run gave none, space-separated; "" when no model was run */
-static void scores_cell(const nl_search_candidate *c, char *out, size_t size)
+static void scores_cell(const double *scores, char *out, size_t size)
 {
     int last = -1;
     for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++)
-        last = isnan(c->scores[m]) ? last : m;
+        last = isnan(scores[m]) ? last : m;
     size_t used = 0;
     out[0] = '\0';
     for (int m = 0; m <= last && used < size; m++) {
         char v[32] = "none";
-        if (!isnan(c->scores[m]))
-            nl_fmt_float(v, sizeof v, c->scores[m]);
+        if (!isnan(scores[m]))
+            nl_fmt_float(v, sizeof v, scores[m]);
         used += (size_t)snprintf(out + used, size - used, "%s%s", m ? " " : "", v);
     }
+}
+
+/* the rung_scores cell: "STEPS: SCORES" for each rung trained, in order,
+ * separated by "; " (each SCORES a scores cell); "" without rungs */
+static void rung_scores_cell(const nl_search_candidate *c, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int r = 0; r <= c->rung && used < size; r++) {
+        char scores[NL_SEARCH_MAX_MODELS * 32];
+        scores_cell(c->rung_scores[r], scores, sizeof scores);
+        used += (size_t)snprintf(out + used, size - used, "%s%ld: %s", r ? "; " : "", c->rung_steps[r], scores);
+    }
+}
+
+static bool read_scores(const char *cell, double *scores);
+
+/* a rung cell ("" or the steps of the last rung) and the rung_scores
+ * cell into c: as many rungs as the rung_scores cell holds, the last at
+ * the rung cell's steps */
+static bool read_rungs(const char *rung, const char *cell, nl_search_candidate *c)
+{
+    c->rung = -1;
+    for (int r = 0; r < NL_SEARCH_MAX_RUNGS; r++)
+        for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++)
+            c->rung_scores[r][m] = NAN;
+    if (!rung[0])
+        return !cell[0];
+    char buf[NL_SEARCH_MAX_RUNGS * (NL_SEARCH_MAX_MODELS + 1) * 32];
+    if (strlen(cell) >= sizeof buf)
+        return false;
+    memcpy(buf, cell, strlen(cell) + 1);
+    for (char *save = NULL, *t = strtok_r(buf, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+        char *colon = strchr(t, ':');
+        long long steps;
+        if (!colon || c->rung + 1 >= NL_SEARCH_MAX_RUNGS)
+            return false;
+        *colon = '\0';
+        c->rung++;
+        if (!nl_parse_ll(t + (t[0] == ' '), 1, 1000000, &steps) || colon[1] != ' ' ||
+            !read_scores(colon + 2, c->rung_scores[c->rung]))
+            return false;
+        c->rung_steps[c->rung] = (long)steps;
+    }
+    long long last;
+    return c->rung >= 0 && nl_parse_ll(rung, 1, 1000000, &last) && last == c->rung_steps[c->rung];
 }
 
 static bool read_scores(const char *cell, double *scores)
@@ -62,7 +110,8 @@ static bool read_scores(const char *cell, double *scores)
 
 nl_code nl_search_record(nl_csv *csv, const nl_search_candidate *c, nl_error *err)
 {
-    char id[24], generation[16], parents[48], accuracy[32], scores[NL_SEARCH_MAX_MODELS * 32];
+    char id[24], generation[16], parents[48], accuracy[32], scores[NL_SEARCH_MAX_MODELS * 32], rung[24] = "";
+    char rung_scores[NL_SEARCH_MAX_RUNGS * (NL_SEARCH_MAX_MODELS + 1) * 32];
     snprintf(id, sizeof id, "%ld", c->id);
     snprintf(generation, sizeof generation, "%d", c->generation);
     if (c->parents[1])
@@ -75,10 +124,14 @@ nl_code nl_search_record(nl_csv *csv, const nl_search_candidate *c, nl_error *er
         accuracy[0] = '\0';
     else
         nl_fmt_float(accuracy, sizeof accuracy, c->accuracy);
-    scores_cell(c, scores, sizeof scores);
+    scores_cell(c->scores, scores, sizeof scores);
+    if (c->rung >= 0)
+        snprintf(rung, sizeof rung, "%ld", c->rung_steps[c->rung]);
+    rung_scores_cell(c, rung_scores, sizeof rung_scores);
     const char *fields[N_COLUMNS] = {id, generation, parents, mutation_name(c->mutation), c->expr,
                                      c->params, c->canonical, c->behaviour,
-                                     nl_search_stages[c->stage].name, c->reason, accuracy, scores};
+                                     nl_search_stages[c->stage].name, c->reason, accuracy, scores,
+                                     rung, rung_scores};
     return nl_csv_row(csv, fields, err);
 }
 
@@ -134,6 +187,7 @@ static bool read_row(char **cells, nl_search_candidate *c)
     c->accuracy = NAN;
     ok = ok && (!cells[10][0] || nl_parse_finite(cells[10], &c->accuracy));
     ok = ok && read_scores(cells[11], c->scores);
+    ok = ok && read_rungs(cells[12], cells[13], c);
     return ok && c->mutation > -2 && c->stage < NL_STAGE_COUNT;
 }
 
@@ -163,6 +217,11 @@ nl_code nl_search_records_read(const char *path, nl_search_candidate **rows, lon
         rc = nl_csv_table_parse(text, path, &t, err);
     *bytes = text ? whole_bytes(text) : 0;
     free(text);
+    if (!rc && t.n_cols == N_COLUMNS_BEFORE_RUNGS && !strcmp(t.header[0], columns[0]))
+        rc = nl_fail(err, NL_ERR_DATA, "%s was written by an older normlab search: it has no rung and "
+                     "rung_scores columns (rank.rungs), and a search does not append rows of another "
+                     "form to it; nothing was written; give another --out (the file itself is left as "
+                     "it is, readable as before)", path);
     if (!rc && (t.n_cols != N_COLUMNS || strcmp(t.header[0], columns[0])))
         rc = nl_fail(err, NL_ERR_DATA, "%s is not a search's candidates.csv (its header is not "
                      "normlab search's); nothing was written; give another --out", path);
@@ -188,4 +247,28 @@ nl_code nl_search_records_open(const char *path, off_t bytes, nl_csv *csv, nl_er
 {
     return bytes > 0 ? nl_csv_continue(csv, path, N_COLUMNS, bytes, err)
                      : nl_csv_open(csv, path, columns, N_COLUMNS, err);
+}
+
+nl_code nl_search_records_bytes(const char *path, long rows, off_t *bytes, nl_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    nl_code rc = nl_read_file_max(path, (size_t)1 << 30, &text, &len, err);
+    if (rc)
+        return rc;
+    /* the header and `rows` records: line breaks outside a quoted cell (a
+     * doubled quote inside one toggles twice) */
+    bool quoted = false;
+    long records = -1;
+    size_t i = 0;
+    for (; i < len && records < rows; i++)
+        if (text[i] == '"')
+            quoted = !quoted;
+        else if (text[i] == '\n' && !quoted)
+            records++;
+    free(text);
+    if (records < rows)
+        return nl_fail(err, NL_ERR_DATA, "%s holds fewer than %ld rows", path, rows);
+    *bytes = (off_t)i;
+    return NL_OK;
 }

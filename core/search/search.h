@@ -24,6 +24,8 @@
 #define NL_SEARCH_MAX_START 64
 /* the most models a survivor is ranked on (rank.models) */
 #define NL_SEARCH_MAX_MODELS 8
+/* the most rungs of rank.rungs (min_steps * eta^k below max_steps, and max_steps) */
+#define NL_SEARCH_MAX_RUNGS 8
 /* the most candidates one search decides (a row each in memory) */
 #define NL_SEARCH_MAX_CANDIDATES 100000
 
@@ -50,6 +52,13 @@ typedef struct {
     nl_search_model models[NL_SEARCH_MAX_MODELS]; /* rank.models: each survivor trained on each */
     int n_models;          /* K; 0: ranked by the hurdle's accuracy alone */
     double rank_time_limit_s; /* a ranking run past it is killed and the candidate rejected */
+    /* rank.rungs: successive halving over each generation's survivors of
+     * the hurdle, trained rung_steps[0] steps on every model, the best
+     * 1/eta of them (Pareto order) rung_steps[1], ..., to rung_steps[n_rungs
+     * - 1] = max_steps; n_rungs 0: every survivor trained as its models say */
+    long rung_steps[NL_SEARCH_MAX_RUNGS];
+    int n_rungs;
+    int eta;
     int tournament;        /* T: candidates a parent's tournament samples */
     unsigned checks;       /* the degeneracy checks applied (bits: rows of nl_search_checks) */
     nl_search_start start[NL_SEARCH_MAX_START];
@@ -119,8 +128,14 @@ typedef struct {
     nl_search_stage stage;
     char reason[512];
     double accuracy; /* the hurdle run's test accuracy; NaN: none */
-    /* each rank.models run's test accuracy, in the file's order; NaN: none */
+    /* each rank.models run's test accuracy, in the file's order; NaN: none
+     * (with rank.rungs: at the last rung it was trained to) */
     double scores[NL_SEARCH_MAX_MODELS];
+    /* rank.rungs: the last rung it was trained to (an index of rung_steps;
+     * -1: none), its steps, and its scores at each rung up to it */
+    int rung;
+    long rung_steps[NL_SEARCH_MAX_RUNGS];
+    double rung_scores[NL_SEARCH_MAX_RUNGS][NL_SEARCH_MAX_MODELS];
 } nl_search_candidate;
 
 typedef struct {
@@ -157,9 +172,10 @@ nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_
                       nl_error *err);
 void nl_search_result_free(nl_search_result *r);
 /* the passed candidates best first into ids: by Pareto front over their
- * scores (each rank.models accuracy; without rank, the hurdle's), then
- * the higher mean score, then the earlier id; returns how many (at most
- * max) */
+ * scores (each rank.models accuracy; without rank, the hurdle's; with
+ * rank.rungs, the higher rung reached first, the scores compared only
+ * between candidates trained as long), then the higher mean score, then
+ * the earlier id; returns how many (at most max) */
 int nl_search_best(const nl_search_spec *s, const nl_search_result *r, long *ids, int max);
 /* candidate c's k-th score (k < nl_search_score_count) */
 int nl_search_score_count(const nl_search_spec *s);

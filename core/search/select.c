@@ -25,14 +25,18 @@ static bool passed(const nl_search_candidate *c)
     return c->stage == NL_STAGE_PASSED;
 }
 
-/* a dominates b: passed, and b not, or at least as good on every score
- * and better on one */
+/* a dominates b: passed, and b not; with rank.rungs, trained to a later
+ * rung than b (successive halving ranked it better at every rung b
+ * reached, and scores after different budgets are not compared); or at
+ * least as good on every score and better on one */
 static bool dominates(const nl_search_spec *s, const nl_search_candidate *a, const nl_search_candidate *b)
 {
     if (!passed(a))
         return false;
     if (!passed(b))
         return true;
+    if (s->n_rungs && a->rung != b->rung)
+        return a->rung > b->rung;
     bool better = false;
     for (int k = 0; k < nl_search_score_count(s); k++) {
         const double x = nl_search_score(s, a, k), y = nl_search_score(s, b, k);
