@@ -53,6 +53,10 @@ static void usage(FILE *out)
             "      successive halving over each generation's survivors of the hurdle: all\n"
             "      trained min_steps on every model, the best 1/eta (Pareto order) eta times\n"
             "      longer, ..., up to max_steps; a later rung ranks first\n"
+            "  holdout: {models: [C.yaml], top: 5}   optional: the best re-ranked on models\n"
+            "    never ranked on (DIR/holdout/cID-hK, DIR/holdout.csv)\n"
+            "  claims: {top: 3, batch_size: 8, seeds: 5}   optional: the best written as\n"
+            "    experiment files of claims against batch, layer and group norm (DIR/claims)\n"
             "  tournament: 2\n"
             "  reject: [affine, elementwise]   the checks applied (default: the * rows)\n\n"
             "Every candidate is a row of DIR/candidates.csv (id, generation, parents,\n"
@@ -147,6 +151,15 @@ static void print_outcome(const nl_search_spec *s, const nl_search_result *r, co
             printf("  %s %.4f", s->models[m].label, c->scores[m]);
         printf("  expr: %s%s%s\n", c->expr, c->params[0] ? "  params: " : "", c->params);
     }
+    for (int i = 0; i < r->n_finalists && s->n_holdout; i++) {
+        printf("%sheld out %d. c%ld", i ? "" : "re-ranked on holdout.models (holdout.csv):\n", i + 1, r->finalists[i]);
+        for (int k = 0; k < s->n_holdout; k++)
+            printf("  %s %.4f", s->holdout[k].label, r->holdout_scores[i][k]);
+        printf("\n");
+    }
+    if (r->n_claims)
+        printf("%d claims files in %s/claims: hypotheses, to be committed before their runs\n", r->n_claims,
+               out_dir);
 }
 
 /* results/NAME for search file DIR/NAME.yaml */

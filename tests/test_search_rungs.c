@@ -57,7 +57,12 @@ static const char *const search_file =
     "rank:\n  models:\n  - cnn2.yaml\n"
     "  - {data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32},\n"
     "     model: {arch: cnn, widths: [8, 8], norm: {groups: 2}}, train: {batch_size: 8, steps: 50}}\n"
-    "  rungs: {min_steps: 2, eta: 2, max_steps: 8}\n  time_limit: 120\n";
+    "  rungs: {min_steps: 2, eta: 2, max_steps: 8}\n  time_limit: 120\n"
+    "holdout:\n  models:\n"
+    "  - {data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32},\n"
+    "     model: {arch: cnn, widths: [8, 4], norm: {groups: 2}}, train: {batch_size: 8, steps: 8, optimizer: {lr: 0.1}}}\n"
+    "  top: 3\n"
+    "claims: {top: 2, batch_size: 4, seeds: 3}\n";
 
 static nl_search_candidate *read_rows(const char *dir, long *n)
 {
@@ -127,7 +132,8 @@ static void killed_copy(const char *whole, const char *dir, int rows, size_t ext
     for (int i = 0; i <= rows; i++)
         at = strchr(at, '\n') + 1;
     char sh[1024], name[300];
-    snprintf(sh, sizeof sh, "cd %s && rm -rf %s && cp -r whole %s && rm -f %s/.lock", tu_tmp, dir, dir, dir);
+    snprintf(sh, sizeof sh, "cd %s && rm -rf %s && cp -r whole %s && rm -rf %s/.lock %s/holdout %s/holdout.csv "
+             "%s/claims", tu_tmp, dir, dir, dir, dir, dir, dir);
     ck_assert_int_eq(system(sh), 0);
     char *part = strndup(whole, (size_t)(at - whole) + extra);
     snprintf(name, sizeof name, "%s/candidates.csv", dir);
@@ -141,6 +147,9 @@ START_TEST(test_rungs_search)
     tu_tmp_write("s.yaml", search_file);
     tu_tmp_write("cnn2.yaml", CNN2);
     ck_assert_int_eq(tu_normlab("search s.yaml --out whole --quiet"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "2 claims files in whole/claims"), "%s", out);
+    free(out);
     char *whole = tu_tmp_read("whole/candidates.csv");
     ck_assert_msg(strstr(whole, ",scores,rung,rung_scores\n"), "%s", whole);
     long n = 0;
@@ -185,12 +194,38 @@ START_TEST(test_rungs_search)
     char *py = tu_tmp_read("c.py");
     ck_assert_msg(strstr(py, "import torch") && strstr(py, "def forward("), "%s", py);
     free(py);
+    /* the finalists re-ranked on the held-out model, the best two written
+     * as claims files that normlab sweep takes as written, naming the
+     * formula and each rival, stated as hypotheses */
+    char *holdout = tu_tmp_read("whole/holdout.csv");
+    int finalists = 0;
+    for (const char *p = strchr(holdout, '\n'); p && p[1]; p = strchr(p + 1, '\n'))
+        finalists++;
+    ck_assert_msg(finalists == 3 && !strncmp(holdout, "rank,id,expr,params,holdout_scores\n1,", 37), "%s", holdout);
+    long first = strtol(strchr(holdout, '\n') + 3, NULL, 10);
+    free(holdout);
+    char claims[200], claims_path[300];
+    snprintf(claims, sizeof claims, "whole/claims/s-c%ld.yaml", first);
+    char *text = tu_tmp_read(claims);
+    char formula[160];
+    snprintf(formula, sizeof formula, "  c%ld: {expr: \"%s\"", first, rows[first - 1].expr);
+    ck_assert_msg(strstr(text, "HYPOTHESES, NOT RESULTS") && strstr(text, formula) &&
+                  strstr(text, "set: {train.batch_size: 4,") && strstr(text, "seed: [1001, 1002, 1003]") &&
+                  strstr(text, "-beats-batch\n") && strstr(text, "-beats-layer\n") && strstr(text, "-beats-group\n"),
+                  "%s", text);
+    free(text);
+    snprintf(claims_path, sizeof claims_path, "sweep %s --dry-run", claims);
+    ck_assert_int_eq(tu_normlab(claims_path), 0);
+    out = tu_normlab_output();
+    snprintf(formula, sizeof formula, "model.norm.type=c%ld seed=1001", first);
+    ck_assert_msg(strstr(out, formula) && strstr(out, "model.norm.type=group seed=1003"), "%s", out);
+    free(out);
     free(rows);
     /* killed while writing generation 1's rows (two of its five written,
      * the third cut): the generation decided again, to the same file */
     killed_copy(whole, "k1", 6, 9);
     ck_assert_int_eq(tu_normlab("search s.yaml --out k1"), 0);
-    char *out = tu_normlab_output();
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "(4 read back"), "%s", out);
     free(out);
     char *again = tu_tmp_read("k1/candidates.csv");
@@ -207,6 +242,15 @@ START_TEST(test_rungs_search)
     ck_assert_int_eq(tu_normlab("search s.yaml --out k3 --quiet"), 2);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "records no candidate that left it"), "%s", out);
+    free(out);
+    /* held-out runs beside a record that is not whole: refused */
+    char sh2[600];
+    killed_copy(whole, "k4", 4, 0);
+    snprintf(sh2, sizeof sh2, "mkdir -p %s/k4/holdout", tu_tmp);
+    ck_assert_int_eq(system(sh2), 0);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out k4 --quiet"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "k4/holdout exists, but k4/candidates.csv does not record the whole"), "%s", out);
     free(out);
     /* a record from before rungs (no rung, rung_scores columns): refused, untouched */
     char *old = strdup(whole);

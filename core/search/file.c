@@ -24,7 +24,10 @@ typedef struct {
 } parser;
 
 static const char *const top_keys[] = {"base", "start", "seed", "population", "generations",
-                                       "candidates", "hurdle", "rank", "tournament", "reject"};
+                                       "candidates", "hurdle", "rank", "tournament", "reject",
+                                       "holdout", "claims"};
+static const char *const holdout_keys[] = {"models", "top", "time_limit"};
+static const char *const claims_keys[] = {"top", "batch_size", "seeds"};
 static const char *const hurdle_keys[] = {"steps", "min_accuracy", "time_limit"};
 static const char *const rank_keys[] = {"models", "rungs", "time_limit"};
 static const char *const rung_keys[] = {"min_steps", "eta", "max_steps"};
@@ -141,6 +144,68 @@ static nl_code parse_rank(parser *P, const char *path, yaml_node_t *n)
     if (!rc && s->n_models == 0)
         rc = nl_yaml_fail(&P->y, n, "rank", "models: is missing; rank is {models: [CONFIG, ...]"
                           "[, time_limit: SECONDS]}");
+    return rc;
+}
+
+/* holdout: {models: [CONFIG, ...], top: N, time_limit: SECONDS} */
+static nl_code parse_holdout(parser *P, const char *path, yaml_node_t *n)
+{
+    nl_search_spec *s = P->s;
+    const char *form = "a mapping {models: [CONFIG, ...][, top: N][, time_limit: SECONDS]}";
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "holdout", form);
+    const nl_yaml_range positive = {.has_lo = true, .lo_open = true, .lo = 0, .has_hi = true, .hi = 86400};
+    char d[128], label[32];
+    long long top;
+    for (int i = 0; !rc && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        const char *key = nl_yaml_scalar(k);
+        if (!strcmp(key, "time_limit")) {
+            rc = nl_yaml_read_number(&P->y, v, "holdout.time_limit", &positive, "seconds in (0, 86400]",
+                                     &s->holdout_time_limit_s);
+        } else if (!strcmp(key, "top")) {
+            if (!(rc = read_long(P, v, "holdout.top", 1, 64, &top)))
+                s->holdout_top = (int)top;
+        } else if (strcmp(key, "models")) {
+            rc = nl_yaml_unknown_key(&P->y, k, "holdout", holdout_keys, 3);
+        } else if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) == 0 ||
+                   nl_yaml_count(v) > NL_SEARCH_MAX_MODELS) {
+            rc = nl_yaml_fail(&P->y, v, "holdout.models", "expected 1 to %d models (each a config file or "
+                              "an inline config), got %s", NL_SEARCH_MAX_MODELS, nl_yaml_describe(v, d, sizeof d));
+        } else {
+            for (int m = 0; !rc && m < nl_yaml_count(v); m++) {
+                snprintf(label, sizeof label, "holdout.models[%d]", m + 1);
+                rc = parse_model(P, path, nl_yaml_item(&P->y, v, m), label, &s->holdout[m]);
+                s->n_holdout += !rc;
+            }
+        }
+    }
+    if (!rc && s->n_holdout == 0)
+        rc = nl_yaml_fail(&P->y, n, "holdout", "models: is missing; accepted: %s", form);
+    return rc;
+}
+
+/* claims: {top: N, batch_size: B, seeds: N} */
+static nl_code parse_claims(parser *P, yaml_node_t *n)
+{
+    nl_search_spec *s = P->s;
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "claims", "a mapping {top: N, batch_size: B, seeds: N} "
+                                       "(each optional)");
+    int *const out[3] = {&s->claims_top, &s->claims_batch, &s->claims_seeds};
+    static const long long hi[3] = {16, 65536, 1000};
+    for (int i = 0; !rc && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i);
+        const char *key = nl_yaml_scalar(k);
+        int row = 0;
+        while (row < 3 && strcmp(key, claims_keys[row]))
+            row++;
+        char label[32];
+        long long v;
+        snprintf(label, sizeof label, "claims.%s", key);
+        rc = row == 3 ? nl_yaml_unknown_key(&P->y, k, "claims", claims_keys, 3)
+                      : read_long(P, nl_yaml_value(&P->y, n, i), label, row == 2 ? 2 : 1, hi[row], &v);
+        if (!rc)
+            *out[row] = (int)v;
+    }
     return rc;
 }
 
@@ -278,6 +343,12 @@ static nl_code parse_key(parser *P, const char *path, yaml_node_t *k, yaml_node_
         return parse_rank(P, path, v);
     if (!strcmp(key, "reject"))
         return parse_reject(P, v);
+    if (!strcmp(key, "holdout"))
+        return parse_holdout(P, path, v);
+    if (!strcmp(key, "claims")) {
+        P->s->claims_top = 3, P->s->claims_seeds = 5; /* what claims: {} says */
+        return parse_claims(P, v);
+    }
     if (!strcmp(key, "tournament")) {
         if (!(rc = read_long(P, v, "tournament", 1, 64, &value)))
             s->tournament = (int)value;
@@ -364,6 +435,8 @@ nl_code nl_search_load(const char *path, nl_search_spec *s, nl_error *err)
     s->min_accuracy = NAN;
     s->time_limit_s = 600;
     s->rank_time_limit_s = 600;
+    s->holdout_time_limit_s = 600;
+    s->holdout_top = 5;
     s->tournament = 2;
     s->checks = nl_search_checks_default();
     s->seed = 1;
@@ -402,5 +475,9 @@ void nl_search_spec_free(nl_search_spec *s)
     for (int m = 0; m < s->n_models; m++) {
         free(s->models[m].text);
         s->models[m].text = NULL;
+    }
+    for (int m = 0; m < s->n_holdout; m++) {
+        free(s->holdout[m].text);
+        s->holdout[m].text = NULL;
     }
 }

@@ -100,14 +100,15 @@ static void wait_for_leftover(double time_limit, const char *dir)
         nanosleep(&tick, NULL);
 }
 
-/* the id of a run's entry: cID, cID-mK (a ranking run) or cID-mK-sSTEPS
- * (a rung's), each bare, .yaml or .log; 0 for another name */
+/* the id of a run's entry: cID, cID-mK (a ranking run), cID-mK-sSTEPS (a
+ * rung's) or cID-hK (a held-out model's), each bare, .yaml or .log; 0 for
+ * another name */
 static long entry_id(const char *name)
 {
     char digits[24];
     const size_t n = strspn(name + (name[0] == 'c'), "0123456789");
     const char *tail = name + 1 + n;
-    if (tail[0] == '-' && tail[1] == 'm' && strspn(tail + 2, "0123456789") > 0) {
+    if (tail[0] == '-' && (tail[1] == 'm' || tail[1] == 'h') && strspn(tail + 2, "0123456789") > 0) {
         tail += 2 + strspn(tail + 2, "0123456789");
         if (tail[0] == '-' && tail[1] == 's' && strspn(tail + 2, "0123456789") > 0)
             tail += 2 + strspn(tail + 2, "0123456789");
@@ -122,7 +123,7 @@ static long entry_id(const char *name)
 }
 
 /* where the runs are: the hurdle's and the ranking's */
-static const char *const run_dirs[] = {"hurdle", "rank"};
+static const char *const run_dirs[] = {"hurdle", "rank", "holdout"};
 
 nl_code nl_search_hurdle_check(const char *out_dir, long last, nl_error *err)
 {
@@ -211,4 +212,11 @@ nl_code nl_search_rank(const nl_search_spec *s, const nl_search_options *opt, in
         snprintf(c->reason, sizeof c->reason, "%s%s: %s", s->models[k].label, at, why);
     }
     return rc;
+}
+
+nl_code nl_search_train(const nl_search_options *opt, const char *sub, const nl_config *cfg, double time_limit,
+                        bool leftover, double *accuracy, char *why, size_t size, nl_error *err)
+{
+    char value[256];
+    return child(opt, sub, cfg->name, cfg, time_limit, leftover, accuracy, value, why, size, err);
 }

@@ -77,7 +77,19 @@ nl_code nl_search_hurdle(const nl_search_spec *s, const nl_search_options *opt, 
  * c->reason */
 nl_code nl_search_rank(const nl_search_spec *s, const nl_search_options *opt, int k, const nl_config *cfg,
                        nl_search_candidate *c, bool leftover, nl_error *err);
-/* Refuses (NL_ERR_USAGE, nothing written) an OUT/hurdle or OUT/rank that
+/* any run of the search: cfg trained in OUT/SUB/NAME (NAME cfg's name)
+ * as the hurdle's, *accuracy its test accuracy or NaN with why */
+nl_code nl_search_train(const nl_search_options *opt, const char *sub, const nl_config *cfg, double time_limit,
+                        bool leftover, double *accuracy, char *why, size_t size, nl_error *err);
+/* After the budget: the best holdout.top re-ranked on holdout.models
+ * (OUT/holdout/cID-hK, OUT/holdout.csv), and the best claims.top written
+ * as experiment files of claims (OUT/claims/NAME.yaml and its base
+ * config), their names into r; leftover: runs a killed search left in
+ * OUT/holdout start over (conclude.c) */
+nl_code nl_search_conclude(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
+                           bool leftover, nl_error *err);
+
+/* Refuses (NL_ERR_USAGE, nothing written) an OUT/hurdle, OUT/rank or OUT/holdout that
  * holds a candidate's file or directory (cID, cID-mK or cID-mK-sSTEPS,
  * bare, .yaml or .log) the search would write and did not leave: one of
  * an id past `last`, the last candidate a killed search may have left

@@ -569,6 +569,13 @@ static nl_code open_search(search *S, nl_error *err)
                                                            : S->leftover_first;
     if (!rc)
         rc = nl_search_hurdle_check(S->opt->out_dir, S->leftover_last, err);
+    /* held-out runs come after the last candidate: only a whole record's */
+    char held[1100];
+    nl_path_join(held, sizeof held, S->opt->out_dir, "holdout");
+    if (!rc && S->n_recorded < budget && nl_path_exists(held))
+        rc = nl_fail(err, NL_ERR_USAGE, "%s exists, but %s/candidates.csv does not record the whole search "
+                     "that would have left it; nothing was written: give another --out, or move it", held,
+                     S->opt->out_dir);
     if (!rc)
         rc = nl_make_dirs(S->opt->out_dir, err);
     if (!rc)
@@ -629,6 +636,9 @@ nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_
         else if (id == generation_last(&S, id, budget) && !(rc = halve(&S, generation_first(&S, id), id, err)))
             rc = settle(&S, generation_first(&S, id), id, false, err);
     }
+    /* a whole record read back: holdout runs there are a killed search's */
+    if (!rc && !opt->funnel)
+        rc = nl_search_conclude(s, opt, r, S.n_recorded == budget, err);
     close_search(&S);
     return rc;
 }

@@ -59,6 +59,17 @@ typedef struct {
     long rung_steps[NL_SEARCH_MAX_RUNGS];
     int n_rungs;
     int eta;
+    /* holdout.models: models no candidate was ranked on, on which the best
+     * holdout_top of the search are trained again and re-ranked */
+    nl_search_model holdout[NL_SEARCH_MAX_MODELS];
+    int n_holdout;
+    int holdout_top;
+    double holdout_time_limit_s;
+    /* claims: the best claims_top (re-ranked on holdout: where given)
+     * written as experiment files of pre-registered claims against batch,
+     * layer and group norm at claims_batch (0: the base's), claims_seeds
+     * fresh seeds; claims_top 0: none */
+    int claims_top, claims_batch, claims_seeds;
     int tournament;        /* T: candidates a parent's tournament samples */
     unsigned checks;       /* the degeneracy checks applied (bits: rows of nl_search_checks) */
     nl_search_start start[NL_SEARCH_MAX_START];
@@ -166,10 +177,19 @@ typedef struct {
      * probe runs the numerics and the degeneracy checks) */
     double stage_s[NL_STAGE_COUNT];
     long stage_entered[NL_STAGE_COUNT];
+    /* holdout: the finalists re-ranked best first, their held-out
+     * accuracies (NaN: the run gave none; such a finalist ranks last) */
+    long finalists[64];
+    double holdout_scores[64][NL_SEARCH_MAX_MODELS];
+    int n_finalists;
+    int n_claims; /* experiment files written into OUT/claims */
 } nl_search_result;
 
 nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
                       nl_error *err);
+/* the seeds of the claims files: never a seed the search's runs use (each
+ * model's own config seed) */
+#define NL_SEARCH_CLAIM_SEED 1001
 void nl_search_result_free(nl_search_result *r);
 /* the passed candidates best first into ids: by Pareto front over their
  * scores (each rank.models accuracy; without rank, the hurdle's; with
