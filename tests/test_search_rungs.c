@@ -207,7 +207,7 @@ START_TEST(test_rungs_search)
     char claims[200], claims_path[300];
     snprintf(claims, sizeof claims, "whole/claims/s-c%ld.yaml", first);
     char *text = tu_tmp_read(claims);
-    char formula[160];
+    char formula[1100];
     snprintf(formula, sizeof formula, "  c%ld: {expr: \"%s\"", first, rows[first - 1].expr);
     ck_assert_msg(strstr(text, "HYPOTHESES, NOT RESULTS") && strstr(text, formula) &&
                   strstr(text, "set: {train.batch_size: 4,") && strstr(text, "seed: [1001, 1002, 1003]") &&

@@ -130,7 +130,7 @@ static void stem(const char *path, char *out, size_t size)
 static nl_code write_claims(const nl_search_spec *s, const nl_search_options *opt, const nl_search_candidate *c,
                             int rank, nl_config *cfg, nl_error *err)
 {
-    char dir[1100], path[1300], name[200], search_name[128], formula[32], *text = NULL;
+    char dir[1100], path[1300], name[112], search_name[64], formula[32], *text = NULL;
     size_t len = 0;
     stem(s->path, search_name, sizeof search_name);
     snprintf(formula, sizeof formula, "c%ld", c->id);
