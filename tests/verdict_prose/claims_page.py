@@ -130,6 +130,44 @@ def seed_span(counts):
     return f"{lo}–{hi} seeds"
 
 
+# an expectation's comparison with a number: its left side, its sign, its threshold
+COMPARISON_RE = re.compile(r"^(.*?)\s*(<=|>=|<|>)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
+# what makes two claims one statement of the paper: the quote, its number,
+# the cells and the metric (issue 116)
+STATEMENT_KEYS = ("paper", "paper_value", "a", "b", "metric", "column", "b_metric", "b_column")
+
+
+def weaker_claims(named_rows):
+    """{claim id: (the stronger claim's id, whether the weaker was post hoc)}
+    over (sweep, row) pairs (issue 116): a claim is weaker where another
+    quotes the same paper text and number for the same cells and metric
+    and compares the same quantity the same way against a threshold the
+    paper's side of it (at most 0.5 where the other says at most 0: a
+    reading the paper's statement does not make); post hoc where its
+    earliest look (confirm_order) was registered post hoc. Derived from the
+    verdict files, so a new rewrite is found without a list"""
+    statements = {}
+    for sweep, r in named_rows:
+        m = COMPARISON_RE.match(col(r, "expect"))
+        if not m or not col(r, "paper"):
+            continue
+        key = tuple(col(r, k) for k in STATEMENT_KEYS) + (m.group(1), m.group(2)[0])
+        order = confirm_order(sweep)[1]
+        claims = statements.setdefault(key, {})
+        first = claims.get(r["claim"])
+        if first is None or order < first[1]:
+            claims[r["claim"]] = (float(m.group(3)), order, col(r, "registered").startswith("post hoc"))
+    out = {}
+    for key, claims in statements.items():
+        # "<": a larger threshold asks less; ">": a smaller one
+        sign = 1 if key[-1] == "<" else -1
+        for weak, (t, _, post_hoc) in claims.items():
+            strong = [c for c, (u, _, _) in sorted(claims.items()) if sign * (t - u) > 0]
+            if strong:
+                out[weak] = (strong[0], post_hoc)
+    return out
+
+
 def computed_cell(verdicts, names, plans=None):
     """the summary tables' "computed" value for a section's experiments:
     each headline claim once (its original and its confirmations are one
@@ -145,6 +183,10 @@ def computed_cell(verdicts, names, plans=None):
     if not looks:
         return ""
     t = {"holds": 0, "does not hold": 0}
+    # a weaker claim's hold is not the paper's statement's (issue 116): the
+    # cell says how many of the holds are such claims
+    weak = weaker_of_verdicts(verdicts)
+    weak_holds = {True: 0, False: 0}
     seeds = []
     for key, ls in looks.items():
         ls.sort(key=lambda x: x[0])
@@ -152,11 +194,26 @@ def computed_cell(verdicts, names, plans=None):
         verdict = plan["verdict"] if plan else "undecided (no plan)"
         if verdict in t:
             t[verdict] += 1
+        if verdict == "holds" and key[1] in weak:
+            weak_holds[weak[key[1]][1]] += 1
         by = [x for x in ls if plan and x[1] == plan["decided_by"]]
         seeds.append((by or ls)[-1][2])
     decided = t["holds"] + t["does not hold"]
-    return (f"{decided} of {len(looks)} headline decided under the plans: {t['holds']} hold, "
-            f"{t['does not hold']} do not ({seed_span(seeds)})")
+    weaker = "; ".join(f"{n} of them weaker{' post hoc' if post_hoc else ''} claims than the paper's"
+                       for post_hoc, n in sorted(weak_holds.items(), reverse=True) if n)
+    return (f"{decided} of {len(looks)} headline decided under the plans: {t['holds']} hold"
+            + (f" ({weaker})" if weaker else "") + f", {t['does not hold']} do not ({seed_span(seeds)})")
+
+
+# (the verdicts it was computed from, kept so that their id is not reused, the claims)
+_WEAKER = [None, None]
+
+
+def weaker_of_verdicts(verdicts):
+    """weaker_claims over every verdict file (NAME: rows), once per dict"""
+    if _WEAKER[0] is not verdicts:
+        _WEAKER[:] = [verdicts, weaker_claims((name, r) for name, rows in sorted(verdicts.items()) for r in rows)]
+    return _WEAKER[1]
 
 
 def most_seeds(verdicts, names):

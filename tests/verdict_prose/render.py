@@ -536,6 +536,20 @@ def self_test():
         if got != want:
             failures += 1
             print(f"render.py self-test: computed_cell gave {got!r}, want {want!r}", file=sys.stderr)
+    # a weaker claim's hold (the same quote and cells as another, at most
+    # half where the paper says none) is counted as one (issue 116)
+    quote = {"paper": "De & Smith 2020: trains (rate 0)", "a": "none"}
+    weak = {"z": [dict(row("none", "0", paper="0", expect="rate(a diverged) <= 0"), **quote,
+                       a_values="1:0 2:0 3:0", verdict="inconclusive", registered="post hoc (runs first)")],
+            "z-confirm": [dict(row("half", "0.5", paper="0", expect="rate(a diverged) <= 0.5"), **quote,
+                               a_values="4:0 5:0 6:0", verdict="holds", registered="post hoc (no claim 'half')")]}
+    plans = {("z", "half"): {"verdict": "holds", "decided_by": "z-confirm"}}
+    want = ("1 of 2 headline decided under the plans: 1 hold (1 of them weaker post hoc claims than the paper's), "
+            "0 do not (3 seeds)")
+    got = claims_page.computed_cell(weak, ["z", "z-confirm"], plans)
+    if got != want:
+        failures += 1
+        print(f"render.py self-test: computed_cell gave {got!r}, want {want!r}", file=sys.stderr)
     # claims.md's second line (issue 103): a hold at 3 seeds with threshold 0
     # is on few seeds and a direction only; by 0.1 (on 6 seeds) it is neither
     for threshold, seeds, want in [("0", "1:1 2:1 3:1", (1, 1, 1, 1, 0)),
