@@ -130,6 +130,44 @@ def seed_span(counts):
     return f"{lo}–{hi} seeds"
 
 
+# an expectation's comparison with a number: its left side, its sign, its threshold
+COMPARISON_RE = re.compile(r"^(.*?)\s*(<=|>=|<|>)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
+# what makes two claims one statement of the paper: the quote, its number,
+# the cells and the metric (issue 116)
+STATEMENT_KEYS = ("paper", "paper_value", "a", "b", "metric", "column", "b_metric", "b_column")
+
+
+def weaker_claims(named_rows):
+    """{claim id: (the stronger claim's id, whether the weaker was post hoc)}
+    over (sweep, row) pairs (issue 116): a claim is weaker where another
+    quotes the same paper text and number for the same cells and metric
+    and compares the same quantity the same way against a threshold the
+    paper's side of it (at most 0.5 where the other says at most 0: a
+    reading the paper's statement does not make); post hoc where its
+    earliest look (confirm_order) was registered post hoc. Derived from the
+    verdict files, so a new rewrite is found without a list"""
+    statements = {}
+    for sweep, r in named_rows:
+        m = COMPARISON_RE.match(col(r, "expect"))
+        if not m or not col(r, "paper"):
+            continue
+        key = tuple(col(r, k) for k in STATEMENT_KEYS) + (m.group(1), m.group(2)[0])
+        order = confirm_order(sweep)[1]
+        claims = statements.setdefault(key, {})
+        first = claims.get(r["claim"])
+        if first is None or order < first[1]:
+            claims[r["claim"]] = (float(m.group(3)), order, col(r, "registered").startswith("post hoc"))
+    out = {}
+    for key, claims in statements.items():
+        # "<": a larger threshold asks less; ">": a smaller one
+        sign = 1 if key[-1] == "<" else -1
+        for weak, (t, _, post_hoc) in claims.items():
+            strong = [c for c, (u, _, _) in sorted(claims.items()) if sign * (t - u) > 0]
+            if strong:
+                out[weak] = (strong[0], post_hoc)
+    return out
+
+
 def computed_cell(verdicts, names, plans=None):
     """the summary tables' "computed" value for a section's experiments:
     each headline claim once (its original and its confirmations are one
@@ -145,6 +183,10 @@ def computed_cell(verdicts, names, plans=None):
     if not looks:
         return ""
     t = {"holds": 0, "does not hold": 0}
+    # a weaker claim's hold is not the paper's statement's (issue 116): the
+    # cell says how many of the holds are such claims
+    weak = weaker_of_verdicts(verdicts)
+    weak_holds = {True: 0, False: 0}
     seeds = []
     for key, ls in looks.items():
         ls.sort(key=lambda x: x[0])
@@ -152,11 +194,26 @@ def computed_cell(verdicts, names, plans=None):
         verdict = plan["verdict"] if plan else "undecided (no plan)"
         if verdict in t:
             t[verdict] += 1
+        if verdict == "holds" and key[1] in weak:
+            weak_holds[weak[key[1]][1]] += 1
         by = [x for x in ls if plan and x[1] == plan["decided_by"]]
         seeds.append((by or ls)[-1][2])
     decided = t["holds"] + t["does not hold"]
-    return (f"{decided} of {len(looks)} headline decided under the plans: {t['holds']} hold, "
-            f"{t['does not hold']} do not ({seed_span(seeds)})")
+    weaker = "; ".join(f"{n} of them weaker{' post hoc' if post_hoc else ''} claims than the paper's"
+                       for post_hoc, n in sorted(weak_holds.items(), reverse=True) if n)
+    return (f"{decided} of {len(looks)} headline decided under the plans: {t['holds']} hold"
+            + (f" ({weaker})" if weaker else "") + f", {t['does not hold']} do not ({seed_span(seeds)})")
+
+
+# (the verdicts it was computed from, kept so that their id is not reused, the claims)
+_WEAKER = [None, None]
+
+
+def weaker_of_verdicts(verdicts):
+    """weaker_claims over every verdict file (NAME: rows), once per dict"""
+    if _WEAKER[0] is not verdicts:
+        _WEAKER[:] = [verdicts, weaker_claims((name, r) for name, rows in sorted(verdicts.items()) for r in rows)]
+    return _WEAKER[1]
 
 
 def most_seeds(verdicts, names):
@@ -438,16 +495,17 @@ def verdict_text(r, n, cost=None):
 
 # the committed sizing rule of a first confirmation (results/preregistration.md,
 # "First confirmations under a plan (issue 81)"): n = max(5, ceil(1.25 x the
-# seeds power 0.8 asks at the spread of the claim's latest look)); a claim
-# whose n exceeds 16 is left for a later round
-FIRST_CONFIRMATION_MIN, FIRST_CONFIRMATION_MARGIN, AFFORDABLE_SEEDS = 5, 1.25, 16
+# seeds power 0.8 asks at the spread of the claim's latest look)), with no
+# cap since the rule's budget bounds a round (experiments/schedule/rule.yaml);
+# SMALL_SEEDS only bands the ledger's lines by size
+FIRST_CONFIRMATION_MIN, FIRST_CONFIRMATION_MARGIN, SMALL_SEEDS = 5, 1.25, 16
 # the share of headline claims decided under their plans issue 81 asks for
 PLANS_TARGET = 0.70
-# what a first confirmation's n says of a claim: affordable by the rule,
-# within normlab verdict's 256 seeds, or beyond any affordable n (an effect
-# on its threshold, or a band's edge)
-NEED_BANDS = ((AFFORDABLE_SEEDS, f"need at most {AFFORDABLE_SEEDS} seeds: affordable by the rule"),
-              (256, f"need {AFFORDABLE_SEEDS + 1} to 256: left for a later round"),
+# a first confirmation's n by size: small, within normlab verdict's 256
+# seeds, or beyond (an effect on its threshold, or a band's edge); what a
+# round runs is the budget's business, not the band's (plan_ceiling)
+NEED_BANDS = ((SMALL_SEEDS, f"need at most {SMALL_SEEDS} seeds"),
+              (256, f"need {SMALL_SEEDS + 1} to 256"),
               (None, "need more than 256"))
 
 
@@ -537,16 +595,40 @@ def plan_ledger(heads, plans, costs):
     return out
 
 
-def plan_ceiling(ledger):
-    """(claims the rule affords a first confirmation, the claims decided
-    were each of those to decide, its share): the most the plans can reach
-    this round"""
-    affordable = sum(1 for need, _, _ in ledger["to_confirm"] if band_of(need) == 0)
+def read_budget(root):
+    """the CPU-hours a round spends, experiments/schedule/rule.yaml's
+    budget_cpu_hours; None where there is no rule"""
+    try:
+        with open(os.path.join(root, "experiments", "schedule", "rule.yaml")) as f:
+            m = re.search(r"^budget_cpu_hours:\s*([0-9.]+)", f.read(), re.M)
+    except OSError:
+        return None
+    return float(m.group(1)) if m else None
+
+
+def plan_ceiling(ledger, budget):
+    """(claims whose first confirmation a round's budget runs, the claims
+    decided were each of those to decide, its share, their CPU-hours): the
+    most the plans can reach in one round. As the schedule takes looks
+    (rule.yaml): the priced sweeps cheapest first, each once at its claims'
+    largest price, while the budget lasts (issue 116: the rule has no seed
+    cap, so no band of n is 'affordable')"""
+    per_sweep = {}
+    for _, h, sweep in ledger["to_confirm"]:
+        if h is not None:
+            per_sweep[sweep] = max(h, per_sweep.get(sweep, 0.0))
+    taken, spent = set(), 0.0
+    for sweep, h in sorted(per_sweep.items(), key=lambda x: (x[1], x[0])):
+        if spent + h > (budget or 0):
+            break
+        taken.add(sweep)
+        spent += h
+    affordable = sum(1 for _, h, sweep in ledger["to_confirm"] if h is not None and sweep in taken)
     reach = ledger["decided"] + affordable
-    return affordable, reach, percent(reach, ledger["claims"])
+    return affordable, reach, percent(reach, ledger["claims"]), spent
 
 
-def plan_cost_lines(ledger, stopped=None):
+def plan_cost_lines(ledger, stopped=None, budget=None):
     """the summary's lines on the claims undecided under their plans: what
     their first confirmations would cost, those the schedule stops (stopped:
     stopped_claims), those whose deciding look ran undecided, and the share
@@ -575,17 +657,19 @@ def plan_cost_lines(ledger, stopped=None):
                      "(*final* in the plan's column of [Looks and plans](#looks-and-plans)).")
     if ledger["no_plan"]:
         lines.append(f"  - {ledger['no_plan']} declare no plan: nothing decides them under one.")
-    affordable, reach, share = plan_ceiling(ledger)
-    hours, _ = band_hours([u for u in to_confirm if band_of(u[0]) == 0])
-    priced = sum(1 for need, h, _ in to_confirm if band_of(need) == 0 and h is not None)
+    if budget is None:
+        return lines
+    affordable, reach, share, hours = plan_ceiling(ledger, budget)
     below = reach < PLANS_TARGET * claims
-    lines.append(f"- The ceiling under the plans this round: were every first confirmation the rule affords "
-                 f"(n ≤ {AFFORDABLE_SEEDS}: {affordable} claims, {priced} of them priced, about {hours_text(hours)} "
-                 f"CPU-hours) to decide, {decided} + {affordable} = {reach} of the {claims} headline claims would "
-                 f"be decided under their plans ({share}), {'below' if below else 'at or above'} the "
-                 f"{PLANS_TARGET:.0%} issue 81 asks"
-                 + (": the rest need more seeds than the rule affords, have no number, declare no plan, or their deciding "
-                    "look ran undecided." if below else "."))
+    lines.append(f"- The ceiling under the plans in one round: were every first confirmation that a round's budget "
+                 f"runs (cheapest first within {budget:g} CPU-hours, the order in which "
+                 f"[rule.yaml](../experiments/schedule/rule.yaml) takes looks, each priced as above: "
+                 f"{affordable} claims, about "
+                 f"{hours_text(hours)} CPU-hours) to decide, {decided} + {affordable} = {reach} of the {claims} "
+                 f"headline claims would be decided under their plans ({share}), "
+                 f"{'below' if below else 'at or above'} the {PLANS_TARGET:.0%} issue 81 asks"
+                 + (": the rest cost more than the round's budget, have no number or no price, declare no plan, or "
+                    "their deciding look ran undecided." if below else "."))
     return lines
 
 
@@ -1390,7 +1474,7 @@ def render(verdicts, results_text, sections, of_section, root="."):
         "arithmetic from the paper's number gives (†).",
     ]
     if plans is not None:
-        lines += plan_cost_lines(plan_ledger(heads, plans, costs), stopped)
+        lines += plan_cost_lines(plan_ledger(heads, plans, costs), stopped, read_budget(root))
     if legacy:
         lines.append(f"- {legacy} experiments mark no headline claim (verdicts of before issue 68): "
                      "all their claims but the summaries after cells are counted.")

@@ -64,6 +64,19 @@ plan" in its clause (the plain marker does not do), never as the claim's;
 the self-test plants "reproduced" (or "not reproduced") beside each such
 pilot row and fails unless each is found and only the pilot's marker
 clears it.
+A weaker claim is never the paper's statement (issue 116): where two
+claims quote the same paper text and number for the same cells and metric
+and compare the same quantity the same way, the one whose threshold the
+paper does not state (rate(a diverged) <= 0.5 beside <= 0: at most half
+the seeds, where the paper says none) is weaker (claims_page.weaker_claims,
+from the verdict files), and a sentence that says it holds has "a weaker
+claim" ("a weaker post hoc claim" where its first look was post hoc) in
+each clause citing it. An outcome said of a paper without a verdict word
+("as Wu & He report", "Li et al.'s finding", "points the paper's way",
+"consistent with the paper"; the authors those of the committed quotes)
+cites its claim like any other. The self-test plants each form on rows
+whose findings are known, and a weaker claim's hold beside every committed
+one.
 A sentence with words of several kinds (one claim holds, another does not)
 passes when each cited claim matches one of its kinds and each kind is
 matched by one cited claim. Generated blocks (<!-- BEGIN VERDICTS -->),
@@ -335,6 +348,73 @@ def cited_by_words(sentence, rows):
     return out
 
 
+# a weaker claim (claims_page.weaker_claims: the same quote, number, cells
+# and metric as another, tested at a threshold the paper does not state) is
+# never the paper's statement (issue 116): cited as holding, its clause says
+# what it is, "a weaker post hoc claim" ("post hoc" where it was)
+WEAKER_MARK = re.compile(r"\bweaker (?:post hoc )?claims?\b", re.I)
+# (the rows it was computed from, kept so that their id is not reused, the claims)
+_WEAKER = [None, None]
+
+
+def weaker_of(rows):
+    """claims_page.weaker_claims over the rows check_unit reads, once per rows"""
+    if _WEAKER[0] is not rows:
+        _WEAKER[:] = [rows, cp.weaker_claims((r["_sweep"], r) for key, rs in rows.items() if "/" not in key
+                                             for r in rs)]
+    return _WEAKER[1]
+
+
+def weaker_cited(rows, sentence, cited, where, short):
+    """a weaker claim said to hold without its status in each clause citing it"""
+    problems = []
+    weak = weaker_of(rows)
+    for c in cited:
+        found = sorted({(r["claim"],) + weak[r["claim"]] for r in verdict_rows(rows, c) if r["claim"] in weak})
+        if not found:
+            continue
+        at = [m.start() for m in re.finditer(re.escape("`%s`" % c), sentence)]
+        clauses = [clause_at(sentence, i) for i in at + [m.start() for m in WORDS_CITED.get(c, ())]]
+        post_hoc = any(p for _, _, p in found)
+        if clauses and all(WEAKER_MARK.search(x) and (not post_hoc or SAYS_POST_HOC.search(x)) for x in clauses):
+            continue
+        problems.append("%s: `%s` is a weaker %sclaim than `%s` (the same quote and cells, a threshold the paper "
+                        "does not state): its hold is not the paper's statement; say \"a weaker %sclaim\" in its "
+                        "clause: %s" % (where, c, "post hoc " if post_hoc else "", found[0][1],
+                                        "post hoc " if post_hoc else "", short))
+    return problems
+
+
+# a paper's authors as the quotes of the verdict files name them ("De & Smith
+# 2020", "Brock, De & Smith 2021", "Santurkar et al. 2018"): a name before a year
+AUTHORS = re.compile(r"(?<![A-Za-z])([A-Z][a-z][\w'’-]*(?: et al\.?|(?:, [A-Z][a-z][\w'’-]*)*"
+                     r"(?: (?:&|and) [A-Z][a-z][\w'’-]*)?)),? \(?(?:19|20)\d\d")
+# what a paper says, the verbs of "as Wu & He report"
+SAYS = (r"report|reports|reported|find|finds|found|show|shows|showed|shown|state|states|stated|say|says|said|"
+        r"predict|predicts|predicted|describe|describes|described|observe|observes|observed|claim|claims|claimed")
+# (the rows it was built from, the pattern)
+_ABOUT_PAPER = [None, None]
+
+
+def about_paper(rows):
+    """the outcome said of a paper with no verdict word (issue 116): "as
+    AUTHORS report" (or find, show, say...), "AUTHORS' finding", "points the
+    paper's way", "consistent with (agrees with, in line with) the paper";
+    AUTHORS the names of the committed quotes (verdicts.csv's paper column),
+    or "the paper(s)" """
+    if _ABOUT_PAPER[0] is not rows:
+        names = {a.rstrip(".") for rs in rows.values() for r in rs for a in AUTHORS.findall(r.get("paper") or "")}
+        paper = r"(?:the papers?|%s)" % "|".join(re.escape(n).replace(r"\ et\ al", r"\ et\ al\.?")
+                                                  for n in sorted(names, key=len, reverse=True))
+        _ABOUT_PAPER[:] = [rows, re.compile(
+            r"\bas (?:in )?%s(?:'s?)?(?: \(?\d{4}\)?)? (?:also |too |do |does |did )?(?:%s)\b|"
+            r"\b(?:points?|pointing|pointed|goes|go|went) (?:the )?(?:paper's|papers'|%s's) way\b|"
+            r"\b(?:consistent|in line|agrees?|agreeing|in agreement) with %s\b|"
+            r"\b%s(?:'s?) (?:finding|findings|result|results|observation)\b" % (paper, SAYS, paper, paper, paper),
+            re.I)]
+    return _ABOUT_PAPER[1]
+
+
 def check_unit(path, line, sentence, rows, plans=None):
     WORDS_CITED.clear()
     WORDS_CITED.update(cited_by_words(sentence, rows))
@@ -347,13 +427,17 @@ def check_unit(path, line, sentence, rows, plans=None):
     needs = [int(x.replace(",", "")) for m in NEEDS.finditer(NEEDS_RANGE.sub(" ", plain_text))
              for x in [m.group(1)] + re.split(r", | and ", m.group(2))[1:]]
     needs_cells = ranges
-    if not kinds and not every and not k_of_n and not ((needs or needs_cells) and CITE.search(sentence)):
+    about = about_paper(rows).search(plain_text)
+    if not kinds and not every and not k_of_n and not ((needs or needs_cells) and CITE.search(sentence)) and \
+            not about:
         return []
     cited = [c for c in CITE.findall(sentence) if verdict_rows(rows, c)]
     cited += [c for c in sorted(WORDS_CITED) if c not in cited and not any(x.endswith("/" + c) for x in cited)]
     where = "%s:%d" % (path, line)
     short = sentence if len(sentence) < 160 else sentence[:157] + "..."
     if not cited:
+        if about and not kinds:
+            return ["%s: states an outcome of a paper (%r) and cites no claim: %s" % (where, about.group(0), short)]
         return ["%s: states an outcome and cites no claim: %s" % (where, short)]
     problems = []
     for c in cited:
@@ -388,6 +472,8 @@ def check_unit(path, line, sentence, rows, plans=None):
             for r, plan, _ in unplanned:
                 if r["verdict"] in kinds:
                     off_plan(c, r, plan)
+    if "holds" in kinds:
+        problems += weaker_cited(rows, sentence, cited, where, short)
     if kinds:
         for c, vs in verdicts.items():
             if not vs & kinds and not vs <= {"described"} and not said[c]:
@@ -645,6 +731,58 @@ def self_test():
             failures += 1
             print("self-test: %r gave %s, want %s" % (sentence, got or "nothing", want or "nothing"))
     failures += nine_forms(row)
+    failures += paper_forms(row)
+    return failures
+
+
+def paper_forms(row):
+    """issue 116's forms, each found: a weaker post hoc claim cited for the
+    paper's statement (weaker by claims_page.weaker_claims, from the rows
+    alone), and an outcome said of a paper with no claim cited; the same
+    said with their status, or cited, pass"""
+    quote = "De & Smith 2020: SkipInit trains (the paper's divergence rate 0)"
+    rows = {}
+    for sweep, claim, expect, registered, paper in (
+            ("sp", "trains", "rate(a diverged) <= 0", "post hoc (runs first)", quote),
+            ("sp-confirm3", "half", "rate(a diverged) <= 0.5", "post hoc (no claim 'half' at 1234)", quote),
+            ("sp-confirm5", "half", "rate(a diverged) <= 0.5", "pre-registered", quote),
+            ("sp", "fails", "rate(a diverged) >= 1", "pre-registered", "Wu & He 2018: fails at 2 (rate 1)"),
+            ("sp", "often", "rate(a diverged) >= 0.5", "pre-registered", "Wu & He 2018: fails at 2 (rate 1)"),
+            ("sp", "other", "rate(a diverged) <= 0.5", "post hoc (runs first)", "Li et al. 2019: another")):
+        r = dict(row(sweep, claim, "holds" if "half" in claim or claim in ("often", "other") else "inconclusive"),
+                 expect=expect, registered=registered, paper=paper, paper_value="0", a="norm=none")
+        rows.setdefault(claim, []).append(r)
+        rows.setdefault(sweep + "/" + claim, []).append(r)
+    want_weak = {"half": ("trains", True), "often": ("fails", False)}
+    got_weak = weaker_of(rows)
+    failures = 0
+    if got_weak != want_weak:
+        failures += 1
+        print("self-test: weaker claims %s, want %s" % (got_weak, want_weak))
+    forms = [
+        ("SkipInit trains: `sp-confirm5/half` holds, pre-registered.", "weaker post hoc claim"),
+        ("`sp-confirm3/half` is reproduced here.", "weaker post hoc claim"),
+        ("| SkipInit | yes | `sp-confirm5/half` |", "weaker post hoc claim"),
+        ("`sp-confirm5/half` holds, a weaker claim.", "weaker post hoc claim"),        # not said post hoc
+        ("`sp/often` holds.", "weaker claim than `fails`"),                            # ">=": 0.5 is weaker than 1
+        ("SkipInit trains, as De & Smith report.", "outcome of a paper"),
+        ("Batch norm fails at batch 2, as Wu & He (2018) found.", "outcome of a paper"),
+        ("On the ResNet the numbers point the paper's way.", "outcome of a paper"),
+        ("The norms are consistent with Li et al.'s account.", "outcome of a paper"),
+        ("SkipInit trains, as De & Smith report (`sp-confirm5/half` holds).", "weaker post hoc claim"),
+        ("`sp-confirm5/half` holds, a weaker post hoc claim.", None),
+        ("`sp-confirm3/half` and `sp-confirm5/half` hold, weaker post hoc claims; `sp/trains` is undecided.", None),
+        ("`sp/other` holds.", None),                                                   # no stronger sibling
+        ("`sp/trains` is undecided.", None),
+        ("De & Smith report that SkipInit trains.", None),                             # the paper's words, no outcome
+        ("SkipInit diverges at lr 1, as De & Smith report (`sp/trains` undecided).", None),
+    ]
+    for sentence, want in forms:
+        got = check_unit("planted", 1, sentence, rows, {})
+        ok = (not got) if want is None else any(want in g for g in got)
+        if not ok:
+            failures += 1
+            print("self-test: %r gave %s, want %s" % (sentence, got or "nothing", want or "nothing"))
     return failures
 
 
@@ -708,6 +846,20 @@ def planted(rows, plans):
                 if any("is a pilot" in g for g in check_unit("planted", 1, said, rows, plans)) != want:
                     failures += 1
                     print("self-test: planted %r %s, but %s is a pilot" % (said, "passes" if want else "fails", key))
+    # a weaker claim of the committed files said to reproduce the paper
+    # (issue 116): found; with its status: cleared
+    weak = weaker_of(rows)
+    for key, rs in sorted(rows.items()):
+        for r in rs:
+            if "/" not in key or r["claim"] not in weak or r["verdict"] != "holds":
+                continue
+            said = "The paper's statement is reproduced here (`%s`)" % key
+            status = ", a weaker %sclaim." % ("post hoc " if weak[r["claim"]][1] else "")
+            for sentence, want in ((said + ".", True), (said + status, False)):
+                if any("weaker" in g for g in check_unit("planted", 1, sentence, rows, plans)) != want:
+                    failures += 1
+                    print("self-test: planted %r %s, but %s is weaker than `%s`" % (
+                        sentence, "passes" if want else "fails", key, weak[r["claim"]][0]))
     for (sweep, claim), (verdict, _) in sorted(plans.items()):
         for r in rows.get(sweep + "/" + claim, []):
             if r["_sweep"] != sweep or r["verdict"] not in word or r["verdict"] == verdict:

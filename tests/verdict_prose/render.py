@@ -366,15 +366,19 @@ def plan_ledger_self_test():
     if got != want:
         failures += 1
         print(f"render.py self-test: plan_ledger gave {got}, by hand {want}", file=sys.stderr)
-    # the ceiling: 1 decided + 3 affordable (c1, c8, c2) = 4 of 8, 50%; the affordable band costs 5 + 3 = 8 h
-    if claims_page.plan_ceiling(ledger) != (3, 4, "50%"):
-        failures += 1
-        print(f"render.py self-test: plan_ceiling gave {claims_page.plan_ceiling(ledger)}, by hand (3, 4, '50%')",
-              file=sys.stderr)
-    text = "\n".join(claims_page.plan_cost_lines(ledger))
-    for want in ("3 need at most 16 seeds: affordable by the rule, about 8 CPU-hours for the 3 priced (2 sweeps)",
+    # the ceiling in a round of 8 h, cheapest sweep first: q-confirm 3 h (c2), p 5 h (c1, c8) = 8 h, r's 17 h
+    # past it: 1 decided + 3 = 4 of 8, 50%; at 7 h p no longer fits: 1 + 1 = 2, 25%; r fits none but a
+    # budget of 25 h, whatever its n (issue 116: the rule has no seed cap)
+    for budget, want in ((8, (3, 4, "50%", 8.0)), (7, (1, 2, "25%", 3.0)), (25, (4, 5, "62%", 25.0))):
+        if claims_page.plan_ceiling(ledger, budget) != want:
+            failures += 1
+            print(f"render.py self-test: plan_ceiling at {budget} h gave {claims_page.plan_ceiling(ledger, budget)}, "
+                  f"by hand {want}", file=sys.stderr)
+    text = "\n".join(claims_page.plan_cost_lines(ledger, budget=8))
+    for want in ("3 need at most 16 seeds, about 8 CPU-hours for the 3 priced (2 sweeps)",
                  "1 need 17 to 256", "1 without a number", "1 were undecided at their deciding look",
-                 "1 declare no plan", "1 + 3 = 4 of the 8 headline claims", "(50%), below the 70%"):
+                 "1 declare no plan", "within 8 CPU-hours", "3 claims, about 8 CPU-hours",
+                 "1 + 3 = 4 of the 8 headline claims", "(50%), below the 70%"):
         if want not in text:
             failures += 1
             print(f"render.py self-test: the plans' cost lines lack {want!r}:\n{text}", file=sys.stderr)
@@ -536,6 +540,20 @@ def self_test():
         if got != want:
             failures += 1
             print(f"render.py self-test: computed_cell gave {got!r}, want {want!r}", file=sys.stderr)
+    # a weaker claim's hold (the same quote and cells as another, at most
+    # half where the paper says none) is counted as one (issue 116)
+    quote = {"paper": "De & Smith 2020: trains (rate 0)", "a": "none"}
+    weak = {"z": [dict(row("none", "0", paper="0", expect="rate(a diverged) <= 0"), **quote,
+                       a_values="1:0 2:0 3:0", verdict="inconclusive", registered="post hoc (runs first)")],
+            "z-confirm": [dict(row("half", "0.5", paper="0", expect="rate(a diverged) <= 0.5"), **quote,
+                               a_values="4:0 5:0 6:0", verdict="holds", registered="post hoc (no claim 'half')")]}
+    plans = {("z", "half"): {"verdict": "holds", "decided_by": "z-confirm"}}
+    want = ("1 of 2 headline decided under the plans: 1 hold (1 of them weaker post hoc claims than the paper's), "
+            "0 do not (3 seeds)")
+    got = claims_page.computed_cell(weak, ["z", "z-confirm"], plans)
+    if got != want:
+        failures += 1
+        print(f"render.py self-test: computed_cell gave {got!r}, want {want!r}", file=sys.stderr)
     # claims.md's second line (issue 103): a hold at 3 seeds with threshold 0
     # is on few seeds and a direction only; by 0.1 (on 6 seeds) it is neither
     for threshold, seeds, want in [("0", "1:1 2:1 3:1", (1, 1, 1, 1, 0)),
