@@ -97,7 +97,14 @@ static nl_code load_run_configs(merge *M, nl_error *err)
 static bool key_values(const merge *M, const char *key, char **out, nl_error *err, nl_code *rc)
 {
     const char **first = calloc((size_t)M->n_runs, sizeof *first);
-    if (!first) {
+    /* each class's first run, in order: a value is compared with these
+     * only, not with every run before it (two sweeps of 4,770 and 4,170
+     * runs made 20 million comparisons of each key their inputs differ
+     * in, most of `report A B`'s time) */
+    int *reps = malloc(((size_t)M->n_runs + 1) * sizeof *reps);
+    if (!first || !reps) {
+        free(first);
+        free(reps);
         *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -114,13 +121,15 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
         if (!v)
             continue;
         bool known = false;
-        for (int j = 0; j < i && !known; j++)
-            if (first[j] && nl_values_equal(first[j], v)) {
-                first[i] = first[j];
+        for (int c = 0; c < n_classes && !known; c++)
+            if (nl_values_equal(first[reps[c]], v)) {
+                first[i] = first[reps[c]];
                 known = true;
             }
-        n_classes += !known;
+        if (!known)
+            reps[n_classes++] = i;
     }
+    free(reps);
     const bool differs = n_classes > 1;
     for (int i = 0; differs && i < M->n_runs; i++) {
         char buf[1024];
