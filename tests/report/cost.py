@@ -16,7 +16,7 @@ printed for results/report.md.
     tests/report/cost.py NORMLAB OUT_DIR [--big]
 
 Default: two small sweeps (about 1 s); --big: lr-tolerance-confirm2 and
-bn-recalibration-confirm3, the two packed 4,000-run sweeps (about 35 s
+bn-recalibration-confirm3, the two packed 4,000-run sweeps (about 25 s
 of CPU). Run from the repository root. Exit 0 passed, 1 failed."""
 import os
 import resource
@@ -26,8 +26,8 @@ import sys
 
 SMALL = ("results/ba-ln-lstm", "results/ioffe-fig1")
 BIG = ("results/lr-tolerance-confirm2", "results/bn-recalibration-confirm3")
-# 71.3 s of CPU against 14.4 s one by one before compare's classes; 18.0
-# s against 12.2 s (1.5 times) after, on the big pair
+# 71.3 s of CPU against 14.4 s one by one before compare's classes; 13.1
+# s against 8.7 s (1.5 times) after, on the big pair
 TIME_FACTOR = 2.0
 SLACK_S = 0.5  # a process's start and gnuplot's, on pages of a tenth of a second
 # 1.76 and 1.12 times before the explorer over both was made in the page;
