@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "data/share.h"
 #include "dist/dist.h"
+#include "results/crash.h"
 #include "sweep/sched.h"
 #include "tensorboard/live.h"
 #include "train/run.h"
@@ -42,6 +43,19 @@ static void on_signal(int sig)
     stop_requested = 1;
     /* a second signal ends the process at once */
     signal(sig, SIG_DFL);
+}
+
+/* A fatal signal (results/crash.h): the record the run prepared goes over its
+ * "running" summary, then the signal ends the process as it would have
+ * (SA_RESETHAND left the default action; the signal, blocked in here, is
+ * taken on return), so a parent's waitpid still sees it. Written from inside
+ * the dying process rather than by a supervising parent: `normlab run` stays
+ * one process (its pid the one mpirun, a job scheduler or a sweep knows),
+ * and a sweep, the parent it has, records what this handler could not. */
+static void on_crash(int sig)
+{
+    nl_crash_record_write(sig);
+    raise(sig);
 }
 
 static void usage(FILE *out)
@@ -417,6 +431,11 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
         struct sigaction hup;
         if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
             sigaction(SIGHUP, &sa, NULL);
+        /* on the same stack: a stack overflow's SIGSEGV has none left */
+        struct sigaction crash = {.sa_handler = on_crash, .sa_flags = sa.sa_flags | SA_RESETHAND};
+        for (int sig = 1; sig < NSIG; sig++)
+            if (nl_crash_signal(sig))
+                sigaction(sig, &crash, NULL);
     }
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
@@ -437,6 +456,7 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
         .command_line = a->command, .progress = show_progress, .note = show_note, .ctx = &ps,
         .stop = io->stop, .dist = dist, .data_share = io->data_share, .output = &tensorboard_sink,
         .pause_at = a->pause_at, .pause_in_epochs = a->pause_in_epochs,
+        .record_crash = io->own_signals,
     };
     nl_run_outcome out;
     nl_code rc = nl_run(cfg, &opt, &out, &err);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,13 +92,54 @@ static nl_code load_run_configs(merge *M, nl_error *err)
     return NL_OK;
 }
 
+/* The texts a key's values were met as, each with its class's value: a
+ * text met before is that class again, with no comparison (seed's 954
+ * classes over 8,940 runs made 4 million). Open addressing, FNV-1a. */
+typedef struct {
+    const char **text, **cls;
+    size_t mask;
+} seen_texts;
+
+static bool seen_init(seen_texts *t, int n)
+{
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n + 2)
+        cap *= 2;
+    t->mask = cap - 1;
+    t->text = calloc(cap, sizeof *t->text);
+    t->cls = calloc(cap, sizeof *t->cls);
+    return t->text && t->cls;
+}
+
+/* the slot of text: where it is, or the empty one it goes in */
+static size_t seen_slot(const seen_texts *t, const char *text)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    size_t at = (size_t)h & t->mask;
+    while (t->text[at] && strcmp(t->text[at], text))
+        at = (at + 1) & t->mask;
+    return at;
+}
+
 /* the key's value per run, as one text per class of equal values (1e-05
  * and 0.00001 are one value), unquoted; false when every known value is the
  * same (the key does not tell runs apart) */
 static bool key_values(const merge *M, const char *key, char **out, nl_error *err, nl_code *rc)
 {
     const char **first = calloc((size_t)M->n_runs, sizeof *first);
-    if (!first) {
+    /* each class's first run, in order: a value is compared with these
+     * only, not with every run before it (two sweeps of 4,770 and 4,170
+     * runs made 20 million comparisons of each key their inputs differ
+     * in, most of `report A B`'s time) */
+    int *reps = malloc(((size_t)M->n_runs + 1) * sizeof *reps);
+    seen_texts seen;
+    if (!seen_init(&seen, M->n_runs) || !first || !reps) {
+        free(first);
+        free(reps);
+        free(seen.text);
+        free(seen.cls);
         *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -113,14 +155,23 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
         first[i] = v;
         if (!v)
             continue;
-        bool known = false;
-        for (int j = 0; j < i && !known; j++)
-            if (first[j] && nl_values_equal(first[j], v)) {
-                first[i] = first[j];
+        const size_t slot = seen_slot(&seen, v);
+        bool known = seen.text[slot] != NULL;
+        if (known)
+            first[i] = seen.cls[slot];
+        for (int c = 0; c < n_classes && !known; c++)
+            if (nl_values_equal(first[reps[c]], v)) {
+                first[i] = first[reps[c]];
                 known = true;
             }
-        n_classes += !known;
+        if (!known)
+            reps[n_classes++] = i;
+        seen.text[slot] = v;
+        seen.cls[slot] = first[i];
     }
+    free(reps);
+    free(seen.text);
+    free(seen.cls);
     const bool differs = n_classes > 1;
     for (int i = 0; differs && i < M->n_runs; i++) {
         char buf[1024];

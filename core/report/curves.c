@@ -484,13 +484,9 @@ static void runs_json(nl_buf *b, const view *v, const int *metrics, int n_metric
     for (int i = 0; i < v->n_runs; i++) {
         const nl_results_run *pr = &v->src[v->src_of[i]].res.runs[v->run_of[i]];
         const rp_run *run = view_run(v, i);
+        /* a view of several directories names its runs by theirs (joinParts) */
         nl_buf_printf(b, "%s\n{\"n\":", i ? "," : "");
-        if (v->together) {
-            char name[400];
-            snprintf(name, sizeof name, "%s/%s", v->labels[v->src_of[i]], pr->name);
-            nl_buf_json_string(b, name);
-        } else
-            nl_buf_json_string(b, pr->name);
+        nl_buf_json_string(b, pr->name);
         nl_buf_printf(b, ",\"v\":[");
         for (int k = 0; k < v->n_keys; k++) {
             nl_buf_printf(b, "%s", k ? "," : "");
@@ -553,11 +549,13 @@ static int view_seed(const view *v)
     return -1;
 }
 
-/* the section's data, as report.js reads it */
-static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
+/* what the view's data opens with: its keys, those that vary, the seed
+ * key, the summary metrics (their ids into metric_ids, their count
+ * returned), their units and the lead metric */
+static int head_json(nl_buf *b, const view *v, int *metric_ids)
 {
-    const char *tags[MAX_TAGS], *metrics[NL_SWEEP_N_METRICS];
-    int metric_ids[NL_SWEEP_N_METRICS], varied[256];
+    const char *metrics[NL_SWEEP_N_METRICS];
+    int varied[256];
     const int n_metrics = view_metrics(v, metric_ids);
     for (int m = 0; m < n_metrics; m++)
         metrics[m] = nl_sweep_metric_names[metric_ids[m]];
@@ -579,6 +577,25 @@ static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
     nl_buf_printf(b, "\"lead\":");
     nl_buf_json_string(b, rp_primary_metric(&v->src[0]));
     nl_buf_printf(b, ",\n");
+    return n_metrics;
+}
+
+/* the 0.975 quantiles of Student's t with 1, 2, ... n_runs - 1 degrees
+ * of freedom: a mean's 95 % interval over n runs, as the tables' */
+static void t975_json(nl_buf *b, const view *v, int from)
+{
+    nl_buf_printf(b, "\"t975\":[");
+    for (int df = from; df < (v->n_runs > 2 ? v->n_runs : 2); df++)
+        nl_buf_printf(b, "%s%.5g", df > from ? "," : "", nl_stats_t_quantile(0.975, df));
+    nl_buf_printf(b, "],\n");
+}
+
+/* the section's data, as report.js reads it */
+static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
+{
+    const char *tags[MAX_TAGS];
+    int metric_ids[NL_SWEEP_N_METRICS];
+    const int n_metrics = head_json(b, v, metric_ids);
     runs_json(b, v, metric_ids, n_metrics);
     nl_buf_printf(b, "\"curves\":[");
     bool first = true;
@@ -604,12 +621,7 @@ static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
     for (int a = 0; a < c->n_axes; a++)
         axes[a] = c->axes[a];
     string_array(b, "axes", axes, c->n_axes);
-    /* the 0.975 quantiles of Student's t with 1, 2, ... n_runs - 1 degrees
-     * of freedom: a mean's 95 % interval over n runs, as the tables' */
-    nl_buf_printf(b, "\"t975\":[");
-    for (int df = 1; df < (v->n_runs > 2 ? v->n_runs : 2); df++)
-        nl_buf_printf(b, "%s%.5g", df > 1 ? "," : "", nl_stats_t_quantile(0.975, df));
-    nl_buf_printf(b, "],\n");
+    t975_json(b, v, 1);
     /* a big sweep (rp_lazy's): its view starts on the means over seeds */
     nl_buf_printf(b, "\"kept\":%d,\"big\":%s}", c->kept, v->n_runs > RP_LAZY_RUNS ? "true" : "false");
 }
@@ -691,13 +703,121 @@ static void together_intro(rp_page *p, const view *v, const char *group, const c
                   "name. A key a directory does not vary is its runs' value in their config.yaml. ");
 }
 
+/* the text run's key k reads as where it reads otherwise than its value
+ * (shown_json's), "" where not */
+static const char *shown_text(const view *v, int run, int k, char *buf, size_t size)
+{
+    const rp_source *s = &v->src[v->src_of[run]];
+    buf[0] = '\0';
+    if (!strcmp(v->keys[k], "model.norm.type") &&
+        !nl_results_norm_formula_name(&s->res, &s->res.runs[v->run_of[run]], view_value(v, run, k), buf, size))
+        buf[0] = '\0';
+    return buf;
+}
+
+static const char *value_text(const view *v, int run, int k, char *buf, size_t size)
+{
+    (void)buf, (void)size;
+    return view_value(v, run, k);
+}
+
+/* key k's text over the view's runs at..at+n-1: one string where they are
+ * all the same, else one per run; false (nothing written) where
+ * skip_empty and all are "" */
+static bool fill_json(nl_buf *b, const view *v, int at, int n, int k, bool skip_empty,
+                      const char *(*text)(const view *, int, int, char *, size_t))
+{
+    char first[400], buf[400];
+    nl_copy_string(first, sizeof first, text(v, at, k, buf, sizeof buf));
+    bool same = true;
+    for (int r = at + 1; r < at + n && same; r++)
+        same = !strcmp(text(v, r, k, buf, sizeof buf), first);
+    if (same && skip_empty && !first[0])
+        return false;
+    nl_buf_printf(b, "\"%d\":", k);
+    if (same) {
+        nl_buf_json_string(b, first);
+        return true;
+    }
+    nl_buf_printf(b, "[");
+    for (int r = at; r < at + n; r++) {
+        nl_buf_printf(b, "%s", r > at ? "," : "");
+        nl_buf_json_string(b, text(v, r, k, buf, sizeof buf));
+    }
+    nl_buf_printf(b, "]");
+    return true;
+}
+
+/* Each directory's part of the view of all: its explorer's data below
+ * (sN-data), its label (the key "sweep"), where each key of all is among
+ * its own (key_of: its index, -1 where it has none) and, for the keys it
+ * does not vary, its runs' values ("fill") and the texts they read as
+ * ("fl", where some do), by key index */
+static void parts_json(nl_buf *b, const view *v)
+{
+    nl_buf_printf(b, "\"parts\":[");
+    for (int i = 0, at = 0; i < v->n_src; at += v->src[i].res.n_runs, i++) {
+        const int n = v->src[i].res.n_runs;
+        nl_buf_printf(b, "%s\n{\"data\":\"s%d-data\",\"label\":", i ? "," : "", v->src[i].index);
+        nl_buf_json_string(b, v->labels[i]);
+        nl_buf_printf(b, ",\"key_of\":[");
+        for (int k = 0; k < v->n_keys; k++)
+            nl_buf_printf(b, "%s%d", k ? "," : "", v->key_at[i][k]);
+        nl_buf_printf(b, "]");
+        for (int pass = 0; pass < 2; pass++) {
+            nl_buf_printf(b, ",\"%s\":{", pass ? "fl" : "fill");
+            bool any = false;
+            /* key 0 is the sweep's: the label */
+            for (int k = 1; k < v->n_keys && n > 0; k++) {
+                if (v->key_at[i][k] >= 0)
+                    continue;
+                const size_t before = b->len;
+                if (any)
+                    nl_buf_printf(b, ",");
+                if (fill_json(b, v, at, n, k, pass == 1, pass ? shown_text : value_text))
+                    any = true;
+                else
+                    b->len = before;
+            }
+            nl_buf_printf(b, "}");
+        }
+        nl_buf_printf(b, "}");
+    }
+    nl_buf_printf(b, "],\n");
+}
+
+/* The explorer over every directory's runs (normlab report A B), made by
+ * the page from the sections' own explorers' data (report.4-explore.js's
+ * joinParts) instead of every run's curves embedded a third time: two
+ * 4,000-run sweeps' page held 3.8 MB more for it, and read every
+ * metrics.csv twice (issue 118). What only the view of all knows comes
+ * from here: its keys, which vary, the metrics of all, the values a
+ * directory does not vary, the t quantiles for all its runs. */
 nl_code rp_curves_together(rp_page *p, rp_source *src, int n, nl_error *err)
 {
     view v;
     nl_code rc = view_init(&v, src, n, true, err);
     if (rc)
         return rc;
-    rc = explorer(p, &v, "c", together_intro, err);
+    nl_buf json = {0};
+    int metric_ids[NL_SWEEP_N_METRICS];
+    head_json(&json, &v, metric_ids);
+    parts_json(&json, &v);
+    /* the quantiles past those of the directory of most runs (its data's
+     * list goes to its runs less one, or to 1 degree of freedom) */
+    int from = 2;
+    for (int i = 0; i < n; i++)
+        from = src[i].res.n_runs > from ? src[i].res.n_runs : from;
+    nl_buf_printf(&json, "\"t975_from\":%d,\n", from);
+    t975_json(&json, &v, from);
+    nl_buf_printf(&json, "\"big\":%s}", v.n_runs > RP_LAZY_RUNS ? "true" : "false");
+    together_intro(p, &v, "c", NULL);
+    nl_buf_printf(p->html, "Its curves are each directory's below, sampled as there.</p>\n"
+                  "<div class=\"explore\" data-group=\"c\" data-source=\"c-data\"></div>\n");
+    rp_script_json(p->html, "c-data", &json);
+    if (json.failed)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory writing the curves");
+    nl_buf_free(&json);
     view_free(&v);
     return rc;
 }

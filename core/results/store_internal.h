@@ -22,6 +22,10 @@ struct nl_store {
     bool dict_read[3];
     unsigned char *dict[3];
     size_t dict_len[3];
+    /* the queries of one run's texts, prepared once (store.c's store_stmt) */
+    const char *stmt_sql[12];
+    struct sqlite3_stmt *stmts[12];
+    int n_stmts;
 };
 
 /* the dictionary of `name` (NL_RUN_CONFIG_FILE, NL_RUN_SUMMARY_FILE or

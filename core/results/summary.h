@@ -25,6 +25,9 @@ const char *nl_run_status_name(nl_run_status status);
 /* how a failed run's reason begins when a signal (its own, or a rank's)
  * stopped it: not a failure of the run, which a sweep resumes */
 #define NL_RUN_INTERRUPTED_REASON "interrupted"
+/* how a failed run's reason begins when a fatal signal (SIGILL, SIGSEGV,
+ * ...) ended it (results/crash.h); a sweep runs it again, as any failure */
+#define NL_RUN_CRASHED_REASON "crashed"
 
 typedef enum {
     NL_SUMMARY_ABSENT,   /* no summary.json: never started, or killed before writing one */

@@ -39,30 +39,30 @@ static void free_fields(char **fields, int n)
 static char *split_field(const char **p)
 {
     const char *s = *p;
+    if (*s != '"') {
+        /* the common field, unquoted: one copy, no buffer grown through
+         * printf (which was a quarter of compare's reading of 8,940 runs'
+         * metrics.csv, issue 118) */
+        const size_t span = strcspn(s, ",\n\r");
+        *p = s + span;
+        return strndup(s, span);
+    }
     nl_buf f = {0};
-    nl_buf_printf(&f, "%s", "");
-    if (*s == '"') {
+    nl_buf_printf(&f, "%s", ""); /* "" for a field of "" */
+    for (s++;;) {
+        const size_t span = strcspn(s, "\"");
+        nl_buf_printf(&f, "%.*s", (int)span, s);
+        s += span;
+        if (*s != '"')
+            break;
         s++;
-        for (;;) {
-            const size_t span = strcspn(s, "\"");
-            nl_buf_printf(&f, "%.*s", (int)span, s);
-            s += span;
-            if (*s != '"')
-                break;
-            s++;
-            if (*s != '"')
-                break;
-            nl_buf_printf(&f, "\"");
-            s++;
-        }
+        if (*s != '"')
+            break;
+        nl_buf_printf(&f, "\"");
+        s++;
     }
     const size_t span = strcspn(s, ",\n\r");
-    if (f.len == 0) {
-        nl_buf_free(&f);
-        f.data = strndup(s, span);
-    } else {
-        nl_buf_printf(&f, "%.*s", (int)span, s);
-    }
+    nl_buf_printf(&f, "%.*s", (int)span, s);
     *p = s + span;
     if (f.failed)
         nl_buf_free(&f);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "results/crash.h"
 #include "results/files.h"
 #include "results/rundir.h"
 #include "sweep/worklock.h"
@@ -414,6 +415,13 @@ static void finish_run(sched *s, const child_proc *c, const nl_proc_end *end)
     char run_dir[1200], log_path[1300], how[64], tail[1024] = "";
     nl_sweep_run_dir(s->j, c->run, run_dir, sizeof run_dir);
     nl_sweep_result *r = &s->j->results[c->run];
+    nl_error crash_err = {0};
+    /* a run that died of a fatal signal and could not say so itself (its
+     * handler found no stack, say) is recorded as crashed here, from
+     * waitpid, so its summary does not say running for good (results/crash.h) */
+    if (end->ended && !end->exited && nl_crash_signal(end->signal) &&
+        nl_summary_record_crash(run_dir, end->signal, &crash_err) != NL_OK)
+        emit_error(s, &crash_err);
     nl_sweep_read_result(run_dir, r);
     const double took = now() - c->started;
     s->pr.running--;

@@ -16,6 +16,7 @@
 #include "dist/dist.h"
 #include "device/device.h"
 #include "log/files.h"
+#include "results/crash.h"
 #include "results/files.h"
 #include "results/rundir.h"
 #include "results/summary.h"
@@ -614,6 +615,7 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
         out->result.status = NL_RUN_FAILED;
         nl_copy_string(out->result.reason, sizeof out->result.reason, close_err.msg);
     }
+    nl_crash_record_disarm(); /* the summary written now says how the run ended */
     nl_error summary_err = {0};
     if (nl_run_summary_write(st->dir, st->cfg, st->model, &st->facts, &out->result,
                              &summary_err) != NL_OK &&
@@ -630,6 +632,8 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
 
 static void run_close(run_state *st)
 {
+    if (st->opt->record_crash && st->root)
+        nl_crash_record_disarm();
     free(st->resume.order);
     free(st->config_text);
     nl_flat_free(&st->config_flat);
@@ -669,6 +673,11 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         nl_run_facts_start(&st->facts);
         rc = nl_dist_agree(st->dist, st->root ? prepare_dir(st, out, err) : NL_OK, err);
     }
+    nl_error arm_err = {0};
+    /* without it a crash leaves "running", as before: no reason to stop the run */
+    if (rc == NL_OK && st->root && opt->record_crash &&
+        nl_crash_record_arm(st->dir, &st->model->step, &arm_err) != NL_OK)
+        note(opt, "%s", arm_err.msg);
     if (rc == NL_OK)
         rc = nl_ranks_share_resume(st->dist, st->config_keys.data, st->model, &st->resume, err);
     if (rc == NL_OK) {

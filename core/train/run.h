@@ -38,6 +38,11 @@ typedef struct {
      * the run ends stopped, to go on from it (nl_train_sink.pause_at) */
     long pause_at;
     bool pause_in_epochs;
+    /* the run is a process of its own whose fatal-signal handler calls
+     * nl_crash_record_write: rank 0 prepares the record of a crash once its
+     * "running" summary is written (results/crash.h). Not for a sweep's runs
+     * as threads: one crash ends them all, and the handler holds one record */
+    bool record_crash;
 } nl_run_options;
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include "train/loss_scale.h"
 #include "train/probe.h"
 #include "results/summary.h"
+#include "results/crash.h"
 #include "train/recalibrate.h"
 
 static double now_s(void)
@@ -594,6 +595,7 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     }
     s->lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, t->total);
     m->step = step;
+    nl_crash_test_hook(step); /* inert unless NORMLAB_TEST_CRASH is set */
     const nl_mode mode = nl_train_mode_at(spec, step);
     /* where the freezing began, also for a run resumed past it */
     if (mode == NL_MODE_RUNNING_STATS)

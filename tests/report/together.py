@@ -40,7 +40,8 @@ VIEW = """(function () {
   var box = document.querySelector('.explore[data-group="c"]');
   if (!box) return null;
   box.drawPending();
-  var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+  /* the runs it shows: joined in the page from each sweep's own explorer */
+  var data = box.exploreData;
   return { keys: data.keys, names: data.runs.map(function (r) { return r.n; }),
            sweeps: data.runs.map(function (r) { return r.v[data.keys.indexOf('sweep')]; }),
            legend: Array.from(box.querySelectorAll('.legend button.item')).map(function (e) {

@@ -1,8 +1,57 @@
 /* normlab report's script: a section's explorable curves, from its JSON
  * (report.1-tables.js says how the pieces make the page's script) */
 
+  /* The explorer over several directories (normlab report A B): its runs
+   * and curves are those of each directory's own explorer (the part's
+   * data), joined here rather than written into the page again (curves.c,
+   * rp_curves_together); d holds what only the view of all knows: its
+   * keys (the directory's first), the metrics, and per directory where
+   * each key is among its own (key_of) or its runs' values of the keys it
+   * does not vary (fill) and the texts they read as (fl). */
+  function joinParts(d) {
+    d.runs = []; d.curves = []; d.tags = []; d.tag_units = []; d.axes = []; d.kept = 0;
+    var t975 = []; /* the longest part's quantiles, d's past them (t975_from: the first one's degrees of freedom) */
+    function of(x, i) { return Array.isArray(x) ? x[i] : x; }
+    function place(list, name, units, unit) {
+      var j = list.indexOf(name);
+      if (j >= 0) return j;
+      list.push(name);
+      if (units) units.push(unit);
+      return list.length - 1;
+    }
+    d.parts.forEach(function (p) {
+      var s = JSON.parse(document.getElementById(p.data).textContent), at = d.runs.length;
+      var own = {}; /* a key of the directory's: its index here */
+      p.key_of.forEach(function (k, u) { if (k >= 0) own[k] = u; });
+      s.runs.forEach(function (r, i) {
+        var run = { n: p.label + '/' + r.n, s: r.s,
+                    v: d.keys.map(function (k, u) { return u === 0 ? p.label : p.key_of[u] >= 0 ? r.v[p.key_of[u]] : of(p.fill[u], i); }),
+                    m: d.metrics.map(function (m) { var j = s.metrics.indexOf(m); return j < 0 ? null : r.m[j]; }) };
+        if (r.b !== undefined) run.b = r.b;
+        var l = {};
+        Object.keys(r.l || {}).forEach(function (k) { if (own[k] !== undefined) l[own[k]] = r.l[k]; });
+        Object.keys(p.fl || {}).forEach(function (u) { var t = of(p.fl[u], i); if (t) l[u] = t; });
+        if (Object.keys(l).length) run.l = l;
+        d.runs.push(run);
+      });
+      var tagAt = s.tags.map(function (t, j) { return place(d.tags, t, d.tag_units, (s.tag_units || [])[j]); });
+      var axisAt = (s.axes || []).map(function (a) { return place(d.axes, a); });
+      s.curves.forEach(function (c, i) {
+        if (typeof c[1] === 'number') c[1] = s.curves[i - c[1]][1];
+        d.curves.push([c[0] + at, c[1], c[2].map(function (t) { return [tagAt[t[0]]].concat(t.slice(1)); }),
+                       (c[3] || []).map(function (a) { return [axisAt[a[0]]].concat(a.slice(1)); })]);
+      });
+      d.kept = Math.max(d.kept, s.kept);
+      if (s.t975.length > t975.length) t975 = s.t975;
+    });
+    d.t975 = t975.slice(0, d.t975_from - 1).concat(d.t975);
+    return d;
+  }
+
   function Explore(box) {
     var data = JSON.parse(document.getElementById(box.getAttribute('data-source')).textContent);
+    if (data.parts) data = joinParts(data);
+    box.exploreData = data; /* the data it shows, as the page's checks read it */
     /* a curve whose steps are those of the curve d places before holds d
      * in their place (curves.c) */
     data.curves.forEach(function (c, i) { if (typeof c[1] === 'number') c[1] = data.curves[i - c[1]][1]; });
