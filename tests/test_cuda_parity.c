@@ -3994,7 +3994,7 @@ static void formula_twins_make(formula_twins *t, int i)
     t->momentum = twin_const(1, 0.1f);
     for (int k = 0; k < t->n_params; k++) {
         const nl_formula_param *fp = nl_formula_param_at(f, k);
-        t->param_count[k] = fp->per_channel ? (size_t)in.c : 1;
+        t->param_count[k] = (size_t)nl_formula_param_count_of(t->plan, k);
         t->params[k] = twin_normal(t->param_count[k], 310 + (uint64_t)k, fp->init, 0.2f);
         t->dparams[k] = twin_empty(t->param_count[k]);
     }
