@@ -3943,6 +3943,11 @@ static const struct {
      true, true},
     {"amax, amin of small values", "x * w - amax(x, [batch]) + amin(mean(x, [spatial]), [channels])",
      "w = 1 per channel", 4, 2, 4, 49, 1, true, false},
+    /* parameters per channel group (issue 114): read per group, their
+     * gradients summed over each group's channels */
+    {"per-group parameters", "gamma * (x - mean(x, [channels, spatial])) / "
+                             "sqrt(var(x, [channels, spatial]) + eps) + beta * v",
+     "gamma = 1 per group, beta = 0 per group, v = 2 per channel", 4, 2, 8, 30, 4, true, false},
 };
 
 enum { FORMULA_CASES = sizeof formula_cases / sizeof formula_cases[0] };
