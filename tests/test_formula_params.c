@@ -299,7 +299,8 @@ START_TEST(test_group_params_exported)
                       strstr(out.data, "self.w.view(1, g, 1, 1)") &&
                       strstr(out.data, "self.b = nn.Parameter(torch.full((num_channels,), 0.5))") &&
                       strstr(out.data, "def __init__(self, num_channels, groups=4)") &&
-                      strstr(out.data, "one per channel group"),
+                      strstr(out.data, "one per channel group") &&
+                      strstr(out.data, "groups = 4 (a per-group parameter holds one value for each)"),
                   "%s", out.data);
     nl_buf_free(&out);
     nl_formula_free(f);

@@ -38,6 +38,7 @@ typedef struct {
     char param_attr[NL_FORMULA_MAX_PARAMS][40];
     int groups;          /* the constructor's default: model.norm.groups */
     bool channel_groups; /* a reduction over channels or a per-group parameter */
+    bool reduces_channels; /* a reduction over channels */
     bool positions;      /* a running statistic keeps the positions */
 } gen;
 
@@ -130,7 +131,7 @@ static void shapes(gen *G)
             if (t->axes & (1u << NL_AXIS_BATCH))
                 s.b = 0;
             if (t->axes & (1u << NL_AXIS_CHANNELS)) {
-                G->channel_groups = true;
+                G->channel_groups = G->reduces_channels = true;
                 if (s.c == CH_ALL)
                     s.c = CH_GROUP;
             }
@@ -554,8 +555,9 @@ static void write_docstring(const gen *G, const char *cls)
         nl_buf_printf(out, ", momentum = %s",
                       spec->cumulative ? "None (a plain average)" : number(num, sizeof num, spec->momentum));
     if (G->channel_groups)
-        nl_buf_printf(out, ", groups = %d (the channels a reduction over channels takes are each group's)",
-                      G->groups);
+        nl_buf_printf(out, ", groups = %d (%s)", G->groups,
+                      G->reduces_channels ? "the channels a reduction over channels takes are each group's"
+                                          : "a per-group parameter holds one value for each");
     nl_buf_printf(out, ".\n\nParameters:");
     for (int k = 0; k < f->n_params; k++)
         nl_buf_printf(out, "\n    %s: %s, starts at %s%s", G->param_attr[k],
