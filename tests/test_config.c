@@ -485,8 +485,8 @@ static const bad_case bad_cases[] = {
      SRC ":5:13: model.norm.groups: ",
      "applies only when model.norm.type is group or custom or batch_channel or expr and "
      "model.norm.placement is not none (or model.qk_norm is true) and model.norm.reduce includes "
-     "channels (or model.norm.type is not custom) and model.norm.expr reads channels (or "
-     "model.norm.type is not expr), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
+     "channels (or model.norm.type is not custom) and model.norm.expr reads channels or "
+     "model.norm.params reads group (or model.norm.type is not expr), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
      "model.norm.type"},
     {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    stats_precision: bf16\n",
      SRC ":5:22: model.norm.stats_precision: ",

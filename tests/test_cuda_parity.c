@@ -3943,6 +3943,11 @@ static const struct {
      true, true},
     {"amax, amin of small values", "x * w - amax(x, [batch]) + amin(mean(x, [spatial]), [channels])",
      "w = 1 per channel", 4, 2, 4, 49, 1, true, false},
+    /* parameters per channel group (issue 114): read per group, their
+     * gradients summed over each group's channels */
+    {"per-group parameters", "gamma * (x - mean(x, [channels, spatial])) / "
+                             "sqrt(var(x, [channels, spatial]) + eps) + beta * v",
+     "gamma = 1 per group, beta = 0 per group, v = 2 per channel", 4, 2, 8, 30, 4, true, false},
 };
 
 enum { FORMULA_CASES = sizeof formula_cases / sizeof formula_cases[0] };
@@ -3994,7 +3999,7 @@ static void formula_twins_make(formula_twins *t, int i)
     t->momentum = twin_const(1, 0.1f);
     for (int k = 0; k < t->n_params; k++) {
         const nl_formula_param *fp = nl_formula_param_at(f, k);
-        t->param_count[k] = fp->per_channel ? (size_t)in.c : 1;
+        t->param_count[k] = (size_t)nl_formula_param_count_of(t->plan, k);
         t->params[k] = twin_normal(t->param_count[k], 310 + (uint64_t)k, fp->init, 0.2f);
         t->dparams[k] = twin_empty(t->param_count[k]);
     }

@@ -202,6 +202,13 @@ static const torch_case cases[] = {
      "weight = 1 per channel, bias = 0 per channel", "", false, {2, 3, 0}},
     {"running-init", "(x - running(mean(x, [batch]), init=0.5)) / sqrt(running(var(x, [batch]), init=2) + eps)",
      "", "", false, {2, 3, 0}},
+    /* parameters per channel group (issue 114): group norm's affine per
+     * group, and per-group parameters in a formula that reduces over no
+     * channels */
+    {"group-affine", "gamma * (x - mean(x, [channels, spatial])) / sqrt(var(x, [channels, spatial]) + eps) + beta",
+     "gamma = 1 per group, beta = 0 per group", "    groups: 3\n", true, {4, 0, 0}},
+    {"group-scale", "w * tanh(x) + b * x", "w = 1 per group, b = 0.5 per channel", "    groups: 2\n", false,
+     {2, 3, 4}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 

@@ -197,7 +197,7 @@ static bool check_formula(const char *label, const char *expr_text, const char *
     tu_fill_normal(in.skip, in.count, 13, 0, 1);
     for (int k = 0; k < in.n_params; k++) {
         const nl_formula_param *fp = nl_formula_param_at(f, k);
-        in.param_count[k] = fp->per_channel ? (size_t)fin.c : 1;
+        in.param_count[k] = (size_t)nl_formula_param_count_of(p, k);
         in.params[k] = malloc(in.param_count[k] * sizeof(float));
         tu_fill_uniform(in.params[k], in.param_count[k], 20 + (uint64_t)k, fp->init - 0.2f, fp->init + 0.2f);
     }

@@ -229,7 +229,9 @@ typedef struct {
 typedef struct nl_formula_plan {
     nl_formula_input in;
     int n_params;
-    bool per_channel[NL_FORMULA_MAX_PARAMS];
+    /* the channels each parameter's values keep (FC_ONE, FC_GROUPS,
+     * FC_ALL): nl_formula_param_count_of gives how many */
+    unsigned char param_c[NL_FORMULA_MAX_PARAMS];
     nl_fgraph train, eval;
     nl_frunning running[NL_FORMULA_MAX_RUNNING];
     int n_running;
@@ -303,6 +305,13 @@ static inline double nl_formula_axis_size(const nl_formula_input *in, int batch,
     case 1: return state == FC_ALL ? in->c : state == FC_GROUPS ? in->groups : 1;
     default: return state ? in->p : 1;
     }
+}
+
+/* the values parameter k of the plan holds (a parameter keeps no batch
+ * and no positions) */
+static inline int nl_formula_param_count_of(const nl_formula_plan *p, int k)
+{
+    return (int)nl_formula_axis_size(&p->in, 1, 1, p->param_c[k]);
 }
 
 /* the values of the reduction node n's input (as it sees it, l) that one

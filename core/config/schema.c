@@ -261,6 +261,8 @@ static nl_key_when resolve_condition(const char *ruled, const nl_key_when *w)
     nl_key_when r = {.key = w->key, .mask = w->mask, .or_key = w->or_key, .or_mask = w->or_mask};
     r.lacks = w->lacks;
     r.reads = w->reads;
+    r.or_reads_key = w->or_reads_key;
+    r.or_reads = w->or_reads;
     r.why = w->why;
     if (w->or_norm_without) {
         r.or_key = "model.norm.type";
@@ -333,6 +335,7 @@ static bool key_reads(const char *key, const char *word, const nl_config *cfg)
 bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
 {
     return (w->reads ? key_reads(w->key, w->reads, cfg) : key_holds(w->key, w->mask, w->lacks, cfg)) ||
+           (w->or_reads && key_reads(w->or_reads_key, w->or_reads, cfg)) ||
            (w->or_key && key_holds(w->or_key, w->or_mask, false, cfg));
 }
 
@@ -386,7 +389,10 @@ static void key_condition_text(const char *key, unsigned mask, bool lacks, char 
 
 const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size)
 {
-    if (w->reads)
+    if (w->reads && w->or_reads)
+        snprintf(buf, size, "%s reads %s or %s reads %s", w->key, w->reads, w->or_reads_key,
+                 w->or_reads);
+    else if (w->reads)
         snprintf(buf, size, "%s reads %s", w->key, w->reads);
     else
         key_condition_text(w->key, w->mask, w->lacks, buf, size);

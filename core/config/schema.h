@@ -103,6 +103,11 @@ typedef struct {
      * (nl_formula_reads), with or_norm_without NL_NORM_KEY_FORMULA so that
      * only a formula's text can make the key meaningless */
     const char *reads;
+    /* with reads: the condition also holds where the string key
+     * `or_reads_key` names the word `or_reads` (groups act on a formula
+     * whose model.norm.params declares a parameter per group) */
+    const char *or_reads_key;
+    const char *or_reads;
     /* why the rule holds, said when a key is refused by it ("" or NULL:
      * the condition says enough) */
     const char *why;

@@ -95,8 +95,10 @@ static const nl_key_when norm_groups_reduced[] = {
     {.key = "model.norm.reduce", .mask = BIT(NL_AXIS_CHANNELS), .or_norm_without = NL_NORM_KEY_AXES,
      .why = "the groups split the channels the statistics reduce over, and this reduction "
             "takes none"},
-    FORMULA_READS("channels", "the groups split the channels a reduction takes, and this formula "
-                              "reduces over no channels"),
+    {.key = "model.norm.expr", .reads = "channels", .or_reads_key = "model.norm.params",
+     .or_reads = "group", .or_norm_without = NL_NORM_KEY_FORMULA,
+     .why = "the groups split the channels a reduction or a per-group parameter takes, and this "
+            "formula reduces over no channels and declares no parameter per group"},
     {.key = NULL}};
 /* eps guards a division */
 static const nl_key_when norm_divides[] = {

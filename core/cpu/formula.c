@@ -636,7 +636,7 @@ void nl_cpu_formula_backward(nl_backend *be, const nl_formula_plan *p, nl_formul
         float *d = io->dparams[k];
         if (!d)
             continue;
-        const int count = p->per_channel[k] ? p->in.c : 1;
+        const int count = nl_formula_param_count_of(p, k);
         const int node = prog->dparam[k];
         if (node < 0) {
             memset(d, 0, (size_t)count * sizeof *d);
@@ -645,6 +645,6 @@ void nl_cpu_formula_backward(nl_backend *be, const nl_formula_plan *p, nl_formul
         const nl_fshape s = R.g->nodes[node].s;
         const float *v = values_of(&R, node);
         for (int c = 0; c < count; c++)
-            d[c] = v[index_of(&R, s, 0, c, p->per_channel[k] ? FC_ALL : FC_ONE, 0)];
+            d[c] = v[index_of(&R, s, 0, c, p->param_c[k], 0)];
     }
 }

@@ -641,7 +641,7 @@ void nl_cuda_formula_backward(nl_backend *be, const nl_formula_plan *p, nl_formu
         float *d = io->dparams[k];
         if (!d)
             continue;
-        const int count = p->per_channel[k] ? p->in.c : 1;
+        const int count = nl_formula_param_count_of(p, k);
         const int node = prog->dparam[k];
         if (node < 0) {
             NL_CU(R.cu, cudaMemsetAsync(d, 0, (size_t)count * sizeof *d, R.cu->stream));
@@ -649,7 +649,7 @@ void nl_cuda_formula_backward(nl_backend *be, const nl_formula_plan *p, nl_formu
         }
         formula_dparam_kernel<<<grid_for(&R, (size_t)count), 256, 0, R.cu->stream>>>(
             d, values_of(R.host, R.m, node), count, R.d, R.g->nodes[node].s,
-            p->per_channel[k] ? FC_ALL : FC_ONE);
+            p->param_c[k]);
         NL_CU_LAUNCHED(R.cu, "formula_dparam_kernel");
     }
 }

@@ -261,7 +261,7 @@ static nl_act *expr_norm(nl_builder *b, const char *name, nl_act *in, const nl_n
     for (int k = 0; k < l->n_params; k++) {
         const nl_formula_param *p = nl_formula_param_at(f, k);
         snprintf(pname, sizeof pname, "%s.%s", name, p->name);
-        l->params[k] = nl_builder_param(b, pname, 1, (int[]){p->per_channel ? input.c : 1}, true,
+        l->params[k] = nl_builder_param(b, pname, 1, (int[]){nl_formula_param_count_of(l->plan, k)}, true,
                                         NL_FILL_CONSTANT, p->init);
     }
     nl_formula_free(f);

@@ -43,11 +43,39 @@
 /* the most nodes a formula's tree has (a formula past it is refused) */
 #define NL_FORMULA_MAX_TREE 256
 
+/* How many values a declared parameter holds: one for the layer, one per
+ * channel, or one per channel group of model.norm.groups (PyTorch's
+ * parameter of shape [G], each group's channels reading its value, its
+ * gradient summed over them). One row each in nl_formula_param_kinds:
+ * the parser, the canonical text, the exporter and the docs read them. */
+typedef enum {
+    NL_PARAM_SCALAR,
+    NL_PARAM_CHANNEL,
+    NL_PARAM_GROUP,
+    NL_PARAM_KIND_COUNT
+} nl_formula_param_kind;
+
+typedef struct {
+    const char *word;  /* after `per` in model.norm.params; NULL: written bare */
+    const char *count; /* how many values, in words */
+    /* the channels its values keep (formula_program.h's FC_ONE, FC_GROUPS,
+     * FC_ALL; FC_GROUPS collapses to one of the others where the layer has
+     * one group, or one per channel) */
+    unsigned char channels;
+    const char *torch;      /* the nn.Parameter's length in the exported module */
+    const char *torch_view; /* its view on the input seen as (N, G, C/G, P) */
+} nl_formula_param_kind_row;
+extern const nl_formula_param_kind_row nl_formula_param_kinds[NL_PARAM_KIND_COUNT];
+
 typedef struct {
     char name[24];
-    bool per_channel; /* false: one scalar for the layer */
+    nl_formula_param_kind kind;
     float init;
 } nl_formula_param;
+
+/* the values a parameter of `kind` holds on a layer of c channels in
+ * `groups` groups (groups < 1 is one group) */
+int nl_formula_param_size(nl_formula_param_kind kind, int c, int groups);
 
 /* The vocabulary, one row per word (core/norm/formula_words.c): what the
  * parser accepts, `normlab list` and configs/README.md print, the planner
@@ -113,7 +141,8 @@ typedef struct nl_formula nl_formula;
 
 /* Parses expr and params (model.norm.expr, model.norm.params: "gamma = 1
  * per channel, alpha = 0.5", each a name, its starting value, and "per
- * channel" for one value per channel, else one scalar for the layer). On error
+ * channel" for one value per channel, "per group" for one per channel
+ * group, else one scalar for the layer). On error
  * the message names the key and the 1-based column within its text. */
 nl_code nl_formula_parse(const char *expr, const char *params, nl_formula **out, nl_error *err);
 void nl_formula_free(nl_formula *f);

@@ -289,7 +289,7 @@ static int declare(nl_formula *w, nl_formula_param p)
 
 static int declare_role(nl_formula *w, int role)
 {
-    nl_formula_param p = {.per_channel = true, .init = param_roles[role].init};
+    nl_formula_param p = {.kind = NL_PARAM_CHANNEL, .init = param_roles[role].init};
     snprintf(p.name, sizeof p.name, "%s", param_roles[role].name);
     return declare(w, p);
 }
@@ -341,7 +341,7 @@ static int copy_in(nl_formula *w, const nl_formula *other, int j)
     if (t.kind == FT_PARAM) {
         const nl_formula_param *p = &other->params[t.param];
         const int same = param_named(w, p->name);
-        const bool fits = same >= 0 && w->params[same].per_channel == p->per_channel &&
+        const bool fits = same >= 0 && w->params[same].kind == p->kind &&
                           w->params[same].init == p->init;
         if ((t.param = fits ? same : declare(w, *p)) < 0)
             return -1;

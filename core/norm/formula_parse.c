@@ -563,8 +563,9 @@ static nl_code params_fail(nl_error *err, int col, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     nl_fail(err, NL_ERR_CONFIG, "%s, column %d: %s; the form: \"gamma = 1 per channel, beta = 0 "
-                                "per channel, alpha = 0.5\" (a name, its starting value, and per "
-                                "channel for one value per channel, else one for the layer)",
+                                "per group, alpha = 0.5\" (a name, its starting value, and per "
+                                "channel for one value per channel, per group for one per group "
+                                "of model.norm.groups, else one for the layer)",
             PARAMS_KEY, col, what);
     nl_error_key(err, PARAMS_KEY);
     return NL_ERR_CONFIG;
@@ -620,24 +621,32 @@ static nl_code parse_params(nl_formula *f, const char *text, int cols[NL_FORMULA
         if (!read_number(text, &P.pos, &init) || !isfinite(init))
             return params_fail(err, value_col, "expected the starting value, a finite number");
         skip_space(&P);
-        bool per_channel = false;
+        nl_formula_param_kind kind = NL_PARAM_SCALAR;
         const int per_col = column(&P);
         char word[32];
         if (read_name(&P, word, sizeof word)) {
-            char what[32];
+            char what[32], accepted[96] = "";
+            for (int r = 0; r < NL_PARAM_KIND_COUNT; r++)
+                if (nl_formula_param_kinds[r].word)
+                    snprintf(accepted + strlen(accepted), sizeof accepted - strlen(accepted),
+                             "'per %s' or ", nl_formula_param_kinds[r].word);
             skip_space(&P);
             const int what_col = column(&P);
             if (strcmp(word, "per") || !read_name(&P, what, sizeof what))
-                return params_fail(err, per_col, "expected 'per channel' or nothing (a scalar) "
-                                                 "after the starting value");
-            if (strcmp(what, "channel"))
-                return params_fail(err, what_col, "a parameter is per channel or one scalar for "
-                                                  "the layer; '%s' is neither", what);
-            per_channel = true;
+                return params_fail(err, per_col, "expected %snothing (a scalar) after the "
+                                                 "starting value", accepted);
+            kind = NL_PARAM_KIND_COUNT;
+            for (int r = 0; r < NL_PARAM_KIND_COUNT; r++)
+                if (nl_formula_param_kinds[r].word && !strcmp(what, nl_formula_param_kinds[r].word))
+                    kind = (nl_formula_param_kind)r;
+            if (kind == NL_PARAM_KIND_COUNT)
+                return params_fail(err, what_col, "a parameter is %sone scalar for the layer "
+                                                  "(nothing); 'per %s' is none of them",
+                                   accepted, what);
         }
         nl_formula_param *p = &f->params[f->n_params];
         snprintf(p->name, sizeof p->name, "%s", name);
-        p->per_channel = per_channel;
+        p->kind = kind;
         p->init = negative ? -init : init;
         cols[f->n_params++] = col;
         skip_space(&P);

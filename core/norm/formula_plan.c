@@ -225,6 +225,18 @@ static nl_fshape reduced(const lowering *L, nl_fshape s, unsigned axes)
 
 static int lower(lowering *L, builder *B, int t);
 
+/* the channels a parameter of `kind` keeps on the input: per group is
+ * one value where the layer has one group, and per channel where each
+ * channel is its own group (as a reduction over channels in groups) */
+static unsigned char param_channels(const nl_formula_input *in, nl_fshape full,
+                                    nl_formula_param_kind kind)
+{
+    int state = nl_formula_param_kinds[kind].channels;
+    if (state == FC_GROUPS)
+        state = in->groups <= 1 ? FC_ONE : in->groups >= in->c ? FC_ALL : FC_GROUPS;
+    return (unsigned char)(state > full.c ? full.c : state);
+}
+
 /* row `word`'s formula `which` (formula_internal.h), parsed on first use;
  * NULL where the row has none, or (L failed) it does not parse */
 static const nl_formula *word_formula(lowering *L, int word, int which)
@@ -339,7 +351,7 @@ static int lower(lowering *L, builder *B, int ti)
         return node_make(B->g, (nl_fnode){.op = FO_X, .s = L->full, .a = -1, .b = -1, .k = -1},
                          &B->failed);
     case FT_PARAM: {
-        const nl_fshape s = {0, L->f->params[t->param].per_channel ? L->full.c : FC_ONE, 0};
+        const nl_fshape s = {0, param_channels(&L->in, L->full, L->f->params[t->param].kind), 0};
         return node_make(B->g, (nl_fnode){.op = FO_PARAM, .s = s, .a = -1, .b = -1, .k = t->param},
                          &B->failed);
     }
@@ -677,9 +689,12 @@ nl_code nl_formula_plan_make(const nl_formula *f, nl_formula_input in, float eps
     if (in.p < 1)
         in.p = 1;
     if (in.groups > 1 && in.c % in.groups != 0) {
+        const char *grouped = "the formula's reductions over channels";
+        for (int k = 0; k < f->n_params; k++)
+            if (f->params[k].kind == NL_PARAM_GROUP)
+                grouped = "a parameter declared per group in model.norm.params";
         nl_fail(err, NL_ERR_CONFIG, "model.norm.groups %d does not divide the layer's %d "
-                                    "channels, which the formula's reductions over channels "
-                                    "group", in.groups, in.c);
+                                    "channels, which %s splits into groups", in.groups, in.c, grouped);
         nl_error_key(err, "model.norm.groups");
         return NL_ERR_CONFIG;
     }
@@ -688,8 +703,9 @@ nl_code nl_formula_plan_make(const nl_formula *f, nl_formula_input in, float eps
         return nl_fail(err, NL_ERR_NOMEM, "out of memory planning %s", EXPR_KEY);
     p->in = in;
     p->n_params = f->n_params;
+    const nl_fshape full = {1, in.c > 1 ? FC_ALL : FC_ONE, in.p > 1 ? 1 : 0};
     for (int k = 0; k < f->n_params; k++)
-        p->per_channel[k] = f->params[k].per_channel;
+        p->param_c[k] = param_channels(&in, full, f->params[k].kind);
     nl_code rc = make_graph(f, in, eps, false, &p->train, p, err);
     if (!rc)
         rc = make_graph(f, in, eps, true, &p->eval, p, err);

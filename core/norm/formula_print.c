@@ -191,7 +191,8 @@ nl_code nl_formula_print(const nl_formula *f, char *expr, size_t expr_size, char
             continue;
         put(&p, "%s%s = ", n++ ? ", " : "", f->params[k].name);
         put_number(&p, f->params[k].init);
-        put(&p, "%s", f->params[k].per_channel ? " per channel" : "");
+        if (nl_formula_param_kinds[f->params[k].kind].word)
+            put(&p, " per %s", nl_formula_param_kinds[f->params[k].kind].word);
     }
     if (o.over || p.over)
         return nl_fail(err, NL_ERR_CONFIG, "the formula printed from its tree is past its size: at "
@@ -240,9 +241,13 @@ static char *canonical_leaf(const nl_formula *f, const nl_formula_tree *t)
     char buf[64];
     if (t->kind == FT_NUM)
         snprintf(buf, sizeof buf, "%.9g", (double)t->value);
-    else if (t->kind == FT_PARAM) /* a parameter is its name, start and kind */
-        snprintf(buf, sizeof buf, "%s{%.9g%s}", f->params[t->param].name,
-                 (double)f->params[t->param].init, f->params[t->param].per_channel ? ",c" : "");
+    else if (t->kind == FT_PARAM) { /* a parameter is its name, start and kind: the kind's
+                                     * first letter (",c" for per channel, as the search's
+                                     * recorded hashes have it), nothing for a scalar */
+        const char *word = nl_formula_param_kinds[f->params[t->param].kind].word;
+        snprintf(buf, sizeof buf, "%s{%.9g%s%.1s}", f->params[t->param].name,
+                 (double)f->params[t->param].init, word ? "," : "", word ? word : "");
+    }
     else
         snprintf(buf, sizeof buf, "%s", t->kind == FT_X ? "x" : "eps");
     return strdup(buf);
@@ -323,7 +328,7 @@ bool nl_formula_same(const nl_formula *a, const nl_formula *b)
         return false;
     for (int k = 0; k < a->n_params; k++)
         if (strcmp(a->params[k].name, b->params[k].name) ||
-            a->params[k].per_channel != b->params[k].per_channel ||
+            a->params[k].kind != b->params[k].kind ||
             memcmp(&a->params[k].init, &b->params[k].init, sizeof a->params[k].init))
             return false;
     return true;

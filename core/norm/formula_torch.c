@@ -18,6 +18,8 @@
 /* a value's extent along the channels of the (N, G, C/G, P) view: every
  * channel (G, C/G), one per group (G, 1), one for the layer (1, 1) */
 enum { CH_ONE, CH_GROUP, CH_ALL };
+_Static_assert((int)CH_ONE == (int)FC_ONE && (int)CH_GROUP == (int)FC_GROUPS && (int)CH_ALL == (int)FC_ALL,
+               "a parameter kind's channels (FC_*) read as the module's (CH_*)");
 
 typedef struct {
     unsigned char b, c, p; /* batch kept, channel extent, positions kept */
@@ -35,7 +37,8 @@ typedef struct {
     const char *running_what[NL_FORMULA_MAX_RUNNING]; /* running_mean, _var or _std */
     char param_attr[NL_FORMULA_MAX_PARAMS][40];
     int groups;          /* the constructor's default: model.norm.groups */
-    bool channel_groups; /* some reduction over channels: groups matter */
+    bool channel_groups; /* a reduction over channels or a per-group parameter */
+    bool reduces_channels; /* a reduction over channels */
     bool positions;      /* a running statistic keeps the positions */
 } gen;
 
@@ -105,7 +108,9 @@ static void shapes(gen *G)
             s = (shape){1, CH_ALL, 1};
             break;
         case FT_PARAM:
-            s.c = f->params[t->param].per_channel ? CH_ALL : CH_ONE;
+            /* CH_* are formula_program.h's FC_* by value */
+            s.c = nl_formula_param_kinds[f->params[t->param].kind].channels;
+            G->channel_groups |= s.c == CH_GROUP;
             break;
         case FT_UNARY:
         case FT_POW:
@@ -126,7 +131,7 @@ static void shapes(gen *G)
             if (t->axes & (1u << NL_AXIS_BATCH))
                 s.b = 0;
             if (t->axes & (1u << NL_AXIS_CHANNELS)) {
-                G->channel_groups = true;
+                G->channel_groups = G->reduces_channels = true;
                 if (s.c == CH_ALL)
                     s.c = CH_GROUP;
             }
@@ -550,12 +555,13 @@ static void write_docstring(const gen *G, const char *cls)
         nl_buf_printf(out, ", momentum = %s",
                       spec->cumulative ? "None (a plain average)" : number(num, sizeof num, spec->momentum));
     if (G->channel_groups)
-        nl_buf_printf(out, ", groups = %d (the channels a reduction over channels takes are each group's)",
-                      G->groups);
+        nl_buf_printf(out, ", groups = %d (%s)", G->groups,
+                      G->reduces_channels ? "the channels a reduction over channels takes are each group's"
+                                          : "a per-group parameter holds one value for each");
     nl_buf_printf(out, ".\n\nParameters:");
     for (int k = 0; k < f->n_params; k++)
         nl_buf_printf(out, "\n    %s: %s, starts at %s%s", G->param_attr[k],
-                      f->params[k].per_channel ? "one per channel" : "one scalar",
+                      nl_formula_param_kinds[f->params[k].kind].count,
                       number(num, sizeof num, f->params[k].init),
                       strcmp(G->param_attr[k], f->params[k].name)
                           ? " (renamed: the declared name is Python's or the module's)"
@@ -623,7 +629,7 @@ static void write_init(const gen *G, const char *cls)
                                        : number(num, sizeof num, spec->momentum));
     for (int k = 0; k < f->n_params; k++)
         nl_buf_printf(out, "        self.%s = nn.Parameter(torch.full((%s,), %s))\n", G->param_attr[k],
-                      f->params[k].per_channel ? "num_channels" : "1", number(num, sizeof num, f->params[k].init));
+                      nl_formula_param_kinds[f->params[k].kind].torch, number(num, sizeof num, f->params[k].init));
     for (int k = 0; k < G->n_running; k++) {
         char count[64], start[48];
         buffer_count(G, k, count, sizeof count);
@@ -686,7 +692,7 @@ static void write_forward(const gen *G, const char *body)
                            "%%d\" %% (p, self.num_positions))\n");
     for (int k = 0; k < f->n_params; k++)
         nl_buf_printf(out, "        p%d = self.%s.view(%s)\n", k, G->param_attr[k],
-                      f->params[k].per_channel ? "1, g, c // g, 1" : "1, 1, 1, 1");
+                      nl_formula_param_kinds[f->params[k].kind].torch_view);
     if (G->n_running)
         nl_buf_printf(out, "        momentum = None\n"
                            "        if self.training:\n"

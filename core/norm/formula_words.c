@@ -111,6 +111,19 @@ const nl_formula_word nl_formula_words[] = {
 };
 const int nl_formula_word_count = (int)(sizeof nl_formula_words / sizeof nl_formula_words[0]);
 
+const nl_formula_param_kind_row nl_formula_param_kinds[NL_PARAM_KIND_COUNT] = {
+    [NL_PARAM_SCALAR] = {NULL, "one scalar", FC_ONE, "1", "1, 1, 1, 1"},
+    [NL_PARAM_CHANNEL] = {"channel", "one per channel", FC_ALL, "num_channels", "1, g, c // g, 1"},
+    [NL_PARAM_GROUP] = {"group", "one per channel group of model.norm.groups", FC_GROUPS, "groups",
+                        "1, g, 1, 1"},
+};
+
+int nl_formula_param_size(nl_formula_param_kind kind, int c, int groups)
+{
+    const nl_formula_input in = {.c = c, .groups = groups < 1 ? 1 : groups};
+    return (int)nl_formula_axis_size(&in, 1, 1, nl_formula_param_kinds[kind].channels);
+}
+
 int nl_formula_word_find(const char *name, bool internal)
 {
     for (int i = 0; i < nl_formula_word_count; i++) {

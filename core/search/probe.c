@@ -152,7 +152,7 @@ static bool buffers_make(buffers *b, const nl_search_probe *p, const nl_formula 
     b->n_params = nl_formula_param_count(f);
     for (int k = 0; ok && k < b->n_params; k++) {
         const nl_formula_param *q = nl_formula_param_at(f, k);
-        b->param_count[k] = q->per_channel ? (size_t)p->in.c : 1;
+        b->param_count[k] = (size_t)nl_formula_param_count_of(b->plan, k);
         b->params[k] = malloc(b->param_count[k] * sizeof(float));
         b->dparams[k] = malloc(b->param_count[k] * sizeof(float));
         ok = b->params[k] && b->dparams[k];
