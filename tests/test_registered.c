@@ -437,6 +437,38 @@ START_TEST(test_first_commit_unknown)
 }
 END_TEST
 
+/* a sweep committed packed from its start (runs.sqlite, no summary.json
+ * in any commit): its runs were first committed with the pack, and the
+ * commit each records is the caller's to read; a directory without a
+ * pack keeps untracked runs untracked */
+START_TEST(test_packed_from_start)
+{
+    make_run_history(false);
+    in_tmp("mkdir -p packed && printf 'a pack' > packed/runs.sqlite");
+    char packed_at[64], path[512];
+    commit("packed", "r5", packed_at, sizeof packed_at);
+    snprintf(path, sizeof path, "%s/exp.yaml", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    nl_registry *reg = NULL;
+    ck_assert_msg(nl_registry_open(&set, &reg, &err) == NL_OK, "%s", err.msg);
+    nl_first_runs *f = NULL;
+    snprintf(path, sizeof path, "%s/packed", tu_tmp);
+    ck_assert_msg(nl_first_runs_open(reg, path, &f, &err) == NL_OK, "%s", err.msg);
+    const char *added = "x", *recorded = "x";
+    ck_assert(nl_first_run_of(f, "runs/type-batch_seed-1/summary.json", &added, &recorded));
+    ck_assert_msg(packed_at[0] && !strncmp(added, packed_at, strlen(packed_at)), "%s, not %s", added, packed_at);
+    ck_assert_str_eq(recorded, "");
+    nl_first_runs_close(f);
+    snprintf(path, sizeof path, "%s/sw", tu_tmp);
+    ck_assert_msg(nl_first_runs_open(reg, path, &f, &err) == NL_OK, "%s", err.msg);
+    ck_assert(!nl_first_run_of(f, "runs/type-batch_seed-9/summary.json", &added, &recorded));
+    nl_first_runs_close(f);
+    nl_registry_close(reg);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     if (system("git --version >/dev/null 2>&1") != 0) {
@@ -454,6 +486,7 @@ int main(void)
     tcase_add_test(tc, test_regenerated_runs_stay_post_hoc);
     tcase_add_test(tc, test_extension_and_new_sweeps);
     tcase_add_test(tc, test_first_commit_unknown);
+    tcase_add_test(tc, test_packed_from_start);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

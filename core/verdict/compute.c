@@ -234,8 +234,12 @@ static void first_committed(const cell *cl, nl_verdict *v)
         const char *added, *recorded;
         if (vd_source_run_file(s, cl->rows[i], NL_RUN_SUMMARY_FILE, path, sizeof path) &&
             !strncmp(path, s->dir, dir_len) && path[dir_len] == '/' &&
-            nl_first_run_of(s->first_runs, path + dir_len + 1, &added, &recorded))
-            add_first_group(v, added, recorded, vd_source_seed(s, cl->rows[i]));
+            nl_first_run_of(s->first_runs, path + dir_len + 1, &added, &recorded)) {
+            char own[64] = "";
+            if (added[0] && !recorded[0]) /* first committed in a pack: the commit it records */
+                vd_json_value(s, cl->rows[i], NL_SUMMARY_GIT_COMMIT, own, sizeof own);
+            add_first_group(v, added, own[0] ? own : recorded, vd_source_seed(s, cl->rows[i]));
+        }
     }
 }
 

@@ -627,7 +627,8 @@ typedef struct {
 struct nl_first_runs {
     rg_first *runs;
     int n, cap;
-    bool shallow; /* the first commits are not in this clone's history */
+    bool shallow;         /* the first commits are not in this clone's history */
+    char pack_added[72];  /* the commit that first added the directory's pack ("": none) */
 };
 
 /* `git -C DIR ARGS...` (args NULL-ended, at most 12), its whole stdout */
@@ -759,12 +760,27 @@ nl_code nl_first_runs_open(const nl_registry *reg, const char *dir, nl_first_run
     free(ans.said.text);
     if (rc == NL_OK && !f->shallow)
         rc = rg_first_read_versions(f, dir, err);
+    /* a sweep committed packed from its start has no summary.json in the
+     * history: its runs were first committed with the pack */
+    const char *const pack_log[] = {"log", "--diff-filter=A", "--reverse", "--format=%H", "--", NL_SWEEP_PACK, NULL};
+    rg_answer pack = {0};
+    if (rc == NL_OK && !f->shallow)
+        rc = rg_git_in(dir, pack_log, &pack, err);
+    if (rc == NL_OK && pack.exited_ok && pack.said.text)
+        nl_copy_string(f->pack_added, sizeof f->pack_added, pack.said.text);
+    f->pack_added[strcspn(f->pack_added, "\n")] = '\0';
+    free(pack.said.text);
     return rc;
 }
 
 bool nl_first_run_of(const nl_first_runs *f, const char *rel, const char **added, const char **recorded)
 {
     const rg_first *r = f ? rg_first_find(f, rel) : NULL;
+    if (!r && f && f->pack_added[0] && !strncmp(rel, NL_SWEEP_RUNS_DIR "/", strlen(NL_SWEEP_RUNS_DIR "/"))) {
+        *added = f->pack_added;
+        *recorded = ""; /* the pack's version is the run's own: the caller's */
+        return true;
+    }
     if (!r)
         return false;
     *added = f->shallow ? "" : r->added;

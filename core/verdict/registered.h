@@ -104,7 +104,10 @@ typedef struct nl_first_runs nl_first_runs;
 nl_code nl_first_runs_open(const nl_registry *reg, const char *dir, nl_first_runs **out, nl_error *err);
 
 /* run file `rel` (its summary.json, relative to the directory): false
- * where git does not track it; else its first version's commits */
+ * where git does not track it; else its first version's commits. A run
+ * the history holds only in the directory's pack (runs.sqlite) was first
+ * committed with the pack, and its recorded commit is "" (the run's own,
+ * which the caller reads). */
 bool nl_first_run_of(const nl_first_runs *f, const char *rel, const char **added, const char **recorded);
 
 void nl_first_runs_close(nl_first_runs *f);
