@@ -142,10 +142,11 @@ static bool block_pays(const nl_model_spec *spec, int block, const nl_plan_run *
 
 /* NORMLAB_WINOGRAD: unset, empty or "direct" keeps oneDNN's direct
  * convolutions; "f23" runs the blocked 3x3 stride-1 pad-1 ones as Winograd
- * F(2x2, 3x3) (cpu/winograd_blocked.c). Direct is the default: Winograd
- * was not measured faster on the host of results/speed.md's 2026-07
- * section. A forcing switch, not yet the plan's per-layer choice by
- * measured cost. */
+ * F(2x2, 3x3) (cpu/winograd_blocked.c). Direct is the default: Winograd's
+ * forward was slower than oneDNN's on the ResNet's 16-channel layer and
+ * faster on its 32-channel one (results/speed.md, "Winograd in the blocked
+ * layout"), so no one choice wins the model. A forcing switch, not yet
+ * the plan's per-layer choice by measured cost. */
 static nl_code conv_algorithm_of(nl_model_spec *spec, nl_error *err)
 {
     const char *asked = getenv("NORMLAB_WINOGRAD");
