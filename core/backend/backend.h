@@ -37,6 +37,8 @@
 
 typedef struct nl_backend nl_backend;
 
+typedef enum { NL_CONV_DIRECT, NL_CONV_WINOGRAD_F23, NL_CONV_ALGORITHM_COUNT } nl_conv_algorithm;
+
 typedef struct {
     int in_c, in_h, in_w;
     int out_c, out_h, out_w;
@@ -44,6 +46,10 @@ typedef struct {
     /* the layouts of x (dx) and y (dy): 0 NCHW, B > 0 channel-blocked
      * (nl_shape.block); the CPU runs blocked ones on oneDNN alone */
     int in_block, out_block;
+    /* the algorithm the plan chose for it (nl_conv_algorithm; the layout
+     * pass, core/plan/layout.c): direct, or Winograd F(2x2, 3x3) on a
+     * blocked 3x3 stride-1 pad-1 geometry (cpu/winograd_blocked.c) */
+    unsigned char algorithm;
     /* the storage type (nl_storage) of each operand in the caller's memory
      * (io[NL_IO_X] ...): the plan's precision pass decides it (nl_shape's
      * value_store, grad_store), blocked operands of a bf16 convolution

@@ -127,6 +127,15 @@ static bool onednn_for(const nl_backend *be, const nl_conv_geom *g)
     return nl_cpu_onednn_runs(be, g);
 }
 
+/* Winograd in the block where the plan chose it (g->algorithm) and the
+ * geometry takes it; the weight gradient stays oneDNN's, so oneDNN must
+ * run g too */
+static bool winograd_blocked_for(const nl_backend *be, const nl_conv_geom *g)
+{
+    return g->algorithm == NL_CONV_WINOGRAD_F23 && !nl_cpu_lowp(be->product_precision) &&
+           nl_cpu_winograd_blocked_applies(g) && onednn_for(be, g);
+}
+
 static size_t own_workspace(nl_backend *be, const nl_conv_geom *g, int n);
 
 int nl_cpu_conv_block(nl_backend *be) { return nl_cpu_onednn_block(be); }
@@ -151,7 +160,14 @@ size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
         return own;
     /* room for both: a batch whose oneDNN buffers do not fit runs this file's path */
     const size_t onednn = nl_cpu_onednn_conv_workspace(be, g, n);
-    return onednn > own ? onednn : own;
+    size_t bytes = onednn > own ? onednn : own;
+    if (winograd_blocked_for(be, g)) {
+        /* run after oneDNN's weight gradient, in the same workspace */
+        const size_t winograd = nl_cpu_winograd_blocked_workspace(g, be->threads);
+        bytes = winograd > bytes ? winograd : bytes;
+        nl_cpu_onednn_kernels_note(be, NL_CPU_WINOGRAD_BLOCKED_KERNEL);
+    }
+    return bytes;
 }
 
 static size_t own_workspace(nl_backend *be, const nl_conv_geom *g, int n)
@@ -353,6 +369,11 @@ void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const f
                            const float *weight, const float *bias, float *y, void *workspace,
                            size_t workspace_bytes)
 {
+    if (winograd_blocked_for(be, g) &&
+        workspace_bytes >= nl_cpu_winograd_blocked_workspace(g, be->threads)) {
+        nl_cpu_winograd_blocked_forward(g, n, x, weight, bias, y, be->threads, workspace);
+        return;
+    }
     if (nl_cpu_onednn_chosen(be, g) &&
         nl_cpu_onednn_conv_forward(be, g, n, x, weight, bias, y, workspace, workspace_bytes))
         return;
@@ -469,6 +490,15 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace, size_t workspace_bytes)
 {
+    if (winograd_blocked_for(be, g) &&
+        workspace_bytes >= nl_cpu_winograd_blocked_workspace(g, be->threads) &&
+        nl_cpu_onednn_conv_backward(be, g, n, x, weight, dy, NULL, false, dweight, dbias,
+                                    workspace, workspace_bytes)) {
+        if (dx)
+            nl_cpu_winograd_blocked_input_grad(g, n, weight, dy, dx, accumulate_dx, be->threads,
+                                               workspace);
+        return;
+    }
     if (nl_cpu_onednn_chosen(be, g) &&
         nl_cpu_onednn_conv_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias,
                                     workspace, workspace_bytes))

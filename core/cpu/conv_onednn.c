@@ -1,33 +1,28 @@
 /* fp32 convolutions on oneDNN's primitives (conv_onednn.h).
  *
- * Handed plain NCHW, oneDNN 2.6 falls back to its gemm convolution and is
- * slower than normlab's; in its own channel-blocked layouts (nChw16c and
- * blocked weights on AVX-512) its jit kernels are faster even counting a
- * reorder to and from NCHW around every convolution. So each primitive is
- * created with format_tag any, and each op reorders its NCHW / OIHW
- * operands into the layouts the primitive chose and its results back,
- * inside the op. Where the plan gives the model a channel block (core/plan/layout.c) the activations are already
- * in the block the kernel set's oneDNN takes (nChw16c, nChw8c: the
- * geometry's in_block/out_block): the primitive is held to it and reads
- * and writes them in place, and only the weights are reordered.
+ * Handed plain NCHW, oneDNN 2.6 falls back to its gemm convolution and is slower than normlab's;
+ * in its own channel-blocked layouts (nChw16c and blocked weights on AVX-512) its jit kernels are
+ * faster even counting a reorder to and from NCHW around every convolution. So each primitive is
+ * created with format_tag any, and each op reorders its NCHW / OIHW operands into the layouts the
+ * primitive chose and its results back, inside the op. Where the plan gives the model a channel
+ * block (core/plan/layout.c) the activations are already in the block the kernel set's oneDNN
+ * takes (nChw16c, nChw8c: the geometry's in_block/out_block): the primitive is held to it and
+ * reads and writes them in place, and only the weights are reordered.
  *
- * Everything is created when the model is planned (the workspace op): a
- * small per-backend cache keyed by geometry and batch holds the primitives,
- * reorders and memory objects, whose buffers (the blocked copies and every
- * primitive's scratchpad: scratchpad mode user) lie in the model's planned
- * workspace. A training step at the planned batch allocates nothing. A
- * batch other than a planned one (a last partial batch, an evaluation) has
- * its primitives created and cached at its first use, where its buffers fit
- * the least workspace planned for the geometry; else the op answers false
- * and normlab's path runs (the workspace is planned for both).
+ * Everything is created when the model is planned (the workspace op): a small per-backend cache
+ * keyed by geometry and batch holds the primitives, reorders and memory objects, whose buffers
+ * (the blocked copies and every primitive's scratchpad: scratchpad mode user) lie in the model's
+ * planned workspace. A training step at the planned batch allocates nothing. A batch other than a
+ * planned one (a last partial batch, an evaluation) has its primitives created and cached at its
+ * first use, where its buffers fit the least workspace planned for the geometry; else the op
+ * answers false and normlab's path runs (the workspace is planned for both).
  *
- * Layers without a bias still run the primitives with one: a zeroed bias and
- * a discarded bias gradient in the workspace, so that a plan does not depend
- * on what the workspace op is not told.
+ * Layers without a bias still run the primitives with one: a zeroed bias and a discarded bias
+ * gradient in the workspace, so that a plan does not depend on what the workspace op is not told.
  *
- * The primitives use the OpenMP runtime normlab's loops use (libgomp) with
- * the backend's threads; oneDNN's direct convolutions add in a fixed order
- * for a given thread count, so reruns repeat bit for bit. */
+ * The primitives use the OpenMP runtime normlab's loops use (libgomp) with the backend's threads;
+ * oneDNN's direct convolutions add in a fixed order for a given thread count, so reruns repeat bit
+ * for bit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +142,12 @@ static void kernels_add(char *list, const char *name)
             return;
     if (used + len + 3 <= KERNELS_BYTES)
         snprintf(list + used, KERNELS_BYTES - used, "%s%s", used ? ", " : "", name);
+}
+
+void nl_cpu_onednn_kernels_note(nl_backend *be, const char *name)
+{
+    if (be->impl)
+        kernels_add(((nl_cpu_onednn *)be->impl)->kernels, name);
 }
 
 /* ---- the rule ---- */

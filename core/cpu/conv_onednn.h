@@ -71,6 +71,13 @@ void nl_cpu_onednn_close(nl_cpu_onednn *state);
  * what shows whether the AMX set's convolutions ran on the tiles. "" where
  * none was planned, NULL without a state. */
 const char *nl_cpu_onednn_kernels(const nl_cpu_onednn *state);
+/* adds a kernel of normlab's own that runs some of be's planned
+ * convolutions in place of oneDNN's (once, in the same list); nothing on
+ * a probe backend or in a build without oneDNN */
+void nl_cpu_onednn_kernels_note(nl_backend *be, const char *name);
+/* the name winograd_blocked.c's convolutions are listed under */
+#define NL_CPU_WINOGRAD_BLOCKED_KERNEL "normlab:winograd_f23"
+
 
 /* Whether NORMLAB_CONV's choice (auto's rule, or onednn) gives geometry g
  * to oneDNN on backend be (a probe backend without state answers from

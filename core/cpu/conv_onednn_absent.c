@@ -28,6 +28,12 @@ const char *nl_cpu_onednn_kernels(const nl_cpu_onednn *state)
     return NULL;
 }
 
+void nl_cpu_onednn_kernels_note(nl_backend *be, const char *name)
+{
+    (void)be;
+    (void)name;
+}
+
 void nl_cpu_onednn_system_set(const nl_cpu_onednn_system *sys) { (void)sys; }
 
 bool nl_cpu_onednn_runs(const nl_backend *be, const nl_conv_geom *g)

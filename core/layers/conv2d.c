@@ -116,6 +116,13 @@ bool nl_conv2d_geom_of(const nl_layer *layer, nl_conv_geom *out)
     return false;
 }
 
+void nl_conv2d_set_algorithm(nl_layer *layer, nl_conv_algorithm algorithm)
+{
+    for (size_t k = 0; k < sizeof conv_vtables / sizeof conv_vtables[0]; k++)
+        if (layer->vt == &conv_vtables[k])
+            ((conv_layer *)layer)->geom.algorithm = (unsigned char)algorithm;
+}
+
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std)
 {

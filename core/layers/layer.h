@@ -326,6 +326,9 @@ nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int ke
 /* a convolution layer's geometry, for tools that walk a built model's
  * layers (experiments/bench/layer_times.c); false for any other layer */
 bool nl_conv2d_geom_of(const nl_layer *layer, nl_conv_geom *out);
+/* the algorithm the plan's layout pass chose for a convolution layer
+ * (nl_conv_geom.algorithm); nothing for any other layer */
+void nl_conv2d_set_algorithm(nl_layer *layer, nl_conv_algorithm algorithm);
 /* the same with the weight under a parameter normalizer (NULL: none) */
 nl_act *nl_linear_pn(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                      nl_fill weight_fill, float weight_std, const nl_param_norm_spec *param_norm);

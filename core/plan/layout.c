@@ -7,6 +7,7 @@
  * counted on the planned graph of the blocked model itself (block_pays), so a new
  * layer or architecture needs no rule here. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/arch.h"
@@ -139,9 +140,34 @@ static bool block_pays(const nl_model_spec *spec, int block, const nl_plan_run *
     return skipped > reorders;
 }
 
+/* NORMLAB_WINOGRAD: unset, empty or "direct" keeps oneDNN's direct
+ * convolutions; "f23" runs the blocked 3x3 stride-1 pad-1 ones as Winograd
+ * F(2x2, 3x3) (cpu/winograd_blocked.c). Direct is the default: Winograd's
+ * forward was slower than oneDNN's on the ResNet's 16-channel layer and
+ * faster on its 32-channel one (results/speed.md, "Winograd in the blocked
+ * layout"), so no one choice wins the model. A forcing switch, not yet
+ * the plan's per-layer choice by measured cost. */
+static nl_code conv_algorithm_of(nl_model_spec *spec, nl_error *err)
+{
+    const char *asked = getenv("NORMLAB_WINOGRAD");
+    spec->conv_algorithm = NL_CONV_DIRECT;
+    if (!asked || !*asked || strcmp(asked, "direct") == 0)
+        return NL_OK;
+    if (strcmp(asked, "f23") == 0) {
+        spec->conv_algorithm = NL_CONV_WINOGRAD_F23;
+        return NL_OK;
+    }
+    nl_fail(err, NL_ERR_USAGE, "NORMLAB_WINOGRAD is '%s'; accepted: direct (the default) or f23",
+            asked);
+    return err->code;
+}
+
 nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl_plan_run *run,
                        nl_error *err)
 {
+    const nl_code algorithm = conv_algorithm_of(spec, err);
+    if (algorithm != NL_OK)
+        return algorithm;
     spec->channel_block = 0;
     /* only the architectures with convolutions read the key (their rows) */
     if (!nl_arch_reads_key(nl_arch_info_of(spec->arch), "model.layout") ||
@@ -259,6 +285,10 @@ bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
                 return false;
             }
             l->out->shape.block = block;
+            /* the kernel takes it where its input is in the block too */
+            if (spec->conv_algorithm == NL_CONV_WINOGRAD_F23 && conv.kernel == 3 &&
+                conv.stride == 1 && conv.pad == 1 && conv.in_c % block == 0)
+                nl_conv2d_set_algorithm(l, NL_CONV_WINOGRAD_F23);
         } else if (!reads_block(l, &device, block)) {
             /* a reorder before it for each blocked input; its output NCHW */
             const bool before_output = reorder_before_output(l);

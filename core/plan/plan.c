@@ -12,6 +12,7 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
     nl_model_spec bare;
     memcpy(&bare, model, sizeof bare);
     bare.channel_block = 0;
+    bare.conv_algorithm = 0;
     bare.layout_key = 0;
     bare.device = NL_DEVICE_CPU; /* hashed on its own below */
     memset(bare.value_store, 0, sizeof bare.value_store);

@@ -1,0 +1,262 @@
+// ctest-labels: kernels
+/* Winograd F(2x2, 3x3) in the channel-blocked layout
+ * (core/cpu/winograd_blocked.c), through the backend's convolution ops
+ * with the plan's choice in the geometry (nl_conv_geom.algorithm), so that
+ * each kernel set's build runs (the kernels label): the forward and the
+ * data gradient, written and added into, against the readable reference,
+ * a direct convolution summed in double over the same blocked tensors, on
+ * the ResNet's 3x3 stride-1 layers (16 -> 16 at 28x28, 32 -> 32 at 14x14),
+ * the CNN's (32 -> 64 at 14x14) and odd maps whose last tiles hang over
+ * the edge; the weight gradient (oneDNN's) beside it; the same bits on one
+ * thread and two; and the kernel named in be->conv_kernels.
+ *
+ * The bound: |winograd - direct| <= TOL * sum |w x| at every output (the
+ * sum of the magnitudes of its terms, in double). F(2x2, 3x3)'s transforms
+ * add at most 4 terms per stage with coefficients 0, +-1 and 0.5, so its
+ * error is a few float roundings of sums no larger than 4 * 4 * 9 * in_c
+ * such magnitudes; measured on these shapes at most 1.64e-7 of sum |w x|
+ * (forward, data gradient and dx added into; blocks of 16 and 8, the
+ * x86-64-v4 build on an AMD EPYC Zen 4), TOL keeps 6x above it. A sign
+ * planted in the input transform fails it at every shape. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/conv_onednn.h"
+#include "testutil.h"
+
+#define TOL 1e-6
+
+typedef struct {
+    int in_c, out_c, h, w, n;
+} wg_case;
+
+static const wg_case cases[] = {
+    {16, 16, 28, 28, 2}, /* the ResNet's first stage */
+    {32, 32, 14, 14, 2}, /* its second */
+    {32, 64, 14, 14, 2}, /* the CNN's second convolution */
+    {16, 32, 7, 9, 3},   /* odd maps: the last tiles hang over */
+    {32, 16, 5, 3, 2},
+};
+enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
+
+/* a CPU backend with every convolution on oneDNN (the blocked layout's
+ * library) and `threads` threads; NULL without oneDNN or a block */
+static nl_backend *onednn_cpu(int threads)
+{
+    static nl_backend *opened[3];
+    static bool tried[3];
+    if (!tried[threads]) {
+        tried[threads] = true;
+        setenv("NORMLAB_CONV", "onednn", 1);
+        nl_error err = {0};
+        const nl_backend_options opt = {.threads = threads};
+        if (nl_backend_open(NL_DEVICE_CPU, &opt, &opened[threads], &err) != NL_OK)
+            opened[threads] = NULL;
+        unsetenv("NORMLAB_CONV");
+    }
+    nl_backend *be = opened[threads];
+    return be && be->ops->conv_block(be) ? be : NULL;
+}
+
+static nl_conv_geom geom_of(const wg_case *c, int block)
+{
+    return (nl_conv_geom){.in_c = c->in_c, .in_h = c->h, .in_w = c->w, .out_c = c->out_c,
+                          .out_h = c->h, .out_w = c->w, .kernel = 3, .stride = 1, .pad = 1,
+                          .in_block = block, .out_block = block,
+                          .algorithm = NL_CONV_WINOGRAD_F23};
+}
+
+/* the flat index of (sample, channel, row, column) in a blocked tensor */
+static size_t at(int block, int c_total, int h, int w, int s, int c, int r, int q)
+{
+    return ((((size_t)s * (c_total / block) + c / block) * h + r) * w + q) * block + c % block;
+}
+
+/* The reference: y[s][o] = sum over i, kh, kw of w[o][i][kh][kw] x[s][i]
+ * at the tap, and the sum of the terms' magnitudes, in double; transpose
+ * runs the data gradient (x is dy, w read as w[i][o] turned by 180 degrees) */
+static void direct(const nl_conv_geom *g, int n, bool transpose, const float *x, const float *w,
+                   const float *bias, double *y, double *mag)
+{
+    const int in_c = transpose ? g->out_c : g->in_c, out_c = transpose ? g->in_c : g->out_c;
+    const int b = g->in_block, h = g->in_h, wd = g->in_w;
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < out_c; o++)
+            for (int r = 0; r < h; r++)
+                for (int q = 0; q < wd; q++) {
+                    double sum = bias ? bias[o] : 0.0, m = bias ? fabs(bias[o]) : 0.0;
+                    for (int i = 0; i < in_c; i++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                const int ih = r - 1 + kh, iw = q - 1 + kw;
+                                if (ih < 0 || ih >= h || iw < 0 || iw >= wd)
+                                    continue;
+                                const double wv =
+                                    transpose ? w[((size_t)i * out_c + o) * 9 + (2 - kh) * 3 + 2 - kw]
+                                              : w[((size_t)o * in_c + i) * 9 + kh * 3 + kw];
+                                const double t = wv * x[at(b, in_c, h, wd, s, i, ih, iw)];
+                                sum += t;
+                                m += fabs(t);
+                            }
+                    const size_t k = at(b, out_c, h, wd, s, o, r, q);
+                    y[k] = sum;
+                    mag[k] = m;
+                }
+}
+
+/* the largest |got - want| / mag over the tensor */
+static double worst_error(const float *got, const double *want, const double *mag, size_t count)
+{
+    double worst = 0.0;
+    for (size_t k = 0; k < count; k++) {
+        const double e = fabs((double)got[k] - want[k]) / (mag[k] > 0.0 ? mag[k] : 1.0);
+        worst = e > worst || e != e ? e : worst;
+    }
+    return worst;
+}
+
+typedef struct {
+    float *y, *dx, *dw, *db;
+} outputs;
+
+/* the forward, then the backward with dx written (add: added into a dx
+ * holding `dx_start`), on be */
+static outputs run_ops(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                       const float *w, const float *bias, const float *dy, const float *dx_start)
+{
+    const size_t nx = (size_t)n * g->in_c * g->in_h * g->in_w;
+    const size_t ny = (size_t)n * g->out_c * g->in_h * g->in_w, nw = (size_t)g->out_c * g->in_c * 9;
+    outputs o = {malloc(ny * sizeof(float)), malloc(nx * sizeof(float)),
+                 malloc(nw * sizeof(float)), malloc((size_t)g->out_c * sizeof(float))};
+    const size_t bytes = be->ops->conv2d_workspace(be, g, n);
+    void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+    be->ops->conv2d_forward(be, g, n, x, w, bias, o.y, ws, bytes);
+    if (dx_start)
+        memcpy(o.dx, dx_start, nx * sizeof(float));
+    be->ops->conv2d_backward(be, g, n, x, w, dy, o.dx, dx_start != NULL, o.dw, o.db, ws, bytes);
+    free(ws);
+    return o;
+}
+
+static void outputs_free(outputs *o)
+{
+    free(o->y);
+    free(o->dx);
+    free(o->dw);
+    free(o->db);
+}
+
+static bool same_bits(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+START_TEST(test_against_direct)
+{
+    nl_backend *be = onednn_cpu(2), *one = onednn_cpu(1);
+    if (!be || !one)
+        return; /* no oneDNN: no blocked layout to run it in */
+    const int block = be->ops->conv_block(be);
+    double worst_y = 0.0, worst_dx = 0.0;
+    for (int k = 0; k < CASE_COUNT; k++) {
+        const wg_case *c = &cases[k];
+        const nl_conv_geom g = geom_of(c, block);
+        const size_t nx = (size_t)c->n * c->in_c * c->h * c->w;
+        const size_t ny = (size_t)c->n * c->out_c * c->h * c->w, nw = (size_t)c->out_c * c->in_c * 9;
+        float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float));
+        float *bias = malloc((size_t)c->out_c * sizeof(float)), *dy = malloc(ny * sizeof(float));
+        float *dx_start = malloc(nx * sizeof(float));
+        tu_fill_normal(x, nx, 11 + k, 0.0f, 1.0f);
+        tu_fill_normal(w, nw, 23 + k, 0.0f, 0.3f);
+        tu_fill_normal(bias, (size_t)c->out_c, 37 + k, 0.0f, 1.0f);
+        tu_fill_normal(dy, ny, 41 + k, 0.0f, 1.0f);
+        tu_fill_normal(dx_start, nx, 53 + k, 0.0f, 1.0f);
+        double *y_ref = malloc(ny * sizeof(double)), *y_mag = malloc(ny * sizeof(double));
+        double *dx_ref = malloc(nx * sizeof(double)), *dx_mag = malloc(nx * sizeof(double));
+        direct(&g, c->n, false, x, w, bias, y_ref, y_mag);
+        direct(&g, c->n, true, dy, w, NULL, dx_ref, dx_mag);
+
+        outputs two = run_ops(be, &g, c->n, x, w, bias, dy, NULL);
+        const double ey = worst_error(two.y, y_ref, y_mag, ny);
+        const double edx = worst_error(two.dx, dx_ref, dx_mag, nx);
+        ck_assert_msg(ey <= TOL, "case %d forward: error %.3g of sum |w x| > %g", k, ey, TOL);
+        ck_assert_msg(edx <= TOL, "case %d data gradient: error %.3g > %g", k, edx, TOL);
+        worst_y = fmax(worst_y, ey);
+        worst_dx = fmax(worst_dx, edx);
+
+        /* added into a dx already holding values: the same sums plus those */
+        outputs added = run_ops(be, &g, c->n, x, w, bias, dy, dx_start);
+        for (size_t i = 0; i < nx; i++) {
+            dx_ref[i] += dx_start[i];
+            dx_mag[i] += fabs(dx_start[i]);
+        }
+        const double eadd = worst_error(added.dx, dx_ref, dx_mag, nx);
+        ck_assert_msg(eadd <= TOL, "case %d added dx: error %.3g > %g", k, eadd, TOL);
+
+        /* the weight gradient stays oneDNN's: that of the direct algorithm */
+        nl_conv_geom direct_g = g;
+        direct_g.algorithm = NL_CONV_DIRECT;
+        outputs plain = run_ops(be, &direct_g, c->n, x, w, bias, dy, NULL);
+        ck_assert_msg(same_bits(two.dw, plain.dw, nw) && same_bits(two.db, plain.db, c->out_c),
+                      "case %d: the weight gradient is not oneDNN's direct one", k);
+        ck_assert_msg(!same_bits(two.y, plain.y, ny) || ey == 0.0,
+                      "case %d: the forward ran oneDNN's direct kernel, not Winograd", k);
+
+        /* one thread: the same bits */
+        outputs single = run_ops(one, &g, c->n, x, w, bias, dy, NULL);
+        ck_assert_msg(same_bits(single.y, two.y, ny) && same_bits(single.dx, two.dx, nx),
+                      "case %d: one thread's bits differ from two's", k);
+
+        outputs_free(&two);
+        outputs_free(&added);
+        outputs_free(&plain);
+        outputs_free(&single);
+        free(x), free(w), free(bias), free(dy), free(dx_start);
+        free(y_ref), free(y_mag), free(dx_ref), free(dx_mag);
+    }
+    fprintf(stderr, "winograd f23 blocked (block %d): worst error / sum |w x|: forward %.3g, "
+                    "data gradient %.3g\n", block, worst_y, worst_dx);
+    ck_assert_msg(be->conv_kernels && strstr(be->conv_kernels, NL_CPU_WINOGRAD_BLOCKED_KERNEL),
+                  "conv_kernels '%s' does not name the Winograd kernel",
+                  be->conv_kernels ? be->conv_kernels : "(null)");
+}
+END_TEST
+
+/* the direct algorithm's geometry does not list the Winograd kernel: a
+ * fresh backend planned without it */
+START_TEST(test_direct_not_listed)
+{
+    setenv("NORMLAB_CONV", "onednn", 1);
+    nl_error err = {0};
+    const nl_backend_options opt = {.threads = 1};
+    nl_backend *be = NULL;
+    const nl_code rc = nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err);
+    unsetenv("NORMLAB_CONV");
+    if (rc != NL_OK || !be->ops->conv_block(be)) {
+        if (be)
+            nl_backend_close(be);
+        return;
+    }
+    nl_conv_geom g = geom_of(&cases[1], be->ops->conv_block(be));
+    g.algorithm = NL_CONV_DIRECT;
+    (void)be->ops->conv2d_workspace(be, &g, 2);
+    ck_assert_msg(!strstr(be->conv_kernels, NL_CPU_WINOGRAD_BLOCKED_KERNEL), "listed: %s",
+                  be->conv_kernels);
+    nl_backend_close(be);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("conv_winograd");
+    TCase *tc = tcase_create("blocked");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_against_direct);
+    tcase_add_test(tc, test_direct_not_listed);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite()); }
