@@ -970,7 +970,7 @@ START_TEST(test_conv2d)
         const conv_case cc = cases[t];
         if (cc.large && quick())
             continue;
-        nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, {0}};
+        nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, NL_CONV_DIRECT, {0}};
         g.out_h = (cc.h + 2 * cc.p - cc.k) / cc.s + 1;
         g.out_w = (cc.w + 2 * cc.p - cc.k) / cc.s + 1;
         const size_t in_n = (size_t)cc.n * cc.in_c * cc.h * cc.w;
@@ -1042,7 +1042,7 @@ START_TEST(test_precision_conv2d)
         for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
             const nl_precision p = precisions[pi];
             const conv_case cc = cases[t];
-            nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, {0}};
+            nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p, 0, 0, NL_CONV_DIRECT, {0}};
             g.out_h = (cc.h + 2 * cc.p - cc.k) / cc.s + 1;
             g.out_w = (cc.w + 2 * cc.p - cc.k) / cc.s + 1;
             const size_t in_n = (size_t)cc.n * cc.in_c * cc.h * cc.w;
