@@ -134,16 +134,16 @@ static bool funnel_figure(const search_page *sp, pl_script *s, const pl_template
     const int n = funnel_steps(sp, steps);
     begin(s, t, plots, "search_funnel", "normlab report: a search's survival funnel", 900, 120 + 34 * (n + 1));
     char q[400], cell[200], label[120];
-    snprintf(label, sizeof label, "%s: %ld candidates, how many each stage left", sp->dir, sp->r.n);
+    snprintf(label, sizeof label, "%s: %ld candidates and how many each stage left", sp->dir, sp->r.n);
     nl_buf_printf(&s->gp, "set title %s font title_font\n$funnel << EOD\n", pl_q(pl_cell_text(label, cell, sizeof cell),
                   q, sizeof q));
     nl_buf_printf(&s->gp, "0,all decided,%ld,%ld candidates\n", sp->r.n, sp->r.n);
     for (int i = 0; i < n; i++) {
-        snprintf(label, sizeof label, "after %s", steps[i].name);
+        snprintf(label, sizeof label, "after %.47s", steps[i].name);
         nl_buf_printf(&s->gp, "%d,%s,%ld,", i + 1, pl_cell_text(label, cell, sizeof cell), steps[i].left);
         nl_buf_printf(&s->gp, "%ld left (%ld out)\n", steps[i].left, steps[i].out);
     }
-    nl_buf_printf(&s->gp, "EOD\nset yrange [-0.6:%d.6] reverse\nset xrange [0:%ld]\nunset key\nset grid noytics\n"
+    nl_buf_printf(&s->gp, "EOD\nset yrange [%d.6:-0.6]\nset xrange [0:%ld]\nunset key\nset grid noytics\n"
                   "set xlabel \"candidates\"\n"
                   "plot $funnel using ($3/2):1:($3/2):(0.35):ytic(2) with boxxyerror fs solid bar_fill "
                   "fc rgb funnel_rgb notitle, \\\n"
@@ -175,7 +175,7 @@ static bool front_figure(const search_page *sp, pl_script *s, const pl_templates
             nl_buf_printf(&s->gp, "%.6g,%.6g,%d,%s\n", 100 * nl_search_score(&sp->spec, c, 0),
                           100 * nl_search_score(&sp->spec, c, 1), group, cname(c->id, label, sizeof label));
         }
-        nl_buf_printf(&s->gp, "EOD\nset key outside bottom center horizontal\n");
+        nl_buf_printf(&s->gp, "EOD\nset key outside right top vertical\n");
         nl_buf_printf(&s->gp, "set xlabel %s\n", pl_q("test accuracy on rank.models[0] (%)", q, sizeof q));
         nl_buf_printf(&s->gp, "set ylabel %s\n", pl_q("test accuracy on rank.models[1] (%)", q, sizeof q));
         nl_buf_printf(&s->gp, "set offsets graph 0.08, graph 0.08, graph 0.08, graph 0.08\n"
@@ -203,9 +203,9 @@ static bool front_figure(const search_page *sp, pl_script *s, const pl_templates
         nl_buf_printf(&s->gp, "%d,%s,%.6g,%d\n", i, cname(c->id, label, sizeof label),
                       100 * nl_search_score(&sp->spec, c, 0), sp->front[i] == 0);
     }
-    nl_buf_printf(&s->gp, "EOD\nset yrange [-0.6:%d.6] reverse\nset xrange [0:100]\nunset key\nset grid noytics\n"
+    nl_buf_printf(&s->gp, "EOD\nset yrange [%d.6:-0.6]\nset xrange [0:100]\nunset key\nset grid noytics\n"
                   "set xlabel %s\n"
-                  "plot $bars using ($3/2):1:($3/2):(0.35):(($4) ? front_rgb : dominated_rgb):ytic(2) with "
+                  "plot $bars using ($3/2):1:($3/2):(0.35):($4 > 0.5 ? front_rgb : dominated_rgb):ytic(2) with "
                   "boxxyerror fs solid bar_fill lc rgb variable notitle\n",
                   n - 1, pl_q(sp->spec.n_models ? "test accuracy on rank.models[0] (%)" :
                                                   "hurdle test accuracy (%): the search had no rank.models", q, sizeof q));
@@ -318,7 +318,7 @@ static nl_code front_part(rp_page *p, const search_page *sp, nl_error *err)
     int on_front = 0;
     for (int i = 0; i < sp->n_ranked; i++)
         on_front += sp->front[i] == 0;
-    nl_buf_printf(p->html, "<p>%d of the %d ranked candidates are on the front:</p>\n<div class=\"scroll\">"
+    nl_buf_printf(p->html, "<p>On the front: %d of the %d ranked candidates.</p>\n<div class=\"scroll\">"
                   "<table class=\"sortable\" id=\"search-front-table\">\n<thead><tr><th>order</th><th>candidate</th>"
                   "<th>generation</th><th>operator</th>", on_front, sp->n_ranked);
     score_headers(p, sp);
