@@ -28,7 +28,11 @@ static void usage(FILE *out)
             "config (the keys set differently across runs first) and provenance. Tables sort by\n"
             "any column and filter by the varied keys. Several directories also get their curves\n"
             "in one figure (normlab compare) and one explorer over the runs of all of them, each\n"
-            "run keyed by its directory as the key sweep (group, colour and filter by it).\n\n"
+            "run keyed by its directory as the key sweep (group, colour and filter by it).\n"
+            "A search's directory (normlab search --out DIR, known by its candidates.csv), given\n"
+            "alone, gets its own page: the survival funnel (candidates left after each stage,\n"
+            "rung and the holdout), the Pareto front over the ranking models' scores, and each\n"
+            "of the best three candidates' lineage back to the start population.\n\n"
             "options:\n"
             "  --out FILE         the page (default: DIR/report.html for one directory; required\n"
             "                     for several); written whole or not at all\n"
@@ -118,6 +122,13 @@ static int write_page(bool force, const nl_report_options *opt, const char *out,
     nl_outset_end(set);
     if (rc)
         return nl_cmd_report("report", &err);
+    if (rep->n_candidates) {
+        printf("%s (%.1f kB): a search's %ld candidates, %d figure%s%s\n", out, (double)rep->html.len / 1000.0,
+               rep->n_candidates, rep->n_figures, rep->n_figures == 1 ? "" : "s",
+               rep->gnuplot_missing ? " (gnuplot is not on PATH: none drawn)" : "");
+        fflush(stdout);
+        return 0;
+    }
     printf("%s (%.1f kB): %d run%s, %d figure%s%s; %d finished%s%s%s\n", out, (double)rep->html.len / 1000.0,
            rep->n_runs, rep->n_runs == 1 ? "" : "s", rep->n_figures, rep->n_figures == 1 ? "" : "s",
            rep->gnuplot_missing ? " (gnuplot is not on PATH: none drawn)" : "", rep->n_finished,

@@ -199,6 +199,26 @@ nl_code nl_report_build(const char *const *dirs, int n_dirs, const nl_report_opt
         return nl_fail(err, NL_ERR_USAGE, "give 1 to %d directories (got %d)", NL_REPORT_MAX_DIRS, n_dirs);
     if (opt->experiment && n_dirs > 1)
         return nl_fail(err, NL_ERR_USAGE, "--experiment names the file of one sweep directory; %d given", n_dirs);
+    /* a search's record is no sweep: its page is of another kind, and
+     * made alone (its candidates share no key with a sweep's runs) */
+    for (int i = 0; i < n_dirs; i++)
+        if (rp_is_search(dirs[i]) && (n_dirs > 1 || opt->experiment))
+            return nl_fail(err, NL_ERR_USAGE, "%s is a search's directory (it holds candidates.csv): its page is "
+                           "made from it alone, %s", dirs[i], n_dirs > 1 ? "give it without other directories"
+                           : "without --experiment (a sweep's file)");
+    if (rp_is_search(dirs[0])) {
+        rp_page page = {.html = &out->html, .out = out, .opt = opt};
+        nl_code rc = make_tmp(&page, err);
+        if (rc == NL_OK) {
+            rc = rp_search_page(&page, dirs[0], err);
+            rp_remove_tree(page.tmp);
+        }
+        if (rc == NL_OK && (out->html.failed || out->notes.failed))
+            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory writing the page");
+        if (rc)
+            nl_report_free(out);
+        return rc;
+    }
     rp_source *src = calloc((size_t)n_dirs, sizeof *src);
     if (!src)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");

@@ -132,6 +132,13 @@ nl_code rp_curves_together(rp_page *p, rp_source *src, int n, nl_error *err);
 /* ---- verdicts.c ---- */
 nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err);
 
+/* ---- search.c ---- */
+/* dir is a search's (normlab search --out): it holds candidates.csv */
+bool rp_is_search(const char *dir);
+/* the whole page of the search at dir: its survival funnel, Pareto front
+ * and the lineage of its winners (figures drawn in p->tmp) */
+nl_code rp_search_page(rp_page *p, const char *dir, nl_error *err);
+
 /* ---- details.c ---- */
 void rp_description(rp_page *p, const rp_source *s);
 void rp_grid(rp_page *p, const rp_source *s);

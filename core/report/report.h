@@ -44,10 +44,13 @@ typedef struct {
     nl_buf notes;
     int n_runs, n_figures;
     int n_finished; /* runs ok or diverged */
+    long n_candidates; /* a search's page (no runs): the candidates of its candidates.csv */
     bool gnuplot_missing; /* no plots drawn: gnuplot is not on PATH */
 } nl_report;
 
-/* The page for dirs (sweep or run directories, any mix). A directory that
+/* The page for dirs (sweep or run directories, any mix; or one search's
+ * directory, known by its candidates.csv, whose page is its own: the
+ * survival funnel, Pareto front and lineage of the winners). A directory that
  * is neither, or a sweep with no runs in its summary.csv, is NL_ERR_USAGE
  * naming it: nothing can be made. Rows cut short, unfinished runs and
  * plots that cannot apply are said on the page and in notes. */

@@ -13,6 +13,7 @@
 
 #include "base/number.h"
 #include "log/files.h"
+#include "results/table.h"
 #include "search/internal.h"
 
 /* the built-ins a claim compares the winner with: model.norm.type values */
@@ -84,15 +85,18 @@ static nl_code rerank(const nl_search_spec *s, nl_search_result *r, nl_error *er
     return NL_OK;
 }
 
+/* OUT/holdout.csv's columns: written below, read by nl_search_holdout_read */
+static const char *const holdout_columns[] = {"rank", "id", "expr", "params", "holdout_scores"};
+enum { N_HOLDOUT_COLUMNS = (int)(sizeof holdout_columns / sizeof holdout_columns[0]) };
+
 /* OUT/holdout.csv: the finalists in their new order */
 static nl_code write_holdout(const nl_search_spec *s, const nl_search_options *opt, const nl_search_result *r,
                              nl_error *err)
 {
-    static const char *const columns[] = {"rank", "id", "expr", "params", "holdout_scores"};
     char path[1100];
     nl_path_join(path, sizeof path, opt->out_dir, "holdout.csv");
     nl_csv csv = {0};
-    nl_code rc = nl_csv_open(&csv, path, columns, 5, err);
+    nl_code rc = nl_csv_open(&csv, path, holdout_columns, N_HOLDOUT_COLUMNS, err);
     for (int i = 0; !rc && i < r->n_finalists; i++) {
         const nl_search_candidate *c = &r->candidates[r->finalists[i] - 1];
         char rank[16], id[24], scores[NL_SEARCH_MAX_MODELS * 32] = "";
@@ -111,6 +115,45 @@ static nl_code write_holdout(const nl_search_spec *s, const nl_search_options *o
     if (csv.open)
         nl_csv_close(&csv, rc ? &ignored : err);
     return rc ? rc : err->code;
+}
+
+nl_code nl_search_holdout_read(const char *dir, nl_search_spec *s, nl_search_result *r, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, "holdout.csv");
+    if (!nl_path_exists(path))
+        return NL_OK;
+    nl_csv_table t = {0};
+    nl_code rc = nl_csv_table_read(path, &t, err);
+    bool ok = !rc && t.n_cols == N_HOLDOUT_COLUMNS && t.n_rows <= (int)(sizeof r->finalists / sizeof r->finalists[0]);
+    for (int c = 0; ok && c < N_HOLDOUT_COLUMNS; c++)
+        ok = !strcmp(t.header[c], holdout_columns[c]);
+    int bad_row = 0;
+    for (int i = 0; ok && i < t.n_rows; i++) {
+        char **row = t.rows[i];
+        long long rank, id;
+        ok = nl_parse_ll(row[0], i + 1, i + 1, &rank) && nl_parse_ll(row[1], 1, r->n, &id) &&
+             !strcmp(row[2], r->candidates[id - 1].expr) && nl_search_scores_read(row[4], r->holdout_scores[i]);
+        if (!ok) {
+            bad_row = i + 2;
+            break;
+        }
+        r->finalists[i] = (long)id;
+        /* the held-out models: as many as the longest scores cell names */
+        for (int k = 0; k < NL_SEARCH_MAX_MODELS; k++)
+            if (!isnan(r->holdout_scores[i][k]) && k >= s->n_holdout)
+                s->n_holdout = k + 1;
+    }
+    if (!rc && !ok) {
+        rc = bad_row ? nl_fail(err, NL_ERR_DATA, "%s: row %d is not one normlab search writes (its rank, the id "
+                               "of a candidate of candidates.csv with that candidate's expr, its scores)", path,
+                               bad_row)
+                     : nl_fail(err, NL_ERR_DATA, "%s is not a search's holdout.csv (its header is not normlab "
+                               "search's)", path);
+    }
+    r->n_finalists = ok ? t.n_rows : 0;
+    nl_csv_table_free(&t);
+    return rc;
 }
 
 /* the search file's name without directory and extension */

@@ -124,6 +124,13 @@ nl_code nl_search_records_open(const char *path, off_t bytes, nl_csv *csv, nl_er
  * path (a record that a search with rank.rungs cuts back to its last whole
  * generation) */
 nl_code nl_search_records_bytes(const char *path, long rows, off_t *bytes, nl_error *err);
+/* a scores cell ("0.5 none 0.7") into scores (NaN: none, and past its
+ * last); false when it is not one the search writes */
+bool nl_search_scores_read(const char *cell, double *scores);
+/* OUT/holdout.csv, where it exists, into r's finalists and holdout_scores
+ * (r's candidates read first) and s->n_holdout; a file not the search's:
+ * NL_ERR_DATA naming its row */
+nl_code nl_search_holdout_read(const char *dir, nl_search_spec *s, nl_search_result *r, nl_error *err);
 /* appends candidate c's row */
 nl_code nl_search_record(nl_csv *csv, const nl_search_candidate *c, nl_error *err);
 

@@ -60,8 +60,6 @@ static void rung_scores_cell(const nl_search_candidate *c, char *out, size_t siz
     }
 }
 
-static bool read_scores(const char *cell, double *scores);
-
 /* a rung cell ("" or the steps of the last rung) and the rung_scores
  * cell into c: as many rungs as the rung_scores cell holds, the last at
  * the rung cell's steps */
@@ -85,7 +83,7 @@ static bool read_rungs(const char *rung, const char *cell, nl_search_candidate *
         *colon = '\0';
         c->rung++;
         if (!nl_parse_ll(t + (t[0] == ' '), 1, 1000000, &steps) || colon[1] != ' ' ||
-            !read_scores(colon + 2, c->rung_scores[c->rung]))
+            !nl_search_scores_read(colon + 2, c->rung_scores[c->rung]))
             return false;
         c->rung_steps[c->rung] = (long)steps;
     }
@@ -93,7 +91,7 @@ static bool read_rungs(const char *rung, const char *cell, nl_search_candidate *
     return c->rung >= 0 && nl_parse_ll(rung, 1, 1000000, &last) && last == c->rung_steps[c->rung];
 }
 
-static bool read_scores(const char *cell, double *scores)
+bool nl_search_scores_read(const char *cell, double *scores)
 {
     char buf[NL_SEARCH_MAX_MODELS * 32];
     for (int m = 0; m < NL_SEARCH_MAX_MODELS; m++)
@@ -186,7 +184,7 @@ static bool read_row(char **cells, nl_search_candidate *c)
     snprintf(c->reason, sizeof c->reason, "%s", cells[9]);
     c->accuracy = NAN;
     ok = ok && (!cells[10][0] || nl_parse_finite(cells[10], &c->accuracy));
-    ok = ok && read_scores(cells[11], c->scores);
+    ok = ok && nl_search_scores_read(cells[11], c->scores);
     ok = ok && read_rungs(cells[12], cells[13], c);
     return ok && c->mutation > -2 && c->stage < NL_STAGE_COUNT;
 }
@@ -271,4 +269,36 @@ nl_code nl_search_records_bytes(const char *path, long rows, off_t *bytes, nl_er
         return nl_fail(err, NL_ERR_DATA, "%s holds fewer than %ld rows", path, rows);
     *bytes = (off_t)i;
     return NL_OK;
+}
+
+nl_code nl_search_record_load(const char *dir, nl_search_spec *s, nl_search_result *r, nl_error *err)
+{
+    memset(s, 0, sizeof *s);
+    memset(r, 0, sizeof *r);
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, "candidates.csv");
+    off_t bytes;
+    nl_code rc = nl_search_records_read(path, &r->candidates, &r->n, &bytes, err);
+    if (!rc && bytes < 0)
+        return nl_fail(err, NL_ERR_USAGE, "%s has no candidates.csv: not the directory of a normlab search", dir);
+    /* what the order reads of the search file, as the rows show it: K the
+     * most scores a row holds (a passed candidate holds all K), the rungs
+     * those some row was trained to */
+    for (long i = 0; !rc && i < r->n; i++) {
+        const nl_search_candidate *c = &r->candidates[i];
+        r->stage_counts[c->stage]++;
+        for (int k = 0; k < NL_SEARCH_MAX_MODELS; k++)
+            if (!isnan(c->scores[k]) && k >= s->n_models)
+                s->n_models = k + 1;
+        for (int g = s->n_rungs; g <= c->rung; g++)
+            s->rung_steps[g] = c->rung_steps[g];
+        s->n_rungs = c->rung + 1 > s->n_rungs ? c->rung + 1 : s->n_rungs;
+    }
+    for (int k = 0; k < s->n_models; k++)
+        snprintf(s->models[k].label, sizeof s->models[k].label, "rank.models[%d]", k);
+    if (!rc)
+        rc = nl_search_holdout_read(dir, s, r, err);
+    if (rc)
+        nl_search_result_free(r);
+    return rc;
 }

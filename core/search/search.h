@@ -187,6 +187,14 @@ typedef struct {
 
 nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
                       nl_error *err);
+/* A search's directory read back (normlab report): DIR/candidates.csv
+ * into r (candidates, n, stage_counts), DIR/holdout.csv where it exists
+ * (finalists, holdout_scores, n_finalists), and into s, zeroed, what
+ * nl_search_best and nl_search_fronts read of the search file as the rows
+ * show it (n_models, n_rungs and rung_steps, n_holdout, the models'
+ * labels). No candidates.csv: NL_ERR_USAGE; a file that is not the
+ * search's: NL_ERR_DATA naming it. Writes nothing. */
+nl_code nl_search_record_load(const char *dir, nl_search_spec *s, nl_search_result *r, nl_error *err);
 /* the seeds of the claims files: never a seed the search's runs use (each
  * model's own config seed) */
 #define NL_SEARCH_CLAIM_SEED 1001
@@ -197,6 +205,10 @@ void nl_search_result_free(nl_search_result *r);
  * between candidates trained as long), then the higher mean score, then
  * the earlier id; returns how many (at most max) */
 int nl_search_best(const nl_search_spec *s, const nl_search_result *r, long *ids, int max);
+/* each of ids[0..n) (candidates of r)'s Pareto front by the order
+ * nl_search_best uses: front[i] 0 where no other of ids dominates it, 1
+ * where only those of front 0 do, ...; returns the number of fronts */
+int nl_search_fronts(const nl_search_spec *s, const nl_search_result *r, const long *ids, int n, int *front);
 /* candidate c's k-th score (k < nl_search_score_count) */
 int nl_search_score_count(const nl_search_spec *s);
 double nl_search_score(const nl_search_spec *s, const nl_search_candidate *c, int k);

@@ -71,33 +71,46 @@ static int by_rank(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-int nl_search_rank_ids(const nl_search_spec *s, const nl_search_result *r, long *ids, int n, int max)
+int nl_search_fronts(const nl_search_spec *s, const nl_search_result *r, const long *ids, int n, int *front)
 {
-    ranked *all = malloc((size_t)(n ? n : 1) * sizeof *all);
-    if (!all)
-        return 0;
     /* fronts by peeling: front f is the non-dominated among those left
-     * after fronts 0 .. f-1 (n is a generation's passed few: n^2 K is cheap) */
+     * after fronts 0 .. f-1 (n is a generation's passed few, or a
+     * record's passed candidates for the report: n^2 K is cheap) */
     for (int i = 0; i < n; i++)
-        all[i] = (ranked){.id = ids[i], .front = -1, .mean = mean_score(s, &r->candidates[ids[i] - 1])};
-    int placed = 0;
-    for (int f = 0; placed < n; f++) {
+        front[i] = -1;
+    int placed = 0, f = 0;
+    for (; placed < n; f++) {
         int in_front = 0;
         for (int i = 0; i < n; i++) {
-            if (all[i].front >= 0)
+            if (front[i] >= 0)
                 continue;
             bool dominated = false;
             for (int j = 0; j < n && !dominated; j++)
-                dominated = j != i && (all[j].front < 0 || all[j].front >= n) &&
-                            dominates(s, &r->candidates[all[j].id - 1], &r->candidates[all[i].id - 1]);
+                dominated = j != i && (front[j] < 0 || front[j] >= n) &&
+                            dominates(s, &r->candidates[ids[j] - 1], &r->candidates[ids[i] - 1]);
             if (!dominated)
-                all[i].front = f + n, in_front++; /* marked, placed after the sweep */
+                front[i] = f + n, in_front++; /* marked, placed after the sweep */
         }
         for (int i = 0; i < n; i++)
-            if (all[i].front >= n)
-                all[i].front = f;
+            if (front[i] >= n)
+                front[i] = f;
         placed += in_front;
     }
+    return f;
+}
+
+int nl_search_rank_ids(const nl_search_spec *s, const nl_search_result *r, long *ids, int n, int max)
+{
+    ranked *all = malloc((size_t)(n ? n : 1) * sizeof *all);
+    int *front = malloc((size_t)(n ? n : 1) * sizeof *front);
+    if (!all || !front) {
+        free(all), free(front);
+        return 0;
+    }
+    nl_search_fronts(s, r, ids, n, front);
+    for (int i = 0; i < n; i++)
+        all[i] = (ranked){.id = ids[i], .front = front[i], .mean = mean_score(s, &r->candidates[ids[i] - 1])};
+    free(front);
     qsort(all, (size_t)n, sizeof *all, by_rank);
     const int kept = n < max ? n : max;
     for (int i = 0; i < kept; i++)
