@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/number.h"
 #include "log/files.h"
 #include "results/files.h"
 #include "results/summary.h"
@@ -216,13 +218,14 @@ void nl_crash_record_write(int sig)
     const int saved = errno;
     char reason[160];
     const size_t n = nl_crash_reason(reason, sizeof reason, sig, record.steps ? *record.steps : -1);
-    const int fd = open(record.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    /* lint: a signal handler's write, async-signal-safe calls only (nl_write_atomic allocates); no link followed */
+    const int fd = open(record.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666); /* lint: as above */
     if (fd >= 0) {
         bool ok = write_all(fd, record.head.data, record.head.len) && write_all(fd, reason, n) &&
                   write_all(fd, record.tail, record.tail_len);
         ok = fsync(fd) == 0 && ok;
         close(fd);
-        if (!ok || rename(record.tmp, record.path) != 0)
+        if (!ok || rename(record.tmp, record.path) != 0) /* lint: the handler's own temporary, as above */
             unlink(record.tmp);
     }
     errno = saved;
@@ -243,12 +246,17 @@ static void hook_read(void)
     for (int i = 0; i < N_CRASH_SIGNALS; i++)
         if (strlen(crash_signals[i].name) == (size_t)(colon - v) &&
             !strncmp(v, crash_signals[i].name, (size_t)(colon - v))) {
-            char *end;
-            const long step = strtol(colon + 1, &end, 10);
-            const bool unhandled = !strcmp(end, ":unhandled");
-            if ((*end == '\0' || unhandled) && end != colon + 1 && step >= 0) {
+            /* STEP, then nothing or ":unhandled" */
+            char digits[24] = "";
+            const size_t len = strcspn(colon + 1, ":");
+            const char *rest = colon + 1 + len;
+            const bool unhandled = !strcmp(rest, ":unhandled");
+            long long step = -1;
+            if (len < sizeof digits)
+                memcpy(digits, colon + 1, len);
+            if ((*rest == '\0' || unhandled) && nl_parse_ll(digits, 0, LONG_MAX, &step)) {
                 hook_signal = crash_signals[i].sig;
-                hook_step = step;
+                hook_step = (long)step;
                 hook_unhandled = unhandled;
             }
         }
