@@ -72,12 +72,15 @@ typedef struct {
      * (nl_plan_layout_graph) reads channel_block alone. */
     nl_layout layout;
     int channel_block;
-    /* the algorithm of the blocked 3x3 stride-1 pad-1 convolutions
-     * (nl_conv_algorithm, backend/backend.h), decided with channel_block
-     * by the layout pass: direct (oneDNN's) unless NORMLAB_WINOGRAD=f23
-     * asks Winograd F(2x2, 3x3); the graph's layout pass gives it to each
-     * such convolution (nl_conv2d_set_algorithm) */
-    unsigned char conv_algorithm;
+    /* model.conv_algorithm: the algorithm of the blocked 3x3 stride-1
+     * pad-1 convolutions (nl_conv_algorithm, backend/backend.h; int-sized
+     * for the config's enum key). A key of the run, so that its
+     * config.yaml and checkpoint carry it and a replay or resume runs what
+     * the run ran; the graph's layout pass gives it to each such
+     * convolution (nl_conv2d_set_algorithm), and where the plan leaves
+     * none in the block every convolution stays direct (the plan line
+     * says so) */
+    int conv_algorithm;
     /* the device the plan decided for (nl_plan_model): the layout and
      * precision passes ask its backend which layers read the block and
      * which storage types (backend_ops.def: runs) */

@@ -30,6 +30,19 @@ static const nl_name_entry layout_entries[] = {
 };
 NL_NAME_TABLE(nl_layout_names, "layout", layout_entries, NL_LAYOUT_COUNT);
 
+/* model.conv_algorithm's values (nl_conv_algorithm). Direct is the
+ * default: Winograd's forward was slower than oneDNN's on the ResNet's
+ * 16-channel layer and faster on its 32-channel one (results/speed.md,
+ * "Winograd in the blocked layout"), so no one choice wins the model */
+static const nl_name_entry conv_algorithm_entries[] = {
+    [NL_CONV_DIRECT] = {"direct", "oneDNN's direct convolution on every convolution"},
+    [NL_CONV_WINOGRAD_F23] = {"winograd_f23", "Winograd F(2x2, 3x3) (cpu/winograd_blocked.c) on "
+                                              "the channel-blocked 3x3 stride-1 pad-1 "
+                                              "convolutions, direct on the rest"},
+};
+NL_NAME_TABLE(nl_conv_algorithm_names, "convolution algorithm", conv_algorithm_entries,
+              NL_CONV_ALGORITHM_COUNT);
+
 /* "fp32 | bf16": the precisions at which the device's convolutions take a block */
 static const char *blocked_precisions(const nl_device_caps *caps, char *buf, size_t size)
 {
@@ -140,34 +153,9 @@ static bool block_pays(const nl_model_spec *spec, int block, const nl_plan_run *
     return skipped > reorders;
 }
 
-/* NORMLAB_WINOGRAD: unset, empty or "direct" keeps oneDNN's direct
- * convolutions; "f23" runs the blocked 3x3 stride-1 pad-1 ones as Winograd
- * F(2x2, 3x3) (cpu/winograd_blocked.c). Direct is the default: Winograd's
- * forward was slower than oneDNN's on the ResNet's 16-channel layer and
- * faster on its 32-channel one (results/speed.md, "Winograd in the blocked
- * layout"), so no one choice wins the model. A forcing switch, not yet
- * the plan's per-layer choice by measured cost. */
-static nl_code conv_algorithm_of(nl_model_spec *spec, nl_error *err)
-{
-    const char *asked = getenv("NORMLAB_WINOGRAD");
-    spec->conv_algorithm = NL_CONV_DIRECT;
-    if (!asked || !*asked || strcmp(asked, "direct") == 0)
-        return NL_OK;
-    if (strcmp(asked, "f23") == 0) {
-        spec->conv_algorithm = NL_CONV_WINOGRAD_F23;
-        return NL_OK;
-    }
-    nl_fail(err, NL_ERR_USAGE, "NORMLAB_WINOGRAD is '%s'; accepted: direct (the default) or f23",
-            asked);
-    return err->code;
-}
-
 nl_code nl_plan_layout(nl_model_spec *spec, const nl_device_caps *caps, const nl_plan_run *run,
                        nl_error *err)
 {
-    const nl_code algorithm = conv_algorithm_of(spec, err);
-    if (algorithm != NL_OK)
-        return algorithm;
     spec->channel_block = 0;
     /* only the architectures with convolutions read the key (their rows) */
     if (!nl_arch_reads_key(nl_arch_info_of(spec->arch), "model.layout") ||

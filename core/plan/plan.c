@@ -12,6 +12,7 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
     nl_model_spec bare;
     memcpy(&bare, model, sizeof bare);
     bare.channel_block = 0;
+    /* the key's algorithm decides no layout (block_pays counts reorders) */
     bare.conv_algorithm = 0;
     bare.layout_key = 0;
     bare.device = NL_DEVICE_CPU; /* hashed on its own below */
@@ -83,6 +84,14 @@ void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, 
                               : "chosen by model.layout auto: this device's convolutions take "
                                 "no block at this precision, a width is not a multiple of "
                                 "it, or it adds as many reorders as it saves");
+        /* the key's algorithm, and where it asked Winograd but the plan
+         * left no convolution in the block, that every one stays direct */
+        if (planned->conv_algorithm == NL_CONV_WINOGRAD_F23)
+            nl_buf_printf(text, block ? "; convolutions winograd_f23 on the blocked 3x3 stride-1 "
+                                        "pad-1 ones (the rest direct), as model.conv_algorithm asks"
+                                      : "; convolutions direct: model.conv_algorithm "
+                                        "winograd_f23 takes only channel-blocked ones, and this "
+                                        "layout is nchw");
     }
     nl_buf_printf(text, "\n");
 }

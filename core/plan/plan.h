@@ -55,6 +55,8 @@ typedef struct {
 
 /* model.layout's values (nl_layout) */
 extern const nl_name_table nl_layout_names;
+/* model.conv_algorithm's values (nl_conv_algorithm) */
+extern const nl_name_table nl_conv_algorithm_names;
 
 /* The fusion pass: the spec's fusions, off where a probe of the run
  * observes what they fold away or NORMLAB_FUSE=0 asks for the unfused model

@@ -1,0 +1,172 @@
+/* model.conv_algorithm (issue 119): the convolutions' algorithm is a key
+ * of the run, not the environment (the NORMLAB_WINOGRAD it replaced,
+ * which no record held). A run with winograd_f23 records it in its
+ * config.yaml, and where its plan put the convolutions in the channel
+ * block its summary's conv_kernels names normlab:winograd_f23; killed
+ * after a checkpoint and resumed it ends with the uninterrupted run's
+ * bits; resumed by a config without the key (direct) it is refused, not
+ * continued on the other algorithm; a bad value exits 2 naming the file,
+ * line and column, the key and the accepted values, with nothing written.
+ * Where this build and CPU take no channel block (no oneDNN, or no AVX2
+ * kernel set) the plan keeps every convolution direct and the test says
+ * that the Winograd kernel's part did not run. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "results/files.h"
+#include "testutil.h"
+
+/* a few seconds on one thread, widths in multiples of both blocks (8, 16)
+ * so that layout auto can block it; checkpoints every 50 steps */
+#define CONFIG_HEAD                                                                                \
+    "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: "   \
+    "128}\n"                                                                                       \
+    "model: {arch: cnn, widths: [16, 32], norm: {type: batch}, layout: auto"
+#define CONFIG_TAIL                                                                                \
+    "}\ntrain: {batch_size: 16, steps: 2000, optimizer: {type: adamw, lr: 0.003}, eval_every: "    \
+    "500, log_every: 20, checkpoint_every: 50}\nthreads: 1\n"
+static const char *winograd = CONFIG_HEAD ", conv_algorithm: winograd_f23" CONFIG_TAIL;
+static const char *direct = CONFIG_HEAD CONFIG_TAIL;
+
+static bool exists(const char *rel)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, rel);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* the number of whole rows in dir/metrics.csv */
+static int metric_rows(const char *dir)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", tu_tmp, dir);
+    FILE *f = fopen(path, "r");
+    int rows = 0, c;
+    while (f && (c = fgetc(f)) != EOF)
+        rows += c == '\n';
+    if (f)
+        fclose(f);
+    return rows;
+}
+
+/* starts c.yaml's run into `dir` and kills it once it has a checkpoint
+ * and logged `rows` rows, before its end */
+static void run_and_kill(const char *dir, int rows)
+{
+    char args[300], ck[300];
+    snprintf(args, sizeof args, "run c.yaml --out %s --quiet", dir);
+    snprintf(ck, sizeof ck, "%s/%s", dir, NL_CHECKPOINT_FILE);
+    const pid_t pid = tu_normlab_start(args, "killed.txt", "killed.txt");
+    const double t0 = now_s();
+    while (!(exists(ck) && metric_rows(dir) >= rows) && now_s() - t0 < 120)
+        usleep(1000);
+    ck_assert_msg(exists(ck), "no checkpoint within 120 s");
+    int status;
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFSIGNALED(status), "the run ended before the kill (make it longer)");
+}
+
+static void same_metrics(const char *a, const char *b, const char *what)
+{
+    char *x = tu_metrics_without_time(a), *y = tu_metrics_without_time(b);
+    ck_assert_msg(!strcmp(x, y), "%s: %s differs from %s", what, a, b);
+    free(x);
+    free(y);
+}
+
+START_TEST(test_recorded_and_resumed)
+{
+    tu_tmp_make("convalg");
+    tu_tmp_write("c.yaml", winograd);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    char *yaml = tu_tmp_read("ref/config.yaml");
+    ck_assert_msg(strstr(yaml, "conv_algorithm: winograd_f23"),
+                  "config.yaml does not record the algorithm:\n%s", yaml);
+    const bool blocked = strstr(yaml, "layout: blocked") != NULL;
+    free(yaml);
+    char *summary = tu_tmp_read("ref/summary.json");
+    char kernels[512] = "";
+    ck_assert(nl_json_flat_get(summary, "conv_kernels", kernels, sizeof kernels));
+    free(summary);
+    if (blocked)
+        ck_assert_msg(strstr(kernels, "normlab:winograd_f23"), "conv_kernels: %s", kernels);
+    else {
+        ck_assert_msg(!strstr(kernels, "winograd"), "winograd on nchw: %s", kernels);
+        fprintf(stderr, "test_conv_algorithm: this build and CPU take no channel block (layout "
+                        "auto chose nchw): the Winograd kernel's part did not run\n");
+    }
+
+    /* killed after a checkpoint; a config without the key is another run */
+    run_and_kill("k", 12);
+    tu_tmp_write("direct.yaml", direct);
+    const int refused = tu_normlab("run direct.yaml --out k");
+    char *out = tu_normlab_output();
+    ck_assert_msg(refused != 0 && strstr(out, "model.conv_algorithm"),
+                  "resumed on another algorithm (exit %d): %s", refused, out);
+    free(out);
+    /* the run's own config.yaml resumes it, to the uninterrupted bits
+     * (which the refused start left it able to reach) */
+    const int rc = tu_normlab("run k/config.yaml --out k");
+    out = tu_normlab_output();
+    ck_assert_msg(rc == 0 && strstr(out, "resum"), "exit %d: %s", rc, out);
+    free(out);
+    same_metrics("k", "ref", "resumed");
+    /* the results (summary.json's times and rates are the clock's) */
+    char *got = tu_tmp_read("k/summary.json"), *want = tu_tmp_read("ref/summary.json");
+    static const char *const keys[] = {"steps", "final_train_loss", "final_test_loss",
+                                       "best_test_accuracy", "conv_kernels"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char a[512] = "", b[512] = "";
+        ck_assert(nl_json_flat_get(got, keys[i], a, sizeof a));
+        ck_assert(nl_json_flat_get(want, keys[i], b, sizeof b));
+        ck_assert_msg(!strcmp(a, b), "resumed: %s is %s, uninterrupted %s", keys[i], a, b);
+    }
+    free(got);
+    free(want);
+    tu_tmp_remove();
+}
+END_TEST
+
+START_TEST(test_bad_value)
+{
+    tu_tmp_make("convalg");
+    tu_tmp_write("bad.yaml", CONFIG_HEAD ", conv_algorithm: winograd" CONFIG_TAIL);
+    ck_assert_int_eq(tu_normlab("run bad.yaml --out bad"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "bad.yaml:2:") && strstr(out, "model.conv_algorithm") &&
+                      strstr(out, "direct | winograd_f23"),
+                  "%s", out);
+    free(out);
+    ck_assert_msg(!exists("bad"), "a refused run wrote its directory");
+    tu_tmp_remove();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("conv_algorithm");
+    TCase *tc = tcase_create("key");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_recorded_and_resumed);
+    tcase_add_test(tc, test_bad_value);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite()); }
