@@ -64,6 +64,20 @@ def parse_files(paths, failures):
             failures.append(f"{os.fsdecode(path)}: {e}")
 
 
+def inlined_problems(page, least, where):
+    """the report page's figures, inlined as <svg> elements: how many, and
+    the problems (fewer than least, one that is not XML; page: str or bytes)"""
+    pattern = r"<svg\b.*?</svg>" if isinstance(page, str) else rb"<svg\b.*?</svg>"
+    inlined = re.findall(pattern, page, re.S)
+    problems = [] if len(inlined) >= least else [f"{where}: {len(inlined)} inlined <svg> elements, expected {least} or more"]
+    for i, svg in enumerate(inlined):
+        try:
+            ET.fromstring(svg)
+        except ET.ParseError as e:
+            problems.append(f"{where}: inlined <svg> #{i + 1}: {e}")
+    return len(inlined), problems
+
+
 def svgs_under(directory):
     found = []
     for root, _, files in os.walk(directory):
@@ -122,20 +136,13 @@ def main():
 
     # the report's page is HTML with the figures inlined as <svg> elements:
     # each, cut out, must be XML too
-    page = open(os.path.join(out, b"page.html"), "rb").read()
-    inlined = re.findall(rb"<svg\b.*?</svg>", page, re.S)
-    if len(inlined) < 2:
-        failures.append(f"page.html: {len(inlined)} inlined <svg> elements, expected 2 or more")
-    for i, svg in enumerate(inlined):
-        try:
-            ET.fromstring(svg)
-        except ET.ParseError as e:
-            failures.append(f"page.html: inlined <svg> #{i + 1}: {e}")
+    inlined, problems = inlined_problems(open(os.path.join(out, b"page.html"), "rb").read(), 2, "page.html")
+    failures += problems
 
     if failures:
         print("FAIL: SVG that is not XML:\n  " + "\n  ".join(failures))
         return 1
-    print(f"ok: {len(files)} SVG files and {len(inlined)} inlined in the report parse as XML")
+    print(f"ok: {len(files)} SVG files and {inlined} inlined in the report parse as XML")
     return 0
 
 
