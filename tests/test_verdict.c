@@ -516,13 +516,22 @@ START_TEST(test_threshold_rule)
                                "     expect: a ~ b within 0.02}\n"
                                "  - {id: counted, paper: p, metric: e, a: {k: x}, expect: count(a > 0.3) >= 2}\n"
                                "  - {id: trains, paper: \"never diverges\", paper_value: 0, metric: e, a: {k: x},\n"
-                               "     expect: rate(a diverged) <= 0.5}\n";
+                               "     expect: rate(a diverged) <= 0.5}\n"
+                               "  - {id: matches, paper: \"matches or beats\", paper_value: 0, metric: e, a: {k: x},\n"
+                               "     b: {k: y}, expect: a < b + 0.02}\n"
+                               "  - {id: keeps, paper: \"keeps up\", paper_value: 0, metric: acc, a: {k: x},\n"
+                               "     b: {k: y}, expect: a > b - 0.02}\n";
     ck_assert_msg(nl_claims_parse(good, "rule.yaml", &set, &err) == NL_OK, "%s", err.msg);
     ck_assert(set.rule.given && set.rule.fraction == 0.5 && set.power.seeds == 6 && set.claims[0].headline);
     ck_assert(fabs(nl_claim_rule_threshold(&set, &set.claims[1]) - 1.035) < 1e-12);
     ck_assert(isnan(nl_claim_rule_threshold(&set, &set.claims[3])) && nl_claim_is_count(&set.claims[3]));
     /* a rate the paper states as 0, at most: from 1, half the way to 0 */
     ck_assert(fabs(nl_claim_rule_threshold(&set, &set.claims[4]) - 0.5) < 1e-12);
+    /* "matches or beats" as non-inferiority: the band is the margin a may lose by */
+    ck_assert(set.claims[5].noninferiority && set.claims[5].effect == NL_EFFECT_DIFFERENCE &&
+              set.claims[5].op == NL_EXPECT_LESS && set.claims[5].threshold == 0.02);
+    ck_assert(fabs(nl_claim_rule_threshold(&set, &set.claims[5]) - 0.02) < 1e-12);
+    ck_assert(set.claims[6].noninferiority && set.claims[6].threshold == -0.02 && !set.claims[0].noninferiority);
     /* the form read from 0 before (an unholdable <= 0) still parses, so that
      * the history's versions that wrote it read as they did */
     static char older[sizeof good + 8];
@@ -546,6 +555,9 @@ START_TEST(test_threshold_rule)
         {"threshold_rule: {fraction: 0.5, band: 0.02, reason: \"half the paper's gap\"}", "",
          "claims[0].headline: a headline claim needs the experiment's threshold_rule:"},
         {"claims:\n", "x_claims:\n", "threshold_rule: the file has no claims"},
+        {"a < b + 0.02", "a < b + 0.03", "claims[5].expect: 'a < b + 0.03' is not what threshold_rule: (line 1) derives from paper_value 0: threshold 0.02"},
+        {"a < b + 0.02", "a < b - 0.02", "claims[5].expect: 'a < b - 0.02': after 'a > b' only 'by D' may follow (a beyond b by D), or a margin"},
+        {"a > b - 0.02", "a > b + 0.02", "claims[6].expect: 'a > b + 0.02': after 'a > b' only 'by D' may follow"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];
@@ -556,6 +568,13 @@ START_TEST(test_threshold_rule)
         ck_assert_msg(nl_claims_parse(text, "rules.yaml", &set, &err) == NL_ERR_CONFIG && strstr(err.msg, bad[i].want),
                       "case %zu: %s (want %s)", i, err.msg, bad[i].want);
     }
+    static const char no_band[] = "threshold_rule: {fraction: 0.5, reason: \"half\"}\nclaims:\n"
+                                  "  - {id: m, paper: p, paper_value: 0, metric: e, a: {k: x}, b: {k: y},\n"
+                                  "     expect: a < b + 0.02}\n";
+    err = (nl_error){0};
+    ck_assert(nl_claims_parse(no_band, "rules.yaml", &set, &err) == NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "'a < b + 0.02' is a non-inferiority (a margin a may lose by), and threshold_rule: "
+                                  "(line 1) gives no band:"), "%s", err.msg);
 }
 END_TEST
 

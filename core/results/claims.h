@@ -160,6 +160,10 @@ typedef struct {
     nl_effect_kind effect;
     nl_expect_op op;
     double threshold, within;
+    /* "a < b + W", "a > b - W": non-inferiority ("matches or beats"): a is
+     * no worse than b by more than the margin W (threshold +W or -W), a
+     * one-sided test whose margin threshold_rule's band: gives */
+    bool noninferiority;
     /* rate and count claims: a unit's outcome is its value beyond
      * outcome_x (outcome_op GREATER, LESS, or WITHIN outcome_within of it),
      * or (rate) the run diverged and outcome_diverged (then outcome_op may

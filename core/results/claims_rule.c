@@ -87,6 +87,10 @@ double nl_claim_rule_threshold(const nl_claim_set *set, const nl_claim *c)
         return NAN;
     if (c->op == NL_EXPECT_WITHIN || c->effect == NL_EFFECT_VALUE)
         return c->paper_value;
+    /* "matches or beats": no worse than the paper's value by more than
+     * the band, a difference of practical interest, as an equivalence's */
+    if (c->noninferiority)
+        return r->has_band ? c->paper_value + (c->op == NL_EXPECT_LESS ? r->band : -r->band) : NAN;
     if (!r->has_fraction)
         return NAN;
     /* no effect: 1 for a ratio; for a rate, the end the claim moves away
@@ -133,7 +137,11 @@ nl_code cl_check_rule(parser *P, int index)
     if (within && !r->has_band)
         return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is an equivalence (~), and threshold_rule: (line "
                        "%d) gives no band:", where, c->expect, r->line);
-    if (!within && c->effect != NL_EFFECT_VALUE && !r->has_fraction)
+    if (c->noninferiority && !r->has_band)
+        return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is a non-inferiority (a margin a may lose "
+                       "by), and threshold_rule: (line %d) gives no band: to take the margin from", where,
+                       c->expect, r->line);
+    if (!within && !c->noninferiority && c->effect != NL_EFFECT_VALUE && !r->has_fraction)
         return nl_fail(P->y->err, NL_ERR_CONFIG, "%s.expect: '%s' is directional, and threshold_rule: (line %d) "
                        "gives no fraction:", where, c->expect, r->line);
     const double derived = nl_claim_rule_threshold(set, c);

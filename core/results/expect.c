@@ -128,8 +128,17 @@ static bool parse_tail(const tokens *t, int i, nl_claim *c, bool by_allowed, cha
     }
     if (i == t->n)
         return true;
+    /* the margin's sign is the side a may lose on: a < b + W, a > b - W */
+    const char *margin_sign = c->op == NL_EXPECT_LESS ? "+" : "-";
+    if (by_allowed && i + 2 == t->n && !strcmp(t->text[i], margin_sign) && number(t->text[i + 1], &v) && v >= 0) {
+        c->threshold = c->op == NL_EXPECT_LESS ? v : -v;
+        c->noninferiority = true;
+        return true;
+    }
     if (!by_allowed || i + 2 != t->n || strcmp(t->text[i], "by") || !number(t->text[i + 1], &v) || v < 0) {
-        snprintf(why, size, by_allowed ? "after 'a > b' only 'by D' may follow, D a number >= 0"
+        snprintf(why, size, by_allowed ? "after 'a > b' only 'by D' may follow (a beyond b by D), or a margin a "
+                                         "may lose by ('a < b + W', 'a > b - W': no worse than b by more than W), "
+                                         "D and W numbers >= 0"
                                        : "nothing may follow the number ('by D' is for 'a > b by D')");
         return false;
     }
@@ -271,6 +280,7 @@ static bool parse_count(const char *text, const bool has[NL_CELL_COUNT], nl_clai
 bool nl_claim_parse_expect(const char *text, const bool has[NL_CELL_COUNT], nl_claim *c, char *why, size_t size)
 {
     c->threshold = c->within = 0;
+    c->noninferiority = false;
     while (isspace((unsigned char)*text))
         text++;
     if (!strncmp(text, "count", 5) && strchr(text, '('))

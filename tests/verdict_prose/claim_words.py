@@ -58,7 +58,8 @@ def col(r, key):
 
 RATE_EXPECT_RE = re.compile(r"^rate\((?P<event>.*)\)\s*(?P<op>>=|<=|>|<)\s*(?P<p>[-+\d.eE]+)\s*$")
 BAND_EXPECT_RE = re.compile(r"^(?P<lhs>.+?)\s*~\s*(?P<rhs>.+?)\s+within\s+(?P<w>[-+\d.eE]+)\s*$")
-SIDE_EXPECT_RE = re.compile(r"^(?P<lhs>.+?)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>.+?)(?:\s+by\s+(?P<by>[-+\d.eE]+))?\s*$")
+SIDE_EXPECT_RE = re.compile(r"^(?P<lhs>.+?)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>.+?)"
+                            r"(?:\s+by\s+(?P<by>[-+\d.eE]+)|(?<=b)\s*(?P<margin>[-+])\s+(?P<w>[\d.eE]+))?\s*$")
 RATIO_RE = re.compile(r"\b[a-d]\s*/\s*[a-d]\b")
 SERIES_RE = re.compile(r"\bseries:\s*([\w.]+)")
 # a per-seed indicator, min(1, max(0, ...)): 0 or 1 per seed, so its mean
@@ -400,6 +401,14 @@ def why_not(r, unit, rows, threshold_fn):
                 f"{unit.said(threshold)} the claim asks")
     null = 1.0 if lhs == "a/b" else 0.0
     threshold = t if t is not None else null
+    if m.group("margin"):
+        # non-inferiority: a may lose to b by up to the margin, no more
+        lo, hi = as_float(col(r, "lo")), as_float(col(r, "hi"))
+        edge = lo if up else hi
+        reached = f"; by its interval it may reach {unit.said(edge, sign=sign)}" if edge is not None else ""
+        return (f"past the margin: a − b is {unit.said(effect, sign=sign)}{iv}{reached}, where the claim allows "
+                f"{'down to' if up else 'up to'} {unit.said(threshold, 4, sign=sign)} (a {wanted} b "
+                f"{m.group('margin')} {unit.said(abs(threshold), 4)})")
     if lhs == "a" and rhs == "b":
         said = f"a {'above' if effect > 0 else 'below'} b by {unit.amount(effect)}{iv}"
         need = unit.amount(threshold, 4)
@@ -497,7 +506,8 @@ def holds_why(r, unit, rows, threshold_fn):
         what, need = "a", f"the {unit.said(threshold, 4)} the claim asks"
     else:
         what = "a − b" if (lhs == "a" and rhs == "b") else lhs.replace("-", "−")
-        need = f"the threshold {unit.said(threshold, 4, sign=sign)}"
+        need = (f"the margin {unit.said(threshold, 4, sign=sign)} a may lose by" if m.group("margin")
+                else f"the threshold {unit.said(threshold, 4, sign=sign)}")
     if threshold == null and not (lhs == "a" and rhs != "b"):
         # the paper gives no size: its value is no effect, and the test is the direction
         need = f"{unit.value(null)}, no effect (the claim asks the direction)"
