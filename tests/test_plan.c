@@ -349,6 +349,63 @@ START_TEST(test_pilot_declared_after_runs)
 }
 END_TEST
 
+/* experiments/NAME.yaml, a look of t's claim one (or of a claim `id`)
+ * whose own plan names `pilots` ("" none) */
+static void pown(const char *name, const char *pilots, const char *id)
+{
+    char text[1024], claim[512], path[300];
+    snprintf(claim, sizeof claim, CLAIM, "");
+    const char *one = strstr(claim, "id: one");
+    ck_assert(one);
+    snprintf(text, sizeof text, "name: %s\nplan: {kind: first-confirmation%s%s%s}\nclaims:\n%.*sid: %s%s", name,
+             pilots[0] ? ", pilots: [" : "", pilots, pilots[0] ? "]" : "", (int)(one - claim), claim, id,
+             one + strlen("id: one"));
+    snprintf(path, sizeof path, "experiments/%s.yaml", name);
+    tu_tmp_write(path, text);
+}
+
+/* a pilot the schedule prints is registered in a file of its own, whose
+ * plan names it before any run; its base's plan names it only with its
+ * runs (a pilots: entry must name a sweep). C1: t's plan, t's runs, and
+ * t-confirm2 and t-confirm3 each naming itself a pilot; C2: their runs,
+ * t-confirm4's file naming itself with them, and t's plan naming all
+ * three. t-confirm2 is a pilot (its own declaration came first);
+ * t-confirm3's own file names it for another claim id, and t-confirm4's
+ * own declaration came with its runs: both are looks */
+START_TEST(test_pilot_declared_in_its_own_file)
+{
+    tu_tmp_make("pilots-own");
+    tu_git("init -q");
+    pexperiment("");
+    psweep("t", "inconclusive", "post hoc");
+    pown("t-confirm2", "t-confirm2", "one");
+    pown("t-confirm3", "t-confirm3", "two");
+    pcommit("c1");
+    psweep("t-confirm2", "inconclusive", "pre-registered");
+    psweep("t-confirm3", "inconclusive", "pre-registered");
+    psweep("t-confirm4", "inconclusive", "pre-registered");
+    pown("t-confirm4", "t-confirm4", "one");
+    pexperiment("t-confirm2, t-confirm3, t-confirm4");
+    pcommit("c2");
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/experiments/t.yaml", tu_tmp);
+    snprintf(dir, sizeof dir, "%s/results/t", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    nl_buf out = {0};
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    const char *o = out.data;
+    ck_assert_msg(strstr(o, "pilot t-confirm2: declared a pilot in its own plan at ") &&
+                  strstr(o, ", before its runs (first committed at ") && strstr(o, "its base's plan names it at "),
+                  "%s", o);
+    ck_assert_msg(strstr(o, "pilot t-confirm3: declared at ") && strstr(o, "pilot t-confirm4: declared at "), "%s", o);
+    ck_assert_msg(!strstr(o, ": t-confirm2: "), "t-confirm2 counted as a look:\n%s", o);
+    ck_assert_msg(strstr(o, ": t-confirm3: inconclusive") && strstr(o, ": t-confirm4: inconclusive"), "%s", o);
+    nl_buf_free(&out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* first-confirmation (issue 81): the first pre-registered look decides,
  * the original included; a post hoc one does not. C1 commits t's runs
  * (its claim pre-registered), C2 the plan, C3 t-confirm's runs. As
@@ -646,6 +703,7 @@ int main(void)
     tcase_add_test(tc, test_look_names_shared);
     if (system("git --version >/dev/null 2>&1") == 0) {
         tcase_add_test(tc, test_pilot_declared_after_runs);
+        tcase_add_test(tc, test_pilot_declared_in_its_own_file);
         tcase_add_test(tc, test_first_look_decides);
         tcase_add_test(tc, test_sourced_runs_after_plan);
         tcase_add_test(tc, test_looks_refused_outside_git);

@@ -16,6 +16,7 @@
 #include "results/files.h"
 #include "verdict/declared.h"
 #include "verdict/git.h"
+#include "verdict/verdict.h"
 
 #define LK_GIT_MAX (4u << 20)
 
@@ -202,6 +203,46 @@ static nl_code lk_before(lk_history *h, const char *declared, const char *runs, 
     return rc;
 }
 
+/* the first commit at which the pilot's own file (experiments/NAME.yaml or
+ * experiments/claims/NAME.yaml, beside the base's) declares it a pilot of
+ * claim c, the same id, in its plan, into declared ("" none). A pilot the
+ * schedule prints is registered in a file of its own before any run; its
+ * base's plan can name it only once its runs exist (normlab verdict
+ * refuses a pilots: entry naming no sweep), so that file's history is
+ * where the declaration comes first */
+static nl_code lk_declared_by_own_plan(const lk_history *h, const nl_claim_set *set, const nl_claim *c,
+                                       const char *name, lk_commit declared, nl_error *err)
+{
+    char experiments[PATH_MAX], pilot_dir[PATH_MAX], path[PATH_MAX];
+    declared[0] = '\0';
+    nl_copy_string(experiments, sizeof experiments, set->path);
+    char *slash = strrchr(experiments, '/');
+    if (!slash)
+        return NL_OK;
+    *slash = '\0';
+    const size_t len = strlen(experiments);
+    if (len >= 7 && !strcmp(experiments + len - 7, "/claims"))
+        experiments[len - 7] = '\0';
+    snprintf(pilot_dir, sizeof pilot_dir, "%s/%s", h->parent, name);
+    nl_error ignored = {0}; /* no file of its own, or one that does not load: no declaration of its own */
+    if (nl_verdict_find_experiment(pilot_dir, experiments, path, sizeof path, &ignored) != NL_OK)
+        return NL_OK;
+    nl_claim_set *own = malloc(sizeof *own);
+    if (!own)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = NL_OK;
+    if (nl_claims_load(path, own, &ignored) == NL_OK) {
+        static lk_commit by_claim[NL_CLAIM_MAX];
+        int index = -1;
+        for (int i = 0; i < own->n && index < 0; i++)
+            index = strcmp(own->claims[i].id, c->id) ? -1 : i;
+        if (index >= 0 && (rc = lk_declared_at(own, lk_names_pilot, name, by_claim, err)) == NL_OK)
+            nl_copy_string(declared, sizeof(lk_commit), by_claim[index]);
+    }
+    free(own);
+    return rc;
+}
+
 nl_code lk_pilot_check(lk_history *h, const nl_claim_set *set, const nl_claim *c, const char *name,
                        lk_pilot *out, nl_error *err)
 {
@@ -234,7 +275,12 @@ nl_code lk_pilot_check(lk_history *h, const nl_claim_set *set, const nl_claim *c
         return rc;
     snprintf(out->why, sizeof out->why, "declared at %.12s, %s its runs (first committed at %.12s)", declared,
              out->pilot ? "before" : !strcmp(declared, runs) ? "in the same commit as" : "not before", runs);
-    return NL_OK;
+    lk_commit own = "";
+    if (!out->pilot && (rc = lk_declared_by_own_plan(h, set, c, name, own, err)) == NL_OK && own[0] &&
+        (rc = lk_before(h, own, runs, &out->pilot, err)) == NL_OK && out->pilot)
+        snprintf(out->why, sizeof out->why, "declared a pilot in its own plan at %.12s, before its runs (first "
+                 "committed at %.12s); its base's plan names it at %.12s", own, runs, declared);
+    return rc;
 }
 
 nl_code lk_plan_against(lk_history *h, const char *declared, const char *name, bool *before, char *why,
