@@ -575,7 +575,8 @@ def pending_entry(name, text, looks_of, verdicts, sweep, looks_by_base=None):
             "seeds": (seeds[0], seeds[-1]) if seeds else None, "per_seed_s": per_seed,
             "cost_s": per_seed * n if per_seed is not None and n else None,
             "cells": len({c for _, c in cells}) if per_seed is not None else None, "pending": True,
-            "pilot": bool(re.search(r"^plan:.*\bpilots:", text, re.M)), "priced_from": sorted(sources)}
+            # a pilot where its own plan names it: a confirmation's plan names its pilots too
+            "pilot": name in cp.pilots_of(text), "priced_from": sorted(sources)}
 
 
 def fmt_hours(seconds):
