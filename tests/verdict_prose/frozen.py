@@ -392,7 +392,30 @@ def check_claims(ctx, path, name, versions, problems):
             problems.append(f"{path}: claim {cid} of {name}, which has a look (frozen at {at}), is gone "
                             f"(deleted or renamed): a claim with a look is withdrawn on the record ({RECORD}), "
                             "never deleted")
+        elif withdrawn:
+            # its text as the withdrawal found it, held to the freeze as a present claim's
+            last = last_text(versions, cid, withdrawn[-1])
+            why = recorded_change(ctx, name, cid, versions, was, last) if last is not None and last != was else None
+            if why:
+                problems.append(f"{path}: claim {cid} changed after its first run (frozen at {at}) and before "
+                                f"its withdrawal: {field_diff(was, last)} ({why})")
     return checked
+
+
+def last_text(versions, cid, commit):
+    """claim CID as the version before COMMIT (the one that dropped it) held it"""
+    for (_, before), (c, _) in zip(versions, versions[1:]):
+        if c == commit:
+            return claims_of(before).get(cid)
+    return None
+
+
+def all_withdrawn(ctx, name, text):
+    """TEXT's claims are all withdrawn on the record, and the file holds none
+    now: no claim is left for its file-level keys to define"""
+    ids = claims_of(text)
+    return bool(ids) and not ctx.current[name][1] and all(
+        any(ch == "withdrawn" for _, ch, _ in ctx.record.get((name, cid), [])) for cid in ids)
 
 
 def check_keys(ctx, path, name, versions, problems):
@@ -405,6 +428,8 @@ def check_keys(ctx, path, name, versions, problems):
     if at < 0:
         return
     was, now = top_blocks(versions[at][1]), ctx.current[name][2]
+    if all_withdrawn(ctx, name, versions[at][1]):
+        return
     for key in FILE_KEYS:
         if was.get(key) != now.get(key):
             problems.append(f"{path}: its {key}: changed after its sweep's first run (frozen at "
@@ -489,6 +514,21 @@ THREE = "  - id: three\n    metric: m\n    a: {k: 2}\n    expect: a > 2\n"
 LOOSER = "  - id: one-looser\n    metric: m\n    a: {k: 1}\n    expect: a < 3\n"
 
 
+Y_PLAIN = "name: y\nbase: ../c/y.yaml\ngrid:\n  k: [1, 2]\n"
+Y_FILE = ("name: y\nplan: {{kind: first-confirmation}}\nthreshold_rule: {{fraction: 0.5}}\nbase: ../c/y.yaml\n"
+          "grid:\n  k: [1, 2]\nclaims:\n  - id: only\n    paper: \"{}\"\n    metric: m\n    a: {{k: 1}}\n"
+          "    expect: a < 1\n")
+
+
+def X_RECORD(c):
+    return [("x", "two", c[7], "paper"), ("x", "three", c[8], "withdrawn")]
+
+
+def Y_RECORD(c):
+    """y's lines, at the history's last four commits before the record's"""
+    return [("y", "only", c[-2], "paper"), ("y", "only", c[-1], "withdrawn")]
+
+
 def x_file(name="x", pilots="", one=("a < 1", "c"), two="P: two", three=True, looser=True):
     text = X_HEAD.format(name=name, pilots=f", pilots: [{pilots}]" if pilots else "") + ONE.format(*one)
     if name == "x":
@@ -534,9 +574,16 @@ def history_steps(window=False, packed=False):
                                                       two="P: two, reworded")}),
              (T0 + 900, {"experiments/x.yaml": x_file(pilots="x-confirm2", one=("a < 1", "a comment, changed"),
                                                       two="P: two, reworded", three=False)}),
-             (T0 + 1000, {RECORD: lambda c: record([("x", "two", c[7], "paper"), ("x", "three", c[8], "withdrawn")])})]
+             (T0 + 1000, {RECORD: lambda c: record(X_RECORD(c))})]
     if packed:
         steps.append((T0 + 1100, {R.format("x-confirm"): None, **runs("x-confirm", T0 + 580)}))
+    # y: its one claim run, reworded on the record, then withdrawn with the
+    # file-level keys that defined it alone
+    steps += [(T0 + 1200, {"experiments/y.yaml": Y_FILE.format("P: only")}),
+              (T0 + 1300, runs("y", T0 + 1250)),
+              (T0 + 1400, {"experiments/y.yaml": Y_FILE.format("P: only, reworded")}),
+              (T0 + 1500, {"experiments/y.yaml": Y_PLAIN}),
+              (T0 + 1600, {RECORD: lambda c: record(X_RECORD(c) + Y_RECORD(c))})]
     if window:
         steps.insert(2, (T0 + 250, {"experiments/x.yaml": x_file(looser=False)}))
         for _, files in steps[2:]:
@@ -575,7 +622,7 @@ def plants(commits):
     x = "experiments/x.yaml"
     good = x_file(pilots="x-confirm2", one=("a < 1", "a comment, changed"), two="P: two, reworded", three=False)
     conf = x_file("x-confirm")
-    rec = [("x", "two", commits[7], "paper"), ("x", "three", commits[8], "withdrawn")]
+    rec = X_RECORD(commits) + Y_RECORD(commits[:-1])
     return [("an edited expect:", "claim one changed", x, good.replace("a < 1", "a < 2")),
             ("an edited cell", "claim two changed", x, good.replace("{k: 2}", "{k: 3}", 1)),
             ("a field added", "claim two changed", x,
@@ -603,7 +650,11 @@ def plants(commits):
             ("a withdrawal recorded at a commit that kept the claim", "claim three of x,", RECORD,
              record([rec[0], ("x", "three", commits[7], "withdrawn")])),
             ("a record line that excuses nothing", "excuses nothing", RECORD,
-             record(rec + [("x", "one", commits[5], "withdrawn")]))]
+             record(rec + [("x", "one", commits[5], "withdrawn")])),
+            ("file-level keys gone with a claim not withdrawn", "y.yaml: its threshold_rule:", RECORD,
+             record(rec[:2] + rec[2:3])),
+            ("a withdrawn claim reworded off the record", "claim only changed after its first run", RECORD,
+             record(rec[:2] + rec[3:]))]
 
 
 def self_test():
