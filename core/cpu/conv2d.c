@@ -165,7 +165,12 @@ size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
     if (winograd_blocked_for(be, g)) {
         const size_t winograd = nl_cpu_winograd_blocked_workspace(g, be->threads);
         bytes = winograd > bytes ? winograd : bytes;
-        nl_cpu_onednn_kernels_note(be, NL_CPU_WINOGRAD_BLOCKED_KERNEL);
+        /* by shape, so that the summary says which layers it ran
+         * (model.conv_algorithm auto chooses per layer) */
+        char name[96];
+        snprintf(name, sizeof name, "%s %d->%d@%dx%d", NL_CPU_WINOGRAD_BLOCKED_KERNEL, g->in_c,
+                 g->out_c, g->in_h, g->in_w);
+        nl_cpu_onednn_kernels_note(be, name);
     }
     return bytes;
 }
