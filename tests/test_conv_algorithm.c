@@ -10,6 +10,7 @@
  * Where this build and CPU take no channel block (no oneDNN, or no AVX2
  * kernel set) the plan keeps every convolution direct and the test says
  * that the Winograd kernel's part did not run. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,129 @@ START_TEST(test_bad_value)
 }
 END_TEST
 
+/* the files in the conv cache under tu_tmp/cache */
+static int cache_entries(void)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/cache/normlab/conv", tu_tmp);
+    DIR *d = opendir(path);
+    int count = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        count += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return count;
+}
+
+/* model.conv_algorithm auto: the plan times both algorithms on each
+ * eligible convolution's shape once per host, kernel set and shape, keeps
+ * the answer in the user's cache ($XDG_CACHE_HOME/normlab/conv) and
+ * records its choices in config.yaml's model.conv_choices; a later plan
+ * takes the cached answer (an entry edited to the other choice is what
+ * the next run runs); a resume by the run's config.yaml runs the recorded
+ * choices with no cache at all (none is written: nothing was measured),
+ * to the uninterrupted bits, and so does one by the asked config on the
+ * cache; a list of the wrong length is refused with exit 2 naming the
+ * key; where no private cache can be had, the rule decides (16 input
+ * channels: direct). */
+START_TEST(test_auto)
+{
+    tu_tmp_make("convalg");
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s/cache", tu_tmp);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    tu_tmp_write("c.yaml", CONFIG_HEAD ", conv_algorithm: auto" CONFIG_TAIL);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    char *yaml = tu_tmp_read("ref/config.yaml");
+    ck_assert_msg(strstr(yaml, "conv_algorithm: auto"), "%s", yaml);
+    if (!strstr(yaml, "layout: blocked")) {
+        free(yaml);
+        fprintf(stderr, "test_conv_algorithm: no channel block here: auto has nothing to "
+                        "choose\n");
+        unsetenv("XDG_CACHE_HOME");
+        tu_tmp_remove();
+        return;
+    }
+    /* the CNN's second convolution (16 -> 32) is the one Winograd could run */
+    const char *line = strstr(yaml, "conv_choices: [");
+    ck_assert_msg(line && (line[15] == '0' || line[15] == '1') && line[16] == ']', "%s", yaml);
+    const char chose = line[15];
+    free(yaml);
+    ck_assert_int_eq(cache_entries(), 1);
+    char *summary = tu_tmp_read("ref/summary.json");
+    char kernels[512] = "";
+    ck_assert(nl_json_flat_get(summary, "conv_kernels", kernels, sizeof kernels));
+    free(summary);
+    ck_assert_msg((strstr(kernels, "normlab:winograd_f23 16->32@6x6") != NULL) == (chose == '1'),
+                  "chose %c, conv_kernels: %s", chose, kernels);
+
+    /* the cache decides the next plan: its entry edited to the other choice */
+    char dir[1200], path[1500];
+    snprintf(dir, sizeof dir, "%s/normlab/conv", cache);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)) && e->d_name[0] == '.')
+        ;
+    ck_assert_ptr_nonnull(e);
+    snprintf(path, sizeof path, "normlab/conv/%s", e->d_name);
+    closedir(d);
+    char rel[1600];
+    snprintf(rel, sizeof rel, "cache/%s", path);
+    char *entry = tu_tmp_read(rel), *flipped = strdup(entry);
+    char *choice = strstr(flipped, "\nchoice ");
+    ck_assert_ptr_nonnull(choice);
+    choice++;
+    choice[7] = chose == '1' ? '0' : '1';
+    tu_tmp_write(rel, flipped);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out other --quiet"), 0);
+    yaml = tu_tmp_read("other/config.yaml");
+    line = strstr(yaml, "conv_choices: [");
+    ck_assert_msg(line && line[15] == choice[7], "the cache's choice was not taken:\n%s", yaml);
+    free(yaml);
+    tu_tmp_write(rel, entry);
+    free(entry);
+    free(flipped);
+
+    /* killed after a checkpoint: resumed by its config.yaml with no cache
+     * at all, nothing is measured; by the asked config, the cache answers */
+    tu_tmp_write("c.yaml", CONFIG_HEAD ", conv_algorithm: auto" CONFIG_TAIL);
+    run_and_kill("k", 12);
+    char moved[1200];
+    snprintf(moved, sizeof moved, "%s/cache-away", tu_tmp);
+    ck_assert_int_eq(rename(cache, moved), 0);
+    int rc = tu_normlab("run k/config.yaml --out k");
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 0 && strstr(out, "resum"), "exit %d: %s", rc, out);
+    free(out);
+    same_metrics("k", "ref", "resumed by config.yaml");
+    ck_assert_int_eq(cache_entries(), 0);
+    ck_assert_int_eq(rename(moved, cache), 0); /* no cache was made: nothing asked one */
+    run_and_kill("k2", 12);
+    rc = tu_normlab("run c.yaml --out k2");
+    out = tu_normlab_output();
+    ck_assert_msg(rc == 0 && strstr(out, "resum"), "exit %d: %s", rc, out);
+    free(out);
+    same_metrics("k2", "ref", "resumed by the asked config");
+
+    /* a list that is not the model's */
+    tu_tmp_write("long.yaml", CONFIG_HEAD ", conv_algorithm: auto, conv_choices: [1, 1]"
+                              CONFIG_TAIL);
+    ck_assert_int_eq(tu_normlab("run long.yaml --out long"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "model.conv_choices") && strstr(out, "2 choices"), "%s", out);
+    free(out);
+
+    /* no private cache (writable by others): the rule, direct at 16 */
+    ck_assert_int_eq(chmod(dir, 0777), 0);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out rule --quiet"), 0);
+    yaml = tu_tmp_read("rule/config.yaml");
+    ck_assert_msg(strstr(yaml, "conv_choices: [0]"), "%s", yaml);
+    free(yaml);
+    unsetenv("XDG_CACHE_HOME");
+    tu_tmp_remove();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv_algorithm");
@@ -165,6 +289,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_recorded_and_resumed);
     tcase_add_test(tc, test_bad_value);
+    tcase_add_test(tc, test_auto);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,7 +5,9 @@
  * parameters; the objective is a random projection sum(r * y) computed in
  * double, and central differences are compared with backward for the input
  * and every parameter. A second set checks whole models for every
- * architecture, placement and normalizer with the real loss. Variants wire
+ * architecture, placement and normalizer with the real loss, and the CNN
+ * and the ResNet in the channel-blocked layout with Winograd F(2x2, 3x3)
+ * convolutions (model.conv_algorithm: winograd_f23). Variants wire
  * the layer's input into a residual add as well, so the planner makes the
  * layer add into its input gradient (the accumulate path).
  * Batch statistics are used without touching running statistics
@@ -490,6 +492,136 @@ START_TEST(test_models)
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* whole conv nets with Winograd F(2x2, 3x3) in the channel-blocked layout */
+
+/* a CPU backend with the convolutions on oneDNN, the blocked layout's
+ * library; NULL where this build or CPU has no channel block */
+static nl_backend *blocked_cpu(void)
+{
+    static nl_backend *be;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        setenv("NORMLAB_CONV", "onednn", 1);
+        nl_error err = {0};
+        const nl_backend_options opt = {.threads = 2};
+        if (nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) != NL_OK)
+            be = NULL;
+        unsetenv("NORMLAB_CONV");
+    }
+    return be && be->ops->conv_block(be) ? be : NULL;
+}
+
+/* the convolutions of m that run Winograd */
+static int winograd_convs(const nl_model *m)
+{
+    int count = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        nl_conv_geom g;
+        count += nl_conv2d_geom_of(m->layers[i], &g) && g.algorithm == NL_CONV_WINOGRAD_F23;
+    }
+    return count;
+}
+
+/* The CNN and the ResNet, blocked, with model.conv_algorithm winograd_f23
+ * (every 3x3 stride-1 convolution whose input is in the block: all but
+ * the stem and the ResNet's strided ones): backward against central
+ * differences of the real loss for every parameter (so through all three
+ * of Winograd's products: a layer's weight gradient, and the data
+ * gradient that reaches every parameter before it), and, closer, against
+ * the same model with direct convolutions from the same parameters. tanh
+ * and average pooling keep the function smooth; maps of 8x6 and 4x3 leave
+ * tiles hanging over the edge. */
+static void check_winograd_model(nl_backend *be, nl_arch arch, nl_norm_kind kind)
+{
+    const int n = 5;
+    char what[96];
+    snprintf(what, sizeof what, "%s/%s winograd_f23", nl_name_of(&nl_arch_names, arch),
+             nl_name_of(&nl_norm_names, kind));
+    nl_model *m[2] = {NULL, NULL}; /* direct, winograd */
+    for (int k = 0; k < 2; k++) {
+        nl_model_spec spec =
+            tu_small_image_spec(arch, kind, arch == NL_ARCH_RESNET ? NL_PLACE_PRE : NL_PLACE_BEFORE);
+        spec.in_w = 6;
+        spec.activation = NL_ACT_TANH;
+        spec.pool = NL_POOL_AVG;
+        spec.layout = NL_LAYOUT_BLOCKED;
+        spec.channel_block = be->ops->conv_block(be); /* as the layout pass decides */
+        spec.conv_algorithm = k ? NL_CONV_WINOGRAD_F23 : NL_CONV_DIRECT;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_create(&spec, be, n, n, 5, &m[k], &err) == NL_OK, "%s: %s", what,
+                      err.msg);
+    }
+    ck_assert_msg(winograd_convs(m[0]) == 0 && winograd_convs(m[1]) >= 1,
+                  "%s: %d, %d convolutions on Winograd", what, winograd_convs(m[0]),
+                  winograd_convs(m[1]));
+    float x[5 * 8 * 6];
+    int32_t labels[5] = {1, 4, 0, 2, 4};
+    tu_fill_normal(x, sizeof x / sizeof x[0], 17, 0.2f, 1.0f);
+    for (int k = 0; k < 2; k++) {
+        nl_model_load_batch(m[k], x, labels, n);
+        for (int i = 0; i < m[k]->n_params; i++)
+            if (m[k]->params[i]->ndim == 1)
+                tu_fill_uniform(m[k]->params[i]->data, m[k]->params[i]->count, 40 + i, 0.5f, 1.5f);
+        tu_model_mean_loss(m[k], n);
+        nl_model_backward(m[k], n);
+    }
+    const float h = 1e-2f;
+    /* the scale of the gradients: the largest parameter's L2 norm */
+    double scale = 0.0;
+    for (int i = 0; i < m[0]->n_params; i++) {
+        double norm = 0.0;
+        for (size_t k = 0; k < m[0]->params[i]->count; k++)
+            norm += (double)m[0]->params[i]->grad[k] * m[0]->params[i]->grad[k];
+        scale = fmax(scale, sqrt(norm));
+    }
+    double worst_direct = 0.0;
+    for (int i = 0; i < m[1]->n_params; i++) {
+        const nl_param *p = m[1]->params[i], *q = m[0]->params[i];
+        ck_assert_str_eq(p->name, q->name);
+        ck_assert_msg(memcmp(p->data, q->data, p->count * sizeof(float)) == 0,
+                      "%s: %s differs between the models", what, p->name);
+        double diff = 0.0, norm = 0.0;
+        for (size_t k = 0; k < p->count; k++) {
+            diff += ((double)p->grad[k] - q->grad[k]) * ((double)p->grad[k] - q->grad[k]);
+            norm += (double)q->grad[k] * q->grad[k];
+        }
+        /* float roundings apart (the floor, a thousandth of the largest
+         * gradient: a bias before a normalizer that removes per-channel
+         * shifts has a gradient of rounding alone) */
+        const double e = sqrt(diff) / (sqrt(norm) + 1e-3 * scale);
+        worst_direct = fmax(worst_direct, e);
+        ck_assert_msg(e <= 1e-4, "%s: d %s off the direct model's by %.3g", what, p->name, e);
+        double max_grad;
+        const double max_diff = tu_param_fd_error(m[1], n, i, 100 + i, h, &max_grad);
+        ck_assert_msg(max_diff <= 1e-2 * max_grad + 2e-5,
+                      "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what, p->name, max_diff,
+                      max_grad);
+    }
+    fprintf(stderr, "%s: %d convolutions on Winograd, worst relative L2 distance of a "
+                    "gradient from the direct model's %.3g\n",
+            what, winograd_convs(m[1]), worst_direct);
+    ck_assert_int_eq(be->conv_fallbacks, 0);
+    nl_model_free(m[0]);
+    nl_model_free(m[1]);
+}
+
+START_TEST(test_winograd_models)
+{
+    nl_backend *be = blocked_cpu();
+    if (!be) {
+        fprintf(stderr, "no channel block on this CPU: Winograd's models are not checked\n");
+        return;
+    }
+    const nl_norm_kind kinds[] = {NL_NORM_BATCH, NL_NORM_GROUP, NL_NORM_NONE};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        check_winograd_model(be, NL_ARCH_CNN, kinds[k]);
+        check_winograd_model(be, NL_ARCH_RESNET, kinds[k]);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 /* validate's check of a formula normalizer (arch.h: nl_formula_gradcheck) */
 
 static const char *const formula_data_mlp =
@@ -686,6 +818,7 @@ int main(void)
     suite_add_tcase(s, layers);
     TCase *models = tcase_create("models");
     tcase_add_test(models, test_models);
+    tcase_add_test(models, test_winograd_models);
     suite_add_tcase(s, models);
     TCase *formula = tcase_create("formula");
     tcase_set_timeout(formula, 300);

@@ -50,7 +50,7 @@ enum {
 #define NL_ARCH_IN_CELL_NORMS ((1u << NL_NORM_LAYER) | (1u << NL_NORM_RMS) | (1u << NL_NORM_BATCH))
 
 /* the most config keys a row names in `keys` and `summary_keys` */
-#define NL_ARCH_MAX_KEYS 12
+#define NL_ARCH_MAX_KEYS 14
 
 /* adds the layers of the spec's architecture after `input`; returns the
  * logits, or NULL with the error recorded in the builder */

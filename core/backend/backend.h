@@ -37,7 +37,14 @@
 
 typedef struct nl_backend nl_backend;
 
-typedef enum { NL_CONV_DIRECT, NL_CONV_WINOGRAD_F23, NL_CONV_ALGORITHM_COUNT } nl_conv_algorithm;
+/* a convolution's algorithm; auto is model.conv_algorithm's alone (the
+ * plan's choice per convolution, core/plan/conv_choice.c), no layer's */
+typedef enum {
+    NL_CONV_DIRECT,
+    NL_CONV_WINOGRAD_F23,
+    NL_CONV_AUTO,
+    NL_CONV_ALGORITHM_COUNT
+} nl_conv_algorithm;
 
 typedef struct {
     int in_c, in_h, in_w;

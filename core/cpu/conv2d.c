@@ -128,8 +128,9 @@ static bool onednn_for(const nl_backend *be, const nl_conv_geom *g)
 }
 
 /* Winograd in the block where the plan chose it (g->algorithm) and the
- * geometry takes it; the weight gradient stays oneDNN's, so oneDNN must
- * run g too */
+ * geometry takes it; the blocked layout is oneDNN's (its reorders, the
+ * other layers, the fallback of a batch whose workspace falls short), so
+ * oneDNN must run g too */
 static bool winograd_blocked_for(const nl_backend *be, const nl_conv_geom *g)
 {
     return g->algorithm == NL_CONV_WINOGRAD_F23 && !nl_cpu_lowp(be->product_precision) &&
@@ -162,10 +163,14 @@ size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
     const size_t onednn = nl_cpu_onednn_conv_workspace(be, g, n);
     size_t bytes = onednn > own ? onednn : own;
     if (winograd_blocked_for(be, g)) {
-        /* run after oneDNN's weight gradient, in the same workspace */
         const size_t winograd = nl_cpu_winograd_blocked_workspace(g, be->threads);
         bytes = winograd > bytes ? winograd : bytes;
-        nl_cpu_onednn_kernels_note(be, NL_CPU_WINOGRAD_BLOCKED_KERNEL);
+        /* by shape, so that the summary says which layers it ran
+         * (model.conv_algorithm auto chooses per layer) */
+        char name[96];
+        snprintf(name, sizeof name, "%s %d->%d@%dx%d", NL_CPU_WINOGRAD_BLOCKED_KERNEL, g->in_c,
+                 g->out_c, g->in_h, g->in_w);
+        nl_cpu_onednn_kernels_note(be, name);
     }
     return bytes;
 }
@@ -491,9 +496,8 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             float *dweight, float *dbias, void *workspace, size_t workspace_bytes)
 {
     if (winograd_blocked_for(be, g) &&
-        workspace_bytes >= nl_cpu_winograd_blocked_workspace(g, be->threads) &&
-        nl_cpu_onednn_conv_backward(be, g, n, x, weight, dy, NULL, false, dweight, dbias,
-                                    workspace, workspace_bytes)) {
+        workspace_bytes >= nl_cpu_winograd_blocked_workspace(g, be->threads)) {
+        nl_cpu_winograd_blocked_weight_grad(g, n, x, dy, dweight, dbias, be->threads, workspace);
         if (dx)
             nl_cpu_winograd_blocked_input_grad(g, n, weight, dy, dx, accumulate_dx, be->threads,
                                                workspace);

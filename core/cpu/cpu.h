@@ -247,8 +247,9 @@ void nl_cpu_winograd_weight_grad(const nl_conv_geom *g, int n, const float *x, c
                                  float *dweight, float *dbias, int threads, void *workspace);
 /* winograd_blocked.c: F(2x2, 3x3) on channel-blocked 3x3 stride-1 pad-1
  * convolutions (in and out in the same block B, channels multiples of B,
- * the weight OIHW as the model holds it), forward and data gradient; the
- * bits do not depend on the thread count */
+ * the weight OIHW as the model holds it), forward, data gradient and
+ * weight gradient (dweight and dbias written, not added into; dbias may be
+ * NULL); the bits do not depend on the thread count */
 bool nl_cpu_winograd_blocked_applies(const nl_conv_geom *g);
 size_t nl_cpu_winograd_blocked_workspace(const nl_conv_geom *g, int threads);
 void nl_cpu_winograd_blocked_forward(const nl_conv_geom *g, int n, const float *x,
@@ -257,6 +258,9 @@ void nl_cpu_winograd_blocked_forward(const nl_conv_geom *g, int n, const float *
 void nl_cpu_winograd_blocked_input_grad(const nl_conv_geom *g, int n, const float *weight,
                                         const float *dy, float *dx, bool accumulate_dx,
                                         int threads, void *workspace);
+void nl_cpu_winograd_blocked_weight_grad(const nl_conv_geom *g, int n, const float *x,
+                                         const float *dy, float *dweight, float *dbias,
+                                         int threads, void *workspace);
 /* batchnorm.c */
 void nl_cpu_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
                                     const float *x, const float *gamma, const float *beta,

@@ -26,6 +26,8 @@
  * refuse the model's tensors, takes ~1 s and ~150 MB (measured on the
  * largest resnet), where 2^31 repeats took the machine's memory. */
 #define NL_MAX_DEPTH 1024
+/* model.conv_choices' items: the convolutions auto chooses for */
+#define NL_MAX_CONV_CHOICES 128
 
 /* cnn, resnet: how the activations between convolutions are laid out, as
  * the config asks (model.layout); auto: the plan's layout pass
@@ -81,6 +83,15 @@ typedef struct {
      * none in the block every convolution stays direct (the plan line
      * says so) */
     int conv_algorithm;
+    /* model.conv_choices: where conv_algorithm is auto, the algorithm of
+     * each convolution Winograd could run (nl_plan_conv_winograd_eligible,
+     * in the graph's order), as an index into model.conv_algorithm's
+     * names (0 direct, 1 winograd_f23): the plan's conv-choice pass fills
+     * it by the host's measured costs where it is empty, and the run's
+     * config.yaml records it (nl_plan_record), so that a replay or resume
+     * runs what the run chose rather than measuring again */
+    int n_conv_choices;
+    int conv_choices[NL_MAX_CONV_CHOICES];
     /* the device the plan decided for (nl_plan_model): the layout and
      * precision passes ask its backend which layers read the block and
      * which storage types (backend_ops.def: runs) */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/sha256.h"
+#include "log/cache_dir.h"
 #include "log/files.h"
 #include "norm/formula_compile.h"
 
@@ -88,70 +89,12 @@ static const char *march_of(const char *set)
  * as the interpreter's does); no errno, so that sqrt is the instruction */
 #define FIXED_FLAGS "-std=c11 -O3 -fPIC -shared -ffp-contract=off -fno-fast-math -fno-math-errno -w"
 
-/* a directory that is ours alone: made (0700) where missing */
-static bool private_dir(const char *path, char *why, size_t size)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        /* lint: the cache directory itself, checked private below */
-        if (errno != ENOENT || mkdir(path, 0700) != 0 || lstat(path, &st) != 0) { /* lint: private cache */
-            snprintf(why, size, "cannot make the formula cache %.160s: %.80s", path, strerror(errno));
-            return false;
-        }
-    }
-    if (S_ISLNK(st.st_mode)) {
-        snprintf(why, size, "the formula cache %.200s is a symbolic link", path);
-        return false;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        snprintf(why, size, "the formula cache %.200s is not a directory", path);
-        return false;
-    }
-    if (st.st_uid != geteuid()) {
-        snprintf(why, size, "the formula cache %.200s is owned by another user (uid %u)", path,
-                 (unsigned)st.st_uid);
-        return false;
-    }
-    if (st.st_mode & 022) {
-        snprintf(why, size, "the formula cache %.200s is writable by others (mode %03o)", path,
-                 (unsigned)(st.st_mode & 0777));
-        return false;
-    }
-    return true;
-}
-
-/* mkdir -p of the parents up to dir (left as the system makes them), then
- * dir itself checked private */
+/* the formula cache: opt's directory, or the user's (log/cache_dir.h) */
 static bool cache_dir(const nl_formula_compile_options *opt, char *dir, size_t size, char *why,
                       size_t why_size)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n;
-    if (opt && opt->cache_dir)
-        n = snprintf(dir, size, "%s", opt->cache_dir);
-    else if (xdg && xdg[0] == '/')
-        n = snprintf(dir, size, "%s/normlab/formula", xdg);
-    else if (home && home[0] == '/')
-        n = snprintf(dir, size, "%s/.cache/normlab/formula", home);
-    else {
-        snprintf(why, why_size, "neither XDG_CACHE_HOME nor HOME names a directory for the formula cache");
-        return false;
-    }
-    if (n < 0 || (size_t)n >= size) {
-        snprintf(why, why_size, "the formula cache's path is too long");
-        return false;
-    }
-    for (char *s = dir + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(dir, 0700) != 0 && errno != EEXIST) { /* lint: mkdir -p of the cache's parents, no link followed */
-                snprintf(why, why_size, "cannot make %.160s for the formula cache: %.80s", dir, strerror(errno));
-                *s = '/';
-                return false;
-            }
-            *s = '/';
-        }
-    return private_dir(dir, why, why_size);
+    return nl_cache_dir("formula", opt ? opt->cache_dir : NULL, "the formula cache", dir, size,
+                        why, why_size);
 }
 
 /* the whole of a file opened without following links, checked to be a

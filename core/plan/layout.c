@@ -30,15 +30,21 @@ static const nl_name_entry layout_entries[] = {
 };
 NL_NAME_TABLE(nl_layout_names, "layout", layout_entries, NL_LAYOUT_COUNT);
 
-/* model.conv_algorithm's values (nl_conv_algorithm). Direct is the
- * default: Winograd's forward was slower than oneDNN's on the ResNet's
- * 16-channel layer and faster on its 32-channel one (results/speed.md,
- * "Winograd in the blocked layout"), so no one choice wins the model */
+/* model.conv_algorithm's values (nl_conv_algorithm); model.conv_choices
+ * records auto's choices as indices into this table. Direct is the
+ * default: Winograd's three products together were slower than oneDNN's
+ * on the ResNet's 16-channel layer and faster on its 32-channel one
+ * (results/speed.md, "Winograd in the blocked layout"), so no one choice
+ * wins the model */
 static const nl_name_entry conv_algorithm_entries[] = {
     [NL_CONV_DIRECT] = {"direct", "oneDNN's direct convolution on every convolution"},
     [NL_CONV_WINOGRAD_F23] = {"winograd_f23", "Winograd F(2x2, 3x3) (cpu/winograd_blocked.c) on "
                                               "the channel-blocked 3x3 stride-1 pad-1 "
                                               "convolutions, direct on the rest"},
+    [NL_CONV_AUTO] = {"auto", "each channel-blocked 3x3 stride-1 pad-1 convolution direct or "
+                              "winograd_f23, whichever its shape ran faster on this host "
+                              "(measured once per host, kernel set and shape, cached), as "
+                              "model.conv_choices records"},
 };
 NL_NAME_TABLE(nl_conv_algorithm_names, "convolution algorithm", conv_algorithm_entries,
               NL_CONV_ALGORITHM_COUNT);
@@ -256,6 +262,7 @@ bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
     nl_backend device;
     nl_backend_probe_on(spec->device, 1, spec->product_precision, &device);
     int next = 0; /* the activations before acts[next] are walked */
+    int eligible = 0; /* the convolutions Winograd could run, so far */
     for (int i = 0; i < b->n_layers; i++) {
         nl_layer *l = b->layers[i];
         if (!reorder_views(b, &next, act_index(b, l->out), &i))
@@ -274,8 +281,8 @@ bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
             }
             l->out->shape.block = block;
             /* the kernel takes it where its input is in the block too */
-            if (spec->conv_algorithm == NL_CONV_WINOGRAD_F23 && conv.kernel == 3 &&
-                conv.stride == 1 && conv.pad == 1 && conv.in_c % block == 0)
+            if (nl_plan_conv_winograd_eligible(l, &conv, block) &&
+                nl_plan_conv_choice(spec, eligible++) == NL_CONV_WINOGRAD_F23)
                 nl_conv2d_set_algorithm(l, NL_CONV_WINOGRAD_F23);
         } else if (!reads_block(l, &device, block)) {
             /* a reorder before it for each blocked input; its output NCHW */
@@ -316,4 +323,7 @@ bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
 void nl_plan_record(nl_model_spec *recorded, const nl_model_spec *planned)
 {
     recorded->layout = planned->channel_block ? NL_LAYOUT_BLOCKED : NL_LAYOUT_NCHW;
+    /* auto's choices, so that a replay or resume runs them */
+    recorded->n_conv_choices = planned->n_conv_choices;
+    memcpy(recorded->conv_choices, planned->conv_choices, sizeof recorded->conv_choices);
 }

@@ -14,6 +14,8 @@ static uint64_t layout_key(const nl_model_spec *model, const nl_plan_run *run, n
     bare.channel_block = 0;
     /* the key's algorithm decides no layout (block_pays counts reorders) */
     bare.conv_algorithm = 0;
+    bare.n_conv_choices = 0;
+    memset(bare.conv_choices, 0, sizeof bare.conv_choices);
     bare.layout_key = 0;
     bare.device = NL_DEVICE_CPU; /* hashed on its own below */
     memset(bare.value_store, 0, sizeof bare.value_store);
@@ -53,7 +55,10 @@ nl_code nl_plan_model(const nl_model_spec *model, const nl_plan_run *asked, nl_d
         if (rc != NL_OK)
             return rc;
     }
-    return nl_plan_precision(out, run, err);
+    nl_code rc = nl_plan_precision(out, run, err);
+    if (rc == NL_OK)
+        rc = nl_plan_conv_choose(out, run, err);
+    return rc;
 }
 
 void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, nl_buf *text)
@@ -92,6 +97,19 @@ void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, 
                                       : "; convolutions direct: model.conv_algorithm "
                                         "winograd_f23 takes only channel-blocked ones, and this "
                                         "layout is nchw");
+        if (planned->conv_algorithm == NL_CONV_AUTO) {
+            int winograd = 0;
+            for (int k = 0; k < planned->n_conv_choices; k++)
+                winograd += planned->conv_choices[k] == NL_CONV_WINOGRAD_F23;
+            if (planned->n_conv_choices)
+                nl_buf_printf(text, "; convolutions winograd_f23 on %d of the %d blocked 3x3 "
+                              "stride-1 pad-1 ones, direct on the rest, as model.conv_algorithm "
+                              "auto chose by this host's measured costs (model.conv_choices)",
+                              winograd, planned->n_conv_choices);
+            else
+                nl_buf_printf(text, "; convolutions direct: model.conv_algorithm auto found no "
+                              "blocked 3x3 stride-1 pad-1 convolution to choose for");
+        }
     }
     nl_buf_printf(text, "\n");
 }

@@ -119,6 +119,21 @@ void nl_plan_record(nl_model_spec *recorded, const nl_model_spec *planned);
  * `normlab show` prints it above the layer table */
 void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, nl_buf *text);
 
+/* The conv-choice pass (conv_choice.c): where model.conv_algorithm is
+ * auto and model.conv_choices is empty, fills it with each eligible
+ * convolution's algorithm (0 direct, 1 winograd_f23), the faster on this
+ * host as cached per host, kernel set and shape, measured where the
+ * cache has none, the rule where no cache can be had; a given list is
+ * kept, refused (NL_ERR_CONFIG, key model.conv_choices) where its length
+ * is not the model's count; under another algorithm it is emptied. */
+nl_code nl_plan_conv_choose(nl_model_spec *spec, const nl_plan_run *run, nl_error *err);
+/* whether Winograd could run convolution l of geometry conv in a graph
+ * blocked by `block`: 3x3 stride 1 pad 1, channels in whole blocks, its
+ * input in the block (the layout pass counts these in graph order) */
+bool nl_plan_conv_winograd_eligible(const nl_layer *l, const nl_conv_geom *conv, int block);
+/* the algorithm of the index-th such convolution under spec's key */
+int nl_plan_conv_choice(const nl_model_spec *spec, int index);
+
 /* Every pass in order: the config's model planned for `device`. A model
  * planned before for the same run and device (its layout_key) keeps its
  * layout without deciding it again: the config's check plans it, and the

@@ -1,22 +1,35 @@
 /* Winograd F(2x2, 3x3) in the blocked layout (core/cpu/winograd_blocked.c)
- * against oneDNN's direct convolution on the same nChw16c tensors: the
- * forward of the ResNet's 3x3 stride-1 layers (configs/resnet-pre-layer.yaml:
- * 16 -> 16 at 28x28, 32 -> 32 at 14x14) at batch 128 on one thread, the CPU
- * time of the calling thread, the two alternated over the repetitions and
- * the best of each kept. Winograd's time includes its filter transform;
- * oneDNN's leaves out the weights' reorder (done once), so the comparison
- * favours oneDNN. Also prints the largest difference of the two outputs
- * relative to the largest output.
+ * against oneDNN's direct convolution on the same nChw16c tensors, for the
+ * three products of a training step: the forward, the data gradient and
+ * the weight gradient (with the bias gradient) of the ResNet's 3x3
+ * stride-1 layers (configs/resnet-pre-layer.yaml: 16 -> 16 at 28x28,
+ * 32 -> 32 at 14x14) and the CNN's 32 -> 64 at 14x14, at batch 128 on one
+ * thread (or the second argument's count), the two sides alternated over
+ * the repetitions and the best of each kept: on one thread its CPU time
+ * (the machines are shared: wall time carries the others'), on more the
+ * wall time (the process's CPU clock counts the other threads' time only
+ * at the scheduler's ticks, too coarse for a few milliseconds).
  *
- *   gcc -O3 -march=x86-64-v4 -std=gnu11 -fopenmp -fno-tree-loop-distribute-patterns -Icore \
+ * Winograd's times include its filter transforms (forward and data
+ * gradient) and its inverse filter transform into OIHW (weight gradient).
+ * oneDNN's primitives run on weights already in their own layout: its
+ * forward and data gradient leave out the weights' reorder, and its weight
+ * gradient leaves out the reorder of dW to OIHW, which conv2d.c pays (the
+ * column "+ reorder" adds it). So the comparison favours oneDNN. Also
+ * prints the largest difference of each pair of outputs relative to the
+ * largest output.
+ *
+ *   gcc -O3 -march=x86-64-v4 -std=gnu11 -fopenmp -ffp-contract=fast -fno-tree-loop-distribute-patterns \
+ *       -Wno-psabi -Icore \
  *       -I/usr/include/oneapi/dnnl experiments/bench/winograd_blocked.c \
  *       core/cpu/winograd_blocked.c core/cpu/gemm.c -ldnnl -lm -o /tmp/winograd_blocked &&
- *   OMP_NUM_THREADS=1 /tmp/winograd_blocked [REPS] */
+ *   /tmp/winograd_blocked [REPS [THREADS]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
@@ -31,23 +44,78 @@
         }                                                                                          \
     } while (0)
 
+static int timed_threads = 1;
+
+/* the calling thread's CPU time on one thread, else the wall time */
 static double cpu_now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(timed_threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static float *filled(size_t count, float scale)
+{
+    float *p = malloc(count * sizeof *p);
+    for (size_t i = 0; i < count; i++)
+        p[i] = (rand() / (float)RAND_MAX - 0.5f) * scale;
+    return p;
+}
+
+/* max |a - b| / max |b| */
+static double relative_diff(const float *a, const float *b, size_t count)
+{
+    double diff = 0.0, scale = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return diff / scale;
+}
+
+static dnnl_memory_t memory_of(const dnnl_memory_desc_t *md, dnnl_engine_t engine, void *data)
+{
+    dnnl_memory_t m;
+    CHECK(dnnl_memory_create(&m, md, engine, data ? data : DNNL_MEMORY_ALLOCATE));
+    return m;
+}
+
+static dnnl_primitive_t reorder_of(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                                   dnnl_engine_t engine)
+{
+    dnnl_primitive_desc_t rpd;
+    dnnl_primitive_t r;
+    CHECK(dnnl_reorder_primitive_desc_create(&rpd, from, engine, to, engine, NULL));
+    CHECK(dnnl_primitive_create(&r, rpd));
+    dnnl_primitive_desc_destroy(rpd);
+    return r;
+}
+
+typedef struct {
+    double best_cpu;
+} best;
+
+static void keep(best *b, double cpu0)
+{
+    b->best_cpu = fmin(b->best_cpu, cpu_now() - cpu0);
 }
 
 int main(int argc, char **argv)
 {
     const int reps = argc > 1 ? atoi(argv[1]) : 10, n = 128, block = 16;
-    const int layers[][3] = {{16, 16, 28}, {32, 32, 14}};
-    omp_set_num_threads(1);
+    const int threads = argc > 2 ? atoi(argv[2]) : 1;
+    const int layers[][3] = {{16, 16, 28}, {32, 32, 14}, {32, 64, 14}};
+    omp_set_num_threads(threads);
+    timed_threads = threads;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
     CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
-    for (int l = 0; l < 2; l++) {
+    const dnnl_version_t *version = dnnl_version();
+    printf("oneDNN %d.%d.%d, batch %d, %d thread(s), best of %d, %s\n", version->major,
+           version->minor, version->patch, n, threads, reps,
+           threads == 1 ? "CPU time of the thread" : "wall time");
+    for (int l = 0; l < (int)(sizeof layers / sizeof layers[0]); l++) {
         const int c_in = layers[l][0], c_out = layers[l][1], side = layers[l][2];
         const nl_conv_geom g = {.in_c = c_in, .in_h = side, .in_w = side, .out_c = c_out,
                                 .out_h = side, .out_w = side, .kernel = 3, .stride = 1, .pad = 1,
@@ -55,14 +123,14 @@ int main(int argc, char **argv)
                                 .algorithm = NL_CONV_WINOGRAD_F23};
         const size_t nx = (size_t)n * c_in * side * side, ny = (size_t)n * c_out * side * side;
         const size_t nw = (size_t)c_out * c_in * 9;
-        float *x = malloc(nx * 4), *w = malloc(nw * 4), *bias = calloc(c_out, 4);
-        float *y_dnnl = malloc(ny * 4), *y_wg = malloc(ny * 4);
         srand(7);
-        for (size_t i = 0; i < nx; i++)
-            x[i] = rand() / (float)RAND_MAX - 0.5f;
-        for (size_t i = 0; i < nw; i++)
-            w[i] = (rand() / (float)RAND_MAX - 0.5f) * 0.3f;
-        dnnl_memory_desc_t src_md, wei_md, wei_any, bia_md, dst_md;
+        float *x = filled(nx, 1.0f), *w = filled(nw, 0.3f), *dy = filled(ny, 1.0f);
+        float *bias = calloc(c_out, 4);
+        float *y_d = malloc(ny * 4), *y_w = malloc(ny * 4), *dx_d = malloc(nx * 4);
+        float *dx_w = malloc(nx * 4), *dw_d = malloc(nw * 4), *dw_w = malloc(nw * 4);
+        float *db_d = malloc(c_out * 4), *db_w = malloc(c_out * 4);
+
+        dnnl_memory_desc_t src_md, dst_md, wei_md, wei_any, bia_md;
         const dnnl_dims_t sd = {n, c_in, side, side}, dd = {n, c_out, side, side};
         const dnnl_dims_t wd = {c_out, c_in, 3, 3}, bd = {c_out}, st = {1, 1}, pd = {1, 1};
         CHECK(dnnl_memory_desc_init_by_tag(&src_md, 4, sd, dnnl_f32, dnnl_nChw16c));
@@ -70,52 +138,117 @@ int main(int argc, char **argv)
         CHECK(dnnl_memory_desc_init_by_tag(&wei_md, 4, wd, dnnl_f32, dnnl_oihw));
         CHECK(dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
         CHECK(dnnl_memory_desc_init_by_tag(&bia_md, 1, bd, dnnl_f32, dnnl_x));
-        dnnl_convolution_desc_t cd;
-        CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training,
+        dnnl_convolution_desc_t fd, bdd, bwd;
+        CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
                                                  dnnl_convolution_direct, &src_md, &wei_any,
                                                  &bia_md, &dst_md, st, pd, pd));
-        dnnl_primitive_desc_t pdesc;
-        CHECK(dnnl_primitive_desc_create(&pdesc, &cd, NULL, engine, NULL));
-        const char *impl = "";
-        CHECK(dnnl_primitive_desc_query(pdesc, dnnl_query_impl_info_str, 0, &impl));
-        const dnnl_memory_desc_t *wq = dnnl_primitive_desc_query_md(pdesc, dnnl_query_weights_md, 0);
-        dnnl_memory_t m_src, m_w, m_wr, m_b, m_dst;
-        CHECK(dnnl_memory_create(&m_src, &src_md, engine, x));
-        CHECK(dnnl_memory_create(&m_w, &wei_md, engine, w));
-        CHECK(dnnl_memory_create(&m_wr, wq, engine, DNNL_MEMORY_ALLOCATE));
-        CHECK(dnnl_memory_create(&m_b, &bia_md, engine, bias));
-        CHECK(dnnl_memory_create(&m_dst, &dst_md, engine, y_dnnl));
-        dnnl_primitive_desc_t rpd;
-        dnnl_primitive_t reorder, conv;
-        CHECK(dnnl_reorder_primitive_desc_create(&rpd, &wei_md, engine, wq, engine, NULL));
-        CHECK(dnnl_primitive_create(&reorder, rpd));
-        CHECK(dnnl_primitive_execute(reorder, stream, 2,
-                                     (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, m_w}, {DNNL_ARG_TO, m_wr}}));
-        CHECK(dnnl_primitive_create(&conv, pdesc));
-        const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, m_src}, {DNNL_ARG_WEIGHTS, m_wr},
-                                        {DNNL_ARG_BIAS, m_b}, {DNNL_ARG_DST, m_dst}};
-        void *ws = aligned_alloc(64, (nl_cpu_winograd_blocked_workspace(&g, 1) + 63) / 64 * 64);
-        double best_d = 1e30, best_w = 1e30;
+        CHECK(dnnl_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &src_md,
+                                                       &wei_any, &dst_md, st, pd, pd));
+        CHECK(dnnl_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &src_md,
+                                                          &wei_any, &bia_md, &dst_md, st, pd,
+                                                          pd));
+        dnnl_primitive_desc_t fpd, dpd, wpd;
+        CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL));
+        CHECK(dnnl_primitive_desc_create(&dpd, &bdd, NULL, engine, fpd));
+        CHECK(dnnl_primitive_desc_create(&wpd, &bwd, NULL, engine, fpd));
+        const char *impl_f = "", *impl_d = "", *impl_w = "";
+        CHECK(dnnl_primitive_desc_query(fpd, dnnl_query_impl_info_str, 0, &impl_f));
+        CHECK(dnnl_primitive_desc_query(dpd, dnnl_query_impl_info_str, 0, &impl_d));
+        CHECK(dnnl_primitive_desc_query(wpd, dnnl_query_impl_info_str, 0, &impl_w));
+        const dnnl_memory_desc_t *fw_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *dw_md = dnnl_primitive_desc_query_md(dpd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *ww_md =
+            dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
+        dnnl_memory_t m_x = memory_of(&src_md, engine, x), m_y = memory_of(&dst_md, engine, y_d);
+        dnnl_memory_t m_dy = memory_of(&dst_md, engine, dy);
+        dnnl_memory_t m_dx = memory_of(&src_md, engine, dx_d);
+        dnnl_memory_t m_w = memory_of(&wei_md, engine, w), m_b = memory_of(&bia_md, engine, bias);
+        dnnl_memory_t m_fw = memory_of(fw_md, engine, NULL), m_dw_in = memory_of(dw_md, engine, NULL);
+        dnnl_memory_t m_dw = memory_of(ww_md, engine, NULL);
+        dnnl_memory_t m_dw_plain = memory_of(&wei_md, engine, dw_d);
+        dnnl_memory_t m_db = memory_of(&bia_md, engine, db_d);
+        dnnl_primitive_t r_f = reorder_of(&wei_md, fw_md, engine);
+        dnnl_primitive_t r_d = reorder_of(&wei_md, dw_md, engine);
+        dnnl_primitive_t r_w = reorder_of(ww_md, &wei_md, engine);
+        CHECK(dnnl_primitive_execute(r_f, stream, 2,
+                                     (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, m_w}, {DNNL_ARG_TO, m_fw}}));
+        CHECK(dnnl_primitive_execute(
+            r_d, stream, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, m_w}, {DNNL_ARG_TO, m_dw_in}}));
+        dnnl_primitive_t conv_f, conv_d, conv_w;
+        CHECK(dnnl_primitive_create(&conv_f, fpd));
+        CHECK(dnnl_primitive_create(&conv_d, dpd));
+        CHECK(dnnl_primitive_create(&conv_w, wpd));
+        const dnnl_exec_arg_t f_args[] = {{DNNL_ARG_SRC, m_x}, {DNNL_ARG_WEIGHTS, m_fw},
+                                          {DNNL_ARG_BIAS, m_b}, {DNNL_ARG_DST, m_y}};
+        const dnnl_exec_arg_t d_args[] = {{DNNL_ARG_DIFF_DST, m_dy}, {DNNL_ARG_WEIGHTS, m_dw_in},
+                                          {DNNL_ARG_DIFF_SRC, m_dx}};
+        const dnnl_exec_arg_t w_args[] = {{DNNL_ARG_SRC, m_x}, {DNNL_ARG_DIFF_DST, m_dy},
+                                          {DNNL_ARG_DIFF_WEIGHTS, m_dw},
+                                          {DNNL_ARG_DIFF_BIAS, m_db}};
+        const dnnl_exec_arg_t r_args[] = {{DNNL_ARG_FROM, m_dw}, {DNNL_ARG_TO, m_dw_plain}};
+
+        const size_t bytes = nl_cpu_winograd_blocked_workspace(&g, threads);
+        void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        best f_d = {1e30}, f_w = f_d, d_d = f_d, d_w = f_d, w_d = f_d, w_dr = f_d, w_w = f_d;
         for (int r = 0; r < reps; r++) {
-            double t0 = cpu_now();
-            CHECK(dnnl_primitive_execute(conv, stream, 4, args));
+            double c0 = cpu_now();
+            CHECK(dnnl_primitive_execute(conv_f, stream, 4, f_args));
             CHECK(dnnl_stream_wait(stream));
-            best_d = fmin(best_d, cpu_now() - t0);
-            t0 = cpu_now();
-            nl_cpu_winograd_blocked_forward(&g, n, x, w, bias, y_wg, 1, ws);
-            best_w = fmin(best_w, cpu_now() - t0);
+            keep(&f_d, c0);
+            c0 = cpu_now();
+            nl_cpu_winograd_blocked_forward(&g, n, x, w, bias, y_w, threads, ws);
+            keep(&f_w, c0);
+            c0 = cpu_now();
+            CHECK(dnnl_primitive_execute(conv_d, stream, 3, d_args));
+            CHECK(dnnl_stream_wait(stream));
+            keep(&d_d, c0);
+            c0 = cpu_now();
+            nl_cpu_winograd_blocked_input_grad(&g, n, w, dy, dx_w, false, threads, ws);
+            keep(&d_w, c0);
+            c0 = cpu_now();
+            CHECK(dnnl_primitive_execute(conv_w, stream, 4, w_args));
+            CHECK(dnnl_stream_wait(stream));
+            keep(&w_d, c0);
+            CHECK(dnnl_primitive_execute(r_w, stream, 2, r_args));
+            CHECK(dnnl_stream_wait(stream));
+            keep(&w_dr, c0);
+            c0 = cpu_now();
+            nl_cpu_winograd_blocked_weight_grad(&g, n, x, dy, dw_w, db_w, threads, ws);
+            keep(&w_w, c0);
         }
-        double diff = 0.0, scale = 0.0;
-        for (size_t i = 0; i < ny; i++) {
-            diff = fmax(diff, fabs((double)y_wg[i] - y_dnnl[i]));
-            scale = fmax(scale, fabs((double)y_dnnl[i]));
-        }
-        printf("%d -> %d at %dx%d, batch %d, 1 thread: oneDNN %s %.2f ms, winograd f23 %.2f ms "
-               "(%.2fx), max |diff| / max |y| %.2g\n",
-               c_in, c_out, side, side, n, impl, best_d * 1e3, best_w * 1e3, best_d / best_w,
-               diff / scale);
+        printf("%d -> %d at %dx%d:\n", c_in, c_out, side, side);
+        printf("  forward:         oneDNN %-18s %6.2f ms, winograd f23 %6.2f ms: %.2fx, "
+               "max |diff| / max |y| %.2g\n",
+               impl_f, f_d.best_cpu * 1e3, f_w.best_cpu * 1e3, f_d.best_cpu / f_w.best_cpu,
+               relative_diff(y_w, y_d, ny));
+        printf("  data gradient:   oneDNN %-18s %6.2f ms, winograd f23 %6.2f ms: %.2fx, "
+               "max |diff| / max |dx| %.2g\n",
+               impl_d, d_d.best_cpu * 1e3, d_w.best_cpu * 1e3, d_d.best_cpu / d_w.best_cpu,
+               relative_diff(dx_w, dx_d, nx));
+        printf("  weight gradient: oneDNN %-18s %6.2f ms (+ reorder %6.2f ms), winograd f23 "
+               "%6.2f ms: %.2fx (%.2fx with the reorder), max |diff| / max |dw| %.2g, |db| %.2g\n",
+               impl_w, w_d.best_cpu * 1e3, w_dr.best_cpu * 1e3, w_w.best_cpu * 1e3,
+               w_d.best_cpu / w_w.best_cpu, w_dr.best_cpu / w_w.best_cpu,
+               relative_diff(dw_w, dw_d, nw), relative_diff(db_w, db_d, c_out));
+        const double step_d = f_d.best_cpu + d_d.best_cpu + w_dr.best_cpu;
+        const double step_w = f_w.best_cpu + d_w.best_cpu + w_w.best_cpu;
+        printf("  the three:       oneDNN %6.2f ms, winograd f23 %6.2f ms: %.2fx\n", step_d * 1e3,
+               step_w * 1e3, step_d / step_w);
+        fflush(stdout);
         free(ws);
-        free(x), free(w), free(bias), free(y_dnnl), free(y_wg);
+        dnnl_primitive_destroy(conv_f), dnnl_primitive_destroy(conv_d);
+        dnnl_primitive_destroy(conv_w), dnnl_primitive_destroy(r_f);
+        dnnl_primitive_destroy(r_d), dnnl_primitive_destroy(r_w);
+        dnnl_primitive_desc_destroy(fpd), dnnl_primitive_desc_destroy(dpd);
+        dnnl_primitive_desc_destroy(wpd);
+        const dnnl_memory_t mems[] = {m_x, m_y, m_dy, m_dx, m_w, m_b, m_fw, m_dw_in, m_dw,
+                                      m_dw_plain, m_db};
+        for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++)
+            dnnl_memory_destroy(mems[k]);
+        free(x), free(w), free(dy), free(bias), free(y_d), free(y_w), free(dx_d), free(dx_w);
+        free(dw_d), free(dw_w), free(db_d), free(db_w);
     }
+    dnnl_stream_destroy(stream);
+    dnnl_engine_destroy(engine);
     return 0;
 }
