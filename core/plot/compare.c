@@ -30,11 +30,15 @@ static bool ignored_key(const char *key) { return !strcmp(key, "name") || !strcm
 
 /* the merged set: every input's runs, in order, and where each came from */
 typedef struct {
-    nl_results *in;
-    int n_in;
+    const nl_results **in; /* the inputs: those loaded here (loaded), or a caller's */
+    nl_results *loaded;
+    int n_in, n_loaded;
     int *source; /* per merged run: its input */
     const nl_results_run **run;
-    nl_flat *config; /* per merged run: its own config.yaml (empty when it has none) */
+    /* per merged run: its own config.yaml (empty when it has none), the
+     * one its reader holds (nl_results_run.held) or one read here (read) */
+    const nl_flat **config;
+    nl_flat *read;
     int n_runs;
     char (*keys)[96]; /* the candidate keys */
     int n_keys;
@@ -62,10 +66,10 @@ static nl_code add_candidate(merge *M, const char *key, nl_error *err)
  * the run, or no config to read) */
 static const char *raw_value(const merge *M, int i, const char *key)
 {
-    const nl_results *r = &M->in[M->source[i]];
+    const nl_results *r = M->in[M->source[i]];
     const int k = nl_results_key(r, key);
     const char *v = k >= 0                 ? M->run[i]->values[k]
-                    : M->config[i].n > 0   ? nl_flat_get(&M->config[i], key)
+                    : M->config[i]->n > 0  ? nl_flat_get(M->config[i], key)
                     : r->have_config       ? nl_flat_get(&r->config, key)
                                            : NULL;
     return v && v[0] ? v : NULL;
@@ -73,20 +77,26 @@ static const char *raw_value(const merge *M, int i, const char *key)
 
 /* every run's config.yaml, where it has one: within a sweep, a setting the
  * grid does not vary can still differ from run to run (a normalizer's
- * group count applies to group norm's runs only) */
+ * group count applies to group norm's runs only). The one the run's
+ * reader holds where it holds one, else read here. */
 static nl_code load_run_configs(merge *M, nl_error *err)
 {
     M->config = calloc((size_t)M->n_runs + 1, sizeof *M->config);
-    if (!M->config)
+    M->read = calloc((size_t)M->n_runs + 1, sizeof *M->read);
+    if (!M->config || !M->read)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < M->n_runs; i++) {
+        const nl_run_held *held = M->run[i]->held;
+        M->config[i] = held && held->config ? held->config : &M->read[i];
+        if (M->config[i] != &M->read[i])
+            continue;
         char path[1300], *text = NULL;
         nl_error ignored = {0};
         snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, M->run[i]->dir);
         if (nl_run_file_read(M->run[i]->dir, NL_RUN_CONFIG_FILE, &text, NULL, &ignored) != NL_OK)
             continue;
-        if (nl_flat_from_yaml(text, path, &M->config[i], &ignored) != NL_OK)
-            nl_flat_free(&M->config[i]);
+        if (nl_flat_from_yaml(text, path, &M->read[i], &ignored) != NL_OK)
+            nl_flat_free(&M->read[i]);
         free(text);
     }
     return NL_OK;
@@ -149,7 +159,7 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
     int n_classes = 0;
     for (int i = 0; i < M->n_runs; i++) {
         const char *v = raw_value(M, i, key);
-        if (v && named && M->config[i].n > 0 && nl_norm_label_of(&M->config[i], named[i], sizeof named[i]) &&
+        if (v && named && M->config[i]->n > 0 && nl_norm_label_of(M->config[i], named[i], sizeof named[i]) &&
             nl_norm_label_is_formula(named[i]))
             v = named[i];
         first[i] = v;
@@ -207,13 +217,13 @@ static bool inputs_overlap(const nl_results *m, const int *source, int a, int b)
 
 /* the name an input goes by in the legend: its last path component, or the
  * path as given when another input ends the same way */
-static const char *input_label(const nl_results *in, int n_in, int i)
+static const char *input_label(const nl_results *const *in, int n_in, int i)
 {
-    const char *base = strrchr(in[i].dir, '/') ? strrchr(in[i].dir, '/') + 1 : in[i].dir;
+    const char *base = strrchr(in[i]->dir, '/') ? strrchr(in[i]->dir, '/') + 1 : in[i]->dir;
     for (int j = 0; j < n_in; j++) {
-        const char *other = strrchr(in[j].dir, '/') ? strrchr(in[j].dir, '/') + 1 : in[j].dir;
+        const char *other = strrchr(in[j]->dir, '/') ? strrchr(in[j]->dir, '/') + 1 : in[j]->dir;
         if (j != i && !strcmp(base, other))
-            return in[i].dir;
+            return in[i]->dir;
     }
     return base;
 }
@@ -244,7 +254,7 @@ static nl_code add_key(nl_results *m, const char *key, char **values, nl_error *
 static bool input_varies(const merge *M, const char *key)
 {
     for (int s = 0; s < M->n_in; s++)
-        if (nl_results_key(&M->in[s], key) >= 0)
+        if (nl_results_key(M->in[s], key) >= 0)
             return true;
     return false;
 }
@@ -274,15 +284,15 @@ static nl_code collect_candidates(merge *M, nl_error *err)
 {
     nl_code rc = NL_OK;
     for (int s = 0; s < M->n_in && rc == NL_OK; s++) {
-        const nl_results *r = &M->in[s];
+        const nl_results *r = M->in[s];
         for (int k = 0; k < r->n_keys && rc == NL_OK; k++)
             rc = add_candidate(M, r->keys[k], err);
         for (int e = 0; e < r->config.n && rc == NL_OK; e++)
             rc = add_candidate(M, r->config.items[e].key, err);
     }
     for (int i = 0; i < M->n_runs && rc == NL_OK; i++)
-        for (int e = 0; e < M->config[i].n && rc == NL_OK; e++)
-            rc = add_candidate(M, M->config[i].items[e].key, err);
+        for (int e = 0; e < M->config[i]->n && rc == NL_OK; e++)
+            rc = add_candidate(M, M->config[i]->items[e].key, err);
     return rc;
 }
 
@@ -381,12 +391,11 @@ static nl_code build_merged(merge *M, nl_results *m, const char *out_dir, nl_err
         free(values[i]);
     free(values);
     /* the subtitle's fixed settings: the first input's config that there is
-     * (none when the configs differ in too much to have any in common) */
+     * (none when the configs differ in too much to have any in common),
+     * borrowed (free_merged gives it back) */
     for (int s = 0; s < M->n_in && rc == NL_OK && !m->have_config && !too_many; s++)
-        if (M->in[s].have_config) {
-            m->config = M->in[s].config;
-            memset(&M->in[s].config, 0, sizeof M->in[s].config);
-            M->in[s].have_config = false;
+        if (M->in[s]->have_config) {
+            m->config = M->in[s]->config;
             m->have_config = true;
         }
     return rc;
@@ -471,34 +480,53 @@ static nl_code check_request(const char *const *dirs, int n_dirs, const nl_plot_
     return rc;
 }
 
-/* each directory's results into M->in (M->n_in counts those loaded, to
- * free), then every run in order with its input and its own config */
-static nl_code load_inputs(merge *M, const char *const *dirs, int n_dirs, nl_error *err)
+/* every run of M's inputs in order, with its input and its own config */
+static nl_code index_runs(merge *M, nl_error *err)
 {
-    nl_code rc = NL_OK;
-    for (; M->n_in < n_dirs; M->n_in++) {
-        if ((rc = nl_results_load(dirs[M->n_in], &M->in[M->n_in], err)))
-            return rc;
-        nl_results_check_run_files(&M->in[M->n_in]);
-        M->n_runs += M->in[M->n_in].n_runs;
-    }
+    for (int s = 0; s < M->n_in; s++)
+        M->n_runs += M->in[s]->n_runs;
     M->source = calloc((size_t)M->n_runs + 1, sizeof *M->source);
     M->run = calloc((size_t)M->n_runs + 1, sizeof *M->run);
     if (!M->source || !M->run)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     for (int s = 0, i = 0; s < M->n_in; s++)
-        for (int j = 0; j < M->in[s].n_runs; j++, i++) {
+        for (int j = 0; j < M->in[s]->n_runs; j++, i++) {
             M->source[i] = s;
-            M->run[i] = &M->in[s].runs[j];
+            M->run[i] = &M->in[s]->runs[j];
         }
     return load_run_configs(M, err);
+}
+
+/* each directory's results loaded into M->loaded (M->n_loaded counts
+ * them, to free) as M's inputs */
+static nl_code load_inputs(merge *M, const char *const *dirs, int n_dirs, nl_error *err)
+{
+    M->loaded = calloc((size_t)n_dirs, sizeof *M->loaded);
+    if (!M->loaded)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (; M->n_loaded < n_dirs; M->n_loaded++) {
+        nl_code rc = nl_results_load(dirs[M->n_loaded], &M->loaded[M->n_loaded], err);
+        if (rc)
+            return rc;
+        nl_results_check_run_files(&M->loaded[M->n_loaded]);
+        M->in[M->n_in++] = &M->loaded[M->n_loaded];
+    }
+    return index_runs(M, err);
+}
+
+/* a caller's results as M's inputs */
+static nl_code take_inputs(merge *M, const nl_results *const *in, int n_in, nl_error *err)
+{
+    for (; M->n_in < n_in; M->n_in++)
+        M->in[M->n_in] = in[M->n_in];
+    return index_runs(M, err);
 }
 
 /* the inputs' left-out rows are the figure's */
 static void adopt_warnings(const merge *M, nl_results *m)
 {
     for (int s = 0; s < M->n_in; s++)
-        for (const char *w = M->in[s].warnings; *w;) {
+        for (const char *w = M->in[s]->warnings; *w;) {
             char line[1600];
             const size_t len = strcspn(w, "\n");
             snprintf(line, sizeof line, "%.*s", (int)len, w);
@@ -522,9 +550,11 @@ static nl_code write_compare(const nl_results *m, const nl_plot_spec *spec, cons
     return pl_write_one(m, spec, spec->name[0] ? spec->name : name, "compare", templates, rep, err);
 }
 
-/* m's values are its own (add_key), its runs' other fields the inputs' */
+/* m's values are its own (add_key), its runs' other fields and its
+ * config the inputs' */
 static void free_merged(nl_results *m)
 {
+    memset(&m->config, 0, sizeof m->config);
     for (int i = 0; i < m->n_runs && m->runs; i++) {
         for (int k = 0; k < m->n_keys; k++)
             free(m->runs[i].values[k]);
@@ -538,19 +568,23 @@ static void free_merged(nl_results *m)
 
 static void free_merge(merge *M)
 {
-    for (int s = 0; s < M->n_in; s++)
-        nl_results_free(&M->in[s]);
+    for (int s = 0; s < M->n_loaded; s++)
+        nl_results_free(&M->loaded[s]);
+    free(M->loaded);
     free(M->in);
-    for (int i = 0; M->config && i < M->n_runs; i++)
-        nl_flat_free(&M->config[i]);
+    for (int i = 0; M->read && i < M->n_runs; i++)
+        nl_flat_free(&M->read[i]);
+    free(M->read);
     free(M->config);
     free(M->source);
     free(M->run);
     free(M->keys);
 }
 
-static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
-                       const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
+/* the figure of dirs, loaded here (loaded NULL) or loaded[i] the results of dirs[i] */
+static nl_code compare(const char *const *dirs, const nl_results *const *loaded, int n_dirs, const nl_plot_spec *spec,
+                       const char *out_dir, const char *templates_dir, nl_outset *set, nl_plot_report *rep,
+                       nl_error *err)
 {
     memset(rep, 0, sizeof *rep);
     nl_code rc = check_request(dirs, n_dirs, spec, out_dir, err);
@@ -567,7 +601,7 @@ static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
     if ((rc = pl_templates_load(templates_dir, templates, err)) == NL_OK &&
-        (rc = load_inputs(&M, dirs, n_dirs, err)) == NL_OK)
+        (rc = loaded ? take_inputs(&M, loaded, n_dirs, err) : load_inputs(&M, dirs, n_dirs, err)) == NL_OK)
         rc = build_merged(&M, m, out_dir, err);
     if (rc == NL_OK) {
         adopt_warnings(&M, m);
@@ -584,11 +618,24 @@ static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *
 nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
                         const char *templates_dir, nl_plot_report *rep, nl_error *err)
 {
-    return compare(dirs, n_dirs, spec, out_dir, templates_dir, NULL, rep, err);
+    return compare(dirs, NULL, n_dirs, spec, out_dir, templates_dir, NULL, rep, err);
 }
 
 nl_code nl_plot_compare_staged(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
                                const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
 {
-    return compare(dirs, n_dirs, spec, out_dir, templates_dir, set, rep, err);
+    return compare(dirs, NULL, n_dirs, spec, out_dir, templates_dir, set, rep, err);
+}
+
+nl_code nl_plot_compare_loaded(const nl_results *const *in, int n_in, const nl_plot_spec *spec, const char *out_dir,
+                               const char *templates_dir, nl_plot_report *rep, nl_error *err)
+{
+    const char **dirs = calloc((size_t)n_in + 1, sizeof *dirs);
+    if (!dirs)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_in; i++)
+        dirs[i] = in[i]->dir;
+    const nl_code rc = compare(dirs, in, n_in, spec, out_dir, templates_dir, NULL, rep, err);
+    free(dirs);
+    return rc;
 }
