@@ -42,36 +42,117 @@ typedef struct {
     int n_runs;
     char (*keys)[96]; /* the candidate keys */
     int n_keys;
+    /* the candidate keys by name: a key's slot holds its index + 1 (0
+     * empty); looked up by the thousand configs' every key, which a list
+     * took 30 million comparisons to search on two 4,000-run sweeps */
+    int *key_slot;
+    size_t key_mask;
+    /* per input and candidate key [s * n_keys + k]: the input's column of
+     * it (-1 not varied), the value its config gives (NULL none) */
+    int *varied_at;
+    const char **input_value;
+    /* per merged run and candidate key [i * n_keys + k]: the value its own
+     * config gives (NULL none): each config walked once, not searched for
+     * each key (nl_flat_get: 2.3 million searches of 150 items on the two
+     * sweeps, most of compare's time once it read nothing, issue 118) */
+    const char **own_value;
 } merge;
+
+static uint64_t text_hash(const char *text)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return h;
+}
+
+/* the slot of key in M->key_slot: where it is, or the empty one it goes in */
+static size_t key_slot_of(const merge *M, const char *key)
+{
+    size_t at = (size_t)text_hash(key) & M->key_mask;
+    while (M->key_slot[at] && strcmp(M->keys[M->key_slot[at] - 1], key))
+        at = (at + 1) & M->key_mask;
+    return at;
+}
+
+/* the candidate key's index, -1 when it is none */
+static int key_index(const merge *M, const char *key)
+{
+    return M->key_slot ? M->key_slot[key_slot_of(M, key)] - 1 : -1;
+}
+
+/* M->key_slot with room for twice M's keys and one more */
+static nl_code grow_key_slots(merge *M, nl_error *err)
+{
+    size_t cap = 64;
+    while (cap < 4 * ((size_t)M->n_keys + 1))
+        cap *= 2;
+    if (M->key_slot && cap <= M->key_mask + 1)
+        return NL_OK;
+    free(M->key_slot);
+    M->key_mask = cap - 1;
+    if (!(M->key_slot = calloc(cap, sizeof *M->key_slot)))
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < M->n_keys; k++)
+        M->key_slot[key_slot_of(M, M->keys[k])] = k + 1;
+    return NL_OK;
+}
 
 static nl_code add_candidate(merge *M, const char *key, nl_error *err)
 {
-    if (ignored_key(key))
+    if (ignored_key(key) || key_index(M, key) >= 0)
         return NL_OK;
-    for (int k = 0; k < M->n_keys; k++)
-        if (!strcmp(M->keys[k], key))
-            return NL_OK;
+    nl_code rc = grow_key_slots(M, err);
+    if (rc)
+        return rc;
     if (M->n_keys % 64 == 0) {
         char (*grown)[96] = realloc(M->keys, (size_t)(M->n_keys + 64) * sizeof *grown);
         if (!grown)
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
         M->keys = grown;
     }
-    nl_copy_string(M->keys[M->n_keys++], sizeof M->keys[0], key);
+    nl_copy_string(M->keys[M->n_keys], sizeof M->keys[0], key);
+    M->key_slot[key_slot_of(M, M->keys[M->n_keys])] = M->n_keys + 1;
+    M->n_keys++;
     return NL_OK;
 }
 
-/* a run's value of `key`: its varied value, else its own config's, else
- * (a run not started) its directory's; NULL when unknown (not applicable to
- * the run, or no config to read) */
-static const char *raw_value(const merge *M, int i, const char *key)
+/* M's varied_at, input_value and own_value of its candidate keys */
+static nl_code index_values(merge *M, nl_error *err)
 {
-    const nl_results *r = M->in[M->source[i]];
-    const int k = nl_results_key(r, key);
-    const char *v = k >= 0                 ? M->run[i]->values[k]
-                    : M->config[i]->n > 0  ? nl_flat_get(M->config[i], key)
-                    : r->have_config       ? nl_flat_get(&r->config, key)
-                                           : NULL;
+    const size_t n_keys = (size_t)M->n_keys;
+    M->varied_at = malloc(((size_t)M->n_in * n_keys + 1) * sizeof *M->varied_at);
+    M->input_value = calloc((size_t)M->n_in * n_keys + 1, sizeof *M->input_value);
+    M->own_value = calloc((size_t)M->n_runs * n_keys + 1, sizeof *M->own_value);
+    if (!M->varied_at || !M->input_value || !M->own_value)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int s = 0; s < M->n_in; s++)
+        for (size_t k = 0; k < n_keys; k++) {
+            const nl_results *r = M->in[s];
+            M->varied_at[(size_t)s * n_keys + k] = nl_results_key(r, M->keys[k]);
+            M->input_value[(size_t)s * n_keys + k] = r->have_config ? nl_flat_get(&r->config, M->keys[k]) : NULL;
+        }
+    for (int i = 0; i < M->n_runs; i++)
+        for (int e = 0; e < M->config[i]->n; e++) {
+            const int k = key_index(M, M->config[i]->items[e].key);
+            /* the first item of a key, as nl_flat_get finds it */
+            if (k >= 0 && !M->own_value[(size_t)i * n_keys + (size_t)k])
+                M->own_value[(size_t)i * n_keys + (size_t)k] = M->config[i]->items[e].value;
+        }
+    return NL_OK;
+}
+
+/* a run's value of candidate key k: its varied value, else its own
+ * config's, else (a run not started) its directory's; NULL when unknown
+ * (not applicable to the run, or no config to read) */
+static const char *raw_value(const merge *M, int i, int k)
+{
+    const size_t s = (size_t)M->source[i], n_keys = (size_t)M->n_keys;
+    const int at = M->varied_at[s * n_keys + (size_t)k];
+    const char *v = at >= 0                ? M->run[i]->values[at]
+                    : M->config[i]->n > 0  ? M->own_value[(size_t)i * n_keys + (size_t)k]
+                    : M->in[s]->have_config ? M->input_value[s * n_keys + (size_t)k]
+                                            : NULL;
     return v && v[0] ? v : NULL;
 }
 
@@ -124,10 +205,7 @@ static bool seen_init(seen_texts *t, int n)
 /* the slot of text: where it is, or the empty one it goes in */
 static size_t seen_slot(const seen_texts *t, const char *text)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = text; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-    size_t at = (size_t)h & t->mask;
+    size_t at = (size_t)text_hash(text) & t->mask;
     while (t->text[at] && strcmp(t->text[at], text))
         at = (at + 1) & t->mask;
     return at;
@@ -136,8 +214,9 @@ static size_t seen_slot(const seen_texts *t, const char *text)
 /* the key's value per run, as one text per class of equal values (1e-05
  * and 0.00001 are one value), unquoted; false when every known value is the
  * same (the key does not tell runs apart) */
-static bool key_values(const merge *M, const char *key, char **out, nl_error *err, nl_code *rc)
+static bool key_values(const merge *M, int k, char **out, nl_error *err, nl_code *rc)
 {
+    const char *key = M->keys[k];
     const char **first = calloc((size_t)M->n_runs, sizeof *first);
     /* each class's first run, in order: a value is compared with these
      * only, not with every run before it (two sweeps of 4,770 and 4,170
@@ -158,7 +237,7 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
     char (*named)[NL_NORM_LABEL_SIZE] = formula ? calloc((size_t)M->n_runs, sizeof *named) : NULL;
     int n_classes = 0;
     for (int i = 0; i < M->n_runs; i++) {
-        const char *v = raw_value(M, i, key);
+        const char *v = raw_value(M, i, k);
         if (v && named && M->config[i]->n > 0 && nl_norm_label_of(M->config[i], named[i], sizeof named[i]) &&
             nl_norm_label_is_formula(named[i]))
             v = named[i];
@@ -198,21 +277,49 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
     return differs;
 }
 
-/* do the runs of inputs a and b fall into a common variant by the keys
- * other than seed? */
-static bool inputs_overlap(const nl_results *m, const int *source, int a, int b)
+/* run i's variant in m: its values of the keys other than seed, each
+ * after its length, as one text (equal texts, equal values) */
+static char *variant_text(const nl_results *m, int i)
 {
-    for (int i = 0; i < m->n_runs; i++)
-        for (int j = 0; j < m->n_runs && source[i] == a; j++) {
-            if (source[j] != b)
-                continue;
-            bool same = true;
-            for (int k = 0; k < m->n_keys && same; k++)
-                same = k == m->seed_key || !strcmp(m->runs[i].values[k], m->runs[j].values[k]);
-            if (same)
-                return true;
-        }
-    return false;
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%s", "");
+    for (int k = 0; k < m->n_keys; k++)
+        if (k != m->seed_key)
+            nl_buf_printf(&b, "%zu:%s", strlen(m->runs[i].values[k]), m->runs[i].values[k]);
+    if (b.failed)
+        nl_buf_free(&b);
+    return b.data;
+}
+
+/* Do the runs of two inputs fall into a common variant by the keys other
+ * than seed? Each input's variants in a set the next inputs' are looked up
+ * in: every run of one sweep against every run of another made 20 million
+ * comparisons of two 4,000-run sweeps that share none (issue 118). */
+static bool inputs_overlap(const nl_results *m, const int *source, int n_in, nl_error *err, nl_code *rc)
+{
+    char **text = calloc((size_t)m->n_runs + 1, sizeof *text);
+    seen_texts seen = {0};
+    bool overlap = false;
+    if (!text || !seen_init(&seen, m->n_runs))
+        *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_runs && *rc == NL_OK; i++)
+        if (!(text[i] = variant_text(m, i)))
+            *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int a = 0; a + 1 < n_in && *rc == NL_OK && !overlap; a++) {
+        memset(seen.text, 0, (seen.mask + 1) * sizeof *seen.text);
+        for (int i = 0; i < m->n_runs; i++)
+            if (source[i] == a)
+                seen.text[seen_slot(&seen, text[i])] = text[i];
+        /* a's variants against those of the inputs after it */
+        for (int j = 0; j < m->n_runs && !overlap; j++)
+            overlap = source[j] > a && seen.text[seen_slot(&seen, text[j])] != NULL;
+    }
+    for (int i = 0; text && i < m->n_runs; i++)
+        free(text[i]);
+    free(text);
+    free(seen.text);
+    free(seen.cls);
+    return overlap;
 }
 
 /* the name an input goes by in the legend: its last path component, or the
@@ -312,7 +419,7 @@ static nl_code add_differing_keys(const merge *M, nl_results *m, char **values, 
     char config_keys[600] = "";
     size_t listed = 0;
     for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
-        differs[k] = key_values(M, M->keys[k], values, err, &rc);
+        differs[k] = key_values(M, k, values, err, &rc);
         for (int i = 0; i < M->n_runs; i++) {
             free(values[i]);
             values[i] = NULL;
@@ -328,7 +435,7 @@ static nl_code add_differing_keys(const merge *M, nl_results *m, char **values, 
     for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
         if (!differs[k] || (*too_many && !nl_results_is_seed_key(M->keys[k]) && !input_varies(M, M->keys[k])))
             continue;
-        if (key_values(M, M->keys[k], values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
+        if (key_values(M, k, values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
             nl_results_is_seed_key(M->keys[k]))
             m->seed_key = m->n_keys - 1;
     }
@@ -344,8 +451,9 @@ static nl_code add_differing_keys(const merge *M, nl_results *m, char **values, 
 static void note_token_mix(const merge *M, nl_results *m)
 {
     int token_runs = 0;
-    for (int i = 0; i < M->n_runs; i++) {
-        const char *arch = raw_value(M, i, "model.arch");
+    const int arch_key = key_index(M, "model.arch"); /* a key no run has is no candidate */
+    for (int i = 0; i < M->n_runs && arch_key >= 0; i++) {
+        const char *arch = raw_value(M, i, arch_key);
         const int a = arch ? nl_name_lookup(&nl_arch_names, arch) : -1;
         token_runs += a >= 0 && nl_model_spec_tokens(&(nl_model_spec){.arch = (nl_arch)a});
     }
@@ -360,12 +468,10 @@ static void note_token_mix(const merge *M, nl_results *m)
  * one variant, or too many settings differ to name them */
 static nl_code add_directory_key(const merge *M, nl_results *m, char **values, bool too_many, nl_error *err)
 {
-    bool apart = !too_many;
-    for (int a = 0; a < M->n_in && apart; a++)
-        for (int b = a + 1; b < M->n_in && apart; b++)
-            apart = !inputs_overlap(m, M->source, a, b);
-    if (apart)
-        return NL_OK;
+    nl_code rc = NL_OK;
+    const bool apart = !too_many && !inputs_overlap(m, M->source, M->n_in, err, &rc);
+    if (rc || apart)
+        return rc;
     for (int i = 0; i < M->n_runs; i++)
         if (!(values[i] = strdup(input_label(M->in, M->n_in, M->source[i]))))
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -382,9 +488,10 @@ static nl_code build_merged(merge *M, nl_results *m, const char *out_dir, nl_err
     if (!values)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     bool too_many = false;
-    if ((rc = collect_candidates(M, err)) == NL_OK)
+    if ((rc = collect_candidates(M, err)) == NL_OK && (rc = index_values(M, err)) == NL_OK)
         rc = add_differing_keys(M, m, values, &too_many, err);
-    note_token_mix(M, m);
+    if (rc == NL_OK)
+        note_token_mix(M, m);
     if (rc == NL_OK)
         rc = add_directory_key(M, m, values, too_many, err);
     for (int i = 0; i < M->n_runs; i++)
@@ -579,6 +686,10 @@ static void free_merge(merge *M)
     free(M->source);
     free(M->run);
     free(M->keys);
+    free(M->key_slot);
+    free(M->varied_at);
+    free(M->input_value);
+    free(M->own_value);
 }
 
 /* the figure of dirs, loaded here (loaded NULL) or loaded[i] the results of dirs[i] */
