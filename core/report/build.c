@@ -231,6 +231,7 @@ nl_code nl_report_build(const char *const *dirs, int n_dirs, const nl_report_opt
         rc = write_page(&page, src, n_dirs, err);
         rp_remove_tree(page.tmp);
     }
+    free(page.t975);
     for (int i = 0; i < loaded; i++)
         rp_source_free(&src[i]);
     free(src);

@@ -581,18 +581,37 @@ static int head_json(nl_buf *b, const view *v, int *metric_ids)
     return n_metrics;
 }
 
+/* Student's t's 0.975 quantile with df degrees of freedom, the page's
+ * (p->t975) once computed */
+static double t975(rp_page *p, int df)
+{
+    if (df >= p->n_t975) {
+        const int n = df + 1 > 2 * p->n_t975 ? df + 1 : 2 * p->n_t975;
+        double *grown = realloc(p->t975, (size_t)n * sizeof *grown);
+        if (!grown)
+            return nl_stats_t_quantile(0.975, df);
+        for (int d = p->n_t975; d < n; d++)
+            grown[d] = NAN;
+        p->t975 = grown;
+        p->n_t975 = n;
+    }
+    if (isnan(p->t975[df]))
+        p->t975[df] = nl_stats_t_quantile(0.975, df);
+    return p->t975[df];
+}
+
 /* the 0.975 quantiles of Student's t with 1, 2, ... n_runs - 1 degrees
  * of freedom: a mean's 95 % interval over n runs, as the tables' */
-static void t975_json(nl_buf *b, const view *v, int from)
+static void t975_json(nl_buf *b, rp_page *p, const view *v, int from)
 {
     nl_buf_printf(b, "\"t975\":[");
     for (int df = from; df < (v->n_runs > 2 ? v->n_runs : 2); df++)
-        nl_buf_printf(b, "%s%.5g", df > from ? "," : "", nl_stats_t_quantile(0.975, df));
+        nl_buf_printf(b, "%s%.5g", df > from ? "," : "", t975(p, df));
     nl_buf_printf(b, "],\n");
 }
 
 /* the section's data, as report.js reads it */
-static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
+static void data_json(nl_buf *b, rp_page *p, const view *v, curves *c, int *rows)
 {
     const char *tags[MAX_TAGS];
     int metric_ids[NL_SWEEP_N_METRICS];
@@ -622,7 +641,7 @@ static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
     for (int a = 0; a < c->n_axes; a++)
         axes[a] = c->axes[a];
     string_array(b, "axes", axes, c->n_axes);
-    t975_json(b, v, 1);
+    t975_json(b, p, v, 1);
     /* a big sweep (rp_lazy's): its view starts on the means over seeds */
     nl_buf_printf(b, "\"kept\":%d,\"big\":%s}", c->kept, v->n_runs > RP_LAZY_RUNS ? "true" : "false");
 }
@@ -641,7 +660,7 @@ static nl_code explorer(rp_page *p, const view *v, const char *group,
     if (rc == NL_OK) {
         choose_kept(&c, rows);
         nl_buf json = {0};
-        data_json(&json, v, &c, rows);
+        data_json(&json, p, v, &c, rows);
         intro(p, v, group, &c);
         if (c.kept < c.longest)
             nl_buf_printf(p->html, "Long curves are sampled down to %d points each, as TensorBoard samples its "
@@ -810,7 +829,7 @@ nl_code rp_curves_together(rp_page *p, rp_source *src, int n, nl_error *err)
     for (int i = 0; i < n; i++)
         from = src[i].res.n_runs > from ? src[i].res.n_runs : from;
     nl_buf_printf(&json, "\"t975_from\":%d,\n", from);
-    t975_json(&json, &v, from);
+    t975_json(&json, p, &v, from);
     nl_buf_printf(&json, "\"big\":%s}", v.n_runs > RP_LAZY_RUNS ? "true" : "false");
     together_intro(p, &v, "c", NULL);
     nl_buf_printf(p->html, "Its curves are each directory's below, sampled as there.</p>\n"

@@ -47,6 +47,13 @@ typedef struct {
     const nl_report_options *opt;
     char tmp[1024]; /* a private directory the figures are drawn in */
     int n_figures;
+    /* Student's t's 0.975 quantile by degrees of freedom, as the
+     * explorers' data have asked for it (NAN: not yet; n_t975 held): each
+     * computed once a page, not again for each section and the view of
+     * all (4,000 each on two 4,000-run sweeps, issue 118); freed with the
+     * page */
+    double *t975;
+    int n_t975;
 } rp_page;
 
 /* ---- html.c ---- */
