@@ -34,8 +34,8 @@ BIG = ("results/lr-tolerance-confirm2", "results/bn-recalibration-confirm3")
 # The page of both draws one figure the two pages do not (the directories
 # compared: compare's merge and gnuplot's rendering of it); the rest is the
 # sections' own work, done once. Measured on a 2-core machine at load 6-11
-# (least of 3): 1.44-1.50 (this pair) and 1.38-1.50 (the big pair) while
-# the figure read every run again, 1.07-1.09 and 1.00-1.05 once it took the
+# (least of 2-5): 1.44-1.53 (this pair) and 1.38-1.49 (the big pair) while
+# the figure read every run again, 1.07-1.09 and 1.04-1.07 once it took the
 # sections' runs. 1.25 leaves a loaded machine's noise room and fails the
 # old 1.5.
 TIME_FACTOR = 1.25
