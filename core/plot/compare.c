@@ -30,63 +30,159 @@ static bool ignored_key(const char *key) { return !strcmp(key, "name") || !strcm
 
 /* the merged set: every input's runs, in order, and where each came from */
 typedef struct {
-    nl_results *in;
-    int n_in;
+    const nl_results **in; /* the inputs: those loaded here (loaded), or a caller's */
+    nl_results *loaded;
+    int n_in, n_loaded;
     int *source; /* per merged run: its input */
     const nl_results_run **run;
-    nl_flat *config; /* per merged run: its own config.yaml (empty when it has none) */
+    /* per merged run: its own config.yaml (empty when it has none), the
+     * one its reader holds (nl_results_run.held) or one read here (read) */
+    const nl_flat **config;
+    nl_flat *read;
     int n_runs;
     char (*keys)[96]; /* the candidate keys */
     int n_keys;
+    /* the candidate keys by name: a key's slot holds its index + 1 (0
+     * empty); looked up for every item of every run's config, which a
+     * list took 20 million comparisons to search on two 4,000-run sweeps
+     * (66 items a config, 70 keys) */
+    int *key_slot;
+    size_t key_mask;
+    /* per input and candidate key [s * n_keys + k]: the input's column of
+     * it (-1 not varied), the value its config gives (NULL none) */
+    int *varied_at;
+    const char **input_value;
+    /* per candidate key and merged run [k * n_runs + i] (a key's runs
+     * side by side, as key_values reads them): the value the run's own
+     * config gives (NULL none): each config walked once, not searched for
+     * each key (nl_flat_get: 630,000 searches of 66 items on the two
+     * sweeps, most of compare's time once it read nothing, issue 118) */
+    const char **own_value;
 } merge;
+
+static uint64_t text_hash(const char *text)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return h;
+}
+
+/* the slot of key in M->key_slot: where it is, or the empty one it goes in */
+static size_t key_slot_of(const merge *M, const char *key)
+{
+    size_t at = (size_t)text_hash(key) & M->key_mask;
+    while (M->key_slot[at] && strcmp(M->keys[M->key_slot[at] - 1], key))
+        at = (at + 1) & M->key_mask;
+    return at;
+}
+
+/* the candidate key's index, -1 when it is none */
+static int key_index(const merge *M, const char *key)
+{
+    return M->key_slot ? M->key_slot[key_slot_of(M, key)] - 1 : -1;
+}
+
+/* M->key_slot at most a quarter full with one more key */
+static nl_code grow_key_slots(merge *M, nl_error *err)
+{
+    size_t cap = 64;
+    while (cap < 4 * ((size_t)M->n_keys + 1))
+        cap *= 2;
+    if (M->key_slot && cap <= M->key_mask + 1)
+        return NL_OK;
+    free(M->key_slot);
+    M->key_mask = cap - 1;
+    if (!(M->key_slot = calloc(cap, sizeof *M->key_slot)))
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < M->n_keys; k++)
+        M->key_slot[key_slot_of(M, M->keys[k])] = k + 1;
+    return NL_OK;
+}
 
 static nl_code add_candidate(merge *M, const char *key, nl_error *err)
 {
-    if (ignored_key(key))
+    if (ignored_key(key) || key_index(M, key) >= 0)
         return NL_OK;
-    for (int k = 0; k < M->n_keys; k++)
-        if (!strcmp(M->keys[k], key))
-            return NL_OK;
+    nl_code rc = grow_key_slots(M, err);
+    if (rc)
+        return rc;
     if (M->n_keys % 64 == 0) {
         char (*grown)[96] = realloc(M->keys, (size_t)(M->n_keys + 64) * sizeof *grown);
         if (!grown)
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
         M->keys = grown;
     }
-    nl_copy_string(M->keys[M->n_keys++], sizeof M->keys[0], key);
+    nl_copy_string(M->keys[M->n_keys], sizeof M->keys[0], key);
+    M->key_slot[key_slot_of(M, M->keys[M->n_keys])] = M->n_keys + 1;
+    M->n_keys++;
     return NL_OK;
 }
 
-/* a run's value of `key`: its varied value, else its own config's, else
- * (a run not started) its directory's; NULL when unknown (not applicable to
- * the run, or no config to read) */
-static const char *raw_value(const merge *M, int i, const char *key)
+/* M's varied_at, input_value and own_value of its candidate keys */
+static nl_code index_values(merge *M, nl_error *err)
 {
-    const nl_results *r = &M->in[M->source[i]];
-    const int k = nl_results_key(r, key);
-    const char *v = k >= 0                 ? M->run[i]->values[k]
-                    : M->config[i].n > 0   ? nl_flat_get(&M->config[i], key)
-                    : r->have_config       ? nl_flat_get(&r->config, key)
-                                           : NULL;
+    const size_t n_keys = (size_t)M->n_keys;
+    M->varied_at = malloc(((size_t)M->n_in * n_keys + 1) * sizeof *M->varied_at);
+    M->input_value = calloc((size_t)M->n_in * n_keys + 1, sizeof *M->input_value);
+    M->own_value = calloc((size_t)M->n_runs * n_keys + 1, sizeof *M->own_value);
+    if (!M->varied_at || !M->input_value || !M->own_value)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int s = 0; s < M->n_in; s++)
+        for (size_t k = 0; k < n_keys; k++) {
+            const nl_results *r = M->in[s];
+            M->varied_at[(size_t)s * n_keys + k] = nl_results_key(r, M->keys[k]);
+            M->input_value[(size_t)s * n_keys + k] = r->have_config ? nl_flat_get(&r->config, M->keys[k]) : NULL;
+        }
+    for (int i = 0; i < M->n_runs; i++)
+        for (int e = 0; e < M->config[i]->n; e++) {
+            const int k = key_index(M, M->config[i]->items[e].key);
+            if (k < 0)
+                continue;
+            /* the first item of a key, as nl_flat_get finds it */
+            const size_t at = (size_t)k * (size_t)M->n_runs + (size_t)i;
+            if (!M->own_value[at])
+                M->own_value[at] = M->config[i]->items[e].value;
+        }
+    return NL_OK;
+}
+
+/* a run's value of candidate key k: its varied value, else its own
+ * config's, else (a run not started) its directory's; NULL when unknown
+ * (not applicable to the run, or no config to read) */
+static const char *raw_value(const merge *M, int i, int k)
+{
+    const size_t s = (size_t)M->source[i], n_keys = (size_t)M->n_keys;
+    const int at = M->varied_at[s * n_keys + (size_t)k];
+    const char *v = at >= 0                ? M->run[i]->values[at]
+                    : M->config[i]->n > 0  ? M->own_value[(size_t)k * (size_t)M->n_runs + (size_t)i]
+                    : M->in[s]->have_config ? M->input_value[s * n_keys + (size_t)k]
+                                            : NULL;
     return v && v[0] ? v : NULL;
 }
 
 /* every run's config.yaml, where it has one: within a sweep, a setting the
  * grid does not vary can still differ from run to run (a normalizer's
- * group count applies to group norm's runs only) */
+ * group count applies to group norm's runs only). The one the run's
+ * reader holds where it holds one, else read here. */
 static nl_code load_run_configs(merge *M, nl_error *err)
 {
     M->config = calloc((size_t)M->n_runs + 1, sizeof *M->config);
-    if (!M->config)
+    M->read = calloc((size_t)M->n_runs + 1, sizeof *M->read);
+    if (!M->config || !M->read)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < M->n_runs; i++) {
+        const nl_run_held *held = M->run[i]->held;
+        M->config[i] = held && held->config ? held->config : &M->read[i];
+        if (M->config[i] != &M->read[i])
+            continue;
         char path[1300], *text = NULL;
         nl_error ignored = {0};
         snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, M->run[i]->dir);
         if (nl_run_file_read(M->run[i]->dir, NL_RUN_CONFIG_FILE, &text, NULL, &ignored) != NL_OK)
             continue;
-        if (nl_flat_from_yaml(text, path, &M->config[i], &ignored) != NL_OK)
-            nl_flat_free(&M->config[i]);
+        if (nl_flat_from_yaml(text, path, &M->read[i], &ignored) != NL_OK)
+            nl_flat_free(&M->read[i]);
         free(text);
     }
     return NL_OK;
@@ -114,20 +210,31 @@ static bool seen_init(seen_texts *t, int n)
 /* the slot of text: where it is, or the empty one it goes in */
 static size_t seen_slot(const seen_texts *t, const char *text)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = text; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-    size_t at = (size_t)h & t->mask;
+    size_t at = (size_t)text_hash(text) & t->mask;
     while (t->text[at] && strcmp(t->text[at], text))
         at = (at + 1) & t->mask;
     return at;
 }
 
+/* An integer as one text alone writes it: an optional '-', then 0 or
+ * digits that do not start with 0, at most 18 (no overflow). Two of them
+ * are equal values (nl_values_equal: integers exactly) only as the same
+ * text, so a text not met before is a new class among classes of such
+ * integers without a comparison: seed's 954 classes over 8,940 runs made
+ * 450,000 (issue 118). */
+static bool canonical_integer(const char *s)
+{
+    const char *d = s + (*s == '-');
+    size_t n = strspn(d, "0123456789");
+    return n > 0 && n <= 18 && !d[n] && (d[0] != '0' || (n == 1 && d == s));
+}
+
 /* the key's value per run, as one text per class of equal values (1e-05
  * and 0.00001 are one value), unquoted; false when every known value is the
  * same (the key does not tell runs apart) */
-static bool key_values(const merge *M, const char *key, char **out, nl_error *err, nl_code *rc)
+static bool key_values(const merge *M, int k, char **out, nl_error *err, nl_code *rc)
 {
+    const char *key = M->keys[k];
     const char **first = calloc((size_t)M->n_runs, sizeof *first);
     /* each class's first run, in order: a value is compared with these
      * only, not with every run before it (two sweeps of 4,770 and 4,170
@@ -147,9 +254,10 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
     const bool formula = nl_results_formula_text_key(key) || !strcmp(key, "model.norm.type");
     char (*named)[NL_NORM_LABEL_SIZE] = formula ? calloc((size_t)M->n_runs, sizeof *named) : NULL;
     int n_classes = 0;
+    bool integer_reps = true; /* every class's first value a canonical_integer */
     for (int i = 0; i < M->n_runs; i++) {
-        const char *v = raw_value(M, i, key);
-        if (v && named && M->config[i].n > 0 && nl_norm_label_of(&M->config[i], named[i], sizeof named[i]) &&
+        const char *v = raw_value(M, i, k);
+        if (v && named && M->config[i]->n > 0 && nl_norm_label_of(M->config[i], named[i], sizeof named[i]) &&
             nl_norm_label_is_formula(named[i]))
             v = named[i];
         first[i] = v;
@@ -159,13 +267,17 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
         bool known = seen.text[slot] != NULL;
         if (known)
             first[i] = seen.cls[slot];
-        for (int c = 0; c < n_classes && !known; c++)
+        /* a new integer among integers is a class of its own */
+        const bool integer = canonical_integer(v);
+        for (int c = 0; c < n_classes && !known && !(integer && integer_reps); c++)
             if (nl_values_equal(first[reps[c]], v)) {
                 first[i] = first[reps[c]];
                 known = true;
             }
-        if (!known)
+        if (!known) {
             reps[n_classes++] = i;
+            integer_reps = integer_reps && integer;
+        }
         seen.text[slot] = v;
         seen.cls[slot] = first[i];
     }
@@ -188,32 +300,60 @@ static bool key_values(const merge *M, const char *key, char **out, nl_error *er
     return differs;
 }
 
-/* do the runs of inputs a and b fall into a common variant by the keys
- * other than seed? */
-static bool inputs_overlap(const nl_results *m, const int *source, int a, int b)
+/* run i's variant in m: its values of the keys other than seed, each
+ * after its length, as one text (equal texts, equal values) */
+static char *variant_text(const nl_results *m, int i)
 {
-    for (int i = 0; i < m->n_runs; i++)
-        for (int j = 0; j < m->n_runs && source[i] == a; j++) {
-            if (source[j] != b)
-                continue;
-            bool same = true;
-            for (int k = 0; k < m->n_keys && same; k++)
-                same = k == m->seed_key || !strcmp(m->runs[i].values[k], m->runs[j].values[k]);
-            if (same)
-                return true;
-        }
-    return false;
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%s", "");
+    for (int k = 0; k < m->n_keys; k++)
+        if (k != m->seed_key)
+            nl_buf_printf(&b, "%zu:%s", strlen(m->runs[i].values[k]), m->runs[i].values[k]);
+    if (b.failed)
+        nl_buf_free(&b);
+    return b.data;
+}
+
+/* Do the runs of two inputs fall into a common variant by the keys other
+ * than seed? Each input's variants in a set the next inputs' are looked up
+ * in: every run of one sweep against every run of another made 20 million
+ * comparisons of two 4,000-run sweeps that share none (issue 118). */
+static bool inputs_overlap(const nl_results *m, const int *source, int n_in, nl_error *err, nl_code *rc)
+{
+    char **text = calloc((size_t)m->n_runs + 1, sizeof *text);
+    seen_texts seen = {0};
+    bool overlap = false;
+    if (!text || !seen_init(&seen, m->n_runs))
+        *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_runs && *rc == NL_OK; i++)
+        if (!(text[i] = variant_text(m, i)))
+            *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int a = 0; a + 1 < n_in && *rc == NL_OK && !overlap; a++) {
+        memset(seen.text, 0, (seen.mask + 1) * sizeof *seen.text);
+        for (int i = 0; i < m->n_runs; i++)
+            if (source[i] == a)
+                seen.text[seen_slot(&seen, text[i])] = text[i];
+        /* a's variants against those of the inputs after it */
+        for (int j = 0; j < m->n_runs && !overlap; j++)
+            overlap = source[j] > a && seen.text[seen_slot(&seen, text[j])] != NULL;
+    }
+    for (int i = 0; text && i < m->n_runs; i++)
+        free(text[i]);
+    free(text);
+    free(seen.text);
+    free(seen.cls);
+    return overlap;
 }
 
 /* the name an input goes by in the legend: its last path component, or the
  * path as given when another input ends the same way */
-static const char *input_label(const nl_results *in, int n_in, int i)
+static const char *input_label(const nl_results *const *in, int n_in, int i)
 {
-    const char *base = strrchr(in[i].dir, '/') ? strrchr(in[i].dir, '/') + 1 : in[i].dir;
+    const char *base = strrchr(in[i]->dir, '/') ? strrchr(in[i]->dir, '/') + 1 : in[i]->dir;
     for (int j = 0; j < n_in; j++) {
-        const char *other = strrchr(in[j].dir, '/') ? strrchr(in[j].dir, '/') + 1 : in[j].dir;
+        const char *other = strrchr(in[j]->dir, '/') ? strrchr(in[j]->dir, '/') + 1 : in[j]->dir;
         if (j != i && !strcmp(base, other))
-            return in[i].dir;
+            return in[i]->dir;
     }
     return base;
 }
@@ -244,7 +384,7 @@ static nl_code add_key(nl_results *m, const char *key, char **values, nl_error *
 static bool input_varies(const merge *M, const char *key)
 {
     for (int s = 0; s < M->n_in; s++)
-        if (nl_results_key(&M->in[s], key) >= 0)
+        if (nl_results_key(M->in[s], key) >= 0)
             return true;
     return false;
 }
@@ -274,15 +414,15 @@ static nl_code collect_candidates(merge *M, nl_error *err)
 {
     nl_code rc = NL_OK;
     for (int s = 0; s < M->n_in && rc == NL_OK; s++) {
-        const nl_results *r = &M->in[s];
+        const nl_results *r = M->in[s];
         for (int k = 0; k < r->n_keys && rc == NL_OK; k++)
             rc = add_candidate(M, r->keys[k], err);
         for (int e = 0; e < r->config.n && rc == NL_OK; e++)
             rc = add_candidate(M, r->config.items[e].key, err);
     }
     for (int i = 0; i < M->n_runs && rc == NL_OK; i++)
-        for (int e = 0; e < M->config[i].n && rc == NL_OK; e++)
-            rc = add_candidate(M, M->config[i].items[e].key, err);
+        for (int e = 0; e < M->config[i]->n && rc == NL_OK; e++)
+            rc = add_candidate(M, M->config[i]->items[e].key, err);
     return rc;
 }
 
@@ -302,7 +442,7 @@ static nl_code add_differing_keys(const merge *M, nl_results *m, char **values, 
     char config_keys[600] = "";
     size_t listed = 0;
     for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
-        differs[k] = key_values(M, M->keys[k], values, err, &rc);
+        differs[k] = key_values(M, k, values, err, &rc);
         for (int i = 0; i < M->n_runs; i++) {
             free(values[i]);
             values[i] = NULL;
@@ -318,7 +458,7 @@ static nl_code add_differing_keys(const merge *M, nl_results *m, char **values, 
     for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
         if (!differs[k] || (*too_many && !nl_results_is_seed_key(M->keys[k]) && !input_varies(M, M->keys[k])))
             continue;
-        if (key_values(M, M->keys[k], values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
+        if (key_values(M, k, values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
             nl_results_is_seed_key(M->keys[k]))
             m->seed_key = m->n_keys - 1;
     }
@@ -334,8 +474,9 @@ static nl_code add_differing_keys(const merge *M, nl_results *m, char **values, 
 static void note_token_mix(const merge *M, nl_results *m)
 {
     int token_runs = 0;
-    for (int i = 0; i < M->n_runs; i++) {
-        const char *arch = raw_value(M, i, "model.arch");
+    const int arch_key = key_index(M, "model.arch"); /* a key no run has is no candidate */
+    for (int i = 0; i < M->n_runs && arch_key >= 0; i++) {
+        const char *arch = raw_value(M, i, arch_key);
         const int a = arch ? nl_name_lookup(&nl_arch_names, arch) : -1;
         token_runs += a >= 0 && nl_model_spec_tokens(&(nl_model_spec){.arch = (nl_arch)a});
     }
@@ -350,12 +491,10 @@ static void note_token_mix(const merge *M, nl_results *m)
  * one variant, or too many settings differ to name them */
 static nl_code add_directory_key(const merge *M, nl_results *m, char **values, bool too_many, nl_error *err)
 {
-    bool apart = !too_many;
-    for (int a = 0; a < M->n_in && apart; a++)
-        for (int b = a + 1; b < M->n_in && apart; b++)
-            apart = !inputs_overlap(m, M->source, a, b);
-    if (apart)
-        return NL_OK;
+    nl_code rc = NL_OK;
+    const bool apart = !too_many && !inputs_overlap(m, M->source, M->n_in, err, &rc);
+    if (rc || apart)
+        return rc;
     for (int i = 0; i < M->n_runs; i++)
         if (!(values[i] = strdup(input_label(M->in, M->n_in, M->source[i]))))
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -372,21 +511,21 @@ static nl_code build_merged(merge *M, nl_results *m, const char *out_dir, nl_err
     if (!values)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     bool too_many = false;
-    if ((rc = collect_candidates(M, err)) == NL_OK)
+    if ((rc = collect_candidates(M, err)) == NL_OK && (rc = index_values(M, err)) == NL_OK)
         rc = add_differing_keys(M, m, values, &too_many, err);
-    note_token_mix(M, m);
+    if (rc == NL_OK)
+        note_token_mix(M, m);
     if (rc == NL_OK)
         rc = add_directory_key(M, m, values, too_many, err);
     for (int i = 0; i < M->n_runs; i++)
         free(values[i]);
     free(values);
     /* the subtitle's fixed settings: the first input's config that there is
-     * (none when the configs differ in too much to have any in common) */
+     * (none when the configs differ in too much to have any in common),
+     * borrowed (free_merged gives it back) */
     for (int s = 0; s < M->n_in && rc == NL_OK && !m->have_config && !too_many; s++)
-        if (M->in[s].have_config) {
-            m->config = M->in[s].config;
-            memset(&M->in[s].config, 0, sizeof M->in[s].config);
-            M->in[s].have_config = false;
+        if (M->in[s]->have_config) {
+            m->config = M->in[s]->config;
             m->have_config = true;
         }
     return rc;
@@ -471,34 +610,53 @@ static nl_code check_request(const char *const *dirs, int n_dirs, const nl_plot_
     return rc;
 }
 
-/* each directory's results into M->in (M->n_in counts those loaded, to
- * free), then every run in order with its input and its own config */
-static nl_code load_inputs(merge *M, const char *const *dirs, int n_dirs, nl_error *err)
+/* every run of M's inputs in order, with its input and its own config */
+static nl_code index_runs(merge *M, nl_error *err)
 {
-    nl_code rc = NL_OK;
-    for (; M->n_in < n_dirs; M->n_in++) {
-        if ((rc = nl_results_load(dirs[M->n_in], &M->in[M->n_in], err)))
-            return rc;
-        nl_results_check_run_files(&M->in[M->n_in]);
-        M->n_runs += M->in[M->n_in].n_runs;
-    }
+    for (int s = 0; s < M->n_in; s++)
+        M->n_runs += M->in[s]->n_runs;
     M->source = calloc((size_t)M->n_runs + 1, sizeof *M->source);
     M->run = calloc((size_t)M->n_runs + 1, sizeof *M->run);
     if (!M->source || !M->run)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     for (int s = 0, i = 0; s < M->n_in; s++)
-        for (int j = 0; j < M->in[s].n_runs; j++, i++) {
+        for (int j = 0; j < M->in[s]->n_runs; j++, i++) {
             M->source[i] = s;
-            M->run[i] = &M->in[s].runs[j];
+            M->run[i] = &M->in[s]->runs[j];
         }
     return load_run_configs(M, err);
+}
+
+/* each directory's results loaded into M->loaded (M->n_loaded counts
+ * them, to free) as M's inputs */
+static nl_code load_inputs(merge *M, const char *const *dirs, int n_dirs, nl_error *err)
+{
+    M->loaded = calloc((size_t)n_dirs, sizeof *M->loaded);
+    if (!M->loaded)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (; M->n_loaded < n_dirs; M->n_loaded++) {
+        nl_code rc = nl_results_load(dirs[M->n_loaded], &M->loaded[M->n_loaded], err);
+        if (rc)
+            return rc;
+        nl_results_check_run_files(&M->loaded[M->n_loaded]);
+        M->in[M->n_in++] = &M->loaded[M->n_loaded];
+    }
+    return index_runs(M, err);
+}
+
+/* a caller's results as M's inputs */
+static nl_code take_inputs(merge *M, const nl_results *const *in, int n_in, nl_error *err)
+{
+    for (; M->n_in < n_in; M->n_in++)
+        M->in[M->n_in] = in[M->n_in];
+    return index_runs(M, err);
 }
 
 /* the inputs' left-out rows are the figure's */
 static void adopt_warnings(const merge *M, nl_results *m)
 {
     for (int s = 0; s < M->n_in; s++)
-        for (const char *w = M->in[s].warnings; *w;) {
+        for (const char *w = M->in[s]->warnings; *w;) {
             char line[1600];
             const size_t len = strcspn(w, "\n");
             snprintf(line, sizeof line, "%.*s", (int)len, w);
@@ -522,9 +680,11 @@ static nl_code write_compare(const nl_results *m, const nl_plot_spec *spec, cons
     return pl_write_one(m, spec, spec->name[0] ? spec->name : name, "compare", templates, rep, err);
 }
 
-/* m's values are its own (add_key), its runs' other fields the inputs' */
+/* m's values are its own (add_key), its runs' other fields and its
+ * config the inputs' */
 static void free_merged(nl_results *m)
 {
+    memset(&m->config, 0, sizeof m->config);
     for (int i = 0; i < m->n_runs && m->runs; i++) {
         for (int k = 0; k < m->n_keys; k++)
             free(m->runs[i].values[k]);
@@ -538,19 +698,27 @@ static void free_merged(nl_results *m)
 
 static void free_merge(merge *M)
 {
-    for (int s = 0; s < M->n_in; s++)
-        nl_results_free(&M->in[s]);
+    for (int s = 0; s < M->n_loaded; s++)
+        nl_results_free(&M->loaded[s]);
+    free(M->loaded);
     free(M->in);
-    for (int i = 0; M->config && i < M->n_runs; i++)
-        nl_flat_free(&M->config[i]);
+    for (int i = 0; M->read && i < M->n_runs; i++)
+        nl_flat_free(&M->read[i]);
+    free(M->read);
     free(M->config);
     free(M->source);
     free(M->run);
     free(M->keys);
+    free(M->key_slot);
+    free(M->varied_at);
+    free(M->input_value);
+    free(M->own_value);
 }
 
-static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
-                       const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
+/* the figure of dirs, loaded here (loaded NULL) or loaded[i] the results of dirs[i] */
+static nl_code compare(const char *const *dirs, const nl_results *const *loaded, int n_dirs, const nl_plot_spec *spec,
+                       const char *out_dir, const char *templates_dir, nl_outset *set, nl_plot_report *rep,
+                       nl_error *err)
 {
     memset(rep, 0, sizeof *rep);
     nl_code rc = check_request(dirs, n_dirs, spec, out_dir, err);
@@ -567,7 +735,7 @@ static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
     if ((rc = pl_templates_load(templates_dir, templates, err)) == NL_OK &&
-        (rc = load_inputs(&M, dirs, n_dirs, err)) == NL_OK)
+        (rc = loaded ? take_inputs(&M, loaded, n_dirs, err) : load_inputs(&M, dirs, n_dirs, err)) == NL_OK)
         rc = build_merged(&M, m, out_dir, err);
     if (rc == NL_OK) {
         adopt_warnings(&M, m);
@@ -584,11 +752,24 @@ static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *
 nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
                         const char *templates_dir, nl_plot_report *rep, nl_error *err)
 {
-    return compare(dirs, n_dirs, spec, out_dir, templates_dir, NULL, rep, err);
+    return compare(dirs, NULL, n_dirs, spec, out_dir, templates_dir, NULL, rep, err);
 }
 
 nl_code nl_plot_compare_staged(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
                                const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
 {
-    return compare(dirs, n_dirs, spec, out_dir, templates_dir, set, rep, err);
+    return compare(dirs, NULL, n_dirs, spec, out_dir, templates_dir, set, rep, err);
+}
+
+nl_code nl_plot_compare_loaded(const nl_results *const *in, int n_in, const nl_plot_spec *spec, const char *out_dir,
+                               const char *templates_dir, nl_plot_report *rep, nl_error *err)
+{
+    const char **dirs = calloc((size_t)n_in + 1, sizeof *dirs);
+    if (!dirs)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_in; i++)
+        dirs[i] = in[i]->dir;
+    const nl_code rc = compare(dirs, in, n_in, spec, out_dir, templates_dir, NULL, rep, err);
+    free(dirs);
+    return rc;
 }

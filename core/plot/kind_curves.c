@@ -20,25 +20,18 @@ static double curve_value(const char *metric, double loss, double accuracy)
     return 100.0 * (1.0 - accuracy);
 }
 
-/* adds a run's metrics.csv to its two curves: training loss, and `split`'s metric */
-static nl_code add_metrics(const nl_results_run *run, const char *split, const char *metric, curve *left,
-                           curve *right, nl_error *err)
+/* adds a run's metrics.csv (t, read from path) to its two curves:
+ * training loss, and `split`'s metric */
+static nl_code add_table(const nl_csv_table *t, const char *path, const char *split, const char *metric,
+                         curve *left, curve *right, nl_error *err)
 {
-    char path[1300];
-    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, run->dir);
-    nl_csv_table t;
-    nl_code rc = nl_run_csv_read(run->dir, NL_RUN_METRICS_FILE, &t, err);
-    if (rc)
-        return rc;
-    const int c_step = nl_metrics_col(&t, NL_METRICS_STEP), c_epoch = nl_metrics_col(&t, NL_METRICS_EPOCH),
-              c_split = nl_metrics_col(&t, NL_METRICS_SPLIT), c_loss = nl_metrics_col(&t, NL_METRICS_LOSS),
-              c_acc = nl_metrics_col(&t, NL_METRICS_ACCURACY);
-    if (c_step < 0 || c_epoch < 0 || c_split < 0 || c_loss < 0 || c_acc < 0) {
-        nl_csv_table_free(&t);
+    const int c_step = nl_metrics_col(t, NL_METRICS_STEP), c_epoch = nl_metrics_col(t, NL_METRICS_EPOCH),
+              c_split = nl_metrics_col(t, NL_METRICS_SPLIT), c_loss = nl_metrics_col(t, NL_METRICS_LOSS),
+              c_acc = nl_metrics_col(t, NL_METRICS_ACCURACY);
+    if (c_step < 0 || c_epoch < 0 || c_split < 0 || c_loss < 0 || c_acc < 0)
         return nl_fail(err, NL_ERR_DATA, "%s lacks the columns step, epoch, split, loss, accuracy", path);
-    }
-    for (int i = 0; i < t.n_rows; i++) {
-        char **row = t.rows[i];
+    for (int i = 0; i < t->n_rows; i++) {
+        char **row = t->rows[i];
         const double step = nl_csv_num(row[c_step]), epoch = nl_csv_num(row[c_epoch]);
         const double loss = nl_csv_num(row[c_loss]), acc = nl_csv_num(row[c_acc]);
         if (!isfinite(step))
@@ -48,13 +41,28 @@ static nl_code add_metrics(const nl_results_run *run, const char *split, const c
             pl_agg_add(&p->a, loss);
         if (!strcmp(row[c_split], split) && (p = pl_curve_at(right, step, epoch)))
             pl_agg_add(&p->a, curve_value(metric, loss, acc));
-        if (!p && (!strcmp(row[c_split], "train") || !strcmp(row[c_split], split))) {
-            nl_csv_table_free(&t);
+        if (!p && (!strcmp(row[c_split], "train") || !strcmp(row[c_split], split)))
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        }
     }
-    nl_csv_table_free(&t);
     return NL_OK;
+}
+
+/* the same of the run's metrics.csv: the table its reader holds
+ * (nl_results_run.held), else read here */
+static nl_code add_metrics(const nl_results_run *run, const char *split, const char *metric, curve *left,
+                           curve *right, nl_error *err)
+{
+    char path[1300];
+    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, run->dir);
+    if (run->held && run->held->metrics)
+        return add_table(run->held->metrics, path, split, metric, left, right, err);
+    nl_csv_table t;
+    nl_code rc = nl_run_csv_read(run->dir, NL_RUN_METRICS_FILE, &t, err);
+    if (rc)
+        return rc;
+    rc = add_table(&t, path, split, metric, left, right, err);
+    nl_csv_table_free(&t);
+    return rc;
 }
 
 /* the y axis of a panel: percentages from 0 (at most 100); losses fitted
@@ -167,9 +175,10 @@ static nl_code read_curves(curves_fig *f, nl_error *err)
          * header yet (normlab report --watch reads a running sweep): no rows,
          * as before the file is made; a finished run's empty file is an error */
         struct stat st;
-        const bool packed = nl_run_packed(r->runs[i].dir, NULL, 0, NULL, 0);
-        if (packed ? !nl_run_file_exists(r->runs[i].dir, NL_RUN_METRICS_FILE)
-                   : stat(path, &st) != 0 || (st.st_size == 0 && !nl_results_run_finished(&r->runs[i])))
+        const bool held = r->runs[i].held && r->runs[i].held->metrics; /* there, and with a header */
+        const bool packed = !held && nl_run_packed(r->runs[i].dir, NULL, 0, NULL, 0);
+        if (!held && (packed ? !nl_run_file_exists(r->runs[i].dir, NL_RUN_METRICS_FILE)
+                             : stat(path, &st) != 0 || (st.st_size == 0 && !nl_results_run_finished(&r->runs[i]))))
             continue;
         nl_code rc = add_metrics(&r->runs[i], f->split, f->metric, &f->left[id], &f->right[id], err);
         if (rc)

@@ -73,6 +73,7 @@
 #include "log/files.h"
 #include "plot/report.h" /* nl_plot_report: what writing and rendering found */
 #include "plot/spec.h"   /* the kinds, nl_plot_where, nl_plot_spec */
+#include "results/results.h" /* nl_results: nl_plot_compare_loaded's inputs */
 
 enum { NL_PLOT_PNG = 1, NL_PLOT_SVG = 2, NL_PLOT_PDF = 4 };
 #define NL_PLOT_N_FORMATS 3
@@ -126,6 +127,13 @@ nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec 
  * beside it, for nl_plot_stage */
 nl_code nl_plot_compare_staged(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
                                const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err);
+/* The same of directories already read (normlab report's page of
+ * several): in[i] as nl_results_load and nl_results_check_run_files left
+ * it, its runs' config.yaml and metrics.csv taken from what their reader
+ * holds (nl_results_run.held) where it holds them; in is only read. The
+ * figure is the one nl_plot_compare draws of the directories in[i]->dir. */
+nl_code nl_plot_compare_loaded(const nl_results *const *in, int n_in, const nl_plot_spec *spec, const char *out_dir,
+                               const char *templates_dir, nl_plot_report *rep, nl_error *err);
 /* writes the built-in templates into dir, to edit for --templates */
 nl_code nl_plot_write_templates(const char *dir, nl_error *err);
 

@@ -170,7 +170,7 @@ static nl_code make_tmp(rp_page *p, nl_error *err)
     return nl_write_root_add(p->tmp, err);
 }
 
-static nl_code write_page(rp_page *p, rp_source *src, const char *const *dirs, int n_dirs, nl_error *err)
+static nl_code write_page(rp_page *p, rp_source *src, int n_dirs, nl_error *err)
 {
     char title[400]; /* two names of up to 160 bytes and a count */
     if (n_dirs == 1)
@@ -181,7 +181,7 @@ static nl_code write_page(rp_page *p, rp_source *src, const char *const *dirs, i
         snprintf(title, sizeof title, "%s, %s and %d more", src[0].name, src[1].name, n_dirs - 2);
     rp_page_head(p, title, n_dirs);
     toc(p, src, n_dirs);
-    nl_code rc = n_dirs > 1 ? rp_compare_figure(p, dirs, n_dirs, err) : NL_OK;
+    nl_code rc = n_dirs > 1 ? rp_compare_figure(p, src, n_dirs, err) : NL_OK;
     if (rc == NL_OK && n_dirs > 1)
         rc = rp_curves_together(p, src, n_dirs, err);
     for (int i = 0; i < n_dirs && rc == NL_OK; i++)
@@ -228,9 +228,10 @@ nl_code nl_report_build(const char *const *dirs, int n_dirs, const nl_report_opt
         rc = rp_source_load(dirs[loaded], loaded + 1, opt, &src[loaded], err);
     rp_page page = {.html = &out->html, .out = out, .opt = opt};
     if (rc == NL_OK && (rc = make_tmp(&page, err)) == NL_OK) {
-        rc = write_page(&page, src, dirs, n_dirs, err);
+        rc = write_page(&page, src, n_dirs, err);
         rp_remove_tree(page.tmp);
     }
+    free(page.t975);
     for (int i = 0; i < loaded; i++)
         rp_source_free(&src[i]);
     free(src);

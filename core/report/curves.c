@@ -30,7 +30,8 @@
 #define MAX_AXES 8
 
 typedef struct {
-    nl_csv_table t;
+    const nl_csv_table *t; /* the source's (rp_source.metrics), else own */
+    nl_csv_table own;
     bool have;
     int step, split; /* columns; -1 absent */
 } run_curves;
@@ -74,8 +75,8 @@ static int split_index(curves *c, const char *split)
 static int split_rows(const run_curves *r, const char *split, int *rows)
 {
     int n = 0;
-    for (int i = 0; i < r->t.n_rows; i++)
-        if (!strcmp(r->t.rows[i][r->split], split) && isfinite(nl_csv_num(r->t.rows[i][r->step])))
+    for (int i = 0; i < r->t->n_rows; i++)
+        if (!strcmp(r->t->rows[i][r->split], split) && isfinite(nl_csv_num(r->t->rows[i][r->step])))
             rows[n++] = i;
     return n;
 }
@@ -84,9 +85,9 @@ static int split_rows(const run_curves *r, const char *split, int *rows)
 static int split_tags(curves *c, const run_curves *r, const char *split, int *cols, int *tag_ids)
 {
     int n = 0;
-    for (int col = 0; col < r->t.n_cols; col++) {
+    for (int col = 0; col < r->t->n_cols; col++) {
         char tag[160];
-        if (!nl_tb_metric_tag(split, r->t.header[col], tag, sizeof tag))
+        if (!nl_tb_metric_tag(split, r->t->header[col], tag, sizeof tag))
             continue;
         const int id = find_or_add(c->tags, &c->n_tags, MAX_TAGS, tag);
         if (id >= 0) {
@@ -102,13 +103,13 @@ static int split_tags(curves *c, const run_curves *r, const char *split, int *co
  * the 4 decimals metrics.csv writes; NAN otherwise (the wall time) */
 static double per_step(const run_curves *r, int col, const int *rows, int n)
 {
-    const double last_step = nl_csv_num(r->t.rows[rows[n - 1]][r->step]);
+    const double last_step = nl_csv_num(r->t->rows[rows[n - 1]][r->step]);
     if (!(last_step > 0))
         return NAN;
-    const double ratio = nl_csv_num(r->t.rows[rows[n - 1]][col]) / last_step;
+    const double ratio = nl_csv_num(r->t->rows[rows[n - 1]][col]) / last_step;
     for (int j = 0; j < n; j++) {
-        const double v = nl_csv_num(r->t.rows[rows[j]][col]);
-        if (!(fabs(v - nl_csv_num(r->t.rows[rows[j]][r->step]) * ratio) <= 1e-4 + 1e-6 * fabs(v)))
+        const double v = nl_csv_num(r->t->rows[rows[j]][col]);
+        if (!(fabs(v - nl_csv_num(r->t->rows[rows[j]][r->step]) * ratio) <= 1e-4 + 1e-6 * fabs(v)))
             return NAN;
     }
     return ratio;
@@ -119,8 +120,8 @@ static double per_step(const run_curves *r, int col, const int *rows, int n)
 static bool steps_over(const run_curves *r, int col, const int *rows, int n, double per)
 {
     for (int j = 0; j < n; j++) {
-        const double v = nl_csv_num(r->t.rows[rows[j]][col]);
-        if (!(fabs(v - nl_csv_num(r->t.rows[rows[j]][r->step]) / per) <= 0.5e-4 + 1e-9 * fabs(v)))
+        const double v = nl_csv_num(r->t->rows[rows[j]][col]);
+        if (!(fabs(v - nl_csv_num(r->t->rows[rows[j]][r->step]) / per) <= 0.5e-4 + 1e-9 * fabs(v)))
             return false;
     }
     return true;
@@ -135,8 +136,8 @@ static bool steps_over(const run_curves *r, int col, const int *rows, int n, dou
  * put runs of other batch sizes at 2.99999 and 3.00002 epochs) */
 static long steps_per_unit(const run_curves *r, int col, const int *rows, int n)
 {
-    const double last = nl_csv_num(r->t.rows[rows[n - 1]][col]);
-    const double steps = nl_csv_num(r->t.rows[rows[n - 1]][r->step]);
+    const double last = nl_csv_num(r->t->rows[rows[n - 1]][col]);
+    const double steps = nl_csv_num(r->t->rows[rows[n - 1]][r->step]);
     if (!(last > 0) || !(steps > 0) || !(steps / last < 1e9))
         return 0;
     const long per = lround(steps / last);
@@ -158,19 +159,19 @@ static int split_axes(curves *c, const run_curves *r, const char *split, const i
     *in_full = 0;
     int found = 0;
     char tag[160];
-    for (int col = 0; n > 1 && col < r->t.n_cols; col++) {
-        if (col == r->step || col == r->split || nl_tb_metric_tag(split, r->t.header[col], tag, sizeof tag))
+    for (int col = 0; n > 1 && col < r->t->n_cols; col++) {
+        if (col == r->step || col == r->split || nl_tb_metric_tag(split, r->t->header[col], tag, sizeof tag))
             continue;
-        double prev = nl_csv_num(r->t.rows[rows[0]][col]);
+        double prev = nl_csv_num(r->t->rows[rows[0]][col]);
         bool rising = isfinite(prev);
         for (int j = 1; rising && j < n; j++) {
-            const double v = nl_csv_num(r->t.rows[rows[j]][col]);
+            const double v = nl_csv_num(r->t->rows[rows[j]][col]);
             rising = isfinite(v) && v >= prev;
             prev = v;
         }
-        if (!rising || !(prev > nl_csv_num(r->t.rows[rows[0]][col])))
+        if (!rising || !(prev > nl_csv_num(r->t->rows[rows[0]][col])))
             continue;
-        const int id = find_or_add(c->axes, &c->n_axes, MAX_AXES, r->t.header[col]);
+        const int id = find_or_add(c->axes, &c->n_axes, MAX_AXES, r->t->header[col]);
         if (id >= 0) {
             cols[found] = col;
             axis_ids[found++] = id;
@@ -286,19 +287,19 @@ static nl_code read_all(const view *v, curves *c, nl_error *err)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory reading the curves");
     for (int i = 0; i < c->n_runs; i++) {
         run_curves *r = &c->runs[i];
-        char path[1300];
         nl_error ignored = {0}; /* a run without metrics.csv has no curves: the runs table says why */
-        const char *run_dir = v->src[v->src_of[i]].res.runs[v->run_of[i]].dir;
-        nl_path_join(path, sizeof path, run_dir, NL_RUN_METRICS_FILE);
-        r->have = nl_run_file_exists(run_dir, NL_RUN_METRICS_FILE) &&
-                  nl_run_csv_read(run_dir, NL_RUN_METRICS_FILE, &r->t, &ignored) == NL_OK;
-        r->step = r->have ? nl_metrics_col(&r->t, NL_METRICS_STEP) : -1;
-        r->split = r->have ? nl_metrics_col(&r->t, NL_METRICS_SPLIT) : -1;
+        const nl_results_run *run = &v->src[v->src_of[i]].res.runs[v->run_of[i]];
+        /* the table the source read (its checks'), else read here */
+        r->t = run->held && run->held->metrics ? run->held->metrics : &r->own;
+        r->have = r->t != &r->own || (nl_run_file_exists(run->dir, NL_RUN_METRICS_FILE) &&
+                                      nl_run_csv_read(run->dir, NL_RUN_METRICS_FILE, &r->own, &ignored) == NL_OK);
+        r->step = r->have ? nl_metrics_col(r->t, NL_METRICS_STEP) : -1;
+        r->split = r->have ? nl_metrics_col(r->t, NL_METRICS_SPLIT) : -1;
         r->have = r->have && r->step >= 0 && r->split >= 0;
-        for (int row = 0; r->have && row < r->t.n_rows; row++)
-            split_index(c, r->t.rows[row][r->split]);
-        if (r->t.n_rows > c->longest)
-            c->longest = r->t.n_rows;
+        for (int row = 0; r->have && row < r->t->n_rows; row++)
+            split_index(c, r->t->rows[row][r->split]);
+        if (r->t->n_rows > c->longest)
+            c->longest = r->t->n_rows;
     }
     return NL_OK;
 }
@@ -395,7 +396,7 @@ static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *fir
         return;
     nl_buf steps = {0};
     for (int j = 0; j < n; j++)
-        nl_buf_printf(&steps, "%s%.0f", j ? "," : "", nl_csv_num(r->t.rows[rows[j]][r->step]));
+        nl_buf_printf(&steps, "%s%.0f", j ? "," : "", nl_csv_num(r->t->rows[rows[j]][r->step]));
     if (steps.failed)
         b->failed = true;
     nl_buf *prev = &last->steps[sp];
@@ -411,10 +412,10 @@ static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *fir
     *first = false;
     for (int t = 0; t < n_tags; t++) {
         nl_buf_printf(b, "%s[%d,[", t ? "," : "", ids[t]);
-        const double scale = rp_metric_unit(r->t.header[cols[t]]).scale;
+        const double scale = rp_metric_unit(r->t->header[cols[t]]).scale;
         for (int j = 0; j < n; j++) {
             nl_buf_printf(b, "%s", j ? "," : "");
-            json_number(b, r->t.rows[rows[j]][cols[t]], scale);
+            json_number(b, r->t->rows[rows[j]][cols[t]], scale);
         }
         nl_buf_printf(b, "]]");
     }
@@ -439,7 +440,7 @@ static void curve_json(nl_buf *b, curves *c, int i, int sp, int *rows, bool *fir
         nl_buf_printf(b, "%s[%d,[", a ? "," : "", ids[a]);
         for (int j = 0; j < n; j++) {
             nl_buf_printf(b, "%s", j ? "," : "");
-            json_number(b, r->t.rows[rows[j]][cols[a]], 1);
+            json_number(b, r->t->rows[rows[j]][cols[a]], 1);
         }
         nl_buf_printf(b, "]]");
     }
@@ -580,18 +581,37 @@ static int head_json(nl_buf *b, const view *v, int *metric_ids)
     return n_metrics;
 }
 
+/* Student's t's 0.975 quantile with df degrees of freedom, the page's
+ * (p->t975) once computed */
+static double t975(rp_page *p, int df)
+{
+    if (df >= p->n_t975) {
+        const int n = df + 1 > 2 * p->n_t975 ? df + 1 : 2 * p->n_t975;
+        double *grown = realloc(p->t975, (size_t)n * sizeof *grown);
+        if (!grown)
+            return nl_stats_t_quantile(0.975, df);
+        for (int d = p->n_t975; d < n; d++)
+            grown[d] = NAN;
+        p->t975 = grown;
+        p->n_t975 = n;
+    }
+    if (isnan(p->t975[df]))
+        p->t975[df] = nl_stats_t_quantile(0.975, df);
+    return p->t975[df];
+}
+
 /* the 0.975 quantiles of Student's t with 1, 2, ... n_runs - 1 degrees
  * of freedom: a mean's 95 % interval over n runs, as the tables' */
-static void t975_json(nl_buf *b, const view *v, int from)
+static void t975_json(nl_buf *b, rp_page *p, const view *v, int from)
 {
     nl_buf_printf(b, "\"t975\":[");
     for (int df = from; df < (v->n_runs > 2 ? v->n_runs : 2); df++)
-        nl_buf_printf(b, "%s%.5g", df > from ? "," : "", nl_stats_t_quantile(0.975, df));
+        nl_buf_printf(b, "%s%.5g", df > from ? "," : "", t975(p, df));
     nl_buf_printf(b, "],\n");
 }
 
 /* the section's data, as report.js reads it */
-static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
+static void data_json(nl_buf *b, rp_page *p, const view *v, curves *c, int *rows)
 {
     const char *tags[MAX_TAGS];
     int metric_ids[NL_SWEEP_N_METRICS];
@@ -621,7 +641,7 @@ static void data_json(nl_buf *b, const view *v, curves *c, int *rows)
     for (int a = 0; a < c->n_axes; a++)
         axes[a] = c->axes[a];
     string_array(b, "axes", axes, c->n_axes);
-    t975_json(b, v, 1);
+    t975_json(b, p, v, 1);
     /* a big sweep (rp_lazy's): its view starts on the means over seeds */
     nl_buf_printf(b, "\"kept\":%d,\"big\":%s}", c->kept, v->n_runs > RP_LAZY_RUNS ? "true" : "false");
 }
@@ -640,7 +660,7 @@ static nl_code explorer(rp_page *p, const view *v, const char *group,
     if (rc == NL_OK) {
         choose_kept(&c, rows);
         nl_buf json = {0};
-        data_json(&json, v, &c, rows);
+        data_json(&json, p, v, &c, rows);
         intro(p, v, group, &c);
         if (c.kept < c.longest)
             nl_buf_printf(p->html, "Long curves are sampled down to %d points each, as TensorBoard samples its "
@@ -656,7 +676,7 @@ static nl_code explorer(rp_page *p, const view *v, const char *group,
     }
     free(rows);
     for (int i = 0; i < c.n_runs; i++)
-        nl_csv_table_free(&c.runs[i].t);
+        nl_csv_table_free(&c.runs[i].own);
     free(c.runs);
     return rc;
 }
@@ -809,7 +829,7 @@ nl_code rp_curves_together(rp_page *p, rp_source *src, int n, nl_error *err)
     for (int i = 0; i < n; i++)
         from = src[i].res.n_runs > from ? src[i].res.n_runs : from;
     nl_buf_printf(&json, "\"t975_from\":%d,\n", from);
-    t975_json(&json, &v, from);
+    t975_json(&json, p, &v, from);
     nl_buf_printf(&json, "\"big\":%s}", v.n_runs > RP_LAZY_RUNS ? "true" : "false");
     together_intro(p, &v, "c", NULL);
     nl_buf_printf(p->html, "Its curves are each directory's below, sampled as there.</p>\n"

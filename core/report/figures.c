@@ -268,8 +268,13 @@ nl_code rp_figures(rp_page *p, rp_source *s, nl_error *err)
     return rc;
 }
 
-nl_code rp_compare_figure(rp_page *p, const char *const *dirs, int n_dirs, nl_error *err)
+nl_code rp_compare_figure(rp_page *p, const rp_source *src, int n_src, nl_error *err)
 {
+    /* the sections' runs as they read them: their values, config.yaml and
+     * metrics.csv (nl_results_run.held), not read again (issue 118) */
+    const nl_results *in[NL_REPORT_MAX_DIRS];
+    for (int i = 0; i < n_src && i < NL_REPORT_MAX_DIRS; i++)
+        in[i] = &src[i].res;
     nl_plot_report *rep = calloc(1, sizeof *rep);
     if (!rep)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -279,7 +284,7 @@ nl_code rp_compare_figure(rp_page *p, const char *const *dirs, int n_dirs, nl_er
     nl_plot_spec_init(&spec, NL_PLOT_CURVES);
     nl_error why = {0};
     nl_buf_printf(p->html, "<h2 class=\"first\" id=\"compared\">The directories compared</h2>\n");
-    nl_code rc = nl_plot_compare(dirs, n_dirs, &spec, out, NULL, rep, &why);
+    nl_code rc = nl_plot_compare_loaded(in, n_src, &spec, out, NULL, rep, &why);
     if (rc == NL_ERR_USAGE) {
         nl_buf_printf(&p->out->notes, "the directories' curves were not drawn together: %s\n", why.msg);
         nl_buf_printf(p->html, "<p class=\"small\">Not drawn: ");

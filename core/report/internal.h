@@ -26,6 +26,11 @@ typedef struct {
     int index;               /* 1-based: the section's ids are s1, s2, ... */
     nl_results res;          /* summary.csv (or the run's summary.json) */
     rp_run *runs;            /* per res.runs[i] */
+    /* per res.runs[i]: its metrics.csv as read (n_cols 0: none), and what
+     * of its files the readers after the source's take from it (the
+     * curves, the figure of the directories compared): res.runs[i].held */
+    nl_csv_table *metrics;
+    nl_run_held *held;
     char name[160];          /* the sweep's or run's name */
     char experiment[1200];   /* its experiment file, "" none: the file read (a sweep's kept copy, see from) */
     nl_sweep_experiment_source from; /* where a sweep's record led (from.from NONE: elsewhere) */
@@ -42,6 +47,13 @@ typedef struct {
     const nl_report_options *opt;
     char tmp[1024]; /* a private directory the figures are drawn in */
     int n_figures;
+    /* Student's t's 0.975 quantile by degrees of freedom, as the
+     * explorers' data have asked for it (NAN: not yet; n_t975 held): each
+     * computed once a page, not again for each section and the view of
+     * all (4,000 each on two 4,000-run sweeps, issue 118); freed with the
+     * page */
+    double *t975;
+    int n_t975;
 } rp_page;
 
 /* ---- html.c ---- */
@@ -115,7 +127,9 @@ nl_code rp_runs_table(rp_page *p, const rp_source *s, nl_error *err);
 
 /* ---- figures.c ---- */
 nl_code rp_figures(rp_page *p, rp_source *s, nl_error *err);
-nl_code rp_compare_figure(rp_page *p, const char *const *dirs, int n_dirs, nl_error *err);
+/* the figure of the directories compared (normlab compare's) of the
+ * sources' runs as read */
+nl_code rp_compare_figure(rp_page *p, const rp_source *src, int n_src, nl_error *err);
 /* renders the scripts of rep as SVG and inlines each as a figure */
 nl_code rp_inline_figures(rp_page *p, nl_plot_report *rep, rp_source *s, nl_error *err);
 /* the directory tree at path removed (what the page's drawing left there) */

@@ -191,12 +191,21 @@ nl_code rp_source_load(const char *dir, int index, const nl_report_options *opt,
     if (s->res.n_runs == 0)
         return nl_fail(err, NL_ERR_USAGE, "nothing to report in %s: its summary.csv lists no runs", s->res.dir);
     s->runs = calloc((size_t)s->res.n_runs, sizeof *s->runs);
-    if (!s->runs)
+    s->metrics = calloc((size_t)s->res.n_runs, sizeof *s->metrics);
+    s->held = calloc((size_t)s->res.n_runs, sizeof *s->held);
+    if (!s->runs || !s->metrics || !s->held)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", dir);
     for (int i = 0; i < s->res.n_runs; i++)
         read_run(&s->res.runs[i], &s->runs[i]);
-    /* the rows of summary.csv, metrics.csv, trace.csv and series.csv left out */
-    nl_results_check_run_files(&s->res);
+    /* the rows of summary.csv, metrics.csv, trace.csv and series.csv left
+     * out; each metrics.csv kept for the readers after (read once, not
+     * once for the explorer and again for the figure of all directories) */
+    nl_results_check_run_files_keep(&s->res, s->metrics);
+    for (int i = 0; i < s->res.n_runs; i++) {
+        s->held[i].config = s->runs[i].have_config ? &s->runs[i].config : NULL;
+        s->held[i].metrics = s->metrics[i].n_cols > 0 ? &s->metrics[i] : NULL;
+        s->res.runs[i].held = &s->held[i];
+    }
     if ((rc = find_experiment(s, opt, err)) != NL_OK)
         return rc;
     const char *base = strrchr(s->res.dir, '/');
@@ -234,7 +243,11 @@ void rp_source_free(rp_source *s)
 {
     for (int i = 0; s->runs && i < s->res.n_runs; i++)
         nl_flat_free(&s->runs[i].config);
+    for (int i = 0; s->metrics && i < s->res.n_runs; i++)
+        nl_csv_table_free(&s->metrics[i]);
     free(s->runs);
+    free(s->metrics);
+    free(s->held);
     if (s->have_exp)
         nl_experiment_free(&s->exp);
     nl_results_free(&s->res);

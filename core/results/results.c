@@ -300,23 +300,30 @@ void nl_results_warn(nl_results *r, const char *message)
     r->n_warnings++;
 }
 
-void nl_results_check_run_files(nl_results *r)
+void nl_results_check_run_files_keep(nl_results *r, nl_csv_table *metrics)
 {
     static const char *const files[] = {NL_RUN_METRICS_FILE, NL_RUN_TRACE_FILE, NL_RUN_SERIES_FILE};
     for (int i = 0; i < r->n_runs; i++)
         for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
             char path[1300], problem[1600];
             snprintf(path, sizeof path, "%s/%s", r->runs[i].dir, files[f]);
-            nl_csv_table t;
+            nl_csv_table t = {0};
             nl_error ignored = {0};
+            if (metrics && f == 0)
+                memset(&metrics[i], 0, sizeof metrics[i]);
             if (!nl_run_file_exists(r->runs[i].dir, files[f]) ||
                 nl_run_csv_read(r->runs[i].dir, files[f], &t, &ignored) != NL_OK)
                 continue; /* a missing file is the plots' to report */
             if (nl_csv_table_problem(&t, path, problem, sizeof problem)[0])
                 nl_results_warn(r, problem);
-            nl_csv_table_free(&t);
+            if (metrics && f == 0)
+                metrics[i] = t;
+            else
+                nl_csv_table_free(&t);
         }
 }
+
+void nl_results_check_run_files(nl_results *r) { nl_results_check_run_files_keep(r, NULL); }
 
 void nl_results_free(nl_results *r)
 {

@@ -24,6 +24,18 @@ enum {
     NL_RESULTS_M_COUNT
 };
 
+/* What a reader already holds of a run's files, for the readers after it
+ * (normlab report's page of several directories: its sections have read
+ * every run's config.yaml and metrics.csv, which its figure of the
+ * directories compared read again, a third of the page's time on two
+ * 4,000-run sweeps, issue 118). Each NULL where not held (not read, or not
+ * readable): a reader then reads the file itself, as without it. Borrowed:
+ * the holder outlives every copy of the run. */
+typedef struct {
+    const nl_flat *config;        /* config.yaml, parsed */
+    const nl_csv_table *metrics;  /* metrics.csv, as nl_run_csv_read gives it */
+} nl_run_held;
+
 typedef struct {
     char name[160];  /* run directory name */
     char dir[1200];  /* its path */
@@ -31,6 +43,7 @@ typedef struct {
     char reason[256]; /* why a single run stopped early ("interrupted at step 700 of 1500"), or "" */
     char **values;   /* one per key */
     double m[NL_RESULTS_M_COUNT];
+    const nl_run_held *held; /* NULL: none (nl_results_load leaves it so) */
 } nl_results_run;
 
 typedef struct {
@@ -83,6 +96,10 @@ void nl_results_warn(nl_results *r, const char *message);
 /* warns of the rows each run's metrics.csv, trace.csv and series.csv
  * leave out (the files the plots read; the table reads summary.csv only) */
 void nl_results_check_run_files(nl_results *r);
+/* the same, keeping each run's metrics.csv as read into metrics[i] (its
+ * n_cols 0 where the run has none or it does not read): a reader that
+ * reads it next (a page's curves) takes it from there */
+void nl_results_check_run_files_keep(nl_results *r, nl_csv_table *metrics);
 /* the key normlab compare adds when nothing else tells its directories
  * apart: the directory's name is the value */
 #define NL_RESULTS_DIRECTORY_KEY "directory"
