@@ -820,14 +820,36 @@ def set_of(text):
                 (kv.partition(":") for kv in flow_items(m.group(1)))) if m else {}
 
 
-def cells_differ(text, printed_cells):
+BASE_RE = re.compile(r"^base:\s*(\S+)", re.M)
+NORM_NAME_RE = re.compile(r"^\s+name:\s*([\w.-]+)\s*$", re.M)
+
+
+def base_formula_name(root, commit, path, text):
+    """the name of the formula a file's base config (at COMMIT) gives, as
+    its runs and their summary rows go by it (normlab's one name: a grid
+    value `expr` is the name the base or set: gives); None where none"""
+    name = set_of(text).get("model.norm.name")
+    m = BASE_RE.search(text)
+    if name or not m or m.group(1).startswith("{"):
+        return name
+    base = os.path.normpath(os.path.join(os.path.dirname(path), m.group(1)))
+    p = git(root, "show", f"{commit}:{base}")
+    found = NORM_NAME_RE.search(p.stdout.decode("utf-8", "replace")) if p.returncode == 0 else None
+    return found.group(1) if found else None
+
+
+def cells_differ(text, printed_cells, formula=None):
     """why the cells a file's grid runs (its set: beside each) are not the
     cells the print compares (None: each printed cell is a cell of the grid
     and each grid cell a printed one, on every key both name); a cell
-    selector the file names nowhere is its base config's, not read here"""
+    selector the file names nowhere is its base config's, not read here;
+    a model.norm.type of expr is FORMULA, the name its runs go by"""
     _, _, cells = file_facts(text)
     fixed = set_of(text)
     runs = [dict(fixed, **dict(c)) for c in cells]
+    for run in runs:
+        if formula and run.get("model.norm.type") == "expr":
+            run["model.norm.type"] = formula
 
     def matches(run, cell):
         # an empty value is a key the look's runs leave unset (a dropout
@@ -845,7 +867,7 @@ def cells_differ(text, printed_cells):
     return "; ".join(why) or None
 
 
-def as_printed(name, text, printed, printed_cells=None, declared_pilot=None):
+def as_printed(name, text, printed, printed_cells=None, declared_pilot=None, formula=None):
     """why a confirmation file is not what the print scheduled (None: it
     is): its claims, seeds, n, cells (the printed cells themselves where
     known, not their count alone) and pilot flag (where known) as printed"""
@@ -863,7 +885,7 @@ def as_printed(name, text, printed, printed_cells=None, declared_pilot=None):
     if len(cells) != n_cells:
         why.append(f"{len(cells)} cells, printed {n_cells}")
     if printed_cells is not None:
-        why.append(cells_differ(text, printed_cells))
+        why.append(cells_differ(text, printed_cells, formula))
     if declared_pilot is not None and declared_pilot != pilot:
         why.append("declared a pilot, printed a confirmation" if declared_pilot else
                    "printed a pilot, not declared one in a plan's pilots:")
@@ -1135,7 +1157,8 @@ def registrations(root, recompute_all=False, say=True):
         name = os.path.basename(path)[:-5]
         text = git(root, "show", f"{commit}:{path}").stdout.decode("utf-8", "replace")
         cells = printed_cells(root, commit + "^", entries[name]) if name in entries else None
-        why = as_printed(name, text, entries, cells, declared_pilot(root, commit, path, name))
+        why = as_printed(name, text, entries, cells, declared_pilot(root, commit, path, name),
+                         base_formula_name(root, commit, path, text))
         if why is None:
             _, seeds, cells = file_facts(text)
             _, now_seeds, now_cells = file_facts(open(os.path.join(root, path)).read())
