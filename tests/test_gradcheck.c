@@ -494,24 +494,6 @@ END_TEST
 /* ---------------------------------------------------------------------- */
 /* whole conv nets with Winograd F(2x2, 3x3) in the channel-blocked layout */
 
-/* a CPU backend with the convolutions on oneDNN, the blocked layout's
- * library; NULL where this build or CPU has no channel block */
-static nl_backend *blocked_cpu(void)
-{
-    static nl_backend *be;
-    static bool tried;
-    if (!tried) {
-        tried = true;
-        setenv("NORMLAB_CONV", "onednn", 1);
-        nl_error err = {0};
-        const nl_backend_options opt = {.threads = 2};
-        if (nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) != NL_OK)
-            be = NULL;
-        unsetenv("NORMLAB_CONV");
-    }
-    return be && be->ops->conv_block(be) ? be : NULL;
-}
-
 /* the convolutions of m that run Winograd */
 static int winograd_convs(const nl_model *m)
 {
@@ -608,7 +590,7 @@ static void check_winograd_model(nl_backend *be, nl_arch arch, nl_norm_kind kind
 
 START_TEST(test_winograd_models)
 {
-    nl_backend *be = blocked_cpu();
+    nl_backend *be = tu_onednn_blocked_cpu();
     if (!be) {
         fprintf(stderr, "no channel block on this CPU: Winograd's models are not checked\n");
         return;

@@ -87,31 +87,12 @@ static bool close_to(const float *a, const float *b, size_t n, double tol, doubl
     return true;
 }
 
-/* A CPU backend whose every convolution is oneDNN's (NORMLAB_CONV=onednn),
- * so that the NCHW side runs the primitives the blocked side runs, with the
- * reorders around them; NULL in a build without oneDNN. */
-static nl_backend *onednn_cpu(void)
-{
-    static nl_backend *be;
-    static bool tried;
-    if (!tried) {
-        tried = true;
-        setenv("NORMLAB_CONV", "onednn", 1);
-        nl_error err = {0};
-        const nl_backend_options opt = {.threads = 2};
-        if (nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) != NL_OK)
-            be = NULL;
-        unsetenv("NORMLAB_CONV");
-    }
-    return be && be->ops->conv_block(be) ? be : NULL;
-}
-
 /* ---------------------------------------------------------------------- */
 /* the ops */
 
 START_TEST(test_conv_ops)
 {
-    nl_backend *be = onednn_cpu();
+    nl_backend *be = tu_onednn_blocked_cpu();
     if (!be)
         return; /* no oneDNN here: the model tests check the refusal */
     const int block = be->ops->conv_block(be);
@@ -590,7 +571,7 @@ static const nl_plan_run batch6 = {.train_batch = 6, .capacity = 6, .threads = 1
 
 START_TEST(test_models)
 {
-    nl_backend *be = onednn_cpu();
+    nl_backend *be = tu_onednn_blocked_cpu();
     if (!be) {
         /* no block here: the layout pass refuses blocked */
         nl_model_spec spec = model_spec(NL_PLACE_POST, NL_NORM_BATCH, NL_LAYOUT_BLOCKED);
@@ -715,7 +696,7 @@ START_TEST(test_runs)
                            "model:\n  arch: resnet\n  widths: [16, 32]\n  layout: blocked\n"
                            "  norm:\n    type: batch\n"
                            "train:\n  batch_size: 32\n  steps: 4\n  eval_every: 4\n");
-    const bool blocked = onednn_cpu() != NULL;
+    const bool blocked = tu_onednn_blocked_cpu() != NULL;
     const int status = tu_normlab("run r.yaml --out run --threads 1");
     char *out = tu_normlab_output();
     if (blocked) {

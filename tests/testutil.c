@@ -23,6 +23,22 @@
 #include "train/device_data.h"
 #include "train/train.h"
 
+nl_backend *tu_onednn_blocked_cpu(void)
+{
+    static nl_backend *be;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        setenv("NORMLAB_CONV", "onednn", 1);
+        nl_error err = {0};
+        const nl_backend_options opt = {.threads = 2};
+        if (nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) != NL_OK)
+            be = NULL;
+        unsetenv("NORMLAB_CONV");
+    }
+    return be && be->ops->conv_block(be) ? be : NULL;
+}
+
 nl_backend *tu_cpu(int threads)
 {
     /* one backend per team size, kept for the process: a check that loops

@@ -21,6 +21,11 @@
  * process and team size */
 nl_backend *tu_cpu(int threads);
 
+/* a 2-thread CPU backend whose every convolution is oneDNN's
+ * (NORMLAB_CONV=onednn), the channel-blocked layout's library, opened once;
+ * NULL where this build or CPU has no channel block */
+nl_backend *tu_onednn_blocked_cpu(void);
+
 /* Checks an ops table against the list of ops (backend_ops.def): the slot
  * of every op the list gives `device` must be filled and every other slot
  * NULL. Returns how many slots are not so and names them in report
