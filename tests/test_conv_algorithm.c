@@ -270,6 +270,16 @@ START_TEST(test_auto)
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "model.conv_choices") && strstr(out, "2 choices"), "%s", out);
     free(out);
+    /* choices under an algorithm that does not read them: refused, nothing written */
+    tu_tmp_write("direct.yaml", CONFIG_HEAD ", conv_algorithm: direct, conv_choices: [1]" CONFIG_TAIL);
+    ck_assert_int_eq(tu_normlab("run direct.yaml --out direct"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "model.conv_choices: applies only when") && strstr(out, "model.conv_algorithm is auto"),
+                  "%s", out);
+    free(out);
+    char written[1100];
+    snprintf(written, sizeof written, "%s/direct", tu_tmp);
+    ck_assert_msg(access(written, F_OK) != 0, "%s was written", written);
 
     /* no private cache (writable by others): the rule, direct at 16 */
     ck_assert_int_eq(chmod(dir, 0777), 0);

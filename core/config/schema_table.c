@@ -67,6 +67,11 @@ static const nl_key_when post_placed[] = {
     {.key = "model.norm.placement", .mask = BIT(NL_PLACE_POST)}, {.key = NULL}};
 static const nl_key_when pre_placed[] = {
     {.key = "model.norm.placement", .mask = BIT(NL_PLACE_PRE)}, {.key = NULL}};
+/* model.conv_choices are auto's record: under another algorithm nothing reads them */
+static const nl_key_when conv_auto[] = {
+    {.key = "model.conv_algorithm", .mask = BIT(NL_CONV_AUTO),
+     .why = "the choices are what auto measured; direct and winograd_f23 choose every convolution alike"},
+    {.key = NULL}};
 /* a formula in the activation's place (model.norm.activation): the
  * architectures that build norm -> activation pairs list the key in their
  * rows (mlp, cnn, resnet: the rule's when_key), the normalizer is a
