@@ -285,6 +285,19 @@ static void pexperiment(const char *pilots)
     tu_tmp_write("experiments/t.yaml", text);
 }
 
+/* experiments/t.yaml loaded into set, its pilots checked, and results/t's
+ * looks reported into out */
+static void t_looks(nl_buf *out)
+{
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/experiments/t.yaml", tu_tmp);
+    snprintf(dir, sizeof dir, "%s/results/t", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_check_pilots(dir, &set, true, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, out, &err) == NL_OK, "%s", err.msg);
+}
+
 /* C1 declares t-early a pilot (and the plan) and commits t-late's runs;
  * C2 commits t-early's and t-same's runs, t and t-confirm, and declares
  * t-same with them; C3 declares t-late. Only t-early was declared before
@@ -387,13 +400,8 @@ START_TEST(test_pilot_declared_in_its_own_file)
     pown("t-confirm4", "t-confirm4", "one");
     pexperiment("t-confirm2, t-confirm3, t-confirm4");
     pcommit("c2");
-    char path[512], dir[512];
-    snprintf(path, sizeof path, "%s/experiments/t.yaml", tu_tmp);
-    snprintf(dir, sizeof dir, "%s/results/t", tu_tmp);
-    nl_error err = {0};
-    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
     nl_buf out = {0};
-    ck_assert_msg(nl_looks_report(dir, &set, 0.95, &out, &err) == NL_OK, "%s", err.msg);
+    t_looks(&out);
     const char *o = out.data;
     ck_assert_msg(strstr(o, "pilot t-confirm2: declared a pilot in its own plan at ") &&
                   strstr(o, ", before its runs (first committed at ") && strstr(o, "its base's plan names it at "),
