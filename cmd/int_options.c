@@ -59,6 +59,8 @@ const nl_cmd_int_option nl_cmd_int_options[] = {
     {"report", "--interval", 1, 3600},
     /* search --funnel's random formulas (a row each in memory) */
     {"search", "--funnel", 1, NL_SEARCH_MAX_CANDIDATES},
+    /* search --seed: the file's seed: accepts (exact in a double, as YAML reads it) */
+    {"search", "--seed", 0, 1LL << 53},
 };
 const int nl_cmd_n_int_options = (int)(sizeof nl_cmd_int_options / sizeof nl_cmd_int_options[0]);
 

@@ -16,7 +16,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab search SEARCH.yaml [--out DIR] [--quiet]\n"
+            "usage: normlab search SEARCH.yaml [--out DIR] [--seed N] [--quiet]\n"
             "       normlab search SEARCH.yaml --funnel N\n\n"
             "Evolves formula normalizers (model.norm.type expr) on a base model, ranked\n"
             "on K models, as EvoNorm's search did: from the start formulas, each generation makes\n"
@@ -58,7 +58,12 @@ static void usage(FILE *out)
             "  claims: {top: 3, batch_size: 8, seeds: 5}   optional: the best written as\n"
             "    experiment files of claims against batch, layer and group norm (DIR/claims)\n"
             "  tournament: 2\n"
-            "  reject: [affine, elementwise]   the checks applied (default: the * rows)\n\n"
+            "  reject: [affine, elementwise]   the checks applied (default: the * rows)\n"
+            "  target: {normalizer: group, within: 0.005}   optional: the normalizer trained\n"
+            "    first on each model that scores (DIR/reference); the search stops at the\n"
+            "    first candidate whose scores are on average within 0.005 of its (a\n"
+            "    whole generation with rungs), and DIR/target.csv says which, after how\n"
+            "    many candidates and how much CPU time\n\n"
             "Every candidate is a row of DIR/candidates.csv (id, generation, parents,\n"
             "operator, expr, params, canonical_hash, behaviour_hash, stage, reason,\n"
             "hurdle_accuracy, scores, rung, rung_scores), written as it is decided (with\n"
@@ -70,24 +75,32 @@ static void usage(FILE *out)
             "link in DIR, a candidates.csv not a search's, or a hurdle file or run past\n"
             "the rows of candidates.csv is refused before anything is written.\n\n"
             "  --out DIR     where it records (default: results/NAME, NAME the file's name)\n"
+            "  --seed N      the search's seed in place of the file's (default DIR:\n"
+            "                results/NAME-seedN)\n"
             "  --quiet       no line per candidate\n"
             "  --funnel N    no search: N random formulas (the start formulas, each edited\n"
             "                by 1 to 4 drawn mutations) through the stages before the hurdle,\n"
             "                and how many each stage rejected and its time; nothing written\n\n"
-            "Exit status: 0 the budget is spent, 2 a bad search file or DIR refused\n"
+            "Exit status: 0 the budget is spent or the target reached, 2 a bad search file or DIR refused\n"
             "(nothing written), 1 a failure at run time.\n");
 }
 
 typedef struct {
-    const char *file, *out_dir, *funnel_text;
+    const char *file, *out_dir, *funnel_text, *seed_text;
     bool quiet;
-    long long funnel;
+    long long funnel, seed;
 } search_args;
 
 static int take_funnel(void *ctx, const char *option, const char *value)
 {
     search_args *a = ctx;
     return nl_cmd_ll_arg("search", option, value, &a->funnel);
+}
+
+static int take_seed(void *ctx, const char *option, const char *value)
+{
+    search_args *a = ctx;
+    return nl_cmd_ll_arg("search", option, value, &a->seed);
 }
 
 static void on_candidate(void *ctx, const nl_search_candidate *c, bool resumed)
@@ -160,15 +173,33 @@ static void print_outcome(const nl_search_spec *s, const nl_search_result *r, co
     if (r->n_claims)
         printf("%d claims files in %s/claims: hypotheses, to be committed before their runs\n", r->n_claims,
                out_dir);
+    if (!s->target_norm[0])
+        return;
+    const int k_models = nl_search_scoring_models(s);
+    double mean = 0;
+    for (int k = 0; k < k_models; k++)
+        mean += r->reference[k] / k_models;
+    printf("target: %s's accuracy %.4f on average over %d model%s, within %g: ", s->target_norm, mean, k_models,
+           k_models == 1 ? "" : "s", s->target_within);
+    if (r->reached)
+        printf("reached by c%ld (%+.4f on average) at candidate %ld, %.1f CPU-seconds%s: %s\n", r->reached,
+               r->reached_gap, r->n, r->target_cpu_s, r->target_cpu_whole ? "" : " since the search went on",
+               r->candidates[r->reached - 1].expr);
+    else
+        printf("not reached in %ld candidates, %.1f CPU-seconds%s\n", r->n, r->target_cpu_s,
+               r->target_cpu_whole ? "" : " since the search went on");
+    printf("(%s/target.csv)\n", out_dir);
 }
 
-/* results/NAME for search file DIR/NAME.yaml */
-static void default_out(const char *file, char *out, size_t size)
+/* results/NAME for search file DIR/NAME.yaml (results/NAME-seedN under --seed N) */
+static void default_out(const search_args *a, char *out, size_t size)
 {
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
+    const char *base = strrchr(a->file, '/');
+    base = base ? base + 1 : a->file;
     const char *dot = strrchr(base, '.');
-    snprintf(out, size, "results/%.*s", (int)(dot ? dot - base : (long)strlen(base)), base);
+    const int n = snprintf(out, size, "results/%.*s", (int)(dot ? dot - base : (long)strlen(base)), base);
+    if (a->seed_text && n > 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, "-seed%lld", a->seed);
 }
 
 int cmd_search(int argc, char **argv)
@@ -178,6 +209,7 @@ int cmd_search(int argc, char **argv)
         {.name = "--out", .text = &a.out_dir, .needs = "a directory", .nonempty = true},
         {.name = "--quiet", .flag = &a.quiet},
         {.name = "--funnel", .text = &a.funnel_text, .take = take_funnel, .needs = "a number of formulas"},
+        {.name = "--seed", .text = &a.seed_text, .take = take_seed, .needs = "a seed (an integer)"},
         {0},
     };
     const nl_cmd_line line = {.command = "search", .usage = usage, .options = options, .ctx = &a,
@@ -188,7 +220,7 @@ int cmd_search(int argc, char **argv)
         return walked == NL_CMD_HELP ? 0 : walked;
     char out[1024], exe[PATH_MAX];
     if (!a.out_dir)
-        default_out(a.file, out, sizeof out);
+        default_out(&a, out, sizeof out);
     const ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (exe_len < 0) {
         fprintf(stderr, "normlab search: cannot find the normlab binary (/proc/self/exe): %s\n", strerror(errno));
@@ -201,6 +233,8 @@ int cmd_search(int argc, char **argv)
     if (nl_search_load(a.file, &s, &err) != NL_OK) {
         status = nl_cmd_report("search", &err);
     } else {
+        if (a.seed_text)
+            s.seed = (uint64_t)a.seed;
         const nl_search_options opt = {.exe = exe, .out_dir = a.out_dir ? a.out_dir : out,
                                        .funnel = (long)a.funnel,
                                        .on_candidate = on_candidate, .ctx = &a};

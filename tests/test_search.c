@@ -598,6 +598,13 @@ START_TEST(test_bad_files)
             "bad.yaml:10:18: reject: 'constant' is no degeneracy check", accepted);
     refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "tournament: 0\n", "bad.yaml:10:13: tournament",
             "an integer in [1, 64]");
+    /* a target no run can train to: an unknown normalizer, a margin out of range */
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "target: {normalizer: nope, within: 0.005}\n",
+            "bad.yaml:10:9: target.normalizer", "accepted:");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "target: {normalizer: group, within: 2}\n",
+            "bad.yaml:10:37: target.within", "[0, 1]");
+    refused("base:\n" BASE_CNN "start: [\"x\"]\n" GOOD_REST "target: {normalizer: group}\n",
+            "bad.yaml:10:9: target", "within is missing");
     /* hurdles no candidate can pass */
     refused("base:\n" BASE_CNN "start: [\"x\"]\nseed: 1\npopulation: 2\ngenerations: 1\n"
             "hurdle: {steps: 0, min_accuracy: 0.2}\n", "bad.yaml:9:17: hurdle.steps", "an integer in [1, ");
@@ -811,6 +818,101 @@ START_TEST(test_search_stages)
 }
 END_TEST
 
+/* the target's arithmetic: the mean over the scoring models of a
+ * candidate's accuracy less the reference's, reached at >= -within, only
+ * by a candidate that passed with every score (with rungs, at the last) */
+START_TEST(test_target_gap)
+{
+    nl_search_spec s = {.n_models = 2, .target_within = 0.005};
+    snprintf(s.target_norm, sizeof s.target_norm, "group");
+    const double reference[NL_SEARCH_MAX_MODELS] = {0.8, 0.9};
+    nl_search_candidate c[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        c[i].id = i + 1;
+        c[i].stage = NL_STAGE_PASSED;
+        c[i].rung = -1;
+        c[i].scores[0] = 0.8, c[i].scores[1] = 0.885; /* -0.0075 on average */
+    }
+    c[1].scores[1] = 0.891; /* -0.0045 */
+    c[2].scores[1] = NAN;
+    ck_assert_double_eq_tol(nl_search_target_gap(&s, reference, &c[1]), -0.0045, 1e-12);
+    ck_assert(isnan(nl_search_target_gap(&s, reference, &c[2])));
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 1, 4), 2);
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 3, 4), 0);
+    s.target_within = 0.004;
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 1, 4), 0);
+    s.target_within = 0.01;
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 1, 4), 1);
+    c[0].stage = NL_STAGE_RANK;
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 1, 4), 2);
+    /* with rungs: a candidate cut at an earlier rung never reaches it */
+    s.n_rungs = 2;
+    c[1].rung = 0, c[3].rung = 1;
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 1, 4), 4);
+    /* no rank.models: the hurdle's accuracy against the reference on the base */
+    s.n_models = 0, s.n_rungs = 0;
+    c[3].accuracy = 0.795;
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 4, 4), 4);
+    c[3].accuracy = 0.78;
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 4, 4), 0);
+    /* no target: nothing reaches */
+    s.target_norm[0] = '\0';
+    c[3].accuracy = 0.9;
+    ck_assert_int_eq(nl_search_reaching(&s, reference, c, 4, 4), 0);
+}
+END_TEST
+
+/* a search with a target any trained candidate reaches (within 1): group
+ * norm trained first on the two ranking models (OUT/reference), the search
+ * stopped at the first candidate that passed, target.csv naming it; run
+ * again, it reads everything back and writes the same files */
+START_TEST(test_search_target)
+{
+    tu_tmp_make("search-target");
+    tu_tmp_write("mlp.yaml", MLP_FILE);
+    char text[4096];
+    snprintf(text, sizeof text, "%starget: {normalizer: group, within: 1}\n", tiny_search);
+    tu_tmp_write("s.yaml", text);
+    ck_assert_int_eq(tu_normlab("search s.yaml --out t --quiet"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "target: group's accuracy "), "%s", out);
+    free(out);
+    char *csv = tu_tmp_read("t/candidates.csv");
+    /* the first passed candidate is the last row */
+    const char *passed = strstr(csv, ",passed,");
+    ck_assert_msg(passed && !strchr(strchr(passed, '\n') + 1, '\n'), "rows after the candidate that reached the target:\n%s", csv);
+    const char *row = passed;
+    while (row > csv && row[-1] != '\n')
+        row--;
+    const long id = strtol(row, NULL, 10);
+    char *target = tu_tmp_read("t/target.csv");
+    char want[64];
+    snprintf(want, sizeof want, ",%ld,", id);
+    ck_assert_msg(!strncmp(target, "normalizer,within,reference,reached,", 36) && strstr(target, "\ngroup,1,") &&
+                  strstr(target, want) && strstr(target, "the whole search"), "%s", target);
+    char *reference = tu_tmp_read("t/reference.csv");
+    ck_assert_msg(strstr(reference, "\nrank.models[1],group,") && strstr(reference, "\nrank.models[2],group,"),
+                  "%s", reference);
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/t/reference/group-m2/summary.json", tu_tmp);
+    ck_assert_msg(stat(path, &st) == 0, "no %s", path);
+    /* again: everything read back, nothing decided, the same files */
+    ck_assert_int_eq(tu_normlab("search s.yaml --out t --quiet"), 0);
+    char *again = tu_tmp_read("t/candidates.csv"), *target_again = tu_tmp_read("t/target.csv");
+    ck_assert_str_eq(again, csv);
+    ck_assert_str_eq(target_again, target);
+    /* a reference file of another normalizer is refused, nothing written */
+    tu_tmp_write("t/reference.csv", "model,normalizer,accuracy\nrank.models[1],batch,0.5\nrank.models[2],batch,0.5\n");
+    ck_assert_int_eq(tu_normlab("search s.yaml --out t --quiet"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "is not this search's reference"), "%s", out);
+    free(out);
+    free(again), free(target_again), free(reference), free(target), free(csv);
+    tu_tmp_remove();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("search");
@@ -827,6 +929,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_search_resumes);
     tcase_add_test(tc, test_search_stages);
+    tcase_add_test(tc, test_target_gap);
+    tcase_add_test(tc, test_search_target);
     suite_add_tcase(s, tc);
     return s;
 }

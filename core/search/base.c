@@ -50,3 +50,25 @@ nl_code nl_search_rank_config(long id, int k, long steps, nl_config *cfg, nl_err
     snprintf(cfg->name, sizeof cfg->name, "c%ld-m%d", id, k + 1);
     return nl_config_validate(cfg, err);
 }
+
+nl_code nl_search_reference_config(const nl_search_spec *s, int k, nl_config *cfg, nl_error *err)
+{
+    char type[64];
+    snprintf(type, sizeof type, "model.norm.type=%s", s->target_norm);
+    const char *overrides[] = {type};
+    const nl_search_model *m = s->n_models ? &s->models[k] : &s->base;
+    nl_code rc = m->text ? nl_config_load_string(m->text, s->path, overrides, 1, cfg, err)
+                         : nl_config_load(m->path, overrides, 1, cfg, err);
+    if (rc)
+        return rc;
+    const long steps = !s->n_models ? s->hurdle_steps : s->n_rungs ? s->rung_steps[s->n_rungs - 1] : 0;
+    if (steps > 0) {
+        cfg->train.steps = steps;
+        cfg->train.epochs = 0;
+    }
+    if (s->n_models)
+        snprintf(cfg->name, sizeof cfg->name, "%s-m%d", s->target_norm, k + 1);
+    else
+        snprintf(cfg->name, sizeof cfg->name, "%s-base", s->target_norm);
+    return nl_config_validate(cfg, err);
+}

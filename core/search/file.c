@@ -21,16 +21,18 @@ typedef struct {
     nl_search_spec *s;
     nl_error *err;
     const yaml_node_t *hurdle_node; /* for the hurdle config's message */
+    yaml_node_t *target_node;       /* for the reference configs' message */
 } parser;
 
 static const char *const top_keys[] = {"base", "start", "seed", "population", "generations",
                                        "candidates", "hurdle", "rank", "tournament", "reject",
-                                       "holdout", "claims"};
+                                       "holdout", "claims", "target"};
 static const char *const holdout_keys[] = {"models", "top", "time_limit"};
 static const char *const claims_keys[] = {"top", "batch_size", "seeds"};
 static const char *const hurdle_keys[] = {"steps", "min_accuracy", "time_limit"};
 static const char *const rank_keys[] = {"models", "rungs", "time_limit"};
 static const char *const rung_keys[] = {"min_steps", "eta", "max_steps"};
+static const char *const target_keys[] = {"normalizer", "within"};
 
 static nl_code read_long(parser *P, const yaml_node_t *n, const char *key, long long lo, long long hi,
                          long long *out)
@@ -209,6 +211,42 @@ static nl_code parse_claims(parser *P, yaml_node_t *n)
     return rc;
 }
 
+/* target: {normalizer: NAME, within: W}; NAME checked against the
+ * configs once the models are known (check_whole) */
+static nl_code parse_target(parser *P, yaml_node_t *n)
+{
+    nl_search_spec *s = P->s;
+    const char *form = "a mapping {normalizer: NAME, within: W} (a model.norm.type, and accuracy in [0, 1])";
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "target", form);
+    const nl_yaml_range unit = {.has_lo = true, .has_hi = true, .lo = 0, .hi = 1};
+    s->target_within = NAN;
+    for (int i = 0; !rc && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        const char *key = nl_yaml_scalar(k), *name = NULL;
+        if (!strcmp(key, "within")) {
+            rc = nl_yaml_read_number(&P->y, v, "target.within", &unit, "a difference of test accuracy in "
+                                     "[0, 1] (0.005: half a point)", &s->target_within);
+        } else if (strcmp(key, "normalizer")) {
+            rc = nl_yaml_unknown_key(&P->y, k, "target", target_keys, 2);
+        } else if (!(rc = nl_yaml_read_string(&P->y, v, "target.normalizer", "a normalizer's name "
+                                              "(a model.norm.type: group, batch, ...)", &name))) {
+            if (strlen(name) == 0 || strlen(name) >= sizeof s->target_norm || strspn(name,
+                "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name))
+                rc = nl_yaml_fail(&P->y, v, "target.normalizer", "'%s' is no normalizer's name; accepted: "
+                                  "a model.norm.type (group, batch, layer, ...)", name);
+            else
+                snprintf(s->target_norm, sizeof s->target_norm, "%s", name);
+        }
+    }
+    if (!rc && (!s->target_norm[0] || isnan(s->target_within)))
+        rc = nl_yaml_fail(&P->y, n, "target", "%s is missing; accepted: %s",
+                          !s->target_norm[0] ? "normalizer" : "within", form);
+    P->target_node = n;
+    s->target_line = nl_yaml_line(n);
+    s->target_column = nl_yaml_column(n);
+    return rc;
+}
+
 /* reject: [ROW, ...]: the degeneracy checks applied, by name */
 static nl_code parse_reject(parser *P, yaml_node_t *n)
 {
@@ -343,6 +381,8 @@ static nl_code parse_key(parser *P, const char *path, yaml_node_t *k, yaml_node_
         return parse_rank(P, path, v);
     if (!strcmp(key, "reject"))
         return parse_reject(P, v);
+    if (!strcmp(key, "target"))
+        return parse_target(P, v);
     if (!strcmp(key, "holdout"))
         return parse_holdout(P, path, v);
     if (!strcmp(key, "claims")) {
@@ -425,6 +465,13 @@ static nl_code check_whole(parser *P, yaml_node_t *root)
                              s->models[m].line, s->models[m].column, s->models[m].label, cerr.msg);
         }
     }
+    /* the target's reference: NAME on each scoring model, a run normlab takes */
+    for (int m = 0; !rc && s->target_norm[0] && m < nl_search_scoring_models(s); m++) {
+        nl_error cerr = {0};
+        if (nl_search_reference_config(s, m, cfg, &cerr))
+            rc = nl_yaml_fail(&P->y, P->target_node, "target.normalizer", "%s on %s: %s", s->target_norm,
+                              s->n_models ? s->models[m].label : "base", cerr.msg);
+    }
     free(cfg);
     return rc;
 }
@@ -458,7 +505,7 @@ nl_code nl_search_load(const char *path, nl_search_spec *s, nl_error *err)
                      "population:, generations: and hurdle:", path);
     else
         rc = nl_yaml_check_mapping(&P.y, root, NULL, "a mapping of base:, start:, seed:, population:, "
-                                   "generations:, candidates:, hurdle:, rank:, tournament:, reject:");
+                                   "generations:, candidates:, hurdle:, rank:, tournament:, reject:, holdout:, claims:, target:");
     for (int i = 0; !rc && i < nl_yaml_count(root); i++)
         rc = parse_key(&P, path, nl_yaml_key(&P.y, root, i), nl_yaml_value(&P.y, root, i));
     if (!rc)

@@ -31,6 +31,11 @@ nl_code nl_search_hurdle_config(const nl_search_spec *s, long id, nl_config *cfg
  * steps > 0 (a rung of rank.rungs) trained that many steps, named
  * cID-mK-sSTEPS */
 nl_code nl_search_rank_config(long id, int k, long steps, nl_config *cfg, nl_error *err);
+/* target.normalizer's run on scoring model k (nl_search_scoring_models):
+ * rank.models[k] with model.norm.type NAME, trained as a candidate's last
+ * rung or its config says, named NAME-mK; without rank.models the base at
+ * the hurdle's steps, named NAME-base */
+nl_code nl_search_reference_config(const nl_search_spec *s, int k, nl_config *cfg, nl_error *err);
 
 /* ---- the numerics probe (probe.c) ---- */
 
@@ -96,6 +101,25 @@ nl_code nl_search_conclude(const nl_search_spec *s, const nl_search_options *opt
  * runs of, or any at all where it has no candidates.csv (last 0). Names
  * of another form are left alone. */
 nl_code nl_search_hurdle_check(const char *out_dir, long last, nl_error *err);
+
+/* ---- the target (target.c) ---- */
+
+/* The reference's accuracies into r->reference (*have true): read from
+ * OUT/reference.csv where a search wrote it; else, with train, each
+ * scoring model trained with target.normalizer in OUT/reference/NAME-mK (a
+ * run a killed search left there starts over) and the file written;
+ * without train nothing (*have false). A reference run that gives no
+ * accuracy: NL_ERR_RUNTIME naming it, since no candidate could be judged. */
+nl_code nl_search_reference(const nl_search_spec *s, const nl_search_options *opt, bool train,
+                            nl_search_result *r, bool *have, nl_error *err);
+/* the first of all[first - 1 .. last - 1] (candidates by id) that reached
+ * the target against the reference's accuracies; 0: none */
+long nl_search_reaching(const nl_search_spec *s, const double *reference, const nl_search_candidate *all,
+                        long first, long last);
+/* OUT/target.csv: the reference, the candidate that reached it or none,
+ * the candidates decided and the CPU time (r's), written whole */
+nl_code nl_search_target_write(const nl_search_spec *s, const nl_search_options *opt, const nl_search_result *r,
+                               nl_error *err);
 
 /* ---- selection (select.c) ---- */
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,10 @@ typedef struct {
      * left (one, or with rank.rungs the generation it was halving); 0: none */
     long leftover_first, leftover_last;
     int lock_fd;      /* OUT/.lock, held while the search runs; -1: none */
+    /* the candidates this search decides: the budget, or fewer where the
+     * target is reached (with rank.rungs, at the end of a generation) */
+    long budget;
+    bool have_reference; /* target: the reference's accuracies in r */
     long *pool, *all; /* all: room for every candidate's id */
     int n_pool, pool_generation;
 } search;
@@ -116,6 +121,20 @@ static double cpu_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* this process's CPU time and its finished runs' (the hurdle, ranking
+ * and reference runs are its children) */
+static double search_cpu_s(void)
+{
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    const struct timeval t[4] = {self.ru_utime, self.ru_stime, children.ru_utime, children.ru_stime};
+    double sum = 0;
+    for (int i = 0; i < 4; i++)
+        sum += (double)t[i].tv_sec + 1e-6 * (double)t[i].tv_usec;
+    return sum;
 }
 
 /* successive halving over each generation (rank.rungs); never in the funnel */
@@ -527,6 +546,7 @@ static nl_code open_search(search *S, nl_error *err)
     const nl_search_spec *s = S->s;
     const long budget = budget_of(S);
     char path[1100];
+    S->budget = budget;
     nl_rng_seed(&S->rng, s->seed, NL_STREAM_SEARCH);
     S->canonical.cap = S->behaviour.cap = (size_t)budget * 2 + 1;
     S->canonical.keys = calloc(S->canonical.cap, sizeof *S->canonical.keys);
@@ -562,17 +582,24 @@ static nl_code open_search(search *S, nl_error *err)
         if (whole < S->n_recorded && !(rc = nl_search_records_bytes(path, whole, &bytes, err)))
             S->n_recorded = whole;
     }
+    /* a target reached within the record: the search ends there (the
+     * reference read back where a search wrote it; trained below if not) */
+    if (!rc && s->target_norm[0])
+        rc = nl_search_reference(s, S->opt, false, S->r, &S->have_reference, err);
+    const long reached = S->have_reference ? nl_search_reaching(s, S->r->reference, S->recorded, 1, S->n_recorded) : 0;
+    if (!rc && reached)
+        S->budget = halving(S) ? generation_last(S, reached, budget) : reached;
     /* the candidates whose run files a killed search may have left: the one
      * it was deciding, or the generation it was halving */
     S->leftover_first = bytes >= 0 ? S->n_recorded + 1 : 0;
-    S->leftover_last = !S->leftover_first ? 0 : halving(S) ? generation_last(S, S->leftover_first, budget)
+    S->leftover_last = !S->leftover_first ? 0 : halving(S) ? generation_last(S, S->leftover_first, S->budget)
                                                            : S->leftover_first;
     if (!rc)
         rc = nl_search_hurdle_check(S->opt->out_dir, S->leftover_last, err);
     /* held-out runs come after the last candidate: only a whole record's */
     char held[1100];
     nl_path_join(held, sizeof held, S->opt->out_dir, "holdout");
-    if (!rc && S->n_recorded < budget && nl_path_exists(held))
+    if (!rc && S->n_recorded < S->budget && nl_path_exists(held))
         rc = nl_fail(err, NL_ERR_USAGE, "%s exists, but %s/candidates.csv does not record the whole search "
                      "that would have left it; nothing was written: give another --out, or move it", held,
                      S->opt->out_dir);
@@ -580,6 +607,8 @@ static nl_code open_search(search *S, nl_error *err)
         rc = nl_make_dirs(S->opt->out_dir, err);
     if (!rc)
         rc = lock_out(S, err);
+    if (!rc && s->target_norm[0] && !S->have_reference)
+        rc = nl_search_reference(s, S->opt, true, S->r, &S->have_reference, err);
     if (!rc)
         rc = nl_search_records_open(path, bytes, &S->csv, err);
     return rc;
@@ -614,14 +643,29 @@ static nl_code settle(search *S, long first, long last, bool resumed, nl_error *
     return NL_OK;
 }
 
+/* the target reached by a candidate of first..last (just settled): the
+ * search ends after them, the CPU time until then kept */
+static void check_target(search *S, long first, long last, bool resumed)
+{
+    const long id = nl_search_reaching(S->s, S->r->reference, S->r->candidates, first, last);
+    if (!id || S->r->reached)
+        return;
+    S->r->reached = id;
+    S->r->reached_gap = nl_search_target_gap(S->s, S->r->reference, &S->r->candidates[id - 1]);
+    S->r->target_cpu_s = search_cpu_s();
+    S->r->target_cpu_whole = !resumed && S->n_recorded == 0;
+    S->budget = last;
+}
+
 nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
                       nl_error *err)
 {
     memset(r, 0, sizeof *r);
+    for (int k = 0; k < NL_SEARCH_MAX_MODELS; k++)
+        r->reference[k] = NAN;
     search S = {.s = s, .opt = opt, .r = r, .pool_generation = -1, .lock_fd = -1};
     nl_code rc = open_search(&S, err);
-    const long budget = budget_of(&S);
-    for (long id = 1; !rc && id <= budget; id++) {
+    for (long id = 1; !rc && id <= S.budget; id++) {
         nl_search_candidate *c = &r->candidates[id - 1];
         if ((rc = make(&S, id, c, err)))
             break;
@@ -631,14 +675,31 @@ nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_
             break;
         r->n = id;
         /* with rank.rungs, a generation's rows wait for its halving */
-        if (resumed || !halving(&S))
-            rc = settle(&S, id, id, resumed, err);
-        else if (id == generation_last(&S, id, budget) && !(rc = halve(&S, generation_first(&S, id), id, err)))
-            rc = settle(&S, generation_first(&S, id), id, false, err);
+        if (resumed || !halving(&S)) {
+            if (!(rc = settle(&S, id, id, resumed, err)) && !halving(&S))
+                check_target(&S, id, id, resumed);
+            else if (!rc && id == generation_last(&S, id, S.budget))
+                check_target(&S, generation_first(&S, id), id, resumed);
+        } else if (id == generation_last(&S, id, S.budget) &&
+                   !(rc = halve(&S, generation_first(&S, id), id, err)) &&
+                   !(rc = settle(&S, generation_first(&S, id), id, false, err))) {
+            check_target(&S, generation_first(&S, id), id, false);
+        }
+    }
+    if (!rc && !opt->funnel && s->target_norm[0]) {
+        if (!r->reached) {
+            r->target_cpu_s = search_cpu_s();
+            r->target_cpu_whole = S.n_recorded == 0;
+        }
+        char path[1100];
+        nl_path_join(path, sizeof path, opt->out_dir, "target.csv");
+        /* a record read back whole keeps the file the search that decided it wrote */
+        if (S.n_recorded < r->n || !nl_path_exists(path))
+            rc = nl_search_target_write(s, opt, r, err);
     }
     /* a whole record read back: holdout runs there are a killed search's */
     if (!rc && !opt->funnel)
-        rc = nl_search_conclude(s, opt, r, S.n_recorded == budget, err);
+        rc = nl_search_conclude(s, opt, r, S.n_recorded >= r->n, err);
     close_search(&S);
     return rc;
 }

@@ -70,6 +70,14 @@ typedef struct {
      * layer and group norm at claims_batch (0: the base's), claims_seeds
      * fresh seeds; claims_top 0: none */
     int claims_top, claims_batch, claims_seeds;
+    /* target: {normalizer: NAME, within: W}: NAME (a model.norm.type) trained
+     * first on each model that scores a candidate (rank.models at their
+     * last rung's steps, or the base at the hurdle's steps); the search stops
+     * at the first candidate whose scores are on average within W of NAME's
+     * (W in accuracy, 0.005 half a point). target_norm "": none */
+    char target_norm[32];
+    double target_within;
+    int target_line, target_column;
     int tournament;        /* T: candidates a parent's tournament samples */
     unsigned checks;       /* the degeneracy checks applied (bits: rows of nl_search_checks) */
     nl_search_start start[NL_SEARCH_MAX_START];
@@ -183,6 +191,16 @@ typedef struct {
     double holdout_scores[64][NL_SEARCH_MAX_MODELS];
     int n_finalists;
     int n_claims; /* experiment files written into OUT/claims */
+    /* target: the reference normalizer's accuracy on each scoring model
+     * (NaN where none), the candidate that reached it (0: none), its mean
+     * difference from the reference, and the CPU time (this process's and
+     * its runs') until then: cpu_whole false when part of the search ran in
+     * an earlier process, whose time is not counted */
+    double reference[NL_SEARCH_MAX_MODELS];
+    long reached;
+    double reached_gap;
+    double target_cpu_s;
+    bool target_cpu_whole;
 } nl_search_result;
 
 nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_search_result *r,
@@ -194,6 +212,12 @@ nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_
  * show it (n_models, n_rungs and rung_steps, n_holdout, the models'
  * labels). No candidates.csv: NL_ERR_USAGE; a file that is not the
  * search's: NL_ERR_DATA naming it. Writes nothing. */
+/* the models that score a candidate: K = n_models, or the base (1) */
+int nl_search_scoring_models(const nl_search_spec *s);
+/* candidate c's mean score less the reference's, over the scoring models
+ * (NaN: a score is missing); c reached the target when it is >= -within
+ * (with rank.rungs, only at the last rung) */
+double nl_search_target_gap(const nl_search_spec *s, const double *reference, const nl_search_candidate *c);
 nl_code nl_search_record_load(const char *dir, nl_search_spec *s, nl_search_result *r, nl_error *err);
 /* the seeds of the claims files: never a seed the search's runs use (each
  * model's own config seed) */
