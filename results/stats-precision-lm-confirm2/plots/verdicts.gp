@@ -1,0 +1,102 @@
+# normlab verdict's forest plot: a row per claim, each on its own axis
+# Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
+# the results; reads the CSV files it names by column name.
+# Render from this directory: gnuplot verdicts.gp (PNG), or
+#   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
+if (!exists("fig_name")) fig_name = "verdicts"
+fig_width = 1100
+fig_height = 952
+
+# The look every figure of normlab plot shares: output format and size,
+# fonts, border, grid, legend and bands. normlab copies this file into each
+# script it writes (plots/NAME.gp), after the lines that set
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
+#   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
+# Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
+# normlab plot RESULTS --templates DIR. Series colours are normlab's (one
+# per normalizer, the same in every figure); the kind's own file
+# (curves.gp, lr.gp, ...) holds its line widths and markers.
+
+if (!exists("fmt")) fmt = "png"
+# PDF: a point per PNG pixel; pdfcairo's line width unit is half a point and
+# it scales fonts by 0.5 unless told otherwise
+if (fmt eq "svg") {
+    set terminal svg size fig_width,fig_height dynamic font "Sans,12" background rgb "white"
+} else { if (fmt eq "pdf") {
+    set terminal pdfcairo size fig_width/72.0,fig_height/72.0 font "Sans,11" fontscale 1 linewidth 2 background rgb "white"
+} else {
+    set terminal pngcairo size fig_width,fig_height font "Sans,11" background rgb "white"
+} }
+set output fig_name.".".fmt
+set termoption noenhanced
+set datafile separator comma
+set border lc rgb "#444444"
+set grid lc rgb "#e0e0e0" lt 1
+set key opaque box lc rgb "#cccccc" samplen 2.5 spacing 1.1
+set style fill transparent solid 0.18 noborder
+
+# the title, subtitle and footnote (normlab places them)
+title_font = ",15"
+subtitle_font = ",10"
+subtitle_color = "#505050"
+footnote_font = ",9"
+footnote_color = "#606060"
+
+# The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
+# directory: a row per claim, its mean effect with its interval, the
+# expectation's threshold, or its band for "~ within", marked; each row on
+# its own axis, drawn as a thin line with its ends' values beside it and a
+# tick at 0 where 0 lies on it); plots/style.gp holds what every figure shares.
+effect_lw = 2                # the interval
+effect_pt = 7                # the mean effect
+effect_ps = 1.3
+expect_pt = 9                # the threshold
+expect_ps = 1.6
+band_lw = 6                  # the band of a "~ within" claim
+holds_rgb = 0x1b7837         # the verdicts' colours
+fails_rgb = 0xb2182b
+inconclusive_rgb = 0x777777
+described_rgb = 0xbf9b30     # a count: what happened, not a test
+expect_rgb = 0x2166ac
+axis_rgb = 0x888888          # a row's own axis, its ends' values and its 0
+zero_lw = 2                  # the tick at 0 on a row's axis
+verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
+
+set title "stats-precision-lm-confirm2: 18 claims, 95% intervals" font title_font
+$claims << EOD
+1,0.853313,0.753687,0.952939,0.0505051,0,fp16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16]: nats (holds),-0.05 nats,0.94 nats,0.0505051
+2,0.825152,0.722449,0.927856,0.047619,0,fp16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16]: nats (holds),-0.1 nats,2 nats,0.047619
+3,0.490817,0.0520771,0.929556,0.518519,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4]: nats (inconclusive),-0.0014 nats,0.0013 nats,0.518519
+4,0.496303,0.101314,0.891291,0.933333,1,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16]: nats (does not hold),-0.014 nats,0.001 nats,0.933333
+5,0.264852,0.0507482,0.478955,0.95,1,fp16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64]: nats (does not hold),-0.076 nats,0.004 nats,0.95
+6,0.505559,0.0567625,0.954355,0.823529,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16]: nats (inconclusive),-0.014 nats,0.003 nats,0.823529
+7,0.500693,0.0533519,0.948035,0.227273,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16]: nats (inconclusive),-5e-05 nats,0.00017 nats,0.227273
+8,0.499101,0.0513357,0.946867,0.376344,2,fp16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16]: nats (inconclusive),-0.0035 nats,0.0058 nats,0.376344
+9,0.348485,0.0454545,0.651515,0.954545,1,fp16-costs-every-cell: cells (does not hold),1.7 cells,8.3 cells,nan
+10,0.499155,0.0696707,0.928639,0.24,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=layer;train.batch_size=16]: nats (inconclusive),-0.06 nats,0.19 nats,0.24
+11,0.501107,0.0965967,0.905618,0.133333,2,bf16-costs-every-cell[model.d_model=512;model.norm.type=rms;train.batch_size=16]: nats (inconclusive),-0.02 nats,0.13 nats,0.133333
+12,0.425698,0.057768,0.793628,0.95,1,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=4]: nats (does not hold),-0.0057 nats,0.0003 nats,0.95
+13,0.381187,0.0552179,0.707157,0.953488,1,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=16]: nats (does not hold),-0.041 nats,0.002 nats,0.953488
+14,0.579806,0.214867,0.944746,0.0555556,0,bf16-costs-every-cell[model.d_model=64;model.norm.type=batch;train.batch_size=64]: nats (holds),-0.3 nats,5.1 nats,0.0555556
+15,0.501985,0.0703614,0.93361,0.888889,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=layer;train.batch_size=16]: nats (inconclusive),-0.024 nats,0.003 nats,0.888889
+16,0.500037,0.050863,0.94921,0.43617,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=group;train.batch_size=16]: nats (inconclusive),-0.0041 nats,0.0053 nats,0.43617
+17,0.486824,0.0450566,0.928591,0.470588,2,bf16-costs-every-cell[model.d_model=64;model.norm.type=rms;train.batch_size=16]: nats (inconclusive),-0.016 nats,0.018 nats,0.470588
+18,0.564103,0.0512821,0.692308,0.948718,1,bf16-costs-every-cell: cells (does not hold),0.6 cells,8.4 cells,nan
+EOD
+$bands << EOD
+EOD
+set yrange [0.5:18.5] reverse
+set xrange [-0.2:1.2]
+set bmargin 5
+unset xtics
+set grid noxtics
+set xlabel "effect as each claim says, each row on its own axis in its claim's unit, named at its ends (points, nats, ratio, % of seeds, cells)"
+set key at screen 0.99, screen 0.01 right bottom horizontal
+plot $claims using (0):1:(1):(0) with vectors nohead lc rgb axis_rgb notitle, \
+     $claims using (0):1:8 with labels right offset -0.5,0 tc rgb axis_rgb notitle, \
+     $claims using (1):1:9 with labels left offset 0.5,0 tc rgb axis_rgb notitle, \
+     $claims using 10:($1-0.22):(0):(0.44) with vectors nohead lw zero_lw lc rgb axis_rgb title "0 on the row's axis", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+     $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
+unset output
