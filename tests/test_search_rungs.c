@@ -213,6 +213,15 @@ START_TEST(test_rungs_search)
                   strstr(text, "set: {train.batch_size: 4,") && strstr(text, "seed: [1001, 1002, 1003]") &&
                   strstr(text, "-beats-batch\n") && strstr(text, "-beats-layer\n") && strstr(text, "-beats-group\n"),
                   "%s", text);
+    /* registration-ready: its first sweep a pilot its own plan declares,
+     * each claim a headline with the paper's value 0 (a direction) */
+    char plan[300];
+    snprintf(plan, sizeof plan, "plan: {kind: first-confirmation, pilots: [s-c%ld]}\nthreshold_rule: {fraction: 0.5,", first);
+    int headlines = 0;
+    for (const char *p = strstr(text, "    paper_value: 0\n    headline: true\n"); p;
+         p = strstr(p + 1, "    paper_value: 0\n    headline: true\n"))
+        headlines++;
+    ck_assert_msg(strstr(text, plan) && headlines == 3, "%s", text);
     free(text);
     snprintf(claims_path, sizeof claims_path, "sweep %s --dry-run", claims);
     ck_assert_int_eq(tu_normlab(claims_path), 0);

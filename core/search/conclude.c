@@ -198,12 +198,18 @@ static nl_code write_claims(const nl_search_spec *s, const nl_search_options *op
                   "# below is what fresh runs must show, registered before any of them. Commit\n"
                   "# this file and %s-base.yaml before running `normlab sweep` on it, then\n"
                   "# `normlab verdict`. Base: the search's base config with the formula; batch %d,\n"
-                  "# seeds %d to %d (the search's runs use their configs' own seed).\n",
+                  "# seeds %d to %d (the search's runs use their configs' own seed). Its plan\n"
+                  "# declares this first sweep a pilot (STATS.md: it sizes n and decides\n"
+                  "# nothing); the confirmation the schedule then prints decides the claims.\n"
+                  "# No paper gives a value: each claim tests the direction.\n",
                   c->id, s->path, rank, s->n_holdout ? ", re-ranked on holdout.models" : "", name, batch,
                   NL_SEARCH_CLAIM_SEED, NL_SEARCH_CLAIM_SEED + s->claims_seeds - 1);
-    nl_buf_printf(&b, "name: %s\nplan: {kind: first-confirmation}\nbase: %s-base.yaml\nformulas:\n"
+    nl_buf_printf(&b, "name: %s\nplan: {kind: first-confirmation, pilots: [%s]}\n"
+                  "threshold_rule: {fraction: 0.5, reason: \"no paper gives a value for a formula a search "
+                  "found, so each paper_value is 0 and each claim tests the direction\"}\n"
+                  "base: %s-base.yaml\nformulas:\n"
                   "  %s: {expr: \"%s\"%s%s%s}\nset: {train.batch_size: %d, model.norm.groups: %d}\n"
-                  "grid:\n  model.norm.type: [%s", name, name, formula, c->expr, c->params[0] ? ", params: \"" : "",
+                  "grid:\n  model.norm.type: [%s", name, name, name, formula, c->expr, c->params[0] ? ", params: \"" : "",
                   c->params, c->params[0] ? "\"" : "", batch, groups, formula);
     for (int i = 0; i < N_RIVALS; i++)
         nl_buf_printf(&b, ", %s", rivals[i]);
@@ -214,6 +220,7 @@ static nl_code write_claims(const nl_search_spec *s, const nl_search_options *op
     for (int i = 0; i < N_RIVALS; i++)
         nl_buf_printf(&b, "  - id: %s-beats-%s\n    paper: \"normlab search's hypothesis (no paper): "
                       "candidate %ld's final test error is below %s norm's at batch %d\"\n"
+                      "    paper_value: 0\n    headline: true\n"
                       "    metric: final_test_error\n    a: {model.norm.type: %s}\n"
                       "    b: {model.norm.type: %s}\n    expect: a < b\n",
                       formula, rivals[i], c->id, rivals[i], batch, formula, rivals[i]);

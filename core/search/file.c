@@ -386,7 +386,7 @@ static nl_code parse_key(parser *P, const char *path, yaml_node_t *k, yaml_node_
     if (!strcmp(key, "holdout"))
         return parse_holdout(P, path, v);
     if (!strcmp(key, "claims")) {
-        P->s->claims_top = 3, P->s->claims_seeds = 5; /* what claims: {} says */
+        P->s->claims_top = 3, P->s->claims_seeds = 10; /* what claims: {} says: a pilot's 10 seeds */
         return parse_claims(P, v);
     }
     if (!strcmp(key, "tournament")) {
