@@ -428,6 +428,26 @@ static void summary_line(rp_page *p, const search_page *sp)
         nl_buf_printf(p->html, "; the best %d re-ranked on %d held-out model%s", sp->r.n_finalists,
                       sp->spec.n_holdout, sp->spec.n_holdout == 1 ? "" : "s");
     nl_buf_printf(p->html, ". Every candidate's row is in candidates.csv.</p>\n");
+    if (!sp->spec.target_norm[0])
+        return;
+    const int k_models = nl_search_scoring_models(&sp->spec);
+    double mean = 0;
+    for (int k = 0; k < k_models; k++)
+        mean += sp->r.reference[k] / k_models;
+    nl_buf_printf(p->html, "<p>Its target: ");
+    rp_esc(p->html, sp->spec.target_norm);
+    nl_buf_printf(p->html, " norm's test accuracy, %.4f on average over the %d model%s that score a candidate, "
+                  "within %g (target.csv, reference.csv): ", mean, k_models, k_models == 1 ? "" : "s",
+                  sp->spec.target_within);
+    if (sp->r.reached) {
+        char name[32];
+        nl_buf_printf(p->html, "reached by %s (%+.2f points on average) after %ld candidates", cname(sp->r.reached,
+                      name, sizeof name), 100 * sp->r.reached_gap, sp->r.n);
+    } else {
+        nl_buf_printf(p->html, "not reached in %ld candidates", sp->r.n);
+    }
+    nl_buf_printf(p->html, ", %.1f CPU-seconds%s.</p>\n", sp->r.target_cpu_s,
+                  sp->r.target_cpu_whole ? "" : " since the search last went on from its record");
 }
 
 bool rp_is_search(const char *dir)

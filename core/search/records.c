@@ -298,6 +298,8 @@ nl_code nl_search_record_load(const char *dir, nl_search_spec *s, nl_search_resu
         snprintf(s->models[k].label, sizeof s->models[k].label, "rank.models[%d]", k);
     if (!rc)
         rc = nl_search_holdout_read(dir, s, r, err);
+    if (!rc)
+        rc = nl_search_target_read(dir, s, r, err);
     if (rc)
         nl_search_result_free(r);
     return rc;

@@ -212,6 +212,10 @@ nl_code nl_search_run(const nl_search_spec *s, const nl_search_options *opt, nl_
  * show it (n_models, n_rungs and rung_steps, n_holdout, the models'
  * labels). No candidates.csv: NL_ERR_USAGE; a file that is not the
  * search's: NL_ERR_DATA naming it. Writes nothing. */
+/* DIR/target.csv, where it exists, into s (target_norm, target_within) and
+ * r (reference, reached, reached_gap, target_cpu_s, target_cpu_whole), r's
+ * candidates read first; a file not the search's: NL_ERR_DATA */
+nl_code nl_search_target_read(const char *dir, nl_search_spec *s, nl_search_result *r, nl_error *err);
 /* the models that score a candidate: K = n_models, or the base (1) */
 int nl_search_scoring_models(const nl_search_spec *s);
 /* candidate c's mean score less the reference's, over the scoring models

@@ -165,3 +165,33 @@ nl_code nl_search_target_write(const nl_search_spec *s, const nl_search_options 
         nl_csv_close(&csv, rc ? &ignored : err);
     return rc ? rc : err->code;
 }
+
+nl_code nl_search_target_read(const char *dir, nl_search_spec *s, nl_search_result *r, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, "target.csv");
+    if (!nl_path_exists(path))
+        return NL_OK;
+    nl_csv_table t = {0};
+    nl_code rc = nl_csv_table_read(path, &t, err);
+    bool ok = !rc && t.n_cols == N_TARGET_COLUMNS && t.n_rows == 1;
+    for (int c = 0; ok && c < N_TARGET_COLUMNS; c++)
+        ok = !strcmp(t.header[c], target_columns[c]);
+    long long reached = 0, decided = 0;
+    char **row = ok ? t.rows[0] : NULL;
+    ok = ok && strlen(row[0]) > 0 && strlen(row[0]) < sizeof s->target_norm &&
+         nl_parse_finite(row[1], &s->target_within) && nl_search_scores_read(row[2], r->reference) &&
+         (!row[3][0] || nl_parse_ll(row[3], 1, r->n, &reached)) && nl_parse_ll(row[8], 0, r->n, &decided) &&
+         nl_parse_finite(row[9], &r->target_cpu_s) && (!reached || !strcmp(row[4], r->candidates[reached - 1].expr)) &&
+         (!reached || nl_parse_finite(row[7], &r->reached_gap));
+    if (ok) {
+        snprintf(s->target_norm, sizeof s->target_norm, "%s", row[0]);
+        r->reached = (long)reached;
+        r->target_cpu_whole = !strcmp(row[10], "the whole search");
+    }
+    nl_csv_table_free(&t);
+    if (!rc && !ok)
+        rc = nl_fail(err, NL_ERR_DATA, "%s is not a search's target.csv (its header and one row, as normlab search "
+                     "writes it, naming a candidate of candidates.csv or none)", path);
+    return rc;
+}

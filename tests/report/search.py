@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""normlab report on a search's directory (issue 117): two tiny searches on
+"""normlab report on a search's directory (issue 117): three tiny searches on
 synthetic 8x8 images, one ranked on two models by successive halving with
-a holdout, one with no rank: (its scores the hurdle's), then `normlab
-report DIR` on each. The page must hold
+a holdout, one with no rank: (its scores the hurdle's), and that one again
+with a target: it reaches, then `normlab report DIR` on each. The page must hold
 
 - the survival funnel: a row per stage of the search's own table (the
   names `normlab search --help` prints, in its order, passed left out),
@@ -15,11 +15,15 @@ report DIR` on each. The page must hold
 - the lineage of the winners: every row a candidate of candidates.csv
   with its operator and parents, every parent listed, each line ending
   in the start population; the first winner on the front;
-- the figures as inlined <svg> elements that parse as XML.
+- the figures as inlined <svg> elements that parse as XML;
+- with a target, a sentence naming its normalizer, its mean accuracy
+  (reference.csv's), the candidate that reached it (target.csv's, the
+  first to pass) and its difference; none without one.
 
 Each check is then run on the page with a defect planted (a funnel count
 changed, a dominated candidate listed on the front, a lineage step's
-operator changed, an SVG cut open) and must fail on it.
+operator changed, an SVG cut open, another candidate named as the
+target's) and must fail on it.
 
     tests/report/search.py NORMLAB OUT_DIR
 
@@ -64,6 +68,31 @@ holdout:
   top: 2
 """
 HURDLE_ONLY = BASE + "seed: 5\npopulation: 3\ngenerations: 1\n"
+# stopped at its target (group norm trained on the base at the hurdle's
+# steps; within 1, so the first candidate to pass reaches it)
+TARGETED = BASE + "seed: 5\npopulation: 3\ngenerations: 1\ntarget: {normalizer: group, within: 1}\n"
+
+
+def target_problems(page, rows, target):
+    """what the page's target sentence gets wrong against target.csv and
+    candidates.csv (target: its one row, or None without a target)"""
+    m = re.search(r"<p>Its target: (\S+) norm's test accuracy, ([0-9.]+) on average over the (\d+) models? .*?"
+                  r"reached by c(\d+) \(([-+0-9.]+) points on average\) after (\d+) candidates", page)
+    if target is None:
+        return ["a target sentence on the page of a search without one"] if "<p>Its target:" in page else []
+    if not m:
+        return ["no target sentence naming the candidate that reached it"]
+    refs = [float(v) for v in target["reference"].split()]
+    first = next((r["id"] for r in rows if r["stage"] == "passed"), None)
+    bad = []
+    if m.group(1) != target["normalizer"] or abs(float(m.group(2)) - sum(refs) / len(refs)) > 5e-5:
+        bad.append(f"target sentence {m.group(1)} {m.group(2)} != target.csv's {target['normalizer']} {refs}")
+    if m.group(4) != target["reached"] or m.group(4) != first:
+        bad.append(f"reached by c{m.group(4)}: target.csv says c{target['reached']}, the first to pass is c{first}")
+    if abs(float(m.group(5)) - 100 * float(target["mean_difference"])) > 0.005 or int(m.group(6)) != len(rows):
+        bad.append(f"target sentence {m.group(5)} points after {m.group(6)} != target.csv's "
+                   f"{target['mean_difference']} after {len(rows)}")
+    return bad
 
 
 def run(normlab, *args, cwd):
@@ -203,7 +232,7 @@ def main():
     os.makedirs(out)
     stages = stage_names(normlab)
     failures = []
-    for name, text in (("ranked", RANKED), ("hurdle-only", HURDLE_ONLY)):
+    for name, text in (("ranked", RANKED), ("hurdle-only", HURDLE_ONLY), ("targeted", TARGETED)):
         with open(os.path.join(out, name + ".yaml"), "w") as f:
             f.write(text)
         run(normlab, "search", name + ".yaml", "--out", name, "--quiet", cwd=out)
@@ -215,9 +244,16 @@ def main():
         if f"a search's {len(rows)} candidates" not in said:
             failures.append(f"{name}: normlab report said {said!r}")
         failures += [f"{name}: {b}" for b in check(page, rows, holdout, stages)]
+        targets = read_csv(os.path.join(d, "target.csv")) if name == "targeted" else [None]
+        failures += [f"{name}: {b}" for b in target_problems(page, rows, targets[0])]
+        if name == "targeted":
+            reached = targets[0]["reached"]
+            bad_page = page.replace(f"reached by c{reached} ", f"reached by c{int(reached) + 1} ", 1)
+            if not target_problems(bad_page, rows, targets[0]):
+                failures.append("targeted: the check passed a page naming another candidate as the target's")
         if name == "ranked" and not holdout:
             failures.append("ranked: no holdout.csv: the funnel's holdout row went unchecked")
-        if not any(r["stage"] == "duplicate" for r in rows):
+        if name != "targeted" and not any(r["stage"] == "duplicate" for r in rows):
             failures.append(f"{name}: no duplicate: the start population's repeat was not rejected")
         for what, bad_page in planted(page, rows):
             if not check(bad_page, rows, holdout, stages):
