@@ -4,7 +4,8 @@
  * the weight gradient (with the bias gradient), and F(4x4, 3x3)
  * (core/cpu/winograd_blocked_f43.c) for the forward and the data gradient,
  * of the ResNet's 3x3 stride-1 layers (configs/resnet-pre-layer.yaml: 16 -> 16 at 28x28,
- * 32 -> 32 at 14x14) and the CNN's 32 -> 64 at 14x14, at batch 128 on one
+ * 32 -> 32 at 14x14), the CNN's 32 -> 64 at 14x14 and the quickstart CNN's
+ * (configs/quickstart-cnn.yaml) 16 -> 32 at 14x14, at batch 128 on one
  * thread (or the second argument's count), the two sides alternated over
  * the repetitions (oneDNN, F(2x2, 3x3), F(4x4, 3x3), in turn) and the best
  * of each kept: on one thread its CPU time (the machines are shared: wall time carries the others'), on more the
@@ -154,7 +155,7 @@ int main(int argc, char **argv)
 {
     const int reps = argc > 1 ? atoi(argv[1]) : 10, n = 128, block = 16;
     const int threads = argc > 2 ? atoi(argv[2]) : 1;
-    const int layers[][3] = {{16, 16, 28}, {32, 32, 14}, {32, 64, 14}};
+    const int layers[][3] = {{16, 16, 28}, {32, 32, 14}, {32, 64, 14}, {16, 32, 14}};
     omp_set_num_threads(threads);
     timed_threads = threads;
     dnnl_engine_t engine;
