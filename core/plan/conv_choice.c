@@ -6,8 +6,9 @@
  * A shape is the geometry (channels, map, block), the run's train batch
  * and threads; its cost is measured once per host (/proc/cpuinfo's model
  * name), kernel set and shape: the forward and both gradients of each
- * algorithm on random tensors, the three in turn, the best of REPS wall
- * times of each kept. The answer goes into the user's cache
+ * algorithm on random tensors, the three in turn, the best of REPS
+ * times of each kept (CPU time of the thread on one thread, else wall
+ * time). The answer goes into the user's cache
  * (log/cache_dir.h: $XDG_CACHE_HOME/normlab/conv), one small file a shape
  * named by the SHA-256 of its key and holding the key, so that the next
  * plan on this host reads it and measures nothing (the key's version, 2,
@@ -52,10 +53,16 @@ static int rule_choice(const nl_conv_geom *g)
     return g->in_c >= 32 && g->out_c >= 32 ? NL_CONV_WINOGRAD_F23 : NL_CONV_DIRECT;
 }
 
-static double now_s(void)
+/* On one thread the calling thread's CPU time (oneDNN's primitives and
+ * Winograd's kernels run on it), else the wall time: on a host whose other
+ * cores are busy the wall times of one thread carry the time it waited,
+ * and with them auto chose direct for the ResNet's 16 -> 16 layer at
+ * 28x28 in 1 of 4 plans where winograd_f43 ran its three products 1.3x
+ * faster (results/speed.md) */
+static double now_s(int threads)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -69,8 +76,8 @@ static float *random_floats(size_t count, unsigned *seed)
     return p;
 }
 
-/* the best wall times of a training step's three products of g at batch
- * n on be, one a candidate; false where it cannot run */
+/* the best times (now_s) of a training step's three products of g at
+ * batch n on be, one a candidate; false where it cannot run */
 static bool measure(nl_backend *be, nl_conv_geom g, int n, double best[CANDIDATES])
 {
     const size_t nx = (size_t)n * g.in_c * g.in_h * g.in_w;
@@ -95,10 +102,10 @@ static bool measure(nl_backend *be, nl_conv_geom g, int n, double best[CANDIDATE
     for (int r = 0; ok && r <= REPS; r++)
         for (int a = 0; a < CANDIDATES; a++) {
             g.algorithm = (unsigned char)candidates[a];
-            const double t0 = now_s();
+            const double t0 = now_s(be->threads);
             be->ops->conv2d_forward(be, &g, n, x, w, bias, y, ws, bytes);
             be->ops->conv2d_backward(be, &g, n, x, w, dy, dx, false, dw, db, ws, bytes);
-            const double t = now_s() - t0;
+            const double t = now_s(be->threads) - t0;
             if (r > 0 && t < best[a])
                 best[a] = t;
         }
