@@ -1,8 +1,9 @@
 /* model.conv_algorithm (issue 119): the convolutions' algorithm is a key
  * of the run, not the environment (the NORMLAB_WINOGRAD it replaced,
- * which no record held). A run with winograd_f23 records it in its
- * config.yaml, and where its plan put the convolutions in the channel
- * block its summary's conv_kernels names normlab:winograd_f23; killed
+ * which no record held). A run with winograd_f23 (or winograd_f43)
+ * records it in its config.yaml, and where its plan put the convolutions
+ * in the channel block its summary's conv_kernels names
+ * normlab:winograd_f23 (normlab:winograd_f43); killed
  * after a checkpoint and resumed it ends with the uninterrupted run's
  * bits; resumed by a config without the key (direct) it is refused, not
  * continued on the other algorithm; a bad value exits 2 naming the file,
@@ -33,7 +34,6 @@
 #define CONFIG_TAIL                                                                                \
     "}\ntrain: {batch_size: 16, steps: 2000, optimizer: {type: adamw, lr: 0.003}, eval_every: "    \
     "500, log_every: 20, checkpoint_every: 50}\nthreads: 1\n"
-static const char *winograd = CONFIG_HEAD ", conv_algorithm: winograd_f23" CONFIG_TAIL;
 static const char *direct = CONFIG_HEAD CONFIG_TAIL;
 
 static bool exists(const char *rel)
@@ -91,14 +91,18 @@ static void same_metrics(const char *a, const char *b, const char *what)
     free(y);
 }
 
-START_TEST(test_recorded_and_resumed)
+/* a run with model.conv_algorithm `algorithm` (a Winograd one) */
+static void recorded_and_resumed(const char *algorithm)
 {
     tu_tmp_make("convalg");
-    tu_tmp_write("c.yaml", winograd);
+    char config[1024], recorded[64], kernel[64];
+    snprintf(config, sizeof config, CONFIG_HEAD ", conv_algorithm: %s" CONFIG_TAIL, algorithm);
+    snprintf(recorded, sizeof recorded, "conv_algorithm: %s", algorithm);
+    snprintf(kernel, sizeof kernel, "normlab:%s", algorithm);
+    tu_tmp_write("c.yaml", config);
     ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
     char *yaml = tu_tmp_read("ref/config.yaml");
-    ck_assert_msg(strstr(yaml, "conv_algorithm: winograd_f23"),
-                  "config.yaml does not record the algorithm:\n%s", yaml);
+    ck_assert_msg(strstr(yaml, recorded), "config.yaml does not record the algorithm:\n%s", yaml);
     const bool blocked = strstr(yaml, "layout: blocked") != NULL;
     free(yaml);
     char *summary = tu_tmp_read("ref/summary.json");
@@ -106,7 +110,7 @@ START_TEST(test_recorded_and_resumed)
     ck_assert(nl_json_flat_get(summary, "conv_kernels", kernels, sizeof kernels));
     free(summary);
     if (blocked)
-        ck_assert_msg(strstr(kernels, "normlab:winograd_f23"), "conv_kernels: %s", kernels);
+        ck_assert_msg(strstr(kernels, kernel), "conv_kernels: %s", kernels);
     else {
         ck_assert_msg(!strstr(kernels, "winograd"), "winograd on nchw: %s", kernels);
         fprintf(stderr, "test_conv_algorithm: this build and CPU take no channel block (layout "
@@ -142,6 +146,13 @@ START_TEST(test_recorded_and_resumed)
     free(want);
     tu_tmp_remove();
 }
+
+START_TEST(test_recorded_and_resumed) { recorded_and_resumed("winograd_f23"); }
+END_TEST
+
+/* F(4x4, 3x3) for the forward and data gradient (the CNN's 16 -> 32 at
+ * 6x6: its tiles hang 2 rows and columns over the map) */
+START_TEST(test_f43_recorded_and_resumed) { recorded_and_resumed("winograd_f43"); }
 END_TEST
 
 START_TEST(test_bad_value)
@@ -173,11 +184,11 @@ static int cache_entries(void)
     return count;
 }
 
-/* model.conv_algorithm auto: the plan times both algorithms on each
+/* model.conv_algorithm auto: the plan times the three algorithms on each
  * eligible convolution's shape once per host, kernel set and shape, keeps
  * the answer in the user's cache ($XDG_CACHE_HOME/normlab/conv) and
  * records its choices in config.yaml's model.conv_choices; a later plan
- * takes the cached answer (an entry edited to the other choice is what
+ * takes the cached answer (an entry edited to another choice is what
  * the next run runs); a resume by the run's config.yaml runs the recorded
  * choices with no cache at all (none is written: nothing was measured),
  * to the uninterrupted bits, and so does one by the asked config on the
@@ -204,7 +215,7 @@ START_TEST(test_auto)
     }
     /* the CNN's second convolution (16 -> 32) is the one Winograd could run */
     const char *line = strstr(yaml, "conv_choices: [");
-    ck_assert_msg(line && (line[15] == '0' || line[15] == '1') && line[16] == ']', "%s", yaml);
+    ck_assert_msg(line && line[15] >= '0' && line[15] <= '2' && line[16] == ']', "%s", yaml);
     const char chose = line[15];
     free(yaml);
     ck_assert_int_eq(cache_entries(), 1);
@@ -212,10 +223,12 @@ START_TEST(test_auto)
     char kernels[512] = "";
     ck_assert(nl_json_flat_get(summary, "conv_kernels", kernels, sizeof kernels));
     free(summary);
-    ck_assert_msg((strstr(kernels, "normlab:winograd_f23 16->32@6x6") != NULL) == (chose == '1'),
+    ck_assert_msg((strstr(kernels, "normlab:winograd_f23 16->32@6x6") != NULL) == (chose == '1') &&
+                      (strstr(kernels, "normlab:winograd_f43 16->32@6x6") != NULL) == (chose == '2'),
                   "chose %c, conv_kernels: %s", chose, kernels);
 
-    /* the cache decides the next plan: its entry edited to the other choice */
+    /* the cache decides the next plan: its entry edited to another choice
+     * (winograd_f43, or direct where it chose that), which the run runs */
     char dir[1200], path[1500];
     snprintf(dir, sizeof dir, "%s/normlab/conv", cache);
     DIR *d = opendir(dir);
@@ -231,13 +244,18 @@ START_TEST(test_auto)
     char *choice = strstr(flipped, "\nchoice ");
     ck_assert_ptr_nonnull(choice);
     choice++;
-    choice[7] = chose == '1' ? '0' : '1';
+    choice[7] = chose == '2' ? '0' : '2';
     tu_tmp_write(rel, flipped);
     ck_assert_int_eq(tu_normlab("run c.yaml --out other --quiet"), 0);
     yaml = tu_tmp_read("other/config.yaml");
     line = strstr(yaml, "conv_choices: [");
     ck_assert_msg(line && line[15] == choice[7], "the cache's choice was not taken:\n%s", yaml);
     free(yaml);
+    summary = tu_tmp_read("other/summary.json");
+    ck_assert(nl_json_flat_get(summary, "conv_kernels", kernels, sizeof kernels));
+    free(summary);
+    ck_assert_msg((strstr(kernels, "normlab:winograd_f43 16->32@6x6") != NULL) == (choice[7] == '2'),
+                  "cached %c, conv_kernels: %s", choice[7], kernels);
     tu_tmp_write(rel, entry);
     free(entry);
     free(flipped);
@@ -298,6 +316,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("key");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_recorded_and_resumed);
+    tcase_add_test(tc, test_f43_recorded_and_resumed);
     tcase_add_test(tc, test_bad_value);
     tcase_add_test(tc, test_auto);
     suite_add_tcase(s, tc);

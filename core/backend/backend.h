@@ -42,6 +42,8 @@ typedef struct nl_backend nl_backend;
 typedef enum {
     NL_CONV_DIRECT,
     NL_CONV_WINOGRAD_F23,
+    /* F(4x4, 3x3) forward and data gradient, F(2x2, 3x3)'s weight gradient */
+    NL_CONV_WINOGRAD_F43,
     NL_CONV_AUTO,
     NL_CONV_ALGORITHM_COUNT
 } nl_conv_algorithm;

@@ -70,7 +70,8 @@ static const nl_key_when pre_placed[] = {
 /* model.conv_choices are auto's record: under another algorithm nothing reads them */
 static const nl_key_when conv_auto[] = {
     {.key = "model.conv_algorithm", .mask = BIT(NL_CONV_AUTO),
-     .why = "the choices are what auto measured; direct and winograd_f23 choose every convolution alike"},
+     .why = "the choices are what auto measured; direct, winograd_f23 and winograd_f43 choose every "
+            "convolution alike"},
     {.key = NULL}};
 /* a formula in the activation's place (model.norm.activation): the
  * architectures that build norm -> activation pairs list the key in their

@@ -127,14 +127,27 @@ static bool onednn_for(const nl_backend *be, const nl_conv_geom *g)
     return nl_cpu_onednn_runs(be, g);
 }
 
-/* Winograd in the block where the plan chose it (g->algorithm) and the
- * geometry takes it; the blocked layout is oneDNN's (its reorders, the
- * other layers, the fallback of a batch whose workspace falls short), so
- * oneDNN must run g too */
+/* Winograd in the block where the plan chose it (g->algorithm: F(2x2,
+ * 3x3), or F(4x4, 3x3) for the forward and data gradient with F(2x2,
+ * 3x3)'s weight gradient) and the geometry takes it; the blocked layout is
+ * oneDNN's (its reorders, the other layers, the fallback of a batch whose
+ * workspace falls short), so oneDNN must run g too */
 static bool winograd_blocked_for(const nl_backend *be, const nl_conv_geom *g)
 {
-    return g->algorithm == NL_CONV_WINOGRAD_F23 && !nl_cpu_lowp(be->product_precision) &&
-           nl_cpu_winograd_blocked_applies(g) && onednn_for(be, g);
+    return (g->algorithm == NL_CONV_WINOGRAD_F23 || g->algorithm == NL_CONV_WINOGRAD_F43) &&
+           !nl_cpu_lowp(be->product_precision) && nl_cpu_winograd_blocked_applies(g) &&
+           onednn_for(be, g);
+}
+
+/* the workspace Winograd takes for g: F(4x4, 3x3)'s products and F(2x2,
+ * 3x3)'s weight gradient run in the same one, one after the other */
+static size_t winograd_blocked_workspace(const nl_backend *be, const nl_conv_geom *g)
+{
+    const size_t f23 = nl_cpu_winograd_blocked_workspace(g, be->threads);
+    if (g->algorithm != NL_CONV_WINOGRAD_F43)
+        return f23;
+    const size_t f43 = nl_cpu_winograd_blocked_f43_workspace(g, be->threads);
+    return f43 > f23 ? f43 : f23;
 }
 
 static size_t own_workspace(nl_backend *be, const nl_conv_geom *g, int n);
@@ -163,13 +176,15 @@ size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
     const size_t onednn = nl_cpu_onednn_conv_workspace(be, g, n);
     size_t bytes = onednn > own ? onednn : own;
     if (winograd_blocked_for(be, g)) {
-        const size_t winograd = nl_cpu_winograd_blocked_workspace(g, be->threads);
+        const size_t winograd = winograd_blocked_workspace(be, g);
         bytes = winograd > bytes ? winograd : bytes;
         /* by shape, so that the summary says which layers it ran
          * (model.conv_algorithm auto chooses per layer) */
         char name[96];
-        snprintf(name, sizeof name, "%s %d->%d@%dx%d", NL_CPU_WINOGRAD_BLOCKED_KERNEL, g->in_c,
-                 g->out_c, g->in_h, g->in_w);
+        snprintf(name, sizeof name, "%s %d->%d@%dx%d",
+                 g->algorithm == NL_CONV_WINOGRAD_F43 ? NL_CPU_WINOGRAD_F43_BLOCKED_KERNEL
+                                                      : NL_CPU_WINOGRAD_BLOCKED_KERNEL,
+                 g->in_c, g->out_c, g->in_h, g->in_w);
         nl_cpu_onednn_kernels_note(be, name);
     }
     return bytes;
@@ -374,9 +389,11 @@ void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const f
                            const float *weight, const float *bias, float *y, void *workspace,
                            size_t workspace_bytes)
 {
-    if (winograd_blocked_for(be, g) &&
-        workspace_bytes >= nl_cpu_winograd_blocked_workspace(g, be->threads)) {
-        nl_cpu_winograd_blocked_forward(g, n, x, weight, bias, y, be->threads, workspace);
+    if (winograd_blocked_for(be, g) && workspace_bytes >= winograd_blocked_workspace(be, g)) {
+        if (g->algorithm == NL_CONV_WINOGRAD_F43)
+            nl_cpu_winograd_blocked_f43_forward(g, n, x, weight, bias, y, be->threads, workspace);
+        else
+            nl_cpu_winograd_blocked_forward(g, n, x, weight, bias, y, be->threads, workspace);
         return;
     }
     if (nl_cpu_onednn_chosen(be, g) &&
@@ -495,10 +512,12 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace, size_t workspace_bytes)
 {
-    if (winograd_blocked_for(be, g) &&
-        workspace_bytes >= nl_cpu_winograd_blocked_workspace(g, be->threads)) {
+    if (winograd_blocked_for(be, g) && workspace_bytes >= winograd_blocked_workspace(be, g)) {
         nl_cpu_winograd_blocked_weight_grad(g, n, x, dy, dweight, dbias, be->threads, workspace);
-        if (dx)
+        if (dx && g->algorithm == NL_CONV_WINOGRAD_F43)
+            nl_cpu_winograd_blocked_f43_input_grad(g, n, weight, dy, dx, accumulate_dx,
+                                                   be->threads, workspace);
+        else if (dx)
             nl_cpu_winograd_blocked_input_grad(g, n, weight, dy, dx, accumulate_dx, be->threads,
                                                workspace);
         return;

@@ -77,6 +77,9 @@ const char *nl_cpu_onednn_kernels(const nl_cpu_onednn *state);
 void nl_cpu_onednn_kernels_note(nl_backend *be, const char *name);
 /* the name winograd_blocked.c's convolutions are listed under */
 #define NL_CPU_WINOGRAD_BLOCKED_KERNEL "normlab:winograd_f23"
+/* and those whose forward and data gradient winograd_blocked_f43.c runs
+ * (their weight gradient winograd_blocked.c's) */
+#define NL_CPU_WINOGRAD_F43_BLOCKED_KERNEL "normlab:winograd_f43"
 
 
 /* Whether NORMLAB_CONV's choice (auto's rule, or onednn) gives geometry g

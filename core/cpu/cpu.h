@@ -261,6 +261,17 @@ void nl_cpu_winograd_blocked_input_grad(const nl_conv_geom *g, int n, const floa
 void nl_cpu_winograd_blocked_weight_grad(const nl_conv_geom *g, int n, const float *x,
                                          const float *dy, float *dweight, float *dbias,
                                          int threads, void *workspace);
+/* winograd_blocked_f43.c: F(4x4, 3x3) on the same convolutions as
+ * winograd_blocked.c's (nl_cpu_winograd_blocked_applies), forward and data
+ * gradient (the weight gradient stays on F(2x2, 3x3) or direct); the bits
+ * do not depend on the thread count */
+size_t nl_cpu_winograd_blocked_f43_workspace(const nl_conv_geom *g, int threads);
+void nl_cpu_winograd_blocked_f43_forward(const nl_conv_geom *g, int n, const float *x,
+                                         const float *weight, const float *bias, float *y,
+                                         int threads, void *workspace);
+void nl_cpu_winograd_blocked_f43_input_grad(const nl_conv_geom *g, int n, const float *weight,
+                                            const float *dy, float *dx, bool accumulate_dx,
+                                            int threads, void *workspace);
 /* batchnorm.c */
 void nl_cpu_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
                                     const float *x, const float *gamma, const float *beta,

@@ -86,7 +86,8 @@ typedef struct {
     /* model.conv_choices: where conv_algorithm is auto, the algorithm of
      * each convolution Winograd could run (nl_plan_conv_winograd_eligible,
      * in the graph's order), as an index into model.conv_algorithm's
-     * names (0 direct, 1 winograd_f23): the plan's conv-choice pass fills
+     * names (0 direct, 1 winograd_f23, 2 winograd_f43): the plan's
+     * conv-choice pass fills
      * it by the host's measured costs where it is empty, and the run's
      * config.yaml records it (nl_plan_record), so that a replay or resume
      * runs what the run chose rather than measuring again */

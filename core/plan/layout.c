@@ -32,19 +32,26 @@ NL_NAME_TABLE(nl_layout_names, "layout", layout_entries, NL_LAYOUT_COUNT);
 
 /* model.conv_algorithm's values (nl_conv_algorithm); model.conv_choices
  * records auto's choices as indices into this table. Direct is the
- * default: Winograd's three products together were slower than oneDNN's
- * on the ResNet's 16-channel layer and faster on its 32-channel one
- * (results/speed.md, "Winograd in the blocked layout"), so no one choice
- * wins the model */
+ * default: F(2x2, 3x3)'s three products together were slower than
+ * oneDNN's on the ResNet's 16-channel layer and faster on its 32-channel
+ * one (results/speed.md, "Winograd in the blocked layout"); F(4x4, 3x3)'s
+ * beat both on the layers measured there, one host, and its numbers
+ * differ more from direct's (a few 1e-6 of sum |w x|), so it is asked
+ * for, or auto's to choose, not the default */
 static const nl_name_entry conv_algorithm_entries[] = {
     [NL_CONV_DIRECT] = {"direct", "oneDNN's direct convolution on every convolution"},
     [NL_CONV_WINOGRAD_F23] = {"winograd_f23", "Winograd F(2x2, 3x3) (cpu/winograd_blocked.c) on "
                                               "the channel-blocked 3x3 stride-1 pad-1 "
                                               "convolutions, direct on the rest"},
-    [NL_CONV_AUTO] = {"auto", "each channel-blocked 3x3 stride-1 pad-1 convolution direct or "
-                              "winograd_f23, whichever its shape ran faster on this host "
-                              "(measured once per host, kernel set and shape, cached), as "
-                              "model.conv_choices records"},
+    [NL_CONV_WINOGRAD_F43] = {"winograd_f43", "Winograd F(4x4, 3x3) (cpu/winograd_blocked_f43.c) "
+                                              "for the forward and data gradient of the "
+                                              "channel-blocked 3x3 stride-1 pad-1 convolutions, "
+                                              "F(2x2, 3x3) for their weight gradient, direct on "
+                                              "the rest"},
+    [NL_CONV_AUTO] = {"auto", "each channel-blocked 3x3 stride-1 pad-1 convolution direct, "
+                              "winograd_f23 or winograd_f43, whichever its shape ran fastest on "
+                              "this host (measured once per host, kernel set and shape, "
+                              "cached), as model.conv_choices records"},
 };
 NL_NAME_TABLE(nl_conv_algorithm_names, "convolution algorithm", conv_algorithm_entries,
               NL_CONV_ALGORITHM_COUNT);
@@ -281,9 +288,11 @@ bool nl_plan_layout_graph(nl_builder *b, const nl_model_spec *spec)
             }
             l->out->shape.block = block;
             /* the kernel takes it where its input is in the block too */
-            if (nl_plan_conv_winograd_eligible(l, &conv, block) &&
-                nl_plan_conv_choice(spec, eligible++) == NL_CONV_WINOGRAD_F23)
-                nl_conv2d_set_algorithm(l, NL_CONV_WINOGRAD_F23);
+            if (nl_plan_conv_winograd_eligible(l, &conv, block)) {
+                const int choice = nl_plan_conv_choice(spec, eligible++);
+                if (choice == NL_CONV_WINOGRAD_F23 || choice == NL_CONV_WINOGRAD_F43)
+                    nl_conv2d_set_algorithm(l, (nl_conv_algorithm)choice);
+            }
         } else if (!reads_block(l, &device, block)) {
             /* a reorder before it for each blocked input; its output NCHW */
             const bool before_output = reorder_before_output(l);

@@ -91,21 +91,28 @@ void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, 
                                 "it, or it adds as many reorders as it saves");
         /* the key's algorithm, and where it asked Winograd but the plan
          * left no convolution in the block, that every one stays direct */
-        if (planned->conv_algorithm == NL_CONV_WINOGRAD_F23)
-            nl_buf_printf(text, block ? "; convolutions winograd_f23 on the blocked 3x3 stride-1 "
-                                        "pad-1 ones (the rest direct), as model.conv_algorithm asks"
-                                      : "; convolutions direct: model.conv_algorithm "
-                                        "winograd_f23 takes only channel-blocked ones, and this "
-                                        "layout is nchw");
+        if (planned->conv_algorithm == NL_CONV_WINOGRAD_F23 ||
+            planned->conv_algorithm == NL_CONV_WINOGRAD_F43) {
+            const char *name = nl_name_of(&nl_conv_algorithm_names, planned->conv_algorithm);
+            if (block)
+                nl_buf_printf(text, "; convolutions %s on the blocked 3x3 stride-1 pad-1 ones "
+                              "(the rest direct), as model.conv_algorithm asks", name);
+            else
+                nl_buf_printf(text, "; convolutions direct: model.conv_algorithm %s takes only "
+                              "channel-blocked ones, and this layout is nchw", name);
+        }
         if (planned->conv_algorithm == NL_CONV_AUTO) {
-            int winograd = 0;
-            for (int k = 0; k < planned->n_conv_choices; k++)
-                winograd += planned->conv_choices[k] == NL_CONV_WINOGRAD_F23;
+            int f23 = 0, f43 = 0;
+            for (int k = 0; k < planned->n_conv_choices; k++) {
+                f23 += planned->conv_choices[k] == NL_CONV_WINOGRAD_F23;
+                f43 += planned->conv_choices[k] == NL_CONV_WINOGRAD_F43;
+            }
             if (planned->n_conv_choices)
-                nl_buf_printf(text, "; convolutions winograd_f23 on %d of the %d blocked 3x3 "
-                              "stride-1 pad-1 ones, direct on the rest, as model.conv_algorithm "
-                              "auto chose by this host's measured costs (model.conv_choices)",
-                              winograd, planned->n_conv_choices);
+                nl_buf_printf(text, "; convolutions winograd_f23 on %d and winograd_f43 on %d of "
+                              "the %d blocked 3x3 stride-1 pad-1 ones, direct on the rest, as "
+                              "model.conv_algorithm auto chose by this host's measured costs "
+                              "(model.conv_choices)",
+                              f23, f43, planned->n_conv_choices);
             else
                 nl_buf_printf(text, "; convolutions direct: model.conv_algorithm auto found no "
                               "blocked 3x3 stride-1 pad-1 convolution to choose for");

@@ -121,7 +121,7 @@ void nl_plan_describe(const nl_model_spec *asked, const nl_model_spec *planned, 
 
 /* The conv-choice pass (conv_choice.c): where model.conv_algorithm is
  * auto and model.conv_choices is empty, fills it with each eligible
- * convolution's algorithm (0 direct, 1 winograd_f23), the faster on this
+ * convolution's algorithm (0 direct, 1 winograd_f23, 2 winograd_f43), the fastest on this
  * host as cached per host, kernel set and shape, measured where the
  * cache has none, the rule where no cache can be had; a given list is
  * kept, refused (NL_ERR_CONFIG, key model.conv_choices) where its length

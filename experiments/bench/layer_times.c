@@ -144,7 +144,10 @@ static void timed_step(nl_model *m, int n, double *fwd, double *bwd)
     const int L = m->n_layers, rows = n * m->rows_per_sample;
     nl_model_prepare_forward(m, n, NL_MODE_TRAIN);
     nl_model_upload_scalars(m);
+    /* the workspace's size too: a convolution given less than its
+     * Winograd kernel needs runs oneDNN's direct one instead (conv2d.c) */
     const nl_pass pass = {.be = be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
+                          .workspace_bytes = m->workspace_bytes,
                           .step = m->step, .scalars = m->scalars,
                           .scalars_host = m->scalars_host};
     sync(be);

@@ -1,12 +1,14 @@
 /* Winograd F(2x2, 3x3) in the blocked layout (core/cpu/winograd_blocked.c)
  * against oneDNN's direct convolution on the same nChw16c tensors, for the
  * three products of a training step: the forward, the data gradient and
- * the weight gradient (with the bias gradient) of the ResNet's 3x3
- * stride-1 layers (configs/resnet-pre-layer.yaml: 16 -> 16 at 28x28,
- * 32 -> 32 at 14x14) and the CNN's 32 -> 64 at 14x14, at batch 128 on one
+ * the weight gradient (with the bias gradient), and F(4x4, 3x3)
+ * (core/cpu/winograd_blocked_f43.c) for the forward and the data gradient,
+ * of the ResNet's 3x3 stride-1 layers (configs/resnet-pre-layer.yaml: 16 -> 16 at 28x28,
+ * 32 -> 32 at 14x14), the CNN's 32 -> 64 at 14x14 and the quickstart CNN's
+ * (configs/quickstart-cnn.yaml) 16 -> 32 at 14x14, at batch 128 on one
  * thread (or the second argument's count), the two sides alternated over
- * the repetitions and the best of each kept: on one thread its CPU time
- * (the machines are shared: wall time carries the others'), on more the
+ * the repetitions (oneDNN, F(2x2, 3x3), F(4x4, 3x3), in turn) and the best
+ * of each kept: on one thread its CPU time (the machines are shared: wall time carries the others'), on more the
  * wall time (the process's CPU clock counts the other threads' time only
  * at the scheduler's ticks, too coarse for a few milliseconds).
  *
@@ -17,7 +19,9 @@
  * gradient leaves out the reorder of dW to OIHW, which conv2d.c pays (the
  * column "+ reorder" adds it). So the comparison favours oneDNN. Also
  * prints the largest difference of each pair of outputs relative to the
- * largest output.
+ * largest output, and F(4x4, 3x3)'s time split into its filter transform,
+ * input transform, 36 GEMMs and output transform (one thread, one more
+ * pass timed by stages, best of REPS).
  *
  *   gcc -O3 -march=x86-64-v4 -std=gnu11 -fopenmp -ffp-contract=fast -fno-tree-loop-distribute-patterns \
  *       -Wno-psabi -Icore \
@@ -35,6 +39,8 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "cpu/cpu.h"
+/* included, not linked: the stage timing below calls its static stages */
+#include "cpu/winograd_blocked_f43.c"
 
 #define CHECK(call)                                                                                \
     do {                                                                                           \
@@ -100,11 +106,56 @@ static void keep(best *b, double cpu0)
     b->best_cpu = fmin(b->best_cpu, cpu_now() - cpu0);
 }
 
+/* F(4x4, 3x3)'s forward on one thread, its stages timed apart, best of
+ * reps each; prints each stage's share and the GEMMs' rate (multiply-adds
+ * a second) */
+static void f43_stages(const nl_conv_geom *g, int n, const float *x, const float *w,
+                       const float *bias, float *y, void *ws, int reps)
+{
+    const f43_shape s = f43_shape_of(g->in_c, g->out_c, g->in_h, g->in_w, g->in_block);
+    float *u = ws, *v = u + f43_filters_floats(&s), *m = v + F43_PLANES * s.in_plane;
+    const long tiles = (long)n * s.tiles_per_sample;
+    double best_f = 1e30, best_i = 1e30, best_g = 1e30, best_o = 1e30;
+    for (int r = 0; r < reps; r++) {
+        /* each stage over the whole batch by itself (a clock read per
+         * chunk and stage cost more than the output transform on this
+         * host's virtual machine), the chunks' V and M in the same
+         * buffers as f43_convolve's */
+        double t0 = cpu_now();
+        f43_transform_filters(&s, w, false, u);
+        double t1 = cpu_now();
+        for (long c0 = 0; c0 < tiles; c0 += s.chunk)
+            f43_input_chunk(&s, x, tiles, c0, (int)(tiles - c0 < s.chunk ? tiles - c0 : s.chunk), v,
+                            16);
+        double t2 = cpu_now();
+        for (long c0 = 0; c0 < tiles; c0 += s.chunk)
+            for (int xi = 0; xi < F43_PLANES; xi++)
+                nl_cpu_gemm_nn_serial((int)(tiles - c0 < s.chunk ? tiles - c0 : s.chunk), s.out_c,
+                                      s.in_c, v + xi * s.in_plane, s.in_c, u + xi * s.u_plane,
+                                      s.out_c, NULL, m + xi * s.out_plane, s.out_c, false);
+        double t3 = cpu_now();
+        for (long c0 = 0; c0 < tiles; c0 += s.chunk)
+            f43_output_chunk(&s, m, tiles, c0, (int)(tiles - c0 < s.chunk ? tiles - c0 : s.chunk),
+                             bias, y, false, 16);
+        double t4 = cpu_now();
+        best_f = fmin(best_f, t1 - t0), best_i = fmin(best_i, t2 - t1);
+        best_g = fmin(best_g, t3 - t2), best_o = fmin(best_o, t4 - t3);
+    }
+    const double total = best_f + best_i + best_g + best_o;
+    /* the GEMMs' multiply-adds: 36 planes x tiles x in_c x out_c */
+    const double fmas = 36.0 * tiles * s.in_c * s.out_c;
+    printf("  f43 forward by stages (chunk %d tiles): filters %.2f ms (%.0f%%), input %.2f ms "
+           "(%.0f%%), 36 GEMMs %.2f ms (%.0f%%, %.1f GFMA/s), output %.2f ms (%.0f%%), sum %.2f ms\n",
+           s.chunk, best_f * 1e3, 100 * best_f / total, best_i * 1e3, 100 * best_i / total,
+           best_g * 1e3, 100 * best_g / total, fmas / best_g * 1e-9, best_o * 1e3,
+           100 * best_o / total, total * 1e3);
+}
+
 int main(int argc, char **argv)
 {
     const int reps = argc > 1 ? atoi(argv[1]) : 10, n = 128, block = 16;
     const int threads = argc > 2 ? atoi(argv[2]) : 1;
-    const int layers[][3] = {{16, 16, 28}, {32, 32, 14}, {32, 64, 14}};
+    const int layers[][3] = {{16, 16, 28}, {32, 32, 14}, {32, 64, 14}, {16, 32, 14}};
     omp_set_num_threads(threads);
     timed_threads = threads;
     dnnl_engine_t engine;
@@ -187,9 +238,13 @@ int main(int argc, char **argv)
                                           {DNNL_ARG_DIFF_BIAS, m_db}};
         const dnnl_exec_arg_t r_args[] = {{DNNL_ARG_FROM, m_dw}, {DNNL_ARG_TO, m_dw_plain}};
 
-        const size_t bytes = nl_cpu_winograd_blocked_workspace(&g, threads);
+        const size_t bytes_f23 = nl_cpu_winograd_blocked_workspace(&g, threads);
+        const size_t bytes_f43 = nl_cpu_winograd_blocked_f43_workspace(&g, threads);
+        const size_t bytes = bytes_f23 > bytes_f43 ? bytes_f23 : bytes_f43;
+        float *y_4 = malloc(ny * 4), *dx_4 = malloc(nx * 4);
         void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
         best f_d = {1e30}, f_w = f_d, d_d = f_d, d_w = f_d, w_d = f_d, w_dr = f_d, w_w = f_d;
+        best f_4 = f_d, d_4 = f_d;
         for (int r = 0; r < reps; r++) {
             double c0 = cpu_now();
             CHECK(dnnl_primitive_execute(conv_f, stream, 4, f_args));
@@ -199,12 +254,18 @@ int main(int argc, char **argv)
             nl_cpu_winograd_blocked_forward(&g, n, x, w, bias, y_w, threads, ws);
             keep(&f_w, c0);
             c0 = cpu_now();
+            nl_cpu_winograd_blocked_f43_forward(&g, n, x, w, bias, y_4, threads, ws);
+            keep(&f_4, c0);
+            c0 = cpu_now();
             CHECK(dnnl_primitive_execute(conv_d, stream, 3, d_args));
             CHECK(dnnl_stream_wait(stream));
             keep(&d_d, c0);
             c0 = cpu_now();
             nl_cpu_winograd_blocked_input_grad(&g, n, w, dy, dx_w, false, threads, ws);
             keep(&d_w, c0);
+            c0 = cpu_now();
+            nl_cpu_winograd_blocked_f43_input_grad(&g, n, w, dy, dx_4, false, threads, ws);
+            keep(&d_4, c0);
             c0 = cpu_now();
             CHECK(dnnl_primitive_execute(conv_w, stream, 4, w_args));
             CHECK(dnnl_stream_wait(stream));
@@ -221,10 +282,18 @@ int main(int argc, char **argv)
                "max |diff| / max |y| %.2g\n",
                impl_f, f_d.best_cpu * 1e3, f_w.best_cpu * 1e3, f_d.best_cpu / f_w.best_cpu,
                relative_diff(y_w, y_d, ny));
+        printf("  forward f43:     winograd f43 %6.2f ms: %.2fx oneDNN, %.2fx f23, "
+               "max |diff| / max |y| %.2g\n",
+               f_4.best_cpu * 1e3, f_d.best_cpu / f_4.best_cpu, f_w.best_cpu / f_4.best_cpu,
+               relative_diff(y_4, y_d, ny));
         printf("  data gradient:   oneDNN %-18s %6.2f ms, winograd f23 %6.2f ms: %.2fx, "
                "max |diff| / max |dx| %.2g\n",
                impl_d, d_d.best_cpu * 1e3, d_w.best_cpu * 1e3, d_d.best_cpu / d_w.best_cpu,
                relative_diff(dx_w, dx_d, nx));
+        printf("  data grad f43:   winograd f43 %6.2f ms: %.2fx oneDNN, %.2fx f23, "
+               "max |diff| / max |dx| %.2g\n",
+               d_4.best_cpu * 1e3, d_d.best_cpu / d_4.best_cpu, d_w.best_cpu / d_4.best_cpu,
+               relative_diff(dx_4, dx_d, nx));
         printf("  weight gradient: oneDNN %-18s %6.2f ms (+ reorder %6.2f ms), winograd f23 "
                "%6.2f ms: %.2fx (%.2fx with the reorder), max |diff| / max |dw| %.2g, |db| %.2g\n",
                impl_w, w_d.best_cpu * 1e3, w_dr.best_cpu * 1e3, w_w.best_cpu * 1e3,
@@ -234,8 +303,14 @@ int main(int argc, char **argv)
         const double step_w = f_w.best_cpu + d_w.best_cpu + w_w.best_cpu;
         printf("  the three:       oneDNN %6.2f ms, winograd f23 %6.2f ms: %.2fx\n", step_d * 1e3,
                step_w * 1e3, step_d / step_w);
+        const double step_4 = f_4.best_cpu + d_4.best_cpu + w_w.best_cpu;
+        printf("  the three, f43 forward and data gradient, f23 weight gradient: %6.2f ms: "
+               "%.2fx oneDNN\n", step_4 * 1e3, step_d / step_4);
+        if (threads == 1)
+            f43_stages(&g, n, x, w, bias, y_4, ws, reps);
         fflush(stdout);
         free(ws);
+        free(y_4), free(dx_4);
         dnnl_primitive_destroy(conv_f), dnnl_primitive_destroy(conv_d);
         dnnl_primitive_destroy(conv_w), dnnl_primitive_destroy(r_f);
         dnnl_primitive_destroy(r_d), dnnl_primitive_destroy(r_w);
