@@ -21,7 +21,9 @@
 #   autocast; the recurrent models train fp32 in torch, so bf16 leaves
 #   them out), LAYOUT (the CNN's and ResNet's model.layout: unset, the
 #   default, leaves the plan's choice, auto; nchw or blocked pins one;
-#   torch_run.py reads its channels_last either way)
+#   torch_run.py reads its channels_last either way), CONV (the CNN's and
+#   ResNet's model.conv_algorithm: unset leaves the default, direct;
+#   winograd_f43, winograd_f23 or auto asks that one)
 # PROFILE=1 runs no PyTorch: each config's `normlab run` alone under perf
 # (product_share.py), its time by kind to NAME-bBATCH-profile.txt, which
 # archs_table.py reads beside the ratios for the ceilings.
@@ -38,6 +40,7 @@ batches=${BATCHES:-"2 16 128"}
 samples=${SAMPLES:-4096}
 precision=${PRECISION:-fp32}
 layout=${LAYOUT:-}
+conv=${CONV:-}
 only=${ONLY:-"mlp cnn resnet lm vit lstm gru char_lm"}
 . "$root/experiments/bench/machine.sh"
 describe_machine "$normlab" "$threads" >> "$out/machine.txt"
@@ -83,9 +86,10 @@ for batch in $batches; do
         --set 'model.widths=[256,256]' --set train.optimizer.lr=0.02 ;;
     cnn)
       bench cnn "$batch" configs/quickstart-cnn.yaml $IMAGES --set train.optimizer.lr=0.01 \
-        ${layout:+--set model.layout=$layout} ;;
+        ${layout:+--set model.layout=$layout} ${conv:+--set model.conv_algorithm=$conv} ;;
     resnet)
-      bench resnet "$batch" configs/resnet-pre-layer.yaml $IMAGES ${layout:+--set model.layout=$layout} ;;
+      bench resnet "$batch" configs/resnet-pre-layer.yaml $IMAGES ${layout:+--set model.layout=$layout} \
+        ${conv:+--set model.conv_algorithm=$conv} ;;
     lm) # 3 blocks, d_model 64, context 64, characters
       bench lm "$batch" configs/lm-kjv-small.yaml $TEXT --set train.schedule.warmup_steps=0 ;;
     vit)
