@@ -210,7 +210,7 @@ START_TEST(test_rungs_search)
     char formula[1100];
     snprintf(formula, sizeof formula, "  c%ld: {expr: \"%s\"", first, rows[first - 1].expr);
     ck_assert_msg(strstr(text, "HYPOTHESES, NOT RESULTS") && strstr(text, formula) &&
-                  strstr(text, "set: {train.batch_size: 4,") && strstr(text, "seed: [1001, 1002, 1003]") &&
+                  strstr(text, "set: {train.batch_size: 4, model.norm.groups: 2}") && strstr(text, "seed: [1001, 1002, 1003]") &&
                   strstr(text, "-beats-batch\n") && strstr(text, "-beats-layer\n") && strstr(text, "-beats-group\n"),
                   "%s", text);
     /* registration-ready: its first sweep a pilot its own plan declares,

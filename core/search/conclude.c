@@ -183,7 +183,20 @@ static nl_code write_claims(const nl_search_spec *s, const nl_search_options *op
     if (!rc)
         rc = nl_search_load_config(s, c->expr, c->params, cfg, err);
     const int batch = s->claims_batch ? s->claims_batch : cfg->train.batch_size;
-    const int groups = cfg->model.norm.groups;
+    /* the groups group norm runs with on the base: the formula's config may
+     * not read model.norm.groups (a formula without a channel-group
+     * reduction), and then holds 1, which would make group norm layer norm */
+    int groups = cfg->model.norm.groups;
+    if (!rc) {
+        const char *as_group[] = {"model.norm.type=group"};
+        nl_config *rival = malloc(sizeof *rival);
+        if (!rival)
+            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        else if (!(rc = s->base.text ? nl_config_load_string(s->base.text, s->path, as_group, 1, rival, err)
+                                     : nl_config_load(s->base.path, as_group, 1, rival, err)))
+            groups = rival->model.norm.groups;
+        free(rival);
+    }
     snprintf(cfg->name, sizeof cfg->name, "%s", name);
     if (!rc)
         rc = nl_config_text(cfg, &text, &len, err);
