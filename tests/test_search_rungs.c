@@ -218,8 +218,8 @@ START_TEST(test_rungs_search)
     char plan[300];
     snprintf(plan, sizeof plan, "plan: {kind: first-confirmation, pilots: [s-c%ld]}\nthreshold_rule: {fraction: 0.5,", first);
     int headlines = 0;
-    for (const char *p = strstr(text, "    paper_value: 0\n    headline: true\n"); p;
-         p = strstr(p + 1, "    paper_value: 0\n    headline: true\n"))
+    for (const char *p = strstr(text, "    paper_value: 0  # the paper's value 0: no paper gives one, so the claim tests the direction\n    headline: true\n"); p;
+         p = strstr(p + 1, "    paper_value: 0  # the paper's value 0: no paper gives one, so the claim tests the direction\n    headline: true\n"))
         headlines++;
     ck_assert_msg(strstr(text, plan) && headlines == 3, "%s", text);
     free(text);

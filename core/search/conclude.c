@@ -233,7 +233,8 @@ static nl_code write_claims(const nl_search_spec *s, const nl_search_options *op
     for (int i = 0; i < N_RIVALS; i++)
         nl_buf_printf(&b, "  - id: %s-beats-%s\n    paper: \"normlab search's hypothesis (no paper): "
                       "candidate %ld's final test error is below %s norm's at batch %d\"\n"
-                      "    paper_value: 0\n    headline: true\n"
+                      "    paper_value: 0  # the paper's value 0: no paper gives one, so the claim tests the "
+                      "direction\n    headline: true\n"
                       "    metric: final_test_error\n    a: {model.norm.type: %s}\n"
                       "    b: {model.norm.type: %s}\n    expect: a < b\n",
                       formula, rivals[i], c->id, rivals[i], batch, formula, rivals[i]);
