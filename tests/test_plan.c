@@ -285,17 +285,25 @@ static void pexperiment(const char *pilots)
     tu_tmp_write("experiments/t.yaml", text);
 }
 
+/* the claims file at tu_tmp/FILE loaded into set, its pilots checked
+ * (check_pilots), and results/NAME's looks reported into out */
+static void looks_of(const char *file, const char *name, bool check_pilots, nl_buf *out)
+{
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, file);
+    snprintf(dir, sizeof dir, "%s/results/%s", tu_tmp, name);
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+    if (check_pilots)
+        ck_assert_msg(nl_looks_check_pilots(dir, &set, true, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_looks_report(dir, &set, 0.95, out, &err) == NL_OK, "%s", err.msg);
+}
+
 /* experiments/t.yaml loaded into set, its pilots checked, and results/t's
  * looks reported into out */
 static void t_looks(nl_buf *out)
 {
-    char path[512], dir[512];
-    snprintf(path, sizeof path, "%s/experiments/t.yaml", tu_tmp);
-    snprintf(dir, sizeof dir, "%s/results/t", tu_tmp);
-    nl_error err = {0};
-    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
-    ck_assert_msg(nl_looks_check_pilots(dir, &set, true, &err) == NL_OK, "%s", err.msg);
-    ck_assert_msg(nl_looks_report(dir, &set, 0.95, out, &err) == NL_OK, "%s", err.msg);
+    looks_of("experiments/t.yaml", "t", true, out);
 }
 
 /* C1 declares t-early a pilot (and the plan) and commits t-late's runs;
@@ -494,12 +502,7 @@ static void psourced_claims(bool plan)
 /* the ledger of s, its claims file as committed, into out */
 static void psourced_ledger(nl_buf *out)
 {
-    char path[512], dir[512];
-    snprintf(path, sizeof path, "%s/experiments/claims/s.yaml", tu_tmp);
-    snprintf(dir, sizeof dir, "%s/results/s", tu_tmp);
-    nl_error err = {0};
-    ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
-    ck_assert_msg(nl_looks_report(dir, &set, 0.95, out, &err) == NL_OK, "%s", err.msg);
+    looks_of("experiments/claims/s.yaml", "s", false, out);
 }
 
 /* Issue 92: a look whose runs a claims file's source: reads (run
